@@ -1,0 +1,32 @@
+# Task runner. Every target installs what is missing first (tools/install.sh: idempotent, seconds when done).
+SHELL := /bin/bash
+PYENV = PY=$$(bash tools/install.sh | tail -n1) && export PYTHONPATH=$(CURDIR):$$PYTHONPATH
+DEMO_CONFIG ?= configs/baselines/baseline_convnet_1x1_30e_digits.py
+DEMO_DIR ?= work_dirs/demo
+
+.PHONY: install demo demo-det test test-fast lint format benchmark
+
+install:
+	@bash tools/install.sh >/dev/null
+
+# The embedded default: train on scikit-learn's digits, then evaluate the last checkpoint on the test split.
+demo:
+	@$(PYENV) && $$PY tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR) \
+	  && $$PY tools/test.py $(DEMO_CONFIG) $(DEMO_DIR)/epoch_30.pth --work-dir $(DEMO_DIR)/test
+
+# mmdet Faster R-CNN (automl_mm ResNet-18) on the generated COCO-format shapes set; reports COCO bbox mAP.
+demo-det:
+	@$(PYENV) && $$PY tools/data/generate_coco.py data/synthetic_coco \
+	  && $$PY tools/train.py configs/baselines/baseline_faster-rcnn_r18_fpn_1x1_12e_synthcoco.py --work-dir work_dirs/demo_det
+
+test:
+	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests
+
+test-fast:
+	@$(PYENV) && $$PY -m pytest tests -m "not slow"
+
+lint:
+	@$(PYENV) && $$PY -m ruff check .
+
+format:
+	@$(PYENV) && $$PY -m ruff format automl_mm tools tests benchmarks

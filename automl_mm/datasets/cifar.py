@@ -1,0 +1,94 @@
+"""CIFAR-10 from its standard on-disk python format (the extracted ``cifar-10-batches-py`` folder)."""
+from __future__ import annotations
+
+import os.path as osp
+import pickle
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from automl_mm.registry import DATASETS
+
+from .splits import check_split, stratified_split
+
+_TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
+_TEST_FILES = ('test_batch',)
+# CIFAR batches are pickles; only the globals numpy arrays need may be resolved while reading them.
+_ALLOWED_GLOBALS = {
+    ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
+    ('numpy', 'ndarray'), ('numpy', 'dtype'),
+    ('_codecs', 'encode'),  # how protocol-2 pickles written by Python 3 store bytes
+}
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f'refusing to load global {module}.{name} from a CIFAR batch file')
+        return super().find_class(module, name)
+
+
+def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR python batch file into (N, 32, 32, 3) uint8 RGB images and int64 labels."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'CIFAR-10 batch file not found: {path}. data_root must be the extracted "cifar-10-batches-py" '
+            f'folder holding {", ".join(_TRAIN_FILES + _TEST_FILES)}.')
+    with open(path, 'rb') as f:
+        entry = _ArrayOnlyUnpickler(f, encoding='bytes').load()
+    data = entry.get(b'data', entry.get('data'))
+    labels = entry.get(b'labels', entry.get('labels'))
+    if data is None or labels is None:
+        raise ValueError(f'{path} is not a CIFAR-10 batch: it has no "data"/"labels" entries')
+    images = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), np.asarray(labels, dtype=np.int64)
+
+
+@DATASETS.register_module()
+class CIFAR10Dataset(BaseDataset):
+    """CIFAR-10 with a seeded, stratified reward split carved from the 50k training images.
+
+    Images are uint8 HWC in **BGR** order (mmcv's convention, so ``ImgDataPreprocessor(bgr_to_rgb=True)``
+    and mmcv/cv2 transforms behave as on images read from disk).
+
+    Args:
+        data_root: The extracted ``cifar-10-batches-py`` folder.
+        split: ``'train'`` (50k minus the reward part), ``'reward'`` or ``'test'`` (the official 10k).
+        reward_size: Number of training images held out for rewards. Default 5,000: the 45k/5k split of the
+            public OHL-Auto-Aug reimplementation.
+        seed: Seed of the train/reward split.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset``.
+    """
+
+    METAINFO = {'classes': ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
+                            'truck')}
+
+    def __init__(self, data_root: str, split: str = 'train', reward_size: int = 5000, seed: int = 0,
+                 **kwargs) -> None:
+        self.split = check_split(split)
+        self.reward_size = int(reward_size)
+        self.seed = seed
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES
+        batches = [read_cifar_batch(osp.join(self.data_root, name)) for name in files]
+        images = np.concatenate([b[0] for b in batches])
+        labels = np.concatenate([b[1] for b in batches])
+        indices = np.arange(len(labels))
+        if self.split != 'test' and self.reward_size > 0:
+            if self.reward_size >= len(labels):
+                raise ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} '
+                                 'training images')
+            frac = self.reward_size / len(labels)
+            train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed)
+            indices = train if self.split == 'train' else reward
+        # RGB on disk -> BGR in memory (mmcv convention).
+        return [{'img': images[i, :, :, ::-1].copy(), 'gt_label': int(labels[i]), 'source_idx': int(i)}
+                for i in indices]
+
+    def prepare_data(self, idx: int) -> dict:
+        data = self.get_data_info(idx)
+        data['img_shape'] = data['ori_shape'] = data['img'].shape[:2]
+        return self.pipeline(data)

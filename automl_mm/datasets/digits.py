@@ -1,0 +1,79 @@
+"""scikit-learn's bundled digits (1,797 real 8x8 handwritten digits) as an image-classification set."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from automl_mm.registry import DATASETS
+
+from .splits import SPLITS, check_split, stratified_split
+
+
+@DATASETS.register_module()
+class DigitsDataset(BaseDataset):
+    """The digits set split into seeded, stratified train / reward / test parts.
+
+    Images are upsampled from 8x8 to ``img_size`` (bilinear), scaled to 0-255 and repeated over three channels:
+    uint8 HWC arrays, so every image transform applies. The split is the same for a given ``seed`` in every
+    process, so the reward part never overlaps training.
+
+    Args:
+        split: ``'train'``, ``'reward'`` (held out for OHL rewards / NAS scoring) or ``'test'``.
+        img_size: Side of the square output image.
+        split_sizes: Fractions of the 1,797 images in train, reward and test.
+        seed: Seed of the split.
+        max_samples: Keep only the first ``max_samples`` of the split (for tiny tests and demos).
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ...).
+
+    Examples:
+        >>> ds = DigitsDataset(split='reward', img_size=16)
+        >>> ds[0]['img'].shape, ds[0]['img'].dtype
+        ((16, 16, 3), dtype('uint8'))
+    """
+
+    METAINFO = {'classes': tuple(str(i) for i in range(10))}
+
+    def __init__(self,
+                 split: str = 'train',
+                 img_size: int = 32,
+                 split_sizes: Sequence[float] = (0.6, 0.2, 0.2),
+                 seed: int = 0,
+                 max_samples: int | None = None,
+                 **kwargs) -> None:
+        self.split = check_split(split)
+        if int(img_size) < 8:
+            raise ValueError(f'img_size must be at least 8 (the source resolution), got {img_size}')
+        if len(split_sizes) != len(SPLITS):
+            raise ValueError(f'split_sizes needs one fraction for each of {SPLITS}, got {split_sizes}')
+        self.img_size = int(img_size)
+        self.split_sizes = tuple(split_sizes)
+        self.seed = seed
+        self.max_samples = max_samples
+        kwargs.setdefault('serialize_data', False)
+        super().__init__(**kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        parts = stratified_split(digits.target, self.split_sizes, self.seed)
+        indices = parts[SPLITS.index(self.split)]
+        if self.max_samples is not None:
+            indices = indices[:self.max_samples]
+        data_list = []
+        for i in indices:
+            img = (digits.images[i] * (255.0 / 16.0)).astype(np.float32)
+            img = cv2.resize(img, (self.img_size, self.img_size), interpolation=cv2.INTER_LINEAR)
+            img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+            data_list.append({'img': np.repeat(img[:, :, None], 3, axis=2), 'gt_label': int(digits.target[i]),
+                              'source_idx': int(i)})
+        return data_list
+
+    def prepare_data(self, idx: int) -> dict:
+        data = self.get_data_info(idx)
+        # get_data_info deep-copies, so transforms may modify the image in place.
+        data['img_shape'] = data['ori_shape'] = data['img'].shape[:2]
+        return self.pipeline(data)

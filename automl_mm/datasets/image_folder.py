@@ -1,0 +1,68 @@
+"""ImageNet-style class folders (``root/<class>/<image>``) with an optional seeded reward split."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+
+from mmengine.dataset import BaseDataset
+
+from automl_mm.registry import DATASETS
+
+from .splits import stratified_split
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+
+
+@DATASETS.register_module()
+class ImageFolderDataset(BaseDataset):
+    """Images in one folder per class; labels follow the sorted class-folder names.
+
+    Items carry ``img_path``; put ``dict(type='mmcv.LoadImageFromFile')`` first in the pipeline.
+
+    Args:
+        data_root: Data root, e.g. ``data/imagenet``.
+        data_prefix: ``dict(img_path='train')``: the class-folder directory under ``data_root``.
+        split: ``'all'`` (every image), or ``'train'`` / ``'reward'`` to carve a held-out reward part.
+        reward_ratio: Fraction of images in the reward part when ``split`` is ``'train'`` or ``'reward'``.
+        seed: Seed of the train/reward split.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset``.
+
+    For ImageNet use ``data_prefix=dict(img_path='train')`` and ``'val'``, with ``val`` arranged in class
+    folders as well (the usual ``valprep`` layout).
+    """
+
+    def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
+                 reward_ratio: float = 0.02, seed: int = 0, **kwargs) -> None:
+        if split not in ('all', 'train', 'reward'):
+            raise ValueError(f"split must be 'all', 'train' or 'reward', got {split!r}")
+        if split != 'all' and not 0.0 < reward_ratio < 1.0:
+            raise ValueError(f'reward_ratio must be in (0, 1), got {reward_ratio}')
+        self.split = split
+        self.reward_ratio = reward_ratio
+        self.seed = seed
+        super().__init__(data_root=data_root, data_prefix=data_prefix or dict(img_path=''), **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        root = self.data_prefix['img_path']
+        if not osp.isdir(root):
+            raise FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path)')
+        classes = sorted(d.name for d in os.scandir(root) if d.is_dir())
+        if not classes:
+            raise FileNotFoundError(f'{root} has no class sub-folders')
+        if self._metainfo.get('classes') is None:
+            self._metainfo['classes'] = tuple(classes)
+        elif tuple(self._metainfo['classes']) != tuple(classes):
+            raise ValueError(f'metainfo classes do not match the class folders of {root}')
+        items = []
+        for label, cls in enumerate(classes):
+            for dirpath, _, files in sorted(os.walk(osp.join(root, cls))):
+                for name in sorted(files):
+                    if name.lower().endswith(IMG_EXTENSIONS):
+                        items.append({'img_path': osp.join(dirpath, name), 'gt_label': label})
+        if not items:
+            raise FileNotFoundError(f'no images with extensions {IMG_EXTENSIONS} under {root}')
+        if self.split != 'all':
+            train, reward = stratified_split([it['gt_label'] for it in items],
+                                             (1.0 - self.reward_ratio, self.reward_ratio), self.seed)
+            items = [items[i] for i in (train if self.split == 'train' else reward)]
+        return items

@@ -1,0 +1,125 @@
+"""A small deterministic COCO-format detection set: coloured shapes on textured backgrounds.
+
+mmdet's ``CocoDataset`` and ``CocoMetric`` read the output unchanged (``annotations/instances_<split>.json``
+plus ``<split>/<id>.png``), with boxes and polygon masks, so detection code is tested without any download.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+CATEGORIES = ('rectangle', 'ellipse', 'triangle')
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Low-frequency colour noise plus faint stripes, so a detector cannot key on a flat background."""
+    coarse = rng.integers(40, 200, size=(max(2, size // 16), max(2, size // 16), 3)).astype(np.float32)
+    img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+    period = rng.uniform(6, 16)
+    angle = rng.uniform(0, np.pi)
+    yy, xx = np.mgrid[0:size, 0:size]
+    stripes = 12.0 * np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period)
+    img += stripes[:, :, None] + rng.normal(0, 4, size=img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _draw_shape(mask: np.ndarray, cat: int, box: tuple[int, int, int, int], rng: np.random.Generator) -> None:
+    x0, y0, x1, y1 = box
+    if cat == 0:
+        cv2.rectangle(mask, (x0, y0), (x1 - 1, y1 - 1), 1, thickness=-1)
+    elif cat == 1:
+        center = ((x0 + x1 - 1) // 2, (y0 + y1 - 1) // 2)
+        cv2.ellipse(mask, center, ((x1 - x0 - 1) // 2, (y1 - y0 - 1) // 2), 0, 0, 360, 1, thickness=-1)
+    else:
+        apex = int(rng.integers(x0, x1))
+        pts = np.array([[apex, y0], [x0, y1 - 1], [x1 - 1, y1 - 1]], dtype=np.int32)
+        cv2.fillPoly(mask, [pts], 1)
+
+
+def _mask_to_annotation(mask: np.ndarray) -> dict | None:
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
+    ys, xs = np.nonzero(mask)
+    if not polygons or len(xs) == 0:
+        return None
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    return {'bbox': [float(x0), float(y0), float(x1 - x0), float(y1 - y0)], 'area': float(mask.sum()),
+            'segmentation': polygons, 'iscrowd': 0}
+
+
+def _overlaps(box: tuple[int, int, int, int], boxes: list[tuple[int, int, int, int]], gap: int = 2) -> bool:
+    return any(box[0] < b[2] + gap and b[0] < box[2] + gap and box[1] < b[3] + gap and b[1] < box[3] + gap
+               for b in boxes)
+
+
+def _generate_split(out_dir: str, split: str, num_images: int, img_size: int, max_objects: int,
+                    rng: np.random.Generator, first_ann_id: int) -> tuple[dict, int]:
+    img_dir = osp.join(out_dir, split)
+    os.makedirs(img_dir, exist_ok=True)
+    images, annotations = [], []
+    ann_id = first_ann_id
+    min_side, max_side = max(6, img_size // 8), max(8, img_size // 2)
+    for image_id in range(1, num_images + 1):
+        img = _background(rng, img_size)
+        boxes: list[tuple[int, int, int, int]] = []
+        for _ in range(int(rng.integers(1, max_objects + 1))):
+            for _attempt in range(20):  # shapes never overlap, so every mask is a whole shape
+                w, h = rng.integers(min_side, max_side + 1, size=2)
+                x0, y0 = int(rng.integers(0, img_size - w + 1)), int(rng.integers(0, img_size - h + 1))
+                box = (x0, y0, x0 + int(w), y0 + int(h))
+                if not _overlaps(box, boxes):
+                    break
+            else:
+                continue
+            cat = int(rng.integers(0, len(CATEGORIES)))
+            mask = np.zeros((img_size, img_size), np.uint8)
+            _draw_shape(mask, cat, box, rng)
+            ann = _mask_to_annotation(mask)
+            if ann is None:
+                continue
+            boxes.append(box)
+            color = rng.integers(0, 256, size=3)
+            img[mask.astype(bool)] = color.astype(np.uint8)
+            ann.update(id=ann_id, image_id=image_id, category_id=cat + 1)
+            annotations.append(ann)
+            ann_id += 1
+        file_name = f'{image_id:06d}.png'
+        cv2.imwrite(osp.join(img_dir, file_name), img)
+        images.append({'id': image_id, 'file_name': file_name, 'width': img_size, 'height': img_size})
+    coco = {'images': images, 'annotations': annotations,
+            'categories': [{'id': i + 1, 'name': n, 'supercategory': 'shape'} for i, n in enumerate(CATEGORIES)]}
+    return coco, ann_id
+
+
+def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size: int = 128,
+                  max_objects: int = 4, seed: int = 0) -> dict[str, str]:
+    """Write the data set under ``out_dir`` and return the annotation file of each split.
+
+    Layout: ``out_dir/annotations/instances_{train,val}.json`` and ``out_dir/{train,val}/*.png``. The same
+    arguments always produce identical files. Categories: ``CATEGORIES`` (ids 1..3).
+
+    Examples:
+        >>> import tempfile
+        >>> files = generate_coco(tempfile.mkdtemp(), num_train=2, num_val=1, img_size=64)
+        >>> sorted(files)
+        ['train', 'val']
+    """
+    for name, value in (('num_train', num_train), ('num_val', num_val), ('max_objects', max_objects)):
+        if int(value) < 1:
+            raise ValueError(f'{name} must be >= 1, got {value}')
+    if img_size < 32:
+        raise ValueError(f'img_size must be >= 32, got {img_size}')
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
+    files, ann_id = {}, 1
+    for split, count in (('train', num_train), ('val', num_val)):
+        coco, ann_id = _generate_split(out_dir, split, count, img_size, max_objects, rng, ann_id)
+        path = osp.join(out_dir, 'annotations', f'instances_{split}.json')
+        with open(path, 'w') as f:
+            json.dump(coco, f)
+        files[split] = path
+    return files

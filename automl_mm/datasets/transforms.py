@@ -1,0 +1,124 @@
+"""Classification pipeline transforms on uint8 HWC images (mmcv ``BaseTransform`` contract)."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.structures import BaseDataElement
+
+from automl_mm.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class PackClsInputs(BaseTransform):
+    """Pack an image and its label into ``inputs`` (CHW uint8 tensor) and ``data_samples``.
+
+    The data sample holds ``gt_label`` (a 1-element int64 tensor) and, as metainfo, every key of
+    ``meta_keys`` present in the results (e.g. an augmentation choice index written by a transform).
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
+                                                    'aug_choice')) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        if img.ndim == 2:
+            img = img[:, :, None]
+        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        sample = BaseDataElement(metainfo={k: results[k] for k in self.meta_keys if k in results})
+        if 'gt_label' in results:
+            sample.gt_label = torch.as_tensor([results['gt_label']], dtype=torch.int64)
+        return {'inputs': inputs, 'data_samples': sample}
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class RandomCrop(BaseTransform):
+    """Zero-pad by ``padding`` pixels on every side, then crop ``crop_size`` at a random position.
+
+    The standard CIFAR augmentation (pad 4, crop 32).
+    """
+
+    def __init__(self, crop_size: int | Sequence[int], padding: int = 0, pad_val: int = 0) -> None:
+        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        if padding < 0:
+            raise ValueError(f'padding must be >= 0, got {padding}')
+        self.padding = int(padding)
+        self.pad_val = pad_val
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        if self.padding:
+            p = self.padding
+            img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=[self.pad_val] * 3)
+            if img.ndim == 2:
+                img = img[:, :, None]
+        h, w = img.shape[:2]
+        ch, cw = self.crop_size
+        if ch > h or cw > w:
+            raise ValueError(f'crop_size {self.crop_size} is larger than the padded image {(h, w)}')
+        y = np.random.randint(0, h - ch + 1)
+        x = np.random.randint(0, w - cw + 1)
+        results['img'] = img[y:y + ch, x:x + cw]
+        results['img_shape'] = (ch, cw)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCrop(BaseTransform):
+    """Crop a random area/aspect-ratio region and resize it to ``scale`` (the ImageNet training crop)."""
+
+    def __init__(self, scale: int, crop_ratio_range: tuple[float, float] = (0.08, 1.0),
+                 aspect_ratio_range: tuple[float, float] = (3. / 4., 4. / 3.), max_attempts: int = 10) -> None:
+        self.scale = int(scale)
+        self.crop_ratio_range = crop_ratio_range
+        self.log_aspect = (math.log(aspect_ratio_range[0]), math.log(aspect_ratio_range[1]))
+        self.max_attempts = max_attempts
+
+    def _crop_box(self, h: int, w: int) -> tuple[int, int, int, int]:
+        area = h * w
+        for _ in range(self.max_attempts):
+            target = area * np.random.uniform(*self.crop_ratio_range)
+            ratio = math.exp(np.random.uniform(*self.log_aspect))
+            cw = int(round(math.sqrt(target * ratio)))
+            ch = int(round(math.sqrt(target / ratio)))
+            if 0 < cw <= w and 0 < ch <= h:
+                return np.random.randint(0, h - ch + 1), np.random.randint(0, w - cw + 1), ch, cw
+        side = min(h, w)  # fall back to the central square
+        return (h - side) // 2, (w - side) // 2, side, side
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        y, x, ch, cw = self._crop_box(*img.shape[:2])
+        results['img'] = cv2.resize(img[y:y + ch, x:x + cw], (self.scale, self.scale),
+                                    interpolation=cv2.INTER_LINEAR)
+        results['img_shape'] = (self.scale, self.scale)
+        return results
+
+
+@TRANSFORMS.register_module()
+class ResizeShortEdge(BaseTransform):
+    """Resize so that the shorter side equals ``size``, keeping the aspect ratio (ImageNet evaluation)."""
+
+    def __init__(self, size: int, interpolation: str = 'bilinear') -> None:
+        interps = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}
+        if interpolation not in interps:
+            raise ValueError(f'interpolation must be one of {sorted(interps)}, got {interpolation!r}')
+        self.size = int(size)
+        self.interpolation = interps[interpolation]
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        h, w = img.shape[:2]
+        scale = self.size / min(h, w)
+        new_w, new_h = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=self.interpolation)
+        results['img_shape'] = (new_h, new_w)
+        return results

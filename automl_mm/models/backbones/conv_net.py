@@ -1,0 +1,41 @@
+"""A small plain CNN: the fast default backbone of the embedded digits demos."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from automl_mm.registry import MODELS
+
+
+@MODELS.register_module()
+class SimpleConvNet(BaseModule):
+    """Stages of (3x3 conv, BN, ReLU, 2x2 max-pool), one per entry of ``channels``.
+
+    Args:
+        channels: Output width of each stage.
+        in_channels: Input image channels.
+        init_cfg: mmengine initialisation config.
+
+    Examples:
+        >>> SimpleConvNet(channels=(8, 16))(torch.zeros(1, 3, 16, 16))[0].shape
+        torch.Size([1, 16, 4, 4])
+    """
+
+    def __init__(self, channels: Sequence[int] = (32, 64, 128), in_channels: int = 3,
+                 init_cfg: dict | list[dict] | None = None) -> None:
+        if not channels:
+            raise ValueError('SimpleConvNet needs at least one stage in channels')
+        super().__init__(init_cfg=init_cfg)
+        layers, c_in = [], in_channels
+        for c_out in channels:
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c_in = c_out
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = (c_in,)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self.layers(x),)

@@ -1,0 +1,57 @@
+"""An image classifier on mmengine's ``BaseModel``: data preprocessor, backbone, head."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+
+from automl_mm.registry import MODELS
+
+
+@MODELS.register_module()
+class ImageClassifier(BaseModel):
+    """Backbone + classification head, trained and evaluated by an mmengine ``Runner``.
+
+    ``forward(inputs, data_samples, mode)`` follows mmengine: ``'loss'`` returns a dict of losses,
+    ``'predict'`` returns the data samples with ``pred_score`` / ``pred_label``, ``'tensor'`` the logits.
+
+    Args:
+        backbone: Backbone config; it returns a tuple of feature maps.
+        head: Head config (e.g. ``LinearClsHead``).
+        data_preprocessor: Defaults to mmengine's ``ImgDataPreprocessor`` with ImageNet mean/std.
+        init_cfg: mmengine initialisation config.
+
+    Examples:
+        >>> model = ImageClassifier(
+        ...     backbone=dict(type='SimpleConvNet', channels=(8,)),
+        ...     head=dict(type='LinearClsHead', num_classes=10, in_channels=8))
+        >>> model(torch.zeros(2, 3, 8, 8), mode='tensor').shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(self, backbone: dict, head: dict, data_preprocessor: dict | None = None,
+                 init_cfg: dict | list[dict] | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                                     std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.head = MODELS.build(head)
+
+    def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.backbone(inputs)
+
+    def forward(self, inputs: torch.Tensor, data_samples: Sequence[BaseDataElement] | None = None,
+                mode: str = 'tensor'):
+        feats = self.extract_feat(inputs)
+        if mode == 'loss':
+            if data_samples is None:
+                raise ValueError("mode='loss' needs data_samples with gt_label")
+            return self.head.loss(feats, data_samples)
+        if mode == 'predict':
+            return self.head.predict(feats, data_samples)
+        if mode == 'tensor':
+            return self.head(feats)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")

@@ -1,0 +1,79 @@
+"""Every registry of automl_mm, each with the contract of what its ``build()`` returns.
+
+All registries are children of mmengine's roots with the scope ``automl_mm``, so:
+
+* inside automl_mm configs (``default_scope = 'automl_mm'``) a ``type`` is looked up here first, then in
+  mmengine's root (e.g. ``ImgDataPreprocessor``, ``OptimWrapper``, ``CheckpointHook``);
+* any other OpenMMLab scope reaches our modules with the scope prefix, e.g. an mmdet detector config
+  (``default_scope = 'mmdet'``) uses ``backbone=dict(type='automl_mm.CRResNet', ...)``; mmengine resolves the
+  prefix through the root registry and builds the module under our scope;
+* ``locations`` make the lookup import the implementing package on first use, so a config never needs
+  ``custom_imports`` for automl_mm's own modules.
+
+The three AutoML families (search spaces, samplers, controllers) are new roots: they have several
+implementations each and no counterpart in mmengine. Their abstract contracts are ``automl_mm.search``.
+"""
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import RUNNER_CONSTRUCTORS as MMENGINE_RUNNER_CONSTRUCTORS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
+from mmengine.registry import Registry
+
+_SCOPE = 'automl_mm'
+
+
+def _child(name: str, parent: Registry, locations: list[str]) -> Registry:
+    return Registry(name, parent=parent, scope=_SCOPE, locations=locations)
+
+
+# --- children of mmengine's roots -------------------------------------------------------------------
+RUNNERS = _child('runner', MMENGINE_RUNNERS, ['automl_mm.engine'])  # an mmengine Runner (sub)class instance
+RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['automl_mm.engine'])  # callable -> Runner
+LOOPS = _child('loop', MMENGINE_LOOPS, ['automl_mm.engine'])  # mmengine BaseLoop: train/val/test/search loops
+HOOKS = _child('hook', MMENGINE_HOOKS, ['automl_mm.engine'])  # mmengine Hook, e.g. OHLHook
+DATASETS = _child('dataset', MMENGINE_DATASETS, ['automl_mm.datasets'])  # a torch Dataset (mostly BaseDataset)
+DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['automl_mm.datasets'])  # torch Sampler
+TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['automl_mm.datasets'])  # callable(dict) -> dict | None
+MODELS = _child('model', MMENGINE_MODELS, ['automl_mm.models'])  # nn.Module: model, backbone, head, loss, preproc
+MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, ['automl_mm.engine'])  # wrapped model (DDP, ...)
+WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS, ['automl_mm.models'])  # init fn
+OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS, ['automl_mm.engine'])  # torch Optimizer
+OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS, ['automl_mm.engine'])  # mmengine OptimWrapper
+OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor', MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                    ['automl_mm.engine'])  # callable(model) -> OptimWrapper
+PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS, ['automl_mm.engine'])  # _ParamScheduler
+METRICS = _child('metric', MMENGINE_METRICS, ['automl_mm.evaluation'])  # mmengine BaseMetric
+EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR, ['automl_mm.evaluation'])  # mmengine Evaluator
+TASK_UTILS = _child('task util', MMENGINE_TASK_UTILS, ['automl_mm.models'])  # assigners, samplers of boxes, ...
+VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, ['automl_mm.engine'])  # mmengine Visualizer
+VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, ['automl_mm.engine'])  # mmengine BaseVisBackend
+LOG_PROCESSORS = _child('log_processor', MMENGINE_LOG_PROCESSORS, ['automl_mm.engine'])  # mmengine LogProcessor
+FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['automl_mm.datasets'])  # plain callables (collate_fn, ...)
+
+# --- AutoML families (new roots, contracts in automl_mm/search/base.py) -----------------------------
+# BaseSearchSpace: couples a sampler with where its samples go (a pipeline transform's policy, a loss's
+# parameters, an attribute path of the model or optimiser); ``apply(sample)`` binds one sample.
+SEARCH_SPACES = Registry('search space', scope=_SCOPE, locations=['automl_mm.search'])
+# BaseSampler: a (possibly learnable) distribution over choices: ``sample()``, ``log_prob(sample)``,
+# ``state_dict()``/``load_state_dict()``. Hyper-parameter distributions and architecture path samplers.
+SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search'])
+# BaseController: updates a sampler from rewards: ``step(samples, rewards) -> dict`` of logged scalars,
+# deterministic given its inputs (every rank applies the same update), with ``state_dict()``.
+CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.search'])

@@ -1,0 +1,33 @@
+"""Import every automl_mm module that registers something, and optionally set the default scope."""
+from __future__ import annotations
+
+import datetime
+import warnings
+
+from mmengine import DefaultScope
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Register all automl_mm modules into their registries.
+
+    Args:
+        init_default_scope: Make ``'automl_mm'`` the current default scope, so unprefixed ``type`` names
+            resolve in automl_mm's registries first (mmengine's Runner does the same from
+            ``cfg.default_scope``).
+    """
+    import automl_mm.datasets  # noqa: F401
+    import automl_mm.engine  # noqa: F401
+    import automl_mm.evaluation  # noqa: F401
+    import automl_mm.models  # noqa: F401
+    import automl_mm.search  # noqa: F401
+
+    if not init_default_scope:
+        return
+    current = DefaultScope.get_current_instance()
+    if current is None:
+        DefaultScope.get_instance('automl_mm', scope_name='automl_mm')
+    elif current.scope_name != 'automl_mm':
+        warnings.warn(f'The current default scope is {current.scope_name!r}, not "automl_mm"; creating a new '
+                      'automl_mm default scope.')
+        stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S.%f')
+        DefaultScope.get_instance(f'automl_mm-{stamp}', scope_name='automl_mm')

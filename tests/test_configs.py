@@ -1,0 +1,42 @@
+"""Every config under configs/ loads, and every config with a model builds it (catches most config rot)."""
+from __future__ import annotations
+
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+from mmengine.utils import import_modules_from_strings
+
+from conftest import REPO_ROOT
+
+CONFIGS = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True))
+
+
+def test_configs_are_found():
+    assert len(CONFIGS) >= 10
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(REPO_ROOT, 'configs')))
+def test_config_loads_and_builds_its_model(path):
+    cfg = Config.fromfile(path)
+    if 'model' not in cfg:
+        return
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    scope = cfg.get('default_scope', 'automl_mm')
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+    assert isinstance(model, torch.nn.Module)
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_leaf_config_names_follow_the_convention():
+    # {method}_{model}_{N}x{copies}_{schedule}_{dataset}.py
+    leaves = [p for p in CONFIGS if '_base_' not in p]
+    for path in leaves:
+        parts = osp.splitext(osp.basename(path))[0].split('_')
+        assert len(parts) == 5, path
+        assert 'x' in parts[2] and all(s.isdigit() for s in parts[2].split('x')), path

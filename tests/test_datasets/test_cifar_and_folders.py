@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+
+from automl_mm.datasets import CIFAR10Dataset, ImageFolderDataset, read_cifar_batch
+
+
+def _write_cifar(root, n_per_batch=20, seed=0):
+    """Write the standard python-format CIFAR-10 batches (tiny)."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
+        labels = [int(x) for x in rng.integers(0, 10, size=n_per_batch)]
+        with open(os.path.join(root, name), 'wb') as f:
+            pickle.dump({b'batch_label': name.encode(), b'labels': labels, b'data': data,
+                         b'filenames': [b'x.png'] * n_per_batch}, f, protocol=2)
+    return root
+
+
+def test_cifar_reads_python_batches_into_bgr_hwc(tmp_path):
+    root = _write_cifar(str(tmp_path / 'cifar-10-batches-py'))
+    imgs, labels = read_cifar_batch(os.path.join(root, 'data_batch_1'))
+    assert imgs.shape == (20, 32, 32, 3) and imgs.dtype == np.uint8
+    with open(os.path.join(root, 'data_batch_1'), 'rb') as f:
+        raw = pickle.load(f, encoding='bytes')[b'data'][0]
+    # first row is R plane, row-major: pixel (0, 1) red value is raw[1]
+    assert imgs[0, 0, 1, 0] == raw[1] and imgs[0, 0, 1, 2] == raw[2048 + 1]
+    train = CIFAR10Dataset(root, split='train', reward_size=10, pipeline=[])
+    reward = CIFAR10Dataset(root, split='reward', reward_size=10, pipeline=[])
+    test = CIFAR10Dataset(root, split='test', pipeline=[])
+    assert (len(train), len(reward), len(test)) == (90, 10, 20)
+    assert not {d['source_idx'] for d in train.data_list} & {d['source_idx'] for d in reward.data_list}
+    first = test[0]
+    assert np.array_equal(first['img'][..., ::-1], read_cifar_batch(os.path.join(root, 'test_batch'))[0][0])
+
+
+def test_cifar_missing_files_name_the_layout(tmp_path):
+    with pytest.raises(FileNotFoundError, match='cifar-10-batches-py'):
+        CIFAR10Dataset(str(tmp_path), split='train')
+
+
+def test_cifar_batch_with_foreign_pickle_global_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ('touch ' + str(tmp_path / 'pwned'),))
+
+    path = tmp_path / 'data_batch_1'
+    with open(path, 'wb') as f:
+        pickle.dump({b'data': Evil(), b'labels': []}, f)
+    with pytest.raises(pickle.UnpicklingError, match='refusing'):
+        read_cifar_batch(str(path))
+    assert not (tmp_path / 'pwned').exists()
+
+
+def test_image_folder_labels_and_reward_split(tmp_path):
+    for cls in ('cat', 'dog'):
+        os.makedirs(tmp_path / 'train' / cls)
+        for i in range(10):
+            cv2.imwrite(str(tmp_path / 'train' / cls / f'{i}.png'), np.full((8, 8, 3), i, np.uint8))
+    (tmp_path / 'train' / 'cat' / 'notes.txt').write_text('not an image')
+    pipeline = [dict(type='mmcv.LoadImageFromFile'), dict(type='PackClsInputs')]
+    full = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), pipeline=pipeline)
+    assert len(full) == 20 and full.metainfo['classes'] == ('cat', 'dog')
+    assert [d['gt_label'] for d in full.data_list] == [0] * 10 + [1] * 10
+    out = full[12]
+    assert out['inputs'].shape == (3, 8, 8) and out['data_samples'].gt_label.item() == 1
+    train = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), split='train', reward_ratio=0.2)
+    reward = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), split='reward',
+                                reward_ratio=0.2)
+    assert (len(train), len(reward)) == (16, 4)
+    assert not {d['img_path'] for d in train.data_list} & {d['img_path'] for d in reward.data_list}
+
+
+def test_image_folder_missing_root(tmp_path):
+    with pytest.raises(FileNotFoundError, match='image folder not found'):
+        ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from automl_mm.datasets import PackClsInputs, RandomCrop, RandomResizedCrop, ResizeShortEdge
+
+
+def test_pack_cls_inputs_layout_and_meta():
+    img = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    out = PackClsInputs()({'img': img, 'gt_label': 7, 'sample_idx': 3, 'aug_choice': 42, 'other': 1})
+    assert out['inputs'].shape == (3, 4, 5) and out['inputs'].dtype == torch.uint8
+    assert torch.equal(out['inputs'][:, 1, 2], torch.from_numpy(img[1, 2]))
+    assert out['data_samples'].gt_label.tolist() == [7]
+    assert out['data_samples'].metainfo == {'sample_idx': 3, 'aug_choice': 42}
+
+
+def test_random_crop_with_padding_keeps_content_and_size():
+    np.random.seed(0)
+    img = np.full((8, 8, 3), 255, np.uint8)
+    out = RandomCrop(crop_size=8, padding=2)({'img': img})['img']
+    assert out.shape == (8, 8, 3)
+    # a crop from the padded image holds a 6x6 (at least) block of original pixels and zeros elsewhere
+    assert (out == 255).all(axis=2).sum() >= 36 and set(np.unique(out)) <= {0, 255}
+    with pytest.raises(ValueError, match='crop_size'):
+        RandomCrop(crop_size=20)({'img': img})
+
+
+def test_random_resized_crop_and_short_edge():
+    np.random.seed(0)
+    img = np.random.randint(0, 255, (40, 60, 3), np.uint8)
+    assert RandomResizedCrop(scale=16)({'img': img})['img'].shape == (16, 16, 3)
+    res = ResizeShortEdge(size=20)({'img': img})
+    assert res['img'].shape == (20, 30, 3) and res['img_shape'] == (20, 30)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner, load_checkpoint
+
+from automl_mm.engine import UnsafeCheckpointError, allowed_checkpoint_globals, safe_torch_load
+from conftest import REPO_ROOT
+
+DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
+
+
+class _RunsACommand:
+    """Unpickling this would run ``touch <marker>``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
+def _tiny_runner(work_dir: str, max_epochs: int = 1, resume: bool = False) -> Runner:
+    cfg = Config.fromfile(DIGITS)
+    cfg.work_dir = work_dir
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.max_samples = 64
+        cfg[loader].dataset.img_size = 16
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.train_cfg.val_interval = max_epochs
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs + 1, by_epoch=True)]
+    cfg.resume = resume
+    return Runner.from_cfg(cfg)
+
+
+@pytest.fixture(scope='module')
+def runner_ckpt(tmp_path_factory) -> str:
+    work_dir = str(tmp_path_factory.mktemp('ckpt'))
+    _tiny_runner(work_dir).train()
+    return osp.join(work_dir, 'epoch_1.pth')
+
+
+def test_allow_list_is_exactly_what_runner_checkpoints_need(runner_ckpt):
+    needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(runner_ckpt))
+    allowed = {f'{g.__module__}.{g.__qualname__}' for g in allowed_checkpoint_globals()}
+    assert needed, 'a runner checkpoint holds HistoryBuffer and numpy objects'
+    assert needed <= allowed, f'not allow-listed: {needed - allowed}'
+    assert 'mmengine.logging.history_buffer.HistoryBuffer' in needed
+    # nothing callable beyond data holders: no builtins, os, subprocess, eval-like entries
+    assert not any(name.split('.')[0] in ('os', 'posix', 'subprocess', 'builtins') for name in allowed)
+
+
+def test_plain_torch_load_refuses_what_safe_load_accepts(runner_ckpt):
+    import pickle
+
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(runner_ckpt, weights_only=True)  # what mmengine 0.10.7 gets on torch >= 2.6
+    ckpt = safe_torch_load(runner_ckpt)
+    assert ckpt['meta']['epoch'] == 1 and 'state_dict' in ckpt and 'message_hub' in ckpt
+
+
+def test_load_checkpoint_and_resume_go_through_safe_loading(runner_ckpt, tmp_path):
+    runner = _tiny_runner(str(tmp_path), max_epochs=2)
+    ckpt = load_checkpoint(runner.model, runner_ckpt)
+    assert ckpt['meta']['epoch'] == 1
+    runner.resume(runner_ckpt)
+    assert runner.train_loop.epoch == 1 and runner.message_hub.get_info('epoch') == 1
+
+
+def test_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / 'executed'
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {'w': torch.zeros(2)}, 'meta': {'payload': _RunsACommand(str(marker))}}, path)
+    before = hashlib.sha256(open(path, 'rb').read()).hexdigest()
+    model = torch.nn.Linear(2, 1)
+    with pytest.raises(UnsafeCheckpointError, match=r"Refusing to load checkpoint .*evil\.pth.*(posix|os)\.system"):
+        load_checkpoint(model, path)
+    runner_like = _tiny_runner(str(tmp_path / 'w'))
+    with pytest.raises(UnsafeCheckpointError):
+        runner_like.resume(path)
+    assert not marker.exists(), 'unpickling ran the command'
+    assert hashlib.sha256(open(path, 'rb').read()).hexdigest() == before, 'the file must be left intact'
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        load_checkpoint(torch.nn.Linear(1, 1), str(tmp_path / 'nope.pth'))

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from automl_mm.evaluation import Accuracy, topk_accuracy
+
+
+def test_topk_accuracy_values():
+    scores = torch.tensor([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    labels = torch.tensor([1, 1, 0, 2])
+    # top-1: rows 0 right; top-2: rows 0,1 right (row 2 ranks 2,1; row 3 ranks 0,1)
+    assert topk_accuracy(scores, labels, (1, 2, 5)) == [25.0, 50.0, 100.0]
+
+
+def test_metric_process_and_compute():
+    metric = Accuracy(topk=(1, 5))
+    samples = [{'pred_score': torch.eye(10)[i % 10], 'gt_label': torch.tensor([i % 10 if i < 6 else 0])}
+               for i in range(8)]
+    metric.process({}, samples)
+    # rows 0..5 and row 0-label for i=6,7 (predicts 6, 7): 6 of 8 top-1; top-5 with one-hot ties is a superset
+    out = metric.compute_metrics(metric.results)
+    assert out['top1'] == pytest.approx(75.0)
+    assert out['top5'] >= out['top1']
+
+
+def test_bad_topk_is_rejected():
+    with pytest.raises(ValueError, match='topk'):
+        Accuracy(topk=(0, 1))

@@ -1,0 +1,53 @@
+"""Every registered automl_mm backbone runs forward on a tiny input (catches most rot)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from automl_mm.models import ResNet, SimpleConvNet, WideResNet
+
+CASES = [
+    (ResNet, dict(depth=18, stem='cifar'), (1, 3, 32, 32), [(64, 32), (128, 16), (256, 8), (512, 4)]),
+    (ResNet, dict(depth=50, stem='imagenet', out_indices=(3,)), (1, 3, 64, 64), [(2048, 2)]),
+    (ResNet, dict(depth=18, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2), out_indices=(3,)), (1, 3, 64, 64),
+     [(512, 4)]),
+    (WideResNet, dict(depth=10, widen_factor=2), (2, 3, 32, 32), [(128, 8)]),
+    (SimpleConvNet, dict(channels=(8, 16, 32)), (2, 3, 32, 32), [(32, 4)]),
+]
+
+
+@pytest.mark.parametrize('cls,kwargs,shape,expected', CASES)
+def test_backbone_forward_shapes(cls, kwargs, shape, expected):
+    net = cls(**kwargs)
+    net.init_weights()
+    outs = net(torch.randn(*shape))
+    assert [(o.shape[1], o.shape[-1]) for o in outs] == expected
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_wrn28_10_parameter_count():
+    # WRN-28-10 has 36.5M parameters (Zagoruyko & Komodakis, 2016).
+    n = sum(p.numel() for p in WideResNet(depth=28, widen_factor=10).parameters())
+    assert 36.4e6 < n < 36.6e6
+
+
+def test_resnet_parameter_counts_match_the_standard_models():
+    # torchvision's resnet18/50 without the fc layer: 11,176,512 and 23,508,032 parameters.
+    assert sum(p.numel() for p in ResNet(depth=18).parameters()) == 11_176_512
+    assert sum(p.numel() for p in ResNet(depth=50).parameters()) == 23_508_032
+
+
+def test_frozen_stages_and_norm_eval():
+    net = ResNet(depth=18, frozen_stages=1, norm_eval=True)
+    net.train()
+    assert not any(p.requires_grad for p in net.stem.parameters())
+    assert not any(p.requires_grad for p in net.res_layers[0].parameters())
+    assert all(p.requires_grad for p in net.res_layers[1].parameters())
+    assert not any(m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+@pytest.mark.parametrize('kwargs,match', [(dict(depth=19), 'depth'), (dict(stem='tiny'), 'stem'),
+                                          (dict(out_indices=(4,)), 'out_indices')])
+def test_resnet_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ResNet(**kwargs)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import torch
+from mmengine.structures import BaseDataElement
+
+from automl_mm.models import CrossEntropyLoss
+from automl_mm.registry import MODELS
+
+
+def _model():
+    return MODELS.build(dict(
+        type='ImageClassifier',
+        data_preprocessor=dict(type='ImgDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3),
+        backbone=dict(type='SimpleConvNet', channels=(8, 16)),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=16)))
+
+
+def _batch(n=4):
+    samples = []
+    for i in range(n):
+        s = BaseDataElement()
+        s.gt_label = torch.tensor([i % 10])
+        samples.append(s)
+    return {'inputs': [torch.randint(0, 255, (3, 16, 16), dtype=torch.uint8) for _ in range(n)],
+            'data_samples': samples}
+
+
+def test_loss_predict_tensor_modes():
+    torch.manual_seed(0)
+    model = _model()
+    data = model.data_preprocessor(_batch(), training=True)
+    losses = model(**data, mode='loss')
+    # the linear layer starts near zero (std 0.01), so the loss starts near log(10)
+    assert abs(losses['loss'].item() - torch.log(torch.tensor(10.0)).item()) < 0.1
+    preds = model(**model.data_preprocessor(_batch(), training=False), mode='predict')
+    assert len(preds) == 4 and torch.allclose(preds[0].pred_score.sum(), torch.tensor(1.0))
+    assert preds[0].pred_label.item() == preds[0].pred_score.argmax().item()
+    assert model(data['inputs'], mode='tensor').shape == (4, 10)
+
+
+def test_train_step_reduces_loss():
+    torch.manual_seed(0)
+    from mmengine.optim import OptimWrapper
+
+    model = _model()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    batch = _batch(8)
+    first = model.train_step(batch, optim)['loss'].item()
+    for _ in range(20):
+        last = model.train_step(batch, optim)['loss'].item()
+    assert last < 0.5 * first
+
+
+def test_cross_entropy_matches_torch():
+    logits, target = torch.randn(5, 3), torch.tensor([0, 2, 1, 1, 0])
+    expected = torch.nn.functional.cross_entropy(logits, target)
+    assert torch.allclose(CrossEntropyLoss()(logits, target), expected)
+    assert torch.allclose(CrossEntropyLoss(loss_weight=2.0)(logits, target), 2 * expected)
