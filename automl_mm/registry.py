@@ -45,7 +45,8 @@ def _child(name: str, parent: Registry, locations: list[str]) -> Registry:
 
 # --- children of mmengine's roots -------------------------------------------------------------------
 RUNNERS = _child('runner', MMENGINE_RUNNERS, ['automl_mm.engine'])  # an mmengine Runner (sub)class instance
-RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['automl_mm.engine'])  # callable -> Runner
+# callable(cfg) -> Runner
+RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['automl_mm.engine'])
 LOOPS = _child('loop', MMENGINE_LOOPS, ['automl_mm.engine'])  # mmengine BaseLoop: train/val/test/search loops
 HOOKS = _child('hook', MMENGINE_HOOKS, ['automl_mm.engine'])  # mmengine Hook, e.g. OHLHook
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['automl_mm.datasets'])  # a torch Dataset (mostly BaseDataset)

@@ -1,7 +1,7 @@
 """scikit-learn's bundled digits (1,797 real 8x8 handwritten digits) as an image-classification set."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

@@ -1,7 +1,7 @@
 """Seeded, stratified splits of a labelled set into train / reward / test parts."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os.path as osp
 import pickle
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,13 +39,32 @@ def _numpy_globals() -> list[Any]:
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
+def _history_buffer_method(obj: Any, name: str) -> Any:
+    """Stand-in for ``builtins.getattr`` while unpickling.
+
+    A ``HistoryBuffer`` pickles its statistics functions (``min``, ``max``, ``mean``, ``current``) as
+    ``getattr(HistoryBuffer, 'min')``. A general ``getattr`` would let a crafted pickle walk from any allowed
+    object to ``__globals__`` and on to ``os.system``, so only public methods of ``HistoryBuffer`` are handed out.
+    """
+    owner_ok = obj is HistoryBuffer or type(obj) is HistoryBuffer
+    if owner_ok and not name.startswith('_') and callable(vars(HistoryBuffer).get(name)):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'GLOBAL builtins.getattr used for {getattr(obj, "__name__", type(obj).__name__)}.{name}, outside the '
+        'public HistoryBuffer methods')
+
+
 # What mmengine's Runner.save_checkpoint writes besides tensors and plain containers: the message hub's
-# HistoryBuffer objects and the numpy arrays/scalars they and the runtime info hold.
-_ALLOWED: list[Any] = [HistoryBuffer, *_numpy_globals()]
+# HistoryBuffer objects (with their statistics methods, pickled through getattr) and the numpy
+# arrays/scalars they and the runtime info hold.
+_ALLOWED: list[Any] = [HistoryBuffer, (_history_buffer_method, 'builtins.getattr'), *_numpy_globals()]
 
 
 def allowed_checkpoint_globals() -> tuple[Any, ...]:
-    """The globals (beyond torch's own safe set) that checkpoint loading accepts."""
+    """The globals (beyond torch's own safe set) that checkpoint loading accepts.
+
+    Entries are objects, or ``(stand_in, 'module.name')`` pairs where a restricted stand-in replaces a global.
+    """
     return tuple(_ALLOWED)
 
 

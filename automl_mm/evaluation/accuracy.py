@@ -1,7 +1,7 @@
 """Top-k classification accuracy as an mmengine metric."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric

@@ -1,7 +1,7 @@
 """An image classifier on mmengine's ``BaseModel``: data preprocessor, backbone, head."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from mmengine.model import BaseModel

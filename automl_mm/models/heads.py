@@ -1,7 +1,7 @@
 """Classification heads: features -> logits, loss and predictions."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn

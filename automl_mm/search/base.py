@@ -6,7 +6,8 @@ honour these contracts; the OHL engine and the NAS loops talk to them only throu
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class BaseSampler(metaclass=ABCMeta):
@@ -29,7 +30,7 @@ class BaseSampler(metaclass=ABCMeta):
         """Everything needed to restore the sampler exactly (saved in runner checkpoints)."""
         return {}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> None:  # noqa: B027  (stateless samplers need nothing)
         """Inverse of :meth:`state_dict`."""
 
 

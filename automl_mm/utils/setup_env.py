@@ -28,6 +28,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         DefaultScope.get_instance('automl_mm', scope_name='automl_mm')
     elif current.scope_name != 'automl_mm':
         warnings.warn(f'The current default scope is {current.scope_name!r}, not "automl_mm"; creating a new '
-                      'automl_mm default scope.')
+                      'automl_mm default scope.', stacklevel=2)
         stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S.%f')
         DefaultScope.get_instance(f'automl_mm-{stamp}', scope_name='automl_mm')

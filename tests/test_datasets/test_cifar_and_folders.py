@@ -10,6 +10,10 @@ import pytest
 from automl_mm.datasets import CIFAR10Dataset, ImageFolderDataset, read_cifar_batch
 
 
+def _infos(ds):
+    return [ds.get_data_info(i) for i in range(len(ds))]
+
+
 def _write_cifar(root, n_per_batch=20, seed=0):
     """Write the standard python-format CIFAR-10 batches (tiny)."""
     rng = np.random.default_rng(seed)
@@ -35,7 +39,7 @@ def test_cifar_reads_python_batches_into_bgr_hwc(tmp_path):
     reward = CIFAR10Dataset(root, split='reward', reward_size=10, pipeline=[])
     test = CIFAR10Dataset(root, split='test', pipeline=[])
     assert (len(train), len(reward), len(test)) == (90, 10, 20)
-    assert not {d['source_idx'] for d in train.data_list} & {d['source_idx'] for d in reward.data_list}
+    assert not {d['source_idx'] for d in _infos(train)} & {d['source_idx'] for d in _infos(reward)}
     first = test[0]
     assert np.array_equal(first['img'][..., ::-1], read_cifar_batch(os.path.join(root, 'test_batch'))[0][0])
 
@@ -67,14 +71,14 @@ def test_image_folder_labels_and_reward_split(tmp_path):
     pipeline = [dict(type='mmcv.LoadImageFromFile'), dict(type='PackClsInputs')]
     full = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), pipeline=pipeline)
     assert len(full) == 20 and full.metainfo['classes'] == ('cat', 'dog')
-    assert [d['gt_label'] for d in full.data_list] == [0] * 10 + [1] * 10
+    assert [d['gt_label'] for d in _infos(full)] == [0] * 10 + [1] * 10
     out = full[12]
     assert out['inputs'].shape == (3, 8, 8) and out['data_samples'].gt_label.item() == 1
     train = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), split='train', reward_ratio=0.2)
     reward = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), split='reward',
                                 reward_ratio=0.2)
     assert (len(train), len(reward)) == (16, 4)
-    assert not {d['img_path'] for d in train.data_list} & {d['img_path'] for d in reward.data_list}
+    assert not {d['img_path'] for d in _infos(train)} & {d['img_path'] for d in _infos(reward)}
 
 
 def test_image_folder_missing_root(tmp_path):

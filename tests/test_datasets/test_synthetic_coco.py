@@ -60,7 +60,7 @@ def test_mmdet_cocodataset_and_metric_read_it_unchanged(coco_root):
     metric = CocoMetric(ann_file=os.path.join(coco_root, 'annotations', 'instances_val.json'), metric='bbox')
     metric.dataset_meta = ds.metainfo
     samples = []
-    for info in ds.data_list:
+    for info in (ds.get_data_info(i) for i in range(len(ds))):
         boxes = torch.tensor([i['bbox'] for i in info['instances']], dtype=torch.float32)
         labels = torch.tensor([i['bbox_label'] for i in info['instances']])
         samples.append({'img_id': info['img_id'], 'ori_shape': (info['height'], info['width']),

@@ -28,6 +28,7 @@ def _batch(n=4):
 def test_loss_predict_tensor_modes():
     torch.manual_seed(0)
     model = _model()
+    model.init_weights()
     data = model.data_preprocessor(_batch(), training=True)
     losses = model(**data, mode='loss')
     # the linear layer starts near zero (std 0.01), so the loss starts near log(10)

@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from automl_mm.engine import safe_torch_load
+
 from conftest import REPO_ROOT
 
 DIGITS = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
-DETECTOR = 'configs/baselines/baseline_faster-rcnn_r18_fpn_1x1_12e_synthcoco.py'
+DETECTOR = 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_12e_synthcoco.py'
 
 
 def _run(*args: str, timeout: int = 600) -> str:
@@ -98,3 +99,10 @@ def test_mmdet_detector_with_automl_mm_backbone_trains_evaluates_resumes(coco_ro
     maps = [r['coco/bbox_mAP'] for r in _scalars(work) if 'coco/bbox_mAP' in r]
     assert len(maps) == 2 and all(0.0 <= m <= 1.0 for m in maps)
     assert torch.isfinite(torch.tensor(maps)).all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only error message')
+def test_amp_without_cuda_is_a_clear_error():
+    proc = subprocess.run([sys.executable, 'tools/train.py', DIGITS, '--amp'], cwd=REPO_ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and '--amp needs a CUDA device' in proc.stderr

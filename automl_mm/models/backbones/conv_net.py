@@ -1,7 +1,7 @@
 """A small plain CNN: the fast default backbone of the embedded digits demos."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn

@@ -1,7 +1,7 @@
 """ResNet (He et al., 2016) with an ImageNet or CIFAR stem; usable by classifiers and mmdet detectors."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn

@@ -61,7 +61,7 @@ class WideResNet(BaseModule):
         widths = (16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor)
         self.stem = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         stages, inplanes = [], widths[0]
-        for i, (planes, stride) in enumerate(zip(widths[1:], (1, 2, 2))):
+        for planes, stride in zip(widths[1:], (1, 2, 2)):
             blocks = [_PreActBlock(inplanes if j == 0 else planes, planes, stride if j == 0 else 1, dropout)
                       for j in range(n)]
             stages.append(nn.Sequential(*blocks))

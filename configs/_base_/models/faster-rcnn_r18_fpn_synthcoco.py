@@ -1,6 +1,6 @@
 # mmdet's Faster R-CNN (inherited from the mmdet package, not copied) with automl_mm's ResNet-18.
 # The detector is built in the mmdet scope; the backbone comes from automl_mm through the scope prefix.
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+_base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 custom_imports = dict(imports=['automl_mm.models'], allow_failed_imports=False)
 
 fpn_channels = 64  # 256 in mmdet; narrowed so that CPU training takes minutes

@@ -1,6 +1,9 @@
 # mmdet's Faster R-CNN with automl_mm's ResNet-18 backbone on the generated shapes set
 # (python tools/data/generate_coco.py data/synthetic_coco). Sized for CPUs: 128 px images, 64-channel FPN.
-_base_ = ['../_base_/models/faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/synthcoco_detection.py']
+_base_ = [
+    '../_base_/models/faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/synthcoco_detection.py',
+    'mmdet::_base_/schedules/schedule_1x.py', 'mmdet::_base_/default_runtime.py'
+]
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=4)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
