@@ -17,7 +17,7 @@ demo:
 # mmdet Faster R-CNN (automl_mm ResNet-18) on the generated COCO-format shapes set; reports COCO bbox mAP.
 demo-det:
 	@$(PYENV) && $$PY tools/data/generate_coco.py data/synthetic_coco \
-	  && $$PY tools/train.py configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_12e_synthcoco.py --work-dir work_dirs/demo_det
+	  && $$PY tools/train.py configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py --work-dir work_dirs/demo_det
 
 test:
 	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests

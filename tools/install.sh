@@ -32,6 +32,9 @@ fail() {
 trap 'fail "command exited with status $?"' ERR
 
 mkdir -p "$HOME_DIR" "$WHEELS" "$LOG_DIR"
+# One install at a time per machine (parallel CI clones share the environment and the wheel cache).
+exec 9>"$HOME_DIR/install.lock"
+flock 9
 
 stamp_value() {
   cat "$REPO"/requirements/*.txt "$REPO/setup.py" | sha256sum | cut -c1-16
@@ -69,21 +72,15 @@ if [[ ! -x "$PY" ]]; then
 fi
 PIP=("$PY" -m pip install -q --disable-pip-version-check)
 
-STEP="install torch (requirements/torch.txt)"
-log "$STEP"
-"${PIP[@]}" -r "$REPO/requirements/torch.txt" >"$LOG_DIR/torch.log" 2>&1 || fail "see $LOG_DIR/torch.log"
-
-STEP="install build requirements (requirements/build.txt)"
-log "$STEP"
-"${PIP[@]}" -r "$REPO/requirements/build.txt" >"$LOG_DIR/build-reqs.log" 2>&1 || fail "see $LOG_DIR/build-reqs.log"
-
-STEP="install runtime requirements (requirements/runtime.txt)"
-log "$STEP"
-"${PIP[@]}" -r "$REPO/requirements/runtime.txt" >"$LOG_DIR/runtime.log" 2>&1 || fail "see $LOG_DIR/runtime.log"
-
-STEP="install test requirements (requirements/tests.txt)"
-log "$STEP"
-"${PIP[@]}" -r "$REPO/requirements/tests.txt" >"$LOG_DIR/tests.log" 2>&1 || fail "see $LOG_DIR/tests.log"
+install_requirements() {  # $1: requirements file name, $2: what it is
+  STEP="install $2 (requirements/$1)"
+  log "$STEP"
+  "${PIP[@]}" -r "$REPO/requirements/$1" >"$LOG_DIR/${1%.txt}.log" 2>&1 || fail "see $LOG_DIR/${1%.txt}.log"
+}
+install_requirements torch.txt torch
+install_requirements build.txt "build requirements"
+install_requirements runtime.txt "runtime requirements"
+install_requirements tests.txt "test requirements"
 
 STEP="mmcv $MMCV_VERSION with ops"
 have_mmcv_ops() {
@@ -108,6 +105,7 @@ EOF
   if [[ -z "$WHEEL" ]]; then
     STEP="build mmcv $MMCV_VERSION from sdist ($KEY)"
     log "$STEP — this takes about 10 minutes on 2 cores, once per machine"
+    rm -rf "$HOME_DIR"/mmcv-build.*  # leftovers of an interrupted build (we hold the lock)
     BUILD="$(mktemp -d "$HOME_DIR/mmcv-build.XXXXXX")"
     "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$BUILD" \
       >"$LOG_DIR/mmcv-download.log" 2>&1 || fail "see $LOG_DIR/mmcv-download.log"
