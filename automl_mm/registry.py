@@ -48,12 +48,13 @@ RUNNERS = _child('runner', MMENGINE_RUNNERS, ['automl_mm.engine'])  # an mmengin
 # callable(cfg) -> Runner
 RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['automl_mm.engine'])
 LOOPS = _child('loop', MMENGINE_LOOPS, ['automl_mm.engine'])  # mmengine BaseLoop: train/val/test/search loops
-HOOKS = _child('hook', MMENGINE_HOOKS, ['automl_mm.engine'])  # mmengine Hook, e.g. OHLHook
+HOOKS = _child('hook', MMENGINE_HOOKS, ['automl_mm.engine', 'automl_mm.ohl'])  # mmengine Hook, e.g. OHLHook
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['automl_mm.datasets'])  # a torch Dataset (mostly BaseDataset)
-DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['automl_mm.datasets'])  # torch Sampler
-TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['automl_mm.datasets'])  # callable(dict) -> dict | None
+DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['automl_mm.datasets', 'automl_mm.ohl'])  # torch Sampler
+# callable(results: dict) -> dict | None
+TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['automl_mm.datasets', 'automl_mm.ohl'])
 MODELS = _child('model', MMENGINE_MODELS, ['automl_mm.models'])  # nn.Module: model, backbone, head, loss, preproc
-MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, ['automl_mm.engine'])  # wrapped model (DDP, ...)
+MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, ['automl_mm.ohl'])  # wrapped model (DDP, ...)
 WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS, ['automl_mm.models'])  # init fn
 OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS, ['automl_mm.engine'])  # torch Optimizer
 OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS, ['automl_mm.engine'])  # mmengine OptimWrapper
@@ -71,10 +72,10 @@ FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['automl_mm.datasets'])  # pl
 # --- AutoML families (new roots, contracts in automl_mm/search/base.py) -----------------------------
 # BaseSearchSpace: couples a sampler with where its samples go (a pipeline transform's policy, a loss's
 # parameters, an attribute path of the model or optimiser); ``apply(sample)`` binds one sample.
-SEARCH_SPACES = Registry('search space', scope=_SCOPE, locations=['automl_mm.search'])
+SEARCH_SPACES = Registry('search space', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])
 # BaseSampler: a (possibly learnable) distribution over choices: ``sample()``, ``log_prob(sample)``,
 # ``state_dict()``/``load_state_dict()``. Hyper-parameter distributions and architecture path samplers.
-SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search'])
+SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])
 # BaseController: updates a sampler from rewards: ``step(samples, rewards) -> dict`` of logged scalars,
 # deterministic given its inputs (every rank applies the same update), with ``state_dict()``.
-CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.search'])
+CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])

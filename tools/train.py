@@ -10,6 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading before anything is loaded)
+from automl_mm.engine.launch import launch_local, required_world_size
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -60,12 +61,24 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main() -> None:
-    args = parse_args()
+def run(cfg: Config | str) -> None:
+    """Build the runner from a config (object or dumped file) and train."""
     register_all_modules(init_default_scope=False)  # the runner sets the scope from cfg.default_scope
-    cfg = build_config(args)
+    if isinstance(cfg, str):
+        cfg = Config.fromfile(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    cfg = build_config(args)
+    world_size = required_world_size(cfg)
+    if args.launcher == 'none' and world_size > 1:
+        launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
+    else:
+        run(cfg)
 
 
 if __name__ == '__main__':

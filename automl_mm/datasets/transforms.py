@@ -22,7 +22,7 @@ class PackClsInputs(BaseTransform):
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
-                                                    'aug_choice')) -> None:
+                                                    'ohl_choice')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -1,4 +1,5 @@
-"""Runner-side machinery: safe checkpoint loading (installed on import)."""
+"""Runner-side machinery: safe checkpoint loading and a CPU-aware pytorch launcher (both installed on import),
+and the local multi-process launcher (``automl_mm.engine.launch``)."""
 from .checkpoint import (
                          UnsafeCheckpointError,
                          allow_checkpoint_globals,
@@ -6,8 +7,10 @@ from .checkpoint import (
                          install_safe_checkpoint_loading,
                          safe_torch_load,
 )
+from .dist import install_cpu_aware_pytorch_launcher
 
 install_safe_checkpoint_loading()
+install_cpu_aware_pytorch_launcher()
 
 __all__ = ['UnsafeCheckpointError', 'allow_checkpoint_globals', 'allowed_checkpoint_globals',
-           'install_safe_checkpoint_loading', 'safe_torch_load']
+           'install_cpu_aware_pytorch_launcher', 'install_safe_checkpoint_loading', 'safe_torch_load']

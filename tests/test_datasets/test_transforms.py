@@ -9,11 +9,11 @@ from automl_mm.datasets import PackClsInputs, RandomCrop, RandomResizedCrop, Res
 
 def test_pack_cls_inputs_layout_and_meta():
     img = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
-    out = PackClsInputs()({'img': img, 'gt_label': 7, 'sample_idx': 3, 'aug_choice': 42, 'other': 1})
+    out = PackClsInputs()({'img': img, 'gt_label': 7, 'sample_idx': 3, 'ohl_choice': {'aug': 42}, 'other': 1})
     assert out['inputs'].shape == (3, 4, 5) and out['inputs'].dtype == torch.uint8
     assert torch.equal(out['inputs'][:, 1, 2], torch.from_numpy(img[1, 2]))
     assert out['data_samples'].gt_label.tolist() == [7]
-    assert out['data_samples'].metainfo == {'sample_idx': 3, 'aug_choice': 42}
+    assert out['data_samples'].metainfo == {'sample_idx': 3, 'ohl_choice': {'aug': 42}}
 
 
 def test_random_crop_with_padding_keeps_content_and_size():

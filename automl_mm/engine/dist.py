@@ -1,0 +1,27 @@
+"""Let mmengine's ``pytorch`` launcher run on machines without GPUs.
+
+mmengine 0.10.7's ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` unconditionally, so ``torchrun`` and
+automl_mm's local launcher fail on CPU-only machines with "Found no NVIDIA driver". Where CUDA is unavailable we
+initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged.
+"""
+from __future__ import annotations
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.dist import utils as dist_utils
+
+_ORIGINAL = dist_utils._init_dist_pytorch
+
+
+def _init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwargs) -> None:
+    if torch.cuda.is_available():
+        _ORIGINAL(backend, init_backend=init_backend, **kwargs)
+        return
+    if backend == 'nccl':
+        backend = 'gloo'  # nccl needs GPUs
+    torch_dist.init_process_group(backend=backend, **kwargs)
+
+
+def install_cpu_aware_pytorch_launcher() -> None:
+    """Route ``init_dist('pytorch', ...)`` through the CPU-aware version. Idempotent."""
+    dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware

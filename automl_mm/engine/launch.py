@@ -1,0 +1,59 @@
+"""Start the local worker processes a config needs, so that one command runs a multi-copy search.
+
+``python tools/train.py CONFIG`` without ``--launcher`` calls :func:`launch_local` when the config needs more
+than one process (an ``OHLHook`` with ``num_copies * ranks_per_copy > 1``): it spawns that many workers on this
+machine, each joining a process group (gloo on CPUs, nccl on GPUs) with the ``pytorch`` launcher's environment.
+Multi-node runs use ``torchrun``/slurm instead (``--launcher pytorch|slurm``).
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.multiprocessing as mp
+
+
+def required_world_size(cfg: Any) -> int:
+    """Processes a config needs: ``num_copies * ranks_per_copy`` of any hook that declares copies, else 1."""
+    for hook in cfg.get('custom_hooks', None) or []:
+        if 'num_copies' in hook:
+            return int(hook['num_copies']) * int(hook.get('ranks_per_copy', 1))
+    return 1
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Callable[[str], None],
+            cfg_path: str) -> None:
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(local_rank),
+                      LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world_size))
+    if threads:
+        torch.set_num_threads(threads)
+    main(cfg_path)
+
+
+def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None:
+    """Dump ``cfg`` to its work_dir and run ``main(cfg_path)`` in ``world_size`` spawned processes.
+
+    ``main`` must be a module-level function (it is pickled to the workers) that builds and runs a Runner with
+    ``launcher='pytorch'``. Raises when a worker fails, naming its rank (``torch.multiprocessing`` reports it).
+    """
+    if torch.cuda.is_available() and torch.cuda.device_count() < world_size:
+        raise RuntimeError(f'the config needs {world_size} processes but only {torch.cuda.device_count()} GPUs '
+                           'are visible; use fewer copies or launch on several nodes with torchrun/slurm')
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    cfg_path = osp.join(cfg.work_dir, 'launched_config.py')
+    cfg.launcher = 'pytorch'
+    cfg.dump(cfg_path)
+    # CPU runs: split the cores between the workers instead of oversubscribing them.
+    threads = 0 if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // world_size)
+    mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path), nprocs=world_size,
+                       join=True, start_method='spawn')

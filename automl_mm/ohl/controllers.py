@@ -1,0 +1,160 @@
+"""Controllers that update an OHL distribution p_θ from the copies' rewards."""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import torch
+from mmengine.registry import DefaultScope
+
+from automl_mm.ohl.distributions import BaseDistribution
+from automl_mm.registry import CONTROLLERS, OPTIMIZERS, SAMPLERS
+from automl_mm.search.base import BaseController
+
+_BASELINES = ('mean', 'moving_average')
+
+
+@CONTROLLERS.register_module()
+class REINFORCE(BaseController):
+    """REINFORCE with a baseline on the sufficient statistics of each copy's samples.
+
+    One update from N copies, copy n with reward R_n and statistics s_n of the samples it used:
+
+    * A_n = R_n − b, divided by (std(R) + eps) (population std) when ``normalize``;
+    * g = (1/N) Σ_n A_n ∇θ mean log p_θ(samples of copy n), the gradient taken analytically from s_n
+      (:meth:`BaseDistribution.grad_mean_log_prob`);
+    * the optimiser *ascends* g (``p.grad = -g``, then ``optimizer.step()``), then
+      :meth:`BaseDistribution.project_` keeps the parameters valid.
+
+    Everything runs on CPU in float64 in a fixed order with no randomness, so ranks that call :meth:`step`
+    with the same all-gathered inputs keep bitwise identical parameters.
+
+    Baselines: ``'mean'`` uses b = mean(R) of this update. ``'moving_average'`` uses the average *before*
+    this update (so b does not depend on this update's rewards), initialised to the first update's mean(R);
+    after the update b ← momentum·b + (1 − momentum)·mean(R). With a single copy, ``'mean'`` gives zero
+    advantages (no learning) and ``normalize`` divides by ``eps`` alone (std of one reward is 0).
+
+    Args:
+        distribution: The distribution to learn, or its ``SAMPLERS`` config. It must have parameters.
+        optimizer: ``OPTIMIZERS`` config without ``params``; defaults to
+            ``dict(type='Adam', lr=0.05, betas=(0.5, 0.999))``, the setting of the public OHL-Auto-Aug
+            reimplementation.
+        baseline: ``'mean'`` or ``'moving_average'``.
+        momentum: Momentum of the moving-average baseline, in [0, 1).
+        normalize: Divide advantages by the population std of this update's rewards plus ``eps``.
+        eps: Added to the std when normalising (>= 0).
+
+    Examples:
+        >>> import torch
+        >>> from automl_mm.ohl.distributions import Categorical
+        >>> dist = Categorical(4)
+        >>> controller = REINFORCE(dist)
+        >>> stats = [dist.sufficient_stats(torch.tensor([0, 0, 1])), dist.sufficient_stats(torch.tensor([2, 3]))]
+        >>> logs = controller.step(stats, rewards=[1.0, 0.0])
+        >>> logs['reward_mean'], bool(dist.probs()[0] > 0.25)
+        (0.5, True)
+    """
+
+    def __init__(self, distribution: BaseDistribution | dict, optimizer: dict | None = None,
+                 baseline: str = 'mean', momentum: float = 0.9, normalize: bool = False,
+                 eps: float = 1e-8) -> None:
+        if isinstance(distribution, dict):
+            with DefaultScope.overwrite_default_scope('automl_mm'):
+                distribution = SAMPLERS.build(distribution)
+        if not isinstance(distribution, BaseDistribution):
+            raise TypeError(f'distribution must be a BaseDistribution or its config, got '
+                            f'{type(distribution).__name__}')
+        params = distribution.parameters()
+        if not params:
+            raise ValueError(f'distribution must have learnable parameters, got {type(distribution).__name__} '
+                             'with none')
+        if baseline not in _BASELINES:
+            raise ValueError(f'baseline must be one of {_BASELINES}, got {baseline!r}')
+        if not 0 <= momentum < 1:
+            raise ValueError(f'momentum must be in [0, 1), got {momentum!r}')
+        if not eps >= 0:
+            raise ValueError(f'eps must be >= 0, got {eps!r}')
+        optimizer = dict(type='Adam', lr=0.05, betas=(0.5, 0.999)) if optimizer is None else optimizer
+        if not isinstance(optimizer, dict) or 'type' not in optimizer or 'params' in optimizer:
+            raise ValueError(f"optimizer must be a config dict with 'type' and without 'params', got {optimizer!r}")
+        self.distribution = distribution
+        with DefaultScope.overwrite_default_scope('automl_mm'):
+            self.optimizer = OPTIMIZERS.build(dict(optimizer, params=params))
+        self.baseline_type = baseline
+        self.momentum = float(momentum)
+        self.normalize = bool(normalize)
+        self.eps = float(eps)
+        self.baseline: float | None = None
+        self.num_updates = 0
+
+    def step(self, stats: Sequence[torch.Tensor], rewards: Sequence[float]) -> dict[str, float]:
+        """Apply one REINFORCE update.
+
+        Args:
+            stats: One sufficient-statistics vector per copy (``distribution.sufficient_stats``).
+            rewards: One finite reward per copy, in the same order.
+
+        Returns:
+            ``baseline`` (the b used), ``reward_mean``, ``reward_std``, ``reward_max``, ``advantage_abs_mean``,
+            ``grad_norm`` (norm of g) and, for discrete distributions, ``entropy`` after the update.
+        """
+        if len(stats) != len(rewards):
+            raise ValueError(f'stats and rewards must have one entry per copy, got len(stats)={len(stats)} and '
+                             f'len(rewards)={len(rewards)}')
+        if len(rewards) < 1:
+            raise ValueError('rewards must hold at least one copy, got 0')
+        reward = torch.tensor([float(r) for r in rewards], dtype=torch.float64)
+        if not torch.isfinite(reward).all():
+            raise ValueError(f'rewards must be finite, got {list(rewards)!r}')
+        num_copies = reward.numel()
+        reward_mean = float(reward.mean())
+        reward_std = float(reward.std(correction=0))
+
+        baseline = reward_mean if self.baseline_type == 'mean' or self.baseline is None else self.baseline
+        advantage = reward - baseline
+        if self.normalize:
+            advantage = advantage / (reward_std + self.eps)
+
+        params = self.distribution.parameters()
+        direction = [torch.zeros_like(p, dtype=torch.float64) for p in params]
+        for n in range(num_copies):  # fixed order: identical sums on every rank
+            grads = self.distribution.grad_mean_log_prob(stats[n])
+            for g, grad in zip(direction, grads):
+                g.add_(grad, alpha=float(advantage[n]))
+        for g in direction:
+            g.div_(num_copies)
+        grad_norm = math.sqrt(sum(float(g.pow(2).sum()) for g in direction))
+
+        for p, g in zip(params, direction):
+            p.grad = (-g).to(p.dtype)  # the optimiser minimises; REINFORCE ascends
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.distribution.project_()
+
+        if self.baseline_type == 'moving_average':
+            previous = reward_mean if self.baseline is None else self.baseline
+            self.baseline = self.momentum * previous + (1 - self.momentum) * reward_mean
+        else:
+            self.baseline = reward_mean
+        self.num_updates += 1
+
+        logs = {'baseline': float(baseline), 'reward_mean': reward_mean, 'reward_std': reward_std,
+                'reward_max': float(reward.max()), 'advantage_abs_mean': float(advantage.abs().mean()),
+                'grad_norm': grad_norm}
+        entropy = self.distribution.entropy()
+        if entropy is not None:
+            logs['entropy'] = entropy
+        return logs
+
+    def state_dict(self) -> dict:
+        # deep copies: the optimiser updates its state tensors in place after this call
+        return {'distribution': self.distribution.state_dict(),
+                'optimizer': copy.deepcopy(self.optimizer.state_dict()),
+                'baseline': self.baseline, 'num_updates': self.num_updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.distribution.load_state_dict(state['distribution'])
+        self.optimizer.load_state_dict(copy.deepcopy(state['optimizer']))
+        self.baseline = None if state['baseline'] is None else float(state['baseline'])
+        self.num_updates = int(state['num_updates'])

@@ -1,0 +1,392 @@
+"""OHL search spaces: a distribution plus the target its samples configure.
+
+Two ways a sample reaches training:
+
+* **per copy** (:class:`AttributeSpace`): one sample per copy per trunk, written to an attribute path of the
+  runner (``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``).
+* **per item** (:class:`PipelineChoiceSpace`): the distribution is published to shared memory that every
+  dataloader worker reads; a pipeline transform (:class:`OHLRandomChoice`) samples per image and records the
+  index it applied in the sample's metainfo (``ohl_choice``), which the hook counts after each iteration.
+
+Users add spaces by subclassing :class:`OHLSpace` and registering with ``@SEARCH_SPACES.register_module()``.
+"""
+from __future__ import annotations
+
+import math
+import pprint
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import Compose
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from automl_mm.registry import HOOKS, SAMPLERS, SEARCH_SPACES, TRANSFORMS
+from automl_mm.search import BaseSearchSpace
+
+# ---------------------------------------------------------------------------------------------------------------
+# attribute paths
+
+
+def _resolve(runner: Any, path: str) -> list[tuple[Any, Any]]:
+    """Resolve ``path`` to (container, key) pairs; ``*`` fans out over a list. ``model`` is the unwrapped model."""
+    parts = path.split('.')
+    if not parts or not parts[0]:
+        raise ValueError(f'empty attribute path {path!r}')
+    if parts[0] == 'model':
+        root = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    elif hasattr(runner, parts[0]):
+        root = getattr(runner, parts[0])
+    else:
+        raise ValueError(f'attribute path {path!r}: the runner has no attribute {parts[0]!r}')
+    nodes = [root]
+    for depth, part in enumerate(parts[1:-1], start=1):
+        nodes = [child for node in nodes for child in _children(node, part, path, depth)]
+    last = parts[-1]
+    pairs = []
+    for node in nodes:
+        if last == '*':
+            raise ValueError(f'attribute path {path!r} cannot end with *')
+        key: Any = int(last) if isinstance(node, (list, tuple)) else last
+        if isinstance(node, dict):
+            if last not in node:
+                raise ValueError(f'attribute path {path!r}: key {last!r} not found')
+        elif isinstance(node, (list, tuple)):
+            if not -len(node) <= key < len(node):
+                raise ValueError(f'attribute path {path!r}: index {key} out of range')
+        elif not hasattr(node, last):
+            raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}')
+        pairs.append((node, key))
+    return pairs
+
+
+def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
+    if part == '*':
+        if not isinstance(node, (list, tuple)):
+            raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list, got {type(node).__name__}')
+        return list(node)
+    if isinstance(node, (list, tuple)) and part.lstrip('-').isdigit():
+        return [node[int(part)]]
+    if isinstance(node, dict):
+        if part not in node:
+            raise ValueError(f'attribute path {path!r}: key {part!r} not found')
+        return [node[part]]
+    if not hasattr(node, part):
+        raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {part!r}')
+    return [getattr(node, part)]
+
+
+def set_attribute(runner: Any, path: str, value: Any) -> None:
+    """Set ``value`` at ``path`` (see :class:`AttributeSpace` for the syntax)."""
+    for node, key in _resolve(runner, path):
+        if isinstance(node, (dict, list)):
+            node[key] = value
+        else:
+            setattr(node, key, value)
+
+
+def get_attribute(runner: Any, path: str) -> list[Any]:
+    """Current values at ``path`` (one per ``*`` fan-out)."""
+    return [node[key] if isinstance(node, (dict, list, tuple)) else getattr(node, key)
+            for node, key in _resolve(runner, path)]
+
+
+@HOOKS.register_module()
+class SetAttributesHook(Hook):
+    """Set fixed values at attribute paths before training: how a learned per-copy hyper-parameter is replayed.
+
+    Args:
+        values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
+    """
+
+    priority = 'HIGH'
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        if not isinstance(values, dict) or not values:
+            raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
+        self.values = dict(values)
+
+    def before_train(self, runner) -> None:
+        for path, value in self.values.items():
+            set_attribute(runner, path, value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# spaces
+
+
+class OHLSpace(BaseSearchSpace):
+    """Base class of OHL spaces. The hook drives it: ``setup`` → (``begin_trunk`` → iterations → stats)*.
+
+    Args:
+        distribution: A ``SAMPLERS`` config or instance (e.g. ``Categorical``, ``DiagGaussian``).
+        name: Name used in logs, plots and exported files; defaults to the class name.
+    """
+
+    per_item = False
+
+    def __init__(self, distribution: dict | Any, name: str | None = None) -> None:
+        dist = SAMPLERS.build(distribution) if isinstance(distribution, dict) else distribution
+        super().__init__(dist)
+        self.name = name or type(self).__name__
+        self._stats = torch.zeros(dist.stats_size(), dtype=torch.float64)
+
+    @property
+    def distribution(self) -> Any:
+        return self.sampler
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        """Bind to the target once, before training starts (after any resume)."""
+
+    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
+        """Make this copy's samples for the new trunk take effect."""
+
+    def after_train_iter(self, runner: Any, data_batch: Any) -> None:
+        """Count the samples used in this iteration (per-item spaces)."""
+
+    def trunk_stats(self) -> torch.Tensor:
+        return self._stats.clone()
+
+    def reset_stats(self) -> None:
+        self._stats.zero_()
+
+    def export_fragment(self) -> str:
+        """Config text that retrains from scratch with the final distribution fixed."""
+        raise NotImplementedError
+
+
+def _plain(value: Any) -> Any:
+    """A sample as plain Python values (for attributes, JSON and config text)."""
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value
+
+
+@SEARCH_SPACES.register_module()
+class AttributeSpace(OHLSpace):
+    """One sample per copy per trunk, written to an attribute path of the runner.
+
+    Paths start at a runner attribute; ``model`` is the unwrapped model; ``*`` fans out over a list; integers
+    index lists. Examples: ``model.head.loss_module.label_smoothing``,
+    ``optim_wrapper.optimizer.param_groups.*.weight_decay``.
+
+    Args:
+        distribution: A categorical (then ``choices`` gives the value of each index) or a Gaussian distribution.
+        target: The attribute path (or several paths, all set to the same value).
+        choices: Values of a categorical's indices.
+        transform: ``None``, ``'exp'`` or ``'pow10'``, applied to a Gaussian sample (search on a log scale).
+        name: Name in logs and outputs.
+
+    Examples:
+        >>> space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.head.dropout.p',
+        ...                        choices=[0.0, 0.1, 0.3])
+        >>> space.value_of(2)
+        0.3
+    """
+
+    _TRANSFORMS = {None: lambda x: x, 'exp': math.exp, 'pow10': lambda x: 10.0**x}
+
+    def __init__(self, distribution: dict | Any, target: str | Sequence[str], choices: Sequence | None = None,
+                 transform: str | None = None, name: str | None = None) -> None:
+        super().__init__(distribution, name=name)
+        self.targets = [target] if isinstance(target, str) else list(target)
+        if not self.targets:
+            raise ValueError('AttributeSpace needs at least one target path')
+        if transform not in self._TRANSFORMS:
+            raise ValueError(f"transform must be None, 'exp' or 'pow10', got {transform!r}")
+        self.choices = None if choices is None else list(choices)
+        self.transform = transform
+        self.current: Any = None
+
+    def value_of(self, sample: Any) -> Any:
+        sample = _plain(sample)
+        if self.choices is not None:
+            if not isinstance(sample, int) or not 0 <= sample < len(self.choices):
+                raise ValueError(f'space {self.name!r}: sample {sample!r} does not index choices {self.choices}')
+            return self.choices[sample]
+        fn = self._TRANSFORMS[self.transform]
+        return [fn(float(v)) for v in sample] if isinstance(sample, list) else fn(float(sample))
+
+    def apply(self, sample: Any, runner: Any = None) -> None:
+        self.current = self.value_of(sample)
+        for path in self.targets:
+            set_attribute(runner, path, self.current)
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        for path in self.targets:
+            get_attribute(runner, path)  # fail early with the path in the message
+
+    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
+        batch = self.distribution.sample(generator=generator, n=1)
+        self._stats += self.distribution.sufficient_stats(batch)
+        first = {k: v[0] for k, v in batch.items()} if isinstance(batch, dict) else batch[0]
+        self.apply(first, runner)
+
+    def export_fragment(self) -> str:
+        value = self.value_of(self.distribution.mode())
+        values = {path: value for path in self.targets}
+        return (f'# OHL space {self.name!r}: the most likely value of the learned distribution, fixed.\n'
+                f'custom_hooks = [dict(type=\'SetAttributesHook\', values={pprint.pformat(values)})]\n')
+
+
+class LivePolicy:
+    """Choice probabilities in shared memory, written by the trainer and read by every dataloader worker.
+
+    ``version`` is the trunk index the probabilities belong to; workers re-seed their sampling generator when
+    it changes, so the choices of a trunk depend only on (seed, copy, rank, trunk, worker), not on history.
+    """
+
+    def __init__(self, num_choices: int) -> None:
+        self.probs = torch.full((num_choices,), 1.0 / num_choices, dtype=torch.float64).share_memory_()
+        self.version = torch.full((1,), -1, dtype=torch.int64).share_memory_()
+
+    def publish(self, probs: torch.Tensor, version: int) -> None:
+        self.probs.copy_(probs.detach().to(torch.float64))
+        self.version.fill_(int(version))
+
+
+@TRANSFORMS.register_module()
+class OHLRandomChoice(BaseTransform):
+    """Apply one of several sub-pipelines per sample, chosen from an OHL-learned (or a fixed) distribution.
+
+    Records the applied index as ``results['ohl_choice'][key]``; keep ``ohl_choice`` in the packing transform's
+    meta keys (``PackClsInputs`` does by default; add it to mmdet's ``PackDetInputs(meta_keys=...)``).
+
+    Args:
+        transforms: One entry per choice: a transform config or a list of them (an empty list is identity).
+        key: Name that links the transform to its ``PipelineChoiceSpace``.
+        probs: Fixed probabilities, used when no space is bound (replaying an exported policy); uniform if None.
+    """
+
+    def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
+                 probs: Sequence[float] | None = None) -> None:
+        if len(transforms) < 2:
+            raise ValueError(f'OHLRandomChoice needs at least 2 choices, got {len(transforms)}')
+        self.transform_cfgs = [list(t) if isinstance(t, (list, tuple)) else [t] for t in transforms]
+        self.pipelines = [Compose(cfg) for cfg in self.transform_cfgs]
+        self.key = key
+        if probs is None:
+            probs = [1.0 / len(transforms)] * len(transforms)
+        probs = np.asarray(probs, dtype=np.float64)
+        if probs.shape != (len(transforms),) or (probs < 0).any() or probs.sum() <= 0:
+            raise ValueError(f'probs must be {len(transforms)} non-negative numbers, got {probs.tolist()}')
+        self.fixed_probs = probs / probs.sum()
+        self.live: LivePolicy | None = None
+        self._seed_key: tuple[int, ...] = ()
+        self._version = None
+        self._rng: np.random.Generator | None = None
+
+    def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int) -> None:
+        if len(live.probs) != len(self.pipelines):
+            raise ValueError(f'OHLRandomChoice(key={self.key!r}) has {len(self.pipelines)} choices but its space '
+                             f'has {len(live.probs)}')
+        self.live = live
+        self._seed_key = (int(seed), int(copy_id), int(rank_in_copy))
+        self._version = None
+
+    def _probs_and_rng(self) -> tuple[np.ndarray, Any]:
+        if self.live is None:
+            return self.fixed_probs, np.random
+        version = int(self.live.version[0])
+        if version != self._version:
+            info = torch.utils.data.get_worker_info()
+            worker = -1 if info is None else info.id
+            self._rng = np.random.default_rng([*self._seed_key, version + 1, worker + 1])
+            self._version = version
+        probs = self.live.probs.numpy().copy()
+        return probs / probs.sum(), self._rng
+
+    def transform(self, results: dict) -> dict | None:
+        probs, rng = self._probs_and_rng()
+        index = int(rng.choice(len(probs), p=probs))
+        results = self.pipelines[index](results)
+        if results is not None:
+            results.setdefault('ohl_choice', {})[self.key] = index
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(key={self.key!r}, choices={len(self.pipelines)})'
+
+
+def _iter_transforms(dataset: Any):
+    """Every transform object in a dataset's pipeline, through dataset wrappers and nested Compose."""
+    seen = set()
+    stack = [dataset]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        for attr in ('dataset', 'datasets'):
+            child = getattr(obj, attr, None)
+            if child is not None:
+                stack.extend(child if isinstance(child, (list, tuple)) else [child])
+        pipeline = getattr(obj, 'pipeline', None)
+        transforms = getattr(pipeline, 'transforms', None) if pipeline is not None else None
+        if transforms is None and hasattr(obj, 'transforms'):
+            transforms = obj.transforms
+        for t in transforms or []:
+            yield t
+            stack.append(t)
+        for sub in getattr(obj, 'pipelines', []) or []:
+            stack.append(sub)
+
+
+@SEARCH_SPACES.register_module()
+class PipelineChoiceSpace(OHLSpace):
+    """Per-image choice among the sub-pipelines of an ``OHLRandomChoice`` with the same ``key``.
+
+    Args:
+        distribution: A categorical distribution (``Categorical`` / ``FactorisedCategorical``) with one
+            probability per choice of the transform.
+        key: The ``key`` of the ``OHLRandomChoice`` transform(s) in the training pipeline.
+        name: Name in logs and outputs; defaults to ``key``.
+    """
+
+    per_item = True
+
+    def __init__(self, distribution: dict | Any, key: str = 'choice', name: str | None = None) -> None:
+        super().__init__(distribution, name=name or key)
+        if not hasattr(self.distribution, 'probs'):
+            raise ValueError(f'PipelineChoiceSpace needs a categorical distribution, got '
+                             f'{type(self.distribution).__name__}')
+        self.key = key
+        self.live = LivePolicy(len(self.distribution.probs()))
+        self.transforms: list[OHLRandomChoice] = []
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        dataset = runner.train_dataloader.dataset
+        self.transforms = [t for t in _iter_transforms(dataset)
+                           if isinstance(t, OHLRandomChoice) and t.key == self.key]
+        if not self.transforms:
+            raise ValueError(f"PipelineChoiceSpace(key={self.key!r}) found no OHLRandomChoice(key={self.key!r}) "
+                             'in train_dataloader.dataset.pipeline')
+        for t in self.transforms:
+            t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy)
+
+    def apply(self, sample: Any, runner: Any = None) -> None:
+        """Publish choice probabilities ``sample`` to every worker (per-item spaces bind a distribution)."""
+        self.live.publish(torch.as_tensor(sample, dtype=torch.float64), int(self.live.version[0]))
+
+    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
+        self.live.publish(self.distribution.probs(), trunk)
+
+    def after_train_iter(self, runner: Any, data_batch: Any) -> None:
+        samples = data_batch.get('data_samples', []) if isinstance(data_batch, dict) else []
+        indices = [s.metainfo['ohl_choice'][self.key] for s in samples
+                   if self.key in s.metainfo.get('ohl_choice', {})]
+        if indices:
+            self._stats += self.distribution.sufficient_stats(torch.as_tensor(indices, dtype=torch.long))
+
+    def export_fragment(self) -> str:
+        probs = [round(float(p), 6) for p in self.distribution.probs()]
+        cfg = dict(type='OHLRandomChoice', key=self.key, probs=probs,
+                   transforms=self.transforms[0].transform_cfgs if self.transforms else '...')
+        return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
+                f'# OHLRandomChoice(key={self.key!r}) of train_pipeline and drop the OHLHook to retrain from scratch.\n'
+                f'ohl_fixed_{self.key} = {pprint.pformat(cfg, width=110)}\n')
