@@ -1,9 +1,6 @@
 """End to end through tools/train.py and tools/test.py: train, validate, checkpoint, resume."""
 from __future__ import annotations
 
-import glob
-import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -13,28 +10,18 @@ import torch
 
 from automl_mm.engine import safe_torch_load
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, read_scalars, run_tool
 
 DIGITS = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
 DETECTOR = 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py'
 
 
-def _run(*args: str, timeout: int = 600) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    return out
+def _run(*args: str) -> str:
+    proc = run_tool(*args)
+    return proc.stdout + proc.stderr
 
 
-def _scalars(work_dir: str) -> list[dict]:
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    rows = []
-    for path in files:
-        with open(path) as f:
-            rows += [json.loads(line) for line in f if line.strip()]
-    return rows
+_scalars = read_scalars
 
 
 DIGITS_TINY = ['val_dataloader.dataset.max_samples=128',

@@ -1,0 +1,135 @@
+"""OHL end to end over real torch.distributed (gloo, spawned by tools/train.py) on digits."""
+from __future__ import annotations
+
+import glob
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from conftest import read_scalars, run_tool
+
+OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
+
+
+def _history(work_dir: str) -> list[dict]:
+    with open(osp.join(work_dir, 'ohl', 'history.json')) as f:
+        return json.load(f)
+
+
+@pytest.mark.slow
+def test_four_copies_gather_update_and_broadcast_the_best(tmp_path):
+    work = str(tmp_path / 'ohl4')
+    run_tool('tools/train.py', OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=3')
+    history = _history(work)
+    assert [h['trunk'] for h in history] == [0, 1, 2]
+    for h in history:
+        assert len(h['rewards']) == 4 and all(h['valid'])
+        assert h['best'] == max(range(4), key=lambda c: (h['rewards'][c], -c))  # the best copy really is best
+        # verified inside the run by all-gathers: θ bitwise equal on all ranks, all copies equal after the
+        # broadcast, and equal to the best copy's weights from before it
+        assert h['theta_identical'] and h['copies_identical'] and h['copies_equal_best']
+        probs = [t['prob'] for t in h['distributions']['aug']['top']]
+        assert len(probs) == 4 and abs(sum(probs) - 1) < 1e-9
+    assert history[-1]['theta'] != history[0]['theta']  # the controller moved θ
+    for name in ('rewards.png', 'distribution_aug.png', 'final_policy.py'):
+        assert osp.getsize(osp.join(work, 'ohl', name)) > 0
+    fragment = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py'))
+    assert fragment.ohl_fixed_aug['type'] == 'OHLRandomChoice' and len(fragment.ohl_fixed_aug['probs']) == 4
+    scalars = [r for r in read_scalars(work) if 'ohl/reward_mean' in r]
+    assert len(scalars) == 3
+    assert glob.glob(osp.join(work, '*', 'vis_data', 'events.out.tfevents.*'))  # TensorBoard got them too
+
+
+KILLER = '''
+import os
+
+from mmengine.dist import barrier
+from mmengine.hooks import Hook
+from automl_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class KillAfterEpoch(Hook):
+    """Ends every rank abruptly after the checkpoint of epoch `epoch` is written (a crashed job)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def after_train_epoch(self, runner):
+        if runner.epoch + 1 == self.epoch:
+            barrier()  # let rank 0 finish writing the checkpoint
+            os._exit(3)
+'''
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_path):
+    (tmp_path / 'killer_plugin.py').write_text(KILLER)
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].num_copies = 2
+    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 4, 100
+    cfg.dump(str(tmp_path / 'two_copies.py'))
+    cfg.custom_imports = dict(imports=['killer_plugin'], allow_failed_imports=False)
+    cfg.custom_hooks.append(dict(type='KillAfterEpoch', epoch=2))
+    cfg.dump(str(tmp_path / 'two_copies_killed.py'))
+    env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
+    full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
+    run_tool('tools/train.py', str(tmp_path / 'two_copies.py'), '--work-dir', full)
+    killed = run_tool('tools/train.py', str(tmp_path / 'two_copies_killed.py'), '--work-dir', split, env=env,
+                      check=False)
+    assert killed.returncode != 0 and osp.isfile(osp.join(split, 'epoch_2.pth'))
+    assert not osp.exists(osp.join(split, 'epoch_3.pth'))
+    out = run_tool('tools/train.py', str(tmp_path / 'two_copies.py'), '--work-dir', split, '--resume')
+    assert 'resumed epoch: 2' in (out.stdout + out.stderr).replace(',', '')
+    a, b = _history(full), _history(split)
+    assert [h['trunk'] for h in b] == [0, 1, 2, 3]
+    assert [h['theta'] for h in a] == [h['theta'] for h in b]  # exact: same floats, trunk by trunk
+    assert [h['rewards'] for h in a] == [h['rewards'] for h in b]
+
+
+PLUGIN = '''
+from automl_mm.ohl import AttributeSpace, get_copy_layout, set_attribute
+from automl_mm.registry import SEARCH_SPACES
+
+
+@SEARCH_SPACES.register_module()
+class PoisonCopySpace(AttributeSpace):
+    """Gives copy `poisoned` a NaN loss weight in every trunk: its loss and weights become NaN."""
+
+    def __init__(self, poisoned=1):
+        super().__init__(dict(type='Categorical', num_choices=2), target='model.head.loss_module.loss_weight',
+                         choices=[1.0, 1.0], name='poison')
+        self.poisoned = poisoned
+
+    def begin_trunk(self, runner, trunk, generator):
+        super().begin_trunk(runner, trunk, generator)
+        if get_copy_layout().copy_id == self.poisoned:
+            set_attribute(runner, 'model.head.loss_module.loss_weight', float('nan'))
+'''
+
+
+@pytest.mark.slow
+def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
+    (tmp_path / 'poison_plugin.py').write_text(PLUGIN)
+    root = osp.abspath(OHL)
+    (tmp_path / 'cfg.py').write_text(
+        f"_base_ = ['{root}']\n"
+        "custom_imports = dict(imports=['poison_plugin'], allow_failed_imports=False)\n"
+        "custom_hooks = [dict(type='OHLHook', num_copies=2, trunk_epochs=1,\n"
+        "                     spaces=[dict(type='PoisonCopySpace', poisoned=1)],\n"
+        "                     reward_dataloader={{_base_.reward_dataloader}},\n"
+        "                     reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1')]\n"
+        "train_cfg = dict(max_epochs=2, val_interval=100)\n")
+    work = str(tmp_path / 'work')
+    run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
+             env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    history = _history(work)
+    assert len(history) == 2
+    for h in history:
+        assert h['valid'] == [True, False]
+        assert h['best'] == 0 and h['rewards'][1] == h['rewards'][0]  # worst = lowest finite reward
+        assert h['copies_identical'] and h['copies_equal_best']  # the NaN copy was repaired by the broadcast

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from automl_mm.ohl import (
+    AttributeSpace,
+    CopyLayout,
+    LivePolicy,
+    OHLRandomChoice,
+    PipelineChoiceSpace,
+    get_attribute,
+    init_copy_layout,
+    reset_copy_layout,
+    set_attribute,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layout():
+    reset_copy_layout()
+    yield
+    reset_copy_layout()
+
+
+def _runner():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    optim = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.0)
+    return SimpleNamespace(model=model, optim_wrapper=SimpleNamespace(optimizer=optim))
+
+
+def test_attribute_paths_get_set_and_fan_out():
+    runner = _runner()
+    set_attribute(runner, 'model.1.p', 0.25)
+    assert runner.model[1].p == 0.25
+    set_attribute(runner, 'optim_wrapper.optimizer.param_groups.*.weight_decay', 1e-3)
+    assert get_attribute(runner, 'optim_wrapper.optimizer.param_groups.*.weight_decay') == [1e-3]
+    with pytest.raises(ValueError, match="has no attribute 'nope'"):
+        get_attribute(runner, 'model.nope')
+    with pytest.raises(ValueError, match='runner has no attribute'):
+        get_attribute(runner, 'missing.x')
+
+
+def test_attribute_space_samples_per_copy_and_exports_the_mode():
+    runner = _runner()
+    space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.1.p', choices=[0.0, 0.1, 0.3])
+    space.setup(runner, CopyLayout(1, 1, 0, 1), seed=0)
+    space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
+    assert runner.model[1].p in (0.0, 0.1, 0.3)
+    stats = space.trunk_stats()
+    assert stats.sum() == 1 and stats[[0.0, 0.1, 0.3].index(runner.model[1].p)] == 1
+    space.distribution.load_state_dict({'logits': torch.tensor([0.0, 0.0, 2.0], dtype=torch.float64)})
+    assert "'model.1.p': 0.3" in space.export_fragment()
+    gauss = AttributeSpace(dict(type='DiagGaussian', mean=[-2.0], std=0.1), target='model.1.p', transform='pow10')
+    gauss.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
+    assert 10**-2.5 < runner.model[1].p < 10**-1.5
+
+
+def test_layout_rejects_a_world_size_that_does_not_fit():
+    with pytest.raises(ValueError, match=r'world size 1 does not fit .*num_copies \(4\) x ranks_per_copy \(1\)'):
+        init_copy_layout(4, 1)
+    with pytest.raises(ValueError, match='ranks_per_copy must be a positive integer'):
+        init_copy_layout(1, 0)
+    layout = init_copy_layout(1, 1)
+    assert (layout.copy_id, layout.rank_in_copy, layout.is_lead) == (0, 0, True)
+
+
+class _Images(Dataset):
+
+    def __init__(self, n, transform):
+        self.n, self.transform = n, transform
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return self.transform({'img': np.zeros((4, 4, 3), np.uint8), 'idx': i})
+
+
+def _as_list(batch):
+    return batch
+
+
+def _choices(loader):
+    return sorted({r['ohl_choice']['aug'] for batch in loader for r in batch})
+
+
+def test_live_updates_reach_persistent_dataloader_workers():
+    """A θ published after trunk t is what every (persistent) worker samples from in trunk t + 1."""
+    transform = OHLRandomChoice(transforms=[[], [], []], key='aug')
+    live = LivePolicy(3)
+    transform.bind(live, seed=0, copy_id=0, rank_in_copy=0)
+    loader = DataLoader(_Images(24, transform), batch_size=4, num_workers=2, persistent_workers=True,
+                        collate_fn=_as_list)
+    live.publish(torch.tensor([1.0, 0.0, 0.0]), version=0)
+    assert _choices(loader) == [0]
+    live.publish(torch.tensor([0.0, 0.0, 1.0]), version=1)
+    assert _choices(loader) == [2]
+    live.publish(torch.tensor([0.0, 1.0, 0.0]), version=2)
+    assert _choices(loader) == [1]
+
+
+def test_per_item_choices_are_reproducible_per_trunk():
+    transform = OHLRandomChoice(transforms=[[], [], []], key='aug')
+    live = LivePolicy(3)
+    transform.bind(live, seed=3, copy_id=1, rank_in_copy=0)
+    runs = []
+    for version in (5, 6, 5):
+        live.publish(torch.tensor([0.2, 0.3, 0.5]), version)
+        runs.append([transform({'img': None})['ohl_choice']['aug'] for _ in range(50)])
+    assert runs[0] == runs[2] != runs[1]
+
+
+def test_pipeline_space_counts_the_applied_choices():
+    from mmengine.structures import BaseDataElement
+
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=3), key='aug')
+    samples = [BaseDataElement(metainfo={'ohl_choice': {'aug': i}}) for i in (0, 2, 2, 1, 2)]
+    space.after_train_iter(None, {'data_samples': samples})
+    assert space.trunk_stats().tolist() == [1.0, 1.0, 3.0]
+    space.reset_stats()
+    assert space.trunk_stats().sum() == 0
+
+
+def test_fixed_policy_replay_and_bad_input():
+    np.random.seed(0)
+    transform = OHLRandomChoice(transforms=[[], []], key='aug', probs=[0.0, 1.0])
+    assert {transform({'img': None})['ohl_choice']['aug'] for _ in range(20)} == {1}
+    with pytest.raises(ValueError, match='at least 2 choices'):
+        OHLRandomChoice(transforms=[[]])
+    with pytest.raises(ValueError, match='probs must be 2'):
+        OHLRandomChoice(transforms=[[], []], probs=[1.0])
