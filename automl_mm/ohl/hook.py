@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.dist import is_distributed
+from mmengine.dist import barrier, is_distributed
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
@@ -32,6 +32,11 @@ from automl_mm.registry import CONTROLLERS, HOOKS, SEARCH_SPACES
 from .copies import CopyDataParallel, init_copy_layout
 from .report import OHLReport
 from .sync import broadcast_module_, broadcast_state, fingerprint, gather_rows
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Exact equality that counts NaN as equal to NaN."""
+    return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
 
 
 @HOOKS.register_module()
@@ -102,7 +107,7 @@ class OHLHook(Hook):
         self.plot = plot
         self.trunk = 0
         self.history: list[dict] = []
-        self.timings: dict[str, float] = dict(reward=0.0, update=0.0, broadcast=0.0, report=0.0)
+        self._trunk_start = 0.0
         self._diverged = False
         self._reward_loader: DataLoader | None = None
         self._evaluator: Evaluator | None = None
@@ -171,6 +176,7 @@ class OHLHook(Hook):
             generator = torch.Generator().manual_seed(
                 int(np.random.SeedSequence([self.seed, self.layout.copy_id, self.trunk, i]).generate_state(1)[0]))
             space.begin_trunk(runner, self.trunk, generator)
+        self._trunk_start = time.perf_counter()
 
     def _end_trunk(self, runner) -> None:
         layout = self.layout
@@ -180,6 +186,8 @@ class OHLHook(Hook):
         reward = self._evaluate_reward(runner) if valid else float('nan')
         valid = valid and math.isfinite(reward)
         t_reward = time.perf_counter()
+        barrier()  # separates waiting for the slowest copy from the cost of the collectives below
+        t_wait = time.perf_counter()
 
         row = torch.cat([torch.tensor([reward if valid else 0.0, float(valid)], dtype=torch.float64)]
                         + [s.trunk_stats() for s in self.spaces])
@@ -206,18 +214,19 @@ class OHLHook(Hook):
         self._broadcast_copy_state(runner, src=layout.lead_rank(best))
         t_broadcast = time.perf_counter()
         sync = self._verify(model, before, best) if self.verify_sync else {}
+        t_verify = time.perf_counter()
 
-        record = dict(trunk=self.trunk, epoch=runner.epoch + 1 if self.trunk_epochs else runner.epoch,
-                      iter=runner.iter + 1, rewards=rewards, valid=valids, best=best, controller=updates,
+        # Seconds of this trunk on this rank: training (with data loading) and each engine step.
+        seconds = dict(train=start - self._trunk_start, reward=t_reward - start, wait=t_wait - t_reward,
+                       gather_update=t_update - t_wait, broadcast=t_broadcast - t_update, verify=t_verify - t_broadcast)
+        record = dict(trunk=self.trunk, seconds={k: round(v, 6) for k, v in seconds.items()},
+                      epoch=runner.epoch + 1 if self.trunk_epochs else runner.epoch, iter=runner.iter + 1,
+                      rewards=rewards, valid=valids, best=best, controller=updates,
                       distributions={s.name: s.distribution.summary() for s in self.spaces},
                       theta={s.name: [p.detach().tolist() for p in s.distribution.parameters()]
                              for s in self.spaces}, **sync)
         self.history.append(record)
         self._report.write(self.history, self.spaces, step=runner.iter + 1)
-        t_report = time.perf_counter()
-        for name, value in (('reward', t_reward - start), ('update', t_update - t_reward),
-                            ('broadcast', t_broadcast - t_update), ('report', t_report - t_broadcast)):
-            self.timings[name] += value
         runner.logger.info(
             f'OHL trunk {self.trunk}: rewards {[round(r, 4) for r in rewards]}, best copy {best}, '
             + ', '.join(f'{n}: {s.distribution.summary(top_k=3)}' for n, s in
@@ -231,14 +240,19 @@ class OHLHook(Hook):
                            for p in s.distribution.parameters()] or [torch.zeros(0, dtype=torch.float64)])
         after = fingerprint(model)
         rows = gather_rows(torch.cat([theta, before, after]))
-        n = theta.numel()
-        theta_ok = bool((rows[:, :n] == rows[0, :n]).all())
-        copies_ok = bool((rows[:, n + 2:] == rows[0, n + 2:]).all())
-        best_ok = bool((rows[0, n + 2:] == rows[self.layout.lead_rank(best), n:n + 2]).all())
-        if not (theta_ok and copies_ok and best_ok):
+        n, layout = theta.numel(), self.layout
+        theta_ok = _same(rows[:, :n], rows[0, :n])
+        copies_ok = _same(rows[:, n + 4:], rows[0, n + 4:])
+        best_ok = _same(rows[0, n + 4:], rows[layout.lead_rank(best), n:n + 4])
+        # Ranks of one copy train under DDP: their parameters (not BN statistics) must agree before the broadcast.
+        leads = [layout.lead_rank(r // layout.ranks_per_copy) for r in range(layout.world_size)]
+        in_copy_ok = _same(rows[:, n:n + 2], rows[leads, n:n + 2])  # a diverged copy is NaN on all its ranks
+        if not (theta_ok and copies_ok and best_ok and in_copy_ok):
             raise RuntimeError(f'OHL trunk {self.trunk}: ranks disagree after the update (theta identical: '
-                               f'{theta_ok}, copies identical: {copies_ok}, copies equal the best: {best_ok})')
-        return dict(theta_identical=theta_ok, copies_identical=copies_ok, copies_equal_best=best_ok)
+                               f'{theta_ok}, copies identical: {copies_ok}, copies equal the best: {best_ok}, '
+                               f'ranks of a copy in step: {in_copy_ok})')
+        return dict(theta_identical=theta_ok, copies_identical=copies_ok, copies_equal_best=best_ok,
+                    ranks_in_copy_identical=in_copy_ok)
 
     def _broadcast_copy_state(self, runner, src: int) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model

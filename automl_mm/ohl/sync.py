@@ -82,13 +82,15 @@ def broadcast_state(state: Any, src: int) -> Any:
 
 
 def fingerprint(module: nn.Module) -> torch.Tensor:
-    """Two float64 numbers that differ when the weights differ: the sum and a position-weighted sum.
+    """Four float64 numbers that differ when the weights differ: two for the parameters, two for the buffers.
 
-    Used to check that all copies hold the same weights after the broadcast (cheap: one pass, no transfer).
+    Each pair is the sum and a position-weighted sum of squares. Used to check that copies (and the ranks of
+    one copy) hold the same weights (cheap: one pass, no transfer of the weights themselves).
     """
-    total = torch.zeros(2, dtype=torch.float64)
-    for i, t in enumerate(list(module.parameters()) + list(module.buffers())):
-        v = t.detach().to(torch.float64)
-        total[0] += v.sum().cpu()
-        total[1] += ((i + 1) * v.flatten()[:1024]).sum().cpu() + (v * v).sum().cpu()
+    total = torch.zeros(4, dtype=torch.float64)
+    for offset, tensors in ((0, module.parameters()), (2, module.buffers())):
+        for i, t in enumerate(tensors):
+            v = t.detach().to(torch.float64)
+            total[offset] += v.sum().cpu()
+            total[offset + 1] += (i + 1) * (v * v).sum().cpu()
     return total

@@ -42,6 +42,19 @@ def test_four_copies_gather_update_and_broadcast_the_best(tmp_path):
     assert glob.glob(osp.join(work, '*', 'vis_data', 'events.out.tfevents.*'))  # TensorBoard got them too
 
 
+@pytest.mark.slow
+def test_two_copies_of_two_ranks_train_with_ddp_inside_each_copy(tmp_path):
+    work = str(tmp_path / 'ohl2x2')
+    run_tool('tools/train.py', OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2',
+             'custom_hooks.0.num_copies=2', 'custom_hooks.0.ranks_per_copy=2', 'train_cfg.val_interval=100')
+    history = _history(work)
+    assert len(history) == 2
+    for h in history:
+        assert len(h['rewards']) == 2
+        # parameters of the two ranks of each copy agreed before the broadcast: gradients were synchronised
+        assert h['ranks_in_copy_identical'] and h['copies_identical'] and h['copies_equal_best']
+
+
 KILLER = '''
 import os
 
@@ -119,7 +132,7 @@ def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
     (tmp_path / 'cfg.py').write_text(
         f"_base_ = ['{root}']\n"
         "custom_imports = dict(imports=['poison_plugin'], allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='OHLHook', num_copies=2, trunk_epochs=1,\n"
+        "custom_hooks = [dict(type='OHLHook', num_copies=2, trunk_iters=5,\n"
         "                     spaces=[dict(type='PoisonCopySpace', poisoned=1)],\n"
         "                     reward_dataloader={{_base_.reward_dataloader}},\n"
         "                     reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1')]\n"
@@ -128,7 +141,7 @@ def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
     run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
              env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
     history = _history(work)
-    assert len(history) == 2
+    assert len(history) == 4  # 2 epochs of 10 iterations, trunks of 5 iterations
     for h in history:
         assert h['valid'] == [True, False]
         assert h['best'] == 0 and h['rewards'][1] == h['rewards'][0]  # worst = lowest finite reward
