@@ -186,7 +186,13 @@ class OHLHook(Hook):
         reward = self._evaluate_reward(runner) if valid else float('nan')
         valid = valid and math.isfinite(reward)
         t_reward = time.perf_counter()
-        barrier()  # separates waiting for the slowest copy from the cost of the collectives below
+        try:
+            barrier()  # separates waiting for the slowest copy from the cost of the collectives below
+        except RuntimeError as err:  # gloo/nccl raise when a peer died or the collective timed out
+            raise RuntimeError(
+                f'OHL trunk {self.trunk}: rank {layout.rank} could not meet the other copies at the trunk end: a '
+                'rank crashed or hung longer than env_cfg.dist_cfg.timeout. Continue from the last checkpoint with '
+                f'`tools/train.py CONFIG --resume`. ({err})') from err
         t_wait = time.perf_counter()
 
         row = torch.cat([torch.tensor([reward if valid else 0.0, float(valid)], dtype=torch.float64)]

@@ -146,3 +146,48 @@ def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
         assert h['valid'] == [True, False]
         assert h['best'] == 0 and h['rewards'][1] == h['rewards'][0]  # worst = lowest finite reward
         assert h['copies_identical'] and h['copies_equal_best']  # the NaN copy was repaired by the broadcast
+
+
+HANGER = '''
+import time
+
+from mmengine.hooks import Hook
+from automl_mm.ohl import get_copy_layout
+from automl_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class HangAtEpoch(Hook):
+    """Copy 1 stops responding at the end of epoch `epoch` (before the OHL trunk end)."""
+
+    priority = 'NORMAL'
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def after_train_epoch(self, runner):
+        if runner.epoch + 1 == self.epoch and get_copy_layout().copy_id == 1:
+            time.sleep(3600)
+'''
+
+
+@pytest.mark.slow
+def test_a_hung_rank_ends_the_run_with_a_clear_error_and_a_resumable_checkpoint(tmp_path):
+    import time
+
+    (tmp_path / 'hang_plugin.py').write_text(HANGER)
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].num_copies = 2
+    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 3, 100
+    cfg.env_cfg.dist_cfg.timeout = 15
+    cfg.custom_imports = dict(imports=['hang_plugin'], allow_failed_imports=False)
+    cfg.custom_hooks.append(dict(type='HangAtEpoch', epoch=2))
+    cfg.dump(str(tmp_path / 'hang.py'))
+    work = str(tmp_path / 'work')
+    start = time.monotonic()
+    proc = run_tool('tools/train.py', str(tmp_path / 'hang.py'), '--work-dir', work, check=False, timeout=300,
+                    env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    elapsed = time.monotonic() - start
+    assert proc.returncode != 0 and elapsed < 200
+    assert 'could not meet the other copies at the trunk end' in proc.stderr
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))  # the last trunk's checkpoint is there to resume from
