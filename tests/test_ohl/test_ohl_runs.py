@@ -13,6 +13,14 @@ from conftest import read_scalars, run_tool
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 
 
+def _free_port() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
 def _history(work_dir: str) -> list[dict]:
     with open(osp.join(work_dir, 'ohl', 'history.json')) as f:
         return json.load(f)
@@ -191,3 +199,23 @@ def test_a_hung_rank_ends_the_run_with_a_clear_error_and_a_resumable_checkpoint(
     assert proc.returncode != 0 and elapsed < 200
     assert 'could not meet the other copies at the trunk end' in proc.stderr
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))  # the last trunk's checkpoint is there to resume from
+
+
+@pytest.mark.slow
+def test_torchrun_launcher_on_cpus(tmp_path):
+    """The multi-node path (torchrun, --launcher pytorch) runs on CPU-only machines too (gloo)."""
+    work = str(tmp_path / 'torchrun')
+    run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', _free_port(), 'tools/train.py',
+             OHL, '--launcher', 'pytorch', '--work-dir', work, '--cfg-options', 'custom_hooks.0.num_copies=2',
+             'train_cfg.max_epochs=1', 'train_cfg.val_interval=100')
+    history = _history(work)
+    assert len(history) == 1 and len(history[0]['rewards']) == 2 and history[0]['copies_identical']
+
+
+@pytest.mark.slow
+def test_a_world_size_that_does_not_fit_stops_at_start(tmp_path):
+    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', _free_port(),
+                    'tools/train.py', OHL, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'w'),
+                    '--cfg-options', 'custom_hooks.0.num_copies=3', check=False, timeout=300)
+    assert proc.returncode != 0
+    assert 'world size 2 does not fit the OHL configuration: num_copies (3)' in proc.stdout + proc.stderr
