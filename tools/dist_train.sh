@@ -12,7 +12,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-python -m torch.distributed.run \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
     "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"
