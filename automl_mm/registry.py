@@ -52,7 +52,8 @@ HOOKS = _child('hook', MMENGINE_HOOKS, ['automl_mm.engine', 'automl_mm.ohl'])  #
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['automl_mm.datasets'])  # a torch Dataset (mostly BaseDataset)
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['automl_mm.datasets', 'automl_mm.ohl'])  # torch Sampler
 # callable(results: dict) -> dict | None
-TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['automl_mm.datasets', 'automl_mm.ohl'])
+TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS,
+                    ['automl_mm.datasets', 'automl_mm.ohl', 'automl_mm.augment'])
 MODELS = _child('model', MMENGINE_MODELS, ['automl_mm.models'])  # nn.Module: model, backbone, head, loss, preproc
 MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, ['automl_mm.ohl'])  # wrapped model (DDP, ...)
 WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS, ['automl_mm.models'])  # init fn
@@ -79,3 +80,6 @@ SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search', 'aut
 # BaseController: updates a sampler from rewards: ``step(samples, rewards) -> dict`` of logged scalars,
 # deterministic given its inputs (every rank applies the same update), with ``state_dict()``.
 CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])
+# BaseAugmentOp: one augmentation element (op + magnitude) of OHL-Auto-Aug's space, applied to a results dict
+# (uint8 HWC image, and for geometric ops boxes/masks) with ``op.apply(results, rng)``.
+AUGMENT_OPS = Registry('augment op', scope=_SCOPE, locations=['automl_mm.augment'])

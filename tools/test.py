@@ -41,6 +41,8 @@ def main() -> None:
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', None) or [] if 'num_copies' not in h]
     if not torch.cuda.is_available() and cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend') == 'nccl':
         cfg.env_cfg.dist_cfg.backend = 'gloo'
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -5,7 +5,8 @@ from .distributions import BaseDistribution, Categorical, DiagGaussian, Factoris
 from .hook import OHLHook
 from .spaces import (
                      AttributeSpace,
-                     LivePolicy,
+                     LiveChoiceTransform,
+    LivePolicy,
                      OHLRandomChoice,
                      OHLSpace,
                      PipelineChoiceSpace,
@@ -16,7 +17,7 @@ from .spaces import (
 
 __all__ = [
     'AttributeSpace', 'BaseDistribution', 'Categorical', 'CopyDataParallel', 'CopyLayout', 'CopySampler',
-    'DiagGaussian', 'FactorisedCategorical', 'LivePolicy', 'OHLHook', 'OHLRandomChoice', 'OHLSpace',
-    'PipelineChoiceSpace', 'Product', 'REINFORCE', 'SetAttributesHook', 'get_attribute', 'get_copy_layout',
-    'init_copy_layout', 'reset_copy_layout', 'set_attribute'
+    'DiagGaussian', 'FactorisedCategorical', 'LiveChoiceTransform', 'LivePolicy', 'OHLHook', 'OHLRandomChoice',
+    'OHLSpace', 'PipelineChoiceSpace', 'Product', 'REINFORCE', 'SetAttributesHook', 'get_attribute',
+    'get_copy_layout', 'init_copy_layout', 'reset_copy_layout', 'set_attribute',
 ]

@@ -5,14 +5,16 @@ Two ways a sample reaches training:
 * **per copy** (:class:`AttributeSpace`): one sample per copy per trunk, written to an attribute path of the
   runner (``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``).
 * **per item** (:class:`PipelineChoiceSpace`): the distribution is published to shared memory that every
-  dataloader worker reads; a pipeline transform (:class:`OHLRandomChoice`) samples per image and records the
-  index it applied in the sample's metainfo (``ohl_choice``), which the hook counts after each iteration.
+  dataloader worker reads; a pipeline transform (a :class:`LiveChoiceTransform`: :class:`OHLRandomChoice`,
+  ``OHLAutoAugment``) samples per image and records the index it applied in the sample's metainfo
+  (``ohl_choice``), which the hook counts after each iteration.
 
 Users add spaces by subclassing :class:`OHLSpace` and registering with ``@SEARCH_SPACES.register_module()``.
 """
 from __future__ import annotations
 
 import math
+import os
 import pprint
 from collections.abc import Sequence
 from typing import Any
@@ -239,23 +241,111 @@ class LivePolicy:
 
     ``version`` is the trunk index the probabilities belong to; workers re-seed their sampling generator when
     it changes, so the choices of a trunk depend only on (seed, copy, rank, trunk, worker), not on history.
+    ``stamp`` counts publications, so readers rebuild their cached CDF exactly when the probabilities change.
     """
 
     def __init__(self, num_choices: int) -> None:
         self.probs = torch.full((num_choices,), 1.0 / num_choices, dtype=torch.float64).share_memory_()
         self.version = torch.full((1,), -1, dtype=torch.int64).share_memory_()
+        self.stamp = torch.zeros(1, dtype=torch.int64).share_memory_()
 
     def publish(self, probs: torch.Tensor, version: int) -> None:
         self.probs.copy_(probs.detach().to(torch.float64))
         self.version.fill_(int(version))
+        self.stamp.add_(1)
+
+
+def _cdf(probs: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(probs, dtype=np.float64)
+    return cdf / cdf[-1]
+
+
+class LiveChoiceTransform(BaseTransform):
+    """Base of pipeline transforms that apply one of ``num_choices`` choices per sample.
+
+    Unbound, it samples from fixed probabilities (replaying an exported policy; uniform when none are given).
+    Bound to a ``PipelineChoiceSpace`` (``bind``), it samples from the space's live distribution. Either way it
+    records the applied index as ``results['ohl_choice'][key]``; keep ``ohl_choice`` in the packing transform's
+    meta keys (``PackClsInputs`` does by default; add it to mmdet's ``PackDetInputs(meta_keys=...)``).
+    Subclasses implement ``apply_choice`` and ``export_cfg``.
+    """
+
+    bindable = True
+
+    def __init__(self, num_choices: int, key: str, probs: Sequence[float] | None = None) -> None:
+        if num_choices < 2:
+            raise ValueError(f'{type(self).__name__} needs at least 2 choices, got {num_choices}')
+        self.num_choices = num_choices
+        self.key = key
+        if probs is None:
+            probs = [1.0 / num_choices] * num_choices
+        probs = np.asarray(probs, dtype=np.float64)
+        if probs.shape != (num_choices,) or (probs < 0).any() or probs.sum() <= 0:
+            raise ValueError(f'probs must be {num_choices} non-negative numbers with a positive sum, got '
+                             f'{len(probs) if probs.ndim else probs} values')
+        self.fixed_probs = probs / probs.sum()
+        self._fixed_cdf = _cdf(self.fixed_probs)
+        self.live: LivePolicy | None = None
+        self._seed_key: tuple[int, ...] = ()
+        self._version: int | None = None
+        self._stamp: int | None = None
+        self._cdf_live: np.ndarray | None = None
+        self._rng: np.random.Generator | None = None
+        self._rng_owner: tuple[int, int] | None = None
+
+    def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int) -> None:
+        if not self.bindable:
+            raise ValueError(f'{type(self).__name__}(key={self.key!r}) replays a fixed policy and cannot be '
+                             'bound to a search space')
+        if len(live.probs) != self.num_choices:
+            raise ValueError(f'{type(self).__name__}(key={self.key!r}) has {self.num_choices} choices but its '
+                             f'space has {len(live.probs)}')
+        self.live = live
+        self._seed_key = (int(seed), int(copy_id), int(rank_in_copy))
+        self._version = self._stamp = None
+
+    def _cdf_and_rng(self) -> tuple[np.ndarray, np.random.Generator]:
+        info = torch.utils.data.get_worker_info()
+        worker = -1 if info is None else info.id
+        if self.live is None:
+            # Fixed policy: a generator seeded from the process's numpy RNG (seeded per worker by mmengine).
+            owner = (os.getpid(), worker)
+            if self._rng_owner != owner:
+                self._rng = np.random.default_rng(np.random.randint(0, 2**31))
+                self._rng_owner = owner
+            return self._fixed_cdf, self._rng
+        version, stamp = int(self.live.version[0]), int(self.live.stamp[0])
+        if version != self._version:
+            self._rng = np.random.default_rng([*self._seed_key, version + 1, worker + 1])
+            self._version = version
+        if stamp != self._stamp:
+            self._cdf_live = _cdf(self.live.probs.numpy())
+            self._stamp = stamp
+        return self._cdf_live, self._rng
+
+    def transform(self, results: dict) -> dict | None:
+        cdf, rng = self._cdf_and_rng()
+        index = min(int(np.searchsorted(cdf, rng.random(), side='right')), self.num_choices - 1)
+        results = self.apply_choice(results, index, rng)
+        if results is not None:
+            results.setdefault('ohl_choice', {})[self.key] = index
+        return results
+
+    def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
+        raise NotImplementedError
+
+    def choice_names(self) -> list[str] | None:
+        """Readable names of the choices, if the transform has them."""
+        return None
+
+    def export_cfg(self, probs: Sequence[float]) -> dict:
+        """Config of a transform that replays ``probs`` without learning."""
+        raise NotImplementedError
 
 
 @TRANSFORMS.register_module()
-class OHLRandomChoice(BaseTransform):
+class OHLRandomChoice(LiveChoiceTransform):
     """Apply one of several sub-pipelines per sample, chosen from an OHL-learned (or a fixed) distribution.
-
-    Records the applied index as ``results['ohl_choice'][key]``; keep ``ohl_choice`` in the packing transform's
-    meta keys (``PackClsInputs`` does by default; add it to mmdet's ``PackDetInputs(meta_keys=...)``).
 
     Args:
         transforms: One entry per choice: a transform config or a list of them (an empty list is identity).
@@ -265,49 +355,16 @@ class OHLRandomChoice(BaseTransform):
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
                  probs: Sequence[float] | None = None) -> None:
-        if len(transforms) < 2:
-            raise ValueError(f'OHLRandomChoice needs at least 2 choices, got {len(transforms)}')
+        super().__init__(len(transforms), key, probs)
         self.transform_cfgs = [list(t) if isinstance(t, (list, tuple)) else [t] for t in transforms]
         self.pipelines = [Compose(cfg) for cfg in self.transform_cfgs]
-        self.key = key
-        if probs is None:
-            probs = [1.0 / len(transforms)] * len(transforms)
-        probs = np.asarray(probs, dtype=np.float64)
-        if probs.shape != (len(transforms),) or (probs < 0).any() or probs.sum() <= 0:
-            raise ValueError(f'probs must be {len(transforms)} non-negative numbers, got {probs.tolist()}')
-        self.fixed_probs = probs / probs.sum()
-        self.live: LivePolicy | None = None
-        self._seed_key: tuple[int, ...] = ()
-        self._version = None
-        self._rng: np.random.Generator | None = None
 
-    def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int) -> None:
-        if len(live.probs) != len(self.pipelines):
-            raise ValueError(f'OHLRandomChoice(key={self.key!r}) has {len(self.pipelines)} choices but its space '
-                             f'has {len(live.probs)}')
-        self.live = live
-        self._seed_key = (int(seed), int(copy_id), int(rank_in_copy))
-        self._version = None
+    def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
+        return self.pipelines[index](results)
 
-    def _probs_and_rng(self) -> tuple[np.ndarray, Any]:
-        if self.live is None:
-            return self.fixed_probs, np.random
-        version = int(self.live.version[0])
-        if version != self._version:
-            info = torch.utils.data.get_worker_info()
-            worker = -1 if info is None else info.id
-            self._rng = np.random.default_rng([*self._seed_key, version + 1, worker + 1])
-            self._version = version
-        probs = self.live.probs.numpy().copy()
-        return probs / probs.sum(), self._rng
-
-    def transform(self, results: dict) -> dict | None:
-        probs, rng = self._probs_and_rng()
-        index = int(rng.choice(len(probs), p=probs))
-        results = self.pipelines[index](results)
-        if results is not None:
-            results.setdefault('ohl_choice', {})[self.key] = index
-        return results
+    def export_cfg(self, probs: Sequence[float]) -> dict:
+        return dict(type='OHLRandomChoice', key=self.key, transforms=self.transform_cfgs,
+                    probs=[round(float(p), 6) for p in probs])
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(key={self.key!r}, choices={len(self.pipelines)})'
@@ -362,12 +419,15 @@ class PipelineChoiceSpace(OHLSpace):
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         dataset = runner.train_dataloader.dataset
         self.transforms = [t for t in _iter_transforms(dataset)
-                           if isinstance(t, OHLRandomChoice) and t.key == self.key]
+                           if isinstance(t, LiveChoiceTransform) and t.key == self.key]
         if not self.transforms:
-            raise ValueError(f"PipelineChoiceSpace(key={self.key!r}) found no OHLRandomChoice(key={self.key!r}) "
-                             'in train_dataloader.dataset.pipeline')
+            raise ValueError(f'PipelineChoiceSpace(key={self.key!r}) found no choice transform (OHLRandomChoice, '
+                             f'OHLAutoAugment, ...) with key={self.key!r} in train_dataloader.dataset.pipeline')
         for t in self.transforms:
             t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy)
+        names = self.transforms[0].choice_names()
+        if names is not None and getattr(self.distribution, 'labels', 'n/a') is None:
+            self.distribution.labels = names  # readable summaries: 'Rotate(20) + Invert' instead of an index
 
     def apply(self, sample: Any, runner: Any = None) -> None:
         """Publish choice probabilities ``sample`` to every worker (per-item spaces bind a distribution)."""
@@ -384,9 +444,10 @@ class PipelineChoiceSpace(OHLSpace):
             self._stats += self.distribution.sufficient_stats(torch.as_tensor(indices, dtype=torch.long))
 
     def export_fragment(self) -> str:
-        probs = [round(float(p), 6) for p in self.distribution.probs()]
-        cfg = dict(type='OHLRandomChoice', key=self.key, probs=probs,
-                   transforms=self.transforms[0].transform_cfgs if self.transforms else '...')
+        if not self.transforms:
+            raise RuntimeError(f'space {self.name!r} has not been set up; nothing to export')
+        cfg = self.transforms[0].export_cfg(self.distribution.probs().tolist())
         return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
-                f'# OHLRandomChoice(key={self.key!r}) of train_pipeline and drop the OHLHook to retrain from scratch.\n'
-                f'ohl_fixed_{self.key} = {pprint.pformat(cfg, width=110)}\n')
+                f'# {type(self.transforms[0]).__name__}(key={self.key!r}) of train_pipeline and drop the OHLHook to '
+                'retrain from scratch.\n'
+                f'ohl_fixed_{self.key} = {pprint.pformat(cfg, width=110, compact=True)}\n')

@@ -15,6 +15,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             resolve in automl_mm's registries first (mmengine's Runner does the same from
             ``cfg.default_scope``).
     """
+    import automl_mm.augment  # noqa: F401
     import automl_mm.datasets  # noqa: F401
     import automl_mm.engine  # noqa: F401
     import automl_mm.evaluation  # noqa: F401

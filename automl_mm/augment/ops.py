@@ -1,0 +1,581 @@
+"""The 14 augmentation ops of OHL-Auto-Aug (METHODS.md §2), on uint8 HWC images, detection-aware.
+
+An *element* of the search space is an op with one magnitude (``Rotate(20)``); :data:`DEFAULT_ELEMENTS` lists
+the 36 elements of Table 1 and :func:`build_elements` turns such a list into op instances. Every op is applied
+to an mmcv/mmdet results dict with ``op.apply(results, rng)``.
+
+Conventions:
+
+* Images are uint8 ``(H, W)`` or ``(H, W, C)`` arrays in **BGR** order (mmcv's convention); the ops that need
+  a luminance (``Contrast``'s grey mean, ``ColorAdjust``'s greyscale) take ``bgr=False`` for RGB images.
+* Photometric ops reproduce PIL (``ImageOps`` / ``ImageEnhance``) bit-exactly on RGB images, through cv2/numpy
+  look-up tables; on one-channel images they act like PIL on an ``'L'`` image.
+* Geometric ops (shears, translates, rotate) draw a random sign from ``rng``, warp with one ``cv2.warpAffine``
+  using **nearest** interpolation (as AutoAugment and torchvision's AutoAugment do: no new pixel values) and fill
+  the uncovered border with ``fill`` (128, AutoAugment's grey). They move ``gt_bboxes``, ``gt_masks`` and
+  ``gt_seg_map`` with the same matrix and drop the instances whose box leaves the image; the image size is kept.
+
+A user op is one registered subclass; it is then buildable by name:
+
+    >>> from automl_mm.registry import AUGMENT_OPS
+    >>> @AUGMENT_OPS.register_module(force=True)
+    ... class Darken(BaseAugmentOp):
+    ...     def transform_img(self, img, rng):
+    ...         return img // 2
+    >>> [op.name for op in build_elements([('Darken', None), ('Rotate', 20)])]
+    ['Darken', 'Rotate(20)']
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from automl_mm.registry import AUGMENT_OPS
+
+# The 36 elements of Table 1, index = position: the 11 magnitude ops in table order (3 magnitudes each, ascending),
+# then the 3 ops without magnitude. An ordered pair of elements (i, j) is one of the 36 ** 2 = 1296 choices.
+DEFAULT_ELEMENTS: list[tuple[str, float | None]] = [
+    (name, magnitude) for name, magnitudes in (
+        ('HorizontalShear', (0.1, 0.2, 0.3)), ('VerticalShear', (0.1, 0.2, 0.3)),
+        ('HorizontalTranslate', (0.15, 0.3, 0.45)), ('VerticalTranslate', (0.15, 0.3, 0.45)),
+        ('Rotate', (10, 20, 30)), ('ColorAdjust', (0.3, 0.6, 0.9)), ('Posterize', (4.4, 5.6, 6.8)),
+        ('Solarize', (26, 102, 179)), ('Contrast', (1.3, 1.6, 1.9)), ('Sharpness', (1.3, 1.6, 1.9)),
+        ('Brightness', (1.3, 1.6, 1.9))) for magnitude in magnitudes
+] + [('AutoContrast', None), ('Equalize', None), ('Invert', None)]
+
+# The instance-aligned annotations that are dropped together with a box that leaves the image.
+_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks')
+_IDENTITY = np.arange(256, dtype=np.uint8)
+_IDENTITY_COLUMN = _IDENTITY[:, None]
+# PIL's smoothing kernel (ImageFilter.SMOOTH), the degenerate image of ImageEnhance.Sharpness.
+_SMOOTH = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], np.float32) / 13
+
+
+# PIL's 'L' = (19595 R + 38470 G + 7471 B + 0x8000) >> 16. In float32 every product and partial sum is an exact
+# multiple of 2**-16 below 256, so cv2.transform then truncation reproduces PIL exactly. Keyed by ``bgr``.
+_LUMA = {bgr: np.array([[*weights, 32768]], np.float32) / 65536
+         for bgr, weights in ((True, (7471, 38470, 19595)), (False, (19595, 38470, 7471)))}
+
+
+def _luma(img: np.ndarray, bgr: bool) -> np.ndarray:
+    """PIL's ``convert('L')`` of a 3-channel uint8 image, as an (H, W) uint8 array."""
+    return cv2.transform(img.astype(np.float32), _LUMA[bgr]).astype(np.uint8).reshape(img.shape[:2])
+
+
+def _blend_table(alpha: float) -> np.ndarray:
+    """(256, 256) table of PIL's ``Image.blend(degenerate, img, alpha)``: row = degenerate value, column = img."""
+    # PIL computes in float32 and truncates after clipping; doing the same here makes the table exact.
+    deg = np.arange(256, dtype=np.float32)[:, None]
+    out = deg + np.float32(alpha) * (np.arange(256, dtype=np.float32)[None, :] - deg)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _blend2d(table: np.ndarray, degenerate: np.ndarray, img: np.ndarray) -> np.ndarray:
+    """Per-pixel blend through a flattened (65536,) :func:`_blend_table`; ``degenerate`` broadcasts to ``img``."""
+    return table.take(np.left_shift(degenerate, 8, dtype=np.uint16) | img)
+
+
+def _histograms(img: np.ndarray) -> np.ndarray:
+    """(256, C) int64 per-channel histograms (C = 1 for a 2-D image)."""
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if img.size // channels < 1 << 24:  # cv2 counts in float32: exact below 2 ** 24 pixels
+        hists = [cv2.calcHist([img], [c], None, [256], [0, 256]) for c in range(channels)]
+        return np.column_stack(hists).astype(np.int64)
+    flat = img.reshape(-1, channels)
+    return np.column_stack([np.bincount(flat[:, c], minlength=256) for c in range(channels)])
+
+
+def _channel_lut(img: np.ndarray, luts: np.ndarray) -> np.ndarray:
+    """Apply one uint8 LUT per channel (``luts`` is (256, C), C-contiguous)."""
+    return cv2.LUT(img, luts if luts.shape[1] == 1 else luts.reshape(1, 256, -1)).reshape(img.shape)
+
+
+class BaseAugmentOp:
+    """One augmentation element: an op with a fixed magnitude, applied to a results dict.
+
+    Subclasses either implement ``transform_img`` (photometric ops) or subclass :class:`GeometricAugmentOp`.
+    ``magnitude_range`` is the closed range of valid magnitudes, ``None`` for an op that takes none.
+
+    Args:
+        magnitude (float, optional): The op's strength, in the unit of the op. Required exactly when the op has
+            a ``magnitude_range``.
+        fill (int): Grey level of the pixels that geometric ops uncover. Defaults to 128, AutoAugment's grey.
+        bgr (bool): Channel order of 3-channel images; only ops using a luminance (Contrast, ColorAdjust) read it.
+            Defaults to True (mmcv loads BGR).
+
+    Examples:
+        >>> op = AUGMENT_OPS.get('Invert')()
+        >>> results = op.apply(dict(img=np.zeros((4, 4, 3), np.uint8)), np.random.default_rng(0))
+        >>> int(results['img'].max()), op.name
+        (255, 'Invert')
+    """
+
+    geometric: bool = False
+    magnitude_range: tuple[float, float] | None = (-math.inf, math.inf)
+
+    def __init__(self, magnitude: float | None = None, fill: int = 128, *, bgr: bool = True) -> None:
+        cls = type(self).__name__
+        if self.magnitude_range is None:
+            if magnitude is not None:
+                raise ValueError(f'{cls} takes no magnitude, got magnitude={magnitude!r}')
+        else:
+            low, high = self.magnitude_range
+            if magnitude is None:
+                raise ValueError(f'{cls} needs a magnitude in [{low}, {high}], got magnitude=None')
+            if (isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real)
+                    or not math.isfinite(magnitude) or not low <= magnitude <= high):
+                raise ValueError(f'{cls}: magnitude must be a finite number in [{low}, {high}], '
+                                 f'got magnitude={magnitude!r}')
+        if isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
+            raise ValueError(f'{cls}: fill must be an integer in [0, 255], got fill={fill!r}')
+        self.magnitude = magnitude
+        self.fill = int(fill)
+        self.bgr = bool(bgr)
+        self._setup()
+
+    def _setup(self) -> None:
+        """Precompute what does not depend on the image (LUTs); may raise ValueError on a bad magnitude."""
+
+    @property
+    def name(self) -> str:
+        """The element's name: class name and magnitude, e.g. ``'Rotate(20)'``, or the bare class name."""
+        cls = type(self).__name__
+        return cls if self.magnitude is None else f'{cls}({self.magnitude:g})'
+
+    def _repr_fields(self) -> list[str]:
+        return [] if self.magnitude_range is None else ['magnitude']
+
+    def __repr__(self) -> str:
+        args = ', '.join(f'{key}={getattr(self, key)!r}' for key in self._repr_fields())
+        return f'{type(self).__name__}({args})'
+
+    def apply(self, results: dict, rng: np.random.Generator) -> dict:
+        """Apply the op to ``results`` (in place) and return it.
+
+        Args:
+            results (dict): An mmcv results dict with ``'img'`` (uint8 (H, W) or (H, W, C)).
+            rng (np.random.Generator): Source of the op's randomness (the sign of geometric ops).
+
+        Returns:
+            dict: ``results``, with ``'img'`` (and for geometric ops the annotations) transformed.
+        """
+        results['img'] = self.transform_img(_check_img(results), rng)
+        return results
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return the transformed image (a new array of the same shape and dtype)."""
+        raise NotImplementedError(f'{type(self).__name__} must implement transform_img or override apply')
+
+
+def _check_img(results: dict) -> np.ndarray:
+    img = results.get('img')
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
+        desc = f'{img.dtype} array of shape {img.shape}' if isinstance(img, np.ndarray) else type(img).__name__
+        raise ValueError(f"results['img'] must be a uint8 (H, W) or (H, W, C) array, got {desc}")
+    return img
+
+
+def _require_luma_channels(op: BaseAugmentOp, img: np.ndarray) -> int:
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if channels not in (1, 3):
+        raise ValueError(f'{type(op).__name__} needs a 1- or 3-channel image, got shape {img.shape}')
+    return channels
+
+
+# --- geometric ops ----------------------------------------------------------------------------------------------
+class GeometricAugmentOp(BaseAugmentOp):
+    """Base of the affine ops: subclasses give the forward 2x3 matrix for a random sign.
+
+    The image is warped with nearest interpolation and border ``fill``; ``gt_bboxes`` (mmdet ``HorizontalBoxes``
+    or an (N, 4) xyxy array) become the enclosing boxes of their moved corners, clipped to the image; boxes
+    narrower or lower than 1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags`` and ``gt_masks``.
+    ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved and clipped points) and ``gt_seg_map``
+    (nearest, border 255) follow, and an existing ``homography_matrix`` is composed with the op's.
+    """
+
+    geometric = True
+    magnitude_range = (0.0, math.inf)
+
+    def _repr_fields(self) -> list[str]:
+        return super()._repr_fields() + ['fill']
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        """The forward (2, 3) float64 matrix mapping input pixel (x, y) to output pixel, for sign +1 or -1."""
+        raise NotImplementedError
+
+    def apply(self, results: dict, rng: np.random.Generator) -> dict:
+        img = _check_img(results)
+        height, width = img.shape[:2]
+        matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
+        border = (self.fill, ) * 4
+        results['img'] = _warp(img, matrix, border)
+        if results.get('gt_bboxes') is not None:
+            boxes, keep = _warp_boxes(results['gt_bboxes'], matrix, height, width)
+            results['gt_bboxes'] = boxes
+            if not keep.all():
+                for key in _INSTANCE_KEYS:
+                    if results.get(key) is not None:
+                        results[key] = results[key][keep]
+        if results.get('gt_masks') is not None:
+            results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, height, width)
+        if results.get('gt_seg_map') is not None:
+            results['gt_seg_map'] = _warp(results['gt_seg_map'], matrix, (255, ) * 4)
+        if results.get('homography_matrix') is not None:
+            results['homography_matrix'] = np.vstack([matrix, [0, 0, 1]]).astype(np.float32) @ \
+                results['homography_matrix']
+        return results
+
+
+def _warp(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
+    out = cv2.warpAffine(arr, matrix, (arr.shape[1], arr.shape[0]), flags=cv2.INTER_NEAREST,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    return out.reshape(arr.shape)
+
+
+def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
+    """Move xyxy boxes by ``matrix``: enclosing box of the 4 moved corners, clipped; returns (boxes, keep)."""
+    tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
+    arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"results['gt_bboxes'] must hold (N, 4) xyxy boxes, got shape {arr.shape}")
+    xs, ys = arr[:, [0, 2, 0, 2]].astype(np.float64), arr[:, [1, 1, 3, 3]].astype(np.float64)
+    new_x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
+    new_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
+    moved = np.stack([new_x.min(1).clip(0, width), new_y.min(1).clip(0, height),
+                      new_x.max(1).clip(0, width), new_y.max(1).clip(0, height)], axis=1)
+    keep = (moved[:, 2] - moved[:, 0] >= 1) & (moved[:, 3] - moved[:, 1] >= 1)
+    moved = moved[keep].astype(arr.dtype)
+    if tensor is None:
+        return moved, keep
+    return type(boxes)(tensor.new_tensor(moved), clone=False), keep
+
+
+def _warp_masks(masks, matrix: np.ndarray, height: int, width: int):
+    cls = type(masks)
+    if hasattr(masks, 'masks') and isinstance(masks.masks, np.ndarray):  # BitmapMasks: (N, H, W)
+        if len(masks) == 0:
+            return masks
+        dtype = masks.masks.dtype
+        warped = [_warp(m.astype(np.uint8, copy=False), matrix, (0, ) * 4) for m in masks.masks]
+        return cls(np.stack(warped).astype(dtype, copy=False), height, width)
+    if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
+        lin, shift, limit = matrix[:, :2].T, matrix[:, 2], np.array([width, height], np.float64)
+        polys = [[np.clip(p.reshape(-1, 2) @ lin + shift, 0, limit).reshape(-1).astype(p.dtype) for p in obj]
+                 for obj in masks.masks]
+        return cls(polys, height, width)
+    raise ValueError(f"results['gt_masks'] must be BitmapMasks or PolygonMasks, got {cls.__name__}")
+
+
+@AUGMENT_OPS.register_module()
+class HorizontalShear(GeometricAugmentOp):
+    """Shear along x about the top-left corner (as AutoAugment): x' = x ± magnitude * y.
+
+    Examples:
+        >>> HorizontalShear(0.3).affine_matrix(height=8, width=8, sign=-1.0).tolist()
+        [[1.0, -0.3, 0.0], [0.0, 1.0, 0.0]]
+    """
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, sign * self.magnitude, 0], [0, 1, 0]], np.float64)
+
+
+@AUGMENT_OPS.register_module()
+class VerticalShear(GeometricAugmentOp):
+    """Shear along y about the top-left corner (as AutoAugment): y' = y ± magnitude * x.
+
+    Examples:
+        >>> VerticalShear(0.3).affine_matrix(height=8, width=8, sign=1.0).tolist()
+        [[1.0, 0.0, 0.0], [0.3, 1.0, 0.0]]
+    """
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, 0, 0], [sign * self.magnitude, 1, 0]], np.float64)
+
+
+@AUGMENT_OPS.register_module()
+class HorizontalTranslate(GeometricAugmentOp):
+    """Shift along x by ± magnitude * width pixels (magnitude: fraction of the width, in [0, 1]).
+
+    Examples:
+        >>> HorizontalTranslate(0.25).affine_matrix(height=8, width=40, sign=1.0).tolist()
+        [[1.0, 0.0, 10.0], [0.0, 1.0, 0.0]]
+    """
+
+    magnitude_range = (0.0, 1.0)
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, 0, sign * self.magnitude * width], [0, 1, 0]], np.float64)
+
+
+@AUGMENT_OPS.register_module()
+class VerticalTranslate(GeometricAugmentOp):
+    """Shift along y by ± magnitude * height pixels (magnitude: fraction of the height, in [0, 1]).
+
+    Examples:
+        >>> out = VerticalTranslate(0.5).apply(dict(img=np.zeros((8, 8), np.uint8)), np.random.default_rng(0))
+        >>> sorted(np.unique(out['img']).tolist())  # half the rows are uncovered and filled with grey
+        [0, 128]
+    """
+
+    magnitude_range = (0.0, 1.0)
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, 0, 0], [0, 1, sign * self.magnitude * height]], np.float64)
+
+
+@AUGMENT_OPS.register_module()
+class Rotate(GeometricAugmentOp):
+    """Rotate by ± magnitude degrees (positive: counter-clockwise on screen, as cv2) about the image centre.
+
+    The centre is ((W - 1) / 2, (H - 1) / 2) in pixel coordinates, as mmdet's Rotate.
+
+    Examples:
+        >>> Rotate(20).name
+        'Rotate(20)'
+    """
+
+    magnitude_range = (0.0, 180.0)
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return cv2.getRotationMatrix2D(((width - 1) * 0.5, (height - 1) * 0.5), sign * self.magnitude, 1.0)
+
+
+# --- photometric ops: PIL semantics ----------------------------------------------------------------------------
+class _LutOp(BaseAugmentOp):
+    """A photometric op that is one fixed LUT, built by ``_lut()`` from the magnitude."""
+
+    def _setup(self) -> None:
+        self._table = self._lut()
+
+    def _lut(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return cv2.LUT(img, self._table).reshape(img.shape)
+
+
+@AUGMENT_OPS.register_module()
+class Posterize(_LutOp):
+    """Keep the top ``bits`` bits of every channel, as ``PIL.ImageOps.posterize``.
+
+    Fractional magnitudes are rounded half up: ``bits = floor(magnitude + 0.5)``, so 4.4 → 4, 5.6 → 6, 6.8 → 7
+    (Python's ``round`` would round 4.5 to 4). Valid magnitudes are in [0.5, 8.5).
+
+    Examples:
+        >>> op = Posterize(5.6)
+        >>> op.bits, int(op.apply(dict(img=np.full((2, 2), 255, np.uint8)), None)['img'][0, 0])
+        (6, 252)
+    """
+
+    magnitude_range = (0.5, 8.5)
+
+    def _lut(self) -> np.ndarray:
+        self.bits = int(math.floor(self.magnitude + 0.5))
+        if self.bits > 8:
+            raise ValueError(f'Posterize: magnitude must round to 1 ... 8 bits, got magnitude={self.magnitude!r}')
+        return _IDENTITY & np.uint8((0xFF << (8 - self.bits)) & 0xFF)
+
+
+@AUGMENT_OPS.register_module()
+class Solarize(_LutOp):
+    """Invert every channel value >= magnitude (threshold), as ``PIL.ImageOps.solarize``.
+
+    Examples:
+        >>> img = np.array([[25, 26]], np.uint8)
+        >>> Solarize(26).apply(dict(img=img), None)['img'].tolist()
+        [[25, 229]]
+    """
+
+    magnitude_range = (0.0, 256.0)
+
+    def _lut(self) -> np.ndarray:
+        return np.where(_IDENTITY < self.magnitude, _IDENTITY, 255 - _IDENTITY).astype(np.uint8)
+
+
+class _BlendOp(BaseAugmentOp):
+    """A ``PIL.ImageEnhance`` op: ``Image.blend(degenerate, img, magnitude)`` through an exact blend table."""
+
+    magnitude_range = (0.0, math.inf)
+
+    def _setup(self) -> None:
+        self._table = _blend_table(self.magnitude)
+        self._flat = self._table.reshape(-1)
+
+
+@AUGMENT_OPS.register_module()
+class Brightness(_BlendOp):
+    """Scale brightness by the factor ``magnitude``, as ``PIL.ImageEnhance.Brightness`` (blend with black).
+
+    Examples:
+        >>> Brightness(1.3).apply(dict(img=np.array([[100, 200]], np.uint8)), None)['img'].tolist()
+        [[130, 255]]
+    """
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return cv2.LUT(img, self._table[0]).reshape(img.shape)
+
+
+@AUGMENT_OPS.register_module()
+class Invert(BaseAugmentOp):
+    """Invert every channel (255 - value), as ``PIL.ImageOps.invert``. Takes no magnitude.
+
+    Examples:
+        >>> Invert().apply(dict(img=np.array([[0, 200]], np.uint8)), None)['img'].tolist()
+        [[255, 55]]
+    """
+
+    magnitude_range = None
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return cv2.bitwise_not(img).reshape(img.shape)
+
+
+@AUGMENT_OPS.register_module()
+class AutoContrast(BaseAugmentOp):
+    """Stretch each channel so its darkest value maps to 0 and its brightest to 255, as
+    ``PIL.ImageOps.autocontrast`` (no cutoff); a constant channel is left unchanged. Takes no magnitude.
+
+    Examples:
+        >>> AutoContrast().apply(dict(img=np.array([[100, 110, 120]], np.uint8)), None)['img'].tolist()
+        [[0, 127, 255]]
+    """
+
+    magnitude_range = None
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        channels = [img] if img.ndim == 2 or img.shape[2] == 1 else cv2.split(img)
+        low, high = np.array([cv2.minMaxLoc(channel)[:2] for channel in channels]).T
+        scale = 255.0 / np.maximum(high - low, 1)  # float64, in PIL's order: int(ix * scale + offset)
+        luts = np.clip(_IDENTITY_COLUMN * scale + (-low * scale), 0, 255).astype(np.uint8)
+        if (high <= low).any():
+            luts[:, high <= low] = _IDENTITY_COLUMN
+        return _channel_lut(img, luts)
+
+
+@AUGMENT_OPS.register_module()
+class Equalize(BaseAugmentOp):
+    """Equalize each channel's histogram, as ``PIL.ImageOps.equalize``. Takes no magnitude.
+
+    Examples:
+        >>> Equalize().apply(dict(img=np.array([[0, 0, 10, 20]], np.uint8)), None)['img'].tolist()
+        [[0, 0, 127, 255]]
+    """
+
+    magnitude_range = None
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        hists = _histograms(img)
+        columns = range(hists.shape[1])
+        last = 255 - (hists[::-1] > 0).argmax(0)  # PIL: step = (count - count of the last used value) // 255
+        step = (img.size // hists.shape[1] - hists[last, columns]) // 255
+        # PIL's lut[i] = (step // 2 + pixels below i) // step; a float64 quotient of integers below 2 ** 45 never
+        # rounds up across an integer, so truncating it is exact (and much faster than integer division).
+        luts = np.minimum((step // 2 + (hists.cumsum(0) - hists)) / np.maximum(step, 1), 255).astype(np.uint8)
+        if not step.all():  # also covers a single used value
+            luts[:, step == 0] = _IDENTITY_COLUMN
+        return _channel_lut(img, luts)
+
+
+@AUGMENT_OPS.register_module()
+class Contrast(_BlendOp):
+    """Scale contrast by the factor ``magnitude`` around the mean grey level, as ``PIL.ImageEnhance.Contrast``.
+
+    The mean is PIL's: of the 'L' image (ITU-R 601-2 luma, which needs the channel order: ``bgr``), rounded half
+    up.
+
+    Examples:
+        >>> Contrast(1.3).apply(dict(img=np.array([[100, 200]], np.uint8)), None)['img'].tolist()
+        [[85, 215]]
+    """
+
+    def _repr_fields(self) -> list[str]:
+        return super()._repr_fields() + ['bgr']
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        grey = img if _require_luma_channels(self, img) == 1 else _luma(img, self.bgr)
+        mean = int(int(cv2.sumElems(grey)[0]) / max(grey.size, 1) + 0.5)
+        return cv2.LUT(img, self._table[mean]).reshape(img.shape)
+
+
+@AUGMENT_OPS.register_module()
+class ColorAdjust(_BlendOp):
+    """Scale saturation by the factor ``magnitude``, as ``PIL.ImageEnhance.Color`` (blend with the greyscale).
+
+    The greyscale is PIL's 'L' (needs the channel order: ``bgr``). A one-channel image is returned unchanged, as
+    PIL does for an 'L' image.
+
+    Examples:
+        >>> ColorAdjust(0.3).apply(dict(img=np.array([[[0, 0, 255]]], np.uint8)), None)['img'].tolist()
+        [[[53, 53, 129]]]
+    """
+
+    def _repr_fields(self) -> list[str]:
+        return super()._repr_fields() + ['bgr']
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if _require_luma_channels(self, img) == 1:
+            return img.copy()
+        return _blend2d(self._flat, _luma(img, self.bgr)[..., None], img)
+
+
+@AUGMENT_OPS.register_module()
+class Sharpness(_BlendOp):
+    """Sharpen by the factor ``magnitude``, as ``PIL.ImageEnhance.Sharpness``: blend with PIL's 3x3 smoothing
+    (kernel [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, rounded; border pixels are left unchanged, as PIL does).
+
+    Examples:
+        >>> img = np.zeros((3, 3), np.uint8)
+        >>> img[1, 1] = 100
+        >>> int(Sharpness(1.9).apply(dict(img=img), None)['img'][1, 1])
+        155
+    """
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        smooth = cv2.filter2D(img, -1, _SMOOTH, borderType=cv2.BORDER_REPLICATE).reshape(img.shape)
+        # No ties: sum / 13 is never k + 0.5, so cv2's float filter rounds exactly like PIL's.
+        smooth[[0, -1]] = img[[0, -1]]
+        smooth[:, [0, -1]] = img[:, [0, -1]]
+        return _blend2d(self._flat, smooth, img)
+
+
+def build_elements(elements: Sequence[tuple | dict] | None = None, fill: int = 128, *,
+                   bgr: bool = True) -> list[BaseAugmentOp]:
+    """Build augmentation elements (op instances) from ``(name, magnitude)`` tuples or config dicts.
+
+    Args:
+        elements (Sequence[tuple | dict], optional): ``(name, magnitude)`` pairs (magnitude ``None`` for ops
+            without one) or dicts such as ``dict(type='Rotate', magnitude=20)``; names are looked up in
+            ``AUGMENT_OPS``. Defaults to :data:`DEFAULT_ELEMENTS` (the 36 elements of OHL-Auto-Aug).
+        fill (int): Border grey of geometric ops, unless a dict sets its own. Defaults to 128.
+        bgr (bool): Channel order of the images, unless a dict sets its own. Defaults to True.
+
+    Returns:
+        list[BaseAugmentOp]: One op per element, in order.
+
+    Examples:
+        >>> ops = build_elements()
+        >>> len(ops), ops[12].name, ops[-1].name
+        (36, 'Rotate(10)', 'Invert')
+    """
+    ops = []
+    for index, entry in enumerate(DEFAULT_ELEMENTS if elements is None else elements):
+        if isinstance(entry, dict):
+            cfg = dict(entry)
+            name = cfg.pop('type', None)
+        elif isinstance(entry, tuple) and len(entry) in (1, 2):
+            name, cfg = entry[0], dict(magnitude=entry[1] if len(entry) == 2 else None)
+        else:
+            raise ValueError(f'elements[{index}] must be a (name, magnitude) tuple or a dict with a type, '
+                             f'got {entry!r}')
+        cls = AUGMENT_OPS.get(name) if isinstance(name, str) else name
+        if not (isinstance(cls, type) and issubclass(cls, BaseAugmentOp)):
+            raise ValueError(f'elements[{index}]: unknown augmentation op {name!r} (not a BaseAugmentOp '
+                             f'registered in AUGMENT_OPS)')
+        cfg.setdefault('fill', fill)
+        cfg.setdefault('bgr', bgr)
+        ops.append(cls(**cfg))
+    return ops

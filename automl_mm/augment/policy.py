@@ -1,0 +1,78 @@
+"""OHL-Auto-Aug's pipeline transforms: an ordered pair of augmentation elements per image.
+
+With the 36 default elements (METHODS.md §2) there are 36² = 1,296 ordered pairs; pair ``i`` applies element
+``i // E`` then element ``i % E`` (E elements). :class:`OHLAutoAugment` samples the pair from the live
+distribution of a ``PipelineChoiceSpace`` (``Categorical(1296)`` or ``FactorisedCategorical((36, 36))``, whose
+flat index is the same row-major pair index); :class:`FixedAutoAugment` replays an exported distribution, or the
+uniform one (the uniform-random baseline).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from automl_mm.ohl.spaces import LiveChoiceTransform
+from automl_mm.registry import TRANSFORMS
+
+from .ops import build_elements
+
+
+@TRANSFORMS.register_module()
+class OHLAutoAugment(LiveChoiceTransform):
+    """Apply one ordered pair of augmentation elements per image, sampled from a learned distribution.
+
+    Works on classification results (``img``) and on mmdet results: geometric elements also move
+    ``gt_bboxes``, ``gt_masks`` and ``gt_seg_map`` and drop boxes that leave the image.
+
+    Args:
+        elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``; default the
+            36 of METHODS.md §2 (``automl_mm.augment.ops.DEFAULT_ELEMENTS``). Register your own ops with
+            ``@AUGMENT_OPS.register_module()``.
+        key: Links the transform to its ``PipelineChoiceSpace``.
+        probs: Fixed pair probabilities (E² values) used when no space is bound; uniform if None.
+        fill: Border value of geometric elements.
+
+    Examples:
+        >>> import numpy as np
+        >>> t = OHLAutoAugment(key='autoaug')
+        >>> out = t({'img': np.zeros((8, 8, 3), np.uint8)})
+        >>> 0 <= out['ohl_choice']['autoaug'] < 1296
+        True
+    """
+
+    def __init__(self, elements: Sequence[tuple | dict] | None = None, key: str = 'autoaug',
+                 probs: Sequence[float] | None = None, fill: int = 128) -> None:
+        self.element_cfgs = None if elements is None else [tuple(e) if isinstance(e, list) else e for e in elements]
+        self.elements = build_elements(self.element_cfgs, fill=fill)
+        self.fill = fill
+        super().__init__(len(self.elements) ** 2, key, probs)
+
+    def pair(self, index: int) -> tuple:
+        """The two elements of pair ``index``."""
+        num = len(self.elements)
+        return self.elements[index // num], self.elements[index % num]
+
+    def choice_names(self) -> list[str]:
+        return [f'{a.name} + {b.name}' for a in self.elements for b in self.elements]
+
+    def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
+        first, second = self.pair(index)
+        return second.apply(first.apply(results, rng), rng)
+
+    def export_cfg(self, probs: Sequence[float]) -> dict:
+        cfg = dict(type='FixedAutoAugment', key=self.key, probs=[round(float(p), 8) for p in probs], fill=self.fill)
+        if self.element_cfgs is not None:
+            cfg['elements'] = self.element_cfgs
+        return cfg
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(key={self.key!r}, elements={len(self.elements)}, pairs={self.num_choices})'
+
+
+@TRANSFORMS.register_module()
+class FixedAutoAugment(OHLAutoAugment):
+    """Replay a fixed pair distribution without learning: retraining with an exported OHL policy, or (with
+    ``probs=None``) the uniform-random-pair baseline. It cannot be bound to a search space."""
+
+    bindable = False

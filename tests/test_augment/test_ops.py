@@ -1,0 +1,343 @@
+"""The 14 OHL-Auto-Aug ops: PIL agreement, geometry of images/boxes/masks, random signs, building elements."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmdet.structures.bbox import HorizontalBoxes
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
+from PIL import Image, ImageEnhance, ImageOps
+
+from automl_mm.augment.ops import (
+    DEFAULT_ELEMENTS,
+    BaseAugmentOp,
+    ColorAdjust,
+    Contrast,
+    HorizontalShear,
+    HorizontalTranslate,
+    Invert,
+    Posterize,
+    Rotate,
+    VerticalShear,
+    VerticalTranslate,
+    build_elements,
+)
+from automl_mm.registry import AUGMENT_OPS
+
+
+class _FixedRng:
+    """Stands in for a Generator whose next ``random()`` is ``u``: geometric ops take sign +1 iff u < 0.5."""
+
+    def __init__(self, u: float) -> None:
+        self.u = u
+
+    def random(self) -> float:
+        return self.u
+
+
+PLUS, MINUS = _FixedRng(0.25), _FixedRng(0.75)
+
+_PIL = {
+    'Equalize': lambda im, m: ImageOps.equalize(im),
+    'AutoContrast': lambda im, m: ImageOps.autocontrast(im),
+    'Invert': lambda im, m: ImageOps.invert(im),
+    'Posterize': lambda im, m: ImageOps.posterize(im, {4.4: 4, 5.6: 6, 6.8: 7}[m]),  # the documented rounding
+    'Solarize': lambda im, m: ImageOps.solarize(im, m),
+    'Contrast': lambda im, m: ImageEnhance.Contrast(im).enhance(m),
+    'Brightness': lambda im, m: ImageEnhance.Brightness(im).enhance(m),
+    'Sharpness': lambda im, m: ImageEnhance.Sharpness(im).enhance(m),
+    'ColorAdjust': lambda im, m: ImageEnhance.Color(im).enhance(m),
+}
+PHOTOMETRIC = [(name, m) for name, m in DEFAULT_ELEMENTS if name in _PIL]
+
+
+def _images() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    low = rng.integers(100, 104, (37, 29, 3), dtype=np.uint8)  # 4 grey levels: AutoContrast/Equalize edge cases
+    low[0, 0] = (250, 3, 101)  # lone outliers, and one channel whose histogram has a single big last bin
+    two = (rng.integers(0, 2, (37, 29, 3)) * 5 + 60).astype(np.uint8)  # two values per channel
+    flat = np.full((6, 7, 3), 77, np.uint8)  # constant: AutoContrast/Equalize leave it unchanged
+    return dict(random=rng.integers(0, 256, (37, 29, 3), dtype=np.uint8), low=low, two=two, flat=flat)
+
+
+IMAGES = _images()
+
+
+@pytest.mark.parametrize('image', list(IMAGES))
+@pytest.mark.parametrize('name,magnitude', PHOTOMETRIC)
+def test_photometric_ops_equal_pil_exactly(name, magnitude, image):
+    """Bit-exact agreement (not just +-1) with PIL on RGB, given the BGR image our ops expect."""
+    rgb = IMAGES[image]
+    expected = np.asarray(_PIL[name](Image.fromarray(rgb), magnitude))
+    op = build_elements([(name, magnitude)])[0]
+    results = dict(img=np.ascontiguousarray(rgb[..., ::-1]))
+    out = op.apply(results, np.random.default_rng(0))
+    assert out is results and out['img'].dtype == np.uint8
+    np.testing.assert_array_equal(out['img'][..., ::-1], expected)
+    # bgr=False reads the same pixels as RGB
+    rgb_op = build_elements([(name, magnitude)], bgr=False)[0]
+    np.testing.assert_array_equal(rgb_op.apply(dict(img=rgb.copy()), None)['img'], expected)
+
+
+@pytest.mark.parametrize('shape', ['hw', 'hw1'])
+@pytest.mark.parametrize('name,magnitude', PHOTOMETRIC)
+def test_photometric_ops_equal_pil_on_grey_images(name, magnitude, shape):
+    """One-channel images behave like PIL's 'L' mode, exactly; the shape is kept."""
+    grey = IMAGES['random'][..., 1].copy()
+    expected = np.asarray(_PIL[name](Image.fromarray(grey), magnitude))
+    img = grey if shape == 'hw' else grey[..., None].copy()
+    out = build_elements([(name, magnitude)])[0].apply(dict(img=img), None)['img']
+    assert out.shape == img.shape
+    np.testing.assert_array_equal(out.reshape(grey.shape), expected)
+
+
+def test_luminance_ops_use_the_channel_order():
+    rgb = IMAGES['random']
+    for op_cls, magnitude in ((Contrast, 1.9), (ColorAdjust, 0.3)):
+        as_bgr = op_cls(magnitude).apply(dict(img=rgb.copy()), None)['img']  # RGB pixels read as BGR
+        as_rgb = op_cls(magnitude, bgr=False).apply(dict(img=rgb.copy()), None)['img']
+        assert not np.array_equal(as_bgr, as_rgb)
+    with pytest.raises(ValueError, match='Contrast needs a 1- or 3-channel image'):
+        Contrast(1.3).apply(dict(img=np.zeros((4, 4, 4), np.uint8)), None)
+
+
+@pytest.mark.parametrize('magnitude,bits', [(4.4, 4), (5.6, 6), (6.8, 7), (4.5, 5), (0.5, 1), (8.0, 8)])
+def test_posterize_rounds_half_up(magnitude, bits):
+    op = Posterize(magnitude)
+    assert op.bits == bits
+    img = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    np.testing.assert_array_equal(op.apply(dict(img=img), None)['img'],
+                                  np.asarray(ImageOps.posterize(Image.fromarray(img), bits)))
+
+
+# --- geometric ops --------------------------------------------------------------------------------------------------
+def _dot(height=20, width=40, x=10, y=5, channels=3) -> np.ndarray:
+    img = np.zeros((height, width, channels), np.uint8)
+    img[y, x] = 255
+    return img
+
+
+def _where(img: np.ndarray) -> tuple[int, int]:
+    ys, xs = np.nonzero(img.reshape(img.shape[0], img.shape[1], -1)[..., 0] == 255)
+    assert len(xs) == 1
+    return int(xs[0]), int(ys[0])
+
+
+@pytest.mark.parametrize('op,rng,moved', [
+    (HorizontalTranslate(0.15), PLUS, (16, 5)), (HorizontalTranslate(0.15), MINUS, (4, 5)),
+    (HorizontalTranslate(0.45), PLUS, (28, 5)), (VerticalTranslate(0.3), PLUS, (10, 11)),
+    (VerticalTranslate(0.15), MINUS, (10, 2)), (HorizontalShear(0.2), PLUS, (11, 5)),
+    (HorizontalShear(0.2), MINUS, (9, 5)), (VerticalShear(0.3), PLUS, (10, 8)), (VerticalShear(0.3), MINUS, (10, 2)),
+])
+def test_geometric_ops_move_a_pixel(op, rng, moved):
+    out = op.apply(dict(img=_dot()), rng)['img']
+    assert out.shape == (20, 40, 3)
+    assert _where(out) == moved
+
+
+def test_translate_fills_the_uncovered_band_and_keeps_one_channel_shapes():
+    img = np.zeros((20, 40), np.uint8)
+    out = HorizontalTranslate(0.15, fill=7).apply(dict(img=img), PLUS)['img']
+    assert out.shape == (20, 40)
+    assert (out[:, :6] == 7).all() and (out[:, 6:] == 0).all()
+    out = VerticalTranslate(0.3).apply(dict(img=np.zeros((20, 40, 1), np.uint8)), MINUS)['img']
+    assert out.shape == (20, 40, 1)
+    assert (out[-6:] == 128).all() and (out[:-6] == 0).all()
+
+
+def test_rotate_matches_cv2_about_the_centre_and_rot90():
+    img = IMAGES['random']
+    for rng, angle in ((PLUS, 30), (MINUS, -30)):
+        out = Rotate(30, fill=9).apply(dict(img=img.copy()), rng)['img']
+        matrix = cv2.getRotationMatrix2D(((29 - 1) / 2, (37 - 1) / 2), angle, 1.0)
+        expected = cv2.warpAffine(img, matrix, (29, 37), flags=cv2.INTER_NEAREST, borderValue=(9, 9, 9))
+        np.testing.assert_array_equal(out, expected)
+    square = IMAGES['random'][:29]
+    np.testing.assert_array_equal(Rotate(90).apply(dict(img=square.copy()), PLUS)['img'], np.rot90(square))
+    np.testing.assert_array_equal(Rotate(90).apply(dict(img=square.copy()), MINUS)['img'], np.rot90(square, -1))
+
+
+def _det_results(box_type: str, mask_type: str) -> dict:
+    """A 20x40 image with 3 instances: one inside, one near the right edge, one that a +0.15 shift pushes out."""
+    boxes = np.array([[2, 3, 10, 8], [30, 2, 37, 6], [36, 10, 39, 14]], np.float32)
+    masks = np.zeros((3, 20, 40), np.uint8)
+    polys = []
+    for k, (x1, y1, x2, y2) in enumerate(boxes.astype(int)):
+        masks[k, y1:y2, x1:x2] = 1
+        polys.append([np.array([x1, y1, x2, y1, x2, y2, x1, y2], np.float64)])
+    results = dict(img=np.zeros((20, 40, 3), np.uint8), img_shape=(20, 40),
+                   gt_bboxes=HorizontalBoxes(boxes) if box_type == 'hbox' else boxes,
+                   gt_bboxes_labels=np.array([5, 6, 7]), gt_ignore_flags=np.array([False, True, False]),
+                   gt_masks=BitmapMasks(masks, 20, 40) if mask_type == 'bitmap' else PolygonMasks(polys, 20, 40),
+                   gt_seg_map=np.zeros((20, 40), np.uint8))
+    return results
+
+
+def _box_array(boxes) -> np.ndarray:
+    return boxes.tensor.numpy() if isinstance(boxes, HorizontalBoxes) else boxes
+
+
+@pytest.mark.parametrize('mask_type', ['bitmap', 'polygon'])
+@pytest.mark.parametrize('box_type', ['hbox', 'numpy'])
+def test_translate_moves_boxes_and_drops_the_ones_that_leave(box_type, mask_type):
+    results = HorizontalTranslate(0.15).apply(_det_results(box_type, mask_type), PLUS)
+    boxes = results['gt_bboxes']
+    assert type(boxes) is (HorizontalBoxes if box_type == 'hbox' else np.ndarray)
+    assert (boxes.dtype == np.float32) if box_type == 'numpy' else (boxes.tensor.dtype == torch.float32)
+    # shift 6 px; the second box is clipped at the right edge, the third (36..39 -> 42..45) leaves and is dropped
+    np.testing.assert_array_equal(_box_array(boxes), [[8, 3, 16, 8], [36, 2, 40, 6]])
+    np.testing.assert_array_equal(results['gt_bboxes_labels'], [5, 6])
+    np.testing.assert_array_equal(results['gt_ignore_flags'], [False, True])
+    masks = results['gt_masks']
+    assert type(masks) is (BitmapMasks if mask_type == 'bitmap' else PolygonMasks) and len(masks) == 2
+    assert (masks.height, masks.width) == (20, 40) and results['img_shape'] == (20, 40)
+    if mask_type == 'bitmap':
+        expected = np.zeros((2, 20, 40), np.uint8)
+        expected[0, 3:8, 8:16] = 1
+        expected[1, 2:6, 36:40] = 1
+        np.testing.assert_array_equal(masks.masks, expected)
+    else:
+        np.testing.assert_array_equal(masks.masks[0][0], [8, 3, 16, 3, 16, 8, 8, 8])
+        np.testing.assert_array_equal(masks.masks[1][0], [36, 2, 40, 2, 40, 6, 36, 6])  # clipped to the image
+    seg = results['gt_seg_map']
+    assert (seg[:, :6] == 255).all() and (seg[:, 6:] == 0).all()
+
+
+@pytest.mark.parametrize('mask_type', ['bitmap', 'polygon'])
+@pytest.mark.parametrize('rng,expected', [
+    (PLUS, [[2 + 0.6, 3, 10 + 1.6, 8], [30 + 0.4, 2, 37 + 1.2, 6], [36 + 2, 10, 40, 14]]),
+    (MINUS, [[2 - 1.6, 3, 10 - 0.6, 8], [30 - 1.2, 2, 37 - 0.4, 6], [36 - 2.8, 10, 39 - 2, 14]]),
+])
+def test_shear_boxes_enclose_the_sheared_corners_and_masks_follow(rng, expected, mask_type):
+    results = HorizontalShear(0.2).apply(_det_results('hbox', mask_type), rng)
+    boxes = results['gt_bboxes'].tensor.numpy()
+    np.testing.assert_allclose(boxes, expected, atol=1e-5)
+    masks = results['gt_masks']
+    assert len(masks) == len(boxes) == len(results['gt_bboxes_labels']) == 3
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        if mask_type == 'bitmap':
+            ys, xs = np.nonzero(masks.masks[k])
+            assert len(xs) > 0
+            assert xs.min() >= np.floor(x1) and xs.max() < np.ceil(x2) and ys.min() >= y1 and ys.max() < y2
+        else:
+            points = masks.masks[k][0].reshape(-1, 2)
+            np.testing.assert_allclose([*points.min(0), *points.max(0)], [x1, y1, x2, y2], atol=1e-5)
+
+
+def test_vertical_shear_drops_a_box_pushed_below_the_image():
+    results = _det_results('numpy', 'bitmap')
+    results['gt_bboxes'] = np.array([[30, 12, 39, 19], [1, 1, 3, 3]], np.float32)
+    results['gt_bboxes_labels'] = np.array([1, 2])
+    results['gt_ignore_flags'] = np.array([False, False])
+    results['gt_masks'] = results['gt_masks'][[0, 1]]
+    out = VerticalShear(0.3).apply(results, PLUS)  # y + 0.3 * 30 >= 21 > 20: leaves the image
+    np.testing.assert_allclose(out['gt_bboxes'], [[1, 1.3, 3, 3.9]], atol=1e-5)
+    np.testing.assert_array_equal(out['gt_bboxes_labels'], [2])
+    assert len(out['gt_masks']) == 1 and len(out['gt_ignore_flags']) == 1
+
+
+def test_rotate_keeps_boxes_around_their_rotated_masks_and_composes_the_homography():
+    results = _det_results('hbox', 'bitmap')
+    results['homography_matrix'] = np.eye(3, dtype=np.float32)
+    out = Rotate(30).apply(results, MINUS)
+    matrix = cv2.getRotationMatrix2D((19.5, 9.5), -30, 1.0)
+    np.testing.assert_allclose(out['homography_matrix'][:2], matrix, atol=1e-6)
+    assert len(out['gt_bboxes']) == len(out['gt_masks']) == len(out['gt_bboxes_labels'])
+    for box, mask in zip(out['gt_bboxes'].tensor.numpy(), out['gt_masks'].masks):
+        ys, xs = np.nonzero(mask)
+        assert len(xs) > 0
+        assert xs.min() >= box[0] - 1 and xs.max() <= box[2] and ys.min() >= box[1] - 1 and ys.max() <= box[3]
+
+
+def test_geometric_ops_handle_empty_annotations():
+    results = dict(img=np.zeros((8, 8, 3), np.uint8), gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)),
+                   gt_bboxes_labels=np.zeros(0, np.int64), gt_masks=BitmapMasks(np.zeros((0, 8, 8), np.uint8), 8, 8))
+    out = Rotate(20).apply(results, PLUS)
+    assert len(out['gt_bboxes']) == len(out['gt_masks']) == 0
+
+
+# --- randomness ---------------------------------------------------------------------------------------------------
+def test_geometric_sign_is_random_and_seeded():
+    op = HorizontalTranslate(0.15)
+    positions = {_where(op.apply(dict(img=_dot()), rng)['img'])[0] for rng in
+                 (np.random.default_rng(seed) for seed in range(40))}
+    assert positions == {4, 16}
+    img = IMAGES['random']
+    for element in build_elements():
+        first = element.apply(dict(img=img.copy()), np.random.default_rng(3))['img']
+        again = element.apply(dict(img=img.copy()), np.random.default_rng(3))['img']
+        np.testing.assert_array_equal(first, again)
+    rng = np.random.default_rng(11)
+    draws = [Rotate(30).apply(dict(img=img.copy()), rng)['img'] for _ in range(30)]
+    assert any(not np.array_equal(draws[0], d) for d in draws[1:])
+
+
+# --- elements and building -------------------------------------------------------------------------------------------
+def test_default_elements_are_table_1():
+    assert len(DEFAULT_ELEMENTS) == 36 and len(set(DEFAULT_ELEMENTS)) == 36
+    assert DEFAULT_ELEMENTS[:3] == [('HorizontalShear', 0.1), ('HorizontalShear', 0.2), ('HorizontalShear', 0.3)]
+    assert DEFAULT_ELEMENTS[18:21] == [('Posterize', 4.4), ('Posterize', 5.6), ('Posterize', 6.8)]
+    assert DEFAULT_ELEMENTS[-3:] == [('AutoContrast', None), ('Equalize', None), ('Invert', None)]
+    ops = build_elements()
+    assert [op.name for op in ops][12:15] == ['Rotate(10)', 'Rotate(20)', 'Rotate(30)']
+    assert [(type(op).__name__, op.magnitude) for op in ops] == DEFAULT_ELEMENTS
+    assert sum(op.geometric for op in ops) == 15 and all(op.fill == 128 for op in ops)
+    assert len({type(op).__name__ for op in ops}) == 14
+
+
+def test_names_and_reprs():
+    assert Rotate(20).name == 'Rotate(20)' and Posterize(4.4).name == 'Posterize(4.4)' and Invert().name == 'Invert'
+    assert repr(Rotate(20, fill=0)) == 'Rotate(magnitude=20, fill=0)'
+    assert repr(Contrast(1.3)) == 'Contrast(magnitude=1.3, bgr=True)'
+    assert repr(Invert()) == 'Invert()'
+
+
+def test_build_elements_from_dicts_and_defaults():
+    ops = build_elements([dict(type='Rotate', magnitude=20, fill=0), ('Invert', None), ('Equalize', ),
+                          dict(type='Contrast', magnitude=1.3)], fill=50, bgr=False)
+    assert [op.name for op in ops] == ['Rotate(20)', 'Invert', 'Equalize', 'Contrast(1.3)']
+    assert ops[0].fill == 0 and ops[1].fill == 50 and ops[3].bgr is False
+
+
+@pytest.mark.parametrize('build,match', [
+    (lambda: build_elements([('NoSuchOp', 1)]), 'NoSuchOp'),
+    (lambda: build_elements([dict(type='Rotat', magnitude=1)]), 'Rotat'),
+    (lambda: build_elements([dict(magnitude=1)]), 'None'),
+    (lambda: build_elements(['Rotate']), 'Rotate'),
+    (lambda: build_elements([('Rotate', None)]), 'Rotate needs a magnitude'),
+    (lambda: build_elements([('Invert', 1)]), 'Invert takes no magnitude'),
+    (lambda: Rotate(-10), 'Rotate: magnitude.*-10'),
+    (lambda: Rotate(float('nan')), 'Rotate: magnitude.*nan'),
+    (lambda: HorizontalTranslate(1.5), 'HorizontalTranslate: magnitude.*1.5'),
+    (lambda: Posterize(0.4), 'Posterize: magnitude.*0.4'),
+    (lambda: Posterize(8.5), 'Posterize: magnitude.*8.5'),
+    (lambda: Contrast('1.3'), "Contrast: magnitude.*'1.3'"),
+    (lambda: Rotate(10, fill=256), 'fill=256'),
+    (lambda: Invert().apply(dict(img=np.zeros((4, 4), np.float32)), None), "results\\['img'\\].*float32"),
+])
+def test_bad_arguments_raise_value_error_naming_them(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+@pytest.fixture
+def user_op():
+    @AUGMENT_OPS.register_module()
+    class _TestDarken(BaseAugmentOp):
+        magnitude_range = (0, 8)
+
+        def transform_img(self, img, rng):
+            return img >> int(self.magnitude)
+
+    yield _TestDarken
+    AUGMENT_OPS._module_dict.pop('_TestDarken')
+
+
+def test_user_op_registered_with_the_decorator_is_buildable(user_op):
+    ops = build_elements([('_TestDarken', 1), dict(type='_TestDarken', magnitude=2), ('Invert', None)])
+    assert [op.name for op in ops] == ['_TestDarken(1)', '_TestDarken(2)', 'Invert']
+    out = ops[0].apply(dict(img=np.full((2, 2, 3), 200, np.uint8)), np.random.default_rng(0))
+    assert (out['img'] == 100).all() and not ops[0].geometric
+    with pytest.raises(ValueError, match='_TestDarken: magnitude'):
+        build_elements([('_TestDarken', 9)])

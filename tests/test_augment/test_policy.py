@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import math
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from scipy.stats import chisquare
+
+from automl_mm.augment import FixedAutoAugment, OHLAutoAugment
+from automl_mm.ohl import LivePolicy
+
+from conftest import run_tool
+
+
+def test_pair_index_is_row_major_and_recorded():
+    t = OHLAutoAugment(key='aa')
+    assert t.num_choices == 1296 and len(t.choice_names()) == 1296
+    first, second = t.pair(37)
+    assert (first.name, second.name) == (t.elements[1].name, t.elements[1].name)
+    assert t.choice_names()[37] == f'{first.name} + {second.name}'
+    out = t({'img': np.zeros((8, 8, 3), np.uint8)})
+    assert 0 <= out['ohl_choice']['aa'] < 1296 and out['img'].shape == (8, 8, 3)
+
+
+def test_fixed_replay_applies_exactly_the_exported_distribution():
+    probs = np.zeros(1296)
+    probs[5 * 36 + 7] = 1.0
+    np.random.seed(0)
+    t = FixedAutoAugment(key='aa', probs=probs.tolist())
+    assert {t({'img': np.zeros((4, 4, 3), np.uint8)})['ohl_choice']['aa'] for _ in range(30)} == {5 * 36 + 7}
+    with pytest.raises(ValueError, match='cannot be bound'):
+        t.bind(LivePolicy(1296), seed=0, copy_id=0, rank_in_copy=0)
+    with pytest.raises(ValueError, match='probs must be 1296'):
+        FixedAutoAugment(probs=[1.0, 0.0])
+    cfg = OHLAutoAugment(key='aa').export_cfg(probs.tolist())
+    assert cfg['type'] == 'FixedAutoAugment' and cfg['probs'][5 * 36 + 7] == 1.0
+
+
+def test_empirical_pair_frequencies_match_the_live_distribution():
+    rng = np.random.default_rng(0)
+    probs = rng.gamma(0.3, size=1296)
+    probs /= probs.sum()
+    t = OHLAutoAugment(key='aa')
+    live = LivePolicy(1296)
+    t.bind(live, seed=0, copy_id=0, rank_in_copy=0)
+    live.publish(torch.as_tensor(probs), version=0)
+    n = 40_000
+    img = np.zeros((2, 2, 3), np.uint8)
+    counts = np.bincount([t({'img': img.copy()})['ohl_choice']['aa'] for _ in range(n)], minlength=1296)
+    expected = probs * n
+    big = expected >= 5  # lump the rare pairs into one cell so the chi-squared approximation holds
+    obs = np.append(counts[big], counts[~big].sum())
+    exp = np.append(expected[big], expected[~big].sum())
+    assert chisquare(obs, exp).pvalue > 1e-3
+
+
+def test_runs_inside_an_mmdet_pipeline_and_moves_boxes_and_masks(coco_root):
+    from mmdet.datasets import CocoDataset
+
+    from automl_mm.augment import build_elements
+
+    geometric = [e for e in build_elements() if e.geometric]
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        dict(type='automl_mm.OHLAutoAugment', key='aa'),
+        dict(type='PackDetInputs', meta_keys=('img_id', 'img_shape', 'ohl_choice')),
+    ]
+    with DefaultScope.overwrite_default_scope('mmdet'):  # as in an mmdet config
+        ds = CocoDataset(data_root=coco_root, ann_file='annotations/instances_train.json',
+                         data_prefix=dict(img='train/'), metainfo=dict(classes=('rectangle', 'ellipse', 'triangle')),
+                         pipeline=pipeline)
+    assert geometric
+    np.random.seed(0)
+    for i in range(len(ds)):
+        out = ds[i]
+        sample = out['data_samples']
+        boxes = sample.gt_instances.bboxes.tensor
+        h, w = sample.img_shape
+        assert out['inputs'].shape[1:] == (h, w)
+        assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= w).all() and (boxes[:, 3] <= h).all()
+        assert len(sample.gt_instances.masks) == len(boxes) == len(sample.gt_instances.labels)
+        assert 0 <= sample.metainfo['ohl_choice']['aa'] < 1296
+
+
+@pytest.mark.slow
+def test_short_ohl_run_with_worker_processes_learns_a_non_uniform_policy(tmp_path):
+    work = str(tmp_path / 'aa')
+    run_tool('tools/train.py', 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py', '--work-dir', work,
+             '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=4', 'train_cfg.val_interval=4',
+             'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True')
+    with open(osp.join(work, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    assert len(history) == 4
+    last = history[-1]['distributions']['autoaug']
+    assert last['entropy'] < math.log(1296) - 1e-6  # moved away from uniform
+    assert ' + ' in str(last['top'][0]['choice'])  # pairs are reported by name
+    fixed = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py')).ohl_fixed_autoaug
+    t = FixedAutoAugment(**{k: v for k, v in fixed.items() if k != 'type'})
+    assert np.isclose(t.fixed_probs.max(), last['top'][0]['prob'], atol=1e-6)
