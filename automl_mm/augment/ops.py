@@ -17,9 +17,9 @@ Conventions:
 
 A user op is one registered subclass; it is then buildable by name:
 
-    >>> from automl_mm.registry import AUGMENT_OPS
     >>> @AUGMENT_OPS.register_module(force=True)
     ... class Darken(BaseAugmentOp):
+    ...     magnitude_range = None  # takes no magnitude; a (low, high) range makes one required
     ...     def transform_img(self, img, rng):
     ...         return img // 2
     >>> [op.name for op in build_elements([('Darken', None), ('Rotate', 20)])]
@@ -108,10 +108,9 @@ class BaseAugmentOp:
             Defaults to True (mmcv loads BGR).
 
     Examples:
-        >>> op = AUGMENT_OPS.get('Invert')()
-        >>> results = op.apply(dict(img=np.zeros((4, 4, 3), np.uint8)), np.random.default_rng(0))
-        >>> int(results['img'].max()), op.name
-        (255, 'Invert')
+        >>> op = AUGMENT_OPS.get('Posterize')(4.4)
+        >>> op.name, op.apply(dict(img=np.array([[255, 17]], np.uint8)), np.random.default_rng(0))['img'].tolist()
+        ('Posterize(4.4)', [[240, 16]])
     """
 
     geometric: bool = False
@@ -154,15 +153,8 @@ class BaseAugmentOp:
         return f'{type(self).__name__}({args})'
 
     def apply(self, results: dict, rng: np.random.Generator) -> dict:
-        """Apply the op to ``results`` (in place) and return it.
-
-        Args:
-            results (dict): An mmcv results dict with ``'img'`` (uint8 (H, W) or (H, W, C)).
-            rng (np.random.Generator): Source of the op's randomness (the sign of geometric ops).
-
-        Returns:
-            dict: ``results``, with ``'img'`` (and for geometric ops the annotations) transformed.
-        """
+        """Transform ``results`` (an mmcv results dict with a uint8 ``'img'``) in place and return it; ``rng``
+        draws the op's randomness (the sign of geometric ops)."""
         results['img'] = self.transform_img(_check_img(results), rng)
         return results
 
@@ -211,8 +203,7 @@ class GeometricAugmentOp(BaseAugmentOp):
         img = _check_img(results)
         height, width = img.shape[:2]
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
-        border = (self.fill, ) * 4
-        results['img'] = _warp(img, matrix, border)
+        results['img'] = _warp(img, matrix, (self.fill, ) * 4)
         if results.get('gt_bboxes') is not None:
             boxes, keep = _warp_boxes(results['gt_bboxes'], matrix, height, width)
             results['gt_bboxes'] = boxes
@@ -329,13 +320,11 @@ class VerticalTranslate(GeometricAugmentOp):
 
 @AUGMENT_OPS.register_module()
 class Rotate(GeometricAugmentOp):
-    """Rotate by ± magnitude degrees (positive: counter-clockwise on screen, as cv2) about the image centre.
-
-    The centre is ((W - 1) / 2, (H - 1) / 2) in pixel coordinates, as mmdet's Rotate.
+    """Rotate by ± magnitude degrees (+: counter-clockwise on screen, as cv2) about ((W - 1) / 2, (H - 1) / 2).
 
     Examples:
-        >>> Rotate(20).name
-        'Rotate(20)'
+        >>> (Rotate(90).affine_matrix(height=5, width=5, sign=1.0).round(6) + 0.0).tolist()
+        [[0.0, 1.0, 0.0], [-1.0, 0.0, 4.0]]
     """
 
     magnitude_range = (0.0, 180.0)
@@ -346,13 +335,7 @@ class Rotate(GeometricAugmentOp):
 
 # --- photometric ops: PIL semantics ----------------------------------------------------------------------------
 class _LutOp(BaseAugmentOp):
-    """A photometric op that is one fixed LUT, built by ``_lut()`` from the magnitude."""
-
-    def _setup(self) -> None:
-        self._table = self._lut()
-
-    def _lut(self) -> np.ndarray:
-        raise NotImplementedError
+    """A photometric op that is one fixed LUT, ``self._table``, built by ``_setup()`` from the magnitude."""
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return cv2.LUT(img, self._table).reshape(img.shape)
@@ -373,11 +356,11 @@ class Posterize(_LutOp):
 
     magnitude_range = (0.5, 8.5)
 
-    def _lut(self) -> np.ndarray:
+    def _setup(self) -> None:
         self.bits = int(math.floor(self.magnitude + 0.5))
         if self.bits > 8:
             raise ValueError(f'Posterize: magnitude must round to 1 ... 8 bits, got magnitude={self.magnitude!r}')
-        return _IDENTITY & np.uint8((0xFF << (8 - self.bits)) & 0xFF)
+        self._table = _IDENTITY & np.uint8((0xFF << (8 - self.bits)) & 0xFF)
 
 
 @AUGMENT_OPS.register_module()
@@ -385,15 +368,14 @@ class Solarize(_LutOp):
     """Invert every channel value >= magnitude (threshold), as ``PIL.ImageOps.solarize``.
 
     Examples:
-        >>> img = np.array([[25, 26]], np.uint8)
-        >>> Solarize(26).apply(dict(img=img), None)['img'].tolist()
+        >>> Solarize(26).apply(dict(img=np.array([[25, 26]], np.uint8)), None)['img'].tolist()
         [[25, 229]]
     """
 
     magnitude_range = (0.0, 256.0)
 
-    def _lut(self) -> np.ndarray:
-        return np.where(_IDENTITY < self.magnitude, _IDENTITY, 255 - _IDENTITY).astype(np.uint8)
+    def _setup(self) -> None:
+        self._table = np.where(_IDENTITY < self.magnitude, _IDENTITY, 255 - _IDENTITY).astype(np.uint8)
 
 
 class _BlendOp(BaseAugmentOp):
@@ -461,8 +443,9 @@ class Equalize(BaseAugmentOp):
     """Equalize each channel's histogram, as ``PIL.ImageOps.equalize``. Takes no magnitude.
 
     Examples:
-        >>> Equalize().apply(dict(img=np.array([[0, 0, 10, 20]], np.uint8)), None)['img'].tolist()
-        [[0, 0, 127, 255]]
+        >>> img = np.repeat(np.array([0, 64, 128, 192], np.uint8), 256).reshape(32, 32)
+        >>> np.unique(Equalize().apply(dict(img=img), None)['img']).tolist()
+        [0, 85, 171, 255]
     """
 
     magnitude_range = None
@@ -482,10 +465,8 @@ class Equalize(BaseAugmentOp):
 
 @AUGMENT_OPS.register_module()
 class Contrast(_BlendOp):
-    """Scale contrast by the factor ``magnitude`` around the mean grey level, as ``PIL.ImageEnhance.Contrast``.
-
-    The mean is PIL's: of the 'L' image (ITU-R 601-2 luma, which needs the channel order: ``bgr``), rounded half
-    up.
+    """Scale contrast by the factor ``magnitude`` around the mean grey level, as ``PIL.ImageEnhance.Contrast``
+    (the mean of PIL's 'L' image, ITU-R 601-2 luma, which needs the channel order ``bgr``; rounded half up).
 
     Examples:
         >>> Contrast(1.3).apply(dict(img=np.array([[100, 200]], np.uint8)), None)['img'].tolist()
@@ -503,10 +484,8 @@ class Contrast(_BlendOp):
 
 @AUGMENT_OPS.register_module()
 class ColorAdjust(_BlendOp):
-    """Scale saturation by the factor ``magnitude``, as ``PIL.ImageEnhance.Color`` (blend with the greyscale).
-
-    The greyscale is PIL's 'L' (needs the channel order: ``bgr``). A one-channel image is returned unchanged, as
-    PIL does for an 'L' image.
+    """Scale saturation by the factor ``magnitude``, as ``PIL.ImageEnhance.Color``: blend with PIL's 'L' image
+    (needs the channel order ``bgr``). A one-channel image is returned unchanged, as PIL does for an 'L' image.
 
     Examples:
         >>> ColorAdjust(0.3).apply(dict(img=np.array([[[0, 0, 255]]], np.uint8)), None)['img'].tolist()
