@@ -1,21 +1,12 @@
 """The 14 augmentation ops of OHL-Auto-Aug (METHODS.md §2), on uint8 HWC images, detection-aware.
 
-An *element* of the search space is an op with one magnitude (``Rotate(20)``); :data:`DEFAULT_ELEMENTS` lists
-the 36 elements of Table 1 and :func:`build_elements` turns such a list into op instances. Every op is applied
-to an mmcv/mmdet results dict with ``op.apply(results, rng)``.
-
-Conventions:
-
-* Images are uint8 ``(H, W)`` or ``(H, W, C)`` arrays in **BGR** order (mmcv's convention); the ops that need
-  a luminance (``Contrast``'s grey mean, ``ColorAdjust``'s greyscale) take ``bgr=False`` for RGB images.
-* Photometric ops reproduce PIL (``ImageOps`` / ``ImageEnhance``) bit-exactly on RGB images, through cv2/numpy
-  look-up tables; on one-channel images they act like PIL on an ``'L'`` image.
-* Geometric ops (shears, translates, rotate) draw a random sign from ``rng``, warp with one ``cv2.warpAffine``
-  using **nearest** interpolation (as AutoAugment and torchvision's AutoAugment do: no new pixel values) and fill
-  the uncovered border with ``fill`` (128, AutoAugment's grey). They move ``gt_bboxes``, ``gt_masks`` and
-  ``gt_seg_map`` with the same matrix and drop the instances whose box leaves the image; the image size is kept.
-
-A user op is one registered subclass; it is then buildable by name:
+An *element* is an op with one magnitude (``Rotate(20)``); :data:`DEFAULT_ELEMENTS` lists the 36 of Table 1 and
+:func:`build_elements` builds op instances from such a list. Every op runs as ``op.apply(results, rng)`` on an
+mmcv/mmdet results dict whose ``'img'`` is uint8 ``(H, W)`` or ``(H, W, C)``, **BGR** as mmcv loads it (the two
+ops that need a luminance, Contrast and ColorAdjust, take ``bgr=False`` for RGB). Photometric ops reproduce PIL
+(``ImageOps`` / ``ImageEnhance``) bit-exactly through cv2/numpy look-up tables. Geometric ops draw a random sign
+from ``rng`` and warp image, boxes and masks with one affine matrix (nearest interpolation, border ``fill`` = 128,
+AutoAugment's grey); see :class:`GeometricAugmentOp`. A user op is a registered subclass, buildable by name:
 
     >>> @AUGMENT_OPS.register_module(force=True)
     ... class Darken(BaseAugmentOp):
@@ -182,11 +173,13 @@ def _require_luma_channels(op: BaseAugmentOp, img: np.ndarray) -> int:
 class GeometricAugmentOp(BaseAugmentOp):
     """Base of the affine ops: subclasses give the forward 2x3 matrix for a random sign.
 
-    The image is warped with nearest interpolation and border ``fill``; ``gt_bboxes`` (mmdet ``HorizontalBoxes``
-    or an (N, 4) xyxy array) become the enclosing boxes of their moved corners, clipped to the image; boxes
-    narrower or lower than 1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags`` and ``gt_masks``.
-    ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved and clipped points) and ``gt_seg_map``
-    (nearest, border 255) follow, and an existing ``homography_matrix`` is composed with the op's.
+    The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
+    AutoAugment: no new pixel values, exact integer shifts) and border ``fill``, keeping its size. ``gt_bboxes``
+    (mmdet ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of their moved corners, clipped
+    to the image; boxes narrower or lower than 1 px are dropped with their ``gt_bboxes_labels``,
+    ``gt_ignore_flags`` and ``gt_masks``. ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved and
+    clipped points) and ``gt_seg_map`` (nearest, border 255) follow, and an existing ``homography_matrix`` is
+    composed with the op's.
     """
 
     geometric = True

@@ -49,9 +49,11 @@ class OHLHook(Hook):
             ``dict(type='REINFORCE')`` (Adam, lr 0.05, betas (0.5, 0.999)).
         num_copies: Number of model copies N. The world size must be ``num_copies * ranks_per_copy``.
         ranks_per_copy: Ranks that train one copy together (DDP inside the copy via ``CopyDataParallel``).
-        reward_dataloader: Dataloader config of the reward split (held out from training; never the test split).
-        reward_evaluator: Metric config(s) computing the reward on the reward split.
         reward_key: The metric that is the reward, e.g. ``'accuracy/top1'`` or ``'coco/bbox_mAP'``.
+        reward_dataloader: Dataloader config of the reward split (held out from training; never the test split).
+            Default: the config's top-level ``reward_dataloader`` (automl_mm's dataset bases define one).
+        reward_evaluator: Metric config(s) computing the reward. Default: the config's ``reward_evaluator``, else
+            its ``val_evaluator``.
         trunk_epochs: Trunk length in epochs (epoch-based loops).
         trunk_iters: Trunk length in iterations (give exactly one of the two).
         worst_reward: Reward given to a copy whose loss or weights became non-finite; default: the lowest
@@ -68,9 +70,9 @@ class OHLHook(Hook):
     def __init__(self,
                  spaces: Sequence[dict],
                  num_copies: int,
-                 reward_dataloader: dict,
-                 reward_evaluator: dict | list[dict],
                  reward_key: str,
+                 reward_dataloader: dict | None = None,
+                 reward_evaluator: dict | list[dict] | None = None,
                  controller: dict | None = None,
                  ranks_per_copy: int = 1,
                  trunk_epochs: int | None = None,
@@ -281,7 +283,16 @@ class OHLHook(Hook):
     def _build_reward_eval(self, runner) -> None:
         if self._reward_loader is not None:
             return
-        cfg = dict(self.reward_dataloader_cfg)
+        run_cfg = runner.cfg
+        loader_cfg = self.reward_dataloader_cfg or run_cfg.get('reward_dataloader')
+        evaluator_cfg = (self.reward_evaluator_cfg or run_cfg.get('reward_evaluator')
+                         or run_cfg.get('val_evaluator'))
+        if loader_cfg is None:
+            raise ValueError('OHLHook needs a reward split: give reward_dataloader to the hook or define a top-level '
+                             '`reward_dataloader` in the config (held out from training, never the test split)')
+        if evaluator_cfg is None:
+            raise ValueError('OHLHook needs reward_evaluator (or a reward_evaluator / val_evaluator in the config)')
+        cfg = dict(loader_cfg)
         dataset = cfg.pop('dataset')
         if isinstance(dataset, dict):
             dataset = ROOT_DATASETS.build(dataset)
@@ -290,7 +301,7 @@ class OHLHook(Hook):
         collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
         collate_fn = ROOT_FUNCTIONS.get(collate['type']) if isinstance(collate, dict) else (collate or pseudo_collate)
         self._reward_loader = DataLoader(dataset, shuffle=False, collate_fn=collate_fn, **cfg)
-        self._evaluator = runner.build_evaluator(self.reward_evaluator_cfg)
+        self._evaluator = runner.build_evaluator(evaluator_cfg)
         self._evaluator.dataset_meta = getattr(dataset, 'metainfo', None)
 
     def _evaluate_reward(self, runner) -> float:

@@ -26,8 +26,6 @@ custom_hooks = [
                       distribution=dict(type='Categorical', num_choices=len(choices),
                                         labels=['identity', 'hflip', 'crop', 'vflip']))],
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
-         reward_dataloader={{_base_.reward_dataloader}},
-         reward_evaluator=dict(type='Accuracy', topk=(1,)),
          reward_key='accuracy/top1'),
 ]
 # Copies train independently: no gradient synchronisation across them.

@@ -19,8 +19,6 @@ custom_hooks = [
          spaces=[dict(type='PipelineChoiceSpace', key='autoaug',
                       distribution=dict(type='Categorical', num_choices=36 * 36))],
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
-         reward_dataloader={{_base_.reward_dataloader}},
-         reward_evaluator=dict(type='Accuracy', topk=(1,)),
          reward_key='accuracy/top1'),
 ]
 model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')

@@ -1,30 +1,4 @@
-# OHL-Auto-Aug, paper setting (METHODS.md §2): CIFAR-10, WRN-28-10, 8 copies (one GPU each), trunk = 1 epoch,
-# 1,296 pairs, Adam lr 0.05 betas (0.5, 0.999) (public reimplementation). Pipeline: crop 32 (pad 4) -> flip ->
-# pair -> normalise (the optional cutout 16 of the paper's pipeline is not included).
-_base_ = [
-    '../_base_/models/wrn28_10_cifar.py', '../_base_/datasets/cifar10.py',
-    '../_base_/schedules/cifar10_sgd_200e.py', '../_base_/default_runtime.py'
-]
-
-num_copies = 8
-train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='mmcv.RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='OHLAutoAugment', key='autoaug'),
-    dict(type='PackClsInputs'),
-]
-train_dataloader = dict(sampler=dict(type='CopySampler', shuffle=True), dataset=dict(pipeline=train_pipeline))
-
-custom_hooks = [
-    dict(type='OHLHook',
-         num_copies=num_copies,
-         trunk_epochs=1,
-         spaces=[dict(type='PipelineChoiceSpace', key='autoaug',
-                      distribution=dict(type='Categorical', num_choices=36 * 36))],
-         controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
-         reward_dataloader={{_base_.reward_dataloader}},
-         reward_evaluator=dict(type='Accuracy', topk=(1,)),
-         reward_key='accuracy/top1'),
-]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=1800))
+# OHL-Auto-Aug, paper setting (METHODS.md §2): CIFAR-10 WRN-28-10, 8 copies; everything else as for ResNet-18.
+_base_ = ['./ohl-autoaug_resnet18_1x8_200e_cifar10.py']
+model = dict(backbone=dict(_delete_=True, type='WideResNet', depth=28, widen_factor=10, dropout=0.0),
+             head=dict(in_channels=640))
