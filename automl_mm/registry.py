@@ -54,7 +54,8 @@ DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['automl_mm.datas
 # callable(results: dict) -> dict | None
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS,
                     ['automl_mm.datasets', 'automl_mm.ohl', 'automl_mm.augment'])
-MODELS = _child('model', MMENGINE_MODELS, ['automl_mm.models'])  # nn.Module: model, backbone, head, loss, preproc
+# nn.Module: model, backbone, head, loss, data preprocessor
+MODELS = _child('model', MMENGINE_MODELS, ['automl_mm.models', 'automl_mm.losses'])
 MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, ['automl_mm.ohl'])  # wrapped model (DDP, ...)
 WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS, ['automl_mm.models'])  # init fn
 OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS, ['automl_mm.engine'])  # torch Optimizer
@@ -73,7 +74,8 @@ FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['automl_mm.datasets'])  # pl
 # --- AutoML families (new roots, contracts in automl_mm/search/base.py) -----------------------------
 # BaseSearchSpace: couples a sampler with where its samples go (a pipeline transform's policy, a loss's
 # parameters, an attribute path of the model or optimiser); ``apply(sample)`` binds one sample.
-SEARCH_SPACES = Registry('search space', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])
+SEARCH_SPACES = Registry('search space', scope=_SCOPE,
+                         locations=['automl_mm.search', 'automl_mm.ohl', 'automl_mm.losses'])
 # BaseSampler: a (possibly learnable) distribution over choices: ``sample()``, ``log_prob(sample)``,
 # ``state_dict()``/``load_state_dict()``. Hyper-parameter distributions and architecture path samplers.
 SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])

@@ -2,9 +2,10 @@
 from .cifar import CIFAR10Dataset, read_cifar_batch
 from .digits import DigitsDataset
 from .image_folder import ImageFolderDataset
+from .noisy_labels import NoisyLabelDataset
 from .splits import stratified_split
 from .synthetic_coco import generate_coco
 from .transforms import PackClsInputs, RandomCrop, RandomResizedCrop, ResizeShortEdge
 
-__all__ = ['CIFAR10Dataset', 'DigitsDataset', 'ImageFolderDataset', 'PackClsInputs', 'RandomCrop',
+__all__ = ['CIFAR10Dataset', 'DigitsDataset', 'ImageFolderDataset', 'NoisyLabelDataset', 'PackClsInputs', 'RandomCrop',
            'RandomResizedCrop', 'ResizeShortEdge', 'generate_coco', 'read_cifar_batch', 'stratified_split']

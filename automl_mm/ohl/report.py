@@ -48,6 +48,9 @@ class OHLReport:
                 f.write(space.export_fragment())
         if self.plot:
             self._plot(history, spaces)
+            for space in spaces:  # space-specific figures, e.g. AM-LFS's learned t(x) and tau(x)
+                if hasattr(space, 'plot_trunk'):
+                    space.plot_trunk(self.dir, last['trunk'])
 
     def _plot(self, history: list[dict], spaces: Sequence[Any]) -> None:
         import matplotlib

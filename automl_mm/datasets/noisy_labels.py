@@ -1,0 +1,143 @@
+"""Symmetric label noise on a training set (the AM-LFS CIFAR-10 label-noise experiments)."""
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+from mmengine.dataset import BaseDataset, force_full_init
+from mmengine.logging import MMLogger
+
+from automl_mm.registry import DATASETS
+
+_REFUSED_SPLITS = ('reward', 'test')
+
+
+@DATASETS.register_module()
+class NoisyLabelDataset:
+    """Flip a seeded fraction of a training set's labels, each to a different class drawn uniformly.
+
+    Exactly ``round(noise_ratio * N)`` items are chosen (without replacement, seeded); each gets a label drawn
+    uniformly from the other ``num_classes - 1`` classes (symmetric noise). The flips are written into the
+    wrapped dataset's data list once, at initialisation (re-serialising it if ``serialize_data`` is on), so its
+    pipeline sees the noisy labels; note that a dataset passed as an instance is modified in place. Noise only
+    ever goes on training data: a wrapped dataset whose ``split`` is ``'reward'`` or ``'test'`` is refused.
+
+    Args:
+        dataset: An mmengine ``BaseDataset`` (e.g. ``DigitsDataset``, ``CIFAR10Dataset``) or its config.
+        noise_ratio: Fraction of labels to flip, in ``[0, 1)``.
+        seed: Seed of the choice of items and of their new labels.
+        num_classes: Number of classes; defaults to ``len(dataset.metainfo['classes'])``.
+        lazy_init: Defer loading the wrapped dataset and flipping to the first access (as mmengine's wrappers).
+
+    Attributes:
+        noisy_indices: Sorted indices of the flipped items.
+        clean_labels: The original label of every item.
+
+    Examples:
+        >>> from automl_mm.datasets import DigitsDataset
+        >>> ds = NoisyLabelDataset(DigitsDataset(split='train', img_size=8, max_samples=50), noise_ratio=0.2)
+        >>> len(ds.noisy_indices), ds[int(ds.noisy_indices[0])]['gt_label'] != ds.clean_labels[ds.noisy_indices[0]]
+        (10, True)
+    """
+
+    def __init__(self, dataset: dict | BaseDataset, noise_ratio: float, seed: int = 0, num_classes: int | None = None,
+                 lazy_init: bool = False) -> None:
+        if not 0.0 <= noise_ratio < 1.0:
+            raise ValueError(f'noise_ratio must be in [0, 1), got {noise_ratio!r}')
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset)
+        if not isinstance(dataset, BaseDataset):
+            raise TypeError(f'NoisyLabelDataset wraps an mmengine BaseDataset (or its config), got '
+                            f'{type(dataset).__name__}')
+        split = getattr(dataset, 'split', None)
+        if split in _REFUSED_SPLITS:
+            raise ValueError(f'label noise goes on training data only; the wrapped {type(dataset).__name__} has '
+                             f'split={split!r}')
+        self.dataset = dataset
+        self.noise_ratio = float(noise_ratio)
+        self.seed = seed
+        self._metainfo = dataset.metainfo
+        if num_classes is None:
+            if 'classes' not in self._metainfo:
+                raise ValueError(f'num_classes is needed: {type(dataset).__name__} has no metainfo["classes"]')
+            num_classes = len(self._metainfo['classes'])
+        if num_classes < 2:
+            raise ValueError(f'num_classes must be >= 2 to flip labels, got {num_classes}')
+        self.num_classes = int(num_classes)
+        self.noisy_indices = np.zeros(0, dtype=np.int64)
+        self.clean_labels = np.zeros(0, dtype=np.int64)
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> dict:
+        """The wrapped dataset's meta information (a copy)."""
+        return copy.deepcopy(self._metainfo)
+
+    @property
+    def split(self) -> str | None:
+        """The wrapped dataset's split (``None`` if it has none)."""
+        return getattr(self.dataset, 'split', None)
+
+    def full_init(self) -> None:
+        """Initialise the wrapped dataset and flip the labels (once)."""
+        if self._fully_initialized:
+            return
+        self.dataset.full_init()
+        data_list = self._read_data_list()
+        self.clean_labels = np.asarray([self._label_of(info, i) for i, info in enumerate(data_list)], dtype=np.int64)
+        num_flips = int(round(self.noise_ratio * len(data_list)))
+        rng = np.random.default_rng(self.seed)
+        chosen = np.sort(rng.choice(len(data_list), size=num_flips, replace=False)).astype(np.int64)
+        # An offset in [1, C - 1] modulo C: uniform over the classes other than the clean one.
+        offsets = rng.integers(1, self.num_classes, size=num_flips)
+        for idx, offset in zip(chosen.tolist(), offsets.tolist()):
+            data_list[idx]['gt_label'] = int((self.clean_labels[idx] + offset) % self.num_classes)
+        if num_flips:
+            self._write_data_list(data_list)
+        self.noisy_indices = chosen
+        self._fully_initialized = True
+        MMLogger.get_current_instance().info(
+            f'NoisyLabelDataset: flipped {num_flips} of {len(data_list)} labels of {type(self.dataset).__name__} '
+            f'(noise_ratio={self.noise_ratio}, seed={self.seed}, symmetric over {self.num_classes} classes)')
+
+    def _read_data_list(self) -> list[dict]:
+        """The wrapped dataset's data infos, without the ``sample_idx`` that ``get_data_info`` adds."""
+        ds = self.dataset
+        if not ds.serialize_data:
+            return ds.data_list
+        ends = ds.data_address.tolist()
+        starts = [0] + ends[:-1]
+        return [pickle.loads(memoryview(ds.data_bytes[s:e])) for s, e in zip(starts, ends)]
+
+    def _write_data_list(self, data_list: list[dict]) -> None:
+        ds = self.dataset
+        if ds.serialize_data:  # non-serialised lists were modified in place
+            ds.data_list = data_list
+            ds.data_bytes, ds.data_address = ds._serialize_data()
+
+    def _label_of(self, info: dict, idx: int) -> int:
+        label = np.asarray(info.get('gt_label', np.nan))
+        if label.size != 1 or not np.issubdtype(label.dtype, np.integer):
+            raise ValueError(f'NoisyLabelDataset needs one integer gt_label per item; item {idx} of '
+                             f'{type(self.dataset).__name__} has gt_label={info.get("gt_label")!r}')
+        label = int(label.reshape(-1)[0])
+        if not 0 <= label < self.num_classes:
+            raise ValueError(f'item {idx} has gt_label={label}, outside [0, num_classes={self.num_classes})')
+        return label
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """The wrapped dataset's (noisy) data info of item ``idx``."""
+        return self.dataset.get_data_info(idx)
+
+    @force_full_init
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int) -> dict:
+        if not self._fully_initialized:
+            self.full_init()
+        return self.dataset[idx]

@@ -1,0 +1,364 @@
+"""AM-LFS's searchable loss (ICCV 2019, arXiv 1905.07375) and a bias-free linear head that feeds it.
+
+With logits ``f_j = ||W_j|| ||x|| cos(theta_j)`` the unified loss is::
+
+    L = -log tau( e^{||W_y|| ||x|| t(cos theta_y)} / (e^{||W_y|| ||x|| t(cos theta_y)} + sum_{j != y} e^{f_j}) )
+
+``t`` (on ``[-1, 1]``, margin losses) and ``tau`` (on ``[0, 1]``, focal-style re-weighting) are piecewise linear with
+``M`` equal-width intervals. The searched vector is ``theta = [a_t (M), b_t (M), a_tau (M), b_tau (M)]``: slope and
+intercept of each interval. Slopes 1 and intercepts 0 (:func:`identity_theta`) give softmax cross-entropy;
+:func:`cosface_theta`, :func:`arcface_theta`, :func:`sphereface_theta` and :func:`focal_theta` give settings that
+(approximately) recover the classical losses.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.structures import BaseDataElement
+
+from automl_mm.models.heads import LinearClsHead
+from automl_mm.registry import MODELS
+
+T_RANGE = (-1.0, 1.0)  # domain of t: cosines
+TAU_RANGE = (0.0, 1.0)  # domain of tau: probabilities
+
+
+def piecewise_linear(x: torch.Tensor, slopes: torch.Tensor, intercepts: torch.Tensor, lo: float,
+                     hi: float) -> torch.Tensor:
+    """Evaluate ``y = a_k x + b_k`` with ``k`` the index of ``x``'s interval among ``M`` equal ones of ``[lo, hi]``.
+
+    ``k = clamp(floor((x - lo) / (hi - lo) * M), 0, M - 1)``, so points outside ``[lo, hi]`` use the end pieces
+    and ``x = hi`` belongs to the last one. Differentiable in ``x`` (the derivative is the piece's slope).
+
+    Args:
+        x: Points, any shape.
+        slopes: ``(M,)`` slope of each interval.
+        intercepts: ``(M,)`` intercept of each interval.
+        lo: Left end of the domain.
+        hi: Right end of the domain.
+
+    Returns:
+        Tensor shaped like ``x`` in ``x``'s dtype.
+    """
+    if not hi > lo:
+        raise ValueError(f'piecewise_linear needs hi > lo, got lo={lo}, hi={hi}')
+    slopes = torch.as_tensor(slopes).to(dtype=x.dtype, device=x.device).reshape(-1)
+    intercepts = torch.as_tensor(intercepts).to(dtype=x.dtype, device=x.device).reshape(-1)
+    if slopes.numel() == 0 or slopes.shape != intercepts.shape:
+        raise ValueError(f'slopes and intercepts must be non-empty and of equal length, got {tuple(slopes.shape)} '
+                         f'and {tuple(intercepts.shape)}')
+    num = slopes.numel()
+    with torch.no_grad():
+        k = torch.floor((x - lo) / (hi - lo) * num).clamp(0, num - 1).long()
+    return slopes[k] * x + intercepts[k]
+
+
+def fit_piecewise_linear(fn: Callable[[torch.Tensor], torch.Tensor], num_intervals: int, lo: float,
+                         hi: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Slopes and intercepts of the secants of ``fn`` through the end points of each of ``M`` equal intervals.
+
+    The result interpolates ``fn`` at the ``M + 1`` interval ends (exact for linear ``fn``); for a monotone ``fn``
+    every slope has its sign.
+
+    Args:
+        fn: Maps a float64 tensor of points to a tensor of values.
+        num_intervals: ``M``.
+        lo: Left end of the domain.
+        hi: Right end of the domain.
+
+    Returns:
+        ``(slopes, intercepts)``, two float64 tensors of length ``M``.
+    """
+    num = _check_num_intervals(num_intervals)
+    if not hi > lo:
+        raise ValueError(f'fit_piecewise_linear needs hi > lo, got lo={lo}, hi={hi}')
+    edges = torch.linspace(lo, hi, num + 1, dtype=torch.float64)
+    values = torch.as_tensor(fn(edges), dtype=torch.float64)
+    slopes = (values[1:] - values[:-1]) / ((hi - lo) / num)
+    intercepts = values[:-1] - slopes * edges[:-1]
+    return slopes, intercepts
+
+
+def _check_num_intervals(num_intervals: int) -> int:
+    if isinstance(num_intervals, bool) or int(num_intervals) != num_intervals or num_intervals < 1:
+        raise ValueError(f'num_intervals must be a positive integer, got {num_intervals!r}')
+    return int(num_intervals)
+
+
+def _join(t_fit: tuple[torch.Tensor, torch.Tensor] | None, tau_fit: tuple[torch.Tensor, torch.Tensor] | None,
+          num: int) -> torch.Tensor:
+    ident = (torch.ones(num, dtype=torch.float64), torch.zeros(num, dtype=torch.float64))
+    return torch.cat([*(t_fit or ident), *(tau_fit or ident)])
+
+
+def identity_theta(num_intervals: int = 6) -> torch.Tensor:
+    """θ of plain softmax cross-entropy (identity ``t`` and ``tau``): float64, length ``4 M``.
+
+    Examples:
+        >>> identity_theta(2).tolist()
+        [1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    """
+    return _join(None, None, _check_num_intervals(num_intervals))
+
+
+def cosface_theta(margin: float = 0.35, num_intervals: int = 6) -> torch.Tensor:
+    """θ of CosFace, ``t(x) = x - margin`` (exact), with identity ``tau``."""
+    num = _check_num_intervals(num_intervals)
+    return _join((torch.ones(num, dtype=torch.float64), torch.full((num,), -float(margin), dtype=torch.float64)),
+                 None, num)
+
+
+def arcface_theta(margin: float = 0.5, num_intervals: int = 6) -> torch.Tensor:
+    """θ approximating ArcFace, ``t(x) = cos(min(acos(x) + margin, pi))``, by secants, with identity ``tau``.
+
+    The angle is capped at ``pi`` so ``t`` stays monotone (plain ``cos(acos x + m)`` turns up again for
+    ``x < -cos m``, where a projected θ would differ from its secants). The secant error is largest next to
+    ``x = 1`` (``acos`` has an infinite slope there): about 0.10 for ``M = 6`` and ``margin = 0.5``, 0.05 for
+    ``M = 24``.
+    """
+    num = _check_num_intervals(num_intervals)
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return torch.cos(torch.clamp(torch.acos(x.clamp(-1.0, 1.0)) + margin, max=math.pi))
+
+    return _join(fit_piecewise_linear(fn, num, *T_RANGE), None, num)
+
+
+def sphereface_theta(margin: int = 4, num_intervals: int = 6) -> torch.Tensor:
+    """θ approximating SphereFace's monotone ``psi(a) = (-1)^k cos(m a) - 2k`` (``a = acos x`` in
+    ``[k pi / m, (k + 1) pi / m]``) by secants, with identity ``tau``.
+
+    ``psi`` falls to ``1 - 2m`` with oscillating curvature, so few intervals approximate it coarsely (max error
+    about 0.7 for ``M = 6``, 0.06 for ``M = 24``).
+    """
+    num = _check_num_intervals(num_intervals)
+    if isinstance(margin, bool) or int(margin) != margin or margin < 1:
+        raise ValueError(f'margin must be a positive integer for SphereFace, got {margin!r}')
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        angle = torch.acos(x.clamp(-1.0, 1.0))
+        k = torch.floor(angle * margin / math.pi).clamp(max=margin - 1)
+        return (-1.0)**k * torch.cos(margin * angle) - 2.0 * k
+
+    return _join(fit_piecewise_linear(fn, num, *T_RANGE), None, num)
+
+
+def focal_theta(gamma: float = 2.0, num_intervals: int = 6) -> torch.Tensor:
+    """θ approximating focal re-weighting, ``tau(p) = p^((1 - p)^gamma)``, by secants, with identity ``t``.
+
+    Then ``-log tau(p) = (1 - p)^gamma (-log p)``: the focal loss. Secant error (max over ``[0, 1]``) for
+    ``M = 6``: about 0.01 (``gamma = 1``), 0.021 (``gamma = 2``), 0.05 (``gamma = 5``).
+    """
+    num = _check_num_intervals(num_intervals)
+    if not gamma >= 0:
+        raise ValueError(f'gamma must be >= 0, got {gamma!r}')
+
+    def fn(p: torch.Tensor) -> torch.Tensor:
+        return p**((1.0 - p)**gamma)
+
+    return _join(None, fit_piecewise_linear(fn, num, *TAU_RANGE), num)
+
+
+@MODELS.register_module()
+class AMLFSLoss(nn.Module):
+    """AM-LFS's unified loss with piecewise-linear ``t`` (margin) and ``tau`` (re-weighting).
+
+    ``forward(logits, target, weight_norm, feat_norm)`` takes bias-free logits ``W x`` and the norms of the class
+    weights and features (as :class:`CosineLinearClsHead` passes them), forms ``cos = logits / (||W_j|| ||x||)``
+    and replaces the target logit by ``||W_y|| ||x|| t(cos_y)`` (or, with a fixed ``scale`` s, every logit by
+    ``s cos_j`` and the target by ``s t(cos_y)``). With ``p_y`` the softmax probability of the target under the
+    modified logits, the loss is ``loss_weight * mean(-log tau(p_y))``.
+
+    **Bad θ policy.** Any finite θ gives a valid loss (a search distribution may sample anything): setting
+    ``theta`` clamps the slopes of ``t`` and ``tau`` to ``>= 0`` (each piece non-decreasing; intercepts are kept,
+    so jumps between pieces remain, as in the paper's parametrisation), and at evaluation ``tau(p)`` is clamped to
+    ``[eps * p, 1]``. So each sample's ``-log tau(p_y)`` lies in ``[0, -log p_y - log eps]``: finite, with finite
+    gradients, and where the floor bites (``tau <= eps * p``, e.g. below a negative intercept) the sample still
+    gets cross-entropy's gradient instead of none. The floor is relative to ``p`` (not a constant ``eps``) so that
+    identity θ gives exactly ``F.cross_entropy`` for every sample, however confidently wrong: a constant floor
+    would cap the loss of hard (e.g. mislabelled) samples and make the "identity" run a robust loss. Non-finite
+    θ or a θ of the wrong length raises ``ValueError``.
+
+    θ is kept (projected) in a float64 buffer, so it is saved in checkpoints.
+
+    Args:
+        num_intervals: ``M``, intervals of each piecewise-linear function (6 in the public reimplementation).
+        theta: Initial θ (length ``4 M``); defaults to :func:`identity_theta`.
+        scale: ``None``: logits keep their norms (the formula above). A number: normalised logits ``scale * cos``
+            (CosFace/ArcFace style).
+        eps: Relative floor of ``tau``: ``tau(p) >= eps * p``.
+        loss_weight: Multiplier of the loss.
+
+    Examples:
+        >>> loss = AMLFSLoss()
+        >>> logits, target = torch.tensor([[1.0, 2.0, 0.5]]), torch.tensor([1])
+        >>> w_norm, x_norm = torch.tensor([1.0, 2.0, 1.0]), torch.tensor([2.5])
+        >>> bool(torch.isclose(loss(logits, target, w_norm, x_norm), F.cross_entropy(logits, target)))
+        True
+        >>> loss.theta = cosface_theta(0.35)
+        >>> loss(logits, target, w_norm, x_norm) > F.cross_entropy(logits, target)
+        tensor(True)
+    """
+
+    uses_norms = True
+
+    def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
+                 scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.num_intervals = _check_num_intervals(num_intervals)
+        if scale is not None and not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f'scale must be None or a positive number, got {scale!r}')
+        if not 0.0 < eps < 1.0:
+            raise ValueError(f'eps must be in (0, 1), got {eps!r}')
+        self.scale = None if scale is None else float(scale)
+        self.eps = float(eps)
+        self.loss_weight = loss_weight
+        self.register_buffer('_theta', identity_theta(self.num_intervals))
+        if theta is not None:
+            self.theta = theta
+
+    @property
+    def theta(self) -> torch.Tensor:
+        """The projected θ (float64, length ``4 M``); assigning validates and projects (see the class doc)."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value: Sequence[float] | torch.Tensor | np.ndarray) -> None:
+        try:
+            value = torch.as_tensor(np.asarray(value.detach().cpu() if torch.is_tensor(value) else value,
+                                               dtype=np.float64))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'theta must be a sequence of {4 * self.num_intervals} numbers, got {value!r}') from err
+        if value.dim() != 1 or value.numel() != 4 * self.num_intervals:
+            raise ValueError(f'theta must have 4 * num_intervals = {4 * self.num_intervals} values '
+                             f'[a_t, b_t, a_tau, b_tau], got shape {tuple(value.shape)}')
+        if not torch.isfinite(value).all():
+            raise ValueError(f'theta must be finite, got {value.tolist()}')
+        num = self.num_intervals
+        value = value.clone()
+        value[:num].clamp_(min=0.0)  # slopes of t
+        value[2 * num:3 * num].clamp_(min=0.0)  # slopes of tau
+        with torch.no_grad():
+            self._theta.copy_(value)
+
+    def _parts(self, like: torch.Tensor) -> list[torch.Tensor]:
+        theta = self._theta.to(dtype=like.dtype, device=like.device)
+        return list(theta.split(self.num_intervals))
+
+    def t_function(self, x: torch.Tensor) -> torch.Tensor:
+        """``t`` of the current θ at cosines ``x`` (float tensor)."""
+        a_t, b_t, _, _ = self._parts(x)
+        return piecewise_linear(x, a_t, b_t, *T_RANGE)
+
+    def tau_function(self, p: torch.Tensor) -> torch.Tensor:
+        """``tau`` of the current θ at probabilities ``p``, clamped to ``[eps * p, 1]`` as in the loss."""
+        _, _, a_tau, b_tau = self._parts(p)
+        return torch.minimum(torch.maximum(piecewise_linear(p, a_tau, b_tau, *TAU_RANGE), self.eps * p),
+                             torch.ones_like(p))
+
+    def _log_tau(self, log_p: torch.Tensor) -> torch.Tensor:
+        """``log tau(p)`` from ``log p``, evaluated in float64 (``p`` may underflow in float32)."""
+        log_p64 = log_p.double()
+        _, _, a_tau, b_tau = self._parts(log_p64)
+        p = log_p64.exp()
+        with torch.no_grad():
+            k = torch.floor(p * self.num_intervals).clamp(0, self.num_intervals - 1).long()
+        a, b = a_tau[k], b_tau[k]
+        tiny = torch.finfo(torch.float64).tiny
+        # A pure slope (identity, scaled identity) is taken in log space: exact, also where exp(log p) underflows.
+        log_tau = torch.where((b == 0) & (a > 0), torch.log(a.clamp(min=tiny)) + log_p64,
+                              torch.log((a * p + b).clamp(min=tiny)))
+        log_tau = torch.maximum(log_tau, math.log(self.eps) + log_p64).clamp(max=0.0)
+        return log_tau.to(log_p.dtype)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, weight_norm: torch.Tensor | None = None,
+                feat_norm: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean loss over the batch.
+
+        Args:
+            logits: ``(N, C)`` bias-free logits ``W x``.
+            target: ``(N,)`` class indices.
+            weight_norm: ``(C,)`` norms of the class weights ``||W_j||``.
+            feat_norm: ``(N,)`` norms of the features ``||x||``.
+        """
+        if weight_norm is None or feat_norm is None:
+            raise ValueError('AMLFSLoss needs weight_norm and feat_norm (||W_j|| and ||x||) to recover cos(theta) '
+                             'from the logits; use it in a head that passes them, e.g. CosineLinearClsHead')
+        if logits.dim() != 2:
+            raise ValueError(f'logits must be (N, C), got shape {tuple(logits.shape)}')
+        num, classes = logits.shape
+        if tuple(weight_norm.shape) != (classes,) or tuple(feat_norm.shape) != (num,):
+            raise ValueError(f'weight_norm must be ({classes},) and feat_norm ({num},) for logits of shape '
+                             f'{tuple(logits.shape)}, got {tuple(weight_norm.shape)} and {tuple(feat_norm.shape)}')
+        dtype = torch.promote_types(logits.dtype, torch.float32)  # half logits are evaluated in float32
+        logits = logits.to(dtype)
+        norms = feat_norm.to(dtype)[:, None] * weight_norm.to(dtype)[None, :]
+        # 1e-12 (not finfo.tiny): its square must not underflow, or a zero feature gets a NaN gradient.
+        cos = (logits / norms.clamp(min=1e-12)).clamp(-1.0, 1.0)
+        target = target.reshape(-1).long()
+        if self.scale is None:
+            scaled, size = logits, norms.gather(1, target[:, None])
+        else:
+            scaled, size = self.scale * cos, torch.full((num, 1), self.scale, dtype=dtype, device=logits.device)
+        cos_y = cos.gather(1, target[:, None])
+        # Added as a difference so identity t leaves the target logit bit-identical (then this is exactly CE).
+        margin = size * (self.t_function(cos_y) - cos_y)
+        modified = scaled.scatter_add(1, target[:, None], margin)
+        log_p = F.log_softmax(modified, dim=1).gather(1, target[:, None]).squeeze(1)
+        return -self._log_tau(log_p).mean() * self.loss_weight
+
+    def extra_repr(self) -> str:
+        return f'num_intervals={self.num_intervals}, scale={self.scale}, eps={self.eps}'
+
+
+def _pooled(head: LinearClsHead, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+    x = feats[-1]
+    if x.dim() == 4:
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+    return head.dropout(x)
+
+
+@MODELS.register_module()
+class CosineLinearClsHead(LinearClsHead):
+    """:class:`LinearClsHead` without bias, passing ``||W_j||`` and ``||x||`` to losses that use them.
+
+    Logits are ``W x = ||W_j|| ||x|| cos(theta_j)``, the form AM-LFS's loss is written in. If the loss module has
+    ``uses_norms`` (:class:`AMLFSLoss`), ``loss()`` calls it with ``weight_norm=||W_j||`` and ``feat_norm=||x||``
+    (``x``: pooled features after dropout); any other loss gets ``(logits, target)`` as in ``LinearClsHead``.
+    Prediction is the softmax of the logits.
+
+    Args:
+        num_classes: Number of classes.
+        in_channels: Channels of the last backbone feature map.
+        loss: Loss config, e.g. ``dict(type='AMLFSLoss')``; defaults to ``CrossEntropyLoss`` (then this is a
+            ``LinearClsHead`` without bias).
+        dropout: Dropout before the linear layer.
+        init_cfg: mmengine initialisation config.
+
+    Examples:
+        >>> head = CosineLinearClsHead(num_classes=3, in_channels=4, loss=dict(type='AMLFSLoss'))
+        >>> sample = BaseDataElement(gt_label=torch.tensor([2]))
+        >>> loss = head.loss([torch.randn(1, 4, 2, 2)], [sample])['loss']
+        >>> head.fc.bias is None, bool(loss > 0)
+        (True, True)
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, loss: dict | None = None, dropout: float = 0.0,
+                 init_cfg: dict | list[dict] | None = None) -> None:
+        super().__init__(num_classes, in_channels, loss=loss, dropout=dropout, init_cfg=init_cfg)
+        self.fc = nn.Linear(in_channels, num_classes, bias=False)
+
+    def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
+        x = _pooled(self, feats)
+        logits = self.fc(x)
+        target = torch.cat([s.gt_label for s in data_samples]).to(logits.device)
+        if getattr(self.loss_module, 'uses_norms', False):
+            loss = self.loss_module(logits, target, weight_norm=self.fc.weight.norm(dim=1), feat_norm=x.norm(dim=1))
+        else:
+            loss = self.loss_module(logits, target)
+        return {'loss': loss}

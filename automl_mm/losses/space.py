@@ -1,0 +1,91 @@
+"""AM-LFS's search space: a diagonal Gaussian over the loss parameters θ = [a^t, b^t, a^τ, b^τ]."""
+from __future__ import annotations
+
+import math
+import os.path as osp
+import pprint
+from typing import Any
+
+import torch
+
+from automl_mm.ohl.spaces import AttributeSpace, _resolve
+from automl_mm.registry import SEARCH_SPACES
+
+from .am_lfs import AMLFSLoss, identity_theta
+
+
+@SEARCH_SPACES.register_module()
+class LossFunctionSpace(AttributeSpace):
+    """One θ per copy per trunk, written to an ``AMLFSLoss``; μ learned by the controller, σ fixed.
+
+    Defaults follow the public AM-LFS reimplementation (METHODS.md §3): M = 6 intervals, σ² = 0.2, μ₀ = identity
+    (slopes 1, intercepts 0, i.e. softmax cross-entropy). Samples that would make the loss invalid are projected
+    by ``AMLFSLoss`` (non-negative slopes; τ floored at eps·p), so every sample gives a finite loss and trains.
+
+    Args:
+        target: Attribute path of the loss module's ``theta``.
+        num_intervals: M, intervals of each piecewise-linear function.
+        std: Fixed standard deviation of every θ component (default √0.2).
+        learn_std: Learn σ as well (the paper keeps it fixed).
+        name: Name in logs and outputs.
+
+    Examples:
+        >>> space = LossFunctionSpace(num_intervals=2)
+        >>> space.distribution.mode().tolist()
+        [1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    """
+
+    def __init__(self, target: str = 'model.head.loss_module.theta', num_intervals: int = 6,
+                 std: float = math.sqrt(0.2), learn_std: bool = False, name: str = 'loss') -> None:
+        distribution = dict(type='DiagGaussian', mean=identity_theta(num_intervals).tolist(), std=std,
+                            learn_std=learn_std)
+        super().__init__(distribution, target=target, name=name)
+        self.num_intervals = num_intervals
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        super().setup(runner, layout, seed)
+        for loss in self._losses(runner):
+            if loss.num_intervals != self.num_intervals:
+                raise ValueError(f'LossFunctionSpace has num_intervals={self.num_intervals} but the loss at '
+                                 f'{self.targets} has {loss.num_intervals}')
+
+    def _losses(self, runner: Any) -> list:
+        return [v for v in _owner_values(runner, self.targets) if isinstance(v, AMLFSLoss)]
+
+    def learned_loss(self) -> AMLFSLoss:
+        """An ``AMLFSLoss`` holding the current mean θ (after projection)."""
+        return AMLFSLoss(num_intervals=self.num_intervals, theta=self.distribution.mode().tolist())
+
+    def export_fragment(self) -> str:
+        theta = [round(float(v), 6) for v in self.learned_loss().theta.tolist()]
+        cfg = dict(type='AMLFSLoss', num_intervals=self.num_intervals, theta=theta)
+        return (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
+                '# with this as the head\'s loss and without the OHLHook.\n'
+                f'am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n'
+                'model = dict(head=dict(loss=am_lfs_loss))\n')
+
+    def plot_trunk(self, out_dir: str, trunk: int) -> None:
+        """``loss_trunk<t>.png``: the learned t(x) and τ(x) against the identity."""
+        import matplotlib
+
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+
+        loss = self.learned_loss()
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+        for ax, (fn, lo, hi, label) in zip(axes, ((loss.t_function, -1.0, 1.0, 't(x), x = cos θ_y'),
+                                                   (loss.tau_function, 0.0, 1.0, 'τ(p), p = softmax prob.'))):
+            x = torch.linspace(lo, hi, 401, dtype=torch.float64)
+            ax.plot(x, x, 'k--', label='identity (cross-entropy)')
+            ax.plot(x, fn(x).detach(), label='learned (mean θ)')
+            ax.set(title=label, xlabel='x')
+            ax.legend(fontsize='small')
+        fig.suptitle(f'AM-LFS after trunk {trunk}')
+        fig.tight_layout()
+        fig.savefig(osp.join(out_dir, f'loss_trunk{trunk:03d}.png'), dpi=90)
+        plt.close(fig)
+
+
+def _owner_values(runner: Any, paths: list[str]) -> list:
+    """The objects that own the attributes at ``paths`` (e.g. the loss module of ``...loss_module.theta``)."""
+    return [node for path in paths for node, _ in _resolve(runner, path)]

@@ -1,0 +1,57 @@
+"""Shared runner of the OHL evidence benchmarks: several arms x seeds of tools/train.py, final test accuracy."""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def final_accuracy(work_dir: str) -> float:
+    """The last ``accuracy/top1`` the run logged (the final validation on the test split)."""
+    rows = []
+    for dirpath, _, files in os.walk(work_dir):
+        if 'scalars.json' in files:
+            with open(osp.join(dirpath, 'scalars.json')) as f:
+                rows += [json.loads(line) for line in f if 'accuracy/top1' in line]
+    return rows[-1]['accuracy/top1']
+
+
+def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
+             configure: Callable[[Config, str], None], describe: Callable[[str, str], str]) -> dict[str, list[float]]:
+    """Train every (seed, arm) with ``configure(cfg, arm)`` applied; print one line per run and a summary."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    results: dict[str, list[float]] = {arm: [] for arm in arms}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            for arm in arms:
+                cfg = Config.fromfile(config)
+                cfg.randomness = dict(seed=seed, deterministic=False)
+                cfg.custom_hooks[0].seed = seed
+                cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
+                cfg.param_scheduler[0].T_max = epochs
+                cfg.default_hooks.checkpoint.interval = epochs
+                cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+                configure(cfg, arm)
+                cfg_path, work = osp.join(tmp, f'{arm}{seed}.py'), osp.join(tmp, f'{arm}{seed}')
+                cfg.dump(cfg_path)
+                proc = subprocess.run([sys.executable, 'tools/train.py', cfg_path, '--work-dir', work], cwd=ROOT,
+                                      env=env, capture_output=True, text=True)
+                if proc.returncode:
+                    raise RuntimeError(f'{arm} seed {seed} failed:\n{proc.stderr[-3000:]}')
+                acc = final_accuracy(work)
+                results[arm].append(acc)
+                print(f'seed {seed} {arm:8s} test top-1 {acc:.2f}{describe(arm, work)}', flush=True)
+    print(f'\n{len(seeds)} seeds, {epochs} epochs:')
+    for arm, accs in results.items():
+        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        print(f'{arm:8s} {statistics.mean(accs):.2f} ± {std:.2f}  ({", ".join(f"{a:.2f}" for a in accs)})')
+    return results

@@ -1,0 +1,327 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.structures import BaseDataElement
+
+from automl_mm.losses import (
+    AMLFSLoss,
+    CosineLinearClsHead,
+    arcface_theta,
+    cosface_theta,
+    fit_piecewise_linear,
+    focal_theta,
+    identity_theta,
+    piecewise_linear,
+    sphereface_theta,
+)
+from automl_mm.registry import MODELS
+
+DTYPES = [torch.float32, torch.float64]
+
+
+def _inputs(n=32, c=7, d=5, dtype=torch.float64, seed=0):
+    """Random features and class weights: bias-free logits plus the norms the head passes."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=dtype) * 3
+    w = torch.randn(c, d, generator=g, dtype=dtype)
+    target = torch.randint(0, c, (n,), generator=g)
+    return x @ w.t(), target, w.norm(dim=1), x.norm(dim=1)
+
+
+def _cos(logits, w_norm, x_norm):
+    return logits / (x_norm[:, None] * w_norm[None, :])
+
+
+def test_piecewise_linear_matches_slopes_intercepts_and_end_conventions():
+    slopes, intercepts = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.0, 1.0, 3.0])
+    x = torch.tensor([-1.0, -0.4, -1 / 3 + 1e-6, 0.2, 1 / 3 + 1e-6, 0.9, 1.0, 1.5, -7.0], dtype=torch.float64)
+    expected = [-1.0, -0.4, 1 + 2 / 3 - 2e-6, 0.6, 3 + 1 / 6 + 5e-7, 3.45, 3.5, 3.75, -7.0]
+    assert torch.allclose(piecewise_linear(x, slopes, intercepts, -1.0, 1.0),
+                          torch.tensor(expected, dtype=torch.float64), atol=1e-12)
+    x.requires_grad_(True)
+    piecewise_linear(x, slopes, intercepts, -1.0, 1.0).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, -2.0, -2.0, 0.5, 0.5, 0.5, 0.5, 1.0]
+    with pytest.raises(ValueError, match='hi > lo'):
+        piecewise_linear(x, slopes, intercepts, 1.0, 1.0)
+
+
+@pytest.mark.parametrize('num', [1, 3, 6])
+def test_fit_is_exact_for_linear_functions(num):
+    slopes, intercepts = fit_piecewise_linear(lambda x: 2.5 * x - 0.75, num, -1.0, 1.0)
+    assert torch.allclose(slopes, torch.full((num,), 2.5, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(intercepts, torch.full((num,), -0.75, dtype=torch.float64), atol=1e-12)
+    x = torch.linspace(-1, 1, 101, dtype=torch.float64)
+    assert torch.allclose(piecewise_linear(x, slopes, intercepts, -1.0, 1.0), 2.5 * x - 0.75, atol=1e-12)
+
+
+def test_fit_secant_error_is_bounded_by_curvature():
+    # Secant interpolation error of a C2 function is at most max|f''| h^2 / 8 with h the interval width.
+    x = torch.linspace(0, 1, 2001, dtype=torch.float64)
+    for num in (4, 8, 16):
+        slopes, intercepts = fit_piecewise_linear(torch.exp, num, 0.0, 1.0)
+        err = (piecewise_linear(x, slopes, intercepts, 0.0, 1.0) - x.exp()).abs().max().item()
+        bound = math.e / 8 / num**2
+        assert 0.5 * bound < err <= bound  # the bound is nearly attained on the last interval
+    edges = torch.linspace(0, 1, 7, dtype=torch.float64)
+    slopes, intercepts = fit_piecewise_linear(torch.exp, 6, 0.0, 1.0)
+    assert torch.allclose(piecewise_linear(edges, slopes, intercepts, 0.0, 1.0), edges.exp(), atol=1e-12)
+
+
+@pytest.mark.parametrize('bad', [0, -2, 1.5, True])
+def test_fit_and_thetas_refuse_bad_num_intervals(bad):
+    with pytest.raises(ValueError, match='num_intervals'):
+        identity_theta(bad)
+    with pytest.raises(ValueError, match='num_intervals'):
+        AMLFSLoss(num_intervals=bad)
+
+
+def test_identity_theta_layout():
+    theta = identity_theta(3)
+    assert theta.dtype == torch.float64
+    assert theta.tolist() == [1.0] * 3 + [0.0] * 3 + [1.0] * 3 + [0.0] * 3
+    assert AMLFSLoss(num_intervals=3).theta.tolist() == theta.tolist()
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_identity_theta_is_cross_entropy(dtype):
+    logits, target, w_norm, x_norm = _inputs(dtype=dtype)
+    loss = AMLFSLoss()(logits, target, w_norm, x_norm)
+    expected = F.cross_entropy(logits, target)
+    assert loss.dtype == dtype
+    # float64: equal up to the order of the batch-mean summation (1 ulp); float32: the brief's 1e-6.
+    tol = dict(rtol=1e-15, atol=0) if dtype == torch.float64 else dict(rtol=0, atol=1e-6)
+    torch.testing.assert_close(loss, expected, **tol)
+    for i in range(4):  # single samples: no reduction order, bit-identical
+        assert AMLFSLoss()(logits[i:i + 1], target[i:i + 1], w_norm, x_norm[i:i + 1]).item() == \
+            F.cross_entropy(logits[i:i + 1], target[i:i + 1]).item()
+    assert torch.allclose(AMLFSLoss(loss_weight=0.5)(logits, target, w_norm, x_norm), 0.5 * expected)
+
+
+def test_identity_theta_gradients_are_cross_entropys():
+    logits, target, w_norm, x_norm = _inputs()
+    a = logits.clone().requires_grad_(True)
+    b = logits.clone().requires_grad_(True)
+    AMLFSLoss()(a, target, w_norm, x_norm).backward()
+    F.cross_entropy(b, target).backward()
+    assert torch.allclose(a.grad, b.grad, atol=1e-15)
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_identity_theta_with_fixed_scale_is_cross_entropy_of_scaled_cosines(dtype):
+    logits, target, w_norm, x_norm = _inputs(dtype=dtype)
+    loss = AMLFSLoss(scale=16.0)(logits, target, w_norm, x_norm)
+    expected = F.cross_entropy(16.0 * _cos(logits, w_norm, x_norm), target)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.allclose(loss, expected, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize('scale', [None, 8.0])
+def test_cosface_theta_reproduces_cosface(scale):
+    margin = 0.35
+    logits, target, w_norm, x_norm = _inputs()
+    cos = _cos(logits, w_norm, x_norm)
+    size = x_norm[:, None] * w_norm[None, :] if scale is None else torch.full_like(cos, scale)
+    onehot = F.one_hot(target, cos.shape[1]).to(cos.dtype)
+    expected = F.cross_entropy(size * (cos - margin * onehot), target)
+    loss = AMLFSLoss(theta=cosface_theta(margin), scale=scale)(logits, target, w_norm, x_norm)
+    assert torch.allclose(loss, expected, atol=1e-12, rtol=0)
+    assert loss > F.cross_entropy(size * cos, target)  # a margin makes the target harder
+
+
+@pytest.mark.parametrize('num, tol', [(6, 0.11), (24, 0.05)])
+def test_arcface_theta_approximates_the_angular_margin(num, tol):
+    margin = 0.5
+    loss = AMLFSLoss(num_intervals=num, theta=arcface_theta(margin, num))
+    x = torch.linspace(-1, 1, 4001, dtype=torch.float64)
+    capped = torch.cos(torch.clamp(torch.acos(x) + margin, max=math.pi))
+    err = (loss.t_function(x) - capped).abs()
+    assert err.max() < tol
+    valid = torch.acos(x) + margin <= math.pi  # where the cap does not bite: the plain ArcFace function
+    assert ((loss.t_function(x) - torch.cos(torch.acos(x) + margin)).abs()[valid].max() < tol)
+    assert (arcface_theta(margin, num)[:num] >= 0).all()  # monotone: projection leaves it unchanged
+    assert torch.equal(loss.theta, arcface_theta(margin, num))
+
+
+def test_sphereface_theta_interpolates_psi_at_the_interval_ends():
+    theta = sphereface_theta(4, 6)
+    loss = AMLFSLoss(theta=theta)
+    edges = torch.linspace(-1, 1, 7, dtype=torch.float64)
+    angle = torch.acos(edges)
+    k = torch.floor(angle * 4 / math.pi).clamp(max=3)
+    psi = (-1.0)**k * torch.cos(4 * angle) - 2 * k
+    assert torch.allclose(loss.t_function(edges[:-1]), psi[:-1], atol=1e-12)
+    assert loss.t_function(torch.tensor([1.0], dtype=torch.float64)).item() == pytest.approx(1.0)
+    assert loss.t_function(torch.tensor([-1.0], dtype=torch.float64)).item() == pytest.approx(-7.0)
+    with pytest.raises(ValueError, match='margin'):
+        sphereface_theta(1.5)
+
+
+def test_focal_theta_approximates_focal_weighting_and_down_weights_easy_examples():
+    gamma = 2.0
+    loss = AMLFSLoss(theta=focal_theta(gamma))
+    p = torch.linspace(0.01, 1, 1000, dtype=torch.float64)
+    assert (loss.tau_function(p) - p**((1 - p)**gamma)).abs().max() < 0.021
+    assert (loss.t_function(torch.linspace(-1, 1, 11, dtype=torch.float64))
+            == torch.linspace(-1, 1, 11, dtype=torch.float64)).all()
+    # One sample per row: easy (p_y ~ 0.97), medium (~0.5), hard (~0.03).
+    logits = torch.tensor([[4.0, 0.0, 0.5], [1.0, 1.0, -10.0], [-2.0, 1.5, 0.0]], dtype=torch.float64)
+    target = torch.tensor([0, 0, 0])
+    w_norm, x_norm = torch.ones(3, dtype=torch.float64), torch.full((1,), 10.0, dtype=torch.float64)
+    focal = torch.stack([loss(logits[i:i + 1], target[i:i + 1], w_norm, x_norm) for i in range(3)])
+    ce = F.cross_entropy(logits, target, reduction='none')
+    ratio = focal / ce
+    assert ratio[0] < 0.05 and ratio[0] < ratio[1] < ratio[2] <= 1.0
+    assert abs(focal[1].item() - (0.5**2) * math.log(2)) < 0.02  # (1 - p)^gamma * CE at p = 1/2
+
+
+def test_negative_slopes_are_projected_to_monotone_pieces():
+    theta = identity_theta(6)
+    theta[:6] = torch.tensor([-1.0, 2.0, -0.5, 1.0, -3.0, 1.0])
+    theta[12:18] = torch.tensor([0.5, -1.0, 1.0, -2.0, 1.0, 0.25])
+    loss = AMLFSLoss(theta=theta)
+    assert loss.theta[:6].tolist() == [0.0, 2.0, 0.0, 1.0, 0.0, 1.0]
+    assert loss.theta[12:18].tolist() == [0.5, 0.0, 1.0, 0.0, 1.0, 0.25]
+    assert torch.equal(loss.theta[6:12], theta[6:12]) and torch.equal(loss.theta[18:], theta[18:])
+    for fn, lo in ((loss.t_function, -1.0), (loss.tau_function, 0.0)):
+        for k in range(6):  # non-decreasing inside every piece
+            left = lo + k * (1 - lo) / 6
+            x = torch.linspace(left + 1e-9, left + (1 - lo) / 6 - 1e-9, 50, dtype=torch.float64)
+            assert (fn(x).diff() >= 0).all()
+
+
+def test_theta_below_zero_tau_still_gives_a_finite_loss():
+    theta = identity_theta(6)
+    theta[18:] = -0.5  # tau(p) = p - 0.5 < 0 for p < 0.5
+    loss = AMLFSLoss(theta=theta)
+    logits, target, w_norm, x_norm = _inputs()
+    logits.requires_grad_(True)
+    value = loss(logits, target, w_norm, x_norm)
+    value.backward()
+    ce = F.cross_entropy(logits, target)
+    assert torch.isfinite(value) and ce <= value <= ce - math.log(loss.eps)
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+    theta[18:] = -2.0  # tau <= 0 everywhere: the floor eps * p gives CE - log(eps), with CE's gradient
+    loss.theta = theta
+    value = loss(logits, target, w_norm, x_norm)
+    assert value.item() == pytest.approx(ce.item() - math.log(loss.eps), abs=1e-9)
+    p = torch.tensor([0.0, 0.3, 0.9], dtype=torch.float64)
+    assert torch.allclose(loss.tau_function(p), loss.eps * p)
+
+
+def test_identity_theta_is_cross_entropy_even_for_confidently_wrong_samples():
+    logits = torch.tensor([[0.0, 60.0], [0.0, 800.0]], dtype=torch.float64)  # p_y = e^-60 and e^-800 (underflows)
+    norms = torch.ones(2, dtype=torch.float64), torch.full((2,), 1000.0, dtype=torch.float64)
+    loss = AMLFSLoss()(logits, torch.tensor([0, 0]), *norms)
+    assert loss.item() == pytest.approx(430.0)
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_non_finite_theta_is_refused(bad):
+    theta = identity_theta(6)
+    theta[3] = bad
+    with pytest.raises(ValueError, match='theta'):
+        AMLFSLoss(theta=theta)
+    loss = AMLFSLoss()
+    with pytest.raises(ValueError, match='theta'):
+        loss.theta = theta.tolist()
+    assert torch.equal(loss.theta, identity_theta(6))  # unchanged after a refused assignment
+
+
+def test_theta_of_wrong_length_or_type_is_refused():
+    with pytest.raises(ValueError, match='theta'):
+        AMLFSLoss(theta=[1.0] * 23)
+    with pytest.raises(ValueError, match='theta'):
+        AMLFSLoss(theta=['a'] * 24)
+
+
+@pytest.mark.parametrize('kwargs, match', [(dict(scale=0.0), 'scale'), (dict(scale=float('nan')), 'scale'),
+                                           (dict(eps=0.0), 'eps'), (dict(eps=1.0), 'eps')])
+def test_bad_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AMLFSLoss(**kwargs)
+
+
+def test_missing_or_misshaped_norms_are_refused():
+    logits, target, w_norm, x_norm = _inputs()
+    with pytest.raises(ValueError, match='CosineLinearClsHead'):
+        AMLFSLoss()(logits, target)
+    with pytest.raises(ValueError, match='weight_norm'):
+        AMLFSLoss()(logits, target, x_norm, w_norm)
+
+
+@pytest.mark.parametrize('scale', [None, 16.0])
+def test_gaussian_theta_around_identity_gives_finite_loss_and_gradients(scale):
+    gen = torch.Generator().manual_seed(0)
+    logits, target, w_norm, x_norm = _inputs(n=64, dtype=torch.float32)
+    w_norm, x_norm = w_norm.requires_grad_(True), x_norm.requires_grad_(True)
+    logits = logits.requires_grad_(True)
+    x_norm.data[0] = 0.0  # a zero feature (all-ReLU-dead sample) must not produce NaN
+    logits.data[0] = 0.0
+    loss = AMLFSLoss(scale=scale)
+    for _ in range(100):
+        loss.theta = identity_theta(6) + math.sqrt(0.2) * torch.randn(24, generator=gen, dtype=torch.float64)
+        value = loss(logits, target, w_norm, x_norm)
+        grads = torch.autograd.grad(value, (logits, w_norm, x_norm))
+        assert torch.isfinite(value) and value.item() >= 0
+        assert all(torch.isfinite(g).all() for g in grads)
+
+
+def test_theta_is_a_float64_buffer_in_the_state_dict():
+    loss = AMLFSLoss(theta=cosface_theta(0.2))
+    state = loss.state_dict()
+    assert list(state) == ['_theta'] and state['_theta'].dtype == torch.float64
+    other = AMLFSLoss()
+    other.load_state_dict(state)
+    assert torch.equal(other.theta, cosface_theta(0.2))
+    loss.theta = [1.0] * 24  # assigning a list (what an attribute search space writes) updates the buffer
+    assert torch.equal(loss.state_dict()['_theta'], torch.ones(24, dtype=torch.float64))
+
+
+def _classifier(loss):
+    return MODELS.build(dict(
+        type='ImageClassifier',
+        data_preprocessor=dict(type='ImgDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3),
+        backbone=dict(type='SimpleConvNet', channels=(8, 16)),
+        head=dict(type='CosineLinearClsHead', num_classes=10, in_channels=16, loss=loss)))
+
+
+def _batch(n=6):
+    samples = [BaseDataElement(gt_label=torch.tensor([i % 10])) for i in range(n)]
+    return {'inputs': [torch.randint(0, 255, (3, 16, 16), dtype=torch.uint8) for _ in range(n)],
+            'data_samples': samples}
+
+
+@pytest.mark.parametrize('scale', [None, 8.0])
+def test_cosine_head_in_an_image_classifier(scale):
+    torch.manual_seed(0)
+    model = _classifier(dict(type='AMLFSLoss', theta=arcface_theta(0.3).tolist(), scale=scale))
+    model.init_weights()
+    assert model.head.fc.bias is None and isinstance(model.head, CosineLinearClsHead)
+    batch = _batch()
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss']) and losses['loss'] > 0
+    losses['loss'].backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert model.head.fc.weight.grad.abs().sum() > 0
+    preds = model(**model.data_preprocessor(batch, training=False), mode='predict')
+    scores = torch.stack([p.pred_score for p in preds])
+    assert torch.allclose(scores.sum(1), torch.ones(6))
+    assert torch.allclose(scores, F.softmax(model(data['inputs'], mode='tensor'), dim=1))
+
+
+def test_cosine_head_with_cross_entropy_is_a_bias_free_linear_head():
+    torch.manual_seed(0)
+    feats = [torch.randn(4, 16, 3, 3)]
+    samples = [BaseDataElement(gt_label=torch.tensor([i])) for i in range(4)]
+    ce_head = CosineLinearClsHead(num_classes=5, in_channels=16)
+    am_head = CosineLinearClsHead(num_classes=5, in_channels=16, loss=dict(type='AMLFSLoss'))
+    am_head.load_state_dict(ce_head.state_dict(), strict=False)
+    expected = F.cross_entropy(feats[0].mean((2, 3)) @ ce_head.fc.weight.t(), torch.arange(4))
+    assert torch.allclose(ce_head.loss(feats, samples)['loss'], expected, atol=1e-6)
+    assert torch.allclose(am_head.loss(feats, samples)['loss'], expected, atol=1e-6)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import glob
+import json
+import os.path as osp
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from automl_mm.losses import AMLFSLoss, LossFunctionSpace, identity_theta
+from automl_mm.ohl import CopyLayout
+from automl_mm.registry import MODELS
+
+from conftest import run_tool
+
+
+def _runner(num_intervals=6):
+    head = SimpleNamespace(loss_module=AMLFSLoss(num_intervals=num_intervals))
+    return SimpleNamespace(model=SimpleNamespace(head=head))
+
+
+def test_space_starts_at_cross_entropy_and_binds_one_sample_per_trunk():
+    runner = _runner()
+    space = LossFunctionSpace()
+    assert torch.equal(space.distribution.mode(), identity_theta(6))
+    assert torch.allclose(space.distribution.std(), torch.full((24,), 0.2**0.5, dtype=torch.float64))
+    space.setup(runner, CopyLayout(1, 1, 0, 1), seed=0)
+    space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
+    theta = runner.model.head.loss_module.theta
+    assert theta.shape == (24,) and not torch.equal(theta, identity_theta(6))
+    assert space.trunk_stats()[0] == 1  # one sample counted
+    # the sampled loss is finite and differentiable for any Gaussian sample (projection, never a crash)
+    logits = torch.randn(8, 10, requires_grad=True)
+    loss = runner.model.head.loss_module(logits, torch.arange(8) % 10, torch.rand(10) + 0.5, torch.rand(8) + 0.5)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+def test_space_checks_the_loss_it_binds_to():
+    with pytest.raises(ValueError, match='num_intervals=4'):
+        LossFunctionSpace(num_intervals=4).setup(_runner(6), CopyLayout(1, 1, 0, 1), seed=0)
+
+
+def test_exported_fragment_rebuilds_the_learned_loss(tmp_path):
+    space = LossFunctionSpace(num_intervals=2)
+    theta = torch.tensor([1.2, 0.8, -0.1, 0.05, 1.0, 0.5, 0.0, 0.3], dtype=torch.float64)
+    space.distribution.load_state_dict({**space.distribution.state_dict(), 'mean': theta})
+    (tmp_path / 'frag.py').write_text(space.export_fragment())
+    cfg = Config.fromfile(str(tmp_path / 'frag.py'))
+    loss = MODELS.build(cfg.model['head']['loss'])
+    assert torch.allclose(loss.theta, theta, atol=1e-6)
+    space.plot_trunk(str(tmp_path), 3)
+    assert osp.getsize(tmp_path / 'loss_trunk003.png') > 0
+
+
+@pytest.mark.slow
+def test_am_lfs_run_on_noisy_digits(tmp_path):
+    work = str(tmp_path / 'amlfs')
+    run_tool('tools/train.py', 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py', '--work-dir', work,
+             '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=3')
+    with open(osp.join(work, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    assert len(history) == 3 and all(all(h['valid']) for h in history)
+    assert history[-1]['theta']['loss'] != history[0]['theta']['loss']  # μ moved
+    assert len(glob.glob(osp.join(work, 'ohl', 'loss_trunk*.png'))) == 3
+    log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    assert 'flipped 120 of 600' in log  # 20 % of the 600 training labels, recorded in the log
+    frag = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py'))
+    assert frag.model['head']['loss']['type'] == 'AMLFSLoss'
