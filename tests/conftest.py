@@ -46,3 +46,21 @@ def read_scalars(work_dir: str) -> list[dict]:
         with open(path) as f:
             rows += [json.loads(line) for line in f if line.strip()]
     return rows
+
+
+def write_cifar(root: str, n_per_batch: int = 20, seed: int = 0) -> str:
+    """Write tiny CIFAR-10 batches in the standard python pickle format (5 train batches + test_batch)."""
+    import os
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
+        labels = [int(x) for x in rng.integers(0, 10, size=n_per_batch)]
+        with open(os.path.join(root, name), 'wb') as f:
+            pickle.dump({b'batch_label': name.encode(), b'labels': labels, b'data': data,
+                         b'filenames': [b'x.png'] * n_per_batch}, f, protocol=2)
+    return root

@@ -9,26 +9,15 @@ import pytest
 
 from automl_mm.datasets import CIFAR10Dataset, ImageFolderDataset, read_cifar_batch
 
+from conftest import write_cifar
+
 
 def _infos(ds):
     return [ds.get_data_info(i) for i in range(len(ds))]
 
 
-def _write_cifar(root, n_per_batch=20, seed=0):
-    """Write the standard python-format CIFAR-10 batches (tiny)."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(root, exist_ok=True)
-    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
-        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
-        labels = [int(x) for x in rng.integers(0, 10, size=n_per_batch)]
-        with open(os.path.join(root, name), 'wb') as f:
-            pickle.dump({b'batch_label': name.encode(), b'labels': labels, b'data': data,
-                         b'filenames': [b'x.png'] * n_per_batch}, f, protocol=2)
-    return root
-
-
 def test_cifar_reads_python_batches_into_bgr_hwc(tmp_path):
-    root = _write_cifar(str(tmp_path / 'cifar-10-batches-py'))
+    root = write_cifar(str(tmp_path / 'cifar-10-batches-py'))
     imgs, labels = read_cifar_batch(os.path.join(root, 'data_batch_1'))
     assert imgs.shape == (20, 32, 32, 3) and imgs.dtype == np.uint8
     with open(os.path.join(root, 'data_batch_1'), 'rb') as f:

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import pickle
-
 import numpy as np
 import pytest
 from mmengine.logging import MMLogger
@@ -10,6 +7,8 @@ from mmengine.logging import MMLogger
 from automl_mm.datasets import CIFAR10Dataset, DigitsDataset
 from automl_mm.datasets.noisy_labels import NoisyLabelDataset
 from automl_mm.registry import DATASETS
+
+from conftest import write_cifar
 
 PACK = [dict(type='PackClsInputs')]
 
@@ -20,19 +19,6 @@ def _digits(split='train', pipeline=None, **kwargs):
 
 def _labels(ds):
     return np.asarray([ds.get_data_info(i)['gt_label'] for i in range(len(ds))])
-
-
-def _write_cifar(root, n_per_batch=20, seed=0):
-    """Write the standard python-format CIFAR-10 batches (tiny); as in test_cifar_and_folders.py."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(root, exist_ok=True)
-    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
-        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
-        labels = [int(x) for x in rng.integers(0, 10, size=n_per_batch)]
-        with open(os.path.join(root, name), 'wb') as f:
-            pickle.dump({b'batch_label': name.encode(), b'labels': labels, b'data': data,
-                         b'filenames': [b'x.png'] * n_per_batch}, f, protocol=2)
-    return root
 
 
 @pytest.mark.parametrize('ratio, expected', [(0.0, 0), (0.2, 20), (0.375, 38), (0.99, 99)])
@@ -111,7 +97,7 @@ def test_lazy_init_defers_the_flips():
 
 @pytest.mark.parametrize('serialize_data', [True, False])
 def test_cifar_serialized_and_plain_data_lists(tmp_path, serialize_data):
-    root = _write_cifar(str(tmp_path / 'cifar-10-batches-py'))
+    root = write_cifar(str(tmp_path / 'cifar-10-batches-py'))
     cfg = dict(type='CIFAR10Dataset', data_root=root, split='train', reward_size=10, pipeline=PACK,
                serialize_data=serialize_data)
     clean = CIFAR10Dataset(**{k: v for k, v in cfg.items() if k != 'type'})
