@@ -6,6 +6,7 @@ import os
 import os.path as osp
 
 import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -68,6 +69,11 @@ def run(cfg: Config | str) -> None:
         cfg = Config.fromfile(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        # Leave together and tear the process group down: ranks that exit while a peer still holds open gloo
+        # connections can abort at interpreter shutdown ("terminate called without an active exception").
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def main() -> None:
