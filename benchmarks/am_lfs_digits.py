@@ -3,7 +3,7 @@
 Both arms run the same 4-copy OHL engine on the embedded default config; the ``ce`` arm pins θ to the identity
 (σ → 0, controller learning rate 0), which makes ``AMLFSLoss`` exactly softmax cross-entropy, so copies, rewards
 and best-copy selection are the same as in the ``am-lfs`` arm. Prints the final test accuracy, mean ± std.
-Run: python benchmarks/am_lfs_digits.py [--seeds 0 1 2] [--epochs 30]
+Run: python benchmarks/am_lfs_digits.py [--seeds 0 1 2] [--epochs 30] [--arms ce am-lfs] [--std 0.447]
 """
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from _arms import ROOT, run_arms
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
 
 
+STD: float | None = None  # --std: the Gaussian's fixed sigma in the am-lfs arm (None: the config's)
+
+
 def configure(cfg, arm: str) -> None:
+    if arm == 'am-lfs' and STD is not None:
+        cfg.custom_hooks[0].spaces[0].std = STD
     if arm == 'ce':
         hook = cfg.custom_hooks[0]
         hook.controller.optimizer.lr = 0.0
@@ -28,8 +33,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=30)
+    parser.add_argument('--arms', nargs='+', default=['ce', 'am-lfs'])
+    parser.add_argument('--std', type=float, default=None, help="sigma of the am-lfs arm (default: the config's)")
     args = parser.parse_args()
-    run_arms(CONFIG, ['ce', 'am-lfs'], args.seeds, args.epochs, configure, lambda arm, work: '')
+    global STD
+    STD = args.std
+    run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, lambda arm, work: '')
 
 
 if __name__ == '__main__':
