@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 from mmengine.registry import DefaultScope
 
-from automl_mm.ohl.distributions import BaseDistribution
-from automl_mm.registry import CONTROLLERS, OPTIMIZERS, SAMPLERS
+from automl_mm.ohl.distributions import BaseDistribution, build_distribution
+from automl_mm.registry import CONTROLLERS, OPTIMIZERS
 from automl_mm.search.base import BaseController
 
 _BASELINES = ('mean', 'moving_average')
@@ -59,12 +59,7 @@ class REINFORCE(BaseController):
     def __init__(self, distribution: BaseDistribution | dict, optimizer: dict | None = None,
                  baseline: str = 'mean', momentum: float = 0.9, normalize: bool = False,
                  eps: float = 1e-8) -> None:
-        if isinstance(distribution, dict):
-            with DefaultScope.overwrite_default_scope('automl_mm'):
-                distribution = SAMPLERS.build(distribution)
-        if not isinstance(distribution, BaseDistribution):
-            raise TypeError(f'distribution must be a BaseDistribution or its config, got '
-                            f'{type(distribution).__name__}')
+        distribution = build_distribution(distribution)
         params = distribution.parameters()
         if not params:
             raise ValueError(f'distribution must have learnable parameters, got {type(distribution).__name__} '

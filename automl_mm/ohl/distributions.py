@@ -130,6 +130,17 @@ class BaseDistribution(BaseSampler):
         return f'{type(self).__name__}({self.summary(top_k=3)})'
 
 
+def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution') -> BaseDistribution:
+    """A distribution from its ``SAMPLERS`` config (looked up in automl_mm's scope) or as given; ``what`` names the
+    argument in the error."""
+    if isinstance(cfg, dict):
+        with DefaultScope.overwrite_default_scope('automl_mm'):
+            cfg = SAMPLERS.build(cfg)
+    if not isinstance(cfg, BaseDistribution):
+        raise TypeError(f'{what} must be a BaseDistribution or its config, got {type(cfg).__name__}')
+    return cfg
+
+
 class _DiscreteDistribution(BaseDistribution):
     """Shared summary, mode and entropy of distributions over ``num_choices`` flat indices."""
 
@@ -508,14 +519,7 @@ class Product(BaseDistribution):
             raise ValueError(f'components must be a non-empty dict of name -> distribution, got {components!r}')
         self.components: dict[str, BaseDistribution] = {}
         for name in sorted(components):
-            component = components[name]
-            if isinstance(component, dict):
-                with DefaultScope.overwrite_default_scope('automl_mm'):
-                    component = SAMPLERS.build(component)
-            if not isinstance(component, BaseDistribution):
-                raise TypeError(f'components[{name!r}] must be a BaseDistribution or its config, got '
-                                f'{type(component).__name__}')
-            self.components[name] = component
+            self.components[name] = build_distribution(components[name], f'components[{name!r}]')
 
     def _split(self, sample: Any) -> dict[str, Any]:
         if isinstance(sample, Sequence) and not isinstance(sample, str):  # a list of per-sample dicts

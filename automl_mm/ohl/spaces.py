@@ -26,8 +26,10 @@ from mmengine.dataset import Compose
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from automl_mm.registry import HOOKS, SAMPLERS, SEARCH_SPACES, TRANSFORMS
+from automl_mm.registry import HOOKS, SEARCH_SPACES, TRANSFORMS
 from automl_mm.search import BaseSearchSpace
+
+from .distributions import build_distribution
 
 # ---------------------------------------------------------------------------------------------------------------
 # attribute paths
@@ -131,7 +133,7 @@ class OHLSpace(BaseSearchSpace):
     per_item = False
 
     def __init__(self, distribution: dict | Any, name: str | None = None) -> None:
-        dist = SAMPLERS.build(distribution) if isinstance(distribution, dict) else distribution
+        dist = build_distribution(distribution)
         super().__init__(dist)
         self.name = name or type(self).__name__
         self._stats = torch.zeros(dist.stats_size(), dtype=torch.float64)
@@ -291,7 +293,7 @@ class LiveChoiceTransform(BaseTransform):
         self._stamp: int | None = None
         self._cdf_live: np.ndarray | None = None
         self._rng: np.random.Generator | None = None
-        self._rng_owner: tuple[int, int] | None = None
+        self._rng_owner: int | None = None
 
     def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int) -> None:
         if not self.bindable:
@@ -305,17 +307,18 @@ class LiveChoiceTransform(BaseTransform):
         self._version = self._stamp = None
 
     def _cdf_and_rng(self) -> tuple[np.ndarray, np.random.Generator]:
-        info = torch.utils.data.get_worker_info()
-        worker = -1 if info is None else info.id
+        # Called per sample: the generator is (re)made only when the process or the trunk changes.
         if self.live is None:
-            # Fixed policy: a generator seeded from the process's numpy RNG (seeded per worker by mmengine).
-            owner = (os.getpid(), worker)
-            if self._rng_owner != owner:
+            # Fixed policy: a generator seeded from the process's numpy RNG (seeded per worker by mmengine);
+            # every dataloader worker is its own process.
+            if self._rng_owner != os.getpid():
                 self._rng = np.random.default_rng(np.random.randint(0, 2**31))
-                self._rng_owner = owner
+                self._rng_owner = os.getpid()
             return self._fixed_cdf, self._rng
         version, stamp = int(self.live.version[0]), int(self.live.stamp[0])
         if version != self._version:
+            info = torch.utils.data.get_worker_info()
+            worker = -1 if info is None else info.id
             self._rng = np.random.default_rng([*self._seed_key, version + 1, worker + 1])
             self._version = version
         if stamp != self._stamp:
