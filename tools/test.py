@@ -5,11 +5,11 @@ import argparse
 import os
 import os.path as osp
 
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading)
+from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -43,8 +43,7 @@ def main() -> None:
     cfg.resume = False
     # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', None) or [] if 'num_copies' not in h]
-    if not torch.cuda.is_available() and cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend') == 'nccl':
-        cfg.env_cfg.dist_cfg.backend = 'gloo'
+    gloo_without_gpus(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     metrics = runner.test()
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})

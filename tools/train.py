@@ -11,6 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading before anything is loaded)
+from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import launch_local, required_world_size
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -57,8 +58,7 @@ def build_config(args: argparse.Namespace) -> Config:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
         cfg.resume, cfg.load_from = True, args.resume
-    if not torch.cuda.is_available() and cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend') == 'nccl':
-        cfg.env_cfg.dist_cfg.backend = 'gloo'  # nccl needs GPUs; gloo runs the same collectives on CPUs
+    gloo_without_gpus(cfg)
     return cfg
 
 

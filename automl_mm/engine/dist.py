@@ -22,6 +22,13 @@ def _init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kw
     torch_dist.init_process_group(backend=backend, **kwargs)
 
 
+def gloo_without_gpus(cfg) -> None:
+    """Switch a config's process-group backend from nccl to gloo when no GPU is visible (every launcher)."""
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
+    if not torch.cuda.is_available() and dist_cfg.get('backend') == 'nccl':
+        cfg.env_cfg.dist_cfg.backend = 'gloo'  # gloo runs the same collectives on CPUs
+
+
 def install_cpu_aware_pytorch_launcher() -> None:
     """Route ``init_dist('pytorch', ...)`` through the CPU-aware version. Idempotent."""
     dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
