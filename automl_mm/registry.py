@@ -47,8 +47,10 @@ def _child(name: str, parent: Registry, locations: list[str]) -> Registry:
 RUNNERS = _child('runner', MMENGINE_RUNNERS, ['automl_mm.engine'])  # an mmengine Runner (sub)class instance
 # callable(cfg) -> Runner
 RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['automl_mm.engine'])
-LOOPS = _child('loop', MMENGINE_LOOPS, ['automl_mm.engine'])  # mmengine BaseLoop: train/val/test/search loops
-HOOKS = _child('hook', MMENGINE_HOOKS, ['automl_mm.engine', 'automl_mm.ohl'])  # mmengine Hook, e.g. OHLHook
+# mmengine BaseLoop: train/val/test loops and the NAS search loops
+LOOPS = _child('loop', MMENGINE_LOOPS, ['automl_mm.engine', 'automl_mm.nas'])
+# mmengine Hook, e.g. OHLHook, PathSamplingHook
+HOOKS = _child('hook', MMENGINE_HOOKS, ['automl_mm.engine', 'automl_mm.ohl', 'automl_mm.nas'])
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['automl_mm.datasets'])  # a torch Dataset (mostly BaseDataset)
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['automl_mm.datasets', 'automl_mm.ohl'])  # torch Sampler
 # callable(results: dict) -> dict | None
@@ -75,10 +77,10 @@ FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['automl_mm.datasets'])  # pl
 # BaseSearchSpace: couples a sampler with where its samples go (a pipeline transform's policy, a loss's
 # parameters, an attribute path of the model or optimiser); ``apply(sample)`` binds one sample.
 SEARCH_SPACES = Registry('search space', scope=_SCOPE,
-                         locations=['automl_mm.search', 'automl_mm.ohl', 'automl_mm.losses'])
+                         locations=['automl_mm.search', 'automl_mm.ohl', 'automl_mm.losses', 'automl_mm.nas'])
 # BaseSampler: a (possibly learnable) distribution over choices: ``sample()``, ``log_prob(sample)``,
 # ``state_dict()``/``load_state_dict()``. Hyper-parameter distributions and architecture path samplers.
-SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])
+SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl', 'automl_mm.nas'])
 # BaseController: updates a sampler from rewards: ``step(samples, rewards) -> dict`` of logged scalars,
 # deterministic given its inputs (every rank applies the same update), with ``state_dict()``.
 CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])

@@ -18,15 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.dataset import pseudo_collate
 from mmengine.dist import barrier, is_distributed
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
-from mmengine.registry import DATASETS as ROOT_DATASETS
-from mmengine.registry import FUNCTIONS as ROOT_FUNCTIONS
 from torch.utils.data import DataLoader
 
+from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
 from automl_mm.registry import CONTROLLERS, HOOKS, SEARCH_SPACES
 
 from .copies import CopyDataParallel, init_copy_layout
@@ -292,34 +290,12 @@ class OHLHook(Hook):
                              '`reward_dataloader` in the config (held out from training, never the test split)')
         if evaluator_cfg is None:
             raise ValueError('OHLHook needs reward_evaluator (or a reward_evaluator / val_evaluator in the config)')
-        cfg = dict(loader_cfg)
-        dataset = cfg.pop('dataset')
-        if isinstance(dataset, dict):
-            dataset = ROOT_DATASETS.build(dataset)
-        cfg.pop('sampler', None)  # every rank evaluates its copy on the whole reward split, in order
-        cfg.pop('batch_sampler', None)
-        collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
-        collate_fn = ROOT_FUNCTIONS.get(collate['type']) if isinstance(collate, dict) else (collate or pseudo_collate)
-        self._reward_loader = DataLoader(dataset, shuffle=False, collate_fn=collate_fn, **cfg)
+        self._reward_loader = build_local_loader(loader_cfg, 'reward_dataloader')
+        dataset = self._reward_loader.dataset
         self._evaluator = runner.build_evaluator(evaluator_cfg)
         self._evaluator.dataset_meta = getattr(dataset, 'metainfo', None)
 
     def _evaluate_reward(self, runner) -> float:
         """This copy's reward on the whole reward split, computed locally (never gathered across copies)."""
-        model = runner.model
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            for data in self._reward_loader:
-                outputs = model.val_step(data)
-                self._evaluator.process(data_samples=outputs, data_batch=data)
-        metrics = {}
-        for metric in self._evaluator.metrics:
-            values = metric.compute_metrics(metric.results)
-            metric.results.clear()
-            prefix = f'{metric.prefix}/' if metric.prefix else ''
-            metrics.update({f'{prefix}{k}': v for k, v in values.items()})
-        model.train(was_training)
-        if self.reward_key not in metrics:
-            raise KeyError(f'reward_key {self.reward_key!r} is not among the reward metrics {sorted(metrics)}')
-        return float(metrics[self.reward_key])
+        metrics = evaluate_locally(runner.model, self._reward_loader, self._evaluator)
+        return metric_value(metrics, self.reward_key, 'reward_key')

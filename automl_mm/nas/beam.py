@@ -1,0 +1,163 @@
+"""The top-K partial-architecture search step shared by PC-NAS and CR-NAS.
+
+``PartialArchitecturePool`` keeps K partial paths (prefixes). One step extends every entry by the next decision(s),
+scores each candidate (e.g. by the mean accuracy of sampled completions: the PC-NAS "potential", or the CR-NAS
+greedy dilation score), and keeps the K best. Scores are recorded as they arrive, so a search interrupted in the
+middle of a step resumes without re-scoring finished candidates. ``score_step`` splits the candidates of a step
+across ranks and gathers the scores, identical on every rank.
+
+Extending the empty prefix by every decision at once enumerates the whole space: that is CR-NAS's exhaustive
+stage-allocation search, with the same bookkeeping.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from mmengine.dist import all_gather_object, get_dist_info
+
+from .spaces import BasePathSpace
+
+Path = tuple[int, ...]
+
+
+class PartialArchitecturePool:
+    """K partial architectures of a path space, grown one step at a time.
+
+    Args:
+        space: The path space.
+        pool_size: K, the number of partial architectures kept after each step.
+
+    Examples:
+        >>> from automl_mm.nas.spaces import LayerwiseSpace
+        >>> pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]] * 2), pool_size=2)
+        >>> for c in pool.candidates():
+        ...     pool.record(c, float(c[0]))
+        >>> pool.select()
+        [(2,), (1,)]
+    """
+
+    def __init__(self, space: BasePathSpace, pool_size: int) -> None:
+        if int(pool_size) < 1:
+            raise ValueError(f'pool_size must be >= 1, got {pool_size}')
+        self.space = space
+        self.pool_size = int(pool_size)
+        self.pool: list[Path] = [()]
+        self.scores: dict[Path, float] = {}  # the current step's finished candidates
+        self.candidate_list: list[Path] | None = None  # the current step's candidates, fixed once drawn
+        self.history: list[dict] = []
+
+    @property
+    def num_decided(self) -> int:
+        return len(self.pool[0])
+
+    @property
+    def done(self) -> bool:
+        return self.num_decided >= self.space.num_decisions
+
+    def candidates(self, depth: int = 1, max_candidates: int | None = None, seed: int = 0) -> list[Path]:
+        """Every completable extension of every pool entry by ``depth`` decisions (fixed for the step once drawn).
+
+        Args:
+            depth: Decisions added in this step (``space.num_decisions`` enumerates the whole space).
+            max_candidates: If there are more candidates, keep a seeded uniform sample of this many (in order).
+            seed: Seed of that sample.
+        """
+        if self.candidate_list is None:
+            if self.done:
+                raise ValueError('the pool already holds full architectures')
+            seen: dict[Path, None] = {}
+            for prefix in self.pool:
+                for candidate in self.space.extensions(prefix, depth):
+                    seen.setdefault(candidate)
+            found = list(seen)
+            if max_candidates is not None and len(found) > max_candidates:
+                keep = np.random.default_rng([seed, self.num_decided]).choice(len(found), max_candidates,
+                                                                              replace=False)
+                found = [found[i] for i in sorted(keep)]
+            self.candidate_list = found
+        return list(self.candidate_list)
+
+    def filter_candidates(self, keep: Callable[[Path], bool]) -> list[Path]:
+        """Drop candidates failing ``keep`` (e.g. a FLOPs limit) from the current step; returns the rest."""
+        self.candidate_list = [c for c in self.candidates() if keep(c)]
+        return list(self.candidate_list)
+
+    def record(self, candidate: Sequence[int], score: float) -> None:
+        self.scores[tuple(int(j) for j in candidate)] = float(score)
+
+    def pending(self) -> list[Path]:
+        """The current step's candidates that have no score yet, in candidate order."""
+        return [c for c in self.candidates() if c not in self.scores]
+
+    def ranking(self) -> list[tuple[Path, float]]:
+        """Scored candidates, best first; ties keep candidate order (so the result is deterministic)."""
+        order = {c: i for i, c in enumerate(self.candidates())}
+        scored = [(c, s) for c, s in self.scores.items() if c in order]
+        return sorted(scored, key=lambda cs: (-_finite(cs[1]), order[cs[0]]))
+
+    def select(self) -> list[Path]:
+        """Keep the K best scored candidates with a finite score; start the next step."""
+        pending = self.pending()
+        if pending:
+            raise RuntimeError(f'{len(pending)} candidates are not scored yet, e.g. {pending[0]}')
+        ranking = self.ranking()
+        kept = [c for c, s in ranking if math.isfinite(s)][:self.pool_size]
+        if not kept:
+            raise RuntimeError('no candidate has a finite score (every completion violates the cost limit?)')
+        self.history.append({'decided': len(kept[0]), 'pool': [list(c) for c in kept],
+                             'candidates': [[list(c), s] for c, s in ranking]})
+        self.pool, self.scores, self.candidate_list = kept, {}, None
+        return list(kept)
+
+    def state_dict(self) -> dict:
+        return {'pool': [list(p) for p in self.pool], 'scores': [[list(c), s] for c, s in self.scores.items()],
+                'candidates': None if self.candidate_list is None else [list(c) for c in self.candidate_list],
+                'history': self.history, 'pool_size': self.pool_size}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state['pool_size']) != self.pool_size:
+            raise ValueError(f'the checkpoint was searched with pool_size {state["pool_size"]}, '
+                             f'the config asks for {self.pool_size}')
+        self.pool = [tuple(p) for p in state['pool']]
+        self.scores = {tuple(c): float(s) for c, s in state['scores']}
+        cands = state['candidates']
+        self.candidate_list = None if cands is None else [tuple(c) for c in cands]
+        self.history = list(state['history'])
+
+
+def _finite(score: float) -> float:
+    return score if math.isfinite(score) else -math.inf
+
+
+def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
+               on_round: Callable[[int, int], None] | None = None) -> dict[Path, float]:
+    """Score every pending candidate of the pool's current step, split across ranks.
+
+    Candidates are dealt in rounds of ``world_size``: rank r scores the r-th of the round, then all scores of the
+    round are gathered and recorded on every rank (so every rank holds the same pool and a checkpoint taken after
+    any round holds every finished score).
+
+    Args:
+        pool: The pool whose step to score (its ``candidates`` must already be drawn).
+        score_fn: ``candidate -> score``; must be deterministic given the candidate (seed it from the candidate).
+        on_round: Called as ``on_round(num_scored, num_candidates)`` after each round (progress, checkpoints).
+
+    Returns:
+        Every score of the step.
+    """
+    rank, world_size = get_dist_info()
+    total = len(pool.candidates())
+    pending = pool.pending()
+    for start in range(0, len(pending), world_size):
+        chunk = pending[start:start + world_size]
+        mine = chunk[rank] if rank < len(chunk) else None
+        result = (mine, float(score_fn(mine))) if mine is not None else (None, None)
+        gathered = all_gather_object(result) if world_size > 1 else [result]
+        for candidate, score in gathered:
+            if candidate is not None:
+                pool.record(candidate, score)
+        if on_round is not None:
+            on_round(len(pool.scores), total)
+    return dict(pool.scores)

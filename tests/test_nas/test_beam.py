@@ -1,0 +1,138 @@
+"""The top-K partial-architecture component on synthetic scorers: exact top-K, cost filtering, resume, ranks."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from automl_mm.nas import (
+    LayerwiseSpace,
+    PartialArchitecturePool,
+    StageAllocationSpace,
+    UniformPathSampler,
+    path_rng,
+    potential,
+    score_step,
+)
+
+WEIGHTS = np.array([[0.3, 0.1, 0.7], [0.2, 0.9, 0.4], [0.5, 0.6, 0.1], [0.8, 0.0, 0.3]])
+
+
+def additive_score(path):
+    return float(sum(WEIGHTS[i, j] for i, j in enumerate(path)))
+
+
+def brute_force_topk(prefixes, k, space):
+    """Every extension of every prefix by one decision, scored by the best completion (additive: exact)."""
+    cands = [p + (j,) for p in prefixes for j in range(space.num_options(len(p)))]
+    rest = len(cands[0])
+    best_tail = sum(WEIGHTS[i].max() for i in range(rest, space.num_decisions))
+    return sorted(cands, key=lambda c: -(additive_score(c) + best_tail))[:k]
+
+
+def test_pool_keeps_exact_top_k_each_step():
+    space = LayerwiseSpace([[0, 1, 2]] * 4)
+    pool = PartialArchitecturePool(space, pool_size=3)
+    expected = [()]
+    while not pool.done:
+        expected = brute_force_topk(expected, 3, space)
+        best_tail = sum(WEIGHTS[i].max() for i in range(pool.num_decided + 1, 4))
+        assert len(pool.candidates()) == len(pool.pool) * 3
+        score_step(pool, lambda c, t=best_tail: additive_score(c) + t)
+        assert pool.select() == expected
+    # the final pool holds the 3 best full architectures of the whole space
+    full = sorted(itertools.product(range(3), repeat=4), key=lambda p: -additive_score(p))[:3]
+    assert pool.pool == full
+    assert [h['decided'] for h in pool.history] == [1, 2, 3, 4]
+
+
+def test_ties_break_by_candidate_order_and_nonfinite_dropped():
+    space = LayerwiseSpace([[0, 1, 2, 3]])
+    pool = PartialArchitecturePool(space, pool_size=2)
+    for c, s in zip(pool.candidates(), [0.5, -math.inf, 0.5, 0.1]):
+        pool.record(c, s)
+    assert pool.select() == [(0,), (2,)]
+    pool = PartialArchitecturePool(space, pool_size=2)
+    for c in pool.candidates():
+        pool.record(c, -math.inf)
+    with pytest.raises(RuntimeError, match='finite score'):
+        pool.select()
+
+
+def test_select_refuses_unscored_candidates():
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=1)
+    pool.record((0,), 1.0)
+    with pytest.raises(RuntimeError, match='not scored'):
+        pool.select()
+
+
+def test_resume_mid_step_scores_only_the_rest():
+    space = LayerwiseSpace([[0, 1, 2]] * 3)
+    calls = []
+
+    def scorer(c):
+        calls.append(c)
+        return additive_score(c)
+
+    reference = PartialArchitecturePool(space, 2)
+    while not reference.done:
+        score_step(reference, additive_score)
+        reference.select()
+
+    pool = PartialArchitecturePool(space, 2)
+    score_step(pool, additive_score)
+    pool.select()
+    # interrupt step 2 after two candidates, through the state dict (what a checkpoint holds)
+    for c in pool.candidates()[:2]:
+        pool.record(c, additive_score(c))
+    state = pool.state_dict()
+    resumed = PartialArchitecturePool(space, 2)
+    resumed.load_state_dict(state)
+    score_step(resumed, scorer)
+    assert len(calls) == len(resumed.candidates()) - 2
+    resumed.select()
+    while not resumed.done:
+        score_step(resumed, additive_score)
+        resumed.select()
+    assert resumed.pool == reference.pool
+    assert resumed.history == reference.history
+    with pytest.raises(ValueError, match='pool_size'):
+        PartialArchitecturePool(space, 3).load_state_dict(state)
+
+
+def test_exhaustive_step_over_a_constrained_space_with_a_cost_filter():
+    space = StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8)
+    pool = PartialArchitecturePool(space, pool_size=3)
+    cands = pool.candidates(depth=space.num_decisions)
+    assert len(cands) == space.size() == 19
+    assert all(sum(space.values(c)) == 8 for c in cands)
+    kept = pool.filter_candidates(lambda c: space.values(c)[3] <= 2)  # e.g. a FLOPs budget
+    assert all(space.values(c)[3] <= 2 for c in kept) and len(kept) < 19
+    score_step(pool, lambda c: float(np.dot(space.values(c), [1, 2, 3, 4])))
+    best = pool.select()
+    assert space.values(best[0]) == [1, 2, 3, 2]
+    assert pool.done
+
+
+def test_sampled_candidates_are_seeded_and_ordered():
+    space = StageAllocationSpace([list(range(1, 11))] * 4, total_blocks=16)
+    a = PartialArchitecturePool(space, 3).candidates(depth=4, max_candidates=20, seed=5)
+    b = PartialArchitecturePool(space, 3).candidates(depth=4, max_candidates=20, seed=5)
+    c = PartialArchitecturePool(space, 3).candidates(depth=4, max_candidates=20, seed=6)
+    assert a == b != c and len(a) == 20 and a == sorted(a)
+
+
+def test_potential_skips_completions_over_the_limit():
+    space = LayerwiseSpace([[0, 1, 2]] * 3)
+    sampler = UniformPathSampler(space)
+    latency = lambda p: sum(p)  # noqa: E731  (op index = cost)
+    seen = []
+
+    def evaluate(path, sample):
+        seen.append(path)
+        return float(path[0])
+
+    value = potential((2,), sampler, evaluate, 5, path_rng(0, 1), accept=lambda p: latency(p) <= 3)
+    assert value == 2.0 and len(seen) == 5
+    assert all(p[0] == 2 and latency(p) <= 3 for p in seen)
+    assert potential((2, 2), sampler, evaluate, 3, path_rng(0, 2), accept=lambda p: latency(p) <= 3) == -math.inf

@@ -1,0 +1,119 @@
+"""Path spaces and samplers: constraints, uniformity over valid paths, rank-identical seeded draws."""
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from automl_mm.nas import (
+    DilationSpace,
+    LayerwiseSpace,
+    PathSamplingHook,
+    PoolPathSampler,
+    StageAllocationSpace,
+    UniformPathSampler,
+    path_rng,
+)
+
+
+def test_stage_space_enumerates_exactly_the_valid_allocations():
+    choices = [[1, 2, 3, 4], [1, 2, 3], [2, 3, 5], [2, 3, 4]]
+    space = StageAllocationSpace(choices, total_blocks=10)
+    brute = [p for p in np.ndindex(*[len(c) for c in choices]) if sum(space.values(p)) == 10]
+    assert list(space.completions(())) == [tuple(p) for p in brute]
+    assert space.size() == len(brute)
+    assert not space.can_complete((3, 2))  # 4 + 3 leaves 3 for two stages whose minimum is 4
+    assert space.path_of([1, 2, 3, 4]) == (0, 1, 1, 2)
+    with pytest.raises(ValueError, match='stage 2'):
+        space.path_of([1, 2, 4, 3])
+    with pytest.raises(ValueError, match='total_blocks=30'):
+        StageAllocationSpace(choices, total_blocks=30)
+    with pytest.raises(ValueError, match='decision 1 has 3 options'):
+        space.check_path((0, 3, 0, 0))
+
+
+def test_uniform_sampler_is_uniform_over_valid_paths():
+    space = StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8)
+    sampler = UniformPathSampler(space)
+    counts = Counter(sampler.sample(path_rng(0, i)) for i in range(19 * 200))
+    assert set(counts) == set(space.completions(()))
+    assert max(counts.values()) / min(counts.values()) < 1.6  # 200 expected each
+
+
+def test_draws_depend_on_seed_and_iteration_only():
+    space = LayerwiseSpace([[0, 1, 2, 3]] * 6)
+    a = [UniformPathSampler(space).sample(path_rng(3, i)) for i in range(20)]
+    b = [UniformPathSampler(space).sample(path_rng(3, i)) for i in range(20)]
+    c = [UniformPathSampler(space).sample(path_rng(4, i)) for i in range(20)]
+    assert a == b and a != c
+
+
+def test_pool_sampler_restricts_the_prefix():
+    space = LayerwiseSpace([[0, 1, 2]] * 4)
+    sampler = PoolPathSampler(space, pool=[(0, 2), (1, 1)])
+    paths = [sampler.sample(path_rng(0, i)) for i in range(200)]
+    assert {p[:2] for p in paths} == {(0, 2), (1, 1)}
+    assert {p[2:] for p in paths} == {(i, j) for i in range(3) for j in range(3)}
+    sampler.load_state_dict({'pool': [[2]]})
+    assert sampler.sample(path_rng(0, 0))[0] == 2
+    with pytest.raises(ValueError, match='same number'):
+        sampler.set_pool([(0,), (0, 1)])
+
+
+class _Supernet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3)
+        self.blocks = 5
+        self.dilations = None
+
+    @property
+    def num_active_blocks(self):
+        return self.blocks
+
+    def set_dilations(self, dilations):
+        self.dilations = list(dilations)
+
+
+class _Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = _Supernet()
+
+
+def test_dilation_space_binds_to_the_backbone_and_hook_samples_per_iter():
+    model = _Detector()
+    space = DilationSpace((1, 2, 3))
+    space.bind(model)
+    assert space.num_decisions == 5 and space.size() == 3**5
+    space.apply((0, 1, 2, 1, 0), model)
+    assert model.backbone.dilations == [1, 2, 3, 2, 1]
+    with pytest.raises(ValueError, match='set_allocation'):
+        StageAllocationSpace([[1]], 1).bind(model)
+
+    class _Runner:
+        seed = 7
+        iter = 0
+        model = _Detector()
+
+    runner = _Runner()
+    hook = PathSamplingHook(space=dict(type='DilationSpace'), val_path=(0,) * 5)
+    hook.before_train(runner)
+    seen = []
+    for it in range(10):
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        seen.append(tuple(runner.model.backbone.dilations))
+    assert len(set(seen)) > 5
+    hook.before_val_epoch(runner)
+    assert runner.model.backbone.dilations == [1] * 5
+    # another rank with the same seed draws the same paths
+    other = PathSamplingHook(space=dict(type='DilationSpace'))
+    runner2 = _Runner()
+    other.before_train(runner2)
+    for it in range(10):
+        runner2.iter = it
+        other.before_train_iter(runner2, it)
+        assert tuple(runner2.model.backbone.dilations) == seen[it]
+    torch.manual_seed(0)  # the hook never touches the global RNGs
