@@ -1,0 +1,134 @@
+"""Split a COCO annotation file by image into an architecture-search train part and a held-out val part.
+
+CR-NAS (Liang et al., ICLR 2020) searches on COCO with the train set split by image: about 130K images to train
+the supernet ("arch-train") and 5K images to score candidate architectures ("arch-val"), so the official val2017
+stays untouched until the final evaluation. On the current COCO train2017 (118,287 images) the faithful split is
+``--val-images 5000``; the default ``val_fraction`` (5000 / 118287) keeps the same proportion on any other set.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import tempfile
+
+import numpy as np
+
+COCO_TRAIN2017_IMAGES = 118287
+DEFAULT_VAL_FRACTION = 5000 / COCO_TRAIN2017_IMAGES
+
+
+def _load(ann_file: str) -> dict:
+    if not osp.isfile(ann_file):
+        raise ValueError(f'COCO annotation file not found: {ann_file!r}')
+    try:
+        with open(ann_file) as f:
+            coco = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f'COCO annotation file {ann_file!r} is not valid JSON: {err}') from err
+    if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
+        raise ValueError(f"COCO annotation file {ann_file!r} has no 'images' list")
+    if 'annotations' in coco and not isinstance(coco['annotations'], list):
+        raise ValueError(f"COCO annotation file {ann_file!r}: 'annotations' must be a list")
+    return coco
+
+
+def _num_val(num_images: int, val_images: int | None, val_fraction: float | None) -> int:
+    if val_images is not None and val_fraction is not None:
+        raise ValueError(f'give val_images or val_fraction, not both (got val_images={val_images}, '
+                         f'val_fraction={val_fraction})')
+    if val_images is None:
+        fraction = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f'val_fraction must be in (0, 1), got {val_fraction}')
+        num_val = round(fraction * num_images)
+        if not 1 <= num_val < num_images:
+            raise ValueError(f'val_fraction={fraction:.6g} of {num_images} images gives {num_val} arch-val images; '
+                             f'it must give between 1 and {num_images - 1} (pass val_images instead)')
+        return num_val
+    if isinstance(val_images, bool) or int(val_images) != val_images:
+        raise ValueError(f'val_images must be an integer, got {val_images!r}')
+    if not 1 <= val_images < num_images:
+        raise ValueError(f'val_images must be in [1, {num_images - 1}] for a file with {num_images} images, '
+                         f'got {val_images}')
+    return int(val_images)
+
+
+def _subset(coco: dict, image_ids: set[int]) -> dict:
+    """Every top-level key kept; images and annotations filtered by image id, their order and ids unchanged."""
+    out = dict(coco)
+    out['images'] = [img for img in coco['images'] if img['id'] in image_ids]
+    if 'annotations' in coco:
+        out['annotations'] = [ann for ann in coco['annotations'] if ann['image_id'] in image_ids]
+    return out
+
+
+def _write_atomic(obj: dict, path: str) -> None:
+    """Write to a temp file in the same directory, then ``os.replace``: readers never see a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', prefix='.' + osp.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_fraction: float | None = None,
+               seed: int = 0, prefix: str = 'instances_arch') -> tuple[str, str]:
+    """Split ``ann_file`` by image into ``<prefix>-train.json`` and ``<prefix>-val.json`` under ``out_dir``.
+
+    Image ids (sorted) are shuffled with ``numpy.random.default_rng(seed)``; the first ``val_images`` of the
+    permutation form arch-val and the rest arch-train. Both parts are disjoint and together hold every image,
+    including images without annotations. Each annotation follows its image, keeping its id; annotations whose
+    ``image_id`` is not in ``images`` are dropped. All other top-level keys (``info``, ``licenses``,
+    ``categories``, ...) are copied to both files, and ``file_name`` is unchanged, so both files read images from
+    the original image folder.
+
+    Args:
+        ann_file: COCO annotation JSON, e.g. ``data/coco/annotations/instances_train2017.json``.
+        out_dir: Directory for the two output files (created if missing).
+        val_images: Number of arch-val images; 5000 reproduces CR-NAS on COCO train2017.
+        val_fraction: Fraction of images for arch-val, rounded to the nearest count. When neither this nor
+            ``val_images`` is given, ``5000 / 118287`` (CR-NAS's 5K out of train2017's 118,287 images).
+        seed: Seed of the shuffle; the same file and seed always give the same split.
+        prefix: Output file name prefix.
+
+    Returns:
+        ``(train_file, val_file)`` paths.
+
+    Raises:
+        ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat; both
+            ``val_images`` and ``val_fraction`` are given; the arch-val size is not in ``[1, num_images - 1]``.
+
+    Examples:
+        >>> import json, os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> coco = {'images': [{'id': i, 'file_name': f'{i}.png'} for i in range(1, 11)],
+        ...         'annotations': [{'id': 7, 'image_id': 3}], 'categories': [{'id': 1, 'name': 'a'}]}
+        >>> with open(os.path.join(d, 'ann.json'), 'w') as f:
+        ...     json.dump(coco, f)
+        >>> train, val = split_coco(os.path.join(d, 'ann.json'), d, val_images=2)
+        >>> [len(json.load(open(p))['images']) for p in (train, val)]
+        [8, 2]
+    """
+    if not prefix or osp.basename(prefix) != prefix:
+        raise ValueError(f'prefix must be a plain file name prefix, got {prefix!r}')
+    coco = _load(ann_file)
+    ids = [img['id'] for img in coco['images']]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f'COCO annotation file {ann_file!r} has repeated image ids')
+    num_val = _num_val(len(ids), val_images, val_fraction)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    sorted_ids = sorted(ids)
+    val_ids = {sorted_ids[i] for i in order[:num_val]}
+    train_ids = set(ids) - val_ids
+
+    os.makedirs(out_dir, exist_ok=True)
+    train_file = osp.join(out_dir, f'{prefix}-train.json')
+    val_file = osp.join(out_dir, f'{prefix}-val.json')
+    _write_atomic(_subset(coco, train_ids), train_file)
+    _write_atomic(_subset(coco, val_ids), val_file)
+    return train_file, val_file

@@ -1,0 +1,24 @@
+"""One-shot NAS: path spaces, path samplers, the top-K partial-architecture search step, and the search loops.
+
+* ``spaces`` — ``LayerwiseSpace`` (PC-NAS), ``StageAllocationSpace`` and ``DilationSpace`` (CR-NAS);
+* ``samplers`` — ``UniformPathSampler``, ``PoolPathSampler`` (rank-identical draws seeded by iteration);
+* ``beam`` — ``PartialArchitecturePool`` + ``score_step``: keep top-K partial paths, extend, score, resume;
+* ``scoring`` — rank-local scoring with inherited weights, BN re-estimation, PC-NAS potential;
+* ``latency`` — latency / FLOPs lookup tables;
+* ``hook`` — ``PathSamplingHook`` for supernet training under any loop;
+* ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``.
+"""
+from .beam import PartialArchitecturePool, score_step
+from .cr_nas import CRNASLoop
+from .hook import PathSamplingHook
+from .latency import CostTable, FlopsTable, LatencyTable, measure_latency_table
+from .loop import SearchLoopBase
+from .pc_nas import PCNASLoop
+from .samplers import PoolPathSampler, UniformPathSampler, path_rng
+from .scoring import PathEvaluator, potential, recalibrate_bn
+from .spaces import BasePathSpace, DilationSpace, LayerwiseSpace, StageAllocationSpace, find_supernet
+
+__all__ = ['BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FlopsTable', 'LatencyTable',
+           'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool', 'PathEvaluator', 'PathSamplingHook',
+           'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace', 'UniformPathSampler', 'find_supernet',
+           'measure_latency_table', 'path_rng', 'potential', 'recalibrate_bn', 'score_step']

@@ -1,0 +1,208 @@
+"""``CRNASLoop``: CR-NAS computation reallocation of a detection backbone (METHODS.md §5).
+
+Inside an unchanged mmdet detector whose backbone is a CR supernet (``CRResNet`` / ``CRMobileNetV2`` with
+``max_stage_blocks``), the loop runs four phases, each resumable:
+
+1. stage supernet: train with a uniformly sampled allocation (fixed total block count) per iteration;
+2. stage search: every eligible allocation (or a seeded sample of ``max_stage_candidates``) within the FLOPs budget
+   is scored by the search metric (COCO AP) on the whole arch-val split with inherited weights;
+3. operation supernet: with the best allocation fixed, train with a uniformly sampled dilation per block;
+4. spatial search: greedy top-K block by block, each candidate scored by S sampled completions of the undecided
+   blocks, one arch-val mini-batch each.
+
+Then it writes the result (JSON), a backbone config fragment, and a config that trains the CR backbone.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Sequence
+
+from mmengine.logging import print_log
+
+from automl_mm.registry import LOOPS, SEARCH_SPACES
+
+from .beam import PartialArchitecturePool
+from .latency import _count_flops as count_flops
+from .loop import SearchLoopBase, format_table, retrain_config_text, warn
+from .samplers import UniformPathSampler
+from .spaces import DilationSpace, StageAllocationSpace
+
+_SCORE_STREAM = 104729  # separates the scoring RNG stream from the training one
+
+
+@LOOPS.register_module()
+class CRNASLoop(SearchLoopBase):
+    """Stage and spatial reallocation search as an mmengine train loop (``train_cfg=dict(type='CRNASLoop')``).
+
+    Args:
+        runner: The mmengine runner; its model is any mmdet detector with a CR supernet backbone.
+        dataloader: Supernet training data (COCO arch-train).
+        stage_iters: Iterations of stage-supernet training (phase 1).
+        spatial_iters: Iterations of operation-supernet training (phase 3), continuing from phase 1's weights.
+        stage_space: ``StageAllocationSpace`` config: ``stage_choices`` per stage and ``total_blocks``.
+        dilation_choices: Dilations of the searched conv of each block (paper: 1, 2, 3).
+        stage_pool_size: Allocations kept (and reported) by the stage search; the best one is used.
+        max_stage_candidates: Score a seeded sample of this many eligible allocations when there are more.
+        pool_size: K of the greedy spatial search (paper: 3).
+        num_samples: Sampled completions per spatial candidate.
+        batches_per_sample: arch-val mini-batches per sampled completion (paper: 1).
+        reference_allocation: The allocation whose FLOPs bound the search (default: the backbone's initial one).
+        flops_tolerance: Allowed relative FLOPs excess over the reference (block costs differ slightly by stage).
+        flops_input_shape: ``(C, H, W)`` of the backbone input FLOPs are counted at.
+        retrain_config: The config that trains the CR backbone in the final detector; the export inherits it.
+        **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``bn_recalibration_batches``,
+            ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
+    """
+
+    def __init__(self, runner, dataloader, stage_iters: int, spatial_iters: int, stage_space: dict,
+                 dilation_choices: Sequence[int] = (1, 2, 3), stage_pool_size: int = 3,
+                 max_stage_candidates: int | None = None, pool_size: int = 3, num_samples: int = 4,
+                 batches_per_sample: int | None = 1, reference_allocation: Sequence[int] | None = None,
+                 flops_tolerance: float = 0.05, flops_input_shape: Sequence[int] = (3, 800, 1333),
+                 retrain_config: str | None = None, metric_key: str = 'coco/bbox_mAP', **kwargs) -> None:
+        super().__init__(runner, dataloader, max_iters=int(stage_iters) + int(spatial_iters), metric_key=metric_key,
+                         **kwargs)
+        stage_space = dict(stage_space)
+        stage_space.setdefault('type', 'StageAllocationSpace')
+        self.stage_space: StageAllocationSpace = SEARCH_SPACES.build(stage_space)
+        self.backbone = self.stage_space.bind(runner.model)
+        self.dilation_space = DilationSpace(dilation_choices)
+        self.stage_iters = int(stage_iters)
+        self.spatial_iters = int(spatial_iters)
+        self.max_stage_candidates = max_stage_candidates
+        self.num_samples = int(num_samples)
+        self.batches_per_sample = batches_per_sample
+        self.flops_tolerance = float(flops_tolerance)
+        self.flops_input_shape = (1, *[int(v) for v in flops_input_shape])
+        self.retrain_config = retrain_config
+        reference = tuple(reference_allocation or self.backbone.active_stage_blocks)
+        self.reference_path = self.stage_space.path_of(reference)  # raises naming the stage if not a choice
+        self.reference_allocation = list(reference)
+        self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size)
+        self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size)
+        self.flops: dict[tuple, float] = {}
+        self.result: dict | None = None
+
+    # --- state ------------------------------------------------------------------------------------------------
+    def search_state_dict(self) -> dict:
+        return {'stage_pool': self.stage_pool.state_dict(), 'dilation_pool': self.dilation_pool.state_dict(),
+                'flops': [[list(k), v] for k, v in self.flops.items()], 'result': self.result}
+
+    def load_search_state_dict(self, state: dict) -> None:
+        self.stage_pool.load_state_dict(state['stage_pool'])
+        self.dilation_pool.load_state_dict(state['dilation_pool'])
+        self.flops = {tuple(k): float(v) for k, v in state['flops']}
+        self.result = state.get('result')
+
+    # --- FLOPs ------------------------------------------------------------------------------------------------
+    def allocation_flops(self, path: tuple) -> float:
+        """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none)."""
+        if path not in self.flops:
+            previous = self.backbone.active_stage_blocks
+            self.stage_space.apply(path, self.backbone)
+            was_training = self.backbone.training
+            self.backbone.eval()
+            self.flops[path] = float(count_flops(self.backbone, self.flops_input_shape))
+            self.backbone.train(was_training)
+            self.backbone.set_allocation(previous)
+        return self.flops[path]
+
+    # --- the search -------------------------------------------------------------------------------------------
+    def run(self):
+        runner = self.runner
+        runner.call_hook('before_train')
+        runner.call_hook('before_train_epoch')
+        self.stage_space.apply(self.reference_path, runner.model)
+        self.backbone.set_dilations([1] * self.backbone.num_active_blocks)
+
+        # 1-2: stage supernet and stage search
+        self.train_until(self.stage_iters, self.stage_space, UniformPathSampler(self.stage_space))
+        if self.stage_pool.num_decided == 0:
+            self._stage_search()
+        best_allocation = self.stage_pool.pool[0]
+        self.stage_space.apply(best_allocation, runner.model)
+        self.dilation_space.bind(runner.model)
+
+        # 3-4: operation supernet and greedy spatial search
+        self.train_until(self.stage_iters + self.spatial_iters, self.dilation_space,
+                         UniformPathSampler(self.dilation_space))
+        evaluate = self.path_evaluator(self.dilation_space, self.batches_per_sample)
+        uniform = UniformPathSampler(self.dilation_space)
+        while not self.dilation_pool.done:
+            step = self.dilation_pool.num_decided
+            self.dilation_pool.candidates()
+            score = self.potential_scorer(self.dilation_pool, uniform, evaluate, self.num_samples, _SCORE_STREAM)
+            self.run_step(f'spatial_block{step + 1}', self.dilation_pool, score, self._describe_dilations)
+
+        if self.result is None:
+            self.result = self._result(best_allocation)
+            self.save_search_checkpoint('final')
+        self._export()
+        self.finish(lambda: self.dilation_space.apply(tuple(self.dilation_pool.pool[0]), runner.model))
+        runner.call_hook('after_train_epoch')
+        runner.call_hook('after_train')
+        return runner.model
+
+    def _stage_search(self) -> None:
+        pool = self.stage_pool
+        candidates = pool.candidates(depth=self.stage_space.num_decisions, max_candidates=self.max_stage_candidates,
+                                     seed=self.seed)
+        budget = self.allocation_flops(self.reference_path) * (1 + self.flops_tolerance)
+        kept = pool.filter_candidates(lambda c: self.allocation_flops(c) <= budget)
+        print_log(f'[stage search] {len(kept)} of {len(candidates)} allocations within the FLOPs budget '
+                  f'{budget / 1e9:.3f} GFLOPs (reference {self.reference_allocation} + '
+                  f'{self.flops_tolerance:.0%})', logger='current')
+        if not kept:
+            raise ValueError(f'train_cfg: no allocation of stage_space fits the FLOPs of reference_allocation '
+                             f'{self.reference_allocation} + flops_tolerance {self.flops_tolerance}')
+        evaluate = self.path_evaluator(self.stage_space, None)
+        self.run_step('stage_search', pool, lambda c: evaluate(c, 0), self._describe_allocation)
+
+    def _describe_allocation(self, path: tuple) -> str:
+        flops = self.flops.get(tuple(path))
+        return f'stage_blocks={self.stage_space.values(path)}' + (f' {flops / 1e9:.3f} GFLOPs' if flops else '')
+
+    def _describe_dilations(self, path: tuple) -> str:
+        return f'dilations={self.dilation_space.values(path)}'
+
+    def _result(self, allocation: tuple) -> dict:
+        dilations = self.dilation_space.values(self.dilation_pool.pool[0])
+        stage_ranking = self.stage_pool.history[-1]['candidates']
+        return {
+            'stage_blocks': self.stage_space.values(allocation),
+            'dilations_per_block': dilations,
+            'stage_search_score': {tuple(c): s for c, s in stage_ranking}.get(tuple(allocation)),
+            'spatial_search_score': self.dilation_pool.history[-1]['candidates'][0][1],
+            'backbone_gflops': self.allocation_flops(allocation) / 1e9,
+            'reference_allocation': self.reference_allocation,
+            'reference_gflops': self.allocation_flops(self.reference_path) / 1e9,
+            'flops_input_shape': list(self.flops_input_shape[1:]),
+            'metric_key': self.metric_key,
+            'stage_ranking': [{'stage_blocks': self.stage_space.values(c), 'score': s,
+                               'gflops': self.flops.get(tuple(c), 0.0) / 1e9} for c, s in stage_ranking],
+            'spatial_history': self.dilation_pool.history,
+        }
+
+    def _export(self) -> None:
+        r = self.result
+        rows = [[i + 1, e['score'], f'{e["gflops"]:.3f}', e['stage_blocks']] for i, e in
+                enumerate(r['stage_ranking'][:10])]
+        print_log('CR-NAS stage search (best first)\n' + format_table(['rank', self.metric_key, 'GFLOPs',
+                                                                        'stage_blocks'], rows), logger='current')
+        print_log(f'CR-NAS result: stage_blocks={r["stage_blocks"]} dilations_per_block={r["dilations_per_block"]}'
+                  f' ({r["backbone_gflops"]:.3f} GFLOPs vs reference {r["reference_gflops"]:.3f})', logger='current')
+        self.write_json('cr_nas_result.json', r)
+        backbone = dict(self.runner.cfg.model.backbone)
+        backbone.pop('max_stage_blocks', None)
+        backbone.update(stage_blocks=r['stage_blocks'], dilations_per_block=r['dilations_per_block'])
+        self.write_text('cr_nas_backbone.py', f'# CR-NAS searched backbone ({self.metric_key} on arch-val: '
+                        f'{r["spatial_search_score"]:.4f}); paste into model.backbone\nbackbone = {backbone!r}\n')
+        if self.retrain_config is None:
+            warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
+            return
+        override = (f'model = dict(backbone=dict(stage_blocks={r["stage_blocks"]!r}, '
+                    f'dilations_per_block={r["dilations_per_block"]!r}))')
+        self.write_text('cr_nas_final_config.py', retrain_config_text(
+            self.retrain_config, override,
+            f'CR-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: trains the searched backbone '
+            f'in the detector of {osp.basename(self.retrain_config)}.'))

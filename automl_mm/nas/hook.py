@@ -1,0 +1,64 @@
+"""``PathSamplingHook``: single-path supernet training under any mmengine train loop.
+
+Before every training iteration the hook draws a path with its sampler, from a generator seeded by
+``(seed, iteration)`` so that every rank runs the same path without communication, and applies it to the supernet
+inside the model. Validation runs a fixed path (``val_path``, default: the path in place before training).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mmengine.hooks import Hook
+
+from automl_mm.registry import HOOKS, SAMPLERS, SEARCH_SPACES
+
+from .samplers import path_rng
+
+
+@HOOKS.register_module()
+class PathSamplingHook(Hook):
+    """Sample a supernet path per training iteration (uniform by default; any registered sampler).
+
+    Args:
+        space: Path space config, e.g. ``dict(type='StageAllocationSpace', stage_choices=..., total_blocks=16)``
+            or ``dict(type='DilationSpace', choices=(1, 2, 3))``.
+        sampler: Sampler config; its ``space`` is set to the space.
+        val_path: The path validated (and tested) with; ``None`` keeps whatever the model had before training.
+        seed: Sampling seed; defaults to the runner's seed.
+
+    Examples:
+        >>> hook = PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2, 3)))
+        >>> type(hook.sampler).__name__
+        'UniformPathSampler'
+    """
+
+    priority = 'ABOVE_NORMAL'
+
+    def __init__(self, space: dict, sampler: dict | None = None, val_path: Sequence[int] | None = None,
+                 seed: int | None = None) -> None:
+        self.space = SEARCH_SPACES.build(space)
+        self.sampler = SAMPLERS.build(sampler or dict(type='UniformPathSampler'))
+        if not hasattr(self.sampler, 'complete'):
+            raise TypeError(f'PathSamplingHook.sampler must be a path sampler, got {type(self.sampler).__name__}')
+        self.sampler.space = self.space
+        self.val_path = None if val_path is None else tuple(val_path)
+        self.seed = seed
+        self.last_path: tuple | None = None
+
+    def before_train(self, runner) -> None:
+        self.space.bind(runner.model)
+        if self.seed is None:
+            self.seed = int(runner.seed or 0)
+        if self.val_path is not None:
+            self.val_path = self.space.check_path(self.val_path)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self.last_path = self.sampler.sample(path_rng(self.seed, runner.iter))
+        self.space.apply(self.last_path, runner.model)
+
+    def before_val_epoch(self, runner) -> None:
+        if self.val_path is not None:
+            self.space.apply(self.val_path, runner.model)
+
+    def before_test_epoch(self, runner) -> None:
+        self.before_val_epoch(runner)

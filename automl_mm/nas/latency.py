@@ -1,0 +1,277 @@
+"""Cost tables of a supernet's operators (PC-NAS): measured latency or counted FLOPs, summed along a path.
+
+A table holds one entry per ``(mixed layer, candidate op, input shape)`` under the key ``'<layer>:<op>:<CxHxW>'``,
+plus the cost of the fixed parts every path runs (stem, final convolution). The cost of a path is the sum of its
+ops' entries plus the fixed part, so a search can constrain either the latency on a device or the FLOPs with the
+same call, ``table.cost(supernet, path)``. The supernet is any module with ``layer_choices``, ``path``,
+``layer_input_shapes``, ``fixed_layers``, ``fixed_input_shapes`` and ``get_op`` (see ``MBConvSupernet``).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+
+_REMEDY = 're-run tools/measure_latency.py CONFIG --out PATH for this supernet and input shape'
+
+
+def cost_key(layer: int, op: str, shape: Sequence[int]) -> str:
+    """Table key of op ``op`` in layer ``layer`` for an input of ``shape`` ((N,) C, H, W; N is not part of it)."""
+    c, h, w = (int(v) for v in shape[-3:])
+    return f'{layer}:{op}:{c}x{h}x{w}'
+
+
+def _path_keys(supernet: nn.Module, path: Sequence[int], input_shape: Sequence[int]) -> list[str]:
+    shapes = supernet.layer_input_shapes(tuple(input_shape))
+    names = supernet.arch_names(path)
+    return [cost_key(i, op, shape) for i, (op, shape) in enumerate(zip(names, shapes))]
+
+
+def _all_keys(supernet: nn.Module, input_shape: Sequence[int]) -> list[tuple[int, str, tuple[int, ...]]]:
+    shapes = supernet.layer_input_shapes(tuple(input_shape))
+    return [(i, op, shape) for i, (ops, shape) in enumerate(zip(supernet.layer_choices, shapes)) for op in ops]
+
+
+class CostTable:
+    """Additive cost of a supernet path: ``sum(entries of the path's ops) + fixed``.
+
+    Args:
+        entries: Cost of each ``'<layer>:<op>:<CxHxW>'``.
+        fixed: Cost of the parts every path runs.
+        input_shape: ``(N, C, H, W)`` network input the entries were made for.
+        meta: Extra JSON-serialisable fields saved with the table (device, versions, ...).
+
+    Examples:
+        >>> table = CostTable({'0:k3e3:16x8x8': 1.0, '0:skip:16x8x8': 0.0}, fixed=0.5, input_shape=(1, 16, 8, 8))
+        >>> table.entries['0:k3e3:16x8x8'] + table.fixed
+        1.5
+    """
+
+    fixed_key = 'fixed'  # name of the fixed cost in the saved JSON
+    unit = ''
+
+    def __init__(self, entries: dict[str, float], fixed: float, input_shape: Sequence[int],
+                 meta: dict | None = None) -> None:
+        self.entries = {str(k): float(v) for k, v in entries.items()}
+        self.fixed = float(fixed)
+        self.input_shape = [int(v) for v in input_shape]
+        self.meta = dict(meta or {})
+
+    def cost(self, supernet: nn.Module, path: Sequence[int]) -> float:
+        """Cost of ``path`` (one op index per layer of ``supernet``) at the table's input shape.
+
+        Raises:
+            ValueError: Naming the first ``'<layer>:<op>:<shape>'`` the table lacks.
+        """
+        total = self.fixed
+        for key in _path_keys(supernet, path, self.input_shape):
+            try:
+                total += self.entries[key]
+            except KeyError:
+                raise ValueError(f'{type(self).__name__} has no entry {key!r} (made for input shape '
+                                 f'{self.input_shape}); {_REMEDY}') from None
+        return total
+
+    def matches(self, supernet: nn.Module, input_shape: Sequence[int]) -> bool:
+        """Whether the table was made for ``input_shape`` and has an entry for every candidate of ``supernet``."""
+        if [int(v) for v in input_shape] != self.input_shape:
+            return False
+        return all(cost_key(*k) in self.entries for k in _all_keys(supernet, input_shape))
+
+    def to_dict(self) -> dict:
+        return {**self.meta, 'input_shape': self.input_shape, 'entries': self.entries, self.fixed_key: self.fixed}
+
+    def save(self, path: str) -> None:
+        """Write the table as JSON atomically (a temporary file in the same folder, then a rename)."""
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.json', dir=folder)
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(self.to_dict(), f, indent=1, sort_keys=True)
+            os.replace(tmp, path)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = '<dict>') -> CostTable:
+        if not isinstance(data, dict):
+            raise ValueError(f'{source}: a {cls.__name__} must be a JSON object, got {type(data).__name__}')
+        for key in ('entries', 'input_shape', cls.fixed_key):
+            if key not in data:
+                raise ValueError(f'{source}: missing key {key!r} of a {cls.__name__}; {_REMEDY}')
+        entries, shape = data['entries'], data['input_shape']
+        if not isinstance(entries, dict) or not entries:
+            raise ValueError(f'{source}: "entries" must be a non-empty object of cost numbers; {_REMEDY}')
+        bad = [k for k, v in entries.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise ValueError(f'{source}: entries {bad[:3]} are not numbers')
+        if not isinstance(data[cls.fixed_key], (int, float)) or isinstance(data[cls.fixed_key], bool):
+            raise ValueError(f'{source}: {cls.fixed_key!r} must be a number, got {data[cls.fixed_key]!r}')
+        if not isinstance(shape, list) or len(shape) != 4 or not all(isinstance(v, int) for v in shape):
+            raise ValueError(f'{source}: "input_shape" must be [N, C, H, W], got {shape!r}')
+        meta = {k: v for k, v in data.items() if k not in ('entries', 'input_shape', cls.fixed_key)}
+        return cls(entries, data[cls.fixed_key], shape, meta)
+
+    @classmethod
+    def from_file(cls, path: str) -> CostTable:
+        """Load a table saved by ``save``.
+
+        Raises:
+            ValueError: Naming the file when it is missing, is not JSON, or lacks a required key.
+        """
+        if not osp.isfile(path):
+            raise ValueError(f'{cls.__name__} file not found: {path}; {_REMEDY}')
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f'{path} is not a valid JSON {cls.__name__} ({e}); {_REMEDY}') from None
+        return cls.from_dict(data, source=path)
+
+
+class LatencyTable(CostTable):
+    """Latencies in ms measured on one device (see ``measure_latency_table``).
+
+    Examples:
+        >>> from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
+        >>> net = MBConvSupernet(space='digits')
+        >>> table = LatencyTable.measure(net, (1, 3, 16, 16), repeats=3, warmup=1)
+        >>> table.matches(net, (1, 3, 16, 16))
+        True
+        >>> table.latency(net, [2, 2, 0, 2]) >= table.fixed
+        True
+    """
+
+    fixed_key = 'fixed_ms'
+    unit = 'ms'
+
+    @classmethod
+    def measure(cls, supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
+                repeats: int = 50, warmup: int = 10) -> LatencyTable:
+        """Measure a new table (``measure_latency_table``) and wrap it."""
+        return cls.from_dict(measure_latency_table(supernet, input_shape, device, repeats, warmup))
+
+    def latency(self, supernet: nn.Module, path: Sequence[int]) -> float:
+        """Latency of ``path`` in ms; the same as ``cost``."""
+        return self.cost(supernet, path)
+
+
+class FlopsTable(CostTable):
+    """FLOPs (one multiply-add = one FLOP, mmengine's ``FlopAnalyzer`` convention) of every candidate op.
+
+    Examples:
+        >>> from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
+        >>> net = MBConvSupernet(space='digits')
+        >>> table = FlopsTable.from_supernet(net, (1, 3, 16, 16))
+        >>> table.flops(net, [2, 2, 0, 2]) < table.flops(net, [1, 1, 1, 1])
+        True
+    """
+
+    fixed_key = 'fixed_flops'
+    unit = 'FLOPs'
+
+    @classmethod
+    def from_supernet(cls, supernet: nn.Module, input_shape: Sequence[int]) -> FlopsTable:
+        """Count the FLOPs of every candidate op at its input shape, and of the fixed parts.
+
+        Norms are counted in eval mode (folded affine: 2 FLOPs per element), as in deployment.
+        """
+        input_shape = tuple(int(v) for v in input_shape)
+        net = copy.deepcopy(supernet).eval()
+        entries = {cost_key(i, op, shape): float(_count_flops(net.get_op(i, op), shape))
+                   for i, op, shape in _all_keys(net, input_shape)}
+        fixed = sum(_count_flops(getattr(net, name), shape)
+                    for name, shape in net.fixed_input_shapes(input_shape).items())
+        return cls(entries, fixed, input_shape, meta={'counter': 'mmengine.analysis.FlopAnalyzer'})
+
+    def flops(self, supernet: nn.Module, path: Sequence[int]) -> float:
+        """FLOPs of ``path``; the same as ``cost``."""
+        return self.cost(supernet, path)
+
+
+def _count_flops(module: nn.Module, shape: Sequence[int]) -> int:
+    from mmengine.analysis import FlopAnalyzer
+
+    if isinstance(module, nn.Identity):
+        return 0  # nothing to trace, and nothing computed
+    param = next(module.parameters(), None)
+    x = torch.zeros(*shape, device=param.device if param is not None else 'cpu')
+    analyzer = FlopAnalyzer(module, (x,))
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings('none')
+    return int(analyzer.total())
+
+
+def device_name(device: str | torch.device) -> str:
+    """A readable name of the device the latencies are measured on."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        return f'cuda: {torch.cuda.get_device_name(device)}'
+    cpu = platform.processor() or platform.machine()
+    return f'{device.type}: {cpu} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)'
+
+
+def _time_module(module: nn.Module, x: torch.Tensor, repeats: int, warmup: int) -> float:
+    """Median forward time of ``module(x)`` in ms."""
+    sync = torch.cuda.synchronize if x.device.type == 'cuda' else (lambda: None)
+    for _ in range(warmup):
+        module(x)
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        module(x)
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
+                          repeats: int = 50, warmup: int = 10) -> dict:
+    """Measure the forward latency of every candidate op of ``supernet`` and of its fixed parts.
+
+    Each module runs alone on a zero tensor of its input shape, in eval mode under ``torch.no_grad``, ``warmup``
+    times untimed and then ``repeats`` times timed (synchronising CUDA); an entry is the median in ms. ``'skip'``
+    computes nothing and is recorded as 0. The supernet itself is not changed (a copy is moved to ``device``).
+
+    Args:
+        supernet: E.g. an ``MBConvSupernet``.
+        input_shape: ``(N, C, H, W)`` of the network input.
+        device: Where to measure, e.g. ``'cpu'`` or ``'cuda:0'``.
+        repeats: Timed runs per entry.
+        warmup: Untimed runs per entry first.
+
+    Returns:
+        A JSON-serialisable dict with ``device``, ``input_shape``, ``torch``, ``repeats``, ``warmup``,
+        ``entries`` (``'<layer>:<op>:<CxHxW>'`` -> ms) and ``fixed_ms``; ``LatencyTable.from_dict`` reads it.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f'repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}')
+    input_shape = tuple(int(v) for v in input_shape)
+    device = torch.device(device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'device={str(device)!r} but CUDA is not available here')
+    net = copy.deepcopy(supernet).to(device).eval()
+    keys = _all_keys(net, input_shape)  # also validates input_shape against the supernet
+    entries = {}
+    with torch.no_grad():
+        for i, op, shape in keys:
+            module = net.get_op(i, op)
+            entries[cost_key(i, op, shape)] = (0.0 if op == 'skip' else
+                                               _time_module(module, torch.zeros(shape, device=device), repeats,
+                                                            warmup))
+        fixed = sum(_time_module(getattr(net, name), torch.zeros(shape, device=device), repeats, warmup)
+                    for name, shape in net.fixed_input_shapes(input_shape).items())
+    return {'device': device_name(device), 'input_shape': list(input_shape), 'torch': torch.__version__,
+            'repeats': repeats, 'warmup': warmup, 'entries': entries, 'fixed_ms': fixed}

@@ -1,0 +1,255 @@
+"""The base of the one-shot search loops: supernet training phases with sampled paths, scoring steps, resume.
+
+A search loop is an mmengine ``IterBasedTrainLoop`` whose ``run`` alternates
+
+* training phases: before each iteration a path is drawn by a path sampler from a generator seeded by
+  ``(seed, iteration)`` — the same path on every rank without communication — and applied to the supernet;
+* search steps of a :class:`~automl_mm.nas.beam.PartialArchitecturePool`: candidates are scored with inherited
+  weights (split across ranks), with progress and ETA in the log and a checkpoint every
+  ``checkpoint_interval_s`` seconds.
+
+The search state (pools, finished scores, results) is saved in every checkpoint under ``'nas_search'`` and restored
+by ``--resume``: a run killed in a scoring pass resumes without re-scoring finished candidates.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import os.path as osp
+import time
+from collections.abc import Callable, Sequence
+
+from mmengine.dist import barrier, is_main_process
+from mmengine.evaluator import Evaluator
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.runner import IterBasedTrainLoop
+
+from automl_mm.engine.evaluate import build_local_loader, cycle_batches
+
+from .beam import PartialArchitecturePool, score_step
+from .samplers import UniformPathSampler, path_rng
+from .scoring import PathEvaluator, potential, recalibrate_bn
+from .spaces import BasePathSpace
+
+
+class _SearchStateHook(Hook):
+    """Carries a search loop's state in and out of runner checkpoints."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, loop: SearchLoopBase) -> None:
+        self.loop = loop
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['nas_search'] = self.loop.search_state_dict()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'nas_search' in checkpoint:
+            self.loop.load_search_state_dict(checkpoint['nas_search'])
+        self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
+
+
+class SearchLoopBase(IterBasedTrainLoop):
+    """Shared machinery of ``PCNASLoop`` and ``CRNASLoop``.
+
+    Args:
+        runner: The mmengine runner.
+        dataloader: The supernet's training dataloader (config or object).
+        max_iters: Total supernet training iterations over all phases.
+        search_dataloader: The split candidates are scored on (arch-val / reward split); defaults to the config's
+            ``search_dataloader`` or ``reward_dataloader`` (never ``val_dataloader``). Every rank reads all of it,
+            in order.
+        search_evaluator: Metrics for scoring; defaults to ``search_evaluator``, ``reward_evaluator`` or
+            ``val_evaluator`` of the config.
+        metric_key: The metric to maximise.
+        bn_recalibration_batches: Training batches used to re-estimate BN statistics for each scored path.
+        checkpoint_interval_s: Save a checkpoint during scoring at most this often (and after every step).
+        seed: Seed of path sampling and candidate scoring; defaults to the runner's seed.
+        out_dir: Folder under ``work_dir`` for results.
+    """
+
+    def __init__(self, runner, dataloader, max_iters: int, search_dataloader: dict | None = None,
+                 search_evaluator: dict | list | None = None, metric_key: str = 'accuracy/top1',
+                 bn_recalibration_batches: int = 0, checkpoint_interval_s: float = 300.0, seed: int | None = None,
+                 out_dir: str = 'search') -> None:
+        super().__init__(runner, dataloader, max_iters=max(int(max_iters), 1), val_interval=10**12)
+        self.metric_key = metric_key
+        self.bn_recalibration_batches = int(bn_recalibration_batches)
+        self.checkpoint_interval_s = float(checkpoint_interval_s)
+        self.seed = int(seed if seed is not None else (runner.seed or 0))
+        self.out_dir = osp.join(runner.work_dir, out_dir)
+        self._search_loader_cfg = search_dataloader
+        self._search_evaluator_cfg = search_evaluator
+        self._search_loader = None
+        self._evaluator: Evaluator | None = None
+        self._bn_batches_loader = None
+        self._advanced = False
+        self._last_save = time.time()
+        self._last_search_ckpt: str | None = None
+        runner.register_hook(_SearchStateHook(self))
+
+    # --- state ------------------------------------------------------------------------------------------------
+    def search_state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_search_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+    # --- supernet training ------------------------------------------------------------------------------------
+    def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler) -> None:
+        """Train the supernet up to iteration ``stop_iter``, one sampled path per iteration."""
+        if self._iter >= stop_iter:
+            return
+        if not self._advanced and self._iter > 0:
+            # Same data order as an uninterrupted run (what mmengine's IterBasedTrainLoop does on resume).
+            print_log(f'Advancing the dataloader {self._iter} steps to resume the data order', logger='current')
+            for _ in range(self._iter):
+                next(self.dataloader_iterator)
+        self._advanced = True
+        model = self.runner.model
+        while self._iter < stop_iter:
+            model.train()
+            data_batch = next(self.dataloader_iterator)
+            space.apply(sampler.sample(path_rng(self.seed, self._iter)), model)
+            self.run_iter(data_batch)
+
+    # --- scoring ----------------------------------------------------------------------------------------------
+    def _build_search_eval(self) -> None:
+        if self._search_loader is not None:
+            return
+        cfg = self.runner.cfg
+        loader_cfg = self._search_loader_cfg or cfg.get('search_dataloader') or cfg.get('reward_dataloader')
+        evaluator_cfg = (self._search_evaluator_cfg or cfg.get('search_evaluator') or cfg.get('reward_evaluator')
+                         or cfg.get('val_evaluator'))
+        if not loader_cfg:
+            # never fall back to val_dataloader: it is usually the split the result is reported on
+            raise ValueError(f'{type(self).__name__} needs a search split held out from supernet training and from '
+                             'the reported split: set train_cfg.search_dataloader or a top-level '
+                             'search_dataloader / reward_dataloader (e.g. COCO arch-val from tools/data/split_coco.py)')
+        if not evaluator_cfg:
+            raise ValueError(f'{type(self).__name__} needs train_cfg.search_evaluator (or a val_evaluator)')
+        self._search_loader = build_local_loader(loader_cfg, 'search_dataloader')
+        self._evaluator = self.runner.build_evaluator(evaluator_cfg)
+        self._evaluator.dataset_meta = getattr(self._search_loader.dataset, 'metainfo', None)
+
+    def path_evaluator(self, space: BasePathSpace, batches_per_sample: int | None) -> PathEvaluator:
+        self._build_search_eval()
+        return PathEvaluator(self.runner.model, space, self._search_loader, self._evaluator, self.metric_key,
+                             batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
+                             bn_loader=self._bn_loader())
+
+    def _bn_loader(self):
+        """The training set in a fixed order: every path re-estimates BN on the same batches, also after resume."""
+        if not self.bn_recalibration_batches:
+            return None
+        if self._bn_batches_loader is None:
+            self._bn_batches_loader = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader')
+        return self._bn_batches_loader
+
+    def potential_scorer(self, pool: PartialArchitecturePool, sampler: UniformPathSampler,
+                         evaluate: PathEvaluator, num_samples: int, stream: int,
+                         accept: Callable[[tuple], bool] | None = None) -> Callable[[tuple], float]:
+        """``candidate -> potential`` for the pool's current step, seeded by (seed, stream, step, candidate)."""
+        index = {c: i for i, c in enumerate(pool.candidates())}
+        step = pool.num_decided
+
+        def score(candidate: tuple) -> float:
+            i = index[candidate]
+            return potential(candidate, sampler, evaluate, num_samples, path_rng(self.seed, stream, step, i), accept,
+                             first_sample=i * num_samples)
+
+        return score
+
+    def run_step(self, name: str, pool: PartialArchitecturePool, score_fn: Callable[[tuple], float],
+                 describe: Callable[[tuple], str]) -> list[tuple]:
+        """Score the pool's current step (resuming finished scores), keep the top K, log, checkpoint."""
+        candidates = pool.candidates()
+        done_before = len(pool.scores)
+        print_log(f'[{name}] scoring {len(candidates)} candidates ({done_before} already scored)', logger='current')
+        start = time.time()
+        last_log = [start]
+
+        def on_round(done: int, total: int) -> None:
+            now = time.time()
+            if now - last_log[0] >= 5 or done == total:
+                rate = (now - start) / max(done - done_before, 1)
+                eta = rate * (total - done)
+                print_log(f'[{name}] {done}/{total} scored, {now - start:.0f}s elapsed, ETA {eta:.0f}s',
+                          logger='current')
+                last_log[0] = now
+            if now - self._last_save >= self.checkpoint_interval_s and done < total:
+                self.save_search_checkpoint(f'{name}_partial')
+
+        score_step(pool, score_fn, on_round)
+        ranking = pool.ranking()
+        kept = pool.select()
+        lines = [f'[{name}] top {len(kept)} of {len(ranking)}:']
+        lines += [f'  {i + 1:>2}. {self.metric_key}={score:.4f}  {describe(c)}' for i, (c, score) in
+                  enumerate(ranking[:max(len(kept), 5)])]
+        print_log('\n'.join(lines), logger='current')
+        self.save_search_checkpoint(name)
+        return kept
+
+    # --- checkpoints and outputs ------------------------------------------------------------------------------
+    def save_search_checkpoint(self, tag: str) -> None:
+        """Save weights, optimiser, schedulers and search state; point ``last_checkpoint`` at it."""
+        runner = self.runner
+        filename = f'search_{tag}_iter_{self._iter}.pth'
+        runner.save_checkpoint(runner.work_dir, filename, meta=dict(epoch=0, iter=self._iter))
+        if is_main_process():
+            path = osp.join(runner.work_dir, filename)
+            with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
+                f.write(path)
+            if self._last_search_ckpt and self._last_search_ckpt != path and osp.exists(self._last_search_ckpt):
+                os.remove(self._last_search_ckpt)
+            self._last_search_ckpt = path
+        barrier()
+        self._last_save = time.time()
+
+    def write_json(self, name: str, data: dict) -> str:
+        path = osp.join(self.out_dir, name)
+        if is_main_process():
+            os.makedirs(self.out_dir, exist_ok=True)
+            tmp = path + '.tmp'
+            with open(tmp, 'w') as f:
+                json.dump(data, f, indent=2)
+            os.replace(tmp, path)
+        return path
+
+    def write_text(self, name: str, text: str) -> str:
+        path = osp.join(self.out_dir, name)
+        if is_main_process():
+            os.makedirs(self.out_dir, exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(text)
+        return path
+
+    def finish(self, apply_best: Callable[[], None]) -> None:
+        """Apply the searched architecture (re-estimating BN if configured); validate it once if there is a val loop."""
+        apply_best()
+        if self.bn_recalibration_batches:
+            recalibrate_bn(self.runner.model, cycle_batches(self._bn_loader(), 0, self.bn_recalibration_batches))
+        if self.runner.val_loop is not None:
+            self.runner.val_loop.run()
+
+
+def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:
+    """A config inheriting ``base`` (absolute path) with a model override; ``base=None`` writes the override only."""
+    lines = [f'# {line}' if line else '#' for line in comment.splitlines()]
+    if base is not None:
+        lines.append(f'_base_ = {osp.abspath(base)!r}')
+    lines.append(model_override)
+    return '\n'.join(lines) + '\n'
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """A plain text table (the search summary in the log)."""
+    cells = [list(map(str, header))] + [[f'{v:.4f}' if isinstance(v, float) else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)) for r in cells)
+
+
+def warn(msg: str) -> None:
+    print_log(msg, logger='current', level=logging.WARNING)

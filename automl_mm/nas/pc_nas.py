@@ -1,0 +1,167 @@
+"""``PCNASLoop``: PC-NAS, one-shot search with a progressively shrinking partial-model pool (METHODS.md §4).
+
+Stage i (i = 1 … L) trains the supernet sampling layers < i from the pool and the rest uniformly, then extends every
+pool entry by every operator of layer i and keeps the K candidates of highest *potential*: the mean search-split
+accuracy of S uniform completions, completions over the latency (or FLOPs) limit skipped and redrawn.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Sequence
+
+from mmengine.logging import print_log
+
+from automl_mm.registry import LOOPS, SAMPLERS, SEARCH_SPACES
+
+from .beam import PartialArchitecturePool
+from .latency import FlopsTable, LatencyTable
+from .loop import SearchLoopBase, format_table, retrain_config_text
+from .samplers import PoolPathSampler, UniformPathSampler
+
+_SCORE_STREAM = 7919  # separates the scoring RNG stream from the training one (same seed)
+
+
+@LOOPS.register_module()
+class PCNASLoop(SearchLoopBase):
+    """The PC-NAS search as an mmengine train loop (``train_cfg=dict(type='PCNASLoop', ...)``).
+
+    Args:
+        runner: The mmengine runner (its model holds an ``MBConvSupernet``-like supernet).
+        dataloader: Supernet training data.
+        stage_iters: Training iterations of each stage (L stages, one per mixed layer).
+        warmup_iters: Uniform single-path iterations before stage 1.
+        pool_size: K, partial models kept per stage.
+        num_samples: S, completions averaged into a candidate's potential.
+        batches_per_sample: Search-split mini-batches per completion (``None``: the whole split).
+        space: Path space config; defaults to ``LayerwiseSpace`` (read from the supernet).
+        sampler: The pool-restricted sampler config (``PoolPathSampler`` or a user-registered subclass).
+        latency_table: A table from ``tools/measure_latency.py``; with ``latency_limit`` (ms) bounds completions.
+        latency_limit: Maximum latency in ms of a completion.
+        flops_limit: Maximum FLOPs of a completion (an alternative to latency), counted by mmengine.
+        input_shape: ``(N, C, H, W)`` the FLOPs are counted at (default: the latency table's).
+        retrain_config: The config that trains an architecture from scratch; the exported config inherits it.
+        **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``bn_recalibration_batches``,
+            ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
+    """
+
+    def __init__(self, runner, dataloader, stage_iters: int, warmup_iters: int = 0, pool_size: int = 5,
+                 num_samples: int = 10, batches_per_sample: int | None = None, space: dict | None = None,
+                 sampler: dict | None = None, latency_table: str | None = None, latency_limit: float | None = None,
+                 flops_limit: float | None = None, input_shape: Sequence[int] | None = None,
+                 retrain_config: str | None = None, **kwargs) -> None:
+        self.space = SEARCH_SPACES.build(space or dict(type='LayerwiseSpace'))
+        self.supernet = self.space.bind(runner.model)
+        num_layers = self.space.num_decisions
+        if int(stage_iters) < 0 or int(warmup_iters) < 0:
+            raise ValueError(f'stage_iters / warmup_iters must be >= 0, got {stage_iters} / {warmup_iters}')
+        super().__init__(runner, dataloader, max_iters=int(warmup_iters) + num_layers * int(stage_iters), **kwargs)
+        self.stage_iters = int(stage_iters)
+        self.warmup_iters = int(warmup_iters)
+        self.num_samples = int(num_samples)
+        self.batches_per_sample = batches_per_sample
+        self.retrain_config = retrain_config
+        self.sampler = SAMPLERS.build(sampler or dict(type='PoolPathSampler'))
+        if not isinstance(self.sampler, PoolPathSampler):
+            raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
+        self.sampler.space = self.space
+        self.uniform = UniformPathSampler(self.space)
+        self.pool = PartialArchitecturePool(self.space, pool_size)
+        self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
+                                                                            flops_limit, input_shape)
+        self.results: list[dict] | None = None
+
+    def _build_cost(self, table_file, latency_limit, flops_limit, input_shape) -> tuple:
+        if latency_limit is not None and flops_limit is not None:
+            raise ValueError('train_cfg: give latency_limit or flops_limit, not both')
+        latency = None
+        if table_file is not None:
+            latency = LatencyTable.from_file(table_file)
+            shape = input_shape or latency.input_shape
+            if not latency.matches(self.supernet, shape):
+                raise ValueError(f'train_cfg.latency_table {table_file} was measured for another supernet or input '
+                                 f'shape than {list(shape)}; re-run tools/measure_latency.py')
+        if latency_limit is not None:
+            if latency is None:
+                raise ValueError('train_cfg.latency_limit needs train_cfg.latency_table (tools/measure_latency.py)')
+            return latency, float(latency_limit), 'latency_ms'
+        shape = input_shape or (latency.input_shape if latency is not None else None)
+        self.input_shape = list(shape) if shape is not None else None
+        if flops_limit is not None:
+            if shape is None:
+                raise ValueError('train_cfg.flops_limit needs train_cfg.input_shape, e.g. (1, 3, 224, 224)')
+            return FlopsTable.from_supernet(self.supernet, shape), float(flops_limit), 'flops'
+        return latency, None, 'latency_ms' if latency is not None else None
+
+    # --- state ------------------------------------------------------------------------------------------------
+    def search_state_dict(self) -> dict:
+        return {'pool': self.pool.state_dict(), 'results': self.results}
+
+    def load_search_state_dict(self, state: dict) -> None:
+        self.pool.load_state_dict(state['pool'])
+        self.results = state.get('results')
+
+    # --- the search -------------------------------------------------------------------------------------------
+    def admits(self, path: tuple) -> bool:
+        return self.cost_limit is None or self.cost_table.cost(self.supernet, path) <= self.cost_limit
+
+    def run(self):
+        runner = self.runner
+        runner.call_hook('before_train')
+        runner.call_hook('before_train_epoch')
+        self.train_until(self.warmup_iters, self.space, self.uniform)
+        evaluate = self.path_evaluator(self.space, self.batches_per_sample)
+        for stage in range(self.space.num_decisions):
+            if self.pool.num_decided > stage:
+                continue  # finished before a resume
+            self.sampler.set_pool(self.pool.pool)
+            self.train_until(self.warmup_iters + (stage + 1) * self.stage_iters, self.space, self.sampler)
+            self.pool.candidates()
+            score = self.potential_scorer(self.pool, self.uniform, evaluate, self.num_samples, _SCORE_STREAM,
+                                          self.admits)
+            self.run_step(f'stage{stage + 1}', self.pool, score, self.describe)
+        if self.results is None:
+            self.results = self._final_results()
+            self.save_search_checkpoint('final')
+        self._export()
+        self.finish(lambda: self.space.apply(tuple(self.results[0]['path']), runner.model))
+        runner.call_hook('after_train_epoch')
+        runner.call_hook('after_train')
+        return runner.model
+
+    def describe(self, path: tuple) -> str:
+        names = self.supernet.arch_names(path) if len(path) == self.space.num_decisions else \
+            [*self.space.values(path), '...']
+        return ' '.join(names)
+
+    def _final_results(self) -> list[dict]:
+        history = self.pool.history[-1]
+        scores = {tuple(c): s for c, s in history['candidates']}
+        flops = None
+        if self.input_shape is not None:
+            flops = self.cost_table if isinstance(self.cost_table, FlopsTable) else \
+                FlopsTable.from_supernet(self.supernet, self.input_shape)
+        out = []
+        for path in self.pool.pool:
+            entry = {'path': list(path), 'arch': self.supernet.arch_names(path), 'potential': scores[path]}
+            if isinstance(self.cost_table, LatencyTable):
+                entry['latency_ms'] = self.cost_table.latency(self.supernet, path)
+            if flops is not None:
+                entry['flops'] = flops.flops(self.supernet, path)
+            out.append(entry)
+        return out
+
+    def _export(self) -> None:
+        keys = [k for k in ('latency_ms', 'flops') if k in self.results[0]]
+        rows = [[i + 1, r['potential'], *[r[k] for k in keys], ' '.join(r['arch'])] for i, r in
+                enumerate(self.results)]
+        print_log('PC-NAS final pool\n' + format_table(['rank', 'potential', *keys, 'arch'], rows), logger='current')
+        self.write_json('pc_nas_result.json', {
+            'metric_key': self.metric_key, 'cost_limit': self.cost_limit, 'cost': self.cost_name,
+            'final_pool': self.results, 'history': self.pool.history})
+        best = self.results[0]
+        override = f'model = dict(backbone=dict(arch={best["arch"]!r}))'
+        self.write_text('pc_nas_final_config.py', retrain_config_text(
+            self.retrain_config, override,
+            f'PC-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: potential '
+            f'{best["potential"]:.4f} ({self.metric_key}); trains the architecture from scratch.'))
+

@@ -1,0 +1,396 @@
+"""CR-NAS backbones: mmdet layout compatibility, the supernet interface, and drop-in use in mmdet detectors."""
+from __future__ import annotations
+
+import os.path as osp
+import random
+
+import mmdet
+import numpy as np
+import pytest
+import torch
+from mmdet.models.backbones import MobileNetV2, ResNet
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from automl_mm.models.backbones.cr_mobilenet_v2 import CRMobileNetV2
+from automl_mm.models.backbones.cr_resnet import CRResNet
+from automl_mm.registry import MODELS
+
+
+def _randomize(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Random weights and BN statistics, so that equality tests cannot pass on zeros/ones."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if t.is_floating_point():
+                values = torch.rand(t.shape, generator=g) + 0.5 if 'running_var' in name else \
+                    torch.randn(t.shape, generator=g) * 0.1
+                t.copy_(values)
+    return net
+
+
+def _shapes(net: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def _assert_same_outputs(a: torch.nn.Module, b: torch.nn.Module, x: torch.Tensor) -> None:
+    a.eval()
+    b.eval()
+    with torch.no_grad():
+        outs_a, outs_b = a(x), b(x)
+    assert len(outs_a) == len(outs_b)
+    for oa, ob in zip(outs_a, outs_b):
+        torch.testing.assert_close(oa, ob, rtol=0, atol=0)
+
+
+def _searched_convs(net: CRResNet | CRMobileNetV2) -> list[torch.nn.Module]:
+    """The searched conv of every active block, read from the module tree (not through the class's helpers)."""
+    if isinstance(net, CRResNet):
+        stages = [getattr(net, f'layer{i + 1}') for i in range(len(net.active_stage_blocks))]
+        return [stage[j].conv2 for stage, n in zip(stages, net.active_stage_blocks) for j in range(n)]
+    stages = [getattr(net, f'layer{i + 1}') for i in range(7)]
+    return [stage[j].depthwise_conv.conv for stage, n in zip(stages, net.active_stage_blocks) for j in range(n)]
+
+
+# --- mmdet layout and outputs -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('depth', [18, 34, 50, 101])
+def test_standard_resnet_has_mmdet_state_dict_layout(depth):
+    assert _shapes(CRResNet(depth=depth)) == _shapes(ResNet(depth=depth))
+
+
+def test_standard_mobilenet_v2_has_mmdet_state_dict_layout():
+    assert _shapes(CRMobileNetV2()) == _shapes(MobileNetV2())
+    assert _shapes(CRMobileNetV2(widen_factor=0.5)) == _shapes(MobileNetV2(widen_factor=0.5))
+
+
+def test_mmdet_resnet_checkpoint_loads_through_init_cfg(tmp_path):
+    ref = _randomize(ResNet(depth=18))
+    path = str(tmp_path / 'resnet18_mmdet.pth')
+    torch.save({'state_dict': ref.state_dict()}, path)
+    net = CRResNet(depth=18, init_cfg=dict(type='Pretrained', checkpoint=path))
+    net.init_weights()
+    loaded = net.state_dict()
+    for key, value in ref.state_dict().items():
+        assert torch.equal(loaded[key], value), key
+
+
+@pytest.mark.parametrize('depth,kwargs', [(18, {}), (50, dict(out_indices=(1, 3))),
+                                          (18, dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))),
+                                          (50, dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)))])
+def test_standard_resnet_matches_mmdet_outputs(depth, kwargs):
+    ref = _randomize(ResNet(depth=depth, **kwargs))
+    net = CRResNet(depth=depth, **kwargs)
+    net.load_state_dict(ref.state_dict())
+    _assert_same_outputs(net, ref, torch.randn(2, 3, 64, 64))
+
+
+def test_standard_mobilenet_v2_matches_mmdet_outputs():
+    ref = _randomize(MobileNetV2(out_indices=(0, 2, 4, 7)))
+    net = CRMobileNetV2(out_indices=(0, 2, 4, 7))
+    net.load_state_dict(ref.state_dict())
+    _assert_same_outputs(net, ref, torch.randn(2, 3, 64, 64))
+
+
+def test_mmdet_stage_dilations_are_reported_as_per_block_dilations():
+    net = CRResNet(depth=50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4))
+    assert net.active_dilations == (1,) * 7 + (2,) * 6 + (4,) * 3
+    # arch() of such a model rebuilds it together with the same per-stage dilations.
+    rebuilt = CRResNet(depth=50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), **net.arch())
+    assert rebuilt.active_dilations == net.active_dilations
+
+
+# --- supernet ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('allocation,dilations', [((2, 2, 2, 2), None), ((1, 3, 2, 3), [1, 2, 1, 3, 1, 2, 1, 1, 2])])
+def test_resnet_supernet_prefix_equals_plain_network(allocation, dilations):
+    supernet = _randomize(CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 3)))
+    supernet.set_allocation(allocation)
+    if dilations is not None:
+        supernet.set_dilations(dilations)
+    plain = CRResNet(depth=18, **supernet.arch())
+    missing, unexpected = plain.load_state_dict(supernet.state_dict(), strict=False)
+    assert missing == []
+    # Exactly the blocks past each stage's active prefix are left over.
+    leftover = {k.split('.')[0] + '.' + k.split('.')[1] for k in unexpected}
+    assert leftover == {f'layer{i + 1}.{j}' for i, n in enumerate(allocation) for j in range(n, 3)}
+    _assert_same_outputs(supernet, plain, torch.randn(2, 3, 64, 64))
+
+
+def test_mobilenet_v2_supernet_prefix_equals_plain_network():
+    supernet = _randomize(CRMobileNetV2(widen_factor=0.5, out_indices=(1, 2, 4, 7),
+                                        max_stage_blocks=(2, 3, 4, 5, 4, 4, 2)))
+    supernet.set_allocation((1, 2, 3, 4, 3, 3, 1))
+    supernet.set_dilations([1, 1, 2, 1, 1, 2, 1, 2, 3, 1, 2, 1, 1, 2, 2, 1, 1])
+    plain = CRMobileNetV2(widen_factor=0.5, out_indices=(1, 2, 4, 7), **supernet.arch())
+    assert _shapes(plain) == _shapes(MobileNetV2(widen_factor=0.5))
+    missing, _ = plain.load_state_dict(supernet.state_dict(), strict=False)
+    assert missing == []
+    _assert_same_outputs(supernet, plain, torch.randn(2, 3, 64, 64))
+
+
+@pytest.mark.parametrize('cls,kwargs,dilations', [
+    (CRResNet, dict(depth=18), [1, 2, 1, 3, 2, 1, 1, 2]),
+    (CRMobileNetV2, dict(widen_factor=0.5, out_indices=(2, 4, 6)), [1] * 7 + [2, 3, 2, 2, 1, 2, 3, 1, 1, 1]),
+])
+def test_dilation_changes_output_but_not_parameters_or_shapes(cls, kwargs, dilations):
+    net = _randomize(cls(**kwargs))
+    net.eval()  # mmdet backbones' train() returns None, so no chaining
+    x = torch.randn(1, 3, 64, 64)
+    n_params = sum(p.numel() for p in net.parameters())
+    with torch.no_grad():
+        before = net(x)
+        net.set_dilations(dilations)
+        after = net(x)
+    assert sum(p.numel() for p in net.parameters()) == n_params
+    assert [o.shape for o in after] == [o.shape for o in before]
+    assert not torch.allclose(after[-1], before[-1])
+    assert net.active_dilations == tuple(dilations)
+
+
+SEARCHABLE = [
+    (CRResNet, dict(depth=18)),
+    (CRResNet, dict(depth=50)),
+    (CRResNet, dict(depth=18, max_stage_blocks=(3, 4, 3, 3), stage_blocks=(1, 3, 2, 2))),
+    (CRResNet, dict(depth=34, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1), out_indices=(2,))),
+    (CRMobileNetV2, dict()),
+    (CRMobileNetV2, dict(widen_factor=0.5, max_stage_blocks=(2, 2, 4, 4, 3, 4, 2), stage_blocks=(2, 1, 3, 4, 2, 3, 2))),
+]
+
+
+@pytest.mark.parametrize('cls,kwargs', SEARCHABLE)
+def test_set_dilations_reaches_every_searched_conv(cls, kwargs):
+    net = cls(**kwargs)
+    rng = random.Random(0)
+    dilations = [rng.randint(1, 4) for _ in range(net.num_active_blocks)]
+    net.set_dilations(dilations)
+    convs = _searched_convs(net)
+    assert len(convs) == net.num_active_blocks == len(dilations)
+    for conv, d in zip(convs, dilations):
+        assert conv.dilation == (d, d)
+        assert conv.padding == (d, d)
+    assert net.active_dilations == tuple(dilations)
+    assert net.arch() == {'stage_blocks': list(net.active_stage_blocks), 'dilations_per_block': dilations}
+    # The constructor argument sets the same convs.
+    rebuilt = cls(**{k: v for k, v in kwargs.items() if k not in ('max_stage_blocks', 'stage_blocks')}, **net.arch())
+    assert [c.dilation for c in _searched_convs(rebuilt)] == [c.dilation for c in convs]
+
+
+def test_deformable_searched_conv_dilates_its_offset_conv_too():
+    dcn = dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)
+    net = CRResNet(depth=50, dcn=dcn, stage_with_dcn=(False, True, True, True), stage_blocks=(1, 2, 2, 1))
+    assert _shapes(CRResNet(depth=50, dcn=dcn, stage_with_dcn=(False, True, True, True))) == \
+        _shapes(ResNet(depth=50, dcn=dcn, stage_with_dcn=(False, True, True, True)))
+    net.set_dilations([1, 2, 3, 1, 2, 3])
+    for conv, d in zip(_searched_convs(net)[1:], [2, 3, 1, 2, 3]):
+        assert conv.conv_offset.dilation == conv.dilation == (d, d)
+        assert conv.conv_offset.padding == conv.padding == (d, d)
+    net.eval()
+    with torch.no_grad():
+        assert [o.shape[-1] for o in net(torch.randn(1, 3, 64, 64))] == [16, 8, 4, 2]
+
+
+def test_set_allocation_keeps_active_dilations_and_resets_reactivated_blocks():
+    net = CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 3))
+    assert net.built_stage_blocks == net.active_stage_blocks == (3, 3, 3, 3)
+    net.set_dilations([2] * 12)
+    net.set_allocation((1, 2, 3, 2))
+    assert net.active_stage_blocks == (1, 2, 3, 2)
+    assert net.num_active_blocks == 8
+    assert net.active_dilations == (2,) * 8
+    net.set_allocation((3, 3, 3, 3))
+    assert net.active_dilations == (2, 1, 1, 2, 2, 1, 2, 2, 2, 2, 2, 1)
+    # What a search loop samples (numpy arrays) is accepted as well.
+    net.set_allocation(np.array([1, 1, 2, 3]))
+    net.set_dilations(np.arange(1, 8))
+    assert net.arch() == {'stage_blocks': [1, 1, 2, 3], 'dilations_per_block': [1, 2, 3, 4, 5, 6, 7]}
+
+
+def test_arch_rebuilds_a_plain_network_with_the_active_parameters():
+    supernet = CRResNet(depth=18, max_stage_blocks=(3, 3, 4, 3), stage_blocks=(1, 2, 4, 1),
+                        dilations_per_block=[1, 1, 2, 1, 2, 3, 2, 1])
+    plain = CRResNet(depth=18, **supernet.arch())
+    assert plain.built_stage_blocks == plain.active_stage_blocks == (1, 2, 4, 1)
+    assert plain.active_dilations == supernet.active_dilations == (1, 1, 2, 1, 2, 3, 2, 1)
+    active_keys = {k for k in supernet.state_dict()
+                   if not k.startswith('layer') or int(k.split('.')[1]) < supernet.active_stage_blocks[
+                       int(k[5]) - 1]}
+    assert set(plain.state_dict()) == active_keys
+
+
+@pytest.mark.parametrize('cls,kwargs', [(CRResNet, dict(depth=18, max_stage_blocks=(3, 3, 3, 3))),
+                                        (CRMobileNetV2, dict(max_stage_blocks=(2, 3, 3, 4, 3, 3, 2)))])
+def test_frozen_stages_and_norm_eval(cls, kwargs):
+    net = cls(frozen_stages=2, norm_eval=True, **kwargs)
+    net.set_allocation((1,) * len(net.built_stage_blocks))
+    net.train()
+    stem = net.conv1 if cls is CRMobileNetV2 else torch.nn.ModuleList([net.conv1, net.norm1])
+    assert not any(p.requires_grad for p in stem.parameters())
+    # Frozen stages are frozen in full, inactive blocks included.
+    assert not any(p.requires_grad for p in net.layer1.parameters())
+    assert not any(p.requires_grad for p in net.layer2.parameters())
+    assert all(p.requires_grad for p in net.layer3.parameters())
+    assert not any(m.training for m in net.modules() if isinstance(m, _BatchNorm))
+
+
+def test_frozen_stage_bn_stays_in_eval_without_norm_eval():
+    net = CRResNet(depth=18, frozen_stages=1, norm_eval=False)
+    net.train()
+    assert not net.layer1[0].norm1.training
+    assert net.layer2[0].norm1.training
+
+
+# --- argument errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(depth=19), 'depth=19'),
+    (dict(depth=18, stage_blocks=(2, 2, 2)), 'stage_blocks must have 4 entries'),
+    (dict(depth=18, stage_blocks=(2, 0, 2, 2)), r'stage_blocks\[1\]=0: stage 2'),
+    (dict(depth=18, max_stage_blocks=(3, 3, 3, 3), stage_blocks=(2, 2, 4, 2)), r'stage_blocks\[2\]=4: stage 3'),
+    (dict(depth=18, max_stage_blocks=(3, 0, 3, 3)), r'max_stage_blocks\[1\]=0'),
+    (dict(depth=18, dilations_per_block=[1] * 7), 'dilations_per_block must have 8 entries'),
+    (dict(depth=18, dilations_per_block=[1] * 7 + [0]), r'dilations_per_block\[7\]=0'),
+    (dict(depth=50, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2), dilations_per_block=[1] * 16),
+     r'dilations_per_block\[13\]=1 conflicts with dilations\[3\]=2'),
+    (dict(depth=18, num_stages=5), 'num_stages=5'),
+])
+def test_resnet_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CRResNet(**kwargs)
+
+
+def test_mobilenet_v2_bad_arguments():
+    with pytest.raises(ValueError, match='stage_blocks must have 7 entries'):
+        CRMobileNetV2(stage_blocks=(1, 2, 3, 4))
+    with pytest.raises(ValueError, match=r'stage_blocks\[6\]=0: stage 7'):
+        CRMobileNetV2(stage_blocks=(1, 2, 3, 4, 3, 3, 0))
+
+
+@pytest.mark.parametrize('method,value,match', [
+    ('set_allocation', (2, 2, 2), 'stage_blocks must have 4 entries'),
+    ('set_allocation', (2, 0, 2, 2), r'stage_blocks\[1\]=0: stage 2'),
+    ('set_allocation', (2, 2, 2, 4), r'stage_blocks\[3\]=4: stage 4 was built with only 3'),
+    ('set_allocation', 'abcd', 'must be a sequence'),
+    ('set_dilations', [1] * 11, 'dilations must have 12 entries'),
+    ('set_dilations', [1] * 11 + [0], r'dilations\[11\]=0'),
+    ('set_dilations', [1.5] * 12, 'must contain ints'),
+])
+def test_supernet_setters_reject_bad_values(method, value, match):
+    net = CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 3))
+    with pytest.raises(ValueError, match=match):
+        getattr(net, method)(value)
+    # A rejected call changes nothing.
+    assert net.active_stage_blocks == (3, 3, 3, 3)
+    assert net.active_dilations == (1,) * 12
+
+
+def test_registered_in_automl_mm_and_reachable_from_mmdet_scope():
+    from mmdet.registry import MODELS as MMDET_MODELS
+
+    net = MODELS.build(dict(type='CRResNet', depth=18, stage_blocks=(1, 1, 1, 1)))
+    assert isinstance(net, CRResNet) and net.built_stage_blocks == (1, 1, 1, 1)
+    net = MMDET_MODELS.build(dict(type='automl_mm.CRMobileNetV2', stage_blocks=(1, 1, 1, 1, 1, 1, 1)))
+    assert isinstance(net, CRMobileNetV2) and net.num_active_blocks == 7
+
+
+# --- drop-in use in mmdet detectors -------------------------------------------------------------------
+
+CR_R18 = dict(type='automl_mm.CRResNet', depth=18, stage_blocks=(1, 2, 3, 2),
+              dilations_per_block=[1, 1, 2, 1, 2, 3, 1, 2], out_indices=(0, 1, 2, 3), frozen_stages=1,
+              norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True, style='pytorch')
+CR_R18_SUPERNET = dict(CR_R18, max_stage_blocks=(2, 3, 3, 3))
+CR_MBV2 = dict(type='automl_mm.CRMobileNetV2', widen_factor=0.5, out_indices=(1, 2, 4, 6),
+               stage_blocks=(1, 2, 2, 3, 2, 2, 1), dilations_per_block=[1, 1, 1, 1, 2, 1, 1, 2, 1, 2, 1, 2, 1])
+R18_CHANNELS = [64, 128, 256, 512]
+MBV2_CHANNELS = [16, 16, 48, 160]  # widen_factor 0.5: layers 2, 3, 5, 7
+
+DETECTORS = [
+    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', CR_R18, R18_CHANNELS, False),
+    ('retinanet/retinanet_r50_fpn_1x_coco.py', CR_R18, R18_CHANNELS, False),
+    ('mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', CR_R18_SUPERNET, R18_CHANNELS, True),
+    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', CR_MBV2, MBV2_CHANNELS, False),
+]
+
+
+def _det_batch(with_masks: bool, size: int = 64) -> dict:
+    """Two seeded images with two boxes each (and box-shaped masks), as a detector's data loader yields them."""
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+
+    g = torch.Generator().manual_seed(0)
+    boxes = [[[4, 6, 40, 44], [20, 10, 60, 58]], [[8, 8, 30, 50], [30, 24, 62, 62]]]
+    inputs, samples = [], []
+    for i, img_boxes in enumerate(boxes):
+        inputs.append(torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g))
+        sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(size, size), ori_shape=(size, size),
+                                             scale_factor=(1.0, 1.0)))
+        gt = InstanceData()
+        gt.bboxes = torch.tensor(img_boxes, dtype=torch.float32)
+        gt.labels = torch.tensor([i + 1, 7])
+        if with_masks:
+            masks = np.zeros((len(img_boxes), size, size), dtype=np.uint8)
+            for k, (x1, y1, x2, y2) in enumerate(img_boxes):
+                masks[k, y1:y2, x1:x2] = 1
+            gt.masks = BitmapMasks(masks, size, size)
+        sample.gt_instances = gt
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+@pytest.mark.parametrize('config,backbone,channels,with_masks', DETECTORS,
+                         ids=['faster_rcnn-cr_r18', 'retinanet-cr_r18', 'mask_rcnn-cr_r18_supernet',
+                              'faster_rcnn-cr_mbv2'])
+def test_one_training_step_in_mmdet_detector(config, backbone, channels, with_masks):
+    from mmdet.registry import MODELS as MMDET_MODELS
+    from mmdet.utils import register_all_modules as register_mmdet
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    register_mmdet(init_default_scope=False)
+    # The configs mmdet ships inside its package (what 'mmdet::' in a _base_ resolves to).
+    cfg = Config.fromfile(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', config))
+    cfg.model.backbone = backbone
+    cfg.model.neck.in_channels = channels
+    if 'rcnn' in cfg.model.train_cfg:
+        # 64 instead of 512 sampled RoIs per image: the RoI heads' FCs and mask convs dominate a CPU step.
+        cfg.model.train_cfg.rcnn.sampler.num = 64
+        cfg.model.train_cfg.rpn_proposal.max_per_img = 200
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MMDET_MODELS.build(cfg.model)
+        model.train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        data = model.data_preprocessor(_det_batch(with_masks), True)
+        losses = model(**data, mode='loss')
+        loss, log_vars = model.parse_losses(losses)
+    assert torch.isfinite(loss) and loss.item() > 0
+    assert all(torch.isfinite(torch.as_tensor(v).detach()).all() for v in log_vars.values())
+    if with_masks:
+        assert 'loss_mask' in log_vars
+    loss.backward()
+
+    net = model.backbone
+    assert isinstance(net, CRResNet | CRMobileNetV2)
+    assert net.arch() == {'stage_blocks': list(backbone['stage_blocks']),
+                          'dilations_per_block': list(backbone['dilations_per_block'])}
+    frozen = backbone.get('frozen_stages', -1)
+    convs = _searched_convs(net)
+    blocks_before_unfrozen = sum(net.active_stage_blocks[:max(frozen, 0)])
+    for conv in convs[:blocks_before_unfrozen]:
+        assert conv.weight.grad is None
+    # Every searched conv of a trainable stage, dilated or not, gets a gradient ...
+    for conv in convs[blocks_before_unfrozen:]:
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+    # ... and inactive supernet blocks get none.
+    stages = [getattr(net, f'layer{i + 1}') for i in range(len(net.built_stage_blocks))]
+    for stage, n in zip(stages, net.active_stage_blocks):
+        for block in list(stage)[n:]:
+            assert all(p.grad is None for p in block.parameters())
+
+    probe = convs[-1].weight
+    before = probe.detach().clone()
+    optimizer.step()
+    assert not torch.equal(probe.detach(), before)

@@ -1,0 +1,151 @@
+"""Latency and FLOPs tables of a supernet, and tools/measure_latency.py."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.analysis import FlopAnalyzer
+
+from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
+from automl_mm.nas.latency import FlopsTable, LatencyTable, cost_key, measure_latency_table
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SHAPE = (1, 3, 16, 16)
+
+
+@pytest.fixture(scope='module')
+def supernet():
+    torch.manual_seed(0)
+    return MBConvSupernet(space='digits')
+
+
+@pytest.fixture(scope='module')
+def flops_table(supernet):
+    return FlopsTable.from_supernet(supernet, SHAPE)
+
+
+@pytest.fixture(scope='module')
+def latency_data(supernet):
+    return measure_latency_table(supernet, SHAPE, repeats=3, warmup=1)
+
+
+def test_measured_table_covers_every_candidate(supernet, latency_data):
+    data = json.loads(json.dumps(latency_data))  # JSON-serialisable as is
+    assert data['input_shape'] == list(SHAPE) and data['torch'] == torch.__version__
+    assert data['device'].startswith('cpu')
+    assert len(data['entries']) == sum(len(c) for c in supernet.layer_choices) == 11
+    assert data['entries']['2:k5e6:16x16x16'] > 0 and data['entries']['3:skip:32x8x8'] == 0.0
+    assert data['fixed_ms'] > 0
+    assert supernet.training  # measured on a copy in eval mode; the caller's module is untouched
+
+
+def test_latency_is_the_sum_of_the_path_entries(supernet, latency_data):
+    table = LatencyTable.from_dict(latency_data)
+    path = [0, 2, 1, 0]
+    keys = ['0:k3e3:16x16x16', '1:skip:16x16x16', '2:k5e6:16x16x16', '3:k3e3:32x8x8']
+    expected = latency_data['fixed_ms'] + sum(latency_data['entries'][k] for k in keys)
+    assert table.latency(supernet, path) == pytest.approx(expected, rel=1e-12)
+    assert table.cost(supernet, path) == table.latency(supernet, path)
+    assert table.matches(supernet, SHAPE)
+    assert not table.matches(supernet, (2, 3, 16, 16))
+
+
+def test_missing_entry_names_the_key_and_the_tool(supernet, latency_data):
+    table = LatencyTable.from_dict(latency_data)
+    del table.entries['3:k5e6:32x8x8']
+    assert not table.matches(supernet, SHAPE)
+    assert table.latency(supernet, [0, 0, 0, 0]) > 0  # other paths still work
+    with pytest.raises(ValueError, match=r"'3:k5e6:32x8x8'.*tools/measure_latency.py"):
+        table.latency(supernet, [0, 0, 0, 1])
+
+
+@pytest.mark.parametrize('path', [(1, 1, 1, 1), (2, 2, 0, 2), (2, 0, 1, 1)])
+def test_flops_of_a_path_equal_the_standalone_network(supernet, flops_table, path):
+    net = MBConvSupernet(space='digits', arch=supernet.arch_names(path)).eval()
+    analyzer = FlopAnalyzer(net, (torch.zeros(SHAPE),)).unsupported_ops_warnings(False)
+    assert flops_table.flops(supernet, path) == analyzer.total()
+
+
+def test_flops_grow_with_kernel_and_expansion(flops_table):
+    e = flops_table.entries
+    assert e['0:skip:16x16x16'] == 0 < e['0:k3e3:16x16x16'] < e['0:k5e6:16x16x16']
+    # k3e3 at 16 channels, 16x16: expand 16*48 + depthwise 48*9 + project 48*16 MACs per pixel, 2 per BN element.
+    assert e['0:k3e3:16x16x16'] == 256 * (16 * 48 + 48 * 9 + 48 * 16 + 2 * (48 + 48 + 16))
+
+
+@pytest.mark.parametrize('cls', [LatencyTable, FlopsTable])
+def test_save_and_load_round_trip(tmp_path, supernet, latency_data, flops_table, cls):
+    table = LatencyTable.from_dict(latency_data) if cls is LatencyTable else flops_table
+    out = str(tmp_path / 'sub' / 'table.json')
+    table.save(out)
+    table.save(out)  # overwriting is fine
+    assert os.listdir(tmp_path / 'sub') == ['table.json']  # no temporary file left behind
+    loaded = cls.from_file(out)
+    assert type(loaded) is cls
+    assert loaded.entries == table.entries and loaded.fixed == table.fixed and loaded.input_shape == list(SHAPE)
+    assert loaded.cost(supernet, [1, 0, 1, 2]) == table.cost(supernet, [1, 0, 1, 2])
+    if cls is LatencyTable:
+        assert loaded.meta['device'] == latency_data['device']
+
+
+@pytest.mark.parametrize('content,match', [
+    ('{"entries": {', 'not a valid JSON'),
+    ('[1, 2]', 'JSON object'),
+    ('{"input_shape": [1, 3, 16, 16], "fixed_ms": 1.0}', "missing key 'entries'"),
+    ('{"input_shape": [1, 3, 16, 16], "entries": {"0:k3e3:16x16x16": 1.0}}', "missing key 'fixed_ms'"),
+    ('{"input_shape": [1, 3], "entries": {"0:k3e3:16x16x16": 1.0}, "fixed_ms": 1}', 'input_shape'),
+    ('{"input_shape": [1, 3, 16, 16], "entries": {"0:k3e3:16x16x16": "a"}, "fixed_ms": 1}', 'not numbers'),
+])
+def test_bad_files_raise_naming_the_file(tmp_path, content, match):
+    path = tmp_path / 'bad.json'
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        LatencyTable.from_file(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_raises_naming_it(tmp_path):
+    with pytest.raises(ValueError, match='not found.*nope.json'):
+        LatencyTable.from_file(str(tmp_path / 'nope.json'))
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('measure_latency_tool',
+                                                  osp.join(REPO_ROOT, 'tools', 'measure_latency.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measure_latency_tool(tmp_path, capsys):
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(
+        "model = dict(type='ImageClassifier', backbone=dict(type='MBConvSupernet', space='digits'),\n"
+        "             head=dict(type='LinearClsHead', num_classes=10, in_channels=64))\n"
+        'nas_input_shape = (1, 3, 16, 16)\n')
+    out = str(tmp_path / 'latency.json')
+    tool = _load_tool()
+    tool.main([str(cfg), '--out', out, '--repeats', '2', '--warmup', '0'])
+    table = LatencyTable.from_file(out)
+    assert table.matches(MBConvSupernet(space='digits'), SHAPE)
+    assert table.meta['repeats'] == 2
+    printed = capsys.readouterr().out
+    assert 'layer  2     16x16x16: k3e3=' in printed and 'saved 11 entries' in printed
+
+    # --input-shape and --cfg-options override the config.
+    tool.main([str(cfg), '--out', out, '--repeats', '1', '--warmup', '0', '--input-shape', '1', '3', '8', '8',
+               '--cfg-options', 'model.backbone.ops=[k3e3,skip]'])
+    table = LatencyTable.from_file(out)
+    assert table.input_shape == [1, 3, 8, 8] and len(table.entries) == 7
+    assert cost_key(3, 'skip', (32, 4, 4)) in table.entries
+
+
+def test_measure_latency_tool_needs_an_input_shape(tmp_path):
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text("model = dict(type='MBConvSupernet', space='digits')\n")
+    with pytest.raises(ValueError, match='nas_input_shape'):
+        _load_tool().main([str(cfg), '--out', str(tmp_path / 'x.json')])

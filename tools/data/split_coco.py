@@ -1,0 +1,41 @@
+"""Split a COCO annotation file by image into arch-train / arch-val parts (CR-NAS's search split).
+
+Example (CR-NAS on COCO train2017: 5K images for arch-val, the rest for arch-train):
+    python tools/data/split_coco.py data/coco/annotations/instances_train2017.json data/coco/annotations \
+        --val-images 5000
+Both output files keep the original ``file_name`` entries, so they read images from ``train2017/``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from automl_mm.datasets.coco_split import DEFAULT_VAL_FRACTION, split_coco
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('ann_file', help='COCO annotation JSON to split')
+    parser.add_argument('out_dir', help='directory for <prefix>-train.json and <prefix>-val.json')
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument('--val-images', type=int, default=None,
+                      help='number of arch-val images (5000 for CR-NAS on COCO train2017)')
+    size.add_argument('--val-fraction', type=float, default=None,
+                      help=f'fraction of images for arch-val (default {DEFAULT_VAL_FRACTION:.5f} = 5000/118287)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--prefix', default='instances_arch')
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    files = split_coco(args.ann_file, args.out_dir, val_images=args.val_images, val_fraction=args.val_fraction,
+                       seed=args.seed, prefix=args.prefix)
+    for split, path in zip(('arch-train', 'arch-val'), files):
+        with open(path) as f:
+            coco = json.load(f)
+        print(f"{split}: {len(coco['images'])} images, {len(coco.get('annotations', []))} annotations -> {path}")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,71 @@
+"""Measure the latency lookup table of the supernet in a config (PC-NAS) and save it as JSON."""
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+from collections.abc import Sequence
+
+import torch.nn as nn
+from mmengine.config import Config, DictAction
+from mmengine.utils import import_modules_from_strings
+
+from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table
+from automl_mm.registry import MODELS
+from automl_mm.utils import register_all_modules
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Measure per-(layer, op, shape) latencies of a supernet')
+    parser.add_argument('config', help='config file path; cfg.model contains the supernet')
+    parser.add_argument('--out', required=True, help='JSON file to write the latency table to')
+    parser.add_argument('--device', default='cpu', help='device to measure on, e.g. cpu, cuda, cuda:1')
+    parser.add_argument('--repeats', type=int, default=50, help='timed runs per entry (the median is kept)')
+    parser.add_argument('--warmup', type=int, default=10, help='untimed runs per entry first')
+    parser.add_argument('--input-shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
+                        help='network input shape (default: cfg.nas_input_shape)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. model.backbone.space=pcnas_l')
+    return parser.parse_args(argv)
+
+
+def find_supernet(model: nn.Module) -> nn.Module:
+    """The first module of ``model`` (itself included) with the supernet interface."""
+    for module in model.modules():
+        if hasattr(module, 'set_path') and hasattr(module, 'layer_choices'):
+            return module
+    raise ValueError(f'no supernet (a module with set_path and layer_choices) in the {type(model).__name__} model')
+
+
+def main(argv: Sequence[str] | None = None) -> LatencyTable:
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    input_shape = args.input_shape or cfg.get('nas_input_shape')
+    if input_shape is None:
+        raise ValueError('give --input-shape N C H W or set nas_input_shape in the config')
+    supernet = find_supernet(MODELS.build(cfg.model))
+    data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup)
+    table = LatencyTable.from_dict(data)
+    table.save(args.out)
+
+    shapes = supernet.layer_input_shapes(tuple(input_shape))
+    print(f'{data["device"]}, torch {data["torch"]}, input {list(input_shape)}: median of {args.repeats}, in ms')
+    fastest = []
+    for i, (ops, shape) in enumerate(zip(supernet.layer_choices, shapes)):
+        ms = [table.entries[cost_key(i, op, shape)] for op in ops]
+        fastest.append(ms.index(min(ms)))
+        print(f'layer {i:2d} {cost_key(i, "", shape).split(":")[-1]:>12}: '
+              + '  '.join(f'{op}={t:.3f}' for op, t in zip(ops, ms)))
+    print(f'fixed (stem, final conv): {table.fixed:.3f} ms; fastest path: {table.latency(supernet, fastest):.3f} ms')
+    print(f'saved {len(table.entries)} entries to {args.out}')
+    return table
+
+
+if __name__ == '__main__':
+    main()
