@@ -4,5 +4,5 @@ from .classifier import ImageClassifier
 from .heads import LinearClsHead
 from .losses import CrossEntropyLoss
 
-__all__ = ['CRMobileNetV2', 'CRResNet', 'CrossEntropyLoss', 'ImageClassifier', 'LinearClsHead', 'MBConvSupernet', 'ResNet',
-           'SimpleConvNet', 'WideResNet']
+__all__ = ['CRMobileNetV2', 'CRResNet', 'CrossEntropyLoss', 'ImageClassifier', 'LinearClsHead', 'MBConvSupernet',
+           'ResNet', 'SimpleConvNet', 'WideResNet']
