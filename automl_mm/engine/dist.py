@@ -23,10 +23,28 @@ def _init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kw
 
 
 def gloo_without_gpus(cfg) -> None:
-    """Switch a config's process-group backend from nccl to gloo when no GPU is visible (every launcher)."""
+    """Make a config's distributed settings work without GPUs (every launcher).
+
+    * the process-group backend nccl becomes gloo (the same collectives on CPUs);
+    * DistributedDataParallel wrappers get ``device_ids=None``: mmengine passes ``[LOCAL_RANK]``, which torch
+      refuses for CPU modules.
+    """
+    if torch.cuda.is_available():
+        return
     dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
-    if not torch.cuda.is_available() and dist_cfg.get('backend') == 'nccl':
-        cfg.env_cfg.dist_cfg.backend = 'gloo'  # gloo runs the same collectives on CPUs
+    if dist_cfg.get('backend') == 'nccl':
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters', False))
+        return
+    from mmengine.registry import MODEL_WRAPPERS
+    from torch.nn.parallel import DistributedDataParallel
+
+    wrapper_type = MODEL_WRAPPERS.get(wrapper.get('type', 'MMDistributedDataParallel'))
+    if isinstance(wrapper_type, type) and issubclass(wrapper_type, DistributedDataParallel):
+        wrapper.setdefault('device_ids', None)
 
 
 def install_cpu_aware_pytorch_launcher() -> None:

@@ -20,7 +20,7 @@ import os.path as osp
 import time
 from collections.abc import Callable, Sequence
 
-from mmengine.dist import barrier, is_main_process
+from mmengine.dist import barrier, get_world_size, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -167,7 +167,9 @@ class SearchLoopBase(IterBasedTrainLoop):
         """Score the pool's current step (resuming finished scores), keep the top K, log, checkpoint."""
         candidates = pool.candidates()
         done_before = len(pool.scores)
-        print_log(f'[{name}] scoring {len(candidates)} candidates ({done_before} already scored)', logger='current')
+        world_size = get_world_size()
+        print_log(f'[{name}] scoring {len(candidates)} candidates ({done_before} already scored) on {world_size} '
+                  f'rank{"s" if world_size > 1 else ""}', logger='current')
         start = time.time()
         last_log = [start]
 

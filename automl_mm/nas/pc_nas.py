@@ -80,12 +80,12 @@ class PCNASLoop(SearchLoopBase):
             if not latency.matches(self.supernet, shape):
                 raise ValueError(f'train_cfg.latency_table {table_file} was measured for another supernet or input '
                                  f'shape than {list(shape)}; re-run tools/measure_latency.py')
+        shape = input_shape or (latency.input_shape if latency is not None else None)
+        self.input_shape = list(shape) if shape is not None else None
         if latency_limit is not None:
             if latency is None:
                 raise ValueError('train_cfg.latency_limit needs train_cfg.latency_table (tools/measure_latency.py)')
             return latency, float(latency_limit), 'latency_ms'
-        shape = input_shape or (latency.input_shape if latency is not None else None)
-        self.input_shape = list(shape) if shape is not None else None
         if flops_limit is not None:
             if shape is None:
                 raise ValueError('train_cfg.flops_limit needs train_cfg.input_shape, e.g. (1, 3, 224, 224)')

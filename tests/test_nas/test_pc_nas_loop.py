@@ -1,0 +1,163 @@
+"""PCNASLoop end to end on digits with a real mmengine Runner: outputs, cost limits, resume mid-stage, ranks."""
+from __future__ import annotations
+
+import glob
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from automl_mm.nas import FlopsTable, LatencyTable, PathEvaluator
+from automl_mm.nas.spaces import LayerwiseSpace
+
+from conftest import REPO_ROOT, run_tool
+
+CONFIG = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
+TINY = dict(warmup_iters=4, stage_iters=2, pool_size=2, num_samples=2, batches_per_sample=1,
+            bn_recalibration_batches=1, checkpoint_interval_s=0)
+
+
+def _cfg(work_dir: str, **train_cfg) -> Config:
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = work_dir
+    cfg.train_cfg.update(TINY)
+    cfg.train_cfg.update(train_cfg)
+    cfg.train_dataloader.batch_size = 8
+    cfg.reward_dataloader.batch_size = 16
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.interval = 3
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.val_cfg = None
+    cfg.val_dataloader = None
+    cfg.val_evaluator = None
+    return cfg
+
+
+def _result(work_dir: str) -> dict:
+    with open(osp.join(work_dir, 'search', 'pc_nas_result.json')) as f:
+        return json.load(f)
+
+
+def test_search_writes_final_pool_and_a_retrain_config(tmp_path):
+    work = str(tmp_path / 'run')
+    runner = Runner.from_cfg(_cfg(work))
+    runner.train()
+    result = _result(work)
+    pool = result['final_pool']
+    assert len(pool) == 2 and result['cost'] == 'flops'
+    assert [h['decided'] for h in result['history']] == [1, 2, 3, 4]
+    # each stage kept the two best candidates, every candidate being an extension of the previous pool
+    for prev, step in zip(result['history'], result['history'][1:]):
+        assert all(c[:-1] in prev['pool'] for c, _ in step['candidates'])
+        assert step['pool'] == [c for c, _ in step['candidates'][:2]]
+    supernet = runner.model.backbone
+    flops = FlopsTable.from_supernet(supernet, (1, 3, 16, 16))
+    for entry in pool:
+        assert entry['flops'] == flops.flops(supernet, entry['path']) <= 3.5e6
+        assert entry['arch'] == supernet.arch_names(entry['path'])
+    assert pool[0]['potential'] >= pool[1]['potential']
+    # the exported config trains the chosen architecture from scratch
+    final = Config.fromfile(osp.join(work, 'search', 'pc_nas_final_config.py'))
+    assert final.model.backbone.arch == pool[0]['arch']
+    assert final.train_cfg.type == 'EpochBasedTrainLoop'
+
+
+def test_latency_limit_filters_every_scored_completion(tmp_path, monkeypatch):
+    work = str(tmp_path / 'lat')
+    from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
+
+    net = MBConvSupernet(space='digits')
+    table = LatencyTable.measure(net, (1, 3, 16, 16), repeats=3, warmup=1)
+    table_file = str(tmp_path / 'lut.json')
+    table.save(table_file)
+    space = LayerwiseSpace()
+    space.bind(net)
+    latencies = sorted(table.latency(net, p) for p in space.completions(()))
+    limit = latencies[len(latencies) // 2]
+    evaluated = []
+    original = PathEvaluator.__call__
+
+    def spy(self, path, sample_index=0):
+        evaluated.append(tuple(path))
+        return original(self, path, sample_index)
+
+    monkeypatch.setattr(PathEvaluator, '__call__', spy)
+    cfg = _cfg(work, latency_table=table_file, latency_limit=limit, flops_limit=None)
+    Runner.from_cfg(cfg).train()
+    assert evaluated and all(table.latency(net, p) <= limit for p in evaluated)
+    assert all(e['latency_ms'] <= limit for e in _result(work)['final_pool'])
+
+
+def test_bad_cost_settings_are_named(tmp_path):
+    with pytest.raises(ValueError, match='latency_limit needs train_cfg.latency_table'):
+        Runner.from_cfg(_cfg(str(tmp_path / 'a'), latency_limit=1.0, flops_limit=None)).train()
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{not json')
+    with pytest.raises(ValueError, match='bad.json'):
+        Runner.from_cfg(_cfg(str(tmp_path / 'b'), latency_table=str(bad), latency_limit=1.0,
+                             flops_limit=None)).train()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypatch):
+    reference = str(tmp_path / 'reference')
+    Runner.from_cfg(_cfg(reference)).train()
+
+    # kill the run in the middle of stage 2's scoring pass (after 3 candidates were scored and checkpointed)
+    work = str(tmp_path / 'killed')
+    calls = {'n': 0}
+    original = PathEvaluator.__call__
+    per_candidate = TINY['num_samples']
+    stage1 = 3  # the digits space's first layer has 3 candidates
+
+    def dying(self, path, sample_index=0):
+        if calls['n'] == (stage1 + 3) * per_candidate:
+            raise _Interrupt
+        calls['n'] += 1
+        return original(self, path, sample_index)
+
+    monkeypatch.setattr(PathEvaluator, '__call__', dying)
+    with pytest.raises(_Interrupt):
+        Runner.from_cfg(_cfg(work)).train()
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert 'search_stage2_partial' in f.read()
+
+    scored_after_resume = []
+
+    def counting(self, path, sample_index=0):
+        scored_after_resume.append(tuple(path))
+        return original(self, path, sample_index)
+
+    monkeypatch.setattr(PathEvaluator, '__call__', counting)
+    cfg = _cfg(work)
+    cfg.resume = True
+    Runner.from_cfg(cfg).train()
+    ref, res = _result(reference), _result(work)
+    assert res['history'] == ref['history']  # the same scores, pools and final pool
+    assert res['final_pool'] == ref['final_pool']
+    # stage 2's first three candidates were not scored again
+    n_stage2 = len(ref['history'][1]['candidates'])
+    n_rest = sum(len(h['candidates']) for h in ref['history'][2:])
+    assert len(scored_after_resume) <= (n_stage2 - 3 + n_rest) * per_candidate
+
+
+@pytest.mark.slow
+def test_two_ranks_split_the_scoring_and_agree(tmp_path):
+    """torchrun with 2 gloo ranks: DDP supernet training on one path per iteration, scoring split and gathered."""
+    work = str(tmp_path / 'two')
+    opts = ['train_cfg.warmup_iters=4', 'train_cfg.stage_iters=2', 'train_cfg.pool_size=2', 'train_cfg.num_samples=2',
+            'train_cfg.batches_per_sample=1', 'train_cfg.bn_recalibration_batches=1', 'train_dataloader.batch_size=8',
+            'reward_dataloader.batch_size=16', 'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
+    run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29561', 'tools/train.py',
+             CONFIG, '--launcher', 'pytorch', '--work-dir', work, '--cfg-options', *opts, timeout=600)
+    result = _result(work)
+    assert len(result['final_pool']) == 2
+    assert [h['decided'] for h in result['history']] == [1, 2, 3, 4]
+    log = ''.join(open(p).read() for p in glob.glob(osp.join(work, '*', '*.log')))
+    assert 'Distributed training: True' in log
+    assert '[stage1] scoring 3 candidates (0 already scored) on 2 ranks' in log
