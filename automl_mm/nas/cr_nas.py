@@ -25,7 +25,7 @@ from .beam import PartialArchitecturePool
 from .latency import _count_flops as count_flops
 from .loop import SearchLoopBase, format_table, retrain_config_text, warn
 from .samplers import UniformPathSampler
-from .spaces import DilationSpace, StageAllocationSpace
+from .spaces import DilationSpace, StageAllocationSpace, build_in_scope
 
 _SCORE_STREAM = 104729  # separates the scoring RNG stream from the training one
 
@@ -64,7 +64,7 @@ class CRNASLoop(SearchLoopBase):
                          **kwargs)
         stage_space = dict(stage_space)
         stage_space.setdefault('type', 'StageAllocationSpace')
-        self.stage_space: StageAllocationSpace = SEARCH_SPACES.build(stage_space)
+        self.stage_space: StageAllocationSpace = build_in_scope(SEARCH_SPACES, stage_space)
         self.backbone = self.stage_space.bind(runner.model)
         self.dilation_space = DilationSpace(dilation_choices)
         self.stage_iters = int(stage_iters)

@@ -13,6 +13,7 @@ from mmengine.hooks import Hook
 from automl_mm.registry import HOOKS, SAMPLERS, SEARCH_SPACES
 
 from .samplers import path_rng
+from .spaces import build_in_scope
 
 
 @HOOKS.register_module()
@@ -36,8 +37,8 @@ class PathSamplingHook(Hook):
 
     def __init__(self, space: dict, sampler: dict | None = None, val_path: Sequence[int] | None = None,
                  seed: int | None = None) -> None:
-        self.space = SEARCH_SPACES.build(space)
-        self.sampler = SAMPLERS.build(sampler or dict(type='UniformPathSampler'))
+        self.space = build_in_scope(SEARCH_SPACES, space)
+        self.sampler = build_in_scope(SAMPLERS, sampler or dict(type='UniformPathSampler'))
         if not hasattr(self.sampler, 'complete'):
             raise TypeError(f'PathSamplingHook.sampler must be a path sampler, got {type(self.sampler).__name__}')
         self.sampler.space = self.space

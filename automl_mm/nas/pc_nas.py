@@ -17,6 +17,7 @@ from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import SearchLoopBase, format_table, retrain_config_text
 from .samplers import PoolPathSampler, UniformPathSampler
+from .spaces import build_in_scope
 
 _SCORE_STREAM = 7919  # separates the scoring RNG stream from the training one (same seed)
 
@@ -49,7 +50,7 @@ class PCNASLoop(SearchLoopBase):
                  sampler: dict | None = None, latency_table: str | None = None, latency_limit: float | None = None,
                  flops_limit: float | None = None, input_shape: Sequence[int] | None = None,
                  retrain_config: str | None = None, **kwargs) -> None:
-        self.space = SEARCH_SPACES.build(space or dict(type='LayerwiseSpace'))
+        self.space = build_in_scope(SEARCH_SPACES, space or dict(type='LayerwiseSpace'))
         self.supernet = self.space.bind(runner.model)
         num_layers = self.space.num_decisions
         if int(stage_iters) < 0 or int(warmup_iters) < 0:
@@ -60,7 +61,7 @@ class PCNASLoop(SearchLoopBase):
         self.num_samples = int(num_samples)
         self.batches_per_sample = batches_per_sample
         self.retrain_config = retrain_config
-        self.sampler = SAMPLERS.build(sampler or dict(type='PoolPathSampler'))
+        self.sampler = build_in_scope(SAMPLERS, sampler or dict(type='PoolPathSampler'))
         if not isinstance(self.sampler, PoolPathSampler):
             raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
         self.sampler.space = self.space

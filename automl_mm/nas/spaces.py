@@ -21,6 +21,14 @@ from torch import nn
 from automl_mm.registry import SEARCH_SPACES
 
 
+def build_in_scope(registry, cfg: dict):
+    """Build ``cfg`` from one of automl_mm's root registries whatever the config's default scope (e.g. mmdet)."""
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        return registry.build(cfg)
+
+
 def find_supernet(model: nn.Module, methods: Sequence[str], owner: str) -> nn.Module:
     """The first submodule of ``model`` (unwrapped from DDP-like wrappers) having every method in ``methods``."""
     root = getattr(model, 'module', model)

@@ -1,0 +1,45 @@
+# CR-NAS on the generated COCO-format set (the embedded default, about 15 minutes on 2 CPU cores): Faster R-CNN FPN
+# with a CR-ResNet-18 supernet. Stage search over 1-3 blocks per stage with 8 blocks in total (19 allocations,
+# those within the FLOPs of (2, 2, 2, 2) + 5 % are scored by COCO AP on arch-val with inherited weights), then the
+# greedy top-3 dilation search over the 8 blocks (dilation 1/2/3, 2 sampled completions per candidate, one arch-val
+# mini-batch each). Iteration counts and sample sizes are our CPU-budget choices; the paper's are in the COCO configs.
+_base_ = [
+    '../_base_/models/cr-faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/synthcoco_arch_search.py',
+    'mmdet::_base_/default_runtime.py'
+]
+
+model = dict(backbone=dict(max_stage_blocks=(3, 3, 3, 3)))
+find_unused_parameters = True  # single-path supernet: inactive blocks get no gradient under DDP
+
+stage_iters = 600
+spatial_iters = 600
+train_cfg = dict(
+
+    type='automl_mm.CRNASLoop',
+    stage_iters=stage_iters,
+    spatial_iters=spatial_iters,
+    stage_space=dict(stage_choices=[[1, 2, 3]] * 4, total_blocks=8),
+    reference_allocation=(2, 2, 2, 2),
+    flops_tolerance=0.05,
+    flops_input_shape=(3, 128, 128),
+    dilation_choices=(1, 2, 3),
+    stage_pool_size=3,
+    pool_size=3,
+    num_samples=2,
+    batches_per_sample=1,
+    bn_recalibration_batches=2,
+    metric_key='coco/bbox_mAP',
+    retrain_config='configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_24e_synthcoco.py')
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, T_max=stage_iters + spatial_iters, eta_min=2e-3),
+]
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=300, max_keep_ckpts=2), logger=dict(interval=20))
+log_processor = dict(by_epoch=False)
+auto_scale_lr = dict(enable=False, base_batch_size=4)
+visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+randomness = dict(seed=0, deterministic=False)
