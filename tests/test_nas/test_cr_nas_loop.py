@@ -1,0 +1,158 @@
+"""CRNASLoop end to end inside mmdet's Faster R-CNN on a generated COCO set: outputs, FLOPs budget, resume."""
+from __future__ import annotations
+
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from automl_mm.datasets.coco_split import split_coco
+from automl_mm.nas import PathEvaluator
+
+from conftest import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_1200it_synthcoco.py')
+
+
+@pytest.fixture(scope='module')
+def arch_split(coco_root):
+    split_coco(osp.join(coco_root, 'annotations', 'instances_train.json'), osp.join(coco_root, 'annotations'),
+               val_images=2, seed=0)
+    return coco_root
+
+
+def _cfg(root: str, work_dir: str, **train_cfg) -> Config:
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = work_dir
+    root = root.rstrip('/') + '/'
+    for loader in (cfg.train_dataloader, cfg.search_dataloader, cfg.val_dataloader):
+        loader.dataset.data_root = root
+        loader.batch_size = 2
+    cfg.train_dataloader.batch_sampler = None
+    cfg.search_evaluator.ann_file = root + 'annotations/instances_arch-val.json'
+    cfg.val_evaluator.ann_file = root + 'annotations/instances_val.json'
+    cfg.model.backbone.max_stage_blocks = (2, 2, 2, 2)
+    cfg.train_cfg.update(stage_iters=2, spatial_iters=2, stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
+                         reference_allocation=(2, 2, 1, 1), flops_input_shape=(3, 64, 64), dilation_choices=(1, 2),
+                         stage_pool_size=2, pool_size=2, num_samples=1, bn_recalibration_batches=0,
+                         checkpoint_interval_s=0, retrain_config=osp.join(
+                             REPO_ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_24e_synthcoco.py'))
+    cfg.train_cfg.update(train_cfg)
+    cfg.default_hooks.checkpoint.interval = 2
+    cfg.default_hooks.logger.interval = 1
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    cfg.optim_wrapper.optimizer.lr = 0.005
+    return cfg
+
+
+def _result(work: str) -> dict:
+    with open(osp.join(work, 'search', 'cr_nas_result.json')) as f:
+        return json.load(f)
+
+
+def test_stage_and_spatial_search_end_to_end(arch_split, tmp_path):
+    work = str(tmp_path / 'run')
+    Runner.from_cfg(_cfg(arch_split, work)).train()
+    r = _result(work)
+    assert sum(r['stage_blocks']) == 6 and len(r['dilations_per_block']) == 6
+    assert set(r['dilations_per_block']) <= {1, 2}
+    # every eligible allocation (1 or 2 blocks per stage, 6 in total) was scored, FLOPs recorded for each
+    assert sorted(tuple(e['stage_blocks']) for e in r['stage_ranking']) == sorted(
+        p for p in __import__('itertools').product((1, 2), repeat=4) if sum(p) == 6)
+    assert all(e['gflops'] > 0 for e in r['stage_ranking'])
+    assert r['backbone_gflops'] <= r['reference_gflops'] * 1.05 + 1e-9
+    # greedy spatial search: one decision per block, the pool extended by every dilation, top 2 kept
+    assert [h['decided'] for h in r['spatial_history']] == list(range(1, 7))
+    for prev, step in zip(r['spatial_history'], r['spatial_history'][1:]):
+        assert len(step['candidates']) == 2 * len(prev['pool'])
+        assert all(c[:-1] in prev['pool'] for c, _ in step['candidates'])
+    # exports: a backbone fragment and a config that trains the CR backbone in Faster R-CNN FPN
+    fragment = Config.fromfile(osp.join(work, 'search', 'cr_nas_backbone.py'))
+    assert fragment.backbone['stage_blocks'] == r['stage_blocks'] and 'max_stage_blocks' not in fragment.backbone
+    final = Config.fromfile(osp.join(work, 'search', 'cr_nas_final_config.py'))
+    assert final.model.type == 'FasterRCNN' and final.model.backbone.type == 'automl_mm.CRResNet'
+    assert final.model.backbone.stage_blocks == r['stage_blocks']
+    assert final.model.backbone.dilations_per_block == r['dilations_per_block']
+    from mmdet.registry import MODELS
+
+    backbone = MODELS.build(final.model).backbone
+    assert list(backbone.active_stage_blocks) == r['stage_blocks']
+    assert list(backbone.active_dilations) == r['dilations_per_block']
+
+
+def test_a_flops_budget_nothing_fits_is_named(arch_split, tmp_path):
+    cfg = _cfg(arch_split, str(tmp_path / 'w'), flops_tolerance=-0.5)
+    with pytest.raises(ValueError, match='no allocation of stage_space fits the FLOPs'):
+        Runner.from_cfg(cfg).train()
+    with pytest.raises(ValueError, match='stage 2: 3 blocks'):
+        Runner.from_cfg(_cfg(arch_split, str(tmp_path / 'x'), reference_allocation=(1, 1, 3, 1))).train()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_inside_the_spatial_search_does_not_rescore(arch_split, tmp_path, monkeypatch):
+    reference = str(tmp_path / 'reference')
+    Runner.from_cfg(_cfg(arch_split, reference)).train()
+
+    original = PathEvaluator.__call__
+    calls = {'n': 0}
+    stage_candidates = 6
+    kill_at = stage_candidates + 2 + 3  # stage search, spatial block 1 (2 candidates), 3 of block 2
+
+    def dying(self, path, sample_index=0):
+        if calls['n'] == kill_at:
+            raise _Interrupt
+        calls['n'] += 1
+        return original(self, path, sample_index)
+
+    work = str(tmp_path / 'killed')
+    monkeypatch.setattr(PathEvaluator, '__call__', dying)
+    with pytest.raises(_Interrupt):
+        Runner.from_cfg(_cfg(arch_split, work)).train()
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert 'search_spatial_block2_partial' in f.read()
+
+    after = []
+
+    def counting(self, path, sample_index=0):
+        after.append(tuple(path))
+        return original(self, path, sample_index)
+
+    monkeypatch.setattr(PathEvaluator, '__call__', counting)
+    cfg = _cfg(arch_split, work)
+    cfg.resume = True
+    Runner.from_cfg(cfg).train()
+    ref, res = _result(reference), _result(work)
+    for key in ('stage_blocks', 'dilations_per_block', 'stage_ranking', 'spatial_history'):
+        assert res[key] == ref[key], key
+    remaining = sum(len(h['candidates']) for h in ref['spatial_history'][1:]) - 3
+    assert len(after) == remaining  # neither the stage search nor finished spatial candidates were re-scored
+
+
+def test_path_sampling_hook_trains_an_unchanged_detector(arch_split, tmp_path):
+    """The stage supernet under mmengine's own IterBasedTrainLoop, sampled by the hook (no search loop)."""
+    cfg = _cfg(arch_split, str(tmp_path / 'hook'))
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=6, val_interval=100)
+    cfg.custom_hooks = [dict(type='automl_mm.PathSamplingHook',
+                             space=dict(type='StageAllocationSpace', stage_choices=[[1, 2]] * 4, total_blocks=6),
+                             val_path=(1, 1, 0, 0))]
+    seen = []
+    from mmengine.hooks import Hook
+
+    class _Spy(Hook):
+        priority = 'LOW'
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            seen.append(tuple(runner.model.backbone.active_stage_blocks))
+
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(_Spy())
+    runner.train()
+    assert len(seen) == 6 and all(sum(s) == 6 for s in seen) and len(set(seen)) > 1
+    runner.val()
+    assert tuple(runner.model.backbone.active_stage_blocks) == (2, 2, 1, 1)
