@@ -4,7 +4,7 @@ PYENV = PY=$$(bash tools/install.sh | tail -n1) && export PYTHONPATH=$(CURDIR):$
 DEMO_CONFIG ?= configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py
 DEMO_DIR ?= work_dirs/demo
 
-.PHONY: install demo demo-det test test-fast lint format benchmark
+.PHONY: install demo demo-det demo-pc-nas demo-cr-nas test test-fast lint format benchmark
 
 install:
 	@bash tools/install.sh >/dev/null
@@ -18,6 +18,17 @@ demo:
 demo-det:
 	@$(PYENV) && $$PY tools/data/generate_coco.py data/synthetic_coco \
 	  && $$PY tools/train.py configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py --work-dir work_dirs/demo_det
+
+# PC-NAS on digits: a 4-layer MBConv supernet, one stage per layer, pool of 3; about 15 minutes on 2 CPU cores.
+demo-pc-nas:
+	@$(PYENV) && $$PY tools/train.py configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py --work-dir work_dirs/demo_pc_nas
+
+# CR-NAS on the generated COCO set (arch-train / arch-val split of its train images): stage then dilation search.
+demo-cr-nas:
+	@$(PYENV) && $$PY tools/data/generate_coco.py data/synthetic_coco \
+	  && $$PY tools/data/split_coco.py data/synthetic_coco/annotations/instances_train.json \
+	     data/synthetic_coco/annotations --val-fraction 0.25 \
+	  && $$PY tools/train.py configs/cr_nas/cr-nas_cr-r18-fpn_1x1_1200it_synthcoco.py --work-dir work_dirs/demo_cr_nas
 
 test:
 	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests
