@@ -17,12 +17,13 @@ from __future__ import annotations
 import os.path as osp
 from collections.abc import Sequence
 
+import numpy as np
 from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS, SEARCH_SPACES
 
 from .beam import PartialArchitecturePool
-from .latency import _count_flops as count_flops
+from .latency import count_flops
 from .loop import SearchLoopBase, format_table, retrain_config_text, warn
 from .samplers import UniformPathSampler
 from .spaces import DilationSpace, StageAllocationSpace, build_in_scope
@@ -145,8 +146,7 @@ class CRNASLoop(SearchLoopBase):
 
     def _stage_search(self) -> None:
         pool = self.stage_pool
-        candidates = pool.candidates(depth=self.stage_space.num_decisions, max_candidates=self.max_stage_candidates,
-                                     seed=self.seed)
+        candidates = pool.candidates(depth=self.stage_space.num_decisions)
         budget = self.allocation_flops(self.reference_path) * (1 + self.flops_tolerance)
         kept = pool.filter_candidates(lambda c: self.allocation_flops(c) <= budget)
         print_log(f'[stage search] {len(kept)} of {len(candidates)} allocations within the FLOPs budget '
@@ -155,6 +155,12 @@ class CRNASLoop(SearchLoopBase):
         if not kept:
             raise ValueError(f'train_cfg: no allocation of stage_space fits the FLOPs of reference_allocation '
                              f'{self.reference_allocation} + flops_tolerance {self.flops_tolerance}')
+        if self.max_stage_candidates is not None and len(kept) > self.max_stage_candidates:
+            rng = np.random.default_rng([self.seed, _SCORE_STREAM])
+            chosen = {kept[i] for i in rng.choice(len(kept), int(self.max_stage_candidates), replace=False)}
+            kept = pool.filter_candidates(lambda c: c in chosen)
+            print_log(f'[stage search] scoring a seeded sample of {len(kept)} (max_stage_candidates)',
+                      logger='current')
         evaluate = self.path_evaluator(self.stage_space, None)
         self.run_step('stage_search', pool, lambda c: evaluate(c, 0), self._describe_allocation)
 

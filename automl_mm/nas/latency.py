@@ -190,9 +190,9 @@ class FlopsTable(CostTable):
         """
         input_shape = tuple(int(v) for v in input_shape)
         net = copy.deepcopy(supernet).eval()
-        entries = {cost_key(i, op, shape): float(_count_flops(net.get_op(i, op), shape))
+        entries = {cost_key(i, op, shape): float(count_flops(net.get_op(i, op), shape))
                    for i, op, shape in _all_keys(net, input_shape)}
-        fixed = sum(_count_flops(getattr(net, name), shape)
+        fixed = sum(count_flops(getattr(net, name), shape)
                     for name, shape in net.fixed_input_shapes(input_shape).items())
         return cls(entries, fixed, input_shape, meta={'counter': 'mmengine.analysis.FlopAnalyzer'})
 
@@ -201,7 +201,8 @@ class FlopsTable(CostTable):
         return self.cost(supernet, path)
 
 
-def _count_flops(module: nn.Module, shape: Sequence[int]) -> int:
+def count_flops(module: nn.Module, shape: Sequence[int]) -> int:
+    """FLOPs of ``module`` on a zero input of ``shape`` by mmengine's ``FlopAnalyzer`` (one multiply-add = 1)."""
     from mmengine.analysis import FlopAnalyzer
 
     if isinstance(module, nn.Identity):
