@@ -1,0 +1,257 @@
+"""PC-NAS evidence on digits: ranking quality of a progressively shrunk vs a uniformly sampled supernet.
+
+The digits MBConv space (54 architectures) is small enough to train every architecture stand-alone. Per seed:
+
+1. *stand-alone*: every architecture trained from scratch with the retrain config (``IterBasedTrainLoop`` of
+   ``--standalone-iters``, cosine LR), then scored on the reward split (what the supernets score on) and the test
+   split;
+2. *uniform*: the PC-NAS supernet config trained for ``--supernet-iters`` with uniform single paths
+   (``PathSamplingHook``), same optimiser and cosine schedule as the PC-NAS config;
+3. *PC-NAS*: the PC-NAS config with warm-up and stage iterations scaled to the same total and its FLOPs limit.
+
+After training, each supernet scores every architecture on the reward split with inherited weights (BN statistics
+re-estimated on ``--bn-batches`` training batches, as the PC-NAS config does). Reported: Kendall tau-b between
+estimated and stand-alone reward accuracy over all architectures and over those within the FLOPs limit, and the
+stand-alone rank and test accuracy of each method's pick (uniform: its best estimate within the limit; PC-NAS:
+``final_pool[0]``). With several seeds, the seed-to-seed tau of the stand-alone accuracies shows how noisy the
+ground truth itself is. JSON goes to ``<work-dir>/kendall.json``.
+Run: python benchmarks/pc_nas_kendall_digits.py [--seeds 0] [--standalone-iters 150] [--supernet-iters 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import random
+import statistics
+import time
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from scipy.stats import kendalltau
+
+from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
+from automl_mm.nas import FlopsTable, LayerwiseSpace, PathEvaluator
+from automl_mm.registry import MODELS
+from automl_mm.utils import register_all_modules
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SEARCH_CONFIG = osp.join(ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
+RETRAIN_CONFIG = osp.join(ROOT, 'configs/pc_nas/pc-nas-retrain_mbconv-digits_1x1_30e_digits.py')
+METRIC = 'accuracy/top1'
+
+
+def _quiet(cfg: Config, work_dir: str, name: str, seed: int, iters: int) -> Config:
+    """Common overrides: seed, work dir, unique runner names (several runners in one process), no checkpoints."""
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.experiment_name = name  # the logger, message hub and visualizer are singletons keyed by name
+    cfg.visualizer = dict(type='Visualizer', name=name, vis_backends=[dict(type='LocalVisBackend')])
+    cfg.log_level = 'WARNING'
+    cfg.log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=10**9, save_last=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(iters // 4, 1))
+    cfg.launcher = 'none'
+    return cfg
+
+
+def _iter_train_cfg(cfg: Config, iters: int) -> None:
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=10**9)  # we evaluate ourselves
+
+
+def train_standalone(arch: list[str], seed: int, iters: int, work_dir: str) -> dict:
+    """Train ``arch`` from scratch; its reward-split and test-split top-1."""
+    cfg = Config.fromfile(RETRAIN_CONFIG)
+    name = f'standalone_s{seed}_{"-".join(arch)}'
+    _quiet(cfg, osp.join(work_dir, name), name, seed, iters)
+    cfg.model.backbone.arch = list(arch)
+    _iter_train_cfg(cfg, iters)
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=iters, by_epoch=False)]
+    loaders = {'reward': cfg.reward_dataloader, 'test': cfg.test_dataloader}
+    evaluator_cfg = cfg.val_evaluator
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None  # no validation inside the loop
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    evaluator = runner.build_evaluator(evaluator_cfg)
+    out = {}
+    for split, loader_cfg in loaders.items():
+        loader = build_local_loader(loader_cfg, f'{split}_dataloader')
+        out[split] = metric_value(evaluate_locally(runner.model, loader, evaluator), METRIC, 'metric')
+    return out
+
+
+def _supernet_cfg(seed: int, work_dir: str, name: str, iters: int) -> Config:
+    cfg = Config.fromfile(SEARCH_CONFIG)
+    _quiet(cfg, osp.join(work_dir, name), name, seed, iters)
+    cfg.param_scheduler[0].T_max = iters
+    return cfg
+
+
+def estimate_all(runner: Runner, cfg: Config, paths: list[tuple], bn_batches: int) -> list[float]:
+    """Reward-split top-1 of every path with the runner's supernet weights (BN re-estimated per path)."""
+    space = LayerwiseSpace()
+    space.bind(runner.model)
+    loader = build_local_loader(cfg.reward_dataloader, 'reward_dataloader')
+    evaluator = runner.build_evaluator(cfg.val_evaluator)
+    evaluate = PathEvaluator(runner.model, space, loader, evaluator, METRIC, bn_batches=bn_batches,
+                             bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader'))
+    return [evaluate(path) for path in paths]
+
+
+def train_uniform(seed: int, iters: int, work_dir: str, paths: list[tuple], bn_batches: int) -> dict:
+    cfg = _supernet_cfg(seed, work_dir, f'uniform_s{seed}', iters)
+    _iter_train_cfg(cfg, iters)
+    cfg.custom_hooks = [dict(type='PathSamplingHook', space=dict(type='LayerwiseSpace'))]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return {'estimates': estimate_all(runner, cfg, paths, bn_batches)}
+
+
+def train_pc_nas(seed: int, iters: int, work_dir: str, paths: list[tuple], bn_batches: int) -> dict:
+    cfg = _supernet_cfg(seed, work_dir, f'pcnas_s{seed}', iters)
+    base = cfg.train_cfg
+    num_layers = 4
+    # keep the config's warm-up : stage ratio (600 : 300 per layer of 1800)
+    ratio = base.warmup_iters / (base.warmup_iters + num_layers * base.stage_iters)
+    stage = int(round(iters * (1 - ratio) / num_layers))
+    cfg.train_cfg.stage_iters = stage
+    cfg.train_cfg.warmup_iters = iters - num_layers * stage
+    cfg.train_cfg.retrain_config = RETRAIN_CONFIG
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    loop = runner.train_loop
+    pool = [{'path': list(r['path']), 'arch': r['arch'], 'potential': r['potential']} for r in loop.results]
+    return {'estimates': estimate_all(runner, cfg, paths, bn_batches), 'final_pool': pool,
+            'warmup_iters': cfg.train_cfg.warmup_iters, 'stage_iters': stage}
+
+
+def _tau(x: list[float], y: list[float]) -> float:
+    tau = kendalltau(x, y).statistic
+    return float('nan') if tau != tau else float(tau)
+
+
+def _rank(reward: list[float], index: int, among: list[int]) -> int:
+    """1 + number of architectures in ``among`` with strictly higher stand-alone reward accuracy."""
+    return 1 + sum(reward[i] > reward[index] for i in among)
+
+
+def run_seed(seed: int, args: argparse.Namespace, paths: list[tuple], names: list[str],
+             admitted: list[int]) -> dict:
+    t0 = time.time()
+    standalone = []
+    for i in range(len(paths)):
+        standalone.append(train_standalone(names[i].split(), seed, args.standalone_iters, args.work_dir))
+        print(f'  seed {seed} stand-alone {i + 1}/{len(paths)} {names[i]:22s} reward {standalone[-1]["reward"]:.2f} '
+              f'test {standalone[-1]["test"]:.2f}  ({time.time() - t0:.0f}s)', flush=True)
+    t1 = time.time()
+    uniform = train_uniform(seed, args.supernet_iters, args.work_dir, paths, args.bn_batches)
+    print(f'  seed {seed} uniform supernet done ({time.time() - t1:.0f}s)', flush=True)
+    t2 = time.time()
+    pc_nas = train_pc_nas(seed, args.supernet_iters, args.work_dir, paths, args.bn_batches)
+    print(f'  seed {seed} PC-NAS done ({time.time() - t2:.0f}s, warm-up {pc_nas["warmup_iters"]} + 4 x '
+          f'{pc_nas["stage_iters"]} iters)', flush=True)
+
+    reward = [s['reward'] for s in standalone]
+    test = [s['test'] for s in standalone]
+    best = max(admitted, key=lambda i: reward[i])
+    out = {'seed': seed, 'standalone': standalone, 'best_admitted': {
+        'arch': names[best], 'reward': reward[best], 'test': test[best],
+        'max_test': max(test[i] for i in admitted)}}
+    pc_path = tuple(pc_nas['final_pool'][0]['path'])
+    # with --max-archs the PC-NAS pick may lie outside the subset (it was not trained stand-alone)
+    pc_pick = paths.index(pc_path) if pc_path in paths else None
+    uni_pick = max(admitted, key=lambda i: uniform['estimates'][i])
+    for method, res, pick in (('uniform', uniform, uni_pick), ('pc_nas', pc_nas, pc_pick)):
+        est = res['estimates']
+        out[method] = dict(res, **{
+            'tau_all': _tau(est, reward),
+            'tau_admitted': _tau([est[i] for i in admitted], [reward[i] for i in admitted]),
+            'pick': ' '.join(pc_nas['final_pool'][0]['arch']) if pick is None else names[pick],
+            'pick_admitted': pick in admitted,
+            'pick_rank': None if pick is None else _rank(reward, pick, admitted),
+            'pick_test': None if pick is None else test[pick]})
+    return out
+
+
+def _mean_std(values: list[float | None]) -> str:
+    values = [v for v in values if v is not None and v == v]  # None: not measured; NaN: tau undefined
+    if not values:
+        return 'n/a'
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f'{statistics.mean(values):.3f} ± {std:.3f}'
+
+
+def report(results: list[dict], num_archs: int, num_admitted: int) -> None:
+    print(f'\nKendall tau-b of supernet-estimated vs stand-alone reward-split top-1 ({num_archs} architectures, '
+          f'{num_admitted} within the FLOPs limit); pick rank among those within the limit, by stand-alone reward')
+    header = f'{"seed":>4}  {"method":8s} {"tau all":>8} {"tau limit":>9}  {"pick":22s} {"rank":>4} {"test":>6}'
+    print(header)
+    print('-' * len(header))
+    for r in results:
+        for method in ('uniform', 'pc_nas'):
+            m = r[method]
+            rank, test = ('n/a', 'n/a') if m['pick_rank'] is None else (m['pick_rank'], f'{m["pick_test"]:.2f}')
+            print(f'{r["seed"]:>4}  {method:8s} {m["tau_all"]:8.3f} {m["tau_admitted"]:9.3f}  {m["pick"]:22s} '
+                  f'{rank:>4} {test:>6}')
+        b = r['best_admitted']
+        print(f'{r["seed"]:>4}  {"oracle":8s} {"":8s} {"":9s}  {b["arch"]:22s} {1:>4} {b["test"]:6.2f}  '
+              f'(max test within limit {b["max_test"]:.2f})')
+    print(f'\nmean ± std over {len(results)} seed(s):')
+    for method in ('uniform', 'pc_nas'):
+        rows = [r[method] for r in results]
+        print(f'  {method:8s} tau all {_mean_std([m["tau_all"] for m in rows])}   tau limit '
+              f'{_mean_std([m["tau_admitted"] for m in rows])}   pick rank '
+              f'{_mean_std([m["pick_rank"] for m in rows])}   pick test {_mean_std([m["pick_test"] for m in rows])}')
+    print(f'  oracle   test {_mean_std([r["best_admitted"]["test"] for r in results])}')
+    if len(results) > 1:
+        taus = [_tau([a['reward'] for a in x['standalone']], [b['reward'] for b in y['standalone']])
+                for i, x in enumerate(results) for y in results[i + 1:]]
+        print(f'  stand-alone seed-to-seed tau (noise ceiling of the ground truth): {_mean_std(taus)}')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--standalone-iters', type=int, default=150)
+    parser.add_argument('--supernet-iters', type=int, default=1000, help='training iterations of each supernet')
+    parser.add_argument('--max-archs', type=int, default=None, help='a seeded random subset of the 54 (quick runs)')
+    parser.add_argument('--work-dir', default='work_dirs/bench_pc_nas')
+    parser.add_argument('--bn-batches', type=int, default=None,
+                        help="BN re-estimation batches per scored path (default: the PC-NAS config's)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # OpenMP with 2 threads on a shared 2-core machine is far slower than 1
+    register_all_modules(init_default_scope=False)
+    os.chdir(ROOT)
+    search_cfg = Config.fromfile(SEARCH_CONFIG)
+    if args.bn_batches is None:
+        args.bn_batches = search_cfg.train_cfg.bn_recalibration_batches
+    limit = search_cfg.train_cfg.flops_limit
+
+    space = LayerwiseSpace()
+    supernet = space.bind(MODELS.build(search_cfg.model))
+    paths = list(space.completions(()))
+    if args.max_archs is not None and args.max_archs < len(paths):
+        paths = sorted(random.Random(0).sample(paths, args.max_archs))
+    flops = FlopsTable.from_supernet(supernet, search_cfg.train_cfg.input_shape)
+    names = [' '.join(space.values(p)) for p in paths]
+    admitted = [i for i, p in enumerate(paths) if flops.flops(supernet, p) <= limit]
+    print(f'{len(paths)} architectures, {len(admitted)} within {limit:.3g} FLOPs; seeds {args.seeds}; '
+          f'{args.standalone_iters} stand-alone iters, {args.supernet_iters} supernet iters, '
+          f'{args.bn_batches} BN batches', flush=True)
+
+    results = []
+    for seed in args.seeds:
+        results.append(run_seed(seed, args, paths, names, admitted))
+        os.makedirs(args.work_dir, exist_ok=True)
+        out = osp.join(args.work_dir, 'kendall.json')
+        with open(out, 'w') as f:  # after every seed, so a long run leaves what it finished
+            json.dump({'args': vars(args), 'archs': names, 'flops': [flops.flops(supernet, p) for p in paths],
+                       'flops_limit': limit, 'admitted': admitted, 'results': results}, f, indent=2)
+    report(results, len(paths), len(admitted))
+    print(f'\nwrote {out}')
+
+
+if __name__ == '__main__':
+    main()
