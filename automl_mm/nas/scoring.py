@@ -7,12 +7,16 @@ over sampled completions that satisfy the cost limit.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 from mmengine.evaluator import Evaluator
+from mmengine.logging import MMLogger
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -20,6 +24,19 @@ from automl_mm.engine.evaluate import cycle_batches, evaluate_locally, metric_va
 
 from .samplers import UniformPathSampler
 from .spaces import BasePathSpace
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence stdout and mmengine's INFO messages (warnings and errors still pass)."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def recalibrate_bn(model: nn.Module, batches: Iterable) -> None:
@@ -88,7 +105,8 @@ class PathEvaluator:
             batches = self.loader
         else:
             batches = cycle_batches(self.loader, sample_index * self.batches_per_sample, self.batches_per_sample)
-        metrics = evaluate_locally(self.model, batches, self.evaluator)
+        with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
+            metrics = evaluate_locally(self.model, batches, self.evaluator)
         self.evaluations += 1
         if not metrics:
             # mmdet's CocoMetric returns nothing when the detector predicted no box at all: that is an AP of 0
