@@ -20,7 +20,7 @@ import os.path as osp
 import time
 from collections.abc import Callable, Sequence
 
-from mmengine.dist import barrier, get_world_size, is_main_process
+from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -181,7 +181,10 @@ class SearchLoopBase(IterBasedTrainLoop):
                 print_log(f'[{name}] {done}/{total} scored, {now - start:.0f}s elapsed, ETA {eta:.0f}s',
                           logger='current')
                 last_log[0] = now
-            if now - self._last_save >= self.checkpoint_interval_s and done < total:
+            due = [now - self._last_save >= self.checkpoint_interval_s and done < total]
+            if world_size > 1:
+                broadcast_object_list(due, src=0)  # ranks' clocks differ; saving is collective: rank 0 decides
+            if due[0]:
                 self.save_search_checkpoint(f'{name}_partial')
 
         score_step(pool, score_fn, on_round)
