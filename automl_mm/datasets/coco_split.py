@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
-import tempfile
 
 import numpy as np
+
+from automl_mm.utils.io import dump_json_atomic
 
 COCO_TRAIN2017_IMAGES = 118287
 DEFAULT_VAL_FRACTION = 5000 / COCO_TRAIN2017_IMAGES
@@ -61,19 +62,6 @@ def _subset(coco: dict, image_ids: set[int]) -> dict:
     if 'annotations' in coco:
         out['annotations'] = [ann for ann in coco['annotations'] if ann['image_id'] in image_ids]
     return out
-
-
-def _write_atomic(obj: dict, path: str) -> None:
-    """Write to a temp file in the same directory, then ``os.replace``: readers never see a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_fraction: float | None = None,
@@ -129,6 +117,6 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
     os.makedirs(out_dir, exist_ok=True)
     train_file = osp.join(out_dir, f'{prefix}-train.json')
     val_file = osp.join(out_dir, f'{prefix}-val.json')
-    _write_atomic(_subset(coco, train_ids), train_file)
-    _write_atomic(_subset(coco, val_ids), val_file)
+    dump_json_atomic(_subset(coco, train_ids), train_file)
+    dump_json_atomic(_subset(coco, val_ids), val_file)
     return train_file, val_file

@@ -14,12 +14,13 @@ import os
 import os.path as osp
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+
+from automl_mm.utils.io import dump_json_atomic
 
 _REMEDY = 're-run tools/measure_latency.py CONFIG --out PATH for this supernet and input shape'
 
@@ -92,17 +93,7 @@ class CostTable:
 
     def save(self, path: str) -> None:
         """Write the table as JSON atomically (a temporary file in the same folder, then a rename)."""
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.json', dir=folder)
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump(self.to_dict(), f, indent=1, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        dump_json_atomic(self.to_dict(), path, indent=1, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = '<dict>') -> CostTable:

@@ -13,7 +13,6 @@ by ``--resume``: a run killed in a scoring pass resumes without re-scoring finis
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import os.path as osp
@@ -27,6 +26,7 @@ from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import build_local_loader, cycle_batches
+from automl_mm.utils.io import dump_json_atomic
 
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler, path_rng
@@ -216,11 +216,7 @@ class SearchLoopBase(IterBasedTrainLoop):
     def write_json(self, name: str, data: dict) -> str:
         path = osp.join(self.out_dir, name)
         if is_main_process():
-            os.makedirs(self.out_dir, exist_ok=True)
-            tmp = path + '.tmp'
-            with open(tmp, 'w') as f:
-                json.dump(data, f, indent=2)
-            os.replace(tmp, path)
+            dump_json_atomic(data, path, indent=2)
         return path
 
     def write_text(self, name: str, text: str) -> str:
