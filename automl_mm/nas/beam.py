@@ -72,10 +72,8 @@ class PartialArchitecturePool:
                 for candidate in self.space.extensions(prefix, depth):
                     seen.setdefault(candidate)
             found = list(seen)
-            if max_candidates is not None and len(found) > max_candidates:
-                keep = np.random.default_rng([seed, self.num_decided]).choice(len(found), max_candidates,
-                                                                              replace=False)
-                found = [found[i] for i in sorted(keep)]
+            if max_candidates is not None:
+                found = seeded_subset(found, max_candidates, seed, self.num_decided)
             self.candidate_list = found
         return list(self.candidate_list)
 
@@ -125,6 +123,14 @@ class PartialArchitecturePool:
         cands = state['candidates']
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
+
+
+def seeded_subset(items: list, k: int, *keys: int) -> list:
+    """A uniform sample of ``k`` of ``items`` (all of them if there are fewer), in their order, seeded by ``keys``."""
+    if len(items) <= k:
+        return list(items)
+    keep = np.random.default_rng(list(keys)).choice(len(items), int(k), replace=False)
+    return [items[i] for i in sorted(keep)]
 
 
 def _finite(score: float) -> float:

@@ -17,12 +17,11 @@ from __future__ import annotations
 import os.path as osp
 from collections.abc import Sequence
 
-import numpy as np
 from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS, SEARCH_SPACES
 
-from .beam import PartialArchitecturePool
+from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import SearchLoopBase, format_table, retrain_config_text, warn
 from .samplers import UniformPathSampler
@@ -156,8 +155,7 @@ class CRNASLoop(SearchLoopBase):
             raise ValueError(f'train_cfg: no allocation of stage_space fits the FLOPs of reference_allocation '
                              f'{self.reference_allocation} + flops_tolerance {self.flops_tolerance}')
         if self.max_stage_candidates is not None and len(kept) > self.max_stage_candidates:
-            rng = np.random.default_rng([self.seed, _SCORE_STREAM])
-            chosen = {kept[i] for i in rng.choice(len(kept), int(self.max_stage_candidates), replace=False)}
+            chosen = set(seeded_subset(kept, self.max_stage_candidates, self.seed, _SCORE_STREAM))
             kept = pool.filter_candidates(lambda c: c in chosen)
             print_log(f'[stage search] scoring a seeded sample of {len(kept)} (max_stage_candidates)',
                       logger='current')
