@@ -99,7 +99,7 @@ class CRNASLoop(SearchLoopBase):
         """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none)."""
         if path not in self.flops:
             previous = self.backbone.active_stage_blocks
-            self.stage_space.apply(path, self.backbone)
+            self.backbone.set_allocation(self.stage_space.values(path))
             was_training = self.backbone.training
             self.backbone.eval()
             self.flops[path] = float(count_flops(self.backbone, self.flops_input_shape))

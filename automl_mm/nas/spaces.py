@@ -51,6 +51,7 @@ class BasePathSpace:
 
     def __init__(self, options: Sequence[Sequence[Any]] | None = None) -> None:
         self.options: list[list[Any]] = [list(o) for o in options] if options is not None else []
+        self._found: tuple[nn.Module, nn.Module] | None = None  # (model, its supernet): apply runs every iteration
         for i, opts in enumerate(self.options):
             if not opts:
                 raise ValueError(f'{type(self).__name__}: decision {i} has no options')
@@ -132,9 +133,15 @@ class BasePathSpace:
         return n
 
     # --- binding ----------------------------------------------------------------------------------------------
+    def supernet(self, model: nn.Module) -> nn.Module:
+        """The supernet inside ``model`` (looked up once per model)."""
+        if self._found is None or self._found[0] is not model:
+            self._found = (model, find_supernet(model, self.supernet_methods, type(self).__name__))
+        return self._found[1]
+
     def bind(self, model: nn.Module) -> nn.Module:
         """Locate the supernet inside ``model``; subclasses may read their options from it."""
-        return find_supernet(model, self.supernet_methods, type(self).__name__)
+        return self.supernet(model)
 
     def apply(self, path: Sequence[int], model: nn.Module) -> None:
         """Configure the supernet inside ``model`` to run ``path``."""
@@ -168,7 +175,7 @@ class LayerwiseSpace(BasePathSpace):
         return supernet
 
     def apply(self, path: Sequence[int], model: nn.Module) -> None:
-        supernet = self.bind(model) if not self.options else find_supernet(model, self.supernet_methods, 'space')
+        supernet = self.bind(model) if not self.options else self.supernet(model)
         supernet.set_path(self.check_path(path))
 
     def describe(self, path: Sequence[int]) -> dict:
@@ -228,8 +235,7 @@ class StageAllocationSpace(BasePathSpace):
         return tuple(path)
 
     def apply(self, path: Sequence[int], model: nn.Module) -> None:
-        find_supernet(model, self.supernet_methods, 'StageAllocationSpace').set_allocation(
-            self.values(self.check_path(path)))
+        self.supernet(model).set_allocation(self.values(self.check_path(path)))
 
     def describe(self, path: Sequence[int]) -> dict:
         return {'stage_blocks': self.values(path)}
@@ -265,8 +271,7 @@ class DilationSpace(BasePathSpace):
         return supernet
 
     def apply(self, path: Sequence[int], model: nn.Module) -> None:
-        find_supernet(model, self.supernet_methods, 'DilationSpace').set_dilations(
-            self.values(self.check_path(path)))
+        self.supernet(model).set_dilations(self.values(self.check_path(path)))
 
     def describe(self, path: Sequence[int]) -> dict:
         return {'dilations_per_block': self.values(path)}
