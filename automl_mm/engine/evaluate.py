@@ -14,7 +14,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DATASETS as ROOT_DATASETS
 from mmengine.registry import FUNCTIONS as ROOT_FUNCTIONS
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 
 
 def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
@@ -41,10 +41,22 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
 
 
 def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
-    """``count`` batches of ``loader`` starting at batch ``start`` (modulo its length), wrapping around."""
+    """``count`` batches of ``loader`` starting at batch ``start`` (modulo its length), wrapping around.
+
+    For an in-order torch ``DataLoader`` (what :func:`build_local_loader` makes) only the requested batches are
+    loaded: a search scores thousands of samples at increasing batch offsets, and skipping by iterating would load
+    the split up to each offset again.
+    """
     length = len(loader)  # type: ignore[arg-type]
     if length == 0:
         raise ValueError('the evaluation split is empty')
+    batch_ids = [(start + j) % length for j in range(count)]
+    if isinstance(loader, DataLoader) and loader.batch_size and isinstance(loader.sampler, SequentialSampler):
+        size, n = loader.batch_size, len(loader.dataset)  # type: ignore[arg-type]
+        batches = [list(range(b * size, min((b + 1) * size, n))) for b in batch_ids]
+        yield from DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
+                              num_workers=loader.num_workers)
+        return
     start %= length
     taken = 0
     while taken < count:
