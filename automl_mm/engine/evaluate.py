@@ -99,7 +99,13 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
 
 
 def metric_value(metrics: dict, key: str, owner: str) -> float:
-    """``metrics[key]`` as a float, or a ``KeyError`` naming ``owner``'s config key and the available metrics."""
+    """``metrics[key]`` as a float, or a ``KeyError`` naming ``owner``'s config key and the available metrics.
+
+    No metrics at all is a score of 0: mmdet's ``CocoMetric`` returns nothing when the detector predicted no box
+    (common for early OHL copies and NAS candidates), which is an AP of 0, not a configuration error.
+    """
+    if not metrics:
+        return 0.0
     if key not in metrics:
         raise KeyError(f'{owner} {key!r} is not among the metrics {sorted(metrics)}')
     return float(metrics[key])

@@ -108,10 +108,6 @@ class PathEvaluator:
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             metrics = evaluate_locally(self.model, batches, self.evaluator)
         self.evaluations += 1
-        if not metrics:
-            # mmdet's CocoMetric returns nothing when the detector predicted no box at all: that is an AP of 0
-            # (common for candidates early in a search), not a configuration error.
-            return 0.0
         return metric_value(metrics, self.metric_key, 'metric_key')
 
 
