@@ -9,7 +9,9 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading)
+from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
 from automl_mm.engine.dist import gloo_without_gpus
+from automl_mm.engine.preflight import check_config
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -20,6 +22,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='directory for the evaluation logs and metrics')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--allow-partial', action='store_true',
+                        help='evaluate even if the checkpoint misses weights of the model, has others or other '
+                             'shapes (by default that stops the test, naming the first keys)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -33,6 +38,9 @@ def main() -> None:
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} file not found: {path}')
+    problem = diagnose_checkpoint_file(args.checkpoint)
+    if problem is not None:
+        raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -44,7 +52,11 @@ def main() -> None:
     # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', None) or [] if 'num_copies' not in h]
     gloo_without_gpus(cfg)
+    check_config(cfg, test_only=True)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if not args.allow_partial:
+        # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.
+        runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))
     metrics = runner.test()
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
 

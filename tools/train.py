@@ -11,8 +11,10 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading before anything is loaded)
+from automl_mm.engine import CheckpointFormatError, diagnose_checkpoint_file, find_resumable_checkpoint, resolve_resume
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import launch_local, required_world_size
+from automl_mm.engine.preflight import build_check, check_config
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -22,7 +24,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='directory for logs and checkpoints (default: ./work_dirs/<config>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from the given checkpoint, or from the latest one in work_dir if no path')
+                        help='resume from the given checkpoint, or, without a path, from work_dir/last_checkpoint '
+                             '(falling back, with a warning, to the newest complete checkpoint in work_dir; with '
+                             'none, a warning says training starts from scratch)')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
@@ -53,12 +57,31 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        # Resolved once here (not in every worker): a missing/empty/dangling last_checkpoint or a truncated file
+        # falls back to the newest complete checkpoint, with a warning naming what was skipped.
+        found = resolve_resume(cfg.work_dir)
+        cfg.resume, cfg.load_from = found is not None, found
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
+        problem = diagnose_checkpoint_file(args.resume)
+        if problem is not None:
+            newest, _ = find_resumable_checkpoint(osp.dirname(args.resume) or '.')
+            hint = f'; the newest complete checkpoint there is {newest}' if newest else ''
+            raise CheckpointFormatError(f'--resume checkpoint is {problem}: {args.resume}{hint}')
         cfg.resume, cfg.load_from = True, args.resume
+    if cfg.get('resume') and cfg.get('load_from'):
+        # Resuming into another model is always a mistake (mmengine loads non-strictly and would continue with
+        # freshly initialised weights wherever the keys differ).
+        cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
+            dict(type='automl_mm.StrictCheckpointHook', checkpoint=cfg.load_from)]
+    # Stop a run whose loss turns NaN/inf before it saves that state (disable: default_hooks.finite_loss=None).
+    if cfg.get('default_hooks') is None:
+        cfg.default_hooks = dict()
+    if 'finite_loss' not in cfg.default_hooks:
+        cfg.default_hooks.finite_loss = dict(type='automl_mm.FiniteLossHook')
     gloo_without_gpus(cfg)
+    check_config(cfg)
     return cfg
 
 
@@ -82,6 +105,7 @@ def main() -> None:
     cfg = build_config(args)
     world_size = required_world_size(cfg)
     if args.launcher == 'none' and world_size > 1:
+        build_check(cfg)  # config errors surface here, once, before any worker starts
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
     else:
         run(cfg)

@@ -22,6 +22,8 @@ DEFAULT_VAL_FRACTION = 5000 / COCO_TRAIN2017_IMAGES
 def _load(ann_file: str) -> dict:
     if not osp.isfile(ann_file):
         raise ValueError(f'COCO annotation file not found: {ann_file!r}')
+    if osp.getsize(ann_file) == 0:
+        raise ValueError(f'COCO annotation file {ann_file!r} is empty (0 bytes)')
     try:
         with open(ann_file) as f:
             coco = json.load(f)
@@ -31,6 +33,25 @@ def _load(ann_file: str) -> dict:
         raise ValueError(f"COCO annotation file {ann_file!r} has no 'images' list")
     if 'annotations' in coco and not isinstance(coco['annotations'], list):
         raise ValueError(f"COCO annotation file {ann_file!r}: 'annotations' must be a list")
+    return coco
+
+
+def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> dict:
+    """Load a COCO annotation file, or raise a ``ValueError`` naming the file and what is wrong with it.
+
+    Checked: the file exists, is not empty, is JSON, holds an ``images`` list (non-empty unless
+    ``require_images=False``), ``annotations`` (if present) is a list and ``categories`` is a non-empty list.
+    mmdet's ``CocoDataset`` and ``CocoMetric`` fail on such files with errors that do not name the file
+    (``JSONDecodeError``, ``need at least one array to concatenate``).
+
+    Returns:
+        The parsed annotation dict.
+    """
+    coco = _load(ann_file)
+    if require_images and not coco['images']:
+        raise ValueError(f"COCO annotation file {ann_file!r} has no images (its 'images' list is empty)")
+    if not isinstance(coco.get('categories'), list) or not coco['categories']:
+        raise ValueError(f"COCO annotation file {ann_file!r} has no 'categories' list (or it is empty)")
     return coco
 
 

@@ -7,13 +7,19 @@ the restricted unpickler and allow-list exactly the globals that mmengine / mmde
 
 ``install_safe_checkpoint_loading()`` (run when ``automl_mm.engine`` is imported) replaces mmengine's
 local-file checkpoint loader, which ``load_checkpoint``, ``Runner.load_checkpoint`` and ``Runner.resume``
-all go through.
+all go through. A file that is empty, truncated or not a torch checkpoint at all is reported as such
+(:class:`CheckpointFormatError`), before anything is unpickled; :class:`UnsafeCheckpointError` is raised only when
+the restricted unpickler refuses a real global.
+
+Saving and resuming (``automl_mm.engine.resume``) are made crash-safe on import as well.
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +31,46 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds a pickled object outside the allow-list; nothing from it was executed."""
+
+
+class CheckpointFormatError(ValueError):
+    """A checkpoint file is empty, truncated (e.g. a save that was killed) or not a torch checkpoint."""
+
+
+# torch.save writes a zip archive (torch >= 1.6); older files are a bare pickle stream (protocol 2 starts 0x80).
+_ZIP_MAGIC = b'PK\x03\x04'
+_PICKLE_MAGIC = b'\x80'
+
+
+def diagnose_checkpoint_file(path: str) -> str | None:
+    """Why ``path`` cannot be a loadable torch checkpoint, or ``None`` when its container looks complete.
+
+    Reads only the first bytes and, for zip archives, the central directory at the end (which a truncated
+    file lacks), so it is cheap even for large files; nothing is unpickled.
+
+    Returns:
+        ``None``, or one of ``'missing'``, ``'empty (0 bytes)'``, ``'truncated (...)'``,
+        ``'not a torch checkpoint (...)'``.
+    """
+    if not osp.isfile(path):
+        return 'missing'
+    size = osp.getsize(path)
+    if size == 0:
+        return 'empty (0 bytes)'
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if head.startswith(_PICKLE_MAGIC):
+        return None  # legacy (pre-zip) torch format: only unpickling can tell more
+    if head != _ZIP_MAGIC:
+        return f'not a torch checkpoint (it starts with {head!r}, not a zip archive or a pickle stream)'
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as err:
+        return f'truncated ({size} bytes; a zip archive without a readable central directory: {err})'
+    if not any(name.endswith('data.pkl') for name in names):
+        return 'not a torch checkpoint (a zip archive without data.pkl)'
+    return None
 
 
 def _numpy_globals() -> list[Any]:
@@ -85,22 +131,42 @@ def safe_torch_load(f: Any, map_location: Any = None) -> Any:
     """``torch.load(f, weights_only=True)`` with the automl_mm allow-list.
 
     Raises:
+        CheckpointFormatError: The file is empty, truncated or not a torch checkpoint (message:
+            ``"<reason>: <path>"``).
         UnsafeCheckpointError: The file pickles a global outside the allow-list. The restricted unpickler
             stops before constructing it, so nothing it references is imported or run.
     """
+    name = f if isinstance(f, (str, os.PathLike)) else getattr(f, 'name', '<buffer>')
+    if isinstance(f, (str, os.PathLike)):
+        problem = diagnose_checkpoint_file(os.fspath(f))
+        if problem is not None and problem != 'missing':
+            raise CheckpointFormatError(f'checkpoint is {problem}: {name}')
     try:
         with torch.serialization.safe_globals(list(_ALLOWED)):
             return torch.load(f, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        name = f if isinstance(f, str) else getattr(f, 'name', '<buffer>')
         found = _GLOBAL_RE.search(str(err))
-        culprit = next((g for g in found.groups() if g), 'unknown') if found else 'unknown'
+        culprit = next((g for g in found.groups() if g), None) if found else None
+        if culprit is None:  # no global was refused: the pickle stream itself is broken or foreign
+            raise CheckpointFormatError(
+                f'checkpoint is not a torch checkpoint or is corrupt ({_first_line(err)}): {name}') from None
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {name}: it pickles the object {culprit!r}, which is not a tensor, '
             'a plain container or one of the mmengine checkpoint types automl_mm allows. It was not '
             'unpickled and nothing in it ran; the file is left untouched. If you trust this file and the '
             'class is a plain data holder, allow it with '
             'automl_mm.engine.allow_checkpoint_globals([TheClass]).') from None
+    except (EOFError, RuntimeError, OSError) as err:
+        if isinstance(err, FileNotFoundError) or (
+                isinstance(err, RuntimeError) and 'PytorchStreamReader' not in str(err)):
+            raise  # not about the file's bytes (e.g. a CUDA map_location without CUDA)
+        raise CheckpointFormatError(
+            f'checkpoint is truncated or corrupt ({type(err).__name__}: {_first_line(err)}): {name}') from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
 
 
 def load_from_local(filename: str, map_location: Any = None) -> Any:
@@ -115,3 +181,45 @@ def install_safe_checkpoint_loading() -> None:
     """Route mmengine's loading of local checkpoints (``load_checkpoint``, ``Runner.resume``) through
     :func:`safe_torch_load`. Idempotent."""
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's weights are not those of the model: missing or unexpected keys, or other shapes."""
+
+    @classmethod
+    def from_mismatch(cls, mismatch: dict[str, list], checkpoint: str, max_keys: int = 5) -> CheckpointMismatchError:
+        parts = []
+        for kind, label in (('missing', 'missing in the checkpoint'), ('unexpected', 'not in the model'),
+                            ('shape', 'shape mismatch (checkpoint vs model)')):
+            items = mismatch.get(kind) or []
+            if items:
+                shown = ', '.join(str(i) for i in items[:max_keys]) + (', ...' if len(items) > max_keys else '')
+                parts.append(f'{len(items)} {label}: {shown}')
+        return cls(f'checkpoint {checkpoint} does not match the config\'s model ({"; ".join(parts)}). Is it a '
+                   'checkpoint of another config? tools/test.py --allow-partial loads what matches.')
+
+
+def checkpoint_mismatch(model: torch.nn.Module, checkpoint: dict,
+                        revise_keys: Iterable[tuple[str, str]] = ((r'^module\.', ''),)) -> dict[str, list]:
+    """Compare a checkpoint's weights with a model's ``state_dict`` as mmengine's loader would copy them.
+
+    Args:
+        model: The (unwrapped) model.
+        checkpoint: A loaded checkpoint (``{'state_dict': ...}`` or a bare state dict).
+        revise_keys: ``(pattern, replacement)`` applied to checkpoint keys first, as ``Runner.load_checkpoint``.
+
+    Returns:
+        ``{'missing': [model keys absent from the checkpoint], 'unexpected': [checkpoint keys the model lacks],
+        'shape': ['key: (ckpt shape) vs (model shape)', ...]}``, each in the model's / checkpoint's key order.
+    """
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    revised = {}
+    for key, value in state.items():
+        for pattern, replacement in revise_keys:
+            key = re.sub(pattern, replacement, key)
+        revised[key] = value
+    expected = model.state_dict()
+    shape = [f'{k}: {tuple(revised[k].shape)} vs {tuple(v.shape)}' for k, v in expected.items()
+             if k in revised and hasattr(revised[k], 'shape') and tuple(revised[k].shape) != tuple(v.shape)]
+    return {'missing': [k for k in expected if k not in revised],
+            'unexpected': [k for k in revised if k not in expected], 'shape': shape}

@@ -44,7 +44,11 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     """Dump ``cfg`` to its work_dir and run ``main(cfg_path)`` in ``world_size`` spawned processes.
 
     ``main`` must be a module-level function (it is pickled to the workers) that builds and runs a Runner with
-    ``launcher='pytorch'``. Raises when a worker fails, naming its rank (``torch.multiprocessing`` reports it).
+    ``launcher='pytorch'``.
+
+    Raises:
+        WorkerError: when a worker fails; the other workers are stopped, and the message (printed last, once)
+            names the rank and holds that worker's traceback.
     """
     if torch.cuda.is_available() and torch.cuda.device_count() < world_size:
         raise RuntimeError(f'the config needs {world_size} processes but only {torch.cuda.device_count()} GPUs '
@@ -55,5 +59,24 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     cfg.dump(cfg_path)
     # CPU runs: split the cores between the workers instead of oversubscribing them.
     threads = 0 if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // world_size)
-    mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path), nprocs=world_size,
-                       join=True, start_method='spawn')
+    try:
+        mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path), nprocs=world_size,
+                           join=True, start_method='spawn')
+    except mp.ProcessRaisedException as err:
+        # torch terminated the other workers; keep only the failing worker's traceback, without this frame's.
+        raise WorkerError(f'worker rank {err.error_index} of {world_size} failed '
+                          f'(work_dir {cfg.work_dir}):\n{_worker_traceback(err)}') from None
+    except mp.ProcessExitedException as err:
+        raise WorkerError(f'worker rank {err.error_index} of {world_size} exited with code {err.exit_code} '
+                          f'(signal {err.signal_name or "none"}) without a Python traceback; see its output above '
+                          f'(work_dir {cfg.work_dir})') from None
+
+
+class WorkerError(RuntimeError):
+    """A locally launched worker process failed; the message holds its rank and traceback."""
+
+
+def _worker_traceback(err: BaseException) -> str:
+    text = str(err)
+    marker = 'terminated with the following error:'
+    return text.split(marker, 1)[1].strip() if marker in text else text

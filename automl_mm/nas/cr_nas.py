@@ -76,7 +76,12 @@ class CRNASLoop(SearchLoopBase):
         self.flops_input_shape = (1, *[int(v) for v in flops_input_shape])
         self.retrain_config = retrain_config
         reference = tuple(reference_allocation or self.backbone.active_stage_blocks)
-        self.reference_path = self.stage_space.path_of(reference)  # raises naming the stage if not a choice
+        try:
+            self.reference_path = self.stage_space.path_of(reference)
+        except ValueError as err:
+            source = 'reference_allocation' if reference_allocation else "reference_allocation (default: the " \
+                'backbone\'s stage_blocks)'
+            raise ValueError(f'train_cfg.{source}: {err}') from None
         self.reference_allocation = list(reference)
         self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size)
         self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size)
@@ -115,6 +120,9 @@ class CRNASLoop(SearchLoopBase):
         self.stage_space.apply(self.reference_path, runner.model)
         self.backbone.set_dilations([1] * self.backbone.num_active_blocks)
 
+        if self.stage_pool.num_decided == 0:
+            self.check_budget()  # before any training: an unsatisfiable budget is a config error
+
         # 1-2: stage supernet and stage search
         self.train_until(self.stage_iters, self.stage_space, UniformPathSampler(self.stage_space))
         if self.stage_pool.num_decided == 0:
@@ -142,6 +150,21 @@ class CRNASLoop(SearchLoopBase):
         runner.call_hook('after_train_epoch')
         runner.call_hook('after_train')
         return runner.model
+
+    def check_budget(self) -> None:
+        """Raise (naming ``flops_tolerance`` and the reachable FLOPs) unless some eligible allocation fits the budget.
+
+        With ``flops_tolerance >= 0`` the reference allocation (checked to lie in the space) fits its own budget;
+        otherwise every eligible allocation is counted now (the stage search reuses the counts).
+        """
+        if self.flops_tolerance >= 0:
+            return
+        budget = self.allocation_flops(self.reference_path) * (1 + self.flops_tolerance)
+        flops = [self.allocation_flops(p) for p in self.stage_space.completions(())]
+        if min(flops) > budget:
+            raise ValueError(f'train_cfg.flops_tolerance={self.flops_tolerance}: the budget {budget / 1e9:.4f} '
+                             f'GFLOPs (reference_allocation {self.reference_allocation}) is below every allocation '
+                             f'of stage_space, which reach {min(flops) / 1e9:.4f} to {max(flops) / 1e9:.4f} GFLOPs')
 
     def _stage_search(self) -> None:
         pool = self.stage_pool

@@ -26,7 +26,7 @@ from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import build_local_loader, cycle_batches
-from automl_mm.utils.io import dump_json_atomic
+from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler, path_rng
@@ -205,8 +205,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         runner.save_checkpoint(runner.work_dir, filename, meta=dict(epoch=0, iter=self._iter))
         if is_main_process():
             path = osp.join(runner.work_dir, filename)
-            with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
-                f.write(path)
+            write_text_atomic(path, osp.join(runner.work_dir, 'last_checkpoint'))
             if self._last_search_ckpt and self._last_search_ckpt != path and osp.exists(self._last_search_ckpt):
                 os.remove(self._last_search_ckpt)
             self._last_search_ckpt = path

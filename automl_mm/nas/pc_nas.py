@@ -69,6 +69,7 @@ class PCNASLoop(SearchLoopBase):
         self.pool = PartialArchitecturePool(self.space, pool_size)
         self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
                                                                             flops_limit, input_shape)
+        self._check_cost_limit('latency_limit' if latency_limit is not None else 'flops_limit')
         self.results: list[dict] | None = None
 
     def _build_cost(self, table_file, latency_limit, flops_limit, input_shape) -> tuple:
@@ -92,6 +93,30 @@ class PCNASLoop(SearchLoopBase):
                 raise ValueError('train_cfg.flops_limit needs train_cfg.input_shape, e.g. (1, 3, 224, 224)')
             return FlopsTable.from_supernet(self.supernet, shape), float(flops_limit), 'flops'
         return latency, None, 'latency_ms' if latency is not None else None
+
+    def cost_range(self) -> tuple[float, float]:
+        """The lowest and highest cost of any architecture of the (layer-wise independent) space.
+
+        The cost is additive over layers, so each layer's option costs are read off paths that differ from path 0
+        in that layer only.
+        """
+        base = tuple(0 for _ in range(self.space.num_decisions))
+        base_cost = self.cost_table.cost(self.supernet, base)
+        low = high = base_cost
+        for layer in range(self.space.num_decisions):
+            deltas = [self.cost_table.cost(self.supernet, base[:layer] + (o, ) + base[layer + 1:]) - base_cost
+                      for o in range(self.space.num_options(layer))]
+            low, high = low + min(deltas), high + max(deltas)
+        return low, high
+
+    def _check_cost_limit(self, key: str) -> None:
+        """Before training: a limit no architecture meets is an error naming the key and the reachable range."""
+        if self.cost_limit is None or not self.space.independent:
+            return
+        low, high = self.cost_range()
+        if low > self.cost_limit:
+            raise ValueError(f'train_cfg.{key}={self.cost_limit:g} is below every architecture of the space: '
+                             f'{self.cost_name} reaches from {low:g} to {high:g}')
 
     # --- state ------------------------------------------------------------------------------------------------
     def search_state_dict(self) -> dict:

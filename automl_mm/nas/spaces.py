@@ -226,7 +226,12 @@ class StageAllocationSpace(BasePathSpace):
         return sum(1 for _ in self.completions(()))
 
     def path_of(self, stage_blocks: Sequence[int]) -> tuple[int, ...]:
-        """The path selecting ``stage_blocks``, or a ``ValueError`` naming the stage whose count is not a choice."""
+        """The path selecting ``stage_blocks``, or a ``ValueError`` naming the stage whose count is not a choice, or
+        the stage count / total block count that differs from the space's."""
+        if len(stage_blocks) != self.num_decisions or sum(stage_blocks) != self.total_blocks:
+            raise ValueError(f'{list(stage_blocks)} ({len(stage_blocks)} stages, {sum(stage_blocks)} blocks) is not '
+                             f'an allocation of the space: {self.num_decisions} stages, total_blocks='
+                             f'{self.total_blocks}')
         path = []
         for i, (blocks, opts) in enumerate(zip(stage_blocks, self.options)):
             if blocks not in opts:

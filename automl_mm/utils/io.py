@@ -1,10 +1,48 @@
-"""Small file helpers shared by tools and loops."""
+"""Small file helpers shared by tools and loops: files written for resumption are written atomically."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import os.path as osp
 import tempfile
+from collections.abc import Iterator
+from typing import IO
+
+
+@contextlib.contextmanager
+def atomic_open(path: str, mode: str = 'w') -> Iterator[IO]:
+    """Open a temporary file next to ``path`` for writing; on success flush, fsync and rename it onto ``path``.
+
+    A process killed at any point leaves ``path`` either as it was or complete, never empty or half written
+    (``os.replace`` is atomic on POSIX within one file system). The folder is created if missing; on any error
+    the temporary file is removed and ``path`` is left as it was.
+
+    Args:
+        path: The file to (re)write.
+        mode: ``'w'`` (text) or ``'wb'`` (bytes).
+    """
+    if mode not in ('w', 'wb'):
+        raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', got {mode!r}")
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_text_atomic(text: str, path: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, 'w') as f:
+        f.write(text)
 
 
 def dump_json_atomic(obj, path: str, **json_kwargs) -> None:
@@ -12,14 +50,5 @@ def dump_json_atomic(obj, path: str, **json_kwargs) -> None:
 
     The folder is created if missing; on any error the temporary file is removed and ``path`` is left as it was.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, **json_kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, 'w') as f:
+        json.dump(obj, f, **json_kwargs)

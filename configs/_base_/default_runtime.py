@@ -7,6 +7,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    finite_loss=dict(type='FiniteLossHook'),  # stops a run whose loss turns NaN/inf, before it is saved
 )
 
 env_cfg = dict(

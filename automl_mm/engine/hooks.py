@@ -1,0 +1,131 @@
+"""Hooks that stop a run instead of letting it continue wrong: non-finite losses, and checkpoints of another model.
+
+* :class:`FiniteLossHook` (in ``configs/_base_/default_runtime.py`` and added by ``tools/train.py`` to every
+  config): modelled on mmdet's ``CheckInvalidLossHook``, it stops training at the first iteration whose loss is
+  NaN/inf, naming the iteration, and refuses to save a checkpoint that holds non-finite weights.
+* :class:`StrictCheckpointHook` (``tools/test.py``; ``tools/train.py --resume``): a checkpoint whose weights do not
+  match the model (missing or unexpected keys, other shapes) stops the load, naming the first keys; mmengine
+  itself loads non-strictly and would evaluate a half-initialised model.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+
+from automl_mm.registry import HOOKS
+
+from .checkpoint import CheckpointMismatchError, checkpoint_mismatch
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN/inf loss or weights; the run was stopped before saving them."""
+
+
+def _copies_repair_non_finite(runner) -> bool:
+    """An OHL-style hook that trains several copies gives a non-finite copy the worst reward and repairs it."""
+    return any(getattr(h, 'repairs_non_finite', False) or hasattr(getattr(h, 'layout', None), 'num_copies')
+               for h in runner.hooks)
+
+
+@HOOKS.register_module()
+class FiniteLossHook(Hook):
+    """Stop training when a loss becomes non-finite, before a checkpoint of non-finite weights is written.
+
+    After mmdet's ``CheckInvalidLossHook``, with three differences: it checks every ``interval`` iterations (default
+    every one: the logger already reads every loss value, so this adds no device synchronisation), it names the
+    iteration and the losses, and it also checks the weights in ``before_save_checkpoint`` (a finite loss can be
+    followed by an update to inf weights). Runs whose hooks repair non-finite model copies (``OHLHook``) are left to
+    them.
+
+    Args:
+        interval: Check every this many training iterations.
+        check_weights_on_save: Refuse to save a checkpoint whose ``state_dict`` holds a NaN/inf value.
+
+    Raises:
+        NonFiniteLossError: naming the 1-based iteration (and epoch) and the non-finite losses, or the first
+            non-finite weight.
+    """
+
+    priority = 'ABOVE_NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_iter
+
+    def __init__(self, interval: int = 1, check_weights_on_save: bool = True) -> None:
+        if int(interval) < 1:
+            raise ValueError(f'FiniteLossHook interval must be >= 1, got {interval}')
+        self.interval = int(interval)
+        self.check_weights_on_save = bool(check_weights_on_save)
+        self._disabled = False
+
+    def before_train(self, runner) -> None:
+        self._disabled = _copies_repair_non_finite(runner)
+        if self._disabled:
+            print_log('FiniteLossHook: model copies with non-finite losses are repaired by the OHL hook; '
+                      'not stopping on them', logger='current', level=logging.INFO)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self._disabled or not outputs or not self.every_n_train_iters(runner, self.interval):
+            return
+        bad = {}
+        for key, value in outputs.items():
+            if 'loss' not in key:
+                continue
+            number = float(value.detach().float().mean()) if isinstance(value, torch.Tensor) else float(value)
+            if not math.isfinite(number):
+                bad[key] = number
+        if bad:
+            raise NonFiniteLossError(
+                f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {bad}. Training was '
+                'stopped before any checkpoint of this state was saved; lower the learning rate (optim_wrapper.'
+                'optimizer.lr), add gradient clipping (optim_wrapper.clip_grad), or resume from the last '
+                'checkpoint.')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self._disabled or not self.check_weights_on_save:
+            return
+        for key, value in checkpoint.get('state_dict', {}).items():
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+                raise NonFiniteLossError(
+                    f'refusing to save a checkpoint at iteration {runner.iter} (epoch {runner.epoch}): weight '
+                    f'{key!r} holds NaN/inf values. Lower the learning rate (optim_wrapper.optimizer.lr) or add '
+                    'gradient clipping (optim_wrapper.clip_grad).')
+
+
+@HOOKS.register_module()
+class StrictCheckpointHook(Hook):
+    """Stop loading a checkpoint whose ``state_dict`` does not match the model.
+
+    Runs in ``after_load_checkpoint``, which ``Runner.load_checkpoint`` (and so ``Runner.resume`` and
+    ``Runner.test``) calls after reading the file and before copying the weights into the model; it has the lowest
+    priority, so hooks that rewrite the checkpoint (EMA) have run.
+
+    Args:
+        checkpoint: The file name, for the message.
+        max_keys: How many keys of each kind the message names.
+
+    Raises:
+        CheckpointMismatchError: naming the counts and the first ``max_keys`` missing keys, unexpected keys and
+            shape mismatches.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, checkpoint: str | None = None, max_keys: int = 5,
+                 revise_keys: Sequence[tuple[str, str]] = ((r'^module\.', ''),)) -> None:
+        self.checkpoint = checkpoint
+        self.max_keys = int(max_keys)
+        self.revise_keys = [tuple(r) for r in revise_keys]
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        mismatch = checkpoint_mismatch(model, checkpoint, self.revise_keys)
+        if any(mismatch.values()):
+            raise CheckpointMismatchError.from_mismatch(mismatch, self.checkpoint or 'the checkpoint',
+                                                        self.max_keys)
+
+
+__all__ = ['FiniteLossHook', 'NonFiniteLossError', 'StrictCheckpointHook']

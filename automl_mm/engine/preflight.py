@@ -1,0 +1,214 @@
+"""Checks of a config that run before anything trains: once, in the launching process of ``tools/train.py`` /
+``tools/test.py`` (before worker processes start), so a wrong setting fails in seconds with the config key named.
+
+* :func:`check_config` (static, cheap): every COCO annotation file the config names (datasets of every dataloader,
+  wrapped datasets included, and ``CocoMetric.ann_file``) exists, is JSON and has images and categories; OHL's
+  ``reward_key`` and the NAS loops' ``metric_key`` are among the keys their evaluator reports (for metrics whose
+  keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
+  lies in its ``stage_space``.
+* :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
+  where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
+  are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
+  starts. ``tools/train.py`` runs it before spawning local copies.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Iterator
+from typing import Any
+
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
+_EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
+_COCO_METRIC_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+_COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
+
+
+class ConfigCheckError(ValueError):
+    """A config setting that cannot work, found before training; the message names the config key."""
+
+
+def _short_type(cfg: Any) -> str:
+    return str(cfg.get('type', '')).split('.')[-1] if isinstance(cfg, dict) else ''
+
+
+def _datasets(dataset: Any, where: str) -> Iterator[tuple[dict, str]]:
+    if not isinstance(dataset, dict):
+        return
+    yield dataset, where
+    if isinstance(dataset.get('dataset'), dict):
+        yield from _datasets(dataset['dataset'], f'{where}.dataset')
+    for i, inner in enumerate(dataset.get('datasets') or []):
+        yield from _datasets(inner, f'{where}.datasets[{i}]')
+
+
+def _loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
+    for key in _LOADERS:
+        if isinstance(cfg.get(key), dict):
+            yield cfg[key], key
+    train_cfg = cfg.get('train_cfg') or {}
+    if isinstance(train_cfg.get('search_dataloader'), dict):
+        yield train_cfg['search_dataloader'], 'train_cfg.search_dataloader'
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict) and isinstance(hook.get('reward_dataloader'), dict):
+            yield hook['reward_dataloader'], f'custom_hooks[{i}].reward_dataloader'
+
+
+def _evaluator_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
+    sources = [(cfg.get(k), k) for k in _EVALUATORS]
+    sources.append(((cfg.get('train_cfg') or {}).get('search_evaluator'), 'train_cfg.search_evaluator'))
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict):
+            sources.append((hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator'))
+    for value, key in sources:
+        metrics = value.get('metrics', value) if isinstance(value, dict) and 'metrics' in value else value
+        for j, metric in enumerate(metrics if isinstance(metrics, (list, tuple)) else [metrics]):
+            if isinstance(metric, dict):
+                yield metric, key if not isinstance(metrics, (list, tuple)) else f'{key}[{j}]'
+
+
+def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
+    """``(path, config key)`` of every COCO annotation file a config reads (datasets and ``CocoMetric``)."""
+    found = []
+    for loader, key in _loader_cfgs(cfg):
+        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+            ann_file = dataset.get('ann_file')
+            if 'coco' in _short_type(dataset).lower() and isinstance(ann_file, str) and ann_file:
+                root = dataset.get('data_root') or ''
+                found.append((ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file),
+                              f'{where}.ann_file'))
+    for metric, key in _evaluator_cfgs(cfg):
+        if 'coco' in _short_type(metric).lower() and isinstance(metric.get('ann_file'), str):
+            found.append((metric['ann_file'], f'{key}.ann_file'))
+    return found
+
+
+def metric_keys(metric_cfg: Any) -> set[str] | None:
+    """The keys a metric config reports, when they are known without running it (else ``None``).
+
+    ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; mmdet ``CocoMetric``: ``{prefix}/{metric}_{item}``
+    for bbox/segm (``metric_items`` or mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l) and ``{prefix}/{item}`` AR keys for
+    proposals (mmdet 3.3 ``CocoMetric.compute_metrics``).
+    """
+    if not isinstance(metric_cfg, dict):
+        return None
+    kind = _short_type(metric_cfg)
+    if kind == 'Accuracy':
+        topk = metric_cfg.get('topk', (1, ))
+        topk = (topk, ) if isinstance(topk, int) else tuple(topk)
+        prefix = metric_cfg.get('prefix') or 'accuracy'
+        return {f'{prefix}/top{int(k)}' for k in topk}
+    if kind == 'CocoMetric':
+        prefix = metric_cfg.get('prefix') or 'coco'
+        metrics = metric_cfg.get('metric', 'bbox')
+        keys: set[str] = set()
+        for metric in [metrics] if isinstance(metrics, str) else list(metrics):
+            if metric in ('bbox', 'segm'):
+                keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or _COCO_METRIC_ITEMS}
+            elif metric == 'proposal':
+                keys |= {f'{prefix}/{item}' for item in metric_cfg.get('metric_items') or _COCO_AR_ITEMS}
+            else:
+                return None
+        return keys
+    return None
+
+
+def _check_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None:
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    known = [metric_keys(m) for m in metrics if m is not None]
+    if not known or any(k is None for k in known):
+        return  # a metric whose keys are only known after running it
+    available = set().union(*known)
+    if key not in available:
+        raise ConfigCheckError(f'{owner}={key!r} is not reported by {evaluator_key}, which reports '
+                               f'{sorted(available)}')
+
+
+def _evaluator_for(cfg: Any, explicit: Any, explicit_key: str, fallbacks: tuple[str, ...]) -> tuple[Any, str]:
+    if explicit:
+        return explicit, explicit_key
+    for key in fallbacks:
+        if cfg.get(key):
+            return cfg[key], key
+    return None, ''
+
+
+def check_config(cfg: Any, test_only: bool = False) -> None:
+    """Static checks of a whole config (see the module docstring). Raises :class:`ConfigCheckError`.
+
+    Args:
+        cfg: The config.
+        test_only: Check only what ``tools/test.py`` reads (``test_dataloader``, ``test_evaluator``).
+    """
+    from automl_mm.datasets.coco_split import check_coco_annotation_file
+
+    for path, key in coco_annotation_files(cfg):
+        if test_only and not key.startswith('test_'):
+            continue
+        try:
+            check_coco_annotation_file(path)
+        except ValueError as err:
+            raise ConfigCheckError(f'{key}: {err}') from None
+    if test_only:
+        return
+
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict) and 'num_copies' in hook and hook.get('reward_key') is not None:
+            evaluator, where = _evaluator_for(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
+                                              ('reward_evaluator', 'val_evaluator'))
+            _check_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+
+    train_cfg = cfg.get('train_cfg') or {}
+    loop = _short_type(train_cfg)
+    if loop in ('PCNASLoop', 'CRNASLoop'):
+        default_key = 'coco/bbox_mAP' if loop == 'CRNASLoop' else 'accuracy/top1'
+        evaluator, where = _evaluator_for(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
+                                          ('search_evaluator', 'reward_evaluator', 'val_evaluator'))
+        _check_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
+    if loop == 'CRNASLoop':
+        _check_reference_allocation(train_cfg)
+
+
+def _check_reference_allocation(train_cfg: Any) -> None:
+    reference = train_cfg.get('reference_allocation')
+    space = train_cfg.get('stage_space') or {}
+    if reference is None or 'stage_choices' not in space:
+        return  # the backbone's own allocation: CRNASLoop checks it against the space when it is built
+    from automl_mm.nas.spaces import StageAllocationSpace
+
+    try:
+        StageAllocationSpace(space['stage_choices'], space['total_blocks']).path_of(tuple(reference))
+    except ValueError as err:
+        raise ConfigCheckError(f'train_cfg.reference_allocation: {err}') from None
+
+
+def build_check(cfg: Any) -> None:
+    """Build the model, custom hooks, datasets and evaluators of ``cfg`` in this process (then drop them), so
+    that errors a worker would hit while building its runner are raised here first, once."""
+    import copy
+    import inspect
+
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS
+
+    scope = cfg.get('default_scope', 'automl_mm')
+    with DefaultScope.overwrite_default_scope(scope):
+        if cfg.get('model') is not None:
+            MODELS.build(copy.deepcopy(cfg.model))
+        for hook in cfg.get('custom_hooks') or []:
+            HOOKS.build(copy.deepcopy(hook))
+        for loader, key in _loader_cfgs(cfg):
+            if isinstance(loader.get('dataset'), dict):
+                dataset = copy.deepcopy(loader['dataset'])
+                dataset_cls = DATASETS.get(dataset.get('type'))
+                if dataset_cls is None:
+                    raise ConfigCheckError(f'{key}.dataset.type={dataset.get("type")!r} is not a registered dataset '
+                                           f'in scope {scope!r}')
+                if 'lazy_init' in inspect.signature(dataset_cls).parameters:
+                    dataset.setdefault('lazy_init', True)  # check the arguments, do not read the data twice
+                DATASETS.build(dataset)
+        for metric, _key in _evaluator_cfgs(cfg):
+            METRICS.build(copy.deepcopy(metric))
+
+
+__all__ = ['ConfigCheckError', 'build_check', 'check_config', 'coco_annotation_files', 'metric_keys']

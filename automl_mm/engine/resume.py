@@ -1,0 +1,150 @@
+"""Crash-safe checkpoints and resume on mmengine.
+
+mmengine 0.10.7 writes a checkpoint by truncating the file and streaming into it, and ``CheckpointHook`` rewrites
+``work_dir/last_checkpoint`` the same way: a process killed during a save leaves a truncated ``.pth`` or an empty
+``last_checkpoint``, and ``--resume`` then fails (``checkpoint file not found:`` with an empty path). Importing
+``automl_mm.engine`` installs:
+
+* :func:`install_atomic_checkpoint_saving`: local checkpoints (``Runner.save_checkpoint``, and so every
+  ``CheckpointHook`` save) and ``last_checkpoint`` are written to a temporary file, fsynced and renamed into place,
+  so each file is either the old one or the complete new one;
+* :func:`install_resume_fallback`: mmengine's ``find_latest_checkpoint`` (used by ``resume=True`` without a path)
+  becomes :func:`find_resumable_checkpoint`, which checks what ``last_checkpoint`` names and, when it is missing,
+  empty, dangling or names an empty/truncated/foreign file, falls back to the newest complete checkpoint in the
+  work dir, with a warning naming everything it skipped. With nothing to resume it says that training starts from
+  scratch.
+"""
+from __future__ import annotations
+
+import builtins
+import glob
+import logging
+import os.path as osp
+from typing import Any
+
+import torch
+from mmengine.logging import print_log
+from mmengine.runner import checkpoint as _mm_checkpoint
+
+from automl_mm.utils.io import atomic_open
+
+from .checkpoint import diagnose_checkpoint_file
+
+LAST_CHECKPOINT = 'last_checkpoint'
+
+
+# --- saving -----------------------------------------------------------------------------------------------------
+def _is_local(filename: Any) -> bool:
+    return '://' not in str(filename)
+
+
+def save_checkpoint_atomic(checkpoint: dict, filename: str, file_client_args: dict | None = None,
+                           backend_args: dict | None = None) -> None:
+    """mmengine's ``save_checkpoint`` with local files written atomically (temporary file + fsync + rename).
+
+    Remote destinations (``s3://``, ``pavi://``, ...) and explicit file-client / backend arguments go to mmengine's
+    own function unchanged.
+    """
+    if file_client_args is None and backend_args is None and _is_local(filename):
+        with atomic_open(str(filename), 'wb') as f:
+            torch.save(checkpoint, f)
+        return
+    _ORIGINAL_SAVE(checkpoint, filename, file_client_args=file_client_args, backend_args=backend_args)
+
+
+def _open_last_checkpoint_atomically(file, mode='r', *args, **kwargs):
+    """``open`` as seen by mmengine's ``checkpoint_hook`` module: its write of ``last_checkpoint`` is atomic."""
+    if mode == 'w' and not args and not kwargs and osp.basename(str(file)) == LAST_CHECKPOINT:
+        return atomic_open(str(file), 'w')
+    return builtins.open(file, mode, *args, **kwargs)
+
+
+_ORIGINAL_SAVE = _mm_checkpoint.save_checkpoint
+
+
+def install_atomic_checkpoint_saving() -> None:
+    """Make every local checkpoint and ``last_checkpoint`` that mmengine writes atomic. Idempotent.
+
+    ``Runner.save_checkpoint`` calls the ``save_checkpoint`` imported into ``mmengine.runner.runner``;
+    ``CheckpointHook`` writes ``last_checkpoint`` with the ``open`` its module sees (shadowed here; every other
+    file it opens goes to the builtin unchanged).
+    """
+    import mmengine.hooks.checkpoint_hook as hook_module
+    import mmengine.runner as mm_runner
+    import mmengine.runner.runner as runner_module
+
+    for module in (_mm_checkpoint, runner_module, mm_runner):
+        module.save_checkpoint = save_checkpoint_atomic
+    hook_module.open = _open_last_checkpoint_atomically
+
+
+# --- resuming ---------------------------------------------------------------------------------------------------
+def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
+    """The checkpoint ``--resume`` should continue from, and what was skipped on the way (one sentence each).
+
+    ``work_dir/last_checkpoint`` wins when the file it names is a complete checkpoint. Otherwise (missing, empty,
+    dangling, or naming an empty/truncated/foreign file) the newest (by modification time) complete ``*.pth`` in
+    ``work_dir`` and in the folder ``last_checkpoint`` names is returned. "Complete" is checked without unpickling
+    (see :func:`~automl_mm.engine.checkpoint.diagnose_checkpoint_file`).
+
+    Returns:
+        ``(path or None, skipped)``.
+    """
+    skipped: list[str] = []
+    pointer = osp.join(work_dir, LAST_CHECKPOINT)
+    folders = [work_dir]
+    named = None
+    if not osp.isfile(pointer):
+        skipped.append(f'{pointer} is missing')
+    else:
+        with open(pointer) as f:
+            named = f.read().strip()
+        if not named:
+            skipped.append(f'{pointer} is empty')
+        else:
+            problem = diagnose_checkpoint_file(named)
+            if problem is None:
+                return named, skipped
+            skipped.append(f'{pointer} names {named}, which is {problem}')
+            folders.append(osp.dirname(named) or '.')
+    seen = {osp.realpath(named)} if named else set()
+    candidates = []
+    for folder in folders:
+        for path in glob.glob(osp.join(folder, '*.pth')):
+            if osp.realpath(path) not in seen and osp.isfile(path):
+                seen.add(osp.realpath(path))
+                candidates.append(path)
+    candidates.sort(key=lambda p: (osp.getmtime(p), p), reverse=True)
+    for path in candidates:
+        problem = diagnose_checkpoint_file(path)
+        if problem is None:
+            return path, skipped
+        skipped.append(f'{path} is {problem}')
+    return None, skipped
+
+
+def resolve_resume(work_dir: str) -> str | None:
+    """:func:`find_resumable_checkpoint` with its findings logged: a warning for each fallback, and a warning that
+    training starts from scratch when nothing in ``work_dir`` can be resumed."""
+    found, skipped = find_resumable_checkpoint(work_dir)
+    if found is None:
+        what = '; '.join(skipped) if skipped else 'nothing found'
+        print_log(f'--resume: nothing to resume in {work_dir} ({what}, and no complete *.pth); '
+                  'training starts from scratch', logger='current', level=logging.WARNING)
+    elif skipped:
+        print_log(f'--resume: skipped {"; ".join(skipped)}; resuming from the newest complete checkpoint '
+                  f'{found}', logger='current', level=logging.WARNING)
+    return found
+
+
+def install_resume_fallback() -> None:
+    """Route mmengine's auto-resume (``resume=True`` without ``load_from``) through :func:`resolve_resume`.
+    Idempotent."""
+    import mmengine.runner.runner as runner_module
+
+    for module in (_mm_checkpoint, runner_module):
+        module.find_latest_checkpoint = resolve_resume
+
+
+__all__ = ['find_resumable_checkpoint', 'install_atomic_checkpoint_saving', 'install_resume_fallback',
+           'resolve_resume', 'save_checkpoint_atomic']
