@@ -80,6 +80,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.default_hooks = dict()
     if 'finite_loss' not in cfg.default_hooks:
         cfg.default_hooks.finite_loss = dict(type='automl_mm.FiniteLossHook')
+    elif cfg.default_hooks.finite_loss is None:
+        del cfg.default_hooks['finite_loss']  # mmengine accepts None only for its own default hooks
     gloo_without_gpus(cfg)
     check_config(cfg)
     return cfg

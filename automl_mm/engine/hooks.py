@@ -89,8 +89,10 @@ class FiniteLossHook(Hook):
             return
         for key, value in checkpoint.get('state_dict', {}).items():
             if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+                meta = checkpoint.get('meta', {})
                 raise NonFiniteLossError(
-                    f'refusing to save a checkpoint at iteration {runner.iter} (epoch {runner.epoch}): weight '
+                    f'refusing to save the checkpoint after iteration {meta.get("iter", runner.iter)} (epoch '
+                    f'{meta.get("epoch", runner.epoch)}): weight '
                     f'{key!r} holds NaN/inf values. Lower the learning rate (optim_wrapper.optimizer.lr) or add '
                     'gradient clipping (optim_wrapper.clip_grad).')
 

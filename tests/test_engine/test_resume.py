@@ -1,0 +1,295 @@
+"""Crash-safe checkpoints: atomic writes, resume fallback, corrupt-file diagnoses, strict loads, non-finite losses."""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import os.path as osp
+
+import mmengine.hooks.checkpoint_hook as checkpoint_hook_module
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner, load_checkpoint
+
+from automl_mm.engine import (
+    CheckpointFormatError,
+    CheckpointMismatchError,
+    NonFiniteLossError,
+    StrictCheckpointHook,
+    UnsafeCheckpointError,
+    checkpoint_mismatch,
+    find_resumable_checkpoint,
+    resolve_resume,
+    safe_torch_load,
+    save_checkpoint_atomic,
+)
+
+from conftest import REPO_ROOT
+
+DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
+
+
+def _cfg(work_dir: str, max_epochs: int = 1, resume: bool = False, lr: float | None = None) -> Config:
+    cfg = Config.fromfile(DIGITS)
+    cfg.work_dir = work_dir
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.max_samples = 64
+        cfg[loader].dataset.img_size = 16
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.train_cfg.val_interval = 100
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+    if lr is not None:
+        cfg.optim_wrapper.optimizer.lr = lr
+    cfg.resume = resume
+    return cfg
+
+
+def _save(path: str, value: float = 1.0, mtime: float | None = None) -> str:
+    torch.save({'state_dict': {'w': torch.full((256, ), value)}, 'meta': {'epoch': int(value)}}, path)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def _truncate(path: str) -> None:
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+
+
+# --- 1. atomic writes ---------------------------------------------------------------------------------------------
+class _KilledDuringSave(BaseException):
+    pass
+
+
+def test_checkpoint_save_killed_midway_leaves_previous_file_complete(tmp_path, monkeypatch):
+    path = _save(str(tmp_path / 'epoch_1.pth'), 1.0)
+    real_save = torch.save
+
+    def dies_half_way(obj, f, *args, **kwargs):
+        real_save({'partial': torch.zeros(10)}, f)  # some bytes reach the file, then the process "dies"
+        raise _KilledDuringSave()
+
+    monkeypatch.setattr(torch, 'save', dies_half_way)
+    with pytest.raises(_KilledDuringSave):
+        save_checkpoint_atomic({'state_dict': {'w': torch.full((256, ), 2.0)}}, path)
+    monkeypatch.undo()
+    assert float(safe_torch_load(path)['state_dict']['w'][0]) == 1.0
+    assert os.listdir(tmp_path) == ['epoch_1.pth']  # no temporary file left behind
+
+
+def test_runner_saves_and_checkpoint_hook_last_checkpoint_go_through_atomic_writers():
+    import mmengine.runner.runner as runner_module
+
+    assert runner_module.save_checkpoint is save_checkpoint_atomic
+    assert checkpoint_hook_module.open.__name__ == '_open_last_checkpoint_atomically'
+
+
+def test_last_checkpoint_write_killed_midway_keeps_the_old_pointer(tmp_path):
+    pointer = str(tmp_path / 'last_checkpoint')
+    with open(pointer, 'w') as f:
+        f.write('/old/epoch_1.pth')
+    with pytest.raises(_KilledDuringSave):
+        # exactly how mmengine's CheckpointHook writes it (``open`` as its module sees it)
+        with checkpoint_hook_module.open(pointer, 'w') as f:
+            f.write('/new/epo')
+            raise _KilledDuringSave()
+    assert open(pointer).read() == '/old/epoch_1.pth'
+    assert os.listdir(tmp_path) == ['last_checkpoint']
+
+
+def test_nas_loop_writes_last_checkpoint_atomically():
+    import inspect
+
+    from automl_mm.nas.loop import SearchLoopBase
+
+    source = inspect.getsource(SearchLoopBase.save_search_checkpoint)
+    assert 'write_text_atomic' in source and "'w')" not in source
+
+
+# --- 1. resume falls back to the newest complete checkpoint -------------------------------------------------------
+@pytest.fixture
+def three_checkpoints(tmp_path) -> tuple[str, list[str]]:
+    work = str(tmp_path)
+    paths = [_save(osp.join(work, f'epoch_{i}.pth'), float(i), mtime=1_000_000 + i) for i in (1, 2, 3)]
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(paths[-1])
+    return work, paths
+
+
+def test_resume_uses_last_checkpoint_when_it_is_complete(three_checkpoints):
+    work, paths = three_checkpoints
+    assert find_resumable_checkpoint(work) == (paths[2], [])
+
+
+def _warnings(monkeypatch) -> list[str]:
+    import automl_mm.engine.resume as resume_module
+
+    logged = []
+    monkeypatch.setattr(resume_module, 'print_log',
+                        lambda msg, logger=None, level=None: logged.append(f'{logging.getLevelName(level)} {msg}'))
+    return logged
+
+
+@pytest.mark.parametrize('fault', ['empty', 'missing', 'dangling', 'truncated', 'empty_target'])
+def test_resume_falls_back_to_newest_complete_checkpoint(three_checkpoints, fault, monkeypatch):
+    work, paths = three_checkpoints
+    pointer = osp.join(work, 'last_checkpoint')
+    expected = paths[2]
+    if fault == 'empty':
+        open(pointer, 'w').close()  # what a kill during mmengine's non-atomic write leaves
+    elif fault == 'missing':
+        os.remove(pointer)
+    elif fault == 'dangling':
+        os.remove(paths[2])  # CheckpointHook deletes old files before saving the new one
+        expected = paths[1]
+    elif fault == 'truncated':
+        _truncate(paths[2])
+        expected = paths[1]
+    else:
+        open(paths[2], 'wb').close()
+        expected = paths[1]
+    found, skipped = find_resumable_checkpoint(work)
+    assert found == expected
+    assert skipped and any(('last_checkpoint' in s) for s in skipped)
+    logged = _warnings(monkeypatch)
+    assert resolve_resume(work) == expected
+    out = '\n'.join(logged)
+    assert 'WARNING' in out and 'skipped' in out and expected in out
+    if fault in ('truncated', 'dangling', 'empty_target'):
+        assert paths[2] in out  # names the file it skipped
+
+
+def test_resume_with_nothing_to_resume_says_it_starts_from_scratch(tmp_path, monkeypatch):
+    logged = _warnings(monkeypatch)
+    assert resolve_resume(str(tmp_path)) is None
+    out = '\n'.join(logged)
+    assert 'WARNING' in out and 'nothing to resume' in out and 'starts from scratch' in out
+
+
+def test_runner_auto_resume_survives_an_empty_last_checkpoint(tmp_path):
+    work = str(tmp_path)
+    Runner.from_cfg(_cfg(work, max_epochs=2)).train()
+    assert sorted(osp.basename(p) for p in glob.glob(osp.join(work, '*.pth'))) == ['epoch_1.pth', 'epoch_2.pth']
+    open(osp.join(work, 'last_checkpoint'), 'w').close()
+    _truncate(osp.join(work, 'epoch_2.pth'))  # killed while saving epoch 2
+    runner = Runner.from_cfg(_cfg(work, max_epochs=2, resume=True))
+    runner.train()
+    # resumed after epoch 1 (the newest complete checkpoint) and trained epoch 2 again
+    assert runner.train_loop.epoch == 2
+    assert load_checkpoint(runner.model, osp.join(work, 'epoch_2.pth'))['meta']['epoch'] == 2
+
+
+# --- 2. corrupt checkpoints get the right diagnosis ---------------------------------------------------------------
+def test_empty_truncated_and_foreign_files_are_diagnosed_as_such(tmp_path):
+    empty = str(tmp_path / 'empty.pth')
+    open(empty, 'wb').close()
+    truncated = _save(str(tmp_path / 'truncated.pth'))
+    _truncate(truncated)
+    text = str(tmp_path / 'config.pth')
+    with open(text, 'w') as f:
+        f.write('{"lr": 0.1, "epochs": 30}')
+    for path, words in ((empty, 'empty'), (truncated, 'truncated'), (text, 'not a torch checkpoint')):
+        with pytest.raises(CheckpointFormatError) as info:
+            load_checkpoint(torch.nn.Linear(1, 1), path)  # mmengine's loader, as Runner.resume uses it
+        assert not isinstance(info.value, UnsafeCheckpointError)
+        assert words in str(info.value) and path in str(info.value)
+        assert 'allow_checkpoint_globals' not in str(info.value)
+
+
+def test_legacy_pickle_garbage_is_not_reported_as_an_unsafe_global(tmp_path):
+    path = str(tmp_path / 'garbage.pth')
+    with open(path, 'wb') as f:
+        f.write(b'\x80\x02' + b'\xff' * 64)
+    with pytest.raises(CheckpointFormatError, match='not a torch checkpoint or is corrupt'):
+        safe_torch_load(path)
+
+
+# --- 3. a checkpoint of another model is refused ------------------------------------------------------------------
+def test_checkpoint_mismatch_names_missing_unexpected_and_shape():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    other = {'module.0.weight': torch.zeros(3, 4), '0.bias': torch.zeros(3), '1.weight': torch.zeros(5, 3),
+             'extra.weight': torch.zeros(1)}
+    mismatch = checkpoint_mismatch(model, {'state_dict': other})
+    assert mismatch == {'missing': ['1.bias'], 'unexpected': ['extra.weight'],
+                        'shape': ['1.weight: (5, 3) vs (2, 3)']}
+    assert checkpoint_mismatch(model, {'state_dict': model.state_dict()}) == {'missing': [], 'unexpected': [],
+                                                                              'shape': []}
+
+
+def test_runner_test_with_another_models_checkpoint_stops_naming_keys(tmp_path):
+    work = str(tmp_path)
+    Runner.from_cfg(_cfg(work)).train()
+    cfg = _cfg(str(tmp_path / 'test'))
+    cfg.model.head.num_classes = 5  # another model: the head's shapes differ
+    cfg.load_from = osp.join(work, 'epoch_1.pth')
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(StrictCheckpointHook(checkpoint=cfg.load_from))
+    with pytest.raises(CheckpointMismatchError, match=r'shape mismatch.*head\.') as info:
+        runner.test()
+    assert cfg.load_from in str(info.value)
+
+
+# --- 4. a non-finite loss stops plain training before it is saved -------------------------------------------------
+def test_lr_1e6_stops_the_run_naming_the_iteration_and_saves_nothing_non_finite(tmp_path):
+    work = str(tmp_path)
+    cfg = _cfg(work, max_epochs=3, lr=1e6)
+    assert cfg.default_hooks.finite_loss.type == 'FiniteLossHook'  # the base runtime has it
+    # lr=1e6 sends the weights to inf in an update after a finite loss, so the save after epoch 2 is refused
+    with pytest.raises(NonFiniteLossError, match=r'after iteration 4 \(epoch 2\): weight .* NaN/inf'):
+        Runner.from_cfg(cfg).train()
+    saved = glob.glob(osp.join(work, '*.pth'))
+    assert [osp.basename(p) for p in saved] == ['epoch_1.pth']
+    state = safe_torch_load(saved[0])['state_dict']
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    assert open(osp.join(work, 'last_checkpoint')).read().strip() == saved[0]
+
+
+def test_without_the_hook_lr_1e6_trains_on_and_saves_a_nan_checkpoint(tmp_path):
+    """The fault the hook guards against (and proof that lr=1e6 really diverges here)."""
+    work = str(tmp_path)
+    cfg = _cfg(work, max_epochs=2, lr=1e6)
+    del cfg.default_hooks['finite_loss']
+    Runner.from_cfg(cfg).train()
+    state = safe_torch_load(osp.join(work, 'epoch_2.pth'))['state_dict']
+    assert any(not torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_nan_loss_stops_at_the_iteration_it_appears():
+    from automl_mm.engine import FiniteLossHook
+
+    class _Runner:
+        iter, epoch, hooks = 4, 1, []
+
+    hook = FiniteLossHook()
+    hook.before_train(_Runner())
+    hook.after_train_iter(_Runner(), 0, outputs={'loss': torch.tensor(2.0), 'acc': torch.tensor(float('nan'))})
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at iteration 5 \(epoch 2\): \{'loss': nan\}"):
+        hook.after_train_iter(_Runner(), 0, outputs={'loss': torch.tensor(float('nan'))})
+
+    class _OHL:
+        class layout:  # noqa: N801
+            num_copies = 4
+
+    class _OHLRunner(_Runner):
+        hooks = [_OHL()]
+
+    hook.before_train(_OHLRunner())  # OHL repairs non-finite copies itself
+    hook.after_train_iter(_OHLRunner(), 0, outputs={'loss': torch.tensor(float('nan'))})
+
+
+def test_weights_turning_inf_are_refused_on_save(tmp_path):
+    from automl_mm.engine import FiniteLossHook
+
+    hook = FiniteLossHook()
+
+    class _Runner:
+        iter, epoch = 7, 0
+
+    with pytest.raises(NonFiniteLossError, match=r"iteration 7.*'fc.weight'"):
+        hook.before_save_checkpoint(_Runner(), {'state_dict': {'fc.weight': torch.tensor([1.0, float('inf')])}})
+    hook.before_save_checkpoint(_Runner(), {'state_dict': {'fc.weight': torch.ones(2)}})
