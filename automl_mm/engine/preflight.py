@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os.path as osp
 from collections.abc import Iterator
 from typing import Any
@@ -141,23 +142,13 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
 
-    for path, key in coco_annotation_files(cfg):
-        if test_only and not key.startswith('test_'):
-            continue
-        try:
-            check_coco_annotation_file(path)
-        except ValueError as err:
-            raise ConfigCheckError(f'{key}: {err}') from None
-    if test_only:
-        return
-
-    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+    for i, hook in enumerate([] if test_only else cfg.get('custom_hooks') or []):
         if isinstance(hook, dict) and 'num_copies' in hook and hook.get('reward_key') is not None:
             evaluator, where = _evaluator_for(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
                                               ('reward_evaluator', 'val_evaluator'))
             _check_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
 
-    train_cfg = cfg.get('train_cfg') or {}
+    train_cfg = {} if test_only else cfg.get('train_cfg') or {}
     loop = _short_type(train_cfg)
     if loop in ('PCNASLoop', 'CRNASLoop'):
         default_key = 'coco/bbox_mAP' if loop == 'CRNASLoop' else 'accuracy/top1'
@@ -166,6 +157,14 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         _check_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
+
+    for path, key in coco_annotation_files(cfg):
+        if test_only and not key.startswith('test_'):
+            continue
+        try:
+            check_coco_annotation_file(path)
+        except ValueError as err:
+            raise ConfigCheckError(f'{key}: {err}') from None
 
 
 def _check_reference_allocation(train_cfg: Any) -> None:
@@ -179,6 +178,37 @@ def _check_reference_allocation(train_cfg: Any) -> None:
         StageAllocationSpace(space['stage_choices'], space['total_blocks']).path_of(tuple(reference))
     except ValueError as err:
         raise ConfigCheckError(f'train_cfg.reference_allocation: {err}') from None
+
+
+@contextlib.contextmanager
+def _without_process_groups(hook_cfg: Any) -> Iterator[None]:
+    """Build a hook that declares model copies (``OHLHook``) in a single process: its copy layout checks the world
+    size and creates process groups, which only the launched workers have (the launcher starts exactly
+    ``num_copies * ranks_per_copy`` of them). Every other argument is checked as in a worker."""
+    if not (isinstance(hook_cfg, dict) and 'num_copies' in hook_cfg):
+        yield
+        return
+    import importlib
+    from types import SimpleNamespace
+
+    module = importlib.import_module('automl_mm.ohl.hook')
+    original = getattr(module, 'init_copy_layout', None)
+    if original is None:
+        yield
+        return
+
+    def layout_without_groups(num_copies: int, ranks_per_copy: int = 1):
+        for name, value in (('num_copies', num_copies), ('ranks_per_copy', ranks_per_copy)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be a positive integer, got {value!r}')
+        return SimpleNamespace(num_copies=num_copies, ranks_per_copy=ranks_per_copy,
+                               world_size=num_copies * ranks_per_copy)
+
+    module.init_copy_layout = layout_without_groups
+    try:
+        yield
+    finally:
+        module.init_copy_layout = original
 
 
 def build_check(cfg: Any) -> None:
@@ -196,7 +226,8 @@ def build_check(cfg: Any) -> None:
         if cfg.get('model') is not None:
             MODELS.build(copy.deepcopy(cfg.model))
         for hook in cfg.get('custom_hooks') or []:
-            HOOKS.build(copy.deepcopy(hook))
+            with _without_process_groups(hook):
+                HOOKS.build(copy.deepcopy(hook))
         for loader, key in _loader_cfgs(cfg):
             if isinstance(loader.get('dataset'), dict):
                 dataset = copy.deepcopy(loader['dataset'])

@@ -1,0 +1,132 @@
+"""Settings that cannot work fail before the first training iteration (and before workers start), naming the key."""
+from __future__ import annotations
+
+import json
+import re
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from automl_mm.engine.launch import WorkerError, launch_local
+from automl_mm.engine.preflight import ConfigCheckError, build_check, check_config, metric_keys
+from automl_mm.nas.spaces import StageAllocationSpace
+
+from conftest import REPO_ROOT
+
+OHL = osp.join(REPO_ROOT, 'configs/ohl/ohl_convnet_1x4_12e_digits.py')
+PC_NAS = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
+CR_NAS = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_1200it_synthcoco.py')
+DETECTOR = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py')
+
+
+def test_metric_keys_of_accuracy_and_coco_metric():
+    assert metric_keys(dict(type='Accuracy', topk=(1, 5))) == {'accuracy/top1', 'accuracy/top5'}
+    assert 'coco/bbox_mAP' in metric_keys(dict(type='mmdet.CocoMetric', metric='bbox'))
+    assert metric_keys(dict(type='MyOwnMetric')) is None  # unknown: not checked
+
+
+def test_ohl_reward_key_the_metric_does_not_produce_fails_at_start():
+    cfg = Config.fromfile(OHL)
+    check_config(cfg)  # the shipped config passes
+    cfg.custom_hooks[0].reward_key = 'accuracy/top3'
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='accuracy/top3' is not reported by "
+                                               r".*\['accuracy/top1'"):
+        check_config(cfg)
+
+
+def test_nas_metric_key_the_metric_does_not_produce_fails_at_start():
+    cfg = Config.fromfile(PC_NAS)
+    check_config(cfg)
+    cfg.train_cfg.metric_key = 'top1'
+    with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_key='top1'.*train_cfg\.search_evaluator"):
+        check_config(cfg)
+
+
+def test_cr_nas_reference_allocation_outside_the_space_names_both():
+    cfg = Config.fromfile(CR_NAS)
+    cfg.train_cfg.reference_allocation = (2, 2, 2, 3)
+    with pytest.raises(ConfigCheckError, match=r'train_cfg\.reference_allocation: \[2, 2, 2, 3\] \(4 stages, 9 '
+                                               r'blocks\) is not an allocation of the space: 4 stages, '
+                                               r'total_blocks=8'):
+        check_config(cfg)
+    space = StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8)
+    with pytest.raises(ValueError, match='9 blocks'):
+        space.path_of((2, 2, 2, 3))  # what CRNASLoop itself calls
+    with pytest.raises(ValueError, match='3 stages'):
+        space.path_of((3, 3, 2))
+    assert space.values(space.path_of((2, 2, 2, 2))) == [2, 2, 2, 2]
+
+
+def test_pc_nas_flops_limit_nobody_meets_fails_before_training_naming_the_range(tmp_path):
+    cfg = Config.fromfile(PC_NAS)
+    cfg.work_dir = str(tmp_path)
+    cfg.train_cfg.flops_limit = 1e5
+    cfg.train_cfg.warmup_iters = 1
+    cfg.train_cfg.stage_iters = 1
+    cfg.param_scheduler = []
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=r'train_cfg\.flops_limit=100000 is below every architecture of the space: '
+                                         r'flops reaches from (\S+) to (\S+)') as info:
+        runner.train()
+    low, high = (float(v) for v in str(info.value).split('from ')[1].split(' to '))
+    # the config's comment: 40 of the 54 paths fit 3.5 MFLOPs, the largest has 5.2 MFLOPs
+    assert low < 3.5e6 < high and abs(high - 5.2e6) < 0.1e6
+    assert not [f for f in __import__('os').listdir(tmp_path) if f.endswith('.pth')]  # nothing trained
+
+
+def _write(path: str, text: str) -> str:
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+@pytest.mark.parametrize('content, words', [('', 'is empty (0 bytes)'),
+                                            (json.dumps({'images': [], 'annotations': [],
+                                                         'categories': [{'id': 1, 'name': 'a'}]}), 'has no images'),
+                                            ('{"images": [', 'is not valid JSON')])
+def test_coco_annotation_file_empty_or_without_images_is_named(tmp_path, content, words):
+    ann = _write(str(tmp_path / 'instances_train.json'), content)
+    cfg = Config.fromfile(DETECTOR)
+    cfg.train_dataloader.dataset.ann_file = ann
+    with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.ann_file: COCO annotation file') as info:
+        check_config(cfg)
+    assert ann in str(info.value) and words in str(info.value)
+
+
+def test_coco_metric_annotation_file_is_checked_too(tmp_path, coco_root):
+    cfg = Config.fromfile(DETECTOR)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = coco_root + '/'
+    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = osp.join(coco_root, 'annotations/instances_val.json')
+    check_config(cfg)
+    cfg.val_evaluator.ann_file = _write(str(tmp_path / 'empty.json'), '')
+    with pytest.raises(ConfigCheckError, match=r'val_evaluator\.ann_file: .*empty\.json.* is empty'):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py does not read val_evaluator
+
+
+def test_build_check_raises_config_errors_in_the_launching_process():
+    cfg = Config.fromfile(OHL)
+    build_check(cfg)
+    cfg.custom_hooks[0].trunk_epochs = 0
+    with pytest.raises(ValueError, match='trunk_epochs must be a positive integer'):
+        build_check(cfg)
+    cfg = Config.fromfile(OHL)
+    cfg.model.backbone.type = 'ConvNett'
+    with pytest.raises(KeyError, match='ConvNett'):
+        build_check(cfg)
+
+
+@pytest.mark.slow  # spawns two interpreters (about 20 s on 2 busy cores)
+def test_a_worker_error_is_raised_once_with_its_rank_and_traceback(tmp_path):
+    cfg = Config(dict(work_dir=str(tmp_path)))
+    with pytest.raises(WorkerError) as info:
+        launch_local(cfg, 2, int)  # int(cfg_path) fails in every worker; a builtin keeps the workers' start light
+    message = str(info.value)
+    assert re.match(r'worker rank [01] of 2 failed \(work_dir ', message)
+    assert 'Traceback' in message
+    assert message.count('ValueError: invalid literal for int()') == 1
+    assert message.rstrip().splitlines()[-1].startswith('ValueError: invalid literal for int()')  # printed last
