@@ -1,0 +1,127 @@
+"""tools/train.py and tools/test.py refuse what would silently lose a run or report a wrong number."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from automl_mm.engine import CheckpointFormatError
+
+from conftest import REPO_ROOT, run_tool
+
+DIGITS = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
+OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _args(config: str, work_dir: str, resume=None, cfg_options=None) -> argparse.Namespace:
+    return argparse.Namespace(config=osp.join(REPO_ROOT, config), work_dir=work_dir, resume=resume, amp=False,
+                              cfg_options=cfg_options, launcher='none', local_rank=0)
+
+
+def test_resume_with_nothing_to_resume_warns_and_starts_fresh(tmp_path, monkeypatch):
+    import automl_mm.engine.resume as resume_module
+
+    logged = []
+    monkeypatch.setattr(resume_module, 'print_log', lambda msg, **kw: logged.append(msg))
+    cfg = _tool('train').build_config(_args(DIGITS, str(tmp_path), resume='auto'))
+    assert (cfg.resume, cfg.load_from) == (False, None)
+    assert len(logged) == 1 and 'nothing to resume' in logged[0] and 'starts from scratch' in logged[0]
+
+
+def test_resume_resolves_a_fallback_once_and_loads_strictly(tmp_path, monkeypatch):
+    import automl_mm.engine.resume as resume_module
+
+    work = str(tmp_path)
+    good = osp.join(work, 'epoch_1.pth')
+    torch.save({'state_dict': {}}, good)
+    open(osp.join(work, 'last_checkpoint'), 'w').close()
+    monkeypatch.setattr(resume_module, 'print_log', lambda msg, **kw: None)
+    cfg = _tool('train').build_config(_args(DIGITS, work, resume='auto'))
+    assert (cfg.resume, cfg.load_from) == (True, good)
+    assert dict(type='automl_mm.StrictCheckpointHook', checkpoint=good) in cfg.custom_hooks
+    assert cfg.default_hooks.finite_loss.type in ('FiniteLossHook', 'automl_mm.FiniteLossHook')
+
+
+def test_resume_from_a_truncated_file_names_it_and_the_newest_complete_one(tmp_path):
+    work = str(tmp_path)
+    good, bad = osp.join(work, 'epoch_1.pth'), osp.join(work, 'epoch_2.pth')
+    torch.save({'state_dict': {'w': torch.zeros(100)}}, good)
+    torch.save({'state_dict': {'w': torch.zeros(100)}}, bad)
+    data = open(bad, 'rb').read()
+    open(bad, 'wb').write(data[:len(data) // 2])
+    os.utime(good, (1, 1))
+    with pytest.raises(CheckpointFormatError, match=rf'--resume checkpoint is truncated .*: {bad}; the newest '
+                                                    rf'complete checkpoint there is {good}'):
+        _tool('train').build_config(_args(DIGITS, work, resume=bad))
+
+
+def test_config_error_of_a_multi_copy_run_is_raised_before_any_worker_starts(tmp_path, monkeypatch):
+    train = _tool('train')
+    work = str(tmp_path)
+    monkeypatch.setattr(sys, 'argv', ['train.py', osp.join(REPO_ROOT, OHL), '--work-dir', work, '--cfg-options',
+                                      'custom_hooks.0.trunk_epochs=0'])
+    started = []
+    monkeypatch.setattr(train, 'launch_local', lambda *a, **k: started.append(a))
+    with pytest.raises(ValueError, match='trunk_epochs must be a positive integer, got 0'):
+        train.main()
+    assert started == [] and not osp.exists(osp.join(work, 'launched_config.py'))
+    monkeypatch.setattr(sys, 'argv', ['train.py', osp.join(REPO_ROOT, OHL), '--work-dir', work])
+    train.main()  # the shipped config passes the checks and reaches the launcher
+    assert len(started) == 1 and started[0][1] == 4
+
+
+@pytest.fixture(scope='module')
+def digits_checkpoint(tmp_path_factory) -> str:
+    work = str(tmp_path_factory.mktemp('digits'))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, DIGITS))
+    cfg.work_dir = work
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.max_samples = 64
+    cfg.train_cfg.max_epochs = 1
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.param_scheduler = []
+    Runner.from_cfg(cfg).train()
+    return osp.join(work, 'epoch_1.pth')
+
+
+TEST_TINY = ['test_dataloader.dataset.max_samples=64']
+
+
+@pytest.mark.slow  # three tools/test.py processes
+def test_test_tool_refuses_a_checkpoint_of_another_model(digits_checkpoint, tmp_path):
+    other = ['model.head.num_classes=5', *TEST_TINY]  # the config's model differs from the checkpoint's
+    proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--cfg-options',
+                    *other, check=False)
+    assert proc.returncode != 0
+    err = proc.stderr.strip().splitlines()[-1]
+    assert err.startswith('automl_mm.engine.checkpoint.CheckpointMismatchError: checkpoint ' + digits_checkpoint)
+    assert 'shape mismatch (checkpoint vs model): head.' in err and '(10, ' in err and '(5, ' in err
+    assert 'accuracy/top1' not in proc.stdout
+    proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--allow-partial',
+                    '--cfg-options', *other, check=False)
+    assert proc.returncode == 0 and 'accuracy/top1' in proc.stdout
+    proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--cfg-options',
+                    *TEST_TINY)
+    assert 'accuracy/top1' in proc.stdout  # its own model passes the strict check
+
+
+def test_test_tool_names_an_empty_checkpoint(tmp_path, monkeypatch):
+    empty = str(tmp_path / 'empty.pth')
+    open(empty, 'wb').close()
+    monkeypatch.setattr(sys, 'argv', ['test.py', osp.join(REPO_ROOT, DIGITS), empty])
+    with pytest.raises(CheckpointFormatError, match=rf'^checkpoint is empty \(0 bytes\): {empty}$'):
+        _tool('test').main()
