@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
