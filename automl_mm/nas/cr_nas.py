@@ -162,9 +162,10 @@ class CRNASLoop(SearchLoopBase):
         budget = self.allocation_flops(self.reference_path) * (1 + self.flops_tolerance)
         flops = [self.allocation_flops(p) for p in self.stage_space.completions(())]
         if min(flops) > budget:
-            raise ValueError(f'train_cfg.flops_tolerance={self.flops_tolerance}: the budget {budget / 1e9:.4f} '
-                             f'GFLOPs (reference_allocation {self.reference_allocation}) is below every allocation '
-                             f'of stage_space, which reach {min(flops) / 1e9:.4f} to {max(flops) / 1e9:.4f} GFLOPs')
+            raise ValueError(f'train_cfg: no allocation of stage_space fits the FLOPs budget {budget / 1e9:.4f} '
+                             f'GFLOPs of reference_allocation {self.reference_allocation} + flops_tolerance '
+                             f'{self.flops_tolerance}; the allocations reach {min(flops) / 1e9:.4f} to '
+                             f'{max(flops) / 1e9:.4f} GFLOPs')
 
     def _stage_search(self) -> None:
         pool = self.stage_pool

@@ -130,3 +130,36 @@ def test_a_worker_error_is_raised_once_with_its_rank_and_traceback(tmp_path):
     assert 'Traceback' in message
     assert message.count('ValueError: invalid literal for int()') == 1
     assert message.rstrip().splitlines()[-1].startswith('ValueError: invalid literal for int()')  # printed last
+
+
+def _cr_nas_test_cfg():
+    import importlib.util
+
+    path = osp.join(REPO_ROOT, 'tests/test_nas/test_cr_nas_loop.py')
+    spec = importlib.util.spec_from_file_location('_cr_nas_tests', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._cfg
+
+
+def test_cr_nas_budget_nothing_fits_fails_before_the_first_iteration(coco_root, tmp_path, monkeypatch):
+    from automl_mm.datasets.coco_split import split_coco
+    from automl_mm.nas import CRNASLoop
+
+    split_coco(osp.join(coco_root, 'annotations', 'instances_train.json'), osp.join(coco_root, 'annotations'),
+               val_images=2, seed=0)
+    make_cfg = _cr_nas_test_cfg()
+    iterations = []
+    def counted(self, batch):  # count training iterations instead of running them
+        iterations.append(1)
+        self._iter += 1
+
+    monkeypatch.setattr(CRNASLoop, 'run_iter', counted)
+    with pytest.raises(ValueError, match=r'no allocation of stage_space fits the FLOPs budget .* flops_tolerance '
+                                         r'-0\.5; the allocations reach'):
+        Runner.from_cfg(make_cfg(coco_root, str(tmp_path / 'w'), flops_tolerance=-0.5)).train()
+    assert iterations == []
+    with pytest.raises(ValueError, match=r'train_cfg\.reference_allocation: \[2, 2, 2, 1\] \(4 stages, 7 blocks\) '
+                                         r'is not an allocation of the space: 4 stages, total_blocks=6'):
+        Runner.from_cfg(make_cfg(coco_root, str(tmp_path / 'x'), reference_allocation=(2, 2, 2, 1))).train()
+    assert iterations == []
