@@ -125,3 +125,35 @@ def test_test_tool_names_an_empty_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, 'argv', ['test.py', osp.join(REPO_ROOT, DIGITS), empty])
     with pytest.raises(CheckpointFormatError, match=rf'^checkpoint is empty \(0 bytes\): {empty}$'):
         _tool('test').main()
+
+
+def test_readme_says_exactly_which_ohl_configs_resume_exactly():
+    """Exact OHL resume holds with training data loaded in the main process; the README lists both groups."""
+    import glob
+    import re
+
+    exact, inexact = set(), set()
+    for path in sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*', '*.py'))):
+        if '_base_' in path:
+            continue
+        cfg = Config.fromfile(path)
+        if not any('num_copies' in h for h in cfg.get('custom_hooks', None) or []):
+            continue
+        name = osp.relpath(path, osp.join(REPO_ROOT, 'configs'))
+        loader = cfg.train_dataloader
+        (exact if not loader.get('num_workers', 0) else inexact).add(name)
+        if loader.get('num_workers', 0):
+            assert loader.get('persistent_workers'), name  # the README's cause: persistent workers
+    readme = open(osp.join(REPO_ROOT, 'README.md')).read()
+    section = readme[readme.index('- **Resume.**'):readme.index('- **Outputs**')]
+    holds, fails = section.split('It does **not** hold')
+
+    def expand(text: str) -> set[str]:  # `a/b-noise{0,10}.py` names a/b-noise0.py and a/b-noise10.py
+        names = set()
+        for name in re.findall(r'`([\w/.{},-]+\.py)`', text):
+            braces = re.search(r'\{([^}]*)\}', name)
+            names |= {name.replace(braces.group(0), v) for v in braces.group(1).split(',')} if braces else {name}
+        return names
+
+    assert expand(holds) == exact
+    assert expand(fails) == inexact
