@@ -14,6 +14,7 @@ by ``--resume``: a run killed in a scoring pass resumes without re-scoring finis
 from __future__ import annotations
 
 import logging
+import math
 import os
 import os.path as osp
 import time
@@ -218,6 +219,10 @@ class SearchLoopBase(IterBasedTrainLoop):
         print_log('\n'.join(lines), logger='current')
         if empty:
             warn(f'[{name}] {len(empty)} of {len(candidates)} candidates gave no metrics (scored 0)')
+        finite = {s for _, s in ranking if math.isfinite(s)}
+        if len(ranking) > 1 and len(finite) == 1:
+            warn(f'[{name}] all {len(ranking)} candidates scored {self.metric_key}={finite.pop():.4f}: the choice '
+                 'is a tie-break (candidate order), not a ranking; score on more search data or train longer')
         self.save_search_checkpoint(name)
         return kept
 

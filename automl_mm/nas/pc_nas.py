@@ -50,9 +50,9 @@ class PCNASLoop(SearchLoopBase):
 
     def __init__(self, runner, dataloader, stage_iters: int, warmup_iters: int = 0, pool_size: int = 5,
                  num_samples: int = 10, batches_per_sample: int | None = None, space: dict | None = None,
-                 sampler: dict | None = None, completion_sampler: dict | None = None, latency_table: str | None = None, latency_limit: float | None = None,
-                 flops_limit: float | None = None, input_shape: Sequence[int] | None = None,
-                 retrain_config: str | None = None, **kwargs) -> None:
+                 sampler: dict | None = None, completion_sampler: dict | None = None, latency_table: str | None = None,
+                 latency_limit: float | None = None, flops_limit: float | None = None,
+                 input_shape: Sequence[int] | None = None, retrain_config: str | None = None, **kwargs) -> None:
         self.space = build_in_scope(SEARCH_SPACES, space or dict(type='LayerwiseSpace'))
         self.supernet = self.space.bind(runner.model)
         num_layers = self.space.num_decisions

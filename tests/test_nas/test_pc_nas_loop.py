@@ -58,6 +58,12 @@ def test_search_writes_final_pool_and_a_retrain_config(tmp_path):
         assert entry['flops'] == flops.flops(supernet, entry['path']) <= 3.5e6
         assert entry['arch'] == supernet.arch_names(entry['path'])
     assert pool[0]['potential'] >= pool[1]['potential']
+    # real scores, not tie-breaks: the candidates of every step differ, and each step kept its best scored
+    for step in result['history']:
+        scores = [s for _, s in step['candidates']]
+        assert len(set(scores)) > 1 and max(scores) > 0, step
+        assert step['pool'][0] == max(step['candidates'], key=lambda cs: cs[1])[0]
+    assert pool[0]['potential'] == max(s for _, s in result['history'][-1]['candidates'])
     # the exported config trains the chosen architecture from scratch
     final = Config.fromfile(osp.join(work, 'search', 'pc_nas_final_config.py'))
     assert final.model.backbone.arch == pool[0]['arch']

@@ -14,7 +14,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl_mm.models.backbones import CRResNet
 from automl_mm.nas import (
-    DilationSpace,
     LayerwiseSpace,
     PathSamplingHook,
     StageAllocationSpace,
