@@ -106,6 +106,15 @@ def test_bad_cost_settings_are_named(tmp_path):
                              flops_limit=None)).train()
 
 
+def test_scoring_completion_budgets_are_config_keys(tmp_path):
+    loop = Runner.from_cfg(_cfg(str(tmp_path / 'c'), completion_sampler=dict(
+        type='UniformPathSampler', max_tries=7, enumerate_limit=3))).train_loop
+    assert (loop.uniform.max_tries, loop.uniform.enumerate_limit) == (7, 3) and loop.uniform.space is loop.space
+    runner = Runner.from_cfg(_cfg(str(tmp_path / 'd'), completion_sampler=dict(type='Categorical', num_choices=2)))
+    with pytest.raises(TypeError, match='completion_sampler must build a UniformPathSampler'):
+        _ = runner.train_loop
+
+
 class _Interrupt(Exception):
     pass
 
