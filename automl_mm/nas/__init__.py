@@ -15,10 +15,10 @@ from .latency import CostTable, FlopsTable, LatencyTable, measure_latency_table
 from .loop import SearchLoopBase
 from .pc_nas import PCNASLoop
 from .samplers import PoolPathSampler, UniformPathSampler, path_rng
-from .scoring import PathEvaluator, potential, recalibrate_bn
+from .scoring import PathEvaluator, candidate_scorer, potential, recalibrate_bn
 from .spaces import BasePathSpace, DilationSpace, LayerwiseSpace, StageAllocationSpace, find_supernet
 
 __all__ = ['BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FlopsTable', 'LatencyTable',
            'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool', 'PathEvaluator', 'PathSamplingHook',
-           'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace', 'UniformPathSampler', 'find_supernet',
-           'measure_latency_table', 'path_rng', 'potential', 'recalibrate_bn', 'score_step']
+           'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace', 'UniformPathSampler', 'candidate_scorer',
+           'find_supernet', 'measure_latency_table', 'path_rng', 'potential', 'recalibrate_bn', 'score_step']

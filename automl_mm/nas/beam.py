@@ -45,6 +45,7 @@ class PartialArchitecturePool:
         self.pool_size = int(pool_size)
         self.pool: list[Path] = [()]
         self.scores: dict[Path, float] = {}  # the current step's finished candidates
+        self.empty: set[Path] = set()  # the current step's candidates whose every evaluation gave no metrics
         self.candidate_list: list[Path] | None = None  # the current step's candidates, fixed once drawn
         self.history: list[dict] = []
 
@@ -82,8 +83,14 @@ class PartialArchitecturePool:
         self.candidate_list = [c for c in self.candidates() if keep(c)]
         return list(self.candidate_list)
 
-    def record(self, candidate: Sequence[int], score: float) -> None:
-        self.scores[tuple(int(j) for j in candidate)] = float(score)
+    def record(self, candidate: Sequence[int], score: float, empty: bool = False) -> None:
+        """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored 0)."""
+        candidate = tuple(int(j) for j in candidate)
+        self.scores[candidate] = float(score)
+        if empty:
+            self.empty.add(candidate)
+        else:
+            self.empty.discard(candidate)
 
     def pending(self) -> list[Path]:
         """The current step's candidates that have no score yet, in candidate order."""
@@ -106,13 +113,13 @@ class PartialArchitecturePool:
             raise RuntimeError('no candidate has a finite score (every completion violates the cost limit?)')
         self.history.append({'decided': len(kept[0]), 'pool': [list(c) for c in kept],
                              'candidates': [[list(c), s] for c, s in ranking]})
-        self.pool, self.scores, self.candidate_list = kept, {}, None
+        self.pool, self.scores, self.candidate_list, self.empty = kept, {}, None, set()
         return list(kept)
 
     def state_dict(self) -> dict:
         return {'pool': [list(p) for p in self.pool], 'scores': [[list(c), s] for c, s in self.scores.items()],
                 'candidates': None if self.candidate_list is None else [list(c) for c in self.candidate_list],
-                'history': self.history, 'pool_size': self.pool_size}
+                'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty]}
 
     def load_state_dict(self, state: dict) -> None:
         if int(state['pool_size']) != self.pool_size:
@@ -123,6 +130,7 @@ class PartialArchitecturePool:
         cands = state['candidates']
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
+        self.empty = {tuple(c) for c in state.get('empty', [])}
 
 
 def seeded_subset(items: list, k: int, *keys: int) -> list:
@@ -138,7 +146,8 @@ def _finite(score: float) -> float:
 
 
 def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
-               on_round: Callable[[int, int], None] | None = None) -> dict[Path, float]:
+               on_round: Callable[[int, int], None] | None = None,
+               is_empty: Callable[[Path], bool] | None = None) -> dict[Path, float]:
     """Score every pending candidate of the pool's current step, split across ranks.
 
     Candidates are dealt in rounds of ``world_size``: rank r scores the r-th of the round, then all scores of the
@@ -149,6 +158,8 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
         pool: The pool whose step to score (its ``candidates`` must already be drawn).
         score_fn: ``candidate -> score``; must be deterministic given the candidate (seed it from the candidate).
         on_round: Called as ``on_round(num_scored, num_candidates)`` after each round (progress, checkpoints).
+        is_empty: Asked right after ``score_fn(candidate)`` on the rank that scored it: whether every
+            evaluation behind that score gave no metrics (gathered with the score, kept in ``pool.empty``).
 
     Returns:
         Every score of the step.
@@ -159,11 +170,14 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
     for start in range(0, len(pending), world_size):
         chunk = pending[start:start + world_size]
         mine = chunk[rank] if rank < len(chunk) else None
-        result = (mine, float(score_fn(mine))) if mine is not None else (None, None)
+        result = (None, None, False)
+        if mine is not None:
+            score = float(score_fn(mine))
+            result = (mine, score, bool(is_empty(mine)) if is_empty is not None else False)
         gathered = all_gather_object(result) if world_size > 1 else [result]
-        for candidate, score in gathered:
+        for candidate, score, empty in gathered:
             if candidate is not None:
-                pool.record(candidate, score)
+                pool.record(candidate, score, empty)
         if on_round is not None:
             on_round(len(pool.scores), total)
     return dict(pool.scores)

@@ -140,7 +140,8 @@ class CRNASLoop(SearchLoopBase):
             step = self.dilation_pool.num_decided
             self.dilation_pool.candidates()
             score = self.potential_scorer(self.dilation_pool, uniform, evaluate, self.num_samples, _SCORE_STREAM)
-            self.run_step(f'spatial_block{step + 1}', self.dilation_pool, score, self._describe_dilations)
+            self.run_step(f'spatial_block{step + 1}', self.dilation_pool, score, self._describe_dilations,
+                          evaluate)
 
         if self.result is None:
             self.result = self._result(best_allocation)
@@ -184,7 +185,7 @@ class CRNASLoop(SearchLoopBase):
             print_log(f'[stage search] scoring a seeded sample of {len(kept)} (max_stage_candidates)',
                       logger='current')
         evaluate = self.path_evaluator(self.stage_space, None)
-        self.run_step('stage_search', pool, lambda c: evaluate(c, 0), self._describe_allocation)
+        self.run_step('stage_search', pool, lambda c: evaluate(c, 0), self._describe_allocation, evaluate)
 
     def _describe_allocation(self, path: tuple) -> str:
         flops = self.flops.get(tuple(path))

@@ -2,7 +2,8 @@
 
 Before every training iteration the hook draws a path with its sampler, from a generator seeded by
 ``(seed, iteration)`` so that every rank runs the same path without communication, and applies it to the supernet
-inside the model. Validation runs a fixed path (``val_path``, default: the path in place before training).
+inside the model. Validation and test run a fixed path (``val_path``, default: the path in place before training,
+recorded then and re-applied before every validation and test epoch).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ class PathSamplingHook(Hook):
         space: Path space config, e.g. ``dict(type='StageAllocationSpace', stage_choices=..., total_blocks=16)``
             or ``dict(type='DilationSpace', choices=(1, 2, 3))``.
         sampler: Sampler config; its ``space`` is set to the space.
-        val_path: The path validated (and tested) with; ``None`` keeps whatever the model had before training.
+        val_path: The path validated (and tested) with; ``None``: the path the supernet runs when training starts
+            (recorded in ``before_train``, i.e. the model's as-built or as-configured path), not the last sampled.
         seed: Sampling seed; defaults to the runner's seed.
 
     Examples:
@@ -52,6 +54,8 @@ class PathSamplingHook(Hook):
             self.seed = int(runner.seed or 0)
         if self.val_path is not None:
             self.val_path = self.space.check_path(self.val_path)
+        else:
+            self.val_path = self.space.current_path(runner.model)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self.last_path = self.sampler.sample(path_rng(self.seed, runner.iter))

@@ -14,6 +14,7 @@ by ``--resume``: a run killed in a scoring pass resumes without re-scoring finis
 from __future__ import annotations
 
 import logging
+import math
 import os
 import os.path as osp
 import time
@@ -30,7 +31,7 @@ from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler, path_rng
-from .scoring import PathEvaluator, potential, recalibrate_bn
+from .scoring import PathEvaluator, candidate_scorer, recalibrate_bn
 from .spaces import BasePathSpace
 
 
@@ -151,20 +152,21 @@ class SearchLoopBase(IterBasedTrainLoop):
     def potential_scorer(self, pool: PartialArchitecturePool, sampler: UniformPathSampler,
                          evaluate: PathEvaluator, num_samples: int, stream: int,
                          accept: Callable[[tuple], bool] | None = None) -> Callable[[tuple], float]:
-        """``candidate -> potential`` for the pool's current step, seeded by (seed, stream, step, candidate)."""
-        index = {c: i for i, c in enumerate(pool.candidates())}
-        step = pool.num_decided
-
-        def score(candidate: tuple) -> float:
-            i = index[candidate]
-            return potential(candidate, sampler, evaluate, num_samples, path_rng(self.seed, stream, step, i), accept,
-                             first_sample=i * num_samples)
-
-        return score
+        """``candidate -> potential`` for the pool's current step, with common random numbers
+        (:func:`~automl_mm.nas.scoring.candidate_scorer`, seeded by (seed, stream, step))."""
+        return candidate_scorer(sampler, evaluate, num_samples, self.seed, stream, pool.num_decided, accept)
 
     def run_step(self, name: str, pool: PartialArchitecturePool, score_fn: Callable[[tuple], float],
-                 describe: Callable[[tuple], str]) -> list[tuple]:
-        """Score the pool's current step (resuming finished scores), keep the top K, log, checkpoint."""
+                 describe: Callable[[tuple], str], evaluate: PathEvaluator | None = None) -> list[tuple]:
+        """Score the pool's current step (resuming finished scores), keep the top K, log, checkpoint.
+
+        Args:
+            evaluate: The evaluator behind ``score_fn``; a candidate whose every evaluation gave no metrics is
+                marked empty, and a step whose every candidate is empty raises instead of choosing by tie-break.
+
+        Raises:
+            RuntimeError: Every candidate of the step gave no metrics.
+        """
         candidates = pool.candidates()
         done_before = len(pool.scores)
         world_size = get_world_size()
@@ -187,13 +189,40 @@ class SearchLoopBase(IterBasedTrainLoop):
             if due[0]:
                 self.save_search_checkpoint(f'{name}_partial')
 
-        score_step(pool, score_fn, on_round)
+        counts = {}
+
+        def counted(candidate: tuple) -> float:
+            counts['before'] = (evaluate.evaluations, evaluate.empty_evaluations)
+            return score_fn(candidate)
+
+        def is_empty(candidate: tuple) -> bool:
+            n0, e0 = counts['before']
+            n, e = evaluate.evaluations - n0, evaluate.empty_evaluations - e0
+            return n > 0 and e == n
+
+        if evaluate is None:
+            score_step(pool, score_fn, on_round)
+        else:
+            score_step(pool, counted, on_round, is_empty)
+        if evaluate is not None and candidates and all(c in pool.empty for c in candidates):
+            raise RuntimeError(
+                f'[{name}] every one of the {len(candidates)} candidates gave no metrics on the search split (all '
+                f'score {self.metric_key}=0), so the choice would be a tie-break: the supernet predicts nothing '
+                '(train it longer, check the search split and search_evaluator, or lower the model\'s test_cfg '
+                'score threshold)')
         ranking = pool.ranking()
+        empty = [c for c in candidates if c in pool.empty]
         kept = pool.select()
         lines = [f'[{name}] top {len(kept)} of {len(ranking)}:']
         lines += [f'  {i + 1:>2}. {self.metric_key}={score:.4f}  {describe(c)}' for i, (c, score) in
                   enumerate(ranking[:max(len(kept), 5)])]
         print_log('\n'.join(lines), logger='current')
+        if empty:
+            warn(f'[{name}] {len(empty)} of {len(candidates)} candidates gave no metrics (scored 0)')
+        finite = {s for _, s in ranking if math.isfinite(s)}
+        if len(ranking) > 1 and len(finite) == 1:
+            warn(f'[{name}] all {len(ranking)} candidates scored {self.metric_key}={finite.pop():.4f}: the choice '
+                 'is a tie-break (candidate order), not a ranking; score on more search data or train longer')
         self.save_search_checkpoint(name)
         return kept
 

@@ -36,6 +36,9 @@ class PCNASLoop(SearchLoopBase):
         batches_per_sample: Search-split mini-batches per completion (``None``: the whole split).
         space: Path space config; defaults to ``LayerwiseSpace`` (read from the supernet).
         sampler: The pool-restricted sampler config (``PoolPathSampler`` or a user-registered subclass).
+        completion_sampler: The sampler config of the scored completions (``UniformPathSampler``): its
+            ``max_tries`` (rejection draws per completion over the cost limit) and ``enumerate_limit`` (prefixes
+            with at most this many completions are sampled exactly, e.g. in the later stages).
         latency_table: A table from ``tools/measure_latency.py``; with ``latency_limit`` (ms) bounds completions.
         latency_limit: Maximum latency in ms of a completion.
         flops_limit: Maximum FLOPs of a completion (an alternative to latency), counted by mmengine.
@@ -47,9 +50,9 @@ class PCNASLoop(SearchLoopBase):
 
     def __init__(self, runner, dataloader, stage_iters: int, warmup_iters: int = 0, pool_size: int = 5,
                  num_samples: int = 10, batches_per_sample: int | None = None, space: dict | None = None,
-                 sampler: dict | None = None, latency_table: str | None = None, latency_limit: float | None = None,
-                 flops_limit: float | None = None, input_shape: Sequence[int] | None = None,
-                 retrain_config: str | None = None, **kwargs) -> None:
+                 sampler: dict | None = None, completion_sampler: dict | None = None, latency_table: str | None = None,
+                 latency_limit: float | None = None, flops_limit: float | None = None,
+                 input_shape: Sequence[int] | None = None, retrain_config: str | None = None, **kwargs) -> None:
         self.space = build_in_scope(SEARCH_SPACES, space or dict(type='LayerwiseSpace'))
         self.supernet = self.space.bind(runner.model)
         num_layers = self.space.num_decisions
@@ -65,7 +68,11 @@ class PCNASLoop(SearchLoopBase):
         if not isinstance(self.sampler, PoolPathSampler):
             raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
         self.sampler.space = self.space
-        self.uniform = UniformPathSampler(self.space)
+        self.uniform = build_in_scope(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'))
+        if not isinstance(self.uniform, UniformPathSampler):
+            raise TypeError('train_cfg.completion_sampler must build a UniformPathSampler, got '
+                            f'{type(self.uniform).__name__}')
+        self.uniform.space = self.space
         self.pool = PartialArchitecturePool(self.space, pool_size)
         self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
                                                                             flops_limit, input_shape)
@@ -144,7 +151,7 @@ class PCNASLoop(SearchLoopBase):
             self.pool.candidates()
             score = self.potential_scorer(self.pool, self.uniform, evaluate, self.num_samples, _SCORE_STREAM,
                                           self.admits)
-            self.run_step(f'stage{stage + 1}', self.pool, score, self.describe)
+            self.run_step(f'stage{stage + 1}', self.pool, score, self.describe, evaluate)
         if self.results is None:
             self.results = self._final_results()
             self.save_search_checkpoint('final')

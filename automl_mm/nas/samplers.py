@@ -6,6 +6,7 @@ free of communication.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -15,8 +16,10 @@ from automl_mm.search.base import BaseSampler
 
 from .spaces import BasePathSpace
 
-#: Constrained spaces up to this many completions are sampled exactly uniformly by enumeration.
-_ENUMERATE_LIMIT = 200_000
+#: Default ``enumerate_limit``: prefixes with up to this many completions are sampled exactly by enumeration.
+_ENUMERATE_LIMIT = 100_000
+#: Enumerated prefixes kept in a sampler's cache (bounds its memory: each list holds up to the limit's paths).
+_CACHED_PREFIXES = 4
 
 
 def path_rng(*keys: int) -> np.random.Generator:
@@ -29,11 +32,16 @@ class UniformPathSampler(BaseSampler):
     """Uniform over the valid completions of a prefix (the single-path one-shot sampler).
 
     Independent spaces draw each decision uniformly. Constrained spaces (e.g. a fixed total block count) draw
-    uniformly among their valid completions: by enumeration when there are at most 200,000, else by rejection.
+    uniformly among their valid completions: by enumeration when there are at most ``enumerate_limit``, else by
+    rejection. A completion that must also pass ``accept`` (a latency or FLOPs limit) is drawn exactly too when
+    the prefix's completions can be enumerated (the admitted ones are listed once per prefix); otherwise by
+    rejection with a budget of ``max_tries`` draws.
 
     Args:
         space: The path space (set by the loop or hook that owns the sampler when built from a config).
-        max_tries: Rejection attempts before giving up on a constrained or cost-limited draw.
+        max_tries: Rejection attempts before giving up on a constrained or cost-limited draw that cannot be
+            enumerated.
+        enumerate_limit: Prefixes with at most this many valid completions are sampled exactly by enumeration.
 
     Examples:
         >>> from automl_mm.nas.spaces import StageAllocationSpace
@@ -42,10 +50,16 @@ class UniformPathSampler(BaseSampler):
         8
     """
 
-    def __init__(self, space: BasePathSpace | None = None, max_tries: int = 1000) -> None:
+    def __init__(self, space: BasePathSpace | None = None, max_tries: int = 10_000,
+                 enumerate_limit: int = _ENUMERATE_LIMIT) -> None:
+        if int(max_tries) < 1:
+            raise ValueError(f'{type(self).__name__}: max_tries must be >= 1, got {max_tries}')
+        if int(enumerate_limit) < 0:
+            raise ValueError(f'{type(self).__name__}: enumerate_limit must be >= 0, got {enumerate_limit}')
         self.space = space
         self.max_tries = int(max_tries)
-        self._completions: dict[tuple[int, ...], list[tuple[int, ...]] | None] = {}
+        self.enumerate_limit = int(enumerate_limit)
+        self._admitted: OrderedDict[tuple, list[tuple[int, ...]] | None] = OrderedDict()
 
     def _space(self) -> BasePathSpace:
         if self.space is None or not self.space.num_decisions:
@@ -53,42 +67,82 @@ class UniformPathSampler(BaseSampler):
                              'PathSamplingHook do this from their `space` config)')
         return self.space
 
-    def _enumerated(self, prefix: tuple[int, ...]) -> list[tuple[int, ...]] | None:
-        if prefix not in self._completions:
-            found = list(self._space().completions(prefix, limit=_ENUMERATE_LIMIT + 1))
-            self._completions[prefix] = found if len(found) <= _ENUMERATE_LIMIT else None
-        return self._completions[prefix]
+    def _num_free_combinations(self, prefix: tuple[int, ...]) -> int:
+        """Product of the undecided decisions' option counts, capped just above ``enumerate_limit``."""
+        space = self._space()
+        n = 1
+        for i in range(len(prefix), space.num_decisions):
+            n *= space.num_options(i)
+            if n > self.enumerate_limit:
+                break
+        return n
+
+    def admitted_completions(self, prefix: Sequence[int],
+                             accept: Callable[[tuple[int, ...]], bool] | None = None) -> list[tuple[int, ...]] | None:
+        """Every valid completion of ``prefix`` that ``accept`` admits, in lexicographic order.
+
+        The last few lists are cached (a candidate's samples share its prefix; a pool's prefixes recur).
+
+        Returns:
+            The list (empty when no completion is admitted), or ``None`` when the prefix has more than
+            ``enumerate_limit`` valid completions (then only rejection sampling can draw from them).
+        """
+        space = self._space()
+        prefix = space.check_path(prefix, partial=True)
+        key = (prefix, accept)
+        if key in self._admitted:
+            self._admitted.move_to_end(key)
+            return self._admitted[key]
+        found: list[tuple[int, ...]] | None = []
+        if space.independent and self._num_free_combinations(prefix) > self.enumerate_limit:
+            found = None
+        else:
+            for count, path in enumerate(space.completions(prefix, limit=self.enumerate_limit + 1), 1):
+                if count > self.enumerate_limit:
+                    found = None
+                    break
+                if accept is None or accept(path):
+                    found.append(path)
+        self._admitted[key] = found
+        while len(self._admitted) > _CACHED_PREFIXES:
+            self._admitted.popitem(last=False)
+        return found
 
     def complete(self, prefix: Sequence[int], generator: np.random.Generator,
                  accept: Callable[[tuple[int, ...]], bool] | None = None) -> tuple[int, ...] | None:
         """A uniformly drawn valid completion of ``prefix`` that ``accept`` (e.g. a latency limit) admits.
 
-        Returns ``None`` when no admitted completion was found in ``max_tries`` draws.
+        Exact (one draw from the enumerated admitted completions) when the prefix's completions can be
+        enumerated; otherwise by rejection. Independent spaces without ``accept`` draw decision by decision, so
+        prefixes of the same length given generators in the same state get the same tail (common random numbers).
+
+        Returns:
+            The full path, or ``None`` when no admitted completion exists (enumerated) or none was found in
+            ``max_tries`` rejection draws (see :meth:`admitted_completions` to tell the two apart).
         """
         space = self._space()
         prefix = space.check_path(prefix, partial=True)
         if not space.can_complete(prefix):
             return None
-        choices = None if space.independent else self._enumerated(prefix)
+        if space.independent and accept is None:
+            return prefix + tuple(int(generator.integers(space.num_options(i)))
+                                  for i in range(len(prefix), space.num_decisions))
+        choices = self.admitted_completions(prefix, accept)
+        if choices is not None:
+            return choices[int(generator.integers(len(choices)))] if choices else None
         for _ in range(self.max_tries):
-            if choices is not None:
-                if not choices:
-                    return None
-                path = choices[int(generator.integers(len(choices)))]
-            else:
-                tail = tuple(int(generator.integers(space.num_options(i)))
-                             for i in range(len(prefix), space.num_decisions))
-                path = prefix + tail
-                if not space.is_valid(path):
-                    continue
-            if accept is None or accept(path):
+            tail = tuple(int(generator.integers(space.num_options(i)))
+                         for i in range(len(prefix), space.num_decisions))
+            path = prefix + tail
+            if space.is_valid(path) and (accept is None or accept(path)):
                 return path
         return None
 
     def sample(self, generator: np.random.Generator | None = None) -> tuple[int, ...]:
         path = self.complete((), generator if generator is not None else np.random.default_rng())
         if path is None:
-            raise RuntimeError(f'{type(self).__name__}: no valid path found in {self.max_tries} draws')
+            raise RuntimeError(f'{type(self).__name__}: no valid path found in {self.max_tries} draws '
+                               '(raise max_tries or enumerate_limit)')
         return path
 
 
@@ -102,6 +156,7 @@ class PoolPathSampler(UniformPathSampler):
         space: The path space.
         pool: Partial paths, all of the same length.
         max_tries: As for :class:`UniformPathSampler`.
+        enumerate_limit: As for :class:`UniformPathSampler`.
 
     Examples:
         >>> from automl_mm.nas.spaces import LayerwiseSpace
@@ -111,8 +166,8 @@ class PoolPathSampler(UniformPathSampler):
     """
 
     def __init__(self, space: BasePathSpace | None = None, pool: Sequence[Sequence[int]] = (),
-                 max_tries: int = 1000) -> None:
-        super().__init__(space, max_tries)
+                 max_tries: int = 10_000, enumerate_limit: int = _ENUMERATE_LIMIT) -> None:
+        super().__init__(space, max_tries, enumerate_limit)
         self.set_pool(pool)
 
     def set_pool(self, pool: Sequence[Sequence[int]]) -> None:

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import torch
 from mmengine.evaluator import Evaluator
-from mmengine.logging import MMLogger
+from mmengine.logging import MMLogger, print_log
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl_mm.engine.evaluate import cycle_batches, evaluate_locally, metric_value
 
-from .samplers import UniformPathSampler
+from .samplers import UniformPathSampler, path_rng
 from .spaces import BasePathSpace
 
 
@@ -39,36 +39,59 @@ def _quiet():
         logger.setLevel(level)
 
 
-def recalibrate_bn(model: nn.Module, batches: Iterable) -> None:
-    """Re-estimate every BatchNorm's running statistics for the current path from ``batches`` (no gradients).
+def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
+    """Re-estimate the running statistics of the BatchNorm layers that train, for the current path (no gradients).
 
-    The statistics become the exact average over the batches (cumulative moving average), then the modules'
-    momentum is restored. Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads
-    with their own BN keep theirs.
+    The model is put in training mode through its own ``train()``, so a BN layer that the model keeps in eval mode
+    there (mmdet's ``norm_eval=True``, ``frozen_stages``) keeps its statistics bit for bit: those are the
+    pretrained statistics the model is meant to use. Each BN layer in training mode that the forward pass reaches
+    is reset on its first input and its statistics become the exact average over ``batches`` (cumulative moving
+    average, ``momentum=None``); a layer the path does not reach (an inactive supernet block) is not touched.
+    Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads with their own BN
+    keep theirs. Momentum and the training flag are restored afterwards.
+
+    Args:
+        model: The model (or a DDP-like wrapper of it).
+        batches: Training batches as the dataloader yields them (fed through ``model.data_preprocessor``).
+
+    Returns:
+        The BN layers that were re-estimated.
     """
     root = getattr(model, 'module', model)
-    norms = [m for m in root.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
-    if not norms:
-        return
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
     was_training = root.training
     root.train()
+    norms = [m for m in root.modules() if isinstance(m, _BatchNorm) and m.track_running_stats and m.training]
+    momenta = [m.momentum for m in norms]
+    reached: dict[int, nn.Module] = {}
+
+    def reset_on_first_input(module: nn.Module, args) -> None:
+        if id(module) not in reached:
+            module.reset_running_stats()
+            module.momentum = None
+            reached[id(module)] = module
+
+    handles = [m.register_forward_pre_hook(reset_on_first_input) for m in norms]
     try:
-        with torch.no_grad():
-            for data in batches:
-                data = root.data_preprocessor(data, True)
-                root.extract_feat(data['inputs'])
+        if norms:
+            with torch.no_grad():
+                for data in batches:
+                    data = root.data_preprocessor(data, True)
+                    root.extract_feat(data['inputs'])
     finally:
+        for handle in handles:
+            handle.remove()
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
         root.train(was_training)
+    return list(reached.values())
 
 
 class PathEvaluator:
     """The search metric of one path with inherited weights.
+
+    An evaluation whose metrics come back empty (mmdet's ``CocoMetric`` returns nothing when the detector
+    predicted no box on the batches seen) scores 0 and logs a warning naming the path; ``empty_evaluations``
+    counts them, so a search loop can refuse a step in which every candidate scored nothing.
 
     Args:
         model: The model holding the supernet.
@@ -76,8 +99,8 @@ class PathEvaluator:
         loader: The search split (arch-val / reward split), in order, whole on every rank.
         evaluator: Metrics computed rank-locally.
         metric_key: The metric to maximise, e.g. ``'accuracy/top1'`` or ``'coco/bbox_mAP'``.
-        batches_per_sample: ``None`` scores on the whole split; ``n`` on ``n`` mini-batches chosen by the caller's
-            sample index (consecutive samples see consecutive batches, wrapping around).
+        batches_per_sample: ``None`` scores on the whole split; ``n`` on the ``n`` mini-batches from batch
+            ``sample_index * n`` on (wrapping around); the caller gives every candidate of a step the same indices.
         bn_batches: Training batches used to re-estimate BN statistics per path (0 keeps the supernet's).
         bn_loader: Where those batches come from (in order: the same batches for every path).
     """
@@ -96,6 +119,7 @@ class PathEvaluator:
         self.bn_batches = int(bn_batches)
         self.bn_loader = bn_loader
         self.evaluations = 0
+        self.empty_evaluations = 0
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
@@ -103,11 +127,18 @@ class PathEvaluator:
             recalibrate_bn(self.model, cycle_batches(self.bn_loader, 0, self.bn_batches))
         if self.batches_per_sample is None:
             batches = self.loader
+            where = 'the whole search split'
         else:
-            batches = cycle_batches(self.loader, sample_index * self.batches_per_sample, self.batches_per_sample)
+            start = sample_index * self.batches_per_sample
+            batches = cycle_batches(self.loader, start, self.batches_per_sample)
+            where = f'{self.batches_per_sample} search batch(es) from batch {start % len(self.loader)}'
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             metrics = evaluate_locally(self.model, batches, self.evaluator)
         self.evaluations += 1
+        if not metrics:
+            self.empty_evaluations += 1
+            print_log(f'scoring path {tuple(path)} on {where} gave no metrics (e.g. no detection at all): it scores '
+                      f'{self.metric_key}=0', logger='current', level=logging.WARNING)
         return metric_value(metrics, self.metric_key, 'metric_key')
 
 
@@ -116,11 +147,24 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
               accept: Callable[[tuple], bool] | None = None, first_sample: int = 0) -> float:
     """Mean score of ``num_samples`` uniform completions of ``prefix`` admitted by ``accept`` (PC-NAS potential).
 
-    Completions over the cost limit are skipped and redrawn (uniform over admitted completions). A full path is
-    evaluated once when every sample would see the same data. Returns ``-inf`` when no admitted completion exists.
+    Completions over the cost limit are never scored: they are drawn exactly from the admitted ones when the
+    prefix's completions can be enumerated, else skipped and redrawn (``sampler.max_tries`` draws each). A full
+    path is evaluated once when every sample would see the same data.
 
     Args:
-        first_sample: Index of the first sample (selects its mini-batches), so candidates see different batches.
+        prefix: The (partial) path scored.
+        sampler: Draws the completions.
+        evaluate: ``(path, sample_index) -> score``; sample ``s`` is evaluated with index ``first_sample + s``.
+        num_samples: S.
+        generator: Draws the completions; give every candidate of a step a generator in the same state and the
+            same ``first_sample`` (common random numbers), so that candidates differ only by what they decide.
+        accept: The cost limit (``None``: every completion).
+        first_sample: Index of the first sample (selects its search mini-batches).
+
+    Returns:
+        The mean score; ``-inf`` when the prefix has no admitted completion, or when none was found in
+        ``max_tries`` draws (with a warning naming the prefix). If only some draws fail, the mean is over the
+        completions found, with a warning.
     """
     space = sampler.space
     full = len(prefix) == space.num_decisions
@@ -130,6 +174,32 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
     for s in range(num_samples):
         path = sampler.complete(prefix, generator, accept)
         if path is None:
-            return -math.inf
+            continue
         scores.append(evaluate(path, first_sample + s))
+    if len(scores) < num_samples:
+        admitted = sampler.admitted_completions(prefix, accept)
+        if admitted is None:  # too many completions to enumerate: rejection sampling ran out of draws
+            print_log(f'prefix {tuple(prefix)}: {num_samples - len(scores)} of {num_samples} completions not found '
+                      f'within the cost limit in max_tries={sampler.max_tries} draws each; '
+                      + ('it is dropped (score -inf)' if not scores else f'its score averages {len(scores)}')
+                      + ' (raise the sampler\'s max_tries or enumerate_limit)', logger='current',
+                      level=logging.WARNING)
     return float(np.mean(scores)) if scores else -math.inf
+
+
+def candidate_scorer(sampler: UniformPathSampler, evaluate: Callable[[tuple, int], float], num_samples: int,
+                     seed: int, stream: int, step: int,
+                     accept: Callable[[tuple], bool] | None = None) -> Callable[[tuple], float]:
+    """``candidate -> potential`` for one search step, with common random numbers across its candidates.
+
+    Every candidate of step ``step`` gets a completion generator seeded by ``(seed, stream, step)`` alone and the
+    sample indices ``step * num_samples + s``: the same search batches and the same completion draws, so two
+    candidates that compute the same function score the same, and score differences come from the decision
+    scored, not from which images or completions a candidate happened to get. Deterministic given the
+    candidate, as :func:`~automl_mm.nas.beam.score_step` needs for resuming and splitting across ranks.
+    """
+    def score(candidate: tuple) -> float:
+        return potential(candidate, sampler, evaluate, num_samples, path_rng(seed, stream, step), accept,
+                         first_sample=step * num_samples)
+
+    return score

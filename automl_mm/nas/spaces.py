@@ -147,6 +147,21 @@ class BasePathSpace:
         """Configure the supernet inside ``model`` to run ``path``."""
         raise NotImplementedError
 
+    def current_path(self, model: nn.Module) -> tuple[int, ...]:
+        """The path the supernet inside ``model`` runs now (what :meth:`apply` would have to set to restore it).
+
+        Raises:
+            ValueError: The supernet runs something this space cannot express (the message names it).
+        """
+        raise NotImplementedError
+
+    def _index_of(self, decision: int, value: Any, what: str) -> int:
+        opts = self.options[decision]
+        if value not in opts:
+            raise ValueError(f'{type(self).__name__}: the supernet runs {what}, which is not among the options '
+                             f'{opts} of decision {decision}')
+        return opts.index(value)
+
     def describe(self, path: Sequence[int]) -> dict:
         """A JSON-friendly description of a full path (what the export and the logs show)."""
         return {'path': list(path), 'values': self.values(path)}
@@ -177,6 +192,10 @@ class LayerwiseSpace(BasePathSpace):
     def apply(self, path: Sequence[int], model: nn.Module) -> None:
         supernet = self.bind(model) if not self.options else self.supernet(model)
         supernet.set_path(self.check_path(path))
+
+    def current_path(self, model: nn.Module) -> tuple[int, ...]:
+        supernet = self.bind(model) if not self.options else self.supernet(model)
+        return self.check_path(supernet.path)
 
     def describe(self, path: Sequence[int]) -> dict:
         return {'arch': self.values(path)}
@@ -242,6 +261,10 @@ class StageAllocationSpace(BasePathSpace):
     def apply(self, path: Sequence[int], model: nn.Module) -> None:
         self.supernet(model).set_allocation(self.values(self.check_path(path)))
 
+    def current_path(self, model: nn.Module) -> tuple[int, ...]:
+        blocks = self.supernet(model).active_stage_blocks
+        return tuple(self._index_of(i, int(n), f'{n} blocks in stage {i}') for i, n in enumerate(blocks))
+
     def describe(self, path: Sequence[int]) -> dict:
         return {'stage_blocks': self.values(path)}
 
@@ -277,6 +300,12 @@ class DilationSpace(BasePathSpace):
 
     def apply(self, path: Sequence[int], model: nn.Module) -> None:
         self.supernet(model).set_dilations(self.values(self.check_path(path)))
+
+    def current_path(self, model: nn.Module) -> tuple[int, ...]:
+        dilations = self.supernet(model).active_dilations
+        if len(dilations) != self.num_decisions:
+            raise ValueError(f'DilationSpace has {self.num_decisions} blocks, the backbone runs {len(dilations)}')
+        return tuple(self._index_of(i, int(d), f'dilation {d} in block {i}') for i, d in enumerate(dilations))
 
     def describe(self, path: Sequence[int]) -> dict:
         return {'dilations_per_block': self.values(path)}

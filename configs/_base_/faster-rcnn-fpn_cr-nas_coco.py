@@ -18,7 +18,9 @@ search_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/ins
 # The CR-NAS search schedule on COCO (8 GPUs x 2 images). The paper does not state its supernet schedules; ours:
 # 45k iterations of stage supernet and 45k of operation supernet (one 1x schedule in total), SGD 0.02 with
 # warm-up and cosine decay; 10 sampled completions per spatial candidate, one arch-val mini-batch each (paper: one
-# mini-batch per sample); BN statistics re-estimated on 20 batches per scored path.
+# mini-batch per sample), the same batches and completion draws for every candidate of a step; BN statistics
+# re-estimated on 20 batches per scored path for the BN layers that train: under the leaves' norm_eval=True these are
+# only the blocks beyond mmdet's standard count (no ImageNet checkpoint fills them), the pretrained ones stay frozen.
 stage_iters = 45000
 spatial_iters = 45000
 train_cfg = dict(

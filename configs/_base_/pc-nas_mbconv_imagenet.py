@@ -25,6 +25,9 @@ train_cfg = dict(
     metric_key='accuracy/top1',
     input_shape=(1, 3, 224, 224),
     bn_recalibration_batches=20,
+    # completions over the cost limit: drawn exactly from the admitted ones once a prefix has at most
+    # enumerate_limit completions (the later stages), else by rejection with max_tries draws per completion
+    completion_sampler=dict(type='UniformPathSampler', max_tries=10000, enumerate_limit=100000),
     checkpoint_interval_s=900)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -222,16 +222,35 @@ def test_arch_rebuilds_a_plain_network_with_the_active_parameters():
 @pytest.mark.parametrize('cls,kwargs', [(CRResNet, dict(depth=18, max_stage_blocks=(3, 3, 3, 3))),
                                         (CRMobileNetV2, dict(max_stage_blocks=(2, 3, 3, 4, 3, 3, 2)))])
 def test_frozen_stages_and_norm_eval(cls, kwargs):
+    """mmdet's freezing holds for the stem and the standard blocks; blocks beyond the standard count train."""
     net = cls(frozen_stages=2, norm_eval=True, **kwargs)
     net.set_allocation((1,) * len(net.built_stage_blocks))
+    for _ in range(2):  # also after a second train(): the override must not drift
+        net.train()
+        stem = net.conv1 if cls is CRMobileNetV2 else torch.nn.ModuleList([net.conv1, net.norm1])
+        assert not any(p.requires_grad for p in stem.parameters())
+        standard = net.standard_stage_blocks
+        for s, stage in enumerate(net._searchable_stages()):
+            for j, block in enumerate(stage):
+                bns = [m for m in block.modules() if isinstance(m, _BatchNorm)]
+                if j < standard[s]:  # filled by an mmdet-layout checkpoint: mmdet's meaning, inactive ones too
+                    assert all(p.requires_grad for p in block.parameters()) == (s >= 2), (s, j)
+                    assert not any(m.training for m in bns), (s, j)
+                else:  # no checkpoint fills it: never frozen, BN statistics trained (they start at 0 / 1)
+                    assert all(p.requires_grad for p in block.parameters()), (s, j)
+                    assert all(m.training for m in bns), (s, j)
+    assert len(net.unfilled_blocks()) == sum(max(b - n, 0) for b, n in zip(net.built_stage_blocks, standard))
+    net.eval()
+    assert not any(m.training for m in net.modules())
+
+
+def test_a_reallocated_plain_network_trains_only_its_unfilled_blocks_bn():
+    """The exported network (e.g. stage_blocks (1, 3, 1, 3)) loads ImageNet weights for 2 + 2 + 1 + 2 blocks."""
+    net = CRResNet(depth=18, stage_blocks=(1, 3, 1, 3), frozen_stages=1, norm_eval=True)
     net.train()
-    stem = net.conv1 if cls is CRMobileNetV2 else torch.nn.ModuleList([net.conv1, net.norm1])
-    assert not any(p.requires_grad for p in stem.parameters())
-    # Frozen stages are frozen in full, inactive blocks included.
-    assert not any(p.requires_grad for p in net.layer1.parameters())
-    assert not any(p.requires_grad for p in net.layer2.parameters())
-    assert all(p.requires_grad for p in net.layer3.parameters())
-    assert not any(m.training for m in net.modules() if isinstance(m, _BatchNorm))
+    assert [m.training for m in (net.layer2[1].bn1, net.layer2[2].bn1, net.layer4[1].bn1, net.layer4[2].bn1)] == [
+        False, True, False, True]
+    assert not any(m.training for m in net.layer1.modules())
 
 
 def test_frozen_stage_bn_stays_in_eval_without_norm_eval():

@@ -83,6 +83,22 @@ def test_stage_and_spatial_search_end_to_end(arch_split, tmp_path):
     assert list(backbone.active_dilations) == r['dilations_per_block']
 
 
+def test_a_step_whose_every_candidate_detects_nothing_is_an_error(arch_split, tmp_path, monkeypatch):
+    """No box passes the score threshold: CocoMetric returns no metrics for any allocation, which must not become
+    a choice by tie-break among zeros."""
+    from automl_mm.nas import scoring
+
+    warnings = []
+    monkeypatch.setattr(scoring, 'print_log', lambda msg, **kw: warnings.append(msg))
+    cfg = _cfg(arch_split, str(tmp_path / 'blind'))
+    cfg.model.test_cfg.rcnn.score_thr = 1.01
+    with pytest.raises(RuntimeError, match=r'\[stage_search\] every one of the 6 candidates gave no metrics'):
+        Runner.from_cfg(cfg).train()
+    assert len(warnings) == 6 and all('gave no metrics' in w and 'coco/bbox_mAP=0' in w for w in warnings)
+    assert {w.split(' on ')[0] for w in warnings} == {
+        f'scoring path {p}' for p in __import__('itertools').product((0, 1), repeat=4) if sum(p) == 2}
+
+
 def test_a_flops_budget_nothing_fits_is_named(arch_split, tmp_path):
     cfg = _cfg(arch_split, str(tmp_path / 'w'), flops_tolerance=-0.5)
     with pytest.raises(ValueError, match='no allocation of stage_space fits the FLOPs'):
@@ -156,3 +172,38 @@ def test_path_sampling_hook_trains_an_unchanged_detector(arch_split, tmp_path):
     assert len(seen) == 6 and all(sum(s) == 6 for s in seen) and len(set(seen)) > 1
     runner.val()
     assert tuple(runner.model.backbone.active_stage_blocks) == (2, 2, 1, 1)
+
+
+def test_search_on_informative_scores_picks_the_best_scored(tmp_path):
+    """CRNASLoop's real phases on a classifier (digits accuracy moves after a few iterations, COCO AP on the tiny
+    set above does not): the scores differ between candidates and every step keeps its best-scored one."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py'))
+    cfg.work_dir = str(tmp_path / 'digits')
+    for key in ('train_dataloader', 'reward_dataloader'):
+        cfg[key].dataset.img_size = 32
+        cfg[key].batch_size = 32
+    cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
+                              out_indices=(3, ), base_channels=16, norm_eval=False)
+    cfg.model.head.in_channels = 128
+    cfg.train_cfg = dict(type='CRNASLoop', stage_iters=100, spatial_iters=40,
+                         stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), flops_input_shape=(3, 32, 32),
+                         dilation_choices=(1, 3), stage_pool_size=2, pool_size=2, num_samples=2, batches_per_sample=1,
+                         bn_recalibration_batches=1, search_evaluator=dict(type='Accuracy', topk=(1, )),
+                         metric_key='accuracy/top1', checkpoint_interval_s=1e9)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    cfg.optim_wrapper.optimizer.lr = 0.02
+    cfg.default_hooks.logger.interval = 20
+    cfg.default_hooks.checkpoint.interval = 1000
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    Runner.from_cfg(cfg).train()
+    r = _result(cfg.work_dir)
+    stage_scores = [e['score'] for e in r['stage_ranking']]
+    assert len(set(stage_scores)) > 1 and max(stage_scores) > 10.0  # better than chance (10 classes)
+    assert r['stage_blocks'] == r['stage_ranking'][0]['stage_blocks'] and stage_scores[0] == max(stage_scores)
+    for step in r['spatial_history']:
+        assert step['pool'][0] == max(step['candidates'], key=lambda cs: cs[1])[0]
+    assert any(len({s for _, s in step['candidates']}) > 1 for step in r['spatial_history'])
+    assert r['spatial_search_score'] == max(s for _, s in r['spatial_history'][-1]['candidates'])
+    assert r['dilations_per_block'] == [(1, 3)[j] for j in r['spatial_history'][-1]['pool'][0]]

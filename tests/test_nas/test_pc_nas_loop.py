@@ -42,7 +42,8 @@ def _result(work_dir: str) -> dict:
 
 def test_search_writes_final_pool_and_a_retrain_config(tmp_path):
     work = str(tmp_path / 'run')
-    runner = Runner.from_cfg(_cfg(work))
+    # trained enough for the reward accuracy to tell the operators apart, scored on the whole reward split
+    runner = Runner.from_cfg(_cfg(work, warmup_iters=60, stage_iters=10, batches_per_sample=None))
     runner.train()
     result = _result(work)
     pool = result['final_pool']
@@ -58,6 +59,12 @@ def test_search_writes_final_pool_and_a_retrain_config(tmp_path):
         assert entry['flops'] == flops.flops(supernet, entry['path']) <= 3.5e6
         assert entry['arch'] == supernet.arch_names(entry['path'])
     assert pool[0]['potential'] >= pool[1]['potential']
+    # real scores, not tie-breaks: the candidates of every step differ, and each step kept its best scored
+    for step in result['history']:
+        scores = [s for _, s in step['candidates']]
+        assert len(set(scores)) > 1 and max(scores) > 0, step
+        assert step['pool'][0] == max(step['candidates'], key=lambda cs: cs[1])[0]
+    assert pool[0]['potential'] == max(s for _, s in result['history'][-1]['candidates'])
     # the exported config trains the chosen architecture from scratch
     final = Config.fromfile(osp.join(work, 'search', 'pc_nas_final_config.py'))
     assert final.model.backbone.arch == pool[0]['arch']
@@ -98,6 +105,15 @@ def test_bad_cost_settings_are_named(tmp_path):
     with pytest.raises(ValueError, match='bad.json'):
         Runner.from_cfg(_cfg(str(tmp_path / 'b'), latency_table=str(bad), latency_limit=1.0,
                              flops_limit=None)).train()
+
+
+def test_scoring_completion_budgets_are_config_keys(tmp_path):
+    loop = Runner.from_cfg(_cfg(str(tmp_path / 'c'), completion_sampler=dict(
+        type='UniformPathSampler', max_tries=7, enumerate_limit=3))).train_loop
+    assert (loop.uniform.max_tries, loop.uniform.enumerate_limit) == (7, 3) and loop.uniform.space is loop.space
+    runner = Runner.from_cfg(_cfg(str(tmp_path / 'd'), completion_sampler=dict(type='Categorical', num_choices=2)))
+    with pytest.raises(TypeError, match='completion_sampler must build a UniformPathSampler'):
+        _ = runner.train_loop
 
 
 class _Interrupt(Exception):

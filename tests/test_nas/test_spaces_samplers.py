@@ -75,6 +75,10 @@ class _Supernet(nn.Module):
     def set_dilations(self, dilations):
         self.dilations = list(dilations)
 
+    @property
+    def active_dilations(self):
+        return tuple(self.dilations or [1] * self.blocks)
+
 
 class _Detector(nn.Module):
     def __init__(self):

@@ -24,7 +24,8 @@ class CRMobileNetV2(_CRSupernetMixin, MobileNetV2):
 
     The *searched conv* of a block is its depthwise 3x3 conv (``depthwise_conv.conv``); a dilation ``d`` sets
     its ``dilation=(d, d)`` and ``padding=(d, d)``. The supernet interface (``max_stage_blocks``,
-    :meth:`set_allocation`, :meth:`set_dilations`, :meth:`arch`, ...) is the one of ``CRResNet``.
+    :meth:`set_allocation`, :meth:`set_dilations`, :meth:`arch`, ...) is the one of ``CRResNet``, and so is the
+    rule that ``frozen_stages`` / ``norm_eval`` do not apply to blocks beyond the standard count of their layer.
 
     Note:
         Unlike ResNet, MobileNetV2's layers differ a lot in per-block FLOPs (resolution, width and expansion
@@ -68,6 +69,10 @@ class CRMobileNetV2(_CRSupernetMixin, MobileNetV2):
         """Build layer ``len(self.layers)`` with its allocated number of blocks."""
         # MobileNetV2.__init__ appends each layer's name to self.layers right after building it.
         return super().make_layer(out_channels, self._built[len(self.layers)], stride, expand_ratio)
+
+    @property
+    def standard_stage_blocks(self) -> tuple[int, ...]:
+        return tuple(row[2] for row in self.arch_settings)
 
     def _searchable_stages(self) -> list[nn.Sequential]:
         return [getattr(self, name) for name in self.layers[:len(self._built)]]

@@ -110,6 +110,47 @@ class _CRSupernetMixin:
     def _searched_conv(self, block: nn.Module) -> nn.Module:
         raise NotImplementedError
 
+    @property
+    def standard_stage_blocks(self) -> tuple[int, ...]:
+        """Blocks per stage of mmdet's standard network: the blocks an mmdet-layout checkpoint holds."""
+        raise NotImplementedError
+
+    def unfilled_blocks(self) -> list[nn.Module]:
+        """Built blocks beyond the standard count of their stage (every stage's extra blocks, active or not).
+
+        No checkpoint in mmdet's layout (e.g. ImageNet-pretrained) has weights or BN statistics for them, so
+        ``frozen_stages`` and ``norm_eval`` do not apply to them (:meth:`_keep_unfilled_trainable`).
+        """
+        return [stage[j] for stage, n in zip(self._searchable_stages(), self.standard_stage_blocks)
+                for j in range(n, len(stage))]
+
+    def _freeze_stages(self) -> None:
+        """mmdet's freezing (stem and the first ``frozen_stages`` stages), except the unfilled blocks.
+
+        Freezing keeps what a pretrained checkpoint gives; a block beyond the standard count has nothing to keep
+        (random weights, BN statistics 0 / 1), so its parameters keep their ``requires_grad`` as built.
+        """
+        keep = [(p, p.requires_grad) for block in self.unfilled_blocks() for p in block.parameters()]
+        super()._freeze_stages()
+        for p, requires_grad in keep:
+            p.requires_grad = requires_grad
+        self._keep_unfilled_trainable(self.training)
+
+    def _keep_unfilled_trainable(self, mode: bool) -> None:
+        for block in self.unfilled_blocks():
+            block.train(mode)
+
+    def train(self, mode: bool = True):
+        """mmdet's ``train`` (frozen stages and, with ``norm_eval``, every BN in eval mode), except unfilled blocks.
+
+        Under ``norm_eval=True`` (all of mmdet's pretrained-backbone configs, and the CR-NAS COCO configs) BN
+        layers keep the checkpoint's statistics; the blocks a supernet or a reallocated network adds beyond
+        the standard count have none (0 / 1), so their BN layers train, as in a ``norm_eval=False`` model.
+        """
+        super().train(mode)
+        self._keep_unfilled_trainable(mode)
+        return self
+
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
         _set_conv_dilation(self._searched_conv(block), dilation)
 
@@ -208,6 +249,11 @@ class CRResNet(_CRSupernetMixin, ResNet):
     :meth:`set_allocation` and :meth:`set_dilations` and exports the result with :meth:`arch`. Inactive blocks
     get no gradients, so wrap a supernet with ``find_unused_parameters=True`` under DDP.
 
+    ``frozen_stages`` and ``norm_eval`` keep mmdet's meaning for the stem and the standard blocks of each stage
+    (the ones an mmdet-layout checkpoint fills), and do not apply to the blocks beyond the standard count
+    (:meth:`unfilled_blocks`): no checkpoint initialises them, so frozen they would stay random with BN
+    statistics 0 / 1 for the whole search. They train, BN statistics included.
+
     Args:
         depth: ResNet depth, one of 18, 34, 50, 101, 152.
         stage_blocks: Blocks per stage (``num_stages`` entries, each >= 1). Defaults to the depth's standard,
@@ -279,6 +325,10 @@ class CRResNet(_CRSupernetMixin, ResNet):
                         f'mmdet builds the searched conv of stage {s + 1} with dilation {built_d}; pass either '
                         'per-stage dilations or dilations_per_block')
                 k += 1
+
+    @property
+    def standard_stage_blocks(self) -> tuple[int, ...]:
+        return tuple(self.arch_settings[self.depth][1][:self.num_stages])
 
     def _searchable_stages(self) -> list[nn.Sequential]:
         return [getattr(self, name) for name in self.res_layers]
