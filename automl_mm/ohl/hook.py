@@ -130,6 +130,14 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
     return out
 
 
+def default_worst_reward(finite: Sequence[float]) -> float:
+    """The reward of a diverged copy: strictly below every valid copy's, by the spread of the valid rewards (at
+    least 0.1 % of their magnitude, 1e-3 when that is 0). Equal to the lowest valid reward, a diverged copy would
+    tie with the only valid copy of a pair and the controller would learn nothing from the divergence."""
+    lo, hi = min(finite), max(finite)
+    return lo - max(hi - lo, 1e-3 * abs(lo), 1e-3)
+
+
 class _SegmentStart:
     """Wraps an iteration loop's data iterator: calls ``start`` right before each batch is loaded, except during
     the ``skip`` batches mmengine advances over when it resumes (they must not consume the fresh streams)."""
@@ -168,8 +176,9 @@ class OHLHook(Hook):
             its ``val_evaluator``.
         trunk_epochs: Trunk length in epochs (epoch-based loops).
         trunk_iters: Trunk length in iterations (give exactly one of the two).
-        worst_reward: Reward given to a copy whose loss or weights became non-finite; default: the lowest
-            finite reward of that trunk. Such a copy is never chosen as the best.
+        worst_reward: Reward given to a copy whose loss, weights or buffers became non-finite; default: below the
+            lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`).
+            Such a copy is never chosen as the best.
         seed: Base seed of the per-copy sampling (each copy and trunk derive their own from it).
         verify_sync: All-gather θ and weight fingerprints after every update and fail loudly if the ranks
             disagree (cheap; turn off only for huge models).
@@ -414,7 +423,7 @@ class OHLHook(Hook):
                         f"'{CHOICE_META_KEY}' in the packing transform's meta_keys and the choice transform in "
                         'train_dataloader.dataset.pipeline')
         finite = [r for r, ok in zip(rewards, valids) if ok]
-        worst = min(finite) if self.worst_reward is None else float(self.worst_reward)
+        worst = default_worst_reward(finite) if self.worst_reward is None else float(self.worst_reward)
         rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
         best = max((c for c in range(layout.num_copies) if valids[c]), key=lambda c: (rewards[c], -c))
 
