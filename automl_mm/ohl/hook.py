@@ -130,6 +130,17 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
     return out
 
 
+def segment_seeds(seed: int, copy_id: int, rank_in_copy: int, trunk: int, epoch: int, iteration: int) -> dict:
+    """Seeds of this rank's Python, numpy and torch RNGs for the segment that starts at (trunk, epoch, iteration).
+
+    Drawn as independent words of ``numpy.random.SeedSequence([seed, copy, rank, trunk, epoch, iteration])``: every
+    coordinate is in the entropy, so no two segments, copies or ranks share a stream, and the three generators
+    never get related seeds.
+    """
+    words = np.random.SeedSequence([seed, copy_id, rank_in_copy, trunk, epoch, iteration]).generate_state(4)
+    return dict(python=int(words[0]), numpy=int(words[1]), torch=int(words[2]) << 32 | int(words[3]))
+
+
 def default_worst_reward(finite: Sequence[float]) -> float:
     """The reward of a diverged copy: strictly below every valid copy's, by the spread of the valid rewards (at
     least 0.1 % of their magnitude, 1e-3 when that is 0). Equal to the lowest valid reward, a diverged copy would
@@ -342,11 +353,11 @@ class OHLHook(Hook):
             return
         if not self._in_trunk:
             self._begin_trunk(runner)
-        key = [self.seed, self.layout.copy_id, self.layout.rank_in_copy, self.trunk, runner.epoch, runner.iter]
-        state = np.random.SeedSequence(key).generate_state(2, np.uint32)
-        random.seed(int(state[0]))
-        np.random.seed(int(state[1]))
-        torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0]))
+        seeds = segment_seeds(self.seed, self.layout.copy_id, self.layout.rank_in_copy, self.trunk, runner.epoch,
+                              runner.iter)
+        random.seed(seeds['python'])
+        np.random.seed(seeds['numpy'])
+        torch.manual_seed(seeds['torch'])
         for space in self.spaces:
             space.begin_segment(runner, runner.iter)
         self._segment_pending = False

@@ -31,7 +31,7 @@ from automl_mm.ohl import (
     reset_copy_layout,
 )
 from automl_mm.ohl import copies as copies_module
-from automl_mm.ohl.hook import _same, check_train_setup, combine_copy_rows
+from automl_mm.ohl.hook import _same, check_train_setup, combine_copy_rows, segment_seeds
 from automl_mm.ohl.report import choice_label
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import METRICS, TRANSFORMS
@@ -287,6 +287,12 @@ def test_no_two_random_streams_of_a_small_run_are_equal():
             sampler.set_epoch(epoch)
             orders.append(tuple(sampler))
     assert len(set(orders)) == 16
+
+    # the trainer's Python / numpy / torch streams: 2 copies x 2 ranks x 2 trunks of 2 epochs of 4 iterations
+    seeds = [segment_seeds(0, c, r, epoch // 2, epoch, it) for c in range(2) for r in range(2) for epoch in range(4)
+             for it in range(epoch * 4, epoch * 4 + 4)]
+    for kind in ('python', 'numpy', 'torch'):
+        assert len({s[kind] for s in seeds}) == len(seeds)
 
     transform = OHLRandomChoice(transforms=[[]] * 1000, key='aug')
     live, streams = LivePolicy(1000), set()
