@@ -287,7 +287,7 @@ class DumpFinalWeights(Hook):
 '''
 
 
-def _small_two_copy_cfg(tmp_path, name: str, plugin: str | None = None, **hook) -> Config:
+def _small_two_copy_cfg(plugin: str | None = None, **hook) -> Config:
     """The digits OHL config with 2 copies, 64 training images, batches of 16 and a small network."""
     cfg = Config.fromfile(OHL)
     cfg.train_dataloader.batch_size = 16
@@ -314,7 +314,7 @@ def test_a_run_that_ends_inside_a_trunk_leaves_every_rank_and_the_checkpoint_wit
     import torch
 
     (tmp_path / 'dump_plugin.py').write_text(DUMPER)
-    cfg = _small_two_copy_cfg(tmp_path, 'partial', plugin='dump_plugin', trunk_epochs=2)
+    cfg = _small_two_copy_cfg(plugin='dump_plugin', trunk_epochs=2)
     cfg.custom_hooks.append(dict(type='DumpFinalWeights'))
     cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 3, 100
     cfg = _dump(cfg, tmp_path, 'partial')
@@ -359,7 +359,7 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     """trunk_iters=10, 40 iterations, killed at iteration 20: mmengine's skip of the trained batches must not
     consume the random streams of the resumed trunk (it gave another reward in trunk 3)."""
     (tmp_path / 'kill_plugin.py').write_text(KILL_AT_ITER)
-    cfg = _small_two_copy_cfg(tmp_path, 'iters', trunk_iters=10)
+    cfg = _small_two_copy_cfg(trunk_iters=10)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=1000)
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=10)
     cfg.log_processor = dict(by_epoch=False)
