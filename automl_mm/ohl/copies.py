@@ -9,10 +9,11 @@ trained and before the train dataloader is built), and read by ``CopySampler`` a
 """
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
@@ -103,23 +104,43 @@ def reset_copy_layout() -> None:
 class CopySampler(DefaultSampler):
     """``DefaultSampler`` that shards the data among the ranks of one copy only.
 
-    Every copy sees the whole training set; each copy shuffles with its own seed (``seed + copy_id``), so copies
-    see the data in different orders.
+    Every copy sees the whole training set, each in its own order: the permutation of epoch ``e`` for copy ``c``
+    is drawn from ``numpy.random.SeedSequence([seed, c, e])``, so no (copy, epoch) replays another's order (a
+    seed of ``seed + c + e`` would give copy c at epoch e the order of copy 0 at epoch e + c). The ranks of a copy
+    draw the same permutation and take interleaved shards of it.
+
+    ``OHLHook`` refuses any other train sampler when there are several copies; a sampler of your own that shards
+    by copy can declare ``copy_aware = True`` to be accepted.
     """
+
+    copy_aware = True
 
     def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True) -> None:
         if seed is None:
             seed = sync_random_seed()
         super().__init__(dataset, shuffle=shuffle, seed=seed, round_up=round_up)
         layout = get_copy_layout()
+        self.copy_id = layout.copy_id
         self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
-        self.seed = seed + layout.copy_id
         if self.round_up:
             self.num_samples = -(-len(self.dataset) // self.world_size)
             self.total_size = self.num_samples * self.world_size
         else:
             self.num_samples = -(-(len(self.dataset) - self.rank) // self.world_size)
             self.total_size = len(self.dataset)
+
+    def order(self, epoch: int) -> list[int]:
+        """The whole permutation of this copy at ``epoch`` (before sharding among the copy's ranks)."""
+        if not self.shuffle:
+            return list(range(len(self.dataset)))
+        seed = int(np.random.SeedSequence([self.seed, self.copy_id, epoch]).generate_state(1, np.uint64)[0])
+        return torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        indices = self.order(self.epoch)
+        if self.round_up:
+            indices = (indices * (self.total_size // len(indices) + 1))[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.world_size])
 
 
 @MODEL_WRAPPERS.register_module()

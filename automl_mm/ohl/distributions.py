@@ -123,6 +123,10 @@ class BaseDistribution(BaseSampler):
         """Entropy in nats for discrete distributions; ``None`` where it is not reported."""
         return None
 
+    def sample_count(self, stats: torch.Tensor) -> float:
+        """How many samples the statistics ``stats`` summarise (the hook checks that a trunk counted some)."""
+        raise NotImplementedError(f'{type(self).__name__} does not implement sample_count')
+
     def project_(self) -> None:  # noqa: B027  (most distributions have unconstrained parameters)
         """Move the parameters back into their valid set after an optimiser step (in place)."""
 
@@ -167,6 +171,22 @@ class _DiscreteDistribution(BaseDistribution):
 
     def stats_size(self) -> int:
         return self.num_choices
+
+    def sample_count(self, stats: torch.Tensor) -> float:
+        return float(_check_stats(stats, self.num_choices).sum())
+
+    def set_choice_names(self, names: Sequence[str], overwrite: bool = True) -> None:
+        """Name every flat choice (e.g. a pair transform's ``'Rotate(20) + Invert'``), for summaries and plots.
+
+        Raises:
+            ValueError: ``names`` does not hold one name per flat choice.
+        """
+        if len(names) != self.num_choices:
+            raise ValueError(f'names must hold num_choices={self.num_choices} entries, got {len(names)}')
+        self._set_flat_names(list(names), overwrite)
+
+    def _set_flat_names(self, names: list, overwrite: bool) -> None:
+        raise NotImplementedError
 
     def sufficient_stats(self, samples: Any) -> torch.Tensor:
         """Histogram of the flat indices ``samples`` (an int, a sequence or a LongTensor)."""
@@ -226,6 +246,10 @@ class Categorical(_DiscreteDistribution):
 
     def _label(self, index: int) -> Any:
         return self.labels[index] if self.labels is not None else index
+
+    def _set_flat_names(self, names: list, overwrite: bool) -> None:
+        if overwrite or self.labels is None:
+            self.labels = names
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.logits]
@@ -294,6 +318,7 @@ class FactorisedCategorical(_DiscreteDistribution):
         self.factor_sizes = sizes
         self.num_choices = math.prod(sizes)
         self.labels = [list(lab) for lab in labels] if labels is not None else None
+        self.choice_names: list | None = None  # optional flat names, see set_choice_names
         self.logits = [_leaf([0.0] * size, f'logits[{f}]') for f, size in enumerate(sizes)]
         # stride of factor f in the flat row-major index
         self._strides = [math.prod(sizes[f + 1:]) for f in range(len(sizes))]
@@ -302,7 +327,14 @@ class FactorisedCategorical(_DiscreteDistribution):
         return [torch.div(flat, stride, rounding_mode='floor') % size
                 for stride, size in zip(self._strides, self.factor_sizes)]
 
+    def _set_flat_names(self, names: list, overwrite: bool) -> None:
+        # flat names (one per joint choice) are kept apart from the per-factor ``labels``
+        if overwrite or (self.labels is None and self.choice_names is None):
+            self.choice_names = names
+
     def _label(self, index: int) -> Any:
+        if self.choice_names is not None:
+            return self.choice_names[index]
         factors = [int(i) for i in self._factor_indices(torch.tensor(index))]
         if self.labels is None:
             return factors
@@ -449,6 +481,9 @@ class DiagGaussian(BaseDistribution):
     def stats_size(self) -> int:
         return 1 + 2 * self.dim
 
+    def sample_count(self, stats: torch.Tensor) -> float:
+        return float(_check_stats(stats, self.stats_size())[0])
+
     def sufficient_stats(self, samples: Any) -> torch.Tensor:
         x = self._as_batch(samples).reshape(-1, self.dim)
         count = torch.tensor([x.shape[0]], dtype=_DTYPE)
@@ -557,6 +592,11 @@ class Product(BaseDistribution):
             grads.extend(component.grad_mean_log_prob(stats[start:start + size]))
             start += size
         return grads
+
+    def sample_count(self, stats: torch.Tensor) -> float:
+        # every sample has one value of each component: the first component's count is the count
+        first = next(iter(self.components.values()))
+        return first.sample_count(_check_stats(stats, self.stats_size())[:first.stats_size()])
 
     def entropy(self) -> float | None:
         entropies = [component.entropy() for component in self.components.values()]

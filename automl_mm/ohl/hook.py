@@ -2,11 +2,17 @@
 
 Per trunk (K iterations or E epochs), on every rank (METHODS.md §1):
 
-1. ``begin_trunk``: re-seed this copy's RNGs from (seed, copy, trunk); each space draws or publishes its samples.
-2. Training runs as usual; per-item spaces count the choices they applied after every iteration.
-3. ``end_trunk``: evaluate this copy on the reward split → all-gather [reward, valid, statistics] → the same
-   controller step on every rank → the best copy's model, optimiser, schedulers and EMA are broadcast from its
-   lead rank → history, plots and exported policy are written by rank 0.
+1. ``begin_trunk``: each space draws (per copy) or publishes (per item) its samples. Right before a batch is
+   loaded at every trunk start, epoch start (epoch loops) or iteration (iteration loops), this rank's Python,
+   numpy and torch RNGs are re-derived from (seed, copy, rank, trunk, epoch, iteration), so a resumed run draws
+   exactly what an uninterrupted one draws.
+2. Training runs as usual; per-item spaces count the choices they applied after every iteration (only those drawn
+   from this trunk's θ).
+3. ``end_trunk``: the lead rank of each copy evaluates it on the reward split → all-gather [reward, valid,
+   statistics] (statistics of per-item spaces summed over a copy's ranks) → the same controller step on every
+   rank → the best copy's model, optimiser, schedulers, EMA and loss scaler are broadcast from its lead rank →
+   history, plots and exported policy are written by rank 0. A run that ends inside a trunk ends that trunk
+   (marked ``partial``) before the last checkpoint is saved, so the saved model is the best copy.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from mmengine.dist import barrier, is_distributed
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
+from mmengine.runner import IterBasedTrainLoop
 from torch.utils.data import DataLoader
 
 from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
@@ -29,12 +36,138 @@ from automl_mm.registry import CONTROLLERS, HOOKS, SEARCH_SPACES
 
 from .copies import CopyDataParallel, init_copy_layout
 from .report import OHLReport
+from .spaces import CHOICE_META_KEY
 from .sync import broadcast_module_, broadcast_state, fingerprint, gather_rows
 
 
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Exact equality that counts NaN as equal to NaN."""
-    return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+def _same(a: torch.Tensor, b: torch.Tensor, nan_equal: bool = False) -> bool:
+    """Exact equality; NaN equals NaN only with ``nan_equal`` (a diverged copy is NaN on all its ranks)."""
+    equal = a == b
+    if nan_equal:
+        equal = equal | (torch.isnan(a) & torch.isnan(b))
+    return bool(equal.all())
+
+
+def _has_loss_scaler(optim_wrapper: Any) -> bool:
+    """Whether an optimiser wrapper (or any in an ``OptimWrapperDict``) scales the loss (AMP)."""
+    wrappers = getattr(optim_wrapper, 'optim_wrappers', None)
+    wrappers = wrappers.values() if isinstance(wrappers, dict) else [optim_wrapper]
+    return any(getattr(w, 'loss_scaler', None) is not None for w in wrappers)
+
+
+def _train_sampler(loader: Any) -> Any:
+    batch_sampler = getattr(loader, 'batch_sampler', None)
+    sampler = getattr(batch_sampler, 'sampler', None)
+    return sampler if sampler is not None else getattr(loader, 'sampler', None)
+
+
+def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> None:
+    """Refuse, before the first iteration, the settings under which OHL would silently learn nothing or mix copies.
+
+    Raises:
+        ValueError: ``trunk_epochs`` under an iteration-based loop (one silent trunk); several copies without a
+            copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers that
+            would average statistics across copies.
+    """
+    loop = runner.train_loop
+    if trunk_epochs is not None and isinstance(loop, IterBasedTrainLoop):
+        raise ValueError(f'OHLHook(trunk_epochs={trunk_epochs}) needs an epoch-based loop, but train_cfg.type is '
+                         f'{type(loop).__name__}, which runs its iterations as one epoch (the whole run would be one '
+                         'trunk); give OHLHook trunk_iters instead')
+    if layout.num_copies > 1:
+        sampler = _train_sampler(runner.train_dataloader)
+        if not getattr(sampler, 'copy_aware', False):
+            raise ValueError(
+                f'OHLHook with num_copies={layout.num_copies} needs a copy-aware train_dataloader.sampler, got '
+                f'{type(sampler).__name__}: it would split the data among the copies instead of giving each copy '
+                "all of it. Use train_dataloader.sampler=dict(type='CopySampler', shuffle=True) (a sampler of your "
+                'own that shards by copy can declare copy_aware = True)')
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        for name, module in model.named_modules():
+            if 'SyncBatchNorm' not in type(module).__name__:
+                continue
+            if isinstance(module, torch.nn.SyncBatchNorm) and layout.ranks_per_copy > 1:
+                module.process_group = layout.group  # statistics are shared inside the copy only
+                continue
+            raise ValueError(
+                f'model.{name} is a {type(module).__name__}: with one rank per copy it would average batch '
+                'statistics across the OHL copies through the world process group. Use BN '
+                "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
+
+
+def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], trunk: int = 0) -> dict:
+    """Per-copy rewards, validity and statistics from the all-gathered rows of every rank.
+
+    Row layout (one per rank, ``rows`` is (world_size, 3 + S + Σ stats_size)): reward, valid, empty-metrics flag,
+    one stale-sample count per space, then each space's statistics. A copy's reward and empty flag are its lead
+    rank's (the lead evaluates it); it is valid only if every one of its ranks is; the statistics of a per-item
+    space (and the stale counts) are **summed** over the copy's ranks, since each rank trains on its own shard;
+    a per-copy space's sample is the same on every rank of the copy, so its lead's statistics are used (and the
+    ranks must agree).
+
+    Raises:
+        RuntimeError: the ranks of a copy recorded different per-copy samples.
+    """
+    n, r = layout.num_copies, layout.ranks_per_copy
+    rows = rows.reshape(n, r, -1)
+    out = dict(rewards=rows[:, 0, 0].tolist(), valid=rows[:, :, 1].bool().all(dim=1).tolist(),
+               empty=rows[:, 0, 2].bool().tolist(), stale={}, stats={})
+    offset = 3
+    for space in spaces:
+        out['stale'][space.name] = [int(v) for v in rows[:, :, offset].sum(dim=1).tolist()]
+        offset += 1
+    for space in spaces:
+        size = space.distribution.stats_size()
+        block = rows[:, :, offset:offset + size]
+        offset += size
+        if space.per_item:
+            out['stats'][space.name] = [block[c].sum(dim=0) for c in range(n)]
+        else:
+            if not _same(block, block[:, :1].expand_as(block), nan_equal=True):
+                raise RuntimeError(f'OHL trunk {trunk}: the ranks of a copy sampled different values for the '
+                                   f'per-copy space {space.name!r}; its samples must depend on the copy only')
+            out['stats'][space.name] = [block[c, 0].clone() for c in range(n)]
+    return out
+
+
+def segment_seeds(seed: int, copy_id: int, rank_in_copy: int, trunk: int, epoch: int, iteration: int) -> dict:
+    """Seeds of this rank's Python, numpy and torch RNGs for the segment that starts at (trunk, epoch, iteration).
+
+    Drawn as independent words of ``numpy.random.SeedSequence([seed, copy, rank, trunk, epoch, iteration])``: every
+    coordinate is in the entropy, so no two segments, copies or ranks share a stream, and the three generators
+    never get related seeds.
+    """
+    words = np.random.SeedSequence([seed, copy_id, rank_in_copy, trunk, epoch, iteration]).generate_state(4)
+    return dict(python=int(words[0]), numpy=int(words[1]), torch=int(words[2]) << 32 | int(words[3]))
+
+
+def default_worst_reward(finite: Sequence[float]) -> float:
+    """The reward of a diverged copy: strictly below every valid copy's, by the spread of the valid rewards (at
+    least 0.1 % of their magnitude, 1e-3 when that is 0). Equal to the lowest valid reward, a diverged copy would
+    tie with the only valid copy of a pair and the controller would learn nothing from the divergence."""
+    lo, hi = min(finite), max(finite)
+    return lo - max(hi - lo, 1e-3 * abs(lo), 1e-3)
+
+
+class _SegmentStart:
+    """Wraps an iteration loop's data iterator: calls ``start`` right before each batch is loaded, except during
+    the ``skip`` batches mmengine advances over when it resumes (they must not consume the fresh streams)."""
+
+    def __init__(self, iterator: Any, skip: int, start: Any) -> None:
+        self.iterator, self.skip, self.start = iterator, skip, start
+
+    def __iter__(self) -> _SegmentStart:
+        return self
+
+    def __next__(self) -> Any:
+        if self.skip > 0:
+            self.skip -= 1
+        else:
+            self.start()
+        return next(self.iterator)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.iterator, name)
 
 
 @HOOKS.register_module()
@@ -54,8 +187,9 @@ class OHLHook(Hook):
             its ``val_evaluator``.
         trunk_epochs: Trunk length in epochs (epoch-based loops).
         trunk_iters: Trunk length in iterations (give exactly one of the two).
-        worst_reward: Reward given to a copy whose loss or weights became non-finite; default: the lowest
-            finite reward of that trunk. Such a copy is never chosen as the best.
+        worst_reward: Reward given to a copy whose loss, weights or buffers became non-finite; default: below the
+            lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`).
+            Such a copy is never chosen as the best.
         seed: Base seed of the per-copy sampling (each copy and trunk derive their own from it).
         verify_sync: All-gather θ and weight fingerprints after every update and fail loudly if the ranks
             disagree (cheap; turn off only for huge models).
@@ -108,7 +242,12 @@ class OHLHook(Hook):
         self.trunk = 0
         self.history: list[dict] = []
         self._trunk_start = 0.0
-        self._diverged = False
+        self._in_trunk = False  # a trunk has begun and not ended (saved in checkpoints)
+        self._trunk_iters = 0  # iterations trained in the running trunk (on this rank)
+        self._nonfinite_losses = 0
+        self._segment_pending = True
+        self._iteration_loop = False
+        self._uses_loss_scaler = False
         self._reward_loader: DataLoader | None = None
         self._evaluator: Evaluator | None = None
         self._report: OHLReport | None = None
@@ -119,35 +258,67 @@ class OHLHook(Hook):
             raise ValueError('OHLHook in a distributed run needs '
                              'model_wrapper_cfg=dict(type="automl_mm.CopyDataParallel"): '
                              f'{type(runner.model).__name__} would synchronise gradients across copies')
+        self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
+        check_train_setup(runner, self.layout, self.trunk_epochs)
+        self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
         self._build_reward_eval(runner)
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
-        if self.trunk == 0:
+        if self.trunk == 0 and not self._in_trunk:
             # Copies start from identical weights (METHODS.md §1, step 3): the first copy's.
             self._broadcast_copy_state(runner, src=0)
         self._report = OHLReport(runner, self.out_dir, self.spaces, self.plot)
-        self._begin_trunk(runner)
+        if self._iteration_loop:
+            # The first batch is loaded right after mmengine skipped the batches a resumed run already trained on;
+            # the random streams are derived after that skip, so the skip cannot consume them.
+            loop = runner.train_loop
+            loop.dataloader_iterator = _SegmentStart(loop.dataloader_iterator, skip=runner.iter,
+                                                     start=lambda: self._start_segment(runner, if_pending=True))
+
+    def before_train_epoch(self, runner) -> None:
+        if not self._iteration_loop:
+            self._start_segment(runner)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
         for space in self.spaces:
             space.after_train_iter(runner, data_batch)
+        self._trunk_iters += 1
         loss = (outputs or {}).get('loss')
         if loss is not None and not torch.isfinite(torch.as_tensor(loss)).all():
-            self._diverged = True
-        if self.trunk_iters is not None and self.every_n_train_iters(runner, self.trunk_iters):
-            self._end_trunk(runner)
-            if runner.iter + 1 < runner.max_iters:
-                self._begin_trunk(runner)
+            self._nonfinite_losses += 1
+        done = runner.iter + 1  # iterations completed, this one included
+        ended = False
+        if self.trunk_iters is not None and done % self.trunk_iters == 0:
+            self._end_trunk(runner, epoch=runner.epoch, iters=done, partial=False)
+            ended = True
+        elif self.trunk_iters is not None and done >= runner.max_iters and self._in_trunk:
+            # the run ends inside a trunk: end it now, before the checkpoint hook saves the final model
+            self._end_trunk(runner, epoch=runner.epoch + (0 if self._iteration_loop else 1), iters=done,
+                            partial=True)
+        if self._iteration_loop:
+            self._segment_pending = True  # iteration loops can resume at any iteration: re-derive every one
+        elif ended and done < runner.max_iters:
+            self._start_segment(runner)  # a trunk boundary inside an epoch: the next batch is loaded right away
 
     def after_train_epoch(self, runner) -> None:
-        if self.trunk_epochs is not None and self.every_n_epochs(runner, self.trunk_epochs):
-            self._end_trunk(runner)
-            if runner.epoch + 1 < runner.max_epochs:
-                self._begin_trunk(runner)
+        if self._iteration_loop or self.trunk_epochs is None or not self._in_trunk:
+            return
+        done = runner.epoch + 1
+        if done % self.trunk_epochs == 0 or done >= runner.max_epochs:
+            self._end_trunk(runner, epoch=done, iters=runner.iter, partial=done % self.trunk_epochs != 0)
+
+    def after_train(self, runner) -> None:
+        # A loop that stopped early (e.g. EarlyStoppingHook) leaves a trunk open: end it so that every rank holds
+        # the best copy. The checkpoints saved before this point hold the copies' own weights.
+        if self._in_trunk and self._trunk_iters > 0:
+            runner.logger.warning(f'OHL trunk {self.trunk} was still running when training stopped; ending it now '
+                                  '(checkpoints saved before this point hold copy 0, not the best copy)')
+            self._end_trunk(runner, epoch=runner.epoch, iters=runner.iter, partial=True)
+        self._in_trunk = False
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['ohl'] = dict(
-            trunk=self.trunk, seed=self.seed, history=self.history,
+            trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk,
             controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)})
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -162,29 +333,74 @@ class OHLHook(Hook):
         for space, controller in zip(self.spaces, self.controllers):
             controller.load_state_dict(state['controllers'][space.name])
         self.trunk, self.seed, self.history = state['trunk'], state['seed'], list(state['history'])
+        if state.get('in_trunk'):
+            # Only rank 0 writes checkpoints: inside a trunk, the other copies' weights and statistics are lost.
+            runner.logger.warning(
+                f'OHL: this checkpoint was saved inside trunk {self.trunk}; it holds copy 0 only, so every copy '
+                'continues the trunk from copy 0\'s weights and the statistics recorded before the checkpoint are '
+                'dropped. Resume is exact from checkpoints saved at trunk ends (a checkpoint interval that is a '
+                'multiple of the trunk length).')
 
     # ------------------------------------------------------------------------------------------ trunk logic
+    def _start_segment(self, runner, if_pending: bool = False) -> None:
+        """Begin the trunk if none is running, then re-derive this rank's random streams.
+
+        Called right before a batch is loaded at every point where a run can resume (each epoch in epoch loops,
+        each iteration in iteration loops) and at every trunk start, so the randomness of what follows depends
+        only on (seed, copy, rank, trunk, epoch, iteration), never on what ran before.
+        """
+        if if_pending and not self._segment_pending:
+            return
+        if not self._in_trunk:
+            self._begin_trunk(runner)
+        seeds = segment_seeds(self.seed, self.layout.copy_id, self.layout.rank_in_copy, self.trunk, runner.epoch,
+                              runner.iter)
+        random.seed(seeds['python'])
+        np.random.seed(seeds['numpy'])
+        torch.manual_seed(seeds['torch'])
+        for space in self.spaces:
+            space.begin_segment(runner, runner.iter)
+        self._segment_pending = False
+
     def _begin_trunk(self, runner) -> None:
-        # Each copy gets its own, reproducible randomness for this trunk (augmentation, dropout, sampling),
-        # independent of what happened before: a resumed run continues exactly like an uninterrupted one.
-        key = [self.seed, self.layout.copy_id, self.layout.rank_in_copy, self.trunk]
-        trunk_seed = int(np.random.SeedSequence(key).generate_state(1)[0])
-        random.seed(trunk_seed)
-        np.random.seed(trunk_seed)
-        torch.manual_seed(trunk_seed)
+        # The spaces' samples depend only on (seed, copy, trunk, space): every rank of a copy draws the same one.
         for i, space in enumerate(self.spaces):
             generator = torch.Generator().manual_seed(
                 int(np.random.SeedSequence([self.seed, self.layout.copy_id, self.trunk, i]).generate_state(1)[0]))
+            space.reset_stats()
             space.begin_trunk(runner, self.trunk, generator)
+        self._in_trunk = True
+        self._trunk_iters = 0
+        self._nonfinite_losses = 0
         self._trunk_start = time.perf_counter()
 
-    def _end_trunk(self, runner) -> None:
+    def _copy_is_valid(self, model: torch.nn.Module) -> bool:
+        """Whether this rank's copy can be rewarded and chosen: finite weights *and* buffers (BN statistics), and
+        finite losses. Under a loss scaler (AMP) a non-finite loss is a step the scaler skipped, not a divergence;
+        the copy is diverged only when every step of the trunk was non-finite."""
+        if not all(torch.isfinite(t).all() for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()):
+            return False
+        if self._uses_loss_scaler:
+            return not (self._trunk_iters > 0 and self._nonfinite_losses >= self._trunk_iters)
+        return self._nonfinite_losses == 0
+
+    def _end_trunk(self, runner, epoch: int, iters: int, partial: bool) -> None:
         layout = self.layout
         start = time.perf_counter()
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        valid = not self._diverged and all(torch.isfinite(p).all() for p in model.parameters())
-        reward = self._evaluate_reward(runner) if valid else float('nan')
-        valid = valid and math.isfinite(reward)
+        valid, reward, empty = self._copy_is_valid(model), float('nan'), False
+        if valid and layout.is_lead:  # the ranks of a copy hold the same weights: its lead evaluates it
+            metrics = evaluate_locally(runner.model, self._reward_loader, self._evaluator)
+            empty = not metrics
+            if empty:
+                runner.logger.warning(
+                    f'OHL trunk {self.trunk}: copy {layout.copy_id} got no metrics from the reward evaluator '
+                    f'({self._metric_names()}); its reward is 0. Check reward_evaluator (e.g. format_only=True '
+                    'computes nothing) and reward_key')
+                reward = 0.0
+            else:
+                reward = metric_value(metrics, self.reward_key, 'reward_key')
+            valid = math.isfinite(reward)
         t_reward = time.perf_counter()
         try:
             barrier()  # separates waiting for the slowest copy from the cost of the collectives below
@@ -195,24 +411,36 @@ class OHLHook(Hook):
                 f'`tools/train.py CONFIG --resume`. ({err})') from err
         t_wait = time.perf_counter()
 
-        row = torch.cat([torch.tensor([reward if valid else 0.0, float(valid)], dtype=torch.float64)]
+        row = torch.cat([torch.tensor([reward if valid else 0.0, float(valid), float(empty)], dtype=torch.float64)]
+                        + [torch.tensor([float(s.stale_count())], dtype=torch.float64) for s in self.spaces]
                         + [s.trunk_stats() for s in self.spaces])
-        rows = gather_rows(row)[[layout.lead_rank(c) for c in range(layout.num_copies)]]
-        rewards, valids = rows[:, 0].tolist(), rows[:, 1].bool().tolist()
+        trunk = combine_copy_rows(gather_rows(row), layout, self.spaces, self.trunk)
+        rewards, valids = trunk['rewards'], trunk['valid']
+        if all(trunk['empty'][c] for c in range(layout.num_copies) if valids[c]) and any(valids):
+            raise RuntimeError(f'OHL trunk {self.trunk}: the reward evaluator ({self._metric_names()}) returned no '
+                               f'metrics for any copy, so there is no reward to learn from; check reward_evaluator '
+                               f'(e.g. format_only=True computes nothing) and reward_key={self.reward_key!r}')
         if not any(valids):
-            raise RuntimeError(f'OHL trunk {self.trunk}: every copy diverged (non-finite loss or weights); '
+            raise RuntimeError(f'OHL trunk {self.trunk}: every copy diverged (non-finite loss, weights or buffers); '
                                'lower the learning rate or narrow the search space')
+        counts = {s.name: [s.distribution.sample_count(st) for st in trunk['stats'][s.name]] for s in self.spaces}
+        if self._trunk_iters > 0:
+            for space in self.spaces:
+                if space.per_item and min(counts[space.name]) == 0:
+                    raise RuntimeError(
+                        f'OHL trunk {self.trunk}: space {space.name!r} counted no choices in {self._trunk_iters} '
+                        f'iterations (per copy: {counts[space.name]}): the data samples carry no '
+                        f"metainfo['{CHOICE_META_KEY}'][{getattr(space, 'key', space.name)!r}]. Keep "
+                        f"'{CHOICE_META_KEY}' in the packing transform's meta_keys and the choice transform in "
+                        'train_dataloader.dataset.pipeline')
         finite = [r for r, ok in zip(rewards, valids) if ok]
-        worst = min(finite) if self.worst_reward is None else float(self.worst_reward)
+        worst = default_worst_reward(finite) if self.worst_reward is None else float(self.worst_reward)
         rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
         best = max((c for c in range(layout.num_copies) if valids[c]), key=lambda c: (rewards[c], -c))
 
-        offset, updates = 2, {}
+        updates = {}
         for space, controller in zip(self.spaces, self.controllers):
-            size = space.distribution.stats_size()
-            stats = [rows[c, offset:offset + size].clone() for c in range(layout.num_copies)]
-            offset += size
-            updates[space.name] = controller.step(stats, rewards)
+            updates[space.name] = controller.step(trunk['stats'][space.name], rewards)
             space.reset_stats()
         t_update = time.perf_counter()
 
@@ -226,19 +454,22 @@ class OHLHook(Hook):
         seconds = dict(train=start - self._trunk_start, reward=t_reward - start, wait=t_wait - t_reward,
                        gather_update=t_update - t_wait, broadcast=t_broadcast - t_update, verify=t_verify - t_broadcast)
         record = dict(trunk=self.trunk, seconds={k: round(v, 6) for k, v in seconds.items()},
-                      epoch=runner.epoch + 1 if self.trunk_epochs else runner.epoch, iter=runner.iter + 1,
-                      rewards=rewards, valid=valids, best=best, controller=updates,
+                      epoch=epoch, iter=iters, iters_in_trunk=self._trunk_iters, partial=partial,
+                      rewards=rewards, valid=valids, empty_metrics=trunk['empty'], best=best, controller=updates,
+                      samples=counts, stale_samples=trunk['stale'],
                       distributions={s.name: s.distribution.summary() for s in self.spaces},
                       theta={s.name: [p.detach().tolist() for p in s.distribution.parameters()]
                              for s in self.spaces}, **sync)
         self.history.append(record)
-        self._report.write(self.history, self.spaces, step=runner.iter + 1)
+        self._report.write(self.history, self.spaces, step=iters)
         runner.logger.info(
-            f'OHL trunk {self.trunk}: rewards {[round(r, 4) for r in rewards]}, best copy {best}, '
-            + ', '.join(f'{n}: {s.distribution.summary(top_k=3)}' for n, s in
-                        ((s.name, s) for s in self.spaces)))
-        self._diverged = False
+            f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards {[round(r, 4) for r in rewards]}, '
+            f'best copy {best}, ' + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
+        self._in_trunk = False
         self.trunk += 1
+
+    def _metric_names(self) -> str:
+        return ', '.join(type(m).__name__ for m in self._evaluator.metrics)
 
     def _verify(self, model: torch.nn.Module, before: torch.Tensor, best: int) -> dict:
         """Gather θ and weight fingerprints from every rank; raise if the ranks disagree."""
@@ -248,11 +479,12 @@ class OHLHook(Hook):
         rows = gather_rows(torch.cat([theta, before, after]))
         n, layout = theta.numel(), self.layout
         theta_ok = _same(rows[:, :n], rows[0, :n])
+        # NaN is never equal here: a non-finite weight or buffer after the broadcast is a failure
         copies_ok = _same(rows[:, n + 4:], rows[0, n + 4:])
         best_ok = _same(rows[0, n + 4:], rows[layout.lead_rank(best), n:n + 4])
         # Ranks of one copy train under DDP: their parameters (not BN statistics) must agree before the broadcast.
         leads = [layout.lead_rank(r // layout.ranks_per_copy) for r in range(layout.world_size)]
-        in_copy_ok = _same(rows[:, n:n + 2], rows[leads, n:n + 2])  # a diverged copy is NaN on all its ranks
+        in_copy_ok = _same(rows[:, n:n + 2], rows[leads, n:n + 2], nan_equal=True)  # diverged: NaN on all its ranks
         if not (theta_ok and copies_ok and best_ok and in_copy_ok):
             raise RuntimeError(f'OHL trunk {self.trunk}: ranks disagree after the update (theta identical: '
                                f'{theta_ok}, copies identical: {copies_ok}, copies equal the best: {best_ok}, '

@@ -83,15 +83,20 @@ class OHLReport:
             plt.close(fig)
 
 
+def choice_label(choice: Any) -> str:
+    """A choice as plot text: a factorised choice (a list of per-factor labels) reads ``'a + b'``."""
+    return ' + '.join(map(str, choice)) if isinstance(choice, (list, tuple)) else str(choice)
+
+
 def _series(history: list[dict], name: str) -> dict[str, list[float]]:
     """Curves to plot: probabilities of every choice that was ever in the top list, or means and stds."""
     summaries = [h['distributions'][name] for h in history]
     curves: dict[str, list[float]] = {}
     if 'top' in summaries[0]:
-        labels = {str(t['choice']) for s in summaries for t in s['top']}
+        labels = {choice_label(t['choice']) for s in summaries for t in s['top']}
         for label in sorted(labels):
-            curves[f'p({label})'] = [next((t['prob'] for t in s['top'] if str(t['choice']) == label), float('nan'))
-                                     for s in summaries]
+            curves[f'p({label})'] = [next((t['prob'] for t in s['top'] if choice_label(t['choice']) == label),
+                                          float('nan')) for s in summaries]
     elif 'mean' in summaries[0]:
         for d in range(len(summaries[0]['mean'])):
             curves[f'mean[{d}]'] = [s['mean'][d] for s in summaries]

@@ -148,11 +148,19 @@ class OHLSpace(BaseSearchSpace):
     def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
         """Make this copy's samples for the new trunk take effect."""
 
+    def begin_segment(self, runner: Any, segment: int) -> None:
+        """The hook re-derived the random streams at training iteration ``segment`` (see :class:`LivePolicy`)."""
+
     def after_train_iter(self, runner: Any, data_batch: Any) -> None:
         """Count the samples used in this iteration (per-item spaces)."""
 
     def trunk_stats(self) -> torch.Tensor:
+        """Sufficient statistics of the samples this rank used in the current trunk (float64, stats_size)."""
         return self._stats.clone()
+
+    def stale_count(self) -> int:
+        """Samples this rank used in the current trunk that were drawn from an earlier θ (not counted)."""
+        return 0
 
     def reset_stats(self) -> None:
         self._stats.zero_()
@@ -241,20 +249,46 @@ class AttributeSpace(OHLSpace):
 class LivePolicy:
     """Choice probabilities in shared memory, written by the trainer and read by every dataloader worker.
 
-    ``version`` is the trunk index the probabilities belong to; workers re-seed their sampling generator when
-    it changes, so the choices of a trunk depend only on (seed, copy, rank, trunk, worker), not on history.
-    ``stamp`` counts publications, so readers rebuild their cached CDF exactly when the probabilities change.
+    ``version`` is the trunk index the probabilities belong to (the θ they come from); ``segment`` is the training
+    iteration at which the hook last re-derived the random streams (every epoch start, trunk start, and in
+    iteration-based loops every iteration). Readers seed their sampling generator from (seed, copy, rank, version,
+    segment, worker), so a stream never repeats and a resumed run draws what an uninterrupted one draws.
+    ``stamp`` is a sequence lock: odd while a publication is being written, bumped to the next even number when it
+    is complete, so a reader never mixes two publications.
     """
 
     def __init__(self, num_choices: int) -> None:
         self.probs = torch.full((num_choices,), 1.0 / num_choices, dtype=torch.float64).share_memory_()
         self.version = torch.full((1,), -1, dtype=torch.int64).share_memory_()
+        self.segment = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.stamp = torch.zeros(1, dtype=torch.int64).share_memory_()
 
-    def publish(self, probs: torch.Tensor, version: int) -> None:
-        self.probs.copy_(probs.detach().to(torch.float64))
-        self.version.fill_(int(version))
+    def publish(self, probs: torch.Tensor | None, version: int, segment: int | None = None) -> None:
+        """Publish new probabilities (``None`` keeps them), their trunk ``version`` and optionally a ``segment``."""
         self.stamp.add_(1)
+        if probs is not None:
+            self.probs.copy_(torch.as_tensor(probs).detach().to(torch.float64))
+        self.version.fill_(int(version))
+        if segment is not None:
+            self.segment.fill_(int(segment))
+        self.stamp.add_(1)
+
+    def snapshot(self) -> tuple[int, int, int, np.ndarray]:
+        """A consistent ``(stamp, version, segment, probs)`` (retries while a publication is being written)."""
+        while True:
+            stamp = int(self.stamp[0])
+            if stamp % 2 == 0:
+                version, segment, probs = int(self.version[0]), int(self.segment[0]), self.probs.numpy().copy()
+                if int(self.stamp[0]) == stamp:
+                    return stamp, version, segment, probs
+
+
+CHOICE_META_KEY = 'ohl_choice'
+
+
+def version_key(key: str) -> str:
+    """Key under ``results['ohl_choice']`` that holds the policy version a choice was drawn from."""
+    return f'{key}@version'
 
 
 def _cdf(probs: np.ndarray) -> np.ndarray:
@@ -267,8 +301,10 @@ class LiveChoiceTransform(BaseTransform):
 
     Unbound, it samples from fixed probabilities (replaying an exported policy; uniform when none are given).
     Bound to a ``PipelineChoiceSpace`` (``bind``), it samples from the space's live distribution. Either way it
-    records the applied index as ``results['ohl_choice'][key]``; keep ``ohl_choice`` in the packing transform's
-    meta keys (``PackClsInputs`` does by default; add it to mmdet's ``PackDetInputs(meta_keys=...)``).
+    records the applied index as ``results['ohl_choice'][key]`` and, when bound, the policy version (trunk) it was
+    drawn from as ``results['ohl_choice'][f'{key}@version']``. A ``PipelineChoiceSpace`` adds ``ohl_choice`` to the
+    ``meta_keys`` of every packing transform of the pipeline (``PackClsInputs`` has it by default, mmdet's
+    ``PackDetInputs`` does not), so the choice reaches the hook in the data samples' metainfo.
     Subclasses implement ``apply_choice`` and ``export_cfg``.
     """
 
@@ -290,6 +326,7 @@ class LiveChoiceTransform(BaseTransform):
         self.live: LivePolicy | None = None
         self._seed_key: tuple[int, ...] = ()
         self._version: int | None = None
+        self._stream: tuple | None = None
         self._stamp: int | None = None
         self._cdf_live: np.ndarray | None = None
         self._rng: np.random.Generator | None = None
@@ -304,10 +341,12 @@ class LiveChoiceTransform(BaseTransform):
                              f'space has {len(live.probs)}')
         self.live = live
         self._seed_key = (int(seed), int(copy_id), int(rank_in_copy))
-        self._version = self._stamp = None
+        self._stream = self._stamp = None
+        self._version = None
 
     def _cdf_and_rng(self) -> tuple[np.ndarray, np.random.Generator]:
-        # Called per sample: the generator is (re)made only when the process or the trunk changes.
+        # Called per sample: the CDF is rebuilt only when a publication changed it, the generator only when the
+        # process, the policy version or the segment changed.
         if self.live is None:
             # Fixed policy: a generator seeded from the process's numpy RNG (seeded per worker by mmengine);
             # every dataloader worker is its own process.
@@ -315,23 +354,29 @@ class LiveChoiceTransform(BaseTransform):
                 self._rng = np.random.default_rng(np.random.randint(0, 2**31))
                 self._rng_owner = os.getpid()
             return self._fixed_cdf, self._rng
-        version, stamp = int(self.live.version[0]), int(self.live.stamp[0])
-        if version != self._version:
-            info = torch.utils.data.get_worker_info()
-            worker = -1 if info is None else info.id
-            self._rng = np.random.default_rng([*self._seed_key, version + 1, worker + 1])
+        if int(self.live.stamp[0]) != self._stamp or self._rng_owner != os.getpid():
+            self._stamp, version, segment, probs = self.live.snapshot()
+            self._cdf_live = _cdf(probs)
             self._version = version
-        if stamp != self._stamp:
-            self._cdf_live = _cdf(self.live.probs.numpy())
-            self._stamp = stamp
+            info = torch.utils.data.get_worker_info()
+            stream = (version, segment, -1 if info is None else info.id)
+            if stream != self._stream or self._rng_owner != os.getpid():
+                # Every coordinate of the stream is in its seed: no two (copy, rank, trunk, segment, worker) draw
+                # the same sequence, and a resumed run re-derives the one an uninterrupted run used.
+                self._rng = np.random.default_rng([*self._seed_key, stream[0] + 1, stream[1] + 1, stream[2] + 1])
+                self._stream, self._rng_owner = stream, os.getpid()
         return self._cdf_live, self._rng
 
     def transform(self, results: dict) -> dict | None:
         cdf, rng = self._cdf_and_rng()
+        version = self._version
         index = min(int(np.searchsorted(cdf, rng.random(), side='right')), self.num_choices - 1)
         results = self.apply_choice(results, index, rng)
         if results is not None:
-            results.setdefault('ohl_choice', {})[self.key] = index
+            record = results.setdefault(CHOICE_META_KEY, {})
+            record[self.key] = index
+            if self.live is not None:
+                record[version_key(self.key)] = version  # the θ it was drawn from (trunk index)
         return results
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
@@ -418,33 +463,65 @@ class PipelineChoiceSpace(OHLSpace):
         self.key = key
         self.live = LivePolicy(len(self.distribution.probs()))
         self.transforms: list[OHLRandomChoice] = []
+        self._version: int | None = None
+        self._stale = 0
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         dataset = runner.train_dataloader.dataset
-        self.transforms = [t for t in _iter_transforms(dataset)
-                           if isinstance(t, LiveChoiceTransform) and t.key == self.key]
+        transforms = list(_iter_transforms(dataset))
+        self.transforms = [t for t in transforms if isinstance(t, LiveChoiceTransform) and t.key == self.key]
         if not self.transforms:
             raise ValueError(f'PipelineChoiceSpace(key={self.key!r}) found no choice transform (OHLRandomChoice, '
                              f'OHLAutoAugment, ...) with key={self.key!r} in train_dataloader.dataset.pipeline')
         for t in self.transforms:
             t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy)
+        # The choice reaches the hook through the data samples' metainfo: make every packing transform carry it
+        # (mmdet's PackDetInputs, for one, keeps only its default meta_keys).
+        for t in transforms:
+            meta_keys = getattr(t, 'meta_keys', None)
+            if isinstance(meta_keys, (tuple, list)) and CHOICE_META_KEY not in meta_keys:
+                t.meta_keys = type(meta_keys)([*meta_keys, CHOICE_META_KEY])
         names = self.transforms[0].choice_names()
-        if names is not None and getattr(self.distribution, 'labels', 'n/a') is None:
-            self.distribution.labels = names  # readable summaries: 'Rotate(20) + Invert' instead of an index
+        if names is not None and hasattr(self.distribution, 'set_choice_names'):
+            # readable summaries: 'Rotate(20) + Invert' instead of an index (kept when the config gave labels)
+            self.distribution.set_choice_names(names, overwrite=False)
 
     def apply(self, sample: Any, runner: Any = None) -> None:
         """Publish choice probabilities ``sample`` to every worker (per-item spaces bind a distribution)."""
         self.live.publish(torch.as_tensor(sample, dtype=torch.float64), int(self.live.version[0]))
 
     def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
+        self._version = trunk
         self.live.publish(self.distribution.probs(), trunk)
 
+    def begin_segment(self, runner: Any, segment: int) -> None:
+        self.live.publish(None, int(self.live.version[0]), segment)
+
     def after_train_iter(self, runner: Any, data_batch: Any) -> None:
+        """Count the choices of this batch that were drawn from the current θ (the trunk's version).
+
+        A batch prefetched by a dataloader worker before the trunk started was drawn from the previous θ; its
+        choices are not this trunk's samples and are only counted as stale.
+        """
         samples = data_batch.get('data_samples', []) if isinstance(data_batch, dict) else []
-        indices = [s.metainfo['ohl_choice'][self.key] for s in samples
-                   if self.key in s.metainfo.get('ohl_choice', {})]
+        vkey, indices = version_key(self.key), []
+        for s in samples:
+            record = s.metainfo.get(CHOICE_META_KEY, {})
+            if self.key not in record:
+                continue
+            if record.get(vkey, self._version) == self._version:
+                indices.append(record[self.key])
+            else:
+                self._stale += 1
         if indices:
             self._stats += self.distribution.sufficient_stats(torch.as_tensor(indices, dtype=torch.long))
+
+    def stale_count(self) -> int:
+        return self._stale
+
+    def reset_stats(self) -> None:
+        super().reset_stats()
+        self._stale = 0
 
     def export_fragment(self) -> str:
         if not self.transforms:

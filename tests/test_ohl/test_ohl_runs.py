@@ -59,6 +59,8 @@ def test_two_copies_of_two_ranks_train_with_ddp_inside_each_copy(tmp_path):
     assert len(history) == 2
     for h in history:
         assert len(h['rewards']) == 2
+        # each rank applied the choices of its 150 images; the controller got the copy's 300, not the lead's 150
+        assert h['samples']['aug'] == [300.0, 300.0]
         # parameters of the two ranks of each copy agreed before the broadcast: gradients were synchronised
         assert h['ranks_in_copy_identical'] and h['copies_identical'] and h['copies_equal_best']
 
@@ -152,7 +154,7 @@ def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
     assert len(history) == 4  # 2 epochs of 10 iterations, trunks of 5 iterations
     for h in history:
         assert h['valid'] == [True, False]
-        assert h['best'] == 0 and h['rewards'][1] == h['rewards'][0]  # worst = lowest finite reward
+        assert h['best'] == 0 and h['rewards'][1] < h['rewards'][0]  # strictly below the only valid copy
         assert h['copies_identical'] and h['copies_equal_best']  # the NaN copy was repaired by the broadcast
 
 
@@ -219,3 +221,159 @@ def test_a_world_size_that_does_not_fit_stops_at_start(tmp_path):
                     '--cfg-options', 'custom_hooks.0.num_copies=3', check=False, timeout=300)
     assert proc.returncode != 0
     assert 'world size 2 does not fit the OHL configuration: num_copies (3)' in proc.stdout + proc.stderr
+
+
+def _known_outcome_cfg(tmp_path, seed: int = 1) -> str:
+    root = osp.abspath(OHL)
+    path = tmp_path / 'lr_search.py'
+    path.write_text(
+        f"_base_ = ['{root}']\n"
+        "train_dataloader = dict(batch_size=16, dataset=dict(max_samples=96, pipeline=[dict(type='PackClsInputs')]))\n"
+        "reward_dataloader = dict(dataset=dict(max_samples=120))\n"
+        "model = dict(backbone=dict(channels=(16, 32)), head=dict(in_channels=32))\n"
+        "param_scheduler = []\n"
+        "custom_hooks = [dict(\n"
+        "    type='OHLHook', num_copies=2, trunk_iters=3, seed=" + str(seed) + ", plot=False,\n"
+        "    spaces=[dict(type='AttributeSpace', name='lr', target='optim_wrapper.optimizer.param_groups.*.lr',\n"
+        "                 choices=[0.1, 1e6],\n"
+        "                 distribution=dict(type='Categorical', num_choices=2, labels=['0.1', '1e6']))],\n"
+        "    controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.5, betas=(0.5, 0.999))),\n"
+        "    reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1')]\n"
+        "train_cfg = dict(max_epochs=5, val_interval=100)\n"
+        "default_hooks = dict(checkpoint=dict(interval=100))\n")
+    return str(path)
+
+
+def _prob(summary: dict, label: str) -> float:
+    return next(t['prob'] for t in summary['top'] if t['choice'] == label)
+
+
+@pytest.mark.slow
+def test_a_learning_rate_that_diverges_is_learned_away(tmp_path):
+    """A known outcome: of lr 0.1 (trains) and lr 1e6 (diverges at once), 10 trunks of 2 copies must end with
+    p(0.1) > 0.9. A sign-flipped or random controller fails this (it was checked by flipping the advantage)."""
+    work = str(tmp_path / 'work')
+    run_tool('tools/train.py', _known_outcome_cfg(tmp_path), '--work-dir', work)
+    history = _history(work)
+    assert len(history) == 10 and all(h['samples']['lr'] == [1.0, 1.0] for h in history)
+    # lr 1e6 diverges within a trunk: when the copies drew different rates, the valid one was rewarded above it
+    mixed = [h for h in history if len(set(h['valid'])) == 2]
+    assert len(mixed) >= 2
+    for h in mixed:
+        assert h['valid'][h['best']] and h['rewards'][1 - h['best']] < h['rewards'][h['best']]
+    assert _prob(history[-1]['distributions']['lr'], '0.1') > 0.9
+
+
+DUMPER = '''
+import os.path as osp
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from automl_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class DumpFinalWeights(Hook):
+    """Every rank saves the weights it ends the run with."""
+
+    priority = 'LOWEST'
+
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        torch.save(model.state_dict(), osp.join(runner.work_dir, f'final_rank{get_rank()}.pth'))
+'''
+
+
+def _small_two_copy_cfg(plugin: str | None = None, **hook) -> Config:
+    """The digits OHL config with 2 copies, 64 training images, batches of 16 and a small network."""
+    cfg = Config.fromfile(OHL)
+    cfg.train_dataloader.batch_size = 16
+    cfg.train_dataloader.dataset.max_samples = 64
+    cfg.model.backbone.channels = (8, 16)
+    cfg.model.head.in_channels = 16
+    cfg.param_scheduler = []
+    if 'trunk_iters' in hook:
+        cfg.custom_hooks[0].pop('trunk_epochs')
+    cfg.custom_hooks[0].update(num_copies=2, plot=False, **hook)
+    if plugin:
+        cfg.custom_imports = dict(imports=[plugin], allow_failed_imports=False)
+    return cfg
+
+
+def _dump(cfg: Config, tmp_path, name: str) -> str:
+    cfg.dump(str(tmp_path / f'{name}.py'))
+    return str(tmp_path / f'{name}.py')
+
+
+@pytest.mark.slow
+def test_a_run_that_ends_inside_a_trunk_leaves_every_rank_and_the_checkpoint_with_the_best_copy(tmp_path):
+    """2 copies, trunk_epochs=2, max_epochs=3: the partial trunk 1 is ended before the last checkpoint."""
+    import torch
+
+    (tmp_path / 'dump_plugin.py').write_text(DUMPER)
+    cfg = _small_two_copy_cfg(plugin='dump_plugin', trunk_epochs=2)
+    cfg.custom_hooks.append(dict(type='DumpFinalWeights'))
+    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 3, 100
+    cfg = _dump(cfg, tmp_path, 'partial')
+    work = str(tmp_path / 'work')
+    run_tool('tools/train.py', cfg, '--work-dir', work, env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    history = _history(work)
+    assert [(h['trunk'], h['epoch'], h['partial']) for h in history] == [(0, 2, False), (1, 3, True)]
+    assert history[1]['copies_identical'] and history[1]['copies_equal_best']
+    final = [torch.load(osp.join(work, f'final_rank{r}.pth')) for r in range(2)]
+    saved = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=False)['state_dict']
+    for key, value in saved.items():
+        assert torch.equal(final[0][key], final[1][key]) and torch.equal(final[0][key], value), key
+
+
+KILL_AT_ITER = '''
+import os
+
+from mmengine.dist import barrier
+from mmengine.hooks import Hook
+
+from automl_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class KillAfterIter(Hook):
+    """Ends every rank abruptly after the checkpoint of iteration `iteration` is written."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter + 1 == self.iteration:
+            barrier()
+            os._exit(3)
+'''
+
+
+@pytest.mark.slow
+def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_trajectory(tmp_path):
+    """trunk_iters=10, 40 iterations, killed at iteration 20: mmengine's skip of the trained batches must not
+    consume the random streams of the resumed trunk (it gave another reward in trunk 3)."""
+    (tmp_path / 'kill_plugin.py').write_text(KILL_AT_ITER)
+    cfg = _small_two_copy_cfg(trunk_iters=10)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=1000)
+    cfg.default_hooks.checkpoint.update(by_epoch=False, interval=10)
+    cfg.log_processor = dict(by_epoch=False)
+    full_cfg = _dump(cfg, tmp_path, 'iters')
+    cfg.custom_imports = dict(imports=['kill_plugin'], allow_failed_imports=False)
+    cfg.custom_hooks.append(dict(type='KillAfterIter', iteration=20))
+    killed_cfg = _dump(cfg, tmp_path, 'iters_killed')
+    env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
+    full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
+    run_tool('tools/train.py', full_cfg, '--work-dir', full)
+    killed = run_tool('tools/train.py', killed_cfg, '--work-dir', split, env=env, check=False)
+    assert killed.returncode != 0 and osp.isfile(osp.join(split, 'iter_20.pth'))
+    run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume')
+    a, b = _history(full), _history(split)
+    assert [h['iter'] for h in b] == [10, 20, 30, 40]
+    assert [h['rewards'] for h in a] == [h['rewards'] for h in b]  # exact, trunk by trunk
+    assert [h['theta'] for h in a] == [h['theta'] for h in b]

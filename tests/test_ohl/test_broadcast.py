@@ -1,0 +1,74 @@
+"""The trunk-end broadcast copies the *whole* training state of the best copy, over a real gloo process group."""
+from __future__ import annotations
+
+import os.path as osp
+from types import SimpleNamespace
+from unittest import mock
+
+import torch
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
+
+
+def _state(runner, ema_hook) -> dict:
+    ow = runner.optim_wrapper
+    return {
+        'model': {k: v.clone() for k, v in runner.model.state_dict().items()},
+        'momentum': [ow.optimizer.state[p]['momentum_buffer'].clone() for p in runner.model.parameters()],
+        'lr': [g['lr'] for g in ow.optimizer.param_groups],
+        'scheduler': {k: v for k, v in runner.param_schedulers[0].state_dict().items() if k != 'optimizer'},
+        'ema': {k: v.clone() for k, v in ema_hook.ema_model.state_dict().items()},
+        'loss_scale': float(ow.loss_scaler.get_scale()),
+        'optim_wrapper_keys': sorted(ow.state_dict()),
+    }
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    from mmengine.hooks import EMAHook
+    from mmengine.model import ExponentialMovingAverage
+    from mmengine.optim import AmpOptimWrapper, MultiStepLR
+
+    from automl_mm.ohl import OHLHook
+
+    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    torch.manual_seed(rank)  # every piece of state differs between the two ranks
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1 * (rank + 1), momentum=0.9)
+    with mock.patch('mmengine.optim.optimizer.amp_optimizer_wrapper.is_cuda_available', return_value=True):
+        ow = AmpOptimWrapper(optimizer=optimizer)
+    ow.loss_scaler = torch.amp.GradScaler('cpu', init_scale=2.0 ** (rank + 4))  # a working scaler on CPU
+    scheduler = MultiStepLR(ow, milestones=[2, 4])
+    ema_hook = EMAHook()
+    ema_hook.ema_model = ExponentialMovingAverage(model, momentum=0.5)
+    for _ in range(rank + 1):
+        model(torch.randn(8, 3)).pow(2).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        scheduler.step()
+        ema_hook.ema_model.update_parameters(model)
+    runner = SimpleNamespace(model=model, optim_wrapper=ow, param_schedulers=[scheduler], hooks=[ema_hook])
+    before = _state(runner, ema_hook)
+    OHLHook._broadcast_copy_state(None, runner, src=1)
+    torch.save({'before': before, 'after': _state(runner, ema_hook)}, osp.join(out_dir, f'rank{rank}.pth'))
+    torch_dist.destroy_process_group()
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    return a == b
+
+
+def test_broadcast_copies_weights_optimiser_scheduler_ema_and_loss_scaler(tmp_path):
+    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
+                       start_method='spawn')
+    r0, r1 = (torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
+    assert 'loss_scaler' in r1['before']['optim_wrapper_keys']
+    for key in ('model', 'momentum', 'lr', 'scheduler', 'ema', 'loss_scale'):
+        assert not _equal(r0['before'][key], r1['before'][key]), key  # they differed before the broadcast
+        assert _equal(r0['after'][key], r1['before'][key]), key  # rank 0 now holds the source's state
+        assert _equal(r1['after'][key], r1['before'][key]), key  # and the source kept its own

@@ -1,0 +1,383 @@
+"""The OHL engine's invariants, each with the smallest input that broke it (issue #11).
+
+In-process runs use one copy (no process group); the multi-copy checks are in ``test_ohl_runs.py``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os.path as osp
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.config import Config
+from mmengine.dataset import DefaultSampler
+from mmengine.evaluator import BaseMetric
+from mmengine.runner import IterBasedTrainLoop, Runner
+from mmengine.structures import BaseDataElement
+from torch.utils.data import DataLoader, Dataset
+
+from automl_mm.ohl import (
+    CopyLayout,
+    CopySampler,
+    FactorisedCategorical,
+    LivePolicy,
+    OHLHook,
+    OHLRandomChoice,
+    PipelineChoiceSpace,
+    reset_copy_layout,
+)
+from automl_mm.ohl import copies as copies_module
+from automl_mm.ohl.hook import _same, check_train_setup, combine_copy_rows, segment_seeds
+from automl_mm.ohl.report import choice_label
+from automl_mm.ohl.spaces import AttributeSpace
+from automl_mm.registry import METRICS, TRANSFORMS
+
+OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
+
+
+@METRICS.register_module(force=True)
+class EmptyMetric(BaseMetric):
+    """Computes nothing, like ``CocoMetric(format_only=True)``."""
+
+    def process(self, data_batch, data_samples):
+        self.results.append(0)
+
+    def compute_metrics(self, results):
+        return {}
+
+
+@TRANSFORMS.register_module(force=True)
+class PackWithoutMeta(BaseTransform):
+    """A packing transform with no meta_keys at all: the choice cannot reach the hook."""
+
+    def transform(self, results):
+        img = torch.from_numpy(np.ascontiguousarray(results['img'].transpose(2, 0, 1)))
+        sample = BaseDataElement(metainfo={})
+        sample.gt_label = torch.tensor([results['gt_label']])
+        return {'inputs': img, 'data_samples': sample}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layout():
+    reset_copy_layout()
+    yield
+    reset_copy_layout()
+
+
+def _layout(num_copies, ranks_per_copy, rank=0, group=None):
+    layout = CopyLayout(num_copies, ranks_per_copy, rank, num_copies * ranks_per_copy, group)
+    copies_module._LAYOUT = layout
+    return layout
+
+
+# ------------------------------------------------------------------------------------------ in-process runs
+def _cfg(tmp_path, **hook):
+    """One copy of the digits OHL config, tiny: 64 training images, batches of 16 (4 iterations per epoch)."""
+    cfg = Config.fromfile(OHL)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.launcher = 'none'
+    cfg.model.backbone.channels = (8, 16)
+    cfg.model.head.in_channels = 16
+    cfg.train_dataloader.batch_size = 16
+    cfg.train_dataloader.dataset.max_samples = 64
+    cfg.reward_dataloader.dataset.max_samples = 64
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=100)
+    cfg.param_scheduler = []
+    cfg.reward_evaluator = dict(type='Accuracy', topk=(1,))
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=4)
+    cfg.default_hooks.logger.interval = 1
+    if 'trunk_iters' in hook:
+        cfg.custom_hooks[0].pop('trunk_epochs')
+    cfg.custom_hooks[0].update(num_copies=1, plot=False, **hook)
+    return cfg
+
+
+def _train(cfg):
+    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    runner.train()
+    with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
+        return runner, json.load(f)
+
+
+def test_a_run_that_ends_inside_a_trunk_ends_it_before_the_last_checkpoint(tmp_path):
+    """Item 1: trunk_epochs=2, max_epochs=3: trunk 1 covers epoch 3 only; it is ended, and marked partial."""
+    cfg = _cfg(tmp_path, trunk_epochs=2)
+    runner, history = _train(cfg)
+    assert [(h['trunk'], h['epoch'], h['iter'], h['partial'], h['iters_in_trunk']) for h in history] == [
+        (0, 2, 8, False, 8), (1, 3, 12, True, 4)]
+    assert history[1]['samples']['aug'] == [64.0]  # one epoch of choices counted in the partial trunk
+    # the last checkpoint is written after the partial trunk's update: it holds the final θ
+    ckpt = torch.load(osp.join(cfg.work_dir, 'epoch_3.pth'), weights_only=False)
+    assert ckpt['ohl']['trunk'] == 2 and not ckpt['ohl']['in_trunk']
+    assert len(ckpt['ohl']['history']) == 2
+
+
+def test_iteration_trunks_record_the_iterations_completed(tmp_path):
+    """Item 2: trunk_iters=4 in an iteration loop of 10: trunks end after iterations 4, 8 and (partial) 10."""
+    cfg = _cfg(tmp_path, trunk_iters=4)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=10, val_interval=100)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=5, by_epoch=False)
+    cfg.log_processor = dict(by_epoch=False)
+    _, history = _train(cfg)
+    assert [(h['iter'], h['partial']) for h in history] == [(4, False), (8, False), (10, True)]
+
+
+def test_trunk_epochs_under_an_iteration_loop_is_refused(tmp_path):
+    loop = object.__new__(IterBasedTrainLoop)
+    runner = SimpleNamespace(train_loop=loop)
+    with pytest.raises(ValueError, match=r'trunk_epochs=1.*train_cfg.type is IterBasedTrainLoop.*trunk_iters'):
+        check_train_setup(runner, _layout(1, 1), trunk_epochs=1)
+
+
+def test_a_trunk_that_counted_no_choices_is_an_error(tmp_path):
+    """Item 5: a packing transform that drops the choice: the trunk end names the space and its key."""
+    cfg = _cfg(tmp_path, trunk_iters=2)
+    cfg.train_dataloader.dataset.pipeline = [cfg.train_pipeline[0], dict(type='PackWithoutMeta')]
+    with pytest.raises(RuntimeError, match=r"space 'aug' counted no choices in 2 iterations.*"
+                                           r"\['ohl_choice'\]\['aug'\]"):
+        _train(cfg)
+
+
+def test_packing_transforms_are_made_to_carry_the_choice():
+    """Item 5: mmdet's PackDetInputs keeps only its default meta_keys; the space adds ohl_choice to them."""
+    from mmdet.datasets.transforms import PackDetInputs
+
+    pack = PackDetInputs()
+    assert 'ohl_choice' not in pack.meta_keys
+    choice = OHLRandomChoice(transforms=[[], []], key='aug')
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(
+        pipeline=SimpleNamespace(transforms=[choice, pack]))))
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=2), key='aug')
+    space.setup(runner, _layout(1, 1), seed=0)
+    space.begin_trunk(runner, 0, torch.Generator())
+    out = pack(choice({'img': np.zeros((8, 8, 3), np.uint8), 'img_id': 0, 'img_shape': (8, 8),
+                       'ori_shape': (8, 8), 'scale_factor': (1.0, 1.0), 'img_path': '', 'flip': False,
+                       'flip_direction': None}))
+    space.after_train_iter(runner, {'data_samples': [out['data_samples']]})
+    assert space.trunk_stats().sum() == 1
+
+
+def test_empty_metrics_warn_and_fail_when_every_copy_has_none(tmp_path):
+    """Item 10: a reward evaluator that returns nothing is not a reward of 0 for everyone."""
+    cfg = _cfg(tmp_path, trunk_iters=2)
+    cfg.custom_hooks[0].reward_evaluator = dict(type='EmptyMetric')
+    with pytest.raises(RuntimeError, match=r'reward evaluator \(EmptyMetric\) returned no metrics for any copy'):
+        _train(cfg)
+
+
+# ------------------------------------------------------------------------------------------ statistics of copies
+def _stats_space(per_item, name):
+    if per_item:
+        return PipelineChoiceSpace(dict(type='Categorical', num_choices=3), key=name)
+    return AttributeSpace(dict(type='Categorical', num_choices=3), target='x', choices=[1, 2, 3], name=name)
+
+
+def test_statistics_of_a_copys_ranks_are_summed():
+    """Item 3: 1 copy x 2 ranks, 150 images each: the controller gets the 300 choices, not the lead's 150."""
+    spaces = [_stats_space(True, 'aug'), _stats_space(False, 'lr')]
+    layout = _layout(2, 2)
+    rows = torch.tensor([
+        # reward, valid, empty, stale(aug), stale(lr), aug histogram, lr sample
+        [70., 1, 0, 2, 0, 100, 50, 0, 0, 1, 0],
+        [np.nan, 1, 0, 1, 0, 60, 90, 0, 0, 1, 0],
+        [80., 1, 0, 0, 0, 150, 0, 0, 1, 0, 0],
+        [np.nan, 0, 0, 0, 0, 0, 0, 150, 1, 0, 0],
+    ], dtype=torch.float64)
+    out = combine_copy_rows(rows, layout, spaces)
+    assert out['rewards'] == [70.0, 80.0]  # the lead's
+    assert out['valid'] == [True, False]  # a copy is valid only when all its ranks are
+    assert [s.tolist() for s in out['stats']['aug']] == [[160, 140, 0], [150, 0, 150]]
+    assert [s.sum().item() for s in out['stats']['aug']] == [300, 300]
+    assert [s.tolist() for s in out['stats']['lr']] == [[0, 1, 0], [1, 0, 0]]  # per copy, not per rank
+    assert out['stale']['aug'] == [3, 0]
+    rows[1, -2] = 0  # the second rank of copy 0 sampled another per-copy value
+    rows[1, -3] = 1
+    with pytest.raises(RuntimeError, match="ranks of a copy sampled different values for the per-copy space 'lr'"):
+        combine_copy_rows(rows, layout, spaces)
+
+
+# ------------------------------------------------------------------------------------------ setup checks
+class _Tiny(Dataset):
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        return i
+
+
+def _setup_runner(sampler, model=None):
+    loader = DataLoader(_Tiny(), sampler=sampler, batch_size=2)
+    return SimpleNamespace(train_loop=object(), train_dataloader=loader, model=model or torch.nn.Linear(2, 2))
+
+
+def test_several_copies_need_a_copy_aware_sampler():
+    """Item 4: DefaultSampler would give each of 2 copies a disjoint half of the data."""
+    layout = _layout(2, 1)
+    with pytest.raises(ValueError, match=r'num_copies=2 needs a copy-aware train_dataloader.sampler, got '
+                                         r'DefaultSampler'):
+        check_train_setup(_setup_runner(DefaultSampler(_Tiny())), layout, trunk_epochs=1)
+    check_train_setup(_setup_runner(CopySampler(_Tiny(), seed=0)), layout, trunk_epochs=1)
+
+    class MySampler(DefaultSampler):
+        copy_aware = True  # the documented opt-out
+
+    check_train_setup(_setup_runner(MySampler(_Tiny())), layout, trunk_epochs=1)
+    check_train_setup(_setup_runner(DefaultSampler(_Tiny())), _layout(1, 1), trunk_epochs=1)  # one copy: fine
+
+
+def test_syncbn_is_refused_across_copies_and_restricted_inside_one():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.SyncBatchNorm(4))
+    layout = _layout(2, 1)
+    with pytest.raises(ValueError, match=r'model.1 is a SyncBatchNorm.*average batch statistics across the OHL '
+                                         r'copies'):
+        check_train_setup(_setup_runner(CopySampler(_Tiny(), seed=0), model), layout, trunk_epochs=1)
+    group = object()
+    layout = _layout(2, 2, group=group)
+    check_train_setup(_setup_runner(CopySampler(_Tiny(), seed=0), model), layout, 1)
+    assert model[1].process_group is group
+
+
+# ------------------------------------------------------------------------------------------ divergence
+def _hook():
+    return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                distribution=dict(type='Categorical', num_choices=2))],
+                   num_copies=1, reward_key='accuracy/top1', trunk_iters=5)
+
+
+def test_a_nan_buffer_makes_a_copy_invalid():
+    """Item 9: a NaN BN running statistic must not make the 'best' copy."""
+    hook = _hook()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    assert hook._copy_is_valid(model)
+    model[1].running_var[0] = float('nan')
+    assert not hook._copy_is_valid(model)
+    # the sync check does not treat NaN as equal to NaN
+    nan = torch.tensor([float('nan'), 1.0])
+    assert not _same(nan, nan) and _same(nan, nan, nan_equal=True)
+
+
+def test_a_step_the_loss_scaler_skipped_is_not_a_divergence():
+    hook = _hook()
+    model = torch.nn.Linear(2, 2)
+    hook._trunk_iters, hook._nonfinite_losses = 5, 1
+    assert not hook._copy_is_valid(model)  # without AMP a non-finite loss is a divergence
+    hook._uses_loss_scaler = True
+    assert hook._copy_is_valid(model)  # AMP: the scaler skipped that step
+    hook._nonfinite_losses = 5
+    assert not hook._copy_is_valid(model)  # every step non-finite: diverged
+
+
+# ------------------------------------------------------------------------------------------ RNG streams
+def test_no_two_random_streams_of_a_small_run_are_equal():
+    """Item 7: 4 copies x 4 epochs: 16 distinct sampler orders (seed + copy + epoch gave 14 repeated pairs); choice
+    streams of every (copy, rank, trunk, segment, worker) differ."""
+    orders = []
+    for copy_id in range(4):
+        _layout(4, 1, rank=copy_id)
+        sampler = CopySampler(_Tiny(), seed=0)
+        for epoch in range(4):
+            sampler.set_epoch(epoch)
+            orders.append(tuple(sampler))
+    assert len(set(orders)) == 16
+
+    # the trainer's Python / numpy / torch streams: 2 copies x 2 ranks x 2 trunks of 2 epochs of 4 iterations
+    seeds = [segment_seeds(0, c, r, epoch // 2, epoch, it) for c in range(2) for r in range(2) for epoch in range(4)
+             for it in range(epoch * 4, epoch * 4 + 4)]
+    for kind in ('python', 'numpy', 'torch'):
+        assert len({s[kind] for s in seeds}) == len(seeds)
+
+    transform = OHLRandomChoice(transforms=[[]] * 1000, key='aug')
+    live, streams = LivePolicy(1000), set()
+    for copy_id in range(2):
+        for rank in range(2):
+            transform.bind(live, seed=0, copy_id=copy_id, rank_in_copy=rank)
+            for trunk in range(2):
+                for segment in (0, 4, 8):
+                    live.publish(torch.full((1000,), 1e-3), trunk, segment)
+                    streams.add(tuple(transform({})['ohl_choice']['aug'] for _ in range(8)))
+    assert len(streams) == 2 * 2 * 2 * 3
+
+
+class _Choices(Dataset):
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __len__(self):
+        return 16
+
+    def __getitem__(self, i):
+        return self.transform({})['ohl_choice']['aug']
+
+
+def test_epochs_of_one_trunk_do_not_replay_with_non_persistent_workers():
+    """Item 7: each epoch starts fresh workers; their draws depend on the segment (epoch start) too."""
+    transform = OHLRandomChoice(transforms=[[]] * 100, key='aug')
+    live = LivePolicy(100)
+    transform.bind(live, seed=0, copy_id=0, rank_in_copy=0)
+    loader = DataLoader(_Choices(transform), batch_size=4, num_workers=1, persistent_workers=False)
+    epochs = []
+    for segment in (0, 4):  # the hook publishes the iteration at each epoch start
+        live.publish(torch.full((100,), 0.01), version=0, segment=segment)
+        epochs.append(torch.cat(list(loader)).tolist())
+    assert epochs[0] != epochs[1]
+
+
+# ------------------------------------------------------------------------------------------ policy versions
+def test_choices_drawn_from_the_previous_theta_are_not_counted():
+    """Item 6: batches prefetched by workers before the trunk started carry the old version and are dropped."""
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=3), key='aug')
+    transform = OHLRandomChoice(transforms=[[], [], []], key='aug')
+    transform.bind(space.live, seed=0, copy_id=0, rank_in_copy=0)
+    space.transforms = [transform]
+
+    class Samples(Dataset):
+
+        def __len__(self):
+            return 64
+
+        def __getitem__(self, i):
+            return BaseDataElement(metainfo={'ohl_choice': transform({})['ohl_choice']})
+
+    loader = DataLoader(Samples(), batch_size=4, num_workers=2, prefetch_factor=4,
+                        collate_fn=lambda b: {'data_samples': b})
+    space.distribution.load_state_dict({'logits': torch.tensor([30.0, 0.0, 0.0])})
+    space.begin_trunk(None, 0, torch.Generator())  # θ of trunk 0 picks choice 0
+    it = iter(loader)
+    first = next(it)
+    space.after_train_iter(None, first)
+    space.reset_stats()
+    space.distribution.load_state_dict({'logits': torch.tensor([0.0, 0.0, 30.0])})
+    space.begin_trunk(None, 1, torch.Generator())  # θ of trunk 1 picks choice 2; batches already in flight don't
+    for batch in it:
+        space.after_train_iter(None, batch)
+    stats = space.trunk_stats()
+    assert stats[0] == 0 and stats[1] == 0  # nothing drawn from trunk 0's θ is counted as trunk 1's
+    assert stats[2] + space.stale_count() == 60
+
+
+# ------------------------------------------------------------------------------------------ readable labels
+def test_factorised_pair_spaces_get_readable_pair_names():
+    """Item 11: the flat pair names of OHLAutoAugment were assigned as per-factor labels (single characters)."""
+    from automl_mm.augment import OHLAutoAugment
+
+    transform = OHLAutoAugment(key='autoaug')
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(
+        pipeline=SimpleNamespace(transforms=[transform]))))
+    space = PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(36, 36)), key='autoaug')
+    space.setup(runner, _layout(1, 1), seed=0)
+    names = transform.choice_names()
+    top = space.distribution.summary(top_k=3)['top']
+    assert [t['choice'] for t in top] == names[:3] and ' + ' in top[0]['choice']
+    # per-factor labels given in the config stay, and read as pairs in plots
+    dist = FactorisedCategorical([2, 2], labels=[['a', 'b'], ['c', 'd']])
+    dist.set_choice_names(['1', '2', '3', '4'], overwrite=False)
+    assert dist.summary(top_k=1)['top'][0]['choice'] == ['a', 'c'] and choice_label(['a', 'c']) == 'a + c'
