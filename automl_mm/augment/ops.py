@@ -231,8 +231,8 @@ def pixel_index_matrix(matrix: np.ndarray) -> np.ndarray:
     the translation gains ``0.5 * (A - I) @ [1, 1]`` (zero for translations).
 
     Examples:
-        >>> pixel_index_matrix(np.array([[1.0, 0.2, 0.0], [0.0, 1.0, 0.0]])).tolist()  # a horizontal shear
-        [[1.0, 0.2, 0.1], [0.0, 1.0, 0.0]]
+        >>> pixel_index_matrix(np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0]])).tolist()  # a horizontal shear
+        [[1.0, 0.5, 0.25], [0.0, 1.0, 0.0]]
     """
     out = np.array(matrix, np.float64)
     out[:, 2] += 0.5 * (out[:, :2].sum(1) - 1.0)
