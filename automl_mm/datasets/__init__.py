@@ -6,8 +6,9 @@ from .image_folder import ImageFolderDataset
 from .noisy_labels import NoisyLabelDataset
 from .splits import stratified_split
 from .synthetic_coco import generate_coco
+from .torchvision_augment import TorchvisionAugment
 from .transforms import PackClsInputs, RandomCrop, RandomResizedCrop, ResizeShortEdge
 
 __all__ = ['CIFAR10Dataset', 'DigitsDataset', 'FashionMNISTDataset', 'ImageFolderDataset', 'NoisyLabelDataset',
-           'PackClsInputs', 'RandomCrop', 'RandomResizedCrop', 'ResizeShortEdge', 'generate_coco', 'read_cifar_batch',
-           'read_idx', 'stratified_split']
+           'PackClsInputs', 'RandomCrop', 'RandomResizedCrop', 'ResizeShortEdge', 'TorchvisionAugment', 'generate_coco',
+           'read_cifar_batch', 'read_idx', 'stratified_split']
