@@ -88,3 +88,26 @@ def test_distribution_figures_are_drawn_about_ten_times_and_after_the_last_trunk
     assert drawn == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 29]
     assert [t for t in range(4) if _draw_now(SimpleNamespace(iter=5 * t + 4, max_iters=20), t)] == [0, 1, 2, 3]
     assert _draw_now(SimpleNamespace(), 7)  # a runner without a known length: always
+
+
+def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy_and_eta():
+    from automl_mm.ohl.progress import OHLProgressHook
+
+    class OHLHook:  # stands in for the engine's hook: only its history is read
+        history = []
+
+    lines = []
+    ohl = OHLHook()
+    runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=40,
+                             logger=SimpleNamespace(info=lines.append))
+    hook = OHLProgressHook()
+    hook.before_train(runner)
+    hook.after_train_epoch(runner)
+    assert lines == []  # no trunk ended yet
+    ohl.history.append(dict(trunk=0, iter=10, rewards=[70.0, 72.5], best=1,
+                            distributions={'autoaug': {'entropy': 7.16}}))
+    hook.after_train_epoch(runner)
+    hook.after_train_iter(runner, 10)  # the same trunk is not reported twice
+    assert len(lines) == 1
+    assert lines[0].startswith('OHL progress trunk 1/4 | reward best 72.50 (copy 1), mean 71.25 | '
+                               'entropy autoaug 7.160 | 0:00 elapsed, ETA 0:00')
