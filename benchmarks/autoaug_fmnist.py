@@ -17,7 +17,7 @@ elements the learned policy favours and avoids (first / second operation margina
 line also shows the best copy's last reward (the reward split): choices of defaults are made on it, never on the
 test split.
 
-Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 200] [--arms ...]
+Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100] [--arms ...]
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ _TORCHVISION = {'trivialaugment': dict(type='TorchvisionAugment', policy='Trivia
 def make_configure(args: argparse.Namespace):
     def configure(cfg, arm: str) -> None:
         hook = cfg.custom_hooks[0]
-        cfg.train_dataloader.dataset.samples_per_class = args.samples_per_class
+        if args.samples_per_class is not None:
+            cfg.train_dataloader.dataset.samples_per_class = args.samples_per_class
         if args.copies is not None:
             hook.num_copies = args.copies
         if args.lr is not None:
@@ -92,14 +93,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=20)
-    parser.add_argument('--samples-per-class', type=int, default=200)
+    parser.add_argument('--samples-per-class', type=int, default=None, help='default: the config\'s 100')
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
     parser.add_argument('--copies', type=int, default=None, help='number of copies (default: the config\'s 4)')
     parser.add_argument('--lr', type=float, default=None, help='controller learning rate of the ohl arm')
     parser.add_argument('--distribution', choices=('factorised', 'categorical'), default='factorised',
                         help='first x second element factors (the config) or one softmax over the 1,296 pairs')
     args = parser.parse_args()
-    print(f'Fashion-MNIST, {10 * args.samples_per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
+    per_class = args.samples_per_class or 100
+    print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
           f'OHL distribution {args.distribution}', flush=True)
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), describe)
 

@@ -1,6 +1,6 @@
 # OHL-Auto-Aug on Fashion-MNIST (the default `make demo` when the data is installed): 4 copies learn which of the
 # 36 augmentation elements to apply first and second, on top of crop + flip, while they train 20 epochs (one
-# trunk per epoch) on 2,000 training images (200 per class), rewarded on 2,000 images of the held-out reward
+# trunk per epoch) on 1,000 training images (100 per class), rewarded on 2,000 images of the held-out reward
 # split. Test = the official 10,000 test images.
 _base_ = [
     '../_base_/models/convnet_digits.py', '../_base_/datasets/fashion_mnist.py', '../_base_/schedules/sgd_30e.py',
@@ -18,7 +18,7 @@ train_pipeline = [
 ]
 train_dataloader = dict(
     sampler=dict(type='CopySampler', shuffle=True),
-    dataset=dict(samples_per_class=200, pipeline=train_pipeline))
+    dataset=dict(samples_per_class=100, pipeline=train_pipeline))
 reward_dataloader = dict(dataset=dict(max_samples=2000))
 
 custom_hooks = [
@@ -26,7 +26,7 @@ custom_hooks = [
          num_copies=num_copies,
          trunk_epochs=1,
          # Independent first / second element factors: 36 + 36 logits instead of 1,296, so each trunk's
-         # 4 x 2,000 sampled pairs give ~220 samples per element rather than ~6 per pair.
+         # 4 x 1,000 sampled pairs give ~110 samples per element rather than ~3 per pair.
          spaces=[dict(type='PipelineChoiceSpace', key='autoaug',
                       distribution=dict(type='FactorisedCategorical', factor_sizes=(36, 36)))],
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
