@@ -66,20 +66,20 @@ class OHLProgressHook(Hook):
         self._done_before = runner.iter
 
     def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
-        self._report(runner)
+        self._report(runner, runner.iter + 1)  # the loop counts this iteration after its hooks
 
     def after_train_epoch(self, runner: Any) -> None:
-        self._report(runner)
+        self._report(runner, runner.iter)
 
-    def _report(self, runner: Any) -> None:
+    def _report(self, runner: Any, iters_done: int) -> None:
         history = self._ohl.history
         if len(history) <= self._seen:
             return
         self._seen = len(history)
         record = history[-1]
         elapsed = time.perf_counter() - self._start
-        done = max(record['iter'] - self._done_before, 1)
-        left = max(runner.max_iters - record['iter'], 0)
-        num_trunks = round((record['trunk'] + 1) * runner.max_iters / record['iter']) if record['iter'] else None
+        done = max(iters_done - self._done_before, 1)
+        left = max(runner.max_iters - iters_done, 0)
+        num_trunks = round((record['trunk'] + 1) * runner.max_iters / iters_done) if iters_done > 0 else None
         line = progress_line(record, num_trunks, elapsed, elapsed * left / done)
         runner.logger.info(line)

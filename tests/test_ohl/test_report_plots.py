@@ -104,8 +104,9 @@ def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy
     hook.before_train(runner)
     hook.after_train_epoch(runner)
     assert lines == []  # no trunk ended yet
-    ohl.history.append(dict(trunk=0, iter=10, rewards=[70.0, 72.5], best=1,
+    ohl.history.append(dict(trunk=0, iter=11, rewards=[70.0, 72.5], best=1,
                             distributions={'autoaug': {'entropy': 7.16}}))
+    runner.iter = 10  # after an epoch, mmengine's loop has counted its iterations
     hook.after_train_epoch(runner)
     hook.after_train_iter(runner, 10)  # the same trunk is not reported twice
     assert len(lines) == 1
