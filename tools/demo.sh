@@ -12,7 +12,7 @@ DIGITS=configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py
 # The same config with the search off (no pair: crop + flip only on Fashion-MNIST, no augmentation on digits),
 # as measured in the README's OHL-Auto-Aug section.
 declare -A REFERENCE=(
-  ["$FASHION"]="crop + flip, no search: not measured yet (see the README)"
+  ["$FASHION"]="crop + flip, same engine, no search: 80.81 % (1 seed; no augmentation 83.18 %)"
   ["$DIGITS"]="no augmentation, same engine: 96.73 ± 0.16 % (3 seeds)"
 )
 
