@@ -5,8 +5,9 @@ An *element* is an op with one magnitude (``Rotate(20)``); :data:`DEFAULT_ELEMEN
 mmcv/mmdet results dict whose ``'img'`` is uint8 ``(H, W)`` or ``(H, W, C)``, **BGR** as mmcv loads it (the two
 ops that need a luminance, Contrast and ColorAdjust, take ``bgr=False`` for RGB). Photometric ops reproduce PIL
 (``ImageOps`` / ``ImageEnhance``) bit-exactly through cv2/numpy look-up tables. Geometric ops draw a random sign
-from ``rng`` and warp image, boxes and masks with one affine matrix (nearest interpolation, border ``fill`` = 128,
-AutoAugment's grey); see :class:`GeometricAugmentOp`. A user op is a registered subclass, buildable by name:
+from ``rng`` and warp image, boxes and masks with one affine matrix in continuous image coordinates (nearest
+interpolation, border ``fill`` = 128, AutoAugment's grey); see :class:`GeometricAugmentOp`. A user op is a
+registered subclass, buildable by name:
 
     >>> @AUGMENT_OPS.register_module(force=True)
     ... class Darken(BaseAugmentOp):
@@ -173,13 +174,19 @@ def _require_luma_channels(op: BaseAugmentOp, img: np.ndarray) -> int:
 class GeometricAugmentOp(BaseAugmentOp):
     """Base of the affine ops: subclasses give the forward 2x3 matrix for a random sign.
 
+    **Coordinates.** ``affine_matrix`` is in *continuous* image coordinates, those of mmdet boxes, polygons and
+    ``homography_matrix``: pixel (column i, row j) covers [i, i + 1) x [j, j + 1), its centre is (i + 0.5, j + 0.5),
+    and the image spans [0, W] x [0, H]. Boxes, polygons and the homography use that matrix as it is; the image,
+    bitmap masks and segmentation maps are warped by its pixel-index form ``T(-0.5) @ M @ T(+0.5)`` (cv2 samples at
+    integer pixel indices), so content and annotations move together: a 90-degree rotation maps a box onto the
+    tight box of its rotated mask exactly, and a translation by an integer number of pixels moves both by it.
+
     The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
-    AutoAugment: no new pixel values, exact integer shifts) and border ``fill``, keeping its size. ``gt_bboxes``
-    (mmdet ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of their moved corners, clipped
-    to the image; boxes narrower or lower than 1 px are dropped with their ``gt_bboxes_labels``,
-    ``gt_ignore_flags`` and ``gt_masks``. ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved and
-    clipped points) and ``gt_seg_map`` (nearest, border 255) follow, and an existing ``homography_matrix`` is
-    composed with the op's.
+    AutoAugment: no new pixel values) and border ``fill``, keeping its size. ``gt_bboxes`` (mmdet
+    ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of their moved corners, clipped to the
+    image; boxes narrower or lower than 1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags`` and
+    ``gt_masks``. ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved and clipped points) and
+    ``gt_seg_map`` (nearest, border 255) follow, and an existing ``homography_matrix`` is composed with the op's.
     """
 
     geometric = True
@@ -189,14 +196,16 @@ class GeometricAugmentOp(BaseAugmentOp):
         return super()._repr_fields() + ['fill']
 
     def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
-        """The forward (2, 3) float64 matrix mapping input pixel (x, y) to output pixel, for sign +1 or -1."""
+        """The forward (2, 3) float64 matrix mapping an input point (x, y) to its output point, in continuous
+        image coordinates (see the class docstring), for sign +1 or -1."""
         raise NotImplementedError
 
     def apply(self, results: dict, rng: np.random.Generator) -> dict:
         img = _check_img(results)
         height, width = img.shape[:2]
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
-        results['img'] = _warp(img, matrix, (self.fill, ) * 4)
+        pixel_matrix = pixel_index_matrix(matrix)
+        results['img'] = _warp(img, pixel_matrix, (self.fill, ) * 4)
         if results.get('gt_bboxes') is not None:
             boxes, keep = _warp_boxes(results['gt_bboxes'], matrix, height, width)
             results['gt_bboxes'] = boxes
@@ -205,13 +214,29 @@ class GeometricAugmentOp(BaseAugmentOp):
                     if results.get(key) is not None:
                         results[key] = results[key][keep]
         if results.get('gt_masks') is not None:
-            results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, height, width)
+            results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width)
         if results.get('gt_seg_map') is not None:
-            results['gt_seg_map'] = _warp(results['gt_seg_map'], matrix, (255, ) * 4)
+            results['gt_seg_map'] = _warp(results['gt_seg_map'], pixel_matrix, (255, ) * 4)
         if results.get('homography_matrix') is not None:
             results['homography_matrix'] = np.vstack([matrix, [0, 0, 1]]).astype(np.float32) @ \
                 results['homography_matrix']
         return results
+
+
+def pixel_index_matrix(matrix: np.ndarray) -> np.ndarray:
+    """The pixel-index form ``T(-0.5) @ M @ T(+0.5)`` of a (2, 3) affine matrix in continuous coordinates.
+
+    Pixel indices are continuous coordinates minus 0.5 (pixel i's centre is i + 0.5), so a point p with index
+    coordinates maps to ``A (p + 0.5) + t - 0.5 = A p + t + 0.5 (A - I) [1, 1]``: the linear part is unchanged and
+    the translation gains ``0.5 * (A - I) @ [1, 1]`` (zero for translations).
+
+    Examples:
+        >>> pixel_index_matrix(np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0]])).tolist()  # a horizontal shear
+        [[1.0, 0.5, 0.25], [0.0, 1.0, 0.0]]
+    """
+    out = np.array(matrix, np.float64)
+    out[:, 2] += 0.5 * (out[:, :2].sum(1) - 1.0)
+    return out
 
 
 def _warp(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
@@ -238,13 +263,14 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
     return type(boxes)(tensor.new_tensor(moved), clone=False), keep
 
 
-def _warp_masks(masks, matrix: np.ndarray, height: int, width: int):
+def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int, width: int):
+    """Bitmap masks are warped like the image (``pixel_matrix``), polygon points by the continuous ``matrix``."""
     cls = type(masks)
     if hasattr(masks, 'masks') and isinstance(masks.masks, np.ndarray):  # BitmapMasks: (N, H, W)
         if len(masks) == 0:
             return masks
         dtype = masks.masks.dtype
-        warped = [_warp(m.astype(np.uint8, copy=False), matrix, (0, ) * 4) for m in masks.masks]
+        warped = [_warp(m.astype(np.uint8, copy=False), pixel_matrix, (0, ) * 4) for m in masks.masks]
         return cls(np.stack(warped).astype(dtype, copy=False), height, width)
     if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
         lin, shift, limit = matrix[:, :2].T, matrix[:, 2], np.array([width, height], np.float64)
@@ -256,7 +282,7 @@ def _warp_masks(masks, matrix: np.ndarray, height: int, width: int):
 
 @AUGMENT_OPS.register_module()
 class HorizontalShear(GeometricAugmentOp):
-    """Shear along x about the top-left corner (as AutoAugment): x' = x ± magnitude * y.
+    """Shear along x about the image's top-left corner (as AutoAugment with PIL): x' = x ± magnitude * y.
 
     Examples:
         >>> HorizontalShear(0.3).affine_matrix(height=8, width=8, sign=-1.0).tolist()
@@ -269,7 +295,7 @@ class HorizontalShear(GeometricAugmentOp):
 
 @AUGMENT_OPS.register_module()
 class VerticalShear(GeometricAugmentOp):
-    """Shear along y about the top-left corner (as AutoAugment): y' = y ± magnitude * x.
+    """Shear along y about the image's top-left corner (as AutoAugment with PIL): y' = y ± magnitude * x.
 
     Examples:
         >>> VerticalShear(0.3).affine_matrix(height=8, width=8, sign=1.0).tolist()
@@ -280,24 +306,38 @@ class VerticalShear(GeometricAugmentOp):
         return np.array([[1, 0, 0], [sign * self.magnitude, 1, 0]], np.float64)
 
 
-@AUGMENT_OPS.register_module()
-class HorizontalTranslate(GeometricAugmentOp):
-    """Shift along x by ± magnitude * width pixels (magnitude: fraction of the width, in [0, 1]).
+def translate_pixels(magnitude: float, size: int) -> int:
+    """The whole-pixel shift of a translation by ``magnitude`` (a fraction of ``size`` pixels): magnitude * size
+    rounded half up. A fractional shift would make nearest sampling drop or repeat columns (at x.5 every other
+    one) and move boxes by a different amount than the content.
 
     Examples:
-        >>> HorizontalTranslate(0.25).affine_matrix(height=8, width=40, sign=1.0).tolist()
-        [[1.0, 0.0, 10.0], [0.0, 1.0, 0.0]]
+        >>> [translate_pixels(m, 28) for m in (0.15, 0.3, 0.45)]
+        [4, 8, 13]
+    """
+    return int(math.floor(magnitude * size + 0.5))
+
+
+@AUGMENT_OPS.register_module()
+class HorizontalTranslate(GeometricAugmentOp):
+    """Shift along x by ± round(magnitude * width) whole pixels (magnitude: fraction of the width, in [0, 1];
+    rounded half up, see :func:`translate_pixels`), so the content keeps every column and boxes move with it.
+
+    Examples:
+        >>> HorizontalTranslate(0.15).affine_matrix(height=8, width=10, sign=-1.0).tolist()  # 1.5 px -> 2 px
+        [[1.0, 0.0, -2.0], [0.0, 1.0, 0.0]]
     """
 
     magnitude_range = (0.0, 1.0)
 
     def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
-        return np.array([[1, 0, sign * self.magnitude * width], [0, 1, 0]], np.float64)
+        return np.array([[1, 0, sign * translate_pixels(self.magnitude, width)], [0, 1, 0]], np.float64)
 
 
 @AUGMENT_OPS.register_module()
 class VerticalTranslate(GeometricAugmentOp):
-    """Shift along y by ± magnitude * height pixels (magnitude: fraction of the height, in [0, 1]).
+    """Shift along y by ± round(magnitude * height) whole pixels (magnitude: fraction of the height, in [0, 1];
+    rounded half up, see :func:`translate_pixels`).
 
     Examples:
         >>> out = VerticalTranslate(0.5).apply(dict(img=np.zeros((8, 8), np.uint8)), np.random.default_rng(0))
@@ -308,22 +348,23 @@ class VerticalTranslate(GeometricAugmentOp):
     magnitude_range = (0.0, 1.0)
 
     def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
-        return np.array([[1, 0, 0], [0, 1, sign * self.magnitude * height]], np.float64)
+        return np.array([[1, 0, 0], [0, 1, sign * translate_pixels(self.magnitude, height)]], np.float64)
 
 
 @AUGMENT_OPS.register_module()
 class Rotate(GeometricAugmentOp):
-    """Rotate by ± magnitude degrees (+: counter-clockwise on screen, as cv2) about ((W - 1) / 2, (H - 1) / 2).
+    """Rotate by ± magnitude degrees (+: counter-clockwise on screen, as cv2) about the image centre
+    (W / 2, H / 2) in continuous coordinates, i.e. about pixel index ((W - 1) / 2, (H - 1) / 2).
 
     Examples:
         >>> (Rotate(90).affine_matrix(height=5, width=5, sign=1.0).round(6) + 0.0).tolist()
-        [[0.0, 1.0, 0.0], [-1.0, 0.0, 4.0]]
+        [[0.0, 1.0, 0.0], [-1.0, 0.0, 5.0]]
     """
 
     magnitude_range = (0.0, 180.0)
 
     def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
-        return cv2.getRotationMatrix2D(((width - 1) * 0.5, (height - 1) * 0.5), sign * self.magnitude, 1.0)
+        return cv2.getRotationMatrix2D((width * 0.5, height * 0.5), sign * self.magnitude, 1.0)
 
 
 # --- photometric ops: PIL semantics ----------------------------------------------------------------------------

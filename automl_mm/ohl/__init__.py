@@ -3,6 +3,7 @@ from .controllers import REINFORCE
 from .copies import CopyDataParallel, CopyLayout, CopySampler, get_copy_layout, init_copy_layout, reset_copy_layout
 from .distributions import BaseDistribution, Categorical, DiagGaussian, FactorisedCategorical, Product
 from .hook import OHLHook
+from .progress import OHLProgressHook
 from .spaces import (
                      AttributeSpace,
                      LiveChoiceTransform,
@@ -21,3 +22,4 @@ __all__ = [
     'OHLSpace', 'PipelineChoiceSpace', 'Product', 'REINFORCE', 'SetAttributesHook', 'get_attribute',
     'get_copy_layout', 'init_copy_layout', 'reset_copy_layout', 'set_attribute',
 ]
+__all__ += ['OHLProgressHook']

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import os.path as osp
 from collections.abc import Sequence
@@ -59,28 +60,176 @@ class OHLReport:
         import matplotlib.pyplot as plt
 
         trunks = [h['trunk'] for h in history]
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(7, 4), layout='constrained')
         num_copies = len(history[0]['rewards'])
         for c in range(num_copies):
-            ax.plot(trunks, [h['rewards'][c] for h in history], marker='.', label=f'copy {c}')
+            ax.plot(trunks, [h['rewards'][c] for h in history], marker='.', lw=0.8, label=f'copy {c}')
         ax.plot(trunks, [h['rewards'][h['best']] for h in history], 'k--', label='best')
         ax.set(xlabel='trunk', ylabel='reward', title='OHL rewards per copy')
-        ax.legend(fontsize='small', ncol=2)
-        fig.tight_layout()
+        ax.legend(fontsize='small', ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1.0))
         fig.savefig(osp.join(self.dir, 'rewards.png'), dpi=100)
         plt.close(fig)
 
+        # The distribution figures take seconds to draw (hundreds of element names); a long run draws them about
+        # ten times and always after its last trunk. The probabilities of every trunk are recorded regardless.
+        draw = _draw_now(self.runner, history[-1]['trunk'])
         for space in spaces:
-            series = _series(history, space.name)
-            fig, ax = plt.subplots(figsize=(6, 4))
-            for label, values in series.items():
-                ax.plot(trunks, values, marker='.', label=label)
-            ax.set(xlabel='trunk', title=f'OHL distribution: {space.name}')
-            if series:
-                ax.legend(fontsize='small', ncol=2)
-            fig.tight_layout()
-            fig.savefig(osp.join(self.dir, f'distribution_{space.name}.png'), dpi=100)
-            plt.close(fig)
+            path = osp.join(self.dir, f'distribution_{space.name}.png')
+            probs = _record_probs(self.dir, space, history[-1]['trunk'])
+            if not draw:
+                continue
+            if probs is not None:
+                _plot_categorical(path, space, history, *probs)
+            else:
+                _plot_series(path, space.name, trunks, _series(history, space.name))
+
+
+def _draw_now(runner: Any, trunk: int, times: int = 10) -> bool:
+    """Whether to draw the distribution figures after ``trunk``: about ``times`` times over a run (every
+    ceil(trunks / times)-th trunk), after the last trunk, and always when the run's length is unknown."""
+    try:
+        step, max_iters = int(runner.iter) + 1, int(runner.max_iters)
+    except (AttributeError, TypeError, ValueError):
+        return True
+    if step >= max_iters or step <= 0:
+        return True
+    total_trunks = math.ceil((trunk + 1) * max_iters / step)  # trunks have equal lengths
+    return trunk % max(1, math.ceil(total_trunks / times)) == 0
+
+
+def _record_probs(out_dir: str, space: Any, trunk: int) -> tuple | None:
+    """Append the space's current choice probabilities to ``probs_<space>.npz`` (kept across ``--resume``: rows
+    of later trunks than ``trunk`` are dropped) and return (trunks (T,), probs (T, K)); None for a space without a
+    categorical distribution."""
+    import numpy as np
+
+    probs_fn = getattr(getattr(space, 'distribution', None), 'probs', None)
+    if probs_fn is None:
+        return None
+    current = np.asarray(probs_fn().detach().cpu().double().numpy(), np.float64).reshape(-1)
+    path = osp.join(out_dir, f'probs_{space.name}.npz')
+    trunks, rows = np.zeros(0, np.int64), np.zeros((0, current.size))
+    if osp.isfile(path):
+        with np.load(path) as old:
+            if old['probs'].shape[1:] == current.shape:
+                keep = old['trunks'] < trunk
+                trunks, rows = old['trunks'][keep], old['probs'][keep]
+    trunks, rows = np.append(trunks, trunk), np.vstack([rows, current[None]])
+    tmp = path + '.tmp.npz'
+    np.savez(tmp, trunks=trunks, probs=rows)
+    os.replace(tmp, path)
+    return trunks, rows
+
+
+def _element_names(space: Any, num_choices: int) -> list[str] | None:
+    """Names of the E elements when the K = E * E choices are ordered pairs (OHL-Auto-Aug), else None."""
+    transforms = getattr(space, 'transforms', None) or []
+    elements = getattr(transforms[0], 'elements', None) if transforms else None
+    if elements is not None and len(elements) ** 2 == num_choices:
+        return [getattr(e, 'name', str(e)) for e in elements]
+    return None
+
+
+def _plot_categorical(path: str, space: Any, history: list[dict], trunks, probs) -> None:
+    """One PNG per space: marginal probabilities of the first and second element over trunks (heatmaps trunk x
+    element), the final pair heatmap (E x E) and the entropy over trunks; a plain choice space gets one heatmap
+    trunk x choice instead of the two marginals and the pair map."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    num_choices = probs.shape[1]
+    names = _element_names(space, num_choices)
+    entropies = [h['distributions'][space.name].get('entropy') for h in history]
+    hist_trunks = [h['trunk'] for h in history]
+    if names is not None:
+        num = len(names)
+        pairs = probs.reshape(len(probs), num, num)
+        fig = plt.figure(figsize=(20, 12), layout='constrained')
+        grid = fig.add_gridspec(2, 3, height_ratios=(3, 1), width_ratios=(1, 1, 2.1))
+        label_size = 7 if num > 20 else 9
+        marginals = ((pairs.sum(2), 'first operation'), (pairs.sum(1), 'second operation'))
+        for col, (marginal, title) in enumerate(marginals):
+            ax = fig.add_subplot(grid[0, col])
+            image = ax.imshow(marginal.T * num, aspect='auto', cmap='RdBu_r', norm=_ratio_norm(marginal * num),
+                              interpolation='nearest', extent=_extent(trunks, num))
+            ax.set_yticks(range(num), names, fontsize=label_size)
+            ax.set(xlabel='trunk', title=f'p({title}) / uniform')
+            _colorbar(fig, image, ax, 'probability x number of elements (1 = uniform)')
+        ax = fig.add_subplot(grid[:, 2])
+        image = ax.imshow(pairs[-1] * num_choices, cmap='RdBu_r', norm=_ratio_norm(pairs[-1] * num_choices),
+                          interpolation='nearest')
+        ax.set_xticks(range(num), names, fontsize=label_size - 1, rotation=90)
+        ax.set_yticks(range(num), names, fontsize=label_size - 1)
+        ax.set(xlabel='second operation', ylabel='first operation',
+               title=f'pair probabilities / uniform after trunk {int(trunks[-1])}')
+        _colorbar(fig, image, ax, f'probability x {num_choices} (1 = uniform)', shrink=0.7)
+        ax = fig.add_subplot(grid[1, :2])
+    else:
+        fig = plt.figure(figsize=(10, 8), layout='constrained')
+        grid = fig.add_gridspec(2, 1, height_ratios=(3, 1))
+        ax = fig.add_subplot(grid[0])
+        labels = getattr(space.distribution, 'labels', None)
+        image = ax.imshow(probs.T * num_choices, aspect='auto', cmap='RdBu_r', norm=_ratio_norm(probs * num_choices),
+                          interpolation='nearest', extent=_extent(trunks, num_choices))
+        if labels is not None and num_choices <= 60:
+            ax.set_yticks(range(num_choices), [str(label) for label in labels], fontsize=7)
+        ax.set(xlabel='trunk', ylabel='choice', title=f'{space.name}: p(choice) / uniform')
+        _colorbar(fig, image, ax, f'probability x {num_choices} (1 = uniform)')
+        ax = fig.add_subplot(grid[1])
+    ax.plot(hist_trunks, entropies, marker='.', label='entropy')
+    ax.axhline(float(np.log(num_choices)), color='grey', ls='--', label=f'uniform: ln {num_choices}')
+    ax.set(xlabel='trunk', ylabel='entropy (nats)', title='entropy of the distribution')
+    ax.legend(fontsize='small', loc='lower left')
+    fig.suptitle(f'OHL distribution: {space.name}')
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _ratio_norm(ratios):
+    """A colour scale centred on 1 (uniform), symmetric in log: blue below uniform, red above."""
+    import matplotlib.colors as mcolors
+    import numpy as np
+
+    ratios = np.asarray(ratios, np.float64)
+    spread = float(np.nanmax(np.abs(np.log(np.clip(ratios, 1e-12, None))))) if ratios.size else 0.0
+    spread = max(spread, 0.05)
+    return mcolors.LogNorm(vmin=np.exp(-spread), vmax=np.exp(spread))
+
+
+def _colorbar(fig: Any, image: Any, ax: Any, label: str, shrink: float = 0.6) -> None:
+    """A colour bar for a :func:`_ratio_norm` image, ticked at powers of two in plain numbers."""
+    import matplotlib.ticker as mticker
+    import numpy as np
+
+    bar = fig.colorbar(image, ax=ax, shrink=shrink, label=label)
+    low, high = image.norm.vmin, image.norm.vmax
+    ticks = [2.0 ** k for k in range(int(np.floor(np.log2(low))), int(np.ceil(np.log2(high))) + 1)
+             if low <= 2.0 ** k <= high]
+    if len(ticks) < 3:
+        ticks = sorted({round(low, 2), 1.0, round(high, 2)})
+    bar.set_ticks(ticks)
+    bar.ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f'{v:g}'))
+    bar.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+
+
+def _extent(trunks, rows: int) -> tuple[float, float, float, float]:
+    """imshow extent so that column k sits on trunk k and row r on the tick r (elements top to bottom)."""
+    first, last = float(trunks[0]), float(trunks[-1])
+    return (first - 0.5, last + 0.5, rows - 0.5, -0.5)
+
+
+def _plot_series(path: str, name: str, trunks: list[int], series: dict[str, list[float]]) -> None:
+    """Line plot of a distribution's summary curves (means and stds of a Gaussian, ...), legend outside."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout='constrained')
+    for label, values in series.items():
+        ax.plot(trunks, values, marker='.', label=label)
+    ax.set(xlabel='trunk', title=f'OHL distribution: {name}')
+    if series:
+        ax.legend(fontsize='small', ncol=1 + len(series) // 16, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def choice_label(choice: Any) -> str:

@@ -1,4 +1,4 @@
-# OHL-Auto-Aug on the bundled digits (the embedded default; `make demo`): 4 copies learn a distribution over the
+# OHL-Auto-Aug on the bundled digits (`make demo` without Fashion-MNIST): 4 copies learn a distribution over the
 # 1,296 ordered pairs of the 36 augmentation elements while they train, on 300 training images (so that
 # augmentation matters), rewarded on the held-out reward split. About 3 minutes on 2 CPU cores.
 _base_ = [
@@ -20,6 +20,7 @@ custom_hooks = [
                       distribution=dict(type='Categorical', num_choices=36 * 36))],
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
+    dict(type='OHLProgressHook'),
 ]
 model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
 env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=300))

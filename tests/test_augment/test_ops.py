@@ -241,7 +241,7 @@ def test_rotate_keeps_boxes_around_their_rotated_masks_and_composes_the_homograp
     results = _det_results('hbox', 'bitmap')
     results['homography_matrix'] = np.eye(3, dtype=np.float32)
     out = Rotate(30).apply(results, MINUS)
-    matrix = cv2.getRotationMatrix2D((19.5, 9.5), -30, 1.0)
+    matrix = cv2.getRotationMatrix2D((20.0, 10.0), -30, 1.0)  # about the centre in continuous coordinates
     np.testing.assert_allclose(out['homography_matrix'][:2], matrix, atol=1e-6)
     assert len(out['gt_bboxes']) == len(out['gt_masks']) == len(out['gt_bboxes_labels'])
     for box, mask in zip(out['gt_bboxes'].tensor.numpy(), out['gt_masks'].masks):
@@ -341,3 +341,66 @@ def test_user_op_registered_with_the_decorator_is_buildable(user_op):
     assert (out['img'] == 100).all() and not ops[0].geometric
     with pytest.raises(ValueError, match='_TestDarken: magnitude'):
         build_elements([('_TestDarken', 9)])
+
+
+# --- sub-pixel exactness: every geometric element against the tight box of its warped mask --------------------------
+GEOMETRIC = [(name, m) for name, m in DEFAULT_ELEMENTS if AUGMENT_OPS.get(name).geometric] + [('Rotate', 90),
+                                                                                                  ('Rotate', 180)]
+
+
+def test_translate_shifts_whole_pixels_and_boxes_move_with_the_content():
+    # The issue's example: translate 0.15 of a 10-pixel ramp is 1.5 px. Shifting by the float dropped every odd
+    # column ([255, 0, 0, 2, 2, 4, ...]); the shift is now 2 whole pixels, and the box moves by the same 2.
+    ramp = np.arange(10, dtype=np.uint8)[None].repeat(3, 0)
+    for rng, expected_img, expected_box in (
+            (PLUS, [255, 255, 0, 1, 2, 3, 4, 5, 6, 7], [5, 0, 8, 3]),
+            (MINUS, [2, 3, 4, 5, 6, 7, 8, 9, 255, 255], [1, 0, 4, 3])):
+        out = HorizontalTranslate(0.15, fill=255).apply(
+            dict(img=ramp.copy(), gt_bboxes=np.array([[3, 0, 6, 3]], np.float32)), rng)
+        np.testing.assert_array_equal(out['img'][1], expected_img)
+        np.testing.assert_array_equal(out['gt_bboxes'], [expected_box])
+    column = np.arange(10, dtype=np.uint8)[:, None]
+    np.testing.assert_array_equal(VerticalTranslate(0.15, fill=255).apply(dict(img=column), PLUS)['img'][:, 0],
+                                  [255, 255, 0, 1, 2, 3, 4, 5, 6, 7])
+
+
+def _rectangle_results(size=(96, 128), box=(44, 30, 84, 56)):
+    """A grey image holding one filled rectangle, its box, its bitmap mask and its polygon (all the same region)."""
+    height, width = size
+    x1, y1, x2, y2 = box
+    mask = np.zeros((1, height, width), np.uint8)
+    mask[0, y1:y2, x1:x2] = 1
+    return dict(img=mask[0] * np.uint8(200), gt_bboxes=np.array([box], np.float64),
+                gt_masks=BitmapMasks(mask, height, width),
+                gt_seg_map=mask[0].copy()), PolygonMasks([[np.array([x1, y1, x2, y1, x2, y2, x1, y2], np.float64)]],
+                                                          height, width)
+
+
+@pytest.mark.parametrize('rng', [PLUS, MINUS], ids=['plus', 'minus'])
+@pytest.mark.parametrize('name,magnitude', GEOMETRIC, ids=[f'{n}({m})' for n, m in GEOMETRIC])
+def test_boxes_and_polygons_fit_the_tight_box_of_the_warped_mask(name, magnitude, rng):
+    results, polygons = _rectangle_results()
+    op = AUGMENT_OPS.get(name)(magnitude)
+    out = op.apply(results, rng)
+    box = out['gt_bboxes'][0]
+    ys, xs = np.nonzero(out['gt_masks'].masks[0])
+    tight = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64)
+    # The image, the seg map and the bitmap mask are warped alike.
+    np.testing.assert_array_equal(out['img'] == 200, out['gt_masks'].masks[0] == 1)
+    np.testing.assert_array_equal(out['gt_seg_map'] == 1, out['gt_masks'].masks[0] == 1)
+    # Nearest sampling keeps a pixel iff its centre lands in the moved region, whose enclosing box is `box`: the
+    # tight box lies within half a pixel of it, and the region's sharp corners may leave at most 1.5 px unfilled.
+    outward = np.array([box[0] - tight[0], box[1] - tight[1], tight[2] - box[2], tight[3] - box[3]])
+    assert (outward <= 0.5 + 1e-6).all() and (outward >= -1.5).all(), (box, tight)
+    # Exactness: the centroid of the kept pixel centres is the moved region's centre, the centre of its box (the
+    # pixel-centre convention mixed up is 0.06-0.33 px off at 10-30 degrees, 1 px at 90 and 180). A shear rounds a
+    # tie (row shift k + 0.5) the same way in every fifth row: up to 0.1 px of its own.
+    centroid = np.array([xs.mean() + 0.5, ys.mean() + 0.5])
+    np.testing.assert_allclose(centroid, [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2],
+                               atol=0.11 if name.endswith('Shear') else 0.05)
+    if name.endswith('Translate') or magnitude in (90, 180):  # whole-pixel moves: exact
+        np.testing.assert_allclose(box, tight, atol=1e-6)
+    # Polygons move by the same matrix as boxes: the moved rectangle's bounding box is the box.
+    points = op.apply(dict(img=results['img'], gt_masks=polygons), _FixedRng(rng.u))['gt_masks'].masks[0][0]
+    points = points.reshape(-1, 2)
+    np.testing.assert_allclose([*points.min(0), *points.max(0)], box, atol=1e-9)

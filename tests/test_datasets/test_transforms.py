@@ -33,3 +33,22 @@ def test_random_resized_crop_and_short_edge():
     assert RandomResizedCrop(scale=16)({'img': img})['img'].shape == (16, 16, 3)
     res = ResizeShortEdge(size=20)({'img': img})
     assert res['img'].shape == (20, 30, 3) and res['img_shape'] == (20, 30)
+
+
+def test_torchvision_augment_applies_the_torchvision_policy_to_hwc_images():
+    import torch
+    from torchvision.transforms import v2
+
+    from automl_mm.datasets import TorchvisionAugment
+
+    img = np.random.default_rng(0).integers(0, 256, (28, 28, 3), dtype=np.uint8)
+    t = TorchvisionAugment('RandAugment', num_ops=2, magnitude=9, fill=0)
+    torch.manual_seed(3)
+    out = t(dict(img=img.copy()))['img']
+    torch.manual_seed(3)
+    expected = v2.RandAugment(num_ops=2, magnitude=9, fill=0)(torch.from_numpy(img.transpose(2, 0, 1).copy()))
+    assert out.shape == (28, 28, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, expected.permute(1, 2, 0).numpy())
+    assert TorchvisionAugment('TrivialAugmentWide')(dict(img=img[:, :, 0].copy()))['img'].shape == (28, 28)
+    with pytest.raises(ValueError, match="policy must be one of"):
+        TorchvisionAugment('ColorJitter')

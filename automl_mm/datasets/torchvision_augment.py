@@ -1,0 +1,53 @@
+"""torchvision's tuning-free augmentation policies (TrivialAugmentWide, RandAugment, AutoAugment) as a pipeline
+transform on uint8 HWC images, for comparisons with OHL-Auto-Aug inside the same pipelines."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+
+from automl_mm.registry import TRANSFORMS
+
+_POLICIES = ('TrivialAugmentWide', 'RandAugment', 'AutoAugment', 'AugMix')
+
+
+@TRANSFORMS.register_module()
+class TorchvisionAugment(BaseTransform):
+    """Apply ``torchvision.transforms.v2.<policy>(**kwargs)`` to ``results['img']`` (uint8 (H, W) or (H, W, C)).
+
+    The image goes to torchvision as a uint8 CHW tensor and comes back as uint8 HWC; randomness is torch's global
+    generator (which the OHL engine seeds per copy and trunk). torchvision assumes RGB: on BGR images only the hue
+    and saturation parts of a policy differ (they see the channels swapped); on grey images nothing does.
+
+    Args:
+        policy: One of ``'TrivialAugmentWide'``, ``'RandAugment'``, ``'AutoAugment'``, ``'AugMix'``.
+        **kwargs: Passed to the torchvision class (e.g. ``num_ops=2, magnitude=9`` for RandAugment, ``fill=0``).
+
+    Examples:
+        >>> t = TorchvisionAugment('RandAugment', num_ops=2, magnitude=9, fill=0)
+        >>> t(dict(img=np.zeros((28, 28, 3), np.uint8)))['img'].shape
+        (28, 28, 3)
+    """
+
+    def __init__(self, policy: str, **kwargs) -> None:
+        from torchvision.transforms import v2
+
+        if policy not in _POLICIES:
+            raise ValueError(f'TorchvisionAugment: policy must be one of {_POLICIES}, got {policy!r}')
+        self.policy = policy
+        self.kwargs = kwargs
+        self.op = getattr(v2, policy)(**kwargs)
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
+            raise ValueError(f"TorchvisionAugment needs results['img'] as a uint8 (H, W) or (H, W, C) array, got "
+                             f'{getattr(img, "dtype", type(img))} of shape {getattr(img, "shape", None)}')
+        chw = torch.from_numpy(np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None]).transpose(2, 0, 1))
+        out = self.op(chw.contiguous()).permute(1, 2, 0).numpy()
+        results['img'] = np.ascontiguousarray(out if img.ndim == 3 else out[:, :, 0])
+        return results
+
+    def __repr__(self) -> str:
+        args = ''.join(f', {k}={v!r}' for k, v in self.kwargs.items())
+        return f'{type(self).__name__}({self.policy!r}{args})'

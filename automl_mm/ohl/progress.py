@@ -1,0 +1,85 @@
+"""One log line per OHL trunk (reward, best copy, entropy, ETA): a run's progress at a glance."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mmengine.hooks import Hook
+
+from automl_mm.registry import HOOKS
+
+#: Every progress line starts with this, so a console can be filtered down to them
+#: (``make demo`` shows only these lines and keeps the full log in the work dir).
+PREFIX = 'OHL progress'
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(max(seconds, 0.0)))
+    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}' if seconds >= 3600 \
+        else f'{seconds // 60}:{seconds % 60:02d}'
+
+
+def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: float | None) -> str:
+    """The progress line of one OHL history record (see ``OHLHook.history``).
+
+    Examples:
+        >>> rec = dict(trunk=4, rewards=[81.0, 83.5], best=1, distributions={'autoaug': {'entropy': 7.1234}})
+        >>> print(progress_line(rec, 20, 65.0, 260.0).replace(' | ', chr(10) + '  | '))
+        OHL progress trunk 5/20
+          | reward best 83.50 (copy 1), mean 82.25
+          | entropy autoaug 7.123
+          | 1:05 elapsed, ETA 4:20
+    """
+    rewards = record['rewards']
+    best = record['best']
+    entropies = ', '.join(f'{name} {d["entropy"]:.3f}' for name, d in record['distributions'].items()
+                          if d.get('entropy') is not None)
+    parts = [f'{PREFIX} trunk {record["trunk"] + 1}' + (f'/{num_trunks}' if num_trunks else ''),
+             f'reward best {rewards[best]:.2f} (copy {best}), mean {sum(rewards) / len(rewards):.2f}']
+    if entropies:
+        parts.append(f'entropy {entropies}')
+    parts.append(f'{_clock(elapsed)} elapsed' + (f', ETA {_clock(eta)}' if eta is not None else ''))
+    return ' | '.join(parts)
+
+
+@HOOKS.register_module()
+class OHLProgressHook(Hook):
+    """Log one line per OHL trunk on the main process: trunk t/T, best and mean reward, the best copy, each
+    space's entropy and the time left (elapsed x remaining iterations / done iterations).
+
+    Put it after an ``OHLHook`` in ``custom_hooks``; it reads that hook's history. Every line starts with
+    :data:`PREFIX`, so a console can be cut down to them (``make demo`` does; the log file keeps everything).
+    """
+
+    priority = 'LOW'  # after OHLHook (BELOW_NORMAL) has closed the trunk
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self._seen = 0
+
+    def before_train(self, runner: Any) -> None:
+        self._start = time.perf_counter()
+        self._ohl = next((h for h in runner.hooks if type(h).__name__ == 'OHLHook'), None)
+        if self._ohl is None:
+            raise ValueError('OHLProgressHook needs an OHLHook in custom_hooks')
+        self._seen = len(self._ohl.history)  # a resumed run does not repeat old trunks
+        self._done_before = runner.iter
+
+    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+        self._report(runner, runner.iter + 1)  # the loop counts this iteration after its hooks
+
+    def after_train_epoch(self, runner: Any) -> None:
+        self._report(runner, runner.iter)
+
+    def _report(self, runner: Any, iters_done: int) -> None:
+        history = self._ohl.history
+        if len(history) <= self._seen:
+            return
+        self._seen = len(history)
+        record = history[-1]
+        elapsed = time.perf_counter() - self._start
+        done = max(iters_done - self._done_before, 1)
+        left = max(runner.max_iters - iters_done, 0)
+        num_trunks = round((record['trunk'] + 1) * runner.max_iters / iters_done) if iters_done > 0 else None
+        line = progress_line(record, num_trunks, elapsed, elapsed * left / done)
+        runner.logger.info(line)

@@ -1,0 +1,114 @@
+"""OHLReport's figures: per-element marginals over trunks, the final pair heatmap, entropy; one PNG per space."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from types import SimpleNamespace
+
+import matplotlib.image as mpimg
+import numpy as np
+import torch
+
+from automl_mm.augment import OHLAutoAugment
+from automl_mm.ohl.distributions import Categorical, DiagGaussian
+from automl_mm.ohl.report import OHLReport
+
+
+class _Visualizer:
+    def add_scalars(self, scalars, step):
+        pass
+
+
+def _space(name, distribution, transforms=()):
+    return SimpleNamespace(name=name, distribution=distribution, transforms=list(transforms),
+                           export_fragment=lambda: f'# {name}\n')
+
+
+def _fake_run(out_root, num_trunks=6):
+    """A pair space whose logits move toward first element 'Invert' (index 35) and away from 'Rotate(30)' (14)."""
+    aug = OHLAutoAugment(key='autoaug')
+    pairs = _space('autoaug', Categorical(36 * 36), [aug])
+    choice = _space('choice', Categorical(4, labels=['none', 'flip', 'crop', 'both']))
+    runner = SimpleNamespace(work_dir=str(out_root), visualizer=_Visualizer())
+    report = OHLReport(runner, 'ohl', [pairs, choice])
+    history = []
+    for trunk in range(num_trunks):
+        with torch.no_grad():
+            pairs.distribution.logits.view(36, 36)[35, :] += 0.3
+            pairs.distribution.logits.view(36, 36)[14, :] -= 0.3
+            pairs.distribution.logits.view(36, 36)[:, 2] += 0.2  # second element HorizontalShear(0.3)
+            choice.distribution.logits[1] += 0.2
+        history.append(dict(trunk=trunk, rewards=[50 + trunk + c for c in range(4)], best=3,
+                            controller={'autoaug': {'reward_mean': 1.0}, 'choice': {'reward_mean': 1.0}},
+                            distributions={'autoaug': pairs.distribution.summary(),
+                                           'choice': choice.distribution.summary()}))
+        report.write(history, [pairs, choice], step=trunk)
+    return report, history
+
+
+def test_one_png_per_space_with_marginals_pair_map_and_entropy(tmp_path):
+    report, history = _fake_run(tmp_path)
+    out = osp.join(str(tmp_path), 'ohl')
+    for name in ('rewards.png', 'distribution_autoaug.png', 'distribution_choice.png'):
+        image = mpimg.imread(osp.join(out, name))
+        assert image.shape[0] > 300 and image.shape[1] > 500
+    with np.load(osp.join(out, 'probs_autoaug.npz')) as rec:
+        assert rec['trunks'].tolist() == list(range(6)) and rec["probs"].shape == (6, 1296)
+        first = rec['probs'].reshape(6, 36, 36).sum(2)
+    assert first[-1].argmax() == 35 and first[-1].argmin() == 14 and first[0, 35] < first[-1, 35]
+    if os.environ.get('AUTOML_MM_KEEP_PLOTS'):  # to look at them: AUTOML_MM_KEEP_PLOTS=dir pytest ...
+        import shutil
+        shutil.copytree(out, os.environ['AUTOML_MM_KEEP_PLOTS'], dirs_exist_ok=True)
+
+
+def test_resumed_run_drops_recorded_trunks_after_the_resume_point(tmp_path):
+    report, history = _fake_run(tmp_path, num_trunks=5)
+    pairs = _space('autoaug', Categorical(36 * 36), [OHLAutoAugment(key='autoaug')])
+    choice = _space('choice', Categorical(4, labels=['none', 'flip', 'crop', 'both']))
+    report.write(history[:3], [pairs, choice], step=3)  # as after --resume from trunk 2's checkpoint
+    with np.load(osp.join(str(tmp_path), 'ohl', 'probs_autoaug.npz')) as rec:
+        assert rec['trunks'].tolist() == [0, 1, 2]
+        np.testing.assert_allclose(rec['probs'][-1], np.full(1296, 1 / 1296))
+
+
+def test_gaussian_space_still_plots_its_curves(tmp_path):
+    space = _space('lr', DiagGaussian(mean=[0.1], std=[0.02]))
+    runner = SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer())
+    report = OHLReport(runner, 'ohl', [space])
+    history = [dict(trunk=t, rewards=[1.0, 2.0], best=1, controller={'lr': {}},
+                    distributions={'lr': space.distribution.summary()}) for t in range(3)]
+    report.write(history, [space], step=3)
+    assert osp.getsize(osp.join(str(tmp_path), 'ohl', 'distribution_lr.png')) > 0
+
+
+def test_distribution_figures_are_drawn_about_ten_times_and_after_the_last_trunk():
+    from automl_mm.ohl.report import _draw_now
+
+    drawn = [t for t in range(30) if _draw_now(SimpleNamespace(iter=10 * t + 9, max_iters=300), t)]
+    assert drawn == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 29]
+    assert [t for t in range(4) if _draw_now(SimpleNamespace(iter=5 * t + 4, max_iters=20), t)] == [0, 1, 2, 3]
+    assert _draw_now(SimpleNamespace(), 7)  # a runner without a known length: always
+
+
+def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy_and_eta():
+    from automl_mm.ohl.progress import OHLProgressHook
+
+    class OHLHook:  # stands in for the engine's hook: only its history is read
+        history = []
+
+    lines = []
+    ohl = OHLHook()
+    runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=40,
+                             logger=SimpleNamespace(info=lines.append))
+    hook = OHLProgressHook()
+    hook.before_train(runner)
+    hook.after_train_epoch(runner)
+    assert lines == []  # no trunk ended yet
+    ohl.history.append(dict(trunk=0, iter=11, rewards=[70.0, 72.5], best=1,
+                            distributions={'autoaug': {'entropy': 7.16}}))
+    runner.iter = 10  # after an epoch, mmengine's loop has counted its iterations
+    hook.after_train_epoch(runner)
+    hook.after_train_iter(runner, 10)  # the same trunk is not reported twice
+    assert len(lines) == 1
+    assert lines[0].startswith('OHL progress trunk 1/4 | reward best 72.50 (copy 1), mean 71.25 | '
+                               'entropy autoaug 7.160 | 0:00 elapsed, ETA 0:00')
