@@ -52,6 +52,51 @@ automl_mm_here() {
   [[ "$("$PY" -c 'import automl_mm, os; print(os.path.dirname(os.path.dirname(os.path.realpath(automl_mm.__file__))))' 2>/dev/null)" == "$(realpath "$REPO")" ]]
 }
 
+# Fashion-MNIST (the default demo's data): the Debian package dataset-fashion-mnist installs the original idx
+# files under /usr/share/datasets/fashion-mnist. Installed when we are root and apt-get exists; skipped when the
+# files are already there; never fails the install (the demo falls back to digits without them).
+FASHION_MNIST_ROOTS="${FASHION_MNIST_ROOTS:-$REPO/data/fashion-mnist /usr/share/datasets/fashion-mnist}"
+have_fashion_mnist() {
+  local root
+  for root in $FASHION_MNIST_ROOTS; do
+    if [[ -f "$root/train-images-idx3-ubyte.gz" || -f "$root/train-images-idx3-ubyte" ]]; then
+      echo "$root"
+      return 0
+    fi
+  done
+  return 1
+}
+install_fashion_mnist() {
+  local root apt_log="$LOG_DIR/fashion-mnist.log"
+  if root="$(have_fashion_mnist)"; then
+    log "Fashion-MNIST found in $root"
+    return 0
+  fi
+  if [[ "${AUTOML_MM_SKIP_DATA:-0}" == "1" ]]; then
+    log "Fashion-MNIST not installed (AUTOML_MM_SKIP_DATA=1)"
+    return 0
+  fi
+  if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing the Debian package dataset-fashion-mnist (about 30 MB)"
+    # apt-get update only when the install fails without it (stale or empty package lists).
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >"$apt_log" 2>&1 \
+      || { DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$apt_log" 2>&1 \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >>"$apt_log" 2>&1; }; then
+      if root="$(have_fashion_mnist)"; then
+        log "Fashion-MNIST installed in $root"
+        return 0
+      fi
+    fi
+    log "WARNING: could not install dataset-fashion-mnist (see $apt_log)."
+  else
+    log "WARNING: Fashion-MNIST is not installed and this is not a root shell with apt-get."
+  fi
+  log "  To use it: sudo apt-get install dataset-fashion-mnist, or put the four idx files of"
+  log "  https://github.com/zalandoresearch/fashion-mnist into $REPO/data/fashion-mnist/."
+  log "  Until then make demo runs on the bundled digits."
+  return 0
+}
+
 if [[ -x "$PY" && -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$(stamp_value)" ]] && stack_imports; then
   if ! automl_mm_here; then
     STEP="point the editable automl_mm install at $REPO"
@@ -59,6 +104,7 @@ if [[ -x "$PY" && -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$(stamp_value)"
     "$PY" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$REPO" \
       >"$LOG_DIR/automl_mm.log" 2>&1 || fail "see $LOG_DIR/automl_mm.log"
   fi
+  install_fashion_mnist || true
   log "environment up to date: $VENV"
   echo "$PY"
   exit 0
@@ -142,5 +188,6 @@ log "$STEP"
 STEP="check imports"
 stack_imports && automl_mm_here || fail "the stack does not import; run: $PY -c 'import mmcv.ops, mmdet, automl_mm'"
 stamp_value >"$STAMP_FILE"
+install_fashion_mnist || true
 log "ready: $VENV"
 echo "$PY"

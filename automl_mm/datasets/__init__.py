@@ -1,11 +1,13 @@
-"""Datasets (digits, CIFAR-10, image folders, a generated COCO set) and classification transforms."""
+"""Datasets (digits, Fashion-MNIST, CIFAR-10, image folders, a generated COCO set) and classification transforms."""
 from .cifar import CIFAR10Dataset, read_cifar_batch
 from .digits import DigitsDataset
+from .fashion_mnist import FashionMNISTDataset, read_idx
 from .image_folder import ImageFolderDataset
 from .noisy_labels import NoisyLabelDataset
 from .splits import stratified_split
 from .synthetic_coco import generate_coco
 from .transforms import PackClsInputs, RandomCrop, RandomResizedCrop, ResizeShortEdge
 
-__all__ = ['CIFAR10Dataset', 'DigitsDataset', 'ImageFolderDataset', 'NoisyLabelDataset', 'PackClsInputs', 'RandomCrop',
-           'RandomResizedCrop', 'ResizeShortEdge', 'generate_coco', 'read_cifar_batch', 'stratified_split']
+__all__ = ['CIFAR10Dataset', 'DigitsDataset', 'FashionMNISTDataset', 'ImageFolderDataset', 'NoisyLabelDataset',
+           'PackClsInputs', 'RandomCrop', 'RandomResizedCrop', 'ResizeShortEdge', 'generate_coco', 'read_cifar_batch',
+           'read_idx', 'stratified_split']

@@ -1,0 +1,210 @@
+"""Fashion-MNIST (Xiao et al., 2017) from the standard idx / idx.gz files.
+
+The files are the ones the Debian package ``dataset-fashion-mnist`` installs under
+``/usr/share/datasets/fashion-mnist/`` (``tools/install.sh`` installs it when it can), or the same four files
+downloaded from https://github.com/zalandoresearch/fashion-mnist into ``data/fashion-mnist/``.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import os.path as osp
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from automl_mm.registry import DATASETS
+
+from .splits import check_split, stratified_split
+
+#: Where ``data_root=None`` looks, in order: the repository's data folder, then the Debian package's location.
+DEFAULT_ROOTS = ('data/fashion-mnist', '/usr/share/datasets/fashion-mnist')
+FILES = {
+    'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+    'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
+}
+# idx magic: two zero bytes, the element type (0x08 = unsigned byte), the number of dimensions.
+_UBYTE = 0x08
+_INSTALL_HINT = ('Install the Debian package (sudo apt-get install dataset-fashion-mnist; tools/install.sh does it '
+                 'when run as root) or put the four idx files of https://github.com/zalandoresearch/fashion-mnist '
+                 'into data/fashion-mnist/.')
+
+
+def read_idx(path: str, ndim: int | None = None) -> np.ndarray:
+    """Read one idx file (plain or gzip-compressed) of unsigned bytes.
+
+    Format (LeCun's MNIST page): a 4-byte magic ``00 00 08 <ndim>``, then ``ndim`` big-endian uint32 sizes, then
+    the ``prod(sizes)`` bytes in row-major order.
+
+    Args:
+        path: The file; a name ending in ``.gz`` is decompressed.
+        ndim: Expected number of dimensions (3 for images, 1 for labels); ``None`` accepts any.
+
+    Returns:
+        A uint8 array of the stored shape, e.g. (N, 28, 28) for an images file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: Bad magic, unexpected ``ndim``, or a truncated / oversized file; the message names ``path``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'idx file not found: {path}')
+    opener = gzip.open if path.endswith('.gz') else open
+    try:
+        with opener(path, 'rb') as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+        raise ValueError(f'{path} is not a readable idx{" (gzip)" if opener is gzip.open else ""} file: {exc}') \
+            from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or raw[3] == 0:
+        raise ValueError(f'{path} is not an idx file of unsigned bytes: magic {raw[:4].hex() or "(empty)"}, '
+                         f'expected 0000080N')
+    file_ndim = raw[3]
+    if ndim is not None and file_ndim != ndim:
+        raise ValueError(f'{path} holds a {file_ndim}-dimensional idx array, expected {ndim} dimensions')
+    header = 4 + 4 * file_ndim
+    if len(raw) < header:
+        raise ValueError(f'{path} is truncated: {len(raw)} bytes, shorter than its {header}-byte header')
+    shape = tuple(int(s) for s in np.frombuffer(raw, dtype='>u4', count=file_ndim, offset=4))
+    expected = header + int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected:
+        state = 'truncated' if len(raw) < expected else 'longer than its header says'
+        raise ValueError(f'{path} is {state}: {len(raw)} bytes, its header {shape} needs {expected}')
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def find_data_root(data_root: str | None = None) -> str:
+    """The folder holding the Fashion-MNIST files: ``data_root`` itself, or the first of ``DEFAULT_ROOTS``
+    holding the training images (plain or ``.gz``).
+
+    Raises:
+        FileNotFoundError: ``data_root`` is not a folder, or (``None``) no default location holds the files.
+    """
+    if data_root is not None:
+        if not osp.isdir(data_root):
+            raise FileNotFoundError(f'Fashion-MNIST data_root is not a folder: {data_root}. {_INSTALL_HINT}')
+        return data_root
+    for root in DEFAULT_ROOTS:
+        if any(osp.isfile(osp.join(root, FILES['train'][0] + ext)) for ext in ('', '.gz')):
+            return root
+    raise FileNotFoundError(f'Fashion-MNIST not found in {" or ".join(DEFAULT_ROOTS)}. {_INSTALL_HINT}')
+
+
+def _file_in(root: str, name: str) -> str:
+    for candidate in (osp.join(root, name), osp.join(root, name + '.gz')):
+        if osp.isfile(candidate):
+            return candidate
+    raise FileNotFoundError(f'Fashion-MNIST file missing: {osp.join(root, name)}[.gz]. {_INSTALL_HINT}')
+
+
+@functools.lru_cache(maxsize=2)
+def _load_part(root: str, part: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
+    del stamp  # only part of the cache key: a rewritten file is read again
+    images_path, labels_path = (_file_in(root, name) for name in FILES[part])
+    images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
+    if len(images) != len(labels):
+        raise ValueError(f'{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels')
+    return images, labels.astype(np.int64)
+
+
+def load_fashion_mnist(data_root: str | None, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """The official ``'train'`` (60,000) or ``'test'`` (10,000) part: (N, 28, 28) uint8 images, int64 labels."""
+    root = find_data_root(data_root)
+    paths = [_file_in(root, name) for name in FILES[part]]
+    stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+    return _load_part(root, part, stamp)
+
+
+@DATASETS.register_module()
+class FashionMNISTDataset(BaseDataset):
+    """Fashion-MNIST split into seeded train / reward / test parts.
+
+    The reward part is a seeded, stratified sample of ``reward_size`` images of the official training set, the
+    train part is the rest of it, and the test part is the official test set (10,000 images). Images are the
+    28x28 grey images repeated over three channels: uint8 HWC arrays, so every image transform applies.
+
+    Args:
+        split: ``'train'``, ``'reward'`` (held out for OHL rewards / NAS scoring) or ``'test'``.
+        data_root: Folder holding ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``. ``None``: the first of
+            ``data/fashion-mnist`` and ``/usr/share/datasets/fashion-mnist`` that holds them.
+        reward_size: Number of official training images held out as the reward split.
+        seed: Seed of the train / reward split and of the per-class subset.
+        samples_per_class: Keep a seeded sample of this many images of each class of the split (reduced-data
+            runs); ``None`` keeps all.
+        max_samples: Then keep only the first ``max_samples`` (tiny tests and demos); ``None`` keeps all.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ...).
+
+    Raises:
+        FileNotFoundError: The folder or one of its files is missing (the message names the path).
+        ValueError: A file is not an idx file of unsigned bytes or is truncated (the message names it), or a
+            size argument does not fit the data.
+
+    Examples:
+        >>> ds = FashionMNISTDataset(split='train', samples_per_class=20)  # doctest: +SKIP
+        >>> len(ds), ds[0]['img'].shape, ds[0]['img'].dtype  # doctest: +SKIP
+        (200, (28, 28, 3), dtype('uint8'))
+    """
+
+    METAINFO = {'classes': ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
+                            'Bag', 'Ankle boot')}
+
+    def __init__(self,
+                 split: str = 'train',
+                 data_root: str | None = None,
+                 reward_size: int = 5000,
+                 seed: int = 0,
+                 samples_per_class: int | None = None,
+                 max_samples: int | None = None,
+                 **kwargs) -> None:
+        self.split = check_split(split)
+        for key, value in (('reward_size', reward_size), ('samples_per_class', samples_per_class),
+                           ('max_samples', max_samples)):
+            if value is not None and (int(value) != value or value < 0):
+                raise ValueError(f'{key} must be a non-negative integer, got {value!r}')
+        self.reward_size = int(reward_size)
+        self.seed = seed
+        self.samples_per_class = samples_per_class
+        self.max_samples = max_samples
+        kwargs.setdefault('serialize_data', False)
+        super().__init__(data_root=find_data_root(data_root), **kwargs)
+
+    def split_indices(self, labels: np.ndarray) -> np.ndarray:
+        """Indices (into the official part) of this split, before the per-class subset and ``max_samples``."""
+        if self.split == 'test':
+            return np.arange(len(labels))
+        if self.reward_size == 0:
+            if self.split == 'reward':
+                raise ValueError('split="reward" needs reward_size > 0')
+            return np.arange(len(labels))
+        if self.reward_size >= len(labels):
+            raise ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} training '
+                             f'images of {self.data_root}')
+        frac = self.reward_size / len(labels)
+        train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed)
+        return train if self.split == 'train' else reward
+
+    def load_data_list(self) -> list[dict]:
+        images, labels = load_fashion_mnist(self.data_root, 'test' if self.split == 'test' else 'train')
+        indices = self.split_indices(labels)
+        if self.samples_per_class is not None:
+            # A seeded draw per class, independent of the train / reward split's permutation.
+            rng = np.random.default_rng([self.seed, 1])
+            chosen = []
+            for cls in np.unique(labels[indices]):
+                of_class = indices[labels[indices] == cls]
+                if len(of_class) < self.samples_per_class:
+                    raise ValueError(f'samples_per_class={self.samples_per_class} but class {int(cls)} has only '
+                                     f'{len(of_class)} images in the {self.split} split')
+                chosen.append(rng.choice(of_class, size=self.samples_per_class, replace=False))
+            indices = np.sort(np.concatenate(chosen))
+        if self.max_samples is not None:
+            indices = indices[:self.max_samples]
+        return [{'img': np.repeat(images[i][:, :, None], 3, axis=2), 'gt_label': int(labels[i]),
+                 'source_idx': int(i)} for i in indices]
+
+    def prepare_data(self, idx: int) -> dict:
+        data = self.get_data_info(idx)
+        # get_data_info deep-copies, so transforms may modify the image in place.
+        data['img_shape'] = data['ori_shape'] = data['img'].shape[:2]
+        return self.pipeline(data)

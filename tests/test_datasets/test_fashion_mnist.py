@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from automl_mm.datasets import FashionMNISTDataset, read_idx
+from automl_mm.datasets import fashion_mnist as fm
+from automl_mm.registry import DATASETS
+
+SYSTEM_ROOT = '/usr/share/datasets/fashion-mnist'
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f'>{array.ndim}I', *array.shape) + array.tobytes()
+
+
+def _write(path, array: np.ndarray, compress: bool) -> None:
+    data = _idx_bytes(array)
+    if compress:
+        with gzip.open(str(path) + '.gz', 'wb') as f:
+            f.write(data)
+    else:
+        with open(path, 'wb') as f:
+            f.write(data)
+
+
+def write_fashion(root, n_train_per_class=6, n_test=7, compress=True):
+    """A tiny Fashion-MNIST folder: image i is filled with value i % 256, and pixel (0, 1) holds its label."""
+    os.makedirs(root, exist_ok=True)
+    for part, n in (('train', 10 * n_train_per_class), ('t10k', n_test)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = np.repeat((np.arange(n) % 256).astype(np.uint8)[:, None, None], 28, 1).repeat(28, 2)
+        images[:, 0, 1] = labels
+        _write(os.path.join(root, f'{part}-images-idx3-ubyte'), images, compress)
+        _write(os.path.join(root, f'{part}-labels-idx1-ubyte'), labels, compress)
+    return str(root)
+
+
+@pytest.mark.parametrize('compress', [True, False])
+def test_read_idx_parses_header_and_row_major_bytes(tmp_path, compress):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    _write(tmp_path / 'a', array, compress)
+    got = read_idx(str(tmp_path / ('a.gz' if compress else 'a')), ndim=3)
+    assert got.shape == (2, 3, 4) and got.dtype == np.uint8
+    assert got[1, 2, 3] == 23 and got[0, 1, 0] == 4
+
+
+def test_read_idx_errors_name_the_file(tmp_path):
+    good = _idx_bytes(np.zeros((2, 28, 28), np.uint8))
+    cases = {'truncated': good[:-5], 'magic': b'\x00\x00\x0d\x03' + good[4:], 'header': good[:9]}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    with pytest.raises(ValueError, match=r'truncated: 1579 bytes, its header \(2, 28, 28\) needs 1584'):
+        read_idx(str(tmp_path / 'truncated'))
+    with pytest.raises(ValueError, match='magic 00000d03'):
+        read_idx(str(tmp_path / 'magic'))
+    with pytest.raises(ValueError, match='header'):
+        read_idx(str(tmp_path / 'header'))
+    with pytest.raises(ValueError, match='expected 1 dimensions'):
+        (tmp_path / 'ok').write_bytes(good)
+        read_idx(str(tmp_path / 'ok'), ndim=1)
+    # A gzip stream cut short is reported as such, with its path.
+    with gzip.open(tmp_path / 'cut.gz', 'wb') as f:
+        f.write(good)
+    (tmp_path / 'cut.gz').write_bytes((tmp_path / 'cut.gz').read_bytes()[:30])
+    with pytest.raises(ValueError, match='cut.gz'):
+        read_idx(str(tmp_path / 'cut.gz'))
+
+
+def test_splits_are_seeded_disjoint_stratified_and_read_the_right_pixels(tmp_path):
+    root = write_fashion(tmp_path / 'fm', n_train_per_class=6, n_test=7)
+    kw = dict(data_root=root, reward_size=20, seed=3, pipeline=[])
+    train, reward, test = (FashionMNISTDataset(split=s, **kw) for s in ('train', 'reward', 'test'))
+    assert (len(train), len(reward), len(test)) == (40, 20, 7)
+    src = {name: [ds.get_data_info(i)['source_idx'] for i in range(len(ds))]
+           for name, ds in (('train', train), ('reward', reward))}
+    assert not set(src['train']) & set(src['reward'])
+    assert sorted(src['train'] + src['reward']) == list(range(60))
+    assert np.bincount([ds_label % 10 for ds_label in src['reward']], minlength=10).tolist() == [2] * 10
+    item = test[5]
+    assert item['img'].shape == (28, 28, 3) and item['img'].dtype == np.uint8
+    assert item['gt_label'] == 5 and item['img'][3, 3, 2] == 5 and item['img'][0, 1, 0] == 5
+    again = FashionMNISTDataset(split='reward', **kw)
+    assert [again.get_data_info(i)['source_idx'] for i in range(len(again))] == src['reward']
+    other = FashionMNISTDataset(split='reward', **dict(kw, seed=4))
+    assert [other.get_data_info(i)['source_idx'] for i in range(len(other))] != src['reward']
+
+
+def test_per_class_subset_and_max_samples(tmp_path):
+    root = write_fashion(tmp_path / 'fm', n_train_per_class=6, compress=False)
+    ds = FashionMNISTDataset(split='train', data_root=root, reward_size=10, samples_per_class=3, pipeline=[])
+    labels = [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
+    assert np.bincount(labels, minlength=10).tolist() == [3] * 10
+    assert all(ds.get_data_info(i)['source_idx'] % 10 == labels[i] for i in range(len(ds)))
+    assert len(FashionMNISTDataset(split='test', data_root=root, max_samples=4, pipeline=[])) == 4
+    with pytest.raises(ValueError, match='samples_per_class=6 but class 0 has only 5'):
+        FashionMNISTDataset(split='train', data_root=root, reward_size=10, samples_per_class=6, pipeline=[])
+
+
+def test_missing_and_bad_files_name_the_path(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match='dataset-fashion-mnist'):
+        FashionMNISTDataset(data_root=str(tmp_path / 'nowhere'))
+    root = write_fashion(tmp_path / 'fm')
+    os.remove(os.path.join(root, 't10k-labels-idx1-ubyte.gz'))
+    with pytest.raises(FileNotFoundError, match=r't10k-labels-idx1-ubyte\[\.gz\]'):
+        FashionMNISTDataset(split='test', data_root=root)
+    labels = os.path.join(root, 'train-labels-idx1-ubyte.gz')
+    with gzip.open(labels, 'wb') as f:
+        f.write(_idx_bytes(np.zeros(59, np.uint8)))
+    with pytest.raises(ValueError, match='holds 60 images but .*train-labels-idx1-ubyte.gz holds 59 labels'):
+        FashionMNISTDataset(split='train', data_root=root, reward_size=10)
+    monkeypatch.setattr(fm, 'DEFAULT_ROOTS', (str(tmp_path / 'a'), str(tmp_path / 'b')))
+    with pytest.raises(FileNotFoundError, match=f'{tmp_path}/a or {tmp_path}/b'):
+        FashionMNISTDataset()
+    with pytest.raises(ValueError, match='split must be one of'):
+        FashionMNISTDataset(split='val', data_root=root)
+
+
+def test_default_root_prefers_the_repository_data_folder(tmp_path, monkeypatch):
+    local = write_fashion(tmp_path / 'data' / 'fashion-mnist')
+    monkeypatch.setattr(fm, 'DEFAULT_ROOTS', (local, SYSTEM_ROOT))
+    ds = DATASETS.build(dict(type='FashionMNISTDataset', split='test', pipeline=[]))
+    assert ds.data_root == local and len(ds) == 7
+
+
+@pytest.mark.skipif(not os.path.isdir(SYSTEM_ROOT), reason='the Debian package dataset-fashion-mnist is not installed')
+def test_the_installed_files_have_the_official_sizes():
+    train = FashionMNISTDataset(split='train', data_root=SYSTEM_ROOT, samples_per_class=2, pipeline=[])
+    test = FashionMNISTDataset(split='test', data_root=SYSTEM_ROOT, pipeline=[])
+    images, labels = fm.load_fashion_mnist(SYSTEM_ROOT, 'train')
+    assert images.shape == (60000, 28, 28) and np.bincount(labels).tolist() == [6000] * 10
+    assert len(train) == 20 and len(test) == 10000
+    assert int(labels[0]) == 9  # the first training image of Fashion-MNIST is an ankle boot
