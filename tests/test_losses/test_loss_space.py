@@ -69,3 +69,19 @@ def test_am_lfs_run_on_noisy_digits(tmp_path):
     assert 'flipped 120 of 600' in log  # 20 % of the 600 training labels, recorded in the log
     frag = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py'))
     assert frag.model['head']['loss']['type'] == 'AMLFSLoss'
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not osp.isdir('/usr/share/datasets/fashion-mnist'), reason='Fashion-MNIST not installed')
+def test_am_lfs_run_on_pairflip_noisy_fashion_mnist(tmp_path):
+    work = str(tmp_path / 'fmnist')
+    run_tool('tools/train.py', 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-pairflip40.py', '--work-dir', work,
+             '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+             'train_dataloader.dataset.dataset.samples_per_class=20', 'reward_dataloader.dataset.samples_per_class=10',
+             'val_dataloader.dataset.samples_per_class=10', 'test_dataloader.dataset.samples_per_class=10')
+    with open(osp.join(work, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    assert len(history) == 2 and all(all(h['valid']) for h in history)
+    assert len(history[-1]['theta']['loss'][0]) == 14  # the monotone layout, 2 M + 2
+    log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    assert 'flipped 80 of 200' in log and 'pairflip over 10 classes' in log  # 40 % of the training labels only
