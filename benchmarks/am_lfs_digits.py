@@ -4,6 +4,7 @@ Both arms run the same 4-copy OHL engine on the embedded default config; the ``c
 (σ → 0, controller learning rate 0), which makes ``AMLFSLoss`` exactly softmax cross-entropy, so copies, rewards
 and best-copy selection are the same as in the ``am-lfs`` arm. Prints the final test accuracy, mean ± std.
 Run: python benchmarks/am_lfs_digits.py [--seeds 0 1 2] [--epochs 30] [--arms ce am-lfs] [--std 0.447]
+     [--parametrisation piecewise]
 """
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py
 
 
 STD: float | None = None  # --std: the Gaussian's fixed sigma in the am-lfs arm (None: the config's)
+PARAMETRISATION: str | None = None  # --parametrisation of theta in both arms (None: the config's)
 
 
 def configure(cfg, arm: str) -> None:
+    if PARAMETRISATION is not None:
+        cfg.model.head.loss.parametrisation = PARAMETRISATION
+        cfg.custom_hooks[0].spaces[0].parametrisation = PARAMETRISATION
     if arm == 'am-lfs' and STD is not None:
         cfg.custom_hooks[0].spaces[0].std = STD
     if arm == 'ce':
@@ -35,9 +40,11 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=30)
     parser.add_argument('--arms', nargs='+', default=['ce', 'am-lfs'])
     parser.add_argument('--std', type=float, default=None, help="sigma of the am-lfs arm (default: the config's)")
+    parser.add_argument('--parametrisation', choices=['monotone', 'piecewise'], default=None,
+                        help="theta's layout (default: the config's, monotone)")
     args = parser.parse_args()
-    global STD
-    STD = args.std
+    global STD, PARAMETRISATION
+    STD, PARAMETRISATION = args.std, args.parametrisation
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, lambda arm, work: '')
 
 

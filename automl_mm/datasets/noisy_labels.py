@@ -1,4 +1,4 @@
-"""Symmetric label noise on a training set (the AM-LFS CIFAR-10 label-noise experiments)."""
+"""Label noise on a training set: symmetric (the AM-LFS CIFAR-10 experiments) or pair-flip (asymmetric)."""
 from __future__ import annotations
 
 import copy
@@ -11,14 +11,18 @@ from mmengine.logging import MMLogger
 from automl_mm.registry import DATASETS
 
 _REFUSED_SPLITS = ('reward', 'test')
+NOISE_TYPES = ('symmetric', 'pairflip')
 
 
 @DATASETS.register_module()
 class NoisyLabelDataset:
-    """Flip a seeded fraction of a training set's labels, each to a different class drawn uniformly.
+    """Flip a seeded fraction of a training set's labels to other classes (symmetric or pair-flip noise).
 
-    Exactly ``round(noise_ratio * N)`` items are chosen (without replacement, seeded); each gets a label drawn
-    uniformly from the other ``num_classes - 1`` classes (symmetric noise). The flips are written into the
+    Exactly ``round(noise_ratio * N)`` items are chosen (without replacement, seeded, uniformly over the set).
+    ``noise_type='symmetric'``: each gets a label drawn uniformly from the other ``num_classes - 1`` classes.
+    ``noise_type='pairflip'``: class ``c`` becomes ``(c + 1) mod num_classes`` (asymmetric noise; Han et al.,
+    "Co-teaching", NeurIPS 2018, §4: transition matrix ``1 - eps`` on the diagonal and ``eps`` next to it); each
+    class then keeps its clean label as the majority only for ``noise_ratio < 0.5``. The flips are written into the
     wrapped dataset's data list once, at initialisation (re-serialising it if ``serialize_data`` is on), so its
     pipeline sees the noisy labels; note that a dataset passed as an instance is modified in place. Noise only
     ever goes on training data: a wrapped dataset whose ``split`` is ``'reward'`` or ``'test'`` is refused.
@@ -27,6 +31,7 @@ class NoisyLabelDataset:
         dataset: An mmengine ``BaseDataset`` (e.g. ``DigitsDataset``, ``CIFAR10Dataset``) or its config.
         noise_ratio: Fraction of labels to flip, in ``[0, 1)``.
         seed: Seed of the choice of items and of their new labels.
+        noise_type: ``'symmetric'`` or ``'pairflip'``.
         num_classes: Number of classes; defaults to ``len(dataset.metainfo['classes'])``.
         lazy_init: Defer loading the wrapped dataset and flipping to the first access (as mmengine's wrappers).
 
@@ -42,9 +47,12 @@ class NoisyLabelDataset:
     """
 
     def __init__(self, dataset: dict | BaseDataset, noise_ratio: float, seed: int = 0, num_classes: int | None = None,
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False, noise_type: str = 'symmetric') -> None:
         if not 0.0 <= noise_ratio < 1.0:
             raise ValueError(f'noise_ratio must be in [0, 1), got {noise_ratio!r}')
+        if noise_type not in NOISE_TYPES:
+            raise ValueError(f'noise_type must be one of {NOISE_TYPES}, got {noise_type!r}')
+        self.noise_type = noise_type
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         if not isinstance(dataset, BaseDataset):
@@ -91,8 +99,11 @@ class NoisyLabelDataset:
         num_flips = int(round(self.noise_ratio * len(data_list)))
         rng = np.random.default_rng(self.seed)
         chosen = np.sort(rng.choice(len(data_list), size=num_flips, replace=False)).astype(np.int64)
-        # An offset in [1, C - 1] modulo C: uniform over the classes other than the clean one.
-        offsets = rng.integers(1, self.num_classes, size=num_flips)
+        if self.noise_type == 'symmetric':
+            # An offset in [1, C - 1] modulo C: uniform over the classes other than the clean one.
+            offsets = rng.integers(1, self.num_classes, size=num_flips)
+        else:
+            offsets = np.ones(num_flips, dtype=np.int64)
         for idx, offset in zip(chosen.tolist(), offsets.tolist()):
             data_list[idx]['gt_label'] = int((self.clean_labels[idx] + offset) % self.num_classes)
         if num_flips:
@@ -101,7 +112,7 @@ class NoisyLabelDataset:
         self._fully_initialized = True
         MMLogger.get_current_instance().info(
             f'NoisyLabelDataset: flipped {num_flips} of {len(data_list)} labels of {type(self.dataset).__name__} '
-            f'(noise_ratio={self.noise_ratio}, seed={self.seed}, symmetric over {self.num_classes} classes)')
+            f'(noise_ratio={self.noise_ratio}, seed={self.seed}, {self.noise_type} over {self.num_classes} classes)')
 
     def _read_data_list(self) -> list[dict]:
         """The wrapped dataset's data infos, without the ``sample_idx`` that ``get_data_info`` adds."""

@@ -5,10 +5,12 @@ With logits ``f_j = ||W_j|| ||x|| cos(theta_j)`` the unified loss is::
     L = -log tau( e^{||W_y|| ||x|| t(cos theta_y)} / (e^{||W_y|| ||x|| t(cos theta_y)} + sum_{j != y} e^{f_j}) )
 
 ``t`` (on ``[-1, 1]``, margin losses) and ``tau`` (on ``[0, 1]``, focal-style re-weighting) are piecewise linear with
-``M`` equal-width intervals. The searched vector is ``theta = [a_t (M), b_t (M), a_tau (M), b_tau (M)]``: slope and
-intercept of each interval. Slopes 1 and intercepts 0 (:func:`identity_theta`) give softmax cross-entropy;
-:func:`cosface_theta`, :func:`arcface_theta`, :func:`sphereface_theta` and :func:`focal_theta` give settings that
-(approximately) recover the classical losses.
+``M`` equal-width intervals, evaluated from the slope and intercept of each interval,
+``[a_t (M), b_t (M), a_tau (M), b_tau (M)]``. The searched vector θ is either those numbers (``'piecewise'``, the
+paper's layout) or ``2 M + 2`` unconstrained numbers mapped to monotone ``t`` and ``tau`` (``'monotone'``, the
+default; see :mod:`automl_mm.losses.parametrisation`). In the piecewise layout, slopes 1 and intercepts 0
+(:func:`identity_theta`) give softmax cross-entropy; :func:`cosface_theta`, :func:`arcface_theta`,
+:func:`sphereface_theta` and :func:`focal_theta` give settings that (approximately) recover the classical losses.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from mmengine.structures import BaseDataElement
 
 from automl_mm.models.heads import LinearClsHead
 from automl_mm.registry import MODELS
+
+from .parametrisation import check_parametrisation, monotone_identity_theta, monotone_pieces, theta_length
 
 T_RANGE = (-1.0, 1.0)  # domain of t: cosines
 TAU_RANGE = (0.0, 1.0)  # domain of tau: probabilities
@@ -168,34 +172,50 @@ def focal_theta(gamma: float = 2.0, num_intervals: int = 6) -> torch.Tensor:
 class AMLFSLoss(nn.Module):
     """AM-LFS's unified loss with piecewise-linear ``t`` (margin) and ``tau`` (re-weighting).
 
+    The target term of the denominator uses ``t`` too (the loss is the softmax of the modified logits), as in the
+    formula of METHODS.md §3; one of the talk's two slides writes it with the plain ``cos``, which we do not follow.
+
+    **Parametrisations** (:mod:`automl_mm.losses.parametrisation`). ``'monotone'`` (default): θ has ``2 M + 2``
+    unconstrained values and *every* θ gives continuous, strictly increasing ``t`` and ``tau``, ``tau`` within
+    ``(0, 1]``; θ = 0 is cross-entropy. ``'piecewise'``: θ = ``[a_t, b_t, a_tau, b_tau]`` (``4 M``), the paper's and
+    the public reimplementation's layout, with the projection described next; the ``*_theta`` helpers of this
+    module (:func:`identity_theta`, :func:`cosface_theta`, ...) are in this layout.
+
     ``forward(logits, target, weight_norm, feat_norm)`` takes bias-free logits ``W x`` and the norms of the class
     weights and features (as :class:`CosineLinearClsHead` passes them), forms ``cos = logits / (||W_j|| ||x||)``
     and replaces the target logit by ``||W_y|| ||x|| t(cos_y)`` (or, with a fixed ``scale`` s, every logit by
     ``s cos_j`` and the target by ``s t(cos_y)``). With ``p_y`` the softmax probability of the target under the
     modified logits, the loss is ``loss_weight * mean(-log tau(p_y))``.
 
-    **Bad θ policy.** Any finite θ gives a valid loss (a search distribution may sample anything): setting
-    ``theta`` clamps the slopes of ``t`` and ``tau`` to ``>= 0`` (each piece non-decreasing; intercepts are kept,
-    so jumps between pieces remain, as in the paper's parametrisation), and at evaluation ``tau(p)`` is clamped to
-    ``[eps * p, 1]``. So each sample's ``-log tau(p_y)`` lies in ``[0, -log p_y - log eps]``: finite, with finite
-    gradients, and where the floor bites (``tau <= eps * p``, e.g. below a negative intercept) the sample still
-    gets cross-entropy's gradient instead of none. The floor is relative to ``p`` (not a constant ``eps``) so that
+    **Bad θ policy.** Any finite θ gives a valid loss (a search distribution may sample anything). With
+    ``'piecewise'``, setting ``theta`` clamps the slopes of ``t`` and ``tau`` to ``>= 0`` (each piece
+    non-decreasing; intercepts are kept, so jumps between pieces remain, as in the paper's parametrisation), and
+    at evaluation ``tau(p)`` is clamped to ``[eps * p, 1]`` (a ``tau >= 1`` gives zero gradient).
+    So each sample's ``-log tau(p_y)`` lies in ``[0, -log p_y - log eps]``: finite, with finite gradients, and
+    where the floor bites (``tau <= eps * p``, e.g. below a negative intercept) the sample still gets
+    cross-entropy's gradient instead of none. The floor is relative to ``p`` (not a constant ``eps``) so that
     identity θ gives exactly ``F.cross_entropy`` for every sample, however confidently wrong: a constant floor
     would cap the loss of hard (e.g. mislabelled) samples and make the "identity" run a robust loss. Non-finite
     θ or a θ of the wrong length raises ``ValueError``.
+
+    The floor and the cap are kept with ``'monotone'``, where they only absorb rounding (and a softmax weight that
+    underflows for an extreme θ).
 
     θ is kept (projected) in a float64 buffer, so it is saved in checkpoints.
 
     Args:
         num_intervals: ``M``, intervals of each piecewise-linear function (6 in the public reimplementation).
-        theta: Initial θ (length ``4 M``); defaults to :func:`identity_theta`.
+        theta: Initial θ in the parametrisation's layout (``2 M + 2`` or ``4 M`` values); defaults to the
+            identity (cross-entropy).
         scale: ``None``: logits keep their norms (the formula above). A number: normalised logits ``scale * cos``
             (CosFace/ArcFace style).
         eps: Relative floor of ``tau``: ``tau(p) >= eps * p``.
         loss_weight: Multiplier of the loss.
+        parametrisation: ``'monotone'`` or ``'piecewise'`` (see above). A θ of the other layout's length is
+            refused with an error naming this key.
 
     Examples:
-        >>> loss = AMLFSLoss()
+        >>> loss = AMLFSLoss(parametrisation='piecewise')
         >>> logits, target = torch.tensor([[1.0, 2.0, 0.5]]), torch.tensor([1])
         >>> w_norm, x_norm = torch.tensor([1.0, 2.0, 1.0]), torch.tensor([2.5])
         >>> bool(torch.isclose(loss(logits, target, w_norm, x_norm), F.cross_entropy(logits, target)))
@@ -208,9 +228,11 @@ class AMLFSLoss(nn.Module):
     uses_norms = True
 
     def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
-                 scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0) -> None:
+                 scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0,
+                 parametrisation: str = 'monotone') -> None:
         super().__init__()
         self.num_intervals = _check_num_intervals(num_intervals)
+        self.parametrisation = check_parametrisation(parametrisation)
         if scale is not None and not (math.isfinite(scale) and scale > 0):
             raise ValueError(f'scale must be None or a positive number, got {scale!r}')
         if not 0.0 < eps < 1.0:
@@ -218,13 +240,26 @@ class AMLFSLoss(nn.Module):
         self.scale = None if scale is None else float(scale)
         self.eps = float(eps)
         self.loss_weight = loss_weight
-        self.register_buffer('_theta', identity_theta(self.num_intervals))
+        self.register_buffer('_theta', self.cross_entropy_theta())
         if theta is not None:
             self.theta = theta
 
+    def cross_entropy_theta(self) -> torch.Tensor:
+        """θ of softmax cross-entropy in this loss's parametrisation (float64)."""
+        if self.parametrisation == 'monotone':
+            return monotone_identity_theta(self.num_intervals)
+        return identity_theta(self.num_intervals)
+
     @property
     def theta(self) -> torch.Tensor:
-        """The projected θ (float64, length ``4 M``); assigning validates and projects (see the class doc)."""
+        """The (projected) θ in the parametrisation's layout, float64; assigning validates and projects."""
+        return self._theta
+
+    @property
+    def pieces(self) -> torch.Tensor:
+        """Slopes and intercepts ``[a_t, b_t, a_tau, b_tau]`` of the current θ (float64, length ``4 M``)."""
+        if self.parametrisation == 'monotone':
+            return monotone_pieces(self._theta, self.num_intervals)
         return self._theta
 
     @theta.setter
@@ -233,22 +268,29 @@ class AMLFSLoss(nn.Module):
             value = torch.as_tensor(np.asarray(value.detach().cpu() if torch.is_tensor(value) else value,
                                                dtype=np.float64))
         except (TypeError, ValueError) as err:
-            raise ValueError(f'theta must be a sequence of {4 * self.num_intervals} numbers, got {value!r}') from err
-        if value.dim() != 1 or value.numel() != 4 * self.num_intervals:
-            raise ValueError(f'theta must have 4 * num_intervals = {4 * self.num_intervals} values '
-                             f'[a_t, b_t, a_tau, b_tau], got shape {tuple(value.shape)}')
+            raise ValueError(f'theta must be a sequence of {theta_length(self.parametrisation, self.num_intervals)} '
+                             f'numbers, got {value!r}') from err
+        num, length = self.num_intervals, theta_length(self.parametrisation, self.num_intervals)
+        if value.dim() != 1 or value.numel() != length:
+            layout = ('[s_t (M), c_t, s_tau (M), r_tau]' if self.parametrisation == 'monotone' else
+                      '[a_t, b_t, a_tau, b_tau]')
+            other = 'piecewise' if self.parametrisation == 'monotone' else 'monotone'
+            hint = (f"; {value.numel()} values is the layout of parametrisation='{other}', set that key to use it"
+                    if value.dim() == 1 and value.numel() == theta_length(other, num) else '')
+            raise ValueError(f"theta of parametrisation='{self.parametrisation}' must have {length} values {layout} "
+                             f'for num_intervals={num}, got shape {tuple(value.shape)}{hint}')
         if not torch.isfinite(value).all():
             raise ValueError(f'theta must be finite, got {value.tolist()}')
-        num = self.num_intervals
         value = value.clone()
-        value[:num].clamp_(min=0.0)  # slopes of t
-        value[2 * num:3 * num].clamp_(min=0.0)  # slopes of tau
+        if self.parametrisation == 'piecewise':
+            value[:num].clamp_(min=0.0)  # slopes of t
+            value[2 * num:3 * num].clamp_(min=0.0)  # slopes of tau
         with torch.no_grad():
             self._theta.copy_(value)
 
     def _parts(self, like: torch.Tensor) -> list[torch.Tensor]:
-        theta = self._theta.to(dtype=like.dtype, device=like.device)
-        return list(theta.split(self.num_intervals))
+        pieces = self.pieces.to(dtype=like.dtype, device=like.device)
+        return list(pieces.split(self.num_intervals))
 
     def t_function(self, x: torch.Tensor) -> torch.Tensor:
         """``t`` of the current θ at cosines ``x`` (float tensor)."""
@@ -313,7 +355,8 @@ class AMLFSLoss(nn.Module):
         return -self._log_tau(log_p).mean() * self.loss_weight
 
     def extra_repr(self) -> str:
-        return f'num_intervals={self.num_intervals}, scale={self.scale}, eps={self.eps}'
+        return (f'num_intervals={self.num_intervals}, parametrisation={self.parametrisation!r}, scale={self.scale}, '
+                f'eps={self.eps}')
 
 
 def _pooled(head: LinearClsHead, feats: Sequence[torch.Tensor]) -> torch.Tensor:

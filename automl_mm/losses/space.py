@@ -11,36 +11,48 @@ import torch
 from automl_mm.ohl.spaces import AttributeSpace, _resolve
 from automl_mm.registry import SEARCH_SPACES
 
-from .am_lfs import AMLFSLoss, identity_theta
+from .am_lfs import AMLFSLoss
+from .parametrisation import check_parametrisation
 
 
 @SEARCH_SPACES.register_module()
 class LossFunctionSpace(AttributeSpace):
     """One θ per copy per trunk, written to an ``AMLFSLoss``; μ learned by the controller, σ fixed.
 
-    Defaults follow the public AM-LFS reimplementation (METHODS.md §3): M = 6 intervals, σ² = 0.2, μ₀ = identity
-    (slopes 1, intercepts 0, i.e. softmax cross-entropy). Samples that would make the loss invalid are projected
-    by ``AMLFSLoss`` (non-negative slopes; τ floored at eps·p), so every sample gives a finite loss and trains.
+    μ₀ is the identity θ (softmax cross-entropy) of the chosen parametrisation, M = 6 by default (METHODS.md §3).
+
+    * ``'monotone'`` (default, ours): a Gaussian over the ``2 M + 2`` unconstrained values of
+      :mod:`automl_mm.losses.parametrisation`; every sample is a continuous, increasing ``t`` and ``tau`` with
+      ``tau`` in ``(0, 1]``. Default σ = 0.2 (our choice, see the README's AM-LFS evidence).
+    * ``'piecewise'`` (the public reimplementation): a Gaussian over ``[a_t, b_t, a_tau, b_tau]``, σ² = 0.2;
+      invalid samples are projected by ``AMLFSLoss`` (non-negative slopes; τ floored at eps·p, capped at 1).
 
     Args:
         target: Attribute path of the loss module's ``theta``.
         num_intervals: M, intervals of each piecewise-linear function.
-        std: Fixed standard deviation of every θ component (default √0.2).
+        std: Fixed standard deviation of every θ component, one number or one per component; ``None``: 0.2
+            (``'monotone'``) or √0.2 (``'piecewise'``).
         learn_std: Learn σ as well (the paper keeps it fixed).
         name: Name in logs and outputs.
+        parametrisation: ``'monotone'`` or ``'piecewise'``; must equal the target loss's (checked at setup).
 
     Examples:
-        >>> space = LossFunctionSpace(num_intervals=2)
-        >>> space.distribution.mode().tolist()
+        >>> LossFunctionSpace(num_intervals=2).distribution.mode().tolist()
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        >>> LossFunctionSpace(num_intervals=2, parametrisation='piecewise').distribution.mode().tolist()
         [1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
     """
 
     def __init__(self, target: str = 'model.head.loss_module.theta', num_intervals: int = 6,
-                 std: float = math.sqrt(0.2), learn_std: bool = False, name: str = 'loss') -> None:
-        distribution = dict(type='DiagGaussian', mean=identity_theta(num_intervals).tolist(), std=std,
-                            learn_std=learn_std)
-        super().__init__(distribution, target=target, name=name)
+                 std: float | list[float] | None = None, learn_std: bool = False, name: str = 'loss',
+                 parametrisation: str = 'monotone') -> None:
+        self.parametrisation = check_parametrisation(parametrisation)
         self.num_intervals = num_intervals
+        start = AMLFSLoss(num_intervals=num_intervals, parametrisation=parametrisation).theta
+        if std is None:
+            std = 0.2 if parametrisation == 'monotone' else math.sqrt(0.2)
+        distribution = dict(type='DiagGaussian', mean=start.tolist(), std=std, learn_std=learn_std)
+        super().__init__(distribution, target=target, name=name)
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         super().setup(runner, layout, seed)
@@ -48,17 +60,23 @@ class LossFunctionSpace(AttributeSpace):
             if loss.num_intervals != self.num_intervals:
                 raise ValueError(f'LossFunctionSpace has num_intervals={self.num_intervals} but the loss at '
                                  f'{self.targets} has {loss.num_intervals}')
+            if loss.parametrisation != self.parametrisation:
+                raise ValueError(f"LossFunctionSpace has parametrisation='{self.parametrisation}' but the loss at "
+                                 f"{self.targets} has parametrisation='{loss.parametrisation}'; set the same "
+                                 "parametrisation key in both")
 
     def _losses(self, runner: Any) -> list:
         return [v for v in _owner_values(runner, self.targets) if isinstance(v, AMLFSLoss)]
 
     def learned_loss(self) -> AMLFSLoss:
         """An ``AMLFSLoss`` holding the current mean θ (after projection)."""
-        return AMLFSLoss(num_intervals=self.num_intervals, theta=self.distribution.mode().tolist())
+        return AMLFSLoss(num_intervals=self.num_intervals, theta=self.distribution.mode().tolist(),
+                         parametrisation=self.parametrisation)
 
     def export_fragment(self) -> str:
         theta = [round(float(v), 6) for v in self.learned_loss().theta.tolist()]
-        cfg = dict(type='AMLFSLoss', num_intervals=self.num_intervals, theta=theta)
+        cfg = dict(type='AMLFSLoss', num_intervals=self.num_intervals, parametrisation=self.parametrisation,
+                   theta=theta)
         return (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
                 '# with this as the head\'s loss and without the OHLHook.\n'
                 f'am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n'

@@ -2,7 +2,14 @@
 from .backbones import CRMobileNetV2, CRResNet, MBConvSupernet, ResNet, SimpleConvNet, WideResNet
 from .classifier import ImageClassifier
 from .heads import LinearClsHead
-from .losses import CrossEntropyLoss
+from .losses import (
+    CrossEntropyLoss,
+    GeneralizedCrossEntropyLoss,
+    LabelSmoothingLoss,
+    Poly1CrossEntropyLoss,
+    SymmetricCrossEntropyLoss,
+)
 
-__all__ = ['CRMobileNetV2', 'CRResNet', 'CrossEntropyLoss', 'ImageClassifier', 'LinearClsHead', 'MBConvSupernet',
-           'ResNet', 'SimpleConvNet', 'WideResNet']
+__all__ = ['CRMobileNetV2', 'CRResNet', 'CrossEntropyLoss', 'GeneralizedCrossEntropyLoss', 'ImageClassifier',
+           'LabelSmoothingLoss', 'LinearClsHead', 'MBConvSupernet', 'Poly1CrossEntropyLoss', 'ResNet', 'SimpleConvNet',
+           'SymmetricCrossEntropyLoss', 'WideResNet']

@@ -1,11 +1,38 @@
-"""Classification losses (registered in MODELS, used as a head's ``loss``)."""
+"""Classification losses (registered in MODELS, used as a head's ``loss``).
+
+Besides softmax cross-entropy, the cheap losses built for noisy labels that a loss search must beat: label
+smoothing, generalised cross-entropy (GCE), symmetric cross-entropy (SCE) and Poly-1. Each takes logits ``(N, C)``
+and class indices ``(N,)`` and returns the mean loss over the batch (a scalar, in nats where a log is involved).
+"""
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from automl_mm.registry import MODELS
+
+
+def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if logits.dim() != 2:
+        raise ValueError(f'{name} needs logits of shape (N, C), got {tuple(logits.shape)}')
+    target = target.reshape(-1).long()
+    if target.numel() != logits.shape[0]:
+        raise ValueError(f'{name}: {target.numel()} targets for {logits.shape[0]} rows of logits')
+    return target
+
+
+def _target_log_prob(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``log p_y``, ``(N,)``, from a log-softmax (stable for confidently wrong samples)."""
+    return F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+
+
+def _check_weight(loss_weight: float) -> float:
+    if not (math.isfinite(loss_weight) and loss_weight >= 0):
+        raise ValueError(f'loss_weight must be a finite number >= 0, got {loss_weight!r}')
+    return float(loss_weight)
 
 
 @MODELS.register_module()
@@ -27,3 +54,129 @@ class CrossEntropyLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.loss_weight * F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
+
+
+@MODELS.register_module()
+class LabelSmoothingLoss(CrossEntropyLoss):
+    """Cross-entropy against the smoothed target ``(1 - eps) onehot(y) + eps / C``.
+
+    ``L = -(1 - eps) log p_y - (eps / C) sum_j log p_j``. Source: Szegedy et al., "Rethinking the Inception
+    Architecture for Computer Vision", CVPR 2016, §7 (label-smoothing regularisation); the same formula as
+    ``torch.nn.functional.cross_entropy(label_smoothing=eps)``, which computes it.
+
+    Args:
+        smoothing: ``eps`` in ``[0, 1)``; 0.1 as in the paper.
+        loss_weight: Multiplier of the loss.
+
+    Examples:
+        >>> loss = LabelSmoothingLoss(smoothing=0.1)
+        >>> round(loss(torch.log(torch.tensor([[1.0, 2.0, 1.0]])), torch.tensor([1])).item(), 4)
+        0.7394
+    """
+
+    def __init__(self, smoothing: float = 0.1, loss_weight: float = 1.0) -> None:
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f'smoothing must be in [0, 1), got {smoothing!r}')
+        super().__init__(label_smoothing=smoothing, loss_weight=_check_weight(loss_weight))
+        self.smoothing = float(smoothing)
+
+
+@MODELS.register_module()
+class GeneralizedCrossEntropyLoss(nn.Module):
+    """Generalised cross-entropy ``L_q = (1 - p_y^q) / q`` (mean over the batch).
+
+    ``q -> 0`` gives cross-entropy, ``q = 1`` the mean absolute error ``1 - p_y`` (up to a factor 2); in between
+    the loss is bounded by ``1 / q``, so a mislabelled sample's pull is capped. Source: Zhang and Sabuncu,
+    "Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels", NeurIPS 2018, eq. 6;
+    ``q = 0.7`` is the paper's setting (its truncated variant is not implemented).
+
+    Args:
+        q: Exponent in ``(0, 1]``.
+        loss_weight: Multiplier of the loss.
+
+    Examples:
+        >>> loss = GeneralizedCrossEntropyLoss(q=0.7)
+        >>> round(loss(torch.zeros(1, 4), torch.tensor([0])).item(), 4)  # (1 - 0.25 ** 0.7) / 0.7
+        0.8872
+    """
+
+    def __init__(self, q: float = 0.7, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        if not 0.0 < q <= 1.0:
+            raise ValueError(f'q must be in (0, 1], got {q!r}')
+        self.q = float(q)
+        self.loss_weight = _check_weight(loss_weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target = _check_inputs('GeneralizedCrossEntropyLoss', logits, target)
+        # p_y^q = exp(q log p_y): no 0^q at underflow, finite gradients everywhere
+        loss = -torch.expm1(self.q * _target_log_prob(logits, target)) / self.q
+        return self.loss_weight * loss.mean()
+
+
+@MODELS.register_module()
+class SymmetricCrossEntropyLoss(nn.Module):
+    """Symmetric cross-entropy ``alpha CE + beta RCE`` with the reverse cross-entropy ``RCE = -A (1 - p_y)``.
+
+    ``RCE = -sum_k p_k log q_k`` with ``q`` the one-hot label and ``log 0`` replaced by ``A < 0``, which is
+    ``-A (1 - p_y)``. Source: Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels",
+    ICCV 2019, eqs. 5-7; ``alpha = 0.1, beta = 1, A = -4`` are the paper's CIFAR-10 settings.
+
+    Args:
+        alpha: Weight of cross-entropy (>= 0).
+        beta: Weight of the reverse cross-entropy (>= 0).
+        log_zero: ``A``, the value taken for ``log 0`` (< 0).
+        loss_weight: Multiplier of the loss.
+
+    Examples:
+        >>> loss = SymmetricCrossEntropyLoss()
+        >>> round(loss(torch.zeros(1, 4), torch.tensor([0])).item(), 4)  # 0.1 log 4 + 4 * 0.75
+        3.1386
+    """
+
+    def __init__(self, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        for key, value in (('alpha', alpha), ('beta', beta)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f'{key} must be a finite number >= 0, got {value!r}')
+        if not (math.isfinite(log_zero) and log_zero < 0):
+            raise ValueError(f'log_zero (A, the value of log 0) must be a finite negative number, got {log_zero!r}')
+        self.alpha, self.beta, self.log_zero = float(alpha), float(beta), float(log_zero)
+        self.loss_weight = _check_weight(loss_weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target = _check_inputs('SymmetricCrossEntropyLoss', logits, target)
+        log_p = _target_log_prob(logits, target)
+        rce = -self.log_zero * -torch.expm1(log_p)  # -A (1 - p_y)
+        return self.loss_weight * (self.alpha * -log_p + self.beta * rce).mean()
+
+
+@MODELS.register_module()
+class Poly1CrossEntropyLoss(nn.Module):
+    """Poly-1 loss ``CE + epsilon (1 - p_y)``: cross-entropy with the first polynomial coefficient shifted.
+
+    Source: Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
+    ICLR 2022, eq. 3. ``epsilon = 1`` is the paper's default for ImageNet; ``epsilon = -1`` removes the first term
+    of cross-entropy's Taylor series. ``epsilon >= -1`` keeps the loss non-negative.
+
+    Args:
+        epsilon: Coefficient of ``(1 - p_y)``, ``>= -1``.
+        loss_weight: Multiplier of the loss.
+
+    Examples:
+        >>> loss = Poly1CrossEntropyLoss(epsilon=1.0)
+        >>> round(loss(torch.zeros(1, 4), torch.tensor([0])).item(), 4)  # log 4 + 0.75
+        2.1363
+    """
+
+    def __init__(self, epsilon: float = 1.0, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        if not (math.isfinite(epsilon) and epsilon >= -1.0):
+            raise ValueError(f'epsilon must be a finite number >= -1, got {epsilon!r}')
+        self.epsilon = float(epsilon)
+        self.loss_weight = _check_weight(loss_weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target = _check_inputs('Poly1CrossEntropyLoss', logits, target)
+        log_p = _target_log_prob(logits, target)
+        return self.loss_weight * (-log_p - self.epsilon * torch.expm1(log_p)).mean()

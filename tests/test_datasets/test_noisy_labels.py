@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from mmengine.logging import MMLogger
@@ -110,3 +112,41 @@ def test_cifar_serialized_and_plain_data_lists(tmp_path, serialize_data):
     for i in (0, int(ds.noisy_indices[0]), 89):
         a, b = ds.get_data_info(i), clean.get_data_info(i)
         assert np.array_equal(a['img'], b['img']) and a['source_idx'] == b['source_idx'] and a['sample_idx'] == i
+
+
+@pytest.mark.parametrize('ratio', [0.2, 0.4])
+def test_pairflip_sends_each_flipped_class_to_the_next(ratio):
+    ds = NoisyLabelDataset(_digits(), noise_ratio=ratio, seed=3, noise_type='pairflip')
+    noisy = _labels(ds)
+    assert len(ds.noisy_indices) == round(ratio * 100)
+    assert np.array_equal(np.flatnonzero(noisy != ds.clean_labels), ds.noisy_indices)
+    assert np.array_equal(noisy[ds.noisy_indices], (ds.clean_labels[ds.noisy_indices] + 1) % 10)
+    # the same seed chooses the same items as symmetric noise; only the new labels differ
+    sym = NoisyLabelDataset(_digits(), noise_ratio=ratio, seed=3)
+    assert np.array_equal(sym.noisy_indices, ds.noisy_indices)
+    assert not np.array_equal(_labels(sym), noisy)
+
+
+def test_bad_noise_type_is_refused():
+    with pytest.raises(ValueError, match='noise_type'):
+        NoisyLabelDataset(_digits(), noise_ratio=0.1, noise_type='asym')
+
+
+FASHION = '/usr/share/datasets/fashion-mnist'
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason=f'Fashion-MNIST not installed in {FASHION}')
+@pytest.mark.parametrize('noise_type', ['symmetric', 'pairflip'])
+def test_noisy_fashion_mnist_train_split_only(noise_type):
+    from automl_mm.datasets.fashion_mnist import FashionMNISTDataset
+
+    cfg = dict(type='FashionMNISTDataset', split='train', samples_per_class=20, pipeline=[])
+    ds = DATASETS.build(dict(type='NoisyLabelDataset', dataset=cfg, noise_ratio=0.4, seed=0, noise_type=noise_type))
+    assert len(ds) == 200 and len(ds.noisy_indices) == 80
+    noisy = _labels(ds)
+    assert np.array_equal(np.flatnonzero(noisy != ds.clean_labels), ds.noisy_indices)
+    if noise_type == 'pairflip':
+        assert np.array_equal(noisy[ds.noisy_indices], (ds.clean_labels[ds.noisy_indices] + 1) % 10)
+    for split in ('reward', 'test'):
+        with pytest.raises(ValueError, match=split):
+            NoisyLabelDataset(FashionMNISTDataset(split=split, max_samples=10, pipeline=[]), noise_ratio=0.4)

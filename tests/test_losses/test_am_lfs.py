@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.structures import BaseDataElement
 
+from automl_mm.losses import AMLFSLoss as _AMLFSLoss
 from automl_mm.losses import (
-    AMLFSLoss,
     CosineLinearClsHead,
     arcface_theta,
     cosface_theta,
@@ -21,6 +21,10 @@ from automl_mm.losses import (
 from automl_mm.registry import MODELS
 
 DTYPES = [torch.float32, torch.float64]
+
+
+def AMLFSLoss(**kwargs):  # noqa: N802 - these tests cover the paper's [a_t, b_t, a_tau, b_tau] layout
+    return _AMLFSLoss(parametrisation='piecewise', **kwargs)
 
 
 def _inputs(n=32, c=7, d=5, dtype=torch.float64, seed=0):
@@ -298,7 +302,8 @@ def _batch(n=6):
 @pytest.mark.parametrize('scale', [None, 8.0])
 def test_cosine_head_in_an_image_classifier(scale):
     torch.manual_seed(0)
-    model = _classifier(dict(type='AMLFSLoss', theta=arcface_theta(0.3).tolist(), scale=scale))
+    model = _classifier(dict(type='AMLFSLoss', parametrisation='piecewise', theta=arcface_theta(0.3).tolist(),
+                                 scale=scale))
     model.init_weights()
     assert model.head.fc.bias is None and isinstance(model.head, CosineLinearClsHead)
     batch = _batch()

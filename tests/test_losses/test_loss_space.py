@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from automl_mm.losses import AMLFSLoss, LossFunctionSpace, identity_theta
+from automl_mm.losses import AMLFSLoss, LossFunctionSpace, monotone_identity_theta
 from automl_mm.ohl import CopyLayout
 from automl_mm.registry import MODELS
 
@@ -24,12 +24,12 @@ def _runner(num_intervals=6):
 def test_space_starts_at_cross_entropy_and_binds_one_sample_per_trunk():
     runner = _runner()
     space = LossFunctionSpace()
-    assert torch.equal(space.distribution.mode(), identity_theta(6))
-    assert torch.allclose(space.distribution.std(), torch.full((24,), 0.2**0.5, dtype=torch.float64))
+    assert torch.equal(space.distribution.mode(), monotone_identity_theta(6))
+    assert torch.allclose(space.distribution.std(), torch.full((14,), 0.2, dtype=torch.float64))
     space.setup(runner, CopyLayout(1, 1, 0, 1), seed=0)
     space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
     theta = runner.model.head.loss_module.theta
-    assert theta.shape == (24,) and not torch.equal(theta, identity_theta(6))
+    assert theta.shape == (14,) and not torch.equal(theta, monotone_identity_theta(6))
     assert space.trunk_stats()[0] == 1  # one sample counted
     # the sampled loss is finite and differentiable for any Gaussian sample (projection, never a crash)
     logits = torch.randn(8, 10, requires_grad=True)
@@ -45,12 +45,12 @@ def test_space_checks_the_loss_it_binds_to():
 
 def test_exported_fragment_rebuilds_the_learned_loss(tmp_path):
     space = LossFunctionSpace(num_intervals=2)
-    theta = torch.tensor([1.2, 0.8, -0.1, 0.05, 1.0, 0.5, 0.0, 0.3], dtype=torch.float64)
+    theta = torch.tensor([0.2, -0.3, -0.1, 0.05, 1.0, 0.3], dtype=torch.float64)
     space.distribution.load_state_dict({**space.distribution.state_dict(), 'mean': theta})
     (tmp_path / 'frag.py').write_text(space.export_fragment())
     cfg = Config.fromfile(str(tmp_path / 'frag.py'))
     loss = MODELS.build(cfg.model['head']['loss'])
-    assert torch.allclose(loss.theta, theta, atol=1e-6)
+    assert loss.parametrisation == 'monotone' and torch.allclose(loss.theta, theta, atol=1e-6)
     space.plot_trunk(str(tmp_path), 3)
     assert osp.getsize(tmp_path / 'loss_trunk003.png') > 0
 
@@ -69,3 +69,19 @@ def test_am_lfs_run_on_noisy_digits(tmp_path):
     assert 'flipped 120 of 600' in log  # 20 % of the 600 training labels, recorded in the log
     frag = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py'))
     assert frag.model['head']['loss']['type'] == 'AMLFSLoss'
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not osp.isdir('/usr/share/datasets/fashion-mnist'), reason='Fashion-MNIST not installed')
+def test_am_lfs_run_on_pairflip_noisy_fashion_mnist(tmp_path):
+    work = str(tmp_path / 'fmnist')
+    run_tool('tools/train.py', 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-pairflip40.py', '--work-dir', work,
+             '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+             'train_dataloader.dataset.dataset.samples_per_class=20', 'reward_dataloader.dataset.samples_per_class=10',
+             'val_dataloader.dataset.samples_per_class=10', 'test_dataloader.dataset.samples_per_class=10')
+    with open(osp.join(work, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    assert len(history) == 2 and all(all(h['valid']) for h in history)
+    assert len(history[-1]['theta']['loss'][0]) == 14  # the monotone layout, 2 M + 2
+    log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    assert 'flipped 80 of 200' in log and 'pairflip over 10 classes' in log  # 40 % of the training labels only

@@ -1,0 +1,139 @@
+"""AM-LFS evidence on reduced noisy Fashion-MNIST: the learned loss against cross-entropy and the robust losses.
+
+Every arm runs the same 4-copy OHL engine (same model, iterations, copies, per-trunk best-copy broadcast on the
+clean reward split) on ``configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py``; only the head's loss differs.
+The fixed-loss arms search a space with two identical choices (loss_weight 1.0 or 1.0) at controller learning
+rate 0, so the engine does the same work without learning anything. Noise goes on the training split only.
+Prints each run's final test top-1 and, per arm, mean ± std over the seeds; ``--out`` saves them (JSON) and the
+AM-LFS arm's learned mean θ; ``--plot`` draws the learned t and τ from such files.
+
+Run: python benchmarks/am_lfs_fmnist.py --noise sym40 [--seeds 0 1 2] [--epochs 10] [--arms ce ls gce sce poly1 am-lfs]
+     python benchmarks/am_lfs_fmnist.py --plot results/*.json --plot-out am_lfs_fmnist_loss.png
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os.path as osp
+
+from _arms import ROOT, run_arms
+
+CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py')
+NOISES = {'clean': (0.0, 'symmetric'), 'sym20': (0.2, 'symmetric'), 'sym40': (0.4, 'symmetric'),
+          'pair40': (0.4, 'pairflip')}
+FIXED_LOSSES = {
+    'ce': dict(type='CrossEntropyLoss'),
+    'ls': dict(type='LabelSmoothingLoss', smoothing=0.1),
+    'gce': dict(type='GeneralizedCrossEntropyLoss', q=0.7),
+    'sce': dict(type='SymmetricCrossEntropyLoss', alpha=0.1, beta=1.0, log_zero=-4.0),
+}
+ARGS = argparse.Namespace()
+
+
+def fixed_loss(arm: str) -> dict | None:
+    """The loss config of a fixed-loss arm (``poly1`` or ``poly1:<epsilon>`` too); ``None`` for ``am-lfs``."""
+    if arm == 'am-lfs':
+        return None
+    if arm.startswith('poly1'):
+        return dict(type='Poly1CrossEntropyLoss', epsilon=float(arm.partition(':')[2] or 1.0))
+    if arm not in FIXED_LOSSES:
+        raise ValueError(f'unknown arm {arm!r}: choose from {sorted(FIXED_LOSSES)}, poly1[:eps], am-lfs')
+    return FIXED_LOSSES[arm]
+
+
+def configure(cfg, arm: str) -> None:
+    ratio, kind = NOISES[ARGS.noise]
+    cfg.train_dataloader.dataset.noise_ratio = ratio
+    cfg.train_dataloader.dataset.noise_type = kind
+    cfg.train_dataloader.dataset.dataset.samples_per_class = ARGS.train_per_class
+    cfg.reward_dataloader.dataset.samples_per_class = ARGS.reward_per_class
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        loader.dataset.samples_per_class = ARGS.test_per_class
+    hook = cfg.custom_hooks[0]
+    hook.num_copies = ARGS.copies
+    loss = fixed_loss(arm)
+    if loss is None:
+        if ARGS.std is not None:
+            hook.spaces[0].std = ARGS.std
+        return
+    cfg.model.head.loss = loss
+    hook.spaces = [dict(type='AttributeSpace', distribution=dict(type='Categorical', num_choices=2),
+                        target='model.head.loss_module.loss_weight', choices=[1.0, 1.0], name='none')]
+    hook.controller.optimizer.lr = 0.0
+
+
+def describe(arm: str, work: str) -> str:
+    """Keep the run's reward-split accuracy (best copy, last trunk) and, for AM-LFS, the learned mean θ."""
+    with open(glob.glob(osp.join(work, 'ohl', 'history.json'))[0]) as f:
+        last = json.load(f)[-1]
+    record = dict(arm=arm, reward=max(last['rewards']))
+    if arm == 'am-lfs':
+        record['theta'] = last['theta']['loss'][0]
+    DETAILS.append(record)
+    return f"  reward {record['reward']:.2f}"
+
+
+DETAILS: list[dict] = []
+
+
+def plot(files: list[str], out: str) -> None:
+    """Learned t(x) and τ(p) (mean θ of each AM-LFS run) against the identity, one figure."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import torch
+
+    from automl_mm.losses import AMLFSLoss
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    for ax, lo, title in zip(axes, (-1.0, 0.0), ('t(x), x = cos θ_y', 'τ(p), p = softmax prob. of the label')):
+        x = torch.linspace(lo, 1.0, 401, dtype=torch.float64)
+        ax.plot(x, x, 'k--', lw=1, label='identity (cross-entropy)')
+        ax.set(title=title, xlabel='x' if lo < 0 else 'p')
+    for path in files:
+        with open(path) as f:
+            result = json.load(f)
+        for i, record in enumerate(r for r in result['details'] if 'theta' in r):
+            loss = AMLFSLoss(num_intervals=(len(record['theta']) - 2) // 2, theta=record['theta'])
+            label = f"{result['noise']} seed {result['seeds'][i]}"
+            for ax, fn, lo in zip(axes, (loss.t_function, loss.tau_function), (-1.0, 0.0)):
+                x = torch.linspace(lo, 1.0, 401, dtype=torch.float64)
+                ax.plot(x, fn(x).detach(), lw=1.2, label=label)
+    axes[1].legend(fontsize='x-small')
+    fig.suptitle('AM-LFS on noisy Fashion-MNIST: learned loss (mean θ after the last trunk)')
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    print(f'wrote {out}')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--noise', choices=sorted(NOISES), default='sym40')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--epochs', type=int, default=10)
+    parser.add_argument('--arms', nargs='+', default=['ce', 'ls', 'gce', 'sce', 'poly1', 'am-lfs'])
+    parser.add_argument('--copies', type=int, default=4)
+    parser.add_argument('--train-per-class', type=int, default=50)
+    parser.add_argument('--reward-per-class', type=int, default=50)
+    parser.add_argument('--test-per-class', type=int, default=200, help='of the official test set (1,000 max)')
+    parser.add_argument('--std', type=float, default=None, help="sigma of the am-lfs arm (default: the config's)")
+    parser.add_argument('--out', default=None, help='JSON file for the accuracies, rewards and learned θ')
+    parser.add_argument('--plot', nargs='+', default=None, help='--out files to plot instead of training')
+    parser.add_argument('--plot-out', default='am_lfs_fmnist_loss.png')
+    parser.parse_args(namespace=ARGS)
+    if ARGS.plot:
+        plot(ARGS.plot, ARGS.plot_out)
+        return
+    for arm in ARGS.arms:
+        fixed_loss(arm)  # fail before training
+    results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe)
+    if ARGS.out:
+        with open(ARGS.out, 'w') as f:
+            json.dump(dict(noise=ARGS.noise, seeds=ARGS.seeds, epochs=ARGS.epochs, args=vars(ARGS),
+                           accuracy=results, details=DETAILS), f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
