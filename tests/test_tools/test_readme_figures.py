@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os.path as osp
+import sys
 
 import pytest
 
@@ -12,6 +13,7 @@ from conftest import REPO_ROOT
 def _load():
     spec = importlib.util.spec_from_file_location('readme_figures', osp.join(REPO_ROOT, 'tools', 'readme_figures.py'))
     mod = importlib.util.module_from_spec(spec)
+    sys.modules['readme_figures'] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
