@@ -4,7 +4,7 @@ PYENV = PY=$$(bash tools/install.sh | tail -n1) && export PYTHONPATH=$(CURDIR):$
 DEMO_CONFIG ?=
 DEMO_DIR ?= work_dirs/demo
 
-.PHONY: install demo demo-det demo-pc-nas demo-cr-nas test test-fast lint format benchmark
+.PHONY: install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format benchmark
 
 install:
 	@bash tools/install.sh >/dev/null
@@ -29,6 +29,11 @@ demo-cr-nas:
 	  && $$PY tools/data/split_coco.py data/synthetic_coco/annotations/instances_train.json \
 	     data/synthetic_coco/annotations --val-fraction 0.25 \
 	  && $$PY tools/train.py configs/cr_nas/cr-nas_cr-r18-fpn_1x1_1200it_synthcoco.py --work-dir work_dirs/demo_cr_nas
+
+# Re-run the demos whose figures the README quotes; print each next to the README's value (about 15 minutes;
+# READMEFIG_ARGS=--with-cr-nas adds demo-cr-nas, 15 more; --write updates the README).
+readme-figures:
+	@$(PYENV) && $$PY tools/readme_figures.py $(READMEFIG_ARGS)
 
 test:
 	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests

@@ -1,0 +1,46 @@
+"""tools/readme_figures.py: the README marks every figure the script re-measures, and the comparison is right."""
+from __future__ import annotations
+
+import importlib.util
+import os.path as osp
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location('readme_figures', osp.join(REPO_ROOT, 'tools', 'readme_figures.py'))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules['readme_figures'] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_markers_parse():
+    mod = _load()
+    text = 'printed <!--fig:demo.top1-->93.28<!--/fig--> in <!--fig:demo.minutes-->3.1<!--/fig--> min'
+    assert mod.readme_figures(text) == {'demo.top1': '93.28', 'demo.minutes': '3.1'}
+
+
+@pytest.mark.parametrize('measured,quoted,tol,expected', [
+    ('93.28', '93.28', 0.0, True), ('93.2773', '93.28', 0.0, False), ('3.9', '3.1', 3.0, True),
+    ('7.2', '3.1', 3.0, False), ('k5e6 skip', 'k5e6 skip', None, True), ('k5e6 skip', 'k3e3 skip', None, False)])
+def test_compare(measured, quoted, tol, expected):
+    assert _load().compare('x', measured, quoted, tol) is expected
+
+
+def test_compare_names_a_non_number():
+    with pytest.raises(ValueError, match='figure demo.top1'):
+        _load().compare('demo.top1', 'n/a', '93.2', 0.1)
+
+
+def test_readme_marks_every_figure_the_script_measures():
+    mod = _load()
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        quoted = mod.readme_figures(f.read())
+    for name, demo in mod.DEMOS.items():
+        for fig in demo.figures:
+            assert fig.name in quoted, f'README.md lacks <!--fig:{fig.name}-->...<!--/fig-->'
+        assert f'{name}.minutes' in quoted
