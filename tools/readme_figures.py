@@ -75,13 +75,13 @@ def _pc_nas_pick(work_dir: str) -> str:
 
 def _cr_nas_pick(work_dir: str) -> str:
     r = _json(work_dir, 'cr_nas_result.json')
-    return f'{r["stage_blocks"]}'
+    return str(tuple(r['stage_blocks']))
 
 
 DEMOS = {
     'demo': Demo('demo', 'work_dirs/demo', [
-        Figure('demo.data', lambda out, wd: _last(r'\[automl_mm demo\] data: (\S+)', out, 'demo'), None),
-        Figure('demo.top1', lambda out, wd: _last(r"accuracy/top1'?:\s*([0-9.]+)", out, 'demo'), 0.0),
+        Figure('demo.config', lambda out, wd: _last(r'OHL-Auto-Aug: configs/(\S+)', out, 'demo'), None),
+        Figure('demo.top1', lambda out, wd: _last(r'test top-1 of the best copy: ([0-9.]+)', out, 'demo'), 0.0),
     ]),
     'demo-det': Demo('demo-det', 'work_dirs/demo_det', [
         Figure('demo-det.mAP', lambda out, wd: _last(r'coco/bbox_mAP:\s*([0-9.]+)', out, 'demo-det'), 0.0),
