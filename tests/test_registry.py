@@ -99,3 +99,15 @@ def test_contracts_are_abstract():
         with pytest.raises(TypeError):
             cls() if cls in (BaseDistribution, BaseController, BasePathSampler) else \
                 cls(dict(type='Categorical', num_choices=2)) if cls in (OHLSpace, PerCopySpace) else cls([[0]])
+
+
+def test_build_in_scope_resolves_automl_mm_names_under_a_foreign_default_scope():
+    """One scoped build helper: an mmdet config's CR-NAS space and a controller's optimiser build in automl_mm's
+    scope, and the caller's default scope is restored."""
+    from automl_mm.utils import build_in_scope
+
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        space = build_in_scope(registry.SEARCH_SPACES, dict(type='DilationSpace', choices=(1, 2)))
+        optimizer = build_in_scope(registry.OPTIMIZERS, dict(type='Adam', params=[torch.zeros(1, requires_grad=True)]))
+        assert DefaultScope.get_current_instance().scope_name == 'mmdet'
+    assert type(space).__name__ == 'DilationSpace' and isinstance(optimizer, torch.optim.Adam)
