@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
-import torch
 from mmengine.dataset import Compose
 from mmengine.structures import BaseDataElement
 from torch import nn
@@ -192,4 +192,30 @@ def test_contract_checks_catch_broken_implementations():
     runner = make_runner()
     with pytest.raises(AssertionError, match='counted no sample'):  # batches without the choice metainfo
         check_ohl_space(cfg, runner, data_batches=lambda: [dict(data_samples=[BaseDataElement()])])
-    torch.manual_seed(0)
+
+    from automl_mm.nas.samplers import UniformPathSampler
+    from automl_mm.nas.spaces import StageAllocationSpace
+    from automl_mm.ohl.spaces import AttributeSpace
+
+    class _GlobalRng(UniformPathSampler):  # ignores the generator: ranks would run different paths
+        def sample(self, generator=None):
+            return super().sample(np.random.default_rng())
+
+    with pytest.raises(AssertionError, match='depend on the generator only'):
+        check_path_sampler(_GlobalRng(), SAMPLER_SPACES[0])
+
+    class _WrongSize(StageAllocationSpace):
+        def size(self):
+            return super().size() + 1
+
+    with pytest.raises(AssertionError, match=r'size\(\)=20 but 19 valid paths'):
+        check_path_space(_WrongSize([[1, 2, 3]] * 4, total_blocks=8))
+
+    class _Unseeded(AttributeSpace):  # draws from the global RNG: the ranks of a copy would disagree
+        def begin_trunk(self, runner, trunk, generator):
+            super().begin_trunk(runner, trunk, None)
+
+    space = _Unseeded(dict(type='DiagGaussian', mean=[-9.0], std=1.0),
+                      target='optim_wrapper.optimizer.param_groups.*.weight_decay', transform='exp')
+    with pytest.raises(AssertionError, match='depend on the generator only'):
+        check_ohl_space(space, toy_runner())
