@@ -10,8 +10,16 @@ All registries are children of mmengine's roots with the scope ``automl_mm``, so
 * ``locations`` make the lookup import the implementing package on first use, so a config never needs
   ``custom_imports`` for automl_mm's own modules.
 
-The three AutoML families (search spaces, samplers, controllers) are new roots: they have several
-implementations each and no counterpart in mmengine. Their abstract contracts are ``automl_mm.search``.
+The AutoML registries (search spaces, samplers, controllers) are new roots: they have several implementations
+each and no counterpart in mmengine. ``SEARCH_SPACES`` and ``SAMPLERS`` each hold one family per engine, told apart
+by base class; each engine states its contract where it is used and its builders refuse the other family:
+
+* OHL (``automl_mm.ohl.base``, built by ``OHLHook``): ``OHLSpace`` in ``SEARCH_SPACES``, ``BaseDistribution`` in
+  ``SAMPLERS``, ``BaseController`` in ``CONTROLLERS``;
+* NAS (``automl_mm.nas.base``, built by the search loops and ``PathSamplingHook``): ``BasePathSpace`` in
+  ``SEARCH_SPACES``, ``BasePathSampler`` in ``SAMPLERS``.
+
+``automl_mm.testing`` checks any implementation (yours too) against its family's contract in one call.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -73,17 +81,26 @@ VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, ['automl_mm.engine']) 
 LOG_PROCESSORS = _child('log_processor', MMENGINE_LOG_PROCESSORS, ['automl_mm.engine'])  # mmengine LogProcessor
 FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['automl_mm.datasets'])  # plain callables (collate_fn, ...)
 
-# --- AutoML families (new roots, contracts in automl_mm/search/base.py) -----------------------------
-# BaseSearchSpace: couples a sampler with where its samples go (a pipeline transform's policy, a loss's
-# parameters, an attribute path of the model or optimiser); ``apply(sample)`` binds one sample.
-SEARCH_SPACES = Registry('search space', scope=_SCOPE,
-                         locations=['automl_mm.search', 'automl_mm.ohl', 'automl_mm.losses', 'automl_mm.nas'])
-# BaseSampler: a (possibly learnable) distribution over choices: ``sample()``, ``log_prob(sample)``,
-# ``state_dict()``/``load_state_dict()``. Hyper-parameter distributions and architecture path samplers.
-SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl', 'automl_mm.nas'])
-# BaseController: updates a sampler from rewards: ``step(samples, rewards) -> dict`` of logged scalars,
-# deterministic given its inputs (every rank applies the same update), with ``state_dict()``.
-CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.search', 'automl_mm.ohl'])
+# --- AutoML families (new roots; contracts in automl_mm/ohl/base.py and automl_mm/nas/base.py) ----------
+# Two families, told apart by base class:
+# * OHL spaces (automl_mm.ohl.base.OHLSpace, built by OHLHook via build_ohl_space): a distribution plus the target
+#   its samples configure (an attribute path, a pipeline transform's policy, a loss's parameters); the hook drives
+#   setup / begin_trunk / after_train_iter / trunk_stats / export_fragment. AttributeSpace, PipelineChoiceSpace,
+#   LossFunctionSpace.
+# * Architecture path spaces (automl_mm.nas.base.BasePathSpace, built by the NAS loops / PathSamplingHook via
+#   build_path_space): decisions, their constraint, and apply(path, model) to a supernet. LayerwiseSpace,
+#   StageAllocationSpace, DilationSpace.
+SEARCH_SPACES = Registry('search space', scope=_SCOPE, locations=['automl_mm.ohl', 'automl_mm.losses', 'automl_mm.nas'])
+# Two families, told apart by base class:
+# * OHL distributions (automl_mm.ohl.base.BaseDistribution): learnable p_θ with sample / log_prob /
+#   sufficient_stats / grad_mean_log_prob / state_dict. Categorical, FactorisedCategorical, DiagGaussian, Product.
+# * Architecture path samplers (automl_mm.nas.base.BasePathSampler): sample / complete(prefix) from a numpy
+#   generator only, rank-identical. UniformPathSampler, PoolPathSampler.
+SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.ohl', 'automl_mm.nas'])
+# OHL controllers (automl_mm.ohl.base.BaseController): update one distribution from the copies' statistics and
+# rewards: ``step(stats, rewards) -> dict`` of logged scalars, deterministic given its inputs (every rank applies
+# the same update), with ``state_dict()``. REINFORCE.
+CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.ohl'])
 # BaseAugmentOp: one augmentation element (op + magnitude) of OHL-Auto-Aug's space, applied to a results dict
 # (uint8 HWC image, and for geometric ops boxes/masks) with ``op.apply(results, rng)``.
 AUGMENT_OPS = Registry('augment op', scope=_SCOPE, locations=['automl_mm.augment'])

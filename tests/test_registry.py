@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import DefaultScope
 
 from automl_mm import registry
-from automl_mm.search import BaseController, BaseSampler, BaseSearchSpace
+from automl_mm.nas.base import BasePathSampler, BasePathSpace
+from automl_mm.ohl.base import BaseController, BaseDistribution, OHLSpace, PerCopySpace
 
 CHILDREN = ['RUNNERS', 'LOOPS', 'HOOKS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'METRICS',
             'OPTIMIZERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'VISUALIZERS', 'VISBACKENDS', 'EVALUATOR']
@@ -41,30 +46,68 @@ def test_foreign_scope_reaches_automl_mm_by_prefix():
     assert net(torch.zeros(1, 3, 64, 64))[0].shape == (1, 512, 2, 2)
 
 
-def test_plugin_registers_with_decorator_and_custom_imports(tmp_path, monkeypatch):
-    """A user module named in custom_imports registers a search space that a config then builds."""
+def _readme_block(first_line: str) -> str:
+    """The README's fenced Python block that starts with ``first_line``."""
+    readme = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
+    blocks = re.findall(r'```python\n(.*?)```', readme, flags=re.S)
+    found = [b for b in blocks if b.startswith(first_line)]
+    assert len(found) == 1, f'README.md has {len(found)} python blocks starting with {first_line!r}'
+    return found[0]
+
+
+def test_readme_plugin_example_builds_from_custom_imports_and_passes_the_contract(tmp_path, monkeypatch):
+    """The README's plugin (copied from README.md, so it cannot go stale) registers through custom_imports, builds
+    as OHLHook builds it, drives an optimiser's learning rate, and passes ``check_ohl_space``."""
     from mmengine.config import Config
     from mmengine.utils import import_modules_from_strings
 
-    (tmp_path / 'my_plugin.py').write_text(
-        'from automl_mm.registry import SEARCH_SPACES\n'
-        'from automl_mm.search import BaseSearchSpace\n'
-        '@SEARCH_SPACES.register_module()\n'
-        'class MyLrSpace(BaseSearchSpace):\n'
-        '    def apply(self, sample, runner=None):\n'
-        '        self.last = sample\n')
-    (tmp_path / 'cfg.py').write_text(
-        "custom_imports = dict(imports=['my_plugin'], allow_failed_imports=False)\n"
-        "space = dict(type='MyLrSpace', sampler=None)\n")
+    from automl_mm.ohl.base import build_ohl_space
+    from automl_mm.testing import check_ohl_space, toy_runner
+
+    package = tmp_path / 'my_project'
+    package.mkdir()
+    (package / '__init__.py').write_text('')
+    (package / 'lr_space.py').write_text(_readme_block('# my_project/lr_space.py'))
+    config = _readme_block('# my_config.py').replace('...', 'num_copies=1, reward_key="accuracy/top1"')
+    (tmp_path / 'my_config.py').write_text(config)
     monkeypatch.syspath_prepend(str(tmp_path))
-    cfg = Config.fromfile(str(tmp_path / 'cfg.py'))
-    import_modules_from_strings(**cfg.custom_imports)
-    space = registry.SEARCH_SPACES.build(cfg.space)
-    space.apply(0.1)
-    assert isinstance(space, BaseSearchSpace) and space.last == 0.1
+    monkeypatch.delitem(sys.modules, 'my_project', raising=False)
+    monkeypatch.delitem(sys.modules, 'my_project.lr_space', raising=False)
+    try:
+        cfg = Config.fromfile(str(tmp_path / 'my_config.py'))
+        import_modules_from_strings(**cfg.custom_imports)
+        space_cfg = cfg.custom_hooks[0]['spaces'][0]
+        space = build_ohl_space(space_cfg)
+        runner = toy_runner()
+        space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
+        assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] in (0.1, 0.03, 0.01)
+        exec(_readme_block('# check it'), {})  # noqa: S102  (the README's own check call)
+        check_ohl_space(space_cfg, runner=toy_runner())
+    finally:
+        registry.SEARCH_SPACES.module_dict.pop('MyLrSpace', None)
+
+
+def test_old_contract_names_alias_the_ohl_contracts():
+    from automl_mm.ohl.base import BaseDistribution, OHLSpace
+    from automl_mm.search import BaseSampler, BaseSearchSpace
+
+    assert BaseSearchSpace is OHLSpace and BaseSampler is BaseDistribution
 
 
 def test_contracts_are_abstract():
-    for cls in (BaseSampler, BaseController, BaseSearchSpace):
+    for cls in (BaseDistribution, BaseController, OHLSpace, PerCopySpace, BasePathSpace, BasePathSampler):
         with pytest.raises(TypeError):
-            cls() if cls is not BaseSearchSpace else cls(None)
+            cls() if cls in (BaseDistribution, BaseController, BasePathSampler) else \
+                cls(dict(type='Categorical', num_choices=2)) if cls in (OHLSpace, PerCopySpace) else cls([[0]])
+
+
+def test_build_in_scope_resolves_automl_mm_names_under_a_foreign_default_scope():
+    """One scoped build helper: an mmdet config's CR-NAS space and a controller's optimiser build in automl_mm's
+    scope, and the caller's default scope is restored."""
+    from automl_mm.utils import build_in_scope
+
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        space = build_in_scope(registry.SEARCH_SPACES, dict(type='DilationSpace', choices=(1, 2)))
+        optimizer = build_in_scope(registry.OPTIMIZERS, dict(type='Adam', params=[torch.zeros(1, requires_grad=True)]))
+        assert DefaultScope.get_current_instance().scope_name == 'mmdet'
+    assert type(space).__name__ == 'DilationSpace' and isinstance(optimizer, torch.optim.Adam)

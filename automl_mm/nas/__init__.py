@@ -1,5 +1,6 @@
 """One-shot NAS: path spaces, path samplers, the top-K partial-architecture search step, and the search loops.
 
+* ``base`` — the contracts: ``BasePathSpace``, ``BasePathSampler`` (checked by ``automl_mm.testing``);
 * ``spaces`` — ``LayerwiseSpace`` (PC-NAS), ``StageAllocationSpace`` and ``DilationSpace`` (CR-NAS);
 * ``samplers`` — ``UniformPathSampler``, ``PoolPathSampler`` (rank-identical draws seeded by iteration);
 * ``beam`` — ``PartialArchitecturePool`` + ``score_step``: keep top-K partial paths, extend, score, resume;
@@ -8,6 +9,7 @@
 * ``hook`` — ``PathSamplingHook`` for supernet training under any loop;
 * ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``.
 """
+from .base import BasePathSampler, BasePathSpace, build_path_sampler, build_path_space, find_supernet
 from .beam import PartialArchitecturePool, score_step
 from .cr_nas import CRNASLoop
 from .hook import PathSamplingHook
@@ -16,9 +18,10 @@ from .loop import SearchLoopBase
 from .pc_nas import PCNASLoop
 from .samplers import PoolPathSampler, UniformPathSampler, path_rng
 from .scoring import PathEvaluator, candidate_scorer, potential, recalibrate_bn
-from .spaces import BasePathSpace, DilationSpace, LayerwiseSpace, StageAllocationSpace, find_supernet
+from .spaces import DilationSpace, LayerwiseSpace, StageAllocationSpace
 
-__all__ = ['BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FlopsTable', 'LatencyTable',
-           'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool', 'PathEvaluator', 'PathSamplingHook',
-           'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace', 'UniformPathSampler', 'candidate_scorer',
-           'find_supernet', 'measure_latency_table', 'path_rng', 'potential', 'recalibrate_bn', 'score_step']
+__all__ = ['BasePathSampler', 'BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FlopsTable',
+           'LatencyTable', 'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool', 'PathEvaluator',
+           'PathSamplingHook', 'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace', 'UniformPathSampler',
+           'build_path_sampler', 'build_path_space', 'candidate_scorer', 'find_supernet', 'measure_latency_table',
+           'path_rng', 'potential', 'recalibrate_bn', 'score_step']

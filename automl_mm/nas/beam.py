@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
 
-from .spaces import BasePathSpace
+from .base import BasePathSpace
 
 Path = tuple[int, ...]
 

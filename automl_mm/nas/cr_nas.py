@@ -19,13 +19,14 @@ from collections.abc import Sequence
 
 from mmengine.logging import print_log
 
-from automl_mm.registry import LOOPS, SEARCH_SPACES
+from automl_mm.registry import LOOPS
 
+from .base import build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import SearchLoopBase, format_table, retrain_config_text, warn
 from .samplers import UniformPathSampler
-from .spaces import DilationSpace, StageAllocationSpace, build_in_scope
+from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # separates the scoring RNG stream from the training one
 
@@ -64,7 +65,7 @@ class CRNASLoop(SearchLoopBase):
                          **kwargs)
         stage_space = dict(stage_space)
         stage_space.setdefault('type', 'StageAllocationSpace')
-        self.stage_space: StageAllocationSpace = build_in_scope(SEARCH_SPACES, stage_space)
+        self.stage_space: StageAllocationSpace = build_path_space(stage_space, 'train_cfg.stage_space')
         self.backbone = self.stage_space.bind(runner.model)
         self.dilation_space = DilationSpace(dilation_choices)
         self.stage_iters = int(stage_iters)

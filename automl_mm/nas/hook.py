@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from mmengine.hooks import Hook
 
-from automl_mm.registry import HOOKS, SAMPLERS, SEARCH_SPACES
+from automl_mm.registry import HOOKS
 
+from .base import build_path_sampler, build_path_space
 from .samplers import path_rng
-from .spaces import build_in_scope
 
 
 @HOOKS.register_module()
@@ -39,10 +39,8 @@ class PathSamplingHook(Hook):
 
     def __init__(self, space: dict, sampler: dict | None = None, val_path: Sequence[int] | None = None,
                  seed: int | None = None) -> None:
-        self.space = build_in_scope(SEARCH_SPACES, space)
-        self.sampler = build_in_scope(SAMPLERS, sampler or dict(type='UniformPathSampler'))
-        if not hasattr(self.sampler, 'complete'):
-            raise TypeError(f'PathSamplingHook.sampler must be a path sampler, got {type(self.sampler).__name__}')
+        self.space = build_path_space(space, 'PathSamplingHook.space')
+        self.sampler = build_path_sampler(sampler or dict(type='UniformPathSampler'), 'PathSamplingHook.sampler')
         self.sampler.space = self.space
         self.val_path = None if val_path is None else tuple(val_path)
         self.seed = seed

@@ -29,10 +29,10 @@ from mmengine.runner import IterBasedTrainLoop
 from automl_mm.engine.evaluate import build_local_loader, cycle_batches
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
+from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler, path_rng
 from .scoring import PathEvaluator, candidate_scorer, recalibrate_bn
-from .spaces import BasePathSpace
 
 
 class _SearchStateHook(Hook):

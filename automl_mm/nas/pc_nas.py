@@ -11,13 +11,14 @@ from collections.abc import Sequence
 
 from mmengine.logging import print_log
 
-from automl_mm.registry import LOOPS, SAMPLERS, SEARCH_SPACES
+from automl_mm.registry import LOOPS, SAMPLERS
+from automl_mm.utils.scope import build_in_scope
 
+from .base import build_path_space
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import SearchLoopBase, format_table, retrain_config_text
 from .samplers import PoolPathSampler, UniformPathSampler
-from .spaces import build_in_scope
 
 _SCORE_STREAM = 7919  # separates the scoring RNG stream from the training one (same seed)
 
@@ -53,7 +54,7 @@ class PCNASLoop(SearchLoopBase):
                  sampler: dict | None = None, completion_sampler: dict | None = None, latency_table: str | None = None,
                  latency_limit: float | None = None, flops_limit: float | None = None,
                  input_shape: Sequence[int] | None = None, retrain_config: str | None = None, **kwargs) -> None:
-        self.space = build_in_scope(SEARCH_SPACES, space or dict(type='LayerwiseSpace'))
+        self.space = build_path_space(space or dict(type='LayerwiseSpace'), 'train_cfg.space')
         self.supernet = self.space.bind(runner.model)
         num_layers = self.space.num_decisions
         if int(stage_iters) < 0 or int(warmup_iters) < 0:

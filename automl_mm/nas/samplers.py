@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from automl_mm.registry import SAMPLERS
-from automl_mm.search.base import BaseSampler
 
-from .spaces import BasePathSpace
+from .base import BasePathSampler, BasePathSpace
 
 #: Default ``enumerate_limit``: prefixes with up to this many completions are sampled exactly by enumeration.
 _ENUMERATE_LIMIT = 100_000
@@ -28,7 +27,7 @@ def path_rng(*keys: int) -> np.random.Generator:
 
 
 @SAMPLERS.register_module()
-class UniformPathSampler(BaseSampler):
+class UniformPathSampler(BasePathSampler):
     """Uniform over the valid completions of a prefix (the single-path one-shot sampler).
 
     Independent spaces draw each decision uniformly. Constrained spaces (e.g. a fixed total block count) draw
@@ -56,7 +55,7 @@ class UniformPathSampler(BaseSampler):
             raise ValueError(f'{type(self).__name__}: max_tries must be >= 1, got {max_tries}')
         if int(enumerate_limit) < 0:
             raise ValueError(f'{type(self).__name__}: enumerate_limit must be >= 0, got {enumerate_limit}')
-        self.space = space
+        super().__init__(space)
         self.max_tries = int(max_tries)
         self.enumerate_limit = int(enumerate_limit)
         self._admitted: OrderedDict[tuple, list[tuple[int, ...]] | None] = OrderedDict()

@@ -22,8 +22,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl_mm.engine.evaluate import cycle_batches, evaluate_locally, metric_value
 
+from .base import BasePathSpace
 from .samplers import UniformPathSampler, path_rng
-from .spaces import BasePathSpace
 
 
 @contextlib.contextmanager

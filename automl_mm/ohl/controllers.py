@@ -6,11 +6,11 @@ import math
 from collections.abc import Sequence
 
 import torch
-from mmengine.registry import DefaultScope
 
-from automl_mm.ohl.distributions import BaseDistribution, build_distribution
 from automl_mm.registry import CONTROLLERS, OPTIMIZERS
-from automl_mm.search.base import BaseController
+from automl_mm.utils.scope import build_in_scope
+
+from .base import BaseController, BaseDistribution, build_distribution
 
 _BASELINES = ('mean', 'moving_average')
 
@@ -74,8 +74,7 @@ class REINFORCE(BaseController):
         if not isinstance(optimizer, dict) or 'type' not in optimizer or 'params' in optimizer:
             raise ValueError(f"optimizer must be a config dict with 'type' and without 'params', got {optimizer!r}")
         self.distribution = distribution
-        with DefaultScope.overwrite_default_scope('automl_mm'):
-            self.optimizer = OPTIMIZERS.build(dict(optimizer, params=params))
+        self.optimizer = build_in_scope(OPTIMIZERS, dict(optimizer, params=params))
         self.baseline_type = baseline
         self.momentum = float(momentum)
         self.normalize = bool(normalize)

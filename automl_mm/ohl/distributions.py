@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from mmengine.registry import DefaultScope
 
 from automl_mm.registry import SAMPLERS
-from automl_mm.search.base import BaseSampler
+
+from .base import BaseDistribution, build_distribution
 
 _DTYPE = torch.float64
 
@@ -74,75 +74,6 @@ def _load_into(param: torch.Tensor, value: Any, key: str) -> None:
         raise ValueError(f'state[{key!r}] must have shape {tuple(param.shape)}, got {tuple(value.shape)}')
     with torch.no_grad():
         param.copy_(value)
-
-
-class BaseDistribution(BaseSampler):
-    """A distribution p_θ with float64 CPU parameters and additive sufficient statistics.
-
-    Subclasses implement sampling, log-densities, the statistics of a batch of samples and the analytic
-    gradient of the mean log-probability from those statistics. :meth:`load_state_dict` copies values into
-    the existing parameter tensors, so an optimiser built on :meth:`parameters` stays valid.
-    """
-
-    @abstractmethod
-    def parameters(self) -> list[torch.Tensor]:
-        """Learnable leaf tensors (float64, CPU, ``requires_grad=True``) in a fixed order; ``[]`` if none."""
-
-    @abstractmethod
-    def sample(self, generator: torch.Generator | None = None, n: int | None = None) -> Any:
-        """One sample (``n=None``) or a batch of ``n``, drawn with ``generator`` only, without autograd."""
-
-    @abstractmethod
-    def log_prob(self, sample: Any) -> torch.Tensor:
-        """Differentiable log-probability: a scalar for one sample, a vector for a batch."""
-
-    @abstractmethod
-    def stats_size(self) -> int:
-        """Length of the vector returned by :meth:`sufficient_stats`."""
-
-    @abstractmethod
-    def sufficient_stats(self, samples: Any) -> torch.Tensor:
-        """Flat float64 vector of length :meth:`stats_size` summarising ``samples`` (one sample or a batch)."""
-
-    @abstractmethod
-    def grad_mean_log_prob(self, stats: torch.Tensor) -> list[torch.Tensor]:
-        """Gradient of the mean log-probability of the samples behind ``stats``, one tensor per parameter.
-
-        All zeros when ``stats`` summarises no sample.
-        """
-
-    @abstractmethod
-    def summary(self, top_k: int = 5) -> dict:
-        """A JSON-serialisable, human-readable description of the current distribution."""
-
-    @abstractmethod
-    def mode(self) -> Any:
-        """The most likely sample."""
-
-    def entropy(self) -> float | None:
-        """Entropy in nats for discrete distributions; ``None`` where it is not reported."""
-        return None
-
-    def sample_count(self, stats: torch.Tensor) -> float:
-        """How many samples the statistics ``stats`` summarise (the hook checks that a trunk counted some)."""
-        raise NotImplementedError(f'{type(self).__name__} does not implement sample_count')
-
-    def project_(self) -> None:  # noqa: B027  (most distributions have unconstrained parameters)
-        """Move the parameters back into their valid set after an optimiser step (in place)."""
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}({self.summary(top_k=3)})'
-
-
-def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution') -> BaseDistribution:
-    """A distribution from its ``SAMPLERS`` config (looked up in automl_mm's scope) or as given; ``what`` names the
-    argument in the error."""
-    if isinstance(cfg, dict):
-        with DefaultScope.overwrite_default_scope('automl_mm'):
-            cfg = SAMPLERS.build(cfg)
-    if not isinstance(cfg, BaseDistribution):
-        raise TypeError(f'{what} must be a BaseDistribution or its config, got {type(cfg).__name__}')
-    return cfg
 
 
 class _DiscreteDistribution(BaseDistribution):

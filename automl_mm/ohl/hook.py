@@ -32,8 +32,9 @@ from mmengine.runner import IterBasedTrainLoop
 from torch.utils.data import DataLoader
 
 from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
-from automl_mm.registry import CONTROLLERS, HOOKS, SEARCH_SPACES
+from automl_mm.registry import HOOKS
 
+from .base import build_controller, build_ohl_space
 from .copies import CopyDataParallel, init_copy_layout
 from .report import OHLReport
 from .spaces import CHOICE_META_KEY
@@ -223,12 +224,12 @@ class OHLHook(Hook):
         if not spaces:
             raise ValueError('OHLHook needs at least one space in spaces')
         self.layout = init_copy_layout(num_copies, ranks_per_copy)
-        self.spaces = [SEARCH_SPACES.build(s) if isinstance(s, dict) else s for s in spaces]
+        self.spaces = [build_ohl_space(s) for s in spaces]
         names = [s.name for s in self.spaces]
         if len(set(names)) != len(names):
             raise ValueError(f'OHL space names must be unique, got {names}')
         controller = controller or dict(type='REINFORCE')
-        self.controllers = [CONTROLLERS.build(dict(controller, distribution=s.distribution)) for s in self.spaces]
+        self.controllers = [build_controller(controller, s.distribution) for s in self.spaces]
         self.reward_dataloader_cfg = reward_dataloader
         self.reward_evaluator_cfg = reward_evaluator
         self.reward_key = reward_key

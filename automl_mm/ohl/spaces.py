@@ -9,7 +9,8 @@ Two ways a sample reaches training:
   ``OHLAutoAugment``) samples per image and records the index it applied in the sample's metainfo
   (``ohl_choice``), which the hook counts after each iteration.
 
-Users add spaces by subclassing :class:`OHLSpace` and registering with ``@SEARCH_SPACES.register_module()``.
+Users add spaces by subclassing :class:`~automl_mm.ohl.base.OHLSpace` (or ``PerCopySpace``) and registering with
+``@SEARCH_SPACES.register_module()``.
 """
 from __future__ import annotations
 
@@ -27,9 +28,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from automl_mm.registry import HOOKS, SEARCH_SPACES, TRANSFORMS
-from automl_mm.search import BaseSearchSpace
 
-from .distributions import build_distribution
+from .base import OHLSpace, PerCopySpace
 
 # ---------------------------------------------------------------------------------------------------------------
 # attribute paths
@@ -122,54 +122,6 @@ class SetAttributesHook(Hook):
 # spaces
 
 
-class OHLSpace(BaseSearchSpace):
-    """Base class of OHL spaces. The hook drives it: ``setup`` → (``begin_trunk`` → iterations → stats)*.
-
-    Args:
-        distribution: A ``SAMPLERS`` config or instance (e.g. ``Categorical``, ``DiagGaussian``).
-        name: Name used in logs, plots and exported files; defaults to the class name.
-    """
-
-    per_item = False
-
-    def __init__(self, distribution: dict | Any, name: str | None = None) -> None:
-        dist = build_distribution(distribution)
-        super().__init__(dist)
-        self.name = name or type(self).__name__
-        self._stats = torch.zeros(dist.stats_size(), dtype=torch.float64)
-
-    @property
-    def distribution(self) -> Any:
-        return self.sampler
-
-    def setup(self, runner: Any, layout: Any, seed: int) -> None:
-        """Bind to the target once, before training starts (after any resume)."""
-
-    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
-        """Make this copy's samples for the new trunk take effect."""
-
-    def begin_segment(self, runner: Any, segment: int) -> None:
-        """The hook re-derived the random streams at training iteration ``segment`` (see :class:`LivePolicy`)."""
-
-    def after_train_iter(self, runner: Any, data_batch: Any) -> None:
-        """Count the samples used in this iteration (per-item spaces)."""
-
-    def trunk_stats(self) -> torch.Tensor:
-        """Sufficient statistics of the samples this rank used in the current trunk (float64, stats_size)."""
-        return self._stats.clone()
-
-    def stale_count(self) -> int:
-        """Samples this rank used in the current trunk that were drawn from an earlier θ (not counted)."""
-        return 0
-
-    def reset_stats(self) -> None:
-        self._stats.zero_()
-
-    def export_fragment(self) -> str:
-        """Config text that retrains from scratch with the final distribution fixed."""
-        raise NotImplementedError
-
-
 def _plain(value: Any) -> Any:
     """A sample as plain Python values (for attributes, JSON and config text)."""
     if isinstance(value, torch.Tensor):
@@ -180,7 +132,7 @@ def _plain(value: Any) -> Any:
 
 
 @SEARCH_SPACES.register_module()
-class AttributeSpace(OHLSpace):
+class AttributeSpace(PerCopySpace):
     """One sample per copy per trunk, written to an attribute path of the runner.
 
     Paths start at a runner attribute; ``model`` is the unwrapped model; ``*`` fans out over a list; integers
@@ -232,12 +184,6 @@ class AttributeSpace(OHLSpace):
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message
-
-    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
-        batch = self.distribution.sample(generator=generator, n=1)
-        self._stats += self.distribution.sufficient_stats(batch)
-        first = {k: v[0] for k, v in batch.items()} if isinstance(batch, dict) else batch[0]
-        self.apply(first, runner)
 
     def export_fragment(self) -> str:
         value = self.value_of(self.distribution.mode())

@@ -1,4 +1,14 @@
-"""Contracts (and, as they land, implementations) of search spaces, samplers and controllers."""
-from .base import BaseController, BaseSampler, BaseSearchSpace
+"""Backwards-compatible re-export of the engines' contracts (see :mod:`automl_mm.search.base`)."""
+from .base import (
+                   BaseController,
+                   BaseDistribution,
+                   BasePathSampler,
+                   BasePathSpace,
+                   BaseSampler,
+                   BaseSearchSpace,
+                   OHLSpace,
+                   PerCopySpace,
+)
 
-__all__ = ['BaseController', 'BaseSampler', 'BaseSearchSpace']
+__all__ = ['BaseController', 'BaseDistribution', 'BasePathSampler', 'BasePathSpace', 'BaseSampler',
+           'BaseSearchSpace', 'OHLSpace', 'PerCopySpace']

@@ -23,7 +23,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import automl_mm.models  # noqa: F401
     import automl_mm.nas  # noqa: F401
     import automl_mm.ohl  # noqa: F401
-    import automl_mm.search  # noqa: F401
 
     if not init_default_scope:
         return

@@ -1,0 +1,226 @@
+"""The contracts of the NAS engine: what the search loops (``PCNASLoop``, ``CRNASLoop``), ``PathSamplingHook`` and
+the scoring functions call.
+
+* :class:`BasePathSpace` (registry ``SEARCH_SPACES``): decisions with finite options, the constraint between
+  them, and how a path is applied to the supernet inside a model (``LayerwiseSpace``, ``StageAllocationSpace``,
+  ``DilationSpace``). Implement ``apply`` and ``current_path``; constrained spaces override ``is_valid``,
+  ``can_complete`` and ``independent``.
+* :class:`BasePathSampler` (registry ``SAMPLERS``): draws full paths, or completions of a prefix, from a
+  ``numpy.random.Generator`` only, so every rank given the same generator draws the same path
+  (``UniformPathSampler``, ``PoolPathSampler``).
+
+Check an implementation of your own with :mod:`automl_mm.testing` (``check_path_space``, ``check_path_sampler``).
+"""
+from __future__ import annotations
+
+import itertools
+from abc import ABCMeta, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from automl_mm.registry import SAMPLERS, SEARCH_SPACES
+from automl_mm.utils.scope import build_in_scope
+
+
+def find_supernet(model: nn.Module, methods: Sequence[str], owner: str) -> nn.Module:
+    """The first submodule of ``model`` (unwrapped from DDP-like wrappers) having every method in ``methods``."""
+    root = getattr(model, 'module', model)
+    for module in root.modules():
+        if all(callable(getattr(module, name, None)) for name in methods):
+            return module
+    raise ValueError(f'{owner} needs a supernet module with {", ".join(methods)}() inside the model '
+                     f'({type(root).__name__}); is the backbone a supernet (e.g. max_stage_blocks / MBConvSupernet)?')
+
+
+class BasePathSpace(metaclass=ABCMeta):
+    """Decisions with finite options. Subclasses set ``self.options`` (here or in :meth:`bind`, from the supernet)
+    and implement :meth:`apply` and :meth:`current_path`.
+
+    Args:
+        options: One sequence of option values per decision.
+    """
+
+    #: Methods the supernet must provide for :meth:`apply`; used to find it inside the model.
+    supernet_methods: tuple[str, ...] = ()
+
+    def __init__(self, options: Sequence[Sequence[Any]] | None = None) -> None:
+        self.options: list[list[Any]] = [list(o) for o in options] if options is not None else []
+        self._found: tuple[nn.Module, nn.Module] | None = None  # (model, its supernet): apply runs every iteration
+        for i, opts in enumerate(self.options):
+            if not opts:
+                raise ValueError(f'{type(self).__name__}: decision {i} has no options')
+
+    # --- structure -----------------------------------------------------------------------------------------
+    @property
+    def num_decisions(self) -> int:
+        return len(self.options)
+
+    def num_options(self, decision: int) -> int:
+        return len(self.options[decision])
+
+    def values(self, path: Sequence[int]) -> list[Any]:
+        """The option values a (partial) path selects."""
+        return [self.options[i][j] for i, j in enumerate(path)]
+
+    def check_path(self, path: Sequence[int], partial: bool = False) -> tuple[int, ...]:
+        """``path`` as a tuple of ints, or a ``ValueError`` naming the offending decision."""
+        path = tuple(int(j) for j in path)
+        if len(path) > self.num_decisions or (not partial and len(path) != self.num_decisions):
+            raise ValueError(f'{type(self).__name__}: a path has {self.num_decisions} decisions, got {len(path)}')
+        for i, j in enumerate(path):
+            if not 0 <= j < self.num_options(i):
+                raise ValueError(f'{type(self).__name__}: decision {i} has {self.num_options(i)} options, got {j}')
+        return path
+
+    # --- constraints (none by default) ------------------------------------------------------------------------
+    def is_valid(self, path: Sequence[int]) -> bool:
+        """Whether a full path satisfies the space's constraint."""
+        return True
+
+    def can_complete(self, prefix: Sequence[int]) -> bool:
+        """Whether some valid full path starts with ``prefix``."""
+        return True
+
+    @property
+    def independent(self) -> bool:
+        """True when every combination of options is valid (decisions can be sampled independently)."""
+        return True
+
+    def completions(self, prefix: Sequence[int], limit: int | None = None) -> Iterator[tuple[int, ...]]:
+        """Valid full paths extending ``prefix`` in lexicographic order (pruned by :meth:`can_complete`)."""
+        prefix = tuple(prefix)
+        count = 0
+
+        def _walk(partial: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+            nonlocal count
+            if limit is not None and count >= limit:
+                return
+            if len(partial) == self.num_decisions:
+                if self.is_valid(partial):
+                    count += 1
+                    yield partial
+                return
+            for j in range(self.num_options(len(partial))):
+                extended = partial + (j, )
+                if self.can_complete(extended):
+                    yield from _walk(extended)
+
+        if self.can_complete(prefix):
+            yield from _walk(prefix)
+
+    def extensions(self, prefix: Sequence[int], depth: int = 1) -> list[tuple[int, ...]]:
+        """Every completable extension of ``prefix`` by its next ``depth`` decisions, in lexicographic order."""
+        start = len(prefix)
+        depth = min(depth, self.num_decisions - start)
+        out = []
+        for tail in itertools.product(*(range(self.num_options(start + d)) for d in range(depth))):
+            candidate = tuple(prefix) + tail
+            if self.can_complete(candidate) and (len(candidate) < self.num_decisions or self.is_valid(candidate)):
+                out.append(candidate)
+        return out
+
+    def size(self) -> int:
+        """Number of valid full paths (enumerated; spaces with constraints override with a count)."""
+        n = 1
+        for opts in self.options:
+            n *= len(opts)
+        return n
+
+    # --- binding ----------------------------------------------------------------------------------------------
+    def supernet(self, model: nn.Module) -> nn.Module:
+        """The supernet inside ``model`` (looked up once per model)."""
+        if self._found is None or self._found[0] is not model:
+            self._found = (model, find_supernet(model, self.supernet_methods, type(self).__name__))
+        return self._found[1]
+
+    def bind(self, model: nn.Module) -> nn.Module:
+        """Locate the supernet inside ``model``; subclasses may read their options from it."""
+        return self.supernet(model)
+
+    @abstractmethod
+    def apply(self, path: Sequence[int], model: nn.Module) -> None:
+        """Configure the supernet inside ``model`` to run ``path``."""
+
+    @abstractmethod
+    def current_path(self, model: nn.Module) -> tuple[int, ...]:
+        """The path the supernet inside ``model`` runs now (what :meth:`apply` would have to set to restore it).
+
+        Raises:
+            ValueError: The supernet runs something this space cannot express (the message names it).
+        """
+
+    def _index_of(self, decision: int, value: Any, what: str) -> int:
+        opts = self.options[decision]
+        if value not in opts:
+            raise ValueError(f'{type(self).__name__}: the supernet runs {what}, which is not among the options '
+                             f'{opts} of decision {decision}')
+        return opts.index(value)
+
+    def describe(self, path: Sequence[int]) -> dict:
+        """A JSON-friendly description of a full path (what the export and the logs show)."""
+        return {'path': list(path), 'values': self.values(path)}
+
+
+class BasePathSampler(metaclass=ABCMeta):
+    """Draws paths of :attr:`space` from a ``numpy.random.Generator`` only (no global state, no communication).
+
+    The owner (a loop or ``PathSamplingHook``) sets :attr:`space` after building the sampler from its config.
+    Deterministic given the generator's state: ranks seeded alike (``path_rng(seed, iteration)``) run the same
+    path, and a resumed run draws what an uninterrupted one drew.
+
+    Args:
+        space: The path space, or ``None`` until the owner sets it.
+    """
+
+    def __init__(self, space: BasePathSpace | None = None) -> None:
+        self.space = space
+
+    @abstractmethod
+    def complete(self, prefix: Sequence[int], generator: np.random.Generator,
+                 accept: Callable[[tuple[int, ...]], bool] | None = None) -> tuple[int, ...] | None:
+        """A valid full path starting with ``prefix`` that ``accept`` admits, or ``None`` when none was found."""
+
+    @abstractmethod
+    def sample(self, generator: np.random.Generator | None = None) -> tuple[int, ...]:
+        """One valid full path.
+
+        Raises:
+            RuntimeError: No valid path could be drawn.
+        """
+
+    def admitted_completions(self, prefix: Sequence[int],
+                             accept: Callable[[tuple[int, ...]], bool] | None = None) -> list[tuple[int, ...]] | None:
+        """Every valid completion of ``prefix`` admitted by ``accept``, or ``None`` when they are not enumerated."""
+        return None
+
+    def state_dict(self) -> dict:
+        """Everything needed to restore the sampler exactly (e.g. PC-NAS's pool); ``{}`` when stateless."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:  # noqa: B027  (stateless samplers need nothing)
+        """Inverse of :meth:`state_dict`."""
+
+
+def build_path_space(cfg: dict | BasePathSpace, what: str) -> BasePathSpace:
+    """A path space from its ``SEARCH_SPACES`` config or as given, refusing the other family (OHL spaces).
+
+    Args:
+        what: The config key, named in the error (e.g. ``'train_cfg.space'``).
+    """
+    space = build_in_scope(SEARCH_SPACES, cfg) if isinstance(cfg, dict) else cfg
+    if not isinstance(space, BasePathSpace):
+        raise TypeError(f'{what} must be an architecture path space (automl_mm.nas.base.BasePathSpace), got '
+                        f'{type(space).__name__}')
+    return space
+
+
+def build_path_sampler(cfg: dict | BasePathSampler, what: str) -> BasePathSampler:
+    """A path sampler from its ``SAMPLERS`` config or as given, refusing the other family (OHL distributions)."""
+    sampler = build_in_scope(SAMPLERS, cfg) if isinstance(cfg, dict) else cfg
+    if not isinstance(sampler, BasePathSampler):
+        raise TypeError(f'{what} must be a path sampler (automl_mm.nas.base.BasePathSampler), got '
+                        f'{type(sampler).__name__}')
+    return sampler

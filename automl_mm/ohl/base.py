@@ -1,0 +1,217 @@
+"""The contracts of the OHL engine: what :class:`~automl_mm.ohl.hook.OHLHook` calls, and nothing else.
+
+* :class:`BaseDistribution` (registry ``SAMPLERS``): a learnable p_θ with additive sufficient statistics and the
+  analytic gradient of the mean log-probability from them (Categorical, FactorisedCategorical, DiagGaussian,
+  Product).
+* :class:`BaseController` (registry ``CONTROLLERS``): updates one distribution from the copies' statistics and
+  rewards (REINFORCE).
+* :class:`OHLSpace` (registry ``SEARCH_SPACES``): a distribution plus the target its samples configure, driven by
+  the hook ``setup`` → (``begin_trunk`` → iterations (``after_train_iter``) → ``trunk_stats``)*.
+  :class:`PerCopySpace` is the template of spaces that draw one sample per copy per trunk (``AttributeSpace``,
+  ``LossFunctionSpace``): implement ``apply`` and ``export_fragment``.
+
+Check an implementation of your own with :mod:`automl_mm.testing` (``check_distribution``, ``check_controller``,
+``check_ohl_space``).
+"""
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from automl_mm.registry import CONTROLLERS, SAMPLERS, SEARCH_SPACES
+from automl_mm.utils.scope import build_in_scope
+
+
+class BaseDistribution(metaclass=ABCMeta):
+    """A distribution p_θ with float64 CPU parameters and additive sufficient statistics.
+
+    Subclasses implement sampling, log-densities, the statistics of a batch of samples and the analytic
+    gradient of the mean log-probability from those statistics. :meth:`load_state_dict` copies values into
+    the existing parameter tensors, so an optimiser built on :meth:`parameters` stays valid.
+    """
+
+    @abstractmethod
+    def parameters(self) -> list[torch.Tensor]:
+        """Learnable leaf tensors (float64, CPU, ``requires_grad=True``) in a fixed order; ``[]`` if none."""
+
+    @abstractmethod
+    def sample(self, generator: torch.Generator | None = None, n: int | None = None) -> Any:
+        """One sample (``n=None``) or a batch of ``n``, drawn with ``generator`` only, without autograd."""
+
+    @abstractmethod
+    def log_prob(self, sample: Any) -> torch.Tensor:
+        """Differentiable log-probability: a scalar for one sample, a vector for a batch."""
+
+    @abstractmethod
+    def stats_size(self) -> int:
+        """Length of the vector returned by :meth:`sufficient_stats`."""
+
+    @abstractmethod
+    def sufficient_stats(self, samples: Any) -> torch.Tensor:
+        """Flat float64 vector of length :meth:`stats_size` summarising ``samples`` (one sample or a batch)."""
+
+    @abstractmethod
+    def grad_mean_log_prob(self, stats: torch.Tensor) -> list[torch.Tensor]:
+        """Gradient of the mean log-probability of the samples behind ``stats``, one tensor per parameter.
+
+        All zeros when ``stats`` summarises no sample.
+        """
+
+    @abstractmethod
+    def summary(self, top_k: int = 5) -> dict:
+        """A JSON-serialisable, human-readable description of the current distribution."""
+
+    @abstractmethod
+    def mode(self) -> Any:
+        """The most likely sample."""
+
+    def entropy(self) -> float | None:
+        """Entropy in nats for discrete distributions; ``None`` where it is not reported."""
+        return None
+
+    def sample_count(self, stats: torch.Tensor) -> float:
+        """How many samples the statistics ``stats`` summarise (the hook checks that a trunk counted some)."""
+        raise NotImplementedError(f'{type(self).__name__} does not implement sample_count')
+
+    def project_(self) -> None:  # noqa: B027  (most distributions have unconstrained parameters)
+        """Move the parameters back into their valid set after an optimiser step (in place)."""
+
+    def state_dict(self) -> dict:
+        """Everything needed to restore the distribution exactly (saved in runner checkpoints)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:  # noqa: B027  (parameter-free distributions need nothing)
+        """Inverse of :meth:`state_dict`, copying into the existing parameter tensors."""
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.summary(top_k=3)})'
+
+
+def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution') -> BaseDistribution:
+    """A distribution from its ``SAMPLERS`` config (looked up in automl_mm's scope) or as given; ``what`` names the
+    argument in the error."""
+    if isinstance(cfg, dict):
+        cfg = build_in_scope(SAMPLERS, cfg)
+    if not isinstance(cfg, BaseDistribution):
+        raise TypeError(f'{what} must be a BaseDistribution or its config, got {type(cfg).__name__}')
+    return cfg
+
+
+class BaseController(metaclass=ABCMeta):
+    """Updates one distribution's parameters from the copies' rewards.
+
+    ``step`` must be deterministic given its inputs: in distributed runs every rank calls it with the same
+    all-gathered statistics and rewards, and the distribution's parameters must stay bitwise identical everywhere.
+    The hook builds one controller per space with ``distribution=space.distribution``.
+    """
+
+    distribution: BaseDistribution
+
+    @abstractmethod
+    def step(self, stats: Sequence[torch.Tensor], rewards: Sequence[float]) -> dict[str, float]:
+        """Apply one update and return scalars to log (e.g. baseline, mean reward).
+
+        Args:
+            stats: One :meth:`BaseDistribution.sufficient_stats` vector per copy (the samples copy n used).
+            rewards: One reward per copy, higher is better.
+        """
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """Optimiser state, baseline and anything else needed for an exact resume."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None:
+        """Inverse of :meth:`state_dict`."""
+
+
+def build_controller(cfg: dict | BaseController, distribution: BaseDistribution,
+                     what: str = 'controller') -> BaseController:
+    """A controller of ``distribution`` from its ``CONTROLLERS`` config (without ``distribution``) or as given."""
+    if isinstance(cfg, dict):
+        cfg = build_in_scope(CONTROLLERS, dict(cfg, distribution=distribution))
+    if not isinstance(cfg, BaseController):
+        raise TypeError(f'{what} must be a BaseController or its config, got {type(cfg).__name__}')
+    return cfg
+
+
+class OHLSpace(metaclass=ABCMeta):
+    """Base class of OHL spaces. The hook drives it: ``setup`` → (``begin_trunk`` → iterations → stats)*.
+
+    Implement :meth:`begin_trunk` (make this copy's samples for the trunk take effect and :meth:`record` the
+    samples drawn) and :meth:`export_fragment`; per-item spaces (``per_item = True``) count the samples they
+    used in :meth:`after_train_iter` instead.
+
+    Args:
+        distribution: A ``SAMPLERS`` config or instance (e.g. ``Categorical``, ``DiagGaussian``).
+        name: Name used in logs, plots and exported files; defaults to the class name.
+    """
+
+    #: True when samples are drawn per training item (counted after each iteration), False when per copy.
+    per_item = False
+
+    def __init__(self, distribution: dict | BaseDistribution, name: str | None = None) -> None:
+        self.distribution = build_distribution(distribution)
+        self.name = name or type(self).__name__
+        self._stats = torch.zeros(self.distribution.stats_size(), dtype=torch.float64)
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:  # noqa: B027  (optional stage)
+        """Bind to the target once, before training starts (after any resume)."""
+
+    @abstractmethod
+    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
+        """Make this copy's samples for the new trunk take effect (drawn with ``generator``, the copy's own)."""
+
+    def begin_segment(self, runner: Any, segment: int) -> None:  # noqa: B027  (optional stage)
+        """The hook re-derived the random streams at training iteration ``segment`` (see ``LivePolicy``)."""
+
+    def after_train_iter(self, runner: Any, data_batch: Any) -> None:  # noqa: B027  (optional stage)
+        """Count the samples used in this iteration (per-item spaces)."""
+
+    def record(self, samples: Any) -> None:
+        """Add ``samples`` (one or a batch, as the distribution draws them) to this trunk's statistics."""
+        self._stats += self.distribution.sufficient_stats(samples)
+
+    def trunk_stats(self) -> torch.Tensor:
+        """Sufficient statistics of the samples this rank used in the current trunk (float64, stats_size)."""
+        return self._stats.clone()
+
+    def stale_count(self) -> int:
+        """Samples this rank used in the current trunk that were drawn from an earlier θ (not counted)."""
+        return 0
+
+    def reset_stats(self) -> None:
+        self._stats.zero_()
+
+    @abstractmethod
+    def export_fragment(self) -> str:
+        """Config text (Python) that retrains from scratch with the final distribution fixed."""
+
+
+class PerCopySpace(OHLSpace):
+    """An OHL space that draws one sample per copy per trunk and applies it (the samples depend on the copy only).
+
+    Implement :meth:`apply` (bind one sample to the runner) and :meth:`export_fragment`.
+    """
+
+    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
+        batch = self.distribution.sample(generator=generator, n=1)
+        self.record(batch)
+        first = {k: v[0] for k, v in batch.items()} if isinstance(batch, dict) else batch[0]
+        self.apply(first, runner)
+
+    @abstractmethod
+    def apply(self, sample: Any, runner: Any) -> None:
+        """Bind one sample (as :meth:`BaseDistribution.sample` draws it with ``n=None``) to its target."""
+
+
+def build_ohl_space(cfg: dict | OHLSpace, what: str = 'OHLHook.spaces') -> OHLSpace:
+    """An OHL space from its ``SEARCH_SPACES`` config or as given, refusing the other family (path spaces)."""
+    space = build_in_scope(SEARCH_SPACES, cfg) if isinstance(cfg, dict) else cfg
+    if not isinstance(space, OHLSpace):
+        raise TypeError(f'{what}: {type(space).__name__} is not an OHL space (automl_mm.ohl.base.OHLSpace); '
+                        'architecture path spaces go to the NAS loops and PathSamplingHook')
+    return space

@@ -1,0 +1,24 @@
+"""Build from an automl_mm registry inside automl_mm's scope, whatever the config's default scope."""
+from __future__ import annotations
+
+from typing import Any
+
+from mmengine.registry import DefaultScope, Registry
+
+
+def build_in_scope(registry: Registry, cfg: dict, default_args: dict | None = None) -> Any:
+    """``registry.build(cfg)`` with ``automl_mm`` as the default scope while it builds.
+
+    A config whose ``default_scope`` is another library's (an mmdet detector searched by CR-NAS) still resolves
+    unprefixed names (``'StageAllocationSpace'``, ``'Adam'``) in automl_mm's registries and mmengine's roots.
+
+    Args:
+        registry: One of :mod:`automl_mm.registry`'s registries.
+        cfg: The config dict with ``type``.
+        default_args: Passed to ``registry.build``.
+
+    Raises:
+        KeyError: ``cfg['type']`` is registered neither in ``registry`` nor in its parents.
+    """
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        return registry.build(cfg, default_args=default_args)
