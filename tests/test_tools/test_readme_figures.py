@@ -26,7 +26,8 @@ def test_markers_parse():
 
 @pytest.mark.parametrize('measured,quoted,tol,expected', [
     ('93.28', '93.28', 0.0, True), ('93.2773', '93.28', 0.0, False), ('3.9', '3.1', 3.0, True),
-    ('7.2', '3.1', 3.0, False), ('k5e6 skip', 'k5e6 skip', None, True), ('k5e6 skip', 'k3e3 skip', None, False)])
+    ('7.2', '3.1', 3.0, False), ('76.5', '?', 0.0, False), ('k5e6 skip', 'k5e6 skip', None, True),
+    ('k5e6 skip', 'k3e3 skip', None, False)])
 def test_compare(measured, quoted, tol, expected):
     assert _load().compare('x', measured, quoted, tol) is expected
 
