@@ -21,6 +21,22 @@ def coco_root(tmp_path_factory) -> str:
     return root
 
 
+def tiny_digits_cfg(work_dir: str, max_epochs: int = 1):
+    """The digits baseline config shrunk for in-process Runner tests: 64 images of 16 px per split, ``max_epochs``
+    epochs, a checkpoint every epoch, local visualisation files only."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py'))
+    cfg.work_dir = work_dir
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.max_samples = 64
+        cfg[loader].dataset.img_size = 16
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    return cfg
+
+
 def run_tool(*args: str, timeout: int = 900, env: dict | None = None, check: bool = True):
     """Run a repo tool (e.g. tools/train.py) in a subprocess from the repo root; return the completed process."""
     import os

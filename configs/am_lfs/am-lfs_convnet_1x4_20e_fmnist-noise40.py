@@ -2,14 +2,8 @@
 # splits stay clean): 1,000 training images (100 per class), a 500-image reward split, the official 10k test set.
 # 4 copies learn the loss (monotone t and tau on a cosine classifier, automl_mm/losses/parametrisation.py) while
 # they train. The -noise0, -noise20 and -pairflip40 leaves change only the noise.
-_base_ = [
-    '../_base_/models/convnet_digits.py', '../_base_/datasets/fashion_mnist.py', '../_base_/schedules/sgd_30e.py',
-    '../_base_/default_runtime.py'
-]
+_base_ = ['../_base_/am-lfs_convnet_1x4.py', '../_base_/datasets/fashion_mnist.py']
 
-num_copies = 4
-num_intervals = 6
-model = dict(head=dict(type='CosineLinearClsHead', loss=dict(type='AMLFSLoss', num_intervals=num_intervals)))
 train_dataloader = dict(
     sampler=dict(type='CopySampler', shuffle=True),
     dataset=dict(_delete_=True, type='NoisyLabelDataset', noise_ratio=0.4, noise_type='symmetric', seed=0,
@@ -17,17 +11,6 @@ train_dataloader = dict(
                               reward_size=5000, seed=0, pipeline={{_base_.train_pipeline}})))
 reward_dataloader = dict(dataset=dict(samples_per_class=50))
 
-custom_hooks = [
-    dict(type='OHLHook',
-         num_copies=num_copies,
-         trunk_epochs=1,
-         # mu_0 = 0 = cross-entropy; sigma = 0.2 on the unconstrained monotone theta (our choice, README).
-         spaces=[dict(type='LossFunctionSpace', num_intervals=num_intervals, std=0.2)],
-         controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
-         reward_key='accuracy/top1'),
-]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=300))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=20, by_epoch=True, convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=20, val_interval=20)
 default_hooks = dict(checkpoint=dict(interval=20, max_keep_ckpts=1), logger=dict(interval=20))

@@ -6,12 +6,11 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 
 from automl_mm.engine import UnsafeCheckpointError, allowed_checkpoint_globals, safe_torch_load
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tiny_digits_cfg
 
 DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
 
@@ -27,15 +26,8 @@ class _RunsACommand:
 
 
 def _tiny_runner(work_dir: str, max_epochs: int = 1, resume: bool = False) -> Runner:
-    cfg = Config.fromfile(DIGITS)
-    cfg.work_dir = work_dir
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.max_samples = 64
-        cfg[loader].dataset.img_size = 16
-    cfg.train_cfg.max_epochs = max_epochs
+    cfg = tiny_digits_cfg(work_dir, max_epochs)
     cfg.train_cfg.val_interval = max_epochs
-    cfg.default_hooks.checkpoint.interval = 1
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs + 1, by_epoch=True)]
     cfg.resume = resume
     return Runner.from_cfg(cfg)

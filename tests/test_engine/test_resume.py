@@ -25,22 +25,15 @@ from automl_mm.engine import (
     save_checkpoint_atomic,
 )
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tiny_digits_cfg
 
 DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
 
 
 def _cfg(work_dir: str, max_epochs: int = 1, resume: bool = False, lr: float | None = None) -> Config:
-    cfg = Config.fromfile(DIGITS)
-    cfg.work_dir = work_dir
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.max_samples = 64
-        cfg[loader].dataset.img_size = 16
-    cfg.train_cfg.max_epochs = max_epochs
+    cfg = tiny_digits_cfg(work_dir, max_epochs)
     cfg.train_cfg.val_interval = 100
-    cfg.default_hooks.checkpoint.interval = 1
     cfg.default_hooks.checkpoint.max_keep_ckpts = -1
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
     if lr is not None:
         cfg.optim_wrapper.optimizer.lr = lr
