@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from mmengine.dist import barrier, is_distributed
 from mmengine.evaluator import Evaluator
-from mmengine.hooks import EMAHook, Hook
+from mmengine.hooks import CheckpointHook, EMAHook, Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from torch.utils.data import DataLoader
@@ -94,6 +94,40 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
                 f'model.{name} is a {type(module).__name__}: with one rank per copy it would average batch '
                 'statistics across the OHL copies through the world process group. Use BN '
                 "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
+
+
+def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None) -> None:
+    """Refuse a checkpoint schedule that would save inside a trunk of a run with several copies.
+
+    Only rank 0 writes checkpoints, and inside a trunk the copies differ: such a checkpoint would hold copy 0 only,
+    so resuming from it could not be exact. Every checkpoint that ``CheckpointHook`` schedules before the last
+    iteration (``interval`` from ``save_begin``, in epochs or iterations as its ``by_epoch`` says) must fall on a
+    trunk end; the final checkpoint is written after a partial last trunk has been ended, so it may fall anywhere.
+
+    Raises:
+        ValueError: naming ``default_hooks.checkpoint.interval`` / ``save_begin``, the OHL trunk key and the first
+            checkpoint that would fall inside a trunk.
+    """
+    if layout.num_copies == 1:
+        return
+    hook = next((h for h in getattr(runner, 'hooks', []) if isinstance(h, CheckpointHook)), None)
+    if hook is None or hook.interval <= 0:
+        return
+    per_epoch = len(runner.train_dataloader) if not isinstance(runner.train_loop, IterBasedTrainLoop) else None
+    by_epoch = hook.by_epoch and per_epoch is not None
+    unit = per_epoch if by_epoch else 1  # iterations per checkpoint-schedule step
+    trunk = trunk_iters if trunk_iters is not None else trunk_epochs * per_epoch  # iterations per trunk
+    first = hook.interval if hook.save_begin == 0 else hook.save_begin  # mmengine's every_n_* with a start
+    for step in range(first, (runner.max_iters - 1) // unit + 1, hook.interval):  # saves before the last iteration
+        if step * unit % trunk:
+            where = f'epoch {step}' if by_epoch else f'iteration {step}'
+            trunk_key = f'trunk_iters={trunk_iters}' if trunk_iters is not None else f'trunk_epochs={trunk_epochs}'
+            raise ValueError(
+                f'default_hooks.checkpoint (interval={hook.interval}, save_begin={hook.save_begin}, '
+                f'by_epoch={hook.by_epoch}) would save after {where}, inside an OHL trunk (OHLHook {trunk_key}, '
+                f'{trunk} iterations): with num_copies={layout.num_copies} such a checkpoint holds copy 0 only '
+                'and cannot resume exactly. Make default_hooks.checkpoint.interval (and save_begin) a multiple of '
+                'the trunk length')
 
 
 def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], trunk: int = 0) -> dict:
@@ -261,6 +295,7 @@ class OHLHook(Hook):
                              f'{type(runner.model).__name__} would synchronise gradients across copies')
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
         check_train_setup(runner, self.layout, self.trunk_epochs)
+        check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
         self._build_reward_eval(runner)
         for space in self.spaces:

@@ -15,6 +15,7 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.config import Config
 from mmengine.dataset import DefaultSampler
+from mmengine.hooks import CheckpointHook
 from mmengine.evaluator import BaseMetric
 from mmengine.runner import IterBasedTrainLoop, Runner
 from mmengine.structures import BaseDataElement
@@ -31,7 +32,7 @@ from automl_mm.ohl import (
     reset_copy_layout,
 )
 from automl_mm.ohl import copies as copies_module
-from automl_mm.ohl.hook import _same, check_train_setup, combine_copy_rows, segment_seeds
+from automl_mm.ohl.hook import _same, check_checkpoint_schedule, check_train_setup, combine_copy_rows, segment_seeds
 from automl_mm.ohl.report import choice_label
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import METRICS, TRANSFORMS
@@ -231,6 +232,46 @@ def test_several_copies_need_a_copy_aware_sampler():
 
     check_train_setup(_setup_runner(MySampler(_Tiny())), layout, trunk_epochs=1)
     check_train_setup(_setup_runner(DefaultSampler(_Tiny())), _layout(1, 1), trunk_epochs=1)  # one copy: fine
+
+
+def _schedule_runner(checkpoint, iteration_loop=False, max_iters=24):
+    """12 images in batches of 2: 6 iterations per epoch; 4 epochs (24 iterations) unless given."""
+    loader = DataLoader(_Tiny(), batch_size=2)
+    loop = object.__new__(IterBasedTrainLoop) if iteration_loop else object()
+    return SimpleNamespace(train_loop=loop, train_dataloader=loader, hooks=[CheckpointHook(**checkpoint)],
+                           max_iters=max_iters)
+
+
+@pytest.mark.parametrize('checkpoint, trunk, bad', [
+    (dict(interval=1), dict(trunk_epochs=2), 'epoch 1'),
+    (dict(interval=2, save_begin=1), dict(trunk_epochs=2), 'epoch 1'),
+    (dict(interval=1), dict(trunk_iters=4), 'epoch 1'),  # epoch ends at iterations 6, 12, 18 vs trunks of 4
+    (dict(interval=9, by_epoch=False), dict(trunk_epochs=1), 'iteration 9'),
+    (dict(interval=5, by_epoch=False), dict(trunk_iters=10), 'iteration 5'),
+])
+def test_a_checkpoint_inside_a_trunk_is_refused_with_several_copies(checkpoint, trunk, bad):
+    """Item 8: only rank 0 saves, so a checkpoint inside a trunk would hold copy 0 only and resume inexactly."""
+    runner = _schedule_runner(checkpoint)
+    with pytest.raises(ValueError, match=rf'default_hooks.checkpoint .* would save after {bad}, inside an OHL '
+                                         r'trunk .*Make default_hooks.checkpoint.interval'):
+        check_checkpoint_schedule(runner, _layout(2, 1), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))
+    # one copy holds everything: any schedule is exact
+    check_checkpoint_schedule(runner, _layout(1, 2), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))
+
+
+@pytest.mark.parametrize('checkpoint, trunk, loop', [
+    (dict(interval=2), dict(trunk_epochs=2), 'epoch'),
+    (dict(interval=4, save_begin=2), dict(trunk_epochs=2), 'epoch'),
+    (dict(interval=2), dict(trunk_iters=4), 'epoch'),  # epochs 2, 4 end at iterations 12, 24
+    (dict(interval=4), dict(trunk_epochs=3), 'epoch'),  # epoch 4 is the last: saved after its partial trunk
+    (dict(interval=12, by_epoch=False), dict(trunk_epochs=2), 'epoch'),
+    (dict(interval=10, by_epoch=False), dict(trunk_iters=5), 'iter'),
+    (dict(interval=7, by_epoch=False), dict(trunk_iters=5), 'short'),  # the only save is the final one
+    (dict(interval=-1), dict(trunk_epochs=2), 'epoch'),  # no periodic saves
+])
+def test_checkpoints_at_trunk_ends_and_the_final_one_are_accepted(checkpoint, trunk, loop):
+    runner = _schedule_runner(checkpoint, iteration_loop=loop != 'epoch', max_iters=7 if loop == 'short' else 24)
+    check_checkpoint_schedule(runner, _layout(2, 1), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))
 
 
 def test_syncbn_is_refused_across_copies_and_restricted_inside_one():
