@@ -17,7 +17,8 @@ elements the learned policy favours and avoids (first / second operation margina
 line also shows the best copy's last reward (the reward split): choices of defaults are made on it, never on the
 test split.
 
-Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100] [--arms ...]
+Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100]
+     [--reward-samples 2000] [--arms ...]
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def make_configure(args: argparse.Namespace):
             cfg.train_dataloader.dataset.samples_per_class = args.samples_per_class
         if args.copies is not None:
             hook.num_copies = args.copies
+        if args.reward_samples is not None:
+            cfg.reward_dataloader.dataset.max_samples = args.reward_samples
         if args.lr is not None:
             hook.controller.optimizer.lr = args.lr
         if args.distribution == 'categorical':
@@ -95,6 +98,8 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=20)
     parser.add_argument('--samples-per-class', type=int, default=None, help='default: the config\'s 100')
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
+    parser.add_argument('--reward-samples', type=int, default=None,
+                        help='images of the reward split each copy is scored on per trunk (default: the config\'s 2,000)')
     parser.add_argument('--copies', type=int, default=None, help='number of copies (default: the config\'s 4)')
     parser.add_argument('--lr', type=float, default=None, help='controller learning rate of the ohl arm')
     parser.add_argument('--distribution', choices=('factorised', 'categorical'), default='factorised',
