@@ -265,8 +265,7 @@ def test_nan_loss_stops_at_the_iteration_it_appears():
         hook.after_train_iter(_Runner(), 0, outputs={'loss': torch.tensor(float('nan'))})
 
     class _OHL:
-        class layout:  # noqa: N801
-            num_copies = 4
+        repairs_non_finite = True
 
     class _OHLRunner(_Runner):
         hooks = [_OHL()]

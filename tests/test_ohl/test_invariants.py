@@ -16,7 +16,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.config import Config
 from mmengine.dataset import DefaultSampler
 from mmengine.evaluator import BaseMetric
-from mmengine.runner import IterBasedTrainLoop, Runner
+from mmengine.runner import IterBasedTrainLoop
 from mmengine.structures import BaseDataElement
 from torch.utils.data import DataLoader, Dataset
 
@@ -34,7 +34,7 @@ from automl_mm.ohl import copies as copies_module
 from automl_mm.ohl.hook import _same, check_train_setup, combine_copy_rows, segment_seeds
 from automl_mm.ohl.report import choice_label
 from automl_mm.ohl.spaces import AttributeSpace
-from automl_mm.registry import METRICS, TRANSFORMS
+from automl_mm.registry import METRICS, RUNNERS, TRANSFORMS
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 
@@ -100,7 +100,7 @@ def _cfg(tmp_path, **hook):
 
 
 def _train(cfg):
-    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    runner = RUNNERS.build(copy.deepcopy(cfg))  # runner_type CopyRunner (configs/_base_/ohl_copies.py)
     runner.train()
     with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
         return runner, json.load(f)
