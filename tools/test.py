@@ -8,9 +8,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading)
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
 from automl_mm.engine.dist import gloo_without_gpus
+from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
@@ -34,6 +34,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
     register_all_modules(init_default_scope=False)
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
