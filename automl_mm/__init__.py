@@ -1,7 +1,10 @@
 """automl_mm: AutoML that runs inside training, on mmengine runners.
 
-Importing the package installs safe checkpoint loading for mmengine (see ``automl_mm.engine.checkpoint``).
+Importing the package (directly, through any submodule, or through mmengine's ``custom_imports``) patches mmengine
+once: safe checkpoint loading, crash-safe saves and resume, the CPU-aware launcher (``automl_mm.engine.patches``).
 """
-from . import engine  # noqa: F401  (installs the allow-listed checkpoint loader)
+from .engine.patches import install
+
+install()
 
 __version__ = '0.1.0'

@@ -52,7 +52,8 @@ def _child(name: str, parent: Registry, locations: list[str]) -> Registry:
 
 
 # --- children of mmengine's roots -------------------------------------------------------------------
-RUNNERS = _child('runner', MMENGINE_RUNNERS, ['automl_mm.engine'])  # an mmengine Runner (sub)class instance
+# an mmengine Runner (sub)class instance, e.g. CopyRunner (OHL)
+RUNNERS = _child('runner', MMENGINE_RUNNERS, ['automl_mm.engine', 'automl_mm.ohl'])
 # callable(cfg) -> Runner
 RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['automl_mm.engine'])
 # mmengine BaseLoop: train/val/test loops and the NAS search loops

@@ -8,10 +8,11 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading)
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
 from automl_mm.engine.dist import gloo_without_gpus
+from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config
+from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -33,6 +34,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
     register_all_modules(init_default_scope=False)
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
@@ -50,7 +52,9 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     cfg.resume = False
     # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
-    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', None) or [] if 'num_copies' not in h]
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    ohl = find_ohl_hook(hooks)
+    cfg.custom_hooks = hooks if ohl is None else hooks[:ohl[0]] + hooks[ohl[0] + 1:]
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -10,10 +10,10 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import automl_mm  # noqa: F401  (installs allow-listed checkpoint loading before anything is loaded)
 from automl_mm.engine import CheckpointFormatError, diagnose_checkpoint_file, find_resumable_checkpoint, resolve_resume
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import launch_local, required_world_size
+from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -102,6 +102,7 @@ def run(cfg: Config | str) -> None:
 
 
 def main() -> None:
+    install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)

@@ -5,13 +5,11 @@ checkpoints (they hold a ``MessageHub`` state with ``HistoryBuffer`` objects and
 ``weights_only`` off would unpickle anything, including objects whose loading runs a command. Instead we keep
 the restricted unpickler and allow-list exactly the globals that mmengine / mmdet checkpoints contain.
 
-``install_safe_checkpoint_loading()`` (run when ``automl_mm.engine`` is imported) replaces mmengine's
-local-file checkpoint loader, which ``load_checkpoint``, ``Runner.load_checkpoint`` and ``Runner.resume``
-all go through. A file that is empty, truncated or not a torch checkpoint at all is reported as such
-(:class:`CheckpointFormatError`), before anything is unpickled; :class:`UnsafeCheckpointError` is raised only when
-the restricted unpickler refuses a real global.
-
-Saving and resuming (``automl_mm.engine.resume``) are made crash-safe on import as well.
+:func:`load_from_local` replaces mmengine's local-file checkpoint loader, which ``load_checkpoint``,
+``Runner.load_checkpoint`` and ``Runner.resume`` all go through (installed by :mod:`automl_mm.engine.patches`). A
+file that is empty, truncated or not a torch checkpoint at all is reported as such (:class:`CheckpointFormatError`),
+before anything is unpickled; :class:`UnsafeCheckpointError` is raised only when the restricted unpickler refuses a
+real global.
 """
 from __future__ import annotations
 
@@ -26,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -175,12 +172,6 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
     return safe_torch_load(filename, map_location=map_location)
-
-
-def install_safe_checkpoint_loading() -> None:
-    """Route mmengine's loading of local checkpoints (``load_checkpoint``, ``Runner.resume``) through
-    :func:`safe_torch_load`. Idempotent."""
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
 
 
 class CheckpointMismatchError(ValueError):

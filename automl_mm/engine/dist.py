@@ -2,7 +2,8 @@
 
 mmengine 0.10.7's ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` unconditionally, so ``torchrun`` and
 automl_mm's local launcher fail on CPU-only machines with "Found no NVIDIA driver". Where CUDA is unavailable we
-initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged.
+initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged
+(installed by :mod:`automl_mm.engine.patches`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from mmengine.dist import utils as dist_utils
 _ORIGINAL = dist_utils._init_dist_pytorch
 
 
-def _init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwargs) -> None:
+def init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwargs) -> None:
+    """mmengine's ``_init_dist_pytorch``, with gloo and no CUDA calls where CUDA is unavailable (nccl becomes gloo)."""
     if torch.cuda.is_available():
         _ORIGINAL(backend, init_backend=init_backend, **kwargs)
         return
@@ -45,8 +47,3 @@ def gloo_without_gpus(cfg) -> None:
     wrapper_type = MODEL_WRAPPERS.get(wrapper.get('type', 'MMDistributedDataParallel'))
     if isinstance(wrapper_type, type) and issubclass(wrapper_type, DistributedDataParallel):
         wrapper.setdefault('device_ids', None)
-
-
-def install_cpu_aware_pytorch_launcher() -> None:
-    """Route ``init_dist('pytorch', ...)`` through the CPU-aware version. Idempotent."""
-    dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware

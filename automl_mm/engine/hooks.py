@@ -28,9 +28,8 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _copies_repair_non_finite(runner) -> bool:
-    """An OHL-style hook that trains several copies gives a non-finite copy the worst reward and repairs it."""
-    return any(getattr(h, 'repairs_non_finite', False) or hasattr(getattr(h, 'layout', None), 'num_copies')
-               for h in runner.hooks)
+    """A hook that trains several copies (``OHLHook``) gives a non-finite copy the worst reward and repairs it."""
+    return any(getattr(h, 'repairs_non_finite', False) for h in runner.hooks)
 
 
 @HOOKS.register_module()

@@ -18,11 +18,14 @@ import torch.multiprocessing as mp
 
 
 def required_world_size(cfg: Any) -> int:
-    """Processes a config needs: ``num_copies * ranks_per_copy`` of any hook that declares copies, else 1."""
-    for hook in cfg.get('custom_hooks', None) or []:
-        if 'num_copies' in hook:
-            return int(hook['num_copies']) * int(hook.get('ranks_per_copy', 1))
-    return 1
+    """Processes a config needs: ``num_copies * ranks_per_copy`` of its OHL hook (found by type), else 1."""
+    from automl_mm.ohl.copies import find_ohl_hook
+
+    found = find_ohl_hook(cfg.get('custom_hooks', None))
+    if found is None:
+        return 1
+    _, hook = found
+    return int(hook['num_copies']) * int(hook.get('ranks_per_copy', 1))
 
 
 def _free_port() -> int:

@@ -2,8 +2,9 @@
 ``tools/test.py`` (before worker processes start), so a wrong setting fails in seconds with the config key named.
 
 * :func:`check_config` (static, cheap): every COCO annotation file the config names (datasets of every dataloader,
-  wrapped datasets included, and ``CocoMetric.ann_file``) exists, is JSON and has images and categories; OHL's
-  ``reward_key`` and the NAS loops' ``metric_key`` are among the keys their evaluator reports (for metrics whose
+  wrapped datasets included, and ``CocoMetric.ann_file``) exists, is JSON and has images and categories; an
+  ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``; OHL's ``reward_key`` and the NAS loops'
+  ``metric_key`` are among the keys their evaluator reports (for metrics whose
   keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
   lies in its ``stage_space``.
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
@@ -13,7 +14,6 @@
 """
 from __future__ import annotations
 
-import contextlib
 import os.path as osp
 from collections.abc import Iterator
 from typing import Any
@@ -142,11 +142,8 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
 
-    for i, hook in enumerate([] if test_only else cfg.get('custom_hooks') or []):
-        if isinstance(hook, dict) and 'num_copies' in hook and hook.get('reward_key') is not None:
-            evaluator, where = _evaluator_for(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
-                                              ('reward_evaluator', 'val_evaluator'))
-            _check_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+    if not test_only:
+        _check_ohl_hook(cfg)
 
     train_cfg = {} if test_only else cfg.get('train_cfg') or {}
     loop = _short_type(train_cfg)
@@ -167,6 +164,30 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             raise ConfigCheckError(f'{key}: {err}') from None
 
 
+def _check_ohl_hook(cfg: Any) -> None:
+    """The OHL hook (found by type) runs under a ``CopyRunner`` and its ``reward_key`` is reported."""
+    from automl_mm.ohl.copies import CopyRunner, find_ohl_hook
+    from automl_mm.registry import RUNNERS
+
+    try:
+        found = find_ohl_hook(cfg.get('custom_hooks'))
+    except ValueError as err:
+        raise ConfigCheckError(str(err)) from None
+    if found is None:
+        return
+    i, hook = found
+    runner_type = cfg.get('runner_type', 'Runner')
+    runner_cls = RUNNERS.get(runner_type) if isinstance(runner_type, str) else runner_type
+    if not (isinstance(runner_cls, type) and issubclass(runner_cls, CopyRunner)):
+        raise ConfigCheckError(f"custom_hooks[{i}] is an OHLHook, which needs runner_type='automl_mm.CopyRunner' (it "
+                               f'creates the copy layout; inherit configs/_base_/ohl_copies.py), got runner_type='
+                               f'{runner_type!r}')
+    if hook.get('reward_key') is not None:
+        evaluator, where = _evaluator_for(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
+                                          ('reward_evaluator', 'val_evaluator'))
+        _check_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+
+
 def _check_reference_allocation(train_cfg: Any) -> None:
     reference = train_cfg.get('reference_allocation')
     space = train_cfg.get('stage_space') or {}
@@ -178,37 +199,6 @@ def _check_reference_allocation(train_cfg: Any) -> None:
         StageAllocationSpace(space['stage_choices'], space['total_blocks']).path_of(tuple(reference))
     except ValueError as err:
         raise ConfigCheckError(f'train_cfg.reference_allocation: {err}') from None
-
-
-@contextlib.contextmanager
-def _without_process_groups(hook_cfg: Any) -> Iterator[None]:
-    """Build a hook that declares model copies (``OHLHook``) in a single process: its copy layout checks the world
-    size and creates process groups, which only the launched workers have (the launcher starts exactly
-    ``num_copies * ranks_per_copy`` of them). Every other argument is checked as in a worker."""
-    if not (isinstance(hook_cfg, dict) and 'num_copies' in hook_cfg):
-        yield
-        return
-    import importlib
-    from types import SimpleNamespace
-
-    module = importlib.import_module('automl_mm.ohl.hook')
-    original = getattr(module, 'init_copy_layout', None)
-    if original is None:
-        yield
-        return
-
-    def layout_without_groups(num_copies: int, ranks_per_copy: int = 1):
-        for name, value in (('num_copies', num_copies), ('ranks_per_copy', ranks_per_copy)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name} must be a positive integer, got {value!r}')
-        return SimpleNamespace(num_copies=num_copies, ranks_per_copy=ranks_per_copy,
-                               world_size=num_copies * ranks_per_copy)
-
-    module.init_copy_layout = layout_without_groups
-    try:
-        yield
-    finally:
-        module.init_copy_layout = original
 
 
 def build_check(cfg: Any) -> None:
@@ -226,8 +216,7 @@ def build_check(cfg: Any) -> None:
         if cfg.get('model') is not None:
             MODELS.build(copy.deepcopy(cfg.model))
         for hook in cfg.get('custom_hooks') or []:
-            with _without_process_groups(hook):
-                HOOKS.build(copy.deepcopy(hook))
+            HOOKS.build(copy.deepcopy(hook))
         for loader, key in _loader_cfgs(cfg):
             if isinstance(loader.get('dataset'), dict):
                 dataset = copy.deepcopy(loader['dataset'])

@@ -2,14 +2,14 @@
 
 mmengine 0.10.7 writes a checkpoint by truncating the file and streaming into it, and ``CheckpointHook`` rewrites
 ``work_dir/last_checkpoint`` the same way: a process killed during a save leaves a truncated ``.pth`` or an empty
-``last_checkpoint``, and ``--resume`` then fails (``checkpoint file not found:`` with an empty path). Importing
-``automl_mm.engine`` installs:
+``last_checkpoint``, and ``--resume`` then fails (``checkpoint file not found:`` with an empty path).
+:mod:`automl_mm.engine.patches` installs:
 
-* :func:`install_atomic_checkpoint_saving`: local checkpoints (``Runner.save_checkpoint``, and so every
-  ``CheckpointHook`` save) and ``last_checkpoint`` are written to a temporary file, fsynced and renamed into place,
-  so each file is either the old one or the complete new one;
-* :func:`install_resume_fallback`: mmengine's ``find_latest_checkpoint`` (used by ``resume=True`` without a path)
-  becomes :func:`find_resumable_checkpoint`, which checks what ``last_checkpoint`` names and, when it is missing,
+* :func:`save_checkpoint_atomic` and :func:`open_last_checkpoint_atomically`: local checkpoints
+  (``Runner.save_checkpoint``, and so every ``CheckpointHook`` save) and ``last_checkpoint`` are written to a
+  temporary file, fsynced and renamed into place, so each file is either the old one or the complete new one;
+* :func:`resolve_resume`: mmengine's ``find_latest_checkpoint`` (used by ``resume=True`` without a path) goes
+  through :func:`find_resumable_checkpoint`, which checks what ``last_checkpoint`` names and, when it is missing,
   empty, dangling or names an empty/truncated/foreign file, falls back to the newest complete checkpoint in the
   work dir, with a warning naming everything it skipped. With nothing to resume it says that training starts from
   scratch.
@@ -52,7 +52,7 @@ def save_checkpoint_atomic(checkpoint: dict, filename: str, file_client_args: di
     _ORIGINAL_SAVE(checkpoint, filename, file_client_args=file_client_args, backend_args=backend_args)
 
 
-def _open_last_checkpoint_atomically(file, mode='r', *args, **kwargs):
+def open_last_checkpoint_atomically(file, mode='r', *args, **kwargs):
     """``open`` as seen by mmengine's ``checkpoint_hook`` module: its write of ``last_checkpoint`` is atomic."""
     if mode == 'w' and not args and not kwargs and osp.basename(str(file)) == LAST_CHECKPOINT:
         return atomic_open(str(file), 'w')
@@ -60,22 +60,6 @@ def _open_last_checkpoint_atomically(file, mode='r', *args, **kwargs):
 
 
 _ORIGINAL_SAVE = _mm_checkpoint.save_checkpoint
-
-
-def install_atomic_checkpoint_saving() -> None:
-    """Make every local checkpoint and ``last_checkpoint`` that mmengine writes atomic. Idempotent.
-
-    ``Runner.save_checkpoint`` calls the ``save_checkpoint`` imported into ``mmengine.runner.runner``;
-    ``CheckpointHook`` writes ``last_checkpoint`` with the ``open`` its module sees (shadowed here; every other
-    file it opens goes to the builtin unchanged).
-    """
-    import mmengine.hooks.checkpoint_hook as hook_module
-    import mmengine.runner as mm_runner
-    import mmengine.runner.runner as runner_module
-
-    for module in (_mm_checkpoint, runner_module, mm_runner):
-        module.save_checkpoint = save_checkpoint_atomic
-    hook_module.open = _open_last_checkpoint_atomically
 
 
 # --- resuming ---------------------------------------------------------------------------------------------------
@@ -137,14 +121,5 @@ def resolve_resume(work_dir: str) -> str | None:
     return found
 
 
-def install_resume_fallback() -> None:
-    """Route mmengine's auto-resume (``resume=True`` without ``load_from``) through :func:`resolve_resume`.
-    Idempotent."""
-    import mmengine.runner.runner as runner_module
-
-    for module in (_mm_checkpoint, runner_module):
-        module.find_latest_checkpoint = resolve_resume
-
-
-__all__ = ['find_resumable_checkpoint', 'install_atomic_checkpoint_saving', 'install_resume_fallback',
-           'resolve_resume', 'save_checkpoint_atomic']
+__all__ = ['find_resumable_checkpoint', 'open_last_checkpoint_atomically', 'resolve_resume',
+           'save_checkpoint_atomic']

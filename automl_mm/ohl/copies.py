@@ -1,11 +1,16 @@
-"""Model copies over torch.distributed: the rank layout, a copy-local sampler and a copy-local DDP wrapper.
+"""Model copies over torch.distributed, in one place: the rank layout, the runner that creates it, the lookup of
+the OHL hook in a config, a copy-local sampler and a copy-local DDP wrapper.
 
 World size = ``num_copies`` x ``ranks_per_copy``. Ranks ``c * ranks_per_copy ... (c + 1) * ranks_per_copy - 1``
 hold copy ``c``; the first of them is the copy's *lead* rank. Gradients are synchronised only inside a copy
 (DDP over the copy's process group); copies exchange rewards and states only at trunk ends (``OHLHook``).
 
-The layout is created once per process by ``OHLHook`` (built in ``Runner.__init__``, before the model is first
-trained and before the train dataloader is built), and read by ``CopySampler`` and ``CopyDataParallel``.
+The layout is created once per run, at run start, by :class:`CopyRunner` from its ``OHLHook``'s ``num_copies`` and
+``ranks_per_copy``: mmengine's ``Runner.__init__`` initialises torch.distributed, builds and wraps the model (where
+``CopyDataParallel`` defers its DDP to the first training step) and builds the hooks; ``Runner.train()`` builds the
+train dataloader (where ``CopySampler`` reads the layout) afterwards. ``CopyRunner`` creates the layout between the
+two, on every rank in the same order. ``configs/_base_/ohl_copies.py`` sets ``runner_type``, the sampler, the wrapper
+and the process-group settings for every OHL config.
 """
 from __future__ import annotations
 
@@ -20,8 +25,9 @@ import torch.nn as nn
 from mmengine.dataset import DefaultSampler
 from mmengine.dist import get_dist_info, is_distributed, sync_random_seed
 from mmengine.model import MMDistributedDataParallel
+from mmengine.runner import Runner
 
-from automl_mm.registry import DATA_SAMPLERS, MODEL_WRAPPERS
+from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS
 
 
 @dataclass
@@ -51,21 +57,28 @@ class CopyLayout:
 
 
 _LAYOUT: CopyLayout | None = None
+_NO_RUNNER = ("runner_type='automl_mm.CopyRunner' and an OHLHook in custom_hooks (inherit "
+              'configs/_base_/ohl_copies.py)')
+
+
+def check_copy_counts(num_copies: Any, ranks_per_copy: Any) -> None:
+    """Raise ``ValueError`` naming the argument unless both counts are positive integers."""
+    for name, value in (('num_copies', num_copies), ('ranks_per_copy', ranks_per_copy)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive integer, got {value!r}')
 
 
 def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
     """Check the world size against the copy configuration and create the per-copy process groups.
 
-    Must be called by every rank, in the same order (``dist.new_group`` is collective). Calling it again with
-    the same arguments returns the existing layout.
+    Must be called by every rank, in the same order (``dist.new_group`` is collective); :class:`CopyRunner` does.
+    Calling it again with the same arguments returns the existing layout.
 
     Raises:
         ValueError: ``num_copies`` or ``ranks_per_copy`` is not positive, or the world size is not their product.
     """
     global _LAYOUT
-    for name, value in (('num_copies', num_copies), ('ranks_per_copy', ranks_per_copy)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be a positive integer, got {value!r}')
+    check_copy_counts(num_copies, ranks_per_copy)
     rank, world_size = get_dist_info()
     if _LAYOUT is not None and (_LAYOUT.num_copies, _LAYOUT.ranks_per_copy, _LAYOUT.world_size) == (
             num_copies, ranks_per_copy, world_size):
@@ -88,9 +101,13 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
 
 
 def get_copy_layout() -> CopyLayout:
-    """The layout created by :func:`init_copy_layout` (an ``OHLHook`` in the config creates it)."""
+    """The layout created by :func:`init_copy_layout` (:class:`CopyRunner` creates it at run start).
+
+    Raises:
+        RuntimeError: no layout exists (the runner is not a ``CopyRunner`` or the config has no ``OHLHook``).
+    """
     if _LAYOUT is None:
-        raise RuntimeError('no OHL copy layout: CopySampler / CopyDataParallel need an OHLHook in custom_hooks')
+        raise RuntimeError(f'no OHL copy layout: CopySampler / CopyDataParallel need {_NO_RUNNER}')
     return _LAYOUT
 
 
@@ -98,6 +115,65 @@ def reset_copy_layout() -> None:
     """Forget the layout (tests, or a second run in the same process)."""
     global _LAYOUT
     _LAYOUT = None
+
+
+def _hook_class(hook: Any) -> type | None:
+    """The class of a built hook, or of a hook config's ``type`` (a registered name, scoped or not, or a class)."""
+    if not isinstance(hook, dict):
+        return type(hook)
+    kind = hook.get('type')
+    if isinstance(kind, str):
+        try:
+            kind = HOOKS.get(kind)
+        except KeyError:  # an unknown scope prefix
+            return None
+    return kind if isinstance(kind, type) else None
+
+
+def find_ohl_hook(hooks: Any) -> tuple[int, Any] | None:
+    """The OHL hook among ``hooks`` (``custom_hooks`` configs or built hooks), found by type.
+
+    A hook is the OHL hook when its class (or its config's ``type``: ``'OHLHook'``, ``'automl_mm.OHLHook'``, the
+    class itself) is ``OHLHook`` or a subclass; a ``type`` that is not registered is not.
+
+    Returns:
+        ``(index in hooks, hook)``, or ``None`` when there is none.
+
+    Raises:
+        ValueError: several OHL hooks (a run has one copy layout); the message names their ``custom_hooks`` indices.
+    """
+    from .hook import OHLHook  # the hook imports this module
+
+    found = []
+    for i, hook in enumerate(hooks or []):
+        cls = _hook_class(hook)
+        if cls is not None and issubclass(cls, OHLHook):
+            found.append((i, hook))
+    if len(found) > 1:
+        raise ValueError(f'custom_hooks{[i for i, _ in found]} are all OHL hooks; a run has one (one copy layout)')
+    return found[0] if found else None
+
+
+@RUNNERS.register_module()
+class CopyRunner(Runner):
+    """mmengine ``Runner`` that creates the copy layout of its ``OHLHook`` at run start (see the module docstring).
+
+    Use it as ``runner_type='automl_mm.CopyRunner'`` (``configs/_base_/ohl_copies.py``); ``tools/train.py``,
+    ``tools/test.py`` and mmdet's tools build it from ``runner_type``. Without an OHL hook (e.g. ``tools/test.py``,
+    which drops it) it is a plain ``Runner``.
+
+    Attributes:
+        copy_layout: The :class:`CopyLayout` of this process, or ``None`` without an OHL hook.
+
+    Raises:
+        ValueError: the world size is not ``num_copies * ranks_per_copy`` (:func:`init_copy_layout`), or
+            ``custom_hooks`` holds several OHL hooks.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        found = find_ohl_hook(self.hooks)
+        self.copy_layout = None if found is None else init_copy_layout(found[1].num_copies, found[1].ranks_per_copy)
 
 
 @DATA_SAMPLERS.register_module()

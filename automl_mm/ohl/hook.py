@@ -35,7 +35,7 @@ from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metr
 from automl_mm.registry import HOOKS
 
 from .base import build_controller, build_ohl_space
-from .copies import CopyDataParallel, init_copy_layout
+from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .report import OHLReport
 from .spaces import CHOICE_META_KEY
 from .sync import broadcast_module_, broadcast_state, fingerprint, gather_rows
@@ -213,7 +213,8 @@ class OHLHook(Hook):
         spaces: ``SEARCH_SPACES`` configs (``AttributeSpace``, ``PipelineChoiceSpace``, your own).
         controller: Controller config without its distribution (one controller is built per space), e.g.
             ``dict(type='REINFORCE')`` (Adam, lr 0.05, betas (0.5, 0.999)).
-        num_copies: Number of model copies N. The world size must be ``num_copies * ranks_per_copy``.
+        num_copies: Number of model copies N. The world size must be ``num_copies * ranks_per_copy``; the runner
+            (``runner_type='automl_mm.CopyRunner'``, ``configs/_base_/ohl_copies.py``) creates the copy layout.
         ranks_per_copy: Ranks that train one copy together (DDP inside the copy via ``CopyDataParallel``).
         reward_key: The metric that is the reward, e.g. ``'accuracy/top1'`` or ``'coco/bbox_mAP'``.
         reward_dataloader: Dataloader config of the reward split (held out from training; never the test split).
@@ -233,6 +234,7 @@ class OHLHook(Hook):
     """
 
     priority = 'BELOW_NORMAL'  # after the model's own updates, before the checkpoint hook saves
+    repairs_non_finite = True  # a diverged copy gets the worst reward and the best copy's state (FiniteLossHook)
 
     def __init__(self,
                  spaces: Sequence[dict],
@@ -257,7 +259,9 @@ class OHLHook(Hook):
                 raise ValueError(f'{name} must be a positive integer, got {value!r}')
         if not spaces:
             raise ValueError('OHLHook needs at least one space in spaces')
-        self.layout = init_copy_layout(num_copies, ranks_per_copy)
+        check_copy_counts(num_copies, ranks_per_copy)
+        self.num_copies, self.ranks_per_copy = num_copies, ranks_per_copy
+        self.layout = None  # the runner's CopyLayout, taken in before_train
         self.spaces = [build_ohl_space(s) for s in spaces]
         names = [s.name for s in self.spaces]
         if len(set(names)) != len(names):
@@ -289,6 +293,10 @@ class OHLHook(Hook):
 
     # ------------------------------------------------------------------------------------------ runner stages
     def before_train(self, runner) -> None:
+        self.layout = getattr(runner, 'copy_layout', None)
+        if self.layout is None:
+            raise ValueError(f'OHLHook needs {_NO_RUNNER}; the runner is a {type(runner).__name__}, which creates no '
+                             'copy layout')
         if is_distributed() and not isinstance(runner.model, CopyDataParallel):
             raise ValueError('OHLHook in a distributed run needs '
                              'model_wrapper_cfg=dict(type="automl_mm.CopyDataParallel"): '

@@ -8,7 +8,7 @@ from mmengine import DefaultScope
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Register all automl_mm modules into their registries.
+    """Register all automl_mm modules into their registries, with mmengine patched (``automl_mm.engine.patches``).
 
     Args:
         init_default_scope: Make ``'automl_mm'`` the current default scope, so unprefixed ``type`` names
@@ -23,7 +23,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import automl_mm.models  # noqa: F401
     import automl_mm.nas  # noqa: F401
     import automl_mm.ohl  # noqa: F401
+    from automl_mm.engine.patches import install
 
+    install()
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()

@@ -1,6 +1,7 @@
 # AM-LFS on the small ConvNet with 4 copies: the cosine head with the unified loss, the OHL hook learning the
-# loss-function parameters, and the copy wrapper. Leaves add a dataset base (with CopySampler) and the schedule.
-_base_ = ['./models/convnet_digits.py', './schedules/sgd_30e.py', './default_runtime.py']
+# loss-function parameters, and the copy settings (ohl_copies.py). Leaves add a dataset base (their train sampler
+# is the base's copy_sampler) and the schedule.
+_base_ = ['./models/convnet_digits.py', './schedules/sgd_30e.py', './ohl_copies.py']
 
 num_copies = 4
 num_intervals = 6  # M = 6 (public reimplementation)
@@ -16,5 +17,3 @@ custom_hooks = [
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=300))

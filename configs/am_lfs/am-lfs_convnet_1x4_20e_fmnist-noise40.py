@@ -5,7 +5,7 @@
 _base_ = ['../_base_/am-lfs_convnet_1x4.py', '../_base_/datasets/fashion_mnist.py']
 
 train_dataloader = dict(
-    sampler=dict(type='CopySampler', shuffle=True),
+    sampler={{_base_.copy_sampler}},
     dataset=dict(_delete_=True, type='NoisyLabelDataset', noise_ratio=0.4, noise_type='symmetric', seed=0,
                  dataset=dict(type='FashionMNISTDataset', split='train', samples_per_class=100, data_root=None,
                               reward_size=5000, seed=0, pipeline={{_base_.train_pipeline}})))

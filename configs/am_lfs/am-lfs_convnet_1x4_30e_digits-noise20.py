@@ -4,7 +4,7 @@
 _base_ = ['../_base_/am-lfs_convnet_1x4.py', '../_base_/datasets/digits.py']
 
 train_dataloader = dict(
-    sampler=dict(type='CopySampler', shuffle=True),
+    sampler={{_base_.copy_sampler}},
     dataset=dict(_delete_=True, type='NoisyLabelDataset', noise_ratio=0.2, seed=0,
                  dataset=dict(type='DigitsDataset', split='train', img_size=32, max_samples=600,
                               pipeline=[dict(type='PackClsInputs')])))

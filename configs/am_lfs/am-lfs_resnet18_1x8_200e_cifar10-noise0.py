@@ -4,7 +4,7 @@
 # The noise10 / noise20 configs inherit this one and change only the noise ratio.
 _base_ = [
     '../_base_/models/resnet18_cifar.py', '../_base_/datasets/cifar10.py',
-    '../_base_/schedules/cifar10_sgd_200e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/cifar10_sgd_200e.py', '../_base_/ohl_copies.py'
 ]
 
 num_copies = 8
@@ -12,7 +12,7 @@ noise_ratio = 0.0
 model = dict(head=dict(type='CosineLinearClsHead',
                        loss=dict(type='AMLFSLoss', num_intervals=6, parametrisation='piecewise')))
 train_dataloader = dict(
-    sampler=dict(type='CopySampler', shuffle=True),
+    sampler={{_base_.copy_sampler}},
     dataset=dict(_delete_=True, type='NoisyLabelDataset', noise_ratio=noise_ratio, seed=0,
                  dataset={{_base_.train_dataloader.dataset}}))
 
@@ -24,4 +24,4 @@ custom_hooks = [
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
+env_cfg = dict(dist_cfg=dict(timeout=1800))  # as OHL-Auto-Aug's CIFAR-10 ResNet-18 run

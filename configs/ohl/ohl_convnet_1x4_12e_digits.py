@@ -3,7 +3,7 @@
 # `python tools/train.py configs/ohl/ohl_convnet_1x4_12e_digits.py` starts the 4 processes itself.
 _base_ = [
     '../_base_/models/convnet_digits.py', '../_base_/datasets/digits.py', '../_base_/schedules/sgd_30e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/ohl_copies.py'
 ]
 
 num_copies = 4
@@ -15,7 +15,7 @@ choices = [
 ]
 train_pipeline = [dict(type='OHLRandomChoice', key='aug', transforms=choices), dict(type='PackClsInputs')]
 train_dataloader = dict(
-    sampler=dict(type='CopySampler', shuffle=True),
+    sampler={{_base_.copy_sampler}},
     dataset=dict(max_samples=300, pipeline=train_pipeline))
 
 custom_hooks = [
@@ -28,9 +28,6 @@ custom_hooks = [
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]
-# Copies train independently: no gradient synchronisation across them.
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')  # prefixed: mmengine looks it up in its root
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=300))  # a hung rank fails the run after 5 minutes
 
 train_cfg = dict(max_epochs=12, val_interval=4)
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=12, by_epoch=True, convert_to_iter_based=True)]

@@ -4,7 +4,7 @@
 # split. Test = the official 10,000 test images.
 _base_ = [
     '../_base_/models/convnet_digits.py', '../_base_/datasets/fashion_mnist.py', '../_base_/schedules/sgd_30e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/ohl_copies.py'
 ]
 
 num_copies = 4
@@ -17,7 +17,7 @@ train_pipeline = [
     dict(type='PackClsInputs'),
 ]
 train_dataloader = dict(
-    sampler=dict(type='CopySampler', shuffle=True),
+    sampler={{_base_.copy_sampler}},
     dataset=dict(samples_per_class=100, pipeline=train_pipeline))
 reward_dataloader = dict(dataset=dict(max_samples=2000))
 
@@ -33,8 +33,6 @@ custom_hooks = [
          reward_key='accuracy/top1'),
     dict(type='OHLProgressHook'),
 ]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=300))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=2), logger=dict(interval=10))

@@ -3,13 +3,13 @@
 # augmentation matters), rewarded on the held-out reward split. About 3 minutes on 2 CPU cores.
 _base_ = [
     '../_base_/models/convnet_digits.py', '../_base_/datasets/digits.py', '../_base_/schedules/sgd_30e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/ohl_copies.py'
 ]
 
 num_copies = 4
 train_pipeline = [dict(type='OHLAutoAugment', key='autoaug'), dict(type='PackClsInputs')]
 train_dataloader = dict(
-    sampler=dict(type='CopySampler', shuffle=True),
+    sampler={{_base_.copy_sampler}},
     dataset=dict(max_samples=300, pipeline=train_pipeline))
 
 custom_hooks = [
@@ -22,7 +22,5 @@ custom_hooks = [
          reward_key='accuracy/top1'),
     dict(type='OHLProgressHook'),
 ]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=300))
 train_cfg = dict(val_interval=10)
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=2), logger=dict(interval=10))

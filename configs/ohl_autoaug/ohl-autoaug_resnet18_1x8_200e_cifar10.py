@@ -3,7 +3,7 @@
 # pair -> normalise (the optional cutout 16 of the paper's pipeline is not included).
 _base_ = [
     '../_base_/models/resnet18_cifar.py', '../_base_/datasets/cifar10.py',
-    '../_base_/schedules/cifar10_sgd_200e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/cifar10_sgd_200e.py', '../_base_/ohl_copies.py'
 ]
 
 num_copies = 8
@@ -13,7 +13,7 @@ train_pipeline = [
     dict(type='OHLAutoAugment', key='autoaug'),
     dict(type='PackClsInputs'),
 ]
-train_dataloader = dict(sampler=dict(type='CopySampler', shuffle=True), dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(sampler={{_base_.copy_sampler}}, dataset=dict(pipeline=train_pipeline))
 
 custom_hooks = [
     dict(type='OHLHook',
@@ -24,5 +24,4 @@ custom_hooks = [
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=1800))
+env_cfg = dict(dist_cfg=dict(timeout=1800))  # a trunk end waits for the slowest of 8 copies' reward evaluations

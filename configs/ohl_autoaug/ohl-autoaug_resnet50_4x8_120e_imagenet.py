@@ -2,7 +2,7 @@
 # ImageNet are our choice: 8 copies x 4 GPUs (batch 4 x 64 = 256 per copy, the batch the schedule's lr is set for).
 _base_ = [
     '../_base_/models/resnet50_imagenet.py', '../_base_/datasets/imagenet.py',
-    '../_base_/schedules/imagenet_sgd_120e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/imagenet_sgd_120e.py', '../_base_/ohl_copies.py'
 ]
 
 num_copies = 8
@@ -13,7 +13,7 @@ train_pipeline = [
     dict(type='OHLAutoAugment', key='autoaug'),
     dict(type='PackClsInputs'),
 ]
-train_dataloader = dict(sampler=dict(type='CopySampler', shuffle=True), dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(sampler={{_base_.copy_sampler}}, dataset=dict(pipeline=train_pipeline))
 
 custom_hooks = [
     dict(type='OHLHook',
@@ -25,5 +25,4 @@ custom_hooks = [
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]
-model_wrapper_cfg = dict(type='automl_mm.CopyDataParallel')
-env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=3600))
+env_cfg = dict(dist_cfg=dict(timeout=3600))  # ImageNet reward evaluations at trunk ends take long

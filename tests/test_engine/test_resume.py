@@ -79,7 +79,7 @@ def test_runner_saves_and_checkpoint_hook_last_checkpoint_go_through_atomic_writ
     import mmengine.runner.runner as runner_module
 
     assert runner_module.save_checkpoint is save_checkpoint_atomic
-    assert checkpoint_hook_module.open.__name__ == '_open_last_checkpoint_atomically'
+    assert checkpoint_hook_module.open.__name__ == 'open_last_checkpoint_atomically'
 
 
 def test_last_checkpoint_write_killed_midway_keeps_the_old_pointer(tmp_path):
@@ -265,8 +265,7 @@ def test_nan_loss_stops_at_the_iteration_it_appears():
         hook.after_train_iter(_Runner(), 0, outputs={'loss': torch.tensor(float('nan'))})
 
     class _OHL:
-        class layout:  # noqa: N801
-            num_copies = 4
+        repairs_non_finite = True
 
     class _OHLRunner(_Runner):
         hooks = [_OHL()]

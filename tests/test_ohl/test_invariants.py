@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmengine.dataset import DefaultSampler
 from mmengine.hooks import CheckpointHook
 from mmengine.evaluator import BaseMetric
-from mmengine.runner import IterBasedTrainLoop, Runner
+from mmengine.runner import IterBasedTrainLoop
 from mmengine.structures import BaseDataElement
 from torch.utils.data import DataLoader, Dataset
 
@@ -35,7 +35,7 @@ from automl_mm.ohl import copies as copies_module
 from automl_mm.ohl.hook import _same, check_checkpoint_schedule, check_train_setup, combine_copy_rows, segment_seeds
 from automl_mm.ohl.report import choice_label
 from automl_mm.ohl.spaces import AttributeSpace
-from automl_mm.registry import METRICS, TRANSFORMS
+from automl_mm.registry import METRICS, RUNNERS, TRANSFORMS
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 
@@ -101,7 +101,7 @@ def _cfg(tmp_path, **hook):
 
 
 def _train(cfg):
-    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    runner = RUNNERS.build(copy.deepcopy(cfg))  # runner_type CopyRunner (configs/_base_/ohl_copies.py)
     runner.train()
     with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
         return runner, json.load(f)

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError
+from automl_mm.ohl.copies import find_ohl_hook
 
 from conftest import REPO_ROOT, run_tool
 
@@ -137,7 +138,7 @@ def test_readme_says_exactly_which_ohl_configs_resume_exactly():
         if '_base_' in path:
             continue
         cfg = Config.fromfile(path)
-        if not any('num_copies' in h for h in cfg.get('custom_hooks', None) or []):
+        if find_ohl_hook(cfg.get('custom_hooks', None)) is None:
             continue
         name = osp.relpath(path, osp.join(REPO_ROOT, 'configs'))
         loader = cfg.train_dataloader

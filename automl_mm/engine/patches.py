@@ -1,0 +1,68 @@
+"""Every change automl_mm makes to mmengine, in one place, applied by :func:`install` (once per process).
+
+mmengine 0.10.7 is patched where it cannot be configured, and only there:
+
+1. **Safe checkpoint loading** (torch >= 2.6 refuses mmengine's own checkpoints with ``weights_only=True``):
+   ``CheckpointLoader``'s local-file scheme (used by ``load_checkpoint``, ``Runner.load_checkpoint`` and
+   ``Runner.resume``) becomes :func:`automl_mm.engine.checkpoint.load_from_local`, which keeps ``weights_only=True``
+   with an allow-list and names empty, truncated or foreign files.
+2. **Atomic checkpoint saving** (mmengine truncates and streams, so a killed save leaves half a file):
+   ``save_checkpoint`` in ``mmengine.runner.checkpoint``, ``mmengine.runner.runner`` and ``mmengine.runner``
+   becomes :func:`automl_mm.engine.resume.save_checkpoint_atomic`, and the ``open`` that
+   ``mmengine.hooks.checkpoint_hook`` sees writes ``last_checkpoint`` atomically
+   (:func:`automl_mm.engine.resume.open_last_checkpoint_atomically`).
+3. **Resume fallback** (an empty or dangling ``last_checkpoint`` made ``--resume`` fail): ``find_latest_checkpoint``
+   in ``mmengine.runner.checkpoint`` and ``mmengine.runner.runner`` becomes
+   :func:`automl_mm.engine.resume.resolve_resume`.
+4. **CPU-aware pytorch launcher** (mmengine calls ``torch.cuda.set_device`` even without GPUs):
+   ``mmengine.dist.utils._init_dist_pytorch`` becomes :func:`automl_mm.engine.dist.init_dist_pytorch_cpu_aware`.
+
+Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
+``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
+``register_all_modules`` and automl_mm's ``tools/train.py`` / ``tools/test.py``.
+"""
+from __future__ import annotations
+
+from mmengine.logging import print_log
+
+from .checkpoint import load_from_local
+from .dist import init_dist_pytorch_cpu_aware
+from .resume import open_last_checkpoint_atomically, resolve_resume, save_checkpoint_atomic
+
+PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
+           'checkpoints and last_checkpoint are saved atomically',
+           'auto-resume falls back to the newest complete checkpoint',
+           'the pytorch launcher uses gloo without GPUs')
+_installed = False
+
+
+def install() -> bool:
+    """Apply the patches listed in the module docstring, and log them once (mmengine's current logger, INFO).
+
+    Idempotent: only the first call in a process patches and logs.
+
+    Returns:
+        ``True`` when this call applied the patches, ``False`` when they were already applied.
+    """
+    global _installed
+    if _installed:
+        return False
+    import mmengine.hooks.checkpoint_hook as checkpoint_hook_module
+    import mmengine.runner as mm_runner
+    import mmengine.runner.checkpoint as checkpoint_module
+    import mmengine.runner.runner as runner_module
+    from mmengine.dist import utils as dist_utils
+
+    checkpoint_module.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    for module in (checkpoint_module, runner_module, mm_runner):
+        module.save_checkpoint = save_checkpoint_atomic
+    checkpoint_hook_module.open = open_last_checkpoint_atomically
+    for module in (checkpoint_module, runner_module):
+        module.find_latest_checkpoint = resolve_resume
+    dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
+    _installed = True
+    print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
+    return True
+
+
+__all__ = ['PATCHES', 'install']

@@ -1,0 +1,79 @@
+"""mmengine is patched in one place (``automl_mm.engine.patches``), once, from every entry point."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from mmengine.dist import utils as dist_utils
+
+from automl_mm.engine import patches
+
+from conftest import REPO_ROOT
+
+# Checks the patched mmengine attributes by the module of what they hold, without importing automl_mm (which would
+# install the patches itself).
+CHECK = '''
+import mmengine.dist.utils as d, mmengine.hooks.checkpoint_hook as h, mmengine.runner as mr
+import mmengine.runner.checkpoint as c, mmengine.runner.runner as r
+where = {
+    'loader': c.CheckpointLoader._schemes[''].__module__,
+    'save': {f.__module__ for f in (c.save_checkpoint, r.save_checkpoint, mr.save_checkpoint)},
+    'last_checkpoint': getattr(h, 'open', open).__module__,  # unpatched: the builtin
+    'resume': {f.__module__ for f in (c.find_latest_checkpoint, r.find_latest_checkpoint)},
+    'launcher': d._init_dist_pytorch.__module__,
+}
+assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
+                 'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
+                 'launcher': 'automl_mm.engine.dist'}, where
+print('ALL PATCHED')
+'''
+
+
+def _run(code: str, tmp_path) -> str:
+    env = {**os.environ, 'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_install_twice_patches_and_logs_once(monkeypatch):
+    logged = []
+    monkeypatch.setattr(patches, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(patches, '_installed', False)
+    monkeypatch.setattr(dist_utils, '_init_dist_pytorch', 'unpatched')
+    assert patches.install() is True
+    assert dist_utils._init_dist_pytorch.__module__ == 'automl_mm.engine.dist'
+    dist_utils._init_dist_pytorch = 'unpatched'
+    assert patches.install() is False
+    assert dist_utils._init_dist_pytorch == 'unpatched'  # the second call changed nothing
+    assert len(logged) == 1 and all(p in logged[0] for p in patches.PATCHES)
+
+
+@pytest.mark.parametrize('entry', [
+    'import automl_mm',
+    'from automl_mm.utils import register_all_modules; register_all_modules()',
+    # a stock mmdet/mmengine tools/train.py: the config's custom_imports imports the package
+    "from mmengine.config import Config; open('c.py', 'w').write(\"custom_imports = dict(imports=['automl_mm'])\"); "
+    "Config.fromfile('c.py')",
+    *[f"import runpy, sys; sys.argv = ['{tool}', '--help']\n"
+      f"try:\n    runpy.run_path('{osp.join(REPO_ROOT, 'tools', tool)}', run_name='__main__')\n"
+      'except SystemExit:\n    pass' for tool in ('train.py', 'test.py')],
+])
+def test_every_entry_point_installs_the_patches(entry, tmp_path):
+    assert 'ALL PATCHED' in _run(f'{entry}\n{CHECK}', tmp_path)
+
+
+def test_nothing_is_patched_before_an_entry_point(tmp_path):
+    """The check above can fail: plain mmengine holds its own functions."""
+    code = f'try:\n{CHECK.replace(chr(10), chr(10) + "    ")}\nexcept AssertionError:\n    print("UNPATCHED")'
+    assert 'UNPATCHED' in _run(code, tmp_path)
+
+
+def test_the_patches_are_logged_once_per_process(tmp_path):
+    out = _run('import automl_mm\nfrom automl_mm.utils import register_all_modules\nregister_all_modules()\n'
+               'from automl_mm.engine.patches import install\ninstall()', tmp_path)
+    assert out.count('automl_mm patched mmengine') == 1, out

@@ -1,0 +1,98 @@
+"""Copies in one place: the OHL hook is found by type, and ``CopyRunner`` creates the copy layout at run start."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.hooks import _copies_repair_non_finite
+from automl_mm.engine.launch import required_world_size
+from automl_mm.engine.preflight import ConfigCheckError, check_config
+from automl_mm.ohl import OHLHook, get_copy_layout, reset_copy_layout
+from automl_mm.ohl.copies import CopyRunner, CopySampler, find_ohl_hook
+from automl_mm.registry import HOOKS, RUNNERS
+
+OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
+SPACES = [dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Categorical', num_choices=2))]
+
+
+class MyOHLHook(OHLHook):
+    """A user's subclass, not registered."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layout():
+    reset_copy_layout()
+    yield
+    reset_copy_layout()
+
+
+def _hook_cfg(kind, **kwargs):
+    return dict(type=kind, spaces=SPACES, num_copies=2, ranks_per_copy=3, reward_key='accuracy/top1',
+                trunk_epochs=1, **kwargs)
+
+
+@pytest.mark.parametrize('kind', ['OHLHook', 'automl_mm.OHLHook', OHLHook, MyOHLHook])
+def test_the_ohl_hook_is_found_by_type(kind):
+    hooks = [dict(type='CheckpointHook', interval=1), _hook_cfg(kind)]
+    assert find_ohl_hook(hooks) == (1, hooks[1])
+    assert required_world_size(Config(dict(custom_hooks=hooks))) == 6
+    built = [HOOKS.build(dict(type='CheckpointHook', interval=1)), HOOKS.build(_hook_cfg(kind))]
+    assert find_ohl_hook(built) == (1, built[1])
+
+
+def test_a_hook_that_only_has_a_num_copies_key_is_not_the_ohl_hook():
+    hooks = [dict(type='CheckpointHook', num_copies=4), dict(type='NoSuchHook', num_copies=4),
+             dict(type='nosuchscope.OHLHook', num_copies=4)]
+    assert find_ohl_hook(hooks) is None
+    assert required_world_size(Config(dict(custom_hooks=hooks))) == 1
+
+
+def test_two_ohl_hooks_are_refused_with_their_indices():
+    with pytest.raises(ValueError, match=r'custom_hooks\[0, 2\] are all OHL hooks'):
+        find_ohl_hook([_hook_cfg('OHLHook'), dict(type='CheckpointHook'), _hook_cfg(MyOHLHook)])
+
+
+def test_building_the_hook_creates_no_layout_and_the_copy_runner_does():
+    hook = HOOKS.build(_hook_cfg('OHLHook'))  # 6 ranks in a 1-process world: no world-size check, no groups
+    assert hook.layout is None and _copies_repair_non_finite(SimpleNamespace(hooks=[hook]))
+    with pytest.raises(RuntimeError, match=r"runner_type='automl_mm.CopyRunner'"):
+        get_copy_layout()
+    with pytest.raises(ValueError, match=r"OHLHook needs runner_type='automl_mm.CopyRunner'.*runner is a "
+                                         r'SimpleNamespace'):
+        hook.before_train(SimpleNamespace())
+
+    cfg = Config.fromfile(OHL)
+    cfg.work_dir, cfg.launcher = '/tmp/unused', 'none'
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.custom_hooks[0].num_copies = 1
+    runner = RUNNERS.build(cfg)
+    assert isinstance(runner, CopyRunner)
+    # The layout exists when the runner is built: before train() builds the train dataloader and its sampler.
+    assert get_copy_layout() is runner.copy_layout and runner.copy_layout.num_copies == 1
+    sampler = runner.build_dataloader(runner._train_dataloader).sampler
+    assert isinstance(sampler, CopySampler) and sampler.copy_id == 0
+
+
+def test_a_world_size_that_does_not_fit_stops_the_copy_runner():
+    cfg = Config.fromfile(OHL)
+    cfg.work_dir, cfg.launcher = '/tmp/unused', 'none'
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    with pytest.raises(ValueError, match=r'world size 1 does not fit .*num_copies \(4\)'):
+        RUNNERS.build(cfg)
+
+
+def test_preflight_names_runner_type_when_an_ohl_config_lacks_the_copy_runner():
+    cfg = Config.fromfile(OHL)
+    check_config(cfg)
+    for runner_type in ('Runner', None):
+        if runner_type is None:
+            cfg = Config({k: v for k, v in cfg.to_dict().items() if k != 'runner_type'})
+        else:
+            cfg.runner_type = runner_type
+        with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] is an OHLHook, which needs "
+                                                   r"runner_type='automl_mm.CopyRunner'.*got runner_type='Runner'"):
+            check_config(cfg)
+    cfg.runner_type = CopyRunner
+    check_config(cfg)
