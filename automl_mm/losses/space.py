@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from automl_mm.ohl.spaces import AttributeSpace, _resolve
+from automl_mm.ohl.attributes import resolve_attribute
+from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
 
 from .am_lfs import AMLFSLoss
@@ -106,4 +107,4 @@ class LossFunctionSpace(AttributeSpace):
 
 def _owner_values(runner: Any, paths: list[str]) -> list:
     """The objects that own the attributes at ``paths`` (e.g. the loss module of ``...loss_module.theta``)."""
-    return [node for path in paths for node, _ in _resolve(runner, path)]
+    return [node for path in paths for node, _ in resolve_attribute(runner, path)]

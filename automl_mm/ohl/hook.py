@@ -31,13 +31,13 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from torch.utils.data import DataLoader
 
+from automl_mm.augment.choice import CHOICE_META_KEY
 from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
 from automl_mm.registry import HOOKS
 
 from .base import build_controller, build_ohl_space
 from .copies import CopyDataParallel, init_copy_layout
 from .report import OHLReport
-from .spaces import CHOICE_META_KEY
 from .sync import broadcast_module_, broadcast_state, fingerprint, gather_rows
 
 
