@@ -19,6 +19,7 @@ import os
 import os.path as osp
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
 from mmengine.evaluator import Evaluator
@@ -262,6 +263,40 @@ class SearchLoopBase(IterBasedTrainLoop):
             recalibrate_bn(self.runner.model, cycle_batches(self._bn_loader(), 0, self.bn_recalibration_batches))
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()
+
+
+def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str) -> None:
+    """Refuse an iteration-based cosine schedule whose explicit length disagrees with the search's iterations.
+
+    A search loop derives its iterations from its phases (``derivation``); mmengine gives a scheduler without
+    ``end`` the loop's ``max_iters`` and a ``CosineAnnealing*`` scheduler without ``T_max`` the span
+    ``end - begin``, so leaving both out anneals over exactly the search. A value written by hand that disagrees
+    (the schedule would stop short or never reach ``eta_min``, e.g. after changing a phase length) fails here.
+
+    Args:
+        param_schedulers: The config's ``param_scheduler`` (a scheduler config or a list of them; anything else,
+            e.g. per-optimiser dicts, is not checked).
+        total_iters: The search's iterations.
+        derivation: How ``total_iters`` is derived, named in the error (e.g. ``'warmup_iters=600 + 4 layers x
+            stage_iters=300'``).
+
+    Raises:
+        ValueError: ``param_scheduler[i].end`` beyond ``total_iters``, or ``param_scheduler[i].T_max`` other than
+            ``end - begin`` (the message names the key and the derived value).
+    """
+    schedulers = [param_schedulers] if isinstance(param_schedulers, dict) and 'type' in param_schedulers \
+        else param_schedulers if isinstance(param_schedulers, (list, tuple)) else []
+    for i, cfg in enumerate(schedulers):
+        if not isinstance(cfg, dict) or cfg.get('by_epoch', True) or 'CosineAnnealing' not in str(cfg.get('type')):
+            continue
+        begin, end = int(cfg.get('begin', 0)), cfg.get('end', total_iters)
+        if end > total_iters:
+            raise ValueError(f'param_scheduler[{i}].end={end} is beyond the search\'s {total_iters} iterations '
+                             f'({derivation}); leave end out to end with the search')
+        if cfg.get('T_max') is not None and int(cfg['T_max']) != end - begin:
+            raise ValueError(f'param_scheduler[{i}].T_max={cfg["T_max"]} disagrees with the span it anneals over: '
+                             f'{end - begin} iterations (end - begin; the search has {total_iters}: {derivation}); '
+                             'leave T_max out to derive it')
 
 
 def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:
