@@ -141,11 +141,12 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         test_only: Check only what ``tools/test.py`` reads (``test_dataloader``, ``test_evaluator``).
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
+    from automl_mm.engine.evaluate import held_out_keys
 
     for i, hook in enumerate([] if test_only else cfg.get('custom_hooks') or []):
         if isinstance(hook, dict) and 'num_copies' in hook and hook.get('reward_key') is not None:
             evaluator, where = _evaluator_for(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
-                                              ('reward_evaluator', 'val_evaluator'))
+                                              held_out_keys('reward')[1])
             _check_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
 
     train_cfg = {} if test_only else cfg.get('train_cfg') or {}
@@ -153,7 +154,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     if loop in ('PCNASLoop', 'CRNASLoop'):
         default_key = 'coco/bbox_mAP' if loop == 'CRNASLoop' else 'accuracy/top1'
         evaluator, where = _evaluator_for(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
-                                          ('search_evaluator', 'reward_evaluator', 'val_evaluator'))
+                                          held_out_keys('search')[1])
         _check_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)

@@ -22,12 +22,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
-from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
-from automl_mm.engine.evaluate import build_local_loader, cycle_batches
+from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, cycle_batches
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
 from .base import BasePathSpace
@@ -61,8 +60,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         dataloader: The supernet's training dataloader (config or object).
         max_iters: Total supernet training iterations over all phases.
         search_dataloader: The split candidates are scored on (arch-val / reward split); defaults to the config's
-            ``search_dataloader`` or ``reward_dataloader`` (never ``val_dataloader``). Every rank reads all of it,
-            in order.
+            ``search_dataloader`` or ``reward_dataloader`` (never ``val_dataloader``; the chain of
+            :func:`~automl_mm.engine.evaluate.held_out_keys`). Every rank reads all of it, in order.
         search_evaluator: Metrics for scoring; defaults to ``search_evaluator``, ``reward_evaluator`` or
             ``val_evaluator`` of the config.
         metric_key: The metric to maximise.
@@ -82,10 +81,9 @@ class SearchLoopBase(IterBasedTrainLoop):
         self.checkpoint_interval_s = float(checkpoint_interval_s)
         self.seed = int(seed if seed is not None else (runner.seed or 0))
         self.out_dir = osp.join(runner.work_dir, out_dir)
-        self._search_loader_cfg = search_dataloader
-        self._search_evaluator_cfg = search_evaluator
-        self._search_loader = None
-        self._evaluator: Evaluator | None = None
+        self.held_out = HeldOutEvaluator('search', metric_key, type(self).__name__, search_dataloader,
+                                         search_evaluator, 'train_cfg.search_dataloader',
+                                         'train_cfg.search_evaluator', 'train_cfg.metric_key')
         self._bn_batches_loader = None
         self._advanced = False
         self._last_save = time.time()
@@ -118,27 +116,9 @@ class SearchLoopBase(IterBasedTrainLoop):
             self.run_iter(data_batch)
 
     # --- scoring ----------------------------------------------------------------------------------------------
-    def _build_search_eval(self) -> None:
-        if self._search_loader is not None:
-            return
-        cfg = self.runner.cfg
-        loader_cfg = self._search_loader_cfg or cfg.get('search_dataloader') or cfg.get('reward_dataloader')
-        evaluator_cfg = (self._search_evaluator_cfg or cfg.get('search_evaluator') or cfg.get('reward_evaluator')
-                         or cfg.get('val_evaluator'))
-        if not loader_cfg:
-            # never fall back to val_dataloader: it is usually the split the result is reported on
-            raise ValueError(f'{type(self).__name__} needs a search split held out from supernet training and from '
-                             'the reported split: set train_cfg.search_dataloader or a top-level '
-                             'search_dataloader / reward_dataloader (e.g. COCO arch-val from tools/data/split_coco.py)')
-        if not evaluator_cfg:
-            raise ValueError(f'{type(self).__name__} needs train_cfg.search_evaluator (or a val_evaluator)')
-        self._search_loader = build_local_loader(loader_cfg, 'search_dataloader')
-        self._evaluator = self.runner.build_evaluator(evaluator_cfg)
-        self._evaluator.dataset_meta = getattr(self._search_loader.dataset, 'metainfo', None)
-
     def path_evaluator(self, space: BasePathSpace, batches_per_sample: int | None) -> PathEvaluator:
-        self._build_search_eval()
-        return PathEvaluator(self.runner.model, space, self._search_loader, self._evaluator, self.metric_key,
+        """Scores paths of ``space`` on the search split (built on first use; see :class:`HeldOutEvaluator`)."""
+        return PathEvaluator(self.runner.model, space, self.held_out.build(self.runner),
                              batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
                              bn_loader=self._bn_loader())
 
