@@ -46,7 +46,7 @@ def make_configure(args: argparse.Namespace):
         if args.lr is not None:
             hook.controller.optimizer.lr = args.lr
         if args.distribution == 'categorical':
-            hook.spaces[0].distribution = dict(type='Categorical', num_choices=36 * 36)
+            hook.spaces[0].distribution = dict(type='Categorical')  # 36 x 36 pairs: the transform's
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
         if arm == 'ohl':
             return

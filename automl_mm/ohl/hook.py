@@ -226,8 +226,10 @@ class OHLHook(Hook):
         names = [s.name for s in self.spaces]
         if len(set(names)) != len(names):
             raise ValueError(f'OHL space names must be unique, got {names}')
-        controller = controller or dict(type='REINFORCE')
-        self.controllers = [build_controller(controller, s.distribution) for s in self.spaces]
+        self._controller_cfg = controller or dict(type='REINFORCE')
+        self._resolved = False
+        self.controllers = [build_controller(self._controller_cfg, s.distribution) if s.distribution is not None
+                            else None for s in self.spaces]  # the others once their space is resolved
         self.held_out = HeldOutEvaluator('reward', reward_key, 'OHLHook', reward_dataloader, reward_evaluator,
                                          'OHLHook.reward_dataloader', 'OHLHook.reward_evaluator', 'reward_key')
         self.reward_key = reward_key
@@ -259,6 +261,7 @@ class OHLHook(Hook):
         check_train_setup(runner, self.layout, self.trunk_epochs)
         self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
         self.held_out.build(runner)
+        self._resolve_spaces(runner)
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
         if self.trunk == 0 and not self._in_trunk:
@@ -313,6 +316,20 @@ class OHLHook(Hook):
             self._end_trunk(runner, epoch=runner.epoch, iters=runner.iter, partial=True)
         self._in_trunk = False
 
+    def _resolve_spaces(self, runner) -> None:
+        """Let every space derive what it reads from the run (``OHLSpace.resolve``), then build the controllers of
+        the spaces that were built without a distribution. Once, before the first checkpoint load or trunk."""
+        if self._resolved:
+            return
+        for i, space in enumerate(self.spaces):
+            space.resolve(runner)
+            if self.controllers[i] is None:
+                if space.distribution is None:
+                    raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) has no distribution after '
+                                     'resolve(); give it one in its config')
+                self.controllers[i] = build_controller(self._controller_cfg, space.distribution)
+        self._resolved = True
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['ohl'] = dict(
             trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk,
@@ -323,6 +340,7 @@ class OHLHook(Hook):
         if state is None:
             runner.logger.warning('the checkpoint has no OHL state; the OHL search starts from scratch')
             return
+        self._resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
         missing = {s.name for s in self.spaces} - set(state['controllers'])
         if missing:
             raise ValueError(f'the checkpoint has no OHL state for spaces {sorted(missing)}; it has '

@@ -130,31 +130,63 @@ class PipelineChoiceSpace(OHLSpace):
 
     Args:
         distribution: A categorical distribution (``Categorical`` / ``FactorisedCategorical``) with one
-            probability per choice of the transform.
+            probability per choice of the transform. A ``Categorical`` config without ``num_choices`` (the
+            default, ``dict(type='Categorical')``) takes the transform's number of choices (1,296 pairs for
+            ``OHLAutoAugment``'s 36 elements); an explicit one that disagrees with the transform is refused when
+            training starts.
         key: The ``key`` of the ``OHLRandomChoice`` transform(s) in the training pipeline.
         name: Name in logs and outputs; defaults to ``key``.
     """
 
     per_item = True
 
-    def __init__(self, distribution: dict | Any, key: str = 'choice', name: str | None = None) -> None:
-        super().__init__(distribution, name=name or key)
+    def __init__(self, distribution: dict | Any = None, key: str = 'choice', name: str | None = None) -> None:
+        distribution = dict(type='Categorical') if distribution is None else distribution
+        sized_later = isinstance(distribution, dict) and str(distribution.get('type')).split('.')[-1] == \
+            'Categorical' and distribution.get('num_choices') is None and distribution.get('logits') is None
+        self._distribution_cfg = distribution if sized_later else None
+        self.key = key
+        self.transforms: list[OHLRandomChoice] = []
+        self.live: LivePolicy | None = None
+        self._version: int | None = None
+        self._stale = 0
+        super().__init__(None if sized_later else distribution, name=name or key)
+
+    def set_distribution(self, distribution: dict | Any) -> None:
+        super().set_distribution(distribution)
         if not hasattr(self.distribution, 'probs'):
             raise ValueError(f'PipelineChoiceSpace needs a categorical distribution, got '
                              f'{type(self.distribution).__name__}')
-        self.key = key
         self.live = LivePolicy(len(self.distribution.probs()))
-        self.transforms: list[OHLRandomChoice] = []
-        self._version: int | None = None
-        self._stale = 0
 
-    def setup(self, runner: Any, layout: Any, seed: int) -> None:
-        dataset = runner.train_dataloader.dataset
-        transforms = list(_iter_transforms(dataset))
+    def resolve(self, runner: Any) -> None:
+        """Find the choice transforms with this ``key`` in the training pipeline; size the distribution from them.
+
+        Raises:
+            ValueError: no such transform; transforms with this key that disagree on their number of choices; an
+                explicit ``distribution.num_choices`` (or size) other than the transforms'.
+        """
+        transforms = list(_iter_transforms(runner.train_dataloader.dataset))
         self.transforms = [t for t in transforms if isinstance(t, LiveChoiceTransform) and t.key == self.key]
         if not self.transforms:
             raise ValueError(f'PipelineChoiceSpace(key={self.key!r}) found no choice transform (OHLRandomChoice, '
                              f'OHLAutoAugment, ...) with key={self.key!r} in train_dataloader.dataset.pipeline')
+        sizes = sorted({t.num_choices for t in self.transforms})
+        if len(sizes) > 1:
+            raise ValueError(f'the choice transforms with key={self.key!r} have different numbers of choices {sizes}')
+        if self.distribution is None:
+            self.set_distribution(dict(self._distribution_cfg, num_choices=sizes[0]))
+        elif len(self.distribution.probs()) != sizes[0]:
+            transform = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
+            raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution has '
+                             f'{len(self.distribution.probs())} choices but {transform} in '
+                             f'train_dataloader.dataset.pipeline has {sizes[0]}: leave distribution.num_choices out '
+                             "to take the transform's")
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        if self.distribution is None or not self.transforms:
+            self.resolve(runner)
+        transforms = list(_iter_transforms(runner.train_dataloader.dataset))
         for t in self.transforms:
             t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy)
         # The choice reaches the hook through the data samples' metainfo: make every packing transform carry it
