@@ -126,6 +126,17 @@ def held_out_keys(purpose: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(f'{n}_dataloader' for n in names), tuple(f'{n}_evaluator' for n in names) + ('val_evaluator', )
 
 
+def first_configured(cfg: Any, explicit: Any, explicit_key: str, keys: tuple[str, ...]) -> tuple[Any, str]:
+    """``(value, key)``: ``explicit`` if set, else the first of the top-level ``keys`` set in ``cfg``, else
+    ``(None, '')`` (the fallback of :class:`HeldOutEvaluator` and of the preflight checks)."""
+    if explicit:
+        return explicit, explicit_key
+    for key in keys:
+        if cfg.get(key):
+            return cfg[key], key
+    return None, ''
+
+
 class HeldOutEvaluator:
     """One metric of a model on a held-out split, computed on this rank only (OHL rewards, NAS scores).
 
@@ -168,8 +179,8 @@ class HeldOutEvaluator:
         if self.loader is not None:
             return self
         cfg = runner.cfg
-        loader_cfg, loader_key = self._first(cfg, self.dataloader_cfg, self.dataloader_key, self.loader_keys)
-        evaluator_cfg, _ = self._first(cfg, self.evaluator_cfg, self.evaluator_key, self.evaluator_keys)
+        loader_cfg, loader_key = first_configured(cfg, self.dataloader_cfg, self.dataloader_key, self.loader_keys)
+        evaluator_cfg, _ = first_configured(cfg, self.evaluator_cfg, self.evaluator_key, self.evaluator_keys)
         if not loader_cfg:
             raise ValueError(
                 f'{self.owner} needs a {self.purpose} split held out from training and from the reported split: set '
@@ -182,15 +193,6 @@ class HeldOutEvaluator:
         self.evaluator = runner.build_evaluator(evaluator_cfg)
         self.evaluator.dataset_meta = getattr(self.loader.dataset, 'metainfo', None)
         return self
-
-    @staticmethod
-    def _first(cfg: Any, explicit: Any, explicit_key: str, keys: tuple[str, ...]) -> tuple[Any, str]:
-        if explicit:
-            return explicit, explicit_key
-        for key in keys:
-            if cfg.get(key):
-                return cfg[key], key
-        return None, ''
 
     def metric_names(self) -> str:
         """The evaluator's metric classes, for messages (``'Accuracy, CocoMetric'``)."""
