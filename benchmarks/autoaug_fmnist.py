@@ -49,7 +49,7 @@ def make_configure(args: argparse.Namespace):
         if args.lr is not None:
             hook.controller.optimizer.lr = args.lr
         if args.distribution == 'categorical':
-            hook.spaces[0].distribution = dict(type='Categorical', num_choices=36 * 36)
+            hook.spaces[0].distribution = dict(type='Categorical')  # 36 x 36 pairs: the transform's
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
         if arm == 'ohl':
             return
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument('--samples-per-class', type=int, default=None, help='default: the config\'s 100')
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
     parser.add_argument('--reward-samples', type=int, default=None,
-                        help='images of the reward split each copy is scored on per trunk (default: the config\'s 2,000)')
+                        help='reward-split images scored per copy and trunk (default: the config\'s 2,000)')
     parser.add_argument('--copies', type=int, default=None, help='number of copies (default: the config\'s 4)')
     parser.add_argument('--lr', type=float, default=None, help='controller learning rate of the ohl arm')
     parser.add_argument('--distribution', choices=('factorised', 'categorical'), default='factorised',

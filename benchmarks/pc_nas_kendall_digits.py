@@ -32,7 +32,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from scipy.stats import kendalltau
 
-from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
+from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, evaluate_locally, metric_value
 from automl_mm.nas import FlopsTable, LayerwiseSpace, PathEvaluator
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
@@ -93,9 +93,9 @@ def estimate_all(runner: Runner, cfg: Config, paths: list[tuple], bn_batches: in
     """Reward-split top-1 of every path with the runner's supernet weights (BN re-estimated per path)."""
     space = LayerwiseSpace()
     space.bind(runner.model)
-    loader = build_local_loader(cfg.reward_dataloader, 'reward_dataloader')
-    evaluator = runner.build_evaluator(cfg.val_evaluator)
-    evaluate = PathEvaluator(runner.model, space, loader, evaluator, METRIC, bn_batches=bn_batches,
+    held_out = HeldOutEvaluator('reward', METRIC, 'estimate_all', cfg.reward_dataloader, cfg.val_evaluator,
+                                'reward_dataloader', 'val_evaluator').build(runner)
+    evaluate = PathEvaluator(runner.model, space, held_out, bn_batches=bn_batches,
                              bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader'))
     return [evaluate(path) for path in paths]
 

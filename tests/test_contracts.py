@@ -9,11 +9,11 @@ from mmengine.dataset import Compose
 from mmengine.structures import BaseDataElement
 from torch import nn
 
+from automl_mm.augment.choice import OHLRandomChoice
 from automl_mm.losses import AMLFSLoss
 from automl_mm.models.backbones import CRResNet, MBConvSupernet
 from automl_mm.nas.base import BasePathSampler, BasePathSpace
 from automl_mm.ohl.base import BaseController, BaseDistribution, OHLSpace
-from automl_mm.ohl.spaces import OHLRandomChoice
 from automl_mm.registry import CONTROLLERS, SAMPLERS, SEARCH_SPACES
 from automl_mm.testing import (
     check_controller,

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from automl_mm.ohl.spaces import LiveChoiceTransform
 from automl_mm.registry import TRANSFORMS
 
+from .choice import LiveChoiceTransform
 from .ops import build_elements
 
 

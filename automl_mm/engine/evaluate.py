@@ -1,13 +1,17 @@
-"""Rank-local evaluation on a held-out split: used by OHL rewards and by NAS candidate scoring.
+"""Rank-local evaluation on a held-out split: OHL rewards and NAS candidate scoring share :class:`HeldOutEvaluator`.
 
 mmengine's ``Evaluator.evaluate`` gathers results from every rank, which deadlocks when ranks evaluate different
 things (different model copies, different candidate architectures). These helpers build an in-order loader over
 the *whole* split on every rank and compute metrics from the local results only.
+
+Which split and metrics: the owner's own argument, else the config keys of :func:`held_out_keys` in order (one
+chain for both engines, also used by the preflight checks).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import Any
 
 import torch
 from mmengine.dataset import pseudo_collate
@@ -96,6 +100,116 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
         metrics.update({f'{prefix}{k}': v for k, v in values.items()})
     model.train(was_training)
     return metrics
+
+
+#: The splits a held-out evaluation reads, per purpose, in order: OHL rewards the reward split; NAS scoring its
+#: search split, else the reward split. Never ``val_dataloader``: it is usually the split results are reported on.
+HELD_OUT_SPLITS = {'reward': ('reward', ), 'search': ('search', 'reward')}
+
+
+def held_out_keys(purpose: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The top-level config keys of the held-out dataloader and evaluator of ``purpose``, in the order tried.
+
+    Args:
+        purpose: ``'reward'`` (OHL) or ``'search'`` (NAS scoring).
+
+    Returns:
+        ``(dataloader keys, evaluator keys)``, e.g. for ``'search'``: ``('search_dataloader', 'reward_dataloader')``
+        and ``('search_evaluator', 'reward_evaluator', 'val_evaluator')``.
+
+    Raises:
+        KeyError: an unknown ``purpose``.
+    """
+    if purpose not in HELD_OUT_SPLITS:
+        raise KeyError(f'held-out purpose must be one of {sorted(HELD_OUT_SPLITS)}, got {purpose!r}')
+    names = HELD_OUT_SPLITS[purpose]
+    return tuple(f'{n}_dataloader' for n in names), tuple(f'{n}_evaluator' for n in names) + ('val_evaluator', )
+
+
+def first_configured(cfg: Any, explicit: Any, explicit_key: str, keys: tuple[str, ...]) -> tuple[Any, str]:
+    """``(value, key)``: ``explicit`` if set, else the first of the top-level ``keys`` set in ``cfg``, else
+    ``(None, '')`` (the fallback of :class:`HeldOutEvaluator` and of the preflight checks)."""
+    if explicit:
+        return explicit, explicit_key
+    for key in keys:
+        if cfg.get(key):
+            return cfg[key], key
+    return None, ''
+
+
+class HeldOutEvaluator:
+    """One metric of a model on a held-out split, computed on this rank only (OHL rewards, NAS scores).
+
+    The split and metrics are resolved once, at :meth:`build`: the owner's own ``dataloader`` / ``evaluator``
+    argument, else the first config key of :func:`held_out_keys` that is set.
+
+    Args:
+        purpose: ``'reward'`` or ``'search'`` (see :func:`held_out_keys`).
+        metric_key: The metric :meth:`score` returns, e.g. ``'accuracy/top1'``, ``'coco/bbox_mAP'``.
+        owner: Who evaluates, named in errors (``'OHLHook'``, ``'PCNASLoop'``).
+        dataloader: The owner's dataloader config, tried first; ``dataloader_key`` is its name in errors
+            (``'custom_hooks[i].reward_dataloader'``-like: ``'OHLHook.reward_dataloader'``,
+            ``'train_cfg.search_dataloader'``).
+        evaluator: The owner's metric config(s), tried first; ``evaluator_key`` is its name in errors.
+        metric_key_name: The owner's name of ``metric_key`` in errors (``'reward_key'``, ``'metric_key'``).
+    """
+
+    def __init__(self, purpose: str, metric_key: str, owner: str, dataloader: dict | None = None,
+                 evaluator: dict | list | None = None, dataloader_key: str = 'dataloader',
+                 evaluator_key: str = 'evaluator', metric_key_name: str = 'metric_key') -> None:
+        self.loader_keys, self.evaluator_keys = held_out_keys(purpose)
+        self.purpose = purpose
+        self.metric_key = metric_key
+        self.owner = owner
+        self.dataloader_cfg, self.dataloader_key = dataloader, dataloader_key
+        self.evaluator_cfg, self.evaluator_key = evaluator, evaluator_key
+        self.metric_key_name = metric_key_name
+        self.loader: DataLoader | None = None
+        self.evaluator: Evaluator | None = None
+
+    def build(self, runner: Any) -> HeldOutEvaluator:
+        """Resolve and build the split's loader (in order, whole, no distributed sampler) and the evaluator, once.
+
+        Args:
+            runner: The mmengine runner (its ``cfg`` and ``build_evaluator``).
+
+        Raises:
+            ValueError: no dataloader or no evaluator is given or configured (the message names the keys tried).
+        """
+        if self.loader is not None:
+            return self
+        cfg = runner.cfg
+        loader_cfg, loader_key = first_configured(cfg, self.dataloader_cfg, self.dataloader_key, self.loader_keys)
+        evaluator_cfg, _ = first_configured(cfg, self.evaluator_cfg, self.evaluator_key, self.evaluator_keys)
+        if not loader_cfg:
+            raise ValueError(
+                f'{self.owner} needs a {self.purpose} split held out from training and from the reported split: set '
+                f'{" or a top-level ".join((self.dataloader_key, " / ".join(self.loader_keys)))} (never the test '
+                'split; e.g. COCO arch-val from tools/data/split_coco.py)')
+        if not evaluator_cfg:
+            raise ValueError(f'{self.owner} needs {self.evaluator_key} (or a top-level '
+                             f'{" / ".join(self.evaluator_keys)}) to score the {self.purpose} split')
+        self.loader = build_local_loader(loader_cfg, loader_key)
+        self.evaluator = runner.build_evaluator(evaluator_cfg)
+        self.evaluator.dataset_meta = getattr(self.loader.dataset, 'metainfo', None)
+        return self
+
+    def metric_names(self) -> str:
+        """The evaluator's metric classes, for messages (``'Accuracy, CocoMetric'``)."""
+        return ', '.join(type(m).__name__ for m in self.evaluator.metrics) if self.evaluator is not None else ''
+
+    def score(self, model: torch.nn.Module, batches: Iterable | None = None) -> tuple[float, bool]:
+        """``(metric_key's value, empty)`` of ``model`` on ``batches`` (default: the whole split), rank-locally.
+
+        No metrics at all (``empty``) scores 0, see :func:`metric_value`; the owner decides what to log or refuse.
+
+        Raises:
+            KeyError: the metrics do not include ``metric_key`` (naming ``metric_key_name`` and those reported).
+        """
+        if self.loader is None:
+            raise RuntimeError(f'{self.owner}: HeldOutEvaluator.build(runner) must run before score')
+        metrics = evaluate_locally(model, self.loader if batches is None else batches, self.evaluator)
+        return metric_value(metrics, self.metric_key, self.metric_key_name), not metrics
 
 
 def metric_value(metrics: dict, key: str, owner: str) -> float:

@@ -124,15 +124,6 @@ def _check_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None
                                f'{sorted(available)}')
 
 
-def _evaluator_for(cfg: Any, explicit: Any, explicit_key: str, fallbacks: tuple[str, ...]) -> tuple[Any, str]:
-    if explicit:
-        return explicit, explicit_key
-    for key in fallbacks:
-        if cfg.get(key):
-            return cfg[key], key
-    return None, ''
-
-
 def check_config(cfg: Any, test_only: bool = False) -> None:
     """Static checks of a whole config (see the module docstring). Raises :class:`ConfigCheckError`.
 
@@ -141,6 +132,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         test_only: Check only what ``tools/test.py`` reads (``test_dataloader``, ``test_evaluator``).
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
+    from automl_mm.engine.evaluate import first_configured, held_out_keys
 
     if not test_only:
         _check_ohl_hook(cfg)
@@ -149,8 +141,8 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     loop = _short_type(train_cfg)
     if loop in ('PCNASLoop', 'CRNASLoop'):
         default_key = 'coco/bbox_mAP' if loop == 'CRNASLoop' else 'accuracy/top1'
-        evaluator, where = _evaluator_for(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
-                                          ('search_evaluator', 'reward_evaluator', 'val_evaluator'))
+        evaluator, where = first_configured(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
+                                            held_out_keys('search')[1])
         _check_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
@@ -166,6 +158,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
 
 def _check_ohl_hook(cfg: Any) -> None:
     """The OHL hook (found by type) runs under a ``CopyRunner`` and its ``reward_key`` is reported."""
+    from automl_mm.engine.evaluate import first_configured, held_out_keys
     from automl_mm.ohl.copies import CopyRunner, find_ohl_hook
     from automl_mm.registry import RUNNERS
 
@@ -183,8 +176,8 @@ def _check_ohl_hook(cfg: Any) -> None:
                                f'creates the copy layout; inherit configs/_base_/ohl_copies.py), got runner_type='
                                f'{runner_type!r}')
     if hook.get('reward_key') is not None:
-        evaluator, where = _evaluator_for(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
-                                          ('reward_evaluator', 'val_evaluator'))
+        evaluator, where = first_configured(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
+                                            held_out_keys('reward')[1])
         _check_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
 
 

@@ -1,7 +1,12 @@
-"""Searchable losses: AM-LFS's piecewise-linear unified loss and the bias-free head that feeds it norms."""
+"""Searchable losses: AM-LFS's piecewise-linear unified loss and its OHL search space.
+
+``CosineLinearClsHead``, the bias-free head that feeds the loss norms, lives in :mod:`automl_mm.models.heads` (also
+importable from here).
+"""
+from automl_mm.models.heads import CosineLinearClsHead
+
 from .am_lfs import (
     AMLFSLoss,
-    CosineLinearClsHead,
     arcface_theta,
     cosface_theta,
     fit_piecewise_linear,

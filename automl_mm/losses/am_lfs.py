@@ -1,4 +1,5 @@
-"""AM-LFS's searchable loss (ICCV 2019, arXiv 1905.07375) and a bias-free linear head that feeds it.
+"""AM-LFS's searchable loss (ICCV 2019, arXiv 1905.07375); the bias-free head that feeds it norms is
+:class:`automl_mm.models.heads.CosineLinearClsHead`.
 
 With logits ``f_j = ||W_j|| ||x|| cos(theta_j)`` the unified loss is::
 
@@ -21,9 +22,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.structures import BaseDataElement
 
-from automl_mm.models.heads import LinearClsHead
 from automl_mm.registry import MODELS
 
 from .parametrisation import check_parametrisation, monotone_identity_theta, monotone_pieces, theta_length
@@ -357,51 +356,3 @@ class AMLFSLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f'num_intervals={self.num_intervals}, parametrisation={self.parametrisation!r}, scale={self.scale}, '
                 f'eps={self.eps}')
-
-
-def _pooled(head: LinearClsHead, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-    x = feats[-1]
-    if x.dim() == 4:
-        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
-    return head.dropout(x)
-
-
-@MODELS.register_module()
-class CosineLinearClsHead(LinearClsHead):
-    """:class:`LinearClsHead` without bias, passing ``||W_j||`` and ``||x||`` to losses that use them.
-
-    Logits are ``W x = ||W_j|| ||x|| cos(theta_j)``, the form AM-LFS's loss is written in. If the loss module has
-    ``uses_norms`` (:class:`AMLFSLoss`), ``loss()`` calls it with ``weight_norm=||W_j||`` and ``feat_norm=||x||``
-    (``x``: pooled features after dropout); any other loss gets ``(logits, target)`` as in ``LinearClsHead``.
-    Prediction is the softmax of the logits.
-
-    Args:
-        num_classes: Number of classes.
-        in_channels: Channels of the last backbone feature map.
-        loss: Loss config, e.g. ``dict(type='AMLFSLoss')``; defaults to ``CrossEntropyLoss`` (then this is a
-            ``LinearClsHead`` without bias).
-        dropout: Dropout before the linear layer.
-        init_cfg: mmengine initialisation config.
-
-    Examples:
-        >>> head = CosineLinearClsHead(num_classes=3, in_channels=4, loss=dict(type='AMLFSLoss'))
-        >>> sample = BaseDataElement(gt_label=torch.tensor([2]))
-        >>> loss = head.loss([torch.randn(1, 4, 2, 2)], [sample])['loss']
-        >>> head.fc.bias is None, bool(loss > 0)
-        (True, True)
-    """
-
-    def __init__(self, num_classes: int, in_channels: int, loss: dict | None = None, dropout: float = 0.0,
-                 init_cfg: dict | list[dict] | None = None) -> None:
-        super().__init__(num_classes, in_channels, loss=loss, dropout=dropout, init_cfg=init_cfg)
-        self.fc = nn.Linear(in_channels, num_classes, bias=False)
-
-    def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
-        x = _pooled(self, feats)
-        logits = self.fc(x)
-        target = torch.cat([s.gt_label for s in data_samples]).to(logits.device)
-        if getattr(self.loss_module, 'uses_norms', False):
-            loss = self.loss_module(logits, target, weight_norm=self.fc.weight.norm(dim=1), feat_norm=x.norm(dim=1))
-        else:
-            loss = self.loss_module(logits, target)
-        return {'loss': loss}

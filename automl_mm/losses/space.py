@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from automl_mm.ohl.spaces import AttributeSpace, _resolve
+from automl_mm.ohl.attributes import resolve_attribute
+from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
 
 from .am_lfs import AMLFSLoss
@@ -29,7 +30,8 @@ class LossFunctionSpace(AttributeSpace):
 
     Args:
         target: Attribute path of the loss module's ``theta``.
-        num_intervals: M, intervals of each piecewise-linear function.
+        num_intervals: M, intervals of each piecewise-linear function; default (``None``): the target loss's
+            ``num_intervals``, read when training starts. An explicit M other than the loss's is refused then.
         std: Fixed standard deviation of every θ component, one number or one per component; ``None``: 0.2
             (``'monotone'``) or √0.2 (``'piecewise'``).
         learn_std: Learn σ as well (the paper keeps it fixed).
@@ -43,23 +45,46 @@ class LossFunctionSpace(AttributeSpace):
         [1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
     """
 
-    def __init__(self, target: str = 'model.head.loss_module.theta', num_intervals: int = 6,
+    def __init__(self, target: str = 'model.head.loss_module.theta', num_intervals: int | None = None,
                  std: float | list[float] | None = None, learn_std: bool = False, name: str = 'loss',
                  parametrisation: str = 'monotone') -> None:
         self.parametrisation = check_parametrisation(parametrisation)
         self.num_intervals = num_intervals
-        start = AMLFSLoss(num_intervals=num_intervals, parametrisation=parametrisation).theta
-        if std is None:
-            std = 0.2 if parametrisation == 'monotone' else math.sqrt(0.2)
-        distribution = dict(type='DiagGaussian', mean=start.tolist(), std=std, learn_std=learn_std)
-        super().__init__(distribution, target=target, name=name)
+        self._std = (0.2 if parametrisation == 'monotone' else math.sqrt(0.2)) if std is None else std
+        self._learn_std = learn_std
+        super().__init__(None if num_intervals is None else self._distribution(num_intervals), target=target,
+                         name=name)
+
+    def _distribution(self, num_intervals: int) -> dict:
+        """μ₀: the identity θ of ``num_intervals`` intervals in this parametrisation."""
+        start = AMLFSLoss(num_intervals=num_intervals, parametrisation=self.parametrisation).theta
+        return dict(type='DiagGaussian', mean=start.tolist(), std=self._std, learn_std=self._learn_std)
+
+    def resolve(self, runner: Any) -> None:
+        """Take M from the target loss(es) when it was not given; refuse an explicit one that disagrees.
+
+        Raises:
+            ValueError: the losses at the target disagree on M, or the space's explicit ``num_intervals`` is not
+                theirs (naming both).
+        """
+        counts = sorted({loss.num_intervals for loss in self._losses(runner)})
+        if len(counts) > 1:
+            raise ValueError(f'the AMLFSLoss modules at {self.targets} have different num_intervals {counts}')
+        if self.num_intervals is None:
+            if not counts:
+                raise ValueError(f'LossFunctionSpace: no AMLFSLoss at {self.targets} to take num_intervals from; '
+                                 'give num_intervals or point target at the loss\'s theta')
+            self.num_intervals = counts[0]
+            self.set_distribution(self._distribution(self.num_intervals))
+        elif counts and counts[0] != self.num_intervals:
+            raise ValueError(f'LossFunctionSpace has num_intervals={self.num_intervals} but the loss at '
+                             f'{self.targets} has {counts[0]}: leave the space\'s num_intervals out to take the '
+                             'loss\'s')
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        self.resolve(runner)
         super().setup(runner, layout, seed)
         for loss in self._losses(runner):
-            if loss.num_intervals != self.num_intervals:
-                raise ValueError(f'LossFunctionSpace has num_intervals={self.num_intervals} but the loss at '
-                                 f'{self.targets} has {loss.num_intervals}')
             if loss.parametrisation != self.parametrisation:
                 raise ValueError(f"LossFunctionSpace has parametrisation='{self.parametrisation}' but the loss at "
                                  f"{self.targets} has parametrisation='{loss.parametrisation}'; set the same "
@@ -106,4 +131,4 @@ class LossFunctionSpace(AttributeSpace):
 
 def _owner_values(runner: Any, paths: list[str]) -> list:
     """The objects that own the attributes at ``paths`` (e.g. the loss module of ``...loss_module.theta``)."""
-    return [node for path in paths for node, _ in _resolve(runner, path)]
+    return [node for path in paths for node, _ in resolve_attribute(runner, path)]

@@ -1,4 +1,5 @@
-"""Classification heads: features -> logits, loss and predictions."""
+"""Classification heads: features -> logits, loss and predictions (``LinearClsHead``; ``CosineLinearClsHead``, the
+bias-free head that feeds AM-LFS's loss the weight and feature norms)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -34,11 +35,16 @@ class LinearClsHead(BaseModule):
         self.fc = nn.Linear(in_channels, num_classes)
         self.loss_module = MODELS.build(loss or dict(type='CrossEntropyLoss'))
 
-    def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+    def pool(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The classifier's input ``(N, C)``: the last feature map ``(N, C, H, W)`` average-pooled (or ``(N, C)`` as
+        given), after dropout."""
         x = feats[-1]
         if x.dim() == 4:
             x = F.adaptive_avg_pool2d(x, 1).flatten(1)
-        return self.fc(self.dropout(x))
+        return self.dropout(x)
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.fc(self.pool(feats))
 
     def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
         logits = self(feats)
@@ -54,3 +60,45 @@ class LinearClsHead(BaseModule):
             sample.pred_score = score
             sample.pred_label = score.argmax(dim=0, keepdim=True)
         return list(data_samples)
+
+
+@MODELS.register_module()
+class CosineLinearClsHead(LinearClsHead):
+    """:class:`LinearClsHead` without bias, passing ``||W_j||`` and ``||x||`` to losses that use them.
+
+    Logits are ``W x = ||W_j|| ||x|| cos(theta_j)``, the form AM-LFS's loss is written in. If the loss module has
+    ``uses_norms`` (:class:`~automl_mm.losses.AMLFSLoss`), ``loss()`` calls it with ``weight_norm=||W_j||`` and
+    ``feat_norm=||x||`` (``x``: pooled features after dropout); any other loss gets ``(logits, target)`` as in
+    ``LinearClsHead``.
+    Prediction is the softmax of the logits.
+
+    Args:
+        num_classes: Number of classes.
+        in_channels: Channels of the last backbone feature map.
+        loss: Loss config, e.g. ``dict(type='AMLFSLoss')``; defaults to ``CrossEntropyLoss`` (then this is a
+            ``LinearClsHead`` without bias).
+        dropout: Dropout before the linear layer.
+        init_cfg: mmengine initialisation config.
+
+    Examples:
+        >>> head = CosineLinearClsHead(num_classes=3, in_channels=4, loss=dict(type='AMLFSLoss'))
+        >>> sample = BaseDataElement(gt_label=torch.tensor([2]))
+        >>> loss = head.loss([torch.randn(1, 4, 2, 2)], [sample])['loss']
+        >>> head.fc.bias is None, bool(loss > 0)
+        (True, True)
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, loss: dict | None = None, dropout: float = 0.0,
+                 init_cfg: dict | list[dict] | None = None) -> None:
+        super().__init__(num_classes, in_channels, loss=loss, dropout=dropout, init_cfg=init_cfg)
+        self.fc = nn.Linear(in_channels, num_classes, bias=False)
+
+    def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
+        x = self.pool(feats)
+        logits = self.fc(x)
+        target = torch.cat([s.gt_label for s in data_samples]).to(logits.device)
+        if getattr(self.loss_module, 'uses_norms', False):
+            loss = self.loss_module(logits, target, weight_norm=self.fc.weight.norm(dim=1), feat_norm=x.norm(dim=1))
+        else:
+            loss = self.loss_module(logits, target)
+        return {'loss': loss}

@@ -159,10 +159,6 @@ class BasePathSpace(metaclass=ABCMeta):
                              f'{opts} of decision {decision}')
         return opts.index(value)
 
-    def describe(self, path: Sequence[int]) -> dict:
-        """A JSON-friendly description of a full path (what the export and the logs show)."""
-        return {'path': list(path), 'values': self.values(path)}
-
 
 class BasePathSampler(metaclass=ABCMeta):
     """Draws paths of :attr:`space` from a ``numpy.random.Generator`` only (no global state, no communication).

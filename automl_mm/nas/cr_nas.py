@@ -21,7 +21,7 @@ from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS
 
-from .base import build_path_space
+from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import SearchLoopBase, format_table, retrain_config_text, warn
@@ -41,7 +41,14 @@ class CRNASLoop(SearchLoopBase):
         stage_iters: Iterations of stage-supernet training (phase 1).
         spatial_iters: Iterations of operation-supernet training (phase 3), continuing from phase 1's weights.
         stage_space: ``StageAllocationSpace`` config: ``stage_choices`` per stage and ``total_blocks``.
-        dilation_choices: Dilations of the searched conv of each block (paper: 1, 2, 3).
+        dilation_space: Path space config of the spatial search; default
+            ``dict(type='DilationSpace', choices=dilation_choices)`` (one decision per active block).
+        dilation_choices: Dilations of the searched conv of each block (paper and default: 1, 2, 3); a shorthand
+            for ``dilation_space``, give one of the two.
+        sampler: Path sampler config of supernet training (phases 1 and 3, one sampler per space); default
+            ``UniformPathSampler``.
+        completion_sampler: The ``UniformPathSampler`` config of the scored completions of the spatial search
+            (``max_tries``, ``enumerate_limit``); default ``UniformPathSampler``.
         stage_pool_size: Allocations kept (and reported) by the stage search; the best one is used.
         max_stage_candidates: Score a seeded sample of this many eligible allocations when there are more.
         pool_size: K of the greedy spatial search (paper: 3).
@@ -56,7 +63,8 @@ class CRNASLoop(SearchLoopBase):
     """
 
     def __init__(self, runner, dataloader, stage_iters: int, spatial_iters: int, stage_space: dict,
-                 dilation_choices: Sequence[int] = (1, 2, 3), stage_pool_size: int = 3,
+                 dilation_space: dict | None = None, dilation_choices: Sequence[int] | None = None,
+                 sampler: dict | None = None, completion_sampler: dict | None = None, stage_pool_size: int = 3,
                  max_stage_candidates: int | None = None, pool_size: int = 3, num_samples: int = 4,
                  batches_per_sample: int | None = 1, reference_allocation: Sequence[int] | None = None,
                  flops_tolerance: float = 0.05, flops_input_shape: Sequence[int] = (3, 800, 1333),
@@ -67,7 +75,22 @@ class CRNASLoop(SearchLoopBase):
         stage_space.setdefault('type', 'StageAllocationSpace')
         self.stage_space: StageAllocationSpace = build_path_space(stage_space, 'train_cfg.stage_space')
         self.backbone = self.stage_space.bind(runner.model)
-        self.dilation_space = DilationSpace(dilation_choices)
+        if dilation_space is not None and dilation_choices is not None:
+            raise ValueError('train_cfg: give dilation_space or its shorthand dilation_choices, not both')
+        self.dilation_space: DilationSpace = build_path_space(
+            dilation_space or dict(type='DilationSpace', choices=tuple(dilation_choices or (1, 2, 3))),
+            'train_cfg.dilation_space')
+        sampler = sampler or dict(type='UniformPathSampler')
+        self.stage_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
+        self.stage_sampler.space = self.stage_space
+        self.dilation_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
+        self.dilation_sampler.space = self.dilation_space
+        self.uniform = build_path_sampler(completion_sampler or dict(type='UniformPathSampler'),
+                                          'train_cfg.completion_sampler')
+        if not isinstance(self.uniform, UniformPathSampler):
+            raise TypeError('train_cfg.completion_sampler must build a UniformPathSampler, got '
+                            f'{type(self.uniform).__name__}')
+        self.uniform.space = self.dilation_space
         self.stage_iters = int(stage_iters)
         self.spatial_iters = int(spatial_iters)
         self.max_stage_candidates = max_stage_candidates
@@ -125,7 +148,7 @@ class CRNASLoop(SearchLoopBase):
             self.check_budget()  # before any training: an unsatisfiable budget is a config error
 
         # 1-2: stage supernet and stage search
-        self.train_until(self.stage_iters, self.stage_space, UniformPathSampler(self.stage_space))
+        self.train_until(self.stage_iters, self.stage_space, self.stage_sampler)
         if self.stage_pool.num_decided == 0:
             self._stage_search()
         best_allocation = self.stage_pool.pool[0]
@@ -133,14 +156,12 @@ class CRNASLoop(SearchLoopBase):
         self.dilation_space.bind(runner.model)
 
         # 3-4: operation supernet and greedy spatial search
-        self.train_until(self.stage_iters + self.spatial_iters, self.dilation_space,
-                         UniformPathSampler(self.dilation_space))
+        self.train_until(self.stage_iters + self.spatial_iters, self.dilation_space, self.dilation_sampler)
         evaluate = self.path_evaluator(self.dilation_space, self.batches_per_sample)
-        uniform = UniformPathSampler(self.dilation_space)
         while not self.dilation_pool.done:
             step = self.dilation_pool.num_decided
             self.dilation_pool.candidates()
-            score = self.potential_scorer(self.dilation_pool, uniform, evaluate, self.num_samples, _SCORE_STREAM)
+            score = self.potential_scorer(self.dilation_pool, self.uniform, evaluate, self.num_samples, _SCORE_STREAM)
             self.run_step(f'spatial_block{step + 1}', self.dilation_pool, score, self._describe_dilations,
                           evaluate)
 

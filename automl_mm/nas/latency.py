@@ -58,7 +58,6 @@ class CostTable:
     """
 
     fixed_key = 'fixed'  # name of the fixed cost in the saved JSON
-    unit = ''
 
     def __init__(self, entries: dict[str, float], fixed: float, input_shape: Sequence[int],
                  meta: dict | None = None) -> None:
@@ -146,7 +145,6 @@ class LatencyTable(CostTable):
     """
 
     fixed_key = 'fixed_ms'
-    unit = 'ms'
 
     @classmethod
     def measure(cls, supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
@@ -171,7 +169,6 @@ class FlopsTable(CostTable):
     """
 
     fixed_key = 'fixed_flops'
-    unit = 'FLOPs'
 
     @classmethod
     def from_supernet(cls, supernet: nn.Module, input_shape: Sequence[int]) -> FlopsTable:

@@ -19,14 +19,14 @@ import os
 import os.path as osp
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
-from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
-from automl_mm.engine.evaluate import build_local_loader, cycle_batches
+from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, cycle_batches
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
 from .base import BasePathSpace
@@ -60,8 +60,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         dataloader: The supernet's training dataloader (config or object).
         max_iters: Total supernet training iterations over all phases.
         search_dataloader: The split candidates are scored on (arch-val / reward split); defaults to the config's
-            ``search_dataloader`` or ``reward_dataloader`` (never ``val_dataloader``). Every rank reads all of it,
-            in order.
+            ``search_dataloader`` or ``reward_dataloader`` (never ``val_dataloader``; the chain of
+            :func:`~automl_mm.engine.evaluate.held_out_keys`). Every rank reads all of it, in order.
         search_evaluator: Metrics for scoring; defaults to ``search_evaluator``, ``reward_evaluator`` or
             ``val_evaluator`` of the config.
         metric_key: The metric to maximise.
@@ -81,10 +81,9 @@ class SearchLoopBase(IterBasedTrainLoop):
         self.checkpoint_interval_s = float(checkpoint_interval_s)
         self.seed = int(seed if seed is not None else (runner.seed or 0))
         self.out_dir = osp.join(runner.work_dir, out_dir)
-        self._search_loader_cfg = search_dataloader
-        self._search_evaluator_cfg = search_evaluator
-        self._search_loader = None
-        self._evaluator: Evaluator | None = None
+        self.held_out = HeldOutEvaluator('search', metric_key, type(self).__name__, search_dataloader,
+                                         search_evaluator, 'train_cfg.search_dataloader',
+                                         'train_cfg.search_evaluator', 'train_cfg.metric_key')
         self._bn_batches_loader = None
         self._advanced = False
         self._last_save = time.time()
@@ -117,27 +116,9 @@ class SearchLoopBase(IterBasedTrainLoop):
             self.run_iter(data_batch)
 
     # --- scoring ----------------------------------------------------------------------------------------------
-    def _build_search_eval(self) -> None:
-        if self._search_loader is not None:
-            return
-        cfg = self.runner.cfg
-        loader_cfg = self._search_loader_cfg or cfg.get('search_dataloader') or cfg.get('reward_dataloader')
-        evaluator_cfg = (self._search_evaluator_cfg or cfg.get('search_evaluator') or cfg.get('reward_evaluator')
-                         or cfg.get('val_evaluator'))
-        if not loader_cfg:
-            # never fall back to val_dataloader: it is usually the split the result is reported on
-            raise ValueError(f'{type(self).__name__} needs a search split held out from supernet training and from '
-                             'the reported split: set train_cfg.search_dataloader or a top-level '
-                             'search_dataloader / reward_dataloader (e.g. COCO arch-val from tools/data/split_coco.py)')
-        if not evaluator_cfg:
-            raise ValueError(f'{type(self).__name__} needs train_cfg.search_evaluator (or a val_evaluator)')
-        self._search_loader = build_local_loader(loader_cfg, 'search_dataloader')
-        self._evaluator = self.runner.build_evaluator(evaluator_cfg)
-        self._evaluator.dataset_meta = getattr(self._search_loader.dataset, 'metainfo', None)
-
     def path_evaluator(self, space: BasePathSpace, batches_per_sample: int | None) -> PathEvaluator:
-        self._build_search_eval()
-        return PathEvaluator(self.runner.model, space, self._search_loader, self._evaluator, self.metric_key,
+        """Scores paths of ``space`` on the search split (built on first use; see :class:`HeldOutEvaluator`)."""
+        return PathEvaluator(self.runner.model, space, self.held_out.build(self.runner),
                              batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
                              bn_loader=self._bn_loader())
 
@@ -262,6 +243,40 @@ class SearchLoopBase(IterBasedTrainLoop):
             recalibrate_bn(self.runner.model, cycle_batches(self._bn_loader(), 0, self.bn_recalibration_batches))
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()
+
+
+def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str) -> None:
+    """Refuse an iteration-based cosine schedule whose explicit length disagrees with the search's iterations.
+
+    A search loop derives its iterations from its phases (``derivation``); mmengine gives a scheduler without
+    ``end`` the loop's ``max_iters`` and a ``CosineAnnealing*`` scheduler without ``T_max`` the span
+    ``end - begin``, so leaving both out anneals over exactly the search. A value written by hand that disagrees
+    (the schedule would stop short or never reach ``eta_min``, e.g. after changing a phase length) fails here.
+
+    Args:
+        param_schedulers: The config's ``param_scheduler`` (a scheduler config or a list of them; anything else,
+            e.g. per-optimiser dicts, is not checked).
+        total_iters: The search's iterations.
+        derivation: How ``total_iters`` is derived, named in the error (e.g. ``'warmup_iters=600 + 4 layers x
+            stage_iters=300'``).
+
+    Raises:
+        ValueError: ``param_scheduler[i].end`` beyond ``total_iters``, or ``param_scheduler[i].T_max`` other than
+            ``end - begin`` (the message names the key and the derived value).
+    """
+    schedulers = [param_schedulers] if isinstance(param_schedulers, dict) and 'type' in param_schedulers \
+        else param_schedulers if isinstance(param_schedulers, (list, tuple)) else []
+    for i, cfg in enumerate(schedulers):
+        if not isinstance(cfg, dict) or cfg.get('by_epoch', True) or 'CosineAnnealing' not in str(cfg.get('type')):
+            continue
+        begin, end = int(cfg.get('begin', 0)), cfg.get('end', total_iters)
+        if end > total_iters:
+            raise ValueError(f'param_scheduler[{i}].end={end} is beyond the search\'s {total_iters} iterations '
+                             f'({derivation}); leave end out to end with the search')
+        if cfg.get('T_max') is not None and int(cfg['T_max']) != end - begin:
+            raise ValueError(f'param_scheduler[{i}].T_max={cfg["T_max"]} disagrees with the span it anneals over: '
+                             f'{end - begin} iterations (end - begin; the search has {total_iters}: {derivation}); '
+                             'leave T_max out to derive it')
 
 
 def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:

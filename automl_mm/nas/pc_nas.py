@@ -17,7 +17,7 @@ from automl_mm.utils.scope import build_in_scope
 from .base import build_path_space
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
-from .loop import SearchLoopBase, format_table, retrain_config_text
+from .loop import SearchLoopBase, check_schedule_span, format_table, retrain_config_text
 from .samplers import PoolPathSampler, UniformPathSampler
 
 _SCORE_STREAM = 7919  # separates the scoring RNG stream from the training one (same seed)
@@ -30,7 +30,10 @@ class PCNASLoop(SearchLoopBase):
     Args:
         runner: The mmengine runner (its model holds an ``MBConvSupernet``-like supernet).
         dataloader: Supernet training data.
-        stage_iters: Training iterations of each stage (L stages, one per mixed layer).
+        stage_iters: Training iterations of each stage (L stages, one per mixed layer). The search trains
+            ``warmup_iters + L * stage_iters`` iterations in all (L read from the space); an iteration-based cosine
+            ``param_scheduler`` without ``T_max`` / ``end`` anneals over exactly those, an explicit one that
+            disagrees is refused (:func:`~automl_mm.nas.loop.check_schedule_span`).
         warmup_iters: Uniform single-path iterations before stage 1.
         pool_size: K, partial models kept per stage.
         num_samples: S, completions averaged into a candidate's potential.
@@ -59,7 +62,10 @@ class PCNASLoop(SearchLoopBase):
         num_layers = self.space.num_decisions
         if int(stage_iters) < 0 or int(warmup_iters) < 0:
             raise ValueError(f'stage_iters / warmup_iters must be >= 0, got {stage_iters} / {warmup_iters}')
-        super().__init__(runner, dataloader, max_iters=int(warmup_iters) + num_layers * int(stage_iters), **kwargs)
+        total_iters = int(warmup_iters) + num_layers * int(stage_iters)
+        check_schedule_span(runner.cfg.get('param_scheduler'), total_iters,
+                            f'warmup_iters={int(warmup_iters)} + {num_layers} layers x stage_iters={int(stage_iters)}')
+        super().__init__(runner, dataloader, max_iters=total_iters, **kwargs)
         self.stage_iters = int(stage_iters)
         self.warmup_iters = int(warmup_iters)
         self.num_samples = int(num_samples)

@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
-from mmengine.evaluator import Evaluator
 from mmengine.logging import MMLogger, print_log
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from automl_mm.engine.evaluate import cycle_batches, evaluate_locally, metric_value
+from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches
 
 from .base import BasePathSpace
 from .samplers import UniformPathSampler, path_rng
@@ -96,25 +95,25 @@ class PathEvaluator:
     Args:
         model: The model holding the supernet.
         space: Applies paths to the supernet.
-        loader: The search split (arch-val / reward split), in order, whole on every rank.
-        evaluator: Metrics computed rank-locally.
-        metric_key: The metric to maximise, e.g. ``'accuracy/top1'`` or ``'coco/bbox_mAP'``.
+        held_out: The search split and its metric (built: :meth:`HeldOutEvaluator.build`), e.g. ``accuracy/top1``
+            or ``coco/bbox_mAP`` on arch-val / the reward split, in order, whole on every rank.
         batches_per_sample: ``None`` scores on the whole split; ``n`` on the ``n`` mini-batches from batch
             ``sample_index * n`` on (wrapping around); the caller gives every candidate of a step the same indices.
         bn_batches: Training batches used to re-estimate BN statistics per path (0 keeps the supernet's).
         bn_loader: Where those batches come from (in order: the same batches for every path).
     """
 
-    def __init__(self, model: nn.Module, space: BasePathSpace, loader: Sequence, evaluator: Evaluator,
-                 metric_key: str, batches_per_sample: int | None = None, bn_batches: int = 0,
+    def __init__(self, model: nn.Module, space: BasePathSpace, held_out: HeldOutEvaluator,
+                 batches_per_sample: int | None = None, bn_batches: int = 0,
                  bn_loader: Iterable | None = None) -> None:
         if bn_batches and bn_loader is None:
             raise ValueError('bn_recalibration_batches > 0 needs a training dataloader')
+        if held_out.loader is None:
+            raise ValueError('PathEvaluator needs a built HeldOutEvaluator (call held_out.build(runner) first)')
         self.model = model
         self.space = space
-        self.loader = loader
-        self.evaluator = evaluator
-        self.metric_key = metric_key
+        self.held_out = held_out
+        self.metric_key = held_out.metric_key
         self.batches_per_sample = batches_per_sample
         self.bn_batches = int(bn_batches)
         self.bn_loader = bn_loader
@@ -125,21 +124,22 @@ class PathEvaluator:
         self.space.apply(path, self.model)
         if self.bn_batches:
             recalibrate_bn(self.model, cycle_batches(self.bn_loader, 0, self.bn_batches))
+        loader = self.held_out.loader
         if self.batches_per_sample is None:
-            batches = self.loader
+            batches = None
             where = 'the whole search split'
         else:
             start = sample_index * self.batches_per_sample
-            batches = cycle_batches(self.loader, start, self.batches_per_sample)
-            where = f'{self.batches_per_sample} search batch(es) from batch {start % len(self.loader)}'
+            batches = cycle_batches(loader, start, self.batches_per_sample)
+            where = f'{self.batches_per_sample} search batch(es) from batch {start % len(loader)}'
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
-            metrics = evaluate_locally(self.model, batches, self.evaluator)
+            score, empty = self.held_out.score(self.model, batches)
         self.evaluations += 1
-        if not metrics:
+        if empty:
             self.empty_evaluations += 1
             print_log(f'scoring path {tuple(path)} on {where} gave no metrics (e.g. no detection at all): it scores '
                       f'{self.metric_key}=0', logger='current', level=logging.WARNING)
-        return metric_value(metrics, self.metric_key, 'metric_key')
+        return score
 
 
 def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Callable[[tuple, int], float],

@@ -52,9 +52,6 @@ class LayerwiseSpace(BasePathSpace):
         supernet = self.bind(model) if not self.options else self.supernet(model)
         return self.check_path(supernet.path)
 
-    def describe(self, path: Sequence[int]) -> dict:
-        return {'arch': self.values(path)}
-
 
 @SEARCH_SPACES.register_module()
 class StageAllocationSpace(BasePathSpace):
@@ -120,9 +117,6 @@ class StageAllocationSpace(BasePathSpace):
         blocks = self.supernet(model).active_stage_blocks
         return tuple(self._index_of(i, int(n), f'{n} blocks in stage {i}') for i, n in enumerate(blocks))
 
-    def describe(self, path: Sequence[int]) -> dict:
-        return {'stage_blocks': self.values(path)}
-
 
 @SEARCH_SPACES.register_module()
 class DilationSpace(BasePathSpace):
@@ -161,6 +155,3 @@ class DilationSpace(BasePathSpace):
         if len(dilations) != self.num_decisions:
             raise ValueError(f'DilationSpace has {self.num_decisions} blocks, the backbone runs {len(dilations)}')
         return tuple(self._index_of(i, int(d), f'dilation {d} in block {i}') for i, d in enumerate(dilations))
-
-    def describe(self, path: Sequence[int]) -> dict:
-        return {'dilations_per_block': self.values(path)}

@@ -1,4 +1,11 @@
-"""OHL: online hyper-parameter learning over N model copies (distributions, controllers, spaces, hook)."""
+"""OHL: online hyper-parameter learning over N model copies (distributions, controllers, spaces, hook).
+
+The choice transforms (``LivePolicy``, ``LiveChoiceTransform``, ``OHLRandomChoice``) live in
+:mod:`automl_mm.augment.choice` and are re-exported here.
+"""
+from automl_mm.augment.choice import LiveChoiceTransform, LivePolicy, OHLRandomChoice
+
+from .attributes import SetAttributesHook, get_attribute, set_attribute
 from .base import (
                    BaseController,
                    BaseDistribution,
@@ -13,16 +20,7 @@ from .copies import CopyDataParallel, CopyLayout, CopySampler, get_copy_layout, 
 from .distributions import Categorical, DiagGaussian, FactorisedCategorical, Product
 from .hook import OHLHook
 from .progress import OHLProgressHook
-from .spaces import (
-                   AttributeSpace,
-                   LiveChoiceTransform,
-                   LivePolicy,
-                   OHLRandomChoice,
-                   PipelineChoiceSpace,
-                   SetAttributesHook,
-                   get_attribute,
-                   set_attribute,
-)
+from .spaces import AttributeSpace, PipelineChoiceSpace
 
 __all__ = [
     'AttributeSpace', 'BaseController', 'BaseDistribution', 'Categorical', 'CopyDataParallel', 'CopyLayout',

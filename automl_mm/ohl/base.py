@@ -143,20 +143,44 @@ class OHLSpace(metaclass=ABCMeta):
 
     Implement :meth:`begin_trunk` (make this copy's samples for the trunk take effect and :meth:`record` the
     samples drawn) and :meth:`export_fragment`; per-item spaces (``per_item = True``) count the samples they
-    used in :meth:`after_train_iter` instead.
+    used in :meth:`after_train_iter` instead. A space whose distribution's size follows from what it drives (the
+    choices of a transform, the parameters of a loss) is built with ``distribution=None`` and sets it in
+    :meth:`resolve`.
 
     Args:
-        distribution: A ``SAMPLERS`` config or instance (e.g. ``Categorical``, ``DiagGaussian``).
+        distribution: A ``SAMPLERS`` config or instance (e.g. ``Categorical``, ``DiagGaussian``); ``None``: set
+            by :meth:`resolve`.
         name: Name used in logs, plots and exported files; defaults to the class name.
     """
 
     #: True when samples are drawn per training item (counted after each iteration), False when per copy.
     per_item = False
 
-    def __init__(self, distribution: dict | BaseDistribution, name: str | None = None) -> None:
-        self.distribution = build_distribution(distribution)
+    def __init__(self, distribution: dict | BaseDistribution | None, name: str | None = None) -> None:
         self.name = name or type(self).__name__
+        self.distribution: BaseDistribution | None = None
+        self._stats = torch.zeros(0, dtype=torch.float64)
+        if distribution is not None:
+            self.set_distribution(distribution)
+
+    def set_distribution(self, distribution: dict | BaseDistribution) -> None:
+        """Adopt ``distribution`` (a ``SAMPLERS`` config or instance); the statistics restart from zero.
+
+        Only before the hook built this space's controller: in ``__init__`` or :meth:`resolve`.
+        """
+        self.distribution = build_distribution(distribution, f'{self.name}.distribution')
         self._stats = torch.zeros(self.distribution.stats_size(), dtype=torch.float64)
+
+    def resolve(self, runner: Any) -> None:  # noqa: B027  (optional stage)
+        """Derive what the space reads from the run, before the hook builds its controller and loads a checkpoint.
+
+        Called once by ``OHLHook`` when the runner's model and train dataloader exist. A space built without a
+        distribution sets it here (:meth:`set_distribution`); a size the user gave explicitly is checked against
+        the run.
+
+        Raises:
+            ValueError: an explicit value disagrees with the run (the message names the config key).
+        """
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:  # noqa: B027  (optional stage)
         """Bind to the target once, before training starts (after any resume)."""

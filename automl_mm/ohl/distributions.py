@@ -467,7 +467,7 @@ class Product(BaseDistribution):
     concatenated). The log-probability is the sum of the components'.
 
     Args:
-        components: ``name -> distribution``; config dicts are built with ``SAMPLERS.build``.
+        components: ``name -> distribution``; config dicts are built with ``build_distribution`` (automl_mm's scope).
 
     Examples:
         >>> import torch

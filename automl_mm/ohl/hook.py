@@ -25,19 +25,17 @@ from typing import Any
 import numpy as np
 import torch
 from mmengine.dist import barrier, is_distributed
-from mmengine.evaluator import Evaluator
 from mmengine.hooks import CheckpointHook, EMAHook, Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
-from torch.utils.data import DataLoader
 
-from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
+from automl_mm.augment.choice import CHOICE_META_KEY
+from automl_mm.engine.evaluate import HeldOutEvaluator
 from automl_mm.registry import HOOKS
 
 from .base import build_controller, build_ohl_space
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .report import OHLReport
-from .spaces import CHOICE_META_KEY
 from .sync import broadcast_module_, broadcast_state, fingerprint, gather_rows
 
 
@@ -266,10 +264,12 @@ class OHLHook(Hook):
         names = [s.name for s in self.spaces]
         if len(set(names)) != len(names):
             raise ValueError(f'OHL space names must be unique, got {names}')
-        controller = controller or dict(type='REINFORCE')
-        self.controllers = [build_controller(controller, s.distribution) for s in self.spaces]
-        self.reward_dataloader_cfg = reward_dataloader
-        self.reward_evaluator_cfg = reward_evaluator
+        self._controller_cfg = controller or dict(type='REINFORCE')
+        self._resolved = False
+        self.controllers = [build_controller(self._controller_cfg, s.distribution) if s.distribution is not None
+                            else None for s in self.spaces]  # the others once their space is resolved
+        self.held_out = HeldOutEvaluator('reward', reward_key, 'OHLHook', reward_dataloader, reward_evaluator,
+                                         'OHLHook.reward_dataloader', 'OHLHook.reward_evaluator', 'reward_key')
         self.reward_key = reward_key
         self.trunk_epochs = trunk_epochs
         self.trunk_iters = trunk_iters
@@ -287,8 +287,6 @@ class OHLHook(Hook):
         self._segment_pending = True
         self._iteration_loop = False
         self._uses_loss_scaler = False
-        self._reward_loader: DataLoader | None = None
-        self._evaluator: Evaluator | None = None
         self._report: OHLReport | None = None
 
     # ------------------------------------------------------------------------------------------ runner stages
@@ -305,7 +303,8 @@ class OHLHook(Hook):
         check_train_setup(runner, self.layout, self.trunk_epochs)
         check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
-        self._build_reward_eval(runner)
+        self.held_out.build(runner)
+        self._resolve_spaces(runner)
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
         if self.trunk == 0 and not self._in_trunk:
@@ -360,6 +359,20 @@ class OHLHook(Hook):
             self._end_trunk(runner, epoch=runner.epoch, iters=runner.iter, partial=True)
         self._in_trunk = False
 
+    def _resolve_spaces(self, runner) -> None:
+        """Let every space derive what it reads from the run (``OHLSpace.resolve``), then build the controllers of
+        the spaces that were built without a distribution. Once, before the first checkpoint load or trunk."""
+        if self._resolved:
+            return
+        for i, space in enumerate(self.spaces):
+            space.resolve(runner)
+            if self.controllers[i] is None:
+                if space.distribution is None:
+                    raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) has no distribution after '
+                                     'resolve(); give it one in its config')
+                self.controllers[i] = build_controller(self._controller_cfg, space.distribution)
+        self._resolved = True
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['ohl'] = dict(
             trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk,
@@ -370,6 +383,7 @@ class OHLHook(Hook):
         if state is None:
             runner.logger.warning('the checkpoint has no OHL state; the OHL search starts from scratch')
             return
+        self._resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
         missing = {s.name for s in self.spaces} - set(state['controllers'])
         if missing:
             raise ValueError(f'the checkpoint has no OHL state for spaces {sorted(missing)}; it has '
@@ -434,16 +448,12 @@ class OHLHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         valid, reward, empty = self._copy_is_valid(model), float('nan'), False
         if valid and layout.is_lead:  # the ranks of a copy hold the same weights: its lead evaluates it
-            metrics = evaluate_locally(runner.model, self._reward_loader, self._evaluator)
-            empty = not metrics
+            reward, empty = self.held_out.score(runner.model)
             if empty:
                 runner.logger.warning(
                     f'OHL trunk {self.trunk}: copy {layout.copy_id} got no metrics from the reward evaluator '
-                    f'({self._metric_names()}); its reward is 0. Check reward_evaluator (e.g. format_only=True '
-                    'computes nothing) and reward_key')
-                reward = 0.0
-            else:
-                reward = metric_value(metrics, self.reward_key, 'reward_key')
+                    f'({self.held_out.metric_names()}); its reward is 0. Check reward_evaluator (e.g. '
+                    'format_only=True computes nothing) and reward_key')
             valid = math.isfinite(reward)
         t_reward = time.perf_counter()
         try:
@@ -461,9 +471,10 @@ class OHLHook(Hook):
         trunk = combine_copy_rows(gather_rows(row), layout, self.spaces, self.trunk)
         rewards, valids = trunk['rewards'], trunk['valid']
         if all(trunk['empty'][c] for c in range(layout.num_copies) if valids[c]) and any(valids):
-            raise RuntimeError(f'OHL trunk {self.trunk}: the reward evaluator ({self._metric_names()}) returned no '
-                               f'metrics for any copy, so there is no reward to learn from; check reward_evaluator '
-                               f'(e.g. format_only=True computes nothing) and reward_key={self.reward_key!r}')
+            raise RuntimeError(f'OHL trunk {self.trunk}: the reward evaluator ({self.held_out.metric_names()}) '
+                               'returned no metrics for any copy, so there is no reward to learn from; check '
+                               'reward_evaluator (e.g. format_only=True computes nothing) and '
+                               f'reward_key={self.reward_key!r}')
         if not any(valids):
             raise RuntimeError(f'OHL trunk {self.trunk}: every copy diverged (non-finite loss, weights or buffers); '
                                'lower the learning rate or narrow the search space')
@@ -512,9 +523,6 @@ class OHLHook(Hook):
         self._in_trunk = False
         self.trunk += 1
 
-    def _metric_names(self) -> str:
-        return ', '.join(type(m).__name__ for m in self._evaluator.metrics)
-
     def _verify(self, model: torch.nn.Module, before: torch.Tensor, best: int) -> dict:
         """Gather θ and weight fingerprints from every rank; raise if the ranks disagree."""
         theta = torch.cat([p.detach().flatten().to(torch.float64) for s in self.spaces
@@ -552,26 +560,3 @@ class OHLHook(Hook):
         for hook in runner.hooks:
             if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
                 broadcast_module_(hook.ema_model, src)
-
-    # ------------------------------------------------------------------------------------------ reward split
-    def _build_reward_eval(self, runner) -> None:
-        if self._reward_loader is not None:
-            return
-        run_cfg = runner.cfg
-        loader_cfg = self.reward_dataloader_cfg or run_cfg.get('reward_dataloader')
-        evaluator_cfg = (self.reward_evaluator_cfg or run_cfg.get('reward_evaluator')
-                         or run_cfg.get('val_evaluator'))
-        if loader_cfg is None:
-            raise ValueError('OHLHook needs a reward split: give reward_dataloader to the hook or define a top-level '
-                             '`reward_dataloader` in the config (held out from training, never the test split)')
-        if evaluator_cfg is None:
-            raise ValueError('OHLHook needs reward_evaluator (or a reward_evaluator / val_evaluator in the config)')
-        self._reward_loader = build_local_loader(loader_cfg, 'reward_dataloader')
-        dataset = self._reward_loader.dataset
-        self._evaluator = runner.build_evaluator(evaluator_cfg)
-        self._evaluator.dataset_meta = getattr(dataset, 'metainfo', None)
-
-    def _evaluate_reward(self, runner) -> float:
-        """This copy's reward on the whole reward split, computed locally (never gathered across copies)."""
-        metrics = evaluate_locally(runner.model, self._reward_loader, self._evaluator)
-        return metric_value(metrics, self.reward_key, 'reward_key')

@@ -265,6 +265,7 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     from automl_mm.ohl.copies import CopyLayout
 
     space = build_ohl_space(space, 'space')
+    space.resolve(runner)
     _check(isinstance(space.name, str) and bool(space.name), space, 'name must be a non-empty str')
     _check(isinstance(space.distribution, BaseDistribution), space, 'distribution must be a BaseDistribution')
     _check(isinstance(space.per_item, bool), space, 'per_item must be a bool')

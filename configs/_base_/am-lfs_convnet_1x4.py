@@ -13,7 +13,7 @@ custom_hooks = [
          # mu_0 = 0 = cross-entropy, monotone theta (every sample a valid loss), sigma = 0.2: our choice. With the
          # paper's piecewise layout and the public sigma^2 = 0.2 the sampled losses stopped every copy from learning
          # (README; benchmarks/am_lfs_digits.py --parametrisation piecewise --std 0.447 reproduces that).
-         spaces=[dict(type='LossFunctionSpace', num_intervals=num_intervals, std=0.2)],
+         spaces=[dict(type='LossFunctionSpace', std=0.2)],  # num_intervals: the loss's
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]

@@ -20,7 +20,7 @@ custom_hooks = [
     dict(type='OHLHook',
          num_copies=num_copies,
          trunk_epochs=1,
-         spaces=[dict(type='LossFunctionSpace', num_intervals=6, parametrisation='piecewise', std=0.2**0.5)],
+         spaces=[dict(type='LossFunctionSpace', parametrisation='piecewise', std=0.2**0.5)],
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]

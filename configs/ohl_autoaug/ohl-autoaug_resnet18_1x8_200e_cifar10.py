@@ -20,7 +20,7 @@ custom_hooks = [
          num_copies=num_copies,
          trunk_epochs=1,
          spaces=[dict(type='PipelineChoiceSpace', key='autoaug',
-                      distribution=dict(type='Categorical', num_choices=36 * 36))],
+                      distribution=dict(type='Categorical'))],  # 36 x 36 pairs: the transform's
          controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
          reward_key='accuracy/top1'),
 ]

@@ -8,5 +8,5 @@ train_cfg = dict(latency_table='data/pcnas_l_latency_gpu.json', latency_limit=11
                  retrain_config='configs/pc_nas/pc-nas-retrain_mbconv-l_8x1_300e_imagenet.py')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=5 * 1251),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, T_max=140 * 1251),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=0),  # T_max: the search's iterations
 ]

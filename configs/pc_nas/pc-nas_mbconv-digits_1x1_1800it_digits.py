@@ -29,8 +29,7 @@ val_cfg = dict(type='ValLoop')
 find_unused_parameters = True  # single-path supernet: the unselected ops get no gradient under DDP
 test_cfg = dict(type='TestLoop')
 
-total_iters = warmup_iters + 4 * stage_iters
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=total_iters, by_epoch=False, eta_min=5e-3)]
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, eta_min=5e-3)]  # over the search's iterations
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=300, max_keep_ckpts=2), logger=dict(interval=50))
 log_processor = dict(by_epoch=False)

@@ -9,7 +9,6 @@ from mmengine.structures import BaseDataElement
 
 from automl_mm.losses import AMLFSLoss as _AMLFSLoss
 from automl_mm.losses import (
-    CosineLinearClsHead,
     arcface_theta,
     cosface_theta,
     fit_piecewise_linear,
@@ -18,6 +17,7 @@ from automl_mm.losses import (
     piecewise_linear,
     sphereface_theta,
 )
+from automl_mm.models.heads import CosineLinearClsHead
 from automl_mm.registry import MODELS
 
 DTYPES = [torch.float32, torch.float64]

@@ -24,7 +24,9 @@ def _runner(num_intervals=6):
 def test_space_starts_at_cross_entropy_and_binds_one_sample_per_trunk():
     runner = _runner()
     space = LossFunctionSpace()
-    assert torch.equal(space.distribution.mode(), monotone_identity_theta(6))
+    assert space.distribution is None  # M is the loss's: sized when the run starts
+    space.resolve(runner)
+    assert space.num_intervals == 6 and torch.equal(space.distribution.mode(), monotone_identity_theta(6))
     assert torch.allclose(space.distribution.std(), torch.full((14,), 0.2, dtype=torch.float64))
     space.setup(runner, CopyLayout(1, 1, 0, 1), seed=0)
     space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
@@ -39,8 +41,25 @@ def test_space_starts_at_cross_entropy_and_binds_one_sample_per_trunk():
 
 
 def test_space_checks_the_loss_it_binds_to():
-    with pytest.raises(ValueError, match='num_intervals=4'):
+    with pytest.raises(ValueError, match="num_intervals=4 but the loss .* has 6: leave the space's num_intervals out"):
         LossFunctionSpace(num_intervals=4).setup(_runner(6), CopyLayout(1, 1, 0, 1), seed=0)
+    with pytest.raises(ValueError, match='num_intervals=4'):
+        LossFunctionSpace(num_intervals=4).resolve(_runner(6))  # where OHLHook checks it, before any trunk
+
+
+@pytest.mark.parametrize('parametrisation', ['monotone', 'piecewise'])
+def test_num_intervals_is_derived_from_the_loss_as_the_explicit_value_was(parametrisation):
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(
+        loss_module=AMLFSLoss(num_intervals=3, parametrisation=parametrisation))))
+    derived = LossFunctionSpace(parametrisation=parametrisation)
+    derived.resolve(runner)
+    explicit = LossFunctionSpace(num_intervals=3, parametrisation=parametrisation)
+    assert derived.num_intervals == 3
+    assert derived.distribution.state_dict().keys() == explicit.distribution.state_dict().keys()
+    for key, value in explicit.distribution.state_dict().items():
+        assert torch.equal(derived.distribution.state_dict()[key], value)
+    derived.resolve(runner)  # idempotent
+    assert derived.num_intervals == 3
 
 
 def test_exported_fragment_rebuilds_the_learned_loss(tmp_path):

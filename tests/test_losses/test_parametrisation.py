@@ -122,10 +122,10 @@ def test_a_theta_of_the_other_layout_gets_an_error_naming_the_key():
 
 
 def test_space_starts_at_zero_and_refuses_a_loss_of_the_other_parametrisation():
-    space = LossFunctionSpace()
+    space = LossFunctionSpace(num_intervals=M)
     assert torch.equal(space.distribution.mode(), monotone_identity_theta(M))
     assert torch.allclose(space.distribution.std(), torch.full((2 * M + 2,), 0.2, dtype=torch.float64))
-    legacy = LossFunctionSpace(parametrisation='piecewise')
+    legacy = LossFunctionSpace(num_intervals=M, parametrisation='piecewise')
     assert torch.allclose(legacy.distribution.std(), torch.full((4 * M,), 0.2**0.5, dtype=torch.float64))
     runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(
         loss_module=AMLFSLoss(parametrisation='piecewise'))))

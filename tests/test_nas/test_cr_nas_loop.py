@@ -207,3 +207,51 @@ def test_search_on_informative_scores_picks_the_best_scored(tmp_path):
     assert any(len({s for _, s in step['candidates']}) > 1 for step in r['spatial_history'])
     assert r['spatial_search_score'] == max(s for _, s in r['spatial_history'][-1]['candidates'])
     assert r['dilations_per_block'] == [(1, 3)[j] for j in r['spatial_history'][-1]['pool'][0]]
+
+
+def _digits_cr_cfg(work_dir: str, **train_cfg) -> Config:
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py'))
+    cfg.work_dir = work_dir
+    cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
+                              out_indices=(3, ), base_channels=16, norm_eval=False)
+    cfg.model.head.in_channels = 128
+    cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
+                         stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
+                         search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1', **train_cfg)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    return cfg
+
+
+def test_spaces_and_samplers_come_from_the_config_like_pc_nas(tmp_path):
+    from automl_mm.nas.samplers import UniformPathSampler
+    from automl_mm.nas.spaces import DilationSpace
+    from automl_mm.registry import SAMPLERS
+
+    runner = Runner.from_cfg(_digits_cr_cfg(str(tmp_path / 'default')))
+    loop = runner.build_train_loop(runner._train_loop)
+    # the defaults are what the loop hard-wired before: uniform samplers, dilations (1, 2, 3)
+    assert type(loop.stage_sampler) is type(loop.dilation_sampler) is type(loop.uniform) is UniformPathSampler
+    assert loop.stage_sampler.space is loop.stage_space and loop.dilation_sampler.space is loop.dilation_space
+    assert loop.uniform.space is loop.dilation_space
+    assert isinstance(loop.dilation_space, DilationSpace) and loop.dilation_space.choices == [1, 2, 3]
+
+    @SAMPLERS.register_module(force=True)
+    class _TriesSampler(UniformPathSampler):
+        pass
+
+    runner = Runner.from_cfg(_digits_cr_cfg(
+        str(tmp_path / 'custom'), dilation_space=dict(type='DilationSpace', choices=(1, 3)),
+        sampler=dict(type='_TriesSampler', max_tries=7), completion_sampler=dict(type='UniformPathSampler',
+                                                                                max_tries=5)))
+    loop = runner.build_train_loop(runner._train_loop)
+    assert type(loop.stage_sampler) is type(loop.dilation_sampler) is _TriesSampler
+    assert loop.stage_sampler is not loop.dilation_sampler and loop.stage_sampler.max_tries == 7
+    assert loop.uniform.max_tries == 5 and loop.dilation_space.choices == [1, 3]
+
+
+def test_dilation_space_and_its_shorthand_are_exclusive(tmp_path):
+    cfg = _digits_cr_cfg(str(tmp_path), dilation_space=dict(type='DilationSpace'), dilation_choices=(1, 2))
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='dilation_space or its shorthand dilation_choices'):
+        runner.build_train_loop(runner._train_loop)

@@ -177,3 +177,31 @@ def test_two_ranks_split_the_scoring_and_agree(tmp_path):
     log = ''.join(open(p).read() for p in glob.glob(osp.join(work, '*', '*.log')))
     assert 'Distributed training: True' in log
     assert '[stage1] scoring 3 candidates (0 already scored) on 2 ranks' in log
+
+
+def test_cosine_schedule_spans_the_derived_search_length(tmp_path):
+    """The config leaves T_max out: mmengine derives it from the loop's warmup_iters + L x stage_iters, which is
+    the 1800 the config used to write by hand (600 + 4 layers x 300)."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = str(tmp_path)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    assert 'T_max' not in cfg.param_scheduler[0]
+    runner = Runner.from_cfg(cfg)
+    loop = runner.build_train_loop(runner._train_loop)
+    runner._train_loop = loop
+    assert loop.max_iters == 600 + 4 * 300 == 1800
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    (scheduler, ) = runner.build_param_scheduler(runner.param_schedulers)
+    assert scheduler.T_max == 1800
+
+
+@pytest.mark.parametrize('override, key', [(dict(T_max=1000), r'param_scheduler\[0\]\.T_max=1000'),
+                                           (dict(end=5000), r'param_scheduler\[0\]\.end=5000')])
+def test_a_schedule_that_disagrees_with_the_search_length_is_refused(tmp_path, override, key):
+    cfg = _cfg(str(tmp_path))  # 4 + 4 layers x 2 = 12 iterations
+    cfg.param_scheduler[0].update(override)
+    with pytest.raises(ValueError, match=key + r'.*warmup_iters=4 \+ 4 layers x stage_iters=2'):
+        Runner.from_cfg(cfg).train()
+    cfg.param_scheduler[0].update(T_max=12, end=12)  # explicit and right: accepted
+    from automl_mm.nas.loop import check_schedule_span
+    check_schedule_span(cfg.param_scheduler, 12, '')

@@ -15,8 +15,8 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.config import Config
 from mmengine.dataset import DefaultSampler
-from mmengine.hooks import CheckpointHook
 from mmengine.evaluator import BaseMetric
+from mmengine.hooks import CheckpointHook
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.structures import BaseDataElement
 from torch.utils.data import DataLoader, Dataset

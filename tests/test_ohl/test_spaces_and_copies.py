@@ -134,3 +134,56 @@ def test_fixed_policy_replay_and_bad_input():
         OHLRandomChoice(transforms=[[]])
     with pytest.raises(ValueError, match='probs must be 2'):
         OHLRandomChoice(transforms=[[], []], probs=[1.0])
+
+
+def _pipeline_runner(*transforms):
+    from mmengine.dataset import Compose
+    dataset = SimpleNamespace(pipeline=Compose(list(transforms)))
+    return SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset))
+
+
+def test_pipeline_space_takes_its_size_from_the_transform():
+    """OHL-Auto-Aug's configs wrote num_choices=36 * 36 by hand: the transform's 36 elements give the same 1296."""
+    from automl_mm.augment import OHLAutoAugment
+
+    runner = _pipeline_runner(OHLAutoAugment(key='aa'))
+    derived = PipelineChoiceSpace(dict(type='Categorical'), key='aa')
+    assert derived.distribution is None and PipelineChoiceSpace(key='aa').distribution is None
+    derived.resolve(runner)
+    explicit = PipelineChoiceSpace(dict(type='Categorical', num_choices=36 * 36), key='aa')
+    explicit.resolve(runner)  # agrees: accepted
+    assert len(derived.distribution.probs()) == len(explicit.distribution.probs()) == 1296
+    assert torch.equal(derived.distribution.probs(), explicit.distribution.probs())
+    assert len(derived.live.probs) == 1296 and derived.transforms == explicit.transforms
+    factorised = PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(36, 36)), key='aa')
+    factorised.resolve(runner)
+
+
+def test_pipeline_space_refuses_a_size_that_disagrees_with_the_transform():
+    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=4), key='aug')
+    with pytest.raises(ValueError, match=r"PipelineChoiceSpace\(key='aug'\)\.distribution has 4 choices but "
+                                         r"OHLRandomChoice\(key='aug'\) .* has 3: leave distribution\.num_choices out"):
+        space.resolve(runner)
+    with pytest.raises(ValueError, match='different numbers of choices'):
+        PipelineChoiceSpace(key='aug').resolve(_pipeline_runner(OHLRandomChoice(transforms=[[], []], key='aug'),
+                                                                OHLRandomChoice(transforms=[[], [], []], key='aug')))
+
+
+def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it():
+    from automl_mm.ohl import OHLHook
+
+    hook = OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug')], num_copies=1, reward_key='acc',
+                   trunk_iters=5)
+    assert hook.controllers == [None]
+    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
+    runner.logger = SimpleNamespace(warning=print)
+    checkpoint = {}
+    trained = OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                   distribution=dict(type='Categorical', num_choices=3))],
+                      num_copies=1, reward_key='acc', trunk_iters=5)
+    trained.controllers[0].distribution.logits.data += torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    trained.before_save_checkpoint(runner, checkpoint)
+    hook.after_load_checkpoint(runner, checkpoint)
+    assert hook.spaces[0].distribution is hook.controllers[0].distribution
+    assert torch.equal(hook.spaces[0].distribution.probs(), trained.spaces[0].distribution.probs())

@@ -7,12 +7,13 @@ import torch
 from mmdet.models.backbones import MobileNetV2
 from torch import nn
 
-from automl_mm.models.backbones.cr_resnet import _CRSupernetMixin, _resolve_allocation, _run_prefix, _set_conv_dilation
 from automl_mm.registry import MODELS
+
+from .cr_base import CRSupernetMixin, resolve_allocation, run_prefix, set_conv_dilation
 
 
 @MODELS.register_module()
-class CRMobileNetV2(_CRSupernetMixin, MobileNetV2):
+class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
     """mmdet's MobileNetV2 with a searchable number of blocks per layer and a dilation per block (CR-NAS).
 
     mmdet's MobileNetV2 has 7 layers of InvertedResidual blocks (``arch_settings`` rows
@@ -59,7 +60,7 @@ class CRMobileNetV2(_CRSupernetMixin, MobileNetV2):
                  max_stage_blocks: Sequence[int] | None = None,
                  **kwargs) -> None:
         standard = tuple(row[2] for row in self.arch_settings)
-        built, active = _resolve_allocation(standard, stage_blocks, max_stage_blocks)
+        built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
         # Read by make_layer while MobileNetV2.__init__ builds the layers.
         self._built = built
         super().__init__(**kwargs)
@@ -82,7 +83,7 @@ class CRMobileNetV2(_CRSupernetMixin, MobileNetV2):
 
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
         conv_module = block.depthwise_conv
-        _set_conv_dilation(conv_module.conv, dilation)
+        set_conv_dilation(conv_module.conv, dilation)
         # ConvModule mirrors its conv's geometry in attributes; keep them truthful.
         conv_module.padding, conv_module.dilation = conv_module.conv.padding, conv_module.conv.dilation
 
@@ -93,7 +94,7 @@ class CRMobileNetV2(_CRSupernetMixin, MobileNetV2):
         num_searched = len(self._active)
         for i, layer_name in enumerate(self.layers):
             layer = getattr(self, layer_name)
-            x = _run_prefix(layer, self._active[i], x) if i < num_searched else layer(x)
+            x = run_prefix(layer, self._active[i], x) if i < num_searched else layer(x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -1,0 +1,193 @@
+"""Pipeline transforms that apply one of several choices per sample, drawn from a live (OHL-learned) or a fixed
+distribution.
+
+* :class:`LivePolicy`: the choice probabilities in shared memory, written by the trainer (an OHL
+  ``PipelineChoiceSpace``) and read by every dataloader worker.
+* :class:`LiveChoiceTransform`: the base of such transforms; it records the applied index in the sample's
+  ``results['ohl_choice']`` (:data:`CHOICE_META_KEY`), which the OHL hook counts after each iteration.
+* :class:`OHLRandomChoice`: one of several sub-pipelines per sample. ``OHLAutoAugment``
+  (:mod:`automl_mm.augment.policy`) is another.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import Compose
+
+from automl_mm.registry import TRANSFORMS
+
+
+class LivePolicy:
+    """Choice probabilities in shared memory, written by the trainer and read by every dataloader worker.
+
+    ``version`` is the trunk index the probabilities belong to (the θ they come from); ``segment`` is the training
+    iteration at which the hook last re-derived the random streams (every epoch start, trunk start, and in
+    iteration-based loops every iteration). Readers seed their sampling generator from (seed, copy, rank, version,
+    segment, worker), so a stream never repeats and a resumed run draws what an uninterrupted one draws.
+    ``stamp`` is a sequence lock: odd while a publication is being written, bumped to the next even number when it
+    is complete, so a reader never mixes two publications.
+    """
+
+    def __init__(self, num_choices: int) -> None:
+        self.probs = torch.full((num_choices,), 1.0 / num_choices, dtype=torch.float64).share_memory_()
+        self.version = torch.full((1,), -1, dtype=torch.int64).share_memory_()
+        self.segment = torch.zeros(1, dtype=torch.int64).share_memory_()
+        self.stamp = torch.zeros(1, dtype=torch.int64).share_memory_()
+
+    def publish(self, probs: torch.Tensor | None, version: int, segment: int | None = None) -> None:
+        """Publish new probabilities (``None`` keeps them), their trunk ``version`` and optionally a ``segment``."""
+        self.stamp.add_(1)
+        if probs is not None:
+            self.probs.copy_(torch.as_tensor(probs).detach().to(torch.float64))
+        self.version.fill_(int(version))
+        if segment is not None:
+            self.segment.fill_(int(segment))
+        self.stamp.add_(1)
+
+    def snapshot(self) -> tuple[int, int, int, np.ndarray]:
+        """A consistent ``(stamp, version, segment, probs)`` (retries while a publication is being written)."""
+        while True:
+            stamp = int(self.stamp[0])
+            if stamp % 2 == 0:
+                version, segment, probs = int(self.version[0]), int(self.segment[0]), self.probs.numpy().copy()
+                if int(self.stamp[0]) == stamp:
+                    return stamp, version, segment, probs
+
+
+CHOICE_META_KEY = 'ohl_choice'
+
+
+def version_key(key: str) -> str:
+    """Key under ``results['ohl_choice']`` that holds the policy version a choice was drawn from."""
+    return f'{key}@version'
+
+
+def _cdf(probs: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(probs, dtype=np.float64)
+    return cdf / cdf[-1]
+
+
+class LiveChoiceTransform(BaseTransform):
+    """Base of pipeline transforms that apply one of ``num_choices`` choices per sample.
+
+    Unbound, it samples from fixed probabilities (replaying an exported policy; uniform when none are given).
+    Bound to a ``PipelineChoiceSpace`` (``bind``), it samples from the space's live distribution. Either way it
+    records the applied index as ``results['ohl_choice'][key]`` and, when bound, the policy version (trunk) it was
+    drawn from as ``results['ohl_choice'][f'{key}@version']``. A ``PipelineChoiceSpace`` adds ``ohl_choice`` to the
+    ``meta_keys`` of every packing transform of the pipeline (``PackClsInputs`` has it by default, mmdet's
+    ``PackDetInputs`` does not), so the choice reaches the hook in the data samples' metainfo.
+    Subclasses implement ``apply_choice`` and ``export_cfg``.
+    """
+
+    bindable = True
+
+    def __init__(self, num_choices: int, key: str, probs: Sequence[float] | None = None) -> None:
+        if num_choices < 2:
+            raise ValueError(f'{type(self).__name__} needs at least 2 choices, got {num_choices}')
+        self.num_choices = num_choices
+        self.key = key
+        if probs is None:
+            probs = [1.0 / num_choices] * num_choices
+        probs = np.asarray(probs, dtype=np.float64)
+        if probs.shape != (num_choices,) or (probs < 0).any() or probs.sum() <= 0:
+            raise ValueError(f'probs must be {num_choices} non-negative numbers with a positive sum, got '
+                             f'{len(probs) if probs.ndim else probs} values')
+        self.fixed_probs = probs / probs.sum()
+        self._fixed_cdf = _cdf(self.fixed_probs)
+        self.live: LivePolicy | None = None
+        self._seed_key: tuple[int, ...] = ()
+        self._version: int | None = None
+        self._stream: tuple | None = None
+        self._stamp: int | None = None
+        self._cdf_live: np.ndarray | None = None
+        self._rng: np.random.Generator | None = None
+        self._rng_owner: int | None = None
+
+    def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int) -> None:
+        if not self.bindable:
+            raise ValueError(f'{type(self).__name__}(key={self.key!r}) replays a fixed policy and cannot be '
+                             'bound to a search space')
+        if len(live.probs) != self.num_choices:
+            raise ValueError(f'{type(self).__name__}(key={self.key!r}) has {self.num_choices} choices but its '
+                             f'space has {len(live.probs)}')
+        self.live = live
+        self._seed_key = (int(seed), int(copy_id), int(rank_in_copy))
+        self._stream = self._stamp = None
+        self._version = None
+
+    def _cdf_and_rng(self) -> tuple[np.ndarray, np.random.Generator]:
+        # Called per sample: the CDF is rebuilt only when a publication changed it, the generator only when the
+        # process, the policy version or the segment changed.
+        if self.live is None:
+            # Fixed policy: a generator seeded from the process's numpy RNG (seeded per worker by mmengine);
+            # every dataloader worker is its own process.
+            if self._rng_owner != os.getpid():
+                self._rng = np.random.default_rng(np.random.randint(0, 2**31))
+                self._rng_owner = os.getpid()
+            return self._fixed_cdf, self._rng
+        if int(self.live.stamp[0]) != self._stamp or self._rng_owner != os.getpid():
+            self._stamp, version, segment, probs = self.live.snapshot()
+            self._cdf_live = _cdf(probs)
+            self._version = version
+            info = torch.utils.data.get_worker_info()
+            stream = (version, segment, -1 if info is None else info.id)
+            if stream != self._stream or self._rng_owner != os.getpid():
+                # Every coordinate of the stream is in its seed: no two (copy, rank, trunk, segment, worker) draw
+                # the same sequence, and a resumed run re-derives the one an uninterrupted run used.
+                self._rng = np.random.default_rng([*self._seed_key, stream[0] + 1, stream[1] + 1, stream[2] + 1])
+                self._stream, self._rng_owner = stream, os.getpid()
+        return self._cdf_live, self._rng
+
+    def transform(self, results: dict) -> dict | None:
+        cdf, rng = self._cdf_and_rng()
+        version = self._version
+        index = min(int(np.searchsorted(cdf, rng.random(), side='right')), self.num_choices - 1)
+        results = self.apply_choice(results, index, rng)
+        if results is not None:
+            record = results.setdefault(CHOICE_META_KEY, {})
+            record[self.key] = index
+            if self.live is not None:
+                record[version_key(self.key)] = version  # the θ it was drawn from (trunk index)
+        return results
+
+    def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
+        raise NotImplementedError
+
+    def choice_names(self) -> list[str] | None:
+        """Readable names of the choices, if the transform has them."""
+        return None
+
+    def export_cfg(self, probs: Sequence[float]) -> dict:
+        """Config of a transform that replays ``probs`` without learning."""
+        raise NotImplementedError
+
+
+@TRANSFORMS.register_module()
+class OHLRandomChoice(LiveChoiceTransform):
+    """Apply one of several sub-pipelines per sample, chosen from an OHL-learned (or a fixed) distribution.
+
+    Args:
+        transforms: One entry per choice: a transform config or a list of them (an empty list is identity).
+        key: Name that links the transform to its ``PipelineChoiceSpace``.
+        probs: Fixed probabilities, used when no space is bound (replaying an exported policy); uniform if None.
+    """
+
+    def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
+                 probs: Sequence[float] | None = None) -> None:
+        super().__init__(len(transforms), key, probs)
+        self.transform_cfgs = [list(t) if isinstance(t, (list, tuple)) else [t] for t in transforms]
+        self.pipelines = [Compose(cfg) for cfg in self.transform_cfgs]
+
+    def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
+        return self.pipelines[index](results)
+
+    def export_cfg(self, probs: Sequence[float]) -> dict:
+        return dict(type='OHLRandomChoice', key=self.key, transforms=self.transform_cfgs,
+                    probs=[round(float(p), 6) for p in probs])
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(key={self.key!r}, choices={len(self.pipelines)})'

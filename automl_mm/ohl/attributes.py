@@ -1,0 +1,103 @@
+"""Attribute paths of a runner, and :class:`SetAttributesHook`, which sets fixed values at them before training.
+
+A path starts at a runner attribute (``model`` is the unwrapped model), ``*`` fans out over a list and integers
+index lists: ``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``.
+:class:`~automl_mm.ohl.spaces.AttributeSpace` writes its samples there while it learns; ``SetAttributesHook``
+replays the learned value (the config fragment an ``AttributeSpace`` exports).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from automl_mm.registry import HOOKS
+
+
+def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
+    """``(container, key)`` pairs that ``path`` names; ``*`` fans out over a list, ``model`` is the unwrapped model.
+
+    Raises:
+        ValueError: The path is empty, ends with ``*``, or a part of it does not exist (the message names the path
+            and the part).
+    """
+    parts = path.split('.')
+    if not parts or not parts[0]:
+        raise ValueError(f'empty attribute path {path!r}')
+    if parts[0] == 'model':
+        root = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    elif hasattr(runner, parts[0]):
+        root = getattr(runner, parts[0])
+    else:
+        raise ValueError(f'attribute path {path!r}: the runner has no attribute {parts[0]!r}')
+    nodes = [root]
+    for depth, part in enumerate(parts[1:-1], start=1):
+        nodes = [child for node in nodes for child in _children(node, part, path, depth)]
+    last = parts[-1]
+    pairs = []
+    for node in nodes:
+        if last == '*':
+            raise ValueError(f'attribute path {path!r} cannot end with *')
+        key: Any = int(last) if isinstance(node, (list, tuple)) else last
+        if isinstance(node, dict):
+            if last not in node:
+                raise ValueError(f'attribute path {path!r}: key {last!r} not found')
+        elif isinstance(node, (list, tuple)):
+            if not -len(node) <= key < len(node):
+                raise ValueError(f'attribute path {path!r}: index {key} out of range')
+        elif not hasattr(node, last):
+            raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}')
+        pairs.append((node, key))
+    return pairs
+
+
+def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
+    if part == '*':
+        if not isinstance(node, (list, tuple)):
+            raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list, got {type(node).__name__}')
+        return list(node)
+    if isinstance(node, (list, tuple)) and part.lstrip('-').isdigit():
+        return [node[int(part)]]
+    if isinstance(node, dict):
+        if part not in node:
+            raise ValueError(f'attribute path {path!r}: key {part!r} not found')
+        return [node[part]]
+    if not hasattr(node, part):
+        raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {part!r}')
+    return [getattr(node, part)]
+
+
+def set_attribute(runner: Any, path: str, value: Any) -> None:
+    """Set ``value`` at ``path`` (see the module docstring for the syntax)."""
+    for node, key in resolve_attribute(runner, path):
+        if isinstance(node, (dict, list)):
+            node[key] = value
+        else:
+            setattr(node, key, value)
+
+
+def get_attribute(runner: Any, path: str) -> list[Any]:
+    """Current values at ``path`` (one per ``*`` fan-out)."""
+    return [node[key] if isinstance(node, (dict, list, tuple)) else getattr(node, key)
+            for node, key in resolve_attribute(runner, path)]
+
+
+@HOOKS.register_module()
+class SetAttributesHook(Hook):
+    """Set fixed values at attribute paths before training: how a learned per-copy hyper-parameter is replayed.
+
+    Args:
+        values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
+    """
+
+    priority = 'HIGH'
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        if not isinstance(values, dict) or not values:
+            raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
+        self.values = dict(values)
+
+    def before_train(self, runner) -> None:
+        for path, value in self.values.items():
+            set_attribute(runner, path, value)

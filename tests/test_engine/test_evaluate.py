@@ -1,0 +1,96 @@
+"""The held-out evaluator shared by OHL rewards and NAS scoring: one fallback chain of config keys, one set of
+errors."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.evaluator import BaseMetric, Evaluator
+
+from automl_mm.engine.evaluate import HeldOutEvaluator, held_out_keys
+
+
+def _loader(name: str) -> dict:
+    return dict(dataset=[name] * 4, batch_size=2, collate_fn=dict(type='default_collate'))
+
+
+class _Runner(SimpleNamespace):
+    def build_evaluator(self, cfg):
+        self.evaluator_cfg = cfg
+        return SimpleNamespace(metrics=[], dataset_meta=None)
+
+
+def _built(purpose: str, cfg: dict, **kwargs) -> tuple[HeldOutEvaluator, _Runner]:
+    runner = _Runner(cfg=cfg)
+    held_out = HeldOutEvaluator(purpose, 'm', 'Owner', dataloader_key='Owner.loader', evaluator_key='Owner.evaluator',
+                                **kwargs).build(runner)
+    return held_out, runner
+
+
+def test_the_chain_of_keys_per_purpose():
+    assert held_out_keys('reward') == (('reward_dataloader', ), ('reward_evaluator', 'val_evaluator'))
+    assert held_out_keys('search') == (('search_dataloader', 'reward_dataloader'),
+                                       ('search_evaluator', 'reward_evaluator', 'val_evaluator'))
+    with pytest.raises(KeyError, match='reward.*search'):
+        held_out_keys('val')
+
+
+def test_the_owner_argument_then_the_config_keys_in_order():
+    full = dict(search_dataloader=_loader('search'), reward_dataloader=_loader('reward'),
+                val_dataloader=_loader('val'), search_evaluator='search_ev', reward_evaluator='reward_ev',
+                val_evaluator='val_ev')
+    held_out, runner = _built('search', full)
+    assert held_out.loader.dataset[0] == 'search' and runner.evaluator_cfg == 'search_ev'
+    held_out, runner = _built('search', dict(full, search_dataloader=None, search_evaluator=None))
+    assert held_out.loader.dataset[0] == 'reward' and runner.evaluator_cfg == 'reward_ev'
+    held_out, runner = _built('reward', dict(full, reward_evaluator=None))
+    assert held_out.loader.dataset[0] == 'reward' and runner.evaluator_cfg == 'val_ev'
+    held_out, runner = _built('reward', full, dataloader=_loader('own'), evaluator='own_ev')
+    assert held_out.loader.dataset[0] == 'own' and runner.evaluator_cfg == 'own_ev'
+    assert held_out.build(runner) is held_out and held_out.loader.dataset[0] == 'own'  # resolved once
+
+
+def test_missing_split_or_metrics_name_the_keys_tried():
+    # an OHL reward never falls back to the search split, nor any purpose to val_dataloader
+    with pytest.raises(ValueError, match=r'Owner needs a reward split .*set Owner\.loader or a top-level '
+                                         r'reward_dataloader'):
+        _built('reward', dict(search_dataloader=_loader('search'), val_dataloader=_loader('val'), val_evaluator='e'))
+    with pytest.raises(ValueError, match=r'Owner\.loader or a top-level search_dataloader / reward_dataloader'):
+        _built('search', dict(val_dataloader=_loader('val'), val_evaluator='e'))
+    with pytest.raises(ValueError, match=r'Owner needs Owner\.evaluator \(or a top-level search_evaluator / '
+                                         r'reward_evaluator / val_evaluator\)'):
+        _built('search', dict(reward_dataloader=_loader('reward')))
+
+
+class _Echo(torch.nn.Module):
+    def val_step(self, data):
+        return data
+
+
+class _Metric(BaseMetric):
+    def __init__(self, values: dict) -> None:
+        super().__init__(prefix='acc')
+        self.values = values
+
+    def process(self, data_batch, data_samples) -> None:
+        self.results.append(1)
+
+    def compute_metrics(self, results) -> dict:
+        return dict(self.values)
+
+
+@pytest.mark.parametrize('values, expected', [(dict(top1=0.75), (0.75, False)), ({}, (0.0, True))])
+def test_score_is_the_metric_or_zero_when_empty(values, expected):
+    held_out = HeldOutEvaluator('reward', 'acc/top1', 'OHLHook', metric_key_name='reward_key')
+    runner = SimpleNamespace(cfg=dict(reward_dataloader=_loader('r'), reward_evaluator='x'),
+                             build_evaluator=lambda cfg: Evaluator([_Metric(values)]))
+    assert held_out.build(runner).score(_Echo()) == expected
+
+
+def test_score_names_the_owner_key_when_the_metric_is_missing():
+    held_out = HeldOutEvaluator('search', 'acc/top5', 'PCNASLoop', metric_key_name='train_cfg.metric_key')
+    runner = SimpleNamespace(cfg=dict(search_dataloader=_loader('s'), search_evaluator='x'),
+                             build_evaluator=lambda cfg: Evaluator([_Metric(dict(top1=1.0))]))
+    with pytest.raises(KeyError, match=r"train_cfg\.metric_key 'acc/top5' is not among the metrics \['acc/top1'\]"):
+        held_out.build(runner).score(_Echo())
