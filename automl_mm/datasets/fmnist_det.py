@@ -11,7 +11,9 @@ Rules (all in pixels of the ``img_size`` x ``img_size`` canvas):
   for reward and val: 5,000 / 5,000 / 50,000 by default); the test split draws only from the official 10k test items.
   Each split walks a seeded permutation of its pool, so an item repeats only once its whole pool has been used.
   Every annotation records its source as ``fmnist_set`` (``'train'`` / ``'test'``: the official part) and
-  ``fmnist_index`` (index into that part), extra fields that pycocotools and mmdet ignore.
+  ``fmnist_index`` (index into that part), and where the resized item was pasted as ``fmnist_paste_box``
+  ``[x, y, w, h]`` (ints; ``item_patch(item, max(w, h), threshold)`` is the patch): extra fields that pycocotools
+  and mmdet ignore.
 * **Item pixels.** An item is cropped to its tight extent in the 28x28 image (pixels ``> threshold``), resized with
   cv2 (``INTER_AREA`` when shrinking, ``INTER_LINEAR`` when enlarging) to a long side ``L`` with its aspect kept, and
   only its pixels ``> threshold`` after resizing are pasted: they are its mask. The background is black, or a
@@ -189,7 +191,8 @@ def _annotation(obj: dict, label: int, part: str, index: int) -> dict:
     return {'category_id': label + 1, 'bbox': [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
             'area': float(visible.sum()), 'iscrowd': 0,
             'segmentation': {'size': [int(s) for s in rle['size']], 'counts': rle['counts'].decode('ascii')},
-            'fmnist_set': part, 'fmnist_index': index}
+            'fmnist_set': part, 'fmnist_index': index,
+            'fmnist_paste_box': [obj['x'], obj['y'], int(obj['patch'].shape[1]), int(obj['patch'].shape[0])]}
 
 
 def _generate_split(out_dir: str, split: str, num_images: int, images: np.ndarray, labels: np.ndarray,
