@@ -20,11 +20,11 @@ Rules (all in pixels of the ``img_size`` x ``img_size`` canvas):
   seeded low-frequency noise texture with values in ``[0, threshold]``, so ``canvas > threshold`` is exactly the
   union of the visible masks.
 * **Sizes.** Areas are COCO's absolute ranges, the ones pycocotools' ``COCOeval`` uses (no rescaling to the
-  canvas): small ``area < 32**2``, medium ``32**2 < area < 96**2``, large ``area > 96**2``, with area = mask pixels.
+  canvas): small ``area < 32**2``, medium ``32**2 <= area <= 96**2``, large ``area > 96**2``, with area = mask pixels.
   Each object draws a range with ``size_probs``, a target mask area log-uniform inside it (small from
   ``MIN_AREA``; large up to what the canvas allows), and the ``L`` giving that area. The first object of image
   ``i`` (1-based) must land in range ``(i - 1) % 3`` (small, medium, large) and keep it under occlusion (other
-  items are drawn until one can), so any split of >= 3 images holds all three ranges.
+  items are drawn until one reaches it), so any split of >= 3 images holds all three ranges.
 * **Overlap and occlusion.** Items are pasted in order, a later one over an earlier one: the earlier mask loses the
   covered pixels and its box is the tight box of what stays visible. A placement (up to ``PLACEMENT_ATTEMPTS``
   seeded positions per item, else the item is left out) is accepted only if afterwards every pair of boxes has
@@ -214,7 +214,7 @@ def _generate_split(out_dir: str, split: str, num_images: int, images: np.ndarra
         else:
             raise RuntimeError(f'{split}: no Fashion-MNIST item of {_ITEM_ATTEMPTS} tried reaches a {which} mask '
                                f'area on a {img_size}-px canvas with threshold {threshold}')
-        range_floor = {'small': 1, 'medium': SMALL_MAX + 1, 'large': LARGE_MIN + 1}[which]
+        range_floor = {'small': 1, 'medium': SMALL_MAX, 'large': LARGE_MIN + 1}[which]
         canvas.try_place(patch, threshold, rng, keep_min=range_floor)  # an empty canvas always accepts
         sources.append(index)
         for _ in range(int(rng.integers(1, opts['max_objects'] + 1)) - 1):

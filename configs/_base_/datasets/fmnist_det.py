@@ -44,28 +44,13 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
                  ann_file='annotations/instances_val.json', data_prefix=dict(img='val/'), test_mode=True,
                  pipeline=test_pipeline, backend_args=backend_args))
-test_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 ann_file='annotations/instances_test.json', data_prefix=dict(img='test/'), test_mode=True,
-                 pipeline=test_pipeline, backend_args=backend_args))
 # The reward split (OHL rewards, NAS scoring) is never the test split.
-reward_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 ann_file='annotations/instances_reward.json', data_prefix=dict(img='reward/'), test_mode=True,
-                 pipeline=test_pipeline, backend_args=backend_args))
+reward_dataloader = dict(val_dataloader, dataset=dict(
+    val_dataloader['dataset'], ann_file='annotations/instances_reward.json', data_prefix=dict(img='reward/')))
+test_dataloader = dict(val_dataloader, dataset=dict(
+    val_dataloader['dataset'], ann_file='annotations/instances_test.json', data_prefix=dict(img='test/')))
 
 val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='bbox',
                      format_only=False, backend_args=backend_args)
-test_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_test.json', metric='bbox',
-                      format_only=False, backend_args=backend_args)
-reward_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_reward.json', metric='bbox',
-                        format_only=False, backend_args=backend_args)
+reward_evaluator = dict(val_evaluator, ann_file=data_root + 'annotations/instances_reward.json')
+test_evaluator = dict(val_evaluator, ann_file=data_root + 'annotations/instances_test.json')
