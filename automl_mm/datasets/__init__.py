@@ -1,7 +1,9 @@
-"""Datasets (digits, Fashion-MNIST, CIFAR-10, image folders, a generated COCO set) and classification transforms."""
+"""Datasets (digits, Fashion-MNIST, CIFAR-10, image folders, generated COCO sets of shapes and of Fashion-MNIST
+items) and classification transforms."""
 from .cifar import CIFAR10Dataset, read_cifar_batch
 from .digits import DigitsDataset
 from .fashion_mnist import FashionMNISTDataset, read_idx
+from .fmnist_det import generate_fmnist_det
 from .image_folder import ImageFolderDataset
 from .noisy_labels import NoisyLabelDataset
 from .splits import stratified_split
@@ -11,4 +13,4 @@ from .transforms import PackClsInputs, RandomCrop, RandomResizedCrop, ResizeShor
 
 __all__ = ['CIFAR10Dataset', 'DigitsDataset', 'FashionMNISTDataset', 'ImageFolderDataset', 'NoisyLabelDataset',
            'PackClsInputs', 'RandomCrop', 'RandomResizedCrop', 'ResizeShortEdge', 'TorchvisionAugment', 'generate_coco',
-           'read_cifar_batch', 'read_idx', 'stratified_split']
+           'generate_fmnist_det', 'read_cifar_batch', 'read_idx', 'stratified_split']
