@@ -5,7 +5,7 @@ The choice transforms (``LivePolicy``, ``LiveChoiceTransform``, ``OHLRandomChoic
 """
 from automl_mm.augment.choice import LiveChoiceTransform, LivePolicy, OHLRandomChoice
 
-from .attributes import SetAttributesHook, get_attribute, set_attribute
+from .attributes import SetAttributesHook, TrunkScheduleHook, get_attribute, set_attribute
 from .base import (
                    BaseController,
                    BaseDistribution,
@@ -26,7 +26,7 @@ __all__ = [
     'AttributeSpace', 'BaseController', 'BaseDistribution', 'Categorical', 'CopyDataParallel', 'CopyLayout',
     'CopySampler', 'DiagGaussian', 'FactorisedCategorical', 'LiveChoiceTransform', 'LivePolicy', 'OHLHook',
     'OHLRandomChoice', 'OHLSpace', 'PerCopySpace', 'PipelineChoiceSpace', 'Product', 'REINFORCE',
-    'SetAttributesHook', 'build_controller', 'build_distribution', 'build_ohl_space', 'get_attribute',
-    'get_copy_layout', 'init_copy_layout', 'reset_copy_layout', 'set_attribute',
+    'SetAttributesHook', 'TrunkScheduleHook', 'build_controller', 'build_distribution', 'build_ohl_space',
+    'get_attribute', 'get_copy_layout', 'init_copy_layout', 'reset_copy_layout', 'set_attribute',
 ]
 __all__ += ['OHLProgressHook']

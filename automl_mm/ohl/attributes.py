@@ -101,3 +101,57 @@ class SetAttributesHook(Hook):
     def before_train(self, runner) -> None:
         for path, value in self.values.items():
             set_attribute(runner, path, value)
+
+
+@HOOKS.register_module()
+class TrunkScheduleHook(Hook):
+    """Replay a per-trunk schedule of values at attribute paths, without copies or ``OHLHook``.
+
+    ``OHLHook`` records in its history the value of each per-copy space's mode in every trunk (``schedule``) and
+    exports them as ``schedule_policy.py``, a fragment with this hook: retraining from scratch with it sets, at the
+    start of trunk ``k`` (before its first iteration, where ``OHLHook`` applied the samples of trunk ``k``), the
+    ``k``-th value of each path; after the last recorded trunk the last value stays. Trunk ``k`` covers epochs
+    ``[k * trunk_epochs, (k + 1) * trunk_epochs)`` or iterations ``[k * trunk_iters, (k + 1) * trunk_iters)``. A
+    resumed run sets the value of the trunk it resumes in before its first iteration.
+
+    Args:
+        values: ``{path: [value of trunk 0, value of trunk 1, ...]}`` (non-empty lists).
+        trunk_epochs: Trunk length in epochs (epoch-based loops).
+        trunk_iters: Trunk length in iterations; give exactly one of the two.
+
+    Raises:
+        ValueError: an empty ``values`` or list, or not exactly one positive trunk length.
+    """
+
+    priority = 'HIGH'
+
+    def __init__(self, values: dict[str, list], trunk_epochs: int | None = None,
+                 trunk_iters: int | None = None) -> None:
+        if not isinstance(values, dict) or not values or not all(isinstance(v, (list, tuple)) and v
+                                                                 for v in values.values()):
+            raise ValueError(f'TrunkScheduleHook needs {{path: non-empty list of per-trunk values}}, got {values!r}')
+        lengths = [n for n in (trunk_epochs, trunk_iters) if n is not None]
+        if len(lengths) != 1 or not isinstance(lengths[0], int) or lengths[0] < 1:
+            raise ValueError('TrunkScheduleHook needs exactly one positive trunk_epochs / trunk_iters, got '
+                             f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
+        self.values = {path: list(v) for path, v in values.items()}
+        self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
+
+    def trunk_of(self, epoch: int, iteration: int) -> int:
+        """The trunk that epoch ``epoch`` / iteration ``iteration`` (0-based) belongs to."""
+        return iteration // self.trunk_iters if self.trunk_iters else epoch // self.trunk_epochs
+
+    def _apply(self, runner, trunk: int) -> None:
+        for path, values in self.values.items():
+            set_attribute(runner, path, values[min(trunk, len(values) - 1)])
+
+    def before_train(self, runner) -> None:
+        self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
+
+    def before_train_epoch(self, runner) -> None:
+        if self.trunk_epochs and runner.epoch % self.trunk_epochs == 0:
+            self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        if self.trunk_iters and runner.iter % self.trunk_iters == 0:
+            self._apply(runner, self.trunk_of(runner.epoch, runner.iter))

@@ -214,6 +214,13 @@ class OHLSpace(metaclass=ABCMeta):
     def export_fragment(self) -> str:
         """Config text (Python) that retrains from scratch with the final distribution fixed."""
 
+    def scheduled_values(self) -> dict[str, Any] | None:
+        """``{attribute path: value}`` that the mode of the current distribution sets, recorded per trunk in the
+        history (``schedule``) and replayed by ``TrunkScheduleHook`` (``schedule_policy.py``); ``None`` (the
+        default) for spaces that are not replayed by attribute (per-item spaces: use ``final_policy.py`` or the
+        per-trunk probabilities in ``probs_<space>.npz``)."""
+        return None
+
 
 class PerCopySpace(OHLSpace):
     """An OHL space that draws one sample per copy per trunk and applies it (the samples depend on the copy only).

@@ -310,7 +310,8 @@ class OHLHook(Hook):
         if self.trunk == 0 and not self._in_trunk:
             # Copies start from identical weights (METHODS.md §1, step 3): the first copy's.
             self._broadcast_copy_state(runner, src=0)
-        self._report = OHLReport(runner, self.out_dir, self.spaces, self.plot)
+        self._report = OHLReport(runner, self.out_dir, self.spaces, self.plot,
+                                  trunk=dict(trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters))
         if self._iteration_loop:
             # The first batch is loaded right after mmengine skipped the batches a resumed run already trained on;
             # the random streams are derived after that skip, so the skip cannot consume them.
@@ -493,6 +494,8 @@ class OHLHook(Hook):
         rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
         best = max((c for c in range(layout.num_copies) if valids[c]), key=lambda c: (rewards[c], -c))
 
+        # θ changes only here: its mode now is the mode every copy sampled around during this trunk
+        schedule = {s.name: v for s in self.spaces if (v := s.scheduled_values()) is not None}
         updates = {}
         for space, controller in zip(self.spaces, self.controllers):
             updates[space.name] = controller.step(trunk['stats'][space.name], rewards)
@@ -511,7 +514,7 @@ class OHLHook(Hook):
         record = dict(trunk=self.trunk, seconds={k: round(v, 6) for k, v in seconds.items()},
                       epoch=epoch, iter=iters, iters_in_trunk=self._trunk_iters, partial=partial,
                       rewards=rewards, valid=valids, empty_metrics=trunk['empty'], best=best, controller=updates,
-                      samples=counts, stale_samples=trunk['stale'],
+                      samples=counts, stale_samples=trunk['stale'], schedule=schedule,
                       distributions={s.name: s.distribution.summary() for s in self.spaces},
                       theta={s.name: [p.detach().tolist() for p in s.distribution.parameters()]
                              for s in self.spaces}, **sync)

@@ -5,10 +5,37 @@ import json
 import math
 import os
 import os.path as osp
+import pprint
 from collections.abc import Sequence
 from typing import Any
 
 from mmengine.dist import is_main_process
+
+
+def schedule_fragment(history: list[dict], trunk: dict) -> str:
+    """Config text replaying the per-trunk ``schedule`` of ``history`` with a ``TrunkScheduleHook``.
+
+    Args:
+        history: ``OHLHook`` history entries; each ``schedule`` maps a space name to ``{attribute path: value}``.
+        trunk: ``dict(trunk_epochs=...)`` or ``dict(trunk_iters=...)`` (the hook's trunk length; ``None`` values
+            are dropped).
+
+    Returns:
+        Python config text, or ``''`` when no space recorded a schedule.
+    """
+    values: dict[str, list] = {}
+    for entry in history:
+        for per_space in entry.get('schedule', {}).values():
+            for path, value in per_space.items():
+                values.setdefault(path, []).append(value)
+    if not values:
+        return ''
+    length = {k: v for k, v in trunk.items() if v is not None}
+    text = pprint.pformat(dict(type='TrunkScheduleHook', values=values, **length), width=110, compact=True)
+    return (f'# Exported by automl_mm OHLHook after trunk {history[-1]["trunk"]}: the mode of each trunk\'s learned\n'
+            '# distribution, set at the start of that trunk. Add to a config without the OHLHook and its copies to\n'
+            '# retrain from scratch on the learned schedule (the last value stays after the last trunk).\n'
+            f'custom_hooks = [{text}]\n')
 
 
 class OHLReport:
@@ -17,13 +44,18 @@ class OHLReport:
     * ``history.json``: per trunk, every copy's reward, the best copy, the controller's scalars and each
       distribution in human-readable form (top choices and their probabilities, or mean and std);
     * ``distribution_<space>.png`` and ``rewards.png``: the evolution of each distribution and of the rewards;
-    * ``final_policy.py``: a config fragment that retrains from scratch with the current distributions fixed.
+    * ``final_policy.py``: a config fragment that retrains from scratch with the current distributions fixed;
+    * ``schedule_policy.py`` (runs with per-copy spaces, e.g. ``AttributeSpace``): a fragment that retrains from
+      scratch following the learned schedule, the mode of each trunk's distribution at that trunk, with a
+      ``TrunkScheduleHook`` (no copies, no ``OHLHook``).
 
     The same scalars go to the runner's visualiser (TensorBoard and local backends).
     """
 
-    def __init__(self, runner: Any, out_dir: str, spaces: Sequence[Any], plot: bool = True) -> None:
+    def __init__(self, runner: Any, out_dir: str, spaces: Sequence[Any], plot: bool = True,
+                 trunk: dict | None = None) -> None:
         self.runner = runner
+        self.trunk = trunk or {}  # the OHLHook's trunk_epochs / trunk_iters, for schedule_policy.py
         self.dir = osp.join(runner.work_dir, out_dir)
         self.plot = plot
         if is_main_process():
@@ -47,6 +79,10 @@ class OHLReport:
             f.write(f'# Exported by automl_mm OHLHook after trunk {last["trunk"]}.\n')
             for space in spaces:
                 f.write(space.export_fragment())
+        schedule = schedule_fragment(history, self.trunk)
+        if schedule:
+            with open(osp.join(self.dir, 'schedule_policy.py'), 'w') as f:
+                f.write(schedule)
         if self.plot:
             self._plot(history, spaces)
             for space in spaces:  # space-specific figures, e.g. AM-LFS's learned t(x) and tau(x)

@@ -93,11 +93,14 @@ class AttributeSpace(PerCopySpace):
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message
 
+    def scheduled_values(self) -> dict[str, Any]:
+        value = _plain(self.value_of(self.distribution.mode()))
+        return {path: value for path in self.targets}
+
     def export_fragment(self) -> str:
-        value = self.value_of(self.distribution.mode())
-        values = {path: value for path in self.targets}
+        values = pprint.pformat(self.scheduled_values())
         return (f'# OHL space {self.name!r}: the most likely value of the learned distribution, fixed.\n'
-                f'custom_hooks = [dict(type=\'SetAttributesHook\', values={pprint.pformat(values)})]\n')
+                f'custom_hooks = [dict(type=\'SetAttributesHook\', values={values})]\n')
 
 
 def _iter_transforms(dataset: Any):
