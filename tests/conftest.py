@@ -37,6 +37,33 @@ def tiny_digits_cfg(work_dir: str, max_epochs: int = 1):
     return cfg
 
 
+def tiny_ohl_cfg(work_dir: str, **hook):
+    """One copy of the digits OHL config for in-process runs (build it with ``RUNNERS.build``: its CopyRunner),
+    tiny: 64 training images, batches of 16 (4 iterations per epoch), 3 epochs, no validation or test."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/ohl/ohl_convnet_1x4_12e_digits.py'))
+    cfg.work_dir = work_dir
+    cfg.launcher = 'none'
+    cfg.model.backbone.channels = (8, 16)
+    cfg.model.head.in_channels = 16
+    cfg.train_dataloader.batch_size = 16
+    cfg.train_dataloader.dataset.max_samples = 64
+    cfg.reward_dataloader.dataset.max_samples = 64
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=100)
+    cfg.param_scheduler = []
+    cfg.reward_evaluator = dict(type='Accuracy', topk=(1,))
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=4)
+    cfg.default_hooks.logger.interval = 1
+    if 'trunk_iters' in hook:
+        cfg.custom_hooks[0].pop('trunk_epochs')
+    cfg.custom_hooks[0].update(num_copies=1, plot=False, **hook)
+    return cfg
+
+
 def run_tool(*args: str, timeout: int = 900, env: dict | None = None, check: bool = True):
     """Run a repo tool (e.g. tools/train.py) in a subprocess from the repo root; return the completed process."""
     import os

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from mmcv.transforms import BaseTransform
-from mmengine.config import Config
 from mmengine.dataset import DefaultSampler
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import CheckpointHook
@@ -36,6 +35,7 @@ from automl_mm.ohl.hook import _same, check_checkpoint_schedule, check_train_set
 from automl_mm.ohl.report import choice_label
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import METRICS, RUNNERS, TRANSFORMS
+from tests.conftest import tiny_ohl_cfg
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 
@@ -77,27 +77,7 @@ def _layout(num_copies, ranks_per_copy, rank=0, group=None):
 
 # ------------------------------------------------------------------------------------------ in-process runs
 def _cfg(tmp_path, **hook):
-    """One copy of the digits OHL config, tiny: 64 training images, batches of 16 (4 iterations per epoch)."""
-    cfg = Config.fromfile(OHL)
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.launcher = 'none'
-    cfg.model.backbone.channels = (8, 16)
-    cfg.model.head.in_channels = 16
-    cfg.train_dataloader.batch_size = 16
-    cfg.train_dataloader.dataset.max_samples = 64
-    cfg.reward_dataloader.dataset.max_samples = 64
-    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=100)
-    cfg.param_scheduler = []
-    cfg.reward_evaluator = dict(type='Accuracy', topk=(1,))
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=4)
-    cfg.default_hooks.logger.interval = 1
-    if 'trunk_iters' in hook:
-        cfg.custom_hooks[0].pop('trunk_epochs')
-    cfg.custom_hooks[0].update(num_copies=1, plot=False, **hook)
-    return cfg
+    return tiny_ohl_cfg(str(tmp_path / 'work'), **hook)
 
 
 def _train(cfg):

@@ -7,16 +7,14 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from automl_mm.ohl import TrunkScheduleHook, reset_copy_layout
 from automl_mm.ohl.report import schedule_fragment
 from automl_mm.registry import HOOKS, RUNNERS
-from tests.conftest import REPO_ROOT, tiny_digits_cfg
+from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg
 
-OHL = osp.join(REPO_ROOT, 'configs/ohl/ohl_convnet_1x4_12e_digits.py')
 LR = 'optim_wrapper.optimizer.param_groups.*.lr'
 
 
@@ -90,19 +88,9 @@ def test_an_ohl_run_records_each_trunks_mode_and_its_export_replays_it(tmp_path)
     recorded schedule is the mode of θ *during* each trunk, and the exported fragment reproduces it in a run
     without OHL at every trunk boundary."""
     choices = [0.02, 0.05, 0.1]
-    cfg = Config.fromfile(OHL)
-    cfg.work_dir = str(tmp_path / 'ohl')
-    cfg.launcher = 'none'
-    cfg.model.backbone.channels = (8, 16)
-    cfg.model.head.in_channels = 16
-    cfg.train_dataloader.batch_size = 16
-    cfg.train_dataloader.dataset.update(max_samples=64, img_size=16, pipeline=[dict(type='PackClsInputs')])
-    cfg.reward_dataloader.dataset.update(max_samples=64, img_size=16)
-    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4, val_interval=100)
-    cfg.param_scheduler = []
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg = tiny_ohl_cfg(str(tmp_path / 'ohl'))
+    cfg.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]  # the learning rate is the only space
+    cfg.train_cfg.max_epochs = 4
     cfg.custom_hooks = [dict(
         type='OHLHook', num_copies=1, trunk_epochs=1, seed=3, plot=False,
         spaces=[dict(type='AttributeSpace', name='lr', target=LR, choices=choices,
