@@ -103,8 +103,8 @@ class AttributeSpace(PerCopySpace):
                 f'custom_hooks = [dict(type=\'SetAttributesHook\', values={values})]\n')
 
 
-def _iter_transforms(dataset: Any):
-    """Every transform object in a dataset's pipeline, through dataset wrappers and nested Compose."""
+def _transform_lists(dataset: Any):
+    """Every list of transforms in a dataset's pipeline, through dataset wrappers and nested Compose."""
     seen = set()
     stack = [dataset]
     while stack:
@@ -120,11 +120,31 @@ def _iter_transforms(dataset: Any):
         transforms = getattr(pipeline, 'transforms', None) if pipeline is not None else None
         if transforms is None and hasattr(obj, 'transforms'):
             transforms = obj.transforms
-        for t in transforms or []:
-            yield t
-            stack.append(t)
+        if transforms:
+            yield list(transforms)
+            stack.extend(transforms)
         for sub in getattr(obj, 'pipelines', []) or []:
             stack.append(sub)
+
+
+def _iter_transforms(dataset: Any):
+    """Every transform object in a dataset's pipeline, through dataset wrappers and nested Compose."""
+    for transforms in _transform_lists(dataset):
+        yield from transforms
+
+
+def _placement(dataset: Any, transform: Any) -> str:
+    """Where ``transform`` sits in its pipeline, in words: 'between RandomFlip and PackDetInputs'."""
+    for transforms in _transform_lists(dataset):
+        index = next((i for i, t in enumerate(transforms) if t is transform), None)
+        if index is None:
+            continue
+        before = type(transforms[index - 1]).__name__ if index > 0 else None
+        after = type(transforms[index + 1]).__name__ if index + 1 < len(transforms) else None
+        if before and after:
+            return f'between {before} and {after}'
+        return f'after {before}' if before else (f'before {after}' if after else 'alone')
+    return 'where it was'
 
 
 @SEARCH_SPACES.register_module()
@@ -153,6 +173,8 @@ class PipelineChoiceSpace(OHLSpace):
         self.live: LivePolicy | None = None
         self._version: int | None = None
         self._stale = 0
+        self._placement = 'where it was'  # in words, for export_fragment
+        self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
         super().__init__(None if sized_later else distribution, name=name or key)
 
     def set_distribution(self, distribution: dict | Any) -> None:
@@ -190,6 +212,8 @@ class PipelineChoiceSpace(OHLSpace):
         if self.distribution is None or not self.transforms:
             self.resolve(runner)
         transforms = list(_iter_transforms(runner.train_dataloader.dataset))
+        self._placement = _placement(runner.train_dataloader.dataset, self.transforms[0])
+        self._mmdet = any(type(t).__module__.startswith('mmdet.') for t in transforms)
         for t in self.transforms:
             t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy)
         # The choice reaches the hook through the data samples' metainfo: make every packing transform carry it
@@ -237,10 +261,25 @@ class PipelineChoiceSpace(OHLSpace):
         self._stale = 0
 
     def export_fragment(self) -> str:
+        """The learned distribution, fixed, as config text that retrains without OHL.
+
+        For an mmdet pipeline the text is for a stock mmdet config (``default_scope = 'mmdet'``): it imports
+        automl_mm through ``custom_imports`` and names the transform with its scope prefix.
+        """
         if not self.transforms:
             raise RuntimeError(f'space {self.name!r} has not been set up; nothing to export')
         cfg = self.transforms[0].export_cfg(self.distribution.probs().tolist())
-        return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
-                f'# {type(self.transforms[0]).__name__}(key={self.key!r}) of train_pipeline and drop the OHLHook to '
-                'retrain from scratch.\n'
-                f'ohl_fixed_{self.key} = {pprint.pformat(cfg, width=110, compact=True)}\n')
+        name = f'ohl_fixed_{self.key}'
+        replaced = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
+        if not self._mmdet:
+            return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
+                    f'# {replaced} of train_pipeline and drop the OHLHook to retrain from scratch.\n'
+                    f'{name} = {pprint.pformat(cfg, width=110, compact=True)}\n')
+        cfg['type'] = f'automl_mm.{cfg["type"]}'
+        return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
+                f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the two assignments below into it (merge\n'
+                f'# custom_imports with any it already has) and put {name} in its train_pipeline {self._placement},\n'
+                f'# where the search had {replaced}, e.g.\n'
+                f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {name}, dict(type='PackDetInputs')]\n"
+                "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
+                f'{name} = {pprint.pformat(cfg, width=110, compact=True)}\n')

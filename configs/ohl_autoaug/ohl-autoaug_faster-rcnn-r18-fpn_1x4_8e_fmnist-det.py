@@ -1,0 +1,55 @@
+# OHL-Auto-Aug inside mmdet's Faster R-CNN (automl_mm ResNet-18, 64-channel FPN) on the Fashion-MNIST detection set
+# (python tools/data/generate_fmnist_det.py data/fmnist_det): 4 copies learn which ordered pair of the 36
+# augmentation elements to apply after flip (geometric elements move the boxes and masks with the pixels), while
+# they train 8 epochs (one trunk per epoch) on the first 200 training images from scratch, rewarded by
+# coco/bbox_mAP on the whole reward split (500 images; CocoMetric scores every image of its ann_file).
+# Run time on 2 CPU cores: about 15 minutes, an ESTIMATE, not a measured run: one copy measured 0.6 s per
+# iteration at batch 4 (160 px, one thread, on a loaded machine) and 0.05 s per reward image, so
+# 8 trunks x (50 iterations x 0.6 s + 500 images x 0.05 s) x 4 copies / 2 cores = 8 x 110 s = ~15 min, plus
+# about a minute of start-up and checkpoints.
+# Export: work_dir/ohl/final_policy.py holds an automl_mm.FixedAutoAugment that a stock mmdet config retrains with.
+_base_ = [
+    '../_base_/models/faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/fmnist_det.py',
+    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/ohl_copies.py'
+]
+# mmdet's detector, dataset, transforms and CocoMetric by their names; automl_mm's parts by their scope prefix.
+default_scope = 'mmdet'
+
+num_copies = 4
+max_epochs = 8
+num_train_images = 200
+# score_thr 0.01 (mmdet: 0.05): early in training every score can sit below 0.05, and a trunk whose copies all
+# return no detection has no reward (CocoMetric computes nothing), which stops the run.
+model = dict(roi_head=dict(bbox_head=dict(num_classes=10)), test_cfg=dict(rcnn=dict(score_thr=0.01)))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale={{_base_.img_scale}}, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    # The canvases' background is (near) black: geometric elements uncover black, not AutoAugment's grey.
+    dict(type='automl_mm.OHLAutoAugment', key='autoaug', fill=0),
+    dict(type='PackDetInputs'),  # the PipelineChoiceSpace adds 'ohl_choice' to its meta_keys
+]
+train_dataloader = dict(
+    sampler={{_base_.copy_sampler}},
+    dataset=dict(indices=num_train_images, pipeline=train_pipeline))
+
+custom_hooks = [
+    dict(type='automl_mm.OHLHook',
+         num_copies=num_copies,
+         trunk_epochs=1,
+         # as the Fashion-MNIST classification config: independent first / second element factors, Adam 0.05
+         spaces=[dict(type='PipelineChoiceSpace', key='autoaug',
+                      distribution=dict(type='FactorisedCategorical', factor_sizes=(36, 36)))],
+         controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
+         reward_key='coco/bbox_mAP'),
+    dict(type='automl_mm.OHLProgressHook'),
+]
+optim_wrapper = dict(optimizer=dict(lr=0.02))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2), logger=dict(interval=10))
+auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -1,0 +1,27 @@
+# The Faster R-CNN OHL-Auto-Aug run (same data, copies, trunks, controller) with Mask R-CNN's mask branch: the
+# geometric elements move the instance masks with the boxes (tested: a warped mask's tight box is the warped box).
+# The reward stays coco/bbox_mAP, as in the Faster R-CNN config (so the two runs learn from the same signal, and
+# each trunk scores one COCOeval per copy, not two); val and test add the segm metric.
+# Run time: an ESTIMATE of a little more than the Faster R-CNN config's ~15 min (the mask head adds to each iteration).
+_base_ = './ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
+
+fpn_channels = _base_.fpn_channels
+model = dict(
+    type='MaskRCNN',
+    data_preprocessor=dict(pad_mask=True),
+    roi_head=dict(
+        mask_roi_extractor=dict(type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=14,
+                                                                          sampling_ratio=0),
+                                out_channels=fpn_channels, featmap_strides=[4, 8, 16, 32]),
+        mask_head=dict(type='FCNMaskHead', num_convs=4, in_channels=fpn_channels, conv_out_channels=fpn_channels,
+                       num_classes=10, loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
+    train_cfg=dict(rcnn=dict(mask_size=28)),
+    test_cfg=dict(rcnn=dict(mask_thr_binary=0.5)))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    *_base_.train_pipeline[2:],  # Resize, RandomFlip, OHLAutoAugment, PackDetInputs
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_evaluator = dict(metric=['bbox', 'segm'])
+test_evaluator = dict(metric=['bbox', 'segm'])
