@@ -277,9 +277,9 @@ class PipelineChoiceSpace(OHLSpace):
                     f'{name} = {pprint.pformat(cfg, width=110, compact=True)}\n')
         cfg['type'] = f'automl_mm.{cfg["type"]}'
         return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
-                f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the two assignments below into it (merge\n'
-                f'# custom_imports with any it already has) and put {name} in its train_pipeline {self._placement},\n'
-                f'# where the search had {replaced}, e.g.\n'
+                f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the two assignments below into\n'
+                f'# it (merge custom_imports with any it already has) and put {name} in its train_pipeline\n'
+                f'# {self._placement}, where the search had {replaced}, e.g.\n'
                 f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {name}, dict(type='PackDetInputs')]\n"
                 "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
                 f'{name} = {pprint.pformat(cfg, width=110, compact=True)}\n')
