@@ -1,0 +1,199 @@
+"""OHL-Auto-Aug inside mmdet detectors (issue #17 item 2): the Faster / Mask R-CNN leaf configs on a tiny generated
+Fashion-MNIST detection set, the export to a stock mmdet config, an in-process OHL run, masks following boxes."""
+from __future__ import annotations
+
+import copy
+import json
+import os.path as osp
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.utils import import_modules_from_strings
+
+from automl_mm.augment import DEFAULT_ELEMENTS
+from automl_mm.datasets import generate_fmnist_det
+from automl_mm.ohl import PipelineChoiceSpace
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_datasets'))
+from test_fmnist_det import write_fake_fashion  # noqa: E402
+
+FASTER = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
+MASK = 'configs/ohl_autoaug/ohl-autoaug_mask-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
+NUM_PAIRS = len(DEFAULT_ELEMENTS) ** 2
+
+
+def _pair(first: tuple, second: tuple) -> int:
+    return DEFAULT_ELEMENTS.index(first) * len(DEFAULT_ELEMENTS) + DEFAULT_ELEMENTS.index(second)
+
+
+# Two translations: a translated mask's tight box is exactly the translated (clipped) box.
+TRANSLATE = _pair(('HorizontalTranslate', 0.3), ('VerticalTranslate', 0.15))
+
+
+@pytest.fixture(scope='module')
+def det_root(tmp_path_factory) -> str:
+    fashion = write_fake_fashion(str(tmp_path_factory.mktemp('fake_fashion')))
+    root = str(tmp_path_factory.mktemp('fmnist_det'))
+    generate_fmnist_det(root, data_root=fashion, seed=0, num_train=4, num_reward=2, num_val=2, num_test=2,
+                        img_size=128, max_objects=3)
+    return root
+
+
+def _leaf(path: str, root: str) -> Config:
+    """A leaf config reading the generated set under ``root``."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, path))
+    for loader in ('train_dataloader', 'reward_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = root
+    for evaluator in ('reward_evaluator', 'val_evaluator', 'test_evaluator'):
+        cfg[evaluator].ann_file = osp.join(root, 'annotations', osp.basename(cfg[evaluator].ann_file))
+    return cfg
+
+
+def _build(dataset_cfg: dict):
+    from mmdet.registry import DATASETS
+
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return DATASETS.build(copy.deepcopy(dataset_cfg))
+
+
+def _bound_space(dataset, probs=None) -> PipelineChoiceSpace:
+    """The leaf's PipelineChoiceSpace set up on ``dataset`` as the OHLHook does it, θ = ``probs`` (else uniform)."""
+    logits = None if probs is None else torch.log(torch.as_tensor(probs, dtype=torch.float64) + 1e-12).tolist()
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=NUM_PAIRS, logits=logits), key='autoaug')
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset))
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    space.begin_trunk(runner, 0, torch.Generator())
+    return space
+
+
+@pytest.mark.parametrize('path', [FASTER, MASK])
+def test_leaf_configs_build_and_the_choice_reaches_pack_det_inputs(det_root, path):
+    cfg = _leaf(path, det_root)
+    hook = cfg.custom_hooks[0]
+    assert (hook.type, hook.num_copies, hook.trunk_epochs, hook.reward_key) == \
+        ('automl_mm.OHLHook', 4, 1, 'coco/bbox_mAP')
+    assert cfg.train_dataloader.num_workers == 0 and cfg.reward_evaluator.metric == 'bbox'
+    types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert types[-2:] == ['automl_mm.OHLAutoAugment', 'PackDetInputs'] and types[-3] == 'RandomFlip'
+    dataset = _build(cfg.train_dataloader.dataset)
+    assert len(dataset) == 4  # indices=200 of a 4-image split
+    _bound_space(dataset)
+    sample = dataset[0]['data_samples']
+    assert 0 <= sample.metainfo['ohl_choice']['autoaug'] < NUM_PAIRS
+    assert sample.metainfo['ohl_choice']['autoaug@version'] == 0
+    if path == MASK:
+        assert cfg.model.type == 'MaskRCNN' and cfg.val_evaluator.metric == ['bbox', 'segm']
+        assert len(sample.gt_instances.masks) == len(sample.gt_instances.bboxes) > 0
+
+
+def test_exported_fragment_retrains_in_a_stock_mmdet_config(det_root):
+    cfg = _leaf(FASTER, det_root)
+    probs = np.zeros(NUM_PAIRS)
+    probs[_pair(('Rotate', 30), ('HorizontalTranslate', 0.3))] = 1.0
+    space = _bound_space(_build(cfg.train_dataloader.dataset), probs)
+    fragment = space.export_fragment()
+    assert "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)" in fragment
+    assert 'between RandomFlip and PackDetInputs' in fragment
+    exported = {}
+    exec(compile(fragment, 'final_policy.py', 'exec'), exported)
+    assert exported['ohl_fixed_autoaug']['type'] == 'automl_mm.FixedAutoAugment'
+
+    # A stock mmdet config (mmdet's scope and transforms, nothing of automl_mm but the fragment).
+    stock_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='Resize', scale=(128, 128), keep_ratio=True),
+        dict(type='RandomFlip', prob=0.0),
+        exported['ohl_fixed_autoaug'],
+        dict(type='PackDetInputs'),
+    ]
+    stock = Config(dict(
+        default_scope='mmdet', custom_imports=exported['custom_imports'],
+        train_dataloader=dict(dataset=dict(type='CocoDataset', data_root=det_root, metainfo=cfg.metainfo,
+                                           ann_file='annotations/instances_train.json',
+                                           data_prefix=dict(img='train/'), pipeline=stock_pipeline))))
+    import_modules_from_strings(**stock.custom_imports)  # what mmengine's Config does with custom_imports
+    augmented = _build(stock.train_dataloader.dataset)
+    plain = _build(dict(stock.train_dataloader.dataset, pipeline=stock_pipeline[:4] + stock_pipeline[5:]))
+    assert type(augmented.pipeline.transforms[4]).__name__ == 'FixedAutoAugment'
+    moved = 0
+    for i in range(len(augmented)):
+        sample, original = augmented[i]['data_samples'], plain[i]['data_samples']
+        h, w = sample.img_shape
+        boxes = sample.gt_instances.bboxes.tensor
+        assert len(boxes) == len(sample.gt_instances.labels) <= len(original.gt_instances.bboxes)
+        assert len(original.gt_instances.bboxes) > 0
+        assert (boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all()
+        assert (boxes[:, 2] <= w).all() and (boxes[:, 3] <= h).all() and (boxes[:, 2:] > boxes[:, :2]).all()
+        moved += len(boxes) != len(original.gt_instances.bboxes) or \
+            not torch.allclose(boxes, original.gt_instances.bboxes.tensor)
+    assert moved == len(augmented)  # the rotation and translation moved every image's boxes
+
+
+@pytest.mark.parametrize('transform', ['automl_mm.OHLAutoAugment', 'automl_mm.FixedAutoAugment'])
+def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, transform):
+    cfg = _leaf(MASK, det_root)
+    probs = np.zeros(NUM_PAIRS)
+    probs[TRANSLATE] = 1.0
+    pipeline = cfg.train_dataloader.dataset.pipeline[:-1]  # the leaf's pipeline, unpacked
+    pipeline[-1] = dict(pipeline[-1], type=transform, probs=probs.tolist())
+    pipeline[-2] = dict(pipeline[-2], prob=0.0)
+    plain = _build(dict(cfg.train_dataloader.dataset, pipeline=pipeline[:-1]))
+    dataset = _build(dict(cfg.train_dataloader.dataset, pipeline=pipeline))
+    checked = 0
+    for i in range(len(dataset)):
+        results = dataset[i]
+        assert results['ohl_choice']['autoaug'] == TRANSLATE
+        boxes, masks = results['gt_bboxes'].tensor.numpy(), results['gt_masks'].masks
+        assert len(boxes) == len(masks) == len(results['gt_bboxes_labels'])
+        assert not np.array_equal(results['img'], plain[i]['img'])
+        for box, mask in zip(boxes, masks):
+            ys, xs = np.nonzero(mask)
+            tight = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+            np.testing.assert_allclose(box, tight, atol=1.0)
+            checked += 1
+    assert checked > 0
+
+
+@pytest.mark.slow
+def test_faster_rcnn_ohl_run_counts_the_choices_and_exports_a_policy(det_root, tmp_path):
+    """One copy of the Faster R-CNN config in-process, 96 px, 4 training images in batches of 2: 2 trunks of
+    2 iterations, rewarded on the 2 reward images."""
+    from automl_mm.registry import RUNNERS
+
+    cfg = _leaf(FASTER, det_root)
+    cfg.work_dir = str(tmp_path)
+    cfg.launcher = 'none'
+    for loader in ('train_dataloader', 'reward_dataloader'):
+        for t in cfg[loader].dataset.pipeline:
+            if t['type'] == 'Resize':
+                t['scale'] = (96, 96)
+    cfg.train_dataloader.batch_size = cfg.reward_dataloader.batch_size = 2
+    cfg.train_cfg.max_epochs = 2
+    cfg.param_scheduler = []
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.default_hooks.logger.interval = 1
+    cfg.custom_hooks[0].update(num_copies=1, plot=False)
+    RUNNERS.build(cfg).train()
+
+    with open(osp.join(tmp_path, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    assert [row['trunk'] for row in history] == [0, 1]
+    assert [row['iters_in_trunk'] for row in history] == [2, 2]
+    assert all(row['samples']['autoaug'][0] == 4 for row in history)  # every image's choice was counted
+    assert all(row['valid'] == [True] for row in history)
+    with open(osp.join(tmp_path, 'ohl', 'final_policy.py')) as f:
+        text = f.read()
+    exported = {}
+    exec(compile(text, 'final_policy.py', 'exec'), exported)
+    assert exported['ohl_fixed_autoaug']['type'] == 'automl_mm.FixedAutoAugment'
+    assert len(exported['ohl_fixed_autoaug']['probs']) == NUM_PAIRS and 'custom_imports' in exported
