@@ -162,7 +162,6 @@ def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, t
     assert checked > 0
 
 
-@pytest.mark.slow
 def test_faster_rcnn_ohl_run_counts_the_choices_and_exports_a_policy(det_root, tmp_path):
     """One copy of the Faster R-CNN config in-process, 96 px, 4 training images in batches of 2: 2 trunks of
     2 iterations, rewarded on the 2 reward images."""
