@@ -4,10 +4,9 @@
 # split. Test = the official 10,000 test images.
 _base_ = [
     '../_base_/models/convnet_digits.py', '../_base_/datasets/fashion_mnist.py', '../_base_/schedules/sgd_30e.py',
-    '../_base_/ohl_copies.py'
+    '../_base_/ohl_copies.py', '../_base_/ohl-autoaug_fmnist_hook.py'
 ]
 
-num_copies = 4
 max_epochs = 20
 train_pipeline = [
     dict(type='RandomCrop', crop_size=28, padding=2),
@@ -21,18 +20,7 @@ train_dataloader = dict(
     dataset=dict(samples_per_class=100, pipeline=train_pipeline))
 reward_dataloader = dict(dataset=dict(max_samples=2000))
 
-custom_hooks = [
-    dict(type='OHLHook',
-         num_copies=num_copies,
-         trunk_epochs=1,
-         # Independent first / second element factors: 36 + 36 logits instead of 1,296, so each trunk's
-         # 4 x 1,000 sampled pairs give ~110 samples per element rather than ~3 per pair.
-         spaces=[dict(type='PipelineChoiceSpace', key='autoaug',
-                      distribution=dict(type='FactorisedCategorical', factor_sizes=(36, 36)))],
-         controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
-         reward_key='accuracy/top1'),
-    dict(type='OHLProgressHook'),
-]
+custom_hooks = [dict(_base_.ohl_autoaug_hook, reward_key='accuracy/top1'), dict(type='OHLProgressHook')]
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=2), logger=dict(interval=10))

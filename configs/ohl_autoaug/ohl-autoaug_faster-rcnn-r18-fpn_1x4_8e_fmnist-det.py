@@ -10,12 +10,11 @@
 # Export: work_dir/ohl/final_policy.py holds an automl_mm.FixedAutoAugment that a stock mmdet config retrains with.
 _base_ = [
     '../_base_/models/faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/fmnist_det.py',
-    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/ohl_copies.py'
+    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/ohl_copies.py', '../_base_/ohl-autoaug_fmnist_hook.py'
 ]
 # mmdet's detector, dataset, transforms and CocoMetric by their names; automl_mm's parts by their scope prefix.
 default_scope = 'mmdet'
 
-num_copies = 4
 max_epochs = 8
 num_train_images = 200
 # score_thr 0 (mmdet: 0.05): every image keeps its 50 best detections. From scratch, the classifier learns
@@ -36,17 +35,8 @@ train_dataloader = dict(
     sampler={{_base_.copy_sampler}},
     dataset=dict(indices=num_train_images, pipeline=train_pipeline))
 
-custom_hooks = [
-    dict(type='automl_mm.OHLHook',
-         num_copies=num_copies,
-         trunk_epochs=1,
-         # as the Fashion-MNIST classification config: independent first / second element factors, Adam 0.05
-         spaces=[dict(type='PipelineChoiceSpace', key='autoaug',
-                      distribution=dict(type='FactorisedCategorical', factor_sizes=(36, 36)))],
-         controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))),
-         reward_key='coco/bbox_mAP'),
-    dict(type='automl_mm.OHLProgressHook'),
-]
+# the Fashion-MNIST classification config's hook (copies, trunks, controller), rewarded by box mAP
+custom_hooks = [dict(_base_.ohl_autoaug_hook, reward_key='coco/bbox_mAP'), dict(type='automl_mm.OHLProgressHook')]
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
