@@ -11,6 +11,16 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 register_all_modules(init_default_scope=True)
 
 
+@pytest.fixture(autouse=True)
+def _automl_mm_default_scope():
+    """Every test starts in automl_mm's default scope and leaves it as it found it, whatever scope its runners
+    made current (an mmdet config's ``default_scope='mmdet'`` would otherwise leak into the tests after it)."""
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        yield
+
+
 @pytest.fixture(scope='session')
 def coco_root(tmp_path_factory) -> str:
     """A tiny generated COCO-format set shared by the detection tests."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os.path as osp
+import random
 import sys
 from types import SimpleNamespace
 
@@ -139,6 +140,11 @@ def test_exported_fragment_retrains_in_a_stock_mmdet_config(det_root):
 
 @pytest.mark.parametrize('transform', ['automl_mm.OHLAutoAugment', 'automl_mm.FixedAutoAugment'])
 def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, transform):
+    """Boxes wholly inside the image equal their mask's tight box after the pair; a box cut by the border is
+    clipped (as mmdet's own geometric transforms do) and still encloses the visible mask. The random sign of the
+    translation is seeded so that the run does not depend on the tests before it."""
+    random.seed(0)
+    np.random.seed(0)
     cfg = _leaf(MASK, det_root)
     probs = np.zeros(NUM_PAIRS)
     probs[TRANSLATE] = 1.0
@@ -154,11 +160,15 @@ def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, t
         boxes, masks = results['gt_bboxes'].tensor.numpy(), results['gt_masks'].masks
         assert len(boxes) == len(masks) == len(results['gt_bboxes_labels'])
         assert not np.array_equal(results['img'], plain[i]['img'])
+        height, width = masks.shape[1:]
         for box, mask in zip(boxes, masks):
             ys, xs = np.nonzero(mask)
             tight = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
-            np.testing.assert_allclose(box, tight, atol=1.0)
-            checked += 1
+            if box[0] > 0 and box[1] > 0 and box[2] < width and box[3] < height:
+                np.testing.assert_allclose(box, tight, atol=1.0)  # wholly inside: the box is the mask's
+                checked += 1
+            else:  # cut by the border: the clipped box encloses what stays visible of the mask
+                assert (tight[:2] >= box[:2] - 1).all() and (tight[2:] <= box[2:] + 1).all(), (box, tight)
     assert checked > 0
 
 
