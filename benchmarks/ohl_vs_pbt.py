@@ -21,7 +21,8 @@ Arms (population 4 where there is one):
   defaults otherwise: asynchronous, quantile 0.25, resample probability 0.25). A function trainable reports the
   reward after every epoch with a checkpoint (model + optimiser state, as PBT's exploit needs) and resumes from
   ``tune.get_checkpoint()``. The trial with the best final reward is tested.
-* ``pb2``: Ray Tune ``PB2`` (GP-bandit explore, needs scikit-learn) on the same grid: it searches continuous
+* ``pb2``: Ray Tune ``PB2`` (GP-bandit explore; needs scikit-learn, skipped with a note when it is missing; it
+  ran here with Ray 2.60.0 and scikit-learn 1.9.1) on the same grid: it searches continuous
   bounds, so it explores grid *indices* [0, 4] x [0, 3] and the trainable rounds them to the nearest grid point.
 * ``random``: 4 distinct grid points drawn uniformly, each trained the full budget; best reward → test.
 * ``grid``: every grid point trained the full budget (the careful user's reference, at its real cost; ``--grid-
@@ -33,13 +34,15 @@ wall time. Same cores: every arm runs in a child process pinned to ``--cpus`` co
 thread per process: OHL's 4 copy processes, Ray's 4 concurrent trials (``ray.init(num_cpus=--cpus)``, 0.25 x that
 per trial), random / grid on a pool of ``--cpus`` processes.
 
-Printed per arm: final test top-1 (%, mean ± std over seeds), wall time (s, the arm's child process from start to
-exit: data loading, process and Ray start-up included), peak memory (MiB: the largest sum of RSS over the child's
-process tree, polled every 0.2 s with psutil; for Ray it includes Ray's own processes (GCS, raylet, workers); shared
-pages count once per process), bytes of checkpoints written (OHL: the ``.pth`` files in its work_dir; PBT / PB2:
-the ``checkpoint_*`` folders in Ray's storage, which keeps every one, and Ray's whole storage folder), and for OHL /
-PBT / PB2 the learned schedule (OHL: the history's per-trunk ``schedule``, the mode of θ during each trunk; PBT /
-PB2: the lr / wd of each epoch of the best trial's weights, carried through exploits in the checkpoint). Ends with
+Printed per arm: final test top-1 (%, mean ± std over seeds), wall time (s, the arm's child process from start
+to exit: data loading, process and Ray start-up included), peak memory (MiB: the largest sum of PSS, the
+proportional set size, over the child's process tree, polled every 0.2 s with psutil: a page shared by k processes
+counts 1/k in each, so the torch libraries every process maps count once; for Ray it includes Ray's own processes:
+GCS, raylet, workers), bytes of checkpoints written (OHL: the ``.pth`` files in its work_dir; PBT / PB2: the
+``checkpoint_*`` folders in Ray's storage, which keeps every one, and Ray's whole storage folder), and for OHL /
+PBT / PB2 the learned schedule (OHL: the history's per-trunk ``schedule``, the mode of θ during each trunk, so the
+first trunk shows the first grid value of the uniform start; PBT / PB2: the lr / wd of each epoch of the best
+trial's weights, carried through exploits in the checkpoint). Ends with
 whether the issue's goal holds: OHL at least as accurate as PBT, in at most a third of its wall time, with no
 checkpoint files between trunks.
 
@@ -70,7 +73,7 @@ from _arms import ROOT, final_accuracy, mean_std, run_config, train_command
 CONFIG = osp.join(ROOT, 'configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('ohl', 'pbt', 'pb2', 'random', 'grid')
 POPULATION = 4
-_EXTRAS = {'ray': ('pbt', 'pb2'), 'sklearn': ('pb2',), 'psutil': ARMS}
+_EXTRAS = {'ray': ('pbt', 'pb2'), 'psutil': ARMS}
 
 
 def _missing_extras(arms: list[str]) -> list[str]:
@@ -107,16 +110,17 @@ def build_member(settings: dict, member: int) -> tuple[torch.nn.Module, Any, Any
     return model, train, reward
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, wd: float) -> torch.optim.Optimizer:
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)  # the config's momentum
+def make_optimizer(model: torch.nn.Module, lr: float, wd: float, settings: dict) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=settings['momentum'], weight_decay=wd)
 
 
 def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Any, settings: dict, member: int,
                 epoch: int) -> None:
-    """One epoch in batches of 64, shuffled by a generator of (seed, member, epoch) (so a restart repeats it)."""
+    """One epoch in the config's batches (64) shuffled by a generator of (seed, member, epoch): a restart repeats it."""
     from mmengine.dataset import pseudo_collate
     gen = torch.Generator().manual_seed(10**6 * settings['seed'] + 1000 * member + epoch)
-    loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True, generator=gen, collate_fn=pseudo_collate)
+    loader = torch.utils.data.DataLoader(train, batch_size=settings['batch_size'], shuffle=True, generator=gen,
+                                         collate_fn=pseudo_collate)
     model.train()
     for batch in loader:
         data = model.data_preprocessor(batch, True)
@@ -153,7 +157,7 @@ def test_top1(settings: dict, state: dict) -> float:
 def train_fixed(settings: dict, member: int, lr: float, wd: float) -> tuple[float, dict]:
     """A member trained the full budget at fixed (lr, wd): its final reward (%) and weights (random, grid)."""
     model, train, reward = build_member(settings, member)
-    optimizer = make_optimizer(model, lr, wd)
+    optimizer = make_optimizer(model, lr, wd, settings)
     for epoch in range(settings['epochs']):
         train_epoch(model, optimizer, train, settings, member, epoch)
     return top1(model, reward), model.state_dict()
@@ -193,7 +197,7 @@ def pbt_trainable(config: dict, settings: dict) -> None:
     name = tune.get_context().get_trial_name() or '0'
     member = int(name.rsplit('_', 1)[-1]) if name.rsplit('_', 1)[-1].isdigit() else 0
     model, train, reward = build_member(settings, member)
-    optimizer = make_optimizer(model, lr, wd)
+    optimizer = make_optimizer(model, lr, wd, settings)
     epoch, schedule = 0, []
     checkpoint = tune.get_checkpoint()
     if checkpoint:  # PBT's exploit: continue from the donor's weights and optimiser state with the new config
@@ -269,7 +273,8 @@ def worker(args: argparse.Namespace) -> None:
     settings = dict(seed=args.seeds[0], epochs=args.epochs, samples_per_class=args.samples_per_class,
                     reward_samples=args.reward_samples, cpus=args.cpus)
     cfg = load_cfg(settings)
-    settings.update(lr_choices=list(cfg.lr_choices), wd_choices=list(cfg.wd_choices))
+    settings.update(lr_choices=list(cfg.lr_choices), wd_choices=list(cfg.wd_choices),
+                    batch_size=cfg.train_dataloader.batch_size, momentum=cfg.optim_wrapper.optimizer.momentum)
     grid = grid_points(cfg)
     if args.worker in ('pbt', 'pb2'):
         out = run_ray(settings, args.worker, osp.dirname(args.result))
@@ -286,7 +291,7 @@ def worker(args: argparse.Namespace) -> None:
 # The driver: each arm in a child process, timed and its memory polled.
 
 def measure(argv: list[str], env: dict, cores: set[int], log: str) -> tuple[float, float]:
-    """Run ``argv`` pinned to ``cores``; wall time (s) and peak summed RSS of its process tree (MiB)."""
+    """Run ``argv`` pinned to ``cores``; wall time (s) and peak summed PSS of its process tree (MiB)."""
     import psutil
     with open(log, 'w') as out:
         start = time.perf_counter()
@@ -294,14 +299,14 @@ def measure(argv: list[str], env: dict, cores: set[int], log: str) -> tuple[floa
                                 preexec_fn=lambda: os.sched_setaffinity(0, cores))
         root, peak = psutil.Process(proc.pid), 0
         while proc.poll() is None:
-            rss = 0
+            pss = 0
             try:
                 for p in [root, *root.children(recursive=True)]:
-                    rss += p.memory_info().rss
+                    pss += p.memory_full_info().pss
             except psutil.Error:  # a process ended while we read it: keep the last complete sum
                 pass
             else:
-                peak = max(peak, rss)
+                peak = max(peak, pss)
             time.sleep(0.2)
         wall = time.perf_counter() - start
     if proc.returncode:
@@ -365,6 +370,9 @@ def main() -> None:
     if missing:
         sys.exit(f'ohl_vs_pbt.py needs the benchmark extras ({", ".join(missing)} not installed): run '
                  '`make bench-deps` (pip install -r requirements/bench.txt into the project venv)')
+    if 'pb2' in args.arms and importlib.util.find_spec('sklearn') is None:
+        args.arms.remove('pb2')
+        print('PB2 skipped: it needs scikit-learn (`make bench-deps` installs it)', flush=True)
     cores = set(sorted(os.sched_getaffinity(0))[:args.cpus])
     print(f'Fashion-MNIST, {10 * args.samples_per_class} training images, {args.reward_samples} reward images, '
           f'{args.epochs} epochs per member, population {POPULATION}, seeds {args.seeds}, {len(cores)} cores '
