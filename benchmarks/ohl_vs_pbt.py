@@ -36,7 +36,7 @@ per trial), random / grid on a pool of ``--cpus`` processes.
 
 Printed per arm: final test top-1 (%, mean ± std over seeds), wall time (s, the arm's child process from start
 to exit: data loading, process and Ray start-up included), peak memory (MiB: the largest sum of PSS, the
-proportional set size, over the child's process tree, polled every 0.2 s with psutil: a page shared by k processes
+proportional set size, over the child's process tree, polled every second with psutil: a page shared by k processes
 counts 1/k in each, so the torch libraries every process maps count once; for Ray it includes Ray's own processes:
 GCS, raylet, workers), bytes of checkpoints written (OHL: the ``.pth`` files in its work_dir; PBT / PB2: the
 ``checkpoint_*`` folders in Ray's storage, which keeps every one, and Ray's whole storage folder), and for OHL /
@@ -307,7 +307,7 @@ def measure(argv: list[str], env: dict, cores: set[int], log: str) -> tuple[floa
                 pass
             else:
                 peak = max(peak, pss)
-            time.sleep(0.2)
+            time.sleep(1.0)  # reading PSS walks page tables: costly enough to slow the run if done often
         wall = time.perf_counter() - start
     if proc.returncode:
         with open(log) as f:
