@@ -4,10 +4,14 @@ PYENV = PY=$$(bash tools/install.sh | tail -n1) && export PYTHONPATH=$(CURDIR):$
 DEMO_CONFIG ?=
 DEMO_DIR ?= work_dirs/demo
 
-.PHONY: install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format benchmark
+.PHONY: install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format benchmark bench-deps
 
 install:
 	@bash tools/install.sh >/dev/null
+
+# Benchmark-only extras (requirements/bench.txt: Ray Tune for benchmarks/ohl_vs_pbt.py) into the project venv.
+bench-deps:
+	@$(PYENV) && $$PY -m pip install -r requirements/bench.txt
 
 # OHL-Auto-Aug with 4 copies on Fashion-MNIST (installed by tools/install.sh when it can; else on the bundled
 # digits), then the best copy's test accuracy. One line per trunk on the console; the full log in DEMO_DIR.

@@ -25,26 +25,38 @@ def final_accuracy(work_dir: str) -> float:
     return rows[-1]['accuracy/top1']
 
 
+def run_config(config: str, seed: int, epochs: int) -> Config:
+    """``config`` set to ``seed`` and ``epochs``: one validation (on the test split) and one checkpoint, at the end."""
+    cfg = Config.fromfile(config)
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.custom_hooks[0].seed = seed
+    cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
+    if cfg.get('param_scheduler'):
+        cfg.param_scheduler[0].T_max = epochs
+    cfg.default_hooks.checkpoint.interval = epochs
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    return cfg
+
+
+def train_command(cfg: Config, tmp: str, name: str) -> tuple[list[str], str, dict]:
+    """Dump ``cfg`` into ``tmp``; the tools/train.py command line (run it in ROOT), its work_dir and environment."""
+    cfg_path, work = osp.join(tmp, f'{name}.py'), osp.join(tmp, name)
+    cfg.dump(cfg_path)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    return [sys.executable, 'tools/train.py', cfg_path, '--work-dir', work], work, env
+
+
 def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
              configure: Callable[[Config, str], None], describe: Callable[[str, str], str]) -> dict[str, list[float]]:
     """Train every (seed, arm) with ``configure(cfg, arm)`` applied; print one line per run and a summary."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     results: dict[str, list[float]] = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             for arm in arms:
-                cfg = Config.fromfile(config)
-                cfg.randomness = dict(seed=seed, deterministic=False)
-                cfg.custom_hooks[0].seed = seed
-                cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
-                cfg.param_scheduler[0].T_max = epochs
-                cfg.default_hooks.checkpoint.interval = epochs
-                cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+                cfg = run_config(config, seed, epochs)
                 configure(cfg, arm)
-                cfg_path, work = osp.join(tmp, f'{arm}{seed}.py'), osp.join(tmp, f'{arm}{seed}')
-                cfg.dump(cfg_path)
-                proc = subprocess.run([sys.executable, 'tools/train.py', cfg_path, '--work-dir', work], cwd=ROOT,
-                                      env=env, capture_output=True, text=True)
+                argv, work, env = train_command(cfg, tmp, f'{arm}{seed}')
+                proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
                 if proc.returncode:
                     raise RuntimeError(f'{arm} seed {seed} failed:\n{proc.stderr[-3000:]}')
                 acc = final_accuracy(work)
@@ -52,6 +64,11 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
                 print(f'seed {seed} {arm:8s} test top-1 {acc:.2f}{describe(arm, work)}', flush=True)
     print(f'\n{len(seeds)} seeds, {epochs} epochs:')
     for arm, accs in results.items():
-        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        print(f'{arm:8s} {statistics.mean(accs):.2f} ± {std:.2f}  ({", ".join(f"{a:.2f}" for a in accs)})')
+        print(f'{arm:8s} {mean_std(accs)}  ({", ".join(f"{a:.2f}" for a in accs)})')
     return results
+
+
+def mean_std(values: list[float], fmt: str = '.2f') -> str:
+    """``mean ± std`` (sample std; 0 for one value)."""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f'{statistics.mean(values):{fmt}} ± {std:{fmt}}'
