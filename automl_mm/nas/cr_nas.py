@@ -24,7 +24,7 @@ from automl_mm.registry import LOOPS
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
-from .loop import SearchLoopBase, format_table, retrain_config_text, warn
+from .loop import SearchLoopBase, check_schedule_span, format_table, retrain_config_text, warn
 from .samplers import UniformPathSampler
 from .spaces import DilationSpace, StageAllocationSpace
 
@@ -40,6 +40,9 @@ class CRNASLoop(SearchLoopBase):
         dataloader: Supernet training data (COCO arch-train).
         stage_iters: Iterations of stage-supernet training (phase 1).
         spatial_iters: Iterations of operation-supernet training (phase 3), continuing from phase 1's weights.
+            The search runs ``stage_iters + spatial_iters`` iterations; a ``param_scheduler`` without ``T_max`` /
+            ``end`` anneals over exactly those, an explicit one that disagrees is refused
+            (:func:`~automl_mm.nas.loop.check_schedule_span`).
         stage_space: ``StageAllocationSpace`` config: ``stage_choices`` per stage and ``total_blocks``.
         dilation_space: Path space config of the spatial search; default
             ``dict(type='DilationSpace', choices=dilation_choices)`` (one decision per active block).
@@ -69,6 +72,8 @@ class CRNASLoop(SearchLoopBase):
                  batches_per_sample: int | None = 1, reference_allocation: Sequence[int] | None = None,
                  flops_tolerance: float = 0.05, flops_input_shape: Sequence[int] = (3, 800, 1333),
                  retrain_config: str | None = None, metric_key: str = 'coco/bbox_mAP', **kwargs) -> None:
+        check_schedule_span(runner.cfg.get('param_scheduler'), int(stage_iters) + int(spatial_iters),
+                            f'stage_iters={int(stage_iters)} + spatial_iters={int(spatial_iters)}')
         super().__init__(runner, dataloader, max_iters=int(stage_iters) + int(spatial_iters), metric_key=metric_key,
                          **kwargs)
         stage_space = dict(stage_space)

@@ -41,7 +41,8 @@ train_cfg = dict(
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, T_max=stage_iters + spatial_iters, eta_min=2e-4),
+    # T_max: the search's stage_iters + spatial_iters, derived (CRNASLoop refuses a disagreeing one)
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, eta_min=2e-4),
 ]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=5000, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)

@@ -36,7 +36,8 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, T_max=stage_iters + spatial_iters, eta_min=2e-3),
+    # T_max: the search's stage_iters + spatial_iters, derived (CRNASLoop refuses a disagreeing one)
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, eta_min=2e-3),
 ]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=300, max_keep_ckpts=2), logger=dict(interval=20))
 log_processor = dict(by_epoch=False)

@@ -255,3 +255,14 @@ def test_dilation_space_and_its_shorthand_are_exclusive(tmp_path):
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match='dilation_space or its shorthand dilation_choices'):
         runner.build_train_loop(runner._train_loop)
+
+
+def test_the_cosine_schedule_spans_the_derived_search_length(tmp_path, arch_split):
+    """The configs leave T_max out: mmengine derives stage_iters + spatial_iters (the value they used to write by
+    hand); an explicit T_max that disagrees stops the search naming the key and the derivation."""
+    for config in (CONFIG, osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_8x1_90kit_coco.py')):
+        assert all('T_max' not in s for s in Config.fromfile(config).param_scheduler), config
+    cfg = _cfg(arch_split, str(tmp_path))  # 2 + 2 iterations
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, T_max=1200)]
+    with pytest.raises(ValueError, match=r'param_scheduler\[0\]\.T_max=1200 .*stage_iters=2 \+ spatial_iters=2'):
+        Runner.from_cfg(cfg).train()
