@@ -74,18 +74,26 @@ from automl_mm.registry import HOOKS
 
 
 @HOOKS.register_module()
-class KillAfterEpoch(Hook):
-    """Ends every rank abruptly after the checkpoint of epoch `epoch` is written (a crashed job)."""
+class KillAfter(Hook):
+    """Ends every rank abruptly after the checkpoint of epoch `epoch` or iteration `iteration` is written (a
+    crashed job)."""
 
     priority = 'LOWEST'
 
-    def __init__(self, epoch):
-        self.epoch = epoch
+    def __init__(self, epoch=None, iteration=None):
+        self.epoch, self.iteration = epoch, iteration
+
+    def _kill(self):
+        barrier()  # let rank 0 finish writing the checkpoint
+        os._exit(3)
 
     def after_train_epoch(self, runner):
-        if runner.epoch + 1 == self.epoch:
-            barrier()  # let rank 0 finish writing the checkpoint
-            os._exit(3)
+        if self.epoch is not None and runner.epoch + 1 == self.epoch:
+            self._kill()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if self.iteration is not None and runner.iter + 1 == self.iteration:
+            self._kill()
 '''
 
 
@@ -97,7 +105,7 @@ def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_pat
     cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 4, 100
     cfg.dump(str(tmp_path / 'two_copies.py'))
     cfg.custom_imports = dict(imports=['killer_plugin'], allow_failed_imports=False)
-    cfg.custom_hooks.append(dict(type='KillAfterEpoch', epoch=2))
+    cfg.custom_hooks.append(dict(type='KillAfter', epoch=2))
     cfg.dump(str(tmp_path / 'two_copies_killed.py'))
     env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
@@ -330,43 +338,19 @@ def test_a_run_that_ends_inside_a_trunk_leaves_every_rank_and_the_checkpoint_wit
         assert torch.equal(final[0][key], final[1][key]) and torch.equal(final[0][key], value), key
 
 
-KILL_AT_ITER = '''
-import os
-
-from mmengine.dist import barrier
-from mmengine.hooks import Hook
-
-from automl_mm.registry import HOOKS
-
-
-@HOOKS.register_module()
-class KillAfterIter(Hook):
-    """Ends every rank abruptly after the checkpoint of iteration `iteration` is written."""
-
-    priority = 'LOWEST'
-
-    def __init__(self, iteration):
-        self.iteration = iteration
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if runner.iter + 1 == self.iteration:
-            barrier()
-            os._exit(3)
-'''
-
 
 @pytest.mark.slow
 def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_trajectory(tmp_path):
     """trunk_iters=10, 40 iterations, killed at iteration 20: mmengine's skip of the trained batches must not
     consume the random streams of the resumed trunk (it gave another reward in trunk 3)."""
-    (tmp_path / 'kill_plugin.py').write_text(KILL_AT_ITER)
+    (tmp_path / 'kill_plugin.py').write_text(KILLER)
     cfg = _small_two_copy_cfg(trunk_iters=10)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=1000)
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=10)
     cfg.log_processor = dict(by_epoch=False)
     full_cfg = _dump(cfg, tmp_path, 'iters')
     cfg.custom_imports = dict(imports=['kill_plugin'], allow_failed_imports=False)
-    cfg.custom_hooks.append(dict(type='KillAfterIter', iteration=20))
+    cfg.custom_hooks.append(dict(type='KillAfter', iteration=20))
     killed_cfg = _dump(cfg, tmp_path, 'iters_killed')
     env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
