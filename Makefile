@@ -4,7 +4,7 @@ PYENV = PY=$$(bash tools/install.sh | tail -n1) && export PYTHONPATH=$(CURDIR):$
 DEMO_CONFIG ?=
 DEMO_DIR ?= work_dirs/demo
 
-.PHONY: install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format benchmark bench-deps
+.PHONY: install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format bench-deps bench-pbt
 
 install:
 	@bash tools/install.sh >/dev/null
@@ -12,6 +12,11 @@ install:
 # Benchmark-only extras (requirements/bench.txt: Ray Tune for benchmarks/ohl_vs_pbt.py) into the project venv.
 bench-deps:
 	@$(PYENV) && $$PY -m pip install -r requirements/bench.txt
+
+# OHL against Ray Tune's PBT / PB2, random search and a grid (benchmarks/ohl_vs_pbt.py), extras installed first;
+# BENCH_ARGS passes options (e.g. BENCH_ARGS='--seeds 0 --epochs 2 --grid-subset 2' for a quick check).
+bench-pbt: bench-deps
+	@$(PYENV) && $$PY benchmarks/ohl_vs_pbt.py $(BENCH_ARGS)
 
 # OHL-Auto-Aug with 4 copies on Fashion-MNIST (installed by tools/install.sh when it can; else on the bundled
 # digits), then the best copy's test accuracy. One line per trunk on the console; the full log in DEMO_DIR.

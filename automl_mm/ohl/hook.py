@@ -10,8 +10,9 @@ Per trunk (K iterations or E epochs), on every rank (METHODS.md §1):
    from this trunk's θ).
 3. ``end_trunk``: the lead rank of each copy evaluates it on the reward split → all-gather [reward, valid,
    statistics] (statistics of per-item spaces summed over a copy's ranks) → the same controller step on every
-   rank → the best copy's model, optimiser, schedulers, EMA and loss scaler are broadcast from its lead rank →
-   history, plots and exported policy are written by rank 0. A run that ends inside a trunk ends that trunk
+   rank → the best copy's model, optimiser, schedulers, EMA and loss scaler are broadcast from its lead rank
+   (every trunk by default; every ``broadcast_interval`` trunks, the last trunk and any trunk with a diverged copy
+   otherwise) → history, plots and exported policy are written by rank 0. A run that ends inside a trunk ends that trunk
    (marked ``partial``) before the last checkpoint is saved, so the saved model is the best copy.
 """
 from __future__ import annotations
@@ -94,17 +95,20 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
                 "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
 
 
-def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None) -> None:
-    """Refuse a checkpoint schedule that would save inside a trunk of a run with several copies.
+def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None,
+                              broadcast_interval: int = 1) -> None:
+    """Refuse a checkpoint schedule that would save while the copies differ, in a run with several copies.
 
-    Only rank 0 writes checkpoints, and inside a trunk the copies differ: such a checkpoint would hold copy 0 only,
-    so resuming from it could not be exact. Every checkpoint that ``CheckpointHook`` schedules before the last
-    iteration (``interval`` from ``save_begin``, in epochs or iterations as its ``by_epoch`` says) must fall on a
-    trunk end; the final checkpoint is written after a partial last trunk has been ended, so it may fall anywhere.
+    Only rank 0 writes checkpoints, and the copies differ inside a trunk and after a trunk that ended without a
+    broadcast: such a checkpoint would hold copy 0 only, so resuming from it could not be exact. Every checkpoint
+    that ``CheckpointHook`` schedules before the last iteration (``interval`` from ``save_begin``, in epochs or
+    iterations as its ``by_epoch`` says) must fall on the end of a broadcasting trunk (every ``broadcast_interval``-th
+    trunk); the final checkpoint is written after the last trunk has been ended with a broadcast, so it may fall
+    anywhere.
 
     Raises:
-        ValueError: naming ``default_hooks.checkpoint.interval`` / ``save_begin``, the OHL trunk key and the first
-            checkpoint that would fall inside a trunk.
+        ValueError: naming ``default_hooks.checkpoint.interval`` / ``save_begin``, the OHL trunk key (and
+            ``broadcast_interval`` when it is above 1) and the first checkpoint that would fall between broadcasts.
     """
     if layout.num_copies == 1:
         return
@@ -115,17 +119,23 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
     by_epoch = hook.by_epoch and per_epoch is not None
     unit = per_epoch if by_epoch else 1  # iterations per checkpoint-schedule step
     trunk = trunk_iters if trunk_iters is not None else trunk_epochs * per_epoch  # iterations per trunk
+    period = trunk * broadcast_interval  # iterations between two broadcasts, where the copies are equal
     first = hook.interval if hook.save_begin == 0 else hook.save_begin  # mmengine's every_n_* with a start
     for step in range(first, (runner.max_iters - 1) // unit + 1, hook.interval):  # saves before the last iteration
-        if step * unit % trunk:
+        if step * unit % period:
             where = f'epoch {step}' if by_epoch else f'iteration {step}'
             trunk_key = f'trunk_iters={trunk_iters}' if trunk_iters is not None else f'trunk_epochs={trunk_epochs}'
+            if broadcast_interval == 1:
+                inside, length = f'inside an OHL trunk (OHLHook {trunk_key}, {trunk} iterations)', 'the trunk length'
+            else:
+                inside = (f'between two OHL broadcasts (OHLHook {trunk_key}, broadcast_interval='
+                          f'{broadcast_interval}: the copies are made equal every {period} iterations)')
+                length = 'the trunk length times broadcast_interval'
             raise ValueError(
                 f'default_hooks.checkpoint (interval={hook.interval}, save_begin={hook.save_begin}, '
-                f'by_epoch={hook.by_epoch}) would save after {where}, inside an OHL trunk (OHLHook {trunk_key}, '
-                f'{trunk} iterations): with num_copies={layout.num_copies} such a checkpoint holds copy 0 only '
-                'and cannot resume exactly. Make default_hooks.checkpoint.interval (and save_begin) a multiple of '
-                'the trunk length')
+                f'by_epoch={hook.by_epoch}) would save after {where}, {inside}: with num_copies={layout.num_copies} '
+                'such a checkpoint holds copy 0 only and cannot resume exactly. Make '
+                f'default_hooks.checkpoint.interval (and save_begin) a multiple of {length}')
 
 
 def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], trunk: int = 0) -> dict:
@@ -221,6 +231,12 @@ class OHLHook(Hook):
             its ``val_evaluator``.
         trunk_epochs: Trunk length in epochs (epoch-based loops).
         trunk_iters: Trunk length in iterations (give exactly one of the two).
+        broadcast_interval: Broadcast the best copy every this many trunks (1: every trunk, the paper's and the
+            default). Between broadcasts every copy keeps training its own weights while θ is still updated after
+            every trunk from that trunk's rewards: a less greedy population, as in PBT's exploit interval. The
+            last trunk of a run and any trunk in which a copy diverged always broadcast, so the final model is the
+            best copy and a diverged copy is repaired. Checkpoints must fall on broadcasting trunks
+            (:func:`check_checkpoint_schedule`).
         worst_reward: Reward given to a copy whose loss, weights or buffers became non-finite; default: below the
             lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`).
             Such a copy is never chosen as the best.
@@ -244,6 +260,7 @@ class OHLHook(Hook):
                  ranks_per_copy: int = 1,
                  trunk_epochs: int | None = None,
                  trunk_iters: int | None = None,
+                 broadcast_interval: int = 1,
                  worst_reward: float | None = None,
                  seed: int = 0,
                  verify_sync: bool = True,
@@ -252,7 +269,8 @@ class OHLHook(Hook):
         if (trunk_epochs is None) == (trunk_iters is None):
             raise ValueError('OHLHook needs exactly one of trunk_epochs / trunk_iters, got '
                              f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
-        for name, value in (('trunk_epochs', trunk_epochs), ('trunk_iters', trunk_iters)):
+        for name, value in (('trunk_epochs', trunk_epochs), ('trunk_iters', trunk_iters),
+                            ('broadcast_interval', broadcast_interval)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f'{name} must be a positive integer, got {value!r}')
         if not spaces:
@@ -273,6 +291,7 @@ class OHLHook(Hook):
         self.reward_key = reward_key
         self.trunk_epochs = trunk_epochs
         self.trunk_iters = trunk_iters
+        self.broadcast_interval = broadcast_interval
         self.worst_reward = worst_reward
         self.seed = int(seed)
         self.verify_sync = verify_sync
@@ -301,7 +320,7 @@ class OHLHook(Hook):
                              f'{type(runner.model).__name__} would synchronise gradients across copies')
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
         check_train_setup(runner, self.layout, self.trunk_epochs)
-        check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
+        check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters, self.broadcast_interval)
         self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
         self.held_out.build(runner)
         self._resolve_spaces(runner)
@@ -502,10 +521,15 @@ class OHLHook(Hook):
             space.reset_stats()
         t_update = time.perf_counter()
 
+        # Every broadcast_interval-th trunk broadcasts; so do the run's last trunk (the final model is the best
+        # copy) and a trunk with a diverged copy (which must be repaired).
+        broadcast = ((self.trunk + 1) % self.broadcast_interval == 0 or partial or iters >= runner.max_iters
+                     or not all(valids))
         before = fingerprint(model) if self.verify_sync else None
-        self._broadcast_copy_state(runner, src=layout.lead_rank(best))
+        if broadcast:
+            self._broadcast_copy_state(runner, src=layout.lead_rank(best))
         t_broadcast = time.perf_counter()
-        sync = self._verify(model, before, best) if self.verify_sync else {}
+        sync = self._verify(model, before, best, broadcast) if self.verify_sync else {}
         t_verify = time.perf_counter()
 
         # Seconds of this trunk on this rank: training (with data loading) and each engine step.
@@ -513,7 +537,8 @@ class OHLHook(Hook):
                        gather_update=t_update - t_wait, broadcast=t_broadcast - t_update, verify=t_verify - t_broadcast)
         record = dict(trunk=self.trunk, seconds={k: round(v, 6) for k, v in seconds.items()},
                       epoch=epoch, iter=iters, iters_in_trunk=self._trunk_iters, partial=partial,
-                      rewards=rewards, valid=valids, empty_metrics=trunk['empty'], best=best, controller=updates,
+                      rewards=rewards, valid=valids, empty_metrics=trunk['empty'], best=best, broadcast=broadcast,
+                      controller=updates,
                       samples=counts, stale_samples=trunk['stale'], schedule=schedule,
                       distributions={s.name: s.distribution.summary() for s in self.spaces},
                       theta={s.name: [p.detach().tolist() for p in s.distribution.parameters()]
@@ -522,12 +547,16 @@ class OHLHook(Hook):
         self._report.write(self.history, self.spaces, step=iters)
         runner.logger.info(
             f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards {[round(r, 4) for r in rewards]}, '
-            f'best copy {best}, ' + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
+            f'best copy {best}{"" if broadcast else " (not broadcast)"}, ' + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
         self._in_trunk = False
         self.trunk += 1
 
-    def _verify(self, model: torch.nn.Module, before: torch.Tensor, best: int) -> dict:
-        """Gather θ and weight fingerprints from every rank; raise if the ranks disagree."""
+    def _verify(self, model: torch.nn.Module, before: torch.Tensor, best: int, broadcast: bool = True) -> dict:
+        """Gather θ and weight fingerprints from every rank; raise if the ranks disagree.
+
+        θ must be identical on every rank and the ranks of a copy in step; after a broadcast every copy must also
+        equal the best copy's weights from before it. Without a broadcast the copies' equality is recorded, not
+        required (they normally differ)."""
         theta = torch.cat([p.detach().flatten().to(torch.float64) for s in self.spaces
                            for p in s.distribution.parameters()] or [torch.zeros(0, dtype=torch.float64)])
         after = fingerprint(model)
@@ -540,7 +569,7 @@ class OHLHook(Hook):
         # Ranks of one copy train under DDP: their parameters (not BN statistics) must agree before the broadcast.
         leads = [layout.lead_rank(r // layout.ranks_per_copy) for r in range(layout.world_size)]
         in_copy_ok = _same(rows[:, n:n + 2], rows[leads, n:n + 2], nan_equal=True)  # diverged: NaN on all its ranks
-        if not (theta_ok and copies_ok and best_ok and in_copy_ok):
+        if not (theta_ok and in_copy_ok and (not broadcast or (copies_ok and best_ok))):
             raise RuntimeError(f'OHL trunk {self.trunk}: ranks disagree after the update (theta identical: '
                                f'{theta_ok}, copies identical: {copies_ok}, copies equal the best: {best_ok}, '
                                f'ranks of a copy in step: {in_copy_ok})')

@@ -254,6 +254,37 @@ def test_checkpoints_at_trunk_ends_and_the_final_one_are_accepted(checkpoint, tr
     check_checkpoint_schedule(runner, _layout(2, 1), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))
 
 
+@pytest.mark.parametrize('checkpoint, trunk, bad', [
+    (dict(interval=1), dict(trunk_epochs=1), 'epoch 1'),  # trunk 0 ends without a broadcast
+    (dict(interval=2, save_begin=1), dict(trunk_epochs=1), 'epoch 1'),
+    (dict(interval=6, by_epoch=False), dict(trunk_iters=6), 'iteration 6'),
+    (dict(interval=None), dict(trunk_epochs=1), None),  # every 2 epochs: accepted
+    (dict(interval=12, by_epoch=False), dict(trunk_iters=6), None),
+])
+def test_checkpoints_between_broadcasts_are_refused(checkpoint, trunk, bad):
+    """broadcast_interval=2: the copies differ after trunk 0 too, so checkpoints must fall every 2 trunks."""
+    checkpoint = checkpoint if checkpoint['interval'] is not None else dict(interval=2)
+    runner = _schedule_runner(checkpoint)
+    args = (runner, _layout(2, 1), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))
+    if bad is None:
+        check_checkpoint_schedule(*args, broadcast_interval=2)
+        return
+    with pytest.raises(ValueError, match=rf'would save after {bad}, between two OHL broadcasts .*broadcast_interval=2'
+                                         r'.*multiple of the trunk length times broadcast_interval'):
+        check_checkpoint_schedule(*args, broadcast_interval=2)
+    check_checkpoint_schedule(*args)  # broadcasting every trunk, the same schedule is exact
+
+
+def test_broadcast_interval_must_be_a_positive_integer():
+    from automl_mm.ohl import OHLHook
+
+    space = dict(type='AttributeSpace', name='lr', target='optim_wrapper.optimizer.param_groups.*.lr',
+                 choices=[0.1, 1.0], distribution=dict(type='Categorical', num_choices=2))
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match=rf'broadcast_interval must be a positive integer, got {bad}'):
+            OHLHook(spaces=[space], num_copies=2, reward_key='accuracy/top1', trunk_epochs=1, broadcast_interval=bad)
+
+
 def test_syncbn_is_refused_across_copies_and_restricted_inside_one():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.SyncBatchNorm(4))
     layout = _layout(2, 1)
