@@ -15,14 +15,17 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def final_accuracy(work_dir: str) -> float:
-    """The last ``accuracy/top1`` the run logged (the final validation on the test split)."""
+def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
+    """The last value of metric ``key`` the run logged (the final validation, on the test split in the benchmarks;
+    e.g. ``'coco/bbox_mAP'`` for detectors)."""
     rows = []
     for dirpath, _, files in os.walk(work_dir):
         if 'scalars.json' in files:
             with open(osp.join(dirpath, 'scalars.json')) as f:
-                rows += [json.loads(line) for line in f if 'accuracy/top1' in line]
-    return rows[-1]['accuracy/top1']
+                rows += [row for row in map(json.loads, f) if key in row]
+    if not rows:
+        raise RuntimeError(f'no {key!r} was logged under {work_dir} (scalars.json)')
+    return rows[-1][key]
 
 
 def run_config(config: str, seed: int, epochs: int) -> Config:
@@ -31,8 +34,9 @@ def run_config(config: str, seed: int, epochs: int) -> Config:
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.custom_hooks[0].seed = seed
     cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
-    if cfg.get('param_scheduler'):
-        cfg.param_scheduler[0].T_max = epochs
+    for scheduler in cfg.get('param_scheduler') or []:  # epoch-based cosine spans follow the run's length
+        if 'T_max' in scheduler and scheduler.get('by_epoch', True):
+            scheduler.T_max = epochs
     cfg.default_hooks.checkpoint.interval = epochs
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     return cfg
@@ -47,8 +51,10 @@ def train_command(cfg: Config, tmp: str, name: str) -> tuple[list[str], str, dic
 
 
 def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
-             configure: Callable[[Config, str], None], describe: Callable[[str, str], str]) -> dict[str, list[float]]:
-    """Train every (seed, arm) with ``configure(cfg, arm)`` applied; print one line per run and a summary."""
+             configure: Callable[[Config, str], None], describe: Callable[[str, str], str],
+             metric: str = 'accuracy/top1', label: str = 'test top-1', fmt: str = '.2f') -> dict[str, list[float]]:
+    """Train every (seed, arm) with ``configure(cfg, arm)`` applied; print one line per run (``label``: the final
+    ``metric``, then ``describe(arm, work_dir)``) and a summary."""
     results: dict[str, list[float]] = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -59,12 +65,12 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
                 proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
                 if proc.returncode:
                     raise RuntimeError(f'{arm} seed {seed} failed:\n{proc.stderr[-3000:]}')
-                acc = final_accuracy(work)
+                acc = final_accuracy(work, metric)
                 results[arm].append(acc)
-                print(f'seed {seed} {arm:8s} test top-1 {acc:.2f}{describe(arm, work)}', flush=True)
+                print(f'seed {seed} {arm:8s} {label} {acc:{fmt}}{describe(arm, work)}', flush=True)
     print(f'\n{len(seeds)} seeds, {epochs} epochs:')
     for arm, accs in results.items():
-        print(f'{arm:8s} {mean_std(accs)}  ({", ".join(f"{a:.2f}" for a in accs)})')
+        print(f'{arm:8s} {mean_std(accs, fmt)}  ({", ".join(f"{a:{fmt}}" for a in accs)})')
     return results
 
 

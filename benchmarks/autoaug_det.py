@@ -1,0 +1,136 @@
+"""OHL-Auto-Aug inside mmdet's Faster R-CNN against mmdet's fixed detection policies, on Fashion-MNIST detection.
+
+Every arm runs ``configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py`` unchanged apart from
+its augmentation: the same detector (ResNet-18 FPN Faster R-CNN from scratch), training images, epochs and 4-copy
+OHL engine (so best-copy selection by reward-split box mAP is the same in every arm: equal total training
+iterations, copies counted). Arms:
+
+* ``none``: no augmentation at all (no flip);
+* ``flip``: horizontal flip only (the config's base pipeline, mmdet's default);
+* ``uniform``: flip + a uniformly random ordered pair of the 36 elements per image (boxes follow the pixels);
+* ``autoaugment``: flip + mmdet's ``AutoAugment`` (``policies_v0``: the 25 learned two-operation COCO
+  sub-policies of Zoph et al. 2020);
+* ``randaugment``: flip + mmdet's ``RandAugment`` (2 operations of its 14-operation space, random magnitude);
+* ``ohl``: flip + the pair distribution learned online by OHL-Auto-Aug (factorised 36 + 36 logits).
+
+The fixed arms are a two-way choice between identical pipelines with controller learning rate 0, so the engine
+does the same work (reward evaluation, broadcast) in every arm. mmdet's geometric operations fill uncovered
+pixels with ``img_border_value`` = 0 here (mmdet's default 128 is AutoAugment's ImageNet grey; the canvases are
+dark, and OHL's elements fill with 0 in the config), their only change. The final number of each run is the box mAP
+(and mAP_s / mAP_m / mAP_l, COCO's area ranges) of the best copy on the **test** split (items from the official
+Fashion-MNIST test set only), evaluated once after the last epoch; every choice inside a run is made on the reward
+split. The set is generated with ``tools/data/generate_fmnist_det.py``'s defaults into ``--data-root`` when it is
+missing (deterministic; needs the Fashion-MNIST idx files, no download).
+
+Run: python benchmarks/autoaug_det.py [--seeds 0 1] [--epochs 8] [--train-images 200] [--arms ...]
+Cost (estimated from the config's measured per-iteration and per-image times): about 17 minutes per run on 2 CPU
+cores at the defaults, so 6 arms x 2 seeds is about 3.5 hours.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os.path as osp
+import subprocess
+import sys
+
+from _arms import ROOT, final_accuracy, mean_std, run_arms
+from autoaug_fmnist import policy_summary
+from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
+from mmdet.datasets.transforms.geometric import GeomTransform
+from mmdet.registry import TRANSFORMS
+
+CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py')
+ARMS = ('none', 'flip', 'uniform', 'autoaugment', 'randaugment', 'ohl')
+AREAS = ('coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l')
+
+
+def dark_fill(ops: list[dict]) -> list[dict]:
+    """``ops`` (mmdet transform configs) with ``img_border_value=0`` on the geometric ones (``GeomTransform``)."""
+    out = []
+    for op in ops:
+        op = copy.deepcopy(op)
+        if issubclass(TRANSFORMS.get(op['type']), GeomTransform):
+            op['img_border_value'] = 0
+        out.append(op)
+    return out
+
+
+def fixed_policy(arm: str) -> list[dict]:
+    """The mmdet transform of a fixed-policy arm (empty for ``none``, ``flip`` and ``uniform``)."""
+    if arm == 'autoaugment':
+        return [dict(type='AutoAugment', policies=[dark_fill(p) for p in policies_v0()])]
+    if arm == 'randaugment':
+        return [dict(type='RandAugment', aug_space=[dark_fill(s) for s in RANDAUG_SPACE], aug_num=2)]
+    return []
+
+
+def make_configure(args: argparse.Namespace):
+    def configure(cfg, arm: str) -> None:
+        if arm not in ARMS:
+            raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
+        hook = cfg.custom_hooks[0]
+        cfg.train_dataloader.dataset.indices = args.train_images
+        if args.data_root.rstrip('/') != cfg.data_root.rstrip('/'):
+            _move_data_root(cfg, args.data_root)
+        # The one evaluation after the last epoch is the test split's (choices use the reward split only).
+        cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, cfg.test_evaluator
+        if arm == 'ohl':
+            return
+        hook.controller.optimizer.lr = 0.0
+        if arm == 'uniform':
+            return
+        pipeline = cfg.train_dataloader.dataset.pipeline  # load, annotations, resize, flip, OHLAutoAugment, pack
+        hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
+        inner = fixed_policy(arm)
+        choice = dict(type='automl_mm.OHLRandomChoice', key='autoaug', transforms=[inner, inner])
+        kept = pipeline[:3] if arm == 'none' else pipeline[:4]
+        cfg.train_dataloader.dataset.pipeline = [*kept, choice, pipeline[-1]]
+    return configure
+
+
+def _move_data_root(cfg, root: str) -> None:
+    root = root.rstrip('/') + '/'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader'):
+        cfg[loader].dataset.data_root = root
+    for evaluator in ('val_evaluator', 'test_evaluator', 'reward_evaluator'):
+        cfg[evaluator].ann_file = cfg[evaluator].ann_file.replace(cfg.data_root, root)
+    cfg.data_root = root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument('--epochs', type=int, default=8, help='epochs (= OHL trunks) of every run')
+    parser.add_argument('--train-images', type=int, default=200, help='first N images of the train split')
+    parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
+    parser.add_argument('--data-root', default='data/fmnist_det',
+                        help='the detection set (relative to the repository); generated here when missing')
+    args = parser.parse_args()
+    ann = osp.join(ROOT, args.data_root, 'annotations', 'instances_test.json')
+    if not osp.isfile(ann):
+        print(f'generating the Fashion-MNIST detection set into {args.data_root}', flush=True)
+        subprocess.run([sys.executable, 'tools/data/generate_fmnist_det.py', args.data_root], cwd=ROOT, check=True)
+    print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN, {args.train_images} training images, '
+          f'{args.epochs} epochs, 4 copies, seeds {args.seeds}; box mAP on the test split', flush=True)
+    areas: dict[str, list[list[float]]] = {arm: [] for arm in args.arms}
+
+    def describe(arm: str, work: str) -> str:
+        with open(osp.join(work, 'ohl', 'history.json')) as f:
+            last = json.load(f)[-1]
+        sml = [final_accuracy(work, key) for key in AREAS]
+        areas[arm].append(sml)
+        text = (f' | mAP_s/m/l {sml[0]:.3f} / {sml[1]:.3f} / {sml[2]:.3f} | best copy reward '
+                f'{last["rewards"][last["best"]]:.3f}')
+        return text + policy_summary(work) if arm == 'ohl' else text
+
+    run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), describe, metric='coco/bbox_mAP',
+             label='test bbox mAP', fmt='.3f')
+    print('\nmAP_s / mAP_m / mAP_l (mean ± std):')
+    for arm, rows in areas.items():
+        print(f'{arm:12s} ' + ' / '.join(mean_std([r[i] for r in rows], '.3f') for i in range(3)))
+
+
+if __name__ == '__main__':
+    main()
