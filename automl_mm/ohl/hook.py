@@ -547,7 +547,8 @@ class OHLHook(Hook):
         self._report.write(self.history, self.spaces, step=iters)
         runner.logger.info(
             f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards {[round(r, 4) for r in rewards]}, '
-            f'best copy {best}{"" if broadcast else " (not broadcast)"}, ' + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
+            f'best copy {best}{"" if broadcast else " (not broadcast)"}, '
+            + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
         self._in_trunk = False
         self.trunk += 1
 
