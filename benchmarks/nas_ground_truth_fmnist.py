@@ -52,7 +52,7 @@ from automl_mm.nas import FlopsTable, LayerwiseSpace  # noqa: E402
 from automl_mm.nas.ranking import GROUND_TRUTH_FORMAT, GroundTruthTable, seed_agreement  # noqa: E402
 from automl_mm.registry import MODELS  # noqa: E402
 from automl_mm.utils import register_all_modules  # noqa: E402
-from automl_mm.utils.io import atomic_open, dump_json_atomic  # noqa: E402
+from automl_mm.utils.io import atomic_open  # noqa: E402
 
 CONFIG = 'configs/pc_nas/pc-nas-retrain_mbconv-fmnist_1x1_300it_fmnist.py'
 OUT = 'benchmarks/ground_truth/mbconv_fmnist_standalone.json'
@@ -81,6 +81,8 @@ def build_run_cfg(settings: dict, arch: list[str], seed: int, work_dir: str) -> 
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=10**9, save_last=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(iters // 4, 1))
     cfg.launcher = 'none'
+    # keep this process's start method (mmengine would force 'fork' on a spawned worker, with a warning)
+    cfg.env_cfg.mp_cfg.mp_start_method = multiprocessing.get_start_method(allow_none=True) or 'fork'
     cfg.model.backbone.arch = list(arch)
     cfg.train_dataloader.batch_size = settings['batch_size']
     cfg.train_dataloader.dataset.samples_per_class = settings['samples_per_class']
@@ -105,7 +107,8 @@ def train_one(job: tuple[list[str], int, dict, str]) -> dict:
     out = {'arch': list(arch), 'seed': seed}
     for split in ('reward', 'test'):
         loader = build_local_loader(cfg[f'{split}_dataloader'], f'{split}_dataloader')
-        out[f'{split}_top1'] = metric_value(evaluate_locally(runner.model, loader, evaluator), METRIC, 'metric')
+        top1 = metric_value(evaluate_locally(runner.model, loader, evaluator), METRIC, 'metric')
+        out[f'{split}_top1'] = round(top1, 4)  # % of at most 10k images: 4 decimals are exact
     out.update(train_s=round(train_wall, 2), wall_s=round(time.perf_counter() - wall, 2),
                cpu_s=round(time.process_time() - cpu, 2))
     return out
@@ -268,6 +271,13 @@ def build_table(space: str, settings: dict, archs: list[list[str]], flops: list[
     return data
 
 
+def format_table(data: dict) -> str:
+    """The table as indented JSON with one line per architecture (small, and readable in a diff)."""
+    head = json.dumps({k: v for k, v in data.items() if k != 'archs'}, indent=1)
+    rows = ',\n'.join('  ' + json.dumps(row) for row in data['archs'])
+    return head[:-2] + f',\n "archs": [\n{rows}\n ]\n}}\n'
+
+
 def report(data: dict, records: list[dict]) -> None:
     rows = sorted(data['archs'], key=lambda r: -r['reward_top1_mean'])
     print(f'\n{len(rows)} architectures x seeds {data["settings"]["seeds"]}; best by mean reward-split top-1:')
@@ -352,7 +362,8 @@ def main(argv: list[str] | None = None) -> dict:
                 _finished(record)
 
     data = build_table(space, settings, archs, flops, params, done)
-    dump_json_atomic(data, out, indent=1)
+    with atomic_open(out, 'w') as f:
+        f.write(format_table(data))
     report(data, records)
     print(f'wrote {out}')
     return data
