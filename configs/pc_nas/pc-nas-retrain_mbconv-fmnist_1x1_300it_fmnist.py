@@ -4,7 +4,7 @@
 # ground truth (benchmarks/nas_ground_truth_fmnist.py) and what PC-NAS exports on this space inherit. Scored on the
 # 5,000-image reward split (what supernets score on) and on 500 test images per class (a fixed, seeded 5,000 of
 # the official 10k test set). The `arch` below is only the template's default (every layer's first candidate).
-# Sizes are our choices for a 2-core CPU budget (one architecture in about 20 s on one core).
+# Sizes are our choices for a 2-core CPU budget (an architecture takes about 22 s on one core on average, 39 s at most).
 _base_ = [
     '../_base_/models/mbconv_fmnist.py', '../_base_/datasets/fashion_mnist.py', '../_base_/default_runtime.py'
 ]
