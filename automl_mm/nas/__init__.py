@@ -6,6 +6,7 @@
 * ``beam`` — ``PartialArchitecturePool`` + ``score_step``: keep top-K partial paths, extend, score, resume;
 * ``scoring`` — rank-local scoring with inherited weights, BN re-estimation, PC-NAS potential;
 * ``latency`` — latency / FLOPs lookup tables;
+* ``ranking`` — stand-alone ground-truth tables and ranking quality (Kendall tau-b, precision at k, stand-alone rank);
 * ``hook`` — ``PathSamplingHook`` for supernet training under any loop;
 * ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``.
 """
@@ -16,12 +17,22 @@ from .hook import PathSamplingHook
 from .latency import CostTable, FlopsTable, LatencyTable, measure_latency_table
 from .loop import SearchLoopBase
 from .pc_nas import PCNASLoop
+from .ranking import (
+    GroundTruthTable,
+    enumerate_archs,
+    kendall_tau,
+    load_ground_truth,
+    precision_at_k,
+    seed_agreement,
+    standalone_rank,
+)
 from .samplers import PoolPathSampler, UniformPathSampler, path_rng
 from .scoring import PathEvaluator, candidate_scorer, potential, recalibrate_bn
 from .spaces import DilationSpace, LayerwiseSpace, StageAllocationSpace
 
 __all__ = ['BasePathSampler', 'BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FlopsTable',
-           'LatencyTable', 'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool', 'PathEvaluator',
-           'PathSamplingHook', 'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace', 'UniformPathSampler',
-           'build_path_sampler', 'build_path_space', 'candidate_scorer', 'find_supernet', 'measure_latency_table',
-           'path_rng', 'potential', 'recalibrate_bn', 'score_step']
+           'GroundTruthTable', 'LatencyTable', 'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool',
+           'PathEvaluator', 'PathSamplingHook', 'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace',
+           'UniformPathSampler', 'build_path_sampler', 'build_path_space', 'candidate_scorer', 'enumerate_archs',
+           'find_supernet', 'kendall_tau', 'load_ground_truth', 'measure_latency_table', 'path_rng', 'potential',
+           'precision_at_k', 'recalibrate_bn', 'score_step', 'seed_agreement', 'standalone_rank']

@@ -33,7 +33,7 @@ def test_imagenet_presets(space, num_layers, num_skip):
 
 
 @pytest.mark.parametrize('space,shape', [('digits', (1, 3, 16, 16)), ('digits', (1, 3, 15, 9)),
-                                         ('pcnas_s', (1, 3, 33, 47))])
+                                         ('pcnas_s', (1, 3, 33, 47)), ('fmnist', (1, 3, 28, 28))])
 def test_layer_input_shapes_match_a_dry_run(space, shape):
     net = MBConvSupernet(space=space).eval()
     seen = []

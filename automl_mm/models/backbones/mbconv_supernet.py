@@ -34,6 +34,12 @@ _OP_PATTERN = re.compile(r'^k(\d+)e(\d+)$')
 #   (16, 16, 32 at stride 2, 32), final 64. Three operators spanning the cost range (skip = free, k3e3 = cheap,
 #   k5e6 = about 3x k3e3); skip is illegal in the stride-2 layer, so the space holds 3 * 3 * 2 * 3 = 54
 #   architectures: few enough to train every one stand-alone in a benchmark.
+# * ``fmnist``: Fashion-MNIST at its own 28x28 (input (N, 3, 28, 28)), stem 16 at stride 2 (28 -> 14), one stage
+#   of 4 mixed layers of width 16 at stride 1, final 64. The same three operators as ``digits``; every layer keeps
+#   stride and width, so skip is a candidate everywhere and the space holds 3^4 = 81 architectures (from 'skip
+#   skip skip skip', the stem and final convolution alone, to four k5e6 blocks): the stand-alone ground truth of
+#   benchmarks/nas_ground_truth_fmnist.py trains every one of them. Width 16, not 24, for that CPU budget: at
+#   batch 32 on 14x14 a k5e6 block takes 21 ms forward + backward on one core at width 16, 43 ms at width 24.
 _MBCONV_OPS = ('k3e3', 'k3e6', 'k5e3', 'k5e6', 'k7e3', 'k7e6', 'skip')
 SPACES: dict[str, dict] = {
     'pcnas_s': dict(stem_channels=48, stem_stride=2, ops=_MBCONV_OPS, out_channels=1792,
@@ -42,6 +48,8 @@ SPACES: dict[str, dict] = {
                     stages=((40, 4, 2), (64, 4, 2), (112, 5, 2), (160, 5, 1), (256, 5, 2), (512, 1, 1))),
     'digits': dict(stem_channels=16, stem_stride=1, ops=('k3e3', 'k5e6', 'skip'), out_channels=64,
                    stages=((16, 2, 1), (32, 2, 2))),
+    'fmnist': dict(stem_channels=16, stem_stride=2, ops=('k3e3', 'k5e6', 'skip'), out_channels=64,
+                   stages=((16, 4, 1), )),
 }
 
 

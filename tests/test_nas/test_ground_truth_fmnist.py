@@ -1,0 +1,108 @@
+"""The Fashion-MNIST MBConv space and its stand-alone ground-truth generator (benchmarks/nas_ground_truth_fmnist.py)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
+from automl_mm.nas import FlopsTable, LayerwiseSpace, enumerate_archs, load_ground_truth
+from automl_mm.nas.latency import count_flops
+
+from conftest import REPO_ROOT
+
+FMNIST = '/usr/share/datasets/fashion-mnist'
+SEARCH_CONFIG = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-fmnist_1x1_1800it_fmnist.py')
+needs_fmnist = pytest.mark.skipif(not osp.isdir(FMNIST) and not osp.isdir(osp.join(REPO_ROOT, 'data/fashion-mnist')),
+                                  reason='Fashion-MNIST is not installed')
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        'nas_ground_truth_fmnist', osp.join(REPO_ROOT, 'benchmarks/nas_ground_truth_fmnist.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fmnist_space_has_81_architectures_in_a_stable_order():
+    net = MBConvSupernet(space='fmnist')
+    assert net.layer_choices == [['k3e3', 'k5e6', 'skip']] * 4  # skip legal in every layer
+    space = LayerwiseSpace()
+    space.bind(net)
+    assert space.size() == 81
+    archs = [tuple(space.values(p)) for p in space.completions(())]
+    assert len(set(archs)) == 81
+    assert archs == enumerate_archs(net.layer_choices)  # the generator's order is the space's order
+    assert archs[:2] == [('k3e3', 'k3e3', 'k3e3', 'k3e3'), ('k3e3', 'k3e3', 'k3e3', 'k5e6')]
+    assert archs[-1] == ('skip', ) * 4
+    assert net(torch.zeros(2, 3, 28, 28))[0].shape == (2, 64, 14, 14)
+
+
+def test_fmnist_flops_limit_admits_54_of_81():
+    cfg = Config.fromfile(SEARCH_CONFIG)
+    net = MBConvSupernet(space='fmnist')
+    space = LayerwiseSpace()
+    space.bind(net)
+    table = FlopsTable.from_supernet(net, cfg.train_cfg.input_shape)
+    flops = {p: table.flops(net, p) for p in space.completions(())}
+    assert sum(f <= cfg.train_cfg.flops_limit for f in flops.values()) == 54  # as the config and README state
+    # a path's table FLOPs are the stand-alone backbone's, counted whole (norms in eval mode)
+    for path in [(0, 0, 0, 0), (1, 1, 1, 1), (2, 2, 2, 2), (0, 2, 1, 2)]:
+        standalone = MBConvSupernet(space='fmnist', arch=space.values(path)).eval()
+        assert flops[path] == count_flops(standalone, cfg.train_cfg.input_shape)
+
+
+@needs_fmnist
+def test_generator_smoke_writes_a_table_and_resumes(tmp_path, capsys):
+    gen = _generator()
+    out = str(tmp_path / 'gt.json')
+    argv = ['--archs', '2', '--seeds', '0', '1', '--iters', '3', '--samples-per-class', '2', '--reward-per-class',
+            '2', '--test-per-class', '2', '--out', out, '--work-dir', str(tmp_path / 'work')]
+    data = gen.main(argv)
+    table = load_ground_truth(out)
+    assert len(table) == 2 and table.seeds == [0, 1]
+    assert table.settings['iters'] == 3 and table.settings['reward_images'] == 20
+    for arch in table.archs:
+        row = table.entry(arch)
+        assert row['flops'] > 0 and row['params'] > 0
+        assert all(0 <= v <= 100 for v in row['reward_top1'] + row['test_top1'])
+    assert set(data['seed_agreement']) == {'about', 'reward_top1', 'test_top1'}
+    with pytest.raises(ValueError, match='does not hold exactly the 81'):
+        load_ground_truth(out, space='fmnist')  # a 2-architecture subset is not the space's table
+    runs = gen.runs_path(out)
+    lines = open(runs).read().splitlines()
+    assert len(lines) == 1 + 4 and 'settings' in json.loads(lines[0])
+
+    # killed while writing a run: the partial line is dropped, nothing finished is retrained
+    with open(runs, 'a') as f:
+        f.write('{"arch": ["k3e3"')
+    capsys.readouterr()
+
+    def _no_training(job):
+        raise AssertionError(f'retrained {job[:2]}')
+
+    gen.train_one = _no_training
+    again = gen.main(argv)
+    assert 'removing an unfinished last line' in capsys.readouterr().out
+    assert again['archs'] == data['archs']
+    assert len(open(runs).read().splitlines()) == 5
+
+    # other settings must not be mixed into the same runs file
+    with pytest.raises(ValueError, match=r"other settings \(\['iters'"):
+        gen.main([a if a != '3' else '4' for a in argv])
+    assert os.path.isfile(out)
+
+
+def test_table_format_is_json_with_one_line_per_architecture():
+    gen = _generator()
+    data = {'format': 'x', 'space': 'fmnist', 'archs': [{'arch': ['skip'], 'flops': 1.5}, {'arch': ['k3e3']}],
+            'seed_agreement': {'mean': None}}
+    text = gen.format_table(data)
+    assert json.loads(text) == data
+    assert '  {"arch": ["skip"], "flops": 1.5},\n' in text
