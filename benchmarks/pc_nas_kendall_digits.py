@@ -24,7 +24,7 @@ import json
 import os
 import os.path as osp
 import random
-import statistics
+import sys
 import time
 
 import torch
@@ -32,42 +32,34 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from scipy.stats import kendalltau
 
-from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, evaluate_locally, metric_value
-from automl_mm.nas import FlopsTable, LayerwiseSpace, PathEvaluator
+from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value
+from automl_mm.nas import FlopsTable, LayerwiseSpace
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the shared helpers beside this script
+from _nas_supernets import (  # noqa: E402
+    METRIC,
+    iter_train_cfg,
+    mean_std,
+    quiet_cfg,
+    supernet_cfg,
+    train_path_sampling,
+)
+from _nas_supernets import train_pc_nas as run_pc_nas  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEARCH_CONFIG = osp.join(ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
 RETRAIN_CONFIG = osp.join(ROOT, 'configs/pc_nas/pc-nas-retrain_mbconv-digits_1x1_30e_digits.py')
-METRIC = 'accuracy/top1'
-
-
-def _quiet(cfg: Config, work_dir: str, name: str, seed: int, iters: int) -> Config:
-    """Common overrides: seed, work dir, unique runner names (several runners in one process), no checkpoints."""
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.experiment_name = name  # the logger, message hub and visualizer are singletons keyed by name
-    cfg.visualizer = dict(type='Visualizer', name=name, vis_backends=[dict(type='LocalVisBackend')])
-    cfg.log_level = 'WARNING'
-    cfg.log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=10**9, save_last=False)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(iters // 4, 1))
-    cfg.launcher = 'none'
-    return cfg
-
-
-def _iter_train_cfg(cfg: Config, iters: int) -> None:
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=10**9)  # we evaluate ourselves
 
 
 def train_standalone(arch: list[str], seed: int, iters: int, work_dir: str) -> dict:
     """Train ``arch`` from scratch; its reward-split and test-split top-1."""
     cfg = Config.fromfile(RETRAIN_CONFIG)
     name = f'standalone_s{seed}_{"-".join(arch)}'
-    _quiet(cfg, osp.join(work_dir, name), name, seed, iters)
+    quiet_cfg(cfg, osp.join(work_dir, name), name, seed, iters)
     cfg.model.backbone.arch = list(arch)
-    _iter_train_cfg(cfg, iters)
+    iter_train_cfg(cfg, iters)
     cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=iters, by_epoch=False)]
     loaders = {'reward': cfg.reward_dataloader, 'test': cfg.test_dataloader}
     evaluator_cfg = cfg.val_evaluator
@@ -82,49 +74,15 @@ def train_standalone(arch: list[str], seed: int, iters: int, work_dir: str) -> d
     return out
 
 
-def _supernet_cfg(seed: int, work_dir: str, name: str, iters: int) -> Config:
-    cfg = Config.fromfile(SEARCH_CONFIG)
-    _quiet(cfg, osp.join(work_dir, name), name, seed, iters)
-    cfg.param_scheduler[0].T_max = iters
-    return cfg
-
-
-def estimate_all(runner: Runner, cfg: Config, paths: list[tuple], bn_batches: int) -> list[float]:
-    """Reward-split top-1 of every path with the runner's supernet weights (BN re-estimated per path)."""
-    space = LayerwiseSpace()
-    space.bind(runner.model)
-    held_out = HeldOutEvaluator('reward', METRIC, 'estimate_all', cfg.reward_dataloader, cfg.val_evaluator,
-                                'reward_dataloader', 'val_evaluator').build(runner)
-    evaluate = PathEvaluator(runner.model, space, held_out, bn_batches=bn_batches,
-                             bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader'))
-    return [evaluate(path) for path in paths]
-
-
 def train_uniform(seed: int, iters: int, work_dir: str, paths: list[tuple], bn_batches: int) -> dict:
-    cfg = _supernet_cfg(seed, work_dir, f'uniform_s{seed}', iters)
-    _iter_train_cfg(cfg, iters)
-    cfg.custom_hooks = [dict(type='PathSamplingHook', space=dict(type='LayerwiseSpace'))]
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return {'estimates': estimate_all(runner, cfg, paths, bn_batches)}
+    cfg = supernet_cfg(SEARCH_CONFIG, seed, work_dir, f'uniform_s{seed}', iters)
+    return train_path_sampling(cfg, iters, paths, bn_batches)
 
 
 def train_pc_nas(seed: int, iters: int, work_dir: str, paths: list[tuple], bn_batches: int) -> dict:
-    cfg = _supernet_cfg(seed, work_dir, f'pcnas_s{seed}', iters)
-    base = cfg.train_cfg
-    num_layers = 4
+    cfg = supernet_cfg(SEARCH_CONFIG, seed, work_dir, f'pcnas_s{seed}', iters)
     # keep the config's warm-up : stage ratio (600 : 300 per layer of 1800)
-    ratio = base.warmup_iters / (base.warmup_iters + num_layers * base.stage_iters)
-    stage = int(round(iters * (1 - ratio) / num_layers))
-    cfg.train_cfg.stage_iters = stage
-    cfg.train_cfg.warmup_iters = iters - num_layers * stage
-    cfg.train_cfg.retrain_config = RETRAIN_CONFIG
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    loop = runner.train_loop
-    pool = [{'path': list(r['path']), 'arch': r['arch'], 'potential': r['potential']} for r in loop.results]
-    return {'estimates': estimate_all(runner, cfg, paths, bn_batches), 'final_pool': pool,
-            'warmup_iters': cfg.train_cfg.warmup_iters, 'stage_iters': stage}
+    return run_pc_nas(cfg, iters, 4, RETRAIN_CONFIG, paths, bn_batches)
 
 
 def _tau(x: list[float], y: list[float]) -> float:
@@ -175,14 +133,6 @@ def run_seed(seed: int, args: argparse.Namespace, paths: list[tuple], names: lis
     return out
 
 
-def _mean_std(values: list[float | None]) -> str:
-    values = [v for v in values if v is not None and v == v]  # None: not measured; NaN: tau undefined
-    if not values:
-        return 'n/a'
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f'{statistics.mean(values):.3f} ± {std:.3f}'
-
-
 def report(results: list[dict], num_archs: int, num_admitted: int) -> None:
     print(f'\nKendall tau-b of supernet-estimated vs stand-alone reward-split top-1 ({num_archs} architectures, '
           f'{num_admitted} within the FLOPs limit); pick rank among those within the limit, by stand-alone reward')
@@ -201,14 +151,14 @@ def report(results: list[dict], num_archs: int, num_admitted: int) -> None:
     print(f'\nmean ± std over {len(results)} seed(s):')
     for method in ('uniform', 'pc_nas'):
         rows = [r[method] for r in results]
-        print(f'  {method:8s} tau all {_mean_std([m["tau_all"] for m in rows])}   tau limit '
-              f'{_mean_std([m["tau_admitted"] for m in rows])}   pick rank '
-              f'{_mean_std([m["pick_rank"] for m in rows])}   pick test {_mean_std([m["pick_test"] for m in rows])}')
-    print(f'  oracle   test {_mean_std([r["best_admitted"]["test"] for r in results])}')
+        print(f'  {method:8s} tau all {mean_std([m["tau_all"] for m in rows])}   tau limit '
+              f'{mean_std([m["tau_admitted"] for m in rows])}   pick rank '
+              f'{mean_std([m["pick_rank"] for m in rows])}   pick test {mean_std([m["pick_test"] for m in rows])}')
+    print(f'  oracle   test {mean_std([r["best_admitted"]["test"] for r in results])}')
     if len(results) > 1:
         taus = [_tau([a['reward'] for a in x['standalone']], [b['reward'] for b in y['standalone']])
                 for i, x in enumerate(results) for y in results[i + 1:]]
-        print(f'  stand-alone seed-to-seed tau (noise ceiling of the ground truth): {_mean_std(taus)}')
+        print(f'  stand-alone seed-to-seed tau (noise ceiling of the ground truth): {mean_std(taus)}')
 
 
 def main() -> None:

@@ -94,6 +94,7 @@ PATH_SPACES = {
 PATH_SAMPLERS = {
     'UniformPathSampler': dict(type='UniformPathSampler'),
     'PoolPathSampler': dict(type='PoolPathSampler', pool=[(1, ), (0, )]),
+    'FairPathSampler': dict(type='FairPathSampler'),
 }
 SAMPLER_SPACES = [dict(type='StageAllocationSpace', stage_choices=[[1, 2, 3]] * 4, total_blocks=8),
                   dict(type='DilationSpace', choices=(1, 2, 3), num_blocks=4)]

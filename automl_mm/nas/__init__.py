@@ -2,7 +2,8 @@
 
 * ``base`` — the contracts: ``BasePathSpace``, ``BasePathSampler`` (checked by ``automl_mm.testing``);
 * ``spaces`` — ``LayerwiseSpace`` (PC-NAS), ``StageAllocationSpace`` and ``DilationSpace`` (CR-NAS);
-* ``samplers`` — ``UniformPathSampler``, ``PoolPathSampler`` (rank-identical draws seeded by iteration);
+* ``samplers`` — ``UniformPathSampler``, ``PoolPathSampler``, ``FairPathSampler`` (FairNAS strict fairness)
+  (rank-identical draws seeded by iteration);
 * ``beam`` — ``PartialArchitecturePool`` + ``score_step``: keep top-K partial paths, extend, score, resume;
 * ``scoring`` — rank-local scoring with inherited weights, BN re-estimation, PC-NAS potential;
 * ``latency`` — latency / FLOPs lookup tables;
@@ -26,13 +27,14 @@ from .ranking import (
     seed_agreement,
     standalone_rank,
 )
-from .samplers import PoolPathSampler, UniformPathSampler, path_rng
+from .samplers import FairPathSampler, PoolPathSampler, UniformPathSampler, fair_sum_accumulation, path_rng
 from .scoring import PathEvaluator, candidate_scorer, potential, recalibrate_bn
 from .spaces import DilationSpace, LayerwiseSpace, StageAllocationSpace
 
-__all__ = ['BasePathSampler', 'BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FlopsTable',
-           'GroundTruthTable', 'LatencyTable', 'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool',
+__all__ = ['BasePathSampler', 'BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FairPathSampler',
+           'FlopsTable', 'GroundTruthTable', 'LatencyTable', 'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool',
            'PathEvaluator', 'PathSamplingHook', 'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace',
            'UniformPathSampler', 'build_path_sampler', 'build_path_space', 'candidate_scorer', 'enumerate_archs',
-           'find_supernet', 'kendall_tau', 'load_ground_truth', 'measure_latency_table', 'path_rng', 'potential',
-           'precision_at_k', 'recalibrate_bn', 'score_step', 'seed_agreement', 'standalone_rank']
+           'fair_sum_accumulation', 'find_supernet', 'kendall_tau', 'load_ground_truth', 'measure_latency_table',
+           'path_rng', 'potential', 'precision_at_k', 'recalibrate_bn', 'score_step', 'seed_agreement',
+           'standalone_rank']

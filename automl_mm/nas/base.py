@@ -171,8 +171,20 @@ class BasePathSampler(metaclass=ABCMeta):
         space: The path space, or ``None`` until the owner sets it.
     """
 
+    #: Paths trained per optimiser update: 1 for single-path samplers; FairNAS's strict fairness trains m
+    #: (``FairPathSampler``), and ``PathSamplingHook`` then requires ``optim_wrapper.accumulative_counts=m``.
+    paths_per_update: int = 1
+
     def __init__(self, space: BasePathSpace | None = None) -> None:
         self.space = space
+
+    def sample_at(self, seed: int, iteration: int) -> tuple[int, ...]:
+        """The path of training iteration ``iteration`` (what ``PathSamplingHook`` runs): by default
+        ``sample(path_rng(seed, iteration))``. Samplers whose draws are tied across iterations (FairNAS's blocks of
+        m iterations, ``FairPathSampler``) override it; it must depend on ``(seed, iteration)`` only."""
+        from .samplers import path_rng  # samplers imports this module
+
+        return self.sample(path_rng(seed, iteration))
 
     @abstractmethod
     def complete(self, prefix: Sequence[int], generator: np.random.Generator,

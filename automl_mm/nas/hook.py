@@ -2,7 +2,9 @@
 
 Before every training iteration the hook draws a path with its sampler, from a generator seeded by
 ``(seed, iteration)`` so that every rank runs the same path without communication, and applies it to the supernet
-inside the model. Validation and test run a fixed path (``val_path``, default: the path in place before training,
+inside the model (``sampler.sample_at(seed, iteration)``). A sampler that trains m paths per optimiser update
+(``FairPathSampler``, FairNAS's strict fairness) needs ``optim_wrapper.accumulative_counts=m``, checked before
+training. Validation and test run a fixed path (``val_path``, default: the path in place before training,
 recorded then and re-applied before every validation and test epoch).
 """
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapperDict
 
 from automl_mm.registry import HOOKS
 
 from .base import build_path_sampler, build_path_space
-from .samplers import path_rng
 
 
 @HOOKS.register_module()
@@ -24,7 +26,8 @@ class PathSamplingHook(Hook):
     Args:
         space: Path space config, e.g. ``dict(type='StageAllocationSpace', stage_choices=..., total_blocks=16)``
             or ``dict(type='DilationSpace', choices=(1, 2, 3))``.
-        sampler: Sampler config; its ``space`` is set to the space.
+        sampler: Sampler config; its ``space`` is set to the space (e.g. ``dict(type='FairPathSampler')`` with
+            ``optim_wrapper.accumulative_counts`` = its ``paths_per_update``).
         val_path: The path validated (and tested) with; ``None``: the path the supernet runs when training starts
             (recorded in ``before_train``, i.e. the model's as-built or as-configured path), not the last sampled.
         seed: Sampling seed; defaults to the runner's seed.
@@ -50,13 +53,32 @@ class PathSamplingHook(Hook):
         self.space.bind(runner.model)
         if self.seed is None:
             self.seed = int(runner.seed or 0)
+        self._check_accumulation(runner)
         if self.val_path is not None:
             self.val_path = self.space.check_path(self.val_path)
         else:
             self.val_path = self.space.current_path(runner.model)
 
+    def _check_accumulation(self, runner) -> None:
+        """A sampler of m > 1 paths per update needs the optimiser to accumulate exactly m iterations, in whole
+        blocks (mmengine's ``accumulative_counts``; see ``FairPathSampler``)."""
+        m = int(self.sampler.paths_per_update)
+        if m == 1:
+            return
+        name = type(self.sampler).__name__
+        wrapper = getattr(runner, 'optim_wrapper', None)
+        wrappers = list(wrapper.values()) if isinstance(wrapper, OptimWrapperDict) else [wrapper]
+        counts = {getattr(w, '_accumulative_counts', 1) for w in wrappers}  # OptimWrapper keeps it private
+        if counts != {m}:
+            raise ValueError(f'PathSamplingHook: {name} trains {m} paths per optimiser update; set '
+                             f'optim_wrapper.accumulative_counts={m} (got {sorted(counts)})')
+        max_iters = getattr(runner, 'max_iters', None)
+        if max_iters is not None and max_iters % m:
+            raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; train_cfg.max_iters='
+                             f'{max_iters} is not a multiple of {m}')
+
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        self.last_path = self.sampler.sample(path_rng(self.seed, runner.iter))
+        self.last_path = self.sampler.sample_at(self.seed, runner.iter)
         self.space.apply(self.last_path, runner.model)
 
     def before_val_epoch(self, runner) -> None:

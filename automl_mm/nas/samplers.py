@@ -1,4 +1,5 @@
-"""Path samplers: uniform over a space's valid paths, and restricted to a pool of partial architectures.
+"""Path samplers: uniform over a space's valid paths, restricted to a pool of partial architectures, and FairNAS's
+strict fairness (every operator once per update).
 
 Every rank must run the same path at each iteration. Rather than broadcasting, samplers draw from a generator
 seeded by ``(seed, iteration)`` (:func:`path_rng`): identical on every rank, reproducible after ``--resume``, and
@@ -6,6 +7,7 @@ free of communication.
 """
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -188,3 +190,156 @@ class PoolPathSampler(UniformPathSampler):
 
     def load_state_dict(self, state: dict) -> None:
         self.set_pool(state['pool'])
+
+
+@SAMPLERS.register_module()
+class FairPathSampler(UniformPathSampler):
+    """FairNAS's strict fairness: every operator of every layer trained exactly once per optimiser update.
+
+    Chu et al., *FairNAS: Rethinking Evaluation Fairness of Weight Sharing Neural Architecture Search*, ICCV 2021,
+    Algorithm 1: per update, each layer draws a random permutation of its m candidate operators; the m paths the
+    permutations form (path k takes the k-th operator of every layer) are trained, their gradients accumulated,
+    and the parameters updated once.
+
+    Here the m paths of an update are spread over m consecutive training iterations, one path per iteration,
+    and the gradients are accumulated by mmengine: ``optim_wrapper=dict(type='OptimWrapper',
+    accumulative_counts=m)`` steps the optimiser after iterations b·m + m - 1 only (when the run starts at a
+    multiple of m), so block b = iterations b·m ... b·m + m - 1 is one update. ``PathSamplingHook`` refuses a
+    ``FairPathSampler`` without that setting, and a run whose ``max_iters`` is not a multiple of m. Relation to
+    the paper's step:
+
+    * each path of a block sees its own batch (the paper gives all m paths one batch): at equal iterations x batch
+      size the supernet sees the same images as a single-path (SPOS) supernet; the accumulated gradient has the
+      same expectation over batches, and every operator still gets exactly one path's gradient per update;
+    * mmengine *averages* the m gradients (loss / m) where the paper *sums* them. With SGD, summing under
+      (lr, weight decay) is exactly averaging under (m·lr, weight decay / m) (momentum buffers scale by 1 / m,
+      updates are identical): :func:`fair_sum_accumulation` rewrites an SGD config so. Summing gives every mixed
+      operator the step size it gets under SPOS (where it is drawn in 1 of m iterations) and the shared layers
+      the same total step as SPOS over the same iterations.
+
+    Block b's permutations are drawn from ``path_rng(seed, b·m)`` (the generator of the block's first
+    iteration): every rank runs the same path, and a resumed run draws what an uninterrupted one drew. A layer
+    with n < m candidates concatenates ceil(m / n) independent permutations of its own and keeps the first m
+    entries (each of its operators is drawn floor(m / n) or ceil(m / n) times per block). Strict fairness is
+    defined for layer-wise independent spaces (``LayerwiseSpace``, ``DilationSpace``); on a constrained space
+    (``StageAllocationSpace``) :meth:`sample_at` and :attr:`paths_per_update` raise. ``sample`` and ``complete``
+    (one path, e.g. a scored completion) are the uniform sampler's: a single path of a block is uniform per layer.
+
+    Args:
+        space: The path space.
+        max_tries: As for :class:`UniformPathSampler` (``sample`` / ``complete`` on constrained spaces).
+        enumerate_limit: As for :class:`UniformPathSampler`.
+
+    Examples:
+        >>> from automl_mm.nas.spaces import LayerwiseSpace
+        >>> sampler = FairPathSampler(LayerwiseSpace([['k3', 'k5', 'skip'], ['k3', 'skip']]))
+        >>> block = [sampler.sample_at(0, it) for it in range(3)]  # iterations 0, 1, 2: one update
+        >>> sorted(p[0] for p in block), sampler.paths_per_update
+        ([0, 1, 2], 3)
+    """
+
+    def _fair_space(self) -> BasePathSpace:
+        space = self._space()
+        if not space.independent:
+            raise ValueError(f'FairPathSampler: strict fairness needs a space whose decisions are independent; '
+                             f'{type(space).__name__} constrains them (use UniformPathSampler)')
+        return space
+
+    @property
+    def paths_per_update(self) -> int:  # type: ignore[override]
+        """m: the largest number of candidates of any layer (paths, and iterations, per optimiser update)."""
+        space = self._fair_space()
+        return max(space.num_options(i) for i in range(space.num_decisions))
+
+    def block(self, seed: int, block: int) -> list[tuple[int, ...]]:
+        """The m paths of update ``block`` (iterations ``block·m`` ... ``block·m + m - 1``), in iteration order.
+
+        Returns:
+            m full paths; over them every option of a layer with m options appears exactly once.
+        """
+        space = self._fair_space()
+        m = self.paths_per_update
+        generator = path_rng(seed, block * m)
+        columns = []
+        for i in range(space.num_decisions):
+            n = space.num_options(i)
+            order: list[int] = []
+            while len(order) < m:
+                order.extend(int(j) for j in generator.permutation(n))
+            columns.append(order[:m])
+        return [tuple(column[k] for column in columns) for k in range(m)]
+
+    def sample_at(self, seed: int, iteration: int) -> tuple[int, ...]:
+        """The path of training iteration ``iteration``: entry ``iteration % m`` of block ``iteration // m``."""
+        m = self.paths_per_update
+        return self.block(seed, int(iteration) // m)[int(iteration) % m]
+
+
+#: LR schedulers whose values are relative to the optimiser's lr, with their absolute lr fields (scaled with lr).
+_LR_SCHEDULER_ABSOLUTE_FIELDS = {
+    'CosineAnnealingLR': ('eta_min', ), 'PolyLR': ('eta_min', ), 'CosineRestartLR': ('eta_min', ),
+    'LinearLR': (), 'ConstantLR': (), 'MultiStepLR': (), 'StepLR': (), 'ExponentialLR': ()}
+
+
+def _type_name(kind) -> str:
+    """A config ``type`` as a bare class name: ``'mmengine.SGD'`` and ``torch.optim.SGD`` give ``'SGD'``."""
+    return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
+
+
+def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[dict] | None,
+                          paths_per_update: int) -> tuple[dict, list[dict]]:
+    """SGD settings under which mmengine's averaged gradient accumulation performs FairNAS's summed update.
+
+    FairNAS (Chu et al., ICCV 2021, Algorithm 1) sums the gradients of the m paths of an update and takes one SGD
+    step. ``OptimWrapper(accumulative_counts=m)`` divides each loss by m, i.e. averages. With SGD (momentum μ,
+    optional Nesterov) the update of the sum under lr η and weight decay λ, v ← μv + Σg + λθ, θ ← θ − ηv, equals
+    the update of the mean under lr m·η and weight decay λ / m (its buffer is v / m at every step). So this
+    returns copies with ``accumulative_counts=m``, ``lr`` and every absolute lr of the schedule (``eta_min``)
+    multiplied by m, and ``weight_decay`` divided by m; momentum schedules are unaffected.
+
+    Args:
+        optim_wrapper: The config's ``optim_wrapper`` (``OptimWrapper`` with an ``SGD`` optimizer).
+        param_scheduler: The config's ``param_scheduler`` (one config or a list; ``None``: none).
+        paths_per_update: m (``FairPathSampler.paths_per_update``).
+
+    Returns:
+        ``(optim_wrapper, param_scheduler)``: new configs, the scheduler as a list.
+
+    Raises:
+        ValueError: Another wrapper or optimiser than ``OptimWrapper`` / ``SGD``, an ``accumulative_counts``
+            already set, or an lr scheduler whose absolute values are not known here; the message names the key.
+    """
+    m = int(paths_per_update)
+    if m < 1:
+        raise ValueError(f'paths_per_update must be >= 1, got {paths_per_update}')
+    wrapper = copy.deepcopy(dict(optim_wrapper))
+    if _type_name(wrapper.get('type', 'OptimWrapper')) != 'OptimWrapper':
+        raise ValueError(f'optim_wrapper.type must be OptimWrapper for summed accumulation, got {wrapper["type"]!r}')
+    optimizer = dict(wrapper.get('optimizer') or {})
+    if _type_name(optimizer.get('type')) != 'SGD':
+        raise ValueError(f'optim_wrapper.optimizer.type must be SGD (the lr / weight-decay equivalence is SGD\'s), '
+                         f'got {optimizer.get("type")!r}')
+    if wrapper.get('accumulative_counts', 1) != 1:
+        raise ValueError(f'optim_wrapper.accumulative_counts is already {wrapper["accumulative_counts"]}; give the '
+                         'config of one path per update')
+    optimizer['lr'] = optimizer['lr'] * m
+    if optimizer.get('weight_decay'):
+        optimizer['weight_decay'] = optimizer['weight_decay'] / m
+    wrapper.update(optimizer=optimizer, accumulative_counts=m)
+    schedulers = [] if param_scheduler is None else \
+        [param_scheduler] if isinstance(param_scheduler, dict) else list(param_scheduler)
+    out = []
+    for i, scheduler in enumerate(schedulers):
+        scheduler = copy.deepcopy(dict(scheduler))
+        kind = _type_name(scheduler.get('type'))
+        if kind.endswith('Momentum'):
+            out.append(scheduler)
+            continue
+        if kind not in _LR_SCHEDULER_ABSOLUTE_FIELDS:
+            raise ValueError(f'param_scheduler[{i}].type={kind!r}: its lr values for summed accumulation are not '
+                             f'known here (known: {sorted(_LR_SCHEDULER_ABSOLUTE_FIELDS)} and momentum schedulers)')
+        for key in _LR_SCHEDULER_ABSOLUTE_FIELDS[kind]:
+            if scheduler.get(key):
+                scheduler[key] = scheduler[key] * m
+        out.append(scheduler)
+    return wrapper, out

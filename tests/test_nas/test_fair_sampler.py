@@ -1,0 +1,177 @@
+"""FairPathSampler (FairNAS strict fairness): every operator once per block of m iterations, one optimiser update
+per block through mmengine's gradient accumulation, and the summed-gradient SGD settings."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+from torch import nn
+
+from automl_mm.nas import FairPathSampler, LayerwiseSpace, PathSamplingHook, UniformPathSampler, fair_sum_accumulation
+from automl_mm.nas.spaces import StageAllocationSpace
+from automl_mm.testing import check_path_sampler
+
+
+def _fair(options) -> FairPathSampler:
+    return FairPathSampler(LayerwiseSpace(options))
+
+
+def test_every_op_of_every_layer_once_per_block():
+    sampler = _fair([['k3e3', 'k5e6', 'skip']] * 4)
+    m = sampler.paths_per_update
+    assert m == 3
+    blocks = []
+    for b in range(40):
+        block = [sampler.sample_at(0, b * m + k) for k in range(m)]
+        for layer in range(4):
+            assert sorted(p[layer] for p in block) == [0, 1, 2], (b, block)
+        blocks.append(tuple(block))
+        assert block == sampler.block(0, b)
+    # the permutations are random: blocks differ, and every op appears at every position of a block
+    assert len(set(blocks)) > 30
+    assert {blocks[b][k][0] for b in range(40) for k in range(m)} == {0, 1, 2}
+    assert {p[1] for b in blocks for p in b[:1]} == {0, 1, 2}
+
+
+def test_layers_with_fewer_candidates_are_as_fair_as_they_can_be():
+    sampler = _fair([['a', 'b', 'c', 'd'], ['x', 'y'], ['u', 'v', 'w']])
+    m = sampler.paths_per_update
+    assert m == 4
+    for b in range(30):
+        block = sampler.block(7, b)
+        assert sorted(p[0] for p in block) == [0, 1, 2, 3]
+        assert sorted(Counter(p[1] for p in block).values()) == [2, 2]  # floor / ceil(4 / 2)
+        assert sorted(Counter(p[2] for p in block).values()) == [1, 1, 2]  # all three, one of them twice
+
+
+def test_draws_depend_on_seed_and_iteration_only():
+    options = [['k3e3', 'k5e6', 'skip']] * 4
+    a = [_fair(options).sample_at(3, it) for it in range(30)]
+    b = [_fair(options).sample_at(3, it) for it in reversed(range(30))][::-1]  # any call order
+    c = [_fair(options).sample_at(4, it) for it in range(30)]
+    assert a == b and a != c
+
+
+def test_constrained_spaces_are_refused_for_the_fair_schedule():
+    sampler = FairPathSampler(StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8))
+    with pytest.raises(ValueError, match='StageAllocationSpace constrains'):
+        sampler.sample_at(0, 0)
+    check_path_sampler(dict(type='FairPathSampler'), dict(type='DilationSpace', choices=(1, 2, 3), num_blocks=4))
+
+
+class _ScalarSupernet(nn.Module):
+    """Each operator is one scalar; the loss of a path is the sum of its operators' scalars, so the gradient of
+    an operator is the number of paths of the accumulation block that ran it (divided by m by mmengine)."""
+
+    def __init__(self, layers: int = 4, ops: int = 3) -> None:
+        super().__init__()
+        self.layer_choices = [[f'op{j}' for j in range(ops)]] * layers
+        self.weights = nn.Parameter(torch.zeros(layers, ops))
+        self.path = (0, ) * layers
+
+    def set_path(self, path) -> None:
+        self.path = tuple(path)
+
+    def forward(self) -> torch.Tensor:
+        return sum(self.weights[i, j] for i, j in enumerate(self.path))
+
+
+class _Runner:
+    def __init__(self, model, optim_wrapper, max_iters):
+        self.model, self.optim_wrapper, self.max_iters = model, optim_wrapper, max_iters
+        self.seed, self.iter = 5, 0
+
+
+def _train_with_hook(sampler: dict, blocks: int = 20, accumulative_counts: int = 3) -> list[torch.Tensor]:
+    """Train the scalar supernet through PathSamplingHook and a real OptimWrapper; the weights after each block."""
+    model = _ScalarSupernet()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1.0), accumulative_counts=accumulative_counts)
+    runner = _Runner(model, wrapper, 3 * blocks)
+    hook = PathSamplingHook(space=dict(type='LayerwiseSpace'), sampler=sampler)
+    hook.before_train(runner)
+    wrapper.initialize_count_status(model, 0, runner.max_iters)
+    after = []
+    for it in range(runner.max_iters):
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        wrapper.update_params(model())
+        if (it + 1) % 3 == 0:
+            after.append(model.weights.detach().clone())
+    return after
+
+
+def test_fair_training_moves_every_operator_once_per_update():
+    after = _train_with_hook(dict(type='FairPathSampler'))
+    before = torch.zeros(4, 3)
+    for weights in after:
+        # one update per block; each operator got exactly one path's gradient, averaged over the m = 3 paths
+        torch.testing.assert_close(weights - before, torch.full((4, 3), -1 / 3))
+        before = weights
+    # the uniform single-path sampler under the same accumulation is not fair: some operator moves 0 or 2/3
+    uniform = _train_with_hook(dict(type='UniformPathSampler'))
+    steps = [uniform[0]] + [b - a for a, b in zip(uniform, uniform[1:])]
+    assert any(not torch.allclose(s, torch.full((4, 3), -1 / 3)) for s in steps)
+
+
+def test_the_hook_requires_the_accumulation_of_m_iterations():
+    with pytest.raises(ValueError, match=r'accumulative_counts=3 \(got \[1\]\)'):
+        _train_with_hook(dict(type='FairPathSampler'), accumulative_counts=1)
+    model = _ScalarSupernet()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1.0), accumulative_counts=3)
+    hook = PathSamplingHook(space=dict(type='LayerwiseSpace'), sampler=dict(type='FairPathSampler'))
+    with pytest.raises(ValueError, match='max_iters=10 is not a multiple of 3'):
+        hook.before_train(_Runner(model, wrapper, 10))
+    # single-path samplers need nothing
+    PathSamplingHook(space=dict(type='LayerwiseSpace')).before_train(_Runner(model, wrapper, 10))
+    assert UniformPathSampler.paths_per_update == 1
+
+
+def _sgd_run(optimizer_cfg: dict, accumulative_counts: int, summed: bool, batches, steps_per_batch=1):
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    cfg = dict(optimizer_cfg)
+    cfg.pop('type')
+    optimizer = torch.optim.SGD(model.parameters(), **cfg)
+    if summed:  # FairNAS, Algorithm 1: sum the m gradients, one step
+        for i in range(0, len(batches), accumulative_counts):
+            optimizer.zero_grad()
+            for x, y in batches[i:i + accumulative_counts]:
+                nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+    else:
+        wrapper = OptimWrapper(optimizer, accumulative_counts=accumulative_counts)
+        wrapper.initialize_count_status(model, 0, len(batches))
+        for x, y in batches:
+            wrapper.update_params(nn.functional.mse_loss(model(x), y))
+    return [p.detach() for p in model.parameters()]
+
+
+@pytest.mark.parametrize('nesterov', [False, True])
+def test_summed_accumulation_settings_reproduce_the_fairnas_step(nesterov):
+    generator = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(4, 3, generator=generator), torch.randn(4, 2, generator=generator)) for _ in range(12)]
+    sgd = dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=nesterov)
+    wrapper, schedulers = fair_sum_accumulation(dict(type='OptimWrapper', optimizer=sgd),
+                                                [dict(type='CosineAnnealingLR', eta_min=5e-3, by_epoch=False),
+                                                 dict(type='LinearLR', start_factor=0.1)], 3)
+    assert wrapper['accumulative_counts'] == 3 and sgd['lr'] == 0.1  # the inputs are not modified
+    assert schedulers[0]['eta_min'] == pytest.approx(1.5e-2) and schedulers[1]['start_factor'] == 0.1
+    reference = _sgd_run(sgd, 3, True, batches)
+    ours = _sgd_run(wrapper['optimizer'], 3, False, batches)
+    for a, b in zip(reference, ours):
+        torch.testing.assert_close(a, b)
+    # mmengine's plain averaging with the SPOS settings is a different (m times smaller) step
+    plain = _sgd_run(sgd, 3, False, batches)
+    assert not torch.allclose(reference[0], plain[0])
+
+
+def test_summed_accumulation_refuses_what_it_cannot_convert():
+    sgd = dict(type='SGD', lr=0.1)
+    with pytest.raises(ValueError, match='optim_wrapper.optimizer.type must be SGD'):
+        fair_sum_accumulation(dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3)), None, 3)
+    with pytest.raises(ValueError, match='accumulative_counts is already 2'):
+        fair_sum_accumulation(dict(type='OptimWrapper', optimizer=sgd, accumulative_counts=2), None, 3)
+    with pytest.raises(ValueError, match=r"param_scheduler\[0\].type='OneCycleLR'"):
+        fair_sum_accumulation(dict(type='OptimWrapper', optimizer=sgd), dict(type='OneCycleLR', eta_max=1), 3)

@@ -1,0 +1,147 @@
+"""benchmarks/pc_nas_ranking_fmnist.py: ranking figures against a ground-truth table, the goal, the missing-table
+error, and a smoke of the three supernets (SPOS, PC-NAS, FairNAS) on a fake 81-architecture table."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os.path as osp
+import random
+import sys
+
+import pytest
+
+from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
+from automl_mm.nas import FlopsTable, LayerwiseSpace, load_ground_truth
+
+from conftest import REPO_ROOT
+
+FMNIST = '/usr/share/datasets/fashion-mnist'
+needs_fmnist = pytest.mark.skipif(not osp.isdir(FMNIST) and not osp.isdir(osp.join(REPO_ROOT, 'data/fashion-mnist')),
+                                  reason='Fashion-MNIST is not installed')
+LIMIT = 2.9e6
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, f'benchmarks/{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def bench():
+    module = _load('pc_nas_ranking_fmnist')
+    yield module
+    sys.modules.pop('_nas_supernets', None)
+
+
+@pytest.fixture(scope='module')
+def space_flops():
+    net = MBConvSupernet(space='fmnist')
+    space = LayerwiseSpace()
+    space.bind(net)
+    paths = list(space.completions(()))
+    table = FlopsTable.from_supernet(net, (1, 3, 28, 28))
+    return [space.values(p) for p in paths], [table.flops(net, p) for p in paths]
+
+
+@pytest.fixture(scope='module')
+def fake_table(tmp_path_factory, space_flops):
+    """A ground-truth table of the real format (the generator's build_table) with made-up accuracies."""
+    gen = _load('nas_ground_truth_fmnist')
+    archs, flops = space_flops
+    rng = random.Random(0)
+    done = {}
+    for arch, fl in zip(archs, flops):
+        for seed in (0, 1):
+            reward = 70 + 4 * fl / 1e6 + rng.random()
+            done[(tuple(arch), seed)] = {'reward_top1': round(reward, 4), 'test_top1': round(reward - 1, 4)}
+    data = gen.build_table('fmnist', {'seeds': [0, 1]}, archs, flops, [1] * len(archs), done)
+    path = str(tmp_path_factory.mktemp('gt') / 'gt.json')
+    with open(path, 'w') as f:
+        f.write(gen.format_table(data))
+    return path
+
+
+def test_metrics_of_a_perfect_and_a_reversed_estimate(bench, fake_table):
+    table = load_ground_truth(fake_table)
+    limited = table.within_flops(LIMIT)
+    truth = {' '.join(a): v for a, v in table.scores().items()}
+    perfect = bench.method_metrics(truth, bench.pick_of('spos', {'estimates': truth}, limited), table, LIMIT)
+    assert perfect['tau_all'] == pytest.approx(1) and perfect['tau_limit'] == pytest.approx(1)
+    assert perfect['p5'] == perfect['p10'] == 1 and perfect['pick_rank'] == 1
+    best = max(limited.archs, key=lambda a: limited.scores()[a])
+    assert perfect['pick'] == ' '.join(best) and perfect['pick_test'] == table.scores('test_top1')[best]
+    # the pick is the best *within the limit*: the best overall (four k5e6) is over it
+    assert table.flops(max(table.archs, key=lambda a: table.scores()[a])) > LIMIT
+    reversed_ = {a: -v for a, v in truth.items()}
+    worst = bench.method_metrics(reversed_, bench.pick_of('fairnas', {'estimates': reversed_}, limited), table, LIMIT)
+    assert worst['tau_all'] == pytest.approx(-1) and worst['p5'] == 0 and worst['pick_rank'] == len(limited)
+    # PC-NAS's pick is its final pool's first entry, whatever the estimates say
+    pool = {'estimates': truth, 'final_pool': [{'arch': ['skip'] * 4}, {'arch': list(best)}]}
+    pc = bench.method_metrics(truth, bench.pick_of('pcnas', pool, limited), table, LIMIT)
+    assert pc['pick'] == 'skip skip skip skip' and pc['pick_rank'] == len(limited)
+
+
+def test_goal_compares_the_means_over_seeds(bench):
+    def summary(rank, p5, tau):
+        return {key: {'mean': value, 'std': 0.0, 'n': 3} for key, value in
+                (('pick_rank', rank), ('p5', p5), ('tau_all', tau), ('tau_limit', tau), ('p10', 0.5),
+                 ('pick_test', 90.0))}
+
+    held = bench.goal({'spos': summary(10, 0.2, 0.5), 'pcnas': summary(4, 0.4, 0.5)})
+    assert held['holds'] and all(held['conditions'].values())
+    missed = bench.goal({'spos': summary(10, 0.2, 0.5), 'pcnas': summary(4, 0.2, 0.49)})
+    assert not missed['holds']
+    assert [ok for ok in missed['conditions'].values()] == [True, False, False, False]
+    assert bench.goal({'spos': summary(10, 0.2, 0.5), 'pcnas': summary(None, 0.4, 0.5)})['holds'] is False
+    assert bench.goal({'pcnas': summary(4, 0.4, 0.5)})['holds'] is None
+    stats = bench.summarise({'spos': [{k: v for k, v in zip(('tau_all', 'tau_limit', 'p5', 'p10', 'pick_rank',
+                                                               'pick_test'), (0.1, math.nan, 0.2, 0.3, r, 80.0))}
+                                      for r in (2, 4)]})
+    assert stats['spos']['pick_rank'] == {'mean': 3, 'std': pytest.approx(math.sqrt(2)), 'n': 2}
+    assert stats['spos']['tau_limit'] == {'mean': None, 'std': None, 'n': 0}  # undefined tau is not averaged
+
+
+def test_a_missing_or_foreign_table_is_named(bench, tmp_path, fake_table, space_flops):
+    archs, flops = space_flops
+    missing = str(tmp_path / 'none.json')
+    with pytest.raises(FileNotFoundError, match=r'none\.json; generate it with `python benchmarks/'
+                                                r'nas_ground_truth_fmnist.py --workers 2 --out'):
+        bench.load_truth(missing, [tuple(a) for a in archs], flops)
+    with pytest.raises(ValueError, match=r'the FLOPs of 81 architectures .* differ'):
+        bench.load_truth(fake_table, [tuple(a) for a in archs], [f * 2 for f in flops])
+    assert len(bench.load_truth(fake_table, [tuple(a) for a in archs], flops)) == 81
+
+
+@needs_fmnist
+def test_smoke_trains_three_supernets_scores_81_and_resumes(bench, fake_table, tmp_path, capsys):
+    out = str(tmp_path / 'ranking.json')
+    argv = ['--seeds', '0', '--supernet-iters', '6', '--samples-per-class', '2', '--reward-per-class', '1',
+            '--batch-size', '4', '--bn-batches', '1', '--ground-truth', fake_table, '--out', out,
+            '--work-dir', str(tmp_path / 'work')]
+    data = bench.main(argv)
+    with open(out) as f:
+        assert json.load(f)['report']['goal'] == data['report']['goal']
+    results = data['results']['0']
+    assert set(results) == {'spos', 'pcnas', 'fairnas'}
+    for result in results.values():
+        assert len(result['estimates']) == 81 and all(0 <= v <= 100 for v in result['estimates'].values())
+    assert results['pcnas']['warmup_iters'] + 4 * results['pcnas']['stage_iters'] == 6
+    assert len(results['pcnas']['final_pool']) == 3
+    assert set(data['report']['summary']) == {'spos', 'pcnas', 'fairnas'}
+    assert 'Goal (PC-NAS vs SPOS, means over seeds)' in capsys.readouterr().out
+
+    def _no_training(*args):
+        raise AssertionError('retrained a finished supernet')
+
+    bench.train_method, train_method = _no_training, bench.train_method
+    try:
+        assert bench.main(argv)['results'] == data['results']  # finished supernets are reused
+        with pytest.raises(SystemExit, match='other settings'):
+            bench.main([a if a != '6' else '9' for a in argv])
+    finally:
+        bench.train_method = train_method
+    with pytest.raises(SystemExit, match='multiple of 3 for fairnas'):
+        bench.main(argv[:3] + ['7'] + argv[4:-4] + ['--out', str(tmp_path / 'other.json')] + argv[-2:])
