@@ -17,6 +17,7 @@ Per trunk (K iterations or E epochs), on every rank (METHODS.md §1):
 """
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import time
@@ -138,6 +139,31 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
                 f'default_hooks.checkpoint.interval (and save_begin) a multiple of {length}')
 
 
+def validates_after(runner: Any, iters: int) -> bool:
+    """Whether the train loop runs a validation right after ``iters`` training iterations have been completed.
+
+    Mirrors mmengine's ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop``: a validation follows epoch (iteration) n
+    when a val loop exists, n ≥ ``val_begin`` and n is a multiple of the current ``val_interval`` (its dynamic
+    interval, when ``dynamic_intervals`` is set) or the last; in epoch loops only at epoch ends. Loops of another
+    type: ``False``.
+    """
+    loop = runner.train_loop
+    if getattr(runner, 'val_loop', None) is None or not hasattr(loop, 'val_interval'):
+        return False
+    if isinstance(loop, IterBasedTrainLoop):
+        n, last = iters, runner.max_iters
+    else:
+        per_epoch = len(runner.train_dataloader)
+        if iters % per_epoch:
+            return False
+        n, last = iters // per_epoch, runner.max_epochs
+    interval = loop.val_interval
+    milestones = getattr(loop, 'dynamic_milestones', None)
+    if milestones:  # mmengine decides the interval from (n + 1) before it checks
+        interval = loop.dynamic_intervals[bisect.bisect(milestones, n + 1) - 1]
+    return n >= loop.val_begin and (n % interval == 0 or n == last)
+
+
 def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], trunk: int = 0) -> dict:
     """Per-copy rewards, validity and statistics from the all-gathered rows of every rank.
 
@@ -234,8 +260,11 @@ class OHLHook(Hook):
         broadcast_interval: Broadcast the best copy every this many trunks (1: every trunk, the paper's and the
             default). Between broadcasts every copy keeps training its own weights while θ is still updated after
             every trunk from that trunk's rewards: a less greedy population, as in PBT's exploit interval. The
-            last trunk of a run and any trunk in which a copy diverged always broadcast, so the final model is the
-            best copy and a diverged copy is repaired. Checkpoints must fall on broadcasting trunks
+            last trunk of a run, a trunk that a validation follows (so the metric, ``save_best`` and early stopping
+            see one model on every rank) and any trunk in which a copy diverged always broadcast, so the final model
+            is the best copy and a diverged copy is repaired; a run stopped early broadcasts the last trunk's best.
+            A trunk's reward then reflects each copy's choices since the last broadcast, while θ is credited to
+            this trunk's samples only. Checkpoints must fall on broadcasting trunks
             (:func:`check_checkpoint_schedule`).
         worst_reward: Reward given to a copy whose loss, weights or buffers became non-finite; default: below the
             lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`).
@@ -377,6 +406,14 @@ class OHLHook(Hook):
             runner.logger.warning(f'OHL trunk {self.trunk} was still running when training stopped; ending it now '
                                   '(checkpoints saved before this point hold copy 0, not the best copy)')
             self._end_trunk(runner, epoch=runner.epoch, iters=runner.iter, partial=True)
+        elif self.history and not self.history[-1].get('broadcast', True):
+            # stopped early right after a trunk that kept the copies apart (broadcast_interval > 1): every rank
+            # ends with that trunk's best copy, whose weights have not changed since
+            best = self.history[-1]['best']
+            runner.logger.info(f'OHL: training stopped after trunk {self.trunk - 1}, which did not broadcast; '
+                               f'broadcasting its best copy {best} now')
+            self._broadcast_copy_state(runner, src=self.layout.lead_rank(best))
+            self.history[-1]['broadcast'] = True
         self._in_trunk = False
 
     def _resolve_spaces(self, runner) -> None:
@@ -394,8 +431,10 @@ class OHLHook(Hook):
         self._resolved = True
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # copies apart: inside a trunk, or after one that did not broadcast (broadcast_interval > 1)
+        apart = self._in_trunk or bool(self.history and not self.history[-1].get('broadcast', True))
         checkpoint['ohl'] = dict(
-            trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk,
+            trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk, copies_apart=apart,
             controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)})
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -418,6 +457,11 @@ class OHLHook(Hook):
                 'continues the trunk from copy 0\'s weights and the statistics recorded before the checkpoint are '
                 'dropped. Resume is exact from checkpoints saved at trunk ends (a checkpoint interval that is a '
                 'multiple of the trunk length).')
+        elif state.get('copies_apart'):
+            runner.logger.warning(
+                f'OHL: this checkpoint was saved after trunk {self.trunk - 1}, which did not broadcast '
+                '(broadcast_interval > 1): it holds copy 0 only, so every copy continues from copy 0\'s weights. '
+                'Resume is exact from checkpoints saved at broadcasting trunks.')
 
     # ------------------------------------------------------------------------------------------ trunk logic
     def _start_segment(self, runner, if_pending: bool = False) -> None:
@@ -522,9 +566,10 @@ class OHLHook(Hook):
         t_update = time.perf_counter()
 
         # Every broadcast_interval-th trunk broadcasts; so do the run's last trunk (the final model is the best
-        # copy) and a trunk with a diverged copy (which must be repaired).
+        # copy), a trunk that a validation follows (one model on every rank) and a trunk with a diverged copy
+        # (which must be repaired).
         broadcast = ((self.trunk + 1) % self.broadcast_interval == 0 or partial or iters >= runner.max_iters
-                     or not all(valids))
+                     or not all(valids) or validates_after(runner, iters))
         before = fingerprint(model) if self.verify_sync else None
         if broadcast:
             self._broadcast_copy_state(runner, src=layout.lead_rank(best))

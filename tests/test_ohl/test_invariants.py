@@ -31,7 +31,8 @@ from automl_mm.ohl import (
     reset_copy_layout,
 )
 from automl_mm.ohl import copies as copies_module
-from automl_mm.ohl.hook import _same, check_checkpoint_schedule, check_train_setup, combine_copy_rows, segment_seeds
+from automl_mm.ohl.hook import (_same, check_checkpoint_schedule, check_train_setup, combine_copy_rows, segment_seeds,
+                                validates_after)
 from automl_mm.ohl.report import choice_label
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import METRICS, RUNNERS, TRANSFORMS
@@ -217,7 +218,7 @@ def test_several_copies_need_a_copy_aware_sampler():
 def _schedule_runner(checkpoint, iteration_loop=False, max_iters=24):
     """12 images in batches of 2: 6 iterations per epoch; 4 epochs (24 iterations) unless given."""
     loader = DataLoader(_Tiny(), batch_size=2)
-    loop = object.__new__(IterBasedTrainLoop) if iteration_loop else object()
+    loop = object.__new__(IterBasedTrainLoop) if iteration_loop else SimpleNamespace()
     return SimpleNamespace(train_loop=loop, train_dataloader=loader, hooks=[CheckpointHook(**checkpoint)],
                            max_iters=max_iters)
 
@@ -273,6 +274,32 @@ def test_checkpoints_between_broadcasts_are_refused(checkpoint, trunk, bad):
                                          r'.*multiple of the trunk length times broadcast_interval'):
         check_checkpoint_schedule(*args, broadcast_interval=2)
     check_checkpoint_schedule(*args)  # broadcasting every trunk, the same schedule is exact
+
+
+@pytest.mark.parametrize('loop, iters, expected', [
+    (dict(val_interval=2), 12, True),  # after epoch 2 (6 iterations per epoch)
+    (dict(val_interval=2), 6, False),
+    (dict(val_interval=2), 7, False),  # not an epoch end
+    (dict(val_interval=3), 24, True),  # the last epoch always validates
+    (dict(val_interval=1, val_begin=3), 12, False),
+    (dict(val_interval=1, val_begin=3), 18, True),
+    (dict(val_interval=10, iteration=True), 10, True),
+    (dict(val_interval=10, iteration=True), 5, False),
+    (dict(val_interval=100, iteration=True), 24, True),  # last iteration
+    (dict(val_interval=2, dynamic_milestones=[0, 2], dynamic_intervals=[2, 1]), 18, True),  # interval 1 from 2
+    (dict(val_interval=2, dynamic_milestones=[0, 5], dynamic_intervals=[2, 1]), 18, False),
+    (dict(val_interval=1, no_val=True), 12, False),
+])
+def test_validates_after_mirrors_mmengine_train_loops(loop, iters, expected):
+    """broadcast_interval > 1 broadcasts before every validation, so the loop's own condition must be mirrored."""
+    iteration = loop.pop('iteration', False)
+    no_val = loop.pop('no_val', False)
+    runner = _schedule_runner(dict(interval=1), iteration_loop=iteration)
+    for key, value in dict(dict(val_begin=1, dynamic_milestones=None), **loop).items():
+        setattr(runner.train_loop, key, value)
+    runner.val_loop = None if no_val else object()
+    runner.max_epochs = 4
+    assert validates_after(runner, iters) is expected
 
 
 def test_broadcast_interval_must_be_a_positive_integer():

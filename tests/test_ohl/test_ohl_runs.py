@@ -150,11 +150,13 @@ def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
     (tmp_path / 'cfg.py').write_text(
         f"_base_ = ['{root}']\n"
         "custom_imports = dict(imports=['poison_plugin'], allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='OHLHook', num_copies=2, trunk_iters=5,\n"
+        # broadcast_interval=4: only the diverged copy makes trunks 0-2 broadcast (trunk 3 is the last)
+        "custom_hooks = [dict(type='OHLHook', num_copies=2, trunk_iters=5, broadcast_interval=4,\n"
         "                     spaces=[dict(type='PoisonCopySpace', poisoned=1)],\n"
         "                     reward_dataloader={{_base_.reward_dataloader}},\n"
         "                     reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1')]\n"
-        "train_cfg = dict(max_epochs=2, val_interval=100)\n")
+        "train_cfg = dict(max_epochs=2, val_interval=100)\n"
+        "default_hooks = dict(checkpoint=dict(interval=2))\n")
     work = str(tmp_path / 'work')
     run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
              env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
@@ -163,7 +165,7 @@ def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
     for h in history:
         assert h['valid'] == [True, False]
         assert h['best'] == 0 and h['rewards'][1] < h['rewards'][0]  # strictly below the only valid copy
-        assert h['copies_identical'] and h['copies_equal_best']  # the NaN copy was repaired by the broadcast
+        assert h['broadcast'] and h['copies_identical'] and h['copies_equal_best']  # the NaN copy was repaired
 
 
 HANGER = '''
@@ -341,28 +343,28 @@ def test_a_run_that_ends_inside_a_trunk_leaves_every_rank_and_the_checkpoint_wit
 
 @pytest.mark.slow
 def test_broadcast_interval_lets_copies_train_apart_between_broadcasts(tmp_path):
-    """broadcast_interval=2, trunk_epochs=1, 3 epochs: trunk 0 keeps the copies apart, trunk 1 broadcasts, trunk 2
-    is the run's last and broadcasts too (so every rank and the final checkpoint hold the best copy); θ is updated
-    after every trunk."""
+    """broadcast_interval=3, trunk_epochs=1, 4 epochs, validation every 2: trunk 0 keeps the copies apart, trunk 1
+    broadcasts because a validation follows it (one model on every rank), trunk 2 is the 3rd, trunk 3 the run's
+    last (so every rank and the final checkpoint hold the best copy); θ is updated after every trunk."""
     import torch
 
     (tmp_path / 'dump_plugin.py').write_text(DUMPER)
-    cfg = _small_two_copy_cfg(plugin='dump_plugin', trunk_epochs=1, broadcast_interval=2)
+    cfg = _small_two_copy_cfg(plugin='dump_plugin', trunk_epochs=1, broadcast_interval=3)
     cfg.custom_hooks.append(dict(type='DumpFinalWeights'))
-    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 3, 100
-    cfg.default_hooks.checkpoint.interval = 2  # at the broadcast of trunk 1; epoch 3 is saved as the last
+    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 4, 2
+    cfg.default_hooks.checkpoint.interval = 3  # at the broadcast of trunk 2; epoch 4 is saved as the last
     cfg = _dump(cfg, tmp_path, 'apart')
     work = str(tmp_path / 'work')
     run_tool('tools/train.py', cfg, '--work-dir', work, env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
     history = _history(work)
-    assert [h['broadcast'] for h in history] == [False, True, True]
+    assert [h['broadcast'] for h in history] == [False, True, True, True]
     # measured by the in-run all-gather of weight fingerprints: apart after trunk 0, equal after each broadcast
-    assert [h['copies_identical'] for h in history] == [False, True, True]
-    assert history[1]['copies_equal_best'] and history[2]['copies_equal_best']
+    assert [h['copies_identical'] for h in history] == [False, True, True, True]
+    assert all(h['copies_equal_best'] for h in history[1:])
     assert all(h['theta_identical'] for h in history)
-    assert len({json.dumps(h['theta']) for h in history}) == 3  # the controller stepped after every trunk
+    assert len({json.dumps(h['theta']) for h in history}) == 4  # the controller stepped after every trunk
     final = [torch.load(osp.join(work, f'final_rank{r}.pth')) for r in range(2)]
-    saved = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=False)['state_dict']
+    saved = torch.load(osp.join(work, 'epoch_4.pth'), weights_only=False)['state_dict']
     for key, value in saved.items():
         assert torch.equal(final[0][key], final[1][key]) and torch.equal(final[0][key], value), key
 
