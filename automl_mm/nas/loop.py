@@ -31,7 +31,7 @@ from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
 from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
-from .samplers import UniformPathSampler, path_rng
+from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, recalibrate_bn
 
 
@@ -99,7 +99,18 @@ class SearchLoopBase(IterBasedTrainLoop):
 
     # --- supernet training ------------------------------------------------------------------------------------
     def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler) -> None:
-        """Train the supernet up to iteration ``stop_iter``, one sampled path per iteration."""
+        """Train the supernet up to iteration ``stop_iter``, one sampled path per iteration and optimiser step.
+
+        Raises:
+            ValueError: for a sampler that trains several paths per optimiser update (``paths_per_update`` > 1,
+                e.g. ``FairPathSampler``): the search loops step the optimiser every iteration; train such a
+                supernet with ``PathSamplingHook`` and ``optim_wrapper.accumulative_counts`` instead.
+        """
+        if getattr(sampler, 'paths_per_update', 1) != 1:
+            raise ValueError(f'{type(self).__name__}: train_cfg sampler {type(sampler).__name__} trains '
+                             f'{sampler.paths_per_update} paths per optimiser update, but the search loop steps the '
+                             'optimiser after every path; train that supernet under PathSamplingHook with '
+                             f'optim_wrapper.accumulative_counts={sampler.paths_per_update}')
         if self._iter >= stop_iter:
             return
         if not self._advanced and self._iter > 0:
@@ -112,7 +123,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         while self._iter < stop_iter:
             model.train()
             data_batch = next(self.dataloader_iterator)
-            space.apply(sampler.sample(path_rng(self.seed, self._iter)), model)
+            space.apply(sampler.sample_at(self.seed, self._iter), model)
             self.run_iter(data_batch)
 
     # --- scoring ----------------------------------------------------------------------------------------------

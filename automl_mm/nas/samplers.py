@@ -295,7 +295,9 @@ def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[
     optional Nesterov) the update of the sum under lr η and weight decay λ, v ← μv + Σg + λθ, θ ← θ − ηv, equals
     the update of the mean under lr m·η and weight decay λ / m (its buffer is v / m at every step). So this
     returns copies with ``accumulative_counts=m``, ``lr`` and every absolute lr of the schedule (``eta_min``)
-    multiplied by m, and ``weight_decay`` divided by m; momentum schedules are unaffected.
+    multiplied by m, and ``weight_decay`` divided by m; momentum schedules are unaffected. Gradient clipping
+    (``clip_grad``: ``max_norm`` or ``clip_value``) acts on the mean, so its threshold is divided by m (clipping the
+    mean at c / m is clipping the sum at c, then dividing by m).
 
     Args:
         optim_wrapper: The config's ``optim_wrapper`` (``OptimWrapper`` with an ``SGD`` optimizer).
@@ -306,8 +308,9 @@ def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[
         ``(optim_wrapper, param_scheduler)``: new configs, the scheduler as a list.
 
     Raises:
-        ValueError: Another wrapper or optimiser than ``OptimWrapper`` / ``SGD``, an ``accumulative_counts``
-            already set, or an lr scheduler whose absolute values are not known here; the message names the key.
+        ValueError: Another wrapper or optimiser than ``OptimWrapper`` / ``SGD``, no ``lr``, an
+            ``accumulative_counts`` already set, a ``clip_grad`` without ``max_norm`` / ``clip_value``, or an lr
+            scheduler whose absolute values are not known here; the message names the key.
     """
     m = int(paths_per_update)
     if m < 1:
@@ -322,7 +325,20 @@ def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[
     if wrapper.get('accumulative_counts', 1) != 1:
         raise ValueError(f'optim_wrapper.accumulative_counts is already {wrapper["accumulative_counts"]}; give the '
                          'config of one path per update')
+    if not isinstance(optimizer.get('lr'), (int, float)):
+        raise ValueError(f'optim_wrapper.optimizer.lr must be a number for summed accumulation, got '
+                         f'{optimizer.get("lr")!r}')
     optimizer['lr'] = optimizer['lr'] * m
+    clip = wrapper.get('clip_grad')
+    if clip:
+        clip = dict(clip)
+        keys = [k for k in ('max_norm', 'clip_value') if k in clip]
+        if not keys:
+            raise ValueError(f'optim_wrapper.clip_grad={clip!r} has neither max_norm nor clip_value; summed '
+                             'accumulation cannot rescale it')
+        for key in keys:
+            clip[key] = clip[key] / m
+        wrapper['clip_grad'] = clip
     if optimizer.get('weight_decay'):
         optimizer['weight_decay'] = optimizer['weight_decay'] / m
     wrapper.update(optimizer=optimizer, accumulative_counts=m)

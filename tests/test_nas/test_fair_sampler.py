@@ -128,7 +128,8 @@ def test_the_hook_requires_the_accumulation_of_m_iterations():
     assert UniformPathSampler.paths_per_update == 1
 
 
-def _sgd_run(optimizer_cfg: dict, accumulative_counts: int, summed: bool, batches, steps_per_batch=1):
+def _sgd_run(optimizer_cfg: dict, accumulative_counts: int, summed: bool, batches, steps_per_batch=1,
+             max_norm=None):
     torch.manual_seed(0)
     model = nn.Linear(3, 2)
     cfg = dict(optimizer_cfg)
@@ -139,9 +140,12 @@ def _sgd_run(optimizer_cfg: dict, accumulative_counts: int, summed: bool, batche
             optimizer.zero_grad()
             for x, y in batches[i:i + accumulative_counts]:
                 nn.functional.mse_loss(model(x), y).backward()
+            if max_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), max_norm)
             optimizer.step()
     else:
-        wrapper = OptimWrapper(optimizer, accumulative_counts=accumulative_counts)
+        wrapper = OptimWrapper(optimizer, accumulative_counts=accumulative_counts,
+                               clip_grad=None if max_norm is None else dict(max_norm=max_norm))
         wrapper.initialize_count_status(model, 0, len(batches))
         for x, y in batches:
             wrapper.update_params(nn.functional.mse_loss(model(x), y))
@@ -162,6 +166,14 @@ def test_summed_accumulation_settings_reproduce_the_fairnas_step(nesterov):
     ours = _sgd_run(wrapper['optimizer'], 3, False, batches)
     for a, b in zip(reference, ours):
         torch.testing.assert_close(a, b)
+    # gradient clipping of the sum at c = clipping of the mean at c / m
+    clipped, _ = fair_sum_accumulation(dict(type='OptimWrapper', optimizer=sgd, clip_grad=dict(max_norm=0.05)), None,
+                                       3)
+    assert clipped['clip_grad'] == dict(max_norm=pytest.approx(0.05 / 3))
+    reference = _sgd_run(sgd, 3, True, batches, max_norm=0.05)
+    ours = _sgd_run(clipped['optimizer'], 3, False, batches, max_norm=clipped['clip_grad']['max_norm'])
+    for a, b in zip(reference, ours):
+        torch.testing.assert_close(a, b)
     # mmengine's plain averaging with the SPOS settings is a different (m times smaller) step
     plain = _sgd_run(sgd, 3, False, batches)
     assert not torch.allclose(reference[0], plain[0])
@@ -169,9 +181,25 @@ def test_summed_accumulation_settings_reproduce_the_fairnas_step(nesterov):
 
 def test_summed_accumulation_refuses_what_it_cannot_convert():
     sgd = dict(type='SGD', lr=0.1)
+    with pytest.raises(ValueError, match='optim_wrapper.optimizer.lr must be a number'):
+        fair_sum_accumulation(dict(type='OptimWrapper', optimizer=dict(type='SGD')), None, 3)
+    with pytest.raises(ValueError, match='clip_grad=.* has neither max_norm nor clip_value'):
+        fair_sum_accumulation(dict(type='OptimWrapper', optimizer=sgd, clip_grad=dict(norm_type=2)), None, 3)
     with pytest.raises(ValueError, match='optim_wrapper.optimizer.type must be SGD'):
         fair_sum_accumulation(dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3)), None, 3)
     with pytest.raises(ValueError, match='accumulative_counts is already 2'):
         fair_sum_accumulation(dict(type='OptimWrapper', optimizer=sgd, accumulative_counts=2), None, 3)
     with pytest.raises(ValueError, match=r"param_scheduler\[0\].type='OneCycleLR'"):
         fair_sum_accumulation(dict(type='OptimWrapper', optimizer=sgd), dict(type='OneCycleLR', eta_max=1), 3)
+
+
+def test_the_search_loops_refuse_a_multi_path_sampler():
+    """PCNASLoop / CRNASLoop step the optimiser after every path: a FairPathSampler there would silently train
+    without its accumulation."""
+    from automl_mm.nas.loop import SearchLoopBase
+
+    loop = object.__new__(SearchLoopBase)
+    loop._iter = 0
+    with pytest.raises(ValueError, match=r'sampler FairPathSampler trains 3 paths per optimiser update.*'
+                                         r'accumulative_counts=3'):
+        loop.train_until(10, None, _fair([['k3e3', 'k5e6', 'skip']] * 2))
