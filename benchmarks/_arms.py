@@ -17,7 +17,11 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
     """The last value of metric ``key`` the run logged (the final validation, on the test split in the benchmarks;
-    e.g. ``'coco/bbox_mAP'`` for detectors)."""
+    e.g. ``'coco/bbox_mAP'`` for detectors).
+
+    Raises:
+        RuntimeError: when no ``scalars.json`` under ``work_dir`` holds ``key``.
+    """
     rows = []
     for dirpath, _, files in os.walk(work_dir):
         if 'scalars.json' in files:

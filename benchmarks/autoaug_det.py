@@ -8,9 +8,11 @@ iterations, copies counted). Arms:
 * ``none``: no augmentation at all (no flip);
 * ``flip``: horizontal flip only (the config's base pipeline, mmdet's default);
 * ``uniform``: flip + a uniformly random ordered pair of the 36 elements per image (boxes follow the pixels);
-* ``autoaugment``: flip + mmdet's ``AutoAugment`` (``policies_v0``: the 25 learned two-operation COCO
-  sub-policies of Zoph et al. 2020);
-* ``randaugment``: flip + mmdet's ``RandAugment`` (2 operations of its 14-operation space, random magnitude);
+* ``autoaugment``: flip + mmdet's ``AutoAugment`` with its default ``policies_v0()``: the 25 two-operation
+  sub-policies AutoAugment learned on ImageNet (Cubuk et al., CVPR 2019; TensorFlow EfficientNet's ``policy_v0``),
+  the fixed learned policy mmdet ships (Zoph et al.'s box-level COCO policy is not in mmdet);
+* ``randaugment``: flip + mmdet's ``RandAugment`` (2 operations of its 15-operation ``RANDAUG_SPACE``, random
+  magnitude);
 * ``ohl``: flip + the pair distribution learned online by OHL-Auto-Aug (factorised 36 + 36 logits).
 
 The fixed arms are a two-way choice between identical pipelines with controller learning rate 0, so the engine
@@ -67,6 +69,10 @@ def fixed_policy(arm: str) -> list[dict]:
 
 
 def make_configure(args: argparse.Namespace):
+    """``configure(cfg, arm)`` for :func:`_arms.run_arms`: the config's train pipeline with ``arm``'s augmentation
+    (between ``RandomFlip`` and ``PackDetInputs``, found by type), ``--train-images`` and ``--data-root`` applied and
+    the final evaluation on the test split. Raises ``ValueError`` for an unknown arm or a pipeline without
+    ``RandomFlip`` / ``automl_mm.OHLAutoAugment``."""
     def configure(cfg, arm: str) -> None:
         if arm not in ARMS:
             raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
@@ -82,11 +88,16 @@ def make_configure(args: argparse.Namespace):
         if arm == 'uniform':
             return
         pipeline = cfg.train_dataloader.dataset.pipeline  # load, annotations, resize, flip, OHLAutoAugment, pack
+        types = [step['type'] for step in pipeline]
+        for needed in ('RandomFlip', 'automl_mm.OHLAutoAugment'):
+            if needed not in types:
+                raise ValueError(f'{CONFIG}: train_dataloader.dataset.pipeline has no {needed} ({types})')
+        flip, learned = types.index('RandomFlip'), types.index('automl_mm.OHLAutoAugment')
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
         inner = fixed_policy(arm)
         choice = dict(type='automl_mm.OHLRandomChoice', key='autoaug', transforms=[inner, inner])
-        kept = pipeline[:3] if arm == 'none' else pipeline[:4]
-        cfg.train_dataloader.dataset.pipeline = [*kept, choice, pipeline[-1]]
+        kept = [step for i, step in enumerate(pipeline[:learned]) if not (arm == 'none' and i == flip)]
+        cfg.train_dataloader.dataset.pipeline = [*kept, choice, *pipeline[learned + 1:]]
     return configure
 
 

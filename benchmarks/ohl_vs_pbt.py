@@ -374,6 +374,8 @@ def main() -> None:
     parser.add_argument('--worker', choices=[a for a in ARMS if a not in OHL_ARMS], help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.broadcast_interval < 1:
+        parser.error(f'--broadcast-interval must be >= 1, got {args.broadcast_interval}')
     if args.worker:
         return worker(args)
     missing = _missing_extras(args.arms)

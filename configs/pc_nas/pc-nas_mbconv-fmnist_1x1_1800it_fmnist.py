@@ -26,7 +26,8 @@ train_cfg = dict(
     metric_key='accuracy/top1',
     input_shape=(1, 3, img_size, img_size),
     # FLOPs of a path (mmengine FlopAnalyzer, norms in eval mode): 54 of the 81 fit (max admitted 2.76e6, the
-    # next 3.05e6; the space spans 0.32e6 to 4.93e6): at most two k5e6 blocks.
+    # next 3.05e6; the space spans 0.32e6 to 4.93e6): at most one k5e6 block (48), or two with
+    # both other layers skip (6).
     flops_limit=2.9e6,
     bn_recalibration_batches=4,
     retrain_config='configs/pc_nas/pc-nas-retrain_mbconv-fmnist_1x1_300it_fmnist.py')

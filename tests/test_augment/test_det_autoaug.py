@@ -206,3 +206,57 @@ def test_faster_rcnn_ohl_run_counts_the_choices_and_exports_a_policy(det_root, t
     exec(compile(text, 'final_policy.py', 'exec'), exported)
     assert exported['ohl_fixed_autoaug']['type'] == 'automl_mm.FixedAutoAugment'
     assert len(exported['ohl_fixed_autoaug']['probs']) == NUM_PAIRS and 'custom_imports' in exported
+
+
+def test_the_detection_benchmark_arms_build_the_intended_pipelines(monkeypatch):
+    """benchmarks/autoaug_det.py: each arm changes only the augmentation of the Faster R-CNN OHL config, and the
+    mmdet fixed policies (geometric fill 0) build and keep boxes inside the image."""
+    import argparse
+    import importlib
+
+    from mmdet.registry import TRANSFORMS as DET_TRANSFORMS
+    from mmdet.structures.bbox import HorizontalBoxes
+
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    bench = importlib.import_module('autoaug_det')
+    arms_mod = importlib.import_module('_arms')
+    args = argparse.Namespace(train_images=16, data_root='/tmp/elsewhere')
+    expected = {
+        'none': ['LoadImageFromFile', 'LoadAnnotations', 'Resize', 'automl_mm.OHLRandomChoice', 'PackDetInputs'],
+        'flip': ['LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomFlip', 'automl_mm.OHLRandomChoice',
+                 'PackDetInputs'],
+        'uniform': ['LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomFlip', 'automl_mm.OHLAutoAugment',
+                    'PackDetInputs'],
+    }
+    expected['autoaugment'] = expected['randaugment'] = expected['flip']
+    expected['ohl'] = expected['uniform']
+    for arm in bench.ARMS:
+        cfg = arms_mod.run_config(bench.CONFIG, 3, 2)
+        bench.make_configure(args)(cfg, arm)
+        pipeline = cfg.train_dataloader.dataset.pipeline
+        assert [step['type'] for step in pipeline] == expected[arm], arm
+        hook = cfg.custom_hooks[0]
+        assert (hook.controller.optimizer.lr > 0) == (arm == 'ohl'), arm
+        assert cfg.train_dataloader.dataset.indices == 16 and hook.seed == 3
+        assert cfg.val_evaluator.ann_file == '/tmp/elsewhere/annotations/instances_test.json'  # the test split
+        assert [s.T_max for s in cfg.param_scheduler if 'T_max' in s] == [2]
+        if arm in ('autoaugment', 'randaugment'):
+            inner = pipeline[-2]['transforms'][0]
+            assert inner == bench.fixed_policy(arm) and inner[0]['type'] == {'autoaugment': 'AutoAugment',
+                                                                             'randaugment': 'RandAugment'}[arm]
+            with DefaultScope.overwrite_default_scope('mmdet'):
+                transform = DET_TRANSFORMS.build(inner[0])
+            boxes = np.array([[20, 30, 90, 100]], np.float32)
+            for seed in range(10):
+                np.random.seed(seed)
+                out = transform(dict(img=np.full((160, 160, 3), 7, np.uint8), img_shape=(160, 160),
+                                     gt_bboxes=HorizontalBoxes(boxes), gt_bboxes_labels=np.array([1]),
+                                     gt_ignore_flags=np.array([False])))
+                assert out['img'].shape == (160, 160, 3)
+                b = out['gt_bboxes'].tensor.numpy()
+                assert (b >= 0).all() and (b <= 160).all()
+    geometric = [op for policy in bench.fixed_policy('autoaugment')[0]['policies'] for op in policy
+                 if op['type'] in ('Rotate', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY')]
+    assert geometric and all(op['img_border_value'] == 0 for op in geometric)
+    with pytest.raises(ValueError, match="unknown arm 'cutout'"):
+        bench.make_configure(args)(arms_mod.run_config(bench.CONFIG, 0, 2), 'cutout')
