@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim import OptimWrapperDict
 
 from automl_mm.registry import HOOKS
@@ -76,6 +76,14 @@ class PathSamplingHook(Hook):
         if max_iters is not None and max_iters % m:
             raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; train_cfg.max_iters='
                              f'{max_iters} is not a multiple of {m}')
+        for hook in getattr(runner, 'hooks', []):
+            interval = getattr(hook, 'interval', 0)
+            saves = max_iters is None or interval < max_iters  # a periodic save before the end
+            if isinstance(hook, CheckpointHook) and not hook.by_epoch and interval > 0 and interval % m and saves:
+                raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; '
+                                 f'default_hooks.checkpoint.interval={interval} (by iteration) would save inside an '
+                                 f'update, and a resume would lose its accumulated gradients: make it a multiple '
+                                 f'of {m}')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self.last_path = self.sampler.sample_at(self.seed, runner.iter)

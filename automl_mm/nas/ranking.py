@@ -8,9 +8,10 @@ estimates rank the architectures:
 * ``kendall_tau`` — Kendall's rank correlation, tau-b (Kendall, *A new measure of rank correlation*, Biometrika
   1938; tau-b's tie correction: Kendall, *The treatment of ties in ranking problems*, Biometrika 1945), as computed
   by ``scipy.stats.kendalltau``;
-* ``precision_at_k`` — the share of the estimated top k that are in the true top k, the top-k precision of
-  NAS-Bench-style ranking studies (e.g. FairNAS, Chu et al., ICCV 2021; Yu et al., *Evaluating the search phase of
-  neural architecture search*, ICLR 2020);
+* ``precision_at_k`` — the share of the estimated top k that are in the true top k: P@topK of Ning et al.,
+  *Evaluating efficient performance estimators of neural architectures*, NeurIPS 2021 (who take the top K % of a
+  space; here k is a count), a complement to Kendall's τ, which weighs every pair alike (the measure of Yu et al.,
+  *Evaluating the search phase of neural architecture search*, ICLR 2020, and of FairNAS, Chu et al., ICCV 2021);
 * ``standalone_rank`` — the stand-alone rank of one architecture (1 = best), e.g. of a search's pick.
 
 Architectures are keyed by their operator names, one per mixed layer: a tuple such as ``('k3e3', 'skip', 'k5e6',

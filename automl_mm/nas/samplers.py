@@ -203,9 +203,11 @@ class FairPathSampler(UniformPathSampler):
 
     Here the m paths of an update are spread over m consecutive training iterations, one path per iteration,
     and the gradients are accumulated by mmengine: ``optim_wrapper=dict(type='OptimWrapper',
-    accumulative_counts=m)`` steps the optimiser after iterations b·m + m - 1 only (when the run starts at a
-    multiple of m), so block b = iterations b·m ... b·m + m - 1 is one update. ``PathSamplingHook`` refuses a
-    ``FairPathSampler`` without that setting, and a run whose ``max_iters`` is not a multiple of m. Relation to
+    accumulative_counts=m)`` steps the optimiser after iterations b·m + m - 1 only (mmengine counts from the
+    absolute iteration, also on resume), so block b = iterations b·m ... b·m + m - 1 is one update.
+    ``PathSamplingHook`` refuses a ``FairPathSampler`` without that setting, a run whose ``max_iters`` is not a
+    multiple of m, and iteration checkpoints every n iterations with n not a multiple of m (a resume inside a
+    block would lose the block's accumulated gradients). Relation to
     the paper's step:
 
     * each path of a block sees its own batch (the paper gives all m paths one batch): at equal iterations x batch

@@ -123,6 +123,16 @@ def test_the_hook_requires_the_accumulation_of_m_iterations():
     hook = PathSamplingHook(space=dict(type='LayerwiseSpace'), sampler=dict(type='FairPathSampler'))
     with pytest.raises(ValueError, match='max_iters=10 is not a multiple of 3'):
         hook.before_train(_Runner(model, wrapper, 10))
+    from mmengine.hooks import CheckpointHook
+
+    runner = _Runner(model, wrapper, 12)
+    runner.hooks = [CheckpointHook(interval=5, by_epoch=False)]
+    with pytest.raises(ValueError, match=r'default_hooks.checkpoint.interval=5 \(by iteration\) would save inside an '
+                                         r'update.*multiple of 3'):
+        hook.before_train(runner)
+    for interval in (6, 13):  # a multiple of 3; past the end (never saves)
+        runner.hooks = [CheckpointHook(interval=interval, by_epoch=False)]
+        hook.before_train(runner)
     # single-path samplers need nothing
     PathSamplingHook(space=dict(type='LayerwiseSpace')).before_train(_Runner(model, wrapper, 10))
     assert UniformPathSampler.paths_per_update == 1
