@@ -42,10 +42,12 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, ROOT)
+for _path in (ROOT, osp.join(ROOT, 'benchmarks')):  # run as a script from anywhere, or loaded by path
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 import torch  # noqa: E402
+from _nas_supernets import iter_train_cfg, quiet_cfg  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -75,15 +77,7 @@ def build_run_cfg(settings: dict, arch: list[str], seed: int, work_dir: str) -> 
     cfg = Config.fromfile(config_path(settings['config']))
     iters = settings['iters']
     name = f'gt_s{seed}_{"-".join(arch)}'
-    cfg.work_dir = osp.join(work_dir, name)
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.experiment_name = name  # the logger, message hub and visualizer are singletons keyed by name
-    cfg.visualizer = dict(type='Visualizer', name=name, vis_backends=[dict(type='LocalVisBackend')])
-    cfg.log_level = 'WARNING'
-    cfg.log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=10**9, save_last=False)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(iters // 4, 1))
-    cfg.launcher = 'none'
+    quiet_cfg(cfg, osp.join(work_dir, name), name, seed, iters)
     # keep this process's start method (mmengine would force 'fork' on a spawned worker, with a warning)
     cfg.env_cfg.mp_cfg.mp_start_method = multiprocessing.get_start_method(allow_none=True) or 'fork'
     cfg.model.backbone.arch = list(arch)
@@ -91,7 +85,7 @@ def build_run_cfg(settings: dict, arch: list[str], seed: int, work_dir: str) -> 
     cfg.train_dataloader.dataset.samples_per_class = settings['samples_per_class']
     cfg.reward_dataloader.dataset.samples_per_class = settings['reward_per_class']
     cfg.test_dataloader.dataset.samples_per_class = settings['test_per_class']
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=10**9)  # we evaluate ourselves
+    iter_train_cfg(cfg, iters)  # we evaluate ourselves
     cfg.param_scheduler = [dict(s, T_max=iters) for s in cfg.param_scheduler]
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None  # no validation inside the loop
     return cfg
