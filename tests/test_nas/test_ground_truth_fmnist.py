@@ -106,3 +106,34 @@ def test_table_format_is_json_with_one_line_per_architecture():
     text = gen.format_table(data)
     assert json.loads(text) == data
     assert '  {"arch": ["skip"], "flops": 1.5},\n' in text
+
+
+TABLE = osp.join(REPO_ROOT, 'benchmarks/ground_truth/mbconv_fmnist_standalone.json')
+
+
+def test_the_committed_table_covers_the_space_and_its_figures_agree():
+    """The real stand-alone table (benchmarks/ground_truth/): every architecture of SPACES['fmnist'] with its
+    FLOPs as the search counts them, two seeds each, and the stored agreement recomputed from the scores."""
+    from automl_mm.nas import kendall_tau, seed_agreement, standalone_rank
+
+    table = load_ground_truth(TABLE, space='fmnist')
+    net = MBConvSupernet(space='fmnist')
+    assert table.archs == enumerate_archs(net.layer_choices) and table.seeds == [0, 1]
+    cfg = Config.fromfile(SEARCH_CONFIG)
+    assert len(table.within_flops(cfg.train_cfg.flops_limit)) == 54
+    space = LayerwiseSpace()
+    space.bind(net)
+    flops = FlopsTable.from_supernet(net, cfg.train_cfg.input_shape)
+    for path in space.completions(()):
+        assert table.flops(space.values(path)) == pytest.approx(flops.flops(net, path))
+    for entry in map(table.entry, table.archs):
+        assert all(10.0 <= v <= 100.0 for v in entry['reward_top1'] + entry['test_top1'])  # trained, not chance
+    stored = table.seed_agreement['reward_top1']
+    recomputed = seed_agreement(table)
+    assert stored['pairs'][0][2] == pytest.approx(recomputed['pairs'][0][2], abs=1e-4)
+    assert recomputed['pairs'][0][2] > 0  # two trainings rank the space alike, better than chance
+    # the ranking helpers on the real table: the mean over seeds ranks itself perfectly
+    mean = table.scores()
+    assert kendall_tau(mean, table) == pytest.approx(1.0)
+    best = max(mean, key=mean.get)
+    assert standalone_rank(best, table) == 1
