@@ -137,3 +137,39 @@ def test_the_committed_table_covers_the_space_and_its_figures_agree():
     assert kendall_tau(mean, table) == pytest.approx(1.0)
     best = max(mean, key=mean.get)
     assert standalone_rank(best, table) == 1
+
+
+def test_equivalent_architectures_are_trained_once_per_seed(tmp_path):
+    """A skip is the identity where it is legal, so SPACES['fmnist']'s 81 architectures are 31 distinct networks;
+    the generator trains one per network and seed and gives its record to the equivalent architectures."""
+    from automl_mm.models.backbones.mbconv_supernet import SPACES
+
+    gen = _generator()
+    definition = SPACES['fmnist']
+    key = gen.network_key
+    assert key(['k5e6', 'skip', 'skip', 'skip'], definition) == key(['skip', 'skip', 'skip', 'k5e6'], definition)
+    assert key(['k3e3', 'k5e6', 'skip', 'skip'], definition) != key(['k5e6', 'k3e3', 'skip', 'skip'], definition)
+    archs = enumerate_archs([['k3e3', 'k5e6', 'skip']] * 4)
+    assert len({key(list(a), definition) for a in archs}) == 31
+    # the digits space: its first two layers keep 16 channels at stride 1 (interchangeable); the stride-2 layer
+    # (16 -> 32, never a skip) keeps its place in every key
+    digits = SPACES['digits']
+    assert key(['skip', 'k3e3', 'k3e3', 'skip'], digits) == key(['k3e3', 'skip', 'k3e3', 'skip'], digits)
+    assert key(['k3e3', 'skip', 'k3e3', 'skip'], digits) != key(['k3e3', 'skip', 'k5e6', 'skip'], digits)
+    assert key(['k3e3', 'skip', 'k3e3', 'skip'], digits) != key(['skip', 'skip', 'k3e3', 'k3e3'], digits)
+
+    trained = []
+
+    def _fake(job):
+        arch, seed = job[:2]
+        trained.append((tuple(arch), seed))
+        return {'arch': list(arch), 'seed': seed, 'reward_top1': float(len(trained)), 'test_top1': 50.0,
+                'train_s': 1.0, 'wall_s': 1.0, 'cpu_s': 1.0}
+
+    gen.train_one = _fake
+    gen.architectures = lambda cfg, subset: (archs, [1.0] * 81, [1] * 81)  # no model building here
+    data = gen.main(['--seeds', '0', '--out', str(tmp_path / 'gt.json'), '--work-dir', str(tmp_path / 'work')])
+    assert len(trained) == 31 and len(set(trained)) == 31
+    rows = {tuple(r['arch']): r['reward_top1'] for r in data['archs']}
+    assert rows[('k5e6', 'skip', 'skip', 'skip')] == rows[('skip', 'skip', 'skip', 'k5e6')]
+    assert len({tuple(v) for v in rows.values()}) == 31
