@@ -31,14 +31,8 @@ from automl_mm.ohl import (
     reset_copy_layout,
 )
 from automl_mm.ohl import copies as copies_module
-from automl_mm.ohl.hook import (
-    _same,
-    check_checkpoint_schedule,
-    check_train_setup,
-    combine_copy_rows,
-    segment_seeds,
-    validates_after,
-)
+from automl_mm.ohl.checks import check_checkpoint_schedule, check_train_setup, validates_after
+from automl_mm.ohl.hook import _same, combine_copy_rows, segment_seeds
 from automl_mm.ohl.report import choice_label
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import METRICS, RUNNERS, TRANSFORMS

@@ -1,0 +1,124 @@
+"""Checks an ``OHLHook`` run makes against the runner at start, and the train loop's schedule it follows.
+
+Before the first iteration: the settings under which OHL would silently learn nothing or mix copies
+(:func:`check_train_setup`) and checkpoint schedules that would save while the copies differ
+(:func:`check_checkpoint_schedule`). At each trunk end: whether mmengine's loop validates next
+(:func:`validates_after`), which makes a ``broadcast_interval > 1`` run broadcast first.
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+import torch
+from mmengine.hooks import CheckpointHook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import IterBasedTrainLoop
+
+
+def _train_sampler(loader: Any) -> Any:
+    batch_sampler = getattr(loader, 'batch_sampler', None)
+    sampler = getattr(batch_sampler, 'sampler', None)
+    return sampler if sampler is not None else getattr(loader, 'sampler', None)
+
+
+def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> None:
+    """Refuse, before the first iteration, the settings under which OHL would silently learn nothing or mix copies.
+
+    Raises:
+        ValueError: ``trunk_epochs`` under an iteration-based loop (one silent trunk); several copies without a
+            copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers that
+            would average statistics across copies.
+    """
+    loop = runner.train_loop
+    if trunk_epochs is not None and isinstance(loop, IterBasedTrainLoop):
+        raise ValueError(f'OHLHook(trunk_epochs={trunk_epochs}) needs an epoch-based loop, but train_cfg.type is '
+                         f'{type(loop).__name__}, which runs its iterations as one epoch (the whole run would be one '
+                         'trunk); give OHLHook trunk_iters instead')
+    if layout.num_copies > 1:
+        sampler = _train_sampler(runner.train_dataloader)
+        if not getattr(sampler, 'copy_aware', False):
+            raise ValueError(
+                f'OHLHook with num_copies={layout.num_copies} needs a copy-aware train_dataloader.sampler, got '
+                f'{type(sampler).__name__}: it would split the data among the copies instead of giving each copy '
+                "all of it. Use train_dataloader.sampler=dict(type='CopySampler', shuffle=True) (a sampler of your "
+                'own that shards by copy can declare copy_aware = True)')
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        for name, module in model.named_modules():
+            if 'SyncBatchNorm' not in type(module).__name__:
+                continue
+            if isinstance(module, torch.nn.SyncBatchNorm) and layout.ranks_per_copy > 1:
+                module.process_group = layout.group  # statistics are shared inside the copy only
+                continue
+            raise ValueError(
+                f'model.{name} is a {type(module).__name__}: with one rank per copy it would average batch '
+                'statistics across the OHL copies through the world process group. Use BN '
+                "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
+
+
+def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None,
+                              broadcast_interval: int = 1) -> None:
+    """Refuse a checkpoint schedule that would save while the copies differ, in a run with several copies.
+
+    Only rank 0 writes checkpoints, and the copies differ inside a trunk and after a trunk that ended without a
+    broadcast: such a checkpoint would hold copy 0 only, so resuming from it could not be exact. Every checkpoint
+    that ``CheckpointHook`` schedules before the last iteration (``interval`` from ``save_begin``, in epochs or
+    iterations as its ``by_epoch`` says) must fall on the end of a broadcasting trunk (every ``broadcast_interval``-th
+    trunk); the final checkpoint is written after the last trunk has been ended with a broadcast, so it may fall
+    anywhere.
+
+    Raises:
+        ValueError: naming ``default_hooks.checkpoint.interval`` / ``save_begin``, the OHL trunk key (and
+            ``broadcast_interval`` when it is above 1) and the first checkpoint that would fall between broadcasts.
+    """
+    if layout.num_copies == 1:
+        return
+    hook = next((h for h in getattr(runner, 'hooks', []) if isinstance(h, CheckpointHook)), None)
+    if hook is None or hook.interval <= 0:
+        return
+    per_epoch = len(runner.train_dataloader) if not isinstance(runner.train_loop, IterBasedTrainLoop) else None
+    by_epoch = hook.by_epoch and per_epoch is not None
+    unit = per_epoch if by_epoch else 1  # iterations per checkpoint-schedule step
+    trunk = trunk_iters if trunk_iters is not None else trunk_epochs * per_epoch  # iterations per trunk
+    period = trunk * broadcast_interval  # iterations between two broadcasts, where the copies are equal
+    first = hook.interval if hook.save_begin == 0 else hook.save_begin  # mmengine's every_n_* with a start
+    for step in range(first, (runner.max_iters - 1) // unit + 1, hook.interval):  # saves before the last iteration
+        if step * unit % period:
+            where = f'epoch {step}' if by_epoch else f'iteration {step}'
+            trunk_key = f'trunk_iters={trunk_iters}' if trunk_iters is not None else f'trunk_epochs={trunk_epochs}'
+            if broadcast_interval == 1:
+                inside, length = f'inside an OHL trunk (OHLHook {trunk_key}, {trunk} iterations)', 'the trunk length'
+            else:
+                inside = (f'between two OHL broadcasts (OHLHook {trunk_key}, broadcast_interval='
+                          f'{broadcast_interval}: the copies are made equal every {period} iterations)')
+                length = 'the trunk length times broadcast_interval'
+            raise ValueError(
+                f'default_hooks.checkpoint (interval={hook.interval}, save_begin={hook.save_begin}, '
+                f'by_epoch={hook.by_epoch}) would save after {where}, {inside}: with num_copies={layout.num_copies} '
+                'such a checkpoint holds copy 0 only and cannot resume exactly. Make '
+                f'default_hooks.checkpoint.interval (and save_begin) a multiple of {length}')
+
+
+def validates_after(runner: Any, iters: int) -> bool:
+    """Whether the train loop runs a validation right after ``iters`` training iterations have been completed.
+
+    Mirrors mmengine's ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop``: a validation follows epoch (iteration) n
+    when a val loop exists, n ≥ ``val_begin`` and n is a multiple of the current ``val_interval`` (its dynamic
+    interval, when ``dynamic_intervals`` is set) or the last; in epoch loops only at epoch ends. Loops of another
+    type: ``False``.
+    """
+    loop = runner.train_loop
+    if getattr(runner, 'val_loop', None) is None or not hasattr(loop, 'val_interval'):
+        return False
+    if isinstance(loop, IterBasedTrainLoop):
+        n, last = iters, runner.max_iters
+    else:
+        per_epoch = len(runner.train_dataloader)
+        if iters % per_epoch:
+            return False
+        n, last = iters // per_epoch, runner.max_epochs
+    interval = loop.val_interval
+    milestones = getattr(loop, 'dynamic_milestones', None)
+    if milestones:  # mmengine decides the interval from (n + 1) before it checks
+        interval = loop.dynamic_intervals[bisect.bisect(milestones, n + 1) - 1]
+    return n >= loop.val_begin and (n % interval == 0 or n == last)
