@@ -240,11 +240,14 @@ def test_spaces_and_samplers_come_from_the_config_like_pc_nas(tmp_path):
     class _TriesSampler(UniformPathSampler):
         pass
 
-    runner = Runner.from_cfg(_digits_cr_cfg(
-        str(tmp_path / 'custom'), dilation_space=dict(type='DilationSpace', choices=(1, 3)),
-        sampler=dict(type='_TriesSampler', max_tries=7), completion_sampler=dict(type='UniformPathSampler',
-                                                                                max_tries=5)))
-    loop = runner.build_train_loop(runner._train_loop)
+    try:  # a test-local sampler: unregistered afterwards, so the registry's contract check never sees it
+        runner = Runner.from_cfg(_digits_cr_cfg(
+            str(tmp_path / 'custom'), dilation_space=dict(type='DilationSpace', choices=(1, 3)),
+            sampler=dict(type='_TriesSampler', max_tries=7), completion_sampler=dict(type='UniformPathSampler',
+                                                                                    max_tries=5)))
+        loop = runner.build_train_loop(runner._train_loop)
+    finally:
+        SAMPLERS.module_dict.pop('_TriesSampler', None)
     assert type(loop.stage_sampler) is type(loop.dilation_sampler) is _TriesSampler
     assert loop.stage_sampler is not loop.dilation_sampler and loop.stage_sampler.max_tries == 7
     assert loop.uniform.max_tries == 5 and loop.dilation_space.choices == [1, 3]
