@@ -78,6 +78,26 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
     return results
 
 
+def ensure_fmnist_det(data_root: str) -> None:
+    """Generate the Fashion-MNIST detection set with ``tools/data/generate_fmnist_det.py``'s defaults into
+    ``data_root`` (relative to ROOT) when its test annotations are missing (deterministic; needs the Fashion-MNIST
+    idx files, no download)."""
+    if not osp.isfile(osp.join(ROOT, data_root, 'annotations', 'instances_test.json')):
+        print(f'generating the Fashion-MNIST detection set into {data_root}', flush=True)
+        subprocess.run([sys.executable, 'tools/data/generate_fmnist_det.py', data_root], cwd=ROOT, check=True)
+
+
+def move_data_root(cfg: Config, root: str) -> None:
+    """Point every dataloader (train / val / test / reward) and evaluator of a ``configs/_base_/datasets``-style
+    config at ``root`` instead of ``cfg.data_root``."""
+    root = root.rstrip('/') + '/'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader'):
+        cfg[loader].dataset.data_root = root
+    for evaluator in ('val_evaluator', 'test_evaluator', 'reward_evaluator'):
+        cfg[evaluator].ann_file = cfg[evaluator].ann_file.replace(cfg.data_root, root)
+    cfg.data_root = root
+
+
 def mean_std(values: list[float], fmt: str = '.2f') -> str:
     """``mean ± std`` (sample std; 0 for one value)."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0

@@ -34,10 +34,8 @@ import argparse
 import copy
 import json
 import os.path as osp
-import subprocess
-import sys
 
-from _arms import ROOT, final_accuracy, mean_std, run_arms
+from _arms import ROOT, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, run_arms
 from autoaug_fmnist import policy_summary
 from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
 from mmdet.datasets.transforms.geometric import GeomTransform
@@ -79,7 +77,7 @@ def make_configure(args: argparse.Namespace):
         hook = cfg.custom_hooks[0]
         cfg.train_dataloader.dataset.indices = args.train_images
         if args.data_root.rstrip('/') != cfg.data_root.rstrip('/'):
-            _move_data_root(cfg, args.data_root)
+            move_data_root(cfg, args.data_root)
         # The one evaluation after the last epoch is the test split's (choices use the reward split only).
         cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, cfg.test_evaluator
         if arm == 'ohl':
@@ -101,15 +99,6 @@ def make_configure(args: argparse.Namespace):
     return configure
 
 
-def _move_data_root(cfg, root: str) -> None:
-    root = root.rstrip('/') + '/'
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader'):
-        cfg[loader].dataset.data_root = root
-    for evaluator in ('val_evaluator', 'test_evaluator', 'reward_evaluator'):
-        cfg[evaluator].ann_file = cfg[evaluator].ann_file.replace(cfg.data_root, root)
-    cfg.data_root = root
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
@@ -119,10 +108,7 @@ def main() -> None:
     parser.add_argument('--data-root', default='data/fmnist_det',
                         help='the detection set (relative to the repository); generated here when missing')
     args = parser.parse_args()
-    ann = osp.join(ROOT, args.data_root, 'annotations', 'instances_test.json')
-    if not osp.isfile(ann):
-        print(f'generating the Fashion-MNIST detection set into {args.data_root}', flush=True)
-        subprocess.run([sys.executable, 'tools/data/generate_fmnist_det.py', args.data_root], cwd=ROOT, check=True)
+    ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN, {args.train_images} training images, '
           f'{args.epochs} epochs, 4 copies, seeds {args.seeds}; box mAP on the test split', flush=True)
     areas: dict[str, list[list[float]]] = {arm: [] for arm in args.arms}

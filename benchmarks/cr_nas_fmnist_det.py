@@ -1,0 +1,265 @@
+"""CR-NAS on the Fashion-MNIST detection set: is the searched allocation stable, and better than the standard one?
+
+1. **Search** (``configs/cr_nas/cr-nas_cr-r18-fpn_1x1_600it_fmnist-det.py``, unchanged apart from the seed): a
+   CR-ResNet-18 supernet in mmdet's Faster R-CNN FPN trains on the ``train`` split; the 19 allocations of 8 blocks
+   (1-3 per stage) within the FLOPs of (2, 2, 2, 2) + 5 % are scored by COCO box mAP on the whole ``reward`` split
+   (the arch-val, 500 images), then the greedy dilation search. One search per ``--search-seeds`` seed (the seed of
+   the supernet's training and of its path sampling and scoring); the script reports whether the searches chose the
+   same allocation and the same dilations. The ``test`` split is never read by a search.
+2. **Retraining from scratch** with one schedule (``configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py``):
+   ``standard``, that template as written (ResNet-18's (2, 2, 2, 2), dilation 1), and ``searched``, the
+   ``cr_nas_final_config.py`` the first search seed exported (the template with the searched ``stage_blocks`` and
+   ``dilations_per_block``), or ``--allocation`` / ``--dilations`` given explicitly (no search). Each arm trains for
+   every ``--seeds`` seed; the one evaluation after the last epoch is on the **test** split (items of the official
+   Fashion-MNIST test set only): box mAP and mAP_s / mAP_m / mAP_l (COCO's area ranges).
+3. **FLOPs**: every arm's backbone counted by mmengine's ``FlopAnalyzer`` at the search's ``flops_input_shape``
+   (dilation adds none; the neck and heads are the same in every arm); the arms count as equal-FLOPs when they
+   differ by at most the search's ``flops_tolerance``.
+
+The set is generated with ``tools/data/generate_fmnist_det.py``'s defaults into ``--data-root`` when it is missing.
+Every run keeps its work dir under ``--work-dir`` (``search_s<seed>/``, ``<arm>_s<seed>/``, each with
+``console.log``); ``--reuse`` reads finished runs from there instead of running them again.
+
+Run: python benchmarks/cr_nas_fmnist_det.py [--search-seeds 0 1] [--seeds 0 1 2] [--jobs 2] [--out results.json]
+Cost (an estimate from measured per-iteration and per-image times, not a measured run): one search about
+15 minutes and one retraining about 6 minutes on one core, so the defaults take about 66 minutes with ``--jobs 1``
+and about half that with ``--jobs 2`` on 2 cores (``OMP_NUM_THREADS=1``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os.path as osp
+import statistics
+from concurrent.futures import ThreadPoolExecutor
+
+from _arms import ROOT, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, train_command
+from mmengine.config import Config, DictAction
+
+SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_600it_fmnist-det.py')
+RETRAIN_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
+METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l')
+MIN_ARCH_VAL_IMAGES = 200
+
+
+def _prepare(cfg: Config, args: argparse.Namespace, seed: int, options: dict | None) -> Config:
+    """``cfg`` with ``seed``, ``--data-root``, local visualisation only and ``options`` merged (last)."""
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    if args.data_root.rstrip('/') != cfg.data_root.rstrip('/'):
+        move_data_root(cfg, args.data_root)
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def search_config(args: argparse.Namespace, seed: int) -> Config:
+    """The search config for search seed ``seed`` (its ``retrain_config`` made absolute)."""
+    cfg = _prepare(Config.fromfile(SEARCH_CONFIG), args, seed, args.search_options)
+    cfg.train_cfg.retrain_config = osp.join(ROOT, cfg.train_cfg.retrain_config)
+    return cfg
+
+
+def arm_config(args: argparse.Namespace, arm: str, seed: int, source: str, backbone: dict | None = None) -> Config:
+    """The retraining config of ``arm`` for ``seed``: ``source`` (the template or a search's export) with the
+    ``backbone`` override, one evaluation after the last epoch on the test split."""
+    cfg = Config.fromfile(source)
+    if backbone:
+        cfg.model.backbone.update(backbone)
+    cfg = _prepare(cfg, args, seed, args.train_options)
+    cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, cfg.test_evaluator  # the final number: test split
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs
+    return cfg
+
+
+def _run(cfg: Config, work_root: str, name: str, done) -> str:
+    """Train ``cfg`` as ``work_root/name`` with tools/train.py (console in ``console.log``) unless ``done(work)``
+    (``--reuse``) says it already finished; returns the work dir."""
+    import subprocess
+
+    argv, work, env = train_command(cfg, work_root, name)
+    if done is not None and done(work):
+        print(f'{name}: reused {work}', flush=True)
+        return work
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    with open(osp.join(work, 'console.log') if osp.isdir(work) else f'{work}.console.log', 'w') as f:
+        f.write(proc.stdout + proc.stderr)
+    if proc.returncode:
+        raise RuntimeError(f'{name} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}')
+    return work
+
+
+def _search_done(work: str) -> bool:
+    return osp.isfile(osp.join(work, 'search', 'cr_nas_result.json'))
+
+
+def _train_done(work: str) -> bool:
+    try:
+        final_accuracy(work, METRICS[0])
+    except RuntimeError:
+        return False
+    return True
+
+
+def read_search(work: str) -> dict:
+    """The search's ``search/cr_nas_result.json`` and the path of its exported ``cr_nas_final_config.py``."""
+    with open(osp.join(work, 'search', 'cr_nas_result.json')) as f:
+        result = json.load(f)
+    result['final_config'] = osp.join(work, 'search', 'cr_nas_final_config.py')
+    return result
+
+
+def agreement(searches: list[dict]) -> dict:
+    """Whether every search chose the same ``stage_blocks`` and the same ``dilations_per_block``."""
+    allocations = {tuple(s['stage_blocks']) for s in searches}
+    dilations = {tuple(s['dilations_per_block']) for s in searches}
+    return {'allocations_agree': len(allocations) == 1, 'dilations_agree': len(dilations) == 1}
+
+
+def backbone_gflops(cfg: Config, shape: tuple[int, int, int]) -> float:
+    """GFLOPs of ``cfg.model.backbone`` built by mmdet's registry, counted by mmengine's ``FlopAnalyzer``."""
+    import automl_mm.models  # noqa: F401  (registers automl_mm.CRResNet)
+    from mmdet.registry import MODELS
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.nas.latency import count_flops
+
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
+    backbone.eval()
+    return count_flops(backbone, (1, *shape)) / 1e9
+
+
+def summary(values: list[float]) -> dict:
+    """``{'mean', 'std'}`` (sample std; 0 for one value)."""
+    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def _arch_val_images(cfg: Config) -> int:
+    with open(cfg.reward_evaluator.ann_file if osp.isabs(cfg.reward_evaluator.ann_file)
+              else osp.join(ROOT, cfg.reward_evaluator.ann_file)) as f:
+        return len(json.load(f)['images'])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--search-seeds', type=int, nargs='+', default=[0, 1],
+                        help='one search per seed; the first one\'s export is the searched arm')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='retraining seeds of every arm')
+    parser.add_argument('--allocation', type=int, nargs=4, default=None,
+                        help='train this stage_blocks as the searched arm and skip the search')
+    parser.add_argument('--dilations', type=int, nargs='+', default=None,
+                        help='dilations_per_block of --allocation (default: 1 for every block)')
+    parser.add_argument('--data-root', default='data/fmnist_det',
+                        help='the detection set (relative to the repository); generated here when missing')
+    parser.add_argument('--work-dir', default='work_dirs/cr_nas_fmnist_det', help='runs are kept here')
+    parser.add_argument('--jobs', type=int, default=1, help='runs at a time (searches, then retrainings)')
+    parser.add_argument('--reuse', action='store_true', help='read finished runs in --work-dir instead of rerunning')
+    parser.add_argument('--search-options', nargs='+', action=DictAction, default={},
+                        help='key=value overrides of the search config (e.g. for a smoke run)')
+    parser.add_argument('--train-options', nargs='+', action=DictAction, default={},
+                        help='key=value overrides of both arms\' retraining config (the same for both)')
+    parser.add_argument('--out', default=None, help='write the results as JSON here')
+    args = parser.parse_args(argv)
+    if args.dilations is not None and args.allocation is None:
+        parser.error('--dilations needs --allocation')
+    if args.allocation is not None and args.dilations is not None and len(args.dilations) != sum(args.allocation):
+        parser.error(f'--dilations: {len(args.dilations)} values for the {sum(args.allocation)} blocks of '
+                     f'--allocation {args.allocation}')
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    ensure_fmnist_det(args.data_root)
+    work_root = args.work_dir if osp.isabs(args.work_dir) else osp.join(ROOT, args.work_dir)
+    pool = ThreadPoolExecutor(max(1, args.jobs))
+    report: dict = {'search_config': osp.relpath(SEARCH_CONFIG, ROOT), 'retrain_config': osp.relpath(RETRAIN_CONFIG,
+                                                                                                       ROOT)}
+    probe = search_config(args, 0)
+    shape = tuple(probe.train_cfg.flops_input_shape)
+    tolerance = float(probe.train_cfg.flops_tolerance)
+    report['arch_val_images'] = _arch_val_images(probe)
+    print(f'CR-NAS CR-ResNet-18 Faster R-CNN FPN on the Fashion-MNIST detection set ({args.data_root}); arch-val: '
+          f'the reward split, {report["arch_val_images"]} images', flush=True)
+    if report['arch_val_images'] < MIN_ARCH_VAL_IMAGES:
+        print(f'WARNING: fewer than {MIN_ARCH_VAL_IMAGES} arch-val images: a smoke run, not evidence', flush=True)
+
+    # 1. searches
+    searched_backbone: dict
+    if args.allocation is None:
+        jobs = [pool.submit(_run, search_config(args, s), work_root, f'search_s{s}', _search_done if args.reuse
+                            else None) for s in args.search_seeds]
+        searches = [dict(read_search(job.result()), seed=s) for s, job in zip(args.search_seeds, jobs)]
+        for s in searches:
+            print(f'search seed {s["seed"]}: stage_blocks {s["stage_blocks"]} dilations {s["dilations_per_block"]} '
+                  f'(arch-val mAP {s["stage_search_score"]:.4f} in the stage search; {s["backbone_gflops"]:.4f} '
+                  f'GFLOPs vs reference {s["reference_gflops"]:.4f})', flush=True)
+        report['searches'] = [{k: s[k] for k in ('seed', 'stage_blocks', 'dilations_per_block', 'stage_search_score',
+                                                 'spatial_search_score', 'backbone_gflops', 'stage_ranking')}
+                              for s in searches]
+        report.update(agreement(searches))
+        if len(searches) > 1:
+            print(f'{len(searches)} searches: allocations {"agree" if report["allocations_agree"] else "DIFFER"}, '
+                  f'dilations {"agree" if report["dilations_agree"] else "DIFFER"}', flush=True)
+        searched_source, searched_backbone = searches[0]['final_config'], {}
+    else:
+        dilations = args.dilations or [1] * sum(args.allocation)
+        searched_source = RETRAIN_CONFIG
+        searched_backbone = dict(stage_blocks=tuple(args.allocation), dilations_per_block=tuple(dilations))
+        print(f'searched arm given: stage_blocks {args.allocation} dilations {dilations} (no search)', flush=True)
+
+    # 2. FLOPs
+    arms = {'standard': (RETRAIN_CONFIG, {}), 'searched': (searched_source, searched_backbone)}
+    report['arms'] = {}
+    for arm, (source, backbone) in arms.items():
+        cfg = arm_config(args, arm, 0, source, backbone)
+        report['arms'][arm] = {'stage_blocks': list(cfg.model.backbone.stage_blocks),
+                               'dilations_per_block': list(cfg.model.backbone.get('dilations_per_block') or
+                                                           [1] * sum(cfg.model.backbone.stage_blocks)),
+                               'backbone_gflops': backbone_gflops(cfg, shape), 'runs': []}
+    standard, searched = (report['arms'][a]['backbone_gflops'] for a in ('standard', 'searched'))
+    report['flops_ratio'] = searched / standard
+    report['equal_flops'] = abs(report['flops_ratio'] - 1) <= tolerance
+    print(f'backbone FLOPs at {shape} (mmengine FlopAnalyzer): standard {standard:.4f} G, searched {searched:.4f} G '
+          f'(ratio {report["flops_ratio"]:.4f}: {"equal" if report["equal_flops"] else "NOT equal"} within the '
+          f'search\'s flops_tolerance {tolerance:.0%})', flush=True)
+
+    # 3. retraining from scratch, same schedule
+    jobs = {(arm, seed): pool.submit(_run, arm_config(args, arm, seed, *arms[arm]), work_root, f'{arm}_s{seed}',
+                                     _train_done if args.reuse else None)
+            for seed in args.seeds for arm in arms}
+    for (arm, seed), job in jobs.items():
+        work = job.result()
+        run = {'seed': seed, **{key.split('/')[1]: final_accuracy(work, key) for key in METRICS}}
+        report['arms'][arm]['runs'].append(run)
+        print(f'seed {seed} {arm:8s} test bbox mAP {run["bbox_mAP"]:.4f} | mAP_s/m/l {run["bbox_mAP_s"]:.4f} / '
+              f'{run["bbox_mAP_m"]:.4f} / {run["bbox_mAP_l"]:.4f}', flush=True)
+    pool.shutdown()
+
+    print(f'\n{len(args.seeds)} seeds, test split (mean ± std):')
+    print(f'{"arm":8s} {"stage_blocks":14s} {"bbox_mAP":17s} {"mAP_s":17s} {"mAP_m":17s} {"mAP_l":17s}')
+    for arm, entry in report['arms'].items():
+        for key in METRICS:
+            name = key.split('/')[1]
+            entry[name] = summary([r[name] for r in entry['runs']])
+        cells = [mean_std([r[key.split('/')[1]] for r in entry['runs']], '.4f') for key in METRICS]
+        print(f'{arm:8s} {str(tuple(entry["stage_blocks"])):14s} ' + ' '.join(f'{c:17s}' for c in cells))
+    std, srch = report['arms']['standard']['bbox_mAP'], report['arms']['searched']['bbox_mAP']
+    margin = max(std['std'], srch['std'])
+    report['goal'] = {'difference': srch['mean'] - std['mean'], 'larger_std': margin,
+                      'searched_above_by_more_than_1_std': srch['mean'] - std['mean'] > margin,
+                      'stable_choice': report.get('allocations_agree')}
+    print(f'searched - standard: {report["goal"]["difference"]:+.4f} mAP (larger std {margin:.4f}): goal "above by '
+          f'more than 1 std" {"met" if report["goal"]["searched_above_by_more_than_1_std"] else "NOT met"}'
+          + ('' if args.allocation is not None else f'; stable choice across {len(args.search_seeds)} searches: '
+             f'{"yes" if report["allocations_agree"] else "NO"}'), flush=True)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=1)
+        print(f'results: {args.out}')
+    return report
+
+
+if __name__ == '__main__':
+    main()

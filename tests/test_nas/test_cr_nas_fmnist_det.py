@@ -1,0 +1,152 @@
+"""CR-NAS on the Fashion-MNIST detection set (issue #18 item 3): the search and retraining configs, and
+benchmarks/cr_nas_fmnist_det.py's pieces end to end on a tiny generated set."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from automl_mm.datasets import generate_fmnist_det
+from automl_mm.engine.evaluate import first_configured, held_out_keys
+from automl_mm.models.backbones import CRResNet
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_datasets'))
+from test_fmnist_det import write_fake_fashion  # noqa: E402
+
+SEARCH = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_600it_fmnist-det.py')
+RETRAIN = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
+SHAPES_SEARCH = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_1200it_synthcoco.py')
+
+
+def _bench():
+    sys.path.insert(0, osp.join(REPO_ROOT, 'benchmarks'))
+    spec = importlib.util.spec_from_file_location('cr_nas_fmnist_det', osp.join(REPO_ROOT,
+                                                                               'benchmarks/cr_nas_fmnist_det.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build_model(cfg: Config):
+    from mmdet.registry import MODELS
+
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return MODELS.build(cfg.model)
+
+
+def test_search_config_scores_on_the_reward_split_with_the_shapes_search_space():
+    cfg = Config.fromfile(SEARCH)
+    loop = cfg.train_cfg
+    assert loop.type == 'automl_mm.CRNASLoop'
+    assert tuple(loop.reference_allocation) == (2, 2, 2, 2)
+    assert loop.stage_space == Config.fromfile(SHAPES_SEARCH).train_cfg.stage_space  # 1-3 per stage, 8 in total
+    assert osp.abspath(osp.join(REPO_ROOT, loop.retrain_config)) == RETRAIN
+    assert tuple(loop.flops_input_shape) == (3, 160, 160)
+    # the arch-val the loop resolves (no explicit search_dataloader / search_evaluator): the reward split
+    loaders, evaluators = held_out_keys('search')
+    loader, loader_key = first_configured(cfg, loop.get('search_dataloader'), 'train_cfg.search_dataloader', loaders)
+    evaluator, evaluator_key = first_configured(cfg, loop.get('search_evaluator'), 'train_cfg.search_evaluator',
+                                                evaluators)
+    assert (loader_key, evaluator_key) == ('reward_dataloader', 'reward_evaluator')
+    assert loader.dataset.ann_file == 'annotations/instances_reward.json'
+    assert evaluator.ann_file.endswith('annotations/instances_reward.json')
+    assert 'test' not in loader.dataset.ann_file + loader.dataset.data_prefix.img + evaluator.ann_file
+    assert cfg.train_dataloader.dataset.ann_file == 'annotations/instances_train.json'
+    assert 'test' not in json.dumps(loop.to_dict())
+
+    model = _build_model(cfg)
+    assert isinstance(model.backbone, CRResNet)
+    assert tuple(model.backbone.active_stage_blocks) == (2, 2, 2, 2)
+    assert model.roi_head.bbox_head.num_classes == 10
+
+
+def test_retrain_template_is_the_standard_resnet18_and_validates_on_val_tests_on_test():
+    cfg = Config.fromfile(RETRAIN)
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    assert 'max_stage_blocks' not in cfg.model.backbone
+    assert cfg.val_evaluator.ann_file.endswith('instances_val.json')
+    assert cfg.test_evaluator.ann_file.endswith('instances_test.json')
+    model = _build_model(cfg)
+    assert isinstance(model.backbone, CRResNet)
+    assert tuple(model.backbone.active_stage_blocks) == (2, 2, 2, 2)
+    assert tuple(model.backbone.active_dilations) == (1, ) * 8
+
+
+def test_benchmark_arms_share_the_schedule_and_count_equal_flops():
+    bench = _bench()
+    args = bench.parse_args(['--allocation', '1', '3', '1', '3', '--data-root', '/tmp/elsewhere'])
+    standard = bench.arm_config(args, 'standard', 2, bench.RETRAIN_CONFIG)
+    searched = bench.arm_config(args, 'searched', 2, bench.RETRAIN_CONFIG,
+                                dict(stage_blocks=(1, 3, 1, 3), dilations_per_block=(1, 2, 3, 1, 2, 3, 1, 2)))
+    for cfg in (standard, searched):
+        assert cfg.val_evaluator.ann_file == '/tmp/elsewhere/annotations/instances_test.json'  # the final number
+        assert cfg.train_dataloader.dataset.data_root == '/tmp/elsewhere/'
+        assert cfg.randomness.seed == 2
+    assert tuple(standard.model.backbone.stage_blocks) == (2, 2, 2, 2)
+    assert tuple(searched.model.backbone.stage_blocks) == (1, 3, 1, 3)
+    strip = ('model', 'train_cfg', 'optim_wrapper', 'param_scheduler', 'train_dataloader')
+    assert all(standard[k] == searched[k] for k in strip[1:])  # same schedule and data
+    shape = tuple(Config.fromfile(SEARCH).train_cfg.flops_input_shape)
+    a, b = bench.backbone_gflops(standard, shape), bench.backbone_gflops(searched, shape)
+    assert a > 0.1 and abs(b / a - 1) <= 0.05  # equal FLOPs within the search's tolerance (dilation adds none)
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--allocation', '2', '2', '2', '2', '--dilations', '1', '2'])  # 2 values for 8 blocks
+
+
+def test_agreement_of_searches():
+    bench = _bench()
+    a = dict(stage_blocks=[1, 3, 1, 3], dilations_per_block=[1] * 8)
+    assert bench.agreement([a, dict(a)]) == {'allocations_agree': True, 'dilations_agree': True}
+    assert bench.agreement([a, dict(a, dilations_per_block=[2] * 8)]) == {'allocations_agree': True,
+                                                                          'dilations_agree': False}
+    assert bench.agreement([a, dict(a, stage_blocks=[2, 2, 2, 2])])['allocations_agree'] is False
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
+    """Two tiny searches (2 + 2 iterations, 2 reward images) and both arms retrained for 2 seeds (2 iterations each)
+    through tools/train.py, as the benchmark does; the searched arm is search seed 0's export."""
+    fashion = write_fake_fashion(str(tmp_path / 'fashion'))
+    root = str(tmp_path / 'fmnist_det')
+    generate_fmnist_det(root, data_root=fashion, seed=0, num_train=4, num_reward=2, num_val=2, num_test=2,
+                        img_size=128, max_objects=3)
+    out = str(tmp_path / 'report.json')
+    bench = _bench()
+    report = bench.main([
+        '--data-root', root, '--work-dir', str(tmp_path / 'work'), '--search-seeds', '0', '1', '--seeds', '0', '1',
+        '--search-options', 'train_cfg.stage_iters=2', 'train_cfg.spatial_iters=2',
+        'train_cfg.bn_recalibration_batches=0', 'train_cfg.num_samples=1', 'train_cfg.pool_size=1',
+        'train_cfg.checkpoint_interval_s=0', 'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=4',
+        '--train-options', 'train_dataloader.batch_size=2', '--out', out])
+    with open(out) as f:
+        assert json.load(f) == json.loads(json.dumps(report))
+    results = []
+    for seed in (0, 1):
+        with open(tmp_path / 'work' / f'search_s{seed}' / 'search' / 'cr_nas_result.json') as f:
+            results.append(json.load(f))
+    assert [s['stage_blocks'] for s in report['searches']] == [r['stage_blocks'] for r in results]
+    assert report['allocations_agree'] == (results[0]['stage_blocks'] == results[1]['stage_blocks'])
+    assert report['dilations_agree'] == (results[0]['dilations_per_block'] == results[1]['dilations_per_block'])
+    assert report['arch_val_images'] == 2
+    arms = report['arms']
+    assert arms['standard']['stage_blocks'] == [2, 2, 2, 2]
+    assert arms['searched']['stage_blocks'] == results[0]['stage_blocks']  # search seed 0's export
+    assert arms['searched']['dilations_per_block'] == results[0]['dilations_per_block']
+    assert report['equal_flops'] and abs(report['flops_ratio'] - 1) <= 0.05
+    for entry in arms.values():
+        assert [run['seed'] for run in entry['runs']] == [0, 1]
+        for key in ('bbox_mAP', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
+            assert all(isinstance(run[key], float) for run in entry['runs'])
+            assert set(entry[key]) == {'mean', 'std'}
+    # the final evaluation of every arm read the test split
+    for name in ('standard_s0', 'searched_s1'):
+        dumped = Config.fromfile(str(tmp_path / 'work' / f'{name}.py'))
+        assert dumped.val_evaluator.ann_file.endswith('instances_test.json')
+    assert set(report['goal']) == {'difference', 'larger_std', 'searched_above_by_more_than_1_std', 'stable_choice'}
