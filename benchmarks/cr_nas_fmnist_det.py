@@ -1,6 +1,6 @@
 """CR-NAS on the Fashion-MNIST detection set: is the searched allocation stable, and better than the standard one?
 
-1. **Search** (``configs/cr_nas/cr-nas_cr-r18-fpn_1x1_600it_fmnist-det.py``, unchanged apart from the seed): a
+1. **Search** (``configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py``, unchanged apart from the seed): a
    CR-ResNet-18 supernet in mmdet's Faster R-CNN FPN trains on the ``train`` split; the 19 allocations of 8 blocks
    (1-3 per stage) within the FLOPs of (2, 2, 2, 2) + 5 % are scored by COCO box mAP on the whole ``reward`` split
    (the arch-val, 500 images), then the greedy dilation search. One search per ``--search-seeds`` seed (the seed of
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import os.path as osp
 import statistics
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from _arms import ROOT, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, train_command
 from mmengine.config import Config, DictAction
 
-SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_600it_fmnist-det.py')
+SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py')
 RETRAIN_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
 METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l')
 MIN_ARCH_VAL_IMAGES = 200
@@ -118,10 +119,10 @@ def agreement(searches: list[dict]) -> dict:
 
 def backbone_gflops(cfg: Config, shape: tuple[int, int, int]) -> float:
     """GFLOPs of ``cfg.model.backbone`` built by mmdet's registry, counted by mmengine's ``FlopAnalyzer``."""
-    import automl_mm.models  # noqa: F401  (registers automl_mm.CRResNet)
     from mmdet.registry import MODELS
     from mmengine.registry import DefaultScope
 
+    import automl_mm.models  # noqa: F401  (registers automl_mm.CRResNet)
     from automl_mm.nas.latency import count_flops
 
     with DefaultScope.overwrite_default_scope('mmdet'):
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     ensure_fmnist_det(args.data_root)
     work_root = args.work_dir if osp.isabs(args.work_dir) else osp.join(ROOT, args.work_dir)
+    os.makedirs(work_root, exist_ok=True)
     pool = ThreadPoolExecutor(max(1, args.jobs))
     report: dict = {'search_config': osp.relpath(SEARCH_CONFIG, ROOT), 'retrain_config': osp.relpath(RETRAIN_CONFIG,
                                                                                                        ROOT)}

@@ -20,7 +20,7 @@ from conftest import REPO_ROOT
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_datasets'))
 from test_fmnist_det import write_fake_fashion  # noqa: E402
 
-SEARCH = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_600it_fmnist-det.py')
+SEARCH = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py')
 RETRAIN = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
 SHAPES_SEARCH = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_1200it_synthcoco.py')
 

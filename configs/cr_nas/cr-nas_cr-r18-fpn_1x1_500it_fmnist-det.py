@@ -12,8 +12,8 @@ _base_ = ['./cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py']
 model = dict(backbone=dict(max_stage_blocks=(3, 3, 3, 3)))
 find_unused_parameters = True  # single-path supernet: inactive blocks get no gradient under DDP
 
-stage_iters = 300
-spatial_iters = 300
+stage_iters = 250
+spatial_iters = 250
 train_cfg = dict(
     _delete_=True,
     type='automl_mm.CRNASLoop',
