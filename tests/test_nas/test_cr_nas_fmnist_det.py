@@ -112,7 +112,7 @@ def test_agreement_of_searches():
 @pytest.mark.slow
 def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
     """Two tiny searches (2 + 2 iterations, 2 reward images) and both arms retrained for 2 seeds (2 iterations each)
-    through tools/train.py, as the benchmark does; the searched arm is search seed 0's export."""
+    through tools/train.py, two at a time, as the benchmark does; the searched arm is search seed 0's export."""
     fashion = write_fake_fashion(str(tmp_path / 'fashion'))
     root = str(tmp_path / 'fmnist_det')
     generate_fmnist_det(root, data_root=fashion, seed=0, num_train=4, num_reward=2, num_val=2, num_test=2,
@@ -121,6 +121,7 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
     bench = _bench()
     report = bench.main([
         '--data-root', root, '--work-dir', str(tmp_path / 'work'), '--search-seeds', '0', '1', '--seeds', '0', '1',
+        '--jobs', '2',
         '--search-options', 'train_cfg.stage_iters=2', 'train_cfg.spatial_iters=2',
         'train_cfg.bn_recalibration_batches=0', 'train_cfg.num_samples=1', 'train_cfg.pool_size=1',
         'train_cfg.checkpoint_interval_s=0', 'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=4',
@@ -145,8 +146,16 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
         for key in ('bbox_mAP', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
             assert all(isinstance(run[key], float) for run in entry['runs'])
             assert set(entry[key]) == {'mean', 'std'}
-    # the final evaluation of every arm read the test split
-    for name in ('standard_s0', 'searched_s1'):
-        dumped = Config.fromfile(str(tmp_path / 'work' / f'{name}.py'))
-        assert dumped.val_evaluator.ann_file.endswith('instances_test.json')
+    # what tools/train.py trained: the standard and the searched backbone, the same schedule, evaluated on test
+    dumped = {name: Config.fromfile(str(tmp_path / 'work' / f'{name}.py'))
+              for name in ('standard_s0', 'standard_s1', 'searched_s0', 'searched_s1')}
+    for name, cfg in dumped.items():
+        assert cfg.val_evaluator.ann_file.endswith('instances_test.json'), name
+        assert cfg.randomness.seed == int(name[-1])
+        searched = name.startswith('searched')
+        assert list(cfg.model.backbone.stage_blocks) == (results[0]['stage_blocks'] if searched else [2, 2, 2, 2])
+        assert list(cfg.model.backbone.get('dilations_per_block') or [1] * 8) == \
+            (results[0]['dilations_per_block'] if searched else [1] * 8)
+        assert (cfg.train_cfg, cfg.param_scheduler, cfg.optim_wrapper) == (
+            dumped['standard_s0'].train_cfg, dumped['standard_s0'].param_scheduler, dumped['standard_s0'].optim_wrapper)
     assert set(report['goal']) == {'difference', 'larger_std', 'searched_above_by_more_than_1_std', 'stable_choice'}
