@@ -89,12 +89,14 @@ def ensure_fmnist_det(data_root: str) -> None:
 
 def move_data_root(cfg: Config, root: str) -> None:
     """Point every dataloader (train / val / test / reward) and evaluator of a ``configs/_base_/datasets``-style
-    config at ``root`` instead of ``cfg.data_root``."""
+    config that is set at ``root`` instead of ``cfg.data_root``."""
     root = root.rstrip('/') + '/'
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader'):
-        cfg[loader].dataset.data_root = root
+        if cfg.get(loader):  # a search config may have no test split
+            cfg[loader].dataset.data_root = root
     for evaluator in ('val_evaluator', 'test_evaluator', 'reward_evaluator'):
-        cfg[evaluator].ann_file = cfg[evaluator].ann_file.replace(cfg.data_root, root)
+        if cfg.get(evaluator):
+            cfg[evaluator].ann_file = cfg[evaluator].ann_file.replace(cfg.data_root, root)
     cfg.data_root = root
 
 

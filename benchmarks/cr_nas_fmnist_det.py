@@ -195,12 +195,17 @@ def main(argv: list[str] | None = None) -> dict:
                             else None) for s in args.search_seeds]
         searches = [dict(read_search(job.result()), seed=s) for s, job in zip(args.search_seeds, jobs)]
         for s in searches:
+            ranking = [e['stage_blocks'] for e in s['stage_ranking']]
+            s['reference_rank'] = ranking.index(s['reference_allocation']) + 1 \
+                if s['reference_allocation'] in ranking else None
+            score = s.get('stage_search_score')
             print(f'search seed {s["seed"]}: stage_blocks {s["stage_blocks"]} dilations {s["dilations_per_block"]} '
-                  f'(arch-val mAP {s["stage_search_score"]:.4f} in the stage search; {s["backbone_gflops"]:.4f} '
-                  f'GFLOPs vs reference {s["reference_gflops"]:.4f})', flush=True)
+                  f'(arch-val mAP {score if score is None else format(score, ".4f")} in the stage search, the '
+                  f'reference {s["reference_allocation"]} ranked {s["reference_rank"]} of {len(ranking)}; '
+                  f'{s["backbone_gflops"]:.4f} GFLOPs vs reference {s["reference_gflops"]:.4f})', flush=True)
         report['searches'] = [{k: s[k] for k in ('seed', 'stage_blocks', 'dilations_per_block', 'stage_search_score',
-                                                 'spatial_search_score', 'backbone_gflops', 'stage_ranking')}
-                              for s in searches]
+                                                 'spatial_search_score', 'backbone_gflops', 'reference_rank',
+                                                 'stage_ranking')} for s in searches]
         report.update(agreement(searches))
         if len(searches) > 1:
             print(f'{len(searches)} searches: allocations {"agree" if report["allocations_agree"] else "DIFFER"}, '

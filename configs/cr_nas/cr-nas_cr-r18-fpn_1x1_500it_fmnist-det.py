@@ -38,7 +38,10 @@ train_cfg = dict(
     metric_key='coco/bbox_mAP',
     retrain_config='configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
 val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+# The search never reads the test split (the retraining template and the exported config keep it).
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
 
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),

@@ -60,6 +60,7 @@ def test_search_config_scores_on_the_reward_split_with_the_shapes_search_space()
     assert 'test' not in loader.dataset.ann_file + loader.dataset.data_prefix.img + evaluator.ann_file
     assert cfg.train_dataloader.dataset.ann_file == 'annotations/instances_train.json'
     assert 'test' not in json.dumps(loop.to_dict())
+    assert cfg.test_dataloader is None and cfg.test_evaluator is None and cfg.test_cfg is None
 
     model = _build_model(cfg)
     assert isinstance(model.backbone, CRResNet)
@@ -136,6 +137,9 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
     assert report['allocations_agree'] == (results[0]['stage_blocks'] == results[1]['stage_blocks'])
     assert report['dilations_agree'] == (results[0]['dilations_per_block'] == results[1]['dilations_per_block'])
     assert report['arch_val_images'] == 2
+    for entry, result in zip(report['searches'], results):  # where the standard allocation ranked in each search
+        ranking = [e['stage_blocks'] for e in result['stage_ranking']]
+        assert len(ranking) == 19 and entry['reference_rank'] == ranking.index([2, 2, 2, 2]) + 1
     arms = report['arms']
     assert arms['standard']['stage_blocks'] == [2, 2, 2, 2]
     assert arms['searched']['stage_blocks'] == results[0]['stage_blocks']  # search seed 0's export
