@@ -15,6 +15,9 @@
 3. **FLOPs**: every arm's backbone counted by mmengine's ``FlopAnalyzer`` at the search's ``flops_input_shape``
    (dilation adds none; the neck and heads are the same in every arm); the arms count as equal-FLOPs when they
    differ by at most the search's ``flops_tolerance``.
+4. **Goal** (issue #18): the searched arm's mean test mAP above the standard's by more than one standard deviation
+   (the larger of the two arms' sample stds), and every search choosing the same allocation. Both are printed as
+   met / NOT met.
 
 The set is generated with ``tools/data/generate_fmnist_det.py``'s defaults into ``--data-root`` when it is missing.
 Every run keeps its work dir under ``--work-dir`` (``search_s<seed>/``, ``<arm>_s<seed>/``, each with
