@@ -5,7 +5,7 @@
 # mini-batch each). Iteration counts and sample sizes are our CPU-budget choices; the paper's are in the COCO configs.
 _base_ = [
     '../_base_/models/cr-faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/synthcoco_arch_search.py',
-    'mmdet::_base_/default_runtime.py'
+    'mmdet::_base_/default_runtime.py', '../_base_/schedules/cr-nas_r18_cpu.py'
 ]
 
 model = dict(backbone=dict(max_stage_blocks=(3, 3, 3, 3)))
@@ -14,21 +14,10 @@ find_unused_parameters = True  # single-path supernet: inactive blocks get no gr
 stage_iters = 600
 spatial_iters = 600
 train_cfg = dict(
-
-    type='automl_mm.CRNASLoop',
+    _base_.cr_nas_r18_cpu_search,
     stage_iters=stage_iters,
     spatial_iters=spatial_iters,
-    stage_space=dict(stage_choices=[[1, 2, 3]] * 4, total_blocks=8),
-    reference_allocation=(2, 2, 2, 2),
-    flops_tolerance=0.05,
     flops_input_shape=(3, 128, 128),
-    dilation_choices=(1, 2, 3),
-    stage_pool_size=3,
-    pool_size=3,
-    num_samples=2,
-    batches_per_sample=1,
-    bn_recalibration_batches=2,
-    metric_key='coco/bbox_mAP',
     retrain_config='configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_24e_synthcoco.py')
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -13,7 +13,7 @@
 # completions). So 500 x 0.62 s = 5 min of training + 19 x 33 s = 10.5 min of stage search + 8 x 10 s of spatial
 # search + the final val (500 images, ~0.5 min) + start-up. Scoring the 19 allocations on the whole reward split
 # dominates: fewer iterations would not bring it much below 15 minutes.
-_base_ = ['./cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py']
+_base_ = ['./cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py', '../_base_/schedules/cr-nas_r18_cpu.py']
 
 model = dict(backbone=dict(max_stage_blocks=(3, 3, 3, 3)))
 find_unused_parameters = True  # single-path supernet: inactive blocks get no gradient under DDP
@@ -21,21 +21,11 @@ find_unused_parameters = True  # single-path supernet: inactive blocks get no gr
 stage_iters = 250
 spatial_iters = 250
 train_cfg = dict(
+    _base_.cr_nas_r18_cpu_search,
     _delete_=True,
-    type='automl_mm.CRNASLoop',
     stage_iters=stage_iters,
     spatial_iters=spatial_iters,
-    stage_space=dict(stage_choices=[[1, 2, 3]] * 4, total_blocks=8),
-    reference_allocation=(2, 2, 2, 2),
-    flops_tolerance=0.05,
     flops_input_shape=(3, 160, 160),
-    dilation_choices=(1, 2, 3),
-    stage_pool_size=3,
-    pool_size=3,
-    num_samples=2,
-    batches_per_sample=1,
-    bn_recalibration_batches=2,
-    metric_key='coco/bbox_mAP',
     retrain_config='configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
 val_cfg = dict(type='ValLoop')
 # The search never reads the test split (the retraining template and the exported config keep it).
