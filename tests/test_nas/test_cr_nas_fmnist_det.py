@@ -112,8 +112,9 @@ def test_agreement_of_searches():
 
 @pytest.mark.slow
 def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
-    """Two tiny searches (2 + 2 iterations, 2 reward images) and both arms retrained for 2 seeds (2 iterations each)
-    through tools/train.py, two at a time, as the benchmark does; the searched arm is search seed 0's export."""
+    """Two tiny searches (2 + 2 iterations, 2 reward images) and both arms retrained for retraining seed 1 (2
+    iterations each) through tools/train.py, two at a time, as the benchmark does; the searched arm is search seed
+    0's export (a retraining seed other than the search seeds, so the two kinds of seed are not mixed up)."""
     fashion = write_fake_fashion(str(tmp_path / 'fashion'))
     root = str(tmp_path / 'fmnist_det')
     generate_fmnist_det(root, data_root=fashion, seed=0, num_train=4, num_reward=2, num_val=2, num_test=2,
@@ -121,7 +122,7 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
     out = str(tmp_path / 'report.json')
     bench = _bench()
     report = bench.main([
-        '--data-root', root, '--work-dir', str(tmp_path / 'work'), '--search-seeds', '0', '1', '--seeds', '0', '1',
+        '--data-root', root, '--work-dir', str(tmp_path / 'work'), '--search-seeds', '0', '1', '--seeds', '1',
         '--jobs', '2',
         '--search-options', 'train_cfg.stage_iters=2', 'train_cfg.spatial_iters=2',
         'train_cfg.bn_recalibration_batches=0', 'train_cfg.num_samples=1', 'train_cfg.pool_size=1',
@@ -146,13 +147,13 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
     assert arms['searched']['dilations_per_block'] == results[0]['dilations_per_block']
     assert report['equal_flops'] and abs(report['flops_ratio'] - 1) <= 0.05
     for entry in arms.values():
-        assert [run['seed'] for run in entry['runs']] == [0, 1]
+        assert [run['seed'] for run in entry['runs']] == [1]
         for key in ('bbox_mAP', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
             assert all(isinstance(run[key], float) for run in entry['runs'])
             assert set(entry[key]) == {'mean', 'std'}
     # what tools/train.py trained: the standard and the searched backbone, the same schedule, evaluated on test
     dumped = {name: Config.fromfile(str(tmp_path / 'work' / f'{name}.py'))
-              for name in ('standard_s0', 'standard_s1', 'searched_s0', 'searched_s1')}
+              for name in ('standard_s1', 'searched_s1')}
     for name, cfg in dumped.items():
         assert cfg.val_evaluator.ann_file.endswith('instances_test.json'), name
         assert cfg.randomness.seed == int(name[-1])
@@ -161,5 +162,5 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
         assert list(cfg.model.backbone.get('dilations_per_block') or [1] * 8) == \
             (results[0]['dilations_per_block'] if searched else [1] * 8)
         assert (cfg.train_cfg, cfg.param_scheduler, cfg.optim_wrapper) == (
-            dumped['standard_s0'].train_cfg, dumped['standard_s0'].param_scheduler, dumped['standard_s0'].optim_wrapper)
+            dumped['standard_s1'].train_cfg, dumped['standard_s1'].param_scheduler, dumped['standard_s1'].optim_wrapper)
     assert set(report['goal']) == {'difference', 'larger_std', 'searched_above_by_more_than_1_std', 'stable_choice'}
