@@ -9,6 +9,7 @@ chain for both engines, also used by the preflight checks).
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -76,7 +77,8 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     """Run ``model.val_step`` on ``batches`` and compute ``evaluator``'s metrics from this rank's results only.
 
     Returns:
-        ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it.
+        ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it, except that mmdet ``CocoMetric``
+        values are at full precision (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`).
     """
     was_training = model.training
     model.eval()
@@ -92,7 +94,13 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
         if restrict:
             metric.img_ids = sorted({int(r[0]['img_id']) if isinstance(r, tuple) else int(r['img_id'])
                                      for r in metric.results})
-        values = metric.compute_metrics(metric.results)
+        # rewards and scores rank candidates: COCO AP at full precision, not mmdet's 3 decimals (ties)
+        if _is_coco_metric(metric):
+            from automl_mm.evaluation.coco import unrounded_coco_metrics
+
+            values = unrounded_coco_metrics(metric, metric.results)
+        else:
+            values = metric.compute_metrics(metric.results)
         metric.results.clear()
         if restrict:
             metric.img_ids = None
@@ -100,6 +108,12 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
         metrics.update({f'{prefix}{k}': v for k, v in values.items()})
     model.train(was_training)
     return metrics
+
+
+def _is_coco_metric(metric: Any) -> bool:
+    """Whether ``metric`` is an mmdet ``CocoMetric`` (without importing mmdet when no mmdet metric is loaded)."""
+    module = sys.modules.get('mmdet.evaluation.metrics.coco_metric')
+    return module is not None and isinstance(metric, module.CocoMetric)
 
 
 #: The splits a held-out evaluation reads, per purpose, in order: OHL rewards the reward split; NAS scoring its

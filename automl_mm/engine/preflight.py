@@ -20,8 +20,10 @@ from typing import Any
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
 _EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
-_COCO_METRIC_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
-_COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
+#: The items of pycocotools ``COCOeval.stats`` in its order (``COCOeval.summarize``) under mmdet ``CocoMetric``'s
+#: names: AP (indices 0-5) for bbox / segm, AR (6-11) for proposals.
+COCO_AP_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
 
 
 class ConfigCheckError(ValueError):
@@ -104,9 +106,9 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
         keys: set[str] = set()
         for metric in [metrics] if isinstance(metrics, str) else list(metrics):
             if metric in ('bbox', 'segm'):
-                keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or _COCO_METRIC_ITEMS}
+                keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or COCO_AP_ITEMS}
             elif metric == 'proposal':
-                keys |= {f'{prefix}/{item}' for item in metric_cfg.get('metric_items') or _COCO_AR_ITEMS}
+                keys |= {f'{prefix}/{item}' for item in metric_cfg.get('metric_items') or COCO_AR_ITEMS}
             else:
                 return None
         return keys

@@ -1,0 +1,97 @@
+"""OHL rewards and NAS scores read COCO AP at full precision; mmdet's CocoMetric rounds to 3 decimals (ties)."""
+from __future__ import annotations
+
+import json
+
+import mmdet.evaluation.metrics.coco_metric as mmdet_coco
+import numpy as np
+import pytest
+import torch
+from mmdet.evaluation import CocoMetric
+from mmengine.evaluator import Evaluator
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from automl_mm.engine.evaluate import evaluate_locally
+from automl_mm.evaluation import UnroundedCocoMetric, unrounded_coco_metrics
+from automl_mm.registry import METRICS
+
+# 4 images, one 40 x 40 object each (category 1); predictions: two good boxes, one shifted (IoU ~0.6), one miss
+GT_BOXES = [[10, 10, 40, 40]] * 4
+PRED = [([10, 10, 40, 40], 0.9), ([12, 11, 40, 40], 0.8), ([22, 18, 40, 40], 0.7), ([100, 100, 20, 20], 0.95)]
+
+
+def _ann_file(tmp_path) -> str:
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({
+        'images': [dict(id=i + 1, width=160, height=160, file_name=f'{i}.png') for i in range(4)],
+        'annotations': [dict(id=i + 1, image_id=i + 1, category_id=1, bbox=b, area=b[2] * b[3], iscrowd=0)
+                        for i, b in enumerate(GT_BOXES)],
+        'categories': [dict(id=1, name='item')]}))
+    return str(path)
+
+
+def _samples() -> list[dict]:
+    return [dict(img_id=i + 1, ori_shape=(160, 160),
+                 pred_instances=dict(bboxes=torch.tensor([[x, y, x + w, y + h]], dtype=torch.float32),
+                                     scores=torch.tensor([s]), labels=torch.tensor([0])))
+            for i, ((x, y, w, h), s) in enumerate(PRED)]
+
+
+def _pycocotools_stats(ann_file: str) -> np.ndarray:
+    gt = COCO(ann_file)
+    dets = gt.loadRes([dict(image_id=i + 1, category_id=1, bbox=b, score=s) for i, (b, s) in enumerate(PRED)])
+    coco_eval = COCOeval(gt, dets, 'bbox')
+    coco_eval.evaluate()
+    coco_eval.accumulate()
+    coco_eval.summarize()
+    return coco_eval.stats
+
+
+def _metric(ann_file: str, cls=CocoMetric, **kwargs) -> CocoMetric:
+    metric = cls(ann_file=ann_file, metric='bbox', **kwargs)
+    metric.dataset_meta = dict(classes=('item', ))
+    return metric
+
+
+def test_full_precision_values_are_pycocotools_and_mmdet_rounds_them(tmp_path):
+    ann = _ann_file(tmp_path)
+    stats = _pycocotools_stats(ann)
+    assert round(stats[0], 3) != stats[0]  # the example is not already a 3-decimal number
+    metric = _metric(ann)
+    metric.process({}, _samples())
+    original = mmdet_coco.COCOeval
+    values = unrounded_coco_metrics(metric, metric.results)
+    assert mmdet_coco.COCOeval is original  # the recording class is removed again
+    for i, item in enumerate(('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')):
+        assert values[f'bbox_{item}'] == pytest.approx(stats[i], abs=1e-12), item
+    rounded = metric.compute_metrics(metric.results)  # mmdet's own: 3 decimals
+    assert rounded['bbox_mAP'] == round(stats[0], 3) != values['bbox_mAP']
+    assert set(rounded) == set(values)
+
+
+def test_metric_items_and_the_registered_metric(tmp_path):
+    ann = _ann_file(tmp_path)
+    stats = _pycocotools_stats(ann)
+    metric = METRICS.build(dict(type='UnroundedCocoMetric', ann_file=ann, metric='bbox', metric_items=['mAP_50']))
+    assert isinstance(metric, UnroundedCocoMetric) and isinstance(metric, CocoMetric)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, _samples())
+    assert metric.compute_metrics(metric.results) == {'bbox_mAP_50': pytest.approx(stats[1], abs=1e-12)}
+
+
+class _Replay(torch.nn.Module):
+    """A model whose val_step returns the prepared predictions of each batch (batches are the samples)."""
+
+    def val_step(self, data):
+        return data
+
+
+def test_rewards_and_nas_scores_use_full_precision(tmp_path):
+    """evaluate_locally (every OHL reward and NAS score) reports the unrounded value for a plain CocoMetric."""
+    ann = _ann_file(tmp_path)
+    evaluator = Evaluator(_metric(ann))
+    samples = _samples()
+    metrics = evaluate_locally(_Replay(), [samples[:2], samples[2:]], evaluator)
+    assert metrics['coco/bbox_mAP'] == pytest.approx(_pycocotools_stats(ann)[0], abs=1e-12)
+    assert metrics['coco/bbox_mAP'] != round(metrics['coco/bbox_mAP'], 3)
