@@ -88,7 +88,8 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
 def metric_keys(metric_cfg: Any) -> set[str] | None:
     """The keys a metric config reports, when they are known without running it (else ``None``).
 
-    ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; mmdet ``CocoMetric``: ``{prefix}/{metric}_{item}``
+    ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; mmdet ``CocoMetric`` (and automl_mm's
+    ``UnroundedCocoMetric``): ``{prefix}/{metric}_{item}``
     for bbox/segm (``metric_items`` or mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l) and ``{prefix}/{item}`` AR keys for
     proposals (mmdet 3.3 ``CocoMetric.compute_metrics``).
     """
@@ -100,7 +101,7 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
         topk = (topk, ) if isinstance(topk, int) else tuple(topk)
         prefix = metric_cfg.get('prefix') or 'accuracy'
         return {f'{prefix}/top{int(k)}' for k in topk}
-    if kind == 'CocoMetric':
+    if kind in ('CocoMetric', 'UnroundedCocoMetric'):
         prefix = metric_cfg.get('prefix') or 'coco'
         metrics = metric_cfg.get('metric', 'bbox')
         keys: set[str] = set()

@@ -24,6 +24,8 @@ DETECTOR = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1
 def test_metric_keys_of_accuracy_and_coco_metric():
     assert metric_keys(dict(type='Accuracy', topk=(1, 5))) == {'accuracy/top1', 'accuracy/top5'}
     assert 'coco/bbox_mAP' in metric_keys(dict(type='mmdet.CocoMetric', metric='bbox'))
+    assert metric_keys(dict(type='automl_mm.UnroundedCocoMetric', metric='segm', metric_items=['mAP_s'])) == \
+        {'coco/segm_mAP_s'}
     assert metric_keys(dict(type='MyOwnMetric')) is None  # unknown: not checked
 
 
