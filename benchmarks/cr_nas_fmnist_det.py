@@ -5,7 +5,8 @@
    (1-3 per stage) within the FLOPs of (2, 2, 2, 2) + 5 % are scored by COCO box mAP on the whole ``reward`` split
    (the arch-val, 500 images), then the greedy dilation search. One search per ``--search-seeds`` seed (the seed of
    the supernet's training and of its path sampling and scoring); the script reports whether the searches chose the
-   same allocation and the same dilations. The ``test`` split is never read by a search.
+   same allocation and the same dilations, and Kendall's τ-b between their stage rankings. The ``test`` split is
+   never read by a search.
 2. **Retraining from scratch** with one schedule (``configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py``):
    ``standard``, that template as written (ResNet-18's (2, 2, 2, 2), dilation 1), and ``searched``, the
    ``cr_nas_final_config.py`` the first search seed exported (the template with the searched ``stage_blocks`` and
@@ -32,6 +33,7 @@ cores (``OMP_NUM_THREADS=1``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import os.path as osp
@@ -119,6 +121,20 @@ def agreement(searches: list[dict]) -> dict:
     allocations = {tuple(s['stage_blocks']) for s in searches}
     dilations = {tuple(s['dilations_per_block']) for s in searches}
     return {'allocations_agree': len(allocations) == 1, 'dilations_agree': len(dilations) == 1}
+
+
+def ranking_agreement(searches: list[dict]) -> list[dict]:
+    """Kendall's τ-b (``scipy.stats.kendalltau``) between the stage-search scores of every pair of searches, over
+    the allocations both scored: whether the supernets *rank* the allocations alike, beyond the top one."""
+    from scipy.stats import kendalltau
+
+    pairs = []
+    for a, b in itertools.combinations(searches, 2):
+        scores = [{tuple(e['stage_blocks']): e['score'] for e in s['stage_ranking']} for s in (a, b)]
+        common = sorted(set(scores[0]) & set(scores[1]))
+        tau = kendalltau([scores[0][k] for k in common], [scores[1][k] for k in common]).statistic
+        pairs.append({'seeds': [a['seed'], b['seed']], 'allocations': len(common), 'kendall_tau': float(tau)})
+    return pairs
 
 
 def backbone_gflops(cfg: Config, shape: tuple[int, int, int]) -> float:
@@ -210,9 +226,12 @@ def main(argv: list[str] | None = None) -> dict:
                                                  'spatial_search_score', 'backbone_gflops', 'reference_rank',
                                                  'stage_ranking')} for s in searches]
         report.update(agreement(searches))
+        report['ranking_agreement'] = ranking_agreement(searches)
         if len(searches) > 1:
             print(f'{len(searches)} searches: allocations {"agree" if report["allocations_agree"] else "DIFFER"}, '
-                  f'dilations {"agree" if report["dilations_agree"] else "DIFFER"}', flush=True)
+                  f'dilations {"agree" if report["dilations_agree"] else "DIFFER"}; Kendall tau-b of the stage '
+                  'rankings: ' + ', '.join(f'seeds {p["seeds"][0]}/{p["seeds"][1]} {p["kendall_tau"]:.2f} over '
+                                           f'{p["allocations"]}' for p in report['ranking_agreement']), flush=True)
         searched_source, searched_backbone = searches[0]['final_config'], {}
     else:
         dilations = args.dilations or [1] * sum(args.allocation)

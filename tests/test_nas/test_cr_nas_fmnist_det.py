@@ -108,6 +108,14 @@ def test_agreement_of_searches():
     assert bench.agreement([a, dict(a, dilations_per_block=[2] * 8)]) == {'allocations_agree': True,
                                                                           'dilations_agree': False}
     assert bench.agreement([a, dict(a, stage_blocks=[2, 2, 2, 2])])['allocations_agree'] is False
+    ranking = [dict(stage_blocks=[1, 3, 1, 3], score=0.3), dict(stage_blocks=[2, 2, 2, 2], score=0.2),
+               dict(stage_blocks=[3, 1, 3, 1], score=0.1)]
+    same, reversed_ = (dict(seed=s, stage_ranking=r) for s, r in (
+        (0, ranking), (1, [dict(e, score=-e['score']) for e in ranking] + [dict(stage_blocks=[1, 1, 3, 3], score=9)])))
+    assert bench.ranking_agreement([same, dict(same, seed=2), reversed_]) == [
+        {'seeds': [0, 2], 'allocations': 3, 'kendall_tau': 1.0},
+        {'seeds': [0, 1], 'allocations': 3, 'kendall_tau': -1.0},
+        {'seeds': [2, 1], 'allocations': 3, 'kendall_tau': -1.0}]
 
 
 @pytest.mark.slow
@@ -138,6 +146,7 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
     assert report['allocations_agree'] == (results[0]['stage_blocks'] == results[1]['stage_blocks'])
     assert report['dilations_agree'] == (results[0]['dilations_per_block'] == results[1]['dilations_per_block'])
     assert report['arch_val_images'] == 2
+    assert [(p['seeds'], p['allocations']) for p in report['ranking_agreement']] == [([0, 1], 19)]
     for entry, result in zip(report['searches'], results):  # where the standard allocation ranked in each search
         ranking = [e['stage_blocks'] for e in result['stage_ranking']]
         assert len(ranking) == 19 and entry['reference_rank'] == ranking.index([2, 2, 2, 2]) + 1
