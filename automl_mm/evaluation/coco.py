@@ -51,8 +51,10 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list) -> dict[str, float
 
         patched[name] = base
         setattr(_mmdet_coco, name, Recording)
+    # a subclass's own compute_metrics (its keys and extras) runs as it is; UnroundedCocoMetric's is this function
+    compute = CocoMetric.compute_metrics if isinstance(metric, UnroundedCocoMetric) else type(metric).compute_metrics
     try:
-        values = CocoMetric.compute_metrics(metric, results)
+        values = compute(metric, results)
     finally:
         for name, base in patched.items():
             setattr(_mmdet_coco, name, base)

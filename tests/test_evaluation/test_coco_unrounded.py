@@ -95,3 +95,21 @@ def test_rewards_and_nas_scores_use_full_precision(tmp_path):
     metrics = evaluate_locally(_Replay(), [samples[:2], samples[2:]], evaluator)
     assert metrics['coco/bbox_mAP'] == pytest.approx(_pycocotools_stats(ann)[0], abs=1e-12)
     assert metrics['coco/bbox_mAP'] != round(metrics['coco/bbox_mAP'], 3)
+
+
+class _WithExtra(CocoMetric):
+    """A user's CocoMetric subclass that adds a key of its own."""
+
+    def compute_metrics(self, results):
+        values = super().compute_metrics(results)
+        values['extra'] = 1.0
+        return values
+
+
+def test_a_subclass_keeps_its_own_compute_metrics(tmp_path):
+    ann = _ann_file(tmp_path)
+    metric = _metric(ann, cls=_WithExtra)
+    metric.process({}, _samples())
+    values = unrounded_coco_metrics(metric, metric.results)
+    assert values['extra'] == 1.0
+    assert values['bbox_mAP'] == pytest.approx(_pycocotools_stats(ann)[0], abs=1e-12)
