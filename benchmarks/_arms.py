@@ -100,7 +100,12 @@ def move_data_root(cfg: Config, root: str) -> None:
     cfg.data_root = root
 
 
+def summary(values: list[float]) -> dict:
+    """``{'mean', 'std'}`` (sample std; 0 for one value)."""
+    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
 def mean_std(values: list[float], fmt: str = '.2f') -> str:
-    """``mean ± std`` (sample std; 0 for one value)."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f'{statistics.mean(values):{fmt}} ± {std:{fmt}}'
+    """``mean ± std`` of :func:`summary`."""
+    stats = summary(values)
+    return f'{stats["mean"]:{fmt}} ± {stats["std"]:{fmt}}'

@@ -35,10 +35,10 @@ import itertools
 import json
 import os
 import os.path as osp
-import statistics
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from _arms import ROOT, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, train_command
+from _arms import ROOT, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, summary, train_command
 from mmengine.config import Config, DictAction
 
 SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py')
@@ -80,8 +80,6 @@ def arm_config(args: argparse.Namespace, arm: str, seed: int, source: str, backb
 def _run(cfg: Config, work_root: str, name: str, done) -> str:
     """Train ``cfg`` as ``work_root/name`` with tools/train.py (console in ``console.log``) unless ``done(work)``
     (``--reuse``) says it already finished; returns the work dir."""
-    import subprocess
-
     argv, work, env = train_command(cfg, work_root, name)
     if done is not None and done(work):
         print(f'{name}: reused {work}', flush=True)
@@ -147,11 +145,6 @@ def backbone_gflops(cfg: Config, shape: tuple[int, int, int]) -> float:
         backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
     backbone.eval()
     return count_flops(backbone, (1, *shape)) / 1e9
-
-
-def summary(values: list[float]) -> dict:
-    """``{'mean', 'std'}`` (sample std; 0 for one value)."""
-    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def _arch_val_images(cfg: Config) -> int:
