@@ -120,9 +120,10 @@ def test_agreement_of_searches():
 
 @pytest.mark.slow
 def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
-    """Two tiny searches (2 + 2 iterations, 2 reward images) and both arms retrained for retraining seed 1 (2
-    iterations each) through tools/train.py, two at a time, as the benchmark does; the searched arm is search seed
-    0's export (a retraining seed other than the search seeds, so the two kinds of seed are not mixed up)."""
+    """Two tiny searches (2 + 2 iterations, 2 reward images, dilations 1 or 2) and both arms retrained for
+    retraining seed 1 (2 iterations each) through tools/train.py, two at a time, as the benchmark does; the
+    searched arm is search seed 0's export (a retraining seed other than the search seeds, so the two kinds of
+    seed are not mixed up)."""
     fashion = write_fake_fashion(str(tmp_path / 'fashion'))
     root = str(tmp_path / 'fmnist_det')
     generate_fmnist_det(root, data_root=fashion, seed=0, num_train=4, num_reward=2, num_val=2, num_test=2,
@@ -134,6 +135,7 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path):
         '--jobs', '2',
         '--search-options', 'train_cfg.stage_iters=2', 'train_cfg.spatial_iters=2',
         'train_cfg.bn_recalibration_batches=0', 'train_cfg.num_samples=1', 'train_cfg.pool_size=1',
+        'train_cfg.dilation_choices=[1,2]',
         'train_cfg.checkpoint_interval_s=0', 'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=4',
         '--train-options', 'train_dataloader.batch_size=2', '--out', out])
     with open(out) as f:

@@ -100,8 +100,7 @@ class KillAfter(Hook):
 @pytest.mark.slow
 def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_path):
     (tmp_path / 'killer_plugin.py').write_text(KILLER)
-    cfg = Config.fromfile(OHL)
-    cfg.custom_hooks[0].num_copies = 2
+    cfg = _small_two_copy_cfg()
     cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 4, 100
     cfg.dump(str(tmp_path / 'two_copies.py'))
     cfg.custom_imports = dict(imports=['killer_plugin'], allow_failed_imports=False)
