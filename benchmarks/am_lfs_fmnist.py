@@ -59,6 +59,8 @@ def configure(cfg, arm: str) -> None:
     if loss is None:
         if ARGS.std is not None:
             hook.spaces[0].std = ARGS.std
+        if ARGS.controller_lr is not None:
+            hook.controller.optimizer.lr = ARGS.controller_lr
         return
     cfg.model.head.loss = loss
     hook.spaces = [dict(type='AttributeSpace', distribution=dict(type='Categorical', num_choices=2),
@@ -122,6 +124,8 @@ def main() -> None:
     parser.add_argument('--reward-per-class', type=int, default=50)
     parser.add_argument('--test-per-class', type=int, default=200, help='of the official test set (1,000 max)')
     parser.add_argument('--std', type=float, default=None, help="sigma of the am-lfs arm (default: the config's)")
+    parser.add_argument('--controller-lr', type=float, default=None,
+                        help="learning rate of the am-lfs arm's controller (Adam; default: the config's 0.05)")
     parser.add_argument('--out', default=None, help='JSON file for the accuracies, rewards and learned θ')
     parser.add_argument('--plot', nargs='+', default=None, help='--out files to plot instead of training')
     parser.add_argument('--plot-out', default='am_lfs_fmnist_loss.png')

@@ -16,7 +16,8 @@ def bench(monkeypatch):
     module = importlib.import_module('am_lfs_fmnist')
     arms = importlib.import_module('_arms')
     monkeypatch.setattr(module, 'ARGS', argparse.Namespace(
-        noise='pair40', train_per_class=7, reward_per_class=5, test_per_class=9, copies=4, std=0.1))
+        noise='pair40', train_per_class=7, reward_per_class=5, test_per_class=9, copies=4, std=0.1,
+        controller_lr=0.01))
     return module, arms
 
 
@@ -37,7 +38,7 @@ def test_arms_differ_only_in_the_loss_and_learn_only_in_am_lfs(bench):
         assert hook.num_copies == 4 and hook.seed == 2 and cfg.train_cfg.max_epochs == 3
         if arm == 'am-lfs':  # the learned loss: LossFunctionSpace at --std, the controller learns
             assert hook.spaces[0].type == 'LossFunctionSpace' and hook.spaces[0].std == 0.1
-            assert hook.controller.optimizer.lr > 0
+            assert hook.controller.optimizer.lr == 0.01  # --controller-lr
         else:  # fixed losses: a two-way choice between identical values, controller lr 0
             assert hook.spaces[0].choices == [1.0, 1.0] and hook.controller.optimizer.lr == 0
     cfg = arms.run_config(module.CONFIG, 0, 3)
