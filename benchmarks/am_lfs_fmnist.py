@@ -107,7 +107,7 @@ def plot(files: list[str], out: str) -> None:
                 x = torch.linspace(lo, 1.0, 401, dtype=torch.float64)
                 ax.plot(x, fn(x).detach(), lw=1.2, label=label)
     axes[1].legend(fontsize='x-small')
-    fig.suptitle('AM-LFS on noisy Fashion-MNIST: learned loss (mean θ after the last trunk)')
+    fig.suptitle('AM-LFS on Fashion-MNIST: learned loss (mean θ after the last trunk; legend: label noise)')
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     print(f'wrote {out}')
