@@ -24,6 +24,7 @@ import torch
 from automl_mm.ohl.controllers import REINFORCE
 from automl_mm.ohl.distributions import DiagGaussian
 
+OPTIMUM = 0.3  # θ*'s value on its one non-zero component
 SETTINGS = {  # name: (optimizer, normalise advantages)
     'Adam lr 0.05 (default)': (dict(type='Adam', lr=0.05, betas=(0.5, 0.999)), False),
     'Adam lr 0.01': (dict(type='Adam', lr=0.01, betas=(0.5, 0.999)), False),
@@ -39,8 +40,8 @@ def run(optimizer: dict, normalize: bool, gain: float, seed: int, dims: int, cop
     distribution = DiagGaussian(mean=[0.0] * dims, std=std)
     controller = REINFORCE(distribution, optimizer=optimizer, normalize=normalize)
     optimum = torch.zeros(dims, dtype=torch.float64)
-    optimum[0] = 0.3
-    k = gain / 0.3 ** 2
+    optimum[0] = OPTIMUM
+    k = gain / OPTIMUM ** 2
     for _ in range(trunks):
         thetas = [distribution.sample(generator) for _ in range(copies)]
         noise = torch.randn(copies, generator=generator, dtype=torch.float64)
