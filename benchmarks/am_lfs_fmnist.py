@@ -55,6 +55,11 @@ def configure(cfg, arm: str) -> None:
         loader.dataset.samples_per_class = ARGS.test_per_class
     hook = cfg.custom_hooks[0]
     hook.num_copies = ARGS.copies
+    if ARGS.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
+        hook.pop('trunk_epochs', None)
+        hook.trunk_iters = ARGS.trunk_iters
+    elif ARGS.trunk_epochs is not None:
+        hook.trunk_epochs = ARGS.trunk_epochs
     loss = fixed_loss(arm)
     if loss is None:
         if ARGS.std is not None:
@@ -120,6 +125,11 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=30)
     parser.add_argument('--arms', nargs='+', default=['ce', 'ls', 'gce', 'sce', 'poly1', 'am-lfs'])
     parser.add_argument('--copies', type=int, default=4)
+    trunk = parser.add_mutually_exclusive_group()
+    trunk.add_argument('--trunk-epochs', type=int, default=None,
+                       help="trunk length in epochs, every arm (default: the config's 1; must divide --epochs)")
+    trunk.add_argument('--trunk-iters', type=int, default=None,
+                       help='trunk length in iterations instead, every arm (an epoch is 16 iterations here)')
     parser.add_argument('--train-per-class', type=int, default=100)
     parser.add_argument('--reward-per-class', type=int, default=50)
     parser.add_argument('--test-per-class', type=int, default=200, help='of the official test set (1,000 max)')
