@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError, diagnose_checkpoint_file, find_resumable_checkpoint, resolve_resume
 from automl_mm.engine.dist import gloo_without_gpus
-from automl_mm.engine.launch import launch_local, required_world_size
+from automl_mm.engine.launch import launch_local, prestart_workers, required_world_size
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config
 from automl_mm.registry import RUNNERS
@@ -108,6 +108,7 @@ def main() -> None:
     cfg = build_config(args)
     world_size = required_world_size(cfg)
     if args.launcher == 'none' and world_size > 1:
+        prestart_workers()  # the workers' imports overlap the check below
         build_check(cfg)  # config errors surface here, once, before any worker starts
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
     else:

@@ -10,7 +10,7 @@
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
-  starts. ``tools/train.py`` runs it before spawning local copies.
+  starts. ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations
 

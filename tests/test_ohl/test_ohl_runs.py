@@ -374,6 +374,9 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     consume the random streams of the resumed trunk (it gave another reward in trunk 3)."""
     (tmp_path / 'kill_plugin.py').write_text(KILLER)
     cfg = _small_two_copy_cfg(trunk_iters=10)
+    # 10 batches per pass (mmengine sleeps 2 s at every restart of a finite sampler's dataloader): the runs still
+    # cross passes, and the resumed run skips 20 batches over a restart.
+    cfg.train_dataloader.dataset.max_samples = 160
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=1000)
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=10)
     cfg.log_processor = dict(by_epoch=False)
