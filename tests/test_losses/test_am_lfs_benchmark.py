@@ -17,7 +17,7 @@ def bench(monkeypatch):
     arms = importlib.import_module('_arms')
     monkeypatch.setattr(module, 'ARGS', argparse.Namespace(
         noise='pair40', train_per_class=7, reward_per_class=5, test_per_class=9, copies=4, std=0.1,
-        controller_lr=0.01))
+        controller_lr=0.01, trunk_epochs=None, trunk_iters=8))
     return module, arms
 
 
@@ -36,6 +36,7 @@ def test_arms_differ_only_in_the_loss_and_learn_only_in_am_lfs(bench):
         assert cfg.test_dataloader.dataset.samples_per_class == cfg.val_dataloader.dataset.samples_per_class == 9
         hook = cfg.custom_hooks[0]
         assert hook.num_copies == 4 and hook.seed == 2 and cfg.train_cfg.max_epochs == 3
+        assert hook.trunk_iters == 8 and 'trunk_epochs' not in hook, arm  # --trunk-iters: the engine, every arm
         if arm == 'am-lfs':  # the learned loss: LossFunctionSpace at --std, the controller learns
             assert hook.spaces[0].type == 'LossFunctionSpace' and hook.spaces[0].std == 0.1
             assert hook.controller.optimizer.lr == 0.01  # --controller-lr
