@@ -1,8 +1,9 @@
 """How far REINFORCE moves a Gaussian search distribution's mean when the rewards carry little or no signal.
 
 A synthetic check of the AM-LFS controller (no training): ``LossFunctionSpace``'s distribution, a diagonal Gaussian
-over the D = 2M + 2 = 14 numbers of the monotone θ with σ = 0.2 and μ₀ = 0 (cross-entropy), updated by the
-project's own ``REINFORCE`` controller once per trunk from one sample per copy. The reward of a sample is
+over the D = 2M + 2 = 14 numbers of the monotone θ with σ = 0.2 (``--std``; the σ of the runs it was compared
+with) and μ₀ = 0 (cross-entropy), updated by the project's own ``REINFORCE`` controller once per trunk from one
+sample per copy. The reward of a sample is
 
     R(θ) = −k ‖θ − θ*‖² + ε,   ε ~ N(0, 1),   θ* = (0.3, 0, ..., 0),
 

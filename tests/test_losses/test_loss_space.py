@@ -27,7 +27,7 @@ def test_space_starts_at_cross_entropy_and_binds_one_sample_per_trunk():
     assert space.distribution is None  # M is the loss's: sized when the run starts
     space.resolve(runner)
     assert space.num_intervals == 6 and torch.equal(space.distribution.mode(), monotone_identity_theta(6))
-    assert torch.allclose(space.distribution.std(), torch.full((14,), 0.2, dtype=torch.float64))
+    assert torch.allclose(space.distribution.std(), torch.full((14,), 0.05, dtype=torch.float64))  # the measured σ
     space.setup(runner, CopyLayout(1, 1, 0, 1), seed=0)
     space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
     theta = runner.model.head.loss_module.theta

@@ -38,7 +38,7 @@ def _raw_tau(loss, p):
     return a_tau[k] * p + b_tau[k]
 
 
-@pytest.mark.parametrize('std', [0.2, 0.45, 1.0, 3.0])
+@pytest.mark.parametrize('std', [0.05, 0.2, 0.45, 1.0, 3.0])
 def test_every_sampled_theta_gives_increasing_t_and_tau_within_0_1(std):
     g = torch.Generator().manual_seed(int(std * 100))
     loss = AMLFSLoss(num_intervals=M)
@@ -124,7 +124,7 @@ def test_a_theta_of_the_other_layout_gets_an_error_naming_the_key():
 def test_space_starts_at_zero_and_refuses_a_loss_of_the_other_parametrisation():
     space = LossFunctionSpace(num_intervals=M)
     assert torch.equal(space.distribution.mode(), monotone_identity_theta(M))
-    assert torch.allclose(space.distribution.std(), torch.full((2 * M + 2,), 0.2, dtype=torch.float64))
+    assert torch.allclose(space.distribution.std(), torch.full((2 * M + 2,), 0.05, dtype=torch.float64))
     legacy = LossFunctionSpace(num_intervals=M, parametrisation='piecewise')
     assert torch.allclose(legacy.distribution.std(), torch.full((4 * M,), 0.2**0.5, dtype=torch.float64))
     runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(
