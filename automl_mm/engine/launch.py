@@ -38,7 +38,8 @@ WORKER_PRELOAD = ('__main__', 'automl_mm.augment', 'automl_mm.datasets', 'automl
 def start_method() -> str:
     """How local workers start: ``'forkserver'`` on CPUs where the platform has it (workers are forked from one
     server process that only imported :data:`WORKER_PRELOAD`: no model was built or trained there, so no OpenMP
-    thread pool or CUDA context is forked), else ``'spawn'`` (every worker imports everything itself; always with CUDA)."""
+    thread pool or CUDA context is forked), else ``'spawn'`` (every worker imports everything itself; always
+    with CUDA)."""
     if torch.cuda.is_available() or 'forkserver' not in mp.get_all_start_methods():
         return 'spawn'
     return 'forkserver'
