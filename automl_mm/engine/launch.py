@@ -17,6 +17,8 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
+from automl_mm.utils.setup_env import REGISTERING_MODULES
+
 
 def required_world_size(cfg: Any) -> int:
     """Processes a config needs: ``num_copies * ranks_per_copy`` of its OHL hook (found by type), else 1."""
@@ -31,8 +33,7 @@ def required_world_size(cfg: Any) -> int:
 
 #: What a CPU worker imports before it is forked (tools/train.py as ``__mp_main__``, then every module that
 #: ``register_all_modules`` loads): about 6 s per worker that the workers no longer spend one after another.
-WORKER_PRELOAD = ('__main__', 'automl_mm.augment', 'automl_mm.datasets', 'automl_mm.engine', 'automl_mm.evaluation',
-                  'automl_mm.losses', 'automl_mm.models', 'automl_mm.nas', 'automl_mm.ohl')
+WORKER_PRELOAD = ('__main__', *REGISTERING_MODULES)
 
 
 def start_method() -> str:

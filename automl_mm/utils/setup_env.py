@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import warnings
 
 from mmengine import DefaultScope
+
+#: The automl_mm packages whose import registers every module (also what local workers preload,
+#: ``automl_mm.engine.launch.WORKER_PRELOAD``).
+REGISTERING_MODULES = ('automl_mm.augment', 'automl_mm.datasets', 'automl_mm.engine', 'automl_mm.evaluation',
+                       'automl_mm.losses', 'automl_mm.models', 'automl_mm.nas', 'automl_mm.ohl')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
@@ -15,14 +21,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             resolve in automl_mm's registries first (mmengine's Runner does the same from
             ``cfg.default_scope``).
     """
-    import automl_mm.augment  # noqa: F401
-    import automl_mm.datasets  # noqa: F401
-    import automl_mm.engine  # noqa: F401
-    import automl_mm.evaluation  # noqa: F401
-    import automl_mm.losses  # noqa: F401
-    import automl_mm.models  # noqa: F401
-    import automl_mm.nas  # noqa: F401
-    import automl_mm.ohl  # noqa: F401
+    for name in REGISTERING_MODULES:
+        importlib.import_module(name)
     from automl_mm.engine.patches import install
 
     install()
