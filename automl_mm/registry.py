@@ -105,3 +105,24 @@ CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.ohl'])
 # BaseAugmentOp: one augmentation element (op + magnitude) of OHL-Auto-Aug's space, applied to a results dict
 # (uint8 HWC image, and for geometric ops boxes/masks) with ``op.apply(results, rng)``.
 AUGMENT_OPS = Registry('augment op', scope=_SCOPE, locations=['automl_mm.augment'])
+
+
+def registered_class(registry: Registry, name: str, scope: str | None = None) -> type | None:
+    """The class ``registry.build(dict(type=name))`` would build with ``scope`` as the default scope, or ``None``.
+
+    mmengine builds every config node inside ``registry.switch_scope_and_registry(scope)``: an unprefixed ``name``
+    is looked up in the registry of that scope (e.g. mmdet's ``DATASETS`` under ``default_scope = 'mmdet'``) and
+    its parents. ``registry.get(name)`` alone searches only ``registry`` and its parents, so from automl_mm's
+    registries it misses mmdet's ``'CocoDataset'`` although the runner builds it. Use this wherever a config's
+    ``type`` is resolved without building it (config checks, type tests).
+
+    Args:
+        registry: any automl_mm or mmengine registry.
+        name: a registered name, with or without a scope prefix (``'CocoDataset'``, ``'mmdet.CocoDataset'``).
+        scope: the config's ``default_scope``; ``None``: the current default scope, else ``registry``'s own.
+
+    Raises:
+        KeyError: ``name`` has a scope prefix that is not an installed package (mmengine's lookup).
+    """
+    with registry.switch_scope_and_registry(scope) as scoped:
+        return scoped.get(name)

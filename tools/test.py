@@ -53,7 +53,7 @@ def main() -> None:
     cfg.resume = False
     # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
     hooks = list(cfg.get('custom_hooks', None) or [])
-    ohl = find_ohl_hook(hooks)
+    ohl = find_ohl_hook(hooks, cfg.get('default_scope'))
     cfg.custom_hooks = hooks if ohl is None else hooks[:ohl[0]] + hooks[ohl[0] + 1:]
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)

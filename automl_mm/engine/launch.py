@@ -24,7 +24,7 @@ def required_world_size(cfg: Any) -> int:
     """Processes a config needs: ``num_copies * ranks_per_copy`` of its OHL hook (found by type), else 1."""
     from automl_mm.ohl.copies import find_ohl_hook
 
-    found = find_ohl_hook(cfg.get('custom_hooks', None))
+    found = find_ohl_hook(cfg.get('custom_hooks', None), cfg.get('default_scope'))
     if found is None:
         return 1
     _, hook = found

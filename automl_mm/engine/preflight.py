@@ -166,7 +166,7 @@ def _check_ohl_hook(cfg: Any) -> None:
     from automl_mm.registry import RUNNERS
 
     try:
-        found = find_ohl_hook(cfg.get('custom_hooks'))
+        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
     except ValueError as err:
         raise ConfigCheckError(str(err)) from None
     if found is None:
@@ -205,7 +205,7 @@ def build_check(cfg: Any) -> None:
 
     from mmengine.registry import DefaultScope
 
-    from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS
+    from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 
     scope = cfg.get('default_scope', 'automl_mm')
     with DefaultScope.overwrite_default_scope(scope):
@@ -216,7 +216,8 @@ def build_check(cfg: Any) -> None:
         for loader, key in _loader_cfgs(cfg):
             if isinstance(loader.get('dataset'), dict):
                 dataset = copy.deepcopy(loader['dataset'])
-                dataset_cls = DATASETS.get(dataset.get('type'))
+                kind = dataset.get('type')
+                dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
                 if dataset_cls is None:
                     raise ConfigCheckError(f'{key}.dataset.type={dataset.get("type")!r} is not a registered dataset '
                                            f'in scope {scope!r}')

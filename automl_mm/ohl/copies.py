@@ -27,7 +27,7 @@ from mmengine.dist import get_dist_info, is_distributed, sync_random_seed
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner
 
-from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS
+from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, registered_class
 
 
 @dataclass
@@ -117,24 +117,27 @@ def reset_copy_layout() -> None:
     _LAYOUT = None
 
 
-def _hook_class(hook: Any) -> type | None:
-    """The class of a built hook, or of a hook config's ``type`` (a registered name, scoped or not, or a class)."""
+def _hook_class(hook: Any, scope: str | None = None) -> type | None:
+    """The class of a built hook, or of a hook config's ``type`` (a registered name, scoped or not, or a class),
+    resolved as the runner builds it with ``scope`` as the default scope."""
     if not isinstance(hook, dict):
         return type(hook)
     kind = hook.get('type')
     if isinstance(kind, str):
         try:
-            kind = HOOKS.get(kind)
+            kind = registered_class(HOOKS, kind, scope)
         except KeyError:  # an unknown scope prefix
             return None
     return kind if isinstance(kind, type) else None
 
 
-def find_ohl_hook(hooks: Any) -> tuple[int, Any] | None:
+def find_ohl_hook(hooks: Any, scope: str | None = None) -> tuple[int, Any] | None:
     """The OHL hook among ``hooks`` (``custom_hooks`` configs or built hooks), found by type.
 
     A hook is the OHL hook when its class (or its config's ``type``: ``'OHLHook'``, ``'automl_mm.OHLHook'``, the
-    class itself) is ``OHLHook`` or a subclass; a ``type`` that is not registered is not.
+    class itself) is ``OHLHook`` or a subclass; a ``type`` that is not registered is not. A config's ``type`` is
+    resolved in ``scope``, the config's ``default_scope``, as the runner builds it (``None``: the current default
+    scope, else automl_mm's registry), so a subclass registered in another scope is found too.
 
     Returns:
         ``(index in hooks, hook)``, or ``None`` when there is none.
@@ -146,7 +149,7 @@ def find_ohl_hook(hooks: Any) -> tuple[int, Any] | None:
 
     found = []
     for i, hook in enumerate(hooks or []):
-        cls = _hook_class(hook)
+        cls = _hook_class(hook, scope)
         if cls is not None and issubclass(cls, OHLHook):
             found.append((i, hook))
     if len(found) > 1:

@@ -18,6 +18,7 @@ from mmengine.utils import import_modules_from_strings
 
 from automl_mm.augment import DEFAULT_ELEMENTS
 from automl_mm.datasets import generate_fmnist_det
+from automl_mm.engine.preflight import build_check, check_config
 from automl_mm.ohl import PipelineChoiceSpace
 
 from conftest import REPO_ROOT
@@ -83,6 +84,8 @@ def test_leaf_configs_build_and_the_choice_reaches_pack_det_inputs(det_root, pat
     assert cfg.train_dataloader.num_workers == 0 and cfg.reward_evaluator.metric == 'bbox'
     types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
     assert types[-2:] == ['automl_mm.OHLAutoAugment', 'PackDetInputs'] and types[-3] == 'RandomFlip'
+    check_config(cfg)
+    build_check(cfg)  # tools/train.py's check: mmdet's names resolve in the config's default_scope 'mmdet'
     dataset = _build(cfg.train_dataloader.dataset)
     assert len(dataset) == 4  # indices=200 of a 4-image split
     _bound_space(dataset)

@@ -77,3 +77,28 @@ def test_the_patches_are_logged_once_per_process(tmp_path):
     out = _run('import automl_mm\nfrom automl_mm.utils import register_all_modules\nregister_all_modules()\n'
                'from automl_mm.engine.patches import install\ninstall()', tmp_path)
     assert out.count('automl_mm patched mmengine') == 1, out
+
+
+def test_gloo_without_gpus_finds_a_ddp_wrapper_in_the_configs_scope(monkeypatch):
+    """A DistributedDataParallel subclass registered only in mmdet's registry (an mmdet-scoped config's
+    ``model_wrapper_cfg``) gets ``device_ids=None``, as mmengine's own ``MMDistributedDataParallel`` does; a wrapper
+    that is not a DDP keeps its settings."""
+    from mmdet.registry import MODEL_WRAPPERS as MMDET_WRAPPERS
+    from mmengine.config import Config
+    from mmengine.model import MMDistributedDataParallel
+
+    from automl_mm.engine.dist import gloo_without_gpus
+
+    class MyDetDDP(MMDistributedDataParallel):
+        pass
+
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    MMDET_WRAPPERS.register_module(name='MyDetDDP', module=MyDetDDP)
+    try:
+        for scope, wrapper, expected in [('mmdet', 'MyDetDDP', None), ('mmdet', 'MMDistributedDataParallel', None),
+                                         ('automl_mm', 'MMFullyShardedDataParallel', 'unset')]:
+            cfg = Config(dict(default_scope=scope, model_wrapper_cfg=dict(type=wrapper)))
+            gloo_without_gpus(cfg)
+            assert cfg.model_wrapper_cfg.get('device_ids', 'unset') == expected, (scope, wrapper)
+    finally:
+        MMDET_WRAPPERS._module_dict.pop('MyDetDDP')

@@ -42,6 +42,28 @@ def test_the_ohl_hook_is_found_by_type(kind):
     assert find_ohl_hook(built) == (1, built[1])
 
 
+@pytest.fixture
+def mmdet_ohl_hook():
+    """A user's OHLHook subclass registered in mmdet's hook registry (removed afterwards)."""
+    from mmdet.registry import HOOKS as MMDET_HOOKS
+
+    MMDET_HOOKS.register_module(name='MyDetOHLHook', module=MyOHLHook)
+    yield
+    MMDET_HOOKS._module_dict.pop('MyDetOHLHook')
+
+
+def test_a_hook_type_resolves_in_the_configs_default_scope(mmdet_ohl_hook):
+    """As the runner builds it: 'MyDetOHLHook' exists only in mmdet's registry, so it is the OHL hook of an
+    mmdet-scoped config (6 processes) and unknown to an automl_mm-scoped one."""
+    hooks = [dict(type='CheckpointHook', interval=1), _hook_cfg('MyDetOHLHook')]
+    assert find_ohl_hook(hooks, 'mmdet') == (1, hooks[1])
+    assert required_world_size(Config(dict(default_scope='mmdet', custom_hooks=hooks))) == 6
+    assert find_ohl_hook(hooks, 'automl_mm') is None
+    assert required_world_size(Config(dict(default_scope='automl_mm', custom_hooks=hooks))) == 1
+    # automl_mm's own hook by its prefix from any scope
+    assert find_ohl_hook([_hook_cfg('automl_mm.OHLHook')], 'mmdet') == (0, _hook_cfg('automl_mm.OHLHook'))
+
+
 def test_a_hook_that_only_has_a_num_copies_key_is_not_the_ohl_hook():
     hooks = [dict(type='CheckpointHook', num_copies=4), dict(type='NoSuchHook', num_copies=4),
              dict(type='nosuchscope.OHLHook', num_copies=4)]
