@@ -21,7 +21,7 @@ from automl_mm.datasets import generate_fmnist_det
 from automl_mm.engine.preflight import build_check, check_config
 from automl_mm.ohl import PipelineChoiceSpace
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_tool
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_datasets'))
 from test_fmnist_det import write_fake_fashion  # noqa: E402
@@ -43,7 +43,7 @@ TRANSLATE = _pair(('HorizontalTranslate', 0.3), ('VerticalTranslate', 0.15))
 def det_root(tmp_path_factory) -> str:
     fashion = write_fake_fashion(str(tmp_path_factory.mktemp('fake_fashion')))
     root = str(tmp_path_factory.mktemp('fmnist_det'))
-    generate_fmnist_det(root, data_root=fashion, seed=0, num_train=4, num_reward=2, num_val=2, num_test=2,
+    generate_fmnist_det(root, data_root=fashion, seed=0, num_train=4, num_reward=16, num_val=2, num_test=2,
                         img_size=128, max_objects=3)
     return root
 
@@ -175,14 +175,12 @@ def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, t
     assert checked > 0
 
 
-def test_faster_rcnn_ohl_run_counts_the_choices_and_exports_a_policy(det_root, tmp_path):
-    """One copy of the Faster R-CNN config in-process, 96 px, 4 training images in batches of 2: 2 trunks of
-    2 iterations, rewarded on the 2 reward images."""
-    from automl_mm.registry import RUNNERS
-
+@pytest.mark.slow
+def test_faster_rcnn_ohl_run_from_tools_train_moves_theta_and_exports_a_policy(det_root, tmp_path):
+    """Two copies of the Faster R-CNN config through ``tools/train.py`` (config check, fork-server launcher, gloo),
+    96 px, 4 training images in batches of 2: 2 trunks of 2 iterations, rewarded on the 16 reward images (a
+    detector this young scores 0 mAP on 2, which gives equal rewards and no update)."""
     cfg = _leaf(FASTER, det_root)
-    cfg.work_dir = str(tmp_path)
-    cfg.launcher = 'none'
     for loader in ('train_dataloader', 'reward_dataloader'):
         for t in cfg[loader].dataset.pipeline:
             if t['type'] == 'Resize':
@@ -194,16 +192,21 @@ def test_faster_rcnn_ohl_run_counts_the_choices_and_exports_a_policy(det_root, t
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     cfg.default_hooks.logger.interval = 1
-    cfg.custom_hooks[0].update(num_copies=1, plot=False)
-    RUNNERS.build(cfg).train()
+    cfg.custom_hooks[0].update(num_copies=2, plot=False)
+    path, work = str(tmp_path / 'det_ohl.py'), str(tmp_path / 'work')
+    cfg.dump(path)
+    run_tool('tools/train.py', path, '--work-dir', work)
 
-    with open(osp.join(tmp_path, 'ohl', 'history.json')) as f:
+    with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     assert [row['trunk'] for row in history] == [0, 1]
     assert [row['iters_in_trunk'] for row in history] == [2, 2]
-    assert all(row['samples']['autoaug'][0] == 4 for row in history)  # every image's choice was counted
-    assert all(row['valid'] == [True] for row in history)
-    with open(osp.join(tmp_path, 'ohl', 'final_policy.py')) as f:
+    for row in history:
+        assert row['samples']['autoaug'] == [4, 4]  # every image's choice reached the hook through PackDetInputs
+        assert row['valid'] == [True, True] and row['rewards'][0] != row['rewards'][1], row['rewards']
+        assert row['copies_identical'] and row['copies_equal_best']
+    assert history[0]['theta'] != history[-1]['theta']  # the rewards differed, so REINFORCE moved θ
+    with open(osp.join(work, 'ohl', 'final_policy.py')) as f:
         text = f.read()
     exported = {}
     exec(compile(text, 'final_policy.py', 'exec'), exported)
