@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch.nn as nn
 from mmengine.config import Config, DictAction
+from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
 from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table
@@ -49,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
     input_shape = args.input_shape or cfg.get('nas_input_shape')
     if input_shape is None:
         raise ValueError('give --input-shape N C H W or set nas_input_shape in the config')
-    supernet = find_supernet(MODELS.build(cfg.model))
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'automl_mm')):  # as the runner builds it
+        supernet = find_supernet(MODELS.build(cfg.model))
     data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup)
     table = LatencyTable.from_dict(data)
     table.save(args.out)

@@ -8,6 +8,7 @@ import os.path as osp
 
 import pytest
 import torch
+import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 
 from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
@@ -149,3 +150,26 @@ def test_measure_latency_tool_needs_an_input_shape(tmp_path):
     cfg.write_text("model = dict(type='MBConvSupernet', space='digits')\n")
     with pytest.raises(ValueError, match='nas_input_shape'):
         _load_tool().main([str(cfg), '--out', str(tmp_path / 'x.json')])
+
+
+def test_measure_latency_tool_builds_the_model_in_the_configs_default_scope(tmp_path):
+    """A supernet backbone inside a model type that only mmdet's registry has (an mmdet-scoped detector config)."""
+    from mmdet.registry import MODELS as MMDET_MODELS
+
+    class DetWrapper(nn.Module):
+        def __init__(self, backbone):
+            super().__init__()
+            self.backbone = MMDET_MODELS.build(backbone)
+
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text("default_scope = 'mmdet'\n"
+                   "model = dict(type='LatencyTestDetWrapper', backbone=dict(type='automl_mm.MBConvSupernet',"
+                   " space='digits'))\n"
+                   'nas_input_shape = (1, 3, 16, 16)\n')
+    out = str(tmp_path / 'latency.json')
+    MMDET_MODELS.register_module(name='LatencyTestDetWrapper', module=DetWrapper)
+    try:
+        _load_tool().main([str(cfg), '--out', out, '--repeats', '1', '--warmup', '0'])
+    finally:
+        MMDET_MODELS._module_dict.pop('LatencyTestDetWrapper')
+    assert LatencyTable.from_file(out).matches(MBConvSupernet(space='digits'), SHAPE)
