@@ -19,6 +19,8 @@ test split.
 
 Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100]
      [--reward-samples 2000] [--arms ...]
+Design options (the engine's for every arm, the policy's for ``ohl`` / ``uniform``): ``--copies``, ``--lr``,
+``--distribution``, ``--trunk-iters``, ``--pair-prob``.
 """
 from __future__ import annotations
 
@@ -50,7 +52,13 @@ def make_configure(args: argparse.Namespace):
             hook.controller.optimizer.lr = args.lr
         if args.distribution == 'categorical':
             hook.spaces[0].distribution = dict(type='Categorical')  # 36 x 36 pairs: the transform's
+        if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
+            hook.pop('trunk_epochs', None)
+            hook.trunk_iters = args.trunk_iters
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
+        if args.pair_prob is not None and arm in ('uniform', 'ohl'):
+            # mmcv's RandomApply: a share of the images gets a pair; only those record a choice for the controller
+            pipeline[2] = dict(type='mmcv.RandomApply', transforms=[pipeline[2]], prob=args.pair_prob)
         if arm == 'ohl':
             return
         hook.controller.optimizer.lr = 0.0
@@ -104,6 +112,10 @@ def main() -> None:
     parser.add_argument('--lr', type=float, default=None, help='controller learning rate of the ohl arm')
     parser.add_argument('--distribution', choices=('factorised', 'categorical'), default='factorised',
                         help='first x second element factors (the config) or one softmax over the 1,296 pairs')
+    parser.add_argument('--trunk-iters', type=int, default=None,
+                        help='OHL trunk length in iterations, every arm (default: the config\'s one epoch)')
+    parser.add_argument('--pair-prob', type=float, default=None,
+                        help='share of images that get a pair in the uniform and ohl arms (default: all)')
     args = parser.parse_args()
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '

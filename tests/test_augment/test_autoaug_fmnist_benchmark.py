@@ -1,0 +1,94 @@
+"""benchmarks/autoaug_fmnist.py: every arm changes only the augmentation of one config; the design options reach
+the engine of every arm (--copies, --trunk-iters) or the learned policy (--lr, --distribution, --pair-prob)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os.path as osp
+
+import pytest
+
+from conftest import REPO_ROOT
+
+BASE = ['RandomCrop', 'mmcv.RandomFlip']
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    return importlib.import_module('autoaug_fmnist'), importlib.import_module('_arms')
+
+
+def _options(**kwargs) -> argparse.Namespace:
+    defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
+                    trunk_iters=None, pair_prob=None)
+    return argparse.Namespace(**{**defaults, **kwargs})
+
+
+def test_arms_differ_only_in_the_augmentation(bench):
+    module, arms = bench
+    expected = {'none': ['OHLRandomChoice', 'PackClsInputs'],
+                'cropflip': [*BASE, 'OHLRandomChoice', 'PackClsInputs'],
+                'uniform': [*BASE, 'OHLAutoAugment', 'PackClsInputs'],
+                'trivialaugment': [*BASE, 'OHLRandomChoice', 'PackClsInputs'],
+                'randaugment': [*BASE, 'OHLRandomChoice', 'PackClsInputs'],
+                'ohl': [*BASE, 'OHLAutoAugment', 'PackClsInputs']}
+    for arm, types in expected.items():
+        cfg = arms.run_config(module.CONFIG, 1, 3)
+        module.make_configure(_options())(cfg, arm)
+        pipeline = cfg.train_dataloader.dataset.pipeline
+        assert [step['type'] for step in pipeline] == types, arm
+        hook = cfg.custom_hooks[0]
+        assert (hook.controller.optimizer.lr > 0) == (arm == 'ohl'), arm
+        assert hook.num_copies == 4 and hook.trunk_epochs == 1, arm
+        if arm in ('trivialaugment', 'randaugment'):
+            assert pipeline[2]['transforms'][0] == [module._TORCHVISION[arm]]
+    with pytest.raises(ValueError, match="unknown arm 'cutout'"):
+        module.make_configure(_options())(arms.run_config(module.CONFIG, 0, 2), 'cutout')
+
+
+def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair_arms(bench):
+    module, arms = bench
+    options = _options(copies=8, trunk_iters=16, pair_prob=0.5, lr=0.2, distribution='categorical')
+    for arm in module.ARMS:
+        cfg = arms.run_config(module.CONFIG, 0, 2)
+        module.make_configure(options)(cfg, arm)
+        hook = cfg.custom_hooks[0]
+        assert hook.num_copies == 8 and hook.trunk_iters == 16 and 'trunk_epochs' not in hook, arm
+        pipeline = cfg.train_dataloader.dataset.pipeline
+        if arm in ('uniform', 'ohl'):
+            wrapped = pipeline[2]
+            assert wrapped['type'] == 'mmcv.RandomApply' and wrapped['prob'] == 0.5
+            assert wrapped['transforms'][0]['type'] == 'OHLAutoAugment'
+            assert hook.spaces[0].distribution == dict(type='Categorical')
+        else:
+            assert 'RandomApply' not in str(pipeline), arm
+        assert hook.controller.optimizer.lr == (0.2 if arm == 'ohl' else 0.0), arm
+
+
+def test_a_share_of_the_images_gets_a_pair_and_only_those_are_counted(bench):
+    """--pair-prob's pipeline builds, the space finds OHLAutoAugment inside RandomApply, and an image that got no
+    pair carries no choice (so the controller's samples are the images that got one)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl import PipelineChoiceSpace
+
+    module, arms = bench
+    cfg = arms.run_config(module.CONFIG, 0, 2)
+    module.make_configure(_options(pair_prob=0.5))(cfg, 'ohl')
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        pipeline = Compose(cfg.train_dataloader.dataset.pipeline)
+    space = PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(36, 36)), key='autoaug')
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=pipeline)))
+    space.resolve(runner)
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    space.begin_trunk(runner, 0, torch.Generator())
+    np.random.seed(0)
+    got = [('autoaug' in pipeline(dict(img=np.zeros((28, 28, 3), np.uint8), gt_label=1))['data_samples']
+            .metainfo.get('ohl_choice', {})) for _ in range(200)]
+    assert 70 < sum(got) < 130  # about half, binomial(200, 0.5)
