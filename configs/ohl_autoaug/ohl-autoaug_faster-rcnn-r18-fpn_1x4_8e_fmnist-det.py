@@ -3,10 +3,10 @@
 # augmentation elements to apply after flip (geometric elements move the boxes and masks with the pixels), while
 # they train 8 epochs (one trunk per epoch) on the first 200 training images from scratch, rewarded by
 # coco/bbox_mAP on the whole reward split (500 images; CocoMetric scores every image of its ann_file).
-# Run time on 2 CPU cores: about 17 minutes, an ESTIMATE, not a measured run. Measured on one copy (batch 4,
-# 160 px, one thread, on a machine shared with other jobs): 0.6 s per training iteration (1.0 s under heavier
-# load) and 0.05-0.09 s per reward image. So per trunk 50 iterations x 0.6 s + 500 images x 0.07 s = 65 s per
-# copy, x 4 copies / 2 cores = 130 s; 8 trunks = ~17 min, plus about a minute of start-up and checkpoints.
+# Run time on 2 idle CPU cores, measured (the first trunks of one run, 4 copies): 2 min 25 s per trunk (75 s of
+# training, 70 s scoring the 500 reward images), so about 20 minutes for 8 trunks with start-up and the final
+# evaluation. benchmarks/autoaug_det.py's measured table used 100 training images and a 200-image reward split
+# (about 11 minutes per run).
 # Export: work_dir/ohl/final_policy.py holds an automl_mm.FixedAutoAugment that a stock mmdet config retrains with.
 _base_ = [
     '../_base_/models/faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/fmnist_det.py',

@@ -220,7 +220,7 @@ def test_the_detection_benchmark_arms_build_the_intended_pipelines(monkeypatch):
     import argparse
     import importlib
 
-    from mmdet.registry import TRANSFORMS as DET_TRANSFORMS
+    from mmcv.transforms import Compose
     from mmdet.structures.bbox import HorizontalBoxes
 
     monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
@@ -250,17 +250,22 @@ def test_the_detection_benchmark_arms_build_the_intended_pipelines(monkeypatch):
             inner = pipeline[-2]['transforms'][0]
             assert inner == bench.fixed_policy(arm) and inner[0]['type'] == {'autoaugment': 'AutoAugment',
                                                                              'randaugment': 'RandAugment'}[arm]
+            assert inner[1] == dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), keep_empty=False)
             with DefaultScope.overwrite_default_scope('mmdet'):
-                transform = DET_TRANSFORMS.build(inner[0])
-            boxes = np.array([[20, 30, 90, 100]], np.float32)
-            for seed in range(10):
+                transform = Compose(inner)
+            # one central box, and one at the border that translations and shears push out of the image: a box
+            # clipped to under a pixel would give non-finite regression targets (the arm diverged before FILTER)
+            boxes = np.array([[20, 30, 90, 100], [148, 148, 160, 160]], np.float32)
+            for seed in range(40):
                 np.random.seed(seed)
                 out = transform(dict(img=np.full((160, 160, 3), 7, np.uint8), img_shape=(160, 160),
-                                     gt_bboxes=HorizontalBoxes(boxes), gt_bboxes_labels=np.array([1]),
-                                     gt_ignore_flags=np.array([False])))
+                                     gt_bboxes=HorizontalBoxes(boxes), gt_bboxes_labels=np.array([1, 2]),
+                                     gt_ignore_flags=np.array([False, False])))
                 assert out['img'].shape == (160, 160, 3)
-                b = out['gt_bboxes'].tensor.numpy()
-                assert (b >= 0).all() and (b <= 160).all()
+                b = out['gt_bboxes']
+                assert (b.tensor >= 0).all() and (b.tensor <= 160).all()
+                assert (b.widths >= 1).all() and (b.heights >= 1).all(), seed
+                assert len(out['gt_bboxes_labels']) == len(b)
     geometric = [op for policy in bench.fixed_policy('autoaugment')[0]['policies'] for op in policy
                  if op['type'] in ('Rotate', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY')]
     assert geometric and all(op['img_border_value'] == 0 for op in geometric)
