@@ -26,8 +26,9 @@ run is made on the reward split. The set is generated with ``tools/data/generate
 into ``--data-root`` when it is missing (deterministic; needs the Fashion-MNIST idx files, no download).
 
 Run: python benchmarks/autoaug_det.py [--seeds 0 1] [--epochs 8] [--train-images 200] [--arms ...]
-Cost (estimated from the config's measured per-iteration and per-image times): about 17 minutes per run on 2 CPU
-cores at the defaults, so 6 arms x 2 seeds is about 3.5 hours.
+Cost, measured on 2 idle CPU cores: about 20 minutes per run at the defaults (2 min 25 s per trunk), so 6 arms x 2
+seeds take about 4 hours; the README's table used 100 training images and a 200-image reward split (a set made with
+``tools/data/generate_fmnist_det.py data/fmnist_det_r200 --num-reward 200 --num-test 500``): 9.5-11 minutes per run.
 """
 from __future__ import annotations
 
