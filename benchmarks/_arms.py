@@ -78,6 +78,13 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
     return results
 
 
+def set_trunk_iters(hook, iters: int) -> None:
+    """Make an OHL hook config's trunk ``iters`` iterations (instead of its ``trunk_epochs``): the engine's trunk,
+    set alike in every arm of a benchmark."""
+    hook.pop('trunk_epochs', None)
+    hook.trunk_iters = iters
+
+
 def ensure_fmnist_det(data_root: str) -> None:
     """Generate the Fashion-MNIST detection set with ``tools/data/generate_fmnist_det.py``'s defaults into
     ``data_root`` (relative to ROOT) when its test annotations are missing (deterministic; needs the Fashion-MNIST

@@ -20,7 +20,7 @@ import glob
 import json
 import os.path as osp
 
-from _arms import ROOT, run_arms
+from _arms import ROOT, run_arms, set_trunk_iters
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py')
 NOISES = {'clean': (0.0, 'symmetric'), 'sym20': (0.2, 'symmetric'), 'sym40': (0.4, 'symmetric'),
@@ -56,8 +56,7 @@ def configure(cfg, arm: str) -> None:
     hook = cfg.custom_hooks[0]
     hook.num_copies = ARGS.copies
     if ARGS.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
-        hook.pop('trunk_epochs', None)
-        hook.trunk_iters = ARGS.trunk_iters
+        set_trunk_iters(hook, ARGS.trunk_iters)
     elif ARGS.trunk_epochs is not None:
         hook.trunk_epochs = ARGS.trunk_epochs
     loss = fixed_loss(arm)

@@ -29,7 +29,7 @@ import json
 import os.path as osp
 
 import numpy as np
-from _arms import ROOT, run_arms
+from _arms import ROOT, run_arms, set_trunk_iters
 
 from automl_mm.augment.ops import DEFAULT_ELEMENTS
 
@@ -53,8 +53,7 @@ def make_configure(args: argparse.Namespace):
         if args.distribution == 'categorical':
             hook.spaces[0].distribution = dict(type='Categorical')  # 36 x 36 pairs: the transform's
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
-            hook.pop('trunk_epochs', None)
-            hook.trunk_iters = args.trunk_iters
+            set_trunk_iters(hook, args.trunk_iters)
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
         if args.pair_prob is not None and arm in ('uniform', 'ohl'):
             # mmcv's RandomApply: a share of the images gets a pair; only those record a choice for the controller
