@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYENV = PY=$$(bash tools/install.sh | tail -n1) && export PYTHONPATH=$(CURDIR):$$PYTHONPATH
 DEMO_CONFIG ?=
 DEMO_DIR ?= work_dirs/demo
+TEST_JOBS ?= 2
 
 .PHONY: install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format bench-deps bench-pbt
 
@@ -44,11 +45,13 @@ demo-cr-nas:
 readme-figures:
 	@$(PYENV) && $$PY tools/readme_figures.py $(READMEFIG_ARGS)
 
+# TEST_JOBS pytest-xdist workers share the tests (2: one per core here; the multi-copy tests start processes of
+# their own, so more workers than cores only slows them).
 test:
-	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests
+	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests -n $(TEST_JOBS)
 
 test-fast:
-	@$(PYENV) && $$PY -m pytest tests -m "not slow"
+	@$(PYENV) && $$PY -m pytest tests -m "not slow" -n $(TEST_JOBS)
 
 lint:
 	@$(PYENV) && $$PY -m ruff check .
