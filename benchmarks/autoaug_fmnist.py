@@ -15,12 +15,12 @@ Fixed arms are a two-way choice between identical pipelines with controller lear
 the same work in every arm. Prints each run's final test top-1, mean ± std over the seeds, and for OHL runs the
 elements the learned policy favours and avoids (first / second operation marginals against uniform). Each run's
 line also shows the best copy's last reward (the reward split): choices of defaults are made on it, never on the
-test split.
+test split; and the copies' reward spread (their std in a trunk, averaged over trunks).
 
 Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100]
      [--reward-samples 2000] [--arms ...]
 Design options (the engine's for every arm, the policy's for ``ohl`` / ``uniform``): ``--copies``, ``--lr``,
-``--distribution``, ``--trunk-iters``, ``--pair-prob``.
+``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--shared-order``.
 """
 from __future__ import annotations
 
@@ -54,6 +54,8 @@ def make_configure(args: argparse.Namespace):
             hook.spaces[0].distribution = dict(type='Categorical')  # 36 x 36 pairs: the transform's
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
             set_trunk_iters(hook, args.trunk_iters)
+        if args.shared_order:  # the engine's sampler, every arm alike: all copies see one order per epoch
+            cfg.train_dataloader.sampler.shared_order = True
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
         if args.pair_prob is not None and arm in ('uniform', 'ohl'):
             # mmcv's RandomApply: a share of the images gets a pair; only those record a choice for the controller
@@ -92,8 +94,11 @@ def policy_summary(work: str, top: int = 5) -> str:
 
 def describe(arm: str, work: str) -> str:
     with open(osp.join(work, 'ohl', 'history.json')) as f:
-        last = json.load(f)[-1]
-    text = f' | best copy reward {last["rewards"][last["best"]]:.2f}'
+        history = json.load(f)
+    last = history[-1]
+    # the copies' reward spread (population std over copies, averaged over trunks): the noise REINFORCE works in
+    spread = np.mean([np.std(h['rewards']) for h in history])
+    text = f' | best copy reward {last["rewards"][last["best"]]:.2f} | copy spread {spread:.2f}'
     if arm == 'ohl':
         text += f' | entropy {last["distributions"]["autoaug"]["entropy"]:.3f} (uniform 7.167)' + policy_summary(work)
     return text
@@ -115,6 +120,9 @@ def main() -> None:
                         help='OHL trunk length in iterations, every arm (default: the config\'s one epoch)')
     parser.add_argument('--pair-prob', type=float, default=None,
                         help='share of images that get a pair in the uniform and ohl arms (default: all)')
+    parser.add_argument('--shared-order', action='store_true',
+                        help='every copy sees the images in the same order (CopySampler shared_order: common '
+                             'random numbers), every arm')
     args = parser.parse_args()
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '

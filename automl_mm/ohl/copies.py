@@ -188,16 +188,27 @@ class CopySampler(DefaultSampler):
     seed of ``seed + c + e`` would give copy c at epoch e the order of copy 0 at epoch e + c). The ranks of a copy
     draw the same permutation and take interleaved shards of it.
 
+    With ``shared_order=True`` every copy draws epoch ``e``'s permutation from ``SeedSequence([seed, e])``
+    instead: all copies see the images in the same order (common random numbers). The copies then differ only in
+    what the OHL spaces sampled for them (and the augmentations' own random draws), so the between-copy spread of
+    the rewards carries less data-order noise. The REINFORCE gradient's expectation is unchanged (each copy's
+    samples stay independent of the order), only its variance can drop; measured in the README's Fashion-MNIST
+    section.
+
     ``OHLHook`` refuses any other train sampler when there are several copies; a sampler of your own that shards
     by copy can declare ``copy_aware = True`` to be accepted.
     """
 
     copy_aware = True
 
-    def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True) -> None:
+    def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True,
+                 shared_order: bool = False) -> None:
         if seed is None:
             seed = sync_random_seed()
         super().__init__(dataset, shuffle=shuffle, seed=seed, round_up=round_up)
+        if not isinstance(shared_order, bool):
+            raise TypeError(f'CopySampler: shared_order must be a bool, got {shared_order!r}')
+        self.shared_order = shared_order
         layout = get_copy_layout()
         self.copy_id = layout.copy_id
         self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
@@ -212,7 +223,8 @@ class CopySampler(DefaultSampler):
         """The whole permutation of this copy at ``epoch`` (before sharding among the copy's ranks)."""
         if not self.shuffle:
             return list(range(len(self.dataset)))
-        seed = int(np.random.SeedSequence([self.seed, self.copy_id, epoch]).generate_state(1, np.uint64)[0])
+        words = [self.seed, epoch] if self.shared_order else [self.seed, self.copy_id, epoch]
+        seed = int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0])
         return torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(seed)).tolist()
 
     def __iter__(self) -> Iterator[int]:

@@ -385,6 +385,34 @@ def test_no_two_random_streams_of_a_small_run_are_equal():
     assert len(streams) == 2 * 2 * 2 * 3
 
 
+def test_shared_order_gives_every_copy_the_same_order_and_each_epoch_a_new_one():
+    """``shared_order=True``: common random numbers across copies (one order per epoch for all, ranks of a copy
+    interleaved shards of it); the default keeps one order per (copy, epoch)."""
+    def orders(shared, ranks_per_copy=1):
+        out = {}
+        for copy_id in range(3):
+            for rank in range(ranks_per_copy):
+                _layout(3, ranks_per_copy, rank=copy_id * ranks_per_copy + rank)
+                sampler = CopySampler(_Tiny(), seed=0, shared_order=shared)
+                for epoch in range(3):
+                    sampler.set_epoch(epoch)
+                    out[copy_id, rank, epoch] = list(sampler)
+        return out
+
+    shared = orders(True)
+    for epoch in range(3):
+        assert shared[0, 0, epoch] == shared[1, 0, epoch] == shared[2, 0, epoch]
+    assert len({tuple(shared[0, 0, e]) for e in range(3)}) == 3
+    assert sorted(shared[0, 0, 0]) == list(range(len(_Tiny())))
+    assert len({tuple(v) for v in orders(False).values()}) == 9
+    two_ranks = orders(True, ranks_per_copy=2)
+    for copy_id in range(3):  # the two ranks' shards interleave back into the copy-independent order
+        merged = [i for pair in zip(two_ranks[copy_id, 0, 1], two_ranks[copy_id, 1, 1]) for i in pair]
+        assert merged == shared[0, 0, 1][:len(merged)]
+    with pytest.raises(TypeError, match='shared_order must be a bool'):
+        CopySampler(_Tiny(), seed=0, shared_order='yes')
+
+
 class _Choices(Dataset):
 
     def __init__(self, transform):
