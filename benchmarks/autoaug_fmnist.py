@@ -20,7 +20,7 @@ test split; and the copies' reward spread (their std in a trunk, averaged over t
 Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100]
      [--reward-samples 2000] [--arms ...]
 Design options (the engine's for every arm, the policy's for ``ohl`` / ``uniform``): ``--copies``, ``--lr``,
-``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--shared-order``.
+``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--shared-order``, ``--reward``.
 """
 from __future__ import annotations
 
@@ -54,6 +54,8 @@ def make_configure(args: argparse.Namespace):
             hook.spaces[0].distribution = dict(type='Categorical')  # 36 x 36 pairs: the transform's
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
             set_trunk_iters(hook, args.trunk_iters)
+        if args.reward == 'log_likelihood':  # the engine's reward (and best-copy choice), every arm alike
+            hook.reward_key, hook.reward_evaluator = 'log_likelihood/mean', dict(type='LogLikelihood')
         if args.shared_order:  # the engine's sampler, every arm alike: all copies see one order per epoch
             cfg.train_dataloader.sampler.shared_order = True
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
@@ -98,7 +100,9 @@ def describe(arm: str, work: str) -> str:
     last = history[-1]
     # the copies' reward spread (population std over copies, averaged over trunks): the noise REINFORCE works in
     spread = np.mean([np.std(h['rewards']) for h in history])
-    text = f' | best copy reward {last["rewards"][last["best"]]:.2f} | copy spread {spread:.2f}'
+    best = last['rewards'][last['best']]
+    fmt = '.2f' if best > 0 else '.4f'  # top-1 in percent, or a log-likelihood in nats (<= 0)
+    text = f' | best copy reward {best:{fmt}} | copy spread {spread:{fmt}}'
     if arm == 'ohl':
         text += f' | entropy {last["distributions"]["autoaug"]["entropy"]:.3f} (uniform 7.167)' + policy_summary(work)
     return text
@@ -123,6 +127,9 @@ def main() -> None:
     parser.add_argument('--shared-order', action='store_true',
                         help='every copy sees the images in the same order (CopySampler shared_order: common '
                              'random numbers), every arm')
+    parser.add_argument('--reward', choices=('accuracy', 'log_likelihood'), default='accuracy',
+                        help="the copies' reward, every arm: top-1 on the reward split (the config) or the mean "
+                             'log-likelihood of its labels (continuous)')
     args = parser.parse_args()
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '

@@ -1,4 +1,4 @@
-from .accuracy import Accuracy, topk_accuracy
+from .accuracy import Accuracy, LogLikelihood, topk_accuracy
 from .coco import UnroundedCocoMetric, unrounded_coco_metrics
 
-__all__ = ['Accuracy', 'topk_accuracy', 'UnroundedCocoMetric', 'unrounded_coco_metrics']
+__all__ = ['Accuracy', 'LogLikelihood', 'topk_accuracy', 'UnroundedCocoMetric', 'unrounded_coco_metrics']

@@ -1,5 +1,5 @@
 """benchmarks/autoaug_fmnist.py: every arm changes only the augmentation of one config; the design options reach
-the engine of every arm (--copies, --trunk-iters, --shared-order) or the learned policy (--lr, --distribution,
+the engine of every arm (--copies, --trunk-iters, --shared-order, --reward) or the learned policy (--lr, --distribution,
 --pair-prob)."""
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def bench(monkeypatch):
 
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
-                    trunk_iters=None, pair_prob=None, shared_order=False)
+                    trunk_iters=None, pair_prob=None, shared_order=False,
+                    reward='accuracy')
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -51,13 +52,14 @@ def test_arms_differ_only_in_the_augmentation(bench):
 def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair_arms(bench):
     module, arms = bench
     options = _options(copies=8, trunk_iters=16, pair_prob=0.5, lr=0.2, distribution='categorical',
-                       shared_order=True)
+                       shared_order=True, reward='log_likelihood')
     for arm in module.ARMS:
         cfg = arms.run_config(module.CONFIG, 0, 2)
         module.make_configure(options)(cfg, arm)
         hook = cfg.custom_hooks[0]
         assert hook.num_copies == 8 and hook.trunk_iters == 16 and 'trunk_epochs' not in hook, arm
         assert cfg.train_dataloader.sampler == dict(type='automl_mm.CopySampler', shuffle=True, shared_order=True)
+        assert hook.reward_key == 'log_likelihood/mean' and hook.reward_evaluator == dict(type='LogLikelihood')
         pipeline = cfg.train_dataloader.dataset.pipeline
         if arm in ('uniform', 'ohl'):
             wrapped = pipeline[2]

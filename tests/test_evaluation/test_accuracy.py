@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from automl_mm.evaluation import Accuracy, topk_accuracy
+from automl_mm.evaluation import Accuracy, LogLikelihood, topk_accuracy
 
 
 def test_topk_accuracy_values():
@@ -27,3 +29,18 @@ def test_metric_process_and_compute():
 def test_bad_topk_is_rejected():
     with pytest.raises(ValueError, match='topk'):
         Accuracy(topk=(0, 1))
+
+
+def test_log_likelihood_is_the_negative_cross_entropy_and_stays_finite():
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [-3.0, 4.0, 0.0]])
+    labels = torch.tensor([0, 2, 0])
+    metric = LogLikelihood()
+    metric.process({}, [{'pred_score': p, 'gt_label': y.view(1)} for p, y in zip(logits.softmax(1), labels)])
+    expected = -torch.nn.functional.cross_entropy(logits, labels).item()
+    assert metric.compute_metrics(metric.results)['mean'] == pytest.approx(expected, rel=1e-6)
+    metric = LogLikelihood(min_prob=1e-6)  # a probability of 0 counts as min_prob, not -inf
+    metric.process({}, [{'pred_score': torch.tensor([0.0, 1.0]), 'gt_label': torch.tensor([0])},
+                        {'pred_score': torch.tensor([0.0, 1.0]), 'gt_label': torch.tensor([1])}])
+    assert metric.compute_metrics(metric.results)['mean'] == pytest.approx(math.log(1e-6) / 2)
+    with pytest.raises(ValueError, match='min_prob must be in'):
+        LogLikelihood(min_prob=0)
