@@ -22,8 +22,7 @@ def bench(monkeypatch):
 
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
-                    trunk_iters=None, pair_prob=None, shared_order=False,
-                    reward='accuracy')
+                    trunk_iters=None, pair_prob=None, shared_order=False, reward='accuracy')
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
