@@ -20,7 +20,7 @@ test split; and the copies' reward spread (their std in a trunk, averaged over t
 Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100]
      [--reward-samples 2000] [--arms ...]
 Design options (the engine's for every arm, the policy's for ``ohl`` / ``uniform``): ``--copies``, ``--lr``,
-``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--shared-order``, ``--reward``.
+``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--policy-size``, ``--shared-order``, ``--reward``.
 """
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ def make_configure(args: argparse.Namespace):
         if args.pair_prob is not None and arm in ('uniform', 'ohl'):
             # mmcv's RandomApply: a share of the images gets a pair; only those record a choice for the controller
             pipeline[2] = dict(type='mmcv.RandomApply', transforms=[pipeline[2]], prob=args.pair_prob)
+        if args.policy_size is not None and arm in ('uniform', 'ohl'):
+            hook.spaces[0].policy_size = args.policy_size  # K pairs per copy and trunk, one of them per image
         if arm == 'ohl':
             return
         hook.controller.optimizer.lr = 0.0
@@ -122,6 +124,9 @@ def main() -> None:
                         help='first x second element factors (the config) or one softmax over the 1,296 pairs')
     parser.add_argument('--trunk-iters', type=int, default=None,
                         help='OHL trunk length in iterations, every arm (default: the config\'s one epoch)')
+    parser.add_argument('--policy-size', type=int, default=None,
+                        help='uniform and ohl arms: K pairs drawn per copy and trunk, every image gets one of them '
+                             '(PipelineChoiceSpace policy_size; default: a pair drawn per image)')
     parser.add_argument('--pair-prob', type=float, default=None,
                         help='share of images that get a pair in the uniform and ohl arms (default: all)')
     parser.add_argument('--shared-order', action='store_true',

@@ -70,6 +70,9 @@ OHL_SPACES = {
                             choices=[0.0, 1e-4, 5e-4]), toy_runner, None),
     'PipelineChoiceSpace': (dict(type='PipelineChoiceSpace', distribution=dict(type='Categorical', num_choices=3),
                                  key='flip'), _pipeline_runner, _pipeline_batches),
+    'PipelineChoiceSpace (policy_size)': (dict(type='PipelineChoiceSpace', key='flip', policy_size=2,
+                                               distribution=dict(type='Categorical', num_choices=3)),
+                                          _pipeline_runner, None),
     'LossFunctionSpace': (dict(type='LossFunctionSpace', num_intervals=2), _loss_runner, None),
 }
 

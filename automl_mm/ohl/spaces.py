@@ -151,6 +151,18 @@ def _placement(dataset: Any, transform: Any) -> str:
 class PipelineChoiceSpace(OHLSpace):
     """Per-image choice among the sub-pipelines of an ``OHLRandomChoice`` with the same ``key``.
 
+    Two ways to sample, set by ``policy_size``:
+
+    * ``None`` (the OHL paper, Lin et al. 2019): every image draws its choice from p_θ; the controller's sample
+      of a copy is the histogram of the choices its images got in the trunk (counted after each iteration).
+    * ``K`` (AutoAugment's policy of sub-policies, Cubuk et al. 2019, which draws 5): at each trunk start every
+      copy draws K choices from p_θ (its *policy* for the trunk, with repeats), and each image of the trunk gets
+      one of them uniformly. The controller's sample of a copy is those K draws. The copies then train with
+      clearly different policies, so the reward differences carry the policies' effect: with per-image draws a
+      copy's share of an element differs from p_θ only by multinomial noise, O(√(p/N)) over N images, and the
+      signal in the REINFORCE gradient shrinks with N (``benchmarks/autoaug_power.py`` measures both on a planted
+      reward). Images prefetched across a trunk boundary keep the previous trunk's policy (counted as stale).
+
     Args:
         distribution: A categorical distribution (``Categorical`` / ``FactorisedCategorical``) with one
             probability per choice of the transform. A ``Categorical`` config without ``num_choices`` (the
@@ -159,11 +171,23 @@ class PipelineChoiceSpace(OHLSpace):
             training starts.
         key: The ``key`` of the ``OHLRandomChoice`` transform(s) in the training pipeline.
         name: Name in logs and outputs; defaults to ``key``.
+        policy_size: ``None`` (a draw per image) or K ≥ 1 choices drawn per copy and trunk (see above).
+
+    Raises:
+        ValueError: ``policy_size`` is neither ``None`` nor a positive int.
     """
 
-    per_item = True
-
-    def __init__(self, distribution: dict | Any = None, key: str = 'choice', name: str | None = None) -> None:
+    def __init__(self, distribution: dict | Any = None, key: str = 'choice', name: str | None = None,
+                 policy_size: int | None = None) -> None:
+        if policy_size is not None and (isinstance(policy_size, bool) or not isinstance(policy_size, int)
+                                        or policy_size < 1):
+            raise ValueError(f'PipelineChoiceSpace(key={key!r}).policy_size must be None (a choice drawn per image) '
+                             f'or a positive int (choices drawn per copy and trunk), got {policy_size!r}')
+        self.policy_size = policy_size
+        # per-item statistics (summed over a copy's ranks) only when images draw from p_θ themselves; a trunk
+        # policy is one sample per copy, the same on every rank of the copy
+        self.per_item = policy_size is None
+        self.policy: list[int] = []  # this copy's choices for the current trunk (policy_size mode)
         distribution = dict(type='Categorical') if distribution is None else distribution
         sized_later = isinstance(distribution, dict) and str(distribution.get('type')).split('.')[-1] == \
             'Categorical' and distribution.get('num_choices') is None and distribution.get('logits') is None
@@ -229,7 +253,14 @@ class PipelineChoiceSpace(OHLSpace):
 
     def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
         self._version = trunk
-        self.live.publish(self.distribution.probs(), trunk)
+        if self.policy_size is None:
+            self.live.publish(self.distribution.probs(), trunk)
+            return
+        policy = self.distribution.sample(generator=generator, n=self.policy_size)
+        self.record(policy)
+        self.policy = [int(i) for i in policy]
+        counts = torch.bincount(policy, minlength=len(self.live.probs)).to(torch.float64)
+        self.live.publish(counts / counts.sum(), trunk)  # every image: one of the K choices, uniformly
 
     def begin_segment(self, runner: Any, segment: int) -> None:
         self.live.publish(None, int(self.live.version[0]), segment)
@@ -250,7 +281,7 @@ class PipelineChoiceSpace(OHLSpace):
                 indices.append(record[self.key])
             else:
                 self._stale += 1
-        if indices:
+        if indices and self.policy_size is None:
             self._stats += self.distribution.sufficient_stats(torch.as_tensor(indices, dtype=torch.long))
 
     def stale_count(self) -> int:

@@ -1,6 +1,6 @@
 """benchmarks/autoaug_fmnist.py: every arm changes only the augmentation of one config; the design options reach
 the engine of every arm (--copies, --trunk-iters, --shared-order, --reward) or the learned policy (--lr, --distribution,
---pair-prob)."""
+--pair-prob, --policy-size)."""
 from __future__ import annotations
 
 import argparse
@@ -22,7 +22,7 @@ def bench(monkeypatch):
 
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
-                    trunk_iters=None, pair_prob=None, shared_order=False, reward='accuracy')
+                    trunk_iters=None, pair_prob=None, policy_size=None, shared_order=False, reward='accuracy')
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -51,7 +51,7 @@ def test_arms_differ_only_in_the_augmentation(bench):
 def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair_arms(bench):
     module, arms = bench
     options = _options(copies=8, trunk_iters=16, pair_prob=0.5, lr=0.2, distribution='categorical',
-                       shared_order=True, reward='log_likelihood')
+                       shared_order=True, reward='log_likelihood', policy_size=5)
     for arm in module.ARMS:
         cfg = arms.run_config(module.CONFIG, 0, 2)
         module.make_configure(options)(cfg, arm)
@@ -64,8 +64,9 @@ def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair
             wrapped = pipeline[2]
             assert wrapped['type'] == 'mmcv.RandomApply' and wrapped['prob'] == 0.5
             assert wrapped['transforms'][0]['type'] == 'OHLAutoAugment'
-            assert hook.spaces[0].distribution == dict(type='Categorical')
+            assert hook.spaces[0].distribution == dict(type='Categorical') and hook.spaces[0].policy_size == 5
         else:
+            assert 'policy_size' not in hook.spaces[0], arm
             assert 'RandomApply' not in str(pipeline), arm
         assert hook.controller.optimizer.lr == (0.2 if arm == 'ohl' else 0.0), arm
 

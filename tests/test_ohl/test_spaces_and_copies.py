@@ -187,3 +187,38 @@ def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it(
     hook.after_load_checkpoint(runner, checkpoint)
     assert hook.spaces[0].distribution is hook.controllers[0].distribution
     assert torch.equal(hook.spaces[0].distribution.probs(), trained.spaces[0].distribution.probs())
+
+
+def _policy_space(policy_size, copy_id=0, seed=3):
+    transform = OHLRandomChoice(transforms=[[]] * 6, key='aug')
+    runner = _pipeline_runner(transform)
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=6), key='aug', policy_size=policy_size)
+    space.resolve(runner)
+    space.setup(runner, CopyLayout(num_copies=2, ranks_per_copy=1, rank=copy_id, world_size=2), seed)
+    return space, transform
+
+
+def test_policy_size_draws_a_policy_per_copy_and_trunk_and_every_image_gets_one_of_its_choices():
+    from mmengine.structures import BaseDataElement
+
+    space, transform = _policy_space(3)
+    assert space.per_item is False  # the ranks of a copy record the same sample: not summed over them
+    space.begin_trunk(None, 0, torch.Generator().manual_seed(7))
+    space.begin_segment(None, 0)
+    policy = space.policy
+    assert len(policy) == 3
+    assert space.trunk_stats().tolist() == torch.bincount(torch.tensor(policy), minlength=6).double().tolist()
+    expected = torch.bincount(torch.tensor(policy), minlength=6).double() / 3
+    assert torch.allclose(space.live.probs, expected)
+    chosen = [transform({})['ohl_choice'] for _ in range(300)]
+    assert {r['aug'] for r in chosen} == set(policy)
+    # the images' choices are not the controller's samples: the trunk's statistics stay the K draws
+    space.after_train_iter(None, {'data_samples': [BaseDataElement(metainfo={'ohl_choice': r}) for r in chosen]})
+    assert space.trunk_stats().sum() == 3 and space.stale_count() == 0
+    # the same generator (another rank of the copy, or a resume) draws the same policy
+    again, _ = _policy_space(3, copy_id=0)
+    again.begin_trunk(None, 0, torch.Generator().manual_seed(7))
+    assert again.policy == policy
+    for bad in (0, -1, 2.5, True, '5'):
+        with pytest.raises(ValueError, match=r"PipelineChoiceSpace\(key='aug'\)\.policy_size must be None"):
+            PipelineChoiceSpace(key='aug', policy_size=bad)

@@ -1,0 +1,115 @@
+"""Can OHL-Auto-Aug's controller find harmful elements at all? A planted-reward check of the two ways to sample.
+
+No training: the project's own ``PipelineChoiceSpace`` (``FactorisedCategorical`` over E × E ordered pairs, the
+Fashion-MNIST configs' Adam lr 0.05, betas (0.5, 0.999)) and ``REINFORCE`` controller are driven as ``OHLHook``
+drives them, for ``--copies`` copies and ``--trunks`` trunks of ``--images`` images per copy. The images' choices
+are drawn from each copy's published live policy (what ``OHLAutoAugment`` samples from). A copy's reward is
+
+    R = −Δ · (share of its trunk's images whose pair holds a harmful element) + σ · ε,   ε ~ N(0, 1),
+
+with ``--harmful`` h of the E elements harmful (the same as first or second operation), so Δ (``--deltas``,
+points) is what the copy loses when every image gets a harmful element, and σ (``--noise``) is the copies' reward
+spread; 1.2 points is the spread measured on Fashion-MNIST (``benchmarks/autoaug_fmnist.py`` prints it: 1.11-1.32).
+
+Two ways to sample (``PipelineChoiceSpace.policy_size``):
+
+* per image (``None``, the OHL paper): every image draws its pair from p_θ; a copy's share of harmful pairs
+  differs from p_θ's only by binomial noise, O(√(p/N)) over N images;
+* a policy of K pairs per copy and trunk (``K``; AutoAugment's policies hold 5 sub-policies): every image gets one
+  of the copy's K pairs, so the copies' shares differ by O(√(p/K)).
+
+Printed per (way, Δ): the first-operation probability mass on the harmful elements after the last trunk, relative
+to uniform (1 = uniform, 0 = avoided), mean ± std over ``--seeds``; the same for the second operation.
+
+Run: python benchmarks/autoaug_power.py [--seeds 5] [--trunks 100] [--images 500] [--copies 4]
+     [--policy-sizes 0 1 5 20] [--deltas 1 2 5]       (0 = per image). About a minute on one core.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from automl_mm.ohl import OHLRandomChoice, PipelineChoiceSpace
+from automl_mm.ohl.controllers import REINFORCE
+from automl_mm.ohl.copies import CopyLayout
+from automl_mm.ohl.distributions import FactorisedCategorical
+
+CONTROLLER = dict(type='Adam', lr=0.05, betas=(0.5, 0.999))  # configs/_base_/ohl-autoaug_fmnist_hook.py
+
+
+def simulate(policy_size: int | None, delta: float, seed: int, *, elements: int = 36, harmful: int = 6,
+             copies: int = 4, trunks: int = 100, images: int = 500, noise: float = 1.2,
+             sign: float = 1.0) -> tuple[float, float]:
+    """One search on the planted reward; returns the harmful elements' first- and second-operation mass / uniform.
+
+    ``sign=-1`` flips the advantage (a broken controller, for tests). Elements ``0 .. harmful-1`` are harmful.
+    """
+    distribution = FactorisedCategorical((elements, elements))
+    controller = REINFORCE(distribution, optimizer=CONTROLLER)
+    spaces, transforms = [], []
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=None))
+    for c in range(copies):  # one space per copy, all on the same θ (the hook keeps the copies' θ identical)
+        transform = OHLRandomChoice(transforms=[[]] * elements ** 2, key='aug')
+        runner.train_dataloader.dataset = SimpleNamespace(pipeline=SimpleNamespace(transforms=[transform]))
+        space = PipelineChoiceSpace(distribution, key='aug', policy_size=policy_size)
+        space.resolve(runner)
+        space.setup(runner, CopyLayout(num_copies=copies, ranks_per_copy=1, rank=c, world_size=copies), seed)
+        spaces.append(space)
+        transforms.append(transform)
+    first, second = np.divmod(np.arange(elements ** 2), elements)
+    bad_pair = (first < harmful) | (second < harmful)
+    noise_rng = np.random.default_rng([seed, 1])
+    for trunk in range(trunks):
+        stats, rewards = [], []
+        for c, (space, transform) in enumerate(zip(spaces, transforms)):
+            space.reset_stats()
+            space.begin_trunk(runner, trunk, torch.Generator().manual_seed(seed * 100_003 + trunk * 101 + c))
+            space.begin_segment(runner, 0)
+            chosen = [transform({})['ohl_choice'] for _ in range(images)]  # what OHLAutoAugment would apply
+            space.after_train_iter(runner, {'data_samples': [SimpleNamespace(metainfo={'ohl_choice': r})
+                                                             for r in chosen]})
+            share = float(np.mean(bad_pair[[r['aug'] for r in chosen]]))
+            rewards.append(sign * (-delta * share + noise * noise_rng.standard_normal()))
+            stats.append(space.trunk_stats())
+        controller.step(stats, rewards)
+    uniform = harmful / elements
+    return tuple(float(p[:harmful].sum()) / uniform for p in distribution.factor_probs())
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--seeds', type=int, default=5)
+    parser.add_argument('--trunks', type=int, default=100)
+    parser.add_argument('--images', type=int, default=500, help='images per copy and trunk')
+    parser.add_argument('--copies', type=int, default=4)
+    parser.add_argument('--harmful', type=int, default=6)
+    parser.add_argument('--noise', type=float, default=1.2, help="σ: the copies' reward spread (points)")
+    parser.add_argument('--deltas', type=float, nargs='+', default=[1.0, 2.0, 5.0])
+    parser.add_argument('--policy-sizes', type=int, nargs='+', default=[0, 1, 5, 20], help='0: a draw per image')
+    args = parser.parse_args(argv)
+    print(f'{args.copies} copies x {args.trunks} trunks x {args.images} images, {args.harmful} of 36 elements '
+          f'harmful, reward noise {args.noise}; harmful mass after the last trunk / uniform '
+          f'(1 = uniform, 0 = avoided), mean ± std over {args.seeds} seeds')
+    rows = []
+    for size in args.policy_sizes:
+        for delta in args.deltas:
+            runs = [simulate(size or None, delta, seed, harmful=args.harmful, copies=args.copies,
+                             trunks=args.trunks, images=args.images, noise=args.noise) for seed in range(args.seeds)]
+            firsts, seconds = [r[0] for r in runs], [r[1] for r in runs]
+            row = dict(policy_size=size or None, delta=delta, first=statistics.mean(firsts),
+                       first_std=statistics.stdev(firsts) if len(firsts) > 1 else 0.0,
+                       second=statistics.mean(seconds),
+                       second_std=statistics.stdev(seconds) if len(seconds) > 1 else 0.0)
+            rows.append(row)
+            way = 'per image' if not size else f'policy of {size}'
+            print(f'{way:>14} | Δ {delta:>4} | first op {row["first"]:.2f} ± {row["first_std"]:.2f} | '
+                  f'second op {row["second"]:.2f} ± {row["second_std"]:.2f}', flush=True)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
