@@ -9,7 +9,10 @@ equal total training iterations, copies counted. Only the augmentation differs:
 * ``uniform``: crop + flip + a uniformly random ordered pair of the 36 elements per image;
 * ``trivialaugment``: crop + flip + torchvision ``TrivialAugmentWide``;
 * ``randaugment``: crop + flip + torchvision ``RandAugment`` (2 ops, magnitude 9: its defaults);
-* ``ohl``: crop + flip + the pair distribution learned online by OHL-Auto-Aug.
+* ``ohl``: crop + flip + the pair distribution learned online by OHL-Auto-Aug;
+* ``learned``: crop + flip + a pair per image from the policy an earlier ``ohl`` run learned, fixed (retraining
+  from scratch, as AutoAugment does after its search): ``--policies DIR`` holds ``ohl<seed>.py``, the run's
+  ``final_policy.py`` that ``--save-policies DIR`` kept; seed s replays the policy searched with seed s.
 
 Fixed arms are a two-way choice between identical pipelines with controller learning rate 0, so the engine does
 the same work in every arm. Prints each run's final test top-1, mean ± std over the seeds, and for OHL runs the
@@ -26,15 +29,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import os.path as osp
+import shutil
 
 import numpy as np
 from _arms import ROOT, run_arms, set_trunk_iters
+from mmengine.config import Config
 
 from automl_mm.augment.ops import DEFAULT_ELEMENTS
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
-ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl')
+ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
 _TORCHVISION = {'trivialaugment': dict(type='TorchvisionAugment', policy='TrivialAugmentWide', fill=0),
                 'randaugment': dict(type='TorchvisionAugment', policy='RandAugment', num_ops=2, magnitude=9, fill=0)}
 
@@ -73,10 +79,30 @@ def make_configure(args: argparse.Namespace):
             raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
         inner = [_TORCHVISION[arm]] if arm in _TORCHVISION else []
+        if arm == 'learned':
+            inner = [learned_policy(args.policies, cfg.randomness.seed)]
         choice = dict(type='OHLRandomChoice', key='autoaug', transforms=[inner, inner])
         cfg.train_dataloader.dataset.pipeline = [choice, pipeline[-1]] if arm == 'none' else \
             [pipeline[0], pipeline[1], choice, pipeline[-1]]
     return configure
+
+
+def learned_policy(directory: str | None, seed: int) -> dict:
+    """The fixed transform of ``directory/ohl<seed>.py`` (an OHL run's ``final_policy.py``), keyed apart from the
+    engine's two-way choice.
+
+    Raises:
+        ValueError: no ``--policies`` directory was given.
+        FileNotFoundError: the file is missing (its path is in the message).
+    """
+    if directory is None:
+        raise ValueError('the learned arm replays an OHL run\'s policy: give --policies DIR (kept by an ohl run '
+                         'with --save-policies DIR)')
+    path = osp.join(directory, f'ohl{seed}.py')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no learned policy for seed {seed}; run the ohl arm with --seeds {seed} '
+                                f'--save-policies {directory} first')
+    return dict(Config.fromfile(path).ohl_fixed_autoaug, key='learned')
 
 
 def policy_summary(work: str, top: int = 5) -> str:
@@ -110,6 +136,18 @@ def describe(arm: str, work: str) -> str:
     return text
 
 
+def make_describe(args: argparse.Namespace):
+    def describe_and_keep(arm: str, work: str) -> str:
+        text = describe(arm, work)
+        if arm == 'ohl' and args.save_policies:
+            os.makedirs(args.save_policies, exist_ok=True)
+            kept = osp.join(args.save_policies, f'{osp.basename(work)}.py')  # ohl<seed>.py
+            shutil.copyfile(osp.join(work, 'ohl', 'final_policy.py'), kept)
+            text += f'\n    policy kept in {kept}'
+        return text
+    return describe_and_keep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
@@ -127,6 +165,10 @@ def main() -> None:
     parser.add_argument('--policy-size', type=int, default=None,
                         help='uniform and ohl arms: K pairs drawn per copy and trunk, every image gets one of them '
                              '(PipelineChoiceSpace policy_size; default: a pair drawn per image)')
+    parser.add_argument('--save-policies', default=None, metavar='DIR',
+                        help="keep each ohl run's final_policy.py as DIR/ohl<seed>.py (for the learned arm)")
+    parser.add_argument('--policies', default=None, metavar='DIR',
+                        help='the learned arm replays DIR/ohl<seed>.py')
     parser.add_argument('--pair-prob', type=float, default=None,
                         help='share of images that get a pair in the uniform and ohl arms (default: all)')
     parser.add_argument('--shared-order', action='store_true',
@@ -139,7 +181,7 @@ def main() -> None:
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
           f'OHL distribution {args.distribution}', flush=True)
-    run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), describe)
+    run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), make_describe(args))
 
 
 if __name__ == '__main__':

@@ -22,7 +22,8 @@ def bench(monkeypatch):
 
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
-                    trunk_iters=None, pair_prob=None, policy_size=None, shared_order=False, reward='accuracy')
+                    trunk_iters=None, pair_prob=None, policy_size=None, shared_order=False, reward='accuracy',
+                    policies=None, save_policies=None)
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -53,6 +54,8 @@ def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair
     options = _options(copies=8, trunk_iters=16, pair_prob=0.5, lr=0.2, distribution='categorical',
                        shared_order=True, reward='log_likelihood', policy_size=5)
     for arm in module.ARMS:
+        if arm == 'learned':
+            continue  # needs a kept policy: test_the_learned_arm_replays_the_kept_policy_of_its_seed
         cfg = arms.run_config(module.CONFIG, 0, 2)
         module.make_configure(options)(cfg, arm)
         hook = cfg.custom_hooks[0]
@@ -97,3 +100,55 @@ def test_a_share_of_the_images_gets_a_pair_and_only_those_are_counted(bench):
     got = [('autoaug' in pipeline(dict(img=np.zeros((28, 28, 3), np.uint8), gt_label=1))['data_samples']
             .metainfo.get('ohl_choice', {})) for _ in range(200)]
     assert 70 < sum(got) < 130  # about half, binomial(200, 0.5)
+
+
+def test_the_learned_arm_replays_the_kept_policy_of_its_seed(bench, tmp_path):
+    """--save-policies keeps an ohl run's final_policy.py as ohl<seed>.py; the learned arm of seed s replays it per
+    image (no search: controller lr 0), keyed apart from the engine's two-way choice."""
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.augment import OHLAutoAugment
+    from automl_mm.ohl import PipelineChoiceSpace
+
+    module, arms = bench
+    planted = 7 * 36 + 20  # element 7 then element 20
+    logits = torch.full((1296,), -50.0, dtype=torch.float64)
+    logits[planted] = 0.0
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=1296, logits=logits.tolist()), key='autoaug')
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(
+        pipeline=SimpleNamespace(transforms=[OHLAutoAugment(key='autoaug', fill=0)]))))
+    space.resolve(runner)
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    work = tmp_path / 'ohl3'
+    (work / 'ohl').mkdir(parents=True)
+    (work / 'ohl' / 'final_policy.py').write_text(space.export_fragment())
+    (work / 'ohl' / 'history.json').write_text(json.dumps([dict(rewards=[80.0, 81.0], best=1, distributions=dict(
+        autoaug=dict(entropy=0.0)))]))
+    kept_dir = str(tmp_path / 'kept')
+    line = module.make_describe(_options(save_policies=kept_dir))('ohl', str(work))
+    assert f'policy kept in {kept_dir}/ohl3.py' in line
+
+    cfg = arms.run_config(module.CONFIG, 3, 2)
+    module.make_configure(_options(policies=kept_dir))(cfg, 'learned')
+    hook, pipeline = cfg.custom_hooks[0], cfg.train_dataloader.dataset.pipeline
+    assert hook.controller.optimizer.lr == 0.0 and hook.spaces[0].distribution == dict(type='Categorical',
+                                                                                       num_choices=2)
+    assert [step['type'] for step in pipeline] == [*BASE, 'OHLRandomChoice', 'PackClsInputs']
+    fixed = pipeline[2]['transforms'][0][0]
+    assert fixed['type'] == 'FixedAutoAugment' and fixed['key'] == 'learned' and fixed['fill'] == 0
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        built = Compose(pipeline)
+    np.random.seed(0)
+    applied = {built(dict(img=np.zeros((28, 28, 3), np.uint8), gt_label=1))['data_samples'].metainfo['ohl_choice']
+               ['learned'] for _ in range(20)}
+    assert applied == {planted}
+    with pytest.raises(FileNotFoundError, match=f'{kept_dir}/ohl0.py: no learned policy for seed 0'):
+        module.make_configure(_options(policies=kept_dir))(arms.run_config(module.CONFIG, 0, 2), 'learned')
+    with pytest.raises(ValueError, match='give --policies DIR'):
+        module.make_configure(_options())(arms.run_config(module.CONFIG, 0, 2), 'learned')
