@@ -7,7 +7,9 @@ Two ways a sample reaches training:
 * **per item** (:class:`PipelineChoiceSpace`): the distribution is published to shared memory that every
   dataloader worker reads; a pipeline transform (a ``LiveChoiceTransform`` of :mod:`automl_mm.augment.choice`:
   ``OHLRandomChoice``, ``OHLAutoAugment``) samples per image and records the index it applied in the sample's
-  metainfo (``ohl_choice``), which the hook counts after each iteration.
+  metainfo (``ohl_choice``), which the hook counts after each iteration. With ``policy_size=K`` each copy instead
+  draws K choices per trunk (its policy, the controller's sample) and publishes them; the images sample among
+  those.
 
 Attribute paths (``set_attribute``) and ``SetAttributesHook`` live in :mod:`automl_mm.ohl.attributes`.
 
