@@ -178,6 +178,14 @@ def main() -> None:
                         help="the copies' reward, every arm: top-1 on the reward split (the config) or the mean "
                              'log-likelihood of its labels (continuous)')
     args = parser.parse_args()
+    if args.policy_size is not None and args.policy_size < 1:
+        parser.error(f'--policy-size must be a positive number of pairs, got {args.policy_size}')
+    if 'learned' in args.arms:  # before any training: every seed's policy must be there
+        for seed in args.seeds:
+            try:
+                learned_policy(args.policies, seed)
+            except (ValueError, FileNotFoundError) as err:
+                parser.error(str(err))
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
           f'OHL distribution {args.distribution}', flush=True)

@@ -152,3 +152,15 @@ def test_the_learned_arm_replays_the_kept_policy_of_its_seed(bench, tmp_path):
         module.make_configure(_options(policies=kept_dir))(arms.run_config(module.CONFIG, 0, 2), 'learned')
     with pytest.raises(ValueError, match='give --policies DIR'):
         module.make_configure(_options())(arms.run_config(module.CONFIG, 0, 2), 'learned')
+
+
+def test_bad_options_stop_before_any_training(bench, monkeypatch, tmp_path, capsys):
+    module, _ = bench
+    for argv, message in ((['--arms', 'ohl', '--policy-size', '0'], '--policy-size must be a positive number'),
+                          (['--arms', 'learned', '--seeds', '4', '--policies', str(tmp_path)],
+                           f'{tmp_path}/ohl4.py: no learned policy for seed 4')):
+        monkeypatch.setattr('sys.argv', ['autoaug_fmnist.py', *argv])
+        monkeypatch.setattr(module, 'run_arms', lambda *a, **k: pytest.fail('trained despite a bad option'))
+        with pytest.raises(SystemExit):
+            module.main()
+        assert message in capsys.readouterr().err
