@@ -6,7 +6,8 @@ equal total training iterations, copies counted. Only the augmentation differs:
 
 * ``none``: no augmentation at all;
 * ``cropflip``: random crop (pad 2) + horizontal flip;
-* ``uniform``: crop + flip + a uniformly random ordered pair of the 36 elements per image;
+* ``uniform``: crop + flip + a uniformly random ordered pair of the 36 elements per image (``--elements
+  randaugment``: of RandAugment's operations at magnitude 9, 18 elements with ``Identity``);
 * ``trivialaugment``: crop + flip + torchvision ``TrivialAugmentWide``;
 * ``randaugment``: crop + flip + torchvision ``RandAugment`` (2 ops, magnitude 9: its defaults);
 * ``ohl``: crop + flip + the pair distribution learned online by OHL-Auto-Aug;
@@ -23,7 +24,8 @@ test split; and the copies' reward spread (their std in a trunk, averaged over t
 Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--samples-per-class 100]
      [--reward-samples 2000] [--arms ...]
 Design options (the engine's for every arm, the policy's for ``ohl`` / ``uniform``): ``--copies``, ``--lr``,
-``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--policy-size``, ``--shared-order``, ``--reward``.
+``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--policy-size``, ``--elements``, ``--shared-order``,
+``--reward``.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ import numpy as np
 from _arms import ROOT, run_arms, set_trunk_iters
 from mmengine.config import Config
 
-from automl_mm.augment.ops import DEFAULT_ELEMENTS
+from automl_mm.augment.ops import ELEMENT_SETS
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
@@ -56,8 +58,11 @@ def make_configure(args: argparse.Namespace):
             cfg.reward_dataloader.dataset.max_samples = args.reward_samples
         if args.lr is not None:
             hook.controller.optimizer.lr = args.lr
+        num = len(ELEMENT_SETS[args.elements])
         if args.distribution == 'categorical':
-            hook.spaces[0].distribution = dict(type='Categorical')  # 36 x 36 pairs: the transform's
+            hook.spaces[0].distribution = dict(type='Categorical')  # E x E pairs: the transform's
+        else:
+            hook.spaces[0].distribution.factor_sizes = (num, num)
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
             set_trunk_iters(hook, args.trunk_iters)
         if args.reward == 'log_likelihood':  # the engine's reward (and best-copy choice), every arm alike
@@ -65,6 +70,8 @@ def make_configure(args: argparse.Namespace):
         if args.shared_order:  # the engine's sampler, every arm alike: all copies see one order per epoch
             cfg.train_dataloader.sampler.shared_order = True
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
+        if arm in ('uniform', 'ohl'):
+            pipeline[2]['elements'] = args.elements
         if args.pair_prob is not None and arm in ('uniform', 'ohl'):
             # mmcv's RandomApply: a share of the images gets a pair; only those record a choice for the controller
             pipeline[2] = dict(type='mmcv.RandomApply', transforms=[pipeline[2]], prob=args.pair_prob)
@@ -105,24 +112,25 @@ def learned_policy(directory: str | None, seed: int) -> dict:
     return dict(Config.fromfile(path).ohl_fixed_autoaug, key='learned')
 
 
-def policy_summary(work: str, top: int = 5) -> str:
-    """Elements the learned policy favours / avoids: first- and second-operation marginals x 36 (1 = uniform)."""
+def policy_summary(work: str, elements: str = 'ohl', top: int = 5) -> str:
+    """Elements the learned policy favours / avoids: first- and second-operation marginals x E (1 = uniform)."""
     path = osp.join(work, 'ohl', 'probs_autoaug.npz')
     if not osp.isfile(path):
         return ''
+    names = [n if m is None else f'{n}({m:g})' for n, m in ELEMENT_SETS[elements]]
+    num = len(names)
     with np.load(path) as rec:
-        pairs = rec['probs'][-1].reshape(36, 36)
-    names = [n if m is None else f'{n}({m:g})' for n, m in DEFAULT_ELEMENTS]
+        pairs = rec['probs'][-1].reshape(num, num)
     parts = []
     for label, marginal in (('first', pairs.sum(1)), ('second', pairs.sum(0))):
         order = np.argsort(-marginal, kind='stable')
         fmt = ', '.join
-        parts.append(f'{label}: top {fmt(f"{names[i]} {36 * marginal[i]:.2f}" for i in order[:top])}; '
-                     f'avoided {fmt(f"{names[i]} {36 * marginal[i]:.2f}" for i in order[::-1][:top])}')
+        parts.append(f'{label}: top {fmt(f"{names[i]} {num * marginal[i]:.2f}" for i in order[:top])}; '
+                     f'avoided {fmt(f"{names[i]} {num * marginal[i]:.2f}" for i in order[::-1][:top])}')
     return '\n    ' + '\n    '.join(parts)
 
 
-def describe(arm: str, work: str) -> str:
+def describe(arm: str, work: str, elements: str = 'ohl') -> str:
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     last = history[-1]
@@ -132,13 +140,15 @@ def describe(arm: str, work: str) -> str:
     fmt = '.2f' if best > 0 else '.4f'  # top-1 in percent, or a log-likelihood in nats (<= 0)
     text = f' | best copy reward {best:{fmt}} | copy spread {spread:{fmt}}'
     if arm == 'ohl':
-        text += f' | entropy {last["distributions"]["autoaug"]["entropy"]:.3f} (uniform 7.167)' + policy_summary(work)
+        uniform = 2 * np.log(len(ELEMENT_SETS[elements]))
+        text += (f' | entropy {last["distributions"]["autoaug"]["entropy"]:.3f} (uniform {uniform:.3f})'
+                 + policy_summary(work, elements))
     return text
 
 
 def make_describe(args: argparse.Namespace):
     def describe_and_keep(arm: str, work: str) -> str:
-        text = describe(arm, work)
+        text = describe(arm, work, args.elements)
         if arm == 'ohl' and args.save_policies:
             os.makedirs(args.save_policies, exist_ok=True)
             kept = osp.join(args.save_policies, f'{osp.basename(work)}.py')  # ohl<seed>.py
@@ -165,6 +175,9 @@ def main() -> None:
     parser.add_argument('--policy-size', type=int, default=None,
                         help='uniform and ohl arms: K pairs drawn per copy and trunk, every image gets one of them '
                              '(PipelineChoiceSpace policy_size; default: a pair drawn per image)')
+    parser.add_argument('--elements', choices=sorted(ELEMENT_SETS), default='ohl',
+                        help="uniform and ohl arms: the elements of the pairs, the paper's 36 (default) or "
+                             "RandAugment's operations at magnitude 9 (18 elements with Identity)")
     parser.add_argument('--save-policies', default=None, metavar='DIR',
                         help="keep each ohl run's final_policy.py as DIR/ohl<seed>.py (for the learned arm)")
     parser.add_argument('--policies', default=None, metavar='DIR',
@@ -188,7 +201,7 @@ def main() -> None:
                 parser.error(str(err))
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
-          f'OHL distribution {args.distribution}', flush=True)
+          f'OHL distribution {args.distribution}, elements {args.elements}', flush=True)
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), make_describe(args))
 
 

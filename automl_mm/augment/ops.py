@@ -39,6 +39,57 @@ DEFAULT_ELEMENTS: list[tuple[str, float | None]] = [
         ('Brightness', (1.3, 1.6, 1.9))) for magnitude in magnitudes
 ] + [('AutoContrast', None), ('Equalize', None), ('Invert', None)]
 
+
+
+def randaugment_elements(magnitude: float = 9, num_bins: int = 31) -> list[tuple[str, float | None]]:
+    """RandAugment's 14 operations at one magnitude, as elements of this module's ops (18 elements).
+
+    The strengths follow torchvision's ``RandAugment._augmentation_space`` (Cubuk et al. 2020, "RandAugment";
+    torchvision's defaults: magnitude 9 of ``num_bins`` = 31 bins): at bin ``m``, shear ``0.3 m / 30``, translate
+    ``150/331 m / 30`` of the image side, rotate ``30 m / 30`` degrees, enhancement factor ``1 ± 0.9 m / 30``,
+    posterize ``8 - round(4 m / 30)`` bits, solarize threshold ``255 (1 - m / 30)`` (``30`` = ``num_bins - 1``).
+    Geometric ops draw their sign per image (as torchvision's signed ops); the four enhancement ops, which have
+    no random sign here, become two elements each (factor ``1 - x`` and ``1 + x``), so 18 elements, 324 ordered
+    pairs, and uniform pairs put 2 / 18 rather than 1 / 14 of the mass on each of them. ``Identity`` is one
+    element, so a pair can be a single operation or none, as in RandAugment.
+
+    Args:
+        magnitude (float): The bin, in [0, num_bins - 1]. Defaults to 9.
+        num_bins (int): Number of magnitude bins (>= 2). Defaults to 31.
+
+    Returns:
+        list[tuple[str, float | None]]: ``(op name, magnitude)`` pairs for :func:`build_elements`.
+
+    Raises:
+        ValueError: ``num_bins`` < 2 or ``magnitude`` outside [0, num_bins - 1].
+
+    Examples:
+        >>> [e for e in randaugment_elements() if e[0] in ('Rotate', 'Brightness', 'Posterize')]
+        [('Rotate', 9.0), ('Brightness', 0.73), ('Brightness', 1.27), ('Posterize', 7)]
+    """
+    if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 2:
+        raise ValueError(f'randaugment_elements: num_bins must be an integer >= 2, got num_bins={num_bins!r}')
+    if (isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real)
+            or not 0 <= magnitude <= num_bins - 1):
+        raise ValueError(f'randaugment_elements: magnitude must be a bin in [0, {num_bins - 1}], '
+                         f'got magnitude={magnitude!r}')
+    level = magnitude / (num_bins - 1)  # 0 ... 1
+    factor = round(0.9 * level, 6)
+    elements: list[tuple[str, float | None]] = [('Identity', None)]
+    elements += [(name, round(0.3 * level, 6)) for name in ('HorizontalShear', 'VerticalShear')]
+    elements += [(name, round(150 / 331 * level, 6)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
+    elements += [('Rotate', round(30.0 * level, 6))]
+    elements += [(name, f) for name in ('Brightness', 'ColorAdjust', 'Contrast', 'Sharpness')
+                 for f in (round(1 - factor, 6), round(1 + factor, 6))]
+    elements += [('Posterize', 8 - int(math.floor(4 * level + 0.5))), ('Solarize', round(255.0 * (1 - level), 6)),
+                 ('AutoContrast', None), ('Equalize', None)]
+    return elements
+
+
+# Named element sets: ``elements='ohl'`` (the 36 of Table 1) or ``elements='randaugment'`` (RandAugment's 14
+# operations at torchvision's default magnitude 9 of 31, see :func:`randaugment_elements`) in ``OHLAutoAugment``.
+ELEMENT_SETS = {'ohl': DEFAULT_ELEMENTS, 'randaugment': randaugment_elements()}
+
 # The instance-aligned annotations that are dropped together with a box that leaves the image.
 _INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks')
 _IDENTITY = np.arange(256, dtype=np.uint8)
@@ -436,6 +487,22 @@ class Brightness(_BlendOp):
 
 
 @AUGMENT_OPS.register_module()
+class Identity(BaseAugmentOp):
+    """Leave the image unchanged (RandAugment's ``Identity``): lets a pair apply one operation or none.
+    Takes no magnitude.
+
+    Examples:
+        >>> Identity().apply(dict(img=np.array([[0, 200]], np.uint8)), None)['img'].tolist()
+        [[0, 200]]
+    """
+
+    magnitude_range = None
+
+    def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return img.copy()
+
+
+@AUGMENT_OPS.register_module()
 class Invert(BaseAugmentOp):
     """Invert every channel (255 - value), as ``PIL.ImageOps.invert``. Takes no magnitude.
 
@@ -555,14 +622,15 @@ class Sharpness(_BlendOp):
         return _blend2d(self._flat, smooth, img)
 
 
-def build_elements(elements: Sequence[tuple | dict] | None = None, fill: int = 128, *,
+def build_elements(elements: Sequence[tuple | dict] | str | None = None, fill: int = 128, *,
                    bgr: bool = True) -> list[BaseAugmentOp]:
     """Build augmentation elements (op instances) from ``(name, magnitude)`` tuples or config dicts.
 
     Args:
-        elements (Sequence[tuple | dict], optional): ``(name, magnitude)`` pairs (magnitude ``None`` for ops
-            without one) or dicts such as ``dict(type='Rotate', magnitude=20)``; names are looked up in
-            ``AUGMENT_OPS``. Defaults to :data:`DEFAULT_ELEMENTS` (the 36 elements of OHL-Auto-Aug).
+        elements (Sequence[tuple | dict] | str, optional): ``(name, magnitude)`` pairs (magnitude ``None`` for
+            ops without one) or dicts such as ``dict(type='Rotate', magnitude=20)``; names are looked up in
+            ``AUGMENT_OPS``. A string names a set of :data:`ELEMENT_SETS` (``'ohl'``, ``'randaugment'``).
+            Defaults to :data:`DEFAULT_ELEMENTS` (the 36 elements of OHL-Auto-Aug).
         fill (int): Border grey of geometric ops, unless a dict sets its own. Defaults to 128.
         bgr (bool): Channel order of the images, unless a dict sets its own. Defaults to True.
 
@@ -574,6 +642,11 @@ def build_elements(elements: Sequence[tuple | dict] | None = None, fill: int = 1
         >>> len(ops), ops[12].name, ops[-1].name
         (36, 'Rotate(10)', 'Invert')
     """
+    if isinstance(elements, str):
+        if elements not in ELEMENT_SETS:
+            raise ValueError(f'elements={elements!r} is not a named element set; choose from '
+                             f'{sorted(ELEMENT_SETS)} or give a list of (name, magnitude) tuples')
+        elements = ELEMENT_SETS[elements]
     ops = []
     for index, entry in enumerate(DEFAULT_ELEMENTS if elements is None else elements):
         if isinstance(entry, dict):

@@ -26,8 +26,11 @@ class OHLAutoAugment(LiveChoiceTransform):
     ``gt_bboxes``, ``gt_masks`` and ``gt_seg_map`` and drop boxes that leave the image.
 
     Args:
-        elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``; default the
-            36 of METHODS.md §2 (``automl_mm.augment.ops.DEFAULT_ELEMENTS``). Register your own ops with
+        elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
+            of a set in ``automl_mm.augment.ops.ELEMENT_SETS``: ``'ohl'`` (the 36 of METHODS.md §2, the default)
+            or ``'randaugment'`` (RandAugment's 14 operations at torchvision's magnitude 9 as 18 elements, with
+            ``Identity``; see ``randaugment_elements``). The space's distribution needs E² choices (a
+            ``FactorisedCategorical`` with ``factor_sizes=(E, E)``). Register your own ops with
             ``@AUGMENT_OPS.register_module()``.
         key: Links the transform to its ``PipelineChoiceSpace``.
         probs: Fixed pair probabilities (E² values) used when no space is bound; uniform if None.
@@ -41,9 +44,10 @@ class OHLAutoAugment(LiveChoiceTransform):
         True
     """
 
-    def __init__(self, elements: Sequence[tuple | dict] | None = None, key: str = 'autoaug',
+    def __init__(self, elements: Sequence[tuple | dict] | str | None = None, key: str = 'autoaug',
                  probs: Sequence[float] | None = None, fill: int = 128) -> None:
-        self.element_cfgs = None if elements is None else [tuple(e) if isinstance(e, list) else e for e in elements]
+        self.element_cfgs = elements if elements is None or isinstance(elements, str) else \
+            [tuple(e) if isinstance(e, list) else e for e in elements]
         self.elements = build_elements(self.element_cfgs, fill=fill)
         self.fill = fill
         super().__init__(len(self.elements) ** 2, key, probs)

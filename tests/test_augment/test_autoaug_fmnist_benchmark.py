@@ -1,6 +1,6 @@
 """benchmarks/autoaug_fmnist.py: every arm changes only the augmentation of one config; the design options reach
 the engine of every arm (--copies, --trunk-iters, --shared-order, --reward) or the learned policy (--lr, --distribution,
---pair-prob, --policy-size)."""
+--pair-prob, --policy-size, --elements)."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +23,7 @@ def bench(monkeypatch):
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
                     trunk_iters=None, pair_prob=None, policy_size=None, shared_order=False, reward='accuracy',
-                    policies=None, save_policies=None)
+                    policies=None, save_policies=None, elements='ohl')
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -100,6 +100,41 @@ def test_a_share_of_the_images_gets_a_pair_and_only_those_are_counted(bench):
     got = [('autoaug' in pipeline(dict(img=np.zeros((28, 28, 3), np.uint8), gt_label=1))['data_samples']
             .metainfo.get('ohl_choice', {})) for _ in range(200)]
     assert 70 < sum(got) < 130  # about half, binomial(200, 0.5)
+
+
+def test_the_randaugment_elements_reach_the_pair_arms_and_their_space(bench):
+    """--elements randaugment: the pair arms' transform holds RandAugment's 18 elements and the space's factors
+    follow (18 x 18, else the space refuses the 324-pair transform); the fixed arms are untouched."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl import PipelineChoiceSpace
+
+    module, arms = bench
+    for arm in ('uniform', 'ohl', 'randaugment', 'cropflip'):
+        cfg = arms.run_config(module.CONFIG, 0, 2)
+        module.make_configure(_options(elements='randaugment'))(cfg, arm)
+        pipeline, space_cfg = cfg.train_dataloader.dataset.pipeline, cfg.custom_hooks[0].spaces[0]
+        if arm not in ('uniform', 'ohl'):
+            assert 'OHLAutoAugment' not in str(pipeline) and space_cfg.distribution.num_choices == 2, arm
+            continue
+        assert pipeline[2]['elements'] == 'randaugment'
+        assert tuple(space_cfg.distribution.factor_sizes) == (18, 18)
+        with DefaultScope.overwrite_default_scope('automl_mm'):
+            built = Compose(pipeline)
+        space = PipelineChoiceSpace(dict(space_cfg.distribution), key='autoaug')
+        runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=built)))
+        space.resolve(runner)
+        space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+        space.begin_trunk(runner, 0, torch.Generator())
+        np.random.seed(0)
+        choices = {built(dict(img=np.zeros((28, 28, 3), np.uint8), gt_label=1))['data_samples']
+                   .metainfo['ohl_choice']['autoaug'] for _ in range(50)}
+        assert max(choices) < 324 and len(choices) > 40
 
 
 def test_the_learned_arm_replays_the_kept_policy_of_its_seed(bench, tmp_path):

@@ -22,6 +22,7 @@ from automl_mm.augment.ops import (
     VerticalShear,
     VerticalTranslate,
     build_elements,
+    randaugment_elements,
 )
 from automl_mm.registry import AUGMENT_OPS
 
@@ -286,6 +287,43 @@ def test_default_elements_are_table_1():
     assert len({type(op).__name__ for op in ops}) == 14
 
 
+_TORCHVISION_NAMES = dict(Identity='Identity', HorizontalShear='ShearX', VerticalShear='ShearY',
+                         HorizontalTranslate='TranslateX', VerticalTranslate='TranslateY', Rotate='Rotate',
+                         Brightness='Brightness', ColorAdjust='Color', Contrast='Contrast', Sharpness='Sharpness',
+                         Posterize='Posterize', Solarize='Solarize', AutoContrast='AutoContrast', Equalize='Equalize')
+
+
+@pytest.mark.parametrize('magnitude', [9, 17])
+def test_randaugment_elements_follow_torchvisions_table(magnitude):
+    """RandAugment's 14 operations at bin ``magnitude`` of torchvision's table: geometric strengths equal it (the
+    translation as a share of the side), each signed enhancement is two elements 1 - x and 1 + x, and every
+    photometric element transforms an RGB image exactly as torchvision's own operation does."""
+    from torchvision.transforms import InterpolationMode, RandAugment
+    from torchvision.transforms.autoaugment import _apply_op
+
+    side = 28
+    table = RandAugment()._augmentation_space(31, (side, side))
+    elements = randaugment_elements(magnitude)
+    assert len(elements) == 18 and {_TORCHVISION_NAMES[name] for name, _ in elements} == set(table)
+    img = np.random.default_rng(magnitude).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    for op in build_elements(elements, fill=0, bgr=False):
+        name = _TORCHVISION_NAMES[type(op).__name__]
+        values, signed = table[name]
+        value = float(values[magnitude]) if values.ndim else 0.0
+        if op.geometric:
+            scale = side if 'Translate' in name else 1
+            assert op.magnitude * scale == pytest.approx(value, abs=1e-4), op.name
+            continue
+        if signed:  # enhancement factor 1 + (±x)
+            assert op.magnitude - 1 == pytest.approx(value, abs=1e-6) or \
+                1 - op.magnitude == pytest.approx(value, abs=1e-6), op.name
+            value = op.magnitude - 1
+        expected = np.asarray(_apply_op(Image.fromarray(img), name, value, InterpolationMode.NEAREST, None))
+        np.testing.assert_array_equal(op.apply(dict(img=img.copy()), None)['img'], expected, err_msg=op.name)
+    assert build_elements('randaugment')[0].name == 'Identity'
+    assert [(type(op).__name__, op.magnitude) for op in build_elements('ohl')] == DEFAULT_ELEMENTS
+
+
 def test_names_and_reprs():
     assert Rotate(20).name == 'Rotate(20)' and Posterize(4.4).name == 'Posterize(4.4)' and Invert().name == 'Invert'
     assert repr(Rotate(20, fill=0)) == 'Rotate(magnitude=20, fill=0)'
@@ -315,6 +353,10 @@ def test_build_elements_from_dicts_and_defaults():
     (lambda: Contrast('1.3'), "Contrast: magnitude.*'1.3'"),
     (lambda: Rotate(10, fill=256), 'fill=256'),
     (lambda: Invert().apply(dict(img=np.zeros((4, 4), np.float32)), None), "results\\['img'\\].*float32"),
+    (lambda: build_elements('autoaugment'), "elements='autoaugment' is not a named element set.*'randaugment'"),
+    (lambda: randaugment_elements(31), 'magnitude must be a bin in \\[0, 30\\], got magnitude=31'),
+    (lambda: randaugment_elements(5, num_bins=1), 'num_bins must be an integer >= 2, got num_bins=1'),
+    (lambda: build_elements([('Identity', 0)]), 'Identity takes no magnitude'),
 ])
 def test_bad_arguments_raise_value_error_naming_them(build, match):
     with pytest.raises(ValueError, match=match):
