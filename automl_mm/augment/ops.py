@@ -86,9 +86,13 @@ def randaugment_elements(magnitude: float = 9, num_bins: int = 31) -> list[tuple
     return elements
 
 
-# Named element sets: ``elements='ohl'`` (the 36 of Table 1) or ``elements='randaugment'`` (RandAugment's 14
-# operations at torchvision's default magnitude 9 of 31, see :func:`randaugment_elements`) in ``OHLAutoAugment``.
+# Named element sets for ``OHLAutoAugment(elements=...)``: 'ohl' (the 36 of Table 1), 'randaugment' (RandAugment's
+# 14 operations at torchvision's default magnitude 9 of 31, 18 elements, see :func:`randaugment_elements`) and
+# 'ohl+randaugment' (both, without repeating AutoContrast and Equalize: 52 elements, 2,704 pairs), a space in
+# which the search has to find the milder operations itself.
 ELEMENT_SETS = {'ohl': DEFAULT_ELEMENTS, 'randaugment': randaugment_elements()}
+ELEMENT_SETS['ohl+randaugment'] = DEFAULT_ELEMENTS + [
+    element for element in ELEMENT_SETS['randaugment'] if element not in DEFAULT_ELEMENTS]
 
 # The instance-aligned annotations that are dropped together with a box that leaves the image.
 _INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks')
@@ -629,7 +633,8 @@ def build_elements(elements: Sequence[tuple | dict] | str | None = None, fill: i
     Args:
         elements (Sequence[tuple | dict] | str, optional): ``(name, magnitude)`` pairs (magnitude ``None`` for
             ops without one) or dicts such as ``dict(type='Rotate', magnitude=20)``; names are looked up in
-            ``AUGMENT_OPS``. A string names a set of :data:`ELEMENT_SETS` (``'ohl'``, ``'randaugment'``).
+            ``AUGMENT_OPS``. A string names a set of :data:`ELEMENT_SETS` (``'ohl'``, ``'randaugment'``,
+            ``'ohl+randaugment'``).
             Defaults to :data:`DEFAULT_ELEMENTS` (the 36 elements of OHL-Auto-Aug).
         fill (int): Border grey of geometric ops, unless a dict sets its own. Defaults to 128.
         bgr (bool): Channel order of the images, unless a dict sets its own. Defaults to True.

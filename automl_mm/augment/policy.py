@@ -27,11 +27,11 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     Args:
         elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
-            of a set in ``automl_mm.augment.ops.ELEMENT_SETS``: ``'ohl'`` (the 36 of METHODS.md §2, the default)
-            or ``'randaugment'`` (RandAugment's 14 operations at torchvision's magnitude 9 as 18 elements, with
-            ``Identity``; see ``randaugment_elements``). The space's distribution needs E² choices (a
-            ``FactorisedCategorical`` with ``factor_sizes=(E, E)``). Register your own ops with
-            ``@AUGMENT_OPS.register_module()``.
+            of a set in ``automl_mm.augment.ops.ELEMENT_SETS``: ``'ohl'`` (the 36 of METHODS.md §2, the
+            default), ``'randaugment'`` (RandAugment's 14 operations at torchvision's magnitude 9 as 18
+            elements, with ``Identity``; see ``randaugment_elements``) or ``'ohl+randaugment'`` (both, 52
+            elements). The space's distribution needs E² choices (a ``FactorisedCategorical`` with
+            ``factor_sizes=(E, E)``). Register your own ops with ``@AUGMENT_OPS.register_module()``.
         key: Links the transform to its ``PipelineChoiceSpace``.
         probs: Fixed pair probabilities (E² values) used when no space is bound; uniform if None.
         fill: Border value of geometric elements.

@@ -322,6 +322,9 @@ def test_randaugment_elements_follow_torchvisions_table(magnitude):
         np.testing.assert_array_equal(op.apply(dict(img=img.copy()), None)['img'], expected, err_msg=op.name)
     assert build_elements('randaugment')[0].name == 'Identity'
     assert [(type(op).__name__, op.magnitude) for op in build_elements('ohl')] == DEFAULT_ELEMENTS
+    union = [op.name for op in build_elements('ohl+randaugment')]
+    assert len(union) == len(set(union)) == 52 and union[:36] == [op.name for op in build_elements()]
+    assert {'Identity', 'Rotate(9)', 'Brightness(0.73)', 'Invert'} <= set(union)
 
 
 def test_names_and_reprs():

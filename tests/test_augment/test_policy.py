@@ -41,6 +41,20 @@ def test_fixed_replay_applies_exactly_the_exported_distribution():
     assert cfg['type'] == 'FixedAutoAugment' and cfg['probs'][5 * 36 + 7] == 1.0
 
 
+def test_a_named_element_set_is_exported_and_replayed_by_name():
+    """elements='randaugment' (18 elements, 324 pairs) survives the export: the replay applies the exported pair."""
+    t = OHLAutoAugment(elements='randaugment', key='aa', fill=0)
+    assert t.num_choices == 324 and t.pair(0)[0].name == 'Identity'
+    probs = np.zeros(324)
+    probs[5 * 18 + 7] = 1.0  # Rotate(9) then Brightness(1.27)
+    cfg = t.export_cfg(probs.tolist())
+    assert cfg['elements'] == 'randaugment' and cfg['fill'] == 0
+    replay = FixedAutoAugment(**{k: v for k, v in cfg.items() if k != 'type'})
+    np.random.seed(0)
+    assert {replay({'img': np.zeros((4, 4), np.uint8)})['ohl_choice']['aa'] for _ in range(10)} == {5 * 18 + 7}
+    assert [e.name for e in replay.pair(5 * 18 + 7)] == ['Rotate(9)', 'Brightness(1.27)']
+
+
 def test_empirical_pair_frequencies_match_the_live_distribution():
     rng = np.random.default_rng(0)
     probs = rng.gamma(0.3, size=1296)
