@@ -46,8 +46,9 @@ def randaugment_elements(magnitude: float = 9, num_bins: int = 31) -> list[tuple
 
     The strengths follow torchvision's ``RandAugment._augmentation_space`` (Cubuk et al. 2020, "RandAugment";
     torchvision's defaults: magnitude 9 of ``num_bins`` = 31 bins): at bin ``m``, shear ``0.3 m / 30``, translate
-    ``150/331 m / 30`` of the image side, rotate ``30 m / 30`` degrees, enhancement factor ``1 ± 0.9 m / 30``,
-    posterize ``8 - round(4 m / 30)`` bits, solarize threshold ``255 (1 - m / 30)`` (``30`` = ``num_bins - 1``).
+    ``150/331 m / 30`` of the image side (to 3 decimals), rotate ``30 m / 30`` degrees, enhancement factor
+    ``1 ± 0.9 m / 30``, posterize ``8 - round(4 m / 30)`` bits, solarize threshold ``255 (1 - m / 30)``
+    (``30`` = ``num_bins - 1``).
     Geometric ops draw their sign per image (as torchvision's signed ops); the four enhancement ops, which have
     no random sign here, become two elements each (factor ``1 - x`` and ``1 + x``), so 18 elements, 324 ordered
     pairs, and uniform pairs put 2 / 18 rather than 1 / 14 of the mass on each of them. ``Identity`` is one
@@ -77,7 +78,8 @@ def randaugment_elements(magnitude: float = 9, num_bins: int = 31) -> list[tuple
     factor = round(0.9 * level, 6)
     elements: list[tuple[str, float | None]] = [('Identity', None)]
     elements += [(name, round(0.3 * level, 6)) for name in ('HorizontalShear', 'VerticalShear')]
-    elements += [(name, round(150 / 331 * level, 6)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
+    # the translation to 3 decimals (0.136 at bin 9, 3.8 px of 28): readable element names, the same whole pixels
+    elements += [(name, round(150 / 331 * level, 3)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
     elements += [('Rotate', round(30.0 * level, 6))]
     elements += [(name, f) for name in ('Brightness', 'ColorAdjust', 'Contrast', 'Sharpness')
                  for f in (round(1 - factor, 6), round(1 + factor, 6))]

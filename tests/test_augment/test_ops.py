@@ -310,9 +310,9 @@ def test_randaugment_elements_follow_torchvisions_table(magnitude):
         name = _TORCHVISION_NAMES[type(op).__name__]
         values, signed = table[name]
         value = float(values[magnitude]) if values.ndim else 0.0
-        if op.geometric:
+        if op.geometric:  # translations as a share of the side, to 3 decimals
             scale = side if 'Translate' in name else 1
-            assert op.magnitude * scale == pytest.approx(value, abs=1e-4), op.name
+            assert op.magnitude == pytest.approx(value / scale, abs=5e-4 if scale > 1 else 1e-6), op.name
             continue
         if signed:  # enhancement factor 1 + (±x)
             assert op.magnitude - 1 == pytest.approx(value, abs=1e-6) or \
