@@ -102,9 +102,10 @@ def test_a_share_of_the_images_gets_a_pair_and_only_those_are_counted(bench):
     assert 70 < sum(got) < 130  # about half, binomial(200, 0.5)
 
 
-def test_the_randaugment_elements_reach_the_pair_arms_and_their_space(bench):
-    """--elements randaugment: the pair arms' transform holds RandAugment's 18 elements and the space's factors
-    follow (18 x 18, else the space refuses the 324-pair transform); the fixed arms are untouched."""
+@pytest.mark.parametrize('elements,num', [('ohl', 36), ('randaugment', 18), ('ohl+randaugment', 52)])
+def test_the_element_set_reaches_the_pair_arms_and_their_space(bench, elements, num):
+    """--elements: the pair arms' transform holds the named set and the space's factors follow (E x E, else the
+    space refuses the transform; the config's own set is RandAugment's 18); the fixed arms are untouched."""
     from types import SimpleNamespace
 
     import numpy as np
@@ -117,13 +118,13 @@ def test_the_randaugment_elements_reach_the_pair_arms_and_their_space(bench):
     module, arms = bench
     for arm in ('uniform', 'ohl', 'randaugment', 'cropflip'):
         cfg = arms.run_config(module.CONFIG, 0, 2)
-        module.make_configure(_options(elements='randaugment'))(cfg, arm)
+        module.make_configure(_options(elements=elements))(cfg, arm)
         pipeline, space_cfg = cfg.train_dataloader.dataset.pipeline, cfg.custom_hooks[0].spaces[0]
         if arm not in ('uniform', 'ohl'):
             assert 'OHLAutoAugment' not in str(pipeline) and space_cfg.distribution.num_choices == 2, arm
             continue
-        assert pipeline[2]['elements'] == 'randaugment'
-        assert tuple(space_cfg.distribution.factor_sizes) == (18, 18)
+        assert pipeline[2]['elements'] == elements
+        assert tuple(space_cfg.distribution.factor_sizes) == (num, num)
         with DefaultScope.overwrite_default_scope('automl_mm'):
             built = Compose(pipeline)
         space = PipelineChoiceSpace(dict(space_cfg.distribution), key='autoaug')
@@ -134,7 +135,7 @@ def test_the_randaugment_elements_reach_the_pair_arms_and_their_space(bench):
         np.random.seed(0)
         choices = {built(dict(img=np.zeros((28, 28, 3), np.uint8), gt_label=1))['data_samples']
                    .metainfo['ohl_choice']['autoaug'] for _ in range(50)}
-        assert max(choices) < 324 and len(choices) > 40
+        assert max(choices) < num * num and len(choices) > 40
 
 
 def test_the_learned_arm_replays_the_kept_policy_of_its_seed(bench, tmp_path):
