@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torchvision.transforms import v2
 
-from automl_mm.augment.ops import build_elements
+from automl_mm.augment.elements import build_elements
 
 
 def _ours(images: list[np.ndarray], seed: int) -> float:

@@ -39,7 +39,7 @@ import numpy as np
 from _arms import ROOT, run_arms, set_trunk_iters
 from mmengine.config import Config
 
-from automl_mm.augment.ops import ELEMENT_SETS
+from automl_mm.augment.elements import ELEMENT_SETS
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')

@@ -15,7 +15,7 @@ import numpy as np
 from automl_mm.registry import TRANSFORMS
 
 from .choice import LiveChoiceTransform
-from .ops import build_elements
+from .elements import build_elements
 
 
 @TRANSFORMS.register_module()
@@ -27,7 +27,7 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     Args:
         elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
-            of a set in ``automl_mm.augment.ops.ELEMENT_SETS``: ``'ohl'`` (the 36 of METHODS.md §2, the
+            of a set in ``automl_mm.augment.elements.ELEMENT_SETS``: ``'ohl'`` (the 36 of METHODS.md §2, the
             default), ``'randaugment'`` (RandAugment's 14 operations at torchvision's magnitude 9 as 18
             elements, with ``Identity``; see ``randaugment_elements``) or ``'ohl+randaugment'`` (both, 52
             elements). The space's distribution needs E² choices (a ``FactorisedCategorical`` with

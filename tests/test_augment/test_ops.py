@@ -9,8 +9,8 @@ from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from PIL import Image, ImageEnhance, ImageOps
 
+from automl_mm.augment.elements import DEFAULT_ELEMENTS, build_elements, randaugment_elements
 from automl_mm.augment.ops import (
-    DEFAULT_ELEMENTS,
     BaseAugmentOp,
     ColorAdjust,
     Contrast,
@@ -21,8 +21,6 @@ from automl_mm.augment.ops import (
     Rotate,
     VerticalShear,
     VerticalTranslate,
-    build_elements,
-    randaugment_elements,
 )
 from automl_mm.registry import AUGMENT_OPS
 

@@ -1,0 +1,139 @@
+"""OHL-Auto-Aug's elements: which ops, at which magnitudes, make up the pairs the search chooses from.
+
+An *element* is an op of :mod:`automl_mm.augment.ops` with one magnitude (``Rotate(20)``). This module holds the
+element lists (:data:`DEFAULT_ELEMENTS`, the 36 of the paper's Table 1; :func:`randaugment_elements`; the named
+:data:`ELEMENT_SETS`) and :func:`build_elements`, which turns a list or a set's name into op instances. A user op
+is a registered subclass, buildable by name:
+
+    >>> from automl_mm.augment.ops import BaseAugmentOp
+    >>> @AUGMENT_OPS.register_module(force=True)
+    ... class Darken(BaseAugmentOp):
+    ...     magnitude_range = None  # takes no magnitude; a (low, high) range makes one required
+    ...     def transform_img(self, img, rng):
+    ...         return img // 2
+    >>> [op.name for op in build_elements([('Darken', None), ('Rotate', 20)])]
+    ['Darken', 'Rotate(20)']
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from automl_mm.registry import AUGMENT_OPS
+
+from .ops import BaseAugmentOp
+
+# The 36 elements of Table 1, index = position: the 11 magnitude ops in table order (3 magnitudes each, ascending),
+# then the 3 ops without magnitude. An ordered pair of elements (i, j) is one of the 36 ** 2 = 1296 choices.
+DEFAULT_ELEMENTS: list[tuple[str, float | None]] = [
+    (name, magnitude) for name, magnitudes in (
+        ('HorizontalShear', (0.1, 0.2, 0.3)), ('VerticalShear', (0.1, 0.2, 0.3)),
+        ('HorizontalTranslate', (0.15, 0.3, 0.45)), ('VerticalTranslate', (0.15, 0.3, 0.45)),
+        ('Rotate', (10, 20, 30)), ('ColorAdjust', (0.3, 0.6, 0.9)), ('Posterize', (4.4, 5.6, 6.8)),
+        ('Solarize', (26, 102, 179)), ('Contrast', (1.3, 1.6, 1.9)), ('Sharpness', (1.3, 1.6, 1.9)),
+        ('Brightness', (1.3, 1.6, 1.9))) for magnitude in magnitudes
+] + [('AutoContrast', None), ('Equalize', None), ('Invert', None)]
+
+
+
+def randaugment_elements(magnitude: float = 9, num_bins: int = 31) -> list[tuple[str, float | None]]:
+    """RandAugment's 14 operations at one magnitude, as elements of this module's ops (18 elements).
+
+    The strengths follow torchvision's ``RandAugment._augmentation_space`` (Cubuk et al. 2020, "RandAugment";
+    torchvision's defaults: magnitude 9 of ``num_bins`` = 31 bins): at bin ``m``, shear ``0.3 m / 30``, translate
+    ``150/331 m / 30`` of the image side (to 3 decimals), rotate ``30 m / 30`` degrees, enhancement factor
+    ``1 ± 0.9 m / 30``, posterize ``8 - round(4 m / 30)`` bits, solarize threshold ``255 (1 - m / 30)``
+    (``30`` = ``num_bins - 1``).
+    Geometric ops draw their sign per image (as torchvision's signed ops); the four enhancement ops, which have
+    no random sign here, become two elements each (factor ``1 - x`` and ``1 + x``), so 18 elements, 324 ordered
+    pairs, and uniform pairs put 2 / 18 rather than 1 / 14 of the mass on each of them. ``Identity`` is one
+    element, so a pair can be a single operation or none, as in RandAugment.
+
+    Args:
+        magnitude (float): The bin, in [0, num_bins - 1]. Defaults to 9.
+        num_bins (int): Number of magnitude bins (>= 2). Defaults to 31.
+
+    Returns:
+        list[tuple[str, float | None]]: ``(op name, magnitude)`` pairs for :func:`build_elements`.
+
+    Raises:
+        ValueError: ``num_bins`` < 2 or ``magnitude`` outside [0, num_bins - 1].
+
+    Examples:
+        >>> [e for e in randaugment_elements() if e[0] in ('Rotate', 'Brightness', 'Posterize')]
+        [('Rotate', 9.0), ('Brightness', 0.73), ('Brightness', 1.27), ('Posterize', 7)]
+    """
+    if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 2:
+        raise ValueError(f'randaugment_elements: num_bins must be an integer >= 2, got num_bins={num_bins!r}')
+    if (isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real)
+            or not 0 <= magnitude <= num_bins - 1):
+        raise ValueError(f'randaugment_elements: magnitude must be a bin in [0, {num_bins - 1}], '
+                         f'got magnitude={magnitude!r}')
+    level = magnitude / (num_bins - 1)  # 0 ... 1
+    factor = round(0.9 * level, 6)
+    elements: list[tuple[str, float | None]] = [('Identity', None)]
+    elements += [(name, round(0.3 * level, 6)) for name in ('HorizontalShear', 'VerticalShear')]
+    # the translation to 3 decimals (0.136 at bin 9, 3.8 px of 28): readable element names, the same whole pixels
+    elements += [(name, round(150 / 331 * level, 3)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
+    elements += [('Rotate', round(30.0 * level, 6))]
+    elements += [(name, f) for name in ('Brightness', 'ColorAdjust', 'Contrast', 'Sharpness')
+                 for f in (round(1 - factor, 6), round(1 + factor, 6))]
+    elements += [('Posterize', 8 - int(math.floor(4 * level + 0.5))), ('Solarize', round(255.0 * (1 - level), 6)),
+                 ('AutoContrast', None), ('Equalize', None)]
+    return elements
+
+
+# Named element sets for ``OHLAutoAugment(elements=...)``: 'ohl' (the 36 of Table 1), 'randaugment' (RandAugment's
+# 14 operations at torchvision's default magnitude 9 of 31, 18 elements, see :func:`randaugment_elements`) and
+# 'ohl+randaugment' (both, without repeating AutoContrast and Equalize: 52 elements, 2,704 pairs), a space in
+# which the search has to find the milder operations itself.
+ELEMENT_SETS = {'ohl': DEFAULT_ELEMENTS, 'randaugment': randaugment_elements()}
+ELEMENT_SETS['ohl+randaugment'] = DEFAULT_ELEMENTS + [
+    element for element in ELEMENT_SETS['randaugment'] if element not in DEFAULT_ELEMENTS]
+
+
+def build_elements(elements: Sequence[tuple | dict] | str | None = None, fill: int = 128, *,
+                   bgr: bool = True) -> list[BaseAugmentOp]:
+    """Build augmentation elements (op instances) from ``(name, magnitude)`` tuples or config dicts.
+
+    Args:
+        elements (Sequence[tuple | dict] | str, optional): ``(name, magnitude)`` pairs (magnitude ``None`` for
+            ops without one) or dicts such as ``dict(type='Rotate', magnitude=20)``; names are looked up in
+            ``AUGMENT_OPS``. A string names a set of :data:`ELEMENT_SETS` (``'ohl'``, ``'randaugment'``,
+            ``'ohl+randaugment'``).
+            Defaults to :data:`DEFAULT_ELEMENTS` (the 36 elements of OHL-Auto-Aug).
+        fill (int): Border grey of geometric ops, unless a dict sets its own. Defaults to 128.
+        bgr (bool): Channel order of the images, unless a dict sets its own. Defaults to True.
+
+    Returns:
+        list[BaseAugmentOp]: One op per element, in order.
+
+    Examples:
+        >>> ops = build_elements()
+        >>> len(ops), ops[12].name, ops[-1].name
+        (36, 'Rotate(10)', 'Invert')
+    """
+    if isinstance(elements, str):
+        if elements not in ELEMENT_SETS:
+            raise ValueError(f'elements={elements!r} is not a named element set; choose from '
+                             f'{sorted(ELEMENT_SETS)} or give a list of (name, magnitude) tuples')
+        elements = ELEMENT_SETS[elements]
+    ops = []
+    for index, entry in enumerate(DEFAULT_ELEMENTS if elements is None else elements):
+        if isinstance(entry, dict):
+            cfg = dict(entry)
+            name = cfg.pop('type', None)
+        elif isinstance(entry, tuple) and len(entry) in (1, 2):
+            name, cfg = entry[0], dict(magnitude=entry[1] if len(entry) == 2 else None)
+        else:
+            raise ValueError(f'elements[{index}] must be a (name, magnitude) tuple or a dict with a type, '
+                             f'got {entry!r}')
+        cls = AUGMENT_OPS.get(name) if isinstance(name, str) else name
+        if not (isinstance(cls, type) and issubclass(cls, BaseAugmentOp)):
+            raise ValueError(f'elements[{index}]: unknown augmentation op {name!r} (not a BaseAugmentOp '
+                             f'registered in AUGMENT_OPS)')
+        cfg.setdefault('fill', fill)
+        cfg.setdefault('bgr', bgr)
+        ops.append(cls(**cfg))
+    return ops
