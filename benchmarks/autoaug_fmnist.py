@@ -9,7 +9,8 @@ equal total training iterations, copies counted. Only the augmentation differs:
 * ``uniform``: crop + flip + a uniformly random ordered pair of the 36 elements per image (``--elements
   randaugment``: of RandAugment's operations at magnitude 9, 18 elements with ``Identity``);
 * ``trivialaugment``: crop + flip + torchvision ``TrivialAugmentWide``;
-* ``randaugment``: crop + flip + torchvision ``RandAugment`` (2 ops, magnitude 9: its defaults);
+* ``randaugment``: crop + flip + torchvision ``RandAugment`` (2 ops, magnitude 9: its defaults; another bin of
+  its 31 with ``--ra-magnitude``);
 * ``ohl``: crop + flip + the pair distribution learned online by OHL-Auto-Aug;
 * ``learned``: crop + flip + a pair per image from the policy an earlier ``ohl`` run learned, fixed (retraining
   from scratch, as AutoAugment does after its search): ``--policies DIR`` holds ``ohl<seed>.py``, the run's
@@ -86,6 +87,8 @@ def make_configure(args: argparse.Namespace):
             raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
         inner = [_TORCHVISION[arm]] if arm in _TORCHVISION else []
+        if arm == 'randaugment':
+            inner = [dict(inner[0], magnitude=args.ra_magnitude)]
         if arm == 'learned':
             inner = [learned_policy(args.policies, cfg.randomness.seed)]
         choice = dict(type='OHLRandomChoice', key='autoaug', transforms=[inner, inner])
@@ -179,6 +182,8 @@ def main() -> None:
                         help="uniform and ohl arms: the elements of the pairs, the paper's 36 (default here, as "
                              "in every table measured before the config moved to 'randaugment'), RandAugment's "
                              "operations at magnitude 9 (18 elements with Identity), or both")
+    parser.add_argument('--ra-magnitude', type=int, default=9,
+                        help="the randaugment arm's magnitude bin of 31 (default: torchvision's 9)")
     parser.add_argument('--save-policies', default=None, metavar='DIR',
                         help="keep each ohl run's final_policy.py as DIR/ohl<seed>.py (for the learned arm)")
     parser.add_argument('--policies', default=None, metavar='DIR',
@@ -194,6 +199,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.policy_size is not None and args.policy_size < 1:
         parser.error(f'--policy-size must be a positive number of pairs, got {args.policy_size}')
+    if not 0 <= args.ra_magnitude <= 30:
+        parser.error(f'--ra-magnitude must be a bin in [0, 30], got {args.ra_magnitude}')
     if 'learned' in args.arms:  # before any training: every seed's policy must be there
         for seed in args.seeds:
             try:
