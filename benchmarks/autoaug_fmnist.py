@@ -59,11 +59,8 @@ def make_configure(args: argparse.Namespace):
             cfg.reward_dataloader.dataset.max_samples = args.reward_samples
         if args.lr is not None:
             hook.controller.optimizer.lr = args.lr
-        num = len(ELEMENT_SETS[args.elements])
-        if args.distribution == 'categorical':
-            hook.spaces[0].distribution = dict(type='Categorical')  # E x E pairs: the transform's
-        else:
-            hook.spaces[0].distribution.factor_sizes = (num, num)
+        if args.distribution == 'categorical':  # E x E pairs, the factorised space's (E, E): the transform's
+            hook.spaces[0].distribution = dict(type='Categorical')
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
             set_trunk_iters(hook, args.trunk_iters)
         if args.reward == 'log_likelihood':  # the engine's reward (and best-copy choice), every arm alike
@@ -181,7 +178,8 @@ def main() -> None:
     parser.add_argument('--elements', choices=sorted(ELEMENT_SETS), default='ohl',
                         help="uniform and ohl arms: the elements of the pairs, the paper's 36 (default here, as "
                              "in every table measured before the config moved to 'randaugment'), RandAugment's "
-                             "operations at magnitude 9 (18 elements with Identity), or both")
+                             "operations at magnitude 9 (18 elements with Identity), both, or RandAugment's "
+                             'operations at bins 4, 9 and 14 (47 elements: a magnitude axis)')
     parser.add_argument('--ra-magnitude', type=int, default=9,
                         help="the randaugment arm's magnitude bin of 31 (default: torchvision's 9)")
     parser.add_argument('--save-policies', default=None, metavar='DIR',

@@ -107,6 +107,14 @@ class LiveChoiceTransform(BaseTransform):
         self._rng: np.random.Generator | None = None
         self._rng_owner: int | None = None
 
+    @property
+    def choice_factors(self) -> tuple[int, ...]:
+        """Sizes of the factors whose row-major product indexes the choices (``(num_choices,)``: one factor).
+
+        A ``PipelineChoiceSpace`` with ``FactorisedCategorical`` and no ``factor_sizes`` takes these.
+        """
+        return (self.num_choices,)
+
     def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int) -> None:
         if not self.bindable:
             raise ValueError(f'{type(self).__name__}(key={self.key!r}) replays a fixed policy and cannot be '

@@ -37,8 +37,9 @@ DEFAULT_ELEMENTS: list[tuple[str, float | None]] = [
 
 
 
-def randaugment_elements(magnitude: float = 9, num_bins: int = 31) -> list[tuple[str, float | None]]:
-    """RandAugment's 14 operations at one magnitude, as elements of this module's ops (18 elements).
+def randaugment_elements(magnitude: float | Sequence[float] = 9,
+                         num_bins: int = 31) -> list[tuple[str, float | None]]:
+    """RandAugment's 14 operations at one magnitude (18 elements), or at several (a magnitude axis).
 
     The strengths follow torchvision's ``RandAugment._augmentation_space`` (Cubuk et al. 2020, "RandAugment";
     torchvision's defaults: magnitude 9 of ``num_bins`` = 31 bins): at bin ``m``, shear ``0.3 m / 30``, translate
@@ -50,45 +51,69 @@ def randaugment_elements(magnitude: float = 9, num_bins: int = 31) -> list[tuple
     pairs, and uniform pairs put 2 / 18 rather than 1 / 14 of the mass on each of them. ``Identity`` is one
     element, so a pair can be a single operation or none, as in RandAugment.
 
+    Several bins give every operation with a magnitude one element per bin (the space then chooses strengths as
+    well as operations, which RandAugment fixes by hand and TrivialAugment draws uniformly): operation-major,
+    bins in the given order, an element that two bins map to (``Posterize`` rounds to whole bits) kept once;
+    ``Identity``, ``AutoContrast`` and ``Equalize`` once. Bins (4, 9, 14) give 3 + 15 x 3 - 1 = 47 elements.
+
     Args:
-        magnitude (float): The bin, in [0, num_bins - 1]. Defaults to 9.
+        magnitude (float | Sequence[float]): The bin, or bins, in [0, num_bins - 1]. Defaults to 9.
         num_bins (int): Number of magnitude bins (>= 2). Defaults to 31.
 
     Returns:
         list[tuple[str, float | None]]: ``(op name, magnitude)`` pairs for :func:`build_elements`.
 
     Raises:
-        ValueError: ``num_bins`` < 2 or ``magnitude`` outside [0, num_bins - 1].
+        ValueError: ``num_bins`` < 2, no bin given, or a bin outside [0, num_bins - 1].
 
     Examples:
         >>> [e for e in randaugment_elements() if e[0] in ('Rotate', 'Brightness', 'Posterize')]
         [('Rotate', 9.0), ('Brightness', 0.73), ('Brightness', 1.27), ('Posterize', 7)]
+        >>> [e for e in randaugment_elements((4, 9, 14)) if e[0] in ('Rotate', 'Posterize')]
+        [('Rotate', 4.0), ('Rotate', 9.0), ('Rotate', 14.0), ('Posterize', 7), ('Posterize', 6)]
     """
     if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 2:
         raise ValueError(f'randaugment_elements: num_bins must be an integer >= 2, got num_bins={num_bins!r}')
-    if (isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real)
-            or not 0 <= magnitude <= num_bins - 1):
-        raise ValueError(f'randaugment_elements: magnitude must be a bin in [0, {num_bins - 1}], '
-                         f'got magnitude={magnitude!r}')
-    level = magnitude / (num_bins - 1)  # 0 ... 1
-    factor = round(0.9 * level, 6)
+    bins = list(magnitude) if isinstance(magnitude, Sequence) and not isinstance(magnitude, str) else [magnitude]
+    if not bins:
+        raise ValueError('randaugment_elements: magnitude must be a bin or a non-empty sequence of bins, got '
+                         f'magnitude={magnitude!r}')
+    for m in bins:
+        if isinstance(m, bool) or not isinstance(m, numbers.Real) or not 0 <= m <= num_bins - 1:
+            raise ValueError(f'randaugment_elements: magnitude must be a bin in [0, {num_bins - 1}], '
+                             f'got magnitude={magnitude!r}')
+    per_op: dict[str, list[float]] = {}
+    for m in bins:
+        level = m / (num_bins - 1)  # 0 ... 1
+        factor = round(0.9 * level, 6)
+        strengths = [(name, round(0.3 * level, 6)) for name in ('HorizontalShear', 'VerticalShear')]
+        # the translation to 3 decimals (0.136 at bin 9, 3.8 px of 28): readable element names, the same pixels
+        strengths += [(name, round(150 / 331 * level, 3)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
+        strengths += [('Rotate', round(30.0 * level, 6))]
+        strengths += [(f'{name}-', round(1 - factor, 6)) for name in ('Brightness', 'ColorAdjust', 'Contrast',
+                                                                        'Sharpness')]
+        strengths += [(f'{name}+', round(1 + factor, 6)) for name in ('Brightness', 'ColorAdjust', 'Contrast',
+                                                                        'Sharpness')]
+        strengths += [('Posterize', 8 - int(math.floor(4 * level + 0.5))), ('Solarize', round(255.0 * (1 - level), 6))]
+        for key, value in strengths:
+            if value not in per_op.setdefault(key, []):
+                per_op[key].append(value)
+    order = ['HorizontalShear', 'VerticalShear', 'HorizontalTranslate', 'VerticalTranslate', 'Rotate']
+    order += [f'{name}{sign}' for name in ('Brightness', 'ColorAdjust', 'Contrast', 'Sharpness') for sign in '-+']
+    order += ['Posterize', 'Solarize']
     elements: list[tuple[str, float | None]] = [('Identity', None)]
-    elements += [(name, round(0.3 * level, 6)) for name in ('HorizontalShear', 'VerticalShear')]
-    # the translation to 3 decimals (0.136 at bin 9, 3.8 px of 28): readable element names, the same whole pixels
-    elements += [(name, round(150 / 331 * level, 3)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
-    elements += [('Rotate', round(30.0 * level, 6))]
-    elements += [(name, f) for name in ('Brightness', 'ColorAdjust', 'Contrast', 'Sharpness')
-                 for f in (round(1 - factor, 6), round(1 + factor, 6))]
-    elements += [('Posterize', 8 - int(math.floor(4 * level + 0.5))), ('Solarize', round(255.0 * (1 - level), 6)),
-                 ('AutoContrast', None), ('Equalize', None)]
-    return elements
+    elements += [(key.rstrip('+-'), value) for key in order for value in per_op[key]]
+    return elements + [('AutoContrast', None), ('Equalize', None)]
 
 
 # Named element sets for ``OHLAutoAugment(elements=...)``: 'ohl' (the 36 of Table 1), 'randaugment' (RandAugment's
 # 14 operations at torchvision's default magnitude 9 of 31, 18 elements, see :func:`randaugment_elements`) and
 # 'ohl+randaugment' (both, without repeating AutoContrast and Equalize: 52 elements, 2,704 pairs), a space in
-# which the search has to find the milder operations itself.
-ELEMENT_SETS = {'ohl': DEFAULT_ELEMENTS, 'randaugment': randaugment_elements()}
+# which the search has to find the milder operations itself; 'randaugment-3bins' (RandAugment's operations at bins
+# 4, 9 and 14 of 31, 47 elements, 2,209 pairs), a magnitude axis around torchvision's 9 along which the search
+# can move each operation's strength.
+ELEMENT_SETS = {'ohl': DEFAULT_ELEMENTS, 'randaugment': randaugment_elements(),
+                'randaugment-3bins': randaugment_elements((4, 9, 14))}
 ELEMENT_SETS['ohl+randaugment'] = DEFAULT_ELEMENTS + [
     element for element in ELEMENT_SETS['randaugment'] if element not in DEFAULT_ELEMENTS]
 
@@ -101,7 +126,7 @@ def build_elements(elements: Sequence[tuple | dict] | str | None = None, fill: i
         elements (Sequence[tuple | dict] | str, optional): ``(name, magnitude)`` pairs (magnitude ``None`` for
             ops without one) or dicts such as ``dict(type='Rotate', magnitude=20)``; names are looked up in
             ``AUGMENT_OPS``. A string names a set of :data:`ELEMENT_SETS` (``'ohl'``, ``'randaugment'``,
-            ``'ohl+randaugment'``).
+            ``'ohl+randaugment'``, ``'randaugment-3bins'``).
             Defaults to :data:`DEFAULT_ELEMENTS` (the 36 elements of OHL-Auto-Aug).
         fill (int): Border grey of geometric ops, unless a dict sets its own. Defaults to 128.
         bgr (bool): Channel order of the images, unless a dict sets its own. Defaults to True.

@@ -29,9 +29,10 @@ class OHLAutoAugment(LiveChoiceTransform):
         elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
             of a set in ``automl_mm.augment.elements.ELEMENT_SETS``: ``'ohl'`` (the 36 of METHODS.md §2, the
             default), ``'randaugment'`` (RandAugment's 14 operations at torchvision's magnitude 9 as 18
-            elements, with ``Identity``; see ``randaugment_elements``) or ``'ohl+randaugment'`` (both, 52
-            elements). The space's distribution needs E² choices (a ``FactorisedCategorical`` with
-            ``factor_sizes=(E, E)``). Register your own ops with ``@AUGMENT_OPS.register_module()``.
+            elements, with ``Identity``; see ``randaugment_elements``), ``'ohl+randaugment'`` (both, 52
+            elements) or ``'randaugment-3bins'`` (RandAugment's operations at bins 4, 9 and 14: 47 elements). The space's distribution needs E² choices: ``Categorical`` or ``FactorisedCategorical``
+            without a size take them from the transform (``FactorisedCategorical`` as ``factor_sizes=(E, E)``,
+            :attr:`choice_factors`). Register your own ops with ``@AUGMENT_OPS.register_module()``.
         key: Links the transform to its ``PipelineChoiceSpace``.
         probs: Fixed pair probabilities (E² values) used when no space is bound; uniform if None.
         fill: Border value of geometric elements.
@@ -51,6 +52,11 @@ class OHLAutoAugment(LiveChoiceTransform):
         self.elements = build_elements(self.element_cfgs, fill=fill)
         self.fill = fill
         super().__init__(len(self.elements) ** 2, key, probs)
+
+    @property
+    def choice_factors(self) -> tuple[int, int]:
+        """``(E, E)``: first element x second element (pair ``i`` is ``(i // E, i % E)``)."""
+        return len(self.elements), len(self.elements)
 
     def pair(self, index: int) -> tuple:
         """The two elements of pair ``index``."""

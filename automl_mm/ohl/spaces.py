@@ -170,7 +170,8 @@ class PipelineChoiceSpace(OHLSpace):
             probability per choice of the transform. A ``Categorical`` config without ``num_choices`` (the
             default, ``dict(type='Categorical')``) takes the transform's number of choices (1,296 pairs for
             ``OHLAutoAugment``'s 36 elements); an explicit one that disagrees with the transform is refused when
-            training starts.
+            training starts. A ``FactorisedCategorical`` config without ``factor_sizes`` takes the transform's
+            factors (``(E, E)`` for ``OHLAutoAugment``'s E elements); explicit ones that differ are refused.
         key: The ``key`` of the ``OHLRandomChoice`` transform(s) in the training pipeline.
         name: Name in logs and outputs; defaults to ``key``.
         policy_size: ``None`` (a draw per image) or K ≥ 1 choices drawn per copy and trunk (see above).
@@ -191,8 +192,10 @@ class PipelineChoiceSpace(OHLSpace):
         self.per_item = policy_size is None
         self.policy: list[int] = []  # this copy's choices for the current trunk (policy_size mode)
         distribution = dict(type='Categorical') if distribution is None else distribution
-        sized_later = isinstance(distribution, dict) and str(distribution.get('type')).split('.')[-1] == \
-            'Categorical' and distribution.get('num_choices') is None and distribution.get('logits') is None
+        kind = str(distribution.get('type')).split('.')[-1] if isinstance(distribution, dict) else None
+        sized_later = (kind == 'Categorical' and distribution.get('num_choices') is None
+                       and distribution.get('logits') is None) or \
+            (kind == 'FactorisedCategorical' and distribution.get('factor_sizes') is None)
         self._distribution_cfg = distribution if sized_later else None
         self.key = key
         self.transforms: list[OHLRandomChoice] = []
@@ -214,8 +217,9 @@ class PipelineChoiceSpace(OHLSpace):
         """Find the choice transforms with this ``key`` in the training pipeline; size the distribution from them.
 
         Raises:
-            ValueError: no such transform; transforms with this key that disagree on their number of choices; an
-                explicit ``distribution.num_choices`` (or size) other than the transforms'.
+            ValueError: no such transform; transforms with this key that disagree on their number of choices or
+                their factors; an explicit ``distribution.num_choices`` (or size) other than the transforms'; explicit
+                ``factor_sizes`` other than the factors of a transform that declares several (``OHLAutoAugment``).
         """
         transforms = list(_iter_transforms(runner.train_dataloader.dataset))
         self.transforms = [t for t in transforms if isinstance(t, LiveChoiceTransform) and t.key == self.key]
@@ -225,14 +229,31 @@ class PipelineChoiceSpace(OHLSpace):
         sizes = sorted({t.num_choices for t in self.transforms})
         if len(sizes) > 1:
             raise ValueError(f'the choice transforms with key={self.key!r} have different numbers of choices {sizes}')
+        factors = tuple(self.transforms[0].choice_factors)
+        if len({tuple(t.choice_factors) for t in self.transforms}) > 1:
+            raise ValueError(f'the choice transforms with key={self.key!r} factor their choices differently: '
+                             f'{sorted({tuple(t.choice_factors) for t in self.transforms})}')
+        transform = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
         if self.distribution is None:
-            self.set_distribution(dict(self._distribution_cfg, num_choices=sizes[0]))
+            if str(self._distribution_cfg['type']).split('.')[-1] == 'FactorisedCategorical':  # without sizes
+                self.set_distribution(dict(self._distribution_cfg, factor_sizes=factors))
+            else:
+                self.set_distribution(dict(self._distribution_cfg, num_choices=sizes[0]))
         elif len(self.distribution.probs()) != sizes[0]:
-            transform = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
+            size_key = 'factor_sizes' if hasattr(self.distribution, 'factor_sizes') else 'num_choices'
+            shape = f' ({" x ".join(map(str, factors))})' if len(factors) > 1 else ''
             raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution has '
                              f'{len(self.distribution.probs())} choices but {transform} in '
-                             f'train_dataloader.dataset.pipeline has {sizes[0]}: leave distribution.num_choices out '
-                             "to take the transform's")
+                             f'train_dataloader.dataset.pipeline has {sizes[0]}{shape}: '
+                             f"leave distribution.{size_key} out to take the transform's")
+        else:
+            given = tuple(getattr(self.distribution, 'factor_sizes', ()))
+            if len(given) > 1 and len(factors) > 1 and given != factors:
+                # the same number of choices, another factorisation: each factor would mix the transform's
+                # factors (with 18 elements, (12, 27) learns neither the first nor the second element)
+                raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution has factor_sizes={list(given)} '
+                                 f'but the choices of {transform} in train_dataloader.dataset.pipeline factor as '
+                                 f'{list(factors)}: leave distribution.factor_sizes out to take them')
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         if self.distribution is None or not self.transforms:

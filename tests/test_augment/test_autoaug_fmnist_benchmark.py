@@ -23,7 +23,7 @@ def bench(monkeypatch):
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
                     trunk_iters=None, pair_prob=None, policy_size=None, shared_order=False, reward='accuracy',
-                    policies=None, save_policies=None, elements='ohl')
+                    policies=None, save_policies=None, elements='ohl', ra_magnitude=9)
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -47,6 +47,11 @@ def test_arms_differ_only_in_the_augmentation(bench):
             assert pipeline[2]['transforms'][0] == [module._TORCHVISION[arm]]
     with pytest.raises(ValueError, match="unknown arm 'cutout'"):
         module.make_configure(_options())(arms.run_config(module.CONFIG, 0, 2), 'cutout')
+    cfg = arms.run_config(module.CONFIG, 0, 2)  # --ra-magnitude: the randaugment arm's bin, nothing else
+    module.make_configure(_options(ra_magnitude=14))(cfg, 'randaugment')
+    assert cfg.train_dataloader.dataset.pipeline[2]['transforms'][0] == [
+        dict(module._TORCHVISION['randaugment'], magnitude=14)]
+    assert module._TORCHVISION['randaugment']['magnitude'] == 9
 
 
 def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair_arms(bench):
@@ -91,7 +96,7 @@ def test_a_share_of_the_images_gets_a_pair_and_only_those_are_counted(bench):
     module.make_configure(_options(pair_prob=0.5))(cfg, 'ohl')
     with DefaultScope.overwrite_default_scope('automl_mm'):
         pipeline = Compose(cfg.train_dataloader.dataset.pipeline)
-    space = PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(36, 36)), key='autoaug')
+    space = PipelineChoiceSpace(dict(type='FactorisedCategorical'), key='autoaug')
     runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=pipeline)))
     space.resolve(runner)
     space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
@@ -102,10 +107,12 @@ def test_a_share_of_the_images_gets_a_pair_and_only_those_are_counted(bench):
     assert 70 < sum(got) < 130  # about half, binomial(200, 0.5)
 
 
-@pytest.mark.parametrize('elements,num', [('ohl', 36), ('randaugment', 18), ('ohl+randaugment', 52)])
+@pytest.mark.parametrize('elements,num', [('ohl', 36), ('randaugment', 18), ('ohl+randaugment', 52),
+                                          ('randaugment-3bins', 47)])
 def test_the_element_set_reaches_the_pair_arms_and_their_space(bench, elements, num):
-    """--elements: the pair arms' transform holds the named set and the space's factors follow (E x E, else the
-    space refuses the transform; the config's own set is RandAugment's 18); the fixed arms are untouched."""
+    """--elements: the pair arms' transform holds the named set and the space's factors follow it (E x E, from
+    the transform: the config gives no sizes; the config's own set is RandAugment's 18); the fixed arms are
+    untouched."""
     from types import SimpleNamespace
 
     import numpy as np
@@ -124,12 +131,13 @@ def test_the_element_set_reaches_the_pair_arms_and_their_space(bench, elements, 
             assert 'OHLAutoAugment' not in str(pipeline) and space_cfg.distribution.num_choices == 2, arm
             continue
         assert pipeline[2]['elements'] == elements
-        assert tuple(space_cfg.distribution.factor_sizes) == (num, num)
+        assert space_cfg.distribution.get('factor_sizes') is None
         with DefaultScope.overwrite_default_scope('automl_mm'):
             built = Compose(pipeline)
         space = PipelineChoiceSpace(dict(space_cfg.distribution), key='autoaug')
         runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=built)))
         space.resolve(runner)
+        assert space.distribution.factor_sizes == [num, num]
         space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
         space.begin_trunk(runner, 0, torch.Generator())
         np.random.seed(0)

@@ -325,6 +325,25 @@ def test_randaugment_elements_follow_torchvisions_table(magnitude):
     assert {'Identity', 'Rotate(9)', 'Brightness(0.73)', 'Invert'} <= set(union)
 
 
+def test_randaugment_elements_over_several_bins_are_each_bins_elements_once_by_operation():
+    """A magnitude axis: every bin's 18 elements, each kept once (Posterize rounds bins 4 and 9 to 7 bits),
+    grouped by operation in the order of the single-bin list, strengths in the order of the bins."""
+    bins = (4, 9, 14)
+    elements = randaugment_elements(bins)
+    singles = [randaugment_elements(m) for m in bins]
+    assert len(elements) == len(set(elements)) == 47
+    assert set(elements) == set().union(*map(set, singles))
+    assert randaugment_elements([9]) == singles[1] == randaugment_elements(9)
+    ops = [(name, m) for name, m in elements if m is not None]
+    assert [m for name, m in ops if name == 'Rotate'] == [4.0, 9.0, 14.0]
+    assert [m for name, m in ops if name == 'Brightness'] == [0.88, 0.73, 0.58, 1.12, 1.27, 1.42]
+    assert [m for name, m in ops if name == 'Posterize'] == [7, 6]
+    names = [name for name, _ in elements]  # operation-major: one run of each name, in the single-bin order
+    runs = [name for index, name in enumerate(names) if index == 0 or names[index - 1] != name]
+    assert runs == list(dict.fromkeys(name for name, _ in singles[0]))
+    assert [op.name for op in build_elements('randaugment-3bins')] == [op.name for op in build_elements(elements)]
+
+
 def test_names_and_reprs():
     assert Rotate(20).name == 'Rotate(20)' and Posterize(4.4).name == 'Posterize(4.4)' and Invert().name == 'Invert'
     assert repr(Rotate(20, fill=0)) == 'Rotate(magnitude=20, fill=0)'
@@ -357,6 +376,8 @@ def test_build_elements_from_dicts_and_defaults():
     (lambda: build_elements('autoaugment'), "elements='autoaugment' is not a named element set.*'randaugment'"),
     (lambda: randaugment_elements(31), 'magnitude must be a bin in \\[0, 30\\], got magnitude=31'),
     (lambda: randaugment_elements(5, num_bins=1), 'num_bins must be an integer >= 2, got num_bins=1'),
+    (lambda: randaugment_elements((4, 40)), 'magnitude must be a bin in \\[0, 30\\], got magnitude=\\(4, 40\\)'),
+    (lambda: randaugment_elements(()), 'a non-empty sequence of bins, got magnitude=\\(\\)'),
     (lambda: build_elements([('Identity', 0)]), 'Identity takes no magnitude'),
 ])
 def test_bad_arguments_raise_value_error_naming_them(build, match):

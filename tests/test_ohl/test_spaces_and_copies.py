@@ -170,6 +170,31 @@ def test_pipeline_space_refuses_a_size_that_disagrees_with_the_transform():
                                                                 OHLRandomChoice(transforms=[[], [], []], key='aug')))
 
 
+def test_factorised_space_takes_first_and_second_element_factors_from_the_transform():
+    """Without factor_sizes, a FactorisedCategorical space takes (E, E) from OHLAutoAugment (so switching the
+    element set needs no second edit); its first factor is the first element: a histogram of pairs (i, j) with i
+    fixed moves only the first factor's marginal. Sizes that factor the same number of choices another way are
+    refused (each factor would mix first and second elements), as is a wrong product, naming the config key."""
+    from automl_mm.augment import OHLAutoAugment
+
+    runner = _pipeline_runner(OHLAutoAugment(elements='randaugment', key='aa'))
+    space = PipelineChoiceSpace(dict(type='FactorisedCategorical'), key='aa')
+    assert space.distribution is None
+    space.resolve(runner)
+    assert space.distribution.factor_sizes == [18, 18] and len(space.live.probs) == 324
+    dist = space.distribution  # pairs (3, j) for every j: only the first factor moves, toward element 3
+    first, second = dist.grad_mean_log_prob(dist.sufficient_stats(torch.tensor([3 * 18 + j for j in range(18)])))
+    assert first.argmax().item() == 3 and first[3] > 0 and torch.allclose(second, torch.zeros(18, dtype=second.dtype))
+    PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(18, 18)), key='aa').resolve(runner)
+    PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(324, )), key='aa').resolve(runner)
+    with pytest.raises(ValueError, match=r"factor_sizes=\[12, 27\] but the choices of OHLAutoAugment\(key='aa'\) .*"
+                                         r"factor as \[18, 18\]: leave distribution\.factor_sizes out"):
+        PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(12, 27)), key='aa').resolve(runner)
+    with pytest.raises(ValueError, match=r"has 1296 choices but .* has 324 \(18 x 18\): leave "
+                                         r"distribution\.factor_sizes out"):
+        PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(36, 36)), key='aa').resolve(runner)
+
+
 def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it():
     from automl_mm.ohl import OHLHook
 
