@@ -30,8 +30,9 @@ class OHLAutoAugment(LiveChoiceTransform):
             of a set in ``automl_mm.augment.elements.ELEMENT_SETS``: ``'ohl'`` (the 36 of METHODS.md §2, the
             default), ``'randaugment'`` (RandAugment's 14 operations at torchvision's magnitude 9 as 18
             elements, with ``Identity``; see ``randaugment_elements``), ``'ohl+randaugment'`` (both, 52
-            elements) or ``'randaugment-3bins'`` (RandAugment's operations at bins 4, 9 and 14: 47 elements). The space's distribution needs E² choices: ``Categorical`` or ``FactorisedCategorical``
-            without a size take them from the transform (``FactorisedCategorical`` as ``factor_sizes=(E, E)``,
+            elements) or ``'randaugment-3bins'`` (RandAugment's operations at bins 4, 9 and 14: 47 elements).
+            The space's distribution needs E² choices: ``Categorical`` or ``FactorisedCategorical`` without a size
+            take them from the transform (``FactorisedCategorical`` as ``factor_sizes=(E, E)``,
             :attr:`choice_factors`). Register your own ops with ``@AUGMENT_OPS.register_module()``.
         key: Links the transform to its ``PipelineChoiceSpace``.
         probs: Fixed pair probabilities (E² values) used when no space is bound; uniform if None.
