@@ -40,10 +40,12 @@ import numpy as np
 from _arms import ROOT, run_arms, set_trunk_iters
 from mmengine.config import Config
 
-from automl_mm.augment.elements import ELEMENT_SETS
+from automl_mm.augment.elements import ELEMENT_SETS, randaugment_elements
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
+# element sets with a magnitude axis: their bins, for the learned strength (bin_shares)
+SET_BINS = {'randaugment-3bins': (4, 9, 14)}
 _TORCHVISION = {'trivialaugment': dict(type='TorchvisionAugment', policy='TrivialAugmentWide', fill=0),
                 'randaugment': dict(type='TorchvisionAugment', policy='RandAugment', num_ops=2, magnitude=9, fill=0)}
 
@@ -127,7 +129,26 @@ def policy_summary(work: str, elements: str = 'ohl', top: int = 5) -> str:
         fmt = ', '.join
         parts.append(f'{label}: top {fmt(f"{names[i]} {num * marginal[i]:.2f}" for i in order[:top])}; '
                      f'avoided {fmt(f"{names[i]} {num * marginal[i]:.2f}" for i in order[::-1][:top])}')
-    return '\n    ' + '\n    '.join(parts)
+    shares = bin_shares(pairs, elements)
+    return '\n    ' + '\n    '.join(parts + ([shares] if shares else []))
+
+
+def bin_shares(pairs: np.ndarray, elements: str) -> str:
+    """Where a set has a magnitude axis: the policy's first- and second-operation mass on each bin's elements,
+    against uniform's (elements that two bins share, such as Posterize(7) of bins 4 and 9, and those without a
+    magnitude are left out). ``pairs``: the E x E pair probabilities. Empty for a set of one magnitude."""
+    bins = SET_BINS.get(elements)
+    if bins is None:
+        return ''
+    listed = ELEMENT_SETS[elements]
+    per_bin = [set(randaugment_elements(b)) for b in bins]
+    index = [[i for i, e in enumerate(listed) if e[1] is not None and e in own
+              and sum(e in other for other in per_bin) == 1] for own in per_bin]
+    parts = []
+    for label, marginal in (('first', pairs.sum(1)), ('second', pairs.sum(0))):
+        parts.append(f'{label}: ' + ', '.join(f'bin {b} {marginal[i].sum():.3f} (uniform {len(i) / len(listed):.3f})'
+                                              for b, i in zip(bins, index)))
+    return 'strength ' + '; '.join(parts)
 
 
 def describe(arm: str, work: str, elements: str = 'ohl') -> str:

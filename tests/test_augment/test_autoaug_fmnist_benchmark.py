@@ -208,3 +208,27 @@ def test_bad_options_stop_before_any_training(bench, monkeypatch, tmp_path, caps
         with pytest.raises(SystemExit):
             module.main()
         assert message in capsys.readouterr().err
+
+
+def test_bin_shares_read_the_learned_strength_of_a_magnitude_axis(bench):
+    """The strength readout of 'randaugment-3bins': uniform pairs give each bin its share of elements; a policy
+    whose first operation is always a bin-14 element and second a bin-4 one reads 1 and 0 accordingly."""
+    import re
+
+    import numpy as np
+
+    from automl_mm.augment.elements import ELEMENT_SETS
+
+    module, _ = bench
+    listed = ELEMENT_SETS['randaugment-3bins']
+    num = len(listed)
+    uniform = module.bin_shares(np.full((num, num), 1 / num ** 2), 'randaugment-3bins')
+    shares = [(float(a), float(b)) for a, b in re.findall(r'bin \d+ ([\d.]+) \(uniform ([\d.]+)\)', uniform)]
+    assert len(shares) == 6 and all(a == pytest.approx(b, abs=1e-3) for a, b in shares)
+    assert shares[0][1] == pytest.approx(14 / 47, abs=1e-3)  # bin 4: 15 elements less Posterize(7), shared with 9
+    pairs = np.zeros((num, num))
+    pairs[listed.index(('Rotate', 14.0)), listed.index(('Solarize', 221.0))] = 1.0
+    text = module.bin_shares(pairs, 'randaugment-3bins')
+    assert 'first: bin 4 0.000 (uniform 0.298), bin 9 0.000 (uniform 0.298), bin 14 1.000' in text
+    assert 'second: bin 4 1.000 (uniform 0.298), bin 9 0.000' in text
+    assert module.bin_shares(pairs[:18, :18], 'randaugment') == ''
