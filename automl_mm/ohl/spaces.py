@@ -51,10 +51,15 @@ class AttributeSpace(PerCopySpace):
 
     Args:
         distribution: A categorical (then ``choices`` gives the value of each index) or a Gaussian distribution.
+            ``dict(type='Categorical')`` without ``num_choices`` takes one choice per entry of ``choices``.
         target: The attribute path (or several paths, all set to the same value).
-        choices: Values of a categorical's indices.
+        choices: Values of a categorical's indices, one per choice of the distribution.
         transform: ``None``, ``'exp'`` or ``'pow10'``, applied to a Gaussian sample (search on a log scale).
         name: Name in logs and outputs.
+
+    Raises:
+        ValueError: ``choices`` with a distribution that is not categorical or has another number of choices (an
+            index without a value, or a value that is never searched); ``transform`` with ``choices``.
 
     Examples:
         >>> space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.head.dropout.p',
@@ -67,13 +72,30 @@ class AttributeSpace(PerCopySpace):
 
     def __init__(self, distribution: dict | Any, target: str | Sequence[str], choices: Sequence | None = None,
                  transform: str | None = None, name: str | None = None) -> None:
+        choices = None if choices is None else list(choices)
+        if (choices is not None and isinstance(distribution, dict)
+                and str(distribution.get('type')).split('.')[-1] == 'Categorical'
+                and distribution.get('num_choices') is None and distribution.get('logits') is None):
+            distribution = dict(distribution, num_choices=len(choices))  # one choice per value
         super().__init__(distribution, name=name)
         self.targets = [target] if isinstance(target, str) else list(target)
         if not self.targets:
             raise ValueError('AttributeSpace needs at least one target path')
         if transform not in self._TRANSFORMS:
             raise ValueError(f"transform must be None, 'exp' or 'pow10', got {transform!r}")
-        self.choices = None if choices is None else list(choices)
+        if choices is not None:
+            where = f'AttributeSpace({self.name!r}, target={self.targets[0]!r})'
+            if not hasattr(self.distribution, 'probs'):
+                raise ValueError(f'{where}: choices index a categorical distribution, got '
+                                 f'{type(self.distribution).__name__}; leave choices out (or use a Categorical)')
+            if len(self.distribution.probs()) != len(choices):
+                raise ValueError(f'{where}: distribution has {len(self.distribution.probs())} choices but choices '
+                                 f'holds {len(choices)} values {choices}: leave distribution.num_choices out to '
+                                 'take one per value')
+            if transform is not None:
+                raise ValueError(f'{where}: transform={transform!r} applies to Gaussian samples; with choices give '
+                                 'the values themselves')
+        self.choices = choices
         self.transform = transform
         self.current: Any = None
 

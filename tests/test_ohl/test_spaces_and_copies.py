@@ -60,6 +60,28 @@ def test_attribute_space_samples_per_copy_and_exports_the_mode():
     assert 10**-2.5 < runner.model[1].p < 10**-1.5
 
 
+def test_attribute_space_choices_and_distribution_agree_or_are_refused():
+    """One choice per value: a categorical without num_choices takes len(choices); 3 choices over 4 values (0.5
+    never searched) or 5 over 4 (index 4 has no value, failing mid-training) are refused when the space is built,
+    as are choices with a Gaussian and a transform that choices would silently skip."""
+    space = AttributeSpace(dict(type='Categorical'), target='model.1.p', choices=[0.0, 0.1, 0.3, 0.5])
+    assert len(space.distribution.probs()) == 4
+    runner = _runner()
+    seen = set()
+    for seed in range(40):
+        space.begin_trunk(runner, 0, torch.Generator().manual_seed(seed))
+        seen.add(runner.model[1].p)
+    assert seen == {0.0, 0.1, 0.3, 0.5}
+    for num in (3, 5):
+        with pytest.raises(ValueError, match=rf"AttributeSpace\('AttributeSpace', target='model.1.p'\): distribution "
+                                             rf'has {num} choices but choices holds 4 values .*num_choices out'):
+            AttributeSpace(dict(type='Categorical', num_choices=num), target='model.1.p', choices=[0.0, 0.1, 0.3, 0.5])
+    with pytest.raises(ValueError, match='choices index a categorical distribution, got DiagGaussian'):
+        AttributeSpace(dict(type='DiagGaussian', mean=[0.0], std=0.1), target='model.1.p', choices=[0.0, 0.1])
+    with pytest.raises(ValueError, match="transform='exp' applies to Gaussian samples"):
+        AttributeSpace(dict(type='Categorical'), target='model.1.p', choices=[0.0, 0.1], transform='exp')
+
+
 def test_layout_rejects_a_world_size_that_does_not_fit():
     with pytest.raises(ValueError, match=r'world size 1 does not fit .*num_copies \(4\) x ranks_per_copy \(1\)'):
         init_copy_layout(4, 1)
