@@ -40,12 +40,10 @@ import numpy as np
 from _arms import ROOT, run_arms, set_trunk_iters
 from mmengine.config import Config
 
-from automl_mm.augment.elements import ELEMENT_SETS, randaugment_elements
+from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
-# element sets with a magnitude axis: their bins, for the learned strength (bin_shares)
-SET_BINS = {'randaugment-3bins': (4, 9, 14)}
 _TORCHVISION = {'trivialaugment': dict(type='TorchvisionAugment', policy='TrivialAugmentWide', fill=0),
                 'randaugment': dict(type='TorchvisionAugment', policy='RandAugment', num_ops=2, magnitude=9, fill=0)}
 
@@ -137,7 +135,7 @@ def bin_shares(pairs: np.ndarray, elements: str) -> str:
     """Where a set has a magnitude axis: the policy's first- and second-operation mass on each bin's elements,
     against uniform's (elements that two bins share, such as Posterize(7) of bins 4 and 9, and those without a
     magnitude are left out). ``pairs``: the E x E pair probabilities. Empty for a set of one magnitude."""
-    bins = SET_BINS.get(elements)
+    bins = ELEMENT_SET_BINS.get(elements)
     if bins is None:
         return ''
     listed = ELEMENT_SETS[elements]
@@ -190,7 +188,8 @@ def main() -> None:
     parser.add_argument('--copies', type=int, default=None, help='number of copies (default: the config\'s 4)')
     parser.add_argument('--lr', type=float, default=None, help='controller learning rate of the ohl arm')
     parser.add_argument('--distribution', choices=('factorised', 'categorical'), default='factorised',
-                        help='first x second element factors (the config) or one softmax over the 1,296 pairs')
+                        help='first x second element factors (the config) or one softmax over the E x E pairs '
+                             '(1,296 for the 36)')
     parser.add_argument('--trunk-iters', type=int, default=None,
                         help='OHL trunk length in iterations, every arm (default: the config\'s one epoch)')
     parser.add_argument('--policy-size', type=int, default=None,
@@ -228,7 +227,8 @@ def main() -> None:
                 parser.error(str(err))
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
-          f'OHL distribution {args.distribution}, elements {args.elements}', flush=True)
+          f'OHL distribution {args.distribution}, elements {args.elements}'
+          + (f', RandAugment bin {args.ra_magnitude}' if 'randaugment' in args.arms else ''), flush=True)
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), make_describe(args))
 
 

@@ -53,7 +53,8 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
 
     Several bins give every operation with a magnitude one element per bin (the space then chooses strengths as
     well as operations, which RandAugment fixes by hand and TrivialAugment draws uniformly): operation-major,
-    bins in the given order, an element that two bins map to (``Posterize`` rounds to whole bits) kept once;
+    bins in the given order, an element that two bins (or, at bin 0, both signs) map to kept once (``Posterize``
+    rounds to whole bits: bins 4 and 9 both give 7);
     ``Identity``, ``AutoContrast`` and ``Equalize`` once. Bins (4, 9, 14) give 3 + 15 x 3 - 1 = 47 elements.
 
     Args:
@@ -103,7 +104,8 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     order += ['Posterize', 'Solarize']
     elements: list[tuple[str, float | None]] = [('Identity', None)]
     elements += [(key.rstrip('+-'), value) for key in order for value in per_op[key]]
-    return elements + [('AutoContrast', None), ('Equalize', None)]
+    # at bin 0 both signs of an enhancement are the factor 1.0: one element
+    return list(dict.fromkeys(elements + [('AutoContrast', None), ('Equalize', None)]))
 
 
 # Named element sets for ``OHLAutoAugment(elements=...)``: 'ohl' (the 36 of Table 1), 'randaugment' (RandAugment's
@@ -112,8 +114,10 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
 # which the search has to find the milder operations itself; 'randaugment-3bins' (RandAugment's operations at bins
 # 4, 9 and 14 of 31, 47 elements, 2,209 pairs), a magnitude axis around torchvision's 9 along which the search
 # can move each operation's strength.
+#: The bins of each named set with a magnitude axis.
+ELEMENT_SET_BINS = {'randaugment-3bins': (4, 9, 14)}
 ELEMENT_SETS = {'ohl': DEFAULT_ELEMENTS, 'randaugment': randaugment_elements(),
-                'randaugment-3bins': randaugment_elements((4, 9, 14))}
+                **{name: randaugment_elements(bins) for name, bins in ELEMENT_SET_BINS.items()}}
 ELEMENT_SETS['ohl+randaugment'] = DEFAULT_ELEMENTS + [
     element for element in ELEMENT_SETS['randaugment'] if element not in DEFAULT_ELEMENTS]
 

@@ -29,7 +29,7 @@ from automl_mm.augment.choice import CHOICE_META_KEY, LiveChoiceTransform, LiveP
 from automl_mm.registry import SEARCH_SPACES
 
 from .attributes import get_attribute, set_attribute
-from .base import OHLSpace, PerCopySpace
+from .base import OHLSpace, PerCopySpace, distribution_kind
 
 
 def _plain(value: Any) -> Any:
@@ -72,11 +72,13 @@ class AttributeSpace(PerCopySpace):
 
     def __init__(self, distribution: dict | Any, target: str | Sequence[str], choices: Sequence | None = None,
                  transform: str | None = None, name: str | None = None) -> None:
-        choices = None if choices is None else list(choices)
-        if (choices is not None and isinstance(distribution, dict)
-                and str(distribution.get('type')).split('.')[-1] == 'Categorical'
-                and distribution.get('num_choices') is None and distribution.get('logits') is None):
-            distribution = dict(distribution, num_choices=len(choices))  # one choice per value
+        where = f'AttributeSpace({name or type(self).__name__!r}, target={target!r})'
+        if choices is not None:
+            if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or len(choices) < 2:
+                raise ValueError(f'{where}: choices must be a list of at least 2 values, got {choices!r}')
+            choices = list(choices)
+            if distribution_kind(distribution) == 'Categorical' and distribution.get('num_choices') is None:
+                distribution = dict(distribution, num_choices=len(choices))  # one choice per value
         super().__init__(distribution, name=name)
         self.targets = [target] if isinstance(target, str) else list(target)
         if not self.targets:
@@ -84,14 +86,15 @@ class AttributeSpace(PerCopySpace):
         if transform not in self._TRANSFORMS:
             raise ValueError(f"transform must be None, 'exp' or 'pow10', got {transform!r}")
         if choices is not None:
-            where = f'AttributeSpace({self.name!r}, target={self.targets[0]!r})'
             if not hasattr(self.distribution, 'probs'):
                 raise ValueError(f'{where}: choices index a categorical distribution, got '
                                  f'{type(self.distribution).__name__}; leave choices out (or use a Categorical)')
             if len(self.distribution.probs()) != len(choices):
+                key = 'factor_sizes' if hasattr(self.distribution, 'factor_sizes') else 'num_choices'
+                fix = (f'leave distribution.{key} out to take one per value' if isinstance(distribution, dict)
+                       else f'build the distribution with {len(choices)} choices')
                 raise ValueError(f'{where}: distribution has {len(self.distribution.probs())} choices but choices '
-                                 f'holds {len(choices)} values {choices}: leave distribution.num_choices out to '
-                                 'take one per value')
+                                 f'holds {len(choices)} values {choices}: {fix}')
             if transform is not None:
                 raise ValueError(f'{where}: transform={transform!r} applies to Gaussian samples; with choices give '
                                  'the values themselves')
@@ -193,7 +196,8 @@ class PipelineChoiceSpace(OHLSpace):
             default, ``dict(type='Categorical')``) takes the transform's number of choices (1,296 pairs for
             ``OHLAutoAugment``'s 36 elements); an explicit one that disagrees with the transform is refused when
             training starts. A ``FactorisedCategorical`` config without ``factor_sizes`` takes the transform's
-            factors (``(E, E)`` for ``OHLAutoAugment``'s E elements); explicit ones that differ are refused.
+            factors (``(E, E)`` for ``OHLAutoAugment``'s E elements); explicit sizes that factor the pairs another
+            way are refused (one factor, ``(E²,)``, is accepted).
         key: The ``key`` of the ``OHLRandomChoice`` transform(s) in the training pipeline.
         name: Name in logs and outputs; defaults to ``key``.
         policy_size: ``None`` (a draw per image) or K ≥ 1 choices drawn per copy and trunk (see above).
@@ -214,7 +218,7 @@ class PipelineChoiceSpace(OHLSpace):
         self.per_item = policy_size is None
         self.policy: list[int] = []  # this copy's choices for the current trunk (policy_size mode)
         distribution = dict(type='Categorical') if distribution is None else distribution
-        kind = str(distribution.get('type')).split('.')[-1] if isinstance(distribution, dict) else None
+        kind = distribution_kind(distribution)
         sized_later = (kind == 'Categorical' and distribution.get('num_choices') is None
                        and distribution.get('logits') is None) or \
             (kind == 'FactorisedCategorical' and distribution.get('factor_sizes') is None)
@@ -252,13 +256,20 @@ class PipelineChoiceSpace(OHLSpace):
         if len(sizes) > 1:
             raise ValueError(f'the choice transforms with key={self.key!r} have different numbers of choices {sizes}')
         factors = tuple(self.transforms[0].choice_factors)
-        if len({tuple(t.choice_factors) for t in self.transforms}) > 1:
-            raise ValueError(f'the choice transforms with key={self.key!r} factor their choices differently: '
-                             f'{sorted({tuple(t.choice_factors) for t in self.transforms})}')
+        names = [t.choice_names() for t in self.transforms]
+        if len({tuple(t.choice_factors) for t in self.transforms}) > 1 or \
+                any(n is not None and names[0] is not None and n != names[0] for n in names):
+            # one distribution for all: choice i must mean the same in each (the same elements, in the same order)
+            raise ValueError(f'the choice transforms with key={self.key!r} mean different things by the same choice '
+                             f'({", ".join(repr(t) for t in self.transforms)}): give each its own key and space')
         transform = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
         if self.distribution is None:
-            if str(self._distribution_cfg['type']).split('.')[-1] == 'FactorisedCategorical':  # without sizes
-                self.set_distribution(dict(self._distribution_cfg, factor_sizes=factors))
+            if distribution_kind(self._distribution_cfg) == 'FactorisedCategorical':  # without sizes
+                try:
+                    self.set_distribution(dict(self._distribution_cfg, factor_sizes=factors))
+                except ValueError as err:  # labels for other sizes: name the space and the transform's factors
+                    raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution takes factor_sizes='
+                                     f'{list(factors)} from {transform}: {err}') from err
             else:
                 self.set_distribution(dict(self._distribution_cfg, num_choices=sizes[0]))
         elif len(self.distribution.probs()) != sizes[0]:

@@ -342,6 +342,8 @@ def test_randaugment_elements_over_several_bins_are_each_bins_elements_once_by_o
     runs = [name for index, name in enumerate(names) if index == 0 or names[index - 1] != name]
     assert runs == list(dict.fromkeys(name for name, _ in singles[0]))
     assert [op.name for op in build_elements('randaugment-3bins')] == [op.name for op in build_elements(elements)]
+    zero = randaugment_elements((0, 9))  # bin 0: both signs of an enhancement are the factor 1.0, kept once
+    assert len(zero) == len(set(zero)) == 14 + 15 and zero.count(('Brightness', 1.0)) == 1
 
 
 def test_names_and_reprs():

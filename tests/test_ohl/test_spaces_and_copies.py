@@ -18,6 +18,7 @@ from automl_mm.ohl import (
     reset_copy_layout,
     set_attribute,
 )
+from automl_mm.ohl.distributions import Categorical
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +81,14 @@ def test_attribute_space_choices_and_distribution_agree_or_are_refused():
         AttributeSpace(dict(type='DiagGaussian', mean=[0.0], std=0.1), target='model.1.p', choices=[0.0, 0.1])
     with pytest.raises(ValueError, match="transform='exp' applies to Gaussian samples"):
         AttributeSpace(dict(type='Categorical'), target='model.1.p', choices=[0.0, 0.1], transform='exp')
+    for bad in ([0.1], 'abc'):
+        with pytest.raises(ValueError, match='choices must be a list of at least 2 values'):
+            AttributeSpace(dict(type='Categorical'), target='model.1.p', choices=bad)
+    with pytest.raises(ValueError, match='distribution has 3 choices .*build the distribution with 2 choices'):
+        AttributeSpace(Categorical(3), target='model.1.p', choices=[0.0, 0.1])
+    # the type as a class, and logits without num_choices: still one choice per value
+    space = AttributeSpace(dict(type=Categorical, logits=[0.0, 0.0, 5.0]), target='model.1.p', choices=[1, 2, 3])
+    assert space.value_of(space.distribution.mode()) == 3
 
 
 def test_layout_rejects_a_world_size_that_does_not_fit():
@@ -198,6 +207,8 @@ def test_factorised_space_takes_first_and_second_element_factors_from_the_transf
     fixed moves only the first factor's marginal. Sizes that factor the same number of choices another way are
     refused (each factor would mix first and second elements), as is a wrong product, naming the config key."""
     from automl_mm.augment import OHLAutoAugment
+    from automl_mm.augment.elements import randaugment_elements
+    from automl_mm.ohl.distributions import FactorisedCategorical
 
     runner = _pipeline_runner(OHLAutoAugment(elements='randaugment', key='aa'))
     space = PipelineChoiceSpace(dict(type='FactorisedCategorical'), key='aa')
@@ -215,6 +226,18 @@ def test_factorised_space_takes_first_and_second_element_factors_from_the_transf
     with pytest.raises(ValueError, match=r"has 1296 choices but .* has 324 \(18 x 18\): leave "
                                          r"distribution\.factor_sizes out"):
         PipelineChoiceSpace(dict(type='FactorisedCategorical', factor_sizes=(36, 36)), key='aa').resolve(runner)
+    classed = PipelineChoiceSpace(dict(type=FactorisedCategorical), key='aa')  # the type as a class
+    classed.resolve(runner)
+    assert classed.distribution.factor_sizes == [18, 18]
+    with pytest.raises(ValueError, match=r"takes factor_sizes=\[18, 18\] from OHLAutoAugment\(key='aa'\): labels"):
+        PipelineChoiceSpace(dict(type='FactorisedCategorical', labels=[['a', 'b']] * 2), key='aa').resolve(runner)
+    # one key, the same number of pairs, other elements: pair i would mean two things under one distribution
+    mixed = _pipeline_runner(OHLAutoAugment(elements='randaugment', key='aa'),
+                             OHLAutoAugment(elements=randaugment_elements(14), key='aa'))
+    with pytest.raises(ValueError, match="key='aa' mean different things by the same choice .*its own key"):
+        PipelineChoiceSpace(dict(type='FactorisedCategorical'), key='aa').resolve(mixed)
+    PipelineChoiceSpace(key='aa').resolve(_pipeline_runner(OHLAutoAugment(elements='randaugment', key='aa'),
+                                                           OHLAutoAugment(elements='randaugment', key='aa', fill=0)))
 
 
 def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it():
