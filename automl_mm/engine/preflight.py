@@ -18,6 +18,8 @@ import os.path as osp
 from collections.abc import Iterator
 from typing import Any
 
+from automl_mm.utils.scope import type_name
+
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
 _EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
 #: The items of pycocotools ``COCOeval.stats`` in its order (``COCOeval.summarize``) under mmdet ``CocoMetric``'s
@@ -31,7 +33,7 @@ class ConfigCheckError(ValueError):
 
 
 def _short_type(cfg: Any) -> str:
-    return str(cfg.get('type', '')).split('.')[-1] if isinstance(cfg, dict) else ''
+    return type_name(cfg.get('type', '')) if isinstance(cfg, dict) else ''
 
 
 def _datasets(dataset: Any, where: str) -> Iterator[tuple[dict, str]]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from automl_mm.registry import SAMPLERS
+from automl_mm.utils.scope import type_name
 
 from .base import BasePathSampler, BasePathSpace
 
@@ -283,11 +284,6 @@ _LR_SCHEDULER_ABSOLUTE_FIELDS = {
     'LinearLR': (), 'ConstantLR': (), 'MultiStepLR': (), 'StepLR': (), 'ExponentialLR': ()}
 
 
-def _type_name(kind) -> str:
-    """A config ``type`` as a bare class name: ``'mmengine.SGD'`` and ``torch.optim.SGD`` give ``'SGD'``."""
-    return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
-
-
 def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[dict] | None,
                           paths_per_update: int) -> tuple[dict, list[dict]]:
     """SGD settings under which mmengine's averaged gradient accumulation performs FairNAS's summed update.
@@ -318,10 +314,10 @@ def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[
     if m < 1:
         raise ValueError(f'paths_per_update must be >= 1, got {paths_per_update}')
     wrapper = copy.deepcopy(dict(optim_wrapper))
-    if _type_name(wrapper.get('type', 'OptimWrapper')) != 'OptimWrapper':
+    if type_name(wrapper.get('type', 'OptimWrapper')) != 'OptimWrapper':
         raise ValueError(f'optim_wrapper.type must be OptimWrapper for summed accumulation, got {wrapper["type"]!r}')
     optimizer = dict(wrapper.get('optimizer') or {})
-    if _type_name(optimizer.get('type')) != 'SGD':
+    if type_name(optimizer.get('type')) != 'SGD':
         raise ValueError(f'optim_wrapper.optimizer.type must be SGD (the lr / weight-decay equivalence is SGD\'s), '
                          f'got {optimizer.get("type")!r}')
     if wrapper.get('accumulative_counts', 1) != 1:
@@ -349,7 +345,7 @@ def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[
     out = []
     for i, scheduler in enumerate(schedulers):
         scheduler = copy.deepcopy(dict(scheduler))
-        kind = _type_name(scheduler.get('type'))
+        kind = type_name(scheduler.get('type'))
         if kind.endswith('Momentum'):
             out.append(scheduler)
             continue

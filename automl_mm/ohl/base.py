@@ -90,15 +90,6 @@ class BaseDistribution(metaclass=ABCMeta):
         return f'{type(self).__name__}({self.summary(top_k=3)})'
 
 
-def distribution_kind(cfg: Any) -> str | None:
-    """The class name a distribution config's ``type`` names (``'automl_mm.Categorical'``, ``'Categorical'`` and
-    the class itself all give ``'Categorical'``); ``None`` for anything but a config dict."""
-    if not isinstance(cfg, dict):
-        return None
-    kind = cfg.get('type')
-    return kind.__name__ if isinstance(kind, type) else str(kind).split('.')[-1]
-
-
 def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution') -> BaseDistribution:
     """A distribution from its ``SAMPLERS`` config (looked up in automl_mm's scope) or as given; ``what`` names the
     argument in the error."""

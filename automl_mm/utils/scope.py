@@ -6,6 +6,12 @@ from typing import Any
 from mmengine.registry import DefaultScope, Registry
 
 
+def type_name(kind: Any) -> str:
+    """A config ``type`` as a bare class name: ``'automl_mm.Categorical'``, ``'Categorical'`` and the class
+    ``Categorical`` itself all give ``'Categorical'``."""
+    return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
+
+
 def build_in_scope(registry: Registry, cfg: dict, default_args: dict | None = None) -> Any:
     """``registry.build(cfg)`` with ``automl_mm`` as the default scope while it builds.
 
