@@ -33,10 +33,13 @@ def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
 
 
 def run_config(config: str, seed: int, epochs: int) -> Config:
-    """``config`` set to ``seed`` and ``epochs``: one validation (on the test split) and one checkpoint, at the end."""
+    """``config`` set to ``seed`` (the runner's and the OHL hook's) and ``epochs``: one validation (on the test split
+    in the OHL benchmarks) and one checkpoint, at the end."""
     cfg = Config.fromfile(config)
     cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.custom_hooks[0].seed = seed
+    for hook in cfg.get('custom_hooks') or []:  # the OHL hook's own seed (a single-model baseline has no OHL hook)
+        if str(hook.get('type')).split('.')[-1] == 'OHLHook':
+            hook.seed = seed
     cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
     for scheduler in cfg.get('param_scheduler') or []:  # epoch-based cosine spans follow the run's length
         if 'T_max' in scheduler and scheduler.get('by_epoch', True):

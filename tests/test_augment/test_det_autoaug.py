@@ -271,3 +271,61 @@ def test_the_detection_benchmark_arms_build_the_intended_pipelines(monkeypatch):
     assert geometric and all(op['img_border_value'] == 0 for op in geometric)
     with pytest.raises(ValueError, match="unknown arm 'cutout'"):
         bench.make_configure(args)(arms_mod.run_config(bench.CONFIG, 0, 2), 'cutout')
+
+
+BASELINE = 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py'
+
+
+def test_the_single_model_baseline_is_the_ohl_configs_detector_without_the_engine():
+    """The baseline config claims the OHL detection config's detector, optimiser, schedule, test settings and flip
+    pipeline: it differs only by the copies, the controller and the augmentation pair."""
+    base, ohl = (Config.fromfile(osp.join(REPO_ROOT, p)) for p in (BASELINE, FASTER))
+    assert base.model == ohl.model and base.optim_wrapper == ohl.optim_wrapper
+    assert base.param_scheduler[0] == ohl.param_scheduler[0]
+    assert base.param_scheduler[1].T_max == base.train_cfg.max_epochs == 24
+    def steps(pipeline):
+        return [{k: v for k, v in t.items() if v is not None} for t in pipeline
+                if t['type'] != 'automl_mm.OHLAutoAugment']  # the base leaves backend_args=None explicit
+
+    assert steps(ohl.train_dataloader.dataset.pipeline) == steps(base.train_dataloader.dataset.pipeline)
+    assert base.val_evaluator == ohl.val_evaluator and 'custom_hooks' not in base
+    assert base.val_evaluator.ann_file.endswith('instances_val.json')
+
+
+def test_the_detection_regime_arms_and_a_run_on_the_val_split(det_root, tmp_path, monkeypatch):
+    """benchmarks/det_regime.py: each arm changes only the baseline's augmentation; a 'uniform' run (OHL's 36
+    elements replayed uniformly inside the mmdet pipeline) trains through tools/train.py and logs val box mAP."""
+    import argparse
+    import importlib
+
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    bench = importlib.import_module('det_regime')
+    arms_mod = importlib.import_module('_arms')
+    args = argparse.Namespace(train_images=16, data_root=det_root, val_interval=1)
+    head = ['LoadImageFromFile', 'LoadAnnotations', 'Resize']
+    expected = {'none': [*head, 'PackDetInputs'], 'flip': [*head, 'RandomFlip', 'PackDetInputs'],
+                'uniform': [*head, 'RandomFlip', 'automl_mm.FixedAutoAugment', 'PackDetInputs'],
+                'autoaugment': [*head, 'RandomFlip', 'AutoAugment', 'FilterAnnotations', 'PackDetInputs'],
+                'randaugment': [*head, 'RandomFlip', 'RandAugment', 'FilterAnnotations', 'PackDetInputs']}
+    for arm in bench.ARMS:
+        cfg = arms_mod.run_config(bench.CONFIG, 3, 2)
+        bench.make_configure(args)(cfg, arm)
+        assert [step['type'] for step in cfg.train_dataloader.dataset.pipeline] == expected[arm], arm
+        assert cfg.train_dataloader.dataset.indices == 16 and cfg.randomness.seed == 3
+        assert cfg.val_evaluator.ann_file == osp.join(det_root, 'annotations', 'instances_val.json')
+        assert cfg.train_cfg.val_interval == 1 and [s.T_max for s in cfg.param_scheduler if 'T_max' in s] == [2]
+    with pytest.raises(ValueError, match="unknown arm 'cutout'"):
+        bench.make_configure(args)(arms_mod.run_config(bench.CONFIG, 0, 2), 'cutout')
+
+    bench.make_configure(args)(cfg := arms_mod.run_config(bench.CONFIG, 0, 2), 'uniform')
+    for loader in ('train_dataloader', 'val_dataloader'):
+        for t in cfg[loader].dataset.pipeline:
+            if t['type'] == 'Resize':
+                t['scale'] = (96, 96)
+    cfg.train_dataloader.batch_size = 2
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    path, work = str(tmp_path / 'det_regime.py'), str(tmp_path / 'work')
+    cfg.dump(path)
+    run_tool('tools/train.py', path, '--work-dir', work)
+    curve = bench.val_curve(work)
+    assert [epoch for epoch, _ in curve] == [1, 2] and all(0 <= value <= 1 for _, value in curve)
