@@ -97,6 +97,14 @@ def ensure_fmnist_det(data_root: str) -> None:
         subprocess.run([sys.executable, 'tools/data/generate_fmnist_det.py', data_root], cwd=ROOT, check=True)
 
 
+def add_det_set_options(parser, train_images: int) -> None:
+    """The detection benchmarks' data options: ``--train-images`` (first N images of the train split, default
+    ``train_images``) and ``--data-root`` (the Fashion-MNIST detection set; :func:`ensure_fmnist_det` makes it)."""
+    parser.add_argument('--train-images', type=int, default=train_images, help='first N images of the train split')
+    parser.add_argument('--data-root', default='data/fmnist_det',
+                        help='the detection set (relative to the repository); generated here when missing')
+
+
 def move_data_root(cfg: Config, root: str) -> None:
     """Point every dataloader (train / val / test / reward) and evaluator of a ``configs/_base_/datasets``-style
     config that is set at ``root`` instead of ``cfg.data_root``."""

@@ -37,7 +37,7 @@ import copy
 import json
 import os.path as osp
 
-from _arms import ROOT, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, run_arms
+from _arms import ROOT, add_det_set_options, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, run_arms
 from autoaug_fmnist import policy_summary
 from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
 from mmdet.datasets.transforms.geometric import GeomTransform
@@ -113,10 +113,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--epochs', type=int, default=8, help='epochs (= OHL trunks) of every run')
-    parser.add_argument('--train-images', type=int, default=200, help='first N images of the train split')
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
-    parser.add_argument('--data-root', default='data/fmnist_det',
-                        help='the detection set (relative to the repository); generated here when missing')
+    add_det_set_options(parser, train_images=200)
     args = parser.parse_args()
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN, {args.train_images} training images, '

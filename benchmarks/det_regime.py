@@ -18,7 +18,7 @@ end (the val split is disjoint from the reward and test splits; the test split i
 mean ± std per arm over ``--seeds``. It chooses the image count and length at which ``benchmarks/autoaug_det.py``'s
 comparison means something: there, after 200 iterations from scratch, every augmentation lowered box mAP.
 
-Run: python benchmarks/det_regime.py [--seeds 0 1 2] [--arms none flip] [--train-images 400] [--epochs 24]
+Run: python benchmarks/det_regime.py [--seeds 0 1 2] [--arms none flip uniform] [--train-images 200] [--epochs 24]
      [--val-interval 8] [--data-root data/fmnist_det]
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import os
 import os.path as osp
 import time
 
-from _arms import ROOT, ensure_fmnist_det, final_accuracy, move_data_root, run_arms
+from _arms import ROOT, add_det_set_options, ensure_fmnist_det, final_accuracy, move_data_root, run_arms
 from autoaug_det import AREAS, fixed_policy
 
 CONFIG = osp.join(ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py')
@@ -72,12 +72,10 @@ def val_curve(work_dir: str) -> list[tuple[int, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--arms', nargs='+', default=['none', 'flip'], choices=ARMS)
-    parser.add_argument('--train-images', type=int, default=400, help='first N images of the train split')
+    parser.add_argument('--arms', nargs='+', default=['none', 'flip', 'uniform'], choices=ARMS)
     parser.add_argument('--epochs', type=int, default=24)
     parser.add_argument('--val-interval', type=int, default=8, help='epochs between val evaluations (0: at the end)')
-    parser.add_argument('--data-root', default='data/fmnist_det',
-                        help='the detection set (relative to the repository); generated here when missing')
+    add_det_set_options(parser, train_images=200)
     args = parser.parse_args()
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN (one model), {args.train_images} training images, '
