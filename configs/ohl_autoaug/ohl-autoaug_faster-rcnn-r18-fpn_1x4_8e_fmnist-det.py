@@ -37,7 +37,9 @@ train_dataloader = dict(
 
 # the Fashion-MNIST classification config's hook (copies, trunks, controller), rewarded by box mAP
 custom_hooks = [dict(_base_.ohl_autoaug_hook, reward_key='coco/bbox_mAP'), dict(type='automl_mm.OHLProgressHook')]
-optim_wrapper = dict(optimizer=dict(lr=0.02))
+# Gradients clipped at norm 35 (mmdet's value for Faster R-CNN on Objects365): from scratch at lr 0.02, one of
+# three single-model seeds went to NaN at iteration 86 without it (benchmarks/det_regime.py, 200 images).
+optim_wrapper = dict(optimizer=dict(lr=0.02), clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, convert_to_iter_based=True),
