@@ -29,6 +29,8 @@ Run: python benchmarks/autoaug_det.py [--seeds 0 1] [--epochs 8] [--train-images
 Cost, measured on 2 idle CPU cores: about 20 minutes per run at the defaults (2 min 25 s per trunk), so 6 arms x 2
 seeds take about 4 hours; the README's table used 100 training images and a 200-image reward split (a set made with
 ``tools/data/generate_fmnist_det.py data/fmnist_det_r200 --num-reward 200 --num-test 500``): 9.5-11 minutes per run.
+``benchmarks/det_regime.py`` measures, for the same detector as one model on the val split, at which image count
+and length augmentation starts to pay.
 """
 from __future__ import annotations
 
