@@ -15,6 +15,16 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def logged_rows(work_dir: str, key: str) -> list[dict]:
+    """Every row holding ``key`` of every ``scalars.json`` (mmengine's LocalVisBackend) under ``work_dir``."""
+    rows = []
+    for dirpath, _, files in os.walk(work_dir):
+        if 'scalars.json' in files:
+            with open(osp.join(dirpath, 'scalars.json')) as f:
+                rows += [row for row in map(json.loads, f) if key in row]
+    return rows
+
+
 def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
     """The last value of metric ``key`` the run logged (the final validation, on the test split in the benchmarks;
     e.g. ``'coco/bbox_mAP'`` for detectors).
@@ -22,11 +32,7 @@ def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
     Raises:
         RuntimeError: when no ``scalars.json`` under ``work_dir`` holds ``key``.
     """
-    rows = []
-    for dirpath, _, files in os.walk(work_dir):
-        if 'scalars.json' in files:
-            with open(osp.join(dirpath, 'scalars.json')) as f:
-                rows += [row for row in map(json.loads, f) if key in row]
+    rows = logged_rows(work_dir, key)
     if not rows:
         raise RuntimeError(f'no {key!r} was logged under {work_dir} (scalars.json)')
     return rows[-1][key]

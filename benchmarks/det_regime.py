@@ -24,12 +24,10 @@ Run: python benchmarks/det_regime.py [--seeds 0 1 2] [--arms none flip uniform] 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import os.path as osp
 import time
 
-from _arms import ROOT, add_det_set_options, ensure_fmnist_det, final_accuracy, move_data_root, run_arms
+from _arms import ROOT, add_det_set_options, ensure_fmnist_det, final_accuracy, logged_rows, move_data_root, run_arms
 from autoaug_det import AREAS, fixed_policy
 
 CONFIG = osp.join(ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py')
@@ -61,12 +59,7 @@ def make_configure(args: argparse.Namespace):
 
 def val_curve(work_dir: str) -> list[tuple[int, float]]:
     """``(epoch, coco/bbox_mAP)`` of every validation the run logged (its ``scalars.json``)."""
-    rows = []
-    for dirpath, _, files in os.walk(work_dir):
-        if 'scalars.json' in files:
-            with open(osp.join(dirpath, 'scalars.json')) as f:
-                rows += [row for row in map(json.loads, f) if 'coco/bbox_mAP' in row]
-    return [(row['step'], row['coco/bbox_mAP']) for row in rows]
+    return [(row['step'], row['coco/bbox_mAP']) for row in logged_rows(work_dir, 'coco/bbox_mAP')]
 
 
 def main() -> None:
