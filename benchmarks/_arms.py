@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from mmengine.config import Config
 
+from automl_mm.utils.scope import config_type_name
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -44,7 +46,7 @@ def run_config(config: str, seed: int, epochs: int) -> Config:
     cfg = Config.fromfile(config)
     cfg.randomness = dict(seed=seed, deterministic=False)
     for hook in cfg.get('custom_hooks') or []:  # the OHL hook's own seed (a single-model baseline has no OHL hook)
-        if str(hook.get('type')).split('.')[-1] == 'OHLHook':
+        if config_type_name(hook) == 'OHLHook':
             hook.seed = seed
     cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
     for scheduler in cfg.get('param_scheduler') or []:  # epoch-based cosine spans follow the run's length

@@ -18,7 +18,7 @@ import os.path as osp
 from collections.abc import Iterator
 from typing import Any
 
-from automl_mm.utils.scope import type_name
+from automl_mm.utils.scope import config_type_name
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
 _EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
@@ -30,10 +30,6 @@ COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@
 
 class ConfigCheckError(ValueError):
     """A config setting that cannot work, found before training; the message names the config key."""
-
-
-def _short_type(cfg: Any) -> str:
-    return type_name(cfg.get('type', '')) if isinstance(cfg, dict) else ''
 
 
 def _datasets(dataset: Any, where: str) -> Iterator[tuple[dict, str]]:
@@ -77,12 +73,12 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
     for loader, key in _loader_cfgs(cfg):
         for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
             ann_file = dataset.get('ann_file')
-            if 'coco' in _short_type(dataset).lower() and isinstance(ann_file, str) and ann_file:
+            if 'coco' in config_type_name(dataset).lower() and isinstance(ann_file, str) and ann_file:
                 root = dataset.get('data_root') or ''
                 found.append((ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file),
                               f'{where}.ann_file'))
     for metric, key in _evaluator_cfgs(cfg):
-        if 'coco' in _short_type(metric).lower() and isinstance(metric.get('ann_file'), str):
+        if 'coco' in config_type_name(metric).lower() and isinstance(metric.get('ann_file'), str):
             found.append((metric['ann_file'], f'{key}.ann_file'))
     return found
 
@@ -97,7 +93,7 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
     """
     if not isinstance(metric_cfg, dict):
         return None
-    kind = _short_type(metric_cfg)
+    kind = config_type_name(metric_cfg)
     if kind == 'Accuracy':
         topk = metric_cfg.get('topk', (1, ))
         topk = (topk, ) if isinstance(topk, int) else tuple(topk)
@@ -143,7 +139,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         _check_ohl_hook(cfg)
 
     train_cfg = {} if test_only else cfg.get('train_cfg') or {}
-    loop = _short_type(train_cfg)
+    loop = config_type_name(train_cfg)
     if loop in ('PCNASLoop', 'CRNASLoop'):
         default_key = 'coco/bbox_mAP' if loop == 'CRNASLoop' else 'accuracy/top1'
         evaluator, where = first_configured(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',

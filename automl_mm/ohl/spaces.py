@@ -27,7 +27,7 @@ import torch
 
 from automl_mm.augment.choice import CHOICE_META_KEY, LiveChoiceTransform, LivePolicy, OHLRandomChoice, version_key
 from automl_mm.registry import SEARCH_SPACES
-from automl_mm.utils.scope import type_name
+from automl_mm.utils.scope import config_type_name
 
 from .attributes import get_attribute, set_attribute
 from .base import OHLSpace, PerCopySpace
@@ -78,8 +78,7 @@ class AttributeSpace(PerCopySpace):
             if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or len(choices) < 2:
                 raise ValueError(f'{where}: choices must be a list of at least 2 values, got {choices!r}')
             choices = list(choices)
-            if (isinstance(distribution, dict) and type_name(distribution.get('type')) == 'Categorical'
-                    and distribution.get('num_choices') is None):
+            if config_type_name(distribution) == 'Categorical' and distribution.get('num_choices') is None:
                 distribution = dict(distribution, num_choices=len(choices))  # one choice per value
         super().__init__(distribution, name=name)
         self.targets = [target] if isinstance(target, str) else list(target)
@@ -220,7 +219,7 @@ class PipelineChoiceSpace(OHLSpace):
         self.per_item = policy_size is None
         self.policy: list[int] = []  # this copy's choices for the current trunk (policy_size mode)
         distribution = dict(type='Categorical') if distribution is None else distribution
-        kind = type_name(distribution.get('type')) if isinstance(distribution, dict) else None
+        kind = config_type_name(distribution)
         sized_later = (kind == 'Categorical' and distribution.get('num_choices') is None
                        and distribution.get('logits') is None) or \
             (kind == 'FactorisedCategorical' and distribution.get('factor_sizes') is None)
@@ -266,7 +265,7 @@ class PipelineChoiceSpace(OHLSpace):
                              f'({", ".join(repr(t) for t in self.transforms)}): give each its own key and space')
         transform = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
         if self.distribution is None:
-            if type_name(self._distribution_cfg.get('type')) == 'FactorisedCategorical':  # without sizes
+            if config_type_name(self._distribution_cfg) == 'FactorisedCategorical':  # without sizes
                 try:
                     self.set_distribution(dict(self._distribution_cfg, factor_sizes=factors))
                 except ValueError as err:  # labels for other sizes: name the space and the transform's factors

@@ -12,6 +12,11 @@ def type_name(kind: Any) -> str:
     return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
 
 
+def config_type_name(cfg: Any) -> str:
+    """:func:`type_name` of a config dict's ``type``; ``''`` for anything but a dict (or a dict without ``type``)."""
+    return type_name(cfg.get('type', '')) if isinstance(cfg, dict) else ''
+
+
 def build_in_scope(registry: Registry, cfg: dict, default_args: dict | None = None) -> Any:
     """``registry.build(cfg)`` with ``automl_mm`` as the default scope while it builds.
 
