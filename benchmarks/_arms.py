@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from mmengine.config import Config
 
+from automl_mm.augment.elements import ELEMENT_SETS
 from automl_mm.utils.scope import config_type_name
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -111,6 +112,15 @@ def add_det_set_options(parser, train_images: int) -> None:
     parser.add_argument('--train-images', type=int, default=train_images, help='first N images of the train split')
     parser.add_argument('--data-root', default='data/fmnist_det',
                         help='the detection set (relative to the repository); generated here when missing')
+
+
+def add_elements_option(parser, arms: str) -> None:
+    """``--elements`` (default ``'ohl'``, the paper's 36): the named element set (``ELEMENT_SETS``) of the pairs
+    drawn by ``arms`` (a phrase for the help text, e.g. ``'uniform and ohl arms'``)."""
+    parser.add_argument('--elements', choices=sorted(ELEMENT_SETS), default='ohl',
+                        help=f"{arms}: the elements of the pairs, the paper's 36 (default) or another named set, "
+                             "e.g. 'randaugment' (RandAugment's operations at magnitude 9: 18 elements with "
+                             "Identity, the Fashion-MNIST classification config's set)")
 
 
 def move_data_root(cfg: Config, root: str) -> None:

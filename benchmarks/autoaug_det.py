@@ -26,6 +26,10 @@ run is made on the reward split. The set is generated with ``tools/data/generate
 into ``--data-root`` when it is missing (deterministic; needs the Fashion-MNIST idx files, no download).
 
 Run: python benchmarks/autoaug_det.py [--seeds 0 1] [--epochs 8] [--train-images 200] [--arms ...]
+     [--elements ohl] [--trunk-iters N] [--lr 0.05]
+(``--elements``: the pairs' elements of the uniform and ohl arms, e.g. ``randaugment``: 18 elements with
+``Identity``; ``--trunk-iters``: shorter trunks, so more controller steps, every arm alike; ``--lr``: the ohl
+arm's controller learning rate.)
 Cost, measured on 2 idle CPU cores: about 20 minutes per run at the defaults (2 min 25 s per trunk), so 6 arms x 2
 seeds take about 4 hours; the README's table used 100 training images and a 200-image reward split (a set made with
 ``tools/data/generate_fmnist_det.py data/fmnist_det_r200 --num-reward 200 --num-test 500``): 9.5-11 minutes per run.
@@ -39,7 +43,17 @@ import copy
 import json
 import os.path as osp
 
-from _arms import ROOT, add_det_set_options, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, run_arms
+from _arms import (
+    ROOT,
+    add_det_set_options,
+    add_elements_option,
+    ensure_fmnist_det,
+    final_accuracy,
+    mean_std,
+    move_data_root,
+    run_arms,
+    set_trunk_iters,
+)
 from autoaug_fmnist import policy_summary
 from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
 from mmdet.datasets.transforms.geometric import GeomTransform
@@ -80,8 +94,9 @@ def fixed_policy(arm: str) -> list[dict]:
 
 def make_configure(args: argparse.Namespace):
     """``configure(cfg, arm)`` for :func:`_arms.run_arms`: the config's train pipeline with ``arm``'s augmentation
-    (between ``RandomFlip`` and ``PackDetInputs``, found by type), ``--train-images`` and ``--data-root`` applied and
-    the final evaluation on the test split. Raises ``ValueError`` for an unknown arm or a pipeline without
+    (between ``RandomFlip`` and ``PackDetInputs``, found by type), ``--train-images``, ``--data-root`` and
+    ``--trunk-iters`` applied (every arm), ``--elements`` (uniform and ohl arms) and ``--lr`` (ohl arm), and the
+    final evaluation on the test split. Raises ``ValueError`` for an unknown arm or a pipeline without
     ``RandomFlip`` / ``automl_mm.OHLAutoAugment``."""
     def configure(cfg, arm: str) -> None:
         if arm not in ARMS:
@@ -92,17 +107,23 @@ def make_configure(args: argparse.Namespace):
             move_data_root(cfg, args.data_root)
         # The one evaluation after the last epoch is the test split's (choices use the reward split only).
         cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, cfg.test_evaluator
-        if arm == 'ohl':
-            return
-        hook.controller.optimizer.lr = 0.0
-        if arm == 'uniform':
-            return
+        if args.trunk_iters is not None:  # the engine's trunk, every arm alike
+            set_trunk_iters(hook, args.trunk_iters)
         pipeline = cfg.train_dataloader.dataset.pipeline  # load, annotations, resize, flip, OHLAutoAugment, pack
         types = [step['type'] for step in pipeline]
         for needed in ('RandomFlip', 'automl_mm.OHLAutoAugment'):
             if needed not in types:
                 raise ValueError(f'{CONFIG}: train_dataloader.dataset.pipeline has no {needed} ({types})')
         flip, learned = types.index('RandomFlip'), types.index('automl_mm.OHLAutoAugment')
+        if arm == 'ohl':
+            pipeline[learned]['elements'] = args.elements
+            if args.lr is not None:
+                hook.controller.optimizer.lr = args.lr
+            return
+        hook.controller.optimizer.lr = 0.0
+        if arm == 'uniform':
+            pipeline[learned]['elements'] = args.elements
+            return
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
         inner = fixed_policy(arm)
         choice = dict(type='automl_mm.OHLRandomChoice', key='autoaug', transforms=[inner, inner])
@@ -114,13 +135,24 @@ def make_configure(args: argparse.Namespace):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
-    parser.add_argument('--epochs', type=int, default=8, help='epochs (= OHL trunks) of every run')
+    parser.add_argument('--epochs', type=int, default=8, help='epochs of every run (= OHL trunks unless --trunk-iters)')
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
     add_det_set_options(parser, train_images=200)
+    add_elements_option(parser, 'uniform and ohl arms')
+    parser.add_argument('--trunk-iters', type=int, default=None,
+                        help="OHL trunk length in iterations, every arm (default: the config's one epoch)")
+    parser.add_argument('--lr', type=float, default=None,
+                        help="controller learning rate of the ohl arm (default: the config's Adam lr 0.05)")
     args = parser.parse_args()
+    if args.trunk_iters is not None and args.trunk_iters < 1:
+        parser.error(f'--trunk-iters must be a positive number of iterations, got {args.trunk_iters}')
+    if args.lr is not None and not args.lr > 0:
+        parser.error(f'--lr must be a positive learning rate, got {args.lr}')
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN, {args.train_images} training images, '
-          f'{args.epochs} epochs, 4 copies, seeds {args.seeds}; box mAP on the test split', flush=True)
+          f'{args.epochs} epochs, 4 copies, seeds {args.seeds}, elements {args.elements}, trunk '
+          f'{f"{args.trunk_iters} iterations" if args.trunk_iters else "1 epoch"}, controller lr '
+          f'{args.lr or "of the config"}; box mAP on the test split', flush=True)
     areas: dict[str, list[list[float]]] = {arm: [] for arm in args.arms}
 
     def describe(arm: str, work: str) -> str:
@@ -130,7 +162,7 @@ def main() -> None:
         areas[arm].append(sml)
         text = (f' | mAP_s/m/l {sml[0]:.3f} / {sml[1]:.3f} / {sml[2]:.3f} | best copy reward '
                 f'{last["rewards"][last["best"]]:.3f}')
-        return text + policy_summary(work) if arm == 'ohl' else text
+        return text + policy_summary(work, args.elements) if arm == 'ohl' else text
 
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), describe, metric='coco/bbox_mAP',
              label='test bbox mAP', fmt='.3f')

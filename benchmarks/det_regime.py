@@ -9,7 +9,8 @@ spans the run), with one augmentation arm:
 * ``none``: no augmentation at all (the config's ``RandomFlip`` removed);
 * ``flip``: horizontal flip (the config's pipeline, mmdet's default);
 * ``uniform``: flip + a uniformly random ordered pair of OHL-Auto-Aug's 36 elements per image
-  (``FixedAutoAugment`` with ``probs=None``, fill 0, boxes follow the pixels);
+  (``FixedAutoAugment`` with ``probs=None``, fill 0, boxes follow the pixels; ``--elements randaugment``: of
+  RandAugment's operations at magnitude 9, 18 elements with ``Identity``, or another named set);
 * ``autoaugment`` / ``randaugment``: flip + mmdet's fixed ``AutoAugment`` (``policies_v0()``) or ``RandAugment``
   (2 of 15 operations), set as in ``benchmarks/autoaug_det.py``'s arms (fill 0, ``FilterAnnotations`` after).
 
@@ -19,7 +20,7 @@ mean ± std per arm over ``--seeds``. It chooses the image count and length at w
 comparison means something: there, after 200 iterations from scratch, every augmentation lowered box mAP.
 
 Run: python benchmarks/det_regime.py [--seeds 0 1 2] [--arms none flip uniform] [--train-images 200] [--epochs 24]
-     [--val-interval 8] [--data-root data/fmnist_det]
+     [--val-interval 8] [--data-root data/fmnist_det] [--elements ohl]
 """
 from __future__ import annotations
 
@@ -27,7 +28,16 @@ import argparse
 import os.path as osp
 import time
 
-from _arms import ROOT, add_det_set_options, ensure_fmnist_det, final_accuracy, logged_rows, move_data_root, run_arms
+from _arms import (
+    ROOT,
+    add_det_set_options,
+    add_elements_option,
+    ensure_fmnist_det,
+    final_accuracy,
+    logged_rows,
+    move_data_root,
+    run_arms,
+)
 from autoaug_det import AREAS, fixed_policy
 
 CONFIG = osp.join(ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py')
@@ -50,7 +60,8 @@ def make_configure(args: argparse.Namespace):
         if 'RandomFlip' not in types:
             raise ValueError(f'{CONFIG}: train_dataloader.dataset.pipeline has no RandomFlip ({types})')
         flip = types.index('RandomFlip')
-        policy = {'none': [], 'flip': [], 'uniform': [dict(type='automl_mm.FixedAutoAugment', fill=0)]}.get(arm)
+        uniform = dict(type='automl_mm.FixedAutoAugment', fill=0, elements=args.elements)
+        policy = {'none': [], 'flip': [], 'uniform': [uniform]}.get(arm)
         policy = fixed_policy(arm) if policy is None else policy
         head = pipeline[:flip] if arm == 'none' else pipeline[:flip + 1]
         cfg.train_dataloader.dataset.pipeline = [*head, *policy, *pipeline[flip + 1:]]
@@ -69,10 +80,11 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=24)
     parser.add_argument('--val-interval', type=int, default=8, help='epochs between val evaluations (0: at the end)')
     add_det_set_options(parser, train_images=200)
+    add_elements_option(parser, 'uniform arm')
     args = parser.parse_args()
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN (one model), {args.train_images} training images, '
-          f'{args.epochs} epochs, seeds {args.seeds}; box mAP on the val split', flush=True)
+          f'{args.epochs} epochs, seeds {args.seeds}, elements {args.elements}; box mAP on the val split', flush=True)
     start = [time.monotonic()]
 
     def describe(arm: str, work: str) -> str:

@@ -226,7 +226,7 @@ def test_the_detection_benchmark_arms_build_the_intended_pipelines(monkeypatch):
     monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
     bench = importlib.import_module('autoaug_det')
     arms_mod = importlib.import_module('_arms')
-    args = argparse.Namespace(train_images=16, data_root='/tmp/elsewhere')
+    args = argparse.Namespace(train_images=16, data_root='/tmp/elsewhere', elements='ohl', trunk_iters=None, lr=None)
     expected = {
         'none': ['LoadImageFromFile', 'LoadAnnotations', 'Resize', 'automl_mm.OHLRandomChoice', 'PackDetInputs'],
         'flip': ['LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomFlip', 'automl_mm.OHLRandomChoice',
@@ -272,6 +272,25 @@ def test_the_detection_benchmark_arms_build_the_intended_pipelines(monkeypatch):
     with pytest.raises(ValueError, match="unknown arm 'cutout'"):
         bench.make_configure(args)(arms_mod.run_config(bench.CONFIG, 0, 2), 'cutout')
 
+    # --elements reaches the pairs of the uniform and ohl arms only; --trunk-iters every arm's engine alike; --lr the
+    # ohl arm's controller only (the fixed arms stay at lr 0)
+    args = argparse.Namespace(train_images=16, data_root='/tmp/elsewhere', elements='randaugment', trunk_iters=25,
+                              lr=0.2)
+    for arm in bench.ARMS:
+        cfg = arms_mod.run_config(bench.CONFIG, 3, 2)
+        bench.make_configure(args)(cfg, arm)
+        hook = cfg.custom_hooks[0]
+        assert hook.trunk_iters == 25 and 'trunk_epochs' not in hook, arm
+        assert hook.controller.optimizer.lr == (0.2 if arm == 'ohl' else 0.0), arm
+        elements = [step.get('elements') for step in cfg.train_dataloader.dataset.pipeline
+                    if step['type'] == 'automl_mm.OHLAutoAugment']
+        assert elements == (['randaugment'] if arm in ('uniform', 'ohl') else []), arm
+    # the space sizes its factors from the transform: 18 x 18 for RandAugment's elements at magnitude 9
+    from automl_mm.augment import OHLAutoAugment
+    step = dict(cfg.train_dataloader.dataset.pipeline[-2])  # the ohl arm, built last
+    assert step.pop('type') == 'automl_mm.OHLAutoAugment'
+    assert tuple(OHLAutoAugment(**step).choice_factors) == (18, 18)
+
 
 BASELINE = 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py'
 
@@ -304,7 +323,7 @@ def test_the_detection_regime_arms_and_a_run_on_the_val_split(det_root, tmp_path
     monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
     bench = importlib.import_module('det_regime')
     arms_mod = importlib.import_module('_arms')
-    args = argparse.Namespace(train_images=16, data_root=det_root, val_interval=1)
+    args = argparse.Namespace(train_images=16, data_root=det_root, val_interval=1, elements='ohl')
     head = ['LoadImageFromFile', 'LoadAnnotations', 'Resize']
     expected = {'none': [*head, 'PackDetInputs'], 'flip': [*head, 'RandomFlip', 'PackDetInputs'],
                 'uniform': [*head, 'RandomFlip', 'automl_mm.FixedAutoAugment', 'PackDetInputs'],
@@ -319,6 +338,11 @@ def test_the_detection_regime_arms_and_a_run_on_the_val_split(det_root, tmp_path
         assert cfg.train_cfg.val_interval == 1 and [s.T_max for s in cfg.param_scheduler if 'T_max' in s] == [2]
     with pytest.raises(ValueError, match="unknown arm 'cutout'"):
         bench.make_configure(args)(arms_mod.run_config(bench.CONFIG, 0, 2), 'cutout')
+    for elements in ('ohl', 'randaugment'):  # --elements: the uniform arm's pairs
+        bench.make_configure(argparse.Namespace(**{**vars(args), 'elements': elements}))(
+            cfg := arms_mod.run_config(bench.CONFIG, 0, 2), 'uniform')
+        uniform = cfg.train_dataloader.dataset.pipeline[-2]
+        assert uniform == dict(type='automl_mm.FixedAutoAugment', fill=0, elements=elements)
 
     bench.make_configure(args)(cfg := arms_mod.run_config(bench.CONFIG, 0, 2), 'uniform')
     for loader in ('train_dataloader', 'val_dataloader'):
