@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os.path as osp
 
 from _arms import (
@@ -58,6 +59,8 @@ from autoaug_fmnist import policy_summary
 from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
 from mmdet.datasets.transforms.geometric import GeomTransform
 from mmdet.registry import TRANSFORMS
+
+from automl_mm.augment.elements import ELEMENT_SETS
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py')
 ARMS = ('none', 'flip', 'uniform', 'autoaugment', 'randaugment', 'ohl')
@@ -162,7 +165,10 @@ def main() -> None:
         areas[arm].append(sml)
         text = (f' | mAP_s/m/l {sml[0]:.3f} / {sml[1]:.3f} / {sml[2]:.3f} | best copy reward '
                 f'{last["rewards"][last["best"]]:.3f}')
-        return text + policy_summary(work, args.elements) if arm == 'ohl' else text
+        if arm != 'ohl':
+            return text
+        entropy, uniform = last['distributions']['autoaug']['entropy'], 2 * math.log(len(ELEMENT_SETS[args.elements]))
+        return text + f' | entropy {entropy:.3f} (uniform {uniform:.3f})' + policy_summary(work, args.elements)
 
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), describe, metric='coco/bbox_mAP',
              label='test bbox mAP', fmt='.3f')
