@@ -33,6 +33,10 @@ arm's controller learning rate.)
 Cost, measured on 2 idle CPU cores: about 20 minutes per run at the defaults (2 min 25 s per trunk), so 6 arms x 2
 seeds take about 4 hours; the README's table used 100 training images and a 200-image reward split (a set made with
 ``tools/data/generate_fmnist_det.py data/fmnist_det_r200 --num-reward 200 --num-test 500``): 9.5-11 minutes per run.
+At 200 training images and 24 epochs (``--epochs 24``, the regime ``benchmarks/det_regime.py`` chose) a run costs
+about 41 minutes on 2 idle cores (estimated from measured iteration and scoring times: 30 training the 4 copies, 11
+scoring the 200-image reward split after each trunk); three such runs side by side (with single-model runs beside
+them) took 113-116 minutes each, measured.
 ``benchmarks/det_regime.py`` measures, for the same detector as one model on the val split, at which image count
 and length augmentation starts to pay.
 """
