@@ -122,14 +122,14 @@ def make_configure(args: argparse.Namespace):
             if needed not in types:
                 raise ValueError(f'{CONFIG}: train_dataloader.dataset.pipeline has no {needed} ({types})')
         flip, learned = types.index('RandomFlip'), types.index('automl_mm.OHLAutoAugment')
-        if arm == 'ohl':
+        if arm in ('uniform', 'ohl'):
             pipeline[learned]['elements'] = args.elements
+        if arm == 'ohl':
             if args.lr is not None:
                 hook.controller.optimizer.lr = args.lr
             return
         hook.controller.optimizer.lr = 0.0
         if arm == 'uniform':
-            pipeline[learned]['elements'] = args.elements
             return
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
         inner = fixed_policy(arm)
