@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -68,16 +69,35 @@ def train_command(cfg: Config, tmp: str, name: str) -> tuple[list[str], str, dic
 
 def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
              configure: Callable[[Config, str], None], describe: Callable[[str, str], str],
-             metric: str = 'accuracy/top1', label: str = 'test top-1', fmt: str = '.2f') -> dict[str, list[float]]:
+             metric: str = 'accuracy/top1', label: str = 'test top-1', fmt: str = '.2f',
+             work_dir: str | None = None) -> dict[str, list[float]]:
     """Train every (seed, arm) with ``configure(cfg, arm)`` applied; print one line per run (``label``: the final
-    ``metric``, then ``describe(arm, work_dir)``) and a summary."""
+    ``metric``, then ``describe(arm, work_dir)``) and a summary.
+
+    Runs go to a temporary folder deleted at the end, or, with ``work_dir`` (relative to the current directory),
+    to ``work_dir/<arm><seed>/`` (config, logs, ``scalars.json``, the OHL hook's ``ohl/history.json`` and policy),
+    kept.
+
+    Raises:
+        FileExistsError: before any training, when a run's folder under ``work_dir`` already exists (nothing is
+            overwritten).
+    """
+    names = [f'{arm}{seed}' for seed in seeds for arm in arms]
+    if work_dir is not None:
+        work_dir = osp.abspath(work_dir)
+        taken = [name for name in names if osp.exists(osp.join(work_dir, name))]
+        if taken:
+            raise FileExistsError(f'--work-dir {work_dir} already holds {", ".join(taken)}: choose another folder '
+                                  'or move those runs away (nothing was overwritten)')
+        os.makedirs(work_dir, exist_ok=True)
     results: dict[str, list[float]] = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory() as tmp:
+        root = work_dir or tmp
         for seed in seeds:
             for arm in arms:
                 cfg = run_config(config, seed, epochs)
                 configure(cfg, arm)
-                argv, work, env = train_command(cfg, tmp, f'{arm}{seed}')
+                argv, work, env = train_command(cfg, root, f'{arm}{seed}')
                 proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
                 if proc.returncode:
                     raise RuntimeError(f'{arm} seed {seed} failed:\n{proc.stderr[-3000:]}')
@@ -88,6 +108,19 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
     for arm, accs in results.items():
         print(f'{arm:8s} {mean_std(accs, fmt)}  ({", ".join(f"{a:{fmt}}" for a in accs)})')
     return results
+
+
+def add_work_dir_option(parser) -> None:
+    """``--work-dir DIR``: keep every run in ``DIR/<arm><seed>/`` (default: a temporary folder, deleted)."""
+    parser.add_argument('--work-dir', default=None,
+                        help='keep every run (config, logs, scalars.json, ohl/history.json) in DIR/<arm><seed>/ '
+                             '(default: a temporary folder, deleted at the end); DIR must not hold those runs yet')
+
+
+def uniform_pair_entropy(elements: str) -> float:
+    """The entropy (nats) of uniform ordered pairs of the named element set ``elements``: ``2 ln |elements|``, the
+    start of a factorised OHL-Auto-Aug policy (e.g. 7.167 for the paper's 36)."""
+    return 2 * math.log(len(ELEMENT_SETS[elements]))
 
 
 def set_trunk_iters(hook, iters: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
-from _arms import ROOT, run_arms
+from _arms import ROOT, add_work_dir_option, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
 
@@ -42,10 +42,11 @@ def main() -> None:
     parser.add_argument('--std', type=float, default=None, help="sigma of the am-lfs arm (default: the config's)")
     parser.add_argument('--parametrisation', choices=['monotone', 'piecewise'], default=None,
                         help="theta's layout (default: the config's, monotone)")
+    add_work_dir_option(parser)
     args = parser.parse_args()
     global STD, PARAMETRISATION
     STD, PARAMETRISATION = args.std, args.parametrisation
-    run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, lambda arm, work: '')
+    run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, lambda arm, work: '', work_dir=args.work_dir)
 
 
 if __name__ == '__main__':

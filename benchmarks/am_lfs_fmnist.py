@@ -20,7 +20,7 @@ import glob
 import json
 import os.path as osp
 
-from _arms import ROOT, run_arms, set_trunk_iters
+from _arms import ROOT, add_work_dir_option, run_arms, set_trunk_iters
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py')
 NOISES = {'clean': (0.0, 'symmetric'), 'sym20': (0.2, 'symmetric'), 'sym40': (0.4, 'symmetric'),
@@ -138,13 +138,15 @@ def main() -> None:
     parser.add_argument('--out', default=None, help='JSON file for the accuracies, rewards and learned θ')
     parser.add_argument('--plot', nargs='+', default=None, help='--out files to plot instead of training')
     parser.add_argument('--plot-out', default='am_lfs_fmnist_loss.png')
+    add_work_dir_option(parser)
     parser.parse_args(namespace=ARGS)
     if ARGS.plot:
         plot(ARGS.plot, ARGS.plot_out)
         return
     for arm in ARGS.arms:
         fixed_loss(arm)  # fail before training
-    results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe)
+    results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe,
+                       work_dir=ARGS.work_dir)
     if ARGS.out:
         with open(ARGS.out, 'w') as f:
             json.dump(dict(noise=ARGS.noise, seeds=ARGS.seeds, epochs=ARGS.epochs, args=vars(ARGS),

@@ -26,10 +26,11 @@ run is made on the reward split. The set is generated with ``tools/data/generate
 into ``--data-root`` when it is missing (deterministic; needs the Fashion-MNIST idx files, no download).
 
 Run: python benchmarks/autoaug_det.py [--seeds 0 1] [--epochs 8] [--train-images 200] [--arms ...]
-     [--elements ohl] [--trunk-iters N] [--lr 0.05]
+     [--elements ohl] [--trunk-iters N] [--lr 0.05] [--work-dir DIR]
 (``--elements``: the pairs' elements of the uniform and ohl arms, e.g. ``randaugment``: 18 elements with
 ``Identity``; ``--trunk-iters``: shorter trunks, so more controller steps, every arm alike; ``--lr``: the ohl
-arm's controller learning rate.)
+arm's controller learning rate; ``--work-dir``: keep every run, with its ``ohl/history.json``, in
+``DIR/<arm><seed>/``.)
 Cost, measured on 2 idle CPU cores: about 20 minutes per run at the defaults (2 min 25 s per trunk), so 6 arms x 2
 seeds take about 4 hours; the README's table used 100 training images and a 200-image reward split (a set made with
 ``tools/data/generate_fmnist_det.py data/fmnist_det_r200 --num-reward 200 --num-test 500``): 9.5-11 minutes per run.
@@ -45,26 +46,25 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os.path as osp
 
 from _arms import (
     ROOT,
     add_det_set_options,
     add_elements_option,
+    add_work_dir_option,
     ensure_fmnist_det,
     final_accuracy,
     mean_std,
     move_data_root,
     run_arms,
     set_trunk_iters,
+    uniform_pair_entropy,
 )
 from autoaug_fmnist import policy_summary
 from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
 from mmdet.datasets.transforms.geometric import GeomTransform
 from mmdet.registry import TRANSFORMS
-
-from automl_mm.augment.elements import ELEMENT_SETS
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py')
 ARMS = ('none', 'flip', 'uniform', 'autoaugment', 'randaugment', 'ohl')
@@ -150,6 +150,7 @@ def main() -> None:
                         help="OHL trunk length in iterations, every arm (default: the config's one epoch)")
     parser.add_argument('--lr', type=float, default=None,
                         help="controller learning rate of the ohl arm (default: the config's Adam lr 0.05)")
+    add_work_dir_option(parser)
     args = parser.parse_args()
     if args.trunk_iters is not None and args.trunk_iters < 1:
         parser.error(f'--trunk-iters must be a positive number of iterations, got {args.trunk_iters}')
@@ -171,11 +172,11 @@ def main() -> None:
                 f'{last["rewards"][last["best"]]:.3f}')
         if arm != 'ohl':
             return text
-        entropy, uniform = last['distributions']['autoaug']['entropy'], 2 * math.log(len(ELEMENT_SETS[args.elements]))
+        entropy, uniform = last['distributions']['autoaug']['entropy'], uniform_pair_entropy(args.elements)
         return text + f' | entropy {entropy:.3f} (uniform {uniform:.3f})' + policy_summary(work, args.elements)
 
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), describe, metric='coco/bbox_mAP',
-             label='test bbox mAP', fmt='.3f')
+             label='test bbox mAP', fmt='.3f', work_dir=args.work_dir)
     print('\nmAP_s / mAP_m / mAP_l (mean ± std):')
     for arm, rows in areas.items():
         print(f'{arm:12s} ' + ' / '.join(mean_std([r[i] for r in rows], '.3f') for i in range(3)))

@@ -37,7 +37,7 @@ import os.path as osp
 import shutil
 
 import numpy as np
-from _arms import ROOT, run_arms, set_trunk_iters
+from _arms import ROOT, add_work_dir_option, run_arms, set_trunk_iters, uniform_pair_entropy
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
@@ -159,7 +159,7 @@ def describe(arm: str, work: str, elements: str = 'ohl') -> str:
     fmt = '.2f' if best > 0 else '.4f'  # top-1 in percent, or a log-likelihood in nats (<= 0)
     text = f' | best copy reward {best:{fmt}} | copy spread {spread:{fmt}}'
     if arm == 'ohl':
-        uniform = 2 * np.log(len(ELEMENT_SETS[elements]))
+        uniform = uniform_pair_entropy(elements)
         text += (f' | entropy {last["distributions"]["autoaug"]["entropy"]:.3f} (uniform {uniform:.3f})'
                  + policy_summary(work, elements))
     return text
@@ -214,6 +214,7 @@ def main() -> None:
     parser.add_argument('--reward', choices=('accuracy', 'log_likelihood'), default='accuracy',
                         help="the copies' reward, every arm: top-1 on the reward split (the config) or the mean "
                              'log-likelihood of its labels (continuous)')
+    add_work_dir_option(parser)
     args = parser.parse_args()
     if args.policy_size is not None and args.policy_size < 1:
         parser.error(f'--policy-size must be a positive number of pairs, got {args.policy_size}')
@@ -229,7 +230,8 @@ def main() -> None:
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
           f'OHL distribution {args.distribution}, elements {args.elements}'
           + (f', RandAugment bin {args.ra_magnitude}' if 'randaugment' in args.arms else ''), flush=True)
-    run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), make_describe(args))
+    run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), make_describe(args),
+             work_dir=args.work_dir)
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ mean ± std per arm over ``--seeds``. It chooses the image count and length at w
 comparison means something: there, after 200 iterations from scratch, every augmentation lowered box mAP.
 
 Run: python benchmarks/det_regime.py [--seeds 0 1 2] [--arms none flip uniform] [--train-images 200] [--epochs 24]
-     [--val-interval 8] [--data-root data/fmnist_det] [--elements ohl]
+     [--val-interval 8] [--data-root data/fmnist_det] [--elements ohl] [--work-dir DIR]
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from _arms import (
     ROOT,
     add_det_set_options,
     add_elements_option,
+    add_work_dir_option,
     ensure_fmnist_det,
     final_accuracy,
     logged_rows,
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument('--val-interval', type=int, default=8, help='epochs between val evaluations (0: at the end)')
     add_det_set_options(parser, train_images=200)
     add_elements_option(parser, 'uniform arm')
+    add_work_dir_option(parser)
     args = parser.parse_args()
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN (one model), {args.train_images} training images, '
@@ -94,7 +96,7 @@ def main() -> None:
         return f' | mAP_s/m/l {sml[0]:.3f} / {sml[1]:.3f} / {sml[2]:.3f} | val curve {curve} | {minutes:.1f} min'
 
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, make_configure(args), describe, metric='coco/bbox_mAP',
-             label='val bbox mAP', fmt='.3f')
+             label='val bbox mAP', fmt='.3f', work_dir=args.work_dir)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,94 @@
+"""benchmarks/_arms.py, the runner every OHL evidence benchmark shares: ``--work-dir`` keeps each run in
+``DIR/<arm><seed>/`` and never overwrites one; every benchmark built on it passes the option through; the uniform
+pair entropy is ``2 ln |elements|``."""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+
+BENCHMARKS = {'am_lfs_digits': 'ce', 'am_lfs_fmnist': 'ce', 'autoaug_det': 'flip', 'autoaug_digits': 'none',
+              'autoaug_fmnist': 'ohl', 'det_regime': 'flip'}  # each with one of its arms
+
+
+@pytest.fixture
+def arms(monkeypatch):
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    return importlib.import_module('_arms')
+
+
+class _FakeTrain:
+    """Stands in for ``tools/train.py`` (unit test only): writes one ``scalars.json`` row per run into the work dir
+    named on the command line and remembers the work dirs."""
+
+    def __init__(self):
+        self.work_dirs = []
+
+    def __call__(self, argv, **kwargs):
+        work = argv[argv.index('--work-dir') + 1]
+        self.work_dirs.append(work)
+        os.makedirs(osp.join(work, 'vis_data'), exist_ok=True)
+        with open(osp.join(work, 'vis_data', 'scalars.json'), 'w') as f:
+            f.write(json.dumps({'accuracy/top1': 50.0 + len(self.work_dirs)}) + '\n')
+        return type('Done', (), {'returncode': 0, 'stderr': ''})()
+
+
+def _run(arms, monkeypatch, work_dir):
+    fake = _FakeTrain()
+    monkeypatch.setattr(arms.subprocess, 'run', fake)
+    config = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
+    results = arms.run_arms(config, ['flip', 'ohl'], [0, 1], 2, lambda cfg, arm: None, lambda arm, work: '',
+                            work_dir=work_dir)
+    return fake, results
+
+
+def test_work_dir_keeps_every_run_under_its_arm_and_seed(arms, monkeypatch, tmp_path):
+    fake, results = _run(arms, monkeypatch, str(tmp_path / 'runs'))
+    expected = [str(tmp_path / 'runs' / name) for name in ('flip0', 'ohl0', 'flip1', 'ohl1')]
+    assert fake.work_dirs == expected
+    for work in expected:  # the dumped config and the logs stay after run_arms returns
+        assert osp.isfile(work + '.py') and osp.isfile(osp.join(work, 'vis_data', 'scalars.json'))
+    assert results == {'flip': [51.0, 53.0], 'ohl': [52.0, 54.0]}
+
+
+def test_without_work_dir_the_runs_go_to_a_temporary_folder_that_is_deleted(arms, monkeypatch):
+    fake, _ = _run(arms, monkeypatch, None)
+    assert len(fake.work_dirs) == 4 and not any(osp.exists(work) for work in fake.work_dirs)
+
+
+def test_an_existing_run_stops_everything_before_training_and_is_kept(arms, monkeypatch, tmp_path):
+    kept = tmp_path / 'runs' / 'ohl1'
+    kept.mkdir(parents=True)
+    (kept / 'history.json').write_text('[1]')
+    with pytest.raises(FileExistsError, match=r'--work-dir .*runs already holds ohl1'):
+        _run(arms, monkeypatch, str(tmp_path / 'runs'))
+    assert os.listdir(tmp_path / 'runs') == ['ohl1'] and (kept / 'history.json').read_text() == '[1]'
+
+
+@pytest.mark.parametrize('name, arm', BENCHMARKS.items())
+def test_every_benchmark_passes_work_dir_to_the_runner(arms, monkeypatch, tmp_path, name, arm):
+    module = importlib.import_module(name)
+    seen = {}
+
+    def fake_run_arms(*args, **kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(module, 'run_arms', fake_run_arms)
+    monkeypatch.setattr(module, 'ensure_fmnist_det', lambda root: None, raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', '--seeds', '0', '--arms', arm, '--work-dir', str(tmp_path)])
+    with pytest.raises(SystemExit):
+        module.main()
+    assert seen.get('work_dir') == str(tmp_path)
+
+
+def test_uniform_pair_entropy_is_twice_the_log_of_the_set_size(arms):
+    assert arms.uniform_pair_entropy('ohl') == pytest.approx(2 * math.log(36))  # 7.167, the paper's 36
+    assert arms.uniform_pair_entropy('randaugment') == pytest.approx(2 * math.log(18))  # 5.781
