@@ -28,6 +28,7 @@ from test_fmnist_det import write_fake_fashion  # noqa: E402
 
 FASTER = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
 MASK = 'configs/ohl_autoaug/ohl-autoaug_mask-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
+LONG = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_24e_fmnist-det.py'
 NUM_PAIRS = len(DEFAULT_ELEMENTS) ** 2
 
 
@@ -290,6 +291,49 @@ def test_the_detection_benchmark_arms_build_the_intended_pipelines(monkeypatch):
     step = dict(cfg.train_dataloader.dataset.pipeline[-2])  # the ohl arm, built last
     assert step.pop('type') == 'automl_mm.OHLAutoAugment'
     assert tuple(OHLAutoAugment(**step).choice_factors) == (18, 18)
+
+
+
+def test_the_24_epoch_leaf_is_the_benchmarks_ohl_arm_over_randaugments_elements(det_root, monkeypatch):
+    """The 24-epoch leaf trains what ``autoaug_det.py --arms ohl --elements randaugment --epochs 24 --train-images
+    200 --data-root data/fmnist_det_r200`` trains (detector, optimiser, schedule, engine, train pipeline, reward split
+    and every data root), validating on val instead of test; it builds and its choices (18 x 18 pairs) reach
+    ``PackDetInputs``."""
+    import argparse
+    import importlib
+
+    from automl_mm.augment import OHLAutoAugment
+
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    bench = importlib.import_module('autoaug_det')
+    arms_mod = importlib.import_module('_arms')
+    args = argparse.Namespace(train_images=200, data_root='data/fmnist_det_r200', elements='randaugment',
+                              trunk_iters=None, lr=None)
+    benchmark = arms_mod.run_config(bench.CONFIG, 0, 24)
+    bench.make_configure(args)(benchmark, 'ohl')
+    leaf = arms_mod.run_config(osp.join(REPO_ROOT, LONG), 0, 24)
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'custom_hooks', 'train_dataloader',
+                'reward_dataloader', 'reward_evaluator', 'test_dataloader', 'test_evaluator', 'data_root'):
+        assert leaf[key] == benchmark[key], key
+    assert leaf.val_evaluator.ann_file == 'data/fmnist_det_r200/annotations/instances_val.json'
+    assert leaf.val_dataloader.dataset.data_root == 'data/fmnist_det_r200/'
+    plain = Config.fromfile(osp.join(REPO_ROOT, LONG))  # its own epochs, not run_config's
+    assert plain.train_cfg.max_epochs == plain.train_cfg.val_interval == 24
+    assert [s.T_max for s in plain.param_scheduler if 'T_max' in s] == [24]
+
+    cfg = _leaf(LONG, det_root)
+    check_config(cfg)
+    build_check(cfg)
+    step = dict(cfg.train_dataloader.dataset.pipeline[-2])
+    assert step.pop('type') == 'automl_mm.OHLAutoAugment'
+    assert tuple(OHLAutoAugment(**step).choice_factors) == (18, 18)
+    dataset = _build(cfg.train_dataloader.dataset)
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=18 * 18), key='autoaug')
+    space.setup(SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset)),
+                SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    space.begin_trunk(None, 0, torch.Generator())
+    choice = dataset[0]['data_samples'].metainfo['ohl_choice']['autoaug']
+    assert 0 <= choice < 18 * 18
 
 
 BASELINE = 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py'
