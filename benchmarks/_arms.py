@@ -82,10 +82,9 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
         FileExistsError: before any training, when a run's folder under ``work_dir`` already exists (nothing is
             overwritten).
     """
-    names = [f'{arm}{seed}' for seed in seeds for arm in arms]
     if work_dir is not None:
         work_dir = osp.abspath(work_dir)
-        taken = [name for name in names if osp.exists(osp.join(work_dir, name))]
+        taken = [f'{arm}{seed}' for seed in seeds for arm in arms if osp.exists(osp.join(work_dir, f'{arm}{seed}'))]
         if taken:
             raise FileExistsError(f'--work-dir {work_dir} already holds {", ".join(taken)}: choose another folder '
                                   'or move those runs away (nothing was overwritten)')

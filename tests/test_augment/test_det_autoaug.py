@@ -66,10 +66,11 @@ def _build(dataset_cfg: dict):
         return DATASETS.build(copy.deepcopy(dataset_cfg))
 
 
-def _bound_space(dataset, probs=None) -> PipelineChoiceSpace:
-    """The leaf's PipelineChoiceSpace set up on ``dataset`` as the OHLHook does it, θ = ``probs`` (else uniform)."""
+def _bound_space(dataset, probs=None, num_choices: int = NUM_PAIRS) -> PipelineChoiceSpace:
+    """The leaf's PipelineChoiceSpace (``num_choices`` pairs) set up on ``dataset`` as the OHLHook does it, θ =
+    ``probs`` (else uniform)."""
     logits = None if probs is None else torch.log(torch.as_tensor(probs, dtype=torch.float64) + 1e-12).tolist()
-    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=NUM_PAIRS, logits=logits), key='autoaug')
+    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=num_choices, logits=logits), key='autoaug')
     runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset))
     space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
     space.begin_trunk(runner, 0, torch.Generator())
@@ -328,10 +329,7 @@ def test_the_24_epoch_leaf_is_the_benchmarks_ohl_arm_over_randaugments_elements(
     assert step.pop('type') == 'automl_mm.OHLAutoAugment'
     assert tuple(OHLAutoAugment(**step).choice_factors) == (18, 18)
     dataset = _build(cfg.train_dataloader.dataset)
-    space = PipelineChoiceSpace(dict(type='Categorical', num_choices=18 * 18), key='autoaug')
-    space.setup(SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset)),
-                SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
-    space.begin_trunk(None, 0, torch.Generator())
+    _bound_space(dataset, num_choices=18 * 18)
     choice = dataset[0]['data_samples'].metainfo['ohl_choice']['autoaug']
     assert 0 <= choice < 18 * 18
 
