@@ -59,6 +59,8 @@ def make_configure(args: argparse.Namespace):
             cfg.reward_dataloader.dataset.max_samples = args.reward_samples
         if args.lr is not None:
             hook.controller.optimizer.lr = args.lr
+        if args.entropy_weight:  # REINFORCE's entropy bonus (reward points per nat); the controller-free arms
+            hook.controller.entropy_weight = args.entropy_weight  # get lr 0 below, so the bonus moves nothing
         if args.distribution == 'categorical':  # E x E pairs, the factorised space's (E, E): the transform's
             hook.spaces[0].distribution = dict(type='Categorical')
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
@@ -127,8 +129,23 @@ def policy_summary(work: str, elements: str = 'ohl', top: int = 5) -> str:
         fmt = ', '.join
         parts.append(f'{label}: top {fmt(f"{names[i]} {num * marginal[i]:.2f}" for i in order[:top])}; '
                      f'avoided {fmt(f"{names[i]} {num * marginal[i]:.2f}" for i in order[::-1][:top])}')
-    shares = bin_shares(pairs, elements)
-    return '\n    ' + '\n    '.join(parts + ([shares] if shares else []))
+    shares = [text for text in (bin_shares(pairs, elements), randaugment_share(pairs, elements)) if text]
+    return '\n    ' + '\n    '.join(parts + shares)
+
+
+def randaugment_share(pairs: np.ndarray, elements: str) -> str:
+    """For the union set 'ohl+randaugment': the policy's first- and second-operation mass on RandAugment's 18
+    elements, and its mass on pairs of two of them, against uniform's (18 / 52 = 0.346 and 0.120): how far the
+    search moved toward the milder space on its own. ``pairs``: the E x E pair probabilities. Empty for another
+    set."""
+    if elements != 'ohl+randaugment':
+        return ''
+    listed, own = ELEMENT_SETS[elements], set(ELEMENT_SETS['randaugment'])
+    index = [i for i, e in enumerate(listed) if e in own]
+    share = len(index) / len(listed)
+    both = pairs[np.ix_(index, index)].sum()
+    return (f'RandAugment elements: first {pairs.sum(1)[index].sum():.3f}, second {pairs.sum(0)[index].sum():.3f} '
+            f'(uniform {share:.3f}); both {both:.3f} (uniform {share ** 2:.3f})')
 
 
 def bin_shares(pairs: np.ndarray, elements: str) -> str:
@@ -187,6 +204,9 @@ def main() -> None:
                         help='reward-split images scored per copy and trunk (default: the config\'s 2,000)')
     parser.add_argument('--copies', type=int, default=None, help='number of copies (default: the config\'s 4)')
     parser.add_argument('--lr', type=float, default=None, help='controller learning rate of the ohl arm')
+    parser.add_argument('--entropy-weight', type=float, default=0.0,
+                        help="ohl arm: weight of REINFORCE's entropy bonus, in reward points per nat (default 0: "
+                             'plain REINFORCE)')
     parser.add_argument('--distribution', choices=('factorised', 'categorical'), default='factorised',
                         help='first x second element factors (the config) or one softmax over the E x E pairs '
                              '(1,296 for the 36)')
@@ -218,6 +238,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.policy_size is not None and args.policy_size < 1:
         parser.error(f'--policy-size must be a positive number of pairs, got {args.policy_size}')
+    if not 0 <= args.entropy_weight < float('inf'):
+        parser.error(f'--entropy-weight must be a finite number >= 0, got {args.entropy_weight}')
     if not 0 <= args.ra_magnitude <= 30:
         parser.error(f'--ra-magnitude must be a bin in [0, 30], got {args.ra_magnitude}')
     if 'learned' in args.arms:  # before any training: every seed's policy must be there

@@ -186,6 +186,13 @@ def test_contract_checks_catch_broken_implementations():
 
     with pytest.raises(AssertionError, match='differs from autograd'):
         check_distribution(_WrongGrad(4, logits=[0.3, -0.2, 0.1, 0.0]))
+
+    class _WrongEntropyGrad(Categorical):
+        def grad_entropy(self):
+            return [-g for g in super().grad_entropy()]
+
+    with pytest.raises(AssertionError, match='grad_entropy\\(\\)\\[0\\]\\[0\\] differs from the central difference'):
+        check_distribution(_WrongEntropyGrad(4, logits=[0.3, -0.2, 0.1, 0.0]))
     CONTROLLERS.register_module(module=_WrongWay, force=True)
     try:
         with pytest.raises(AssertionError, match="copy 0's samples more likely"):

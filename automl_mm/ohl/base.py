@@ -72,6 +72,16 @@ class BaseDistribution(metaclass=ABCMeta):
         """Entropy in nats for discrete distributions; ``None`` where it is not reported."""
         return None
 
+    def grad_entropy(self) -> list[torch.Tensor]:
+        """Gradient of the entropy (nats) w.r.t. each parameter, one tensor per :meth:`parameters` entry: the
+        direction a controller's entropy bonus pushes (``REINFORCE(entropy_weight=...)``).
+
+        Raises:
+            NotImplementedError: the distribution has no analytic entropy gradient (its name is in the message).
+        """
+        raise NotImplementedError(f'{type(self).__name__} does not implement grad_entropy, so a controller cannot '
+                                  'add an entropy bonus to it (set entropy_weight=0)')
+
     def sample_count(self, stats: torch.Tensor) -> float:
         """How many samples the statistics ``stats`` summarise (the hook checks that a trunk counted some)."""
         raise NotImplementedError(f'{type(self).__name__} does not implement sample_count')

@@ -23,7 +23,10 @@ class REINFORCE(BaseController):
 
     * A_n = R_n − b, divided by (std(R) + eps) (population std) when ``normalize``;
     * g = (1/N) Σ_n A_n ∇θ mean log p_θ(samples of copy n), the gradient taken analytically from s_n
-      (:meth:`BaseDistribution.grad_mean_log_prob`);
+      (:meth:`BaseDistribution.grad_mean_log_prob`), plus β ∇θ H(p_θ) with ``entropy_weight`` β (the entropy
+      bonus of policy-gradient controllers, Williams & Peng 1991; used by ENAS's controller, Pham et al. 2018): it
+      keeps p_θ from collapsing on the few choices a noisy reward happened to favour, while choices with a clearly
+      lower reward still lose mass. β is in the reward's units (e.g. accuracy points per nat);
     * the optimiser *ascends* g (``p.grad = -g``, then ``optimizer.step()``), then
       :meth:`BaseDistribution.project_` keeps the parameters valid.
 
@@ -44,6 +47,8 @@ class REINFORCE(BaseController):
         momentum: Momentum of the moving-average baseline, in [0, 1).
         normalize: Divide advantages by the population std of this update's rewards plus ``eps``.
         eps: Added to the std when normalising (>= 0).
+        entropy_weight: β >= 0, the weight of the entropy bonus; 0 (default) is plain REINFORCE. The
+            distribution must implement :meth:`BaseDistribution.grad_entropy` when β > 0.
 
     Examples:
         >>> import torch
@@ -58,7 +63,7 @@ class REINFORCE(BaseController):
 
     def __init__(self, distribution: BaseDistribution | dict, optimizer: dict | None = None,
                  baseline: str = 'mean', momentum: float = 0.9, normalize: bool = False,
-                 eps: float = 1e-8) -> None:
+                 eps: float = 1e-8, entropy_weight: float = 0.0) -> None:
         distribution = build_distribution(distribution)
         params = distribution.parameters()
         if not params:
@@ -70,6 +75,11 @@ class REINFORCE(BaseController):
             raise ValueError(f'momentum must be in [0, 1), got {momentum!r}')
         if not eps >= 0:
             raise ValueError(f'eps must be >= 0, got {eps!r}')
+        if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) \
+                or not 0 <= entropy_weight < math.inf:
+            raise ValueError(f'entropy_weight must be a finite number >= 0, got {entropy_weight!r}')
+        if entropy_weight > 0:
+            distribution.grad_entropy()  # fails now, naming the distribution, rather than at the first trunk
         optimizer = dict(type='Adam', lr=0.05, betas=(0.5, 0.999)) if optimizer is None else optimizer
         if not isinstance(optimizer, dict) or 'type' not in optimizer or 'params' in optimizer:
             raise ValueError(f"optimizer must be a config dict with 'type' and without 'params', got {optimizer!r}")
@@ -79,6 +89,7 @@ class REINFORCE(BaseController):
         self.momentum = float(momentum)
         self.normalize = bool(normalize)
         self.eps = float(eps)
+        self.entropy_weight = float(entropy_weight)
         self.baseline: float | None = None
         self.num_updates = 0
 
@@ -91,7 +102,8 @@ class REINFORCE(BaseController):
 
         Returns:
             ``baseline`` (the b used), ``reward_mean``, ``reward_std``, ``reward_max``, ``advantage_abs_mean``,
-            ``grad_norm`` (norm of g) and, for discrete distributions, ``entropy`` after the update.
+            ``grad_norm`` (norm of g, the entropy bonus included) and, for discrete distributions, ``entropy``
+            after the update.
         """
         if len(stats) != len(rewards):
             raise ValueError(f'stats and rewards must have one entry per copy, got len(stats)={len(stats)} and '
@@ -118,6 +130,9 @@ class REINFORCE(BaseController):
                 g.add_(grad, alpha=float(advantage[n]))
         for g in direction:
             g.div_(num_copies)
+        if self.entropy_weight > 0:
+            for g, grad in zip(direction, self.distribution.grad_entropy()):
+                g.add_(grad, alpha=self.entropy_weight)
         grad_norm = math.sqrt(sum(float(g.pow(2).sum()) for g in direction))
 
         for p, g in zip(params, direction):

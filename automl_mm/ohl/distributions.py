@@ -76,6 +76,13 @@ def _load_into(param: torch.Tensor, value: Any, key: str) -> None:
         param.copy_(value)
 
 
+def _softmax_grad_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """dH/dz of H = -Σ p log p with p = softmax(z): -p ⊙ (log p + H) (zero where p underflows to 0)."""
+    log_p = torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny))
+    entropy = -torch.special.xlogy(probs, probs).sum()
+    return -probs * (log_p + entropy)
+
+
 class _DiscreteDistribution(BaseDistribution):
     """Shared summary, mode and entropy of distributions over ``num_choices`` flat indices."""
 
@@ -206,6 +213,9 @@ class Categorical(_DiscreteDistribution):
             return [torch.zeros(self.num_choices, dtype=_DTYPE)]
         return [stats / total - self.probs()]
 
+    def grad_entropy(self) -> list[torch.Tensor]:
+        return [_softmax_grad_entropy(self.probs())]
+
     def state_dict(self) -> dict:
         return {'logits': self.logits.detach().clone()}
 
@@ -318,6 +328,10 @@ class FactorisedCategorical(_DiscreteDistribution):
             marginal = grid.sum(dim=others) if others else grid
             grads.append(marginal / total - probs)
         return grads
+
+    def grad_entropy(self) -> list[torch.Tensor]:
+        # the entropy of independent factors is the sum of theirs: each factor's logits get their own
+        return [_softmax_grad_entropy(probs) for probs in self.factor_probs()]
 
     def state_dict(self) -> dict:
         return {'logits': [logits.detach().clone() for logits in self.logits]}
@@ -434,6 +448,11 @@ class DiagGaussian(BaseDistribution):
             grads.append(second_moment / var - 1)
         return grads
 
+    def grad_entropy(self) -> list[torch.Tensor]:
+        # H = Σ log σ + dim/2 · log(2πe): nothing depends on μ, dH/d(log σ) = 1
+        grads = [torch.zeros(self.dim, dtype=_DTYPE)]
+        return grads + [torch.ones(self.dim, dtype=_DTYPE)] if self.learn_std else grads
+
     def project_(self) -> None:
         if self.learn_std:
             with torch.no_grad():
@@ -523,6 +542,10 @@ class Product(BaseDistribution):
             grads.extend(component.grad_mean_log_prob(stats[start:start + size]))
             start += size
         return grads
+
+    def grad_entropy(self) -> list[torch.Tensor]:
+        # independent components: the entropy is the sum of theirs
+        return [g for component in self.components.values() for g in component.grad_entropy()]
 
     def sample_count(self, stats: torch.Tensor) -> float:
         # every sample has one value of each component: the first component's count is the count

@@ -12,7 +12,8 @@ Families and what is checked:
 * :func:`check_distribution` (``SAMPLERS``, OHL): seeded sampling is reproducible; ``log_prob`` is finite with
   the right shape; sufficient statistics add up over a split batch and count its samples; the analytic
   ``grad_mean_log_prob`` equals autograd's gradient of the mean log-probability (what REINFORCE relies on) and is
-  zero without samples; ``state_dict`` round-trips into the same parameter tensors; ``summary`` is JSON.
+  zero without samples; ``grad_entropy``, where implemented, is the entropy's gradient (central differences of
+  ``entropy()``); ``state_dict`` round-trips into the same parameter tensors; ``summary`` is JSON.
 * :func:`check_controller` (``CONTROLLERS``, OHL): a step moves the distribution toward the better copy's samples;
   steps are bitwise deterministic given their inputs (every rank applies the same update); ``state_dict``
   resumes exactly.
@@ -147,6 +148,8 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
                    f'grad_mean_log_prob(stats)[{i}] differs from autograd\'s gradient of the mean log_prob '
                    f'(max |diff| {float((g - e).abs().max()):.3g})')
 
+    _check_grad_entropy(dist, params)
+
     summary = dist.summary(top_k=3)
     try:
         json.dumps(summary)
@@ -166,6 +169,32 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
     _check(torch.equal(dist.log_prob(batch).detach(), before), dist,
            'load_state_dict(state_dict()) must restore the distribution exactly')
     return dist
+
+
+def _check_grad_entropy(dist: BaseDistribution, params: list[torch.Tensor], step: float = 1e-6) -> None:
+    """``grad_entropy`` (optional: what REINFORCE's entropy bonus uses) returns one tensor per parameter, and where
+    ``entropy()`` is reported, its central difference."""
+    try:
+        grads = dist.grad_entropy()
+    except NotImplementedError:
+        return
+    _check(len(grads) == len(params) and all(g.shape == p.shape for g, p in zip(grads, params)), dist,
+           'grad_entropy must return one tensor per parameter, shaped like it')
+    if dist.entropy() is None:
+        return
+    state = copy.deepcopy(dist.state_dict())
+    for i, (p, g) in enumerate(zip(params, grads)):
+        flat = p.detach().view(-1)
+        for j in range(flat.numel()):
+            with torch.no_grad():
+                flat[j] += step
+                upper = dist.entropy()
+                flat[j] -= 2 * step
+                lower = dist.entropy()
+                flat[j] += step
+            _check(math.isclose(float(g.reshape(-1)[j]), (upper - lower) / (2 * step), rel_tol=1e-4, abs_tol=1e-6),
+                   dist, f'grad_entropy()[{i}][{j}] differs from the central difference of entropy()')
+    dist.load_state_dict(state)
 
 
 def _log_prob_gap(dist: BaseDistribution, better: Any, worse: Any) -> float:

@@ -1,6 +1,6 @@
 """benchmarks/autoaug_fmnist.py: every arm changes only the augmentation of one config; the design options reach
 the engine of every arm (--copies, --trunk-iters, --shared-order, --reward) or the learned policy (--lr, --distribution,
---pair-prob, --policy-size, --elements)."""
+--pair-prob, --policy-size, --elements, --entropy-weight)."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +23,7 @@ def bench(monkeypatch):
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
                     trunk_iters=None, pair_prob=None, policy_size=None, shared_order=False, reward='accuracy',
-                    policies=None, save_policies=None, elements='ohl', ra_magnitude=9)
+                    policies=None, save_policies=None, elements='ohl', ra_magnitude=9, entropy_weight=0.0)
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -57,7 +57,7 @@ def test_arms_differ_only_in_the_augmentation(bench):
 def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair_arms(bench):
     module, arms = bench
     options = _options(copies=8, trunk_iters=16, pair_prob=0.5, lr=0.2, distribution='categorical',
-                       shared_order=True, reward='log_likelihood', policy_size=5)
+                       shared_order=True, reward='log_likelihood', policy_size=5, entropy_weight=0.3)
     for arm in module.ARMS:
         if arm == 'learned':
             continue  # needs a kept policy: test_the_learned_arm_replays_the_kept_policy_of_its_seed
@@ -77,6 +77,7 @@ def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair
             assert 'policy_size' not in hook.spaces[0], arm
             assert 'RandomApply' not in str(pipeline), arm
         assert hook.controller.optimizer.lr == (0.2 if arm == 'ohl' else 0.0), arm
+        assert hook.controller.entropy_weight == 0.3, arm  # inert where lr is 0
 
 
 def test_a_share_of_the_images_gets_a_pair_and_only_those_are_counted(bench):
@@ -201,6 +202,7 @@ def test_the_learned_arm_replays_the_kept_policy_of_its_seed(bench, tmp_path):
 def test_bad_options_stop_before_any_training(bench, monkeypatch, tmp_path, capsys):
     module, _ = bench
     for argv, message in ((['--arms', 'ohl', '--policy-size', '0'], '--policy-size must be a positive number'),
+                          (['--arms', 'ohl', '--entropy-weight', '-0.1'], '--entropy-weight must be a finite'),
                           (['--arms', 'learned', '--seeds', '4', '--policies', str(tmp_path)],
                            f'{tmp_path}/ohl4.py: no learned policy for seed 4')):
         monkeypatch.setattr('sys.argv', ['autoaug_fmnist.py', *argv])
@@ -232,3 +234,22 @@ def test_bin_shares_read_the_learned_strength_of_a_magnitude_axis(bench):
     assert 'first: bin 4 0.000 (uniform 0.298), bin 9 0.000 (uniform 0.298), bin 14 1.000' in text
     assert 'second: bin 4 1.000 (uniform 0.298), bin 9 0.000' in text
     assert module.bin_shares(pairs[:18, :18], 'randaugment') == ''
+
+
+def test_randaugment_share_reads_how_far_the_union_search_moved_toward_randaugments_elements(bench):
+    """The readout of 'ohl+randaugment': uniform pairs put 18 / 52 of each operation's mass on RandAugment's
+    elements; a policy whose pairs are always (Identity, Invert) reads 1 first, 0 second and 0 for both."""
+    import numpy as np
+
+    from automl_mm.augment.elements import ELEMENT_SETS
+
+    module, _ = bench
+    listed = ELEMENT_SETS['ohl+randaugment']
+    num = len(listed)
+    assert module.randaugment_share(np.full((num, num), 1 / num ** 2), 'ohl+randaugment') == (
+        'RandAugment elements: first 0.346, second 0.346 (uniform 0.346); both 0.120 (uniform 0.120)')
+    pairs = np.zeros((num, num))
+    pairs[listed.index(('Identity', None)), listed.index(('Invert', None))] = 1.0
+    assert module.randaugment_share(pairs, 'ohl+randaugment').startswith(
+        'RandAugment elements: first 1.000, second 0.000 (uniform 0.346); both 0.000')
+    assert module.randaugment_share(pairs[:36, :36], 'ohl') == ''
