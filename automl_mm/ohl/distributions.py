@@ -76,11 +76,15 @@ def _load_into(param: torch.Tensor, value: Any, key: str) -> None:
         param.copy_(value)
 
 
+def _entropy(probs: torch.Tensor) -> torch.Tensor:
+    """H = -Σ p log p in nats (0 log 0 = 0)."""
+    return -torch.special.xlogy(probs, probs).sum()
+
+
 def _softmax_grad_entropy(probs: torch.Tensor) -> torch.Tensor:
     """dH/dz of H = -Σ p log p with p = softmax(z): -p ⊙ (log p + H) (zero where p underflows to 0)."""
     log_p = torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny))
-    entropy = -torch.special.xlogy(probs, probs).sum()
-    return -probs * (log_p + entropy)
+    return -probs * (log_p + _entropy(probs))
 
 
 class _DiscreteDistribution(BaseDistribution):
@@ -133,7 +137,7 @@ class _DiscreteDistribution(BaseDistribution):
 
     def entropy(self) -> float:
         probs = self.probs()
-        return float(-torch.special.xlogy(probs, probs).sum())
+        return float(_entropy(probs))
 
     def mode(self) -> int:
         return int(torch.argmax(self.probs()))
@@ -296,7 +300,7 @@ class FactorisedCategorical(_DiscreteDistribution):
 
     def entropy(self) -> float:
         # the entropy of independent factors is the sum of theirs
-        return float(sum(-torch.special.xlogy(p, p).sum() for p in self.factor_probs()))
+        return float(sum(_entropy(p) for p in self.factor_probs()))
 
     def mode(self) -> int:
         return sum(int(torch.argmax(p)) * stride for p, stride in zip(self.factor_probs(), self._strides))
