@@ -5,7 +5,7 @@ linear, SGD lr 0.05 momentum 0.9 wd 5e-4, cosine, batch 64): ``per_class`` image
 training set minus a 5,000-image held-out part (seeded permutation), ``epochs`` epochs, arm ``none`` or
 ``cropflip`` (pad PAD, default 2, crop 28, horizontal flip). Prints one JSON line with the accuracy on the first
 2,000 images of the held-out part and on all 5,000 of it (never the test set), to choose the benchmark's image
-count and epochs.
+count and epochs. ``benchmarks/reward_horizon.py`` reuses its data split, model and training loop.
 
 Run: python benchmarks/fmnist_regime.py PER_CLASS EPOCHS {none,cropflip} SEED [WIDTHS, e.g. 32,64,128] [PAD]
 """
@@ -16,6 +16,7 @@ import gzip
 import json
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = '/usr/share/datasets/fashion-mnist/'
+BATCH = 64
 
 
 def _read(path: str, offset: int) -> np.ndarray:
@@ -30,56 +32,98 @@ def _read(path: str, offset: int) -> np.ndarray:
         return np.frombuffer(f.read(), np.uint8, offset=offset)
 
 
-def main() -> None:
-    torch.set_num_threads(1)
-    per_class, epochs, arm, seed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    width = tuple(int(c) for c in sys.argv[5].split(',')) if len(sys.argv) > 5 else (32, 64, 128)
-    pad = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+def load_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(images, labels, train, held_out)``: all 60,000 official training images (uint8, (60000, 28, 28)) and
+    labels, the indices of ``per_class`` training images per class (drawn with ``seed``) and of the 5,000 held-out
+    images (the same for every seed; disjoint from ``train``)."""
     images = _read(ROOT + 'train-images-idx3-ubyte.gz', 16).reshape(-1, 28, 28)
     labels = _read(ROOT + 'train-labels-idx1-ubyte.gz', 8).astype(np.int64)
     perm = np.random.default_rng(0).permutation(len(labels))
     held_out, pool = perm[:5000], perm[5000:]
     rng = np.random.default_rng([seed, 7])
     train = np.concatenate([rng.choice(pool[labels[pool] == c], per_class, replace=False) for c in range(10)])
+    return images, labels, train, held_out
 
-    def tensor(idx):
-        return torch.tensor(images[idx], dtype=torch.float32)[:, None].sub(127.5).div(127.5)
 
-    xt, yt = tensor(train), torch.tensor(labels[train])
-    xr, yr = tensor(held_out), torch.tensor(labels[held_out])
-    torch.manual_seed(seed)
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) → float (N, 1, 28, 28) in [-1, 1] (the demo's mean 127.5, std 127.5)."""
+    return torch.tensor(images, dtype=torch.float32)[:, None].sub(127.5).div(127.5)
+
+
+def build_net(width: tuple[int, ...] = (32, 64, 128)) -> nn.Module:
+    """The demo's SimpleConvNet: per width a 3×3 conv, BN, ReLU and 2×2 max-pool; global pooling; linear to 10."""
     layers, c_in = [], 1
     for c_out in width:
         layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
                    nn.MaxPool2d(2)]
         c_in = c_out
-    net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 10))
-    batch = 64
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 10))
+
+
+def crop_flip(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Random 28×28 crop of the batch padded by ``pad`` (background −1, i.e. black) and a horizontal flip with
+    probability 0.5; ``x`` is (B, 1, 28, 28)."""
+    padded = F.pad(x, (pad, pad, pad, pad), value=-1.0)
+    dx = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
+    dy = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
+    x = torch.stack([padded[k, :, dy[k]:dy[k] + 28, dx[k]:dx[k] + 28] for k in range(len(x))])
+    flip = torch.rand(len(x), generator=gen) < 0.5
+    x[flip] = x[flip].flip(-1)
+    return x
+
+
+def train_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, images: np.ndarray, labels: torch.Tensor,
+                gen: torch.Generator, *, cropflip: bool = True, pad: int = 2,
+                augment: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    """One epoch over ``images`` (uint8 (N, 28, 28)) in batches of 64, in an order drawn from ``gen``; ``augment``
+    maps one uint8 image to another (applied after crop + flip, as the engine's pipeline does)."""
+    net.train()
+    order = torch.randperm(len(images), generator=gen)
+    base = to_tensor(images)
+    for i in range(0, len(images), BATCH):
+        idx = order[i:i + BATCH]
+        x = base[idx]
+        if cropflip:
+            x = crop_flip(x, pad, gen)
+        if augment is not None:
+            grey = x[:, 0].mul(127.5).add(127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+            x = to_tensor(np.stack([augment(img) for img in grey]))
+        loss = F.cross_entropy(net(x), labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image hits (float, 1 = correct) of ``net`` in eval mode."""
+    net.eval()
+    with torch.no_grad():
+        return (net(x).argmax(1) == y).float()
+
+
+def make_optimizer(net: nn.Module, epochs: int, num_train: int):
+    """The demo's SGD (lr 0.05, momentum 0.9, weight decay 5e-4) and a per-iteration cosine over ``epochs``."""
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * ((len(train) + batch - 1) // batch))
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * ((num_train + BATCH - 1) // BATCH))
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    per_class, epochs, arm, seed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    width = tuple(int(c) for c in sys.argv[5].split(',')) if len(sys.argv) > 5 else (32, 64, 128)
+    pad = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+    images, labels, train, held_out = load_split(per_class, seed)
+    yt = torch.tensor(labels[train])
+    xr, yr = to_tensor(images[held_out]), torch.tensor(labels[held_out])
+    torch.manual_seed(seed)
+    net = build_net(width)
+    opt, sched = make_optimizer(net, epochs, len(train))
     gen = torch.Generator().manual_seed(seed)
     start = time.time()
     for _ in range(epochs):
-        net.train()
-        order = torch.randperm(len(train), generator=gen)
-        for i in range(0, len(train), batch):
-            idx = order[i:i + batch]
-            x = xt[idx]
-            if arm == 'cropflip':
-                padded = F.pad(x, (pad, pad, pad, pad), value=-1.0)
-                dx = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
-                dy = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
-                x = torch.stack([padded[k, :, dy[k]:dy[k] + 28, dx[k]:dx[k] + 28] for k in range(len(x))])
-                flip = torch.rand(len(x), generator=gen) < 0.5
-                x[flip] = x[flip].flip(-1)
-            loss = F.cross_entropy(net(x), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    net.eval()
-    with torch.no_grad():
-        hits = (net(xr).argmax(1) == yr).float()
+        train_epoch(net, opt, sched, images[train], yt, gen, cropflip=arm == 'cropflip', pad=pad)
+    hits = accuracy(net, xr, yr)
     print(json.dumps(dict(per_class=per_class, epochs=epochs, arm=arm, seed=seed, width=width, pad=pad,
                           held_out_acc=round(hits[:2000].mean().item() * 100, 2),
                           held_out_5000_acc=round(hits.mean().item() * 100, 2),

@@ -1,0 +1,135 @@
+"""What does OHL-Auto-Aug's one-trunk reward see? The short-horizon check on reduced Fashion-MNIST.
+
+OHL rewards a copy by its reward-split accuracy right after one trunk of training. A policy that helps the *final*
+accuracy (augmentation as a regulariser) may look worse after one trunk than a milder one, so a controller that
+follows the reward would drift toward the mildest policy (short-horizon bias, Wu et al. 2018, "Understanding
+Short-Horizon Bias in Stochastic Meta-Optimization"). This script measures both horizons on the same data, in the
+plain loop of ``benchmarks/fmnist_regime.py`` (the demo's model and optimiser, one thread, never the test set):
+
+* **final**: a model trained all ``--epochs`` with each policy; accuracy on held-out images 1,000-4,999;
+* **one trunk** (and ``--horizons`` trunks): along the trajectory trained with ``--trajectory``, every ``--every``
+  epochs the state (weights, optimiser, schedule) is branched, each policy trains from it for h epochs, and its
+  accuracy on held-out images 0-999 (the reward split's size in ``benchmarks/autoaug_fmnist.py``) is read, as OHL's
+  copies do after a trunk. ``--reps`` replicates per branch (replicate r: the same data order, crops and pair draws
+  for every policy, different across replicates) give the noise of one reading.
+
+Policies (all after crop + flip, pad 2, as the engine's pipeline): ``cropflip`` (nothing more), ``ra18`` (a
+uniformly random pair of RandAugment's 18 elements, ``FixedAutoAugment(elements='randaugment', fill=0)``) and
+``ohl36`` (of the paper's 36). Printed: per branch epoch the readings; then per policy the final accuracy and the
+mean one-trunk reward minus that of ``--trajectory``'s own policy, ± its standard error over branches and
+replicates, and the replicate noise (std of one reading at the same start).
+
+Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 100] [--every 20]
+     [--horizons 1 4] [--reps 2] [--trajectory ra18]      (about 10 minutes per seed on one idle core)
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+from fmnist_regime import accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
+
+from automl_mm.augment.policy import FixedAutoAugment
+
+POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
+
+
+def make_augment(policy: str, seed: tuple[int, ...]):
+    """The per-image pair of ``policy`` (None for ``cropflip``), its draws seeded by ``seed``."""
+    if POLICIES[policy] is None:
+        return None
+    np.random.seed(np.random.SeedSequence(seed).generate_state(1)[0])  # FixedAutoAugment seeds from np.random
+    transform = FixedAutoAugment(elements=POLICIES[policy], fill=0)
+    return lambda img: transform({'img': img})['img']
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--epochs', type=int, default=200)
+    parser.add_argument('--per-class', type=int, default=100)
+    parser.add_argument('--every', type=int, default=20, help='epochs between branch points')
+    parser.add_argument('--horizons', type=int, nargs='+', default=[1, 4], help='epochs trained in a branch')
+    parser.add_argument('--reps', type=int, default=2)
+    parser.add_argument('--trajectory', default='ra18', choices=sorted(POLICIES))
+    parser.add_argument('--no-final', action='store_true', help='skip the full runs of the other policies')
+    args = parser.parse_args(argv)
+    if args.every < 1 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1:
+        parser.error('--epochs, --every, --reps and --horizons must be >= 1')
+    torch.set_num_threads(1)
+    start = time.time()
+    images, labels, train, held_out = load_split(args.per_class, args.seed)
+    x_train, y_train = images[train], torch.tensor(labels[train])
+    x_reward, y_reward = to_tensor(images[held_out[:1000]]), torch.tensor(labels[held_out[:1000]])
+    x_final, y_final = to_tensor(images[held_out[1000:]]), torch.tensor(labels[held_out[1000:]])
+
+    def fresh():
+        torch.manual_seed(args.seed)
+        net = build_net()
+        return (net, *make_optimizer(net, args.epochs, len(train)))
+
+    horizon_max = max(args.horizons)
+    branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs]
+    net, opt, sched = fresh()
+    gen = torch.Generator().manual_seed(args.seed)
+    augment = make_augment(args.trajectory, (args.seed, 1))
+    readings = []  # dicts: epoch, rep, policy, horizon, reward
+    for epoch in range(args.epochs):
+        if epoch in branches:
+            state = copy.deepcopy((net.state_dict(), opt.state_dict(), sched.state_dict()))
+            for rep in range(args.reps):
+                for policy in POLICIES:
+                    net.load_state_dict(state[0])
+                    opt.load_state_dict(state[1])
+                    sched.load_state_dict(state[2])
+                    branch_gen = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch * 101 + rep)
+                    branch_aug = make_augment(policy, (args.seed, epoch, rep, 2))
+                    for h in range(1, horizon_max + 1):
+                        train_epoch(net, opt, sched, x_train, y_train, branch_gen, augment=branch_aug)
+                        if h in args.horizons:
+                            reward = accuracy(net, x_reward, y_reward).mean().item() * 100
+                            readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward))
+            net.load_state_dict(state[0])
+            opt.load_state_dict(state[1])
+            sched.load_state_dict(state[2])
+            print(json.dumps([r for r in readings if r['epoch'] == epoch]), flush=True)
+        train_epoch(net, opt, sched, x_train, y_train, gen, augment=augment)
+    finals = {args.trajectory: accuracy(net, x_final, y_final).mean().item() * 100}
+    for policy in ([] if args.no_final else [p for p in POLICIES if p != args.trajectory]):
+        net, opt, sched = fresh()
+        gen = torch.Generator().manual_seed(args.seed)
+        augment = make_augment(policy, (args.seed, 1))
+        for _ in range(args.epochs):
+            train_epoch(net, opt, sched, x_train, y_train, gen, augment=augment)
+        finals[policy] = accuracy(net, x_final, y_final).mean().item() * 100
+
+    def reward(epoch, rep, policy, horizon):
+        return next(r['reward'] for r in readings
+                    if (r['epoch'], r['rep'], r['policy'], r['horizon']) == (epoch, rep, policy, horizon))
+
+    summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
+                   branches=branches, reps=args.reps, final={p: round(v, 2) for p, v in finals.items()})
+    for h in args.horizons:
+        noise = [statistics.stdev([reward(e, r, p, h) for r in range(args.reps)])
+                 for e in branches for p in POLICIES] if args.reps > 1 else [float('nan')]
+        row = dict(replicate_noise=round(statistics.mean(noise), 2))
+        for policy in POLICIES:
+            diffs = [reward(e, r, policy, h) - reward(e, r, args.trajectory, h)
+                     for e in branches for r in range(args.reps)]
+            se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float('nan')
+            row[policy] = dict(mean=round(statistics.mean(reward(e, r, policy, h) for e in branches
+                                                          for r in range(args.reps)), 2),
+                               minus_trajectory=round(statistics.mean(diffs), 2), se=round(se, 2))
+        summary[f'horizon_{h}'] = row
+    summary['seconds'] = round(time.time() - start, 1)
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+if __name__ == '__main__':
+    main()
