@@ -53,14 +53,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--epochs', type=int, default=200)
     parser.add_argument('--per-class', type=int, default=100)
-    parser.add_argument('--every', type=int, default=20, help='epochs between branch points')
+    parser.add_argument('--every', type=int, default=20, help='epochs between branch points (0: none, finals only)')
     parser.add_argument('--horizons', type=int, nargs='+', default=[1, 4], help='epochs trained in a branch')
     parser.add_argument('--reps', type=int, default=2)
     parser.add_argument('--trajectory', default='ra18', choices=sorted(POLICIES))
     parser.add_argument('--no-final', action='store_true', help='skip the full runs of the other policies')
     args = parser.parse_args(argv)
-    if args.every < 1 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1:
-        parser.error('--epochs, --every, --reps and --horizons must be >= 1')
+    if args.every < 0 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1:
+        parser.error('--epochs, --reps and --horizons must be >= 1, --every >= 0')
     torch.set_num_threads(1)
     start = time.time()
     images, labels, train, held_out = load_split(args.per_class, args.seed)
@@ -73,8 +73,18 @@ def main(argv: list[str] | None = None) -> dict:
         net = build_net()
         return (net, *make_optimizer(net, args.epochs, len(train)))
 
+    def restore(state):
+        # copies: Optimizer.load_state_dict keeps the given momentum tensors, which the next epoch updates in place
+        net.load_state_dict(state[0])
+        opt.load_state_dict(copy.deepcopy(state[1]))
+        sched.load_state_dict(state[2])
+
     horizon_max = max(args.horizons)
-    branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs]
+    branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs] \
+        if args.every else []
+    if args.every and not branches:
+        parser.error(f'no branch point: --every {args.every} and --horizons up to {horizon_max} need more than '
+                     f'--epochs {args.epochs}')
     net, opt, sched = fresh()
     gen = torch.Generator().manual_seed(args.seed)
     augment = make_augment(args.trajectory, (args.seed, 1))
@@ -84,9 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
             state = copy.deepcopy((net.state_dict(), opt.state_dict(), sched.state_dict()))
             for rep in range(args.reps):
                 for policy in POLICIES:
-                    net.load_state_dict(state[0])
-                    opt.load_state_dict(state[1])
-                    sched.load_state_dict(state[2])
+                    restore(state)
                     branch_gen = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch * 101 + rep)
                     branch_aug = make_augment(policy, (args.seed, epoch, rep, 2))
                     for h in range(1, horizon_max + 1):
@@ -94,9 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
                         if h in args.horizons:
                             reward = accuracy(net, x_reward, y_reward).mean().item() * 100
                             readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward))
-            net.load_state_dict(state[0])
-            opt.load_state_dict(state[1])
-            sched.load_state_dict(state[2])
+            restore(state)
             print(json.dumps([r for r in readings if r['epoch'] == epoch]), flush=True)
         train_epoch(net, opt, sched, x_train, y_train, gen, augment=augment)
     finals = {args.trajectory: accuracy(net, x_final, y_final).mean().item() * 100}
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
                    branches=branches, reps=args.reps, final={p: round(v, 2) for p, v in finals.items()})
-    for h in args.horizons:
+    for h in args.horizons if branches else []:
         noise = [statistics.stdev([reward(e, r, p, h) for r in range(args.reps)])
                  for e in branches for p in POLICIES] if args.reps > 1 else [float('nan')]
         row = dict(replicate_noise=round(statistics.mean(noise), 2))
