@@ -20,7 +20,8 @@ mean one-trunk reward minus that of ``--trajectory``'s own policy, ± its standa
 replicates, and the replicate noise (std of one reading at the same start).
 
 Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 100] [--every 20]
-     [--horizons 1 4] [--reps 2] [--trajectory ra18]      (about 10 minutes per seed on one idle core)
+     [--horizons 1 4] [--reps 2] [--trajectory ra18] > seed0.log   (about 10 minutes per seed on one idle core)
+     python benchmarks/reward_horizon.py --summarise seed0.log seed1.log seed2.log      (mean ± std over seeds)
 """
 from __future__ import annotations
 
@@ -48,6 +49,70 @@ def make_augment(policy: str, seed: tuple[int, ...]):
     return lambda img: transform({'img': img})['img']
 
 
+def summarise(readings: list[dict], trajectory: str) -> dict:
+    """Per horizon h: ``replicate_noise`` (std of one reading over the replicates of a branch, averaged over
+    branches and policies; accuracy points) and per policy the mean reading, and its mean difference to
+    ``trajectory``'s reading at the same branch (replicates averaged first) with the standard error over branches,
+    for all branches and for those in the first and second half of training (``early`` / ``late``)."""
+    out = {}
+    epochs = sorted({r['epoch'] for r in readings})
+    half = epochs[len(epochs) // 2] if epochs else 0
+    for h in sorted({r['horizon'] for r in readings}):
+        table: dict[tuple[int, str], list[float]] = {}
+        for r in readings:
+            if r['horizon'] == h:
+                table.setdefault((r['epoch'], r['policy']), []).append(r['reward'])
+        policies = list(dict.fromkeys(p for _, p in table))
+        spreads = [statistics.stdev(v) for v in table.values() if len(v) > 1]
+        row: dict = dict(replicate_noise=round(statistics.mean(spreads), 2) if spreads else None)
+        for policy in policies:
+            diffs = {e: statistics.mean(table[e, policy]) - statistics.mean(table[e, trajectory]) for e in epochs}
+            entry = dict(mean=round(statistics.mean(x for e in epochs for x in table[e, policy]), 2))
+            for name, part in (('all', epochs), ('early', [e for e in epochs if e < half]),
+                               ('late', [e for e in epochs if e >= half])):
+                values = [diffs[e] for e in part]
+                if values:
+                    se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else None
+                    entry[name] = dict(minus_trajectory=round(statistics.mean(values), 2),
+                                       se=None if se is None else round(se, 2))
+            row[policy] = entry
+        out[f'horizon_{h}'] = row
+    return out
+
+
+def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
+    """Print each log's summary (recomputed from its branch lines) and, per horizon and policy, the mean ± std
+    over the logs (seeds) of the difference to ``trajectory`` and of the final accuracy."""
+    per_seed = []
+    for path in paths:
+        readings, final = [], None
+        with open(path) as f:
+            for line in f:
+                if line.startswith('[{'):
+                    readings += json.loads(line)
+                elif line.startswith('{') and '"final"' in line:
+                    final = json.loads(line)['final']
+        summary = dict(log=path, final=final, **summarise(readings, trajectory))
+        per_seed.append(summary)
+        print(json.dumps(summary))
+
+    def mean_std(values):
+        values = [v for v in values if v is not None]
+        if not values:
+            return None
+        return f'{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}'
+
+    for key in [k for k in per_seed[0] if k.startswith('horizon_')]:
+        for policy in POLICIES:
+            cells = {part: mean_std([s[key][policy].get(part, {}).get('minus_trajectory') for s in per_seed])
+                     for part in ('all', 'early', 'late')}
+            print(f'{key} {policy:>8} minus {trajectory}: all {cells["all"]} | early {cells["early"]} | '
+                  f'late {cells["late"]} | replicate noise '
+                  f'{mean_std([s[key]["replicate_noise"] for s in per_seed])}')
+    for policy in POLICIES:
+        print(f'final {policy:>8}: {mean_std([(s["final"] or {}).get(policy) for s in per_seed])}')
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seed', type=int, default=0)
@@ -58,7 +123,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--reps', type=int, default=2)
     parser.add_argument('--trajectory', default='ra18', choices=sorted(POLICIES))
     parser.add_argument('--no-final', action='store_true', help='skip the full runs of the other policies')
+    parser.add_argument('--summarise', nargs='+', metavar='LOG', help="only summarise these runs' printed lines")
     args = parser.parse_args(argv)
+    if args.summarise:
+        summarise_logs(args.summarise, args.trajectory)
+        return {}
     if args.every < 0 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1:
         parser.error('--epochs, --reps and --horizons must be >= 1, --every >= 0')
     torch.set_num_threads(1)
@@ -114,24 +183,9 @@ def main(argv: list[str] | None = None) -> dict:
             train_epoch(net, opt, sched, x_train, y_train, gen, augment=augment)
         finals[policy] = accuracy(net, x_final, y_final).mean().item() * 100
 
-    def reward(epoch, rep, policy, horizon):
-        return next(r['reward'] for r in readings
-                    if (r['epoch'], r['rep'], r['policy'], r['horizon']) == (epoch, rep, policy, horizon))
-
     summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
-                   branches=branches, reps=args.reps, final={p: round(v, 2) for p, v in finals.items()})
-    for h in args.horizons if branches else []:
-        noise = [statistics.stdev([reward(e, r, p, h) for r in range(args.reps)])
-                 for e in branches for p in POLICIES] if args.reps > 1 else [float('nan')]
-        row = dict(replicate_noise=round(statistics.mean(noise), 2))
-        for policy in POLICIES:
-            diffs = [reward(e, r, policy, h) - reward(e, r, args.trajectory, h)
-                     for e in branches for r in range(args.reps)]
-            se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float('nan')
-            row[policy] = dict(mean=round(statistics.mean(reward(e, r, policy, h) for e in branches
-                                                          for r in range(args.reps)), 2),
-                               minus_trajectory=round(statistics.mean(diffs), 2), se=round(se, 2))
-        summary[f'horizon_{h}'] = row
+                   branches=branches, reps=args.reps, final={p: round(v, 2) for p, v in finals.items()},
+                   **summarise(readings, args.trajectory))
     summary['seconds'] = round(time.time() - start, 1)
     print(json.dumps(summary), flush=True)
     return summary

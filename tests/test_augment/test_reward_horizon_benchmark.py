@@ -3,6 +3,7 @@ policy of a replicate starts from the same state."""
 from __future__ import annotations
 
 import importlib
+import json
 import os.path as osp
 
 import pytest
@@ -20,17 +21,25 @@ def bench(monkeypatch):
 
 
 @pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
-def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys):
+def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_path):
     plain = bench.main([*TINY, '--every', '0'])
     branched = bench.main([*TINY, '--every', '2', '--reps', '2'])
     assert plain['final'] == branched['final']  # the branches left weights, optimiser and schedule as they were
     assert branched['branches'] == [1]
-    lines = capsys.readouterr().out.splitlines()
-    readings = next(__import__('json').loads(line) for line in lines if line.startswith('[{'))
+    out = capsys.readouterr().out
+    readings = next(json.loads(line) for line in out.splitlines() if line.startswith('[{'))
     assert len(readings) == 2 * 3 * 2  # reps x policies x horizons
     row = branched['horizon_1']
-    assert row['ra18']['minus_trajectory'] == 0 and row['replicate_noise'] >= 0
+    assert row['ra18']['all'] == dict(minus_trajectory=0, se=None) and row['replicate_noise'] >= 0
     assert set(row) == {'replicate_noise', 'cropflip', 'ra18', 'ohl36'}
+    cropflip = [r['reward'] for r in readings if r['policy'] == 'cropflip' and r['horizon'] == 1]
+    ra18 = [r['reward'] for r in readings if r['policy'] == 'ra18' and r['horizon'] == 1]
+    assert row['cropflip']['all']['minus_trajectory'] == round(sum(cropflip) / 2 - sum(ra18) / 2, 2)
+    log = tmp_path / 'seed0.log'
+    log.write_text(out)
+    bench.main(['--summarise', str(log), str(log)])  # the seeds' table from the printed lines alone
+    table = capsys.readouterr().out
+    assert f"horizon_1 cropflip minus ra18: all {row['cropflip']['all']['minus_trajectory']:.2f} ± 0.00" in table
 
 
 def test_bad_options_are_refused(bench):
