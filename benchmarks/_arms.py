@@ -14,6 +14,7 @@ from collections.abc import Callable
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SETS
+from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV
 from automl_mm.utils.scope import config_type_name
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -63,7 +64,9 @@ def train_command(cfg: Config, tmp: str, name: str) -> tuple[list[str], str, dic
     """Dump ``cfg`` into ``tmp``; the tools/train.py command line (run it in ROOT), its work_dir and environment."""
     cfg_path, work = osp.join(tmp, f'{name}.py'), osp.join(tmp, name)
     cfg.dump(cfg_path)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    # EXIT_WITH_PARENT_ENV: a stopped benchmark stops its run (and the run its copies)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
+               **{EXIT_WITH_PARENT_ENV: '1'})
     return [sys.executable, 'tools/train.py', cfg_path, '--work-dir', work], work, env
 
 

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 PLAIN = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
@@ -33,7 +35,7 @@ def _common(epochs: int) -> list[str]:
 
 def _env(threads: int) -> dict:
     return dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
-                OMP_NUM_THREADS=str(threads))
+                OMP_NUM_THREADS=str(threads), **{EXIT_WITH_PARENT_ENV: '1'})
 
 
 def main() -> None:

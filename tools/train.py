@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError, diagnose_checkpoint_file, find_resumable_checkpoint, resolve_resume
 from automl_mm.engine.dist import gloo_without_gpus
-from automl_mm.engine.launch import launch_local, prestart_workers, required_world_size
+from automl_mm.engine.launch import exit_with_parent_if_asked, launch_local, prestart_workers, required_world_size
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config
 from automl_mm.registry import RUNNERS
@@ -102,6 +102,7 @@ def run(cfg: Config | str) -> None:
 
 
 def main() -> None:
+    exit_with_parent_if_asked()  # AUTOML_MM_EXIT_WITH_PARENT=1 (the benchmarks): stop when the caller is gone
     install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
     register_all_modules(init_default_scope=False)

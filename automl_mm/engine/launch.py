@@ -10,7 +10,11 @@ from __future__ import annotations
 import multiprocessing.forkserver
 import os
 import os.path as osp
+import select
+import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -61,8 +65,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def exit_with(pid: int, sig: int = signal.SIGTERM) -> threading.Thread:
+    """Send ``sig`` to this process as soon as process ``pid`` has exited (a daemon thread waits on its pidfd,
+    or checks it once a second where ``os.pidfd_open`` is missing). A ``pid`` that is already gone counts as
+    exited.
+
+    Every local worker watches its launcher this way, so a ``tools/train.py`` stopped by any signal, SIGKILL
+    included, takes its copies with it: they would otherwise go on training and writing checkpoints into a work
+    dir that a restarted run resumes from. (Their OS parent is the fork server, which outlives the launcher
+    while they run, so ``prctl(PR_SET_PDEATHSIG)`` would not fire.)
+    """
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd (non-Linux, old kernel) or already gone
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the process has exited
+        else:
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        os.kill(os.getpid(), sig)
+
+    thread = threading.Thread(target=watch, name=f'exit-with-{pid}', daemon=True)
+    thread.start()
+    return thread
+
+
+#: Set to ``1`` in the environment of ``tools/train.py`` to stop it (and so its workers) when the process that
+#: started it exits; the benchmarks set it for every run they start.
+EXIT_WITH_PARENT_ENV = 'AUTOML_MM_EXIT_WITH_PARENT'
+
+
+def exit_with_parent_if_asked() -> bool:
+    """Call :func:`exit_with` on this process's parent when :data:`EXIT_WITH_PARENT_ENV` is ``'1'``; returns
+    whether it did."""
+    if os.environ.get(EXIT_WITH_PARENT_ENV) != '1':
+        return False
+    exit_with(os.getppid())
+    return True
+
+
 def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Callable[[str], None],
-            cfg_path: str) -> None:
+            cfg_path: str, launcher: int) -> None:
+    exit_with(launcher)  # a killed launcher takes its workers with it
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(local_rank),
                       LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world_size))
     if threads:
@@ -92,7 +144,8 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     threads = 0 if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // world_size)
     prestart_workers()  # unless tools/train.py did already
     try:
-        mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path), nprocs=world_size,
+        mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path, os.getpid()),
+                           nprocs=world_size,
                            join=True, start_method=start_method())
     except mp.ProcessRaisedException as err:
         # torch terminated the other workers; keep only the failing worker's traceback, without this frame's.

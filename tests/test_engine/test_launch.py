@@ -4,11 +4,17 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from mmengine.config import Config
 
-from automl_mm.engine.launch import launch_local, start_method
+from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV, launch_local, start_method
+
+from conftest import REPO_ROOT
 
 
 def _report(cfg_path: str) -> None:
@@ -31,3 +37,104 @@ def test_cpu_workers_are_forked_from_a_preloaded_server_and_keep_the_patches(tmp
     assert [r['world_size'] for r in reports] == ['2', '2']
     assert all(r['patched'] for r in reports)  # the server imported automl_mm, which installs the patches
     assert reports[0]['parent'] == reports[1]['parent'] != os.getpid()  # the OS parent is the server, not this process
+
+
+LAUNCHER = '''
+import os, sys, time
+from mmengine.config import Config
+from automl_mm.engine.launch import launch_local
+
+def sleep(cfg_path):
+    with open(os.path.join(os.path.dirname(cfg_path), 'pid' + os.environ['RANK']), 'w') as f:
+        f.write(str(os.getpid()))
+    time.sleep(300)
+
+if __name__ == '__main__':
+    launch_local(Config(dict(work_dir=sys.argv[1])), 2, sleep)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(')')[-1].split()[0] != 'Z'  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow  # a fork server and two workers (about 10 s on 2 busy cores)
+@pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc (Linux)')
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
+def test_workers_stop_when_the_launcher_is_killed(tmp_path, sig):
+    """A killed ``tools/train.py`` must not leave its copies training (and writing into its work dir)."""
+    script = tmp_path / 'launcher.py'
+    script.write_text(LAUNCHER)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=env)
+    try:
+        deadline = time.time() + 120
+        while not all((tmp_path / f'pid{r}').exists() for r in (0, 1)):
+            assert proc.poll() is None and time.time() < deadline, 'the workers did not start'
+            time.sleep(0.2)
+        time.sleep(0.2)
+        pids = [int((tmp_path / f'pid{r}').read_text()) for r in (0, 1)]
+        assert all(_alive(p) for p in pids)
+        proc.send_signal(sig)
+        proc.wait(30)
+        deadline = time.time() + 30
+        while any(_alive(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in pids), f'workers {pids} outlived their launcher ({sig.name})'
+    finally:
+        proc.kill()
+        for r in (0, 1):
+            path = tmp_path / f'pid{r}'
+            if path.exists():
+                try:
+                    os.kill(int(path.read_text()), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def test_a_run_asked_to_exit_with_the_process_that_started_it(tmp_path):
+    """The benchmarks start ``tools/train.py`` with AUTOML_MM_EXIT_WITH_PARENT=1: a killed benchmark stops it."""
+    child = ('import os, time; from automl_mm.engine.launch import exit_with_parent_if_asked; '
+             f'asked = exit_with_parent_if_asked(); open({str(tmp_path / "pid")!r} + str(int(asked)), "w")'
+             '.write(str(os.getpid())); time.sleep(300)')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
+    parent = ('import os, subprocess, sys, time; '
+              f'env = dict(os.environ, {EXIT_WITH_PARENT_ENV}=sys.argv[1]); '
+              f'subprocess.Popen([sys.executable, "-c", {child!r}], env=env); time.sleep(300)')
+    pids = {}
+    for asked in ('1', '0'):
+        proc = subprocess.Popen([sys.executable, '-c', parent, asked], env=env)
+        path = tmp_path / f'pid{asked}'
+        try:
+            deadline = time.time() + 60
+            while not (path.exists() and path.read_text()):
+                assert time.time() < deadline and proc.poll() is None
+                time.sleep(0.1)
+            pids[asked] = int(path.read_text())
+            proc.kill()
+            proc.wait(30)
+            deadline = time.time() + 10
+            while _alive(pids[asked]) and time.time() < deadline:
+                time.sleep(0.1)
+        finally:
+            proc.kill()
+    try:
+        assert not _alive(pids['1'])  # asked: gone with its parent
+        assert _alive(pids['0'])  # not asked: an ordinary orphan (what every run was before)
+    finally:
+        for pid in pids.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_benchmark_runs_are_asked_to_exit_with_the_benchmark(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    from _arms import train_command
+    _, _, env = train_command(Config(dict(work_dir=str(tmp_path))), str(tmp_path), 'run')
+    assert env[EXIT_WITH_PARENT_ENV] == '1'
