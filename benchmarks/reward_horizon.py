@@ -20,7 +20,7 @@ mean one-trunk reward minus that of ``--trajectory``'s own policy, ± its standa
 replicates, and the replicate noise (std of one reading at the same start).
 
 Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 100] [--every 20]
-     [--horizons 1 4] [--reps 2] [--trajectory ra18] > seed0.log   (about 10 minutes per seed on one idle core)
+     [--horizons 1 4] [--reps 2] [--trajectory ra18] > seed0.log   (53 minutes per seed on 2 shared cores)
      python benchmarks/reward_horizon.py --summarise seed0.log seed1.log seed2.log      (mean ± std over seeds)
 """
 from __future__ import annotations
