@@ -137,51 +137,54 @@ def main(argv: list[str] | None = None) -> dict:
     x_reward, y_reward = to_tensor(images[held_out[:1000]]), torch.tensor(labels[held_out[:1000]])
     x_final, y_final = to_tensor(images[held_out[1000:]]), torch.tensor(labels[held_out[1000:]])
 
-    def fresh():
-        torch.manual_seed(args.seed)
-        net = build_net()
-        return (net, *make_optimizer(net, args.epochs, len(train)))
-
-    def restore(state):
-        # copies: Optimizer.load_state_dict keeps the given momentum tensors, which the next epoch updates in place
-        net.load_state_dict(state[0])
-        opt.load_state_dict(copy.deepcopy(state[1]))
-        sched.load_state_dict(state[2])
-
     horizon_max = max(args.horizons)
     branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs] \
         if args.every else []
     if args.every and not branches:
         parser.error(f'no branch point: --every {args.every} and --horizons up to {horizon_max} need more than '
                      f'--epochs {args.epochs}')
-    net, opt, sched = fresh()
-    gen = torch.Generator().manual_seed(args.seed)
-    augment = make_augment(args.trajectory, (args.seed, 1))
     readings = []  # dicts: epoch, rep, policy, horizon, reward
-    for epoch in range(args.epochs):
-        if epoch in branches:
-            state = copy.deepcopy((net.state_dict(), opt.state_dict(), sched.state_dict()))
-            for rep in range(args.reps):
-                for policy in POLICIES:
-                    restore(state)
-                    branch_gen = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch * 101 + rep)
-                    branch_aug = make_augment(policy, (args.seed, epoch, rep, 2))
-                    for h in range(1, horizon_max + 1):
-                        train_epoch(net, opt, sched, x_train, y_train, branch_gen, augment=branch_aug)
-                        if h in args.horizons:
-                            reward = accuracy(net, x_reward, y_reward).mean().item() * 100
-                            readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward))
-            restore(state)
-            print(json.dumps([r for r in readings if r['epoch'] == epoch]), flush=True)
-        train_epoch(net, opt, sched, x_train, y_train, gen, augment=augment)
-    finals = {args.trajectory: accuracy(net, x_final, y_final).mean().item() * 100}
-    for policy in ([] if args.no_final else [p for p in POLICIES if p != args.trajectory]):
-        net, opt, sched = fresh()
+
+    def branch(net, opt, sched, epoch: int) -> None:
+        """Read every policy's reward after 1..horizon_max epochs from this state, then put the state back."""
+        state = copy.deepcopy((net.state_dict(), opt.state_dict(), sched.state_dict()))
+
+        def restore():
+            # a copy: Optimizer.load_state_dict keeps the momentum tensors it is given and updates them in place
+            net.load_state_dict(state[0])
+            opt.load_state_dict(copy.deepcopy(state[1]))
+            sched.load_state_dict(state[2])
+
+        for rep in range(args.reps):
+            for policy in POLICIES:
+                restore()
+                branch_gen = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch * 101 + rep)
+                branch_aug = make_augment(policy, (args.seed, epoch, rep, 2))
+                for h in range(1, horizon_max + 1):
+                    train_epoch(net, opt, sched, x_train, y_train, branch_gen, augment=branch_aug)
+                    if h in args.horizons:
+                        reward = accuracy(net, x_reward, y_reward).mean().item() * 100
+                        readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward))
+        restore()
+        print(json.dumps([r for r in readings if r['epoch'] == epoch]), flush=True)
+
+    def run_policy(policy: str, branch_at: list[int]) -> float:
+        """Train ``policy`` for all epochs from the seed's initial weights, branching at ``branch_at``; returns
+        the final accuracy on held-out images 1,000-4,999."""
+        torch.manual_seed(args.seed)
+        net = build_net()
+        opt, sched = make_optimizer(net, args.epochs, len(train))
         gen = torch.Generator().manual_seed(args.seed)
         augment = make_augment(policy, (args.seed, 1))
-        for _ in range(args.epochs):
+        for epoch in range(args.epochs):
+            if epoch in branch_at:
+                branch(net, opt, sched, epoch)
             train_epoch(net, opt, sched, x_train, y_train, gen, augment=augment)
-        finals[policy] = accuracy(net, x_final, y_final).mean().item() * 100
+        return accuracy(net, x_final, y_final).mean().item() * 100
+
+    finals = {args.trajectory: run_policy(args.trajectory, branches)}
+    for policy in ([] if args.no_final else [p for p in POLICIES if p != args.trajectory]):
+        finals[policy] = run_policy(policy, [])
 
     summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
                    branches=branches, reps=args.reps, final={p: round(v, 2) for p, v in finals.items()},

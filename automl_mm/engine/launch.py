@@ -147,8 +147,7 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     prestart_workers()  # unless tools/train.py did already
     try:
         mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path, os.getpid()),
-                           nprocs=world_size,
-                           join=True, start_method=start_method())
+                           nprocs=world_size, join=True, start_method=start_method())
     except mp.ProcessRaisedException as err:
         # torch terminated the other workers; keep only the failing worker's traceback, without this frame's.
         raise WorkerError(f'worker rank {err.error_index} of {world_size} failed '

@@ -99,38 +99,31 @@ def test_workers_stop_when_the_launcher_is_killed(tmp_path):
 
 def test_a_run_asked_to_exit_with_the_process_that_started_it(tmp_path):
     """The benchmarks start ``tools/train.py`` with AUTOML_MM_EXIT_WITH_PARENT=1: a killed benchmark stops it."""
+    pid_file = tmp_path / 'pid'
     child = ('import os, time; from automl_mm.engine.launch import exit_with_parent_if_asked; '
-             f'asked = exit_with_parent_if_asked(); open({str(tmp_path / "pid")!r} + str(int(asked)), "w")'
-             '.write(str(os.getpid())); time.sleep(300)')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
-    parent = ('import os, subprocess, sys, time; '
-              f'env = dict(os.environ, {EXIT_WITH_PARENT_ENV}=sys.argv[1]); '
-              f'subprocess.Popen([sys.executable, "-c", {child!r}], env=env); time.sleep(300)')
-    pids = {}
-    for asked in ('1',):  # without the variable the child outlives its parent (what every run did before)
-        proc = subprocess.Popen([sys.executable, '-c', parent, asked], env=env)
-        path = tmp_path / f'pid{asked}'
-        try:
-            deadline = time.time() + 60
-            while not (path.exists() and path.read_text()):
-                assert time.time() < deadline and proc.poll() is None
-                time.sleep(0.1)
-            pids[asked] = int(path.read_text())
-            proc.kill()
-            proc.wait(30)
-            deadline = time.time() + 10
-            while _alive(pids[asked]) and time.time() < deadline:
-                time.sleep(0.1)
-        finally:
-            proc.kill()
+             f'assert exit_with_parent_if_asked(); open({str(pid_file)!r}, "w").write(str(os.getpid())); '
+             'time.sleep(300)')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get('PYTHONPATH', '')]),
+               **{EXIT_WITH_PARENT_ENV: '1'})
+    parent = f'import subprocess, sys, time; subprocess.Popen([sys.executable, "-c", {child!r}]); time.sleep(300)'
+    proc = subprocess.Popen([sys.executable, '-c', parent], env=env)
+    pid = None
     try:
-        assert not _alive(pids['1'])  # asked: gone with its parent
+        deadline = time.time() + 60
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        pid = int(pid_file.read_text())
+        proc.kill()
+        proc.wait(30)
+        deadline = time.time() + 10
+        while _alive(pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid)  # gone with its parent (without the variable it would outlive it)
     finally:
-        for pid in pids.values():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        proc.kill()
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_benchmark_runs_are_asked_to_exit_with_the_benchmark(monkeypatch, tmp_path):
