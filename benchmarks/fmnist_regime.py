@@ -72,17 +72,17 @@ def crop_flip(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
-def train_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, images: np.ndarray, labels: torch.Tensor,
+def train_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, images: torch.Tensor, labels: torch.Tensor,
                 gen: torch.Generator, *, cropflip: bool = True, pad: int = 2,
                 augment: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
-    """One epoch over ``images`` (uint8 (N, 28, 28)) in batches of 64, in an order drawn from ``gen``; ``augment``
-    maps one uint8 image to another (applied after crop + flip, as the engine's pipeline does)."""
+    """One epoch over ``images`` (:func:`to_tensor`'s (N, 1, 28, 28)) in batches of 64, in an order drawn from
+    ``gen``; ``augment`` maps one uint8 (28, 28) image to another (applied after crop + flip, as the engine's
+    pipeline does)."""
     net.train()
     order = torch.randperm(len(images), generator=gen)
-    base = to_tensor(images)
     for i in range(0, len(images), BATCH):
         idx = order[i:i + BATCH]
-        x = base[idx]
+        x = images[idx]
         if cropflip:
             x = crop_flip(x, pad, gen)
         if augment is not None:
@@ -114,7 +114,7 @@ def main() -> None:
     width = tuple(int(c) for c in sys.argv[5].split(',')) if len(sys.argv) > 5 else (32, 64, 128)
     pad = int(sys.argv[6]) if len(sys.argv) > 6 else 2
     images, labels, train, held_out = load_split(per_class, seed)
-    yt = torch.tensor(labels[train])
+    xt, yt = to_tensor(images[train]), torch.tensor(labels[train])
     xr, yr = to_tensor(images[held_out]), torch.tensor(labels[held_out])
     torch.manual_seed(seed)
     net = build_net(width)
@@ -122,7 +122,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(seed)
     start = time.time()
     for _ in range(epochs):
-        train_epoch(net, opt, sched, images[train], yt, gen, cropflip=arm == 'cropflip', pad=pad)
+        train_epoch(net, opt, sched, xt, yt, gen, cropflip=arm == 'cropflip', pad=pad)
     hits = accuracy(net, xr, yr)
     print(json.dumps(dict(per_class=per_class, epochs=epochs, arm=arm, seed=seed, width=width, pad=pad,
                           held_out_acc=round(hits[:2000].mean().item() * 100, 2),

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     start = time.time()
     images, labels, train, held_out = load_split(args.per_class, args.seed)
-    x_train, y_train = images[train], torch.tensor(labels[train])
+    x_train, y_train = to_tensor(images[train]), torch.tensor(labels[train])
     x_reward, y_reward = to_tensor(images[held_out[:1000]]), torch.tensor(labels[held_out[:1000]])
     x_final, y_final = to_tensor(images[held_out[1000:]]), torch.tensor(labels[held_out[1000:]])
 
