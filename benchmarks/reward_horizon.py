@@ -13,11 +13,18 @@ plain loop of ``benchmarks/fmnist_regime.py`` (the demo's model and optimiser, o
   copies do after a trunk. ``--reps`` replicates per branch (replicate r: the same data order, crops and pair draws
   for every policy, different across replicates) give the noise of one reading.
 
+Besides OHL's reward each branch reads candidate rewards that need no training beyond the trunk (``SIGNALS``): the
+reward split's mean log-likelihood of the labels (the ``LogLikelihood`` metric), and the reward split's accuracy
+and log-likelihood minus the same model's on its own (un-augmented) training images: minus the generalisation
+gap, which a policy that only speeds up fitting should widen. A candidate that ranks the policies as their final
+accuracies do would be worth a reward in the engine.
+
 Policies (all after crop + flip, pad 2, as the engine's pipeline): ``cropflip`` (nothing more), ``ra18`` (a
 uniformly random pair of RandAugment's 18 elements, ``FixedAutoAugment(elements='randaugment', fill=0)``) and
 ``ohl36`` (of the paper's 36). Printed: per branch epoch the readings; then per policy the final accuracy and the
 mean one-trunk reward minus that of ``--trajectory``'s own policy, ± its standard error over branches and
-replicates, and the replicate noise (std of one reading at the same start).
+replicates, and the replicate noise (std of one reading at the same start); the same for each candidate signal
+under ``signals``.
 
 Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 100] [--every 20]
      [--horizons 1 4] [--reps 2] [--trajectory ra18] > seed0.log   (53 minutes per seed on 2 shared cores)
@@ -33,11 +40,31 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from fmnist_regime import accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
 
 from automl_mm.augment.policy import FixedAutoAugment
 
 POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
+# Candidate rewards, each read from the same branch: name -> (value of one reading, decimals, unit).
+SIGNALS = {
+    'reward': (lambda r: r['reward'], 2, 'accuracy points'),  # OHL's reward: reward-split top-1
+    'log_likelihood': (lambda r: r['log_likelihood'], 4, 'nats'),  # the LogLikelihood metric's reward
+    'minus_gap': (lambda r: r['reward'] - r['train_acc'], 2, 'accuracy points'),  # reward-split minus training
+    'minus_ll_gap': (lambda r: r['log_likelihood'] - r['train_log_likelihood'], 4, 'nats'),
+}
+_KEYS = {'reward': ('reward',), 'log_likelihood': ('log_likelihood',), 'minus_gap': ('reward', 'train_acc'),
+         'minus_ll_gap': ('log_likelihood', 'train_log_likelihood')}  # what each signal reads
+
+
+def read(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Top-1 accuracy (percent) and mean log-likelihood of the labels (nats per image) of ``net`` in eval mode on
+    un-augmented images ``x``."""
+    net.eval()
+    with torch.no_grad():
+        log_probs = F.log_softmax(net(x), dim=1)
+    return ((log_probs.argmax(1) == y).float().mean().item() * 100,
+            log_probs.gather(1, y[:, None]).mean().item())
 
 
 def make_augment(policy: str, seed: tuple[int, ...]):
@@ -49,11 +76,13 @@ def make_augment(policy: str, seed: tuple[int, ...]):
     return lambda img: transform({'img': img})['img']
 
 
-def summarise(readings: list[dict], trajectory: str) -> dict:
-    """Per horizon h: ``replicate_noise`` (std of one reading over the replicates of a branch, averaged over
-    branches and policies; accuracy points) and per policy the mean reading, and its mean difference to
-    ``trajectory``'s reading at the same branch (replicates averaged first) with the standard error over branches,
-    for all branches and for those in the first and second half of training (``early`` / ``late``)."""
+def summarise(readings: list[dict], trajectory: str, signal: str = 'reward') -> dict:
+    """Per horizon h: ``replicate_noise`` (std of one reading of ``signal`` over the replicates of a branch,
+    averaged over branches and policies; in the signal's unit) and per policy the mean reading, and its mean
+    difference to ``trajectory``'s reading at the same branch (replicates averaged first) with the standard error
+    over branches, for all branches and for those in the first and second half of training (``early`` /
+    ``late``)."""
+    value, ndigits, _ = SIGNALS[signal]
     out = {}
     epochs = sorted({r['epoch'] for r in readings})
     half = epochs[len(epochs) // 2] if epochs else 0
@@ -61,29 +90,30 @@ def summarise(readings: list[dict], trajectory: str) -> dict:
         table: dict[tuple[int, str], list[float]] = {}
         for r in readings:
             if r['horizon'] == h:
-                table.setdefault((r['epoch'], r['policy']), []).append(r['reward'])
+                table.setdefault((r['epoch'], r['policy']), []).append(value(r))
         policies = list(dict.fromkeys(p for _, p in table))
         spreads = [statistics.stdev(v) for v in table.values() if len(v) > 1]
-        row: dict = dict(replicate_noise=round(statistics.mean(spreads), 2) if spreads else None)
+        row: dict = dict(replicate_noise=round(statistics.mean(spreads), ndigits) if spreads else None)
         for policy in policies:
             diffs = {e: statistics.mean(table[e, policy]) - statistics.mean(table[e, trajectory]) for e in epochs}
-            entry = dict(mean=round(statistics.mean(x for e in epochs for x in table[e, policy]), 2))
+            entry = dict(mean=round(statistics.mean(x for e in epochs for x in table[e, policy]), ndigits))
             for name, part in (('all', epochs), ('early', [e for e in epochs if e < half]),
                                ('late', [e for e in epochs if e >= half])):
                 values = [diffs[e] for e in part]
                 if values:
                     se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else None
-                    entry[name] = dict(minus_trajectory=round(statistics.mean(values), 2),
-                                       se=None if se is None else round(se, 2))
+                    entry[name] = dict(minus_trajectory=round(statistics.mean(values), ndigits),
+                                       se=None if se is None else round(se, ndigits))
             row[policy] = entry
         out[f'horizon_{h}'] = row
     return out
 
 
 def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
-    """Print each log's summary (recomputed from its branch lines) and, per horizon and policy, the mean ± std
-    over the logs (seeds) of the difference to ``trajectory`` and of the final accuracy."""
-    per_seed = []
+    """Print each log's summary (recomputed from its branch lines) and, per signal (those every log recorded),
+    horizon and policy, the mean ± std over the logs (seeds) of the difference to ``trajectory``; then of the
+    final accuracy."""
+    per_seed, logs = [], []
     for path in paths:
         readings, final = [], None
         with open(path) as f:
@@ -92,23 +122,31 @@ def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
                     readings += json.loads(line)
                 elif line.startswith('{') and '"final"' in line:
                     final = json.loads(line)['final']
-        summary = dict(log=path, final=final, **summarise(readings, trajectory))
+        logs.append((readings, final))
+    signals = [name for name in SIGNALS if all(readings and all(k in readings[0] for k in _KEYS[name])
+                                               for readings, _ in logs)]
+    for path, (readings, final) in zip(paths, logs):
+        summary = dict(log=path, final=final, **{name: summarise(readings, trajectory, name) for name in signals})
         per_seed.append(summary)
         print(json.dumps(summary))
 
-    def mean_std(values):
+    def mean_std(values, ndigits=2):
         values = [v for v in values if v is not None]
         if not values:
             return None
-        return f'{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}'
+        return (f'{statistics.mean(values):.{ndigits}f} ± '
+                f'{statistics.stdev(values) if len(values) > 1 else 0:.{ndigits}f}')
 
-    for key in [k for k in per_seed[0] if k.startswith('horizon_')]:
-        for policy in POLICIES:
-            cells = {part: mean_std([s[key][policy].get(part, {}).get('minus_trajectory') for s in per_seed])
-                     for part in ('all', 'early', 'late')}
-            print(f'{key} {policy:>8} minus {trajectory}: all {cells["all"]} | early {cells["early"]} | '
-                  f'late {cells["late"]} | replicate noise '
-                  f'{mean_std([s[key]["replicate_noise"] for s in per_seed])}')
+    for name in signals:
+        ndigits = SIGNALS[name][1]
+        for key in per_seed[0][name]:
+            for policy in POLICIES:
+                rows = [s[name][key] for s in per_seed]
+                cells = {part: mean_std([r[policy].get(part, {}).get('minus_trajectory') for r in rows], ndigits)
+                         for part in ('all', 'early', 'late')}
+                print(f'{name} {key} {policy:>8} minus {trajectory}: all {cells["all"]} | early {cells["early"]} | '
+                      f'late {cells["late"]} | replicate noise '
+                      f'{mean_std([r["replicate_noise"] for r in rows], ndigits)}')
     for policy in POLICIES:
         print(f'final {policy:>8}: {mean_std([(s["final"] or {}).get(policy) for s in per_seed])}')
 
@@ -163,8 +201,11 @@ def main(argv: list[str] | None = None) -> dict:
                 for h in range(1, horizon_max + 1):
                     train_epoch(net, opt, sched, x_train, y_train, branch_gen, augment=branch_aug)
                     if h in args.horizons:
-                        reward = accuracy(net, x_reward, y_reward).mean().item() * 100
-                        readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward))
+                        reward, log_likelihood = read(net, x_reward, y_reward)
+                        train_acc, train_log_likelihood = read(net, x_train, y_train)
+                        readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward,
+                                             log_likelihood=log_likelihood, train_acc=train_acc,
+                                             train_log_likelihood=train_log_likelihood))
         restore()
         print(json.dumps([r for r in readings if r['epoch'] == epoch]), flush=True)
 
@@ -188,7 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
                    branches=branches, reps=args.reps, final={p: round(v, 2) for p, v in finals.items()},
-                   **summarise(readings, args.trajectory))
+                   **summarise(readings, args.trajectory),
+                   signals={name: summarise(readings, args.trajectory, name) for name in SIGNALS if name != 'reward'})
     summary['seconds'] = round(time.time() - start, 1)
     print(json.dumps(summary), flush=True)
     return summary

@@ -39,7 +39,18 @@ def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_
     log.write_text(out)
     bench.main(['--summarise', str(log), str(log)])  # the seeds' table from the printed lines alone
     table = capsys.readouterr().out
-    assert f"horizon_1 cropflip minus ra18: all {row['cropflip']['all']['minus_trajectory']:.2f} ± 0.00" in table
+    assert f"reward horizon_1 cropflip minus ra18: all {row['cropflip']['all']['minus_trajectory']:.2f} ± 0.00" \
+        in table
+    # each candidate signal from the same readings: minus the generalisation gap is reward minus training accuracy
+    gap = branched['signals']['minus_gap']['horizon_1']
+    minus_gap = {p: [r['reward'] - r['train_acc'] for r in readings if r['policy'] == p and r['horizon'] == 1]
+                 for p in ('cropflip', 'ra18')}
+    assert gap['cropflip']['all']['minus_trajectory'] == round(
+        sum(minus_gap['cropflip']) / 2 - sum(minus_gap['ra18']) / 2, 2)
+    assert all(r['log_likelihood'] <= 0 and r['train_log_likelihood'] <= 0 and 0 <= r['train_acc'] <= 100
+               for r in readings)
+    ll_gap = branched['signals']['minus_ll_gap']['horizon_2']['ohl36']['all']['minus_trajectory']
+    assert f"minus_ll_gap horizon_2    ohl36 minus ra18: all {ll_gap:.4f} ± 0.0000" in table
 
 
 def test_bad_options_are_refused(bench):
