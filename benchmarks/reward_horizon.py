@@ -16,8 +16,9 @@ plain loop of ``benchmarks/fmnist_regime.py`` (the demo's model and optimiser, o
 Besides OHL's reward each branch reads candidate rewards that need no training beyond the trunk (``SIGNALS``): the
 reward split's mean log-likelihood of the labels (the ``LogLikelihood`` metric), and the reward split's accuracy
 and log-likelihood minus the same model's on its own (un-augmented) training images: minus the generalisation
-gap, which a policy that only speeds up fitting should widen. A candidate that ranks the policies as their final
-accuracies do would be worth a reward in the engine.
+gap, which a policy that only speeds up fitting should widen; and the reward split's accuracy after BatchNorm's
+statistics are recomputed on the clean training images (:func:`read_clean_bn`). A candidate that ranks the
+policies as their final accuracies do would be worth a reward in the engine.
 
 Policies (all after crop + flip, pad 2, as the engine's pipeline): ``cropflip`` (nothing more), ``ra18`` (a
 uniformly random pair of RandAugment's 18 elements, ``FixedAutoAugment(elements='randaugment', fill=0)``) and
@@ -41,7 +42,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from fmnist_regime import accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
+from fmnist_regime import BATCH, accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
 
 from automl_mm.augment.policy import FixedAutoAugment
 
@@ -52,9 +53,10 @@ SIGNALS = {
     'log_likelihood': (lambda r: r['log_likelihood'], 4, 'nats'),  # the LogLikelihood metric's reward
     'minus_gap': (lambda r: r['reward'] - r['train_acc'], 2, 'accuracy points'),  # reward-split minus training
     'minus_ll_gap': (lambda r: r['log_likelihood'] - r['train_log_likelihood'], 4, 'nats'),
+    'clean_bn': (lambda r: r['clean_bn'], 2, 'accuracy points'),  # reward after clean BN statistics
 }
 _KEYS = {'reward': ('reward',), 'log_likelihood': ('log_likelihood',), 'minus_gap': ('reward', 'train_acc'),
-         'minus_ll_gap': ('log_likelihood', 'train_log_likelihood')}  # what each signal reads
+         'minus_ll_gap': ('log_likelihood', 'train_log_likelihood'), 'clean_bn': ('clean_bn',)}  # what each reads
 
 
 def read(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
@@ -65,6 +67,21 @@ def read(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
         log_probs = F.log_softmax(net(x), dim=1)
     return ((log_probs.argmax(1) == y).float().mean().item() * 100,
             log_probs.gather(1, y[:, None]).mean().item())
+
+
+def read_clean_bn(net: torch.nn.Module, x_calib: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 accuracy (percent) on ``x`` after BatchNorm's running statistics are recomputed on the un-augmented
+    images ``x_calib`` (``torch.optim.swa_utils.update_bn``, batches of 64); the statistics are put back after.
+
+    Training on augmented batches moves the running statistics toward augmented images, which costs accuracy on
+    clean ones at once (the distribution gap of He et al. 2019, "Data Augmentation Revisited: Rethinking the
+    Distribution Gap between Clean and Augmented Data"); this reading takes that immediate cost out of the reward.
+    """
+    state = copy.deepcopy(net.state_dict())
+    torch.optim.swa_utils.update_bn(x_calib.split(BATCH), net)
+    accuracy_percent = read(net, x, y)[0]
+    net.load_state_dict(state)
+    return accuracy_percent
 
 
 def make_augment(policy: str, seed: tuple[int, ...]):
@@ -203,9 +220,10 @@ def main(argv: list[str] | None = None) -> dict:
                     if h in args.horizons:
                         reward, log_likelihood = read(net, x_reward, y_reward)
                         train_acc, train_log_likelihood = read(net, x_train, y_train)
+                        clean_bn = read_clean_bn(net, x_train, x_reward, y_reward)
                         readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward,
                                              log_likelihood=log_likelihood, train_acc=train_acc,
-                                             train_log_likelihood=train_log_likelihood))
+                                             train_log_likelihood=train_log_likelihood, clean_bn=clean_bn))
         restore()
         print(json.dumps([r for r in readings if r['epoch'] == epoch]), flush=True)
 

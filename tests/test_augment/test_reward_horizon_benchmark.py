@@ -2,11 +2,13 @@
 policy of a replicate starts from the same state."""
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import os.path as osp
 
 import pytest
+import torch
 
 from conftest import REPO_ROOT
 
@@ -48,6 +50,7 @@ def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_
     assert gap['cropflip']['all']['minus_trajectory'] == round(
         sum(minus_gap['cropflip']) / 2 - sum(minus_gap['ra18']) / 2, 2)
     assert all(r['log_likelihood'] <= 0 and r['train_log_likelihood'] <= 0 and 0 <= r['train_acc'] <= 100
+               and 0 <= r['clean_bn'] <= 100
                for r in readings)
     ll_gap = branched['signals']['minus_ll_gap']['horizon_2']['ohl36']['all']['minus_trajectory']
     assert f"minus_ll_gap horizon_2    ohl36 minus ra18: all {ll_gap:.4f} ± 0.0000" in table
@@ -58,3 +61,20 @@ def test_bad_options_are_refused(bench):
         bench.main(['--every', '-1'])
     with pytest.raises(SystemExit):
         bench.main(['--epochs', '2', '--every', '4', '--horizons', '4'])
+
+
+def test_clean_bn_reading_uses_clean_statistics_and_puts_the_state_back(bench):
+    torch.manual_seed(0)
+    net = bench.build_net((4, 8))
+    x, y = torch.randn(40, 1, 28, 28), torch.randint(0, 10, (40,))
+    with torch.no_grad():
+        net.train()
+        net(x + 3.0)  # running statistics of shifted ("augmented") images
+    before = copy.deepcopy(net.state_dict())
+    reading = bench.read_clean_bn(net, x, x, y)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # the branch is left as it was
+    recalibrated = copy.deepcopy(net)
+    torch.optim.swa_utils.update_bn(x.split(64), recalibrated)
+    assert reading == bench.read(recalibrated, x, y)[0]
+    logits = recalibrated.eval()(x)
+    assert not torch.allclose(logits, net.eval()(x))  # the statistics it read with were not the shifted ones
