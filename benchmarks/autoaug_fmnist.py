@@ -26,7 +26,7 @@ Run: python benchmarks/autoaug_fmnist.py [--seeds 0 1 2] [--epochs 20] [--sample
      [--reward-samples 2000] [--arms ...]
 Design options (the engine's for every arm, the policy's for ``ohl`` / ``uniform``): ``--copies``, ``--lr``,
 ``--distribution``, ``--trunk-iters``, ``--pair-prob``, ``--policy-size``, ``--elements``, ``--shared-order``,
-``--reward``.
+``--reward``, ``--reward-bn``.
 """
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ def make_configure(args: argparse.Namespace):
             set_trunk_iters(hook, args.trunk_iters)
         if args.reward == 'log_likelihood':  # the engine's reward (and best-copy choice), every arm alike
             hook.reward_key, hook.reward_evaluator = 'log_likelihood/mean', dict(type='LogLikelihood')
+        if args.reward_bn:  # the engine's reward (and best-copy choice), every arm alike: clean BN statistics
+            hook.bn_recalibration_batches = args.reward_bn
         if args.shared_order:  # the engine's sampler, every arm alike: all copies see one order per epoch
             cfg.train_dataloader.sampler.shared_order = True
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
@@ -234,8 +236,13 @@ def main() -> None:
     parser.add_argument('--reward', choices=('accuracy', 'log_likelihood'), default='accuracy',
                         help="the copies' reward, every arm: top-1 on the reward split (the config) or the mean "
                              'log-likelihood of its labels (continuous)')
+    parser.add_argument('--reward-bn', type=int, default=0, metavar='N',
+                        help="read every copy's reward with BatchNorm statistics re-estimated on N clean training "
+                             'batches (OHLHook.bn_recalibration_batches), every arm; 0: off')
     add_work_dir_option(parser)
     args = parser.parse_args()
+    if args.reward_bn < 0:
+        parser.error(f'--reward-bn must be a number of batches >= 0, got {args.reward_bn}')
     if args.policy_size is not None and args.policy_size < 1:
         parser.error(f'--policy-size must be a positive number of pairs, got {args.policy_size}')
     if not 0 <= args.entropy_weight < float('inf'):

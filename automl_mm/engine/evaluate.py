@@ -5,10 +5,12 @@ things (different model copies, different candidate architectures). These helper
 the *whole* split on every rank and compute metrics from the local results only.
 
 Which split and metrics: the owner's own argument, else the config keys of :func:`held_out_keys` in order (one
-chain for both engines, also used by the preflight checks).
+chain for both engines, also used by the preflight checks). Both engines can also score with BatchNorm statistics
+re-estimated on given batches (:func:`recalibrate_bn`; OHL puts the copy's own back after, :func:`kept_bn_statistics`).
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -19,6 +21,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DATASETS as ROOT_DATASETS
 from mmengine.registry import FUNCTIONS as ROOT_FUNCTIONS
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader, SequentialSampler
 
 
@@ -71,6 +75,75 @@ def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
             if taken == count:
                 return
         start = 0
+
+
+def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
+    """Re-estimate the running statistics of the BatchNorm layers that train (no gradients): for a NAS path
+    (shared statistics mix every path the supernet ran), or for an OHL copy's reward on clean images.
+
+    The model is put in training mode through its own ``train()``, so a BN layer that the model keeps in eval mode
+    there (mmdet's ``norm_eval=True``, ``frozen_stages``) keeps its statistics bit for bit: those are the
+    pretrained statistics the model is meant to use. Each BN layer in training mode that the forward pass reaches
+    is reset on its first input and its statistics become the exact average over ``batches`` (cumulative moving
+    average, ``momentum=None``); a layer the path does not reach (an inactive supernet block) is not touched.
+    Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads with their own BN
+    keep theirs. Momentum and the training flag are restored afterwards.
+
+    Args:
+        model: The model (or a DDP-like wrapper of it).
+        batches: Training batches as the dataloader yields them (fed through ``model.data_preprocessor``).
+
+    Returns:
+        The BN layers that were re-estimated.
+    """
+    root = getattr(model, 'module', model)
+    was_training = root.training
+    root.train()
+    norms = [m for m in root.modules() if isinstance(m, _BatchNorm) and m.track_running_stats and m.training]
+    momenta = [m.momentum for m in norms]
+    reached: dict[int, nn.Module] = {}
+
+    def reset_on_first_input(module: nn.Module, args) -> None:
+        if id(module) not in reached:
+            module.reset_running_stats()
+            module.momentum = None
+            reached[id(module)] = module
+
+    handles = [m.register_forward_pre_hook(reset_on_first_input) for m in norms]
+    try:
+        if norms:
+            with torch.no_grad():
+                for data in batches:
+                    data = root.data_preprocessor(data, True)
+                    root.extract_feat(data['inputs'])
+    finally:
+        for handle in handles:
+            handle.remove()
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        root.train(was_training)
+    return list(reached.values())
+
+
+@contextlib.contextmanager
+def kept_bn_statistics(model: nn.Module) -> Iterator[None]:
+    """Put every BatchNorm layer's running statistics (``running_mean``, ``running_var``,
+    ``num_batches_tracked``) back as they were on entry, on leaving the block (also after an error): a reading
+    with re-estimated statistics (:func:`recalibrate_bn`) that must not change what the model trains with.
+
+    Args:
+        model: The model (or a DDP-like wrapper of it).
+    """
+    root = getattr(model, 'module', model)
+    saved = [(m, {name: buf.clone() for name, buf in m.named_buffers(recurse=False) if buf is not None})
+             for m in root.modules() if isinstance(m, _BatchNorm)]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for module, buffers in saved:
+                for name, value in buffers.items():
+                    getattr(module, name).copy_(value)
 
 
 def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator) -> dict[str, float]:

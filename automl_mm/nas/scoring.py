@@ -14,12 +14,10 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-import torch
 from mmengine.logging import MMLogger, print_log
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches
+from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches, recalibrate_bn
 
 from .base import BasePathSpace
 from .samplers import UniformPathSampler, path_rng
@@ -36,53 +34,6 @@ def _quiet():
             yield
     finally:
         logger.setLevel(level)
-
-
-def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
-    """Re-estimate the running statistics of the BatchNorm layers that train, for the current path (no gradients).
-
-    The model is put in training mode through its own ``train()``, so a BN layer that the model keeps in eval mode
-    there (mmdet's ``norm_eval=True``, ``frozen_stages``) keeps its statistics bit for bit: those are the
-    pretrained statistics the model is meant to use. Each BN layer in training mode that the forward pass reaches
-    is reset on its first input and its statistics become the exact average over ``batches`` (cumulative moving
-    average, ``momentum=None``); a layer the path does not reach (an inactive supernet block) is not touched.
-    Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads with their own BN
-    keep theirs. Momentum and the training flag are restored afterwards.
-
-    Args:
-        model: The model (or a DDP-like wrapper of it).
-        batches: Training batches as the dataloader yields them (fed through ``model.data_preprocessor``).
-
-    Returns:
-        The BN layers that were re-estimated.
-    """
-    root = getattr(model, 'module', model)
-    was_training = root.training
-    root.train()
-    norms = [m for m in root.modules() if isinstance(m, _BatchNorm) and m.track_running_stats and m.training]
-    momenta = [m.momentum for m in norms]
-    reached: dict[int, nn.Module] = {}
-
-    def reset_on_first_input(module: nn.Module, args) -> None:
-        if id(module) not in reached:
-            module.reset_running_stats()
-            module.momentum = None
-            reached[id(module)] = module
-
-    handles = [m.register_forward_pre_hook(reset_on_first_input) for m in norms]
-    try:
-        if norms:
-            with torch.no_grad():
-                for data in batches:
-                    data = root.data_preprocessor(data, True)
-                    root.extract_feat(data['inputs'])
-    finally:
-        for handle in handles:
-            handle.remove()
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
-        root.train(was_training)
-    return list(reached.values())
 
 
 class PathEvaluator:
