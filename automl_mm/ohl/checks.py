@@ -56,6 +56,24 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
                 "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
 
 
+def check_bn_recalibration(model: torch.nn.Module, ranks_per_copy: int) -> None:
+    """Refuse ``OHLHook(bn_recalibration_batches > 0)`` with SyncBN layers in copies of several ranks: only a copy's
+    lead rank reads the reward, so a SyncBN layer re-estimating its statistics would wait forever for the copy's
+    other ranks.
+
+    Raises:
+        ValueError: naming the first such layer.
+    """
+    if ranks_per_copy == 1:
+        return
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.SyncBatchNorm):
+            raise ValueError(
+                f'OHLHook.bn_recalibration_batches > 0 with ranks_per_copy={ranks_per_copy}: model.{name} is a '
+                "SyncBatchNorm, whose re-estimation on the copy's lead rank alone would hang. Use BN "
+                "(norm_cfg=dict(type='BN')) or bn_recalibration_batches=0")
+
+
 def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None,
                               broadcast_interval: int = 1) -> None:
     """Refuse a checkpoint schedule that would save while the copies differ, in a run with several copies.

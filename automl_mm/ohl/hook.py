@@ -41,7 +41,7 @@ from automl_mm.engine.evaluate import (
 from automl_mm.registry import HOOKS
 
 from .base import build_controller, build_ohl_space
-from .checks import check_checkpoint_schedule, check_train_setup, validates_after
+from .checks import check_bn_recalibration, check_checkpoint_schedule, check_train_setup, validates_after
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .report import OHLReport
 from .sync import broadcast_module_, broadcast_state, fingerprint, gather_rows
@@ -290,6 +290,7 @@ class OHLHook(Hook):
         self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
         self.held_out.build(runner)
         if self.bn_recalibration_batches and self._bn_loader is None:
+            check_bn_recalibration(runner.model, self.layout.ranks_per_copy)
             self._bn_loader = build_local_loader(*clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg))
         self._resolve_spaces(runner)
         for space in self.spaces:

@@ -129,3 +129,13 @@ def test_two_copies_read_their_rewards_with_clean_statistics_in_a_real_run(tmp_p
     assert [h['trunk'] for h in history] == [0, 1]
     assert all(len(h['rewards']) == 2 and all(h['valid']) for h in history)
     assert all(h['copies_identical'] and h['theta_identical'] for h in history)
+
+
+def test_syncbn_in_copies_of_several_ranks_is_refused():
+    from automl_mm.ohl.checks import check_bn_recalibration
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.SyncBatchNorm(4))
+    check_bn_recalibration(model, ranks_per_copy=1)  # one rank per copy: the lead is the copy
+    check_bn_recalibration(nn.Sequential(nn.BatchNorm2d(4)), ranks_per_copy=2)
+    with pytest.raises(ValueError, match=r'model\.1 is a SyncBatchNorm.*bn_recalibration_batches=0'):
+        check_bn_recalibration(model, ranks_per_copy=2)
