@@ -23,7 +23,8 @@ def bench(monkeypatch):
 def _options(**kwargs) -> argparse.Namespace:
     defaults = dict(samples_per_class=None, copies=None, reward_samples=None, lr=None, distribution='factorised',
                     trunk_iters=None, pair_prob=None, policy_size=None, shared_order=False, reward='accuracy',
-                    policies=None, save_policies=None, elements='ohl', ra_magnitude=9, entropy_weight=0.0)
+                    policies=None, save_policies=None, elements='ohl', ra_magnitude=9, entropy_weight=0.0,
+                    reward_bn=0)
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -57,7 +58,8 @@ def test_arms_differ_only_in_the_augmentation(bench):
 def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair_arms(bench):
     module, arms = bench
     options = _options(copies=8, trunk_iters=16, pair_prob=0.5, lr=0.2, distribution='categorical',
-                       shared_order=True, reward='log_likelihood', policy_size=5, entropy_weight=0.3)
+                       shared_order=True, reward='log_likelihood', policy_size=5, entropy_weight=0.3,
+                       reward_bn=16)
     for arm in module.ARMS:
         if arm == 'learned':
             continue  # needs a kept policy: test_the_learned_arm_replays_the_kept_policy_of_its_seed
@@ -67,6 +69,7 @@ def test_design_options_reach_the_engine_of_every_arm_and_the_policy_of_the_pair
         assert hook.num_copies == 8 and hook.trunk_iters == 16 and 'trunk_epochs' not in hook, arm
         assert cfg.train_dataloader.sampler == dict(type='automl_mm.CopySampler', shuffle=True, shared_order=True)
         assert hook.reward_key == 'log_likelihood/mean' and hook.reward_evaluator == dict(type='LogLikelihood')
+        assert hook.bn_recalibration_batches == 16, arm
         pipeline = cfg.train_dataloader.dataset.pipeline
         if arm in ('uniform', 'ohl'):
             wrapped = pipeline[2]
