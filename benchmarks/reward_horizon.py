@@ -47,16 +47,16 @@ from fmnist_regime import BATCH, accuracy, build_net, load_split, make_optimizer
 from automl_mm.augment.policy import FixedAutoAugment
 
 POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
-# Candidate rewards, each read from the same branch: name -> (value of one reading, decimals, unit).
+# Candidate rewards, each read from the same branch: name -> (value of one reading, decimals, reading keys it needs).
+# Units: accuracy points, except log-likelihoods (nats per image).
 SIGNALS = {
-    'reward': (lambda r: r['reward'], 2, 'accuracy points'),  # OHL's reward: reward-split top-1
-    'log_likelihood': (lambda r: r['log_likelihood'], 4, 'nats'),  # the LogLikelihood metric's reward
-    'minus_gap': (lambda r: r['reward'] - r['train_acc'], 2, 'accuracy points'),  # reward-split minus training
-    'minus_ll_gap': (lambda r: r['log_likelihood'] - r['train_log_likelihood'], 4, 'nats'),
-    'clean_bn': (lambda r: r['clean_bn'], 2, 'accuracy points'),  # reward after clean BN statistics
+    'reward': (lambda r: r['reward'], 2, ('reward',)),  # OHL's reward: reward-split top-1
+    'log_likelihood': (lambda r: r['log_likelihood'], 4, ('log_likelihood',)),  # the LogLikelihood metric's
+    'minus_gap': (lambda r: r['reward'] - r['train_acc'], 2, ('reward', 'train_acc')),  # reward split - training
+    'minus_ll_gap': (lambda r: r['log_likelihood'] - r['train_log_likelihood'], 4,
+                     ('log_likelihood', 'train_log_likelihood')),
+    'clean_bn': (lambda r: r['clean_bn'], 2, ('clean_bn',)),  # reward after clean BN statistics
 }
-_KEYS = {'reward': ('reward',), 'log_likelihood': ('log_likelihood',), 'minus_gap': ('reward', 'train_acc'),
-         'minus_ll_gap': ('log_likelihood', 'train_log_likelihood'), 'clean_bn': ('clean_bn',)}  # what each reads
 
 
 def read(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
@@ -140,7 +140,7 @@ def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
                 elif line.startswith('{') and '"final"' in line:
                     final = json.loads(line)['final']
         logs.append((readings, final))
-    signals = [name for name in SIGNALS if all(readings and all(k in readings[0] for k in _KEYS[name])
+    signals = [name for name in SIGNALS if all(readings and all(k in readings[0] for k in SIGNALS[name][2])
                                                for readings, _ in logs)]
     for path, (readings, final) in zip(paths, logs):
         summary = dict(log=path, final=final, **{name: summarise(readings, trajectory, name) for name in signals})
