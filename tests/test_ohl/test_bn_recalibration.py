@@ -1,5 +1,6 @@
 """OHLHook(bn_recalibration_batches=n): each copy's reward is read with BatchNorm statistics re-estimated on clean
-training images, and the copy keeps training with its own statistics."""
+training images, and the copy keeps training with its own statistics. A real 2-copy run with the option (the
+default clean loader built from the config): test_ohl_runs.py, the run that ends inside a trunk."""
 from __future__ import annotations
 
 import copy
@@ -21,8 +22,6 @@ from automl_mm.engine.evaluate import (
 )
 from automl_mm.ohl.hook import clean_train_loader_cfg
 from automl_mm.registry import HOOKS, METRICS, MODELS
-
-from conftest import run_tool
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 
@@ -111,24 +110,6 @@ def test_the_clean_loader_defaults_to_the_training_images_read_with_the_test_pip
     for bad_count in (-1, 1.5):
         with pytest.raises(ValueError, match='bn_recalibration_batches'):
             HOOKS.build(dict(hook_cfg, bn_recalibration_batches=bad_count))
-
-
-@pytest.mark.slow
-def test_two_copies_read_their_rewards_with_clean_statistics_in_a_real_run(tmp_path):
-    """tools/train.py, 2 copies, 2 trunks: the default clean loader is built from the digits config and every
-    reward comes out finite (the mechanism itself is asserted above)."""
-    import json
-
-    work = str(tmp_path / 'work')
-    run_tool('tools/train.py', OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2',
-             'custom_hooks.0.num_copies=2', 'custom_hooks.0.plot=False',
-             'custom_hooks.0.bn_recalibration_batches=2', 'train_dataloader.dataset.max_samples=64',
-             )
-    with open(f'{work}/ohl/history.json') as f:
-        history = json.load(f)
-    assert [h['trunk'] for h in history] == [0, 1]
-    assert all(len(h['rewards']) == 2 and all(h['valid']) for h in history)
-    assert all(h['copies_identical'] and h['theta_identical'] for h in history)
 
 
 def test_syncbn_in_copies_of_several_ranks_is_refused():

@@ -323,7 +323,9 @@ def test_a_run_that_ends_inside_a_trunk_leaves_every_rank_and_the_checkpoint_wit
     import torch
 
     (tmp_path / 'dump_plugin.py').write_text(DUMPER)
-    cfg = _small_two_copy_cfg(plugin='dump_plugin', trunk_epochs=2)
+    # rewards read with clean BN statistics (the default loader: train_dataloader with test_pipeline): the run and
+    # its invariants hold with the option on (the reading itself: test_bn_recalibration.py)
+    cfg = _small_two_copy_cfg(plugin='dump_plugin', trunk_epochs=2, bn_recalibration_batches=2)
     cfg.custom_hooks.append(dict(type='DumpFinalWeights'))
     cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 3, 100
     cfg.default_hooks.checkpoint.interval = 2  # at the trunk end; epoch 3 is saved as the last
@@ -333,6 +335,7 @@ def test_a_run_that_ends_inside_a_trunk_leaves_every_rank_and_the_checkpoint_wit
     history = _history(work)
     assert [(h['trunk'], h['epoch'], h['partial']) for h in history] == [(0, 2, False), (1, 3, True)]
     assert history[1]['copies_identical'] and history[1]['copies_equal_best']
+    assert all(len(h['rewards']) == 2 and all(h['valid']) for h in history)
     final = [torch.load(osp.join(work, f'final_rank{r}.pth')) for r in range(2)]
     saved = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=False)['state_dict']
     for key, value in saved.items():
