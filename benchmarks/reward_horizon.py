@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from fmnist_regime import BATCH, accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
 
 from automl_mm.augment.policy import FixedAutoAugment
+from automl_mm.engine.evaluate import kept_bn_statistics
 
 POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
 # Candidate rewards, each read from the same branch: name -> (value of one reading, decimals, reading keys it needs).
@@ -77,11 +78,9 @@ def read_clean_bn(net: torch.nn.Module, x_calib: torch.Tensor, x: torch.Tensor, 
     clean ones at once (the distribution gap of He et al. 2019, "Data Augmentation Revisited: Rethinking the
     Distribution Gap between Clean and Augmented Data"); this reading takes that immediate cost out of the reward.
     """
-    state = copy.deepcopy(net.state_dict())
-    torch.optim.swa_utils.update_bn(x_calib.split(BATCH), net)
-    accuracy_percent = read(net, x, y)[0]
-    net.load_state_dict(state)
-    return accuracy_percent
+    with kept_bn_statistics(net):
+        torch.optim.swa_utils.update_bn(x_calib.split(BATCH), net)
+        return read(net, x, y)[0]
 
 
 def make_augment(policy: str, seed: tuple[int, ...]):

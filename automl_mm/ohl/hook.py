@@ -202,7 +202,8 @@ class OHLHook(Hook):
             noise of one reading from 1.14 to 0.66 points. Not in the paper.
         bn_recalibration_dataloader: Dataloader config of clean (un-augmented) training images for the above.
             Default: ``train_dataloader`` with its dataset's ``pipeline`` replaced by the config's top-level
-            ``test_pipeline`` (the training images as the test split is read); read in order, no sampler.
+            ``test_pipeline`` (the training images as the test split is read); read in order, no sampler, and
+            its first ``bn_recalibration_batches`` batches kept in memory for the whole run.
     """
 
     priority = 'BELOW_NORMAL'  # after the model's own updates, before the checkpoint hook saves
@@ -262,7 +263,7 @@ class OHLHook(Hook):
         self.plot = plot
         self.bn_recalibration_batches = bn_recalibration_batches
         self._bn_loader_cfg = bn_recalibration_dataloader
-        self._bn_loader = None  # built in before_train when bn_recalibration_batches > 0
+        self._bn_batches: list | None = None  # the clean batches, loaded in before_train when n > 0
         self.trunk = 0
         self.history: list[dict] = []
         self._trunk_start = 0.0
@@ -289,9 +290,11 @@ class OHLHook(Hook):
         check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters, self.broadcast_interval)
         self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
         self.held_out.build(runner)
-        if self.bn_recalibration_batches and self._bn_loader is None:
+        if self.bn_recalibration_batches and self._bn_batches is None:
             check_bn_recalibration(runner.model, self.layout.ranks_per_copy)
-            self._bn_loader = build_local_loader(*clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg))
+            loader = build_local_loader(*clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg))
+            # the same batches every trunk: loaded once, not through the dataset pipeline at every trunk end
+            self._bn_batches = list(cycle_batches(loader, 0, self.bn_recalibration_batches))
         self._resolve_spaces(runner)
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
@@ -452,7 +455,7 @@ class OHLHook(Hook):
         if not self.bn_recalibration_batches:
             return self.held_out.score(model)
         with kept_bn_statistics(model):
-            recalibrate_bn(model, cycle_batches(self._bn_loader, 0, self.bn_recalibration_batches))
+            recalibrate_bn(model, self._bn_batches)
             return self.held_out.score(model)
 
     def _end_trunk(self, runner, epoch: int, iters: int, partial: bool) -> None:

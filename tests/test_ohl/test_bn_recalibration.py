@@ -74,7 +74,7 @@ def test_the_reward_is_read_with_clean_statistics_and_the_copy_keeps_its_own():
     held_out = HeldOutEvaluator('reward', 'log_likelihood/mean', 'OHLHook', reward_loader,
                                 dict(type='LogLikelihood')).build(runner)
     hook = HOOKS.build(dict(cfg.custom_hooks[0], bn_recalibration_batches=2))
-    hook.held_out, hook._bn_loader = held_out, clean
+    hook.held_out, hook._bn_batches = held_out, list(cycle_batches(clean, 0, 2))
     model = _planted_model(cfg, list(cycle_batches(clean, 0, 3)))
     trained_with = _bn_buffers(model)
 
