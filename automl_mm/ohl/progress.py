@@ -49,11 +49,21 @@ class OHLProgressHook(Hook):
 
     Put it after an ``OHLHook`` in ``custom_hooks``; it reads that hook's history. Every line starts with
     :data:`PREFIX`, so a console can be cut down to them (``make demo`` does; the log file keeps everything).
+
+    Args:
+        interval: log every ``interval``-th trunk (trunks ``interval``, ``2 * interval``, ...) and the run's last
+            one, as mmengine's ``LoggerHook`` logs every ``interval`` iterations; 1 (default): every trunk.
+
+    Raises:
+        ValueError: ``interval`` is not a positive integer.
     """
 
     priority = 'LOW'  # after OHLHook (BELOW_NORMAL) has closed the trunk
 
-    def __init__(self) -> None:
+    def __init__(self, interval: int = 1) -> None:
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ValueError(f'OHLProgressHook: interval must be a positive number of trunks, got {interval!r}')
+        self.interval = interval
         self._start = time.perf_counter()
         self._seen = 0
 
@@ -77,6 +87,8 @@ class OHLProgressHook(Hook):
             return
         self._seen = len(history)
         record = history[-1]
+        if (record['trunk'] + 1) % self.interval and iters_done < runner.max_iters:
+            return
         elapsed = time.perf_counter() - self._start
         done = max(iters_done - self._done_before, 1)
         left = max(runner.max_iters - iters_done, 0)

@@ -256,3 +256,27 @@ def test_randaugment_share_reads_how_far_the_union_search_moved_toward_randaugme
     assert module.randaugment_share(pairs, 'ohl+randaugment').startswith(
         'RandAugment elements: first 1.000, second 0.000 (uniform 0.346); both 0.000')
     assert module.randaugment_share(pairs[:36, :36], 'ohl') == ''
+
+
+def test_the_demo_config_is_the_benchmarks_ohl_arm_of_its_measured_regime(bench):
+    """``make demo``'s Fashion-MNIST config trains what ``autoaug_fmnist.py --arms ohl --elements randaugment
+    --epochs 100 --samples-per-class 50 --reward-samples 1000`` trains (model, optimiser, schedule, engine, pipeline,
+    reward split, test split), so the figures the demo prints as its reference are of the same regime; run as a
+    plain config it keeps its own 100 epochs, one validation at the end."""
+    from mmengine.config import Config
+
+    module, arms = bench
+    demo = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_100e_fashion-mnist-500.py')
+    benchmark = arms.run_config(module.CONFIG, 0, 100)
+    module.make_configure(_options(samples_per_class=50, reward_samples=1000, elements='randaugment'))(benchmark, 'ohl')
+    leaf = arms.run_config(demo, 0, 100)
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'train_dataloader', 'reward_dataloader',
+                'test_dataloader', 'test_evaluator'):
+        assert leaf[key] == benchmark[key], key
+    assert leaf.custom_hooks[0] == benchmark.custom_hooks[0]  # the OHL hook; the console: a line every 5 trunks
+    assert leaf.custom_hooks[1] == dict(type='OHLProgressHook', interval=5)
+    plain = Config.fromfile(demo)
+    assert plain.train_cfg.max_epochs == plain.train_cfg.val_interval == 100
+    assert [s.T_max for s in plain.param_scheduler if 'T_max' in s] == [100]
+    assert plain.train_dataloader.dataset.samples_per_class == 50
+    assert plain.reward_dataloader.dataset.max_samples == 1000

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import matplotlib.image as mpimg
 import numpy as np
+import pytest
 import torch
 
 from automl_mm.augment import OHLAutoAugment
@@ -112,3 +113,25 @@ def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy
     assert len(lines) == 1
     assert lines[0].startswith('OHL progress trunk 1/4 | reward best 72.50 (copy 1), mean 71.25 | '
                                'entropy autoaug 7.160 | 0:00 elapsed, ETA 0:00')
+
+
+def test_progress_hook_with_an_interval_logs_every_nth_trunk_and_the_last():
+    from automl_mm.ohl.progress import OHLProgressHook
+
+    class OHLHook:  # stands in for the engine's hook: only its history is read
+        history = []
+
+    lines = []
+    ohl = OHLHook()
+    runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=70, logger=SimpleNamespace(info=lines.append))
+    hook = OHLProgressHook(interval=3)
+    hook.before_train(runner)
+    for trunk in range(7):  # 7 trunks of 10 iterations
+        ohl.history.append(dict(trunk=trunk, iter=10 * trunk + 10, rewards=[70.0], best=0, distributions={}))
+        runner.iter = 10 * trunk + 10
+        hook.after_train_epoch(runner)
+    assert [line.split(' | ')[0] for line in lines] == [
+        'OHL progress trunk 3/7', 'OHL progress trunk 6/7', 'OHL progress trunk 7/7']
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match='interval must be a positive number of trunks'):
+            OHLProgressHook(interval=bad)

@@ -42,11 +42,12 @@ def _run(tmp_path, fashion_installed):
 
 def test_fashion_mnist_demo_prints_one_line_per_trunk_and_the_result(tmp_path):
     lines, calls = _run(tmp_path, fashion_installed=True)
-    assert calls == ['tools/train.py configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py',
-                     'tools/test.py configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py']
+    assert calls == ['tools/train.py configs/ohl_autoaug/ohl-autoaug_convnet_1x4_100e_fashion-mnist-500.py',
+                     'tools/test.py configs/ohl_autoaug/ohl-autoaug_convnet_1x4_100e_fashion-mnist-500.py']
     assert lines[1:3] == ['  trunk 1/20 | reward best 70.70 (copy 0)', '  trunk 2/20 | reward best 71.55 (copy 1)']
     assert 'test top-1 of the best copy: 85.1200 %' in lines and len(lines) <= 8
-    assert any(line.startswith('reference: crop + flip, same engine, no search: 80.81 %') for line in lines)
+    assert any(line.startswith('reference: no search, same engine, 3 seeds: no augmentation 79.58 ± 0.30 %')
+               for line in lines)
     log = (tmp_path / 'demo' / 'console.log').read_text()
     assert 'Epoch(train) [1][300/32]' in log and 'a warning from another rank' in log  # the full log is kept
 
