@@ -27,9 +27,15 @@ mean one-trunk reward minus that of ``--trajectory``'s own policy, ± its standa
 replicates, and the replicate noise (std of one reading at the same start); the same for each candidate signal
 under ``signals``.
 
+With ``--every 0`` no branch is read: each policy is trained ``--epochs`` from scratch (its own cosine schedule)
+and scored on held-out images 1,000-4,999. Run at a few short lengths, that is the reward of an outer loop over
+whole short runs (AutoAugment's, which trains a child model per sampled policy): it is worth that loop's cost only
+if short runs rank the policies as the full-length run does.
+
 Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 100] [--every 20]
      [--horizons 1 4] [--reps 2] [--trajectory ra18] > seed0.log   (53 minutes per seed on 2 shared cores)
      python benchmarks/reward_horizon.py --summarise seed0.log seed1.log seed2.log      (mean ± std over seeds)
+     python benchmarks/reward_horizon.py --every 0 --epochs 50 --seed 0 > short50_seed0.log      (whole short runs)
 """
 from __future__ import annotations
 
