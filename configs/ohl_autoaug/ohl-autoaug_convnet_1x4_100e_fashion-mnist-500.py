@@ -1,10 +1,11 @@
 # The default `make demo` when Fashion-MNIST is installed: OHL-Auto-Aug with 4 copies on 500 training images
 # (50 per class), 100 epochs = 100 trunks, rewarded on 1,000 images of the held-out reward split; test = the official
-# 10,000 test images. The 20-epoch leaf it inherits from (1,000 images) is a regime where every augmentation still
+# 10,000 test images. The 20-epoch config it inherits from (1,000 images) is a regime where every augmentation still
 # costs accuracy (no augmentation 83.18 %, crop + flip 80.81 %: README, OHL-Auto-Aug on Fashion-MNIST); in this one,
 # measured with benchmarks/autoaug_fmnist.py (--epochs 100 --samples-per-class 50 --reward-samples 1000, 3 seeds),
 # crop + flip + pairs of RandAugment's 18 elements end about 2 points above training without augmentation
-# (uniform pairs 81.55 +- 0.22 %, OHL-Auto-Aug 81.66 +- 0.42 %, none 79.58 +- 0.30 %), in about 3.5 minutes on 2 cores.
+# (uniform pairs 81.55 +- 0.22 %, OHL-Auto-Aug 81.66 +- 0.42 %, none 79.58 +- 0.30 %); training takes about 6 minutes
+# on 2 cores (`make demo` about 8 with start-up and test).
 _base_ = ['./ohl-autoaug_convnet_1x4_20e_fashion-mnist.py']
 
 max_epochs = 100
