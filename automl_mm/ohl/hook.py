@@ -190,7 +190,8 @@ class OHLHook(Hook):
         verify_sync: All-gather θ and weight fingerprints after every update and fail loudly if the ranks
             disagree (cheap; turn off only for huge models).
         out_dir: Folder under ``work_dir`` for the history JSON, plots and the exported policy.
-        plot: Write PNG plots at every trunk end.
+        plot: Write PNG plots (about ten times per run and after the last trunk; ``history.json`` and the
+            exported policy are written at every trunk end regardless).
         bn_recalibration_batches: Before each copy's reward, re-estimate its BatchNorm running statistics on this
             many batches of ``bn_recalibration_dataloader`` (the same batches for every copy and trunk), read the
             reward with them, then put the copy's own statistics back: training is unchanged, only the reward

@@ -43,7 +43,9 @@ class OHLReport:
 
     * ``history.json``: per trunk, every copy's reward, the best copy, the controller's scalars and each
       distribution in human-readable form (top choices and their probabilities, or mean and std);
-    * ``distribution_<space>.png`` and ``rewards.png``: the evolution of each distribution and of the rewards;
+    * ``distribution_<space>.png`` and ``rewards.png`` (and a space's own figures, e.g. AM-LFS's
+      ``loss_trunk<t>.png``): the evolution of each distribution and of the rewards, drawn about ten times per run
+      and after its last trunk (:func:`_draw_now`); ``probs_<space>.npz`` records every trunk's probabilities;
     * ``final_policy.py``: a config fragment that retrains from scratch with the current distributions fixed;
     * ``schedule_policy.py`` (runs with per-copy spaces, e.g. ``AttributeSpace``): a fragment that retrains from
       scratch following the learned schedule, the mode of each trunk's distribution at that trunk, with a
@@ -84,12 +86,25 @@ class OHLReport:
             with open(osp.join(self.dir, 'schedule_policy.py'), 'w') as f:
                 f.write(schedule)
         if self.plot:
-            self._plot(history, spaces)
-            for space in spaces:  # space-specific figures, e.g. AM-LFS's learned t(x) and tau(x)
+            # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn
+            # about ten times per run and after its last trunk (drawing all of them after every trunk took 2 of
+            # the 6 training minutes of `make demo`); the probabilities of every trunk are recorded regardless.
+            draw = _draw_now(self.runner, last['trunk'])
+            self._plot(history, spaces, draw)
+            for space in spaces if draw else ():  # space-specific figures, e.g. AM-LFS's learned t(x) and tau(x)
                 if hasattr(space, 'plot_trunk'):
                     space.plot_trunk(self.dir, last['trunk'])
 
-    def _plot(self, history: list[dict], spaces: Sequence[Any]) -> None:
+    def _plot(self, history: list[dict], spaces: Sequence[Any], draw: bool = True) -> None:
+        for space in spaces:
+            probs = _record_probs(self.dir, space, history[-1]['trunk'])
+            if draw and probs is not None:
+                _plot_categorical(osp.join(self.dir, f'distribution_{space.name}.png'), space, history, *probs)
+            elif draw:
+                _plot_series(osp.join(self.dir, f'distribution_{space.name}.png'), space.name,
+                             [h['trunk'] for h in history], _series(history, space.name))
+        if not draw:
+            return
         import matplotlib
 
         matplotlib.use('Agg')
@@ -106,22 +121,9 @@ class OHLReport:
         fig.savefig(osp.join(self.dir, 'rewards.png'), dpi=100)
         plt.close(fig)
 
-        # The distribution figures take seconds to draw (hundreds of element names); a long run draws them about
-        # ten times and always after its last trunk. The probabilities of every trunk are recorded regardless.
-        draw = _draw_now(self.runner, history[-1]['trunk'])
-        for space in spaces:
-            path = osp.join(self.dir, f'distribution_{space.name}.png')
-            probs = _record_probs(self.dir, space, history[-1]['trunk'])
-            if not draw:
-                continue
-            if probs is not None:
-                _plot_categorical(path, space, history, *probs)
-            else:
-                _plot_series(path, space.name, trunks, _series(history, space.name))
-
 
 def _draw_now(runner: Any, trunk: int, times: int = 10) -> bool:
-    """Whether to draw the distribution figures after ``trunk``: about ``times`` times over a run (every
+    """Whether to draw the figures after ``trunk``: about ``times`` times over a run (every
     ceil(trunks / times)-th trunk), after the last trunk, and always when the run's length is unknown."""
     try:
         step, max_iters = int(runner.iter) + 1, int(runner.max_iters)

@@ -91,6 +91,33 @@ def test_distribution_figures_are_drawn_about_ten_times_and_after_the_last_trunk
     assert _draw_now(SimpleNamespace(), 7)  # a runner without a known length: always
 
 
+def test_every_figure_follows_the_drawing_schedule_while_every_trunk_is_recorded(tmp_path):
+    """The main process draws while every copy waits, so no figure is drawn after every trunk of a long run:
+    rewards.png, distribution_<space>.png and a space's own figures (AM-LFS's loss_trunk<t>.png) follow
+    _draw_now; history.json and probs_<space>.npz get every trunk."""
+    drawn_trunks = []
+    space = _space('choice', Categorical(4, labels=['none', 'flip', 'crop', 'both']))
+    space.plot_trunk = lambda out_dir, trunk: drawn_trunks.append(trunk)
+    runner = SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer(), iter=0, max_iters=300)
+    report = OHLReport(runner, 'ohl', [space])
+    out = osp.join(str(tmp_path), 'ohl')
+    figures = ('rewards.png', 'distribution_choice.png')
+    history, seen = [], []
+    for trunk in range(30):  # 30 trunks of 10 iterations: drawn at 0, 3, ..., 27 and after the last (29)
+        history.append(dict(trunk=trunk, rewards=[1.0, 2.0], best=1, controller={'choice': {}},
+                            distributions={'choice': space.distribution.summary()}))
+        runner.iter = 10 * trunk + 9
+        report.write(history, [space], step=runner.iter)
+        if all(osp.exists(osp.join(out, name)) for name in figures):
+            seen.append(trunk)
+            for name in figures:
+                os.remove(osp.join(out, name))
+        assert not any(osp.exists(osp.join(out, name)) for name in figures)  # both or neither
+    assert seen == drawn_trunks == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 29]
+    with np.load(osp.join(out, 'probs_choice.npz')) as rec:
+        assert rec['trunks'].tolist() == list(range(30))
+
+
 def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy_and_eta():
     from automl_mm.ohl.progress import OHLProgressHook
 
