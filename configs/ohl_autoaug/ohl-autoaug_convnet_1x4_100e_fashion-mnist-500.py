@@ -4,8 +4,8 @@
 # costs accuracy (no augmentation 83.18 %, crop + flip 80.81 %: README, OHL-Auto-Aug on Fashion-MNIST); in this one,
 # measured with benchmarks/autoaug_fmnist.py (--epochs 100 --samples-per-class 50 --reward-samples 1000, 3 seeds),
 # crop + flip + pairs of RandAugment's 18 elements end about 2 points above training without augmentation
-# (uniform pairs 81.55 +- 0.22 %, OHL-Auto-Aug 81.66 +- 0.42 %, none 79.58 +- 0.30 %); training takes about 6 minutes
-# on 2 cores (`make demo` about 8 with start-up and test).
+# (uniform pairs 81.55 +- 0.22 %, OHL-Auto-Aug 81.66 +- 0.42 %, none 79.58 +- 0.30 %); training takes about 4 minutes
+# on 2 cores (`make demo` about 4.7 with start-up and test).
 _base_ = ['./ohl-autoaug_convnet_1x4_20e_fashion-mnist.py']
 
 max_epochs = 100
