@@ -4,7 +4,8 @@ Both sides train the digits CNN on the same data for the same epochs with N proc
 spawns its N copies; the plain side starts N independent trainings), so they compete for the same cores.
 Prints the wall-time ratio and, from the OHL run's own per-trunk timings (``history.json``), the breakdown:
 training, reward evaluation, waiting for the slowest copy (load imbalance between copies), gather +
-controller update, broadcast of the best copy, and the sync check. The engine's own cost is the gather, update,
+controller update, broadcast of the best copy, the sync check, and the main process's report (history, policy
+and figures, which every copy waits for at the next trunk end). The engine's own cost is the gather, update,
 broadcast and check; its goal is < 2 % of training.
 
 Run: python benchmarks/ohl_overhead.py [--copies 2] [--epochs 6] [--trunk-epochs 2] [--train-samples 1078]
@@ -73,7 +74,7 @@ def main() -> None:
         with open(osp.join(work, 'ohl', 'history.json')) as f:
             history = json.load(f)
 
-    totals = {k: sum(h['seconds'][k] for h in history) for k in history[0]['seconds']}
+    totals = {k: sum(h['seconds'].get(k, 0.0) for h in history) for k in history[-1]['seconds']}
     engine = totals['gather_update'] + totals['broadcast'] + totals['verify']
     print(f'{args.copies} copies x {args.epochs} epochs on digits ({args.train_samples} training images), '
           f'{len(history)} trunks of {args.trunk_epochs} epochs')
@@ -81,7 +82,9 @@ def main() -> None:
           f'ratio OHL / plain {ohl / plain:.2f}')
     print('OHL rank-0 breakdown (s): ' + ', '.join(f'{k} {v:.3f}' for k, v in totals.items()))
     print(f'reward evaluation / training: {totals["reward"] / totals["train"]:.3f}; '
-          f'waiting for the slowest copy / training: {totals["wait"] / totals["train"]:.3f}')
+          f'waiting for the slowest copy / training: {totals["wait"] / totals["train"]:.3f}; '
+          f'main-process report (history, policy, figures) / training: '
+          f'{totals.get("report", 0.0) / totals["train"]:.3f}')
     print(f'engine (gather + update + broadcast + verify) / training: {engine / totals["train"]:.4f} '
           f'(goal < 0.02); without the optional sync check: {(engine - totals["verify"]) / totals["train"]:.4f}')
 

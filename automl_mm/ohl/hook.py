@@ -358,6 +358,8 @@ class OHLHook(Hook):
                                f'broadcasting its best copy {best} now')
             self._broadcast_copy_state(runner, src=self.layout.lead_rank(best))
             self.history[-1]['broadcast'] = True
+        if self.history and self._report is not None:
+            self._report.write_history(self.history)  # the last trunk's report seconds and broadcast flag
         self._in_trunk = False
 
     def _resolve_spaces(self, runner) -> None:
@@ -542,7 +544,11 @@ class OHLHook(Hook):
                       theta={s.name: [p.detach().tolist() for p in s.distribution.parameters()]
                              for s in self.spaces}, **sync)
         self.history.append(record)
+        t_report = time.perf_counter()
         self._report.write(self.history, self.spaces, step=iters)
+        # The main process's writing (history, policy, figures) holds every copy at the next trunk end too; the
+        # record reaches history.json with the next write (after_train writes the last one).
+        record['seconds']['report'] = round(time.perf_counter() - t_report, 6)
         runner.logger.info(
             f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards {[round(r, 4) for r in rewards]}, '
             f'best copy {best}{"" if broadcast else " (not broadcast)"}, '

@@ -118,6 +118,35 @@ def test_every_figure_follows_the_drawing_schedule_while_every_trunk_is_recorded
         assert rec['trunks'].tolist() == list(range(30))
 
 
+def test_history_json_serialises_each_record_once_and_keeps_the_last_record_current(tmp_path, monkeypatch):
+    """history.json is rewritten after every trunk while every copy waits: serialising the whole history each time
+    grew with the run (O(T^2)). Each record is serialised once, the last one at every write (after_train may mark
+    it broadcast), a resumed history (new record objects) again; the file stays the exact JSON list."""
+    import json
+
+    from automl_mm.ohl import report as report_module
+
+    calls = []
+    dumps = json.dumps
+    monkeypatch.setattr(report_module.json, 'dumps', lambda obj, *a, **k: calls.append(obj) or dumps(obj, *a, **k))
+    report = OHLReport(SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer()), 'ohl', [])
+    path = osp.join(str(tmp_path), 'ohl', 'history.json')
+    history = []
+    for trunk in range(20):
+        history.append(dict(trunk=trunk, rewards=[1.0, float(trunk)], best=1, broadcast=False))
+        report.write_history(history)
+    assert len(calls) == 20 + 19  # each record once, plus the last again at every later write
+    history[-1]['broadcast'] = True  # as OHLHook.after_train after a trunk that kept the copies apart
+    report.write_history(history)
+    with open(path) as f:
+        assert json.load(f) == history
+    resumed = [dict(record) for record in history[:5]]  # as after --resume from trunk 4's checkpoint
+    report.write_history(resumed)
+    with open(path) as f:
+        assert json.load(f) == resumed
+    assert not os.path.exists(path + '.tmp')
+
+
 def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy_and_eta():
     from automl_mm.ohl.progress import OHLProgressHook
 
@@ -162,3 +191,13 @@ def test_progress_hook_with_an_interval_logs_every_nth_trunk_and_the_last():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match='interval must be a positive number of trunks'):
             OHLProgressHook(interval=bad)
+
+
+def test_report_cost_benchmark_runs(monkeypatch, capsys):
+    import runpy
+    import sys
+
+    monkeypatch.setattr(sys, 'argv', ['ohl_report_cost.py', '--trunks', '3', '--logits', '4', '--copies', '2'])
+    runpy.run_path(osp.join(osp.dirname(__file__), '..', '..', 'benchmarks', 'ohl_report_cost.py'),
+                   run_name='__main__')
+    assert 'after trunk 3 (4 logits, 2 copies): write_history' in capsys.readouterr().out

@@ -1,0 +1,55 @@
+"""What the main process's history.json costs per trunk, which every OHL copy waits for at the next trunk end.
+
+``OHLReport.write_history`` (each record serialised once) against re-serialising the whole history after every
+trunk (``json.dump(history, indent=1)``, the former way), in the same run, on synthetic records shaped like the
+``OHLHook``'s (every copy's reward, seconds, a distribution summary and θ: K logits per trunk; K = 1,296 for the
+paper's 36 x 36 pair space without factorisation, 72 with it). Prints, for a history of T trunks, the seconds of
+the write after trunk T for both and their ratio.
+
+Run: python benchmarks/ohl_report_cost.py [--trunks 100 1000] [--logits 1296] [--copies 8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os.path as osp
+import random
+import tempfile
+import time
+from types import SimpleNamespace
+
+from automl_mm.ohl.report import OHLReport
+
+
+def _record(trunk: int, logits: int, copies: int, rng: random.Random) -> dict:
+    return dict(trunk=trunk, seconds=dict(train=1.0, reward=0.1), epoch=trunk + 1, iter=100 * (trunk + 1),
+                rewards=[rng.random() for _ in range(copies)], valid=[True] * copies, best=0, broadcast=True,
+                distributions={'autoaug': dict(top=[['Identity', 0.01]] * 5, entropy=7.1)},
+                theta={'autoaug': [[rng.gauss(0.0, 0.1) for _ in range(logits)]]})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--trunks', type=int, nargs='+', default=[100, 1000])
+    parser.add_argument('--logits', type=int, default=1296)
+    parser.add_argument('--copies', type=int, default=8)
+    args = parser.parse_args()
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for trunks in args.trunks:
+            history = [_record(t, args.logits, args.copies, rng) for t in range(trunks)]
+            report = OHLReport(SimpleNamespace(work_dir=tmp, visualizer=None), f'ohl{trunks}', [])
+            report.write_history(history[:-1])  # the run so far: the earlier trunks were written as they ended
+            start = time.perf_counter()
+            report.write_history(history)
+            ours = time.perf_counter() - start
+            start = time.perf_counter()
+            with open(osp.join(tmp, 'whole.json'), 'w') as f:
+                json.dump(history, f, indent=1)
+            whole = time.perf_counter() - start
+            print(f'after trunk {trunks} ({args.logits} logits, {args.copies} copies): write_history {ours:.4f} s, '
+                  f'whole history re-serialised {whole:.4f} s, ratio {whole / ours:.1f}x')
+
+
+if __name__ == '__main__':
+    main()
