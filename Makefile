@@ -20,7 +20,8 @@ bench-pbt: bench-deps
 	@$(PYENV) && $$PY benchmarks/ohl_vs_pbt.py $(BENCH_ARGS)
 
 # OHL-Auto-Aug with 4 copies on Fashion-MNIST (installed by tools/install.sh when it can; else on the bundled
-# digits), then the best copy's test accuracy. One line per trunk on the console; the full log in DEMO_DIR.
+# digits), then the best copy's test accuracy. A progress line every few trunks on the console (the config's
+# OHLProgressHook interval); the full log in DEMO_DIR.
 demo:
 	@$(PYENV) && bash tools/demo.sh $$PY $(DEMO_DIR) $(DEMO_CONFIG)
 

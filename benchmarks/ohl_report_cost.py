@@ -4,9 +4,10 @@
 trunk (``json.dump(history, indent=1)``, the former way), in the same run, on synthetic records shaped like the
 ``OHLHook``'s (every copy's reward, seconds, a distribution summary and θ: K logits per trunk; K = 1,296 for the
 paper's 36 x 36 pair space without factorisation, 72 with it). Prints, for a history of T trunks, the seconds of
-the write after trunk T for both and their ratio.
+the write after trunk T for both (median of ``--repeats`` writes; single writes vary by half between runs) and
+their ratio.
 
-Run: python benchmarks/ohl_report_cost.py [--trunks 100 1000] [--logits 1296] [--copies 8]
+Run: python benchmarks/ohl_report_cost.py [--trunks 100 1000] [--logits 1296] [--copies 8] [--repeats 7]
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import argparse
 import json
 import os.path as osp
 import random
+import statistics
 import tempfile
 import time
 from types import SimpleNamespace
@@ -33,22 +35,26 @@ def main() -> None:
     parser.add_argument('--trunks', type=int, nargs='+', default=[100, 1000])
     parser.add_argument('--logits', type=int, default=1296)
     parser.add_argument('--copies', type=int, default=8)
+    parser.add_argument('--repeats', type=int, default=7, help='writes timed per side; the median is printed')
     args = parser.parse_args()
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         for trunks in args.trunks:
             history = [_record(t, args.logits, args.copies, rng) for t in range(trunks)]
             report = OHLReport(SimpleNamespace(work_dir=tmp, visualizer=None), f'ohl{trunks}', [])
-            report.write_history(history[:-1])  # the run so far: the earlier trunks were written as they ended
-            start = time.perf_counter()
-            report.write_history(history)
-            ours = time.perf_counter() - start
-            start = time.perf_counter()
-            with open(osp.join(tmp, 'whole.json'), 'w') as f:
-                json.dump(history, f, indent=1)
-            whole = time.perf_counter() - start
-            print(f'after trunk {trunks} ({args.logits} logits, {args.copies} copies): write_history {ours:.4f} s, '
-                  f'whole history re-serialised {whole:.4f} s, ratio {whole / ours:.1f}x')
+            ours, whole = [], []
+            for _ in range(args.repeats):
+                report.write_history(history[:-1])  # the run so far: the earlier trunks were written as they ended
+                start = time.perf_counter()
+                report.write_history(history)
+                ours.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                with open(osp.join(tmp, 'whole.json'), 'w') as f:
+                    json.dump(history, f, indent=1)
+                whole.append(time.perf_counter() - start)
+            ours, whole = statistics.median(ours), statistics.median(whole)
+            print(f'after trunk {trunks} ({args.logits} logits, {args.copies} copies), median of {args.repeats}: '
+                  f'write_history {ours:.4f} s, whole history re-serialised {whole:.4f} s, ratio {whole / ours:.1f}x')
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: OHL-Auto-Aug on Fashion-MNIST when its idx files are installed, else on the bundled digits.
-# The console shows one progress line per trunk and the result; everything else goes to DEMO_DIR/console.log
-# (mmengine's own log is under DEMO_DIR/<timestamp>/ too).
+# The console shows the progress lines of the config's OHLProgressHook (every 5 trunks for Fashion-MNIST) and the
+# result; everything else goes to DEMO_DIR/console.log (mmengine's own log is under DEMO_DIR/<timestamp>/ too).
 # Usage: tools/demo.sh PYTHON [DEMO_DIR] [CONFIG]
 set -euo pipefail
 PY="$1"

@@ -104,8 +104,8 @@ class OHLReport:
         (``OHLHook.after_train`` may still mark it broadcast), the ones before it do not change (a resumed run
         brings new record objects, which are serialised again).
         Re-serialising the whole history after every trunk grew with the run: after trunk 1,000 of the paper's
-        1,296-way pair space (θ and a summary per trunk, 8 copies) 1.20 s against 0.16 s for this write
-        (``benchmarks/ohl_report_cost.py``, 2 idle cores).
+        1,296-way pair space (θ and a summary per trunk, 8 copies) 1.2-1.3 s against 0.07-0.08 s for this write
+        (``benchmarks/ohl_report_cost.py``, median of 7 writes, 2 idle cores).
         """
         if not is_main_process():
             return

@@ -197,7 +197,8 @@ def test_report_cost_benchmark_runs(monkeypatch, capsys):
     import runpy
     import sys
 
-    monkeypatch.setattr(sys, 'argv', ['ohl_report_cost.py', '--trunks', '3', '--logits', '4', '--copies', '2'])
+    monkeypatch.setattr(sys, 'argv', ['ohl_report_cost.py', '--trunks', '3', '--logits', '4', '--copies', '2',
+                                      '--repeats', '2'])
     runpy.run_path(osp.join(osp.dirname(__file__), '..', '..', 'benchmarks', 'ohl_report_cost.py'),
                    run_name='__main__')
-    assert 'after trunk 3 (4 logits, 2 copies): write_history' in capsys.readouterr().out
+    assert 'after trunk 3 (4 logits, 2 copies), median of 2: write_history' in capsys.readouterr().out
