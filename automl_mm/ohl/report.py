@@ -221,8 +221,10 @@ def _plot_categorical(path: str, space: Any, history: list[dict], trunks, probs)
                           interpolation='nearest')
         ax.set_xticks(range(num), names, fontsize=label_size - 1, rotation=90)
         ax.set_yticks(range(num), names, fontsize=label_size - 1)
-        ax.set(xlabel='second operation', ylabel='first operation',
-               title=f'pair probabilities / uniform after trunk {int(trunks[-1])}')
+        # the axis names go into the title: a y label left of the long element names sat beside the middle
+        # panel's colour bar and read as its label
+        ax.set_title(f'pair probabilities / uniform after trunk {int(trunks[-1])}\n'
+                     '(row: first operation, column: second operation)')
         _colorbar(fig, image, ax, f'probability x {num_choices} (1 = uniform)', shrink=0.7)
         ax = fig.add_subplot(grid[1, :2])
     else:
@@ -239,6 +241,7 @@ def _plot_categorical(path: str, space: Any, history: list[dict], trunks, probs)
         ax = fig.add_subplot(grid[1])
     ax.plot(hist_trunks, entropies, marker='.', label='entropy')
     ax.axhline(float(np.log(num_choices)), color='grey', ls='--', label=f'uniform: ln {num_choices}')
+    ax.margins(y=0.2)  # the uniform line is the top of the data: keep it off the frame
     ax.set(xlabel='trunk', ylabel='entropy (nats)', title='entropy of the distribution')
     ax.legend(fontsize='small', loc='lower left')
     fig.suptitle(f'OHL distribution: {space.name}')
