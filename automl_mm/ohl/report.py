@@ -11,6 +11,8 @@ from typing import Any
 
 from mmengine.dist import is_main_process
 
+from automl_mm.utils.io import write_text_atomic
+
 
 def schedule_fragment(history: list[dict], trunk: dict) -> str:
     """Config text replaying the per-trunk ``schedule`` of ``history`` with a ``TrunkScheduleHook``.
@@ -60,7 +62,7 @@ class OHLReport:
         self.trunk = trunk or {}  # the OHLHook's trunk_epochs / trunk_iters, for schedule_policy.py
         self.dir = osp.join(runner.work_dir, out_dir)
         self.plot = plot
-        self._history_text: list[tuple[dict, str, bool]] = []  # (record, its JSON, final) of written records
+        self._history_text: list[tuple[dict, str]] = []  # (record, its JSON) of the written records but the last
         if is_main_process():
             os.makedirs(self.dir, exist_ok=True)
 
@@ -104,28 +106,26 @@ class OHLReport:
         (``OHLHook.after_train`` may still mark it broadcast), the ones before it do not change (a resumed run
         brings new record objects, which are serialised again).
         Re-serialising the whole history after every trunk grew with the run: after trunk 1,000 of the paper's
-        1,296-way pair space (θ and a summary per trunk, 8 copies) 1.2-1.3 s against 0.07-0.08 s for this write
+        1,296-way pair space (θ and a summary per trunk, 8 copies) 1.4-1.6 s against 0.08-0.09 s for this write
         (``benchmarks/ohl_report_cost.py``, median of 7 writes, 2 idle cores).
         """
         if not is_main_process():
             return
-        cached, last = self._history_text, len(history) - 1
-        texts = [cached[i][1] if i < len(cached) and cached[i][0] is record and cached[i][2]
-                 else json.dumps(record) for i, record in enumerate(history)]
-        self._history_text = [(record, text, i < last) for i, (record, text) in enumerate(zip(history, texts))]
-        path = osp.join(self.dir, 'history.json')
-        with open(path + '.tmp', 'w') as f:
-            f.write('[\n' + ',\n'.join(texts) + '\n]\n')
-        os.replace(path + '.tmp', path)
+        cached = self._history_text
+        texts = [cached[i][1] if i < len(cached) and cached[i][0] is record else json.dumps(record)
+                 for i, record in enumerate(history)]
+        self._history_text = list(zip(history[:-1], texts[:-1]))
+        write_text_atomic('[\n' + ',\n'.join(texts) + '\n]\n', osp.join(self.dir, 'history.json'))
 
     def _plot(self, history: list[dict], spaces: Sequence[Any], draw: bool = True) -> None:
+        trunks = [h['trunk'] for h in history]
         for space in spaces:
-            probs = _record_probs(self.dir, space, history[-1]['trunk'])
+            probs = _record_probs(self.dir, space, trunks[-1])
+            path = osp.join(self.dir, f'distribution_{space.name}.png')
             if draw and probs is not None:
-                _plot_categorical(osp.join(self.dir, f'distribution_{space.name}.png'), space, history, *probs)
+                _plot_categorical(path, space, history, *probs)
             elif draw:
-                _plot_series(osp.join(self.dir, f'distribution_{space.name}.png'), space.name,
-                             [h['trunk'] for h in history], _series(history, space.name))
+                _plot_series(path, space.name, trunks, _series(history, space.name))
         if not draw:
             return
         import matplotlib
@@ -133,7 +133,6 @@ class OHLReport:
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
 
-        trunks = [h['trunk'] for h in history]
         fig, ax = plt.subplots(figsize=(7, 4), layout='constrained')
         num_copies = len(history[0]['rewards'])
         for c in range(num_copies):
