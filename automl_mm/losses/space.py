@@ -11,6 +11,7 @@ import torch
 from automl_mm.ohl.attributes import resolve_attribute
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
+from automl_mm.utils.io import savefig_atomic
 
 from .am_lfs import AMLFSLoss
 from .parametrisation import check_parametrisation
@@ -127,7 +128,7 @@ class LossFunctionSpace(AttributeSpace):
             ax.legend(fontsize='small')
         fig.suptitle(f'AM-LFS after trunk {trunk}')
         fig.tight_layout()
-        fig.savefig(osp.join(out_dir, f'loss_trunk{trunk:03d}.png'), dpi=90)
+        savefig_atomic(fig, osp.join(out_dir, f'loss_trunk{trunk:03d}.png'), dpi=90)
         plt.close(fig)
 
 

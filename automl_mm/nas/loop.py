@@ -242,9 +242,7 @@ class SearchLoopBase(IterBasedTrainLoop):
     def write_text(self, name: str, text: str) -> str:
         path = osp.join(self.out_dir, name)
         if is_main_process():
-            os.makedirs(self.out_dir, exist_ok=True)
-            with open(path, 'w') as f:
-                f.write(text)
+            write_text_atomic(text, path)
         return path
 
     def finish(self, apply_best: Callable[[], None]) -> None:

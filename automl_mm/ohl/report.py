@@ -11,7 +11,7 @@ from typing import Any
 
 from mmengine.dist import is_main_process
 
-from automl_mm.utils.io import write_text_atomic
+from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
 
 
 def schedule_fragment(history: list[dict], trunk: dict) -> str:
@@ -79,14 +79,13 @@ class OHLReport:
         if not is_main_process():
             return
         self.write_history(history)
-        with open(osp.join(self.dir, 'final_policy.py'), 'w') as f:
-            f.write(f'# Exported by automl_mm OHLHook after trunk {last["trunk"]}.\n')
-            for space in spaces:
-                f.write(space.export_fragment())
+        # every file here is replaced atomically: read during the run, and left whole by a kill or a failed export
+        policy = f'# Exported by automl_mm OHLHook after trunk {last["trunk"]}.\n'
+        policy += ''.join(space.export_fragment() for space in spaces)
+        write_text_atomic(policy, osp.join(self.dir, 'final_policy.py'))
         schedule = schedule_fragment(history, self.trunk)
         if schedule:
-            with open(osp.join(self.dir, 'schedule_policy.py'), 'w') as f:
-                f.write(schedule)
+            write_text_atomic(schedule, osp.join(self.dir, 'schedule_policy.py'))
         if self.plot:
             # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn
             # about ten times per run and after its last trunk (drawing all of them after every trunk took 2 of
@@ -140,7 +139,7 @@ class OHLReport:
         ax.plot(trunks, [h['rewards'][h['best']] for h in history], 'k--', label='best')
         ax.set(xlabel='trunk', ylabel='reward', title='OHL rewards per copy')
         ax.legend(fontsize='small', ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1.0))
-        fig.savefig(osp.join(self.dir, 'rewards.png'), dpi=100)
+        savefig_atomic(fig, osp.join(self.dir, 'rewards.png'), dpi=100)
         plt.close(fig)
 
 
@@ -175,9 +174,7 @@ def _record_probs(out_dir: str, space: Any, trunk: int) -> tuple | None:
                 keep = old['trunks'] < trunk
                 trunks, rows = old['trunks'][keep], old['probs'][keep]
     trunks, rows = np.append(trunks, trunk), np.vstack([rows, current[None]])
-    tmp = path + '.tmp.npz'
-    np.savez(tmp, trunks=trunks, probs=rows)
-    os.replace(tmp, path)
+    savez_atomic(path, trunks=trunks, probs=rows)
     return trunks, rows
 
 
@@ -244,7 +241,7 @@ def _plot_categorical(path: str, space: Any, history: list[dict], trunks, probs)
     ax.set(xlabel='trunk', ylabel='entropy (nats)', title='entropy of the distribution')
     ax.legend(fontsize='small', loc='lower left')
     fig.suptitle(f'OHL distribution: {space.name}')
-    fig.savefig(path, dpi=90)
+    savefig_atomic(fig, path, dpi=90)
     plt.close(fig)
 
 
@@ -291,7 +288,7 @@ def _plot_series(path: str, name: str, trunks: list[int], series: dict[str, list
     ax.set(xlabel='trunk', title=f'OHL distribution: {name}')
     if series:
         ax.legend(fontsize='small', ncol=1 + len(series) // 16, loc='upper left', bbox_to_anchor=(1.01, 1.0))
-    fig.savefig(path, dpi=100)
+    savefig_atomic(fig, path, dpi=100)
     plt.close(fig)
 
 

@@ -45,6 +45,23 @@ def write_text_atomic(text: str, path: str) -> None:
         f.write(text)
 
 
+def savez_atomic(path: str, **arrays) -> None:
+    """``numpy.savez(path, **arrays)`` written atomically (see :func:`atomic_open`); ``path`` is used as given
+    (numpy adds ``.npz`` only to a name, not to an open file)."""
+    import numpy as np
+
+    with atomic_open(path, 'wb') as f:
+        np.savez(f, **arrays)
+
+
+def savefig_atomic(fig, path: str, **savefig_kwargs) -> None:
+    """``fig.savefig(path, **savefig_kwargs)`` written atomically (see :func:`atomic_open`): an image viewer or a
+    copy taken during a run never gets half a PNG. The format is taken from the file name's extension."""
+    fmt = savefig_kwargs.pop('format', None) or osp.splitext(path)[1].lstrip('.').lower() or None
+    with atomic_open(path, 'wb') as f:
+        fig.savefig(f, format=fmt, **savefig_kwargs)
+
+
 def dump_json_atomic(obj, path: str, **json_kwargs) -> None:
     """Write ``obj`` as JSON to a temporary file in the same folder, then rename: readers never see half a file.
 

@@ -102,6 +102,10 @@ def test_nas_loop_writes_last_checkpoint_atomically():
 
     source = inspect.getsource(SearchLoopBase.save_search_checkpoint)
     assert 'write_text_atomic' in source and "'w')" not in source
+    # the searched architecture and retraining configs too (a kill used to leave them cut short)
+    for method in (SearchLoopBase.write_text, SearchLoopBase.write_json):
+        source = inspect.getsource(method)
+        assert '_atomic(' in source and 'open(' not in source, method.__name__
 
 
 # --- 1. resume falls back to the newest complete checkpoint -------------------------------------------------------

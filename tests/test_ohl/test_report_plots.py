@@ -202,3 +202,43 @@ def test_report_cost_benchmark_runs(monkeypatch, capsys):
     runpy.run_path(osp.join(osp.dirname(__file__), '..', '..', 'benchmarks', 'ohl_report_cost.py'),
                    run_name='__main__')
     assert 'after trunk 3 (4 logits, 2 copies), median of 2: write_history' in capsys.readouterr().out
+
+
+def test_every_report_file_is_replaced_atomically(tmp_path, monkeypatch):
+    """Users and benchmarks read the report while the run goes, and a run can be killed at any moment: every file
+    the report writes (history, probabilities, exported fragments, figures) must go through atomic_open, so that
+    a reader or a resumed run never finds half a file."""
+    import automl_mm.utils.io as io
+
+    written = []
+    real = io.atomic_open
+
+    def spy(path, mode='w'):
+        written.append(osp.abspath(path))
+        return real(path, mode)
+
+    monkeypatch.setattr(io, 'atomic_open', spy)
+    _fake_run(tmp_path, num_trunks=2)
+    out = osp.join(str(tmp_path), 'ohl')
+    files = {osp.abspath(osp.join(out, name)) for name in os.listdir(out)}
+    assert {'history.json', 'final_policy.py', 'rewards.png', 'probs_autoaug.npz',
+            'distribution_autoaug.png'} <= {osp.basename(f) for f in files}
+    assert files <= set(written), f'written in place: {sorted(files - set(written))}'
+
+
+def test_a_failed_export_leaves_the_previous_final_policy_whole(tmp_path):
+    """A space whose export raises (or a kill mid-write) used to leave final_policy.py cut after the header."""
+    report, history = _fake_run(tmp_path, num_trunks=2)
+    path = osp.join(str(tmp_path), 'ohl', 'final_policy.py')
+    before = open(path).read()
+    good = _space('choice', Categorical(4))
+
+    def broken():
+        raise RuntimeError('export failed')
+
+    bad = SimpleNamespace(name='other', distribution=Categorical(2), transforms=[], export_fragment=broken)
+    history[-1]['controller']['other'] = {}
+    with pytest.raises(RuntimeError, match='export failed'):
+        report.write(history, [good, bad], step=3)
+    assert open(path).read() == before
+    assert not [n for n in os.listdir(osp.dirname(path)) if n.endswith('.tmp')]
