@@ -47,7 +47,8 @@ def supernet_cfg(config: str, seed: int, work_dir: str, name: str, iters: int) -
 def estimate_all(runner: Runner, cfg: Config, paths: list[tuple], bn_batches: int,
                  evaluator: dict | None = None) -> list[float]:
     """Reward-split top-1 (%) of every path with the runner's supernet weights (BN re-estimated per path on the
-    first ``bn_batches`` training batches in a fixed order). ``evaluator``: default ``cfg.val_evaluator``."""
+    first ``bn_batches`` training batches, drawn once: the same augmented images for every path). ``evaluator``:
+    default ``cfg.val_evaluator``."""
     space = LayerwiseSpace()
     space.bind(runner.model)
     evaluator_key = 'val_evaluator' if evaluator is None else 'estimate_all.evaluator'
@@ -55,7 +56,8 @@ def estimate_all(runner: Runner, cfg: Config, paths: list[tuple], bn_batches: in
                                 cfg.val_evaluator if evaluator is None else evaluator, 'reward_dataloader',
                                 evaluator_key).build(runner)
     evaluate = PathEvaluator(runner.model, space, held_out, bn_batches=bn_batches,
-                             bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader'))
+                             bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader'),
+                             bn_seed=runner.seed or 0)
     return [evaluate(path) for path in paths]
 
 

@@ -77,6 +77,45 @@ def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
         start = 0
 
 
+@contextlib.contextmanager
+def seeded_global_rngs(seed: int) -> Iterator[None]:
+    """Seed Python's ``random``, numpy's and torch's global RNGs with ``seed`` inside the block and put their
+    states back after it: what runs inside (a data pipeline's random transforms, which draw from these) is the
+    same on every call and every rank, and what runs after is as if the block had not drawn anything."""
+    import random
+
+    import numpy as np
+
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+
+
+def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
+    """The first ``count`` batches of ``loader`` (wrapping around), loaded once with the global RNGs seeded by
+    ``seed`` (:func:`seeded_global_rngs`; dataloader workers take their seeds from torch's): a pipeline with random
+    transforms (crops, flips) gives the same batches on every rank and in every run with that seed, and keeping
+    the list gives the same batches to every later use (BN re-estimation of every NAS path, every OHL copy).
+
+    Args:
+        loader: An in-order loader (:func:`build_local_loader`).
+        count: Number of batches (> 0).
+        seed: The seed of the random transforms.
+
+    Returns:
+        list: The ``count`` collated batches, held in memory.
+    """
+    with seeded_global_rngs(seed):
+        return list(cycle_batches(loader, 0, count))
+
+
 def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
     """Re-estimate the running statistics of the BatchNorm layers that train (no gradients): for a NAS path
     (shared statistics mix every path the supernet ran), or for an OHL copy's reward on clean images.

@@ -26,7 +26,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
-from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, cycle_batches
+from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, fixed_batches
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
 from .base import BasePathSpace
@@ -84,7 +84,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         self.held_out = HeldOutEvaluator('search', metric_key, type(self).__name__, search_dataloader,
                                          search_evaluator, 'train_cfg.search_dataloader',
                                          'train_cfg.search_evaluator', 'train_cfg.metric_key')
-        self._bn_batches_loader = None
+        self._bn_batches: list | None = None  # BN re-estimation batches (_bn_loader)
+        self._bn_batches_source = None
         self._advanced = False
         self._last_save = time.time()
         self._last_search_ckpt: str | None = None
@@ -131,15 +132,19 @@ class SearchLoopBase(IterBasedTrainLoop):
         """Scores paths of ``space`` on the search split (built on first use; see :class:`HeldOutEvaluator`)."""
         return PathEvaluator(self.runner.model, space, self.held_out.build(self.runner),
                              batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
-                             bn_loader=self._bn_loader())
+                             bn_loader=self._bn_loader(), bn_seed=self.seed)
 
-    def _bn_loader(self):
-        """The training set in a fixed order: every path re-estimates BN on the same batches, also after resume."""
+    def _bn_loader(self) -> list | None:
+        """The first ``bn_recalibration_batches`` batches of the training set, through its pipeline, drawn once
+        with the search's seed and kept: every path, rank and resumed run re-estimates BN on the same images (the
+        pipeline's random crops and flips used to be redrawn at every path, so one path scored differently each
+        time and the ranks' statistics differed in :meth:`finish`)."""
         if not self.bn_recalibration_batches:
             return None
-        if self._bn_batches_loader is None:
-            self._bn_batches_loader = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader')
-        return self._bn_batches_loader
+        if self._bn_batches is None:
+            self._bn_batches_source = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader')
+            self._bn_batches = fixed_batches(self._bn_batches_source, self.bn_recalibration_batches, self.seed)
+        return self._bn_batches
 
     def potential_scorer(self, pool: PartialArchitecturePool, sampler: UniformPathSampler,
                          evaluate: PathEvaluator, num_samples: int, stream: int,
@@ -249,7 +254,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         """Apply the searched architecture (re-estimating BN if configured); validate it once if there is a val loop."""
         apply_best()
         if self.bn_recalibration_batches:
-            recalibrate_bn(self.runner.model, cycle_batches(self._bn_loader(), 0, self.bn_recalibration_batches))
+            recalibrate_bn(self.runner.model, self._bn_loader())
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()
 

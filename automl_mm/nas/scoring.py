@@ -17,7 +17,7 @@ import numpy as np
 from mmengine.logging import MMLogger, print_log
 from torch import nn
 
-from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches, recalibrate_bn
+from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches, fixed_batches, recalibrate_bn
 
 from .base import BasePathSpace
 from .samplers import UniformPathSampler, path_rng
@@ -51,12 +51,16 @@ class PathEvaluator:
         batches_per_sample: ``None`` scores on the whole split; ``n`` on the ``n`` mini-batches from batch
             ``sample_index * n`` on (wrapping around); the caller gives every candidate of a step the same indices.
         bn_batches: Training batches used to re-estimate BN statistics per path (0 keeps the supernet's).
-        bn_loader: Where those batches come from (in order: the same batches for every path).
+        bn_loader: Where those batches come from, in order: a list of batches, used as given, or a loader,
+            whose first ``bn_batches`` batches are drawn once, on first use, with the global RNGs seeded by
+            ``bn_seed`` (:func:`~automl_mm.engine.evaluate.fixed_batches`) and kept: every path re-estimates
+            on the same images even when the training pipeline crops and flips at random.
+        bn_seed: The seed of those draws (the search loops pass their ``seed``).
     """
 
     def __init__(self, model: nn.Module, space: BasePathSpace, held_out: HeldOutEvaluator,
                  batches_per_sample: int | None = None, bn_batches: int = 0,
-                 bn_loader: Iterable | None = None) -> None:
+                 bn_loader: Iterable | None = None, bn_seed: int = 0) -> None:
         if bn_batches and bn_loader is None:
             raise ValueError('bn_recalibration_batches > 0 needs a training dataloader')
         if held_out.loader is None:
@@ -68,12 +72,15 @@ class PathEvaluator:
         self.batches_per_sample = batches_per_sample
         self.bn_batches = int(bn_batches)
         self.bn_loader = bn_loader
+        self.bn_seed = int(bn_seed)
         self.evaluations = 0
         self.empty_evaluations = 0
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
         if self.bn_batches:
+            if not isinstance(self.bn_loader, (list, tuple)):  # redrawn per path, a random pipeline would differ
+                self.bn_loader = fixed_batches(self.bn_loader, self.bn_batches, self.bn_seed)
             recalibrate_bn(self.model, cycle_batches(self.bn_loader, 0, self.bn_batches))
         loader = self.held_out.loader
         if self.batches_per_sample is None:

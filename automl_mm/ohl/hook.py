@@ -34,7 +34,7 @@ from automl_mm.augment.choice import CHOICE_META_KEY
 from automl_mm.engine.evaluate import (
     HeldOutEvaluator,
     build_local_loader,
-    cycle_batches,
+    fixed_batches,
     kept_bn_statistics,
     recalibrate_bn,
 )
@@ -294,8 +294,9 @@ class OHLHook(Hook):
         if self.bn_recalibration_batches and self._bn_batches is None:
             check_bn_recalibration(runner.model, self.layout.ranks_per_copy)
             loader = build_local_loader(*clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg))
-            # the same batches every trunk: loaded once, not through the dataset pipeline at every trunk end
-            self._bn_batches = list(cycle_batches(loader, 0, self.bn_recalibration_batches))
+            # the same batches every trunk and on every rank: loaded once (seeded, should the clean pipeline draw
+            # anything), not through the dataset pipeline at every trunk end
+            self._bn_batches = fixed_batches(loader, self.bn_recalibration_batches, runner.seed or 0)
         self._resolve_spaces(runner)
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)

@@ -205,3 +205,41 @@ def test_a_schedule_that_disagrees_with_the_search_length_is_refused(tmp_path, o
     cfg.param_scheduler[0].update(T_max=12, end=12)  # explicit and right: accepted
     from automl_mm.nas.loop import check_schedule_span
     check_schedule_span(cfg.param_scheduler, 12, '')
+
+
+def test_bn_re_estimation_batches_are_the_same_for_every_path_call_and_rank(tmp_path):
+    """The Fashion-MNIST search trains with random crops and flips. BN re-estimation used to draw those batches
+    through the training pipeline at every call, so one path scored differently each time (by up to 1.2 points
+    after 250 iterations), two paths could swap order, and ranks re-estimated on different images in `finish`."""
+    import random
+
+    import numpy as np
+    import torch
+
+    def build(seed_before: int):
+        cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-fmnist_1x1_1800it_fmnist.py'))
+        cfg.work_dir = str(tmp_path / f'run{seed_before}')
+        cfg.train_cfg.update(TINY, bn_recalibration_batches=2)
+        cfg.train_dataloader.batch_size = 8
+        cfg.train_dataloader.num_workers = 0
+        cfg.train_dataloader.persistent_workers = False
+        runner = Runner.from_cfg(cfg)
+        random.seed(seed_before)  # another rank, or the same rank later in the search: other global RNG states
+        np.random.seed(seed_before)
+        torch.manual_seed(seed_before)
+        return runner, runner.train_loop
+
+    _, loop = build(1)
+    state = np.random.get_state()[1].copy(), random.getstate(), torch.get_rng_state()
+    first = [b['inputs'] for b in loop._bn_loader()]
+    after = np.random.get_state()[1], random.getstate(), torch.get_rng_state()
+    again = [b['inputs'] for b in loop._bn_loader()]
+    other = [b['inputs'] for b in build(2)[1]._bn_loader()]
+    assert len(first) == 2
+    for batch_a, batch_b, batch_c in zip(first, again, other):
+        assert all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(batch_a, batch_b, batch_c))
+    # drawing them left the global RNGs as they were (the search's own draws do not shift)
+    assert np.array_equal(after[0], state[0]) and after[1] == state[1] and torch.equal(after[2], state[2])
+    # the pipeline is random: without the fixed seed the same images come out differently
+    loader = loop._bn_batches_source
+    assert not all(torch.equal(a, b) for a, b in zip(next(iter(loader))['inputs'], next(iter(loader))['inputs']))

@@ -273,3 +273,40 @@ def test_hook_refuses_a_pre_training_path_outside_its_space():
     hook = PathSamplingHook(space=dict(type='StageAllocationSpace', stage_choices=[[1, 3]] * 4, total_blocks=8))
     with pytest.raises(ValueError, match='2 blocks in stage 0'):
         hook.before_train(runner)
+
+
+def test_path_evaluator_re_estimates_every_path_on_the_same_images_from_a_random_pipeline():
+    """Given a loader whose pipeline draws at random (crops, flips), BN used to be re-estimated on newly drawn
+    images at every call: one path scored differently each time. Now the first batches are drawn once (seeded)."""
+    from types import SimpleNamespace
+
+    from automl_mm.nas import PathEvaluator
+
+    class RandomPipeline(torch.utils.data.Dataset):  # a training pipeline: numpy's global RNG, as mmcv's
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return torch.tensor(np.random.normal(i, 1.0, size=(1, 2, 2)), dtype=torch.float32)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm2d(1)
+            self.data_preprocessor = lambda data, training: dict(inputs=data)
+
+        def extract_feat(self, x):
+            return self.bn(x)
+
+    model = Model()
+    held_out = SimpleNamespace(loader=[None], metric_key='stat',
+                               score=lambda m, batches: (float(m.bn.running_mean.sum()), False))
+    loader = torch.utils.data.DataLoader(RandomPipeline(), batch_size=2)
+    make = lambda seed: PathEvaluator(model, SimpleNamespace(apply=lambda p, m: None), held_out,  # noqa: E731
+                                      bn_batches=2, bn_loader=loader, bn_seed=seed)
+    evaluate = make(0)
+    scores = [evaluate((0, ), 0) for _ in range(3)]
+    assert scores[0] == scores[1] == scores[2]
+    np.random.seed(5)
+    assert make(0)((0, ), 0) == scores[0]  # another evaluator (rank, resumed run) with the same seed
+    assert make(1)((0, ), 0) != scores[0]  # the draw does depend on the seed: the pipeline is random
