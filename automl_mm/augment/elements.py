@@ -16,9 +16,10 @@ is a registered subclass, buildable by name:
 """
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
+
+import numpy as np
 
 from automl_mm.registry import AUGMENT_OPS
 
@@ -44,8 +45,11 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     The strengths follow torchvision's ``RandAugment._augmentation_space`` (Cubuk et al. 2020, "RandAugment";
     torchvision's defaults: magnitude 9 of ``num_bins`` = 31 bins): at bin ``m``, shear ``0.3 m / 30``, translate
     ``150/331 m / 30`` of the image side (to 3 decimals), rotate ``30 m / 30`` degrees, enhancement factor
-    ``1 ± 0.9 m / 30``, posterize ``8 - round(4 m / 30)`` bits, solarize threshold ``255 (1 - m / 30)``
-    (``30`` = ``num_bins - 1``).
+    ``1 ± 0.9 m / 30``, posterize ``8 - round(4 m / 30)`` bits (halves to even, as ``torch.round``), solarize
+    threshold ``255 (1 - m / 30)`` (``30`` = ``num_bins - 1``). One difference in pixels: torchvision truncates a
+    translation to whole pixels (``int``), the translation elements round their share of the side half up
+    (:func:`~automl_mm.augment.ops.translate_pixels`), so at bin 9 a 28-pixel image shifts by 4 pixels, not 3
+    (shear, rotate and every photometric element give torchvision's pixels).
     Geometric ops draw their sign per image (as torchvision's signed ops); the four enhancement ops, which have
     no random sign here, become two elements each (factor ``1 - x`` and ``1 + x``), so 18 elements, 324 ordered
     pairs, and uniform pairs put 2 / 18 rather than 1 / 14 of the mass on each of them. ``Identity`` is one
@@ -95,7 +99,9 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
                                                                         'Sharpness')]
         strengths += [(f'{name}+', round(1 + factor, 6)) for name in ('Brightness', 'ColorAdjust', 'Contrast',
                                                                         'Sharpness')]
-        strengths += [('Posterize', 8 - int(math.floor(4 * level + 0.5))), ('Solarize', round(255.0 * (1 - level), 6))]
+        # torchvision's bits: 8 - round(m / ((num_bins - 1) / 4)) in float32, halves to even (torch.round)
+        bits = 8 - int(np.round(np.float32(m) / np.float32((num_bins - 1) / 4)))
+        strengths += [('Posterize', bits), ('Solarize', round(255.0 * (1 - level), 6))]
         for key, value in strengths:
             if value not in per_op.setdefault(key, []):
                 per_op[key].append(value)
@@ -111,9 +117,11 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
 # Named element sets for ``OHLAutoAugment(elements=...)``: 'ohl' (the 36 of Table 1), 'randaugment' (RandAugment's
 # 14 operations at torchvision's default magnitude 9 of 31, 18 elements, see :func:`randaugment_elements`) and
 # 'ohl+randaugment' (both, without repeating AutoContrast and Equalize: 52 elements, 2,704 pairs), a space in
-# which the search has to find the milder operations itself; 'randaugment-3bins' (RandAugment's operations at bins
-# 4, 9 and 14 of 31, 47 elements, 2,209 pairs), a magnitude axis around torchvision's 9 along which the search
-# can move each operation's strength.
+# which the search has to find the milder operations itself (two of RandAugment's elements act on uint8 images as
+# one of the 36 does, Posterize(7) as Posterize(6.8) and Solarize(178.5) as Solarize(179); both are kept, so that
+# each set's share of the learned mass is defined element by element, and uniform pairs weigh those two twice);
+# 'randaugment-3bins' (RandAugment's operations at bins 4, 9 and 14 of 31, 47 elements, 2,209 pairs), a magnitude
+# axis around torchvision's 9 along which the search can move each operation's strength.
 #: The bins of each named set with a magnitude axis.
 ELEMENT_SET_BINS = {'randaugment-3bins': (4, 9, 14)}
 ELEMENT_SETS = {'ohl': DEFAULT_ELEMENTS, 'randaugment': randaugment_elements(),

@@ -470,3 +470,33 @@ def test_boxes_and_polygons_fit_the_tight_box_of_the_warped_mask(name, magnitude
     points = op.apply(dict(img=results['img'], gt_masks=polygons), _FixedRng(rng.u))['gt_masks'].masks[0][0]
     points = points.reshape(-1, 2)
     np.testing.assert_allclose([*points.min(0), *points.max(0)], box, atol=1e-9)
+
+
+def test_randaugment_posterize_bits_equal_torchvisions_for_every_bin_count():
+    """torchvision rounds 4 m / (num_bins - 1) half to even (torch.round, float32): with 9 bins, bins 1 and 5 land on
+    .5 and give 8 and 6 bits, where rounding half up gave 7 and 5."""
+    from torchvision.transforms import RandAugment
+
+    for num_bins in range(2, 42):
+        table = RandAugment()._augmentation_space(num_bins, (28, 28))['Posterize'][0]
+        for m in range(num_bins):
+            ours = dict(randaugment_elements(m, num_bins=num_bins))['Posterize']
+            assert ours == int(table[m]), (num_bins, m)
+
+
+def test_randaugment_translation_is_a_share_of_the_side_rounded_half_up_not_torchvisions_truncation():
+    """The documented difference: torchvision truncates the pixel shift (int(3.81) = 3 px at bin 9 of a 28-px
+    side), the element rounds the share of the side half up (4 px), as every translation element does."""
+    from automl_mm.augment.ops import translate_pixels
+
+    (share, ) = {m for n, m in randaugment_elements() if n == 'HorizontalTranslate'}
+    assert int(150 / 331 * 28 * 9 / 30) == 3 and translate_pixels(share, 28) == 4
+
+
+def test_the_union_set_keeps_two_elements_that_act_as_one_of_the_36():
+    """Documented: on uint8 images Posterize(7) = Posterize(6.8) and Solarize(178.5) = Solarize(179)."""
+    img = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    ops = {op.name: op for op in build_elements('ohl+randaugment')}
+    for a, b in (('Posterize(7)', 'Posterize(6.8)'), ('Solarize(178.5)', 'Solarize(179)')):
+        np.testing.assert_array_equal(ops[a].apply(dict(img=img.copy()), None)['img'],
+                                      ops[b].apply(dict(img=img.copy()), None)['img'])
