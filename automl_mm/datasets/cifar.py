@@ -82,7 +82,7 @@ class CIFAR10Dataset(BaseDataset):
                 raise ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} '
                                  'training images')
             frac = self.reward_size / len(labels)
-            train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed)
+            train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
             indices = train if self.split == 'train' else reward
         # RGB on disk -> BGR in memory (mmcv convention).
         return [{'img': images[i, :, :, ::-1].copy(), 'gt_label': int(labels[i]), 'source_idx': int(i)}

@@ -181,7 +181,7 @@ class FashionMNISTDataset(BaseDataset):
             raise ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} training '
                              f'images of {self.data_root}')
         frac = self.reward_size / len(labels)
-        train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed)
+        train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
         return train if self.split == 'train' else reward
 
     def load_data_list(self) -> list[dict]:

@@ -8,13 +8,22 @@ import numpy as np
 SPLITS = ('train', 'reward', 'test')
 
 
-def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int) -> list[np.ndarray]:
+def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *,
+                     exact_total: bool = False) -> list[np.ndarray]:
     """Split indices into parts whose class proportions follow ``labels``.
+
+    Each class is cut by largest-remainder rounding of ``sizes`` times its count, so its parts sum to its count.
+    The parts' totals can then miss ``sizes`` times the whole count by up to one per class (ties go to the first
+    part: 10 classes asked for 5 reward items give 0). With ``exact_total`` the totals are the largest-remainder
+    rounding of ``sizes`` times the whole count (a requested number of items is met exactly) and each class's part
+    is still its proportional count rounded down or up; where the per-class rounding already meets those totals
+    the parts are the same as without it.
 
     Args:
         labels: Class label of every item.
         sizes: Fraction of the items in each part; must be positive and sum to 1.
         seed: Seed of the permutation; the same seed always gives the same parts.
+        exact_total: Make the parts' sizes the rounding of ``sizes`` times the number of items (see above).
 
     Returns:
         One sorted index array per part. Every index is in exactly one part.
@@ -23,24 +32,90 @@ def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int) -
         >>> parts = stratified_split([0, 0, 1, 1, 0, 1], (0.5, 0.5), seed=0)
         >>> sorted(np.concatenate(parts).tolist())
         [0, 1, 2, 3, 4, 5]
+        >>> [len(p) for p in stratified_split(np.repeat(np.arange(10), 100), (0.995, 0.005), 0)]
+        [1000, 0]
+        >>> [len(p) for p in stratified_split(np.repeat(np.arange(10), 100), (0.995, 0.005), 0, exact_total=True)]
+        [995, 5]
     """
     sizes = np.asarray(sizes, dtype=np.float64)
     if sizes.ndim != 1 or (sizes <= 0).any() or not np.isclose(sizes.sum(), 1.0):
         raise ValueError(f'split sizes must be positive fractions summing to 1, got {sizes.tolist()}')
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    members = [rng.permutation(np.flatnonzero(labels == cls)) for cls in classes]
+    counts = np.stack([_largest_remainder(sizes * len(idx)) for idx in members]) if members else \
+        np.zeros((0, len(sizes)), int)
+    if exact_total and members:
+        targets = _largest_remainder(sizes * len(labels))
+        if not np.array_equal(counts.sum(0), targets):
+            counts = _rounding_with_totals(np.outer([len(idx) for idx in members], sizes), targets)
     parts: list[list[np.ndarray]] = [[] for _ in sizes]
-    for cls in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == cls))
-        # Largest-remainder rounding keeps each class's part sizes summing to its count.
-        exact = sizes * len(idx)
-        counts = np.floor(exact).astype(int)
-        for j in np.argsort(-(exact - counts), kind='stable')[:len(idx) - counts.sum()]:
-            counts[j] += 1
-        bounds = np.concatenate([[0], np.cumsum(counts)])
+    for idx, row in zip(members, counts):
+        bounds = np.concatenate([[0], np.cumsum(row)])
         for p in range(len(sizes)):
             parts[p].append(idx[bounds[p]:bounds[p + 1]])
-    return [np.sort(np.concatenate(p)) for p in parts]
+    return [np.sort(np.concatenate(p)) if p else np.zeros(0, int) for p in parts]
+
+
+def _largest_remainder(exact: np.ndarray) -> np.ndarray:
+    """Round non-negative ``exact`` (summing to an integer) to integers with the same sum: floors, then one more
+    for the largest remainders (ties to the first)."""
+    counts = np.floor(exact).astype(int)
+    for j in np.argsort(-(exact - counts), kind='stable')[:int(round(exact.sum())) - counts.sum()]:
+        counts[j] += 1
+    return counts
+
+
+def _rounding_with_totals(exact: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Round the (classes x parts) matrix ``exact`` to integers whose row sums are the rows' (integer) sums and
+    whose column sums are ``totals``, every entry its floor or its ceiling: the largest remainders first, then
+    augmenting paths (one more here, one less there, as in bipartite matching) where that greedy pass got stuck."""
+    floors = np.floor(exact).astype(int)
+    can_add = (exact - floors) > 1e-9
+    added = np.zeros(exact.shape, bool)
+    row_left = np.rint(exact.sum(1)).astype(int) - floors.sum(1)
+    col_left = np.asarray(totals, int) - floors.sum(0)
+    for k in np.argsort(-(exact - floors).ravel(), kind='stable'):
+        c, j = divmod(int(k), exact.shape[1])
+        if row_left[c] > 0 and col_left[j] > 0 and can_add[c, j]:
+            added[c, j] = True
+            row_left[c] -= 1
+            col_left[j] -= 1
+    while row_left.any():
+        # breadth-first from the rows still short: row -> part by adding a unit, part -> row by moving one back
+        parent: dict = {('r', int(c)): None for c in np.flatnonzero(row_left > 0)}
+        queue, end = list(parent), None
+        while queue and end is None:
+            node = queue.pop(0)
+            if node[0] == 'r':
+                for j in np.flatnonzero(can_add[node[1]] & ~added[node[1]]):
+                    nxt = ('p', int(j))
+                    if nxt not in parent:
+                        parent[nxt] = node
+                        if col_left[j] > 0:
+                            end = nxt
+                            break
+                        queue.append(nxt)
+            else:
+                for c in np.flatnonzero(added[:, node[1]]):
+                    nxt = ('r', int(c))
+                    if nxt not in parent:
+                        parent[nxt] = node
+                        queue.append(nxt)
+        if end is None:
+            raise ValueError('stratified_split: no rounding of the class counts meets the part sizes')
+        col_left[end[1]] -= 1
+        node = end
+        while parent[node] is not None:
+            prev = parent[node]
+            if node[0] == 'p':  # row prev -> part node: add
+                added[prev[1], node[1]] = True
+            else:  # part prev -> row node: take back
+                added[node[1], prev[1]] = False
+            node = prev
+        row_left[node[1]] -= 1
+    return floors + added
 
 
 def check_split(split: str, allowed: Sequence[str] = SPLITS) -> str:

@@ -135,3 +135,16 @@ def test_the_installed_files_have_the_official_sizes():
     assert images.shape == (60000, 28, 28) and np.bincount(labels).tolist() == [6000] * 10
     assert len(train) == 20 and len(test) == 10000
     assert int(labels[0]) == 9  # the first training image of Fashion-MNIST is an ankle boot
+
+
+@pytest.mark.parametrize('reward_size', [5, 15, 23, 59])
+def test_reward_size_is_met_exactly_when_classes_cannot_share_it_evenly(tmp_path, reward_size):
+    """Per-class rounding used to give 10 classes asking for 5 reward images none (every class's 0.5 went to
+    train), and 15 gave 10; the split is still stratified: each class's share is its quota rounded down or up."""
+    root = write_fashion(tmp_path / 'fm', n_train_per_class=6)
+    kw = dict(data_root=root, reward_size=reward_size, seed=0, pipeline=[])
+    train, reward = (FashionMNISTDataset(split=s, **kw) for s in ('train', 'reward'))
+    assert (len(train), len(reward)) == (60 - reward_size, reward_size)
+    per_class = np.bincount([reward.get_data_info(i)['gt_label'] for i in range(len(reward))], minlength=10)
+    quota = reward_size / 10
+    assert all(np.floor(quota) <= n <= np.ceil(quota) for n in per_class), per_class
