@@ -11,6 +11,7 @@ distribution.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -115,7 +116,10 @@ class LiveChoiceTransform(BaseTransform):
         """
         return (self.num_choices,)
 
-    def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int) -> None:
+    def bind(self, live: LivePolicy, seed: int, copy_id: int, rank_in_copy: int, index: int = 0) -> None:
+        """Sample from ``live`` from now on, with per-image draws seeded by (``seed``, ``copy_id``,
+        ``rank_in_copy``), this transform's ``key`` and its ``index`` among its space's transforms, so that two
+        spaces (or two transforms of one space) in a pipeline draw independently."""
         if not self.bindable:
             raise ValueError(f'{type(self).__name__}(key={self.key!r}) replays a fixed policy and cannot be '
                              'bound to a search space')
@@ -123,7 +127,9 @@ class LiveChoiceTransform(BaseTransform):
             raise ValueError(f'{type(self).__name__}(key={self.key!r}) has {self.num_choices} choices but its '
                              f'space has {len(live.probs)}')
         self.live = live
-        self._seed_key = (int(seed), int(copy_id), int(rank_in_copy))
+        # the key as a stable number (Python's hash of a str differs between processes)
+        self._seed_key = (int(seed), int(copy_id), int(rank_in_copy), zlib.crc32(str(self.key).encode()),
+                          int(index))
         self._stream = self._stamp = None
         self._version = None
 
@@ -144,8 +150,9 @@ class LiveChoiceTransform(BaseTransform):
             info = torch.utils.data.get_worker_info()
             stream = (version, segment, -1 if info is None else info.id)
             if stream != self._stream or self._rng_owner != os.getpid():
-                # Every coordinate of the stream is in its seed: no two (copy, rank, trunk, segment, worker) draw
-                # the same sequence, and a resumed run re-derives the one an uninterrupted run used.
+                # Every coordinate of the stream is in its seed: no two (copy, rank, space key, transform, trunk,
+                # segment, worker) draw the same sequence, and a resumed run re-derives the one an uninterrupted
+                # run used.
                 self._rng = np.random.default_rng([*self._seed_key, stream[0] + 1, stream[1] + 1, stream[2] + 1])
                 self._stream, self._rng_owner = stream, os.getpid()
         return self._cdf_live, self._rng

@@ -117,6 +117,43 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
                 f'default_hooks.checkpoint.interval (and save_begin) a multiple of {length}')
 
 
+def check_val_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None) -> None:
+    """Refuse a validation schedule that would validate inside an OHL trunk, in a run with several copies.
+
+    mmengine's val loop splits the val set over every rank and each rank scores its part with its own model. At a
+    trunk end ``OHLHook`` broadcasts the best copy first when a validation follows (one model on every rank), but
+    inside a trunk the copies differ: the logged metric, ``save_best`` and early stopping would see a mixture of
+    the copies. The validation after the last iteration follows the run's last (broadcasting) trunk and may fall
+    anywhere.
+
+    Raises:
+        ValueError: naming ``train_cfg.val_interval`` / ``val_begin``, the OHL trunk key and the first validation
+            that would fall inside a trunk.
+    """
+    loop = getattr(runner, 'train_loop', None)
+    if layout.num_copies == 1 or getattr(runner, 'val_loop', None) is None or not hasattr(loop, 'val_interval'):
+        return
+    iteration = isinstance(loop, IterBasedTrainLoop)
+    unit = 1 if iteration else len(runner.train_dataloader)  # iterations per step of the val schedule
+    trunk = trunk_iters if trunk_iters is not None else trunk_epochs * len(runner.train_dataloader)
+    last = runner.max_iters // unit
+    if getattr(loop, 'dynamic_milestones', None):
+        steps = range(1, last)
+    else:  # mmengine validates at multiples of val_interval from val_begin on
+        interval = max(int(loop.val_interval), 1)
+        steps = range(max(interval, -(-int(loop.val_begin) // interval) * interval), last, interval)
+    for step in steps:
+        if step * unit % trunk and validates_after(runner, step * unit):
+            where = f'iteration {step}' if iteration else f'epoch {step}'
+            trunk_key = f'trunk_iters={trunk_iters}' if trunk_iters is not None else f'trunk_epochs={trunk_epochs}'
+            raise ValueError(
+                f'train_cfg.val_interval={loop.val_interval} (val_begin={loop.val_begin}) would validate after '
+                f'{where}, inside an OHL trunk (OHLHook {trunk_key}, {trunk} iterations): with '
+                f'num_copies={layout.num_copies} every rank scores its share of the val set with its own copy, so '
+                'the metric, save_best and early stopping would see a mixture of the copies. Make '
+                'train_cfg.val_interval (and val_begin) a multiple of the trunk length')
+
+
 def validates_after(runner: Any, iters: int) -> bool:
     """Whether the train loop runs a validation right after ``iters`` training iterations have been completed.
 

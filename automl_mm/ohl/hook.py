@@ -41,7 +41,13 @@ from automl_mm.engine.evaluate import (
 from automl_mm.registry import HOOKS
 
 from .base import build_controller, build_ohl_space
-from .checks import check_bn_recalibration, check_checkpoint_schedule, check_train_setup, validates_after
+from .checks import (
+    check_bn_recalibration,
+    check_checkpoint_schedule,
+    check_train_setup,
+    check_val_schedule,
+    validates_after,
+)
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .report import OHLReport
 from .sync import broadcast_module_, broadcast_state, fingerprint, gather_rows
@@ -289,6 +295,7 @@ class OHLHook(Hook):
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
         check_train_setup(runner, self.layout, self.trunk_epochs)
         check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters, self.broadcast_interval)
+        check_val_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = _has_loss_scaler(runner.optim_wrapper)
         self.held_out.build(runner)
         if self.bn_recalibration_batches and self._bn_batches is None:

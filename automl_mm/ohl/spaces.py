@@ -295,8 +295,8 @@ class PipelineChoiceSpace(OHLSpace):
         transforms = list(_iter_transforms(runner.train_dataloader.dataset))
         self._placement = _placement(runner.train_dataloader.dataset, self.transforms[0])
         self._mmdet = any(type(t).__module__.startswith('mmdet.') for t in transforms)
-        for t in self.transforms:
-            t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy)
+        for index, t in enumerate(self.transforms):
+            t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy, index)
         # The choice reaches the hook through the data samples' metainfo: make every packing transform carry it
         # (mmdet's PackDetInputs, for one, keeps only its default meta_keys).
         for t in transforms:

@@ -488,3 +488,40 @@ def test_factorised_pair_spaces_get_readable_pair_names():
     dist = FactorisedCategorical([2, 2], labels=[['a', 'b'], ['c', 'd']])
     dist.set_choice_names(['1', '2', '3', '4'], overwrite=False)
     assert dist.summary(top_k=1)['top'][0]['choice'] == ['a', 'c'] and choice_label(['a', 'c']) == 'a + c'
+
+
+@pytest.mark.parametrize('loop, trunk, bad', [
+    (dict(val_interval=1), dict(trunk_epochs=2), 'epoch 1'),  # the helper's case: 2-epoch trunks, validate each
+    (dict(val_interval=1, val_begin=3), dict(trunk_epochs=2), 'epoch 3'),
+    (dict(val_interval=1), dict(trunk_iters=4), 'epoch 1'),  # epoch ends at iterations 6, 12, 18; trunks of 4
+    (dict(val_interval=9, iteration=True), dict(trunk_epochs=1), 'iteration 9'),
+    (dict(val_interval=5, iteration=True), dict(trunk_iters=10), 'iteration 5'),
+    (dict(val_interval=2), dict(trunk_epochs=2), None),
+    (dict(val_interval=3), dict(trunk_epochs=2), 'epoch 3'),
+    (dict(val_interval=3), dict(trunk_epochs=3), None),  # epoch 4 is the last: validated after the last trunk
+    (dict(val_interval=12, iteration=True), dict(trunk_iters=6), None),
+    # mmengine takes the interval of epoch n + 1: interval 1 from epoch 1 on
+    (dict(val_interval=2, dynamic_milestones=[0, 2], dynamic_intervals=[2, 1]), dict(trunk_epochs=2), 'epoch 1'),
+    (dict(val_interval=1, no_val=True), dict(trunk_epochs=2), None),
+])
+def test_a_validation_inside_a_trunk_is_refused_with_several_copies(loop, trunk, bad):
+    """mmengine splits the val set over the ranks, each scoring it with its own copy: inside a trunk the copies
+    differ, so the logged metric (and save_best, early stopping) was a mixture of copies (2 copies, 2-epoch
+    trunks, val_interval=1: 11.48 % logged, the copies 10.08 % and 12.32 %)."""
+    from automl_mm.ohl.checks import check_val_schedule
+
+    iteration = loop.pop('iteration', False)
+    no_val = loop.pop('no_val', False)
+    runner = _schedule_runner(dict(interval=-1), iteration_loop=iteration)
+    for key, value in dict(dict(val_begin=1, dynamic_milestones=None), **loop).items():
+        setattr(runner.train_loop, key, value)
+    runner.val_loop = None if no_val else object()
+    runner.max_epochs = 4
+    args = (runner, _layout(2, 1), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))
+    if bad is None:
+        check_val_schedule(*args)
+    else:
+        with pytest.raises(ValueError, match=rf'train_cfg.val_interval=.* would validate after {bad}, inside an OHL '
+                                             r'trunk .*mixture of the copies.*multiple of the trunk length'):
+            check_val_schedule(*args)
+    check_val_schedule(runner, _layout(1, 2), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))  # one copy

@@ -292,3 +292,22 @@ def test_policy_size_draws_a_policy_per_copy_and_trunk_and_every_image_gets_one_
     for bad in (0, -1, 2.5, True, '5'):
         with pytest.raises(ValueError, match=r"PipelineChoiceSpace\(key='aug'\)\.policy_size must be None"):
             PipelineChoiceSpace(key='aug', policy_size=bad)
+
+
+def test_two_choice_spaces_in_one_pipeline_draw_independently():
+    """Every choice transform of a copy used to be seeded by (seed, copy, rank) alone: two spaces in one pipeline
+    drew the same uniform number per image, so their choices were perfectly dependent (P(a == b) = 1 for two
+    uniform 4-way spaces, where REINFORCE and the exported policy assume independent draws: 0.25)."""
+    first, second = (OHLRandomChoice(transforms=[[], [], [], []], key=key) for key in ('a', 'b'))
+    lives = [LivePolicy(4), LivePolicy(4)]
+    for transform, live in zip((first, second), lives):
+        transform.bind(live, seed=0, copy_id=0, rank_in_copy=0)
+        live.publish(torch.full((4, ), 0.25), version=0)
+    draws = []
+    for _ in range(2000):
+        results = second(first({'img': None}))
+        draws.append((results['ohl_choice']['a'], results['ohl_choice']['b']))
+    draws = np.array(draws)
+    assert abs(np.mean(draws[:, 0] == draws[:, 1]) - 0.25) < 0.04
+    counts = np.histogram2d(draws[:, 0], draws[:, 1], bins=4)[0]
+    assert counts.min() > 80  # every joint pair occurs (expected 125 each)
