@@ -127,7 +127,10 @@ class AttributeSpace(PerCopySpace):
 
     def export_fragment(self) -> str:
         values = pprint.pformat(self.scheduled_values())
-        return (f'# OHL space {self.name!r}: the most likely value of the learned distribution, fixed.\n'
+        # the value at the distribution's mode (a Gaussian's mean): through a monotone transform such as exp,
+        # the median of the values, not their most likely one
+        return (f'# OHL space {self.name!r}: the value at the mode of the learned distribution (the median value '
+                'under a transform such as exp), fixed.\n'
                 f'custom_hooks = [dict(type=\'SetAttributesHook\', values={values})]\n')
 
 
