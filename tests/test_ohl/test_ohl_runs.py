@@ -397,3 +397,17 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     assert [h['iter'] for h in b] == [10, 20, 30, 40]
     assert [h['rewards'] for h in a] == [h['rewards'] for h in b]  # exact, trunk by trunk
     assert [h['theta'] for h in a] == [h['theta'] for h in b]
+
+
+@pytest.mark.slow
+def test_a_validation_inside_a_trunk_stops_the_run_before_training(tmp_path):
+    """OHLHook.before_train refuses it (check_val_schedule): 2 copies, 2-epoch trunks, a validation every epoch."""
+    work = str(tmp_path / 'val_inside')
+    proc = run_tool('tools/train.py', OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=4',
+                    'custom_hooks.0.num_copies=2', 'custom_hooks.0.trunk_epochs=2', 'train_cfg.val_interval=1',
+                    'default_hooks.checkpoint.interval=2',
+                    check=False)
+    assert proc.returncode != 0
+    assert 'train_cfg.val_interval=1 (val_begin=1) would validate after epoch 1, inside an OHL trunk' in \
+        proc.stdout + proc.stderr
+    assert not glob.glob(osp.join(work, 'epoch_*.pth'))  # nothing was trained
