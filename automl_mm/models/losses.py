@@ -77,8 +77,19 @@ class LabelSmoothingLoss(CrossEntropyLoss):
     def __init__(self, smoothing: float = 0.1, loss_weight: float = 1.0) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f'smoothing must be in [0, 1), got {smoothing!r}')
-        super().__init__(label_smoothing=smoothing, loss_weight=_check_weight(loss_weight))
-        self.smoothing = float(smoothing)
+        super().__init__(label_smoothing=float(smoothing), loss_weight=_check_weight(loss_weight))
+
+    @property
+    def smoothing(self) -> float:
+        """``eps``: the ``label_smoothing`` the loss computes with (one value under both names, so an OHL space or
+        ``SetAttributesHook`` that sets either changes the loss; a separate copy was set without effect)."""
+        return self.label_smoothing
+
+    @smoothing.setter
+    def smoothing(self, value: float) -> None:
+        if not 0.0 <= float(value) < 1.0:
+            raise ValueError(f'smoothing must be in [0, 1), got {value!r}')
+        self.label_smoothing = float(value)
 
 
 @MODELS.register_module()

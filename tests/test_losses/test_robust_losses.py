@@ -115,3 +115,21 @@ def test_misshaped_inputs_are_refused():
         GeneralizedCrossEntropyLoss()(torch.zeros(4), torch.zeros(4))
     with pytest.raises(ValueError, match='3 targets for 2 rows'):
         Poly1CrossEntropyLoss()(torch.zeros(2, 3), torch.zeros(3))
+
+
+def test_label_smoothing_set_by_attribute_path_changes_the_loss():
+    """OHL spaces and SetAttributesHook set attributes by path: `smoothing` (the constructor's name) used to be a
+    copy the loss never read, so setting it was accepted and did nothing."""
+    import torch.nn.functional as F
+
+    from automl_mm.ohl.attributes import get_attribute, set_attribute
+
+    loss = LabelSmoothingLoss(0.1)
+    holder = type('Runner', (), {'loss': loss})()
+    set_attribute(holder, 'loss.smoothing', 0.5)
+    assert get_attribute(holder, 'loss.label_smoothing') == [0.5]
+    assert loss(LOGITS, TARGET).item() == pytest.approx(F.cross_entropy(LOGITS, TARGET, label_smoothing=0.5).item())
+    set_attribute(holder, 'loss.label_smoothing', 0.2)
+    assert loss.smoothing == 0.2
+    with pytest.raises(ValueError, match=r'smoothing must be in \[0, 1\), got 1.0'):
+        loss.smoothing = 1.0
