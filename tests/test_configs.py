@@ -40,3 +40,19 @@ def test_leaf_config_names_follow_the_convention():
         parts = osp.splitext(osp.basename(path))[0].split('_')
         assert len(parts) == 5, path
         assert 'x' in parts[2] and all(s.isdigit() for s in parts[2].split('x')), path
+
+
+def test_the_learning_rate_is_for_the_total_batch_the_name_implies():
+    """README: a config's learning rate is for N GPUs x the per-GPU batch of its name ({N}x{copies}); where it sets
+    auto_scale_lr.base_batch_size (the batch its lr is for), that product must equal it. The ImageNet baseline
+    trained 8 x 64 = 512 at the lr of batch 256 (its comment said 8 x 64 = 256)."""
+    checked = 0
+    for path in (p for p in CONFIGS if '_base_' not in p):
+        cfg = Config.fromfile(path)
+        base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
+        if base is None:
+            continue
+        gpus = int(osp.basename(path).split('_')[2].split('x')[0])
+        assert gpus * cfg.train_dataloader.batch_size == base, (path, gpus, cfg.train_dataloader.batch_size, base)
+        checked += 1
+    assert checked >= 20

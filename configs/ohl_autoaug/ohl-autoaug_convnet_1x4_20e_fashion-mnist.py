@@ -1,6 +1,7 @@
-# OHL-Auto-Aug on Fashion-MNIST (the default `make demo` when the data is installed): 4 copies learn which of 18
-# augmentation elements to apply first and second, on top of crop + flip, while they train 20 epochs (one trunk
-# per epoch) on 1,000 training images (100 per class), rewarded on 2,000 images of the held-out reward split.
+# OHL-Auto-Aug on Fashion-MNIST (the base of `make demo`'s leaf ..._100e_fashion-mnist-500.py; the shorter demo before
+# it): 4 copies learn which of 18 augmentation elements to apply first and second, on top of crop + flip, while they
+# train 20 epochs (one trunk per epoch) on 1,000 training images (100 per class), rewarded on 2,000 images of the
+# held-out reward split.
 # Test = the official 10,000 test images. The elements are RandAugment's 14 operations at torchvision's magnitude
 # 9 (`elements='randaugment'`, with Identity) rather than the paper's 36: on the reward split they scored about
 # one point higher (README, OHL-Auto-Aug on Fashion-MNIST); `elements='ohl'` restores the paper's space (the

@@ -5,6 +5,6 @@ _base_ = '../_base_/pc-nas_mbconv_imagenet.py'
 model = dict(backbone=dict(space='pcnas_s'), head=dict(in_channels=1792))
 train_cfg = dict(flops_limit=585e6, retrain_config='configs/pc_nas/pc-nas-retrain_mbconv-s_8x1_300e_imagenet.py')
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=5 * 1251),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=5 * 1227),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=0),  # T_max: the search's iterations
 ]

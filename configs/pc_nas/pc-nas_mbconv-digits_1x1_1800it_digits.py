@@ -1,4 +1,4 @@
-# PC-NAS on digits (the embedded default; about 15 minutes on 2 CPU cores): a 4-layer MBConv supernet, a warm-up
+# PC-NAS on digits (the embedded default; about 4 minutes on 2 CPU cores): a 4-layer MBConv supernet, a warm-up
 # of uniform single paths, then one stage per layer; pool K = 3, potential = mean reward-split top-1 over S = 6
 # uniform completions, completions over the FLOPs limit skipped. The reward split is held out from training and
 # from the test split. Sizes are our choices for the CPU budget (the paper's are in pc-nas-s / pc-nas-l configs).
