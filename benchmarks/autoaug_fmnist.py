@@ -98,6 +98,11 @@ def make_configure(args: argparse.Namespace):
     return configure
 
 
+def kept_policy_path(directory: str, seed: int) -> str:
+    """Where ``--save-policies DIR`` keeps the ohl arm's policy of ``seed`` (the run folder's name, ``ohl<seed>``)."""
+    return osp.join(directory, f'ohl{seed}.py')
+
+
 def learned_policy(directory: str | None, seed: int) -> dict:
     """The fixed transform of ``directory/ohl<seed>.py`` (an OHL run's ``final_policy.py``), keyed apart from the
     engine's two-way choice.
@@ -109,7 +114,7 @@ def learned_policy(directory: str | None, seed: int) -> dict:
     if directory is None:
         raise ValueError('the learned arm replays an OHL run\'s policy: give --policies DIR (kept by an ohl run '
                          'with --save-policies DIR)')
-    path = osp.join(directory, f'ohl{seed}.py')
+    path = kept_policy_path(directory, seed)
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no learned policy for seed {seed}; run the ohl arm with --seeds {seed} '
                                 f'--save-policies {directory} first')
@@ -189,7 +194,7 @@ def make_describe(args: argparse.Namespace):
         text = describe(arm, work, args.elements)
         if arm == 'ohl' and args.save_policies:
             os.makedirs(args.save_policies, exist_ok=True)
-            kept = osp.join(args.save_policies, f'{osp.basename(work)}.py')  # ohl<seed>.py
+            kept = osp.join(args.save_policies, f'{osp.basename(work)}.py')  # ohl<seed>.py: kept_policy_path
             shutil.copyfile(osp.join(work, 'ohl', 'final_policy.py'), kept)
             text += f'\n    policy kept in {kept}'
         return text
@@ -255,6 +260,11 @@ def main() -> None:
                 learned_policy(args.policies, seed)
             except (ValueError, FileNotFoundError) as err:
                 parser.error(str(err))
+    if 'ohl' in args.arms and args.save_policies:  # before any training: a kept policy is never overwritten
+        kept = [path for seed in args.seeds if osp.exists(path := kept_policy_path(args.save_policies, seed))]
+        if kept:
+            parser.error(f'--save-policies {args.save_policies} already holds {", ".join(kept)}: choose another '
+                         'folder or move them')
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
           f'OHL distribution {args.distribution}, elements {args.elements}'

@@ -207,7 +207,12 @@ def test_bad_options_stop_before_any_training(bench, monkeypatch, tmp_path, caps
     for argv, message in ((['--arms', 'ohl', '--policy-size', '0'], '--policy-size must be a positive number'),
                           (['--arms', 'ohl', '--entropy-weight', '-0.1'], '--entropy-weight must be a finite'),
                           (['--arms', 'learned', '--seeds', '4', '--policies', str(tmp_path)],
-                           f'{tmp_path}/ohl4.py: no learned policy for seed 4')):
+                           f'{tmp_path}/ohl4.py: no learned policy for seed 4'),
+                          # a kept policy is never overwritten at the end of a run (it used to be, silently)
+                          (['--arms', 'ohl', '--seeds', '3', '4', '--save-policies', str(tmp_path / 'kept')],
+                           f'--save-policies {tmp_path}/kept already holds {tmp_path}/kept/ohl4.py')):
+        (tmp_path / 'kept').mkdir(exist_ok=True)
+        (tmp_path / 'kept' / 'ohl4.py').write_text('# an earlier search\n')
         monkeypatch.setattr('sys.argv', ['autoaug_fmnist.py', *argv])
         monkeypatch.setattr(module, 'run_arms', lambda *a, **k: pytest.fail('trained despite a bad option'))
         with pytest.raises(SystemExit):
