@@ -85,7 +85,6 @@ class SearchLoopBase(IterBasedTrainLoop):
                                          search_evaluator, 'train_cfg.search_dataloader',
                                          'train_cfg.search_evaluator', 'train_cfg.metric_key')
         self._bn_batches: list | None = None  # BN re-estimation batches (_bn_loader)
-        self._bn_batches_source = None
         self._advanced = False
         self._last_save = time.time()
         self._last_search_ckpt: str | None = None
@@ -132,7 +131,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         """Scores paths of ``space`` on the search split (built on first use; see :class:`HeldOutEvaluator`)."""
         return PathEvaluator(self.runner.model, space, self.held_out.build(self.runner),
                              batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
-                             bn_loader=self._bn_loader(), bn_seed=self.seed)
+                             bn_loader=self._bn_loader())
 
     def _bn_loader(self) -> list | None:
         """The first ``bn_recalibration_batches`` batches of the training set, through its pipeline, drawn once
@@ -142,8 +141,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         if not self.bn_recalibration_batches:
             return None
         if self._bn_batches is None:
-            self._bn_batches_source = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader')
-            self._bn_batches = fixed_batches(self._bn_batches_source, self.bn_recalibration_batches, self.seed)
+            loader = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader')
+            self._bn_batches = fixed_batches(loader, self.bn_recalibration_batches, self.seed)
         return self._bn_batches
 
     def potential_scorer(self, pool: PartialArchitecturePool, sampler: UniformPathSampler,

@@ -55,7 +55,7 @@ class PathEvaluator:
             whose first ``bn_batches`` batches are drawn once, on first use, with the global RNGs seeded by
             ``bn_seed`` (:func:`~automl_mm.engine.evaluate.fixed_batches`) and kept: every path re-estimates
             on the same images even when the training pipeline crops and flips at random.
-        bn_seed: The seed of those draws (the search loops pass their ``seed``).
+        bn_seed: The seed of those draws (a list of batches, which the search loops pass, is used as given).
     """
 
     def __init__(self, model: nn.Module, space: BasePathSpace, held_out: HeldOutEvaluator,

@@ -74,6 +74,13 @@ def check_bn_recalibration(model: torch.nn.Module, ranks_per_copy: int) -> None:
                 "(norm_cfg=dict(type='BN')) or bn_recalibration_batches=0")
 
 
+def _trunk(runner: Any, trunk_epochs: int | None, trunk_iters: int | None) -> tuple[int, str]:
+    """The trunk's length in iterations and the OHLHook key that sets it, for the schedule checks' messages."""
+    if trunk_iters is not None:
+        return trunk_iters, f'trunk_iters={trunk_iters}'
+    return trunk_epochs * len(runner.train_dataloader), f'trunk_epochs={trunk_epochs}'
+
+
 def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None,
                               broadcast_interval: int = 1) -> None:
     """Refuse a checkpoint schedule that would save while the copies differ, in a run with several copies.
@@ -97,13 +104,12 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
     per_epoch = len(runner.train_dataloader) if not isinstance(runner.train_loop, IterBasedTrainLoop) else None
     by_epoch = hook.by_epoch and per_epoch is not None
     unit = per_epoch if by_epoch else 1  # iterations per checkpoint-schedule step
-    trunk = trunk_iters if trunk_iters is not None else trunk_epochs * per_epoch  # iterations per trunk
+    trunk, trunk_key = _trunk(runner, trunk_epochs, trunk_iters)  # iterations per trunk
     period = trunk * broadcast_interval  # iterations between two broadcasts, where the copies are equal
     first = hook.interval if hook.save_begin == 0 else hook.save_begin  # mmengine's every_n_* with a start
     for step in range(first, (runner.max_iters - 1) // unit + 1, hook.interval):  # saves before the last iteration
         if step * unit % period:
             where = f'epoch {step}' if by_epoch else f'iteration {step}'
-            trunk_key = f'trunk_iters={trunk_iters}' if trunk_iters is not None else f'trunk_epochs={trunk_epochs}'
             if broadcast_interval == 1:
                 inside, length = f'inside an OHL trunk (OHLHook {trunk_key}, {trunk} iterations)', 'the trunk length'
             else:
@@ -135,7 +141,7 @@ def check_val_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk
         return
     iteration = isinstance(loop, IterBasedTrainLoop)
     unit = 1 if iteration else len(runner.train_dataloader)  # iterations per step of the val schedule
-    trunk = trunk_iters if trunk_iters is not None else trunk_epochs * len(runner.train_dataloader)
+    trunk, trunk_key = _trunk(runner, trunk_epochs, trunk_iters)
     last = runner.max_iters // unit
     if getattr(loop, 'dynamic_milestones', None):
         steps = range(1, last)
@@ -145,7 +151,6 @@ def check_val_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk
     for step in steps:
         if step * unit % trunk and validates_after(runner, step * unit):
             where = f'iteration {step}' if iteration else f'epoch {step}'
-            trunk_key = f'trunk_iters={trunk_iters}' if trunk_iters is not None else f'trunk_epochs={trunk_epochs}'
             raise ValueError(
                 f'train_cfg.val_interval={loop.val_interval} (val_begin={loop.val_begin}) would validate after '
                 f'{where}, inside an OHL trunk (OHLHook {trunk_key}, {trunk} iterations): with '

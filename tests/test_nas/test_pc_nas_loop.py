@@ -241,5 +241,7 @@ def test_bn_re_estimation_batches_are_the_same_for_every_path_call_and_rank(tmp_
     # drawing them left the global RNGs as they were (the search's own draws do not shift)
     assert np.array_equal(after[0], state[0]) and after[1] == state[1] and torch.equal(after[2], state[2])
     # the pipeline is random: without the fixed seed the same images come out differently
-    loader = loop._bn_batches_source
+    from automl_mm.engine.evaluate import build_local_loader
+
+    loader = build_local_loader(loop.runner.cfg.train_dataloader)
     assert not all(torch.equal(a, b) for a, b in zip(next(iter(loader))['inputs'], next(iter(loader))['inputs']))
