@@ -1,12 +1,29 @@
-"""Collectives of the OHL trunk end: gather rows, broadcast module and optimiser states, fingerprints."""
+"""Collectives of the OHL trunk end: gather rows, broadcast the best copy's training state, check the ranks agree.
+
+After the controller step (METHODS.md §1, step 3) every copy takes the best copy's model, optimiser, schedulers and
+EMA model (:func:`broadcast_copy_state`), and :func:`verify_copies` checks from weight fingerprints that θ is the
+same on every rank, the ranks of a copy are in step and, after a broadcast, every copy holds the best copy's
+weights.
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn as nn
 from mmengine.dist import all_gather, broadcast, broadcast_object_list, get_comm_device, get_rank, is_distributed
+from mmengine.hooks import EMAHook
+from mmengine.model import is_model_wrapper
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+
+def same(a: torch.Tensor, b: torch.Tensor, nan_equal: bool = False) -> bool:
+    """Exact equality; NaN equals NaN only with ``nan_equal`` (a diverged copy is NaN on all its ranks)."""
+    equal = a == b
+    if nan_equal:
+        equal = equal | (torch.isnan(a) & torch.isnan(b))
+    return bool(equal.all())
 
 
 def gather_rows(row: torch.Tensor) -> torch.Tensor:
@@ -94,3 +111,55 @@ def fingerprint(module: nn.Module) -> torch.Tensor:
             total[offset] += v.sum().cpu()
             total[offset + 1] += (i + 1) * (v * v).sum().cpu()
     return total
+
+
+def broadcast_copy_state(runner: Any, src: int) -> None:
+    """Give every rank rank ``src``'s training state, in place: the model's parameters and buffers, the optimiser
+    wrapper's state (AMP loss scaler included), every parameter scheduler and the model of each ``EMAHook``."""
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    broadcast_module_(model, src)
+    if not is_distributed():
+        return
+    optim_wrapper = runner.optim_wrapper
+    optim_wrapper.load_state_dict(broadcast_state(optim_wrapper.state_dict(), src))
+    schedulers = runner.param_schedulers
+    if schedulers:
+        groups = schedulers.values() if isinstance(schedulers, dict) else [schedulers]
+        for group in groups:
+            for scheduler in group:
+                scheduler.load_state_dict(broadcast_state(scheduler.state_dict(), src))
+    for hook in runner.hooks:
+        if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
+            broadcast_module_(hook.ema_model, src)
+
+
+def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor, best: int, broadcast: bool,
+                  layout: Any, trunk: int) -> dict:
+    """Gather θ (every space's distribution parameters) and weight fingerprints (``before``: this rank's
+    :func:`fingerprint` before the broadcast) from every rank; return the four checks as booleans.
+
+    θ must be identical on every rank and the ranks of a copy in step; after a broadcast every copy must also
+    equal the best copy's weights from before it. Without a broadcast the copies' equality is recorded, not
+    required (they normally differ).
+
+    Raises:
+        RuntimeError: a required check failed; the message names trunk ``trunk`` and every check's result.
+    """
+    theta = torch.cat([p.detach().flatten().to(torch.float64) for s in spaces
+                       for p in s.distribution.parameters()] or [torch.zeros(0, dtype=torch.float64)])
+    after = fingerprint(model)
+    rows = gather_rows(torch.cat([theta, before, after]))
+    n = theta.numel()
+    theta_ok = same(rows[:, :n], rows[0, :n])
+    # NaN is never equal here: a non-finite weight or buffer after the broadcast is a failure
+    copies_ok = same(rows[:, n + 4:], rows[0, n + 4:])
+    best_ok = same(rows[0, n + 4:], rows[layout.lead_rank(best), n:n + 4])
+    # Ranks of one copy train under DDP: their parameters (not BN statistics) must agree before the broadcast.
+    leads = [layout.lead_rank(r // layout.ranks_per_copy) for r in range(layout.world_size)]
+    in_copy_ok = same(rows[:, n:n + 2], rows[leads, n:n + 2], nan_equal=True)  # diverged: NaN on all its ranks
+    if not (theta_ok and in_copy_ok and (not broadcast or (copies_ok and best_ok))):
+        raise RuntimeError(f'OHL trunk {trunk}: ranks disagree after the update (theta identical: '
+                           f'{theta_ok}, copies identical: {copies_ok}, copies equal the best: {best_ok}, '
+                           f'ranks of a copy in step: {in_copy_ok})')
+    return dict(theta_identical=theta_ok, copies_identical=copies_ok, copies_equal_best=best_ok,
+                ranks_in_copy_identical=in_copy_ok)

@@ -20,7 +20,7 @@ from automl_mm.engine.evaluate import (
     kept_bn_statistics,
     recalibrate_bn,
 )
-from automl_mm.ohl.hook import clean_train_loader_cfg
+from automl_mm.ohl.reward import clean_train_loader_cfg
 from automl_mm.registry import HOOKS, METRICS, MODELS
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
@@ -74,11 +74,11 @@ def test_the_reward_is_read_with_clean_statistics_and_the_copy_keeps_its_own():
     held_out = HeldOutEvaluator('reward', 'log_likelihood/mean', 'OHLHook', reward_loader,
                                 dict(type='LogLikelihood')).build(runner)
     hook = HOOKS.build(dict(cfg.custom_hooks[0], bn_recalibration_batches=2))
-    hook.held_out, hook._bn_batches = held_out, list(cycle_batches(clean, 0, 2))
+    hook.scorer.held_out, hook.scorer.bn_batches = held_out, list(cycle_batches(clean, 0, 2))
     model = _planted_model(cfg, list(cycle_batches(clean, 0, 3)))
     trained_with = _bn_buffers(model)
 
-    reward, empty = hook._score(model)
+    reward, empty = hook.scorer.score(model)
 
     assert not empty
     assert all(torch.equal(a, b) for a, b in zip(trained_with, _bn_buffers(model)))  # the copy keeps its own
@@ -87,8 +87,8 @@ def test_the_reward_is_read_with_clean_statistics_and_the_copy_keeps_its_own():
     assert reward == held_out.score(expected)[0]
     plain, _ = held_out.score(model)
     assert reward > plain + 0.5  # the shifted statistics cost log-likelihood; the clean ones take that cost away
-    hook.bn_recalibration_batches = 0
-    assert hook._score(model)[0] == plain
+    hook.scorer.bn_recalibration_batches = 0
+    assert hook.scorer.score(model)[0] == plain
 
 
 def test_the_clean_loader_defaults_to_the_training_images_read_with_the_test_pipeline():

@@ -28,7 +28,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from mmengine.model import ExponentialMovingAverage
     from mmengine.optim import AmpOptimWrapper, MultiStepLR
 
-    from automl_mm.ohl import OHLHook
+    from automl_mm.ohl.sync import broadcast_copy_state
 
     torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
     torch.manual_seed(rank)  # every piece of state differs between the two ranks
@@ -48,7 +48,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         ema_hook.ema_model.update_parameters(model)
     runner = SimpleNamespace(model=model, optim_wrapper=ow, param_schedulers=[scheduler], hooks=[ema_hook])
     before = _state(runner, ema_hook)
-    OHLHook._broadcast_copy_state(None, runner, src=1)
+    broadcast_copy_state(runner, src=1)
     torch.save({'before': before, 'after': _state(runner, ema_hook)}, osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 

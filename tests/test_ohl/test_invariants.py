@@ -32,9 +32,11 @@ from automl_mm.ohl import (
 )
 from automl_mm.ohl import copies as copies_module
 from automl_mm.ohl.checks import check_checkpoint_schedule, check_train_setup, validates_after
-from automl_mm.ohl.hook import _same, combine_copy_rows, segment_seeds
 from automl_mm.ohl.report import choice_label
+from automl_mm.ohl.reward import combine_copy_rows, copy_is_valid, settle_rewards
+from automl_mm.ohl.segments import segment_seeds
 from automl_mm.ohl.spaces import AttributeSpace
+from automl_mm.ohl.sync import same
 from automl_mm.registry import METRICS, RUNNERS, TRANSFORMS
 from tests.conftest import tiny_ohl_cfg
 
@@ -303,8 +305,6 @@ def test_validates_after_mirrors_mmengine_train_loops(loop, iters, expected):
 
 
 def test_broadcast_interval_must_be_a_positive_integer():
-    from automl_mm.ohl import OHLHook
-
     space = dict(type='AttributeSpace', name='lr', target='optim_wrapper.optimizer.param_groups.*.lr',
                  choices=[0.1, 1.0], distribution=dict(type='Categorical', num_choices=2))
     for bad in (0, 1.5):
@@ -325,33 +325,51 @@ def test_syncbn_is_refused_across_copies_and_restricted_inside_one():
 
 
 # ------------------------------------------------------------------------------------------ divergence
-def _hook():
-    return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
-                                distribution=dict(type='Categorical', num_choices=2))],
-                   num_copies=1, reward_key='accuracy/top1', trunk_iters=5)
-
-
 def test_a_nan_buffer_makes_a_copy_invalid():
     """Item 9: a NaN BN running statistic must not make the 'best' copy."""
-    hook = _hook()
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
-    assert hook._copy_is_valid(model)
+    assert copy_is_valid(model, 5, 0, uses_loss_scaler=False)
     model[1].running_var[0] = float('nan')
-    assert not hook._copy_is_valid(model)
+    assert not copy_is_valid(model, 5, 0, uses_loss_scaler=False)
     # the sync check does not treat NaN as equal to NaN
     nan = torch.tensor([float('nan'), 1.0])
-    assert not _same(nan, nan) and _same(nan, nan, nan_equal=True)
+    assert not same(nan, nan) and same(nan, nan, nan_equal=True)
 
 
 def test_a_step_the_loss_scaler_skipped_is_not_a_divergence():
-    hook = _hook()
     model = torch.nn.Linear(2, 2)
-    hook._trunk_iters, hook._nonfinite_losses = 5, 1
-    assert not hook._copy_is_valid(model)  # without AMP a non-finite loss is a divergence
-    hook._uses_loss_scaler = True
-    assert hook._copy_is_valid(model)  # AMP: the scaler skipped that step
-    hook._nonfinite_losses = 5
-    assert not hook._copy_is_valid(model)  # every step non-finite: diverged
+    assert not copy_is_valid(model, 5, 1, uses_loss_scaler=False)  # without AMP a non-finite loss is a divergence
+    assert copy_is_valid(model, 5, 1, uses_loss_scaler=True)  # AMP: the scaler skipped that step
+    assert not copy_is_valid(model, 5, 5, uses_loss_scaler=True)  # every step non-finite: diverged
+
+
+def _settle(rewards, valid, empty=None, counts=(5.0, 5.0, 5.0, 5.0), worst=None, iters=3):
+    from automl_mm.ohl import Categorical
+    space = SimpleNamespace(name='aug', key='aug', per_item=True, distribution=Categorical(num_choices=2))
+    trunk = dict(rewards=rewards, valid=valid, empty=empty or [False] * len(rewards),
+                 stats={'aug': [torch.tensor([c, 0.0], dtype=torch.float64) for c in counts]})
+    scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
+    return settle_rewards(trunk, [space], scorer, worst, 7, iters)
+
+
+def test_a_diverged_copy_gets_less_than_every_valid_one_and_a_tie_goes_to_the_lowest_copy():
+    rewards, counts, best = _settle([0.5, 0.0, 0.7, 0.7], [True, False, True, True])
+    assert rewards == pytest.approx([0.5, 0.3, 0.7, 0.7])  # 0.5 minus the valid rewards' spread (0.2)
+    assert best == 2 and counts == {'aug': [5.0] * 4}
+    assert _settle([0.5, 0.9, 0.7, 0.7], [True, False, True, True], worst=-1.0)[0][1] == -1.0
+    assert _settle([0.9, 0.9], [False, True], counts=(5.0, 5.0))[2] == 1  # a diverged copy is never the best
+
+
+@pytest.mark.parametrize('case, match', [
+    (dict(rewards=[0.0, 0.0], valid=[False, False]), 'every copy diverged'),
+    (dict(rewards=[0.0, 0.0], valid=[True, False], empty=[True, False]), 'no metrics for any copy'),
+    (dict(rewards=[0.1, 0.2], valid=[True, True], counts=(4.0, 0.0)), "space 'aug' counted no choices"),
+])
+def test_a_trunk_with_nothing_to_learn_from_stops_naming_trunk_and_cause(case, match):
+    with pytest.raises(RuntimeError, match=rf'OHL trunk 7: .*{match}'):
+        _settle(**case)
+    if 'counts' in case:
+        _settle(**case, iters=0)  # a trunk that trained nothing counts nothing
 
 
 # ------------------------------------------------------------------------------------------ RNG streams

@@ -1,0 +1,202 @@
+"""The reward of a trunk: score each copy on the reward split, combine the copies' rows, pick the best copy.
+
+At every trunk end (METHODS.md §1, step 3) each copy's lead rank scores its copy (:class:`RewardScorer`: the
+reward split's metric, optionally with BatchNorm statistics re-estimated on clean training images), every rank
+contributes one row (:func:`trunk_row`), the all-gathered rows become per-copy rewards, validity and statistics
+(:func:`combine_copy_rows`), and :func:`settle_rewards` gives a diverged copy the worst reward, checks that there
+is something to learn from and picks the best copy. :class:`~automl_mm.ohl.hook.OHLHook` runs these in order.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from automl_mm.augment.choice import CHOICE_META_KEY
+from automl_mm.engine.evaluate import (
+    HeldOutEvaluator,
+    build_local_loader,
+    fixed_batches,
+    kept_bn_statistics,
+    recalibrate_bn,
+)
+
+from .checks import check_bn_recalibration
+from .sync import same
+
+
+def has_loss_scaler(optim_wrapper: Any) -> bool:
+    """Whether an optimiser wrapper (or any in an ``OptimWrapperDict``) scales the loss (AMP)."""
+    wrappers = getattr(optim_wrapper, 'optim_wrappers', None)
+    wrappers = wrappers.values() if isinstance(wrappers, dict) else [optim_wrapper]
+    return any(getattr(w, 'loss_scaler', None) is not None for w in wrappers)
+
+
+def copy_is_valid(model: torch.nn.Module, trunk_iters: int, nonfinite_losses: int, uses_loss_scaler: bool) -> bool:
+    """Whether this rank's copy can be rewarded and chosen: finite weights *and* buffers (BN statistics), and
+    finite losses in the ``trunk_iters`` iterations of the trunk (``nonfinite_losses`` of them were not). Under a
+    loss scaler (AMP) a non-finite loss is a step the scaler skipped, not a divergence; the copy is diverged only
+    when every step of the trunk was non-finite."""
+    if not all(torch.isfinite(t).all() for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()):
+        return False
+    if uses_loss_scaler:
+        return not (trunk_iters > 0 and nonfinite_losses >= trunk_iters)
+    return nonfinite_losses == 0
+
+
+def clean_train_loader_cfg(cfg: Any, explicit: dict | None) -> tuple[dict, str]:
+    """``(loader config, its config key)`` of clean training images for ``OHLHook.bn_recalibration_dataloader``:
+    ``explicit`` if given, else ``train_dataloader`` whose dataset reads with the top-level ``test_pipeline``.
+
+    Raises:
+        ValueError: no ``explicit`` loader and the config lacks ``train_dataloader.dataset.pipeline`` (a wrapped
+            dataset) or ``test_pipeline``; the message names the keys.
+    """
+    if explicit is not None:
+        return explicit, 'OHLHook.bn_recalibration_dataloader'
+    train = cfg.get('train_dataloader') or {}
+    dataset, test_pipeline = train.get('dataset') or {}, cfg.get('test_pipeline')
+    if 'pipeline' not in dataset or not test_pipeline:
+        raise ValueError('OHLHook.bn_recalibration_batches > 0 needs clean training images: set '
+                         'OHLHook.bn_recalibration_dataloader, or give the config a top-level test_pipeline and a '
+                         'train_dataloader.dataset with its own pipeline (not a dataset wrapper)')
+    return dict(train, dataset=dict(dataset, pipeline=test_pipeline)), 'train_dataloader (with test_pipeline)'
+
+
+class RewardScorer:
+    """A copy's reward: ``reward_key`` of the reward split's evaluator, read with the copy's own BatchNorm statistics
+    or, with ``bn_recalibration_batches`` > 0, with statistics re-estimated on that many clean training batches
+    (the same batches for every copy and trunk; the copy's own statistics are put back after). The arguments are
+    ``OHLHook``'s of the same names.
+
+    Raises:
+        ValueError: ``bn_recalibration_batches`` is not a non-negative integer (at construction); the reward split,
+            its evaluator or the clean loader cannot be built, or SyncBN layers would re-estimate across a copy's
+            ranks (in :meth:`build`).
+    """
+
+    def __init__(self, reward_key: str, reward_dataloader: dict | None = None,
+                 reward_evaluator: dict | list[dict] | None = None, bn_recalibration_batches: int = 0,
+                 bn_recalibration_dataloader: dict | None = None) -> None:
+        if not isinstance(bn_recalibration_batches, int) or bn_recalibration_batches < 0:
+            raise ValueError('OHLHook.bn_recalibration_batches must be a non-negative integer (0: off), got '
+                             f'{bn_recalibration_batches!r}')
+        self.reward_key = reward_key
+        self.held_out = HeldOutEvaluator('reward', reward_key, 'OHLHook', reward_dataloader, reward_evaluator,
+                                         'OHLHook.reward_dataloader', 'OHLHook.reward_evaluator', 'reward_key')
+        self.bn_recalibration_batches = bn_recalibration_batches
+        self._bn_loader_cfg = bn_recalibration_dataloader
+        self.bn_batches: list | None = None  # the clean batches, loaded by build() when bn_recalibration_batches > 0
+
+    def build(self, runner, ranks_per_copy: int) -> RewardScorer:
+        """Build the reward split's loader and evaluator, and load the clean batches once (seeded with the runner's
+        seed, should the clean pipeline draw anything; kept in memory for the whole run)."""
+        self.held_out.build(runner)
+        if self.bn_recalibration_batches and self.bn_batches is None:
+            check_bn_recalibration(runner.model, ranks_per_copy)
+            loader = build_local_loader(*clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg))
+            self.bn_batches = fixed_batches(loader, self.bn_recalibration_batches, runner.seed or 0)
+        return self
+
+    def metric_names(self) -> list[str]:
+        """The names of the reward evaluator's metrics (for messages)."""
+        return self.held_out.metric_names()
+
+    def score(self, model: torch.nn.Module) -> tuple[float, bool]:
+        """``(reward, no metrics)`` of ``model`` (see :meth:`HeldOutEvaluator.score`)."""
+        if not self.bn_recalibration_batches:
+            return self.held_out.score(model)
+        with kept_bn_statistics(model):
+            recalibrate_bn(model, self.bn_batches)
+            return self.held_out.score(model)
+
+
+def trunk_row(reward: float, valid: bool, empty: bool, spaces: Sequence[Any]) -> torch.Tensor:
+    """This rank's row for :func:`combine_copy_rows` (float64, length 3 + S + Σ stats_size): reward (0 when not
+    valid), valid, empty-metrics flag, each space's stale-sample count, then each space's statistics."""
+    return torch.cat([torch.tensor([reward if valid else 0.0, float(valid), float(empty)], dtype=torch.float64)]
+                     + [torch.tensor([float(s.stale_count())], dtype=torch.float64) for s in spaces]
+                     + [s.trunk_stats() for s in spaces])
+
+
+def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], trunk: int = 0) -> dict:
+    """Per-copy rewards, validity and statistics from the all-gathered rows of every rank.
+
+    Row layout (one per rank, ``rows`` is (world_size, 3 + S + Σ stats_size), :func:`trunk_row`): reward, valid,
+    empty-metrics flag, one stale-sample count per space, then each space's statistics. A copy's reward and empty
+    flag are its lead rank's (the lead evaluates it); it is valid only if every one of its ranks is; the
+    statistics of a per-item space (and the stale counts) are **summed** over the copy's ranks, since each rank
+    trains on its own shard; a per-copy space's sample is the same on every rank of the copy, so its lead's
+    statistics are used (and the ranks must agree).
+
+    Raises:
+        RuntimeError: the ranks of a copy recorded different per-copy samples.
+    """
+    n, r = layout.num_copies, layout.ranks_per_copy
+    rows = rows.reshape(n, r, -1)
+    out = dict(rewards=rows[:, 0, 0].tolist(), valid=rows[:, :, 1].bool().all(dim=1).tolist(),
+               empty=rows[:, 0, 2].bool().tolist(), stale={}, stats={})
+    offset = 3
+    for space in spaces:
+        out['stale'][space.name] = [int(v) for v in rows[:, :, offset].sum(dim=1).tolist()]
+        offset += 1
+    for space in spaces:
+        size = space.distribution.stats_size()
+        block = rows[:, :, offset:offset + size]
+        offset += size
+        if space.per_item:
+            out['stats'][space.name] = [block[c].sum(dim=0) for c in range(n)]
+        else:
+            if not same(block, block[:, :1].expand_as(block), nan_equal=True):
+                raise RuntimeError(f'OHL trunk {trunk}: the ranks of a copy sampled different values for the '
+                                   f'per-copy space {space.name!r}; its samples must depend on the copy only')
+            out['stats'][space.name] = [block[c, 0].clone() for c in range(n)]
+    return out
+
+
+def default_worst_reward(finite: Sequence[float]) -> float:
+    """The reward of a diverged copy: strictly below every valid copy's, by the spread of the valid rewards (at
+    least 0.1 % of their magnitude, 1e-3 when that is 0). Equal to the lowest valid reward, a diverged copy would
+    tie with the only valid copy of a pair and the controller would learn nothing from the divergence."""
+    lo, hi = min(finite), max(finite)
+    return lo - max(hi - lo, 1e-3 * abs(lo), 1e-3)
+
+
+def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, worst_reward: float | None,
+                   index: int, iters_in_trunk: int) -> tuple[list[float], dict, int]:
+    """``(rewards, sample counts per space and copy, best copy)`` of trunk ``index`` from
+    :func:`combine_copy_rows`' output ``trunk``. A diverged copy gets ``worst_reward`` (default:
+    :func:`default_worst_reward`); the best copy is the valid one with the highest reward (the lowest index on a
+    tie).
+
+    Raises:
+        RuntimeError: the reward evaluator returned no metrics for any valid copy; every copy diverged; or a
+            per-item space counted no choices in a trunk that trained (``iters_in_trunk`` > 0) on some copy. Each
+            message names the trunk and what to check.
+    """
+    rewards, valids = trunk['rewards'], trunk['valid']
+    num_copies = len(rewards)
+    if all(trunk['empty'][c] for c in range(num_copies) if valids[c]) and any(valids):
+        raise RuntimeError(f'OHL trunk {index}: the reward evaluator ({scorer.metric_names()}) returned no metrics '
+                           'for any copy, so there is no reward to learn from; check reward_evaluator (e.g. '
+                           f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}')
+    if not any(valids):
+        raise RuntimeError(f'OHL trunk {index}: every copy diverged (non-finite loss, weights or buffers); lower the '
+                           'learning rate or narrow the search space')
+    counts = {s.name: [s.distribution.sample_count(st) for st in trunk['stats'][s.name]] for s in spaces}
+    if iters_in_trunk > 0:
+        for space in spaces:
+            if space.per_item and min(counts[space.name]) == 0:
+                raise RuntimeError(
+                    f'OHL trunk {index}: space {space.name!r} counted no choices in {iters_in_trunk} iterations '
+                    f'(per copy: {counts[space.name]}): the data samples carry no '
+                    f"metainfo['{CHOICE_META_KEY}'][{getattr(space, 'key', space.name)!r}]. Keep "
+                    f"'{CHOICE_META_KEY}' in the packing transform's meta_keys and the choice transform in "
+                    'train_dataloader.dataset.pipeline')
+    finite = [r for r, ok in zip(rewards, valids) if ok]
+    worst = default_worst_reward(finite) if worst_reward is None else float(worst_reward)
+    rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
+    best = max((c for c in range(num_copies) if valids[c]), key=lambda c: (rewards[c], -c))
+    return rewards, counts, best
+
