@@ -187,7 +187,7 @@ class OHLHook(Hook):
             # the random streams are derived after that skip, so the skip cannot consume them.
             loop = runner.train_loop
             loop.dataloader_iterator = SegmentStart(loop.dataloader_iterator, skip=runner.iter,
-                                                     start=lambda: self._start_segment(runner, if_pending=True))
+                                                    start=lambda: self._start_segment(runner, if_pending=True))
 
     def before_train_epoch(self, runner) -> None:
         if not self._iteration_loop:
