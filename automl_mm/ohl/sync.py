@@ -133,14 +133,14 @@ def broadcast_copy_state(runner: Any, src: int) -> None:
             broadcast_module_(hook.ema_model, src)
 
 
-def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor, best: int, broadcast: bool,
+def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor, best: int, broadcasted: bool,
                   layout: Any, trunk: int) -> dict:
     """Gather θ (every space's distribution parameters) and weight fingerprints (``before``: this rank's
     :func:`fingerprint` before the broadcast) from every rank; return the four checks as booleans.
 
-    θ must be identical on every rank and the ranks of a copy in step; after a broadcast every copy must also
-    equal the best copy's weights from before it. Without a broadcast the copies' equality is recorded, not
-    required (they normally differ).
+    θ must be identical on every rank and the ranks of a copy in step; after a broadcast (``broadcasted``) every
+    copy must also equal the best copy's weights from before it. Without a broadcast the copies' equality is
+    recorded, not required (they normally differ).
 
     Raises:
         RuntimeError: a required check failed; the message names trunk ``trunk`` and every check's result.
@@ -157,7 +157,7 @@ def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor,
     # Ranks of one copy train under DDP: their parameters (not BN statistics) must agree before the broadcast.
     leads = [layout.lead_rank(r // layout.ranks_per_copy) for r in range(layout.world_size)]
     in_copy_ok = same(rows[:, n:n + 2], rows[leads, n:n + 2], nan_equal=True)  # diverged: NaN on all its ranks
-    if not (theta_ok and in_copy_ok and (not broadcast or (copies_ok and best_ok))):
+    if not (theta_ok and in_copy_ok and (not broadcasted or (copies_ok and best_ok))):
         raise RuntimeError(f'OHL trunk {trunk}: ranks disagree after the update (theta identical: '
                            f'{theta_ok}, copies identical: {copies_ok}, copies equal the best: {best_ok}, '
                            f'ranks of a copy in step: {in_copy_ok})')
