@@ -194,7 +194,8 @@ def make_describe(args: argparse.Namespace):
         text = describe(arm, work, args.elements)
         if arm == 'ohl' and args.save_policies:
             os.makedirs(args.save_policies, exist_ok=True)
-            kept = osp.join(args.save_policies, f'{osp.basename(work)}.py')  # ohl<seed>.py: kept_policy_path
+            seed = int(osp.basename(work)[len(arm):])  # run_arms names the run folder <arm><seed>
+            kept = kept_policy_path(args.save_policies, seed)
             shutil.copyfile(osp.join(work, 'ohl', 'final_policy.py'), kept)
             text += f'\n    policy kept in {kept}'
         return text
