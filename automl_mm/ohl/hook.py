@@ -137,7 +137,6 @@ class OHLHook(Hook):
                             else None for s in self.spaces]  # the others once their space is resolved
         self.scorer = RewardScorer(reward_key, reward_dataloader, reward_evaluator, bn_recalibration_batches,
                                    bn_recalibration_dataloader)
-        self.reward_key = reward_key
         self.trunk_epochs = trunk_epochs
         self.trunk_iters = trunk_iters
         self.broadcast_interval = broadcast_interval
@@ -156,6 +155,11 @@ class OHLHook(Hook):
         self._iteration_loop = False
         self._uses_loss_scaler = False
         self._report: OHLReport | None = None
+
+    @property
+    def reward_key(self) -> str:
+        """The metric that is the reward (held by :attr:`scorer`)."""
+        return self.scorer.reward_key
 
     # ------------------------------------------------------------------------------------------ runner stages
     def before_train(self, runner) -> None:
