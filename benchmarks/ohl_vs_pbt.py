@@ -43,9 +43,10 @@ proportional set size, over the child's process tree, polled every second with p
 counts 1/k in each, so the torch libraries every process maps count once; for Ray it includes Ray's own processes:
 GCS, raylet, workers), bytes of checkpoints written (OHL: the ``.pth`` files in its work_dir; PBT / PB2: the
 ``checkpoint_*`` folders in Ray's storage, which keeps every one, and Ray's whole storage folder), and for OHL /
-PBT / PB2 the learned schedule (OHL: the history's per-trunk ``schedule``, the mode of θ during each trunk, so the
-first trunk shows the first grid value of the uniform start; PBT / PB2: the lr / wd of each epoch of the best
-trial's weights, carried through exploits in the checkpoint). Ends with
+PBT / PB2 the learned schedule (OHL: the lr / wd each trunk of the final model trained with, the lineage of best
+copies that ``schedule_policy.py`` replays, and the mode of θ during each trunk, whose first trunk shows the first
+grid value of the uniform start; PBT / PB2: the lr / wd of each epoch of the best trial's weights, carried through
+exploits in the checkpoint). Ends with
 whether the issue's goal holds: OHL at least as accurate as PBT, in at most a third of its wall time, with no
 checkpoint files between trunks.
 
@@ -73,6 +74,8 @@ from typing import Any
 import numpy as np
 import torch
 from _arms import ROOT, final_accuracy, mean_std, run_config, train_command
+
+from automl_mm.ohl.report import lineage
 
 CONFIG = osp.join(ROOT, 'configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('ohl', 'ohl_k', 'pbt', 'pb2', 'random', 'grid')
@@ -332,11 +335,14 @@ def run_ohl(args: argparse.Namespace, arm: str, seed: int, tmp: str, cores: set[
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     ckpts = [osp.join(d, f) for d, _, files in os.walk(work) for f in files if f.endswith('.pth')]
-    # per trunk {space: {target path: value}}; one path per space here
-    schedule = [[next(iter(h['schedule'][s].values())) for s in ('lr', 'weight_decay')] for h in history]
+    # per trunk {space: {target path: value}}; one path per space here. The lineage (what the final model trained
+    # with, as PBT's schedule below) and the mode of θ during each trunk (the controller's choice).
+    def per_trunk(entries: list[dict]) -> list[list[float]]:
+        return [[next(iter(e[s].values())) for s in ('lr', 'weight_decay')] for e in entries]
+
     return dict(test=final_accuracy(work), reward=history[-1]['rewards'][history[-1]['best']], wall=wall, peak=peak,
                 checkpoint_bytes=sum(map(osp.getsize, ckpts)), checkpoints=len(ckpts),
-                schedule=schedule,
+                schedule=per_trunk(lineage(history)), mode_schedule=per_trunk([h['schedule'] for h in history]),
                 policy=osp.isfile(osp.join(work, 'ohl', 'schedule_policy.py')))
 
 
@@ -408,6 +414,8 @@ def main() -> None:
                     line += '  (wrote schedule_policy.py)'
                 if 'schedule' in r:
                     line += f'\n    schedule (lr/wd per epoch): {_schedule_text(r["schedule"])}'
+                if 'mode_schedule' in r:
+                    line += f'\n    mode of θ (lr/wd per epoch): {_schedule_text(r["mode_schedule"])}'
                 print(line, flush=True)
     print(f'\n{len(args.seeds)} seeds, {args.epochs} epochs; test top-1 % mean ± std, wall s and peak MiB means, '
           'checkpoint MiB mean:')

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,6 +63,28 @@ class LivePolicy:
 CHOICE_META_KEY = 'ohl_choice'
 
 
+def _record(record: dict, key: str, value: int) -> None:
+    """Store one draw under ``key``; a second draw of the same key on the same image (two choice transforms of one
+    space in one pipeline) turns the entry into the list of the image's draws, so that none is lost."""
+    if key not in record:
+        record[key] = value
+    else:
+        before = record[key]
+        record[key] = [*(before if isinstance(before, list) else [before]), value]
+
+
+def recorded_draws(record: dict, key: str, default_version: Any = None) -> list[tuple[int, Any]]:
+    """``[(choice index, policy version), ...]``: every draw of ``key`` recorded on one image (usually one; one per
+    transform where several transforms of one space are in the pipeline); ``default_version`` where the transforms
+    record none (a fixed policy). Empty when the image has no draw of ``key``."""
+    if key not in record:
+        return []
+    indices = record[key] if isinstance(record[key], list) else [record[key]]
+    versions = record.get(version_key(key), default_version)
+    versions = versions if isinstance(versions, list) else [versions] * len(indices)
+    return list(zip(indices, versions))
+
+
 def version_key(key: str) -> str:
     """Key under ``results['ohl_choice']`` that holds the policy version a choice was drawn from."""
     return f'{key}@version'
@@ -78,9 +101,10 @@ class LiveChoiceTransform(BaseTransform):
     Unbound, it samples from fixed probabilities (replaying an exported policy; uniform when none are given).
     Bound to a ``PipelineChoiceSpace`` (``bind``), it samples from the space's live distribution. Either way it
     records the applied index as ``results['ohl_choice'][key]`` and, when bound, the policy version (trunk) it was
-    drawn from as ``results['ohl_choice'][f'{key}@version']``. A ``PipelineChoiceSpace`` adds ``ohl_choice`` to the
-    ``meta_keys`` of every packing transform of the pipeline (``PackClsInputs`` has it by default, mmdet's
-    ``PackDetInputs`` does not), so the choice reaches the hook in the data samples' metainfo.
+    drawn from as ``results['ohl_choice'][f'{key}@version']`` (lists of both, in pipeline order, where several
+    transforms of one key process the same image: :func:`recorded_draws` reads either). A ``PipelineChoiceSpace``
+    adds ``ohl_choice`` to the ``meta_keys`` of every packing transform of the pipeline (``PackClsInputs`` has it by
+    default, mmdet's ``PackDetInputs`` does not), so the choice reaches the hook in the data samples' metainfo.
     Subclasses implement ``apply_choice`` and ``export_cfg``.
     """
 
@@ -164,9 +188,9 @@ class LiveChoiceTransform(BaseTransform):
         results = self.apply_choice(results, index, rng)
         if results is not None:
             record = results.setdefault(CHOICE_META_KEY, {})
-            record[self.key] = index
+            _record(record, self.key, index)
             if self.live is not None:
-                record[version_key(self.key)] = version  # the θ it was drawn from (trunk index)
+                _record(record, version_key(self.key), version)  # the θ it was drawn from (trunk index)
         return results
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
@@ -175,6 +199,13 @@ class LiveChoiceTransform(BaseTransform):
     def choice_names(self) -> list[str] | None:
         """Readable names of the choices, if the transform has them."""
         return None
+
+    def choice_signature(self) -> tuple:
+        """What each choice does, for the check that the transforms sharing one space's key mean the same by each
+        choice (a ``PipelineChoiceSpace`` learns one probability per choice index for all of them). Equal
+        signatures mean equal choices; the default is the class name and :meth:`choice_names`."""
+        names = self.choice_names()
+        return type(self).__name__, None if names is None else tuple(names)
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
         """Config of a transform that replays ``probs`` without learning."""
@@ -199,6 +230,10 @@ class OHLRandomChoice(LiveChoiceTransform):
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
         return self.pipelines[index](results)
+
+    def choice_signature(self) -> tuple:
+        # the sub-pipelines' configs: two OHLRandomChoice with one key and swapped sub-pipelines differ
+        return type(self).__name__, repr(self.transform_cfgs)
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
         return dict(type='OHLRandomChoice', key=self.key, transforms=self.transform_cfgs,

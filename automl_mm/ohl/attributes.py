@@ -107,10 +107,11 @@ class SetAttributesHook(Hook):
 class TrunkScheduleHook(Hook):
     """Replay a per-trunk schedule of values at attribute paths, without copies or ``OHLHook``.
 
-    ``OHLHook`` records in its history the value of each per-copy space's mode in every trunk (``schedule``) and
-    exports them as ``schedule_policy.py``, a fragment with this hook: retraining from scratch with it sets, at the
-    start of trunk ``k`` (before its first iteration, where ``OHLHook`` applied the samples of trunk ``k``), the
-    ``k``-th value of each path; after the last recorded trunk the last value stays. Trunk ``k`` covers epochs
+    ``OHLHook`` records in its history every copy's values in every trunk (``copy_values``) and exports those the
+    final model trained with (:func:`automl_mm.ohl.report.lineage`) as ``schedule_policy.py``, a fragment with
+    this hook: retraining from scratch with it sets, at the start of trunk ``k`` (before its first iteration, where
+    ``OHLHook`` applied the samples of trunk ``k``), the ``k``-th value of each path; after the last recorded trunk
+    the last value stays. Trunk ``k`` covers epochs
     ``[k * trunk_epochs, (k + 1) * trunk_epochs)`` or iterations ``[k * trunk_iters, (k + 1) * trunk_iters)``. A
     resumed run sets the value of the trunk it resumes in before its first iteration.
 

@@ -226,9 +226,16 @@ class OHLSpace(metaclass=ABCMeta):
 
     def scheduled_values(self) -> dict[str, Any] | None:
         """``{attribute path: value}`` that the mode of the current distribution sets, recorded per trunk in the
-        history (``schedule``) and replayed by ``TrunkScheduleHook`` (``schedule_policy.py``); ``None`` (the
-        default) for spaces that are not replayed by attribute (per-item spaces: use ``final_policy.py`` or the
-        per-trunk probabilities in ``probs_<space>.npz``)."""
+        history (``schedule``: where θ sampled from during that trunk; where the mode is tied, as at trunk 0 with
+        uniform θ, the first tied choice); ``None`` (the default) for spaces that are not replayed by attribute
+        (per-item spaces: use ``final_policy.py`` or the per-trunk probabilities in ``probs_<space>.npz``)."""
+        return None
+
+    def applied_values(self) -> dict[str, Any] | None:
+        """``{attribute path: value}`` that this copy's sample set in the current trunk (plain Python values), or
+        ``None`` (the default: spaces that are not replayed by attribute). ``OHLHook`` gathers them from every copy
+        at the trunk end (``copy_values`` in the history); ``schedule_policy.py`` replays those of the copies the
+        final model descends from (:func:`automl_mm.ohl.report.lineage`)."""
         return None
 
 

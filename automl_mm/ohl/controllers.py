@@ -46,7 +46,7 @@ class REINFORCE(BaseController):
         baseline: ``'mean'`` or ``'moving_average'``.
         momentum: Momentum of the moving-average baseline, in [0, 1).
         normalize: Divide advantages by the population std of this update's rewards plus ``eps``.
-        eps: Added to the std when normalising (>= 0).
+        eps: Added to the std when normalising (>= 0; > 0 with ``normalize``).
         entropy_weight: β >= 0, the weight of the entropy bonus; 0 (default) is plain REINFORCE. The
             distribution must implement :meth:`BaseDistribution.grad_entropy` when β > 0.
 
@@ -75,6 +75,10 @@ class REINFORCE(BaseController):
             raise ValueError(f'momentum must be in [0, 1), got {momentum!r}')
         if not eps >= 0:
             raise ValueError(f'eps must be >= 0, got {eps!r}')
+        if normalize and not eps > 0:
+            # copies with tied rewards (a small reward split, or every copy scoring 0) have std 0: 0 / 0 would put
+            # NaN into θ, which the hook reports only later, as ranks that disagree
+            raise ValueError(f'eps must be > 0 with normalize=True (tied rewards have std 0), got {eps!r}')
         if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) \
                 or not 0 <= entropy_weight < math.inf:
             raise ValueError(f'entropy_weight must be a finite number >= 0, got {entropy_weight!r}')

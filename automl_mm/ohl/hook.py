@@ -40,7 +40,7 @@ from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .report import OHLReport
 from .reward import RewardScorer, combine_copy_rows, copy_is_valid, has_loss_scaler, settle_rewards, trunk_row
 from .segments import SegmentStart, seed_global_rngs, segment_seeds, space_generator
-from .sync import broadcast_copy_state, fingerprint, gather_rows, verify_copies
+from .sync import broadcast_copy_state, fingerprint, gather_copy_values, gather_rows, verify_copies
 
 
 @HOOKS.register_module()
@@ -181,6 +181,7 @@ class OHLHook(Hook):
         self._resolve_spaces(runner)
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
+        OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk
         if self.trunk == 0 and not self._in_trunk:
             # Copies start from identical weights (METHODS.md §1, step 3): the first copy's.
             broadcast_copy_state(runner, src=0)
@@ -351,6 +352,7 @@ class OHLHook(Hook):
 
         # θ changes only here: its mode now is the mode every copy sampled around during this trunk
         schedule = {s.name: v for s in self.spaces if (v := s.scheduled_values()) is not None}
+        copy_values = gather_copy_values(self.spaces, layout)
         updates = {}
         for space, controller in zip(self.spaces, self.controllers):
             updates[space.name] = controller.step(trunk['stats'][space.name], rewards)
@@ -377,7 +379,7 @@ class OHLHook(Hook):
                       epoch=epoch, iter=iters, iters_in_trunk=self._trunk_iters, partial=partial,
                       rewards=rewards, valid=valids, empty_metrics=trunk['empty'], best=best, broadcast=broadcast,
                       controller=updates,
-                      samples=counts, stale_samples=trunk['stale'], schedule=schedule,
+                      samples=counts, stale_samples=trunk['stale'], schedule=schedule, copy_values=copy_values,
                       distributions={s.name: s.distribution.summary() for s in self.spaces},
                       theta={s.name: [p.detach().tolist() for p in s.distribution.parameters()]
                              for s in self.spaces}, **sync)

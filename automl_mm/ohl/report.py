@@ -14,30 +14,105 @@ from mmengine.dist import is_main_process
 from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
 
 
-def schedule_fragment(history: list[dict], trunk: dict) -> str:
-    """Config text replaying the per-trunk ``schedule`` of ``history`` with a ``TrunkScheduleHook``.
+def lineage(history: list[dict]) -> list[dict[str, dict]]:
+    """The values the final model trained with, trunk by trunk: ``[{space: {path: value}} for each trunk]``.
+
+    After a broadcasting trunk every copy holds that trunk's best copy, so the model at the end of the run descends
+    from the best copy of the last trunk, and before it, from the best copy of each earlier broadcasting trunk
+    (between broadcasts, ``broadcast_interval > 1``, from its own copy). Walking back from the last entry (whose
+    best copy every rank ends with, broadcast in that trunk or by ``after_train``), trunk ``k``'s values are those
+    of the copy the final model descends from (``copy_values``). This is what Ray Tune's PBT replay re-trains (the
+    schedule of the best trial's lineage). An entry without ``copy_values`` (a history written before they were
+    recorded) contributes its ``schedule`` (the mode of θ in that trunk) instead.
 
     Args:
-        history: ``OHLHook`` history entries; each ``schedule`` maps a space name to ``{attribute path: value}``.
+        history: ``OHLHook`` history entries, in trunk order.
+
+    Returns:
+        One dict per entry, ``{space name: {attribute path: value}}`` (empty for entries with no per-copy space).
+    """
+    out: list[dict[str, dict]] = []
+    copy = None
+    for i, entry in enumerate(reversed(history)):
+        if i == 0 or entry.get('broadcast', True):
+            copy = entry.get('best', copy)
+        per_copy = entry.get('copy_values')
+        if per_copy is None:
+            out.append(dict(entry.get('schedule', {})))
+        else:
+            out.append({name: values[copy] for name, values in per_copy.items()})
+    return out[::-1]
+
+
+def schedule_fragment(history: list[dict], trunk: dict) -> str:
+    """Config text replaying the :func:`lineage` of ``history`` with a ``TrunkScheduleHook``.
+
+    Args:
+        history: ``OHLHook`` history entries (``best``, ``broadcast`` and ``copy_values``, or ``schedule`` for
+            entries written before ``copy_values`` were recorded).
         trunk: ``dict(trunk_epochs=...)`` or ``dict(trunk_iters=...)`` (the hook's trunk length; ``None`` values
             are dropped).
 
     Returns:
-        Python config text, or ``''`` when no space recorded a schedule.
+        Python config text, or ``''`` when no space recorded a value.
     """
     values: dict[str, list] = {}
-    for entry in history:
-        for per_space in entry.get('schedule', {}).values():
+    for per_trunk in lineage(history):
+        for per_space in per_trunk.values():
             for path, value in per_space.items():
                 values.setdefault(path, []).append(value)
     if not values:
         return ''
     length = {k: v for k, v in trunk.items() if v is not None}
     text = pprint.pformat(dict(type='TrunkScheduleHook', values=values, **length), width=110, compact=True)
-    return (f'# Exported by automl_mm OHLHook after trunk {history[-1]["trunk"]}: the mode of each trunk\'s learned\n'
-            '# distribution, set at the start of that trunk. Add to a config without the OHLHook and its copies to\n'
-            '# retrain from scratch on the learned schedule (the last value stays after the last trunk).\n'
+    return (f'# Exported by automl_mm OHLHook after trunk {history[-1]["trunk"]}: per trunk, the value the final\n'
+            '# model trained with (the sample of the best copy it descends from), set at the start of that trunk.\n'
+            '# Add to a config without the OHLHook and its copies to retrain from scratch on the learned schedule\n'
+            '# (the last value stays after the last trunk).\n'
             f'custom_hooks = [{text}]\n')
+
+
+def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') -> str:
+    """Join the spaces' ``export_fragment`` texts into one config that keeps what every fragment sets.
+
+    Each fragment is a stand-alone config, so several may assign ``custom_hooks`` (every ``AttributeSpace`` does:
+    a run searching the learning rate and the weight decay exports two ``SetAttributesHook`` s); loaded as one
+    file, only the last assignment would survive and the other learned values would silently not be replayed.
+    Where more than one fragment sets ``custom_hooks``, a last line sets it to all their hooks, in space order.
+
+    Args:
+        fragments: ``(space name, fragment text)`` per space, in the hook's space order.
+        header: Text (comments) put first.
+
+    Returns:
+        Python config text.
+
+    Raises:
+        ValueError: two fragments assign one name other than ``custom_hooks`` (or an equal ``custom_imports``),
+            e.g. two AM-LFS spaces each setting ``model``: no single config replays both; the message names the
+            spaces. ``OHLHook`` checks this before the first trunk.
+    """
+    from mmengine.config import Config
+
+    text, hooks, hook_owners, owners = header, [], [], {}
+    for space, fragment in fragments:
+        values = Config.fromstring(fragment, file_format='.py').to_dict()
+        for key, value in values.items():
+            if key == 'custom_hooks':
+                hooks.extend(value)
+                hook_owners.append(space)
+            elif key in owners and not (key == 'custom_imports' and owners[key][1] == value):
+                raise ValueError(f'OHL spaces {owners[key][0]!r} and {space!r} both export {key!r}: one '
+                                 'final_policy.py cannot replay both. Search them in separate runs, or give them '
+                                 'different targets')
+            else:
+                owners[key] = (space, value)
+        text += fragment
+    if len(hook_owners) > 1:
+        text += (f'# the hooks of every space above ({", ".join(map(repr, hook_owners))}): each fragment sets '
+                 'custom_hooks, this keeps them all\n'
+                 f'custom_hooks = {pprint.pformat(hooks, width=110, compact=True)}\n')
+    return text
 
 
 class OHLReport:
@@ -50,8 +125,8 @@ class OHLReport:
       and after its last trunk (:func:`_draw_now`); ``probs_<space>.npz`` records every trunk's probabilities;
     * ``final_policy.py``: a config fragment that retrains from scratch with the current distributions fixed;
     * ``schedule_policy.py`` (runs with per-copy spaces, e.g. ``AttributeSpace``): a fragment that retrains from
-      scratch following the learned schedule, the mode of each trunk's distribution at that trunk, with a
-      ``TrunkScheduleHook`` (no copies, no ``OHLHook``).
+      scratch following the learned schedule, the values the final model trained with in each trunk
+      (:func:`lineage`), with a ``TrunkScheduleHook`` (no copies, no ``OHLHook``).
 
     The same scalars go to the runner's visualiser (TensorBoard and local backends).
     """
@@ -65,6 +140,12 @@ class OHLReport:
         self._history_text: list[tuple[dict, str]] = []  # (record, its JSON) of the written records but the last
         if is_main_process():
             os.makedirs(self.dir, exist_ok=True)
+
+    @staticmethod
+    def check_spaces(spaces: Sequence[Any]) -> None:
+        """Raise ``ValueError`` now, before any trunk, where the spaces' fragments cannot form one
+        ``final_policy.py`` (:func:`final_policy_text`)."""
+        final_policy_text([(space.name, space.export_fragment()) for space in spaces])
 
     def write(self, history: list[dict], spaces: Sequence[Any], step: int) -> None:
         last = history[-1]
@@ -80,8 +161,8 @@ class OHLReport:
             return
         self.write_history(history)
         # every file here is replaced atomically: read during the run, and left whole by a kill or a failed export
-        policy = f'# Exported by automl_mm OHLHook after trunk {last["trunk"]}.\n'
-        policy += ''.join(space.export_fragment() for space in spaces)
+        policy = final_policy_text([(space.name, space.export_fragment()) for space in spaces],
+                                   header=f'# Exported by automl_mm OHLHook after trunk {last["trunk"]}.\n')
         write_text_atomic(policy, osp.join(self.dir, 'final_policy.py'))
         schedule = schedule_fragment(history, self.trunk)
         if schedule:

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from automl_mm.augment.choice import CHOICE_META_KEY, LiveChoiceTransform, LivePolicy, OHLRandomChoice, version_key
+from automl_mm.augment.choice import CHOICE_META_KEY, LiveChoiceTransform, LivePolicy, OHLRandomChoice, recorded_draws
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.scope import config_type_name
 
@@ -123,6 +123,12 @@ class AttributeSpace(PerCopySpace):
 
     def scheduled_values(self) -> dict[str, Any]:
         value = _plain(self.value_of(self.distribution.mode()))
+        return {path: value for path in self.targets}
+
+    def applied_values(self) -> dict[str, Any] | None:
+        if self.current is None:
+            return None
+        value = _plain(self.current)
         return {path: value for path in self.targets}
 
     def export_fragment(self) -> str:
@@ -260,9 +266,8 @@ class PipelineChoiceSpace(OHLSpace):
         if len(sizes) > 1:
             raise ValueError(f'the choice transforms with key={self.key!r} have different numbers of choices {sizes}')
         factors = tuple(self.transforms[0].choice_factors)
-        names = [t.choice_names() for t in self.transforms]
         if len({tuple(t.choice_factors) for t in self.transforms}) > 1 or \
-                any(n is not None and names[0] is not None and n != names[0] for n in names):
+                len({t.choice_signature() for t in self.transforms}) > 1:
             # one distribution for all: choice i must mean the same in each (the same elements, in the same order)
             raise ValueError(f'the choice transforms with key={self.key!r} mean different things by the same choice '
                              f'({", ".join(repr(t) for t in self.transforms)}): give each its own key and space')
@@ -332,15 +337,13 @@ class PipelineChoiceSpace(OHLSpace):
         choices are not this trunk's samples and are only counted as stale.
         """
         samples = data_batch.get('data_samples', []) if isinstance(data_batch, dict) else []
-        vkey, indices = version_key(self.key), []
+        indices = []
         for s in samples:
-            record = s.metainfo.get(CHOICE_META_KEY, {})
-            if self.key not in record:
-                continue
-            if record.get(vkey, self._version) == self._version:
-                indices.append(record[self.key])
-            else:
-                self._stale += 1
+            for index, version in recorded_draws(s.metainfo.get(CHOICE_META_KEY, {}), self.key, self._version):
+                if version == self._version:
+                    indices.append(index)
+                else:
+                    self._stale += 1
         if indices and self.policy_size is None:
             self._stats += self.distribution.sufficient_stats(torch.as_tensor(indices, dtype=torch.long))
 

@@ -12,7 +12,15 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from mmengine.dist import all_gather, broadcast, broadcast_object_list, get_comm_device, get_rank, is_distributed
+from mmengine.dist import (
+    all_gather,
+    all_gather_object,
+    broadcast,
+    broadcast_object_list,
+    get_comm_device,
+    get_rank,
+    is_distributed,
+)
 from mmengine.hooks import EMAHook
 from mmengine.model import is_model_wrapper
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
@@ -32,6 +40,21 @@ def gather_rows(row: torch.Tensor) -> torch.Tensor:
     if not is_distributed():
         return row[None].clone()
     return torch.stack([r.cpu() for r in all_gather(row)])
+
+
+def gather_copy_values(spaces: Sequence[Any], layout: Any) -> dict[str, list]:
+    """Every copy's applied values of this trunk, ``{space name: [copy 0's {path: value}, copy 1's, ...]}``.
+
+    Only spaces whose :meth:`~automl_mm.ohl.base.OHLSpace.applied_values` is not ``None`` (per-copy attribute
+    spaces) are listed; with none, no collective runs and the result is ``{}``. Each copy's entry is its lead
+    rank's (the ranks of a copy apply the same sample). Every rank must call it (one ``all_gather_object``).
+    """
+    values = {s.name: v for s in spaces if (v := s.applied_values()) is not None}
+    if not values:
+        return {}
+    per_rank = all_gather_object(values) if is_distributed() else [values]
+    per_copy = [per_rank[layout.lead_rank(c)] for c in range(layout.num_copies)]
+    return {name: [copy_values[name] for copy_values in per_copy] for name in values}
 
 
 def _broadcast_tensors_(tensors: list[torch.Tensor], src: int) -> None:

@@ -87,9 +87,12 @@ def test_update_matches_the_reinforce_formula():
 
 def test_normalised_advantages():
     dist = Categorical(2)
-    controller = REINFORCE(dist, optimizer=dict(type='SGD', lr=1.0), normalize=True, eps=0.0)
+    controller = REINFORCE(dist, optimizer=dict(type='SGD', lr=1.0), normalize=True, eps=1e-12)
     logs = controller.step([torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])], [3.0, 1.0])
     assert logs['advantage_abs_mean'] == pytest.approx(1.0)  # (±1) / std 1
+    torch.testing.assert_close(dist.logits.detach(), torch.tensor([0.5, -0.5], dtype=torch.float64))
+    # tied rewards: std 0, so the advantages are 0 / eps = 0 and θ stays (eps = 0 used to give 0 / 0 = NaN)
+    controller.step([torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])], [2.0, 2.0])
     torch.testing.assert_close(dist.logits.detach(), torch.tensor([0.5, -0.5], dtype=torch.float64))
 
 
@@ -183,6 +186,7 @@ class _Fixed(BaseDistribution):
     (lambda: REINFORCE(Categorical(2), baseline='ema'), 'baseline'),
     (lambda: REINFORCE(Categorical(2), momentum=1.0), 'momentum'),
     (lambda: REINFORCE(Categorical(2), eps=-1.0), 'eps'),
+    (lambda: REINFORCE(Categorical(2), normalize=True, eps=0.0), r'eps must be > 0 with normalize=True'),
     (lambda: REINFORCE(Categorical(2), optimizer=dict(type='SGD', lr=0.1, params=[])), 'optimizer'),
     (lambda: REINFORCE(Categorical(2)).step([torch.zeros(2)], [1.0, 2.0]), 'len'),
     (lambda: REINFORCE(Categorical(2)).step([], []), 'rewards'),

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from conftest import read_scalars, run_tool
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
+LR = 'optim_wrapper.optimizer.param_groups.*.lr'
 
 
 def _free_port() -> str:
@@ -232,7 +233,7 @@ def test_a_world_size_that_does_not_fit_stops_at_start(tmp_path):
     assert 'world size 2 does not fit the OHL configuration: num_copies (3)' in proc.stdout + proc.stderr
 
 
-def _known_outcome_cfg(tmp_path, seed: int = 1) -> str:
+def _known_outcome_cfg(tmp_path, seed: int = 3) -> str:
     root = osp.abspath(OHL)
     path = tmp_path / 'lr_search.py'
     path.write_text(
@@ -244,8 +245,8 @@ def _known_outcome_cfg(tmp_path, seed: int = 1) -> str:
         "custom_hooks = [dict(\n"
         "    type='OHLHook', num_copies=2, trunk_iters=3, seed=" + str(seed) + ", plot=False,\n"
         "    spaces=[dict(type='AttributeSpace', name='lr', target='optim_wrapper.optimizer.param_groups.*.lr',\n"
-        "                 choices=[0.1, 1e6],\n"
-        "                 distribution=dict(type='Categorical', num_choices=2, labels=['0.1', '1e6']))],\n"
+        "                 choices=[1e6, 0.1],\n"
+        "                 distribution=dict(type='Categorical', num_choices=2, labels=['1e6', '0.1']))],\n"
         "    controller=dict(type='REINFORCE', optimizer=dict(type='Adam', lr=0.5, betas=(0.5, 0.999))),\n"
         "    reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1')]\n"
         "train_cfg = dict(max_epochs=5, val_interval=100)\n"
@@ -260,7 +261,9 @@ def _prob(summary: dict, label: str) -> float:
 @pytest.mark.slow
 def test_a_learning_rate_that_diverges_is_learned_away(tmp_path):
     """A known outcome: of lr 0.1 (trains) and lr 1e6 (diverges at once), 10 trunks of 2 copies must end with
-    p(0.1) > 0.9. A sign-flipped or random controller fails this (it was checked by flipping the advantage)."""
+    p(0.1) > 0.9. A sign-flipped or random controller fails this (it was checked by flipping the advantage). Seed
+    3 draws different rates for the two copies in trunk 0 (seeds 2 and 5 draw 1e6 for both, which stops the run:
+    every copy diverged)."""
     work = str(tmp_path / 'work')
     run_tool('tools/train.py', _known_outcome_cfg(tmp_path), '--work-dir', work)
     history = _history(work)
@@ -271,6 +274,14 @@ def test_a_learning_rate_that_diverges_is_learned_away(tmp_path):
     for h in mixed:
         assert h['valid'][h['best']] and h['rewards'][1 - h['best']] < h['rewards'][h['best']]
     assert _prob(history[-1]['distributions']['lr'], '0.1') > 0.9
+    # every copy's value is recorded, and the exported schedule replays the one the final model trained with in
+    # every trunk: never the diverging rate, although trunk 0's mode (θ uniform: the first choice) is 1e6
+    # (each copy's recorded value is the one it trained with: the copies that drew 1e6 are the diverged ones)
+    assert all([v[LR] == 0.1 for v in h['copy_values']['lr']] == h['valid'] for h in history)
+    assert history[0]['schedule']['lr'][LR] == 1e6
+    scope: dict = {}
+    exec(open(osp.join(work, 'ohl', 'schedule_policy.py')).read(), scope)
+    assert scope['custom_hooks'][0]['values'] == {LR: [0.1] * 10}
 
 
 DUMPER = '''

@@ -1,17 +1,20 @@
-"""Replaying a learned schedule: ``schedule`` in the OHL history, ``schedule_policy.py``, ``TrunkScheduleHook``."""
+"""Replaying a learned schedule: ``copy_values`` / ``schedule`` in the OHL history, their lineage,
+``schedule_policy.py``, ``TrunkScheduleHook``."""
 from __future__ import annotations
 
 import copy
 import json
 import os.path as osp
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from automl_mm.ohl import TrunkScheduleHook, reset_copy_layout
-from automl_mm.ohl.report import schedule_fragment
+from automl_mm.ohl.report import OHLReport, final_policy_text, lineage, schedule_fragment
 from automl_mm.registry import HOOKS, RUNNERS
 from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg
 
@@ -75,6 +78,7 @@ def test_a_resumed_replay_sets_the_value_of_the_trunk_it_resumes_in():
 
 
 def test_the_fragment_lists_each_paths_values_trunk_by_trunk():
+    # histories written before copy_values were recorded replay their per-trunk mode (schedule)
     history = [dict(trunk=0, schedule={'lr': {LR: 0.1}}), dict(trunk=1, schedule={'lr': {LR: 0.05}})]
     text = schedule_fragment(history, dict(trunk_epochs=2, trunk_iters=None))
     scope: dict = {}
@@ -83,36 +87,104 @@ def test_the_fragment_lists_each_paths_values_trunk_by_trunk():
     assert schedule_fragment([dict(trunk=0, schedule={})], dict(trunk_epochs=1)) == ''
 
 
-def test_an_ohl_run_records_each_trunks_mode_and_its_export_replays_it(tmp_path):
-    """One copy learning the learning rate over 4 one-epoch trunks (a moving-average baseline moves θ); the
-    recorded schedule is the mode of θ *during* each trunk, and the exported fragment reproduces it in a run
-    without OHL at every trunk boundary."""
+def _trunk(k: int, best: int, broadcast: bool, lrs: list[float], mode: float = 9.0) -> dict:
+    return dict(trunk=k, best=best, broadcast=broadcast, schedule={'lr': {LR: mode}},
+                copy_values={'lr': [{LR: v} for v in lrs]})
+
+
+def test_the_lineage_follows_the_copy_the_final_model_descends_from():
+    """broadcast_interval 2 over 4 trunks of 3 copies: the final model is trunk 3's best copy (2), which trained
+    trunk 2 as itself (no broadcast after trunk 2) and descends from trunk 1's best copy (0), which trained trunk
+    0 as itself. Copy c's value in trunk k is 10 k + c, so the lineage must read [0, 10, 22, 32]."""
+    lrs = [[10.0 * k + c for c in range(3)] for k in range(4)]
+    history = [_trunk(0, best=1, broadcast=False, lrs=lrs[0]), _trunk(1, best=0, broadcast=True, lrs=lrs[1]),
+               _trunk(2, best=1, broadcast=False, lrs=lrs[2]), _trunk(3, best=2, broadcast=True, lrs=lrs[3])]
+    assert [t['lr'][LR] for t in lineage(history)] == [0.0, 10.0, 22.0, 32.0]
+    # every trunk broadcasting: each trunk's own best copy
+    every = [dict(h, broadcast=True) for h in history]
+    assert [t['lr'][LR] for t in lineage(every)] == [1.0, 10.0, 21.0, 32.0]
+    # a run read after a trunk that did not broadcast yet (after_train broadcasts its best copy): that copy
+    assert [t['lr'][LR] for t in lineage(history[:3])] == [0.0, 10.0, 21.0]
+    # an older entry without copy_values contributes its mode; the fragment lists the lineage
+    old = [dict(trunk=0, best=1, broadcast=True, schedule={'lr': {LR: 9.0}}), *history[1:]]
+    assert [t['lr'][LR] for t in lineage(old)] == [9.0, 10.0, 22.0, 32.0]
+    scope: dict = {}
+    exec(schedule_fragment(history, dict(trunk_epochs=1)), scope)
+    assert scope['custom_hooks'][0]['values'] == {LR: [0.0, 10.0, 22.0, 32.0]}
+
+
+def test_an_ohl_run_records_what_each_trunk_trained_with_and_its_export_replays_it(tmp_path):
+    """One copy learning the learning rate over 4 one-epoch trunks from uniform θ (a moving-average baseline moves
+    θ). The history records the mode of θ during each trunk (``schedule``) and the value the copy applied
+    (``copy_values``); the exported fragment replays what the copy trained with, at every iteration, in a run
+    without OHL. At trunk 0 θ is uniform, so its mode is the first choice whatever was drawn: seed 0 draws
+    another, and a replay of the modes would train that trunk on a value the search never used."""
     choices = [0.02, 0.05, 0.1]
     cfg = tiny_ohl_cfg(str(tmp_path / 'ohl'))
     cfg.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]  # the learning rate is the only space
     cfg.train_cfg.max_epochs = 4
     cfg.custom_hooks = [dict(
-        type='OHLHook', num_copies=1, trunk_epochs=1, seed=3, plot=False,
+        type='OHLHook', num_copies=1, trunk_epochs=1, seed=0, plot=False,
         spaces=[dict(type='AttributeSpace', name='lr', target=LR, choices=choices,
-                     distribution=dict(type='Categorical', num_choices=3, logits=[0.01, 0.0, 0.0]))],
+                     distribution=dict(type='Categorical', num_choices=3))],
         controller=dict(type='REINFORCE', baseline='moving_average', optimizer=dict(type='Adam', lr=1.0)),
-        reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1')]
+        reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1'), dict(type='_ProbeLR')]
     reset_copy_layout()
     try:
-        RUNNERS.build(copy.deepcopy(cfg)).train()  # the CopyRunner of runner_type
+        runner = RUNNERS.build(copy.deepcopy(cfg))  # the CopyRunner of runner_type
+        runner.train()
     finally:
         reset_copy_layout()
+    trained = _probe(runner).seen
     with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
         history = json.load(f)
-    recorded = [h['schedule']['lr'][LR] for h in history]
-    # θ during trunk k: the initial logits for k = 0, else θ after trunk k - 1's update
-    thetas = [[0.01, 0.0, 0.0]] + [h['theta']['lr'][0] for h in history[:-1]]
-    assert len(set(recorded)) > 1  # the mode moved (seed 3): the schedule is not a constant
-    assert recorded == [choices[int(np.argmax(t))] for t in thetas]
+    applied = [h['copy_values']['lr'][0][LR] for h in history]
+    assert trained == [v for v in applied for _ in range(4)]  # 4 iterations per epoch
+    modes = [h['schedule']['lr'][LR] for h in history]
+    # θ during trunk k: uniform for k = 0, else θ after trunk k - 1's update
+    thetas = [[0.0, 0.0, 0.0]] + [h['theta']['lr'][0] for h in history[:-1]]
+    assert modes == [choices[int(np.argmax(t))] for t in thetas]
+    assert modes[0] == choices[0] != applied[0]  # the tie at trunk 0: not what the copy trained with
 
     scope: dict = {}
     exec(open(osp.join(cfg.work_dir, 'ohl', 'schedule_policy.py')).read(), scope)
     assert scope['custom_hooks'][0]['trunk_epochs'] == 1
     seen = _replay(tmp_path, 'replay', scope['custom_hooks'], epochs=4)
-    assert seen[::4] == recorded  # the first iteration of every trunk (4 iterations per epoch)
-    assert seen == [v for v in recorded for _ in range(4)]
+    assert seen == trained
+
+
+def _attribute_space(name: str, target: str, choices: list, best: int):
+    from automl_mm.ohl.spaces import AttributeSpace
+
+    space = AttributeSpace(dict(type='Categorical'), target=target, choices=choices, name=name)
+    logits = [0.0] * len(choices)
+    logits[best] = 3.0
+    space.distribution.logits.data.copy_(torch.tensor(logits))
+    return space
+
+
+def test_final_policy_keeps_every_attribute_spaces_value():
+    """configs/ohl/ohl-lr-wd_*: two AttributeSpaces, each fragment sets custom_hooks; loaded as one config the last
+    assignment used to win, so the learned learning rate was silently not replayed."""
+    from mmengine.config import Config
+
+    wd_path = 'optim_wrapper.optimizer.param_groups.*.weight_decay'
+    spaces = [_attribute_space('lr', LR, [0.003, 0.01, 0.1], best=2),
+              _attribute_space('weight_decay', wd_path, [0.0, 1e-4, 1e-3], best=1)]
+    text = final_policy_text([(s.name, s.export_fragment()) for s in spaces], header='# test\n')
+    cfg = Config.fromstring(text, file_format='.py')
+    replayed = {p: v for h in cfg.custom_hooks for p, v in h['values'].items()}
+    assert replayed == {LR: 0.1, wd_path: 1e-4}
+    # one space: the fragment as it is
+    assert final_policy_text([('lr', spaces[0].export_fragment())]) == spaces[0].export_fragment()
+
+
+def test_spaces_whose_fragments_collide_are_refused_before_the_first_trunk():
+    clash = "model = dict(head=dict(loss=dict(type='AMLFSLoss', theta=[0.0])))\n"
+    with pytest.raises(ValueError, match="OHL spaces 'a' and 'b' both export 'model'"):
+        final_policy_text([('a', clash), ('b', clash)])
+    imports = "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
+    final_policy_text([('a', imports + 'ohl_fixed_a = 1\n'), ('b', imports + 'ohl_fixed_b = 2\n')])  # shared imports
+    space = SimpleNamespace(name='a', export_fragment=lambda: clash)
+    with pytest.raises(ValueError, match="both export 'model'"):
+        OHLReport.check_spaces([space, SimpleNamespace(name='b', export_fragment=lambda: clash)])

@@ -311,3 +311,42 @@ def test_two_choice_spaces_in_one_pipeline_draw_independently():
     assert abs(np.mean(draws[:, 0] == draws[:, 1]) - 0.25) < 0.04
     counts = np.histogram2d(draws[:, 0], draws[:, 1], bins=4)[0]
     assert counts.min() > 80  # every joint pair occurs (expected 125 each)
+
+
+def test_two_transforms_of_one_space_in_one_pipeline_count_every_draw():
+    """Each image passes both transforms and draws twice from p_θ; the second draw used to overwrite the first in
+    ohl_choice, so the space counted half the samples (only the second transform's)."""
+    from mmengine.structures import BaseDataElement
+
+    drawn = []
+
+    class Logged(OHLRandomChoice):
+        def apply_choice(self, results, index, rng):
+            drawn.append(index)
+            return super().apply_choice(results, index, rng)
+
+    runner = _pipeline_runner(Logged([[], [], []], key='aug'), Logged([[], [], []], key='aug'))
+    space = PipelineChoiceSpace(key='aug')
+    space.resolve(runner)
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    space.distribution.logits.data.copy_(torch.tensor([2.0, 0.0, -2.0]))
+    space.begin_trunk(None, 0, torch.Generator().manual_seed(0))
+    pipeline = runner.train_dataloader.dataset.pipeline
+    samples = [BaseDataElement(metainfo={'ohl_choice': pipeline({})['ohl_choice']}) for _ in range(200)]
+    space.after_train_iter(None, {'data_samples': samples})
+    assert len(drawn) == 400
+    assert space.trunk_stats().tolist() == np.bincount(drawn, minlength=3).astype(float).tolist()
+    assert space.stale_count() == 0
+
+
+def test_transforms_of_one_key_must_mean_the_same_by_each_choice():
+    """Two OHLRandomChoice with one key and swapped sub-pipelines were accepted (one probability learned for two
+    different augmentations, and the exported policy replays the first transform's meaning only)."""
+    flip_h, flip_v = dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=1.0, direction='vertical')
+    swapped = _pipeline_runner(OHLRandomChoice([[flip_h], [flip_v]], key='aug'),
+                               OHLRandomChoice([[flip_v], [flip_h]], key='aug'))
+    with pytest.raises(ValueError, match="key='aug' mean different things by the same choice"):
+        PipelineChoiceSpace(key='aug').resolve(swapped)
+    same = _pipeline_runner(OHLRandomChoice([[flip_h], [flip_v]], key='aug'),
+                            OHLRandomChoice([[flip_h], [flip_v]], key='aug'))
+    PipelineChoiceSpace(key='aug').resolve(same)  # the same sub-pipelines: one space for both
