@@ -33,11 +33,10 @@ def path_rng(*keys: int) -> np.random.Generator:
 class UniformPathSampler(BasePathSampler):
     """Uniform over the valid completions of a prefix (the single-path one-shot sampler).
 
-    Independent spaces draw each decision uniformly. Constrained spaces (e.g. a fixed total block count) draw
-    uniformly among their valid completions: by enumeration when there are at most ``enumerate_limit``, else by
-    rejection. A completion that must also pass ``accept`` (a latency or FLOPs limit) is drawn exactly too when
-    the prefix's completions can be enumerated (the admitted ones are listed once per prefix); otherwise by
-    rejection with a budget of ``max_tries`` draws.
+    Independent spaces draw each decision uniformly; a completion that must also pass ``accept`` (a latency or
+    FLOPs limit) is redrawn until admitted (see :meth:`complete`). Constrained spaces (e.g. a fixed total block
+    count) draw uniformly among their valid (and admitted) completions: by enumeration when there are at most
+    ``enumerate_limit``, else by rejection with a budget of ``max_tries`` draws.
 
     Args:
         space: The path space (set by the loop or hook that owns the sampler when built from a config).
@@ -114,9 +113,14 @@ class UniformPathSampler(BasePathSampler):
                  accept: Callable[[tuple[int, ...]], bool] | None = None) -> tuple[int, ...] | None:
         """A uniformly drawn valid completion of ``prefix`` that ``accept`` (e.g. a latency limit) admits.
 
-        Exact (one draw from the enumerated admitted completions) when the prefix's completions can be
-        enumerated; otherwise by rejection. Independent spaces without ``accept`` draw decision by decision, so
-        prefixes of the same length given generators in the same state get the same tail (common random numbers).
+        Independent spaces draw the undecided decisions uniformly and, with ``accept``, redraw until a completion
+        is admitted (rejection: exactly uniform over the admitted completions; after ``max_tries`` rejected draws,
+        one draw from the enumerated admitted completions where they can be listed). The draws do not depend on
+        the prefix, so prefixes of the same length given generators in the same state draw the same tails and
+        each keeps the first it admits: common random numbers across the candidates of a search step, with or
+        without a cost limit (two candidates whose admitted completions share a tail get the same tail).
+        Constrained spaces draw from the enumerated valid (and admitted) completions where they can be listed,
+        otherwise by rejection.
 
         Returns:
             The full path, or ``None`` when no admitted completion exists (enumerated) or none was found in
@@ -126,16 +130,23 @@ class UniformPathSampler(BasePathSampler):
         prefix = space.check_path(prefix, partial=True)
         if not space.can_complete(prefix):
             return None
-        if space.independent and accept is None:
-            return prefix + tuple(int(generator.integers(space.num_options(i)))
-                                  for i in range(len(prefix), space.num_decisions))
+        free = range(len(prefix), space.num_decisions)
+        if space.independent:
+            if accept is None:
+                return prefix + tuple(int(generator.integers(space.num_options(i))) for i in free)
+            choices = self.admitted_completions(prefix, accept)
+            if choices == []:
+                return None
+            for _ in range(self.max_tries):
+                path = prefix + tuple(int(generator.integers(space.num_options(i))) for i in free)
+                if accept(path):
+                    return path
+            return choices[int(generator.integers(len(choices)))] if choices else None
         choices = self.admitted_completions(prefix, accept)
         if choices is not None:
             return choices[int(generator.integers(len(choices)))] if choices else None
         for _ in range(self.max_tries):
-            tail = tuple(int(generator.integers(space.num_options(i)))
-                         for i in range(len(prefix), space.num_decisions))
-            path = prefix + tail
+            path = prefix + tuple(int(generator.integers(space.num_options(i))) for i in free)
             if space.is_valid(path) and (accept is None or accept(path)):
                 return path
         return None

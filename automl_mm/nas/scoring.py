@@ -114,8 +114,10 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         sampler: Draws the completions.
         evaluate: ``(path, sample_index) -> score``; sample ``s`` is evaluated with index ``first_sample + s``.
         num_samples: S.
-        generator: Draws the completions; give every candidate of a step a generator in the same state and the
-            same ``first_sample`` (common random numbers), so that candidates differ only by what they decide.
+        generator: Draws the completions (with ``accept``, sample ``s`` from its ``s``-th spawned stream); give every
+            candidate of a step a generator in the same state and the same ``first_sample`` (common random
+            numbers), so that candidates differ only by what they decide. It must come from a seed sequence
+            (``np.random.default_rng(seed)``, :func:`~automl_mm.nas.samplers.path_rng`).
         accept: The cost limit (``None``: every completion).
         first_sample: Index of the first sample (selects its search mini-batches).
 
@@ -129,8 +131,12 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
     if full and getattr(evaluate, 'batches_per_sample', 0) is None:
         num_samples = 1
     scores = []
-    for s in range(num_samples):
-        path = sampler.complete(prefix, generator, accept)
+    # Under a cost limit a completion takes as many draws as its rejection needs, which differs between
+    # candidates: one stream per sample keeps the next sample's draws from shifting. Without a limit every
+    # completion takes the same draws, and the one stream keeps earlier searches' results.
+    streams = generator.spawn(num_samples) if accept is not None else [generator] * num_samples
+    for s, stream in enumerate(streams):
+        path = sampler.complete(prefix, stream, accept)
         if path is None:
             continue
         scores.append(evaluate(path, first_sample + s))
@@ -151,7 +157,9 @@ def candidate_scorer(sampler: UniformPathSampler, evaluate: Callable[[tuple, int
     """``candidate -> potential`` for one search step, with common random numbers across its candidates.
 
     Every candidate of step ``step`` gets a completion generator seeded by ``(seed, stream, step)`` alone and the
-    sample indices ``step * num_samples + s``: the same search batches and the same completion draws, so two
+    sample indices ``step * num_samples + s``: the same search batches and the same completion draws (under a
+    cost limit each candidate keeps the first drawn tail it admits, the same one wherever their admitted tails
+    allow: :meth:`UniformPathSampler.complete`), so two
     candidates that compute the same function score the same, and score differences come from the decision
     scored, not from which images or completions a candidate happened to get. Deterministic given the
     candidate, as :func:`~automl_mm.nas.beam.score_step` needs for resuming and splitting across ranks.

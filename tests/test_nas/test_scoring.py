@@ -184,6 +184,36 @@ def test_candidates_of_a_step_see_the_same_batches_and_completions():
     assert [p[2:] for p, _ in per_candidate[0]] == [p[2:] for p, _ in per_candidate[2]]
 
 
+def test_under_a_cost_limit_candidates_keep_the_same_completion_wherever_they_admit_it():
+    """A FLOPs-like limit (sum of the path <= 5) admits fewer completions after a costlier decision. Each completion
+    used to be drawn from the prefix's own list of admitted completions (index into lists of different lengths),
+    so the candidates of a step shared almost no completion; now each keeps the first drawn tail it admits, so
+    whenever the cheaper candidate's completion is admitted after the costlier decision too, both use it."""
+    space = LayerwiseSpace([[0, 1, 2]] * 5)
+    accept = lambda p: sum(p) <= 5  # noqa: E731
+    calls: dict[tuple, list] = {}
+
+    def evaluate(path, sample_index):
+        calls.setdefault(path[:1], []).append(path[1:])
+        return 0.5
+
+    evaluate.batches_per_sample = 1
+    shared = checked = 0
+    for seed in range(5):
+        calls.clear()
+        score = candidate_scorer(UniformPathSampler(space), evaluate, num_samples=8, seed=seed, stream=1, step=0,
+                                 accept=accept)
+        for c in [(0,), (1,), (2,)]:
+            score(c)
+        for cheap, costly in [((0,), (1,)), ((1,), (2,)), ((0,), (2,))]:
+            for tail_cheap, tail_costly in zip(calls[cheap], calls[costly]):
+                assert accept(costly + tail_costly)
+                if accept(costly + tail_cheap):
+                    checked += 1
+                    shared += tail_cheap == tail_costly
+    assert checked >= 60 and shared == checked
+
+
 # --- cost-limited completions ----------------------------------------------------------------------------
 
 
