@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_split, stratified_split
+from .splits import check_counts, check_split, stratified_split
 
 _TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
 _TEST_FILES = ('test_batch',)
@@ -67,6 +67,10 @@ class CIFAR10Dataset(BaseDataset):
     def __init__(self, data_root: str, split: str = 'train', reward_size: int = 5000, seed: int = 0,
                  **kwargs) -> None:
         self.split = check_split(split)
+        check_counts(reward_size=reward_size)
+        if self.split == 'reward' and not reward_size:
+            # reward_size 0 used to give the reward split the whole training set: a reward read on training images
+            raise ValueError('split="reward" needs reward_size > 0')
         self.reward_size = int(reward_size)
         self.seed = seed
         super().__init__(data_root=data_root, **kwargs)

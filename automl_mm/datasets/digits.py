@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import SPLITS, check_split, stratified_split
+from .splits import SPLITS, check_counts, check_split, stratified_split
 
 
 @DATASETS.register_module()
@@ -44,6 +44,7 @@ class DigitsDataset(BaseDataset):
                  max_samples: int | None = None,
                  **kwargs) -> None:
         self.split = check_split(split)
+        check_counts(max_samples=max_samples)
         if int(img_size) < 8:
             raise ValueError(f'img_size must be at least 8 (the source resolution), got {img_size}')
         if len(split_sizes) != len(SPLITS):

@@ -16,7 +16,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_split, stratified_split
+from .splits import check_counts, check_split, stratified_split
 
 #: Where ``data_root=None`` looks, in order: the repository's data folder, then the Debian package's location.
 DEFAULT_ROOTS = ('data/fashion-mnist', '/usr/share/datasets/fashion-mnist')
@@ -158,10 +158,7 @@ class FashionMNISTDataset(BaseDataset):
                  max_samples: int | None = None,
                  **kwargs) -> None:
         self.split = check_split(split)
-        for key, value in (('reward_size', reward_size), ('samples_per_class', samples_per_class),
-                           ('max_samples', max_samples)):
-            if value is not None and (int(value) != value or value < 0):
-                raise ValueError(f'{key} must be a non-negative integer, got {value!r}')
+        check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)
         self.reward_size = int(reward_size)
         self.seed = seed
         self.samples_per_class = samples_per_class

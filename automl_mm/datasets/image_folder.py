@@ -28,7 +28,9 @@ class ImageFolderDataset(BaseDataset):
         **kwargs: Passed to ``mmengine.dataset.BaseDataset``.
 
     For ImageNet use ``data_prefix=dict(img_path='train')`` and ``'val'``, with ``val`` arranged in class
-    folders as well (the usual ``valprep`` layout).
+    folders as well (the usual ``valprep`` layout). A label is the position of its folder among the sorted
+    class folders (hidden folders skipped), so val must hold the same class folders as train: give both the same
+    ``metainfo=dict(classes=...)`` to have a folder set that differs refused instead of silently relabelled.
     """
 
     def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
@@ -46,7 +48,8 @@ class ImageFolderDataset(BaseDataset):
         root = self.data_prefix['img_path']
         if not osp.isdir(root):
             raise FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path)')
-        classes = sorted(d.name for d in os.scandir(root) if d.is_dir())
+        # hidden folders (.ipynb_checkpoints, .cache) are not classes: counted, they shift every later label
+        classes = sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith('.'))
         if not classes:
             raise FileNotFoundError(f'{root} has no class sub-folders')
         if self._metainfo.get('classes') is None:

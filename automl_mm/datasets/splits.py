@@ -118,6 +118,15 @@ def _rounding_with_totals(exact: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return floors + added
 
 
+def check_counts(**counts: object) -> None:
+    """Raise ``ValueError`` naming the argument unless each count is ``None`` or a non-negative integer (a negative
+    ``max_samples`` would slice ``indices[:-k]`` and silently drop the last k)."""
+    for key, value in counts.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer))
+                                  or int(value) != value or value < 0):
+            raise ValueError(f'{key} must be a non-negative integer, got {value!r}')
+
+
 def check_split(split: str, allowed: Sequence[str] = SPLITS) -> str:
     if split not in allowed:
         raise ValueError(f'split must be one of {tuple(allowed)}, got {split!r}')

@@ -33,6 +33,25 @@ def test_cifar_reads_python_batches_into_bgr_hwc(tmp_path):
     assert np.array_equal(first['img'][..., ::-1], read_cifar_batch(os.path.join(root, 'test_batch'))[0][0])
 
 
+@pytest.mark.parametrize('reward_size', [0, -3])
+def test_cifar_reward_split_is_never_the_training_set(tmp_path, reward_size):
+    """reward_size <= 0 used to give split='reward' all 100 training images (the train split too): a reward read on
+    the images the model trains on."""
+    root = write_cifar(str(tmp_path / 'cifar-10-batches-py'))
+    match = 'reward_size must be a non-negative integer' if reward_size < 0 else 'needs reward_size > 0'
+    with pytest.raises(ValueError, match=match):
+        CIFAR10Dataset(root, split='reward', reward_size=reward_size, pipeline=[])
+    if reward_size == 0:  # no reward split: the train split is the whole training set
+        assert len(CIFAR10Dataset(root, split='train', reward_size=0, pipeline=[])) == 100
+
+
+def test_digits_refuses_a_negative_max_samples():
+    from automl_mm.datasets import DigitsDataset
+
+    with pytest.raises(ValueError, match='max_samples must be a non-negative integer, got -5'):
+        DigitsDataset(split='train', max_samples=-5)  # used to drop the last 5 images
+
+
 def test_cifar_missing_files_name_the_layout(tmp_path):
     with pytest.raises(FileNotFoundError, match='cifar-10-batches-py'):
         CIFAR10Dataset(str(tmp_path), split='train')
@@ -57,6 +76,7 @@ def test_image_folder_labels_and_reward_split(tmp_path):
         for i in range(10):
             cv2.imwrite(str(tmp_path / 'train' / cls / f'{i}.png'), np.full((8, 8, 3), i, np.uint8))
     (tmp_path / 'train' / 'cat' / 'notes.txt').write_text('not an image')
+    os.makedirs(tmp_path / 'train' / '.ipynb_checkpoints')  # not a class: it used to shift 'cat' to label 1
     pipeline = [dict(type='mmcv.LoadImageFromFile'), dict(type='PackClsInputs')]
     full = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), pipeline=pipeline)
     assert len(full) == 20 and full.metainfo['classes'] == ('cat', 'dog')

@@ -173,3 +173,20 @@ def test_measure_latency_tool_builds_the_model_in_the_configs_default_scope(tmp_
     finally:
         MMDET_MODELS._module_dict.pop('LatencyTestDetWrapper')
     assert LatencyTable.from_file(out).matches(MBConvSupernet(space='digits'), SHAPE)
+
+
+def test_the_pc_nas_s_limit_is_mobilenet_v2_1_4_in_the_tables_units():
+    """The config said "MobileNetV2-1.4's 585M multiply-adds" and set 585e6, but the FLOPs table counts batch norm
+    too (mmengine's default handles) and no classifier: in its units MobileNetV2-1.4's backbone is 599.55M, and
+    585e6 was about 568M of convolution."""
+    import torchvision
+    from mmengine.config import Config
+
+    from automl_mm.nas.latency import count_flops
+
+    features = torchvision.models.mobilenet_v2(width_mult=1.4).features.eval()
+    counted = count_flops(features, (1, 3, 224, 224))
+    by_op = FlopAnalyzer(features, (torch.zeros(1, 3, 224, 224),)).by_operator()
+    assert by_op['conv'] == 580_403_824 and by_op['batch_norm'] == counted - by_op['conv']  # what the count holds
+    limit = Config.fromfile('configs/pc_nas/pc-nas-s_mbconv-s_8x1_125e_imagenet.py').train_cfg.flops_limit
+    assert abs(limit - counted) / counted < 1e-4
