@@ -135,8 +135,19 @@ def set_trunk_iters(hook, iters: int) -> None:
 def ensure_fmnist_det(data_root: str) -> None:
     """Generate the Fashion-MNIST detection set with ``tools/data/generate_fmnist_det.py``'s defaults into
     ``data_root`` (relative to ROOT) when its test annotations are missing (deterministic; needs the Fashion-MNIST
-    idx files, no download)."""
+    idx files, no download).
+
+    Raises:
+        FileNotFoundError: another ``data_root`` is missing: the defaults would silently give it other split sizes
+            than its name and the README's command (e.g. ``data/fmnist_det_r200``: 200 reward, 500 test images).
+    """
     if not osp.isfile(osp.join(ROOT, data_root, 'annotations', 'instances_test.json')):
+        if osp.normpath(data_root) != osp.normpath('data/fmnist_det'):
+            raise FileNotFoundError(
+                f'--data-root {data_root} has no annotations/instances_test.json; only data/fmnist_det is generated '
+                'here (with the generator\'s default split sizes). Make this one with its own sizes first, e.g. '
+                f'`python tools/data/generate_fmnist_det.py {data_root} --num-reward 200 --num-test 500` as the '
+                'README does for data/fmnist_det_r200')
         print(f'generating the Fashion-MNIST detection set into {data_root}', flush=True)
         subprocess.run([sys.executable, 'tools/data/generate_fmnist_det.py', data_root], cwd=ROOT, check=True)
 

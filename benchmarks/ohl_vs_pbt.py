@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _arms import ROOT, final_accuracy, mean_std, run_config, train_command
+from _arms import ROOT, final_accuracy, mean_std, run_config, summary, train_command
 
 from automl_mm.ohl.report import lineage
 
@@ -435,7 +435,7 @@ def main() -> None:
     if 'ohl' in results and 'ohl_k' in results:
         diffs = [k['test'] - o['test'] for o, k in zip(results['ohl'], results['ohl_k'])]
         print(f'Broadcast every {args.broadcast_interval} trunks instead of every trunk: test top-1 '
-              f'{np.mean(diffs):+.2f} ± {np.std(diffs):.2f} points (paired by seed: '
+              f'{summary(diffs)["mean"]:+.2f} ± {summary(diffs)["std"]:.2f} points (sample std; paired by seed: '
               f'{" ".join(f"{d:+.2f}" for d in diffs)})')
 
 

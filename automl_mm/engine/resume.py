@@ -20,6 +20,7 @@ import builtins
 import glob
 import logging
 import os.path as osp
+import re
 from typing import Any
 
 import torch
@@ -63,13 +64,32 @@ _ORIGINAL_SAVE = _mm_checkpoint.save_checkpoint
 
 
 # --- resuming ---------------------------------------------------------------------------------------------------
+_STEP = re.compile(r'^(?P<kind>.*?)(?P<step>\d+)\.pth$')
+
+
+def _newest_first(paths: list[str]) -> list[str]:
+    """Checkpoints newest first: by the step in their names (``epoch_12.pth``, ``iter_12.pth``,
+    ``search_pool_iter_12.pth``) where every numbered one has the same kind of name, then those without a number
+    (``best_*.pth``, saved without optimiser state); by modification time otherwise. File times alone follow the
+    order files were copied or extracted, not saved (a moved work dir is the usual reason for this fallback), and as
+    text ``iter_9`` sorts after ``iter_10``."""
+    steps = {p: _STEP.match(osp.basename(p)) for p in paths}
+    numbered = [p for p in paths if steps[p] and not osp.basename(p).startswith('best_')]
+    kinds = {steps[p]['kind'] for p in numbered}
+    by_time = sorted(paths, key=lambda p: (osp.getmtime(p), p), reverse=True)
+    if len(kinds) != 1:
+        return by_time
+    first = sorted(numbered, key=lambda p: (int(steps[p]['step']), osp.getmtime(p), p), reverse=True)
+    return first + [p for p in by_time if p not in first]
+
+
 def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
     """The checkpoint ``--resume`` should continue from, and what was skipped on the way (one sentence each).
 
     ``work_dir/last_checkpoint`` wins when the file it names is a complete checkpoint. Otherwise (missing, empty,
-    dangling, or naming an empty/truncated/foreign file) the newest (by modification time) complete ``*.pth`` in
-    ``work_dir`` and in the folder ``last_checkpoint`` names is returned. "Complete" is checked without unpickling
-    (see :func:`~automl_mm.engine.checkpoint.diagnose_checkpoint_file`).
+    dangling, or naming an empty/truncated/foreign file) the newest complete ``*.pth`` in ``work_dir`` and in the
+    folder ``last_checkpoint`` names is returned: newest by the step in its name (:func:`_newest_first`).
+    "Complete" is checked without unpickling (see :func:`~automl_mm.engine.checkpoint.diagnose_checkpoint_file`).
 
     Returns:
         ``(path or None, skipped)``.
@@ -98,8 +118,7 @@ def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
             if osp.realpath(path) not in seen and osp.isfile(path):
                 seen.add(osp.realpath(path))
                 candidates.append(path)
-    candidates.sort(key=lambda p: (osp.getmtime(p), p), reverse=True)
-    for path in candidates:
+    for path in _newest_first(candidates):
         problem = diagnose_checkpoint_file(path)
         if problem is None:
             return path, skipped

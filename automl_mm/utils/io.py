@@ -10,6 +10,15 @@ from collections.abc import Iterator
 from typing import IO
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it
+
+
 @contextlib.contextmanager
 def atomic_open(path: str, mode: str = 'w') -> Iterator[IO]:
     """Open a temporary file next to ``path`` for writing; on success flush, fsync and rename it onto ``path``.
@@ -28,6 +37,9 @@ def atomic_open(path: str, mode: str = 'w') -> Iterator[IO]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
     try:
+        # mkstemp creates the file readable by its owner only (0600); a file open() creates gets 0666 less the
+        # umask (0644 under the usual 022), which is what other users and containers reading checkpoints expect
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

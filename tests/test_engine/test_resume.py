@@ -161,6 +161,37 @@ def test_resume_falls_back_to_newest_complete_checkpoint(three_checkpoints, faul
         assert paths[2] in out  # names the file it skipped
 
 
+@pytest.mark.parametrize('layout', ['extracted', 'copied'])
+def test_the_fallback_ranks_checkpoints_by_their_step_not_their_file_time(tmp_path, layout):
+    """A moved work dir (last_checkpoint names the old place) is when the fallback runs; its files' times are those
+    of the copy. Ranked by file time, then name, it resumed from iter_9 of iter_8..iter_12 (as text 'iter_9' >
+    'iter_10'), or from whatever was copied last."""
+    work = str(tmp_path)
+    steps = [8, 9, 10, 11, 12]
+    times = {'extracted': [1_000_000] * 5,  # an archive extracted within one second: equal times
+             'copied': [1_000_000 + i for i in range(5)]}[layout]
+    order = sorted(steps, key=lambda k: f'iter_{k}.pth')  # copied file by file in name order: iter_9 newest
+    for step, mtime in zip(order, times):
+        _save(osp.join(work, f'iter_{step}.pth'), float(step), mtime=mtime)
+    _save(osp.join(work, 'best_accuracy_iter_11.pth'), 11.0, mtime=2_000_000)  # no optimiser state: not first
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write('/elsewhere/iter_12.pth')
+    assert find_resumable_checkpoint(work)[0] == osp.join(work, 'iter_12.pth')
+    _truncate(osp.join(work, 'iter_12.pth'))
+    assert find_resumable_checkpoint(work)[0] == osp.join(work, 'iter_11.pth')
+
+
+def test_atomically_written_files_get_the_usual_permissions(tmp_path):
+    """tempfile.mkstemp makes 0600 files, and the rename kept that: checkpoints and results were readable by
+    their owner only, unlike what torch.save and open() write (0666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    atomic, plain = str(tmp_path / 'iter_1.pth'), str(tmp_path / 'plain.pth')
+    save_checkpoint_atomic({'w': torch.zeros(1)}, atomic)
+    torch.save({'w': torch.zeros(1)}, plain)
+    assert os.stat(atomic).st_mode & 0o777 == os.stat(plain).st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_resume_with_nothing_to_resume_says_it_starts_from_scratch(tmp_path, monkeypatch):
     logged = _warnings(monkeypatch)
     assert resolve_resume(str(tmp_path)) is None

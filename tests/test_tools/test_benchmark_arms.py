@@ -92,3 +92,13 @@ def test_every_benchmark_passes_work_dir_to_the_runner(arms, monkeypatch, tmp_pa
 def test_uniform_pair_entropy_is_twice_the_log_of_the_set_size(arms):
     assert arms.uniform_pair_entropy('ohl') == pytest.approx(2 * math.log(36))  # 7.167, the paper's 36
     assert arms.uniform_pair_entropy('randaugment') == pytest.approx(2 * math.log(18))  # 5.781
+
+
+def test_a_missing_detection_set_other_than_the_default_is_not_generated_with_default_sizes(arms, monkeypatch):
+    """`autoaug_det.py --data-root data/fmnist_det_r200` without the README's generate step used to generate that
+    folder with the default 500 reward / 1,000 test images: a table on other splits than its command says."""
+    ran = []
+    monkeypatch.setattr(arms.subprocess, 'run', lambda *a, **k: ran.append(a))
+    with pytest.raises(FileNotFoundError, match='--num-reward 200 --num-test 500'):
+        arms.ensure_fmnist_det('data/no_such_det_set_r200')
+    assert not ran
