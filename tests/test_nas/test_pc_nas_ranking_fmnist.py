@@ -97,6 +97,11 @@ def test_goal_compares_the_means_over_seeds(bench):
     assert [ok for ok in missed['conditions'].values()] == [True, False, False, False]
     assert bench.goal({'spos': summary(10, 0.2, 0.5), 'pcnas': summary(None, 0.4, 0.5)})['holds'] is False
     assert bench.goal({'pcnas': summary(4, 0.4, 0.5)})['holds'] is None
+    # means over different seeds are not compared
+    both = {'spos': summary(10, 0.2, 0.5), 'pcnas': summary(4, 0.4, 0.5)}
+    apart = bench.goal(both, {'spos': [0, 1, 2], 'pcnas': [2]})
+    assert apart['holds'] is None and 'seeds [2], SPOS [0, 1, 2]' in apart['reason']
+    assert bench.goal(both, {'spos': [1, 0], 'pcnas': [0, 1]})['holds'] is True
     stats = bench.summarise({'spos': [{k: v for k, v in zip(('tau_all', 'tau_limit', 'p5', 'p10', 'pick_rank',
                                                                'pick_test'), (0.1, math.nan, 0.2, 0.3, r, 80.0))}
                                       for r in (2, 4)]})
