@@ -31,6 +31,13 @@ def test_wrn28_10_parameter_count():
     assert 36.4e6 < n < 36.6e6
 
 
+@pytest.mark.parametrize('depth, out_indices', [(18, (3, )), (50, (1, 3)), (18, (0, 1, 2, 3))])
+def test_resnet_out_channels_are_those_of_the_returned_maps(depth, out_indices):
+    """They listed every stage whatever out_indices returned ((64, 128, 256, 512) for one 512-channel map)."""
+    net = ResNet(depth=depth, stem='cifar', out_indices=out_indices)
+    assert net.out_channels == tuple(f.shape[1] for f in net(torch.zeros(1, 3, 32, 32)))
+
+
 def test_resnet_parameter_counts_match_the_standard_models():
     # torchvision's resnet18/50 without the fc layer: 11,176,512 and 23,508,032 parameters.
     assert sum(p.numel() for p in ResNet(depth=18).parameters()) == 11_176_512

@@ -75,6 +75,36 @@ def test_mmdet_resnet_checkpoint_loads_through_init_cfg(tmp_path):
         assert torch.equal(loaded[key], value), key
 
 
+def test_a_checkpoint_in_another_layout_stops_at_init_instead_of_loading_nothing(tmp_path):
+    """mmengine loads Pretrained init_cfg with strict=False: automl_mm.ResNet's own ImageNet checkpoint (keys
+    backbone.stem.*, backbone.res_layers.*) loaded 0 tensors into CRResNet with one warning line, and with
+    frozen_stages / norm_eval the stem stayed random and frozen for the whole run."""
+    from automl_mm.models import ImageClassifier
+
+    clf = ImageClassifier(backbone=dict(type='ResNet', depth=18, stem='imagenet', out_indices=(3, )),
+                          head=dict(type='LinearClsHead', num_classes=10, in_channels=512))
+    path = str(tmp_path / 'automl_mm_resnet18.pth')
+    torch.save({'state_dict': clf.state_dict()}, path)
+    for prefix in (None, 'backbone.'):
+        init_cfg = dict(type='Pretrained', checkpoint=path, **({'prefix': prefix} if prefix else {}))
+        net = CRResNet(depth=18, frozen_stages=1, norm_eval=True, init_cfg=init_cfg)
+        with pytest.raises(ValueError, match=r'does not fill CRResNet: \d+ of \d+ tensors missing .*mmdet\'s layout'):
+            net.init_weights()
+    # mmdet's layout fills a supernet's standard blocks; its extra blocks are not expected in the file
+    ref = _randomize(ResNet(depth=18))
+    mmdet_path = str(tmp_path / 'resnet18_mmdet.pth')
+    torch.save({'state_dict': ref.state_dict()}, mmdet_path)
+    CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 3),
+             init_cfg=dict(type='Pretrained', checkpoint=mmdet_path)).init_weights()
+    # MobileNetV2 in torchvision's names (features.*) is not mmdet's (conv1.*, layer1.*)
+    import torchvision
+
+    tv_path = str(tmp_path / 'mobilenet_v2_torchvision.pth')
+    torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), tv_path)
+    with pytest.raises(ValueError, match='does not fill CRMobileNetV2'):
+        CRMobileNetV2(init_cfg=dict(type='Pretrained', checkpoint=tv_path)).init_weights()
+
+
 @pytest.mark.parametrize('depth,kwargs', [(18, {}), (50, dict(out_indices=(1, 3))),
                                           (18, dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))),
                                           (50, dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)))])

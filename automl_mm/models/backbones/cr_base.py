@@ -160,6 +160,48 @@ class CRSupernetMixin:
         self._keep_unfilled_trainable(mode)
         return self
 
+    def init_weights(self) -> None:
+        """mmengine's ``init_weights``, then a check that a ``Pretrained`` ``init_cfg`` filled the standard network.
+
+        mmengine loads ``Pretrained`` checkpoints with ``strict=False`` and only warns: a file in another key
+        layout (e.g. ``automl_mm.ResNet``'s ``stem`` / ``res_layers``, or torchvision's MobileNetV2 names) loaded
+        nothing, and with ``frozen_stages`` / ``norm_eval`` the stem stayed random and frozen and every BN kept
+        statistics 0 / 1 for the whole run.
+
+        Raises:
+            ValueError: a weight or BN statistic of the stem or of a standard block (not :meth:`unfilled_blocks`,
+                which no mmdet-layout checkpoint holds) is missing from the checkpoint or has another shape;
+                the message names the file, the prefix and the first keys.
+        """
+        super().init_weights()
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+        for cfg in cfgs:
+            if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+                self._check_pretrained(cfg['checkpoint'], cfg.get('prefix'))
+
+    def _check_pretrained(self, checkpoint: str, prefix: str | None) -> None:
+        from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
+
+        if prefix:
+            state = _load_checkpoint_with_prefix(prefix, checkpoint, map_location='cpu')
+        else:
+            loaded = _load_checkpoint(checkpoint, map_location='cpu')
+            state = loaded.get('state_dict', loaded)
+        state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}  # as mmengine
+        unfilled = {id(block) for block in self.unfilled_blocks()}
+        skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled)
+        own = {k: v for k, v in self.state_dict().items()
+               if not k.endswith('num_batches_tracked') and not k.startswith(skip)}
+        missing = [k for k in own if k not in state]
+        other_shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+        if missing or other_shape:
+            where = f'{checkpoint}' + (f' (prefix {prefix!r})' if prefix else '')
+            raise ValueError(
+                f'init_cfg Pretrained {where} does not fill {type(self).__name__}: {len(missing)} of {len(own)} '
+                f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
+                f'{other_shape[:3]}); the file has e.g. {list(state)[:3]}. It must be in mmdet\'s layout for '
+                'this backbone (torchvision\'s ResNet names are; convert other layouts first)')
+
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
         set_conv_dilation(self._searched_conv(block), dilation)
 

@@ -159,7 +159,8 @@ class ResNet(BaseModule):
             layers += [block(inplanes, planes, 1, dilations[i], None, conv_cfg, norm_cfg)
                        for _ in range(1, num_blocks)]
             self.res_layers.append(nn.Sequential(*layers))
-        self.out_channels = tuple(base_channels * 2**i * block.expansion for i in range(len(stage_blocks)))
+        # the widths of the returned maps (as MBConvSupernet's), not of every stage
+        self.out_channels = tuple(base_channels * 2**i * block.expansion for i in self.out_indices)
         self._freeze_stages()
 
     def _freeze_stages(self) -> None:
