@@ -17,6 +17,12 @@ from .am_lfs import AMLFSLoss
 from .parametrisation import check_parametrisation
 
 
+def _config_text(node: dict) -> str:
+    """``dict(a=dict(b=am_lfs_loss))`` from ``{'a': {'b': '@am_lfs_loss'}}`` (config keys as keyword arguments)."""
+    items = ', '.join(f'{k}={_config_text(v) if isinstance(v, dict) else v[1:]}' for k, v in node.items())
+    return f'dict({items})'
+
+
 @SEARCH_SPACES.register_module()
 class LossFunctionSpace(AttributeSpace):
     """One θ per copy per trunk, written to an ``AMLFSLoss``; μ learned by the controller, σ fixed.
@@ -101,14 +107,49 @@ class LossFunctionSpace(AttributeSpace):
         return AMLFSLoss(num_intervals=self.num_intervals, theta=self.distribution.mode().tolist(),
                          parametrisation=self.parametrisation)
 
+    def _projected(self, theta: Any) -> list[float]:
+        """θ as the loss uses it (``AMLFSLoss`` projects the piecewise layout's invalid samples)."""
+        return AMLFSLoss(num_intervals=self.num_intervals, theta=theta,
+                         parametrisation=self.parametrisation).theta.tolist()
+
+    def applied_values(self) -> dict[str, Any] | None:
+        # what the loss ran with: the projected sample (the history's copy_values; the raw Gaussian sample is the
+        # statistic REINFORCE uses)
+        if self.current is None:
+            return None
+        value = self._projected(self.current)
+        return {path: value for path in self.targets}
+
+    def scheduled_values(self) -> dict[str, Any]:
+        value = self._projected(self.distribution.mode().tolist())
+        return {path: value for path in self.targets}
+
     def export_fragment(self) -> str:
+        """The learned loss (mean θ, projected) as config text: ``am_lfs_loss`` and, for each target of the form
+        ``model.<module>...<loss attribute>.theta``, the config key that builds that loss (``loss_module``, the
+        attribute mmpretrain-style heads build from ``loss``, is set through ``loss``; another attribute, e.g.
+        ``loss_cls``, through its own name). A target that does not map to config keys (list indices, ``*``) gets
+        a comment naming it instead: the fragment used to set ``model.head.loss`` whatever the target was."""
         theta = [round(float(v), 6) for v in self.learned_loss().theta.tolist()]
         cfg = dict(type='AMLFSLoss', num_intervals=self.num_intervals, parametrisation=self.parametrisation,
                    theta=theta)
-        return (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
-                '# with this as the head\'s loss and without the OHLHook.\n'
-                f'am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n'
-                'model = dict(head=dict(loss=am_lfs_loss))\n')
+        text = (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
+                f'# with it as the loss at {", ".join(self.targets)} and without the OHLHook.\n'
+                f'am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n')
+        model: dict = {}
+        for target in self.targets:
+            parts = target.split('.')
+            if (len(parts) < 4 or parts[0] != 'model' or parts[-1] != 'theta'
+                    or not all(p.isidentifier() for p in parts[1:-1])):
+                text += f'# set am_lfs_loss as the loss at {target} in your config (no config key maps to it)\n'
+                continue
+            node = model
+            for part in parts[1:-2]:
+                node = node.setdefault(part, {})
+            node['loss' if parts[-2] == 'loss_module' else parts[-2]] = '@am_lfs_loss'
+        if model:
+            text += f'model = {_config_text(model)}\n'
+        return text
 
     def plot_trunk(self, out_dir: str, trunk: int) -> None:
         """``loss_trunk<t>.png``: the learned t(x) and τ(x) against the identity."""

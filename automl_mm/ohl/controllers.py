@@ -36,7 +36,8 @@ class REINFORCE(BaseController):
     Baselines: ``'mean'`` uses b = mean(R) of this update. ``'moving_average'`` uses the average *before*
     this update (so b does not depend on this update's rewards), initialised to the first update's mean(R);
     after the update b ← momentum·b + (1 − momentum)·mean(R). With a single copy, ``'mean'`` gives zero
-    advantages (no learning) and ``normalize`` divides by ``eps`` alone (std of one reward is 0).
+    advantages (no learning), and so does ``normalize``: rewards that all tie (one copy, or N copies with equal
+    rewards) have std 0 and give advantages 0 (no update from the rewards; the entropy bonus still applies).
 
     Args:
         distribution: The distribution to learn, or its ``SAMPLERS`` config. It must have parameters.
@@ -45,8 +46,9 @@ class REINFORCE(BaseController):
             reimplementation.
         baseline: ``'mean'`` or ``'moving_average'``.
         momentum: Momentum of the moving-average baseline, in [0, 1).
-        normalize: Divide advantages by the population std of this update's rewards plus ``eps``.
-        eps: Added to the std when normalising (>= 0; > 0 with ``normalize``).
+        normalize: Divide advantages by the population std of this update's rewards plus ``eps`` (advantages 0
+            where the rewards all tie).
+        eps: Added to the std when normalising (>= 0).
         entropy_weight: β >= 0, the weight of the entropy bonus; 0 (default) is plain REINFORCE. The
             distribution must implement :meth:`BaseDistribution.grad_entropy` when β > 0.
 
@@ -75,10 +77,6 @@ class REINFORCE(BaseController):
             raise ValueError(f'momentum must be in [0, 1), got {momentum!r}')
         if not eps >= 0:
             raise ValueError(f'eps must be >= 0, got {eps!r}')
-        if normalize and not eps > 0:
-            # copies with tied rewards (a small reward split, or every copy scoring 0) have std 0: 0 / 0 would put
-            # NaN into θ, which the hook reports only later, as ranks that disagree
-            raise ValueError(f'eps must be > 0 with normalize=True (tied rewards have std 0), got {eps!r}')
         if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) \
                 or not 0 <= entropy_weight < math.inf:
             raise ValueError(f'entropy_weight must be a finite number >= 0, got {entropy_weight!r}')
@@ -124,7 +122,10 @@ class REINFORCE(BaseController):
         baseline = reward_mean if self.baseline_type == 'mean' or self.baseline is None else self.baseline
         advantage = reward - baseline
         if self.normalize:
-            advantage = advantage / (reward_std + self.eps)
+            # Tied rewards (std 0) rank no copy above another: no update from them. Dividing by eps alone made the
+            # advantages (R - b) / eps ~ 1e8 under a moving-average baseline, a step in a direction set by sampling
+            # noise that also filled Adam's second moment and stalled the rest of the run.
+            advantage = advantage / (reward_std + self.eps) if reward_std > 0 else torch.zeros_like(advantage)
 
         params = self.distribution.parameters()
         direction = [torch.zeros_like(p, dtype=torch.float64) for p in params]

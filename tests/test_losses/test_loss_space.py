@@ -74,6 +74,31 @@ def test_exported_fragment_rebuilds_the_learned_loss(tmp_path):
     assert osp.getsize(tmp_path / 'loss_trunk003.png') > 0
 
 
+def test_the_fragment_sets_the_loss_the_space_searched(tmp_path):
+    """It always set model.head.loss: a search of an auxiliary head's loss was replayed into the main head."""
+    space = LossFunctionSpace(target='model.aux_head.loss_module.theta', num_intervals=2)
+    cfg = Config.fromstring(space.export_fragment(), file_format='.py')
+    assert set(cfg.model) == {'aux_head'} and cfg.model.aux_head.loss.type == 'AMLFSLoss'
+    mmdet = LossFunctionSpace(target='model.roi_head.bbox_head.loss_cls.theta', num_intervals=2)
+    assert Config.fromstring(mmdet.export_fragment(), file_format='.py').model.roi_head.bbox_head.loss_cls.theta
+    listed = LossFunctionSpace(target='model.heads.0.loss_module.theta', num_intervals=2).export_fragment()
+    assert 'model =' not in listed and 'at model.heads.0.loss_module.theta in your config' in listed
+
+
+def test_the_history_records_the_theta_the_loss_ran_with():
+    """The piecewise layout projects invalid samples (negative slopes to 0): copy_values recorded the raw sample,
+    not what the loss used; REINFORCE's statistic stays the raw sample."""
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(
+        loss_module=AMLFSLoss(num_intervals=3, parametrisation='piecewise'))))
+    space = LossFunctionSpace(parametrisation='piecewise', std=3.0)
+    space.setup(runner, CopyLayout(1, 1, 0, 1), seed=0)
+    space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
+    applied = space.applied_values()['model.head.loss_module.theta']
+    assert applied == runner.model.head.loss_module.theta.tolist()
+    assert applied != list(space.current)  # σ = 3: some component was projected
+    assert space.scheduled_values()['model.head.loss_module.theta'] == space.learned_loss().theta.tolist()
+
+
 @pytest.mark.slow
 def test_am_lfs_run_on_noisy_digits(tmp_path):
     work = str(tmp_path / 'amlfs')
