@@ -1,4 +1,5 @@
-"""Collectives of the OHL trunk end: gather rows, broadcast the best copy's training state, check the ranks agree.
+"""Collectives of the OHL trunk end: gather rows and each copy's applied values, broadcast the best copy's training
+state, check the ranks agree.
 
 After the controller step (METHODS.md §1, step 3) every copy takes the best copy's model, optimiser, schedulers and
 EMA model (:func:`broadcast_copy_state`), and :func:`verify_copies` checks from weight fingerprints that θ is the
