@@ -434,8 +434,9 @@ def main() -> None:
               f'checkpoint files between trunks: {final_only}): {holds}')
     if 'ohl' in results and 'ohl_k' in results:
         diffs = [k['test'] - o['test'] for o, k in zip(results['ohl'], results['ohl_k'])]
+        paired = summary(diffs)
         print(f'Broadcast every {args.broadcast_interval} trunks instead of every trunk: test top-1 '
-              f'{summary(diffs)["mean"]:+.2f} ± {summary(diffs)["std"]:.2f} points (sample std; paired by seed: '
+              f'{paired["mean"]:+.2f} ± {paired["std"]:.2f} points (sample std; paired by seed: '
               f'{" ".join(f"{d:+.2f}" for d in diffs)})')
 
 

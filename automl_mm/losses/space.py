@@ -104,25 +104,15 @@ class LossFunctionSpace(AttributeSpace):
 
     def learned_loss(self) -> AMLFSLoss:
         """An ``AMLFSLoss`` holding the current mean θ (after projection)."""
-        return AMLFSLoss(num_intervals=self.num_intervals, theta=self.distribution.mode().tolist(),
-                         parametrisation=self.parametrisation)
+        return self._loss(self.distribution.mode().tolist())
 
-    def _projected(self, theta: Any) -> list[float]:
-        """θ as the loss uses it (``AMLFSLoss`` projects the piecewise layout's invalid samples)."""
-        return AMLFSLoss(num_intervals=self.num_intervals, theta=theta,
-                         parametrisation=self.parametrisation).theta.tolist()
+    def _loss(self, theta: Any) -> AMLFSLoss:
+        return AMLFSLoss(num_intervals=self.num_intervals, theta=theta, parametrisation=self.parametrisation)
 
-    def applied_values(self) -> dict[str, Any] | None:
-        # what the loss ran with: the projected sample (the history's copy_values; the raw Gaussian sample is the
-        # statistic REINFORCE uses)
-        if self.current is None:
-            return None
-        value = self._projected(self.current)
-        return {path: value for path in self.targets}
-
-    def scheduled_values(self) -> dict[str, Any]:
-        value = self._projected(self.distribution.mode().tolist())
-        return {path: value for path in self.targets}
+    def reported(self, value: Any) -> list[float]:
+        # θ as the loss ran with it (the piecewise layout's invalid samples are projected); the raw Gaussian sample
+        # stays the statistic REINFORCE uses
+        return self._loss(value).theta.tolist()
 
     def export_fragment(self) -> str:
         """The learned loss (mean θ, projected) as config text: ``am_lfs_loss`` and, for each target of the form

@@ -131,25 +131,26 @@ class UniformPathSampler(BasePathSampler):
         if not space.can_complete(prefix):
             return None
         free = range(len(prefix), space.num_decisions)
-        if space.independent:
-            if accept is None:
-                return prefix + tuple(int(generator.integers(space.num_options(i))) for i in free)
-            choices = self.admitted_completions(prefix, accept)
-            if choices == []:
-                return None
-            for _ in range(self.max_tries):
-                path = prefix + tuple(int(generator.integers(space.num_options(i))) for i in free)
-                if accept(path):
-                    return path
+
+        def draw() -> tuple[int, ...]:  # a uniform tail over the undecided decisions, whatever the prefix
+            return prefix + tuple(int(generator.integers(space.num_options(i))) for i in free)
+
+        def pick(choices: list) -> tuple[int, ...] | None:
             return choices[int(generator.integers(len(choices)))] if choices else None
+
+        if space.independent and accept is None:
+            return draw()
         choices = self.admitted_completions(prefix, accept)
-        if choices is not None:
-            return choices[int(generator.integers(len(choices)))] if choices else None
+        if not space.independent and choices is not None:
+            return pick(choices)
+        if choices == []:
+            return None
+        # independent spaces under a limit first (common random numbers), constrained ones past enumerate_limit
         for _ in range(self.max_tries):
-            path = prefix + tuple(int(generator.integers(space.num_options(i))) for i in free)
-            if space.is_valid(path) and (accept is None or accept(path)):
+            path = draw()
+            if (space.independent or space.is_valid(path)) and (accept is None or accept(path)):
                 return path
-        return None
+        return pick(choices) if choices else None
 
     def sample(self, generator: np.random.Generator | None = None) -> tuple[int, ...]:
         path = self.complete((), generator if generator is not None else np.random.default_rng())

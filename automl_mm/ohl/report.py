@@ -92,6 +92,8 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
             e.g. two AM-LFS spaces each setting ``model``: no single config replays both; the message names the
             spaces. ``OHLHook`` checks this before the first trunk.
     """
+    if len(fragments) == 1:  # nothing to merge: no parsing (a per-item space's fragment holds every probability)
+        return header + fragments[0][1]
     from mmengine.config import Config
 
     text, hooks, hook_owners, owners = header, [], [], {}

@@ -121,14 +121,19 @@ class AttributeSpace(PerCopySpace):
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message
 
+    def reported(self, value: Any) -> Any:
+        """A value as the history and exports report it (plain Python); subclasses whose target transforms what
+        it is given (e.g. a projection) report what the target uses."""
+        return _plain(value)
+
     def scheduled_values(self) -> dict[str, Any]:
-        value = _plain(self.value_of(self.distribution.mode()))
+        value = self.reported(self.value_of(self.distribution.mode()))
         return {path: value for path in self.targets}
 
     def applied_values(self) -> dict[str, Any] | None:
         if self.current is None:
             return None
-        value = _plain(self.current)
+        value = self.reported(self.current)
         return {path: value for path in self.targets}
 
     def export_fragment(self) -> str:

@@ -182,24 +182,27 @@ class CRSupernetMixin:
     def _check_pretrained(self, checkpoint: str, prefix: str | None) -> None:
         from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
 
-        if prefix:
-            state = _load_checkpoint_with_prefix(prefix, checkpoint, map_location='cpu')
-        else:
-            loaded = _load_checkpoint(checkpoint, map_location='cpu')
-            state = loaded.get('state_dict', loaded)
-        state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}  # as mmengine
+        from automl_mm.engine.checkpoint import checkpoint_mismatch
+
+        state = (_load_checkpoint_with_prefix(prefix, checkpoint, map_location='cpu') if prefix
+                 else _load_checkpoint(checkpoint, map_location='cpu'))
         unfilled = {id(block) for block in self.unfilled_blocks()}
         skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled)
-        own = {k: v for k, v in self.state_dict().items()
-               if not k.endswith('num_batches_tracked') and not k.startswith(skip)}
-        missing = [k for k in own if k not in state]
-        other_shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+
+        def counts(key: str) -> bool:  # a tensor the standard network's checkpoint must hold
+            return not key.endswith('num_batches_tracked') and not key.startswith(skip)
+
+        found = checkpoint_mismatch(self, state)  # compared as mmengine's loader copies (``module.`` stripped)
+        missing = [k for k in found['missing'] if counts(k)]
+        other_shape = [k for k in found['shape'] if counts(k.split(':')[0])]
         if missing or other_shape:
             where = f'{checkpoint}' + (f' (prefix {prefix!r})' if prefix else '')
+            total = sum(map(counts, self.state_dict()))
+            keys = list(state.get('state_dict', state))[:3]
             raise ValueError(
-                f'init_cfg Pretrained {where} does not fill {type(self).__name__}: {len(missing)} of {len(own)} '
+                f'init_cfg Pretrained {where} does not fill {type(self).__name__}: {len(missing)} of {total} '
                 f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
-                f'{other_shape[:3]}); the file has e.g. {list(state)[:3]}. It must be in mmdet\'s layout for '
+                f'{other_shape[:3]}); the file has e.g. {keys}. It must be in mmdet\'s layout for '
                 'this backbone (torchvision\'s ResNet names are; convert other layouts first)')
 
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
