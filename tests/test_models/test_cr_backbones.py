@@ -105,6 +105,63 @@ def test_a_checkpoint_in_another_layout_stops_at_init_instead_of_loading_nothing
         CRMobileNetV2(init_cfg=dict(type='Pretrained', checkpoint=tv_path)).init_weights()
 
 
+@pytest.mark.parametrize('make_std,make_cr,built', [
+    (lambda: ResNet(depth=18), lambda **kw: CRResNet(depth=18, **kw), (3, 3, 3, 3)),
+    (lambda: ResNet(depth=50), lambda **kw: CRResNet(depth=50, **kw), (3, 5, 6, 4)),
+    (lambda: MobileNetV2(widen_factor=0.5, out_indices=(2, 4, 6)),
+     lambda **kw: CRMobileNetV2(widen_factor=0.5, out_indices=(2, 4, 6), **kw), (1, 3, 3, 5, 3, 4, 1)),
+])
+def test_blocks_a_pretrained_checkpoint_leaves_unfilled_start_as_identity(tmp_path, make_std, make_cr, built):
+    """Under a Pretrained init_cfg the blocks beyond the standard count kept PyTorch's default init (BN weight 1):
+    adding them changed the checkpoint's features by 18-25 % (ResNet-18 supernet, all stages deepened by one), so
+    a supernet's deeper allocations and a reallocated network started from damaged pretrained features. They now
+    get mmdet's from-scratch init with the residual branch's last BN weight 0: any allocation that only adds
+    blocks computes the checkpoint's function, in train and in eval mode."""
+    ref = _randomize(make_std())
+    path = str(tmp_path / 'standard.pth')
+    torch.save({'state_dict': ref.state_dict()}, path)
+    net = make_cr(max_stage_blocks=built, init_cfg=dict(type='Pretrained', checkpoint=path))
+    net.init_weights()
+    assert net.unfilled_blocks()
+    x = torch.rand(2, 3, 64, 64)
+    _assert_same_outputs(ref, net, x)  # every extra block active, eval mode
+    ref.train()
+    net.train()
+    with torch.no_grad():
+        for a, b in zip(ref(x), net(x)):
+            torch.testing.assert_close(a, b)
+    # and they learn: one step moves the zero-initialised BN weights
+    net.train()
+    sum(o.square().mean() for o in net(x)).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for block in net.unfilled_blocks() for p in block.parameters())
+
+
+def test_a_checkpoint_that_holds_the_extra_blocks_keeps_them(tmp_path):
+    """Only blocks the file does not fill are initialised: a CR supernet's own checkpoint restores every block."""
+    sup = _randomize(CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 3)))
+    path = str(tmp_path / 'supernet.pth')
+    torch.save({'state_dict': sup.state_dict()}, path)
+    net = CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 3), init_cfg=dict(type='Pretrained', checkpoint=path))
+    net.init_weights()
+    for key, value in sup.state_dict().items():
+        assert torch.equal(net.state_dict()[key], value), key
+
+
+def test_zero_init_residual_false_starts_unfilled_blocks_from_mmdet_init(tmp_path):
+    ref = _randomize(ResNet(depth=18))
+    path = str(tmp_path / 'standard.pth')
+    torch.save({'state_dict': ref.state_dict()}, path)
+    net = CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 3), zero_init_residual=False,
+                   init_cfg=dict(type='Pretrained', checkpoint=path))
+    net.init_weights()
+    for block in net.unfilled_blocks():
+        assert torch.equal(block.norm2.weight, torch.ones_like(block.norm2.weight))
+        # mmdet's Kaiming (fan_out, normal), not PyTorch's default kaiming_uniform(a=sqrt(5))
+        fan_out = block.conv1.out_channels * 9
+        assert abs(block.conv1.weight.std().item() - (2 / fan_out) ** 0.5) < 0.15 * (2 / fan_out) ** 0.5
+
+
 @pytest.mark.parametrize('depth,kwargs', [(18, {}), (50, dict(out_indices=(1, 3))),
                                           (18, dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))),
                                           (50, dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)))])

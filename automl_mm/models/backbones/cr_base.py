@@ -168,6 +168,15 @@ class CRSupernetMixin:
         nothing, and with ``frozen_stages`` / ``norm_eval`` the stem stayed random and frozen and every BN kept
         statistics 0 / 1 for the whole run.
 
+        The unfilled blocks the file does not hold (every block beyond the standard count, for an mmdet-layout
+        ImageNet checkpoint) then get mmdet's from-scratch init (Kaiming for convs, BN weight 1) instead of
+        PyTorch's defaults, and with ``zero_init_residual`` (mmdet's ResNet argument, default ``True``; the
+        same argument of ``CRMobileNetV2``) the last BN of their residual branch gets weight 0, as mmdet does for
+        every block of a network trained from scratch (Goyal et al. 2017, "Accurate, Large Minibatch SGD"). Each
+        such block then starts as the identity, so a supernet's deeper allocations and a reallocated network
+        start from the checkpoint's function (with PyTorch's defaults, one extra block per ResNet-18 stage
+        changed its features by 18-25 %). A file that holds a block (a CR supernet's own checkpoint) restores it.
+
         Raises:
             ValueError: a weight or BN statistic of the stem or of a standard block (not :meth:`unfilled_blocks`,
                 which no mmdet-layout checkpoint holds) is missing from the checkpoint or has another shape;
@@ -177,9 +186,32 @@ class CRSupernetMixin:
         cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
         for cfg in cfgs:
             if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-                self._check_pretrained(cfg['checkpoint'], cfg.get('prefix'))
+                missing = self._check_pretrained(cfg['checkpoint'], cfg.get('prefix'))
+                self._init_unloaded_blocks(missing)
 
-    def _check_pretrained(self, checkpoint: str, prefix: str | None) -> None:
+    def _residual_last_norm(self, block: nn.Module) -> nn.Module:
+        """The norm layer that ends ``block``'s residual branch (weight 0 makes the block the identity)."""
+        raise NotImplementedError
+
+    def _init_unloaded_blocks(self, missing: set[str]) -> None:
+        """mmdet's from-scratch init (zero-init residual included) for the unfilled blocks the checkpoint left out."""
+        from mmengine.model import constant_init, initialize
+
+        scratch = [dict(type='Kaiming', layer='Conv2d'),
+                   dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
+        unfilled = {id(block) for block in self.unfilled_blocks()}
+        for name, block in self.named_modules():
+            if id(block) not in unfilled:
+                continue
+            keys = [f'{name}.{k}' for k in block.state_dict() if not k.endswith('num_batches_tracked')]
+            if not all(k in missing for k in keys):
+                continue  # the file holds this block
+            initialize(block, scratch)
+            if self.zero_init_residual:
+                constant_init(self._residual_last_norm(block), 0)
+
+    def _check_pretrained(self, checkpoint: str, prefix: str | None) -> set[str]:
+        """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold."""
         from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
 
         from automl_mm.engine.checkpoint import checkpoint_mismatch
@@ -204,6 +236,7 @@ class CRSupernetMixin:
                 f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
                 f'{other_shape[:3]}); the file has e.g. {keys}. It must be in mmdet\'s layout for '
                 'this backbone (torchvision\'s ResNet names are; convert other layouts first)')
+        return set(found['missing']) | {k.split(':')[0] for k in found['shape']}  # neither is loaded
 
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
         set_conv_dilation(self._searched_conv(block), dilation)

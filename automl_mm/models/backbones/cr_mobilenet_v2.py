@@ -38,6 +38,9 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
             mode: the initial active allocation (defaults to ``max_stage_blocks``).
         dilations_per_block: One dilation per (active) block, flat over the layers in order. Defaults to all 1.
         max_stage_blocks: Supernet mode: blocks built per layer. ``None`` builds exactly ``stage_blocks``.
+        zero_init_residual: Under a ``Pretrained`` ``init_cfg``, the blocks beyond the standard count that the
+            file does not hold start as the identity (their ``linear_conv`` BN weight 0), as ``CRResNet``'s
+            (mmdet's ResNet argument). mmdet's MobileNetV2 has no such option: from scratch its init is kept.
         **kwargs: Every argument of ``mmdet.models.backbones.MobileNetV2``.
 
     Raises:
@@ -58,7 +61,9 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
                  stage_blocks: Sequence[int] | None = None,
                  dilations_per_block: Sequence[int] | None = None,
                  max_stage_blocks: Sequence[int] | None = None,
+                 zero_init_residual: bool = True,
                  **kwargs) -> None:
+        self.zero_init_residual = zero_init_residual
         standard = tuple(row[2] for row in self.arch_settings)
         built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
         # Read by make_layer while MobileNetV2.__init__ builds the layers.
@@ -77,6 +82,9 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
 
     def _searchable_stages(self) -> list[nn.Sequential]:
         return [getattr(self, name) for name in self.layers[:len(self._built)]]
+
+    def _residual_last_norm(self, block: nn.Module) -> nn.Module:
+        return block.linear_conv.norm
 
     def _searched_conv(self, block: nn.Module) -> nn.Module:
         return block.depthwise_conv.conv

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 from mmdet.models.backbones import ResNet
+from mmdet.models.backbones.resnet import Bottleneck
 from torch import nn
 
 from automl_mm.registry import MODELS
@@ -44,6 +45,9 @@ class CRResNet(CRSupernetMixin, ResNet):
     (the ones an mmdet-layout checkpoint fills), and do not apply to the blocks beyond the standard count
     (:meth:`unfilled_blocks`): no checkpoint initialises them, so frozen they would stay random with BN
     statistics 0 / 1 for the whole search. They train, BN statistics included.
+    Under a ``Pretrained`` ``init_cfg`` those of them the file does not hold get mmdet's from-scratch init, and
+    with ``zero_init_residual`` (default ``True``, mmdet's meaning) start as the identity
+    (:meth:`~CRSupernetMixin.init_weights`).
 
     Args:
         depth: ResNet depth, one of 18, 34, 50, 101, 152.
@@ -123,6 +127,9 @@ class CRResNet(CRSupernetMixin, ResNet):
 
     def _searchable_stages(self) -> list[nn.Sequential]:
         return [getattr(self, name) for name in self.res_layers]
+
+    def _residual_last_norm(self, block: nn.Module) -> nn.Module:
+        return block.norm3 if isinstance(block, Bottleneck) else block.norm2
 
     def _searched_conv(self, block: nn.Module) -> nn.Module:
         return block.conv2
