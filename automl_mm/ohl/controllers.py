@@ -75,8 +75,10 @@ class REINFORCE(BaseController):
             raise ValueError(f'baseline must be one of {_BASELINES}, got {baseline!r}')
         if not 0 <= momentum < 1:
             raise ValueError(f'momentum must be in [0, 1), got {momentum!r}')
-        if not eps >= 0:
-            raise ValueError(f'eps must be >= 0, got {eps!r}')
+        if not isinstance(normalize, bool):
+            raise ValueError(f'normalize must be True or False, got {normalize!r}')
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < math.inf:
+            raise ValueError(f'eps must be a finite number >= 0, got {eps!r}')
         if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) \
                 or not 0 <= entropy_weight < math.inf:
             raise ValueError(f'entropy_weight must be a finite number >= 0, got {entropy_weight!r}')
@@ -87,6 +89,10 @@ class REINFORCE(BaseController):
             raise ValueError(f"optimizer must be a config dict with 'type' and without 'params', got {optimizer!r}")
         self.distribution = distribution
         self.optimizer = build_in_scope(OPTIMIZERS, dict(optimizer, params=params))
+        if self.optimizer.defaults.get('maximize'):
+            # step() hands the optimiser -g and relies on it descending; maximize=True would descend the reward
+            raise ValueError(f'optimizer.maximize must be False: the controller already ascends the reward '
+                             f'(it gives the optimiser the negated REINFORCE gradient), got {optimizer!r}')
         self.baseline_type = baseline
         self.momentum = float(momentum)
         self.normalize = bool(normalize)

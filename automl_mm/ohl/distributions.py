@@ -100,7 +100,21 @@ class _DiscreteDistribution(BaseDistribution):
         return index
 
     def _check_indices(self, samples: Any) -> torch.Tensor:
-        indices = torch.as_tensor(samples, dtype=torch.long)
+        """``samples`` as a LongTensor of flat indices (a scalar or 1-D batch).
+
+        Raises:
+            ValueError: values that are not whole numbers (they were truncated: 1.7 counted as choice 1), more
+                than one dimension (per-factor tuples were read as flat indices), or indices out of range.
+        """
+        raw = torch.as_tensor(samples)
+        if raw.is_floating_point() or raw.is_complex() or raw.dtype == torch.bool:
+            if raw.dtype == torch.bool or raw.is_complex() or not torch.equal(raw, raw.round()):
+                raise ValueError(f'samples must be whole-number flat indices, got {samples!r}')
+        if raw.ndim > 1:
+            raise ValueError(f'samples must be a flat index or a 1-D batch of flat indices, got shape '
+                             f'{tuple(raw.shape)} (factorised choices are flattened row-major: sum of index × '
+                             'stride)')
+        indices = raw.to(torch.long)
         if indices.numel() and (indices.min() < 0 or indices.max() >= self.num_choices):
             raise ValueError(f'samples must be indices in [0, {self.num_choices}), got values in '
                              f'[{int(indices.min())}, {int(indices.max())}]')
@@ -178,8 +192,9 @@ class Categorical(_DiscreteDistribution):
                  labels: Sequence | None = None) -> None:
         if isinstance(num_choices, bool) or not isinstance(num_choices, int) or num_choices < 2:
             raise ValueError(f'num_choices must be an int >= 2, got {num_choices!r}')
-        if logits is not None and len(logits) != num_choices:
-            raise ValueError(f'logits must have num_choices={num_choices} values, got {len(logits)}')
+        if logits is not None and (torch.as_tensor(logits).ndim != 1 or len(logits) != num_choices):
+            raise ValueError(f'logits must be {num_choices} values (num_choices) in one dimension, got shape '
+                             f'{tuple(torch.as_tensor(logits).shape)}')
         if labels is not None and len(labels) != num_choices:
             raise ValueError(f'labels must have num_choices={num_choices} entries, got {len(labels)}')
         self.num_choices = num_choices
@@ -375,6 +390,9 @@ class DiagGaussian(BaseDistribution):
 
     def __init__(self, mean: Sequence[float], std: Sequence[float] | float, learn_std: bool = False,
                  min_std: float = 1e-4) -> None:
+        if torch.as_tensor(mean).ndim > 1:
+            raise ValueError(f'mean must be one value per dimension (1-D), got shape '
+                             f'{tuple(torch.as_tensor(mean).shape)}')
         self.mean = _leaf(mean, 'mean')
         self.dim = self.mean.numel()
         if self.dim == 0:

@@ -72,7 +72,8 @@ class OHLHook(Hook):
             (:func:`check_checkpoint_schedule`).
         worst_reward: Reward given to a copy whose loss, weights or buffers became non-finite; default: below the
             lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`).
-            Such a copy is never chosen as the best.
+            Such a copy is never chosen as the best; a value at or above a trunk's lowest valid reward (it would
+            teach the controller the diverged copy's choices) is replaced there by the default, with a warning.
         seed: Base seed of the per-copy sampling (each copy and trunk derive their own from it).
         verify_sync: All-gather θ and weight fingerprints after every update and fail loudly if the ranks
             disagree (cheap; turn off only for huge models).

@@ -8,10 +8,12 @@ is something to learn from and picks the best copy. :class:`~automl_mm.ohl.hook.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+from mmengine.logging import print_log
 
 from automl_mm.augment.choice import CHOICE_META_KEY
 from automl_mm.engine.evaluate import (
@@ -156,9 +158,10 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
 
 
 def default_worst_reward(finite: Sequence[float]) -> float:
-    """The reward of a diverged copy: strictly below every valid copy's, by the spread of the valid rewards (at
-    least 0.1 % of their magnitude, 1e-3 when that is 0). Equal to the lowest valid reward, a diverged copy would
-    tie with the only valid copy of a pair and the controller would learn nothing from the divergence."""
+    """The reward of a diverged copy: strictly below every valid copy's, by the spread of the valid rewards but
+    at least by ``max(1e-3 × |lowest|, 1e-3)`` (in the reward's units). Equal to the lowest valid reward, a
+    diverged copy would tie with the only valid copy of a pair and the controller would learn nothing from the
+    divergence."""
     lo, hi = min(finite), max(finite)
     return lo - max(hi - lo, 1e-3 * abs(lo), 1e-3)
 
@@ -195,7 +198,15 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
                     f"'{CHOICE_META_KEY}' in the packing transform's meta_keys and the choice transform in "
                     'train_dataloader.dataset.pipeline')
     finite = [r for r, ok in zip(rewards, valids) if ok]
-    worst = default_worst_reward(finite) if worst_reward is None else float(worst_reward)
+    worst = default_worst_reward(finite)
+    if worst_reward is not None:
+        if float(worst_reward) >= min(finite) and not all(valids):
+            # a diverged copy above a valid one would have its choices learned toward (its advantage > 0)
+            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not below the lowest valid '
+                      f'reward {min(finite):.6g}; the diverged copies get {worst:.6g} instead', 'current',
+                      logging.WARNING)
+        else:
+            worst = float(worst_reward)
     rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
     best = max((c for c in range(num_copies) if valids[c]), key=lambda c: (rewards[c], -c))
     return rewards, counts, best

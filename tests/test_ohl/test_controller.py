@@ -199,6 +199,10 @@ class _Fixed(BaseDistribution):
     (lambda: REINFORCE(Categorical(2), baseline='ema'), 'baseline'),
     (lambda: REINFORCE(Categorical(2), momentum=1.0), 'momentum'),
     (lambda: REINFORCE(Categorical(2), eps=-1.0), 'eps'),
+    (lambda: REINFORCE(Categorical(2), eps=float('inf')), 'eps'),  # every normalised advantage was 0
+    (lambda: REINFORCE(Categorical(2), normalize='false'), 'normalize'),  # bool('false') is True
+    # the controller hands the optimiser -g; maximize=True learned away from the reward (p 0.88 -> 0.12)
+    (lambda: REINFORCE(Categorical(2), optimizer=dict(type='Adam', lr=0.1, maximize=True)), 'maximize'),
     (lambda: REINFORCE(Categorical(2), optimizer=dict(type='SGD', lr=0.1, params=[])), 'optimizer'),
     (lambda: REINFORCE(Categorical(2)).step([torch.zeros(2)], [1.0, 2.0]), 'len'),
     (lambda: REINFORCE(Categorical(2)).step([], []), 'rewards'),

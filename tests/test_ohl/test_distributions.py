@@ -201,6 +201,13 @@ def test_built_from_registry():
     (lambda: Categorical(3).sample(n=-1), 'n'),
     (lambda: Categorical(3).summary(top_k=0), 'top_k'),
     (lambda: Categorical(3).sufficient_stats([0, 3]), 'samples'),
+    # whole numbers only: [0.9, 1.7, 2.99] was truncated to three counts of choice 1
+    (lambda: Categorical(3).sufficient_stats([0.9, 1.7, 2.99]), 'whole-number'),
+    (lambda: Categorical(3).log_prob(1.7), 'whole-number'),
+    # a batch is 1-D: per-factor pairs [[2, 1], [0, 2]] were counted as 4 flat indices
+    (lambda: FactorisedCategorical([3, 3]).sufficient_stats([[2, 1], [0, 2]]), '1-D batch'),
+    (lambda: Categorical(2, logits=torch.zeros(2, 3)), 'logits'),  # was flattened to 6 choices
+    (lambda: DiagGaussian(torch.zeros(1, 2), 1.0), 'mean'),
     (lambda: Categorical(3).grad_mean_log_prob(torch.zeros(4)), 'stats'),
     (lambda: DiagGaussian([0.0, 1.0], 1.0).log_prob(torch.zeros(3)), 'samples'),
     (lambda: Product({'a': Categorical(2)}).log_prob({'b': 0}), 'sample'),
@@ -209,6 +216,10 @@ def test_built_from_registry():
 def test_bad_input_raises_value_error(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_whole_number_float_indices_are_still_accepted():
+    assert Categorical(3).sufficient_stats(torch.tensor([0.0, 2.0, 2.0])).tolist() == [1.0, 0.0, 2.0]
 
 
 def test_bad_types_raise_type_error():

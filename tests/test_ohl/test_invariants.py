@@ -357,6 +357,10 @@ def test_a_diverged_copy_gets_less_than_every_valid_one_and_a_tie_goes_to_the_lo
     assert rewards == pytest.approx([0.5, 0.3, 0.7, 0.7])  # 0.5 minus the valid rewards' spread (0.2)
     assert best == 2 and counts == {'aug': [5.0] * 4}
     assert _settle([0.5, 0.9, 0.7, 0.7], [True, False, True, True], worst=-1.0)[0][1] == -1.0
+    # a fixed worst_reward above a valid reward (rewards = minus a loss, worst_reward=0) gave the diverged copy a
+    # positive advantage: the controller learned toward the choices that diverged
+    rewards = _settle([-2.0, -1.0, 0.0], [True, True, False], counts=(5.0, 5.0, 5.0), worst=0.0)[0]
+    assert rewards[2] < -2.0 and rewards[2] == pytest.approx(-3.0)
     assert _settle([0.9, 0.9], [False, True], counts=(5.0, 5.0))[2] == 1  # a diverged copy is never the best
 
 
