@@ -103,6 +103,8 @@ class BaseAugmentOp:
                                  f'got magnitude={magnitude!r}')
         if isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
             raise ValueError(f'{cls}: fill must be an integer in [0, 255], got fill={fill!r}')
+        if not isinstance(bgr, (bool, np.bool_)):  # bool('False') is True: the wrong channel weights, silently
+            raise ValueError(f'{cls}: bgr must be True or False, got bgr={bgr!r}')
         self.magnitude = magnitude
         self.fill = int(fill)
         self.bgr = bool(bgr)
@@ -166,7 +168,8 @@ class GeometricAugmentOp(BaseAugmentOp):
     ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of their moved corners, clipped to the
     image; boxes narrower or lower than 1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags`` and
     ``gt_masks``. ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved and clipped points) and
-    ``gt_seg_map`` (nearest, border 255) follow, and an existing ``homography_matrix`` is composed with the op's.
+    ``gt_seg_map`` (nearest, border 255) follow, and ``homography_matrix`` records the op's matrix (composed with
+    an existing one, created when absent, as mmdet's geometric transforms do).
     """
 
     geometric = True
@@ -197,9 +200,10 @@ class GeometricAugmentOp(BaseAugmentOp):
             results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width)
         if results.get('gt_seg_map') is not None:
             results['gt_seg_map'] = _warp(results['gt_seg_map'], pixel_matrix, (255, ) * 4)
-        if results.get('homography_matrix') is not None:
-            results['homography_matrix'] = np.vstack([matrix, [0, 0, 1]]).astype(np.float32) @ \
-                results['homography_matrix']
+        homography = np.vstack([matrix, [0, 0, 1]]).astype(np.float32)
+        # as mmdet's geometric transforms: created when absent, else composed (a later flip composes with ours)
+        results['homography_matrix'] = homography if results.get('homography_matrix') is None else \
+            homography @ results['homography_matrix']
         return results
 
 

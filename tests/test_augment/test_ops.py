@@ -249,6 +249,31 @@ def test_rotate_keeps_boxes_around_their_rotated_masks_and_composes_the_homograp
         assert xs.min() >= box[0] - 1 and xs.max() <= box[2] and ys.min() >= box[1] - 1 and ys.max() <= box[3]
 
 
+def test_the_homography_is_recorded_when_no_transform_recorded_one_before():
+    """mmdet's geometric transforms create ``homography_matrix`` when it is absent; ours only composed an existing
+    one, so an op first in the pipeline was missing from the homography that a later RandomFlip created (the
+    original box mapped to a flipped, un-rotated box)."""
+    from mmdet.datasets.transforms import RandomFlip
+
+    results = _det_results('hbox', 'bitmap')
+    for key in ('gt_bboxes', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks'):
+        results[key] = results[key][[0]]  # the instance a 4-pixel shift keeps whole inside the image
+    assert 'homography_matrix' not in results
+    original = results['gt_bboxes'].clone()
+    out = RandomFlip(prob=1.0)(HorizontalTranslate(0.1).apply(results, PLUS))
+    mapped = original.clone()
+    mapped.project_(out['homography_matrix'])
+    np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [[26, 3, 34, 8]], atol=1e-5)  # +4, then mirrored
+    np.testing.assert_allclose(mapped.tensor.numpy(), out['gt_bboxes'].tensor.numpy(), atol=1e-4)
+
+
+def test_bgr_must_be_a_bool():
+    """``bgr='False'`` was read as True (colour weights for the wrong channel order)."""
+    for bad in ('False', 'rgb', None, 1):
+        with pytest.raises(ValueError, match='bgr must be True or False'):
+            Contrast(1.5, bgr=bad)
+
+
 def test_geometric_ops_handle_empty_annotations():
     results = dict(img=np.zeros((8, 8, 3), np.uint8), gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)),
                    gt_bboxes_labels=np.zeros(0, np.int64), gt_masks=BitmapMasks(np.zeros((0, 8, 8), np.uint8), 8, 8))
