@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from automl_mm.models.losses import _check_inputs, _check_weight
 from automl_mm.registry import MODELS
 
 from .parametrisation import check_parametrisation, monotone_identity_theta, monotone_pieces, theta_length
@@ -238,7 +239,7 @@ class AMLFSLoss(nn.Module):
             raise ValueError(f'eps must be in (0, 1), got {eps!r}')
         self.scale = None if scale is None else float(scale)
         self.eps = float(eps)
-        self.loss_weight = loss_weight
+        self.loss_weight = _check_weight(loss_weight)
         self.register_buffer('_theta', self.cross_entropy_theta())
         if theta is not None:
             self.theta = theta
@@ -312,8 +313,12 @@ class AMLFSLoss(nn.Module):
         a, b = a_tau[k], b_tau[k]
         tiny = torch.finfo(torch.float64).tiny
         # A pure slope (identity, scaled identity) is taken in log space: exact, also where exp(log p) underflows.
-        log_tau = torch.where((b == 0) & (a > 0), torch.log(a.clamp(min=tiny)) + log_p64,
-                              torch.log((a * p + b).clamp(min=tiny)))
+        linear = a * p + b
+        # where tau(p) <= 0 the floor eps * p decides; -inf (not log(tiny) = -708) keeps it deciding where
+        # log p < log(tiny) - log(eps), i.e. for confidently wrong samples
+        log_linear = torch.where(linear > 0, torch.log(linear.clamp(min=tiny)),
+                                 torch.full_like(linear, -math.inf))
+        log_tau = torch.where((b == 0) & (a > 0), torch.log(a.clamp(min=tiny)) + log_p64, log_linear)
         log_tau = torch.maximum(log_tau, math.log(self.eps) + log_p64).clamp(max=0.0)
         return log_tau.to(log_p.dtype)
 
@@ -333,6 +338,7 @@ class AMLFSLoss(nn.Module):
         if logits.dim() != 2:
             raise ValueError(f'logits must be (N, C), got shape {tuple(logits.shape)}')
         num, classes = logits.shape
+        target = _check_inputs('AMLFSLoss', logits, target)  # fewer targets than rows were paired with wrong rows
         if tuple(weight_norm.shape) != (classes,) or tuple(feat_norm.shape) != (num,):
             raise ValueError(f'weight_norm must be ({classes},) and feat_norm ({num},) for logits of shape '
                              f'{tuple(logits.shape)}, got {tuple(weight_norm.shape)} and {tuple(feat_norm.shape)}')

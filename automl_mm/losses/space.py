@@ -61,6 +61,7 @@ class LossFunctionSpace(AttributeSpace):
         self.num_intervals = num_intervals
         self._std = (0.05 if parametrisation == 'monotone' else math.sqrt(0.2)) if std is None else std
         self._learn_std = learn_std
+        self._loss_kwargs: dict = {}  # the target loss's scale, eps, loss_weight (resolve)
         super().__init__(None if num_intervals is None else self._distribution(num_intervals), target=target,
                          name=name)
 
@@ -76,9 +77,19 @@ class LossFunctionSpace(AttributeSpace):
             ValueError: the losses at the target disagree on M, or the space's explicit ``num_intervals`` is not
                 theirs (naming both).
         """
-        counts = sorted({loss.num_intervals for loss in self._losses(runner)})
+        losses = self._losses(runner)
+        counts = sorted({loss.num_intervals for loss in losses})
         if len(counts) > 1:
             raise ValueError(f'the AMLFSLoss modules at {self.targets} have different num_intervals {counts}')
+        # the learned loss (learned_loss, reported values, the exported fragment) is the one trained: with the
+        # target's scale, eps and loss_weight (the fragment used to drop them: scale=16 became scale=None)
+        settings = {(loss.scale, loss.eps, loss.loss_weight) for loss in losses}
+        if len(settings) > 1:
+            raise ValueError(f'the AMLFSLoss modules at {self.targets} differ in (scale, eps, loss_weight): '
+                             f'{sorted(settings, key=repr)}; one space learns one loss')
+        if settings:
+            scale, eps, loss_weight = settings.pop()
+            self._loss_kwargs = dict(scale=scale, eps=eps, loss_weight=loss_weight)
         if self.num_intervals is None:
             if not counts:
                 raise ValueError(f'LossFunctionSpace: no AMLFSLoss at {self.targets} to take num_intervals from; '
@@ -107,7 +118,8 @@ class LossFunctionSpace(AttributeSpace):
         return self._loss(self.distribution.mode().tolist())
 
     def _loss(self, theta: Any) -> AMLFSLoss:
-        return AMLFSLoss(num_intervals=self.num_intervals, theta=theta, parametrisation=self.parametrisation)
+        return AMLFSLoss(num_intervals=self.num_intervals, theta=theta, parametrisation=self.parametrisation,
+                         **self._loss_kwargs)
 
     def reported(self, value: Any) -> list[float]:
         # θ as the loss ran with it (the piecewise layout's invalid samples are projected); the raw Gaussian sample
@@ -123,6 +135,8 @@ class LossFunctionSpace(AttributeSpace):
         theta = [round(float(v), 6) for v in self.learned_loss().theta.tolist()]
         cfg = dict(type='AMLFSLoss', num_intervals=self.num_intervals, parametrisation=self.parametrisation,
                    theta=theta)
+        defaults = dict(scale=None, eps=1e-6, loss_weight=1.0)
+        cfg.update({k: v for k, v in self._loss_kwargs.items() if v != defaults[k]})
         text = (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
                 f'# with it as the loss at {", ".join(self.targets)} and without the OHLHook.\n'
                 f'am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n')

@@ -70,7 +70,10 @@ class CosineLinearClsHead(LinearClsHead):
     ``uses_norms`` (:class:`~automl_mm.losses.AMLFSLoss`), ``loss()`` calls it with ``weight_norm=||W_j||`` and
     ``feat_norm=||x||`` (``x``: pooled features after dropout); any other loss gets ``(logits, target)`` as in
     ``LinearClsHead``.
-    Prediction is the softmax of the logits.
+    ``forward`` (so ``mode='tensor'`` and prediction, its softmax) gives the logits the loss is written on:
+    ``W x``, or ``scale * cos(theta_j)`` when the loss has a ``scale`` (normalised logits, where ``||W_j||`` takes
+    no part in training and so must not rank the classes: scaling one class's weights used to change the
+    predictions but not the loss).
 
     Args:
         num_classes: Number of classes.
@@ -92,6 +95,15 @@ class CosineLinearClsHead(LinearClsHead):
                  init_cfg: dict | list[dict] | None = None) -> None:
         super().__init__(num_classes, in_channels, loss=loss, dropout=dropout, init_cfg=init_cfg)
         self.fc = nn.Linear(in_channels, num_classes, bias=False)
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = self.pool(feats)
+        logits = self.fc(x)
+        scale = getattr(self.loss_module, 'scale', None) if getattr(self.loss_module, 'uses_norms', False) else None
+        if scale is None:
+            return logits
+        norms = x.norm(dim=1)[:, None] * self.fc.weight.norm(dim=1)[None, :]
+        return scale * (logits / norms.clamp(min=1e-12)).clamp(-1.0, 1.0)  # cos as AMLFSLoss computes it
 
     def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
         x = self.pool(feats)

@@ -50,7 +50,7 @@ class CrossEntropyLoss(nn.Module):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
         self.label_smoothing = label_smoothing
-        self.loss_weight = loss_weight
+        self.loss_weight = _check_weight(loss_weight)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.loss_weight * F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)

@@ -243,10 +243,42 @@ def test_theta_of_wrong_length_or_type_is_refused():
 
 
 @pytest.mark.parametrize('kwargs, match', [(dict(scale=0.0), 'scale'), (dict(scale=float('nan')), 'scale'),
-                                           (dict(eps=0.0), 'eps'), (dict(eps=1.0), 'eps')])
+                                           (dict(eps=0.0), 'eps'), (dict(eps=1.0), 'eps'),
+                                           (dict(loss_weight=-1.0), 'loss_weight'),  # training would ascend
+                                           (dict(loss_weight=float('nan')), 'loss_weight')])
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AMLFSLoss(**kwargs)
+    if 'loss_weight' in kwargs:
+        from automl_mm.models.losses import CrossEntropyLoss
+        with pytest.raises(ValueError, match=match):
+            CrossEntropyLoss(**kwargs)
+
+
+def test_fewer_targets_than_rows_are_refused():
+    """gather / scatter_add take a shorter index: 4 rows with 3 targets scored the first 3 rows only."""
+    logits, target, w_norm, x_norm = _inputs()
+    with pytest.raises(ValueError, match='targets for'):
+        AMLFSLoss()(logits, target[:-1], w_norm, x_norm)
+
+
+@pytest.mark.parametrize('log_p', [-690.0, -700.0, -800.0])
+def test_the_tau_floor_holds_for_confidently_wrong_samples(log_p):
+    """Where tau(p) <= 0 the floor eps * p decides: loss -log(eps) - log p with cross-entropy's gradient. Below
+    log p = log(tiny) - log(eps) (about -694.6) the loss was capped at 708.4 with a zero gradient."""
+    num = 6
+    loss = AMLFSLoss(num_intervals=num)
+    theta = identity_theta(num).clone()
+    theta[3 * num] = -1.0  # tau's first interval: intercept -1, so tau(p) <= 0 for small p
+    theta[2 * num] = 0.0
+    loss.theta = theta
+    logits = torch.tensor([[0.0, -log_p]], dtype=torch.float64, requires_grad=True)  # log p_0 = log_p (about)
+    target = torch.tensor([0])
+    value = loss(logits, target, torch.ones(2, dtype=torch.float64), torch.ones(1, dtype=torch.float64))
+    log_p0 = torch.log_softmax(logits.detach(), dim=1)[0, 0]
+    assert value.item() == pytest.approx(-math.log(loss.eps) - log_p0.item(), rel=1e-9)
+    (grad, ) = torch.autograd.grad(value, logits)
+    torch.testing.assert_close(grad, torch.tensor([[-1.0, 1.0]], dtype=torch.float64), atol=1e-9, rtol=0)
 
 
 def test_missing_or_misshaped_norms_are_refused():
@@ -318,6 +350,16 @@ def test_cosine_head_in_an_image_classifier(scale):
     scores = torch.stack([p.pred_score for p in preds])
     assert torch.allclose(scores.sum(1), torch.ones(6))
     assert torch.allclose(scores, F.softmax(model(data['inputs'], mode='tensor'), dim=1))
+    if scale is not None:
+        # normalised logits: ||W_j|| takes no part in training, so it must not rank the classes (it did)
+        feats = model.extract_feat(data['inputs'])
+        x = model.head.pool(feats)
+        cos = F.normalize(x, dim=1) @ F.normalize(model.head.fc.weight, dim=1).T
+        torch.testing.assert_close(model.head(feats), scale * cos, atol=1e-5, rtol=1e-5)
+        before = model.head(feats)
+        with torch.no_grad():
+            model.head.fc.weight[0] *= 5.0
+        torch.testing.assert_close(model.head(feats), before, atol=1e-5, rtol=1e-5)
 
 
 def test_cosine_head_with_cross_entropy_is_a_bias_free_linear_head():

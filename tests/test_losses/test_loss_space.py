@@ -74,6 +74,30 @@ def test_exported_fragment_rebuilds_the_learned_loss(tmp_path):
     assert osp.getsize(tmp_path / 'loss_trunk003.png') > 0
 
 
+def test_the_learned_loss_is_the_trained_one_with_its_scale_eps_and_weight(tmp_path):
+    """The fragment and learned_loss held only num_intervals, parametrisation and theta: a loss trained with
+    scale=16, loss_weight=0.5 was replayed with scale=None, loss_weight=1 (0.247 in training, 0.505 rebuilt)."""
+    trained = AMLFSLoss(num_intervals=2, scale=16.0, eps=1e-4, loss_weight=0.5)
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=trained)))
+    space = LossFunctionSpace()
+    space.resolve(runner)
+    rebuilt = MODELS.build(Config.fromstring(space.export_fragment(), file_format='.py').model['head']['loss'])
+    learned = space.learned_loss()
+    trained.theta = learned.theta
+    logits, target = torch.randn(6, 4, dtype=torch.float64), torch.arange(6) % 4
+    w_norm, x_norm = torch.rand(4, dtype=torch.float64) + 0.5, torch.rand(6, dtype=torch.float64) + 0.5
+    expected = trained(logits, target, w_norm, x_norm)
+    for loss in (rebuilt, learned):
+        assert (loss.scale, loss.eps, loss.loss_weight) == (16.0, 1e-4, 0.5)
+        torch.testing.assert_close(loss(logits, target, w_norm, x_norm), expected)
+    # the defaults stay out of the fragment; losses of one space must agree
+    assert 'scale' not in LossFunctionSpace(num_intervals=2).export_fragment()
+    two = SimpleNamespace(model=SimpleNamespace(a=SimpleNamespace(loss_module=AMLFSLoss(scale=8.0)),
+                                                b=SimpleNamespace(loss_module=AMLFSLoss())))
+    with pytest.raises(ValueError, match=r'differ in \(scale, eps, loss_weight\)'):
+        LossFunctionSpace(target=['model.a.loss_module.theta', 'model.b.loss_module.theta']).resolve(two)
+
+
 def test_the_fragment_sets_the_loss_the_space_searched(tmp_path):
     """It always set model.head.loss: a search of an auxiliary head's loss was replayed into the main head."""
     space = LossFunctionSpace(target='model.aux_head.loss_module.theta', num_intervals=2)
