@@ -14,6 +14,7 @@ Check an implementation of your own with :mod:`automl_mm.testing` (``check_path_
 from __future__ import annotations
 
 import itertools
+import operator
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -35,6 +36,23 @@ def find_supernet(model: nn.Module, methods: Sequence[str], owner: str) -> nn.Mo
                      f'({type(root).__name__}); is the backbone a supernet (e.g. max_stage_blocks / MBConvSupernet)?')
 
 
+def check_distinct(options: Sequence[Any], where: str) -> None:
+    """Raise if a decision lists one option twice: a repeated value is drawn twice as often by uniform and fair
+    sampling, and scored twice by an exhaustive search (``StageAllocationSpace([[1, 2, 2, 3]] * 2, 4)`` drew
+    (2, 2) two times in three)."""
+    repeated = [v for k, v in enumerate(options) if v in list(options)[:k]]
+    if repeated:
+        raise ValueError(f'{where} lists {repeated[0]!r} more than once in {list(options)}: give each option once')
+
+
+def index_path(path: Sequence[Any], owner: str) -> tuple[int, ...]:
+    """``path`` as a tuple of option indices; a float, even 1.0, is refused (``int(1.7)`` read it as option 1)."""
+    try:
+        return tuple(operator.index(j) for j in path)
+    except TypeError:
+        raise ValueError(f'{owner}: a path holds option indices (ints), got {list(path)!r}') from None
+
+
 class BasePathSpace(metaclass=ABCMeta):
     """Decisions with finite options. Subclasses set ``self.options`` (here or in :meth:`bind`, from the supernet)
     and implement :meth:`apply` and :meth:`current_path`.
@@ -52,6 +70,7 @@ class BasePathSpace(metaclass=ABCMeta):
         for i, opts in enumerate(self.options):
             if not opts:
                 raise ValueError(f'{type(self).__name__}: decision {i} has no options')
+            check_distinct(opts, f'{type(self).__name__}: decision {i}')
 
     # --- structure -----------------------------------------------------------------------------------------
     @property
@@ -67,7 +86,7 @@ class BasePathSpace(metaclass=ABCMeta):
 
     def check_path(self, path: Sequence[int], partial: bool = False) -> tuple[int, ...]:
         """``path`` as a tuple of ints, or a ``ValueError`` naming the offending decision."""
-        path = tuple(int(j) for j in path)
+        path = index_path(path, type(self).__name__)
         if len(path) > self.num_decisions or (not partial and len(path) != self.num_decisions):
             raise ValueError(f'{type(self).__name__}: a path has {self.num_decisions} decisions, got {len(path)}')
         for i, j in enumerate(path):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
 
-from .base import BasePathSpace
+from .base import BasePathSpace, index_path
 
 Path = tuple[int, ...]
 
@@ -85,7 +85,7 @@ class PartialArchitecturePool:
 
     def record(self, candidate: Sequence[int], score: float, empty: bool = False) -> None:
         """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored 0)."""
-        candidate = tuple(int(j) for j in candidate)
+        candidate = index_path(candidate, 'PartialArchitecturePool.record')
         self.scores[candidate] = float(score)
         if empty:
             self.empty.add(candidate)

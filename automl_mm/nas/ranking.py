@@ -276,6 +276,10 @@ def _paired(estimates: Mapping, truth: Mapping | GroundTruthTable) -> tuple[list
         raise ValueError(f'estimates lack {len(lacking)} of the {len(true)} architectures of the ground truth, '
                          f'e.g. {[" ".join(a) for a in lacking[:3]]}')
     archs = list(true)
+    undefined = [a for a in archs if math.isnan(est[a]) or math.isnan(true[a])]
+    if undefined:  # NaN compares false both ways: precision@3 of [4, nan, 2, 1] read 1.0 instead of 2/3
+        raise ValueError(f'{len(undefined)} architectures have a NaN estimate or true score, e.g. '
+                         f'{[" ".join(a) for a in undefined[:3]]}; -inf ranks an architecture last')
     return archs, [est[a] for a in archs], [true[a] for a in archs]
 
 

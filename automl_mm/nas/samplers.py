@@ -16,7 +16,7 @@ import numpy as np
 from automl_mm.registry import SAMPLERS
 from automl_mm.utils.scope import type_name
 
-from .base import BasePathSampler, BasePathSpace
+from .base import BasePathSampler, BasePathSpace, index_path
 
 #: Default ``enumerate_limit``: prefixes with up to this many completions are sampled exactly by enumeration.
 _ENUMERATE_LIMIT = 100_000
@@ -185,7 +185,7 @@ class PoolPathSampler(UniformPathSampler):
         self.set_pool(pool)
 
     def set_pool(self, pool: Sequence[Sequence[int]]) -> None:
-        pool = [tuple(int(j) for j in p) for p in pool] or [()]
+        pool = [index_path(p, 'PoolPathSampler.set_pool') for p in pool] or [()]
         if len({len(p) for p in pool}) != 1:
             raise ValueError(f'PoolPathSampler: pool entries must fix the same number of decisions, got {pool}')
         self.pool = pool

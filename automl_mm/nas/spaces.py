@@ -19,7 +19,7 @@ from torch import nn
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.scope import build_in_scope  # noqa: F401  (re-exported: its former home)
 
-from .base import BasePathSpace, find_supernet  # noqa: F401  (re-exported: their former home)
+from .base import BasePathSpace, check_distinct, find_supernet  # noqa: F401  (re-exported: their former home)
 
 
 @SEARCH_SPACES.register_module()
@@ -75,11 +75,14 @@ class StageAllocationSpace(BasePathSpace):
             if any(int(v) < 1 for v in opts):
                 raise ValueError(f'stage_choices[{i}] = {opts}: every stage needs at least one block')
         self.total_blocks = int(total_blocks)
-        self._min_rest = [sum(min(o) for o in self.options[i:]) for i in range(self.num_decisions + 1)]
-        self._max_rest = [sum(max(o) for o in self.options[i:]) for i in range(self.num_decisions + 1)]
-        if not self._min_rest[0] <= self.total_blocks <= self._max_rest[0]:
-            raise ValueError(f'total_blocks={total_blocks} is out of reach of stage_choices '
-                             f'(sums from {self._min_rest[0]} to {self._max_rest[0]})')
+        # the block counts stages i.. can add up to: min/max bounds alone took gaps in the choices for reachable
+        # sums (ResNet-50's [1, 1, 2] "could complete" though no allocation of 16 blocks starts with it)
+        self._reach: list[set[int]] = [{0}]
+        for opts in reversed(self.options):
+            self._reach.insert(0, {int(v) + rest for v in opts for rest in self._reach[0]})
+        if self.total_blocks not in self._reach[0]:
+            raise ValueError(f'total_blocks={total_blocks} is out of reach of stage_choices (reachable sums: '
+                             f'{sorted(self._reach[0])})')
 
     @property
     def independent(self) -> bool:
@@ -89,9 +92,7 @@ class StageAllocationSpace(BasePathSpace):
         return len(path) == self.num_decisions and sum(self.values(path)) == self.total_blocks
 
     def can_complete(self, prefix: Sequence[int]) -> bool:
-        used = sum(self.values(prefix))
-        rest = len(prefix)
-        return self._min_rest[rest] <= self.total_blocks - used <= self._max_rest[rest]
+        return self.total_blocks - sum(self.values(prefix)) in self._reach[len(prefix)]
 
     def size(self) -> int:
         return sum(1 for _ in self.completions(()))
@@ -136,6 +137,7 @@ class DilationSpace(BasePathSpace):
     def __init__(self, choices: Sequence[int] = (1, 2, 3), num_blocks: int | None = None) -> None:
         if not choices or any(int(c) < 1 for c in choices):
             raise ValueError(f'DilationSpace choices must be dilations >= 1, got {choices}')
+        check_distinct([int(c) for c in choices], 'DilationSpace choices')
         self.choices = [int(c) for c in choices]
         super().__init__([self.choices] * num_blocks if num_blocks else None)
 

@@ -377,6 +377,13 @@ def check_path_space(space: dict | BasePathSpace, model: nn.Module | None = None
         _check(space.size() == len(paths), space, f'size()={space.size()} but {len(paths)} valid paths')
         _check(space.extensions((), 1) == sorted({p[:1] for p in paths}), space,
                'extensions((), 1) must be the first decisions of the valid paths')
+        prefixes = {p[:k] for p in paths for k in range(len(p) + 1)}
+        for prefix in [q for q in prefixes if len(q) < space.num_decisions]:
+            for j in range(space.num_options(len(prefix))):
+                extended = prefix + (j, )
+                _check(space.can_complete(extended) == (extended in prefixes), space,
+                       f'can_complete({extended}) must say whether a valid path starts with it '
+                       f'({extended in prefixes})')
         if space.independent:
             _check(len(paths) == math.prod(space.num_options(i) for i in range(space.num_decisions)), space,
                    'an independent space must admit every combination of options')

@@ -174,3 +174,17 @@ def test_table_of_another_space_is_refused(tmp_path):
         load_ground_truth(_write(tmp_path, fmnist_table(drop=2), 'partial.json'), space='fmnist')
     with pytest.raises(ValueError, match='does not hold exactly the 54'):
         load_ground_truth(digits, space=MBConvSupernet(space='fmnist', stages=((16, 1, 1), (32, 3, 2))))
+
+
+def test_a_nan_estimate_is_refused():
+    """NaN compares false both ways: precision@3 of [4, nan, 2, 1] (truth a > b > c > d) read 1.0, precision@2
+    divided by zero. -inf stays allowed (an architecture ranked last)."""
+    truth = {('a', ): 4.0, ('b', ): 3.0, ('c', ): 2.0, ('d', ): 1.0}
+    nan = {('a', ): 4.0, ('b', ): float('nan'), ('c', ): 2.0, ('d', ): 1.0}
+    for k in (2, 3):
+        with pytest.raises(ValueError, match='NaN estimate'):
+            precision_at_k(nan, truth, k)
+    with pytest.raises(ValueError, match='NaN estimate'):
+        kendall_tau(nan, truth)
+    assert precision_at_k({**nan, ('b', ): float('-inf')}, truth, 3) == pytest.approx(2 / 3)
+

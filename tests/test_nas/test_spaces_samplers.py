@@ -33,6 +33,36 @@ def test_stage_space_enumerates_exactly_the_valid_allocations():
         space.check_path((0, 3, 0, 0))
 
 
+def test_can_complete_sees_gaps_in_the_stage_choices():
+    """Min / max bounds took a gap for a reachable sum: with CR-NAS's ResNet-50 choices (METHODS.md §5) the prefix
+    [1, 1, 2] "could complete" to 16 blocks though no allocation starts with it, and pool candidates, extensions
+    and the completion sampler carried dead prefixes."""
+    from automl_mm.testing.contracts import check_path_space
+
+    space = StageAllocationSpace([[1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 6], [2, 3]], total_blocks=7)
+    for prefix in [(), (0, ), (0, 0), (0, 0, 0), (0, 0, 1), (2, 3), (1, 1, 3)]:
+        reachable = any(True for _ in space.completions(prefix))
+        assert space.can_complete(prefix) == reachable, prefix
+    gaps = StageAllocationSpace([[1], [1], [2, 5, 6, 9], [2, 3, 6, 9]], total_blocks=14)
+    assert not gaps.can_complete((0, 0, 1))  # 1 + 1 + 5 leaves 7: within 2-9 but not among 2, 3, 6, 9
+    assert gaps.can_complete((0, 0, 2)) and gaps.extensions((0, 0), 1) == [(0, 0, 2), (0, 0, 3)]
+    check_path_space(gaps)  # the contract now checks both directions
+
+
+def test_repeated_options_and_float_indices_are_refused():
+    """[1, 2, 2, 3] drew (2, 2) two times in three; int(1.7) read option 1."""
+    with pytest.raises(ValueError, match=r'decision 0 lists 2 more than once'):
+        StageAllocationSpace([[1, 2, 2, 3]] * 2, total_blocks=4)
+    with pytest.raises(ValueError, match='DilationSpace choices lists 2 more than once'):
+        DilationSpace(choices=(1, 2, 2))
+    space = StageAllocationSpace([[1, 2, 3]] * 2, total_blocks=4)
+    with pytest.raises(ValueError, match='option indices'):
+        space.check_path((0.9, 1.7))
+    assert space.check_path((np.int64(0), 2)) == (0, 2)
+    with pytest.raises(ValueError, match='option indices'):
+        PoolPathSampler().set_pool([(0.0, )])
+
+
 def test_uniform_sampler_is_uniform_over_valid_paths():
     space = StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8)
     sampler = UniformPathSampler(space)
