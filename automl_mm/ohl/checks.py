@@ -81,6 +81,33 @@ def _trunk(runner: Any, trunk_epochs: int | None, trunk_iters: int | None) -> tu
     return trunk_epochs * len(runner.train_dataloader), f'trunk_epochs={trunk_epochs}'
 
 
+def check_accumulation(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None) -> None:
+    """Refuse gradient accumulation whose windows straddle trunk ends, in a run with several copies.
+
+    mmengine's ``OptimWrapper(accumulative_counts=m)`` steps after every m-th iteration (counted from the start of
+    the run) and at the last one. A trunk that ends inside a window leaves each copy a gradient computed on its own
+    weights and samples in ``param.grad``, which the broadcast does not carry (weights, optimiser, schedulers and
+    EMA are a copy's state; a pending gradient is not): every losing copy then adds its own gradient to the best
+    copy's weights at the next step, and the copies drift apart unseen by ``verify_sync``.
+
+    Raises:
+        ValueError: the trunk's length in iterations is not a multiple of ``optim_wrapper.accumulative_counts``,
+            naming both.
+    """
+    if layout.num_copies == 1:
+        return
+    wrapper = runner.optim_wrapper
+    wrappers = wrapper.values() if hasattr(wrapper, 'values') else [wrapper]
+    counts = {int(getattr(w, '_accumulative_counts', 1)) for w in wrappers}
+    length, key = _trunk(runner, trunk_epochs, trunk_iters)
+    bad = sorted(m for m in counts if length % m)
+    if bad:
+        raise ValueError(f'OHLHook({key}) gives trunks of {length} iterations, not a multiple of '
+                         f'optim_wrapper.accumulative_counts={bad[0]}: a trunk would end with gradients accumulated '
+                         'but not applied, and each losing copy would add its own to the best copy\'s weights after '
+                         'the broadcast. Make the trunk length a multiple of accumulative_counts')
+
+
 def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None,
                               broadcast_interval: int = 1) -> None:
     """Refuse a checkpoint schedule that would save while the copies differ, in a run with several copies.

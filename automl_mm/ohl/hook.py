@@ -35,7 +35,13 @@ from mmengine.runner import IterBasedTrainLoop
 from automl_mm.registry import HOOKS
 
 from .base import build_controller, build_ohl_space
-from .checks import check_checkpoint_schedule, check_train_setup, check_val_schedule, validates_after
+from .checks import (
+    check_accumulation,
+    check_checkpoint_schedule,
+    check_train_setup,
+    check_val_schedule,
+    validates_after,
+)
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .report import OHLReport
 from .reward import RewardScorer, combine_copy_rows, copy_is_valid, has_loss_scaler, settle_rewards, trunk_row
@@ -74,7 +80,10 @@ class OHLHook(Hook):
             lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`).
             Such a copy is never chosen as the best; a value at or above a trunk's lowest valid reward (it would
             teach the controller the diverged copy's choices) is replaced there by the default, with a warning.
-        seed: Base seed of the per-copy sampling (each copy and trunk derive their own from it).
+        seed: Base seed of the per-copy sampling and of the random streams the hook re-derives (each copy, rank
+            and trunk derive their own from it). ``None`` (default): the run's seed (``randomness.seed``; mmengine
+            draws one, the same on every rank, when it is not set), so runs that differ in ``randomness.seed`` also
+            differ in their hyper-parameter draws and augmentations (with the former default 0 they drew the same).
         verify_sync: All-gather θ and weight fingerprints after every update and fail loudly if the ranks
             disagree (cheap; turn off only for huge models).
         out_dir: Folder under ``work_dir`` for the history JSON, plots and the exported policy.
@@ -110,7 +119,7 @@ class OHLHook(Hook):
                  trunk_iters: int | None = None,
                  broadcast_interval: int = 1,
                  worst_reward: float | None = None,
-                 seed: int = 0,
+                 seed: int | None = None,
                  verify_sync: bool = True,
                  out_dir: str = 'ohl',
                  plot: bool = True,
@@ -142,7 +151,7 @@ class OHLHook(Hook):
         self.trunk_iters = trunk_iters
         self.broadcast_interval = broadcast_interval
         self.worst_reward = worst_reward
-        self.seed = int(seed)
+        self.seed = None if seed is None else int(seed)
         self.verify_sync = verify_sync
         self.out_dir = out_dir
         self.plot = plot
@@ -174,6 +183,9 @@ class OHLHook(Hook):
                              f'{type(runner.model).__name__} would synchronise gradients across copies')
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
         check_train_setup(runner, self.layout, self.trunk_epochs)
+        check_accumulation(runner, self.layout, self.trunk_epochs, self.trunk_iters)
+        if self.seed is None:  # not restored by a resume: the run's seed (randomness.seed), the same on every rank
+            self.seed = int(runner.seed)
         check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters, self.broadcast_interval)
         check_val_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = has_loss_scaler(runner.optim_wrapper)
@@ -269,6 +281,12 @@ class OHLHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('ohl')
+        if state is not None and not getattr(runner, '_resume', False):
+            # mmengine calls this hook for load_from too: a new run that starts from a checkpoint's weights used to
+            # inherit its theta, baseline, trunk counter and history (and export a misaligned schedule)
+            runner.logger.warning('OHL: load_from takes the checkpoint\'s weights only; the OHL search (theta, '
+                                  'controller state, trunks, history) starts from scratch. Use resume to continue it')
+            return
         if state is None:
             runner.logger.warning('the checkpoint has no OHL state; the OHL search starts from scratch')
             return

@@ -90,6 +90,53 @@ def _train(cfg):
         return runner, json.load(f)
 
 
+def test_the_hook_seed_defaults_to_the_runs_seed(tmp_path):
+    """OHLHook(seed) defaulted to 0: runs that differed only in randomness.seed drew the same augmentation choices
+    and global random streams after every segment start, so "3 seeds" were correlated where they mattered."""
+    draws = {}
+    for seed in (1, 2):
+        cfg = _cfg(tmp_path / str(seed))
+        cfg.custom_hooks[0].pop('seed', None)
+        cfg.randomness = dict(seed=seed)
+        cfg.train_cfg.max_epochs = 1
+        runner, history = _train(cfg)
+        hook = next(h for h in runner.hooks if type(h).__name__ == 'OHLHook')
+        assert hook.seed == runner.seed == seed
+        draws[seed] = history[0]['samples']
+    explicit = _cfg(tmp_path / 'explicit', seed=5)
+    explicit.randomness = dict(seed=1)
+    explicit.train_cfg.max_epochs = 1
+    runner, _ = _train(explicit)
+    assert next(h for h in runner.hooks if type(h).__name__ == 'OHLHook').seed == 5
+
+
+def test_gradient_accumulation_must_not_straddle_a_trunk_end():
+    """A trunk ending inside an accumulation window left each losing copy its own pending gradient, which the
+    broadcast does not carry: added to the best copy's weights at the next step, the copies drifted apart."""
+    from mmengine.optim import OptimWrapper, OptimWrapperDict
+
+    from automl_mm.ohl.checks import check_accumulation
+
+    layout = _layout(2, 1)
+    runner = _setup_runner(CopySampler(_Tiny(), seed=0))
+    assert len(runner.train_dataloader) == 6  # iterations per epoch
+    params = torch.nn.Linear(2, 2).parameters()
+    runner.optim_wrapper = OptimWrapper(torch.optim.SGD(params, lr=0.1), accumulative_counts=4)
+    with pytest.raises(ValueError, match=r'trunk_iters=3\) gives trunks of 3 iterations, not a multiple of '
+                                         r'optim_wrapper.accumulative_counts=4'):
+        check_accumulation(runner, layout, None, 3)
+    with pytest.raises(ValueError, match=r'trunk_epochs=1\) gives trunks of 6 iterations'):
+        check_accumulation(runner, layout, 1, None)
+    check_accumulation(runner, layout, None, 8)
+    check_accumulation(runner, layout, 2, None)  # 12 iterations
+    check_accumulation(runner, _layout(1, 1), None, 3)  # one copy: nothing to mix
+    layout = _layout(2, 1)
+    runner.optim_wrapper = OptimWrapperDict(a=OptimWrapper(torch.optim.SGD(torch.nn.Linear(2, 2).parameters(),
+                                                                           lr=0.1), accumulative_counts=8))
+    with pytest.raises(ValueError, match='accumulative_counts=8'):
+        check_accumulation(runner, layout, 2, None)
+
+
 def test_a_run_that_ends_inside_a_trunk_ends_it_before_the_last_checkpoint(tmp_path):
     """Item 1: trunk_epochs=2, max_epochs=3: trunk 1 covers epoch 3 only; it is ended, and marked partial."""
     cfg = _cfg(tmp_path, trunk_epochs=2)

@@ -247,16 +247,31 @@ def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it(
                    trunk_iters=5)
     assert hook.controllers == [None]
     runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
-    runner.logger = SimpleNamespace(warning=print)
+    warnings = []
+    runner.logger = SimpleNamespace(warning=warnings.append)
+    runner._resume = True
     checkpoint = {}
     trained = OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
                                    distribution=dict(type='Categorical', num_choices=3))],
                       num_copies=1, reward_key='acc', trunk_iters=5)
     trained.controllers[0].distribution.logits.data += torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
     trained.before_save_checkpoint(runner, checkpoint)
+    trained.trunk, trained.history = 3, [{'trunk': t} for t in range(3)]
+    trained.before_save_checkpoint(runner, checkpoint)
     hook.after_load_checkpoint(runner, checkpoint)
     assert hook.spaces[0].distribution is hook.controllers[0].distribution
     assert torch.equal(hook.spaces[0].distribution.probs(), trained.spaces[0].distribution.probs())
+    assert (hook.trunk, len(hook.history)) == (3, 3) and not warnings
+    # load_from (no resume) takes the weights only: a new run inherited theta, the trunk counter and the history,
+    # and its exported schedule replayed the old run's trunks first
+    fresh = OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                 distribution=dict(type='Categorical', num_choices=3))],
+                    num_copies=1, reward_key='acc', trunk_iters=5)
+    runner._resume = False
+    fresh.after_load_checkpoint(runner, checkpoint)
+    assert (fresh.trunk, fresh.history) == (0, [])
+    assert torch.allclose(fresh.controllers[0].distribution.probs(), torch.full((3, ), 1 / 3, dtype=torch.float64))
+    assert len(warnings) == 1 and 'load_from takes the checkpoint\'s weights only' in warnings[0]
 
 
 def _policy_space(policy_size, copy_id=0, seed=3):
