@@ -87,6 +87,10 @@ def seeded_global_rngs(seed: int) -> Iterator[None]:
     import numpy as np
 
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    # torch.manual_seed reseeds every CUDA generator too: put those back as well, or every later dropout mask and
+    # on-device sampler of the run replays the draws of its start
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() \
+        else None
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -96,6 +100,8 @@ def seeded_global_rngs(seed: int) -> Iterator[None]:
         random.setstate(states[0])
         np.random.set_state(states[1])
         torch.set_rng_state(states[2])
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
 def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
@@ -300,13 +306,15 @@ class HeldOutEvaluator:
             runner: The mmengine runner (its ``cfg`` and ``build_evaluator``).
 
         Raises:
-            ValueError: no dataloader or no evaluator is given or configured (the message names the keys tried).
+            ValueError: no dataloader or no evaluator is given or configured (the message names the keys tried); a
+                COCO metric whose ``ann_file`` is not the split's (e.g. ``val_evaluator`` taken as the fallback).
         """
         if self.loader is not None:
             return self
         cfg = runner.cfg
         loader_cfg, loader_key = first_configured(cfg, self.dataloader_cfg, self.dataloader_key, self.loader_keys)
-        evaluator_cfg, _ = first_configured(cfg, self.evaluator_cfg, self.evaluator_key, self.evaluator_keys)
+        evaluator_cfg, evaluator_key = first_configured(cfg, self.evaluator_cfg, self.evaluator_key,
+                                                        self.evaluator_keys)
         if not loader_cfg:
             raise ValueError(
                 f'{self.owner} needs a {self.purpose} split held out from training and from the reported split: set '
@@ -315,6 +323,14 @@ class HeldOutEvaluator:
         if not evaluator_cfg:
             raise ValueError(f'{self.owner} needs {self.evaluator_key} (or a top-level '
                              f'{" / ".join(self.evaluator_keys)}) to score the {self.purpose} split')
+        from .preflight import split_mismatch
+
+        mismatch = split_mismatch(loader_cfg, evaluator_cfg)
+        if mismatch is not None:
+            raise ValueError(f'{self.owner} scores {loader_key} ({mismatch[1]}) with {evaluator_key}, whose COCO '
+                             f'metric reads ground truth from {mismatch[0]}: each prediction would be scored against '
+                             f'another image of the same id. Give {self.evaluator_key} (or a top-level '
+                             f'{" / ".join(self.evaluator_keys[:-1])}) for this split')
         self.loader = build_local_loader(loader_cfg, loader_key)
         self.evaluator = runner.build_evaluator(evaluator_cfg)
         self.evaluator.dataset_meta = getattr(self.loader.dataset, 'metainfo', None)

@@ -83,6 +83,41 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
     return found
 
 
+def _abs(path: str) -> str:
+    return osp.normpath(osp.abspath(path))
+
+
+def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | None:
+    """``(metric's annotation file, the loader's)`` when a COCO metric reads its ground truth from another file than
+    the COCO dataset it scores, else ``None``.
+
+    The fault this finds is silent: automl_mm's COCO splits number their images from 1, so the ids of one split
+    exist in another's file, mmdet's ``CocoMetric`` restricted to the predicted ids scores each prediction against
+    another image (a reward split fell back to ``val_evaluator`` and a perfect detector scored mAP 0).
+    """
+    datasets = [d for d, _ in _datasets((loader_cfg or {}).get('dataset') if isinstance(loader_cfg, dict) else None,
+                                          'dataset')]
+    files = {_abs(osp.join(d.get('data_root') or '', d['ann_file'])) for d in datasets
+             if 'coco' in config_type_name(d).lower() and isinstance(d.get('ann_file'), str) and d['ann_file']}
+    if not files:
+        return None
+    metrics = evaluator_cfg.get('metrics', evaluator_cfg) if isinstance(evaluator_cfg, dict) and \
+        'metrics' in evaluator_cfg else evaluator_cfg
+    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        if (isinstance(metric, dict) and 'coco' in config_type_name(metric).lower()
+                and isinstance(metric.get('ann_file'), str) and _abs(metric['ann_file']) not in files):
+            return metric['ann_file'], sorted(files)[0]
+    return None
+
+
+def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
+    found = split_mismatch(loader_cfg, evaluator_cfg)
+    if found is not None:
+        raise ConfigCheckError(
+            f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} is {found[1]}: every prediction '
+            f'would be scored against another image of the same id. Give {evaluator_key} ann_file={found[1]!r}')
+
+
 def metric_keys(metric_cfg: Any) -> set[str] | None:
     """The keys a metric config reports, when they are known without running it (else ``None``).
 
@@ -145,6 +180,9 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         evaluator, where = first_configured(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
                                             held_out_keys('search')[1])
         _check_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
+        loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',
+                                              held_out_keys('search')[0])
+        _check_split(loader, loader_key, evaluator, where)
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
 
@@ -155,6 +193,9 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             check_coco_annotation_file(path)
         except ValueError as err:
             raise ConfigCheckError(f'{key}: {err}') from None
+    for split in ('test', ) if test_only else ('val', 'test'):
+        _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),
+                     f'{split}_evaluator')
 
 
 def _check_ohl_hook(cfg: Any) -> None:
@@ -180,6 +221,11 @@ def _check_ohl_hook(cfg: Any) -> None:
         evaluator, where = first_configured(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
                                             held_out_keys('reward')[1])
         _check_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+    evaluator, where = first_configured(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
+                                        held_out_keys('reward')[1])
+    loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
+                                          held_out_keys('reward')[0])
+    _check_split(loader, loader_key, evaluator, where)
 
 
 def _check_reference_allocation(train_cfg: Any) -> None:

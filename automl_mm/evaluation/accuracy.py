@@ -13,18 +13,25 @@ from automl_mm.registry import METRICS
 def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int]) -> list[float]:
     """Percentage of rows whose label is among the ``k`` highest scores, for each ``k``.
 
-    ``k`` larger than the number of classes counts every row as correct.
+    A label tied with other classes at the k-th place counts the share of random tie-breaks that keep it in the
+    top k, ``(k - #higher) / #tied`` (clipped to [0, 1]): ``torch.topk`` breaks ties by position, so a collapsed
+    model with equal scores for all classes scored 100 % on labels 0 and 0 % on the others. Without ties this is
+    the usual top-k accuracy. ``k`` larger than the number of classes counts every row as correct.
 
     Examples:
         >>> topk_accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1]), (1, 2))
         [50.0, 100.0]
+        >>> topk_accuracy(torch.zeros(2, 4), torch.tensor([0, 3]), (1, 2))  # all tied: 1/4 and 2/4
+        [25.0, 50.0]
     """
     if scores.size(0) == 0:
         raise ValueError('topk_accuracy needs at least one prediction')
-    maxk = min(max(topk), scores.size(1))
-    top = scores.topk(maxk, dim=1).indices
-    hits = top == labels.view(-1, 1)
-    return [100.0 * hits[:, :min(k, maxk)].any(dim=1).float().mean().item() for k in topk]
+    label_scores = scores.gather(1, labels.view(-1, 1).long())
+    higher = (scores > label_scores).sum(dim=1).double()
+    tied = (scores == label_scores).sum(dim=1).double()  # the label included
+    valid = ~torch.isnan(label_scores.view(-1))  # a NaN score for the label earns nothing
+    return [100.0 * torch.where(valid, ((k - higher) / tied.clamp(min=1)).clamp(0.0, 1.0), 0.0).mean().item()
+            for k in topk]
 
 
 @METRICS.register_module()

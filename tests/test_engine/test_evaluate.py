@@ -63,6 +63,31 @@ def test_missing_split_or_metrics_name_the_keys_tried():
         _built('search', dict(reward_dataloader=_loader('reward')))
 
 
+def test_a_coco_metric_of_another_split_is_refused_when_built():
+    coco = dict(batch_size=1, dataset=dict(type='CocoDataset', data_root='data/x/', ann_file='reward.json'))
+    with pytest.raises(ValueError, match=r'Owner scores reward_dataloader \(.*data/x/reward.json\) with '
+                                         r'val_evaluator, whose COCO metric reads ground truth from data/x/val.json'):
+        _built('reward', dict(reward_dataloader=coco,
+                              val_evaluator=dict(type='CocoMetric', ann_file='data/x/val.json')))
+
+
+def test_seeded_global_rngs_puts_the_cuda_generators_back(monkeypatch):
+    """torch.manual_seed reseeds every CUDA generator; only the CPU state was put back, so every later GPU dropout
+    mask and on-device sampler replayed the draws of the run's start."""
+    from automl_mm.engine.evaluate import seeded_global_rngs
+
+    state = {'cuda': 'before'}
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_initialized', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'get_rng_state_all', lambda: [state['cuda']])
+    monkeypatch.setattr(torch.cuda, 'set_rng_state_all', lambda states: state.update(cuda=states[0]))
+    monkeypatch.setattr(torch.cuda, 'manual_seed_all', lambda seed: state.update(cuda=f'seeded {seed}'))
+    cpu = torch.get_rng_state()
+    with seeded_global_rngs(3):
+        assert state['cuda'] == 'seeded 3'
+    assert state['cuda'] == 'before' and torch.equal(torch.get_rng_state(), cpu)
+
+
 class _Echo(torch.nn.Module):
     def val_step(self, data):
         return data

@@ -38,6 +38,31 @@ def test_ohl_reward_key_the_metric_does_not_produce_fails_at_start():
         check_config(cfg)
 
 
+def test_a_coco_metric_of_another_split_fails_at_start():
+    """A reward split without its own reward_evaluator fell back to val_evaluator, whose CocoMetric reads the val
+    annotations: automl_mm's COCO splits number images from 1, so every reward prediction was scored against the
+    val image of the same id (a perfect detector scored mAP 0), silently."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/ohl_autoaug',
+                                   'ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'))
+    reward = cfg.pop('reward_evaluator')
+    with pytest.raises(ConfigCheckError, match=r'val_evaluator reads ground truth from '
+                                               r'data/fmnist_det/annotations/instances_val.json but reward_dataloader '
+                                               r'is .*instances_reward.json'):
+        check_config(cfg)
+    cfg.custom_hooks[0].reward_evaluator = reward  # the hook's own evaluator of the right split
+    from automl_mm.engine.preflight import split_mismatch
+    assert split_mismatch(cfg.reward_dataloader, reward) is None
+    detector = Config.fromfile(DETECTOR)  # val / test pairs too (after the files are checked: data needed)
+    assert split_mismatch(detector.val_dataloader, detector.val_evaluator) is None
+    assert split_mismatch(detector.val_dataloader, dict(detector.val_evaluator, ann_file='elsewhere.json'))[0] == \
+        'elsewhere.json'
+    cr_nas = Config.fromfile(CR_NAS)
+    cr_nas.train_cfg.search_evaluator = dict(cr_nas.train_cfg.get('search_evaluator') or cr_nas.val_evaluator,
+                                             ann_file='elsewhere.json')
+    with pytest.raises(ConfigCheckError, match='train_cfg.search_evaluator reads ground truth from elsewhere.json'):
+        check_config(cr_nas)
+
+
 def test_nas_metric_key_the_metric_does_not_produce_fails_at_start():
     cfg = Config.fromfile(PC_NAS)
     check_config(cfg)
@@ -108,6 +133,10 @@ def test_coco_metric_annotation_file_is_checked_too(tmp_path, coco_root):
     with pytest.raises(ConfigCheckError, match=r'val_evaluator\.ann_file: .*empty\.json.* is empty'):
         check_config(cfg)
     check_config(cfg, test_only=True)  # tools/test.py does not read val_evaluator
+    cfg.val_evaluator.ann_file = osp.join(coco_root, 'annotations/instances_train.json')  # a valid file, wrong split
+    with pytest.raises(ConfigCheckError, match=r'val_evaluator reads ground truth from .*instances_train\.json but '
+                                               r'val_dataloader is .*instances_val\.json'):
+        check_config(cfg)
 
 
 def test_build_check_raises_config_errors_in_the_launching_process():

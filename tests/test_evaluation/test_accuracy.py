@@ -15,6 +15,17 @@ def test_topk_accuracy_values():
     assert topk_accuracy(scores, labels, (1, 2, 5)) == [25.0, 50.0, 100.0]
 
 
+def test_tied_scores_give_the_share_of_tie_breaks_not_the_lowest_index():
+    """torch.topk breaks ties by position: uniform scores with every label 0 read 100 % top-1 (10 % is right)."""
+    uniform = torch.full((50, 10), 0.1)
+    assert topk_accuracy(uniform, torch.zeros(50, dtype=torch.long), (1, 5)) == [pytest.approx(10.0),
+                                                                                   pytest.approx(50.0)]
+    assert topk_accuracy(uniform, torch.full((50, ), 9), (1, )) == [pytest.approx(10.0)]
+    # a tie at the k-th place only: label 2 ties with class 1 behind class 0 -> top-2 credit 1/2
+    assert topk_accuracy(torch.tensor([[0.5, 0.25, 0.25]]), torch.tensor([2]), (1, 2, 3)) == [0.0, 50.0, 100.0]
+    assert topk_accuracy(torch.tensor([[float('nan'), 0.2]]), torch.tensor([0]), (1, 2)) == [0.0, 0.0]
+
+
 def test_metric_process_and_compute():
     metric = Accuracy(topk=(1, 5))
     samples = [{'pred_score': torch.eye(10)[i % 10], 'gt_label': torch.tensor([i % 10 if i < 6 else 0])}
