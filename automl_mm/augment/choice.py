@@ -203,7 +203,10 @@ class LiveChoiceTransform(BaseTransform):
     def choice_signature(self) -> tuple:
         """What each choice does, for the check that the transforms sharing one space's key mean the same by each
         choice (a ``PipelineChoiceSpace`` learns one probability per choice index for all of them). Equal
-        signatures mean equal choices; the default is the class name and :meth:`choice_names`."""
+        signatures mean equal choices; the default is the class name and :meth:`choice_names`. For
+        ``OHLAutoAugment`` that is each element's class and magnitude: the fill colour of geometric elements and
+        the channel order are how an element is rendered for an image set, not which element it is, so two
+        transforms differing only in them (e.g. ``fill=0`` for black-background images) share a space."""
         names = self.choice_names()
         return type(self).__name__, None if names is None else tuple(names)
 

@@ -229,8 +229,11 @@ class OHLHook(Hook):
                             partial=True)
         if self._iteration_loop:
             self._segment_pending = True  # iteration loops can resume at any iteration: re-derive every one
-        elif ended and done < runner.max_iters:
-            self._start_segment(runner)  # a trunk boundary inside an epoch: the next batch is loaded right away
+        elif ended and done < runner.max_iters and batch_idx + 1 < len(runner.train_dataloader):
+            # a trunk boundary inside an epoch: the next batch is loaded right away. At an epoch's end the next
+            # trunk starts in before_train_epoch instead, after the epoch's validation and checkpoint (which then
+            # records a trunk end, not a trunk open since the last iteration)
+            self._start_segment(runner)
 
     def after_train_epoch(self, runner) -> None:
         if self._iteration_loop or self.trunk_epochs is None or not self._in_trunk:

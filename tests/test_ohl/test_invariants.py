@@ -110,6 +110,18 @@ def test_the_hook_seed_defaults_to_the_runs_seed(tmp_path):
     assert next(h for h in runner.hooks if type(h).__name__ == 'OHLHook').seed == 5
 
 
+def test_a_trunk_that_ends_with_an_epoch_leaves_the_epoch_checkpoint_at_a_trunk_end(tmp_path):
+    """trunk_iters equal to the epoch length in an epoch loop: the next trunk began inside the epoch's last
+    after_train_iter, so the epoch checkpoint recorded a trunk in progress and a resume from it warned that
+    copy 0's weights were taken and statistics dropped, although nothing of the new trunk had run."""
+    cfg = _cfg(tmp_path, trunk_iters=4)  # 4 iterations per epoch
+    cfg.train_cfg.max_epochs = 2
+    runner, history = _train(cfg)
+    assert [(h['trunk'], h['iter']) for h in history] == [(0, 4), (1, 8)]
+    state = torch.load(osp.join(cfg.work_dir, 'epoch_1.pth'), map_location='cpu', weights_only=False)['ohl']
+    assert state['trunk'] == 1 and not state['in_trunk'] and not state['copies_apart']
+
+
 def test_gradient_accumulation_must_not_straddle_a_trunk_end():
     """A trunk ending inside an accumulation window left each losing copy its own pending gradient, which the
     broadcast does not carry: added to the best copy's weights at the next step, the copies drifted apart."""
