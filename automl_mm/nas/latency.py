@@ -174,8 +174,8 @@ class FlopsTable(CostTable):
     def from_supernet(cls, supernet: nn.Module, input_shape: Sequence[int]) -> FlopsTable:
         """Count the FLOPs of every candidate op at its input shape, and of the fixed parts.
 
-        Norms are counted in eval mode, as in deployment: a per-channel scale and shift, which mmengine's
-        counter books as 2 per element (one multiply-add in the units of the convolutions).
+        Norms are counted in eval mode, as in deployment: a per-channel scale and shift, one multiply-add per
+        element, which mmengine's counter books as 2 (a convolution's multiply-add counts 1).
         """
         input_shape = tuple(int(v) for v in input_shape)
         net = copy.deepcopy(supernet).eval()
