@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_counts, check_split, stratified_split
+from .splits import check_counts, check_seed, check_split, stratified_split
 
 _TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
 _TEST_FILES = ('test_batch',)
@@ -72,7 +72,7 @@ class CIFAR10Dataset(BaseDataset):
             # reward_size 0 used to give the reward split the whole training set: a reward read on training images
             raise ValueError('split="reward" needs reward_size > 0')
         self.reward_size = int(reward_size)
-        self.seed = seed
+        self.seed = check_seed(seed, 'CIFAR10Dataset.seed')
         super().__init__(data_root=data_root, **kwargs)
 
     def load_data_list(self) -> list[dict]:

@@ -15,6 +15,8 @@ import numpy as np
 
 from automl_mm.utils.io import dump_json_atomic
 
+from .splits import check_seed
+
 COCO_TRAIN2017_IMAGES = 118287
 DEFAULT_VAL_FRACTION = 5000 / COCO_TRAIN2017_IMAGES
 
@@ -130,7 +132,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
     if len(set(ids)) != len(ids):
         raise ValueError(f'COCO annotation file {ann_file!r} has repeated image ids')
     num_val = _num_val(len(ids), val_images, val_fraction)
-    order = np.random.default_rng(seed).permutation(len(ids))
+    order = np.random.default_rng(check_seed(seed, 'seed')).permutation(len(ids))
     sorted_ids = sorted(ids)
     val_ids = {sorted_ids[i] for i in order[:num_val]}
     train_ids = set(ids) - val_ids

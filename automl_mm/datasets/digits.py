@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import SPLITS, check_counts, check_split, stratified_split
+from .splits import SPLITS, check_counts, check_seed, check_split, stratified_split
 
 
 @DATASETS.register_module()
@@ -51,7 +51,7 @@ class DigitsDataset(BaseDataset):
             raise ValueError(f'split_sizes needs one fraction for each of {SPLITS}, got {split_sizes}')
         self.img_size = int(img_size)
         self.split_sizes = tuple(split_sizes)
-        self.seed = seed
+        self.seed = check_seed(seed, 'DigitsDataset.seed')
         self.max_samples = max_samples
         kwargs.setdefault('serialize_data', False)
         super().__init__(**kwargs)

@@ -16,7 +16,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_counts, check_split, stratified_split
+from .splits import check_counts, check_seed, check_split, stratified_split
 
 #: Where ``data_root=None`` looks, in order: the repository's data folder, then the Debian package's location.
 DEFAULT_ROOTS = ('data/fashion-mnist', '/usr/share/datasets/fashion-mnist')
@@ -160,7 +160,7 @@ class FashionMNISTDataset(BaseDataset):
         self.split = check_split(split)
         check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)
         self.reward_size = int(reward_size)
-        self.seed = seed
+        self.seed = check_seed(seed, 'FashionMNISTDataset.seed')
         self.samples_per_class = samples_per_class
         self.max_samples = max_samples
         kwargs.setdefault('serialize_data', False)

@@ -8,7 +8,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import stratified_split
+from .splits import check_seed, stratified_split
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -41,7 +41,7 @@ class ImageFolderDataset(BaseDataset):
             raise ValueError(f'reward_ratio must be in (0, 1), got {reward_ratio}')
         self.split = split
         self.reward_ratio = reward_ratio
-        self.seed = seed
+        self.seed = check_seed(seed, 'ImageFolderDataset.seed')
         super().__init__(data_root=data_root, data_prefix=data_prefix or dict(img_path=''), **kwargs)
 
     def load_data_list(self) -> list[dict]:

@@ -16,11 +16,15 @@ class TorchvisionAugment(BaseTransform):
     """Apply ``torchvision.transforms.v2.<policy>(**kwargs)`` to ``results['img']`` (uint8 (H, W) or (H, W, C)).
 
     The image goes to torchvision as a uint8 CHW tensor and comes back as uint8 HWC; randomness is torch's global
-    generator (which the OHL engine seeds per copy and trunk). torchvision assumes RGB: on BGR images only the hue
-    and saturation parts of a policy differ (they see the channels swapped); on grey images nothing does.
+    generator (which the OHL engine seeds per copy and trunk). torchvision assumes RGB, and its contrast,
+    saturation and hue weight the channels (contrast blends with the mean of 0.299 R + 0.587 G + 0.114 B): a
+    3-channel image in mmcv's BGR order is given to it as RGB and turned back (``bgr=True``, the default; it used to
+    go as it was, so those ops read blue as red); grey images are unaffected either way.
 
     Args:
         policy: One of ``'TrivialAugmentWide'``, ``'RandAugment'``, ``'AutoAugment'``, ``'AugMix'``.
+        bgr: 3-channel images are in BGR order (mmcv's ``LoadImageFromFile`` and the CIFAR datasets here);
+            ``False`` for RGB images.
         **kwargs: Passed to the torchvision class (e.g. ``num_ops=2, magnitude=9`` for RandAugment, ``fill=0``).
 
     Examples:
@@ -29,12 +33,15 @@ class TorchvisionAugment(BaseTransform):
         (28, 28, 3)
     """
 
-    def __init__(self, policy: str, **kwargs) -> None:
+    def __init__(self, policy: str, bgr: bool = True, **kwargs) -> None:
         from torchvision.transforms import v2
 
         if policy not in _POLICIES:
             raise ValueError(f'TorchvisionAugment: policy must be one of {_POLICIES}, got {policy!r}')
+        if not isinstance(bgr, bool):
+            raise ValueError(f'TorchvisionAugment: bgr must be True or False, got bgr={bgr!r}')
         self.policy = policy
+        self.bgr = bgr
         self.kwargs = kwargs
         self.op = getattr(v2, policy)(**kwargs)
 
@@ -43,9 +50,12 @@ class TorchvisionAugment(BaseTransform):
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
             raise ValueError(f"TorchvisionAugment needs results['img'] as a uint8 (H, W) or (H, W, C) array, got "
                              f'{getattr(img, "dtype", type(img))} of shape {getattr(img, "shape", None)}')
-        chw = torch.from_numpy(np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None]).transpose(2, 0, 1))
+        swap = self.bgr and img.ndim == 3 and img.shape[2] == 3
+        hwc = img[:, :, ::-1] if swap else img if img.ndim == 3 else img[:, :, None]
+        chw = torch.from_numpy(np.ascontiguousarray(hwc).transpose(2, 0, 1))
         out = self.op(chw.contiguous()).permute(1, 2, 0).numpy()
-        results['img'] = np.ascontiguousarray(out if img.ndim == 3 else out[:, :, 0])
+        out = out[:, :, ::-1] if swap else out if img.ndim == 3 else out[:, :, 0]
+        results['img'] = np.ascontiguousarray(out)
         return results
 
     def __repr__(self) -> str:

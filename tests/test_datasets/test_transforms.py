@@ -42,13 +42,24 @@ def test_torchvision_augment_applies_the_torchvision_policy_to_hwc_images():
     from automl_mm.datasets import TorchvisionAugment
 
     img = np.random.default_rng(0).integers(0, 256, (28, 28, 3), dtype=np.uint8)
-    t = TorchvisionAugment('RandAugment', num_ops=2, magnitude=9, fill=0)
+    t = TorchvisionAugment('RandAugment', bgr=False, num_ops=2, magnitude=9, fill=0)
     torch.manual_seed(3)
     out = t(dict(img=img.copy()))['img']
     torch.manual_seed(3)
     expected = v2.RandAugment(num_ops=2, magnitude=9, fill=0)(torch.from_numpy(img.transpose(2, 0, 1).copy()))
     assert out.shape == (28, 28, 3) and out.dtype == np.uint8
     np.testing.assert_array_equal(out, expected.permute(1, 2, 0).numpy())
+    # a BGR image (the default) is given to torchvision as RGB: contrast weighs red 0.299 and blue 0.114, so the
+    # image as it was stored gave another result (max difference 9 for contrast, 23 for saturation)
+    for policy in ('TrivialAugmentWide', 'AugMix'):
+        for seed in range(5):
+            torch.manual_seed(seed)
+            out = TorchvisionAugment(policy)(dict(img=img[:, :, ::-1].copy()))['img']
+            torch.manual_seed(seed)
+            rgb = getattr(v2, policy)()(torch.from_numpy(img.transpose(2, 0, 1).copy())).permute(1, 2, 0).numpy()
+            np.testing.assert_array_equal(out, rgb[:, :, ::-1])
+    with pytest.raises(ValueError, match='bgr must be True or False'):
+        TorchvisionAugment('RandAugment', bgr='rgb')
     assert TorchvisionAugment('TrivialAugmentWide')(dict(img=img[:, :, 0].copy()))['img'].shape == (28, 28)
     with pytest.raises(ValueError, match="policy must be one of"):
         TorchvisionAugment('ColorJitter')
