@@ -26,10 +26,12 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int
     """
     if scores.size(0) == 0:
         raise ValueError('topk_accuracy needs at least one prediction')
-    label_scores = scores.gather(1, labels.view(-1, 1).long())
+    labels = labels.view(-1, 1).long()
+    in_range = (labels >= 0) & (labels < scores.size(1))  # a label the model has no score for is never right
+    label_scores = scores.gather(1, labels.clamp(0, scores.size(1) - 1))
     higher = (scores > label_scores).sum(dim=1).double()
     tied = (scores == label_scores).sum(dim=1).double()  # the label included
-    valid = ~torch.isnan(label_scores.view(-1))  # a NaN score for the label earns nothing
+    valid = ~torch.isnan(label_scores.view(-1)) & in_range.view(-1)  # a NaN score for the label earns nothing
     return [100.0 * torch.where(valid, ((k - higher) / tied.clamp(min=1)).clamp(0.0, 1.0), 0.0).mean().item()
             for k in topk]
 

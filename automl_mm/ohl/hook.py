@@ -49,6 +49,23 @@ from .segments import SegmentStart, seed_global_rngs, segment_seeds, space_gener
 from .sync import broadcast_copy_state, fingerprint, gather_copy_values, gather_rows, verify_copies
 
 
+def restart_workers(loop: Any) -> None:
+    """Give an iteration loop a new data iterator whose worker processes start from the pipeline as it is now.
+
+    Does nothing without worker processes (the main process runs the very pipeline objects). With persistent
+    workers the dataloader's own cached iterator (which a new ``iter`` would reuse) is shut down too.
+    """
+    loader = loop.dataloader
+    if getattr(loader, 'num_workers', 0) == 0:
+        return
+    for it in (getattr(loop.dataloader_iterator, '_iterator', None), getattr(loader, '_iterator', None)):
+        if hasattr(it, '_shutdown_workers'):
+            it._shutdown_workers()
+    if getattr(loader, '_iterator', None) is not None:
+        loader._iterator = None
+    loop.dataloader_iterator = type(loop.dataloader_iterator)(loader)
+
+
 @HOOKS.register_module()
 class OHLHook(Hook):
     """Learn distributions over hyper-parameters online, with one model copy per rank (or group of ranks).
@@ -201,9 +218,13 @@ class OHLHook(Hook):
         self._report = OHLReport(runner, self.out_dir, self.spaces, self.plot,
                                   trunk=dict(trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters))
         if self._iteration_loop:
+            loop = runner.train_loop
+            # mmengine's IterBasedTrainLoop made its iterator when it was built, before the spaces bound the choice
+            # transforms above: its dataloader workers hold unbound copies, which drew uniform choices for the
+            # whole run while they were counted as theta's samples. Restart them on the bound pipeline.
+            restart_workers(loop)
             # The first batch is loaded right after mmengine skipped the batches a resumed run already trained on;
             # the random streams are derived after that skip, so the skip cannot consume them.
-            loop = runner.train_loop
             loop.dataloader_iterator = SegmentStart(loop.dataloader_iterator, skip=runner.iter,
                                                     start=lambda: self._start_segment(runner, if_pending=True))
 

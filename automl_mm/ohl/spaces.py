@@ -310,6 +310,10 @@ class PipelineChoiceSpace(OHLSpace):
         self._mmdet = any(type(t).__module__.startswith('mmdet.') for t in transforms)
         for index, t in enumerate(self.transforms):
             t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy, index)
+        if self.policy_size is None:
+            # images that dataloader workers prefetch before the first trunk starts follow theta, not uniform
+            # probabilities (they carry version -1, so they are counted as stale, never as a trunk's samples)
+            self.live.publish(self.distribution.probs(), -1)
         # The choice reaches the hook through the data samples' metainfo: make every packing transform carry it
         # (mmdet's PackDetInputs, for one, keeps only its default meta_keys).
         for t in transforms:
@@ -344,7 +348,16 @@ class PipelineChoiceSpace(OHLSpace):
         samples = data_batch.get('data_samples', []) if isinstance(data_batch, dict) else []
         indices = []
         for s in samples:
-            for index, version in recorded_draws(s.metainfo.get(CHOICE_META_KEY, {}), self.key, self._version):
+            for index, version in recorded_draws(s.metainfo.get(CHOICE_META_KEY, {}), self.key):
+                if version is None:
+                    # bound transforms record the theta version they drew from; none means an unbound copy (a
+                    # dataloader worker started before the space bound the pipeline) drew it, uniformly
+                    raise RuntimeError(
+                        f'PipelineChoiceSpace(key={self.key!r}): a training image carries a choice without a policy '
+                        'version: it was drawn by an unbound copy of the choice transform (dataloader workers that '
+                        'started before OHLHook.before_train bound the pipeline, or a transform that records no '
+                        'version), not from theta. Start the workers after before_train (epoch loops do; OHLHook '
+                        'restarts those of IterBasedTrainLoop)')
                 if version == self._version:
                     indices.append(index)
                 else:

@@ -606,3 +606,53 @@ def test_a_validation_inside_a_trunk_is_refused_with_several_copies(loop, trunk,
                                              r'trunk .*mixture of the copies.*multiple of the trunk length'):
             check_val_schedule(*args)
     check_val_schedule(runner, _layout(1, 2), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))  # one copy
+
+
+@pytest.mark.parametrize('persistent', [True, False])
+def test_an_iteration_loop_with_workers_draws_from_theta(tmp_path, persistent):
+    """mmengine's IterBasedTrainLoop starts its dataloader workers when it is built, before OHLHook.before_train
+    binds the choice transforms: the workers' unbound copies drew uniform pairs for the whole run (125 distinct
+    pairs of 128 images under a theta with all its mass on pair 0), recorded no policy version, and were counted
+    as theta's samples."""
+    from mmengine.config import Config
+    from mmengine.hooks import Hook
+
+    from conftest import REPO_ROOT
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py'))
+    hook = cfg.custom_hooks[0]
+    logits = [-30.0] * 1296
+    logits[0] = 30.0
+    hook.update(num_copies=1, plot=False, trunk_iters=6)  # longer than the 4 batches the workers prefetch
+    hook.pop('trunk_epochs')
+    hook.spaces[0].distribution = dict(type='Categorical', num_choices=1296, logits=logits)
+    cfg.custom_hooks = [hook]
+    cfg.model.backbone.channels = (8, 16)
+    cfg.model.head.in_channels = 16
+    cfg.train_dataloader.update(num_workers=2, persistent_workers=persistent, batch_size=16)
+    cfg.train_dataloader.dataset.max_samples = 64
+    cfg.reward_dataloader.dataset.max_samples = 32
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=12, val_interval=1000)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000, by_epoch=False)
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.param_scheduler = []
+    cfg.reward_evaluator = dict(type='Accuracy', topk=(1, ))
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    cfg.work_dir = str(tmp_path)
+    seen = []
+
+    class _Spy(Hook):
+        priority = 'VERY_LOW'
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            seen.extend(dict(s.metainfo['ohl_choice']) for s in data_batch['data_samples'])
+
+    runner = RUNNERS.build(cfg)
+    runner.register_hook(_Spy())
+    runner.train()
+    assert len(seen) == 192 and all('autoaug@version' in r for r in seen)
+    assert all(r['autoaug'] == 0 for r in seen)  # theta's pair, not uniform draws
+    with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    assert all(h['samples']['autoaug'][0] > 0 for h in history)

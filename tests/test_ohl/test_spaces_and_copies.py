@@ -150,9 +150,11 @@ def test_pipeline_space_counts_the_applied_choices():
     from mmengine.structures import BaseDataElement
 
     space = PipelineChoiceSpace(dict(type='Categorical', num_choices=3), key='aug')
-    samples = [BaseDataElement(metainfo={'ohl_choice': {'aug': i}}) for i in (0, 2, 2, 1, 2)]
-    space.after_train_iter(None, {'data_samples': samples})
-    assert space.trunk_stats().tolist() == [1.0, 1.0, 3.0]
+    space.begin_trunk(None, 4, torch.Generator().manual_seed(0))
+    samples = [BaseDataElement(metainfo={'ohl_choice': {'aug': i, 'aug@version': 4}}) for i in (0, 2, 2, 1, 2)]
+    stale = [BaseDataElement(metainfo={'ohl_choice': {'aug': 0, 'aug@version': 3}})]  # drawn from trunk 3's theta
+    space.after_train_iter(None, {'data_samples': samples + stale})
+    assert space.trunk_stats().tolist() == [1.0, 1.0, 3.0] and space.stale_count() == 1
     space.reset_stats()
     assert space.trunk_stats().sum() == 0
 
@@ -350,6 +352,10 @@ def test_two_transforms_of_one_space_in_one_pipeline_count_every_draw():
     samples = [BaseDataElement(metainfo={'ohl_choice': pipeline({})['ohl_choice']}) for _ in range(200)]
     space.after_train_iter(None, {'data_samples': samples})
     assert len(drawn) == 400
+    # a draw without a policy version came from an unbound copy (uniform, not theta): refused, not counted
+    unbound = [BaseDataElement(metainfo={'ohl_choice': {'aug': 1}})]
+    with pytest.raises(RuntimeError, match='without a policy version: it was drawn by an unbound copy'):
+        space.after_train_iter(None, {'data_samples': unbound})
     assert space.trunk_stats().tolist() == np.bincount(drawn, minlength=3).astype(float).tolist()
     assert space.stale_count() == 0
 
