@@ -24,7 +24,14 @@ from automl_mm.registry import LOOPS
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
-from .loop import SearchLoopBase, check_schedule_span, format_table, retrain_config_text, warn
+from .loop import (
+    SearchLoopBase,
+    check_schedule_span,
+    check_scoring_counts,
+    format_table,
+    retrain_config_text,
+    warn,
+)
 from .samplers import UniformPathSampler
 from .spaces import DilationSpace, StageAllocationSpace
 
@@ -72,6 +79,10 @@ class CRNASLoop(SearchLoopBase):
                  batches_per_sample: int | None = 1, reference_allocation: Sequence[int] | None = None,
                  flops_tolerance: float = 0.05, flops_input_shape: Sequence[int] = (3, 800, 1333),
                  retrain_config: str | None = None, metric_key: str = 'coco/bbox_mAP', **kwargs) -> None:
+        if int(stage_iters) < 0 or int(spatial_iters) < 0:  # a negative one shortened the other phase silently
+            raise ValueError(f'train_cfg.stage_iters / spatial_iters must be >= 0, got {stage_iters} / '
+                             f'{spatial_iters}')
+        check_scoring_counts(num_samples, batches_per_sample)
         check_schedule_span(runner.cfg.get('param_scheduler'), int(stage_iters) + int(spatial_iters),
                             f'stage_iters={int(stage_iters)} + spatial_iters={int(spatial_iters)}')
         super().__init__(runner, dataloader, max_iters=int(stage_iters) + int(spatial_iters), metric_key=metric_key,

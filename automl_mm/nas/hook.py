@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim import OptimWrapperDict
 
+from automl_mm.engine.run_info import run_seed
 from automl_mm.registry import HOOKS
 
 from .base import build_path_sampler, build_path_space
@@ -52,7 +53,7 @@ class PathSamplingHook(Hook):
     def before_train(self, runner) -> None:
         self.space.bind(runner.model)
         if self.seed is None:
-            self.seed = int(runner.seed or 0)
+            self.seed = run_seed(runner)  # rank 0's: every rank must train the same path
         self._check_accumulation(runner)
         if self.val_path is not None:
             self.val_path = self.space.check_path(self.val_path)

@@ -27,6 +27,7 @@ from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, fixed_batches
+from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
 from .base import BasePathSpace
@@ -44,11 +45,21 @@ class _SearchStateHook(Hook):
         self.loop = loop
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['nas_search'] = self.loop.search_state_dict()
+        checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not is_resume(runner):
+            # load_from (mmengine calls this hook for it too) takes the weights only: a new search used to skip
+            # the stages the checkpoint's run had finished and re-export its result, limits and all
+            if 'nas_search' in checkpoint:
+                warn('load_from takes the checkpoint\'s weights only; the search (pools, scores, results) starts '
+                     'from scratch. Use resume to continue it')
+            return
         if 'nas_search' in checkpoint:
-            self.loop.load_search_state_dict(checkpoint['nas_search'])
+            state = checkpoint['nas_search']
+            self.loop.load_search_state_dict(state)
+            if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
+                self.loop.seed = int(state['seed'])
         self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
 
 
@@ -67,7 +78,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         metric_key: The metric to maximise.
         bn_recalibration_batches: Training batches used to re-estimate BN statistics for each scored path.
         checkpoint_interval_s: Save a checkpoint during scoring at most this often (and after every step).
-        seed: Seed of path sampling and candidate scoring; defaults to the runner's seed.
+        seed: Seed of path sampling and candidate scoring; defaults to the run's seed (rank 0's, also under
+            ``randomness.diff_rank_seed``); saved in checkpoints, so a resume continues with it.
         out_dir: Folder under ``work_dir`` for results.
     """
 
@@ -79,7 +91,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         self.metric_key = metric_key
         self.bn_recalibration_batches = int(bn_recalibration_batches)
         self.checkpoint_interval_s = float(checkpoint_interval_s)
-        self.seed = int(seed if seed is not None else (runner.seed or 0))
+        self.seed = int(seed) if seed is not None else run_seed(runner)  # rank 0's: paths must agree
         self.out_dir = osp.join(runner.work_dir, out_dir)
         self.held_out = HeldOutEvaluator('search', metric_key, type(self).__name__, search_dataloader,
                                          search_evaluator, 'train_cfg.search_dataloader',
@@ -306,6 +318,17 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     cells = [list(map(str, header))] + [[f'{v:.4f}' if isinstance(v, float) else str(v) for v in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)) for r in cells)
+
+
+def check_scoring_counts(num_samples: Any, batches_per_sample: Any) -> None:
+    """Refuse completion / batch counts that score nothing, naming the ``train_cfg`` key (a count <= 0 crashed later
+    in ``torch.stack``, or scored every candidate -inf and blamed the cost limit)."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f'train_cfg.num_samples must be an int >= 1 (completions per candidate), got {num_samples!r}')
+    if batches_per_sample is not None and (isinstance(batches_per_sample, bool)
+                                           or not isinstance(batches_per_sample, int) or batches_per_sample < 1):
+        raise ValueError('train_cfg.batches_per_sample must be None (the whole split) or an int >= 1, got '
+                         f'{batches_per_sample!r}')
 
 
 def warn(msg: str) -> None:

@@ -17,7 +17,7 @@ from automl_mm.utils.scope import build_in_scope
 from .base import build_path_space
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
-from .loop import SearchLoopBase, check_schedule_span, format_table, retrain_config_text
+from .loop import SearchLoopBase, check_schedule_span, check_scoring_counts, format_table, retrain_config_text
 from .samplers import PoolPathSampler, UniformPathSampler
 
 _SCORE_STREAM = 7919  # separates the scoring RNG stream from the training one (same seed)
@@ -62,6 +62,7 @@ class PCNASLoop(SearchLoopBase):
         num_layers = self.space.num_decisions
         if int(stage_iters) < 0 or int(warmup_iters) < 0:
             raise ValueError(f'stage_iters / warmup_iters must be >= 0, got {stage_iters} / {warmup_iters}')
+        check_scoring_counts(num_samples, batches_per_sample)
         total_iters = int(warmup_iters) + num_layers * int(stage_iters)
         check_schedule_span(runner.cfg.get('param_scheduler'), total_iters,
                             f'warmup_iters={int(warmup_iters)} + {num_layers} layers x stage_iters={int(stage_iters)}')

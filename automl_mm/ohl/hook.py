@@ -32,6 +32,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
+from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.registry import HOOKS
 
 from .base import build_controller, build_ohl_space
@@ -201,8 +202,8 @@ class OHLHook(Hook):
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
         check_train_setup(runner, self.layout, self.trunk_epochs)
         check_accumulation(runner, self.layout, self.trunk_epochs, self.trunk_iters)
-        if self.seed is None:  # not restored by a resume: the run's seed (randomness.seed), the same on every rank
-            self.seed = int(runner.seed)
+        if self.seed is None:  # not restored by a resume: the run's seed (randomness.seed), rank 0's on every rank
+            self.seed = run_seed(runner)
         check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters, self.broadcast_interval)
         check_val_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = has_loss_scaler(runner.optim_wrapper)
@@ -305,7 +306,7 @@ class OHLHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('ohl')
-        if state is not None and not getattr(runner, '_resume', False):
+        if state is not None and not is_resume(runner):
             # mmengine calls this hook for load_from too: a new run that starts from a checkpoint's weights used to
             # inherit its theta, baseline, trunk counter and history (and export a misaligned schedule)
             runner.logger.warning('OHL: load_from takes the checkpoint\'s weights only; the OHL search (theta, '

@@ -269,3 +269,10 @@ def test_the_cosine_schedule_spans_the_derived_search_length(tmp_path, arch_spli
     cfg.param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, T_max=1200)]
     with pytest.raises(ValueError, match=r'param_scheduler\[0\]\.T_max=1200 .*stage_iters=2 \+ spatial_iters=2'):
         Runner.from_cfg(cfg).train()
+
+
+@pytest.mark.parametrize('iters', [dict(stage_iters=-2, spatial_iters=6), dict(stage_iters=6, spatial_iters=-2)])
+def test_negative_phase_lengths_are_refused(arch_split, tmp_path, iters):
+    """(-2, 6) trained 4 spatial iterations and no stage ones; (6, -2) trained 6 stage iterations with max_iters 4."""
+    with pytest.raises(ValueError, match='stage_iters / spatial_iters must be >= 0'):
+        _ = Runner.from_cfg(_cfg(arch_split, str(tmp_path / 'neg'), **iters)).train_loop

@@ -245,3 +245,47 @@ def test_bn_re_estimation_batches_are_the_same_for_every_path_call_and_rank(tmp_
 
     loader = build_local_loader(loop.runner.cfg.train_dataloader)
     assert not all(torch.equal(a, b) for a, b in zip(next(iter(loader))['inputs'], next(iter(loader))['inputs']))
+
+
+def test_load_from_starts_a_new_search_and_resume_keeps_the_seed(tmp_path):
+    """load_from (weights only) restored the old search: a new run with another flops_limit scored nothing and
+    re-exported the old pool, one member over its limit. And the loop took runner.seed before the resume put the
+    checkpoint's back (randomness.seed unset): a resumed search scored its candidates on other completions."""
+    first = str(tmp_path / 'first')
+    cfg = _cfg(first)
+    cfg.randomness = dict(seed=None)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    seed = runner.train_loop.seed
+    with open(osp.join(first, 'last_checkpoint')) as f:
+        final = f.read().strip()
+
+    scored = []
+    original = PathEvaluator.__call__
+
+    def spy(self, path, sample_index=0):
+        scored.append(tuple(path))
+        return original(self, path, sample_index)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PathEvaluator, '__call__', spy)
+        second = str(tmp_path / 'second')
+        cfg = _cfg(second, flops_limit=2.3e6)
+        cfg.load_from = final
+        Runner.from_cfg(cfg).train()
+    result = _result(second)
+    assert scored and [h['decided'] for h in result['history']] == [1, 2, 3, 4]
+    assert all(e['flops'] <= 2.3e6 for e in result['final_pool'])
+
+    resumed = _cfg(first)
+    resumed.randomness = dict(seed=None)
+    resumed.resume, resumed.load_from = True, final
+    runner = Runner.from_cfg(resumed)
+    runner.train()
+    assert runner.train_loop.seed == seed
+
+
+@pytest.mark.parametrize('key, value', [('num_samples', 0), ('batches_per_sample', 0), ('num_samples', 1.5)])
+def test_scoring_counts_that_score_nothing_are_named(tmp_path, key, value):
+    with pytest.raises(ValueError, match=f'train_cfg.{key} must be'):
+        _ = Runner.from_cfg(_cfg(str(tmp_path / 'bad'), **{key: value})).train_loop
