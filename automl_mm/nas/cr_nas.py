@@ -26,6 +26,7 @@ from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import (
     SearchLoopBase,
+    check_retrain_config,
     check_schedule_span,
     check_scoring_counts,
     format_table,
@@ -114,7 +115,7 @@ class CRNASLoop(SearchLoopBase):
         self.batches_per_sample = batches_per_sample
         self.flops_tolerance = float(flops_tolerance)
         self.flops_input_shape = (1, *[int(v) for v in flops_input_shape])
-        self.retrain_config = retrain_config
+        self.retrain_config = check_retrain_config(retrain_config)
         reference = tuple(reference_allocation or self.backbone.active_stage_blocks)
         try:
             self.reference_path = self.stage_space.path_of(reference)

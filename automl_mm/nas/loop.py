@@ -304,6 +304,17 @@ def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str
                              'leave T_max out to derive it')
 
 
+def check_retrain_config(path: str | None) -> str | None:
+    """``train_cfg.retrain_config`` as an absolute path, or an error now: the export names it as ``_base_``, and a
+    path relative to another directory than the one the run starts in exported a config that could not load."""
+    if path is None:
+        return None
+    if not osp.isfile(path):
+        raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
+                         f'directory, {os.getcwd()})')
+    return osp.abspath(path)
+
+
 def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:
     """A config inheriting ``base`` (absolute path) with a model override; ``base=None`` writes the override only."""
     lines = [f'# {line}' if line else '#' for line in comment.splitlines()]

@@ -17,7 +17,14 @@ from automl_mm.utils.scope import build_in_scope
 from .base import build_path_space
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
-from .loop import SearchLoopBase, check_schedule_span, check_scoring_counts, format_table, retrain_config_text
+from .loop import (
+    SearchLoopBase,
+    check_retrain_config,
+    check_schedule_span,
+    check_scoring_counts,
+    format_table,
+    retrain_config_text,
+)
 from .samplers import PoolPathSampler, UniformPathSampler
 
 _SCORE_STREAM = 7919  # separates the scoring RNG stream from the training one (same seed)
@@ -71,7 +78,7 @@ class PCNASLoop(SearchLoopBase):
         self.warmup_iters = int(warmup_iters)
         self.num_samples = int(num_samples)
         self.batches_per_sample = batches_per_sample
-        self.retrain_config = retrain_config
+        self.retrain_config = check_retrain_config(retrain_config)
         self.sampler = build_in_scope(SAMPLERS, sampler or dict(type='PoolPathSampler'))
         if not isinstance(self.sampler, PoolPathSampler):
             raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')

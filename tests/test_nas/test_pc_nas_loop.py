@@ -289,3 +289,10 @@ def test_load_from_starts_a_new_search_and_resume_keeps_the_seed(tmp_path):
 def test_scoring_counts_that_score_nothing_are_named(tmp_path, key, value):
     with pytest.raises(ValueError, match=f'train_cfg.{key} must be'):
         _ = Runner.from_cfg(_cfg(str(tmp_path / 'bad'), **{key: value})).train_loop
+
+
+def test_a_retrain_config_that_does_not_exist_is_named_at_start(tmp_path):
+    """The export wrote _base_ = abspath(retrain_config) at the end of the search: run from another directory,
+    the exported config pointed at a missing file."""
+    with pytest.raises(ValueError, match="train_cfg.retrain_config not found: 'nowhere/retrain.py'"):
+        _ = Runner.from_cfg(_cfg(str(tmp_path / 'r'), retrain_config='nowhere/retrain.py')).train_loop
