@@ -191,6 +191,13 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     if iters_in_trunk > 0:
         for space in spaces:
             if space.per_item and min(counts[space.name]) == 0:
+                stale = trunk.get('stale', {}).get(space.name)
+                if stale and all(n > 0 for c, n in zip(counts[space.name], stale) if c == 0):
+                    raise RuntimeError(
+                        f'OHL trunk {index}: space {space.name!r} counted no choices of this trunk in '
+                        f'{iters_in_trunk} iterations (per copy: {counts[space.name]}; drawn from an earlier '
+                        f'trunk\'s theta: {stale}): dataloader workers prefetched every batch of the trunk before it '
+                        'began. Make trunks longer than num_workers x prefetch_factor batches')
                 raise RuntimeError(
                     f'OHL trunk {index}: space {space.name!r} counted no choices in {iters_in_trunk} iterations '
                     f'(per copy: {counts[space.name]}): the data samples carry no '

@@ -423,6 +423,18 @@ def test_a_diverged_copy_gets_less_than_every_valid_one_and_a_tie_goes_to_the_lo
     assert _settle([0.9, 0.9], [False, True], counts=(5.0, 5.0))[2] == 1  # a diverged copy is never the best
 
 
+def test_a_trunk_whose_draws_were_all_prefetched_says_so():
+    """Every batch of a short trunk was prefetched by workers under the previous theta: the error blamed missing
+    metainfo (meta_keys), not the trunk length."""
+    from automl_mm.ohl import Categorical
+    space = SimpleNamespace(name='aug', key='aug', per_item=True, distribution=Categorical(num_choices=2))
+    trunk = dict(rewards=[0.5, 0.6], valid=[True, True], empty=[False, False], stale={'aug': [32, 32]},
+                 stats={'aug': [torch.zeros(2, dtype=torch.float64)] * 2})
+    scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
+    with pytest.raises(RuntimeError, match=r'prefetched every batch of the trunk .*num_workers x prefetch_factor'):
+        settle_rewards(trunk, [space], scorer, None, 3, 2)
+
+
 @pytest.mark.parametrize('case, match', [
     (dict(rewards=[0.0, 0.0], valid=[False, False]), 'every copy diverged'),
     (dict(rewards=[0.0, 0.0], valid=[True, False], empty=[True, False]), 'no metrics for any copy'),
