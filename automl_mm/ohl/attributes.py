@@ -83,6 +83,45 @@ def get_attribute(runner: Any, path: str) -> list[Any]:
             for node, key in resolve_attribute(runner, path)]
 
 
+def _schedulers(runner: Any) -> list:
+    found = getattr(runner, 'param_schedulers', None) or []
+    if isinstance(found, dict):
+        return [s for group in found.values() for s in (group if isinstance(group, (list, tuple)) else [group])]
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
+def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
+    """Refuse writing absolute values where something else owns them, before training.
+
+    * A parameter of the optimiser's groups that a ``param_scheduler`` schedules (its ``param_name``): mmengine's
+      schedulers step the current value in chained form (a ``LinearLR`` warm-up had run its first step already), so
+      a written value was multiplied by the rest of the schedule (a warm-up with ``start_factor=0.001`` turned a
+      searched lr of 0.1 into 100) and every trunk start wiped the decay so far (a replayed run resumed on
+      other learning rates).
+    * A ``*`` over the groups whose values differ (``paramwise_cfg`` multipliers, e.g. ``norm_decay_mult=0``): one
+      value would overwrite them all.
+
+    Raises:
+        ValueError: naming ``owner``, the path and the scheduler or the groups' values.
+    """
+    parts = path.split('.')
+    if 'param_groups' not in parts:
+        return
+    name = parts[-1]
+    for i, scheduler in enumerate(_schedulers(runner)):
+        if getattr(scheduler, 'param_name', None) == name:
+            raise ValueError(
+                f'{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules {name!r}: '
+                f'the scheduler steps the value it finds, so the written one would be rescaled by the rest of the '
+                f'schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the decay so far. '
+                f'Search or replay {name!r} under a constant schedule (no scheduler for {name!r})')
+    values = get_attribute(runner, path)
+    if '*' in parts and len({repr(v) for v in values}) > 1:
+        raise ValueError(f'{owner} writes {path} but the groups hold different values {values} (paramwise_cfg '
+                         f'multipliers): one value would overwrite them all. Give each group its own path '
+                         f'(param_groups.0.{name}, ...) or drop the multipliers')
+
+
 @HOOKS.register_module()
 class SetAttributesHook(Hook):
     """Set fixed values at attribute paths before training: how a learned per-copy hyper-parameter is replayed.
@@ -100,6 +139,7 @@ class SetAttributesHook(Hook):
 
     def before_train(self, runner) -> None:
         for path, value in self.values.items():
+            check_owned_attribute(runner, path, 'SetAttributesHook')
             set_attribute(runner, path, value)
 
 
@@ -147,6 +187,8 @@ class TrunkScheduleHook(Hook):
             set_attribute(runner, path, values[min(trunk, len(values) - 1)])
 
     def before_train(self, runner) -> None:
+        for path in self.values:
+            check_owned_attribute(runner, path, 'TrunkScheduleHook')
         self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
 
     def before_train_epoch(self, runner) -> None:

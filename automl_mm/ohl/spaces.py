@@ -29,7 +29,7 @@ from automl_mm.augment.choice import CHOICE_META_KEY, LiveChoiceTransform, LiveP
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.scope import config_type_name
 
-from .attributes import get_attribute, set_attribute
+from .attributes import check_owned_attribute, get_attribute, set_attribute
 from .base import OHLSpace, PerCopySpace
 
 
@@ -120,6 +120,7 @@ class AttributeSpace(PerCopySpace):
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message
+            check_owned_attribute(runner, path, f'OHL space {self.name!r}')
 
     def reported(self, value: Any) -> Any:
         """A value as the history and exports report it (plain Python); subclasses whose target transforms what

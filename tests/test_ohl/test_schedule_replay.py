@@ -188,3 +188,38 @@ def test_spaces_whose_fragments_collide_are_refused_before_the_first_trunk():
     space = SimpleNamespace(name='a', export_fragment=lambda: clash)
     with pytest.raises(ValueError, match="both export 'model'"):
         OHLReport.check_spaces([space, SimpleNamespace(name='b', export_fragment=lambda: clash)])
+
+
+@pytest.mark.parametrize('who', ['space', 'replay', 'fixed'])
+def test_a_scheduled_learning_rate_cannot_also_be_searched_or_replayed(tmp_path, who):
+    """mmengine's schedulers step the value they find (LinearLR's first step runs when it is built): a searched or
+    replayed lr of 0.1 under a start_factor=0.001 warm-up trained at 25, 50, 100, and every trunk start wiped the
+    decay so far. Refused at start, naming the scheduler."""
+    warmup = [dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=5)]
+    if who == 'space':
+        cfg = tiny_ohl_cfg(str(tmp_path / 'ohl'))
+        cfg.custom_hooks[0].spaces = [dict(type='AttributeSpace', name='lr', target=LR, choices=[0.05, 0.1],
+                                           distribution=dict(type='Categorical', num_choices=2))]
+        match = r"OHL space 'lr' writes .*lr but param_scheduler\[0\] \(LinearLR\) schedules 'lr'"
+    else:
+        cfg = tiny_digits_cfg(str(tmp_path / 'replay'))
+        cfg.custom_hooks = [dict(type='TrunkScheduleHook', values={LR: [0.1]}, trunk_epochs=1) if who == 'replay'
+                            else dict(type='SetAttributesHook', values={LR: 0.1})]
+        match = r"(TrunkSchedule|SetAttributes)Hook writes .*lr but param_scheduler\[0\] \(LinearLR\)"
+    cfg.param_scheduler = warmup
+    reset_copy_layout()
+    try:
+        with pytest.raises(ValueError, match=match):
+            RUNNERS.build(copy.deepcopy(cfg)).train() if who == 'space' else Runner.from_cfg(cfg).train()
+    finally:
+        reset_copy_layout()
+
+
+def test_one_value_over_groups_with_paramwise_multipliers_is_refused(tmp_path):
+    """norm_decay_mult=0 keeps BN parameters out of weight decay; '*' wrote the searched value into every group."""
+    cfg = tiny_digits_cfg(str(tmp_path / 'wd'))
+    cfg.optim_wrapper.paramwise_cfg = dict(norm_decay_mult=0.0)
+    cfg.custom_hooks = [dict(type='SetAttributesHook',
+                             values={'optim_wrapper.optimizer.param_groups.*.weight_decay': 1e-3})]
+    with pytest.raises(ValueError, match=r'groups hold different values .*paramwise_cfg multipliers'):
+        Runner.from_cfg(cfg).train()
