@@ -60,7 +60,8 @@ class AttributeSpace(PerCopySpace):
 
     Raises:
         ValueError: ``choices`` with a distribution that is not categorical or has another number of choices (an
-            index without a value, or a value that is never searched); ``transform`` with ``choices``.
+            index without a value, or a value that is never searched); a categorical without ``choices``;
+            ``transform`` with ``choices``.
 
     Examples:
         >>> space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.head.dropout.p',
@@ -99,6 +100,9 @@ class AttributeSpace(PerCopySpace):
             if transform is not None:
                 raise ValueError(f'{where}: transform={transform!r} applies to Gaussian samples; with choices give '
                                  'the values themselves')
+        elif hasattr(self.distribution, 'probs'):
+            # a categorical's sample is an index: without choices the index itself was written as the value
+            raise ValueError(f'{where}: a categorical distribution needs choices (the value of each index)')
         self.choices = choices
         self.transform = transform
         self.current: Any = None

@@ -86,6 +86,9 @@ def test_attribute_space_choices_and_distribution_agree_or_are_refused():
             AttributeSpace(dict(type='Categorical'), target='model.1.p', choices=bad)
     with pytest.raises(ValueError, match='distribution has 3 choices .*build the distribution with 2 choices'):
         AttributeSpace(Categorical(3), target='model.1.p', choices=[0.0, 0.1])
+    # without choices a categorical's index was written as the value (choice 2 set p = 2.0)
+    with pytest.raises(ValueError, match='a categorical distribution needs choices'):
+        AttributeSpace(dict(type='Categorical', num_choices=3), target='model.1.p')
     # the type as a class, and logits without num_choices: still one choice per value
     space = AttributeSpace(dict(type=Categorical, logits=[0.0, 0.0, 5.0]), target='model.1.p', choices=[1, 2, 3])
     assert space.value_of(space.distribution.mode()) == 3
