@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from mmengine.dataset import Compose
 from mmengine.structures import BaseDataElement
 from torch import nn
@@ -199,6 +200,42 @@ def test_contract_checks_catch_broken_implementations():
             check_controller(dict(type='_WrongWay'), DISTRIBUTIONS['Categorical'])
     finally:
         CONTROLLERS.module_dict.pop('_WrongWay')
+    # broken plugins the checks used to accept (twenty-third session's audit)
+    class _Uniform(Categorical):  # ignores its logits when sampling
+        def sample(self, generator=None, n=None):
+            return Categorical(self.num_choices).sample(generator=generator, n=n)
+
+    with pytest.raises(AssertionError, match='must draw from probs'):
+        check_distribution(_Uniform(4, logits=[5.0, 0.0, 0.0, 0.0]))
+
+    class _FixedSeed(Categorical):  # every copy would draw the same samples
+        def sample(self, generator=None, n=None):
+            return super().sample(generator=torch.Generator().manual_seed(0), n=n)
+
+    with pytest.raises(AssertionError, match='must draw from the generator'):
+        check_distribution(_FixedSeed(4))
+
+    class _NaNWhenEmpty(Categorical):  # 0 / 0 on empty statistics
+        def grad_mean_log_prob(self, stats):
+            grads = super().grad_mean_log_prob(stats)
+            return [torch.full_like(g, float('nan')) for g in grads] if stats.sum() == 0 else grads
+
+    with pytest.raises(AssertionError, match='empty statistics must be zero'):
+        check_distribution(_NaNWhenEmpty(4))
+
+    class _NoOpLoad(Categorical):  # a load that restores nothing
+        def load_state_dict(self, state):
+            pass
+
+    with pytest.raises(AssertionError, match='restore every parameter exactly'):
+        check_distribution(_NoOpLoad(4))
+    for broken, match in ((_AlwaysCopyZero, 'rewards must be matched'), (_ThetaNotSaved, 'alone')):
+        CONTROLLERS.register_module(module=broken, force=True)
+        try:
+            with pytest.raises(AssertionError, match=match):
+                check_controller(dict(type=broken.__name__), DISTRIBUTIONS['Categorical'])
+        finally:
+            CONTROLLERS.module_dict.pop(broken.__name__)
     cfg, make_runner, _ = OHL_SPACES['PipelineChoiceSpace']
     runner = make_runner()
     with pytest.raises(AssertionError, match='counted no sample'):  # batches without the choice metainfo
@@ -230,3 +267,28 @@ def test_contract_checks_catch_broken_implementations():
                       target='optim_wrapper.optimizer.param_groups.*.weight_decay', transform='exp')
     with pytest.raises(AssertionError, match='depend on the generator only'):
         check_ohl_space(space, toy_runner())
+
+
+class _AlwaysCopyZero(_WrongWay):
+    """Credits copy 0 whatever the rewards: passed the check with rewards [1, 0] only."""
+
+    def step(self, stats, rewards):
+        return self._inner.step(stats, [1.0] + [0.0] * (len(rewards) - 1))
+
+
+class _ThetaNotSaved(_WrongWay):
+    """Saves the optimiser and baseline but not θ: OHLHook restores controllers only, so θ was lost on resume."""
+
+    def step(self, stats, rewards):
+        return self._inner.step(stats, rewards)
+
+    def state_dict(self):
+        state = dict(self._inner.state_dict())
+        state.pop('distribution', None)
+        return state
+
+    def load_state_dict(self, state):
+        full = dict(self._inner.state_dict())
+        full.update(state)
+        self._inner.load_state_dict(full)
+

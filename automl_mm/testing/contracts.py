@@ -83,6 +83,11 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+def _all_zero(t: torch.Tensor) -> bool:
+    """Every entry exactly 0 (a NaN is not zero: ``not (nan > 0)`` used to pass for it)."""
+    return bool(torch.isfinite(t).all()) and int(torch.count_nonzero(t)) == 0
+
+
 # ------------------------------------------------------------------------------------------------- OHL
 def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: int = 0) -> BaseDistribution:
     """Check an OHL distribution (``SAMPLERS``) against :class:`~automl_mm.ohl.base.BaseDistribution`.
@@ -112,6 +117,11 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
     batch = dist.sample(generator=_generator(seed), n=n)
     _check(_equal(batch, dist.sample(generator=_generator(seed), n=n)), dist,
            'sample(generator, n) must depend on the generator only (same seed, same batch)')
+    _check(not _equal(dist.sample(generator=_generator(seed), n=64), dist.sample(generator=_generator(seed + 7),
+                                                                                 n=64)), dist,
+           'sample(generator, n) must draw from the generator (two seeds gave the same 64 samples: every copy '
+           'would draw the same)')
+    _check_frequencies(dist, seed)
     one = dist.sample(generator=_generator(seed + 1))
     lp_one = dist.log_prob(one)
     _check(torch.is_tensor(lp_one) and lp_one.dim() == 0 and bool(torch.isfinite(lp_one)), dist,
@@ -138,8 +148,8 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
     grads = dist.grad_mean_log_prob(torch.zeros(size, dtype=torch.float64))
     _check(len(grads) == len(params) and all(g.shape == p.shape for g, p in zip(grads, params)), dist,
            'grad_mean_log_prob must return one tensor per parameter, shaped like it')
-    _check(all(not bool(g.abs().max() > 0) for g in grads if g.numel()), dist,
-           'grad_mean_log_prob of empty statistics must be zero')
+    _check(all(_all_zero(g) for g in grads if g.numel()), dist,
+           'grad_mean_log_prob of empty statistics must be zero (finite)')
     if params:
         expected = torch.autograd.grad(dist.log_prob(batch).mean(), params, allow_unused=True)
         expected = [torch.zeros_like(p) if e is None else e for e, p in zip(expected, params)]
@@ -159,16 +169,42 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
     state = copy.deepcopy(dist.state_dict())
     before = dist.log_prob(batch).detach().clone()
     ids = [id(p) for p in params]
+    saved = [p.detach().clone() for p in params]
+    noise = _generator(seed + 3)
     with torch.no_grad():
-        for p in params:
-            p.add_(0.25)
+        for p in params:  # not a constant shift: a softmax ignores those, and a no-op load would pass
+            p.add_(0.25 + torch.rand(p.shape, generator=noise, dtype=p.dtype))
     dist.project_()
     dist.load_state_dict(copy.deepcopy(state))
     _check([id(p) for p in dist.parameters()] == ids, dist,
            'load_state_dict must copy into the existing parameter tensors (an optimiser points at them)')
+    _check(all(torch.equal(p.detach(), q) for p, q in zip(dist.parameters(), saved)), dist,
+           'load_state_dict(state_dict()) must restore every parameter exactly')
     _check(torch.equal(dist.log_prob(batch).detach(), before), dist,
            'load_state_dict(state_dict()) must restore the distribution exactly')
     return dist
+
+
+def _check_frequencies(dist: BaseDistribution, seed: int, n: int = 4000, max_choices: int = 64) -> None:
+    """A discrete distribution (``probs()``) of at most ``max_choices`` choices, its parameters moved off their
+    start by seeded noise, must draw its flat indices with frequencies near ``probs()`` (total variation < 0.1; about
+    0.05 is what n = 4000 draws give for 64 choices): a sampler that ignores the parameters draws other ones."""
+    probs_fn = getattr(dist, 'probs', None)
+    if probs_fn is None or len(probs_fn()) > max_choices:
+        return
+    state = copy.deepcopy(dist.state_dict())
+    noise = _generator(seed + 5)
+    with torch.no_grad():
+        for p in dist.parameters():
+            p.add_(2.0 * torch.randn(p.shape, generator=noise, dtype=p.dtype))
+    dist.project_()
+    probs = probs_fn().to(torch.float64)
+    draws = torch.as_tensor(dist.sample(generator=_generator(seed + 11), n=n)).reshape(-1).long()
+    freq = torch.bincount(draws, minlength=len(probs)).to(torch.float64) / n
+    tv = 0.5 * float((freq - probs).abs().sum())
+    dist.load_state_dict(state)
+    _check(tv < 0.1, dist, f'sample() must draw from probs(): {n} draws differ from them by total variation '
+           f'{tv:.3f}')
 
 
 def _check_grad_entropy(dist: BaseDistribution, params: list[torch.Tensor], step: float = 1e-6) -> None:
@@ -242,6 +278,12 @@ def check_controller(controller: dict, distribution: dict, n: int = 16, seed: in
     if not torch.equal(stats[0], stats[1]):
         _check(_log_prob_gap(dist, better, worse) > gap, ctrl,
                'a step with rewards [1, 0] must make copy 0\'s samples more likely relative to copy 1\'s')
+        # and the other way round: a controller that always credits copy 0, or sorts the rewards, passed the above
+        other, other_dist = make()
+        other.step([s.clone() for s in stats], [0.0, 1.0])
+        _check(_log_prob_gap(other_dist, better, worse) < gap, ctrl,
+               'a step with rewards [0, 1] must make copy 1\'s samples more likely relative to copy 0\'s (the '
+               'rewards must be matched to the statistics in order)')
 
     twin, twin_dist = make()
     twin.step([s.clone() for s in stats], rewards)
@@ -249,13 +291,14 @@ def check_controller(controller: dict, distribution: dict, n: int = 16, seed: in
            'step must be deterministic given its inputs (ranks must stay bitwise identical)')
 
     resumed, resumed_dist = make()
-    resumed_dist.load_state_dict(copy.deepcopy(dist.state_dict()))
+    # only the controller's state, as OHLHook saves and restores it: θ must be part of it
     resumed.load_state_dict(copy.deepcopy(ctrl.state_dict()))
     later = [stats[1].clone(), stats[0].clone()]
     ctrl.step([s.clone() for s in later], [0.2, 0.7])
     resumed.step([s.clone() for s in later], [0.2, 0.7])
     _check(all(torch.equal(a, b) for a, b in zip(dist.parameters(), resumed_dist.parameters())), ctrl,
-           'a controller resumed from state_dict() must take the same next step as the uninterrupted one')
+           'a controller resumed from its state_dict() alone (OHLHook saves nothing else) must hold the same θ and '
+           'take the same next step as the uninterrupted one')
     return ctrl
 
 
@@ -305,7 +348,7 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     stats = space.trunk_stats()
     _check(torch.is_tensor(stats) and stats.dtype == torch.float64 and tuple(stats.shape) == (size,), space,
            f'trunk_stats() must be a float64 vector of length distribution.stats_size()={size}')
-    _check(not bool(stats.abs().max() > 0), space, 'trunk_stats() must be zero after reset_stats()')
+    _check(_all_zero(stats), space, 'trunk_stats() must be zero after reset_stats()')
 
     space.begin_segment(runner, 0)
     space.begin_trunk(runner, 0, _generator(seed))
@@ -328,7 +371,7 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     stale = space.stale_count()
     _check(isinstance(stale, int) and stale >= 0, space, f'stale_count() must be an int >= 0, got {stale!r}')
     space.reset_stats()
-    _check(not bool(space.trunk_stats().abs().max() > 0) and space.stale_count() == 0, space,
+    _check(_all_zero(space.trunk_stats()) and space.stale_count() == 0, space,
            'reset_stats() must zero the statistics and the stale count')
 
     fragment = space.export_fragment()
