@@ -268,6 +268,36 @@ def test_contract_checks_catch_broken_implementations():
     with pytest.raises(AssertionError, match='depend on the generator only'):
         check_ohl_space(space, toy_runner())
 
+    class _AppliesAnother(AttributeSpace):  # records one sample, writes another
+        def apply(self, sample, runner=None):
+            super().apply(sample, runner)
+            for path in self.targets:
+                set_attribute(runner, path, 0.5)
+
+    class _RankSeeded(AttributeSpace):  # the ranks of a copy draw different samples
+        def setup(self, runner, layout, seed):
+            super().setup(runner, layout, seed)
+            self._offset = layout.rank_in_copy
+
+        def begin_trunk(self, runner, trunk, generator):
+            for _ in range(self._offset):
+                generator.seed()
+            super().begin_trunk(runner, trunk, generator)
+
+    from automl_mm.ohl.attributes import set_attribute
+
+    wd = 'optim_wrapper.optimizer.param_groups.*.weight_decay'
+    for broken, match in ((_AppliesAnother, 'the recorded sample must be the one applied'),
+                          (_RankSeeded, 'must not depend on the rank')):
+        SEARCH_SPACES.register_module(module=broken, force=True)
+        try:
+            with pytest.raises(AssertionError, match=match):
+                check_ohl_space(dict(type=broken.__name__, distribution=dict(type='DiagGaussian', mean=[-9.0],
+                                                                             std=1.0),
+                                     target=wd, transform='exp'), toy_runner())
+        finally:
+            SEARCH_SPACES.module_dict.pop(broken.__name__)
+
 
 class _AlwaysCopyZero(_WrongWay):
     """Credits copy 0 whatever the rewards: passed the check with rewards [1, 0] only."""

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -81,6 +82,15 @@ def _take(batch: Any, index: slice) -> Any:
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal values, or equal to float64 rounding (lists / tensors element-wise)."""
+    try:
+        return bool(np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=1e-9,
+                                atol=0.0))
+    except (TypeError, ValueError):
+        return a == b
 
 
 def _all_zero(t: torch.Tensor) -> bool:
@@ -334,8 +344,10 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     """
     from mmengine.config import Config
 
+    from automl_mm.ohl.attributes import get_attribute
     from automl_mm.ohl.copies import CopyLayout
 
+    config = copy.deepcopy(space) if isinstance(space, dict) else None
     space = build_ohl_space(space, 'space')
     space.resolve(runner)
     _check(isinstance(space.name, str) and bool(space.name), space, 'name must be a non-empty str')
@@ -368,6 +380,25 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
         space.begin_trunk(runner, 0, _generator(seed))
         _check(torch.equal(space.trunk_stats(), first), space,
                'per-copy samples must depend on the generator only (all ranks of a copy must agree)')
+        applied = space.applied_values()
+        for path, value in (applied or {}).items():
+            try:
+                held = get_attribute(runner, path)
+            except ValueError:
+                continue  # not an attribute path of this runner: nothing to compare
+            _check(all(_close(v, value) for v in held), space,
+                   f'applied_values() reports {path} = {value!r} but the target holds {held!r} after begin_trunk '
+                   '(the recorded sample must be the one applied)')
+        if isinstance(config, dict):
+            # another rank of the same copy: it must record (and so apply) the same sample
+            twin = build_ohl_space(copy.deepcopy(config), 'space')
+            twin.resolve(runner)
+            twin.setup(runner, CopyLayout(num_copies=1, ranks_per_copy=2, rank=1, world_size=2), seed)
+            twin.reset_stats()
+            twin.begin_trunk(runner, 0, _generator(seed))
+            _check(torch.equal(twin.trunk_stats(), first), space,
+                   'the ranks of one copy must draw the same per-copy sample (it must not depend on the rank)')
+            space.begin_trunk(runner, 0, _generator(seed))  # the target holds this rank's sample again
     stale = space.stale_count()
     _check(isinstance(stale, int) and stale >= 0, space, f'stale_count() must be an int >= 0, got {stale!r}')
     space.reset_stats()
