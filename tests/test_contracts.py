@@ -252,6 +252,18 @@ def test_contract_checks_catch_broken_implementations():
     with pytest.raises(AssertionError, match='depend on the generator only'):
         check_path_sampler(_GlobalRng(), SAMPLER_SPACES[0])
 
+    class _OnePath(UniformPathSampler):  # always the first path
+        def sample(self, generator=None):
+            return next(self.space.completions(()))
+
+    class _IgnoresSeed(UniformPathSampler):  # what PathSamplingHook and the NAS loops call
+        def sample_at(self, seed, iteration):
+            return super().sample_at(0, iteration)
+
+    for broken, match in ((_OnePath, 'must spread over the valid paths'), (_IgnoresSeed, 'depend on the seed')):
+        with pytest.raises(AssertionError, match=match):
+            check_path_sampler(broken(), SAMPLER_SPACES[0])
+
     class _WrongSize(StageAllocationSpace):
         def size(self):
             return super().size() + 1

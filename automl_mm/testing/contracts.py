@@ -498,6 +498,21 @@ def check_path_sampler(sampler: dict | BasePathSampler, space: dict | BasePathSp
         _check(built.sample(path_rng(seed, i)) == path, built,
                'sample(generator) must depend on the generator only (every rank must draw the same path)')
         paths.append(path)
+    if space.size() > 1:
+        _check(len(set(paths)) > 1, built, f'{draws} draws gave one path {paths[0]} of a space of {space.size()}: '
+               'sample() must spread over the valid paths')
+    try:
+        at = [built.sample_at(seed, i) for i in range(draws)]
+    except ValueError:  # a sampler may refuse a space for training (FairPathSampler: constrained spaces)
+        at = None
+    if at is not None:
+        _check(all(isinstance(p, tuple) and space.is_valid(p) for p in at), built,
+               'sample_at must return valid paths')
+        _check(at == [built.sample_at(seed, i) for i in range(draws)], built,
+               'sample_at(seed, iteration) must depend on (seed, iteration) only (every rank runs the same path)')
+        if space.size() > 1:
+            _check(at != [built.sample_at(seed + 1, i) for i in range(draws)], built,
+                   'sample_at must depend on the seed (two seeds drew the same paths at every iteration)')
     prefix = paths[0][:1]
     completed = built.complete(prefix, path_rng(seed, draws))
     _check(completed is None or (completed[:1] == prefix and space.is_valid(completed)), built,
@@ -508,6 +523,9 @@ def check_path_sampler(sampler: dict | BasePathSampler, space: dict | BasePathSp
     if isinstance(sampler, dict):
         resumed = build_path_sampler(copy.deepcopy(sampler), 'sampler')
         resumed.space = space
+        if hasattr(resumed, 'set_pool'):  # a state that differs from the fresh one: the round trip must restore it
+            built.set_pool([paths[0][:1]])
+            paths = [built.sample(path_rng(seed, i)) for i in range(draws)]
         resumed.load_state_dict(copy.deepcopy(built.state_dict()))
         _check(all(resumed.sample(path_rng(seed, i)) == p for i, p in enumerate(paths)), built,
                'a sampler restored from state_dict() must draw what the original draws')
