@@ -68,7 +68,7 @@ def test_readme_plugin_example_builds_from_custom_imports_and_passes_the_contrac
     package.mkdir()
     (package / '__init__.py').write_text('')
     (package / 'lr_space.py').write_text(_readme_block('# my_project/lr_space.py'))
-    config = _readme_block('# my_config.py').replace('...', 'num_copies=1, reward_key="accuracy/top1"')
+    config = _readme_block('# my_config.py')
     (tmp_path / 'my_config.py').write_text(config)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, 'my_project', raising=False)

@@ -23,7 +23,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=50, help='timed runs per entry (the median is kept)')
     parser.add_argument('--warmup', type=int, default=10, help='untimed runs per entry first')
     parser.add_argument('--input-shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
-                        help='network input shape (default: cfg.nas_input_shape)')
+                        help='network input shape (default: the config\'s train_cfg.input_shape, as PCNASLoop reads '
+                             'it, else nas_input_shape)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.backbone.space=pcnas_l')
     return parser.parse_args(argv)
@@ -47,9 +48,9 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
         cfg.merge_from_dict(args.cfg_options)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
-    input_shape = args.input_shape or cfg.get('nas_input_shape')
+    input_shape = args.input_shape or (cfg.get('train_cfg') or {}).get('input_shape') or cfg.get('nas_input_shape')
     if input_shape is None:
-        raise ValueError('give --input-shape N C H W or set nas_input_shape in the config')
+        raise ValueError('give --input-shape N C H W, or set train_cfg.input_shape (or nas_input_shape) in the config')
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'automl_mm')):  # as the runner builds it
         supernet = find_supernet(MODELS.build(cfg.model))
     data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup)
