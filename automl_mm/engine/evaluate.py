@@ -323,8 +323,11 @@ class HeldOutEvaluator:
         if not evaluator_cfg:
             raise ValueError(f'{self.owner} needs {self.evaluator_key} (or a top-level '
                              f'{" / ".join(self.evaluator_keys)}) to score the {self.purpose} split')
-        from .preflight import split_mismatch
+        from .preflight import reads_test_split, split_mismatch
 
+        if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
+            raise ValueError(f'{self.owner}: {loader_key} reads the test split (the one test_dataloader reports); '
+                             f'the {self.purpose} split must be held out of training and never be the test split')
         mismatch = split_mismatch(loader_cfg, evaluator_cfg)
         if mismatch is not None:
             raise ValueError(f'{self.owner} scores {loader_key} ({mismatch[1]}) with {evaluator_key}, whose COCO '

@@ -110,6 +110,32 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | Non
     return None
 
 
+def _split_signature(loader_cfg: Any) -> tuple | None:
+    dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
+    if not isinstance(dataset, dict):
+        return None
+    ann = dataset.get('ann_file')
+    ann = _abs(osp.join(dataset.get('data_root') or '', ann)) if isinstance(ann, str) and ann else None
+    return config_type_name(dataset), dataset.get('data_root'), ann, dataset.get('split')
+
+
+def reads_test_split(loader_cfg: Any, test_loader_cfg: Any) -> bool:
+    """Whether a held-out (reward / search) loader reads the test split: a dataset with ``split='test'``, or the
+    same dataset type, root, annotation file and split as ``test_loader_cfg``'s."""
+    signature = _split_signature(loader_cfg)
+    if signature is None:
+        return False
+    if signature[3] == 'test':
+        return True
+    return signature == _split_signature(test_loader_cfg) and (signature[2] is not None or signature[3] is not None)
+
+
+def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
+    if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
+        raise ConfigCheckError(f'{loader_key} reads the test split (the one test_dataloader reports): rewards and '
+                               'search scores must come from a split held out of training, never from the test split')
+
+
 def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
     found = split_mismatch(loader_cfg, evaluator_cfg)
     if found is not None:
@@ -182,6 +208,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         _check_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
         loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',
                                               held_out_keys('search')[0])
+        _check_not_test(loader, loader_key, cfg)
         _check_split(loader, loader_key, evaluator, where)
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
@@ -225,6 +252,7 @@ def _check_ohl_hook(cfg: Any) -> None:
                                         held_out_keys('reward')[1])
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
                                           held_out_keys('reward')[0])
+    _check_not_test(loader, loader_key, cfg)
     _check_split(loader, loader_key, evaluator, where)
 
 

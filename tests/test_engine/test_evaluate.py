@@ -71,6 +71,12 @@ def test_a_coco_metric_of_another_split_is_refused_when_built():
                               val_evaluator=dict(type='CocoMetric', ann_file='data/x/val.json')))
 
 
+def test_a_held_out_split_that_is_the_test_split_is_refused_when_built():
+    test = dict(batch_size=1, dataset=dict(type='DigitsDataset', split='test'))
+    with pytest.raises(ValueError, match=r'Owner: reward_dataloader reads the test split'):
+        _built('reward', dict(reward_dataloader=test, test_dataloader=test, val_evaluator='e'))
+
+
 def test_seeded_global_rngs_puts_the_cuda_generators_back(monkeypatch):
     """torch.manual_seed reseeds every CUDA generator; only the CPU state was put back, so every later GPU dropout
     mask and on-device sampler replayed the draws of the run's start."""

@@ -63,6 +63,19 @@ def test_a_coco_metric_of_another_split_fails_at_start():
         check_config(cr_nas)
 
 
+def test_a_reward_or_search_split_that_is_the_test_split_fails_at_start():
+    """reward_dataloader.dataset.split='test' ran: the rewards were test accuracy (the best copy's reward equalled
+    the final test top-1), i.e. the search tuned on the test split."""
+    cfg = Config.fromfile(OHL)
+    cfg.reward_dataloader.dataset.split = 'test'
+    with pytest.raises(ConfigCheckError, match=r'reward_dataloader reads the test split'):
+        check_config(cfg)
+    nas = Config.fromfile(PC_NAS)
+    nas.reward_dataloader = nas.test_dataloader  # the search's fallback split
+    with pytest.raises(ConfigCheckError, match=r'reward_dataloader reads the test split'):
+        check_config(nas)
+
+
 def test_nas_metric_key_the_metric_does_not_produce_fails_at_start():
     cfg = Config.fromfile(PC_NAS)
     check_config(cfg)
