@@ -118,8 +118,8 @@ class LiveChoiceTransform(BaseTransform):
         if probs is None:
             probs = [1.0 / num_choices] * num_choices
         probs = np.asarray(probs, dtype=np.float64)
-        if probs.shape != (num_choices,) or (probs < 0).any() or probs.sum() <= 0:
-            raise ValueError(f'probs must be {num_choices} non-negative numbers with a positive sum, got '
+        if probs.shape != (num_choices,) or not np.isfinite(probs).all() or (probs < 0).any() or probs.sum() <= 0:
+            raise ValueError(f'probs must be {num_choices} finite non-negative numbers with a positive sum, got '
                              f'{len(probs) if probs.ndim else probs} values')
         self.fixed_probs = probs / probs.sum()
         self._fixed_cdf = _cdf(self.fixed_probs)

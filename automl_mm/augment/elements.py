@@ -173,4 +173,8 @@ def build_elements(elements: Sequence[tuple | dict] | str | None = None, fill: i
         cfg.setdefault('fill', fill)
         cfg.setdefault('bgr', bgr)
         ops.append(cls(**cfg))
+    names = [op.name for op in ops]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:  # one element twice: uniform pairs gave it twice the mass, and its pairs two probabilities
+        raise ValueError(f'elements lists {repeated} more than once: give each element once')
     return ops

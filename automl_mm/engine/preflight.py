@@ -264,7 +264,11 @@ def _check_reference_allocation(train_cfg: Any) -> None:
     from automl_mm.nas.spaces import StageAllocationSpace
 
     try:
-        StageAllocationSpace(space['stage_choices'], space['total_blocks']).path_of(tuple(reference))
+        built = StageAllocationSpace(space['stage_choices'], space['total_blocks'])
+    except ValueError as err:  # the space itself, named as such (it was blamed on the reference allocation)
+        raise ConfigCheckError(f'train_cfg.stage_space: {err}') from None
+    try:
+        built.path_of(tuple(reference))
     except ValueError as err:
         raise ConfigCheckError(f'train_cfg.reference_allocation: {err}') from None
 

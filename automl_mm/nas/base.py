@@ -45,6 +45,18 @@ def check_distinct(options: Sequence[Any], where: str) -> None:
         raise ValueError(f'{where} lists {repeated[0]!r} more than once in {list(options)}: give each option once')
 
 
+def as_count(value: Any, key: str, minimum: int = 0) -> int:
+    """``value`` as an int >= ``minimum``, or a ``ValueError`` naming ``key``: a float (``2.7`` iterations, a
+    ``1.5``-block stage) used to be truncated by ``int()`` and the search ran on another setting."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f'{key} must be an int, got {value!r}') from None
+    if number < minimum:
+        raise ValueError(f'{key} must be >= {minimum}, got {value!r}')
+    return number
+
+
 def index_path(path: Sequence[Any], owner: str) -> tuple[int, ...]:
     """``path`` as a tuple of option indices; a float, even 1.0, is refused (``int(1.7)`` read it as option 1)."""
     try:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
 
-from .base import BasePathSpace, index_path
+from .base import BasePathSpace, as_count, index_path
 
 Path = tuple[int, ...]
 
@@ -39,10 +39,8 @@ class PartialArchitecturePool:
     """
 
     def __init__(self, space: BasePathSpace, pool_size: int) -> None:
-        if int(pool_size) < 1:
-            raise ValueError(f'pool_size must be >= 1, got {pool_size}')
         self.space = space
-        self.pool_size = int(pool_size)
+        self.pool_size = as_count(pool_size, 'pool_size', 1)
         self.pool: list[Path] = [()]
         self.scores: dict[Path, float] = {}  # the current step's finished candidates
         self.empty: set[Path] = set()  # the current step's candidates whose every evaluation gave no metrics

@@ -14,6 +14,7 @@ Then it writes the result (JSON), a backbone config fragment, and a config that 
 """
 from __future__ import annotations
 
+import math
 import os.path as osp
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS
 
-from .base import build_path_sampler, build_path_space
+from .base import as_count, build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import (
@@ -80,9 +81,19 @@ class CRNASLoop(SearchLoopBase):
                  batches_per_sample: int | None = 1, reference_allocation: Sequence[int] | None = None,
                  flops_tolerance: float = 0.05, flops_input_shape: Sequence[int] = (3, 800, 1333),
                  retrain_config: str | None = None, metric_key: str = 'coco/bbox_mAP', **kwargs) -> None:
-        if int(stage_iters) < 0 or int(spatial_iters) < 0:  # a negative one shortened the other phase silently
-            raise ValueError(f'train_cfg.stage_iters / spatial_iters must be >= 0, got {stage_iters} / '
-                             f'{spatial_iters}')
+        # a negative one shortened the other phase silently, a float was truncated
+        stage_iters = as_count(stage_iters, 'train_cfg.stage_iters')
+        spatial_iters = as_count(spatial_iters, 'train_cfg.spatial_iters')
+        if max_stage_candidates is not None:
+            as_count(max_stage_candidates, 'train_cfg.max_stage_candidates', 1)
+        if isinstance(flops_tolerance, bool) or not isinstance(flops_tolerance, (int, float)) \
+                or not math.isfinite(flops_tolerance):
+            raise ValueError(f'train_cfg.flops_tolerance must be a finite number, got {flops_tolerance!r}')
+        shape = list(flops_input_shape) if isinstance(flops_input_shape, (list, tuple)) else None
+        if shape is None or len(shape) != 3:
+            raise ValueError(f'train_cfg.flops_input_shape must be (C, H, W), got {flops_input_shape!r}')
+        for v in shape:
+            as_count(v, f'train_cfg.flops_input_shape ({flops_input_shape})', 1)
         check_scoring_counts(num_samples, batches_per_sample)
         check_schedule_span(runner.cfg.get('param_scheduler'), int(stage_iters) + int(spatial_iters),
                             f'stage_iters={int(stage_iters)} + spatial_iters={int(spatial_iters)}')
@@ -95,7 +106,8 @@ class CRNASLoop(SearchLoopBase):
         if dilation_space is not None and dilation_choices is not None:
             raise ValueError('train_cfg: give dilation_space or its shorthand dilation_choices, not both')
         self.dilation_space: DilationSpace = build_path_space(
-            dilation_space or dict(type='DilationSpace', choices=tuple(dilation_choices or (1, 2, 3))),
+            dilation_space or dict(type='DilationSpace',
+                                   choices=tuple((1, 2, 3) if dilation_choices is None else dilation_choices)),
             'train_cfg.dilation_space')
         sampler = sampler or dict(type='UniformPathSampler')
         self.stage_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
@@ -116,7 +128,7 @@ class CRNASLoop(SearchLoopBase):
         self.flops_tolerance = float(flops_tolerance)
         self.flops_input_shape = (1, *[int(v) for v in flops_input_shape])
         self.retrain_config = check_retrain_config(retrain_config)
-        reference = tuple(reference_allocation or self.backbone.active_stage_blocks)
+        reference = tuple(self.backbone.active_stage_blocks if reference_allocation is None else reference_allocation)
         try:
             self.reference_path = self.stage_space.path_of(reference)
         except ValueError as err:

@@ -30,7 +30,7 @@ from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, fixe
 from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 
-from .base import BasePathSpace
+from .base import BasePathSpace, as_count
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, recalibrate_bn
@@ -89,7 +89,7 @@ class SearchLoopBase(IterBasedTrainLoop):
                  out_dir: str = 'search') -> None:
         super().__init__(runner, dataloader, max_iters=max(int(max_iters), 1), val_interval=10**12)
         self.metric_key = metric_key
-        self.bn_recalibration_batches = int(bn_recalibration_batches)
+        self.bn_recalibration_batches = as_count(bn_recalibration_batches, 'train_cfg.bn_recalibration_batches')
         self.checkpoint_interval_s = float(checkpoint_interval_s)
         self.seed = int(seed) if seed is not None else run_seed(runner)  # rank 0's: paths must agree
         self.out_dir = osp.join(runner.work_dir, out_dir)

@@ -14,7 +14,7 @@ from mmengine.logging import print_log
 from automl_mm.registry import LOOPS, SAMPLERS
 from automl_mm.utils.scope import build_in_scope
 
-from .base import build_path_space
+from .base import as_count, build_path_space
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import (
@@ -67,8 +67,8 @@ class PCNASLoop(SearchLoopBase):
         self.space = build_path_space(space or dict(type='LayerwiseSpace'), 'train_cfg.space')
         self.supernet = self.space.bind(runner.model)
         num_layers = self.space.num_decisions
-        if int(stage_iters) < 0 or int(warmup_iters) < 0:
-            raise ValueError(f'stage_iters / warmup_iters must be >= 0, got {stage_iters} / {warmup_iters}')
+        stage_iters = as_count(stage_iters, 'train_cfg.stage_iters')
+        warmup_iters = as_count(warmup_iters, 'train_cfg.warmup_iters')
         check_scoring_counts(num_samples, batches_per_sample)
         total_iters = int(warmup_iters) + num_layers * int(stage_iters)
         check_schedule_span(runner.cfg.get('param_scheduler'), total_iters,

@@ -19,7 +19,7 @@ from torch import nn
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.scope import build_in_scope  # noqa: F401  (re-exported: its former home)
 
-from .base import BasePathSpace, check_distinct, find_supernet  # noqa: F401  (re-exported: their former home)
+from .base import BasePathSpace, as_count, check_distinct, find_supernet  # noqa: F401  (re-exported: their former home)
 
 
 @SEARCH_SPACES.register_module()
@@ -72,9 +72,8 @@ class StageAllocationSpace(BasePathSpace):
     def __init__(self, stage_choices: Sequence[Sequence[int]], total_blocks: int) -> None:
         super().__init__(stage_choices)
         for i, opts in enumerate(self.options):
-            if any(int(v) < 1 for v in opts):
-                raise ValueError(f'stage_choices[{i}] = {opts}: every stage needs at least one block')
-        self.total_blocks = int(total_blocks)
+            self.options[i] = [as_count(v, f'stage_choices[{i}] ({opts}): a block count', 1) for v in opts]
+        self.total_blocks = as_count(total_blocks, 'total_blocks', 1)
         # the block counts stages i.. can add up to: min/max bounds alone took gaps in the choices for reachable
         # sums (ResNet-50's [1, 1, 2] "could complete" though no allocation of 16 blocks starts with it)
         self._reach: list[set[int]] = [{0}]
@@ -135,10 +134,10 @@ class DilationSpace(BasePathSpace):
     supernet_methods = ('set_dilations', )
 
     def __init__(self, choices: Sequence[int] = (1, 2, 3), num_blocks: int | None = None) -> None:
-        if not choices or any(int(c) < 1 for c in choices):
+        if not choices:
             raise ValueError(f'DilationSpace choices must be dilations >= 1, got {choices}')
-        check_distinct([int(c) for c in choices], 'DilationSpace choices')
-        self.choices = [int(c) for c in choices]
+        self.choices = [as_count(c, f'DilationSpace choices ({list(choices)}): a dilation', 1) for c in choices]
+        check_distinct(self.choices, 'DilationSpace choices')
         super().__init__([self.choices] * num_blocks if num_blocks else None)
 
     def bind(self, model: nn.Module) -> nn.Module:

@@ -81,6 +81,18 @@ def _trunk(runner: Any, trunk_epochs: int | None, trunk_iters: int | None) -> tu
     return trunk_epochs * len(runner.train_dataloader), f'trunk_epochs={trunk_epochs}'
 
 
+def check_trunk_fits(runner: Any, trunk_epochs: int | None, trunk_iters: int | None) -> None:
+    """Refuse a trunk longer than the whole run (the run was one partial trunk: one controller step, silently).
+
+    Raises:
+        ValueError: naming the OHL trunk key and the run's length.
+    """
+    length, key = _trunk(runner, trunk_epochs, trunk_iters)
+    if length > runner.max_iters:
+        raise ValueError(f'OHLHook({key}) gives trunks of {length} iterations but the run has {runner.max_iters} '
+                         '(train_cfg): it would be one partial trunk, one controller step. Shorten the trunks')
+
+
 def check_accumulation(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None) -> None:
     """Refuse gradient accumulation whose windows straddle trunk ends, in a run with several copies.
 

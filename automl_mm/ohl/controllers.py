@@ -87,6 +87,9 @@ class REINFORCE(BaseController):
         optimizer = dict(type='Adam', lr=0.05, betas=(0.5, 0.999)) if optimizer is None else optimizer
         if not isinstance(optimizer, dict) or 'type' not in optimizer or 'params' in optimizer:
             raise ValueError(f"optimizer must be a config dict with 'type' and without 'params', got {optimizer!r}")
+        lr = optimizer.get('lr', 1.0)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+            raise ValueError(f'optimizer.lr must be a finite number > 0 (theta would never move), got {lr!r}')
         self.distribution = distribution
         self.optimizer = build_in_scope(OPTIMIZERS, dict(optimizer, params=params))
         if self.optimizer.defaults.get('maximize'):

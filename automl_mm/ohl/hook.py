@@ -22,6 +22,7 @@ outputs in :mod:`.report`.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +41,7 @@ from .checks import (
     check_accumulation,
     check_checkpoint_schedule,
     check_train_setup,
+    check_trunk_fits,
     check_val_schedule,
     validates_after,
 )
@@ -152,6 +154,16 @@ class OHLHook(Hook):
                 raise ValueError(f'{name} must be a positive integer, got {value!r}')
         if not spaces:
             raise ValueError('OHLHook needs at least one space in spaces')
+        if not isinstance(reward_key, str) or not reward_key:
+            raise ValueError(f'OHLHook.reward_key must be a metric name, e.g. \'accuracy/top1\', got {reward_key!r}')
+        if worst_reward is not None and (isinstance(worst_reward, bool) or not isinstance(worst_reward, (int, float))
+                                         or not math.isfinite(worst_reward)):
+            raise ValueError(f'OHLHook.worst_reward must be None or a finite number, got {worst_reward!r}')
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f'OHLHook.seed must be None or an int, got {seed!r}')  # 1.7 was read as 1
+        for name, value in (('verify_sync', verify_sync), ('plot', plot)):
+            if not isinstance(value, bool):  # 'False' in a config file is truthy
+                raise ValueError(f'OHLHook.{name} must be True or False, got {value!r}')
         check_copy_counts(num_copies, ranks_per_copy)
         self.num_copies, self.ranks_per_copy = num_copies, ranks_per_copy
         self.layout = None  # the runner's CopyLayout, taken in before_train
@@ -202,6 +214,7 @@ class OHLHook(Hook):
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
         check_train_setup(runner, self.layout, self.trunk_epochs)
         check_accumulation(runner, self.layout, self.trunk_epochs, self.trunk_iters)
+        check_trunk_fits(runner, self.trunk_epochs, self.trunk_iters)
         if self.seed is None:  # not restored by a resume: the run's seed (randomness.seed), rank 0's on every rank
             self.seed = run_seed(runner)
         check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters, self.broadcast_interval)
@@ -210,6 +223,10 @@ class OHLHook(Hook):
         # the clean BN batches are the same every trunk and on every rank: loaded once here
         self.scorer.build(runner, self.layout.ranks_per_copy)
         self._resolve_spaces(runner)
+        if self.layout.num_copies == 1 and any(getattr(c, 'baseline_type', None) == 'mean' and
+                                               not getattr(c, 'entropy_weight', 0) for c in self.controllers):
+            runner.logger.warning('OHL: one copy with the controller\'s mean baseline: every advantage is 0 and '
+                                  'theta will not move. Use several copies, or baseline=\'moving_average\'')
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
         OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk

@@ -76,6 +76,15 @@ def test_a_reward_or_search_split_that_is_the_test_split_fails_at_start():
         check_config(nas)
 
 
+def test_a_bad_stage_space_is_named_as_the_stage_space():
+    """Every stage_space error was reported as train_cfg.reference_allocation."""
+    cfg = Config.fromfile(CR_NAS)
+    cfg.train_cfg.stage_space = dict(stage_choices=[[1, 2]] * 4, total_blocks=30)
+    cfg.train_cfg.reference_allocation = (2, 2, 2, 2)
+    with pytest.raises(ConfigCheckError, match=r'train_cfg\.stage_space: total_blocks=30 is out of reach'):
+        check_config(cfg)
+
+
 def test_nas_metric_key_the_metric_does_not_produce_fails_at_start():
     cfg = Config.fromfile(PC_NAS)
     check_config(cfg)

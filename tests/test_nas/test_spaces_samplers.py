@@ -61,6 +61,16 @@ def test_repeated_options_and_float_indices_are_refused():
     assert space.check_path((np.int64(0), 2)) == (0, 2)
     with pytest.raises(ValueError, match='option indices'):
         PoolPathSampler().set_pool([(0.0, )])
+    # floats where counts go were truncated: a 1.5-block stage became 1 (19 allocations became 13)
+    with pytest.raises(ValueError, match=r'stage_choices\[0\] .*a block count must be an int'):
+        StageAllocationSpace([[1.5, 2, 3]] + [[1, 2, 3]] * 3, total_blocks=8)
+    with pytest.raises(ValueError, match='total_blocks must be an int'):
+        StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8.9)
+    with pytest.raises(ValueError, match='a dilation must be an int'):
+        DilationSpace(choices=(1, 2.7))
+    from automl_mm.nas.beam import PartialArchitecturePool
+    with pytest.raises(ValueError, match='pool_size must be an int'):
+        PartialArchitecturePool(space, 2.5)
 
 
 def test_uniform_sampler_is_uniform_over_valid_paths():

@@ -668,3 +668,38 @@ def test_an_iteration_loop_with_workers_draws_from_theta(tmp_path, persistent):
     with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
         history = json.load(f)
     assert all(h['samples']['autoaug'][0] > 0 for h in history)
+
+
+def test_settings_that_learn_nothing_or_something_else_are_refused_when_built():
+    """Each was accepted: theta never moved (controller lr 0), a run was one partial trunk, a seed of 1.7 was read as
+    1, 'False' in a config file switched a check on, NaN fixed probabilities drew choice 0 for every image, and
+    an element listed twice got two probabilities and twice the uniform mass."""
+    from automl_mm.augment import FixedAutoAugment, OHLRandomChoice
+    from automl_mm.augment.elements import build_elements
+    from automl_mm.ohl import OHLHook
+    from automl_mm.ohl.checks import check_trunk_fits
+    from automl_mm.ohl.controllers import REINFORCE
+    from automl_mm.ohl.distributions import Categorical
+
+    space = [dict(type='PipelineChoiceSpace', key='aug')]
+    for kwargs, match in ((dict(reward_key=None), 'reward_key must be a metric name'),
+                          (dict(worst_reward=float('nan')), 'worst_reward must be None or a finite number'),
+                          (dict(seed=1.7), 'seed must be None or an int'),
+                          (dict(verify_sync='False'), 'verify_sync must be True or False'),
+                          (dict(plot='no'), 'plot must be True or False')):
+        with pytest.raises(ValueError, match=match):
+            OHLHook(spaces=space, num_copies=1, trunk_epochs=1, **{'reward_key': 'acc', **kwargs})
+    with pytest.raises(ValueError, match=r'optimizer.lr must be a finite number > 0'):
+        REINFORCE(Categorical(2), optimizer=dict(type='Adam', lr=0.0))
+    runner = SimpleNamespace(max_iters=4, train_dataloader=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match=r'trunk_epochs=5\) gives trunks of 20 iterations but the run has 4'):
+        check_trunk_fits(runner, 5, None)
+    check_trunk_fits(runner, 1, None)
+    with pytest.raises(ValueError, match=r"lists \['Rotate\(10\)'\] more than once"):
+        build_elements([('Rotate', 10), ('Invert', None), ('Rotate', 10)])
+    for bad in ([float('nan'), 0.3, 0.3, 0.4], [float('inf'), 1, 1, 1]):
+        with pytest.raises(ValueError, match='finite non-negative'):
+            OHLRandomChoice([[], [], [], []], key='aug', probs=bad)
+    with pytest.raises(ValueError, match='finite non-negative'):
+        FixedAutoAugment(elements=[('Rotate', 10), ('Invert', None)], probs=[float('nan'), 1, 1, 1])
+
