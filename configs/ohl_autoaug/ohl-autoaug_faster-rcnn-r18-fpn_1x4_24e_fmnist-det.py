@@ -4,8 +4,8 @@
 # 18 with Identity, 324 pairs) and rewards on a 200-image reward split. Chosen without the test split: in this
 # regime uniform pairs of these 18 beat flip as one model on the val split (0.250 against 0.238 box mAP, 2 seeds)
 # while uniform pairs of the paper's 36 lost 0.04 to it, and with 4 copies the search over the 18 reached a
-# best-copy reward of 0.268 against 0.234 over the 36 (seed 0). Over 2 seeds this search has NOT beaten 4-copy uniform
-# pairs of the same 18 (test box mAP 0.230 +- 0.030 against 0.239 +- 0.008; README, Detection).
+# best-copy reward of 0.268 against 0.234 over the 36 (seed 0). Over 3 seeds this search has NOT beaten 4-copy uniform
+# pairs of the same 18 (test box mAP 0.234 +- 0.022 against 0.240 +- 0.006; README, Detection).
 # Data: a set with a 200-image reward split and a 500-image test split (no download; the Fashion-MNIST idx files):
 #   python tools/data/generate_fmnist_det.py data/fmnist_det_r200 --num-reward 200 --num-test 500
 # This leaf is what `python benchmarks/autoaug_det.py --arms ohl --elements randaugment --epochs 24

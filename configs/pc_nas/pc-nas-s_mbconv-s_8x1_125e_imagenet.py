@@ -3,8 +3,8 @@
 # constrains its GPU latency instead). 20 + 21 x 5 = 125 epochs. The limit is in the units of the FLOPs table it is
 # checked against (automl_mm.nas.latency.count_flops: mmengine's FlopAnalyzer, which adds batch norm to the
 # multiply-adds, over the backbone without the classifier): MobileNetV2-1.4's features count 599.55M there
-# (count_flops(torchvision.models.mobilenet_v2(width_mult=1.4).features, (1, 3, 224, 224)): 580.40M of convolution
-# multiply-adds + 19.15M of batch norm), its published 585M multiply-adds include the classifier. Until the
+# (count_flops(torchvision.models.mobilenet_v2(width_mult=1.4).features.eval(), (1, 3, 224, 224)): 580.40M of
+# convolution multiply-adds + 19.15M of batch norm, in eval mode as the search's table), its published 585M multiply-adds include the classifier. Until the
 # twenty-second session the limit was 585e6, about 568M of convolution in these units. The space holds no exact
 # MobileNetV2-1.4: its first mixed layer expands the 48-channel stem at 112 x 112 where MobileNetV2 has a t = 1 block,
 # so its MobileNetV2-like path (k3e6 in 2/3/4/3/3/1 layers per stage, skip elsewhere) counts 731M.
