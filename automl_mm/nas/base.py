@@ -49,6 +49,8 @@ def as_count(value: Any, key: str, minimum: int = 0) -> int:
     """``value`` as an int >= ``minimum``, or a ``ValueError`` naming ``key``: a float (``2.7`` iterations, a
     ``1.5``-block stage) used to be truncated by ``int()`` and the search ran on another setting."""
     try:
+        if isinstance(value, bool):
+            raise TypeError
         number = operator.index(value)
     except TypeError:
         raise ValueError(f'{key} must be an int, got {value!r}') from None

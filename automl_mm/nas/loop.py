@@ -334,12 +334,9 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
 def check_scoring_counts(num_samples: Any, batches_per_sample: Any) -> None:
     """Refuse completion / batch counts that score nothing, naming the ``train_cfg`` key (a count <= 0 crashed later
     in ``torch.stack``, or scored every candidate -inf and blamed the cost limit)."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f'train_cfg.num_samples must be an int >= 1 (completions per candidate), got {num_samples!r}')
-    if batches_per_sample is not None and (isinstance(batches_per_sample, bool)
-                                           or not isinstance(batches_per_sample, int) or batches_per_sample < 1):
-        raise ValueError('train_cfg.batches_per_sample must be None (the whole split) or an int >= 1, got '
-                         f'{batches_per_sample!r}')
+    as_count(num_samples, 'train_cfg.num_samples', 1)
+    if batches_per_sample is not None:  # None: the whole split
+        as_count(batches_per_sample, 'train_cfg.batches_per_sample', 1)
 
 
 def warn(msg: str) -> None:
