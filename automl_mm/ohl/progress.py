@@ -19,23 +19,38 @@ def _clock(seconds: float) -> str:
         else f'{seconds // 60}:{seconds % 60:02d}'
 
 
+def _reward_digits(rewards: list[float]) -> int:
+    """Decimals that show a reward's differences: 2 for percentages (accuracy 81.25), 4 for readings below 1 in
+    magnitude (a COCO mAP of 0.2345, a mean log-likelihood of -0.3512)."""
+    finite = [abs(r) for r in rewards if r == r and abs(r) != float('inf')]
+    return 2 if finite and max(finite) >= 1 else 4
+
+
 def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: float | None) -> str:
     """The progress line of one OHL history record (see ``OHLHook.history``).
+
+    The trunk is named by its index, 0-based as in the history, the ``OHL trunk k`` log lines and the files of
+    ``OHLReportHook``; ``(k+1/T)`` counts the trunks done out of the run's ``T``. Rewards below 1 in magnitude (a
+    COCO mAP) get 4 decimals, percentages 2.
 
     Examples:
         >>> rec = dict(trunk=4, rewards=[81.0, 83.5], best=1, distributions={'autoaug': {'entropy': 7.1234}})
         >>> print(progress_line(rec, 20, 65.0, 260.0).replace(' | ', chr(10) + '  | '))
-        OHL progress trunk 5/20
+        OHL progress trunk 4 (5/20)
           | reward best 83.50 (copy 1), mean 82.25
           | entropy autoaug 7.123
           | 1:05 elapsed, ETA 4:20
+        >>> print(progress_line(dict(trunk=0, rewards=[0.2345, 0.2101], best=0, distributions={}), None, 5, None))
+        OHL progress trunk 0 | reward best 0.2345 (copy 0), mean 0.2223 | 0:05 elapsed
     """
     rewards = record['rewards']
     best = record['best']
+    digits = _reward_digits(rewards)
     entropies = ', '.join(f'{name} {d["entropy"]:.3f}' for name, d in record['distributions'].items()
                           if d.get('entropy') is not None)
-    parts = [f'{PREFIX} trunk {record["trunk"] + 1}' + (f'/{num_trunks}' if num_trunks else ''),
-             f'reward best {rewards[best]:.2f} (copy {best}), mean {sum(rewards) / len(rewards):.2f}']
+    trunk = record['trunk']
+    parts = [f'{PREFIX} trunk {trunk}' + (f' ({trunk + 1}/{num_trunks})' if num_trunks else ''),
+             f'reward best {rewards[best]:.{digits}f} (copy {best}), mean {sum(rewards) / len(rewards):.{digits}f}']
     if entropies:
         parts.append(f'entropy {entropies}')
     parts.append(f'{_clock(elapsed)} elapsed' + (f', ETA {_clock(eta)}' if eta is not None else ''))
@@ -44,14 +59,14 @@ def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: flo
 
 @HOOKS.register_module()
 class OHLProgressHook(Hook):
-    """Log one line per OHL trunk on the main process: trunk t/T, best and mean reward, the best copy, each
+    """Log one line per OHL trunk on the main process: trunk k (k+1/T), best and mean reward, the best copy, each
     space's entropy and the time left (elapsed x remaining iterations / done iterations).
 
     Put it after an ``OHLHook`` in ``custom_hooks``; it reads that hook's history. Every line starts with
     :data:`PREFIX`, so a console can be cut down to them (``make demo`` does; the log file keeps everything).
 
     Args:
-        interval: log every ``interval``-th trunk (trunks ``interval``, ``2 * interval``, ...) and the run's last
+        interval: log every ``interval``-th trunk (indices ``interval - 1``, ``2 * interval - 1``, ...) and the run's last
             one, as mmengine's ``LoggerHook`` logs every ``interval`` iterations; 1 (default): every trunk.
 
     Raises:

@@ -23,7 +23,7 @@ def test_tiny_fashion_mnist_run_reports_each_trunk_and_exports_the_policy(tmp_pa
                     'train_dataloader.dataset.samples_per_class=6', 'reward_dataloader.dataset.max_samples=60',
                     'val_dataloader.dataset.max_samples=60', 'test_dataloader.dataset.max_samples=60')
     progress = [line for line in proc.stdout.splitlines() if 'OHL progress' in line]
-    assert [line.split('OHL progress ')[1].split(' |')[0] for line in progress] == ['trunk 1/2', 'trunk 2/2']
+    assert [line.split('OHL progress ')[1].split(' |')[0] for line in progress] == ['trunk 0 (1/2)', 'trunk 1 (2/2)']
     assert 'entropy autoaug' in progress[-1] and 'ETA' in progress[-1]
     for name in ('distribution_autoaug.png', 'rewards.png', 'probs_autoaug.npz'):
         assert osp.getsize(osp.join(work, 'ohl', name)) > 0

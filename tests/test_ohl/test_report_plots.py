@@ -167,7 +167,7 @@ def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy
     hook.after_train_epoch(runner)
     hook.after_train_iter(runner, 10)  # the same trunk is not reported twice
     assert len(lines) == 1
-    assert lines[0].startswith('OHL progress trunk 1/4 | reward best 72.50 (copy 1), mean 71.25 | '
+    assert lines[0].startswith('OHL progress trunk 0 (1/4) | reward best 72.50 (copy 1), mean 71.25 | '
                                'entropy autoaug 7.160 | 0:00 elapsed, ETA 0:00')
 
 
@@ -187,7 +187,7 @@ def test_progress_hook_with_an_interval_logs_every_nth_trunk_and_the_last():
         runner.iter = 10 * trunk + 10
         hook.after_train_epoch(runner)
     assert [line.split(' | ')[0] for line in lines] == [
-        'OHL progress trunk 3/7', 'OHL progress trunk 6/7', 'OHL progress trunk 7/7']
+        'OHL progress trunk 2 (3/7)', 'OHL progress trunk 5 (6/7)', 'OHL progress trunk 6 (7/7)']
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match='interval must be a positive number of trunks'):
             OHLProgressHook(interval=bad)
@@ -242,3 +242,18 @@ def test_a_failed_export_leaves_the_previous_final_policy_whole(tmp_path):
         report.write(history, [good, bad], step=3)
     assert open(path).read() == before
     assert not [n for n in os.listdir(osp.dirname(path)) if n.endswith('.tmp')]
+
+
+def test_progress_line_names_the_trunk_as_the_history_does_and_keeps_a_map_readable():
+    """The progress line's trunk index is the history's (0-based, as in ``OHL trunk k`` lines and report files);
+    a COCO mAP keeps 4 decimals (2 decimals printed 0.2345 and 0.2301 both as 0.23)."""
+    import doctest
+
+    from automl_mm.ohl import progress
+    from automl_mm.ohl.progress import progress_line
+
+    assert doctest.testmod(progress).failed == 0
+    line = progress_line(dict(trunk=2, rewards=[0.2345, 0.2301], best=0, distributions={}), 10, 1, 1)
+    assert line.startswith('OHL progress trunk 2 (3/10) | reward best 0.2345 (copy 0), mean 0.2323 |')
+    assert 'reward best 81.25 (copy 1), mean 80.62' in progress_line(
+        dict(trunk=0, rewards=[80.0, 81.25], best=1, distributions={}), None, 1, None)
