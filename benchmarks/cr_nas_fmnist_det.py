@@ -273,8 +273,9 @@ def main(argv: list[str] | None = None) -> dict:
                       'stable_choice': report.get('allocations_agree')}
     print(f'searched - standard: {report["goal"]["difference"]:+.4f} mAP (larger std {margin:.4f}): goal "above by '
           f'more than 1 std" {"met" if report["goal"]["searched_above_by_more_than_1_std"] else "NOT met"}'
-          + ('' if args.allocation is not None else f'; stable choice across {len(args.search_seeds)} searches: '
-             f'{"yes" if report["allocations_agree"] else "NO"}'), flush=True)
+          + ('' if args.allocation is not None else f'; same allocation in all {len(args.search_seeds)} searches '
+             f'(the goal\'s stability; dilations above): {"yes" if report["allocations_agree"] else "NO"}'),
+          flush=True)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=1)
