@@ -66,8 +66,8 @@ class OHLProgressHook(Hook):
     :data:`PREFIX`, so a console can be cut down to them (``make demo`` does; the log file keeps everything).
 
     Args:
-        interval: log every ``interval``-th trunk (indices ``interval - 1``, ``2 * interval - 1``, ...) and the run's last
-            one, as mmengine's ``LoggerHook`` logs every ``interval`` iterations; 1 (default): every trunk.
+        interval: log every ``interval``-th trunk (indices ``interval - 1``, ``2 * interval - 1``, ...) and the
+            run's last one, as mmengine's ``LoggerHook`` logs every ``interval`` iterations; 1 (default): every trunk.
 
     Raises:
         ValueError: ``interval`` is not a positive integer.

@@ -44,7 +44,8 @@ def test_fashion_mnist_demo_prints_one_line_per_trunk_and_the_result(tmp_path):
     lines, calls = _run(tmp_path, fashion_installed=True)
     assert calls == ['tools/train.py configs/ohl_autoaug/ohl-autoaug_convnet_1x4_100e_fashion-mnist-500.py',
                      'tools/test.py configs/ohl_autoaug/ohl-autoaug_convnet_1x4_100e_fashion-mnist-500.py']
-    assert lines[1:3] == ['  trunk 0 (1/20) | reward best 70.70 (copy 0)', '  trunk 1 (2/20) | reward best 71.55 (copy 1)']
+    assert lines[1:3] == ['  trunk 0 (1/20) | reward best 70.70 (copy 0)',
+                          '  trunk 1 (2/20) | reward best 71.55 (copy 1)']
     assert 'test top-1 of the best copy: 85.1200 %' in lines and len(lines) <= 8
     assert any(line.startswith('reference: no search, same engine, 3 seeds: no augmentation 79.58 ± 0.30 %')
                for line in lines)
