@@ -35,7 +35,8 @@ from collections.abc import Callable
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 README = osp.join(REPO, 'README.md')
-MARKER = re.compile(r'<!--fig:(?P<name>[\w.\-]+)-->(?P<value>.*?)<!--/fig-->')
+# A marker quoted in inline code (`<!--fig:NAME-->VALUE<!--/fig-->`, the README explaining the syntax) is not a figure.
+MARKER = re.compile(r'(?<!`)<!--fig:(?P<name>[\w.\-]+)-->(?P<value>.*?)<!--/fig-->')
 
 
 @dataclasses.dataclass
@@ -98,7 +99,8 @@ MINUTES_TOL = 3.0  # wall-time figures: minutes on 2 cores, +- this many minutes
 
 
 def readme_figures(text: str) -> dict[str, str]:
-    """Every ``<!--fig:NAME-->VALUE<!--/fig-->`` of the README text, as ``{NAME: VALUE}``."""
+    """Every ``<!--fig:NAME-->VALUE<!--/fig-->`` of the README text, as ``{NAME: VALUE}``; one quoted in inline code
+    (right after a backtick) is an example of the syntax, not a figure."""
     return {m['name']: m['value'] for m in MARKER.finditer(text)}
 
 

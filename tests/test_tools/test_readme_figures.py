@@ -22,6 +22,9 @@ def test_markers_parse():
     mod = _load()
     text = 'printed <!--fig:demo.top1-->93.28<!--/fig--> in <!--fig:demo.minutes-->3.1<!--/fig--> min'
     assert mod.readme_figures(text) == {'demo.top1': '93.28', 'demo.minutes': '3.1'}
+    # the README's own explanation of the syntax, in inline code, is not a figure (--dry-run listed "NAME VALUE")
+    assert mod.readme_figures('marked as `<!--fig:NAME-->VALUE<!--/fig-->` in ' + text) == mod.readme_figures(text)
+    assert 'NAME' not in mod.readme_figures(open(mod.README, encoding='utf-8').read())
 
 
 @pytest.mark.parametrize('measured,quoted,tol,expected', [
