@@ -178,6 +178,19 @@ class CopyRunner(Runner):
         found = find_ohl_hook(self.hooks)
         self.copy_layout = None if found is None else init_copy_layout(found[1].num_copies, found[1].ranks_per_copy)
 
+    def scale_lr(self, optim_wrapper: Any, auto_scale_lr: dict | None = None) -> None:
+        """mmengine's ``auto_scale_lr`` for one copy: the batch is ``ranks_per_copy x batch_size`` (the ranks that
+        train a copy together), not ``world_size x batch_size``, since the copies train independently (mmengine's
+        rule multiplied every copy's lr by ``num_copies``)."""
+        if self.copy_layout is None:
+            return super().scale_lr(optim_wrapper, auto_scale_lr)
+        world_size = self._world_size
+        self._world_size = self.copy_layout.ranks_per_copy
+        try:
+            super().scale_lr(optim_wrapper, auto_scale_lr)
+        finally:
+            self._world_size = world_size
+
 
 @DATA_SAMPLERS.register_module()
 class CopySampler(DefaultSampler):

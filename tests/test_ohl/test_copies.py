@@ -118,3 +118,25 @@ def test_preflight_names_runner_type_when_an_ohl_config_lacks_the_copy_runner():
             check_config(cfg)
     cfg.runner_type = CopyRunner
     check_config(cfg)
+
+
+@pytest.mark.parametrize('copies, ranks_per_copy, expected_lr', [(4, 1, 0.05), (2, 2, 0.1), (1, 1, 0.05)])
+def test_auto_scale_lr_scales_by_one_copys_batch(copies, ranks_per_copy, expected_lr):
+    """mmengine's rule took world_size x batch_size as the batch: with 4 copies of batch 32 and base_batch_size 32,
+    every copy trained at 4 x the lr (0.2 instead of 0.05); the copies train independently."""
+    import logging
+
+    import torch
+    from mmengine.optim import OptimWrapper
+
+    runner = object.__new__(CopyRunner)  # mmengine's scale_lr on a runner of this layout, without starting a run
+    runner.copy_layout = SimpleNamespace(num_copies=copies, ranks_per_copy=ranks_per_copy)
+    runner._world_size = copies * ranks_per_copy
+    runner._train_dataloader = dict(batch_size=32)
+    runner.logger = logging.getLogger('test_auto_scale_lr')
+    runner.param_schedulers = None
+    model = torch.nn.Linear(2, 2)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.05))
+    runner.scale_lr(wrapper, dict(enable=True, base_batch_size=32))
+    assert wrapper.optimizer.param_groups[0]['lr'] == pytest.approx(expected_lr)
+    assert runner._world_size == copies * ranks_per_copy  # put back
