@@ -31,7 +31,7 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
 
     Args:
         loader_cfg: An mmengine dataloader config (``dataset``, ``batch_size``, ``num_workers``, ``collate_fn``);
-            its ``sampler`` / ``batch_sampler`` are ignored on purpose.
+            its ``sampler`` / ``batch_sampler`` / ``drop_last`` are ignored on purpose (every item, in order).
         key: The config key the loader came from, named in errors.
     """
     if not isinstance(loader_cfg, dict) or 'dataset' not in loader_cfg:
@@ -42,6 +42,7 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
         dataset = ROOT_DATASETS.build(dataset)
     cfg.pop('sampler', None)
     cfg.pop('batch_sampler', None)
+    cfg.pop('drop_last', None)  # the whole split: a dropped last batch would score a subset of it
     if not cfg.get('num_workers'):
         cfg.pop('persistent_workers', None)  # torch refuses persistent workers without workers
     collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
@@ -197,6 +198,9 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     Returns:
         ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it, except that mmdet ``CocoMetric``
         values are at full precision (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`).
+
+    Raises:
+        ValueError: two metrics report the same key (as mmengine's ``Evaluator.evaluate``: neither is taken).
     """
     was_training = model.training
     model.eval()
@@ -205,6 +209,8 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
             outputs = model.val_step(data)
             evaluator.process(data_samples=outputs, data_batch=data)
     metrics: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    clash = ''
     for metric in evaluator.metrics:
         # COCO-style metrics score every image of their annotation file unless told otherwise; a subset of the
         # split (a few mini-batches) must be scored on the images it saw, or missed objects deflate AP.
@@ -223,8 +229,15 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
         if restrict:
             metric.img_ids = None
         prefix = f'{metric.prefix}/' if metric.prefix else ''
-        metrics.update({f'{prefix}{k}': v for k, v in values.items()})
+        for name, value in values.items():
+            key = f'{prefix}{name}'
+            if key in metrics:  # as mmengine's Evaluator.evaluate: the later metric must not replace the earlier
+                clash = clash or (f'two metrics of the evaluator report {key!r} ({sources[key]} and '
+                                  f'{type(metric).__name__}): give one of them another `prefix`')
+            metrics[key], sources[key] = value, type(metric).__name__
     model.train(was_training)
+    if clash:
+        raise ValueError(clash)
     return metrics
 
 

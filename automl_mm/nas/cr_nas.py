@@ -170,6 +170,7 @@ class CRNASLoop(SearchLoopBase):
         runner = self.runner
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
+        self.check_search_batches(self.batches_per_sample)
         self.stage_space.apply(self.reference_path, runner.model)
         self.backbone.set_dilations([1] * self.backbone.num_active_blocks)
 

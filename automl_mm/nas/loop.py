@@ -33,7 +33,7 @@ from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from .base import BasePathSpace, as_count
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler
-from .scoring import PathEvaluator, candidate_scorer, recalibrate_bn
+from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
 
 
 class _SearchStateHook(Hook):
@@ -144,6 +144,11 @@ class SearchLoopBase(IterBasedTrainLoop):
         return PathEvaluator(self.runner.model, space, self.held_out.build(self.runner),
                              batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
                              bn_loader=self._bn_loader())
+
+    def check_search_batches(self, batches_per_sample: int | None) -> None:
+        """Build the search split now and refuse a ``batches_per_sample`` above its batch count before any
+        training (:class:`PathEvaluator` would refuse it only at the first search step)."""
+        check_batches_per_sample(batches_per_sample, len(self.held_out.build(self.runner).loader))
 
     def _bn_loader(self) -> list | None:
         """The first ``bn_recalibration_batches`` batches of the training set, through its pipeline, drawn once

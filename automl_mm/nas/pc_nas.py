@@ -156,6 +156,7 @@ class PCNASLoop(SearchLoopBase):
         runner = self.runner
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
+        self.check_search_batches(self.batches_per_sample)
         self.train_until(self.warmup_iters, self.space, self.uniform)
         evaluate = self.path_evaluator(self.space, self.batches_per_sample)
         for stage in range(self.space.num_decisions):

@@ -36,6 +36,21 @@ def _quiet():
         logger.setLevel(level)
 
 
+def check_batches_per_sample(batches_per_sample: int | None, num_batches: int) -> None:
+    """Refuse more mini-batches per sample than the search split holds: :func:`cycle_batches` would wrap around
+    and one evaluation would see some images twice (a COCO metric counts the repeated boxes as false positives,
+    which lowers the mAP; an accuracy weighs those images twice).
+
+    Raises:
+        ValueError: ``batches_per_sample`` > ``num_batches``, naming ``train_cfg.batches_per_sample``.
+    """
+    if batches_per_sample is not None and batches_per_sample > num_batches:
+        raise ValueError(f'train_cfg.batches_per_sample={batches_per_sample} is more than the search split\'s '
+                         f'{num_batches} batches: one evaluation would score some images twice (a COCO metric '
+                         f'counts the repeated boxes as false positives); use at most {num_batches}, or None for the '
+                         'whole split')
+
+
 class PathEvaluator:
     """The search metric of one path with inherited weights.
 
@@ -56,6 +71,11 @@ class PathEvaluator:
             ``bn_seed`` (:func:`~automl_mm.engine.evaluate.fixed_batches`) and kept: every path re-estimates
             on the same images even when the training pipeline crops and flips at random.
         bn_seed: The seed of those draws (a list of batches, which the search loops pass, is used as given).
+
+    Raises:
+        ValueError: ``batches_per_sample`` exceeds the search split's batches (one evaluation would see some
+            images twice: a COCO metric counts the second copy's boxes as false positives, an accuracy weighs those
+            images twice).
     """
 
     def __init__(self, model: nn.Module, space: BasePathSpace, held_out: HeldOutEvaluator,
@@ -65,6 +85,7 @@ class PathEvaluator:
             raise ValueError('bn_recalibration_batches > 0 needs a training dataloader')
         if held_out.loader is None:
             raise ValueError('PathEvaluator needs a built HeldOutEvaluator (call held_out.build(runner) first)')
+        check_batches_per_sample(batches_per_sample, len(held_out.loader))
         self.model = model
         self.space = space
         self.held_out = held_out

@@ -1,0 +1,58 @@
+"""The local (per-rank) evaluation of OHL rewards and NAS scores: the whole split, every image once, one value per
+metric key."""
+from __future__ import annotations
+
+import pytest
+import torch
+from mmengine.evaluator import BaseMetric, Evaluator
+
+from automl_mm.engine.evaluate import build_local_loader, evaluate_locally
+from automl_mm.nas.scoring import check_batches_per_sample
+
+
+class _Items(torch.utils.data.Dataset):
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        return i
+
+
+class _Echo(torch.nn.Module):
+    def val_step(self, data):
+        return list(data)
+
+
+class _Mean(BaseMetric):
+    def __init__(self, value_offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.value_offset = value_offset
+
+    def process(self, data_batch, data_samples):
+        self.results.extend(float(x) for x in data_samples)
+
+    def compute_metrics(self, results):
+        return {'mean': sum(results) / len(results) + self.value_offset}
+
+
+def test_the_whole_split_loader_ignores_drop_last():
+    """``drop_last=True`` in the split's dataloader config scored 8 of 10 items."""
+    loader = build_local_loader(dict(dataset=_Items(), batch_size=4, drop_last=True,
+                                     collate_fn=dict(type='default_collate')))
+    assert sorted(int(x) for batch in loader for x in batch) == list(range(10))
+
+
+def test_two_metrics_reporting_one_key_are_refused_as_mmengine_does():
+    """The later metric's value silently replaced the earlier's (mmengine's Evaluator raises)."""
+    evaluator = Evaluator([_Mean(prefix='m'), _Mean(value_offset=100.0, prefix='m')])
+    with pytest.raises(ValueError, match=r"two metrics of the evaluator report 'm/mean' \(_Mean and _Mean\)"):
+        evaluate_locally(_Echo(), [[1, 2], [3]], evaluator)
+    metrics = evaluate_locally(_Echo(), [[1, 2], [3]], Evaluator([_Mean(prefix='a'), _Mean(prefix='b')]))
+    assert metrics == {'a/mean': 2.0, 'b/mean': 2.0}
+
+
+def test_batches_per_sample_beyond_the_split_is_refused():
+    check_batches_per_sample(None, 3)
+    check_batches_per_sample(3, 3)
+    with pytest.raises(ValueError, match='train_cfg.batches_per_sample=4 is more than the search split'):
+        check_batches_per_sample(4, 3)
