@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError, diagnose_checkpoint_file, find_resumable_checkpoint, resolve_resume
@@ -15,6 +17,7 @@ from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import exit_with_parent_if_asked, launch_local, prestart_workers, required_world_size
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config
+from automl_mm.engine.resume import checkpoint_seed
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -56,7 +59,8 @@ def build_config(args: argparse.Namespace) -> Config:
             raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {cfg.optim_wrapper.type!r}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
+    if args.resume == 'auto' or (args.resume is None and cfg.get('resume') and not cfg.get('load_from')):
+        # `--resume`, or `resume = True` in the config without a path (mmengine's own auto-resume).
         # Resolved once here (not in every worker): a missing/empty/dangling last_checkpoint or a truncated file
         # falls back to the newest complete checkpoint, with a warning naming what was skipped.
         found = resolve_resume(cfg.work_dir)
@@ -70,6 +74,17 @@ def build_config(args: argparse.Namespace) -> Config:
             hint = f'; the newest complete checkpoint there is {newest}' if newest else ''
             raise CheckpointFormatError(f'--resume checkpoint is {problem}: {args.resume}{hint}')
         cfg.resume, cfg.load_from = True, args.resume
+    if cfg.get('resume') and cfg.get('load_from'):
+        # mmengine's resume() switches to the checkpoint's seed, but only after the train dataloader (its sampler's
+        # and workers' seeds) was built from the config's, or from a newly drawn one when the config sets none: the
+        # data order after the resume point was not the interrupted run's. Build everything from that seed.
+        seed, configured = checkpoint_seed(cfg.load_from), (cfg.get('randomness') or {}).get('seed')
+        if seed is not None and seed != configured:
+            if configured is not None:
+                print_log(f'resuming {cfg.load_from}: it was trained with seed {seed}, the config sets '
+                          f'randomness.seed={configured}; continuing with {seed}', logger='current',
+                          level=logging.WARNING)
+            cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
     if cfg.get('resume') and cfg.get('load_from'):
         # Resuming into another model is always a mistake (mmengine loads non-strictly and would continue with
         # freshly initialised weights wherever the keys differ).

@@ -142,3 +142,21 @@ def resolve_resume(work_dir: str) -> str | None:
 
 __all__ = ['find_resumable_checkpoint', 'open_last_checkpoint_atomically', 'resolve_resume',
            'save_checkpoint_atomic']
+
+
+def checkpoint_seed(path: str) -> int | None:
+    """The run seed an mmengine checkpoint recorded (``meta['seed']``), or ``None`` when it holds none.
+
+    A run whose config sets no ``randomness.seed`` draws one; resumed, mmengine builds the train dataloader (its
+    sampler's seed, the workers' seeds) from a newly drawn seed before ``Runner.resume`` puts the checkpoint's back,
+    so the data order after the resume point differed from the interrupted run's. ``tools/train.py`` sets the
+    config's seed to this one before the runner is built.
+
+    Raises:
+        CheckpointFormatError, UnsafeCheckpointError: as :func:`~automl_mm.engine.checkpoint.safe_torch_load`.
+    """
+    from .checkpoint import safe_torch_load
+
+    meta = safe_torch_load(path, map_location='cpu').get('meta') or {}
+    seed = meta.get('seed')
+    return None if seed is None else int(seed)

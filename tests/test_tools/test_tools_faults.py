@@ -158,3 +158,38 @@ def test_readme_says_exactly_which_ohl_configs_resume_exactly():
 
     assert expand(holds) == exact
     assert expand(fails) == inexact
+
+
+def test_a_resumed_run_without_a_configured_seed_builds_its_data_order_from_the_checkpoints(tmp_path):
+    """With ``randomness.seed`` unset, mmengine built the resumed run's train sampler from a newly drawn seed
+    (``Runner.resume`` restores the checkpoint's seed only afterwards): the epochs after the resume point saw
+    another data order than the interrupted run would have. A real runner: train one epoch, resume for a second."""
+    from mmengine.runner import Runner
+
+    tool, work = _tool('train'), str(tmp_path)
+    options = {'randomness': dict(seed=None), 'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 5,
+               'train_dataloader.dataset.max_samples': 64, 'param_scheduler.0.T_max': 2}
+    first = Runner.from_cfg(tool.build_config(_args(DIGITS, work, cfg_options=options)))
+    first.train()
+    drawn = first.seed
+    assert first.train_dataloader.sampler.seed == drawn
+    resumed_cfg = tool.build_config(_args(DIGITS, work, resume='auto',
+                                          cfg_options=dict(options, **{'train_cfg.max_epochs': 2})))
+    assert resumed_cfg.randomness.seed == drawn
+    resumed = Runner.from_cfg(resumed_cfg)
+    resumed.train()
+    assert resumed.epoch == 2 and resumed.seed == drawn
+    assert resumed.train_dataloader.sampler.seed == drawn  # was a newly drawn seed
+
+
+def test_resume_set_in_the_config_resolves_like_the_flag_and_loads_strictly(tmp_path, monkeypatch):
+    """``resume = True`` in the config (no ``--resume``) skipped the strict-load hook and the checkpoint's seed."""
+    import automl_mm.engine.resume as resume_module
+
+    work = str(tmp_path)
+    good = osp.join(work, 'epoch_1.pth')
+    torch.save({'state_dict': {}, 'meta': {'seed': 1234}}, good)
+    monkeypatch.setattr(resume_module, 'print_log', lambda msg, **kw: None)
+    cfg = _tool('train').build_config(_args(DIGITS, work, cfg_options={'resume': True}))
+    assert (cfg.resume, cfg.load_from, cfg.randomness.seed) == (True, good, 1234)
+    assert dict(type='automl_mm.StrictCheckpointHook', checkpoint=good) in cfg.custom_hooks
