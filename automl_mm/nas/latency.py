@@ -158,7 +158,7 @@ class LatencyTable(CostTable):
 
 
 class FlopsTable(CostTable):
-    """FLOPs (one multiply-add = one FLOP, mmengine's ``FlopAnalyzer`` convention) of every candidate op.
+    """FLOPs per image (one multiply-add = one FLOP, mmengine's ``FlopAnalyzer`` convention) of every candidate op.
 
     Examples:
         >>> from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
@@ -176,8 +176,12 @@ class FlopsTable(CostTable):
 
         Norms are counted in eval mode, as in deployment: a per-channel scale and shift, one multiply-add per
         element, which mmengine's counter books as 2 (a convolution's multiply-add counts 1).
+
+        FLOPs are per image, as ``flops_limit`` and the papers' figures are: the batch size of ``input_shape``
+        (``(N, C, H, W)``, e.g. the latency table's shape) is replaced by 1 (counted at N, every entry was N times
+        the per-image figure and a per-image limit N times as strict).
         """
-        input_shape = tuple(int(v) for v in input_shape)
+        input_shape = (1,) + tuple(int(v) for v in input_shape)[1:]
         net = copy.deepcopy(supernet).eval()
         entries = {cost_key(i, op, shape): float(count_flops(net.get_op(i, op), shape))
                    for i, op, shape in _all_keys(net, input_shape)}

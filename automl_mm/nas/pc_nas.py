@@ -53,7 +53,8 @@ class PCNASLoop(SearchLoopBase):
         latency_table: A table from ``tools/measure_latency.py``; with ``latency_limit`` (ms) bounds completions.
         latency_limit: Maximum latency in ms of a completion.
         flops_limit: Maximum FLOPs of a completion (an alternative to latency), counted by mmengine.
-        input_shape: ``(N, C, H, W)`` the FLOPs are counted at (default: the latency table's).
+        input_shape: ``(N, C, H, W)`` the FLOPs are counted at, per image (N is ignored; default: the latency
+            table's).
         retrain_config: The config that trains an architecture from scratch; the exported config inherits it.
         **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.

@@ -190,3 +190,14 @@ def test_the_pc_nas_s_limit_is_mobilenet_v2_1_4_in_the_tables_units():
     assert by_op['conv'] == 580_403_824 and by_op['batch_norm'] == counted - by_op['conv']  # what the count holds
     limit = Config.fromfile('configs/pc_nas/pc-nas-s_mbconv-s_8x1_125e_imagenet.py').train_cfg.flops_limit
     assert abs(limit - counted) / counted < 1e-4
+
+
+def test_flops_are_per_image_whatever_the_batch_of_the_input_shape():
+    """Counted at (8, 3, 16, 16) (a latency table's batch), every entry was 8 x the per-image figure under the same
+    key, and a per-image flops_limit 8 x as strict."""
+    net = MBConvSupernet(space='digits')
+    one, eight = FlopsTable.from_supernet(net, (1, 3, 16, 16)), FlopsTable.from_supernet(net, (8, 3, 16, 16))
+    path = [2, 2, 0, 2]
+    # 615,424: mmengine's FlopAnalyzer on the stand-alone network of this path at one 16 x 16 image
+    assert eight.flops(net, path) == one.flops(net, path) == 615_424
+    assert eight.input_shape == [1, 3, 16, 16]
