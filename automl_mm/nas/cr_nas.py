@@ -103,6 +103,14 @@ class CRNASLoop(SearchLoopBase):
         stage_space.setdefault('type', 'StageAllocationSpace')
         self.stage_space: StageAllocationSpace = build_path_space(stage_space, 'train_cfg.stage_space')
         self.backbone = self.stage_space.bind(runner.model)
+        built = sorted({d for stage in self.backbone._default_dilations for d in stage})
+        if built != [1]:
+            # The stage search trains and scores standard blocks (dilation 1) and the spatial search sets every
+            # block's dilation itself: as-built dilations would come back on whichever blocks the sampled
+            # allocations re-activated, and the export would carry them next to the searched dilations_per_block.
+            raise ValueError(f'CRNASLoop needs a backbone built with dilation 1 in every block, got dilations '
+                             f'{built}: remove model.backbone.dilations (mmdet\'s per-stage dilation, e.g. DC5) '
+                             'from the search config; the spatial search chooses each block\'s dilation')
         if dilation_space is not None and dilation_choices is not None:
             raise ValueError('train_cfg: give dilation_space or its shorthand dilation_choices, not both')
         self.dilation_space: DilationSpace = build_path_space(

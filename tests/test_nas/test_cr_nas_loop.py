@@ -288,3 +288,19 @@ def test_negative_phase_lengths_are_refused(arch_split, tmp_path, iters):
 def test_bad_search_settings_are_named_before_training(arch_split, tmp_path, override, match):
     with pytest.raises(ValueError, match=match):
         _ = Runner.from_cfg(_cfg(arch_split, str(tmp_path / 'bad'), **override)).train_loop
+
+
+def test_a_backbone_built_with_per_stage_dilations_is_refused(arch_split, tmp_path):
+    """mmdet's DC5 layout (stage 4 dilated 2): the search reset every block to dilation 1, then set_allocation gave
+    2 back to whichever blocks the sampled allocations re-activated, and the export kept dilations=(1, 1, 1, 2)
+    next to the searched dilations_per_block."""
+    cfg = _cfg(arch_split, str(tmp_path / 'dc5'))
+    # Bottleneck blocks: mmdet dilates conv2, the searched conv (a BasicBlock dilates conv1, which the search
+    # leaves alone; ResNet-18 DC5 is accepted)
+    cfg.model.backbone.update(depth=50, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))
+    with pytest.raises(ValueError, match=r'CRNASLoop needs a backbone built with dilation 1 in every block, got '
+                                         r'dilations \[1, 2\]: remove model.backbone.dilations'):
+        _ = Runner.from_cfg(cfg).train_loop
+    r18_dc5 = _cfg(arch_split, str(tmp_path / 'r18'))
+    r18_dc5.model.backbone.update(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))
+    _ = Runner.from_cfg(r18_dc5).train_loop  # BasicBlock: the searched conv2 is not dilated
