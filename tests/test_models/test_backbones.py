@@ -58,3 +58,28 @@ def test_frozen_stages_and_norm_eval():
 def test_resnet_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ResNet(**kwargs)
+
+
+@pytest.mark.parametrize('cfg', [dict(type='ResNet', depth=18), dict(type='WideResNet', depth=10, widen_factor=1),
+                                 dict(type='SimpleConvNet', channels=(8, 16)),
+                                 dict(type='MBConvSupernet', space='digits')])
+def test_a_pretrained_file_in_another_layout_is_an_error_and_the_own_layout_loads(cfg, tmp_path):
+    """mmengine loads ``Pretrained`` non-strictly: a torchvision ResNet-18 file filled 0 of automl_mm ResNet's 120
+    tensors with a warning, and ``frozen_stages`` kept the random stem frozen."""
+    import torchvision
+
+    from automl_mm.registry import MODELS
+
+    foreign = str(tmp_path / 'torchvision_r18.pth')
+    torch.save(torchvision.models.resnet18().state_dict(), foreign)
+    net = MODELS.build(dict(cfg, init_cfg=dict(type='Pretrained', checkpoint=foreign)))
+    with pytest.raises(ValueError, match=rf'init_cfg Pretrained {foreign} does not fill {cfg["type"]}: [1-9]\d* of '):
+        net.init_weights()
+    source = MODELS.build(cfg)
+    source.init_weights()
+    own = str(tmp_path / 'own.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in source.state_dict().items()}}, own)
+    net = MODELS.build(dict(cfg, init_cfg=dict(type='Pretrained', checkpoint=own, prefix='backbone.')))
+    net.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(net.state_dict()[key], value), key

@@ -9,9 +9,11 @@ from mmengine.model import BaseModule
 
 from automl_mm.registry import MODELS
 
+from .pretrained import CheckedPretrainedMixin
+
 
 @MODELS.register_module()
-class SimpleConvNet(BaseModule):
+class SimpleConvNet(CheckedPretrainedMixin, BaseModule):
     """Stages of (3x3 conv, BN, ReLU, 2x2 max-pool), one per entry of ``channels``.
 
     Args:

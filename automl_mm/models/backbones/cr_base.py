@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from .pretrained import check_pretrained, pretrained_cfgs
+
 
 def _as_int_tuple(name: str, values: Sequence[int], length: int) -> tuple[int, ...]:
     """``values`` as a tuple of ints of the given length; ValueError naming ``name`` otherwise."""
@@ -183,11 +185,8 @@ class CRSupernetMixin:
                 the message names the file, the prefix and the first keys.
         """
         super().init_weights()
-        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
-        for cfg in cfgs:
-            if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-                missing = self._check_pretrained(cfg['checkpoint'], cfg.get('prefix'))
-                self._init_unloaded_blocks(missing)
+        for cfg in pretrained_cfgs(self.init_cfg):
+            self._init_unloaded_blocks(self._check_pretrained(cfg['checkpoint'], cfg.get('prefix')))
 
     def _residual_last_norm(self, block: nn.Module) -> nn.Module:
         """The norm layer that ends ``block``'s residual branch (weight 0 makes the block the identity)."""
@@ -212,31 +211,11 @@ class CRSupernetMixin:
 
     def _check_pretrained(self, checkpoint: str, prefix: str | None) -> set[str]:
         """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold."""
-        from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
-
-        from automl_mm.engine.checkpoint import checkpoint_mismatch
-
-        state = (_load_checkpoint_with_prefix(prefix, checkpoint, map_location='cpu') if prefix
-                 else _load_checkpoint(checkpoint, map_location='cpu'))
         unfilled = {id(block) for block in self.unfilled_blocks()}
         skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled)
-
-        def counts(key: str) -> bool:  # a tensor the standard network's checkpoint must hold
-            return not key.endswith('num_batches_tracked') and not key.startswith(skip)
-
-        found = checkpoint_mismatch(self, state)  # compared as mmengine's loader copies (``module.`` stripped)
-        missing = [k for k in found['missing'] if counts(k)]
-        other_shape = [k for k in found['shape'] if counts(k.split(':')[0])]
-        if missing or other_shape:
-            where = f'{checkpoint}' + (f' (prefix {prefix!r})' if prefix else '')
-            total = sum(map(counts, self.state_dict()))
-            keys = list(state.get('state_dict', state))[:3]
-            raise ValueError(
-                f'init_cfg Pretrained {where} does not fill {type(self).__name__}: {len(missing)} of {total} '
-                f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
-                f'{other_shape[:3]}); the file has e.g. {keys}. It must be in mmdet\'s layout for '
-                'this backbone (torchvision\'s ResNet names are; convert other layouts first)')
-        return set(found['missing']) | {k.split(':')[0] for k in found['shape']}  # neither is loaded
+        return check_pretrained(self, checkpoint, prefix, skip,
+                                layout='It must be in mmdet\'s layout for this backbone (torchvision\'s ResNet names '
+                                       'are; convert other layouts first)')
 
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
         set_conv_dilation(self._searched_conv(block), dilation)

@@ -20,6 +20,8 @@ from mmengine.model import BaseModule
 
 from automl_mm.registry import MODELS
 
+from .pretrained import CheckedPretrainedMixin
+
 _OP_PATTERN = re.compile(r'^k(\d+)e(\d+)$')
 
 # Presets of ``MBConvSupernet(space=...)``; explicit constructor arguments override their keys. Our choices, not
@@ -103,7 +105,7 @@ class MixedLayer(nn.Module):
 
 
 @MODELS.register_module()
-class MBConvSupernet(BaseModule):
+class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
     """One-shot single-path supernet of MBConv mixed layers, or (with ``arch``) one of its stand-alone networks.
 
     Layer ``i`` of the network is built for ``(in, out, stride)`` from ``stages``; its candidates are every op of

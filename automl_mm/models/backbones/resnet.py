@@ -11,6 +11,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl_mm.registry import MODELS
 
+from .pretrained import CheckedPretrainedMixin
+
 
 class BasicBlock(nn.Module):
     expansion = 1
@@ -64,7 +66,7 @@ class Bottleneck(nn.Module):
 
 
 @MODELS.register_module()
-class ResNet(BaseModule):
+class ResNet(CheckedPretrainedMixin, BaseModule):
     """ResNet backbone returning the feature maps of ``out_indices`` stages.
 
     Args:

@@ -8,6 +8,8 @@ from mmengine.model import BaseModule
 
 from automl_mm.registry import MODELS
 
+from .pretrained import CheckedPretrainedMixin
+
 
 class _PreActBlock(nn.Module):
 
@@ -34,7 +36,7 @@ class _PreActBlock(nn.Module):
 
 
 @MODELS.register_module()
-class WideResNet(BaseModule):
+class WideResNet(CheckedPretrainedMixin, BaseModule):
     """WRN-``depth``-``widen_factor`` for 32x32 inputs; returns the final (post-activation) feature map.
 
     Args:

@@ -1,0 +1,76 @@
+"""A ``Pretrained`` ``init_cfg`` that loads nothing is an error, not a warning.
+
+mmengine's ``PretrainedInit`` loads with ``strict=False`` and only logs the keys it could not match: a file in
+another key layout (torchvision's ResNet names for ``automl_mm.ResNet``, whose modules are ``stem`` /
+``res_layers``) loads nothing, and with ``frozen_stages`` / ``norm_eval`` the random stem stays frozen for the whole
+run. Every automl_mm backbone checks the file after loading it (:class:`CheckedPretrainedMixin`; the CR backbones
+through :func:`check_pretrained`, skipping the blocks no standard checkpoint holds).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def pretrained_cfgs(init_cfg: Any) -> list[dict]:
+    """The ``Pretrained`` entries of an ``init_cfg`` (a dict, a list of dicts or ``None``)."""
+    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+    return [cfg for cfg in cfgs if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained']
+
+
+def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tuple[str, ...] = (),
+                     layout: str = '') -> set[str]:
+    """Raise unless ``checkpoint`` (under ``prefix``) holds every weight and statistic of ``module`` outside the
+    ``skip`` key prefixes, in the module's shapes; return every key of the module it does not fill.
+
+    Args:
+        module: The module the file was loaded into.
+        checkpoint: The ``init_cfg`` file.
+        prefix: The ``init_cfg`` prefix (e.g. ``'backbone.'``), or ``None``.
+        skip: Key prefixes the file need not hold (a CR supernet's extra blocks).
+        layout: What the file's layout must be, appended to the error.
+
+    Raises:
+        ValueError: a tensor is missing or has another shape; the message names the file, the prefix, the counts
+            and the first keys of each.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
+
+    from automl_mm.engine.checkpoint import checkpoint_mismatch
+
+    state = (_load_checkpoint_with_prefix(prefix, checkpoint, map_location='cpu') if prefix
+             else _load_checkpoint(checkpoint, map_location='cpu'))
+
+    def counts(key: str) -> bool:  # a tensor the file must hold
+        return not key.endswith('num_batches_tracked') and not key.startswith(skip)
+
+    found = checkpoint_mismatch(module, state)  # compared as mmengine's loader copies (``module.`` stripped)
+    missing = [k for k in found['missing'] if counts(k)]
+    other_shape = [k for k in found['shape'] if counts(k.split(':')[0])]
+    if missing or other_shape:
+        where = f'{checkpoint}' + (f' (prefix {prefix!r})' if prefix else '')
+        total = sum(map(counts, module.state_dict()))
+        keys = list(state.get('state_dict', state))[:3]
+        raise ValueError(
+            f'init_cfg Pretrained {where} does not fill {type(module).__name__}: {len(missing)} of {total} '
+            f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
+            f'{other_shape[:3]}); the file has e.g. {keys}.' + (f' {layout}' if layout else ''))
+    return set(found['missing']) | {k.split(':')[0] for k in found['shape']}  # neither is loaded
+
+
+class CheckedPretrainedMixin:
+    """``init_weights`` = mmengine's, then :func:`check_pretrained` for each ``Pretrained`` entry of ``init_cfg``.
+
+    Put it before ``BaseModule`` in the bases of an automl_mm backbone.
+
+    Raises:
+        ValueError: from :meth:`init_weights`, when a ``Pretrained`` file does not fill the module.
+    """
+
+    #: What the error says the file's layout must be.
+    pretrained_layout = ('It must be a checkpoint of this backbone (its own key names, e.g. from an automl_mm '
+                         'run); convert other layouts first.')
+
+    def init_weights(self) -> None:
+        super().init_weights()  # type: ignore[misc]
+        for cfg in pretrained_cfgs(getattr(self, 'init_cfg', None)):
+            check_pretrained(self, cfg['checkpoint'], cfg.get('prefix'), layout=self.pretrained_layout)
