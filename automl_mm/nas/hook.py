@@ -85,6 +85,15 @@ class PathSamplingHook(Hook):
                                  f'default_hooks.checkpoint.interval={interval} (by iteration) would save inside an '
                                  f'update, and a resume would lose its accumulated gradients: make it a multiple '
                                  f'of {m}')
+            if isinstance(hook, CheckpointHook) and hook.by_epoch and interval > 0:
+                epoch_iters = len(runner.train_dataloader)
+                every = epoch_iters * interval
+                if every % m and (max_iters is None or every < max_iters):
+                    raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; '
+                                     f'default_hooks.checkpoint.interval={interval} (by epoch, {epoch_iters} '
+                                     f'iterations per epoch) saves after {every} iterations, inside an update, and a '
+                                     'resume would lose its accumulated gradients: make interval x the iterations '
+                                     f'per epoch a multiple of {m} (e.g. batch_size or the dataset size)')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self.last_path = self.sampler.sample_at(self.seed, runner.iter)

@@ -133,6 +133,21 @@ def test_the_hook_requires_the_accumulation_of_m_iterations():
     for interval in (6, 13):  # a multiple of 3; past the end (never saves)
         runner.hooks = [CheckpointHook(interval=interval, by_epoch=False)]
         hook.before_train(runner)
+    # by epoch (10 iterations each, 30 in all): a save after epoch 1 fell inside the update of iterations 9-11 and
+    # a resume from it trained that update on one path of three (one operator per layer moved 3.0, not 10/3)
+    runner = _Runner(model, wrapper, 30)
+    runner.train_dataloader = [None] * 10
+    runner.hooks = [CheckpointHook(interval=1, by_epoch=True)]
+    with pytest.raises(ValueError, match=r'default_hooks.checkpoint.interval=1 \(by epoch, 10 iterations per epoch\) '
+                                         r'saves after 10 iterations, inside an update'):
+        hook.before_train(runner)
+    for interval in (3, 4):  # every 30 iterations (the end only); every 40 (never)
+        runner.hooks = [CheckpointHook(interval=interval, by_epoch=True)]
+        hook.before_train(runner)
+    runner.train_dataloader = [None] * 9
+    runner.max_iters = 27
+    runner.hooks = [CheckpointHook(interval=1, by_epoch=True)]
+    hook.before_train(runner)  # 9 iterations per epoch: every save between updates
     # single-path samplers need nothing
     PathSamplingHook(space=dict(type='LayerwiseSpace')).before_train(_Runner(model, wrapper, 10))
     assert UniformPathSampler.paths_per_update == 1
