@@ -150,8 +150,9 @@ def test_history_json_serialises_each_record_once_and_keeps_the_last_record_curr
 def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy_and_eta():
     from automl_mm.ohl.progress import OHLProgressHook
 
-    class OHLHook:  # stands in for the engine's hook: only its history is read
+    class OHLHook:  # stands in for the engine's hook: its history and trunk length are read
         history = []
+        trunk_epochs, trunk_iters = None, 10
 
     lines = []
     ohl = OHLHook()
@@ -174,8 +175,9 @@ def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy
 def test_progress_hook_with_an_interval_logs_every_nth_trunk_and_the_last():
     from automl_mm.ohl.progress import OHLProgressHook
 
-    class OHLHook:  # stands in for the engine's hook: only its history is read
+    class OHLHook:  # stands in for the engine's hook: its history and trunk length are read
         history = []
+        trunk_epochs, trunk_iters = None, 10
 
     lines = []
     ohl = OHLHook()
@@ -257,3 +259,27 @@ def test_progress_line_names_the_trunk_as_the_history_does_and_keeps_a_map_reada
     assert line.startswith('OHL progress trunk 2 (3/10) | reward best 0.2345 (copy 0), mean 0.2323 |')
     assert 'reward best 81.25 (copy 1), mean 80.62' in progress_line(
         dict(trunk=0, rewards=[80.0, 81.25], best=1, distributions={}), None, 1, None)
+
+
+def test_progress_counts_a_last_partial_trunk():
+    """320 iterations of 24-iteration trunks are 14 trunks, the last of 8 iterations: the lines read /13 for the
+    first 13 trunks and /14 at the last (the count was the ratio of iterations done to trunks done, rounded)."""
+    from automl_mm.ohl.progress import OHLProgressHook
+
+    class OHLHook:
+        history = []
+        trunk_epochs, trunk_iters = None, 24
+
+    lines = []
+    ohl = OHLHook()
+    runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=320, logger=SimpleNamespace(info=lines.append))
+    hook = OHLProgressHook()
+    hook.before_train(runner)
+    for trunk in range(14):
+        runner.iter = min(24 * trunk + 24, 320)
+        ohl.history.append(dict(trunk=trunk, iter=runner.iter, rewards=[70.0], best=0, distributions={}))
+        hook.after_train_iter(runner, runner.iter - 1)
+    assert [line.split(' | ')[0] for line in lines] == [f'OHL progress trunk {t} ({t + 1}/14)' for t in range(14)]
+    ohl.trunk_iters, ohl.trunk_epochs = None, 3  # 19 epochs of 3-epoch trunks: 7 trunks
+    runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=190, train_dataloader=[None] * 10)
+    assert hook._num_trunks(runner) == 7
