@@ -187,7 +187,8 @@ def goal(summary: dict, seeds: dict[str, list[int]] | None = None) -> dict:
     """The issue's goal on the means over seeds: PC-NAS's pick of better (lower) stand-alone rank than SPOS's,
     P@5 higher, Kendall tau no worse over all architectures and within the limit. A figure not measured fails.
     Means over different seeds are not compared: with ``seeds`` (the seeds each method has) that differ for PC-NAS
-    and SPOS, the goal is not judged.
+    and SPOS, or a figure defined on a different number of seeds for each (a NaN tau, a pick over the limit), the
+    goal is not judged (that figure's condition is None).
 
     Returns:
         ``{'conditions': {name: bool}, 'holds': bool}`` (``holds`` None when not judged).
@@ -198,9 +199,14 @@ def goal(summary: dict, seeds: dict[str, list[int]] | None = None) -> dict:
         return {'conditions': {}, 'holds': None,
                 'reason': f'PC-NAS has seeds {sorted(seeds.get("pcnas", []))}, SPOS {sorted(seeds.get("spos", []))}'}
     pc, spos = summary['pcnas'], summary['spos']
+    uneven = []
 
-    def compare(key: str, better) -> bool:
+    def compare(key: str, better) -> bool | None:
         a, b = pc[key]['mean'], spos[key]['mean']
+        if a is not None and b is not None and pc[key]['n'] != spos[key]['n']:
+            # a NaN tau (constant estimates) or a pick over the limit leaves a seed out of one method's mean
+            uneven.append(f'{key}: PC-NAS over {pc[key]["n"]} seeds, SPOS over {spos[key]["n"]}')
+            return None
         return a is not None and b is not None and better(a, b)
 
     conditions = {
@@ -208,6 +214,8 @@ def goal(summary: dict, seeds: dict[str, list[int]] | None = None) -> dict:
         'P@5 higher than SPOS': compare('p5', lambda a, b: a > b),
         'tau (all) no worse than SPOS': compare('tau_all', lambda a, b: a >= b),
         'tau (within limit) no worse than SPOS': compare('tau_limit', lambda a, b: a >= b)}
+    if uneven:
+        return {'conditions': conditions, 'holds': None, 'reason': '; '.join(uneven)}
     return {'conditions': conditions, 'holds': all(conditions.values())}
 
 
@@ -241,7 +249,8 @@ def report(data: dict, table: GroundTruthTable, limit: float) -> dict:
         cells = []
         for key, label, _ in FIGURES:
             s = figures[key]
-            cells.append(f'{label} ' + ('n/a' if s['mean'] is None else f'{s["mean"]:.3f} ± {s["std"]:.3f}'))
+            n = '' if s['n'] == len(metrics[method]) else f' (n={s["n"]})'  # seeds left out of this figure
+            cells.append(f'{label} ' + ('n/a' if s['mean'] is None else f'{s["mean"]:.3f} ± {s["std"]:.3f}{n}'))
         print(f'  {method:8s} ' + '   '.join(cells))
     best = max(limited.archs, key=lambda a: limited.scores()[a])
     print(f'  oracle   best within the limit by stand-alone reward: {" ".join(best)} (test '

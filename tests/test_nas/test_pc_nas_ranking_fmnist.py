@@ -102,6 +102,14 @@ def test_goal_compares_the_means_over_seeds(bench):
     apart = bench.goal(both, {'spos': [0, 1, 2], 'pcnas': [2]})
     assert apart['holds'] is None and 'seeds [2], SPOS [0, 1, 2]' in apart['reason']
     assert bench.goal(both, {'spos': [1, 0], 'pcnas': [0, 1]})['holds'] is True
+    # a figure defined on fewer seeds for one method (a NaN tau left out of SPOS's mean) is not compared: SPOS tau
+    # 0.30 / 0.32 / NaN averaged 0.31 against PC-NAS 0.31 / 0.33 / 0.20 = 0.28, "worse", though on the common
+    # seeds PC-NAS is 0.32 >= 0.31
+    uneven = {'spos': summary(10, 0.2, 0.31), 'pcnas': summary(4, 0.4, 0.28)}
+    uneven['spos']['tau_all'] = {'mean': 0.31, 'std': 0.014, 'n': 2}
+    verdict = bench.goal(uneven, {'spos': [0, 1, 2], 'pcnas': [0, 1, 2]})
+    assert verdict['holds'] is None and verdict['conditions']['tau (all) no worse than SPOS'] is None
+    assert 'tau_all: PC-NAS over 3 seeds, SPOS over 2' in verdict['reason']
     stats = bench.summarise({'spos': [{k: v for k, v in zip(('tau_all', 'tau_limit', 'p5', 'p10', 'pick_rank',
                                                                'pick_test'), (0.1, math.nan, 0.2, 0.3, r, 80.0))}
                                       for r in (2, 4)]})
