@@ -152,12 +152,19 @@ def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
         per_seed.append(summary)
         print(json.dumps(summary))
 
+    unfinished = [path for path, (_, final) in zip(paths, logs) if final is None]
+    if unfinished and len(unfinished) < len(paths):  # (--no-final runs have no final line at all)
+        print(f'note: {", ".join(unfinished)} has no final line (killed or still running): its branch readings are '
+              'in the rows above, the final means are over the other logs only (n= says how many)')
+
     def mean_std(values, ndigits=2):
+        n_all = len(values)
         values = [v for v in values if v is not None]
         if not values:
             return None
+        n = '' if len(values) == n_all else f' (n={len(values)} of {n_all})'  # a log left out, said so
         return (f'{statistics.mean(values):.{ndigits}f} ± '
-                f'{statistics.stdev(values) if len(values) > 1 else 0:.{ndigits}f}')
+                f'{statistics.stdev(values) if len(values) > 1 else 0:.{ndigits}f}{n}')
 
     for name in signals:
         ndigits = SIGNALS[name][1]

@@ -54,6 +54,13 @@ def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_
                for r in readings)
     ll_gap = branched['signals']['minus_ll_gap']['horizon_2']['ohl36']['all']['minus_trajectory']
     assert f"minus_ll_gap horizon_2    ohl36 minus ra18: all {ll_gap:.4f} ± 0.0000" in table
+    # a log without its final line (a killed seed) is named, and the finals say over how many logs they are
+    finished = tmp_path / 'seed1.log'
+    finished.write_text(out + json.dumps({'final': {'cropflip': 80.0, 'ra18': 81.0, 'ohl36': 79.0}}) + '\n')
+    bench.main(['--summarise', str(finished), str(log)])
+    table = capsys.readouterr().out
+    assert f'note: {log} has no final line' in table
+    assert 'final cropflip: 80.00 ± 0.00 (n=1 of 2)' in table
 
 
 def test_bad_options_are_refused(bench):
