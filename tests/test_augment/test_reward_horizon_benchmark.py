@@ -57,9 +57,12 @@ def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_
     # a log without its final line (a killed seed) is named, and the finals say over how many logs they are
     finished = tmp_path / 'seed1.log'
     finished.write_text(out + json.dumps({'final': {'cropflip': 80.0, 'ra18': 81.0, 'ohl36': 79.0}}) + '\n')
-    bench.main(['--summarise', str(finished), str(log)])
+    killed = tmp_path / 'seed2.log'
+    killed.write_text(''.join(line for line in out.splitlines(keepends=True)
+                              if not (line.startswith('{') and '"final"' in line)))
+    bench.main(['--summarise', str(finished), str(killed)])
     table = capsys.readouterr().out
-    assert f'note: {log} has no final line' in table
+    assert f'note: {killed} has no final line' in table
     assert 'final cropflip: 80.00 ± 0.00 (n=1 of 2)' in table
 
 
