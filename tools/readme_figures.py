@@ -100,8 +100,17 @@ MINUTES_TOL = 3.0  # wall-time figures: minutes on 2 cores, +- this many minutes
 
 def readme_figures(text: str) -> dict[str, str]:
     """Every ``<!--fig:NAME-->VALUE<!--/fig-->`` of the README text, as ``{NAME: VALUE}``; one quoted in inline code
-    (right after a backtick) is an example of the syntax, not a figure."""
-    return {m['name']: m['value'] for m in MARKER.finditer(text)}
+    (right after a backtick) is an example of the syntax, not a figure.
+
+    Raises:
+        ValueError: a name is marked twice.
+    """
+    figures: dict[str, str] = {}
+    for m in MARKER.finditer(text):
+        if m['name'] in figures:  # a dict kept the last quote only: the first would never be compared
+            raise ValueError(f'README.md marks the figure {m["name"]!r} twice; give each quote its own name')
+        figures[m['name']] = m['value']
+    return figures
 
 
 def compare(name: str, measured: str, quoted: str, tol: float | None) -> bool:

@@ -25,6 +25,8 @@ def test_markers_parse():
     # the README's own explanation of the syntax, in inline code, is not a figure (--dry-run listed "NAME VALUE")
     assert mod.readme_figures('marked as `<!--fig:NAME-->VALUE<!--/fig-->` in ' + text) == mod.readme_figures(text)
     assert 'NAME' not in mod.readme_figures(open(mod.README, encoding='utf-8').read())
+    with pytest.raises(ValueError, match="marks the figure 'demo.top1' twice"):
+        mod.readme_figures(text + ' and again <!--fig:demo.top1-->79.00<!--/fig-->')
 
 
 @pytest.mark.parametrize('measured,quoted,tol,expected', [
