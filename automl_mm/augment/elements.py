@@ -48,8 +48,12 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     ``1 ± 0.9 m / 30``, posterize ``8 - round(4 m / 30)`` bits (halves to even, as ``torch.round``), solarize
     threshold ``255 (1 - m / 30)`` (``30`` = ``num_bins - 1``). One difference in pixels: torchvision truncates a
     translation to whole pixels (``int``), the translation elements round their share of the side half up
-    (:func:`~automl_mm.augment.ops.translate_pixels`), so at bin 9 a 28-pixel image shifts by 4 pixels, not 3
-    (shear, rotate and every photometric element give torchvision's pixels).
+    (:func:`~automl_mm.augment.ops.translate_pixels`), so at bin 9 a 28-pixel image shifts by 4 pixels, not 3;
+    and the share is rounded to 3 decimals for readable names, so at some sides the shift is one pixel off the
+    exact share's (bin 9: 114 px shifts 16 where 150/331 x 9/30 x 114 = 15.5 rounds to 15; bin 4: 58 px shifts
+    3, not 4). Every photometric element gives torchvision's pixels; shear and rotate do too except where a pixel
+    centre maps exactly onto a half-pixel tie, which cv2's fixed-point nearest sampling resolves otherwise than PIL
+    (one row of a 28 x 28 image at shear bins 4, 12, 20 and 28; bin 9 is identical).
     Geometric ops draw their sign per image (as torchvision's signed ops); the four enhancement ops, which have
     no random sign here, become two elements each (factor ``1 - x`` and ``1 + x``), so 18 elements, 324 ordered
     pairs, and uniform pairs put 2 / 18 rather than 1 / 14 of the mass on each of them. ``Identity`` is one
@@ -92,7 +96,8 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
         level = m / (num_bins - 1)  # 0 ... 1
         factor = round(0.9 * level, 6)
         strengths = [(name, round(0.3 * level, 6)) for name in ('HorizontalShear', 'VerticalShear')]
-        # the translation to 3 decimals (0.136 at bin 9, 3.8 px of 28): readable element names, the same pixels
+        # the translation to 3 decimals (0.136 at bin 9, 3.8 px of 28) for readable element names; at some sides
+        # the shift is one pixel off the exact share's (see the docstring)
         strengths += [(name, round(150 / 331 * level, 3)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
         strengths += [('Rotate', round(30.0 * level, 6))]
         strengths += [(f'{name}-', round(1 - factor, 6)) for name in ('Brightness', 'ColorAdjust', 'Contrast',

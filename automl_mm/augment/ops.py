@@ -160,8 +160,11 @@ class GeometricAugmentOp(BaseAugmentOp):
     ``homography_matrix``: pixel (column i, row j) covers [i, i + 1) x [j, j + 1), its centre is (i + 0.5, j + 0.5),
     and the image spans [0, W] x [0, H]. Boxes, polygons and the homography use that matrix as it is; the image,
     bitmap masks and segmentation maps are warped by its pixel-index form ``T(-0.5) @ M @ T(+0.5)`` (cv2 samples at
-    integer pixel indices), so content and annotations move together: a 90-degree rotation maps a box onto the
-    tight box of its rotated mask exactly, and a translation by an integer number of pixels moves both by it.
+    integer pixel indices), so content and annotations move together: a translation by an integer number of
+    pixels moves both by it, and a 180-degree rotation, or a 90-degree one of an image whose W - H is even, maps a
+    box onto the tight box of its rotated mask exactly. When W - H is odd, a quarter turn about the image centre
+    puts the pixel centres on half-pixel positions: nearest sampling then moves the content by half a pixel from
+    the box on each side (an 11 x 14 image: box [5.5, 5.5, 10.5, 9.5], mask's tight box [5, 6, 10, 10]).
 
     The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
     AutoAugment: no new pixel values) and border ``fill``, keeping its size. ``gt_bboxes`` (mmdet
