@@ -38,7 +38,8 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int
 
 @METRICS.register_module()
 class Accuracy(BaseMetric):
-    """Top-k accuracy (in percent) of ``pred_score`` against ``gt_label``.
+    """Top-k accuracy (in percent) of ``pred_score`` (or ``pred_logit`` where the head writes it, the same ranking
+    without softmax's underflow) against ``gt_label``.
 
     Reports ``accuracy/top1``, ``accuracy/top5``, ... (one key per ``topk`` entry).
 
@@ -59,7 +60,10 @@ class Accuracy(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            self.results.append({'pred_score': sample['pred_score'].detach().cpu(),
+            # rank by the logits where the head gives them (automl_mm's heads: ``pred_logit``): the same order as
+            # the softmax scores, without float32 softmax's ties at 0 for classes far below the top one
+            ranking = sample['pred_logit'] if 'pred_logit' in sample else sample['pred_score']
+            self.results.append({'pred_score': ranking.detach().cpu(),
                                  'gt_label': sample['gt_label'].detach().cpu().view(-1)[0]})
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:

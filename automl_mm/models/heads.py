@@ -31,6 +31,8 @@ class LinearClsHead(BaseModule):
             raise ValueError(f'num_classes must be >= 2, got {num_classes}')
         super().__init__(init_cfg=init_cfg or dict(type='Normal', layer='Linear', std=0.01))
         self.num_classes = num_classes
+        if isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f'{type(self).__name__}: dropout must be in [0, 1), got {dropout!r}')
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(in_channels, num_classes)
         self.loss_module = MODELS.build(loss or dict(type='CrossEntropyLoss'))
@@ -53,12 +55,19 @@ class LinearClsHead(BaseModule):
 
     def predict(self, feats: Sequence[torch.Tensor],
                 data_samples: Sequence[BaseDataElement] | None = None) -> list[BaseDataElement]:
-        scores = F.softmax(self(feats), dim=1)
+        logits = self(feats)
+        scores = F.softmax(logits, dim=1)
         if data_samples is None:
             data_samples = [BaseDataElement() for _ in range(scores.size(0))]
-        for sample, score in zip(data_samples, scores):
+        if len(data_samples) != scores.size(0):
+            raise ValueError(f'{type(self).__name__}.predict: {scores.size(0)} rows of logits for '
+                             f'{len(data_samples)} data samples')
+        for sample, score, logit in zip(data_samples, scores, logits):
             sample.pred_score = score
             sample.pred_label = score.argmax(dim=0, keepdim=True)
+            # the ranking without softmax's underflow: in float32 every class ~104 below the top logit has
+            # probability 0, and those ties cost a confident model top-k credit (Accuracy ranks by this)
+            sample.pred_logit = logit
         return list(data_samples)
 
 

@@ -18,9 +18,16 @@ from automl_mm.registry import MODELS
 def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if logits.dim() != 2:
         raise ValueError(f'{name} needs logits of shape (N, C), got {tuple(logits.shape)}')
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise ValueError(f'{name} needs integer class indices, got a {target.dtype} target (a float label such as '
+                         '1.7 was truncated to class 1)')
     target = target.reshape(-1).long()
     if target.numel() != logits.shape[0]:
         raise ValueError(f'{name}: {target.numel()} targets for {logits.shape[0]} rows of logits')
+    bad = (target < 0) | (target >= logits.shape[1])
+    if bad.any():
+        raise ValueError(f'{name}: class index {int(target[bad][0])} outside [0, {logits.shape[1]}) (cross-entropy '
+                         'dropped -100 as torch\'s ignore_index from the mean without a word)')
     return target
 
 
@@ -53,6 +60,13 @@ class CrossEntropyLoss(nn.Module):
         self.loss_weight = _check_weight(loss_weight)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of ``logits`` ``(N, C)`` against class indices ``(N,)`` (or class probabilities ``(N, C)``).
+
+        Raises:
+            ValueError: index targets that are not integers, not one per row or outside ``[0, C)``.
+        """
+        if not (target.is_floating_point() and target.shape == logits.shape):  # soft targets go as they are
+            target = _check_inputs(type(self).__name__, logits, target)
         return self.loss_weight * F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
 
 

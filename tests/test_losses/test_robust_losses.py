@@ -114,7 +114,7 @@ def test_misshaped_inputs_are_refused():
     with pytest.raises(ValueError, match=r'\(N, C\)'):
         GeneralizedCrossEntropyLoss()(torch.zeros(4), torch.zeros(4))
     with pytest.raises(ValueError, match='3 targets for 2 rows'):
-        Poly1CrossEntropyLoss()(torch.zeros(2, 3), torch.zeros(3))
+        Poly1CrossEntropyLoss()(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long))
 
 
 def test_label_smoothing_set_by_attribute_path_changes_the_loss():
@@ -133,3 +133,26 @@ def test_label_smoothing_set_by_attribute_path_changes_the_loss():
     assert loss.smoothing == 0.2
     with pytest.raises(ValueError, match=r'smoothing must be in \[0, 1\), got 1.0'):
         loss.smoothing = 1.0
+
+
+@pytest.mark.parametrize('cfg', [dict(type='CrossEntropyLoss'), dict(type='LabelSmoothingLoss'),
+                                 dict(type='GeneralizedCrossEntropyLoss'), dict(type='SymmetricCrossEntropyLoss'),
+                                 dict(type='Poly1CrossEntropyLoss')])
+def test_every_loss_refuses_labels_it_would_silently_drop_or_truncate(cfg):
+    """Cross-entropy dropped a label -100 (torch's ignore_index) from the mean; GCE, SCE and Poly-1 truncated a
+    float label 1.7 to class 1. Every loss now refuses both, and a label past the last class."""
+    loss = MODELS.build(cfg)
+    logits = torch.zeros(3, 4)
+    with pytest.raises(ValueError, match=r'class index -100 outside \[0, 4\)'):
+        loss(logits, torch.tensor([0, -100, 2]))
+    with pytest.raises(ValueError, match=r'class index 4 outside \[0, 4\)'):
+        loss(logits, torch.tensor([0, 4, 2]))
+    with pytest.raises(ValueError, match='needs integer class indices, got a torch.float32 target'):
+        loss(logits, torch.tensor([0.0, 1.7, 2.0]))
+    assert math.isfinite(loss(logits, torch.tensor([0, 3, 2])).item())
+
+
+def test_cross_entropy_keeps_soft_targets():
+    soft = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    expected = F.cross_entropy(LOGITS.float(), soft)
+    assert torch.allclose(MODELS.build(dict(type='CrossEntropyLoss'))(LOGITS.float(), soft), expected)

@@ -57,3 +57,27 @@ def test_cross_entropy_matches_torch():
     expected = torch.nn.functional.cross_entropy(logits, target)
     assert torch.allclose(CrossEntropyLoss()(logits, target), expected)
     assert torch.allclose(CrossEntropyLoss(loss_weight=2.0)(logits, target), 2 * expected)
+
+
+def test_predict_keeps_the_ranking_of_a_confident_model_and_pairs_every_sample():
+    """In float32 every class more than ~104 below the top logit got probability 0: the tie-aware top-5 gave a
+    label ranked second 44 % instead of 100 %. A batch with fewer data samples than rows of logits was cut short."""
+    import pytest
+
+    from automl_mm.evaluation.accuracy import Accuracy, topk_accuracy
+
+    head = MODELS.build(dict(type='LinearClsHead', num_classes=10, in_channels=10))
+    head.fc.weight.data = torch.eye(10)
+    head.fc.bias.data.zero_()
+    logits = torch.tensor([[120.0, 10.0, 8.0, 6.0, 4.0, 2.0, 0.0, -2.0, -4.0, -6.0]])
+    samples = head.predict([logits], [BaseDataElement()])
+    assert topk_accuracy(samples[0].pred_score[None], torch.tensor([1]), (5,)) == [pytest.approx(400 / 9)]  # ties at 0
+    assert int(samples[0].pred_label) == 0
+    metric = Accuracy(topk=(1, 5))
+    metric.process(None, [dict(samples[0].to_dict(), gt_label=torch.tensor([1]))])
+    assert metric.compute_metrics(metric.results) == {'top1': 0.0, 'top5': 100.0}
+    with pytest.raises(ValueError, match=r'2 rows of logits for 1 data samples'):
+        head.predict([torch.cat([logits, logits])], [BaseDataElement()])
+    for bad in (-0.5, 1.0):
+        with pytest.raises(ValueError, match='dropout must be in'):
+            MODELS.build(dict(type='LinearClsHead', num_classes=10, in_channels=10, dropout=bad))
