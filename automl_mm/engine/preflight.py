@@ -110,24 +110,47 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | Non
     return None
 
 
-def _split_signature(loader_cfg: Any) -> tuple | None:
+def _leaf_splits(loader_cfg: Any) -> list[dict]:
+    """What identifies the data of each leaf dataset of a loader (wrappers such as ``RepeatDataset`` and
+    ``ConcatDataset`` looked through): its type, resolved annotation file, resolved image location (``data_root``
+    joined with ``data_prefix``) and ``split``."""
     dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
-    if not isinstance(dataset, dict):
-        return None
-    ann = dataset.get('ann_file')
-    ann = _abs(osp.join(dataset.get('data_root') or '', ann)) if isinstance(ann, str) and ann else None
-    return config_type_name(dataset), dataset.get('data_root'), ann, dataset.get('split')
+    leaves = []
+    for d, _ in _datasets(dataset, 'dataset'):
+        if isinstance(d.get('dataset'), dict) or d.get('datasets'):
+            continue  # a wrapper: its inner datasets are the data
+        root = d.get('data_root') or ''
+        ann = d.get('ann_file')
+        prefix = d.get('data_prefix')
+        if isinstance(prefix, dict):
+            prefix = prefix.get('img_path') or prefix.get('img') or ''
+        prefix = prefix if isinstance(prefix, str) else ''
+        leaves.append(dict(type=config_type_name(d),
+                           ann=_abs(osp.join(root, ann)) if isinstance(ann, str) and ann else None,
+                           where=_abs(osp.join(root, prefix)) if (root or prefix) else None,
+                           split=d.get('split'), test_mode=bool(d.get('test_mode', False))))
+    return leaves
+
+
+def _same_data(held_out: dict, test: dict) -> bool:
+    """Whether two leaf datasets can hold the same images: the same annotation file, or (without one) the same
+    type, image location and ``test_mode`` with the same ``split`` or one of them ``'all'``."""
+    if held_out['ann'] is not None or test['ann'] is not None:
+        return held_out['ann'] == test['ann']
+    return (held_out['type'] == test['type'] and held_out['where'] == test['where']
+            and held_out['test_mode'] == test['test_mode']  # mmpretrain-style datasets: test_mode picks the test set
+            and (held_out['split'] == test['split'] or 'all' in (held_out['split'], test['split'])))
 
 
 def reads_test_split(loader_cfg: Any, test_loader_cfg: Any) -> bool:
-    """Whether a held-out (reward / search) loader reads the test split: a dataset with ``split='test'``, or the
-    same dataset type, root, annotation file and split as ``test_loader_cfg``'s."""
-    signature = _split_signature(loader_cfg)
-    if signature is None:
-        return False
-    if signature[3] == 'test':
+    """Whether a held-out (reward / search) loader reads test images: a leaf dataset with ``split='test'``, or one
+    with the same data as a leaf of ``test_loader_cfg`` (:func:`_same_data`; paths compared resolved, so
+    ``data/x`` and ``data/x/`` or ``data/`` + ``x/ann.json`` are one file; wrappers looked through)."""
+    held_out = _leaf_splits(loader_cfg)
+    if any(leaf['split'] == 'test' for leaf in held_out):
         return True
-    return signature == _split_signature(test_loader_cfg) and (signature[2] is not None or signature[3] is not None)
+    test = _leaf_splits(test_loader_cfg)
+    return any(_same_data(h, t) for h in held_out for t in test)
 
 
 def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
@@ -176,6 +199,8 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
 
 
 def _check_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None:
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:  # mmengine's dict(type='Evaluator', metrics=...)
+        evaluator = evaluator['metrics']
     metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
     known = [metric_keys(m) for m in metrics if m is not None]
     if not known or any(k is None for k in known):

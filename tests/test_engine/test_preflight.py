@@ -76,6 +76,61 @@ def test_a_reward_or_search_split_that_is_the_test_split_fails_at_start():
         check_config(nas)
 
 
+def test_a_test_split_behind_a_wrapper_or_another_spelling_of_its_path_fails_at_start(monkeypatch):
+    """Only the top-level dataset was compared, by raw strings: a test split inside RepeatDataset / ConcatDataset,
+    the test annotation file through another data_root spelling, or ImageNet's val folder with split='reward'
+    (2 % of the test images) passed, and the rewards were test images."""
+    import copy
+
+    import automl_mm.datasets.coco_split as coco_split
+
+    monkeypatch.setattr(coco_split, 'check_coco_annotation_file', lambda path: None)  # COCO files not needed
+    refused = []
+    cfg = Config.fromfile(OHL)
+    inner = dict(cfg.reward_dataloader.dataset.to_dict(), split='test')
+    cfg.reward_dataloader.dataset = dict(type='RepeatDataset', times=1, dataset=inner)
+    refused.append(cfg)
+    cfg = Config.fromfile(OHL)
+    cfg.reward_dataloader.dataset = dict(type='ConcatDataset',
+                                         datasets=[cfg.reward_dataloader.dataset.to_dict(), inner])
+    refused.append(cfg)
+    det = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py')
+    for root, ann in (('data/fmnist_det', 'annotations/instances_test.json'),
+                      ('data/', 'fmnist_det/annotations/instances_test.json')):
+        cfg = Config.fromfile(det)
+        cfg.reward_dataloader = copy.deepcopy(cfg.test_dataloader)
+        cfg.reward_dataloader.dataset.update(data_root=root, ann_file=ann)
+        cfg.reward_evaluator.ann_file = 'data/fmnist_det/annotations/instances_test.json'
+        refused.append(cfg)
+    imagenet = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_resnet50_4x8_120e_imagenet.py')
+    cfg = Config.fromfile(imagenet)
+    cfg.reward_dataloader.dataset.data_prefix = dict(img_path='val')
+    refused.append(cfg)
+    for cfg in refused:
+        with pytest.raises(ConfigCheckError, match='reward_dataloader reads the test split'):
+            check_config(cfg)
+    cfg = Config.fromfile(imagenet)  # the reward part of the train folder, and the whole train folder, are not
+    check_config(cfg)
+    cfg.reward_dataloader.dataset.split = 'all'
+    check_config(cfg)
+
+
+def test_a_key_checked_through_mmengines_evaluator_dict_too():
+    """``dict(type='Evaluator', metrics=[...])`` skipped the reward_key / metric_key check (a wrong key failed
+    only at the first trunk end or search step)."""
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].reward_key = 'accuracy/top3'
+    cfg.custom_hooks[0].reward_evaluator = dict(type='Evaluator', metrics=[dict(type='Accuracy', topk=(1, ))])
+    with pytest.raises(ConfigCheckError, match=r"reward_key='accuracy/top3' is not reported by "
+                                               r"custom_hooks\[0\]\.reward_evaluator"):
+        check_config(cfg)
+    nas = Config.fromfile(PC_NAS)
+    nas.train_cfg.metric_key = 'top1'
+    nas.train_cfg.search_evaluator = dict(metrics=dict(type='Accuracy', topk=(1, )))
+    with pytest.raises(ConfigCheckError, match=r"train_cfg.metric_key='top1' is not reported"):
+        check_config(nas)
+
+
 def test_a_bad_stage_space_is_named_as_the_stage_space():
     """Every stage_space error was reported as train_cfg.reference_allocation."""
     cfg = Config.fromfile(CR_NAS)
