@@ -161,7 +161,8 @@ class TrunkScheduleHook(Hook):
         trunk_iters: Trunk length in iterations; give exactly one of the two.
 
     Raises:
-        ValueError: an empty ``values`` or list, or not exactly one positive trunk length.
+        ValueError: an empty ``values`` or list, or not exactly one positive trunk length; at ``before_train``,
+            ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run).
     """
 
     priority = 'HIGH'
@@ -187,6 +188,10 @@ class TrunkScheduleHook(Hook):
             set_attribute(runner, path, values[min(trunk, len(values) - 1)])
 
     def before_train(self, runner) -> None:
+        from .checks import check_trunk_epochs_loop
+
+        # an exported epoch schedule in an iteration-based retrain config replayed its first value all run
+        check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
         for path in self.values:
             check_owned_attribute(runner, path, 'TrunkScheduleHook')
         self._apply(runner, self.trunk_of(runner.epoch, runner.iter))

@@ -22,6 +22,16 @@ def _train_sampler(loader: Any) -> Any:
     return sampler if sampler is not None else getattr(loader, 'sampler', None)
 
 
+def check_trunk_epochs_loop(runner: Any, trunk_epochs: int | None, owner: str) -> None:
+    """Refuse trunks counted in epochs under mmengine's ``IterBasedTrainLoop``, which runs all its iterations as
+    epoch 0: the whole run would be one trunk (``owner`` names the hook in the message)."""
+    loop = runner.train_loop
+    if trunk_epochs is not None and isinstance(loop, IterBasedTrainLoop):
+        raise ValueError(f'{owner}(trunk_epochs={trunk_epochs}) needs an epoch-based loop, but train_cfg.type is '
+                         f'{type(loop).__name__}, which runs its iterations as one epoch (the whole run would be one '
+                         f'trunk); give {owner} trunk_iters instead')
+
+
 def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> None:
     """Refuse, before the first iteration, the settings under which OHL would silently learn nothing or mix copies.
 
@@ -30,11 +40,7 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
             copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers that
             would average statistics across copies.
     """
-    loop = runner.train_loop
-    if trunk_epochs is not None and isinstance(loop, IterBasedTrainLoop):
-        raise ValueError(f'OHLHook(trunk_epochs={trunk_epochs}) needs an epoch-based loop, but train_cfg.type is '
-                         f'{type(loop).__name__}, which runs its iterations as one epoch (the whole run would be one '
-                         'trunk); give OHLHook trunk_iters instead')
+    check_trunk_epochs_loop(runner, trunk_epochs, 'OHLHook')
     if layout.num_copies > 1:
         sampler = _train_sampler(runner.train_dataloader)
         if not getattr(sampler, 'copy_aware', False):

@@ -63,6 +63,15 @@ def test_the_hook_sets_each_trunks_value_at_its_first_iteration(tmp_path):
     assert seen == [0.3] * 3 + [0.2] * 3 + [0.1] * 2
 
 
+def test_an_epoch_schedule_in_an_iteration_loop_is_refused(tmp_path):
+    """mmengine's IterBasedTrainLoop runs every iteration in epoch 0: an exported epoch schedule replayed in an
+    iteration-based retrain config set its first value all run (12 iterations of 0.3 for [0.3, 0.2, 0.1])."""
+    with pytest.raises(ValueError, match=r'TrunkScheduleHook\(trunk_epochs=1\) needs an epoch-based loop, but '
+                                         r'train_cfg.type is IterBasedTrainLoop'):
+        _replay(tmp_path, 'mixed', [dict(type='TrunkScheduleHook', trunk_epochs=1, values={LR: [0.3, 0.2, 0.1]})],
+                iters=12)
+
+
 def test_the_hook_refuses_bad_arguments():
     with pytest.raises(ValueError, match='exactly one positive trunk_epochs / trunk_iters'):
         TrunkScheduleHook({LR: [0.1]}, trunk_epochs=1, trunk_iters=2)
