@@ -385,18 +385,30 @@ class PipelineChoiceSpace(OHLSpace):
         """
         if not self.transforms:
             raise RuntimeError(f'space {self.name!r} has not been set up; nothing to export')
-        cfg = self.transforms[0].export_cfg(self.distribution.probs().tolist())
+        probs = self.distribution.probs().tolist()
+        cfgs: list[dict] = []
+        for transform in self.transforms:  # transforms sharing the key may render differently (fill, bgr)
+            cfg = transform.export_cfg(probs)
+            if cfg not in cfgs:
+                cfgs.append(cfg)
         name = f'ohl_fixed_{self.key}'
+        names = [name] if len(cfgs) == 1 else [f'{name}_{i}' for i in range(len(cfgs))]
         replaced = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
+        several = '' if len(cfgs) == 1 else (
+            f'# The search had {len(cfgs)} {replaced} that render the same choices differently (their fill or\n'
+            '# channel order): replace each with the assignment below of the same settings.\n')
+        if self._mmdet:
+            for cfg in cfgs:
+                cfg['type'] = f'automl_mm.{cfg["type"]}'
+        body = ''.join(f'{n} = {pprint.pformat(c, width=110, compact=True)}\n' for n, c in zip(names, cfgs))
+        first = names[0]
         if not self._mmdet:
             return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
                     f'# {replaced} of train_pipeline and drop the OHLHook to retrain from scratch.\n'
-                    f'{name} = {pprint.pformat(cfg, width=110, compact=True)}\n')
-        cfg['type'] = f'automl_mm.{cfg["type"]}'
+                    + several + body)
         return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
-                f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the two assignments below into\n'
-                f'# it (merge custom_imports with any it already has) and put {name} in its train_pipeline\n'
+                f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the assignments below into\n'
+                f'# it (merge custom_imports with any it already has) and put {first} in its train_pipeline\n'
                 f'# {self._placement}, where the search had {replaced}, e.g.\n'
-                f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {name}, dict(type='PackDetInputs')]\n"
-                "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
-                f'{name} = {pprint.pformat(cfg, width=110, compact=True)}\n')
+                f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {first}, dict(type='PackDetInputs')]\n"
+                + several + "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n" + body)

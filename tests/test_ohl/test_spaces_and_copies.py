@@ -245,6 +245,28 @@ def test_factorised_space_takes_first_and_second_element_factors_from_the_transf
                                                            OHLAutoAugment(elements='randaugment', key='aa', fill=0)))
 
 
+def test_the_export_keeps_each_shared_transforms_rendering():
+    """Two OHLAutoAugment of one key that differ in fill share a space; the export wrote the first one's fill only,
+    so the other pipeline's images were replayed with the wrong border colour."""
+    from automl_mm.augment import OHLAutoAugment
+
+    runner = _pipeline_runner(OHLAutoAugment(elements='randaugment', key='aa', fill=128),
+                              OHLAutoAugment(elements='randaugment', key='aa', fill=0))
+    space = PipelineChoiceSpace(key='aa')
+    space.resolve(runner)
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    namespace: dict = {}
+    exec(space.export_fragment(), namespace)
+    fills = sorted(v['fill'] for k, v in namespace.items() if k.startswith('ohl_fixed_aa'))
+    assert fills == [0, 128]
+    same = _pipeline_runner(OHLAutoAugment(elements='randaugment', key='aa'),
+                            OHLAutoAugment(elements='randaugment', key='aa'))
+    space = PipelineChoiceSpace(key='aa')
+    space.resolve(same)
+    space.setup(same, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    assert 'ohl_fixed_aa = ' in space.export_fragment() and 'ohl_fixed_aa_1' not in space.export_fragment()
+
+
 def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it():
     from automl_mm.ohl import OHLHook
 
