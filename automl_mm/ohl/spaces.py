@@ -351,6 +351,10 @@ class PipelineChoiceSpace(OHLSpace):
         choices are not this trunk's samples and are only counted as stale.
         """
         samples = data_batch.get('data_samples', []) if isinstance(data_batch, dict) else []
+        if isinstance(samples, dict):  # mmdet's MultiBranch packs {branch: samples}: no single image per sample
+            raise ValueError(f'PipelineChoiceSpace(key={self.key!r}): the training batches come from a multi-branch '
+                             f'pipeline (data_samples is a dict of branches {sorted(samples)}), which OHL-Auto-Aug '
+                             'does not support: the choice must be packed with one data sample per image')
         indices = []
         for s in samples:
             for index, version in recorded_draws(s.metainfo.get(CHOICE_META_KEY, {}), self.key):

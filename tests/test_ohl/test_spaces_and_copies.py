@@ -267,6 +267,15 @@ def test_the_export_keeps_each_shared_transforms_rendering():
     assert 'ohl_fixed_aa = ' in space.export_fragment() and 'ohl_fixed_aa_1' not in space.export_fragment()
 
 
+def test_a_multi_branch_batch_is_refused_by_name():
+    """mmdet's MultiBranch packs {branch: data samples}: counting crashed with "'str' object has no attribute
+    'metainfo'"."""
+    space = PipelineChoiceSpace(key='aa')
+    with pytest.raises(ValueError, match=r"multi-branch pipeline \(data_samples is a dict of branches "
+                                         r"\['sup', 'unsup_student'\]\)"):
+        space.after_train_iter(None, dict(inputs={}, data_samples={'sup': [], 'unsup_student': []}))
+
+
 def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it():
     from automl_mm.ohl import OHLHook
 
