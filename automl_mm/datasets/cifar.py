@@ -30,7 +30,13 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
 
 def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read one CIFAR python batch file into (N, 32, 32, 3) uint8 RGB images and int64 labels."""
+    """Read one CIFAR python batch file into (N, 32, 32, 3) uint8 RGB images and int64 labels.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a CIFAR-10 batch: no data / labels, rows other than 3,072 values, pixels outside 0..255,
+            as many labels as images, or labels outside [0, 10); the message names the file.
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'CIFAR-10 batch file not found: {path}. data_root must be the extracted "cifar-10-batches-py" '
@@ -41,8 +47,19 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     labels = entry.get(b'labels', entry.get('labels'))
     if data is None or labels is None:
         raise ValueError(f'{path} is not a CIFAR-10 batch: it has no "data"/"labels" entries')
-    images = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(images), np.asarray(labels, dtype=np.int64)
+    data, labels = np.asarray(data), np.asarray(labels)
+    # checked before the reshape: a 64 x 64 batch in the same layout was cut into 32 x 32 images, int16 values
+    # wrapped modulo 256, and a label short moved every later label onto another image
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ValueError(f'{path}: CIFAR-10 "data" must be (N, 3072) (32 x 32 x 3 per row), got {data.shape}')
+    if data.dtype != np.uint8 and (data.size and (data.min() < 0 or data.max() > 255)):
+        raise ValueError(f'{path}: CIFAR-10 pixels must be 0..255, got values in [{data.min()}, {data.max()}]')
+    if labels.ndim != 1 or len(labels) != len(data):
+        raise ValueError(f'{path} holds {len(data)} images but {labels.size} labels')
+    if labels.size and (labels.min() < 0 or labels.max() >= 10):
+        raise ValueError(f'{path}: CIFAR-10 labels must be in [0, 10), got {labels.min()}..{labels.max()}')
+    images = data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels.astype(np.int64)
 
 
 @DATASETS.register_module()

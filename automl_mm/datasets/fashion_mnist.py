@@ -105,6 +105,9 @@ def _load_part(root: str, part: str, stamp: tuple) -> tuple[np.ndarray, np.ndarr
     images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
     if len(images) != len(labels):
         raise ValueError(f'{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels')
+    if len(labels) and labels.max() >= len(FashionMNISTDataset.METAINFO['classes']):
+        raise ValueError(f'{labels_path}: label {int(labels.max())} outside the '
+                         f'{len(FashionMNISTDataset.METAINFO["classes"])} Fashion-MNIST classes')
     return images, labels.astype(np.int64)
 
 

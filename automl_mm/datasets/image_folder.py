@@ -58,14 +58,21 @@ class ImageFolderDataset(BaseDataset):
             raise ValueError(f'metainfo classes do not match the class folders of {root}')
         items = []
         for label, cls in enumerate(classes):
-            for dirpath, _, files in sorted(os.walk(osp.join(root, cls))):
+            # followlinks: torchvision's ImageFolder follows symlinked folders; skipped, their images were lost
+            for dirpath, _, files in sorted(os.walk(osp.join(root, cls), followlinks=True)):
                 for name in sorted(files):
                     if name.lower().endswith(IMG_EXTENSIONS):
                         items.append({'img_path': osp.join(dirpath, name), 'gt_label': label})
         if not items:
             raise FileNotFoundError(f'no images with extensions {IMG_EXTENSIONS} under {root}')
         if self.split != 'all':
+            # exact_total: rounding per class sent every tie to train (10 classes x 30 images at 0.05: 10 reward
+            # images, not 15; at 0.02 of 20 per class, none)
             train, reward = stratified_split([it['gt_label'] for it in items],
-                                             (1.0 - self.reward_ratio, self.reward_ratio), self.seed)
+                                             (1.0 - self.reward_ratio, self.reward_ratio), self.seed,
+                                             exact_total=True)
+            if not len(reward):
+                raise ValueError(f'reward_ratio={self.reward_ratio} of the {len(items)} images under {root} '
+                                 'leaves no reward image: raise reward_ratio')
             items = [items[i] for i in (train if self.split == 'train' else reward)]
         return items

@@ -93,3 +93,40 @@ def test_image_folder_labels_and_reward_split(tmp_path):
 def test_image_folder_missing_root(tmp_path):
     with pytest.raises(FileNotFoundError, match='image folder not found'):
         ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))
+
+
+def _batch_file(path, data, labels):
+    with open(path, 'wb') as f:
+        pickle.dump({b'data': data, b'labels': labels}, f, protocol=2)
+    return str(path)
+
+
+@pytest.mark.parametrize('data, labels, match', [
+    (np.zeros((20, 3072), np.uint8), list(range(19)), r'holds 20 images but 19 labels'),  # moved later labels
+    (np.zeros((2, 3 * 64 * 64), np.uint8), [0, 1], r'must be \(N, 3072\)'),  # was cut into eight 32 x 32 images
+    (np.full((1, 3072), 300, np.int16), [0], r'pixels must be 0\.\.255'),  # wrapped to 44
+    (np.zeros((2, 3072), np.uint8), [0, 10], r'labels must be in \[0, 10\)'),
+])
+def test_a_malformed_cifar_batch_is_refused_naming_the_file(tmp_path, data, labels, match):
+    path = _batch_file(tmp_path / 'data_batch_1', data, labels)
+    with pytest.raises(ValueError, match=match):
+        read_cifar_batch(path)
+
+
+def test_image_folder_reward_size_is_the_ratio_of_all_images_and_symlinked_folders_count(tmp_path):
+    """Rounding per class sent every tie to train (10 classes x 30 images at 0.05: 10 reward images, not 15), and
+    symlinked sub-folders, which torchvision's ImageFolder follows, were skipped."""
+    for c in range(10):
+        os.makedirs(tmp_path / 'train' / f'c{c}')
+        for i in range(30):
+            cv2.imwrite(str(tmp_path / 'train' / f'c{c}' / f'{i}.png'), np.zeros((2, 2, 3), np.uint8))
+    parts = {split: ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), split=split,
+                                       reward_ratio=0.05, lazy_init=False) for split in ('train', 'reward')}
+    assert (len(parts['train']), len(parts['reward'])) == (285, 15)
+    with pytest.raises(ValueError, match='reward_ratio=0.001 of the 300 images .* leaves no reward image'):
+        ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), split='reward', reward_ratio=0.001)
+    os.makedirs(tmp_path / 'elsewhere')
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / 'elsewhere' / f'{i}.png'), np.zeros((2, 2, 3), np.uint8))
+    os.symlink(tmp_path / 'elsewhere', tmp_path / 'train' / 'c0' / 'linked')
+    assert len(ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))) == 303

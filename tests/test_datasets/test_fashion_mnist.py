@@ -148,3 +148,13 @@ def test_reward_size_is_met_exactly_when_classes_cannot_share_it_evenly(tmp_path
     per_class = np.bincount([reward.get_data_info(i)['gt_label'] for i in range(len(reward))], minlength=10)
     quota = reward_size / 10
     assert all(np.floor(quota) <= n <= np.ceil(quota) for n in per_class), per_class
+
+
+def test_a_label_outside_the_classes_is_refused(tmp_path):
+    """A label 200 was kept (an evaluation counted it as a wrong prediction, silently)."""
+    root = write_fashion(tmp_path / 'fm', compress=False)
+    labels = (np.arange(60) % 10).astype(np.uint8)
+    labels[3] = 200
+    _write(os.path.join(root, 'train-labels-idx1-ubyte'), labels, compress=False)
+    with pytest.raises(ValueError, match=r'train-labels-idx1-ubyte: label 200 outside the 10 Fashion-MNIST classes'):
+        FashionMNISTDataset(data_root=root, split='train', reward_size=10)
