@@ -127,6 +127,46 @@ class StrictCheckpointHook(Hook):
         if any(mismatch.values()):
             raise CheckpointMismatchError.from_mismatch(mismatch, self.checkpoint or 'the checkpoint',
                                                         self.max_keys)
+        from .run_info import is_resume
+
+        if is_resume(runner):
+            check_schedule_unchanged(runner, checkpoint, self.checkpoint or 'the checkpoint')
 
 
-__all__ = ['FiniteLossHook', 'NonFiniteLossError', 'StrictCheckpointHook']
+_SPAN_KEYS = ('begin', 'end', 'T_max')
+
+
+def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
+    """Refuse to resume under a parameter schedule other than the checkpoint's.
+
+    mmengine's ``Runner.resume`` replaces each scheduler's state with the saved one, ``begin`` / ``end`` /
+    ``T_max`` included: resumed with a longer ``train_cfg.max_epochs`` (the way to extend a run), a cosine schedule
+    kept the first run's end and the learning rate stayed at its last value for every added epoch, silently.
+
+    Raises:
+        ValueError: a built scheduler's span differs from the saved one, naming the scheduler and both values.
+    """
+    saved = checkpoint.get('param_schedulers')
+    built = getattr(runner, 'param_schedulers', None)
+    if not saved or not built:
+        return
+    pairs = ([(f'{name_}[{i}]', s, c) for name_, group in built.items()
+              for i, (s, c) in enumerate(zip(group, saved.get(name_, [])))] if isinstance(built, dict) and
+             isinstance(saved, dict) else
+             [(f'[{i}]', s, c) for i, (s, c) in enumerate(zip(built, saved))] if isinstance(built, list) and
+             isinstance(saved, list) else [])
+    for where, scheduler, state in pairs:
+        if not isinstance(state, dict) or isinstance(scheduler, dict):
+            continue  # not built (yet): nothing to compare
+        for key in _SPAN_KEYS:
+            if key in state and hasattr(scheduler, key) and getattr(scheduler, key) != state[key]:
+                raise ValueError(
+                    f'resuming {name}: param_scheduler{where} ({type(scheduler).__name__}) was saved with '
+                    f'{key}={state[key]} (in iterations where converted) and the config now gives '
+                    f'{key}={getattr(scheduler, key)} (e.g. another train_cfg.max_epochs). mmengine restores the '
+                    f'saved schedule, so the run would not follow the new one (a longer run keeps the last value '
+                    f'after {state[key]}). Resume with the interrupted run\'s schedule, or train longer as a new run '
+                    'from its weights (load_from, without resume)')
+
+
+__all__ = ['FiniteLossHook', 'NonFiniteLossError', 'StrictCheckpointHook', 'check_schedule_unchanged']

@@ -168,7 +168,8 @@ def test_a_resumed_run_without_a_configured_seed_builds_its_data_order_from_the_
 
     tool, work = _tool('train'), str(tmp_path)
     options = {'randomness': dict(seed=None), 'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 5,
-               'train_dataloader.dataset.max_samples': 64, 'param_scheduler.0.T_max': 2}
+               'train_dataloader.dataset.max_samples': 64, 'param_scheduler.0.T_max': 2,
+               'param_scheduler.0.end': 2}  # one 2-epoch schedule, interrupted after epoch 1
     first = Runner.from_cfg(tool.build_config(_args(DIGITS, work, cfg_options=options)))
     first.train()
     drawn = first.seed

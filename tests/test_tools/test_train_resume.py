@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -24,9 +25,11 @@ def _run(*args: str) -> str:
 _scalars = read_scalars
 
 
+# One 3-epoch schedule for every run of a test: a first run of 2 epochs is the interrupted part of it (a resume
+# under another schedule is refused, since mmengine would keep the saved one).
 DIGITS_TINY = ['val_dataloader.dataset.max_samples=128',
                'test_dataloader.dataset.max_samples=128', 'train_cfg.val_interval=1',
-               'param_scheduler.0.T_max=3']
+               'param_scheduler.0.T_max=3', 'param_scheduler.0.end=3']
 
 
 @pytest.mark.slow
@@ -47,6 +50,20 @@ def test_digits_baseline_trains_validates_resumes_and_tests(tmp_path):
     out = _run('tools/test.py', DIGITS, osp.join(work, 'epoch_3.pth'), '--work-dir', str(tmp_path / 'test'),
                '--cfg-options', 'test_dataloader.dataset.max_samples=128')
     assert "'accuracy/top1'" in out
+
+
+@pytest.mark.slow
+def test_resuming_under_another_schedule_is_refused(tmp_path):
+    """Resumed with a longer train_cfg.max_epochs, mmengine kept the saved cosine schedule's end and trained every
+    added epoch at the last learning rate (4.6970e-02 for all of epoch 3), silently."""
+    work = str(tmp_path / 'digits')
+    tiny = [o for o in DIGITS_TINY if not o.startswith('param_scheduler.0.end')]
+    _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=1', *tiny)
+    proc = run_tool('tools/train.py', DIGITS, '--work-dir', work, '--resume', '--cfg-options',
+                    'train_cfg.max_epochs=2', *tiny, check=False)
+    assert proc.returncode != 0
+    assert re.search(r'param_scheduler\[0\] \(CosineAnnealingLR\) was saved with end=\d+ .* the config now gives '
+                     r'end=\d+ \(e.g. another train_cfg.max_epochs\)', proc.stdout + proc.stderr)
 
 
 @pytest.mark.slow
