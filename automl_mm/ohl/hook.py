@@ -319,6 +319,7 @@ class OHLHook(Hook):
         apart = self._in_trunk or bool(self.history and not self.history[-1].get('broadcast', True))
         checkpoint['ohl'] = dict(
             trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk, copies_apart=apart,
+            num_copies=self.num_copies, ranks_per_copy=self.ranks_per_copy,
             controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)})
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -332,6 +333,14 @@ class OHLHook(Hook):
         if state is None:
             runner.logger.warning('the checkpoint has no OHL state; the OHL search starts from scratch')
             return
+        saved_copies = state.get('num_copies')
+        if saved_copies is None and state.get('history') and state['history'][-1].get('rewards'):
+            saved_copies = len(state['history'][-1]['rewards'])  # checkpoints written before the key was saved
+        if saved_copies is not None and saved_copies != self.num_copies:
+            # the history mixed trunks of 2 and 4 rewards, and theta continued from another search
+            raise ValueError(f'OHL: the checkpoint is a search of {saved_copies} copies, this run has '
+                             f'num_copies={self.num_copies}: a resume continues the same search. Resume with '
+                             f'num_copies={saved_copies}, or start a new search from its weights with load_from')
         self._resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
         missing = {s.name for s in self.spaces} - set(state['controllers'])
         if missing:

@@ -276,6 +276,30 @@ def test_a_multi_branch_batch_is_refused_by_name():
         space.after_train_iter(None, dict(inputs={}, data_samples={'sup': [], 'unsup_student': []}))
 
 
+def test_a_resume_with_another_number_of_copies_is_refused():
+    """Resuming a 2-copy search with 4 copies continued theta and appended trunks of 4 rewards to a history of
+    2, silently."""
+    from automl_mm.ohl import OHLHook
+
+    def hook(copies):
+        return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                    distribution=dict(type='Categorical', num_choices=3))],
+                       num_copies=copies, reward_key='acc', trunk_iters=5)
+
+    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
+    runner.logger = SimpleNamespace(warning=lambda *a: None)
+    runner._resume = True
+    checkpoint = {}
+    hook(2).before_save_checkpoint(runner, checkpoint)
+    with pytest.raises(ValueError, match=r'the checkpoint is a search of 2 copies, this run has num_copies=4'):
+        hook(4).after_load_checkpoint(runner, checkpoint)
+    hook(2).after_load_checkpoint(runner, checkpoint)
+    del checkpoint['ohl']['num_copies']  # an older checkpoint: the copies are counted from its history
+    checkpoint['ohl']['history'] = [dict(trunk=0, rewards=[70.0, 71.0])]
+    with pytest.raises(ValueError, match=r'a search of 2 copies'):
+        hook(4).after_load_checkpoint(runner, checkpoint)
+
+
 def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it():
     from automl_mm.ohl import OHLHook
 
