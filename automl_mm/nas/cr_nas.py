@@ -84,6 +84,9 @@ class CRNASLoop(SearchLoopBase):
         # a negative one shortened the other phase silently, a float was truncated
         stage_iters = as_count(stage_iters, 'train_cfg.stage_iters')
         spatial_iters = as_count(spatial_iters, 'train_cfg.spatial_iters')
+        if stage_iters + spatial_iters == 0:
+            raise ValueError('train_cfg.stage_iters and train_cfg.spatial_iters are both 0: the search would score '
+                             'an untrained supernet; train it for at least one iteration')
         if max_stage_candidates is not None:
             as_count(max_stage_candidates, 'train_cfg.max_stage_candidates', 1)
         if isinstance(flops_tolerance, bool) or not isinstance(flops_tolerance, (int, float)) \

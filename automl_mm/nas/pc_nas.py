@@ -72,6 +72,9 @@ class PCNASLoop(SearchLoopBase):
         warmup_iters = as_count(warmup_iters, 'train_cfg.warmup_iters')
         check_scoring_counts(num_samples, batches_per_sample)
         total_iters = int(warmup_iters) + num_layers * int(stage_iters)
+        if total_iters == 0:  # every potential would be read from the untrained supernet, and a pool exported
+            raise ValueError('train_cfg.warmup_iters and train_cfg.stage_iters are both 0: the search would score '
+                             'an untrained supernet; train it for at least one iteration')
         check_schedule_span(runner.cfg.get('param_scheduler'), total_iters,
                             f'warmup_iters={int(warmup_iters)} + {num_layers} layers x stage_iters={int(stage_iters)}')
         super().__init__(runner, dataloader, max_iters=total_iters, **kwargs)

@@ -271,6 +271,11 @@ def test_the_cosine_schedule_spans_the_derived_search_length(tmp_path, arch_spli
         Runner.from_cfg(cfg).train()
 
 
+def test_a_search_without_any_training_is_refused(arch_split, tmp_path):
+    with pytest.raises(ValueError, match='stage_iters and train_cfg.spatial_iters are both 0'):
+        _ = Runner.from_cfg(_cfg(arch_split, str(tmp_path / 'none'), stage_iters=0, spatial_iters=0)).train_loop
+
+
 @pytest.mark.parametrize('iters', [dict(stage_iters=-2, spatial_iters=6), dict(stage_iters=6, spatial_iters=-2)])
 def test_negative_phase_lengths_are_refused(arch_split, tmp_path, iters):
     """(-2, 6) trained 4 spatial iterations and no stage ones; (6, -2) trained 6 stage iterations with max_iters 4."""

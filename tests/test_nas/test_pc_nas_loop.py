@@ -291,6 +291,12 @@ def test_scoring_counts_that_score_nothing_are_named(tmp_path, key, value):
         _ = Runner.from_cfg(_cfg(str(tmp_path / 'bad'), **{key: value})).train_loop
 
 
+def test_a_search_without_any_training_is_refused(tmp_path):
+    """warmup_iters=0 and stage_iters=0 scored every candidate on the untrained supernet and exported a pool."""
+    with pytest.raises(ValueError, match='warmup_iters and train_cfg.stage_iters are both 0'):
+        _ = Runner.from_cfg(_cfg(str(tmp_path / 'none'), warmup_iters=0, stage_iters=0)).train_loop
+
+
 def test_a_retrain_config_that_does_not_exist_is_named_at_start(tmp_path):
     """The export wrote _base_ = abspath(retrain_config) at the end of the search: run from another directory,
     the exported config pointed at a missing file."""
