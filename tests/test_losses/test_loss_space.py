@@ -153,3 +153,11 @@ def test_am_lfs_run_on_pairflip_noisy_fashion_mnist(tmp_path):
     assert len(history[-1]['theta']['loss'][0]) == 14  # the monotone layout, 2 M + 2
     log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
     assert 'flipped 80 of 200' in log and 'pairflip over 10 classes' in log  # 40 % of the training labels only
+
+
+@pytest.mark.parametrize('std', [0.0, -0.05, float('nan'), [0.05, 0.0], []])
+def test_a_std_that_is_not_positive_is_refused_when_the_space_is_built(std):
+    """With num_intervals read from the loss (the default), std=0 or -0.05 was only checked when the space met the
+    model: in a multi-copy run, inside a worker, after the launcher's config check had passed."""
+    with pytest.raises(ValueError, match='LossFunctionSpace: std must be a positive finite number'):
+        LossFunctionSpace(std=std)
