@@ -228,7 +228,8 @@ class OHLSpace(metaclass=ABCMeta):
         """``{attribute path: value}`` that the mode of the current distribution sets, recorded per trunk in the
         history (``schedule``: where θ sampled from during that trunk; where the mode is tied, as at trunk 0 with
         uniform θ, the first tied choice); ``None`` (the default) for spaces that are not replayed by attribute
-        (per-item spaces: use ``final_policy.py`` or the per-trunk probabilities in ``probs_<space>.npz``)."""
+        (per-item spaces: use ``final_policy.py`` or the per-trunk probabilities in ``probs_<space>.npz``, whose
+        row ``t`` is θ after trunk ``t``'s update: what trunk ``t + 1`` sampled from)."""
         return None
 
     def applied_values(self) -> dict[str, Any] | None:

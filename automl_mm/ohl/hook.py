@@ -260,7 +260,9 @@ class OHLHook(Hook):
         done = runner.iter + 1  # iterations completed, this one included
         ended = False
         if self.trunk_iters is not None and done % self.trunk_iters == 0:
-            self._end_trunk(runner, epoch=runner.epoch, iters=done, partial=False)
+            # epochs completed (as trunk_epochs records have it): a trunk ending with an epoch counts that epoch
+            epoch = runner.epoch if self._iteration_loop else done // len(runner.train_dataloader)
+            self._end_trunk(runner, epoch=epoch, iters=done, partial=False)
             ended = True
         elif self.trunk_iters is not None and done >= runner.max_iters and self._in_trunk:
             # the run ends inside a trunk: end it now, before the checkpoint hook saves the final model

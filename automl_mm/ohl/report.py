@@ -169,6 +169,9 @@ class OHLReport:
         schedule = schedule_fragment(history, self.trunk)
         if schedule:
             write_text_atomic(schedule, osp.join(self.dir, 'schedule_policy.py'))
+        if not self.plot:  # the per-trunk probabilities are a record, not a figure: written without plots too
+            for space in spaces:
+                _record_probs(self.dir, space, last['trunk'])
         if self.plot:
             # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn
             # about ten times per run and after its last trunk (drawing all of them after every trunk took 2 of
@@ -242,7 +245,8 @@ def _draw_now(runner: Any, trunk: int, times: int = 10) -> bool:
 def _record_probs(out_dir: str, space: Any, trunk: int) -> tuple | None:
     """Append the space's current choice probabilities to ``probs_<space>.npz`` (kept across ``--resume``: rows
     of later trunks than ``trunk`` are dropped) and return (trunks (T,), probs (T, K)); None for a space without a
-    categorical distribution."""
+    categorical distribution. Row ``t`` is θ after trunk ``t``'s update, which trunk ``t + 1`` samples from (trunk
+    0 samples from the initial θ, uniform unless configured), as the history's ``distributions`` / ``theta``."""
     import numpy as np
 
     probs_fn = getattr(getattr(space, 'distribution', None), 'probs', None)

@@ -118,6 +118,12 @@ def test_a_trunk_that_ends_with_an_epoch_leaves_the_epoch_checkpoint_at_a_trunk_
     cfg.train_cfg.max_epochs = 2
     runner, history = _train(cfg)
     assert [(h['trunk'], h['iter']) for h in history] == [(0, 4), (1, 8)]
+    # epochs completed, as trunk_epochs records count them (they read 0 and 1)
+    assert [h['epoch'] for h in history] == [1, 2]
+    # the per-trunk probabilities are a record written without plots too (the tiny config sets plot=False)
+    assert not runner.hooks[[type(h).__name__ for h in runner.hooks].index('OHLHook')].plot
+    with np.load(osp.join(cfg.work_dir, 'ohl', 'probs_aug.npz')) as probs:
+        assert probs['trunks'].tolist() == [0, 1] and probs['probs'].shape[0] == 2
     state = torch.load(osp.join(cfg.work_dir, 'epoch_1.pth'), map_location='cpu', weights_only=False)['ohl']
     assert state['trunk'] == 1 and not state['in_trunk'] and not state['copies_apart']
 
