@@ -42,6 +42,23 @@ def _all_keys(supernet: nn.Module, input_shape: Sequence[int]) -> list[tuple[int
     return [(i, op, shape) for i, (ops, shape) in enumerate(zip(supernet.layer_choices, shapes)) for op in ops]
 
 
+def supernet_fingerprint(supernet: nn.Module, input_shape: Sequence[int]) -> str:
+    """A digest of what a cost table's entries depend on beyond their keys (which name a layer's op and input
+    shape only): every candidate op's parameter count (so its output width) and the fixed parts' input shapes and
+    parameter counts (the stem, the head's width). Two supernets that differ only after the keys, e.g. in the last
+    stage's width or ``out_channels``, get different digests."""
+    import hashlib
+
+    def numel(module: nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    parts = [f'{cost_key(i, op, shape)}:{numel(supernet.get_op(i, op))}'
+             for i, op, shape in _all_keys(supernet, input_shape)]
+    parts += [f'{name}:{"x".join(map(str, shape[-3:]))}:{numel(getattr(supernet, name))}'
+              for name, shape in supernet.fixed_input_shapes(tuple(input_shape)).items()]
+    return hashlib.sha1('|'.join(parts).encode()).hexdigest()[:16]
+
+
 class CostTable:
     """Additive cost of a supernet path: ``sum(entries of the path's ops) + fixed``.
 
@@ -82,10 +99,15 @@ class CostTable:
         return total
 
     def matches(self, supernet: nn.Module, input_shape: Sequence[int]) -> bool:
-        """Whether the table was made for ``input_shape`` and has an entry for every candidate of ``supernet``."""
+        """Whether the table was made for ``input_shape`` and ``supernet``: an entry for every candidate and, for
+        tables that record it (``measure_latency_table`` does), the same :func:`supernet_fingerprint` (a table of a
+        supernet with another last-stage width or ``out_channels`` has every key and was accepted)."""
         if [int(v) for v in input_shape] != self.input_shape:
             return False
-        return all(cost_key(*k) in self.entries for k in _all_keys(supernet, input_shape))
+        if not all(cost_key(*k) in self.entries for k in _all_keys(supernet, input_shape)):
+            return False
+        recorded = self.meta.get('supernet')
+        return recorded is None or recorded == supernet_fingerprint(supernet, input_shape)
 
     def to_dict(self) -> dict:
         return {**self.meta, 'input_shape': self.input_shape, 'entries': self.entries, self.fixed_key: self.fixed}
@@ -273,4 +295,5 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
         fixed = sum(_time_module(getattr(net, name), torch.zeros(shape, device=device), repeats, warmup)
                     for name, shape in net.fixed_input_shapes(input_shape).items())
     return {'device': device_name(device), 'input_shape': list(input_shape), 'torch': torch.__version__,
-            'repeats': repeats, 'warmup': warmup, 'entries': entries, 'fixed_ms': fixed}
+            'repeats': repeats, 'warmup': warmup, 'entries': entries, 'fixed_ms': fixed,
+            'supernet': supernet_fingerprint(supernet, input_shape)}

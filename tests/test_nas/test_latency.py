@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 
 from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
-from automl_mm.nas.latency import FlopsTable, LatencyTable, cost_key, measure_latency_table
+from automl_mm.nas.latency import FlopsTable, LatencyTable, _all_keys, cost_key, measure_latency_table
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHAPE = (1, 3, 16, 16)
@@ -201,3 +201,17 @@ def test_flops_are_per_image_whatever_the_batch_of_the_input_shape():
     # 615,424: mmengine's FlopAnalyzer on the stand-alone network of this path at one 16 x 16 image
     assert eight.flops(net, path) == one.flops(net, path) == 615_424
     assert eight.input_shape == [1, 3, 16, 16]
+
+
+def test_a_latency_table_of_another_supernet_with_the_same_keys_does_not_match():
+    """Keys name a layer's op and input shape only: a supernet with a wider last stage and final conv has every key
+    of a narrower one's table, and the search enforced the limit with the other network's latencies."""
+    shape = (1, 3, 16, 16)
+    kwargs = dict(stem_channels=16, stem_stride=1, ops=('k3e3', 'k5e6', 'skip'))
+    narrow = MBConvSupernet(out_channels=64, stages=((16, 2, 1), (32, 1, 2)), **kwargs)
+    wide = MBConvSupernet(out_channels=512, stages=((16, 2, 1), (96, 1, 2)), **kwargs)
+    table = LatencyTable.measure(narrow, shape, repeats=1, warmup=0)
+    assert all(cost_key(*k) in table.entries for k in _all_keys(wide, shape))  # every key is there
+    assert table.matches(narrow, shape) and not table.matches(wide, shape)
+    legacy = LatencyTable.from_dict({k: v for k, v in table.to_dict().items() if k != 'supernet'})
+    assert legacy.matches(wide, shape)  # a table saved before fingerprints: keys only, as before
