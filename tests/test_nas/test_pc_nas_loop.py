@@ -312,3 +312,14 @@ def test_more_batches_per_sample_than_the_search_split_holds_stop_before_trainin
                                          r'\d+ batches: one evaluation would score some images twice'):
         runner.train()
     assert runner.iter == 0  # refused before the supernet trained
+
+
+def test_a_retrain_config_of_another_supernet_is_refused_at_start(tmp_path):
+    """The export writes only `arch` over retrain_config: a search with stem 24 / out_channels 128 exported a
+    network of the retrain config's 16 / 64, silently."""
+    cfg = _cfg(str(tmp_path / 'wide'))
+    cfg.model.backbone.update(stem_channels=24, out_channels=128)
+    cfg.model.head.in_channels = 128
+    with pytest.raises(ValueError, match=r'retrain_config .*pc-nas-retrain_mbconv-digits_1x1_30e_digits.py: its '
+                                         r'model.backbone is another supernet than the searched one'):
+        _ = Runner.from_cfg(cfg).train_loop
