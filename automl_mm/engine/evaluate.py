@@ -215,9 +215,14 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
         # COCO-style metrics score every image of their annotation file unless told otherwise; a subset of the
         # split (a few mini-batches) must be scored on the images it saw, or missed objects deflate AP.
         restrict = hasattr(metric, 'img_ids') and hasattr(metric, '_coco_api') and metric.results
+        # without an ann_file mmdet builds _coco_api from the first results it scores and keeps it: later calls
+        # (other batches) were scored against the first call's images; built here, it is dropped after the call
+        built_gt = restrict and getattr(metric, '_coco_api', None) is None
         if restrict:
-            metric.img_ids = sorted({int(r[0]['img_id']) if isinstance(r, tuple) else int(r['img_id'])
-                                     for r in metric.results})
+            # in the order of the results: mmdet's proposal_fast pairs img_ids[i] with results[i] (sorted ids
+            # scored each image's proposals against another image's boxes); COCOeval sorts the ids itself
+            metric.img_ids = list(dict.fromkeys(int(r[0]['img_id']) if isinstance(r, tuple) else int(r['img_id'])
+                                                for r in metric.results))
         # rewards and scores rank candidates: COCO AP at full precision, not mmdet's 3 decimals (ties)
         if _is_coco_metric(metric):
             from automl_mm.evaluation.coco import unrounded_coco_metrics
@@ -228,6 +233,10 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
         metric.results.clear()
         if restrict:
             metric.img_ids = None
+        if built_gt:
+            metric._coco_api = None
+            if hasattr(metric, 'cat_ids'):
+                metric.cat_ids = None
         prefix = f'{metric.prefix}/' if metric.prefix else ''
         for name, value in values.items():
             key = f'{prefix}{name}'

@@ -24,40 +24,62 @@ from automl_mm.registry import METRICS
 
 _STATS_INDEX = {name: i for i, name in enumerate(COCO_AP_ITEMS + COCO_AR_ITEMS)}
 
+#: The recorders of the calls of :func:`unrounded_coco_metrics` in progress (nested calls: each gets every summary).
+_ACTIVE: list[list] = []
 
-def unrounded_coco_metrics(metric: CocoMetric, results: list) -> dict[str, float]:
+
+def _recording(base: type) -> type:
+    """A module-level subclass of pycocotools' evaluator that hands itself to the active recorders after
+    ``summarize`` (module level, so mmdet's ``use_mp_eval`` can pickle it; a local class could not be)."""
+
+    def summarize(self) -> None:
+        base.summarize(self)
+        for recorder in _ACTIVE:
+            recorder.append(self)
+
+    return type(f'Recording{base.__name__}', (base, ), {'summarize': summarize, '__module__': __name__})
+
+
+_RECORDING = {name: _recording(getattr(_mmdet_coco, name)) for name in ('COCOeval', 'COCOevalMP')
+              if getattr(_mmdet_coco, name, None) is not None}
+globals().update({cls.__name__: cls for cls in _RECORDING.values()})  # importable by name in worker processes
+
+
+def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = None) -> dict[str, float]:
     """``metric.compute_metrics(results)`` with every COCOeval value at full precision instead of 3 decimals.
 
     Args:
         metric: An mmdet ``CocoMetric`` (or subclass) that has processed ``results``.
         results: Its collected results (``metric.results``).
+        compute: The unbound ``compute_metrics`` to run with its COCOeval values recorded; default: the metric's
+            own (a subclass's runs as it is), or, for an :class:`UnroundedCocoMetric` (already unrounded), its
+            ``compute_metrics`` called plainly.
 
     Returns:
         The same keys as mmdet's ``compute_metrics`` (without the ``coco/`` prefix), e.g. ``{'bbox_mAP':
         0.0671..., ...}``; ``proposal_fast`` and per-class values stay as mmdet computes them. Empty when mmdet's is
         (no prediction at all).
     """
+    if compute is None:
+        if isinstance(metric, UnroundedCocoMetric):
+            # unrounded already; a subclass's own override (its keys and extras) runs as it is (it was skipped)
+            return metric.compute_metrics(results)
+        compute = type(metric).compute_metrics  # a CocoMetric subclass's own runs as it is
     recorded: list[Any] = []
+    _ACTIVE.append(recorded)
     patched = {}
-    for name in ('COCOeval', 'COCOevalMP'):
+    for name, recording in _RECORDING.items():
         base = getattr(_mmdet_coco, name, None)
-        if base is None:
-            continue
-
-        class Recording(base):  # type: ignore[misc, valid-type]
-            def summarize(self) -> None:
-                super().summarize()
-                recorded.append(self)
-
+        if base is None or issubclass(base, recording):
+            continue  # absent, or already recording (a nested call): every active call gets the summaries
         patched[name] = base
-        setattr(_mmdet_coco, name, Recording)
-    # a subclass's own compute_metrics (its keys and extras) runs as it is; UnroundedCocoMetric's is this function
-    compute = CocoMetric.compute_metrics if isinstance(metric, UnroundedCocoMetric) else type(metric).compute_metrics
+        setattr(_mmdet_coco, name, recording)
     try:
         values = compute(metric, results)
     finally:
         for name, base in patched.items():
             setattr(_mmdet_coco, name, base)
+        _ACTIVE.pop()  # calls nest, so the last recorder is this call's (remove() would compare lists by value)
     # One COCOeval per metric in metric.metrics order, except 'proposal_fast' (no COCOeval); mmdet stops at the
     # first metric without predictions, so zip stops there too.
     for kind, coco_eval in zip([m for m in metric.metrics if m != 'proposal_fast'], recorded):
@@ -79,4 +101,4 @@ class UnroundedCocoMetric(CocoMetric):
     """
 
     def compute_metrics(self, results: list) -> dict[str, float]:
-        return unrounded_coco_metrics(self, results)
+        return unrounded_coco_metrics(self, results, compute=CocoMetric.compute_metrics)
