@@ -210,7 +210,12 @@ def checkpoint_mismatch(model: torch.nn.Module, checkpoint: dict,
             key = re.sub(pattern, replacement, key)
         revised[key] = value
     expected = model.state_dict()
-    shape = [f'{k}: {tuple(revised[k].shape)} vs {tuple(v.shape)}' for k, v in expected.items()
-             if k in revised and hasattr(revised[k], 'shape') and tuple(revised[k].shape) != tuple(v.shape)]
-    return {'missing': [k for k in expected if k not in revised],
+    # mmengine copies tensors only: a numpy array of the right shape is skipped with a warning, so it counts as
+    # another shape here (it passed, and the model kept its random weights)
+    shape = [f'{k}: {type(revised[k]).__name__} {tuple(getattr(revised[k], "shape", ()))} vs {tuple(v.shape)}'
+             if not isinstance(revised[k], torch.Tensor) else f'{k}: {tuple(revised[k].shape)} vs {tuple(v.shape)}'
+             for k, v in expected.items()
+             if k in revised and (not isinstance(revised[k], torch.Tensor) or revised[k].shape != v.shape)]
+    # BatchNorm accepts a state dict without num_batches_tracked (torchvision's older files), as mmengine does
+    return {'missing': [k for k in expected if k not in revised and not k.endswith('num_batches_tracked')],
             'unexpected': [k for k in revised if k not in expected], 'shape': shape}

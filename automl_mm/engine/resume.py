@@ -86,7 +86,9 @@ def _newest_first(paths: list[str]) -> list[str]:
 def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
     """The checkpoint ``--resume`` should continue from, and what was skipped on the way (one sentence each).
 
-    ``work_dir/last_checkpoint`` wins when the file it names is a complete checkpoint. Otherwise (missing, empty,
+    ``work_dir/last_checkpoint`` wins when the file it names is a complete checkpoint (or a remote path, which is
+    returned unchecked), or, when that file is gone, the file of the same name in ``work_dir`` (a moved work dir).
+    Otherwise (missing, empty,
     dangling, or naming an empty/truncated/foreign file) the newest complete ``*.pth`` in ``work_dir`` and in the
     folder ``last_checkpoint`` names is returned: newest by the step in its name (:func:`_newest_first`).
     "Complete" is checked without unpickling (see :func:`~automl_mm.engine.checkpoint.diagnose_checkpoint_file`).
@@ -105,10 +107,20 @@ def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
             named = f.read().strip()
         if not named:
             skipped.append(f'{pointer} is empty')
+        elif '://' in named:
+            # a checkpoint on remote storage (CheckpointHook out_dir='s3://...'): mmengine's loader reads it; the
+            # local checks below dropped it and resumed a stale local file or nothing
+            return named, skipped
         else:
             problem = diagnose_checkpoint_file(named)
             if problem is None:
                 return named, skipped
+            moved = osp.join(work_dir, osp.basename(named))
+            if problem == 'missing' and diagnose_checkpoint_file(moved) is None:
+                # the work dir was moved or copied: the file the pointer names is here (ranking by step could pick
+                # an older run's later checkpoint left in the same folder)
+                skipped.append(f'{pointer} names {named}, which is missing; the file of that name here is used')
+                return moved, skipped
             skipped.append(f'{pointer} names {named}, which is {problem}')
             folders.append(osp.dirname(named) or '.')
     seen = {osp.realpath(named)} if named else set()

@@ -33,13 +33,15 @@ def atomic_open(path: str, mode: str = 'w') -> Iterator[IO]:
     """
     if mode not in ('w', 'wb'):
         raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', got {mode!r}")
-    folder = osp.dirname(osp.abspath(path))
+    path = osp.realpath(path)  # a symlink's target is rewritten, as open() does (the link was replaced)
+    folder = osp.dirname(path)
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
     try:
         # mkstemp creates the file readable by its owner only (0600); a file open() creates gets 0666 less the
-        # umask (0644 under the usual 022), which is what other users and containers reading checkpoints expect
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        # umask (0644 under the usual 022), which is what other users and containers reading checkpoints expect;
+        # an existing file keeps its mode, as open() keeps it (a private 0600 file became 0644)
+        os.chmod(tmp, os.stat(path).st_mode & 0o7777 if osp.exists(path) else 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

@@ -106,3 +106,34 @@ def test_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
 def test_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_checkpoint(torch.nn.Linear(1, 1), str(tmp_path / 'nope.pth'))
+
+
+def test_checkpoint_mismatch_counts_what_mmengine_would_not_copy_and_not_what_it_accepts():
+    """A numpy array of the right shape passed (mmengine skips non-tensors: the model kept random weights); a
+    BatchNorm without num_batches_tracked was reported missing though mmengine loads it strictly."""
+    import numpy as np
+
+    from automl_mm.engine import checkpoint_mismatch
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    state = {k: v.clone() for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
+    assert checkpoint_mismatch(model, state) == {'missing': [], 'unexpected': [], 'shape': []}
+    state['0.weight'] = np.full((2, 3), 7.0, np.float32)
+    assert checkpoint_mismatch(model, state)['shape'] == ['0.weight: ndarray (2, 3) vs (2, 3)']
+
+
+def test_atomic_writes_keep_an_existing_files_mode_and_follow_symlinks(tmp_path):
+    """A private 0600 file became 0644; a symlink was replaced by a regular file and its target kept the old text."""
+    from automl_mm.utils.io import write_text_atomic
+
+    private = tmp_path / 'private.txt'
+    private.write_text('old')
+    os.chmod(private, 0o600)
+    write_text_atomic('new', str(private))
+    assert private.read_text() == 'new' and (os.stat(private).st_mode & 0o777) == 0o600
+    target = tmp_path / 'target.txt'
+    target.write_text('old')
+    link = tmp_path / 'link.txt'
+    os.symlink(target, link)
+    write_text_atomic('new', str(link))
+    assert osp.islink(link) and target.read_text() == 'new'

@@ -320,3 +320,21 @@ def test_weights_turning_inf_are_refused_on_save(tmp_path):
     with pytest.raises(NonFiniteLossError, match=r"iteration 7.*'fc.weight'"):
         hook.before_save_checkpoint(_Runner(), {'state_dict': {'fc.weight': torch.tensor([1.0, float('inf')])}})
     hook.before_save_checkpoint(_Runner(), {'state_dict': {'fc.weight': torch.ones(2)}})
+
+
+def test_a_remote_last_checkpoint_is_resumed_as_named(tmp_path):
+    """CheckpointHook(out_dir='s3://...') writes a remote path into last_checkpoint: the local checks dropped it
+    and the run started from scratch (or from a stale local file), overwriting the remote checkpoints."""
+    torch.save({'state_dict': {}}, str(tmp_path / 'epoch_2.pth'))  # stale local file
+    (tmp_path / 'last_checkpoint').write_text('s3://bucket/exp/epoch_12.pth')
+    assert find_resumable_checkpoint(str(tmp_path)) == ('s3://bucket/exp/epoch_12.pth', [])
+
+
+def test_a_moved_work_dir_resumes_the_file_its_pointer_names(tmp_path):
+    """last_checkpoint named /old/place/epoch_3.pth; ranking the folder's files by step picked an earlier run's
+    epoch_10.pth left there."""
+    torch.save({'state_dict': {}, 'run': 'old'}, str(tmp_path / 'epoch_10.pth'))
+    torch.save({'state_dict': {}, 'run': 'this'}, str(tmp_path / 'epoch_3.pth'))
+    (tmp_path / 'last_checkpoint').write_text('/old/place/work/epoch_3.pth')
+    found, skipped = find_resumable_checkpoint(str(tmp_path))
+    assert found == str(tmp_path / 'epoch_3.pth') and 'the file of that name here is used' in skipped[0]
