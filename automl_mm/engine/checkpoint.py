@@ -121,7 +121,9 @@ def allow_checkpoint_globals(objs: Iterable[Any]) -> None:
             _ALLOWED.append(obj)
 
 
-_GLOBAL_RE = re.compile(r'GLOBAL ([\w.]+)|global[^\w]+([\w.]+\.[\w.]+)')
+# the refused global as torch's restricted unpickler names it: "GLOBAL module.name", or "... but got <class
+# 'module.Name'>" for a type it was asked to build (numpy's StrDType of a string array, for one)
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)|global[^\w]+([\w.]+\.[\w.]+)|but got <class '([\w.]+)'>")
 
 
 def safe_torch_load(f: Any, map_location: Any = None) -> Any:

@@ -137,3 +137,13 @@ def test_atomic_writes_keep_an_existing_files_mode_and_follow_symlinks(tmp_path)
     os.symlink(target, link)
     write_text_atomic('new', str(link))
     assert osp.islink(link) and target.read_text() == 'new'
+
+
+def test_a_type_outside_the_allow_list_is_named_not_called_corrupt(tmp_path):
+    """A complete file holding a numpy string array was reported as "not a torch checkpoint or corrupt"."""
+    import numpy as np
+
+    path = str(tmp_path / 'strings.pth')
+    torch.save({'state_dict': {}, 'classes': np.array(['cat', 'dog'])}, path)
+    with pytest.raises(UnsafeCheckpointError, match="it pickles the object 'numpy.dtypes.StrDType'"):
+        safe_torch_load(path)
