@@ -128,15 +128,19 @@ def _leaf_splits(loader_cfg: Any) -> list[dict]:
         leaves.append(dict(type=config_type_name(d),
                            ann=_abs(osp.join(root, ann)) if isinstance(ann, str) and ann else None,
                            where=_abs(osp.join(root, prefix)) if (root or prefix) else None,
-                           split=d.get('split'), test_mode=bool(d.get('test_mode', False))))
+                           split=d.get('split'), test_mode=bool(d.get('test_mode', False)),
+                           rest={k: v for k, v in d.items() if k not in ('pipeline', 'lazy_init', 'serialize_data')}))
     return leaves
 
 
 def _same_data(held_out: dict, test: dict) -> bool:
     """Whether two leaf datasets can hold the same images: the same annotation file, or (without one) the same
-    type, image location and ``test_mode`` with the same ``split`` or one of them ``'all'``."""
+    type, image location and ``test_mode`` with the same ``split`` or one of them ``'all'``; datasets with none
+    of these (a custom class) only when all their settings but the pipeline are equal."""
     if held_out['ann'] is not None or test['ann'] is not None:
         return held_out['ann'] == test['ann']
+    if all(leaf['where'] is None and leaf['split'] is None for leaf in (held_out, test)):
+        return held_out['rest'] == test['rest']  # nothing names the data: only the same settings are the same data
     return (held_out['type'] == test['type'] and held_out['where'] == test['where']
             and held_out['test_mode'] == test['test_mode']  # mmpretrain-style datasets: test_mode picks the test set
             and (held_out['split'] == test['split'] or 'all' in (held_out['split'], test['split'])))

@@ -113,6 +113,12 @@ def test_a_test_split_behind_a_wrapper_or_another_spelling_of_its_path_fails_at_
     check_config(cfg)
     cfg.reward_dataloader.dataset.split = 'all'
     check_config(cfg)
+    from automl_mm.engine.preflight import reads_test_split
+
+    # a dataset class of one's own with nothing that names its data: only the same settings are the same data
+    reward = dict(dataset=dict(type='MyDataset', path='reward.npz', pipeline=[]))
+    test = dict(dataset=dict(type='MyDataset', path='test.npz', pipeline=[dict(type='Resize')]))
+    assert not reads_test_split(reward, test) and reads_test_split(test, test)
 
 
 def test_a_key_checked_through_mmengines_evaluator_dict_too():
