@@ -17,6 +17,21 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it
+#: A temporary file of an earlier write to the same path older than this (seconds) was left by a killed process.
+STALE_TMP_SECONDS = 3600
+
+
+def _remove_stale_tmps(folder: str, name: str) -> None:
+    """Delete ``.<name>*.tmp`` files of earlier writes to the same path that a SIGTERM / SIGKILL left (the
+    ``except`` below does not run then: a checkpoint's whole size stayed on disk for good); files younger than
+    :data:`STALE_TMP_SECONDS` may be another writer's in progress and are kept."""
+    import glob
+    import time
+
+    for tmp in glob.glob(osp.join(glob.escape(folder), glob.escape('.' + name) + '*.tmp')):
+        with contextlib.suppress(OSError):
+            if time.time() - os.stat(tmp).st_mtime > STALE_TMP_SECONDS:
+                os.remove(tmp)
 
 
 @contextlib.contextmanager
@@ -36,6 +51,7 @@ def atomic_open(path: str, mode: str = 'w') -> Iterator[IO]:
     path = osp.realpath(path)  # a symlink's target is rewritten, as open() does (the link was replaced)
     folder = osp.dirname(path)
     os.makedirs(folder, exist_ok=True)
+    _remove_stale_tmps(folder, osp.basename(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
     try:
         # mkstemp creates the file readable by its owner only (0600); a file open() creates gets 0666 less the

@@ -147,3 +147,22 @@ def test_a_type_outside_the_allow_list_is_named_not_called_corrupt(tmp_path):
     torch.save({'state_dict': {}, 'classes': np.array(['cat', 'dog'])}, path)
     with pytest.raises(UnsafeCheckpointError, match="it pickles the object 'numpy.dtypes.StrDType'"):
         safe_torch_load(path)
+
+
+def test_a_temporary_file_a_killed_save_left_is_removed_by_the_next_save_of_that_file(tmp_path):
+    """A SIGTERM during a save left .epoch_2.pth*.tmp (the whole checkpoint's size) for good; a recent one may be
+    another writer's in progress and stays, as do other files' temporaries."""
+    import time
+
+    from automl_mm.utils.io import write_text_atomic
+
+    stale, recent, other = (tmp_path / '.policy.py1234.tmp', tmp_path / '.policy.py5678.tmp',
+                            tmp_path / '.history.json99.tmp')
+    for f in (stale, recent, other):
+        f.write_text('partial')
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    write_text_atomic('done', str(tmp_path / 'policy.py'))
+    assert not stale.exists() and recent.exists() and other.exists()
+    assert (tmp_path / 'policy.py').read_text() == 'done'
