@@ -85,7 +85,6 @@ def build_config(args: argparse.Namespace) -> Config:
                           f'randomness.seed={configured}; continuing with {seed}', logger='current',
                           level=logging.WARNING)
             cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
-    if cfg.get('resume') and cfg.get('load_from'):
         # Resuming into another model is always a mistake (mmengine loads non-strictly and would continue with
         # freshly initialised weights wherever the keys differ).
         cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [

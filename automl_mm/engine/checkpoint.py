@@ -126,8 +126,9 @@ def allow_checkpoint_globals(objs: Iterable[Any]) -> None:
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)|global[^\w]+([\w.]+\.[\w.]+)|but got <class '([\w.]+)'>")
 
 
-def safe_torch_load(f: Any, map_location: Any = None) -> Any:
-    """``torch.load(f, weights_only=True)`` with the automl_mm allow-list.
+def safe_torch_load(f: Any, map_location: Any = None, mmap: bool = False) -> Any:
+    """``torch.load(f, weights_only=True)`` with the automl_mm allow-list (``mmap=True``: tensors are mapped from
+    the file, not read, for a caller that needs the checkpoint's other entries only).
 
     Raises:
         CheckpointFormatError: The file is empty, truncated or not a torch checkpoint (message:
@@ -142,7 +143,7 @@ def safe_torch_load(f: Any, map_location: Any = None) -> Any:
             raise CheckpointFormatError(f'checkpoint is {problem}: {name}')
     try:
         with torch.serialization.safe_globals(list(_ALLOWED)):
-            return torch.load(f, map_location=map_location, weights_only=True)
+            return torch.load(f, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         found = _GLOBAL_RE.search(str(err))
         culprit = next((g for g in found.groups() if g), None) if found else None
@@ -192,6 +193,12 @@ class CheckpointMismatchError(ValueError):
                    'checkpoint of another config? tools/test.py --allow-partial loads what matches.')
 
 
+def _described(value: Any) -> str:
+    """A checkpoint value's shape, with its type when it is not a tensor (which mmengine's loader skips)."""
+    shape = tuple(getattr(value, 'shape', ()))
+    return str(shape) if isinstance(value, torch.Tensor) else f'{type(value).__name__} {shape}'
+
+
 def checkpoint_mismatch(model: torch.nn.Module, checkpoint: dict,
                         revise_keys: Iterable[tuple[str, str]] = ((r'^module\.', ''),)) -> dict[str, list]:
     """Compare a checkpoint's weights with a model's ``state_dict`` as mmengine's loader would copy them.
@@ -214,9 +221,7 @@ def checkpoint_mismatch(model: torch.nn.Module, checkpoint: dict,
     expected = model.state_dict()
     # mmengine copies tensors only: a numpy array of the right shape is skipped with a warning, so it counts as
     # another shape here (it passed, and the model kept its random weights)
-    shape = [f'{k}: {type(revised[k]).__name__} {tuple(getattr(revised[k], "shape", ()))} vs {tuple(v.shape)}'
-             if not isinstance(revised[k], torch.Tensor) else f'{k}: {tuple(revised[k].shape)} vs {tuple(v.shape)}'
-             for k, v in expected.items()
+    shape = [f'{k}: {_described(revised[k])} vs {tuple(v.shape)}' for k, v in expected.items()
              if k in revised and (not isinstance(revised[k], torch.Tensor) or revised[k].shape != v.shape)]
     # BatchNorm accepts a state dict without num_batches_tracked (torchvision's older files), as mmengine does
     return {'missing': [k for k in expected if k not in revised and not k.endswith('num_batches_tracked')],

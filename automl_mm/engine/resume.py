@@ -164,11 +164,20 @@ def checkpoint_seed(path: str) -> int | None:
     so the data order after the resume point differed from the interrupted run's. ``tools/train.py`` sets the
     config's seed to this one before the runner is built.
 
+    A remote checkpoint (``s3://...``) is not read here: ``None`` (mmengine's ``resume`` restores its seed). The
+    tensors of a local one are mapped, not read: the runner loads the file afterwards.
+
     Raises:
         CheckpointFormatError, UnsafeCheckpointError: as :func:`~automl_mm.engine.checkpoint.safe_torch_load`.
     """
     from .checkpoint import safe_torch_load
 
-    meta = safe_torch_load(path, map_location='cpu').get('meta') or {}
+    if '://' in path:
+        return None
+    try:
+        checkpoint = safe_torch_load(path, map_location='cpu', mmap=True)
+    except RuntimeError:  # torch maps zip checkpoints only; a legacy one is read whole
+        checkpoint = safe_torch_load(path, map_location='cpu')
+    meta = checkpoint.get('meta') or {}
     seed = meta.get('seed')
     return None if seed is None else int(seed)

@@ -40,9 +40,9 @@ def _recording(base: type) -> type:
     return type(f'Recording{base.__name__}', (base, ), {'summarize': summarize, '__module__': __name__})
 
 
-_RECORDING = {name: _recording(getattr(_mmdet_coco, name)) for name in ('COCOeval', 'COCOevalMP')
-              if getattr(_mmdet_coco, name, None) is not None}
-globals().update({cls.__name__: cls for cls in _RECORDING.values()})  # importable by name in worker processes
+RecordingCOCOeval = _recording(_mmdet_coco.COCOeval)
+RecordingCOCOevalMP = _recording(_mmdet_coco.COCOevalMP)
+_RECORDING = {'COCOeval': RecordingCOCOeval, 'COCOevalMP': RecordingCOCOevalMP}
 
 
 def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = None) -> dict[str, float]:

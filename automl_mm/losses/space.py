@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from automl_mm.ohl.attributes import resolve_attribute
+from automl_mm.ohl.distributions import check_std
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.io import savefig_atomic
@@ -60,13 +61,13 @@ class LossFunctionSpace(AttributeSpace):
         self.parametrisation = check_parametrisation(parametrisation)
         self.num_intervals = num_intervals
         self._std = (0.05 if parametrisation == 'monotone' else math.sqrt(0.2)) if std is None else std
-        values = self._std if isinstance(self._std, (list, tuple)) else [self._std]
-        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                                 and v > 0 for v in values):
-            # checked here, not when the space meets the model: a multi-copy run's config check builds the hook
-            # only, so the error used to come from inside a worker
+        # checked here, not when the space meets the model: a multi-copy run's config check builds the hook only,
+        # so the error used to come from inside a worker
+        try:
+            check_std(self._std if isinstance(self._std, (list, tuple)) else [self._std], std)
+        except ValueError:
             raise ValueError(f'LossFunctionSpace: std must be a positive finite number or a list of them, got '
-                             f'{std!r}')
+                             f'{std!r}') from None
         self._learn_std = learn_std
         self._loss_kwargs: dict = {}  # the target loss's scale, eps, loss_weight (resolve)
         super().__init__(None if num_intervals is None else self._distribution(num_intervals), target=target,

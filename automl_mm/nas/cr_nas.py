@@ -106,7 +106,7 @@ class CRNASLoop(SearchLoopBase):
         stage_space.setdefault('type', 'StageAllocationSpace')
         self.stage_space: StageAllocationSpace = build_path_space(stage_space, 'train_cfg.stage_space')
         self.backbone = self.stage_space.bind(runner.model)
-        built = sorted({d for stage in self.backbone._default_dilations for d in stage})
+        built = sorted(set(self.backbone.built_dilations))
         if built != [1]:
             # The stage search trains and scores standard blocks (dilation 1) and the spatial search sets every
             # block's dilation itself: as-built dilations would come back on whichever blocks the sampled

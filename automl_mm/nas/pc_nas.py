@@ -115,6 +115,9 @@ class PCNASLoop(SearchLoopBase):
         if not isinstance(backbone, dict):
             return
         backbone = {k: v for k, v in backbone.items() if k not in ('arch', 'init_cfg')}  # its supernet
+        searched = self.runner.cfg.get('model', {}).get('backbone') or {}
+        if backbone == {k: v for k, v in searched.items() if k not in ('arch', 'init_cfg')}:
+            return  # the same settings (the shipped configs): no second supernet to build at start
         with DefaultScope.overwrite_default_scope('automl_mm'):
             retrain = MODELS.build(backbone)
         if not all(hasattr(retrain, a) for a in ('get_op', 'layer_input_shapes', 'fixed_input_shapes')):

@@ -362,6 +362,18 @@ class FactorisedCategorical(_DiscreteDistribution):
             _load_into(param, value, f'logits[{f}]')
 
 
+def check_std(values: Sequence[float], given: Any = None) -> None:
+    """Refuse standard deviations that are not finite and > 0 (``given``: what the caller was given, named in the
+    message).
+
+    Raises:
+        ValueError: ``std must be finite and > 0, got ...``.
+    """
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                             for v in values):
+        raise ValueError(f'std must be finite and > 0, got {values if given is None else given!r}')
+
+
 @SAMPLERS.register_module()
 class DiagGaussian(BaseDistribution):
     """A diagonal Gaussian N(μ, diag σ²) with learnable mean and optionally learnable log σ.
@@ -400,8 +412,7 @@ class DiagGaussian(BaseDistribution):
         std_values = [float(std)] * self.dim if isinstance(std, (int, float)) else [float(s) for s in std]
         if len(std_values) != self.dim:
             raise ValueError(f'std must have len(mean)={self.dim} values, got {len(std_values)}')
-        if not all(math.isfinite(s) and s > 0 for s in std_values):
-            raise ValueError(f'std must be finite and > 0, got {std!r}')
+        check_std(std_values, std)
         if not min_std > 0:
             raise ValueError(f'min_std must be > 0, got {min_std!r}')
         if learn_std and min(std_values) < min_std:

@@ -89,18 +89,16 @@ class OHLProgressHook(Hook):
             raise ValueError('OHLProgressHook needs an OHLHook in custom_hooks')
         self._seen = len(self._ohl.history)  # a resumed run does not repeat old trunks
         self._done_before = runner.iter
+        self._trunks = self._num_trunks(runner)
 
-    def _num_trunks(self, runner: Any) -> int | None:
+    def _num_trunks(self, runner: Any) -> int:
         """The run's trunks: ``ceil(max_iters / trunk length)``, the last one partial when they do not divide (the
         ratio of iterations done to trunks done, rounded, miscounted that: 320 iterations of 24-iteration trunks
         read /13 for 13 trunks and /14 at the last)."""
         from .checks import _trunk
 
-        try:
-            length, _ = _trunk(runner, self._ohl.trunk_epochs, self._ohl.trunk_iters)
-        except (AttributeError, TypeError):
-            return None
-        return -(-runner.max_iters // length) if length else None
+        length, _ = _trunk(runner, self._ohl.trunk_epochs, self._ohl.trunk_iters)
+        return -(-runner.max_iters // length)
 
     def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self._report(runner, runner.iter + 1)  # the loop counts this iteration after its hooks
@@ -119,6 +117,5 @@ class OHLProgressHook(Hook):
         elapsed = time.perf_counter() - self._start
         done = max(iters_done - self._done_before, 1)
         left = max(runner.max_iters - iters_done, 0)
-        num_trunks = self._num_trunks(runner)
-        line = progress_line(record, num_trunks, elapsed, elapsed * left / done)
+        line = progress_line(record, self._trunks, elapsed, elapsed * left / done)
         runner.logger.info(line)

@@ -169,16 +169,14 @@ class OHLReport:
         schedule = schedule_fragment(history, self.trunk)
         if schedule:
             write_text_atomic(schedule, osp.join(self.dir, 'schedule_policy.py'))
-        if not self.plot:  # the per-trunk probabilities are a record, not a figure: written without plots too
-            for space in spaces:
-                _record_probs(self.dir, space, last['trunk'])
-        if self.plot:
-            # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn
-            # about ten times per run and after its last trunk (drawing all of them after every trunk took 2 of
-            # the 6 training minutes of `make demo`); the probabilities of every trunk are recorded regardless.
-            draw = _draw_now(self.runner, last['trunk'])
-            self._plot(history, spaces, draw)
-            for space in spaces if draw else ():  # space-specific figures, e.g. AM-LFS's learned t(x) and tau(x)
+        # the per-trunk probabilities are a record, not a figure: written with or without plots
+        probs = {space.name: _record_probs(self.dir, space, last['trunk']) for space in spaces}
+        # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn about ten
+        # times per run and after its last trunk (drawing all of them after every trunk took 2 of the 6 training
+        # minutes of `make demo`).
+        if self.plot and _draw_now(self.runner, last['trunk']):
+            self._plot(history, spaces, probs)
+            for space in spaces:  # space-specific figures, e.g. AM-LFS's learned t(x) and tau(x)
                 if hasattr(space, 'plot_trunk'):
                     space.plot_trunk(self.dir, last['trunk'])
 
@@ -202,17 +200,14 @@ class OHLReport:
         self._history_text = list(zip(history[:-1], texts[:-1]))
         write_text_atomic('[\n' + ',\n'.join(texts) + '\n]\n', osp.join(self.dir, 'history.json'))
 
-    def _plot(self, history: list[dict], spaces: Sequence[Any], draw: bool = True) -> None:
+    def _plot(self, history: list[dict], spaces: Sequence[Any], probs: dict[str, tuple | None]) -> None:
         trunks = [h['trunk'] for h in history]
         for space in spaces:
-            probs = _record_probs(self.dir, space, trunks[-1])
             path = osp.join(self.dir, f'distribution_{space.name}.png')
-            if draw and probs is not None:
-                _plot_categorical(path, space, history, *probs)
-            elif draw:
+            if probs[space.name] is not None:
+                _plot_categorical(path, space, history, *probs[space.name])
+            else:
                 _plot_series(path, space.name, trunks, _series(history, space.name))
-        if not draw:
-            return
         import matplotlib
 
         matplotlib.use('Agg')

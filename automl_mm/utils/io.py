@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import os.path as osp
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import IO
 
@@ -25,9 +27,6 @@ def _remove_stale_tmps(folder: str, name: str) -> None:
     """Delete ``.<name>*.tmp`` files of earlier writes to the same path that a SIGTERM / SIGKILL left (the
     ``except`` below does not run then: a checkpoint's whole size stayed on disk for good); files younger than
     :data:`STALE_TMP_SECONDS` may be another writer's in progress and are kept."""
-    import glob
-    import time
-
     for tmp in glob.glob(osp.join(glob.escape(folder), glob.escape('.' + name) + '*.tmp')):
         with contextlib.suppress(OSError):
             if time.time() - os.stat(tmp).st_mtime > STALE_TMP_SECONDS:

@@ -328,6 +328,9 @@ def test_a_remote_last_checkpoint_is_resumed_as_named(tmp_path):
     torch.save({'state_dict': {}}, str(tmp_path / 'epoch_2.pth'))  # stale local file
     (tmp_path / 'last_checkpoint').write_text('s3://bucket/exp/epoch_12.pth')
     assert find_resumable_checkpoint(str(tmp_path)) == ('s3://bucket/exp/epoch_12.pth', [])
+    from automl_mm.engine.resume import checkpoint_seed
+
+    assert checkpoint_seed('s3://bucket/exp/epoch_12.pth') is None  # not read locally: mmengine restores its seed
 
 
 def test_a_moved_work_dir_resumes_the_file_its_pointer_names(tmp_path):

@@ -249,6 +249,12 @@ class CRSupernetMixin:
         return sum(self._active)
 
     @property
+    def built_dilations(self) -> tuple[int, ...]:
+        """Dilation of the searched conv of every built block as constructed (mmdet's per-stage ``dilations``),
+        flat, stage by stage: what ``set_allocation`` gives a re-activated block."""
+        return tuple(d for stage in self._default_dilations for d in stage)
+
+    @property
     def active_dilations(self) -> tuple[int, ...]:
         """Dilation of the searched conv of every active block, flat, stage by stage."""
         return tuple(self._searched_conv(b).dilation[0] for b in self._active_blocks())
