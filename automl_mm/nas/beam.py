@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
+
+from automl_mm.utils.seeding import stream_rng
 
 from .base import BasePathSpace, as_count, index_path
 
@@ -131,11 +132,13 @@ class PartialArchitecturePool:
         self.empty = {tuple(c) for c in state.get('empty', [])}
 
 
-def seeded_subset(items: list, k: int, *keys: int) -> list:
-    """A uniform sample of ``k`` of ``items`` (all of them if there are fewer), in their order, seeded by ``keys``."""
+def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:
+    """A uniform sample of ``k`` of ``items`` (all of them if there are fewer), in their order, seeded by ``seed``
+    and ``keys`` (stream domain ``'nas.subset'``: seeded by ``[seed, step]`` it replayed training iteration
+    ``step``'s path, by ``[seed, stream]`` a search's first completion draws)."""
     if len(items) <= k:
         return list(items)
-    keep = np.random.default_rng(list(keys)).choice(len(items), int(k), replace=False)
+    keep = stream_rng(seed, 'nas.subset', *keys).choice(len(items), int(k), replace=False)
     return [items[i] for i in sorted(keep)]
 
 

@@ -37,7 +37,7 @@ from .loop import (
 from .samplers import UniformPathSampler
 from .spaces import DilationSpace, StageAllocationSpace
 
-_SCORE_STREAM = 104729  # separates the scoring RNG stream from the training one
+_SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
 
 
 @LOOPS.register_module()

@@ -27,7 +27,7 @@ from .loop import (
 )
 from .samplers import PoolPathSampler, UniformPathSampler
 
-_SCORE_STREAM = 7919  # separates the scoring RNG stream from the training one (same seed)
+_SCORE_STREAM = 7919  # key of PC-NAS's scoring streams (utils/seeding domain 'nas.score')
 
 
 @LOOPS.register_module()

@@ -18,9 +18,10 @@ from mmengine.logging import MMLogger, print_log
 from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches, fixed_batches, recalibrate_bn
+from automl_mm.utils.seeding import stream_rng
 
 from .base import BasePathSpace
-from .samplers import UniformPathSampler, path_rng
+from .samplers import UniformPathSampler
 
 
 @contextlib.contextmanager
@@ -138,7 +139,7 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         generator: Draws the completions (with ``accept``, sample ``s`` from its ``s``-th spawned stream); give every
             candidate of a step a generator in the same state and the same ``first_sample`` (common random
             numbers), so that candidates differ only by what they decide. It must come from a seed sequence
-            (``np.random.default_rng(seed)``, :func:`~automl_mm.nas.samplers.path_rng`).
+            (``np.random.default_rng(seed)``, :func:`~automl_mm.utils.seeding.stream_rng`).
         accept: The cost limit (``None``: every completion).
         first_sample: Index of the first sample (selects its search mini-batches).
 
@@ -177,7 +178,9 @@ def candidate_scorer(sampler: UniformPathSampler, evaluate: Callable[[tuple, int
                      accept: Callable[[tuple], bool] | None = None) -> Callable[[tuple], float]:
     """``candidate -> potential`` for one search step, with common random numbers across its candidates.
 
-    Every candidate of step ``step`` gets a completion generator seeded by ``(seed, stream, step)`` alone and the
+    Every candidate of step ``step`` gets a completion generator seeded by ``(seed, stream, step)`` alone (stream
+    domain ``'nas.score'`` of :mod:`automl_mm.utils.seeding`: the training paths' ``path_rng(seed, iteration)``
+    never replays it; with ``path_rng(seed, stream, step)`` step 0 replayed iteration ``stream``) and the
     sample indices ``step * num_samples + s``: the same search batches and the same completion draws (under a
     cost limit each candidate keeps the first drawn tail it admits, the same one wherever their admitted tails
     allow: :meth:`UniformPathSampler.complete`), so two
@@ -186,7 +189,7 @@ def candidate_scorer(sampler: UniformPathSampler, evaluate: Callable[[tuple, int
     candidate, as :func:`~automl_mm.nas.beam.score_step` needs for resuming and splitting across ranks.
     """
     def score(candidate: tuple) -> float:
-        return potential(candidate, sampler, evaluate, num_samples, path_rng(seed, stream, step), accept,
+        return potential(candidate, sampler, evaluate, num_samples, stream_rng(seed, 'nas.score', stream, step), accept,
                          first_sample=step * num_samples)
 
     return score

@@ -4,7 +4,8 @@ what an uninterrupted one draws (METHODS.md §1, step 1).
 A *segment* starts right before a batch is loaded at every trunk start, every epoch start (epoch loops) and every
 iteration (iteration loops): the points where mmengine can resume. At each, a rank's Python, numpy and torch RNGs
 are re-seeded from (seed, copy, rank, trunk, epoch, iteration); a space's per-trunk sample is drawn from its own
-generator, seeded from (seed, copy, trunk, space index), so every rank of a copy draws the same one.
+generator, seeded from (seed, copy, trunk, space index) in a stream domain of its own, so every rank of a copy draws
+the same one.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from automl_mm.utils.seeding import stream_torch_generator
 
 
 def segment_seeds(seed: int, copy_id: int, rank_in_copy: int, trunk: int, epoch: int, iteration: int) -> dict:
@@ -23,6 +26,7 @@ def segment_seeds(seed: int, copy_id: int, rank_in_copy: int, trunk: int, epoch:
     never get related seeds.
     """
     words = np.random.SeedSequence([seed, copy_id, rank_in_copy, trunk, epoch, iteration]).generate_state(4)
+    # torch's CPU generator keeps the low 32 bits of its seed (words[3]): still a word of its own
     return dict(python=int(words[0]), numpy=int(words[1]), torch=int(words[2]) << 32 | int(words[3]))
 
 
@@ -35,9 +39,13 @@ def seed_global_rngs(seeds: dict) -> None:
 
 def space_generator(seed: int, copy_id: int, trunk: int, space_index: int) -> torch.Generator:
     """The generator a space draws its trunk's samples from: a function of (seed, copy, trunk, space index) only,
-    never of the rank, so the ranks of one copy draw the same samples."""
-    return torch.Generator().manual_seed(
-        int(np.random.SeedSequence([seed, copy_id, trunk, space_index]).generate_state(1)[0]))
+    never of the rank, so the ranks of one copy draw the same samples.
+
+    Its own stream domain (:mod:`automl_mm.utils.seeding`): seeded from ``SeedSequence([seed, copy, trunk, 0])``
+    it replayed the copy's data order of epoch ``trunk`` (``CopySampler``'s ``[seed, copy, epoch]``: numpy pads
+    with zeros, torch keeps 32 bits), so a trunk's sample and the first images of that epoch came from the same
+    numbers."""
+    return stream_torch_generator(seed, 'ohl.space', copy_id, trunk, space_index)
 
 
 class SegmentStart:

@@ -340,3 +340,33 @@ def test_path_evaluator_re_estimates_every_path_on_the_same_images_from_a_random
     np.random.seed(5)
     assert make(0)((0, ), 0) == scores[0]  # another evaluator (rank, resumed run) with the same seed
     assert make(1)((0, ), 0) != scores[0]  # the draw does depend on the seed: the pipeline is random
+
+
+def test_search_streams_never_replay_a_training_path():
+    """Step 0's completions were drawn from ``path_rng(seed, stream, 0)``, which numpy seeds exactly as
+    ``path_rng(seed, stream)``: the path trained at iteration ``stream`` (7919 for PC-NAS, 104729 for CR-NAS). A
+    step's candidate subset (``seeded_subset(.., seed, step)``) was the path generator of iteration ``step``. Both
+    are streams of their own now."""
+    from automl_mm.nas import path_rng
+    from automl_mm.nas.beam import seeded_subset
+
+    space = LayerwiseSpace([[0, 1, 2, 3, 4, 5, 6, 7]] * 12)
+    sampler = UniformPathSampler(space)
+    completions = []
+
+    def evaluate(path, sample_index):
+        completions.append(path)
+        return 0.0
+
+    evaluate.batches_per_sample = 1
+    for stream in (7919, 104729):
+        for step in range(3):
+            candidate_scorer(sampler, evaluate, num_samples=1, seed=5, stream=stream, step=step)(())
+    training = {sampler.sample(path_rng(5, i)) for i in [*range(10), 7919, 104729]}
+    assert len(set(completions)) == 6 and not training & set(completions)
+
+    items = list(range(1000))
+    for step in (1, 2, 7919):
+        subset = seeded_subset(items, 10, 5, step)
+        assert subset == seeded_subset(items, 10, 5, step) and len(subset) == 10
+        assert subset != sorted(path_rng(5, step).choice(1000, 10, replace=False).tolist())

@@ -253,3 +253,23 @@ def test_an_iteration_loop_with_workers_draws_from_theta(tmp_path, persistent):
         history = json.load(f)
     assert all(h['samples']['autoaug'][0] > 0 for h in history)
 
+
+
+def test_a_space_generator_never_replays_a_copy_data_order():
+    """A trunk's sample and the data order are separate streams: seeded from ``SeedSequence([seed, copy, trunk,
+    0])``, space 0's generator was the copy's order generator of epoch ``trunk`` (numpy pads the missing word with
+    0; torch keeps 32 bits of the seed), so the sample and the epoch's first images came from the same numbers."""
+    from automl_mm.ohl.segments import space_generator
+    n = 1000
+    orders = set()
+    for shared in (False, True):  # the two modes are alternatives (one run uses one)
+        of_mode = set()
+        for copy_id in range(3):
+            _layout(3, 1, rank=copy_id)
+            sampler = CopySampler(list(range(n)), seed=0, shared_order=shared)
+            of_mode.update(tuple(sampler.order(epoch)) for epoch in range(4))
+        assert len(of_mode) == (4 if shared else 3 * 4)
+        orders |= of_mode
+    replayed = [(c, t, k) for c in range(3) for t in range(4) for k in range(2)
+                if tuple(torch.randperm(n, generator=space_generator(0, c, t, k)).tolist()) in orders]
+    assert replayed == []
