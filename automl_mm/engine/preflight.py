@@ -10,7 +10,8 @@
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
-  starts. ``tools/train.py`` runs it before starting local copies.
+  starts; the OHL hooks' spaces are resolved against the built model and training pipeline (a space's key, sizes
+  and targets). ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations
 
@@ -314,10 +315,9 @@ def build_check(cfg: Any) -> None:
 
     scope = cfg.get('default_scope', 'automl_mm')
     with DefaultScope.overwrite_default_scope(scope):
-        if cfg.get('model') is not None:
-            MODELS.build(copy.deepcopy(cfg.model))
-        for hook in cfg.get('custom_hooks') or []:
-            HOOKS.build(copy.deepcopy(hook))
+        model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
+        hooks = [HOOKS.build(copy.deepcopy(hook)) for hook in cfg.get('custom_hooks') or []]
+        train_dataset = None
         for loader, key in _loader_cfgs(cfg):
             if isinstance(loader.get('dataset'), dict):
                 dataset = copy.deepcopy(loader['dataset'])
@@ -328,9 +328,46 @@ def build_check(cfg: Any) -> None:
                                            f'in scope {scope!r}')
                 if 'lazy_init' in inspect.signature(dataset_cls).parameters:
                     dataset.setdefault('lazy_init', True)  # check the arguments, do not read the data twice
-                DATASETS.build(dataset)
+                built = DATASETS.build(dataset)
+                if key == 'train_dataloader':
+                    train_dataset = built
         for metric, _key in _evaluator_cfgs(cfg):
             METRICS.build(copy.deepcopy(metric))
+        if model is not None:
+            _resolve_spaces(hooks, model, train_dataset)
+
+
+class _Unavailable(Exception):
+    """What a space asked the preflight runner for that the check does not build (the optimiser, ...)."""
+
+
+class _PreflightRunner:
+    """The parts of a runner a space's ``resolve`` reads that :func:`build_check` builds: ``model`` and
+    ``train_dataloader.dataset``; anything else raises :class:`_Unavailable` (not ``AttributeError``, which
+    ``hasattr`` would turn into a false "no such attribute")."""
+
+    def __init__(self, model: Any, train_dataset: Any) -> None:
+        self.model = model
+        if train_dataset is not None:
+            self.train_dataloader = type('TrainLoader', (), {'dataset': train_dataset})()
+
+    def __getattr__(self, name: str) -> Any:
+        raise _Unavailable(name)
+
+
+def _resolve_spaces(hooks: list, model: Any, train_dataset: Any) -> None:
+    """Resolve the OHL spaces of ``hooks`` against the built model and training pipeline, so that what a space
+    reads from them (AM-LFS's ``num_intervals``, a ``PipelineChoiceSpace``'s key and size) is checked here rather
+    than in every worker; a space that reads something else of the runner is left to the run."""
+    runner = _PreflightRunner(model, train_dataset)
+    for hook in hooks:
+        for space in getattr(hook, 'spaces', None) or []:
+            resolve = getattr(space, 'resolve', None)
+            if callable(resolve):
+                try:
+                    resolve(runner)
+                except _Unavailable:
+                    continue
 
 
 __all__ = ['ConfigCheckError', 'build_check', 'check_config', 'coco_annotation_files', 'metric_keys']

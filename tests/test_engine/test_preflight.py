@@ -277,3 +277,40 @@ def test_cr_nas_budget_nothing_fits_fails_before_the_first_iteration(coco_root, 
                                          r'is not an allocation of the space: 4 stages, total_blocks=6'):
         Runner.from_cfg(make_cfg(coco_root, str(tmp_path / 'x'), reference_allocation=(2, 2, 2, 1))).train()
     assert iterations == []
+
+
+AM_LFS = osp.join(REPO_ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
+AUTOAUG = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
+
+
+def test_a_space_that_disagrees_with_the_model_or_pipeline_fails_in_the_launching_process():
+    """What an OHL space reads from the model or the training pipeline (AM-LFS's num_intervals, the key of a
+    PipelineChoiceSpace) used to be checked only when a worker's hook met its runner: after every copy had
+    started, once per process."""
+    build_check(Config.fromfile(AM_LFS))
+    cfg = Config.fromfile(AM_LFS)
+    cfg.custom_hooks[0].spaces[0].num_intervals = 3
+    with pytest.raises(ValueError, match='LossFunctionSpace has num_intervals=3 but the loss'):
+        build_check(cfg)
+
+    build_check(Config.fromfile(AUTOAUG))
+    cfg = Config.fromfile(AUTOAUG)
+    cfg.custom_hooks[0].spaces[0].key = 'autoaugg'
+    with pytest.raises(ValueError, match="PipelineChoiceSpace\\(key='autoaugg'\\) found no choice transform"):
+        build_check(cfg)
+
+
+def test_a_space_reading_what_the_check_does_not_build_is_left_to_the_run():
+    """A space whose resolve reads the optimiser (built by the runner only) is not failed by the check."""
+    from automl_mm.engine.preflight import _resolve_spaces
+
+    class NeedsOptimiser:
+        resolved = False
+
+        def resolve(self, runner):
+            runner.optim_wrapper  # noqa: B018
+            NeedsOptimiser.resolved = True
+
+    hook = type('OHLHook', (), {'spaces': [NeedsOptimiser()]})()
+    _resolve_spaces([hook], model=object(), train_dataset=None)
+    assert not NeedsOptimiser.resolved
