@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from mmengine.hooks import Hook
@@ -21,6 +22,17 @@ from mmengine.model import is_model_wrapper
 from automl_mm.registry import HOOKS
 
 from .checkpoint import CheckpointMismatchError, checkpoint_mismatch
+
+
+def periodic_saves(hook: Any, last: int) -> range:
+    """The steps (epochs or iterations, 1-based, as ``hook.by_epoch`` says) before step ``last`` after which
+    mmengine's ``CheckpointHook`` saves: step ``n`` when ``n >= save_begin`` and ``(n - save_begin) % interval == 0``
+    (``Hook.every_n_epochs`` / ``every_n_train_iters`` with ``start=save_begin``). The final checkpoint
+    (``save_last``) is not among them. Empty when ``interval <= 0``."""
+    if hook.interval <= 0:
+        return range(0)
+    first = hook.interval if hook.save_begin == 0 else hook.save_begin
+    return range(first, last, hook.interval)
 
 
 class NonFiniteLossError(FloatingPointError):

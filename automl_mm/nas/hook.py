@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim import OptimWrapperDict
 
+from automl_mm.engine.hooks import periodic_saves
 from automl_mm.engine.run_info import run_seed
 from automl_mm.registry import HOOKS
 
@@ -78,22 +79,27 @@ class PathSamplingHook(Hook):
             raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; train_cfg.max_iters='
                              f'{max_iters} is not a multiple of {m}')
         for hook in getattr(runner, 'hooks', []):
-            interval = getattr(hook, 'interval', 0)
-            saves = max_iters is None or interval < max_iters  # a periodic save before the end
-            if isinstance(hook, CheckpointHook) and not hook.by_epoch and interval > 0 and interval % m and saves:
+            if not isinstance(hook, CheckpointHook) or hook.interval <= 0:
+                continue
+            unit = len(runner.train_dataloader) if hook.by_epoch else 1  # iterations per schedule step
+            last = (max_iters - 1) // unit + 1 if max_iters is not None else None  # periodic saves: before the end
+            # saves k = 0 .. m-1 cover every residue of their iteration modulo m
+            steps = periodic_saves(hook, last if last is not None else hook.interval * (m + 1) + hook.save_begin)
+            step = next((s for s in steps[:m] if s * unit % m), None)
+            if step is None:
+                continue
+            given = f'interval={hook.interval}' + (f', save_begin={hook.save_begin}' if hook.save_begin else '')
+            if hook.by_epoch:
                 raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; '
-                                 f'default_hooks.checkpoint.interval={interval} (by iteration) would save inside an '
-                                 f'update, and a resume would lose its accumulated gradients: make it a multiple '
-                                 f'of {m}')
-            if isinstance(hook, CheckpointHook) and hook.by_epoch and interval > 0:
-                epoch_iters = len(runner.train_dataloader)
-                every = epoch_iters * interval
-                if every % m and (max_iters is None or every < max_iters):
-                    raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; '
-                                     f'default_hooks.checkpoint.interval={interval} (by epoch, {epoch_iters} '
-                                     f'iterations per epoch) saves after {every} iterations, inside an update, and a '
-                                     'resume would lose its accumulated gradients: make interval x the iterations '
-                                     f'per epoch a multiple of {m} (e.g. batch_size or the dataset size)')
+                                 f'default_hooks.checkpoint.{given} (by epoch, {unit} iterations per epoch) saves '
+                                 f'after {step * unit} iterations, inside an update, and a resume would lose its '
+                                 'accumulated gradients: make interval x the iterations per epoch (and save_begin x '
+                                 f'them) a multiple of {m} (e.g. batch_size or the dataset size)')
+            raise ValueError(f'PathSamplingHook: {name} updates once per {m} iterations; '
+                             f'default_hooks.checkpoint.{given} (by iteration) would save '
+                             + (f'after iteration {step}, ' if hook.save_begin else '')
+                             + 'inside an update, and a resume would lose its accumulated gradients: make it'
+                             + (' (and save_begin)' if hook.save_begin else '') + f' a multiple of {m}')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self.last_path = self.sampler.sample_at(self.seed, runner.iter)

@@ -15,6 +15,8 @@ from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
+from automl_mm.engine.hooks import periodic_saves
+
 
 def _train_sampler(loader: Any) -> Any:
     batch_sampler = getattr(loader, 'batch_sampler', None)
@@ -151,8 +153,7 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
     unit = per_epoch if by_epoch else 1  # iterations per checkpoint-schedule step
     trunk, trunk_key = _trunk(runner, trunk_epochs, trunk_iters)  # iterations per trunk
     period = trunk * broadcast_interval  # iterations between two broadcasts, where the copies are equal
-    first = hook.interval if hook.save_begin == 0 else hook.save_begin  # mmengine's every_n_* with a start
-    for step in range(first, (runner.max_iters - 1) // unit + 1, hook.interval):  # saves before the last iteration
+    for step in periodic_saves(hook, (runner.max_iters - 1) // unit + 1):  # saves before the last iteration
         if step * unit % period:
             where = f'epoch {step}' if by_epoch else f'iteration {step}'
             if broadcast_interval == 1:

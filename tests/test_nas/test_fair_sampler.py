@@ -148,6 +148,21 @@ def test_the_hook_requires_the_accumulation_of_m_iterations():
     runner.max_iters = 27
     runner.hooks = [CheckpointHook(interval=1, by_epoch=True)]
     hook.before_train(runner)  # 9 iterations per epoch: every save between updates
+    # save_begin shifts every save (mmengine saves after step n when (n - save_begin) % interval == 0): interval 6
+    # from iteration 4 saved after 4, 10, 16, ... (each inside an update) and was accepted
+    runner = _Runner(model, wrapper, 30)
+    runner.hooks = [CheckpointHook(interval=6, by_epoch=False, save_begin=4)]
+    with pytest.raises(ValueError, match=r'interval=6, save_begin=4 \(by iteration\) would save after iteration 4, '
+                                         r'inside an update.*multiple of 3'):
+        hook.before_train(runner)
+    runner.hooks = [CheckpointHook(interval=6, by_epoch=False, save_begin=3)]
+    hook.before_train(runner)  # after 3, 9, 15, ...: between updates
+    runner = _Runner(model, wrapper, 60)
+    runner.train_dataloader = [None] * 10
+    runner.hooks = [CheckpointHook(interval=3, by_epoch=True, save_begin=1)]  # after epochs 1, 4: 10, 40 iterations
+    with pytest.raises(ValueError, match=r'interval=3, save_begin=1 \(by epoch, 10 iterations per epoch\) saves '
+                                         r'after 10 iterations, inside an update'):
+        hook.before_train(runner)
     # single-path samplers need nothing
     PathSamplingHook(space=dict(type='LayerwiseSpace')).before_train(_Runner(model, wrapper, 10))
     assert UniformPathSampler.paths_per_update == 1
