@@ -28,7 +28,7 @@ def configure(cfg, arm: str) -> None:
         cfg.custom_hooks[0].spaces[0].std = STD
     if arm == 'ce':
         hook = cfg.custom_hooks[0]
-        hook.controller.optimizer.lr = 0.0
+        hook.controller.type = 'FrozenController'  # the engine of the OHL arm, theta fixed
         hook.spaces[0].std = 1e-12
     elif arm != 'am-lfs':
         raise ValueError(f'unknown arm {arm!r}')

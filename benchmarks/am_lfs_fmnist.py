@@ -69,7 +69,7 @@ def configure(cfg, arm: str) -> None:
     cfg.model.head.loss = loss
     hook.spaces = [dict(type='AttributeSpace', distribution=dict(type='Categorical', num_choices=2),
                         target='model.head.loss_module.loss_weight', choices=[1.0, 1.0], name='none')]
-    hook.controller.optimizer.lr = 0.0
+    hook.controller.type = 'FrozenController'  # the engine of the OHL arm, theta fixed
 
 
 def describe(arm: str, work: str) -> str:

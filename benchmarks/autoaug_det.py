@@ -128,7 +128,7 @@ def make_configure(args: argparse.Namespace):
             if args.lr is not None:
                 hook.controller.optimizer.lr = args.lr
             return
-        hook.controller.optimizer.lr = 0.0
+        hook.controller.type = 'FrozenController'  # the engine of the OHL arm, theta fixed
         if arm == 'uniform':
             return
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)

@@ -25,7 +25,7 @@ CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.
 def configure(cfg, arm: str) -> None:
     hook = cfg.custom_hooks[0]
     if arm in ('uniform', 'none'):
-        hook.controller.optimizer.lr = 0.0
+        hook.controller.type = 'FrozenController'  # the engine of the OHL arm, theta fixed
     if arm == 'none':
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
         cfg.train_dataloader.dataset.pipeline[0] = dict(type='OHLRandomChoice', key='autoaug', transforms=[[], []])

@@ -60,7 +60,7 @@ def make_configure(args: argparse.Namespace):
         if args.lr is not None:
             hook.controller.optimizer.lr = args.lr
         if args.entropy_weight:  # REINFORCE's entropy bonus (reward points per nat); the controller-free arms
-            hook.controller.entropy_weight = args.entropy_weight  # get lr 0 below, so the bonus moves nothing
+            hook.controller.entropy_weight = args.entropy_weight  # get FrozenController below: nothing moves
         if args.distribution == 'categorical':  # E x E pairs, the factorised space's (E, E): the transform's
             hook.spaces[0].distribution = dict(type='Categorical')
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike (as --copies)
@@ -81,7 +81,7 @@ def make_configure(args: argparse.Namespace):
             hook.spaces[0].policy_size = args.policy_size  # K pairs per copy and trunk, one of them per image
         if arm == 'ohl':
             return
-        hook.controller.optimizer.lr = 0.0
+        hook.controller.type = 'FrozenController'  # the engine of the OHL arm, theta fixed
         if arm == 'uniform':
             return
         if arm not in ARMS:

@@ -11,7 +11,7 @@
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
   starts; the OHL hooks' spaces are resolved against the built model and training pipeline (a space's key, sizes
-  and targets). ``tools/train.py`` runs it before starting local copies.
+  and targets) and their controllers built. ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations
 
@@ -356,18 +356,18 @@ class _PreflightRunner:
 
 
 def _resolve_spaces(hooks: list, model: Any, train_dataset: Any) -> None:
-    """Resolve the OHL spaces of ``hooks`` against the built model and training pipeline, so that what a space
-    reads from them (AM-LFS's ``num_intervals``, a ``PipelineChoiceSpace``'s key and size) is checked here rather
-    than in every worker; a space that reads something else of the runner is left to the run."""
+    """Resolve the OHL spaces of ``hooks`` against the built model and training pipeline and build their
+    controllers (``OHLHook.resolve_spaces``), so that what a space reads from them (AM-LFS's ``num_intervals``, a
+    ``PipelineChoiceSpace``'s key and size) and the controller built on the resolved distribution are checked here
+    rather than in every worker; a hook whose spaces read something else of the runner is left to the run."""
     runner = _PreflightRunner(model, train_dataset)
     for hook in hooks:
-        for space in getattr(hook, 'spaces', None) or []:
-            resolve = getattr(space, 'resolve', None)
-            if callable(resolve):
-                try:
-                    resolve(runner)
-                except _Unavailable:
-                    continue
+        resolve = getattr(hook, 'resolve_spaces', None)
+        if callable(resolve):
+            try:
+                resolve(runner)
+            except _Unavailable:
+                continue
 
 
 __all__ = ['ConfigCheckError', 'build_check', 'check_config', 'coco_annotation_files', 'metric_keys']

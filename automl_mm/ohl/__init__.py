@@ -15,7 +15,7 @@ from .base import (
                    build_distribution,
                    build_ohl_space,
 )
-from .controllers import REINFORCE
+from .controllers import REINFORCE, FrozenController
 from .copies import CopyDataParallel, CopyLayout, CopySampler, get_copy_layout, init_copy_layout, reset_copy_layout
 from .distributions import Categorical, DiagGaussian, FactorisedCategorical, Product
 from .hook import OHLHook
@@ -24,8 +24,8 @@ from .spaces import AttributeSpace, PipelineChoiceSpace
 
 __all__ = [
     'AttributeSpace', 'BaseController', 'BaseDistribution', 'Categorical', 'CopyDataParallel', 'CopyLayout',
-    'CopySampler', 'DiagGaussian', 'FactorisedCategorical', 'LiveChoiceTransform', 'LivePolicy', 'OHLHook',
-    'OHLRandomChoice', 'OHLSpace', 'PerCopySpace', 'PipelineChoiceSpace', 'Product', 'REINFORCE',
+    'CopySampler', 'DiagGaussian', 'FactorisedCategorical', 'FrozenController', 'LiveChoiceTransform', 'LivePolicy',
+    'OHLHook', 'OHLRandomChoice', 'OHLSpace', 'PerCopySpace', 'PipelineChoiceSpace', 'Product', 'REINFORCE',
     'SetAttributesHook', 'TrunkScheduleHook', 'build_controller', 'build_distribution', 'build_ohl_space',
     'get_attribute', 'get_copy_layout', 'init_copy_layout', 'reset_copy_layout', 'set_attribute',
 ]

@@ -149,11 +149,7 @@ class REINFORCE(BaseController):
                 g.add_(grad, alpha=self.entropy_weight)
         grad_norm = math.sqrt(sum(float(g.pow(2).sum()) for g in direction))
 
-        for p, g in zip(params, direction):
-            p.grad = (-g).to(p.dtype)  # the optimiser minimises; REINFORCE ascends
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.distribution.project_()
+        self._apply(params, direction)
 
         if self.baseline_type == 'moving_average':
             previous = reward_mean if self.baseline is None else self.baseline
@@ -170,6 +166,14 @@ class REINFORCE(BaseController):
             logs['entropy'] = entropy
         return logs
 
+    def _apply(self, params: list, direction: list) -> None:
+        """Ascend ``direction`` (the REINFORCE gradient, entropy bonus included) with the optimiser, then project."""
+        for p, g in zip(params, direction):
+            p.grad = (-g).to(p.dtype)  # the optimiser minimises; REINFORCE ascends
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.distribution.project_()
+
     def state_dict(self) -> dict:
         # deep copies: the optimiser updates its state tensors in place after this call
         return {'distribution': self.distribution.state_dict(),
@@ -181,3 +185,28 @@ class REINFORCE(BaseController):
         self.optimizer.load_state_dict(copy.deepcopy(state['optimizer']))
         self.baseline = None if state['baseline'] is None else float(state['baseline'])
         self.num_updates = int(state['num_updates'])
+
+
+@CONTROLLERS.register_module()
+class FrozenController(REINFORCE):
+    """The OHL engine with the controller off: θ keeps its initial value for the whole run.
+
+    The random control of an OHL run: the copies draw their samples from the initial distribution (uniform pairs,
+    random 5-pair policies, a fixed loss), are scored, and the best copy is broadcast exactly as under
+    :class:`REINFORCE`, which this controller is in every other respect (the same logs: baseline, rewards,
+    advantages, the gradient's norm, computed and not applied; the same checkpoint state). Benchmarks use it for
+    the arms that must share the engine (copies, best-copy selection) but learn nothing; ``optimizer.lr = 0`` is
+    refused by :class:`REINFORCE` because there it is a mistake.
+
+    Examples:
+        >>> import torch
+        >>> from automl_mm.ohl.distributions import Categorical
+        >>> dist = Categorical(4)
+        >>> logs = FrozenController(dist).step([dist.sufficient_stats(torch.tensor([0])),
+        ...                                     dist.sufficient_stats(torch.tensor([1]))], rewards=[1.0, 0.0])
+        >>> dist.probs().tolist(), logs['advantage_abs_mean']
+        ([0.25, 0.25, 0.25, 0.25], 0.5)
+    """
+
+    def _apply(self, params: list, direction: list) -> None:
+        return

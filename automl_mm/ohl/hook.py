@@ -222,7 +222,7 @@ class OHLHook(Hook):
         self._uses_loss_scaler = has_loss_scaler(runner.optim_wrapper)
         # the clean BN batches are the same every trunk and on every rank: loaded once here
         self.scorer.build(runner, self.layout.ranks_per_copy)
-        self._resolve_spaces(runner)
+        self.resolve_spaces(runner)
         if self.layout.num_copies == 1 and any(getattr(c, 'baseline_type', None) == 'mean' and
                                                not getattr(c, 'entropy_weight', 0) for c in self.controllers):
             runner.logger.warning('OHL: one copy with the controller\'s mean baseline: every advantage is 0 and '
@@ -302,7 +302,7 @@ class OHLHook(Hook):
             self._report.write_history(self.history)  # the last trunk's report seconds and broadcast flag
         self._in_trunk = False
 
-    def _resolve_spaces(self, runner) -> None:
+    def resolve_spaces(self, runner) -> None:
         """Let every space derive what it reads from the run (``OHLSpace.resolve``), then build the controllers of
         the spaces that were built without a distribution. Once, before the first checkpoint load or trunk."""
         if self._resolved:
@@ -343,7 +343,7 @@ class OHLHook(Hook):
             raise ValueError(f'OHL: the checkpoint is a search of {saved_copies} copies, this run has '
                              f'num_copies={self.num_copies}: a resume continues the same search. Resume with '
                              f'num_copies={saved_copies}, or start a new search from its weights with load_from')
-        self._resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
+        self.resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
         missing = {s.name for s in self.spaces} - set(state['controllers'])
         if missing:
             raise ValueError(f'the checkpoint has no OHL state for spaces {sorted(missing)}; it has '

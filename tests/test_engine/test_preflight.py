@@ -311,6 +311,12 @@ def test_a_space_reading_what_the_check_does_not_build_is_left_to_the_run():
             runner.optim_wrapper  # noqa: B018
             NeedsOptimiser.resolved = True
 
-    hook = type('OHLHook', (), {'spaces': [NeedsOptimiser()]})()
+    from automl_mm.ohl import OHLHook
+
+    hook = OHLHook(spaces=[dict(type='AttributeSpace', distribution=dict(type='Categorical', num_choices=2),
+                                target='model.x', choices=[1, 2])], num_copies=2,
+                   trunk_epochs=1, reward_dataloader=dict(dataset=dict(type='DigitsDataset', split='reward')),
+                   reward_evaluator=dict(type='Accuracy'), reward_key='accuracy/top1')
+    hook.spaces[0].resolve = NeedsOptimiser().resolve
     _resolve_spaces([hook], model=object(), train_dataset=None)
     assert not NeedsOptimiser.resolved

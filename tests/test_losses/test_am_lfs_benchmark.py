@@ -40,8 +40,8 @@ def test_arms_differ_only_in_the_loss_and_learn_only_in_am_lfs(bench):
         if arm == 'am-lfs':  # the learned loss: LossFunctionSpace at --std, the controller learns
             assert hook.spaces[0].type == 'LossFunctionSpace' and hook.spaces[0].std == 0.1
             assert hook.controller.optimizer.lr == 0.01  # --controller-lr
-        else:  # fixed losses: a two-way choice between identical values, controller lr 0
-            assert hook.spaces[0].choices == [1.0, 1.0] and hook.controller.optimizer.lr == 0
+        else:  # fixed losses: a two-way choice between identical values, the controller frozen
+            assert hook.spaces[0].choices == [1.0, 1.0] and hook.controller.type == 'FrozenController'
     cfg = arms.run_config(module.CONFIG, 0, 3)
     module.configure(cfg, 'poly1:0.5')
     assert cfg.model.head.loss.epsilon == 0.5

@@ -313,3 +313,21 @@ def test_entropy_bonus_needs_the_distributions_entropy_gradient():
     with pytest.raises(NotImplementedError, match='NoEntropy does not implement grad_entropy'):
         REINFORCE(NoEntropy(3), entropy_weight=0.1)
     REINFORCE(NoEntropy(3))  # plain REINFORCE does not need it
+
+
+def test_the_frozen_controller_reports_like_reinforce_and_never_moves_theta():
+    """``FrozenController``: the random control of an OHL run (benchmarks' arms that learn nothing)."""
+    from automl_mm.ohl import FrozenController
+
+    logs = {}
+    for kind in (REINFORCE, FrozenController):
+        dist = Categorical(4)
+        controller = kind(dist, baseline='moving_average')
+        for _ in range(3):
+            stats = [dist.sufficient_stats(torch.tensor([0, 0])), dist.sufficient_stats(torch.tensor([3]))]
+            out = controller.step(stats, rewards=[2.0, 1.0])
+        logs[kind] = (out, dist.probs().tolist(), controller.state_dict()['baseline'])
+    (learned, moved, b1), (frozen, fixed, b2) = logs[REINFORCE], logs[FrozenController]
+    assert fixed == [0.25] * 4 and moved[0] > 0.25
+    assert b1 == b2 and {k: frozen[k] for k in ('baseline', 'reward_mean', 'reward_std', 'advantage_abs_mean')} == \
+        {k: learned[k] for k in ('baseline', 'reward_mean', 'reward_std', 'advantage_abs_mean')}

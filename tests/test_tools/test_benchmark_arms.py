@@ -102,3 +102,44 @@ def test_a_missing_detection_set_other_than_the_default_is_not_generated_with_de
     with pytest.raises(FileNotFoundError, match='--num-reward 200 --num-test 500'):
         arms.ensure_fmnist_det('data/no_such_det_set_r200')
     assert not ran
+
+
+# every arm of every OHL benchmark (autoaug_fmnist's 'learned' needs kept policies and is the 'none' engine's)
+ALL_ARMS = {'am_lfs_digits': ['ce', 'am-lfs'], 'am_lfs_fmnist': ['ce', 'ls', 'gce', 'sce', 'poly1', 'am-lfs'],
+            'autoaug_det': ['none', 'flip', 'uniform', 'autoaugment', 'randaugment', 'ohl'],
+            'autoaug_digits': ['none', 'uniform', 'ohl'],
+            'autoaug_fmnist': ['none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl']}
+LEARNING_ARMS = {'ohl', 'am-lfs'}
+
+
+@pytest.mark.parametrize('name', ALL_ARMS)
+def test_every_arm_builds_its_controller_and_only_the_searching_arms_learn(arms, monkeypatch, name):
+    """The arms that learn nothing run the OHL arm's engine with the controller off. They used to set the
+    controller's lr to 0, which REINFORCE came to refuse (rightly, in a user's config): every such arm of every
+    benchmark then failed in its first trunk. Each arm's controller is built here and given one step of rewards that
+    differ; θ must move in the searching arms only."""
+    import torch
+
+    from automl_mm.ohl import build_controller
+
+    module = importlib.import_module(name)
+    seen = {}
+
+    def fake_run_arms(config, arm_names, seeds, epochs, configure, *args, **kwargs):
+        seen.update(config=config, configure=configure)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(module, 'run_arms', fake_run_arms)
+    monkeypatch.setattr(module, 'ensure_fmnist_det', lambda root: None, raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', '--seeds', '0', '--arms', *ALL_ARMS[name]])
+    with pytest.raises(SystemExit):
+        module.main()
+    for arm in ALL_ARMS[name]:
+        cfg = arms.run_config(seen['config'], 0, 1)
+        seen['configure'](cfg, arm)
+        controller = build_controller(cfg.custom_hooks[0].controller, dict(type='Categorical', num_choices=4))
+        dist = controller.distribution
+        before = dist.probs().clone()
+        controller.step([dist.sufficient_stats(torch.tensor([0])), dist.sufficient_stats(torch.tensor([1]))],
+                        rewards=[1.0, 0.0])
+        assert (not torch.equal(before, dist.probs())) == (arm in LEARNING_ARMS), (name, arm)
