@@ -76,6 +76,7 @@ import torch
 from _arms import ROOT, final_accuracy, mean_std, run_config, summary, train_command
 
 from automl_mm.ohl.report import lineage
+from automl_mm.utils.scope import config_type_name
 
 CONFIG = osp.join(ROOT, 'configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('ohl', 'ohl_k', 'pbt', 'pb2', 'random', 'grid')
@@ -328,7 +329,7 @@ def run_ohl(args: argparse.Namespace, arm: str, seed: int, tmp: str, cores: set[
     cfg.train_dataloader.dataset.samples_per_class = args.samples_per_class
     cfg.reward_dataloader.dataset.max_samples = args.reward_samples
     if arm == 'ohl_k':
-        hook = next(h for h in cfg.custom_hooks if h['type'] == 'OHLHook')
+        hook = next(h for h in cfg.custom_hooks if config_type_name(h) == 'OHLHook')  # 'automl_mm.OHLHook' too
         hook['broadcast_interval'] = args.broadcast_interval
     argv, work, env = train_command(cfg, tmp, f'{arm}{seed}')
     wall, peak = measure(argv, env, cores, osp.join(tmp, f'{arm}{seed}.log'))
