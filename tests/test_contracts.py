@@ -35,7 +35,7 @@ DISTRIBUTIONS = {
     'Product': dict(type='Product', components=dict(
         op=dict(type='Categorical', num_choices=3), scale=dict(type='DiagGaussian', mean=[0.0], std=1.0))),
 }
-CONTROLLER_CFGS = {'REINFORCE': dict(type='REINFORCE')}
+CONTROLLER_CFGS = {'REINFORCE': dict(type='REINFORCE'), 'FrozenController': dict(type='FrozenController')}
 
 
 class _Head(nn.Module):
@@ -229,7 +229,8 @@ def test_contract_checks_catch_broken_implementations():
 
     with pytest.raises(AssertionError, match='restore every parameter exactly'):
         check_distribution(_NoOpLoad(4))
-    for broken, match in ((_AlwaysCopyZero, 'rewards must be matched'), (_ThetaNotSaved, 'alone')):
+    for broken, match in ((_AlwaysCopyZero, 'rewards must be matched'), (_ThetaNotSaved, 'alone'),
+                          (_FrozenThatMoves, 'must leave θ where it started')):
         CONTROLLERS.register_module(module=broken, force=True)
         try:
             with pytest.raises(AssertionError, match=match):
@@ -316,6 +317,15 @@ class _AlwaysCopyZero(_WrongWay):
 
     def step(self, stats, rewards):
         return self._inner.step(stats, [1.0] + [0.0] * (len(rewards) - 1))
+
+
+class _FrozenThatMoves(_WrongWay):
+    """Declares ``learns = False`` (a random control) but still moves θ."""
+
+    learns = False
+
+    def step(self, stats, rewards):
+        return self._inner.step(stats, rewards)
 
 
 class _ThetaNotSaved(_WrongWay):

@@ -116,9 +116,14 @@ class BaseController(metaclass=ABCMeta):
     ``step`` must be deterministic given its inputs: in distributed runs every rank calls it with the same
     all-gathered statistics and rewards, and the distribution's parameters must stay bitwise identical everywhere.
     The hook builds one controller per space with ``distribution=space.distribution``.
+
+    ``learns = False`` declares a controller that never moves θ (a random control, :class:`FrozenController`); the
+    contract check (:func:`automl_mm.testing.check_controller`) then asserts that instead of the REINFORCE
+    direction.
     """
 
     distribution: BaseDistribution
+    learns: bool = True
 
     @abstractmethod
     def step(self, stats: Sequence[torch.Tensor], rewards: Sequence[float]) -> dict[str, float]:

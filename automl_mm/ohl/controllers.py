@@ -208,5 +208,7 @@ class FrozenController(REINFORCE):
         ([0.25, 0.25, 0.25, 0.25], 0.5)
     """
 
+    learns = False
+
     def _apply(self, params: list, direction: list) -> None:
         return

@@ -253,8 +253,9 @@ def check_controller(controller: dict, distribution: dict, n: int = 16, seed: in
 
     Two copies sample different batches; copy 0 gets the higher reward. One step must raise the mean
     log-probability of copy 0's samples relative to copy 1's (the direction of the REINFORCE gradient, METHODS.md
-    §1); two controllers given the same inputs must end bitwise equal; a controller resumed from ``state_dict``
-    must take the same next step as the uninterrupted one.
+    §1), or leave θ unchanged for a controller that declares ``learns = False``; two controllers given the same
+    inputs must end bitwise equal; a controller resumed from ``state_dict`` must take the same next step as the
+    uninterrupted one.
 
     Args:
         controller: Its config without ``distribution`` (as in ``OHLHook(controller=...)``).
@@ -285,7 +286,11 @@ def check_controller(controller: dict, distribution: dict, n: int = 16, seed: in
             float(value)
         except (TypeError, ValueError) as exc:
             raise _fail(ctrl, f'step()[{key!r}] must be a number, got {value!r}') from exc
-    if not torch.equal(stats[0], stats[1]):
+    if not getattr(ctrl, 'learns', True):  # a declared random control: θ must not move, whatever the rewards
+        fresh = make()[1]
+        _check(all(torch.equal(a, b) for a, b in zip(dist.parameters(), fresh.parameters())), ctrl,
+               'a controller with learns = False must leave θ where it started')
+    elif not torch.equal(stats[0], stats[1]):
         _check(_log_prob_gap(dist, better, worse) > gap, ctrl,
                'a step with rewards [1, 0] must make copy 0\'s samples more likely relative to copy 1\'s')
         # and the other way round: a controller that always credits copy 0, or sorts the rewards, passed the above
