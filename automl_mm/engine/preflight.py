@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os.path as osp
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from automl_mm.utils.scope import config_type_name
@@ -349,7 +350,7 @@ class _PreflightRunner:
     def __init__(self, model: Any, train_dataset: Any) -> None:
         self.model = model
         if train_dataset is not None:
-            self.train_dataloader = type('TrainLoader', (), {'dataset': train_dataset})()
+            self.train_dataloader = SimpleNamespace(dataset=train_dataset)
 
     def __getattr__(self, name: str) -> Any:
         raise _Unavailable(name)

@@ -82,10 +82,10 @@ class PathSamplingHook(Hook):
             if not isinstance(hook, CheckpointHook) or hook.interval <= 0:
                 continue
             unit = len(runner.train_dataloader) if hook.by_epoch else 1  # iterations per schedule step
-            last = (max_iters - 1) // unit + 1 if max_iters is not None else None  # periodic saves: before the end
-            # saves k = 0 .. m-1 cover every residue of their iteration modulo m
-            steps = periodic_saves(hook, last if last is not None else hook.interval * (m + 1) + hook.save_begin)
-            step = next((s for s in steps[:m] if s * unit % m), None)
+            # the periodic saves before the end (unknown length: enough of them), of which the first m cover every
+            # residue of their iteration modulo m
+            last = (max_iters - 1) // unit + 1 if max_iters is not None else hook.save_begin + hook.interval * (m + 1)
+            step = next((s for s in periodic_saves(hook, last)[:m] if s * unit % m), None)
             if step is None:
                 continue
             given = f'interval={hook.interval}' + (f', save_begin={hook.save_begin}' if hook.save_begin else '')
