@@ -1,6 +1,7 @@
 """Shared runner of the OHL evidence benchmarks: several arms x seeds of tools/train.py, final test accuracy."""
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -20,19 +21,33 @@ from automl_mm.utils.scope import config_type_name
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+class UniqueValues(argparse.Action):
+    """``action=UniqueValues`` for an ``nargs='+'`` option (``--seeds``, ``--arms``): a value given twice is an
+    error (it would train the same run twice into one folder and count it as two seeds in the mean ± std)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if repeated:
+            parser.error(f'{option_string} lists {", ".join(map(str, repeated))} more than once: {values}')
+        setattr(namespace, self.dest, values)
+
+
 def logged_rows(work_dir: str, key: str) -> list[dict]:
-    """Every row holding ``key`` of every ``scalars.json`` (mmengine's LocalVisBackend) under ``work_dir``."""
+    """Every row holding ``key`` of every ``scalars.json`` (mmengine's LocalVisBackend) under ``work_dir``, run by
+    run in the order the runs started: mmengine writes each run to ``work_dir/<%Y%m%d_%H%M%S>/vis_data/``, whose
+    names sort in time (``os.walk``'s listing order does not), so a resumed run's rows follow the first run's."""
+    paths = sorted(osp.relpath(osp.join(dirpath, 'scalars.json'), work_dir)
+                   for dirpath, _, files in os.walk(work_dir) if 'scalars.json' in files)
     rows = []
-    for dirpath, _, files in os.walk(work_dir):
-        if 'scalars.json' in files:
-            with open(osp.join(dirpath, 'scalars.json')) as f:
-                rows += [row for row in map(json.loads, f) if key in row]
+    for path in paths:
+        with open(osp.join(work_dir, path)) as f:
+            rows += [row for row in map(json.loads, f) if key in row]
     return rows
 
 
 def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
     """The last value of metric ``key`` the run logged (the final validation, on the test split in the benchmarks;
-    e.g. ``'coco/bbox_mAP'`` for detectors).
+    e.g. ``'coco/bbox_mAP'`` for detectors); of the newest run where ``work_dir`` holds several (``logged_rows``).
 
     Raises:
         RuntimeError: when no ``scalars.json`` under ``work_dir`` holds ``key``.
@@ -82,9 +97,13 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
     kept.
 
     Raises:
+        ValueError: when ``seeds`` or ``arms`` lists a value twice.
         FileExistsError: before any training, when a run's folder under ``work_dir`` already exists (nothing is
             overwritten).
     """
+    for name, values in (('seeds', seeds), ('arms', arms)):
+        if len(set(values)) != len(values):
+            raise ValueError(f'{name} lists a value more than once: {values}')
     if work_dir is not None:
         work_dir = osp.abspath(work_dir)
         taken = [f'{arm}{seed}' for seed in seeds for arm in arms if osp.exists(osp.join(work_dir, f'{arm}{seed}'))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
-from _arms import ROOT, add_work_dir_option, run_arms
+from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
 
@@ -36,9 +36,9 @@ def configure(cfg, arm: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--arms', nargs='+', default=['ce', 'am-lfs'])
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['ce', 'am-lfs'])
     parser.add_argument('--std', type=float, default=None, help="sigma of the am-lfs arm (default: the config's)")
     parser.add_argument('--parametrisation', choices=['monotone', 'piecewise'], default=None,
                         help="theta's layout (default: the config's, monotone)")

@@ -20,7 +20,7 @@ import glob
 import json
 import os.path as osp
 
-from _arms import ROOT, add_work_dir_option, run_arms, set_trunk_iters
+from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms, set_trunk_iters
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py')
 NOISES = {'clean': (0.0, 'symmetric'), 'sym20': (0.2, 'symmetric'), 'sym40': (0.4, 'symmetric'),
@@ -120,9 +120,9 @@ def plot(files: list[str], out: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--noise', choices=sorted(NOISES), default='sym40')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--arms', nargs='+', default=['ce', 'ls', 'gce', 'sce', 'poly1', 'am-lfs'])
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['ce', 'ls', 'gce', 'sce', 'poly1', 'am-lfs'])
     parser.add_argument('--copies', type=int, default=4)
     trunk = parser.add_mutually_exclusive_group()
     trunk.add_argument('--trunk-epochs', type=int, default=None,

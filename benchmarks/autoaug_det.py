@@ -50,6 +50,7 @@ import os.path as osp
 
 from _arms import (
     ROOT,
+    UniqueValues,
     add_det_set_options,
     add_elements_option,
     add_work_dir_option,
@@ -141,9 +142,9 @@ def make_configure(args: argparse.Namespace):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1])
     parser.add_argument('--epochs', type=int, default=8, help='epochs of every run (= OHL trunks unless --trunk-iters)')
-    parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     add_det_set_options(parser, train_images=200)
     add_elements_option(parser, 'uniform and ohl arms')
     parser.add_argument('--trunk-iters', type=int, default=None,

@@ -17,7 +17,7 @@ import argparse
 import json
 import os.path as osp
 
-from _arms import ROOT, add_work_dir_option, run_arms
+from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
 
@@ -44,9 +44,9 @@ def describe(arm: str, work: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--arms', nargs='+', default=['none', 'uniform', 'ohl'])
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['none', 'uniform', 'ohl'])
     add_work_dir_option(parser)
     args = parser.parse_args()
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, describe, work_dir=args.work_dir)

@@ -37,7 +37,7 @@ import os.path as osp
 import shutil
 
 import numpy as np
-from _arms import ROOT, add_work_dir_option, run_arms, set_trunk_iters, uniform_pair_entropy
+from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms, set_trunk_iters, uniform_pair_entropy
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
@@ -204,10 +204,10 @@ def make_describe(args: argparse.Namespace):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=20)
     parser.add_argument('--samples-per-class', type=int, default=None, help='default: the config\'s 100')
-    parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     parser.add_argument('--reward-samples', type=int, default=None,
                         help='reward-split images scored per copy and trunk (default: the config\'s 2,000)')
     parser.add_argument('--copies', type=int, default=None, help='number of copies (default: the config\'s 4)')

@@ -22,7 +22,8 @@
 
 The set is generated with ``tools/data/generate_fmnist_det.py``'s defaults into ``--data-root`` when it is missing.
 Every run keeps its work dir under ``--work-dir`` (``search_s<seed>/``, ``<arm>_s<seed>/``, each with
-``console.log``); ``--reuse`` reads finished runs from there instead of running them again.
+``console.log``); ``--reuse`` reads finished runs from there instead of running them again (without it, a
+``--work-dir`` that already holds one of the runs is refused before any work).
 
 Run: python benchmarks/cr_nas_fmnist_det.py [--search-seeds 0 1] [--seeds 0 1 2] [--jobs 2] [--out results.json]
 Cost, measured with ``--jobs 2`` and ``OMP_NUM_THREADS=1`` on 2 cores: 38 minutes for the defaults. The two searches
@@ -38,7 +39,16 @@ import os.path as osp
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from _arms import ROOT, ensure_fmnist_det, final_accuracy, mean_std, move_data_root, summary, train_command
+from _arms import (
+    ROOT,
+    UniqueValues,
+    ensure_fmnist_det,
+    final_accuracy,
+    mean_std,
+    move_data_root,
+    summary,
+    train_command,
+)
 from mmengine.config import Config, DictAction
 
 SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py')
@@ -155,9 +165,10 @@ def _arch_val_images(cfg: Config) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--search-seeds', type=int, nargs='+', default=[0, 1],
+    parser.add_argument('--search-seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1],
                         help='one search per seed; the first one\'s export is the searched arm')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='retraining seeds of every arm')
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2],
+                        help='retraining seeds of every arm')
     parser.add_argument('--allocation', type=int, nargs=4, default=None,
                         help='train this stage_blocks as the searched arm and skip the search')
     parser.add_argument('--dilations', type=int, nargs='+', default=None,
@@ -181,10 +192,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def run_names(args: argparse.Namespace) -> list[str]:
+    """The folders this invocation trains in ``--work-dir``: one per search seed (none with ``--allocation``), one per
+    arm and retraining seed."""
+    searches = [] if args.allocation is not None else [f'search_s{s}' for s in args.search_seeds]
+    return searches + [f'{arm}_s{seed}' for seed in args.seeds for arm in ('standard', 'searched')]
+
+
+def check_work_root(args: argparse.Namespace, work_root: str) -> None:
+    """Without ``--reuse``, refuse before any work a ``--work-dir`` that already holds one of this invocation's runs:
+    training again into it would leave two runs in one folder (and the search result of the new one beside the
+    old one's logs).
+
+    Raises:
+        FileExistsError: naming the runs found.
+    """
+    if args.reuse:
+        return
+    taken = [name for name in run_names(args) if osp.exists(osp.join(work_root, name))]
+    if taken:
+        raise FileExistsError(f'--work-dir {work_root} already holds {", ".join(taken)}: pass --reuse to read the '
+                              'finished ones (and rerun the others), or choose another --work-dir (nothing was '
+                              'overwritten)')
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    ensure_fmnist_det(args.data_root)
     work_root = args.work_dir if osp.isabs(args.work_dir) else osp.join(ROOT, args.work_dir)
+    check_work_root(args, work_root)
+    ensure_fmnist_det(args.data_root)
     os.makedirs(work_root, exist_ok=True)
     pool = ThreadPoolExecutor(max(1, args.jobs))
     report: dict = {'search_config': osp.relpath(SEARCH_CONFIG, ROOT), 'retrain_config': osp.relpath(RETRAIN_CONFIG,

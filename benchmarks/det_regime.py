@@ -30,6 +30,7 @@ import time
 
 from _arms import (
     ROOT,
+    UniqueValues,
     add_det_set_options,
     add_elements_option,
     add_work_dir_option,
@@ -76,8 +77,8 @@ def val_curve(work_dir: str) -> list[tuple[int, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--arms', nargs='+', default=['none', 'flip', 'uniform'], choices=ARMS)
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['none', 'flip', 'uniform'], choices=ARMS)
     parser.add_argument('--epochs', type=int, default=24)
     parser.add_argument('--val-interval', type=int, default=8, help='epochs between val evaluations (0: at the end)')
     add_det_set_options(parser, train_images=200)

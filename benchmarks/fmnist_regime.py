@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 ROOT = '/usr/share/datasets/fashion-mnist/'
 BATCH = 64
+ARMS = ('none', 'cropflip')
 
 
 def _read(path: str, offset: int) -> np.ndarray:
@@ -113,6 +114,8 @@ def main() -> None:
     per_class, epochs, arm, seed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     width = tuple(int(c) for c in sys.argv[5].split(',')) if len(sys.argv) > 5 else (32, 64, 128)
     pad = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+    if arm not in ARMS:  # any other name trained the 'none' arm under that name
+        sys.exit(f'fmnist_regime.py: the arm (third argument) must be one of {", ".join(ARMS)}, got {arm!r}')
     images, labels, train, held_out = load_split(per_class, seed)
     xt, yt = to_tensor(images[train]), torch.tensor(labels[train])
     xr, yr = to_tensor(images[held_out]), torch.tensor(labels[held_out])

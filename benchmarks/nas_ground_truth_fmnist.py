@@ -47,6 +47,7 @@ for _path in (ROOT, osp.join(ROOT, 'benchmarks')):  # run as a script from anywh
         sys.path.insert(0, _path)
 
 import torch  # noqa: E402
+from _arms import UniqueValues  # noqa: E402
 from _nas_supernets import iter_train_cfg, quiet_cfg  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -313,7 +314,7 @@ def report(data: dict, records: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', default=CONFIG, help='retrain config (relative to the repository)')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1])
     parser.add_argument('--archs', type=int, default=None, help='a seeded subset of this many architectures')
     parser.add_argument('--iters', type=int, default=None, help="training iterations (default: the config's)")
     parser.add_argument('--batch-size', type=int, default=None, help="default: the config's")

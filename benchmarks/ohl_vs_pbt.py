@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _arms import ROOT, final_accuracy, mean_std, run_config, summary, train_command
+from _arms import ROOT, UniqueValues, final_accuracy, mean_std, run_config, summary, train_command
 
 from automl_mm.ohl.report import lineage
 from automl_mm.utils.scope import config_type_name
@@ -369,11 +369,11 @@ def _schedule_text(schedule: list) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=20, help='epochs per member (= trunks of OHL)')
     parser.add_argument('--samples-per-class', type=int, default=50)
     parser.add_argument('--reward-samples', type=int, default=2000, help='reward-split images every choice uses')
-    parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     parser.add_argument('--broadcast-interval', type=int, default=4,
                         help='trunks between broadcasts of the best copy in the ohl_k arm')
     parser.add_argument('--cpus', type=int, default=2, help='cores every arm is pinned to (Ray num_cpus, pool size)')

@@ -38,6 +38,7 @@ from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the shared helpers beside this script
+from _arms import UniqueValues  # noqa: E402
 from _nas_supernets import (  # noqa: E402
     METRIC,
     iter_train_cfg,
@@ -163,7 +164,7 @@ def report(results: list[dict], num_archs: int, num_admitted: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0])
     parser.add_argument('--standalone-iters', type=int, default=150)
     parser.add_argument('--supernet-iters', type=int, default=1000, help='training iterations of each supernet')
     parser.add_argument('--max-archs', type=int, default=None, help='a seeded random subset of the 54 (quick runs)')

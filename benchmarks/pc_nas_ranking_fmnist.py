@@ -59,6 +59,7 @@ for _path in (ROOT, osp.dirname(osp.abspath(__file__))):  # the package and the 
         sys.path.insert(0, _path)
 
 import torch  # noqa: E402
+from _arms import UniqueValues  # noqa: E402
 from _nas_supernets import supernet_cfg, train_path_sampling, train_pc_nas  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
@@ -287,8 +288,8 @@ def settings_of(args: argparse.Namespace) -> dict:
 
 def parse_args(argv: list[str] | None, search: Config) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--methods', nargs='+', choices=METHODS, default=list(METHODS))
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
+    parser.add_argument('--methods', nargs='+', action=UniqueValues, choices=METHODS, default=list(METHODS))
     total = search.train_cfg.warmup_iters + 4 * search.train_cfg.stage_iters
     parser.add_argument('--supernet-iters', type=int, default=total,
                         help=f'training iterations of every supernet (default {total}: the PC-NAS config\'s)')
@@ -308,8 +309,6 @@ def parse_args(argv: list[str] | None, search: Config) -> argparse.Namespace:
             parser.error(f'--{key.replace("_", "-")} must be >= 1, got {getattr(args, key)}')
     if args.bn_batches < 0:
         parser.error(f'--bn-batches must be >= 0, got {args.bn_batches}')
-    if len(set(args.seeds)) != len(args.seeds):
-        parser.error(f'--seeds has duplicates: {args.seeds}')
     return args
 
 
