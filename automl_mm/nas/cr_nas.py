@@ -27,6 +27,7 @@ from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import (
     SearchLoopBase,
+    check_retrain_backbone,
     check_retrain_config,
     check_schedule_span,
     check_scoring_counts,
@@ -147,6 +148,12 @@ class CRNASLoop(SearchLoopBase):
                 'backbone\'s stage_blocks)'
             raise ValueError(f'train_cfg.{source}: {err}') from None
         self.reference_allocation = list(reference)
+        # the export writes stage_blocks / dilations_per_block over the retrain backbone: the rest must be the
+        # searched network's (both built at the reference allocation, dilation 1)
+        check_retrain_backbone(self.retrain_config, {k: v for k, v in dict(runner.cfg.model.backbone).items()
+                                                     if k != 'max_stage_blocks'},
+                               ('stage_blocks', 'dilations_per_block', 'max_stage_blocks'),
+                               fill=dict(stage_blocks=tuple(reference)))
         self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size)
         self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size)
         self.flops: dict[tuple, float] = {}

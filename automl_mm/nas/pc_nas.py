@@ -19,6 +19,7 @@ from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import (
     SearchLoopBase,
+    check_retrain_backbone,
     check_retrain_config,
     check_schedule_span,
     check_scoring_counts,
@@ -101,32 +102,9 @@ class PCNASLoop(SearchLoopBase):
 
     def _check_retrain_layout(self) -> None:
         """Refuse a ``retrain_config`` whose backbone is another supernet than the searched one: the export writes
-        only ``arch`` over it, so a search with other widths (``stem_channels=24, out_channels=128``) exported a
-        network of the retrain config's widths (16, 64), and the reported FLOPs / latency described neither."""
-        if self.retrain_config is None:
-            return
-        from mmengine.config import Config
-        from mmengine.registry import DefaultScope
-
-        from automl_mm.nas.latency import supernet_fingerprint
-        from automl_mm.registry import MODELS
-
-        backbone = (Config.fromfile(self.retrain_config).get('model') or {}).get('backbone')
-        if not isinstance(backbone, dict):
-            return
-        backbone = {k: v for k, v in backbone.items() if k not in ('arch', 'init_cfg')}  # its supernet
-        searched = self.runner.cfg.get('model', {}).get('backbone') or {}
-        if backbone == {k: v for k, v in searched.items() if k not in ('arch', 'init_cfg')}:
-            return  # the same settings (the shipped configs): no second supernet to build at start
-        with DefaultScope.overwrite_default_scope('automl_mm'):
-            retrain = MODELS.build(backbone)
-        if not all(hasattr(retrain, a) for a in ('get_op', 'layer_input_shapes', 'fixed_input_shapes')):
-            return  # not a supernet class: nothing to compare layer by layer
-        shape = tuple(self.input_shape) if self.input_shape else (1, 3, 32, 32)
-        if supernet_fingerprint(retrain, shape) != supernet_fingerprint(self.supernet, shape):
-            raise ValueError(f'train_cfg.retrain_config {self.retrain_config}: its model.backbone is another supernet '
-                             f'than the searched one (layers, widths or ops differ), but the export sets only `arch` '
-                             f'over it; give it the searched backbone\'s settings')
+        only ``arch`` over it (a search with other widths exported a network of the retrain config's widths, one
+        with ReLU a network with ReLU6; ``check_retrain_backbone``)."""
+        check_retrain_backbone(self.retrain_config, self.runner.cfg.get('model', {}).get('backbone') or {}, ('arch',))
 
     def _build_cost(self, table_file, latency_limit, flops_limit, input_shape) -> tuple:
         if latency_limit is not None and flops_limit is not None:

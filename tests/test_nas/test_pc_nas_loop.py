@@ -314,12 +314,25 @@ def test_more_batches_per_sample_than_the_search_split_holds_stop_before_trainin
     assert runner.iter == 0  # refused before the supernet trained
 
 
-def test_a_retrain_config_of_another_supernet_is_refused_at_start(tmp_path):
+@pytest.mark.parametrize('searched, differs', [
+    (dict(stem_channels=24, out_channels=128), 'Conv2d'),
+    (dict(act_cfg=dict(type='ReLU')), 'ReLU'),  # the parameter-count digest checked before let these two through
+    (dict(norm_cfg=dict(type='GN', num_groups=4)), 'GroupNorm')])
+def test_a_retrain_config_of_another_supernet_is_refused_at_start(tmp_path, searched, differs):
     """The export writes only `arch` over retrain_config: a search with stem 24 / out_channels 128 exported a
-    network of the retrain config's 16 / 64, silently."""
+    network of the retrain config's 16 / 64, one with ReLU or GroupNorm a network with ReLU6 / BatchNorm, silently."""
     cfg = _cfg(str(tmp_path / 'wide'))
-    cfg.model.backbone.update(stem_channels=24, out_channels=128)
-    cfg.model.head.in_channels = 128
+    cfg.model.backbone.update(searched)
+    cfg.model.head.in_channels = searched.get('out_channels', cfg.model.head.in_channels)
     with pytest.raises(ValueError, match=r'retrain_config .*pc-nas-retrain_mbconv-digits_1x1_30e_digits.py: its '
-                                         r'model.backbone is another supernet than the searched one'):
+                                         r'model.backbone is another network than the searched one, but the export '
+                                         rf'sets only arch over it \(first difference, module line \d+: .*{differs}'):
         _ = Runner.from_cfg(cfg).train_loop
+
+
+def test_a_retrain_config_spelling_out_the_searched_defaults_is_accepted(tmp_path):
+    """Configs that differ only in how they write the same network (a default given explicitly) build the same
+    modules: no refusal."""
+    cfg = _cfg(str(tmp_path / 'same'))
+    cfg.model.backbone.update(act_cfg=dict(type='ReLU6'))  # the supernet's default, which the retrain config omits
+    _ = Runner.from_cfg(cfg).train_loop
