@@ -12,7 +12,9 @@ stage-allocation search, with the same bookkeeping.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mmengine.dist import all_gather_object, get_dist_info
 
@@ -47,6 +49,7 @@ class PartialArchitecturePool:
         self.empty: set[Path] = set()  # the current step's candidates whose every evaluation gave no metrics
         self.candidate_list: list[Path] | None = None  # the current step's candidates, fixed once drawn
         self.history: list[dict] = []
+        self._saved_options: list | None = None  # a loaded checkpoint's options, until compared with the space's
 
     @property
     def num_decided(self) -> int:
@@ -64,6 +67,7 @@ class PartialArchitecturePool:
             max_candidates: If there are more candidates, keep a seeded uniform sample of this many (in order).
             seed: Seed of that sample.
         """
+        self._check_options()
         if self.candidate_list is None:
             if self.done:
                 raise ValueError('the pool already holds full architectures')
@@ -116,20 +120,66 @@ class PartialArchitecturePool:
         return list(kept)
 
     def state_dict(self) -> dict:
+        """The pool, the current step's scores and candidates, the history, and the space's options: paths are
+        option indices, which mean something only with the options they were drawn from."""
         return {'pool': [list(p) for p in self.pool], 'scores': [[list(c), s] for c, s in self.scores.items()],
                 'candidates': None if self.candidate_list is None else [list(c) for c in self.candidate_list],
-                'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty]}
+                'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty],
+                'options': _plain(self.space.options)}
+
+    def _check_options(self) -> None:
+        """Compare a loaded checkpoint's options with the space's, once the space has options (a space bound only
+        later, e.g. CR-NAS's dilations after the stage search, is checked at its first candidates)."""
+        saved = self._saved_options
+        if not saved:  # nothing saved (an older checkpoint, or a space not bound when it was written)
+            self._saved_options = None
+            return
+        if not self.space.options:
+            return  # checked once the space is bound
+        saved, options = _plain(saved), _plain(self.space.options)
+        self._saved_options = None
+        if saved != options:
+            where = next((i for i, (a, b) in enumerate(zip(saved, options)) if a != b), min(len(saved), len(options)))
+            got = [opts[where] if where < len(opts) else '(none)' for opts in (saved, options)]
+            raise ValueError(f'the checkpoint was searched over other options than the config\'s '
+                             f'{type(self.space).__name__} (decision {where}: checkpoint {got[0]}, config {got[1]}): '
+                             'its paths are option indices and would name other choices. Resume with the same '
+                             'space, or start a new search from its weights with load_from')
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s state.
+
+        Raises:
+            ValueError: when the checkpoint was searched with another ``pool_size``, or over other options (the
+                same indices would name other operators, allocations or dilations: a config whose ``ops`` order
+                changed resumed ``k3e3 k5e6`` as ``k5e6 k3e3``); a space that gets its options later is checked at
+                its first :meth:`candidates`. Checkpoints written before the options were saved are not checked.
+        """
         if int(state['pool_size']) != self.pool_size:
             raise ValueError(f'the checkpoint was searched with pool_size {state["pool_size"]}, '
                              f'the config asks for {self.pool_size}')
+        self._saved_options = state.get('options')
+        self._check_options()
         self.pool = [tuple(p) for p in state['pool']]
         self.scores = {tuple(c): float(s) for c, s in state['scores']}
         cands = state['candidates']
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
+
+
+def _plain(value: Any) -> Any:
+    """Options as a checkpoint keeps them (plain types: ``weights_only`` loading): tuples as lists, recursively
+    (allocations are tuples), numbers and strings as they are, anything else as its ``str``."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return str(value)
 
 
 def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:

@@ -136,3 +136,42 @@ def test_potential_skips_completions_over_the_limit():
     assert value == 2.0 and len(seen) == 5
     assert all(p[0] == 2 and latency(p) <= 3 for p in seen)
     assert potential((2, 2), sampler, evaluate, 3, path_rng(0, 2), accept=lambda p: latency(p) <= 3) == -math.inf
+
+
+def test_resume_over_other_options_is_refused():
+    """Paths are option indices: a config whose ops order changed between the interruption and the resume read the
+    pool's `k3e3 k5e6` as `k5e6 k3e3` (the weights, keyed by op name, loaded without complaint)."""
+    pool = PartialArchitecturePool(LayerwiseSpace([['k3e3', 'k5e6', 'skip']] * 2), 2)
+    score_step(pool, lambda c: float(sum(c)))
+    pool.select()
+    state = pool.state_dict()
+    assert state['options'] == [['k3e3', 'k5e6', 'skip']] * 2
+    reordered = PartialArchitecturePool(LayerwiseSpace([['k5e6', 'k3e3', 'skip']] * 2), 2)
+    with pytest.raises(ValueError, match=r"other options than the config's LayerwiseSpace \(decision 0: checkpoint "
+                                         r"\['k3e3', 'k5e6', 'skip'\], config \['k5e6', 'k3e3', 'skip'\]\)"):
+        reordered.load_state_dict(state)
+    grown = PartialArchitecturePool(LayerwiseSpace([['k3e3', 'k5e6', 'skip']] * 3), 2)
+    with pytest.raises(ValueError, match=r"decision 2: checkpoint \(none\)"):
+        grown.load_state_dict(state)
+    same = PartialArchitecturePool(LayerwiseSpace([('k3e3', 'k5e6', 'skip')] * 2), 2)  # tuples: the same options
+    same.load_state_dict(state)
+    assert same.pool == pool.pool
+    old = {k: v for k, v in state.items() if k != 'options'}  # written before the options were saved
+    reordered.load_state_dict(old)
+
+
+def test_a_space_bound_after_the_resume_is_checked_at_its_first_candidates():
+    """CR-NAS's dilation space gets its options when the spatial search binds it, after the checkpoint loaded."""
+    pool = PartialArchitecturePool(LayerwiseSpace([[1, 2, 3]] * 2), 2)
+    state = pool.state_dict()
+    later = LayerwiseSpace([[1, 2, 3]] * 2)
+    options, later.options = later.options, []  # not bound yet
+    resumed = PartialArchitecturePool(later, 2)
+    resumed.load_state_dict(state)
+    later.options = [[1, 3, 2]] * 2  # bound, other options
+    with pytest.raises(ValueError, match=r'decision 0: checkpoint \[1, 2, 3\], config \[1, 3, 2\]'):
+        resumed.candidates()
+    unbound_when_saved = PartialArchitecturePool(LayerwiseSpace([[1, 2, 3]] * 2), 2)
+    unbound_when_saved.load_state_dict(dict(state, options=[]))
+    assert unbound_when_saved.candidates() == [(0,), (1,), (2,)]
+    assert options == [[1, 2, 3]] * 2
