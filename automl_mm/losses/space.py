@@ -78,6 +78,10 @@ class LossFunctionSpace(AttributeSpace):
         start = AMLFSLoss(num_intervals=num_intervals, parametrisation=self.parametrisation).theta
         return dict(type='DiagGaussian', mean=start.tolist(), std=self._std, learn_std=self._learn_std)
 
+    def signature(self) -> str | None:
+        """The class, the targets, the parametrisation and M (what each θ component is)."""
+        return repr((type(self).__name__, self.targets, self.parametrisation, self.num_intervals))
+
     def resolve(self, runner: Any) -> None:
         """Take M from the target loss(es) when it was not given; refuse an explicit one that disagrees.
 

@@ -237,6 +237,13 @@ class OHLSpace(metaclass=ABCMeta):
         row ``t`` is θ after trunk ``t``'s update: what trunk ``t + 1`` sampled from)."""
         return None
 
+    def signature(self) -> str | None:
+        """What θ's coordinates mean, as a string (available after :meth:`resolve`): ``OHLHook`` saves it in
+        checkpoints and refuses a resume whose space has another one (a reordered element list or choices list has
+        the same θ shape, so θ loaded without complaint onto other choices). ``None`` (the default): not
+        checked."""
+        return None
+
     def applied_values(self) -> dict[str, Any] | None:
         """``{attribute path: value}`` that this copy's sample set in the current trunk (plain Python values), or
         ``None`` (the default: spaces that are not replayed by attribute). ``OHLHook`` gathers them from every copy

@@ -322,7 +322,8 @@ class OHLHook(Hook):
         checkpoint['ohl'] = dict(
             trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk, copies_apart=apart,
             num_copies=self.num_copies, ranks_per_copy=self.ranks_per_copy,
-            controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)})
+            controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)},
+            signatures={s.name: s.signature() for s in self.spaces})
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('ohl')
@@ -348,6 +349,13 @@ class OHLHook(Hook):
         if missing:
             raise ValueError(f'the checkpoint has no OHL state for spaces {sorted(missing)}; it has '
                              f'{sorted(state["controllers"])}')
+        for space in self.spaces:  # theta's coordinates must mean the same choices (written since the check came)
+            saved, now = (state.get('signatures') or {}).get(space.name), space.signature()
+            if saved is not None and now is not None and saved != now:
+                raise ValueError(f'OHL: space {space.name!r} of the checkpoint searched {saved}, this run\'s is {now}: '
+                                 'theta would load onto other choices. Resume with the same space (same elements '
+                                 'or choices, in the same order), or start a new search from its weights with '
+                                 'load_from')
         for space, controller in zip(self.spaces, self.controllers):
             controller.load_state_dict(state['controllers'][space.name])
         self.trunk, self.seed, self.history = state['trunk'], state['seed'], list(state['history'])

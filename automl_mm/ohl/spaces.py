@@ -107,6 +107,10 @@ class AttributeSpace(PerCopySpace):
         self.transform = transform
         self.current: Any = None
 
+    def signature(self) -> str | None:
+        """The class, the targets, the choices (in order) and the value transform."""
+        return repr((type(self).__name__, self.targets, self.choices, self.transform))
+
     def value_of(self, sample: Any) -> Any:
         sample = _plain(sample)
         if self.choices is not None:
@@ -306,6 +310,11 @@ class PipelineChoiceSpace(OHLSpace):
                 raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution has factor_sizes={list(given)} '
                                  f'but the choices of {transform} in train_dataloader.dataset.pipeline factor as '
                                  f'{list(factors)}: leave distribution.factor_sizes out to take them')
+
+    def signature(self) -> str | None:
+        """The key and what each choice of its transforms does (``choice_signature``: the elements, in order)."""
+        return repr((type(self).__name__, self.key, self.transforms[0].choice_signature())) if self.transforms \
+            else None
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         if self.distribution is None or not self.transforms:

@@ -300,6 +300,50 @@ def test_a_resume_with_another_number_of_copies_is_refused():
         hook(4).after_load_checkpoint(runner, checkpoint)
 
 
+def test_a_resume_whose_space_means_other_choices_is_refused():
+    """theta has one coordinate per choice: a config whose choices were reordered (or replaced, same count) loaded
+    the old theta onto other choices without complaint."""
+    from automl_mm.ohl import OHLHook
+
+    flip, crop = dict(type='RandomFlip', prob=1.0), dict(type='CenterCrop', crop_size=4)
+
+    def resumed(transforms, resume=True):
+        hook = OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                    distribution=dict(type='Categorical', num_choices=3))],
+                       num_copies=1, reward_key='acc', trunk_iters=5)
+        runner = _pipeline_runner(OHLRandomChoice(transforms=transforms, key='aug'))
+        runner.logger = SimpleNamespace(warning=lambda *a: None)
+        runner._resume = resume
+        hook.resolve_spaces(runner)
+        return hook, runner
+
+    trained, runner = resumed([[], [flip], [crop]])
+    checkpoint = {}
+    trained.before_save_checkpoint(runner, checkpoint)
+    hook, runner = resumed([[], [crop], [flip]])
+    with pytest.raises(ValueError, match=r"OHL: space 'aug' of the checkpoint searched "
+                                         r".*RandomFlip.*CenterCrop.*, this run's is .*CenterCrop.*RandomFlip"):
+        hook.after_load_checkpoint(runner, checkpoint)
+    hook, runner = resumed([[], [flip], [crop]])
+    hook.after_load_checkpoint(runner, checkpoint)  # the same space: resumed
+    del checkpoint['ohl']['signatures']  # written before the signatures were saved: not checked
+    hook, runner = resumed([[], [crop], [flip]])
+    hook.after_load_checkpoint(runner, checkpoint)
+
+
+def test_attribute_and_loss_spaces_sign_what_theta_means():
+    from automl_mm.losses import LossFunctionSpace
+
+    def attribute(choices, target='optim_wrapper.lr'):
+        return AttributeSpace(dict(type='Categorical', num_choices=len(choices)), target=target, choices=choices)
+
+    assert attribute([0.1, 0.01]).signature() == attribute([0.1, 0.01]).signature()
+    assert attribute([0.1, 0.01]).signature() != attribute([0.01, 0.1]).signature()
+    assert attribute([0.1, 0.01]).signature() != attribute([0.1, 0.01], target='model.head.dropout.p').signature()
+    assert LossFunctionSpace(num_intervals=6, parametrisation='monotone').signature() != \
+        LossFunctionSpace(num_intervals=6, parametrisation='piecewise').signature()
+
+
 def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it():
     from automl_mm.ohl import OHLHook
 
