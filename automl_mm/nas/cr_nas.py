@@ -150,10 +150,9 @@ class CRNASLoop(SearchLoopBase):
         self.reference_allocation = list(reference)
         # the export writes stage_blocks / dilations_per_block over the retrain backbone: the rest must be the
         # searched network's (both built at the reference allocation, dilation 1)
-        check_retrain_backbone(self.retrain_config, {k: v for k, v in dict(runner.cfg.model.backbone).items()
-                                                     if k != 'max_stage_blocks'},
-                               ('stage_blocks', 'dilations_per_block', 'max_stage_blocks'),
-                               fill=dict(stage_blocks=tuple(reference)))
+        check_retrain_backbone(self.retrain_config, dict(runner.cfg.model.backbone),
+                               ('stage_blocks', 'dilations_per_block'), fill=dict(stage_blocks=tuple(reference)),
+                               ignored=('max_stage_blocks', ))
         self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size)
         self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size)
         self.flops: dict[tuple, float] = {}

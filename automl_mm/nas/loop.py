@@ -321,22 +321,23 @@ def check_retrain_config(path: str | None) -> str | None:
 
 
 def check_retrain_backbone(retrain_config: str | None, searched: dict, exported: Sequence[str],
-                           fill: dict | None = None) -> None:
+                           fill: dict | None = None, ignored: Sequence[str] = ()) -> None:
     """Refuse a ``retrain_config`` whose ``model.backbone`` is another network than the searched one: the export
     writes only the ``exported`` keys (the searched ``arch``, or ``stage_blocks`` / ``dilations_per_block``) over
     it, so any other difference (depth, widths, strides, stem, activation, normalisation) was retrained silently:
     a search on a CR-ResNet-18 exported a ResNet-50 with its allocation; one with ReLU retrained with ReLU6.
 
-    Both configs, without the exported keys (nor ``init_cfg``; ``searched`` also without its search-only keys,
-    e.g. ``max_stage_blocks``) and with ``fill`` set in both (e.g. one allocation for two plain networks), are
-    built in the ``automl_mm`` scope and compared module by module (``repr``: types, shapes, strides, dilations,
-    activations, norms). Nothing is built when the two configs are equal (the shipped configs).
+    Both configs, without the exported and ``ignored`` keys (and ``init_cfg``) and with ``fill`` set in both (e.g.
+    one allocation for two plain networks), are built in the ``automl_mm`` scope and compared module by module
+    (``repr``: types, shapes, strides, dilations, activations, norms). Nothing is built when the two configs are
+    equal (the shipped configs).
 
     Args:
         retrain_config: Absolute path (``check_retrain_config``), or None: nothing to check.
-        searched: The search run's ``model.backbone`` config, without its search-only keys.
+        searched: The search run's ``model.backbone`` config.
         exported: The keys the export writes over the retrain config's backbone.
         fill: Keys set in both before building.
+        ignored: Other keys left out of both (search-only keys, e.g. ``max_stage_blocks``).
 
     Raises:
         ValueError: naming ``train_cfg.retrain_config`` and the first module that differs, or why the retrain
@@ -352,7 +353,7 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
     retrain = (Config.fromfile(retrain_config).get('model') or {}).get('backbone')
     if not isinstance(retrain, dict):
         return  # no backbone to compare (a config that sets the backbone elsewhere)
-    dropped = {*exported, 'init_cfg'}
+    dropped = {*exported, *ignored, 'init_cfg'}
     configs = [{k: v for k, v in dict(cfg).items() if k not in dropped} for cfg in (retrain, searched)]
     if configs[0] == configs[1]:
         return

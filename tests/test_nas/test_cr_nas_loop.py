@@ -326,7 +326,7 @@ def test_a_retrain_config_of_another_backbone_is_refused_at_start(arch_split, tm
     with pytest.raises(ValueError) as err:
         _ = Runner.from_cfg(cfg).train_loop
     assert f'train_cfg.retrain_config {path}: its model.backbone is another network than the searched one, but the ' \
-           'export sets only stage_blocks, dilations_per_block, max_stage_blocks over it' in str(err.value)
+           'export sets only stage_blocks, dilations_per_block over it' in str(err.value)
     assert differs in str(err.value)
     same = tmp_path / 'same.py'  # the same network written differently (a default spelled out): accepted
     same.write_text(f'_base_ = {base!r}\nmodel = dict(backbone=dict(with_cp=False, init_cfg=None))\n')
