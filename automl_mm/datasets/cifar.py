@@ -42,7 +42,12 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
             f'CIFAR-10 batch file not found: {path}. data_root must be the extracted "cifar-10-batches-py" '
             f'folder holding {", ".join(_TRAIN_FILES + _TEST_FILES)}.')
     with open(path, 'rb') as f:
-        entry = _ArrayOnlyUnpickler(f, encoding='bytes').load()
+        try:
+            entry = _ArrayOnlyUnpickler(f, encoding='bytes').load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as err:  # truncated, or not a pickle
+            raise ValueError(f'{path} is not a readable CIFAR-10 batch (truncated or not a pickle: {err})') from None
+    if not isinstance(entry, dict):
+        raise ValueError(f'{path} is not a CIFAR-10 batch: it holds a {type(entry).__name__}, not a dict')
     data = entry.get(b'data', entry.get('data'))
     labels = entry.get(b'labels', entry.get('labels'))
     if data is None or labels is None:

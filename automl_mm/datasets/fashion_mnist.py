@@ -161,11 +161,11 @@ class FashionMNISTDataset(BaseDataset):
                  max_samples: int | None = None,
                  **kwargs) -> None:
         self.split = check_split(split)
-        check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)
-        self.reward_size = int(reward_size)
+        counts = check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)
+        self.reward_size = counts['reward_size']
         self.seed = check_seed(seed, 'FashionMNISTDataset.seed')
-        self.samples_per_class = samples_per_class
-        self.max_samples = max_samples
+        self.samples_per_class = counts['samples_per_class']
+        self.max_samples = counts['max_samples']
         kwargs.setdefault('serialize_data', False)
         super().__init__(data_root=find_data_root(data_root), **kwargs)
 

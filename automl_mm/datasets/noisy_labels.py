@@ -74,6 +74,10 @@ class NoisyLabelDataset:
             if 'classes' not in self._metainfo:
                 raise ValueError(f'num_classes is needed: {type(dataset).__name__} has no metainfo["classes"]')
             num_classes = len(self._metainfo['classes'])
+        elif 'classes' in self._metainfo and num_classes != len(self._metainfo['classes']):
+            # num_classes=100 on the 10 digits flipped labels to classes 10..99, which no head predicts
+            raise ValueError(f'NoisyLabelDataset.num_classes={num_classes}, but the wrapped {type(dataset).__name__} '
+                             f'has {len(self._metainfo["classes"])} classes (metainfo["classes"]): leave it out')
         if num_classes < 2:
             raise ValueError(f'num_classes must be >= 2 to flip labels, got {num_classes}')
         self.num_classes = int(num_classes)

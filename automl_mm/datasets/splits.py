@@ -129,13 +129,15 @@ def _rounding_with_totals(exact: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return floors + added
 
 
-def check_counts(**counts: object) -> None:
-    """Raise ``ValueError`` naming the argument unless each count is ``None`` or a non-negative integer (a negative
-    ``max_samples`` would slice ``indices[:-k]`` and silently drop the last k)."""
+def check_counts(**counts: object) -> dict[str, int | None]:
+    """Each count as an ``int`` (``None`` kept), or ``ValueError`` naming the argument unless it is ``None`` or a
+    non-negative whole number (a negative ``max_samples`` would slice ``indices[:-k]`` and silently drop the last k).
+    Use the returned values: a whole float such as ``50.0`` passes the check but cannot slice or count."""
     for key, value in counts.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer))
                                   or int(value) != value or value < 0):
             raise ValueError(f'{key} must be a non-negative integer, got {value!r}')
+    return {key: None if value is None else int(value) for key, value in counts.items()}
 
 
 def check_split(split: str, allowed: Sequence[str] = SPLITS) -> str:

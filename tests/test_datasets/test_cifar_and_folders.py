@@ -50,6 +50,17 @@ def test_digits_refuses_a_negative_max_samples():
 
     with pytest.raises(ValueError, match='max_samples must be a non-negative integer, got -5'):
         DigitsDataset(split='train', max_samples=-5)  # used to drop the last 5 images
+    assert len(DigitsDataset(split='train', img_size=8, max_samples=50.0)) == 50  # crashed: slice indices
+
+
+def test_digits_splits_keep_their_sizes_and_refuse_an_empty_one():
+    """Per-class rounding gives 1078 / 362 / 357 at the defaults (the splits every digits figure was measured on);
+    (0.996, 0.002, 0.002) rounded the test split to nothing in every class, silently."""
+    from automl_mm.datasets import DigitsDataset
+
+    assert [len(DigitsDataset(split=s, img_size=8)) for s in ('train', 'reward', 'test')] == [1078, 362, 357]
+    with pytest.raises(ValueError, match=r'split_sizes=\(0.996, 0.002, 0.002\) leave the test split empty'):
+        DigitsDataset(split='train', img_size=8, split_sizes=(0.996, 0.002, 0.002))
 
 
 def test_cifar_missing_files_name_the_layout(tmp_path):
@@ -65,9 +76,20 @@ def test_cifar_batch_with_foreign_pickle_global_is_refused(tmp_path):
     path = tmp_path / 'data_batch_1'
     with open(path, 'wb') as f:
         pickle.dump({b'data': Evil(), b'labels': []}, f)
-    with pytest.raises(pickle.UnpicklingError, match='refusing'):
+    with pytest.raises(ValueError, match=rf'{path} is not a readable CIFAR-10 batch .*refusing to load global'):
         read_cifar_batch(str(path))
     assert not (tmp_path / 'pwned').exists()
+
+
+@pytest.mark.parametrize('content', [b'', b'not a pickle', pickle.dumps({b'data': [0] * 9})[:-5],
+                                     pickle.dumps([1, 2, 3])], ids=['empty', 'not-a-pickle', 'truncated', 'a-list'])
+def test_an_unreadable_cifar_batch_names_its_file(tmp_path, content):
+    """A truncated file, or one that is not a pickle or not a dict, raised UnpicklingError / AttributeError
+    without naming which of the six batch files it was."""
+    path = tmp_path / 'data_batch_3'
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf'{path} is not a (readable )?CIFAR-10 batch'):
+        read_cifar_batch(str(path))
 
 
 def test_image_folder_labels_and_reward_split(tmp_path):

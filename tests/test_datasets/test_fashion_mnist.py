@@ -97,6 +97,10 @@ def test_per_class_subset_and_max_samples(tmp_path):
     assert np.bincount(labels, minlength=10).tolist() == [3] * 10
     assert all(ds.get_data_info(i)['source_idx'] % 10 == labels[i] for i in range(len(ds)))
     assert len(FashionMNISTDataset(split='test', data_root=root, max_samples=4, pipeline=[])) == 4
+    # whole floats pass the count check: they used to crash later (slice indices, a per-class count)
+    assert len(FashionMNISTDataset(split='test', data_root=root, max_samples=4.0, pipeline=[])) == 4
+    assert len(FashionMNISTDataset(split='train', data_root=root, reward_size=10.0, samples_per_class=3.0,
+                                   pipeline=[])) == 30
     with pytest.raises(ValueError, match='samples_per_class=6 but class 0 has only 5'):
         FashionMNISTDataset(split='train', data_root=root, reward_size=10, samples_per_class=6, pipeline=[])
 

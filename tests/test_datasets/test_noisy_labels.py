@@ -69,8 +69,11 @@ def test_bad_noise_ratio_is_refused(ratio):
 
 
 def test_bad_labels_and_wrapped_types_are_refused():
-    with pytest.raises(ValueError, match=r'gt_label=\d, outside \[0, num_classes=5\)'):
+    with pytest.raises(ValueError, match=r'NoisyLabelDataset.num_classes=5, but the wrapped DigitsDataset has 10 '
+                                         r'classes'):
         NoisyLabelDataset(_digits(), noise_ratio=0.1, num_classes=5)
+    with pytest.raises(ValueError, match=r'num_classes=100, but .* has 10 classes'):  # flipped labels to 10..99
+        NoisyLabelDataset(_digits(), noise_ratio=0.1, num_classes=100)
     with pytest.raises(ValueError, match='num_classes'):
         NoisyLabelDataset(_digits(), noise_ratio=0.1, num_classes=1)
     with pytest.raises(TypeError, match='BaseDataset'):
