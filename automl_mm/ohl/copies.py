@@ -64,7 +64,7 @@ _NO_RUNNER = ("runner_type='automl_mm.CopyRunner' and an OHLHook in custom_hooks
 def check_copy_counts(num_copies: Any, ranks_per_copy: Any) -> None:
     """Raise ``ValueError`` naming the argument unless both counts are positive integers."""
     for name, value in (('num_copies', num_copies), ('ranks_per_copy', ranks_per_copy)):
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:  # True passed as 1
             raise ValueError(f'{name} must be a positive integer, got {value!r}')
 
 

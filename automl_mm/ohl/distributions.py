@@ -597,7 +597,8 @@ class Product(BaseDistribution):
         return {name: component.mode() for name, component in self.components.items()}
 
     def summary(self, top_k: int = 5) -> dict:
-        return {'type': type(self).__name__,
+        # the total entropy at the top level, as every distribution gives it (the progress line reads it there)
+        return {'type': type(self).__name__, 'entropy': self.entropy(),
                 'components': {name: component.summary(top_k) for name, component in self.components.items()}}
 
     def state_dict(self) -> dict:

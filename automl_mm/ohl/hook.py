@@ -150,7 +150,7 @@ class OHLHook(Hook):
                              f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
         for name, value in (('trunk_epochs', trunk_epochs), ('trunk_iters', trunk_iters),
                             ('broadcast_interval', broadcast_interval)):
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f'{name} must be a positive integer, got {value!r}')
         if not spaces:
             raise ValueError('OHLHook needs at least one space in spaces')
@@ -359,6 +359,16 @@ class OHLHook(Hook):
         for space, controller in zip(self.spaces, self.controllers):
             controller.load_state_dict(state['controllers'][space.name])
         self.trunk, self.seed, self.history = state['trunk'], state['seed'], list(state['history'])
+        last = self.history[-1] if self.history else {}
+        if last.get('partial') and runner.max_iters > last.get('iter', runner.max_iters):
+            # trunk k is where trunk_epochs / trunk_iters puts it (k x the length): after a shortened trunk the
+            # counter and the positions disagree, and the exported schedule replays other values than were used
+            raise ValueError(f'OHL: the checkpoint\'s run ended with a partial trunk {last.get("trunk")} (its '
+                             f'training stopped at iteration {last["iter"]}, inside the trunk), and this run goes on '
+                             f'to iteration {runner.max_iters}: every later trunk would be misaligned with '
+                             f'{"trunk_iters" if self.trunk_iters else "trunk_epochs"}. Resume only to the same '
+                             'length, or start a new search from its weights with load_from (a run meant to be '
+                             'extended needs a length that is a multiple of the trunk)')
         if state.get('in_trunk'):
             # Only rank 0 writes checkpoints: inside a trunk, the other copies' weights and statistics are lost.
             runner.logger.warning(

@@ -81,7 +81,8 @@ class RewardScorer:
     def __init__(self, reward_key: str, reward_dataloader: dict | None = None,
                  reward_evaluator: dict | list[dict] | None = None, bn_recalibration_batches: int = 0,
                  bn_recalibration_dataloader: dict | None = None) -> None:
-        if not isinstance(bn_recalibration_batches, int) or bn_recalibration_batches < 0:
+        if isinstance(bn_recalibration_batches, bool) or not isinstance(bn_recalibration_batches, int) \
+                or bn_recalibration_batches < 0:
             raise ValueError('OHLHook.bn_recalibration_batches must be a non-negative integer (0: off), got '
                              f'{bn_recalibration_batches!r}')
         self.reward_key = reward_key

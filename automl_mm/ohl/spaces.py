@@ -106,6 +106,9 @@ class AttributeSpace(PerCopySpace):
         self.choices = choices
         self.transform = transform
         self.current: Any = None
+        if choices is not None and hasattr(self.distribution, 'set_choice_names'):
+            # summaries, logs and plots show the value a choice sets (0.3), not its index (3); config labels win
+            self.distribution.set_choice_names(list(choices), overwrite=False)
 
     def signature(self) -> str | None:
         """The class, the targets, the choices (in order) and the value transform."""

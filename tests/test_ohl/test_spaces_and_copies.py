@@ -331,6 +331,64 @@ def test_a_resume_whose_space_means_other_choices_is_refused():
     hook.after_load_checkpoint(runner, checkpoint)
 
 
+@pytest.mark.parametrize('trunk_length', [dict(trunk_epochs=2), dict(trunk_iters=5)])
+def test_a_resume_past_a_partial_last_trunk_is_refused(trunk_length):
+    """A 5-epoch run with 2-epoch trunks ends with a 1-epoch trunk 2; resumed to 7 epochs, trunk 3 covered epoch 6
+    alone (its position says trunk 2's second half) and the exported schedule replayed trunk 3's value in epoch 6,
+    where the final model had trained with trunk 4's."""
+    from automl_mm.ohl import OHLHook
+
+    def hook():
+        return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                    distribution=dict(type='Categorical', num_choices=3))],
+                       num_copies=1, reward_key='acc', **trunk_length)
+
+    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
+    runner.logger = SimpleNamespace(warning=lambda *a: None)
+    runner._resume = True
+    trained = hook()
+    trained.trunk = 3
+    trained.history = [dict(trunk=0, iter=10, partial=False), dict(trunk=1, iter=20, partial=False),
+                       dict(trunk=2, iter=25, partial=True)]
+    checkpoint = {}
+    trained.before_save_checkpoint(runner, checkpoint)
+    runner.max_iters = 25  # the same length: resumes (nothing left to train, or the exports rewritten)
+    hook().after_load_checkpoint(runner, checkpoint)
+    runner.max_iters = 35
+    with pytest.raises(ValueError, match=r"ended with a partial trunk 2 \(its training stopped at iteration 25, "
+                                         r"inside the trunk\), and this run goes on to iteration 35"):
+        hook().after_load_checkpoint(runner, checkpoint)
+    checkpoint['ohl']['history'][-1]['partial'] = False  # a full last trunk: the run can be extended
+    hook().after_load_checkpoint(runner, checkpoint)
+
+
+def test_attribute_space_summaries_name_the_value_a_choice_sets():
+    """The summary, log and heatmap showed the index: 'choice 3' for the lr 0.3."""
+    space = AttributeSpace(dict(type='Categorical', num_choices=4, logits=[3.0, 0.0, 0.0, 0.0]),
+                           target='optim_wrapper.lr', choices=[0.3, 0.1, 0.03, 0.01])
+    assert space.distribution.summary()['top'][0] == {'choice': 0.3, 'index': 0, 'prob': pytest.approx(0.87, abs=0.01)}
+    labelled = AttributeSpace(dict(type='Categorical', num_choices=2, labels=['high', 'low']), target='model.p',
+                              choices=[0.5, 0.1])
+    assert labelled.distribution.summary()['top'][0]['choice'] in ('high', 'low')  # the config's labels win
+
+
+def test_a_product_summary_carries_its_entropy():
+    """The progress line reads the summary's entropy: a Product space showed none."""
+    from automl_mm.ohl.distributions import Product
+
+    dist = Product(dict(a=dict(type='Categorical', num_choices=3), b=dict(type='Categorical', num_choices=4)))
+    assert dist.summary()['entropy'] == pytest.approx(np.log(3) + np.log(4))
+
+
+@pytest.mark.parametrize('key', ['num_copies', 'trunk_epochs', 'broadcast_interval', 'bn_recalibration_batches'])
+def test_a_bool_is_not_a_count(key):
+    from automl_mm.ohl import OHLHook
+
+    cfg = dict(spaces=[dict(type='PipelineChoiceSpace', key='aug')], num_copies=2, reward_key='acc', trunk_epochs=1)
+    with pytest.raises(ValueError, match=rf'{key} must be a (non-negative|positive) integer.*got True'):
+        OHLHook(**{**cfg, key: True})
+
+
 def test_attribute_and_loss_spaces_sign_what_theta_means():
     from automl_mm.losses import LossFunctionSpace
 
