@@ -1,6 +1,6 @@
 # Task runner. Every target installs what is missing first (tools/install.sh: idempotent, seconds when done).
 SHELL := /bin/bash
-PYENV = PY=$$(bash tools/install.sh | tail -n1) && export PYTHONPATH=$(CURDIR):$$PYTHONPATH
+PYENV = PY=$$(bash tools/install.sh | tail -n1) && { [ -x "$$PY" ] || { echo 'make: tools/install.sh failed (above)' >&2; false; }; } && export PYTHONPATH=$(CURDIR):$$PYTHONPATH
 DEMO_CONFIG ?=
 DEMO_DIR ?= work_dirs/demo
 TEST_JOBS ?= 2

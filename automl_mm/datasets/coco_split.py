@@ -112,7 +112,8 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
 
     Raises:
         ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat; both
-            ``val_images`` and ``val_fraction`` are given; the arch-val size is not in ``[1, num_images - 1]``.
+            ``val_images`` and ``val_fraction`` are given; the arch-val size is not in ``[1, num_images - 1]``;
+            an output would be ``ann_file`` itself.
 
     Examples:
         >>> import json, os, tempfile
@@ -127,6 +128,11 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
     """
     if not prefix or osp.basename(prefix) != prefix:
         raise ValueError(f'prefix must be a plain file name prefix, got {prefix!r}')
+    outputs = [osp.join(out_dir, f'{prefix}-{part}.json') for part in ('train', 'val')]
+    if any(osp.exists(p) and osp.samefile(p, ann_file) for p in outputs if osp.exists(ann_file)):
+        # '<out_dir>/<prefix>-train.json' as the input: its train part was written over it, the rest lost
+        raise ValueError(f'split_coco would write over its input {ann_file!r} (out_dir {out_dir!r}, prefix '
+                         f'{prefix!r}): choose another prefix or out_dir')
     coco = _load(ann_file)
     ids = [img['id'] for img in coco['images']]
     if len(set(ids)) != len(ids):

@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 
 from .fashion_mnist import FashionMNISTDataset, load_fashion_mnist
+from .generated import mark_generated, prepare_generated_dir
 from .splits import stratified_split
 
 CATEGORIES = FashionMNISTDataset.METAINFO['classes']
@@ -166,6 +167,8 @@ def _sized_patch(item: np.ndarray, which: str, img_size: int, threshold: int, rn
     if base is None:
         return None
     density = float((base > threshold).sum()) / 28**2  # mask pixels per (long side)²
+    if density == 0:  # nothing of the resized item passes a high threshold (250): no mask to size
+        return None
     lo, hi = {'small': (MIN_AREA, SMALL_MAX), 'medium': (SMALL_MAX, LARGE_MIN),
               'large': (LARGE_MIN, max(LARGE_MIN + 1, density * img_size**2))}[which]
     target = math.exp(rng.uniform(math.log(lo), math.log(hi)))
@@ -255,7 +258,8 @@ def generate_fmnist_det(out_dir: str,
                         size_probs: tuple[float, float, float] = (0.45, 0.45, 0.1),
                         holdout_fraction: float = 1 / 12,
                         seed: int = 0,
-                        data_root: str | None = None) -> dict[str, str]:
+                        data_root: str | None = None,
+                        overwrite: bool = False) -> dict[str, str]:
     """Write the Fashion-MNIST detection set under ``out_dir``; return the annotation file of each split.
 
     The rules (sources, masks, sizes, overlap) are in the module docstring. The same arguments give byte-identical
@@ -284,6 +288,8 @@ def generate_fmnist_det(out_dir: str,
     Raises:
         FileNotFoundError: The Fashion-MNIST folder or one of its files is missing (the message names the path).
         ValueError: A bad argument, or an idx file that is not readable (the message names it).
+        FileExistsError: ``out_dir`` holds another set (other arguments, or files without their settings) and
+            ``overwrite`` is False (``automl_mm.datasets.generated``); the same set is left as it is.
         RuntimeError: No item reaches a required area range (possible only with unusual ``threshold`` or data).
 
     Examples:
@@ -310,6 +316,13 @@ def generate_fmnist_det(out_dir: str,
     if not 0 < holdout_fraction < 0.5:
         raise ValueError(f'holdout_fraction must be in (0, 0.5), got {holdout_fraction}')
 
+    settings = {'generator': 'generate_fmnist_det', **counts, 'img_size': int(img_size),
+                'max_objects': int(max_objects), 'max_iou': float(max_iou), 'min_visible': float(min_visible),
+                'threshold': int(threshold), 'background': background, 'size_probs': [float(p) for p in probs],
+                'holdout_fraction': float(holdout_fraction), 'seed': int(seed)}
+    files = {split: osp.join(out_dir, 'annotations', f'instances_{split}.json') for split in SPLITS}
+    if prepare_generated_dir(out_dir, settings, [*SPLITS, 'annotations'], overwrite):
+        return files  # this set is there already
     train_images, train_labels = load_fashion_mnist(data_root, 'train')
     test_images, test_labels = load_fashion_mnist(data_root, 'test')
     pools = dict(zip(('train', 'reward', 'val'),
@@ -325,16 +338,14 @@ def generate_fmnist_det(out_dir: str,
             'size_probs': [float(p) for p in probs / probs.sum()], 'holdout_fraction': float(holdout_fraction),
             'seed': int(seed)}
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    files = {}
     for k, split in enumerate(SPLITS):
         images, labels, part = ((test_images, test_labels, 'test') if split == 'test' else
                                 (train_images, train_labels, 'train'))
         coco = _generate_split(out_dir, split, int(counts[split]), images, labels, pools[split], part,
                                np.random.default_rng([int(seed), k]), opts)
-        path = osp.join(out_dir, 'annotations', f'instances_{split}.json')
-        with open(path, 'w') as f:
+        with open(files[split], 'w') as f:
             json.dump(coco, f)
-        files[split] = path
+    mark_generated(out_dir, settings)
     return files
 
 

@@ -13,6 +13,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
+from .generated import mark_generated, prepare_generated_dir
+
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
 
 
@@ -102,11 +104,13 @@ def _generate_split(out_dir: str, split: str, num_images: int, img_size: int, ma
 
 
 def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size: int = 128,
-                  max_objects: int = 4, seed: int = 0) -> dict[str, str]:
+                  max_objects: int = 4, seed: int = 0, overwrite: bool = False) -> dict[str, str]:
     """Write the data set under ``out_dir`` and return the annotation file of each split.
 
     Layout: ``out_dir/annotations/instances_{train,val}.json`` and ``out_dir/{train,val}/*.png``. The same
-    arguments always produce identical files. Categories: ``CATEGORIES`` (ids 1..3).
+    arguments always produce identical files; a folder that holds this set already is left as it is, one that
+    holds another is refused unless ``overwrite`` (``automl_mm.datasets.generated``: ``FileExistsError``).
+    Categories: ``CATEGORIES`` (ids 1..3).
 
     Examples:
         >>> import tempfile
@@ -119,13 +123,17 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
             raise ValueError(f'{name} must be >= 1, got {value}')
     if img_size < 32:
         raise ValueError(f'img_size must be >= 32, got {img_size}')
+    settings = {'generator': 'generate_coco', 'num_train': int(num_train), 'num_val': int(num_val),
+                'img_size': int(img_size), 'max_objects': int(max_objects), 'seed': int(seed)}
+    files = {split: osp.join(out_dir, 'annotations', f'instances_{split}.json') for split in ('train', 'val')}
+    if prepare_generated_dir(out_dir, settings, ['train', 'val', 'annotations'], overwrite):
+        return files  # this set is there already
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    files, ann_id = {}, 1
+    ann_id = 1
     for split, count in (('train', num_train), ('val', num_val)):
         coco, ann_id = _generate_split(out_dir, split, count, img_size, max_objects, rng, ann_id)
-        path = osp.join(out_dir, 'annotations', f'instances_{split}.json')
-        with open(path, 'w') as f:
+        with open(files[split], 'w') as f:
             json.dump(coco, f)
-        files[split] = path
+    mark_generated(out_dir, settings)
     return files

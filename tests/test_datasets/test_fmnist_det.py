@@ -216,6 +216,29 @@ def test_bad_arguments(tmp_path, fake_root, kwargs, match):
         generate_fmnist_det(str(tmp_path), data_root=fake_root, **{**TINY, **kwargs})
 
 
+def test_an_item_with_no_mask_pixel_after_resizing_is_skipped():
+    """threshold 250 (documented range 0..254): an item whose few bright pixels blur below it when the crop is
+    resized had mask density 0, and sizing its patch divided by zero (245 training items at 250)."""
+    from automl_mm.datasets.fmnist_det import _sized_patch
+
+    item = np.zeros((28, 28), np.uint8)
+    for y, x in [(0, 5), (5, 0), (10, 5), (5, 10)]:  # an 11 x 11 extent whose bright pixels are off the corners
+        item[y, x] = 251
+    assert (item_patch(item, 28, 250) <= 250).all()
+    assert _sized_patch(item, 'small', 160, 250, np.random.default_rng(0), strict=True) is None
+
+
+def test_another_set_in_the_folder_is_refused_unless_overwritten(tmp_path, fake_root):
+    out = str(tmp_path / 'det')
+    generate_fmnist_det(out, data_root=fake_root, seed=1, **TINY)
+    generate_fmnist_det(out, data_root=fake_root, seed=1, **TINY)  # the same set: left as it is
+    with pytest.raises(FileExistsError, match=r'seed: 1 there, 2 asked'):
+        generate_fmnist_det(out, data_root=fake_root, seed=2, **TINY)
+    generate_fmnist_det(out, data_root=fake_root, seed=2, overwrite=True, **TINY)
+    with open(osp.join(out, 'annotations', 'generator.json')) as f:
+        assert json.load(f)['seed'] == 2
+
+
 def test_base_config_builds_every_split(det_root):
     from mmdet.registry import DATASETS
     from mmengine.config import Config

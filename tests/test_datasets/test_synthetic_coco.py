@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import os.path as osp
 
 import pytest
 
@@ -75,3 +76,45 @@ def test_bad_arguments(tmp_path):
         generate_coco(str(tmp_path), num_train=0)
     with pytest.raises(ValueError, match='img_size'):
         generate_coco(str(tmp_path), img_size=16)
+
+
+def test_a_folder_holding_another_set_is_refused_and_the_same_set_left_alone(tmp_path):
+    """Generating 4 images over a 12-image set left 8 old PNGs beside the new annotations, and the arch split made
+    from the old set named boxes that the new 000001.png no longer had."""
+    import json
+    import os
+
+    from automl_mm.datasets.coco_split import split_coco
+
+    out = str(tmp_path / 'set')
+    files = generate_coco(out, num_train=12, num_val=2, img_size=48, seed=1)
+    split_coco(files['train'], osp.join(out, 'annotations'), val_images=2, seed=0)
+    before = {name: os.path.getmtime(osp.join(out, 'train', name)) for name in os.listdir(osp.join(out, 'train'))}
+    assert generate_coco(out, num_train=12, num_val=2, img_size=48, seed=1) == files  # the same set: untouched
+    assert {n: os.path.getmtime(osp.join(out, 'train', n)) for n in os.listdir(osp.join(out, 'train'))} == before
+    with pytest.raises(FileExistsError, match=r"holds a set made with other settings \(num_train: 12 there, 4 "
+                                              r"asked; seed: 1 there, 0 asked\).*pass --overwrite"):
+        generate_coco(out, num_train=4, num_val=2, img_size=48, seed=0)
+    assert len(os.listdir(osp.join(out, 'train'))) == 12  # nothing was changed
+    generate_coco(out, num_train=4, num_val=2, img_size=48, seed=0, overwrite=True)
+    assert sorted(os.listdir(osp.join(out, 'train'))) == [f'{i:06d}.png' for i in range(1, 5)]
+    assert sorted(os.listdir(osp.join(out, 'annotations'))) == ['generator.json', 'instances_train.json',
+                                                                'instances_val.json']  # the old split went too
+    with open(files['train']) as f:
+        assert len(json.load(f)['images']) == 4
+    stray = tmp_path / 'old'  # files without settings (an older generator, an interrupted run)
+    (stray / 'train').mkdir(parents=True)
+    with pytest.raises(FileExistsError, match='files of a set without its settings file'):
+        generate_coco(str(stray), num_train=2, num_val=1, img_size=48)
+
+
+def test_split_coco_refuses_to_write_over_its_input(tmp_path):
+    """``mine-train.json`` split with prefix ``mine`` into its own folder lost the images of the val part."""
+    from automl_mm.datasets.coco_split import split_coco
+
+    files = generate_coco(str(tmp_path / 'set'), num_train=8, num_val=1, img_size=48)
+    own = tmp_path / 'set' / 'annotations' / 'mine-train.json'
+    own.write_text(open(files['train']).read())
+    with pytest.raises(ValueError, match='split_coco would write over its input'):
+        split_coco(str(own), str(own.parent), val_images=2, prefix='mine')
+    assert own.read_text() == open(files['train']).read()

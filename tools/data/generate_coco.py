@@ -18,8 +18,14 @@ def main() -> None:
     parser.add_argument('--img-size', type=int, default=128)
     parser.add_argument('--max-objects', type=int, default=4)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace another set in OUT_DIR (default: refused; the same set is left as it is)')
     args = parser.parse_args()
-    files = generate_coco(args.out_dir, args.num_train, args.num_val, args.img_size, args.max_objects, args.seed)
+    try:
+        files = generate_coco(args.out_dir, args.num_train, args.num_val, args.img_size, args.max_objects, args.seed,
+                              overwrite=args.overwrite)
+    except FileExistsError as err:
+        parser.exit(1, f'generate_coco.py: {err}\n')
     for split, path in files.items():
         print(f'{split}: {path}')
 

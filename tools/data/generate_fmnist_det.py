@@ -31,12 +31,18 @@ def main() -> None:
     parser.add_argument('--data-root', default=None,
                         help='Fashion-MNIST idx folder (default: data/fashion-mnist, then '
                         '/usr/share/datasets/fashion-mnist)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace another set in OUT_DIR (default: refused; the same set is left as it is)')
     args = parser.parse_args()
     start = time.perf_counter()
-    files = generate_fmnist_det(args.out_dir, args.num_train, args.num_reward, args.num_val, args.num_test,
-                                img_size=args.img_size, max_objects=args.max_objects, max_iou=args.max_iou,
-                                min_visible=args.min_visible, threshold=args.threshold, background=args.background,
-                                seed=args.seed, data_root=args.data_root)
+    try:
+        files = generate_fmnist_det(args.out_dir, args.num_train, args.num_reward, args.num_val, args.num_test,
+                                    img_size=args.img_size, max_objects=args.max_objects, max_iou=args.max_iou,
+                                    min_visible=args.min_visible, threshold=args.threshold,
+                                    background=args.background, seed=args.seed, data_root=args.data_root,
+                                    overwrite=args.overwrite)
+    except FileExistsError as err:
+        parser.exit(1, f'generate_fmnist_det.py: {err}\n')
     for split, path in files.items():
         counts = area_range_counts(path)
         print(f'{split}: {path} ({counts["images"]} images; objects small {counts["small"]}, '

@@ -1,0 +1,72 @@
+"""Generated data sets on disk: one set per folder, regenerated only on request.
+
+A generator writes its split folders, its annotation files and, last, ``annotations/generator.json`` with the
+settings that made them (the completion marker). :func:`prepare_generated_dir` reads it first: the same settings
+mean the set on disk is this one (nothing to do); another set, or files without a marker (an older generator or an
+interrupted run), are refused unless ``overwrite``, which removes that set's folders first. Writing over a set made
+with other arguments used to leave its extra images beside the new annotations, and the split files derived from it
+(``split_coco``) named boxes that the new images no longer had.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+MARKER = osp.join('annotations', 'generator.json')
+
+
+def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Sequence[str],
+                          overwrite: bool = False) -> bool:
+    """Make ``out_dir`` ready for the set ``settings`` describes.
+
+    Args:
+        out_dir: The set's folder.
+        settings: JSON-serialisable arguments that determine the set (the generator's name included).
+        folders: The set's sub-folders under ``out_dir`` (its split folders and ``annotations``), removed by
+            ``overwrite``; nothing else in ``out_dir`` is touched.
+        overwrite: Replace another set found there.
+
+    Returns:
+        True when ``out_dir`` already holds the set of these ``settings`` (complete: the marker is written last).
+
+    Raises:
+        FileExistsError: ``out_dir`` holds another set, or files of one without a marker, and ``overwrite`` is
+            False (nothing was changed).
+    """
+    marker = osp.join(out_dir, MARKER)
+    if osp.isfile(marker):
+        with open(marker) as f:
+            found = json.load(f)
+        if found == json.loads(json.dumps(settings)):
+            return True
+        what = f'a set made with other settings ({_difference(found, settings)})'
+    elif any(osp.exists(osp.join(out_dir, name)) for name in folders):
+        what = 'files of a set without its settings file (an older generator, or an interrupted run)'
+    else:
+        return False
+    if not overwrite:
+        raise FileExistsError(f'{out_dir} holds {what}: generate into another folder, or pass --overwrite '
+                              f'(overwrite=True) to replace it; nothing was changed')
+    for name in folders:
+        path = osp.join(out_dir, name)
+        if osp.isdir(path):
+            shutil.rmtree(path)
+    return False
+
+
+def mark_generated(out_dir: str, settings: dict[str, Any]) -> None:
+    """Write the completion marker (call after every file of the set is written)."""
+    os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
+    with open(osp.join(out_dir, MARKER), 'w') as f:
+        json.dump(settings, f, indent=1, sort_keys=True)
+
+
+def _difference(found: dict, settings: dict) -> str:
+    settings = json.loads(json.dumps(settings))
+    keys = sorted(set(found) | set(settings), key=str)
+    diff = [f'{k}: {found.get(k)!r} there, {settings.get(k)!r} asked' for k in keys if found.get(k) != settings.get(k)]
+    return '; '.join(diff[:3]) + ('; ...' if len(diff) > 3 else '')
