@@ -311,23 +311,19 @@ def test_a_backbone_built_with_per_stage_dilations_is_refused(arch_split, tmp_pa
     _ = Runner.from_cfg(r18_dc5).train_loop  # BasicBlock: the searched conv2 is not dilated
 
 
-@pytest.mark.parametrize('retrain, differs', [
-    (dict(depth=50), 'Bottleneck'),  # a CR-ResNet-18 search exported a ResNet-50 with its allocation
-    (dict(base_channels=32), 'Conv2d'),
-    (dict(strides=(1, 2, 2, 1)), 'stride'),
-])
-def test_a_retrain_config_of_another_backbone_is_refused_at_start(arch_split, tmp_path, retrain, differs):
+def test_a_retrain_config_of_another_backbone_is_refused_at_start(arch_split, tmp_path):
     """The export writes only stage_blocks / dilations_per_block over retrain_config's backbone: any other
-    difference was retrained silently."""
+    difference was retrained silently (a CR-ResNet-18 search exported a ResNet-50 with its allocation; widths and
+    strides are the same kind, compared by the same module-by-module check)."""
     base = osp.join(REPO_ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_24e_synthcoco.py')
     path = tmp_path / 'retrain.py'
-    path.write_text(f'_base_ = {base!r}\nmodel = dict(backbone={retrain!r})\n')
+    path.write_text(f'_base_ = {base!r}\nmodel = dict(backbone=dict(depth=50))\n')
     cfg = _cfg(arch_split, str(tmp_path / 'other'), retrain_config=str(path))
     with pytest.raises(ValueError) as err:
         _ = Runner.from_cfg(cfg).train_loop
     assert f'train_cfg.retrain_config {path}: its model.backbone is another network than the searched one, but the ' \
            'export sets only stage_blocks, dilations_per_block over it' in str(err.value)
-    assert differs in str(err.value)
+    assert 'Bottleneck' in str(err.value)
     same = tmp_path / 'same.py'  # the same network written differently (a default spelled out): accepted
     same.write_text(f'_base_ = {base!r}\nmodel = dict(backbone=dict(with_cp=False, init_cfg=None))\n')
     _ = Runner.from_cfg(_cfg(arch_split, str(tmp_path / 'same'), retrain_config=str(same))).train_loop
