@@ -41,9 +41,10 @@ def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Seque
     if osp.isfile(marker):
         with open(marker) as f:
             found = json.load(f)
-        if found == json.loads(json.dumps(settings)):
+        asked = json.loads(json.dumps(settings))  # as the marker stores it (tuples become lists)
+        if found == asked:
             return True
-        what = f'a set made with other settings ({_difference(found, settings)})'
+        what = f'a set made with other settings ({_difference(found, asked)})'
     elif any(osp.exists(osp.join(out_dir, name)) for name in folders):
         what = 'files of a set without its settings file (an older generator, or an interrupted run)'
     else:
@@ -65,8 +66,7 @@ def mark_generated(out_dir: str, settings: dict[str, Any]) -> None:
         json.dump(settings, f, indent=1, sort_keys=True)
 
 
-def _difference(found: dict, settings: dict) -> str:
-    settings = json.loads(json.dumps(settings))
-    keys = sorted(set(found) | set(settings), key=str)
-    diff = [f'{k}: {found.get(k)!r} there, {settings.get(k)!r} asked' for k in keys if found.get(k) != settings.get(k)]
+def _difference(found: dict, asked: dict) -> str:
+    keys = sorted(set(found) | set(asked), key=str)
+    diff = [f'{k}: {found.get(k)!r} there, {asked.get(k)!r} asked' for k in keys if found.get(k) != asked.get(k)]
     return '; '.join(diff[:3]) + ('; ...' if len(diff) > 3 else '')

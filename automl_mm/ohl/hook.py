@@ -360,7 +360,7 @@ class OHLHook(Hook):
             controller.load_state_dict(state['controllers'][space.name])
         self.trunk, self.seed, self.history = state['trunk'], state['seed'], list(state['history'])
         last = self.history[-1] if self.history else {}
-        if last.get('partial') and runner.max_iters > last.get('iter', runner.max_iters):
+        if last.get('partial') and runner.max_iters > last['iter']:  # _end_trunk records both
             # trunk k is where trunk_epochs / trunk_iters puts it (k x the length): after a shortened trunk the
             # counter and the positions disagree, and the exported schedule replays other values than were used
             raise ValueError(f'OHL: the checkpoint\'s run ended with a partial trunk {last.get("trunk")} (its '
