@@ -161,12 +161,12 @@ class LiveChoiceTransform(BaseTransform):
         # Called per sample: the CDF is rebuilt only when a publication changed it, the generator only when the
         # process, the policy version or the segment changed.
         if self.live is None:
-            # Fixed policy: a generator seeded from the process's numpy RNG (seeded per worker by mmengine);
-            # every dataloader worker is its own process.
-            if self._rng_owner != os.getpid():
-                self._rng = np.random.default_rng(np.random.randint(0, 2**31))
-                self._rng_owner = os.getpid()
-            return self._fixed_cdf, self._rng
+            # Fixed policy: each sample's generator is seeded by one draw from the process's numpy RNG, as mmcv's
+            # random transforms draw from it, so whoever re-seeds that RNG (mmengine per worker, the OHL engine per
+            # trunk and segment, which is what makes a resumed run draw what an uninterrupted one drew) re-seeds
+            # these draws too. A generator seeded once per process ignored later re-seeding: a resumed run drew
+            # other choices, and its first-call draw shifted every later numpy transform's.
+            return self._fixed_cdf, np.random.default_rng(np.random.randint(0, 2**31))
         if int(self.live.stamp[0]) != self._stamp or self._rng_owner != os.getpid():
             self._stamp, version, segment, probs = self.live.snapshot()
             self._cdf_live = _cdf(probs)

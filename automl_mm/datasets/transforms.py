@@ -39,6 +39,25 @@ class PackClsInputs(BaseTransform):
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'
 
 
+def _check_size(value: object, key: str) -> int:
+    """An image side in pixels: an int >= 1 (ValueError naming ``key`` otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f'{key} must be an int >= 1 (pixels), got {value!r}')
+    return int(value)
+
+
+def _check_range(values: object, key: str, high: float = math.inf) -> tuple[float, float]:
+    """A range ``(low, high)`` with 0 < low <= high <= ``high`` (ValueError naming ``key`` otherwise)."""
+    try:
+        low_v, high_v = (float(v) for v in values)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f'{key} must be two numbers (low, high), got {values!r}') from None
+    if not (0 < low_v <= high_v <= high):
+        bound = '' if high == math.inf else f' <= {high:g}'
+        raise ValueError(f'{key} must satisfy 0 < low <= high{bound}, got {values!r}')
+    return low_v, high_v
+
+
 @TRANSFORMS.register_module()
 class RandomCrop(BaseTransform):
     """Zero-pad by ``padding`` pixels on every side, then crop ``crop_size`` at a random position.
@@ -47,7 +66,10 @@ class RandomCrop(BaseTransform):
     """
 
     def __init__(self, crop_size: int | Sequence[int], padding: int = 0, pad_val: int = 0) -> None:
-        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        sizes = (crop_size, crop_size) if not isinstance(crop_size, Sequence) else tuple(crop_size)
+        if len(sizes) != 2:
+            raise ValueError(f'crop_size must be an int or (height, width), got {crop_size!r}')
+        self.crop_size = tuple(_check_size(s, 'crop_size') for s in sizes)
         if padding < 0:
             raise ValueError(f'padding must be >= 0, got {padding}')
         self.padding = int(padding)
@@ -57,7 +79,7 @@ class RandomCrop(BaseTransform):
         img = results['img']
         if self.padding:
             p = self.padding
-            img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=[self.pad_val] * 3)
+            img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(self.pad_val,) * 4)  # every channel
             if img.ndim == 2:
                 img = img[:, :, None]
         h, w = img.shape[:2]
@@ -77,10 +99,11 @@ class RandomResizedCrop(BaseTransform):
 
     def __init__(self, scale: int, crop_ratio_range: tuple[float, float] = (0.08, 1.0),
                  aspect_ratio_range: tuple[float, float] = (3. / 4., 4. / 3.), max_attempts: int = 10) -> None:
-        self.scale = int(scale)
-        self.crop_ratio_range = crop_ratio_range
-        self.log_aspect = (math.log(aspect_ratio_range[0]), math.log(aspect_ratio_range[1]))
-        self.max_attempts = max_attempts
+        self.scale = _check_size(scale, 'scale')
+        self.crop_ratio_range = _check_range(crop_ratio_range, 'crop_ratio_range', high=1.0)
+        low, high = _check_range(aspect_ratio_range, 'aspect_ratio_range')
+        self.log_aspect = (math.log(low), math.log(high))
+        self.max_attempts = _check_size(max_attempts, 'max_attempts')
 
     def _crop_box(self, h: int, w: int) -> tuple[int, int, int, int]:
         area = h * w
@@ -111,7 +134,7 @@ class ResizeShortEdge(BaseTransform):
         interps = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}
         if interpolation not in interps:
             raise ValueError(f'interpolation must be one of {sorted(interps)}, got {interpolation!r}')
-        self.size = int(size)
+        self.size = _check_size(size, 'size')
         self.interpolation = interps[interpolation]
 
     def transform(self, results: dict) -> dict:

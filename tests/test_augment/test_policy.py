@@ -41,6 +41,28 @@ def test_fixed_replay_applies_exactly_the_exported_distribution():
     assert cfg['type'] == 'FixedAutoAugment' and cfg['probs'][5 * 36 + 7] == 1.0
 
 
+def test_a_fixed_policy_follows_the_numpy_rng_as_the_engine_reseeds_it():
+    """A resumed run re-seeds numpy's global RNG at the trunk it resumes in (ohl/segments.py) and must then draw
+    what an uninterrupted run drew there. A replayed policy seeded its own generator once per process: a fresh
+    process resuming at trunk 2 drew other choices (and shifted mmcv's RandomFlip draws after it)."""
+    from mmcv.transforms import RandomFlip
+
+    def trunk(t, seed):
+        np.random.seed(seed)
+        out = []
+        for _ in range(12):
+            res = t({'img': np.zeros((4, 4, 3), np.uint8)})
+            out.append((res['ohl_choice']['aa'], bool(flip({'img': np.zeros((4, 4, 3), np.uint8)})['flip'])))
+        return out
+
+    flip = RandomFlip(prob=0.5)
+    uninterrupted = FixedAutoAugment(key='aa')  # uniform over the 1,296 pairs
+    first, second = trunk(uninterrupted, 10), trunk(uninterrupted, 11)
+    resumed = FixedAutoAugment(key='aa')  # a new process's transform, first called in the resumed trunk
+    assert trunk(resumed, 11) == second
+    assert trunk(FixedAutoAugment(key='aa'), 10) == first and first != second
+
+
 def test_a_named_element_set_is_exported_and_replayed_by_name():
     """elements='randaugment' (18 elements, 324 pairs) survives the export: the replay applies the exported pair."""
     t = OHLAutoAugment(elements='randaugment', key='aa', fill=0)

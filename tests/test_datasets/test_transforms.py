@@ -27,6 +27,29 @@ def test_random_crop_with_padding_keeps_content_and_size():
         RandomCrop(crop_size=20)({'img': img})
 
 
+def test_sizes_and_ranges_are_checked_and_padding_fills_every_channel():
+    """RandomCrop(0) returned a (0, 0, 3) image, (28, -1) a (28, 0, 3) one, ResizeShortEdge(size=0) a 1 x 1 image,
+    crop_ratio_range=(2, 3) always fell back to the central square, and a 4-channel image was padded with
+    pad_val on 3 channels and 0 on the fourth."""
+    for kwargs, key in ((dict(crop_size=0), 'crop_size'), (dict(crop_size=(28, -1)), 'crop_size'),
+                        (dict(crop_size=(8, 8, 8)), 'crop_size'), (dict(crop_size=2.5), 'crop_size')):
+        with pytest.raises(ValueError, match=key):
+            RandomCrop(**kwargs)
+    for size in (0, -5, 1.5):
+        with pytest.raises(ValueError, match='size must be an int >= 1'):
+            ResizeShortEdge(size=size)
+    for kwargs, key in ((dict(scale=0), 'scale'), (dict(crop_ratio_range=(2, 3)), 'crop_ratio_range'),
+                        (dict(crop_ratio_range=(0.5, 0.1)), 'crop_ratio_range'),
+                        (dict(aspect_ratio_range=(0, 1)), 'aspect_ratio_range'),
+                        (dict(crop_ratio_range=0.5), 'crop_ratio_range')):
+        with pytest.raises(ValueError, match=key):
+            RandomResizedCrop(**{'scale': 8, **kwargs})
+    np.random.seed(0)
+    img = np.full((6, 6, 4), 200, np.uint8)
+    out = RandomCrop(crop_size=10, padding=2, pad_val=50)({'img': img})['img']
+    assert out.shape == (10, 10, 4) and out[0, 0].tolist() == [50, 50, 50, 50]
+
+
 def test_random_resized_crop_and_short_edge():
     np.random.seed(0)
     img = np.random.randint(0, 255, (40, 60, 3), np.uint8)
