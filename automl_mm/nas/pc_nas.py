@@ -89,8 +89,10 @@ class PCNASLoop(SearchLoopBase):
             raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
         self.sampler.space = self.space
         self.uniform = build_in_scope(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'))
-        if not isinstance(self.uniform, UniformPathSampler):
-            raise TypeError('train_cfg.completion_sampler must build a UniformPathSampler, got '
+        if not isinstance(self.uniform, UniformPathSampler) or isinstance(self.uniform, PoolPathSampler):
+            # a PoolPathSampler is a UniformPathSampler restricted to its pool: the warm-up would train only it
+            raise TypeError('train_cfg.completion_sampler must build a UniformPathSampler (not a pool\'s '
+                            'PoolPathSampler: it draws from the whole space), got '
                             f'{type(self.uniform).__name__}')
         self.uniform.space = self.space
         self.pool = PartialArchitecturePool(self.space, pool_size)
@@ -118,6 +120,7 @@ class PCNASLoop(SearchLoopBase):
                                  f'shape than {list(shape)}; re-run tools/measure_latency.py')
         shape = input_shape or (latency.input_shape if latency is not None else None)
         self.input_shape = list(shape) if shape is not None else None
+        self.latency_table = latency  # reported for the final pool whichever cost bounds the search
         if latency_limit is not None:
             if latency is None:
                 raise ValueError('train_cfg.latency_limit needs train_cfg.latency_table (tools/measure_latency.py)')
@@ -204,8 +207,8 @@ class PCNASLoop(SearchLoopBase):
         out = []
         for path in self.pool.pool:
             entry = {'path': list(path), 'arch': self.supernet.arch_names(path), 'potential': scores[path]}
-            if isinstance(self.cost_table, LatencyTable):
-                entry['latency_ms'] = self.cost_table.latency(self.supernet, path)
+            if self.latency_table is not None:
+                entry['latency_ms'] = self.latency_table.latency(self.supernet, path)
             if flops is not None:
                 entry['flops'] = flops.flops(self.supernet, path)
             out.append(entry)

@@ -251,6 +251,9 @@ def test_spaces_and_samplers_come_from_the_config_like_pc_nas(tmp_path):
     assert type(loop.stage_sampler) is type(loop.dilation_sampler) is _TriesSampler
     assert loop.stage_sampler is not loop.dilation_sampler and loop.stage_sampler.max_tries == 7
     assert loop.uniform.max_tries == 5 and loop.dilation_space.choices == [1, 3]
+    runner = Runner.from_cfg(_digits_cr_cfg(str(tmp_path / 'pool'), completion_sampler=dict(type='PoolPathSampler')))
+    with pytest.raises(TypeError, match='not a pool.s PoolPathSampler'):
+        runner.build_train_loop(runner._train_loop)
 
 
 def test_dilation_space_and_its_shorthand_are_exclusive(tmp_path):

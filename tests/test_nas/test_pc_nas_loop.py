@@ -95,6 +95,13 @@ def test_latency_limit_filters_every_scored_completion(tmp_path, monkeypatch):
     Runner.from_cfg(cfg).train()
     assert evaluated and all(table.latency(net, p) <= limit for p in evaluated)
     assert all(e['latency_ms'] <= limit for e in _result(work)['final_pool'])
+    # a latency table beside a FLOPs bound is still reported (it was loaded, checked and dropped)
+    work = str(tmp_path / 'flops_bound')
+    Runner.from_cfg(_cfg(work, latency_table=table_file)).train()
+    result = _result(work)
+    assert result['cost'] == 'flops' and result['cost_limit'] == 3.5e6
+    assert [e['latency_ms'] for e in result['final_pool']] == [table.latency(net, e['path'])
+                                                               for e in result['final_pool']]
 
 
 def test_bad_cost_settings_are_named(tmp_path):
@@ -113,6 +120,10 @@ def test_scoring_completion_budgets_are_config_keys(tmp_path):
     assert (loop.uniform.max_tries, loop.uniform.enumerate_limit) == (7, 3) and loop.uniform.space is loop.space
     runner = Runner.from_cfg(_cfg(str(tmp_path / 'd'), completion_sampler=dict(type='Categorical', num_choices=2)))
     with pytest.raises(TypeError, match='completion_sampler must build a UniformPathSampler'):
+        _ = runner.train_loop
+    # a PoolPathSampler is a UniformPathSampler too, but it would train the warm-up on its pool only
+    runner = Runner.from_cfg(_cfg(str(tmp_path / 'e'), completion_sampler=dict(type='PoolPathSampler', pool=[[2]])))
+    with pytest.raises(TypeError, match='not a pool.s PoolPathSampler'):
         _ = runner.train_loop
 
 
