@@ -115,12 +115,22 @@ class CRNASLoop(SearchLoopBase):
             raise ValueError(f'CRNASLoop needs a backbone built with dilation 1 in every block, got dilations '
                              f'{built}: remove model.backbone.dilations (mmdet\'s per-stage dilation, e.g. DC5) '
                              'from the search config; the spatial search chooses each block\'s dilation')
+        self._check_stage_choices()
         if dilation_space is not None and dilation_choices is not None:
             raise ValueError('train_cfg: give dilation_space or its shorthand dilation_choices, not both')
+        if dilation_choices is not None and (isinstance(dilation_choices, (str, bytes))
+                                             or not isinstance(dilation_choices, Sequence)):
+            raise ValueError(f'train_cfg.dilation_choices must be a list of dilations, e.g. (1, 2, 3), got '
+                             f'{dilation_choices!r}')
         self.dilation_space: DilationSpace = build_path_space(
             dilation_space or dict(type='DilationSpace',
                                    choices=tuple((1, 2, 3) if dilation_choices is None else dilation_choices)),
             'train_cfg.dilation_space')
+        if self.dilation_space.options and len(self.dilation_space.options) != self.stage_space.total_blocks:
+            # the spatial search binds it after the stage search: the block count is the fixed total
+            raise ValueError(f'train_cfg.dilation_space.num_blocks={len(self.dilation_space.options)}, but every '
+                             f'allocation of stage_space runs total_blocks={self.stage_space.total_blocks} blocks; '
+                             'leave num_blocks out (it is read from the backbone)')
         sampler = sampler or dict(type='UniformPathSampler')
         self.stage_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
         self.stage_sampler.space = self.stage_space
@@ -159,6 +169,20 @@ class CRNASLoop(SearchLoopBase):
         self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size)
         self.flops: dict[tuple, float] = {}
         self.result: dict | None = None
+
+    def _check_stage_choices(self) -> None:
+        """Refuse stage_choices the backbone cannot run (more blocks than it built in a stage): found at start, not
+        at the first sampled allocation or the stage search after the stage supernet trained."""
+        built = tuple(self.backbone.built_stage_blocks)
+        if len(built) != self.stage_space.num_decisions:
+            raise ValueError(f'train_cfg.stage_space has {self.stage_space.num_decisions} stages, the backbone '
+                             f'{len(built)}')
+        for i, (opts, n) in enumerate(zip(self.stage_space.options, built)):
+            over = [v for v in opts if v > n]
+            if over:
+                raise ValueError(f'train_cfg.stage_space.stage_choices[{i}] = {opts}: {over} blocks, but stage '
+                                 f'{i + 1} of the backbone was built with {n} (model.backbone.max_stage_blocks); '
+                                 'raise max_stage_blocks or drop those choices')
 
     # --- state ------------------------------------------------------------------------------------------------
     def search_state_dict(self) -> dict:
@@ -226,12 +250,18 @@ class CRNASLoop(SearchLoopBase):
     def check_budget(self) -> None:
         """Raise (naming ``flops_tolerance`` and the reachable FLOPs) unless some eligible allocation fits the budget.
 
-        With ``flops_tolerance >= 0`` the reference allocation (checked to lie in the space) fits its own budget;
-        otherwise every eligible allocation is counted now (the stage search reuses the counts).
+        The reference allocation is counted first (a ``flops_input_shape`` the backbone cannot run is named here).
+        With ``flops_tolerance >= 0`` it (checked to lie in the space) fits its own budget; otherwise every eligible
+        allocation is counted now (the stage search reuses the counts).
         """
+        try:  # counted before any training also with a tolerance >= 0: a bad input shape fails here, not after it
+            reference = self.allocation_flops(self.reference_path)
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(f'train_cfg.flops_input_shape {list(self.flops_input_shape[1:])} (C, H, W): the '
+                             f'backbone\'s FLOPs could not be counted at it: {err}') from err
         if self.flops_tolerance >= 0:
             return
-        budget = self.allocation_flops(self.reference_path) * (1 + self.flops_tolerance)
+        budget = reference * (1 + self.flops_tolerance)
         flops = [self.allocation_flops(p) for p in self.stage_space.completions(())]
         if min(flops) > budget:
             raise ValueError(f'train_cfg: no allocation of stage_space fits the FLOPs budget {budget / 1e9:.4f} '

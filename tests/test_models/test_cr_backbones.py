@@ -187,6 +187,19 @@ def test_mmdet_stage_dilations_are_reported_as_per_block_dilations():
     assert rebuilt.active_dilations == net.active_dilations
 
 
+def test_a_basic_block_stage_dilation_leaves_the_searched_conv_free():
+    """mmdet dilates a BasicBlock's conv1 for a per-stage dilation (DC5) and builds the searched conv2 with 1: an
+    R18 DC5 search could choose dilation 3 there, and rebuilding its export was refused as a conflict."""
+    kwargs = dict(depth=18, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))
+    net = _randomize(CRResNet(**kwargs))
+    net.set_dilations([1, 1, 1, 1, 1, 1, 3, 2])
+    rebuilt = CRResNet(**kwargs, **net.arch())
+    assert rebuilt.active_dilations == net.active_dilations == (1,) * 6 + (3, 2)
+    assert rebuilt.layer4[0].conv1.dilation == (2, 2) and rebuilt.layer4[0].conv2.dilation == (3, 3)
+    rebuilt.load_state_dict(net.state_dict())
+    _assert_same_outputs(rebuilt, net, torch.randn(2, 3, 64, 64))
+
+
 # --- supernet ----------------------------------------------------------------------------------------
 
 

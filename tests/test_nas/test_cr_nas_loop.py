@@ -215,9 +215,10 @@ def _digits_cr_cfg(work_dir: str, **train_cfg) -> Config:
     cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
                               out_indices=(3, ), base_channels=16, norm_eval=False)
     cfg.model.head.in_channels = 128
-    cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
-                         stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
-                         search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1', **train_cfg)
+    cfg.train_cfg = dict(dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
+                              stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
+                              search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1'),
+                         **train_cfg)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
     return cfg
@@ -254,6 +255,24 @@ def test_spaces_and_samplers_come_from_the_config_like_pc_nas(tmp_path):
     runner = Runner.from_cfg(_digits_cr_cfg(str(tmp_path / 'pool'), completion_sampler=dict(type='PoolPathSampler')))
     with pytest.raises(TypeError, match='not a pool.s PoolPathSampler'):
         runner.build_train_loop(runner._train_loop)
+
+
+@pytest.mark.parametrize('override, match', [
+    # each failed only after the stage supernet trained (45,000 iterations in the COCO configs), two without a key
+    (dict(dilation_space=dict(type='DilationSpace', num_blocks=5)), r'dilation_space\.num_blocks=5.*total_blocks=6'),
+    (dict(stage_space=dict(stage_choices=[[1, 2]] * 3 + [[1, 3]], total_blocks=6)),
+     r'stage_choices\[3\] = \[1, 3\]: \[3\] blocks, but stage 4 .* built with 2'),
+    (dict(flops_input_shape=(32, 32, 3)), r'flops_input_shape \[32, 32, 3\] \(C, H, W\)'),
+    (dict(dilation_choices=2), r'dilation_choices must be a list of dilations'),
+])
+def test_search_settings_the_backbone_cannot_run_are_named_before_training(tmp_path, override, match, monkeypatch):
+    from automl_mm.nas.cr_nas import CRNASLoop
+
+    trained = []
+    monkeypatch.setattr(CRNASLoop, 'train_until', lambda self, *a, **k: trained.append(a))
+    with pytest.raises(ValueError, match=match):
+        Runner.from_cfg(_digits_cr_cfg(str(tmp_path / 'bad'), **override)).train()
+    assert trained == []
 
 
 def test_dilation_space_and_its_shorthand_are_exclusive(tmp_path):

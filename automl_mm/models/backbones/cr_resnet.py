@@ -108,13 +108,16 @@ class CRResNet(CRSupernetMixin, ResNet):
         return super().make_res_layer(**kwargs)
 
     def _check_against_stage_dilations(self, active: tuple[int, ...], dilations_per_block: Sequence[int]) -> None:
-        """Per-block dilations must not contradict mmdet's per-stage ``dilations`` where that is not 1."""
+        """Per-block dilations must not contradict mmdet's per-stage ``dilations`` where mmdet dilated the searched
+        conv itself (a Bottleneck's ``conv2``). A BasicBlock's per-stage dilation goes to its ``conv1`` and leaves the
+        searched ``conv2`` at 1, so any searched dilation is compatible (an R18 DC5 search exported a network that
+        this check refused to build)."""
         values = check_dilations('dilations_per_block', dilations_per_block, sum(active))
         k = 0
         for s, (stage, n) in enumerate(zip(self._searchable_stages(), active)):
             for j in range(n):
                 built_d = self._searched_conv(stage[j]).dilation[0]
-                if self.dilations[s] != 1 and values[k] != built_d:
+                if built_d != 1 and values[k] != built_d:
                     raise ValueError(
                         f'dilations_per_block[{k}]={values[k]} conflicts with dilations[{s}]={self.dilations[s]}: '
                         f'mmdet builds the searched conv of stage {s + 1} with dilation {built_d}; pass either '
