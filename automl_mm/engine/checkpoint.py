@@ -13,10 +13,13 @@ real global.
 """
 from __future__ import annotations
 
+import builtins
 import os
 import os.path as osp
 import pickle
 import re
+import struct
+import sys
 import zipfile
 from collections.abc import Iterable
 from typing import Any
@@ -137,17 +140,23 @@ def safe_torch_load(f: Any, map_location: Any = None, mmap: bool = False) -> Any
             stops before constructing it, so nothing it references is imported or run.
     """
     name = f if isinstance(f, (str, os.PathLike)) else getattr(f, 'name', '<buffer>')
+    legacy = False  # a pre-zip pickle stream: nothing but unpickling tells a truncated one
     if isinstance(f, (str, os.PathLike)):
         problem = diagnose_checkpoint_file(os.fspath(f))
         if problem is not None and problem != 'missing':
             raise CheckpointFormatError(f'checkpoint is {problem}: {name}')
+        if problem is None:
+            with open(f, 'rb') as handle:
+                legacy = handle.read(1) == _PICKLE_MAGIC
     try:
         with torch.serialization.safe_globals(list(_ALLOWED)):
             return torch.load(f, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         found = _GLOBAL_RE.search(str(err))
         culprit = next((g for g in found.groups() if g), None) if found else None
-        if culprit is None:  # no global was refused: the pickle stream itself is broken or foreign
+        if culprit is None or _names_nothing(culprit):
+            # no global was refused, or a name cut short (a truncated legacy file stops inside its GLOBAL opcode):
+            # the pickle stream itself is broken or foreign
             raise CheckpointFormatError(
                 f'checkpoint is not a torch checkpoint or is corrupt ({_first_line(err)}): {name}') from None
         raise UnsafeCheckpointError(
@@ -156,12 +165,36 @@ def safe_torch_load(f: Any, map_location: Any = None, mmap: bool = False) -> Any
             'unpickled and nothing in it ran; the file is left untouched. If you trust this file and the '
             'class is a plain data holder, allow it with '
             'automl_mm.engine.allow_checkpoint_globals([TheClass]).') from None
-    except (EOFError, RuntimeError, OSError) as err:
-        if isinstance(err, FileNotFoundError) or (
-                isinstance(err, RuntimeError) and 'PytorchStreamReader' not in str(err)):
+    except (EOFError, RuntimeError, OSError, IndexError, struct.error) as err:
+        # a truncated legacy file fails inside torch's reader as EOF, 'unexpected EOF', IndexError or struct.error
+        about_bytes = (isinstance(err, EOFError)
+                       or (isinstance(err, OSError) and not isinstance(err, FileNotFoundError))
+                       or (isinstance(err, RuntimeError) and 'PytorchStreamReader' in str(err))
+                       or (legacy and (isinstance(err, (IndexError, struct.error)) or 'EOF' in str(err))))
+        if not about_bytes:
             raise  # not about the file's bytes (e.g. a CUDA map_location without CUDA)
         raise CheckpointFormatError(
             f'checkpoint is truncated or corrupt ({type(err).__name__}: {_first_line(err)}): {name}') from err
+
+
+def _names_nothing(culprit: str) -> bool:
+    """True when ``culprit`` cannot be a real global: not a (dotted) name, a builtin that does not exist, or a module
+    already imported that has no such attribute (``'torch._utils._rebuild_t'``, a name cut short). A module not
+    imported is not imported here (the file is untrusted): its name counts as a real global."""
+    parts = culprit.split('.')
+    if not all(part.isidentifier() for part in parts):
+        return True
+    if len(parts) == 1:  # torch names builtins bare ('GLOBAL bytes')
+        return not hasattr(builtins, culprit)
+    for i in range(len(parts) - 1, 0, -1):
+        obj = sys.modules.get('.'.join(parts[:i]))
+        if obj is not None:
+            for attr in parts[i:]:
+                if not hasattr(obj, attr):
+                    return True
+                obj = getattr(obj, attr)
+            return False
+    return False
 
 
 def _first_line(err: BaseException) -> str:

@@ -149,6 +149,32 @@ def test_a_type_outside_the_allow_list_is_named_not_called_corrupt(tmp_path):
         safe_torch_load(path)
 
 
+def test_a_truncated_legacy_checkpoint_is_called_truncated_at_every_cut(tmp_path):
+    """A pre-zip (pickle stream) file cut short failed as a bare IndexError, struct.error or 'unexpected EOF'
+    RuntimeError, or as an UnsafeCheckpointError naming a cut name ('torch._utils._rebuild_t', '.'); a real refused
+    global in such a file is still named."""
+    from collections import OrderedDict
+
+    from automl_mm.engine import CheckpointFormatError
+
+    path = str(tmp_path / 'legacy.pth')
+    torch.save(dict(meta=dict(epoch=1), state_dict=OrderedDict(w=torch.ones(64), b=torch.zeros(3))), path,
+               _use_new_zipfile_serialization=False)
+    data = open(path, 'rb').read()
+    cut = str(tmp_path / 'cut.pth')
+    for n in range(1, len(data), 3):
+        with open(cut, 'wb') as f:
+            f.write(data[:n])
+        with pytest.raises(CheckpointFormatError, match='truncated or corrupt|not a torch checkpoint'):
+            safe_torch_load(cut)
+    assert safe_torch_load(path)['meta'] == {'epoch': 1}
+    marker = tmp_path / 'executed'
+    torch.save({'meta': {'payload': _RunsACommand(str(marker))}}, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(UnsafeCheckpointError, match=r'(posix|os)\.system'):
+        safe_torch_load(path)
+    assert not marker.exists()
+
+
 def test_a_temporary_file_a_killed_save_left_is_removed_by_the_next_save_of_that_file(tmp_path):
     """A SIGTERM during a save left .epoch_2.pth*.tmp (the whole checkpoint's size) for good; a recent one may be
     another writer's in progress and stays, as do other files' temporaries."""
