@@ -11,6 +11,7 @@ re-estimated on given batches (:func:`recalibrate_bn`; OHL puts the copy's own b
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -46,7 +47,16 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
     if not cfg.get('num_workers'):
         cfg.pop('persistent_workers', None)  # torch refuses persistent workers without workers
     collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
-    collate_fn = ROOT_FUNCTIONS.get(collate['type']) if isinstance(collate, dict) else (collate or pseudo_collate)
+    if isinstance(collate, dict):
+        collate = dict(collate)
+        kind = collate.pop('type', None)
+        collate_fn = kind if callable(kind) else ROOT_FUNCTIONS.get(kind)
+        if collate_fn is None:  # DataLoader(collate_fn=None) silently used torch's default_collate
+            raise ValueError(f'{key}.collate_fn: {loader_cfg["collate_fn"]!r} names no registered function')
+        if collate:  # further keys are the function's arguments, as mmengine's build_dataloader passes them
+            collate_fn = functools.partial(collate_fn, **collate)
+    else:
+        collate_fn = collate or pseudo_collate
     return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, **cfg)
 
 

@@ -25,14 +25,23 @@ from automl_mm.utils.setup_env import REGISTERING_MODULES
 
 
 def required_world_size(cfg: Any) -> int:
-    """Processes a config needs: ``num_copies * ranks_per_copy`` of its OHL hook (found by type), else 1."""
-    from automl_mm.ohl.copies import find_ohl_hook
+    """Processes a config needs: ``num_copies * ranks_per_copy`` of its OHL hook (found by type), else 1.
+
+    Raises:
+        ValueError: Either count is not a positive integer (the message names the hook's ``custom_hooks`` entry).
+    """
+    from automl_mm.ohl.copies import check_copy_counts, find_ohl_hook
 
     found = find_ohl_hook(cfg.get('custom_hooks', None), cfg.get('default_scope'))
     if found is None:
         return 1
-    _, hook = found
-    return int(hook['num_copies']) * int(hook.get('ranks_per_copy', 1))
+    index, hook = found
+    num_copies, ranks_per_copy = hook.get('num_copies'), hook.get('ranks_per_copy', 1)
+    try:  # before any process starts: int('two') or a missing num_copies failed without naming the key
+        check_copy_counts(num_copies, ranks_per_copy)
+    except ValueError as err:
+        raise ValueError(f'custom_hooks[{index}] ({hook.get("type")}): {err}') from None
+    return num_copies * ranks_per_copy
 
 
 #: What a CPU worker imports before it is forked (tools/train.py as ``__mp_main__``, then every module that

@@ -55,8 +55,9 @@ class Accuracy(BaseMetric):
                  prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.topk = (topk, ) if isinstance(topk, int) else tuple(topk)
-        if not self.topk or any(int(k) < 1 for k in self.topk):
-            raise ValueError(f'topk values must be >= 1, got {self.topk}')
+        # 1.5 reported a 'top1.5' between top-1 and top-2, 1.0 the key 'accuracy/top1.0' that rewards do not name
+        if not self.topk or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.topk):
+            raise ValueError(f'Accuracy: topk values must be ints >= 1, got {self.topk}')
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -102,6 +103,9 @@ class LogLikelihood(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             label = int(sample['gt_label'].view(-1)[0])
+            if not 0 <= label < len(sample['pred_score']):  # -1 read the last class's probability
+                raise ValueError(f'LogLikelihood: label {label} is not a class of the {len(sample["pred_score"])} '
+                                 'scores')
             prob = float(sample['pred_score'][label])
             self.results.append(math.log(max(prob, self.min_prob)))
 

@@ -42,6 +42,22 @@ def test_the_whole_split_loader_ignores_drop_last():
     assert sorted(int(x) for batch in loader for x in batch) == list(range(10))
 
 
+def test_the_loader_collate_fn_is_built_as_mmengine_builds_it():
+    """An unknown type became DataLoader(collate_fn=None), torch's default_collate, failing (if at all) at the first
+    reward evaluation after a trunk had trained; further keys were dropped (mmengine passes them on)."""
+    with pytest.raises(ValueError, match=r"reward_dataloader\.collate_fn: .*'pseudo_collat'.* names no registered"):
+        build_local_loader(dict(dataset=_Items(), batch_size=4, collate_fn=dict(type='pseudo_collat')),
+                           key='reward_dataloader')
+    seen = []
+
+    def collate(batch, tag):
+        seen.append(tag)
+        return batch
+
+    loader = build_local_loader(dict(dataset=_Items(), batch_size=5, collate_fn=dict(type=collate, tag='x')))
+    assert [len(b) for b in loader] == [5, 5] and seen == ['x', 'x']
+
+
 def test_two_metrics_reporting_one_key_are_refused_as_mmengine_does():
     """The later metric's value silently replaced the earlier's (mmengine's Evaluator raises)."""
     evaluator = Evaluator([_Mean(prefix='m'), _Mean(value_offset=100.0, prefix='m')])

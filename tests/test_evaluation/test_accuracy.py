@@ -40,8 +40,11 @@ def test_metric_process_and_compute():
 
 
 def test_bad_topk_is_rejected():
-    with pytest.raises(ValueError, match='topk'):
-        Accuracy(topk=(0, 1))
+    """topk=(1.5,) reported 'accuracy/top1.5' = 75 on a batch whose top-1 is 50, (1.0,) a key 'accuracy/top1.0'
+    that a reward_key 'accuracy/top1' passed preflight with and missed at the first trunk end."""
+    for topk in ((0, 1), (1.5, ), (1.0, ), (True, ), ()):
+        with pytest.raises(ValueError, match='topk values must be ints >= 1'):
+            Accuracy(topk=topk)
 
 
 def test_log_likelihood_is_the_negative_cross_entropy_and_stays_finite():
@@ -57,3 +60,8 @@ def test_log_likelihood_is_the_negative_cross_entropy_and_stays_finite():
     assert metric.compute_metrics(metric.results)['mean'] == pytest.approx(math.log(1e-6) / 2)
     with pytest.raises(ValueError, match='min_prob must be in'):
         LogLikelihood(min_prob=0)
+    # label -1 read the last class's probability (log 0.1 here); a label past the classes was a bare IndexError
+    for label in (-1, 3):
+        with pytest.raises(ValueError, match=f'label {label} is not a class of the 3 scores'):
+            LogLikelihood().process({}, [{'pred_score': torch.tensor([0.7, 0.2, 0.1]),
+                                          'gt_label': torch.tensor([label])}])

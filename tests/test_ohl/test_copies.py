@@ -64,6 +64,20 @@ def test_a_hook_type_resolves_in_the_configs_default_scope(mmdet_ohl_hook):
     assert find_ohl_hook([_hook_cfg('automl_mm.OHLHook')], 'mmdet') == (0, _hook_cfg('automl_mm.OHLHook'))
 
 
+@pytest.mark.parametrize('counts', [dict(num_copies='two'), dict(num_copies=None), dict(num_copies=2.0),
+                                    dict(ranks_per_copy=0)])
+def test_copy_counts_are_checked_before_processes_start(counts):
+    """int('two') / int(None) / a missing num_copies stopped tools/train.py without naming the hook or the key."""
+    hooks = [dict(type='CheckpointHook', interval=1), {**_hook_cfg('OHLHook'), **counts}]
+    with pytest.raises(ValueError, match=r'custom_hooks\[1\] \(OHLHook\): (num_copies|ranks_per_copy) must be a '
+                                         'positive integer'):
+        required_world_size(Config(dict(custom_hooks=hooks)))
+    del hooks[1]['num_copies']
+    with pytest.raises(ValueError, match=r'custom_hooks\[1\] \(OHLHook\): num_copies must be a positive integer, '
+                                         'got None'):
+        required_world_size(Config(dict(custom_hooks=hooks)))
+
+
 def test_a_hook_that_only_has_a_num_copies_key_is_not_the_ohl_hook():
     hooks = [dict(type='CheckpointHook', num_copies=4), dict(type='NoSuchHook', num_copies=4),
              dict(type='nosuchscope.OHLHook', num_copies=4)]
