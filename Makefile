@@ -47,12 +47,12 @@ readme-figures:
 	@$(PYENV) && $$PY tools/readme_figures.py $(READMEFIG_ARGS)
 
 # TEST_JOBS pytest-xdist workers share the tests (2: one per core here; the multi-copy tests start processes of
-# their own, so more workers than cores only slows them).
+# their own, so more workers than cores only slows them); worksteal balances them (slow tests run first).
 test:
-	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests -n $(TEST_JOBS)
+	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests -n $(TEST_JOBS) --dist worksteal
 
 test-fast:
-	@$(PYENV) && $$PY -m pytest tests -m "not slow" -n $(TEST_JOBS)
+	@$(PYENV) && $$PY -m pytest tests -m "not slow" -n $(TEST_JOBS) --dist worksteal
 
 lint:
 	@$(PYENV) && $$PY -m ruff check .
