@@ -93,9 +93,12 @@ def make_augment(policy: str, seed: tuple[int, ...]):
     """The per-image pair of ``policy`` (None for ``cropflip``), its draws seeded by ``seed``."""
     if POLICIES[policy] is None:
         return None
-    np.random.seed(np.random.SeedSequence(seed).generate_state(1)[0])  # FixedAutoAugment seeds from np.random
+    # a stream of its own (drawn as the transform drew it before it followed numpy's global RNG per sample): the
+    # branches' draws must not move the trajectory's
+    np.random.seed(np.random.SeedSequence(seed).generate_state(1)[0])
+    rng = np.random.default_rng(np.random.randint(0, 2**31))
     transform = FixedAutoAugment(elements=POLICIES[policy], fill=0)
-    return lambda img: transform({'img': img})['img']
+    return lambda img: transform.transform_with({'img': img}, rng)['img']
 
 
 def summarise(readings: list[dict], trajectory: str, signal: str = 'reward') -> dict:

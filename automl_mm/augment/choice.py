@@ -183,7 +183,23 @@ class LiveChoiceTransform(BaseTransform):
 
     def transform(self, results: dict) -> dict | None:
         cdf, rng = self._cdf_and_rng()
-        version = self._version
+        return self._draw_and_apply(results, cdf, rng, self._version)
+
+    def transform_with(self, results: dict, rng: np.random.Generator) -> dict | None:
+        """Draw a choice from the fixed probabilities with ``rng`` and apply it (recorded as :meth:`transform`
+        records it), for a caller that keeps a stream of its own apart from numpy's global RNG (a benchmark that
+        branches off a training trajectory and must not move its draws).
+
+        Raises:
+            ValueError: The transform is bound to a space (its draws belong to the live policy's streams).
+        """
+        if self.live is not None:
+            raise ValueError(f'{type(self).__name__}(key={self.key!r}) is bound to a search space: its draws come '
+                             'from the live policy')
+        return self._draw_and_apply(results, self._fixed_cdf, rng, None)
+
+    def _draw_and_apply(self, results: dict, cdf: np.ndarray, rng: np.random.Generator,
+                        version: int | None) -> dict | None:
         index = min(int(np.searchsorted(cdf, rng.random(), side='right')), self.num_choices - 1)
         results = self.apply_choice(results, index, rng)
         if results is not None:

@@ -61,6 +61,16 @@ def test_a_fixed_policy_follows_the_numpy_rng_as_the_engine_reseeds_it():
     resumed = FixedAutoAugment(key='aa')  # a new process's transform, first called in the resumed trunk
     assert trunk(resumed, 11) == second
     assert trunk(FixedAutoAugment(key='aa'), 10) == first and first != second
+    # a caller's own stream leaves numpy's global RNG alone (benchmarks/reward_horizon.py's branches)
+    np.random.seed(0)
+    state = np.random.get_state()[1].copy()
+    own = [FixedAutoAugment(key='aa').transform_with({'img': np.zeros((4, 4, 3), np.uint8)},
+                                                      np.random.default_rng(7))['ohl_choice']['aa'] for _ in range(3)]
+    assert (np.random.get_state()[1] == state).all() and len(set(own)) == 1
+    bound = OHLAutoAugment(key='aa')
+    bound.bind(LivePolicy(1296), seed=0, copy_id=0, rank_in_copy=0)
+    with pytest.raises(ValueError, match='bound to a search space'):
+        bound.transform_with({'img': np.zeros((4, 4, 3), np.uint8)}, np.random.default_rng(0))
 
 
 def test_a_named_element_set_is_exported_and_replayed_by_name():
