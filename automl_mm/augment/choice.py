@@ -256,7 +256,7 @@ class OHLRandomChoice(LiveChoiceTransform):
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
         return dict(type='OHLRandomChoice', key=self.key, transforms=self.transform_cfgs,
-                    probs=[round(float(p), 6) for p in probs])
+                    probs=[float(p) for p in probs])
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(key={self.key!r}, choices={len(self.pipelines)})'

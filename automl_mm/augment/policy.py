@@ -72,7 +72,7 @@ class OHLAutoAugment(LiveChoiceTransform):
         return second.apply(first.apply(results, rng), rng)
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
-        cfg = dict(type='FixedAutoAugment', key=self.key, probs=[round(float(p), 8) for p in probs], fill=self.fill)
+        cfg = dict(type='FixedAutoAugment', key=self.key, probs=[float(p) for p in probs], fill=self.fill)
         if self.element_cfgs is not None:
             cfg['elements'] = self.element_cfgs
         return cfg

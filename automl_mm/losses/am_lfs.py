@@ -58,7 +58,8 @@ def piecewise_linear(x: torch.Tensor, slopes: torch.Tensor, intercepts: torch.Te
                          f'and {tuple(intercepts.shape)}')
     num = slopes.numel()
     with torch.no_grad():
-        k = torch.floor((x - lo) / (hi - lo) * num).clamp(0, num - 1).long()
+        # NaN (a diverged copy) would become index -2**63: interval 0 instead, so NaN comes out as in F.cross_entropy
+        k = torch.nan_to_num(torch.floor((x - lo) / (hi - lo) * num), nan=0.0).clamp(0, num - 1).long()
     return slopes[k] * x + intercepts[k]
 
 
@@ -309,7 +310,7 @@ class AMLFSLoss(nn.Module):
         _, _, a_tau, b_tau = self._parts(log_p64)
         p = log_p64.exp()
         with torch.no_grad():
-            k = torch.floor(p * self.num_intervals).clamp(0, self.num_intervals - 1).long()
+            k = torch.nan_to_num(torch.floor(p * self.num_intervals), nan=0.0).clamp(0, self.num_intervals - 1).long()
         a, b = a_tau[k], b_tau[k]
         tiny = torch.finfo(torch.float64).tiny
         # A pure slope (identity, scaled identity) is taken in log space: exact, also where exp(log p) underflows.

@@ -144,7 +144,7 @@ class LossFunctionSpace(AttributeSpace):
         attribute mmpretrain-style heads build from ``loss``, is set through ``loss``; another attribute, e.g.
         ``loss_cls``, through its own name). A target that does not map to config keys (list indices, ``*``) gets
         a comment naming it instead: the fragment used to set ``model.head.loss`` whatever the target was."""
-        theta = [round(float(v), 6) for v in self.learned_loss().theta.tolist()]
+        theta = [float(v) for v in self.learned_loss().theta.tolist()]  # repr: read back bit for bit
         cfg = dict(type='AMLFSLoss', num_intervals=self.num_intervals, parametrisation=self.parametrisation,
                    theta=theta)
         defaults = dict(scale=None, eps=1e-6, loss_weight=1.0)

@@ -39,6 +39,8 @@ def test_fixed_replay_applies_exactly_the_exported_distribution():
         FixedAutoAugment(probs=[1.0, 0.0])
     cfg = OHLAutoAugment(key='aa').export_cfg(probs.tolist())
     assert cfg['type'] == 'FixedAutoAugment' and cfg['probs'][5 * 36 + 7] == 1.0
+    uniform = np.full(1296, 1 / 1296)  # exported exactly (rounded to 8 digits before: 0.00077161 each)
+    assert OHLAutoAugment(key='aa').export_cfg(uniform.tolist())['probs'] == uniform.tolist()
 
 
 def test_a_fixed_policy_follows_the_numpy_rng_as_the_engine_reseeds_it():

@@ -216,6 +216,19 @@ def test_theta_below_zero_tau_still_gives_a_finite_loss():
     assert torch.allclose(loss.tau_function(p), loss.eps * p)
 
 
+@pytest.mark.parametrize('parametrisation', ['monotone', 'piecewise'])
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_a_non_finite_logit_gives_a_nan_loss_as_cross_entropy_does(parametrisation, bad):
+    """NaN became the interval index -2**63 (an IndexError on CPU, a device assert on a GPU): one diverged copy
+    crashed an OHL run that is meant to mark it invalid and repair it."""
+    logits = torch.tensor([[bad, 1.0, 0.0], [1.0, 2.0, 3.0]], dtype=torch.float64)
+    norms = torch.ones(3, dtype=torch.float64), torch.ones(2, dtype=torch.float64)  # weight (C,), feature (N,)
+    value = _AMLFSLoss(parametrisation=parametrisation)(logits, torch.tensor([0, 2]), *norms)
+    assert torch.isnan(value) and torch.isnan(F.cross_entropy(logits, torch.tensor([0, 2])))
+    x = torch.tensor([float('nan'), 0.5], dtype=torch.float64)
+    assert torch.isnan(piecewise_linear(x, [1.0, 2.0], [0.0, -0.5], 0.0, 1.0)[0])
+
+
 def test_identity_theta_is_cross_entropy_even_for_confidently_wrong_samples():
     logits = torch.tensor([[0.0, 60.0], [0.0, 800.0]], dtype=torch.float64)  # p_y = e^-60 and e^-800 (underflows)
     norms = torch.ones(2, dtype=torch.float64), torch.full((2,), 1000.0, dtype=torch.float64)
