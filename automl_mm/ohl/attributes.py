@@ -109,7 +109,10 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
         return
     name = parts[-1]
     for i, scheduler in enumerate(_schedulers(runner)):
-        if getattr(scheduler, 'param_name', None) == name:
+        # a momentum scheduler of an Adam-type optimiser (use_betas) writes its momentum into betas[0]
+        written = {getattr(scheduler, 'param_name', None)} | ({'betas'} if getattr(scheduler, 'use_betas', False)
+                                                              else set())
+        if name in written:
             raise ValueError(
                 f'{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules {name!r}: '
                 f'the scheduler steps the value it finds, so the written one would be rescaled by the rest of the '

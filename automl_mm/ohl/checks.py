@@ -149,7 +149,9 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
     if hook is None or hook.interval <= 0:
         return
     per_epoch = len(runner.train_dataloader) if not isinstance(runner.train_loop, IterBasedTrainLoop) else None
-    by_epoch = hook.by_epoch and per_epoch is not None
+    if hook.by_epoch and per_epoch is None:
+        return  # an iteration loop calls after_train_epoch once, at the end: such a hook saves only the final one
+    by_epoch = hook.by_epoch
     unit = per_epoch if by_epoch else 1  # iterations per checkpoint-schedule step
     trunk, trunk_key = _trunk(runner, trunk_epochs, trunk_iters)  # iterations per trunk
     period = trunk * broadcast_interval  # iterations between two broadcasts, where the copies are equal

@@ -84,7 +84,8 @@ class OHLProgressHook(Hook):
 
     def before_train(self, runner: Any) -> None:
         self._start = time.perf_counter()
-        self._ohl = next((h for h in runner.hooks if type(h).__name__ == 'OHLHook'), None)
+        # OHLHook or a subclass of it (by name along the class's bases: this module does not import the hook)
+        self._ohl = next((h for h in runner.hooks if any(c.__name__ == 'OHLHook' for c in type(h).__mro__)), None)
         if self._ohl is None:
             raise ValueError('OHLProgressHook needs an OHLHook in custom_hooks')
         self._seen = len(self._ohl.history)  # a resumed run does not repeat old trunks

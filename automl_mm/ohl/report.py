@@ -309,11 +309,15 @@ def _plot_categorical(path: str, space: Any, history: list[dict], trunks, probs)
         fig = plt.figure(figsize=(10, 8), layout='constrained')
         grid = fig.add_gridspec(2, 1, height_ratios=(3, 1))
         ax = fig.add_subplot(grid[0])
-        labels = getattr(space.distribution, 'labels', None)
+        dist = space.distribution
+        named = getattr(dist, 'labels', None) is not None or getattr(dist, 'choice_names', None) is not None
+        # one label per flat choice (a FactorisedCategorical's labels are one list per factor)
+        labels = [choice_label(dist._label(i)) for i in range(num_choices)] if named and hasattr(dist, '_label') \
+            else None
         image = ax.imshow(probs.T * num_choices, aspect='auto', cmap='RdBu_r', norm=_ratio_norm(probs * num_choices),
                           interpolation='nearest', extent=_extent(trunks, num_choices))
         if labels is not None and num_choices <= 60:
-            ax.set_yticks(range(num_choices), [str(label) for label in labels], fontsize=7)
+            ax.set_yticks(range(num_choices), labels, fontsize=7)
         ax.set(xlabel='trunk', ylabel='choice', title=f'{space.name}: p(choice) / uniform')
         _colorbar(fig, image, ax, f'probability x {num_choices} (1 = uniform)')
         ax = fig.add_subplot(grid[1])

@@ -82,6 +82,20 @@ def test_gaussian_space_still_plots_its_curves(tmp_path):
     assert osp.getsize(osp.join(str(tmp_path), 'ohl', 'distribution_lr.png')) > 0
 
 
+def test_a_factorised_space_with_per_factor_labels_plots_one_label_per_choice(tmp_path):
+    """Its labels are one list per factor (2 here) for 6 flat choices: matplotlib refused them and rank 0 stopped
+    the run after its first trunk."""
+    from automl_mm.ohl.distributions import FactorisedCategorical
+
+    space = _space('f', FactorisedCategorical([2, 3], labels=[['x', 'y'], ['a', 'b', 'c']]))
+    runner = SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer())
+    report = OHLReport(runner, 'ohl', [space])
+    history = [dict(trunk=t, rewards=[1.0, 2.0], best=1, controller={'f': {}},
+                    distributions={'f': space.distribution.summary()}) for t in range(2)]
+    report.write(history, [space], step=2)
+    assert osp.getsize(osp.join(str(tmp_path), 'ohl', 'distribution_f.png')) > 0
+
+
 def test_distribution_figures_are_drawn_about_ten_times_and_after_the_last_trunk():
     from automl_mm.ohl.report import _draw_now
 
@@ -184,6 +198,11 @@ def test_progress_hook_with_an_interval_logs_every_nth_trunk_and_the_last():
     runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=70, logger=SimpleNamespace(info=lines.append))
     hook = OHLProgressHook(interval=3)
     hook.before_train(runner)
+
+    class MyOHLHook(OHLHook):  # a user's subclass is the OHL hook too (it was refused)
+        pass
+
+    OHLProgressHook().before_train(SimpleNamespace(hooks=[MyOHLHook()], iter=0, max_iters=70))
     for trunk in range(7):  # 7 trunks of 10 iterations
         ohl.history.append(dict(trunk=trunk, iter=10 * trunk + 10, rewards=[70.0], best=0, distributions={}))
         runner.iter = 10 * trunk + 10

@@ -224,6 +224,19 @@ def test_a_scheduled_learning_rate_cannot_also_be_searched_or_replayed(tmp_path,
         reset_copy_layout()
 
 
+def test_adam_betas_under_a_momentum_scheduler_cannot_be_written(tmp_path):
+    """mmengine's momentum schedulers name the parameter 'momentum' but write an Adam group's betas[0]: a written
+    (0.5, 0.999) trained with (0.8976, 0.999) after one step."""
+    cfg = tiny_digits_cfg(str(tmp_path / 'betas'))
+    cfg.optim_wrapper.optimizer = dict(type='Adam', lr=1e-3)
+    cfg.param_scheduler = [dict(type='CosineAnnealingMomentum', T_max=10, eta_min=0.8, by_epoch=False)]
+    cfg.custom_hooks = [dict(type='SetAttributesHook',
+                             values={'optim_wrapper.optimizer.param_groups.*.betas': (0.5, 0.999)})]
+    with pytest.raises(ValueError, match=r"writes .*betas but param_scheduler\[0\] \(CosineAnnealingMomentum\) "
+                                         r"schedules 'betas'"):
+        Runner.from_cfg(cfg).train()
+
+
 def test_one_value_over_groups_with_paramwise_multipliers_is_refused(tmp_path):
     """norm_decay_mult=0 keeps BN parameters out of weight decay; '*' wrote the searched value into every group."""
     cfg = tiny_digits_cfg(str(tmp_path / 'wd'))
