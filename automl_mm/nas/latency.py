@@ -44,17 +44,19 @@ def _all_keys(supernet: nn.Module, input_shape: Sequence[int]) -> list[tuple[int
 
 def supernet_fingerprint(supernet: nn.Module, input_shape: Sequence[int]) -> str:
     """A digest of what a cost table's entries depend on beyond their keys (which name a layer's op and input
-    shape only): every candidate op's parameter count (so its output width) and the fixed parts' input shapes and
-    parameter counts (the stem, the head's width). Two supernets that differ only after the keys, e.g. in the last
-    stage's width or ``out_channels``, get different digests."""
+    shape only): every candidate op's and fixed part's module structure (``repr``: widths, kernels, strides, norm and
+    activation types) and parameter count, and the fixed parts' input shapes. Two supernets that differ only after
+    the keys get different digests: another last-stage width or ``out_channels``, and (since the twenty-seventh
+    session, when only parameter counts were hashed) another last-layer stride, activation or norm, whose tables
+    held every key and were accepted with the other network's costs."""
     import hashlib
 
-    def numel(module: nn.Module) -> int:
-        return sum(p.numel() for p in module.parameters())
+    def describe(module: nn.Module) -> str:
+        return f'{sum(p.numel() for p in module.parameters())}:{module!r}'
 
-    parts = [f'{cost_key(i, op, shape)}:{numel(supernet.get_op(i, op))}'
+    parts = [f'{cost_key(i, op, shape)}:{describe(supernet.get_op(i, op))}'
              for i, op, shape in _all_keys(supernet, input_shape)]
-    parts += [f'{name}:{"x".join(map(str, shape[-3:]))}:{numel(getattr(supernet, name))}'
+    parts += [f'{name}:{"x".join(map(str, shape[-3:]))}:{describe(getattr(supernet, name))}'
               for name, shape in supernet.fixed_input_shapes(tuple(input_shape)).items()]
     return hashlib.sha1('|'.join(parts).encode()).hexdigest()[:16]
 

@@ -54,7 +54,9 @@ def test_frozen_stages_and_norm_eval():
 
 
 @pytest.mark.parametrize('kwargs,match', [(dict(depth=19), 'depth'), (dict(stem='tiny'), 'stem'),
-                                          (dict(out_indices=(4,)), 'out_indices')])
+                                          (dict(out_indices=(4,)), 'out_indices'),
+                                          (dict(out_indices=(3, 0)), 'out_indices must be increasing'),
+                                          (dict(out_indices=(2, 2)), 'out_indices must be increasing')])
 def test_resnet_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ResNet(**kwargs)

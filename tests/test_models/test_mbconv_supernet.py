@@ -116,6 +116,9 @@ def test_arch_builds_only_the_chosen_ops_and_takes_the_supernet_weights():
     (dict(space='digits', ops=('skip',)), 'layer 2'),
     (dict(space='digits', stages=((16, 2, 3),)), r'stages\[0\]'),
     (dict(space='digits', out_indices=(2,)), 'out_indices'),
+    # forward returns stage order, each stage once: out_channels said (64, 16) for maps of widths (16, 64)
+    (dict(space='digits', out_indices=(1, 0)), 'out_indices must be increasing'),
+    (dict(space='digits', out_indices=(1, 1)), 'out_indices must be increasing'),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

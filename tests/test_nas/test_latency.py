@@ -215,3 +215,11 @@ def test_a_latency_table_of_another_supernet_with_the_same_keys_does_not_match()
     assert table.matches(narrow, shape) and not table.matches(wide, shape)
     legacy = LatencyTable.from_dict({k: v for k, v in table.to_dict().items() if k != 'supernet'})
     assert legacy.matches(wide, shape)  # a table saved before fingerprints: keys only, as before
+    # the same keys and parameter counts, another cost: a strided last layer, another activation or norm
+    base = dict(out_channels=0, stem_channels=8, stem_stride=1, ops=('k3e3', 'k5e6'))
+    table = LatencyTable.measure(MBConvSupernet(stages=((8, 1, 1), (16, 1, 1)), **base), shape, repeats=1, warmup=0)
+    for other in (dict(stages=((8, 1, 1), (16, 1, 2))), dict(stages=((8, 1, 1), (16, 1, 1)), act_cfg=dict(type='GELU')),
+                  dict(stages=((8, 1, 1), (16, 1, 1)), norm_cfg=dict(type='GN', num_groups=4))):
+        net = MBConvSupernet(**other, **base)
+        assert all(cost_key(*k) in table.entries for k in _all_keys(net, shape)) and not table.matches(net, shape)
+    assert table.matches(MBConvSupernet(stages=((8, 1, 1), (16, 1, 1)), **base), shape)

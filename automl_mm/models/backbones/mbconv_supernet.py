@@ -209,6 +209,8 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
         if not out_indices or any(not 0 <= i < len(self._stage_ends) for i in out_indices):
             raise ValueError(f'out_indices must be non-empty stage indices in [0, {len(self._stage_ends)}), '
                              f'got {out_indices}')
+        if list(out_indices) != sorted(set(out_indices)):  # forward returns stage order, each stage once
+            raise ValueError(f'out_indices must be increasing stage indices, got {out_indices}')
         self.out_indices = out_indices
         widths = [self._layer_specs[e][1] for e in self._stage_ends]
         if self.final_conv is not None:

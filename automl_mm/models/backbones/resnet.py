@@ -126,6 +126,8 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
                              f'{tuple(dilations)} must have one entry per stage')
         if any(not 0 <= i < len(stage_blocks) for i in out_indices):
             raise ValueError(f'out_indices {tuple(out_indices)} must index the {len(stage_blocks)} stages')
+        if list(out_indices) != sorted(set(out_indices)):  # forward returns stage order, each stage once
+            raise ValueError(f'out_indices must be increasing stage indices, got {tuple(out_indices)}')
         if init_cfg is None:
             init_cfg = [dict(type='Kaiming', layer='Conv2d'),
                         dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
