@@ -194,6 +194,14 @@ def test_contract_checks_catch_broken_implementations():
 
     with pytest.raises(AssertionError, match='grad_entropy\\(\\)\\[0\\]\\[0\\] differs from the central difference'):
         check_distribution(_WrongEntropyGrad(4, logits=[0.3, -0.2, 0.1, 0.0]))
+
+    class _ZeroEntropyGrad(Categorical):
+        def grad_entropy(self):
+            return [torch.zeros_like(g) for g in super().grad_entropy()]
+
+    for broken in (_WrongEntropyGrad, _ZeroEntropyGrad):  # at a uniform start the true gradient is 0: both passed
+        with pytest.raises(AssertionError, match='differs from the central difference'):
+            check_distribution(broken(4))
     CONTROLLERS.register_module(module=_WrongWay, force=True)
     try:
         with pytest.raises(AssertionError, match="copy 0's samples more likely"):
@@ -261,7 +269,17 @@ def test_contract_checks_catch_broken_implementations():
         def sample_at(self, seed, iteration):
             return super().sample_at(0, iteration)
 
-    for broken, match in ((_OnePath, 'must spread over the valid paths'), (_IgnoresSeed, 'depend on the seed')):
+    class _NeverCompletes(UniformPathSampler):  # draws whole paths, completes no prefix
+        def complete(self, prefix, generator, accept=None):
+            return super().complete(prefix, generator, accept) if not prefix else None
+
+    class _IgnoresAccept(UniformPathSampler):  # PC-NAS's cost limit would pass unenforced
+        def complete(self, prefix, generator, accept=None):
+            return super().complete(prefix, generator)
+
+    for broken, match in ((_OnePath, 'must spread over the valid paths'), (_IgnoresSeed, 'depend on the seed'),
+                          (_NeverCompletes, 'must return a valid path starting with it'),
+                          (_IgnoresAccept, 'which accept does not admit')):
         with pytest.raises(AssertionError, match=match):
             check_path_sampler(broken(), SAMPLER_SPACES[0])
 
@@ -271,6 +289,13 @@ def test_contract_checks_catch_broken_implementations():
 
     with pytest.raises(AssertionError, match=r'size\(\)=20 but 19 valid paths'):
         check_path_space(_WrongSize([[1, 2, 3]] * 4, total_blocks=8))
+
+    class _AllValid(StageAllocationSpace):  # a rejection sampler past enumerate_limit drew 6 to 11 blocks
+        def is_valid(self, path):
+            return True
+
+    with pytest.raises(AssertionError, match=r'is_valid\(\(0, 0, 0, 0\)\) must be False'):
+        check_path_space(_AllValid([[1, 2, 3]] * 4, total_blocks=8))
 
     class _Unseeded(AttributeSpace):  # draws from the global RNG: the ranks of a copy would disagree
         def begin_trunk(self, runner, trunk, generator):

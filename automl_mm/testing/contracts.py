@@ -28,6 +28,7 @@ Families and what is checked:
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -168,7 +169,7 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
                    f'grad_mean_log_prob(stats)[{i}] differs from autograd\'s gradient of the mean log_prob '
                    f'(max |diff| {float((g - e).abs().max()):.3g})')
 
-    _check_grad_entropy(dist, params)
+    _check_grad_entropy(dist, params, seed=seed)
 
     summary = dist.summary(top_k=3)
     try:
@@ -217,9 +218,11 @@ def _check_frequencies(dist: BaseDistribution, seed: int, n: int = 4000, max_cho
            f'{tv:.3f}')
 
 
-def _check_grad_entropy(dist: BaseDistribution, params: list[torch.Tensor], step: float = 1e-6) -> None:
+def _check_grad_entropy(dist: BaseDistribution, params: list[torch.Tensor], step: float = 1e-6,
+                        seed: int = 0) -> None:
     """``grad_entropy`` (optional: what REINFORCE's entropy bonus uses) returns one tensor per parameter, and where
-    ``entropy()`` is reported, its central difference."""
+    ``entropy()`` is reported, its central difference, at parameters moved off their start by seeded noise (at a
+    uniform start the true gradient is 0, so a flipped or all-zero ``grad_entropy`` passed)."""
     try:
         grads = dist.grad_entropy()
     except NotImplementedError:
@@ -229,6 +232,12 @@ def _check_grad_entropy(dist: BaseDistribution, params: list[torch.Tensor], step
     if dist.entropy() is None:
         return
     state = copy.deepcopy(dist.state_dict())
+    noise = _generator(seed + 7)
+    with torch.no_grad():
+        for p in params:
+            p.add_(0.5 * torch.randn(p.shape, generator=noise, dtype=p.dtype))
+    dist.project_()
+    grads = dist.grad_entropy()
     for i, (p, g) in enumerate(zip(params, grads)):
         flat = p.detach().view(-1)
         for j in range(flat.numel()):
@@ -466,6 +475,13 @@ def check_path_space(space: dict | BasePathSpace, model: nn.Module | None = None
         if space.independent:
             _check(len(paths) == math.prod(space.num_options(i) for i in range(space.num_decisions)), space,
                    'an independent space must admit every combination of options')
+        elif math.prod(space.num_options(i) for i in range(space.num_decisions)) <= 20 * max_paths:
+            # samplers past enumerate_limit rejection-sample with is_valid: it must say no to the other paths
+            valid = set(paths)
+            for path in itertools.product(*(range(space.num_options(i)) for i in range(space.num_decisions))):
+                _check(space.is_valid(path) == (path in valid), space,
+                       f'is_valid({path}) must be {path in valid} (completions {"yield" if path in valid else "skip"} '
+                       'it)')
     if model is not None:
         for path in {paths[0], paths[len(paths) // 2], paths[-1]}:
             space.apply(path, model)
@@ -520,8 +536,13 @@ def check_path_sampler(sampler: dict | BasePathSampler, space: dict | BasePathSp
                    'sample_at must depend on the seed (two seeds drew the same paths at every iteration)')
     prefix = paths[0][:1]
     completed = built.complete(prefix, path_rng(seed, draws))
-    _check(completed is None or (completed[:1] == prefix and space.is_valid(completed)), built,
-           f'complete({prefix}) must return None or a valid path starting with it, got {completed!r}')
+    _check(completed is not None and completed[:1] == prefix and space.is_valid(completed), built,
+           f'complete({prefix}) must return a valid path starting with it (a valid path does), got {completed!r}')
+    last = paths[0][-1]  # an accept that admits part of the space: PC-NAS's cost limit is one
+    for i in range(5):
+        admitted = built.complete(prefix, path_rng(seed, draws + 1 + i), accept=lambda p: p[-1] == last)
+        _check(admitted is None or (admitted[:1] == prefix and space.is_valid(admitted) and admitted[-1] == last),
+               built, f'complete({prefix}, accept=...) returned {admitted!r}, which accept does not admit')
     admitted = built.admitted_completions(())
     _check(admitted is None or all(space.is_valid(p) for p in admitted), built,
            'admitted_completions must be None or valid paths')
