@@ -49,8 +49,10 @@ EOF
 }
 # The venv is shared by every clone: the editable install must point at THIS clone.
 automl_mm_here() {
-  # the last line: importing automl_mm logs the mmengine patches it installs (automl_mm/engine/patches.py)
-  [[ "$("$PY" -c 'import automl_mm, os; print(os.path.dirname(os.path.dirname(os.path.realpath(automl_mm.__file__))))' 2>/dev/null | tail -n1)" == "$(realpath "$REPO")" ]]
+  # the last line: importing automl_mm logs the mmengine patches it installs (automl_mm/engine/patches.py).
+  # Asked from / without PYTHONPATH: `python -c` puts the current directory first on the import path, so from the
+  # clone's root it found the clone's own package and never re-pointed an install made by another clone.
+  [[ "$(cd / && env -u PYTHONPATH "$PY" -c 'import automl_mm, os; print(os.path.dirname(os.path.dirname(os.path.realpath(automl_mm.__file__))))' 2>/dev/null | tail -n1)" == "$(realpath "$REPO")" ]]
 }
 
 # Fashion-MNIST (the default demo's data): the Debian package dataset-fashion-mnist installs the original idx

@@ -35,6 +35,20 @@ def test_failed_step_is_named_and_stops(tmp_path):
     assert not (tmp_path / f'venv-py{sys.version_info[0]}.{sys.version_info[1]}' / '.automl_mm_stamp').exists()
 
 
+def test_the_install_check_asks_where_the_environment_imports_automl_mm_from(tmp_path):
+    """`python -c` run from a clone's root found that clone's own package first, so the editable install of another
+    clone was never re-pointed, and `python tools/train.py` there ran the other clone's code."""
+    text = open(INSTALL).read()
+    check = text[text.index('automl_mm_here() {'):text.index('\n}\n', text.index('automl_mm_here() {')) + 3]
+    clone = tmp_path / 'clone'
+    (clone / 'automl_mm').mkdir(parents=True)
+    (clone / 'automl_mm' / '__init__.py').write_text('')
+    script = f'PY={sys.executable}\nREPO={clone}\n{check}\nautoml_mm_here && echo here || echo elsewhere\n'
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    proc = subprocess.run(['bash', '-c', script], cwd=clone, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] == 'elsewhere', proc.stderr
+
+
 def _fashion_step(tmp_path, uid: int, apt_works: bool = True):
     """Run install.sh's Fashion-MNIST step alone, with fake `id` and `apt-get` first on PATH."""
     text = open(INSTALL).read()
