@@ -318,6 +318,16 @@ def build_check(cfg: Any) -> None:
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
         hooks = [HOOKS.build(copy.deepcopy(hook)) for hook in cfg.get('custom_hooks') or []]
+        default_hooks = cfg.get('default_hooks') or {}
+        typed = [k for k, v in default_hooks.items() if isinstance(v, dict) and 'type' in v]
+        for name, hook in default_hooks.items():
+            # a misspelled name (default_hooks.chekpoint.interval=1) failed in every worker with mmengine's
+            # "must contain the key 'type'", naming nothing
+            if isinstance(hook, dict) and 'type' not in hook:
+                raise ConfigCheckError(f'default_hooks.{name} = {dict(hook)!r} has no type: not one of the hooks '
+                                       f'the config defines ({", ".join(typed)}); a misspelled name?')
+            if isinstance(hook, dict):
+                HOOKS.build(copy.deepcopy(hook))
         train_dataset = None
         for loader, key in _loader_cfgs(cfg):
             if isinstance(loader.get('dataset'), dict):

@@ -232,6 +232,17 @@ def test_build_check_raises_config_errors_in_the_launching_process():
     cfg.model.backbone.type = 'ConvNett'
     with pytest.raises(KeyError, match='ConvNett'):
         build_check(cfg)
+    # --cfg-options default_hooks.chekpoint.interval=1: every copy failed with mmengine's "must contain the key
+    # 'type'", naming nothing
+    cfg = Config.fromfile(OHL)
+    cfg.merge_from_dict({'default_hooks.chekpoint.interval': 1})
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.chekpoint = \{'interval': 1\} has no type: "
+                                               r".*checkpoint"):
+        build_check(cfg)
+    cfg = Config.fromfile(OHL)
+    cfg.default_hooks.logger.intervall = 1
+    with pytest.raises(TypeError, match='intervall'):  # built here, as mmengine builds it
+        build_check(cfg)
 
 
 @pytest.mark.slow  # spawns two interpreters (about 20 s on 2 busy cores)
