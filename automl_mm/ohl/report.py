@@ -219,6 +219,7 @@ class OHLReport:
             ax.plot(trunks, [h['rewards'][c] for h in history], marker='.', lw=0.8, label=f'copy {c}')
         ax.plot(trunks, [h['rewards'][h['best']] for h in history], 'k--', label='best')
         ax.set(xlabel='trunk', ylabel='reward', title='OHL rewards per copy')
+        _trunk_ticks(ax)
         ax.legend(fontsize='small', ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1.0))
         savefig_atomic(fig, osp.join(self.dir, 'rewards.png'), dpi=100)
         plt.close(fig)
@@ -293,6 +294,7 @@ def _plot_categorical(path: str, space: Any, history: list[dict], trunks, probs)
                               interpolation='nearest', extent=_extent(trunks, num))
             ax.set_yticks(range(num), names, fontsize=label_size)
             ax.set(xlabel='trunk', title=f'p({title}) / uniform')
+            _trunk_ticks(ax)
             _colorbar(fig, image, ax, 'probability x number of elements (1 = uniform)')
         ax = fig.add_subplot(grid[:, 2])
         image = ax.imshow(pairs[-1] * num_choices, cmap='RdBu_r', norm=_ratio_norm(pairs[-1] * num_choices),
@@ -313,18 +315,20 @@ def _plot_categorical(path: str, space: Any, history: list[dict], trunks, probs)
         named = getattr(dist, 'labels', None) is not None or getattr(dist, 'choice_names', None) is not None
         # one label per flat choice (a FactorisedCategorical's labels are one list per factor)
         labels = [choice_label(dist._label(i)) for i in range(num_choices)] if named and hasattr(dist, '_label') \
-            else None
+            else [str(i) for i in range(num_choices)]  # a tick per choice, not a continuous axis
         image = ax.imshow(probs.T * num_choices, aspect='auto', cmap='RdBu_r', norm=_ratio_norm(probs * num_choices),
                           interpolation='nearest', extent=_extent(trunks, num_choices))
-        if labels is not None and num_choices <= 60:
+        if num_choices <= 60:
             ax.set_yticks(range(num_choices), labels, fontsize=7)
         ax.set(xlabel='trunk', ylabel='choice', title=f'{space.name}: p(choice) / uniform')
+        _trunk_ticks(ax)
         _colorbar(fig, image, ax, f'probability x {num_choices} (1 = uniform)')
         ax = fig.add_subplot(grid[1])
     ax.plot(hist_trunks, entropies, marker='.', label='entropy')
     ax.axhline(float(np.log(num_choices)), color='grey', ls='--', label=f'uniform: ln {num_choices}')
     ax.margins(y=0.2)  # the uniform line is the top of the data: keep it off the frame
     ax.set(xlabel='trunk', ylabel='entropy (nats)', title='entropy of the distribution')
+    _trunk_ticks(ax)
     ax.legend(fontsize='small', loc='lower left')
     fig.suptitle(f'OHL distribution: {space.name}')
     savefig_atomic(fig, path, dpi=90)
@@ -372,10 +376,18 @@ def _plot_series(path: str, name: str, trunks: list[int], series: dict[str, list
     for label, values in series.items():
         ax.plot(trunks, values, marker='.', label=label)
     ax.set(xlabel='trunk', title=f'OHL distribution: {name}')
+    _trunk_ticks(ax)
     if series:
         ax.legend(fontsize='small', ncol=1 + len(series) // 16, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     savefig_atomic(fig, path, dpi=100)
     plt.close(fig)
+
+
+def _trunk_ticks(ax: Any) -> None:
+    """Whole trunks on the x axis (a 3-trunk run was ticked at 0.25, 0.5, ...)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def choice_label(choice: Any) -> str:
