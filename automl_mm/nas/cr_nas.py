@@ -35,7 +35,7 @@ from .loop import (
     retrain_config_text,
     warn,
 )
-from .samplers import PoolPathSampler, UniformPathSampler
+from .samplers import check_completion_sampler
 from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
@@ -136,13 +136,8 @@ class CRNASLoop(SearchLoopBase):
         self.stage_sampler.space = self.stage_space
         self.dilation_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
         self.dilation_sampler.space = self.dilation_space
-        self.uniform = build_path_sampler(completion_sampler or dict(type='UniformPathSampler'),
-                                          'train_cfg.completion_sampler')
-        if not isinstance(self.uniform, UniformPathSampler) or isinstance(self.uniform, PoolPathSampler):
-            # a PoolPathSampler is a UniformPathSampler restricted to its pool: completions would not be uniform
-            raise TypeError('train_cfg.completion_sampler must build a UniformPathSampler (not a pool\'s '
-                            'PoolPathSampler: it draws from the whole space), got '
-                            f'{type(self.uniform).__name__}')
+        self.uniform = check_completion_sampler(build_path_sampler(
+            completion_sampler or dict(type='UniformPathSampler'), 'train_cfg.completion_sampler'))
         self.uniform.space = self.dilation_space
         self.stage_iters = int(stage_iters)
         self.spatial_iters = int(spatial_iters)

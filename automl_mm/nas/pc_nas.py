@@ -26,7 +26,7 @@ from .loop import (
     format_table,
     retrain_config_text,
 )
-from .samplers import PoolPathSampler, UniformPathSampler
+from .samplers import PoolPathSampler, check_completion_sampler
 
 _SCORE_STREAM = 7919  # key of PC-NAS's scoring streams (utils/seeding domain 'nas.score')
 
@@ -88,12 +88,8 @@ class PCNASLoop(SearchLoopBase):
         if not isinstance(self.sampler, PoolPathSampler):
             raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
         self.sampler.space = self.space
-        self.uniform = build_in_scope(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'))
-        if not isinstance(self.uniform, UniformPathSampler) or isinstance(self.uniform, PoolPathSampler):
-            # a PoolPathSampler is a UniformPathSampler restricted to its pool: the warm-up would train only it
-            raise TypeError('train_cfg.completion_sampler must build a UniformPathSampler (not a pool\'s '
-                            'PoolPathSampler: it draws from the whole space), got '
-                            f'{type(self.uniform).__name__}')
+        self.uniform = check_completion_sampler(
+            build_in_scope(SAMPLERS, completion_sampler or dict(type='UniformPathSampler')))
         self.uniform.space = self.space
         self.pool = PartialArchitecturePool(self.space, pool_size)
         self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,

@@ -369,3 +369,17 @@ def fair_sum_accumulation(optim_wrapper: dict, param_scheduler: dict | Sequence[
                 scheduler[key] = scheduler[key] * m
         out.append(scheduler)
     return wrapper, out
+
+
+def check_completion_sampler(sampler: object) -> UniformPathSampler:
+    """``sampler`` as the sampler of scored completions (PC-NAS's warm-up and potentials, CR-NAS's spatial search):
+    a :class:`UniformPathSampler`, but not a :class:`PoolPathSampler`, which is one restricted to its pool (the
+    completions would come from the pool only).
+
+    Raises:
+        TypeError: naming ``train_cfg.completion_sampler`` and the type that was built.
+    """
+    if not isinstance(sampler, UniformPathSampler) or isinstance(sampler, PoolPathSampler):
+        raise TypeError('train_cfg.completion_sampler must build a UniformPathSampler (not a pool\'s '
+                        f'PoolPathSampler: it draws from the whole space), got {type(sampler).__name__}')
+    return sampler
