@@ -69,6 +69,7 @@ class PartialArchitecturePool:
         """
         self._check_options()
         if self.candidate_list is None:
+            depth = as_count(depth, 'depth', 1)  # depth 0 returned the pool itself: a search that never ended
             if self.done:
                 raise ValueError('the pool already holds full architectures')
             seen: dict[Path, None] = {}
@@ -87,9 +88,20 @@ class PartialArchitecturePool:
         return list(self.candidate_list)
 
     def record(self, candidate: Sequence[int], score: float, empty: bool = False) -> None:
-        """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored 0)."""
+        """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored 0).
+
+        Raises:
+            ValueError: For a NaN or +inf score (a NaN metric, or a mean over samples one of which was NaN): it
+                used to be dropped from the pool without a word, as if no completion had been admitted. ``-inf``
+                is that marker (:func:`~automl_mm.nas.scoring.potential`) and is accepted.
+        """
         candidate = index_path(candidate, 'PartialArchitecturePool.record')
-        self.scores[candidate] = float(score)
+        score = float(score)
+        if math.isnan(score) or score == math.inf:
+            raise ValueError(f'candidate {candidate} scored {score}: a search score must be finite, or -inf for a '
+                             'candidate with no admitted completion (check the search metric: a NaN metric, or a '
+                             'NaN among the samples its potential averages)')
+        self.scores[candidate] = score
         if empty:
             self.empty.add(candidate)
         else:
@@ -113,9 +125,11 @@ class PartialArchitecturePool:
         ranking = self.ranking()
         kept = [c for c, s in ranking if math.isfinite(s)][:self.pool_size]
         if not kept:
-            raise RuntimeError('no candidate has a finite score (every completion violates the cost limit?)')
+            raise RuntimeError(f'none of the {len(ranking)} candidates has a finite score: no candidate had a '
+                               'completion within the cost limit')
+        # -inf (no admitted completion) is kept as None: json writes -inf as -Infinity, which is not JSON
         self.history.append({'decided': len(kept[0]), 'pool': [list(c) for c in kept],
-                             'candidates': [[list(c), s] for c, s in ranking]})
+                             'candidates': [[list(c), s if math.isfinite(s) else None] for c, s in ranking]})
         self.pool, self.scores, self.candidate_list, self.empty = kept, {}, None, set()
         return list(kept)
 
@@ -185,10 +199,15 @@ def _plain(value: Any) -> Any:
 def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:
     """A uniform sample of ``k`` of ``items`` (all of them if there are fewer), in their order, seeded by ``seed``
     and ``keys`` (stream domain ``'nas.subset'``: seeded by ``[seed, step]`` it replayed training iteration
-    ``step``'s path, by ``[seed, stream]`` a search's first completion draws)."""
+    ``step``'s path, by ``[seed, stream]`` a search's first completion draws).
+
+    Raises:
+        ValueError: If ``k`` is not an int >= 1 (``k=2.7`` kept 2, ``k=0`` nothing).
+    """
+    k = as_count(k, 'max_candidates', 1)
     if len(items) <= k:
         return list(items)
-    keep = stream_rng(seed, 'nas.subset', *keys).choice(len(items), int(k), replace=False)
+    keep = stream_rng(seed, 'nas.subset', *keys).choice(len(items), k, replace=False)
     return [items[i] for i in sorted(keep)]
 
 

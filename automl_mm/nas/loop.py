@@ -232,10 +232,11 @@ class SearchLoopBase(IterBasedTrainLoop):
         print_log('\n'.join(lines), logger='current')
         if empty:
             warn(f'[{name}] {len(empty)} of {len(candidates)} candidates gave no metrics (scored 0)')
-        finite = {s for _, s in ranking if math.isfinite(s)}
-        if len(ranking) > 1 and len(finite) == 1:
-            warn(f'[{name}] all {len(ranking)} candidates scored {self.metric_key}={finite.pop():.4f}: the choice '
-                 'is a tie-break (candidate order), not a ranking; score on more search data or train longer')
+        finite = [s for _, s in ranking if math.isfinite(s)]  # -inf: no admitted completion, not a tie
+        if len(finite) > 1 and len(set(finite)) == 1:
+            warn(f'[{name}] all {len(finite)} candidates with a finite score scored {self.metric_key}='
+                 f'{finite[0]:.4f}: the choice is a tie-break (candidate order), not a ranking; score on more '
+                 'search data or train longer')
         self.save_search_checkpoint(name)
         return kept
 

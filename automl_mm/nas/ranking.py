@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os.path as osp
 from collections.abc import Mapping, Sequence
 from typing import Union
@@ -91,7 +92,12 @@ class GroundTruthTable:
         seeds = self.settings.get('seeds')
         if not isinstance(seeds, list) or not seeds:
             raise ValueError(f'{source}: settings.seeds must be a non-empty list, got {seeds!r}')
+        # int() read seed 0.7 as 0, and a repeated seed made scores(seed) return the first run's values twice
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
+            raise ValueError(f'{source}: settings.seeds must be integers, got {seeds!r}')
         self.seeds = [int(s) for s in seeds]
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f'{source}: settings.seeds repeats a seed ({seeds!r}): each run needs its own seed')
         if not isinstance(data['archs'], list) or not data['archs']:
             raise ValueError(f'{source}: archs must be a non-empty list of architecture entries')
         self._entries: dict[Arch, dict] = {}
@@ -101,6 +107,8 @@ class GroundTruthTable:
                 clean = {'arch': arch, 'flops': float(entry['flops']), 'params': int(entry['params'])}
                 for metric in METRICS:
                     values = [float(v) for v in entry[metric]]
+                    if any(math.isnan(v) for v in values):
+                        raise ValueError(f'{metric} holds NaN ({values}); rank functions would read it as best')
                     if len(values) != len(self.seeds):
                         raise ValueError(f'{metric} has {len(values)} values for the {len(self.seeds)} seeds '
                                          f'{self.seeds}')
@@ -267,6 +275,15 @@ def _truth_scores(truth: Mapping | GroundTruthTable) -> dict[Arch, float]:
     return {arch_key(a): float(v) for a, v in truth.items()}
 
 
+def _defined(scores: dict[Arch, float], what: str) -> dict[Arch, float]:
+    """``scores``, or a ValueError naming the NaN ones (NaN compares false both ways: it ranked first)."""
+    undefined = [a for a, v in scores.items() if math.isnan(v)]
+    if undefined:
+        raise ValueError(f'{len(undefined)} architectures have a NaN {what}, e.g. '
+                         f'{[" ".join(a) for a in undefined[:3]]}; -inf ranks an architecture last')
+    return scores
+
+
 def _paired(estimates: Mapping, truth: Mapping | GroundTruthTable) -> tuple[list[Arch], list[float], list[float]]:
     """Architectures of ``truth`` with their estimates and true scores (estimates outside ``truth`` are ignored)."""
     true = _truth_scores(truth)
@@ -347,7 +364,7 @@ def standalone_rank(arch: ArchLike, truth: Mapping[ArchLike, float] | GroundTrut
         ValueError: If ``arch`` is not among the architectures of ``truth`` (e.g. a pick over a FLOPs limit the
             table was restricted to).
     """
-    true = _truth_scores(truth)
+    true = _defined(_truth_scores(truth), 'true score')
     key = arch_key(arch)
     if key not in true:
         source = truth.source if isinstance(truth, GroundTruthTable) else 'truth'
@@ -372,7 +389,7 @@ def seed_agreement(table: GroundTruthTable, metric: str = 'reward_top1') -> dict
 
 def rank_all(scores: Mapping[ArchLike, float]) -> dict[Arch, int]:
     """Rank (1 = best, ties share the better rank) of every architecture of ``scores``."""
-    values = {arch_key(a): float(v) for a, v in scores.items()}
+    values = _defined({arch_key(a): float(v) for a, v in scores.items()}, 'score')
     return {a: 1 + sum(u > v for u in values.values()) for a, v in values.items()}
 
 

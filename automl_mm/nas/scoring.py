@@ -20,7 +20,7 @@ from torch import nn
 from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches, fixed_batches, recalibrate_bn
 from automl_mm.utils.seeding import stream_rng
 
-from .base import BasePathSpace
+from .base import BasePathSpace, as_count
 from .samplers import UniformPathSampler
 
 
@@ -147,7 +147,11 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         The mean score; ``-inf`` when the prefix has no admitted completion, or when none was found in
         ``max_tries`` draws (with a warning naming the prefix). If only some draws fail, the mean is over the
         completions found, with a warning.
+
+    Raises:
+        ValueError: If ``num_samples`` is not an int >= 1 (0 read as "no admitted completion", -inf).
     """
+    num_samples = as_count(num_samples, 'num_samples', 1)
     space = sampler.space
     full = len(prefix) == space.num_decisions
     if full and getattr(evaluate, 'batches_per_sample', 0) is None:

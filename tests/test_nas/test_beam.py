@@ -1,5 +1,6 @@
 """The top-K partial-architecture component on synthetic scorers: exact top-K, cost filtering, resume, ranks."""
 import itertools
+import json
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from automl_mm.nas import (
     potential,
     score_step,
 )
+from automl_mm.nas.beam import seeded_subset
 
 WEIGHTS = np.array([[0.3, 0.1, 0.7], [0.2, 0.9, 0.4], [0.5, 0.6, 0.1], [0.8, 0.0, 0.3]])
 
@@ -57,6 +59,34 @@ def test_ties_break_by_candidate_order_and_nonfinite_dropped():
         pool.record(c, -math.inf)
     with pytest.raises(RuntimeError, match='finite score'):
         pool.select()
+
+
+def test_nan_and_inf_scores_are_refused_and_no_admitted_completion_is_written_as_null():
+    """A NaN score (e.g. a mean over samples one of which was NaN) was dropped from the pool like -inf, without a
+    word; +inf ranked last although "best first". -inf (no admitted completion) stays, as JSON's null."""
+    space = LayerwiseSpace([[0, 1, 2]])
+    pool = PartialArchitecturePool(space, pool_size=2)
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ValueError, match=r'candidate \(0,\) scored (nan|inf).*finite'):
+            pool.record((0,), bad)
+    assert pool.scores == {}
+    for c, s in zip(pool.candidates(), [-math.inf, 0.5, 0.25]):
+        pool.record(c, s)
+    assert pool.select() == [(1,), (2,)]
+    assert pool.history[-1]['candidates'] == [[[1], 0.5], [[2], 0.25], [[0], None]]
+    json.dumps(pool.history, allow_nan=False)  # strict JSON (json.dump wrote -Infinity)
+
+
+def test_count_arguments_of_the_pool_are_checked():
+    """depth=0 returned the pool itself (a loop "while not pool.done" never ended); seeded_subset(k=2.7) kept 2."""
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]] * 2), pool_size=1)
+    for depth in (0, -1, 1.0):
+        with pytest.raises(ValueError, match='depth must be'):
+            pool.candidates(depth=depth)
+    for k in (0, 2.7):
+        with pytest.raises(ValueError, match='max_candidates must be'):
+            seeded_subset(list(range(5)), k, 0)
+    assert seeded_subset(list(range(5)), 2, 0) == seeded_subset(list(range(5)), 2, 0)
 
 
 def test_select_refuses_unscored_candidates():
@@ -136,6 +166,9 @@ def test_potential_skips_completions_over_the_limit():
     assert value == 2.0 and len(seen) == 5
     assert all(p[0] == 2 and latency(p) <= 3 for p in seen)
     assert potential((2, 2), sampler, evaluate, 3, path_rng(0, 2), accept=lambda p: latency(p) <= 3) == -math.inf
+    for bad in (0, 2.5):  # 0 samples read as "no admitted completion" (-inf)
+        with pytest.raises(ValueError, match='num_samples must be'):
+            potential((2,), sampler, evaluate, bad, path_rng(0, 1))
 
 
 def test_resume_over_other_options_is_refused():
@@ -175,3 +208,23 @@ def test_a_space_bound_after_the_resume_is_checked_at_its_first_candidates():
     unbound_when_saved.load_state_dict(dict(state, options=[]))
     assert unbound_when_saved.candidates() == [(0,), (1,), (2,)]
     assert options == [[1, 2, 3]] * 2
+
+
+def test_the_tie_break_warning_counts_only_candidates_with_a_finite_score(monkeypatch):
+    """One candidate at 0.8 and two with no admitted completion (-inf) is a real choice; the step warned "all 3
+    candidates scored 0.8000: the choice is a tie-break". Two equal finite scores are a tie-break."""
+    from types import SimpleNamespace
+
+    from automl_mm.nas import loop as loop_module
+
+    warnings = []
+    monkeypatch.setattr(loop_module, 'warn', warnings.append)
+    stand_in = SimpleNamespace(metric_key='accuracy/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
+                               save_search_checkpoint=lambda tag: None)
+    for scores, expected in (([0.8, -math.inf, -math.inf], []), ([0.8, 0.8, -math.inf], ['all 2 candidates'])):
+        pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1)
+        warnings.clear()
+        loop_module.SearchLoopBase.run_step(stand_in, 'step', pool, lambda c, s=scores: s[c[0]], str)
+        assert pool.pool == [(0,)]
+        ties = [w for w in warnings if 'tie-break' in w]
+        assert len(ties) == len(expected) and all(e in w for e, w in zip(expected, ties)), ties

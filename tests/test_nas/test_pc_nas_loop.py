@@ -60,11 +60,14 @@ def test_search_writes_final_pool_and_a_retrain_config(tmp_path):
         assert entry['arch'] == supernet.arch_names(entry['path'])
     assert pool[0]['potential'] >= pool[1]['potential']
     # real scores, not tie-breaks: the candidates of every step differ, and each step kept its best scored
+    # (null: a candidate with no completion under the FLOPs limit, scored -inf)
     for step in result['history']:
-        scores = [s for _, s in step['candidates']]
+        scored = [(c, s) for c, s in step['candidates'] if s is not None]
+        scores = [s for _, s in scored]
         assert len(set(scores)) > 1 and max(scores) > 0, step
-        assert step['pool'][0] == max(step['candidates'], key=lambda cs: cs[1])[0]
-    assert pool[0]['potential'] == max(s for _, s in result['history'][-1]['candidates'])
+        assert step['pool'][0] == max(scored, key=lambda cs: cs[1])[0]
+        assert all(s is not None for _, s in step['candidates'][:len(scored)])  # null ranks last
+    assert pool[0]['potential'] == max(s for _, s in result['history'][-1]['candidates'] if s is not None)
     # the exported config trains the chosen architecture from scratch
     final = Config.fromfile(osp.join(work, 'search', 'pc_nas_final_config.py'))
     assert final.model.backbone.arch == pool[0]['arch']

@@ -188,3 +188,28 @@ def test_a_nan_estimate_is_refused():
         kendall_tau(nan, truth)
     assert precision_at_k({**nan, ('b', ): float('-inf')}, truth, 3) == pytest.approx(2 / 3)
 
+
+
+def test_nan_scores_and_repeated_seeds_are_refused_where_ranks_are_read():
+    """standalone_rank / rank_all ranked a NaN score first (nothing compares above it); a table with seeds [0, 0]
+    (or [0, 0.7], read as 0) returned the first run for both, so the seeds' agreement read tau 1.0 where the two
+    runs, read as seeds 0 and 1, give -1.0."""
+    nan = {('a', ): 4.0, ('b', ): float('nan'), ('c', ): 2.0}
+    with pytest.raises(ValueError, match='NaN true score'):
+        standalone_rank(('c', ), nan)
+    with pytest.raises(ValueError, match='NaN score'):
+        rank_all(nan)
+    assert rank_all({('a', ): 4.0, ('b', ): float('-inf'), ('c', ): 2.0}) == {('a', ): 1, ('b', ): 3, ('c', ): 2}
+    data = fmnist_table()
+    data['archs'][2]['reward_top1'][1] = float('nan')
+    with pytest.raises(ValueError, match=r'archs\[2\] is malformed.*reward_top1 holds NaN'):
+        GroundTruthTable(data)
+    data = fmnist_table()
+    reversed_runs = [float(i) for i in range(len(data['archs']))]
+    for entry, value in zip(data['archs'], reversed_runs):
+        entry['reward_top1'] = [value, -value]
+    assert seed_agreement(GroundTruthTable(data))['pairs'] == [[0, 1, -1.0]]
+    for seeds, match in (([0, 0], 'repeats a seed'), ([0, 0.7], 'must be integers'), ([0, True], 'integers')):
+        data['settings']['seeds'] = seeds
+        with pytest.raises(ValueError, match=match):
+            GroundTruthTable(data)
