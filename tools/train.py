@@ -12,7 +12,13 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from automl_mm.engine import CheckpointFormatError, diagnose_checkpoint_file, find_resumable_checkpoint, resolve_resume
+from automl_mm.engine import (
+    CheckpointFormatError,
+    StrictCheckpointHook,
+    diagnose_checkpoint_file,
+    find_resumable_checkpoint,
+    resolve_resume,
+)
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import exit_with_parent_if_asked, launch_local, prestart_workers, required_world_size
 from automl_mm.engine.patches import install as install_mmengine_patches
@@ -85,20 +91,33 @@ def build_config(args: argparse.Namespace) -> Config:
                           f'randomness.seed={configured}; continuing with {seed}', logger='current',
                           level=logging.WARNING)
             cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
-        # Resuming into another model is always a mistake (mmengine loads non-strictly and would continue with
-        # freshly initialised weights wherever the keys differ).
-        cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
-            dict(type='automl_mm.StrictCheckpointHook', checkpoint=cfg.load_from)]
     # Stop a run whose loss turns NaN/inf before it saves that state (disable: default_hooks.finite_loss=None).
     if cfg.get('default_hooks') is None:
         cfg.default_hooks = dict()
     if 'finite_loss' not in cfg.default_hooks:
         cfg.default_hooks.finite_loss = dict(type='automl_mm.FiniteLossHook')
     elif cfg.default_hooks.finite_loss is None:
-        del cfg.default_hooks['finite_loss']  # mmengine accepts None only for its own default hooks
+        # mmengine accepts None only for its own default hooks; deleting the key lost the choice in the work
+        # dir's copy of the config, and a run from that copy (a resume) checked losses again
+        cfg.default_hooks.finite_loss = dict(type='automl_mm.FiniteLossHook', enabled=False)
     gloo_without_gpus(cfg)
     check_config(cfg)
     return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The runner of ``cfg``; a resume (``resume`` and ``load_from`` set) loads strictly.
+
+    Resuming into another model is always a mistake: mmengine loads non-strictly and would continue with freshly
+    initialised weights wherever the keys differ. The ``StrictCheckpointHook`` is registered on the runner, not
+    written into ``cfg.custom_hooks``: the runner saves its config in the work dir, and a copy that carried the
+    hook checked every later use of that file (``tools/test.py --allow-partial``, a ``load_from``) against the
+    resumed checkpoint.
+    """
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if cfg.get('resume') and cfg.get('load_from'):
+        runner.register_hook(StrictCheckpointHook(checkpoint=cfg.load_from))
+    return runner
 
 
 def run(cfg: Config | str) -> None:
@@ -106,7 +125,7 @@ def run(cfg: Config | str) -> None:
     register_all_modules(init_default_scope=False)  # the runner sets the scope from cfg.default_scope
     if isinstance(cfg, str):
         cfg = Config.fromfile(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.train()
     if torch_dist.is_available() and torch_dist.is_initialized():
         # Leave together and tear the process group down: ranks that exit while a peer still holds open gloo

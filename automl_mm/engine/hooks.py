@@ -57,6 +57,9 @@ class FiniteLossHook(Hook):
     Args:
         interval: Check every this many training iterations.
         check_weights_on_save: Refuse to save a checkpoint whose ``state_dict`` holds a NaN/inf value.
+        enabled: ``False`` checks nothing: what ``tools/train.py`` writes for ``default_hooks.finite_loss=None``
+            (mmengine takes ``None`` only for its own default hooks), so that the work dir's copy of the config
+            keeps the choice.
 
     Raises:
         NonFiniteLossError: naming the 1-based iteration (and epoch) and the non-finite losses, or the first
@@ -65,14 +68,19 @@ class FiniteLossHook(Hook):
 
     priority = 'ABOVE_NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_iter
 
-    def __init__(self, interval: int = 1, check_weights_on_save: bool = True) -> None:
+    def __init__(self, interval: int = 1, check_weights_on_save: bool = True, enabled: bool = True) -> None:
         if int(interval) < 1:
             raise ValueError(f'FiniteLossHook interval must be >= 1, got {interval}')
         self.interval = int(interval)
         self.check_weights_on_save = bool(check_weights_on_save)
-        self._disabled = False
+        self.enabled = bool(enabled)
+        self._disabled = not self.enabled
 
     def before_train(self, runner) -> None:
+        if not self.enabled:
+            print_log('FiniteLossHook: disabled (default_hooks.finite_loss=None); non-finite losses and weights '
+                      'are not checked', logger='current', level=logging.INFO)
+            return
         self._disabled = _copies_repair_non_finite(runner)
         if self._disabled:
             print_log('FiniteLossHook: model copies with non-finite losses are repaired by the OHL hook; '

@@ -53,8 +53,34 @@ def test_resume_resolves_a_fallback_once_and_loads_strictly(tmp_path, monkeypatc
     monkeypatch.setattr(resume_module, 'print_log', lambda msg, **kw: None)
     cfg = _tool('train').build_config(_args(DIGITS, work, resume='auto'))
     assert (cfg.resume, cfg.load_from) == (True, good)
-    assert dict(type='automl_mm.StrictCheckpointHook', checkpoint=good) in cfg.custom_hooks
+    _assert_resume_loads_strictly(cfg, good)
     assert cfg.default_hooks.finite_loss.type in ('FiniteLossHook', 'automl_mm.FiniteLossHook')
+
+
+def _assert_resume_loads_strictly(cfg, checkpoint):
+    """The runner holds the strict check of ``checkpoint``; the config copy it saved in the work dir does not (that
+    copy carried it: tools/test.py --allow-partial on it was refused, naming the resumed checkpoint)."""
+    from automl_mm.engine import StrictCheckpointHook
+
+    runner = _tool('train').build_runner(cfg)
+    assert [h.checkpoint for h in runner.hooks if isinstance(h, StrictCheckpointHook)] == [checkpoint]
+    saved = Config.fromfile(osp.join(runner.work_dir, osp.basename(DIGITS)))
+    assert not any('StrictCheckpointHook' in str(h) for h in saved.get('custom_hooks', None) or []), saved.custom_hooks
+
+
+def test_a_disabled_finite_loss_hook_stays_disabled_in_the_saved_config(tmp_path):
+    """default_hooks.finite_loss=None was deleted from the config, so the work dir's copy had no say and a run
+    from that copy (e.g. a resume) checked losses again."""
+    from automl_mm.engine import FiniteLossHook
+
+    train = _tool('train')
+    cfg = train.build_config(_args(DIGITS, str(tmp_path), cfg_options={'default_hooks.finite_loss': None}))
+    runner = train.build_runner(cfg)
+    saved = osp.join(runner.work_dir, osp.basename(DIGITS))
+    again = train.build_config(_args(saved, str(tmp_path / 'again')))
+    for built in (runner, train.build_runner(again)):
+        hooks = [h for h in built.hooks if isinstance(h, FiniteLossHook)]
+        assert len(hooks) == 1 and not hooks[0].enabled
 
 
 def test_resume_from_a_truncated_file_names_it_and_the_newest_complete_one(tmp_path):
@@ -112,9 +138,14 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(digits_checkpoint, tmp_
     assert err.startswith('automl_mm.engine.checkpoint.CheckpointMismatchError: checkpoint ' + digits_checkpoint)
     assert 'shape mismatch (checkpoint vs model): head.' in err and '(10, ' in err and '(5, ' in err
     assert 'accuracy/top1' not in proc.stdout
-    proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--allow-partial',
+    # a resumed run's config as an older tools/train.py saved it: it carried the strict check of the checkpoint it
+    # resumed, which named that file and ignored --allow-partial
+    legacy = tmp_path / 'resumed_run_config.py'
+    legacy.write_text(f'_base_ = [{osp.join(REPO_ROOT, DIGITS)!r}]\n'
+                      "custom_hooks = [dict(type='automl_mm.StrictCheckpointHook', checkpoint='old/epoch_1.pth')]\n")
+    proc = run_tool('tools/test.py', str(legacy), digits_checkpoint, '--work-dir', str(tmp_path), '--allow-partial',
                     '--cfg-options', *other, check=False)
-    assert proc.returncode == 0 and 'accuracy/top1' in proc.stdout
+    assert proc.returncode == 0 and 'accuracy/top1' in proc.stdout, proc.stderr[-2000:]
     proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--cfg-options',
                     *TEST_TINY)
     assert 'accuracy/top1' in proc.stdout  # its own model passes the strict check
@@ -193,4 +224,4 @@ def test_resume_set_in_the_config_resolves_like_the_flag_and_loads_strictly(tmp_
     monkeypatch.setattr(resume_module, 'print_log', lambda msg, **kw: None)
     cfg = _tool('train').build_config(_args(DIGITS, work, cfg_options={'resume': True}))
     assert (cfg.resume, cfg.load_from, cfg.randomness.seed) == (True, good, 1234)
-    assert dict(type='automl_mm.StrictCheckpointHook', checkpoint=good) in cfg.custom_hooks
+    _assert_resume_loads_strictly(cfg, good)
