@@ -247,7 +247,8 @@ def device_name(device: str | torch.device) -> str:
 
 def _time_module(module: nn.Module, x: torch.Tensor, repeats: int, warmup: int) -> float:
     """Median forward time of ``module(x)`` in ms."""
-    sync = torch.cuda.synchronize if x.device.type == 'cuda' else (lambda: None)
+    # synchronize() without a device waits for the current one: on cuda:1 the loop timed kernel launches only
+    sync = (lambda: torch.cuda.synchronize(x.device)) if x.device.type == 'cuda' else (lambda: None)
     for _ in range(warmup):
         module(x)
     sync()

@@ -223,3 +223,16 @@ def test_a_latency_table_of_another_supernet_with_the_same_keys_does_not_match()
         net = MBConvSupernet(**other, **base)
         assert all(cost_key(*k) in table.entries for k in _all_keys(net, shape)) and not table.matches(net, shape)
     assert table.matches(MBConvSupernet(stages=((8, 1, 1), (16, 1, 1)), **base), shape)
+
+
+def test_cuda_timing_waits_for_the_device_the_input_is_on(monkeypatch):
+    """torch.cuda.synchronize() waits for the current device: on cuda:1 the timed loop ended before its kernels."""
+    from types import SimpleNamespace
+
+    from automl_mm.nas import latency
+
+    waited = []
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda device=None: waited.append(device))
+    x = SimpleNamespace(device=torch.device('cuda', 1))  # only its device is read; the module ignores it
+    latency._time_module(lambda _: None, x, repeats=3, warmup=2)
+    assert waited == [torch.device('cuda', 1)] * 4  # after the warm-up, after each timed run
