@@ -6,19 +6,11 @@ import glob
 import json
 import os
 import os.path as osp
-import tempfile
+import secrets
 import time
 from collections.abc import Iterator
 from typing import IO
 
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it
 #: A temporary file of an earlier write to the same path older than this (seconds) was left by a killed process.
 STALE_TMP_SECONDS = 3600
 
@@ -31,6 +23,20 @@ def _remove_stale_tmps(folder: str, name: str) -> None:
         with contextlib.suppress(OSError):
             if time.time() - os.stat(tmp).st_mtime > STALE_TMP_SECONDS:
                 os.remove(tmp)
+
+
+def _create_tmp(folder: str, name: str) -> tuple[int, str]:
+    """A new, empty ``folder/.<name>.<random>.tmp`` opened for writing, created as ``open()`` creates files: 0666
+    less the process's umask at this moment (``tempfile.mkstemp`` makes 0600 files; a umask read once at import
+    missed a later ``os.umask(0o077)``, and the file became readable by every user)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_BINARY', 0)
+    for _ in range(100):
+        tmp = osp.join(folder, f'.{name}.{secrets.token_hex(6)}.tmp')
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # another writer's name (48 random bits): draw again
+            continue
+    raise FileExistsError(f'no free temporary name for {osp.join(folder, name)} in 100 draws')
 
 
 @contextlib.contextmanager
@@ -51,12 +57,10 @@ def atomic_open(path: str, mode: str = 'w') -> Iterator[IO]:
     folder = osp.dirname(path)
     os.makedirs(folder, exist_ok=True)
     _remove_stale_tmps(folder, osp.basename(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    fd, tmp = _create_tmp(folder, osp.basename(path))
     try:
-        # mkstemp creates the file readable by its owner only (0600); a file open() creates gets 0666 less the
-        # umask (0644 under the usual 022), which is what other users and containers reading checkpoints expect;
-        # an existing file keeps its mode, as open() keeps it (a private 0600 file became 0644)
-        os.chmod(tmp, os.stat(path).st_mode & 0o7777 if osp.exists(path) else 0o666 & ~_UMASK)
+        if osp.exists(path):  # an existing file keeps its mode, as open() keeps it (a private 0600 file became 0644)
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

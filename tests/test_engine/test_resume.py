@@ -192,6 +192,21 @@ def test_atomically_written_files_get_the_usual_permissions(tmp_path):
     assert os.stat(atomic).st_mode & 0o777 == os.stat(plain).st_mode & 0o777 == 0o666 & ~umask
 
 
+
+def test_atomic_writes_follow_a_umask_set_after_import(tmp_path):
+    """The umask was read once at import: after os.umask(0o077) open() made 0600 files, atomic writes 0644."""
+    from automl_mm.utils.io import write_text_atomic
+
+    old = os.umask(0o077)
+    try:
+        write_text_atomic('x', str(tmp_path / 'atomic.txt'))
+        open(tmp_path / 'plain.txt', 'w').close()
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / 'atomic.txt').st_mode & 0o777 == os.stat(tmp_path / 'plain.txt').st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == []
+
+
 def test_resume_with_nothing_to_resume_says_it_starts_from_scratch(tmp_path, monkeypatch):
     logged = _warnings(monkeypatch)
     assert resolve_resume(str(tmp_path)) is None
