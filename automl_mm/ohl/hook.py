@@ -221,7 +221,7 @@ class OHLHook(Hook):
         check_val_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = has_loss_scaler(runner.optim_wrapper)
         # the clean BN batches are the same every trunk and on every rank: loaded once here
-        self.scorer.build(runner, self.layout.ranks_per_copy)
+        self.scorer.build(runner, self.layout.ranks_per_copy, self.seed)
         self.resolve_spaces(runner)
         if self.layout.num_copies == 1 and any(getattr(c, 'baseline_type', None) == 'mean' and
                                                not getattr(c, 'entropy_weight', 0) for c in self.controllers):

@@ -92,14 +92,16 @@ class RewardScorer:
         self._bn_loader_cfg = bn_recalibration_dataloader
         self.bn_batches: list | None = None  # the clean batches, loaded by build() when bn_recalibration_batches > 0
 
-    def build(self, runner, ranks_per_copy: int) -> RewardScorer:
-        """Build the reward split's loader and evaluator, and load the clean batches once (seeded with the runner's
-        seed, should the clean pipeline draw anything; kept in memory for the whole run)."""
+    def build(self, runner, ranks_per_copy: int, seed: int) -> RewardScorer:
+        """Build the reward split's loader and evaluator, and load the clean batches once (kept in memory for the
+        whole run), seeded with ``seed``, should the clean pipeline draw anything: pass the run's seed, the same on
+        every rank (:func:`~automl_mm.engine.run_info.run_seed`; ``runner.seed`` is ``seed + rank`` under
+        ``randomness.diff_rank_seed``, and the copies recalibrated on different batches)."""
         self.held_out.build(runner)
         if self.bn_recalibration_batches and self.bn_batches is None:
             check_bn_recalibration(runner.model, ranks_per_copy)
             loader = build_local_loader(*clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg))
-            self.bn_batches = fixed_batches(loader, self.bn_recalibration_batches, runner.seed or 0)
+            self.bn_batches = fixed_batches(loader, self.bn_recalibration_batches, int(seed))
         return self
 
     def metric_names(self) -> list[str]:

@@ -120,3 +120,19 @@ def test_syncbn_in_copies_of_several_ranks_is_refused():
     check_bn_recalibration(nn.Sequential(nn.BatchNorm2d(4)), ranks_per_copy=2)
     with pytest.raises(ValueError, match=r'model\.1 is a SyncBatchNorm.*bn_recalibration_batches=0'):
         check_bn_recalibration(model, ranks_per_copy=2)
+
+
+def test_the_clean_batches_are_drawn_with_the_run_seed_not_the_ranks(monkeypatch):
+    """Under randomness.diff_rank_seed runner.seed is seed + rank: the clean batches were drawn with each copy's
+    own seed, so copies recalibrated on different images whenever the clean pipeline draws anything."""
+    from automl_mm.ohl import reward as reward_module
+
+    drawn = []
+    monkeypatch.setattr(reward_module, 'fixed_batches', lambda loader, n, seed: drawn.append((n, seed)) or [])
+    monkeypatch.setattr(reward_module, 'build_local_loader', lambda *args: 'loader')
+    cfg = Config.fromfile(OHL)
+    hook = HOOKS.build(dict(cfg.custom_hooks[0], bn_recalibration_batches=2))
+    monkeypatch.setattr(hook.scorer.held_out, 'build', lambda runner: None)
+    rank_1 = SimpleNamespace(cfg=cfg, model=nn.Sequential(nn.BatchNorm2d(2)), seed=7)  # seed 6, rank 1
+    hook.scorer.build(rank_1, ranks_per_copy=1, seed=6)
+    assert drawn == [(2, 6)]
