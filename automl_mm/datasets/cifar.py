@@ -57,6 +57,10 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     # wrapped modulo 256, and a label short moved every later label onto another image
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise ValueError(f'{path}: CIFAR-10 "data" must be (N, 3072) (32 x 32 x 3 per row), got {data.shape}')
+    for name, values in (('pixels', data), ('labels', labels)):  # astype() truncated floats: 0..1 pixels read as 0
+        if not np.issubdtype(values.dtype, np.integer):
+            raise ValueError(f'{path}: CIFAR-10 {name} must be integers (the python batches hold uint8 pixels and '
+                             f'int labels), got dtype {values.dtype}')
     if data.dtype != np.uint8 and (data.size and (data.min() < 0 or data.max() > 255)):
         raise ValueError(f'{path}: CIFAR-10 pixels must be 0..255, got values in [{data.min()}, {data.max()}]')
     if labels.ndim != 1 or len(labels) != len(data):

@@ -128,6 +128,8 @@ def _batch_file(path, data, labels):
     (np.zeros((2, 3 * 64 * 64), np.uint8), [0, 1], r'must be \(N, 3072\)'),  # was cut into eight 32 x 32 images
     (np.full((1, 3072), 300, np.int16), [0], r'pixels must be 0\.\.255'),  # wrapped to 44
     (np.zeros((2, 3072), np.uint8), [0, 10], r'labels must be in \[0, 10\)'),
+    (np.full((1, 3072), 0.5, np.float32), [0], r'pixels must be integers.*float32'),  # 0..1 floats: black images
+    (np.zeros((2, 3072), np.uint8), [0.0, 2.9], r'labels must be integers.*float64'),  # read as [0, 2]
 ])
 def test_a_malformed_cifar_batch_is_refused_naming_the_file(tmp_path, data, labels, match):
     path = _batch_file(tmp_path / 'data_batch_1', data, labels)
