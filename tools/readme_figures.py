@@ -62,6 +62,20 @@ def _last(pattern: str, text: str, what: str) -> str:
     return found[-1]
 
 
+def _final_val(key: str, text: str, what: str) -> str:
+    """``key`` of the run's last validation: the last ``Epoch(val) [E][N/N]`` summary line mmengine logs (a value
+    found anywhere in the output came from an earlier epoch when the last validation logged no metrics, e.g.
+    mmdet's CocoMetric on empty results; a negative value, mmdet's -1 for no ground truth, did not match)."""
+    lines = [m.group(0) for m in re.finditer(r'^.*Epoch\(val\) \[\d+\]\[(\d+)/\1\].*$', text, flags=re.M)]
+    if not lines:
+        raise RuntimeError(f'{what}: no validation summary (Epoch(val) [E][N/N]) in the output; its end:\n'
+                           f'{text[-3000:]}')
+    found = re.search(rf'{re.escape(key)}:\s*(-?[0-9.]+)', lines[-1])
+    if found is None:
+        raise RuntimeError(f'{what}: the last validation logged no {key}: {lines[-1].strip()}')
+    return found.group(1)
+
+
 def _json(work_dir: str, name: str) -> dict:
     paths = sorted(glob.glob(osp.join(work_dir, '**', name), recursive=True), key=osp.getmtime)
     if not paths:
@@ -85,8 +99,8 @@ DEMOS = {
         Figure('demo.top1', lambda out, wd: _last(r'test top-1 of the best copy: ([0-9.]+)', out, 'demo'), 0.0),
     ]),
     'demo-det': Demo('demo-det', 'work_dirs/demo_det', [
-        Figure('demo-det.mAP', lambda out, wd: _last(r'coco/bbox_mAP:\s*([0-9.]+)', out, 'demo-det'), 0.0),
-        Figure('demo-det.mAP50', lambda out, wd: _last(r'coco/bbox_mAP_50:\s*([0-9.]+)', out, 'demo-det'), 0.0),
+        Figure('demo-det.mAP', lambda out, wd: _final_val('coco/bbox_mAP', out, 'demo-det'), 0.0),
+        Figure('demo-det.mAP50', lambda out, wd: _final_val('coco/bbox_mAP_50', out, 'demo-det'), 0.0),
     ]),
     'demo-pc-nas': Demo('demo-pc-nas', 'work_dirs/demo_pc_nas', [
         Figure('demo-pc-nas.pick', lambda out, wd: _pc_nas_pick(wd), None),

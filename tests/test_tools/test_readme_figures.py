@@ -50,3 +50,22 @@ def test_readme_marks_every_figure_the_script_measures():
         for fig in demo.figures:
             assert fig.name in quoted, f'README.md lacks <!--fig:{fig.name}-->...<!--/fig-->'
         assert f'{name}.minutes' in quoted
+
+
+def test_the_detection_figure_is_the_last_validations():
+    """The last coco/bbox_mAP anywhere in the output was an earlier epoch's when the last validation logged no
+    metrics (mmdet's CocoMetric on empty results), and a negative value (-1: no ground truth) did not match."""
+    mod = _load()
+    epoch = ('12/03 10:00:00 - mmengine - INFO - Epoch(val) [{e}][6/6]    coco/bbox_mAP: {m}  coco/bbox_mAP_50: 0.2500'
+             '  data_time: 0.01  time: 0.2\n')
+    per_iter = '12/03 10:00:00 - mmengine - INFO - Epoch(val) [24][5/6]    eta: 0:00:01  time: 0.2\n'
+    out = epoch.format(e=16, m='0.0990') + per_iter + epoch.format(e=24, m='0.1230')
+    assert mod._final_val('coco/bbox_mAP', out, 'demo-det') == '0.1230'
+    assert mod._final_val('coco/bbox_mAP_50', out, 'demo-det') == '0.2500'
+    assert mod._final_val('coco/bbox_mAP', epoch.format(e=24, m='-1.0000'), 'demo-det') == '-1.0000'
+    empty = epoch.format(e=16, m='0.0990') + per_iter + \
+        '12/03 10:00:00 - mmengine - INFO - Epoch(val) [24][6/6]    data_time: 0.01  time: 0.2\n'
+    with pytest.raises(RuntimeError, match=r'last validation logged no coco/bbox_mAP: .*Epoch\(val\) \[24\]'):
+        mod._final_val('coco/bbox_mAP', empty, 'demo-det')
+    with pytest.raises(RuntimeError, match='no validation summary'):
+        mod._final_val('coco/bbox_mAP', per_iter, 'demo-det')
