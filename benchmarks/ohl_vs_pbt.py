@@ -125,9 +125,15 @@ def make_optimizer(model: torch.nn.Module, lr: float, wd: float, settings: dict)
 
 def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Any, settings: dict, member: int,
                 epoch: int) -> None:
-    """One epoch in the config's batches (64) shuffled by a generator of (seed, member, epoch): a restart repeats it."""
+    """One epoch in the config's batches (64) shuffled by a generator of (seed, member, epoch), and the crops and
+    flips drawn from numpy's and python's global RNGs (as mmcv's transforms draw) seeded by the same: a restart
+    repeats it. (Seeding only the shuffle left the crops to whatever state a spawned worker or Ray trial had: two
+    runs of the same settings ended 0.5 points apart.)"""
     from mmengine.dataset import pseudo_collate
-    gen = torch.Generator().manual_seed(10**6 * settings['seed'] + 1000 * member + epoch)
+    key = 10**6 * settings['seed'] + 1000 * member + epoch
+    np.random.seed(key)
+    random.seed(key)
+    gen = torch.Generator().manual_seed(key)
     loader = torch.utils.data.DataLoader(train, batch_size=settings['batch_size'], shuffle=True, generator=gen,
                                          collate_fn=pseudo_collate)
     model.train()
@@ -383,6 +389,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.broadcast_interval < 1:
         parser.error(f'--broadcast-interval must be >= 1, got {args.broadcast_interval}')
+    if args.grid_subset is not None:  # 0 failed after the other arms had run; above the grid repeated its points
+        from mmengine.config import Config
+        points = len(grid_points(Config.fromfile(CONFIG)))
+        if not 1 <= args.grid_subset <= points:
+            parser.error(f'--grid-subset must be in [1, {points}] (the grid\'s points), got {args.grid_subset}')
     if args.worker:
         return worker(args)
     missing = _missing_extras(args.arms)

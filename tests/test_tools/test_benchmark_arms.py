@@ -217,3 +217,60 @@ def test_fmnist_regime_refuses_an_arm_it_does_not_have(arms, monkeypatch):
     monkeypatch.setattr(sys, 'argv', ['fmnist_regime.py', '50', '1', 'crop-flip', '0'])
     with pytest.raises(SystemExit, match="must be one of none, cropflip, got 'crop-flip'"):
         module.main()
+
+
+@pytest.mark.parametrize('n', [0, 21])
+def test_ohl_vs_pbt_refuses_a_grid_subset_outside_the_grid_before_any_run(arms, monkeypatch, capsys, n):
+    """--grid-subset 0 failed inside the grid arm after the other arms had run; 30 trained 20 points, some twice."""
+    module = importlib.import_module('ohl_vs_pbt')
+    for attr in ('run_ohl', 'run_other'):
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'))
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--arms', 'grid', '--grid-subset', str(n)])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2 and f'--grid-subset must be in [1, 20] (the grid\'s points), got {n}' in \
+        capsys.readouterr().err
+
+
+def test_ohl_vs_pbt_members_draw_their_crops_from_their_own_seed(arms):
+    """Only the shuffle was seeded: the crops and flips (numpy's and python's global RNGs, as mmcv draws) came from
+    whatever state the spawned worker or Ray trial had, so two runs of the same member differed."""
+    import random
+
+    import numpy as np
+    import torch
+
+    module = importlib.import_module('ohl_vs_pbt')
+
+    class Draws(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return {'numpy': np.random.rand(), 'python': random.random()}
+
+    class Member(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.seen = []
+
+        def data_preprocessor(self, batch, training):
+            self.seen += list(zip(batch['numpy'], batch['python']))  # pseudo_collate: a dict of lists
+            return {}
+
+        def forward(self, mode):
+            return {'loss': self.w.sum()}
+
+        def parse_losses(self, losses):
+            return losses['loss'], {}
+
+    runs = []
+    for state in (1, 2):  # two workers' RNG states
+        np.random.seed(state)
+        random.seed(state)
+        member = Member()
+        module.train_epoch(member, torch.optim.SGD(member.parameters(), lr=0.1), Draws(),
+                           {'seed': 0, 'batch_size': 2}, member=3, epoch=5)
+        runs.append(member.seen)
+    assert len(runs[0]) == 4 and runs[0] == runs[1]
