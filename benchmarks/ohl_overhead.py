@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV
+from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV, usable_cpus
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument('--trunk-epochs', type=int, default=2)
     parser.add_argument('--train-samples', type=int, default=1078, help='digits training images (1078 = all)')
     args = parser.parse_args()
-    threads = max(1, (os.cpu_count() or 1) // args.copies)
+    threads = max(1, usable_cpus() // args.copies)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         procs = [subprocess.Popen(

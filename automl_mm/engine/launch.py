@@ -49,6 +49,16 @@ def required_world_size(cfg: Any) -> int:
 WORKER_PRELOAD = ('__main__', *REGISTERING_MODULES)
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (its CPU affinity: ``taskset``, a benchmark's pinning, a cluster's
+    cgroup cpuset), not the machine's: 4 copies pinned to 2 of 16 cores got 4 threads each, 16 threads on 2
+    cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without sched_getaffinity (macOS)
+        return os.cpu_count() or 1
+
+
 def start_method() -> str:
     """How local workers start: ``'forkserver'`` on CPUs where the platform has it (workers are forked from one
     server process that only imported :data:`WORKER_PRELOAD`: no model was built or trained there, so no OpenMP
@@ -152,7 +162,7 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     cfg.launcher = 'pytorch'
     cfg.dump(cfg_path)
     # CPU runs: split the cores between the workers instead of oversubscribing them.
-    threads = 0 if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // world_size)
+    threads = 0 if torch.cuda.is_available() else max(1, usable_cpus() // world_size)
     prestart_workers()  # unless tools/train.py did already
     try:
         mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path, os.getpid()),

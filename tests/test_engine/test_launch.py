@@ -131,3 +131,22 @@ def test_benchmark_runs_are_asked_to_exit_with_the_benchmark(monkeypatch, tmp_pa
     from _arms import train_command
     _, _, env = train_command(Config(dict(work_dir=str(tmp_path))), str(tmp_path), 'run')
     assert env[EXIT_WITH_PARENT_ENV] == '1'
+
+
+def test_local_workers_split_the_cores_the_process_may_use(monkeypatch, tmp_path):
+    """os.cpu_count() is the machine's: 4 copies pinned to 2 of 16 cores got 4 torch threads each."""
+    from mmengine.config import Config
+
+    from automl_mm.engine import launch
+
+    started = []
+    monkeypatch.setattr(launch.os, 'cpu_count', lambda: 16)
+    monkeypatch.setattr(launch.os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(launch.torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(launch, 'prestart_workers', lambda: None)
+    monkeypatch.setattr(launch.mp, 'start_processes', lambda fn, args, **kw: started.append((args[2], kw['nprocs'])))
+    launch.launch_local(Config(dict(work_dir=str(tmp_path))), 4, print)
+    assert started == [(1, 4)]
+    monkeypatch.setattr(launch.os, 'sched_getaffinity', lambda pid: set(range(16)))
+    launch.launch_local(Config(dict(work_dir=str(tmp_path))), 4, print)
+    assert started[-1] == (4, 4)
