@@ -88,3 +88,20 @@ def test_clean_bn_reading_uses_clean_statistics_and_puts_the_state_back(bench):
     assert reading == bench.read(recalibrated, x, y)[0]
     logits = recalibrated.eval()(x)
     assert not torch.allclose(logits, net.eval()(x))  # the statistics it read with were not the shifted ones
+
+
+def test_the_seeds_mean_is_over_exact_values_not_the_printed_ones(bench, capsys, tmp_path):
+    """Each seed's values were rounded to the printed digits before the mean over seeds: cropflip minus ra18 of
+    0.004, 0.004 and 0.009 printed 0.00 (the mean of 0.00, 0.00 and 0.01), not 0.01."""
+    logs = []
+    for seed, diff in enumerate((0.004, 0.004, 0.009)):
+        readings = [dict(epoch=1, rep=0, horizon=1, policy=p, reward=80.0 + d)
+                    for p, d in (('cropflip', diff), ('ra18', 0.0), ('ohl36', 0.0))]
+        path = tmp_path / f'seed{seed}.log'
+        path.write_text(json.dumps(readings) + '\n')
+        logs.append(str(path))
+    bench.summarise_logs(logs)
+    table = capsys.readouterr().out
+    assert 'reward horizon_1 cropflip minus ra18: all 0.01 ± 0.00 |' in table, table
+    shown = json.loads(table.splitlines()[2])  # each seed's own line stays rounded for display
+    assert shown['reward']['horizon_1']['cropflip']['all']['minus_trajectory'] == 0.01
