@@ -15,6 +15,7 @@ from automl_mm.engine.preflight import check_config
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
+from automl_mm.utils.scope import type_name
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,12 +32,6 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
-
-
-def _is_strict_checkpoint_hook(hook) -> bool:
-    kind = hook.get('type') if isinstance(hook, dict) else type(hook)
-    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
-    return name.rsplit('.', 1)[-1] == 'StrictCheckpointHook'
 
 
 def main() -> None:
@@ -63,7 +58,8 @@ def main() -> None:
     hooks = hooks if ohl is None else hooks[:ohl[0]] + hooks[ohl[0] + 1:]
     # A resumed run's config saved by an older tools/train.py carries the strict check of the checkpoint it
     # resumed: it named that file and ignored --allow-partial. The check below is of the checkpoint tested.
-    cfg.custom_hooks = [h for h in hooks if not _is_strict_checkpoint_hook(h)]
+    cfg.custom_hooks = [h for h in hooks if type_name(h.get('type', '') if isinstance(h, dict) else type(h)) !=
+                        'StrictCheckpointHook']
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
