@@ -427,4 +427,7 @@ class PipelineChoiceSpace(OHLSpace):
                 f'# it (merge custom_imports with any it already has) and put {first} in its train_pipeline\n'
                 f'# {self._placement}, where the search had {replaced}, e.g.\n'
                 f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {first}, dict(type='PackDetInputs')]\n"
+                '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
+                '# (the loader must be rebound: a base config\'s loader holds the train_pipeline it was read with,\n'
+                '# and a child config that only redefines train_pipeline trains without the policy)\n'
                 + several + "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n" + body)

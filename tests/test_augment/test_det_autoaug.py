@@ -107,6 +107,9 @@ def test_exported_fragment_retrains_in_a_stock_mmdet_config(det_root):
     fragment = space.export_fragment()
     assert "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)" in fragment
     assert 'between RandomFlip and PackDetInputs' in fragment
+    # an mmengine child config that only redefines train_pipeline trains without the policy: the comment says to
+    # rebind the loader (the README's retraining steps too)
+    assert '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))' in fragment
     exported = {}
     exec(compile(fragment, 'final_policy.py', 'exec'), exported)
     assert exported['ohl_fixed_autoaug']['type'] == 'automl_mm.FixedAutoAugment'
