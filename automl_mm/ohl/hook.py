@@ -322,6 +322,7 @@ class OHLHook(Hook):
         checkpoint['ohl'] = dict(
             trunk=self.trunk, seed=self.seed, history=self.history, in_trunk=self._in_trunk, copies_apart=apart,
             num_copies=self.num_copies, ranks_per_copy=self.ranks_per_copy,
+            trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters,
             controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)},
             signatures={s.name: s.signature() for s in self.spaces})
 
@@ -344,6 +345,14 @@ class OHLHook(Hook):
             raise ValueError(f'OHL: the checkpoint is a search of {saved_copies} copies, this run has '
                              f'num_copies={self.num_copies}: a resume continues the same search. Resume with '
                              f'num_copies={saved_copies}, or start a new search from its weights with load_from')
+        saved_length = {k: state[k] for k in ('trunk_epochs', 'trunk_iters') if k in state}  # saved since 28th session
+        length = dict(trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters)
+        if saved_length and saved_length != length:
+            # trunk k starts at k x the length: the later trunks were cut short or long, and the exported schedule
+            # replayed the earlier trunks with the new length (iterations 6-7 of 4-iteration trunks got trunk 2's lr)
+            raise ValueError(f'OHL: the checkpoint\'s trunks were {saved_length}, this run has {length}: a resume '
+                             'continues the same search with the same trunk length. Resume with the checkpoint\'s, '
+                             'or start a new search from its weights with load_from')
         self.resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
         missing = {s.name for s in self.spaces} - set(state['controllers'])
         if missing:

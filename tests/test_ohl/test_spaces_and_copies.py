@@ -531,3 +531,27 @@ def test_transforms_of_one_key_must_mean_the_same_by_each_choice():
     same = _pipeline_runner(OHLRandomChoice([[flip_h], [flip_v]], key='aug'),
                             OHLRandomChoice([[flip_h], [flip_v]], key='aug'))
     PipelineChoiceSpace(key='aug').resolve(same)  # the same sub-pipelines: one space for both
+
+
+def test_a_resume_with_another_trunk_length_is_refused():
+    """A 4-iteration-trunk search resumed with trunk_iters=3 ran a 1-iteration trunk 2 recorded as whole, and the
+    exported schedule replayed trunks 0-1 as 3 iterations each (iterations 6-7 got trunk 2's value)."""
+    from automl_mm.ohl import OHLHook
+
+    def hook(**length):
+        return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                    distribution=dict(type='Categorical', num_choices=3))],
+                       num_copies=2, reward_key='acc', **length)
+
+    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
+    runner.logger = SimpleNamespace(warning=lambda *a: None)
+    runner._resume = True
+    checkpoint = {}
+    hook(trunk_iters=4).before_save_checkpoint(runner, checkpoint)
+    for other in (dict(trunk_iters=3), dict(trunk_epochs=1)):
+        with pytest.raises(ValueError, match=r"checkpoint's trunks were \{'trunk_epochs': None, 'trunk_iters': 4\}"):
+            hook(**other).after_load_checkpoint(runner, checkpoint)
+    hook(trunk_iters=4).after_load_checkpoint(runner, checkpoint)
+    for key in ('trunk_epochs', 'trunk_iters'):  # written before the lengths were saved: not checked
+        del checkpoint['ohl'][key]
+    hook(trunk_iters=3).after_load_checkpoint(runner, checkpoint)
