@@ -152,6 +152,22 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
     if hook.by_epoch and per_epoch is None:
         return  # an iteration loop calls after_train_epoch once, at the end: such a hook saves only the final one
     by_epoch = hook.by_epoch
+    if per_epoch is not None and not by_epoch:
+        where = f'default_hooks.checkpoint (interval={hook.interval}, by_epoch=False) in an epoch-based loop'
+        if trunk_epochs is not None:
+            # CheckpointHook saves in after_train_iter, before OHLHook ends a trunk_epochs trunk in after_train_epoch:
+            # every save (the final one too) held copy 0's weights from before the trunk's broadcast
+            raise ValueError(f'{where} saves before OHLHook(trunk_epochs) ends the epoch\'s trunk (reward, theta '
+                             'step, broadcast), so even the final checkpoint would hold copy 0, not the best copy. '
+                             'Use by_epoch=True checkpoints with trunk_epochs')
+        inside = [step for step in periodic_saves(hook, runner.max_iters) if step % per_epoch]
+        if inside:
+            # mmengine's epoch loop resumes a checkpoint by re-running its whole epoch: the batches trained before
+            # the save ran twice, and the run overran max_iters outside any trunk
+            raise ValueError(f'{where} would save after iteration {inside[0]}, inside epoch '
+                             f'{inside[0] // per_epoch + 1} ({per_epoch} iterations each): an epoch loop resumes '
+                             'from the start of that epoch and would train its first batches twice. Save at epoch '
+                             'ends (by_epoch=True, or an interval that is a multiple of the epoch)')
     unit = per_epoch if by_epoch else 1  # iterations per checkpoint-schedule step
     trunk, trunk_key = _trunk(runner, trunk_epochs, trunk_iters)  # iterations per trunk
     period = trunk * broadcast_interval  # iterations between two broadcasts, where the copies are equal

@@ -126,8 +126,9 @@ def test_trunk_epochs_under_an_iteration_loop_is_refused(tmp_path):
     (dict(interval=1), dict(trunk_epochs=2), 'epoch 1'),
     (dict(interval=2, save_begin=1), dict(trunk_epochs=2), 'epoch 1'),
     (dict(interval=1), dict(trunk_iters=4), 'epoch 1'),  # epoch ends at iterations 6, 12, 18 vs trunks of 4
-    (dict(interval=9, by_epoch=False), dict(trunk_epochs=1), 'iteration 9'),
-    (dict(interval=5, by_epoch=False), dict(trunk_iters=10), 'iteration 5'),
+    (dict(interval=6, by_epoch=False), dict(trunk_iters=4), 'iteration 6'),  # an epoch end inside a trunk
+    (dict(interval=6, by_epoch=False), dict(trunk_iters=10), 'iteration 6'),
+    # (iteration checkpoints with trunk_epochs, or inside an epoch: refused earlier, see the test below)
 ])
 def test_a_checkpoint_inside_a_trunk_is_refused_with_several_copies(checkpoint, trunk, bad):
     """Item 8: only rank 0 saves, so a checkpoint inside a trunk would hold copy 0 only and resume inexactly."""
@@ -144,7 +145,7 @@ def test_a_checkpoint_inside_a_trunk_is_refused_with_several_copies(checkpoint, 
     (dict(interval=4, save_begin=2), dict(trunk_epochs=2), 'epoch'),
     (dict(interval=2), dict(trunk_iters=4), 'epoch'),  # epochs 2, 4 end at iterations 12, 24
     (dict(interval=4), dict(trunk_epochs=3), 'epoch'),  # epoch 4 is the last: saved after its partial trunk
-    (dict(interval=12, by_epoch=False), dict(trunk_epochs=2), 'epoch'),
+    (dict(interval=12, by_epoch=False), dict(trunk_iters=6), 'epoch'),  # iterations 12, 24: epoch ends
     (dict(interval=10, by_epoch=False), dict(trunk_iters=5), 'iter'),
     (dict(interval=7, by_epoch=False), dict(trunk_iters=5), 'short'),  # the only save is the final one
     (dict(interval=-1), dict(trunk_epochs=2), 'epoch'),  # no periodic saves
@@ -248,3 +249,18 @@ def test_a_validation_inside_a_trunk_is_refused_with_several_copies(loop, trunk,
             check_val_schedule(*args)
     check_val_schedule(runner, _layout(1, 2), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))  # one copy
 
+
+
+def test_iteration_checkpoints_an_epoch_loop_cannot_resume_or_that_miss_the_broadcast_are_refused():
+    """(a) With trunk_epochs, CheckpointHook(by_epoch=False) saved in after_train_iter, before OHLHook ended the
+    epoch's trunk: every checkpoint, the final one too, held copy 0 from before the broadcast. (b) A save inside an
+    epoch: mmengine's epoch loop resumes it from the epoch's start, trained its first batches twice and ran past
+    max_iters outside any trunk (the two ranks ended with different models)."""
+    runner = _schedule_runner(dict(interval=12, by_epoch=False))  # 6 iterations per epoch
+    with pytest.raises(ValueError, match=r'by_epoch=False\) in an epoch-based loop saves before '
+                                         r'OHLHook\(trunk_epochs\) ends the epoch.*Use by_epoch=True'):
+        check_checkpoint_schedule(runner, _layout(2, 1), 2, None)
+    runner = _schedule_runner(dict(interval=4, by_epoch=False))
+    with pytest.raises(ValueError, match=r'would save after iteration 4, inside epoch 1 \(6 iterations each\).*twice'):
+        check_checkpoint_schedule(runner, _layout(2, 1), None, 4)
+    check_checkpoint_schedule(runner, _layout(1, 1), None, 4)  # one copy: not an OHL copy layout's concern
