@@ -276,19 +276,30 @@ def test_a_multi_branch_batch_is_refused_by_name():
         space.after_train_iter(None, dict(inputs={}, data_samples={'sup': [], 'unsup_student': []}))
 
 
-def test_a_resume_with_another_number_of_copies_is_refused():
-    """Resuming a 2-copy search with 4 copies continued theta and appended trunks of 4 rewards to a history of
-    2, silently."""
+def _choice_hook(num_copies, **trunk_length):
+    """An OHLHook over one 3-way PipelineChoiceSpace (for the resume checks)."""
     from automl_mm.ohl import OHLHook
 
-    def hook(copies):
-        return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
-                                    distribution=dict(type='Categorical', num_choices=3))],
-                       num_copies=copies, reward_key='acc', trunk_iters=5)
+    return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
+                                distribution=dict(type='Categorical', num_choices=3))],
+                   num_copies=num_copies, reward_key='acc', **trunk_length)
 
+
+def _resuming_runner():
+    """A stand-in runner of that space's pipeline, resuming."""
     runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
     runner.logger = SimpleNamespace(warning=lambda *a: None)
     runner._resume = True
+    return runner
+
+
+def test_a_resume_with_another_number_of_copies_is_refused():
+    """Resuming a 2-copy search with 4 copies continued theta and appended trunks of 4 rewards to a history of
+    2, silently."""
+    def hook(copies):
+        return _choice_hook(copies, trunk_iters=5)
+
+    runner = _resuming_runner()
     checkpoint = {}
     hook(2).before_save_checkpoint(runner, checkpoint)
     with pytest.raises(ValueError, match=r'the checkpoint is a search of 2 copies, this run has num_copies=4'):
@@ -336,16 +347,10 @@ def test_a_resume_past_a_partial_last_trunk_is_refused(trunk_length):
     """A 5-epoch run with 2-epoch trunks ends with a 1-epoch trunk 2; resumed to 7 epochs, trunk 3 covered epoch 6
     alone (its position says trunk 2's second half) and the exported schedule replayed trunk 3's value in epoch 6,
     where the final model had trained with trunk 4's."""
-    from automl_mm.ohl import OHLHook
-
     def hook():
-        return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
-                                    distribution=dict(type='Categorical', num_choices=3))],
-                       num_copies=1, reward_key='acc', **trunk_length)
+        return _choice_hook(1, **trunk_length)
 
-    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
-    runner.logger = SimpleNamespace(warning=lambda *a: None)
-    runner._resume = True
+    runner = _resuming_runner()
     trained = hook()
     trained.trunk = 3
     trained.history = [dict(trunk=0, iter=10, partial=False), dict(trunk=1, iter=20, partial=False),
@@ -536,16 +541,10 @@ def test_transforms_of_one_key_must_mean_the_same_by_each_choice():
 def test_a_resume_with_another_trunk_length_is_refused():
     """A 4-iteration-trunk search resumed with trunk_iters=3 ran a 1-iteration trunk 2 recorded as whole, and the
     exported schedule replayed trunks 0-1 as 3 iterations each (iterations 6-7 got trunk 2's value)."""
-    from automl_mm.ohl import OHLHook
-
     def hook(**length):
-        return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
-                                    distribution=dict(type='Categorical', num_choices=3))],
-                       num_copies=2, reward_key='acc', **length)
+        return _choice_hook(2, **length)
 
-    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
-    runner.logger = SimpleNamespace(warning=lambda *a: None)
-    runner._resume = True
+    runner = _resuming_runner()
     checkpoint = {}
     hook(trunk_iters=4).before_save_checkpoint(runner, checkpoint)
     for other in (dict(trunk_iters=3), dict(trunk_epochs=1)):
