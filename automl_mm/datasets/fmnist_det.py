@@ -43,7 +43,7 @@ import numpy as np
 
 from .fashion_mnist import FashionMNISTDataset, load_fashion_mnist
 from .generated import mark_generated, prepare_generated_dir
-from .splits import stratified_split
+from .splits import check_seed, stratified_split
 
 CATEGORIES = FashionMNISTDataset.METAINFO['classes']
 SPLITS = ('train', 'reward', 'val', 'test')
@@ -316,6 +316,7 @@ def generate_fmnist_det(out_dir: str,
     if not 0 < holdout_fraction < 0.5:
         raise ValueError(f'holdout_fraction must be in (0, 0.5), got {holdout_fraction}')
 
+    seed = check_seed(seed, 'seed')
     settings = {'generator': 'generate_fmnist_det', **counts, 'img_size': int(img_size),
                 'max_objects': int(max_objects), 'max_iou': float(max_iou), 'min_visible': float(min_visible),
                 'threshold': int(threshold), 'background': background, 'size_probs': [float(p) for p in probs],

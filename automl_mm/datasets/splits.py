@@ -6,17 +6,20 @@ from typing import Any
 
 import numpy as np
 
+from automl_mm.utils.seeding import as_seed
+
 SPLITS = ('train', 'reward', 'test')
 
 
 def check_seed(seed: Any, key: str) -> int:
     """``seed`` as an int; ``None`` (fresh OS entropy) is refused: a split or a label noise must be the same in
     every build and every process (with ``None`` the train and reward splits of one config overlapped by 4,587
-    Fashion-MNIST images, and each rank flipped other labels)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f'{key} must be an int (the split or noise must be the same in every process and build), '
-                         f'got {seed!r}')
-    return int(seed)
+    Fashion-MNIST images, and each rank flipped other labels); so are negative and fractional seeds
+    (:func:`~automl_mm.utils.seeding.as_seed`)."""
+    if seed is None:
+        raise ValueError(f'{key} must be a non-negative int (the split or noise must be the same in every process '
+                         f'and build), got None')
+    return as_seed(seed, key)
 
 
 def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *,

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .generated import mark_generated, prepare_generated_dir
+from .splits import check_seed
 
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
 
@@ -123,6 +124,7 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
             raise ValueError(f'{name} must be >= 1, got {value}')
     if img_size < 32:
         raise ValueError(f'img_size must be >= 32, got {img_size}')
+    seed = check_seed(seed, 'seed')
     settings = {'generator': 'generate_coco', 'num_train': int(num_train), 'num_val': int(num_val),
                 'img_size': int(img_size), 'max_objects': int(max_objects), 'seed': int(seed)}
     files = {split: osp.join(out_dir, 'annotations', f'instances_{split}.json') for split in ('train', 'val')}

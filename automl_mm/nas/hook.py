@@ -17,6 +17,7 @@ from mmengine.optim import OptimWrapperDict
 from automl_mm.engine.hooks import periodic_saves
 from automl_mm.engine.run_info import run_seed
 from automl_mm.registry import HOOKS
+from automl_mm.utils.seeding import as_seed
 
 from .base import build_path_sampler, build_path_space
 
@@ -48,7 +49,7 @@ class PathSamplingHook(Hook):
         self.sampler = build_path_sampler(sampler or dict(type='UniformPathSampler'), 'PathSamplingHook.sampler')
         self.sampler.space = self.space
         self.val_path = None if val_path is None else tuple(val_path)
-        self.seed = seed
+        self.seed = as_seed(seed, 'PathSamplingHook.seed', allow_none=True)
         self.last_path: tuple | None = None
 
     def before_train(self, runner) -> None:

@@ -28,6 +28,7 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner
 
 from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, registered_class
+from automl_mm.utils.seeding import as_seed
 
 
 @dataclass
@@ -216,6 +217,7 @@ class CopySampler(DefaultSampler):
 
     def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True,
                  shared_order: bool = False) -> None:
+        seed = as_seed(seed, 'CopySampler.seed', allow_none=True)  # -1 failed at the first epoch, in numpy
         if seed is None:
             seed = sync_random_seed()
         super().__init__(dataset, shuffle=shuffle, seed=seed, round_up=round_up)

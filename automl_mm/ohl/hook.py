@@ -22,7 +22,6 @@ outputs in :mod:`.report`.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +34,7 @@ from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.registry import HOOKS
+from automl_mm.utils.seeding import as_seed
 
 from .base import build_controller, build_ohl_space
 from .checks import (
@@ -104,6 +104,7 @@ class OHLHook(Hook):
             and trunk derive their own from it). ``None`` (default): the run's seed (``randomness.seed``; mmengine
             draws one, the same on every rank, when it is not set), so runs that differ in ``randomness.seed`` also
             differ in their hyper-parameter draws and augmentations (with the former default 0 they drew the same).
+            A non-negative int; a resume continues with the checkpoint's, and one configured differently is refused.
         verify_sync: All-gather θ and weight fingerprints after every update and fail loudly if the ranks
             disagree (cheap; turn off only for huge models).
         out_dir: Folder under ``work_dir`` for the history JSON, plots and the exported policy.
@@ -159,8 +160,6 @@ class OHLHook(Hook):
         if worst_reward is not None and (isinstance(worst_reward, bool) or not isinstance(worst_reward, (int, float))
                                          or not math.isfinite(worst_reward)):
             raise ValueError(f'OHLHook.worst_reward must be None or a finite number, got {worst_reward!r}')
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f'OHLHook.seed must be None or an int, got {seed!r}')  # 1.7 was read as 1
         for name, value in (('verify_sync', verify_sync), ('plot', plot)):
             if not isinstance(value, bool):  # 'False' in a config file is truthy
                 raise ValueError(f'OHLHook.{name} must be True or False, got {value!r}')
@@ -181,7 +180,8 @@ class OHLHook(Hook):
         self.trunk_iters = trunk_iters
         self.broadcast_interval = broadcast_interval
         self.worst_reward = worst_reward
-        self.seed = None if seed is None else int(seed)
+        self.seed = as_seed(seed, 'OHLHook.seed', allow_none=True)
+        self._seed_given = self.seed is not None  # a resume must not replace it silently (after_load_checkpoint)
         self.verify_sync = verify_sync
         self.out_dir = out_dir
         self.plot = plot
@@ -353,6 +353,13 @@ class OHLHook(Hook):
             raise ValueError(f'OHL: the checkpoint\'s trunks were {saved_length}, this run has {length}: a resume '
                              'continues the same search with the same trunk length. Resume with the checkpoint\'s, '
                              'or start a new search from its weights with load_from')
+        if self._seed_given and state['seed'] != self.seed:
+            # every copy's data order, draws and samples derive from the seed: the resumed trunks would not be the
+            # ones the configured seed gives, and the checkpoint's seed was replacing it without a word
+            raise ValueError(f'OHL: the checkpoint\'s search has seed {state["seed"]}, this run sets '
+                             f'OHLHook.seed={self.seed}: a resume continues the same search with its seed. Leave '
+                             'OHLHook.seed unset (or set it to the checkpoint\'s), or start a new search from its '
+                             'weights with load_from')
         self.resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
         missing = {s.name for s in self.spaces} - set(state['controllers'])
         if missing:

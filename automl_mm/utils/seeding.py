@@ -14,12 +14,34 @@ draw the same numbers); :func:`stream_torch_generator` seeds it with one 32-bit 
 """
 from __future__ import annotations
 
+import numbers
 import zlib
+from typing import Any
 
 import numpy as np
 import torch
 
 _MASK = 0xFFFFFFFF
+
+
+def as_seed(value: Any, key: str, *, allow_none: bool = False) -> int | None:
+    """``value`` as a seed, checked where the user gives it: a non-negative int (numpy's ``SeedSequence`` refuses a
+    negative one, which failed at a run's first draw with numpy's message; the masked streams here read -1 as
+    ``2**32 - 1``; 1.7 was read as 1 and ``True`` as 1).
+
+    Args:
+        value: The seed as configured.
+        key: Its config key, named in the error (e.g. ``'OHLHook.seed'``).
+        allow_none: Pass ``None`` through (the caller then takes the run's seed).
+
+    Raises:
+        ValueError: ``value`` is a bool, not an integer, negative, or ``None`` where not allowed.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f'{key} must be {"None or " if allow_none else ""}a non-negative int, got {value!r}')
+    return int(value)
 
 
 def _domain_word(domain: str) -> int:

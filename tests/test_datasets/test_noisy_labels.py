@@ -107,11 +107,11 @@ def test_a_seed_of_none_is_refused():
     4,587 Fashion-MNIST ones) and each rank flipped other labels."""
     from automl_mm.datasets.splits import stratified_split
 
-    with pytest.raises(ValueError, match='NoisyLabelDataset.seed must be an int'):
+    with pytest.raises(ValueError, match='NoisyLabelDataset.seed must be a non-negative int'):
         NoisyLabelDataset(_digits(), noise_ratio=0.2, seed=None)
-    with pytest.raises(ValueError, match='DigitsDataset.seed must be an int'):
+    with pytest.raises(ValueError, match='DigitsDataset.seed must be a non-negative int'):
         _digits(seed=None)
-    with pytest.raises(ValueError, match='seed must be an int'):
+    with pytest.raises(ValueError, match='seed must be a non-negative int'):
         stratified_split([0, 1, 0, 1], (0.5, 0.5), None)
     assert [len(p) for p in stratified_split([0, 1, 0, 1], (0.5, 0.5), np.int64(3))] == [2, 2]
 

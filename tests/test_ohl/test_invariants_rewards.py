@@ -134,7 +134,7 @@ def test_settings_that_learn_nothing_or_something_else_are_refused_when_built():
     space = [dict(type='PipelineChoiceSpace', key='aug')]
     for kwargs, match in ((dict(reward_key=None), 'reward_key must be a metric name'),
                           (dict(worst_reward=float('nan')), 'worst_reward must be None or a finite number'),
-                          (dict(seed=1.7), 'seed must be None or an int'),
+                          (dict(seed=1.7), 'seed must be None or a non-negative int'),
                           (dict(verify_sync='False'), 'verify_sync must be True or False'),
                           (dict(plot='no'), 'plot must be True or False')):
         with pytest.raises(ValueError, match=match):

@@ -276,13 +276,13 @@ def test_a_multi_branch_batch_is_refused_by_name():
         space.after_train_iter(None, dict(inputs={}, data_samples={'sup': [], 'unsup_student': []}))
 
 
-def _choice_hook(num_copies, **trunk_length):
-    """An OHLHook over one 3-way PipelineChoiceSpace (for the resume checks)."""
+def _choice_hook(num_copies, **kwargs):
+    """An OHLHook over one 3-way PipelineChoiceSpace (for the resume checks); ``kwargs``: the trunk length, etc."""
     from automl_mm.ohl import OHLHook
 
     return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug',
                                 distribution=dict(type='Categorical', num_choices=3))],
-                   num_copies=num_copies, reward_key='acc', **trunk_length)
+                   num_copies=num_copies, reward_key='acc', **kwargs)
 
 
 def _resuming_runner():
@@ -536,6 +536,22 @@ def test_transforms_of_one_key_must_mean_the_same_by_each_choice():
     same = _pipeline_runner(OHLRandomChoice([[flip_h], [flip_v]], key='aug'),
                             OHLRandomChoice([[flip_h], [flip_v]], key='aug'))
     PipelineChoiceSpace(key='aug').resolve(same)  # the same sub-pipelines: one space for both
+
+
+def test_a_resume_with_another_configured_seed_is_refused():
+    """OHLHook(seed=5) resumed from a search of seed 7 continued with 7 without a word: the configured seed was
+    silently replaced by the checkpoint's. Unset, the checkpoint's seed is taken (the run's own seed may differ)."""
+    runner = _resuming_runner()
+    checkpoint = {}
+    saved = _choice_hook(2, trunk_iters=4)
+    saved.seed = 7
+    saved.before_save_checkpoint(runner, checkpoint)
+    with pytest.raises(ValueError, match=r"checkpoint's search has seed 7, this run sets OHLHook.seed=5"):
+        _choice_hook(2, trunk_iters=4, seed=5).after_load_checkpoint(runner, checkpoint)
+    for seed in (7, None):
+        hook = _choice_hook(2, trunk_iters=4, seed=seed)
+        hook.after_load_checkpoint(runner, checkpoint)
+        assert hook.seed == 7
 
 
 def test_a_resume_with_another_trunk_length_is_refused():

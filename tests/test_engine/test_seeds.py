@@ -1,0 +1,66 @@
+"""Seeds are checked where the user gives them, and a resume does not replace a configured one silently."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from automl_mm.utils.seeding import as_seed
+
+
+def test_as_seed_takes_non_negative_integers_only():
+    assert as_seed(np.int64(3), 'k') == 3 and as_seed(0, 'k') == 0 and as_seed(None, 'k', allow_none=True) is None
+    for bad in (-1, 1.7, True, '3', None):
+        with pytest.raises(ValueError, match=r'^k must be a non-negative int, got'):
+            as_seed(bad, 'k')
+
+
+@pytest.mark.parametrize('bad', [-1, 1.7, True])
+def test_every_configured_seed_is_refused_at_construction_naming_its_key(bad, tmp_path):
+    """Each was accepted: -1 failed at the first segment (OHLHook) or epoch (CopySampler) with numpy's 'expected
+    non-negative integer', or drew the streams of 2**32 - 1 (PathSamplingHook, the NAS loops: the streams mask
+    the seed); 1.7 was read as 1 by all of them, and by the generated detection sets."""
+    from automl_mm.datasets.fmnist_det import generate_fmnist_det
+    from automl_mm.datasets.synthetic_coco import generate_coco
+    from automl_mm.nas.hook import PathSamplingHook
+    from automl_mm.ohl import OHLHook
+    from automl_mm.ohl.copies import CopySampler
+
+    builders = {
+        'OHLHook.seed': lambda: OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug')], num_copies=1,
+                                        trunk_epochs=1, reward_key='acc', seed=bad),
+        'PathSamplingHook.seed': lambda: PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2)),
+                                                          seed=bad),
+        'CopySampler.seed': lambda: CopySampler(list(range(8)), seed=bad),
+        'seed': lambda: generate_coco(str(tmp_path / 'coco'), num_train=1, num_val=1, seed=bad),
+    }
+    for key, build in builders.items():
+        with pytest.raises(ValueError, match=rf'^{key} must be (None or )?a non-negative int, got {bad!r}'):
+            build()
+    with pytest.raises(ValueError, match=rf'^seed must be a non-negative int, got {bad!r}'):
+        generate_fmnist_det(str(tmp_path / 'det'), 1, 1, 1, 1, seed=bad, data_root=str(tmp_path / 'none'))
+    assert not (tmp_path / 'coco').exists() and not (tmp_path / 'det').exists()  # refused before writing
+
+
+def _search_state_hook(seed, given):
+    from automl_mm.nas.loop import _SearchStateHook
+
+    loop = SimpleNamespace(seed=seed, _seed_given=given, search_state_dict=lambda: {}, load_search_state_dict=dict,
+                           _epoch=3)
+    return _SearchStateHook(loop), loop
+
+
+def test_a_nas_resume_with_another_configured_seed_is_refused():
+    """train_cfg.seed=5 resumed from a search of seed 7 continued with 7 without a word (the configured value
+    silently replaced); unset, the checkpoint's seed is taken, as before."""
+    runner = SimpleNamespace(_resume=True)
+    checkpoint = {}
+    _search_state_hook(7, True)[0].before_save_checkpoint(runner, checkpoint)
+    hook, loop = _search_state_hook(5, True)
+    with pytest.raises(ValueError, match=r"checkpoint's search has seed 7, this run sets train_cfg.seed=5"):
+        hook.after_load_checkpoint(runner, checkpoint)
+    for seed, given in ((7, True), (123, False)):  # the same seed, or none configured (the run's seed)
+        hook, loop = _search_state_hook(seed, given)
+        hook.after_load_checkpoint(runner, checkpoint)
+        assert loop.seed == 7 and loop._epoch == 0
