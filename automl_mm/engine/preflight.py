@@ -6,7 +6,8 @@
   ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``; OHL's ``reward_key`` and the NAS loops'
   ``metric_key`` are among the keys their evaluator reports (for metrics whose
   keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
-  lies in its ``stage_space``.
+  lies in its ``stage_space``; an augmentation policy of automl_mm's in the top-level ``train_pipeline`` is in the
+  training loader's pipelines too (a child config that redefines ``train_pipeline`` alone trained without it).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -229,6 +230,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
 
     if not test_only:
         _check_ohl_hook(cfg)
+        _check_train_pipeline_used(cfg)
 
     train_cfg = {} if test_only else cfg.get('train_cfg') or {}
     loop = config_type_name(train_cfg)
@@ -285,6 +287,42 @@ def _check_ohl_hook(cfg: Any) -> None:
                                           held_out_keys('reward')[0])
     _check_not_test(loader, loader_key, cfg)
     _check_split(loader, loader_key, evaluator, where)
+
+
+#: automl_mm's augmentation policies (learned or fixed): a train_pipeline that holds one must reach the loader.
+_POLICY_TRANSFORMS = ('OHLRandomChoice', 'OHLAutoAugment', 'FixedAutoAugment', 'TorchvisionAugment')
+
+
+def _typed(value: Any) -> Iterator[dict]:
+    """Every dict with a ``type`` in ``value`` (nested transforms, sub-pipelines, wrapped datasets), itself first."""
+    if isinstance(value, dict):
+        if 'type' in value:
+            yield value
+        for item in value.values():
+            yield from _typed(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _typed(item)
+
+
+def _check_train_pipeline_used(cfg: Any) -> None:
+    """A policy transform in the top-level ``train_pipeline`` is in the training loader's pipelines too.
+
+    mmengine resolves ``pipeline=train_pipeline`` when a file is read: a child config that redefines
+    ``train_pipeline`` alone (as a retraining config with an exported policy is usually written) leaves the base's
+    loader with the base's pipeline, and trained without the policy, silently."""
+    pipeline, loader = cfg.get('train_pipeline'), cfg.get('train_dataloader')
+    if not isinstance(pipeline, (list, tuple)) or not isinstance(loader, dict):
+        return
+    used = list(_typed(loader))
+    missing = [t for t in _typed(pipeline) if config_type_name(t) in _POLICY_TRANSFORMS and t not in used]
+    if missing:
+        names = ', '.join(sorted({config_type_name(t) for t in missing}))
+        raise ConfigCheckError(f'train_pipeline holds {names}, which no pipeline of train_dataloader holds: the '
+                               'loader keeps the pipeline its config was read with (a child config that redefines '
+                               'train_pipeline alone trains without it). Rebind it in the same config: '
+                               'train_dataloader = dict(dataset=dict(pipeline=train_pipeline)) (for a dataset '
+                               'wrapper, the wrapped dataset\'s pipeline)')
 
 
 def _check_reference_allocation(train_cfg: Any) -> None:
