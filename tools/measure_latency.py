@@ -10,6 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
+from automl_mm.engine.preflight import merge_options
 from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
@@ -44,8 +45,7 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
         raise FileNotFoundError(f'config file not found: {args.config}')
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_options(cfg, args.cfg_options)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     input_shape = args.input_shape or (cfg.get('train_cfg') or {}).get('input_shape') or cfg.get('nas_input_shape')

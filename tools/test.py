@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.patches import install as install_mmengine_patches
-from automl_mm.engine.preflight import check_config
+from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -45,8 +45,7 @@ def main() -> None:
     if problem is not None:
         raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])

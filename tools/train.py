@@ -22,7 +22,7 @@ from automl_mm.engine import (
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import exit_with_parent_if_asked, launch_local, prestart_workers, required_world_size
 from automl_mm.engine.patches import install as install_mmengine_patches
-from automl_mm.engine.preflight import build_check, check_config
+from automl_mm.engine.preflight import build_check, check_config, merge_options
 from automl_mm.engine.resume import checkpoint_seed
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -51,8 +51,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

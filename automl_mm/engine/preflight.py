@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+from mmengine.config import Config
+
 from automl_mm.utils.scope import config_type_name
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
@@ -216,6 +218,44 @@ def _check_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None
     if key not in available:
         raise ConfigCheckError(f'{owner}={key!r} is not reported by {evaluator_key}, which reports '
                                f'{sorted(available)}')
+
+
+def _leaves(value: Any, path: str = '') -> Iterator[tuple[str, Any]]:
+    """``(dotted path, value)`` of every entry under ``value``, as ``--cfg-options`` names them
+    (``custom_hooks.0.num_copies``)."""
+    items = value.items() if isinstance(value, (dict, Config)) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = f'{path}.{key}' if path else str(key)
+        yield where, item
+        yield from _leaves(item, where)
+
+
+def merge_options(cfg: Any, options: dict | None) -> None:
+    """``cfg.merge_from_dict(options)`` (a tool's ``--cfg-options``), refusing a top-level name whose old value
+    the file had already written into settings of the same name.
+
+    mmengine substitutes a config's own names when the file is read (``num_copies = 4`` and
+    ``custom_hooks = [dict(type='OHLHook', num_copies=num_copies)]``), so ``--cfg-options num_copies=2`` changed
+    the top-level name alone and the run trained 4 copies, silently. The settings named ``num_copies`` that still
+    hold the old value after the merge are listed; setting them too (``custom_hooks.0.num_copies=2``) passes.
+
+    Raises:
+        ConfigCheckError: such an option, naming the settings to set instead.
+    """
+    if not options:
+        return
+    old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
+    cfg.merge_from_dict(options)
+    for key, before in old.items():
+        if cfg[key] == before:
+            continue
+        stale = [f'{path}={value!r}' for path, value in _leaves(cfg) if '.' in path
+                 and path.rsplit('.', 1)[1] == key and not isinstance(value, (dict, list)) and value == before]
+        if stale:
+            raise ConfigCheckError(
+                f'--cfg-options {key}={cfg[key]!r} changes the top-level name {key!r} only: the config wrote its '
+                f'value {before!r} into {", ".join(stale)} when the file was read (and maybe into other settings). '
+                f'Set those keys instead, e.g. --cfg-options {stale[0].split("=")[0]}={cfg[key]!r}')
 
 
 def check_config(cfg: Any, test_only: bool = False) -> None:

@@ -225,3 +225,21 @@ def test_resume_set_in_the_config_resolves_like_the_flag_and_loads_strictly(tmp_
     cfg = _tool('train').build_config(_args(DIGITS, work, cfg_options={'resume': True}))
     assert (cfg.resume, cfg.load_from, cfg.randomness.seed) == (True, good, 1234)
     _assert_resume_loads_strictly(cfg, good)
+
+
+def test_a_top_level_name_the_file_already_wrote_elsewhere_is_refused_as_an_option(tmp_path):
+    """--cfg-options num_copies=2 on an OHL config (num_copies = 4 written into its OHLHook when the file was read)
+    changed the top-level name only: the run trained 4 copies, silently. Refused naming the hook's key; setting that
+    key too passes, and so does a top-level name nothing else holds (work_dir, resume)."""
+    from automl_mm.engine.preflight import ConfigCheckError
+
+    train = _tool('train')
+    with pytest.raises(ConfigCheckError, match=r"--cfg-options num_copies=2 changes the top-level name 'num_copies' "
+                                               r"only: .*custom_hooks\.0\.num_copies=4.*"
+                                               r"e\.g\. --cfg-options custom_hooks\.0\.num_copies=2"):
+        train.build_config(_args(OHL, str(tmp_path), cfg_options={'num_copies': 2}))
+    cfg = train.build_config(_args(OHL, str(tmp_path), cfg_options={'num_copies': 2,
+                                                                    'custom_hooks.0.num_copies': 2}))
+    assert cfg.custom_hooks[0].num_copies == 2
+    assert train.build_config(_args(OHL, str(tmp_path), cfg_options={'num_copies': 4})).custom_hooks[0].num_copies == 4
+    assert train.build_config(_args(DIGITS, str(tmp_path), cfg_options={'randomness.seed': 3})).randomness.seed == 3
