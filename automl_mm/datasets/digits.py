@@ -8,6 +8,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
+from automl_mm.utils.checks import as_count
 
 from .splits import SPLITS, check_counts, check_seed, check_split, stratified_split
 
@@ -45,11 +46,10 @@ class DigitsDataset(BaseDataset):
                  **kwargs) -> None:
         self.split = check_split(split)
         max_samples = check_counts(max_samples=max_samples)['max_samples']
-        if int(img_size) < 8:
-            raise ValueError(f'img_size must be at least 8 (the source resolution), got {img_size}')
+        img_size = as_count(img_size, 'DigitsDataset.img_size', 8)  # the source resolution
         if len(split_sizes) != len(SPLITS):
             raise ValueError(f'split_sizes needs one fraction for each of {SPLITS}, got {split_sizes}')
-        self.img_size = int(img_size)
+        self.img_size = img_size
         self.split_sizes = tuple(split_sizes)
         self.seed = check_seed(seed, 'DigitsDataset.seed')
         self.max_samples = max_samples

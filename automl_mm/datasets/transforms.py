@@ -11,6 +11,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 
 from automl_mm.registry import TRANSFORMS
+from automl_mm.utils.checks import as_count
 
 
 @TRANSFORMS.register_module()
@@ -39,13 +40,6 @@ class PackClsInputs(BaseTransform):
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'
 
 
-def _check_size(value: object, key: str) -> int:
-    """An image side in pixels: an int >= 1 (ValueError naming ``key`` otherwise)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f'{key} must be an int >= 1 (pixels), got {value!r}')
-    return int(value)
-
-
 def _check_range(values: object, key: str, high: float = math.inf) -> tuple[float, float]:
     """A range ``(low, high)`` with 0 < low <= high <= ``high`` (ValueError naming ``key`` otherwise)."""
     try:
@@ -69,10 +63,8 @@ class RandomCrop(BaseTransform):
         sizes = (crop_size, crop_size) if not isinstance(crop_size, Sequence) else tuple(crop_size)
         if len(sizes) != 2:
             raise ValueError(f'crop_size must be an int or (height, width), got {crop_size!r}')
-        self.crop_size = tuple(_check_size(s, 'crop_size') for s in sizes)
-        if padding < 0:
-            raise ValueError(f'padding must be >= 0, got {padding}')
-        self.padding = int(padding)
+        self.crop_size = tuple(as_count(s, 'RandomCrop.crop_size', 1) for s in sizes)
+        self.padding = as_count(padding, 'RandomCrop.padding')  # 2.5 pixels was read as 2
         self.pad_val = pad_val
 
     def transform(self, results: dict) -> dict:
@@ -99,11 +91,11 @@ class RandomResizedCrop(BaseTransform):
 
     def __init__(self, scale: int, crop_ratio_range: tuple[float, float] = (0.08, 1.0),
                  aspect_ratio_range: tuple[float, float] = (3. / 4., 4. / 3.), max_attempts: int = 10) -> None:
-        self.scale = _check_size(scale, 'scale')
+        self.scale = as_count(scale, 'RandomResizedCrop.scale', 1)
         self.crop_ratio_range = _check_range(crop_ratio_range, 'crop_ratio_range', high=1.0)
         low, high = _check_range(aspect_ratio_range, 'aspect_ratio_range')
         self.log_aspect = (math.log(low), math.log(high))
-        self.max_attempts = _check_size(max_attempts, 'max_attempts')
+        self.max_attempts = as_count(max_attempts, 'RandomResizedCrop.max_attempts', 1)
 
     def _crop_box(self, h: int, w: int) -> tuple[int, int, int, int]:
         area = h * w
@@ -134,7 +126,7 @@ class ResizeShortEdge(BaseTransform):
         interps = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}
         if interpolation not in interps:
             raise ValueError(f'interpolation must be one of {sorted(interps)}, got {interpolation!r}')
-        self.size = _check_size(size, 'size')
+        self.size = as_count(size, 'ResizeShortEdge.size', 1)
         self.interpolation = interps[interpolation]
 
     def transform(self, results: dict) -> dict:

@@ -20,6 +20,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from automl_mm.registry import HOOKS
+from automl_mm.utils.checks import as_count
 
 from .checkpoint import CheckpointMismatchError, checkpoint_mismatch
 
@@ -69,9 +70,7 @@ class FiniteLossHook(Hook):
     priority = 'ABOVE_NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_iter
 
     def __init__(self, interval: int = 1, check_weights_on_save: bool = True, enabled: bool = True) -> None:
-        if int(interval) < 1:
-            raise ValueError(f'FiniteLossHook interval must be >= 1, got {interval}')
-        self.interval = int(interval)
+        self.interval = as_count(interval, 'FiniteLossHook.interval', 1)  # 1.5 was read as 1
         self.check_weights_on_save = bool(check_weights_on_save)
         self.enabled = bool(enabled)
         self._disabled = not self.enabled
@@ -138,7 +137,7 @@ class StrictCheckpointHook(Hook):
     def __init__(self, checkpoint: str | None = None, max_keys: int = 5,
                  revise_keys: Sequence[tuple[str, str]] = ((r'^module\.', ''),)) -> None:
         self.checkpoint = checkpoint
-        self.max_keys = int(max_keys)
+        self.max_keys = as_count(max_keys, 'StrictCheckpointHook.max_keys', 1)
         self.revise_keys = [tuple(r) for r in revise_keys]
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:

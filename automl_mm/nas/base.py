@@ -23,6 +23,7 @@ import numpy as np
 from torch import nn
 
 from automl_mm.registry import SAMPLERS, SEARCH_SPACES
+from automl_mm.utils.checks import as_count  # noqa: F401  (re-exported: its former home, nas.spaces re-exports it too)
 from automl_mm.utils.scope import build_in_scope
 
 
@@ -43,20 +44,6 @@ def check_distinct(options: Sequence[Any], where: str) -> None:
     repeated = [v for k, v in enumerate(options) if v in list(options)[:k]]
     if repeated:
         raise ValueError(f'{where} lists {repeated[0]!r} more than once in {list(options)}: give each option once')
-
-
-def as_count(value: Any, key: str, minimum: int = 0) -> int:
-    """``value`` as an int >= ``minimum``, or a ``ValueError`` naming ``key``: a float (``2.7`` iterations, a
-    ``1.5``-block stage) used to be truncated by ``int()`` and the search ran on another setting."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(f'{key} must be an int, got {value!r}') from None
-    if number < minimum:
-        raise ValueError(f'{key} must be >= {minimum}, got {value!r}')
-    return number
 
 
 def index_path(path: Sequence[Any], owner: str) -> tuple[int, ...]:

@@ -18,9 +18,10 @@ from typing import Any
 
 from mmengine.dist import all_gather_object, get_dist_info
 
+from automl_mm.utils.checks import as_count
 from automl_mm.utils.seeding import stream_rng
 
-from .base import BasePathSpace, as_count, index_path
+from .base import BasePathSpace, index_path
 
 Path = tuple[int, ...]
 

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS
+from automl_mm.utils.checks import as_count
 
-from .base import as_count, build_path_sampler, build_path_space
+from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import (

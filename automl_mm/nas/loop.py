@@ -28,10 +28,11 @@ from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, fixed_batches
 from automl_mm.engine.run_info import is_resume, run_seed
+from automl_mm.utils.checks import as_count
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed
 
-from .base import BasePathSpace, as_count
+from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS, SAMPLERS
+from automl_mm.utils.checks import as_count
 from automl_mm.utils.scope import build_in_scope
 
-from .base import as_count, build_path_space
+from .base import build_path_space
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import (

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from automl_mm.registry import SAMPLERS
+from automl_mm.utils.checks import as_count
 from automl_mm.utils.scope import type_name
 
 from .base import BasePathSampler, BasePathSpace, index_path
@@ -53,13 +54,11 @@ class UniformPathSampler(BasePathSampler):
 
     def __init__(self, space: BasePathSpace | None = None, max_tries: int = 10_000,
                  enumerate_limit: int = _ENUMERATE_LIMIT) -> None:
-        if int(max_tries) < 1:
-            raise ValueError(f'{type(self).__name__}: max_tries must be >= 1, got {max_tries}')
-        if int(enumerate_limit) < 0:
-            raise ValueError(f'{type(self).__name__}: enumerate_limit must be >= 0, got {enumerate_limit}')
+        max_tries = as_count(max_tries, f'{type(self).__name__}.max_tries', 1)  # 2.5 was read as 2
+        enumerate_limit = as_count(enumerate_limit, f'{type(self).__name__}.enumerate_limit')
         super().__init__(space)
-        self.max_tries = int(max_tries)
-        self.enumerate_limit = int(enumerate_limit)
+        self.max_tries = max_tries
+        self.enumerate_limit = enumerate_limit
         self._admitted: OrderedDict[tuple, list[tuple[int, ...]] | None] = OrderedDict()
 
     def _space(self) -> BasePathSpace:

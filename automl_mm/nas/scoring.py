@@ -18,9 +18,10 @@ from mmengine.logging import MMLogger, print_log
 from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches, fixed_batches, recalibrate_bn
+from automl_mm.utils.checks import as_count
 from automl_mm.utils.seeding import stream_rng
 
-from .base import BasePathSpace, as_count
+from .base import BasePathSpace
 from .samplers import UniformPathSampler
 
 

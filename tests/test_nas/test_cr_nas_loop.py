@@ -301,15 +301,15 @@ def test_a_search_without_any_training_is_refused(arch_split, tmp_path):
 @pytest.mark.parametrize('iters', [dict(stage_iters=-2, spatial_iters=6), dict(stage_iters=6, spatial_iters=-2)])
 def test_negative_phase_lengths_are_refused(arch_split, tmp_path, iters):
     """(-2, 6) trained 4 spatial iterations and no stage ones; (6, -2) trained 6 stage iterations with max_iters 4."""
-    with pytest.raises(ValueError, match=r'train_cfg\.(stage|spatial)_iters must be >= 0'):
+    with pytest.raises(ValueError, match=r'train_cfg\.(stage|spatial)_iters must be an int >= 0'):
         _ = Runner.from_cfg(_cfg(arch_split, str(tmp_path / 'neg'), **iters)).train_loop
 
 
 @pytest.mark.parametrize('override, match', [
     (dict(flops_input_shape=[160, 160]), r'flops_input_shape must be \(C, H, W\)'),  # failed after stage training
-    (dict(max_stage_candidates=0), r'max_stage_candidates must be >= 1'),
+    (dict(max_stage_candidates=0), r'max_stage_candidates must be an int >= 1'),
     (dict(flops_tolerance=float('nan')), r'flops_tolerance must be a finite number'),
-    (dict(bn_recalibration_batches=-1), r'bn_recalibration_batches must be >= 0'),
+    (dict(bn_recalibration_batches=-1), r'bn_recalibration_batches must be an int >= 0'),
     (dict(stage_iters=2.7), r'stage_iters must be an int'),  # was truncated to 2
 ])
 def test_bad_search_settings_are_named_before_training(arch_split, tmp_path, override, match):

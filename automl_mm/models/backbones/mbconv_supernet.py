@@ -19,6 +19,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from automl_mm.registry import MODELS
+from automl_mm.utils.checks import as_count
 
 from .pretrained import CheckedPretrainedMixin
 
@@ -180,10 +181,16 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
         self._stage_ends: list[int] = []
         c_in = stem_channels
         for s, stage in enumerate(stages):
-            if len(stage) != 3 or any(int(v) < 1 for v in stage) or int(stage[2]) not in (1, 2):
+            if len(stage) != 3:
                 raise ValueError(f'stages[{s}] must be (out_channels >= 1, num_layers >= 1, first_stride 1 or 2), '
                                  f'got {tuple(stage)!r}')
-            c_out, n, first_stride = (int(v) for v in stage)
+            # a 1.5-layer stage was built with 1 layer
+            c_out, n, first_stride = (as_count(v, f'stages[{s}][{j}] ({name})', 1)
+                                      for j, (v, name) in enumerate(zip(stage, ('out_channels', 'num_layers',
+                                                                                'first_stride'))))
+            if first_stride not in (1, 2):
+                raise ValueError(f'stages[{s}] must be (out_channels >= 1, num_layers >= 1, first_stride 1 or 2), '
+                                 f'got {tuple(stage)!r}')
             for i in range(n):
                 self._layer_specs.append((c_in, c_out, first_stride if i == 0 else 1))
                 c_in = c_out
