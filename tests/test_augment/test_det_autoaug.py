@@ -85,6 +85,8 @@ def test_leaf_configs_build_and_the_choice_reaches_pack_det_inputs(det_root, pat
         ('automl_mm.OHLHook', 4, 1, 'coco/bbox_mAP')
     assert cfg.train_dataloader.num_workers == 0 and cfg.reward_evaluator.metric == 'bbox'
     types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    if path == MASK:  # instances whose mask left the image are dropped before packing
+        assert types.pop(-2) == 'FilterAnnotations'
     assert types[-2:] == ['automl_mm.OHLAutoAugment', 'PackDetInputs'] and types[-3] == 'RandomFlip'
     check_config(cfg)
     build_check(cfg)  # tools/train.py's check: mmdet's names resolve in the config's default_scope 'mmdet'
@@ -156,7 +158,8 @@ def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, t
     cfg = _leaf(MASK, det_root)
     probs = np.zeros(NUM_PAIRS)
     probs[TRANSLATE] = 1.0
-    pipeline = cfg.train_dataloader.dataset.pipeline[:-1]  # the leaf's pipeline, unpacked
+    # the leaf's pipeline, unpacked and without FilterAnnotations (no mask leaves the image in a translation)
+    pipeline = cfg.train_dataloader.dataset.pipeline[:-2]
     pipeline[-1] = dict(pipeline[-1], type=transform, probs=probs.tolist())
     pipeline[-2] = dict(pipeline[-2], prob=0.0)
     plain = _build(dict(cfg.train_dataloader.dataset, pipeline=pipeline[:-1]))
@@ -178,6 +181,40 @@ def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, t
             else:  # cut by the border: the clipped box encloses what stays visible of the mask
                 assert (tight[:2] >= box[:2] - 1).all() and (tight[2:] <= box[2:] + 1).all(), (box, tight)
     assert checked > 0
+
+
+def test_the_mask_leaf_drops_an_instance_whose_mask_left_the_image(det_root):
+    """Rotate(30) moved a mask held in its box's corner out of the image while the enclosing box of the rotated box
+    stayed partly inside: the instance was packed with that box and an empty mask (about 0.1 % of boxes under
+    uniform pairs), teaching the mask head an empty mask for a box. The leaf's FilterAnnotations drops it; an
+    instance whose mask stays is kept."""
+    from mmdet.registry import TRANSFORMS
+    from mmdet.structures.bbox import HorizontalBoxes
+    from mmdet.structures.mask import BitmapMasks
+
+    cfg = _leaf(MASK, det_root)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    at = [t['type'] for t in pipeline].index('automl_mm.OHLAutoAugment')
+    probs = np.zeros(NUM_PAIRS)
+    probs[_pair(('Rotate', 30), ('Sharpness', 1.3))] = 1.0
+    steps = [dict(pipeline[at], type='automl_mm.FixedAutoAugment', probs=probs.tolist()), *pipeline[at + 1:-1]]
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        transforms = [TRANSFORMS.build(copy.deepcopy(t)) for t in steps]
+    masks = np.zeros((2, 128, 128), np.uint8)
+    masks[0, :3, :3] = 1  # the first object sits in its box's corner, at the image's corner
+    masks[1, 54:74, 54:74] = 1  # the second in the middle
+    for seed in (0, 1):  # both signs of the rotation
+        random.seed(seed)
+        np.random.seed(seed)
+        results = dict(img=np.zeros((128, 128, 3), np.uint8), img_shape=(128, 128),
+                       gt_bboxes=HorizontalBoxes(np.array([[0, 0, 40, 40], [54, 54, 74, 74]], np.float32)),
+                       gt_bboxes_labels=np.array([1, 2]), gt_masks=BitmapMasks(masks.copy(), 128, 128),
+                       gt_ignore_flags=np.array([False, False]))
+        results = transforms[0](results)
+        assert len(results['gt_bboxes']) == 2 and results['gt_masks'].masks[0].sum() == 0  # the fault, before
+        for transform in transforms[1:]:
+            results = transform(results)
+        assert results['gt_bboxes_labels'].tolist() == [2] and results['gt_masks'].masks.sum() > 0
 
 
 @pytest.mark.slow
