@@ -23,6 +23,35 @@ def arch_split(coco_root):
     return coco_root
 
 
+def _memoize_config_formatting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cache yapf's FormatCode inside mmengine's ``Config.pretty_text`` by its input text: every checkpoint stores
+    the config's pretty text, and with ``checkpoint_interval_s=0`` (a checkpoint after every scored candidate)
+    formatting the same text again cost most of these runs (about 0.7 s per checkpoint). FormatCode is a pure
+    function of (text, style): the checkpoints and the dumped configs are byte for byte what they were."""
+    from mmengine.config import config as mm_config
+
+    original, cache = mm_config.FormatCode, {}
+
+    def format_code(text, **kwargs):
+        key = (text, repr(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = original(text, **kwargs)
+        return cache[key]
+
+    monkeypatch.setattr(mm_config, 'FormatCode', format_code)
+
+
+@pytest.fixture(scope='module')
+def reference_search(arch_split, tmp_path_factory) -> str:
+    """The work dir of one uninterrupted search of ``_cfg``: the end-to-end test checks its outputs, the resume test
+    compares a killed and resumed search with it (run once when both run in one process)."""
+    work = str(tmp_path_factory.mktemp('cr_nas_reference') / 'run')
+    with pytest.MonkeyPatch.context() as mp:
+        _memoize_config_formatting(mp)
+        Runner.from_cfg(_cfg(arch_split, work)).train()
+    return work
+
+
 def _cfg(root: str, work_dir: str, **train_cfg) -> Config:
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir = work_dir
@@ -53,9 +82,8 @@ def _result(work: str) -> dict:
         return json.load(f)
 
 
-def test_stage_and_spatial_search_end_to_end(arch_split, tmp_path):
-    work = str(tmp_path / 'run')
-    Runner.from_cfg(_cfg(arch_split, work)).train()
+def test_stage_and_spatial_search_end_to_end(reference_search):
+    work = reference_search
     r = _result(work)
     assert sum(r['stage_blocks']) == 6 and len(r['dilations_per_block']) == 6
     assert set(r['dilations_per_block']) <= {1, 2}
@@ -111,10 +139,9 @@ class _Interrupt(Exception):
     pass
 
 
-def test_resume_inside_the_spatial_search_does_not_rescore(arch_split, tmp_path, monkeypatch):
-    reference = str(tmp_path / 'reference')
-    Runner.from_cfg(_cfg(arch_split, reference)).train()
-
+def test_resume_inside_the_spatial_search_does_not_rescore(arch_split, reference_search, tmp_path, monkeypatch):
+    reference = reference_search
+    _memoize_config_formatting(monkeypatch)
     original = PathEvaluator.__call__
     calls = {'n': 0}
     stage_candidates = 6
