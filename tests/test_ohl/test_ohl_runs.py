@@ -22,6 +22,19 @@ def _free_port() -> str:
         return str(s.getsockname()[1])
 
 
+def _run_side_by_side(*calls: tuple[tuple, dict]) -> list:
+    """``run_tool(*args, **kwargs)`` for every ``(args, kwargs)`` at the same time; their processes, in order.
+
+    A resume test's uninterrupted reference run and the run killed at a checkpoint do not depend on each other:
+    side by side, their process start-ups and rendezvous (most of a run of these tiny configs, a process mostly
+    idle) overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(run_tool, *args, **kwargs) for args, kwargs in calls]
+        return [f.result() for f in futures]
+
+
 def _history(work_dir: str) -> list[dict]:
     with open(osp.join(work_dir, 'ohl', 'history.json')) as f:
         return json.load(f)
@@ -109,9 +122,9 @@ def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_pat
     cfg.dump(str(tmp_path / 'two_copies_killed.py'))
     env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    run_tool('tools/train.py', str(tmp_path / 'two_copies.py'), '--work-dir', full)
-    killed = run_tool('tools/train.py', str(tmp_path / 'two_copies_killed.py'), '--work-dir', split, env=env,
-                      check=False)
+    _, killed = _run_side_by_side(
+        (('tools/train.py', str(tmp_path / 'two_copies.py'), '--work-dir', full), {}),
+        (('tools/train.py', str(tmp_path / 'two_copies_killed.py'), '--work-dir', split), dict(env=env, check=False)))
     assert killed.returncode != 0 and osp.isfile(osp.join(split, 'epoch_2.pth'))
     assert not osp.exists(osp.join(split, 'epoch_3.pth'))
     out = run_tool('tools/train.py', str(tmp_path / 'two_copies.py'), '--work-dir', split, '--resume')
@@ -388,9 +401,10 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     consume the random streams of the resumed trunk (it gave another reward in trunk 3)."""
     (tmp_path / 'kill_plugin.py').write_text(KILLER)
     cfg = _small_two_copy_cfg(trunk_iters=10)
-    # 10 batches per pass (mmengine sleeps 2 s at every restart of a finite sampler's dataloader): the runs still
-    # cross passes, and the resumed run skips 20 batches over a restart.
-    cfg.train_dataloader.dataset.max_samples = 160
+    # 15 batches per pass (mmengine sleeps 2 s at every restart of a finite sampler's dataloader: 5 restarts in the
+    # three runs, 7 with 10 batches): the runs still cross passes, and the resumed run skips 20 batches over a
+    # restart, into the middle of the second pass.
+    cfg.train_dataloader.dataset.max_samples = 240
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=1000)
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=10)
     cfg.log_processor = dict(by_epoch=False)
@@ -400,8 +414,8 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     killed_cfg = _dump(cfg, tmp_path, 'iters_killed')
     env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    run_tool('tools/train.py', full_cfg, '--work-dir', full)
-    killed = run_tool('tools/train.py', killed_cfg, '--work-dir', split, env=env, check=False)
+    _, killed = _run_side_by_side((('tools/train.py', full_cfg, '--work-dir', full), {}),
+                                  (('tools/train.py', killed_cfg, '--work-dir', split), dict(env=env, check=False)))
     assert killed.returncode != 0 and osp.isfile(osp.join(split, 'iter_20.pth'))
     run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume')
     a, b = _history(full), _history(split)
