@@ -6,8 +6,8 @@
   ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``; OHL's ``reward_key`` and the NAS loops'
   ``metric_key`` are among the keys their evaluator reports (for metrics whose
   keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
-  lies in its ``stage_space``; an augmentation policy of automl_mm's in the top-level ``train_pipeline`` is in the
-  training loader's pipelines too (a child config that redefines ``train_pipeline`` alone trained without it).
+  lies in its ``stage_space``; a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its
+  pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -329,40 +329,57 @@ def _check_ohl_hook(cfg: Any) -> None:
     _check_split(loader, loader_key, evaluator, where)
 
 
-#: automl_mm's augmentation policies (learned or fixed): a train_pipeline that holds one must reach the loader.
-_POLICY_TRANSFORMS = ('OHLRandomChoice', 'OHLAutoAugment', 'FixedAutoAugment', 'TorchvisionAugment')
+def _assigned_names(path: str) -> set[str] | None:
+    """The names a config file assigns at its top level (``None`` if it is not Python that parses)."""
+    import ast
+
+    try:
+        with open(path, encoding='utf-8') as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
-def _typed(value: Any) -> Iterator[dict]:
-    """Every dict with a ``type`` in ``value`` (nested transforms, sub-pipelines, wrapped datasets), itself first."""
+def _pipelines(value: Any) -> Iterator[Any]:
+    """Every ``pipeline`` value inside ``value`` (datasets, wrapped datasets, mixed-image wrappers)."""
     if isinstance(value, dict):
-        if 'type' in value:
-            yield value
+        if 'pipeline' in value:
+            yield value['pipeline']
         for item in value.values():
-            yield from _typed(item)
+            yield from _pipelines(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _typed(item)
+            yield from _pipelines(item)
 
 
 def _check_train_pipeline_used(cfg: Any) -> None:
-    """A policy transform in the top-level ``train_pipeline`` is in the training loader's pipelines too.
+    """A config file that assigns ``train_pipeline`` and not ``train_dataloader`` trains with that pipeline.
 
-    mmengine resolves ``pipeline=train_pipeline`` when a file is read: a child config that redefines
+    mmengine resolves ``pipeline=train_pipeline`` when the base file is read: a child config that redefines
     ``train_pipeline`` alone (as a retraining config with an exported policy is usually written) leaves the base's
-    loader with the base's pipeline, and trained without the policy, silently."""
+    loader with the base's pipeline, and trained without the new one, silently. Only the file itself is read for
+    what it assigns: a config whose loader pipeline was changed while the top-level name stayed (a benchmark arm,
+    a dumped config) holds both names and is not checked."""
+    path = getattr(cfg, 'filename', None)
     pipeline, loader = cfg.get('train_pipeline'), cfg.get('train_dataloader')
-    if not isinstance(pipeline, (list, tuple)) or not isinstance(loader, dict):
+    if not path or not isinstance(pipeline, (list, tuple)) or not isinstance(loader, dict):
         return
-    used = list(_typed(loader))
-    missing = [t for t in _typed(pipeline) if config_type_name(t) in _POLICY_TRANSFORMS and t not in used]
-    if missing:
-        names = ', '.join(sorted({config_type_name(t) for t in missing}))
-        raise ConfigCheckError(f'train_pipeline holds {names}, which no pipeline of train_dataloader holds: the '
-                               'loader keeps the pipeline its config was read with (a child config that redefines '
-                               'train_pipeline alone trains without it). Rebind it in the same config: '
-                               'train_dataloader = dict(dataset=dict(pipeline=train_pipeline)) (for a dataset '
-                               'wrapper, the wrapped dataset\'s pipeline)')
+    names = _assigned_names(path)
+    if names is None or 'train_pipeline' not in names or 'train_dataloader' in names:
+        return
+    if any(used == pipeline for used in _pipelines(loader)):
+        return  # the file reached the loader another way (a name the loader was built with)
+    types = [config_type_name(t) for t in pipeline if isinstance(t, dict)]
+    raise ConfigCheckError(f'{path} assigns train_pipeline ({", ".join(types)}) but not train_dataloader, whose '
+                           'dataset keeps the pipeline its base config was read with: the run would train without '
+                           'it. Rebind it in the same file: train_dataloader = dict(dataset=dict('
+                           'pipeline=train_pipeline)) (for a dataset wrapper, the wrapped dataset\'s pipeline)')
 
 
 def _check_reference_allocation(train_cfg: Any) -> None:
