@@ -23,7 +23,6 @@ import numpy as np
 from torch import nn
 
 from automl_mm.registry import SAMPLERS, SEARCH_SPACES
-from automl_mm.utils.checks import as_count  # noqa: F401  (re-exported: its former home, nas.spaces re-exports it too)
 from automl_mm.utils.scope import build_in_scope
 
 

@@ -30,7 +30,7 @@ from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, fixe
 from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.utils.checks import as_count
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
-from automl_mm.utils.seeding import as_seed
+from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
@@ -61,13 +61,7 @@ class _SearchStateHook(Hook):
             state = checkpoint['nas_search']
             self.loop.load_search_state_dict(state)
             if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
-                if self.loop._seed_given and int(state['seed']) != self.loop.seed:
-                    # paths and candidate scores derive from the seed: the checkpoint's replaced it without a word
-                    raise ValueError(f'the checkpoint\'s search has seed {state["seed"]}, this run sets '
-                                     f'train_cfg.seed={self.loop.seed}: a resume continues the same search with its '
-                                     'seed. Leave train_cfg.seed unset (or set it to the checkpoint\'s), or start a '
-                                     'new search from its weights with load_from')
-                self.loop.seed = int(state['seed'])
+                self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))
         self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
 
 
@@ -100,9 +94,9 @@ class SearchLoopBase(IterBasedTrainLoop):
         self.metric_key = metric_key
         self.bn_recalibration_batches = as_count(bn_recalibration_batches, 'train_cfg.bn_recalibration_batches')
         self.checkpoint_interval_s = float(checkpoint_interval_s)
-        seed = as_seed(seed, 'train_cfg.seed', allow_none=True)
-        self._seed_given = seed is not None  # a resume must not replace it silently (_SearchStateHook)
-        self.seed = seed if seed is not None else run_seed(runner)  # rank 0's: paths must agree
+        self._configured_seed = as_seed(seed, 'train_cfg.seed', allow_none=True)  # checked again on resume
+        # unset: the run's seed, rank 0's (every rank must draw the same paths)
+        self.seed = run_seed(runner) if self._configured_seed is None else self._configured_seed
         self.out_dir = osp.join(runner.work_dir, out_dir)
         self.held_out = HeldOutEvaluator('search', metric_key, type(self).__name__, search_dataloader,
                                          search_evaluator, 'train_cfg.search_dataloader',

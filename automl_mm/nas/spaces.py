@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from torch import nn
 
 from automl_mm.registry import SEARCH_SPACES
+from automl_mm.utils.checks import as_count
 from automl_mm.utils.scope import build_in_scope  # noqa: F401  (re-exported: its former home)
 
-from .base import BasePathSpace, as_count, check_distinct, find_supernet  # noqa: F401  (re-exported: their former home)
+from .base import BasePathSpace, check_distinct, find_supernet  # noqa: F401  (re-exported: their former home)
 
 
 @SEARCH_SPACES.register_module()

@@ -34,7 +34,7 @@ from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.registry import HOOKS
-from automl_mm.utils.seeding import as_seed
+from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import build_controller, build_ohl_space
 from .checks import (
@@ -181,7 +181,7 @@ class OHLHook(Hook):
         self.broadcast_interval = broadcast_interval
         self.worst_reward = worst_reward
         self.seed = as_seed(seed, 'OHLHook.seed', allow_none=True)
-        self._seed_given = self.seed is not None  # a resume must not replace it silently (after_load_checkpoint)
+        self._configured_seed = self.seed  # a resume must not replace it silently (after_load_checkpoint)
         self.verify_sync = verify_sync
         self.out_dir = out_dir
         self.plot = plot
@@ -353,13 +353,7 @@ class OHLHook(Hook):
             raise ValueError(f'OHL: the checkpoint\'s trunks were {saved_length}, this run has {length}: a resume '
                              'continues the same search with the same trunk length. Resume with the checkpoint\'s, '
                              'or start a new search from its weights with load_from')
-        if self._seed_given and state['seed'] != self.seed:
-            # every copy's data order, draws and samples derive from the seed: the resumed trunks would not be the
-            # ones the configured seed gives, and the checkpoint's seed was replacing it without a word
-            raise ValueError(f'OHL: the checkpoint\'s search has seed {state["seed"]}, this run sets '
-                             f'OHLHook.seed={self.seed}: a resume continues the same search with its seed. Leave '
-                             'OHLHook.seed unset (or set it to the checkpoint\'s), or start a new search from its '
-                             'weights with load_from')
+        resumed_seed(state['seed'], self._configured_seed, 'OHLHook.seed')  # set below with the rest
         self.resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
         missing = {s.name for s in self.spaces} - set(state['controllers'])
         if missing:

@@ -50,6 +50,25 @@ def _domain_word(domain: str) -> int:
     return zlib.crc32(domain.encode())
 
 
+def resumed_seed(saved: Any, configured: int | None, key: str) -> Any:
+    """The seed a resumed search continues with: the checkpoint's ``saved``.
+
+    Args:
+        saved: The seed the checkpoint's search ran with.
+        configured: The seed this run's config sets (``None``: unset, the checkpoint's is taken).
+        key: Its config key, named in the error.
+
+    Raises:
+        ValueError: ``configured`` is set and differs from ``saved`` (every draw derives from the seed: the
+            checkpoint's used to replace the configured one without a word).
+    """
+    if configured is not None and saved != configured:
+        raise ValueError(f'the checkpoint\'s search has seed {saved}, this run sets {key}={configured}: a resume '
+                         f'continues the same search with its seed. Leave {key} unset (or set it to the '
+                         'checkpoint\'s), or start a new search from its weights with load_from')
+    return saved
+
+
 def stream_seed_sequence(seed: int, domain: str, *keys: int) -> np.random.SeedSequence:
     """The seed sequence of stream ``domain`` at ``keys`` (e.g. ``'nas.score'``, method stream, step).
 

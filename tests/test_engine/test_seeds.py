@@ -46,8 +46,8 @@ def test_every_configured_seed_is_refused_at_construction_naming_its_key(bad, tm
 def _search_state_hook(seed, given):
     from automl_mm.nas.loop import _SearchStateHook
 
-    loop = SimpleNamespace(seed=seed, _seed_given=given, search_state_dict=lambda: {}, load_search_state_dict=dict,
-                           _epoch=3)
+    loop = SimpleNamespace(seed=seed, _configured_seed=seed if given else None, search_state_dict=lambda: {},
+                           load_search_state_dict=dict, _epoch=3)
     return _SearchStateHook(loop), loop
 
 
