@@ -346,18 +346,6 @@ def _assigned_names(path: str) -> set[str] | None:
     return names
 
 
-def _pipelines(value: Any) -> Iterator[Any]:
-    """Every ``pipeline`` value inside ``value`` (datasets, wrapped datasets, mixed-image wrappers)."""
-    if isinstance(value, dict):
-        if 'pipeline' in value:
-            yield value['pipeline']
-        for item in value.values():
-            yield from _pipelines(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _pipelines(item)
-
-
 def _check_train_pipeline_used(cfg: Any) -> None:
     """A config file that assigns ``train_pipeline`` and not ``train_dataloader`` trains with that pipeline.
 
@@ -373,7 +361,7 @@ def _check_train_pipeline_used(cfg: Any) -> None:
     names = _assigned_names(path)
     if names is None or 'train_pipeline' not in names or 'train_dataloader' in names:
         return
-    if any(used == pipeline for used in _pipelines(loader)):
+    if any(d.get('pipeline') == pipeline for d, _ in _datasets(loader.get('dataset'), 'train_dataloader.dataset')):
         return  # the file reached the loader another way (a name the loader was built with)
     types = [config_type_name(t) for t in pipeline if isinstance(t, dict)]
     raise ConfigCheckError(f'{path} assigns train_pipeline ({", ".join(types)}) but not train_dataloader, whose '
