@@ -15,9 +15,9 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim import OptimWrapperDict
 
 from automl_mm.engine.hooks import periodic_saves
-from automl_mm.engine.run_info import run_seed
+from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.registry import HOOKS
-from automl_mm.utils.seeding import as_seed
+from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import build_path_sampler, build_path_space
 
@@ -33,7 +33,8 @@ class PathSamplingHook(Hook):
             ``optim_wrapper.accumulative_counts`` = its ``paths_per_update``).
         val_path: The path validated (and tested) with; ``None``: the path the supernet runs when training starts
             (recorded in ``before_train``, i.e. the model's as-built or as-configured path), not the last sampled.
-        seed: Sampling seed; defaults to the runner's seed.
+        seed: Sampling seed; defaults to the runner's seed. Saved in checkpoints (``checkpoint['path_sampling']``):
+            a resume continues with the checkpoint's seed, and refuses a configured seed that differs from it.
 
     Examples:
         >>> hook = PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2, 3)))
@@ -50,7 +51,17 @@ class PathSamplingHook(Hook):
         self.sampler.space = self.space
         self.val_path = None if val_path is None else tuple(val_path)
         self.seed = as_seed(seed, 'PathSamplingHook.seed', allow_none=True)
+        self._configured_seed = self.seed
         self.last_path: tuple | None = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['path_sampling'] = dict(seed=self.seed)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # every later path derives from (seed, iteration): a resume must draw them from the saved run's seed
+        state = checkpoint.get('path_sampling')
+        if state is not None and state.get('seed') is not None and is_resume(runner):
+            self.seed = resumed_seed(state['seed'], self._configured_seed, 'PathSamplingHook.seed')
 
     def before_train(self, runner) -> None:
         self.space.bind(runner.model)

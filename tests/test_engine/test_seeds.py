@@ -64,3 +64,29 @@ def test_a_nas_resume_with_another_configured_seed_is_refused():
         hook, loop = _search_state_hook(seed, given)
         hook.after_load_checkpoint(runner, checkpoint)
         assert loop.seed == 7 and loop._epoch == 0
+
+
+def test_a_path_sampling_resume_keeps_the_checkpoint_seed_and_refuses_another():
+    """PathSamplingHook saved no seed: a resume with PathSamplingHook.seed changed (or a configured seed dropped for
+    the run's) sampled every later path from another stream without a word. The checkpoint's seed is taken now,
+    a different configured one refused; load_from (no resume) keeps the configured seed."""
+    from automl_mm.nas.hook import PathSamplingHook
+
+    def hook(seed):
+        return PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2, 3)), seed=seed)
+
+    checkpoint = {}
+    hook(7).before_save_checkpoint(SimpleNamespace(), checkpoint)
+    resume, load_from = SimpleNamespace(_resume=True), SimpleNamespace(_resume=False)
+    with pytest.raises(ValueError, match=r"checkpoint's search has seed 7, this run sets PathSamplingHook.seed=5"):
+        hook(5).after_load_checkpoint(resume, checkpoint)
+    for seed in (7, None):
+        resumed = hook(seed)
+        resumed.after_load_checkpoint(resume, checkpoint)
+        assert resumed.seed == 7  # every path is drawn from (seed, iteration): the saved run's from here on
+    fresh = hook(5)
+    fresh.after_load_checkpoint(load_from, checkpoint)
+    assert fresh.seed == 5
+    old = hook(5)
+    old.after_load_checkpoint(resume, {})  # a checkpoint saved before the seed was: as before
+    assert old.seed == 5

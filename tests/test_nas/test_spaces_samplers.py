@@ -4,6 +4,9 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
 from torch import nn
 
 from automl_mm.nas import (
@@ -161,3 +164,52 @@ def test_dilation_space_binds_to_the_backbone_and_hook_samples_per_iter():
         other.before_train_iter(runner2, it)
         assert tuple(runner2.model.backbone.dilations) == seen[it]
     torch.manual_seed(0)  # the hook never touches the global RNGs
+
+
+class _PathModel(BaseModel):
+    """A real mmengine model around ``_Supernet``: the loss depends on the applied dilations."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = _Supernet()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, inputs=None, data_samples=None, mode='loss'):
+        return dict(loss=self.scale * float(sum(self.backbone.active_dilations)))
+
+
+class _RecordPaths(Hook):
+    priority = 'LOW'  # after PathSamplingHook (ABOVE_NORMAL) applied the iteration's path
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.seen[runner.iter] = tuple(runner.model.backbone.active_dilations)
+
+
+def _path_run(work_dir, seed, seen, resume=False):
+    runner = Runner(
+        model=_PathModel(), work_dir=str(work_dir),
+        train_dataloader=dict(dataset=[dict(inputs=0)] * 4, sampler=dict(type='DefaultSampler', shuffle=False),
+                              batch_size=1, collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=False, max_iters=8), optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=4, by_epoch=False), logger=None),
+        custom_hooks=[dict(type='PathSamplingHook', space=dict(type='DilationSpace', choices=(1, 2, 3)), seed=seed),
+                      _RecordPaths(seen)],
+        randomness=dict(seed=0), default_scope='automl_mm', resume=resume,
+        load_from=str(work_dir / 'iter_4.pth') if resume else None)
+    runner.train()
+
+
+def test_a_resumed_run_samples_the_paths_of_the_saved_run(tmp_path):
+    """A real Runner: resumed after iteration 4, iterations 4-7 run the reference run's paths; a resume with
+    another PathSamplingHook.seed was continued on another stream without a word and is refused now."""
+    reference, resumed = {}, {}
+    _path_run(tmp_path / 'ref', 3, reference)
+    (tmp_path / 'ref' / 'iter_8.pth').unlink()
+    _path_run(tmp_path / 'ref', None, resumed, resume=True)  # unset: the checkpoint's seed, not the run's 0
+    assert sorted(resumed) == [4, 5, 6, 7]
+    assert all(resumed[it] == reference[it] for it in resumed) and len(set(reference.values())) > 2
+    with pytest.raises(ValueError, match="checkpoint's search has seed 3, this run sets PathSamplingHook.seed=4"):
+        _path_run(tmp_path / 'ref', 4, {}, resume=True)
