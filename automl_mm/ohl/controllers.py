@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -13,6 +14,8 @@ from automl_mm.utils.scope import build_in_scope
 from .base import BaseController, BaseDistribution, build_distribution
 
 _BASELINES = ('mean', 'moving_average')
+#: Entries of an optimiser's param group that say how torch runs the step, not which step it takes.
+_IMPLEMENTATION_FLAGS = ('foreach', 'fused', 'capturable', 'differentiable')
 
 
 @CONTROLLERS.register_module()
@@ -178,13 +181,45 @@ class REINFORCE(BaseController):
         # deep copies: the optimiser updates its state tensors in place after this call
         return {'distribution': self.distribution.state_dict(),
                 'optimizer': copy.deepcopy(self.optimizer.state_dict()),
+                'optimizer_type': type(self.optimizer).__name__,
                 'baseline': self.baseline, 'num_updates': self.num_updates}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s state: θ, the optimiser's moments, the baseline and the update count.
+
+        Raises:
+            ValueError: the saved optimiser is another type, or ran with other hyper-parameters (lr, betas, weight
+                decay, ...) than this controller's ``optimizer`` config: torch's ``load_state_dict`` puts the saved
+                ones in place, so a resumed search stepped θ with the checkpoint's lr and not the configured one,
+                without a word. The message names the ``controller.optimizer`` key and both values.
+        """
+        self._check_optimizer(state)
         self.distribution.load_state_dict(state['distribution'])
         self.optimizer.load_state_dict(copy.deepcopy(state['optimizer']))
         self.baseline = None if state['baseline'] is None else float(state['baseline'])
         self.num_updates = int(state['num_updates'])
+
+    def _check_optimizer(self, state: dict) -> None:
+        """Refuse a saved optimiser that is not the one this controller was configured with (see
+        :meth:`load_state_dict`)."""
+        def plain(value: Any) -> Any:
+            return tuple(plain(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+        hint = ('a resume continues the same search. Resume with the checkpoint\'s controller settings, or start a '
+                'new search from its weights with load_from')
+        saved_type, now_type = state.get('optimizer_type'), type(self.optimizer).__name__
+        if saved_type is not None and saved_type != now_type:
+            raise ValueError(f'the checkpoint\'s controller stepped theta with {saved_type}, this run sets '
+                             f'controller.optimizer.type={now_type!r}: {hint}')
+        saved_groups = (state.get('optimizer') or {}).get('param_groups') or []
+        for saved, group in zip(saved_groups, self.optimizer.param_groups):
+            for key, value in group.items():
+                if key == 'params' or key in _IMPLEMENTATION_FLAGS or key not in saved:
+                    continue
+                if plain(saved[key]) != plain(value):
+                    raise ValueError(f'the checkpoint\'s controller stepped theta with optimizer {key}={saved[key]!r}, '
+                                     f'this run sets controller.optimizer.{key}={value!r} (torch would put the '
+                                     f'checkpoint\'s back without a word): {hint}')
 
 
 @CONTROLLERS.register_module()

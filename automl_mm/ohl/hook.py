@@ -367,7 +367,10 @@ class OHLHook(Hook):
                                  'or choices, in the same order), or start a new search from its weights with '
                                  'load_from')
         for space, controller in zip(self.spaces, self.controllers):
-            controller.load_state_dict(state['controllers'][space.name])
+            try:
+                controller.load_state_dict(state['controllers'][space.name])
+            except ValueError as err:  # e.g. another controller.optimizer lr: name the space it belongs to
+                raise ValueError(f'OHL: space {space.name!r}: {err}') from err
         self.trunk, self.seed, self.history = state['trunk'], state['seed'], list(state['history'])
         last = self.history[-1] if self.history else {}
         if last.get('partial') and runner.max_iters > last['iter']:  # _end_trunk records both

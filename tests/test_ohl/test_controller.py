@@ -161,6 +161,54 @@ def test_resume_is_bitwise_identical(baseline):
     assert uninterrupted.baseline == resumed.baseline and resumed.num_updates == 20
 
 
+def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False):
+    """A real CopyRunner run of the tiny one-copy OHL config; resumed from its epoch_2.pth when ``resume``."""
+    import copy
+    import os.path as osp
+
+    from automl_mm.ohl import reset_copy_layout
+    from automl_mm.registry import RUNNERS
+    from tests.conftest import tiny_ohl_cfg
+
+    cfg = tiny_ohl_cfg(str(work_dir), seed=0)
+    cfg.train_cfg.max_epochs = epochs
+    cfg.custom_hooks[0]['controller'] = dict(type='REINFORCE',
+                                             optimizer=dict(type='Adam', lr=controller_lr, betas=(0.5, 0.999)))
+    if resume:
+        cfg.resume, cfg.load_from = True, osp.join(str(work_dir), 'epoch_2.pth')
+    reset_copy_layout()
+    try:
+        runner = RUNNERS.build(copy.deepcopy(cfg))
+        runner.train()
+    finally:
+        reset_copy_layout()
+    return next(h for h in runner.hooks if type(h).__name__ == 'OHLHook')
+
+
+def test_a_resume_with_another_controller_optimizer_is_refused(tmp_path):
+    """A real Runner: a search run with controller lr 0.5 and resumed with controller.optimizer.lr=0.05 stepped θ
+    with the checkpoint's 0.5 (torch's load_state_dict puts the saved param groups back) without a word; it is
+    refused now, naming the key and both values. The same settings resume."""
+    _ohl_run(tmp_path, epochs=2, controller_lr=0.5)
+    with pytest.raises(ValueError, match=r"OHL: space 'aug': the checkpoint's controller stepped theta with "
+                                         r'optimizer lr=0.5, this run sets controller.optimizer.lr=0.05'):
+        _ohl_run(tmp_path, epochs=4, controller_lr=0.05, resume=True)
+    hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True)
+    assert hook.trunk == 4 and hook.controllers[0].optimizer.param_groups[0]['lr'] == 0.5
+
+
+def test_a_controller_loads_only_the_optimiser_it_was_configured_with():
+    saved = REINFORCE(Categorical(3), optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))).state_dict()
+    REINFORCE(Categorical(3)).load_state_dict(saved)  # the default is that optimiser
+    with pytest.raises(ValueError, match=r'optimizer betas=\(0.5, 0.999\), this run sets '
+                                         r'controller.optimizer.betas=\(0.9, 0.999\)'):
+        REINFORCE(Categorical(3), optimizer=dict(type='Adam', lr=0.05, betas=(0.9, 0.999))).load_state_dict(saved)
+    with pytest.raises(ValueError, match=r"stepped theta with Adam, this run sets controller.optimizer.type='SGD'"):
+        REINFORCE(Categorical(3), optimizer=dict(type='SGD', lr=0.05)).load_state_dict(saved)
+    older = {k: v for k, v in saved.items() if k != 'optimizer_type'}  # checkpoints written before the type was
+    REINFORCE(Categorical(3)).load_state_dict(older)
+
+
 def test_identical_inputs_give_identical_parameters():
     ranks = [REINFORCE(_product(), normalize=True) for _ in range(2)]
     for controller in ranks:
