@@ -191,6 +191,13 @@ class CRNASLoop(SearchLoopBase):
         self.flops = {tuple(k): float(v) for k, v in state['flops']}
         self.result = state.get('result')
 
+    def search_pools(self) -> list[PartialArchitecturePool]:
+        return [self.stage_pool, self.dilation_pool]
+
+    def scoring_settings(self) -> dict:
+        return dict(super().scoring_settings(), num_samples=self.num_samples,
+                    batches_per_sample=self.batches_per_sample, flops_tolerance=self.flops_tolerance)
+
     # --- FLOPs ------------------------------------------------------------------------------------------------
     def allocation_flops(self, path: tuple) -> float:
         """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none)."""

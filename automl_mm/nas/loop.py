@@ -38,6 +38,11 @@ from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
 
 
+def _plain_setting(value: Any) -> Any:
+    """A setting as compared on resume: sequences as tuples (a checkpoint keeps them as lists)."""
+    return tuple(_plain_setting(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 class _SearchStateHook(Hook):
     """Carries a search loop's state in and out of runner checkpoints."""
 
@@ -47,7 +52,8 @@ class _SearchStateHook(Hook):
         self.loop = loop
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed)
+        checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed,
+                                        scoring=self.loop.scoring_settings())
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not is_resume(runner):
@@ -62,6 +68,8 @@ class _SearchStateHook(Hook):
             self.loop.load_search_state_dict(state)
             if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
                 self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))
+            if state.get('scoring') is not None:  # checkpoints written before the settings were saved: unchecked
+                self.loop.check_resumed_scoring(state['scoring'])
         self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
 
 
@@ -113,6 +121,39 @@ class SearchLoopBase(IterBasedTrainLoop):
 
     def load_search_state_dict(self, state: dict) -> None:
         raise NotImplementedError
+
+    def search_pools(self) -> list[PartialArchitecturePool]:
+        """The loop's partial-architecture pools (whose current step may hold finished candidates' scores)."""
+        raise NotImplementedError
+
+    def scoring_settings(self) -> dict:
+        """The ``train_cfg`` settings a candidate's score depends on, by key; saved with the search state
+        (subclasses add theirs: completions per candidate, mini-batches per completion, cost limits)."""
+        return {'metric_key': self.metric_key, 'bn_recalibration_batches': self.bn_recalibration_batches}
+
+    def check_resumed_scoring(self, saved: dict) -> None:
+        """Refuse a resume in the middle of a scoring step whose scoring settings are not the checkpoint's.
+
+        The step's finished candidates keep the scores they got under the checkpoint's settings; the rest would be
+        scored under this run's and all ranked together (e.g. potentials averaged over 10 completions against ones
+        over 2, or read under another metric). Between steps every candidate of a step is scored alike, so the
+        settings may change there.
+
+        Args:
+            saved: :meth:`scoring_settings` as the checkpoint saved it.
+
+        Raises:
+            ValueError: a step is partly scored and a setting differs, naming ``train_cfg.<key>`` and both values.
+        """
+        if not any(pool.scores for pool in self.search_pools()):
+            return
+        for key, value in self.scoring_settings().items():
+            if key in saved and _plain_setting(saved[key]) != _plain_setting(value):
+                raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
+                                 f'train_cfg.{key}={saved[key]!r}, this run sets train_cfg.{key}={value!r}: the '
+                                 'step\'s finished candidates would be ranked against ones scored otherwise. '
+                                 'Resume with the checkpoint\'s setting (it may change once the step is done), or '
+                                 'start a new search from its weights with load_from')
 
     # --- supernet training ------------------------------------------------------------------------------------
     def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler) -> None:

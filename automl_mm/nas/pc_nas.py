@@ -160,6 +160,16 @@ class PCNASLoop(SearchLoopBase):
         self.pool.load_state_dict(state['pool'])
         self.results = state.get('results')
 
+    def search_pools(self) -> list[PartialArchitecturePool]:
+        return [self.pool]
+
+    def scoring_settings(self) -> dict:
+        limit = {'latency_limit': None, 'flops_limit': None}  # which completions a potential admits
+        if self.cost_limit is not None:
+            limit['latency_limit' if self.cost_name == 'latency_ms' else 'flops_limit'] = self.cost_limit
+        return dict(super().scoring_settings(), num_samples=self.num_samples,
+                    batches_per_sample=self.batches_per_sample, **limit)
+
     # --- the search -------------------------------------------------------------------------------------------
     def admits(self, path: tuple) -> bool:
         return self.cost_limit is None or self.cost_table.cost(self.supernet, path) <= self.cost_limit

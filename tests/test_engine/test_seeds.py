@@ -47,7 +47,8 @@ def _search_state_hook(seed, given):
     from automl_mm.nas.loop import _SearchStateHook
 
     loop = SimpleNamespace(seed=seed, _configured_seed=seed if given else None, search_state_dict=lambda: {},
-                           load_search_state_dict=dict, _epoch=3)
+                           load_search_state_dict=dict, _epoch=3, scoring_settings=dict,
+                           check_resumed_scoring=lambda saved: None)
     return _SearchStateHook(loop), loop
 
 

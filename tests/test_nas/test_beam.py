@@ -228,3 +228,23 @@ def test_the_tie_break_warning_counts_only_candidates_with_a_finite_score(monkey
         assert pool.pool == [(0,)]
         ties = [w for w in warnings if 'tie-break' in w]
         assert len(ties) == len(expected) and all(e in w for e, w in zip(expected, ties)), ties
+
+
+def test_scoring_settings_may_change_between_steps_not_inside_one():
+    """The resume check of the search loops: a partly scored step refuses other settings (named), a step with no
+    finished candidate takes the new ones, and a setting an older checkpoint did not save is not compared."""
+    from types import SimpleNamespace
+
+    from automl_mm.nas.loop import SearchLoopBase
+
+    def loop(scores):
+        pool = SimpleNamespace(scores=scores)
+        return SimpleNamespace(search_pools=lambda: [pool],
+                               scoring_settings=lambda: {'num_samples': 4, 'batches_per_sample': None,
+                                                         'flops_limit': 2e6})
+
+    saved = {'num_samples': 2, 'batches_per_sample': None}
+    with pytest.raises(ValueError, match=r'train_cfg.num_samples=2, this run sets train_cfg.num_samples=4'):
+        SearchLoopBase.check_resumed_scoring(loop({(0,): 0.5}), saved)
+    SearchLoopBase.check_resumed_scoring(loop({}), saved)  # between steps
+    SearchLoopBase.check_resumed_scoring(loop({(0,): 0.5}), dict(saved, num_samples=4))  # unchanged; no limit saved

@@ -166,6 +166,13 @@ def test_resume_inside_the_spatial_search_does_not_rescore(arch_split, reference
         after.append(tuple(path))
         return original(self, path, sample_index)
 
+    # another completion count in the middle of block 2's step would rank its 3 finished candidates against
+    # potentials over another number of completions: refused, naming the key
+    cfg = _cfg(arch_split, work, num_samples=2)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'middle of a scoring step scored with train_cfg.num_samples=1, this run '
+                                         r'sets train_cfg.num_samples=2'):
+        Runner.from_cfg(cfg).train()
     monkeypatch.setattr(PathEvaluator, '__call__', counting)
     cfg = _cfg(arch_split, work)
     cfg.resume = True

@@ -163,6 +163,14 @@ def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypat
         scored_after_resume.append(tuple(path))
         return original(self, path, sample_index)
 
+    # Other scoring settings in the middle of the step would rank its 3 finished candidates (potentials over 2
+    # completions) against the rest (over 3, or read with BN re-estimated on 2 batches): refused, naming the key
+    for key, value in (('num_samples', 3), ('bn_recalibration_batches', 2)):
+        cfg = _cfg(work, **{key: value})
+        cfg.resume = True
+        with pytest.raises(ValueError, match=rf'middle of a scoring step scored with train_cfg.{key}='
+                                             rf'{TINY[key]}, this run sets train_cfg.{key}={value}'):
+            Runner.from_cfg(cfg).train()
     monkeypatch.setattr(PathEvaluator, '__call__', counting)
     cfg = _cfg(work)
     cfg.resume = True
