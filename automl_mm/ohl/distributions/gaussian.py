@@ -153,30 +153,21 @@ class DiagGaussian(BaseDistribution):
         state = {'mean': self.mean.detach().clone(), 'learn_std': self.learn_std}
         if self.learn_std:
             state['log_std'] = self.log_std.detach().clone()
-        else:
-            state['std'] = self._std.clone()  # fixed: saved so that a resume can tell it was another
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict`'s μ (and log σ when learned).
+        """Restore :meth:`state_dict`'s μ (and log σ when learned). A fixed σ is not state: the configured ``std``
+        is used.
 
         Raises:
-            ValueError: the checkpoint learned σ and this distribution does not (or the other way round), or its
-                fixed σ is another than this one's ``std``: a resumed search would sample with another σ than the
-                interrupted one (it used to, without a word, or fail with ``KeyError: 'log_std'``). Checkpoints
-                written before these were saved are not checked.
+            ValueError: the checkpoint learned σ and this distribution does not, or the other way round (it failed
+                with ``KeyError: 'log_std'`` or torch's param-group size error).
         """
-        saved_learn = state.get('learn_std', 'log_std' in state)
-        if bool(saved_learn) != self.learn_std:
-            raise ValueError(f'the checkpoint\'s DiagGaussian has learn_std={bool(saved_learn)}, this run sets '
+        saved_learn = bool(state.get('learn_std', 'log_std' in state))
+        if saved_learn != self.learn_std:
+            raise ValueError(f'the checkpoint\'s DiagGaussian has learn_std={saved_learn}, this run sets '
                              f'learn_std={self.learn_std}: a resume continues the same search; set it back, or start '
                              'a new search with load_from')
-        if not self.learn_std and 'std' in state:
-            saved_std = torch.as_tensor(state['std'], dtype=_DTYPE)
-            if saved_std.shape != self._std.shape or not torch.equal(saved_std, self._std):
-                raise ValueError(f'the checkpoint\'s DiagGaussian sampled with the fixed std={saved_std.tolist()}, '
-                                 f'this run sets std={self._std.tolist()}: a resume continues the same search; set it '
-                                 'back, or start a new search with load_from')
         _load_into(self.mean, state['mean'], 'mean')
         if self.learn_std:
             _load_into(self.log_std, state['log_std'], 'log_std')
