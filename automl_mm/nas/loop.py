@@ -28,7 +28,7 @@ from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, fixed_batches
 from automl_mm.engine.run_info import is_resume, run_seed
-from automl_mm.utils.checks import as_count
+from automl_mm.utils.checks import as_count, same_setting
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
@@ -36,11 +36,6 @@ from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
-
-
-def _plain_setting(value: Any) -> Any:
-    """A setting as compared on resume: sequences as tuples (a checkpoint keeps them as lists)."""
-    return tuple(_plain_setting(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 class _SearchStateHook(Hook):
@@ -148,7 +143,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         if not any(pool.scores for pool in self.search_pools()):
             return
         for key, value in self.scoring_settings().items():
-            if key in saved and _plain_setting(saved[key]) != _plain_setting(value):
+            if key in saved and not same_setting(saved[key], value):
                 raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
                                  f'train_cfg.{key}={saved[key]!r}, this run sets train_cfg.{key}={value!r}: the '
                                  'step\'s finished candidates would be ranked against ones scored otherwise. '

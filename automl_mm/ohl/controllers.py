@@ -4,11 +4,11 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
 from automl_mm.registry import CONTROLLERS, OPTIMIZERS
+from automl_mm.utils.checks import same_setting
 from automl_mm.utils.scope import build_in_scope
 
 from .base import BaseController, BaseDistribution, build_distribution
@@ -202,9 +202,6 @@ class REINFORCE(BaseController):
     def _check_optimizer(self, state: dict) -> None:
         """Refuse a saved optimiser that is not the one this controller was configured with (see
         :meth:`load_state_dict`)."""
-        def plain(value: Any) -> Any:
-            return tuple(plain(v) for v in value) if isinstance(value, (list, tuple)) else value
-
         hint = ('a resume continues the same search. Resume with the checkpoint\'s controller settings, or start a '
                 'new search from its weights with load_from')
         saved_type, now_type = state.get('optimizer_type'), type(self.optimizer).__name__
@@ -216,7 +213,7 @@ class REINFORCE(BaseController):
             for key, value in group.items():
                 if key == 'params' or key in _IMPLEMENTATION_FLAGS or key not in saved:
                     continue
-                if plain(saved[key]) != plain(value):
+                if not same_setting(saved[key], value):
                     raise ValueError(f'the checkpoint\'s controller stepped theta with optimizer {key}={saved[key]!r}, '
                                      f'this run sets controller.optimizer.{key}={value!r} (torch would put the '
                                      f'checkpoint\'s back without a word): {hint}')

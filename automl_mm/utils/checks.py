@@ -29,3 +29,12 @@ def as_count(value: Any, key: str, minimum: int = 0) -> int:
     if number < minimum:
         raise ValueError(f'{key} must be an int >= {minimum}, got {value!r}')
     return number
+
+
+def same_setting(saved: Any, configured: Any) -> bool:
+    """Whether a setting a checkpoint saved equals the configured one, sequences compared element-wise whether
+    list or tuple (a checkpoint keeps a config's tuples as lists: ``betas=(0.5, 0.999)`` comes back as a list)."""
+    def plain(value: Any) -> Any:
+        return tuple(plain(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    return plain(saved) == plain(configured)
