@@ -195,8 +195,9 @@ class CRNASLoop(SearchLoopBase):
         return [self.stage_pool, self.dilation_pool]
 
     def scoring_settings(self) -> dict:
-        return dict(super().scoring_settings(), num_samples=self.num_samples,
-                    batches_per_sample=self.batches_per_sample, flops_tolerance=self.flops_tolerance)
+        return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
+                'train_cfg.batches_per_sample': self.batches_per_sample,
+                'train_cfg.flops_tolerance': self.flops_tolerance}
 
     # --- FLOPs ------------------------------------------------------------------------------------------------
     def allocation_flops(self, path: tuple) -> float:

@@ -26,7 +26,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
-from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, fixed_batches
+from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.run_info import is_resume, run_seed
 from automl_mm.utils.checks import as_count, same_setting
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
@@ -36,6 +36,28 @@ from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
+
+#: Dataloader settings that say how to load, not what: they never change a score.
+_LOADING_ONLY = ('num_workers', 'persistent_workers', 'pin_memory', 'prefetch_factor', 'sampler', 'batch_sampler',
+                 'drop_last', 'worker_init_fn')
+
+
+def _plain_cfg(value: Any) -> Any:
+    """A config value as plain dicts, lists and scalars (what a checkpoint keeps under ``weights_only``)."""
+    if isinstance(value, dict):
+        return {str(k): _plain_cfg(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_cfg(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return repr(value)
+
+
+def _loader_setting(loader_cfg: Any) -> Any:
+    """What a dataloader config decides about the batches a score is read on (its dataset, batch size, collate)."""
+    if not isinstance(loader_cfg, dict):
+        return _plain_cfg(loader_cfg)
+    return {k: v for k, v in _plain_cfg(loader_cfg).items() if k not in _LOADING_ONLY}
 
 
 class _SearchStateHook(Hook):
@@ -122,33 +144,45 @@ class SearchLoopBase(IterBasedTrainLoop):
         raise NotImplementedError
 
     def scoring_settings(self) -> dict:
-        """The ``train_cfg`` settings a candidate's score depends on, by key; saved with the search state
-        (subclasses add theirs: completions per candidate, mini-batches per completion, cost limits)."""
-        return {'metric_key': self.metric_key, 'bn_recalibration_batches': self.bn_recalibration_batches}
+        """What a candidate's score depends on, by config key: the ``train_cfg`` settings (subclasses add theirs:
+        completions per candidate, mini-batches per completion, cost limits), the search split's loader and
+        metrics as resolved (:class:`~automl_mm.engine.evaluate.HeldOutEvaluator`), and with BN re-estimation the
+        training loader its batches come from. Saved with the search state; loaders without the settings that only
+        say how to load (workers, pinning), which do not change a score."""
+        cfg, held = self.runner.cfg, self.held_out
+        loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, held.dataloader_key, held.loader_keys)
+        metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, held.evaluator_key, held.evaluator_keys)
+        settings = {'train_cfg.metric_key': self.metric_key,
+                    'train_cfg.bn_recalibration_batches': self.bn_recalibration_batches,
+                    loader_key or 'train_cfg.search_dataloader': _loader_setting(loader_cfg),
+                    metrics_key or 'train_cfg.search_evaluator': _plain_cfg(metrics_cfg)}
+        if self.bn_recalibration_batches:
+            settings['train_dataloader'] = _loader_setting(cfg.get('train_dataloader'))
+        return settings
 
     def check_resumed_scoring(self, saved: dict) -> None:
         """Refuse a resume in the middle of a scoring step whose scoring settings are not the checkpoint's.
 
         The step's finished candidates keep the scores they got under the checkpoint's settings; the rest would be
         scored under this run's and all ranked together (e.g. potentials averaged over 10 completions against ones
-        over 2, or read under another metric). Between steps every candidate of a step is scored alike, so the
-        settings may change there.
+        over 2, read under another metric, or on batches of another size). Between steps every candidate of a step
+        is scored alike, so the settings may change there.
 
         Args:
             saved: :meth:`scoring_settings` as the checkpoint saved it.
 
         Raises:
-            ValueError: a step is partly scored and a setting differs, naming ``train_cfg.<key>`` and both values.
+            ValueError: a step is partly scored and a setting differs, naming its config key and both values.
         """
         if not any(pool.scores for pool in self.search_pools()):
             return
         for key, value in self.scoring_settings().items():
             if key in saved and not same_setting(saved[key], value):
                 raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
-                                 f'train_cfg.{key}={saved[key]!r}, this run sets train_cfg.{key}={value!r}: the '
-                                 'step\'s finished candidates would be ranked against ones scored otherwise. '
-                                 'Resume with the checkpoint\'s setting (it may change once the step is done), or '
-                                 'start a new search from its weights with load_from')
+                                 f'{key}={saved[key]!r}, this run sets {key}={value!r}: the step\'s finished '
+                                 'candidates would be ranked against ones scored otherwise. Resume with the '
+                                 'checkpoint\'s setting (it may change once the step is done), or start a new '
+                                 'search from its weights with load_from')
 
     # --- supernet training ------------------------------------------------------------------------------------
     def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler) -> None:

@@ -164,11 +164,12 @@ class PCNASLoop(SearchLoopBase):
         return [self.pool]
 
     def scoring_settings(self) -> dict:
-        limit = {'latency_limit': None, 'flops_limit': None}  # which completions a potential admits
+        limit = {'train_cfg.latency_limit': None, 'train_cfg.flops_limit': None}  # completions a potential admits
         if self.cost_limit is not None:
-            limit['latency_limit' if self.cost_name == 'latency_ms' else 'flops_limit'] = self.cost_limit
-        return dict(super().scoring_settings(), num_samples=self.num_samples,
-                    batches_per_sample=self.batches_per_sample, **limit)
+            limit['train_cfg.' + ('latency_limit' if self.cost_name == 'latency_ms' else 'flops_limit')] = \
+                self.cost_limit
+        return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
+                'train_cfg.batches_per_sample': self.batches_per_sample, **limit}
 
     # --- the search -------------------------------------------------------------------------------------------
     def admits(self, path: tuple) -> bool:

@@ -240,11 +240,13 @@ def test_scoring_settings_may_change_between_steps_not_inside_one():
     def loop(scores):
         pool = SimpleNamespace(scores=scores)
         return SimpleNamespace(search_pools=lambda: [pool],
-                               scoring_settings=lambda: {'num_samples': 4, 'batches_per_sample': None,
-                                                         'flops_limit': 2e6})
+                               scoring_settings=lambda: {'train_cfg.num_samples': 4,
+                                                         'train_cfg.batches_per_sample': None,
+                                                         'train_cfg.flops_limit': 2e6})
 
-    saved = {'num_samples': 2, 'batches_per_sample': None}
+    saved = {'train_cfg.num_samples': 2, 'train_cfg.batches_per_sample': None}
     with pytest.raises(ValueError, match=r'train_cfg.num_samples=2, this run sets train_cfg.num_samples=4'):
         SearchLoopBase.check_resumed_scoring(loop({(0,): 0.5}), saved)
     SearchLoopBase.check_resumed_scoring(loop({}), saved)  # between steps
-    SearchLoopBase.check_resumed_scoring(loop({(0,): 0.5}), dict(saved, num_samples=4))  # unchanged; no limit saved
+    # unchanged; no limit saved
+    SearchLoopBase.check_resumed_scoring(loop({(0,): 0.5}), {**saved, 'train_cfg.num_samples': 4})

@@ -171,6 +171,14 @@ def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypat
         with pytest.raises(ValueError, match=rf'middle of a scoring step scored with train_cfg.{key}='
                                              rf'{TINY[key]}, this run sets train_cfg.{key}={value}'):
             Runner.from_cfg(cfg).train()
+    # ... and so would scores read on batches of another size (the search split's loader, resolved to the
+    # top-level reward_dataloader here): the ranking of the step changed without a word
+    cfg = _cfg(work)
+    cfg.reward_dataloader.batch_size = 8
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r"middle of a scoring step scored with reward_dataloader=.*'batch_size': "
+                                         r"16.*this run sets reward_dataloader=.*'batch_size': 8"):
+        Runner.from_cfg(cfg).train()
     monkeypatch.setattr(PathEvaluator, '__call__', counting)
     cfg = _cfg(work)
     cfg.resume = True
