@@ -140,7 +140,7 @@ class PartialArchitecturePool:
         return {'pool': [list(p) for p in self.pool], 'scores': [[list(c), s] for c, s in self.scores.items()],
                 'candidates': None if self.candidate_list is None else [list(c) for c in self.candidate_list],
                 'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty],
-                'options': _plain(self.space.options)}
+                'options': plain(self.space.options)}
 
     def _check_options(self) -> None:
         """Compare a loaded checkpoint's options with the space's, once the space has options (a space bound only
@@ -151,7 +151,7 @@ class PartialArchitecturePool:
             return
         if not self.space.options:
             return  # checked once the space is bound
-        saved, options = _plain(saved), _plain(self.space.options)
+        saved, options = plain(saved), plain(self.space.options)
         self._saved_options = None
         if saved != options:
             where = next((i for i, (a, b) in enumerate(zip(saved, options)) if a != b), min(len(saved), len(options)))
@@ -183,11 +183,11 @@ class PartialArchitecturePool:
         self.empty = {tuple(c) for c in state.get('empty', [])}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Options as a checkpoint keeps them (plain types: ``weights_only`` loading): tuples as lists, recursively
     (allocations are tuples), numbers and strings as they are, anything else as its ``str``."""
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, numbers.Integral):

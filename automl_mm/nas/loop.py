@@ -33,7 +33,7 @@ from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import BasePathSpace
-from .beam import PartialArchitecturePool, score_step
+from .beam import PartialArchitecturePool, plain, score_step
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
 
@@ -43,14 +43,13 @@ _LOADING_ONLY = ('num_workers', 'persistent_workers', 'pin_memory', 'prefetch_fa
 
 
 def _plain_cfg(value: Any) -> Any:
-    """A config value as plain dicts, lists and scalars (what a checkpoint keeps under ``weights_only``)."""
+    """A config value as plain dicts, lists and scalars (what a checkpoint keeps under ``weights_only``): the
+    pools' option form (:func:`~automl_mm.nas.beam.plain`), with dicts."""
     if isinstance(value, dict):
         return {str(k): _plain_cfg(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain_cfg(v) for v in value]
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return repr(value)
+    return plain(value)
 
 
 def _loader_setting(loader_cfg: Any) -> Any:
