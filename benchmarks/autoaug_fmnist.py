@@ -69,6 +69,10 @@ def make_configure(args: argparse.Namespace):
             hook.reward_key, hook.reward_evaluator = 'log_likelihood/mean', dict(type='LogLikelihood')
         if args.reward_bn:  # the engine's reward (and best-copy choice), every arm alike: clean BN statistics
             hook.bn_recalibration_batches = args.reward_bn
+        if args.channels_last:  # speed only, every arm alike: the same results up to float rounding
+            cfg.model.channels_last = True
+        if args.reward_batch is not None:  # speed only, every arm alike: the reward is a mean over images
+            cfg.reward_dataloader.batch_size = args.reward_batch
         if args.shared_order:  # the engine's sampler, every arm alike: all copies see one order per epoch
             cfg.train_dataloader.sampler.shared_order = True
         pipeline = cfg.train_dataloader.dataset.pipeline  # crop, flip, OHLAutoAugment, pack
@@ -245,8 +249,17 @@ def main() -> None:
     parser.add_argument('--reward-bn', type=int, default=0, metavar='N',
                         help="read every copy's reward with BatchNorm statistics re-estimated on N clean training "
                              'batches (OHLHook.bn_recalibration_batches), every arm; 0: off')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='ImageClassifier(channels_last=True), every arm: NHWC convolutions, faster on CPU, the '
+                             'same results up to float rounding (the tables in the README ran without it unless '
+                             'they say so; make demo runs with it)')
+    parser.add_argument('--reward-batch', type=int, default=None, metavar='N',
+                        help="reward_dataloader.batch_size, every arm (default: the config's 256; make demo: 64, "
+                             'faster on CPU, the same rewards up to float rounding)')
     add_work_dir_option(parser)
     args = parser.parse_args()
+    if args.reward_batch is not None and args.reward_batch < 1:
+        parser.error(f'--reward-batch must be a positive batch size, got {args.reward_batch}')
     if args.reward_bn < 0:
         parser.error(f'--reward-bn must be a number of batches >= 0, got {args.reward_bn}')
     if args.policy_size is not None and args.policy_size < 1:

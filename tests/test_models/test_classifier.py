@@ -81,3 +81,36 @@ def test_predict_keeps_the_ranking_of_a_confident_model_and_pairs_every_sample()
     for bad in (-0.5, 1.0):
         with pytest.raises(ValueError, match='dropout must be in'):
             MODELS.build(dict(type='LinearClsHead', num_classes=10, in_channels=10, dropout=bad))
+
+
+def test_channels_last_feeds_the_backbone_nhwc_and_keeps_every_output():
+    """``channels_last=True`` hands the backbone NHWC-strided inputs (oneDNN's fast convolutions on CPU) and
+    changes nothing but float rounding: the same losses, gradients and predictions as the default layout."""
+    torch.manual_seed(0)
+    plain = _model()
+    fast = MODELS.build(dict(
+        type='ImageClassifier', channels_last=True,
+        data_preprocessor=dict(type='ImgDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3),
+        backbone=dict(type='SimpleConvNet', channels=(8, 16)),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=16)))
+    fast.load_state_dict(plain.state_dict())
+    seen = []
+    fast.backbone.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    batch = _batch(6)
+    data = plain.data_preprocessor(batch, training=True)
+    assert not data['inputs'].is_contiguous(memory_format=torch.channels_last)  # 3 channels: the layouts differ
+    plain_loss, fast_loss = plain(**data, mode='loss')['loss'], fast(**data, mode='loss')['loss']
+    assert seen == [True]
+    torch.testing.assert_close(fast_loss, plain_loss)
+    plain_loss.backward()
+    fast_loss.backward()
+    for (name, p), q in zip(plain.named_parameters(), fast.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
+        assert q.is_contiguous()  # the weights keep their layout: checkpoints and broadcasts are unchanged
+    plain.eval(), fast.eval()
+    data = plain.data_preprocessor(batch, training=False)
+    torch.testing.assert_close(fast(data['inputs'], mode='tensor'), plain(data['inputs'], mode='tensor'))
+    assert [s.pred_label.item() for s in fast(**data, mode='predict')] == \
+        [s.pred_label.item() for s in plain(**data, mode='predict')]
+    assert seen == [True, True, True]

@@ -1,0 +1,121 @@
+"""Speed of ``ImageClassifier(channels_last=True)`` against the default layout, interleaved in one run.
+
+The model of a config (default: ``make demo``'s Fashion-MNIST CNN) is built twice with the same weights, once with
+``channels_last=False`` and once with ``True``, and timed on random 28 x 28 images (``--size``) in the two steps an
+OHL copy repeats:
+
+* a training step: the data preprocessor, ``mode='loss'``, backward and an SGD step, at the config's
+  ``train_dataloader.batch_size``;
+* a reward reading: ``mode='predict'`` under ``torch.no_grad`` in eval mode, at the config's
+  ``reward_dataloader.batch_size`` (and at ``--eval-batch`` sizes, if given).
+
+The two layouts alternate step by step, in alternating order, after a warm-up; the table shows medians and the
+ratio default / channels_last (> 1: channels_last is faster). Use ``--threads 1`` to match a copy of ``make demo``
+(4 single-threaded processes on 2 cores).
+
+Run: python benchmarks/channels_last_speed.py [--config CFG] [--repeats 20] [--threads 1] [--eval-batch 64]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os.path as osp
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from mmengine.config import Config
+from mmengine.structures import BaseDataElement
+
+import automl_mm.models  # noqa: F401  (registers the models)
+from automl_mm.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_100e_fashion-mnist-500.py')
+
+
+def _batch(n: int, size: int, num_classes: int, gen: torch.Generator) -> dict:
+    images = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, num_classes, (n,), generator=gen)
+    samples = []
+    for label in labels:
+        sample = BaseDataElement()
+        sample.gt_label = label.view(1)
+        samples.append(sample)
+    return dict(inputs=list(images), data_samples=samples)
+
+
+def _interleaved(fns: list[Callable[[], None]], repeats: int, warmup: int) -> list[list[float]]:
+    """Each fn once per step, the order reversed every other step; per-fn step times (s) after the warm-up."""
+    times: list[list[float]] = [[] for _ in fns]
+    for step in range(warmup + repeats):
+        order = list(range(len(fns)))
+        if step % 2:
+            order.reverse()
+        for k in order:
+            start = time.perf_counter()
+            fns[k]()
+            if step >= warmup:
+                times[k].append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', default=CONFIG, help='a config whose model is an ImageClassifier')
+    parser.add_argument('--repeats', type=int, default=20, help='timed steps per layout')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed steps per layout first')
+    parser.add_argument('--size', type=int, default=28, help='input height and width')
+    parser.add_argument('--eval-batch', type=int, nargs='*', default=[],
+                        help='more batch sizes for the reward reading, besides reward_dataloader.batch_size')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    cfg = Config.fromfile(args.config)
+    if cfg.model.get('type') != 'ImageClassifier':
+        parser.error(f'--config {args.config}: model.type is {cfg.model.get("type")!r}, not ImageClassifier')
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    models = {}
+    for layout in (False, True):
+        model_cfg = copy.deepcopy(cfg.model)
+        model_cfg['channels_last'] = layout
+        models[layout] = MODELS.build(model_cfg)
+    models[True].load_state_dict(models[False].state_dict())
+    optims = {k: torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for k, m in models.items()}
+    num_classes = cfg.model.head.num_classes
+    train_batch = _batch(cfg.train_dataloader.batch_size, args.size, num_classes, gen)
+
+    def train_step(layout: bool) -> None:
+        model = models[layout].train()
+        data = model.data_preprocessor(train_batch, training=True)
+        loss = model(**data, mode='loss')['loss']
+        optims[layout].zero_grad(set_to_none=True)
+        loss.backward()
+        optims[layout].step()
+
+    def reward_reading(layout: bool, batch: dict) -> None:
+        model = models[layout].eval()
+        with torch.no_grad():
+            model(**model.data_preprocessor(batch, training=False), mode='predict')
+
+    print(f'config={osp.relpath(args.config, ROOT)} size={args.size} repeats={args.repeats} warmup={args.warmup} '
+          f'threads={torch.get_num_threads()} torch={torch.__version__}')
+    print(f'| {"step":<34} | {"default ms":>10} | {"channels_last ms":>16} | {"ratio":>6} |')
+    print('|' + '-' * 36 + '|' + '-' * 12 + '|' + '-' * 18 + '|' + '-' * 8 + '|')
+    steps = [(f'training step, batch {cfg.train_dataloader.batch_size}', train_step)]
+    for size in [cfg.reward_dataloader.batch_size, *args.eval_batch]:
+        batch = _batch(size, args.size, num_classes, gen)
+        steps.append((f'reward reading, batch {size}', lambda layout, batch=batch: reward_reading(layout, batch)))
+    for name, fn in steps:
+        plain, fast = _interleaved([lambda fn=fn: fn(False), lambda fn=fn: fn(True)], args.repeats, args.warmup)
+        plain_ms, fast_ms = statistics.median(plain) * 1e3, statistics.median(fast) * 1e3
+        print(f'| {name:<34} | {plain_ms:10.2f} | {fast_ms:16.2f} | {plain_ms / fast_ms:6.2f} |')
+
+
+if __name__ == '__main__':
+    main()
