@@ -1,10 +1,14 @@
 """What the hooks and loops of automl_mm read from an mmengine runner in the same way: the run's seed as every
-rank sees it, and whether a checkpoint load is a resume."""
+rank sees it, whether a checkpoint load is a resume, and where a hook sits in the run's config."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mmengine.dist import broadcast_object_list, is_distributed
+
+from automl_mm.utils.scope import config_type_name
 
 
 def run_seed(runner: Any) -> int:
@@ -26,3 +30,39 @@ def is_resume(runner: Any) -> bool:
     restore it on a resume only, so that ``load_from`` starts a new search from the loaded weights.
     """
     return bool(getattr(runner, '_resume', False))
+
+
+def hook_config_key(runner: Any, hook: Any) -> str | None:
+    """Where ``hook`` is in the run's config, as ``--cfg-options`` spells it (``'custom_hooks.1'``).
+
+    The entry of ``runner.cfg.custom_hooks`` whose ``type`` names the hook's class (``'OHLHook'``,
+    ``'automl_mm.OHLHook'`` or the class), or that is the hook object itself; ``None`` when the runner has no
+    config, or none or several entries match (two hooks of one type: the name would be a guess).
+    """
+    hooks = (getattr(runner, 'cfg', None) or {}).get('custom_hooks') or []
+    name = type(hook).__name__
+    found = [i for i, entry in enumerate(hooks) if entry is hook or config_type_name(entry) == name]
+    return f'custom_hooks.{found[0]}' if len(found) == 1 else None
+
+
+@contextmanager
+def naming_hook_in_config(runner: Any, hook: Any) -> Iterator[None]:
+    """Add to a ``ValueError`` raised inside where ``hook`` is in the config (:func:`hook_config_key`).
+
+    A hook's resume refusals name its keys as the hook reads them (``OHLHook.seed``,
+    ``controller.optimizer.lr``); the config path tells a user which ``--cfg-options custom_hooks.N.<key>`` sets
+    them. Errors of other types, and every error when the path is unknown, pass unchanged.
+    """
+    try:
+        yield
+    except ValueError as err:
+        key = hook_config_key(runner, hook)
+        if key is None:
+            raise
+        message = (f'{err} (this {type(hook).__name__} is {key} of the config: --cfg-options {key}.<key>=<value> '
+                   'sets its keys)')
+        try:
+            named = type(err)(message)
+        except TypeError:  # a subclass with another constructor
+            named = ValueError(message)
+        raise named from err

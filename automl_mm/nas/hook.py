@@ -15,7 +15,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim import OptimWrapperDict
 
 from automl_mm.engine.hooks import periodic_saves
-from automl_mm.engine.run_info import is_resume, run_seed
+from automl_mm.engine.run_info import is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
@@ -61,7 +61,8 @@ class PathSamplingHook(Hook):
         # every later path derives from (seed, iteration): a resume must draw them from the saved run's seed
         state = checkpoint.get('path_sampling')
         if state is not None and state.get('seed') is not None and is_resume(runner):
-            self.seed = resumed_seed(state['seed'], self._configured_seed, 'PathSamplingHook.seed')
+            with naming_hook_in_config(runner, self):
+                self.seed = resumed_seed(state['seed'], self._configured_seed, 'PathSamplingHook.seed')
 
     def before_train(self, runner) -> None:
         self.space.bind(runner.model)

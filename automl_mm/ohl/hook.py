@@ -32,7 +32,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
-from automl_mm.engine.run_info import is_resume, run_seed
+from automl_mm.engine.run_info import is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
@@ -327,6 +327,10 @@ class OHLHook(Hook):
             signatures={s.name: s.signature() for s in self.spaces})
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        with naming_hook_in_config(runner, self):  # a refusal says which custom_hooks entry sets the key
+            self._load_search_state(runner, checkpoint)
+
+    def _load_search_state(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('ohl')
         if state is not None and not is_resume(runner):
             # mmengine calls this hook for load_from too: a new run that starts from a checkpoint's weights used to

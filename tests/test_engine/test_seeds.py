@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from mmengine.config import Config
 
 from automl_mm.utils.seeding import as_seed
 
@@ -85,6 +86,11 @@ def test_a_path_sampling_resume_keeps_the_checkpoint_seed_and_refuses_another():
         resumed = hook(seed)
         resumed.after_load_checkpoint(resume, checkpoint)
         assert resumed.seed == 7  # every path is drawn from (seed, iteration): the saved run's from here on
+    in_config = SimpleNamespace(_resume=True, cfg=Config(dict(custom_hooks=[
+        dict(type='OHLProgressHook'), dict(type='automl_mm.PathSamplingHook', seed=5)])))
+    with pytest.raises(ValueError, match=r'PathSamplingHook.seed=5.*\(this PathSamplingHook is custom_hooks.1 of '
+                                         r'the config: --cfg-options custom_hooks.1.<key>=<value> sets its keys\)'):
+        hook(5).after_load_checkpoint(in_config, checkpoint)
     fresh = hook(5)
     fresh.after_load_checkpoint(load_from, checkpoint)
     assert fresh.seed == 5

@@ -188,10 +188,12 @@ def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False):
 def test_a_resume_with_another_controller_optimizer_is_refused(tmp_path):
     """A real Runner: a search run with controller lr 0.5 and resumed with controller.optimizer.lr=0.05 stepped θ
     with the checkpoint's 0.5 (torch's load_state_dict puts the saved param groups back) without a word; it is
-    refused now, naming the key and both values. The same settings resume."""
+    refused now, naming the key, both values and where the hook is in the config. The same settings resume."""
     _ohl_run(tmp_path, epochs=2, controller_lr=0.5)
     with pytest.raises(ValueError, match=r"OHL: space 'aug': the checkpoint's controller stepped theta with "
-                                         r'optimizer lr=0.5, this run sets controller.optimizer.lr=0.05'):
+                                         r'optimizer lr=0.5, this run sets controller.optimizer.lr=0.05.* '
+                                         r'\(this OHLHook is custom_hooks.0 of the config: --cfg-options '
+                                         r'custom_hooks.0.<key>=<value> sets its keys\)'):
         _ohl_run(tmp_path, epochs=4, controller_lr=0.05, resume=True)
     hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True)
     assert hook.trunk == 4 and hook.controllers[0].optimizer.param_groups[0]['lr'] == 0.5
