@@ -122,7 +122,8 @@ class OHLHook(Hook):
         bn_recalibration_dataloader: Dataloader config of clean (un-augmented) training images for the above.
             Default: ``train_dataloader`` with its dataset's ``pipeline`` replaced by the config's top-level
             ``test_pipeline`` (the training images as the test split is read); read in order, no sampler, and
-            its first ``bn_recalibration_batches`` batches kept in memory for the whole run.
+            its first ``bn_recalibration_batches`` batches kept in memory for the whole run. Given with
+            ``bn_recalibration_batches=0`` (where it would never be read) it is refused.
     """
 
     priority = 'BELOW_NORMAL'  # after the model's own updates, before the checkpoint hook saves

@@ -73,7 +73,8 @@ class RewardScorer:
     ``OHLHook``'s of the same names.
 
     Raises:
-        ValueError: ``bn_recalibration_batches`` is not a non-negative integer (at construction); the reward split,
+        ValueError: ``bn_recalibration_batches`` is not a non-negative integer, or is 0 with a
+            ``bn_recalibration_dataloader`` (at construction); the reward split,
             its evaluator or the clean loader cannot be built, or SyncBN layers would re-estimate across a copy's
             ranks (in :meth:`build`).
     """
@@ -85,6 +86,12 @@ class RewardScorer:
                 or bn_recalibration_batches < 0:
             raise ValueError('OHLHook.bn_recalibration_batches must be a non-negative integer (0: off), got '
                              f'{bn_recalibration_batches!r}')
+        if bn_recalibration_dataloader is not None and not bn_recalibration_batches:
+            # the loader is read only to re-estimate the statistics: alone it changed nothing, silently
+            raise ValueError('OHLHook.bn_recalibration_dataloader is set but bn_recalibration_batches=0, so it '
+                             'would never be read (the reward is read with each copy\'s own BatchNorm statistics): '
+                             'set bn_recalibration_batches to the number of its batches to re-estimate them on, or '
+                             'leave bn_recalibration_dataloader out')
         self.reward_key = reward_key
         self.held_out = HeldOutEvaluator('reward', reward_key, 'OHLHook', reward_dataloader, reward_evaluator,
                                          'OHLHook.reward_dataloader', 'OHLHook.reward_evaluator', 'reward_key')

@@ -136,3 +136,13 @@ def test_the_clean_batches_are_drawn_with_the_run_seed_not_the_ranks(monkeypatch
     rank_1 = SimpleNamespace(cfg=cfg, model=nn.Sequential(nn.BatchNorm2d(2)), seed=7)  # seed 6, rank 1
     hook.scorer.build(rank_1, ranks_per_copy=1, seed=6)
     assert drawn == [(2, 6)]
+
+
+def test_a_clean_loader_without_recalibration_batches_is_refused():
+    # bn_recalibration_dataloader is read only with bn_recalibration_batches > 0: alone it changed nothing
+    hook_cfg = Config.fromfile(OHL).custom_hooks[0]
+    loader = dict(batch_size=8, dataset=dict(type='DigitsDataset', split='train'))
+    with pytest.raises(ValueError, match=r'OHLHook\.bn_recalibration_dataloader.*bn_recalibration_batches=0'):
+        HOOKS.build(dict(hook_cfg, bn_recalibration_dataloader=loader))
+    hook = HOOKS.build(dict(hook_cfg, bn_recalibration_dataloader=loader, bn_recalibration_batches=2))
+    assert hook.scorer.bn_recalibration_batches == 2
