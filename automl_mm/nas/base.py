@@ -244,8 +244,38 @@ def build_path_space(cfg: dict | BasePathSpace, what: str) -> BasePathSpace:
     return space
 
 
-def build_path_sampler(cfg: dict | BasePathSampler, what: str) -> BasePathSampler:
-    """A path sampler from its ``SAMPLERS`` config or as given, refusing the other family (OHL distributions)."""
+def check_sampler_cfg(cfg: Any, what: str, space_key: str, owned: dict[str, str] | None = None) -> None:
+    """Refuse what a sampler config sets that its owner (a search loop, ``PathSamplingHook``) sets itself after
+    building it, and so replaced without a word: the sampler's ``space`` (the owner's ``space_key``) and the
+    ``owned`` keys.
+
+    Args:
+        cfg: The sampler config (anything else is not checked).
+        what: Its config key, named in errors (e.g. ``'train_cfg.sampler'``).
+        space_key: The config key of the space the owner sets as the sampler's :attr:`~BasePathSampler.space`
+            (e.g. ``'train_cfg.space'``).
+        owned: Further keys the owner sets, each with what sets it (PC-NAS's ``pool``: each stage's pool).
+
+    Raises:
+        ValueError: naming the key, its value and where the value comes from instead.
+    """
+    if not isinstance(cfg, dict):
+        return
+    if cfg.get('space') is not None:
+        raise ValueError(f'{what}.space={cfg["space"]!r}: the sampler draws from the space its owner sets, '
+                         f'{space_key}, and this one would be replaced; set {space_key} instead and leave '
+                         f'{what}.space out')
+    for key, source in (owned or {}).items():
+        if key in cfg:
+            raise ValueError(f'{what}.{key}={cfg[key]!r} is set by the search itself ({source}) and would be '
+                             f'replaced; leave {what}.{key} out')
+
+
+def build_path_sampler(cfg: dict | BasePathSampler, what: str, space_key: str | None = None) -> BasePathSampler:
+    """A path sampler from its ``SAMPLERS`` config or as given, refusing the other family (OHL distributions)
+    and, with ``space_key``, a ``space`` in the config (:func:`check_sampler_cfg`)."""
+    if space_key is not None:
+        check_sampler_cfg(cfg, what, space_key)
     sampler = build_in_scope(SAMPLERS, cfg) if isinstance(cfg, dict) else cfg
     if not isinstance(sampler, BasePathSampler):
         raise TypeError(f'{what} must be a path sampler (automl_mm.nas.base.BasePathSampler), got '

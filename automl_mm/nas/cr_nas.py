@@ -60,7 +60,7 @@ class CRNASLoop(SearchLoopBase):
         dilation_choices: Dilations of the searched conv of each block (paper and default: 1, 2, 3); a shorthand
             for ``dilation_space``, give one of the two.
         sampler: Path sampler config of supernet training (phases 1 and 3, one sampler per space); default
-            ``UniformPathSampler``.
+            ``UniformPathSampler``; the loop sets each sampler's ``space`` (one in the config is refused).
         completion_sampler: The ``UniformPathSampler`` config of the scored completions of the spatial search
             (``max_tries``, ``enumerate_limit``); default ``UniformPathSampler``.
         stage_pool_size: Allocations kept (and reported) by the stage search; the best one is used.
@@ -133,12 +133,15 @@ class CRNASLoop(SearchLoopBase):
                              f'allocation of stage_space runs total_blocks={self.stage_space.total_blocks} blocks; '
                              'leave num_blocks out (it is read from the backbone)')
         sampler = sampler or dict(type='UniformPathSampler')
-        self.stage_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
+        # one sampler per space, both set by the loop: a space in the sampler's config is refused
+        self.stage_sampler = build_path_sampler(sampler, 'train_cfg.sampler', 'train_cfg.stage_space and '
+                                                'train_cfg.dilation_space')
         self.stage_sampler.space = self.stage_space
         self.dilation_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
         self.dilation_sampler.space = self.dilation_space
         self.uniform = check_completion_sampler(build_path_sampler(
-            completion_sampler or dict(type='UniformPathSampler'), 'train_cfg.completion_sampler'))
+            completion_sampler or dict(type='UniformPathSampler'), 'train_cfg.completion_sampler',
+            'train_cfg.dilation_space'))
         self.uniform.space = self.dilation_space
         self.stage_iters = int(stage_iters)
         self.spatial_iters = int(spatial_iters)

@@ -29,8 +29,8 @@ class PathSamplingHook(Hook):
     Args:
         space: Path space config, e.g. ``dict(type='StageAllocationSpace', stage_choices=..., total_blocks=16)``
             or ``dict(type='DilationSpace', choices=(1, 2, 3))``.
-        sampler: Sampler config; its ``space`` is set to the space (e.g. ``dict(type='FairPathSampler')`` with
-            ``optim_wrapper.accumulative_counts`` = its ``paths_per_update``).
+        sampler: Sampler config; its ``space`` is set to the space (one written in this config is refused), e.g.
+            ``dict(type='FairPathSampler')`` with ``optim_wrapper.accumulative_counts`` = its ``paths_per_update``.
         val_path: The path validated (and tested) with; ``None``: the path the supernet runs when training starts
             (recorded in ``before_train``, i.e. the model's as-built or as-configured path), not the last sampled.
         seed: Sampling seed; defaults to the runner's seed. Saved in checkpoints (``checkpoint['path_sampling']``):
@@ -47,7 +47,8 @@ class PathSamplingHook(Hook):
     def __init__(self, space: dict, sampler: dict | None = None, val_path: Sequence[int] | None = None,
                  seed: int | None = None) -> None:
         self.space = build_path_space(space, 'PathSamplingHook.space')
-        self.sampler = build_path_sampler(sampler or dict(type='UniformPathSampler'), 'PathSamplingHook.sampler')
+        self.sampler = build_path_sampler(sampler or dict(type='UniformPathSampler'), 'PathSamplingHook.sampler',
+                                          'PathSamplingHook.space')
         self.sampler.space = self.space
         self.val_path = None if val_path is None else tuple(val_path)
         self.seed = as_seed(seed, 'PathSamplingHook.seed', allow_none=True)

@@ -15,7 +15,7 @@ from automl_mm.registry import LOOPS, SAMPLERS
 from automl_mm.utils.checks import as_count
 from automl_mm.utils.scope import build_in_scope
 
-from .base import build_path_space
+from .base import build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import (
@@ -48,7 +48,8 @@ class PCNASLoop(SearchLoopBase):
         num_samples: S, completions averaged into a candidate's potential.
         batches_per_sample: Search-split mini-batches per completion (``None``: the whole split).
         space: Path space config; defaults to ``LayerwiseSpace`` (read from the supernet).
-        sampler: The pool-restricted sampler config (``PoolPathSampler`` or a user-registered subclass).
+        sampler: The pool-restricted sampler config (``PoolPathSampler`` or a user-registered subclass); its
+            ``space`` and ``pool`` are the search's (set in the config they are refused).
         completion_sampler: The sampler config of the scored completions (``UniformPathSampler``): its
             ``max_tries`` (rejection draws per completion over the cost limit) and ``enumerate_limit`` (prefixes
             with at most this many completions are sampled exactly, e.g. in the later stages).
@@ -85,6 +86,9 @@ class PCNASLoop(SearchLoopBase):
         self.num_samples = int(num_samples)
         self.batches_per_sample = batches_per_sample
         self.retrain_config = check_retrain_config(retrain_config)
+        check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
+                          owned=dict(pool='each stage\'s pool of partial architectures'))
+        check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')
         self.sampler = build_in_scope(SAMPLERS, sampler or dict(type='PoolPathSampler'))
         if not isinstance(self.sampler, PoolPathSampler):
             raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')

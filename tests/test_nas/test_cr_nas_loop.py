@@ -309,6 +309,17 @@ def test_search_settings_the_backbone_cannot_run_are_named_before_training(tmp_p
     assert trained == []
 
 
+@pytest.mark.parametrize('key, space_key', [('sampler', 'train_cfg.stage_space'),
+                                             ('completion_sampler', 'train_cfg.dilation_space')])
+def test_a_space_in_a_sampler_config_is_refused(tmp_path, key, space_key):
+    """The loop sets its samplers' spaces: one written in a sampler's config was replaced without a word."""
+    cfg = _digits_cr_cfg(str(tmp_path), **{key: dict(type='UniformPathSampler',
+                                                     space=dict(type='DilationSpace', choices=(1, 2)))})
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=rf'train_cfg\.{key}\.space=.*{space_key}'):
+        runner.build_train_loop(runner._train_loop)
+
+
 def test_dilation_space_and_its_shorthand_are_exclusive(tmp_path):
     cfg = _digits_cr_cfg(str(tmp_path), dilation_space=dict(type='DilationSpace'), dilation_choices=(1, 2))
     runner = Runner.from_cfg(cfg)

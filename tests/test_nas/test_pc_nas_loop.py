@@ -366,3 +366,16 @@ def test_a_retrain_config_spelling_out_the_searched_defaults_is_accepted(tmp_pat
     cfg = _cfg(str(tmp_path / 'same'))
     cfg.model.backbone.update(act_cfg=dict(type='ReLU6'))  # the supernet's default, which the retrain config omits
     _ = Runner.from_cfg(cfg).train_loop
+
+
+@pytest.mark.parametrize('key, value, match', [
+    ('sampler', dict(type='PoolPathSampler', pool=[[2]]), r'train_cfg\.sampler\.pool=.*set by the search'),
+    ('sampler', dict(type='PoolPathSampler', space=dict(type='LayerwiseSpace')), r'train_cfg\.sampler\.space=.*'
+     r'train_cfg\.space'),
+    ('completion_sampler', dict(type='UniformPathSampler', space=dict(type='LayerwiseSpace')),
+     r'train_cfg\.completion_sampler\.space=.*train_cfg\.space')])
+def test_sampler_settings_the_loop_sets_itself_are_refused(tmp_path, key, value, match):
+    """A sampler's space (and PoolPathSampler's pool) are set by the loop from its search: written in the sampler's
+    config they were replaced without a word (the search ran over train_cfg.space and its own pools)."""
+    with pytest.raises(ValueError, match=match):
+        _ = Runner.from_cfg(_cfg(str(tmp_path / 'bad'), **{key: value})).train_loop

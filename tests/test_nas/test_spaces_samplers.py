@@ -213,3 +213,11 @@ def test_a_resumed_run_samples_the_paths_of_the_saved_run(tmp_path):
     assert all(resumed[it] == reference[it] for it in resumed) and len(set(reference.values())) > 2
     with pytest.raises(ValueError, match="checkpoint's search has seed 3, this run sets PathSamplingHook.seed=4"):
         _path_run(tmp_path / 'ref', 4, {}, resume=True)
+
+
+def test_a_space_in_the_path_sampling_hooks_sampler_config_is_refused():
+    """The hook sets its sampler's space from PathSamplingHook.space: one written in the sampler's config was
+    replaced without a word."""
+    with pytest.raises(ValueError, match=r'PathSamplingHook\.sampler\.space=.*PathSamplingHook\.space'):
+        PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2, 3)),
+                         sampler=dict(type='UniformPathSampler', space=dict(type='DilationSpace', choices=(1, 2))))
