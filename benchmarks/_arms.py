@@ -32,6 +32,30 @@ class UniqueValues(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def refuse_unused_options(parser: argparse.ArgumentParser, args: argparse.Namespace, chosen, applies: dict,
+                          arms_option: str = '--arms') -> None:
+    """``parser.error`` (exit 2, before any run) for an option set to another value than its default that applies
+    only to arms none of which is ``chosen``: it changed nothing, silently (``--arms none cropflip --lr 0.1``
+    trained both arms as without it, and the printed table looked like an answer).
+
+    Args:
+        parser: The benchmark's parser (its defaults and option strings).
+        args: The parsed options.
+        chosen: The arms (or methods) this invocation runs.
+        applies: ``{dest: arms the option applies to}``, e.g. ``{'lr': ('ohl', )}``.
+        arms_option: The option that chooses the arms, named in the message.
+    """
+    for dest, arms in applies.items():
+        value, default = getattr(args, dest), parser.get_default(dest)
+        if value == default or set(arms) & set(chosen):
+            continue
+        flag = next((a.option_strings[0] for a in parser._actions if a.dest == dest), dest)
+        shown = ' '.join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        parser.error(f'{flag} {shown} applies to the {" / ".join(arms)} arm{"s" if len(arms) > 1 else ""} only, '
+                     f'and {arms_option} {" ".join(chosen)} runs none of them: it would change nothing. Add one of '
+                     f'them to {arms_option} or leave {flag} out')
+
+
 def logged_rows(work_dir: str, key: str) -> list[dict]:
     """Every row holding ``key`` of every ``scalars.json`` (mmengine's LocalVisBackend) under ``work_dir``, run by
     run in the order the runs started: mmengine writes each run to ``work_dir/<%Y%m%d_%H%M%S>/vis_data/``, whose

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
-from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms
+from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_unused_options, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
 
@@ -44,6 +44,7 @@ def main() -> None:
                         help="theta's layout (default: the config's, monotone)")
     add_work_dir_option(parser)
     args = parser.parse_args()
+    refuse_unused_options(parser, args, args.arms, dict(std=('am-lfs', )))
     global STD, PARAMETRISATION
     STD, PARAMETRISATION = args.std, args.parametrisation
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, lambda arm, work: '', work_dir=args.work_dir)

@@ -20,7 +20,7 @@ import glob
 import json
 import os.path as osp
 
-from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms, set_trunk_iters
+from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_unused_options, run_arms, set_trunk_iters
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py')
 NOISES = {'clean': (0.0, 'symmetric'), 'sym20': (0.2, 'symmetric'), 'sym40': (0.4, 'symmetric'),
@@ -143,6 +143,7 @@ def main() -> None:
     if ARGS.plot:
         plot(ARGS.plot, ARGS.plot_out)
         return
+    refuse_unused_options(parser, ARGS, ARGS.arms, dict(std=('am-lfs', ), controller_lr=('am-lfs', )))
     for arm in ARGS.arms:
         fixed_loss(arm)  # fail before training
     results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe,

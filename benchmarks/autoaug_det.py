@@ -58,6 +58,7 @@ from _arms import (
     final_accuracy,
     mean_std,
     move_data_root,
+    refuse_unused_options,
     run_arms,
     set_trunk_iters,
     uniform_pair_entropy,
@@ -153,6 +154,7 @@ def main() -> None:
                         help="controller learning rate of the ohl arm (default: the config's Adam lr 0.05)")
     add_work_dir_option(parser)
     args = parser.parse_args()
+    refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', 'ohl'), lr=('ohl', )))
     if args.trunk_iters is not None and args.trunk_iters < 1:
         parser.error(f'--trunk-iters must be a positive number of iterations, got {args.trunk_iters}')
     if args.lr is not None and not args.lr > 0:

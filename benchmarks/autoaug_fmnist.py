@@ -37,7 +37,15 @@ import os.path as osp
 import shutil
 
 import numpy as np
-from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms, set_trunk_iters, uniform_pair_entropy
+from _arms import (
+    ROOT,
+    UniqueValues,
+    add_work_dir_option,
+    refuse_unused_options,
+    run_arms,
+    set_trunk_iters,
+    uniform_pair_entropy,
+)
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
@@ -46,6 +54,12 @@ CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
 _TORCHVISION = {'trivialaugment': dict(type='TorchvisionAugment', policy='TrivialAugmentWide', fill=0),
                 'randaugment': dict(type='TorchvisionAugment', policy='RandAugment', num_ops=2, magnitude=9, fill=0)}
+
+
+#: The options that change some arms only (make_configure, make_describe): given without any of them, refused.
+ARM_OPTIONS = dict(lr=('ohl', ), entropy_weight=('ohl', ), save_policies=('ohl', ), distribution=('uniform', 'ohl'),
+                   elements=('uniform', 'ohl'), pair_prob=('uniform', 'ohl'), policy_size=('uniform', 'ohl'),
+                   ra_magnitude=('randaugment', ), policies=('learned', ))
 
 
 def make_configure(args: argparse.Namespace):
@@ -268,6 +282,7 @@ def main() -> None:
         parser.error(f'--entropy-weight must be a finite number >= 0, got {args.entropy_weight}')
     if not 0 <= args.ra_magnitude <= 30:
         parser.error(f'--ra-magnitude must be a bin in [0, 30], got {args.ra_magnitude}')
+    refuse_unused_options(parser, args, args.arms, ARM_OPTIONS)
     if 'learned' in args.arms:  # before any training: every seed's policy must be there
         for seed in args.seeds:
             try:

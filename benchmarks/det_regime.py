@@ -38,6 +38,7 @@ from _arms import (
     final_accuracy,
     logged_rows,
     move_data_root,
+    refuse_unused_options,
     run_arms,
 )
 from autoaug_det import AREAS, fixed_policy
@@ -85,6 +86,7 @@ def main() -> None:
     add_elements_option(parser, 'uniform arm')
     add_work_dir_option(parser)
     args = parser.parse_args()
+    refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', )))
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN (one model), {args.train_images} training images, '
           f'{args.epochs} epochs, seeds {args.seeds}, elements {args.elements}; box mAP on the val split', flush=True)

@@ -73,7 +73,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from _arms import ROOT, UniqueValues, final_accuracy, mean_std, run_config, summary, train_command
+from _arms import (
+    ROOT,
+    UniqueValues,
+    final_accuracy,
+    mean_std,
+    refuse_unused_options,
+    run_config,
+    summary,
+    train_command,
+)
 
 from automl_mm.ohl.report import lineage
 from automl_mm.utils.scope import config_type_name
@@ -396,6 +405,7 @@ def main() -> None:
             parser.error(f'--grid-subset must be in [1, {points}] (the grid\'s points), got {args.grid_subset}')
     if args.worker:
         return worker(args)
+    refuse_unused_options(parser, args, args.arms, dict(broadcast_interval=('ohl_k', ), grid_subset=('grid', )))
     missing = _missing_extras(args.arms)
     if missing:
         sys.exit(f'ohl_vs_pbt.py needs the benchmark extras ({", ".join(missing)} not installed): run '

@@ -274,3 +274,31 @@ def test_ohl_vs_pbt_members_draw_their_crops_from_their_own_seed(arms):
                            {'seed': 0, 'batch_size': 2}, member=3, epoch=5)
         runs.append(member.seen)
     assert len(runs[0]) == 4 and runs[0] == runs[1]
+
+
+@pytest.mark.parametrize('name, argv, flag', [
+    ('autoaug_fmnist', ['--arms', 'none', 'cropflip', '--lr', '0.1'], '--lr 0.1 applies to the ohl arm only'),
+    ('autoaug_fmnist', ['--arms', 'ohl', '--ra-magnitude', '14'], '--ra-magnitude 14 applies to the randaugment'),
+    ('autoaug_fmnist', ['--arms', 'randaugment', '--elements', 'randaugment'], '--elements randaugment applies to '
+                                                                                'the uniform / ohl arms only'),
+    ('autoaug_fmnist', ['--arms', 'uniform', '--policies', 'kept'], '--policies kept applies to the learned arm'),
+    ('autoaug_det', ['--arms', 'uniform', '--lr', '0.1'], '--lr 0.1 applies to the ohl arm only'),
+    ('det_regime', ['--arms', 'none', 'flip', '--elements', 'randaugment'], '--elements randaugment applies to the '
+                                                                           'uniform arm only'),
+    ('am_lfs_digits', ['--arms', 'ce', '--std', '0.5'], '--std 0.5 applies to the am-lfs arm only'),
+    ('am_lfs_fmnist', ['--arms', 'ce', 'ls', '--controller-lr', '0.1'], '--controller-lr 0.1 applies to the am-lfs'),
+    ('ohl_vs_pbt', ['--arms', 'ohl', '--broadcast-interval', '2'], '--broadcast-interval 2 applies to the ohl_k arm'),
+    ('ohl_vs_pbt', ['--arms', 'ohl', '--grid-subset', '2'], '--grid-subset 2 applies to the grid arm only'),
+])
+def test_an_option_of_arms_that_do_not_run_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, flag):
+    """An arm's option given without that arm changed nothing: ``--arms none cropflip --lr 0.1`` trained both arms
+    as without it, silently."""
+    module = importlib.import_module(name)
+    for attr in ('run_arms', 'ensure_fmnist_det', 'run_ohl', 'run_worker', 'fixed_loss'):  # nothing may start
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'), raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and 'would change nothing' in err
