@@ -230,6 +230,37 @@ def _leaves(value: Any, path: str = '') -> Iterator[tuple[str, Any]]:
         yield from _leaves(item, where)
 
 
+#: Top-level config keys read without being in every config: mmengine's ``Runner.from_cfg`` (and
+#: ``FlexibleRunner``'s ``strategy`` / ``compile``) and automl_mm's own (the tools, launcher, held-out splits, OHL's
+#: clean loader, ``tools/measure_latency.py``). A ``--cfg-options`` name outside these and the config is read by
+#: nothing.
+RUNNER_KEYS = frozenset((
+    'auto_scale_lr', 'custom_hooks', 'data_preprocessor', 'default_hooks', 'default_scope', 'env_cfg',
+    'experiment_name', 'launcher', 'load_from', 'log_level', 'log_processor', 'model', 'optim_wrapper',
+    'param_scheduler', 'randomness', 'resume', 'test_cfg', 'test_dataloader', 'test_evaluator', 'train_cfg',
+    'train_dataloader', 'val_cfg', 'val_dataloader', 'val_evaluator', 'visualizer', 'work_dir', 'strategy', 'compile',
+    'runner_type', 'model_wrapper_cfg', 'find_unused_parameters', 'custom_imports', 'train_pipeline', 'test_pipeline',
+    'reward_dataloader', 'reward_evaluator', 'search_dataloader', 'search_evaluator', 'nas_input_shape'))
+
+
+def _check_new_names(cfg: Any, options: dict) -> None:
+    """Refuse an option whose top-level name the config lacks and nothing reads (``--cfg-options max_epochs=2``
+    added a key no one looks at: the run trained its configured epochs, silently)."""
+    import difflib
+
+    for key, value in options.items():
+        name = key.split('.', 1)[0]
+        if name in cfg or name in RUNNER_KEYS:
+            continue
+        last = key.rsplit('.', 1)[-1]
+        named = [path for path, _ in _leaves(cfg) if path.rsplit('.', 1)[-1] == last]
+        close = difflib.get_close_matches(name, sorted(set(cfg.keys()) | RUNNER_KEYS), n=3)
+        hint = (f'; the config has {last} at {", ".join(named[:5])}' if named else '') + \
+            (f'; close names: {", ".join(close)}' if close else '')
+        raise ConfigCheckError(f'--cfg-options {key}={value!r}: the config has no top-level key {name!r} and '
+                               f'neither the runner nor automl_mm reads one, so it would change nothing{hint}')
+
+
 def merge_options(cfg: Any, options: dict | None) -> None:
     """``cfg.merge_from_dict(options)`` (a tool's ``--cfg-options``), refusing a top-level name whose old value
     the file had already written into settings of the same name.
@@ -239,11 +270,15 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     the top-level name alone and the run trained 4 copies, silently. The settings named ``num_copies`` that still
     hold the old value after the merge are listed; setting them too (``custom_hooks.0.num_copies=2``) passes.
 
+    An option whose top-level name the config lacks and nothing reads (not in :data:`RUNNER_KEYS`, e.g.
+    ``max_epochs=2`` for ``train_cfg.max_epochs=2``) is refused too: it was added and changed nothing.
+
     Raises:
         ConfigCheckError: such an option, naming the settings to set instead.
     """
     if not options:
         return
+    _check_new_names(cfg, options)
     old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
     cfg.merge_from_dict(options)
     for key, before in old.items():

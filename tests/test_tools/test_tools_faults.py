@@ -243,3 +243,22 @@ def test_a_top_level_name_the_file_already_wrote_elsewhere_is_refused_as_an_opti
     assert cfg.custom_hooks[0].num_copies == 2
     assert train.build_config(_args(OHL, str(tmp_path), cfg_options={'num_copies': 4})).custom_hooks[0].num_copies == 4
     assert train.build_config(_args(DIGITS, str(tmp_path), cfg_options={'randomness.seed': 3})).randomness.seed == 3
+
+
+@pytest.mark.parametrize('options, match', [
+    ({'max_epochs': 2}, r"--cfg-options max_epochs=2: the config has no top-level key 'max_epochs' and neither the "
+                        r"runner nor automl_mm reads one, so it would change nothing; the config has max_epochs at "
+                        r"train_cfg\.max_epochs"),
+    ({'train_dataloder.batch_size': 4}, r"no top-level key 'train_dataloder'.*close names: train_dataloader"),
+])
+def test_an_option_nothing_reads_is_refused(tmp_path, options, match):
+    """--cfg-options max_epochs=2 (for train_cfg.max_epochs) added a top-level key no one reads: the run trained the
+    configured epochs, silently. Keys the runner reads without the file setting them still pass."""
+    from automl_mm.engine.preflight import ConfigCheckError
+
+    train = _tool('train')
+    with pytest.raises(ConfigCheckError, match=match):
+        train.build_config(_args(DIGITS, str(tmp_path), cfg_options=options))
+    cfg = train.build_config(_args(DIGITS, str(tmp_path), cfg_options={'auto_scale_lr.base_batch_size': 16,
+                                                                       'train_cfg.max_epochs': 2}))
+    assert cfg.auto_scale_lr.base_batch_size == 16 and cfg.train_cfg.max_epochs == 2
