@@ -258,7 +258,9 @@ def _check_new_names(cfg: Any, options: dict) -> None:
         hint = (f'; the config has {last} at {", ".join(named[:5])}' if named else '') + \
             (f'; close names: {", ".join(close)}' if close else '')
         raise ConfigCheckError(f'--cfg-options {key}={value!r}: the config has no top-level key {name!r} and '
-                               f'neither the runner nor automl_mm reads one, so it would change nothing{hint}')
+                               f'neither the runner nor automl_mm reads one, so it would change nothing{hint} '
+                               '(a key that code of your own reads from the config: define it in the config file, '
+                               'then --cfg-options can change it)')
 
 
 def merge_options(cfg: Any, options: dict | None) -> None:
