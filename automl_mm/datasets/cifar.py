@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_counts, check_seed, check_split, stratified_split
+from .splits import check_counts, check_seed, check_split, refuse_unread_base_keys, stratified_split
 
 _TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
 _TEST_FILES = ('test_batch',)
@@ -84,7 +84,8 @@ class CIFAR10Dataset(BaseDataset):
         reward_size: Number of training images held out for rewards. Default 5,000: the 45k/5k split of the
             public OHL-Auto-Aug reimplementation.
         seed: Seed of the train/reward split.
-        **kwargs: Passed to ``mmengine.dataset.BaseDataset``.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset``; its ``ann_file``, ``data_prefix`` and
+            ``filter_cfg`` are never read and are refused.
     """
 
     METAINFO = {'classes': ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
@@ -92,6 +93,8 @@ class CIFAR10Dataset(BaseDataset):
 
     def __init__(self, data_root: str, split: str = 'train', reward_size: int = 5000, seed: int = 0,
                  **kwargs) -> None:
+        refuse_unread_base_keys('CIFAR10Dataset', kwargs, ('ann_file', 'data_prefix', 'filter_cfg'),
+                                'reads the python batch files of data_root')
         self.split = check_split(split)
         check_counts(reward_size=reward_size)
         if self.split == 'reward' and not reward_size:

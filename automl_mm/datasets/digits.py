@@ -10,7 +10,7 @@ from mmengine.dataset import BaseDataset
 from automl_mm.registry import DATASETS
 from automl_mm.utils.checks import as_count
 
-from .splits import SPLITS, check_counts, check_seed, check_split, stratified_split
+from .splits import SPLITS, check_counts, check_seed, check_split, refuse_unread_base_keys, stratified_split
 
 
 @DATASETS.register_module()
@@ -27,7 +27,8 @@ class DigitsDataset(BaseDataset):
         split_sizes: Fractions of the 1,797 images in train, reward and test.
         seed: Seed of the split.
         max_samples: Keep only the first ``max_samples`` of the split (for tiny tests and demos).
-        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ...).
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``, ...);
+            its ``ann_file``, ``data_root``, ``data_prefix`` and ``filter_cfg`` are never read and are refused.
 
     Examples:
         >>> ds = DigitsDataset(split='reward', img_size=16)
@@ -44,6 +45,8 @@ class DigitsDataset(BaseDataset):
                  seed: int = 0,
                  max_samples: int | None = None,
                  **kwargs) -> None:
+        refuse_unread_base_keys('DigitsDataset', kwargs, ('ann_file', 'data_root', 'data_prefix', 'filter_cfg'),
+                                "builds its images from scikit-learn's bundled digits")
         self.split = check_split(split)
         max_samples = check_counts(max_samples=max_samples)['max_samples']
         img_size = as_count(img_size, 'DigitsDataset.img_size', 8)  # the source resolution

@@ -16,7 +16,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_counts, check_seed, check_split, stratified_split
+from .splits import check_counts, check_seed, check_split, refuse_unread_base_keys, stratified_split
 
 #: Where ``data_root=None`` looks, in order: the repository's data folder, then the Debian package's location.
 DEFAULT_ROOTS = ('data/fashion-mnist', '/usr/share/datasets/fashion-mnist')
@@ -136,12 +136,13 @@ class FashionMNISTDataset(BaseDataset):
         samples_per_class: Keep a seeded sample of this many images of each class of the split (reduced-data
             runs); ``None`` keeps all.
         max_samples: Then keep only the first ``max_samples`` (tiny tests and demos); ``None`` keeps all.
-        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ...).
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``, ...);
+            its ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are refused.
 
     Raises:
         FileNotFoundError: The folder or one of its files is missing (the message names the path).
-        ValueError: A file is not an idx file of unsigned bytes or is truncated (the message names it), or a
-            size argument does not fit the data.
+        ValueError: A file is not an idx file of unsigned bytes or is truncated (the message names it), a
+            size argument does not fit the data, or an unread ``BaseDataset`` key is given.
 
     Examples:
         >>> ds = FashionMNISTDataset(split='train', samples_per_class=20)  # doctest: +SKIP
@@ -160,6 +161,8 @@ class FashionMNISTDataset(BaseDataset):
                  samples_per_class: int | None = None,
                  max_samples: int | None = None,
                  **kwargs) -> None:
+        refuse_unread_base_keys('FashionMNISTDataset', kwargs, ('ann_file', 'data_prefix', 'filter_cfg'),
+                                'reads the four idx files of data_root')
         self.split = check_split(split)
         counts = check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)
         self.reward_size = counts['reward_size']

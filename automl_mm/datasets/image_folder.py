@@ -8,7 +8,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_seed, stratified_split
+from .splits import check_seed, refuse_unread_base_keys, stratified_split
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -25,7 +25,8 @@ class ImageFolderDataset(BaseDataset):
         split: ``'all'`` (every image), or ``'train'`` / ``'reward'`` to carve a held-out reward part.
         reward_ratio: Fraction of images in the reward part when ``split`` is ``'train'`` or ``'reward'``.
         seed: Seed of the train/reward split.
-        **kwargs: Passed to ``mmengine.dataset.BaseDataset``.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset``; its ``ann_file`` and ``filter_cfg`` are never read
+            and are refused.
 
     For ImageNet use ``data_prefix=dict(img_path='train')`` and ``'val'``, with ``val`` arranged in class
     folders as well (the usual ``valprep`` layout). A label is the position of its folder among the sorted
@@ -35,6 +36,12 @@ class ImageFolderDataset(BaseDataset):
 
     def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
                  reward_ratio: float = 0.02, seed: int = 0, **kwargs) -> None:
+        refuse_unread_base_keys('ImageFolderDataset', kwargs, ('ann_file', 'filter_cfg'),
+                                'lists the class folders under data_root + data_prefix.img_path')
+        if data_prefix is not None and set(data_prefix) - {'img_path'}:
+            # only img_path is read: data_prefix=dict(img_path='train', img='val') read train, silently
+            raise ValueError(f'ImageFolderDataset reads only data_prefix.img_path, got data_prefix={data_prefix!r}: '
+                             f'remove {", ".join(sorted(set(data_prefix) - {"img_path"}))}')
         if split not in ('all', 'train', 'reward'):
             raise ValueError(f"split must be 'all', 'train' or 'reward', got {split!r}")
         if split != 'all' and not 0.0 < reward_ratio < 1.0:

@@ -147,3 +147,21 @@ def check_split(split: str, allowed: Sequence[str] = SPLITS) -> str:
     if split not in allowed:
         raise ValueError(f'split must be one of {tuple(allowed)}, got {split!r}')
     return split
+
+
+#: mmengine ``BaseDataset`` keys and the values that leave them doing nothing (its defaults, and ``None``).
+_BASE_DEFAULTS = {'ann_file': ('', None), 'data_root': ('', None), 'data_prefix': ({'img_path': ''}, {}, None),
+                  'filter_cfg': (None, {})}
+
+
+def refuse_unread_base_keys(dataset: str, kwargs: dict, keys: Sequence[str], reads: str) -> None:
+    """Refuse the mmengine ``BaseDataset`` arguments among ``keys`` that ``kwargs`` sets to something other than
+    their do-nothing defaults: the dataset ``dataset`` builds its items itself (``reads`` says from what) and never
+    reads them, so an ``ann_file``, a ``data_prefix`` or a ``filter_cfg`` given to it was accepted and changed
+    nothing. The ``BaseDataset`` keys it does read (``pipeline``, ``indices``, ``metainfo``, ``test_mode``, ...)
+    pass."""
+    given = [key for key in keys if key in kwargs and not any(kwargs[key] == d for d in _BASE_DEFAULTS[key])]
+    if given:
+        raise ValueError(f'{dataset} does not read {", ".join(f"{k}={kwargs[k]!r}" for k in given)}: it {reads}, '
+                         f'so {"this key" if len(given) == 1 else "these keys"} would change nothing; remove '
+                         f'{"it" if len(given) == 1 else "them"}')
