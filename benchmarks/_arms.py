@@ -56,6 +56,29 @@ def refuse_unused_options(parser: argparse.ArgumentParser, args: argparse.Namesp
                      f'them to {arms_option} or leave {flag} out')
 
 
+def refuse_options_outside_mode(parser: argparse.ArgumentParser, args: argparse.Namespace, mode: str,
+                                reads, why: str = '') -> None:
+    """``parser.error`` (exit 2, before anything runs) naming every option set to another value than its default
+    that the chosen mode does not read: it changed nothing, silently (``am_lfs_fmnist.py --plot f.json --seeds 3``
+    drew the files as without ``--seeds``; ``reward_horizon.py --summarise`` ignored every training option).
+
+    Args:
+        parser: The benchmark's parser (its options and defaults).
+        args: The parsed options.
+        mode: How the message names the mode, e.g. ``'with --plot'``.
+        reads: The dests the mode reads; every other option (``--help`` aside) must keep its default.
+        why: What the mode does instead, said in parentheses.
+    """
+    given = [action.option_strings[0] if action.option_strings else action.dest for action in parser._actions
+             if action.dest not in reads and action.dest != 'help' and action.default is not argparse.SUPPRESS
+             and getattr(args, action.dest, action.default) != parser.get_default(action.dest)]
+    if given:
+        one = len(given) == 1
+        parser.error(f'{", ".join(given)} {"is" if one else "are"} not read {mode}'
+                     + (f' ({why})' if why else '') + f': {"it" if one else "they"} would change nothing; leave '
+                     f'{"it" if one else "them"} out')
+
+
 def logged_rows(work_dir: str, key: str) -> list[dict]:
     """Every row holding ``key`` of every ``scalars.json`` (mmengine's LocalVisBackend) under ``work_dir``, run by
     run in the order the runs started: mmengine writes each run to ``work_dir/<%Y%m%d_%H%M%S>/vis_data/``, whose

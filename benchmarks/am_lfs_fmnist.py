@@ -20,7 +20,15 @@ import glob
 import json
 import os.path as osp
 
-from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_unused_options, run_arms, set_trunk_iters
+from _arms import (
+    ROOT,
+    UniqueValues,
+    add_work_dir_option,
+    refuse_options_outside_mode,
+    refuse_unused_options,
+    run_arms,
+    set_trunk_iters,
+)
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py')
 NOISES = {'clean': (0.0, 'symmetric'), 'sym20': (0.2, 'symmetric'), 'sym40': (0.4, 'symmetric'),
@@ -141,8 +149,12 @@ def main() -> None:
     add_work_dir_option(parser)
     parser.parse_args(namespace=ARGS)
     if ARGS.plot:
+        refuse_options_outside_mode(parser, ARGS, 'with --plot', ('plot', 'plot_out'),
+                                    'it trains nothing: it draws the θ saved in the --plot files into --plot-out')
         plot(ARGS.plot, ARGS.plot_out)
         return
+    refuse_options_outside_mode(parser, ARGS, 'without --plot', set(vars(ARGS)) - {'plot_out'},
+                                'this run trains and draws nothing')
     refuse_unused_options(parser, ARGS, ARGS.arms, dict(std=('am-lfs', ), controller_lr=('am-lfs', )))
     for arm in ARGS.arms:
         fixed_loss(arm)  # fail before training

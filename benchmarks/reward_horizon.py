@@ -27,14 +27,15 @@ mean one-trunk reward minus that of ``--trajectory``'s own policy, ± its standa
 replicates, and the replicate noise (std of one reading at the same start); the same for each candidate signal
 under ``signals``.
 
-With ``--every 0`` no branch is read: each policy is trained ``--epochs`` from scratch (its own cosine schedule)
-and scored on held-out images 1,000-4,999. Run at a few short lengths, that is the reward of an outer loop over
-whole short runs (AutoAugment's, which trains a child model per sampled policy): it is worth that loop's cost only
-if short runs rank the policies as the full-length run does.
+With ``--every 0`` no branch is read (so ``--horizons`` and ``--reps`` are refused there): each policy is trained
+``--epochs`` from scratch (its own cosine schedule) and scored on held-out images 1,000-4,999. Run at a few short
+lengths, that is the reward of an outer loop over whole short runs (AutoAugment's, which trains a child model per
+sampled policy): it is worth that loop's cost only if short runs rank the policies as the full-length run does.
 
 Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 100] [--every 20]
      [--horizons 1 4] [--reps 2] [--trajectory ra18] > seed0.log   (53 minutes per seed on 2 shared cores)
      python benchmarks/reward_horizon.py --summarise seed0.log seed1.log seed2.log      (mean ± std over seeds)
+         (reads only the logs and --trajectory; a training option given with it is refused)
      python benchmarks/reward_horizon.py --every 0 --epochs 50 --seed 0 > short50_seed0.log      (whole short runs)
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _arms import refuse_options_outside_mode
 from fmnist_regime import BATCH, accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
 
 from automl_mm.augment.policy import FixedAutoAugment
@@ -202,8 +204,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--summarise', nargs='+', metavar='LOG', help="only summarise these runs' printed lines")
     args = parser.parse_args(argv)
     if args.summarise:
+        refuse_options_outside_mode(parser, args, 'with --summarise', ('summarise', 'trajectory'),
+                                    'it trains nothing: it summarises the lines the LOG runs printed')
         summarise_logs(args.summarise, args.trajectory)
         return {}
+    if args.every == 0:
+        refuse_options_outside_mode(parser, args, 'with --every 0', set(vars(args)) - {'horizons', 'reps'},
+                                    'no branch is read: each policy is trained --epochs from scratch')
     if args.every < 0 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1:
         parser.error('--epochs, --reps and --horizons must be >= 1, --every >= 0')
     torch.set_num_threads(1)

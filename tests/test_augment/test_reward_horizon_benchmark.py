@@ -13,7 +13,8 @@ import torch
 from conftest import REPO_ROOT
 
 FMNIST = '/usr/share/datasets/fashion-mnist'
-TINY = ['--per-class', '3', '--epochs', '3', '--horizons', '1', '2', '--no-final']
+PLAIN = ['--per-class', '3', '--epochs', '3', '--no-final']
+TINY = [*PLAIN, '--horizons', '1', '2']
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def bench(monkeypatch):
 
 @pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
 def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_path):
-    plain = bench.main([*TINY, '--every', '0'])
+    plain = bench.main([*PLAIN, '--every', '0'])  # (--horizons / --reps are refused there: no branch reads them)
     branched = bench.main([*TINY, '--every', '2', '--reps', '2'])
     assert plain['final'] == branched['final']  # the branches left weights, optimiser and schedule as they were
     assert branched['branches'] == [1]

@@ -3,6 +3,7 @@
 pair entropy is ``2 ln |elements|``."""
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import math
@@ -302,3 +303,56 @@ def test_an_option_of_arms_that_do_not_run_is_refused_before_any_run(arms, monke
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert flag in err and 'would change nothing' in err
+
+
+@pytest.mark.parametrize('name, argv, flags', [
+    ('am_lfs_fmnist', ['--plot', 'a.json', '--seeds', '3', '--arms', 'ce', '--epochs', '5'],
+     '--seeds, --epochs, --arms are not read with --plot'),
+    ('am_lfs_fmnist', ['--plot', 'a.json', '--out', 'b.json', '--work-dir', 'runs'],
+     '--out, --work-dir are not read with --plot'),
+    ('am_lfs_fmnist', ['--arms', 'ce', '--plot-out', 'loss.png'], '--plot-out is not read without --plot'),
+    ('reward_horizon', ['--summarise', 'seed0.log', '--seed', '1', '--epochs', '50', '--every', '0'],
+     '--seed, --epochs, --every are not read with --summarise'),
+    ('reward_horizon', ['--every', '0', '--epochs', '50', '--horizons', '1', '--reps', '3'],
+     '--horizons, --reps are not read with --every 0'),
+])
+def test_an_option_the_chosen_mode_does_not_read_is_refused_before_anything_runs(arms, monkeypatch, capsys, name,
+                                                                                   argv, flags):
+    """``--plot`` / ``--summarise`` only read their files: training options given with them changed nothing (and
+    ``--plot-out`` without ``--plot`` drew nothing), silently."""
+    module = importlib.import_module(name)
+    if hasattr(module, 'ARGS'):  # parse_args(namespace=ARGS) keeps the values of an earlier parse
+        monkeypatch.setattr(module, 'ARGS', argparse.Namespace())
+    for attr in ('run_arms', 'plot', 'summarise_logs', 'load_split', 'fixed_loss'):  # nothing may start
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('something ran'), raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert flags in err and 'would change nothing' in err
+
+
+@pytest.mark.parametrize('name, argv, called', [
+    ('am_lfs_fmnist', ['--plot', 'a.json', 'b.json', '--plot-out', 'loss.png'], 'plot'),
+    ('am_lfs_fmnist', ['--noise', 'sym40', '--seeds', '0', '--arms', 'am-lfs', '--out', 'x.json'], 'run_arms'),
+    ('reward_horizon', ['--summarise', 'seed0.log', 'seed1.log', '--trajectory', 'ohl36'], 'summarise_logs'),
+    ('reward_horizon', ['--every', '0', '--epochs', '50', '--seed', '0'], 'load_split'),
+    ('reward_horizon', ['--seed', '1', '--per-class', '200', '--epochs', '120', '--every', '20', '--horizons', '1',
+                        '--reps', '2'], 'load_split'),
+])
+def test_the_documented_modes_still_run(arms, monkeypatch, name, argv, called):
+    module = importlib.import_module(name)
+    if hasattr(module, 'ARGS'):
+        monkeypatch.setattr(module, 'ARGS', argparse.Namespace())
+
+    class Reached(Exception):
+        pass
+
+    def reached(*a, **k):
+        raise Reached
+
+    monkeypatch.setattr(module, called, reached)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(Reached):
+        module.main()
