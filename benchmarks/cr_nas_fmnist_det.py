@@ -51,10 +51,17 @@ from _arms import (
 )
 from mmengine.config import Config, DictAction
 
+from automl_mm.engine.preflight import ConfigCheckError, merge_options
+
 SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py')
 RETRAIN_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
 METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l')
 MIN_ARCH_VAL_IMAGES = 200
+#: Search config keys read without a search (``--allocation``): the FLOPs comparison of the arms.
+FLOPS_KEYS = ('train_cfg.flops_input_shape', 'train_cfg.flops_tolerance')
+#: ``--train-options`` keys the benchmark sets after merging the options (the arms' one evaluation, on the test
+#: split after the last epoch): given, they changed nothing.
+SET_AFTER_MERGE = ('val_dataloader', 'val_evaluator', 'train_cfg.val_interval')
 
 
 def _prepare(cfg: Config, args: argparse.Namespace, seed: int, options: dict | None) -> Config:
@@ -64,7 +71,7 @@ def _prepare(cfg: Config, args: argparse.Namespace, seed: int, options: dict | N
         move_data_root(cfg, args.data_root)
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     if options:
-        cfg.merge_from_dict(options)
+        merge_options(cfg, options)  # refusing a top-level name that changes nothing (parse_args checked them)
     return cfg
 
 
@@ -189,7 +196,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.allocation is not None and args.dilations is not None and len(args.dilations) != sum(args.allocation):
         parser.error(f'--dilations: {len(args.dilations)} values for the {sum(args.allocation)} blocks of '
                      f'--allocation {args.allocation}')
+    check_options(parser, args)
     return args
+
+
+def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``parser.error`` (before any work) for an option that would change nothing: ``--search-seeds`` or a
+    ``--search-options`` key other than :data:`FLOPS_KEYS` with ``--allocation`` (no search runs); a
+    ``--train-options`` key the benchmark sets itself after the merge (:data:`SET_AFTER_MERGE`); a top-level name the
+    config lacks and nothing reads, or one whose value the file had already written into its settings
+    (``--train-options max_epochs=2``: the retraining config's ``train_cfg.max_epochs`` stayed 1;
+    ``automl_mm.engine.preflight.merge_options``). A ``randomness.seed`` option is refused too: every seed's run
+    would have had that one seed."""
+    if args.allocation is not None:
+        if args.search_seeds != parser.get_default('search_seeds'):
+            parser.error(f'--search-seeds {" ".join(map(str, args.search_seeds))} is not read with --allocation (no '
+                         'search runs): it would change nothing; leave it out')
+        unread = [f'{k}={v!r}' for k, v in args.search_options.items() if k not in FLOPS_KEYS]
+        if unread:
+            parser.error(f'--search-options {" ".join(unread)} is not read with --allocation (no search runs; of the '
+                         f'search config only {" and ".join(FLOPS_KEYS)} are read, for the FLOPs comparison): it would '
+                         'change nothing; leave it out')
+    for flag, options, source in (('--search-options', args.search_options, SEARCH_CONFIG),
+                                  ('--train-options', args.train_options, RETRAIN_CONFIG)):
+        for key, value in options.items():
+            if key == 'randomness' or key.startswith('randomness.seed'):
+                parser.error(f'{flag} {key}={value!r} would give every run this seed instead of its '
+                             f'{"--search-seeds" if flag == "--search-options" else "--seeds"} seed (the runs of '
+                             'different seeds would be the same run): leave it out and choose the seeds there')
+            if flag == '--train-options' and any(key == k or key.startswith(k + '.') for k in SET_AFTER_MERGE):
+                parser.error(f'{flag} {key}={value!r} is set by the benchmark after the options are merged (the arms '
+                             'are evaluated once, on the test split after the last epoch: change test_dataloader / '
+                             'test_evaluator instead): it would change nothing; leave it out')
+        if options:
+            try:
+                merge_options(Config.fromfile(source), options)
+            except ConfigCheckError as err:
+                parser.error(str(err).replace('--cfg-options', flag))
 
 
 def run_names(args: argparse.Namespace) -> list[str]:
