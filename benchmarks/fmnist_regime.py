@@ -116,6 +116,12 @@ def main() -> None:
     pad = int(sys.argv[6]) if len(sys.argv) > 6 else 2
     if arm not in ARMS:  # any other name trained the 'none' arm under that name
         sys.exit(f'fmnist_regime.py: the arm (third argument) must be one of {", ".join(ARMS)}, got {arm!r}')
+    if len(sys.argv) > 7:  # a seventh argument was dropped, silently
+        sys.exit(f'fmnist_regime.py takes at most 6 arguments (PER_CLASS EPOCHS ARM SEED [WIDTHS] [PAD]), got '
+                 f'{len(sys.argv) - 1}: {" ".join(sys.argv[1:])}')
+    if len(sys.argv) > 6 and arm != 'cropflip':  # no crop to pad: the JSON line said pad=4 of a run never padded
+        sys.exit(f'fmnist_regime.py: PAD (sixth argument, {pad}) applies to the cropflip arm only; the {arm} arm '
+                 'crops nothing, so it would change nothing: leave it out')
     images, labels, train, held_out = load_split(per_class, seed)
     xt, yt = to_tensor(images[train]), torch.tensor(labels[train])
     xr, yr = to_tensor(images[held_out]), torch.tensor(labels[held_out])

@@ -340,6 +340,9 @@ def test_an_option_the_chosen_mode_does_not_read_is_refused_before_anything_runs
     ('reward_horizon', ['--every', '0', '--epochs', '50', '--seed', '0'], 'load_split'),
     ('reward_horizon', ['--seed', '1', '--per-class', '200', '--epochs', '120', '--every', '20', '--horizons', '1',
                         '--reps', '2'], 'load_split'),
+    ('fmnist_regime', ['50', '200', 'cropflip', '0', '64,128,256'], 'load_split'),
+    ('fmnist_regime', ['50', '200', 'none', '0', '64,128,256'], 'load_split'),
+    ('fmnist_regime', ['100', '100', 'cropflip', '0', '32,64,128', '4'], 'load_split'),
 ])
 def test_the_documented_modes_still_run(arms, monkeypatch, name, argv, called):
     module = importlib.import_module(name)
@@ -397,3 +400,17 @@ def test_cr_nas_benchmark_keeps_the_options_it_reads(arms):
     assert args.search_options == {'train_cfg.flops_tolerance': 0.1}
     module.parse_args(['--search-options', 'train_cfg.stage_iters=2', 'train_dataloader.batch_size=2',
                        'default_hooks.checkpoint.interval=4', 'train_cfg.dilation_choices=[1,2]'])
+
+
+@pytest.mark.parametrize('argv, match', [
+    (['50', '1', 'none', '0', '32,64,128', '4'], 'PAD .* applies to the cropflip arm only'),
+    (['50', '1', 'cropflip', '0', '32,64,128', '2', '7'], 'takes at most 6 arguments'),
+])
+def test_fmnist_regime_refuses_arguments_it_would_not_read(arms, monkeypatch, argv, match):
+    """PAD with the 'none' arm (no crop to pad) printed pad=4 beside a run that never padded; a seventh argument
+    was dropped."""
+    module = importlib.import_module('fmnist_regime')
+    monkeypatch.setattr(module, 'load_split', lambda *a: pytest.fail('data was read'))
+    monkeypatch.setattr(sys, 'argv', ['fmnist_regime.py', *argv])
+    with pytest.raises(SystemExit, match=match):
+        module.main()
