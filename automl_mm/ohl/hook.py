@@ -350,6 +350,18 @@ class OHLHook(Hook):
             raise ValueError(f'OHL: the checkpoint is a search of {saved_copies} copies, this run has '
                              f'num_copies={self.num_copies}: a resume continues the same search. Resume with '
                              f'num_copies={saved_copies}, or start a new search from its weights with load_from')
+        saved_ranks = state.get('ranks_per_copy')  # saved since the layout existed; older checkpoints: unchecked
+        if saved_ranks is not None and saved_ranks != self.ranks_per_copy:
+            # each copy's batch is its ranks x the per-rank batch: the search went on with another batch and other
+            # iterations per epoch (trunk_iters trunks then cover other data), silently
+            raise ValueError(
+                f'OHL: the checkpoint is a search of {self.num_copies} copies of {saved_ranks} ranks each (world '
+                f'size {self.num_copies * saved_ranks}), this run has ranks_per_copy={self.ranks_per_copy} (world '
+                f'size {self.num_copies * self.ranks_per_copy}): each copy would train on batches of '
+                f'{self.ranks_per_copy} x the per-rank batch instead of {saved_ranks} x, with other iterations per '
+                'epoch, so the resume would not continue the same search. Resume with '
+                f'ranks_per_copy={saved_ranks} on {self.num_copies * saved_ranks} processes, or start a new search '
+                'from its weights with load_from')
         saved_length = {k: state[k] for k in ('trunk_epochs', 'trunk_iters') if k in state}  # saved since 28th session
         length = dict(trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters)
         if saved_length and saved_length != length:

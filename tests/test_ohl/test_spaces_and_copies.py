@@ -311,6 +311,25 @@ def test_a_resume_with_another_number_of_copies_is_refused():
         hook(4).after_load_checkpoint(runner, checkpoint)
 
 
+def test_a_resume_with_another_number_of_ranks_per_copy_is_refused():
+    """A 2 x 2 search resumed with ranks_per_copy=1 (on 2 processes) was accepted silently: the checkpoint saved
+    ranks_per_copy but nothing read it, and each copy went on with half its batch and twice the iterations per
+    epoch (trunks of 10 iterations, then 19); with an iteration-converted schedule the refusal blamed
+    train_cfg.max_epochs."""
+    def hook(ranks):
+        return _choice_hook(2, ranks_per_copy=ranks, trunk_epochs=1)
+
+    runner = _resuming_runner()
+    checkpoint = {}
+    hook(2).before_save_checkpoint(runner, checkpoint)
+    with pytest.raises(ValueError, match=r'the checkpoint is a search of 2 copies of 2 ranks each \(world size 4\), '
+                                         r'this run has ranks_per_copy=1 \(world size 2\)'):
+        hook(1).after_load_checkpoint(runner, checkpoint)
+    hook(2).after_load_checkpoint(runner, checkpoint)  # the same layout: resumed
+    del checkpoint['ohl']['ranks_per_copy']  # written before the count was saved: not checked
+    hook(1).after_load_checkpoint(runner, checkpoint)
+
+
 def test_a_resume_whose_space_means_other_choices_is_refused():
     """theta has one coordinate per choice: a config whose choices were reordered (or replaced, same count) loaded
     the old theta onto other choices without complaint."""
