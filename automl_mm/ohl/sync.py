@@ -177,7 +177,8 @@ def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor,
     theta_ok = same(rows[:, :n], rows[0, :n])
     # NaN is never equal here: a non-finite weight or buffer after the broadcast is a failure
     copies_ok = same(rows[:, n + 4:], rows[0, n + 4:])
-    best_ok = same(rows[0, n + 4:], rows[layout.lead_rank(best), n:n + 4])
+    # every rank, not rank 0 alone: after a trunk that did not broadcast, copy 0 equals itself when it is the best
+    best_ok = same(rows[:, n + 4:], rows[layout.lead_rank(best), n:n + 4].expand(len(rows), 4))
     # Ranks of one copy train under DDP: their parameters (not BN statistics) must agree before the broadcast.
     leads = [layout.lead_rank(r // layout.ranks_per_copy) for r in range(layout.world_size)]
     in_copy_ok = same(rows[:, n:n + 2], rows[leads, n:n + 2], nan_equal=True)  # diverged: NaN on all its ranks

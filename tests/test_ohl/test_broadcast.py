@@ -72,3 +72,27 @@ def test_broadcast_copies_weights_optimiser_scheduler_ema_and_loss_scaler(tmp_pa
         assert not _equal(r0['before'][key], r1['before'][key]), key  # they differed before the broadcast
         assert _equal(r0['after'][key], r1['before'][key]), key  # rank 0 now holds the source's state
         assert _equal(r1['after'][key], r1['before'][key]), key  # and the source kept its own
+
+
+def test_copies_equal_best_is_false_while_a_copy_differs_from_the_best():
+    """After a trunk that did not broadcast (broadcast_interval > 1) the history recorded copies_equal_best=True
+    whenever copy 0 was the best, while copy 1 held other weights (copies_identical False in the same record): only
+    rank 0 was compared with the best copy."""
+    from automl_mm.ohl.copies import CopyLayout
+    from automl_mm.ohl.sync import fingerprint, verify_copies
+
+    torch.manual_seed(0)
+    copy0, copy1 = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    theta = torch.zeros(3, dtype=torch.float64)
+    space = SimpleNamespace(distribution=SimpleNamespace(parameters=lambda: [theta]))
+    fp0, fp1 = fingerprint(copy0), fingerprint(copy1)
+
+    def check(best, after1, broadcasted):
+        rows = torch.stack([torch.cat([theta, fp0, fp0]), torch.cat([theta, fp1, after1])])
+        with mock.patch('automl_mm.ohl.sync.gather_rows', return_value=rows):
+            return verify_copies([space], copy0, fp0, best, broadcasted, CopyLayout(2, 1, 0, 2), trunk=2)
+
+    apart = check(best=0, after1=fp1, broadcasted=False)  # copy 1 kept its own weights
+    assert not apart['copies_identical'] and not apart['copies_equal_best']
+    assert not check(best=1, after1=fp1, broadcasted=False)['copies_equal_best']
+    assert check(best=0, after1=fp0, broadcasted=True)['copies_equal_best']  # broadcast from copy 0
