@@ -262,3 +262,22 @@ def test_an_option_nothing_reads_is_refused(tmp_path, options, match):
     cfg = train.build_config(_args(DIGITS, str(tmp_path), cfg_options={'auto_scale_lr.base_batch_size': 16,
                                                                        'train_cfg.max_epochs': 2}))
     assert cfg.auto_scale_lr.base_batch_size == 16 and cfg.train_cfg.max_epochs == 2
+
+
+def test_a_new_top_level_name_that_is_an_ohl_hook_argument_is_refused_as_an_option(tmp_path):
+    """--cfg-options ranks_per_copy=2 (or trunk_epochs=2) on an OHL config whose file has no such top-level name
+    added a name nothing reads: the run started num_copies x 1 processes with one-epoch trunks, silently. Refused
+    naming the hook's key; the hook's own key passes, and so do the hook's config-level defaults
+    (reward_dataloader); a config without an OHL hook refuses the name as any unread one."""
+    from automl_mm.engine.preflight import ConfigCheckError
+
+    train = _tool('train')
+    for key in ('ranks_per_copy', 'trunk_epochs'):
+        with pytest.raises(ConfigCheckError, match=rf"--cfg-options {key}=2 sets a top-level name that nothing reads: "
+                                                   rf".*e\.g\. --cfg-options custom_hooks\.0\.{key}=2"):
+            train.build_config(_args(OHL, str(tmp_path), cfg_options={key: 2}))
+    cfg = train.build_config(_args(OHL, str(tmp_path), cfg_options={'custom_hooks.0.ranks_per_copy': 2}))
+    assert cfg.custom_hooks[0].ranks_per_copy == 2
+    assert train.build_config(_args(OHL, str(tmp_path), cfg_options={'work_dir': str(tmp_path)}))
+    with pytest.raises(ConfigCheckError, match=r"no top-level key 'trunk_epochs'"):  # no OHL hook: the general case
+        train.build_config(_args(DIGITS, str(tmp_path), cfg_options={'trunk_epochs': 2}))
