@@ -24,7 +24,7 @@ class ImageClassifier(BaseModel):
         init_cfg: mmengine initialisation config.
         channels_last: Hand the backbone its ``(N, C, H, W)`` inputs in NHWC strides
             (``torch.channels_last``): PyTorch then runs the convolutions and pooling in that layout, which on CPU
-            (oneDNN) trained the Fashion-MNIST demo's CNN about 1.7x and evaluated it about 2.5x faster on one
+            (oneDNN) trained the Fashion-MNIST demo's CNN about 1.5x and evaluated it about 2x faster on one
             thread (``benchmarks/channels_last_speed.py``). Shapes, weights (their layout included, so
             checkpoints and the copies' broadcasts are unchanged) and outputs are the same up to float rounding:
             other kernels, so a run is not bit-identical to one with the default ``False``.

@@ -6,7 +6,7 @@
 # crop + flip + pairs of RandAugment's 18 elements end about 2 points above training without augmentation
 # (uniform pairs 81.55 +- 0.22 %, OHL-Auto-Aug 81.66 +- 0.42 %, none 79.58 +- 0.30 %). Two speed settings change
 # nothing but float rounding (the benchmark's --channels-last --reward-batch 64): NHWC convolutions and 64-image
-# reward batches, on one thread per copy 1.5x faster training steps and 2.5x faster reward readings
+# reward batches, on one thread per copy 1.5x faster training steps and 2.6x faster reward readings
 # (benchmarks/channels_last_speed.py).
 _base_ = ['./ohl-autoaug_convnet_1x4_20e_fashion-mnist.py']
 
