@@ -21,10 +21,9 @@ import argparse
 import copy
 import os.path as osp
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from cr_backbone_speed import _interleaved  # the same alternating timing
 from mmengine.config import Config
 from mmengine.structures import BaseDataElement
 
@@ -44,21 +43,6 @@ def _batch(n: int, size: int, num_classes: int, gen: torch.Generator) -> dict:
         sample.gt_label = label.view(1)
         samples.append(sample)
     return dict(inputs=list(images), data_samples=samples)
-
-
-def _interleaved(fns: list[Callable[[], None]], repeats: int, warmup: int) -> list[list[float]]:
-    """Each fn once per step, the order reversed every other step; per-fn step times (s) after the warm-up."""
-    times: list[list[float]] = [[] for _ in fns]
-    for step in range(warmup + repeats):
-        order = list(range(len(fns)))
-        if step % 2:
-            order.reverse()
-        for k in order:
-            start = time.perf_counter()
-            fns[k]()
-            if step >= warmup:
-                times[k].append(time.perf_counter() - start)
-    return times
 
 
 def main() -> None:
@@ -112,7 +96,8 @@ def main() -> None:
         batch = _batch(size, args.size, num_classes, gen)
         steps.append((f'reward reading, batch {size}', lambda layout, batch=batch: reward_reading(layout, batch)))
     for name, fn in steps:
-        plain, fast = _interleaved([lambda fn=fn: fn(False), lambda fn=fn: fn(True)], args.repeats, args.warmup)
+        plain, fast = _interleaved([lambda step, fn=fn: fn(False), lambda step, fn=fn: fn(True)], args.repeats,
+                                   args.warmup, torch.device('cpu'))
         plain_ms, fast_ms = statistics.median(plain) * 1e3, statistics.median(fast) * 1e3
         print(f'| {name:<34} | {plain_ms:10.2f} | {fast_ms:16.2f} | {plain_ms / fast_ms:6.2f} |')
 

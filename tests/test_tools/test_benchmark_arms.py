@@ -294,15 +294,21 @@ def test_ohl_vs_pbt_members_draw_their_crops_from_their_own_seed(arms):
 def test_an_option_of_arms_that_do_not_run_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, flag):
     """An arm's option given without that arm changed nothing: ``--arms none cropflip --lr 0.1`` trained both arms
     as without it, silently."""
-    module = importlib.import_module(name)
-    for attr in ('run_arms', 'ensure_fmnist_det', 'run_ohl', 'run_worker', 'fixed_loss'):  # nothing may start
-        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'), raising=False)
-    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    err = _refused(importlib.import_module(name), argv, monkeypatch, capsys,
+                   ('run_arms', 'ensure_fmnist_det', 'run_ohl', 'run_worker', 'fixed_loss'))
+    assert flag in err and 'would change nothing' in err
+
+
+def _refused(module, argv: list, monkeypatch, capsys, entry_points: tuple) -> str:
+    """Run ``module.main()`` with ``argv`` and the ``entry_points`` that would start work stubbed to fail the test;
+    assert argparse's exit code 2 and return stderr."""
+    for attr in entry_points:  # nothing may start
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('something ran'), raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{module.__name__}.py', *argv])
     with pytest.raises(SystemExit) as exit_info:
         module.main()
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert flag in err and 'would change nothing' in err
+    return capsys.readouterr().err
 
 
 @pytest.mark.parametrize('name, argv, flags', [
@@ -323,13 +329,8 @@ def test_an_option_the_chosen_mode_does_not_read_is_refused_before_anything_runs
     module = importlib.import_module(name)
     if hasattr(module, 'ARGS'):  # parse_args(namespace=ARGS) keeps the values of an earlier parse
         monkeypatch.setattr(module, 'ARGS', argparse.Namespace())
-    for attr in ('run_arms', 'plot', 'summarise_logs', 'load_split', 'fixed_loss'):  # nothing may start
-        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('something ran'), raising=False)
-    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        module.main()
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    err = _refused(module, argv, monkeypatch, capsys,
+                   ('run_arms', 'plot', 'summarise_logs', 'load_split', 'fixed_loss'))
     assert flags in err and 'would change nothing' in err
 
 
