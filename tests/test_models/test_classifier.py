@@ -114,3 +114,22 @@ def test_channels_last_feeds_the_backbone_nhwc_and_keeps_every_output():
     assert [s.pred_label.item() for s in fast(**data, mode='predict')] == \
         [s.pred_label.item() for s in plain(**data, mode='predict')]
     assert seen == [True, True, True]
+
+
+def test_the_channels_last_speed_benchmark_times_both_layouts(monkeypatch, capsys):
+    """benchmarks/channels_last_speed.py builds the demo's model in both layouts and prints one row per step."""
+    import importlib
+    import os.path as osp
+    import sys
+
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    monkeypatch.syspath_prepend(osp.join(root, 'benchmarks'))
+    bench = importlib.import_module('channels_last_speed')
+    monkeypatch.setattr(sys, 'argv', ['channels_last_speed.py', '--repeats', '1', '--warmup', '0', '--threads', '1',
+                                      '--eval-batch', '8'])
+    bench.main()
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith('| training') or
+            line.startswith('| reward')]
+    assert [r.split('|')[1].strip() for r in rows] == [
+        'training step, batch 64', 'reward reading, batch 64', 'reward reading, batch 8']
+    assert all(float(r.split('|')[4]) > 0 for r in rows)
