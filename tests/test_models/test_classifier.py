@@ -125,7 +125,7 @@ def test_the_channels_last_speed_benchmark_times_both_layouts(monkeypatch, capsy
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     monkeypatch.syspath_prepend(osp.join(root, 'benchmarks'))
     bench = importlib.import_module('channels_last_speed')
-    monkeypatch.setattr(sys, 'argv', ['channels_last_speed.py', '--repeats', '1', '--warmup', '0', '--threads', '1',
+    monkeypatch.setattr(sys, 'argv', ['channels_last_speed.py', '--repeats', '1', '--warmup', '0',
                                       '--eval-batch', '8'])
     bench.main()
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith('| training') or
