@@ -245,13 +245,22 @@ RUNNER_KEYS = frozenset((
 
 def _check_new_names(cfg: Any, options: dict) -> None:
     """Refuse an option whose top-level name the config lacks and nothing reads (``--cfg-options max_epochs=2``
-    added a key no one looks at: the run trained its configured epochs, silently)."""
+    added a key no one looks at: the run trained its configured epochs, silently). A name that is an argument of
+    the config's OHL hook (``ranks_per_copy=2``, ``trunk_epochs=2``: the run kept the hook's value) is named with
+    the hook's key to set instead."""
     import difflib
 
     for key, value in options.items():
         name = key.split('.', 1)[0]
         if name in cfg or name in RUNNER_KEYS:
             continue
+        if '.' not in key and (found := _ohl_hook_argument(cfg, key)) is not None:
+            index, given = found
+            current = 'its default' if given is None else f'{key}={given!r}'
+            raise ConfigCheckError(
+                f'--cfg-options {key}={value!r} sets a top-level name that nothing reads: {key} is an argument of '
+                f'the OHL hook custom_hooks[{index}], which keeps {current}. Set the hook\'s key instead, e.g. '
+                f'--cfg-options custom_hooks.{index}.{key}={value!r}')
         last = key.rsplit('.', 1)[-1]
         named = [path for path, _ in _leaves(cfg) if path.rsplit('.', 1)[-1] == last]
         close = difflib.get_close_matches(name, sorted(set(cfg.keys()) | RUNNER_KEYS), n=3)
@@ -263,48 +272,29 @@ def _check_new_names(cfg: Any, options: dict) -> None:
                                'then --cfg-options can change it)')
 
 
-#: OHLHook arguments it reads from the config's top level when the hook's own is not given: a top-level option of
-#: these names is a setting, not a stray name.
-_OHL_TOP_LEVEL_DEFAULTS = ('reward_dataloader', 'reward_evaluator')
-
-
-def _refuse_ohl_arguments_at_top_level(cfg: Any, new: dict) -> None:
-    """Refuse ``--cfg-options`` top-level names that the file did not have and that are arguments of its OHL hook
-    (``ranks_per_copy=2``, ``trunk_epochs=2``): nothing reads such a name, so the run kept the hook's value,
-    silently (``num_copies``, which the OHL configs define at the top level, is :func:`merge_options`' case).
-
-    Raises:
-        ConfigCheckError: naming the hook's key to set instead.
-    """
-    if not new:
-        return
+def _ohl_hook_argument(cfg: Any, name: str) -> tuple[int, Any] | None:
+    """``(index in custom_hooks, the hook's configured value or None)`` when ``name`` is an ``__init__`` argument
+    of the config's one OHL hook (its class or a subclass); ``None`` otherwise, or with several OHL hooks
+    (:func:`_check_ohl_hook` names them)."""
     import inspect
 
+    from automl_mm.ohl import OHLHook
     from automl_mm.ohl.copies import _hook_class, find_ohl_hook
 
     try:
         found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
-    except ValueError:  # several OHL hooks: _check_ohl_hook names them
-        return
+    except ValueError:
+        return None
     if found is None:
-        return
+        return None
     index, hook = found
-    from automl_mm.ohl import OHLHook
-
-    cls = _hook_class(hook, cfg.get('default_scope'))
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    arguments = {name for c in cls.__mro__ if isinstance(c, type) and issubclass(c, OHLHook)  # a subclass's too
-                 for name, p in inspect.signature(c.__init__).parameters.items() if p.kind in named}
-    arguments -= {'self', *_OHL_TOP_LEVEL_DEFAULTS}
-    for key, value in new.items():
-        if key not in arguments:
-            continue
-        given = hook.get(key) if isinstance(hook, dict) else getattr(hook, key, None)
-        current = 'its default' if given is None else f'{key}={given!r}'
-        raise ConfigCheckError(
-            f'--cfg-options {key}={value!r} sets a top-level name that nothing reads: {key} is an argument of the '
-            f'OHL hook custom_hooks[{index}], which keeps {current}. Set the hook\'s key instead, e.g. '
-            f'--cfg-options custom_hooks.{index}.{key}={value!r}')
+    arguments = {arg for c in _hook_class(hook, cfg.get('default_scope')).__mro__
+                 if isinstance(c, type) and issubclass(c, OHLHook)  # a subclass's too
+                 for arg, p in inspect.signature(c.__init__).parameters.items() if p.kind in named} - {'self'}
+    if name not in arguments:
+        return None
+    return index, hook.get(name) if isinstance(hook, dict) else getattr(hook, name, None)
 
 
 def merge_options(cfg: Any, options: dict | None) -> None:
@@ -324,9 +314,7 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     """
     if not options:
         return
-    new = [k for k in options if '.' not in k and k not in cfg]
-    _refuse_ohl_arguments_at_top_level(cfg, {k: options[k] for k in new})  # the hook's key named, before
-    _check_new_names(cfg, options)  # the general case
+    _check_new_names(cfg, options)
     old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
     cfg.merge_from_dict(options)
     for key, before in old.items():
