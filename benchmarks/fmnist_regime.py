@@ -12,7 +12,6 @@ Run: python benchmarks/fmnist_regime.py PER_CLASS EPOCHS {none,cropflip} SEED [W
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 import time
@@ -23,22 +22,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = '/usr/share/datasets/fashion-mnist/'
+from automl_mm.datasets.fashion_mnist import load_fashion_mnist
+
 BATCH = 64
 ARMS = ('none', 'cropflip')
-
-
-def _read(path: str, offset: int) -> np.ndarray:
-    with gzip.open(path) as f:
-        return np.frombuffer(f.read(), np.uint8, offset=offset)
 
 
 def load_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(images, labels, train, held_out)``: all 60,000 official training images (uint8, (60000, 28, 28)) and
     labels, the indices of ``per_class`` training images per class (drawn with ``seed``) and of the 5,000 held-out
-    images (the same for every seed; disjoint from ``train``)."""
-    images = _read(ROOT + 'train-images-idx3-ubyte.gz', 16).reshape(-1, 28, 28)
-    labels = _read(ROOT + 'train-labels-idx1-ubyte.gz', 8).astype(np.int64)
+    images (the same for every seed; disjoint from ``train``). The files are found as ``FashionMNISTDataset``
+    finds them (``data/fashion-mnist``, then ``/usr/share/datasets/fashion-mnist``)."""
+    images, labels = load_fashion_mnist(None, 'train')
     perm = np.random.default_rng(0).permutation(len(labels))
     held_out, pool = perm[:5000], perm[5000:]
     rng = np.random.default_rng([seed, 7])
@@ -67,7 +62,9 @@ def crop_flip(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
     padded = F.pad(x, (pad, pad, pad, pad), value=-1.0)
     dx = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
     dy = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
-    x = torch.stack([padded[k, :, dy[k]:dy[k] + 28, dx[k]:dx[k] + 28] for k in range(len(x))])
+    offsets = torch.arange(28)
+    rows, cols = (dy[:, None] + offsets)[:, :, None], (dx[:, None] + offsets)[:, None, :]  # (B, 28, 1), (B, 1, 28)
+    x = padded[torch.arange(len(x))[:, None, None], 0, rows, cols][:, None]  # each image's own window, at once
     flip = torch.rand(len(x), generator=gen) < 0.5
     x[flip] = x[flip].flip(-1)
     return x
@@ -78,7 +75,8 @@ def train_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, images: torch
                 augment: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
     """One epoch over ``images`` (:func:`to_tensor`'s (N, 1, 28, 28)) in batches of 64, in an order drawn from
     ``gen``; ``augment`` maps one uint8 (28, 28) image to another (applied after crop + flip, as the engine's
-    pipeline does)."""
+    pipeline does). Batches go to the device of ``net``'s parameters; images and labels stay where they are."""
+    device = next(net.parameters()).device
     net.train()
     order = torch.randperm(len(images), generator=gen)
     for i in range(0, len(images), BATCH):
@@ -89,7 +87,7 @@ def train_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, images: torch
         if augment is not None:
             grey = x[:, 0].mul(127.5).add(127.5).round().clamp(0, 255).to(torch.uint8).numpy()
             x = to_tensor(np.stack([augment(img) for img in grey]))
-        loss = F.cross_entropy(net(x), labels[idx])
+        loss = F.cross_entropy(net(x.to(device)), labels[idx].to(device))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -97,10 +95,11 @@ def train_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, images: torch
 
 
 def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-image hits (float, 1 = correct) of ``net`` in eval mode."""
+    """Per-image hits (float, 1 = correct, on the CPU) of ``net`` in eval mode, on its parameters' device."""
+    device = next(net.parameters()).device
     net.eval()
     with torch.no_grad():
-        return (net(x).argmax(1) == y).float()
+        return (net(x.to(device)).argmax(1).cpu() == y).float()
 
 
 def make_optimizer(net: nn.Module, epochs: int, num_train: int):

@@ -37,6 +37,12 @@ Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 
      python benchmarks/reward_horizon.py --summarise seed0.log seed1.log seed2.log      (mean ± std over seeds)
          (reads only the logs and --trajectory; a training option given with it is refused)
      python benchmarks/reward_horizon.py --every 0 --epochs 50 --seed 0 > short50_seed0.log      (whole short runs)
+     python benchmarks/reward_horizon.py --device cuda --width 128,256,512 --per-class 1000 --epochs 100 --horizons 1
+         --seed 0 > wide_seed0.log      (a wider model on a GPU: 7 minutes per seed, 6 side by side on one H200)
+
+``--width`` sets the model's channels per stage (default the demo's 32,64,128) and ``--device`` where it trains
+(the images are augmented on the CPU as before). Logs of different settings (``RUN_SETTINGS``) are refused
+together by ``--summarise``: their mean would mix two experiments.
 """
 from __future__ import annotations
 
@@ -56,6 +62,10 @@ from automl_mm.augment.policy import FixedAutoAugment
 from automl_mm.engine.evaluate import kept_bn_statistics
 
 POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
+# The settings a run's summary line records that logs summarised together must share (value: what a log written
+# before the key existed ran with); the seed is what differs between them.
+RUN_SETTINGS = {'epochs': None, 'per_class': None, 'trajectory': 'ra18', 'branches': None, 'reps': None,
+                'width': [32, 64, 128]}
 # Candidate rewards, each read from the same branch: name -> (value of one reading, decimals, reading keys it needs).
 # Units: accuracy points, except log-likelihoods (nats per image).
 SIGNALS = {
@@ -70,10 +80,11 @@ SIGNALS = {
 
 def read(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Top-1 accuracy (percent) and mean log-likelihood of the labels (nats per image) of ``net`` in eval mode on
-    un-augmented images ``x``."""
+    un-augmented images ``x`` (read on the device of ``net``'s parameters)."""
+    device = next(net.parameters()).device
     net.eval()
     with torch.no_grad():
-        log_probs = F.log_softmax(net(x), dim=1)
+        log_probs = F.log_softmax(net(x.to(device)), dim=1).cpu()
     return ((log_probs.argmax(1) == y).float().mean().item() * 100,
             log_probs.gather(1, y[:, None]).mean().item())
 
@@ -87,7 +98,7 @@ def read_clean_bn(net: torch.nn.Module, x_calib: torch.Tensor, x: torch.Tensor, 
     Distribution Gap between Clean and Augmented Data"); this reading takes that immediate cost out of the reward.
     """
     with kept_bn_statistics(net):
-        torch.optim.swa_utils.update_bn(x_calib.split(BATCH), net)
+        torch.optim.swa_utils.update_bn(x_calib.split(BATCH), net, device=next(net.parameters()).device)
         return read(net, x, y)[0]
 
 
@@ -144,17 +155,32 @@ def summarise(readings: list[dict], trajectory: str, signal: str = 'reward', rou
 def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
     """Print each log's summary (recomputed from its branch lines) and, per signal (those every log recorded),
     horizon and policy, the mean ± std over the logs (seeds) of the difference to ``trajectory``; then of the
-    final accuracy."""
-    per_seed, logs = [], []
+    final accuracy.
+
+    Raises:
+        SystemExit: the finished logs differ in a setting of ``RUN_SETTINGS`` (their mean would mix two
+            experiments), or were branched along another trajectory than ``trajectory``.
+    """
+    per_seed, logs, settings = [], [], {}
     for path in paths:
         readings, final = [], None
         with open(path) as f:
             for line in f:
                 if line.startswith('[{'):
                     readings += json.loads(line)
-                elif line.startswith('{') and '"final"' in line:
-                    final = json.loads(line)['final']
+                elif line.startswith('{') and isinstance((summary := json.loads(line)).get('final'), dict):
+                    final = summary['final']  # the summary line (a policy's own final line holds a number)
+                    # logs written before --width / --device existed trained the demo's model on the CPU
+                    settings[path] = {key: summary.get(key, default) for key, default in RUN_SETTINGS.items()}
         logs.append((readings, final))
+    if len({json.dumps(s, sort_keys=True) for s in settings.values()}) > 1:
+        raise SystemExit('reward_horizon.py --summarise: the logs were run with different settings, so their mean '
+                         'would mix two experiments: ' + '; '.join(f'{p}: {s}' for p, s in settings.items()))
+    for path, s in settings.items():
+        if s['trajectory'] != trajectory:
+            raise SystemExit(f'reward_horizon.py --summarise: {path} branched along --trajectory '
+                             f'{s["trajectory"]}, but --trajectory {trajectory} was given: pass --trajectory '
+                             f'{s["trajectory"]}')
     signals = [name for name in SIGNALS if all(readings and all(k in readings[0] for k in SIGNALS[name][2])
                                                for readings, _ in logs)]
     for path, (readings, final) in zip(paths, logs):
@@ -202,6 +228,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--trajectory', default='ra18', choices=sorted(POLICIES))
     parser.add_argument('--no-final', action='store_true', help='skip the full runs of the other policies')
     parser.add_argument('--summarise', nargs='+', metavar='LOG', help="only summarise these runs' printed lines")
+    parser.add_argument('--width', default='32,64,128',
+                        help="the model's channels per stage, comma-separated (default: the demo's 32,64,128)")
+    parser.add_argument('--device', default='cpu', help="torch device of the model, e.g. 'cuda' (default: cpu)")
     args = parser.parse_args(argv)
     if args.summarise:
         refuse_options_outside_mode(parser, args, 'with --summarise', ('summarise', 'trajectory'),
@@ -213,6 +242,17 @@ def main(argv: list[str] | None = None) -> dict:
                                     'no branch is read: each policy is trained --epochs from scratch')
     if args.every < 0 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1:
         parser.error('--epochs, --reps and --horizons must be >= 1, --every >= 0')
+    try:
+        width = tuple(int(c) for c in args.width.split(','))
+    except ValueError:
+        width = ()
+    if not width or min(width) < 1:
+        parser.error(f'--width must be positive channel counts separated by commas, e.g. 64,128,256; '
+                     f'got {args.width!r}')
+    try:
+        device = torch.device(args.device)  # a device the machine lacks fails at the first model
+    except RuntimeError as err:
+        parser.error(f'--device {args.device!r} is not a torch device name ({err})')
     torch.set_num_threads(1)
     start = time.time()
     images, labels, train, held_out = load_split(args.per_class, args.seed)
@@ -259,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
         """Train ``policy`` for all epochs from the seed's initial weights, branching at ``branch_at``; returns
         the final accuracy on held-out images 1,000-4,999."""
         torch.manual_seed(args.seed)
-        net = build_net()
+        net = build_net(width).to(device)
         opt, sched = make_optimizer(net, args.epochs, len(train))
         gen = torch.Generator().manual_seed(args.seed)
         augment = make_augment(policy, (args.seed, 1))
@@ -267,7 +307,10 @@ def main(argv: list[str] | None = None) -> dict:
             if epoch in branch_at:
                 branch(net, opt, sched, epoch)
             train_epoch(net, opt, sched, x_train, y_train, gen, augment=augment)
-        return accuracy(net, x_final, y_final).mean().item() * 100
+        final = accuracy(net, x_final, y_final).mean().item() * 100
+        print(json.dumps(dict(policy=policy, final=round(final, 4), seconds=round(time.time() - start, 1))),
+              flush=True)  # (the summary line repeats it; this one survives a run killed before the end)
+        return final
 
     finals = {args.trajectory: run_policy(args.trajectory, branches)}
     for policy in ([] if args.no_final else [p for p in POLICIES if p != args.trajectory]):
@@ -275,6 +318,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # finals at 4 digits (% of 4,000 images: exact); at 2 the mean over seeds averaged rounded values
     summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
+                   width=list(width), device=args.device,
                    branches=branches, reps=args.reps, final={p: round(v, 4) for p, v in finals.items()},
                    **summarise(readings, args.trajectory),
                    signals={name: summarise(readings, args.trajectory, name) for name in SIGNALS if name != 'reward'})

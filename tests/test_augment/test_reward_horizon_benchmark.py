@@ -106,3 +106,44 @@ def test_the_seeds_mean_is_over_exact_values_not_the_printed_ones(bench, capsys,
     assert 'reward horizon_1 cropflip minus ra18: all 0.01 ± 0.00 |' in table, table
     shown = json.loads(table.splitlines()[2])  # each seed's own line stays rounded for display
     assert shown['reward']['horizon_1']['cropflip']['all']['minus_trajectory'] == 0.01
+
+
+def _finished_log(path, **settings):
+    """A log holding one branch line and a final summary line with ``settings`` (the rest as a default run's)."""
+    readings = [dict(epoch=1, rep=0, horizon=1, policy=p, reward=80.0) for p in ('cropflip', 'ra18', 'ohl36')]
+    summary = dict(seed=0, epochs=3, per_class=3, trajectory='ra18', branches=[1], reps=1, width=[32, 64, 128],
+                   final={'cropflip': 80.0, 'ra18': 81.0, 'ohl36': 79.0})
+    path.write_text(json.dumps(readings) + '\n' + json.dumps(dict(summary, **settings)) + '\n')
+    return str(path)
+
+
+def test_summarising_logs_of_different_runs_is_refused(bench, tmp_path):
+    """Seeds of a 64,128,256 model averaged with seeds of the demo's model (or of another schedule) printed one
+    mean ± std as if they were one experiment; a log branched along ra18 summarised as ohl36's differences too."""
+    demo = _finished_log(tmp_path / 'demo.log')
+    old = tmp_path / 'old.log'  # written before --width existed: the demo's model
+    old.write_text((tmp_path / 'demo.log').read_text().replace(', "width": [32, 64, 128]', ''))
+    bench.summarise_logs([demo, str(old)])  # the same experiment
+    for other in (dict(width=[64, 128, 256]), dict(epochs=4), dict(per_class=4)):
+        with pytest.raises(SystemExit, match='different settings'):
+            bench.summarise_logs([demo, _finished_log(tmp_path / 'other.log', **other)])
+    with pytest.raises(SystemExit, match='pass --trajectory ra18'):
+        bench.summarise_logs([demo], trajectory='ohl36')
+
+
+def test_width_and_device_options(bench):
+    with pytest.raises(SystemExit):
+        bench.main(['--width', '64,x'])
+    with pytest.raises(SystemExit):
+        bench.main(['--width', '0,8'])
+    with pytest.raises(SystemExit):
+        bench.main(['--device', 'gpu0'])
+
+
+@pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
+def test_width_builds_that_model(bench, monkeypatch):
+    widths = []
+    build = bench.build_net
+    monkeypatch.setattr(bench, 'build_net', lambda width: widths.append(width) or build(width))
+    summary = bench.main([*PLAIN, '--every', '0', '--width', '4,8'])
+    assert widths == [(4, 8)] and summary['width'] == [4, 8] and summary['device'] == 'cpu'
