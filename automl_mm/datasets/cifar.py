@@ -9,7 +9,14 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_counts, check_seed, check_split, refuse_unread_base_keys, stratified_split
+from .splits import (
+    check_counts,
+    check_metainfo_classes,
+    check_seed,
+    check_split,
+    refuse_unread_base_keys,
+    stratified_split,
+)
 
 _TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
 _TEST_FILES = ('test_batch',)
@@ -84,8 +91,13 @@ class CIFAR10Dataset(BaseDataset):
         reward_size: Number of training images held out for rewards. Default 5,000: the 45k/5k split of the
             public OHL-Auto-Aug reimplementation.
         seed: Seed of the train/reward split.
-        **kwargs: Passed to ``mmengine.dataset.BaseDataset``; its ``ann_file``, ``data_prefix`` and
-            ``filter_cfg`` are never read and are refused.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``metainfo``, ...); its
+            ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are refused.
+            ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10 names.
+
+    Raises:
+        ValueError: An argument is out of range, an unread ``BaseDataset`` key is given, or ``metainfo.classes``
+            does not give one name per class (before any batch file is read).
     """
 
     METAINFO = {'classes': ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
@@ -102,6 +114,7 @@ class CIFAR10Dataset(BaseDataset):
             raise ValueError('split="reward" needs reward_size > 0')
         self.reward_size = int(reward_size)
         self.seed = check_seed(seed, 'CIFAR10Dataset.seed')
+        check_metainfo_classes(type(self), kwargs.get('metainfo'), f'CIFAR-10 (the batch files of {data_root})')
         super().__init__(data_root=data_root, **kwargs)
 
     def load_data_list(self) -> list[dict]:

@@ -10,7 +10,15 @@ from mmengine.dataset import BaseDataset
 from automl_mm.registry import DATASETS
 from automl_mm.utils.checks import as_count
 
-from .splits import SPLITS, check_counts, check_seed, check_split, refuse_unread_base_keys, stratified_split
+from .splits import (
+    SPLITS,
+    check_counts,
+    check_metainfo_classes,
+    check_seed,
+    check_split,
+    refuse_unread_base_keys,
+    stratified_split,
+)
 
 
 @DATASETS.register_module()
@@ -27,8 +35,14 @@ class DigitsDataset(BaseDataset):
         split_sizes: Fractions of the 1,797 images in train, reward and test.
         seed: Seed of the split.
         max_samples: Keep only the first ``max_samples`` of the split (for tiny tests and demos).
-        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``, ...);
-            its ``ann_file``, ``data_root``, ``data_prefix`` and ``filter_cfg`` are never read and are refused.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``,
+            ``metainfo``, ...); its ``ann_file``, ``data_root``, ``data_prefix`` and ``filter_cfg`` are never read
+            and are refused. ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10
+            names.
+
+    Raises:
+        ValueError: An argument is out of range (the message names it), an unread ``BaseDataset`` key is given,
+            or ``metainfo.classes`` does not give one name per digit.
 
     Examples:
         >>> ds = DigitsDataset(split='reward', img_size=16)
@@ -56,6 +70,7 @@ class DigitsDataset(BaseDataset):
         self.split_sizes = tuple(split_sizes)
         self.seed = check_seed(seed, 'DigitsDataset.seed')
         self.max_samples = max_samples
+        check_metainfo_classes(type(self), kwargs.get('metainfo'), "scikit-learn's digits")
         kwargs.setdefault('serialize_data', False)
         super().__init__(**kwargs)
 

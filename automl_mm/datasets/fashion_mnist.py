@@ -16,7 +16,14 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_counts, check_seed, check_split, refuse_unread_base_keys, stratified_split
+from .splits import (
+    check_counts,
+    check_metainfo_classes,
+    check_seed,
+    check_split,
+    refuse_unread_base_keys,
+    stratified_split,
+)
 
 #: Where ``data_root=None`` looks, in order: the repository's data folder, then the Debian package's location.
 DEFAULT_ROOTS = ('data/fashion-mnist', '/usr/share/datasets/fashion-mnist')
@@ -136,13 +143,15 @@ class FashionMNISTDataset(BaseDataset):
         samples_per_class: Keep a seeded sample of this many images of each class of the split (reduced-data
             runs); ``None`` keeps all.
         max_samples: Then keep only the first ``max_samples`` (tiny tests and demos); ``None`` keeps all.
-        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``, ...);
-            its ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are refused.
+        **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``,
+            ``metainfo``, ...); its ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are
+            refused. ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10 names.
 
     Raises:
         FileNotFoundError: The folder or one of its files is missing (the message names the path).
         ValueError: A file is not an idx file of unsigned bytes or is truncated (the message names it), a
-            size argument does not fit the data, or an unread ``BaseDataset`` key is given.
+            size argument does not fit the data, an unread ``BaseDataset`` key is given, or ``metainfo.classes``
+            does not give one name per class (before any file is read).
 
     Examples:
         >>> ds = FashionMNISTDataset(split='train', samples_per_class=20)  # doctest: +SKIP
@@ -169,8 +178,10 @@ class FashionMNISTDataset(BaseDataset):
         self.seed = check_seed(seed, 'FashionMNISTDataset.seed')
         self.samples_per_class = counts['samples_per_class']
         self.max_samples = counts['max_samples']
+        data_root = find_data_root(data_root)
+        check_metainfo_classes(type(self), kwargs.get('metainfo'), f'Fashion-MNIST (the idx files of {data_root})')
         kwargs.setdefault('serialize_data', False)
-        super().__init__(data_root=find_data_root(data_root), **kwargs)
+        super().__init__(data_root=data_root, **kwargs)
 
     def split_indices(self, labels: np.ndarray) -> np.ndarray:
         """Indices (into the official part) of this split, before the per-class subset and ``max_samples``."""

@@ -8,7 +8,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_seed, refuse_unread_base_keys, stratified_split
+from .splits import check_seed, class_names, refuse_unread_base_keys, stratified_split
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -31,7 +31,14 @@ class ImageFolderDataset(BaseDataset):
     For ImageNet use ``data_prefix=dict(img_path='train')`` and ``'val'``, with ``val`` arranged in class
     folders as well (the usual ``valprep`` layout). A label is the position of its folder among the sorted
     class folders (hidden folders skipped), so val must hold the same class folders as train: give both the same
-    ``metainfo=dict(classes=...)`` to have a folder set that differs refused instead of silently relabelled.
+    ``metainfo=dict(classes=...)`` to have a folder set that differs refused instead of silently relabelled. Given
+    names are checked against the folders when the dataset is built, ``lazy_init`` or not (only the folder names
+    are listed then, not the images).
+
+    Raises:
+        FileNotFoundError: The class-folder directory is missing or has no class folders or no images.
+        ValueError: An argument is out of range, or ``metainfo.classes`` is not the sorted class-folder names
+            (the message names the key, both counts and the names that differ).
     """
 
     def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
@@ -50,8 +57,13 @@ class ImageFolderDataset(BaseDataset):
         self.reward_ratio = reward_ratio
         self.seed = check_seed(seed, 'ImageFolderDataset.seed')
         super().__init__(data_root=data_root, data_prefix=data_prefix or dict(img_path=''), **kwargs)
+        if not self._fully_initialized and self._metainfo.get('classes') is not None \
+                and osp.isdir(self.data_prefix['img_path']):
+            self._class_folders()  # lazy_init (the preflight build): given names are checked now all the same
 
-    def load_data_list(self) -> list[dict]:
+    def _class_folders(self) -> list[str]:
+        """The sorted class-folder names of ``data_root + data_prefix.img_path``, checked against (or set as)
+        ``metainfo.classes``."""
         root = self.data_prefix['img_path']
         if not osp.isdir(root):
             raise FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path)')
@@ -61,8 +73,22 @@ class ImageFolderDataset(BaseDataset):
             raise FileNotFoundError(f'{root} has no class sub-folders')
         if self._metainfo.get('classes') is None:
             self._metainfo['classes'] = tuple(classes)
-        elif tuple(self._metainfo['classes']) != tuple(classes):
-            raise ValueError(f'metainfo classes do not match the class folders of {root}')
+            return classes
+        given = class_names(self._metainfo['classes'], 'ImageFolderDataset: metainfo.classes')
+        if given != tuple(classes):
+            missing = [c for c in classes if c not in given]
+            extra = [c for c in given if c not in classes]
+            differ = (f'; not among the folders: {", ".join(extra[:5])}' if extra else '') + \
+                (f'; folders not named: {", ".join(missing[:5])}' if missing else '') or \
+                '; the same names in another order (labels follow the sorted folder names)'
+            raise ValueError(f'ImageFolderDataset: metainfo.classes gives {len(given)} class names, but {root} has '
+                             f'{len(classes)} class folders{differ}: give the sorted folder names or leave '
+                             'metainfo.classes out')
+        return classes
+
+    def load_data_list(self) -> list[dict]:
+        root = self.data_prefix['img_path']
+        classes = self._class_folders()
         items = []
         for label, cls in enumerate(classes):
             # followlinks: torchvision's ImageFolder follows symlinked folders; skipped, their images were lost

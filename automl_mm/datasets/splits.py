@@ -1,7 +1,7 @@
 """Seeded, stratified splits of a labelled set into train / reward / test parts."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -165,3 +165,62 @@ def refuse_unread_base_keys(dataset: str, kwargs: dict, keys: Sequence[str], rea
         raise ValueError(f'{dataset} does not read {", ".join(f"{k}={kwargs[k]!r}" for k in given)}: it {reads}, '
                          f'so {"this key" if len(given) == 1 else "these keys"} would change nothing; remove '
                          f'{"it" if len(given) == 1 else "them"}')
+
+
+def class_names_problem(classes: Any) -> str | None:
+    """What is wrong with ``classes`` as ``metainfo.classes`` (a phrase to follow the key), or ``None``: it must be
+    a list or tuple of distinct strings (a string is what mmengine keeps when it names no file: its letters would
+    count as classes; a name given twice made two labels share one name)."""
+    if isinstance(classes, str) or not isinstance(classes, Sequence) or \
+            not all(isinstance(name, str) for name in classes):
+        return f'must be a list or tuple of class names (str), got {classes!r}'
+    repeated = sorted({name for name in classes if list(classes).count(name) > 1})
+    if repeated:
+        return f'names {", ".join(map(repr, repeated))} more than once: every label needs its own name'
+    return None
+
+
+def class_names(classes: Any, key: str) -> tuple[str, ...]:
+    """``classes`` as a tuple of names, or ``ValueError`` starting with ``key`` (:func:`class_names_problem`)."""
+    problem = class_names_problem(classes)
+    if problem is not None:
+        raise ValueError(f'{key} {problem}')
+    return tuple(classes)
+
+
+def check_metainfo_classes(dataset_cls: type, metainfo: Mapping | None, source: str) -> tuple[str, ...]:
+    """Refuse a ``metainfo=dict(classes=...)`` whose number of names is not the number of classes of a data set
+    with a fixed label set (``dataset_cls.METAINFO['classes']``, labels ``0 .. C - 1``), before any data is read.
+
+    mmengine's ``BaseDataset`` takes the names as given and checks nothing: 9 names for Fashion-MNIST's 10 labels
+    left label 9 without a name (and 11 named a class no label has), so class names exported with the metrics,
+    and anything that sized itself by them (``NoisyLabelDataset`` flipped labels among 9 classes), were wrong,
+    silently. The names themselves may differ from the defaults (a translation); their order is the labels'.
+
+    Args:
+        dataset_cls: The dataset class (its ``METAINFO`` and mmengine's ``_load_metainfo``, which reads a
+            ``classes`` file name as one name a line).
+        metainfo: The ``metainfo`` argument (``None``: the defaults, nothing to check).
+        source: The data, as the message names it (e.g. the ``data_root`` folder).
+
+    Returns:
+        The class names the dataset will have.
+
+    Raises:
+        ValueError: ``metainfo.classes`` is not a list of distinct names, or gives another number of names than
+            the data's classes; the message names the key, both counts and ``source``.
+    """
+    import copy
+
+    name = dataset_cls.__name__
+    expected = dataset_cls.METAINFO['classes']
+    if metainfo is None or 'classes' not in metainfo:
+        return tuple(expected)
+    classes = class_names(dataset_cls._load_metainfo(copy.deepcopy(dict(metainfo)))['classes'],
+                          f'{name}: metainfo.classes')
+    if len(classes) != len(expected):
+        raise ValueError(f'{name}: metainfo.classes gives {len(classes)} class names, but {source} has '
+                         f'{len(expected)} classes (labels 0..{len(expected) - 1}): give exactly {len(expected)} '
+                         f'names in label order, or leave metainfo.classes out (the default names: '
+                         f'{", ".join(expected)})')
+    return classes

@@ -7,7 +7,9 @@
   ``metric_key`` are among the keys their evaluator reports (for metrics whose
   keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
   lies in its ``stage_space``; a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its
-  pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it).
+  pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it); a COCO
+  dataset's ``metainfo.classes`` (or its class's default names) are the categories of its annotation file, in the
+  file's order (:func:`coco_classes_mismatch`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -74,18 +76,94 @@ def _evaluator_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
 
 def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
     """``(path, config key)`` of every COCO annotation file a config reads (datasets and ``CocoMetric``)."""
-    found = []
+    found = [(path, f'{where}.ann_file') for _, where, path in _coco_datasets(cfg)]
+    for metric, key in _evaluator_cfgs(cfg):
+        if 'coco' in config_type_name(metric).lower() and isinstance(metric.get('ann_file'), str):
+            found.append((metric['ann_file'], f'{key}.ann_file'))
+    return found
+
+
+def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
+    """``(dataset config, its config key, its annotation file)`` of every COCO dataset of every dataloader."""
     for loader, key in _loader_cfgs(cfg):
         for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
             ann_file = dataset.get('ann_file')
             if 'coco' in config_type_name(dataset).lower() and isinstance(ann_file, str) and ann_file:
                 root = dataset.get('data_root') or ''
-                found.append((ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file),
-                              f'{where}.ann_file'))
-    for metric, key in _evaluator_cfgs(cfg):
-        if 'coco' in config_type_name(metric).lower() and isinstance(metric.get('ann_file'), str):
-            found.append((metric['ann_file'], f'{key}.ann_file'))
-    return found
+                yield dataset, where, ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
+
+
+def _default_classes(dataset: dict, scope: str | None) -> tuple | None:
+    """The class names of the registered dataset class of ``dataset`` (``METAINFO['classes']``), ``None`` when it
+    cannot be resolved here."""
+    from automl_mm.registry import DATASETS, registered_class
+
+    kind = dataset.get('type')
+    try:
+        dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+    except KeyError:
+        return None
+    return (getattr(dataset_cls, 'METAINFO', None) or {}).get('classes')
+
+
+def coco_classes_mismatch(classes: Any, categories: list[str], source: str = 'the file') -> str | None:
+    """Why a COCO dataset with class names ``classes`` mislabels an annotation file whose categories are named
+    ``categories`` (in the file's order), or ``None`` when they are the same names in the same order: a phrase to
+    follow the config key, naming ``source`` (the file) and both counts.
+
+    mmdet's ``CocoDataset`` (and ``CocoMetric``) keep the file's categories whose names are in ``classes``, numbered
+    in the file's order, and check nothing: a name the file lacks is skipped (every later name then sits on another
+    label), a category not named is dropped (its objects stay in the images, unannotated), and names in another
+    order than the file's are the names of other labels. Exported names, per-class AP and the head's
+    ``num_classes`` then disagree with the data, silently.
+    """
+    from automl_mm.datasets.splits import class_names_problem
+
+    problem = class_names_problem(classes)
+    if problem is not None:
+        return problem
+    given = tuple(classes)
+    if given == tuple(categories):
+        return None
+    unknown = [c for c in given if c not in categories]
+    unnamed = [c for c in categories if c not in given]
+    parts = []
+    if unknown:
+        parts.append(f'names {", ".join(map(repr, unknown[:5]))}{", ..." if len(unknown) > 5 else ""}, which the '
+                     'file has no category of (mmdet skips them: the names after them sit on other labels)')
+    if unnamed:
+        parts.append(f'leaves out its categories {", ".join(map(repr, unnamed[:5]))}'
+                     f'{", ..." if len(unnamed) > 5 else ""} (mmdet drops their annotations: the objects stay in the '
+                     'images, unannotated)')
+    if not parts:
+        parts.append("names them in another order than the file's categories (mmdet numbers the labels in the "
+                     "file's order, so the names would be other labels' names)")
+    return (f'gives {len(given)} class name{"s" if len(given) != 1 else ""}, but {source} has {len(categories)} '
+            f'categor{"ies" if len(categories) != 1 else "y"}; it '
+            + '; it '.join(parts) + f'. Give the file\'s category names in its order: {tuple(categories)!r}')
+
+
+def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: bool) -> None:
+    """Each COCO dataset's class names against the categories of its annotation file (``{path: names}``, the files
+    :func:`check_config` loaded); a dataset without ``metainfo.classes`` has its class's defaults (mmdet's
+    ``CocoDataset``: the 80 COCO names)."""
+    scope = cfg.get('default_scope', 'automl_mm')
+    for dataset, where, path in _coco_datasets(cfg):
+        if (test_only and not where.startswith('test_')) or path not in categories:
+            continue
+        metainfo = dataset.get('metainfo') or {}
+        given = 'classes' in metainfo
+        classes = metainfo['classes'] if given else _default_classes(dataset, scope)
+        if classes is None:
+            continue
+        if given and isinstance(classes, str):  # mmengine reads a file name as one class name a line
+            from mmengine.dataset import BaseDataset
+            classes = BaseDataset._load_metainfo(dict(classes=classes))['classes']
+        why = coco_classes_mismatch(classes, categories[path], f'{where}.ann_file {path}')
+        if why is not None:
+            key = f'{where}.metainfo.classes' if given else \
+                f'{where}.metainfo.classes (not given: the default names of {config_type_name(dataset)})'
+            raise ConfigCheckError(f'{key} {why}')
 
 
 def _abs(path: str) -> str:
@@ -357,13 +435,18 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
 
+    categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
+    dataset_files = {path for _, _, path in _coco_datasets(cfg)}
     for path, key in coco_annotation_files(cfg):
         if test_only and not key.startswith('test_'):
             continue
         try:
-            check_coco_annotation_file(path)
+            coco = check_coco_annotation_file(path)
         except ValueError as err:
             raise ConfigCheckError(f'{key}: {err}') from None
+        if path in dataset_files:
+            categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
+    _check_coco_classes(cfg, categories, test_only)
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),
                      f'{split}_evaluator')
@@ -535,4 +618,5 @@ def _resolve_spaces(hooks: list, model: Any, train_dataset: Any) -> None:
                 continue
 
 
-__all__ = ['ConfigCheckError', 'build_check', 'check_config', 'coco_annotation_files', 'metric_keys']
+__all__ = ['ConfigCheckError', 'build_check', 'check_config', 'coco_annotation_files', 'coco_classes_mismatch',
+           'metric_keys']

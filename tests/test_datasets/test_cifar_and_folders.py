@@ -154,3 +154,35 @@ def test_image_folder_reward_size_is_the_ratio_of_all_images_and_symlinked_folde
         cv2.imwrite(str(tmp_path / 'elsewhere' / f'{i}.png'), np.zeros((2, 2, 3), np.uint8))
     os.symlink(tmp_path / 'elsewhere', tmp_path / 'train' / 'c0' / 'linked')
     assert len(ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))) == 303
+
+
+def test_cifar_metainfo_classes_of_another_count_are_refused_before_reading(tmp_path, monkeypatch):
+    """9 names for CIFAR-10's 10 labels were accepted: 'truck' (label 9) had no name, silently."""
+    import automl_mm.datasets.cifar as cifar
+
+    root = write_cifar(str(tmp_path / 'cifar'))
+    nine = CIFAR10Dataset.METAINFO['classes'][:9]
+    monkeypatch.setattr(cifar, 'read_cifar_batch', lambda *a: pytest.fail('a batch was read'))
+    with pytest.raises(ValueError, match=r'CIFAR10Dataset: metainfo\.classes gives 9 class names, but CIFAR-10 '
+                                         r'\(the batch files of .*cifar\) has 10 classes'):
+        CIFAR10Dataset(data_root=root, split='test', metainfo=dict(classes=nine))
+    monkeypatch.undo()
+    names = tuple(f'c{i}' for i in range(10))
+    assert CIFAR10Dataset(data_root=root, split='test', metainfo=dict(classes=names)).metainfo['classes'] == names
+
+
+def test_image_folder_metainfo_classes_are_checked_against_the_folders_even_lazily(tmp_path):
+    """The names were compared with the folders only when the images were listed (not in the lazy preflight
+    build), and the error named neither the key nor what differed."""
+    for c in ('cat', 'dog', 'fox'):
+        os.makedirs(tmp_path / 'train' / c)
+        cv2.imwrite(str(tmp_path / 'train' / c / '0.png'), np.zeros((2, 2, 3), np.uint8))
+    kwargs = dict(data_root=str(tmp_path), data_prefix=dict(img_path='train'), lazy_init=True)
+    with pytest.raises(ValueError, match=r'ImageFolderDataset: metainfo\.classes gives 2 class names, but .*train has '
+                                         r'3 class folders; folders not named: fox'):
+        ImageFolderDataset(metainfo=dict(classes=('cat', 'dog')), **kwargs)
+    with pytest.raises(ValueError, match=r'gives 3 class names, but .*train has 3 class folders; the same names in '
+                                         r'another order'):
+        ImageFolderDataset(metainfo=dict(classes=('dog', 'cat', 'fox')), **kwargs)
+    ds = ImageFolderDataset(metainfo=dict(classes=('cat', 'dog', 'fox')), **kwargs)
+    assert len(ds) == 3 and [ds.get_data_info(i)['gt_label'] for i in range(3)] == [0, 1, 2]

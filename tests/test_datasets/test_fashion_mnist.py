@@ -162,3 +162,29 @@ def test_a_label_outside_the_classes_is_refused(tmp_path):
     _write(os.path.join(root, 'train-labels-idx1-ubyte'), labels, compress=False)
     with pytest.raises(ValueError, match=r'train-labels-idx1-ubyte: label 200 outside the 10 Fashion-MNIST classes'):
         FashionMNISTDataset(data_root=root, split='train', reward_size=10)
+
+
+@pytest.mark.parametrize('classes, match', [
+    (('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag'),
+     r'metainfo\.classes gives 9 class names, but Fashion-MNIST \(the idx files of .*fm\) has 10 classes'),
+    (tuple('abcdefghijk'), r'metainfo\.classes gives 11 class names, but .* has 10 classes'),
+    ('Trouser', r'metainfo\.classes must be a list or tuple of class names'),
+    (tuple('abcdefghia'), r"metainfo\.classes names 'a' more than once"),
+])
+def test_metainfo_classes_that_do_not_name_the_ten_labels_are_refused_before_reading(tmp_path, monkeypatch,
+                                                                                      classes, match):
+    """metainfo=dict(classes=<9 names>) was read and never checked: label 9 had no name, and the class names
+    exported with the metrics (and a NoisyLabelDataset sized by them) were wrong, silently."""
+    root = write_fashion(tmp_path / 'fm', compress=False)
+    monkeypatch.setattr(fm, 'read_idx', lambda *a, **k: pytest.fail('the data was read'))
+    for lazy in (True, False):  # the preflight build is lazy
+        with pytest.raises(ValueError, match=match):
+            FashionMNISTDataset(data_root=root, split='train', reward_size=10, metainfo=dict(classes=classes),
+                                lazy_init=lazy)
+
+
+def test_metainfo_classes_renaming_the_ten_labels_still_builds(tmp_path):
+    root = write_fashion(tmp_path / 'fm', compress=False)
+    names = tuple(f'class {i}' for i in range(10))
+    ds = DATASETS.build(dict(type='FashionMNISTDataset', data_root=root, split='test', metainfo=dict(classes=names)))
+    assert ds.metainfo['classes'] == names and len(ds) == 7

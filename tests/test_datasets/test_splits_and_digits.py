@@ -79,3 +79,20 @@ def test_exact_total_split_meets_every_part_size_within_each_class_quota():
     assert all(np.array_equal(a, b) for a, b in zip(plain, exact)) and len(exact[1]) == 5000
     assert [len(p) for p in stratified_split(np.repeat(np.arange(10), 100), (0.995, 0.005), 0, exact_total=True)] \
         == [995, 5]
+
+
+@pytest.mark.parametrize('classes, match', [
+    (tuple('012345678'), r"DigitsDataset: metainfo\.classes gives 9 class names, but scikit-learn's digits has 10 "
+                         r'classes \(labels 0\.\.9\)'),
+    (tuple('0123456789') + ('ten', ), r'metainfo\.classes gives 11 class names, but .* has 10 classes'),
+])
+def test_digits_metainfo_classes_of_another_count_are_refused(classes, match):
+    """9 names for the 10 digits were accepted: label 9 had no name and exported class names were wrong."""
+    with pytest.raises(ValueError, match=match):
+        DigitsDataset(split='test', img_size=8, metainfo=dict(classes=classes), lazy_init=True)
+
+
+def test_digits_metainfo_classes_naming_the_ten_digits_still_builds():
+    names = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
+    ds = DigitsDataset(split='test', img_size=8, max_samples=4, metainfo=dict(classes=names))
+    assert ds.metainfo['classes'] == names and len(ds) == 4

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import os.path as osp
 import re
 
@@ -219,6 +220,70 @@ def test_coco_metric_annotation_file_is_checked_too(tmp_path, coco_root):
     cfg.val_evaluator.ann_file = osp.join(coco_root, 'annotations/instances_train.json')  # a valid file, wrong split
     with pytest.raises(ConfigCheckError, match=r'val_evaluator reads ground truth from .*instances_train\.json but '
                                                r'val_dataloader is .*instances_val\.json'):
+        check_config(cfg)
+
+
+def _detector_on(root: str) -> Config:
+    """The synthcoco detector config reading the generated set at ``root``."""
+    cfg = Config.fromfile(DETECTOR)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = root + '/'
+    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = osp.join(root, 'annotations/instances_val.json')
+    return cfg
+
+
+@pytest.mark.parametrize('classes, words', [
+    (('rectangle', 'ellipse'), "gives 2 class names, but train_dataloader.dataset.ann_file .*instances_train.json has "
+                               "3 categories; it leaves out its categories 'triangle'"),
+    (('ellipse', 'rectangle', 'triangle'), "gives 3 class names, but .* has 3 categories; it names them in another "
+                                           "order than the file's categories"),
+    (('rectangle', 'ellipse', 'triangel'), "gives 3 class names, .*; it names 'triangel', which the file has no "
+                                         "category of"),
+    (('rectangle', 'ellipse', 'triangle', 'circle'), 'gives 4 class names, but .* has 3 categories'),
+    ('rectangle', 'must be a list or tuple of class names'),
+])
+def test_coco_metainfo_classes_that_are_not_the_files_categories_fail_at_start(coco_root, classes, words):
+    """mmdet's CocoDataset keeps the file's categories whose names are in metainfo.classes, numbered in the file's
+    order, and checks nothing: 2 names of a 3-category file dropped every triangle's box (the objects stayed in the
+    images as background), names in another order named every label after another class, and a misspelt name
+    shifted the names after it; all silently."""
+    cfg = _detector_on(coco_root)
+    check_config(cfg)  # the shipped names pass
+    cfg.train_dataloader.dataset.metainfo = dict(classes=classes)
+    with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.metainfo\.classes ' + words):
+        check_config(cfg)
+
+
+def test_coco_dataset_without_metainfo_classes_is_checked_with_its_default_names(coco_root):
+    """Without metainfo.classes mmdet's CocoDataset has COCO's 80 names: none is a category of the generated set,
+    so every annotation was dropped."""
+    cfg = _detector_on(coco_root)
+    cfg.test_dataloader.dataset.pop('metainfo')
+    with pytest.raises(ConfigCheckError, match=r'test_dataloader\.dataset\.metainfo\.classes \(not given: the '
+                                               r'default names of CocoDataset\) gives 80 class names, but .* has 3 '
+                                               r'categories'):
+        check_config(cfg, test_only=True)  # tools/test.py checks its split too
+
+
+def test_fmnist_det_classes_missing_one_category_fail_at_start(tmp_path):
+    """The Fashion-MNIST detection set's config with 9 of its 10 names: 'Ankle boot' boxes were dropped, silently."""
+    from automl_mm.datasets.fmnist_det import CATEGORIES
+
+    ann = {'images': [{'id': 1, 'file_name': '1.png', 'width': 160, 'height': 160}], 'annotations': [],
+           'categories': [{'id': i + 1, 'name': n} for i, n in enumerate(CATEGORIES)]}
+    os.makedirs(tmp_path / 'annotations')
+    for split in ('train', 'reward', 'val', 'test'):
+        _write(str(tmp_path / 'annotations' / f'instances_{split}.json'), json.dumps(ann))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py'))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader'):
+        cfg[key].dataset.data_root = str(tmp_path) + '/'
+    for key in ('val_evaluator', 'test_evaluator', 'reward_evaluator'):
+        cfg[key].ann_file = cfg[key].ann_file.replace('data/fmnist_det/', str(tmp_path) + '/')
+    check_config(cfg)
+    cfg.val_dataloader.dataset.metainfo = dict(classes=CATEGORIES[:9])
+    with pytest.raises(ConfigCheckError, match=r"val_dataloader\.dataset\.metainfo\.classes gives 9 class names, "
+                                               r"but val_dataloader\.dataset\.ann_file .*instances_val\.json has 10 "
+                                               r"categories; it leaves out its categories 'Ankle boot'"):
         check_config(cfg)
 
 
