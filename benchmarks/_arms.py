@@ -143,14 +143,20 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
     to ``work_dir/<arm><seed>/`` (config, logs, ``scalars.json``, the OHL hook's ``ohl/history.json`` and policy),
     kept.
 
+    Every arm is configured once before any training, so an arm ``configure`` refuses (an unknown name, a setting
+    of its own that does not fit the config) stops the benchmark before the arms listed before it have trained.
+
     Raises:
-        ValueError: when ``seeds`` or ``arms`` lists a value twice.
+        ValueError: when ``seeds`` or ``arms`` lists a value twice; whatever ``configure`` raises for an arm (before
+            any training).
         FileExistsError: before any training, when a run's folder under ``work_dir`` already exists (nothing is
             overwritten).
     """
     for name, values in (('seeds', seeds), ('arms', arms)):
         if len(set(values)) != len(values):
             raise ValueError(f'{name} lists a value more than once: {values}')
+    for arm in arms:  # configured again for each run below; this pass only refuses early
+        configure(run_config(config, seeds[0], epochs), arm)
     if work_dir is not None:
         work_dir = osp.abspath(work_dir)
         taken = [f'{arm}{seed}' for seed in seeds for arm in arms if osp.exists(osp.join(work_dir, f'{arm}{seed}'))]

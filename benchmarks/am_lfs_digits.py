@@ -14,6 +14,7 @@ import os.path as osp
 from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_unused_options, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
+ARMS = ('ce', 'am-lfs')
 
 
 STD: float | None = None  # --std: the Gaussian's fixed sigma in the am-lfs arm (None: the config's)
@@ -30,15 +31,16 @@ def configure(cfg, arm: str) -> None:
         hook = cfg.custom_hooks[0]
         hook.controller.type = 'FrozenController'  # the engine of the OHL arm, theta fixed
         hook.spaces[0].std = 1e-12
-    elif arm != 'am-lfs':
-        raise ValueError(f'unknown arm {arm!r}')
+    elif arm not in ARMS:
+        raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['ce', 'am-lfs'])
+    # choices: an unknown arm used to fail only at its turn, after the arms before it had trained for minutes
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     parser.add_argument('--std', type=float, default=None, help="sigma of the am-lfs arm (default: the config's)")
     parser.add_argument('--parametrisation', choices=['monotone', 'piecewise'], default=None,
                         help="theta's layout (default: the config's, monotone)")

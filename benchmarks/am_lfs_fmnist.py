@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import os.path as osp
 
 from _arms import (
@@ -43,13 +44,29 @@ ARGS = argparse.Namespace()
 
 
 def fixed_loss(arm: str) -> dict | None:
-    """The loss config of a fixed-loss arm (``poly1`` or ``poly1:<epsilon>`` too); ``None`` for ``am-lfs``."""
+    """The loss config of a fixed-loss arm (``poly1`` or ``poly1:<epsilon>`` too); ``None`` for ``am-lfs``.
+
+    Raises:
+        ValueError: ``arm`` is not one of the arms, or its Poly-1 epsilon is not a finite number >= -1 (the
+            message names the arm and the valid ones). Any other name that began with ``poly1`` (``poly1x``,
+            ``poly1_0.5``) used to train Poly-1 with epsilon 1 under that name, and an epsilon the loss refuses
+            failed only when its run started, after the arms before it had trained.
+    """
     if arm == 'am-lfs':
         return None
-    if arm.startswith('poly1'):
-        return dict(type='Poly1CrossEntropyLoss', epsilon=float(arm.partition(':')[2] or 1.0))
+    if arm == 'poly1' or arm.startswith('poly1:'):
+        text = arm.partition(':')[2] or '1.0'
+        try:
+            epsilon = float(text)
+        except ValueError:
+            epsilon = math.nan
+        if not (math.isfinite(epsilon) and epsilon >= -1.0):
+            raise ValueError(f'arm {arm!r}: the Poly-1 epsilon after "poly1:" must be a finite number >= -1 '
+                             f'(Poly1CrossEntropyLoss), got {text!r}')
+        return dict(type='Poly1CrossEntropyLoss', epsilon=epsilon)
     if arm not in FIXED_LOSSES:
-        raise ValueError(f'unknown arm {arm!r}: choose from {sorted(FIXED_LOSSES)}, poly1[:eps], am-lfs')
+        raise ValueError(f'unknown arm {arm!r}: choose from {", ".join(FIXED_LOSSES)}, poly1, poly1:<epsilon>, '
+                         'am-lfs')
     return FIXED_LOSSES[arm]
 
 
@@ -130,7 +147,8 @@ def main() -> None:
     parser.add_argument('--noise', choices=sorted(NOISES), default='sym40')
     parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['ce', 'ls', 'gce', 'sce', 'poly1', 'am-lfs'])
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['ce', 'ls', 'gce', 'sce', 'poly1', 'am-lfs'],
+                        help='of ce, ls, gce, sce, poly1 (epsilon 1), poly1:<epsilon> (a finite number >= -1), am-lfs')
     parser.add_argument('--copies', type=int, default=4)
     trunk = parser.add_mutually_exclusive_group()
     trunk.add_argument('--trunk-epochs', type=int, default=None,
@@ -156,8 +174,11 @@ def main() -> None:
     refuse_options_outside_mode(parser, ARGS, 'without --plot', set(vars(ARGS)) - {'plot_out'},
                                 'this run trains and draws nothing')
     refuse_unused_options(parser, ARGS, ARGS.arms, dict(std=('am-lfs', ), controller_lr=('am-lfs', )))
-    for arm in ARGS.arms:
-        fixed_loss(arm)  # fail before training
+    for arm in ARGS.arms:  # before any training: an arm refused at its turn lost the runs before it
+        try:
+            fixed_loss(arm)
+        except ValueError as err:
+            parser.error(f'--arms: {err}')
     results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe,
                        work_dir=ARGS.work_dir)
     if ARGS.out:

@@ -20,6 +20,7 @@ import os.path as osp
 from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
+ARMS = ('none', 'uniform', 'ohl')
 
 
 def configure(cfg, arm: str) -> None:
@@ -29,8 +30,8 @@ def configure(cfg, arm: str) -> None:
     if arm == 'none':
         hook.spaces[0].distribution = dict(type='Categorical', num_choices=2)
         cfg.train_dataloader.dataset.pipeline[0] = dict(type='OHLRandomChoice', key='autoaug', transforms=[[], []])
-    elif arm not in ('ohl', 'uniform'):
-        raise ValueError(f'unknown arm {arm!r}')
+    elif arm not in ARMS:
+        raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
 
 
 def describe(arm: str, work: str) -> str:
@@ -46,7 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=['none', 'uniform', 'ohl'])
+    # choices: an unknown arm used to fail only at its turn, after the arms before it had trained for minutes
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     add_work_dir_option(parser)
     args = parser.parse_args()
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, describe, work_dir=args.work_dir)

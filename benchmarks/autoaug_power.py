@@ -39,6 +39,7 @@ from automl_mm.ohl.copies import CopyLayout
 from automl_mm.ohl.distributions import FactorisedCategorical
 
 CONTROLLER = dict(type='Adam', lr=0.05, betas=(0.5, 0.999))  # configs/_base_/ohl-autoaug_fmnist_hook.py
+ELEMENTS = 36  # the paper's element set, the size main() simulates
 
 
 def simulate(policy_size: int | None, delta: float, seed: int, *, elements: int = 36, harmful: int = 6,
@@ -91,13 +92,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument('--deltas', type=float, nargs='+', default=[1.0, 2.0, 5.0])
     parser.add_argument('--policy-sizes', type=int, nargs='+', default=[0, 1, 5, 20], help='0: a draw per image')
     args = parser.parse_args(argv)
-    print(f'{args.copies} copies x {args.trunks} trunks x {args.images} images, {args.harmful} of 36 elements '
+    # before any search: a negative policy size failed only at its turn, after the sizes before it had run, and a
+    # --harmful outside 1..35 of the 36 elements divided by zero or read a mass over fewer elements than it named
+    negative = [size for size in args.policy_sizes if size < 0]
+    if negative:
+        parser.error(f'--policy-sizes must be 0 (a draw per image) or K >= 1 pairs per copy and trunk, got '
+                     f'{" ".join(map(str, negative))}')
+    if not 1 <= args.harmful < ELEMENTS:
+        parser.error(f'--harmful must be a number of harmful elements in [1, {ELEMENTS - 1}] (of the {ELEMENTS}), '
+                     f'got {args.harmful}')
+    print(f'{args.copies} copies x {args.trunks} trunks x {args.images} images, {args.harmful} of {ELEMENTS} elements '
           f'harmful, reward noise {args.noise}; harmful mass after the last trunk / uniform '
           f'(1 = uniform, 0 = avoided), mean ± std over {args.seeds} seeds')
     rows = []
     for size in args.policy_sizes:
         for delta in args.deltas:
-            runs = [simulate(size or None, delta, seed, harmful=args.harmful, copies=args.copies,
+            runs = [simulate(size or None, delta, seed, elements=ELEMENTS, harmful=args.harmful, copies=args.copies,
                              trunks=args.trunks, images=args.images, noise=args.noise) for seed in range(args.seeds)]
             firsts, seconds = [r[0] for r in runs], [r[1] for r in runs]
             row = dict(policy_size=size or None, delta=delta, first=statistics.mean(firsts),

@@ -344,6 +344,10 @@ def test_an_option_the_chosen_mode_does_not_read_is_refused_before_anything_runs
     ('fmnist_regime', ['50', '200', 'cropflip', '0', '64,128,256'], 'load_split'),
     ('fmnist_regime', ['50', '200', 'none', '0', '64,128,256'], 'load_split'),
     ('fmnist_regime', ['100', '100', 'cropflip', '0', '32,64,128', '4'], 'load_split'),
+    ('am_lfs_fmnist', ['--arms', 'ce', 'poly1', 'poly1:-1', 'poly1:2.5', 'am-lfs'], 'run_arms'),
+    ('autoaug_digits', ['--arms', 'ohl', 'none'], 'run_arms'),
+    ('am_lfs_digits', ['--arms', 'am-lfs'], 'run_arms'),
+    ('autoaug_power', ['--policy-sizes', '0', '5', '--harmful', '35'], 'simulate'),
 ])
 def test_the_documented_modes_still_run(arms, monkeypatch, name, argv, called):
     module = importlib.import_module(name)
@@ -360,6 +364,60 @@ def test_the_documented_modes_still_run(arms, monkeypatch, name, argv, called):
     monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
     with pytest.raises(Reached):
         module.main()
+
+
+#: Each benchmark's entry points that start work (training, a search, data generation): stubbed to fail the test.
+_WORK = ('run_arms', 'ensure_fmnist_det', 'run_ohl', 'run_other', 'run_worker', 'train_method', 'simulate', 'run',
+         'load_split')
+
+
+@pytest.mark.parametrize('name, argv, words', [
+    ('autoaug_digits', ['--arms', 'none', 'unifrom'], ["invalid choice: 'unifrom'", 'none', 'uniform', 'ohl']),
+    ('am_lfs_digits', ['--arms', 'ce', 'amlfs'], ["invalid choice: 'amlfs'", 'ce', 'am-lfs']),
+    ('am_lfs_fmnist', ['--arms', 'ce', 'poly1x'], ["unknown arm 'poly1x': choose from ce, ls, gce, sce, poly1, "
+                                                   'poly1:<epsilon>, am-lfs']),
+    ('am_lfs_fmnist', ['--arms', 'ce', 'cross-entropy'], ["unknown arm 'cross-entropy'"]),
+    ('am_lfs_fmnist', ['--arms', 'ce', 'poly1:-2'], ["arm 'poly1:-2': the Poly-1 epsilon", 'finite number >= -1']),
+    ('am_lfs_fmnist', ['--arms', 'ce', 'poly1:abc'], ["arm 'poly1:abc'", "got 'abc'"]),
+    ('autoaug_fmnist', ['--arms', 'none', 'randaug'], ["invalid choice: 'randaug'", 'randaugment']),
+    ('autoaug_det', ['--arms', 'flip', 'autoaug'], ["invalid choice: 'autoaug'", 'autoaugment']),
+    ('det_regime', ['--arms', 'none', 'ohl'], ["invalid choice: 'ohl'", 'uniform']),
+    ('ohl_vs_pbt', ['--arms', 'ohl', 'pbt2'], ["invalid choice: 'pbt2'", 'pb2']),
+    ('pc_nas_ranking_fmnist', ['--methods', 'spos', 'pc-nas'], ["invalid choice: 'pc-nas'", 'pcnas']),
+    ('autoaug_power', ['--policy-sizes', '0', '5', '-1'], ['--policy-sizes must be 0 (a draw per image) or K >= 1',
+                                                           'got -1']),
+    ('autoaug_power', ['--harmful', '0'], ['--harmful must be a number of harmful elements in [1, 35]']),
+    ('autoaug_power', ['--harmful', '40'], ['--harmful must be', 'got 40']),
+])
+def test_an_unknown_arm_or_policy_is_refused_before_any_training(arms, monkeypatch, capsys, name, argv, words):
+    """``autoaug_digits.py --arms none unifrom`` trained the none arm of every seed's first turn for minutes
+    before 'unifrom' failed at its turn (am_lfs_digits alike); ``am_lfs_fmnist.py --arms poly1x`` trained Poly-1
+    under that name, ``poly1:-2`` failed only when its run started; ``autoaug_power.py --policy-sizes 0 5 -1``
+    failed after the other sizes' searches, and ``--harmful 0`` divided by zero after the first. The benchmarks
+    that already refused such names (argparse choices) are checked alike."""
+    module = importlib.import_module(name)
+    if hasattr(module, 'ARGS'):  # parse_args(namespace=ARGS) keeps the values of an earlier parse
+        monkeypatch.setattr(module, 'ARGS', argparse.Namespace())
+    err = _refused(module, argv, monkeypatch, capsys, _WORK)
+    for word in words:
+        assert word in err, (word, err)
+
+
+def test_run_arms_configures_every_arm_before_any_training(arms, monkeypatch):
+    """The shared runner configured an arm only at its turn: an arm its benchmark's configure refuses stopped the
+    benchmark after the arms before it had trained (minutes each)."""
+    monkeypatch.setattr(arms.subprocess, 'run', lambda *a, **k: pytest.fail('a run started'))
+    seen = []
+
+    def configure(cfg, arm):
+        seen.append(arm)
+        if arm not in ('flip', 'ohl'):
+            raise ValueError(f"unknown arm {arm!r}; choose from ('flip', 'ohl')")
+
+    config = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
+    with pytest.raises(ValueError, match="unknown arm 'flop'"):
+        arms.run_arms(config, ['flip', 'ohl', 'flop'], [0, 1], 2, configure, lambda arm, work: '')
+    assert seen == ['flip', 'ohl', 'flop']
 
 
 @pytest.mark.parametrize('argv, flags', [
