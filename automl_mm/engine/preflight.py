@@ -8,8 +8,8 @@
   keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
   lies in its ``stage_space``; a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its
   pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it); a COCO
-  dataset's ``metainfo.classes`` (or its class's default names) are the categories of its annotation file, in the
-  file's order (:func:`coco_classes_mismatch`).
+  dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in the
+  file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is logged).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -18,12 +18,14 @@
 """
 from __future__ import annotations
 
+import logging
 import os.path as osp
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
@@ -108,14 +110,15 @@ def _default_classes(dataset: dict, scope: str | None) -> tuple | None:
 
 def coco_classes_mismatch(classes: Any, categories: list[str], source: str = 'the file') -> str | None:
     """Why a COCO dataset with class names ``classes`` mislabels an annotation file whose categories are named
-    ``categories`` (in the file's order), or ``None`` when they are the same names in the same order: a phrase to
-    follow the config key, naming ``source`` (the file) and both counts.
+    ``categories`` (in the file's order), or ``None`` when every name is a category of the file, in the file's
+    order: a phrase to follow the config key, naming ``source`` (the file) and both counts.
 
     mmdet's ``CocoDataset`` (and ``CocoMetric``) keep the file's categories whose names are in ``classes``, numbered
     in the file's order, and check nothing: a name the file lacks is skipped (every later name then sits on another
-    label), a category not named is dropped (its objects stay in the images, unannotated), and names in another
-    order than the file's are the names of other labels. Exported names, per-class AP and the head's
-    ``num_classes`` then disagree with the data, silently.
+    label) and names in another order than the file's are the names of other labels; exported names, per-class AP
+    and the head's ``num_classes`` then disagree with the data, silently. Naming only some of the categories (in
+    the file's order) is mmdet's way to train on a subset of classes and passes: the others' annotations are dropped
+    (:func:`_check_coco_classes` says which).
     """
     from automl_mm.datasets.splits import class_names_problem
 
@@ -126,16 +129,13 @@ def coco_classes_mismatch(classes: Any, categories: list[str], source: str = 'th
     if given == tuple(categories):
         return None
     unknown = [c for c in given if c not in categories]
-    unnamed = [c for c in categories if c not in given]
+    if not unknown and [c for c in categories if c in given] == list(given):
+        return None  # all of them, or a subset, in the file's order
     parts = []
     if unknown:
         parts.append(f'names {", ".join(map(repr, unknown[:5]))}{", ..." if len(unknown) > 5 else ""}, which the '
                      'file has no category of (mmdet skips them: the names after them sit on other labels)')
-    if unnamed:
-        parts.append(f'leaves out its categories {", ".join(map(repr, unnamed[:5]))}'
-                     f'{", ..." if len(unnamed) > 5 else ""} (mmdet drops their annotations: the objects stay in the '
-                     'images, unannotated)')
-    if not parts:
+    else:
         parts.append("names them in another order than the file's categories (mmdet numbers the labels in the "
                      "file's order, so the names would be other labels' names)")
     return (f'gives {len(given)} class name{"s" if len(given) != 1 else ""}, but {source} has {len(categories)} '
@@ -160,10 +160,15 @@ def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: b
             from mmengine.dataset import BaseDataset
             classes = BaseDataset._load_metainfo(dict(classes=classes))['classes']
         why = coco_classes_mismatch(classes, categories[path], f'{where}.ann_file {path}')
+        key = f'{where}.metainfo.classes' if given else \
+            f'{where}.metainfo.classes (not given: the default names of {config_type_name(dataset)})'
         if why is not None:
-            key = f'{where}.metainfo.classes' if given else \
-                f'{where}.metainfo.classes (not given: the default names of {config_type_name(dataset)})'
             raise ConfigCheckError(f'{key} {why}')
+        unnamed = [c for c in categories[path] if c not in tuple(classes)]
+        if unnamed:  # mmdet's subset of classes: meant, but say what it drops
+            print_log(f'{key} names {len(classes)} of the {len(categories[path])} categories of {path}: the '
+                      f'annotations of {", ".join(map(repr, unnamed))} are dropped (those objects are background)',
+                      logger='current', level=logging.WARNING)
 
 
 def _abs(path: str) -> str:

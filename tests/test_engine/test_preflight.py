@@ -8,6 +8,7 @@ import re
 
 import pytest
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from automl_mm.engine.launch import WorkerError, launch_local
@@ -233,8 +234,8 @@ def _detector_on(root: str) -> Config:
 
 
 @pytest.mark.parametrize('classes, words', [
-    (('rectangle', 'ellipse'), "gives 2 class names, but train_dataloader.dataset.ann_file .*instances_train.json has "
-                               "3 categories; it leaves out its categories 'triangle'"),
+    (('ellipse', 'rectangle'), "gives 2 class names, but train_dataloader.dataset.ann_file .*instances_train.json has "
+                               "3 categories; it names them in another order than the file's categories"),
     (('ellipse', 'rectangle', 'triangle'), "gives 3 class names, but .* has 3 categories; it names them in another "
                                            "order than the file's categories"),
     (('rectangle', 'ellipse', 'triangel'), "gives 3 class names, .*; it names 'triangel', which the file has no "
@@ -249,6 +250,8 @@ def test_coco_metainfo_classes_that_are_not_the_files_categories_fail_at_start(c
     shifted the names after it; all silently."""
     cfg = _detector_on(coco_root)
     check_config(cfg)  # the shipped names pass
+    cfg.train_dataloader.dataset.metainfo = dict(classes=('rectangle', 'triangle'))
+    check_config(cfg)  # a subset in the file's order: mmdet's way to train on some classes (logged, next test)
     cfg.train_dataloader.dataset.metainfo = dict(classes=classes)
     with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.metainfo\.classes ' + words):
         check_config(cfg)
@@ -265,8 +268,9 @@ def test_coco_dataset_without_metainfo_classes_is_checked_with_its_default_names
         check_config(cfg, test_only=True)  # tools/test.py checks its split too
 
 
-def test_fmnist_det_classes_missing_one_category_fail_at_start(tmp_path):
-    """The Fashion-MNIST detection set's config with 9 of its 10 names: 'Ankle boot' boxes were dropped, silently."""
+def test_fmnist_det_classes_a_subset_is_said_and_another_order_refused(tmp_path, caplog):
+    """The Fashion-MNIST detection set's config with 9 of its 10 names trains on those 9 (mmdet's subset of
+    classes): the 'Ankle boot' boxes it drops are named. The same 9 names in another order were other labels'."""
     from automl_mm.datasets.fmnist_det import CATEGORIES
 
     ann = {'images': [{'id': 1, 'file_name': '1.png', 'width': 160, 'height': 160}], 'annotations': [],
@@ -281,9 +285,18 @@ def test_fmnist_det_classes_missing_one_category_fail_at_start(tmp_path):
         cfg[key].ann_file = cfg[key].ann_file.replace('data/fmnist_det/', str(tmp_path) + '/')
     check_config(cfg)
     cfg.val_dataloader.dataset.metainfo = dict(classes=CATEGORIES[:9])
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        check_config(cfg)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "val_dataloader.dataset.metainfo.classes names 9 of the 10 categories" in caplog.text
+    assert "the annotations of 'Ankle boot' are dropped" in caplog.text
+    cfg.val_dataloader.dataset.metainfo = dict(classes=CATEGORIES[1:9] + CATEGORIES[:1])
     with pytest.raises(ConfigCheckError, match=r"val_dataloader\.dataset\.metainfo\.classes gives 9 class names, "
                                                r"but val_dataloader\.dataset\.ann_file .*instances_val\.json has 10 "
-                                               r"categories; it leaves out its categories 'Ankle boot'"):
+                                               r"categories; it names them in another order"):
         check_config(cfg)
 
 
