@@ -89,6 +89,16 @@ class BaseDistribution(metaclass=ABCMeta):
     def project_(self) -> None:  # noqa: B027  (most distributions have unconstrained parameters)
         """Move the parameters back into their valid set after an optimiser step (in place)."""
 
+    #: Keys of :meth:`settings` a resume may change (``OHLHook`` logs the change); every other key is refused.
+    resume_may_change: tuple[str, ...] = ()
+
+    def settings(self) -> dict[str, Any]:
+        """What defines p_θ besides θ, by its key in the distribution's config (``{'num_choices': 4}``), plain
+        values only: ``OHLHook`` saves them with the search and refuses a resume whose distribution has other
+        ones (except :attr:`resume_may_change`), as θ and the controller's optimiser state were learned under
+        them. The type is compared by the hook. Default: nothing else."""
+        return {}
+
     def state_dict(self) -> dict:
         """Everything needed to restore the distribution exactly (saved in runner checkpoints)."""
         return {}
@@ -133,6 +143,16 @@ class BaseController(metaclass=ABCMeta):
             stats: One :meth:`BaseDistribution.sufficient_stats` vector per copy (the samples copy n used).
             rewards: One reward per copy, higher is better.
         """
+
+    #: Keys of :meth:`settings` a resume may change (``OHLHook`` logs the change); every other key is refused.
+    resume_may_change: tuple[str, ...] = ()
+
+    def settings(self) -> dict[str, Any]:
+        """The hyper-parameters this controller's state (θ, optimiser moments, baseline) is produced under, by
+        their key in the controller's config (``{'baseline': 'mean'}``), plain values only: ``OHLHook`` saves them
+        with the search and refuses a resume with other ones (except :attr:`resume_may_change`). The type is
+        compared by the hook. Default: nothing else."""
+        return {}
 
     @abstractmethod
     def state_dict(self) -> dict:

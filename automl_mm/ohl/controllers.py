@@ -177,6 +177,17 @@ class REINFORCE(BaseController):
         self.optimizer.zero_grad(set_to_none=True)
         self.distribution.project_()
 
+    #: The baseline's averaging horizon and the normaliser's guard may change on resume (logged): the saved
+    #: baseline stays an average of past mean rewards and the optimiser moments keep their units.
+    resume_may_change = ('momentum', 'eps')
+
+    def settings(self) -> dict:
+        """``baseline`` (what the saved baseline is: the last update's mean reward or a moving average),
+        ``normalize`` (the advantages' units, in which the optimiser's moments were accumulated), ``entropy_weight``
+        (part of what θ ascends), and ``momentum`` / ``eps`` (:attr:`resume_may_change`)."""
+        return {'baseline': self.baseline_type, 'normalize': self.normalize, 'entropy_weight': self.entropy_weight,
+                'momentum': self.momentum, 'eps': self.eps}
+
     def state_dict(self) -> dict:
         # deep copies: the optimiser updates its state tensors in place after this call
         return {'distribution': self.distribution.state_dict(),

@@ -32,8 +32,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
-from automl_mm.engine.run_info import is_resume, naming_hook_in_config, run_seed
+from automl_mm.engine.run_info import hook_config_key, is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
+from automl_mm.utils.checks import same_setting
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import build_controller, build_ohl_space
@@ -50,6 +51,30 @@ from .report import OHLReport
 from .reward import RewardScorer, combine_copy_rows, copy_is_valid, has_loss_scaler, settle_rewards, trunk_row
 from .segments import SegmentStart, seed_global_rngs, segment_seeds, space_generator
 from .sync import broadcast_copy_state, fingerprint, gather_copy_values, gather_rows, verify_copies
+
+
+def _flat(settings: dict, prefix: str) -> dict[str, Any]:
+    """Nested settings as ``{'prefix.key.subkey': value}``."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+def search_settings(space: Any, controller: Any) -> tuple[dict[str, Any], set[str]]:
+    """What a space's θ and its controller's state are produced under, by config key relative to the hook
+    (``controller.type``, ``controller.baseline``) or to the space's entry (``distribution.type``,
+    ``distribution.std``): the types and ``BaseController.settings`` / ``BaseDistribution.settings``; and the keys a
+    resume may change (their ``resume_may_change``)."""
+    distribution = space.distribution
+    settings = {'controller.type': type(controller).__name__, **_flat(controller.settings(), 'controller.'),
+                'distribution.type': type(distribution).__name__, **_flat(distribution.settings(), 'distribution.')}
+    may_change = {f'controller.{k}' for k in controller.resume_may_change}
+    may_change |= {f'distribution.{k}' for k in distribution.resume_may_change}
+    return settings, may_change
 
 
 def restart_workers(loop: Any) -> None:
@@ -72,6 +97,29 @@ def restart_workers(loop: Any) -> None:
 @HOOKS.register_module()
 class OHLHook(Hook):
     """Learn distributions over hyper-parameters online, with one model copy per rank (or group of ranks).
+
+    A resume (``resume=True``) continues the checkpoint's search: θ, the controllers' optimiser state and baseline,
+    the trunk counter and the history. What they were produced under is saved with them, and a resume whose
+    config changes it is refused before anything is loaded, naming the config key (``custom_hooks.N.<key>``) and
+    both values (start a new search from the weights with ``load_from`` instead):
+
+    * the layout and trunks: ``num_copies``, ``ranks_per_copy``, ``trunk_epochs`` / ``trunk_iters``, a ``seed``
+      set to another value;
+    * each space's choices (``OHLSpace.signature``: θ's coordinates would name other choices);
+    * ``controller.type`` (e.g. ``REINFORCE`` resumed as ``FrozenController`` turned a learned arm into the random
+      control mid-run), ``controller.optimizer`` (type, lr, betas, ...: torch puts the saved ones back),
+      ``controller.baseline`` (what the saved baseline is), ``controller.normalize`` (the advantages' units, in
+      which the optimiser's moments were accumulated) and ``controller.entropy_weight`` (part of what θ ascends);
+    * each distribution's type and shape (``spaces.i.distribution.type``, ``num_choices``, ``factor_sizes``),
+      ``DiagGaussian``'s ``learn_std`` and its fixed ``std`` (p_θ = N(μ, σ²): μ was learned under that σ and the
+      optimiser's moments hold gradients scaled by 1/σ²).
+
+    A resume may change, with a warning naming the old and new value, what leaves the saved state's meaning intact
+    and only steers the updates that follow: ``controller.momentum`` (the moving-average baseline's horizon; the
+    saved baseline stays an average of mean rewards), ``controller.eps`` (a numerical guard) and a learned σ's
+    ``min_std`` (its floor, applied at the next update). Not compared: how the rewards are read (``reward_key``,
+    ``reward_dataloader``, ``reward_evaluator``, ``bn_recalibration_batches``), ``broadcast_interval``, the
+    outputs (``plot``, ``out_dir``) and the model's own training settings (``optim_wrapper``, mmengine's).
 
     Args:
         spaces: ``SEARCH_SPACES`` configs (``AttributeSpace``, ``PipelineChoiceSpace``, your own).
@@ -325,7 +373,8 @@ class OHLHook(Hook):
             num_copies=self.num_copies, ranks_per_copy=self.ranks_per_copy,
             trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters,
             controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)},
-            signatures={s.name: s.signature() for s in self.spaces})
+            signatures={s.name: s.signature() for s in self.spaces},
+            settings={s.name: search_settings(s, c)[0] for s, c in zip(self.spaces, self.controllers)})
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         with naming_hook_in_config(runner, self):  # a refusal says which custom_hooks entry sets the key
@@ -383,6 +432,7 @@ class OHLHook(Hook):
                                  'theta would load onto other choices. Resume with the same space (same elements '
                                  'or choices, in the same order), or start a new search from its weights with '
                                  'load_from')
+        self._check_search_settings(runner, state.get('settings') or {}, state['trunk'])
         for space, controller in zip(self.spaces, self.controllers):
             try:
                 controller.load_state_dict(state['controllers'][space.name])
@@ -411,6 +461,32 @@ class OHLHook(Hook):
                 f'OHL: this checkpoint was saved after trunk {self.trunk - 1}, which did not broadcast '
                 '(broadcast_interval > 1): it holds copy 0 only, so every copy continues from copy 0\'s weights. '
                 'Resume is exact from checkpoints saved at broadcasting trunks.')
+
+    def _check_search_settings(self, runner, saved: dict, trunk: int) -> None:
+        """Refuse a resume whose controller or distribution settings are not those the checkpoint's θ and
+        controller state were produced under (:func:`search_settings`); log those that may change (see the class
+        docstring). Checkpoints written before the settings were saved are not checked."""
+        hook_key = hook_config_key(runner, self)
+        prefix = f'{hook_key}.' if hook_key else ''
+        for i, (space, controller) in enumerate(zip(self.spaces, self.controllers)):
+            if space.name not in saved:
+                continue
+            now, may_change = search_settings(space, controller)
+            for key, value in now.items():
+                if key not in saved[space.name] or same_setting(saved[space.name][key], value):
+                    continue
+                before = saved[space.name][key]
+                name = prefix + (key if key.startswith('controller.') else f'spaces.{i}.{key}')
+                if key in may_change:
+                    runner.logger.warning(f'OHL: space {space.name!r}: the checkpoint\'s search ran with '
+                                          f'{name}={before!r}, this run sets {value!r}: the search continues with '
+                                          f'{value!r} from trunk {trunk}')
+                    continue
+                raise ValueError(f'OHL: space {space.name!r}: the checkpoint\'s search ran with {name}={before!r}, '
+                                 f'this run sets {name}={value!r}: theta and the controller\'s state (optimiser '
+                                 'moments, baseline) were produced under it, so a resume continues the same search. '
+                                 'Resume with the checkpoint\'s setting, or start a new search from its weights '
+                                 'with load_from')
 
     # ------------------------------------------------------------------------------------------ trunk logic
     def _start_segment(self, runner, if_pending: bool = False) -> None:

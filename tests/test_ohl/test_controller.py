@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import doctest
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -161,8 +162,10 @@ def test_resume_is_bitwise_identical(baseline):
     assert uninterrupted.baseline == resumed.baseline and resumed.num_updates == 20
 
 
-def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False):
-    """A real CopyRunner run of the tiny one-copy OHL config; resumed from its epoch_2.pth when ``resume``."""
+def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False, spaces: list | None = None,
+             **controller):
+    """A real CopyRunner run of the tiny one-copy OHL config; resumed from its epoch_2.pth when ``resume``.
+    ``spaces`` are added to the config's; ``controller``: more settings of the controller (its ``type`` too)."""
     import copy
     import os.path as osp
 
@@ -172,8 +175,10 @@ def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False):
 
     cfg = tiny_ohl_cfg(str(work_dir), seed=0)
     cfg.train_cfg.max_epochs = epochs
-    cfg.custom_hooks[0]['controller'] = dict(type='REINFORCE',
-                                             optimizer=dict(type='Adam', lr=controller_lr, betas=(0.5, 0.999)))
+    cfg.custom_hooks[0]['controller'] = dict(dict(type='REINFORCE', optimizer=dict(type='Adam', lr=controller_lr,
+                                                                                   betas=(0.5, 0.999))),
+                                             **controller)
+    cfg.custom_hooks[0]['spaces'] = cfg.custom_hooks[0]['spaces'] + (spaces or [])
     if resume:
         cfg.resume, cfg.load_from = True, osp.join(str(work_dir), 'epoch_2.pth')
     reset_copy_layout()
@@ -197,6 +202,72 @@ def test_a_resume_with_another_controller_optimizer_is_refused(tmp_path):
         _ohl_run(tmp_path, epochs=4, controller_lr=0.05, resume=True)
     hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True)
     assert hook.trunk == 4 and hook.controllers[0].optimizer.param_groups[0]['lr'] == 0.5
+
+
+def _wd_space(std=0.5, learn_std=False, **distribution):
+    """A second space: the weight decay, 10 ** N(-4, std²) per copy."""
+    return dict(type='AttributeSpace', name='wd', target='optim_wrapper.optimizer.param_groups.*.weight_decay',
+                transform='pow10',
+                distribution=dict(dict(type='DiagGaussian', mean=[-4.0], std=std, learn_std=learn_std), **distribution))
+
+
+@pytest.mark.parametrize('controller, spaces, message', [
+    (dict(type='FrozenController'), [_wd_space()],
+     r"space 'aug': the checkpoint's search ran with custom_hooks.0.controller.type='REINFORCE', this run sets "
+     r"custom_hooks.0.controller.type='FrozenController'"),
+    (dict(entropy_weight=0.1), [_wd_space()],
+     r'custom_hooks.0.controller.entropy_weight=0.0, this run sets custom_hooks.0.controller.entropy_weight=0.1'),
+    (dict(baseline='moving_average'), [_wd_space()],
+     r"custom_hooks.0.controller.baseline='mean', this run sets custom_hooks.0.controller.baseline='moving_average'"),
+    ({}, [_wd_space(std=0.25)],
+     r"space 'wd': the checkpoint's search ran with custom_hooks.0.spaces.1.distribution.std=\[0.5\], this run "
+     r'sets custom_hooks.0.spaces.1.distribution.std=\[0.25\]'),
+], ids=['controller.type', 'entropy_weight', 'baseline', 'fixed_std'])
+def test_a_resume_under_another_controller_or_distribution_is_refused_naming_the_key(tmp_path, controller, spaces,
+                                                                                     message):
+    """A real Runner: a REINFORCE search resumed as FrozenController (the random control froze a learned arm
+    mid-run), with an entropy bonus, another baseline, or another fixed std of a Gaussian space (μ was learned
+    under σ = 0.5, the optimiser's moments hold gradients scaled by 1/σ²) was honoured as configured, one search
+    continuing another without a word. Each is refused now, naming the config key and both values."""
+    _ohl_run(tmp_path, epochs=2, controller_lr=0.5, spaces=[_wd_space()])
+    with pytest.raises(ValueError, match=message + r'.*a resume continues the same search'):
+        _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, spaces=spaces, **controller)
+    hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, spaces=[_wd_space()])  # the same: resumed
+    assert hook.trunk == 4
+
+
+def test_a_resume_may_change_what_only_steers_the_next_updates_with_a_warning(tmp_path):
+    """The moving-average baseline's momentum and a learned σ's floor leave the saved state's meaning intact: the
+    resume continues with the new values and says so."""
+    import glob
+    import os.path as osp
+
+    _ohl_run(tmp_path, epochs=2, controller_lr=0.5, baseline='moving_average', spaces=[_wd_space(learn_std=True)])
+    hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, baseline='moving_average', momentum=0.5,
+                    spaces=[_wd_space(learn_std=True, min_std=0.01)])
+    assert hook.trunk == 4 and hook.controllers[0].momentum == 0.5 and hook.spaces[1].distribution.min_std == 0.01
+    logs = ''.join(open(p).read() for p in glob.glob(osp.join(str(tmp_path), '*', '*.log')))
+    for key, old, new in (('controller.momentum', 0.9, 0.5), ('spaces.1.distribution.min_std', 0.0001, 0.01)):
+        assert (f"the checkpoint's search ran with custom_hooks.0.{key}={old}, this run sets {new}: the search "
+                'continues with') in logs
+
+
+def test_search_settings_name_every_key_and_what_may_change():
+    from automl_mm.ohl.hook import search_settings
+
+    space = SimpleNamespace(distribution=_product())
+    settings, may_change = search_settings(space, REINFORCE(space.distribution, baseline='moving_average'))
+    assert settings == {'controller.type': 'REINFORCE', 'controller.baseline': 'moving_average',
+                        'controller.normalize': False, 'controller.entropy_weight': 0.0, 'controller.momentum': 0.9,
+                        'controller.eps': 1e-8, 'distribution.type': 'Product',
+                        'distribution.components.mag.type': 'DiagGaussian',
+                        'distribution.components.mag.learn_std': True, 'distribution.components.mag.min_std': 1e-4,
+                        'distribution.components.op.type': 'Categorical',
+                        'distribution.components.op.num_choices': 4}
+    assert may_change == {'controller.momentum', 'controller.eps', 'distribution.components.mag.min_std'}
+    factorised, _ = search_settings(SimpleNamespace(distribution=FactorisedCategorical([2, 3])),
+                                    controllers.FrozenController(FactorisedCategorical([2, 3])))
+    assert factorised['controller.type'] == 'FrozenController' and factorised['distribution.factor_sizes'] == [2, 3]
 
 
 def test_a_controller_loads_only_the_optimiser_it_was_configured_with():

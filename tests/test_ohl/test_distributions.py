@@ -235,7 +235,8 @@ def test_docstring_examples():
 
 def test_a_gaussian_resumed_with_another_learn_std_is_refused_naming_it():
     """Switching learn_std on resume failed with `KeyError: 'log_std'` or torch's param-group size error; a fixed
-    std is configuration, not state: the configured one is used."""
+    std is configuration, not state: the distribution loads under the configured one (OHLHook refuses a resume
+    whose config changes it, comparing ``settings()``: test_controller.py)."""
     from automl_mm.ohl.distributions import DiagGaussian
 
     fixed = DiagGaussian(mean=[0.0, 1.0], std=0.5).state_dict()

@@ -173,6 +173,9 @@ class Categorical(_DiscreteDistribution):
     def grad_entropy(self) -> list[torch.Tensor]:
         return [_softmax_grad_entropy(self.probs())]
 
+    def settings(self) -> dict:
+        return {'num_choices': self.num_choices}
+
     def state_dict(self) -> dict:
         return {'logits': self.logits.detach().clone()}
 
@@ -289,6 +292,9 @@ class FactorisedCategorical(_DiscreteDistribution):
     def grad_entropy(self) -> list[torch.Tensor]:
         # the entropy of independent factors is the sum of theirs: each factor's logits get their own
         return [_softmax_grad_entropy(probs) for probs in self.factor_probs()]
+
+    def settings(self) -> dict:
+        return {'factor_sizes': list(self.factor_sizes)}
 
     def state_dict(self) -> dict:
         return {'logits': [logits.detach().clone() for logits in self.logits]}

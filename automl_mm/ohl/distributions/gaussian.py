@@ -149,6 +149,16 @@ class DiagGaussian(BaseDistribution):
         _check_top_k(top_k)
         return {'type': type(self).__name__, 'mean': self.mean.detach().tolist(), 'std': self.std().tolist()}
 
+    #: A learned σ's floor may change on resume: θ keeps its meaning, the next projection applies the new floor.
+    resume_may_change = ('min_std',)
+
+    def settings(self) -> dict:
+        """``learn_std``, and the fixed ``std`` (part of p_θ: μ was learned as the mean of N(μ, σ²), and the
+        controller's optimiser moments hold gradients scaled by 1/σ²) or a learned σ's ``min_std``."""
+        if self.learn_std:
+            return {'learn_std': True, 'min_std': self.min_std}
+        return {'learn_std': False, 'std': self._std.tolist()}
+
     def state_dict(self) -> dict:
         state = {'mean': self.mean.detach().clone(), 'learn_std': self.learn_std}
         if self.learn_std:

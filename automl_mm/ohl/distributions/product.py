@@ -103,6 +103,15 @@ class Product(BaseDistribution):
         return {'type': type(self).__name__, 'entropy': self.entropy(),
                 'components': {name: component.summary(top_k) for name, component in self.components.items()}}
 
+    def settings(self) -> dict:
+        return {'components': {name: {'type': type(component).__name__, **component.settings()}
+                               for name, component in self.components.items()}}
+
+    @property
+    def resume_may_change(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(f'components.{name}.{key}' for name, component in self.components.items()
+                     for key in component.resume_may_change)
+
     def state_dict(self) -> dict:
         return {name: component.state_dict() for name, component in self.components.items()}
 
