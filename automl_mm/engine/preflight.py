@@ -172,7 +172,9 @@ def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: b
 
 
 def _abs(path: str) -> str:
-    return osp.normpath(osp.abspath(path))
+    """``path`` as the file it names: absolute, normalised and with symlinks resolved (``os.path.realpath``), so a
+    folder reached through a link compares equal to itself."""
+    return osp.realpath(path)
 
 
 def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | None:

@@ -28,7 +28,7 @@ from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.run_info import is_resume, run_seed
-from automl_mm.utils.checks import as_count, same_setting
+from automl_mm.utils.checks import as_count, resolve_config_paths, same_config
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
@@ -53,10 +53,11 @@ def _plain_cfg(value: Any) -> Any:
 
 
 def _loader_setting(loader_cfg: Any) -> Any:
-    """What a dataloader config decides about the batches a score is read on (its dataset, batch size, collate)."""
+    """What a dataloader config decides about the batches a score is read on (its dataset, batch size, collate),
+    its paths resolved (:func:`~automl_mm.utils.checks.resolve_config_paths`)."""
     if not isinstance(loader_cfg, dict):
         return _plain_cfg(loader_cfg)
-    return {k: v for k, v in _plain_cfg(loader_cfg).items() if k not in _LOADING_ONLY}
+    return resolve_config_paths({k: v for k, v in _plain_cfg(loader_cfg).items() if k not in _LOADING_ONLY})
 
 
 class _SearchStateHook(Hook):
@@ -147,14 +148,15 @@ class SearchLoopBase(IterBasedTrainLoop):
         completions per candidate, mini-batches per completion, cost limits), the search split's loader and
         metrics as resolved (:class:`~automl_mm.engine.evaluate.HeldOutEvaluator`), and with BN re-estimation the
         training loader its batches come from. Saved with the search state; loaders without the settings that only
-        say how to load (workers, pinning), which do not change a score."""
+        say how to load (workers, pinning), which do not change a score. Paths are saved resolved (absolute, as read
+        from this working directory), so a resume compares the files read, not how the config spells them."""
         cfg, held = self.runner.cfg, self.held_out
         loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, held.dataloader_key, held.loader_keys)
         metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, held.evaluator_key, held.evaluator_keys)
         settings = {'train_cfg.metric_key': self.metric_key,
                     'train_cfg.bn_recalibration_batches': self.bn_recalibration_batches,
                     loader_key or 'train_cfg.search_dataloader': _loader_setting(loader_cfg),
-                    metrics_key or 'train_cfg.search_evaluator': _plain_cfg(metrics_cfg)}
+                    metrics_key or 'train_cfg.search_evaluator': resolve_config_paths(_plain_cfg(metrics_cfg))}
         if self.bn_recalibration_batches:
             settings['train_dataloader'] = _loader_setting(cfg.get('train_dataloader'))
         return settings
@@ -165,7 +167,9 @@ class SearchLoopBase(IterBasedTrainLoop):
         The step's finished candidates keep the scores they got under the checkpoint's settings; the rest would be
         scored under this run's and all ranked together (e.g. potentials averaged over 10 completions against ones
         over 2, read under another metric, or on batches of another size). Between steps every candidate of a step
-        is scored alike, so the settings may change there.
+        is scored alike, so the settings may change there. Paths compare as the files they name
+        (:func:`~automl_mm.utils.checks.same_config`): ``data/x``, ``./data/x`` and its absolute path are one setting,
+        and ``data/x`` resolved from another working directory is another.
 
         Args:
             saved: :meth:`scoring_settings` as the checkpoint saved it.
@@ -176,7 +180,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         if not any(pool.scores for pool in self.search_pools()):
             return
         for key, value in self.scoring_settings().items():
-            if key in saved and not same_setting(saved[key], value):
+            if key in saved and not same_config(saved[key], value):
                 raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
                                  f'{key}={saved[key]!r}, this run sets {key}={value!r}: the step\'s finished '
                                  'candidates would be ranked against ones scored otherwise. Resume with the '

@@ -3,6 +3,7 @@ and raises a ``ValueError`` that names the config key, before anything runs."""
 from __future__ import annotations
 
 import operator
+import os.path as osp
 from typing import Any
 
 
@@ -38,3 +39,73 @@ def same_setting(saved: Any, configured: Any) -> bool:
         return tuple(plain(v) for v in value) if isinstance(value, (list, tuple)) else value
 
     return plain(saved) == plain(configured)
+
+
+#: Config keys whose string values name files or folders (mmengine's ``BaseDataset`` and mmdet's metrics use these
+#: names; ``data_prefix`` is a dict of them): besides these, every key ending in one of :data:`_PATH_SUFFIXES`.
+_PATH_KEYS = ('data_root', 'ann_file', 'data_prefix', 'proposal_file')
+_PATH_SUFFIXES = ('_file', '_path', '_dir', '_root', '_prefix')
+
+
+def _is_path_key(key: Any) -> bool:
+    return isinstance(key, str) and (key in _PATH_KEYS or key.endswith(_PATH_SUFFIXES))
+
+
+def _real(path: Any) -> Any:
+    """A local path as ``os.path.realpath`` has it (absolute, ``.`` / ``..`` and symlinks resolved); empty strings,
+    URLs (``s3://``) and non-strings as they are."""
+    return osp.realpath(path) if isinstance(path, str) and path and '://' not in path else path
+
+
+def resolve_config_paths(value: Any) -> Any:
+    """``value`` (a config as plain dicts and lists) with its file and folder paths resolved as the run reads them.
+
+    A path is the string value of a path key (``data_root``, ``ann_file``, ``data_prefix.*``, ``*_file``,
+    ``*_path``, ...). Where a dict has a ``data_root``, relative ``ann_file`` and ``data_prefix`` values are joined
+    to it first, as mmengine's ``BaseDataset`` does; every path is then made absolute from the working directory and
+    resolved (``os.path.realpath``). So ``data/x``, ``./data/x`` and ``/abs/data/x`` (the same folder) become one
+    value, while ``data/x`` read from another working directory is another.
+    """
+    if isinstance(value, (list, tuple)):
+        return [resolve_config_paths(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    root = value.get('data_root')
+    root = root if isinstance(root, str) and root else None
+    remote = root is not None and '://' in root  # relative ann_file / data_prefix name remote files: left as written
+
+    def resolved_path(path: Any, under_root: bool) -> Any:
+        if not (isinstance(path, str) and path) or '://' in path:
+            return path
+        if under_root and root is not None and not osp.isabs(path):
+            return osp.join(root, path) if remote else _real(osp.join(root, path))
+        return _real(path)
+
+    resolved = {}
+    for key, item in value.items():
+        under_root = key in ('ann_file', 'data_prefix')  # joined to data_root by mmengine's BaseDataset
+        if key == 'data_prefix' and isinstance(item, dict):
+            resolved[key] = {k: resolved_path(v, True) for k, v in item.items()}
+        elif _is_path_key(key) and isinstance(item, str):
+            resolved[key] = resolved_path(item, under_root)
+        else:
+            resolved[key] = resolve_config_paths(item)
+    return resolved
+
+
+def same_config(saved: Any, configured: Any) -> bool:
+    """Whether a config value a checkpoint saved and the configured one are the same setting: :func:`same_setting`
+    after :func:`resolve_config_paths` on both (a checkpoint written before paths were resolved kept them as written:
+    they are resolved from the working directory now), and two paths that differ are the same when both exist and
+    are one file (``os.path.samefile``: hard links, bind mounts)."""
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        if (isinstance(a, str) and isinstance(b, str) and a != b and osp.isabs(a) and osp.isabs(b)
+                and osp.exists(a) and osp.exists(b)):
+            return osp.samefile(a, b)
+        return same_setting(a, b)
+
+    return same(resolve_config_paths(saved), resolve_config_paths(configured))

@@ -123,6 +123,26 @@ def test_a_test_split_behind_a_wrapper_or_another_spelling_of_its_path_fails_at_
     assert not reads_test_split(reward, test) and reads_test_split(test, test)
 
 
+def test_a_test_split_or_its_annotation_file_reached_through_a_link_is_the_same_file(tmp_path, monkeypatch):
+    """Paths were compared normalised but not resolved: the test data set reached through a symlinked folder
+    passed as another split (rewards read on test images), and a metric reading the loader's own annotation file
+    through the link was refused as another split's."""
+    from automl_mm.engine.preflight import reads_test_split, split_mismatch
+
+    (tmp_path / 'data' / 'annotations').mkdir(parents=True)
+    (tmp_path / 'data' / 'annotations' / 'instances_test.json').write_text('{}')
+    (tmp_path / 'mirror').symlink_to(tmp_path / 'data')
+    monkeypatch.chdir(tmp_path)
+
+    def loader(root):
+        return dict(dataset=dict(type='CocoDataset', data_root=root, ann_file='annotations/instances_test.json',
+                                 data_prefix=dict(img='test/'), pipeline=[]))
+
+    assert reads_test_split(loader('mirror/'), loader('data/'))
+    assert split_mismatch(loader('data/'), dict(type='CocoMetric',
+                                                ann_file='mirror/annotations/instances_test.json')) is None
+
+
 def test_a_key_checked_through_mmengines_evaluator_dict_too():
     """``dict(type='Evaluator', metrics=[...])`` skipped the reward_key / metric_key check (a wrong key failed
     only at the first trunk end or search step)."""

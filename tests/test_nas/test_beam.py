@@ -250,3 +250,62 @@ def test_scoring_settings_may_change_between_steps_not_inside_one():
     SearchLoopBase.check_resumed_scoring(loop({}), saved)  # between steps
     # unchanged; no limit saved
     SearchLoopBase.check_resumed_scoring(loop({(0,): 0.5}), {**saved, 'train_cfg.num_samples': 4})
+
+
+def test_scoring_settings_compare_the_files_their_paths_name(tmp_path, monkeypatch):
+    """The data paths of a scoring step's settings were compared as written: the same annotation file spelled
+    ``data/x``, ``./data/x/`` or absolute refused a resume, and ``data/x`` under another working directory (another
+    file) was taken for the same. They are compared as the files they name now."""
+    import os
+    from types import SimpleNamespace
+
+    from automl_mm.engine.evaluate import HeldOutEvaluator
+    from automl_mm.nas.loop import SearchLoopBase, _plain_cfg
+
+    def data_tree(where, text):
+        os.makedirs(where / 'data' / 'x' / 'annotations')
+        (where / 'data' / 'x' / 'annotations' / 'a.json').write_text(text)
+        return where
+
+    first, other = data_tree(tmp_path / 'first', '{"images": [1]}'), data_tree(tmp_path / 'other', '{"images": [2]}')
+
+    def loop(root, ann='annotations/a.json', metric_ann=None):
+        """A search loop whose split (train_cfg.search_dataloader / search_evaluator) reads ``root``; its step is
+        partly scored."""
+        loader = dict(batch_size=2, num_workers=0, dataset=dict(type='CocoDataset', data_root=root, ann_file=ann,
+                                                                data_prefix=dict(img='images/')))
+        metric = dict(type='CocoMetric', ann_file=metric_ann or os.path.join(root, ann))
+        held = HeldOutEvaluator('search', 'coco/bbox_mAP', 'CRNASLoop', loader, metric, 'train_cfg.search_dataloader',
+                                'train_cfg.search_evaluator')
+        partly_scored = SimpleNamespace(scores={(0,): 0.5})
+        stand_in = SimpleNamespace(runner=SimpleNamespace(cfg={}), held_out=held, metric_key='coco/bbox_mAP',
+                                   bn_recalibration_batches=0, search_pools=lambda: [partly_scored])
+        stand_in.scoring_settings = lambda: SearchLoopBase.scoring_settings(stand_in)
+        return stand_in
+
+    def check(saved, root, **kwargs):
+        SearchLoopBase.check_resumed_scoring(loop(root, **kwargs), saved)
+
+    monkeypatch.chdir(first)
+    saved = loop('data/x/').scoring_settings()  # what the checkpoint holds
+    check(saved, './data/x')  # the same files, spelled otherwise: resumed
+    check(saved, str(first / 'data' / 'x'))
+    os.symlink(first / 'data', tmp_path / 'link')
+    check(saved, str(tmp_path / 'link' / 'x'), ann=str(first / 'data/x/annotations/a.json'))
+    os.link(first / 'data/x/annotations/a.json', tmp_path / 'hard.json')  # one file under two names
+    check(saved, 'data/x', metric_ann=str(tmp_path / 'hard.json'))
+    # an older checkpoint saved the paths as written: they are read from this working directory
+    written = {'train_cfg.search_dataloader': _plain_cfg(dict(batch_size=2, dataset=dict(
+        type='CocoDataset', data_root='data/x/', ann_file='annotations/a.json', data_prefix=dict(img='images/')))),
+        'train_cfg.search_evaluator': dict(type='CocoMetric', ann_file='data/x/annotations/a.json')}
+    check(written, './data/x')
+    remote = loop('s3://bucket/x/').scoring_settings()  # remote data: relative paths are the bucket's, as written
+    assert remote['train_cfg.search_dataloader']['dataset']['ann_file'] == 's3://bucket/x/annotations/a.json'
+    monkeypatch.chdir(other)  # the same relative paths name other files here
+    check(remote, 's3://bucket/x/')
+    with pytest.raises(ValueError, match=r'middle of a scoring step scored with train_cfg.search_dataloader=.*'
+                                         rf"'{first}/data/x.*this run sets train_cfg.search_dataloader=.*"
+                                         rf"'{other}/data/x"):
+        check(saved, 'data/x/')
+    with pytest.raises(ValueError, match=r'this run sets train_cfg.search_evaluator=.*other/data/x/annotations'):
+        check(saved, str(first / 'data/x'), metric_ann='data/x/annotations/a.json')

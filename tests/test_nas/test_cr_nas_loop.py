@@ -155,8 +155,11 @@ def test_resume_inside_the_spatial_search_does_not_rescore(arch_split, reference
 
     work = str(tmp_path / 'killed')
     monkeypatch.setattr(PathEvaluator, '__call__', dying)
+    # the killed run reads the data set by a relative path (as the shipped configs do: data/...)
+    parent, name = osp.split(arch_split.rstrip('/'))
+    monkeypatch.chdir(parent)
     with pytest.raises(_Interrupt):
-        Runner.from_cfg(_cfg(arch_split, work)).train()
+        Runner.from_cfg(_cfg(name, work)).train()
     with open(osp.join(work, 'last_checkpoint')) as f:
         assert 'search_spatial_block2_partial' in f.read()
 
@@ -173,8 +176,23 @@ def test_resume_inside_the_spatial_search_does_not_rescore(arch_split, reference
     with pytest.raises(ValueError, match=r'middle of a scoring step scored with train_cfg.num_samples=1, this run '
                                          r'sets train_cfg.num_samples=2'):
         Runner.from_cfg(cfg).train()
+    # The scoring settings' paths name files: the same relative path from another working directory, where it
+    # names another data set, is refused (it was taken for the same: scores of two data sets ranked together) ...
+    from automl_mm.datasets import generate_coco
+
+    elsewhere = tmp_path / 'elsewhere'
+    split_coco(generate_coco(str(elsewhere / name), num_train=8, num_val=4, img_size=64, max_objects=3,
+                             seed=1)['train'], str(elsewhere / name / 'annotations'), val_images=2, seed=0)
+    monkeypatch.chdir(elsewhere)
+    cfg = _cfg(name, work)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=rf"middle of a scoring step scored with search_dataloader=.*'{parent}/{name}"
+                                         rf".*this run sets search_dataloader=.*'{elsewhere}/{name}"):
+        Runner.from_cfg(cfg).train()
+    # ... and the same files by another spelling (absolute, through '.') resume (they were refused)
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(PathEvaluator, '__call__', counting)
-    cfg = _cfg(arch_split, work)
+    cfg = _cfg(osp.join(parent, '.', name), work)
     cfg.resume = True
     Runner.from_cfg(cfg).train()
     ref, res = _result(reference), _result(work)
