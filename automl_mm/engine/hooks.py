@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -53,7 +54,9 @@ class FiniteLossHook(Hook):
     every one: the logger already reads every loss value, so this adds no device synchronisation), it names the
     iteration and the losses, and it also checks the weights in ``before_save_checkpoint`` (a finite loss can be
     followed by an update to inf weights). Runs whose hooks repair non-finite model copies (``OHLHook``) are left to
-    them.
+    them. Being in every automl_mm run (``configs/_base_/default_runtime.py``, and ``tools/train.py`` adds it, with
+    ``enabled=False`` where it is turned off), it also records the run's world size in each checkpoint
+    (``meta['world_size']``), which a resume's schedule check reads (:func:`check_schedule_unchanged`).
 
     Args:
         interval: Check every this many training iterations.
@@ -103,6 +106,7 @@ class FiniteLossHook(Hook):
                 'checkpoint.')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})['world_size'] = get_world_size()  # for check_schedule_unchanged
         if self._disabled or not self.check_weights_on_save:
             return
         for key, value in checkpoint.get('state_dict', {}).items():
@@ -162,8 +166,14 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
     ``T_max`` included: resumed with a longer ``train_cfg.max_epochs`` (the way to extend a run), a cosine schedule
     kept the first run's end and the learning rate stayed at its last value for every added epoch, silently.
 
+    A schedule given in epochs and converted to iterations (``convert_to_iter_based``) counts the iterations of one
+    process, so it changes with the world size too: each process reads 1/world size of every epoch. Where the
+    checkpoint records its world size (``meta['world_size']``, :class:`FiniteLossHook`) and this run has another,
+    the message names that as the cause.
+
     Raises:
-        ValueError: a built scheduler's span differs from the saved one, naming the scheduler and both values.
+        ValueError: a built scheduler's span differs from the saved one, naming the scheduler, both values and the
+            cause (another world size than the checkpoint's, else e.g. another ``train_cfg.max_epochs``).
     """
     saved = checkpoint.get('param_schedulers')
     built = getattr(runner, 'param_schedulers', None)
@@ -179,6 +189,17 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
             continue  # not built (yet): nothing to compare
         for key in _SPAN_KEYS:
             if key in state and hasattr(scheduler, key) and getattr(scheduler, key) != state[key]:
+                saved_world = (checkpoint.get('meta') or {}).get('world_size')
+                if saved_world is not None and int(saved_world) != get_world_size():
+                    raise ValueError(
+                        f'resuming {name}: the checkpoint was trained by {saved_world} processes (world size '
+                        f'{saved_world}), this run has world size {get_world_size()}: each process reads 1/world '
+                        f'size of every epoch, so param_scheduler{where} ({type(scheduler).__name__}), given in '
+                        f'epochs and converted to iterations, was saved with {key}={state[key]} and now gives '
+                        f'{key}={getattr(scheduler, key)} iterations. mmengine restores the saved span, so the '
+                        'schedule would end at another epoch than configured. Resume with '
+                        f'{saved_world} processes, or train on as a new run from its weights (load_from, without '
+                        'resume)')
                 raise ValueError(
                     f'resuming {name}: param_scheduler{where} ({type(scheduler).__name__}) was saved with '
                     f'{key}={state[key]} (in iterations where converted) and the config now gives '

@@ -277,6 +277,42 @@ def test_runner_test_with_another_models_checkpoint_stops_naming_keys(tmp_path):
     assert cfg.load_from in str(info.value)
 
 
+@pytest.mark.parametrize('enabled', [True, False])
+def test_a_schedule_another_world_size_changed_is_refused_naming_the_world_sizes(tmp_path, enabled):
+    """A run resumed on another number of processes was refused by the schedule check (a schedule in epochs
+    converted to iterations counts one process's iterations), but the message blamed train_cfg.max_epochs. The
+    checkpoint records its world size now (FiniteLossHook, also when turned off), and the message names it; a
+    schedule changed at the same world size, or by a checkpoint without the record, keeps the max_epochs hint.
+    (tests/test_tools/test_train_resume.py runs it with 2 processes, then 1.)"""
+    import copy
+
+    from automl_mm.engine.hooks import check_schedule_unchanged
+
+    cfg = _cfg(str(tmp_path))
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=2, end=2, by_epoch=True, convert_to_iter_based=True)]
+    cfg.default_hooks.finite_loss = dict(type='FiniteLossHook', enabled=enabled)
+    runner = Runner.from_cfg(cfg)
+    runner.train()  # 2 iterations per epoch: the schedule ends at iteration 4
+    saved = safe_torch_load(osp.join(str(tmp_path), 'epoch_1.pth'))
+    assert saved['meta']['world_size'] == 1 and saved['param_schedulers'][0]['end'] == 2 * 2
+    check_schedule_unchanged(runner, saved, 'epoch_1.pth')  # the same run: resumed
+    two = copy.deepcopy(saved)  # what 2 processes save: 1 iteration per epoch each, the schedule ends at 2
+    two['meta']['world_size'], two['param_schedulers'][0]['end'] = 2, 2
+    with pytest.raises(ValueError, match=r'resuming epoch_1.pth: the checkpoint was trained by 2 processes \(world '
+                                         r'size 2\), this run has world size 1: .*param_scheduler\[0\] '
+                                         r'\(CosineAnnealingLR\), given in epochs and converted to iterations, was '
+                                         r'saved with end=2 and now gives end=4 iterations.*Resume with 2 processes'):
+        check_schedule_unchanged(runner, two, 'epoch_1.pth')
+    for world_size in (1, None):  # a schedule changed at the same world size, or no record: e.g. max_epochs
+        other = copy.deepcopy(two)
+        other['meta']['world_size'] = world_size
+        if world_size is None:
+            del other['meta']['world_size']
+        with pytest.raises(ValueError, match=r'saved with end=2 .* the config now gives end=4 \(e.g. another '
+                                             r'train_cfg.max_epochs\)'):
+            check_schedule_unchanged(runner, other, 'epoch_1.pth')
+
+
 # --- 4. a non-finite loss stops plain training before it is saved -------------------------------------------------
 def test_lr_1e6_stops_the_run_naming_the_iteration_and_saves_nothing_non_finite(tmp_path):
     work = str(tmp_path)

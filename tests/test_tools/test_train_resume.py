@@ -67,6 +67,27 @@ def test_resuming_under_another_schedule_is_refused(tmp_path):
 
 
 @pytest.mark.slow
+def test_resuming_on_another_number_of_processes_names_the_world_size(tmp_path):
+    """A run of 2 processes resumed on 1 was refused by the schedule check (a schedule in epochs converted to
+    iterations counts one process's iterations, and each of 2 processes reads half an epoch), but the message
+    blamed train_cfg.max_epochs, which had not changed. It names the world sizes now."""
+    work = str(tmp_path / 'digits')
+    tiny = [o for o in DIGITS_TINY if o != 'train_cfg.val_interval=1'] + ['train_cfg.val_interval=100']
+    run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29563', 'tools/train.py',
+             DIGITS, '--launcher', 'pytorch', '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2', *tiny,
+             timeout=600)
+    proc = run_tool('tools/train.py', DIGITS, '--work-dir', work, '--resume', '--cfg-options',
+                    'train_cfg.max_epochs=3', *tiny, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert re.search(r'the checkpoint was trained by 2 processes \(world size 2\), this run has world size 1: .*'
+                     r'param_scheduler\[0\] \(CosineAnnealingLR\), given in epochs and converted to iterations, was '
+                     r'saved with end=\d+ and now gives end=\d+ iterations.* Resume with 2 processes', out), out[-3000:]
+    assert 'max_epochs' not in out[out.index('the checkpoint was trained by'):]
+    assert safe_torch_load(osp.join(work, 'epoch_2.pth'))['meta']['world_size'] == 2  # recorded by FiniteLossHook
+
+
+@pytest.mark.slow
 def test_explicit_resume_path_and_bad_paths(tmp_path):
     work = str(tmp_path / 'digits')
     _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=1', *DIGITS_TINY)
