@@ -250,9 +250,11 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f'--width must be positive channel counts separated by commas, e.g. 64,128,256; '
                      f'got {args.width!r}')
     try:
-        device = torch.device(args.device)  # a device the machine lacks fails at the first model
+        device = torch.device(args.device)
     except RuntimeError as err:
         parser.error(f'--device {args.device!r} is not a torch device name ({err})')
+    if device.type == 'cuda' and not torch.cuda.is_available():  # else it failed at the first model, data read
+        parser.error(f'--device {args.device}: torch sees no CUDA device here (torch {torch.__version__})')
     torch.set_num_threads(1)
     start = time.time()
     images, labels, train, held_out = load_split(args.per_class, args.seed)

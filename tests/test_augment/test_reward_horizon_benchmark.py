@@ -131,13 +131,17 @@ def test_summarising_logs_of_different_runs_is_refused(bench, tmp_path):
         bench.summarise_logs([demo], trajectory='ohl36')
 
 
-def test_width_and_device_options(bench):
+def test_width_and_device_options(bench, monkeypatch):
     with pytest.raises(SystemExit):
         bench.main(['--width', '64,x'])
     with pytest.raises(SystemExit):
         bench.main(['--width', '0,8'])
     with pytest.raises(SystemExit):
         bench.main(['--device', 'gpu0'])
+    if not torch.cuda.is_available():
+        monkeypatch.setattr(bench, 'load_split', lambda *a: pytest.fail('data read before the device was checked'))
+        with pytest.raises(SystemExit):
+            bench.main(['--device', 'cuda'])
 
 
 @pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
