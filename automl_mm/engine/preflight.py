@@ -9,7 +9,8 @@
   lies in its ``stage_space``; a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its
   pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it); a COCO
   dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in the
-  file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is logged).
+  file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is logged);
+  every ``num_classes`` of the model's heads equals each dataset's class count (:func:`_check_num_classes`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -169,6 +170,68 @@ def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: b
             print_log(f'{key} names {len(classes)} of the {len(categories[path])} categories of {path}: the '
                       f'annotations of {", ".join(map(repr, unnamed))} are dropped (those objects are background)',
                       logger='current', level=logging.WARNING)
+
+
+def _num_classes_keys(node: Any, where: str) -> Iterator[tuple[str, int, str]]:
+    """``(config key, value, type name)`` of every integer ``num_classes`` in a model config, as mmdet's
+    ``NumClassCheckHook`` finds the heads it checks: not under an ``rpn_head`` (its one class is "object"), nor
+    in mmcv's ``VGG`` or mmdet's ``FusedSemanticHead`` (their ``num_classes`` count something else)."""
+    if isinstance(node, dict):
+        kind = config_type_name(node) if 'type' in node else ''
+        if where.endswith('rpn_head') or kind in ('VGG', 'FusedSemanticHead'):
+            return
+        if isinstance(node.get('num_classes'), int) and not isinstance(node['num_classes'], bool):
+            yield f'{where}.num_classes', node['num_classes'], kind
+        for key, value in node.items():
+            yield from _num_classes_keys(value, f'{where}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _num_classes_keys(value, f'{where}[{i}]')
+
+
+def _dataset_classes(loader: dict, key: str, scope: str | None) -> tuple[tuple, str] | None:
+    """The class names a dataloader's dataset has, and where they come from (its ``metainfo.classes``, else its
+    class's ``METAINFO``; the outermost dataset, through wrappers, that has them), or ``None`` when unknown here
+    (e.g. an image-folder set's class folders)."""
+    for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+        metainfo = dataset.get('metainfo') or {}
+        if 'classes' in metainfo:
+            classes, source = metainfo['classes'], f'{where}.metainfo.classes'
+            if isinstance(classes, str):  # a file of class names, one a line (mmengine reads it so)
+                from mmengine.dataset import BaseDataset
+                try:
+                    classes = BaseDataset._load_metainfo(dict(classes=classes))['classes']
+                except (OSError, ValueError):
+                    return None
+        else:
+            classes, source = _default_classes(dataset, scope), f"{where} ({config_type_name(dataset)}'s classes)"
+        if isinstance(classes, (list, tuple)):
+            return tuple(classes), source
+    return None
+
+
+def _check_num_classes(cfg: Any, test_only: bool) -> None:
+    """Every ``num_classes`` of the model's heads equals the class count of each dataset the run reads (the check
+    of mmdet's ``NumClassCheckHook``, which no config enables, made before any data is read and for the project's
+    classifiers too): a 10-class set under an 11-output head trained silently, one output never a label, and 9
+    outputs failed only deep in training."""
+    heads = list(_num_classes_keys(cfg.get('model'), 'model'))
+    if not heads:
+        return
+    scope = cfg.get('default_scope', 'automl_mm')
+    for loader, key in _loader_cfgs(cfg):
+        if test_only and not key.startswith('test_'):
+            continue
+        found = _dataset_classes(loader, key, scope)
+        if found is None:
+            continue
+        classes, source = found
+        for head_key, num_classes, kind in heads:
+            if num_classes != len(classes):
+                raise ConfigCheckError(
+                    f'{head_key}={num_classes}{f" ({kind})" if kind else ""}, but {source} names {len(classes)} '
+                    f'classes: set num_classes={len(classes)}, or give the data set the {num_classes} class names '
+                    'of the head')
 
 
 def _abs(path: str) -> str:
@@ -441,6 +504,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         _check_split(loader, loader_key, evaluator, where)
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
+    _check_num_classes(cfg, test_only)
 
     categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
     dataset_files = {path for _, _, path in _coco_datasets(cfg)}

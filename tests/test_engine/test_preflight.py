@@ -460,3 +460,42 @@ def test_a_child_config_that_redefines_train_pipeline_alone_fails_at_start(tmp_p
     arm.dump(str(dumped))
     check_config(Config.fromfile(str(dumped)))
     check_config(Config.fromfile(base))
+
+
+FMNIST_OHL = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_100e_fashion-mnist-500.py')
+
+
+@pytest.mark.parametrize('num_classes', [11, 9])
+def test_a_head_with_another_class_count_than_the_data_fails_at_start(num_classes):
+    """An 11-output head on Fashion-MNIST's 10 classes trained silently (one output never a label); 9 outputs
+    failed only inside the loss, in every copy, after the data was read."""
+    cfg = Config.fromfile(FMNIST_OHL)
+    check_config(cfg)
+    cfg.model.head.num_classes = num_classes
+    with pytest.raises(ConfigCheckError, match=rf"model\.head\.num_classes={num_classes} \(LinearClsHead\), but "
+                                               r"train_dataloader\.dataset \(FashionMNISTDataset's classes\) names 10 "
+                                               rf"classes: set num_classes=10, or give the data set the {num_classes} "
+                                               "class names"):
+        check_config(cfg)
+
+
+def test_a_detector_head_is_checked_against_the_classes_each_loader_reads(coco_root):
+    """mmdet's NumClassCheckHook, which no config enables: the bbox head's count against every loader's classes;
+    the RPN head's one class ("object") is not a class count; a subset of the file's classes with a head of that
+    size is consistent; tools/test.py checks its split only."""
+    cfg = _detector_on(coco_root)
+    check_config(cfg)  # rpn_head.num_classes=1 beside 3 classes passes
+    cfg.model.roi_head.bbox_head.num_classes = 4
+    with pytest.raises(ConfigCheckError, match=r'model\.roi_head\.bbox_head\.num_classes=4 \(Shared2FCBBoxHead\), '
+                                               r'but train_dataloader\.dataset\.metainfo\.classes names 3 classes'):
+        check_config(cfg)
+    cfg = _detector_on(coco_root)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.metainfo = dict(classes=('rectangle', 'triangle'))
+    cfg.model.roi_head.bbox_head.num_classes = 2
+    check_config(cfg)  # two of the file's three categories, two outputs
+    cfg.val_dataloader.dataset.metainfo = dict(classes=('rectangle', 'ellipse', 'triangle'))
+    with pytest.raises(ConfigCheckError, match=r'bbox_head\.num_classes=2 .*val_dataloader\.dataset\.metainfo\.'
+                                               r'classes names 3 classes'):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # the test split's classes match the head
