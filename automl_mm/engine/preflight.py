@@ -504,7 +504,6 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         _check_split(loader, loader_key, evaluator, where)
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
-    _check_num_classes(cfg, test_only)
 
     categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
     dataset_files = {path for _, _, path in _coco_datasets(cfg)}
@@ -517,7 +516,8 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             raise ConfigCheckError(f'{key}: {err}') from None
         if path in dataset_files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
-    _check_coco_classes(cfg, categories, test_only)
+    _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
+    _check_num_classes(cfg, test_only)
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),
                      f'{split}_evaluator')
