@@ -12,13 +12,11 @@ stage-allocation search, with the same bookkeeping.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from mmengine.dist import all_gather_object, get_dist_info
 
-from automl_mm.utils.checks import as_count
+from automl_mm.utils.checks import as_count, plain
 from automl_mm.utils.seeding import stream_rng
 
 from .base import BasePathSpace, index_path
@@ -181,20 +179,6 @@ class PartialArchitecturePool:
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
-
-
-def plain(value: Any) -> Any:
-    """Options as a checkpoint keeps them (plain types: ``weights_only`` loading): tuples as lists, recursively
-    (allocations are tuples), numbers and strings as they are, anything else as its ``str``."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return str(value)
 
 
 def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:

@@ -28,36 +28,14 @@ from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.run_info import is_resume, run_seed
-from automl_mm.utils.checks import as_count, resolve_config_paths, same_config
+from automl_mm.utils.checks import as_count, loader_setting, plain_config, resolve_config_paths, same_config
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import BasePathSpace
-from .beam import PartialArchitecturePool, plain, score_step
+from .beam import PartialArchitecturePool, score_step
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
-
-#: Dataloader settings that say how to load, not what: they never change a score.
-_LOADING_ONLY = ('num_workers', 'persistent_workers', 'pin_memory', 'prefetch_factor', 'sampler', 'batch_sampler',
-                 'drop_last', 'worker_init_fn')
-
-
-def _plain_cfg(value: Any) -> Any:
-    """A config value as plain dicts, lists and scalars (what a checkpoint keeps under ``weights_only``): the
-    pools' option form (:func:`~automl_mm.nas.beam.plain`), with dicts."""
-    if isinstance(value, dict):
-        return {str(k): _plain_cfg(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_cfg(v) for v in value]
-    return plain(value)
-
-
-def _loader_setting(loader_cfg: Any) -> Any:
-    """What a dataloader config decides about the batches a score is read on (its dataset, batch size, collate),
-    its paths resolved (:func:`~automl_mm.utils.checks.resolve_config_paths`)."""
-    if not isinstance(loader_cfg, dict):
-        return _plain_cfg(loader_cfg)
-    return resolve_config_paths({k: v for k, v in _plain_cfg(loader_cfg).items() if k not in _LOADING_ONLY})
 
 
 class _SearchStateHook(Hook):
@@ -155,10 +133,10 @@ class SearchLoopBase(IterBasedTrainLoop):
         metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, held.evaluator_key, held.evaluator_keys)
         settings = {'train_cfg.metric_key': self.metric_key,
                     'train_cfg.bn_recalibration_batches': self.bn_recalibration_batches,
-                    loader_key or 'train_cfg.search_dataloader': _loader_setting(loader_cfg),
-                    metrics_key or 'train_cfg.search_evaluator': resolve_config_paths(_plain_cfg(metrics_cfg))}
+                    loader_key or 'train_cfg.search_dataloader': loader_setting(loader_cfg),
+                    metrics_key or 'train_cfg.search_evaluator': resolve_config_paths(plain_config(metrics_cfg))}
         if self.bn_recalibration_batches:
-            settings['train_dataloader'] = _loader_setting(cfg.get('train_dataloader'))
+            settings['train_dataloader'] = loader_setting(cfg.get('train_dataloader'))
         return settings
 
     def check_resumed_scoring(self, saved: dict) -> None:

@@ -32,9 +32,10 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
+from automl_mm.engine.evaluate import first_configured
 from automl_mm.engine.run_info import hook_config_key, is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
-from automl_mm.utils.checks import same_setting
+from automl_mm.utils.checks import loader_setting, plain_config, resolve_config_paths, same_config, same_setting
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import build_controller, build_ohl_space
@@ -48,7 +49,15 @@ from .checks import (
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .report import OHLReport
-from .reward import RewardScorer, combine_copy_rows, copy_is_valid, has_loss_scaler, settle_rewards, trunk_row
+from .reward import (
+    RewardScorer,
+    clean_train_loader_cfg,
+    combine_copy_rows,
+    copy_is_valid,
+    has_loss_scaler,
+    settle_rewards,
+    trunk_row,
+)
 from .segments import SegmentStart, seed_global_rngs, segment_seeds, space_generator
 from .sync import broadcast_copy_state, fingerprint, gather_copy_values, gather_rows, verify_copies
 
@@ -117,8 +126,10 @@ class OHLHook(Hook):
     A resume may change, with a warning naming the old and new value, what leaves the saved state's meaning intact
     and only steers the updates that follow: ``controller.momentum`` (the moving-average baseline's horizon; the
     saved baseline stays an average of mean rewards), ``controller.eps`` (a numerical guard) and a learned σ's
-    ``min_std`` (its floor, applied at the next update). Not compared: how the rewards are read (``reward_key``,
-    ``reward_dataloader``, ``reward_evaluator``, ``bn_recalibration_batches``), ``broadcast_interval``, the
+    ``min_std`` (its floor, applied at the next update). How the rewards are read is compared too
+    (:meth:`reward_settings`): another ``reward_key``, reward split (its dataset as the files it names; not its
+    batch size) or ``reward_evaluator`` is refused (the baselines average the old rewards), another
+    ``bn_recalibration_batches`` or its loader is taken with a warning. Not compared: ``broadcast_interval``, the
     outputs (``plot``, ``out_dir``) and the model's own training settings (``optim_wrapper``, mmengine's).
 
     Args:
@@ -374,7 +385,8 @@ class OHLHook(Hook):
             trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters,
             controllers={s.name: c.state_dict() for s, c in zip(self.spaces, self.controllers)},
             signatures={s.name: s.signature() for s in self.spaces},
-            settings={s.name: search_settings(s, c)[0] for s, c in zip(self.spaces, self.controllers)})
+            settings={s.name: search_settings(s, c)[0] for s, c in zip(self.spaces, self.controllers)},
+            reward=self.reward_settings(runner)[0])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         with naming_hook_in_config(runner, self):  # a refusal says which custom_hooks entry sets the key
@@ -433,6 +445,7 @@ class OHLHook(Hook):
                                  'or choices, in the same order), or start a new search from its weights with '
                                  'load_from')
         self._check_search_settings(runner, state.get('settings') or {}, state['trunk'])
+        self._check_reward_settings(runner, state.get('reward') or {}, state['trunk'])
         for space, controller in zip(self.spaces, self.controllers):
             try:
                 controller.load_state_dict(state['controllers'][space.name])
@@ -461,6 +474,53 @@ class OHLHook(Hook):
                 f'OHL: this checkpoint was saved after trunk {self.trunk - 1}, which did not broadcast '
                 '(broadcast_interval > 1): it holds copy 0 only, so every copy continues from copy 0\'s weights. '
                 'Resume is exact from checkpoints saved at broadcasting trunks.')
+
+    def reward_settings(self, runner) -> tuple[dict[str, Any], dict[str, str], set[str]]:
+        """What the rewards are read as, by role: ``reward_key``; ``reward_dataloader``, the reward split's loader
+        (its dataset as the files it reads, :func:`~automl_mm.utils.checks.loader_setting`; not its batch size or
+        workers, which do not change an accuracy or mAP read in eval mode); ``reward_evaluator``; and
+        ``bn_recalibration_batches`` with ``bn_recalibration_dataloader``. Returns ``(settings, the config key each
+        role is read from, for messages: a hook argument as ``custom_hooks.N.<arg>``, a top-level fallback as its
+        key; the roles a resume may change)``: the BatchNorm re-estimation may (the same metric on the same images,
+        read with other statistics)."""
+        cfg, held = getattr(runner, 'cfg', None) or {}, self.scorer.held_out  # (a runner without a config: none)
+        hook_key = hook_config_key(runner, self)
+        own = f'{hook_key}.' if hook_key else 'OHLHook.'
+        loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, own + 'reward_dataloader',
+                                                  held.loader_keys)
+        metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, own + 'reward_evaluator',
+                                                    held.evaluator_keys)
+        settings = {'reward_key': self.reward_key,
+                    'reward_dataloader': loader_setting(loader_cfg, ignore=('batch_size', 'collate_fn')),
+                    'reward_evaluator': resolve_config_paths(plain_config(metrics_cfg)),
+                    'bn_recalibration_batches': self.scorer.bn_recalibration_batches}
+        keys = {'reward_key': own + 'reward_key', 'reward_dataloader': loader_key or own + 'reward_dataloader',
+                'reward_evaluator': metrics_key or own + 'reward_evaluator',
+                'bn_recalibration_batches': own + 'bn_recalibration_batches'}
+        if self.scorer.bn_recalibration_batches:
+            settings['bn_recalibration_dataloader'], keys['bn_recalibration_dataloader'] = clean_train_loader_cfg(
+                cfg, self.scorer._bn_loader_cfg)
+            settings['bn_recalibration_dataloader'] = loader_setting(settings['bn_recalibration_dataloader'])
+        return settings, keys, {'bn_recalibration_batches', 'bn_recalibration_dataloader'}
+
+    def _check_reward_settings(self, runner, saved: dict, trunk: int) -> None:
+        """Refuse a resume whose rewards would be read otherwise than the checkpoint's (:meth:`reward_settings`):
+        the controllers' baselines hold averages of the old rewards and the history would rank two rewards
+        together; the BatchNorm re-estimation may change, with a warning. Checkpoints written before the reward
+        settings were saved are not checked."""
+        now, keys, may_change = self.reward_settings(runner)
+        for role, value in now.items():
+            if role not in saved or same_config(saved[role], value):
+                continue
+            name = keys[role]
+            if role in may_change:
+                runner.logger.warning(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this '
+                                      f'run sets {value!r}: the rewards from trunk {trunk} on are read so')
+                continue
+            raise ValueError(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this run sets '
+                             f'{name}={value!r}: the controllers\' baselines average the old rewards and the history '
+                             'would rank two rewards together, so a resume reads them as the checkpoint did. Resume '
+                             'with the checkpoint\'s setting, or start a new search from its weights with load_from')
 
     def _check_search_settings(self, runner, saved: dict, trunk: int) -> None:
         """Refuse a resume whose controller or distribution settings are not those the checkpoint's θ and

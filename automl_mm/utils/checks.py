@@ -2,6 +2,7 @@
 and raises a ``ValueError`` that names the config key, before anything runs."""
 from __future__ import annotations
 
+import numbers
 import operator
 import os.path as osp
 from typing import Any
@@ -109,3 +110,42 @@ def same_config(saved: Any, configured: Any) -> bool:
         return same_setting(a, b)
 
     return same(resolve_config_paths(saved), resolve_config_paths(configured))
+
+
+def plain(value: Any) -> Any:
+    """Options as a checkpoint keeps them (plain types: ``weights_only`` loading): tuples as lists, recursively
+    (allocations are tuples), numbers and strings as they are, anything else as its ``str``."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return str(value)
+
+
+#: Dataloader settings that say how to load, not what: they never change a score.
+LOADING_ONLY = ('num_workers', 'persistent_workers', 'pin_memory', 'prefetch_factor', 'sampler', 'batch_sampler',
+                'drop_last', 'worker_init_fn')
+
+
+def plain_config(value: Any) -> Any:
+    """A config value as plain dicts, lists and scalars (what a checkpoint keeps under ``weights_only``):
+    :func:`plain`, with dicts."""
+    if isinstance(value, dict):
+        return {str(k): plain_config(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_config(v) for v in value]
+    return plain(value)
+
+
+def loader_setting(loader_cfg: Any, ignore: tuple[str, ...] = ()) -> Any:
+    """What a dataloader config decides about the batches a score is read on (its dataset, batch size, collate;
+    not :data:`LOADING_ONLY`, nor the keys in ``ignore``), as plain values with its paths resolved
+    (:func:`resolve_config_paths`): the form a checkpoint saves and a resume compares (:func:`same_config`)."""
+    if not isinstance(loader_cfg, dict):
+        return plain_config(loader_cfg)
+    return resolve_config_paths({k: v for k, v in plain_config(loader_cfg).items()
+                                 if k not in LOADING_ONLY and k not in ignore})

@@ -260,7 +260,8 @@ def test_scoring_settings_compare_the_files_their_paths_name(tmp_path, monkeypat
     from types import SimpleNamespace
 
     from automl_mm.engine.evaluate import HeldOutEvaluator
-    from automl_mm.nas.loop import SearchLoopBase, _plain_cfg
+    from automl_mm.nas.loop import SearchLoopBase
+    from automl_mm.utils.checks import plain_config
 
     def data_tree(where, text):
         os.makedirs(where / 'data' / 'x' / 'annotations')
@@ -295,7 +296,7 @@ def test_scoring_settings_compare_the_files_their_paths_name(tmp_path, monkeypat
     os.link(first / 'data/x/annotations/a.json', tmp_path / 'hard.json')  # one file under two names
     check(saved, 'data/x', metric_ann=str(tmp_path / 'hard.json'))
     # an older checkpoint saved the paths as written: they are read from this working directory
-    written = {'train_cfg.search_dataloader': _plain_cfg(dict(batch_size=2, dataset=dict(
+    written = {'train_cfg.search_dataloader': plain_config(dict(batch_size=2, dataset=dict(
         type='CocoDataset', data_root='data/x/', ann_file='annotations/a.json', data_prefix=dict(img='images/')))),
         'train_cfg.search_evaluator': dict(type='CocoMetric', ann_file='data/x/annotations/a.json')}
     check(written, './data/x')

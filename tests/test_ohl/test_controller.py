@@ -163,9 +163,10 @@ def test_resume_is_bitwise_identical(baseline):
 
 
 def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False, spaces: list | None = None,
-             **controller):
+             edit=None, **controller):
     """A real CopyRunner run of the tiny one-copy OHL config; resumed from its epoch_2.pth when ``resume``.
-    ``spaces`` are added to the config's; ``controller``: more settings of the controller (its ``type`` too)."""
+    ``spaces`` are added to the config's; ``edit`` (if given) changes the config in place; ``controller``: more
+    settings of the controller (its ``type`` too)."""
     import copy
     import os.path as osp
 
@@ -181,6 +182,8 @@ def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False, 
     cfg.custom_hooks[0]['spaces'] = cfg.custom_hooks[0]['spaces'] + (spaces or [])
     if resume:
         cfg.resume, cfg.load_from = True, osp.join(str(work_dir), 'epoch_2.pth')
+    if edit is not None:
+        edit(cfg)
     reset_copy_layout()
     try:
         runner = RUNNERS.build(copy.deepcopy(cfg))
@@ -250,6 +253,55 @@ def test_a_resume_may_change_what_only_steers_the_next_updates_with_a_warning(tm
     for key, old, new in (('controller.momentum', 0.9, 0.5), ('spaces.1.distribution.min_std', 0.0001, 0.01)):
         assert (f"the checkpoint's search ran with custom_hooks.0.{key}={old}, this run sets {new}: the search "
                 'continues with') in logs
+
+
+def _reward_on_other_images(cfg):
+    cfg.reward_dataloader.dataset.max_samples = 32
+
+
+def _reward_key_top5(cfg):
+    cfg.reward_evaluator = dict(type='Accuracy', topk=(1, 5))
+    cfg.custom_hooks[0]['reward_key'] = 'accuracy/top5'
+
+
+def _reward_in_other_batches(cfg):
+    cfg.reward_dataloader.batch_size = 7
+    cfg.reward_dataloader.num_workers = 0
+
+
+@pytest.mark.parametrize('edit, message', [
+    (_reward_on_other_images, r"rewards were read with reward_dataloader=\{.*'max_samples': 64.*this run sets "
+                              r"reward_dataloader=\{.*'max_samples': 32"),
+    (_reward_key_top5, r"rewards were read with custom_hooks\.0\.reward_key='accuracy/top1', this run sets "
+                       r"custom_hooks\.0\.reward_key='accuracy/top5'"),
+])
+def test_a_resume_reading_the_rewards_otherwise_is_refused(tmp_path, edit, message):
+    """A real Runner: a search resumed with its reward read on other images (another reward split) or as another
+    metric went on without a word, the moving-average baseline averaging the old rewards and the history ranking two
+    rewards together. Refused now, naming the key and both values; another batch size (the same accuracy in eval
+    mode) resumes."""
+    _ohl_run(tmp_path, epochs=2, controller_lr=0.5, baseline='moving_average')
+    with pytest.raises(ValueError, match=message + r'.*so a resume reads them as the checkpoint did'):
+        _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, baseline='moving_average', edit=edit)
+    hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, baseline='moving_average',
+                    edit=_reward_in_other_batches)
+    assert hook.trunk == 4
+
+
+def test_a_resume_may_turn_the_bn_re_estimation_on_with_a_warning(tmp_path):
+    """The same metric on the same images, read after re-estimating BatchNorm statistics: taken, and said."""
+    import glob
+    import os.path as osp
+
+    def recalibrate(cfg):
+        cfg.custom_hooks[0]['bn_recalibration_batches'] = 1
+
+    _ohl_run(tmp_path, epochs=2, controller_lr=0.5)
+    hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, edit=recalibrate)
+    assert hook.trunk == 4 and hook.scorer.bn_recalibration_batches == 1
+    logs = ''.join(open(p).read() for p in glob.glob(osp.join(str(tmp_path), '*', '*.log')))
+    assert ("the checkpoint's rewards were read with custom_hooks.0.bn_recalibration_batches=0, this run sets 1: "
+            'the rewards from trunk 2 on are read so') in logs
 
 
 def test_search_settings_name_every_key_and_what_may_change():
