@@ -111,6 +111,15 @@ class CostTable:
         recorded = self.meta.get('supernet')
         return recorded is None or recorded == supernet_fingerprint(supernet, input_shape)
 
+    def digest(self) -> str:
+        """A digest of the costs the table gives: its entries, fixed cost and input shape (not its other fields,
+        e.g. when or with which torch it was measured). Two tables of one digest admit the same paths under any
+        limit; a table measured again, or on another device, has another."""
+        import hashlib
+
+        costs = {'entries': self.entries, 'fixed': self.fixed, 'input_shape': self.input_shape}
+        return hashlib.sha1(json.dumps(costs, sort_keys=True).encode()).hexdigest()[:16]
+
     def to_dict(self) -> dict:
         return {**self.meta, 'input_shape': self.input_shape, 'entries': self.entries, self.fixed_key: self.fixed}
 

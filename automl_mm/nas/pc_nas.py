@@ -168,10 +168,20 @@ class PCNASLoop(SearchLoopBase):
         return [self.pool]
 
     def scoring_settings(self) -> dict:
+        """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample`` and what decides which
+        completions a potential admits: the cost limit and, under ``latency_limit``, the latency table's costs
+        (``train_cfg.latency_table``: a digest of its entries, :meth:`~automl_mm.nas.latency.CostTable.digest`, with
+        the device it names; a table measured again or on another device admits other completions), under
+        ``flops_limit`` the per-image input shape the FLOPs are counted at (``train_cfg.input_shape``, C, H, W)."""
         limit = {'train_cfg.latency_limit': None, 'train_cfg.flops_limit': None}  # completions a potential admits
         if self.cost_limit is not None:
             limit['train_cfg.' + ('latency_limit' if self.cost_name == 'latency_ms' else 'flops_limit')] = \
                 self.cost_limit
+            if self.cost_name == 'latency_ms':
+                limit['train_cfg.latency_table'] = {'digest': self.cost_table.digest(),
+                                                    'device': self.cost_table.meta.get('device')}
+            else:
+                limit['train_cfg.input_shape'] = self.cost_table.input_shape[1:]
         return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
                 'train_cfg.batches_per_sample': self.batches_per_sample, **limit}
 

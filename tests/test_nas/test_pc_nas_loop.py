@@ -192,6 +192,67 @@ def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypat
     assert len(scored_after_resume) <= (n_stage2 - 3 + n_rest) * per_candidate
 
 
+def test_a_resume_mid_step_with_another_latency_table_is_refused(tmp_path, monkeypatch):
+    """Under latency_limit the latency table decides which completions a potential averages over. A search killed in
+    the middle of stage 2's scoring and resumed with a table measured on another device (other costs, the same
+    keys and supernet) scored the step's remaining candidates on other completions than its finished ones, without
+    a word: refused now, naming train_cfg.latency_table. The same table under another file name resumes."""
+    import shutil
+
+    from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
+
+    net = MBConvSupernet(space='digits')
+    table = LatencyTable.measure(net, (1, 3, 16, 16), repeats=3, warmup=1)
+    table_file, copied = str(tmp_path / 'lut.json'), str(tmp_path / 'copy_of_lut.json')
+    table.save(table_file)
+    shutil.copy(table_file, copied)
+    other_device = LatencyTable({k: 1.2 * v for k, v in table.entries.items()}, 1.2 * table.fixed, table.input_shape,
+                                dict(table.meta, device='cuda: another GPU'))
+    other_file = str(tmp_path / 'lut_other_device.json')
+    other_device.save(other_file)
+    space = LayerwiseSpace()
+    space.bind(net)
+    latencies = sorted(table.latency(net, p) for p in space.completions(()))
+    limit = latencies[3 * len(latencies) // 4]
+
+    work = str(tmp_path / 'killed')
+    calls = {'n': 0}
+    original = PathEvaluator.__call__
+
+    def dying(self, path, sample_index=0):
+        if calls['n'] == (3 + 3) * TINY['num_samples']:  # stage 1's 3 candidates and 3 of stage 2
+            raise _Interrupt
+        calls['n'] += 1
+        return original(self, path, sample_index)
+
+    monkeypatch.setattr(PathEvaluator, '__call__', dying)
+    with pytest.raises(_Interrupt):
+        Runner.from_cfg(_cfg(work, latency_table=table_file, latency_limit=limit, flops_limit=None)).train()
+    monkeypatch.setattr(PathEvaluator, '__call__', original)
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert '_partial' in f.read()
+    cfg = _cfg(work, latency_table=other_file, latency_limit=limit, flops_limit=None)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=rf"middle of a scoring step scored with train_cfg.latency_table=\{{'digest': "
+                                         rf"'{table.digest()}', 'device': '.*'\}}, this run sets "
+                                         rf"train_cfg.latency_table=\{{'digest': '{other_device.digest()}', "
+                                         r"'device': 'cuda: another GPU'\}"):
+        Runner.from_cfg(cfg).train()
+    cfg = _cfg(work, latency_table=copied, latency_limit=limit, flops_limit=None)
+    cfg.resume = True
+    Runner.from_cfg(cfg).train()
+    assert all(e['latency_ms'] <= limit for e in _result(work)['final_pool'])
+
+
+def test_scoring_settings_hold_what_decides_the_admitted_completions(tmp_path):
+    """The cost limit and what the costs are read from: under flops_limit the per-image shape the FLOPs are counted
+    at (another one scores other completions; the batch size of input_shape is not part of it)."""
+    loop = Runner.from_cfg(_cfg(str(tmp_path / 'f'), input_shape=(4, 3, 16, 16))).train_loop
+    settings = loop.scoring_settings()
+    assert settings['train_cfg.flops_limit'] == 3.5e6 and settings['train_cfg.input_shape'] == [3, 16, 16]
+    assert 'train_cfg.latency_table' not in settings
+
+
 @pytest.mark.slow
 def test_two_ranks_split_the_scoring_and_agree(tmp_path):
     """torchrun with 2 gloo ranks: DDP supernet training on one path per iteration, scoring split and gathered."""
