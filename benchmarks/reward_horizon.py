@@ -17,8 +17,12 @@ Besides OHL's reward each branch reads candidate rewards that need no training b
 reward split's mean log-likelihood of the labels (the ``LogLikelihood`` metric), and the reward split's accuracy
 and log-likelihood minus the same model's on its own (un-augmented) training images: minus the generalisation
 gap, which a policy that only speeds up fitting should widen; and the reward split's accuracy after BatchNorm's
-statistics are recomputed on the clean training images (:func:`read_clean_bn`). A candidate that ranks the
-policies as their final accuracies do would be worth a reward in the engine.
+statistics are recomputed on the clean training images (:func:`read_clean_bn`). With ``--cooldown E`` also
+the reward split's accuracy of a throwaway copy trained E more epochs with its learning rate annealed linearly to
+0 (:func:`read_cooldown`; crop + flip only, and the branch's own policy): what the run would read if its schedule
+ended at the branch, a reading of the late gain a policy's regularisation brings (the short-horizon bias is the
+gap between the two). A candidate that ranks the policies as their final accuracies do would be worth a reward
+in the engine.
 
 Policies (all after crop + flip, pad 2, as the engine's pipeline): ``cropflip`` (nothing more), ``ra18`` (a
 uniformly random pair of RandAugment's 18 elements, ``FixedAutoAugment(elements='randaugment', fill=0)``) and
@@ -39,6 +43,9 @@ Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 
      python benchmarks/reward_horizon.py --every 0 --epochs 50 --seed 0 > short50_seed0.log      (whole short runs)
      python benchmarks/reward_horizon.py --device cuda --width 128,256,512 --per-class 1000 --epochs 100 --horizons 1
          --seed 0 > wide_seed0.log      (a wider model on a GPU: 7 minutes per seed, 6 side by side on one H200)
+
+     python benchmarks/reward_horizon.py --seed 0 --horizons 1 --reps 1 --cooldown 3 --no-final > cd3_seed0.log
+         (the cool-down readings at the 1,000 images x 200 epochs above; about 25 minutes per seed alone)
 
 ``--width`` sets the model's channels per stage (default the demo's 32,64,128) and ``--device`` where it trains
 (the images are augmented on the CPU as before). Logs of different settings (``RUN_SETTINGS``) are refused
@@ -65,7 +72,7 @@ POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
 # The settings a run's summary line records that logs summarised together must share (value: what a log written
 # before the key existed ran with); the seed is what differs between them.
 RUN_SETTINGS = {'epochs': None, 'per_class': None, 'trajectory': 'ra18', 'branches': None, 'reps': None,
-                'width': [32, 64, 128]}
+                'width': [32, 64, 128], 'cooldown': 0}
 # Candidate rewards, each read from the same branch: name -> (value of one reading, decimals, reading keys it needs).
 # Units: accuracy points, except log-likelihoods (nats per image).
 SIGNALS = {
@@ -75,6 +82,9 @@ SIGNALS = {
     'minus_ll_gap': (lambda r: r['log_likelihood'] - r['train_log_likelihood'], 4,
                      ('log_likelihood', 'train_log_likelihood')),
     'clean_bn': (lambda r: r['clean_bn'], 2, ('clean_bn',)),  # reward after clean BN statistics
+    # reward after a throwaway cool-down (learning rate annealed to 0; crop + flip only / the branch's policy)
+    'cooldown_cropflip': (lambda r: r['cooldown_cropflip'], 2, ('cooldown_cropflip',)),
+    'cooldown_same': (lambda r: r['cooldown_same'], 2, ('cooldown_same',)),
 }
 
 
@@ -100,6 +110,40 @@ def read_clean_bn(net: torch.nn.Module, x_calib: torch.Tensor, x: torch.Tensor, 
     with kept_bn_statistics(net):
         torch.optim.swa_utils.update_bn(x_calib.split(BATCH), net, device=next(net.parameters()).device)
         return read(net, x, y)[0]
+
+
+class _LinearToZero:
+    """Per-iteration schedule of a cool-down: every group's learning rate falls linearly from its value at the
+    start to 0 over ``iters`` steps (the ``sched`` :func:`train_epoch` steps)."""
+
+    def __init__(self, opt: torch.optim.Optimizer, iters: int):
+        self.opt, self.iters, self.done = opt, iters, 0
+        self.start = [group['lr'] for group in opt.param_groups]
+
+    def step(self) -> None:
+        self.done += 1
+        for group, lr in zip(self.opt.param_groups, self.start):
+            group['lr'] = lr * max(0.0, 1.0 - self.done / self.iters)
+
+
+def read_cooldown(net: torch.nn.Module, opt: torch.optim.Optimizer, epochs: int, x_train: torch.Tensor,
+                  y_train: torch.Tensor, gen: torch.Generator, x: torch.Tensor, y: torch.Tensor,
+                  augment=None) -> float:
+    """Top-1 accuracy (percent) on ``x`` of a throwaway copy of ``net`` trained ``epochs`` more epochs on the
+    training images (crop + flip, then ``augment`` if given) with its learning rate annealed linearly from the
+    current one to 0; ``net`` and ``opt`` are left as they were.
+
+    What the run would read if its schedule ended here: a policy that regularises trains slower at a high
+    learning rate and pays once it is annealed (the short-horizon bias of Wu et al. 2018 is this gap), so the
+    cool-down reading may rank policies as their finals do where the plain one-trunk reading does not.
+    """
+    twin = copy.deepcopy(net)
+    twin_opt = type(opt)(twin.parameters(), **opt.defaults)
+    twin_opt.load_state_dict(copy.deepcopy(opt.state_dict()))  # momentum buffers and the current learning rate
+    sched = _LinearToZero(twin_opt, epochs * ((len(x_train) + BATCH - 1) // BATCH))
+    for _ in range(epochs):
+        train_epoch(twin, twin_opt, sched, x_train, y_train, gen, augment=augment)
+    return read(twin, x, y)[0]
 
 
 def make_augment(policy: str, seed: tuple[int, ...]):
@@ -230,6 +274,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--summarise', nargs='+', metavar='LOG', help="only summarise these runs' printed lines")
     parser.add_argument('--width', default='32,64,128',
                         help="the model's channels per stage, comma-separated (default: the demo's 32,64,128)")
+    parser.add_argument('--cooldown', type=int, default=0, metavar='EPOCHS',
+                        help='also read each branch after a throwaway cool-down of EPOCHS epochs (0: none)')
     parser.add_argument('--device', default='cpu', help="torch device of the model, e.g. 'cuda' (default: cpu)")
     args = parser.parse_args(argv)
     if args.summarise:
@@ -238,10 +284,10 @@ def main(argv: list[str] | None = None) -> dict:
         summarise_logs(args.summarise, args.trajectory)
         return {}
     if args.every == 0:
-        refuse_options_outside_mode(parser, args, 'with --every 0', set(vars(args)) - {'horizons', 'reps'},
+        refuse_options_outside_mode(parser, args, 'with --every 0', set(vars(args)) - {'horizons', 'reps', 'cooldown'},
                                     'no branch is read: each policy is trained --epochs from scratch')
-    if args.every < 0 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1:
-        parser.error('--epochs, --reps and --horizons must be >= 1, --every >= 0')
+    if args.every < 0 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1 or args.cooldown < 0:
+        parser.error('--epochs, --reps and --horizons must be >= 1, --every and --cooldown >= 0')
     try:
         width = tuple(int(c) for c in args.width.split(','))
     except ValueError:
@@ -291,9 +337,19 @@ def main(argv: list[str] | None = None) -> dict:
                         reward, log_likelihood = read(net, x_reward, y_reward)
                         train_acc, train_log_likelihood = read(net, x_train, y_train)
                         clean_bn = read_clean_bn(net, x_train, x_reward, y_reward)
-                        readings.append(dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward,
-                                             log_likelihood=log_likelihood, train_acc=train_acc,
-                                             train_log_likelihood=train_log_likelihood, clean_bn=clean_bn))
+                        reading = dict(epoch=epoch, rep=rep, policy=policy, horizon=h, reward=reward,
+                                       log_likelihood=log_likelihood, train_acc=train_acc,
+                                       train_log_likelihood=train_log_likelihood, clean_bn=clean_bn)
+                        if args.cooldown:  # each from the same draws (its own generator), net left as it was
+                            for name, aug in (('cooldown_cropflip', None), ('cooldown_same', branch_aug)):
+                                if name == 'cooldown_same' and aug is None:  # crop + flip's own: the same run
+                                    reading[name] = reading['cooldown_cropflip']
+                                    continue
+                                cd_gen = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch * 101 + rep
+                                                                       + 7919 * h)
+                                reading[name] = read_cooldown(net, opt, args.cooldown, x_train, y_train, cd_gen,
+                                                              x_reward, y_reward, augment=aug)
+                        readings.append(reading)
         restore()
         print(json.dumps([r for r in readings if r['epoch'] == epoch]), flush=True)
 
@@ -320,10 +376,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     # finals at 4 digits (% of 4,000 images: exact); at 2 the mean over seeds averaged rounded values
     summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
-                   width=list(width), device=args.device,
+                   width=list(width), device=args.device, cooldown=args.cooldown,
                    branches=branches, reps=args.reps, final={p: round(v, 4) for p, v in finals.items()},
                    **summarise(readings, args.trajectory),
-                   signals={name: summarise(readings, args.trajectory, name) for name in SIGNALS if name != 'reward'})
+                   signals={name: summarise(readings, args.trajectory, name) for name in SIGNALS
+                            if name != 'reward' and (args.cooldown or not name.startswith('cooldown'))})
     summary['seconds'] = round(time.time() - start, 1)
     print(json.dumps(summary), flush=True)
     return summary

@@ -91,6 +91,51 @@ def test_clean_bn_reading_uses_clean_statistics_and_puts_the_state_back(bench):
     assert not torch.allclose(logits, net.eval()(x))  # the statistics it read with were not the shifted ones
 
 
+def test_cooldown_reading_anneals_a_copy_to_zero_and_puts_nothing_back_wrong(bench, monkeypatch):
+    torch.manual_seed(0)
+    net = bench.build_net((4, 8))
+    opt, sched = bench.make_optimizer(net, 10, 40)
+    x, y = torch.randn(40, 1, 28, 28), torch.randint(0, 10, (40,))
+    bench.train_epoch(net, opt, sched, x, y, torch.Generator().manual_seed(0))  # momentum buffers, lr below 0.05
+    before = copy.deepcopy((net.state_dict(), opt.state_dict()))
+    lrs = []
+    real_train_epoch = bench.train_epoch
+
+    def spy(twin, twin_opt, twin_sched, *args, **kwargs):
+        assert twin is not net and twin_opt is not opt
+        if not lrs:  # starts where the branch is: its learning rate and momentum buffers
+            assert twin_opt.param_groups[0]['lr'] == opt.param_groups[0]['lr']
+            assert twin_opt.state[next(twin.parameters())]['momentum_buffer'].equal(
+                opt.state[next(net.parameters())]['momentum_buffer'])
+        real_train_epoch(twin, twin_opt, twin_sched, *args, **kwargs)
+        lrs.append(twin_opt.param_groups[0]['lr'])
+
+    monkeypatch.setattr(bench, 'train_epoch', spy)
+    reading = bench.read_cooldown(net, opt, 2, x, y, torch.Generator().manual_seed(1), x, y)
+    assert 0 <= reading <= 100
+    assert lrs[0] == pytest.approx(opt.param_groups[0]['lr'] / 2) and lrs[1] == 0  # linear to 0 over 2 epochs
+    assert all(torch.equal(before[0][k], v) for k, v in net.state_dict().items())
+    assert opt.state_dict()['param_groups'] == before[1]['param_groups']
+    assert all(opt.state_dict()['state'][i]['momentum_buffer'].equal(before[1]['state'][i]['momentum_buffer'])
+               for i in before[1]['state'])
+
+
+@pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
+def test_cooldown_readings_leave_the_trajectory_as_it_was(bench, capsys):
+    plain = bench.main([*PLAIN, '--every', '0'])
+    branched = bench.main([*PLAIN, '--every', '2', '--horizons', '1', '--reps', '1', '--cooldown', '1'])
+    assert plain['final'] == branched['final'] and branched['cooldown'] == 1
+    readings = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('[{'))
+    by_policy = {r['policy']: r for r in readings}
+    assert by_policy['cropflip']['cooldown_same'] == by_policy['cropflip']['cooldown_cropflip']
+    assert all(0 <= r['cooldown_cropflip'] <= 100 and 0 <= r['cooldown_same'] <= 100 for r in readings)
+    assert set(branched['signals']) >= {'cooldown_cropflip', 'cooldown_same'}
+    with pytest.raises(SystemExit):
+        bench.main([*PLAIN, '--every', '0', '--cooldown', '1'])  # no branch to cool down
+    with pytest.raises(SystemExit):
+        bench.main([*PLAIN, '--cooldown', '-1'])
+
+
 def test_the_seeds_mean_is_over_exact_values_not_the_printed_ones(bench, capsys, tmp_path):
     """Each seed's values were rounded to the printed digits before the mean over seeds: cropflip minus ra18 of
     0.004, 0.004 and 0.009 printed 0.00 (the mean of 0.00, 0.00 and 0.01), not 0.01."""
