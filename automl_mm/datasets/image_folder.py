@@ -13,6 +13,14 @@ from .splits import check_seed, class_names, refuse_unread_base_keys, stratified
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
 
+def class_folders(root: str) -> list[str]:
+    """The sorted class-folder names of the directory ``root``, as :class:`ImageFolderDataset` labels them (a label
+    is the position of its folder here): every sub-folder, a symlink to a folder and an empty folder included, but
+    hidden ones (``.ipynb_checkpoints``, ``.cache``: counted, they shifted every later label). ``root`` must be a
+    directory. Also read by the config check of the heads' ``num_classes`` (``automl_mm.engine.preflight``)."""
+    return sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith('.'))
+
+
 @DATASETS.register_module()
 class ImageFolderDataset(BaseDataset):
     """Images in one folder per class; labels follow the sorted class-folder names.
@@ -67,8 +75,7 @@ class ImageFolderDataset(BaseDataset):
         root = self.data_prefix['img_path']
         if not osp.isdir(root):
             raise FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path)')
-        # hidden folders (.ipynb_checkpoints, .cache) are not classes: counted, they shift every later label
-        classes = sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith('.'))
+        classes = class_folders(root)
         if not classes:
             raise FileNotFoundError(f'{root} has no class sub-folders')
         if self._metainfo.get('classes') is None:

@@ -10,7 +10,8 @@
   pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it); a COCO
   dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in the
   file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is logged);
-  every ``num_classes`` of the model's heads equals each dataset's class count (:func:`_check_num_classes`).
+  every ``num_classes`` of the model's heads equals each dataset's class count (an ``ImageFolderDataset``'s without
+  ``metainfo.classes``: its class folders, when the folder exists) (:func:`_check_num_classes`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -96,17 +97,44 @@ def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
                 yield dataset, where, ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
 
 
-def _default_classes(dataset: dict, scope: str | None) -> tuple | None:
-    """The class names of the registered dataset class of ``dataset`` (``METAINFO['classes']``), ``None`` when it
-    cannot be resolved here."""
+def _dataset_class(dataset: dict, scope: str | None) -> type | None:
+    """The registered dataset class ``dataset`` builds, ``None`` when it cannot be resolved here."""
     from automl_mm.registry import DATASETS, registered_class
 
     kind = dataset.get('type')
     try:
-        dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+        return kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
     except KeyError:
         return None
-    return (getattr(dataset_cls, 'METAINFO', None) or {}).get('classes')
+
+
+def _default_classes(dataset: dict, scope: str | None) -> tuple | None:
+    """The class names of the registered dataset class of ``dataset`` (``METAINFO['classes']``), ``None`` when it
+    cannot be resolved here."""
+    return (getattr(_dataset_class(dataset, scope), 'METAINFO', None) or {}).get('classes')
+
+
+def _image_folder_classes(dataset: dict, scope: str | None) -> tuple[tuple, str] | None:
+    """The class-folder names an ``ImageFolderDataset`` config without ``metainfo.classes`` labels (listed as the
+    dataset lists them: :func:`automl_mm.datasets.image_folder.class_folders`) and the folder, or ``None`` when
+    ``dataset`` is another kind or its folder is missing or has no class folders (the dataset raises its own
+    ``FileNotFoundError`` when built)."""
+    from mmengine.fileio import join_path
+    from mmengine.utils import is_abs
+
+    from automl_mm.datasets.image_folder import ImageFolderDataset, class_folders
+
+    dataset_cls = _dataset_class(dataset, scope)
+    if not (isinstance(dataset_cls, type) and issubclass(dataset_cls, ImageFolderDataset)):
+        return None
+    data_root, prefix = dataset.get('data_root'), (dataset.get('data_prefix') or dict(img_path='')).get('img_path')
+    if not isinstance(prefix, str) or not isinstance(data_root, (str, type(None))):
+        return None  # refused when the dataset is built
+    root = join_path(data_root, prefix) if data_root and not is_abs(prefix) else prefix  # as BaseDataset joins
+    if not osp.isdir(root):
+        return None
+    classes = class_folders(root)
+    return (tuple(classes), root) if classes else None
 
 
 def coco_classes_mismatch(classes: Any, categories: list[str], source: str = 'the file') -> str | None:
@@ -189,12 +217,16 @@ def _num_classes_keys(node: Any, where: str) -> Iterator[tuple[str, int, str]]:
             yield from _num_classes_keys(value, f'{where}[{i}]')
 
 
-def _dataset_classes(loader: dict, key: str, scope: str | None) -> tuple[tuple, str] | None:
-    """The class names a dataloader's dataset has, and where they come from (its ``metainfo.classes``, else its
-    class's ``METAINFO``; the outermost dataset, through wrappers, that has them), or ``None`` when unknown here
-    (e.g. an image-folder set's class folders)."""
+def _dataset_classes(loader: dict, key: str, scope: str | None) -> tuple[tuple, str, str | None] | None:
+    """The class names a dataloader's dataset has, where they come from (its ``metainfo.classes``, else its
+    class's ``METAINFO``, else an ``ImageFolderDataset``'s class folders; the outermost dataset, through wrappers,
+    that has them) and the class-folder directory they are the folders of (``None`` for names), or ``None`` when
+    unknown here (e.g. an image folder that does not exist yet)."""
     for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
         metainfo = dataset.get('metainfo') or {}
+        folders = None if 'classes' in metainfo else _image_folder_classes(dataset, scope)
+        if folders is not None:
+            return folders[0], f'{where} ({config_type_name(dataset)} without metainfo.classes)', folders[1]
         if 'classes' in metainfo:
             classes, source = metainfo['classes'], f'{where}.metainfo.classes'
             if isinstance(classes, str):  # a file of class names, one a line (mmengine reads it so)
@@ -206,7 +238,7 @@ def _dataset_classes(loader: dict, key: str, scope: str | None) -> tuple[tuple, 
         else:
             classes, source = _default_classes(dataset, scope), f"{where} ({config_type_name(dataset)}'s classes)"
         if isinstance(classes, (list, tuple)):
-            return tuple(classes), source
+            return tuple(classes), source, None
     return None
 
 
@@ -225,13 +257,20 @@ def _check_num_classes(cfg: Any, test_only: bool) -> None:
         found = _dataset_classes(loader, key, scope)
         if found is None:
             continue
-        classes, source = found
+        classes, source, folder = found
         for head_key, num_classes, kind in heads:
-            if num_classes != len(classes):
+            if num_classes == len(classes):
+                continue
+            head = f'{head_key}={num_classes}{f" ({kind})" if kind else ""}'
+            if folder is None:
                 raise ConfigCheckError(
-                    f'{head_key}={num_classes}{f" ({kind})" if kind else ""}, but {source} names {len(classes)} '
-                    f'classes: set num_classes={len(classes)}, or give the data set the {num_classes} class names '
-                    'of the head')
+                    f'{head}, but {source} names {len(classes)} classes: set num_classes={len(classes)}, or give '
+                    f'the data set the {num_classes} class names of the head')
+            shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+            raise ConfigCheckError(
+                f'{head}, but {source} reads {len(classes)} class folders in {folder} ({shown}; hidden folders are '
+                f'not classes): set num_classes={len(classes)}, or give that folder the {num_classes} class '
+                'folders of the head')
 
 
 def _abs(path: str) -> str:

@@ -479,6 +479,56 @@ def test_a_head_with_another_class_count_than_the_data_fails_at_start(num_classe
         check_config(cfg)
 
 
+IMAGENET_OHL = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_resnet50_4x8_120e_imagenet.py')
+
+
+def test_an_image_folder_heads_count_is_checked_against_its_class_folders(tmp_path):
+    """An ImageFolderDataset without metainfo.classes has a class per sub-folder, and was left unchecked: the
+    ImageNet config's 1000-output head on a folder of 4 classes trained silently. The folders are counted as the
+    dataset counts them (hidden folders skipped; an empty folder and a symlinked one are classes); a folder that
+    does not exist yet, or has no class folders, is left to the dataset's own error."""
+    from automl_mm.datasets import ImageFolderDataset
+
+    cfg = Config.fromfile(IMAGENET_OHL)
+    root = tmp_path / 'imagenet'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader'):
+        cfg[key].dataset.data_root = str(root)
+    check_config(cfg)  # no folder yet: the dataset says so when it is built
+    (root / 'train').mkdir(parents=True)
+    check_config(cfg)  # no class folders: the dataset's FileNotFoundError, not a second error
+    elsewhere = tmp_path / 'dog_images'
+    for folder in (root / 'train/ant', root / 'train/bee', root / 'train/.ipynb_checkpoints', elsewhere):
+        folder.mkdir()
+        (folder / 'a.jpg').write_bytes(b'')
+    (root / 'train/cat').mkdir()  # empty: a class all the same (its label is taken)
+    (root / 'train/dog').symlink_to(elsewhere, target_is_directory=True)
+    (root / 'train/notes.txt').write_text('not a class')
+    labelled = ImageFolderDataset(data_root=str(root), data_prefix=dict(img_path='train')).metainfo['classes']
+    assert labelled == ('ant', 'bee', 'cat', 'dog')
+    with pytest.raises(ConfigCheckError, match=r'model\.head\.num_classes=1000 \(LinearClsHead\), but '
+                                               r'train_dataloader\.dataset \(ImageFolderDataset without metainfo\.'
+                                               rf'classes\) reads 4 class folders in {re.escape(str(root))}/train '
+                                               r'\(ant, bee, cat, dog; .*set num_classes=4, or give that folder the '
+                                               r'1000 class folders'):
+        check_config(cfg)
+    cfg.model.head.num_classes = 4
+    check_config(cfg)  # val does not exist yet
+    for name in ('ant', 'bee', 'cat'):
+        (root / 'val' / name).mkdir(parents=True)
+    with pytest.raises(ConfigCheckError, match=r'num_classes=4 .*val_dataloader\.dataset .* reads 3 class folders '
+                                               rf'in {re.escape(str(root))}/val '):
+        check_config(cfg)
+    (root / 'val/dog').mkdir()
+    check_config(cfg)
+    cfg.train_dataloader.dataset.data_prefix = dict(img_path=str(root / 'val'))  # an absolute prefix: data_root unread
+    check_config(cfg)
+    cfg.train_dataloader.dataset = dict(type='RepeatDataset', times=2, dataset=cfg.train_dataloader.dataset)
+    (root / 'val/eel').mkdir()  # wrapped: the inner folder set is counted
+    with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset \(ImageFolderDataset without '
+                                               r'metainfo\.classes\) reads 5 class folders'):
+        check_config(cfg)
+
+
 def test_a_detector_head_is_checked_against_the_classes_each_loader_reads(coco_root):
     """mmdet's NumClassCheckHook, which no config enables: the bbox head's count against every loader's classes;
     the RPN head's one class ("object") is not a class count; a subset of the file's classes with a head of that
