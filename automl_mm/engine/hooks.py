@@ -54,9 +54,8 @@ class FiniteLossHook(Hook):
     every one: the logger already reads every loss value, so this adds no device synchronisation), it names the
     iteration and the losses, and it also checks the weights in ``before_save_checkpoint`` (a finite loss can be
     followed by an update to inf weights). Runs whose hooks repair non-finite model copies (``OHLHook``) are left to
-    them. Being in every automl_mm run (``configs/_base_/default_runtime.py``, and ``tools/train.py`` adds it, with
-    ``enabled=False`` where it is turned off), it also records the run's world size in each checkpoint
-    (``meta['world_size']``), which a resume's schedule check reads (:func:`check_schedule_unchanged`).
+    them. (Every checkpoint records the run's world size, ``meta['world_size']``, which a resume's schedule check
+    reads, with or without this hook: :func:`automl_mm.engine.resume.recording_world_size`.)
 
     Args:
         interval: Check every this many training iterations.
@@ -106,7 +105,6 @@ class FiniteLossHook(Hook):
                 'checkpoint.')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})['world_size'] = get_world_size()  # for check_schedule_unchanged
         if self._disabled or not self.check_weights_on_save:
             return
         for key, value in checkpoint.get('state_dict', {}).items():
@@ -168,8 +166,9 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
 
     A schedule given in epochs and converted to iterations (``convert_to_iter_based``) counts the iterations of one
     process, so it changes with the world size too: each process reads 1/world size of every epoch. Where the
-    checkpoint records its world size (``meta['world_size']``, :class:`FiniteLossHook`) and this run has another,
-    the message names that as the cause.
+    checkpoint records its world size (``meta['world_size']``, which every runner's ``save_checkpoint`` writes:
+    :func:`automl_mm.engine.resume.recording_world_size`) and this run has another, the message names that as the
+    cause.
 
     Raises:
         ValueError: a built scheduler's span differs from the saved one, naming the scheduler, both values and the
@@ -191,14 +190,15 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
             if key in state and hasattr(scheduler, key) and getattr(scheduler, key) != state[key]:
                 saved_world = (checkpoint.get('meta') or {}).get('world_size')
                 if saved_world is not None and int(saved_world) != get_world_size():
+                    processes = f'{saved_world} process{"es" if int(saved_world) != 1 else ""}'
                     raise ValueError(
-                        f'resuming {name}: the checkpoint was trained by {saved_world} processes (world size '
+                        f'resuming {name}: the checkpoint was trained by {processes} (world size '
                         f'{saved_world}), this run has world size {get_world_size()}: each process reads 1/world '
                         f'size of every epoch, so param_scheduler{where} ({type(scheduler).__name__}), given in '
                         f'epochs and converted to iterations, was saved with {key}={state[key]} and now gives '
                         f'{key}={getattr(scheduler, key)} iterations. mmengine restores the saved span, so the '
                         'schedule would end at another epoch than configured. Resume with '
-                        f'{saved_world} processes, or train on as a new run from its weights (load_from, without '
+                        f'{processes}, or train on as a new run from its weights (load_from, without '
                         'resume)')
                 raise ValueError(
                     f'resuming {name}: param_scheduler{where} ({type(scheduler).__name__}) was saved with '

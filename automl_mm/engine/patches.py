@@ -16,6 +16,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    :func:`automl_mm.engine.resume.resolve_resume`.
 4. **CPU-aware pytorch launcher** (mmengine calls ``torch.cuda.set_device`` even without GPUs):
    ``mmengine.dist.utils._init_dist_pytorch`` becomes :func:`automl_mm.engine.dist.init_dist_pytorch_cpu_aware`.
+5. **World size in every checkpoint** (a resume on another number of processes is named as such only when the
+   checkpoint records its world size): ``Runner.save_checkpoint`` is wrapped by
+   :func:`automl_mm.engine.resume.recording_world_size`, which adds ``meta['world_size']``, whatever hooks the
+   run has.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -27,12 +31,13 @@ from mmengine.logging import print_log
 
 from .checkpoint import load_from_local
 from .dist import init_dist_pytorch_cpu_aware
-from .resume import open_last_checkpoint_atomically, resolve_resume, save_checkpoint_atomic
+from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
 
 PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'checkpoints and last_checkpoint are saved atomically',
            'auto-resume falls back to the newest complete checkpoint',
-           'the pytorch launcher uses gloo without GPUs')
+           'the pytorch launcher uses gloo without GPUs',
+           'checkpoints record the world size (meta.world_size)')
 _installed = False
 
 
@@ -60,6 +65,8 @@ def install() -> bool:
     for module in (checkpoint_module, runner_module):
         module.find_latest_checkpoint = resolve_resume
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
+    if not getattr(runner_module.Runner.save_checkpoint, 'records_world_size', False):
+        runner_module.Runner.save_checkpoint = recording_world_size(runner_module.Runner.save_checkpoint)
     _installed = True
     print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
     return True

@@ -8,6 +8,9 @@ mmengine 0.10.7 writes a checkpoint by truncating the file and streaming into it
 * :func:`save_checkpoint_atomic` and :func:`open_last_checkpoint_atomically`: local checkpoints
   (``Runner.save_checkpoint``, and so every ``CheckpointHook`` save) and ``last_checkpoint`` are written to a
   temporary file, fsynced and renamed into place, so each file is either the old one or the complete new one;
+* :func:`recording_world_size`: ``Runner.save_checkpoint`` records the run's world size in every checkpoint's
+  ``meta['world_size']``, whatever hooks the run has; a resume's schedule check names it when the resumed run has
+  another (:func:`automl_mm.engine.hooks.check_schedule_unchanged`);
 * :func:`resolve_resume`: mmengine's ``find_latest_checkpoint`` (used by ``resume=True`` without a path) goes
   through :func:`find_resumable_checkpoint`, which checks what ``last_checkpoint`` names and, when it is missing,
   empty, dangling or names an empty/truncated/foreign file, falls back to the newest complete checkpoint in the
@@ -17,13 +20,17 @@ mmengine 0.10.7 writes a checkpoint by truncating the file and streaming into it
 from __future__ import annotations
 
 import builtins
+import functools
 import glob
+import inspect
 import logging
 import os.path as osp
 import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
+from mmengine.dist import get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import checkpoint as _mm_checkpoint
 
@@ -61,6 +68,30 @@ def open_last_checkpoint_atomically(file, mode='r', *args, **kwargs):
 
 
 _ORIGINAL_SAVE = _mm_checkpoint.save_checkpoint
+
+
+def recording_world_size(save_checkpoint: Callable) -> Callable:
+    """``Runner.save_checkpoint`` (``save_checkpoint``) that adds the run's world size to the ``meta`` it is given
+    (``meta['world_size']``, before mmengine builds the checkpoint and calls the ``before_save_checkpoint`` hooks),
+    so every checkpoint a runner saves records it, whatever hooks the run has.
+
+    A schedule in epochs converted to iterations counts one process's iterations, so a resume on another number
+    of processes is refused by :func:`automl_mm.engine.hooks.check_schedule_unchanged`; without the record (it was
+    written by ``FiniteLossHook`` alone) a run without that hook got the message blaming ``train_cfg.max_epochs``.
+    A ``meta`` that is not a dict is passed on unchanged (mmengine refuses it).
+    """
+    signature = inspect.signature(save_checkpoint)
+
+    @functools.wraps(save_checkpoint)
+    def save(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        meta = bound.arguments.get('meta')
+        if meta is None or isinstance(meta, dict):
+            bound.arguments['meta'] = {**(meta or {}), 'world_size': get_world_size()}
+        return save_checkpoint(*bound.args, **bound.kwargs)
+
+    save.records_world_size = True
+    return save
 
 
 # --- resuming ---------------------------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ where = {
     'last_checkpoint': getattr(h, 'open', open).__module__,  # unpatched: the builtin
     'resume': {f.__module__ for f in (c.find_latest_checkpoint, r.find_latest_checkpoint)},
     'launcher': d._init_dist_pytorch.__module__,
+    'world_size': getattr(r.Runner.save_checkpoint, 'records_world_size', False),
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
-                 'launcher': 'automl_mm.engine.dist'}, where
+                 'launcher': 'automl_mm.engine.dist', 'world_size': True}, where
 print('ALL PATCHED')
 '''
 
@@ -50,6 +51,8 @@ def test_install_twice_patches_and_logs_once(monkeypatch):
     dist_utils._init_dist_pytorch = 'unpatched'
     assert patches.install() is False
     assert dist_utils._init_dist_pytorch == 'unpatched'  # the second call changed nothing
+    from mmengine.runner import Runner
+    assert Runner.save_checkpoint.__wrapped__.__qualname__ == 'Runner.save_checkpoint'  # wrapped once, not twice
     assert len(logged) == 1 and all(p in logged[0] for p in patches.PATCHES)
 
 

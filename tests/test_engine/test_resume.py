@@ -281,7 +281,7 @@ def test_runner_test_with_another_models_checkpoint_stops_naming_keys(tmp_path):
 def test_a_schedule_another_world_size_changed_is_refused_naming_the_world_sizes(tmp_path, enabled):
     """A run resumed on another number of processes was refused by the schedule check (a schedule in epochs
     converted to iterations counts one process's iterations), but the message blamed train_cfg.max_epochs. The
-    checkpoint records its world size now (FiniteLossHook, also when turned off), and the message names it; a
+    checkpoint records its world size now (every runner's save, FiniteLossHook or not), and the message names it; a
     schedule changed at the same world size, or by a checkpoint without the record, keeps the max_epochs hint.
     (tests/test_tools/test_train_resume.py runs it with 2 processes, then 1.)"""
     import copy
@@ -311,6 +311,73 @@ def test_a_schedule_another_world_size_changed_is_refused_naming_the_world_sizes
         with pytest.raises(ValueError, match=r'saved with end=2 .* the config now gives end=4 \(e.g. another '
                                              r'train_cfg.max_epochs\)'):
             check_schedule_unchanged(runner, other, 'epoch_1.pth')
+
+
+def _world_size_cfg(work_dir: str) -> Config:
+    """A run without FiniteLossHook (a config of one's own, built by Runner.from_cfg), whose schedule in epochs is
+    converted to iterations: 2 per epoch on one process, so it ends at iteration 4 (at 2 on each of 2)."""
+    cfg = _cfg(work_dir)
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=2, end=2, by_epoch=True, convert_to_iter_based=True)]
+    cfg.default_hooks.pop('finite_loss')
+    return cfg
+
+
+def _resume_refused(cfg: Config, checkpoint: str, match: str) -> None:
+    """Resume ``checkpoint`` as tools/train.py does (its StrictCheckpointHook runs the schedule check)."""
+    cfg.resume, cfg.load_from = True, checkpoint
+    runner = Runner.from_cfg(cfg)
+    assert not any(type(hook).__name__ == 'FiniteLossHook' for hook in runner.hooks)
+    runner.register_hook(StrictCheckpointHook(checkpoint=checkpoint))
+    with pytest.raises(ValueError, match=match):
+        runner.train()
+
+
+def test_a_run_without_finite_loss_hook_records_its_world_size_and_its_resume_names_both(tmp_path, monkeypatch):
+    """meta['world_size'] was written by FiniteLossHook alone: a run without that hook saved none, and its resume
+    on another number of processes was refused blaming train_cfg.max_epochs. Every runner's save_checkpoint
+    records it now. The other world size is simulated as above: the resumed run's sampler and the check see 2
+    processes, so each reads half of every epoch (1 iteration) and the converted schedule ends at 2, not 4."""
+    import mmengine.dataset.sampler as sampler_module
+
+    import automl_mm.engine.hooks as hooks_module
+
+    runner = Runner.from_cfg(_world_size_cfg(str(tmp_path)))
+    assert not any(type(hook).__name__ == 'FiniteLossHook' for hook in runner.hooks)
+    runner.train()
+    path = osp.join(str(tmp_path), 'epoch_1.pth')
+    monkeypatch.setattr(sampler_module, 'get_dist_info', lambda: (0, 2))
+    monkeypatch.setattr(hooks_module, 'get_world_size', lambda: 2)
+    _resume_refused(_world_size_cfg(str(tmp_path / 'resumed')), path,
+                    r'resuming .*epoch_1.pth: the checkpoint was trained by 1 process \(world size 1\), this run has '
+                    r'world size 2: .*param_scheduler\[0\] \(CosineAnnealingLR\), given in epochs and converted to '
+                    r'iterations, was saved with end=4 and now gives end=2 iterations.*Resume with 1 process,')
+    saved = safe_torch_load(path)
+    assert saved['meta']['world_size'] == 1 and saved['param_schedulers'][0]['end'] == 2 * 2
+
+
+def _train_two_processes(cfg_path: str) -> None:
+    """A worker's ``main`` (launch_local): train the dumped config as one of its processes (on CPUs as
+    tools/train.py does: gloo, DDP without device ids)."""
+    from automl_mm.engine.dist import gloo_without_gpus
+
+    cfg = Config.fromfile(cfg_path)
+    gloo_without_gpus(cfg)
+    Runner.from_cfg(cfg).train()
+
+
+@pytest.mark.slow  # 2 worker processes (a fork server that imports automl_mm: about 10 s on 2 busy cores)
+def test_a_run_without_finite_loss_hook_on_2_processes_resumed_on_1_names_both_world_sizes(tmp_path):
+    """The same, with no simulation: saved by 2 processes (each reads 1 of the 2 iterations of an epoch, so the
+    schedule ends at iteration 2), resumed by 1 (it would end at 4)."""
+    from automl_mm.engine.launch import launch_local
+
+    launch_local(_world_size_cfg(str(tmp_path)), 2, _train_two_processes)
+    path = osp.join(str(tmp_path), 'epoch_1.pth')
+    saved = safe_torch_load(path)
+    assert saved['meta']['world_size'] == 2 and saved['param_schedulers'][0]['end'] == 2
+    _resume_refused(_world_size_cfg(str(tmp_path / 'resumed')), path,
+                    r'the checkpoint was trained by 2 processes \(world size 2\), this run has world size 1: .*saved '
+                    r'with end=2 and now gives end=4 iterations.*Resume with 2 processes,')
 
 
 # --- 4. a non-finite loss stops plain training before it is saved -------------------------------------------------

@@ -84,7 +84,7 @@ def test_resuming_on_another_number_of_processes_names_the_world_size(tmp_path):
                      r'param_scheduler\[0\] \(CosineAnnealingLR\), given in epochs and converted to iterations, was '
                      r'saved with end=\d+ and now gives end=\d+ iterations.* Resume with 2 processes', out), out[-3000:]
     assert 'max_epochs' not in out[out.index('the checkpoint was trained by'):]
-    assert safe_torch_load(osp.join(work, 'epoch_2.pth'))['meta']['world_size'] == 2  # recorded by FiniteLossHook
+    assert safe_torch_load(osp.join(work, 'epoch_2.pth'))['meta']['world_size'] == 2  # every runner's save records it
 
 
 @pytest.mark.slow
