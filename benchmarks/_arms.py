@@ -32,6 +32,33 @@ class UniqueValues(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def refuse_same_settings(parser: argparse.ArgumentParser, option: str, values, setting: Callable) -> None:
+    """``parser.error`` (exit 2, before any run) for a value of ``option`` that ``setting`` refuses (its
+    ``ValueError``'s message, with the option and the value), or for two values that are spellings of one setting
+    (``setting`` maps them to equal keys): ``--arms poly1 poly1:1`` trained Poly-1 at epsilon 1 twice under two
+    names, and the table showed it as two settings. Refused rather than merged: which spelling the row would carry,
+    and that the user meant two settings, are the user's to say (as ``UniqueValues`` refuses ``--seeds 0 0``).
+
+    Args:
+        parser: The benchmark's parser.
+        option: The option ``values`` came from, named in the message (e.g. ``'--arms'``).
+        values: The values as given.
+        setting: Maps a value to a hashable key of the setting it names; raises ``ValueError`` for a bad value.
+    """
+    spellings: dict = {}
+    for value in values:
+        try:
+            key = setting(value)
+        except ValueError as err:
+            parser.error(f'{option} {value}: {err}')
+        spellings.setdefault(key, []).append(value)
+    same = [names for names in spellings.values() if len(names) > 1]
+    if same:
+        parser.error(f'{option} {" ".join(map(str, values))}: '
+                     + '; '.join(f'{" and ".join(map(str, names))} name the same setting' for names in same)
+                     + ' (they would train the same runs twice under two names): give each setting once')
+
+
 def refuse_unused_options(parser: argparse.ArgumentParser, args: argparse.Namespace, chosen, applies: dict,
                           arms_option: str = '--arms') -> None:
     """``parser.error`` (exit 2, before any run) for an option set to another value than its default that applies

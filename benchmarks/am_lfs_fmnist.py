@@ -26,6 +26,7 @@ from _arms import (
     UniqueValues,
     add_work_dir_option,
     refuse_options_outside_mode,
+    refuse_same_settings,
     refuse_unused_options,
     run_arms,
     set_trunk_iters,
@@ -68,6 +69,13 @@ def fixed_loss(arm: str) -> dict | None:
         raise ValueError(f'unknown arm {arm!r}: choose from {", ".join(FIXED_LOSSES)}, poly1, poly1:<epsilon>, '
                          'am-lfs')
     return FIXED_LOSSES[arm]
+
+
+def arm_setting(arm: str) -> tuple:
+    """The setting ``arm`` trains, as a key equal for every spelling of it: ``poly1``, ``poly1:1`` and
+    ``poly1:1.0`` are one (Poly-1 at epsilon 1). Raises ``ValueError`` as :func:`fixed_loss`."""
+    loss = fixed_loss(arm)
+    return ('am-lfs', ) if loss is None else tuple(sorted(loss.items()))
 
 
 def configure(cfg, arm: str) -> None:
@@ -174,11 +182,7 @@ def main() -> None:
     refuse_options_outside_mode(parser, ARGS, 'without --plot', set(vars(ARGS)) - {'plot_out'},
                                 'this run trains and draws nothing')
     refuse_unused_options(parser, ARGS, ARGS.arms, dict(std=('am-lfs', ), controller_lr=('am-lfs', )))
-    for arm in ARGS.arms:  # before any training: an arm refused at its turn lost the runs before it
-        try:
-            fixed_loss(arm)
-        except ValueError as err:
-            parser.error(f'--arms: {err}')
+    refuse_same_settings(parser, '--arms', ARGS.arms, arm_setting)  # a bad or repeated setting, before training
     results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe,
                        work_dir=ARGS.work_dir)
     if ARGS.out:

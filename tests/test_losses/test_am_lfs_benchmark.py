@@ -52,3 +52,43 @@ def test_unknown_arm_is_refused_before_training(bench):
     assert module.fixed_loss('poly1') == dict(type='Poly1CrossEntropyLoss', epsilon=1.0)
     with pytest.raises(ValueError, match="unknown arm 'focal'"):
         module.fixed_loss('focal')
+
+
+def _main_refuses(module, monkeypatch, capsys, argv: list[str]) -> str:
+    """``main()`` with ``argv`` exits 2 before any run; its stderr."""
+    monkeypatch.setattr(module, 'ARGS', argparse.Namespace())  # parse_args(namespace=ARGS) keeps earlier values
+    monkeypatch.setattr(module, 'run_arms', lambda *a, **k: pytest.fail('a run started'))
+    monkeypatch.setattr('sys.argv', ['am_lfs_fmnist.py', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize('arms, same', [(['poly1', 'poly1:1'], 'poly1 and poly1:1'),
+                                        (['ce', 'poly1:0.5', 'poly1:.50'], 'poly1:0.5 and poly1:.50'),
+                                        (['poly1:1.0', 'ce', 'poly1'], 'poly1:1.0 and poly1')])
+def test_two_spellings_of_one_arm_are_refused_before_training(bench, monkeypatch, capsys, arms, same):
+    """``--arms poly1 poly1:1`` trained Poly-1 at epsilon 1 twice, as two arms whose rows looked like two settings."""
+    module, _ = bench
+    err = _main_refuses(module, monkeypatch, capsys, ['--seeds', '0', '--arms', *arms])
+    assert f'--arms {" ".join(arms)}: {same} name the same setting' in err
+
+
+@pytest.mark.parametrize('arm, says', [('poly1x', "unknown arm 'poly1x'"), ('poly1:', "got ''"),
+                                       ('poly1:abc', "got 'abc'"), ('poly1:nan', "got 'nan'")])
+def test_a_malformed_poly1_arm_is_refused_before_training(bench, monkeypatch, capsys, arm, says):
+    """``poly1x`` (any name starting with poly1) trained Poly-1 at epsilon 1 under that name; ``poly1:`` too."""
+    module, _ = bench
+    err = _main_refuses(module, monkeypatch, capsys, ['--seeds', '0', '--arms', 'ce', arm])
+    assert f'--arms {arm}: ' in err and says in err
+
+
+def test_distinct_poly1_epsilons_still_run(bench, monkeypatch):
+    module, _ = bench
+    seen = {}
+    monkeypatch.setattr(module, 'ARGS', argparse.Namespace())
+    monkeypatch.setattr(module, 'run_arms', lambda config, arms, *a, **k: seen.setdefault('arms', arms))
+    monkeypatch.setattr('sys.argv', ['am_lfs_fmnist.py', '--seeds', '0', '--arms', 'poly1', 'poly1:-1', 'poly1:2'])
+    module.main()
+    assert seen['arms'] == ['poly1', 'poly1:-1', 'poly1:2']
