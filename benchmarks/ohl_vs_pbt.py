@@ -24,7 +24,7 @@ Arms (population 4 where there is one):
   defaults otherwise: asynchronous, quantile 0.25, resample probability 0.25). A function trainable reports the
   reward after every epoch with a checkpoint (model + optimiser state, as PBT's exploit needs) and resumes from
   ``tune.get_checkpoint()``. The trial with the best final reward is tested.
-* ``pb2``: Ray Tune ``PB2`` (GP-bandit explore; needs scikit-learn, skipped with a note when it is missing; it
+* ``pb2``: Ray Tune ``PB2`` (GP-bandit explore; needs scikit-learn, refused at start when it is missing; it
   ran here with Ray 2.60.0 and scikit-learn 1.9.1) on the same grid: it searches continuous
   bounds, so it explores grid *indices* [0, 4] x [0, 3] and the trainable rounds them to the nearest grid point.
 * ``random``: 4 distinct grid points drawn uniformly, each trained the full budget; best reward → test.
@@ -91,11 +91,22 @@ CONFIG = osp.join(ROOT, 'configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py'
 ARMS = ('ohl', 'ohl_k', 'pbt', 'pb2', 'random', 'grid')
 OHL_ARMS = ('ohl', 'ohl_k')
 POPULATION = 4
-_EXTRAS = {'ray': ('pbt', 'pb2'), 'psutil': ARMS}
+# The packages the arms import beyond the project's stack: import name -> (what pip installs, the arms needing it).
+# scikit-learn is in requirements/runtime.txt too (tools/install.sh installs it), psutil measures every arm.
+_EXTRAS = {'ray': ('ray[tune]', ('pbt', 'pb2')), 'sklearn': ('scikit-learn', ('pb2', )), 'psutil': ('psutil', ARMS)}
 
 
 def _missing_extras(arms: list[str]) -> list[str]:
-    return [m for m, needers in _EXTRAS.items() if set(arms) & set(needers) and importlib.util.find_spec(m) is None]
+    """One phrase per package that an arm of ``arms`` needs and that is not installed, naming the arms, e.g.
+    ``'the pb2 arm needs scikit-learn (import sklearn)'``."""
+    missing = []
+    for module, (package, needers) in _EXTRAS.items():
+        chosen = [arm for arm in arms if arm in needers]
+        if chosen and importlib.util.find_spec(module) is None:
+            who = ('every arm needs' if needers == ARMS else f'the {chosen[0]} arm needs' if len(chosen) == 1
+                   else f'the {" and ".join(chosen)} arms need')
+            missing.append(f'{who} {package} (import {module})')
+    return missing
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -407,12 +418,11 @@ def main() -> None:
         return worker(args)
     refuse_unused_options(parser, args, args.arms, dict(broadcast_interval=('ohl_k', ), grid_subset=('grid', )))
     missing = _missing_extras(args.arms)
-    if missing:
-        sys.exit(f'ohl_vs_pbt.py needs the benchmark extras ({", ".join(missing)} not installed): run '
-                 '`make bench-deps` (pip install -r requirements/bench.txt into the project venv)')
-    if 'pb2' in args.arms and importlib.util.find_spec('sklearn') is None:
-        args.arms.remove('pb2')
-        print('PB2 skipped: it needs scikit-learn (`make bench-deps` installs it)', flush=True)
+    if missing:  # PB2 without scikit-learn used to be dropped with a note: `--arms pb2` then ran nothing at all
+        parser.error(f'--arms {" ".join(args.arms)}: {"; ".join(missing)}, not installed. Install the benchmark '
+                     'extras into the project venv with `make bench-deps` (pip install -r requirements/bench.txt: '
+                     'ray[tune], scikit-learn, psutil); scikit-learn comes with tools/install.sh '
+                     '(requirements/runtime.txt). Or leave those arms out of --arms')
     cores = set(sorted(os.sched_getaffinity(0))[:args.cpus])
     print(f'Fashion-MNIST, {10 * args.samples_per_class} training images, {args.reward_samples} reward images, '
           f'{args.epochs} epochs per member, population {POPULATION}, seeds {args.seeds}, {len(cores)} cores '

@@ -473,3 +473,62 @@ def test_fmnist_regime_refuses_arguments_it_would_not_read(arms, monkeypatch, ar
     monkeypatch.setattr(sys, 'argv', ['fmnist_regime.py', *argv])
     with pytest.raises(SystemExit, match=match):
         module.main()
+
+
+def _ohl_vs_pbt_without(monkeypatch, absent: tuple):
+    """``ohl_vs_pbt`` with the packages ``absent`` not installed (``sys.modules[name] = None``: ``find_spec`` says
+    None and ``import`` fails) and the others of Ray Tune / scikit-learn / psutil present (stand-in modules)."""
+    import importlib.machinery
+    import types
+
+    for name in ('ray', 'sklearn', 'psutil'):
+        if name in absent:
+            monkeypatch.setitem(sys.modules, name, None)
+        elif importlib.util.find_spec(name) is None:
+            stand_in = types.ModuleType(name)
+            stand_in.__spec__ = importlib.machinery.ModuleSpec(name, None)
+            monkeypatch.setitem(sys.modules, name, stand_in)
+    module = importlib.import_module('ohl_vs_pbt')
+    for attr in ('run_ohl', 'run_other', 'measure'):  # nothing may start
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'))
+    return module
+
+
+@pytest.mark.parametrize('argv', [['--arms', 'pb2'], ['--arms', 'ohl', 'pb2'], []])
+def test_ohl_vs_pbt_without_scikit_learn_refuses_pb2_before_any_run(arms, monkeypatch, capsys, argv):
+    """PB2 without scikit-learn was dropped from the arms with a printed note: ``--arms pb2`` ran nothing and printed
+    an empty table (exit 0), and the default arms gave a comparison without PB2."""
+    module = _ohl_vs_pbt_without(monkeypatch, ('sklearn', ))
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--seeds', '0', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f'--arms {" ".join(argv[1:] or module.ARMS)}: the pb2 arm needs scikit-learn (import sklearn), not ' \
+           'installed' in err
+    assert 'make bench-deps' in err and 'tools/install.sh' in err
+
+
+def test_ohl_vs_pbt_names_each_missing_package_with_the_arms_needing_it(arms, monkeypatch, capsys):
+    module = _ohl_vs_pbt_without(monkeypatch, ('ray', 'sklearn', 'psutil'))
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--arms', 'ohl', 'pbt', 'pb2'])
+    with pytest.raises(SystemExit):
+        module.main()
+    err = capsys.readouterr().err
+    assert ('the pbt and pb2 arms need ray[tune] (import ray); the pb2 arm needs scikit-learn (import sklearn); '
+            'every arm needs psutil (import psutil), not installed') in ' '.join(err.split())
+
+
+def test_ohl_vs_pbt_without_scikit_learn_runs_the_arms_not_needing_it(arms, monkeypatch):
+    module = _ohl_vs_pbt_without(monkeypatch, ('sklearn', ))
+
+    class Started(Exception):
+        pass
+
+    def started(args, arm, *rest):
+        raise Started(arm)
+
+    monkeypatch.setattr(module, 'run_ohl', started)
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--seeds', '0', '--arms', 'ohl', 'pbt'])
+    with pytest.raises(Started, match='ohl'):
+        module.main()
