@@ -32,6 +32,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from _arms import UniqueValues
 
 from automl_mm.ohl import OHLRandomChoice, PipelineChoiceSpace
 from automl_mm.ohl.controllers import REINFORCE
@@ -83,17 +84,20 @@ def simulate(policy_size: int | None, delta: float, seed: int, *, elements: int 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, default=5)
+    parser.add_argument('--seeds', type=int, default=5, help='seeds 0 .. N-1')
     parser.add_argument('--trunks', type=int, default=100)
     parser.add_argument('--images', type=int, default=500, help='images per copy and trunk')
     parser.add_argument('--copies', type=int, default=4)
     parser.add_argument('--harmful', type=int, default=6)
     parser.add_argument('--noise', type=float, default=1.2, help="σ: the copies' reward spread (points)")
-    parser.add_argument('--deltas', type=float, nargs='+', default=[1.0, 2.0, 5.0])
-    parser.add_argument('--policy-sizes', type=int, nargs='+', default=[0, 1, 5, 20], help='0: a draw per image')
+    parser.add_argument('--deltas', type=float, nargs='+', action=UniqueValues, default=[1.0, 2.0, 5.0])
+    parser.add_argument('--policy-sizes', type=int, nargs='+', action=UniqueValues, default=[0, 1, 5, 20],
+                        help='0: a draw per image')
     args = parser.parse_args(argv)
     # before any search: a negative policy size failed only at its turn, after the sizes before it had run, and a
     # --harmful outside 1..35 of the 36 elements divided by zero or read a mass over fewer elements than it named
+    if args.seeds < 1:  # range(0): the mean ± std of no run
+        parser.error(f'--seeds must be >= 1 (the number of seeds), got {args.seeds}')
     negative = [size for size in args.policy_sizes if size < 0]
     if negative:
         parser.error(f'--policy-sizes must be 0 (a draw per image) or K >= 1 pairs per copy and trunk, got '

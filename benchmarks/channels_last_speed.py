@@ -23,6 +23,7 @@ import os.path as osp
 import statistics
 
 import torch
+from _arms import UniqueValues
 from cr_backbone_speed import _interleaved  # the same alternating timing
 from mmengine.config import Config
 from mmengine.structures import BaseDataElement
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=20, help='timed steps per layout')
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps per layout first')
     parser.add_argument('--size', type=int, default=28, help='input height and width')
-    parser.add_argument('--eval-batch', type=int, nargs='*', default=[],
+    parser.add_argument('--eval-batch', type=int, nargs='*', action=UniqueValues, default=[],
                         help='more batch sizes for the reward reading, besides reward_dataloader.batch_size')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
@@ -62,6 +63,9 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if cfg.model.get('type') != 'ImageClassifier':
         parser.error(f'--config {args.config}: model.type is {cfg.model.get("type")!r}, not ImageClassifier')
+    if cfg.reward_dataloader.batch_size in args.eval_batch:  # the same row twice, as if two settings
+        parser.error(f'--eval-batch {cfg.reward_dataloader.batch_size} is the config\'s reward_dataloader.batch_size, '
+                     'measured anyway: leave it out')
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     models = {}

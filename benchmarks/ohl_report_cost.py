@@ -20,6 +20,8 @@ import tempfile
 import time
 from types import SimpleNamespace
 
+from _arms import UniqueValues
+
 from automl_mm.ohl.report import OHLReport
 
 
@@ -32,7 +34,7 @@ def _record(trunk: int, logits: int, copies: int, rng: random.Random) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--trunks', type=int, nargs='+', default=[100, 1000])
+    parser.add_argument('--trunks', type=int, nargs='+', action=UniqueValues, default=[100, 1000])
     parser.add_argument('--logits', type=int, default=1296)
     parser.add_argument('--copies', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=7, help='writes timed per side; the median is printed')

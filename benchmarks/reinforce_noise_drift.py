@@ -21,6 +21,7 @@ import argparse
 import statistics
 
 import torch
+from _arms import UniqueValues
 
 from automl_mm.ohl.controllers import REINFORCE
 from automl_mm.ohl.distributions import DiagGaussian
@@ -58,9 +59,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument('--copies', type=int, default=4)
     parser.add_argument('--dims', type=int, default=14, help='2M + 2 for the monotone θ with M = 6')
     parser.add_argument('--std', type=float, default=0.2)
-    parser.add_argument('--gains', type=float, nargs='+', default=[0.0, 1.0, 3.0])
-    parser.add_argument('--seeds', type=int, default=20)
+    parser.add_argument('--gains', type=float, nargs='+', action=UniqueValues, default=[0.0, 1.0, 3.0])
+    parser.add_argument('--seeds', type=int, default=20, help='seeds 0 .. N-1')
     args = parser.parse_args(argv)
+    if args.seeds < 1:  # range(0): the mean of no run
+        parser.error(f'--seeds must be >= 1 (the number of seeds), got {args.seeds}')
     rows = []
     print(f'{args.copies} copies, {args.trunks} trunks, D = {args.dims}, sigma = {args.std}, {args.seeds} seeds '
           '(mean over seeds)')

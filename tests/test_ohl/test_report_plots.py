@@ -218,6 +218,8 @@ def test_report_cost_benchmark_runs(monkeypatch, capsys):
     import runpy
     import sys
 
+    benchmarks = osp.join(osp.dirname(__file__), '..', '..', 'benchmarks')
+    monkeypatch.syspath_prepend(benchmarks)  # as `python benchmarks/ohl_report_cost.py` (it imports _arms)
     monkeypatch.setattr(sys, 'argv', ['ohl_report_cost.py', '--trunks', '3', '--logits', '4', '--copies', '2',
                                       '--repeats', '2'])
     runpy.run_path(osp.join(osp.dirname(__file__), '..', '..', 'benchmarks', 'ohl_report_cost.py'),

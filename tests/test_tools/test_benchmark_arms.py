@@ -532,3 +532,29 @@ def test_ohl_vs_pbt_without_scikit_learn_runs_the_arms_not_needing_it(arms, monk
     monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--seeds', '0', '--arms', 'ohl', 'pbt'])
     with pytest.raises(Started, match='ohl'):
         module.main()
+
+
+@pytest.mark.parametrize('name, argv, says', [
+    ('autoaug_power', ['--deltas', '1', '2', '1.0'], '--deltas lists 1.0 more than once'),
+    ('autoaug_power', ['--policy-sizes', '0', '5', '5'], '--policy-sizes lists 5 more than once'),
+    ('autoaug_power', ['--seeds', '0'], '--seeds must be >= 1 (the number of seeds), got 0'),
+    ('autoaug_power', ['--policy-sizes', '-1'], '--policy-sizes must be >= 0 (0: a draw per image), got -1'),
+    ('reinforce_noise_drift', ['--gains', '0', '3', '3.0'], '--gains lists 3.0 more than once'),
+    ('reinforce_noise_drift', ['--seeds', '0'], '--seeds must be >= 1 (the number of seeds), got 0'),
+    ('ohl_report_cost', ['--trunks', '100', '100'], '--trunks lists 100 more than once'),
+    ('channels_last_speed', ['--eval-batch', '8', '8'], '--eval-batch lists 8 more than once'),
+    ('channels_last_speed', ['--eval-batch', '8', '64'], "--eval-batch 64 is the config's reward_dataloader"),
+])
+def test_a_setting_listed_twice_or_no_seed_is_refused_before_anything_runs(arms, monkeypatch, capsys, name, argv,
+                                                                         says):
+    """``--deltas 1 2 1.0`` (``--gains``, ``--policy-sizes``, ``--trunks``, ``--eval-batch``) ran and printed the same
+    setting twice, as two rows that looked like two settings; ``--seeds 0`` printed the mean of no run (or failed
+    inside the statistics after the header)."""
+    module = importlib.import_module(name)
+    for attr in ('simulate', 'run', 'OHLReport', 'MODELS', '_interleaved'):  # nothing may start
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('something ran'), raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2
+    assert says in capsys.readouterr().err
