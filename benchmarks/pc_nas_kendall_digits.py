@@ -172,6 +172,14 @@ def main() -> None:
     parser.add_argument('--bn-batches', type=int, default=None,
                         help="BN re-estimation batches per scored path (default: the PC-NAS config's)")
     args = parser.parse_args()
+    if args.max_archs is not None and args.max_archs < 2:  # 0 trained the supernets to rank no architecture
+        parser.error(f'--max-archs must be >= 2 (Kendall\'s tau ranks at least two architectures), '
+                     f'got {args.max_archs}')
+    for key in ('standalone_iters', 'supernet_iters'):
+        if getattr(args, key) < 1:
+            parser.error(f'--{key.replace("_", "-")} must be >= 1, got {getattr(args, key)}')
+    if args.bn_batches is not None and args.bn_batches < 0:
+        parser.error(f'--bn-batches must be >= 0, got {args.bn_batches}')
     torch.set_num_threads(1)  # OpenMP with 2 threads on a shared 2-core machine is far slower than 1
     register_all_modules(init_default_scope=False)
     os.chdir(ROOT)

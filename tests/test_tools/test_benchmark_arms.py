@@ -558,3 +558,17 @@ def test_a_setting_listed_twice_or_no_seed_is_refused_before_anything_runs(arms,
         module.main()
     assert exit_info.value.code == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, says', [
+    (['--max-archs', '0'], "--max-archs must be >= 2 (Kendall's tau ranks at least two architectures), got 0"),
+    (['--max-archs', '1'], '--max-archs must be >= 2'),
+    (['--supernet-iters', '0'], '--supernet-iters must be >= 1, got 0'),
+    (['--standalone-iters', '-5'], '--standalone-iters must be >= 1, got -5'),
+    (['--bn-batches', '-1'], '--bn-batches must be >= 0, got -1'),
+])
+def test_pc_nas_kendall_refuses_an_empty_ranking_before_any_training(arms, monkeypatch, capsys, argv, says):
+    """``--max-archs 0`` sampled no architecture: the supernets trained for nothing to rank."""
+    err = _refused(importlib.import_module('pc_nas_kendall_digits'), argv, monkeypatch, capsys,
+                   ('run_seed', 'register_all_modules'))
+    assert says in err
