@@ -56,7 +56,7 @@ def fixed_loss(arm: str) -> dict | None:
     if arm == 'am-lfs':
         return None
     if arm == 'poly1' or arm.startswith('poly1:'):
-        text = arm.partition(':')[2] or '1.0'
+        text = arm.partition(':')[2] if ':' in arm else '1'  # 'poly1:' names no epsilon: refused
         try:
             epsilon = float(text)
         except ValueError:

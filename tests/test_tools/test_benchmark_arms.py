@@ -538,7 +538,7 @@ def test_ohl_vs_pbt_without_scikit_learn_runs_the_arms_not_needing_it(arms, monk
     ('autoaug_power', ['--deltas', '1', '2', '1.0'], '--deltas lists 1.0 more than once'),
     ('autoaug_power', ['--policy-sizes', '0', '5', '5'], '--policy-sizes lists 5 more than once'),
     ('autoaug_power', ['--seeds', '0'], '--seeds must be >= 1 (the number of seeds), got 0'),
-    ('autoaug_power', ['--policy-sizes', '-1'], '--policy-sizes must be >= 0 (0: a draw per image), got -1'),
+    ('autoaug_power', ['--policy-sizes', '-1'], '--policy-sizes must be 0 (a draw per image) or K >= 1 pairs'),
     ('reinforce_noise_drift', ['--gains', '0', '3', '3.0'], '--gains lists 3.0 more than once'),
     ('reinforce_noise_drift', ['--seeds', '0'], '--seeds must be >= 1 (the number of seeds), got 0'),
     ('ohl_report_cost', ['--trunks', '100', '100'], '--trunks lists 100 more than once'),
