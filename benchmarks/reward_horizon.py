@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import statistics
 import time
 
@@ -205,7 +206,15 @@ def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
         SystemExit: the finished logs differ in a setting of ``RUN_SETTINGS`` (their mean would mix two
             experiments), or were branched along another trajectory than ``trajectory``.
     """
-    per_seed, logs, settings = [], [], {}
+    per_seed, logs, settings, seeds = [], [], {}, {}
+    files = {}
+    for path in paths:  # one run given twice was a "mean ± std over seeds" of one run
+        if os.path.exists(path):
+            key = os.path.realpath(path)
+            if key in files:
+                raise SystemExit(f'reward_horizon.py --summarise: {files[key]} and {path} are the same file: give '
+                                 'each seed\'s log once')
+            files[key] = path
     for path in paths:
         readings, final = [], None
         with open(path) as f:
@@ -216,7 +225,17 @@ def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
                     final = summary['final']  # the summary line (a policy's own final line holds a number)
                     # logs written before --width / --device existed trained the demo's model on the CPU
                     settings[path] = {key: summary.get(key, default) for key, default in RUN_SETTINGS.items()}
+                    seeds[path] = summary.get('seed')
         logs.append((readings, final))
+    by_seed: dict = {}
+    for path, seed in seeds.items():
+        if seed is not None:
+            by_seed.setdefault(seed, []).append(path)
+    twice = {seed: logged for seed, logged in by_seed.items() if len(logged) > 1}
+    if twice:  # two runs of one seed (the same draws) counted as two seeds
+        raise SystemExit('reward_horizon.py --summarise: ' + '; '.join(
+            f'{" and ".join(logged)} are both seed {seed}' for seed, logged in twice.items())
+            + ': the mean over seeds needs each seed once')
     if len({json.dumps(s, sort_keys=True) for s in settings.values()}) > 1:
         raise SystemExit('reward_horizon.py --summarise: the logs were run with different settings, so their mean '
                          'would mix two experiments: ' + '; '.join(f'{p}: {s}' for p, s in settings.items()))

@@ -40,7 +40,9 @@ def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_
     assert row['cropflip']['all']['minus_trajectory'] == round(sum(cropflip) / 2 - sum(ra18) / 2, 2)
     log = tmp_path / 'seed0.log'
     log.write_text(out)
-    bench.main(['--summarise', str(log), str(log)])  # the seeds' table from the printed lines alone
+    other_seed = tmp_path / 'seed1.log'  # (the same readings under another seed: the table's std is then 0)
+    other_seed.write_text(out.replace('"seed": 0,', '"seed": 1,'))
+    bench.main(['--summarise', str(log), str(other_seed)])  # the seeds' table from the printed lines alone
     table = capsys.readouterr().out
     assert f"reward horizon_1 cropflip minus ra18: all {row['cropflip']['all']['minus_trajectory']:.2f} ± 0.00" \
         in table
@@ -136,6 +138,19 @@ def test_cooldown_readings_leave_the_trajectory_as_it_was(bench, capsys):
         bench.main([*PLAIN, '--cooldown', '-1'])
 
 
+def test_summarising_one_run_twice_is_refused(bench, tmp_path):
+    """``--summarise seed0.log seed0.log`` (or two runs of one seed) printed a mean ± std "over seeds" of one run."""
+    line = json.dumps(dict(seed=0, epochs=20, per_class=100, trajectory='ra18', branches=[5], reps=1,
+                           final={'cropflip': 80.0, 'ra18': 81.0, 'ohl36': 79.0}))
+    first, again = tmp_path / 'a.log', tmp_path / 'b.log'
+    first.write_text(line + '\n')
+    again.write_text(line + '\n')
+    with pytest.raises(SystemExit, match='are the same file'):
+        bench.main(['--summarise', str(first), osp.join(str(tmp_path), '.', 'a.log')])
+    with pytest.raises(SystemExit, match='are both seed 0'):
+        bench.main(['--summarise', str(first), str(again)])
+
+
 def test_the_seeds_mean_is_over_exact_values_not_the_printed_ones(bench, capsys, tmp_path):
     """Each seed's values were rounded to the printed digits before the mean over seeds: cropflip minus ra18 of
     0.004, 0.004 and 0.009 printed 0.00 (the mean of 0.00, 0.00 and 0.01), not 0.01."""
@@ -167,11 +182,12 @@ def test_summarising_logs_of_different_runs_is_refused(bench, tmp_path):
     mean ± std as if they were one experiment; a log branched along ra18 summarised as ohl36's differences too."""
     demo = _finished_log(tmp_path / 'demo.log')
     old = tmp_path / 'old.log'  # written before --width existed: the demo's model
-    old.write_text((tmp_path / 'demo.log').read_text().replace(', "width": [32, 64, 128]', ''))
+    old.write_text((tmp_path / 'demo.log').read_text().replace(', "width": [32, 64, 128]', '')
+                   .replace('"seed": 0', '"seed": 1'))
     bench.summarise_logs([demo, str(old)])  # the same experiment
     for other in (dict(width=[64, 128, 256]), dict(epochs=4), dict(per_class=4)):
         with pytest.raises(SystemExit, match='different settings'):
-            bench.summarise_logs([demo, _finished_log(tmp_path / 'other.log', **other)])
+            bench.summarise_logs([demo, _finished_log(tmp_path / 'other.log', seed=1, **other)])
     with pytest.raises(SystemExit, match='pass --trajectory ra18'):
         bench.summarise_logs([demo], trajectory='ohl36')
 
