@@ -50,7 +50,7 @@ def _datasets(dataset: Any, where: str) -> Iterator[tuple[dict, str]]:
     if isinstance(dataset.get('dataset'), dict):
         yield from _datasets(dataset['dataset'], f'{where}.dataset')
     for i, inner in enumerate(dataset.get('datasets') or []):
-        yield from _datasets(inner, f'{where}.datasets[{i}]')
+        yield from _datasets(inner, f'{where}.datasets.{i}')
 
 
 def _loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
@@ -217,29 +217,37 @@ def _num_classes_keys(node: Any, where: str) -> Iterator[tuple[str, int, str]]:
             yield from _num_classes_keys(value, f'{where}[{i}]')
 
 
-def _dataset_classes(loader: dict, key: str, scope: str | None) -> tuple[tuple, str, str | None] | None:
-    """The class names a dataloader's dataset has, where they come from (its ``metainfo.classes``, else its
-    class's ``METAINFO``, else an ``ImageFolderDataset``'s class folders; the outermost dataset, through wrappers,
-    that has them) and the class-folder directory they are the folders of (``None`` for names), or ``None`` when
-    unknown here (e.g. an image folder that does not exist yet)."""
-    for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-        metainfo = dataset.get('metainfo') or {}
-        folders = None if 'classes' in metainfo else _image_folder_classes(dataset, scope)
-        if folders is not None:
-            return folders[0], f'{where} ({config_type_name(dataset)} without metainfo.classes)', folders[1]
-        if 'classes' in metainfo:
-            classes, source = metainfo['classes'], f'{where}.metainfo.classes'
-            if isinstance(classes, str):  # a file of class names, one a line (mmengine reads it so)
-                from mmengine.dataset import BaseDataset
-                try:
-                    classes = BaseDataset._load_metainfo(dict(classes=classes))['classes']
-                except (OSError, ValueError):
-                    return None
-        else:
-            classes, source = _default_classes(dataset, scope), f"{where} ({config_type_name(dataset)}'s classes)"
-        if isinstance(classes, (list, tuple)):
-            return tuple(classes), source, None
-    return None
+def _dataset_classes(dataset: Any, where: str, scope: str | None) -> Iterator[tuple[tuple, str, str | None]]:
+    """The class names of each dataset a loader's ``dataset`` reads, where they come from (its
+    ``metainfo.classes``, else its class's ``METAINFO``, else an ``ImageFolderDataset``'s class folders) and the
+    class-folder directory they are the folders of (``None`` for names): the dataset itself when it has them, else
+    every dataset inside it (a wrapper's ``dataset``, each of ``datasets``: a ``ConcatDataset`` reads them all, and
+    mmdet's, or mmengine's with ``ignore_keys='classes'``, takes inner datasets of other classes without a word).
+    A dataset whose classes are unknown here (e.g. an image folder that does not exist yet) yields nothing."""
+    if not isinstance(dataset, dict):
+        return
+    metainfo = dataset.get('metainfo') or {}
+    folders = None if 'classes' in metainfo else _image_folder_classes(dataset, scope)
+    if folders is not None:
+        yield folders[0], f'{where} ({config_type_name(dataset)} without metainfo.classes)', folders[1]
+        return
+    if 'classes' in metainfo:
+        classes, source = metainfo['classes'], f'{where}.metainfo.classes'
+        if isinstance(classes, str):  # a file of class names, one a line (mmengine reads it so)
+            from mmengine.dataset import BaseDataset
+            try:
+                classes = BaseDataset._load_metainfo(dict(classes=classes))['classes']
+            except (OSError, ValueError):
+                return
+    else:
+        classes, source = _default_classes(dataset, scope), f"{where} ({config_type_name(dataset)}'s classes)"
+    if isinstance(classes, (list, tuple)):
+        yield tuple(classes), source, None
+        return
+    if isinstance(dataset.get('dataset'), dict):
+        yield from _dataset_classes(dataset['dataset'], f'{where}.dataset', scope)
+    for i, inner in enumerate(dataset.get('datasets') or []):
+        yield from _dataset_classes(inner, f'{where}.datasets.{i}', scope)
 
 
 def _check_num_classes(cfg: Any, test_only: bool) -> None:
@@ -254,23 +262,20 @@ def _check_num_classes(cfg: Any, test_only: bool) -> None:
     for loader, key in _loader_cfgs(cfg):
         if test_only and not key.startswith('test_'):
             continue
-        found = _dataset_classes(loader, key, scope)
-        if found is None:
-            continue
-        classes, source, folder = found
-        for head_key, num_classes, kind in heads:
-            if num_classes == len(classes):
-                continue
-            head = f'{head_key}={num_classes}{f" ({kind})" if kind else ""}'
-            if folder is None:
+        for classes, source, folder in _dataset_classes(loader.get('dataset'), f'{key}.dataset', scope):
+            for head_key, num_classes, kind in heads:
+                if num_classes == len(classes):
+                    continue
+                head = f'{head_key}={num_classes}{f" ({kind})" if kind else ""}'
+                if folder is None:
+                    raise ConfigCheckError(
+                        f'{head}, but {source} names {len(classes)} classes: set num_classes={len(classes)}, or '
+                        f'give the data set the {num_classes} class names of the head')
+                shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
                 raise ConfigCheckError(
-                    f'{head}, but {source} names {len(classes)} classes: set num_classes={len(classes)}, or give '
-                    f'the data set the {num_classes} class names of the head')
-            shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
-            raise ConfigCheckError(
-                f'{head}, but {source} reads {len(classes)} class folders in {folder} ({shown}; hidden folders are '
-                f'not classes): set num_classes={len(classes)}, or give that folder the {num_classes} class '
-                'folders of the head')
+                    f'{head}, but {source} reads {len(classes)} class folders in {folder} ({shown}; hidden folders '
+                    f'are not classes): set num_classes={len(classes)}, or give that folder the {num_classes} class '
+                    'folders of the head')
 
 
 def _abs(path: str) -> str:

@@ -549,3 +549,40 @@ def test_a_detector_head_is_checked_against_the_classes_each_loader_reads(coco_r
                                                r'classes names 3 classes'):
         check_config(cfg)
     check_config(cfg, test_only=True)  # the test split's classes match the head
+
+
+@pytest.mark.parametrize('wrap', ['ConcatDataset', 'mmdet.ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'])
+def test_every_inner_dataset_of_a_concat_dataset_is_checked_against_the_heads(tmp_path, wrap):
+    """Only the first inner dataset of a ConcatDataset whose classes were known was compared with the heads: a
+    second one of another class count (Fashion-MNIST + a folder of 3 classes; two folders) trained silently under
+    mmdet's ConcatDataset or mmengine's with ignore_keys='classes'. Each is checked, the error names its key;
+    also inside RepeatDataset / ClassBalancedDataset."""
+    cfg = Config.fromfile(FMNIST_OHL)
+    fmnist = cfg.train_dataloader.dataset
+    folders = []
+    for name, classes in (('three', ('ant', 'bee', 'cat')), ('ten', tuple('abcdefghij'))):
+        for c in classes:
+            (tmp_path / name / c).mkdir(parents=True)
+        folders.append(dict(type='ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path=name),
+                            pipeline=fmnist.pipeline))
+    concat = dict(type='mmdet.ConcatDataset' if wrap == 'mmdet.ConcatDataset' else 'ConcatDataset',
+                  datasets=[fmnist, folders[1], folders[0]])
+    if wrap == 'ConcatDataset':
+        concat['ignore_keys'] = ['classes']
+    where = 'train_dataloader.dataset'
+    if wrap in ('RepeatDataset', 'ClassBalancedDataset'):
+        concat = dict(type=wrap, dataset=concat, **({'times': 2} if wrap == 'RepeatDataset' else
+                                                    {'oversample_thr': 0.1}))
+        where += '.dataset'
+    cfg.train_dataloader.dataset = concat
+    with pytest.raises(ConfigCheckError, match=rf'model\.head\.num_classes=10 \(LinearClsHead\), but '
+                                               rf'{re.escape(where)}\.datasets\.2 \(ImageFolderDataset without '
+                                               rf'metainfo\.classes\) reads 3 class folders in '
+                                               rf'{re.escape(str(tmp_path / "three"))} \(ant, bee, cat;'):
+        check_config(cfg)
+    (tmp_path / 'three/dog').mkdir()
+    with pytest.raises(ConfigCheckError, match=rf'{re.escape(where)}\.datasets\.2 .* reads 4 class folders'):
+        check_config(cfg)
+    for c in 'efghij':
+        (tmp_path / 'three' / c).mkdir()
+    check_config(cfg)  # three datasets of 10 classes each
