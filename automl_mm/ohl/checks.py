@@ -128,32 +128,61 @@ def check_accumulation(runner: Any, layout: Any, trunk_epochs: int | None, trunk
                          'the broadcast. Make the trunk length a multiple of accumulative_counts')
 
 
+def _checkpoint_hook_key(runner: Any, hook: Any, count: int) -> str:
+    """The config key of the ``CheckpointHook`` ``hook`` of the runner (one of ``count``): ``default_hooks.checkpoint``
+    or ``custom_hooks.N``, the one entry of the runner's config with its type and schedule (``interval``,
+    ``by_epoch``, ``save_begin``); ``default_hooks.checkpoint`` when it is the runner's only one and the config does
+    not say."""
+    from automl_mm.utils.scope import config_type_name
+
+    cfg = getattr(runner, 'cfg', None) or {}
+    entries = [('default_hooks.checkpoint', (cfg.get('default_hooks') or {}).get('checkpoint'))]
+    entries += [(f'custom_hooks.{i}', h) for i, h in enumerate(cfg.get('custom_hooks') or [])]
+    found = [key for key, entry in entries
+             if isinstance(entry, dict) and config_type_name(entry) == type(hook).__name__
+             and (entry.get('interval', -1), entry.get('by_epoch', True), entry.get('save_begin', 0))
+             == (hook.interval, hook.by_epoch, hook.save_begin)]
+    if len(found) == 1:
+        return found[0]
+    return 'default_hooks.checkpoint' if count == 1 else f'{type(hook).__name__}(interval={hook.interval})'
+
+
 def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None,
                               broadcast_interval: int = 1) -> None:
     """Refuse a checkpoint schedule that would save while the copies differ, in a run with several copies.
 
     Only rank 0 writes checkpoints, and the copies differ inside a trunk and after a trunk that ended without a
     broadcast: such a checkpoint would hold copy 0 only, so resuming from it could not be exact. Every checkpoint
-    that ``CheckpointHook`` schedules before the last iteration (``interval`` from ``save_begin``, in epochs or
-    iterations as its ``by_epoch`` says) must fall on the end of a broadcasting trunk (every ``broadcast_interval``-th
-    trunk); the final checkpoint is written after the last trunk has been ended with a broadcast, so it may fall
-    anywhere.
+    that a ``CheckpointHook`` schedules before the last iteration (``interval`` from ``save_begin``, in epochs or
+    iterations as its ``by_epoch`` says) must fall on the end of a broadcasting trunk (every
+    ``broadcast_interval``-th trunk); the final checkpoint is written after the last trunk has been ended with a
+    broadcast, so it may fall anywhere. Every ``CheckpointHook`` of the runner is checked (one in
+    ``custom_hooks`` beside ``default_hooks.checkpoint`` saves too; only the first was checked).
 
     Raises:
-        ValueError: naming ``default_hooks.checkpoint.interval`` / ``save_begin``, the OHL trunk key (and
-            ``broadcast_interval`` when it is above 1) and the first checkpoint that would fall between broadcasts.
+        ValueError: naming the hook's key (``default_hooks.checkpoint``, ``custom_hooks.N``), its ``interval`` /
+            ``save_begin``, the OHL trunk key (and ``broadcast_interval`` when it is above 1) and the first
+            checkpoint that would fall between broadcasts.
     """
     if layout.num_copies == 1:
         return
-    hook = next((h for h in getattr(runner, 'hooks', []) if isinstance(h, CheckpointHook)), None)
-    if hook is None or hook.interval <= 0:
+    hooks = [h for h in getattr(runner, 'hooks', []) if isinstance(h, CheckpointHook)]
+    for hook in hooks:
+        _check_checkpoint_hook(runner, layout, hook, _checkpoint_hook_key(runner, hook, len(hooks)), trunk_epochs,
+                               trunk_iters, broadcast_interval)
+
+
+def _check_checkpoint_hook(runner: Any, layout: Any, hook: CheckpointHook, key: str, trunk_epochs: int | None,
+                           trunk_iters: int | None, broadcast_interval: int) -> None:
+    """:func:`check_checkpoint_schedule` of one ``CheckpointHook``, named ``key`` in the messages."""
+    if hook.interval <= 0:
         return
     per_epoch = len(runner.train_dataloader) if not isinstance(runner.train_loop, IterBasedTrainLoop) else None
     if hook.by_epoch and per_epoch is None:
         return  # an iteration loop calls after_train_epoch once, at the end: such a hook saves only the final one
     by_epoch = hook.by_epoch
     if per_epoch is not None and not by_epoch:
-        where = f'default_hooks.checkpoint (interval={hook.interval}, by_epoch=False) in an epoch-based loop'
+        where = f'{key} (interval={hook.interval}, by_epoch=False) in an epoch-based loop'
         if trunk_epochs is not None:
             # CheckpointHook saves in after_train_iter, before OHLHook ends a trunk_epochs trunk in after_train_epoch:
             # every save (the final one too) held copy 0's weights from before the trunk's broadcast
@@ -181,10 +210,10 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
                           f'{broadcast_interval}: the copies are made equal every {period} iterations)')
                 length = 'the trunk length times broadcast_interval'
             raise ValueError(
-                f'default_hooks.checkpoint (interval={hook.interval}, save_begin={hook.save_begin}, '
+                f'{key} (interval={hook.interval}, save_begin={hook.save_begin}, '
                 f'by_epoch={hook.by_epoch}) would save after {where}, {inside}: with num_copies={layout.num_copies} '
                 'such a checkpoint holds copy 0 only and cannot resume exactly. Make '
-                f'default_hooks.checkpoint.interval (and save_begin) a multiple of {length}')
+                f'{key}.interval (and save_begin) a multiple of {length}')
 
 
 def check_val_schedule(runner: Any, layout: Any, trunk_epochs: int | None, trunk_iters: int | None) -> None:

@@ -140,6 +140,31 @@ def test_a_checkpoint_inside_a_trunk_is_refused_with_several_copies(checkpoint, 
     check_checkpoint_schedule(runner, _layout(1, 2), trunk.get('trunk_epochs'), trunk.get('trunk_iters'))
 
 
+def test_every_checkpoint_hook_is_checked_not_only_the_first():
+    """Only the runner's first CheckpointHook was checked: a second one (in custom_hooks, beside
+    default_hooks.checkpoint) saving inside a trunk wrote copy 0 alone, silently. Each is checked, the error names
+    its config key."""
+    from mmengine.config import ConfigDict
+    from mmengine.hooks import CheckpointHook
+
+    runner = _schedule_runner(dict(interval=2))  # epochs 2, 4: trunk ends
+    runner.hooks.append(CheckpointHook(interval=1, by_epoch=True))
+    check = (runner, _layout(2, 1), 2, None)
+    with pytest.raises(ValueError, match=r'CheckpointHook\(interval=1\) \(interval=1, save_begin=0, by_epoch=True\) '
+                                         r'would save after epoch 1, inside an OHL trunk'):
+        check_checkpoint_schedule(*check)
+    runner.cfg = ConfigDict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2)),
+                            custom_hooks=[dict(type='OHLHook'), dict(type='mmengine.CheckpointHook', interval=1)])
+    with pytest.raises(ValueError, match=r'custom_hooks\.1 \(interval=1, save_begin=0, by_epoch=True\) would save '
+                                         r'after epoch 1, .*Make custom_hooks\.1\.interval'):
+        check_checkpoint_schedule(*check)
+    runner.hooks.reverse()  # a custom hook of higher priority comes first: the same
+    with pytest.raises(ValueError, match=r'custom_hooks\.1 \(interval=1'):
+        check_checkpoint_schedule(*check)
+    runner.hooks[0].interval = runner.cfg.custom_hooks[1].interval = 4
+    check_checkpoint_schedule(*check)
+
+
 @pytest.mark.parametrize('checkpoint, trunk, loop', [
     (dict(interval=2), dict(trunk_epochs=2), 'epoch'),
     (dict(interval=4, save_begin=2), dict(trunk_epochs=2), 'epoch'),
