@@ -286,7 +286,8 @@ def _abs(path: str) -> str:
 
 def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | None:
     """``(metric's annotation file, the loader's)`` when a COCO metric reads its ground truth from another file than
-    the COCO dataset it scores, else ``None``.
+    the COCO dataset it scores, or the loader reads several COCO files (a ``ConcatDataset``; theirs joined by
+    ``' + '``: one metric holds one file's ground truth), else ``None``.
 
     The fault this finds is silent: automl_mm's COCO splits number their images from 1, so the ids of one split
     exist in another's file, mmdet's ``CocoMetric`` restricted to the predicted ids scores each prediction against
@@ -302,8 +303,11 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | Non
         'metrics' in evaluator_cfg else evaluator_cfg
     for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
         if (isinstance(metric, dict) and 'coco' in config_type_name(metric).lower()
-                and isinstance(metric.get('ann_file'), str) and _abs(metric['ann_file']) not in files):
-            return metric['ann_file'], sorted(files)[0]
+                and isinstance(metric.get('ann_file'), str)
+                and (_abs(metric['ann_file']) not in files or len(files) > 1)):
+            # several files (a ConcatDataset of COCO splits): the metric holds one file's ground truth, and the
+            # predictions of the other files' images were scored against its images of the same ids
+            return metric['ann_file'], ' + '.join(sorted(files))
     return None
 
 
@@ -362,6 +366,12 @@ def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
 
 def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
     found = split_mismatch(loader_cfg, evaluator_cfg)
+    if found is not None and ' + ' in found[1]:
+        raise ConfigCheckError(
+            f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} reads several COCO files, '
+            f'{found[1]}: one COCO metric holds the ground truth of one file, and the predictions of the other '
+            "files' images would be scored against its images of the same ids. Score each file with its own loader "
+            'and metric, or merge them into one annotation file')
     if found is not None:
         raise ConfigCheckError(
             f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} is {found[1]}: every prediction '

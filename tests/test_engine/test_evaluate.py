@@ -71,6 +71,18 @@ def test_a_coco_metric_of_another_split_is_refused_when_built():
                               val_evaluator=dict(type='CocoMetric', ann_file='data/x/val.json')))
 
 
+def test_a_coco_metric_scoring_several_coco_files_is_refused_when_built():
+    """A ConcatDataset of two COCO files scored by the CocoMetric of one of them passed: the other file's
+    predictions were scored against its images of the same ids."""
+    parts = [dict(type='CocoDataset', data_root='data/x/', ann_file=f'{name}.json') for name in ('reward', 'more')]
+    coco = dict(batch_size=1, dataset=dict(type='ConcatDataset', datasets=parts))
+    with pytest.raises(ValueError, match=r'Owner scores reward_dataloader \(several COCO files, .*data/x/more\.json '
+                                         r'\+ .*data/x/reward\.json\) with reward_evaluator, whose COCO metric reads '
+                                         r'the ground truth of one file, data/x/reward\.json'):
+        _built('reward', dict(reward_dataloader=coco,
+                              reward_evaluator=dict(type='CocoMetric', ann_file='data/x/reward.json')))
+
+
 def test_a_held_out_split_that_is_the_test_split_is_refused_when_built():
     test = dict(batch_size=1, dataset=dict(type='DigitsDataset', split='test'))
     with pytest.raises(ValueError, match=r'Owner: reward_dataloader reads the test split'):

@@ -65,6 +65,31 @@ def test_a_coco_metric_of_another_split_fails_at_start():
         check_config(cr_nas)
 
 
+def test_a_coco_metric_scoring_a_concatenation_of_coco_files_fails_at_start():
+    """A reward loader concatenating two COCO files under a CocoMetric of one of them passed (the metric's file was
+    one of the loader's): automl_mm's splits number images from 1, so the second file's predictions were scored
+    against the first file's images of the same ids, silently."""
+    from automl_mm.engine.preflight import split_mismatch
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/ohl_autoaug',
+                                   'ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'))
+    reward = cfg.reward_dataloader.dataset.to_dict()
+    val = dict(reward, ann_file=cfg.val_dataloader.dataset.ann_file)
+    loader = dict(cfg.reward_dataloader, dataset=dict(type='ConcatDataset', datasets=[reward, val]))
+    metric = cfg.reward_evaluator
+    assert metric.ann_file.endswith('instances_reward.json')
+    assert split_mismatch(cfg.reward_dataloader, metric) is None
+    found = split_mismatch(loader, metric)
+    assert found is not None and found[0] == metric.ann_file and 'instances_val.json' in found[1] \
+        and 'instances_reward.json' in found[1]
+    cfg.reward_dataloader = loader
+    with pytest.raises(ConfigCheckError, match=r'reward_evaluator reads ground truth from .*instances_reward\.json '
+                                               r'but reward_dataloader reads several COCO files, .*instances_reward'
+                                               r'\.json \+ .*instances_val\.json: one COCO metric holds the ground '
+                                               r'truth of one file'):
+        check_config(cfg)
+
+
 def test_a_reward_or_search_split_that_is_the_test_split_fails_at_start():
     """reward_dataloader.dataset.split='test' ran: the rewards were test accuracy (the best copy's reward equalled
     the final test top-1), i.e. the search tuned on the test split."""
