@@ -10,6 +10,22 @@ from mmengine.evaluator import BaseMetric
 from automl_mm.registry import METRICS
 
 
+def _one_label(sample: dict, metric: str) -> torch.Tensor:
+    """The one label of a data sample (its ``gt_label`` as a 0-d tensor on the CPU).
+
+    Raises:
+        ValueError: ``gt_label`` holds several labels (a multi-label sample, e.g. mmpretrain's ``gt_label=[1, 3]``),
+            or none: the first was scored and the others ignored, silently.
+    """
+    label = sample['gt_label'].detach().cpu().view(-1)
+    if label.numel() != 1:
+        raise ValueError(f'{metric}: a data sample has gt_label={label.tolist()}, {label.numel()} labels: it scores '
+                         'one label per image (the first was scored and the others ignored); give single-label '
+                         'data, or score multi-label data with a multi-label metric (e.g. mmpretrain\'s '
+                         'MultiLabelMetric)')
+    return label[0]
+
+
 def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int]) -> list[float]:
     """Percentage of rows whose label is among the ``k`` highest scores, for each ``k``.
 
@@ -65,7 +81,7 @@ class Accuracy(BaseMetric):
             # the softmax scores, without float32 softmax's ties at 0 for classes far below the top one
             ranking = sample['pred_logit'] if 'pred_logit' in sample else sample['pred_score']
             self.results.append({'pred_score': ranking.detach().cpu(),
-                                 'gt_label': sample['gt_label'].detach().cpu().view(-1)[0]})
+                                 'gt_label': _one_label(sample, 'Accuracy')})
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
         scores = torch.stack([r['pred_score'] for r in results])
@@ -102,7 +118,7 @@ class LogLikelihood(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            label = int(sample['gt_label'].view(-1)[0])
+            label = int(_one_label(sample, 'LogLikelihood'))
             if not 0 <= label < len(sample['pred_score']):  # -1 read the last class's probability
                 raise ValueError(f'LogLikelihood: label {label} is not a class of the {len(sample["pred_score"])} '
                                  'scores')

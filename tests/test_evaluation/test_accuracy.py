@@ -65,3 +65,16 @@ def test_log_likelihood_is_the_negative_cross_entropy_and_stays_finite():
         with pytest.raises(ValueError, match=f'label {label} is not a class of the 3 scores'):
             LogLikelihood().process({}, [{'pred_score': torch.tensor([0.7, 0.2, 0.1]),
                                           'gt_label': torch.tensor([label])}])
+
+
+@pytest.mark.parametrize('metric', [Accuracy(), LogLikelihood()], ids=['Accuracy', 'LogLikelihood'])
+def test_a_sample_with_several_labels_is_refused_not_scored_on_its_first(metric):
+    """gt_label=[1, 3] (a multi-label sample) was scored on label 1 alone, label 3 ignored, silently."""
+    name = type(metric).__name__
+    with pytest.raises(ValueError, match=rf'{name}: a data sample has gt_label=\[1, 3\], 2 labels: it scores one '
+                                         r'label per image'):
+        metric.process({}, [{'pred_score': torch.tensor([0.1, 0.6, 0.1, 0.2]), 'gt_label': torch.tensor([1, 3])}])
+    with pytest.raises(ValueError, match=rf'{name}: a data sample has gt_label=\[\], 0 labels'):
+        metric.process({}, [{'pred_score': torch.tensor([0.1, 0.9]), 'gt_label': torch.tensor([], dtype=torch.long)}])
+    metric.process({}, [{'pred_score': torch.tensor([0.1, 0.9]), 'gt_label': torch.tensor(1)}])  # 0-d: one label
+    assert len(metric.results) == 1
