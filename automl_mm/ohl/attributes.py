@@ -39,6 +39,9 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
     for node in nodes:
         if last == '*':
             raise ValueError(f'attribute path {path!r} cannot end with *')
+        if isinstance(node, (list, tuple)) and not last.lstrip('-').isdigit():
+            raise ValueError(f'attribute path {path!r}: {last!r} cannot index a {type(node).__name__} (an integer '
+                             'is needed)')
         key: Any = int(last) if isinstance(node, (list, tuple)) else last
         if isinstance(node, dict):
             if last not in node:
@@ -58,6 +61,9 @@ def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
             raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list, got {type(node).__name__}')
         return list(node)
     if isinstance(node, (list, tuple)) and part.lstrip('-').isdigit():
+        if not -len(node) <= int(part) < len(node):
+            raise ValueError(f'attribute path {path!r}: index {int(part)} at position {depth} out of range for '
+                             f'a list of {len(node)}')
         return [node[int(part)]]
     if isinstance(node, dict):
         if part not in node:

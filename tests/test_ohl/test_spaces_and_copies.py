@@ -46,6 +46,20 @@ def test_attribute_paths_get_set_and_fan_out():
         get_attribute(runner, 'missing.x')
 
 
+def test_attribute_path_with_a_missing_list_index_is_a_value_error_naming_the_path():
+    """resolve_attribute promises a ValueError naming the path for a part that does not exist: an index out of
+    range inside the path raised a bare ``IndexError: list index out of range``, and a name where the last part
+    indexes a list ``ValueError: invalid literal for int()``, neither naming the path."""
+    runner = _runner()  # one param group
+    for path, part in (('optim_wrapper.optimizer.param_groups.3.lr', 'index 3'),
+                       ('optim_wrapper.optimizer.param_groups.-2.lr', 'index -2'),
+                       ('optim_wrapper.optimizer.param_groups.lr', "'lr' cannot index a list")):
+        with pytest.raises(ValueError, match=f"attribute path '{path}': {part}"):
+            get_attribute(runner, path)
+        with pytest.raises(ValueError, match=f"attribute path '{path}'"):
+            set_attribute(runner, path, 0.5)
+
+
 def test_attribute_space_samples_per_copy_and_exports_the_mode():
     runner = _runner()
     space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.1.p', choices=[0.0, 0.1, 0.3])
