@@ -25,6 +25,7 @@ class Product(BaseDistribution):
 
     Examples:
         >>> import torch
+        >>> from automl_mm.ohl.distributions import DiagGaussian
         >>> dist = Product({'op': dict(type='Categorical', num_choices=3), 'mag': DiagGaussian([0.0], 1.0)})
         >>> sorted(dist.sample(torch.Generator().manual_seed(0)))
         ['mag', 'op']
