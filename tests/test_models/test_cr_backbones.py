@@ -513,3 +513,34 @@ def test_one_training_step_in_mmdet_detector(config, backbone, channels, with_ma
     before = probe.detach().clone()
     optimizer.step()
     assert not torch.equal(probe.detach(), before)
+
+
+@pytest.mark.parametrize('depth, max_blocks, choices, total, reference, edges', [
+    # the CPU search space (every allocation) and the paper's ResNet-50 choices (the edge allocations: nearly every
+    # block in one stage, the other stages at their minimum)
+    (18, (3, 3, 3, 3), [[1, 2, 3]] * 4, 8, (2, 2, 2, 2), None),
+    (50, (10, 10, 11, 11), [list(range(1, 11)), list(range(1, 11)), [2, 3, 5, 6, 9, 11], [2, 3, 4, 6, 7, 9, 11]],
+     16, (3, 4, 6, 3), [(10, 2, 2, 2), (1, 10, 3, 2), (1, 1, 11, 3), (1, 1, 3, 11)]),
+])
+def test_stage_reallocation_keeps_flops(depth, max_blocks, choices, total, reference, edges):
+    """METHODS.md §5: a ResNet block costs about the same FLOPs in every stage, so every allocation of the fixed
+    total the stage search can emit stays within CRNASLoop's default flops_tolerance (5 %) of the reference, counted
+    by mmengine's FlopAnalyzer as the loop counts it (eval mode, 224 x 224 here)."""
+    from automl_mm.nas.latency import count_flops
+    from automl_mm.nas.spaces import StageAllocationSpace
+
+    space = StageAllocationSpace(choices, total)
+    allocations = [tuple(space.values(p)) for p in space.completions(())] if edges is None else edges
+    assert all(sum(a) == total and space.path_of(a) is not None for a in allocations)
+    net = CRResNet(depth=depth, max_stage_blocks=max_blocks, stage_blocks=reference)
+    net.eval()
+    shape = (1, 3, 224, 224)
+    ref = count_flops(net, shape)
+    for allocation in allocations:
+        net.set_allocation(allocation)
+        flops = count_flops(net, shape)
+        assert abs(flops / ref - 1) < 0.01, allocation
+        # the supernet counts its active blocks only: the plain network of the allocation counts the same
+        plain = CRResNet(depth=depth, stage_blocks=allocation)
+        plain.eval()
+        assert count_flops(plain, shape) == flops, allocation
