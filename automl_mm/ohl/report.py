@@ -58,13 +58,23 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
     """
     values: dict[str, list] = {}
     for per_trunk in lineage(history):
+        # what the trunk ended up with, in the order OHLHook wrote it: space by space, a later space's write over
+        # an earlier one's (one entry per path and trunk, the last write last: two spaces writing one path
+        # interleaved their values into one list, read back as the trunks' values)
+        written: dict[str, Any] = {}
         for per_space in per_trunk.values():
             for path, value in per_space.items():
-                values.setdefault(path, []).append(value)
+                written.pop(path, None)
+                written[path] = value
+        for path, value in written.items():
+            values.setdefault(path, []).append(value)
     if not values:
         return ''
     length = {k: v for k, v in trunk.items() if v is not None}
-    text = pprint.pformat(dict(type='TrunkScheduleHook', values=values, **length), width=110, compact=True)
+    # in the order written, not sorted: TrunkScheduleHook sets the paths in its dict's order, and where two paths
+    # reach one value (a '*' over the groups and one group's index) the last one set is the one trained with
+    text = pprint.pformat(dict(type='TrunkScheduleHook', values=values, **length), width=110, compact=True,
+                          sort_dicts=False)
     return (f'# Exported by automl_mm OHLHook after trunk {history[-1]["trunk"]}: per trunk, the value the final\n'
             '# model trained with (the sample of the best copy it descends from), set at the start of that trunk.\n'
             '# Add to a config without the OHLHook and its copies to retrain from scratch on the learned schedule\n'

@@ -245,3 +245,37 @@ def test_one_value_over_groups_with_paramwise_multipliers_is_refused(tmp_path):
                              values={'optim_wrapper.optimizer.param_groups.*.weight_decay': 1e-3})]
     with pytest.raises(ValueError, match=r'groups hold different values .*paramwise_cfg multipliers'):
         Runner.from_cfg(cfg).train()
+
+
+def test_the_fragment_replays_overlapping_paths_in_the_order_ohl_wrote_them():
+    """OHLHook applies the spaces in order, each writing its paths: a later space's write wins where two paths reach
+    one value. The fragment's TrunkScheduleHook must set them in that order too. Its values used to be sorted by
+    path ('optim_wrapper.optimizer...' before 'optim_wrapper.param_groups...'), so the head's own lr, written after
+    the global one in the search, was set first in the replay and the global lr overwrote it; and two spaces
+    writing one path interleaved their values into one list (trunk 0 replayed the earlier space's value)."""
+    every, head = 'optim_wrapper.param_groups.*.lr', 'optim_wrapper.optimizer.param_groups.1.lr'
+    history = [dict(trunk=k, best=0, broadcast=True,
+                    copy_values={'all': [{every: 0.1 * (k + 1)}], 'head': [{head: 0.5 + k}],
+                                 'again': [{'model.p': 7.0 + k}], 'p': [{'model.p': 3.0 + k}]})
+               for k in range(2)]
+
+    def runner():
+        groups = [{'lr': 1.0}, {'lr': 1.0}]
+        optim = SimpleNamespace(optimizer=SimpleNamespace(param_groups=groups), param_groups=groups)
+        return SimpleNamespace(optim_wrapper=optim, model=SimpleNamespace(p=0.0))
+
+    from mmengine.config import Config
+
+    from automl_mm.ohl.attributes import set_attribute
+
+    hook_cfg = Config.fromstring(schedule_fragment(history, dict(trunk_iters=2)), file_format='.py').custom_hooks[0]
+    hook = HOOKS.build(dict(hook_cfg))
+    for k, per_trunk in enumerate(lineage(history)):
+        searched, replayed = runner(), runner()
+        for per_space in per_trunk.values():  # what OHLHook did: space by space, path by path
+            for path, value in per_space.items():
+                set_attribute(searched, path, value)
+        hook._apply(replayed, k)
+        assert replayed.optim_wrapper.param_groups == searched.optim_wrapper.param_groups == \
+            [{'lr': 0.1 * (k + 1)}, {'lr': 0.5 + k}]
+        assert replayed.model.p == searched.model.p == 3.0 + k
