@@ -149,6 +149,84 @@ def test_every_arm_builds_its_controller_and_only_the_searching_arms_learn(arms,
             build_check(cfg)  # what tools/train.py checks in the launching process: model, hooks, spaces, data
 
 
+# Options that reach the engine, data, reward or evaluation of every arm (none of them names an arm), per benchmark.
+_EVERY_ARM_OPTIONS = {
+    'autoaug_fmnist': ['--copies', '3', '--trunk-iters', '5', '--samples-per-class', '20', '--reward-samples', '300',
+                       '--shared-order', '--reward', 'log_likelihood', '--reward-bn', '2', '--channels-last',
+                       '--reward-batch', '32'],
+    'am_lfs_fmnist': ['--copies', '3', '--trunk-iters', '5', '--train-per-class', '20', '--reward-per-class', '5',
+                      '--test-per-class', '9', '--noise', 'pair40'],
+    'autoaug_det': ['--trunk-iters', '5', '--train-images', '50'],
+}
+
+
+def _outside_the_arm(cfg, name: str) -> tuple[dict, list]:
+    """``cfg`` without what an arm may change: the OHL space and controller type, and the augmentation step of the
+    train pipeline (returned apart: the steps before and after it) or, in AM-LFS, the head's loss."""
+    import copy
+
+    config = copy.deepcopy(cfg.to_dict())
+    hook = config['custom_hooks'][0]
+    del hook['spaces'], hook['controller']['type']
+    if name == 'am_lfs_fmnist':
+        del config['model']['head']['loss']
+        return config, []
+    pipeline = config['train_dataloader']['dataset'].pop('pipeline')
+    chosen = [i for i, step in enumerate(pipeline) if 'OHL' in step['type']]
+    assert len(chosen) == 1, pipeline
+    return config, [pipeline[:chosen[0]], pipeline[chosen[0] + 1:]]
+
+
+@pytest.mark.parametrize('name', sorted(_EVERY_ARM_OPTIONS))
+def test_arms_differ_in_nothing_but_their_augmentation_or_loss(arms, monkeypatch, tmp_path, name):
+    """The evidence benchmarks promise one engine and one budget for every arm: the same copies, trunks, iterations,
+    batch size, workers, data (images, noise, reward and test splits), seed, reward and final evaluation. Every arm's
+    whole config, parsed from the command line with every option that reaches all arms, equals every other's but for
+    the arm's augmentation step (the steps around it equal too, bar the ``none`` arm's crop / flip) or its loss, the
+    OHL space and the controller type. (Measured in tiny runs: each arm's copies ran the same iterations on the same
+    images, the best copy was broadcast after every trunk and the last checkpoint was the one tested.)"""
+    module = importlib.import_module(name)
+    seen = {}
+
+    def fake_run_arms(config, arm_names, seeds, epochs, configure, *args, **kwargs):
+        seen.update(config=config, configure=configure, arms=arm_names)
+        raise SystemExit(0)
+
+    chosen = list(ALL_ARMS[name])
+    extra = []
+    if name == 'autoaug_fmnist':  # the learned arm replays a kept policy
+        (tmp_path / 'ohl0.py').write_text("ohl_fixed_autoaug = dict(type='FixedAutoAugment', elements='ohl', fill=0, "
+                                          "key='autoaug', probs=None)\n")
+        chosen.append('learned')
+        extra = ['--policies', str(tmp_path)]
+    if name == 'am_lfs_fmnist':
+        chosen.append('poly1:0.5')
+    monkeypatch.setattr(module, 'run_arms', fake_run_arms)
+    monkeypatch.setattr(module, 'ensure_fmnist_det', lambda root: None, raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', '--seeds', '0', '--epochs', '3', '--arms', *chosen,
+                                      *_EVERY_ARM_OPTIONS[name], *extra])
+    with pytest.raises(SystemExit):
+        module.main()
+    assert seen['arms'] == chosen
+    outside = {}
+    for arm in chosen:
+        cfg = arms.run_config(seen['config'], 0, 3)
+        seen['configure'](cfg, arm)
+        outside[arm] = _outside_the_arm(cfg, name)
+    first = chosen[0] if chosen[0] != 'none' else chosen[1]
+    for arm, (config, around) in outside.items():
+        differ = sorted(key for key in set(config) | set(outside[first][0])
+                        if config.get(key) != outside[first][0].get(key))
+        assert not differ, f'{name}: arm {arm} differs from {first} in {differ} beyond its augmentation or loss'
+        if around:
+            assert around[1] == outside[first][1][1], (name, arm)  # the same pipeline tail (packing)
+            if arm == 'none':  # no crop / flip, the rest the same
+                assert [s for s in outside[first][1][0] if 'Flip' not in s['type'] and 'Crop' not in s['type']] \
+                    == around[0], (name, arm)
+            else:
+                assert around[0] == outside[first][1][0], (name, arm)
+
+
 def _write_run(work_dir, timestamp: str, value: float) -> None:
     """One mmengine run's ``<timestamp>/vis_data/scalars.json`` with one ``accuracy/top1`` row."""
     vis = osp.join(work_dir, timestamp, 'vis_data')
