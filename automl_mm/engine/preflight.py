@@ -11,7 +11,9 @@
   dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in the
   file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is logged);
   every ``num_classes`` of the model's heads equals each dataset's class count (an ``ImageFolderDataset``'s without
-  ``metainfo.classes``: its class folders, when the folder exists) (:func:`_check_num_classes`).
+  ``metainfo.classes``: its class folders, when the folder exists) (:func:`_check_num_classes`);
+  ``default_hooks.checkpoint``'s ``out_dir`` can be made and its ``save_best`` keys are reported by
+  ``val_evaluator`` (mmengine reads both only at the first save / validation) (:func:`_check_checkpoint_hook`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import os.path as osp
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -544,6 +547,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     if not test_only:
         _check_ohl_hook(cfg)
         _check_train_pipeline_used(cfg)
+        _check_checkpoint_hook(cfg)
 
     train_cfg = {} if test_only else cfg.get('train_cfg') or {}
     loop = config_type_name(train_cfg)
@@ -606,6 +610,33 @@ def _check_ohl_hook(cfg: Any) -> None:
                                           held_out_keys('reward')[0])
     _check_not_test(loader, loader_key, cfg)
     _check_split(loader, loader_key, evaluator, where)
+
+
+def _check_checkpoint_hook(cfg: Any) -> None:
+    """``default_hooks.checkpoint``'s ``out_dir`` can be made (a local folder whose first existing ancestor is a
+    writable folder) and its ``save_best`` keys are reported by ``val_evaluator`` (for metrics whose keys are known
+    statically). mmengine reads both only at the first save or validation: a file in the way, or a key the metric
+    does not report (``KeyError``), stopped the run after it had trained up to there, and lost that work."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if not isinstance(hook, dict):
+        return
+    out_dir = hook.get('out_dir')
+    if isinstance(out_dir, str) and out_dir and '://' not in out_dir and not hook.get('backend_args'):
+        folder = osp.abspath(osp.expanduser(out_dir))
+        while not osp.lexists(folder) and osp.dirname(folder) != folder:
+            folder = osp.dirname(folder)
+        if not osp.isdir(folder):
+            raise ConfigCheckError(f'default_hooks.checkpoint.out_dir={out_dir!r} cannot be made: {folder} is not a '
+                                   'folder; the first checkpoint would fail after training up to it')
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigCheckError(f'default_hooks.checkpoint.out_dir={out_dir!r}: {folder} is not writable; the '
+                                   'first checkpoint would fail after training up to it')
+    save_best = hook.get('save_best')
+    keys = [save_best] if isinstance(save_best, str) else list(save_best) if isinstance(save_best, (list, tuple)) \
+        else []
+    for key in keys:
+        if key != 'auto' and cfg.get('val_dataloader') is not None and cfg.get('val_evaluator') is not None:
+            _check_key(key, 'default_hooks.checkpoint.save_best', cfg.get('val_evaluator'), 'val_evaluator')
 
 
 def _assigned_names(path: str) -> set[str] | None:

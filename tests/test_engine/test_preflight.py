@@ -611,3 +611,29 @@ def test_every_inner_dataset_of_a_concat_dataset_is_checked_against_the_heads(tm
     for c in 'efghij':
         (tmp_path / 'three' / c).mkdir()
     check_config(cfg)  # three datasets of 10 classes each
+
+
+BASELINE = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
+
+
+def test_a_checkpoint_out_dir_that_cannot_be_made_fails_at_start(tmp_path):
+    # mmengine makes the folder at the first save: the run had trained up to it, then stopped (NotADirectoryError)
+    cfg = Config.fromfile(BASELINE)
+    cfg.default_hooks.checkpoint.out_dir = str(tmp_path / 'new' / 'ckpts')
+    check_config(cfg)  # a folder still to be made under a writable one passes
+    (tmp_path / 'a_file').write_text('')
+    cfg.default_hooks.checkpoint.out_dir = str(tmp_path / 'a_file' / 'ckpts')
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.out_dir=.*a_file.* is not a folder"):
+        check_config(cfg)
+
+
+def test_a_checkpoint_save_best_key_the_val_metric_does_not_report_fails_at_start():
+    # mmengine looked the key up after the first validation: KeyError, after training up to it
+    cfg = Config.fromfile(BASELINE)
+    for good in ('accuracy/top1', 'auto', ['accuracy/top5']):
+        cfg.default_hooks.checkpoint.save_best = good
+        check_config(cfg)
+    cfg.default_hooks.checkpoint.save_best = ['accuracy/top1', 'acc/top1']
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.save_best='acc/top1' is not reported by "
+                                               r"val_evaluator, which reports \['accuracy/top1', 'accuracy/top5'\]"):
+        check_config(cfg)
