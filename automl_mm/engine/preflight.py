@@ -13,7 +13,8 @@
   every ``num_classes`` of the model's heads equals each dataset's class count (an ``ImageFolderDataset``'s without
   ``metainfo.classes``: its class folders, when the folder exists) (:func:`_check_num_classes`);
   ``default_hooks.checkpoint``'s ``out_dir`` can be made and its ``save_best`` keys are reported by
-  ``val_evaluator`` (mmengine reads both only at the first save / validation) (:func:`_check_checkpoint_hook`).
+  ``val_evaluator`` (mmengine reads both only at the first save / validation) (:func:`_check_checkpoint_hook`); a
+  NAS search's ``train_cfg.out_dir`` can be made (its result is written there only at the search's end).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -560,6 +561,12 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
                                               held_out_keys('search')[0])
         _check_not_test(loader, loader_key, cfg)
         _check_split(loader, loader_key, evaluator, where)
+    if loop in ('PCNASLoop', 'CRNASLoop'):
+        # the search writes its result there only at its end (SearchLoopBase.write_json / write_text)
+        out_dir = train_cfg.get('out_dir', 'search')
+        if isinstance(out_dir, str) and (osp.isabs(out_dir) or cfg.get('work_dir')):
+            _check_folder(osp.join(cfg.get('work_dir') or '', out_dir), 'train_cfg.out_dir', out_dir,
+                          'exporting the searched architecture')
     if loop == 'CRNASLoop':
         _check_reference_allocation(train_cfg)
 
@@ -612,6 +619,21 @@ def _check_ohl_hook(cfg: Any) -> None:
     _check_split(loader, loader_key, evaluator, where)
 
 
+def _check_folder(path: str, key: str, value: Any, first_write: str) -> None:
+    """``path`` can be made: its first existing ancestor is a writable folder (``key=value`` named if not)."""
+    if not path:
+        return
+    folder = osp.abspath(osp.expanduser(path))
+    while not osp.lexists(folder) and osp.dirname(folder) != folder:
+        folder = osp.dirname(folder)
+    if not osp.isdir(folder):
+        raise ConfigCheckError(f'{key}={value!r} cannot be made: {folder} is not a folder; {first_write} would '
+                               'fail after training up to it')
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigCheckError(f'{key}={value!r}: {folder} is not writable; {first_write} would fail after '
+                               'training up to it')
+
+
 def _check_checkpoint_hook(cfg: Any) -> None:
     """``default_hooks.checkpoint``'s ``out_dir`` can be made (a local folder whose first existing ancestor is a
     writable folder) and its ``save_best`` keys are reported by ``val_evaluator`` (for metrics whose keys are known
@@ -621,16 +643,8 @@ def _check_checkpoint_hook(cfg: Any) -> None:
     if not isinstance(hook, dict):
         return
     out_dir = hook.get('out_dir')
-    if isinstance(out_dir, str) and out_dir and '://' not in out_dir and not hook.get('backend_args'):
-        folder = osp.abspath(osp.expanduser(out_dir))
-        while not osp.lexists(folder) and osp.dirname(folder) != folder:
-            folder = osp.dirname(folder)
-        if not osp.isdir(folder):
-            raise ConfigCheckError(f'default_hooks.checkpoint.out_dir={out_dir!r} cannot be made: {folder} is not a '
-                                   'folder; the first checkpoint would fail after training up to it')
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise ConfigCheckError(f'default_hooks.checkpoint.out_dir={out_dir!r}: {folder} is not writable; the '
-                                   'first checkpoint would fail after training up to it')
+    if isinstance(out_dir, str) and '://' not in out_dir and not hook.get('backend_args'):
+        _check_folder(out_dir, 'default_hooks.checkpoint.out_dir', out_dir, 'the first checkpoint')
     save_best = hook.get('save_best')
     keys = [save_best] if isinstance(save_best, str) else list(save_best) if isinstance(save_best, (list, tuple)) \
         else []
