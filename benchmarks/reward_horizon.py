@@ -360,7 +360,10 @@ def main(argv: list[str] | None = None) -> dict:
                                        log_likelihood=log_likelihood, train_acc=train_acc,
                                        train_log_likelihood=train_log_likelihood, clean_bn=clean_bn)
                         if args.cooldown:  # each from the same draws (its own generator), net left as it was
-                            for name, aug in (('cooldown_cropflip', None), ('cooldown_same', branch_aug)):
+                            # the policy's cool-down draws from a stream of its own: drawn from branch_aug's, the
+                            # branch trained its later horizons on other images than without --cooldown
+                            cd_aug = make_augment(policy, (args.seed, epoch, rep, 3, h))
+                            for name, aug in (('cooldown_cropflip', None), ('cooldown_same', cd_aug)):
                                 if name == 'cooldown_same' and aug is None:  # crop + flip's own: the same run
                                     reading[name] = reading['cooldown_cropflip']
                                     continue

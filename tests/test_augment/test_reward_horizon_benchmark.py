@@ -212,3 +212,17 @@ def test_width_builds_that_model(bench, monkeypatch):
     monkeypatch.setattr(bench, 'build_net', lambda width: widths.append(width) or build(width))
     summary = bench.main([*PLAIN, '--every', '0', '--width', '4,8'])
     assert widths == [(4, 8)] and summary['width'] == [4, 8] and summary['device'] == 'cpu'
+
+
+@pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
+def test_cooldown_readings_leave_the_later_horizons_of_a_branch_as_they_were(bench, capsys):
+    # the cool-down of the branch's own policy drew its images from the branch's augmentation stream: the branch
+    # then trained its later horizons on other draws, so --cooldown changed the plain readings it is compared with
+    args = [*TINY, '--every', '2', '--reps', '1']
+    bench.main(args)
+    plain = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('[{'))
+    bench.main([*args, '--cooldown', '1'])
+    cooled = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('[{'))
+    keys = ('reward', 'log_likelihood', 'train_acc', 'train_log_likelihood', 'clean_bn')
+    assert [{k: r[k] for k in ('policy', 'horizon', *keys)} for r in cooled] == \
+        [{k: r[k] for k in ('policy', 'horizon', *keys)} for r in plain]
