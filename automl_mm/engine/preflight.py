@@ -231,7 +231,8 @@ def _dataset_classes(dataset: Any, where: str, scope: str | None) -> Iterator[tu
     if not isinstance(dataset, dict):
         return
     metainfo = dataset.get('metainfo') or {}
-    folders = None if 'classes' in metainfo else _image_folder_classes(dataset, scope)
+    # classes=None names none: an ImageFolderDataset labels its class folders then too
+    folders = None if metainfo.get('classes') is not None else _image_folder_classes(dataset, scope)
     if folders is not None:
         yield folders[0], f'{where} ({config_type_name(dataset)} without metainfo.classes)', folders[1]
         return

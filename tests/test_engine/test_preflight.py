@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from automl_mm.engine.launch import WorkerError, launch_local
-from automl_mm.engine.preflight import ConfigCheckError, build_check, check_config, metric_keys
+from automl_mm.engine.preflight import ConfigCheckError, _check_num_classes, build_check, check_config, metric_keys
 from automl_mm.nas.spaces import StageAllocationSpace
 
 from conftest import REPO_ROOT
@@ -654,3 +654,24 @@ def test_a_search_out_dir_that_cannot_be_made_fails_at_start(config, tmp_path):
     (tmp_path / 'work').write_text('')  # a file where the work_dir would be
     with pytest.raises(ConfigCheckError, match=r"train_cfg\.out_dir='search' cannot be made"):
         check_config(cfg)
+
+
+def test_an_image_folder_with_metainfo_classes_none_is_checked_against_its_class_folders(tmp_path):
+    """metainfo=dict(classes=None) names no classes: ImageFolderDataset labels its class folders as without it,
+    but the check took the key for names and left the folders uncounted (a 10-output head on 3 folders passed)."""
+    from automl_mm.datasets import ImageFolderDataset
+
+    for name in ('ant', 'bee', 'cat'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / 'a.jpg').write_bytes(b'')
+    dataset = dict(type='ImageFolderDataset', data_root=str(tmp_path), metainfo=dict(classes=None))
+    assert ImageFolderDataset(**{k: v for k, v in dataset.items() if k != 'type'}).metainfo['classes'] == \
+        ('ant', 'bee', 'cat')
+    cfg = Config(dict(default_scope='automl_mm', train_dataloader=dict(dataset=dataset),
+                      model=dict(type='ImageClassifier', head=dict(type='LinearClsHead', num_classes=10))))
+    with pytest.raises(ConfigCheckError, match=r'model\.head\.num_classes=10 \(LinearClsHead\), but '
+                                               r'train_dataloader\.dataset \(ImageFolderDataset without metainfo\.'
+                                               r'classes\) reads 3 class folders'):
+        _check_num_classes(cfg, test_only=False)
+    cfg.model.head.num_classes = 3
+    _check_num_classes(cfg, test_only=False)
