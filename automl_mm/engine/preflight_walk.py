@@ -1,0 +1,70 @@
+"""Walking a config for the preflight checks (:mod:`automl_mm.engine.preflight`): its dataloaders, the datasets
+inside them (wrappers included, each with its config key), its evaluators' metrics and its COCO files."""
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Iterator
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
+_EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
+
+
+class ConfigCheckError(ValueError):
+    """A config setting that cannot work, found before training; the message names the config key."""
+
+
+def _datasets(dataset: Any, where: str) -> Iterator[tuple[dict, str]]:
+    if not isinstance(dataset, dict):
+        return
+    yield dataset, where
+    if isinstance(dataset.get('dataset'), dict):
+        yield from _datasets(dataset['dataset'], f'{where}.dataset')
+    for i, inner in enumerate(dataset.get('datasets') or []):
+        yield from _datasets(inner, f'{where}.datasets.{i}')
+
+
+def _loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
+    for key in _LOADERS:
+        if isinstance(cfg.get(key), dict):
+            yield cfg[key], key
+    train_cfg = cfg.get('train_cfg') or {}
+    if isinstance(train_cfg.get('search_dataloader'), dict):
+        yield train_cfg['search_dataloader'], 'train_cfg.search_dataloader'
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict) and isinstance(hook.get('reward_dataloader'), dict):
+            yield hook['reward_dataloader'], f'custom_hooks[{i}].reward_dataloader'
+
+
+def _evaluator_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
+    sources = [(cfg.get(k), k) for k in _EVALUATORS]
+    sources.append(((cfg.get('train_cfg') or {}).get('search_evaluator'), 'train_cfg.search_evaluator'))
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict):
+            sources.append((hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator'))
+    for value, key in sources:
+        metrics = value.get('metrics', value) if isinstance(value, dict) and 'metrics' in value else value
+        for j, metric in enumerate(metrics if isinstance(metrics, (list, tuple)) else [metrics]):
+            if isinstance(metric, dict):
+                yield metric, key if not isinstance(metrics, (list, tuple)) else f'{key}[{j}]'
+
+
+def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
+    """``(path, config key)`` of every COCO annotation file a config reads (datasets and ``CocoMetric``)."""
+    found = [(path, f'{where}.ann_file') for _, where, path in _coco_datasets(cfg)]
+    for metric, key in _evaluator_cfgs(cfg):
+        if 'coco' in config_type_name(metric).lower() and isinstance(metric.get('ann_file'), str):
+            found.append((metric['ann_file'], f'{key}.ann_file'))
+    return found
+
+
+def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
+    """``(dataset config, its config key, its annotation file)`` of every COCO dataset of every dataloader."""
+    for loader, key in _loader_cfgs(cfg):
+        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+            ann_file = dataset.get('ann_file')
+            if 'coco' in config_type_name(dataset).lower() and isinstance(ann_file, str) and ann_file:
+                root = dataset.get('data_root') or ''
+                yield dataset, where, ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
