@@ -361,7 +361,7 @@ class HeldOutEvaluator:
             raise ValueError(f'{self.owner}: {loader_key} reads the test split (the one test_dataloader reports); '
                              f'the {self.purpose} split must be held out of training and never be the test split')
         mismatch = split_mismatch(loader_cfg, evaluator_cfg)
-        if mismatch is not None and ' + ' in mismatch[1]:  # a ConcatDataset of several COCO files
+        if mismatch is not None and mismatch[2]:  # a ConcatDataset of several COCO files
             raise ValueError(f'{self.owner} scores {loader_key} (several COCO files, {mismatch[1]}) with '
                              f'{evaluator_key}, whose COCO metric reads the ground truth of one file, {mismatch[0]}: '
                              "the other files' predictions would be scored against its images of the same ids. "

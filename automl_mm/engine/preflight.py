@@ -56,10 +56,10 @@ def _abs(path: str) -> str:
     return osp.realpath(path)
 
 
-def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | None:
-    """``(metric's annotation file, the loader's)`` when a COCO metric reads its ground truth from another file than
-    the COCO dataset it scores, or the loader reads several COCO files (a ``ConcatDataset``; theirs joined by
-    ``' + '``: one metric holds one file's ground truth), else ``None``.
+def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool] | None:
+    """``(metric's annotation file, the loader's, several)`` when a COCO metric reads its ground truth from another
+    file than the COCO dataset it scores, or the loader reads several COCO files (``several`` is then ``True``: a
+    ``ConcatDataset``, its files joined by ``' + '``; one metric holds one file's ground truth), else ``None``.
 
     The fault this finds is silent: automl_mm's COCO splits number their images from 1, so the ids of one split
     exist in another's file, mmdet's ``CocoMetric`` restricted to the predicted ids scores each prediction against
@@ -79,7 +79,7 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str] | Non
                 and (_abs(metric['ann_file']) not in files or len(files) > 1)):
             # several files (a ConcatDataset of COCO splits): the metric holds one file's ground truth, and the
             # predictions of the other files' images were scored against its images of the same ids
-            return metric['ann_file'], ' + '.join(sorted(files))
+            return metric['ann_file'], ' + '.join(sorted(files)), len(files) > 1
     return None
 
 
@@ -138,7 +138,7 @@ def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
 
 def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
     found = split_mismatch(loader_cfg, evaluator_cfg)
-    if found is not None and ' + ' in found[1]:
+    if found is not None and found[2]:
         raise ConfigCheckError(
             f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} reads several COCO files, '
             f'{found[1]}: one COCO metric holds the ground truth of one file, and the predictions of the other '
