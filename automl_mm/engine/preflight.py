@@ -19,7 +19,9 @@
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
   starts; the OHL hooks' spaces are resolved against the built model and training pipeline (a space's key, sizes
-  and targets) and their controllers built. ``tools/train.py`` runs it before starting local copies.
+  and targets) and their controllers built; the loops' arguments are checked and the optimiser wrapper and
+  parameter schedulers built for that model (:func:`automl_mm.engine.preflight_training.check_training`).
+  ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations
 
@@ -487,6 +489,7 @@ def build_check(cfg: Any) -> None:
 
     from mmengine.registry import DefaultScope
 
+    from automl_mm.engine.preflight_training import check_training
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 
     scope = cfg.get('default_scope', 'automl_mm')
@@ -519,6 +522,7 @@ def build_check(cfg: Any) -> None:
                     train_dataset = built
         for metric, _key in _evaluator_cfgs(cfg):
             METRICS.build(copy.deepcopy(metric))
+        check_training(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
 

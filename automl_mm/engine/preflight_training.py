@@ -1,0 +1,203 @@
+"""The training components of a config — loops, optimiser wrapper, parameter schedulers — checked before launch.
+
+mmengine builds them inside every worker (``Runner.train``), so a misspelled type or a string where a number goes
+failed in each process with an error that names no key (``optim_wrapper.optimizer.type='Adamm'``: ``TypeError:
+None is not a callable object``; ``lr='abc'``: ``'<' not supported between instances of 'str' and 'float'``;
+``train_cfg.val_interval=0``: ``ZeroDivisionError`` after the first epoch's training). Called by
+:func:`automl_mm.engine.preflight.build_check` with the model it built; raises
+:class:`~automl_mm.engine.preflight_walk.ConfigCheckError` naming the key and value.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import numbers
+import re
+import typing
+from typing import Any
+
+from automl_mm.engine.preflight_walk import ConfigCheckError
+
+# arguments the runner passes itself (not from the config)
+_GIVEN = {'runner', 'dataloader', 'evaluator', 'optimizer', 'params', 'model', 'epoch_length'}
+# loop arguments mmengine uses as counts / divisors: below 1 a loop trains nothing or divides by zero
+_COUNTS = ('max_epochs', 'max_iters', 'val_interval')
+
+
+def _is_number_type(annotation: Any, default: Any) -> bool:
+    """Whether a parameter takes a number and nothing else a config can hold: annotated ``int`` / ``float``
+    (optionally with ``None`` or torch's ``Tensor``: ``Optional[int]``, ``'int | None'``, ``Union[float, Tensor]``),
+    or not annotated with a number as its default. (``Union[float, Sequence[float]]`` is not: a list is allowed.)"""
+    if annotation is inspect.Parameter.empty:
+        return isinstance(default, numbers.Number) and not isinstance(default, bool)
+    if isinstance(annotation, str):
+        names = set(re.findall(r'[A-Za-z_]\w*', annotation)) - {'Optional', 'Union', 'None', 'typing', 'torch'}
+        return bool(names & {'int', 'float'}) and names <= {'int', 'float', 'Tensor'}
+    import torch
+
+    members = typing.get_args(annotation) or (annotation, )
+    return (any(m in (int, float) for m in members)
+            and all(m in (int, float, type(None), torch.Tensor) for m in members))
+
+
+def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool, bool]:
+    """The constructor arguments of ``cls``, following ``**kwargs`` forwarded to base classes (mmengine's
+    ``LRSchedulerMixin(optimizer, *args, **kwargs)``): ``(parameters, takes any keyword, followed a base)``."""
+    params: dict[str, inspect.Parameter] = {}
+    owners = [c for c in cls.__mro__ if '__init__' in vars(c) and c is not object] if isinstance(cls, type) else []
+    for depth, owner in enumerate(owners or [cls]):
+        try:
+            own = inspect.signature(owner if owner is cls else owner.__init__).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: leave it to the build
+            return params, True, depth > 0
+        for name, param in own.items():
+            if name != 'self' and param.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
+                params.setdefault(name, param)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values()):
+            return params, False, depth > 0
+    return params, True, len(owners) > 1
+
+
+def check_arguments(cls: type, args: dict, key: str) -> None:
+    """``args`` (a config node without ``type``) against ``cls``'s constructor: unknown or missing arguments, and a
+    value that is not a number where the constructor takes one.
+
+    Raises:
+        ConfigCheckError: naming ``key``, the argument and its value.
+    """
+    params, takes_any, forwarded = _parameters(cls)
+    for name, value in args.items():
+        if name == '_scope_':  # mmengine's registry reads it (a config inherited from mmdet::...)
+            continue
+        param = params.get(name)
+        if param is None:
+            if not takes_any:
+                raise ConfigCheckError(f'{key}.{name}: {cls.__name__} takes no argument {name!r} (it takes '
+                                       f'{", ".join(n for n in params if n not in _GIVEN and n != "self")})')
+            continue
+        if _is_number_type(param.annotation, param.default) and value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Number)):
+            raise ConfigCheckError(f'{key}.{name}={value!r} is not a number ({cls.__name__} takes a number there)')
+    if forwarded:  # a base class fills some of its own arguments (mmengine's LRSchedulerMixin: param_name)
+        return
+    missing = [n for n, p in params.items()
+               if p.default is inspect.Parameter.empty and n not in _GIVEN and n not in args
+               and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    if missing:
+        raise ConfigCheckError(f'{key}: {cls.__name__} needs {", ".join(map(repr, missing))}')
+
+
+def _resolve(registry: Any, node: dict, key: str, what: str, scope: str) -> type:
+    from automl_mm.registry import registered_class
+
+    kind = node.get('type')
+    scope = node.get('_scope_') or scope  # as mmengine's build_from_cfg
+    found = kind if isinstance(kind, type) else registered_class(registry, kind, scope)
+    if found is None:
+        raise ConfigCheckError(f'{key}.type={kind!r} is not a registered {what} in scope {scope!r}')
+    return found
+
+
+def _check_loop(node: Any, key: str, default: type | None, scope: str) -> None:
+    from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+
+    from automl_mm.registry import LOOPS
+
+    if not isinstance(node, dict):
+        return  # a built loop, or None (no such loop)
+    args = {k: v for k, v in node.items() if k not in ('type', 'by_epoch')}
+    if 'type' in node:
+        if 'by_epoch' in node:
+            raise ConfigCheckError(f'{key} gives both type and by_epoch (mmengine takes one of them)')
+        cls = _resolve(LOOPS, node, key, 'loop', scope)
+    elif 'by_epoch' in node:
+        cls = EpochBasedTrainLoop if node['by_epoch'] else IterBasedTrainLoop
+    elif default is None:  # mmengine pops by_epoch: a KeyError naming nothing else
+        raise ConfigCheckError(f'{key} gives neither type nor by_epoch: which loop to build?')
+    else:
+        cls = default
+    check_arguments(cls, args, key)
+    for name in _COUNTS:
+        value = args.get(name)
+        if isinstance(value, numbers.Number) and not isinstance(value, bool):
+            if value != int(value):
+                raise ConfigCheckError(f'{key}.{name}={value!r} is not a whole number')
+            if value < 1:
+                raise ConfigCheckError(f'{key}.{name}={value!r} must be at least 1')
+
+
+def _check_optimizer_node(cfg: Any, scope: str) -> None:
+    from automl_mm.registry import OPTIM_WRAPPERS, OPTIMIZERS
+
+    wrapper = cfg.get('optim_wrapper')
+    if not isinstance(wrapper, dict) or 'constructor' in wrapper:
+        return  # a custom constructor reads its own keys
+    if 'type' in wrapper:
+        cls = _resolve(OPTIM_WRAPPERS, wrapper, 'optim_wrapper', 'optim_wrapper', scope)
+        check_arguments(cls, {k: v for k, v in wrapper.items() if k not in ('type', 'optimizer', 'paramwise_cfg')},
+                        'optim_wrapper')
+    optimizer = wrapper.get('optimizer')
+    if isinstance(optimizer, dict) and 'type' in optimizer:
+        cls = _resolve(OPTIMIZERS, optimizer, 'optim_wrapper.optimizer', 'optimizer', scope)
+        check_arguments(cls, {k: v for k, v in optimizer.items() if k != 'type'}, 'optim_wrapper.optimizer')
+
+
+def _scheduler_nodes(value: Any, key: str) -> list[tuple[dict, str]]:
+    if isinstance(value, dict) and 'type' in value:
+        return [(value, key)]
+    if isinstance(value, (list, tuple)):
+        return [(node, f'{key}.{i}') for i, node in enumerate(value) if isinstance(node, dict)]
+    return []
+
+
+def check_training(cfg: Any, model: Any, scope: str) -> None:
+    """Check ``train_cfg`` / ``val_cfg`` / ``test_cfg``, then build ``optim_wrapper`` for ``model`` and every
+    ``param_scheduler`` on it, as ``Runner.train`` would (schedulers with ``epoch_length=1``; a missing ``end``
+    defaults to the train loop's ``max_epochs`` / ``max_iters``, as mmengine sets it).
+
+    Raises:
+        ConfigCheckError: naming the key and value, or the key and the error the build raised.
+    """
+    from mmengine.optim import OptimWrapperDict, build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import TestLoop, ValLoop
+
+    from automl_mm.registry import PARAM_SCHEDULERS
+
+    train_cfg = cfg.get('train_cfg')
+    if train_cfg is not None:
+        _check_loop(train_cfg, 'train_cfg', None, scope)
+    for name, default in (('val_cfg', ValLoop), ('test_cfg', TestLoop)):
+        _check_loop(cfg.get(name), name, default, scope)
+    if cfg.get('optim_wrapper') is None or model is None:
+        return
+    _check_optimizer_node(cfg, scope)
+    schedulers = cfg.get('param_scheduler')
+    for node, key in _scheduler_nodes(schedulers, 'param_scheduler'):
+        cls = _resolve(PARAM_SCHEDULERS, node, key, 'parameter scheduler', scope)
+        check_arguments(cls, {k: v for k, v in node.items() if k not in ('type', 'convert_to_iter_based')}, key)
+    with DefaultScope.overwrite_default_scope(scope):
+        try:
+            wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+        except Exception as err:  # noqa: BLE001 -- any build error, named by its key
+            raise ConfigCheckError(f'optim_wrapper: building it for the model failed: {type(err).__name__}: '
+                                   f'{err}') from err
+        if schedulers is None:
+            return
+        loop = train_cfg if isinstance(train_cfg, dict) else {}
+        wrappers = dict(wrapper.items()) if isinstance(wrapper, OptimWrapperDict) else {None: wrapper}
+        for name, one in wrappers.items():
+            # mmengine: a dict of schedulers keyed by the optimisers' names, else the same list for each
+            chosen = schedulers[name] if name is not None and isinstance(schedulers, dict) and name in schedulers \
+                else schedulers
+            where = f'param_scheduler.{name}' if chosen is not schedulers else 'param_scheduler'
+            for node, key in _scheduler_nodes(chosen, where):
+                node = copy.deepcopy(dict(node))
+                end = loop.get('max_epochs') if node.get('by_epoch', True) else loop.get('max_iters')
+                if end is not None:
+                    node.setdefault('end', end)
+                try:
+                    PARAM_SCHEDULERS.build(node, default_args=dict(optimizer=one, epoch_length=1))
+                except Exception as err:  # noqa: BLE001
+                    raise ConfigCheckError(f'{key}: building {node.get("type")} failed: {type(err).__name__}: '
+                                           f'{err}') from err

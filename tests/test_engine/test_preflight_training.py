@@ -1,0 +1,100 @@
+"""The train loop, optimiser wrapper and parameter schedulers are checked in the launching process.
+
+Before, each of these settings failed in every worker (``WorkerError`` of rank k) with an error naming no config
+key: ``optim_wrapper.optimizer.type='Adamm'`` gave ``TypeError: None is not a callable object``,
+``optim_wrapper.optimizer.lr='abc'`` gave ``'<' not supported between instances of 'str' and 'float'``,
+``train_cfg.val_interval=0`` a ``ZeroDivisionError`` after the first epoch's training.
+"""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import ConfigCheckError, build_check
+
+from conftest import REPO_ROOT
+
+OHL = osp.join(REPO_ROOT, 'configs/ohl/ohl_convnet_1x4_12e_digits.py')
+FMNIST = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
+PC_NAS = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
+
+
+def _refused(options: dict, match: str, path: str = OHL) -> None:
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
+    with pytest.raises(ConfigCheckError, match=match):
+        build_check(cfg)
+
+
+@pytest.mark.parametrize('path', [OHL, FMNIST, PC_NAS])
+def test_shipped_configs_pass(path):
+    build_check(Config.fromfile(path))
+
+
+@pytest.mark.parametrize('options, match', [
+    ({'train_cfg.max_epochs': 'abc'}, r"train_cfg\.max_epochs='abc' is not a number"),
+    ({'train_cfg.max_epochs': 2.5}, r"train_cfg\.max_epochs=2\.5 is not a whole number"),
+    ({'train_cfg.max_epochs': 0}, r"train_cfg\.max_epochs=0 must be at least 1"),
+    ({'train_cfg.val_interval': 0}, r"train_cfg\.val_interval=0 must be at least 1"),
+    ({'train_cfg.val_intervall': 2}, r"train_cfg\.val_intervall: EpochBasedTrainLoop takes no argument "
+                                     r"'val_intervall'"),
+    ({'train_cfg.type': 'EpochBasedTrainLoopp'}, r"train_cfg\.type='EpochBasedTrainLoopp' is not a registered loop"),
+    ({'train_cfg.type': 'IterBasedTrainLoop'}, r"train_cfg\.max_epochs: IterBasedTrainLoop takes no argument "
+                                               r"'max_epochs' \(it takes max_iters, val_begin"),
+    ({'val_cfg.type': 'ValLoopp'}, r"val_cfg\.type='ValLoopp' is not a registered loop"),
+])
+def test_train_and_val_loop_settings_are_named(options, match):
+    _refused(options, match)
+
+
+def test_by_epoch_without_type_is_mmengines_default_loop():
+    cfg = Config.fromfile(OHL)
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=4)
+    build_check(cfg)
+    cfg.train_cfg = dict(by_epoch=False, max_epochs=12)
+    with pytest.raises(ConfigCheckError, match=r"train_cfg\.max_epochs: IterBasedTrainLoop takes no argument"):
+        build_check(cfg)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop')
+    with pytest.raises(ConfigCheckError, match=r"train_cfg: IterBasedTrainLoop needs 'max_iters'"):
+        build_check(cfg)
+    cfg.train_cfg = dict(val_interval=2)
+    with pytest.raises(ConfigCheckError, match=r"train_cfg gives neither type nor by_epoch"):
+        build_check(cfg)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', by_epoch=True, max_epochs=12)
+    with pytest.raises(ConfigCheckError, match=r"train_cfg gives both type and by_epoch"):
+        build_check(cfg)
+
+
+@pytest.mark.parametrize('options, match', [
+    ({'optim_wrapper.optimizer.type': 'Adamm'}, r"optim_wrapper\.optimizer\.type='Adamm' is not a registered "
+                                                r"optimizer"),
+    ({'optim_wrapper.optimizer.lr': 'abc'}, r"optim_wrapper\.optimizer\.lr='abc' is not a number"),
+    ({'optim_wrapper.optimizer.lr': -0.1}, r"optim_wrapper: .*Invalid learning rate: -0\.1"),
+    ({'optim_wrapper.optimizer.momentun': 0.9}, r"optim_wrapper\.optimizer\.momentun: SGD takes no argument "
+                                                r"'momentun'"),
+    ({'optim_wrapper.type': 'OptimWrapperr'}, r"optim_wrapper\.type='OptimWrapperr' is not a registered "
+                                              r"optim_wrapper"),
+    ({'optim_wrapper.paramwise_cfg': dict(custom_keys={'backbone': dict(lr_mult='x')})},
+     r"optim_wrapper: .*"),
+])
+def test_optimiser_settings_are_named(options, match):
+    _refused(options, match)
+
+
+@pytest.mark.parametrize('options, match', [
+    ({'param_scheduler.0.type': 'CosinAnnealingLR'}, r"param_scheduler\.0\.type='CosinAnnealingLR' is not a "
+                                                     r"registered parameter scheduler"),
+    ({'param_scheduler.0.T_max': 'abc'}, r"param_scheduler\.0\.T_max='abc' is not a number"),
+    ({'param_scheduler.0.begin': 12}, r"param_scheduler\.0: .*"),
+])
+def test_parameter_scheduler_settings_are_named(options, match):
+    _refused(options, match)
+
+
+def test_scheduler_end_defaults_to_the_loops_length():
+    # mmengine sets a missing end to max_epochs (by_epoch) before building: begin=5 without end is valid
+    cfg = Config.fromfile(OHL)
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=5)]
+    build_check(cfg)
