@@ -1,7 +1,10 @@
 """Attribute paths of a runner, and :class:`SetAttributesHook`, which sets fixed values at them before training.
 
-A path starts at a runner attribute (``model`` is the unwrapped model), ``*`` fans out over a list and integers
-index lists: ``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``.
+A path starts at a runner attribute (``model`` is the unwrapped model), ``*`` fans out over a list or tuple and
+integers index lists and tuples: ``model.head.loss_module.label_smoothing``,
+``optim_wrapper.optimizer.param_groups.*.weight_decay``, ``optim_wrapper.optimizer.param_groups.0.betas.0`` (Adam's
+beta1). Writing an element of a tuple replaces the tuple in its parent (dict key, list index, attribute or, for
+nested tuples, the enclosing tuple) with a new one of the same type holding the new element.
 :class:`~automl_mm.ohl.spaces.AttributeSpace` writes its samples there while it learns; ``SetAttributesHook``
 replays the learned value (the config fragment an ``AttributeSpace`` exports).
 """
@@ -16,22 +19,15 @@ from automl_mm.registry import HOOKS
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
-    """``(container, key)`` pairs that ``path`` names; ``*`` fans out over a list, ``model`` is the unwrapped model.
+    """``(container, key)`` pairs that ``path`` names; ``*`` fans out over a list or tuple, ``model`` is the unwrapped
+    model. A container may be a tuple: write with :func:`set_attribute`, which replaces it in its parent.
 
     Raises:
         ValueError: The path is empty, ends with ``*``, or a part of it does not exist (the message names the path
             and the part).
     """
     parts = path.split('.')
-    if not parts or not parts[0]:
-        raise ValueError(f'empty attribute path {path!r}')
-    if parts[0] == 'model':
-        root = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    elif hasattr(runner, parts[0]):
-        root = getattr(runner, parts[0])
-    else:
-        raise ValueError(f'attribute path {path!r}: the runner has no attribute {parts[0]!r}')
-    nodes = [root]
+    nodes = [_root(runner, parts, path)]
     for depth, part in enumerate(parts[1:-1], start=1):
         nodes = [child for node in nodes for child in _children(node, part, path, depth)]
     last = parts[-1]
@@ -55,15 +51,30 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
     return pairs
 
 
+def _root(runner: Any, parts: list[str], path: str) -> Any:
+    if not parts[0]:
+        raise ValueError(f'empty attribute path {path!r}')
+    if parts[0] == 'model':
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+    if not hasattr(runner, parts[0]):
+        raise ValueError(f'attribute path {path!r}: the runner has no attribute {parts[0]!r}')
+    return getattr(runner, parts[0])
+
+
+def _indexes(node: Any, part: str) -> bool:
+    return isinstance(node, (list, tuple)) and part.lstrip('-').isdigit()
+
+
 def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
     if part == '*':
         if not isinstance(node, (list, tuple)):
-            raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list, got {type(node).__name__}')
+            raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list or tuple, got '
+                             f'{type(node).__name__}')
         return list(node)
-    if isinstance(node, (list, tuple)) and part.lstrip('-').isdigit():
+    if _indexes(node, part):
         if not -len(node) <= int(part) < len(node):
             raise ValueError(f'attribute path {path!r}: index {int(part)} at position {depth} out of range for '
-                             f'a list of {len(node)}')
+                             f'a {type(node).__name__} of {len(node)}')
         return [node[int(part)]]
     if isinstance(node, dict):
         if part not in node:
@@ -75,12 +86,48 @@ def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
 
 
 def set_attribute(runner: Any, path: str, value: Any) -> None:
-    """Set ``value`` at ``path`` (see the module docstring for the syntax)."""
-    for node, key in resolve_attribute(runner, path):
-        if isinstance(node, (dict, list)):
-            node[key] = value
-        else:
-            setattr(node, key, value)
+    """Set ``value`` at ``path`` (see the module docstring for the syntax).
+
+    Raises:
+        ValueError: as :func:`resolve_attribute`, before anything is written.
+    """
+    resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
+    parts = path.split('.')
+    root = _root(runner, parts, path)
+    new_root = _write(root, parts[1:], value)
+    if new_root is not root:  # a tuple held by the runner itself
+        setattr(runner, parts[0], new_root)
+
+
+def _write(node: Any, parts: list[str], value: Any) -> Any:
+    """Write ``value`` at ``parts`` below ``node``; returns ``node``, or its replacement where it is a tuple."""
+    part, rest = parts[0], parts[1:]
+    if part == '*':
+        for index in range(len(node)):
+            child = node[index]
+            new_child = _write(child, rest, value)
+            if new_child is not child:
+                node = _put(node, index, new_child)
+        return node
+    key: Any = int(part) if _indexes(node, part) else part
+    if not rest:
+        return _put(node, key, value)
+    child = node[key] if isinstance(node, dict) or _indexes(node, part) else getattr(node, key)
+    new_child = _write(child, rest, value)
+    return node if new_child is child else _put(node, key, new_child)
+
+
+def _put(node: Any, key: Any, value: Any) -> Any:
+    """``node`` with ``value`` at ``key``: set in place, or a new tuple of ``node``'s type."""
+    if isinstance(node, tuple):
+        items = list(node)
+        items[key] = value
+        return node._make(items) if hasattr(node, '_make') else type(node)(items)  # namedtuple: fields
+    if isinstance(node, (dict, list)):
+        node[key] = value
+    else:
+        setattr(node, key, value)
+    return node
 
 
 def get_attribute(runner: Any, path: str) -> list[Any]:
