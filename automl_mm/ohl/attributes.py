@@ -146,11 +146,13 @@ def _schedulers(runner: Any) -> list:
 def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
     """Refuse writing absolute values where something else owns them, before training.
 
-    * A parameter of the optimiser's groups that a ``param_scheduler`` schedules (its ``param_name``): mmengine's
-      schedulers step the current value in chained form (a ``LinearLR`` warm-up had run its first step already), so
-      a written value was multiplied by the rest of the schedule (a warm-up with ``start_factor=0.001`` turned a
-      searched lr of 0.1 into 100) and every trunk start wiped the decay so far (a replayed run resumed on
-      other learning rates).
+    * A parameter of the optimiser's groups (the key after ``param_groups.<i|*>``, or any element of it such as
+      ``betas.1``) that a ``param_scheduler`` schedules (its ``param_name``): mmengine's schedulers step the current
+      value in chained form (a ``LinearLR`` warm-up had run its first step already), so a written value was
+      multiplied by the rest of the schedule (a warm-up with ``start_factor=0.001`` turned a searched lr of 0.1 into
+      100) and every trunk start wiped the decay so far (a replayed run resumed on other learning rates).
+    * Beta1 (``betas.0`` or the whole ``betas``) under a momentum scheduler of an Adam-type optimiser
+      (``use_betas``): it sets betas to (momentum, betas[1]) at every step, overwriting beta1; betas[1] is kept.
     * A ``*`` over the groups whose values differ (``paramwise_cfg`` multipliers, e.g. ``norm_decay_mult=0``): one
       value would overwrite them all.
 
@@ -160,22 +162,39 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
     parts = path.split('.')
     if 'param_groups' not in parts:
         return
-    name = parts[-1]
+    values = get_attribute(runner, path)  # a bad path: its own message first
+    at = parts.index('param_groups')
+    # the group's parameter is the key after param_groups.<i|*> (betas of ...param_groups.0.betas.0); a path that
+    # stops before it writes every parameter of the groups
+    name = parts[at + 2] if len(parts) > at + 2 else None
+    element = parts[at + 3:]
     for i, scheduler in enumerate(_schedulers(runner)):
-        # a momentum scheduler of an Adam-type optimiser (use_betas) writes its momentum into betas[0]
-        written = {getattr(scheduler, 'param_name', None)} | ({'betas'} if getattr(scheduler, 'use_betas', False)
-                                                              else set())
-        if name in written:
+        scheduled = getattr(scheduler, 'param_name', None)
+        if scheduled is not None and name in (None, scheduled):
             raise ValueError(
-                f'{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules {name!r}: '
-                f'the scheduler steps the value it finds, so the written one would be rescaled by the rest of the '
-                f'schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the decay so far. '
-                f'Search or replay {name!r} under a constant schedule (no scheduler for {name!r})')
-    values = get_attribute(runner, path)
+                f'{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules '
+                f'{scheduled!r}: the scheduler steps the value it finds, so the written one would be rescaled by the '
+                f'rest of the schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the '
+                f'decay so far. Search or replay {scheduled!r} under a constant schedule (no scheduler for '
+                f'{scheduled!r})')
+        # a momentum scheduler of an Adam-type optimiser (use_betas) sets betas to (momentum, betas[1]) at each step
+        if getattr(scheduler, 'use_betas', False) and name in (None, 'betas') and \
+                (not element or _first_element(runner, '.'.join(parts[:at + 3]), element[0])):
+            raise ValueError(
+                f"{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules 'betas' "
+                f'(its momentum is betas[0]): the scheduler sets betas[0] at every step, so the written value would '
+                f'be overwritten. Search or replay beta1 without a momentum scheduler (betas[1] may be written)')
     if '*' in parts and len({repr(v) for v in values}) > 1:
+        one = '.'.join('0' if p == '*' else p for p in parts[at:])
         raise ValueError(f'{owner} writes {path} but the groups hold different values {values} (paramwise_cfg '
                          f'multipliers): one value would overwrite them all. Give each group its own path '
-                         f'(param_groups.0.{name}, ...) or drop the multipliers')
+                         f'({one}, ...) or drop the multipliers')
+
+
+def _first_element(runner: Any, path: str, part: str) -> bool:
+    """Whether ``part`` indexes the first element of the sequences at ``path`` (``0``, or ``-2`` of a pair)."""
+    return part.lstrip('-').isdigit() and any(
+        isinstance(v, (list, tuple)) and v and int(part) % len(v) == 0 for v in get_attribute(runner, path))
 
 
 @HOOKS.register_module()

@@ -46,9 +46,10 @@ def _plain(value: Any) -> Any:
 class AttributeSpace(PerCopySpace):
     """One sample per copy per trunk, written to an attribute path of the runner.
 
-    Paths start at a runner attribute; ``model`` is the unwrapped model; ``*`` fans out over a list; integers
-    index lists. Examples: ``model.head.loss_module.label_smoothing``,
-    ``optim_wrapper.optimizer.param_groups.*.weight_decay``.
+    Paths start at a runner attribute; ``model`` is the unwrapped model; ``*`` fans out over a list or tuple;
+    integers index lists and tuples (writing a tuple's element replaces the tuple). Examples:
+    ``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``,
+    ``optim_wrapper.optimizer.param_groups.*.betas.0`` (Adam's beta1).
 
     Args:
         distribution: A categorical (then ``choices`` gives the value of each index) or a Gaussian distribution.

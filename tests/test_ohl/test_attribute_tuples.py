@@ -18,6 +18,8 @@ from mmengine.runner import Runner
 
 from automl_mm.ohl import reset_copy_layout
 from automl_mm.ohl.attributes import (
+    SetAttributesHook,
+    TrunkScheduleHook,
     check_owned_attribute,
     get_attribute,
     set_attribute,
@@ -118,6 +120,15 @@ def _momentum_runner(groups: int = 1) -> SimpleNamespace:
     return runner
 
 
+@pytest.mark.parametrize('path', [BETA1, BETA1_ALL, 'optim_wrapper.optimizer.param_groups.0.betas.-2',
+                                  'optim_wrapper.optimizer.param_groups.0.betas'])
+def test_beta1_under_a_momentum_scheduler_is_refused(path):
+    """mmengine's momentum schedulers of an Adam-type optimiser (use_betas) write betas[0] at every step."""
+    with pytest.raises(ValueError, match=re.escape(f"owner writes {path} but param_scheduler[0] "
+                                                   "(CosineAnnealingMomentum) schedules 'betas'")):
+        check_owned_attribute(_momentum_runner(2), path, 'owner')
+
+
 def test_beta2_under_a_momentum_scheduler_is_kept():
     """The scheduler writes (momentum, current betas[1]): a written betas[1] stays."""
     runner = _momentum_runner()
@@ -126,6 +137,31 @@ def test_beta2_under_a_momentum_scheduler_is_kept():
     set_attribute(runner, path, 0.99)
     runner.param_schedulers[0].step()
     assert runner.optim_wrapper.optimizer.param_groups[0]['betas'][1] == 0.99
+
+
+def test_a_scheduler_of_the_whole_tuple_refuses_each_element():
+    """The parameter is the key after param_groups.<i|*>; a path that stops at a group writes all of them."""
+    runner = _runner(schedulers=[SimpleNamespace(param_name='betas')])
+    for path in (BETA1, 'optim_wrapper.optimizer.param_groups.*.betas.1', 'optim_wrapper.optimizer.param_groups.0'):
+        with pytest.raises(ValueError, match=r"param_scheduler\[0\] \(SimpleNamespace\) schedules 'betas'"):
+            check_owned_attribute(runner, path, 'owner')
+    check_owned_attribute(runner, 'optim_wrapper.optimizer.param_groups.0.lr', 'owner')
+
+
+def test_a_fan_out_over_groups_with_different_beta1_is_refused_naming_the_element():
+    runner = _runner(groups=2)
+    runner.optim_wrapper.optimizer.param_groups[1]['betas'] = (0.5, 0.999)
+    with pytest.raises(ValueError, match=r'groups hold different values \[0.9, 0.5\].*'
+                                         r'\(param_groups\.0\.betas\.0, \.\.\.\)'):
+        check_owned_attribute(runner, BETA1_ALL, 'owner')
+    check_owned_attribute(runner, 'optim_wrapper.optimizer.param_groups.*.betas.1', 'owner')  # equal there
+
+
+def test_the_hooks_refuse_beta1_under_a_momentum_scheduler():
+    runner = _momentum_runner()
+    for hook in (SetAttributesHook({BETA1: 0.8}), TrunkScheduleHook({BETA1: [0.8]}, trunk_iters=1)):
+        with pytest.raises(ValueError, match=rf"{type(hook).__name__} writes {BETA1} .* schedules 'betas'"):
+            hook.before_train(SimpleNamespace(**vars(runner), train_loop=None, epoch=0, iter=0))
 
 
 @HOOKS.register_module(force=True)
