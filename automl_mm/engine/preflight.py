@@ -10,8 +10,10 @@
   pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it); a COCO
   dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in the
   file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is logged);
-  every ``num_classes`` of the model's heads equals each dataset's class count (an ``ImageFolderDataset``'s without
-  ``metainfo.classes``: its class folders, when the folder exists) (:func:`_check_num_classes`);
+  the inner datasets of a ``ConcatDataset`` (mmengine's or mmdet's) have the class names of its first, in its order,
+  unless its ``ignore_keys`` has ``'classes'`` (:func:`_check_concat_classes`); every ``num_classes`` of the
+  model's heads equals each dataset's class count (an ``ImageFolderDataset``'s without ``metainfo.classes``: its
+  class folders, when the folder exists) (:func:`_check_num_classes`);
   ``default_hooks.checkpoint``'s ``out_dir`` can be made and its ``save_best`` keys are reported by
   ``val_evaluator`` (mmengine reads both only at the first save / validation) (:func:`_check_checkpoint_hook`); a
   NAS search's ``train_cfg.out_dir`` can be made (its result is written there only at the search's end).
@@ -35,7 +37,12 @@ from mmengine.config import Config
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_classes import _check_coco_classes, _check_num_classes, coco_classes_mismatch
+from .preflight_classes import (
+    _check_coco_classes,
+    _check_concat_classes,
+    _check_num_classes,
+    coco_classes_mismatch,
+)
 from .preflight_walk import (
     ConfigCheckError,
     _coco_datasets,
@@ -352,6 +359,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         if path in dataset_files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
+    _check_concat_classes(cfg, test_only)
     _check_num_classes(cfg, test_only)
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),

@@ -1,7 +1,8 @@
 """Class names and counts against the data, checked before any data is read (part of
 :func:`automl_mm.engine.preflight.check_config`): a COCO dataset's ``metainfo.classes`` against its annotation
-file's categories (:func:`coco_classes_mismatch`, :func:`check_coco_classes`), and every ``num_classes`` of the
-model's heads against each dataset's class count (:func:`check_num_classes`)."""
+file's categories (:func:`coco_classes_mismatch`, :func:`check_coco_classes`), the inner datasets of a
+``ConcatDataset`` against each other (:func:`_check_concat_classes`), and every ``num_classes`` of the model's heads
+against each dataset's class count (:func:`check_num_classes`)."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _coco_datasets, _loader_cfgs
+from .preflight_walk import ConfigCheckError, _coco_datasets, _datasets, _loader_cfgs
 
 
 def _dataset_class(dataset: dict, scope: str | None) -> type | None:
@@ -196,3 +197,105 @@ def _check_num_classes(cfg: Any, test_only: bool) -> None:
                     f'{head}, but {source} reads {len(classes)} class folders in {folder} ({shown}; hidden folders '
                     f'are not classes): set num_classes={len(classes)}, or give that folder the {num_classes} class '
                     'folders of the head')
+
+
+def _built_classes(dataset: Any, where: str, scope: str | None) -> tuple[list | tuple, str] | None:
+    """``(metainfo['classes'], where they come from)`` of the dataset ``dataset`` builds, as it builds them (a
+    list or a tuple, as given; a file of names: a list), or ``None`` when they are unknown here. A wrapper has its
+    inner dataset's (a ``ConcatDataset``: its first's, as mmengine's keeps)."""
+    if not isinstance(dataset, dict):
+        return None
+    inner = dataset.get('dataset') if isinstance(dataset.get('dataset'), dict) else \
+        (dataset.get('datasets') or [None])[0] if isinstance(dataset.get('datasets'), (list, tuple)) else None
+    if 'metainfo' not in dataset and inner is not None:
+        inner_where = f'{where}.dataset' if isinstance(dataset.get('dataset'), dict) else f'{where}.datasets.0'
+        found = _built_classes(inner, inner_where, scope)
+        return None if found is None else (found[0], found[1] if found[1].startswith(inner_where) else
+                                           f'{inner_where}: {found[1]}')
+    given = (dataset.get('metainfo') or {}).get('classes')
+    if isinstance(given, str):  # a file of class names, one a line: mmengine reads it into a list
+        from mmengine.dataset import BaseDataset
+        try:
+            given = BaseDataset._load_metainfo(dict(classes=given))['classes']
+        except (OSError, ValueError):
+            return None
+    if isinstance(given, (list, tuple)):
+        return given, 'its metainfo.classes'
+    folders = _image_folder_classes(dataset, scope)  # (a tuple: the dataset stores them so)
+    if folders is not None:
+        return folders[0], f'its class folders in {folders[1]}'
+    default = _default_classes(dataset, scope)
+    if 'classes' not in (dataset.get('metainfo') or {}) and isinstance(default, (list, tuple)):
+        return default, f"{config_type_name(dataset)}'s default names"
+    return None
+
+
+def _shown(classes: list | tuple) -> str:
+    return repr(classes) if len(classes) <= 10 else f'{type(classes).__name__} of {len(classes)}: ' + \
+        ', '.join(map(repr, classes[:10])) + ', ...'
+
+
+def _check_concat_classes(cfg: Any, test_only: bool) -> None:
+    """Every inner dataset of a ``ConcatDataset`` (mmengine's or mmdet's) has the class names of the first, in its
+    order and of its type (list / tuple), unless its ``ignore_keys`` has ``'classes'``; for the inner datasets whose
+    names are known here (:func:`_built_classes`).
+
+    mmengine's refuses others when it is built (``The meta information of the 2-th dataset does not match ...``,
+    naming no key nor names); mmdet's takes them, labels each dataset by its own names (label ``k`` is another class
+    in each) and gives the loader a list of metainfos, on which ``CocoMetric`` failed at the end of the first
+    validation, after training (``list indices must be integers``). mmdet's under a ``MultiDatasetsEvaluator``
+    (which scores each dataset with its own names) is left alone."""
+    from mmengine.dataset import ConcatDataset
+
+    scope = cfg.get('default_scope', 'automl_mm')
+    for loader, key in _loader_cfgs(cfg):
+        if test_only and not key.startswith('test_'):
+            continue
+        evaluator = cfg.get(key.replace('_dataloader', '_evaluator')) if key in ('val_dataloader',
+                                                                                   'test_dataloader') else None
+        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+            wrapper = _dataset_class(dataset, scope)
+            if not (isinstance(wrapper, type) and issubclass(wrapper, ConcatDataset)) or \
+                    not isinstance(dataset.get('datasets'), (list, tuple)):
+                continue
+            is_mmengine = wrapper.__init__ is ConcatDataset.__init__
+            if not is_mmengine and not wrapper.__module__.startswith('mmdet.'):
+                continue  # another library's wrapper: its own rules
+            ignored = dataset.get('ignore_keys')
+            if 'classes' in ([ignored] if isinstance(ignored, str) else ignored or []):
+                continue
+            if not is_mmengine and config_type_name(evaluator) == 'MultiDatasetsEvaluator':
+                continue
+            first = None
+            for i, inner in enumerate(dataset['datasets']):
+                found = _built_classes(inner, f'{where}.datasets.{i}', scope)
+                if found is None:
+                    continue
+                if first is None:
+                    first = i, found
+                    continue
+                (j, (classes_j, source_j)), (classes, source) = first, found
+                if type(classes) is type(classes_j) and classes == classes_j:
+                    continue
+                if tuple(classes) == tuple(classes_j):
+                    what = (f'the same {len(classes)} class names as {where}.datasets.{j} '
+                            f'({config_type_name(dataset["datasets"][j])}), but as a {type(classes).__name__} '
+                            f'({source}), not a {type(classes_j).__name__} ({source_j})')
+                    fix = 'Give them as tuples in both'
+                else:
+                    differ = next((k for k, (a, b) in enumerate(zip(classes, classes_j)) if a != b),
+                                  min(len(classes), len(classes_j)))
+                    what = (f'class names {_shown(classes)} ({source}), but {where}.datasets.{j} '
+                            f'({config_type_name(dataset["datasets"][j])}) has {_shown(classes_j)} ({source_j}); '
+                            f'label {differ} is '
+                            f'{repr(classes[differ]) if differ < len(classes) else "none"} in one and '
+                            f'{repr(classes_j[differ]) if differ < len(classes_j) else "none"} in the other')
+                    fix = 'Give every inner dataset the same class names in the same order'
+                does = ("mmengine's ConcatDataset refuses this when the loader is built, naming neither key nor "
+                        'names' if is_mmengine else
+                        "mmdet's ConcatDataset takes it: each dataset keeps its own label numbers under one model, "
+                        'and the loader\'s metainfo becomes a list, on which CocoMetric fails at the end of the first '
+                        'validation, after training')
+                raise ConfigCheckError(
+                    f'{where}.datasets.{i} ({config_type_name(inner)}) has {what}: {does}. {fix} (or set '
+                    f"{where}.ignore_keys=['classes'] if the labels of the same number are the same classes)")

@@ -580,8 +580,9 @@ def test_a_detector_head_is_checked_against_the_classes_each_loader_reads(coco_r
 def test_every_inner_dataset_of_a_concat_dataset_is_checked_against_the_heads(tmp_path, wrap):
     """Only the first inner dataset of a ConcatDataset whose classes were known was compared with the heads: a
     second one of another class count (Fashion-MNIST + a folder of 3 classes; two folders) trained silently under
-    mmdet's ConcatDataset or mmengine's with ignore_keys='classes'. Each is checked, the error names its key;
-    also inside RepeatDataset / ClassBalancedDataset."""
+    mmdet's or mmengine's ConcatDataset with ignore_keys='classes' (without it, other names are refused:
+    test_preflight_late.py). Each is checked, the error names its key; also inside RepeatDataset /
+    ClassBalancedDataset."""
     cfg = Config.fromfile(FMNIST_OHL)
     fmnist = cfg.train_dataloader.dataset
     folders = []
@@ -591,9 +592,7 @@ def test_every_inner_dataset_of_a_concat_dataset_is_checked_against_the_heads(tm
         folders.append(dict(type='ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path=name),
                             pipeline=fmnist.pipeline))
     concat = dict(type='mmdet.ConcatDataset' if wrap == 'mmdet.ConcatDataset' else 'ConcatDataset',
-                  datasets=[fmnist, folders[1], folders[0]])
-    if wrap == 'ConcatDataset':
-        concat['ignore_keys'] = ['classes']
+                  datasets=[fmnist, folders[1], folders[0]], ignore_keys=['classes'])
     where = 'train_dataloader.dataset'
     if wrap in ('RepeatDataset', 'ClassBalancedDataset'):
         concat = dict(type=wrap, dataset=concat, **({'times': 2} if wrap == 'RepeatDataset' else

@@ -1,0 +1,155 @@
+"""Settings that mmengine / mmdet refuse only when a loader or metric is built or read (for val: after training, or
+naming no key) fail at start, in :func:`check_config`, naming the key."""
+from __future__ import annotations
+
+import copy
+import os.path as osp
+import re
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from automl_mm.engine.preflight import ConfigCheckError, check_config
+from automl_mm.registry import DATASETS
+
+from conftest import REPO_ROOT
+
+DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
+DETECTOR = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py')
+DIGIT_NAMES = tuple(str(i) for i in range(10))
+
+
+def _detector_on(root: str) -> Config:
+    """The synthcoco detector config reading the generated set at ``root``."""
+    cfg = Config.fromfile(DETECTOR)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = root + '/'
+    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = osp.join(root, 'annotations/instances_val.json')
+    return cfg
+
+
+def _concat(dataset: dict, kind: str, *classes) -> dict:
+    """A ``kind`` ConcatDataset of copies of ``dataset``, the i-th with ``metainfo.classes=classes[i]`` (``None``:
+    as it is)."""
+    inner = []
+    for names in classes:
+        inner.append(copy.deepcopy(dataset))
+        if names is not None:
+            inner[-1]['metainfo'] = dict(classes=names)
+    return dict(type=kind, datasets=inner)
+
+
+def _digits_concat(*classes, kind: str = 'ConcatDataset') -> Config:
+    cfg = Config.fromfile(DIGITS)
+    cfg.val_dataloader = copy.deepcopy(cfg.val_dataloader)
+    cfg.val_dataloader.dataset = _concat(cfg.val_dataloader.dataset, kind, *classes)
+    return cfg
+
+
+def test_a_concat_dataset_of_other_class_names_fails_at_start_naming_the_key():
+    """mmengine's ConcatDataset refused inner datasets of other class names (or order) only when the loader was
+    built, with "The meta information of the 2-th dataset does not match meta information of the first dataset":
+    no key, no names."""
+    cfg = _digits_concat(None, DIGIT_NAMES[::-1])
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(ValueError, match='2-th dataset does not '
+                                                                                            'match'):
+        DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))  # what the runner does
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            "val_dataloader.dataset.datasets.1 (DigitsDataset) has class names ('9', '8', '7', '6', '5', '4', '3', "
+            "'2', '1', '0') (its metainfo.classes), but val_dataloader.dataset.datasets.0 (DigitsDataset) has ('0', "
+            "'1', '2', '3', '4', '5', '6', '7', '8', '9') (DigitsDataset's default names); label 0 is '9' in one and "
+            "'0' in the other: mmengine's ConcatDataset refuses this when the loader is built, naming neither key nor "
+            "names. Give every inner dataset the same class names in the same order (or set val_dataloader.dataset."
+            "ignore_keys=['classes']")):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py reads test_dataloader only
+    cfg.val_dataloader.dataset.ignore_keys = 'classes'  # mmengine's way to concatenate them as they are
+    check_config(cfg)
+    cfg.val_dataloader.dataset.ignore_keys = ['palette', 'classes']
+    check_config(cfg)
+    check_config(_digits_concat(None, DIGIT_NAMES))  # the same names pass
+
+
+def test_a_concat_dataset_inside_a_wrapper_and_a_third_dataset_are_named():
+    cfg = _digits_concat(None, DIGIT_NAMES, DIGIT_NAMES[:9] + ('nine', ))
+    cfg.val_dataloader.dataset = dict(type='RepeatDataset', times=2, dataset=cfg.val_dataloader.dataset)
+    with pytest.raises(ConfigCheckError, match=r"val_dataloader\.dataset\.dataset\.datasets\.2 \(DigitsDataset\) "
+                                               r"has class names .* label 9 is 'nine' in one and '9' in the other"):
+        check_config(cfg)
+
+
+def test_the_same_names_as_a_list_and_a_tuple_fail_at_start():
+    """mmengine's ConcatDataset compares the type too (TypeError when built); mmdet's takes them as different
+    (a --cfg-options list beside the file's tuple)."""
+    cfg = _digits_concat(None, list(DIGIT_NAMES))
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(TypeError, match='should be the same'):
+        DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
+    with pytest.raises(ConfigCheckError, match=r"datasets\.1 \(DigitsDataset\) has the same 10 class names as "
+                                               r"val_dataloader\.dataset\.datasets\.0 \(DigitsDataset\), but as a list "
+                                               r"\(its metainfo\.classes\), not a tuple \(DigitsDataset's default "
+                                               r"names\)"):
+        check_config(cfg)
+
+
+def _mmdet_concat(coco_root: str, second: tuple) -> Config:
+    """The detector on two of the generated set's three classes, its val loader mmdet's ConcatDataset of the val
+    split named ``('rectangle', 'ellipse')`` and named ``second``."""
+    cfg = _detector_on(coco_root)
+    names = ('rectangle', 'ellipse')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.metainfo = dict(classes=names)
+    cfg.model.roi_head.bbox_head.num_classes = 2
+    cfg.val_dataloader = copy.deepcopy(cfg.val_dataloader)
+    cfg.val_dataloader.dataset = _concat(cfg.val_dataloader.dataset, 'ConcatDataset', names, second)
+    return cfg
+
+
+def test_mmdets_concat_dataset_of_other_class_names_fails_at_start(coco_root):
+    """mmdet's ConcatDataset (default_scope 'mmdet') takes inner datasets of other class names: each labelled by its
+    own names, and a list of metainfos for the evaluator (CocoMetric failed on it after training: see
+    :func:`test_the_late_failures_happen_after_training_without_the_check`)."""
+    cfg = _mmdet_concat(coco_root, ('rectangle', 'ellipse'))
+    check_config(cfg)
+    cfg = _mmdet_concat(coco_root, ('rectangle', 'triangle'))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        from mmdet.registry import DATASETS as MMDET_DATASETS
+        built = MMDET_DATASETS.build(dict(copy.deepcopy(cfg.val_dataloader.dataset), lazy_init=True))
+    assert isinstance(built.metainfo, list)  # accepted when built
+    with pytest.raises(ConfigCheckError, match=r"val_dataloader\.dataset\.datasets\.1 \(CocoDataset\) has class names "
+                                               r"\('rectangle', 'triangle'\) .* label 1 is 'triangle' in one and "
+                                               r"'ellipse' in the other: mmdet's ConcatDataset takes it: each dataset "
+                                               r"keeps its own label numbers under one model, and the loader's "
+                                               r"metainfo becomes a list, on which CocoMetric fails"):
+        check_config(cfg)
+    evaluator = cfg.val_evaluator
+    cfg.val_evaluator = dict(type='MultiDatasetsEvaluator', metrics=[evaluator, evaluator],
+                             dataset_prefixes=['a', 'b'])
+    check_config(cfg)  # mmdet's way to score each dataset with its own names
+
+
+def _tiny_run(cfg: Config, work_dir: str) -> Config:
+    """``cfg`` shrunk to one epoch of 2 iterations, validated after it, a checkpoint saved before that."""
+    cfg.work_dir = work_dir
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    return cfg
+
+
+@pytest.mark.parametrize('fault', ['mmdet ConcatDataset of other names'])
+def test_the_late_failures_happen_after_training_without_the_check(coco_root, tmp_path, fault):
+    """Without the check the run trained its epoch (and saved it), then failed in the first validation with an
+    error that names no config key."""
+    if fault == 'mmdet ConcatDataset of other names':
+        cfg = _mmdet_concat(coco_root, ('rectangle', 'triangle'))
+        late = (TypeError, 'list indices must be integers')
+    cfg = _tiny_run(cfg, str(tmp_path))
+    with pytest.raises(ConfigCheckError):
+        check_config(cfg)
+    with pytest.raises(late[0], match=late[1]):
+        Runner.from_cfg(copy.deepcopy(cfg)).train()
+    assert osp.isfile(tmp_path / 'epoch_1.pth')  # trained, then lost at the first validation
