@@ -2,10 +2,11 @@
 ``tools/test.py`` (before worker processes start), so a wrong setting fails in seconds with the config key named.
 
 * :func:`check_config` (static, cheap): every COCO annotation file the config names (datasets of every dataloader,
-  wrapped datasets included, and ``CocoMetric.ann_file``) exists, is JSON and has images and categories; an
-  ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``; OHL's ``reward_key`` and the NAS loops'
-  ``metric_key`` are among the keys their evaluator reports (for metrics whose
-  keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
+  wrapped datasets included, and ``CocoMetric.ann_file``) exists, is JSON and has images and categories, and each
+  COCO dataset's first image is under its ``data_prefix.img`` (:func:`_check_coco_images`: a val loader's images
+  are read only at the first validation); an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``;
+  OHL's ``reward_key`` and the NAS loops' ``metric_key`` are among the keys their evaluator reports (for metrics
+  whose keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
   lies in its ``stage_space``; a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its
   pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it); a COCO
   dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in the
@@ -348,6 +349,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         _check_reference_allocation(train_cfg)
 
     categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
+    first_images: dict[str, Any] = {}  # each dataset's file's first image's file_name
     dataset_files = {path for _, _, path in _coco_datasets(cfg)}
     for path, key in coco_annotation_files(cfg):
         if test_only and not key.startswith('test_'):
@@ -358,12 +360,40 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             raise ConfigCheckError(f'{key}: {err}') from None
         if path in dataset_files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
+            first_images[path] = (coco['images'][0] if isinstance(coco['images'][0], dict) else {}).get('file_name')
+    _check_coco_images(cfg, first_images, test_only)
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
     _check_concat_classes(cfg, test_only)
     _check_num_classes(cfg, test_only)
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),
                      f'{split}_evaluator')
+
+
+def _check_coco_images(cfg: Any, first_images: dict[str, Any], test_only: bool) -> None:
+    """The first image of each COCO dataset's annotation file (``{path: file_name}``, the files :func:`check_config`
+    loaded) is a file under its ``data_prefix.img`` (joined with ``data_root`` as mmengine's ``BaseDataset`` joins
+    them), where the images are local files (no ``backend_args``, no URL).
+
+    mmdet's ``CocoDataset`` reads the annotation file when built and the images only when the loader is iterated: a
+    val loader whose prefix named no folder trained every epoch up to the first validation, then failed there with a
+    ``FileNotFoundError`` naming the image, not the key (a held-out loader: at the first reward / search score)."""
+    from mmengine.fileio import join_path
+    from mmengine.utils import is_abs
+
+    for dataset, where, path in _coco_datasets(cfg):
+        if (test_only and not where.startswith('test_')) or not isinstance(first_images.get(path), str) or \
+                dataset.get('backend_args') is not None:
+            continue
+        prefix, root = (dataset.get('data_prefix') or {}).get('img'), dataset.get('data_root')
+        if not isinstance(prefix, str) or not isinstance(root, (str, type(None))) or '://' in (root or '') + prefix:
+            continue  # refused when built (mmengine's TypeError, mmdet's KeyError), or not a local folder
+        folder = join_path(root, prefix) if root and not is_abs(prefix) else prefix  # as BaseDataset joins them
+        image = osp.join(folder, first_images[path])
+        if not osp.isfile(image):
+            missing = '' if osp.isdir(folder or '.') else f' (nor does the folder {folder})'
+            raise ConfigCheckError(f'{where}.data_prefix.img={prefix!r}: {image}, the first image of {path}, does '
+                                   f'not exist{missing}')
 
 
 def _check_ohl_hook(cfg: Any) -> None:

@@ -132,6 +132,7 @@ def test_mmdets_concat_dataset_of_other_class_names_fails_at_start(coco_root):
 def _tiny_run(cfg: Config, work_dir: str) -> Config:
     """``cfg`` shrunk to one epoch of 2 iterations, validated after it, a checkpoint saved before that."""
     cfg.work_dir = work_dir
+    cfg.experiment_name = osp.basename(work_dir)  # a visualizer of its own (the name is the instance's)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
@@ -140,13 +141,47 @@ def _tiny_run(cfg: Config, work_dir: str) -> Config:
     return cfg
 
 
-@pytest.mark.parametrize('fault', ['mmdet ConcatDataset of other names'])
+def test_a_coco_image_folder_that_does_not_exist_fails_at_start(coco_root, tmp_path):
+    """mmdet's CocoDataset reads its annotation file when built and its images only when iterated: a val loader
+    whose data_prefix named no folder trained its epochs, then failed in the first validation (FileNotFoundError
+    naming the image, not the key)."""
+    cfg = _detector_on(coco_root)
+    check_config(cfg)
+    cfg.val_dataloader = copy.deepcopy(cfg.val_dataloader)
+    cfg.val_dataloader.dataset.data_prefix = dict(img='vall/')
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            f"val_dataloader.dataset.data_prefix.img='vall/': {coco_root}/vall/000001.png, the first image of "
+            f"{coco_root}/annotations/instances_val.json, does not exist (nor does the folder {coco_root}/vall/)")):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py reads test_dataloader only
+    cfg.val_dataloader.dataset.data_prefix = dict(img=osp.join(coco_root, 'val'))  # absolute: data_root unread
+    check_config(cfg)
+    (tmp_path / 'empty').mkdir()
+    cfg.val_dataloader.dataset.data_prefix = dict(img=str(tmp_path / 'empty'))
+    with pytest.raises(ConfigCheckError, match=r"data_prefix\.img='.*empty': .*empty/000001\.png, the first image "
+                                               r"of .*instances_val\.json, does not exist$"):
+        check_config(cfg)
+    cfg.val_dataloader.dataset.backend_args = dict(backend='petrel')  # another storage: not looked for here
+    check_config(cfg)
+    cfg = _detector_on(coco_root)
+    cfg.test_dataloader.dataset = dict(type='RepeatDataset', times=2, dataset=cfg.test_dataloader.dataset)
+    cfg.test_dataloader.dataset.dataset.data_root = str(tmp_path) + '/'  # the annotation file given absolute
+    cfg.test_dataloader.dataset.dataset.ann_file = osp.join(coco_root, 'annotations/instances_val.json')
+    with pytest.raises(ConfigCheckError, match=r"test_dataloader\.dataset\.dataset\.data_prefix\.img='val/': "):
+        check_config(cfg, test_only=True)
+
+
+@pytest.mark.parametrize('fault', ['mmdet ConcatDataset of other names', 'val image folder missing'])
 def test_the_late_failures_happen_after_training_without_the_check(coco_root, tmp_path, fault):
     """Without the check the run trained its epoch (and saved it), then failed in the first validation with an
     error that names no config key."""
     if fault == 'mmdet ConcatDataset of other names':
         cfg = _mmdet_concat(coco_root, ('rectangle', 'triangle'))
         late = (TypeError, 'list indices must be integers')
+    else:
+        cfg = _detector_on(coco_root)
+        cfg.val_dataloader.dataset.data_prefix = dict(img='vall/')
+        late = (FileNotFoundError, 'vall/000001.png')
     cfg = _tiny_run(cfg, str(tmp_path))
     with pytest.raises(ConfigCheckError):
         check_config(cfg)
