@@ -2,22 +2,24 @@
 ``tools/test.py`` (before worker processes start), so a wrong setting fails in seconds with the config key named.
 
 * :func:`check_config` (static, cheap): every COCO annotation file the config names (datasets of every dataloader,
-  wrapped datasets included, and ``CocoMetric.ann_file``) exists, is JSON and has images and categories, and each
-  COCO dataset's first image is under its ``data_prefix.img`` (:func:`_check_coco_images`: a val loader's images
-  are read only at the first validation); an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``;
-  OHL's ``reward_key`` and the NAS loops' ``metric_key`` are among the keys their evaluator reports (for metrics
-  whose keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
+  wrapped datasets included, and ``CocoMetric.ann_file``) exists, is JSON and has images and categories; an
+  ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``; OHL's ``reward_key`` and the NAS loops'
+  ``metric_key`` are among the keys their evaluator reports (for metrics whose
+  keys are known statically: automl_mm's ``Accuracy``, mmdet's ``CocoMetric``); CR-NAS's ``reference_allocation``
   lies in its ``stage_space``; a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its
   pipeline in the loader (a child config that redefines ``train_pipeline`` alone trained without it); a COCO
   dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in the
   file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is logged);
-  the inner datasets of a ``ConcatDataset`` (mmengine's or mmdet's) have the class names of its first, in its order,
-  unless its ``ignore_keys`` has ``'classes'`` (:func:`_check_concat_classes`); every ``num_classes`` of the
-  model's heads equals each dataset's class count (an ``ImageFolderDataset``'s without ``metainfo.classes``: its
-  class folders, when the folder exists) (:func:`_check_num_classes`);
+  every ``num_classes`` of the model's heads equals each dataset's class count (an ``ImageFolderDataset``'s without
+  ``metainfo.classes``: its class folders, when the folder exists) (:func:`_check_num_classes`);
   ``default_hooks.checkpoint``'s ``out_dir`` can be made and its ``save_best`` keys are reported by
   ``val_evaluator`` (mmengine reads both only at the first save / validation) (:func:`_check_checkpoint_hook`); a
-  NAS search's ``train_cfg.out_dir`` can be made (its result is written there only at the search's end).
+  NAS search's ``train_cfg.out_dir`` can be made (its result is written there only at the search's end); the inner
+  datasets of a ``ConcatDataset`` (mmengine's or mmdet's) have the class names of its first, in its order, unless its
+  ``ignore_keys`` has ``'classes'`` (:func:`_check_concat_classes`); each COCO dataset's first image is under its
+  ``data_prefix.img`` (:func:`_check_coco_images`: a val loader's images are read only at the first validation); each
+  ``CocoMetric``'s ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others
+  only with a predicted box).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -191,6 +193,33 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
     return None
 
 
+def _check_coco_metric_items(cfg: Any, test_only: bool) -> None:
+    """Every ``metric_items`` of a ``CocoMetric`` (or ``UnroundedCocoMetric``) is a list of mmdet's item names
+    (:data:`COCO_AP_ITEMS` and :data:`COCO_AR_ITEMS`, any of them for any metric, as mmdet takes them).
+
+    mmdet takes any items when the metric is built and refuses an unknown one (``KeyError: metric item "mAP_51" is
+    not supported``) only in ``compute_metrics``, once the model predicts a box: at a validation after training. A
+    string is read letter by letter."""
+    items = COCO_AP_ITEMS + COCO_AR_ITEMS
+    for metric, key in _evaluator_cfgs(cfg):
+        given = metric.get('metric_items')
+        if (test_only and not key.startswith('test_')) or given is None or \
+                config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
+            continue
+        kinds = metric.get('metric', 'bbox')
+        if not {'bbox', 'segm', 'proposal'} & set([kinds] if isinstance(kinds, str) else kinds):
+            continue  # proposal_fast reads no items
+        if isinstance(given, str):
+            raise ConfigCheckError(f'{key}.metric_items={given!r}: must be a list of item names, not a string (mmdet '
+                                   f'reads it letter by letter: {given[0]!r} is not an item). Give '
+                                   f'metric_items=[{given!r}]')
+        unknown = [item for item in given if item not in items]
+        if unknown:
+            raise ConfigCheckError(f'{key}.metric_items={list(given)!r}: {unknown[0]!r} is not an item of CocoMetric, '
+                                   f'which has {", ".join(items)} (mmdet refuses it only when it computes the metric '
+                                   'with a predicted box, at a validation after training)')
+
+
 def _check_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None:
     if isinstance(evaluator, dict) and 'metrics' in evaluator:  # mmengine's dict(type='Evaluator', metrics=...)
         evaluator = evaluator['metrics']
@@ -362,6 +391,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
             first_images[path] = (coco['images'][0] if isinstance(coco['images'][0], dict) else {}).get('file_name')
     _check_coco_images(cfg, first_images, test_only)
+    _check_coco_metric_items(cfg, test_only)
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
     _check_concat_classes(cfg, test_only)
     _check_num_classes(cfg, test_only)

@@ -129,14 +129,54 @@ def test_mmdets_concat_dataset_of_other_class_names_fails_at_start(coco_root):
     check_config(cfg)  # mmdet's way to score each dataset with its own names
 
 
+@pytest.mark.parametrize('items, words', [
+    (['mAP', 'mAP_51'], "'mAP_51' is not an item of CocoMetric"),
+    (['AR@10'], "'AR@10' is not an item of CocoMetric"),
+    ('mAP', "must be a list of item names, not a string \\(mmdet reads it letter by letter: 'm' is not an item"),
+])
+def test_a_coco_metric_item_mmdet_does_not_know_fails_at_start(coco_root, items, words):
+    """CocoMetric takes any metric_items when built and refuses an unknown one (KeyError: metric item "mAP_51" is not
+    supported) only in compute_metrics, and only once the model predicts a box: at a validation after training."""
+    import torch
+    from mmdet.evaluation import CocoMetric
+
+    metric = CocoMetric(ann_file=osp.join(coco_root, 'annotations/instances_val.json'), metric_items=items)
+    metric.dataset_meta = dict(classes=('rectangle', 'ellipse', 'triangle'))
+
+    def predict(*boxes):
+        metric.results.clear()
+        metric.process({}, [dict(img_id=1, ori_shape=(64, 64), pred_instances=dict(
+            bboxes=torch.tensor(boxes).view(-1, 4), scores=torch.full((len(boxes), ), 0.9),
+            labels=torch.zeros(len(boxes), dtype=torch.long)))])
+        return metric.compute_metrics(metric.results)
+
+    assert predict() == {}  # no box predicted yet (an early model): nothing refused
+    with pytest.raises(KeyError, match='is not supported'):
+        predict([0., 0., 8., 8.])
+    cfg = _detector_on(coco_root)
+    check_config(cfg)
+    cfg.val_evaluator = [dict(type='Accuracy'), dict(cfg.val_evaluator, metric_items=items)]
+    with pytest.raises(ConfigCheckError, match=r'val_evaluator\[1\]\.metric_items=.*: ' + words):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py reads test_evaluator only
+    cfg.val_evaluator[1].metric = 'proposal_fast'  # reads no items
+    check_config(cfg)
+    cfg.test_evaluator = dict(type='automl_mm.UnroundedCocoMetric', ann_file=cfg.test_evaluator.ann_file,
+                              metric=['bbox', 'proposal'], metric_items=items)
+    with pytest.raises(ConfigCheckError, match=r'test_evaluator\.metric_items=.*: ' + words):
+        check_config(cfg, test_only=True)
+    cfg.test_evaluator.metric_items = ['mAP', 'AR@100', 'AR_l@1000']  # any of the 12 for any metric (mmdet's)
+    check_config(cfg)
+
+
 def _tiny_run(cfg: Config, work_dir: str) -> Config:
     """``cfg`` shrunk to one epoch of 2 iterations, validated after it, a checkpoint saved before that."""
     cfg.work_dir = work_dir
-    cfg.experiment_name = osp.basename(work_dir)  # a visualizer of its own (the name is the instance's)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.visualizer.name = osp.basename(work_dir)  # a visualizer of its own (mmdet's config names it 'visualizer')
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
     return cfg
 
