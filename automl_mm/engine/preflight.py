@@ -19,7 +19,8 @@
   ``ignore_keys`` has ``'classes'`` (:func:`_check_concat_classes`); each COCO dataset's first image is under its
   ``data_prefix.img`` (:func:`_check_coco_images`: a val loader's images are read only at the first validation); each
   ``CocoMetric``'s ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others
-  only with a predicted box).
+  only with a predicted box); each dataloader's ``collate_fn`` type is a function mmengine finds
+  (:func:`_check_collate_fns`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -220,6 +221,27 @@ def _check_coco_metric_items(cfg: Any, test_only: bool) -> None:
                                    'with a predicted box, at a validation after training)')
 
 
+def _check_collate_fns(cfg: Any, test_only: bool) -> None:
+    """Each dataloader's ``collate_fn`` type names a function of mmengine's ``FUNCTIONS`` registry, looked up as
+    mmengine's ``Runner.build_dataloader`` (and :func:`automl_mm.engine.evaluate.build_local_loader`) look it up;
+    mmengine wrapped the ``None`` it found in a ``partial``: ``TypeError: the first argument must be callable``, naming
+    neither the key nor the name."""
+    import difflib
+
+    from mmengine.registry import FUNCTIONS
+
+    for loader, key in _loader_cfgs(cfg):
+        collate = loader.get('collate_fn')
+        kind = collate.get('type') if isinstance(collate, dict) else None
+        if (test_only and not key.startswith('test_')) or not isinstance(kind, str) or FUNCTIONS.get(kind):
+            continue
+        names = sorted(FUNCTIONS.module_dict)
+        close = difflib.get_close_matches(kind.split('.')[-1], names, n=1)
+        raise ConfigCheckError(f"{key}.collate_fn.type={kind!r} is not a function in mmengine's FUNCTIONS registry, "
+                               f'where mmengine looks it up (it has {", ".join(names)}'
+                               + (f'; did you mean {close[0]!r}?)' if close else ')'))
+
+
 def _check_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None:
     if isinstance(evaluator, dict) and 'metrics' in evaluator:  # mmengine's dict(type='Evaluator', metrics=...)
         evaluator = evaluator['metrics']
@@ -392,6 +414,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             first_images[path] = (coco['images'][0] if isinstance(coco['images'][0], dict) else {}).get('file_name')
     _check_coco_images(cfg, first_images, test_only)
     _check_coco_metric_items(cfg, test_only)
+    _check_collate_fns(cfg, test_only)
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
     _check_concat_classes(cfg, test_only)
     _check_num_classes(cfg, test_only)

@@ -169,6 +169,30 @@ def test_a_coco_metric_item_mmdet_does_not_know_fails_at_start(coco_root, items,
     check_config(cfg)
 
 
+def test_a_collate_fn_that_is_not_registered_fails_at_start_naming_the_key():
+    """mmengine looks a loader's collate_fn type up in its FUNCTIONS registry and wraps what it finds in a partial:
+    a name it lacks failed when the loader was built with "the first argument must be callable" (no key, no name)."""
+    cfg = Config.fromfile(DIGITS)
+    cfg.val_dataloader = copy.deepcopy(cfg.val_dataloader)
+    cfg.val_dataloader.collate_fn = dict(type='psuedo_collate')
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(TypeError, match='must be callable'):
+        Runner.build_dataloader(copy.deepcopy(cfg.val_dataloader))  # what the runner does
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            "val_dataloader.collate_fn.type='psuedo_collate' is not a function in mmengine's FUNCTIONS registry, "
+            "where mmengine looks it up (it has default_collate, pseudo_collate; did you mean 'pseudo_collate'?)")):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py reads test_dataloader only
+    for good in ('pseudo_collate', 'default_collate', 'mmengine.dataset.utils.pseudo_collate'):
+        cfg.val_dataloader.collate_fn = dict(type=good)
+        check_config(cfg)
+    from mmengine.dataset import default_collate
+    cfg.val_dataloader.collate_fn = dict(type=default_collate)  # a function itself
+    check_config(cfg)
+    cfg.test_dataloader.collate_fn = dict(type='automl_mm.no_such_collate')
+    with pytest.raises(ConfigCheckError, match=r"test_dataloader\.collate_fn\.type='automl_mm\.no_such_collate' "):
+        check_config(cfg, test_only=True)
+
+
 def _tiny_run(cfg: Config, work_dir: str) -> Config:
     """``cfg`` shrunk to one epoch of 2 iterations, validated after it, a checkpoint saved before that."""
     cfg.work_dir = work_dir
