@@ -20,13 +20,14 @@
   ``data_prefix.img`` (:func:`_check_coco_images`: a val loader's images are read only at the first validation); each
   ``CocoMetric``'s ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others
   only with a predicted box); each dataloader's ``collate_fn`` type is a function mmengine finds
-  (:func:`_check_collate_fns`).
+  (:func:`_check_collate_fns`); the dataloaders' samplers and loading arguments and the loops' types and
+  arguments (:func:`automl_mm.engine.preflight_training.check_loops_and_loaders`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
   starts; the OHL hooks' spaces are resolved against the built model and training pipeline (a space's key, sizes
-  and targets) and their controllers built; the loops' arguments are checked and the optimiser wrapper and
-  parameter schedulers built for that model (:func:`automl_mm.engine.preflight_training.check_training`).
+  and targets) and their controllers built; the optimiser wrapper and parameter schedulers are built for that
+  model (:func:`automl_mm.engine.preflight_training.check_optimisation`).
   ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations
@@ -373,7 +374,9 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
     from automl_mm.engine.evaluate import first_configured, held_out_keys
+    from automl_mm.engine.preflight_training import check_loops_and_loaders
 
+    check_loops_and_loaders(cfg, cfg.get('default_scope') or 'automl_mm', test_only)
     if not test_only:
         _check_ohl_hook(cfg)
         _check_train_pipeline_used(cfg)
@@ -580,7 +583,7 @@ def build_check(cfg: Any) -> None:
 
     from mmengine.registry import DefaultScope
 
-    from automl_mm.engine.preflight_training import check_training
+    from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 
     scope = cfg.get('default_scope', 'automl_mm')
@@ -613,7 +616,7 @@ def build_check(cfg: Any) -> None:
                     train_dataset = built
         for metric, _key in _evaluator_cfgs(cfg):
             METRICS.build(copy.deepcopy(metric))
-        check_training(cfg, model, scope)
+        check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
 

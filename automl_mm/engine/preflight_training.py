@@ -1,11 +1,13 @@
-"""The training components of a config — loops, optimiser wrapper, parameter schedulers — checked before launch.
+"""The training components of a config — loops, samplers, optimiser wrapper, parameter schedulers — checked before
+launch.
 
 mmengine builds them inside every worker (``Runner.train``), so a misspelled type or a string where a number goes
 failed in each process with an error that names no key (``optim_wrapper.optimizer.type='Adamm'``: ``TypeError:
 None is not a callable object``; ``lr='abc'``: ``'<' not supported between instances of 'str' and 'float'``;
-``train_cfg.val_interval=0``: ``ZeroDivisionError`` after the first epoch's training). Called by
-:func:`automl_mm.engine.preflight.build_check` with the model it built; raises
-:class:`~automl_mm.engine.preflight_walk.ConfigCheckError` naming the key and value.
+``train_cfg.val_interval=0``: ``ZeroDivisionError`` after the first epoch's training). The static part
+(:func:`check_loops_and_loaders`) runs in :func:`automl_mm.engine.preflight.check_config`, so in every run; the
+builds (:func:`check_optimisation`) in :func:`~automl_mm.engine.preflight.build_check` with the model it built.
+Both raise :class:`~automl_mm.engine.preflight_walk.ConfigCheckError` naming the key and value.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any
 from automl_mm.engine.preflight_walk import ConfigCheckError
 
 # arguments the runner passes itself (not from the config)
-_GIVEN = {'runner', 'dataloader', 'evaluator', 'optimizer', 'params', 'model', 'epoch_length'}
+_GIVEN = {'runner', 'dataloader', 'evaluator', 'optimizer', 'params', 'model', 'epoch_length', 'dataset', 'seed'}
 # loop arguments mmengine uses as counts / divisors: below 1 a loop trains nothing or divides by zero
 _COUNTS = ('max_epochs', 'max_iters', 'val_interval')
 
@@ -58,9 +60,10 @@ def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool, bool]:
     return params, True, len(owners) > 1
 
 
-def check_arguments(cls: type, args: dict, key: str) -> None:
+def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()) -> None:
     """``args`` (a config node without ``type``) against ``cls``'s constructor: unknown or missing arguments, and a
-    value that is not a number where the constructor takes one.
+    value that is not a number where the constructor takes one. ``given``: arguments the builder passes besides
+    those every builder passes (the runner, dataset, optimiser, ...).
 
     Raises:
         ConfigCheckError: naming ``key``, the argument and its value.
@@ -81,7 +84,7 @@ def check_arguments(cls: type, args: dict, key: str) -> None:
     if forwarded:  # a base class fills some of its own arguments (mmengine's LRSchedulerMixin: param_name)
         return
     missing = [n for n, p in params.items()
-               if p.default is inspect.Parameter.empty and n not in _GIVEN and n not in args
+               if p.default is inspect.Parameter.empty and n not in _GIVEN and n not in given and n not in args
                and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
     if missing:
         raise ConfigCheckError(f'{key}: {cls.__name__} needs {", ".join(map(repr, missing))}')
@@ -150,25 +153,74 @@ def _scheduler_nodes(value: Any, key: str) -> list[tuple[dict, str]]:
     return []
 
 
-def check_training(cfg: Any, model: Any, scope: str) -> None:
-    """Check ``train_cfg`` / ``val_cfg`` / ``test_cfg``, then build ``optim_wrapper`` for ``model`` and every
-    ``param_scheduler`` on it, as ``Runner.train`` would (schedulers with ``epoch_length=1``; a missing ``end``
-    defaults to the train loop's ``max_epochs`` / ``max_iters``, as mmengine sets it).
+# keys of a dataloader config that mmengine's Runner.build_dataloader takes out before torch's DataLoader sees the rest
+_LOADER_OWN = ('dataset', 'sampler', 'batch_sampler', 'collate_fn', 'worker_init_fn', 'num_batch_per_epoch',
+               'disable_subprocess_warning')
+
+
+def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> None:
+    """Each ``*_dataloader``'s ``sampler`` / ``batch_sampler`` (a registered type and its arguments) and the keys
+    torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0).
+    ``keys``: the loaders to check (default: train, val and test).
+
+    Raises:
+        ConfigCheckError: naming the key and value.
+    """
+    from torch.utils.data import DataLoader
+
+    from automl_mm.registry import DATA_SAMPLERS
+
+    for key in keys or ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if not isinstance(loader, dict):
+            continue
+        for name in ('sampler', 'batch_sampler'):
+            node = loader.get(name)
+            if isinstance(node, dict):
+                cls = _resolve(DATA_SAMPLERS, node, f'{key}.{name}', 'data sampler', scope)
+                # mmengine passes a batch sampler the sampler and the loader's batch_size
+                check_arguments(cls, {k: v for k, v in node.items() if k != 'type'}, f'{key}.{name}',
+                                ('sampler', 'batch_size') if name == 'batch_sampler' else ())
+        rest = {k: v for k, v in loader.items() if k not in _LOADER_OWN}
+        check_arguments(DataLoader, rest, key)
+        for name, least in (('batch_size', 1), ('num_workers', 0)):
+            value = rest.get(name)
+            if isinstance(value, numbers.Number) and not isinstance(value, bool) and (
+                    value != int(value) or value < least):
+                raise ConfigCheckError(f'{key}.{name}={value!r} must be a whole number of at least {least}')
+
+
+def check_loops_and_loaders(cfg: Any, scope: str, test_only: bool = False) -> None:
+    """Static checks (no data read, nothing built): the dataloaders' samplers and loading arguments
+    (:func:`check_loaders`) and the loops ``train_cfg`` / ``val_cfg`` / ``test_cfg``; with ``test_only``, what
+    ``tools/test.py`` reads (``test_dataloader``, ``test_cfg``).
+
+    Raises:
+        ConfigCheckError: naming the key and value.
+    """
+    from mmengine.runner import TestLoop, ValLoop
+
+    check_loaders(cfg, scope, ('test_dataloader', ) if test_only else None)
+    if not test_only and cfg.get('train_cfg') is not None:
+        _check_loop(cfg.get('train_cfg'), 'train_cfg', None, scope)
+    for name, default in (('test_cfg', TestLoop), ) if test_only else (('val_cfg', ValLoop), ('test_cfg', TestLoop)):
+        _check_loop(cfg.get(name), name, default, scope)
+
+
+def check_optimisation(cfg: Any, model: Any, scope: str) -> None:
+    """Build ``optim_wrapper`` for ``model`` and every ``param_scheduler`` on it, as ``Runner.train`` would
+    (schedulers with ``epoch_length=1``; a missing ``end`` defaults to the train loop's ``max_epochs`` /
+    ``max_iters``, as mmengine sets it), after checking their types and arguments.
 
     Raises:
         ConfigCheckError: naming the key and value, or the key and the error the build raised.
     """
     from mmengine.optim import OptimWrapperDict, build_optim_wrapper
     from mmengine.registry import DefaultScope
-    from mmengine.runner import TestLoop, ValLoop
 
     from automl_mm.registry import PARAM_SCHEDULERS
 
     train_cfg = cfg.get('train_cfg')
-    if train_cfg is not None:
-        _check_loop(train_cfg, 'train_cfg', None, scope)
-    for name, default in (('val_cfg', ValLoop), ('test_cfg', TestLoop)):
-        _check_loop(cfg.get(name), name, default, scope)
     if cfg.get('optim_wrapper') is None or model is None:
         return
     _check_optimizer_node(cfg, scope)

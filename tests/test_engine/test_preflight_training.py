@@ -1,4 +1,5 @@
-"""The train loop, optimiser wrapper and parameter schedulers are checked in the launching process.
+"""The loops, samplers and loading arguments (every run), optimiser wrapper and parameter schedulers (built in the
+launching process of a multi-copy run) are checked before anything trains.
 
 Before, each of these settings failed in every worker (``WorkerError`` of rank k) with an error naming no config
 key: ``optim_wrapper.optimizer.type='Adamm'`` gave ``TypeError: None is not a callable object``,
@@ -12,7 +13,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from automl_mm.engine.preflight import ConfigCheckError, build_check
+from automl_mm.engine.preflight import ConfigCheckError, build_check, check_config
 
 from conftest import REPO_ROOT
 
@@ -25,12 +26,17 @@ def _refused(options: dict, match: str, path: str = OHL) -> None:
     cfg = Config.fromfile(path)
     cfg.merge_from_dict(options)
     with pytest.raises(ConfigCheckError, match=match):
-        build_check(cfg)
+        _check(cfg)
+
+
+def _check(cfg: Config) -> None:
+    check_config(cfg)  # static: loops, loaders (every run)
+    build_check(cfg)  # builds: optimiser wrapper, schedulers (before a multi-copy run's workers start)
 
 
 @pytest.mark.parametrize('path', [OHL, FMNIST, PC_NAS])
 def test_shipped_configs_pass(path):
-    build_check(Config.fromfile(path))
+    _check(Config.fromfile(path))
 
 
 @pytest.mark.parametrize('options, match', [
@@ -52,19 +58,19 @@ def test_train_and_val_loop_settings_are_named(options, match):
 def test_by_epoch_without_type_is_mmengines_default_loop():
     cfg = Config.fromfile(OHL)
     cfg.train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=4)
-    build_check(cfg)
+    _check(cfg)
     cfg.train_cfg = dict(by_epoch=False, max_epochs=12)
     with pytest.raises(ConfigCheckError, match=r"train_cfg\.max_epochs: IterBasedTrainLoop takes no argument"):
-        build_check(cfg)
+        _check(cfg)
     cfg.train_cfg = dict(type='IterBasedTrainLoop')
     with pytest.raises(ConfigCheckError, match=r"train_cfg: IterBasedTrainLoop needs 'max_iters'"):
-        build_check(cfg)
+        _check(cfg)
     cfg.train_cfg = dict(val_interval=2)
     with pytest.raises(ConfigCheckError, match=r"train_cfg gives neither type nor by_epoch"):
-        build_check(cfg)
+        _check(cfg)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', by_epoch=True, max_epochs=12)
     with pytest.raises(ConfigCheckError, match=r"train_cfg gives both type and by_epoch"):
-        build_check(cfg)
+        _check(cfg)
 
 
 @pytest.mark.parametrize('options, match', [
@@ -97,4 +103,31 @@ def test_scheduler_end_defaults_to_the_loops_length():
     # mmengine sets a missing end to max_epochs (by_epoch) before building: begin=5 without end is valid
     cfg = Config.fromfile(OHL)
     cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=5)]
-    build_check(cfg)
+    _check(cfg)
+
+
+@pytest.mark.parametrize('options, match', [
+    ({'train_dataloader.batch_size': 0}, r"train_dataloader\.batch_size=0 must be a whole number of at least 1"),
+    ({'val_dataloader.batch_size': 'x'}, r"val_dataloader\.batch_size='x' is not a number"),
+    ({'train_dataloader.num_workers': -1}, r"train_dataloader\.num_workers=-1 must be a whole number of at least 0"),
+    ({'train_dataloader.num_worker': 2}, r"train_dataloader\.num_worker: DataLoader takes no argument 'num_worker'"),
+    ({'train_dataloader.sampler.type': 'Nope'}, r"train_dataloader\.sampler\.type='Nope' is not a registered data "
+                                                r"sampler"),
+    ({'test_dataloader.sampler.shufle': False}, r"test_dataloader\.sampler\.shufle: DefaultSampler takes no "
+                                                r"argument 'shufle'"),
+])
+def test_dataloader_settings_are_named(options, match):
+    _refused(options, match)
+
+
+def test_the_static_part_runs_in_every_run_and_test_only_reads_the_test_side():
+    # check_config runs for single-process runs too (build_check only before a multi-copy run's workers)
+    cfg = Config.fromfile(OHL)
+    cfg.merge_from_dict({'train_cfg.val_interval': 0})
+    with pytest.raises(ConfigCheckError, match=r"train_cfg\.val_interval=0"):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py does not read train_cfg
+    cfg = Config.fromfile(OHL)
+    cfg.merge_from_dict({'test_dataloader.batch_size': 0})
+    with pytest.raises(ConfigCheckError, match=r"test_dataloader\.batch_size=0"):
+        check_config(cfg, test_only=True)
