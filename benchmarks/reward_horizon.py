@@ -48,8 +48,10 @@ Run: python benchmarks/reward_horizon.py [--seed 0] [--epochs 200] [--per-class 
          (the cool-down readings at the 1,000 images x 200 epochs above; about 25 minutes per seed alone)
 
 ``--width`` sets the model's channels per stage (default the demo's 32,64,128) and ``--device`` where it trains
-(the images are augmented on the CPU as before). Logs of different settings (``RUN_SETTINGS``) are refused
-together by ``--summarise``: their mean would mix two experiments.
+(the images are augmented on the CPU as before). A run's first line (``HEADER``) names its seed and settings.
+``--summarise`` refuses, before printing anything, logs of different settings (``RUN_SETTINGS``: their mean would
+mix two experiments), two logs of one seed (a run counted twice), a log holding several runs, and an unfinished
+log (killed or still running: no summary line, or branch readings missing), naming it and what it lacks.
 """
 from __future__ import annotations
 
@@ -70,10 +72,14 @@ from automl_mm.augment.policy import FixedAutoAugment
 from automl_mm.engine.evaluate import kept_bn_statistics
 
 POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
-# The settings a run's summary line records that logs summarised together must share (value: what a log written
-# before the key existed ran with); the seed is what differs between them.
+# The settings a run's header and summary lines record that logs summarised together must share (value: what a
+# log written before the key existed ran with; its horizons are those of its branch lines); the seed is what differs
+# between them. Every option that changes a reading is here: --every as the branch epochs, --device as its kind (a
+# GPU's convolutions are not deterministic); --no-final only leaves the other policies' finals out (their means
+# then say over how many logs they are).
 RUN_SETTINGS = {'epochs': None, 'per_class': None, 'trajectory': 'ra18', 'branches': None, 'reps': None,
-                'width': [32, 64, 128], 'cooldown': 0}
+                'width': [32, 64, 128], 'cooldown': 0, 'horizons': None, 'device': 'cpu'}
+HEADER = 'benchmarks/reward_horizon.py'  # the first line of a run's log: {"header": HEADER, "seed": S, settings}
 # Candidate rewards, each read from the same branch: name -> (value of one reading, decimals, reading keys it needs).
 # Units: accuracy points, except log-likelihoods (nats per image).
 SIGNALS = {
@@ -197,53 +203,149 @@ def summarise(readings: list[dict], trajectory: str, signal: str = 'reward', rou
     return out
 
 
+def read_log(path: str) -> dict:
+    """The lines a run printed into the log ``path``: ``headers`` (its first line; none in a log written before
+    it existed), ``readings`` (the branch lines), ``finals`` (each policy's own final line), ``summaries`` (the
+    last line of a finished run; none if the run was killed or is still running; more than one of either is
+    several runs in one file), ``header`` / ``summary`` (the first header, the last summary line, or None),
+    ``seed`` and ``settings`` (of ``RUN_SETTINGS``; from the header, else the summary line; None if it has
+    neither)."""
+    log: dict = dict(path=path, readings=[], finals={}, headers=[], summaries=[])
+    with open(path) as f:
+        for line in f:
+            if line.startswith('[{'):
+                log['readings'] += json.loads(line)
+            elif line.startswith('{'):
+                record = json.loads(line)
+                if 'header' in record:
+                    log['headers'].append(record)
+                elif isinstance(record.get('final'), dict):  # the summary line
+                    log['summaries'].append(record)
+                elif 'policy' in record:  # a policy's own final line (a number)
+                    log['finals'][record['policy']] = record['final']
+    log['header'] = log['headers'][0] if log['headers'] else None
+    log['summary'] = log['summaries'][-1] if log['summaries'] else None
+    record = log['header'] or log['summary']
+    log['seed'] = None if record is None else record.get('seed')
+    log['settings'] = None if record is None else _settings(record, log['readings'])
+    return log
+
+
+def _settings(record: dict, readings: list[dict]) -> dict:
+    """The ``RUN_SETTINGS`` of a header or summary line (a log written before a key existed: its default; before
+    the horizons were recorded: those of its branch lines); the device as its kind (cuda:0 and cuda are one)."""
+    settings = {key: record.get(key, default) for key, default in RUN_SETTINGS.items()}
+    if 'horizons' not in record:
+        settings['horizons'] = sorted({r['horizon'] for r in readings})
+    settings['device'] = str(settings['device']).split(':')[0]
+    return settings
+
+
+def _per_branch(log: dict) -> tuple[int, dict[int, int]]:
+    """How many readings the log's run takes per branch epoch (replicates x policies x horizons), and how many
+    its branch lines hold per epoch."""
+    settings, counts = log['settings'], {}
+    for r in log['readings']:
+        counts[r['epoch']] = counts.get(r['epoch'], 0) + 1
+    return settings['reps'] * len(POLICIES) * len(settings['horizons']), counts
+
+
+def _several_runs(log: dict) -> str | None:
+    """Why the log holds more than one run (None if it holds one): several header or summary lines, a header and
+    a summary line of different seeds or settings, branch readings its run did not take."""
+    runs = max(len(log['headers']), len(log['summaries']))
+    if runs > 1:
+        seeds = sorted({r.get('seed') for r in log['headers'] + log['summaries']}, key=str)
+        return f'holds {runs} runs ' + (f'of seed {seeds[0]}' if len(seeds) == 1 else
+                                        f'(seeds {", ".join(map(str, seeds))})')
+    header, summary, readings = log['header'], log['summary'], log['readings']
+    if header is not None and summary is not None and (
+            (header['seed'], _settings(header, readings)) != (summary['seed'], _settings(summary, readings))):
+        return (f'starts as seed {header["seed"]} {_settings(header, readings)} and ends as seed {summary["seed"]} '
+                f'{_settings(summary, readings)}')
+    if log['settings'] is None:
+        return None
+    per_epoch, counts = _per_branch(log)
+    extra = sorted(e for e, n in counts.items() if e not in log['settings']['branches'] or n > per_epoch)
+    if extra:
+        return (f'holds more branch readings than one run takes at epoch{"s" if len(extra) > 1 else ""} '
+                + ', '.join(map(str, extra)) + f' ({per_epoch} at each of {log["settings"]["branches"]})')
+    return None
+
+
+def _unfinished(log: dict) -> str | None:
+    """What the log lacks of a finished run (None if nothing): branch readings (replicates x policies x horizons
+    per branch epoch), the finals its header promises, the summary line."""
+    missing = []
+    if log['settings'] is not None:
+        per_epoch, counts = _per_branch(log)
+        lacking = [e for e in log['settings']['branches'] if counts.get(e, 0) < per_epoch]
+        if lacking:
+            missing.append(f'the readings of branch epoch{"s" if len(lacking) > 1 else ""} '
+                           + ', '.join(map(str, lacking)) + f' (of {log["settings"]["branches"]})')
+    header = log['header']
+    if log['summary'] is None and header is not None:
+        finals = [header['trajectory']] + ([] if header['no_final'] else
+                                           [p for p in POLICIES if p != header['trajectory']])
+        lacking = [p for p in finals if p not in log['finals']]
+        if lacking:
+            missing.append('the finals of ' + ', '.join(lacking))
+    if log['summary'] is None:
+        missing.append('the summary line (the run was killed or is still running)')
+    return ' and '.join(missing) or None
+
+
 def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
     """Print each log's summary (recomputed from its branch lines) and, per signal (those every log recorded),
     horizon and policy, the mean ± std over the logs (seeds) of the difference to ``trajectory``; then of the
-    final accuracy.
+    final accuracy (over the logs that have it: a ``--no-final`` run has its trajectory's only).
 
     Raises:
-        SystemExit: the finished logs differ in a setting of ``RUN_SETTINGS`` (their mean would mix two
-            experiments), or were branched along another trajectory than ``trajectory``.
+        SystemExit: before anything is printed: a file given twice, a log holding several runs, two logs of one
+            seed (a killed run's seed read from its header line), logs that differ in a setting of
+            ``RUN_SETTINGS`` (their mean would mix two experiments), logs branched along another trajectory than
+            ``trajectory``, or an unfinished log (no summary line, or branch readings missing: it is named with
+            what it lacks).
     """
-    per_seed, logs, settings, seeds = [], [], {}, {}
+    def refuse(message: str) -> None:
+        raise SystemExit(f'reward_horizon.py --summarise: {message}')
+
     files = {}
     for path in paths:  # one run given twice was a "mean ± std over seeds" of one run
         if os.path.exists(path):
             key = os.path.realpath(path)
             if key in files:
-                raise SystemExit(f'reward_horizon.py --summarise: {files[key]} and {path} are the same file: give '
-                                 'each seed\'s log once')
+                refuse(f'{files[key]} and {path} are the same file: give each seed\'s log once')
             files[key] = path
-    for path in paths:
-        readings, final = [], None
-        with open(path) as f:
-            for line in f:
-                if line.startswith('[{'):
-                    readings += json.loads(line)
-                elif line.startswith('{') and isinstance((summary := json.loads(line)).get('final'), dict):
-                    final = summary['final']  # the summary line (a policy's own final line holds a number)
-                    # logs written before --width / --device existed trained the demo's model on the CPU
-                    settings[path] = {key: summary.get(key, default) for key, default in RUN_SETTINGS.items()}
-                    seeds[path] = summary.get('seed')
-        logs.append((readings, final))
+    read = [read_log(path) for path in paths]
+    several = [(log['path'], why) for log in read if (why := _several_runs(log))]
+    if several:  # `cat seed0.log seed1.log > both.log`: two seeds' readings merged as one seed's
+        refuse('; '.join(f'{path} {why}' for path, why in several) + ': give each run its own log')
     by_seed: dict = {}
-    for path, seed in seeds.items():
-        if seed is not None:
-            by_seed.setdefault(seed, []).append(path)
+    for log in read:
+        if log['seed'] is not None:
+            by_seed.setdefault(log['seed'], []).append(log['path'])
     twice = {seed: logged for seed, logged in by_seed.items() if len(logged) > 1}
     if twice:  # two runs of one seed (the same draws) counted as two seeds
-        raise SystemExit('reward_horizon.py --summarise: ' + '; '.join(
-            f'{" and ".join(logged)} are both seed {seed}' for seed, logged in twice.items())
-            + ': the mean over seeds needs each seed once')
-    if len({json.dumps(s, sort_keys=True) for s in settings.values()}) > 1:
-        raise SystemExit('reward_horizon.py --summarise: the logs were run with different settings, so their mean '
-                         'would mix two experiments: ' + '; '.join(f'{p}: {s}' for p, s in settings.items()))
+        refuse('; '.join(f'{" and ".join(logged)} are both seed {seed}' for seed, logged in twice.items())
+               + ': the mean over seeds needs each seed once')
+    settings = {log['path']: log['settings'] for log in read if log['settings'] is not None}
+    differ = [key for key in RUN_SETTINGS if len({json.dumps(s[key]) for s in settings.values()}) > 1]
+    if differ:
+        refuse('the logs were run with different settings, so their mean would mix two experiments: '
+               + '; '.join(f'{key} ' + ', '.join(f'{s[key]} in {p}' for p, s in settings.items()) for key in differ))
     for path, s in settings.items():
         if s['trajectory'] != trajectory:
-            raise SystemExit(f'reward_horizon.py --summarise: {path} branched along --trajectory '
-                             f'{s["trajectory"]}, but --trajectory {trajectory} was given: pass --trajectory '
-                             f'{s["trajectory"]}')
+            refuse(f'{path} branched along --trajectory {s["trajectory"]}, but --trajectory {trajectory} was '
+                   f'given: pass --trajectory {s["trajectory"]}')
+    unfinished = [(log, lacks) for log in read if (lacks := _unfinished(log))]
+    if unfinished:  # its readings averaged with the others' (its "late" half from other epochs), a seed short
+        named = {log['path']: log['path'] if log['seed'] is None else f'{log["path"]} (seed {log["seed"]})'
+                 for log, _ in unfinished}
+        refuse('; '.join(f'{named[log["path"]]} is unfinished: it lacks {lacks}' for log, lacks in unfinished)
+               + ': the mean over seeds takes finished runs only; leave it out or run it to the end')
+    logs = [(log['readings'], log['summary']['final']) for log in read]
+    per_seed = []
     signals = [name for name in SIGNALS if all(readings and all(k in readings[0] for k in SIGNALS[name][2])
                                                for readings, _ in logs)]
     for path, (readings, final) in zip(paths, logs):
@@ -251,11 +353,6 @@ def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
         print(json.dumps(shown))
         per_seed.append(dict(shown, **{name: summarise(readings, trajectory, name, rounded=False)
                                        for name in signals}))
-
-    unfinished = [path for path, (_, final) in zip(paths, logs) if final is None]
-    if unfinished and len(unfinished) < len(paths):  # (--no-final runs have no final line at all)
-        print(f'note: {", ".join(unfinished)} has no final line (killed or still running): its branch readings are '
-              'in the rows above, the final means are over the other logs only (n= says how many)')
 
     def mean_std(values, ndigits=2):
         n_all = len(values)
@@ -320,6 +417,18 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f'--device {args.device!r} is not a torch device name ({err})')
     if device.type == 'cuda' and not torch.cuda.is_available():  # else it failed at the first model, data read
         parser.error(f'--device {args.device}: torch sees no CUDA device here (torch {torch.__version__})')
+    horizon_max = max(args.horizons)
+    branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs] \
+        if args.every else []
+    if args.every and not branches:
+        parser.error(f'no branch point: --every {args.every} and --horizons up to {horizon_max} need more than '
+                     f'--epochs {args.epochs}')
+    # the header (the first line, before any training): a log of a run killed before its summary line still says
+    # which seed and settings it ran, so --summarise can refuse it as another run of a seed it was given
+    settings = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
+                    width=list(width), device=args.device, cooldown=args.cooldown, branches=branches,
+                    reps=args.reps, horizons=sorted(set(args.horizons)) if branches else [])
+    print(json.dumps(dict(header=HEADER, **settings, no_final=args.no_final)), flush=True)
     torch.set_num_threads(1)
     start = time.time()
     images, labels, train, held_out = load_split(args.per_class, args.seed)
@@ -327,12 +436,6 @@ def main(argv: list[str] | None = None) -> dict:
     x_reward, y_reward = to_tensor(images[held_out[:1000]]), torch.tensor(labels[held_out[:1000]])
     x_final, y_final = to_tensor(images[held_out[1000:]]), torch.tensor(labels[held_out[1000:]])
 
-    horizon_max = max(args.horizons)
-    branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs] \
-        if args.every else []
-    if args.every and not branches:
-        parser.error(f'no branch point: --every {args.every} and --horizons up to {horizon_max} need more than '
-                     f'--epochs {args.epochs}')
     readings = []  # dicts: epoch, rep, policy, horizon, reward
 
     def branch(net, opt, sched, epoch: int) -> None:
@@ -397,9 +500,7 @@ def main(argv: list[str] | None = None) -> dict:
         finals[policy] = run_policy(policy, [])
 
     # finals at 4 digits (% of 4,000 images: exact); at 2 the mean over seeds averaged rounded values
-    summary = dict(seed=args.seed, epochs=args.epochs, per_class=args.per_class, trajectory=args.trajectory,
-                   width=list(width), device=args.device, cooldown=args.cooldown,
-                   branches=branches, reps=args.reps, final={p: round(v, 4) for p, v in finals.items()},
+    summary = dict(**settings, final={p: round(v, 4) for p, v in finals.items()},
                    **summarise(readings, args.trajectory),
                    signals={name: summarise(readings, args.trajectory, name) for name in SIGNALS
                             if name != 'reward' and (args.cooldown or not name.startswith('cooldown'))})

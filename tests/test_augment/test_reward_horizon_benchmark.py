@@ -6,6 +6,7 @@ import copy
 import importlib
 import json
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -26,6 +27,7 @@ def bench(monkeypatch):
 @pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
 def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_path):
     plain = bench.main([*PLAIN, '--every', '0'])  # (--horizons / --reps are refused there: no branch reads them)
+    capsys.readouterr()  # (its lines are another run's: one log holds one run)
     branched = bench.main([*TINY, '--every', '2', '--reps', '2'])
     assert plain['final'] == branched['final']  # the branches left weights, optimiser and schedule as they were
     assert branched['branches'] == [1]
@@ -57,16 +59,24 @@ def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_
                for r in readings)
     ll_gap = branched['signals']['minus_ll_gap']['horizon_2']['ohl36']['all']['minus_trajectory']
     assert f"minus_ll_gap horizon_2    ohl36 minus ra18: all {ll_gap:.4f} ± 0.0000" in table
-    # a log without its final line (a killed seed) is named, and the finals say over how many logs they are
-    finished = tmp_path / 'seed1.log'
-    finished.write_text(out + json.dumps({'final': {'cropflip': 80.0, 'ra18': 81.0, 'ohl36': 79.0}}) + '\n')
+    # the finals say over how many logs they are (a --no-final run has its trajectory's only)
+    finished = tmp_path / 'seed3.log'
+    lines = [json.loads(line) if line.startswith('{') else line for line in out.splitlines()]
+    for line in lines:
+        if isinstance(line, dict) and isinstance(line.get('final'), dict):  # the summary line
+            line.update(seed=3, final=dict(line['final'], cropflip=80.0, ohl36=79.0))
+        elif isinstance(line, dict) and 'header' in line:
+            line.update(seed=3, no_final=False)
+    finished.write_text(''.join((json.dumps(line) if isinstance(line, dict) else line) + '\n' for line in lines))
+    bench.main(['--summarise', str(finished), str(log)])
+    assert 'final cropflip: 80.00 ± 0.00 (n=1 of 2)' in capsys.readouterr().out
+    # a log without its summary line (a killed seed) is refused, named with what it lacks
     killed = tmp_path / 'seed2.log'
-    killed.write_text(''.join(line for line in out.splitlines(keepends=True)
+    killed.write_text(''.join(line for line in out.replace('"seed": 0,', '"seed": 2,').splitlines(keepends=True)
                               if not (line.startswith('{') and '"final"' in line)))
-    bench.main(['--summarise', str(finished), str(killed)])
-    table = capsys.readouterr().out
-    assert f'note: {killed} has no final line' in table
-    assert 'final cropflip: 80.00 ± 0.00 (n=1 of 2)' in table
+    with pytest.raises(SystemExit, match=re.escape(f'{killed} (seed 2) is unfinished: it lacks the finals of ra18 '
+                                                   'and the summary line')):
+        bench.main(['--summarise', str(finished), str(killed)])
 
 
 def test_bad_options_are_refused(bench):
@@ -158,8 +168,9 @@ def test_the_seeds_mean_is_over_exact_values_not_the_printed_ones(bench, capsys,
     for seed, diff in enumerate((0.004, 0.004, 0.009)):
         readings = [dict(epoch=1, rep=0, horizon=1, policy=p, reward=80.0 + d)
                     for p, d in (('cropflip', diff), ('ra18', 0.0), ('ohl36', 0.0))]
+        summary = dict(seed=seed, epochs=2, per_class=3, trajectory='ra18', branches=[1], reps=1, final={'ra18': 80.0})
         path = tmp_path / f'seed{seed}.log'
-        path.write_text(json.dumps(readings) + '\n')
+        path.write_text(json.dumps(readings) + '\n' + json.dumps(summary) + '\n')
         logs.append(str(path))
     bench.summarise_logs(logs)
     table = capsys.readouterr().out

@@ -1,0 +1,193 @@
+"""Aggregates over seeds in ``benchmarks/``: a mean ± std may only be taken over runs of one experiment, each run
+counted once, and a run that is missing or unfinished is refused or said, never averaged over silently."""
+from __future__ import annotations
+
+import importlib
+import json
+import os.path as osp
+import re
+
+import pytest
+
+from conftest import REPO_ROOT
+
+RESULTS = osp.join(REPO_ROOT, 'benchmarks', 'results')
+POLICIES = ('cropflip', 'ra18', 'ohl36')
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    return importlib.import_module('reward_horizon')
+
+
+def _readings(epochs=(1, 3), horizons=(1,), reps=1, seed=0):
+    """One JSON line per branch epoch, as a run prints them (every policy, replicate and horizon)."""
+    return ''.join(json.dumps([dict(epoch=e, rep=r, policy=p, horizon=h, reward=80.0 + seed + h + (p == 'cropflip'))
+                               for r in range(reps) for p in POLICIES for h in horizons]) + '\n' for e in epochs)
+
+
+def _settings(seed=0, horizons=(1,), **changed):
+    return dict(dict(seed=seed, epochs=4, per_class=3, trajectory='ra18', width=[32, 64, 128], device='cpu',
+                     cooldown=0, branches=[1, 3], reps=1), **changed)
+
+
+def _log(path, seed=0, horizons=(1,), header=True, summary=True, branch_epochs=None, **changed):
+    """A log as ``reward_horizon.py`` prints it: the header line (``header``), the branch lines (of
+    ``branch_epochs``, default all the run's branches), the finals and the summary line (``summary``)."""
+    settings = _settings(seed, **changed)
+    text = ''
+    if header:
+        text += json.dumps(dict(header='benchmarks/reward_horizon.py', **settings, horizons=list(horizons),
+                                no_final=False)) + '\n'
+    epochs = settings['branches'] if branch_epochs is None else branch_epochs
+    text += _readings(epochs, horizons, settings['reps'], seed)
+    if summary:
+        final = {'ra18': 81.0 + seed, 'cropflip': 80.0, 'ohl36': 79.0}
+        text += ''.join(json.dumps(dict(policy=p, final=v, seconds=1.0)) + '\n' for p, v in final.items())
+        summary_line = dict(settings, final=final)
+        if header:  # (a log written before the header existed has no horizons in its summary either)
+            summary_line['horizons'] = list(horizons)
+        text += json.dumps(summary_line) + '\n'
+    path.write_text(text)
+    return str(path)
+
+
+# -- reward_horizon.py --summarise ------------------------------------------------------------------------------
+
+def test_logs_of_other_horizons_are_refused(bench, tmp_path):
+    """Seeds run with ``--horizons 1 4`` and one with ``--horizons 1`` (the same settings otherwise, logs written
+    before the header existed) were averaged per horizon, horizon 1 over 3 seeds and horizon 4 over 2, silently."""
+    logs = [_log(tmp_path / f'seed{s}.log', seed=s, header=False, horizons=(1, 4) if s < 2 else (1,))
+            for s in range(3)]
+    with pytest.raises(SystemExit, match=r'different settings.*: horizons \[1, 4\] in .*seed0\.log, '
+                                         r'.*\[1\] in .*seed2\.log$'):
+        bench.summarise_logs(logs)
+    new = [_log(tmp_path / f'new{s}.log', seed=s, horizons=(1, 4) if s < 2 else (1,)) for s in range(3)]
+    with pytest.raises(SystemExit, match='different settings'):
+        bench.summarise_logs(new)
+
+
+def test_logs_of_another_device_are_refused(bench, tmp_path):
+    """A seed trained on the GPU (its convolutions not deterministic) averaged with seeds trained on the CPU."""
+    cpu = _log(tmp_path / 'cpu.log', seed=0)
+    gpu = _log(tmp_path / 'gpu.log', seed=1, device='cuda')
+    with pytest.raises(SystemExit, match=r'different settings.*: device cpu in .*cpu\.log, cuda in .*gpu\.log$'):
+        bench.summarise_logs([cpu, gpu])
+    bench.summarise_logs([gpu, _log(tmp_path / 'gpu0.log', seed=2, device='cuda:0')])  # one kind of device
+
+
+def test_a_killed_run_of_a_seed_already_given_is_refused(bench, tmp_path):
+    """A killed run has no summary line, so its seed was unknown and the duplicate-seed check let it through: seed
+    0's readings were counted twice. The header line at the start of a run names its seed."""
+    done = _log(tmp_path / 'seed0.log', seed=0)
+    killed = _log(tmp_path / 'seed0_again.log', seed=0, summary=False, branch_epochs=[1])
+    with pytest.raises(SystemExit, match='are both seed 0'):
+        bench.summarise_logs([done, killed])
+
+
+def test_an_unfinished_log_is_refused_naming_what_is_missing(bench, tmp_path, capsys):
+    """A killed (or still running) seed's branch readings were averaged with the finished seeds' (its "late" half
+    from other epochs than theirs), with a note only."""
+    done = [_log(tmp_path / f'seed{s}.log', seed=s) for s in (0, 1)]
+    killed = _log(tmp_path / 'seed2.log', seed=2, summary=False, branch_epochs=[1])
+    with pytest.raises(SystemExit) as err:
+        bench.summarise_logs([*done, killed])
+    message = str(err.value)
+    assert f'{killed} (seed 2) is unfinished' in message
+    assert 'branch epoch 3' in message and 'the summary line' in message
+    assert '--' not in message.replace('--summarise', '')  # no option to wave it through
+    assert capsys.readouterr().out == ''  # nothing printed before the refusal
+    old = _log(tmp_path / 'old.log', seed=3, header=False, summary=False)  # written before the header existed
+    with pytest.raises(SystemExit, match=f'{re.escape(old)} .*is unfinished.*the summary line'):
+        bench.summarise_logs([*done, old])
+
+
+def test_a_log_missing_branch_readings_is_refused(bench, tmp_path):
+    """A finished log whose branch lines were cut (a partial copy) was summarised over the branches left."""
+    done = _log(tmp_path / 'seed0.log', seed=0)
+    cut = _log(tmp_path / 'seed1.log', seed=1, branch_epochs=[3])
+    with pytest.raises(SystemExit, match=r'seed1\.log.*branch epoch 1'):
+        bench.summarise_logs([done, cut])
+
+
+def test_a_log_holding_two_runs_is_refused(bench, tmp_path):
+    """``cat seed0.log seed1.log > both.log``: the two seeds' readings were summarised as one seed's (their
+    replicates merged), its settings those of the last summary line."""
+    both = tmp_path / 'both.log'
+    both.write_text(open(_log(tmp_path / 's0.log', seed=0)).read() + open(_log(tmp_path / 's1.log', seed=1)).read())
+    with pytest.raises(SystemExit, match=r'both\.log holds 2 runs \(seeds 0, 1\)'):
+        bench.summarise_logs([str(both), _log(tmp_path / 's2.log', seed=2)])
+
+
+def test_the_run_prints_its_header_before_training(bench, monkeypatch, capsys):
+    """The seed and the settings are the first line a run prints, so a killed run's log still names them."""
+
+    class Started(Exception):
+        pass
+
+    def load_split(*a):
+        raise Started
+
+    monkeypatch.setattr(bench, 'load_split', load_split)
+    with pytest.raises(Started):
+        bench.main(['--seed', '7', '--epochs', '10', '--every', '4', '--horizons', '2', '1', '--reps', '1'])
+    header = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert header == dict(header='benchmarks/reward_horizon.py', seed=7, epochs=10, per_class=100,
+                          trajectory='ra18', width=[32, 64, 128], device='cpu', cooldown=0, branches=[2, 6],
+                          reps=1, horizons=[1, 2], no_final=False)
+
+
+def _split_results(path):
+    """The per-run logs of a committed raw-results file (the runs after ``# seed N`` or after a ``## python
+    benchmarks/reward_horizon.py`` command line) and the mean ± std lines the file records."""
+    runs, current, printed = [], None, []
+    for line in open(path):
+        if re.fullmatch(r'# seed \d+\n', line) or (line.startswith('## python') and '--summarise' not in line):
+            current = []
+            runs.append(current)
+        elif line.startswith('#'):
+            current = None
+        elif current is not None:
+            current.append(line)
+        elif re.match(r'(\w+ )?horizon_\d|final ', line):
+            printed.append(line.rstrip('\n'))
+    return [''.join(run) for run in runs], printed
+
+
+@pytest.mark.parametrize('name', ['reward_horizon_fmnist', 'reward_horizon_fmnist_10k_100e',
+                                  'reward_horizon_fmnist_10k_30e', 'reward_horizon_fmnist_2k_120e',
+                                  'reward_horizon_fmnist_cooldown3', 'reward_signals_fmnist'])
+def test_the_committed_raw_logs_summarise_to_the_recorded_numbers(bench, tmp_path, capsys, name):
+    """The README's tables come from these files: their per-seed logs (written before the header line existed)
+    are still read, and give the mean ± std lines recorded with them."""
+    runs, printed = _split_results(osp.join(RESULTS, f'{name}.txt'))
+    assert len(runs) == 3 and printed
+    logs = []
+    for i, run in enumerate(runs):
+        logs.append(str(tmp_path / f'seed{i}.log'))
+        open(logs[-1], 'w').write(run)
+    bench.summarise_logs(logs)
+    table = [line for line in capsys.readouterr().out.splitlines() if not line.startswith('{')]
+    if name == 'reward_horizon_fmnist':  # printed before the signals existed: OHL's reward alone, unnamed
+        printed = [line if line.startswith('final') else f'reward {line}' for line in printed]
+    if name == 'reward_signals_fmnist':  # its other signals' lines were means of rounded values (up to 1e-4 off)
+        printed = [line for line in printed if line.startswith(('reward', 'final'))]
+    assert printed and all(line in table for line in printed), '\n'.join(sorted(set(printed) - set(table)))
+
+
+def test_the_committed_gpu_logs_summarise_per_setting(bench, tmp_path, capsys):
+    """``reward_horizon_fmnist_10k_100e_wide_gpu.txt`` holds three experiments of 3 seeds each: each summarises,
+    two of them together are refused."""
+    runs, _ = _split_results(osp.join(RESULTS, 'reward_horizon_fmnist_10k_100e_wide_gpu.txt'))
+    assert len(runs) == 9
+    logs = []
+    for i, run in enumerate(runs):
+        logs.append(str(tmp_path / f'run{i}.log'))
+        open(logs[-1], 'w').write(run)
+    for group in (logs[0:3], logs[3:6], logs[6:9]):
+        bench.summarise_logs(group)
+    with pytest.raises(SystemExit, match='different settings'):
+        bench.summarise_logs([logs[0], logs[4]])  # widths 64-256 and 128-512
+    with pytest.raises(SystemExit, match='different settings'):
+        bench.summarise_logs([logs[3], logs[7]])  # --horizons 1 --reps 2 and --horizons 1 4 --reps 1
