@@ -116,9 +116,11 @@ class _Clock:
 
 
 def mean_std(values: list[float | None], digits: int = 3) -> str:
-    """``'mean ± std'`` of the measured values (None: not measured, NaN: undefined, both left out); ``'n/a'``."""
-    values = [v for v in values if v is not None and v == v]
-    if not values:
+    """``'mean ± std'`` of the measured values (None: not measured, NaN: undefined, both left out, and then said:
+    ``' (n=2 of 3)'``; the line's "over 3 seeds" was a mean over 2); ``'n/a'`` if none was measured."""
+    kept = [v for v in values if v is not None and v == v]
+    if not kept:
         return 'n/a'
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f'{statistics.mean(values):.{digits}f} ± {std:.{digits}f}'
+    std = statistics.stdev(kept) if len(kept) > 1 else 0.0
+    n = '' if len(kept) == len(values) else f' (n={len(kept)} of {len(values)})'
+    return f'{statistics.mean(kept):.{digits}f} ± {std:.{digits}f}{n}'

@@ -191,3 +191,27 @@ def test_the_committed_gpu_logs_summarise_per_setting(bench, tmp_path, capsys):
         bench.summarise_logs([logs[0], logs[4]])  # widths 64-256 and 128-512
     with pytest.raises(SystemExit, match='different settings'):
         bench.summarise_logs([logs[3], logs[7]])  # --horizons 1 --reps 2 and --horizons 1 4 --reps 1
+
+
+# -- pc_nas_kendall_digits.py (benchmarks/_nas_supernets.mean_std) ---------------------------------------------
+
+def test_the_nas_mean_says_when_a_seed_is_left_out(monkeypatch, capsys):
+    """A NaN tau (constant estimates) or a PC-NAS pick outside ``--max-archs``' subset (no rank, no test accuracy)
+    was left out of 'mean ± std over 3 seed(s)' without a word: a mean over 2 seeds printed as over 3."""
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    nas = importlib.import_module('_nas_supernets')
+    assert nas.mean_std([0.5, 0.7]) == '0.600 ± 0.141'
+    assert nas.mean_std([0.5, float('nan'), 0.7]) == '0.600 ± 0.141 (n=2 of 3)'
+    assert nas.mean_std([None, 4.0, None], digits=1) == '4.0 ± 0.0 (n=1 of 3)'
+    assert nas.mean_std([None, float('nan')]) == 'n/a'
+    kendall = importlib.import_module('pc_nas_kendall_digits')
+
+    def seed(s, tau, pick_rank):
+        method = dict(tau_all=tau, tau_admitted=tau, pick='a b', pick_rank=pick_rank,
+                      pick_test=None if pick_rank is None else 90.0)
+        return dict(seed=s, standalone=[dict(reward=r, test=r) for r in (1.0, 2.0, 3.0)], uniform=method,
+                    pc_nas=method, best_admitted=dict(arch='a b', test=91.0, max_test=91.0))
+
+    kendall.report([seed(0, 0.5, 1), seed(1, float('nan'), None), seed(2, 0.7, 3)], 3, 3)
+    out = capsys.readouterr().out
+    assert 'pc_nas   tau all 0.600 ± 0.141 (n=2 of 3)' in out and 'pick rank 2.000 ± 1.414 (n=2 of 3)' in out
