@@ -23,7 +23,8 @@
 The set is generated with ``tools/data/generate_fmnist_det.py``'s defaults into ``--data-root`` when it is missing.
 Every run keeps its work dir under ``--work-dir`` (``search_s<seed>/``, ``<arm>_s<seed>/``, each with
 ``console.log``); ``--reuse`` reads finished runs from there instead of running them again (without it, a
-``--work-dir`` that already holds one of the runs is refused before any work).
+``--work-dir`` that already holds one of the runs is refused before any work; with it, a finished run that was
+trained with other settings than this invocation gives it is refused before any work, naming what differs).
 
 Run: python benchmarks/cr_nas_fmnist_det.py [--search-seeds 0 1] [--seeds 0 1 2] [--jobs 2] [--out results.json]
 Cost, measured with ``--jobs 2`` and ``OMP_NUM_THREADS=1`` on 2 cores: 38 minutes for the defaults. The two searches
@@ -37,6 +38,7 @@ import json
 import os
 import os.path as osp
 import subprocess
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from _arms import (
@@ -184,7 +186,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='the detection set (relative to the repository); generated here when missing')
     parser.add_argument('--work-dir', default='work_dirs/cr_nas_fmnist_det', help='runs are kept here')
     parser.add_argument('--jobs', type=int, default=1, help='runs at a time (searches, then retrainings)')
-    parser.add_argument('--reuse', action='store_true', help='read finished runs in --work-dir instead of rerunning')
+    parser.add_argument('--reuse', action='store_true',
+                        help='read finished runs in --work-dir instead of rerunning (one trained with other settings '
+                             'is refused)')
     parser.add_argument('--search-options', nargs='+', action=DictAction, default={},
                         help='key=value overrides of the search config (e.g. for a smoke run)')
     parser.add_argument('--train-options', nargs='+', action=DictAction, default={},
@@ -259,10 +263,83 @@ def check_work_root(args: argparse.Namespace, work_root: str) -> None:
                               'overwritten)')
 
 
+def _flat(value, prefix: str = '') -> dict:
+    """``{'a.b': leaf}`` of a config dict, lists and tuples alike (a dumped config reads its tuples back as
+    lists)."""
+    if isinstance(value, dict):
+        return {k: v for key, sub in value.items() for k, v in _flat(sub, f'{prefix}{key}.').items()}
+    return {prefix[:-1]: _plain(value)}
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((key, _plain(v)) for key, v in value.items()))
+    return value
+
+
+def config_differences(trained: str, cfg: Config) -> list[str]:
+    """The keys in which ``cfg`` differs from the config file ``trained`` (``key A there, B here``), both read as a
+    dumped file is read back."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.dump(osp.join(tmp, 'here.py'))
+        here = _flat(Config.fromfile(osp.join(tmp, 'here.py')).to_dict())
+    there = _flat(Config.fromfile(trained).to_dict())
+    return [f'{key} {there.get(key, "(not set)")} there, {here.get(key, "(not set)")} here'
+            for key in sorted(set(there) | set(here)) if there.get(key) != here.get(key)]
+
+
+def check_reuse(args: argparse.Namespace, work_root: str) -> None:
+    """With ``--reuse``, refuse before any work a finished run in ``work_root`` that was trained with other settings
+    than this invocation gives it (the config the benchmark dumped for it, ``work_root/<run>.py``, against the one
+    it would run now: other ``--train-options``, ``--search-options``, ``--data-root`` or ``--allocation``): its
+    mAP was averaged with this invocation's runs, and a search's choice reported, as one experiment. A finished
+    searched-arm retraining whose search (the first of ``--search-seeds``) is not finished was trained from another
+    search's allocation: refused too.
+
+    Raises:
+        SystemExit: naming the run, and the keys that differ with both values.
+    """
+    if not args.reuse:
+        return
+    first_search = osp.join(work_root, f'search_s{args.search_seeds[0]}')
+    source = RETRAIN_CONFIG
+    if args.allocation is None and _search_done(first_search):
+        source = read_search(first_search)['final_config']
+    backbone = None if args.allocation is None else dict(stage_blocks=tuple(args.allocation), dilations_per_block=tuple(
+        args.dilations or [1] * sum(args.allocation)))
+    problems = []
+    for name in run_names(args):
+        work, kind, seed = osp.join(work_root, name), *name.rsplit('_s', 1)
+        if not (_search_done(work) if kind == 'search' else _train_done(work)):
+            continue  # trained by this invocation
+        if kind == 'searched' and args.allocation is None and source == RETRAIN_CONFIG:
+            problems.append(f'{name} is finished but {osp.basename(first_search)} is not: it was trained from '
+                            'another search\'s allocation')
+            continue
+        cfg = (search_config(args, int(seed)) if kind == 'search' else
+               arm_config(args, kind, int(seed), source if kind == 'searched' else RETRAIN_CONFIG,
+                          backbone if kind == 'searched' else None))
+        trained = osp.join(work_root, f'{name}.py')
+        if not osp.isfile(trained):
+            problems.append(f'{name} has no {name}.py beside it: which settings it was trained with is unknown')
+            continue
+        differ = config_differences(trained, cfg)
+        if differ:
+            problems.append(f'{name} was trained with other settings than this invocation gives it: '
+                            + '; '.join(differ[:6]) + (f'; and {len(differ) - 6} more' if len(differ) > 6 else ''))
+    if problems:
+        raise SystemExit(f'cr_nas_fmnist_det.py --reuse: in --work-dir {work_root}, ' + '. '.join(problems)
+                         + '. Their results would be averaged or reported with this invocation\'s as one experiment: '
+                         'give the options they ran with, or move them away (nothing was run)')
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     work_root = args.work_dir if osp.isabs(args.work_dir) else osp.join(ROOT, args.work_dir)
     check_work_root(args, work_root)
+    check_reuse(args, work_root)
     ensure_fmnist_det(args.data_root)
     os.makedirs(work_root, exist_ok=True)
     pool = ThreadPoolExecutor(max(1, args.jobs))

@@ -215,3 +215,64 @@ def test_the_nas_mean_says_when_a_seed_is_left_out(monkeypatch, capsys):
     kendall.report([seed(0, 0.5, 1), seed(1, float('nan'), None), seed(2, 0.7, 3)], 3, 3)
     out = capsys.readouterr().out
     assert 'pc_nas   tau all 0.600 ± 0.141 (n=2 of 3)' in out and 'pick rank 2.000 ± 1.414 (n=2 of 3)' in out
+
+
+# -- cr_nas_fmnist_det.py --reuse ------------------------------------------------------------------------------
+
+@pytest.fixture
+def cr_nas(monkeypatch):
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    module = importlib.import_module('cr_nas_fmnist_det')
+
+    class Started(Exception):
+        pass
+
+    def started(*a, **k):
+        raise Started
+
+    for name in ('ensure_fmnist_det', '_run'):  # nothing may start before the reused runs are checked
+        monkeypatch.setattr(module, name, started)
+    module.Started = Started
+    return module
+
+
+def _finished_retraining(module, work_root, name: str, argv: list[str], source=None, backbone=None) -> None:
+    """A finished retraining run ``work_root/name`` (its final mAP logged) of the options ``argv``, with the config
+    the benchmark dumped for it beside it, as an earlier invocation leaves it."""
+    arm, seed = name.split('_s')
+    cfg = module.arm_config(module.parse_args(argv), arm, int(seed), source or module.RETRAIN_CONFIG, backbone)
+    work_root.mkdir(exist_ok=True)
+    module.train_command(cfg, str(work_root), name)  # dumps work_root/name.py
+    vis = work_root / name / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    vis.joinpath('scalars.json').write_text(json.dumps({key: 0.5 for key in module.METRICS}) + '\n')
+
+
+def test_cr_nas_reuse_refuses_runs_of_other_options_before_any_work(cr_nas, tmp_path):
+    """``--reuse`` read every finished run in ``--work-dir`` whatever it was trained with: retrainings of another
+    ``--train-options`` (or another ``--allocation``) were averaged into this invocation's mean ± std."""
+    work = tmp_path / 'work'
+    base = ['--allocation', '2', '2', '2', '2', '--seeds', '0', '1', '--work-dir', str(work)]
+    _finished_retraining(cr_nas, work, 'standard_s0', [*base, '--train-options', 'train_dataloader.batch_size=2'])
+    _finished_retraining(cr_nas, work, 'standard_s1', [*base, '--train-options', 'train_dataloader.batch_size=4'])
+    with pytest.raises(SystemExit, match=r'--reuse: .*standard_s0 was trained with other settings than this '
+                                         r'invocation gives it: train_dataloader\.batch_size 2 there, 4 here'):
+        cr_nas.main([*base, '--reuse', '--train-options', 'train_dataloader.batch_size=4'])
+    with pytest.raises(cr_nas.Started):  # standard_s0 moved away: standard_s1 is this invocation's run
+        (work / 'standard_s0').rename(tmp_path / 'elsewhere')
+        cr_nas.main([*base, '--reuse', '--train-options', 'train_dataloader.batch_size=4'])
+    _finished_retraining(cr_nas, work, 'searched_s1', [*base[:1], '1', '3', '1', '3', *base[5:]],
+                         backbone=dict(stage_blocks=(1, 3, 1, 3)))
+    with pytest.raises(SystemExit, match=r'searched_s1 was trained with other settings.*model\.backbone\.'
+                                         r'stage_blocks \(1, 3, 1, 3\) there, \(2, 2, 2, 2\) here'):
+        cr_nas.main([*base, '--reuse', '--train-options', 'train_dataloader.batch_size=4'])
+
+
+def test_cr_nas_reuse_refuses_a_searched_arm_whose_search_is_not_there(cr_nas, tmp_path):
+    """A finished searched-arm retraining next to a search that is not finished (deleted or restarted) was
+    trained from another search's allocation, and reused beside the new search's report."""
+    work = tmp_path / 'work'
+    _finished_retraining(cr_nas, work, 'searched_s0', ['--allocation', '1', '3', '1', '3', '--seeds', '0'],
+                         backbone=dict(stage_blocks=(1, 3, 1, 3)))
+    with pytest.raises(SystemExit, match=r'searched_s0 is finished but search_s0 is not'):
+        cr_nas.main(['--seeds', '0', '--reuse', '--work-dir', str(work)])
