@@ -14,7 +14,8 @@ equal total training iterations, copies counted. Only the augmentation differs:
 * ``ohl``: crop + flip + the pair distribution learned online by OHL-Auto-Aug;
 * ``learned``: crop + flip + a pair per image from the policy an earlier ``ohl`` run learned, fixed (retraining
   from scratch, as AutoAugment does after its search): ``--policies DIR`` holds ``ohl<seed>.py``, the run's
-  ``final_policy.py`` that ``--save-policies DIR`` kept; seed s replays the policy searched with seed s.
+  ``final_policy.py`` that ``--save-policies DIR`` kept; seed s replays the policy searched with seed s. The
+  folder records the search's options (``settings.json``): saving a search of other options into it is refused.
 
 Fixed arms are a two-way choice between identical pipelines with controller learning rate 0, so the engine does
 the same work in every arm. Prints each run's final test top-1, mean ± std over the seeds, and for OHL runs the
@@ -114,6 +115,45 @@ def make_configure(args: argparse.Namespace):
         cfg.train_dataloader.dataset.pipeline = [choice, pipeline[-1]] if arm == 'none' else \
             [pipeline[0], pipeline[1], choice, pipeline[-1]]
     return configure
+
+
+#: Options that do not change the ohl arm's search: the seeds and arms run, and where runs and policies go.
+NOT_SEARCH_SETTINGS = ('seeds', 'arms', 'work_dir', 'save_policies', 'policies', 'ra_magnitude')
+
+
+def search_settings(args: argparse.Namespace) -> dict:
+    """The options of an ohl run that ``--save-policies DIR`` records in ``DIR/settings.json``: every option but
+    :data:`NOT_SEARCH_SETTINGS` (speed-only ones too: float rounding can turn a tie of rewards)."""
+    return {key: value for key, value in sorted(vars(args).items()) if key not in NOT_SEARCH_SETTINGS}
+
+
+def check_kept_policies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``parser.error`` (before any training) for ``--save-policies DIR`` that keeps policies of another search:
+    ``DIR/settings.json`` records other settings, or ``DIR`` holds policies without it (kept before folders
+    recorded their settings). The learned arm replays ``DIR/ohl<seed>.py`` for every seed and its mean ± std is
+    one experiment's only if every policy there was searched alike. Otherwise writes ``DIR/settings.json``."""
+    directory = args.save_policies
+    ours = search_settings(args)
+    path = osp.join(directory, 'settings.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            theirs = json.load(f)
+        differ = [f'--{key.replace("_", "-")} {theirs.get(key)} there, {ours.get(key)} here'
+                  for key in sorted(set(theirs) | set(ours)) if theirs.get(key) != ours.get(key)]
+        if differ:
+            parser.error(f'--save-policies {directory} keeps the policies of a search with other settings '
+                         f'({"; ".join(differ)}): the learned arm would replay policies of two searches as one; '
+                         'choose another folder or give the options it records in settings.json')
+        return
+    kept = sorted(name for name in (os.listdir(directory) if osp.isdir(directory) else [])
+                  if name.startswith('ohl') and name.endswith('.py'))
+    if kept:
+        parser.error(f'--save-policies {directory} holds policies of a search whose settings it does not record '
+                     f'({", ".join(kept)}, no settings.json): the learned arm would replay them with this search\'s '
+                     'as one; choose another folder')
+    os.makedirs(directory, exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(ours, f, indent=1)
 
 
 def kept_policy_path(directory: str, seed: int) -> str:
@@ -249,7 +289,8 @@ def main() -> None:
     parser.add_argument('--ra-magnitude', type=int, default=9,
                         help="the randaugment arm's magnitude bin of 31 (default: torchvision's 9)")
     parser.add_argument('--save-policies', default=None, metavar='DIR',
-                        help="keep each ohl run's final_policy.py as DIR/ohl<seed>.py (for the learned arm)")
+                        help="keep each ohl run's final_policy.py as DIR/ohl<seed>.py (for the learned arm) and "
+                             "the search's settings as DIR/settings.json (a folder of another search's is refused)")
     parser.add_argument('--policies', default=None, metavar='DIR',
                         help='the learned arm replays DIR/ohl<seed>.py')
     parser.add_argument('--pair-prob', type=float, default=None,
@@ -294,6 +335,7 @@ def main() -> None:
         if kept:
             parser.error(f'--save-policies {args.save_policies} already holds {", ".join(kept)}: choose another '
                          'folder or move them')
+        check_kept_policies(parser, args)  # nor kept beside the policies of another search
     per_class = args.samples_per_class or 100
     print(f'Fashion-MNIST, {10 * per_class} training images, {args.epochs} epochs, seeds {args.seeds}, '
           f'OHL distribution {args.distribution}, elements {args.elements}'

@@ -276,3 +276,41 @@ def test_cr_nas_reuse_refuses_a_searched_arm_whose_search_is_not_there(cr_nas, t
                          backbone=dict(stage_blocks=(1, 3, 1, 3)))
     with pytest.raises(SystemExit, match=r'searched_s0 is finished but search_s0 is not'):
         cr_nas.main(['--seeds', '0', '--reuse', '--work-dir', str(work)])
+
+
+# -- autoaug_fmnist.py --save-policies / --policies ------------------------------------------------------------
+
+def test_policies_of_other_settings_are_not_kept_in_one_folder(monkeypatch, capsys, tmp_path):
+    """``--save-policies DIR`` refused only a seed already kept: seeds 0-1 searched with the 36 elements and seed 2
+    with RandAugment's 18 went into one folder, and ``--arms learned --policies DIR`` averaged their retrainings as
+    one experiment."""
+    import sys
+
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    autoaug = importlib.import_module('autoaug_fmnist')
+    ran = []
+    monkeypatch.setattr(autoaug, 'run_arms', lambda *a, **k: ran.append(a[2]))
+    kept = tmp_path / 'k5'
+
+    def run(*argv):
+        monkeypatch.setattr(sys, 'argv', ['autoaug_fmnist.py', *argv])
+        autoaug.main()
+
+    run('--arms', 'ohl', '--seeds', '0', '1', '--policy-size', '5', '--save-policies', str(kept))
+    assert ran == [[0, 1]]
+    run('--arms', 'ohl', '--seeds', '2', '--policy-size', '5', '--save-policies', str(kept))  # the same search
+    with pytest.raises(SystemExit) as exit_info:
+        run('--arms', 'ohl', '--seeds', '3', '--policy-size', '5', '--elements', 'randaugment',
+            '--save-policies', str(kept))
+    assert exit_info.value.code == 2 and ran == [[0, 1], [2]]
+    err = capsys.readouterr().err
+    assert f'--save-policies {kept} keeps the policies of a search with other settings' in err
+    assert '--elements ohl there, randaugment here' in err
+    assert json.loads((kept / 'settings.json').read_text())['policy_size'] == 5  # what the folder records
+    older = tmp_path / 'older'  # kept before the folder recorded its settings: which they were is unknown
+    older.mkdir()
+    (older / 'ohl0.py').write_text('ohl_fixed_autoaug = dict()\n')
+    with pytest.raises(SystemExit):
+        run('--arms', 'ohl', '--seeds', '1', '--save-policies', str(older))
+    assert 'holds policies of a search whose settings it does not record' in capsys.readouterr().err
+    assert ran == [[0, 1], [2]]
