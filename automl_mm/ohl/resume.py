@@ -1,0 +1,221 @@
+"""An OHL search in checkpoints: what :class:`~automl_mm.ohl.hook.OHLHook` saves and what a resume checks.
+
+``OHLHook.before_save_checkpoint`` saves :func:`search_state` as ``checkpoint['ohl']``: the controllers' state (θ,
+optimiser moments, baselines), the trunk counter, the seed and the history, with what they were produced under.
+``OHLHook.after_load_checkpoint`` runs :func:`load_search_state`, which refuses a resume that would not continue
+the same search (copies, ranks per copy, trunk length, seed, the spaces' choices, :func:`search_settings`,
+:func:`reward_settings`; once loaded, a partial last trunk followed by more training), and takes a ``load_from`` as
+weights only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from automl_mm.engine.evaluate import first_configured
+from automl_mm.engine.run_info import hook_config_key, is_resume
+from automl_mm.utils.checks import loader_setting, plain_config, resolve_config_paths, same_config, same_setting
+from automl_mm.utils.seeding import resumed_seed
+
+from .reward import clean_train_loader_cfg
+
+
+def _flat(settings: dict, prefix: str) -> dict[str, Any]:
+    """Nested settings as ``{'prefix.key.subkey': value}``."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+def search_settings(space: Any, controller: Any) -> tuple[dict[str, Any], set[str]]:
+    """What a space's θ and its controller's state are produced under, by config key relative to the hook
+    (``controller.type``, ``controller.baseline``) or to the space's entry (``distribution.type``,
+    ``distribution.std``): the types and ``BaseController.settings`` / ``BaseDistribution.settings``; and the keys a
+    resume may change (their ``resume_may_change``)."""
+    distribution = space.distribution
+    settings = {'controller.type': type(controller).__name__, **_flat(controller.settings(), 'controller.'),
+                'distribution.type': type(distribution).__name__, **_flat(distribution.settings(), 'distribution.')}
+    may_change = {f'controller.{k}' for k in controller.resume_may_change}
+    may_change |= {f'distribution.{k}' for k in distribution.resume_may_change}
+    return settings, may_change
+
+
+def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
+    """What the rewards are read as, by role: ``reward_key``; ``reward_dataloader``, the reward split's loader
+    (its dataset as the files it reads, :func:`~automl_mm.utils.checks.loader_setting`; not its batch size or
+    workers, which do not change an accuracy or mAP read in eval mode); ``reward_evaluator``; and
+    ``bn_recalibration_batches`` with ``bn_recalibration_dataloader``. Returns ``(settings, the config key each
+    role is read from, for messages: a hook argument as ``custom_hooks.N.<arg>``, a top-level fallback as its
+    key; the roles a resume may change)``: the BatchNorm re-estimation may (the same metric on the same images,
+    read with other statistics)."""
+    cfg, held = getattr(runner, 'cfg', None) or {}, hook.scorer.held_out  # (a runner without a config: none)
+    hook_key = hook_config_key(runner, hook)
+    own = f'{hook_key}.' if hook_key else 'OHLHook.'
+    loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, own + 'reward_dataloader',
+                                              held.loader_keys)
+    metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, own + 'reward_evaluator',
+                                                held.evaluator_keys)
+    settings = {'reward_key': hook.reward_key,
+                'reward_dataloader': loader_setting(loader_cfg, ignore=('batch_size', 'collate_fn')),
+                'reward_evaluator': resolve_config_paths(plain_config(metrics_cfg)),
+                'bn_recalibration_batches': hook.scorer.bn_recalibration_batches}
+    keys = {'reward_key': own + 'reward_key', 'reward_dataloader': loader_key or own + 'reward_dataloader',
+            'reward_evaluator': metrics_key or own + 'reward_evaluator',
+            'bn_recalibration_batches': own + 'bn_recalibration_batches'}
+    if hook.scorer.bn_recalibration_batches:
+        settings['bn_recalibration_dataloader'], keys['bn_recalibration_dataloader'] = clean_train_loader_cfg(
+            cfg, hook.scorer._bn_loader_cfg)
+        settings['bn_recalibration_dataloader'] = loader_setting(settings['bn_recalibration_dataloader'])
+    return settings, keys, {'bn_recalibration_batches', 'bn_recalibration_dataloader'}
+
+
+def search_state(hook: Any, runner: Any) -> dict[str, Any]:
+    """The search as ``before_save_checkpoint`` saves it (``checkpoint['ohl']``): trunk counter, seed, history,
+    whether the copies are apart, the layout and trunk length, the controllers' state (θ included), the spaces'
+    signatures, :func:`search_settings` and :func:`reward_settings`."""
+    # copies apart: inside a trunk, or after one that did not broadcast (broadcast_interval > 1)
+    apart = hook._in_trunk or bool(hook.history and not hook.history[-1].get('broadcast', True))
+    return dict(
+        trunk=hook.trunk, seed=hook.seed, history=hook.history, in_trunk=hook._in_trunk, copies_apart=apart,
+        num_copies=hook.num_copies, ranks_per_copy=hook.ranks_per_copy,
+        trunk_epochs=hook.trunk_epochs, trunk_iters=hook.trunk_iters,
+        controllers={s.name: c.state_dict() for s, c in zip(hook.spaces, hook.controllers)},
+        signatures={s.name: s.signature() for s in hook.spaces},
+        settings={s.name: search_settings(s, c)[0] for s, c in zip(hook.spaces, hook.controllers)},
+        reward=hook.reward_settings(runner)[0])
+
+
+def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:
+    """Restore ``checkpoint['ohl']`` into ``hook`` on a resume, after refusing one that would not continue the same
+    search; a ``load_from`` (weights only) and a checkpoint without OHL state leave the search to start afresh."""
+    state = checkpoint.get('ohl')
+    if state is not None and not is_resume(runner):
+        # mmengine calls this hook for load_from too: a new run that starts from a checkpoint's weights used to
+        # inherit its theta, baseline, trunk counter and history (and export a misaligned schedule)
+        runner.logger.warning('OHL: load_from takes the checkpoint\'s weights only; the OHL search (theta, '
+                              'controller state, trunks, history) starts from scratch. Use resume to continue it')
+        return
+    if state is None:
+        runner.logger.warning('the checkpoint has no OHL state; the OHL search starts from scratch')
+        return
+    saved_copies = state.get('num_copies')
+    if saved_copies is None and state.get('history') and state['history'][-1].get('rewards'):
+        saved_copies = len(state['history'][-1]['rewards'])  # checkpoints written before the key was saved
+    if saved_copies is not None and saved_copies != hook.num_copies:
+        # the history mixed trunks of 2 and 4 rewards, and theta continued from another search
+        raise ValueError(f'OHL: the checkpoint is a search of {saved_copies} copies, this run has '
+                         f'num_copies={hook.num_copies}: a resume continues the same search. Resume with '
+                         f'num_copies={saved_copies}, or start a new search from its weights with load_from')
+    saved_ranks = state.get('ranks_per_copy')  # saved since the layout existed; older checkpoints: unchecked
+    if saved_ranks is not None and saved_ranks != hook.ranks_per_copy:
+        # each copy's batch is its ranks x the per-rank batch: the search went on with another batch and other
+        # iterations per epoch (trunk_iters trunks then cover other data), silently
+        raise ValueError(
+            f'OHL: the checkpoint is a search of {hook.num_copies} copies of {saved_ranks} ranks each (world '
+            f'size {hook.num_copies * saved_ranks}), this run has ranks_per_copy={hook.ranks_per_copy} (world '
+            f'size {hook.num_copies * hook.ranks_per_copy}): each copy would train on batches of '
+            f'{hook.ranks_per_copy} x the per-rank batch instead of {saved_ranks} x, with other iterations per '
+            'epoch, so the resume would not continue the same search. Resume with '
+            f'ranks_per_copy={saved_ranks} on {hook.num_copies * saved_ranks} processes, or start a new search '
+            'from its weights with load_from')
+    saved_length = {k: state[k] for k in ('trunk_epochs', 'trunk_iters') if k in state}  # saved since 28th session
+    length = dict(trunk_epochs=hook.trunk_epochs, trunk_iters=hook.trunk_iters)
+    if saved_length and saved_length != length:
+        # trunk k starts at k x the length: the later trunks were cut short or long, and the exported schedule
+        # replayed the earlier trunks with the new length (iterations 6-7 of 4-iteration trunks got trunk 2's lr)
+        raise ValueError(f'OHL: the checkpoint\'s trunks were {saved_length}, this run has {length}: a resume '
+                         'continues the same search with the same trunk length. Resume with the checkpoint\'s, '
+                         'or start a new search from its weights with load_from')
+    resumed_seed(state['seed'], hook._configured_seed, 'OHLHook.seed')  # set below with the rest
+    hook.resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
+    missing = {s.name for s in hook.spaces} - set(state['controllers'])
+    if missing:
+        raise ValueError(f'the checkpoint has no OHL state for spaces {sorted(missing)}; it has '
+                         f'{sorted(state["controllers"])}')
+    for space in hook.spaces:  # theta's coordinates must mean the same choices (written since the check came)
+        saved, now = (state.get('signatures') or {}).get(space.name), space.signature()
+        if saved is not None and now is not None and saved != now:
+            raise ValueError(f'OHL: space {space.name!r} of the checkpoint searched {saved}, this run\'s is {now}: '
+                             'theta would load onto other choices. Resume with the same space (same elements '
+                             'or choices, in the same order), or start a new search from its weights with '
+                             'load_from')
+    check_search_settings(hook, runner, state.get('settings') or {}, state['trunk'])
+    check_reward_settings(hook, runner, state.get('reward') or {}, state['trunk'])
+    for space, controller in zip(hook.spaces, hook.controllers):
+        try:
+            controller.load_state_dict(state['controllers'][space.name])
+        except ValueError as err:  # e.g. another controller.optimizer lr: name the space it belongs to
+            raise ValueError(f'OHL: space {space.name!r}: {err}') from err
+    hook.trunk, hook.seed, hook.history = state['trunk'], state['seed'], list(state['history'])
+    last = hook.history[-1] if hook.history else {}
+    if last.get('partial') and runner.max_iters > last['iter']:  # _end_trunk records both
+        # trunk k is where trunk_epochs / trunk_iters puts it (k x the length): after a shortened trunk the
+        # counter and the positions disagree, and the exported schedule replays other values than were used
+        raise ValueError(f'OHL: the checkpoint\'s run ended with a partial trunk {last.get("trunk")} (its '
+                         f'training stopped at iteration {last["iter"]}, inside the trunk), and this run goes on '
+                         f'to iteration {runner.max_iters}: every later trunk would be misaligned with '
+                         f'{"trunk_iters" if hook.trunk_iters else "trunk_epochs"}. Resume only to the same '
+                         'length, or start a new search from its weights with load_from (a run meant to be '
+                         'extended needs a length that is a multiple of the trunk)')
+    if state.get('in_trunk'):
+        # Only rank 0 writes checkpoints: inside a trunk, the other copies' weights and statistics are lost.
+        runner.logger.warning(
+            f'OHL: this checkpoint was saved inside trunk {hook.trunk}; it holds copy 0 only, so every copy '
+            'continues the trunk from copy 0\'s weights and the statistics recorded before the checkpoint are '
+            'dropped. Resume is exact from checkpoints saved at trunk ends (a checkpoint interval that is a '
+            'multiple of the trunk length).')
+    elif state.get('copies_apart'):
+        runner.logger.warning(
+            f'OHL: this checkpoint was saved after trunk {hook.trunk - 1}, which did not broadcast '
+            '(broadcast_interval > 1): it holds copy 0 only, so every copy continues from copy 0\'s weights. '
+            'Resume is exact from checkpoints saved at broadcasting trunks.')
+
+
+def check_search_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> None:
+    """Refuse a resume whose controller or distribution settings are not those the checkpoint's θ and
+    controller state were produced under (:func:`search_settings`); log those that may change (see ``OHLHook``'s
+    docstring). Checkpoints written before the settings were saved are not checked."""
+    hook_key = hook_config_key(runner, hook)
+    prefix = f'{hook_key}.' if hook_key else ''
+    for i, (space, controller) in enumerate(zip(hook.spaces, hook.controllers)):
+        if space.name not in saved:
+            continue
+        now, may_change = search_settings(space, controller)
+        for key, value in now.items():
+            if key not in saved[space.name] or same_setting(saved[space.name][key], value):
+                continue
+            before = saved[space.name][key]
+            name = prefix + (key if key.startswith('controller.') else f'spaces.{i}.{key}')
+            if key in may_change:
+                runner.logger.warning(f'OHL: space {space.name!r}: the checkpoint\'s search ran with '
+                                      f'{name}={before!r}, this run sets {value!r}: the search continues with '
+                                      f'{value!r} from trunk {trunk}')
+                continue
+            raise ValueError(f'OHL: space {space.name!r}: the checkpoint\'s search ran with {name}={before!r}, '
+                             f'this run sets {name}={value!r}: theta and the controller\'s state (optimiser '
+                             'moments, baseline) were produced under it, so a resume continues the same search. '
+                             'Resume with the checkpoint\'s setting, or start a new search from its weights '
+                             'with load_from')
+
+
+def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> None:
+    """Refuse a resume whose rewards would be read otherwise than the checkpoint's (:func:`reward_settings`):
+    the controllers' baselines hold averages of the old rewards and the history would rank two rewards
+    together; the BatchNorm re-estimation may change, with a warning. Checkpoints written before the reward
+    settings were saved are not checked."""
+    now, keys, may_change = hook.reward_settings(runner)
+    for role, value in now.items():
+        if role not in saved or same_config(saved[role], value):
+            continue
+        name = keys[role]
+        if role in may_change:
+            runner.logger.warning(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this '
+                                  f'run sets {value!r}: the rewards from trunk {trunk} on are read so')
+            continue
+        raise ValueError(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this run sets '
+                         f'{name}={value!r}: the controllers\' baselines average the old rewards and the history '
+                         'would rank two rewards together, so a resume reads them as the checkpoint did. Resume '
+                         'with the checkpoint\'s setting, or start a new search from its weights with load_from')
