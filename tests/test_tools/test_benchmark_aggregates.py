@@ -171,8 +171,6 @@ def test_the_committed_raw_logs_summarise_to_the_recorded_numbers(bench, tmp_pat
     table = [line for line in capsys.readouterr().out.splitlines() if not line.startswith('{')]
     if name == 'reward_horizon_fmnist':  # printed before the signals existed: OHL's reward alone, unnamed
         printed = [line if line.startswith('final') else f'reward {line}' for line in printed]
-    if name == 'reward_signals_fmnist':  # its other signals' lines were means of rounded values (up to 1e-4 off)
-        printed = [line for line in printed if line.startswith(('reward', 'final'))]
     assert printed and all(line in table for line in printed), '\n'.join(sorted(set(printed) - set(table)))
 
 
