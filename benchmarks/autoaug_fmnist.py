@@ -265,7 +265,8 @@ def main() -> None:
     parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=20)
     parser.add_argument('--samples-per-class', type=int, default=None, help='default: the config\'s 100')
-    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
+    parser.add_argument('--arms', nargs='+', action=UniqueValues, default=None, choices=ARMS,
+                        help='default: every arm; learned only with --policies (it replays a kept policy)')
     parser.add_argument('--reward-samples', type=int, default=None,
                         help='reward-split images scored per copy and trunk (default: the config\'s 2,000)')
     parser.add_argument('--copies', type=int, default=None, help='number of copies (default: the config\'s 4)')
@@ -313,6 +314,8 @@ def main() -> None:
                              'faster on CPU, the same rewards up to float rounding)')
     add_work_dir_option(parser)
     args = parser.parse_args()
+    if args.arms is None:  # learned needs --policies: a plain run (the README's commands) stopped asking for them
+        args.arms = [arm for arm in ARMS if arm != 'learned' or args.policies]
     if args.reward_batch is not None and args.reward_batch < 1:
         parser.error(f'--reward-batch must be a positive batch size, got {args.reward_batch}')
     if args.reward_bn < 0:

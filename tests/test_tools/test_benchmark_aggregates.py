@@ -312,3 +312,21 @@ def test_policies_of_other_settings_are_not_kept_in_one_folder(monkeypatch, caps
         run('--arms', 'ohl', '--seeds', '1', '--save-policies', str(older))
     assert 'holds policies of a search whose settings it does not record' in capsys.readouterr().err
     assert ran == [[0, 1], [2]]
+
+
+def test_autoaug_fmnist_default_arms_run_without_policies(monkeypatch, tmp_path):
+    """The default ``--arms`` held ``learned``, which needs ``--policies``: a plain ``python
+    benchmarks/autoaug_fmnist.py`` (and the README's six-arm commands) exited 2 asking for them."""
+    import sys
+
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    autoaug = importlib.import_module('autoaug_fmnist')
+    ran = []
+    monkeypatch.setattr(autoaug, 'run_arms', lambda config, arms, *a, **k: ran.append(list(arms)))
+    monkeypatch.setattr(sys, 'argv', ['autoaug_fmnist.py', '--seeds', '0'])
+    autoaug.main()
+    assert ran == [['none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl']]
+    monkeypatch.setattr(autoaug, 'learned_policy', lambda directory, seed: {})  # (a kept policy is not read here)
+    monkeypatch.setattr(sys, 'argv', ['autoaug_fmnist.py', '--seeds', '0', '--policies', str(tmp_path)])
+    autoaug.main()
+    assert ran[-1][-1] == 'learned' and len(ran[-1]) == 7
