@@ -17,7 +17,12 @@
   NAS search's ``train_cfg.out_dir`` can be made (its result is written there only at the search's end); the inner
   datasets of a ``ConcatDataset`` (mmengine's or mmdet's) have the class names of its first, in its order, unless its
   ``ignore_keys`` has ``'classes'`` (:func:`_check_concat_classes`); each COCO dataset's first image is under its
-  ``data_prefix.img`` (:func:`_check_coco_images`: a val loader's images are read only at the first validation); each
+  ``data_prefix.img`` and its first three and last images have the annotated size
+  (:func:`~automl_mm.engine.preflight_coco._check_coco_images`: a val loader's images are read only at the first
+  validation, another split's images of other sizes silently); two COCO datasets of different annotation files that
+  read one image folder give its shared images the same sizes and objects, and a held-out loader (reward, search)
+  reads none of ``train_dataloader``'s images (:func:`~automl_mm.engine.preflight_coco.check_shared_folders`: the
+  generated sets name every split's images alike, so another split's folder was read silently); each
   ``CocoMetric``'s ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others
   only with a predicted box); each dataloader's ``collate_fn`` type is a function mmengine finds
   (:func:`_check_collate_fns`); the dataloaders' samplers and loading arguments and the loops' types and
@@ -48,6 +53,7 @@ from .preflight_classes import (
     _check_num_classes,
     coco_classes_mismatch,
 )
+from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
 from .preflight_walk import (
     ConfigCheckError,
     _coco_datasets,
@@ -403,8 +409,9 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         _check_reference_allocation(train_cfg)
 
     categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
-    first_images: dict[str, Any] = {}  # each dataset's file's first image's file_name
+    files: dict[str, CocoSummary] = {}  # what the image checks read of each dataset's file
     dataset_files = {path for _, _, path in _coco_datasets(cfg)}
+    whole = shared_folder_files(cfg, test_only)
     for path, key in coco_annotation_files(cfg):
         if test_only and not key.startswith('test_'):
             continue
@@ -412,10 +419,11 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             coco = check_coco_annotation_file(path)
         except ValueError as err:
             raise ConfigCheckError(f'{key}: {err}') from None
-        if path in dataset_files:
+        if path in dataset_files and path not in files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
-            first_images[path] = (coco['images'][0] if isinstance(coco['images'][0], dict) else {}).get('file_name')
-    _check_coco_images(cfg, first_images, test_only)
+            files[path] = CocoSummary(coco, whole=path in whole)
+    _check_coco_images(cfg, files, test_only)
+    check_shared_folders(cfg, files, test_only)
     _check_coco_metric_items(cfg, test_only)
     _check_collate_fns(cfg, test_only)
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
@@ -424,32 +432,6 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),
                      f'{split}_evaluator')
-
-
-def _check_coco_images(cfg: Any, first_images: dict[str, Any], test_only: bool) -> None:
-    """The first image of each COCO dataset's annotation file (``{path: file_name}``, the files :func:`check_config`
-    loaded) is a file under its ``data_prefix.img`` (joined with ``data_root`` as mmengine's ``BaseDataset`` joins
-    them), where the images are local files (no ``backend_args``, no URL).
-
-    mmdet's ``CocoDataset`` reads the annotation file when built and the images only when the loader is iterated: a
-    val loader whose prefix named no folder trained every epoch up to the first validation, then failed there with a
-    ``FileNotFoundError`` naming the image, not the key (a held-out loader: at the first reward / search score)."""
-    from mmengine.fileio import join_path
-    from mmengine.utils import is_abs
-
-    for dataset, where, path in _coco_datasets(cfg):
-        if (test_only and not where.startswith('test_')) or not isinstance(first_images.get(path), str) or \
-                dataset.get('backend_args') is not None:
-            continue
-        prefix, root = (dataset.get('data_prefix') or {}).get('img'), dataset.get('data_root')
-        if not isinstance(prefix, str) or not isinstance(root, (str, type(None))) or '://' in (root or '') + prefix:
-            continue  # refused when built (mmengine's TypeError, mmdet's KeyError), or not a local folder
-        folder = join_path(root, prefix) if root and not is_abs(prefix) else prefix  # as BaseDataset joins them
-        image = osp.join(folder, first_images[path])
-        if not osp.isfile(image):
-            missing = '' if osp.isdir(folder or '.') else f' (nor does the folder {folder})'
-            raise ConfigCheckError(f'{where}.data_prefix.img={prefix!r}: {image}, the first image of {path}, does '
-                                   f'not exist{missing}')
 
 
 def _check_ohl_hook(cfg: Any) -> None:

@@ -10,6 +10,8 @@ from automl_mm.utils.scope import config_type_name
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
 _EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
+#: Loaders that are not held out of training (the others: OHL's reward loader, the NAS search loaders).
+NOT_HELD_OUT = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 class ConfigCheckError(ValueError):

@@ -1,0 +1,242 @@
+"""The COCO image checks of :func:`automl_mm.engine.preflight.check_config`: a COCO dataset's image files are
+the ones its annotation file describes, and no two datasets of a config describe one image file differently.
+
+automl_mm's generated sets (:mod:`automl_mm.datasets.synthetic_coco`, :mod:`automl_mm.datasets.fmnist_det`) name
+the images of every split ``000001.png``, ``000002.png``, ... with the ids 1, 2, ... and one canvas size: a
+held-out loader whose ``data_prefix.img`` names another split's folder found every file, and mmdet scored its
+annotations against other images, a silently wrong mAP (no check of the file names, ids or sizes can see it; the
+objects can, :func:`check_shared_folders`).
+"""
+from __future__ import annotations
+
+import os.path as osp
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _coco_datasets
+
+#: The images of each annotation file whose size is compared with the file's (positions in its ``images``).
+SIZE_SAMPLE = (0, 1, 2, -1)
+#: How many of the images two annotation files share are compared by their boxes (the first in file order).
+MAX_COMPARED = 100
+#: Two boxes of one image are one box from this IoU on: a copy, rounded or moved by a pixel (at 0.5, a large
+#: object of one generated fmnist-det image matched one of another image of the same name in 3 of 10 images).
+SAME_OBJECT_IOU = 0.9
+
+
+def image_folder(dataset: dict) -> str | None:
+    """The folder a COCO dataset config reads its images from: ``data_prefix.img`` joined to ``data_root`` as
+    mmengine's ``BaseDataset`` joins them (an absolute prefix alone), ``None`` when the images are not local files
+    (``backend_args``, a URL) or the values are ones the dataset refuses when built."""
+    from mmengine.fileio import join_path
+    from mmengine.utils import is_abs
+
+    prefix, root = (dataset.get('data_prefix') or {}).get('img'), dataset.get('data_root')
+    if dataset.get('backend_args') is not None or not isinstance(prefix, str) or \
+            not isinstance(root, (str, type(None))) or '://' in (root or '') + prefix:
+        return None
+    return join_path(root, prefix) if root and not is_abs(prefix) else prefix
+
+
+def _size(image: dict) -> tuple[int, int] | None:
+    """``(width, height)`` an ``images`` entry gives, ``None`` unless it gives both as positive integers."""
+    size = image.get('width'), image.get('height')
+    return size if all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size) else None
+
+
+class CocoSummary:
+    """What the checks keep of one loaded annotation file: its first image's ``file_name``, the entries of
+    :data:`SIZE_SAMPLE`, and (``whole``: a file whose image folder another file reads too) every image by
+    ``file_name`` and every box by image id, as arrays (the file itself is not kept)."""
+
+    def __init__(self, coco: dict, whole: bool) -> None:
+        images = [image if isinstance(image, dict) else {} for image in coco['images']]
+        self.first = images[0].get('file_name') if images else None
+        self.sample = [images[i] for i in sorted({i % len(images) for i in SIZE_SAMPLE})] if images else []
+        self.images: dict[str, dict] | None = None
+        if not whole:
+            return
+        self.images = {}
+        for image in images:
+            if isinstance(image.get('file_name'), str):
+                self.images.setdefault(osp.normpath(image['file_name']), image)
+        anns = [a for a in coco.get('annotations') or [] if isinstance(a, dict)
+                and isinstance(a.get('image_id'), (int, str)) and isinstance(a.get('bbox'), list)
+                and len(a['bbox']) == 4 and all(isinstance(v, (int, float)) for v in a['bbox'])]
+        self._index: dict[Any, int] = {}  # image id -> its number here
+        ids = np.array([self._index.setdefault(a['image_id'], len(self._index)) for a in anns], dtype=np.int64)
+        order = np.argsort(ids, kind='stable')
+        self._ids = ids[order]
+        self._boxes = np.array([a['bbox'] for a in anns], dtype=np.float64).reshape(-1, 4)[order]
+
+    def boxes(self, image_id: Any) -> np.ndarray:
+        """The ``[x, y, w, h]`` boxes of the image ``image_id``, one row each."""
+        key = self._index.get(image_id) if isinstance(image_id, (int, str)) else None
+        if key is None:
+            return self._boxes[:0]
+        return self._boxes[np.searchsorted(self._ids, key, 'left'):np.searchsorted(self._ids, key, 'right')]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every ``[x, y, w, h]`` box of ``a`` with every one of ``b``."""
+    ax1, ay1, bx1, by1 = a[:, None, 0], a[:, None, 1], b[None, :, 0], b[None, :, 1]
+    inter = np.clip(np.minimum(ax1 + a[:, None, 2], bx1 + b[None, :, 2]) - np.maximum(ax1, bx1), 0, None) * \
+        np.clip(np.minimum(ay1 + a[:, None, 3], by1 + b[None, :, 3]) - np.maximum(ay1, by1), 0, None)
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def same_objects(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two annotation files' boxes of one image can describe it both: at least half the boxes of the one
+    with fewer have a box of the other at IoU >= :data:`SAME_OBJECT_IOU` (a copy, a subset of the classes and
+    relabelled classes pass; another image's objects match by chance: 1 of 420 generated image pairs)."""
+    fewer, more = (a, b) if len(a) <= len(b) else (b, a)
+    matched = int((_iou(fewer, more).max(axis=1) >= SAME_OBJECT_IOU).sum())
+    return 2 * matched >= len(fewer)
+
+
+def image_size(path: str) -> tuple[tuple[int, int], bool] | None:
+    """``((width, height), turned)`` of an image file from its header (Pillow; the pixels are not decoded),
+    ``turned`` when its EXIF orientation swaps width and height (5 to 8); ``None`` when Pillow cannot read it."""
+    from PIL import ExifTags, Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                # the base class's getexif reads what the header gave (PNG's own decodes the image for a late eXIf)
+                orientation = Image.Image.getexif(img).get(ExifTags.Base.Orientation)
+                return img.size, orientation in (5, 6, 7, 8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool) -> None:
+    """Each COCO dataset's images (``files``: the annotation files :func:`check_config` loaded) against its
+    ``data_prefix.img`` folder, where the images are local files (:func:`image_folder`):
+
+    * the file's first image exists. mmdet's ``CocoDataset`` reads the annotation file when built and the images
+      only when iterated: a val loader whose prefix named no folder trained every epoch, then failed in the first
+      validation with a ``FileNotFoundError`` naming the image, not the key (a held-out loader: at the first reward
+      / search score);
+    * the images of :data:`SIZE_SAMPLE` that exist have the ``width`` / ``height`` the file gives them (either way
+      round for an image whose EXIF orientation turns it: mmcv's default ``'color'`` flag turns it,
+      ``'color_ignore_orientation'`` does not, and annotation tools record either); entries without both are not
+      compared. Another split's images of other sizes were read silently, their boxes scored against these."""
+    for dataset, where, path in _coco_datasets(cfg):
+        summary = files.get(path)
+        folder = image_folder(dataset)
+        if (test_only and not where.startswith('test_')) or summary is None or folder is None or \
+                not isinstance(summary.first, str):
+            continue
+        prefix = dataset['data_prefix']['img']
+        image = osp.join(folder, summary.first)
+        if not osp.isfile(image):
+            missing = '' if osp.isdir(folder or '.') else f' (nor does the folder {folder})'
+            raise ConfigCheckError(f'{where}.data_prefix.img={prefix!r}: {image}, the first image of {path}, does '
+                                   f'not exist{missing}')
+        for entry in summary.sample:
+            given, name = _size(entry), entry.get('file_name')
+            image = osp.join(folder, name) if isinstance(name, str) else None
+            found = image_size(image) if given is not None and image is not None and osp.isfile(image) else None
+            if found is None or given == found[0] or (found[1] and given == found[0][::-1]):
+                continue
+            raise ConfigCheckError(
+                f'{where}.data_prefix.img={prefix!r}: {image} is {found[0][0]}x{found[0][1]} (width x height) but '
+                f'{path} gives it {given[0]}x{given[1]}: the folder holds other images of the same names (another '
+                "split's folder?), and their boxes would be scored against these annotations")
+
+
+def shared_folder_files(cfg: Any, test_only: bool) -> set[str]:
+    """The annotation files (as :func:`~automl_mm.engine.preflight_walk._coco_datasets` names them) of the COCO
+    datasets whose image folder a dataset of another annotation file reads too: the files
+    :func:`check_shared_folders` compares image by image."""
+    by_folder: dict[str, set[str]] = {}
+    for dataset, where, path in _coco_datasets(cfg):
+        folder = image_folder(dataset)
+        if folder is not None and not (test_only and not where.startswith('test_')):
+            by_folder.setdefault(osp.realpath(folder), set()).add(path)
+    return {path for paths in by_folder.values() if len({osp.realpath(p) for p in paths}) > 1 for path in paths}
+
+
+def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: bool) -> None:
+    """Two COCO datasets of different annotation files that read one image folder (``files``: the loaded
+    annotation files, :class:`CocoSummary` ``whole`` for these) agree on the images both files list (the same
+    ``file_name``: the same file), so they cannot describe other images:
+
+    * the same ``width`` / ``height`` where both give them (or the two turned round);
+    * the same objects: on at most half of the first :data:`MAX_COMPARED` shared images with boxes in both files,
+      no :func:`same_objects` (ids are not compared: a renumbered copy of a file is valid for mmdet, and the
+      generated splits all number their images from 1).
+
+    A subset of a file, or another labelling of the same images, passes; so do mmdet's COCO layout (train2017/ and
+    val2017/, distinct names) and :func:`automl_mm.datasets.coco_split.split_coco`'s parts (one folder, disjoint
+    images). A held-out loader (OHL's reward loader, a NAS search loader: not in :data:`NOT_HELD_OUT`) reads no
+    image of ``train_dataloader``'s datasets at all: neither its annotation file nor a file of the same folder
+    listing one of its images (rewards and search scores on trained images, silently)."""
+    datasets = [(d, where, path, osp.realpath(image_folder(d) or '')) for d, where, path in _coco_datasets(cfg)
+                if image_folder(d) is not None and path in files and not (test_only and not where.startswith('test_'))]
+    for i, (first, first_key, first_path, folder) in enumerate(datasets):
+        for second, second_key, second_path, other_folder in datasets[i + 1:]:
+            same_file = osp.realpath(first_path) == osp.realpath(second_path)
+            if not same_file and folder == other_folder:
+                _compare(files[first_path], files[second_path], (first, first_key, first_path),
+                         (second, second_key, second_path), folder)
+    for _, first_key, first_path, folder in datasets:
+        if not first_key.startswith('train_dataloader'):
+            continue
+        for _, second_key, second_path, other_folder in datasets:
+            if second_key.split('.dataset')[0] in NOT_HELD_OUT:
+                continue
+            if osp.realpath(first_path) == osp.realpath(second_path):
+                shared = f'the annotation file {first_path} (its images and boxes)'
+            elif folder == other_folder and files[first_path].images is not None:
+                names = [n for n in files[second_path].images or {} if n in files[first_path].images]
+                if not names:
+                    continue
+                shared = f'{len(names)} images of {folder} ({names[0]}, ...)'
+            else:
+                continue
+            raise ConfigCheckError(
+                f'{second_key} reads {shared} as {first_key} does: a held-out split scores the model on images it '
+                'trained on. Give it a split held out of training (its own annotation file and image folder)')
+
+
+def _compare(a: CocoSummary, b: CocoSummary, first: tuple, second: tuple, folder: str) -> None:
+    """Refuse two annotation files of one image folder that describe its shared images differently
+    (:func:`check_shared_folders`)."""
+    shared = [n for n in b.images or {} if n in (a.images or {})]
+    if not shared:
+        return
+
+    def keys() -> str:
+        return (f'{first[1]}.data_prefix.img={first[0]["data_prefix"]["img"]!r} and '
+                f'{second[1]}.data_prefix.img={second[0]["data_prefix"]["img"]!r} both read {folder}')
+
+    for name in shared:
+        size_a, size_b = _size(a.images[name]), _size(b.images[name])
+        if size_a is not None and size_b is not None and size_a not in (size_b, size_b[::-1]):
+            raise ConfigCheckError(
+                f'{keys()}, but {first[2]} gives {name} the size {size_a[0]}x{size_a[1]} and {second[2]} '
+                f'{size_b[0]}x{size_b[1]} (width x height): one file is one image, so one of them reads another '
+                "split's folder. Give each its own split's images")
+    compared = differ = 0
+    example = None
+    for name in shared:
+        boxes_a, boxes_b = a.boxes(a.images[name].get('id')), b.boxes(b.images[name].get('id'))
+        if not len(boxes_a) or not len(boxes_b):
+            continue
+        compared += 1
+        if not same_objects(boxes_a, boxes_b):
+            differ += 1
+            example = example or name
+        if compared == MAX_COMPARED:
+            break
+    if compared and 2 * differ > compared:
+        raise ConfigCheckError(
+            f"{keys()}, but their annotation files give other objects to the same images: on {differ} of the "
+            f'{compared} images both list with boxes ({example}, ...), no box of {first[2]} matches one of '
+            f"{second[2]} (IoU >= {SAME_OBJECT_IOU}). One of them reads another split's folder (the generated sets "
+            "name every split's images 000001.png, ...): give each its own split's images")

@@ -1,0 +1,262 @@
+"""A loader that reads another split's images fails at start, in :func:`check_config`, naming the key: a COCO
+dataset whose ``data_prefix.img`` names another split's folder (the generated sets name every split's images
+000001.png, ..., so every file existed and mmdet scored the annotations against other images, silently)."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import os.path as osp
+import re
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from PIL import Image
+
+from automl_mm.datasets import generate_fmnist_det
+from automl_mm.datasets.coco_split import split_coco
+from automl_mm.engine.preflight import ConfigCheckError, check_config
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_datasets'))
+from test_fmnist_det import write_fake_fashion  # noqa: E402
+
+FMNIST_DET = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py')
+SYNTHCOCO = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py')
+SPLITS = ('train', 'reward', 'val', 'test')
+
+
+@pytest.fixture(scope='module')
+def fmnist_det_root(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp('fmnist_det_images')
+    fashion = write_fake_fashion(str(root / 'fashion'))
+    generate_fmnist_det(str(root / 'det'), data_root=fashion, seed=0, num_train=6, num_reward=3, num_val=3,
+                        num_test=3, img_size=128, max_objects=3)
+    return str(root / 'det')
+
+
+def _on(config: str, root: str, splits=SPLITS) -> Config:
+    """A detector config reading the generated set at ``root`` (each loader and metric its own split; the shapes
+    set has no test split: its test loader reads val)."""
+    cfg = Config.fromfile(config)
+    for split in ('train', 'reward', 'val', 'test'):
+        if cfg.get(f'{split}_dataloader') is None:
+            continue
+        cfg[f'{split}_dataloader'] = copy.deepcopy(cfg[f'{split}_dataloader'])
+        cfg[f'{split}_dataloader'].dataset.data_root = root + '/'
+        if split != 'train':
+            ann = osp.join(root, f"annotations/instances_{split if split in splits else 'val'}.json")
+            cfg[f'{split}_evaluator'] = dict(cfg[f'{split}_evaluator'], ann_file=ann)
+    return cfg
+
+
+def test_the_generated_splits_share_names_ids_and_one_size(fmnist_det_root, coco_root):
+    """Why the size check alone cannot see a wrong split of the generated sets: every split names its images
+    000001.png, ... with ids 1, 2, ... and one canvas size (only the objects differ)."""
+    for root, splits in ((fmnist_det_root, SPLITS), (coco_root, ('train', 'val'))):
+        files = {s: json.load(open(osp.join(root, f'annotations/instances_{s}.json'))) for s in splits}
+        first = [(f['images'][0]['file_name'], f['images'][0]['id']) for f in files.values()]
+        assert first == [('000001.png', 1)] * len(splits)
+        assert len({(i['width'], i['height']) for f in files.values() for i in f['images']}) == 1
+
+
+def test_the_generated_sets_pass(fmnist_det_root, coco_root):
+    check_config(_on(FMNIST_DET, fmnist_det_root))
+    check_config(_on(SYNTHCOCO, coco_root, ('train', 'val')))
+
+
+@pytest.mark.parametrize('loader, folder, other', [
+    ('reward', 'train/', 'train'), ('val', 'train/', 'train'), ('test', 'val/', 'val'), ('test', 'reward/', 'reward')])
+def test_a_loader_reading_another_generated_splits_folder_fails_naming_both_keys(fmnist_det_root, loader, folder,
+                                                                                 other):
+    """The user's copy of another loader with only ann_file changed: every image exists, same size, same id."""
+    cfg = _on(FMNIST_DET, fmnist_det_root)
+    cfg[f'{loader}_dataloader'].dataset.data_prefix = dict(img=folder)
+    first, second = sorted((other, loader), key=('train', 'val', 'test', 'reward').index)  # the config's order
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            f"{first}_dataloader.dataset.data_prefix.img='{folder}' and {second}_dataloader.dataset.data_prefix."
+            f"img='{folder}' both read {fmnist_det_root}/{other}, but their annotation files give other objects to "
+            f"the same images: on ")):
+        check_config(cfg)
+
+
+def test_a_val_loader_reading_the_train_folder_of_the_shapes_set_fails(coco_root):
+    cfg = _on(SYNTHCOCO, coco_root, ('train', 'val'))
+    cfg.val_dataloader.dataset.data_prefix = dict(img='train/')
+    with pytest.raises(ConfigCheckError, match=r"train_dataloader\.dataset\.data_prefix\.img='train/' and "
+                                               r"val_dataloader\.dataset\.data_prefix\.img='train/' both read .*"
+                                               r"on 4 of the 4 images both list with boxes \(000001\.png, \.\.\.\)"):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py reads test_dataloader only, which is right
+
+
+# --- tiny COCO files written here -------------------------------------------------------------------------------
+
+def _image(folder: str, name: str, width: int, height: int) -> None:
+    os.makedirs(folder, exist_ok=True)
+    cv2.imwrite(osp.join(folder, name), np.zeros((height, width, 3), np.uint8))
+
+
+def _ann(path: str, images: list[tuple], boxes: dict | None = None) -> str:
+    """A COCO file of ``images`` ``(file_name, width, height[, id])`` (ids 1, 2, ... unless given), each with the
+    boxes ``boxes[file_name]`` (default: one box that depends on the name)."""
+    entries, anns = [], []
+    for i, (name, width, height, *given) in enumerate(images):
+        image_id = given[0] if given else i + 1
+        entry = dict(id=image_id, file_name=name)
+        entry.update({k: v for k, v in (('width', width), ('height', height)) if v is not None})
+        entries.append(entry)
+        for box in (boxes or {}).get(name, [[1, 1, 4 + len(anns) % 7, 4]]):
+            anns.append(dict(id=len(anns) + 1, image_id=image_id, category_id=1, bbox=box, area=box[2] * box[3],
+                             iscrowd=0))
+    with open(path, 'w') as f:
+        json.dump(dict(images=entries, annotations=anns, categories=[dict(id=1, name='a')]), f)
+    return path
+
+
+def _dataset(ann: str, folder: str, classes=('a', )) -> dict:
+    return dict(type='mmdet.CocoDataset', ann_file=ann, data_prefix=dict(img=folder), metainfo=dict(classes=classes),
+                pipeline=[])
+
+
+def _cfg(**datasets) -> Config:
+    return Config(dict(default_scope='mmdet', **{
+        f'{key}_dataloader': dict(batch_size=1, sampler=dict(type='DefaultSampler', shuffle=False), dataset=d)
+        for key, d in datasets.items()}))
+
+
+def test_an_image_of_another_size_than_its_annotation_fails_naming_the_key_file_and_sizes(tmp_path):
+    """mmdet reads the image as it is and the boxes as annotated: another split's folder of other sizes was
+    scored silently. The first three images and the last are compared."""
+    val, train = str(tmp_path / 'val'), str(tmp_path / 'train')
+    sizes = [(30, 20), (24, 24), (16, 40), (50, 10), (20, 30)]
+    for i, (w, h) in enumerate(sizes):
+        _image(val, f'{i}.png', w, h)
+        _image(train, f'{i}.png', h + 1, w)  # another split of the same names, other sizes
+    ann = _ann(str(tmp_path / 'val.json'), [(f'{i}.png', w, h) for i, (w, h) in enumerate(sizes)])
+    check_config(_cfg(test=_dataset(ann, val + '/')), test_only=True)
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            f"test_dataloader.dataset.data_prefix.img='{train}/': {train}/0.png is 21x30 (width x height) but {ann} "
+            "gives it 30x20: the folder holds other images of the same names (another split's folder?)")):
+        check_config(_cfg(test=_dataset(ann, train + '/')), test_only=True)
+    _image(val, '4.png', 30, 20)  # the last image alone
+    with pytest.raises(ConfigCheckError, match=r"4\.png is 30x20 \(width x height\) but .* gives it 20x30"):
+        check_config(_cfg(test=_dataset(ann, val + '/')), test_only=True)
+    _image(val, '3.png', 10, 50)  # neither first nor last: not read
+    _image(val, '4.png', 20, 30)
+    check_config(_cfg(test=_dataset(ann, val + '/')), test_only=True)
+    # an annotation without both sizes is not compared
+    _ann(ann, [('0.png', 31, None), ('4.png', None, None)])
+    check_config(_cfg(test=_dataset(ann, val + '/')), test_only=True)
+
+
+def _jpeg(path: str, width: int, height: int, orientation: int | None) -> None:
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    Image.new('RGB', (width, height)).save(path, exif=exif.tobytes())
+
+
+@pytest.mark.parametrize('orientation, passes', [(6, True), (8, True), (3, False), (None, False)])
+def test_an_exif_turned_jpeg_passes_annotated_either_way_round(tmp_path, orientation, passes):
+    """mmcv's default 'color' flag turns a JPEG by its EXIF orientation ('color_ignore_orientation' does not), and
+    annotation tools record either size: a turned image annotated as stored or as shown is no wrong split."""
+    _jpeg(str(tmp_path / 'a.jpg'), 40, 30, orientation)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        from mmcv.transforms import LoadImageFromFile
+        shown = LoadImageFromFile()(dict(img_path=str(tmp_path / 'a.jpg')))['img'].shape[:2]
+    assert shown == ((40, 30) if orientation in (6, 8) else (30, 40))  # (height, width): cv2 turned it
+    for width, height in ((40, 30), (30, 40)):
+        cfg = _cfg(test=_dataset(_ann(str(tmp_path / 'a.json'), [('a.jpg', width, height)]), str(tmp_path)))
+        if passes or (width, height) == (40, 30):
+            check_config(cfg, test_only=True)
+        else:
+            with pytest.raises(ConfigCheckError, match=r'a\.jpg is 40x30 \(width x height\) but .* gives it 30x40'):
+                check_config(cfg, test_only=True)
+
+
+def _two_files(tmp_path, first: list[tuple], second: list[tuple], first_boxes=None, second_boxes=None,
+               keys=('val', 'test')) -> Config:
+    """Two loaders of one image folder (``tmp_path/images``) reading two annotation files."""
+    folder = str(tmp_path / 'images')
+    for name, w, h, *_ in first + second:
+        if not osp.isfile(osp.join(folder, name)):
+            _image(folder, name, w, h)
+    a = _ann(str(tmp_path / f'{keys[0]}.json'), first, first_boxes)
+    b = _ann(str(tmp_path / f'{keys[1]}.json'), second, second_boxes)
+    return _cfg(**{keys[0]: _dataset(a, folder + '/'), keys[1]: _dataset(b, folder + '/')})
+
+
+IMAGES = [(f'{i}.png', 20, 20) for i in range(6)]
+
+
+def test_two_files_of_one_folder_giving_an_image_two_sizes_fail_naming_both_keys(tmp_path):
+    """An image of neither file's first three or last entries: the size check reads only those."""
+    other = copy.deepcopy(IMAGES)
+    other[3] = ('3.png', 20, 21)
+    cfg = _two_files(tmp_path, IMAGES, other)
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            f"val_dataloader.dataset.data_prefix.img='{tmp_path}/images/' and test_dataloader.dataset.data_prefix."
+            f"img='{tmp_path}/images/' both read {tmp_path}/images, but {tmp_path}/val.json gives 3.png the size "
+            f"20x20 and {tmp_path}/test.json 20x21 (width x height): one file is one image")):
+        check_config(cfg)
+
+
+def test_two_files_of_one_folder_giving_its_images_other_objects_fail(tmp_path):
+    boxes = {name: [[2, 2, 5, 5]] for name, *_ in IMAGES}
+    moved = {name: [[10, 10, 5, 5]] for name, *_ in IMAGES}
+    moved['0.png'] = moved['1.png'] = [[2, 2, 5, 5]]  # two of six the same: a majority differs
+    with pytest.raises(ConfigCheckError, match=r'on 4 of the 6 images both list with boxes \(2\.png, \.\.\.\), no '
+                                               r'box of .*val\.json matches one of .*test\.json \(IoU >= 0\.9\)'):
+        check_config(_two_files(tmp_path, IMAGES, IMAGES, boxes, moved))
+    moved['2.png'] = [[2, 2, 5, 5]]  # half the same: not refused
+    check_config(_two_files(tmp_path, IMAGES, IMAGES, boxes, moved))
+
+
+@pytest.mark.parametrize('case', ['subset', 'renumbered ids', 'fewer classes', 'disjoint', 'same file',
+                                  'no boxes in one'])
+def test_two_files_of_one_folder_that_can_both_be_right_pass(tmp_path, case):
+    """A subset, the same images renumbered (a copy made by another tool; mmdet scores each file by its own ids),
+    an image's boxes of some classes only, split_coco's disjoint parts, one file read twice, a file without boxes
+    (image info only)."""
+    boxes = {name: [[2, 2, 5, 5], [9, 9, 6, 6]] for name, *_ in IMAGES}
+    second, second_boxes = IMAGES[2:5], boxes
+    if case == 'renumbered ids':
+        second = [(name, w, h, 100 + i) for i, (name, w, h) in enumerate(IMAGES)]
+    elif case == 'fewer classes':
+        second_boxes = {name: b[1:] for name, b in boxes.items()}
+    elif case == 'disjoint':
+        second = [(f'{i}.png', 20, 20) for i in range(6, 9)]
+    elif case == 'no boxes in one':
+        second_boxes = {name: [] for name, *_ in IMAGES}
+    cfg = _two_files(tmp_path, IMAGES, second, boxes, second_boxes)
+    if case == 'same file':
+        cfg.test_dataloader.dataset.ann_file = cfg.val_dataloader.dataset.ann_file
+    check_config(cfg)
+
+
+def test_split_cocos_parts_in_one_folder_pass_and_a_search_loader_on_trained_images_fails(coco_root, tmp_path):
+    """CR-NAS's layout: arch-train and arch-val split by image from one folder. A search split whose images the
+    supernet trains on (the whole train file kept as training set) is refused, as is the training file itself."""
+    train, val = split_coco(osp.join(coco_root, 'annotations/instances_train.json'), str(tmp_path), val_images=2)
+    folder = osp.join(coco_root, 'train/')
+    shapes = ('rectangle', 'ellipse', 'triangle')
+    cfg = _cfg(train=_dataset(train, folder, shapes), search=_dataset(val, folder, shapes))
+    check_config(cfg)
+    cfg.train_dataloader.dataset.ann_file = osp.join(coco_root, 'annotations/instances_train.json')
+    with pytest.raises(ConfigCheckError, match=r'search_dataloader\.dataset reads 2 images of .*train \(0000\d\d\.png, '
+                                               r'\.\.\.\) as train_dataloader\.dataset does: a held-out split scores '
+                                               r'the model on images it trained on'):
+        check_config(cfg)
+    cfg.search_dataloader.dataset.ann_file = cfg.train_dataloader.dataset.ann_file
+    with pytest.raises(ConfigCheckError, match=r'search_dataloader\.dataset reads the annotation file .*'
+                                               r'instances_train\.json \(its images and boxes\) as train_dataloader'):
+        check_config(cfg)
+    cfg.val_dataloader = cfg.search_dataloader  # a val loader may read the training images (training mAP)
+    cfg.search_dataloader = None
+    check_config(cfg)
