@@ -102,6 +102,10 @@ class CIFAR10Dataset(BaseDataset):
 
     METAINFO = {'classes': ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
                             'truck')}
+    #: The arguments that decide which images each split holds, and the splits they do not change (the official
+    #: test set; read by the config check of held-out splits, :mod:`automl_mm.engine.preflight_splits`).
+    SPLIT_ARGS = ('reward_size', 'seed')
+    FIXED_SPLITS = ('test', )
 
     def __init__(self, data_root: str, split: str = 'train', reward_size: int = 5000, seed: int = 0,
                  **kwargs) -> None:

@@ -51,6 +51,10 @@ class DigitsDataset(BaseDataset):
     """
 
     METAINFO = {'classes': tuple(str(i) for i in range(10))}
+    #: The arguments that decide which images each split holds, and the splits they do not change (read by the
+    #: config check of held-out splits, :mod:`automl_mm.engine.preflight_splits`).
+    SPLIT_ARGS = ('split_sizes', 'seed')
+    FIXED_SPLITS: tuple[str, ...] = ()
 
     def __init__(self,
                  split: str = 'train',

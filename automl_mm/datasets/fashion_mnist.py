@@ -161,6 +161,10 @@ class FashionMNISTDataset(BaseDataset):
 
     METAINFO = {'classes': ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
                             'Bag', 'Ankle boot')}
+    #: The arguments that decide which images each split holds, and the splits they do not change (the official
+    #: test set; read by the config check of held-out splits, :mod:`automl_mm.engine.preflight_splits`).
+    SPLIT_ARGS = ('reward_size', 'seed')
+    FIXED_SPLITS = ('test', )
 
     def __init__(self,
                  split: str = 'train',

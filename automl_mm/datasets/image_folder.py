@@ -49,6 +49,11 @@ class ImageFolderDataset(BaseDataset):
             (the message names the key, both counts and the names that differ).
     """
 
+    #: The arguments that decide which images the train / reward splits hold (``'all'`` holds both; read by the
+    #: config check of held-out splits, :mod:`automl_mm.engine.preflight_splits`).
+    SPLIT_ARGS = ('reward_ratio', 'seed')
+    FIXED_SPLITS: tuple[str, ...] = ()
+
     def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
                  reward_ratio: float = 0.02, seed: int = 0, **kwargs) -> None:
         refuse_unread_base_keys('ImageFolderDataset', kwargs, ('ann_file', 'filter_cfg'),

@@ -22,11 +22,14 @@
   validation, another split's images of other sizes silently); two COCO datasets of different annotation files that
   read one image folder give its shared images the same sizes and objects, and a held-out loader (reward, search)
   reads none of ``train_dataloader``'s images (:func:`~automl_mm.engine.preflight_coco.check_shared_folders`: the
-  generated sets name every split's images alike, so another split's folder was read silently); each
-  ``CocoMetric``'s ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others
-  only with a predicted box); each dataloader's ``collate_fn`` type is a function mmengine finds
-  (:func:`_check_collate_fns`); the dataloaders' samplers and loading arguments and the loops' types and
-  arguments (:func:`automl_mm.engine.preflight_training.check_loops_and_loaders`).
+  generated sets name every split's images alike, so another split's folder was read silently); a split dataset
+  (digits, Fashion-MNIST, CIFAR-10, image folders) of another loader is carved with the training split's arguments
+  and, for a held-out loader, is not the training split
+  (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`); each ``CocoMetric``'s ``metric_items`` are
+  mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others only with a predicted box); each
+  dataloader's ``collate_fn`` type is a function mmengine finds (:func:`_check_collate_fns`); the dataloaders'
+  samplers and loading arguments and the loops' types and arguments
+  (:func:`automl_mm.engine.preflight_training.check_loops_and_loaders`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -54,6 +57,7 @@ from .preflight_classes import (
     coco_classes_mismatch,
 )
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
+from .preflight_splits import check_held_out_splits
 from .preflight_walk import (
     ConfigCheckError,
     _coco_datasets,
@@ -429,6 +433,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
     _check_concat_classes(cfg, test_only)
     _check_num_classes(cfg, test_only)
+    check_held_out_splits(cfg, cfg.get('default_scope') or 'automl_mm', test_only)
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),
                      f'{split}_evaluator')

@@ -136,11 +136,14 @@ def test_a_test_split_behind_a_wrapper_or_another_spelling_of_its_path_fails_at_
     for cfg in refused:
         with pytest.raises(ConfigCheckError, match='reward_dataloader reads the test split'):
             check_config(cfg)
+    from automl_mm.engine.preflight import reads_test_split
+
     cfg = Config.fromfile(imagenet)  # the reward part of the train folder, and the whole train folder, are not
     check_config(cfg)
     cfg.reward_dataloader.dataset.split = 'all'
-    check_config(cfg)
-    from automl_mm.engine.preflight import reads_test_split
+    assert not reads_test_split(cfg.reward_dataloader, cfg.test_dataloader)
+    with pytest.raises(ConfigCheckError, match='reads the images train_dataloader.dataset trains on'):
+        check_config(cfg)  # the training images, though (tests/test_engine/test_preflight_images.py)
 
     # a dataset class of one's own with nothing that names its data: only the same settings are the same data
     reward = dict(dataset=dict(type='MyDataset', path='reward.npz', pipeline=[]))

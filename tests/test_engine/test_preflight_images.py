@@ -1,6 +1,7 @@
 """A loader that reads another split's images fails at start, in :func:`check_config`, naming the key: a COCO
 dataset whose ``data_prefix.img`` names another split's folder (the generated sets name every split's images
-000001.png, ..., so every file existed and mmdet scored the annotations against other images, silently)."""
+000001.png, ..., so every file existed and mmdet scored the annotations against other images, silently), and a
+split dataset carved with other arguments than the training split (the two shared images, silently)."""
 from __future__ import annotations
 
 import copy
@@ -20,6 +21,7 @@ from PIL import Image
 from automl_mm.datasets import generate_fmnist_det
 from automl_mm.datasets.coco_split import split_coco
 from automl_mm.engine.preflight import ConfigCheckError, check_config
+from automl_mm.registry import DATASETS
 
 from conftest import REPO_ROOT
 
@@ -28,6 +30,7 @@ from test_fmnist_det import write_fake_fashion  # noqa: E402
 
 FMNIST_DET = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py')
 SYNTHCOCO = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py')
+DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
 SPLITS = ('train', 'reward', 'val', 'test')
 
 
@@ -260,3 +263,79 @@ def test_split_cocos_parts_in_one_folder_pass_and_a_search_loader_on_trained_ima
     cfg.val_dataloader = cfg.search_dataloader  # a val loader may read the training images (training mAP)
     cfg.search_dataloader = None
     check_config(cfg)
+
+
+# --- split datasets carved from one source ----------------------------------------------------------------------
+
+def _source_idx(dataset: dict) -> set[int]:
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        return {d['source_idx'] for d in DATASETS.build(copy.deepcopy(dataset)).data_list}
+
+
+def test_a_digits_training_split_of_another_seed_fails_naming_both_keys():
+    """The reward and test splits are disjoint from the training split only when carved with the same seed and
+    split_sizes (a child config or --cfg-options train_dataloader.dataset.seed=1 changed one of them)."""
+    cfg = Config.fromfile(DIGITS)
+    check_config(cfg)
+    cfg.train_dataloader.dataset.seed = 1
+    assert _source_idx(cfg.train_dataloader.dataset) & _source_idx(cfg.reward_dataloader.dataset)  # shared
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            "val_dataloader.dataset (DigitsDataset, split='test') and train_dataloader.dataset (split='train') carve "
+            "their splits from the same data with other seed: 0 and 1: the two splits share images, so "
+            "val_dataloader would score the model on images it trained on. Give both the same seed")):
+        check_config(cfg)
+    cfg = Config.fromfile(DIGITS)
+    cfg.reward_dataloader.dataset.split_sizes = [0.7, 0.15, 0.15]
+    with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(DigitsDataset, split='reward'\) and "
+                                               r"train_dataloader\.dataset .* other split_sizes: \(0\.7, 0\.15, "
+                                               r"0\.15\) and \(0\.6, 0\.2, 0\.2\)"):
+        check_config(cfg)
+    cfg.reward_dataloader.dataset.split_sizes = [0.6, 0.2, 0.2]  # a list of the same values
+    check_config(cfg)
+
+
+def test_a_held_out_loader_of_the_training_split_fails():
+    cfg = Config.fromfile(DIGITS)
+    cfg.reward_dataloader.dataset.split = 'train'
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            "reward_dataloader.dataset (DigitsDataset, split='train') reads the images train_dataloader.dataset "
+            "trains on (split='train'): rewards and search scores must come from a split held out of training")):
+        check_config(cfg)
+    cfg = Config.fromfile(DIGITS)
+    cfg.val_dataloader = dict(cfg.val_dataloader, dataset=dict(cfg.val_dataloader.dataset, split='train'))
+    check_config(cfg)  # training accuracy, on purpose
+
+
+def test_fashion_mnist_and_cifar_test_splits_do_not_depend_on_the_seed():
+    cfg = Config.fromfile(DIGITS)
+    for kind, extra in (('FashionMNISTDataset', {}), ('CIFAR10Dataset', dict(data_root='data/cifar'))):
+        for key, split, seed in (('train', 'train', 1), ('val', 'test', 0), ('reward', 'reward', 1)):
+            cfg[f'{key}_dataloader'].dataset = dict(type=kind, split=split, seed=seed, pipeline=[], **extra)
+        check_config(cfg)  # the official test set; reward carved as train
+        cfg.reward_dataloader.dataset.reward_size = 500
+        with pytest.raises(ConfigCheckError, match=rf"reward_dataloader\.dataset \({kind}, split='reward'\) .* "
+                                                   r'other reward_size: 500 and 5000'):
+            check_config(cfg)
+
+
+def test_an_image_folder_reward_split_of_other_arguments_or_all_images_fails(tmp_path):
+    for cls in ('a', 'b'):
+        os.makedirs(tmp_path / 'train' / cls)
+    folder = dict(type='ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path='train'),
+                  pipeline=[])
+    cfg = Config.fromfile(DIGITS)
+    cfg.model.head.num_classes = 2
+    cfg.train_dataloader.dataset = dict(folder, split='train')
+    cfg.val_dataloader.dataset = dict(folder, data_prefix=dict(img_path='val'))  # another folder
+    cfg.test_dataloader = cfg.val_dataloader
+    os.makedirs(tmp_path / 'val' / 'a')
+    os.makedirs(tmp_path / 'val' / 'b')
+    cfg.reward_dataloader.dataset = dict(folder, split='reward')
+    check_config(cfg)
+    cfg.reward_dataloader.dataset.reward_ratio = 0.1
+    with pytest.raises(ConfigCheckError, match=r'other reward_ratio: 0\.1 and 0\.02'):
+        check_config(cfg)
+    cfg.reward_dataloader.dataset = dict(folder, split='all')
+    with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(ImageFolderDataset, split='all'\) "
+                                               r'reads the images train_dataloader\.dataset trains on'):
+        check_config(cfg)

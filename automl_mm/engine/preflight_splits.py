@@ -1,0 +1,84 @@
+"""The held-out splits of automl_mm's split datasets against the training split (part of
+:func:`automl_mm.engine.preflight.check_config`).
+
+``DigitsDataset``, ``FashionMNISTDataset``, ``CIFAR10Dataset`` and ``ImageFolderDataset`` carve their splits from
+one source by seeded arguments (their ``SPLIT_ARGS``): two datasets of one source are disjoint parts only when they
+carve with the same values. A training split of ``seed=1`` beside a reward split of ``seed=0`` (a child config or
+``--cfg-options train_dataloader.dataset.seed=1``) shared most of its images with it, silently.
+"""
+from __future__ import annotations
+
+import inspect
+import os.path as osp
+from collections.abc import Iterator
+from typing import Any
+
+from .preflight_classes import _dataset_class
+from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _datasets, _loader_cfgs
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with lists as tuples, so that ``[0.6, 0.2, 0.2]`` and ``(0.6, 0.2, 0.2)`` compare equal."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
+    """The leaf datasets of a loader whose class carves splits (``SPLIT_ARGS``): their key, class, source (the
+    resolved ``data_root`` joined with ``data_prefix``), split and carving arguments (defaults filled in)."""
+    for dataset, where in _datasets(loader.get('dataset') if isinstance(loader, dict) else None, f'{key}.dataset'):
+        cls = _dataset_class(dataset, scope)
+        if isinstance(dataset.get('dataset'), dict) or dataset.get('datasets') or \
+                not isinstance(getattr(cls, 'SPLIT_ARGS', None), tuple):
+            continue
+        defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
+        root, prefix = dataset.get('data_root') or '', dataset.get('data_prefix')
+        prefix = (prefix.get('img_path') or prefix.get('img') or '') if isinstance(prefix, dict) else prefix or ''
+        if not isinstance(root, str) or not isinstance(prefix, str):
+            continue
+        yield dict(key=where, cls=cls, source=osp.realpath(osp.join(root, prefix)) if root or prefix else None,
+                   split=dataset.get('split', defaults.get('split')),
+                   args={a: _plain(dataset.get(a, defaults.get(a))) for a in cls.SPLIT_ARGS})
+
+
+def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
+    """Each dataset of another loader than ``train_dataloader`` of the same split-carving class and source as a
+    training dataset holds none of its images:
+
+    * a different split carved with different ``SPLIT_ARGS`` values (a split in the class's ``FIXED_SPLITS``, the
+      official test set, is the same whatever they are) is refused for every loader: the parts overlap;
+    * the same split (or ``'all'``) is refused for a held-out loader (OHL's reward loader, the NAS search loaders:
+      not in :data:`NOT_HELD_OUT`); a val / test loader may read the training split on purpose (training
+      accuracy)."""
+    if test_only:
+        return  # tools/test.py reads no training split
+    train = list(_split_leaves(cfg.get('train_dataloader'), 'train_dataloader', scope))
+    for loader, key in _loader_cfgs(cfg):
+        if key == 'train_dataloader' or not train:
+            continue
+        for held in _split_leaves(loader, key, scope):
+            for trained in train:
+                if held['cls'] is not trained['cls'] or held['source'] != trained['source']:
+                    continue
+                name = held['cls'].__name__
+                if held['split'] == trained['split'] or 'all' in (held['split'], trained['split']):
+                    if key in NOT_HELD_OUT:
+                        continue
+                    raise ConfigCheckError(
+                        f"{held['key']} ({name}, split={held['split']!r}) reads the images {trained['key']} trains "
+                        f"on (split={trained['split']!r}): rewards and search scores must come from a split held out "
+                        "of training. Give it split='reward' (with the training split's "
+                        f"{', '.join(held['cls'].SPLIT_ARGS)})")
+                fixed = held['cls'].FIXED_SPLITS
+                differ = [a for a in held['args'] if held['args'][a] != trained['args'][a]]
+                if held['split'] in fixed or trained['split'] in fixed or not differ:
+                    continue
+                raise ConfigCheckError(
+                    f"{held['key']} ({name}, split={held['split']!r}) and {trained['key']} (split="
+                    f"{trained['split']!r}) carve their splits from the same data with other "
+                    + ', '.join(f"{a}: {held['args'][a]!r} and {trained['args'][a]!r}" for a in differ)
+                    + f': the two splits share images, so {key} would score the model on images it trained on. '
+                    f"Give both the same {', '.join(differ)}")
