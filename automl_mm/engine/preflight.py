@@ -343,6 +343,43 @@ def _ohl_hook_argument(cfg: Any, name: str) -> tuple[int, Any] | None:
     return index, hook.get(name) if isinstance(hook, dict) else getattr(hook, name, None)
 
 
+#: Top-level names of the runner's keys that configs use as templates: the file copies them into the loaders
+#: (``train_dataloader = dict(dataset=dict(pipeline=train_pipeline))``), so the copies are what trains.
+_TEMPLATES = frozenset(('train_pipeline', 'test_pipeline'))
+
+
+def _at(cfg: Any, path: str) -> Any:
+    node = cfg
+    for part in path.split('.'):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _substituted_parents(cfg: Any, options: dict) -> dict[str, tuple[Any, list[str]]]:
+    """For each dotted option inside a top-level template (a name the runner does not read, or
+    :data:`_TEMPLATES`) whose parent is a dict of two or more entries: ``{option: (its value before, paths of the
+    other dicts that hold all of the parent's entries)}`` — the places the file copied the parent into
+    (``fashion_split = dict(data_root=None, reward_size=5000, seed=0)`` spread into every dataset)."""
+    found = {}
+    for key in options:
+        name = key.split('.', 1)[0]
+        if '.' not in key or name not in cfg or (name in RUNNER_KEYS and name not in _TEMPLATES):
+            continue
+        parent, last = key.rsplit('.', 1)
+        try:
+            entries = _at(cfg, parent)
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue  # a new key: _check_new_names / mmengine say what is wrong
+        if not isinstance(entries, dict) or len(entries) < 2 or last not in entries:
+            continue
+        entries = dict(entries)
+        copies = [path for path, value in _leaves(cfg) if isinstance(value, dict) and path != parent
+                  and not path.startswith(f'{name}.') and all(k in value and value[k] == v for k, v in entries.items())]
+        if copies:
+            found[key] = (entries[last], copies)
+    return found
+
+
 def merge_options(cfg: Any, options: dict | None) -> None:
     """``cfg.merge_from_dict(options)`` (a tool's ``--cfg-options``), refusing a top-level name whose old value
     the file had already written into settings of the same name.
@@ -351,6 +388,10 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     ``custom_hooks = [dict(type='OHLHook', num_copies=num_copies)]``), so ``--cfg-options num_copies=2`` changed
     the top-level name alone and the run trained 4 copies, silently. The settings named ``num_copies`` that still
     hold the old value after the merge are listed; setting them too (``custom_hooks.0.num_copies=2``) passes.
+
+    The same for an entry of a top-level template dict the file copied into settings
+    (``--cfg-options fashion_split.seed=1``: the datasets kept seed 0; ``train_pipeline.1.prob=0``: the loader kept
+    its copy of the pipeline): the copies still holding the old value are listed (:func:`_substituted_parents`).
 
     An option whose top-level name the config lacks and nothing reads (not in :data:`RUNNER_KEYS`, e.g.
     ``max_epochs=2`` for ``train_cfg.max_epochs=2``) is refused too: it was added and changed nothing.
@@ -362,7 +403,18 @@ def merge_options(cfg: Any, options: dict | None) -> None:
         return
     _check_new_names(cfg, options)
     old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
+    inside = _substituted_parents(cfg, options)
     cfg.merge_from_dict(options)
+    for key, (before, copies) in inside.items():
+        parent, last = key.rsplit('.', 1)
+        stale = [f'{path}.{last}' for path in copies if _at(cfg, path).get(last) == before]
+        now = _at(cfg, parent).get(last)
+        if stale and now != before:
+            raise ConfigCheckError(
+                f'--cfg-options {key}={now!r} changes {key.split(".", 1)[0]!r} only: the config copied {parent} into '
+                f'{", ".join(copies)} when the file was read, so {", ".join(stale)} '
+                f'{"keep" if len(stale) > 1 else "keeps"} {before!r}. Set those keys instead, e.g. --cfg-options '
+                f'{stale[0]}={now!r}')
     for key, before in old.items():
         if cfg[key] == before:
             continue

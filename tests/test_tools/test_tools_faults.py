@@ -19,6 +19,7 @@ from conftest import REPO_ROOT, run_tool
 
 DIGITS = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
+FMNIST = 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py'
 
 
 def _tool(name: str):
@@ -244,6 +245,27 @@ def test_a_top_level_name_the_file_already_wrote_elsewhere_is_refused_as_an_opti
     assert cfg.custom_hooks[0].num_copies == 2
     assert train.build_config(_args(OHL, str(tmp_path), cfg_options={'num_copies': 4})).custom_hooks[0].num_copies == 4
     assert train.build_config(_args(DIGITS, str(tmp_path), cfg_options={'randomness.seed': 3})).randomness.seed == 3
+
+
+def test_an_entry_of_a_template_the_file_copied_into_settings_is_refused_as_an_option(tmp_path):
+    """--cfg-options fashion_split.seed=1 (a dict the file spread into every dataset) changed the top-level dict
+    only: every split kept seed 0, silently; so did train_pipeline.1.prob=0.0 (the loader holds its own copy of the
+    pipeline). Refused naming the copies; setting them too passes, and so does a dict the runner reads itself."""
+    from automl_mm.engine.preflight import ConfigCheckError
+
+    train = _tool('train')
+    with pytest.raises(ConfigCheckError, match=r"--cfg-options fashion_split\.seed=1 changes 'fashion_split' only: "
+                                               r".*train_dataloader\.dataset\.seed, .*reward_dataloader\.dataset\.seed "
+                                               r"keep 0\. Set those keys instead"):
+        train.build_config(_args(FMNIST, str(tmp_path), cfg_options={'fashion_split.seed': 1}))
+    with pytest.raises(ConfigCheckError, match=r"train_pipeline\.1\.prob=0\.0 changes 'train_pipeline' only: .*"
+                                               r"train_dataloader\.dataset\.pipeline\.1\.prob keeps 0\.5"):
+        train.build_config(_args(FMNIST, str(tmp_path), cfg_options={'train_pipeline.1.prob': 0.0}))
+    every = {f'{split}_dataloader.dataset.seed': 1 for split in ('train', 'val', 'test', 'reward')}
+    cfg = train.build_config(_args(FMNIST, str(tmp_path), cfg_options={'fashion_split.seed': 1, **every}))
+    assert cfg.train_dataloader.dataset.seed == cfg.reward_dataloader.dataset.seed == 1
+    cfg = train.build_config(_args(FMNIST, str(tmp_path), cfg_options={'train_dataloader.batch_size': 8}))
+    assert cfg.train_dataloader.batch_size == 8  # the runner reads train_dataloader (reward_dataloader copies it)
 
 
 @pytest.mark.parametrize('options, match', [
