@@ -38,6 +38,18 @@ def coco_root(tmp_path_factory) -> str:
     return root
 
 
+def synthcoco_detector_cfg(root: str):
+    """The synthcoco Faster R-CNN baseline config reading the generated set at ``root`` (every loader and the COCO
+    metrics' annotation files)."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py'))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = root + '/'
+    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = osp.join(root, 'annotations/instances_val.json')
+    return cfg
+
+
 def tiny_digits_cfg(work_dir: str, max_epochs: int = 1):
     """The digits baseline config shrunk for in-process Runner tests: 64 images of 16 px per split, ``max_epochs``
     epochs, a checkpoint every epoch, local visualisation files only."""

@@ -15,7 +15,7 @@ from automl_mm.engine.launch import WorkerError, launch_local
 from automl_mm.engine.preflight import ConfigCheckError, _check_num_classes, build_check, check_config, metric_keys
 from automl_mm.nas.spaces import StageAllocationSpace
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, synthcoco_detector_cfg
 
 OHL = osp.join(REPO_ROOT, 'configs/ohl/ohl_convnet_1x4_12e_digits.py')
 PC_NAS = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
@@ -272,15 +272,6 @@ def test_coco_metric_annotation_file_is_checked_too(tmp_path, coco_root):
         check_config(cfg)
 
 
-def _detector_on(root: str) -> Config:
-    """The synthcoco detector config reading the generated set at ``root``."""
-    cfg = Config.fromfile(DETECTOR)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root + '/'
-    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = osp.join(root, 'annotations/instances_val.json')
-    return cfg
-
-
 @pytest.mark.parametrize('classes, words', [
     (('ellipse', 'rectangle'), "gives 2 class names, but train_dataloader.dataset.ann_file .*instances_train.json has "
                                "3 categories; it names them in another order than the file's categories"),
@@ -296,7 +287,7 @@ def test_coco_metainfo_classes_that_are_not_the_files_categories_fail_at_start(c
     order, and checks nothing: 2 names of a 3-category file dropped every triangle's box (the objects stayed in the
     images as background), names in another order named every label after another class, and a misspelt name
     shifted the names after it; all silently."""
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     check_config(cfg)  # the shipped names pass
     cfg.train_dataloader.dataset.metainfo = dict(classes=classes)
     with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.metainfo\.classes ' + words):
@@ -306,7 +297,7 @@ def test_coco_metainfo_classes_that_are_not_the_files_categories_fail_at_start(c
 def test_coco_dataset_without_metainfo_classes_is_checked_with_its_default_names(coco_root):
     """Without metainfo.classes mmdet's CocoDataset has COCO's 80 names: none is a category of the generated set,
     so every annotation was dropped."""
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     cfg.test_dataloader.dataset.pop('metainfo')
     with pytest.raises(ConfigCheckError, match=r'test_dataloader\.dataset\.metainfo\.classes \(not given: the '
                                                r'default names of CocoDataset\) gives 80 class names, but .* has 3 '
@@ -563,13 +554,13 @@ def test_a_detector_head_is_checked_against_the_classes_each_loader_reads(coco_r
     """mmdet's NumClassCheckHook, which no config enables: the bbox head's count against every loader's classes;
     the RPN head's one class ("object") is not a class count; a subset of the file's classes with a head of that
     size is consistent; tools/test.py checks its split only."""
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     check_config(cfg)  # rpn_head.num_classes=1 beside 3 classes passes
     cfg.model.roi_head.bbox_head.num_classes = 4
     with pytest.raises(ConfigCheckError, match=r'model\.roi_head\.bbox_head\.num_classes=4 \(Shared2FCBBoxHead\), '
                                                r'but train_dataloader\.dataset\.metainfo\.classes names 3 classes'):
         check_config(cfg)
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.metainfo = dict(classes=('rectangle', 'triangle'))
     cfg.model.roi_head.bbox_head.num_classes = 2

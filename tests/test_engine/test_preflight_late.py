@@ -14,20 +14,10 @@ from mmengine.runner import Runner
 from automl_mm.engine.preflight import ConfigCheckError, check_config
 from automl_mm.registry import DATASETS
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, synthcoco_detector_cfg
 
 DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
-DETECTOR = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py')
 DIGIT_NAMES = tuple(str(i) for i in range(10))
-
-
-def _detector_on(root: str) -> Config:
-    """The synthcoco detector config reading the generated set at ``root``."""
-    cfg = Config.fromfile(DETECTOR)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root + '/'
-    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = osp.join(root, 'annotations/instances_val.json')
-    return cfg
 
 
 def _concat(dataset: dict, kind: str, *classes) -> dict:
@@ -96,7 +86,7 @@ def test_the_same_names_as_a_list_and_a_tuple_fail_at_start():
 def _mmdet_concat(coco_root: str, second: tuple) -> Config:
     """The detector on two of the generated set's three classes, its val loader mmdet's ConcatDataset of the val
     split named ``('rectangle', 'ellipse')`` and named ``second``."""
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     names = ('rectangle', 'ellipse')
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.metainfo = dict(classes=names)
@@ -153,7 +143,7 @@ def test_a_coco_metric_item_mmdet_does_not_know_fails_at_start(coco_root, items,
     assert predict() == {}  # no box predicted yet (an early model): nothing refused
     with pytest.raises(KeyError, match='is not supported'):
         predict([0., 0., 8., 8.])
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     check_config(cfg)
     cfg.val_evaluator = [dict(type='Accuracy'), dict(cfg.val_evaluator, metric_items=items)]
     with pytest.raises(ConfigCheckError, match=r'val_evaluator\[1\]\.metric_items=.*: ' + words):
@@ -209,7 +199,7 @@ def test_a_coco_image_folder_that_does_not_exist_fails_at_start(coco_root, tmp_p
     """mmdet's CocoDataset reads its annotation file when built and its images only when iterated: a val loader
     whose data_prefix named no folder trained its epochs, then failed in the first validation (FileNotFoundError
     naming the image, not the key)."""
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     check_config(cfg)
     cfg.val_dataloader = copy.deepcopy(cfg.val_dataloader)
     cfg.val_dataloader.dataset.data_prefix = dict(img='vall/')
@@ -227,7 +217,7 @@ def test_a_coco_image_folder_that_does_not_exist_fails_at_start(coco_root, tmp_p
         check_config(cfg)
     cfg.val_dataloader.dataset.backend_args = dict(backend='petrel')  # another storage: not looked for here
     check_config(cfg)
-    cfg = _detector_on(coco_root)
+    cfg = synthcoco_detector_cfg(coco_root)
     cfg.test_dataloader.dataset = dict(type='RepeatDataset', times=2, dataset=cfg.test_dataloader.dataset)
     cfg.test_dataloader.dataset.dataset.data_root = str(tmp_path) + '/'  # the annotation file given absolute
     cfg.test_dataloader.dataset.dataset.ann_file = osp.join(coco_root, 'annotations/instances_val.json')
@@ -243,7 +233,7 @@ def test_the_late_failures_happen_after_training_without_the_check(coco_root, tm
         cfg = _mmdet_concat(coco_root, ('rectangle', 'triangle'))
         late = (TypeError, 'list indices must be integers')
     else:
-        cfg = _detector_on(coco_root)
+        cfg = synthcoco_detector_cfg(coco_root)
         cfg.val_dataloader.dataset.data_prefix = dict(img='vall/')
         late = (FileNotFoundError, 'vall/000001.png')
     cfg = _tiny_run(cfg, str(tmp_path))
