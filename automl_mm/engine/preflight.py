@@ -28,8 +28,8 @@
   (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`); each ``CocoMetric``'s ``metric_items`` are
   mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others only with a predicted box); each
   dataloader's ``collate_fn`` type is a function mmengine finds (:func:`_check_collate_fns`); the dataloaders'
-  samplers and loading arguments and the loops' types and arguments
-  (:func:`automl_mm.engine.preflight_training.check_loops_and_loaders`).
+  samplers and loading arguments, and the types and arguments of the loops, the optimiser wrapper and the
+  parameter schedulers (:func:`automl_mm.engine.preflight_training.check_training_config`).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -413,8 +413,8 @@ def merge_options(cfg: Any, options: dict | None) -> None:
             raise ConfigCheckError(
                 f'--cfg-options {key}={now!r} changes {key.split(".", 1)[0]!r} only: the config copied {parent} into '
                 f'{", ".join(copies)} when the file was read, so {", ".join(stale)} '
-                f'{"keep" if len(stale) > 1 else "keeps"} {before!r}. Set those keys instead, e.g. --cfg-options '
-                f'{stale[0]}={now!r}')
+                f'{"keep" if len(stale) > 1 else "keeps"} {before!r}. Set those keys instead: --cfg-options '
+                + ' '.join(f'{path}={now!r}' for path in stale))
     for key, before in old.items():
         if cfg[key] == before:
             continue
@@ -436,9 +436,9 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
     from automl_mm.engine.evaluate import first_configured, held_out_keys
-    from automl_mm.engine.preflight_training import check_loops_and_loaders
+    from automl_mm.engine.preflight_training import check_training_config
 
-    check_loops_and_loaders(cfg, cfg.get('default_scope') or 'automl_mm', test_only)
+    check_training_config(cfg, cfg.get('default_scope') or 'automl_mm', test_only)
     if not test_only:
         _check_ohl_hook(cfg)
         _check_train_pipeline_used(cfg)

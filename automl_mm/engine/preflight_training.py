@@ -5,7 +5,7 @@ mmengine builds them inside every worker (``Runner.train``), so a misspelled typ
 failed in each process with an error that names no key (``optim_wrapper.optimizer.type='Adamm'``: ``TypeError:
 None is not a callable object``; ``lr='abc'``: ``'<' not supported between instances of 'str' and 'float'``;
 ``train_cfg.val_interval=0``: ``ZeroDivisionError`` after the first epoch's training). The static part
-(:func:`check_loops_and_loaders`) runs in :func:`automl_mm.engine.preflight.check_config`, so in every run; the
+(:func:`check_training_config`) runs in :func:`automl_mm.engine.preflight.check_config`, so in every run; the
 builds (:func:`check_optimisation`) in :func:`~automl_mm.engine.preflight.build_check` with the model it built.
 Both raise :class:`~automl_mm.engine.preflight_walk.ConfigCheckError` naming the key and value.
 """
@@ -190,27 +190,36 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
                 raise ConfigCheckError(f'{key}.{name}={value!r} must be a whole number of at least {least}')
 
 
-def check_loops_and_loaders(cfg: Any, scope: str, test_only: bool = False) -> None:
+def check_training_config(cfg: Any, scope: str, test_only: bool = False) -> None:
     """Static checks (no data read, nothing built): the dataloaders' samplers and loading arguments
-    (:func:`check_loaders`) and the loops ``train_cfg`` / ``val_cfg`` / ``test_cfg``; with ``test_only``, what
-    ``tools/test.py`` reads (``test_dataloader``, ``test_cfg``).
+    (:func:`check_loaders`), the loops ``train_cfg`` / ``val_cfg`` / ``test_cfg``, and the types and arguments of
+    ``optim_wrapper``, its ``optimizer`` and each ``param_scheduler``; with ``test_only``, what ``tools/test.py``
+    reads (``test_dataloader``, ``test_cfg``).
 
     Raises:
         ConfigCheckError: naming the key and value.
     """
     from mmengine.runner import TestLoop, ValLoop
 
+    from automl_mm.registry import PARAM_SCHEDULERS
+
     check_loaders(cfg, scope, ('test_dataloader', ) if test_only else None)
     if not test_only and cfg.get('train_cfg') is not None:
         _check_loop(cfg.get('train_cfg'), 'train_cfg', None, scope)
     for name, default in (('test_cfg', TestLoop), ) if test_only else (('val_cfg', ValLoop), ('test_cfg', TestLoop)):
         _check_loop(cfg.get(name), name, default, scope)
+    if not test_only:
+        _check_optimizer_node(cfg, scope)
+        for node, key in _scheduler_nodes(cfg.get('param_scheduler'), 'param_scheduler'):
+            cls = _resolve(PARAM_SCHEDULERS, node, key, 'parameter scheduler', scope)
+            check_arguments(cls, {k: v for k, v in node.items() if k not in ('type', 'convert_to_iter_based')}, key)
 
 
 def check_optimisation(cfg: Any, model: Any, scope: str) -> None:
     """Build ``optim_wrapper`` for ``model`` and every ``param_scheduler`` on it, as ``Runner.train`` would
     (schedulers with ``epoch_length=1``; a missing ``end`` defaults to the train loop's ``max_epochs`` /
-    ``max_iters``, as mmengine sets it), after checking their types and arguments.
+    ``max_iters``, as mmengine sets it): what the signatures cannot say (a negative lr, ``begin`` after ``end``,
+    ``paramwise_cfg`` keys).
 
     Raises:
         ConfigCheckError: naming the key and value, or the key and the error the build raised.
@@ -223,11 +232,7 @@ def check_optimisation(cfg: Any, model: Any, scope: str) -> None:
     train_cfg = cfg.get('train_cfg')
     if cfg.get('optim_wrapper') is None or model is None:
         return
-    _check_optimizer_node(cfg, scope)
     schedulers = cfg.get('param_scheduler')
-    for node, key in _scheduler_nodes(schedulers, 'param_scheduler'):
-        cls = _resolve(PARAM_SCHEDULERS, node, key, 'parameter scheduler', scope)
-        check_arguments(cls, {k: v for k, v in node.items() if k not in ('type', 'convert_to_iter_based')}, key)
     with DefaultScope.overwrite_default_scope(scope):
         try:
             wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))

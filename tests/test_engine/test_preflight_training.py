@@ -131,3 +131,17 @@ def test_the_static_part_runs_in_every_run_and_test_only_reads_the_test_side():
     cfg.merge_from_dict({'test_dataloader.batch_size': 0})
     with pytest.raises(ConfigCheckError, match=r"test_dataloader\.batch_size=0"):
         check_config(cfg, test_only=True)
+
+
+@pytest.mark.parametrize('options, match', [
+    ({'optim_wrapper.optimizer.type': 'Adamm'}, r"optim_wrapper\.optimizer\.type='Adamm' is not a registered"),
+    ({'optim_wrapper.optimizer.lr': 'abc'}, r"optim_wrapper\.optimizer\.lr='abc' is not a number"),
+    ({'param_scheduler.0.type': 'CosineAnealingLR'}, r"param_scheduler\.0\.type='CosineAnealingLR' is not a"),
+])
+def test_optimiser_and_scheduler_types_and_arguments_are_checked_in_single_process_runs(options, match):
+    """A single-process run (no build_check) got mmengine's 'None is not a callable object' / torch's "'<' not
+    supported" naming no key: the signature checks need no model and run in check_config."""
+    cfg = Config.fromfile(OHL)
+    cfg.merge_from_dict(options)
+    with pytest.raises(ConfigCheckError, match=match):
+        check_config(cfg)

@@ -254,9 +254,10 @@ def test_an_entry_of_a_template_the_file_copied_into_settings_is_refused_as_an_o
     from automl_mm.engine.preflight import ConfigCheckError
 
     train = _tool('train')
+    seeds = r'train_dataloader\.dataset\.seed=1 val_dataloader\.dataset\.seed=1 .*reward_dataloader\.dataset\.seed=1$'
     with pytest.raises(ConfigCheckError, match=r"--cfg-options fashion_split\.seed=1 changes 'fashion_split' only: "
                                                r".*train_dataloader\.dataset\.seed, .*reward_dataloader\.dataset\.seed "
-                                               r"keep 0\. Set those keys instead"):
+                                               r"keep 0\. Set those keys instead: --cfg-options " + seeds):
         train.build_config(_args(FMNIST, str(tmp_path), cfg_options={'fashion_split.seed': 1}))
     with pytest.raises(ConfigCheckError, match=r"train_pipeline\.1\.prob=0\.0 changes 'train_pipeline' only: .*"
                                                r"train_dataloader\.dataset\.pipeline\.1\.prob keeps 0\.5"):
