@@ -90,7 +90,10 @@ def find_data_root(data_root: str | None = None) -> str:
     """
     if data_root is not None:
         if not osp.isdir(data_root):
-            raise FileNotFoundError(f'Fashion-MNIST data_root is not a folder: {data_root}. {_INSTALL_HINT}')
+            # the user named a folder: say that one is wrong before where the files usually come from
+            raise FileNotFoundError(f'Fashion-MNIST data_root is not a folder: {data_root}. Give the folder holding '
+                                    f'the four idx files, or data_root=None to read {" or ".join(DEFAULT_ROOTS)}. '
+                                    f'{_INSTALL_HINT}')
         return data_root
     for root in DEFAULT_ROOTS:
         if any(osp.isfile(osp.join(root, FILES['train'][0] + ext)) for ext in ('', '.gz')):

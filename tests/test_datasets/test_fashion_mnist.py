@@ -188,3 +188,13 @@ def test_metainfo_classes_renaming_the_ten_labels_still_builds(tmp_path):
     names = tuple(f'class {i}' for i in range(10))
     ds = DATASETS.build(dict(type='FashionMNISTDataset', data_root=root, split='test', metainfo=dict(classes=names)))
     assert ds.metainfo['classes'] == names and len(ds) == 7
+
+
+def test_a_data_root_that_is_no_folder_is_named_before_the_install_hint(tmp_path):
+    """A user's own wrong path was answered with the install hint alone (install the package, or use
+    data/fashion-mnist): it says the given folder is wrong and how to fall back to the installed files."""
+    from automl_mm.datasets.fashion_mnist import find_data_root
+
+    with pytest.raises(FileNotFoundError, match=r"data_root is not a folder: .*nowhere\. Give the folder holding the "
+                                                r"four idx files, or data_root=None to read "):
+        find_data_root(str(tmp_path / 'nowhere'))
