@@ -15,6 +15,7 @@ import copy
 import inspect
 import numbers
 import re
+import types
 import typing
 from typing import Any
 
@@ -37,7 +38,8 @@ def _is_number_type(annotation: Any, default: Any) -> bool:
         return bool(names & {'int', 'float'}) and names <= {'int', 'float', 'Tensor'}
     import torch
 
-    members = typing.get_args(annotation) or (annotation, )
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    members = typing.get_args(annotation) if union else (annotation, )  # List[int] is no number
     return (any(m in (int, float) for m in members)
             and all(m in (int, float, type(None), torch.Tensor) for m in members))
 

@@ -145,3 +145,13 @@ def test_optimiser_and_scheduler_types_and_arguments_are_checked_in_single_proce
     cfg.merge_from_dict(options)
     with pytest.raises(ConfigCheckError, match=match):
         check_config(cfg)
+
+
+def test_a_list_of_numbers_is_not_taken_for_a_number():
+    # MultiStepLR(milestones: List[int]): typing.get_args(List[int]) is (int, ), like Optional[int]'s members
+    cfg = Config.fromfile(OHL)
+    cfg.param_scheduler = [dict(type='MultiStepLR', milestones=[4, 8], by_epoch=True)]
+    _check(cfg)
+    cfg.param_scheduler[0].gamma = 'x'
+    with pytest.raises(ConfigCheckError, match=r"param_scheduler\.0\.gamma='x' is not a number"):
+        _check(cfg)
