@@ -7,6 +7,12 @@ beta1). Writing an element of a tuple replaces the tuple in its parent (dict key
 nested tuples, the enclosing tuple) with a new one of the same type holding the new element.
 :class:`~automl_mm.ohl.spaces.AttributeSpace` writes its samples there while it learns; ``SetAttributesHook``
 replays the learned value (the config fragment an ``AttributeSpace`` exports).
+
+A path whose first part is ``train_dataloader`` (or that starts with ``train_loop.dataloader``) is a *data path*,
+e.g. ``train_dataloader.dataset.pipeline.transforms.1.prob``: with ``num_workers > 0`` the dataloader's workers
+are restarted before the next batch is loaded, continuing the pass where it was, so every batch after a write is
+loaded with the written value (:mod:`automl_mm.ohl.data_writes`). The writers here and ``AttributeSpace`` write
+data paths before the batch they apply to is loaded. Other paths are written as they are, with no restart.
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from automl_mm.registry import HOOKS
+
+from .data_writes import is_data_path, note_data_write, watch_data_writes
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -86,17 +94,22 @@ def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
 
 
 def set_attribute(runner: Any, path: str, value: Any) -> None:
-    """Set ``value`` at ``path`` (see the module docstring for the syntax).
+    """Set ``value`` at ``path`` (see the module docstring for the syntax); after a data path, the dataloader's
+    workers restart before the next batch is loaded.
 
     Raises:
-        ValueError: as :func:`resolve_attribute`, before anything is written.
+        ValueError: as :func:`resolve_attribute`, before anything is written; a data path on a loader whose
+            workers cannot be restarted (:func:`~automl_mm.ohl.data_writes.watch_data_writes`, which raises a
+            ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
     """
     resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
+    watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
     root = _root(runner, parts, path)
     new_root = _write(root, parts[1:], value)
     if new_root is not root:  # a tuple held by the runner itself
         setattr(runner, parts[0], new_root)
+    note_data_write(runner, path)
 
 
 def _write(node: Any, parts: list[str], value: Any) -> Any:
@@ -213,8 +226,10 @@ class SetAttributesHook(Hook):
         self.values = dict(values)
 
     def before_train(self, runner) -> None:
-        for path, value in self.values.items():
+        for path in self.values:
             check_owned_attribute(runner, path, 'SetAttributesHook')
+        watch_data_writes(runner, self.values, 'SetAttributesHook')
+        for path, value in self.values.items():
             set_attribute(runner, path, value)
 
 
@@ -228,7 +243,9 @@ class TrunkScheduleHook(Hook):
     ``OHLHook`` applied the samples of trunk ``k``), the ``k``-th value of each path; after the last recorded trunk
     the last value stays. Trunk ``k`` covers epochs
     ``[k * trunk_epochs, (k + 1) * trunk_epochs)`` or iterations ``[k * trunk_iters, (k + 1) * trunk_iters)``. A
-    resumed run sets the value of the trunk it resumes in before its first iteration.
+    resumed run sets the value of the trunk it resumes in before its first iteration. A data path (module
+    docstring) is set before the trunk's first batch is loaded (after the previous iteration), the others before
+    its first iteration runs.
 
     Args:
         values: ``{path: [value of trunk 0, value of trunk 1, ...]}`` (non-empty lists).
@@ -258,9 +275,11 @@ class TrunkScheduleHook(Hook):
         """The trunk that epoch ``epoch`` / iteration ``iteration`` (0-based) belongs to."""
         return iteration // self.trunk_iters if self.trunk_iters else epoch // self.trunk_epochs
 
-    def _apply(self, runner, trunk: int) -> None:
+    def _apply(self, runner, trunk: int, data: bool | None = None) -> None:
+        """Set trunk ``trunk``'s values: of every path, or only of the data paths (``data=True``) or the others."""
         for path, values in self.values.items():
-            set_attribute(runner, path, values[min(trunk, len(values) - 1)])
+            if data is None or data == is_data_path(path):
+                set_attribute(runner, path, values[min(trunk, len(values) - 1)])
 
     def before_train(self, runner) -> None:
         from .checks import check_trunk_epochs_loop
@@ -269,6 +288,7 @@ class TrunkScheduleHook(Hook):
         check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
         for path in self.values:
             check_owned_attribute(runner, path, 'TrunkScheduleHook')
+        watch_data_writes(runner, self.values, 'TrunkScheduleHook')
         self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
 
     def before_train_epoch(self, runner) -> None:
@@ -276,5 +296,11 @@ class TrunkScheduleHook(Hook):
             self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        # data_batch was loaded already: the data paths were set after the previous iteration
         if self.trunk_iters and runner.iter % self.trunk_iters == 0:
-            self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
+            self._apply(runner, self.trunk_of(runner.epoch, runner.iter), data=False)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+        done = runner.iter + 1  # the next iteration's batch is loaded next
+        if self.trunk_iters and done % self.trunk_iters == 0 and done < runner.max_iters:
+            self._apply(runner, self.trunk_of(runner.epoch, done), data=True)

@@ -48,6 +48,7 @@ from .checks import (
     validates_after,
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
+from .data_writes import mark_pipeline_changed
 from .report import OHLReport
 from .resume import search_settings as search_settings  # importable from here as before the split
 from .reward import (
@@ -66,10 +67,14 @@ def restart_workers(loop: Any) -> None:
     """Give an iteration loop a new data iterator whose worker processes start from the pipeline as it is now.
 
     Does nothing without worker processes (the main process runs the very pipeline objects). With persistent
-    workers the dataloader's own cached iterator (which a new ``iter`` would reuse) is shut down too.
+    workers the dataloader's own cached iterator (which a new ``iter`` would reuse) is shut down too. A loader
+    prepared for data paths (:func:`~automl_mm.ohl.data_writes.watch_data_writes`) restarts its workers before
+    the next batch instead.
     """
     loader = loop.dataloader
     if getattr(loader, 'num_workers', 0) == 0:
+        return
+    if mark_pipeline_changed(loader):
         return
     for it in (getattr(loop.dataloader_iterator, '_iterator', None), getattr(loader, '_iterator', None)):
         if hasattr(it, '_shutdown_workers'):

@@ -31,6 +31,7 @@ from automl_mm.utils.scope import config_type_name
 
 from .attributes import check_owned_attribute, get_attribute, set_attribute
 from .base import OHLSpace, PerCopySpace
+from .data_writes import watch_data_writes
 
 
 def _plain(value: Any) -> Any:
@@ -49,7 +50,9 @@ class AttributeSpace(PerCopySpace):
     Paths start at a runner attribute; ``model`` is the unwrapped model; ``*`` fans out over a list or tuple;
     integers index lists and tuples (writing a tuple's element replaces the tuple). Examples:
     ``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``,
-    ``optim_wrapper.optimizer.param_groups.*.betas.0`` (Adam's beta1).
+    ``optim_wrapper.optimizer.param_groups.*.betas.0`` (Adam's beta1). A path through ``train_dataloader``
+    (``train_dataloader.dataset.pipeline.transforms.1.prob``) is written before the trunk's first batch is
+    loaded, and dataloader workers restart to load with it (:mod:`automl_mm.ohl.attributes`).
 
     Args:
         distribution: A categorical (then ``choices`` gives the value of each index) or a Gaussian distribution.
@@ -133,6 +136,7 @@ class AttributeSpace(PerCopySpace):
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message
             check_owned_attribute(runner, path, f'OHL space {self.name!r}')
+        watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
 
     def reported(self, value: Any) -> Any:
         """A value as the history and exports report it (plain Python); subclasses whose target transforms what
