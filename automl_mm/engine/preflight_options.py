@@ -1,0 +1,174 @@
+"""``--cfg-options`` merged into a config (:func:`merge_options`), refusing options that would change nothing: a
+top-level name nothing reads, a top-level name or a template entry whose old value the file had already copied
+into other settings. Used by ``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py`` and the benchmarks;
+importable from :mod:`automl_mm.engine.preflight` as before.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from mmengine.config import Config
+
+from .preflight_walk import ConfigCheckError
+
+
+def _leaves(value: Any, path: str = '') -> Iterator[tuple[str, Any]]:
+    """``(dotted path, value)`` of every entry under ``value``, as ``--cfg-options`` names them
+    (``custom_hooks.0.num_copies``)."""
+    items = value.items() if isinstance(value, (dict, Config)) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = f'{path}.{key}' if path else str(key)
+        yield where, item
+        yield from _leaves(item, where)
+
+
+#: Top-level config keys read without being in every config: mmengine's ``Runner.from_cfg`` (and
+#: ``FlexibleRunner``'s ``strategy`` / ``compile``) and automl_mm's own (the tools, launcher, held-out splits, OHL's
+#: clean loader, ``tools/measure_latency.py``). A ``--cfg-options`` name outside these and the config is read by
+#: nothing.
+RUNNER_KEYS = frozenset((
+    'auto_scale_lr', 'custom_hooks', 'data_preprocessor', 'default_hooks', 'default_scope', 'env_cfg',
+    'experiment_name', 'launcher', 'load_from', 'log_level', 'log_processor', 'model', 'optim_wrapper',
+    'param_scheduler', 'randomness', 'resume', 'test_cfg', 'test_dataloader', 'test_evaluator', 'train_cfg',
+    'train_dataloader', 'val_cfg', 'val_dataloader', 'val_evaluator', 'visualizer', 'work_dir', 'strategy', 'compile',
+    'runner_type', 'model_wrapper_cfg', 'find_unused_parameters', 'custom_imports', 'train_pipeline', 'test_pipeline',
+    'reward_dataloader', 'reward_evaluator', 'search_dataloader', 'search_evaluator', 'nas_input_shape'))
+
+
+def _check_new_names(cfg: Any, options: dict) -> None:
+    """Refuse an option whose top-level name the config lacks and nothing reads (``--cfg-options max_epochs=2``
+    added a key no one looks at: the run trained its configured epochs, silently). A name that is an argument of
+    the config's OHL hook (``ranks_per_copy=2``, ``trunk_epochs=2``: the run kept the hook's value) is named with
+    the hook's key to set instead."""
+    import difflib
+
+    for key, value in options.items():
+        name = key.split('.', 1)[0]
+        if name in cfg or name in RUNNER_KEYS:
+            continue
+        if '.' not in key and (found := _ohl_hook_argument(cfg, key)) is not None:
+            index, given = found
+            current = 'its default' if given is None else f'{key}={given!r}'
+            raise ConfigCheckError(
+                f'--cfg-options {key}={value!r} sets a top-level name that nothing reads: {key} is an argument of '
+                f'the OHL hook custom_hooks[{index}], which keeps {current}. Set the hook\'s key instead, e.g. '
+                f'--cfg-options custom_hooks.{index}.{key}={value!r}')
+        last = key.rsplit('.', 1)[-1]
+        named = [path for path, _ in _leaves(cfg) if path.rsplit('.', 1)[-1] == last]
+        close = difflib.get_close_matches(name, sorted(set(cfg.keys()) | RUNNER_KEYS), n=3)
+        hint = (f'; the config has {last} at {", ".join(named[:5])}' if named else '') + \
+            (f'; close names: {", ".join(close)}' if close else '')
+        raise ConfigCheckError(f'--cfg-options {key}={value!r}: the config has no top-level key {name!r} and '
+                               f'neither the runner nor automl_mm reads one, so it would change nothing{hint} '
+                               '(a key that code of your own reads from the config: define it in the config file, '
+                               'then --cfg-options can change it)')
+
+
+def _ohl_hook_argument(cfg: Any, name: str) -> tuple[int, Any] | None:
+    """``(index in custom_hooks, the hook's configured value or None)`` when ``name`` is an ``__init__`` argument
+    of the config's one OHL hook (its class or a subclass); ``None`` otherwise, or with several OHL hooks
+    (:func:`_check_ohl_hook` names them)."""
+    import inspect
+
+    from automl_mm.ohl import OHLHook
+    from automl_mm.ohl.copies import _hook_class, find_ohl_hook
+
+    try:
+        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    except ValueError:
+        return None
+    if found is None:
+        return None
+    index, hook = found
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    arguments = {arg for c in _hook_class(hook, cfg.get('default_scope')).__mro__
+                 if isinstance(c, type) and issubclass(c, OHLHook)  # a subclass's too
+                 for arg, p in inspect.signature(c.__init__).parameters.items() if p.kind in named} - {'self'}
+    if name not in arguments:
+        return None
+    return index, hook.get(name) if isinstance(hook, dict) else getattr(hook, name, None)
+
+
+#: Top-level names of the runner's keys that configs use as templates: the file copies them into the loaders
+#: (``train_dataloader = dict(dataset=dict(pipeline=train_pipeline))``), so the copies are what trains.
+_TEMPLATES = frozenset(('train_pipeline', 'test_pipeline'))
+
+
+def _at(cfg: Any, path: str) -> Any:
+    node = cfg
+    for part in path.split('.'):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _substituted_parents(cfg: Any, options: dict) -> dict[str, tuple[Any, list[str]]]:
+    """For each dotted option inside a top-level template (a name the runner does not read, or
+    :data:`_TEMPLATES`) whose parent is a dict of two or more entries: ``{option: (its value before, paths of the
+    other dicts that hold all of the parent's entries)}`` — the places the file copied the parent into
+    (``fashion_split = dict(data_root=None, reward_size=5000, seed=0)`` spread into every dataset)."""
+    found = {}
+    for key in options:
+        name = key.split('.', 1)[0]
+        if '.' not in key or name not in cfg or (name in RUNNER_KEYS and name not in _TEMPLATES):
+            continue
+        parent, last = key.rsplit('.', 1)
+        try:
+            entries = _at(cfg, parent)
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue  # a new key: _check_new_names / mmengine say what is wrong
+        if not isinstance(entries, dict) or len(entries) < 2 or last not in entries:
+            continue
+        entries = dict(entries)
+        copies = [path for path, value in _leaves(cfg) if isinstance(value, dict) and path != parent
+                  and not path.startswith(f'{name}.') and all(k in value and value[k] == v for k, v in entries.items())]
+        if copies:
+            found[key] = (entries[last], copies)
+    return found
+
+
+def merge_options(cfg: Any, options: dict | None) -> None:
+    """``cfg.merge_from_dict(options)`` (a tool's ``--cfg-options``), refusing a top-level name whose old value
+    the file had already written into settings of the same name.
+
+    mmengine substitutes a config's own names when the file is read (``num_copies = 4`` and
+    ``custom_hooks = [dict(type='OHLHook', num_copies=num_copies)]``), so ``--cfg-options num_copies=2`` changed
+    the top-level name alone and the run trained 4 copies, silently. The settings named ``num_copies`` that still
+    hold the old value after the merge are listed; setting them too (``custom_hooks.0.num_copies=2``) passes.
+
+    The same for an entry of a top-level template dict the file copied into settings
+    (``--cfg-options fashion_split.seed=1``: the datasets kept seed 0; ``train_pipeline.1.prob=0``: the loader kept
+    its copy of the pipeline): the copies still holding the old value are listed (:func:`_substituted_parents`).
+
+    An option whose top-level name the config lacks and nothing reads (not in :data:`RUNNER_KEYS`, e.g.
+    ``max_epochs=2`` for ``train_cfg.max_epochs=2``) is refused too: it was added and changed nothing.
+
+    Raises:
+        ConfigCheckError: such an option, naming the settings to set instead.
+    """
+    if not options:
+        return
+    _check_new_names(cfg, options)
+    old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
+    inside = _substituted_parents(cfg, options)
+    cfg.merge_from_dict(options)
+    for key, (before, copies) in inside.items():
+        parent, last = key.rsplit('.', 1)
+        stale = [f'{path}.{last}' for path in copies if _at(cfg, path).get(last) == before]
+        now = _at(cfg, parent).get(last)
+        if stale and now != before:
+            raise ConfigCheckError(
+                f'--cfg-options {key}={now!r} changes {key.split(".", 1)[0]!r} only: the config copied {parent} into '
+                f'{", ".join(copies)} when the file was read, so {", ".join(stale)} '
+                f'{"keep" if len(stale) > 1 else "keeps"} {before!r}. Set those keys instead: --cfg-options '
+                + ' '.join(f'{path}={now!r}' for path in stale))
+    for key, before in old.items():
+        if cfg[key] == before:
+            continue
+        stale = [f'{path}={value!r}' for path, value in _leaves(cfg) if '.' in path
+                 and path.rsplit('.', 1)[1] == key and not isinstance(value, (dict, list)) and value == before]
+        if stale:
+            raise ConfigCheckError(
+                f'--cfg-options {key}={cfg[key]!r} changes the top-level name {key!r} only: the config wrote its '
+                f'value {before!r} into {", ".join(stale)} when the file was read (and maybe into other settings). '
+                f'Set those keys instead, e.g. --cfg-options {stale[0].split("=")[0]}={cfg[key]!r}')
