@@ -66,6 +66,25 @@ def tiny_digits_cfg(work_dir: str, max_epochs: int = 1):
     return cfg
 
 
+def train_copy_runner(cfg, after_train=None):
+    """Build ``cfg``'s runner (its ``runner_type``, e.g. the OHL ``CopyRunner``) in this process and train it, with
+    the copy layout reset before and after; ``after_train(runner)`` runs before the reset. Returns the runner."""
+    import copy
+
+    from automl_mm.ohl import reset_copy_layout
+    from automl_mm.registry import RUNNERS
+
+    reset_copy_layout()
+    try:
+        runner = RUNNERS.build(copy.deepcopy(cfg))
+        runner.train()
+        if after_train is not None:
+            after_train(runner)
+    finally:
+        reset_copy_layout()
+    return runner
+
+
 def tiny_ohl_cfg(work_dir: str, **hook):
     """One copy of the digits OHL config for in-process runs (build it with ``RUNNERS.build``: its CopyRunner),
     tiny: 64 training images, batches of 16 (4 iterations per epoch), 3 epochs, no validation or test."""

@@ -2,7 +2,6 @@
 the tuple in its parent; the scheduler and paramwise checks name the group's parameter, not the element's index."""
 from __future__ import annotations
 
-import copy
 import json
 import os.path as osp
 import re
@@ -16,7 +15,6 @@ from mmengine.optim import OptimWrapper
 from mmengine.optim.scheduler import CosineAnnealingMomentum
 from mmengine.runner import Runner
 
-from automl_mm.ohl import reset_copy_layout
 from automl_mm.ohl.attributes import (
     SetAttributesHook,
     TrunkScheduleHook,
@@ -24,9 +22,9 @@ from automl_mm.ohl.attributes import (
     get_attribute,
     set_attribute,
 )
-from automl_mm.registry import HOOKS, RUNNERS
+from automl_mm.registry import HOOKS
 from automl_mm.testing.contracts import check_ohl_space, toy_runner
-from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg
+from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 BETA1 = 'optim_wrapper.optimizer.param_groups.0.betas.0'
 BETA1_ALL = 'optim_wrapper.optimizer.param_groups.*.betas.0'
@@ -218,12 +216,7 @@ def test_an_ohl_run_searches_beta1_and_its_exports_replay_it(tmp_path):
         spaces=[dict(type='AttributeSpace', name='beta1', target=BETA1_ALL, choices=[0.5, 0.8],
                      distribution=dict(type='Categorical'))],
         reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1'), dict(type='_ProbeBetas')]
-    reset_copy_layout()
-    try:
-        runner = RUNNERS.build(copy.deepcopy(cfg))
-        runner.train()
-    finally:
-        reset_copy_layout()
+    runner = train_copy_runner(cfg)
     trained = next(h for h in runner.hooks if isinstance(h, _ProbeBetas)).seen
     with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
         applied = [h['copy_values']['beta1'][0][BETA1_ALL] for h in json.load(f)]

@@ -11,7 +11,6 @@ the loaders that are refused.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import os.path as osp
@@ -24,9 +23,9 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader, Dataset, IterableDataset, RandomSampler
 
-from automl_mm.ohl import data_writes, reset_copy_layout, set_attribute
-from automl_mm.registry import HOOKS, RUNNERS, TRANSFORMS
-from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg
+from automl_mm.ohl import data_writes, set_attribute
+from automl_mm.registry import HOOKS, TRANSFORMS
+from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 PATH = 'train_dataloader.dataset.pipeline.transforms.0.value'
 ITERS = 4  # 64 images in batches of 16
@@ -164,13 +163,7 @@ def _ohl(tmp_path, trunk: dict, workers=2, persistent=False, iters=None, epochs=
     cfg.custom_hooks[0].update(seed=0, spaces=[dict(type='AttributeSpace', name='stamp', target=PATH,
                                                     choices=choices, distribution=dict(type='Categorical'))])
     cfg.custom_hooks.append(dict(type='_ProbeStamps'))
-    reset_copy_layout()
-    try:
-        runner = RUNNERS.build(copy.deepcopy(cfg))
-        runner.train()
-        _stop_workers(runner)
-    finally:
-        reset_copy_layout()
+    runner = train_copy_runner(cfg, after_train=_stop_workers)
     with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
         history = json.load(f)
     applied = [h['copy_values']['stamp'][0][PATH] for h in history]

@@ -167,12 +167,9 @@ def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False, 
     """A real CopyRunner run of the tiny one-copy OHL config; resumed from its epoch_2.pth when ``resume``.
     ``spaces`` are added to the config's; ``edit`` (if given) changes the config in place; ``controller``: more
     settings of the controller (its ``type`` too)."""
-    import copy
     import os.path as osp
 
-    from automl_mm.ohl import reset_copy_layout
-    from automl_mm.registry import RUNNERS
-    from tests.conftest import tiny_ohl_cfg
+    from tests.conftest import tiny_ohl_cfg, train_copy_runner
 
     cfg = tiny_ohl_cfg(str(work_dir), seed=0)
     cfg.train_cfg.max_epochs = epochs
@@ -184,12 +181,7 @@ def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False, 
         cfg.resume, cfg.load_from = True, osp.join(str(work_dir), 'epoch_2.pth')
     if edit is not None:
         edit(cfg)
-    reset_copy_layout()
-    try:
-        runner = RUNNERS.build(copy.deepcopy(cfg))
-        runner.train()
-    finally:
-        reset_copy_layout()
+    runner = train_copy_runner(cfg)
     return next(h for h in runner.hooks if type(h).__name__ == 'OHLHook')
 
 

@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 from automl_mm.ohl import TrunkScheduleHook, reset_copy_layout
 from automl_mm.ohl.report import OHLReport, final_policy_text, lineage, schedule_fragment
 from automl_mm.registry import HOOKS, RUNNERS
-from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg
+from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 LR = 'optim_wrapper.optimizer.param_groups.*.lr'
 
@@ -138,12 +138,7 @@ def test_an_ohl_run_records_what_each_trunk_trained_with_and_its_export_replays_
                      distribution=dict(type='Categorical', num_choices=3))],
         controller=dict(type='REINFORCE', baseline='moving_average', optimizer=dict(type='Adam', lr=1.0)),
         reward_evaluator=dict(type='Accuracy', topk=(1,)), reward_key='accuracy/top1'), dict(type='_ProbeLR')]
-    reset_copy_layout()
-    try:
-        runner = RUNNERS.build(copy.deepcopy(cfg))  # the CopyRunner of runner_type
-        runner.train()
-    finally:
-        reset_copy_layout()
+    runner = train_copy_runner(cfg)
     trained = _probe(runner).seen
     with open(osp.join(cfg.work_dir, 'ohl', 'history.json')) as f:
         history = json.load(f)
