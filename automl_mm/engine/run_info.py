@@ -32,6 +32,32 @@ def is_resume(runner: Any) -> bool:
     return bool(getattr(runner, '_resume', False))
 
 
+def refuse_resume_without_search_state(checkpoint: dict, search: str, writer: str) -> None:
+    """Refuse to resume a search from a checkpoint that holds no state of it, past its first iteration.
+
+    A search's trunk / step counters, pools and history start from zero without its state, while mmengine resumes
+    the iteration counter: an OHL run resumed at iteration 8 recorded its trunk 0 there (the exported schedule
+    replays trunk ``k`` at ``k`` x the trunk length, so at iteration 0) and re-drew trunk 0's streams; a NAS loop
+    restarted its pool at step 0 mid-schedule. At iteration 0 nothing was trained, and the search starts as fresh.
+
+    Args:
+        checkpoint: The loaded checkpoint (its ``meta.iter``, as mmengine saves it).
+        search: What the search is called in the message (``'OHL'``, ``'NAS'``).
+        writer: What writes that state (``'an OHLHook'``), named in the message.
+
+    Raises:
+        ValueError: ``meta.iter`` > 0: names the iteration and ``load_from`` (weights only, a new search from
+            iteration 0) as the way to start a search from those weights.
+    """
+    iteration = int((checkpoint.get('meta') or {}).get('iter') or 0)
+    if iteration > 0:
+        raise ValueError(f'{search}: the checkpoint (iteration {iteration}) has no {search} search state: it was '
+                         f'written by a run without {writer}, or its state was removed. A resume would continue '
+                         f'from iteration {iteration} with the search at its start (counters, history and random '
+                         f'streams of iteration 0), misaligned with the iterations. Start the search from its '
+                         f'weights with load_from (resume=False: training restarts at iteration 0)')
+
+
 def hook_config_key(runner: Any, hook: Any) -> str | None:
     """Where ``hook`` is in the run's config, as ``--cfg-options`` spells it (``'custom_hooks.1'``).
 

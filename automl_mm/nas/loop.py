@@ -27,7 +27,7 @@ from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
-from automl_mm.engine.run_info import is_resume, run_seed
+from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
 from automl_mm.utils.checks import as_count, loader_setting, plain_config, resolve_config_paths, same_config
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed, resumed_seed
@@ -48,7 +48,7 @@ class _SearchStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed,
-                                        scoring=self.loop.scoring_settings())
+                                        scoring=self.loop.scoring_settings(), loop=type(self.loop).__name__)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not is_resume(runner):
@@ -58,8 +58,20 @@ class _SearchStateHook(Hook):
                 warn('load_from takes the checkpoint\'s weights only; the search (pools, scores, results) starts '
                      'from scratch. Use resume to continue it')
             return
-        if 'nas_search' in checkpoint:
+        name = type(self.loop).__name__
+        if 'nas_search' not in checkpoint:
+            refuse_resume_without_search_state(checkpoint, 'NAS', f'a {name} (train_cfg.type)')
+        else:
             state = checkpoint['nas_search']
+            saved = state.get('loop')  # saved since the 35th session; older checkpoints: by their keys below
+            missing = sorted(set(self.loop.search_state_dict()) - set(state))
+            if (saved is not None and saved != name) or missing:
+                # a PC-NAS search resumed by a CRNASLoop failed with KeyError: 'stage_pool'
+                raise ValueError(f'NAS: the checkpoint holds the search state of '
+                                 f'{saved or "another search loop"} (keys {sorted(state)}), this run\'s '
+                                 f'train_cfg.type is {name}' + (f', which needs {missing}' if missing else '') +
+                                 ': a resume continues the same search. Resume with the checkpoint\'s loop, or '
+                                 'start a new search from its weights with load_from')
             self.loop.load_search_state_dict(state)
             if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
                 self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from automl_mm.engine.evaluate import first_configured
-from automl_mm.engine.run_info import hook_config_key, is_resume
+from automl_mm.engine.run_info import hook_config_key, is_resume, refuse_resume_without_search_state
 from automl_mm.utils.checks import loader_setting, plain_config, resolve_config_paths, same_config, same_setting
 from automl_mm.utils.seeding import resumed_seed
 
@@ -99,8 +99,15 @@ def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:
                               'controller state, trunks, history) starts from scratch. Use resume to continue it')
         return
     if state is None:
+        if is_resume(runner):
+            refuse_resume_without_search_state(checkpoint, 'OHL', 'an OHLHook')
         runner.logger.warning('the checkpoint has no OHL state; the OHL search starts from scratch')
         return
+    missing_keys = [k for k in ('trunk', 'seed', 'controllers', 'history') if k not in state]
+    if missing_keys:  # written by an older automl_mm, or edited: a KeyError used to name one key and nothing else
+        raise ValueError(f'OHL: the checkpoint\'s OHL state has no {missing_keys} (it has {sorted(state)}): it was '
+                         'written by another version of automl_mm, so this resume cannot continue its search. Start '
+                         'a new search from its weights with load_from')
     saved_copies = state.get('num_copies')
     if saved_copies is None and state.get('history') and state['history'][-1].get('rewards'):
         saved_copies = len(state['history'][-1]['rewards'])  # checkpoints written before the key was saved
