@@ -17,6 +17,7 @@ from .splits import (
     check_seed,
     check_split,
     refuse_unread_base_keys,
+    refuse_zero,
     stratified_split,
 )
 
@@ -67,6 +68,7 @@ class DigitsDataset(BaseDataset):
                                 "builds its images from scikit-learn's bundled digits")
         self.split = check_split(split)
         max_samples = check_counts(max_samples=max_samples)['max_samples']
+        refuse_zero('DigitsDataset', max_samples=max_samples)
         img_size = as_count(img_size, 'DigitsDataset.img_size', 8)  # the source resolution
         if len(split_sizes) != len(SPLITS):
             raise ValueError(f'split_sizes needs one fraction for each of {SPLITS}, got {split_sizes}')

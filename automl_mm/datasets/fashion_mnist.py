@@ -22,6 +22,7 @@ from .splits import (
     check_seed,
     check_split,
     refuse_unread_base_keys,
+    refuse_zero,
     stratified_split,
 )
 
@@ -143,8 +144,8 @@ class FashionMNISTDataset(BaseDataset):
             ``data/fashion-mnist`` and ``/usr/share/datasets/fashion-mnist`` that holds them.
         reward_size: Number of official training images held out as the reward split.
         seed: Seed of the train / reward split and of the per-class subset.
-        samples_per_class: Keep a seeded sample of this many images of each class of the split (reduced-data
-            runs); ``None`` keeps all.
+        samples_per_class: Keep a seeded sample of this many images of each of the 10 classes (reduced-data
+            runs); a class with fewer images in the split is refused. ``None`` keeps all.
         max_samples: Then keep only the first ``max_samples`` (tiny tests and demos); ``None`` keeps all.
         **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``,
             ``metainfo``, ...); its ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are
@@ -181,6 +182,8 @@ class FashionMNISTDataset(BaseDataset):
                                 'reads the four idx files of data_root')
         self.split = check_split(split)
         counts = check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)
+        refuse_zero('FashionMNISTDataset', samples_per_class=counts['samples_per_class'],
+                    max_samples=counts['max_samples'])
         self.reward_size = counts['reward_size']
         self.seed = check_seed(seed, 'FashionMNISTDataset.seed')
         self.samples_per_class = counts['samples_per_class']
@@ -212,7 +215,9 @@ class FashionMNISTDataset(BaseDataset):
             # A seeded draw per class, independent of the train / reward split's permutation.
             rng = np.random.default_rng([self.seed, 1])
             chosen = []
-            for cls in np.unique(labels[indices]):
+            # every class, also one the split has no image of: a 5-image reward split asked for 1 per class gave
+            # 5 images of classes 5..9 and no word about classes 0..4
+            for cls in range(len(self.METAINFO['classes'])):
                 of_class = indices[labels[indices] == cls]
                 if len(of_class) < self.samples_per_class:
                     raise ValueError(f'samples_per_class={self.samples_per_class} but class {int(cls)} has only '

@@ -143,6 +143,15 @@ def check_counts(**counts: object) -> dict[str, int | None]:
     return {key: None if value is None else int(value) for key, value in counts.items()}
 
 
+def refuse_zero(owner: str, **counts: int | None) -> None:
+    """``ValueError`` naming ``owner.key`` for each count that is 0: a ``max_samples=0`` or ``samples_per_class=0``
+    built an empty split without a word, and the run failed (or trained on nothing) far from the cause."""
+    zero = [key for key, value in counts.items() if value == 0]
+    if zero:
+        raise ValueError(f'{owner}: {", ".join(f"{k}=0" for k in zero)} leaves the split empty: give a count '
+                         '>= 1, or None to keep every item')
+
+
 def check_split(split: str, allowed: Sequence[str] = SPLITS) -> str:
     if split not in allowed:
         raise ValueError(f'split must be one of {tuple(allowed)}, got {split!r}')
