@@ -10,6 +10,7 @@ from mmengine.dataset import BaseDataset
 from automl_mm.registry import DATASETS
 
 from .splits import (
+    SingleLabelMixin,
     check_counts,
     check_metainfo_classes,
     check_seed,
@@ -79,7 +80,7 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @DATASETS.register_module()
-class CIFAR10Dataset(BaseDataset):
+class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
     """CIFAR-10 with a seeded, stratified reward split carved from the 50k training images.
 
     Images are uint8 HWC in **BGR** order (mmcv's convention, so ``ImgDataPreprocessor(bgr_to_rgb=True)``

@@ -12,6 +12,7 @@ from automl_mm.utils.checks import as_count
 
 from .splits import (
     SPLITS,
+    SingleLabelMixin,
     check_counts,
     check_metainfo_classes,
     check_seed,
@@ -23,7 +24,7 @@ from .splits import (
 
 
 @DATASETS.register_module()
-class DigitsDataset(BaseDataset):
+class DigitsDataset(SingleLabelMixin, BaseDataset):
     """The digits set split into seeded, stratified train / reward / test parts.
 
     Images are upsampled from 8x8 to ``img_size`` (bilinear), scaled to 0-255 and repeated over three channels:

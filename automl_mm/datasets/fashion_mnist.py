@@ -17,6 +17,7 @@ from mmengine.dataset import BaseDataset
 from automl_mm.registry import DATASETS
 
 from .splits import (
+    SingleLabelMixin,
     check_counts,
     check_metainfo_classes,
     check_seed,
@@ -131,7 +132,7 @@ def load_fashion_mnist(data_root: str | None, part: str) -> tuple[np.ndarray, np
 
 
 @DATASETS.register_module()
-class FashionMNISTDataset(BaseDataset):
+class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
     """Fashion-MNIST split into seeded train / reward / test parts.
 
     The reward part is a seeded, stratified sample of ``reward_size`` images of the official training set, the

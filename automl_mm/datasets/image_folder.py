@@ -8,7 +8,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import check_seed, class_names, refuse_unread_base_keys, stratified_split
+from .splits import SingleLabelMixin, check_seed, class_names, refuse_unread_base_keys, stratified_split
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -22,7 +22,7 @@ def class_folders(root: str) -> list[str]:
 
 
 @DATASETS.register_module()
-class ImageFolderDataset(BaseDataset):
+class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     """Images in one folder per class; labels follow the sorted class-folder names.
 
     Items carry ``img_path``; put ``dict(type='mmcv.LoadImageFromFile')`` first in the pipeline.

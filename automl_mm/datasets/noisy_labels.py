@@ -154,6 +154,11 @@ class NoisyLabelDataset:
         return self.dataset.get_data_info(idx)
 
     @force_full_init
+    def get_cat_ids(self, idx: int) -> list[int]:
+        """The (noisy) class of item ``idx`` as ``[gt_label]`` (what class-aware samplers read)."""
+        return [int(self.dataset.get_data_info(idx)['gt_label'])]
+
+    @force_full_init
     def __len__(self) -> int:
         return len(self.dataset)
 

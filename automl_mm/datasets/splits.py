@@ -132,6 +132,20 @@ def _rounding_with_totals(exact: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return floors + added
 
 
+class SingleLabelMixin:
+    """``get_cat_ids`` of a dataset with one ``gt_label`` per item, for mmengine's ``BaseDataset``.
+
+    mmengine's ``ClassBalancedDataset`` (and mmdet's ``ClassAwareSampler``) read the classes of every item through
+    ``get_cat_ids``, which ``BaseDataset`` leaves unimplemented: wrapping a dataset here in it failed with
+    ``NotImplementedError``. mmpretrain's ``BaseDataset`` implements it the same way.
+    """
+
+    def get_cat_ids(self, idx: int) -> list[int]:
+        """The class of item ``idx`` as a one-element list ``[gt_label]`` (after ``indices`` and any label noise
+        written into the data list)."""
+        return [int(self.get_data_info(idx)['gt_label'])]  # type: ignore[attr-defined]
+
+
 def check_counts(**counts: object) -> dict[str, int | None]:
     """Each count as an ``int`` (``None`` kept), or ``ValueError`` naming the argument unless it is ``None`` or a
     non-negative whole number (a negative ``max_samples`` would slice ``indices[:-k]`` and silently drop the last k).
