@@ -84,6 +84,19 @@ class Accuracy(BaseMetric):
                                  'gt_label': _one_label(sample, 'Accuracy')})
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
+        """``{'top<k>': percent}`` of the collected results.
+
+        Raises:
+            ValueError: No result (mmengine only warns, then ``torch.stack`` failed without naming the metric), or
+                predictions with different numbers of class scores (which no single ranking can compare).
+        """
+        if not results:
+            raise ValueError('Accuracy needs at least one prediction: the evaluated split gave none (an empty '
+                             'dataloader or dataset?)')
+        widths = sorted({tuple(r['pred_score'].shape) for r in results})
+        if len(widths) > 1:
+            raise ValueError(f'Accuracy: the predictions have scores of shapes {widths}: every image needs one score '
+                             'per class of the same classes (two heads, or data of two label sets, in one split?)')
         scores = torch.stack([r['pred_score'] for r in results])
         labels = torch.stack([r['gt_label'] for r in results])
         return {f'top{k}': acc for k, acc in zip(self.topk, topk_accuracy(scores, labels, self.topk))}
