@@ -41,6 +41,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
+from automl_mm.utils.checks import as_count
+
 from .fashion_mnist import FashionMNISTDataset, load_fashion_mnist
 from .generated import mark_generated, prepare_generated_dir
 from .splits import check_seed, stratified_split
@@ -298,10 +300,10 @@ def generate_fmnist_det(out_dir: str,
         >>> sorted(files)  # doctest: +SKIP
         ['reward', 'test', 'train', 'val']
     """
-    counts = dict(zip(SPLITS, (num_train, num_reward, num_val, num_test)))
-    for name, value in [*((f'num_{s}', n) for s, n in counts.items()), ('max_objects', max_objects)]:
-        if int(value) != value or value < 1:
-            raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
+    # as_count: a bool passed as a count, and int() truncated img_size=150.5 and threshold=16.5 without a word
+    counts = {s: as_count(n, f'num_{s}', 1) for s, n in zip(SPLITS, (num_train, num_reward, num_val, num_test))}
+    max_objects = as_count(max_objects, 'max_objects', 1)
+    img_size, threshold = as_count(img_size, 'img_size'), as_count(threshold, 'threshold')
     if not 128 <= img_size <= 192:
         raise ValueError(f'img_size must be in 128..192, got {img_size}')
     if not 0 <= max_iou < 1 or not 0 <= min_visible <= 1:

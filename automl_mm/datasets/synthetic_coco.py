@@ -13,6 +13,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
+from automl_mm.utils.checks import as_count
+
 from .generated import mark_generated, prepare_generated_dir
 from .splits import check_seed
 
@@ -119,11 +121,11 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
         >>> sorted(files)
         ['train', 'val']
     """
-    for name, value in (('num_train', num_train), ('num_val', num_val), ('max_objects', max_objects)):
-        if int(value) < 1:
-            raise ValueError(f'{name} must be >= 1, got {value}')
-    if img_size < 32:
-        raise ValueError(f'img_size must be >= 32, got {img_size}')
+    # as_count: int() used to truncate (max_objects=2.5 drew up to 3 objects but recorded 2) or a float failed deep
+    # in numpy (num_train=1.5: "'float' object cannot be interpreted as an integer")
+    num_train, num_val, max_objects = (as_count(value, name, 1) for name, value in (
+        ('num_train', num_train), ('num_val', num_val), ('max_objects', max_objects)))
+    img_size = as_count(img_size, 'img_size', 32)
     seed = check_seed(seed, 'seed')
     settings = {'generator': 'generate_coco', 'num_train': int(num_train), 'num_val': int(num_val),
                 'img_size': int(img_size), 'max_objects': int(max_objects), 'seed': int(seed)}
