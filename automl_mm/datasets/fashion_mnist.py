@@ -103,18 +103,34 @@ def find_data_root(data_root: str | None = None) -> str:
     raise FileNotFoundError(f'Fashion-MNIST not found in {" or ".join(DEFAULT_ROOTS)}. {_INSTALL_HINT}')
 
 
-def _file_in(root: str, name: str) -> str:
-    for candidate in (osp.join(root, name), osp.join(root, name + '.gz')):
-        if osp.isfile(candidate):
-            return candidate
-    raise FileNotFoundError(f'Fashion-MNIST file missing: {osp.join(root, name)}[.gz]. {_INSTALL_HINT}')
+def _files_in(root: str, name: str) -> tuple[str, ...]:
+    """The copies of the idx file ``name`` in ``root``: the plain file and / or ``name.gz`` (plain first)."""
+    found = tuple(c for c in (osp.join(root, name), osp.join(root, name + '.gz')) if osp.isfile(c))
+    if not found:
+        raise FileNotFoundError(f'Fashion-MNIST file missing: {osp.join(root, name)}[.gz]. {_INSTALL_HINT}')
+    return found
+
+
+def _read_copies(paths: tuple[str, ...], ndim: int) -> np.ndarray:
+    """The array of an idx file held plain, gzip-compressed or both; both copies must hold the same array.
+
+    Raises:
+        ValueError: The two copies differ (a stale plain file beside a fresh download, or MNIST's files of the same
+            names): the plain one used to be read and the other ignored, silently; the message names both.
+    """
+    arrays = [read_idx(path, ndim=ndim) for path in paths]
+    if len(arrays) == 2 and not (arrays[0].shape == arrays[1].shape and np.array_equal(*arrays)):
+        raise ValueError(f'{paths[0]} {arrays[0].shape} and {paths[1]} {arrays[1].shape} hold different data: '
+                         'keep only the Fashion-MNIST one (a plain file and its .gz must be the same file)')
+    return arrays[0]
 
 
 @functools.lru_cache(maxsize=2)
 def _load_part(root: str, part: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
     del stamp  # only part of the cache key: a rewritten file is read again
-    images_path, labels_path = (_file_in(root, name) for name in FILES[part])
-    images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
+    images_paths, labels_paths = (_files_in(root, name) for name in FILES[part])
+    images, labels = _read_copies(images_paths, 3), _read_copies(labels_paths, 1)
+    images_path, labels_path = images_paths[0], labels_paths[0]
     if len(images) != len(labels):
         raise ValueError(f'{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels')
     if len(labels) and labels.max() >= len(FashionMNISTDataset.METAINFO['classes']):
@@ -124,10 +140,14 @@ def _load_part(root: str, part: str, stamp: tuple) -> tuple[np.ndarray, np.ndarr
 
 
 def load_fashion_mnist(data_root: str | None, part: str) -> tuple[np.ndarray, np.ndarray]:
-    """The official ``'train'`` (60,000) or ``'test'`` (10,000) part: (N, 28, 28) uint8 images, int64 labels."""
+    """The official ``'train'`` (60,000) or ``'test'`` (10,000) part: (N, 28, 28) uint8 images, int64 labels.
+
+    A file present both plain and as ``.gz`` is read from both, which must hold the same data (``ValueError``
+    naming both otherwise).
+    """
     root = find_data_root(data_root)
-    paths = [_file_in(root, name) for name in FILES[part]]
-    stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+    paths = [path for name in FILES[part] for path in _files_in(root, name)]
+    stamp = tuple((p, os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
     return _load_part(root, part, stamp)
 
 
