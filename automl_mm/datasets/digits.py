@@ -14,6 +14,7 @@ from .splits import (
     SPLITS,
     SingleLabelMixin,
     check_counts,
+    check_fractions,
     check_metainfo_classes,
     check_seed,
     check_split,
@@ -71,10 +72,10 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
         max_samples = check_counts(max_samples=max_samples)['max_samples']
         refuse_zero('DigitsDataset', max_samples=max_samples)
         img_size = as_count(img_size, 'DigitsDataset.img_size', 8)  # the source resolution
-        if len(split_sizes) != len(SPLITS):
-            raise ValueError(f'split_sizes needs one fraction for each of {SPLITS}, got {split_sizes}')
+        # checked here, not first in load_data_list: with lazy_init (a config check) a bad value passed
+        self.split_sizes = tuple(check_fractions(split_sizes, f'DigitsDataset.split_sizes (one for each of {SPLITS})',
+                                                 len(SPLITS)).tolist())
         self.img_size = img_size
-        self.split_sizes = tuple(split_sizes)
         self.seed = check_seed(seed, 'DigitsDataset.seed')
         self.max_samples = max_samples
         check_metainfo_classes(type(self), kwargs.get('metainfo'), "scikit-learn's digits")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+from numbers import Real
 
 from mmengine.dataset import BaseDataset
 
@@ -64,8 +65,9 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
                              f'remove {", ".join(sorted(set(data_prefix) - {"img_path"}))}')
         if split not in ('all', 'train', 'reward'):
             raise ValueError(f"split must be 'all', 'train' or 'reward', got {split!r}")
-        if split != 'all' and not 0.0 < reward_ratio < 1.0:
-            raise ValueError(f'reward_ratio must be in (0, 1), got {reward_ratio}')
+        if split != 'all' and (isinstance(reward_ratio, bool) or not isinstance(reward_ratio, Real)
+                               or not 0.0 < reward_ratio < 1.0):  # '0.1' failed in the comparison, unnamed
+            raise ValueError(f'ImageFolderDataset.reward_ratio must be a number in (0, 1), got {reward_ratio!r}')
         self.split = split
         self.reward_ratio = reward_ratio
         self.seed = check_seed(seed, 'ImageFolderDataset.seed')

@@ -51,9 +51,7 @@ def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *
         >>> [len(p) for p in stratified_split(np.repeat(np.arange(10), 100), (0.995, 0.005), 0, exact_total=True)]
         [995, 5]
     """
-    sizes = np.asarray(sizes, dtype=np.float64)
-    if sizes.ndim != 1 or (sizes <= 0).any() or not np.isclose(sizes.sum(), 1.0):
-        raise ValueError(f'split sizes must be positive fractions summing to 1, got {sizes.tolist()}')
+    sizes = check_fractions(sizes, 'split sizes')
     labels = np.asarray(labels)
     rng = np.random.default_rng(check_seed(seed, 'seed'))
     classes = np.unique(labels)
@@ -70,6 +68,23 @@ def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *
         for p in range(len(sizes)):
             parts[p].append(idx[bounds[p]:bounds[p + 1]])
     return [np.sort(np.concatenate(p)) if p else np.zeros(0, int) for p in parts]
+
+
+def check_fractions(sizes: Any, key: str, parts: int | None = None) -> np.ndarray:
+    """``sizes`` as a float64 array of positive fractions summing to 1 (``parts`` of them unless ``None``), or
+    ``ValueError`` starting with ``key`` (a string such as ``'abc'``, ``None`` or a list with a string in it failed
+    in numpy without naming the key)."""
+    try:
+        if isinstance(sizes, (str, bytes)) or any(isinstance(v, (str, bytes, bool)) for v in sizes):
+            raise TypeError
+        array = np.asarray(sizes, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 1 or (parts is not None and len(array) != parts) or \
+            not np.isfinite(array).all() or (array <= 0).any() or not np.isclose(array.sum(), 1.0):
+        count = '' if parts is None else f'{parts} '
+        raise ValueError(f'{key} must be {count}positive fractions summing to 1, got {sizes!r}')
+    return array
 
 
 def _largest_remainder(exact: np.ndarray) -> np.ndarray:
