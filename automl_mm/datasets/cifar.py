@@ -1,6 +1,7 @@
 """CIFAR-10 from its standard on-disk python format (the extracted ``cifar-10-batches-py`` folder)."""
 from __future__ import annotations
 
+import os
 import os.path as osp
 import pickle
 
@@ -112,6 +113,9 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
                  **kwargs) -> None:
         refuse_unread_base_keys('CIFAR10Dataset', kwargs, ('ann_file', 'data_prefix', 'filter_cfg'),
                                 'reads the python batch files of data_root')
+        if not isinstance(data_root, (str, os.PathLike)):  # None failed in os.path.join, naming nothing
+            raise ValueError(f'CIFAR10Dataset.data_root must be the extracted "cifar-10-batches-py" folder, got '
+                             f'{data_root!r}')
         self.split = check_split(split)
         check_counts(reward_size=reward_size)
         if self.split == 'reward' and not reward_size:

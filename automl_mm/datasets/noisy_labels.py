@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import copy
 import pickle
+from numbers import Real
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import MMLogger
 
 from automl_mm.registry import DATASETS
+from automl_mm.utils.checks import as_count
 
 from .splits import check_seed
 
@@ -52,8 +54,8 @@ class NoisyLabelDataset:
 
     def __init__(self, dataset: dict | BaseDataset, noise_ratio: float, seed: int = 0, num_classes: int | None = None,
                  lazy_init: bool = False, noise_type: str = 'symmetric') -> None:
-        if not 0.0 <= noise_ratio < 1.0:
-            raise ValueError(f'noise_ratio must be in [0, 1), got {noise_ratio!r}')
+        if isinstance(noise_ratio, bool) or not isinstance(noise_ratio, Real) or not 0.0 <= noise_ratio < 1.0:
+            raise ValueError(f'noise_ratio must be a number in [0, 1), got {noise_ratio!r}')
         if noise_type not in NOISE_TYPES:
             raise ValueError(f'noise_type must be one of {NOISE_TYPES}, got {noise_type!r}')
         self.noise_type = noise_type
@@ -70,6 +72,8 @@ class NoisyLabelDataset:
         self.noise_ratio = float(noise_ratio)
         self.seed = check_seed(seed, 'NoisyLabelDataset.seed')
         self._metainfo = dataset.metainfo
+        if num_classes is not None:  # 10.5 classes flipped among int(10.5) = 10 without a word
+            num_classes = as_count(num_classes, 'NoisyLabelDataset.num_classes')
         if num_classes is None:
             if 'classes' not in self._metainfo:
                 raise ValueError(f'num_classes is needed: {type(dataset).__name__} has no metainfo["classes"]')

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Real
 
 import torch
 from mmengine.evaluator import BaseMetric
@@ -125,7 +126,7 @@ class LogLikelihood(BaseMetric):
 
     def __init__(self, min_prob: float = 1e-12, collect_device: str = 'cpu', prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if not 0 < min_prob < 1:
+        if isinstance(min_prob, bool) or not isinstance(min_prob, Real) or not 0 < min_prob < 1:
             raise ValueError(f'LogLikelihood: min_prob must be in (0, 1), got {min_prob!r}')
         self.min_prob = float(min_prob)
 
