@@ -48,7 +48,8 @@ class NoisyLabelDataset:
     Examples:
         >>> from automl_mm.datasets import DigitsDataset
         >>> ds = NoisyLabelDataset(DigitsDataset(split='train', img_size=8, max_samples=50), noise_ratio=0.2)
-        >>> len(ds.noisy_indices), ds[int(ds.noisy_indices[0])]['gt_label'] != ds.clean_labels[ds.noisy_indices[0]]
+        >>> flipped = int(ds.noisy_indices[0])
+        >>> len(ds.noisy_indices), bool(ds[flipped]['gt_label'] != ds.clean_labels[flipped])
         (10, True)
     """
 
