@@ -1,0 +1,43 @@
+"""A child config that redefines ``train_pipeline`` alone (the base's ``train_dataloader`` keeps the pipeline it
+was read with) fails at start, naming the file and the rebinding it needs."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import ConfigCheckError, check_config
+
+from conftest import REPO_ROOT
+
+
+@pytest.mark.parametrize('policy', [
+    "dict(type='FixedAutoAugment', elements='randaugment', probs='uniform')",
+    "dict(type='TorchvisionAugment', policy='RandAugment')",
+    "dict(type='RandomApply', transforms=[dict(type='OHLAutoAugment', key='autoaug')], prob=0.5)",
+    "dict(type='mmcv.RandomFlip', prob=0.5, direction='vertical')",
+])
+def test_a_child_config_that_redefines_train_pipeline_alone_fails_at_start(tmp_path, policy):
+    """A child config that redefines train_pipeline only (as a retraining config with an exported policy is
+    usually written) trained without it: the base's train_dataloader holds the pipeline it was read with.
+    Refused, naming the file and the rebinding; with the loader rebound it passes, and so does a config whose
+    loader pipeline was changed while the top-level name stayed (a benchmark arm, a dumped config)."""
+    base = osp.join(REPO_ROOT, 'configs/_base_/datasets/fashion_mnist.py')
+    child = tmp_path / 'child.py'
+    pipeline = f"train_pipeline = [dict(type='RandomCrop', crop_size=28, padding=2), {policy}, " \
+               "dict(type='PackClsInputs')]\n"
+    child.write_text(f'_base_ = [{base!r}]\n{pipeline}')
+    with pytest.raises(ConfigCheckError, match=r"child\.py assigns train_pipeline \(RandomCrop, .*PackClsInputs\) "
+                                               r"but not train_dataloader.*train_dataloader = dict\(dataset=dict\("
+                                               r"pipeline=train_pipeline\)\)"):
+        check_config(Config.fromfile(str(child)))
+    child.write_text(f'_base_ = [{base!r}]\n{pipeline}train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n')
+    check_config(Config.fromfile(str(child)))
+    arm = Config.fromfile(str(child))  # the loader changed, the top-level name stale: how benchmarks make arms
+    arm.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]
+    check_config(arm)
+    dumped = tmp_path / 'dumped.py'
+    arm.dump(str(dumped))
+    check_config(Config.fromfile(str(dumped)))
+    check_config(Config.fromfile(base))

@@ -1,0 +1,63 @@
+"""A key that no metric reports fails at start, naming it and what the metric does report: an OHL hook's
+``reward_key``, a NAS loop's ``train_cfg.metric_key`` (also under mmengine's ``Evaluator`` dict) and a
+checkpoint's ``save_best``."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import ConfigCheckError, check_config, metric_keys
+from tests.test_engine._preflight_configs import BASELINE, OHL, PC_NAS
+
+
+def test_metric_keys_of_accuracy_and_coco_metric():
+    assert metric_keys(dict(type='Accuracy', topk=(1, 5))) == {'accuracy/top1', 'accuracy/top5'}
+    assert 'coco/bbox_mAP' in metric_keys(dict(type='mmdet.CocoMetric', metric='bbox'))
+    assert metric_keys(dict(type='automl_mm.UnroundedCocoMetric', metric='segm', metric_items=['mAP_s'])) == \
+        {'coco/segm_mAP_s'}
+    assert metric_keys(dict(type='MyOwnMetric')) is None  # unknown: not checked
+
+
+def test_ohl_reward_key_the_metric_does_not_produce_fails_at_start():
+    cfg = Config.fromfile(OHL)
+    check_config(cfg)  # the shipped config passes
+    cfg.custom_hooks[0].reward_key = 'accuracy/top3'
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='accuracy/top3' is not reported by "
+                                               r".*\['accuracy/top1'"):
+        check_config(cfg)
+
+
+def test_a_key_checked_through_mmengines_evaluator_dict_too():
+    """``dict(type='Evaluator', metrics=[...])`` skipped the reward_key / metric_key check (a wrong key failed
+    only at the first trunk end or search step)."""
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].reward_key = 'accuracy/top3'
+    cfg.custom_hooks[0].reward_evaluator = dict(type='Evaluator', metrics=[dict(type='Accuracy', topk=(1, ))])
+    with pytest.raises(ConfigCheckError, match=r"reward_key='accuracy/top3' is not reported by "
+                                               r"custom_hooks\[0\]\.reward_evaluator"):
+        check_config(cfg)
+    nas = Config.fromfile(PC_NAS)
+    nas.train_cfg.metric_key = 'top1'
+    nas.train_cfg.search_evaluator = dict(metrics=dict(type='Accuracy', topk=(1, )))
+    with pytest.raises(ConfigCheckError, match=r"train_cfg.metric_key='top1' is not reported"):
+        check_config(nas)
+
+
+def test_nas_metric_key_the_metric_does_not_produce_fails_at_start():
+    cfg = Config.fromfile(PC_NAS)
+    check_config(cfg)
+    cfg.train_cfg.metric_key = 'top1'
+    with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_key='top1'.*train_cfg\.search_evaluator"):
+        check_config(cfg)
+
+
+def test_a_checkpoint_save_best_key_the_val_metric_does_not_report_fails_at_start():
+    # mmengine looked the key up after the first validation: KeyError, after training up to it
+    cfg = Config.fromfile(BASELINE)
+    for good in ('accuracy/top1', 'auto', ['accuracy/top5']):
+        cfg.default_hooks.checkpoint.save_best = good
+        check_config(cfg)
+    cfg.default_hooks.checkpoint.save_best = ['accuracy/top1', 'acc/top1']
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.save_best='acc/top1' is not reported by "
+                                               r"val_evaluator, which reports \['accuracy/top1', 'accuracy/top5'\]"):
+        check_config(cfg)
