@@ -38,6 +38,16 @@ def coco_root(tmp_path_factory) -> str:
     return root
 
 
+@pytest.fixture
+def arms(monkeypatch):
+    """benchmarks/_arms.py, the runner the OHL evidence benchmarks share, with benchmarks/ importable for the
+    benchmark scripts themselves (``tests/test_tools/test_benchmark_*.py``)."""
+    import importlib
+
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    return importlib.import_module('_arms')
+
+
 def synthcoco_detector_cfg(root: str):
     """The synthcoco Faster R-CNN baseline config reading the generated set at ``root`` (every loader and the COCO
     metrics' annotation files)."""

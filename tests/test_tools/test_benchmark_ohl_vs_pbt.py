@@ -1,0 +1,124 @@
+"""benchmarks/ohl_vs_pbt.py: a grid subset outside the grid, and an arm whose packages are not installed, are
+refused before any run (the arms not needing them run); each member draws its crops from its own seed."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize('n', [0, 21])
+def test_ohl_vs_pbt_refuses_a_grid_subset_outside_the_grid_before_any_run(arms, monkeypatch, capsys, n):
+    """--grid-subset 0 failed inside the grid arm after the other arms had run; 30 trained 20 points, some twice."""
+    module = importlib.import_module('ohl_vs_pbt')
+    for attr in ('run_ohl', 'run_other'):
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'))
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--arms', 'grid', '--grid-subset', str(n)])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2 and f'--grid-subset must be in [1, 20] (the grid\'s points), got {n}' in \
+        capsys.readouterr().err
+
+
+def _ohl_vs_pbt_without(monkeypatch, absent: tuple):
+    """``ohl_vs_pbt`` with the packages ``absent`` not installed (``sys.modules[name] = None``: ``find_spec`` says
+    None and ``import`` fails) and the others of Ray Tune / scikit-learn / psutil present (stand-in modules)."""
+    import importlib.machinery
+    import types
+
+    for name in ('ray', 'sklearn', 'psutil'):
+        if name in absent:
+            monkeypatch.setitem(sys.modules, name, None)
+        elif importlib.util.find_spec(name) is None:
+            stand_in = types.ModuleType(name)
+            stand_in.__spec__ = importlib.machinery.ModuleSpec(name, None)
+            monkeypatch.setitem(sys.modules, name, stand_in)
+    module = importlib.import_module('ohl_vs_pbt')
+    for attr in ('run_ohl', 'run_other', 'measure'):  # nothing may start
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'))
+    return module
+
+
+@pytest.mark.parametrize('argv', [['--arms', 'pb2'], ['--arms', 'ohl', 'pb2'], []])
+def test_ohl_vs_pbt_without_scikit_learn_refuses_pb2_before_any_run(arms, monkeypatch, capsys, argv):
+    """PB2 without scikit-learn was dropped from the arms with a printed note: ``--arms pb2`` ran nothing and printed
+    an empty table (exit 0), and the default arms gave a comparison without PB2."""
+    module = _ohl_vs_pbt_without(monkeypatch, ('sklearn', ))
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--seeds', '0', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f'--arms {" ".join(argv[1:] or module.ARMS)}: the pb2 arm needs scikit-learn (import sklearn), not ' \
+           'installed' in err
+    assert 'make bench-deps' in err and 'tools/install.sh' in err
+
+
+def test_ohl_vs_pbt_names_each_missing_package_with_the_arms_needing_it(arms, monkeypatch, capsys):
+    module = _ohl_vs_pbt_without(monkeypatch, ('ray', 'sklearn', 'psutil'))
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--arms', 'ohl', 'pbt', 'pb2'])
+    with pytest.raises(SystemExit):
+        module.main()
+    err = capsys.readouterr().err
+    assert ('the pbt and pb2 arms need ray[tune] (import ray); the pb2 arm needs scikit-learn (import sklearn); '
+            'every arm needs psutil (import psutil), not installed') in ' '.join(err.split())
+
+
+def test_ohl_vs_pbt_without_scikit_learn_runs_the_arms_not_needing_it(arms, monkeypatch):
+    module = _ohl_vs_pbt_without(monkeypatch, ('sklearn', ))
+
+    class Started(Exception):
+        pass
+
+    def started(args, arm, *rest):
+        raise Started(arm)
+
+    monkeypatch.setattr(module, 'run_ohl', started)
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--seeds', '0', '--arms', 'ohl', 'pbt'])
+    with pytest.raises(Started, match='ohl'):
+        module.main()
+
+
+def test_ohl_vs_pbt_members_draw_their_crops_from_their_own_seed(arms):
+    """Only the shuffle was seeded: the crops and flips (numpy's and python's global RNGs, as mmcv draws) came from
+    whatever state the spawned worker or Ray trial had, so two runs of the same member differed."""
+    import random
+
+    import numpy as np
+    import torch
+
+    module = importlib.import_module('ohl_vs_pbt')
+
+    class Draws(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return {'numpy': np.random.rand(), 'python': random.random()}
+
+    class Member(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.seen = []
+
+        def data_preprocessor(self, batch, training):
+            self.seen += list(zip(batch['numpy'], batch['python']))  # pseudo_collate: a dict of lists
+            return {}
+
+        def forward(self, mode):
+            return {'loss': self.w.sum()}
+
+        def parse_losses(self, losses):
+            return losses['loss'], {}
+
+    runs = []
+    for state in (1, 2):  # two workers' RNG states
+        np.random.seed(state)
+        random.seed(state)
+        member = Member()
+        module.train_epoch(member, torch.optim.SGD(member.parameters(), lr=0.1), Draws(),
+                           {'seed': 0, 'batch_size': 2}, member=3, epoch=5)
+        runs.append(member.seen)
+    assert len(runs[0]) == 4 and runs[0] == runs[1]
