@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from automl_mm.models.losses import _check_inputs, _check_weight
+from automl_mm.models.losses import _check_inputs, _check_reduction, _check_weight, reduce_loss
 from automl_mm.registry import MODELS
 
 from .parametrisation import check_parametrisation, monotone_identity_theta, monotone_pieces, theta_length
@@ -324,18 +324,32 @@ class AMLFSLoss(nn.Module):
         return log_tau.to(log_p.dtype)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, weight_norm: torch.Tensor | None = None,
-                feat_norm: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean loss over the batch.
+                feat_norm: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+                avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None) -> torch.Tensor:
+        """Mean loss over the batch (mmdet's weighting and reduction where given), times ``loss_weight``.
 
         Args:
             logits: ``(N, C)`` bias-free logits ``W x``.
             target: ``(N,)`` class indices.
             weight_norm: ``(C,)`` norms of the class weights ``||W_j||``.
             feat_norm: ``(N,)`` norms of the features ``||x||``.
+            weight: ``(N,)`` weight of each row (mmdet's ``label_weights``), by keyword.
+            avg_factor: Divisor of the weighted sum instead of ``N`` (mmdet's), by keyword.
+            reduction_override: ``'none'`` (``(N,)`` out), ``'mean'`` or ``'sum'``, by keyword.
+
+        Raises:
+            ValueError: norms not given (e.g. called by an mmdet bbox or dense head, which passes
+                ``(cls_score, labels, label_weights, avg_factor=..., reduction_override=...)``), or inputs of the
+                wrong shape.
         """
         if weight_norm is None or feat_norm is None:
+            called_by = (' (it was called with mmdet\'s loss_cls arguments: mmdet\'s bbox and dense heads pass '
+                         'label_weights, avg_factor and reduction_override, not the norms)'
+                         if avg_factor is not None or reduction_override is not None else '')
             raise ValueError('AMLFSLoss needs weight_norm and feat_norm (||W_j|| and ||x||) to recover cos(theta) '
-                             'from the logits; use it in a head that passes them, e.g. CosineLinearClsHead')
+                             f'from the logits{called_by}; use it in a head that passes them, e.g. '
+                             'CosineLinearClsHead')
+        _check_reduction('AMLFSLoss', reduction_override, 'reduction_override')
         if logits.dim() != 2:
             raise ValueError(f'logits must be (N, C), got shape {tuple(logits.shape)}')
         num, classes = logits.shape
@@ -358,7 +372,8 @@ class AMLFSLoss(nn.Module):
         margin = size * (self.t_function(cos_y) - cos_y)
         modified = scaled.scatter_add(1, target[:, None], margin)
         log_p = F.log_softmax(modified, dim=1).gather(1, target[:, None]).squeeze(1)
-        return -self._log_tau(log_p).mean() * self.loss_weight
+        loss = reduce_loss('AMLFSLoss', -self._log_tau(log_p), weight, reduction_override or 'mean', avg_factor)
+        return loss * self.loss_weight
 
     def extra_repr(self) -> str:
         return (f'num_intervals={self.num_intervals}, parametrisation={self.parametrisation!r}, scale={self.scale}, '

@@ -3,6 +3,12 @@
 Besides softmax cross-entropy, the cheap losses built for noisy labels that a loss search must beat: label
 smoothing, generalised cross-entropy (GCE), symmetric cross-entropy (SCE) and Poly-1. Each takes logits ``(N, C)``
 and class indices ``(N,)`` and returns the mean loss over the batch (a scalar, in nats where a log is involved).
+
+Each also follows mmdet's ``loss_cls`` convention, so it can be the ``loss_cls`` of an mmdet softmax head
+(``loss_cls=dict(type='automl_mm.GeneralizedCrossEntropyLoss')``; background is the last of ``C + 1`` classes):
+``forward(logits, target, weight=None, avg_factor=None, reduction_override=None)`` with one weight per row,
+reduced by mmdet's ``weight_reduce_loss`` (``sum(weight * loss) / avg_factor`` for ``'mean'`` with an
+``avg_factor``), and the keys ``reduction`` and ``use_sigmoid`` (``False`` only: these are softmax losses).
 """
 from __future__ import annotations
 
@@ -11,8 +17,11 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmdet.models.losses.utils import weight_reduce_loss
 
 from automl_mm.registry import MODELS
+
+REDUCTIONS = ('none', 'mean', 'sum')
 
 
 def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -42,9 +51,86 @@ def _check_weight(loss_weight: float) -> float:
     return float(loss_weight)
 
 
+def _check_reduction(name: str, reduction: str | None, key: str = 'reduction') -> None:
+    if reduction not in REDUCTIONS and not (key == 'reduction_override' and reduction is None):
+        raise ValueError(f'{name}: {key} must be one of {REDUCTIONS}, got {reduction!r}')
+
+
+def reduce_loss(name: str, loss: torch.Tensor, weight: torch.Tensor | None = None, reduction: str = 'mean',
+                avg_factor: float | torch.Tensor | None = None) -> torch.Tensor:
+    """Weight and reduce a per-row loss ``(N,)`` as mmdet's losses do (``weight_reduce_loss``).
+
+    Args:
+        name: The loss's name, for errors.
+        loss: ``(N,)`` loss of each row.
+        weight: ``(N,)`` (or ``(N, 1)``) weight of each row, e.g. mmdet's ``label_weights``; ``None``: all 1.
+        reduction: ``'none'`` (``(N,)``), ``'mean'`` or ``'sum'``.
+        avg_factor: With ``'mean'``: the divisor of the weighted sum instead of ``N`` (mmdet adds float32's eps,
+            so 0 gives 0 when every row has weight 0).
+
+    Raises:
+        ValueError: a weight that is not one value per row; ``avg_factor`` with ``'sum'`` (mmdet's error).
+    """
+    if weight is not None:
+        if weight.numel() != loss.numel() or weight.dim() > 2 or (weight.dim() == 2 and weight.shape[1] != 1):
+            raise ValueError(f'{name}: weight must have one value per row ({loss.numel()},), got shape '
+                             f'{tuple(weight.shape)} (a per-class weight is a sigmoid head\'s; these losses are '
+                             'softmax losses)')
+        weight = weight.reshape(-1).to(loss.dtype)
+    return weight_reduce_loss(loss, weight, reduction, avg_factor)
+
+
+class _ClassificationLoss(nn.Module):
+    """Shared keys and reduction of the losses below; subclasses compute ``_per_row(logits, target) -> (N,)``."""
+
+    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', use_sigmoid: bool = False) -> None:
+        super().__init__()
+        name = type(self).__name__
+        _check_reduction(name, reduction)
+        if use_sigmoid:
+            raise ValueError(f'{name} is a softmax loss (mmdet: C + 1 scores, the last one background); '
+                             'use_sigmoid=True is not supported: use mmdet\'s CrossEntropyLoss or FocalLoss for a '
+                             'sigmoid head')
+        self.use_sigmoid = False  # read by mmdet's dense heads
+        self.reduction = reduction
+        self.loss_weight = _check_weight(loss_weight)
+
+    def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None) -> torch.Tensor:
+        """The loss of ``logits`` ``(N, C)`` against class indices ``(N,)``, times ``loss_weight``.
+
+        Args:
+            logits: ``(N, C)`` scores.
+            target: ``(N,)`` class indices in ``[0, C)``.
+            weight: ``(N,)`` weight of each row (mmdet's ``label_weights``).
+            avg_factor: Divisor of the weighted sum for ``'mean'`` (mmdet's number of sampled rois or anchors).
+            reduction_override: ``'none'``, ``'mean'`` or ``'sum'`` instead of ``reduction``.
+
+        Returns:
+            A scalar, or ``(N,)`` for ``'none'``.
+
+        Raises:
+            ValueError: index targets that are not integers, not one per row or outside ``[0, C)``; a weight
+                not one per row; an unknown ``reduction_override``.
+        """
+        name = type(self).__name__
+        _check_reduction(name, reduction_override, 'reduction_override')
+        loss = self._per_row(logits, target)
+        return self.loss_weight * reduce_loss(name, loss, weight, reduction_override or self.reduction, avg_factor)
+
+
 @MODELS.register_module()
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(_ClassificationLoss):
     """Softmax cross-entropy on logits, with optional label smoothing and a loss weight.
+
+    Args:
+        label_smoothing: ``eps`` in ``[0, 1)`` (``F.cross_entropy``'s).
+        loss_weight: Multiplier of the loss.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
+        use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
 
     Examples:
         >>> loss = CrossEntropyLoss()
@@ -52,22 +138,18 @@ class CrossEntropyLoss(nn.Module):
         1.3863
     """
 
-    def __init__(self, label_smoothing: float = 0.0, loss_weight: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, label_smoothing: float = 0.0, loss_weight: float = 1.0, reduction: str = 'mean',
+                 use_sigmoid: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
         self.label_smoothing = label_smoothing
-        self.loss_weight = _check_weight(loss_weight)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The loss of ``logits`` ``(N, C)`` against class indices ``(N,)`` (or class probabilities ``(N, C)``).
-
-        Raises:
-            ValueError: index targets that are not integers, not one per row or outside ``[0, C)``.
-        """
-        if not (target.is_floating_point() and target.shape == logits.shape):  # soft targets go as they are
+    def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        # class indices (N,), or class probabilities (N, C), which go as they are
+        if not (target.is_floating_point() and target.shape == logits.shape):
             target = _check_inputs(type(self).__name__, logits, target)
-        return self.loss_weight * F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
+        return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing, reduction='none')
 
 
 @MODELS.register_module()
@@ -79,8 +161,11 @@ class LabelSmoothingLoss(CrossEntropyLoss):
     ``torch.nn.functional.cross_entropy(label_smoothing=eps)``, which computes it.
 
     Args:
-        smoothing: ``eps`` in ``[0, 1)``; 0.1 as in the paper.
+        smoothing: ``eps`` in ``[0, 1)``; 0.1 as in the paper. In an mmdet head the background is one of the
+            ``C + 1`` classes the smoothing spreads over.
         loss_weight: Multiplier of the loss.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
+        use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
 
     Examples:
         >>> loss = LabelSmoothingLoss(smoothing=0.1)
@@ -88,10 +173,12 @@ class LabelSmoothingLoss(CrossEntropyLoss):
         0.7394
     """
 
-    def __init__(self, smoothing: float = 0.1, loss_weight: float = 1.0) -> None:
+    def __init__(self, smoothing: float = 0.1, loss_weight: float = 1.0, reduction: str = 'mean',
+                 use_sigmoid: bool = False) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f'smoothing must be in [0, 1), got {smoothing!r}')
-        super().__init__(label_smoothing=float(smoothing), loss_weight=_check_weight(loss_weight))
+        super().__init__(label_smoothing=float(smoothing), loss_weight=loss_weight, reduction=reduction,
+                         use_sigmoid=use_sigmoid)
 
     @property
     def smoothing(self) -> float:
@@ -107,7 +194,7 @@ class LabelSmoothingLoss(CrossEntropyLoss):
 
 
 @MODELS.register_module()
-class GeneralizedCrossEntropyLoss(nn.Module):
+class GeneralizedCrossEntropyLoss(_ClassificationLoss):
     """Generalised cross-entropy ``L_q = (1 - p_y^q) / q`` (mean over the batch).
 
     ``q -> 0`` gives cross-entropy, ``q = 1`` the mean absolute error ``1 - p_y`` (up to a factor 2); in between
@@ -118,6 +205,8 @@ class GeneralizedCrossEntropyLoss(nn.Module):
     Args:
         q: Exponent in ``(0, 1]``.
         loss_weight: Multiplier of the loss.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
+        use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
 
     Examples:
         >>> loss = GeneralizedCrossEntropyLoss(q=0.7)
@@ -125,22 +214,21 @@ class GeneralizedCrossEntropyLoss(nn.Module):
         0.8872
     """
 
-    def __init__(self, q: float = 0.7, loss_weight: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, q: float = 0.7, loss_weight: float = 1.0, reduction: str = 'mean',
+                 use_sigmoid: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
         if not 0.0 < q <= 1.0:
             raise ValueError(f'q must be in (0, 1], got {q!r}')
         self.q = float(q)
-        self.loss_weight = _check_weight(loss_weight)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = _check_inputs('GeneralizedCrossEntropyLoss', logits, target)
         # p_y^q = exp(q log p_y): no 0^q at underflow, finite gradients everywhere
-        loss = -torch.expm1(self.q * _target_log_prob(logits, target)) / self.q
-        return self.loss_weight * loss.mean()
+        return -torch.expm1(self.q * _target_log_prob(logits, target)) / self.q
 
 
 @MODELS.register_module()
-class SymmetricCrossEntropyLoss(nn.Module):
+class SymmetricCrossEntropyLoss(_ClassificationLoss):
     """Symmetric cross-entropy ``alpha CE + beta RCE`` with the reverse cross-entropy ``RCE = -A (1 - p_y)``.
 
     ``RCE = -sum_k p_k log q_k`` with ``q`` the one-hot label and ``log 0`` replaced by ``A < 0``, which is
@@ -152,6 +240,8 @@ class SymmetricCrossEntropyLoss(nn.Module):
         beta: Weight of the reverse cross-entropy (>= 0).
         log_zero: ``A``, the value taken for ``log 0`` (< 0).
         loss_weight: Multiplier of the loss.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
+        use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
 
     Examples:
         >>> loss = SymmetricCrossEntropyLoss()
@@ -159,25 +249,25 @@ class SymmetricCrossEntropyLoss(nn.Module):
         3.1386
     """
 
-    def __init__(self, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0, loss_weight: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0, loss_weight: float = 1.0,
+                 reduction: str = 'mean', use_sigmoid: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
         for key, value in (('alpha', alpha), ('beta', beta)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f'{key} must be a finite number >= 0, got {value!r}')
         if not (math.isfinite(log_zero) and log_zero < 0):
             raise ValueError(f'log_zero (A, the value of log 0) must be a finite negative number, got {log_zero!r}')
         self.alpha, self.beta, self.log_zero = float(alpha), float(beta), float(log_zero)
-        self.loss_weight = _check_weight(loss_weight)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = _check_inputs('SymmetricCrossEntropyLoss', logits, target)
         log_p = _target_log_prob(logits, target)
         rce = -self.log_zero * -torch.expm1(log_p)  # -A (1 - p_y)
-        return self.loss_weight * (self.alpha * -log_p + self.beta * rce).mean()
+        return self.alpha * -log_p + self.beta * rce
 
 
 @MODELS.register_module()
-class Poly1CrossEntropyLoss(nn.Module):
+class Poly1CrossEntropyLoss(_ClassificationLoss):
     """Poly-1 loss ``CE + epsilon (1 - p_y)``: cross-entropy with the first polynomial coefficient shifted.
 
     Source: Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
@@ -187,6 +277,8 @@ class Poly1CrossEntropyLoss(nn.Module):
     Args:
         epsilon: Coefficient of ``(1 - p_y)``, ``>= -1``.
         loss_weight: Multiplier of the loss.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
+        use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
 
     Examples:
         >>> loss = Poly1CrossEntropyLoss(epsilon=1.0)
@@ -194,14 +286,14 @@ class Poly1CrossEntropyLoss(nn.Module):
         2.1363
     """
 
-    def __init__(self, epsilon: float = 1.0, loss_weight: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, epsilon: float = 1.0, loss_weight: float = 1.0, reduction: str = 'mean',
+                 use_sigmoid: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
         if not (math.isfinite(epsilon) and epsilon >= -1.0):
             raise ValueError(f'epsilon must be a finite number >= -1, got {epsilon!r}')
         self.epsilon = float(epsilon)
-        self.loss_weight = _check_weight(loss_weight)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = _check_inputs('Poly1CrossEntropyLoss', logits, target)
         log_p = _target_log_prob(logits, target)
-        return self.loss_weight * (-log_p - self.epsilon * torch.expm1(log_p)).mean()
+        return -log_p - self.epsilon * torch.expm1(log_p)
