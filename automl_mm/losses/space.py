@@ -7,6 +7,8 @@ import pprint
 from typing import Any
 
 import torch
+import torch.nn as nn
+from mmengine.model import is_model_wrapper
 
 from automl_mm.ohl.attributes import resolve_attribute
 from automl_mm.ohl.distributions import check_std
@@ -114,13 +116,37 @@ class LossFunctionSpace(AttributeSpace):
                              'loss\'s')
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        """Bind to the loss(es) at the target.
+
+        Raises:
+            ValueError: as :meth:`resolve`; a loss of the other parametrisation; a loss held by a module of the
+                model known not to pass it the weight and feature norms (``passes_norms = False``, e.g.
+                ``LinearClsHead``, or any mmdet head), which would stop the first iteration.
+        """
         self.resolve(runner)
         super().setup(runner, layout, seed)
-        for loss in self._losses(runner):
+        losses = self._losses(runner)
+        for loss in losses:
             if loss.parametrisation != self.parametrisation:
                 raise ValueError(f"LossFunctionSpace has parametrisation='{self.parametrisation}' but the loss at "
                                  f"{self.targets} has parametrisation='{loss.parametrisation}'; set the same "
                                  "parametrisation key in both")
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if isinstance(model, nn.Module):
+            for name, module in model.named_modules():
+                # refused: heads known not to pass the norms (ours say passes_norms = False; no mmdet head passes
+                # them); a head of the user's own without the attribute is given the benefit of the doubt
+                passes = getattr(module, 'passes_norms', None)
+                if passes or (passes is None and not type(module).__module__.startswith('mmdet.')):
+                    continue
+                for child in module.children():
+                    if any(child is loss for loss in losses):
+                        where = f'model.{name}' if name else 'model'
+                        raise ValueError(
+                            f'LossFunctionSpace target {self.targets}: the AMLFSLoss there is held by '
+                            f'{type(module).__name__} ({where}), which does not pass it ||W_j|| and ||x|| '
+                            '(mmdet\'s bbox and dense heads do not); use CosineLinearClsHead, or a head of yours '
+                            'that calls the loss with weight_norm and feat_norm and sets passes_norms = True')
 
     def _losses(self, runner: Any) -> list:
         return [v for v in _owner_values(runner, self.targets) if isinstance(v, AMLFSLoss)]

@@ -23,7 +23,15 @@ class LinearClsHead(BaseModule):
         loss: Config of the loss module (any ``MODELS`` entry taking ``(logits, labels)``).
         dropout: Dropout before the linear layer.
         init_cfg: mmengine initialisation config.
+
+    Raises:
+        ValueError: a loss that needs the weight and feature norms (``uses_norms``, e.g. ``AMLFSLoss``) in a head
+            that does not pass them (``passes_norms``: only ``CosineLinearClsHead``).
     """
+
+    # calls a ``uses_norms`` loss with ``weight_norm`` and ``feat_norm`` (LossFunctionSpace checks it of the head
+    # that holds the loss it searches)
+    passes_norms = False
 
     def __init__(self, num_classes: int, in_channels: int, loss: dict | None = None, dropout: float = 0.0,
                  init_cfg: dict | list[dict] | None = None) -> None:
@@ -36,6 +44,11 @@ class LinearClsHead(BaseModule):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(in_channels, num_classes)
         self.loss_module = MODELS.build(loss or dict(type='CrossEntropyLoss'))
+        if getattr(self.loss_module, 'uses_norms', False) and not self.passes_norms:
+            # the first training iteration used to stop with "needs weight_norm and feat_norm"
+            raise ValueError(f'{type(self).__name__}: the loss {type(self.loss_module).__name__} needs the class '
+                             "weight and feature norms, which this head does not pass: set model.head.type="
+                             "'CosineLinearClsHead'")
 
     def pool(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """The classifier's input ``(N, C)``: the last feature map ``(N, C, H, W)`` average-pooled (or ``(N, C)`` as
@@ -99,6 +112,8 @@ class CosineLinearClsHead(LinearClsHead):
         >>> head.fc.bias is None, bool(loss > 0)
         (True, True)
     """
+
+    passes_norms = True
 
     def __init__(self, num_classes: int, in_channels: int, loss: dict | None = None, dropout: float = 0.0,
                  init_cfg: dict | list[dict] | None = None) -> None:
