@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from automl_mm.models.losses import _check_inputs, _check_reduction, _check_weight, reduce_loss
+from automl_mm.models.losses import CheckedFloat, _check_inputs, _check_reduction, reduce_loss
 from automl_mm.registry import MODELS
 
 from .parametrisation import check_parametrisation, monotone_identity_theta, monotone_pieces, theta_length
@@ -227,6 +227,10 @@ class AMLFSLoss(nn.Module):
     """
 
     uses_norms = True
+    # checked on every write (OHL spaces and SetAttributesHook set attributes by path)
+    scale = CheckedFloat(lambda v: math.isfinite(v) and v > 0, 'None or a positive finite number', allow_none=True)
+    eps = CheckedFloat(lambda v: 0.0 < v < 1.0, 'in (0, 1)')
+    loss_weight = CheckedFloat(lambda v: math.isfinite(v) and v >= 0, 'a finite number >= 0')
 
     def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
                  scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0,
@@ -234,13 +238,7 @@ class AMLFSLoss(nn.Module):
         super().__init__()
         self.num_intervals = _check_num_intervals(num_intervals)
         self.parametrisation = check_parametrisation(parametrisation)
-        if scale is not None and not (math.isfinite(scale) and scale > 0):
-            raise ValueError(f'scale must be None or a positive number, got {scale!r}')
-        if not 0.0 < eps < 1.0:
-            raise ValueError(f'eps must be in (0, 1), got {eps!r}')
-        self.scale = None if scale is None else float(scale)
-        self.eps = float(eps)
-        self.loss_weight = _check_weight(loss_weight)
+        self.scale, self.eps, self.loss_weight = scale, eps, loss_weight
         self.register_buffer('_theta', self.cross_entropy_theta())
         if theta is not None:
             self.theta = theta

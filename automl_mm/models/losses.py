@@ -13,6 +13,8 @@ reduced by mmdet's ``weight_reduce_loss`` (``sum(weight * loss) / avg_factor`` f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -45,10 +47,49 @@ def _target_log_prob(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
 
 
-def _check_weight(loss_weight: float) -> float:
-    if not (math.isfinite(loss_weight) and loss_weight >= 0):
-        raise ValueError(f'loss_weight must be a finite number >= 0, got {loss_weight!r}')
-    return float(loss_weight)
+class CheckedFloat:
+    """A loss hyper-parameter checked on *every* write: the constructor's, and OHL's ``AttributeSpace`` or
+    ``SetAttributesHook``, which set it by attribute path (a Gaussian sample out of range used to train silently
+    with another loss: ``label_smoothing = -0.1`` is unbounded below).
+
+    Stored as a Python float (a 0-d tensor sample is converted); ``None`` only where ``allow_none``.
+
+    Args:
+        ok: Whether a float value is valid (NaN fails every comparison, so is refused by range checks).
+        rule: What a valid value is, for the error: ``'<name> must be <rule>, got <value>'``.
+        allow_none: Accept ``None`` (e.g. ``AMLFSLoss.scale``).
+
+    Raises:
+        ValueError: on a write of a bool, a non-number or a value ``ok`` refuses (nothing is changed).
+    """
+
+    def __init__(self, ok: Callable[[float], bool], rule: str, allow_none: bool = False) -> None:
+        self.ok, self.rule, self.allow_none = ok, rule, allow_none
+        self.name = self.slot = ''
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.slot = name, f'_checked_{name}'
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj.__dict__[self.slot]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if value is None and self.allow_none:
+            obj.__dict__[self.slot] = None
+            return
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError, RuntimeError):
+            number = math.nan
+        if not self.ok(number):
+            raise ValueError(f'{type(obj).__name__}: {self.name} must be {self.rule}, got {value!r}')
+        obj.__dict__[self.slot] = number
+
+
+def _finite_at_least(low: float) -> Callable[[float], bool]:
+    return lambda v: math.isfinite(v) and v >= low
 
 
 def _check_reduction(name: str, reduction: str | None, key: str = 'reduction') -> None:
@@ -83,6 +124,8 @@ def reduce_loss(name: str, loss: torch.Tensor, weight: torch.Tensor | None = Non
 class _ClassificationLoss(nn.Module):
     """Shared keys and reduction of the losses below; subclasses compute ``_per_row(logits, target) -> (N,)``."""
 
+    loss_weight = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0')
+
     def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', use_sigmoid: bool = False) -> None:
         super().__init__()
         name = type(self).__name__
@@ -93,7 +136,7 @@ class _ClassificationLoss(nn.Module):
                              'sigmoid head')
         self.use_sigmoid = False  # read by mmdet's dense heads
         self.reduction = reduction
-        self.loss_weight = _check_weight(loss_weight)
+        self.loss_weight = loss_weight
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -138,11 +181,11 @@ class CrossEntropyLoss(_ClassificationLoss):
         1.3863
     """
 
+    label_smoothing = CheckedFloat(lambda v: 0.0 <= v < 1.0, 'in [0, 1)')
+
     def __init__(self, label_smoothing: float = 0.0, loss_weight: float = 1.0, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:
         super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
         self.label_smoothing = label_smoothing
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -175,9 +218,7 @@ class LabelSmoothingLoss(CrossEntropyLoss):
 
     def __init__(self, smoothing: float = 0.1, loss_weight: float = 1.0, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:
-        if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f'smoothing must be in [0, 1), got {smoothing!r}')
-        super().__init__(label_smoothing=float(smoothing), loss_weight=loss_weight, reduction=reduction,
+        super().__init__(label_smoothing=smoothing, loss_weight=loss_weight, reduction=reduction,
                          use_sigmoid=use_sigmoid)
 
     @property
@@ -188,9 +229,7 @@ class LabelSmoothingLoss(CrossEntropyLoss):
 
     @smoothing.setter
     def smoothing(self, value: float) -> None:
-        if not 0.0 <= float(value) < 1.0:
-            raise ValueError(f'smoothing must be in [0, 1), got {value!r}')
-        self.label_smoothing = float(value)
+        self.label_smoothing = value  # checked there
 
 
 @MODELS.register_module()
@@ -214,12 +253,12 @@ class GeneralizedCrossEntropyLoss(_ClassificationLoss):
         0.8872
     """
 
+    q = CheckedFloat(lambda v: 0.0 < v <= 1.0, 'in (0, 1]')
+
     def __init__(self, q: float = 0.7, loss_weight: float = 1.0, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:
         super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
-        if not 0.0 < q <= 1.0:
-            raise ValueError(f'q must be in (0, 1], got {q!r}')
-        self.q = float(q)
+        self.q = q
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = _check_inputs('GeneralizedCrossEntropyLoss', logits, target)
@@ -249,15 +288,14 @@ class SymmetricCrossEntropyLoss(_ClassificationLoss):
         3.1386
     """
 
+    alpha = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0')
+    beta = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0')
+    log_zero = CheckedFloat(lambda v: math.isfinite(v) and v < 0, 'a finite negative number (A, the value of log 0)')
+
     def __init__(self, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0, loss_weight: float = 1.0,
                  reduction: str = 'mean', use_sigmoid: bool = False) -> None:
         super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
-        for key, value in (('alpha', alpha), ('beta', beta)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f'{key} must be a finite number >= 0, got {value!r}')
-        if not (math.isfinite(log_zero) and log_zero < 0):
-            raise ValueError(f'log_zero (A, the value of log 0) must be a finite negative number, got {log_zero!r}')
-        self.alpha, self.beta, self.log_zero = float(alpha), float(beta), float(log_zero)
+        self.alpha, self.beta, self.log_zero = alpha, beta, log_zero
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = _check_inputs('SymmetricCrossEntropyLoss', logits, target)
@@ -286,12 +324,12 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
         2.1363
     """
 
+    epsilon = CheckedFloat(_finite_at_least(-1.0), 'a finite number >= -1')
+
     def __init__(self, epsilon: float = 1.0, loss_weight: float = 1.0, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:
         super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
-        if not (math.isfinite(epsilon) and epsilon >= -1.0):
-            raise ValueError(f'epsilon must be a finite number >= -1, got {epsilon!r}')
-        self.epsilon = float(epsilon)
+        self.epsilon = epsilon
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = _check_inputs('Poly1CrossEntropyLoss', logits, target)

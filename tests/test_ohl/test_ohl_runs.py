@@ -136,13 +136,17 @@ def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_pat
 
 
 PLUGIN = '''
-from automl_mm.ohl import AttributeSpace, get_copy_layout, set_attribute
+import torch
+from mmengine.model import is_model_wrapper
+
+from automl_mm.ohl import AttributeSpace, get_copy_layout
 from automl_mm.registry import SEARCH_SPACES
 
 
 @SEARCH_SPACES.register_module()
 class PoisonCopySpace(AttributeSpace):
-    """Gives copy `poisoned` a NaN loss weight in every trunk: its loss and weights become NaN."""
+    """Gives copy `poisoned` NaN classifier weights in every trunk: its loss and weights become NaN (a NaN loss
+    weight, the poison before, is refused by the loss since loss_weight is checked on every write)."""
 
     def __init__(self, poisoned=1):
         super().__init__(dict(type='Categorical', num_choices=2), target='model.head.loss_module.loss_weight',
@@ -152,7 +156,9 @@ class PoisonCopySpace(AttributeSpace):
     def begin_trunk(self, runner, trunk, generator):
         super().begin_trunk(runner, trunk, generator)
         if get_copy_layout().copy_id == self.poisoned:
-            set_attribute(runner, 'model.head.loss_module.loss_weight', float('nan'))
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            with torch.no_grad():
+                model.head.fc.weight.fill_(float('nan'))
 '''
 
 
