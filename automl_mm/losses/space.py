@@ -89,9 +89,13 @@ class LossFunctionSpace(AttributeSpace):
 
         Raises:
             ValueError: the losses at the target disagree on M, or the space's explicit ``num_intervals`` is not
-                theirs (naming both).
+                theirs (naming both); a loss held by a module of the model known not to pass it the weight and
+                feature norms (``passes_norms = False``, e.g. ``LinearClsHead``, or any mmdet head), which would
+                stop the first iteration.
         """
         losses = self._losses(runner)
+        # here, not in setup: OHLHook resolves its spaces in the launching process's config check too
+        self._check_holders(runner, self.targets, losses)
         counts = sorted({loss.num_intervals for loss in losses})
         if len(counts) > 1:
             raise ValueError(f'the AMLFSLoss modules at {self.targets} have different num_intervals {counts}')
@@ -119,19 +123,21 @@ class LossFunctionSpace(AttributeSpace):
         """Bind to the loss(es) at the target.
 
         Raises:
-            ValueError: as :meth:`resolve`; a loss of the other parametrisation; a loss held by a module of the
-                model known not to pass it the weight and feature norms (``passes_norms = False``, e.g.
-                ``LinearClsHead``, or any mmdet head), which would stop the first iteration.
+            ValueError: as :meth:`resolve`; a loss of the other parametrisation.
         """
         self.resolve(runner)
         super().setup(runner, layout, seed)
-        losses = self._losses(runner)
-        for loss in losses:
+        for loss in self._losses(runner):
             if loss.parametrisation != self.parametrisation:
                 raise ValueError(f"LossFunctionSpace has parametrisation='{self.parametrisation}' but the loss at "
                                  f"{self.targets} has parametrisation='{loss.parametrisation}'; set the same "
                                  "parametrisation key in both")
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    @staticmethod
+    def _check_holders(runner: Any, targets: list[str], losses: list) -> None:
+        """Refuse a loss held by a module known not to pass it the norms (see :meth:`resolve`)."""
+        model = getattr(runner, 'model', None)
+        model = model.module if is_model_wrapper(model) else model
         if isinstance(model, nn.Module):
             for name, module in model.named_modules():
                 # refused: heads known not to pass the norms (ours say passes_norms = False; no mmdet head passes
@@ -143,7 +149,7 @@ class LossFunctionSpace(AttributeSpace):
                     if any(child is loss for loss in losses):
                         where = f'model.{name}' if name else 'model'
                         raise ValueError(
-                            f'LossFunctionSpace target {self.targets}: the AMLFSLoss there is held by '
+                            f'LossFunctionSpace target {targets}: the AMLFSLoss there is held by '
                             f'{type(module).__name__} ({where}), which does not pass it ||W_j|| and ||x|| '
                             '(mmdet\'s bbox and dense heads do not); use CosineLinearClsHead, or a head of yours '
                             'that calls the loss with weight_norm and feat_norm and sets passes_norms = True')
