@@ -15,13 +15,16 @@ default; see :mod:`automl_mm.losses.parametrisation`). In the piecewise layout, 
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 
 from automl_mm.models.losses import CheckedFloat, _check_inputs, _check_reduction, reduce_loss
 from automl_mm.registry import MODELS
@@ -202,7 +205,8 @@ class AMLFSLoss(nn.Module):
     The floor and the cap are kept with ``'monotone'``, where they only absorb rounding (and a softmax weight that
     underflows for an extreme θ).
 
-    θ is kept (projected) in a float64 buffer, so it is saved in checkpoints.
+    θ is kept (projected) in a float64 buffer, so it is saved in checkpoints; loading a checkpoint whose θ
+    differs from one given as ``theta`` logs a warning (the checkpoint's θ is used).
 
     Args:
         num_intervals: ``M``, intervals of each piecewise-linear function (6 in the public reimplementation).
@@ -240,8 +244,22 @@ class AMLFSLoss(nn.Module):
         self.parametrisation = check_parametrisation(parametrisation)
         self.scale, self.eps, self.loss_weight = scale, eps, loss_weight
         self.register_buffer('_theta', self.cross_entropy_theta())
+        self._configured_theta = theta is not None  # a checkpoint's θ replacing it is logged (load)
         if theta is not None:
             self.theta = theta
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        saved = state_dict.get(prefix + '_theta')
+        if (self._configured_theta and torch.is_tensor(saved) and saved.shape == self._theta.shape
+                and not torch.equal(saved.to(self._theta), self._theta)):
+            # a resume continues the checkpoint's θ (a search's), but a load_from into a config with its own θ
+            # (final_policy.py's learned loss) used to train with the checkpoint's without a word
+            print_log(f'AMLFSLoss: the checkpoint\'s {prefix}_theta {[round(v, 4) for v in saved.tolist()]} '
+                      f'replaces the configured theta {[round(v, 4) for v in self._theta.tolist()]}: a load_from '
+                      'trains with the checkpoint\'s loss, not the configured one. To retrain with the configured '
+                      'loss, start from weights without it (from scratch, as final_policy.py says)',
+                      logger='current', level=logging.WARNING)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def cross_entropy_theta(self) -> torch.Tensor:
         """θ of softmax cross-entropy in this loss's parametrisation (float64)."""
