@@ -1,7 +1,9 @@
 """Attribute paths of a runner, and :class:`SetAttributesHook`, which sets fixed values at them before training.
 
-A path starts at a runner attribute (``model`` is the unwrapped model), ``*`` fans out over a list or tuple and
-integers index lists and tuples: ``model.head.loss_module.label_smoothing``,
+A path starts at a runner attribute (``model`` is the unwrapped model), ``*`` fans out over a list or tuple, or
+over the modules of an ``nn.ModuleList`` / ``nn.Sequential`` (a Cascade R-CNN's stages:
+``model.roi_head.bbox_head.*.loss_cls.loss_weight``), and integers index lists, tuples and those containers:
+``model.head.loss_module.label_smoothing``,
 ``optim_wrapper.optimizer.param_groups.*.weight_decay``, ``optim_wrapper.optimizer.param_groups.0.betas.0`` (Adam's
 beta1). Writing an element of a tuple replaces the tuple in its parent (dict key, list index, attribute or, for
 nested tuples, the enclosing tuple) with a new one of the same type holding the new element.
@@ -20,6 +22,7 @@ from typing import Any
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch import nn
 
 from automl_mm.registry import HOOKS
 
@@ -73,11 +76,14 @@ def _indexes(node: Any, part: str) -> bool:
     return isinstance(node, (list, tuple)) and part.lstrip('-').isdigit()
 
 
+_MODULE_SEQUENCES = (nn.ModuleList, nn.Sequential)  # indexed by position, as a list (mmengine's subclass them)
+
+
 def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
     if part == '*':
-        if not isinstance(node, (list, tuple)):
-            raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list or tuple, got '
-                             f'{type(node).__name__}')
+        if not isinstance(node, (list, tuple, *_MODULE_SEQUENCES)):
+            raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list, tuple, nn.ModuleList or '
+                             f'nn.Sequential, got {type(node).__name__}')
         return list(node)
     if _indexes(node, part):
         if not -len(node) <= int(part) < len(node):
