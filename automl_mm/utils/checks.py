@@ -33,6 +33,67 @@ def as_count(value: Any, key: str, minimum: int = 0) -> int:
     return number
 
 
+def as_out_indices(value: Any, num_outputs: int, key: str = 'out_indices') -> tuple[int, ...]:
+    """``value`` as a backbone's ``out_indices``: a non-empty, strictly increasing sequence of ints in
+    ``[0, num_outputs)``.
+
+    A backbone returns its outputs in stage order, once each, and skips an index it never reaches: mmdet's ResNet
+    returned nothing for ``(-1,)``, one map for ``(1, 1)`` and ``(stage 1, stage 3)`` for ``(3, 1)``, so a neck
+    configured for the written order or count failed later (a shape error naming no key) or read the wrong maps.
+
+    Args:
+        value: The configured indices (a list or tuple of ints).
+        num_outputs: How many outputs the backbone can return (its stages).
+        key: Its config key, named in the error.
+
+    Raises:
+        ValueError: ``value`` is not a sequence of ints, is empty, has an index outside ``[0, num_outputs)``, or is
+            not strictly increasing.
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
+        raise ValueError(f'{key} must be a sequence of output indices, got {value!r}')
+    indices = tuple(value)
+    try:
+        if any(isinstance(i, bool) for i in indices):
+            raise TypeError
+        indices = tuple(operator.index(i) for i in indices)
+    except TypeError:
+        raise ValueError(f'{key} must contain ints, got {value!r}') from None
+    if not indices:
+        raise ValueError(f'{key} is empty: the backbone would return no feature map')
+    bad = [i for i in indices if not 0 <= i < num_outputs]
+    if bad:
+        raise ValueError(f'{key}={indices!r}: {bad[0]} is not an output index in [0, {num_outputs})'
+                         + (' (indices are not counted from the end)' if bad[0] < 0 else ''))
+    if list(indices) != sorted(set(indices)):
+        raise ValueError(f'{key} must be increasing, each index once: the outputs come in stage order, once each '
+                         f'(got {indices!r}; write {tuple(sorted(set(indices)))!r} and order the neck\'s in_channels '
+                         'alike)')
+    return indices
+
+
+def as_frozen_stages(value: Any, num_stages: int, key: str = 'frozen_stages') -> int:
+    """``value`` as a backbone's ``frozen_stages``: an int in ``[-1, num_stages]`` (-1 freezes nothing, 0 the stem,
+    ``k`` the stem and the first ``k`` stages).
+
+    mmdet's ResNet froze ``layer1`` ... ``layer{k}`` by name and failed for ``k`` above its stages with
+    ``AttributeError: ... no attribute 'layer5'``; a slice of the stages froze all of them without a word.
+
+    Raises:
+        ValueError: ``value`` is not an int in ``[-1, num_stages]`` (naming ``key``).
+    """
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or not -1 <= number <= num_stages:
+        raise ValueError(f'{key} must be an int in [-1, {num_stages}] (-1: nothing, 0: the stem, k: the stem and '
+                         f'the first k of the {num_stages} stages), got {value!r}')
+    return number
+
+
 def same_setting(saved: Any, configured: Any) -> bool:
     """Whether a setting a checkpoint saved equals the configured one, sequences compared element-wise whether
     list or tuple (a checkpoint keeps a config's tuples as lists: ``betas=(0.5, 0.999)`` comes back as a list)."""

@@ -8,6 +8,7 @@ from mmdet.models.backbones import MobileNetV2
 from torch import nn
 
 from automl_mm.registry import MODELS
+from automl_mm.utils.checks import as_frozen_stages, as_out_indices
 
 from .cr_base import CRSupernetMixin, resolve_allocation, run_prefix, set_conv_dilation
 
@@ -43,8 +44,13 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
             (mmdet's ResNet argument). mmdet's MobileNetV2 has no such option: from scratch its init is kept.
         **kwargs: Every argument of ``mmdet.models.backbones.MobileNetV2``.
 
+    Attributes:
+        out_channels: Channels of each returned feature map, in ``out_indices`` order (``(24, 32, 96, 1280)`` for
+            the defaults): the ``in_channels`` of an FPN neck.
+
     Raises:
-        ValueError: A malformed allocation or dilation list, or a bad mmdet argument.
+        ValueError: A malformed allocation or dilation list, ``out_indices`` that is empty, out of ``[0, 8)`` or
+            not strictly increasing, ``frozen_stages`` outside ``[-1, 7]``, or a bad mmdet argument.
 
     Examples:
         >>> import torch
@@ -65,11 +71,22 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
                  **kwargs) -> None:
         self.zero_init_residual = zero_init_residual
         standard = tuple(row[2] for row in self.arch_settings)
+        # mmdet checks the range only: (6, 2) returned (layer 3, layer 7) and (2, 2) one map, silently
+        kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (1, 2, 4, 7)), len(standard) + 1)
+        kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), len(standard))
         built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
         # Read by make_layer while MobileNetV2.__init__ builds the layers.
         self._built = built
         super().__init__(**kwargs)
+        #: Channels of each returned map, in ``out_indices`` order: what a neck's ``in_channels`` must be.
+        self.out_channels = tuple(self._layer_out_channels(name) for i, name in enumerate(self.layers)
+                                  if i in self.out_indices)
         self._cr_init(active, dilations_per_block)
+
+    def _layer_out_channels(self, name: str) -> int:
+        layer = getattr(self, name)
+        last = layer[-1].linear_conv if isinstance(layer, nn.Sequential) else layer  # conv2: one ConvModule
+        return last.conv.out_channels
 
     def make_layer(self, out_channels: int, num_blocks: int, stride: int, expand_ratio: int) -> nn.Sequential:
         """Build layer ``len(self.layers)`` with its allocated number of blocks."""

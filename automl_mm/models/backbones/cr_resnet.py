@@ -18,6 +18,7 @@ from mmdet.models.backbones.resnet import Bottleneck
 from torch import nn
 
 from automl_mm.registry import MODELS
+from automl_mm.utils.checks import as_frozen_stages, as_out_indices
 
 from .cr_base import CRSupernetMixin, check_dilations, resolve_allocation, run_prefix
 
@@ -63,9 +64,14 @@ class CRResNet(CRSupernetMixin, ResNet):
             Bottleneck ``conv2``).
         **kwargs: Every other argument of ``mmdet.models.backbones.ResNet``.
 
+    Attributes:
+        out_channels: Channels of each returned feature map, in ``out_indices`` order (e.g. ``(256, 512, 1024,
+            2048)`` for depth 50): the ``in_channels`` of an FPN neck.
+
     Raises:
-        ValueError: Unknown ``depth``, a malformed allocation or dilation list, or ``dilations_per_block`` that
-            conflicts with mmdet's ``dilations``.
+        ValueError: Unknown ``depth``, a malformed allocation or dilation list, ``dilations_per_block`` that
+            conflicts with mmdet's ``dilations``, ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
+            strictly increasing, or ``frozen_stages`` outside ``[-1, num_stages]``.
 
     Examples:
         >>> import torch
@@ -91,12 +97,18 @@ class CRResNet(CRSupernetMixin, ResNet):
             raise ValueError(f'depth={depth!r} is not a ResNet depth; use one of {sorted(self.arch_settings)}')
         if not 1 <= num_stages <= 4:
             raise ValueError(f'num_stages={num_stages!r} must be between 1 and 4')
+        # mmdet returned nothing for out_indices=(-1,), reordered (3, 1) silently, asserted without a message past
+        # the last stage, and froze by name ('no attribute layer5'): checked here, naming the key
+        kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (0, 1, 2, 3)), num_stages)
+        kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), num_stages)
         standard = self.arch_settings[depth][1][:num_stages]
         built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
         # Read by make_res_layer while ResNet.__init__ builds the stages.
         self._built = built
         super().__init__(depth=depth, num_stages=num_stages, dilations=dilations, **kwargs)
         self.stage_blocks = built
+        #: Channels of each returned map, in ``out_indices`` order: what a neck's ``in_channels`` must be.
+        self.out_channels = tuple(self.block.expansion * self.base_channels * 2**i for i in self.out_indices)
         if dilations_per_block is not None:
             self._check_against_stage_dilations(active, dilations_per_block)
         self._cr_init(active, dilations_per_block)

@@ -19,7 +19,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from automl_mm.registry import MODELS
-from automl_mm.utils.checks import as_count
+from automl_mm.utils.checks import as_count, as_out_indices
 
 from .pretrained import CheckedPretrainedMixin
 
@@ -212,12 +212,8 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
 
         self.final_conv = (ConvModule(c_in, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg) if out_channels
                            else None)
-        out_indices = (len(self._stage_ends) - 1,) if out_indices is None else tuple(out_indices)
-        if not out_indices or any(not 0 <= i < len(self._stage_ends) for i in out_indices):
-            raise ValueError(f'out_indices must be non-empty stage indices in [0, {len(self._stage_ends)}), '
-                             f'got {out_indices}')
-        if list(out_indices) != sorted(set(out_indices)):  # forward returns stage order, each stage once
-            raise ValueError(f'out_indices must be increasing stage indices, got {out_indices}')
+        out_indices = ((len(self._stage_ends) - 1,) if out_indices is None
+                       else as_out_indices(out_indices, len(self._stage_ends)))
         self.out_indices = out_indices
         widths = [self._layer_specs[e][1] for e in self._stage_ends]
         if self.final_conv is not None:

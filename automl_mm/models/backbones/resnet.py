@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl_mm.registry import MODELS
+from automl_mm.utils.checks import as_frozen_stages, as_out_indices
 
 from .pretrained import CheckedPretrainedMixin
 
@@ -124,10 +125,8 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
         if not len(stage_blocks) == len(strides) == len(dilations):
             raise ValueError(f'stage_blocks {stage_blocks}, strides {tuple(strides)} and dilations '
                              f'{tuple(dilations)} must have one entry per stage')
-        if any(not 0 <= i < len(stage_blocks) for i in out_indices):
-            raise ValueError(f'out_indices {tuple(out_indices)} must index the {len(stage_blocks)} stages')
-        if list(out_indices) != sorted(set(out_indices)):  # forward returns stage order, each stage once
-            raise ValueError(f'out_indices must be increasing stage indices, got {tuple(out_indices)}')
+        out_indices = as_out_indices(out_indices, len(stage_blocks))  # () returned nothing
+        frozen_stages = as_frozen_stages(frozen_stages, len(stage_blocks))  # 10 froze every stage silently
         if init_cfg is None:
             init_cfg = [dict(type='Kaiming', layer='Conv2d'),
                         dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
