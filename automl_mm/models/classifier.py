@@ -10,6 +10,27 @@ from mmengine.structures import BaseDataElement
 from automl_mm.registry import MODELS
 
 
+def check_head_width(backbone: torch.nn.Module, head: torch.nn.Module) -> None:
+    """Raise unless the head takes the width of the backbone's last feature map (the one it pools).
+
+    Checked where both declare it (``backbone.out_channels``, a tuple, and ``head.in_channels``, as every automl_mm
+    backbone and head do). A mismatch (``model.backbone.depth=50`` over a ResNet-18 config's
+    ``head.in_channels=512``) failed only at the first forward, with torch's "mat1 and mat2 shapes cannot be
+    multiplied (2x2048 and 512x10)", naming no key.
+
+    Raises:
+        ValueError: naming ``model.head.in_channels``, the backbone and the width it returns.
+    """
+    widths = getattr(backbone, 'out_channels', None)
+    in_channels = getattr(head, 'in_channels', None)
+    if not isinstance(widths, tuple) or not widths or not isinstance(in_channels, int):
+        return
+    if in_channels != widths[-1]:
+        raise ValueError(f'model.head.in_channels={in_channels} but the backbone ({type(backbone).__name__}) '
+                         f'returns {widths[-1]} channels in its last feature map (out_channels={widths}), the one '
+                         f'the head pools: set model.head.in_channels={widths[-1]}')
+
+
 @MODELS.register_module()
 class ImageClassifier(BaseModel):
     """Backbone + classification head, trained and evaluated by an mmengine ``Runner``.
@@ -19,7 +40,8 @@ class ImageClassifier(BaseModel):
 
     Args:
         backbone: Backbone config; it returns a tuple of feature maps.
-        head: Head config (e.g. ``LinearClsHead``).
+        head: Head config (e.g. ``LinearClsHead``); its ``in_channels`` must be the width of the backbone's last map
+            (:func:`check_head_width`).
         data_preprocessor: Defaults to mmengine's ``ImgDataPreprocessor`` with ImageNet mean/std.
         init_cfg: mmengine initialisation config.
         channels_last: Hand the backbone its ``(N, C, H, W)`` inputs in NHWC strides
@@ -45,6 +67,7 @@ class ImageClassifier(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.head = MODELS.build(head)
+        check_head_width(self.backbone, self.head)
         if not isinstance(channels_last, bool):
             raise TypeError(f'ImageClassifier: channels_last must be True or False, got {channels_last!r}')
         self.channels_last = channels_last

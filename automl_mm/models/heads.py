@@ -39,6 +39,7 @@ class LinearClsHead(BaseModule):
             raise ValueError(f'num_classes must be >= 2, got {num_classes}')
         super().__init__(init_cfg=init_cfg or dict(type='Normal', layer='Linear', std=0.01))
         self.num_classes = num_classes
+        self.in_channels = in_channels
         if isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
             raise ValueError(f'{type(self).__name__}: dropout must be in [0, 1), got {dropout!r}')
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
