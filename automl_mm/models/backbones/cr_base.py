@@ -178,13 +178,19 @@ class CRSupernetMixin:
         such block then starts as the identity, so a supernet's deeper allocations and a reallocated network
         start from the checkpoint's function (with PyTorch's defaults, one extra block per ResNet-18 stage
         changed its features by 18-25 %). A file that holds a block (a CR supernet's own checkpoint) restores it.
+        A second call changes nothing, as mmengine's (which warns).
 
         Raises:
             ValueError: a weight or BN statistic of the stem or of a standard block (not :meth:`unfilled_blocks`,
                 which no mmdet-layout checkpoint holds) is missing from the checkpoint or has another shape;
                 the message names the file, the prefix and the first keys.
         """
+        initialised = getattr(self, '_is_init', False)
         super().init_weights()
+        if initialised:
+            # mmengine initialises a module once (a second call only warns); re-initialising the unfilled blocks
+            # reset what they had learnt (zero_init_residual: back to the identity) and kept everything else
+            return
         for cfg in pretrained_cfgs(self.init_cfg):
             self._init_unloaded_blocks(self._check_pretrained(cfg['checkpoint'], cfg.get('prefix')))
 

@@ -71,6 +71,9 @@ class CheckedPretrainedMixin:
                          'run); convert other layouts first.')
 
     def init_weights(self) -> None:
+        initialised = getattr(self, '_is_init', False)
         super().init_weights()  # type: ignore[misc]
+        if initialised:
+            return  # mmengine initialises once (a second call only warns): nothing was loaded to check
         for cfg in pretrained_cfgs(getattr(self, 'init_cfg', None)):
             check_pretrained(self, cfg['checkpoint'], cfg.get('prefix'), layout=self.pretrained_layout)
