@@ -139,7 +139,8 @@ class CRSupernetMixin:
         """mmdet's freezing (stem and the first ``frozen_stages`` stages), except the unfilled blocks.
 
         Freezing keeps what a pretrained checkpoint gives; a block beyond the standard count has nothing to keep
-        (random weights, BN statistics 0 / 1), so its parameters keep their ``requires_grad`` as built.
+        (random weights, BN statistics 0 / 1), so its parameters keep their ``requires_grad`` as :meth:`_cr_init`
+        left it (trainable).
         """
         keep = [(p, p.requires_grad) for block in self.unfilled_blocks() for p in block.parameters()]
         super()._freeze_stages()
@@ -227,7 +228,19 @@ class CRSupernetMixin:
         set_conv_dilation(self._searched_conv(block), dilation)
 
     def _cr_init(self, active: tuple[int, ...], dilations_per_block: Sequence[int] | None) -> None:
-        """Record the as-built dilations (the defaults), then apply the initial allocation and dilations."""
+        """Make the unfilled blocks trainable, record the as-built dilations (the defaults), then apply the initial
+        allocation and dilations.
+
+        A ``norm_cfg`` with ``requires_grad=False`` (mmdet's caffe-style configs: keep the checkpoint's BN affine)
+        does not apply to the :meth:`unfilled_blocks` either, as ``frozen_stages`` and ``norm_eval`` do not: no
+        checkpoint gives them an affine to keep, and under a ``Pretrained`` ``init_cfg`` with ``zero_init_residual``
+        the frozen zero weight of their last norm left each of them the identity for good (no gradient reached
+        any of their convs). Set here, in the constructor, so that an optimiser and a DDP wrapper built after it
+        see them as trainable.
+        """
+        for block in self.unfilled_blocks():
+            for p in block.parameters():
+                p.requires_grad_(True)
         self._default_dilations = tuple(tuple(self._searched_conv(b).dilation[0] for b in stage)
                                         for stage in self._searchable_stages())
         self._active = active

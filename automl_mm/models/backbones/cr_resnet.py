@@ -45,7 +45,8 @@ class CRResNet(CRSupernetMixin, ResNet):
     ``frozen_stages`` and ``norm_eval`` keep mmdet's meaning for the stem and the standard blocks of each stage
     (the ones an mmdet-layout checkpoint fills), and do not apply to the blocks beyond the standard count
     (:meth:`unfilled_blocks`): no checkpoint initialises them, so frozen they would stay random with BN
-    statistics 0 / 1 for the whole search. They train, BN statistics included.
+    statistics 0 / 1 for the whole search. They train, BN statistics included, and so do their norm layers'
+    weights under a ``norm_cfg`` with ``requires_grad=False``.
     Under a ``Pretrained`` ``init_cfg`` those of them the file does not hold get mmdet's from-scratch init, and
     with ``zero_init_residual`` (default ``True``, mmdet's meaning) start as the identity
     (:meth:`~CRSupernetMixin.init_weights`).
