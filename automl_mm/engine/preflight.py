@@ -29,7 +29,9 @@
   mmdet's item names (:func:`_check_coco_metric_items`: mmdet refuses others only with a predicted box); each
   dataloader's ``collate_fn`` type is a function mmengine finds (:func:`_check_collate_fns`); the dataloaders'
   samplers and loading arguments, and the types and arguments of the loops, the optimiser wrapper and the
-  parameter schedulers (:func:`automl_mm.engine.preflight_training.check_training_config`).
+  parameter schedulers (:func:`automl_mm.engine.preflight_training.check_training_config`); a detector's
+  ``model.neck.in_channels`` are the widths of the maps its backbone returns
+  (:func:`~automl_mm.engine.preflight_model.check_neck_widths`, the backbone built and run on the meta device).
 * :func:`build_check` (builds things): the model, the custom hooks, the datasets of every dataloader (lazily,
   where the dataset supports ``lazy_init``: arguments are checked, the data is not read twice) and the evaluators
   are built from the config in this process, so a typo in a ``type`` or an argument is reported before any worker
@@ -54,6 +56,7 @@ from .preflight_classes import (
     coco_classes_mismatch,
 )
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
+from .preflight_model import check_neck_widths
 from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_splits import check_held_out_splits
 from .preflight_walk import (
@@ -276,6 +279,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     from automl_mm.engine.preflight_training import check_training_config
 
     check_training_config(cfg, cfg.get('default_scope') or 'automl_mm', test_only)
+    check_neck_widths(cfg)
     if not test_only:
         _check_ohl_hook(cfg)
         _check_train_pipeline_used(cfg)

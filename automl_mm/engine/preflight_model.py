@@ -1,0 +1,78 @@
+"""The model check of :func:`automl_mm.engine.preflight.check_config`: a detector's neck takes the feature maps its
+backbone returns (:func:`check_neck_widths`).
+
+A neck whose ``in_channels`` do not match (an FPN written for ResNet-50 over a ResNet-18 or a CR-MobileNetV2, or
+``out_indices`` changed without the neck) failed only at the first training step, after the datasets were loaded,
+with torch's "expected input[2, 64, 40, 40] to have 256 channels" or FPN's bare ``assert len(inputs) ==
+len(self.in_channels)``, naming no key.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .preflight_walk import ConfigCheckError
+
+#: Height and width of the shape-only input (the meta device computes no values): 224 = 32 x 7, divided by the
+#: usual backbones' strides and Swin's patch x window.
+_PROBE_SIZE = 224
+
+
+def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
+    """Channels of each feature map the backbone of ``backbone_cfg`` returns, or ``None`` where they cannot be
+    learnt without running it for real.
+
+    The backbone is built on PyTorch's ``meta`` device (no memory, no initialisation cost: a CR-ResNet-101
+    supernet in 0.3 s) and run on a meta ``(1, in_channels, 224, 224)`` input, which propagates shapes only.
+    A backbone that cannot be built or run there (a config error the runner reports itself when it builds the
+    model, or an operator without a meta kernel) is not checked.
+    """
+    import copy
+
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.registry import MODELS
+
+    cfg = copy.deepcopy(dict(backbone_cfg))
+    cfg.pop('init_cfg', None)  # nothing is loaded at build time; keep it so
+    cfg.pop('pretrained', None)
+    try:
+        with DefaultScope.overwrite_default_scope(scope), torch.device('meta'):
+            backbone = MODELS.build(cfg)
+            backbone.eval()
+            in_channels = cfg.get('in_channels', 3)
+            with torch.no_grad():
+                outs = backbone(torch.empty(1, in_channels, _PROBE_SIZE, _PROBE_SIZE))
+    except Exception:  # noqa: BLE001 - not decidable here; the runner's build names the error
+        return None
+    if isinstance(outs, torch.Tensor):
+        outs = (outs, )
+    if not isinstance(outs, (tuple, list)) or not all(isinstance(o, torch.Tensor) and o.dim() == 4 for o in outs):
+        return None
+    return [int(o.shape[1]) for o in outs]
+
+
+def check_neck_widths(cfg: Any) -> None:
+    """Raise unless ``model.neck.in_channels`` (a list, as FPN's and ChannelMapper's) are the widths of the maps
+    ``model.backbone`` returns, in order.
+
+    Raises:
+        ConfigCheckError: naming ``model.neck.in_channels``, the backbone and the widths it returns.
+    """
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return
+    backbone, neck = model.get('backbone'), model.get('neck')
+    if not isinstance(backbone, dict) or not isinstance(neck, dict):
+        return
+    in_channels = neck.get('in_channels')
+    if not isinstance(in_channels, (list, tuple)):
+        return  # an int (e.g. YOLOF's DilatedEncoder reads the last map) or the neck's default
+    widths = backbone_widths(backbone, cfg.get('default_scope') or 'automl_mm')
+    if widths is None or list(in_channels) == widths:
+        return
+    out_indices = backbone.get('out_indices')
+    where = f'{backbone.get("type")}' + (f', out_indices={tuple(out_indices)}' if out_indices is not None else '')
+    raise ConfigCheckError(
+        f'model.neck.in_channels={list(in_channels)} but the backbone ({where}) returns {len(widths)} feature maps '
+        f'of {widths} channels: set model.neck.in_channels={widths} (or the backbone\'s out_indices)')
