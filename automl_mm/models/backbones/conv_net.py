@@ -8,6 +8,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from automl_mm.registry import MODELS
+from automl_mm.utils.checks import as_count
 
 from .pretrained import CheckedPretrainedMixin
 
@@ -30,6 +31,8 @@ class SimpleConvNet(CheckedPretrainedMixin, BaseModule):
                  init_cfg: dict | list[dict] | None = None) -> None:
         if not channels:
             raise ValueError('SimpleConvNet needs at least one stage in channels')
+        # a 0-wide stage failed at the first forward inside torch, naming no argument
+        channels = [as_count(c, f'SimpleConvNet channels[{i}]', 1) for i, c in enumerate(channels)]
         super().__init__(init_cfg=init_cfg)
         layers, c_in = [], in_channels
         for c_out in channels:

@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl_mm.registry import MODELS
-from automl_mm.utils.checks import as_frozen_stages, as_out_indices
+from automl_mm.utils.checks import as_count, as_frozen_stages, as_out_indices
 
 from .pretrained import CheckedPretrainedMixin
 
@@ -121,7 +121,11 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
         if stem not in ('imagenet', 'cifar'):
             raise ValueError(f"ResNet stem must be 'imagenet' or 'cifar', got {stem!r}")
         block, default_blocks = self.arch_settings[depth]
-        stage_blocks = tuple(stage_blocks or default_blocks)
+        base_channels = as_count(base_channels, 'ResNet base_channels', 1)  # 0 failed at the first forward
+        in_channels = as_count(in_channels, 'ResNet in_channels', 1)
+        # a 0-block stage was built with one block, silently
+        stage_blocks = tuple(as_count(n, f'ResNet stage_blocks[{i}]', 1)
+                             for i, n in enumerate(stage_blocks or default_blocks))
         if not len(stage_blocks) == len(strides) == len(dilations):
             raise ValueError(f'stage_blocks {stage_blocks}, strides {tuple(strides)} and dilations '
                              f'{tuple(dilations)} must have one entry per stage')

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from automl_mm.registry import MODELS
+from automl_mm.utils.checks import as_count
 
 from .pretrained import CheckedPretrainedMixin
 
@@ -56,6 +57,11 @@ class WideResNet(CheckedPretrainedMixin, BaseModule):
                  init_cfg: dict | list[dict] | None = None) -> None:
         if (depth - 4) % 6 != 0 or depth < 10:
             raise ValueError(f'WideResNet depth must be 6n+4 with n >= 1 (e.g. 28), got {depth}')
+        # 0 or 2.5 failed inside torch (at the first forward for 0), naming no argument
+        widen_factor = as_count(widen_factor, 'WideResNet widen_factor', 1)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            # 1.5 failed only at the first training forward, in F.dropout
+            raise ValueError(f'WideResNet dropout must be in [0, 1), got {dropout!r}')
         if init_cfg is None:
             init_cfg = [dict(type='Kaiming', layer='Conv2d'), dict(type='Constant', val=1, layer='BatchNorm2d')]
         super().__init__(init_cfg=init_cfg)
