@@ -49,12 +49,29 @@ def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tup
     if missing or other_shape:
         where = f'{checkpoint}' + (f' (prefix {prefix!r})' if prefix else '')
         total = sum(map(counts, module.state_dict()))
-        keys = list(state.get('state_dict', state))[:3]
+        file_state = state.get('state_dict', state)
+        file_keys = list(file_state)
+        hint = _prefix_hint(file_state, module.state_dict(), missing) if not prefix else ''
         raise ValueError(
             f'init_cfg Pretrained {where} does not fill {type(module).__name__}: {len(missing)} of {total} '
             f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
-            f'{other_shape[:3]}); the file has e.g. {keys}.' + (f' {layout}' if layout else ''))
+            f'{other_shape[:3]}); the file has e.g. {file_keys[:3]}.' + hint + (f' {layout}' if layout else ''))
     return set(found['missing']) | {k.split(':')[0] for k in found['shape']}  # neither is loaded
+
+
+def _prefix_hint(file_state: dict, module_state: dict, missing: list[str]) -> str:
+    """`` Its keys start with ...: add prefix=...`` when the missing tensors are in the file, in the module's
+    shapes, under one leading ``name.`` (a whole model's checkpoint: mmcls / mmpretrain and mmdet keep the backbone
+    under ``backbone.``), else ``''``."""
+    prefixes = sorted({k.split('.', 1)[0] + '.' for k in file_state if '.' in k})
+    for p in prefixes:
+        def fits(key: str, p: str = p) -> bool:
+            value = file_state.get(p + key)
+            return hasattr(value, 'shape') and tuple(value.shape) == tuple(module_state[key].shape)
+        if missing and all(fits(k) for k in missing):
+            return (f' Its keys start with {p!r} (a whole model\'s checkpoint): add prefix={p!r} to the '
+                    'Pretrained init_cfg to load that part.')
+    return ''
 
 
 class CheckedPretrainedMixin:
