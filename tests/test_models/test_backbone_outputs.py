@@ -79,3 +79,13 @@ def test_cr_backbones_report_the_widths_of_the_maps_they_return(make, out_indice
 def test_mbconv_supernet_out_indices_use_the_shared_check():
     with pytest.raises(ValueError, match='out_indices is empty'):
         MBConvSupernet(space='digits', out_indices=[])
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(num_stages=3, out_indices=(0, 1, 2)), r'strides must have 3 entries'),  # mmdet: a bare assert
+    (dict(num_stages=3, out_indices=(0, 1, 2), strides=(1, 2, 2)), r'dilations must have 3 entries'),
+    (dict(strides=(1, 0, 2, 2)), r'strides=\(1, 0, 2, 2\): every stage'),
+])
+def test_cr_resnet_per_stage_settings_have_one_entry_per_stage(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CRResNet(depth=18, **kwargs)
