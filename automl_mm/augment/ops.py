@@ -19,8 +19,9 @@ import numpy as np
 
 from automl_mm.registry import AUGMENT_OPS
 
-# The instance-aligned annotations that are dropped together with a box that leaves the image.
-_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks')
+# The instance-aligned annotations that are dropped together with a box that leaves the image (the keys mmdet's
+# RandomCrop drops with its boxes; gt_instances_ids: mmdet's tracking pipelines).
+_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks', 'gt_instances_ids')
 _IDENTITY = np.arange(256, dtype=np.uint8)
 _IDENTITY_COLUMN = _IDENTITY[:, None]
 # PIL's smoothing kernel (ImageFilter.SMOOTH), the degenerate image of ImageEnhance.Sharpness.
@@ -168,11 +169,14 @@ class GeometricAugmentOp(BaseAugmentOp):
 
     The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
     AutoAugment: no new pixel values) and border ``fill``, keeping its size. ``gt_bboxes`` (mmdet
-    ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of their moved corners, clipped to the
-    image; boxes narrower or lower than 1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags`` and
-    ``gt_masks``. ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved and clipped points) and
-    ``gt_seg_map`` (nearest, border 255) follow, and ``homography_matrix`` records the op's matrix (composed with
-    an existing one, created when absent, as mmdet's geometric transforms do).
+    ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
+    inside the image (:func:`clip_polygon`; mmdet's transforms clamp the moved corners instead, a looser box when a
+    rotated or sheared box crosses the border); boxes narrower or lower than 1 px are dropped with their
+    ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks`` and ``gt_instances_ids``. ``gt_masks`` (BitmapMasks:
+    nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image, a zero-area placeholder when
+    none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border 255) follow, keeping their dtype,
+    and ``homography_matrix`` records the op's matrix (composed with an existing one, created when absent, as
+    mmdet's geometric transforms do).
     """
 
     geometric = True
@@ -227,9 +231,48 @@ def pixel_index_matrix(matrix: np.ndarray) -> np.ndarray:
 
 
 def _warp(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
-    out = cv2.warpAffine(arr, matrix, (arr.shape[1], arr.shape[0]), flags=cv2.INTER_NEAREST,
+    """Nearest-sampled warp keeping ``arr``'s shape and dtype (cv2 returns int64 as int32 and refuses bool)."""
+    src = arr.view(np.uint8) if arr.dtype == np.bool_ else arr
+    out = cv2.warpAffine(src, matrix, (arr.shape[1], arr.shape[0]), flags=cv2.INTER_NEAREST,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-    return out.reshape(arr.shape)
+    out = out.reshape(arr.shape)
+    return out.astype(bool) if arr.dtype == np.bool_ else out.astype(arr.dtype, copy=False)
+
+
+def clip_polygon(points: np.ndarray, width: float, height: float) -> np.ndarray:
+    """The part of a polygon inside the image [0, width] x [0, height], by Sutherland-Hodgman clipping against
+    the image's four sides (exact for any simple polygon; a concave one cut into several pieces keeps them joined
+    by zero-width edges along the border, which add no area). Clamping each vertex to the image instead adds area
+    that is not the object's: the triangle (-4, 2), (12, 2), (-4, 18) clamps to area 96, its part inside is 72.
+
+    Args:
+        points (np.ndarray): (K, 2) float vertices (x, y) in order, continuous image coordinates.
+        width (float): Image width W.
+        height (float): Image height H.
+
+    Returns:
+        np.ndarray: (M, 2) float64 vertices of the part inside, in the same order; M = 0 when nothing is inside.
+
+    Examples:
+        >>> clip_polygon(np.array([[-4.0, 2], [12, 2], [-4, 18]]), 20, 20).tolist()
+        [[0.0, 2.0], [12.0, 2.0], [0.0, 14.0]]
+    """
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    for axis, limit, upper in ((0, 0.0, False), (0, float(width), True), (1, 0.0, False), (1, float(height), True)):
+        inside = points[:, axis] <= limit if upper else points[:, axis] >= limit
+        if inside.all():
+            continue
+        clipped = []
+        for p, q, p_in, q_in in zip(np.roll(points, 1, 0), points, np.roll(inside, 1), inside):  # edge p -> q
+            if p_in != q_in:  # the edge crosses the side: keep the crossing point
+                cross = p + (limit - p[axis]) / (q[axis] - p[axis]) * (q - p)
+                cross[axis] = limit
+                clipped.append(cross)
+            if q_in:
+                clipped.append(q)
+        points = np.array(clipped, np.float64).reshape(-1, 2)
+    # a first vertex that a side moved onto the next one's place is kept: repeated points add no area
+    return points
 
 
 def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
@@ -238,11 +281,17 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
     arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"results['gt_bboxes'] must hold (N, 4) xyxy boxes, got shape {arr.shape}")
-    xs, ys = arr[:, [0, 2, 0, 2]].astype(np.float64), arr[:, [1, 1, 3, 3]].astype(np.float64)
+    # corners in ring order (x1 y1, x2 y1, x2 y2, x1 y2), so that a moved box is a polygon
+    xs, ys = arr[:, [0, 2, 2, 0]].astype(np.float64), arr[:, [1, 1, 3, 3]].astype(np.float64)
     new_x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
     new_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
     moved = np.stack([new_x.min(1).clip(0, width), new_y.min(1).clip(0, height),
                       new_x.max(1).clip(0, width), new_y.max(1).clip(0, height)], axis=1)
+    if matrix[0, 1] != 0 or matrix[1, 0] != 0:  # not axis-aligned: clamping the corners is looser than clipping
+        crossing = (new_x.min(1) < 0) | (new_x.max(1) > width) | (new_y.min(1) < 0) | (new_y.max(1) > height)
+        for k in np.flatnonzero(crossing):
+            part = clip_polygon(np.stack([new_x[k], new_y[k]], 1), width, height)
+            moved[k] = [*part.min(0), *part.max(0)] if len(part) else 0
     keep = (moved[:, 2] - moved[:, 0] >= 1) & (moved[:, 3] - moved[:, 1] >= 1)
     moved = moved[keep].astype(arr.dtype)
     if tensor is None:
@@ -260,11 +309,21 @@ def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int
         warped = [_warp(m.astype(np.uint8, copy=False), pixel_matrix, (0, ) * 4) for m in masks.masks]
         return cls(np.stack(warped).astype(dtype, copy=False), height, width)
     if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
-        lin, shift, limit = matrix[:, :2].T, matrix[:, 2], np.array([width, height], np.float64)
-        polys = [[np.clip(p.reshape(-1, 2) @ lin + shift, 0, limit).reshape(-1).astype(p.dtype) for p in obj]
-                 for obj in masks.masks]
+        lin, shift = matrix[:, :2].T, matrix[:, 2]
+        polys = [[_move_polygon(p, lin, shift, height, width) for p in obj] for obj in masks.masks]
         return cls(polys, height, width)
     raise ValueError(f"results['gt_masks'] must be BitmapMasks or PolygonMasks, got {cls.__name__}")
+
+
+def _move_polygon(flat: np.ndarray, lin: np.ndarray, shift: np.ndarray, height: int, width: int) -> np.ndarray:
+    """One flat (x0, y0, x1, y1, ...) polygon moved and clipped to the image; a zero-area triangle at the origin
+    (mmdet's placeholder in ``PolygonMasks.crop``) when less than a triangle of it is left."""
+    points = flat.reshape(-1, 2) @ lin + shift
+    if points.min() < 0 or (points > [width, height]).any():
+        points = clip_polygon(points, width, height)
+        if len(points) < 3:
+            return np.zeros(6, flat.dtype)
+    return points.reshape(-1).astype(flat.dtype)
 
 
 @AUGMENT_OPS.register_module()

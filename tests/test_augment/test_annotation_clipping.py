@@ -1,0 +1,126 @@
+"""What geometric elements do to annotations that a warp pushes partly or wholly out of the image.
+
+The oracle is shapely (an mmdet dependency): the part of a moved box or polygon inside the image is the exact
+intersection of the moved shape with the image rectangle [0, W] x [0, H].
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from mmdet.structures.bbox import HorizontalBoxes
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
+
+from automl_mm.augment.elements import build_elements
+from automl_mm.augment.ops import HorizontalTranslate, Rotate
+
+
+class _FixedRng:
+    """A stand-in Generator whose ``random()`` is ``u``: geometric ops take sign +1 iff u < 0.5."""
+
+    def __init__(self, u: float) -> None:
+        self.u = u
+
+    def random(self) -> float:
+        return self.u
+
+
+PLUS, MINUS = _FixedRng(0.25), _FixedRng(0.75)
+GEOMETRIC = [op for op in build_elements('ohl+randaugment') if op.geometric] + [Rotate(90), Rotate(150)]
+IMAGE = shapely.box(0, 0, 40, 30)  # W = 40, H = 30
+
+
+def _moved(op, points: np.ndarray, sign_rng) -> np.ndarray:
+    matrix = op.affine_matrix(30, 40, 1.0 if sign_rng.random() < 0.5 else -1.0)
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def test_a_polygon_shifted_partly_out_keeps_only_its_part_inside():
+    """Clamping each vertex to the image (x -> max(x, 0)) is not clipping: the triangle (2, 2), (18, 2), (2, 18)
+    of a 20 x 20 image shifted 6 px left became (0, 2), (12, 2), (0, 18), area 96, where the part left inside is
+    (0, 2), (12, 2), (0, 14), area 72 (the bitmap mask of the same object: 66 pixels)."""
+    masks = PolygonMasks([[np.array([2, 2, 18, 2, 2, 18], np.float64)]], 20, 20)
+    out = HorizontalTranslate(0.3).apply(dict(img=np.zeros((20, 20), np.uint8), gt_masks=masks), MINUS)
+    np.testing.assert_allclose(out['gt_masks'].areas, [72.0])
+    points = out['gt_masks'].masks[0][0].reshape(-1, 2)
+    assert {tuple(p) for p in points} == {(0.0, 2.0), (12.0, 2.0), (0.0, 14.0)}
+
+
+_POLYGONS = [
+    np.array([[2, 2], [14, 3], [9, 12]], np.float64),  # a triangle at the top-left corner
+    np.array([[25, 20], [39, 18], [38, 29], [30, 27]], np.float64),  # a quadrilateral at the bottom-right
+    np.array([[1, 10], [12, 10], [12, 14], [5, 14], [5, 28], [1, 28]], np.float64),  # an L along the left edge
+    np.array([[10, 5], [30, 5], [30, 25], [10, 25]], np.float64),  # well inside: a warp never moves it out
+]
+
+
+@pytest.mark.parametrize('rng', [PLUS, MINUS], ids=['plus', 'minus'])
+@pytest.mark.parametrize('op', GEOMETRIC, ids=[op.name for op in GEOMETRIC])
+def test_moved_polygons_are_their_exact_part_inside_the_image(op, rng):
+    masks = PolygonMasks([[p.reshape(-1)] for p in _POLYGONS], 30, 40)
+    out = op.apply(dict(img=np.zeros((30, 40), np.uint8), gt_masks=masks), rng)['gt_masks']
+    assert len(out) == len(_POLYGONS) and (out.height, out.width) == (30, 40)
+    for polygon, (moved_poly, *rest) in zip(_POLYGONS, out.masks):
+        assert not rest
+        expected = shapely.Polygon(_moved(op, polygon, rng)).intersection(IMAGE)
+        points = moved_poly.reshape(-1, 2)
+        assert points.min() >= 0 and (points.max(0) <= [40, 30]).all()
+        assert abs(shapely.Polygon(points).area - expected.area) < 1e-6 if len(points) >= 3 else expected.area == 0
+        if expected.area > 0:
+            np.testing.assert_allclose([*points.min(0), *points.max(0)], expected.bounds, atol=1e-9)
+
+
+def test_a_polygon_moved_wholly_out_is_an_empty_placeholder():
+    """The object stays (its box, label and mask stay aligned); its polygon has no area, as mmdet's crop does."""
+    masks = PolygonMasks([[np.array([30, 2, 38, 2, 38, 8], np.float64)]], 20, 40)
+    out = HorizontalTranslate(0.3).apply(dict(img=np.zeros((20, 40), np.uint8), gt_masks=masks), PLUS)['gt_masks']
+    assert len(out) == 1 and out.areas[0] == 0 and not out.to_ndarray().any()
+
+
+def _random_boxes(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform([-5, -5], [38, 28], (n, 2))
+    wh = rng.uniform(2, 14, (n, 2))
+    return np.concatenate([xy, xy + wh], 1).astype(np.float32)
+
+
+@pytest.mark.parametrize('rng', [PLUS, MINUS], ids=['plus', 'minus'])
+@pytest.mark.parametrize('op', GEOMETRIC, ids=[op.name for op in GEOMETRIC])
+def test_moved_boxes_enclose_the_part_of_the_moved_box_inside_the_image(op, rng):
+    """A box is the enclosing box of its moved rectangle's part inside the image. The enclosing box of the moved
+    corners, each clamped to the image, was looser by up to the part of the rectangle outside (Rotate(-30) of a
+    40 x 30 image: the box [0, 0, 10, 10] became [5.18, 0, 18.84, 5.67]; the part inside ends at x = 17.11)."""
+    boxes = np.concatenate([_random_boxes(60, 0), [[0, 0, 10, 10], [34, 26, 40, 30]]]).astype(np.float32)
+    labels = np.arange(len(boxes))
+    out = op.apply(dict(img=np.zeros((30, 40), np.uint8), gt_bboxes=HorizontalBoxes(boxes),
+                        gt_bboxes_labels=labels), rng)
+    expected = []
+    for x1, y1, x2, y2 in boxes.astype(np.float64):
+        corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
+        inside = shapely.Polygon(_moved(op, corners, rng)).intersection(IMAGE)
+        bx1, by1, bx2, by2 = inside.bounds if not inside.is_empty else (0, 0, 0, 0)
+        expected.append((bx1, by1, bx2, by2) if bx2 - bx1 >= 1 and by2 - by1 >= 1 else None)
+    keep = np.array([e is not None for e in expected])
+    np.testing.assert_array_equal(out['gt_bboxes_labels'], labels[keep])
+    np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [e for e in expected if e is not None], atol=1e-4)
+
+
+def test_an_instance_dropped_with_its_box_drops_its_track_id():
+    """mmdet's tracking pipelines carry ``gt_instances_ids`` (one per box; mmdet's RandomCrop drops them with the
+    boxes). A box that left the image dropped its label and mask but kept its id: 3 ids for 2 boxes."""
+    results = dict(img=np.zeros((20, 40), np.uint8),
+                   gt_bboxes=HorizontalBoxes(np.array([[2, 3, 10, 8], [36, 10, 39, 14], [20, 2, 25, 6]], np.float32)),
+                   gt_bboxes_labels=np.array([5, 6, 7]), gt_instances_ids=np.array([11, 12, 13], np.int32))
+    out = HorizontalTranslate(0.15).apply(results, PLUS)  # 6 px right: the second box leaves
+    np.testing.assert_array_equal(out['gt_bboxes_labels'], [5, 7])
+    np.testing.assert_array_equal(out['gt_instances_ids'], [11, 13])
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.uint16, np.int32, np.int64, np.bool_])
+def test_warped_segmentation_maps_and_bitmap_masks_keep_their_dtype(dtype):
+    """cv2 returned an int64 seg map as int32, and refused a bool one with an assertion about 'nnfunc'."""
+    seg = (np.arange(30 * 40).reshape(30, 40) % 2).astype(dtype)
+    masks = BitmapMasks(np.stack([seg, 1 - seg]).astype(dtype), 30, 40)
+    out = Rotate(30).apply(dict(img=np.zeros((30, 40), np.uint8), gt_seg_map=seg, gt_masks=masks), PLUS)
+    assert out['gt_seg_map'].dtype == dtype and out['gt_masks'].masks.dtype == dtype
+    assert out['gt_seg_map'].shape == (30, 40)
