@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
 from mmengine.dataset import Compose
 
 from automl_mm.registry import TRANSFORMS
@@ -105,6 +106,8 @@ class LiveChoiceTransform(BaseTransform):
     transforms of one key process the same image: :func:`recorded_draws` reads either). A ``PipelineChoiceSpace``
     adds ``ohl_choice`` to the ``meta_keys`` of every packing transform of the pipeline (``PackClsInputs`` has it by
     default, mmdet's ``PackDetInputs`` does not), so the choice reaches the hook in the data samples' metainfo.
+    Inside mmcv's ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's ``TransformBroadcaster`` with
+    ``share_random_params=True``) every view of a sample gets the same choice and the same draws within it.
     Subclasses implement ``apply_choice`` and ``export_cfg``.
     """
 
@@ -181,9 +184,21 @@ class LiveChoiceTransform(BaseTransform):
                 self._stream, self._rng_owner = stream, os.getpid()
         return self._cdf_live, self._rng
 
-    def transform(self, results: dict) -> dict | None:
+    @cache_randomness
+    def _draw(self) -> tuple[int, int | None, np.random.Generator, dict]:
+        """One sample's random parameters: the choice index, the policy version it comes from (``None`` unbound),
+        the generator the choice draws the rest from (the signs of geometric elements) and that generator's state
+        after the index draw. Inside mmcv's ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's
+        ``TransformBroadcaster``) every view of the sample gets these same values, and :meth:`transform` rewinds
+        the generator to the state, so each view also repeats the choice's own draws."""
         cdf, rng = self._cdf_and_rng()
-        return self._draw_and_apply(results, cdf, rng, self._version)
+        index = min(int(np.searchsorted(cdf, rng.random(), side='right')), self.num_choices - 1)
+        return index, self._version if self.live is not None else None, rng, rng.bit_generator.state
+
+    def transform(self, results: dict) -> dict | None:
+        index, version, rng, state = self._draw()
+        rng.bit_generator.state = state  # a no-op for the first view; a later view replays the first's draws
+        return self._apply_and_record(results, index, rng, version)
 
     def transform_with(self, results: dict, rng: np.random.Generator) -> dict | None:
         """Draw a choice from the fixed probabilities with ``rng`` and apply it (recorded as :meth:`transform`
@@ -196,11 +211,11 @@ class LiveChoiceTransform(BaseTransform):
         if self.live is not None:
             raise ValueError(f'{type(self).__name__}(key={self.key!r}) is bound to a search space: its draws come '
                              'from the live policy')
-        return self._draw_and_apply(results, self._fixed_cdf, rng, None)
+        index = min(int(np.searchsorted(self._fixed_cdf, rng.random(), side='right')), self.num_choices - 1)
+        return self._apply_and_record(results, index, rng, None)
 
-    def _draw_and_apply(self, results: dict, cdf: np.ndarray, rng: np.random.Generator,
-                        version: int | None) -> dict | None:
-        index = min(int(np.searchsorted(cdf, rng.random(), side='right')), self.num_choices - 1)
+    def _apply_and_record(self, results: dict, index: int, rng: np.random.Generator,
+                          version: int | None) -> dict | None:
         results = self.apply_choice(results, index, rng)
         if results is not None:
             record = results.setdefault(CHOICE_META_KEY, {})
@@ -246,6 +261,11 @@ class OHLRandomChoice(LiveChoiceTransform):
         super().__init__(len(transforms), key, probs)
         self.transform_cfgs = [list(t) if isinstance(t, (list, tuple)) else [t] for t in transforms]
         self.pipelines = [Compose(cfg) for cfg in self.transform_cfgs]
+
+    def __iter__(self):
+        """The sub-pipelines' transforms, for mmcv's ``cache_random_params``: inside a broadcasting wrapper their
+        random draws are shared by every view too (as mmcv's ``RandomChoice`` exposes its transforms)."""
+        return iter([t for pipeline in self.pipelines for t in pipeline.transforms])
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
         return self.pipelines[index](results)
