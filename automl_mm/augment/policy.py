@@ -37,6 +37,9 @@ class OHLAutoAugment(LiveChoiceTransform):
         key: Links the transform to its ``PipelineChoiceSpace``.
         probs: Fixed pair probabilities (E² values) used when no space is bound; uniform if None.
         fill: Border value of geometric elements.
+        bgr: Channel order of 3-channel images, for the elements that use a luminance (Contrast, ColorAdjust):
+            True (the default) for BGR as mmcv's ``LoadImageFromFile`` and automl_mm's datasets give, False for
+            RGB (mmpretrain's and torchvision's CIFAR-10, for one). An element dict with its own ``bgr`` keeps it.
 
     Examples:
         >>> import numpy as np
@@ -47,11 +50,14 @@ class OHLAutoAugment(LiveChoiceTransform):
     """
 
     def __init__(self, elements: Sequence[tuple | dict] | str | None = None, key: str = 'autoaug',
-                 probs: Sequence[float] | None = None, fill: int = 128) -> None:
+                 probs: Sequence[float] | None = None, fill: int = 128, bgr: bool = True) -> None:
+        if not isinstance(bgr, (bool, np.bool_)):  # bool('rgb') is True: BGR weights for RGB images, silently
+            raise ValueError(f'{type(self).__name__}(key={key!r}): bgr must be True or False, got bgr={bgr!r}')
         self.element_cfgs = elements if elements is None or isinstance(elements, str) else \
             [tuple(e) if isinstance(e, list) else e for e in elements]
-        self.elements = build_elements(self.element_cfgs, fill=fill)
+        self.elements = build_elements(self.element_cfgs, fill=fill, bgr=bgr)
         self.fill = fill
+        self.bgr = bool(bgr)
         super().__init__(len(self.elements) ** 2, key, probs)
 
     @property
@@ -73,6 +79,8 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
         cfg = dict(type='FixedAutoAugment', key=self.key, probs=[float(p) for p in probs], fill=self.fill)
+        if not self.bgr:
+            cfg['bgr'] = False
         if self.element_cfgs is not None:
             cfg['elements'] = self.element_cfgs
         return cfg
