@@ -20,8 +20,9 @@ import numpy as np
 from automl_mm.registry import AUGMENT_OPS
 
 # The instance-aligned annotations that are dropped together with a box that leaves the image (the keys mmdet's
-# RandomCrop drops with its boxes; gt_instances_ids: mmdet's tracking pipelines).
-_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks', 'gt_instances_ids')
+# RandomCrop drops with its boxes; gt_instances_ids: mmdet's tracking pipelines; gt_keypoints: mmcv's
+# LoadAnnotations(with_keypoints=True)).
+_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks', 'gt_instances_ids', 'gt_keypoints')
 _IDENTITY = np.arange(256, dtype=np.uint8)
 _IDENTITY_COLUMN = _IDENTITY[:, None]
 # PIL's smoothing kernel (ImageFilter.SMOOTH), the degenerate image of ImageEnhance.Sharpness.
@@ -172,11 +173,13 @@ class GeometricAugmentOp(BaseAugmentOp):
     ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
     inside the image (:func:`clip_polygon`; mmdet's transforms clamp the moved corners instead, a looser box when a
     rotated or sheared box crosses the border); boxes narrower or lower than 1 px are dropped with their
-    ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks`` and ``gt_instances_ids``. ``gt_masks`` (BitmapMasks:
-    nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image, a zero-area placeholder when
-    none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border 255) follow, keeping their dtype,
-    and ``homography_matrix`` records the op's matrix (composed with an existing one, created when absent, as
-    mmdet's geometric transforms do).
+    ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``.
+    ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
+    a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
+    255) follow, keeping their dtype; ``gt_keypoints`` ((N, K, 3) x, y, visibility, as mmcv loads them) move by
+    the matrix, and one that leaves the image is made invisible (visibility 0) and clamped to it, as mmcv's
+    ``CenterCrop`` does; ``homography_matrix`` records the op's matrix (composed with an existing one, created
+    when absent, as mmdet's geometric transforms do).
     """
 
     geometric = True
@@ -207,6 +210,8 @@ class GeometricAugmentOp(BaseAugmentOp):
             results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width)
         if results.get('gt_seg_map') is not None:
             results['gt_seg_map'] = _warp(results['gt_seg_map'], pixel_matrix, (255, ) * 4)
+        if results.get('gt_keypoints') is not None:
+            results['gt_keypoints'] = _move_keypoints(results['gt_keypoints'], matrix, height, width)
         homography = np.vstack([matrix, [0, 0, 1]]).astype(np.float32)
         # as mmdet's geometric transforms: created when absent, else composed (a later flip composes with ours)
         results['homography_matrix'] = homography if results.get('homography_matrix') is None else \
@@ -313,6 +318,22 @@ def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int
         polys = [[_move_polygon(p, lin, shift, height, width) for p in obj] for obj in masks.masks]
         return cls(polys, height, width)
     raise ValueError(f"results['gt_masks'] must be BitmapMasks or PolygonMasks, got {cls.__name__}")
+
+
+def _move_keypoints(keypoints: np.ndarray, matrix: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N, K, 3) keypoints (x, y, visibility) moved by ``matrix``; those outside the image [0, W) x [0, H) get
+    visibility 0 and are clamped to it (mmcv's ``CenterCrop`` rule)."""
+    arr = np.asarray(keypoints)
+    if arr.ndim != 3 or arr.shape[2] < 2:
+        raise ValueError(f"results['gt_keypoints'] must be (N, K, 3) keypoints (x, y, visibility), got shape "
+                         f'{arr.shape}')
+    xy = arr[..., :2].astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+    out = arr.copy()
+    if arr.shape[2] > 2:
+        inside = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
+        out[..., 2] = np.where(inside, arr[..., 2], 0)
+    out[..., :2] = np.clip(xy, 0, [width, height])
+    return out
 
 
 def _move_polygon(flat: np.ndarray, lin: np.ndarray, shift: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -124,3 +124,27 @@ def test_warped_segmentation_maps_and_bitmap_masks_keep_their_dtype(dtype):
     out = Rotate(30).apply(dict(img=np.zeros((30, 40), np.uint8), gt_seg_map=seg, gt_masks=masks), PLUS)
     assert out['gt_seg_map'].dtype == dtype and out['gt_masks'].masks.dtype == dtype
     assert out['gt_seg_map'].shape == (30, 40)
+
+
+@pytest.mark.parametrize('rng', [PLUS, MINUS], ids=['plus', 'minus'])
+@pytest.mark.parametrize('op', GEOMETRIC, ids=[op.name for op in GEOMETRIC])
+def test_keypoints_move_with_the_image_and_leave_it_invisible(op, rng):
+    """mmcv's LoadAnnotations(with_keypoints=True) gives ``gt_keypoints`` (N, K, 3) as (x, y, visibility), which
+    mmcv's Resize, RandomFlip and CenterCrop move; the geometric elements left them where they were (a rotated
+    image with unrotated keypoints). As mmcv's CenterCrop does, a keypoint moved out of the image is made
+    invisible and clamped to it."""
+    points = np.array([[[5, 5, 2], [20, 15, 2], [38, 28, 1]], [[1, 27, 2], [12, 3, 0], [30, 8, 2]]], np.float32)
+    out = op.apply(dict(img=np.zeros((30, 40), np.uint8), gt_keypoints=points.copy()), rng)['gt_keypoints']
+    assert out.shape == points.shape and out.dtype == np.float32
+    moved = _moved(op, points[..., :2].reshape(-1, 2).astype(np.float64), rng).reshape(2, 3, 2)
+    inside = (moved[..., 0] >= 0) & (moved[..., 0] < 40) & (moved[..., 1] >= 0) & (moved[..., 1] < 30)
+    np.testing.assert_allclose(out[..., :2], np.clip(moved, 0, [40, 30]), atol=1e-4)
+    np.testing.assert_array_equal(out[..., 2], np.where(inside, points[..., 2], 0))
+
+
+def test_keypoints_are_dropped_with_their_box():
+    results = dict(img=np.zeros((20, 40), np.uint8),
+                   gt_bboxes=HorizontalBoxes(np.array([[2, 3, 10, 8], [36, 10, 39, 14]], np.float32)),
+                   gt_keypoints=np.array([[[4, 4, 2]], [[37, 12, 2]]], np.float32))
+    out = HorizontalTranslate(0.15).apply(results, PLUS)  # 6 px right: the second box leaves
+    np.testing.assert_array_equal(out['gt_keypoints'], [[[10, 4, 2]]])
