@@ -131,7 +131,7 @@ class BaseAugmentOp:
     def apply(self, results: dict, rng: np.random.Generator) -> dict:
         """Transform ``results`` (an mmcv results dict with a uint8 ``'img'``) in place and return it; ``rng``
         draws the op's randomness (the sign of geometric ops)."""
-        results['img'] = self.transform_img(_check_img(results), rng)
+        results['img'] = self.transform_img(_check_img(results, self), rng)
         return results
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -139,11 +139,16 @@ class BaseAugmentOp:
         raise NotImplementedError(f'{type(self).__name__} must implement transform_img or override apply')
 
 
-def _check_img(results: dict) -> np.ndarray:
+def _check_img(results: dict, op: BaseAugmentOp) -> np.ndarray:
     img = results.get('img')
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
         desc = f'{img.dtype} array of shape {img.shape}' if isinstance(img, np.ndarray) else type(img).__name__
-        raise ValueError(f"results['img'] must be a uint8 (H, W) or (H, W, C) array, got {desc}")
+        hint = ''
+        if isinstance(img, np.ndarray) and img.dtype.kind == 'f':  # mmcv/mmdet transforms that make it float
+            hint = ('; put the augmentation transform (OHLAutoAugment, FixedAutoAugment) before the transforms '
+                    'that make the image float (mmdet PhotoMetricDistortion, Normalize, '
+                    'LoadImageFromFile(to_float32=True))')
+        raise ValueError(f"{op.name}: results['img'] must be a uint8 (H, W) or (H, W, C) array, got {desc}{hint}")
     return img
 
 
@@ -194,7 +199,7 @@ class GeometricAugmentOp(BaseAugmentOp):
         raise NotImplementedError
 
     def apply(self, results: dict, rng: np.random.Generator) -> dict:
-        img = _check_img(results)
+        img = _check_img(results, self)
         height, width = img.shape[:2]
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
         pixel_matrix = pixel_index_matrix(matrix)
