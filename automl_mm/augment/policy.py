@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from automl_mm.registry import TRANSFORMS
+from automl_mm.registry import AUGMENT_OPS, TRANSFORMS
 
 from .choice import LiveChoiceTransform
 from .elements import build_elements
@@ -82,11 +82,25 @@ class OHLAutoAugment(LiveChoiceTransform):
         if not self.bgr:
             cfg['bgr'] = False
         if self.element_cfgs is not None:
-            cfg['elements'] = self.element_cfgs
+            cfg['elements'] = self.element_cfgs if isinstance(self.element_cfgs, str) else \
+                [_exportable(entry) for entry in self.element_cfgs]
         return cfg
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(key={self.key!r}, elements={len(self.elements)}, pairs={self.num_choices})'
+
+
+def _exportable(entry: tuple | dict) -> tuple | dict:
+    """An element config as config text can hold it: an op class (the Python API accepts one) by its name in
+    ``AUGMENT_OPS`` (its class name when unregistered: replaying it then names the missing op)."""
+    def name(cls: type) -> str:
+        return next((key for key, value in AUGMENT_OPS.module_dict.items() if value is cls), cls.__name__)
+
+    if isinstance(entry, dict) and isinstance(entry.get('type'), type):
+        return {**entry, 'type': name(entry['type'])}
+    if isinstance(entry, tuple) and entry and isinstance(entry[0], type):
+        return (name(entry[0]), *entry[1:])
+    return entry
 
 
 @TRANSFORMS.register_module()
