@@ -246,6 +246,34 @@ class LiveChoiceTransform(BaseTransform):
         raise NotImplementedError
 
 
+def _scoped_types(cfg: Any) -> Any:
+    """``cfg`` with every class under a ``type`` key (mmengine accepts classes) replaced by its scoped registered
+    name in mmengine's transform registries (``'mmengine.RandomFlip'`` for mmcv's, ``'mmdet.RandomFlip'``), which
+    any default scope resolves, so that the config can be written as text; a class registered nowhere keeps its
+    class name (building it then names it)."""
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_scoped_types(c) for c in cfg)
+    if not isinstance(cfg, dict):
+        return cfg
+    out = {key: _scoped_types(value) for key, value in cfg.items()}
+    if isinstance(cfg.get('type'), type):
+        out['type'] = _registered_name(cfg['type'])
+    return out
+
+
+def _registered_name(cls: type) -> str:
+    from mmengine.registry import TRANSFORMS as ROOT
+
+    stack = [ROOT]
+    while stack:
+        registry = stack.pop()
+        name = next((key for key, value in registry.module_dict.items() if value is cls), None)
+        if name is not None:
+            return f'{registry.scope}.{name}'
+        stack.extend(registry.children.values())
+    return cls.__name__
+
+
 @TRANSFORMS.register_module()
 class OHLRandomChoice(LiveChoiceTransform):
     """Apply one of several sub-pipelines per sample, chosen from an OHL-learned (or a fixed) distribution.
@@ -275,7 +303,7 @@ class OHLRandomChoice(LiveChoiceTransform):
         return type(self).__name__, repr(self.transform_cfgs)
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
-        return dict(type='OHLRandomChoice', key=self.key, transforms=self.transform_cfgs,
+        return dict(type='OHLRandomChoice', key=self.key, transforms=_scoped_types(self.transform_cfgs),
                     probs=[float(p) for p in probs])
 
     def __repr__(self) -> str:
