@@ -16,6 +16,8 @@ import numbers
 
 import cv2
 import numpy as np
+import shapely
+from shapely.geometry.polygon import orient
 
 from automl_mm.registry import AUGMENT_OPS
 
@@ -249,11 +251,11 @@ def _warp(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
     return out.astype(bool) if arr.dtype == np.bool_ else out.astype(arr.dtype, copy=False)
 
 
-def clip_polygon(points: np.ndarray, width: float, height: float) -> np.ndarray:
-    """The part of a polygon inside the image [0, width] x [0, height], by Sutherland-Hodgman clipping against
-    the image's four sides (exact for any simple polygon; a concave one cut into several pieces keeps them joined
-    by zero-width edges along the border, which add no area). Clamping each vertex to the image instead adds area
-    that is not the object's: the triangle (-4, 2), (12, 2), (-4, 18) clamps to area 96, its part inside is 72.
+def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.ndarray]:
+    """The part of a polygon inside the image [0, width] x [0, height] (shapely's ``clip_by_rect``, as mmdet's
+    ``PolygonMasks.crop`` intersects with shapely; a self-intersecting polygon is first repaired by
+    ``buffer(0)``, as there). Clamping each vertex to the image instead adds area that is not the object's: the
+    triangle (-4, 2), (12, 2), (-4, 18) clamps to area 96, its part inside is 72.
 
     Args:
         points (np.ndarray): (K, 2) float vertices (x, y) in order, continuous image coordinates.
@@ -261,28 +263,22 @@ def clip_polygon(points: np.ndarray, width: float, height: float) -> np.ndarray:
         height (float): Image height H.
 
     Returns:
-        np.ndarray: (M, 2) float64 vertices of the part inside, in the same order; M = 0 when nothing is inside.
+        list[np.ndarray]: (M, 2) float64 vertices (the closing vertex not repeated) of each piece inside with an
+        area: one for a convex polygon, several where the border cuts a concave one apart; empty when nothing is
+        inside.
 
     Examples:
-        >>> clip_polygon(np.array([[-4.0, 2], [12, 2], [-4, 18]]), 20, 20).tolist()
-        [[0.0, 2.0], [12.0, 2.0], [0.0, 14.0]]
+        >>> [p.tolist() for p in clip_polygon(np.array([[-4.0, 2], [12, 2], [-4, 18]]), 20, 20)]
+        [[[0.0, 2.0], [12.0, 2.0], [0.0, 14.0]]]
     """
-    points = np.asarray(points, np.float64).reshape(-1, 2)
-    for axis, limit, upper in ((0, 0.0, False), (0, float(width), True), (1, 0.0, False), (1, float(height), True)):
-        inside = points[:, axis] <= limit if upper else points[:, axis] >= limit
-        if inside.all():
-            continue
-        clipped = []
-        for p, q, p_in, q_in in zip(np.roll(points, 1, 0), points, np.roll(inside, 1), inside):  # edge p -> q
-            if p_in != q_in:  # the edge crosses the side: keep the crossing point
-                cross = p + (limit - p[axis]) / (q[axis] - p[axis]) * (q - p)
-                cross[axis] = limit
-                clipped.append(cross)
-            if q_in:
-                clipped.append(q)
-        points = np.array(clipped, np.float64).reshape(-1, 2)
-    # a first vertex that a side moved onto the next one's place is kept: repeated points add no area
-    return points
+    polygon = shapely.Polygon(np.asarray(points, np.float64).reshape(-1, 2))
+    if not polygon.is_valid:
+        polygon = polygon.buffer(0.0)
+    inside = shapely.clip_by_rect(polygon, 0.0, 0.0, float(width), float(height))
+    pieces = getattr(inside, 'geoms', [inside])  # a MultiPolygon or GeometryCollection holds several
+    sign = 1.0 if shapely.Polygon(points).exterior.is_ccw else -1.0  # keep the input's vertex order
+    return [np.asarray(orient(piece, sign).exterior.coords, np.float64)[:-1] for piece in pieces
+            if isinstance(piece, shapely.Polygon) and piece.area > 0]
 
 
 def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
@@ -300,7 +296,8 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
     if matrix[0, 1] != 0 or matrix[1, 0] != 0:  # not axis-aligned: clamping the corners is looser than clipping
         crossing = (new_x.min(1) < 0) | (new_x.max(1) > width) | (new_y.min(1) < 0) | (new_y.max(1) > height)
         for k in np.flatnonzero(crossing):
-            part = clip_polygon(np.stack([new_x[k], new_y[k]], 1), width, height)
+            pieces = clip_polygon(np.stack([new_x[k], new_y[k]], 1), width, height)
+            part = np.concatenate(pieces) if pieces else np.zeros((0, 2))
             moved[k] = [*part.min(0), *part.max(0)] if len(part) else 0
     keep = (moved[:, 2] - moved[:, 0] >= 1) & (moved[:, 3] - moved[:, 1] >= 1)
     moved = moved[keep].astype(arr.dtype)
@@ -320,7 +317,8 @@ def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int
         return cls(np.stack(warped).astype(dtype, copy=False), height, width)
     if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
         lin, shift = matrix[:, :2].T, matrix[:, 2]
-        polys = [[_move_polygon(p, lin, shift, height, width) for p in obj] for obj in masks.masks]
+        polys = [[piece for p in obj for piece in _move_polygon(p, lin, shift, height, width)]
+                 for obj in masks.masks]
         return cls(polys, height, width)
     raise ValueError(f"results['gt_masks'] must be BitmapMasks or PolygonMasks, got {cls.__name__}")
 
@@ -341,15 +339,15 @@ def _move_keypoints(keypoints: np.ndarray, matrix: np.ndarray, height: int, widt
     return out
 
 
-def _move_polygon(flat: np.ndarray, lin: np.ndarray, shift: np.ndarray, height: int, width: int) -> np.ndarray:
-    """One flat (x0, y0, x1, y1, ...) polygon moved and clipped to the image; a zero-area triangle at the origin
-    (mmdet's placeholder in ``PolygonMasks.crop``) when less than a triangle of it is left."""
+def _move_polygon(flat: np.ndarray, lin: np.ndarray, shift: np.ndarray, height: int, width: int) -> list:
+    """One flat (x0, y0, x1, y1, ...) polygon moved and clipped to the image: its pieces inside, as flat arrays
+    (several where the border cuts it apart, as mmdet's ``PolygonMasks.crop`` keeps them); a zero-area triangle at
+    the origin (mmdet's placeholder there) when nothing of it is left."""
     points = flat.reshape(-1, 2) @ lin + shift
-    if points.min() < 0 or (points > [width, height]).any():
-        points = clip_polygon(points, width, height)
-        if len(points) < 3:
-            return np.zeros(6, flat.dtype)
-    return points.reshape(-1).astype(flat.dtype)
+    if points.min() >= 0 and (points <= [width, height]).all():
+        return [points.reshape(-1).astype(flat.dtype)]
+    pieces = clip_polygon(points, width, height)
+    return [p.reshape(-1).astype(flat.dtype) for p in pieces] or [np.zeros(6, flat.dtype)]
 
 
 @AUGMENT_OPS.register_module()
