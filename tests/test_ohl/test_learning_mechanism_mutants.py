@@ -129,3 +129,18 @@ def test_segment_seeds_reseed_python_numpy_and_torch():
     assert draw(first) == a
     other = draw(segment_seeds(0, 2, 0, 2, 3, 4))  # another copy's segment
     assert all(x != y for x, y in zip(a, other))
+
+
+def test_a_per_copy_space_counts_the_sample_it_applied():
+    """The trunk's statistics (what the controller credits with the copy's reward) must be the sample the copy
+    trained with. Red when ``PerCopySpace.begin_trunk`` records another draw than it applies: the existing test
+    drew from 3 choices once, where the two draws coincided."""
+    from automl_mm.ohl import AttributeSpace
+
+    choices = [float(v) for v in range(50)]
+    for seed in range(5):
+        runner = SimpleNamespace(model=torch.nn.Dropout(0.5))
+        space = AttributeSpace(dict(type='Categorical', num_choices=50), target='model.p', choices=choices)
+        space.begin_trunk(runner, 0, torch.Generator().manual_seed(seed))
+        stats = space.trunk_stats()
+        assert stats.sum() == 1 and stats[choices.index(runner.model.p)] == 1
