@@ -54,3 +54,54 @@ def test_the_best_copy_is_broadcast():
     rewards, sources, record = _end_trunk([[-2.0, 1, 0, 0, 1, 0], [-1.0, 1, 0, 0, 0, 1]])
     assert rewards == pytest.approx([-2.0, -1.0])
     assert record['best'] == 1 and record['broadcast'] and sources == [1]
+
+
+def _hook(**kwargs) -> OHLHook:
+    return OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
+                                distribution=dict(type='Categorical', num_choices=2))],
+                   num_copies=2, reward_key='loss', trunk_epochs=1, seed=0, **kwargs)
+
+
+def test_a_run_stopped_after_a_trunk_that_did_not_broadcast_ends_with_that_trunks_best_copy():
+    """broadcast_interval 2, stopped early (e.g. EarlyStoppingHook) after trunk 0, whose best copy was 1: every
+    rank must end with copy 1 (red when ``after_train`` broadcasts copy 0)."""
+    hook = _hook(broadcast_interval=2)
+    hook.layout = CopyLayout(2, 1, 0, 2)
+    hook.history = [dict(trunk=0, best=1, broadcast=False)]
+    hook.trunk, hook._report = 1, mock.Mock()
+    runner = SimpleNamespace(logger=mock.Mock())
+    with mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+        hook.after_train(runner)
+    assert [call.kwargs['src'] for call in broadcast.call_args_list] == [1] and hook.history[-1]['broadcast']
+
+
+class _Space(SimpleNamespace):
+    def resolve(self, runner):
+        pass
+
+    def setup(self, runner, layout, seed):
+        pass
+
+
+@pytest.mark.parametrize('trunk, sources', [(0, [0]), (3, [])], ids=['start', 'resumed'])
+def test_the_copies_start_from_copy_0s_state_and_a_resumed_run_keeps_its_own(trunk, sources):
+    """Copies start from identical weights, copy 0's (METHODS.md §1, step 3), whatever each rank initialised
+    (red when ``before_train`` skips that broadcast: with ``randomness.diff_rank_seed`` or per-rank initialisation
+    the copies would start apart); a resumed run has its checkpoint's state and broadcasts nothing."""
+    hook = _hook()
+    hook.spaces, hook.trunk = [_Space(name='lr')], trunk
+    hook.scorer = SimpleNamespace(build=lambda *args: None)
+    runner = SimpleNamespace(copy_layout=CopyLayout(2, 1, 1, 2), model=torch.nn.Linear(2, 2), train_loop=object(),
+                             optim_wrapper=None, logger=mock.Mock())
+    checks = ('check_train_setup', 'check_accumulation', 'check_trunk_fits', 'check_checkpoint_schedule',
+              'check_val_schedule', 'OHLReport')
+    patches = [mock.patch(f'automl_mm.ohl.hook.{name}') for name in checks]
+    for patch in patches:
+        patch.start()
+    try:
+        with mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+            hook.before_train(runner)
+    finally:
+        for patch in patches:
+            patch.stop()
+    assert [call.kwargs['src'] for call in broadcast.call_args_list] == sources
