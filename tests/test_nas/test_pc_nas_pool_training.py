@@ -1,0 +1,47 @@
+"""PC-NAS trains stage i on paths whose first i - 1 decisions come from the pool kept by stage i - 1 (METHODS.md §4):
+a loop that never handed its pool to the sampler trained every stage uniformly, and no test noticed."""
+from __future__ import annotations
+
+import json
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from automl_mm.nas import PoolPathSampler
+
+from conftest import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
+
+
+def test_each_stage_trains_only_paths_through_the_previous_stages_pool(tmp_path, monkeypatch):
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = str(tmp_path / 'run')
+    # pool_size 1 of 3 operators: a uniform draw leaves the pool in 2 of 3 paths, so 6 paths per stage
+    # all inside it by chance is (1/3)^6
+    cfg.train_cfg.update(warmup_iters=2, stage_iters=6, pool_size=1, num_samples=1, batches_per_sample=1,
+                         bn_recalibration_batches=0, checkpoint_interval_s=1e9)
+    cfg.train_dataloader.batch_size = 8
+    cfg.reward_dataloader.batch_size = 16
+    cfg.default_hooks.checkpoint.interval = 1000
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    trained: dict[int, tuple] = {}
+    original = PoolPathSampler.sample_at
+
+    def spy(self, seed, iteration):
+        path = original(self, seed, iteration)
+        trained[int(iteration)] = tuple(path)
+        return path
+
+    monkeypatch.setattr(PoolPathSampler, 'sample_at', spy)
+    Runner.from_cfg(cfg).train()
+    with open(osp.join(cfg.work_dir, 'search', 'pc_nas_result.json')) as f:
+        history = json.load(f)['history']
+    assert len(history) >= 3
+    assert sorted(trained) == list(range(2, 2 + 6 * len(history)))  # the pool sampler trained every stage
+    for stage in range(1, len(history)):
+        pool = [tuple(p) for p in history[stage - 1]['pool']]
+        paths = [trained[it] for it in range(2 + 6 * stage, 2 + 6 * (stage + 1))]
+        assert all(p[:stage] in pool for p in paths), (stage, pool, paths)
