@@ -1,0 +1,54 @@
+"""CR-NAS's stage search scores exactly the allocations within the FLOPs budget, reference FLOPs x (1 +
+flops_tolerance) (METHODS.md §5): an allocation over it is never scored, hence never chosen, and one above the
+reference but within the tolerance is (a budget of reference x (1 - tolerance) dropped it, and no test noticed)."""
+from __future__ import annotations
+
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from conftest import REPO_ROOT
+
+
+def _loop(work_dir: str, **train_cfg):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py'))
+    cfg.work_dir = work_dir
+    cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
+                              out_indices=(3, ), base_channels=16, norm_eval=False)
+    cfg.model.head.in_channels = 128
+    cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
+                         stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), stage_pool_size=1,
+                         search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1',
+                         **train_cfg)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    runner = Runner.from_cfg(cfg)
+    return runner.build_train_loop(runner._train_loop)
+
+
+def test_the_stage_search_scores_only_allocations_within_the_flops_budget(tmp_path):
+    loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05)
+    allocations = list(loop.stage_space.completions(()))
+    assert len(allocations) == 6 and loop.reference_path in allocations
+    # planted FLOPs: reference 100, budget 105; the planted best-scoring allocation costs 110
+    others = [a for a in allocations if a != loop.reference_path]
+    planted = {loop.reference_path: 100.0, others[0]: 104.0, others[1]: 110.0, others[2]: 105.5, others[3]: 90.0,
+               others[4]: 105.0}
+    loop.flops = dict(planted)  # allocation_flops reads its cache
+    scores = {others[1]: 9.0, others[0]: 5.0, others[4]: 4.0, loop.reference_path: 3.0, others[3]: 1.0,
+              others[2]: 8.0}
+    scored = []
+
+    def run_step(name, pool, score_fn, describe, evaluate):
+        for candidate in pool.candidates():
+            scored.append(candidate)
+            pool.record(candidate, scores[candidate])
+        pool.select()
+
+    loop.path_evaluator = lambda space, batches_per_sample: None
+    loop.run_step = run_step
+    loop._stage_search()
+    assert sorted(scored) == sorted(a for a, f in planted.items() if f <= 105.0)
+    assert others[0] in scored and others[4] in scored  # above the reference, within the tolerance
+    assert loop.stage_pool.pool == [others[0]]  # the best within the budget, not the better ones over it
