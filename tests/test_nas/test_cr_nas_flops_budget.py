@@ -1,6 +1,7 @@
 """CR-NAS's stage search scores exactly the allocations within the FLOPs budget, reference FLOPs x (1 +
 flops_tolerance) (METHODS.md §5): an allocation over it is never scored, hence never chosen, and one above the
-reference but within the tolerance is (a budget of reference x (1 - tolerance) dropped it, and no test noticed)."""
+reference but within the tolerance is (a budget of reference x (1 - tolerance) dropped it, and no test noticed).
+With ``max_stage_candidates`` a seeded uniform sample of those is scored, never one over the budget."""
 from __future__ import annotations
 
 import os.path as osp
@@ -27,17 +28,21 @@ def _loop(work_dir: str, **train_cfg):
     return runner.build_train_loop(runner._train_loop)
 
 
-def test_the_stage_search_scores_only_allocations_within_the_flops_budget(tmp_path):
-    loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05)
+def _planted(loop) -> tuple[list, dict, dict]:
+    """Planted FLOPs: reference 100, budget 105 at tolerance 0.05; the best-scoring allocation costs 110."""
     allocations = list(loop.stage_space.completions(()))
     assert len(allocations) == 6 and loop.reference_path in allocations
-    # planted FLOPs: reference 100, budget 105; the planted best-scoring allocation costs 110
     others = [a for a in allocations if a != loop.reference_path]
     planted = {loop.reference_path: 100.0, others[0]: 104.0, others[1]: 110.0, others[2]: 105.5, others[3]: 90.0,
                others[4]: 105.0}
-    loop.flops = dict(planted)  # allocation_flops reads its cache
     scores = {others[1]: 9.0, others[0]: 5.0, others[4]: 4.0, loop.reference_path: 3.0, others[3]: 1.0,
               others[2]: 8.0}
+    return others, planted, scores
+
+
+def _stage_search(loop, planted: dict, scores: dict) -> list:
+    """Run the loop's stage search on the planted FLOPs and scores; returns the scored allocations."""
+    loop.flops = dict(planted)  # allocation_flops reads its cache
     scored = []
 
     def run_step(name, pool, score_fn, describe, evaluate):
@@ -49,6 +54,30 @@ def test_the_stage_search_scores_only_allocations_within_the_flops_budget(tmp_pa
     loop.path_evaluator = lambda space, batches_per_sample: None
     loop.run_step = run_step
     loop._stage_search()
+    return scored
+
+
+def test_the_stage_search_scores_only_allocations_within_the_flops_budget(tmp_path):
+    loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05)
+    others, planted, scores = _planted(loop)
+    scored = _stage_search(loop, planted, scores)
     assert sorted(scored) == sorted(a for a, f in planted.items() if f <= 105.0)
     assert others[0] in scored and others[4] in scored  # above the reference, within the tolerance
     assert loop.stage_pool.pool == [others[0]]  # the best within the budget, not the better ones over it
+
+
+def test_max_stage_candidates_scores_a_seeded_sample_within_the_budget(tmp_path):
+    within = None
+    samples = set()
+    for seed in range(4):
+        loop = _loop(str(tmp_path / f'seed{seed}'), flops_tolerance=0.05, max_stage_candidates=2, seed=seed)
+        _, planted, scores = _planted(loop)
+        within = {a for a, f in planted.items() if f <= 105.0}
+        scored = _stage_search(loop, planted, scores)
+        assert len(scored) == 2 and set(scored) <= within, seed
+        if seed == 0:
+            again = _stage_search(_loop(str(tmp_path / 'again'), flops_tolerance=0.05, max_stage_candidates=2,
+                                        seed=seed), planted, scores)
+            assert again == scored  # seeded
+        samples.add(frozenset(scored))
+    assert len(samples) >= 2  # a sample, not always the same two
