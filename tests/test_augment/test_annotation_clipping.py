@@ -13,19 +13,8 @@ from mmdet.structures.mask import BitmapMasks, PolygonMasks
 
 from automl_mm.augment.elements import build_elements
 from automl_mm.augment.ops import HorizontalTranslate, Rotate
+from tests.test_augment._signs import MINUS, PLUS
 
-
-class _FixedRng:
-    """A stand-in Generator whose ``random()`` is ``u``: geometric ops take sign +1 iff u < 0.5."""
-
-    def __init__(self, u: float) -> None:
-        self.u = u
-
-    def random(self) -> float:
-        return self.u
-
-
-PLUS, MINUS = _FixedRng(0.25), _FixedRng(0.75)
 GEOMETRIC = [op for op in build_elements('ohl+randaugment') if op.geometric] + [Rotate(90), Rotate(150)]
 IMAGE = shapely.box(0, 0, 40, 30)  # W = 40, H = 30
 

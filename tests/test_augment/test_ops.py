@@ -23,19 +23,7 @@ from automl_mm.augment.ops import (
     VerticalTranslate,
 )
 from automl_mm.registry import AUGMENT_OPS
-
-
-class _FixedRng:
-    """Stands in for a Generator whose next ``random()`` is ``u``: geometric ops take sign +1 iff u < 0.5."""
-
-    def __init__(self, u: float) -> None:
-        self.u = u
-
-    def random(self) -> float:
-        return self.u
-
-
-PLUS, MINUS = _FixedRng(0.25), _FixedRng(0.75)
+from tests.test_augment._signs import MINUS, PLUS, _FixedRng
 
 _PIL = {
     'Equalize': lambda im, m: ImageOps.equalize(im),
