@@ -53,6 +53,7 @@ from .preflight_classes import (
     _check_coco_classes,
     _check_concat_classes,
     _check_num_classes,
+    check_accuracy_topk,
     coco_classes_mismatch,
 )
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
@@ -326,6 +327,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
     _check_concat_classes(cfg, test_only)
     _check_num_classes(cfg, test_only)
+    check_accuracy_topk(cfg, test_only)
     check_held_out_splits(cfg, cfg.get('default_scope') or 'automl_mm', test_only)
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),

@@ -2,7 +2,8 @@
 :func:`automl_mm.engine.preflight.check_config`): a COCO dataset's ``metainfo.classes`` against its annotation
 file's categories (:func:`coco_classes_mismatch`, :func:`check_coco_classes`), the inner datasets of a
 ``ConcatDataset`` against each other (:func:`_check_concat_classes`), and every ``num_classes`` of the model's heads
-against each dataset's class count (:func:`check_num_classes`)."""
+against each dataset's class count (:func:`check_num_classes`), and ``Accuracy`` ``topk`` values against the heads'
+count (:func:`check_accuracy_topk`)."""
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,7 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _coco_datasets, _datasets, _loader_cfgs
+from .preflight_walk import ConfigCheckError, _coco_datasets, _datasets, _evaluator_cfgs, _loader_cfgs
 
 
 def _dataset_class(dataset: dict, scope: str | None) -> type | None:
@@ -299,3 +300,29 @@ def _check_concat_classes(cfg: Any, test_only: bool) -> None:
                 raise ConfigCheckError(
                     f'{where}.datasets.{i} ({config_type_name(inner)}) has {what}: {does}. {fix} (or set '
                     f"{where}.ignore_keys=['classes'] if the labels of the same number are the same classes)")
+
+
+def check_accuracy_topk(cfg: Any, test_only: bool) -> None:
+    """No ``Accuracy`` metric asks for a top-k above the model's class count (the smallest ``num_classes`` of its
+    heads).
+
+    Top-k of C < k classes counts every image as correct: ``accuracy/top5`` of a 3-class head read a constant
+    100 %, so a reward, ``save_best`` or early stopping on that key never moved, without a word (mmpretrain's
+    ``Accuracy`` refuses it too; ``k = C`` is allowed, and is 100 % as well).
+
+    Raises:
+        ConfigCheckError: naming the metric's config key, its ``topk`` and the head's ``num_classes`` key.
+    """
+    heads = [(key, count) for key, count, _ in _num_classes_keys(cfg.get('model'), 'model')]
+    if not heads:
+        return
+    head_key, classes = min(heads, key=lambda head: head[1])
+    for metric, key in _evaluator_cfgs(cfg):
+        if config_type_name(metric) != 'Accuracy' or (test_only and not key.startswith('test_')):
+            continue
+        topk = metric.get('topk', (1, ))
+        above = [k for k in ((topk, ) if isinstance(topk, int) else topk) if isinstance(k, int) and k > classes]
+        if above:
+            raise ConfigCheckError(f'{key}.topk={topk!r} but {head_key}={classes}: a top-{above[0]} of '
+                                   f'{classes} classes counts every image as correct (a constant 100 %, which no '
+                                   f'reward or save_best can follow); use k <= {classes}')
