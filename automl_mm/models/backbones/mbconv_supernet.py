@@ -161,6 +161,11 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
         for key, value in (('stem_channels', stem_channels), ('stages', stages), ('ops', ops)):
             if not value:
                 raise ValueError(f'MBConvSupernet needs {key} (or a space from {sorted(SPACES)}), got {value!r}')
+        # a 2.5-wide stem failed inside torch's Conv2d, naming no key (the stages' widths are checked below)
+        stem_channels = as_count(stem_channels, 'MBConvSupernet.stem_channels', 1)
+        in_channels = as_count(in_channels, 'MBConvSupernet.in_channels', 1)
+        if out_channels is not None:
+            out_channels = as_count(out_channels, 'MBConvSupernet.out_channels', 0)  # 0 drops a preset's
         stem_stride = 2 if stem_stride is None else stem_stride
         if stem_stride not in (1, 2):
             raise ValueError(f'stem_stride must be 1 or 2, got {stem_stride!r}')
