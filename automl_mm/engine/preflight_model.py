@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from automl_mm.utils.scope import config_type_name
+
 from .preflight_walk import ConfigCheckError
 
 #: Height and width of the shape-only input (the meta device computes no values): 224 = 32 x 7, divided by the
 #: usual backbones' strides and Swin's patch x window.
 _PROBE_SIZE = 224
+
+#: Necks whose ``in_channels`` list the backbone's maps deepest first (mmdet's YOLOV3Neck: "process them in
+#: reversed order"); every other neck lists them in the backbone's order.
+_DEEPEST_FIRST_NECKS = frozenset({'YOLOV3Neck'})
 
 
 def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
@@ -54,7 +60,8 @@ def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
 
 def check_neck_widths(cfg: Any) -> None:
     """Raise unless ``model.neck.in_channels`` (a list, as FPN's and ChannelMapper's) are the widths of the maps
-    ``model.backbone`` returns, in order.
+    ``model.backbone`` returns, in order (reversed for the necks that list them deepest first: mmdet's
+    ``YOLOV3Neck``).
 
     Raises:
         ConfigCheckError: naming ``model.neck.in_channels``, the backbone and the widths it returns.
@@ -69,10 +76,13 @@ def check_neck_widths(cfg: Any) -> None:
     if not isinstance(in_channels, (list, tuple)):
         return  # an int (e.g. YOLOF's DilatedEncoder reads the last map) or the neck's default
     widths = backbone_widths(backbone, cfg.get('default_scope') or 'automl_mm')
-    if widths is None or list(in_channels) == widths:
+    if widths is None:
+        return
+    expected = widths[::-1] if config_type_name(neck) in _DEEPEST_FIRST_NECKS else widths
+    if list(in_channels) == expected:
         return
     out_indices = backbone.get('out_indices')
     where = f'{backbone.get("type")}' + (f', out_indices={tuple(out_indices)}' if out_indices is not None else '')
     raise ConfigCheckError(
         f'model.neck.in_channels={list(in_channels)} but the backbone ({where}) returns {len(widths)} feature maps '
-        f'of {widths} channels: set model.neck.in_channels={widths} (or the backbone\'s out_indices)')
+        f'of {widths} channels: set model.neck.in_channels={expected} (or the backbone\'s out_indices)')
