@@ -21,6 +21,9 @@ _PROBE_SIZE = 224
 #: Necks whose ``in_channels`` list the backbone's maps deepest first (mmdet's YOLOV3Neck: "process them in
 #: reversed order"); every other neck lists them in the backbone's order.
 _DEEPEST_FIRST_NECKS = frozenset({'YOLOV3Neck'})
+#: Necks that take the input image as the backbone's first output (DetectoRS_ResNet's ``output_img=True``) and pop
+#: it before the maps their ``in_channels`` describe (mmdet's RFP).
+_IMAGE_FIRST_NECKS = frozenset({'RFP'})
 
 
 def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
@@ -61,7 +64,7 @@ def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
 def check_neck_widths(cfg: Any) -> None:
     """Raise unless ``model.neck.in_channels`` (a list, as FPN's and ChannelMapper's) are the widths of the maps
     ``model.backbone`` returns, in order (reversed for the necks that list them deepest first: mmdet's
-    ``YOLOV3Neck``).
+    ``YOLOV3Neck``; after the image, the first output, for mmdet's ``RFP``).
 
     Raises:
         ConfigCheckError: naming ``model.neck.in_channels``, the backbone and the widths it returns.
@@ -78,7 +81,10 @@ def check_neck_widths(cfg: Any) -> None:
     widths = backbone_widths(backbone, cfg.get('default_scope') or 'automl_mm')
     if widths is None:
         return
-    expected = widths[::-1] if config_type_name(neck) in _DEEPEST_FIRST_NECKS else widths
+    neck_type = config_type_name(neck)
+    if neck_type in _IMAGE_FIRST_NECKS:
+        widths = widths[1:]  # the image
+    expected = widths[::-1] if neck_type in _DEEPEST_FIRST_NECKS else widths
     if list(in_channels) == expected:
         return
     out_indices = backbone.get('out_indices')

@@ -30,3 +30,16 @@ def test_mmdets_own_yolov3_config_passes():
 def test_yolov3_neck_in_backbone_order_is_refused_with_its_own_order():
     with pytest.raises(ConfigCheckError, match=r'set model\.neck\.in_channels=\[1024, 512, 256\]'):
         check_neck_widths(_cfg([256, 512, 1024]))
+
+
+def test_mmdets_own_detectors_rfp_config_passes():
+    """DetectoRS_ResNet(output_img=True) returns the image first, which mmdet's RFP neck pops before its FPN: the
+    shipped config was refused ("returns 5 feature maps of [3, 256, 512, 1024, 2048] channels")."""
+    path = os.path.join(os.path.dirname(mmdet.__file__), '.mim/configs/detectors/cascade-rcnn_r50-rfp_1x_coco.py')
+    if not os.path.exists(path):
+        pytest.skip('mmdet installed without its configs')
+    cfg = Config.fromfile(path)
+    check_neck_widths(cfg)
+    cfg.model.neck.in_channels = [256, 512, 1024]
+    with pytest.raises(ConfigCheckError, match=r'set model\.neck\.in_channels=\[256, 512, 1024, 2048\]'):
+        check_neck_widths(cfg)
