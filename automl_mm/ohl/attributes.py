@@ -72,11 +72,12 @@ def _root(runner: Any, parts: list[str], path: str) -> Any:
     return getattr(runner, parts[0])
 
 
-def _indexes(node: Any, part: str) -> bool:
-    return isinstance(node, (list, tuple)) and part.lstrip('-').isdigit()
-
-
 _MODULE_SEQUENCES = (nn.ModuleList, nn.Sequential)  # indexed by position, as a list (mmengine's subclass them)
+
+
+def _indexes(node: Any, part: str) -> bool:
+    # a module sequence too: its attribute names are '0', '1', ..., but -1 (its last) is no attribute
+    return isinstance(node, (list, tuple, *_MODULE_SEQUENCES)) and part.lstrip('-').isdigit()
 
 
 def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
@@ -142,7 +143,7 @@ def _put(node: Any, key: Any, value: Any) -> Any:
         items = list(node)
         items[key] = value
         return node._make(items) if hasattr(node, '_make') else type(node)(items)  # namedtuple: fields
-    if isinstance(node, (dict, list)):
+    if isinstance(node, (dict, list)) or (isinstance(node, _MODULE_SEQUENCES) and isinstance(key, int)):
         node[key] = value
     else:
         setattr(node, key, value)
