@@ -64,15 +64,19 @@ def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
 def check_neck_widths(cfg: Any) -> None:
     """Raise unless ``model.neck.in_channels`` (a list, as FPN's and ChannelMapper's) are the widths of the maps
     ``model.backbone`` returns, in order (reversed for the necks that list them deepest first: mmdet's
-    ``YOLOV3Neck``; after the image, the first output, for mmdet's ``RFP``).
+    ``YOLOV3Neck``; after the image, the first output, for mmdet's ``RFP``). A list of necks (mmdet's
+    ``nn.Sequential`` of them) is checked at its first, which takes the backbone's maps.
 
     Raises:
-        ConfigCheckError: naming ``model.neck.in_channels``, the backbone and the widths it returns.
+        ConfigCheckError: naming ``model.neck.in_channels`` (``model.neck.0.in_channels``), the backbone and
+            the widths it returns.
     """
     model = cfg.get('model')
     if not isinstance(model, dict):
         return
-    backbone, neck = model.get('backbone'), model.get('neck')
+    backbone, neck, key = model.get('backbone'), model.get('neck'), 'model.neck'
+    if isinstance(neck, (list, tuple)) and neck:  # mmdet's nn.Sequential of necks: the first takes the maps
+        neck, key = neck[0], 'model.neck.0'
     if not isinstance(backbone, dict) or not isinstance(neck, dict):
         return
     in_channels = neck.get('in_channels')
@@ -90,5 +94,5 @@ def check_neck_widths(cfg: Any) -> None:
     out_indices = backbone.get('out_indices')
     where = f'{backbone.get("type")}' + (f', out_indices={tuple(out_indices)}' if out_indices is not None else '')
     raise ConfigCheckError(
-        f'model.neck.in_channels={list(in_channels)} but the backbone ({where}) returns {len(widths)} feature maps '
-        f'of {widths} channels: set model.neck.in_channels={expected} (or the backbone\'s out_indices)')
+        f'{key}.in_channels={list(in_channels)} but the backbone ({where}) returns {len(widths)} feature maps '
+        f'of {widths} channels: set {key}.in_channels={expected} (or the backbone\'s out_indices)')
