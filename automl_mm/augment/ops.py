@@ -265,18 +265,21 @@ def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.nda
     Returns:
         list[np.ndarray]: (M, 2) float64 vertices (the closing vertex not repeated) of each piece inside with an
         area: one for a convex polygon, several where the border cuts a concave one apart; empty when nothing is
-        inside.
+        inside (also for fewer than 3 vertices, which enclose none).
 
     Examples:
         >>> [p.tolist() for p in clip_polygon(np.array([[-4.0, 2], [12, 2], [-4, 18]]), 20, 20)]
         [[[0.0, 2.0], [12.0, 2.0], [0.0, 14.0]]]
     """
-    polygon = shapely.Polygon(np.asarray(points, np.float64).reshape(-1, 2))
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    if len(points) < 3:  # a point or a segment (shapely refuses such a ring): no area to keep
+        return []
+    polygon = shapely.Polygon(points)
+    sign = 1.0 if polygon.exterior.is_ccw else -1.0  # the pieces keep the input's vertex order
     if not polygon.is_valid:
         polygon = polygon.buffer(0.0)
     inside = shapely.clip_by_rect(polygon, 0.0, 0.0, float(width), float(height))
     pieces = getattr(inside, 'geoms', [inside])  # a MultiPolygon or GeometryCollection holds several
-    sign = 1.0 if shapely.Polygon(points).exterior.is_ccw else -1.0  # keep the input's vertex order
     return [np.asarray(orient(piece, sign).exterior.coords, np.float64)[:-1] for piece in pieces
             if isinstance(piece, shapely.Polygon) and piece.area > 0]
 

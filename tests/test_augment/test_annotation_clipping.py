@@ -68,6 +68,14 @@ def test_a_polygon_moved_wholly_out_is_an_empty_placeholder():
     assert len(out) == 1 and out.areas[0] == 0 and not out.to_ndarray().any()
 
 
+def test_a_degenerate_polygon_moved_out_is_an_empty_placeholder():
+    """A two-point polygon (a segment: no ring for shapely) partly moved out became shapely's 'A linearring
+    requires at least 4 coordinates' error; it encloses nothing, so it is mmdet's zero-area placeholder."""
+    masks = PolygonMasks([[np.array([2, 2, 18, 2], np.float64)]], 20, 40)
+    out = HorizontalTranslate(0.3).apply(dict(img=np.zeros((20, 40), np.uint8), gt_masks=masks), MINUS)['gt_masks']
+    assert len(out) == 1 and out.areas[0] == 0
+
+
 def _random_boxes(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     xy = rng.uniform([-5, -5], [38, 28], (n, 2))
