@@ -126,3 +126,25 @@ def registered_class(registry: Registry, name: str, scope: str | None = None) ->
     """
     with registry.switch_scope_and_registry(scope) as scoped:
         return scoped.get(name)
+
+
+def registered_name(registry: Registry, cls: type, scoped: bool = False) -> str:
+    """The name under which ``cls`` is registered in ``registry`` or one of its descendants (mmdet's, automl_mm's,
+    ... registries are children of mmengine's): what config text writes for a ``type`` given as a class.
+
+    Args:
+        registry: The registry to search first; its children are searched after it, depth first.
+        cls: The class.
+        scoped: Prefix the registry's scope (``'mmdet.RandomFlip'``), which any default scope resolves.
+
+    Returns:
+        The registered name, or ``cls.__name__`` where no registry holds ``cls`` (building it then names it).
+    """
+    stack = [registry]
+    while stack:
+        current = stack.pop()
+        name = next((key for key, value in current.module_dict.items() if value is cls), None)
+        if name is not None:
+            return f'{current.scope}.{name}' if scoped else name
+        stack.extend(current.children.values())
+    return cls.__name__

@@ -20,8 +20,9 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmengine.dataset import Compose
+from mmengine.registry import TRANSFORMS as ROOT_TRANSFORMS
 
-from automl_mm.registry import TRANSFORMS
+from automl_mm.registry import TRANSFORMS, registered_name
 
 
 class LivePolicy:
@@ -257,21 +258,8 @@ def _scoped_types(cfg: Any) -> Any:
         return cfg
     out = {key: _scoped_types(value) for key, value in cfg.items()}
     if isinstance(cfg.get('type'), type):
-        out['type'] = _registered_name(cfg['type'])
+        out['type'] = registered_name(ROOT_TRANSFORMS, cfg['type'], scoped=True)
     return out
-
-
-def _registered_name(cls: type) -> str:
-    from mmengine.registry import TRANSFORMS as ROOT
-
-    stack = [ROOT]
-    while stack:
-        registry = stack.pop()
-        name = next((key for key, value in registry.module_dict.items() if value is cls), None)
-        if name is not None:
-            return f'{registry.scope}.{name}'
-        stack.extend(registry.children.values())
-    return cls.__name__
 
 
 @TRANSFORMS.register_module()

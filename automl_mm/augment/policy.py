@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from automl_mm.registry import AUGMENT_OPS, TRANSFORMS
+from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
 from .choice import LiveChoiceTransform
 from .elements import build_elements
@@ -93,13 +93,10 @@ class OHLAutoAugment(LiveChoiceTransform):
 def _exportable(entry: tuple | dict) -> tuple | dict:
     """An element config as config text can hold it: an op class (the Python API accepts one) by its name in
     ``AUGMENT_OPS`` (its class name when unregistered: replaying it then names the missing op)."""
-    def name(cls: type) -> str:
-        return next((key for key, value in AUGMENT_OPS.module_dict.items() if value is cls), cls.__name__)
-
     if isinstance(entry, dict) and isinstance(entry.get('type'), type):
-        return {**entry, 'type': name(entry['type'])}
+        return {**entry, 'type': registered_name(AUGMENT_OPS, entry['type'])}
     if isinstance(entry, tuple) and entry and isinstance(entry[0], type):
-        return (name(entry[0]), *entry[1:])
+        return (registered_name(AUGMENT_OPS, entry[0]), *entry[1:])
     return entry
 
 
