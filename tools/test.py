@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
 from automl_mm.engine.dist import gloo_without_gpus
+from automl_mm.engine.launch import check_launcher_matches_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.ohl.copies import find_ohl_hook
@@ -37,6 +38,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
+    check_launcher_matches_environment(args.launcher, 'tools/test.py')  # torchrun without --launcher pytorch
     register_all_modules(init_default_scope=False)
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):

@@ -20,7 +20,13 @@ from automl_mm.engine import (
     resolve_resume,
 )
 from automl_mm.engine.dist import gloo_without_gpus
-from automl_mm.engine.launch import exit_with_parent_if_asked, launch_local, prestart_workers, required_world_size
+from automl_mm.engine.launch import (
+    check_launcher_matches_environment,
+    exit_with_parent_if_asked,
+    launch_local,
+    prestart_workers,
+    required_world_size,
+)
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config, merge_options
 from automl_mm.engine.resume import checkpoint_seed
@@ -137,6 +143,7 @@ def main() -> None:
     exit_with_parent_if_asked()  # AUTOML_MM_EXIT_WITH_PARENT=1 (the benchmarks): stop when the caller is gone
     install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
+    check_launcher_matches_environment(args.launcher, 'tools/train.py')  # torchrun without --launcher pytorch
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     world_size = required_world_size(cfg)

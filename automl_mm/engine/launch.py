@@ -78,6 +78,54 @@ def prestart_workers() -> None:
         multiprocessing.forkserver.ensure_running()
 
 
+def worker_threads(world_size: int) -> int:
+    """Torch threads of each local CPU worker: ``OMP_NUM_THREADS`` where it is set (as with ``torchrun`` and
+    mmengine, which only fill it in when unset), else the :func:`usable_cpus` split between the ``world_size``
+    workers (at least 1).
+
+    Raises:
+        ValueError: ``OMP_NUM_THREADS`` is set but not a positive integer (names the variable and its value).
+    """
+    value = os.environ.get('OMP_NUM_THREADS')
+    if value is None or not value.strip():
+        return max(1, usable_cpus() // world_size)
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f'environment variable OMP_NUM_THREADS must be a positive integer, got {value!r}')
+    return threads
+
+
+#: Environment variables a multi-process launcher sets in every process it starts: ``torchrun`` (and
+#: ``torch.distributed.launch``) ``WORLD_SIZE``, ``mpirun`` (Open MPI) ``OMPI_COMM_WORLD_SIZE``.
+LAUNCHER_WORLD_SIZE_ENV = ('WORLD_SIZE', 'OMPI_COMM_WORLD_SIZE')
+
+
+def check_launcher_matches_environment(launcher: str, tool: str) -> None:
+    """Refuse ``--launcher none`` in a process that a multi-process launcher started.
+
+    ``torchrun --nproc_per_node N tools/train.py CONFIG`` without ``--launcher pytorch`` ran N independent
+    trainings (each an OHL search with its own local workers) writing into the same work_dir, with no error.
+
+    Raises:
+        RuntimeError: ``launcher`` is ``'none'`` and one of :data:`LAUNCHER_WORLD_SIZE_ENV` is an integer > 1
+            (names the variable, its value and the flag to add).
+    """
+    if launcher != 'none':
+        return
+    for name in LAUNCHER_WORLD_SIZE_ENV:
+        try:
+            size = int(os.environ.get(name, '1'))
+        except ValueError:
+            continue
+        if size > 1:
+            flag = 'mpi' if name.startswith('OMPI') else 'pytorch'
+            raise RuntimeError(f'{tool} runs in one of {size} processes ({name}={size}) but with --launcher none: '
+                               f'each would run the whole job into the same work_dir; add --launcher {flag}')
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(('127.0.0.1', 0))
@@ -150,19 +198,22 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     ``main`` must be a module-level function (it is pickled to the workers) that builds and runs a Runner with
     ``launcher='pytorch'``.
 
+    Each CPU worker runs :func:`worker_threads` torch threads.
+
     Raises:
+        ValueError: ``OMP_NUM_THREADS`` is not a positive integer (before any worker starts).
         WorkerError: when a worker fails; the other workers are stopped, and the message (printed last, once)
             names the rank and holds that worker's traceback.
     """
     if torch.cuda.is_available() and torch.cuda.device_count() < world_size:
         raise RuntimeError(f'the config needs {world_size} processes but only {torch.cuda.device_count()} GPUs '
                            'are visible; use fewer copies or launch on several nodes with torchrun/slurm')
+    # CPU runs: OMP_NUM_THREADS where set, else split the cores between the workers instead of oversubscribing.
+    threads = 0 if torch.cuda.is_available() else worker_threads(world_size)
     os.makedirs(cfg.work_dir, exist_ok=True)
     cfg_path = osp.join(cfg.work_dir, 'launched_config.py')
     cfg.launcher = 'pytorch'
     cfg.dump(cfg_path)
-    # CPU runs: split the cores between the workers instead of oversubscribing them.
-    threads = 0 if torch.cuda.is_available() else max(1, usable_cpus() // world_size)
     prestart_workers()  # unless tools/train.py did already
     try:
         mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path, os.getpid()),

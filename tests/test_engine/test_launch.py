@@ -140,6 +140,7 @@ def test_local_workers_split_the_cores_the_process_may_use(monkeypatch, tmp_path
     from automl_mm.engine import launch
 
     started = []
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)  # set: the workers keep it (test_launch_environment.py)
     monkeypatch.setattr(launch.os, 'cpu_count', lambda: 16)
     monkeypatch.setattr(launch.os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(launch.torch.cuda, 'is_available', lambda: False)
