@@ -41,7 +41,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or, without a path, from work_dir/last_checkpoint '
                              '(falling back, with a warning, to the newest complete checkpoint in work_dir; with '
-                             'none, a warning says training starts from scratch)')
+                             'none, a warning says training starts from the config\'s load_from weights, or from '
+                             'scratch without them)')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
@@ -74,8 +75,11 @@ def build_config(args: argparse.Namespace) -> Config:
         # `--resume`, or `resume = True` in the config without a path (mmengine's own auto-resume).
         # Resolved once here (not in every worker): a missing/empty/dangling last_checkpoint or a truncated file
         # falls back to the newest complete checkpoint, with a warning naming what was skipped.
-        found = resolve_resume(cfg.work_dir)
-        cfg.resume, cfg.load_from = found is not None, found
+        # A config's load_from (weights to start from, e.g. a pretrained detector) was dropped when there was
+        # nothing to resume yet: the first run of `--resume` trained from random weights. It stays the start then.
+        init = cfg.get('load_from') if args.resume == 'auto' else None
+        found = resolve_resume(cfg.work_dir, load_from=init)
+        cfg.resume, cfg.load_from = found is not None, found if found is not None else init
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')

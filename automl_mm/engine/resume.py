@@ -169,14 +169,16 @@ def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
     return None, skipped
 
 
-def resolve_resume(work_dir: str) -> str | None:
+def resolve_resume(work_dir: str, load_from: str | None = None) -> str | None:
     """:func:`find_resumable_checkpoint` with its findings logged: a warning for each fallback, and a warning that
-    training starts from scratch when nothing in ``work_dir`` can be resumed."""
+    training starts from scratch (or from the config's ``load_from`` weights, when given) when nothing in
+    ``work_dir`` can be resumed."""
     found, skipped = find_resumable_checkpoint(work_dir)
     if found is None:
         what = '; '.join(skipped) if skipped else 'nothing found'
+        start = f'from the weights of load_from {load_from}' if load_from else 'from scratch'
         print_log(f'--resume: nothing to resume in {work_dir} ({what}, and no complete *.pth); '
-                  'training starts from scratch', logger='current', level=logging.WARNING)
+                  f'training starts {start}', logger='current', level=logging.WARNING)
     elif skipped:
         print_log(f'--resume: skipped {"; ".join(skipped)}; resuming from the newest complete checkpoint '
                   f'{found}', logger='current', level=logging.WARNING)
