@@ -198,7 +198,7 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     ``main`` must be a module-level function (it is pickled to the workers) that builds and runs a Runner with
     ``launcher='pytorch'``.
 
-    Each CPU worker runs :func:`worker_threads` torch threads.
+    Each worker runs :func:`worker_threads` torch threads.
 
     Raises:
         ValueError: ``OMP_NUM_THREADS`` is not a positive integer (before any worker starts).
@@ -208,8 +208,9 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     if torch.cuda.is_available() and torch.cuda.device_count() < world_size:
         raise RuntimeError(f'the config needs {world_size} processes but only {torch.cuda.device_count()} GPUs '
                            'are visible; use fewer copies or launch on several nodes with torchrun/slurm')
-    # CPU runs: OMP_NUM_THREADS where set, else split the cores between the workers instead of oversubscribing.
-    threads = 0 if torch.cuda.is_available() else worker_threads(world_size)
+    # OMP_NUM_THREADS where set, else the cores split between the workers instead of oversubscribing them (GPU
+    # workers too: each ran torch's default, every core, so N workers used N x cores threads).
+    threads = worker_threads(world_size)
     os.makedirs(cfg.work_dir, exist_ok=True)
     cfg_path = osp.join(cfg.work_dir, 'launched_config.py')
     cfg.launcher = 'pytorch'

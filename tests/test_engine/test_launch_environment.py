@@ -77,3 +77,18 @@ def test_test_tool_started_by_torchrun_without_launcher_is_refused(monkeypatch, 
     monkeypatch.delenv('WORLD_SIZE')
     with pytest.raises(FileNotFoundError, match='checkpoint file not found'):
         test.main()
+
+
+def test_gpu_workers_split_the_cores_too(monkeypatch, tmp_path):
+    """With CUDA each worker ran torch's default thread count (every core): 4 workers, 4 x 16 threads on 16 cores."""
+    started = []
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr(launch.os, 'sched_getaffinity', lambda pid: set(range(16)), raising=False)
+    monkeypatch.setattr(launch.torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(launch.torch.cuda, 'device_count', lambda: 4)
+    monkeypatch.setattr(launch, 'prestart_workers', lambda: None)
+    monkeypatch.setattr(launch.mp, 'start_processes', lambda fn, args, **kw: started.append(args[2]))
+    launch.launch_local(Config(dict(work_dir=str(tmp_path))), 4, print)
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    launch.launch_local(Config(dict(work_dir=str(tmp_path))), 4, print)
+    assert started == [4, 2]
