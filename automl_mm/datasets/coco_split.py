@@ -87,8 +87,20 @@ def _subset(coco: dict, image_ids: set[int]) -> dict:
     return out
 
 
+def _held_image_ids(path: str) -> set | None:
+    """The image ids of an existing output file; ``None`` when there is none. An unreadable file (half written by
+    an interrupted tool) counts as another split: an empty set."""
+    if not osp.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return {img['id'] for img in json.load(f)['images']}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_fraction: float | None = None,
-               seed: int = 0, prefix: str = 'instances_arch') -> tuple[str, str]:
+               seed: int = 0, prefix: str = 'instances_arch', overwrite: bool = False) -> tuple[str, str]:
     """Split ``ann_file`` by image into ``<prefix>-train.json`` and ``<prefix>-val.json`` under ``out_dir``.
 
     Image ids (sorted) are shuffled with ``numpy.random.default_rng(seed)``; the first ``val_images`` of the
@@ -106,6 +118,8 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
             ``val_images`` is given, ``5000 / 118287`` (CR-NAS's 5K out of train2017's 118,287 images).
         seed: Seed of the shuffle; the same file and seed always give the same split.
         prefix: Output file name prefix.
+        overwrite: Replace output files that hold another split (other images in a part). Without it they are
+            refused: a search resumed on a re-drawn split validated on images its supernet had trained on.
 
     Returns:
         ``(train_file, val_file)`` paths.
@@ -114,6 +128,8 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat; both
             ``val_images`` and ``val_fraction`` are given; the arch-val size is not in ``[1, num_images - 1]``;
             an output would be ``ann_file`` itself.
+        FileExistsError: an output file exists with other images than this split gives it and ``overwrite`` is
+            False (names the file and both image counts; nothing is written).
 
     Examples:
         >>> import json, os, tempfile
@@ -143,9 +159,17 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
     val_ids = {sorted_ids[i] for i in order[:num_val]}
     train_ids = set(ids) - val_ids
 
-    os.makedirs(out_dir, exist_ok=True)
     train_file = osp.join(out_dir, f'{prefix}-train.json')
     val_file = osp.join(out_dir, f'{prefix}-val.json')
+    if not overwrite:
+        for path, part in ((train_file, train_ids), (val_file, val_ids)):
+            held = _held_image_ids(path)
+            if held is not None and held != part:
+                raise FileExistsError(
+                    f'{path} holds another split ({len(held)} images, {len(held - part)} not in this split\'s '
+                    f'{len(part)}): write into another out_dir or prefix, or pass --overwrite (overwrite=True) to '
+                    'replace it; nothing was written')
+    os.makedirs(out_dir, exist_ok=True)
     dump_json_atomic(_subset(coco, train_ids), train_file)
     dump_json_atomic(_subset(coco, val_ids), val_file)
     return train_file, val_file

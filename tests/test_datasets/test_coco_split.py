@@ -83,7 +83,7 @@ def test_val_fraction_and_default_proportion(coco_file, tmp_path):
 def test_no_temp_files_left_and_outputs_overwritten(coco_file, tmp_path):
     out = tmp_path / 'out'
     split_coco(coco_file, str(out), val_images=3)
-    split_coco(coco_file, str(out), val_images=4)
+    split_coco(coco_file, str(out), val_images=4, overwrite=True)  # another split: refused without it
     assert sorted(p.name for p in out.iterdir()) == ['instances_arch-train.json', 'instances_arch-val.json']
     assert len(_image_ids(str(out / 'instances_arch-val.json'))) == 4
 

@@ -24,13 +24,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help=f'fraction of images for arch-val (default {DEFAULT_VAL_FRACTION:.5f} = 5000/118287)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--prefix', default='instances_arch')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace output files of another split (default: refused; the same split is rewritten)')
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    files = split_coco(args.ann_file, args.out_dir, val_images=args.val_images, val_fraction=args.val_fraction,
-                       seed=args.seed, prefix=args.prefix)
+    try:
+        files = split_coco(args.ann_file, args.out_dir, val_images=args.val_images, val_fraction=args.val_fraction,
+                           seed=args.seed, prefix=args.prefix, overwrite=args.overwrite)
+    except FileExistsError as err:
+        raise SystemExit(f'split_coco.py: {err}') from None
     for split, path in zip(('arch-train', 'arch-val'), files):
         with open(path) as f:
             coco = json.load(f)
