@@ -150,8 +150,38 @@ class StrictCheckpointHook(Hook):
                                                         self.max_keys)
         from .run_info import is_resume
 
+        check_classes_unchanged(runner, checkpoint, self.checkpoint or 'the checkpoint', is_resume(runner))
         if is_resume(runner):
             check_schedule_unchanged(runner, checkpoint, self.checkpoint or 'the checkpoint')
+
+
+def check_classes_unchanged(runner, checkpoint: dict, name: str, resume: bool) -> None:
+    """Refuse a checkpoint trained on other classes than the data it is now run on.
+
+    A Fashion-MNIST checkpoint tested with a digits config (both 10 classes, the same network) loaded without a
+    missing key and was scored against labels of other meaning: a wrong number, no error. mmengine records the
+    training set's ``metainfo`` in ``meta['dataset_meta']``; its ``classes`` are compared with those of the loop
+    that loads the checkpoint (the train loop when resuming, else the test loop). Either side without ``classes``
+    is not compared.
+
+    Raises:
+        CheckpointMismatchError: the class names or their order differ (names the first differing position).
+    """
+    saved = ((checkpoint.get('meta') or {}).get('dataset_meta') or {}).get('classes')
+    loop = runner._train_loop if resume else runner._test_loop
+    dataset = getattr(getattr(loop, 'dataloader', None), 'dataset', None)
+    current = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    if saved is None or current is None or tuple(saved) == tuple(current):
+        return
+    saved, current = tuple(saved), tuple(current)
+    where = next((i for i, (a, b) in enumerate(zip(saved, current)) if a != b), min(len(saved), len(current)))
+    first = (f'class {where} is {saved[where]!r} in the checkpoint, {current[where]!r} here'
+             if where < min(len(saved), len(current)) else f'{len(saved)} classes against {len(current)}')
+    split = 'train' if resume else 'test'
+    raise CheckpointMismatchError(
+        f'checkpoint {name} was trained on other classes than the config\'s {split} set ({first}): its predictions '
+        f'would be scored against labels of another meaning. Is it a checkpoint of another config? '
+        f'tools/test.py --allow-partial evaluates anyway.')
 
 
 _SPAN_KEYS = ('begin', 'end', 'T_max')
