@@ -13,6 +13,7 @@ from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import check_launcher_matches_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
+from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -39,6 +40,11 @@ def main() -> None:
     install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
     check_launcher_matches_environment(args.launcher, 'tools/test.py')  # torchrun without --launcher pytorch
+    overridden = {'launcher': ('--launcher', args.launcher), 'load_from': ('the CHECKPOINT argument', args.checkpoint),
+                  'resume': ('tools/test.py (it never resumes)', False)}
+    if args.work_dir is not None:
+        overridden['work_dir'] = ('--work-dir', args.work_dir)
+    check_options_not_overridden(args.cfg_options, overridden, 'tools/test.py')
     register_all_modules(init_default_scope=False)
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):

@@ -29,6 +29,7 @@ from automl_mm.engine.launch import (
 )
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config, merge_options
+from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.resume import checkpoint_seed
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -57,6 +58,14 @@ def parse_args() -> argparse.Namespace:
 def build_config(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
+    overridden = {'launcher': ('--launcher', args.launcher)}
+    if args.work_dir is not None:
+        overridden['work_dir'] = ('--work-dir', args.work_dir)
+    if args.resume is not None:
+        overridden['resume'] = ('--resume', True)
+    if args.resume not in (None, 'auto'):  # without a path, load_from stays the start when nothing is resumed
+        overridden['load_from'] = ('--resume', args.resume)
+    check_options_not_overridden(args.cfg_options, overridden, 'tools/train.py')
     cfg = Config.fromfile(args.config)
     merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher

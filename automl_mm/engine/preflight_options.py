@@ -127,6 +127,30 @@ def _substituted_parents(cfg: Any, options: dict) -> dict[str, tuple[Any, list[s
     return found
 
 
+def check_options_not_overridden(options: dict | None, overridden: dict[str, tuple[str, Any]], tool: str) -> None:
+    """Refuse ``--cfg-options`` that a tool's own flag or argument replaces after the merge.
+
+    ``tools/test.py CONFIG CKPT --cfg-options load_from=other.pth`` tested ``CKPT``; ``--cfg-options
+    launcher=pytorch`` ran with ``--launcher``'s default ``none``; ``--cfg-options work_dir=A --work-dir B`` wrote
+    into ``B``: each option was dropped without a word.
+
+    Args:
+        options: The parsed ``--cfg-options`` (``None``: none given).
+        overridden: Top-level config key -> (the flag or argument that sets it in this run, the value it sets),
+            e.g. ``{'load_from': ('the CHECKPOINT argument', 'epoch_3.pth')}``.
+        tool: The tool's name, for the message.
+
+    Raises:
+        ConfigCheckError: an option sets one of ``overridden`` to another value (or an entry inside it), naming
+            the option and the flag.
+    """
+    for key, value in (options or {}).items():
+        top = key.split('.', 1)[0]
+        if top in overridden and (key != top or value != overridden[top][1]):
+            raise ConfigCheckError(f'{tool}: --cfg-options {key}={value!r} would be replaced by '
+                                   f'{overridden[top][0]}; give the value there instead')
+
+
 def merge_options(cfg: Any, options: dict | None) -> None:
     """``cfg.merge_from_dict(options)`` (a tool's ``--cfg-options``), refusing a top-level name whose old value
     the file had already written into settings of the same name.
