@@ -303,15 +303,18 @@ def _check_concat_classes(cfg: Any, test_only: bool) -> None:
 
 
 def check_accuracy_topk(cfg: Any, test_only: bool) -> None:
-    """No ``Accuracy`` metric asks for a top-k above the model's class count (the smallest ``num_classes`` of its
-    heads).
+    """No search reads an ``Accuracy`` top-k above the model's class count (the smallest ``num_classes`` of its
+    heads); other evaluators with one get a warning.
 
-    Top-k of C < k classes counts every image as correct: ``accuracy/top5`` of a 3-class head read a constant
-    100 %, so a reward, ``save_best`` or early stopping on that key never moved, without a word (mmpretrain's
-    ``Accuracy`` refuses it too; ``k = C`` is allowed, and is 100 % as well).
+    Top-k of C < k classes counts every image as correct: an OHL reward on ``accuracy/top11`` of a 10-class head
+    read a constant 100 % for every copy (every advantage 0, θ never moved), without a word. A val / test metric
+    that only reports it (the shipped ``topk=(1, 5)`` over a 4-class image folder) is harmless and keeps running,
+    with a warning naming it.
 
     Raises:
-        ConfigCheckError: naming the metric's config key, its ``topk`` and the head's ``num_classes`` key.
+        ConfigCheckError: for a reward or search evaluator (``custom_hooks[i].reward_evaluator``,
+            ``train_cfg.search_evaluator``, ``reward_evaluator``, ``search_evaluator``), naming its key, its
+            ``topk`` and the head's ``num_classes`` key.
     """
     heads = [(key, count) for key, count, _ in _num_classes_keys(cfg.get('model'), 'model')]
     if not heads:
@@ -322,7 +325,10 @@ def check_accuracy_topk(cfg: Any, test_only: bool) -> None:
             continue
         topk = metric.get('topk', (1, ))
         above = [k for k in ((topk, ) if isinstance(topk, int) else topk) if isinstance(k, int) and k > classes]
-        if above:
-            raise ConfigCheckError(f'{key}.topk={topk!r} but {head_key}={classes}: a top-{above[0]} of '
-                                   f'{classes} classes counts every image as correct (a constant 100 %, which no '
-                                   f'reward or save_best can follow); use k <= {classes}')
+        if not above:
+            continue
+        what = (f'{key}.topk={topk!r} but {head_key}={classes}: a top-{above[0]} of {classes} classes counts every '
+                'image as correct (a constant 100 %')
+        if 'reward_evaluator' in key or 'search_evaluator' in key:
+            raise ConfigCheckError(f'{what}, which no search can follow); use k <= {classes}')
+        print_log(f'{what}); it is reported as such', logger='current', level=logging.WARNING)

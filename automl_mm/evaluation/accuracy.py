@@ -88,9 +88,10 @@ class Accuracy(BaseMetric):
         """``{'top<k>': percent}`` of the collected results.
 
         Raises:
-            ValueError: No result (mmengine only warns, then ``torch.stack`` failed without naming the metric),
-                predictions with different numbers of class scores (which no single ranking can compare), or a
-                ``topk`` above the number of classes (every image correct: a constant 100 %).
+            ValueError: No result (mmengine only warns, then ``torch.stack`` failed without naming the metric), or
+                predictions with different numbers of class scores (which no single ranking can compare). A
+                ``topk`` above the number of classes reports 100 % (every image correct); a config that searches on
+                such a key is refused before training (:func:`~automl_mm.engine.preflight_classes.check_accuracy_topk`).
         """
         if not results:
             raise ValueError('Accuracy needs at least one prediction: the evaluated split gave none (an empty '
@@ -100,10 +101,6 @@ class Accuracy(BaseMetric):
             raise ValueError(f'Accuracy: the predictions have scores of shapes {widths}: every image needs one score '
                              'per class of the same classes (two heads, or data of two label sets, in one split?)')
         scores = torch.stack([r['pred_score'] for r in results])
-        if max(self.topk) > scores.size(1):  # (a config's topk is checked before training, against its heads)
-            raise ValueError(f'Accuracy: topk={self.topk} but the predictions score {scores.size(1)} classes: a '
-                             f'top-{max(self.topk)} counts every image as correct (a constant 100 %); use k <= '
-                             f'{scores.size(1)}')
         labels = torch.stack([r['gt_label'] for r in results])
         return {f'top{k}': acc for k, acc in zip(self.topk, topk_accuracy(scores, labels, self.topk))}
 
