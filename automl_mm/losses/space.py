@@ -93,6 +93,7 @@ class LossFunctionSpace(AttributeSpace):
                 feature norms (``passes_norms = False``, e.g. ``LinearClsHead``, or any mmdet head), which would
                 stop the first iteration.
         """
+        super().resolve(runner)  # the targets exist
         losses = self._losses(runner)
         # here, not in setup: OHLHook resolves its spaces in the launching process's config check too
         self._check_holders(runner, self.targets, losses)

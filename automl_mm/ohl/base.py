@@ -290,8 +290,16 @@ class PerCopySpace(OHLSpace):
 
 
 def build_ohl_space(cfg: dict | OHLSpace, what: str = 'OHLHook.spaces') -> OHLSpace:
-    """An OHL space from its ``SEARCH_SPACES`` config or as given, refusing the other family (path spaces)."""
-    space = build_in_scope(SEARCH_SPACES, cfg) if isinstance(cfg, dict) else cfg
+    """An OHL space from its ``SEARCH_SPACES`` config or as given, refusing the other family (path spaces).
+
+    Raises:
+        TypeError / ValueError: the space's constructor refused its arguments (a missing ``distribution``, an
+            unknown key), prefixed with ``what`` (``OHLHook.spaces[0]``): mmengine's message named the class only.
+    """
+    try:
+        space = build_in_scope(SEARCH_SPACES, cfg) if isinstance(cfg, dict) else cfg
+    except (TypeError, ValueError) as err:
+        raise type(err)(f'{what}: {err}') from err
     if not isinstance(space, OHLSpace):
         raise TypeError(f'{what}: {type(space).__name__} is not an OHL space (automl_mm.ohl.base.OHLSpace); '
                         'architecture path spaces go to the NAS loops and PathSamplingHook')

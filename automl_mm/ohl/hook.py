@@ -207,7 +207,7 @@ class OHLHook(Hook):
         check_copy_counts(num_copies, ranks_per_copy)
         self.num_copies, self.ranks_per_copy = num_copies, ranks_per_copy
         self.layout = None  # the runner's CopyLayout, taken in before_train
-        self.spaces = [build_ohl_space(s) for s in spaces]
+        self.spaces = [build_ohl_space(s, f'OHLHook.spaces[{i}]') for i, s in enumerate(spaces)]
         names = [s.name for s in self.spaces]
         if len(set(names)) != len(names):
             raise ValueError(f'OHL space names must be unique, got {names}')

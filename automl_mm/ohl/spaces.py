@@ -132,6 +132,20 @@ class AttributeSpace(PerCopySpace):
         for path in self.targets:
             set_attribute(runner, path, self.current)
 
+    def resolve(self, runner: Any) -> None:
+        """Check that every target through the model exists: ``OHLHook`` resolves its spaces in the launching
+        process's config check (:func:`~automl_mm.engine.preflight.build_check`), where the model is built, so a
+        path such as ``model.backbone.layers.*.momentum`` over a module without it is refused once, before the
+        copies start (it used to stop every copy's worker in ``setup``). Paths through other runner attributes
+        are checked in :meth:`setup`, where the runner has them.
+
+        Raises:
+            ValueError: a ``model.`` target that does not resolve, naming the path and the missing part.
+        """
+        for path in self.targets:
+            if path.split('.', 1)[0] == 'model':
+                get_attribute(runner, path)
+
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message

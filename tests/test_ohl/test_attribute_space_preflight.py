@@ -1,0 +1,40 @@
+"""An ``AttributeSpace`` with a model target that does not exist, or without a required argument, is refused in the
+launching process's config check, naming it, before any copy starts (from a new-user walkthrough: the 4 copies
+were built and each stopped in ``setup``; a missing ``distribution`` named the class only)."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import build_check
+
+from conftest import REPO_ROOT
+
+OHL = f'{REPO_ROOT}/configs/ohl/ohl_convnet_1x4_12e_digits.py'
+
+
+def _with_space(**space) -> Config:
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].spaces = [dict(type='AttributeSpace', name='bnm', **space)]
+    return cfg
+
+
+def test_a_model_target_that_does_not_resolve_stops_the_check_naming_the_path():
+    cfg = _with_space(target='model.backbone.layers.*.momentum', choices=[0.1, 0.01],
+                      distribution=dict(type='Categorical'))
+    with pytest.raises(ValueError, match=r"attribute path 'model.backbone.layers.\*.momentum': \w+ has no "
+                                         r"attribute 'momentum'"):
+        build_check(cfg)
+
+
+def test_a_space_without_its_distribution_is_named():
+    cfg = _with_space(target='model.head.loss_module.label_smoothing', choices=[0.0, 0.1])
+    with pytest.raises(TypeError, match=r"OHLHook.spaces\[0\]: .*missing 1 required positional argument: "
+                                        r"'distribution'"):
+        build_check(cfg)
+
+
+def test_a_target_that_resolves_passes_the_check():
+    cfg = _with_space(target='model.head.loss_module.label_smoothing', choices=[0.0, 0.1],
+                      distribution=dict(type='Categorical'))
+    build_check(cfg)
