@@ -16,10 +16,10 @@ import numbers
 
 import cv2
 import numpy as np
-import shapely
-from shapely.geometry.polygon import orient
 
 from automl_mm.registry import AUGMENT_OPS
+
+from .annotations import _move_keypoints, _warp, _warp_boxes, _warp_masks, pixel_index_matrix
 
 # The instance-aligned annotations that are dropped together with a box that leaves the image (the keys mmdet's
 # RandomCrop drops with its boxes; gt_instances_ids: mmdet's tracking pipelines; gt_keypoints: mmcv's
@@ -178,9 +178,10 @@ class GeometricAugmentOp(BaseAugmentOp):
     The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
     AutoAugment: no new pixel values) and border ``fill``, keeping its size. ``gt_bboxes`` (mmdet
     ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
-    inside the image (:func:`clip_polygon`; mmdet's transforms clamp the moved corners instead, a looser box when a
-    rotated or sheared box crosses the border); boxes narrower or lower than 1 px are dropped with their
-    ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``.
+    inside the image (:func:`~automl_mm.augment.annotations.clip_polygon`; mmdet's transforms clamp the moved
+    corners instead, a looser box when a rotated or sheared box crosses the border); boxes narrower or lower than
+    1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids``
+    and ``gt_keypoints``.
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
     a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
     255) follow, keeping their dtype; ``gt_keypoints`` ((N, K, 3) x, y, visibility, as mmcv loads them) move by
@@ -224,133 +225,6 @@ class GeometricAugmentOp(BaseAugmentOp):
         results['homography_matrix'] = homography if results.get('homography_matrix') is None else \
             homography @ results['homography_matrix']
         return results
-
-
-def pixel_index_matrix(matrix: np.ndarray) -> np.ndarray:
-    """The pixel-index form ``T(-0.5) @ M @ T(+0.5)`` of a (2, 3) affine matrix in continuous coordinates.
-
-    Pixel indices are continuous coordinates minus 0.5 (pixel i's centre is i + 0.5), so a point p with index
-    coordinates maps to ``A (p + 0.5) + t - 0.5 = A p + t + 0.5 (A - I) [1, 1]``: the linear part is unchanged and
-    the translation gains ``0.5 * (A - I) @ [1, 1]`` (zero for translations).
-
-    Examples:
-        >>> pixel_index_matrix(np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0]])).tolist()  # a horizontal shear
-        [[1.0, 0.5, 0.25], [0.0, 1.0, 0.0]]
-    """
-    out = np.array(matrix, np.float64)
-    out[:, 2] += 0.5 * (out[:, :2].sum(1) - 1.0)
-    return out
-
-
-def _warp(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
-    """Nearest-sampled warp keeping ``arr``'s shape and dtype (cv2 returns int64 as int32 and refuses bool)."""
-    src = arr.view(np.uint8) if arr.dtype == np.bool_ else arr
-    out = cv2.warpAffine(src, matrix, (arr.shape[1], arr.shape[0]), flags=cv2.INTER_NEAREST,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-    out = out.reshape(arr.shape)
-    return out.astype(bool) if arr.dtype == np.bool_ else out.astype(arr.dtype, copy=False)
-
-
-def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.ndarray]:
-    """The part of a polygon inside the image [0, width] x [0, height] (shapely's ``clip_by_rect``, as mmdet's
-    ``PolygonMasks.crop`` intersects with shapely; a self-intersecting polygon is first repaired by
-    ``buffer(0)``, as there). Clamping each vertex to the image instead adds area that is not the object's: the
-    triangle (-4, 2), (12, 2), (-4, 18) clamps to area 96, its part inside is 72.
-
-    Args:
-        points (np.ndarray): (K, 2) float vertices (x, y) in order, continuous image coordinates.
-        width (float): Image width W.
-        height (float): Image height H.
-
-    Returns:
-        list[np.ndarray]: (M, 2) float64 vertices (the closing vertex not repeated) of each piece inside with an
-        area: one for a convex polygon, several where the border cuts a concave one apart; empty when nothing is
-        inside (also for fewer than 3 vertices, which enclose none).
-
-    Examples:
-        >>> [p.tolist() for p in clip_polygon(np.array([[-4.0, 2], [12, 2], [-4, 18]]), 20, 20)]
-        [[[0.0, 2.0], [12.0, 2.0], [0.0, 14.0]]]
-    """
-    points = np.asarray(points, np.float64).reshape(-1, 2)
-    if len(points) < 3:  # a point or a segment (shapely refuses such a ring): no area to keep
-        return []
-    polygon = shapely.Polygon(points)
-    sign = 1.0 if polygon.exterior.is_ccw else -1.0  # the pieces keep the input's vertex order
-    if not polygon.is_valid:
-        polygon = polygon.buffer(0.0)
-    inside = shapely.clip_by_rect(polygon, 0.0, 0.0, float(width), float(height))
-    pieces = getattr(inside, 'geoms', [inside])  # a MultiPolygon or GeometryCollection holds several
-    return [np.asarray(orient(piece, sign).exterior.coords, np.float64)[:-1] for piece in pieces
-            if isinstance(piece, shapely.Polygon) and piece.area > 0]
-
-
-def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
-    """Move xyxy boxes by ``matrix``: enclosing box of the 4 moved corners, clipped; returns (boxes, keep)."""
-    tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
-    arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"results['gt_bboxes'] must hold (N, 4) xyxy boxes, got shape {arr.shape}")
-    # corners in ring order (x1 y1, x2 y1, x2 y2, x1 y2), so that a moved box is a polygon
-    xs, ys = arr[:, [0, 2, 2, 0]].astype(np.float64), arr[:, [1, 1, 3, 3]].astype(np.float64)
-    new_x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
-    new_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
-    moved = np.stack([new_x.min(1).clip(0, width), new_y.min(1).clip(0, height),
-                      new_x.max(1).clip(0, width), new_y.max(1).clip(0, height)], axis=1)
-    if matrix[0, 1] != 0 or matrix[1, 0] != 0:  # not axis-aligned: clamping the corners is looser than clipping
-        crossing = (new_x.min(1) < 0) | (new_x.max(1) > width) | (new_y.min(1) < 0) | (new_y.max(1) > height)
-        for k in np.flatnonzero(crossing):
-            pieces = clip_polygon(np.stack([new_x[k], new_y[k]], 1), width, height)
-            part = np.concatenate(pieces) if pieces else np.zeros((0, 2))
-            moved[k] = [*part.min(0), *part.max(0)] if len(part) else 0
-    keep = (moved[:, 2] - moved[:, 0] >= 1) & (moved[:, 3] - moved[:, 1] >= 1)
-    moved = moved[keep].astype(arr.dtype)
-    if tensor is None:
-        return moved, keep
-    return type(boxes)(tensor.new_tensor(moved), clone=False), keep
-
-
-def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int, width: int):
-    """Bitmap masks are warped like the image (``pixel_matrix``), polygon points by the continuous ``matrix``."""
-    cls = type(masks)
-    if hasattr(masks, 'masks') and isinstance(masks.masks, np.ndarray):  # BitmapMasks: (N, H, W)
-        if len(masks) == 0:
-            return masks
-        dtype = masks.masks.dtype
-        warped = [_warp(m.astype(np.uint8, copy=False), pixel_matrix, (0, ) * 4) for m in masks.masks]
-        return cls(np.stack(warped).astype(dtype, copy=False), height, width)
-    if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
-        lin, shift = matrix[:, :2].T, matrix[:, 2]
-        polys = [[piece for p in obj for piece in _move_polygon(p, lin, shift, height, width)]
-                 for obj in masks.masks]
-        return cls(polys, height, width)
-    raise ValueError(f"results['gt_masks'] must be BitmapMasks or PolygonMasks, got {cls.__name__}")
-
-
-def _move_keypoints(keypoints: np.ndarray, matrix: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(N, K, 3) keypoints (x, y, visibility) moved by ``matrix``; those outside the image [0, W) x [0, H) get
-    visibility 0 and are clamped to it (mmcv's ``CenterCrop`` rule)."""
-    arr = np.asarray(keypoints)
-    if arr.ndim != 3 or arr.shape[2] < 2:
-        raise ValueError(f"results['gt_keypoints'] must be (N, K, 3) keypoints (x, y, visibility), got shape "
-                         f'{arr.shape}')
-    xy = arr[..., :2].astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
-    out = arr.copy()
-    if arr.shape[2] > 2:
-        inside = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
-        out[..., 2] = np.where(inside, arr[..., 2], 0)
-    out[..., :2] = np.clip(xy, 0, [width, height])
-    return out
-
-
-def _move_polygon(flat: np.ndarray, lin: np.ndarray, shift: np.ndarray, height: int, width: int) -> list:
-    """One flat (x0, y0, x1, y1, ...) polygon moved and clipped to the image: its pieces inside, as flat arrays
-    (several where the border cuts it apart, as mmdet's ``PolygonMasks.crop`` keeps them); a zero-area triangle at
-    the origin (mmdet's placeholder there) when nothing of it is left."""
-    points = flat.reshape(-1, 2) @ lin + shift
-    if points.min() >= 0 and (points <= [width, height]).all():
-        return [points.reshape(-1).astype(flat.dtype)]
-    pieces = clip_polygon(points, width, height)
-    return [p.reshape(-1).astype(flat.dtype) for p in pieces] or [np.zeros(6, flat.dtype)]
 
 
 @AUGMENT_OPS.register_module()
