@@ -25,10 +25,12 @@ where = {
     'resume': {f.__module__ for f in (c.find_latest_checkpoint, r.find_latest_checkpoint)},
     'launcher': d._init_dist_pytorch.__module__,
     'world_size': getattr(r.Runner.save_checkpoint, 'records_world_size', False),
+    'worker_seeds': getattr(r.Runner.build_dataloader, 'reseeds_workers', False),
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
-                 'launcher': 'automl_mm.engine.dist', 'world_size': True}, where
+                 'launcher': 'automl_mm.engine.dist', 'world_size': True,
+                 'worker_seeds': True}, where
 print('ALL PATCHED')
 '''
 
