@@ -22,10 +22,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    run has.
 6. **Dataloader workers seeded anew every epoch** (mmengine's default ``worker_init_fn`` seeds them with a constant,
    so with ``persistent_workers=False`` every random transform drew the same numbers every epoch):
-   ``Runner.build_dataloader`` is wrapped by :func:`automl_mm.engine.worker_seeds.reseeding_build_dataloader`,
-   which replaces that default by :class:`automl_mm.engine.worker_seeds.EpochSeededWorkerInit` (seeds from the
-   run's seed, the rank, the worker, the epoch and torch's per-iterator seed); a user's own ``worker_init_fn``
-   is kept.
+   ``Runner.build_dataloader`` and ``FlexibleRunner.build_dataloader`` are wrapped by
+   :func:`automl_mm.engine.worker_seeds.reseeding_build_dataloader`, which replaces that default by
+   :class:`automl_mm.engine.worker_seeds.EpochSeededWorkerInit` (seeds from the run's seed, the rank, the worker,
+   the epoch and torch's per-iterator seed); a user's own ``worker_init_fn`` is kept.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -75,9 +75,11 @@ def install() -> bool:
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
     if not getattr(runner_module.Runner.save_checkpoint, 'records_world_size', False):
         runner_module.Runner.save_checkpoint = recording_world_size(runner_module.Runner.save_checkpoint)
-    build = runner_module.Runner.__dict__['build_dataloader']  # a staticmethod object
-    if not getattr(build.__func__, 'reseeds_workers', False):
-        runner_module.Runner.build_dataloader = staticmethod(reseeding_build_dataloader(build.__func__))
+    from mmengine.runner._flexible_runner import FlexibleRunner
+    for runner_class in (runner_module.Runner, FlexibleRunner):
+        build = runner_class.__dict__['build_dataloader']  # a staticmethod object
+        if not getattr(build.__func__, 'reseeds_workers', False):
+            runner_class.build_dataloader = staticmethod(reseeding_build_dataloader(build.__func__))
     _installed = True
     print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
     return True

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
 from mmengine.model import BaseModel
-from mmengine.runner import Runner
+from mmengine.runner import FlexibleRunner, Runner
 from torch.utils.data import DataLoader, Dataset
 
 from automl_mm.engine import patches
@@ -26,11 +26,11 @@ class RandomDraws(Dataset):
         return dict(index=index, draw=(int(np.random.randint(2**31)), random.random(), float(torch.rand(()))))
 
 
-def _loader(seed=0, num_workers=2, persistent_workers=False, sampler=None):
+def _loader(seed=0, num_workers=2, persistent_workers=False, runner=Runner):
     patches.install()
     cfg = dict(batch_size=2, num_workers=num_workers, persistent_workers=persistent_workers,
-               sampler=sampler or dict(type='DefaultSampler', shuffle=True), dataset=RandomDraws())
-    return Runner.build_dataloader(cfg, seed=seed)
+               sampler=dict(type='DefaultSampler', shuffle=True), dataset=RandomDraws())
+    return runner.build_dataloader(cfg, seed=seed)
 
 
 def _epoch(loader, epoch: int) -> dict:
@@ -39,8 +39,9 @@ def _epoch(loader, epoch: int) -> dict:
     return {i: d for batch in loader for i, d in zip(batch['index'], zip(*batch['draw']))}
 
 
-def test_non_persistent_workers_draw_anew_every_epoch():
-    loader = _loader()
+@pytest.mark.parametrize('runner', [Runner, FlexibleRunner])
+def test_non_persistent_workers_draw_anew_every_epoch(runner):
+    loader = _loader(runner=runner)
     assert isinstance(loader.worker_init_fn, EpochSeededWorkerInit)
     first, second = _epoch(loader, 0), _epoch(loader, 1)
     # mmengine's default seeded every epoch's workers alike: the i-th image a worker loaded drew the same numbers
