@@ -68,7 +68,7 @@ def _check_new_names(cfg: Any, options: dict) -> None:
 def _ohl_hook_argument(cfg: Any, name: str) -> tuple[int, Any] | None:
     """``(index in custom_hooks, the hook's configured value or None)`` when ``name`` is an ``__init__`` argument
     of the config's one OHL hook (its class or a subclass); ``None`` otherwise, or with several OHL hooks
-    (:func:`_check_ohl_hook` names them)."""
+    (:func:`~automl_mm.engine.preflight_search._check_ohl_hook` names them)."""
     import inspect
 
     from automl_mm.ohl import OHLHook

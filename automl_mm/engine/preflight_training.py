@@ -6,8 +6,9 @@ failed in each process with an error that names no key (``optim_wrapper.optimize
 None is not a callable object``; ``lr='abc'``: ``'<' not supported between instances of 'str' and 'float'``;
 ``train_cfg.val_interval=0``: ``ZeroDivisionError`` after the first epoch's training). The static part
 (:func:`check_training_config`) runs in :func:`automl_mm.engine.preflight.check_config`, so in every run; the
-builds (:func:`check_optimisation`) in :func:`~automl_mm.engine.preflight.build_check` with the model it built.
-Both raise :class:`~automl_mm.engine.preflight_walk.ConfigCheckError` naming the key and value.
+builds (:func:`check_optimisation`) in :func:`~automl_mm.engine.preflight_build.build_check` with the model it
+built. Each dataloader's ``collate_fn`` names a registered function (:func:`_check_collate_fns`, run by
+``check_config`` too). All raise :class:`~automl_mm.engine.preflight_walk.ConfigCheckError` naming the key and value.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import types
 import typing
 from typing import Any
 
-from automl_mm.engine.preflight_walk import ConfigCheckError
+from automl_mm.engine.preflight_walk import ConfigCheckError, _loader_cfgs
 
 # arguments the runner passes itself (not from the config)
 _GIVEN = {'runner', 'dataloader', 'evaluator', 'optimizer', 'params', 'model', 'epoch_length', 'dataset', 'seed'}
@@ -190,6 +191,27 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
             if isinstance(value, numbers.Number) and not isinstance(value, bool) and (
                     value != int(value) or value < least):
                 raise ConfigCheckError(f'{key}.{name}={value!r} must be a whole number of at least {least}')
+
+
+def _check_collate_fns(cfg: Any, test_only: bool) -> None:
+    """Each dataloader's ``collate_fn`` type names a function of mmengine's ``FUNCTIONS`` registry, looked up as
+    mmengine's ``Runner.build_dataloader`` (and :func:`automl_mm.engine.evaluate.build_local_loader`) look it up;
+    mmengine wrapped the ``None`` it found in a ``partial``: ``TypeError: the first argument must be callable``, naming
+    neither the key nor the name."""
+    import difflib
+
+    from mmengine.registry import FUNCTIONS
+
+    for loader, key in _loader_cfgs(cfg):
+        collate = loader.get('collate_fn')
+        kind = collate.get('type') if isinstance(collate, dict) else None
+        if (test_only and not key.startswith('test_')) or not isinstance(kind, str) or FUNCTIONS.get(kind):
+            continue
+        names = sorted(FUNCTIONS.module_dict)
+        close = difflib.get_close_matches(kind.split('.')[-1], names, n=1)
+        raise ConfigCheckError(f"{key}.collate_fn.type={kind!r} is not a function in mmengine's FUNCTIONS registry, "
+                               f'where mmengine looks it up (it has {", ".join(names)}'
+                               + (f'; did you mean {close[0]!r}?)' if close else ')'))
 
 
 def check_training_config(cfg: Any, scope: str, test_only: bool = False) -> None:

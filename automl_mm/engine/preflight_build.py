@@ -1,0 +1,92 @@
+"""The building check (:func:`build_check`): the model, custom hooks, default hooks, datasets and evaluators of a
+config are built in the launching process (then dropped), so that a typo in a ``type`` or an argument is reported
+once, before any worker starts; the OHL hooks' spaces are resolved against the built model and training pipeline
+(:func:`_resolve_spaces`) and the optimiser wrapper and parameter schedulers built for that model
+(:func:`automl_mm.engine.preflight_training.check_optimisation`). ``tools/train.py`` runs it before starting local
+copies; importable from :mod:`automl_mm.engine.preflight` as before.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs
+
+
+def build_check(cfg: Any) -> None:
+    """Build the model, custom hooks, datasets and evaluators of ``cfg`` in this process (then drop them), so
+    that errors a worker would hit while building its runner are raised here first, once."""
+    import copy
+    import inspect
+
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.engine.preflight_training import check_optimisation
+    from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
+
+    scope = cfg.get('default_scope', 'automl_mm')
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
+        hooks = [HOOKS.build(copy.deepcopy(hook)) for hook in cfg.get('custom_hooks') or []]
+        default_hooks = cfg.get('default_hooks') or {}
+        typed = [k for k, v in default_hooks.items() if isinstance(v, dict) and 'type' in v]
+        for name, hook in default_hooks.items():
+            # a misspelled name (default_hooks.chekpoint.interval=1) failed in every worker with mmengine's
+            # "must contain the key 'type'", naming nothing
+            if isinstance(hook, dict) and 'type' not in hook:
+                raise ConfigCheckError(f'default_hooks.{name} = {dict(hook)!r} has no type: not one of the hooks '
+                                       f'the config defines ({", ".join(typed)}); a misspelled name?')
+            if isinstance(hook, dict):
+                HOOKS.build(copy.deepcopy(hook))
+        train_dataset = None
+        for loader, key in _loader_cfgs(cfg):
+            if isinstance(loader.get('dataset'), dict):
+                dataset = copy.deepcopy(loader['dataset'])
+                kind = dataset.get('type')
+                dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+                if dataset_cls is None:
+                    raise ConfigCheckError(f'{key}.dataset.type={dataset.get("type")!r} is not a registered dataset '
+                                           f'in scope {scope!r}')
+                if 'lazy_init' in inspect.signature(dataset_cls).parameters:
+                    dataset.setdefault('lazy_init', True)  # check the arguments, do not read the data twice
+                built = DATASETS.build(dataset)
+                if key == 'train_dataloader':
+                    train_dataset = built
+        for metric, _key in _evaluator_cfgs(cfg):
+            METRICS.build(copy.deepcopy(metric))
+        check_optimisation(cfg, model, scope)
+        if model is not None:
+            _resolve_spaces(hooks, model, train_dataset)
+
+
+class _Unavailable(Exception):
+    """What a space asked the preflight runner for that the check does not build (the optimiser, ...)."""
+
+
+class _PreflightRunner:
+    """The parts of a runner a space's ``resolve`` reads that :func:`build_check` builds: ``model`` and
+    ``train_dataloader.dataset``; anything else raises :class:`_Unavailable` (not ``AttributeError``, which
+    ``hasattr`` would turn into a false "no such attribute")."""
+
+    def __init__(self, model: Any, train_dataset: Any) -> None:
+        self.model = model
+        if train_dataset is not None:
+            self.train_dataloader = SimpleNamespace(dataset=train_dataset)
+
+    def __getattr__(self, name: str) -> Any:
+        raise _Unavailable(name)
+
+
+def _resolve_spaces(hooks: list, model: Any, train_dataset: Any) -> None:
+    """Resolve the OHL spaces of ``hooks`` against the built model and training pipeline and build their
+    controllers (``OHLHook.resolve_spaces``), so that what a space reads from them (AM-LFS's ``num_intervals``, a
+    ``PipelineChoiceSpace``'s key and size) and the controller built on the resolved distribution are checked here
+    rather than in every worker; a hook whose spaces read something else of the runner is left to the run."""
+    runner = _PreflightRunner(model, train_dataset)
+    for hook in hooks:
+        resolve = getattr(hook, 'resolve_spaces', None)
+        if callable(resolve):
+            try:
+                resolve(runner)
+            except _Unavailable:
+                continue

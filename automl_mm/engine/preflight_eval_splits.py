@@ -1,0 +1,122 @@
+"""Which data an evaluation reads (part of :func:`automl_mm.engine.preflight.check_config`): a COCO metric scores
+the annotation file its loader reads (:func:`split_mismatch`), and a held-out loader (OHL's reward loader, the NAS
+search loader) does not read the test split (:func:`reads_test_split`). Both faults are silent: the run trains and
+reports numbers, scored against other images or selected on the test set. Also used by
+:class:`~automl_mm.engine.evaluate.HeldOutEvaluator` for the loader it falls back to.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_walk import ConfigCheckError, _datasets
+
+
+def _abs(path: str) -> str:
+    """``path`` as the file it names: absolute, normalised and with symlinks resolved (``os.path.realpath``), so a
+    folder reached through a link compares equal to itself."""
+    return osp.realpath(path)
+
+
+def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool] | None:
+    """``(metric's annotation file, the loader's, several)`` when a COCO metric reads its ground truth from another
+    file than the COCO dataset it scores, or the loader reads several COCO files (``several`` is then ``True``: a
+    ``ConcatDataset``, its files joined by ``' + '``; one metric holds one file's ground truth), else ``None``.
+
+    The fault this finds is silent: automl_mm's COCO splits number their images from 1, so the ids of one split
+    exist in another's file, mmdet's ``CocoMetric`` restricted to the predicted ids scores each prediction against
+    another image (a reward split fell back to ``val_evaluator`` and a perfect detector scored mAP 0).
+    """
+    datasets = [d for d, _ in _datasets((loader_cfg or {}).get('dataset') if isinstance(loader_cfg, dict) else None,
+                                          'dataset')]
+    files = {_abs(osp.join(d.get('data_root') or '', d['ann_file'])) for d in datasets
+             if 'coco' in config_type_name(d).lower() and isinstance(d.get('ann_file'), str) and d['ann_file']}
+    if not files:
+        return None
+    metrics = evaluator_cfg.get('metrics', evaluator_cfg) if isinstance(evaluator_cfg, dict) and \
+        'metrics' in evaluator_cfg else evaluator_cfg
+    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        if (isinstance(metric, dict) and 'coco' in config_type_name(metric).lower()
+                and isinstance(metric.get('ann_file'), str)
+                and (_abs(metric['ann_file']) not in files or len(files) > 1)):
+            # several files (a ConcatDataset of COCO splits): the metric holds one file's ground truth, and the
+            # predictions of the other files' images were scored against its images of the same ids
+            return metric['ann_file'], ' + '.join(sorted(files)), len(files) > 1
+    return None
+
+
+def _leaf_splits(loader_cfg: Any) -> list[dict]:
+    """What identifies the data of each leaf dataset of a loader (wrappers such as ``RepeatDataset`` and
+    ``ConcatDataset`` looked through): its type, resolved annotation file, resolved image location (``data_root``
+    joined with ``data_prefix``) and ``split``."""
+    dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
+    leaves = []
+    for d, _ in _datasets(dataset, 'dataset'):
+        if isinstance(d.get('dataset'), dict) or d.get('datasets'):
+            continue  # a wrapper: its inner datasets are the data
+        root = d.get('data_root') or ''
+        ann = d.get('ann_file')
+        prefix = d.get('data_prefix')
+        if isinstance(prefix, dict):
+            prefix = prefix.get('img_path') or prefix.get('img') or ''
+        prefix = prefix if isinstance(prefix, str) else ''
+        leaves.append(dict(type=config_type_name(d),
+                           ann=_abs(osp.join(root, ann)) if isinstance(ann, str) and ann else None,
+                           where=_abs(osp.join(root, prefix)) if (root or prefix) else None,
+                           split=d.get('split'), test_mode=bool(d.get('test_mode', False)),
+                           rest={k: v for k, v in d.items() if k not in ('pipeline', 'lazy_init', 'serialize_data')}))
+    return leaves
+
+
+def _same_data(held_out: dict, test: dict) -> bool:
+    """Whether two leaf datasets can hold the same images: the same annotation file, or (without one) the same
+    type, image location and ``test_mode`` with the same ``split`` or one of them ``'all'``; datasets with none
+    of these (a custom class) only when all their settings but the pipeline are equal."""
+    if held_out['ann'] is not None or test['ann'] is not None:
+        return held_out['ann'] == test['ann']
+    if all(leaf['where'] is None and leaf['split'] is None for leaf in (held_out, test)):
+        return held_out['rest'] == test['rest']  # nothing names the data: only the same settings are the same data
+    return (held_out['type'] == test['type'] and held_out['where'] == test['where']
+            and held_out['test_mode'] == test['test_mode']  # mmpretrain-style datasets: test_mode picks the test set
+            and (held_out['split'] == test['split'] or 'all' in (held_out['split'], test['split'])))
+
+
+def reads_test_split(loader_cfg: Any, test_loader_cfg: Any) -> bool:
+    """Whether a held-out (reward / search) loader reads test images: a leaf dataset with ``split='test'``, or one
+    with the same data as a leaf of ``test_loader_cfg`` (:func:`_same_data`; paths compared resolved, so
+    ``data/x`` and ``data/x/`` or ``data/`` + ``x/ann.json`` are one file; wrappers looked through)."""
+    held_out = _leaf_splits(loader_cfg)
+    if any(leaf['split'] == 'test' for leaf in held_out):
+        return True
+    test = _leaf_splits(test_loader_cfg)
+    return any(_same_data(h, t) for h in held_out for t in test)
+
+
+def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
+    if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
+        raise ConfigCheckError(f'{loader_key} reads the test split (the one test_dataloader reports): rewards and '
+                               'search scores must come from a split held out of training, never from the test split')
+
+
+def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
+    found = split_mismatch(loader_cfg, evaluator_cfg)
+    if found is not None and found[2]:
+        raise ConfigCheckError(
+            f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} reads several COCO files, '
+            f'{found[1]}: one COCO metric holds the ground truth of one file, and the predictions of the other '
+            "files' images would be scored against its images of the same ids. Score each file with its own loader "
+            'and metric, or merge them into one annotation file')
+    if found is not None:
+        raise ConfigCheckError(
+            f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} is {found[1]}: every prediction '
+            f'would be scored against another image of the same id. Give {evaluator_key} ann_file={found[1]!r}')
+
+
+def check_held_out(cfg: Any, loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
+    """A held-out loader (``loader_key``: OHL's reward loader, a NAS search loader) reads no test images
+    (:func:`reads_test_split`) and its COCO metric (``evaluator_key``) scores the file it reads
+    (:func:`split_mismatch`). Raises :class:`ConfigCheckError` naming the keys."""
+    _check_not_test(loader_cfg, loader_key, cfg)
+    _check_split(loader_cfg, loader_key, evaluator_cfg, evaluator_key)

@@ -1,0 +1,96 @@
+"""The metric keys a config names, against the keys its evaluators report (part of
+:func:`automl_mm.engine.preflight.check_config`).
+
+OHL's ``reward_key``, the NAS loops' ``metric_key`` and ``default_hooks.checkpoint.save_best`` are read only when a
+metric is first computed (at a trunk's end, a search's scoring, the first validation): a key the evaluator does not
+report stopped the run after it had trained up to there. :func:`metric_keys` says which keys a metric reports where
+that is known without running it; :func:`check_metric_key` refuses a key outside them; ``CocoMetric``'s
+``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs
+
+#: The items of pycocotools ``COCOeval.stats`` in its order (``COCOeval.summarize``) under mmdet ``CocoMetric``'s
+#: names: AP (indices 0-5) for bbox / segm, AR (6-11) for proposals.
+COCO_AP_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
+
+
+def metric_keys(metric_cfg: Any) -> set[str] | None:
+    """The keys a metric config reports, when they are known without running it (else ``None``).
+
+    ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; mmdet ``CocoMetric`` (and automl_mm's
+    ``UnroundedCocoMetric``): ``{prefix}/{metric}_{item}``
+    for bbox/segm (``metric_items`` or mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l) and ``{prefix}/{item}`` AR keys for
+    proposals (mmdet 3.3 ``CocoMetric.compute_metrics``).
+    """
+    if not isinstance(metric_cfg, dict):
+        return None
+    kind = config_type_name(metric_cfg)
+    if kind == 'Accuracy':
+        topk = metric_cfg.get('topk', (1, ))
+        topk = (topk, ) if isinstance(topk, int) else tuple(topk)
+        prefix = metric_cfg.get('prefix') or 'accuracy'
+        return {f'{prefix}/top{int(k)}' for k in topk}
+    if kind in ('CocoMetric', 'UnroundedCocoMetric'):
+        prefix = metric_cfg.get('prefix') or 'coco'
+        metrics = metric_cfg.get('metric', 'bbox')
+        keys: set[str] = set()
+        for metric in [metrics] if isinstance(metrics, str) else list(metrics):
+            if metric in ('bbox', 'segm'):
+                keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or COCO_AP_ITEMS}
+            elif metric == 'proposal':
+                keys |= {f'{prefix}/{item}' for item in metric_cfg.get('metric_items') or COCO_AR_ITEMS}
+            else:
+                return None
+        return keys
+    return None
+
+
+def _check_coco_metric_items(cfg: Any, test_only: bool) -> None:
+    """Every ``metric_items`` of a ``CocoMetric`` (or ``UnroundedCocoMetric``) is a list of mmdet's item names
+    (:data:`COCO_AP_ITEMS` and :data:`COCO_AR_ITEMS`, any of them for any metric, as mmdet takes them).
+
+    mmdet takes any items when the metric is built and refuses an unknown one (``KeyError: metric item "mAP_51" is
+    not supported``) only in ``compute_metrics``, once the model predicts a box: at a validation after training. A
+    string is read letter by letter."""
+    items = COCO_AP_ITEMS + COCO_AR_ITEMS
+    for metric, key in _evaluator_cfgs(cfg):
+        given = metric.get('metric_items')
+        if (test_only and not key.startswith('test_')) or given is None or \
+                config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
+            continue
+        kinds = metric.get('metric', 'bbox')
+        if not {'bbox', 'segm', 'proposal'} & set([kinds] if isinstance(kinds, str) else kinds):
+            continue  # proposal_fast reads no items
+        if isinstance(given, str):
+            raise ConfigCheckError(f'{key}.metric_items={given!r}: must be a list of item names, not a string (mmdet '
+                                   f'reads it letter by letter: {given[0]!r} is not an item). Give '
+                                   f'metric_items=[{given!r}]')
+        unknown = [item for item in given if item not in items]
+        if unknown:
+            raise ConfigCheckError(f'{key}.metric_items={list(given)!r}: {unknown[0]!r} is not an item of CocoMetric, '
+                                   f'which has {", ".join(items)} (mmdet refuses it only when it computes the metric '
+                                   'with a predicted box, at a validation after training)')
+
+
+def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None:
+    """Raise :class:`ConfigCheckError` when ``key`` (set at config key ``owner``) is not among the keys the
+    metrics of ``evaluator`` (a metric config, a list of them, or mmengine's ``dict(type='Evaluator', metrics=...)``
+    at config key ``evaluator_key``) report; nothing is checked when any metric's keys are known only after running
+    it (:func:`metric_keys` is ``None``)."""
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:  # mmengine's dict(type='Evaluator', metrics=...)
+        evaluator = evaluator['metrics']
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    known = [metric_keys(m) for m in metrics if m is not None]
+    if not known or any(k is None for k in known):
+        return  # a metric whose keys are only known after running it
+    available = set().union(*known)
+    if key not in available:
+        raise ConfigCheckError(f'{owner}={key!r} is not reported by {evaluator_key}, which reports '
+                               f'{sorted(available)}')

@@ -1,0 +1,92 @@
+"""The AutoML engines' own settings (part of :func:`automl_mm.engine.preflight.check_config`).
+
+* OHL (:func:`_check_ohl_hook`): the ``OHLHook`` (found by type) runs under a ``CopyRunner``, its ``reward_key`` is
+  reported by the reward evaluator, and its reward loader is held out (no test images; a COCO metric scores the
+  file the loader reads).
+* NAS (:func:`_check_search_loop`): a ``PCNASLoop`` / ``CRNASLoop``'s ``metric_key`` is reported by the search
+  evaluator, its search loader is held out, its ``out_dir`` can be made (the result is written there only at the
+  search's end), and CR-NAS's ``reference_allocation`` lies in its ``stage_space``.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_eval_splits import check_held_out
+from .preflight_metrics import check_metric_key
+from .preflight_outputs import _check_folder
+from .preflight_walk import ConfigCheckError
+
+
+def _check_ohl_hook(cfg: Any) -> None:
+    """The OHL hook (found by type) runs under a ``CopyRunner``, its ``reward_key`` is reported and its reward
+    loader is held out."""
+    from automl_mm.engine.evaluate import first_configured, held_out_keys
+    from automl_mm.ohl.copies import CopyRunner, find_ohl_hook
+    from automl_mm.registry import RUNNERS
+
+    try:
+        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    except ValueError as err:
+        raise ConfigCheckError(str(err)) from None
+    if found is None:
+        return
+    i, hook = found
+    runner_type = cfg.get('runner_type', 'Runner')
+    runner_cls = RUNNERS.get(runner_type) if isinstance(runner_type, str) else runner_type
+    if not (isinstance(runner_cls, type) and issubclass(runner_cls, CopyRunner)):
+        raise ConfigCheckError(f"custom_hooks[{i}] is an OHLHook, which needs runner_type='automl_mm.CopyRunner' (it "
+                               f'creates the copy layout; inherit configs/_base_/ohl_copies.py), got runner_type='
+                               f'{runner_type!r}')
+    evaluator, where = first_configured(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
+                                        held_out_keys('reward')[1])
+    if hook.get('reward_key') is not None:
+        check_metric_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+    loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
+                                          held_out_keys('reward')[0])
+    check_held_out(cfg, loader, loader_key, evaluator, where)
+
+
+def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
+    """A NAS search loop's (``PCNASLoop``, ``CRNASLoop``) ``metric_key`` is reported by its search evaluator, its
+    search loader is held out, its ``out_dir`` can be made and CR-NAS's ``reference_allocation`` lies in its
+    ``stage_space``; other loops are not checked."""
+    from automl_mm.engine.evaluate import first_configured, held_out_keys
+
+    loop = config_type_name(train_cfg)
+    if loop not in ('PCNASLoop', 'CRNASLoop'):
+        return
+    default_key = 'coco/bbox_mAP' if loop == 'CRNASLoop' else 'accuracy/top1'
+    evaluator, where = first_configured(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
+                                        held_out_keys('search')[1])
+    check_metric_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
+    loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',
+                                          held_out_keys('search')[0])
+    check_held_out(cfg, loader, loader_key, evaluator, where)
+    # the search writes its result there only at its end (SearchLoopBase.write_json / write_text)
+    out_dir = train_cfg.get('out_dir', 'search')
+    if isinstance(out_dir, str) and (osp.isabs(out_dir) or cfg.get('work_dir')):
+        _check_folder(osp.join(cfg.get('work_dir') or '', out_dir), 'train_cfg.out_dir', out_dir,
+                      'exporting the searched architecture')
+    if loop == 'CRNASLoop':
+        _check_reference_allocation(train_cfg)
+
+
+def _check_reference_allocation(train_cfg: Any) -> None:
+    reference = train_cfg.get('reference_allocation')
+    space = train_cfg.get('stage_space') or {}
+    if reference is None or 'stage_choices' not in space:
+        return  # the backbone's own allocation: CRNASLoop checks it against the space when it is built
+    from automl_mm.nas.spaces import StageAllocationSpace
+
+    try:
+        built = StageAllocationSpace(space['stage_choices'], space['total_blocks'])
+    except ValueError as err:  # the space itself, named as such (it was blamed on the reference allocation)
+        raise ConfigCheckError(f'train_cfg.stage_space: {err}') from None
+    try:
+        built.path_of(tuple(reference))
+    except ValueError as err:
+        raise ConfigCheckError(f'train_cfg.reference_allocation: {err}') from None
+
