@@ -12,6 +12,7 @@ Run: python benchmarks/fmnist_regime.py PER_CLASS EPOCHS {none,cropflip} SEED [W
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -108,17 +109,54 @@ def make_optimizer(net: nn.Module, epochs: int, num_train: int):
     return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * ((num_train + BATCH - 1) // BATCH))
 
 
+def positive_int(text: str) -> int:
+    """An integer >= 1 (argparse ``type``; its name is what argparse's message calls the value)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (argparse ``type``)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def widths(text: str) -> tuple[int, ...]:
+    """Channels per stage, comma-separated positive integers, e.g. ``'32,64,128'`` (argparse ``type``)."""
+    return tuple(positive_int(part) for part in text.split(','))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: ``PER_CLASS EPOCHS ARM SEED [WIDTHS] [PAD]`` (argparse: ``--help`` works, and a missing or
+    malformed argument exits 2 naming it). ARM is checked by :func:`main` (its message predates argparse here)."""
+    parser = argparse.ArgumentParser(prog='fmnist_regime.py', description=__doc__.splitlines()[0])
+    parser.add_argument('per_class', metavar='PER_CLASS', type=positive_int, help='training images per class')
+    parser.add_argument('epochs', metavar='EPOCHS', type=positive_int)
+    parser.add_argument('arm', metavar='ARM', help=f'one of {", ".join(ARMS)}')
+    parser.add_argument('seed', metavar='SEED', type=int)
+    parser.add_argument('width', metavar='WIDTHS', type=widths, nargs='?', default=(32, 64, 128),
+                        help='channels per stage, comma-separated (default 32,64,128: the demo\'s)')
+    parser.add_argument('pad', metavar='PAD', type=non_negative_int, nargs='?', default=None,
+                        help='crop padding of the cropflip arm (default 2)')
+    parser.add_argument('rest', nargs='*', help=argparse.SUPPRESS)  # refused in main, with its own message
+    return parser.parse_args(argv)
+
+
 def main() -> None:
     torch.set_num_threads(1)
-    per_class, epochs, arm, seed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    width = tuple(int(c) for c in sys.argv[5].split(',')) if len(sys.argv) > 5 else (32, 64, 128)
-    pad = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+    args = parse_args()
+    per_class, epochs, arm, seed, width = args.per_class, args.epochs, args.arm, args.seed, args.width
+    pad = 2 if args.pad is None else args.pad
     if arm not in ARMS:  # any other name trained the 'none' arm under that name
         sys.exit(f'fmnist_regime.py: the arm (third argument) must be one of {", ".join(ARMS)}, got {arm!r}')
-    if len(sys.argv) > 7:  # a seventh argument was dropped, silently
+    if args.rest:  # a seventh argument was dropped, silently
         sys.exit(f'fmnist_regime.py takes at most 6 arguments (PER_CLASS EPOCHS ARM SEED [WIDTHS] [PAD]), got '
                  f'{len(sys.argv) - 1}: {" ".join(sys.argv[1:])}')
-    if len(sys.argv) > 6 and arm != 'cropflip':  # no crop to pad: the JSON line said pad=4 of a run never padded
+    if args.pad is not None and arm != 'cropflip':  # no crop to pad: the JSON line said pad=4 of a run never padded
         sys.exit(f'fmnist_regime.py: PAD (sixth argument, {pad}) applies to the cropflip arm only; the {arm} arm '
                  'crops nothing, so it would change nothing: leave it out')
     images, labels, train, held_out = load_split(per_class, seed)
