@@ -103,3 +103,18 @@ def test_the_detection_per_trunk_rewards_quoted_are_in_the_raw_file():
     for trunk, value, flip_value in zip(map(int, trunks), map(float, values), map(float, flips)):
         assert trunk in ohl and trunk in flip, f'trunk {trunk} is not among the raw readings {sorted(ohl)}'
         assert (ohl[trunk], flip[trunk]) == (value, flip_value), trunk
+
+
+def test_every_mean_std_helper_is_the_sample_std_the_readme_names(arms, monkeypatch):
+    """The README's tables quote 'mean ± std' over seeds without saying which std; every helper that prints one
+    takes the sample std (n - 1), and the README now says so."""
+    import importlib
+
+    nas = importlib.import_module('_nas_supernets')
+    ranking = importlib.import_module('pc_nas_ranking_fmnist')
+    assert arms.summary([1.0, 2.0, 3.0]) == {'mean': 2.0, 'std': 1.0}
+    assert arms.mean_std([1.0, 2.0, 3.0]) == '2.00 ± 1.00'
+    assert nas.mean_std([1.0, 2.0, 3.0]) == '2.000 ± 1.000'
+    assert ranking._stats([1.0, 2.0, 3.0])['std'] == 1.0
+    assert '"mean ± std" over seeds they print, and this README quotes, is\n                  the sample std (n − 1' \
+        in _readme()
