@@ -11,7 +11,8 @@ Defaults: the measured regime of the README (1,000 noisy training images, 30 epo
 3 minutes per arm and seed on 2 idle cores.
 
 Run: python benchmarks/am_lfs_fmnist.py --noise sym40 [--seeds 0 1 2] [--epochs 30] [--arms ce ls gce sce poly1 am-lfs]
-     python benchmarks/am_lfs_fmnist.py --plot results/*.json --plot-out am_lfs_fmnist_loss.png
+     python benchmarks/am_lfs_fmnist.py --plot benchmarks/results/am_lfs_fmnist_pair40_30e_seeds012.json \
+         --plot-out pair40_loss.png   (--out files, or the results/ files of this benchmark)
 """
 from __future__ import annotations
 
@@ -119,6 +120,30 @@ def describe(arm: str, work: str) -> str:
 DETAILS: list[dict] = []
 
 
+def theta_records(result: dict, path: str) -> list[tuple[str, list[float]]]:
+    """``(label, θ)`` of every AM-LFS run in ``result``, one JSON file: a ``--out`` file (``details``, the θ records
+    in the order of ``seeds``) or a file of ``benchmarks/results/`` (``runs``: a list of per-run records, each with
+    its ``seed`` and, where it has one, ``theta``, ``noise`` and ``point``; or ``--out`` files by name). The label
+    is ``'<noise> seed <s>'`` (and the design point, if any).
+
+    Raises:
+        ValueError: ``result`` holds neither form, or an AM-LFS record lacks what its label needs (the message
+            names ``path``).
+    """
+    try:
+        if 'details' in result:
+            thetas = [record['theta'] for record in result['details'] if 'theta' in record]
+            return [(f"{result['noise']} seed {seed}", theta) for seed, theta in zip(result['seeds'], thetas)]
+        runs = result['runs']
+        if isinstance(runs, dict):
+            return [record for name in runs for record in theta_records(runs[name], f'{path} runs.{name}')]
+        return [(f"{run.get('noise', result.get('noise'))} seed {run['seed']}"
+                 + (f" ({run['point']})" if 'point' in run else ''), run['theta']) for run in runs if 'theta' in run]
+    except (KeyError, TypeError) as err:
+        raise ValueError(f'{path}: not an am_lfs_fmnist.py --out file (noise, seeds, details) nor a results file '
+                         f'(runs with seed and theta): {type(err).__name__} {err}') from None
+
+
 def plot(files: list[str], out: str) -> None:
     """Learned t(x) and τ(p) (mean θ of each AM-LFS run) against the identity, one figure."""
     import matplotlib
@@ -137,9 +162,8 @@ def plot(files: list[str], out: str) -> None:
     for path in files:
         with open(path) as f:
             result = json.load(f)
-        for i, record in enumerate(r for r in result['details'] if 'theta' in r):
-            loss = AMLFSLoss(num_intervals=(len(record['theta']) - 2) // 2, theta=record['theta'])
-            label = f"{result['noise']} seed {result['seeds'][i]}"
+        for label, theta in theta_records(result, path):
+            loss = AMLFSLoss(num_intervals=(len(theta) - 2) // 2, theta=theta)
             for ax, fn, lo in zip(axes, (loss.t_function, loss.tau_function), (-1.0, 0.0)):
                 x = torch.linspace(lo, 1.0, 401, dtype=torch.float64)
                 ax.plot(x, fn(x).detach(), lw=1.2, label=label)
@@ -170,14 +194,18 @@ def main() -> None:
     parser.add_argument('--controller-lr', type=float, default=None,
                         help="learning rate of the am-lfs arm's controller (Adam; default: the config's 0.05)")
     parser.add_argument('--out', default=None, help='JSON file for the accuracies, rewards and learned θ')
-    parser.add_argument('--plot', nargs='+', default=None, help='--out files to plot instead of training')
+    parser.add_argument('--plot', nargs='+', default=None,
+                        help="--out files (or this benchmark's benchmarks/results/ files) to plot instead of training")
     parser.add_argument('--plot-out', default='am_lfs_fmnist_loss.png')
     add_work_dir_option(parser)
     parser.parse_args(namespace=ARGS)
     if ARGS.plot:
         refuse_options_outside_mode(parser, ARGS, 'with --plot', ('plot', 'plot_out'),
                                     'it trains nothing: it draws the θ saved in the --plot files into --plot-out')
-        plot(ARGS.plot, ARGS.plot_out)
+        try:
+            plot(ARGS.plot, ARGS.plot_out)
+        except (OSError, ValueError) as err:  # a file that is missing or holds no θ records: named, no traceback
+            parser.error(f'--plot: {err}')
         return
     refuse_options_outside_mode(parser, ARGS, 'without --plot', set(vars(ARGS)) - {'plot_out'},
                                 'this run trains and draws nothing')
