@@ -1,0 +1,30 @@
+"""benchmarks/cr_nas_fmnist_det.py's accuracy goal (searched above standard by more than the larger sample std)
+is judged only where both arms have a std, i.e. at least 2 retraining seeds each."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+
+@pytest.fixture
+def bench(arms):
+    return importlib.import_module('cr_nas_fmnist_det')
+
+
+def test_one_seed_per_arm_is_not_judged(bench):
+    """``--seeds 0`` compared the difference with a std of 0 (summary() gives 0 for one value): any positive
+    difference, e.g. searched 0.0010 against standard 0.0000, printed the goal as met."""
+    goal = bench.accuracy_goal([0.0000], [0.0010])
+    assert goal['searched_above_by_more_than_1_std'] is None and goal['larger_std'] is None
+    assert goal['difference'] == pytest.approx(0.0010)
+    assert bench.accuracy_goal([0.10, 0.11], [0.20])['searched_above_by_more_than_1_std'] is None
+
+
+def test_the_goal_uses_the_larger_sample_std(bench):
+    standard, searched = [0.100, 0.101, 0.111], [0.122, 0.110, 0.099]  # benchmarks/results/cr_nas_fmnist_det.json
+    goal = bench.accuracy_goal(standard, searched)
+    assert goal['larger_std'] == pytest.approx(0.0115036, abs=1e-6)  # the searched arm's, n - 1
+    assert goal['difference'] == pytest.approx(0.0063333, abs=1e-6)
+    assert goal['searched_above_by_more_than_1_std'] is False
+    assert bench.accuracy_goal([0.10, 0.11, 0.10], [0.13, 0.14, 0.13])['searched_above_by_more_than_1_std'] is True
