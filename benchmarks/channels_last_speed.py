@@ -58,6 +58,9 @@ def main() -> None:
                         help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error(f'--repeats must be >= 1 and --warmup >= 0 (steps per side), got {args.repeats} and '
+                     f'{args.warmup}')
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)

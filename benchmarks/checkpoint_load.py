@@ -1,7 +1,9 @@
 """Cost of allow-listed checkpoint loading against an unrestricted ``torch.load`` (same file, same run).
 
 Builds an mmengine-shaped checkpoint (ResNet-50 weights, SGD momentum state, a message hub with HistoryBuffers)
-and prints load times and the ratio safe / unrestricted. Run: python benchmarks/checkpoint_load.py
+and prints load times (the best of ``--repeats`` per side) and the ratio safe / unrestricted. The two loads
+alternate, in alternating order (as ``cr_backbone_speed.py`` and ``channels_last_speed.py`` time their sides), so a
+change of load on a shared machine reaches both sides alike. Run: python benchmarks/checkpoint_load.py
 """
 from __future__ import annotations
 
@@ -31,26 +33,32 @@ def _checkpoint(path: str) -> None:
                 'optimizer': optim.state_dict(), 'message_hub': hub.state_dict()}, path)
 
 
-def _best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def _best_of_interleaved(fns: list, repeats: int) -> list[float]:
+    """The best (lowest) of ``repeats`` wall times (s) of each function in ``fns``, called once per round, the
+    order reversed every other round (the first function first in rounds 0, 2, ...)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for step in range(repeats):
+        order = range(len(fns)) if step % 2 == 0 else reversed(range(len(fns)))
+        for k in order:
+            start = time.perf_counter()
+            fns[k]()
+            times[k].append(time.perf_counter() - start)
+    return [min(t) for t in times]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repeats', type=int, default=5)
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f'--repeats must be >= 1 (loads timed per side), got {args.repeats}')
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'ckpt.pth')
         _checkpoint(path)
         size_mb = os.path.getsize(path) / 2**20
-        unrestricted = _best_of(lambda: torch.load(path, weights_only=False), args.repeats)
-        safe = _best_of(lambda: safe_torch_load(path), args.repeats)
+        unrestricted, safe = _best_of_interleaved([lambda: torch.load(path, weights_only=False),
+                                                   lambda: safe_torch_load(path)], args.repeats)
     print(f'checkpoint: {size_mb:.1f} MiB, best of {args.repeats}')
     print(f'torch.load(weights_only=False): {unrestricted * 1e3:.1f} ms')
     print(f'automl_mm safe_torch_load:      {safe * 1e3:.1f} ms')

@@ -99,6 +99,9 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
     args = parser.parse_args()
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error(f'--repeats must be >= 1 and --warmup >= 0 (steps per side), got {args.repeats} and '
+                     f'{args.warmup}')
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():

@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument('--copies', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=7, help='writes timed per side; the median is printed')
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f'--repeats must be >= 1 (writes timed per side), got {args.repeats}')
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         for trunks in args.trunks:

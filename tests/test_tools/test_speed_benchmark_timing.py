@@ -1,0 +1,63 @@
+"""The speed benchmarks time both sides of a ratio alternately (in alternating order), so that the ratio compares
+them under the same machine load, and refuse a number of timed repeats that leaves nothing to time, before any
+work, with argparse's exit 2."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+
+def _bench(name):
+    return importlib.import_module(name)
+
+
+def test_checkpoint_load_alternates_its_two_loads(arms, monkeypatch, capsys):
+    """Both sides were timed as blocks (5 unrestricted loads, then 5 safe ones): on this shared machine the ratio
+    read 1.2-1.8 in three runs, and 2.8 in the README's run 'while another job ran'."""
+    bench, calls = _bench('checkpoint_load'), []
+    monkeypatch.setattr(bench, '_checkpoint', lambda path: open(path, 'wb').write(b'x'))
+    monkeypatch.setattr(bench.torch, 'load', lambda path, weights_only: calls.append('unrestricted'))
+    monkeypatch.setattr(bench, 'safe_torch_load', lambda path: calls.append('safe'))
+    monkeypatch.setattr(sys, 'argv', ['checkpoint_load.py', '--repeats', '3'])
+    bench.main()
+    assert calls == ['unrestricted', 'safe', 'safe', 'unrestricted', 'unrestricted', 'safe']
+    assert 'ratio safe / unrestricted:' in capsys.readouterr().out
+
+
+def test_augment_throughput_alternates_its_two_sides(arms, monkeypatch, capsys):
+    """Our elements' passes all ran before torchvision's (three each): the same blocks as above."""
+    bench, calls = _bench('augment_throughput'), []
+
+    def side(name, rate):
+        def timed(images, seed):
+            calls.append((name, len(images), seed))
+            return rate
+        return timed
+
+    monkeypatch.setattr(bench, '_ours', side('ours', 600.0))
+    monkeypatch.setattr(bench, '_torchvision', side('torchvision', 200.0))
+    monkeypatch.setattr(sys, 'argv', ['augment_throughput.py', '--small', '2', '--large', '1', '--repeats', '2'])
+    bench.main()
+    timed = [(name, seed) for name, count, seed in calls if count == 2][2:]  # after the two warm-up calls
+    assert timed == [('ours', 0), ('torchvision', 0), ('torchvision', 1), ('ours', 1)]
+    assert capsys.readouterr().out.splitlines()[1].endswith('3.00')
+
+
+@pytest.mark.parametrize('name, argv, work', [
+    ('checkpoint_load', ['--repeats', '0'], '_checkpoint'),  # was: min() arg is an empty sequence
+    ('augment_throughput', ['--repeats', '0'], 'build_elements'),  # was: max() arg is an empty sequence
+    ('ohl_report_cost', ['--repeats', '0', '--trunks', '2'], 'OHLReport'),  # was: StatisticsError (median)
+    ('channels_last_speed', ['--repeats', '0'], 'MODELS'),  # was: StatisticsError after building both models
+    ('cr_backbone_speed', ['--repeats', '0'], 'ResNet'),  # was: StatisticsError after building the networks
+    ('cr_backbone_speed', ['--warmup', '-1'], 'ResNet'),
+])
+def test_nothing_to_time_is_refused_before_any_work(arms, monkeypatch, capsys, name, argv, work):
+    bench = _bench(name)
+    monkeypatch.setattr(bench, work, None)  # any use of it fails the test with a TypeError / AttributeError
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(SystemExit) as stop:
+        bench.main()
+    assert stop.value.code == 2
+    assert '--repeats must be >= 1' in capsys.readouterr().err
