@@ -1,7 +1,7 @@
 """AM-LFS evidence on digits with 20 % label noise: cross-entropy vs the learned loss, equal iterations and copies.
 
 Both arms run the same 4-copy OHL engine on the embedded default config; the ``ce`` arm pins θ to the identity
-(σ → 0, controller learning rate 0), which makes ``AMLFSLoss`` exactly softmax cross-entropy, so copies, rewards
+(σ → 0, θ frozen by ``FrozenController``), which makes ``AMLFSLoss`` exactly softmax cross-entropy, so copies, rewards
 and best-copy selection are the same as in the ``am-lfs`` arm. Prints the final test accuracy, mean ± std.
 Run: python benchmarks/am_lfs_digits.py [--seeds 0 1 2] [--epochs 30] [--arms ce am-lfs] [--std 0.447]
      [--parametrisation piecewise]

@@ -2,8 +2,8 @@
 
 Every arm runs the same 4-copy OHL engine (same model, iterations, copies, per-trunk best-copy broadcast on the
 clean reward split) on ``configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py``; only the head's loss differs.
-The fixed-loss arms search a space with two identical choices (loss_weight 1.0 or 1.0) at controller learning
-rate 0, so the engine does the same work without learning anything. Noise goes on the training split only.
+The fixed-loss arms search a space with two identical choices (loss_weight 1.0 or 1.0) under ``FrozenController``
+(θ fixed), so the engine does the same work without learning anything. Noise goes on the training split only.
 Prints each run's final test top-1 and, per arm, mean ± std over the seeds; ``--out`` saves them (JSON) and the
 AM-LFS arm's learned mean θ; ``--plot`` draws the learned t and τ from such files.
 

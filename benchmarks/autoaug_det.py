@@ -15,7 +15,7 @@ iterations, copies counted). Arms:
   magnitude);
 * ``ohl``: flip + the pair distribution learned online by OHL-Auto-Aug (factorised 36 + 36 logits).
 
-The fixed arms are a two-way choice between identical pipelines with controller learning rate 0, so the engine
+The fixed arms are a two-way choice between identical pipelines under ``FrozenController`` (θ fixed), so the engine
 does the same work (reward evaluation, broadcast) in every arm. mmdet's geometric operations fill uncovered
 pixels with ``img_border_value`` = 0 here (mmdet's default 128 is AutoAugment's ImageNet grey; the canvases are
 dark, and OHL's elements fill with 0 in the config), their only change; mmdet's ``FilterAnnotations`` follows them

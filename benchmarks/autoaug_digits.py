@@ -5,7 +5,7 @@ embedded default config); only the augmentation policy differs:
 
 * ``none``: no augmentation (a two-way choice between identities, so copies, rewards and best-copy selection
   are identical to the other arms);
-* ``uniform``: a uniformly random ordered pair of the 36 elements per image (controller learning rate 0);
+* ``uniform``: a uniformly random ordered pair of the 36 elements per image (``FrozenController``: θ stays uniform);
 * ``ohl``: the pair distribution learned online by OHL-Auto-Aug.
 
 Prints the final test accuracy, mean ± std over the seeds, and the learned top pairs of each OHL run.

@@ -17,7 +17,7 @@ equal total training iterations, copies counted. Only the augmentation differs:
   ``final_policy.py`` that ``--save-policies DIR`` kept; seed s replays the policy searched with seed s. The
   folder records the search's options (``settings.json``): saving a search of other options into it is refused.
 
-Fixed arms are a two-way choice between identical pipelines with controller learning rate 0, so the engine does
+Fixed arms are a two-way choice between identical pipelines under ``FrozenController`` (θ fixed), so the engine does
 the same work in every arm. Prints each run's final test top-1, mean ± std over the seeds, and for OHL runs the
 elements the learned policy favours and avoids (first / second operation marginals against uniform). Each run's
 line also shows the best copy's last reward (the reward split): choices of defaults are made on it, never on the
