@@ -198,6 +198,10 @@ def main() -> None:
                         help="--out files (or this benchmark's benchmarks/results/ files) to plot instead of training")
     parser.add_argument('--plot-out', default='am_lfs_fmnist_loss.png')
     add_work_dir_option(parser)
+    # A second call in one process starts from its own command line: argparse keeps an attribute the namespace
+    # already has (the first call's option), and DETAILS would list the first call's runs in this --out.
+    vars(ARGS).clear()
+    DETAILS.clear()
     parser.parse_args(namespace=ARGS)
     if ARGS.plot:
         refuse_options_outside_mode(parser, ARGS, 'with --plot', ('plot', 'plot_out'),
