@@ -49,6 +49,7 @@ class PartialArchitecturePool:
         self.candidate_list: list[Path] | None = None  # the current step's candidates, fixed once drawn
         self.history: list[dict] = []
         self._saved_options: list | None = None  # a loaded checkpoint's options, until compared with the space's
+        self._unchecked = False  # a loaded checkpoint's paths, until checked against the (bound) space
 
     @property
     def num_decided(self) -> int:
@@ -66,7 +67,7 @@ class PartialArchitecturePool:
             max_candidates: If there are more candidates, keep a seeded uniform sample of this many (in order).
             seed: Seed of that sample.
         """
-        self._check_options()
+        self.check_space()
         if self.candidate_list is None:
             depth = as_count(depth, 'depth', 1)  # depth 0 returned the pool itself: a search that never ended
             if self.done:
@@ -140,45 +141,72 @@ class PartialArchitecturePool:
                 'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty],
                 'options': plain(self.space.options)}
 
-    def _check_options(self) -> None:
-        """Compare a loaded checkpoint's options with the space's, once the space has options (a space bound only
-        later, e.g. CR-NAS's dilations after the stage search, is checked at its first candidates)."""
-        saved = self._saved_options
-        if not saved:  # nothing saved (an older checkpoint, or a space not bound when it was written)
-            self._saved_options = None
+    def check_space(self) -> None:
+        """Check a loaded checkpoint against the space, once the space has options (a space bound only later, e.g.
+        CR-NAS's dilations after the stage search, is checked when its owner calls this after binding it, or at its
+        first :meth:`candidates`): the same options, and every path of the pool, the step's candidates and scores
+        admitted by the space's constraint (:meth:`~automl_mm.nas.base.BasePathSpace.is_valid` for a full path,
+        :meth:`~automl_mm.nas.base.BasePathSpace.can_complete` for a prefix). Nothing to check without a loaded
+        checkpoint.
+
+        Raises:
+            ValueError: the checkpoint was searched over other options (its paths are option indices and would name
+                other choices), or holds a path the space does not admit (the options alone missed a constraint:
+                a stage search over ``total_blocks=6`` resumed under ``total_blocks=5`` exported an allocation of
+                6 blocks).
+        """
+        if not self._unchecked or not self.space.options:
             return
-        if not self.space.options:
-            return  # checked once the space is bound
-        saved, options = plain(saved), plain(self.space.options)
-        self._saved_options = None
-        if saved != options:
-            where = next((i for i, (a, b) in enumerate(zip(saved, options)) if a != b), min(len(saved), len(options)))
-            got = [opts[where] if where < len(opts) else '(none)' for opts in (saved, options)]
-            raise ValueError(f'the checkpoint was searched over other options than the config\'s '
-                             f'{type(self.space).__name__} (decision {where}: checkpoint {got[0]}, config {got[1]}): '
-                             'its paths are option indices and would name other choices. Resume with the same '
-                             'space, or start a new search from its weights with load_from')
+        self._unchecked = False
+        saved, self._saved_options = self._saved_options, None
+        remedy = 'Resume with the same space, or start a new search from its weights with load_from'
+        if saved:  # nothing saved: an older checkpoint, or a space not bound when it was written
+            saved, options = plain(saved), plain(self.space.options)
+            if saved != options:
+                where = next((i for i, (a, b) in enumerate(zip(saved, options)) if a != b),
+                             min(len(saved), len(options)))
+                got = [opts[where] if where < len(opts) else '(none)' for opts in (saved, options)]
+                raise ValueError(f'the checkpoint was searched over other options than the config\'s '
+                                 f'{type(self.space).__name__} (decision {where}: checkpoint {got[0]}, config '
+                                 f'{got[1]}): its paths are option indices and would name other choices. {remedy}')
+        name = type(self.space).__name__
+        for path in [*self.pool, *(self.candidate_list or []), *self.scores]:
+            if not path:
+                continue
+            try:
+                path = self.space.check_path(path, partial=True)
+            except ValueError as err:
+                raise ValueError(f'the checkpoint holds path {list(path)}, which the config\'s {name} cannot run '
+                                 f'({err}). {remedy}') from None
+            full = len(path) == self.space.num_decisions
+            if not (self.space.is_valid(path) if full else self.space.can_complete(path)):
+                raise ValueError(f'the checkpoint holds {"the path" if full else "the partial path"} {list(path)} '
+                                 f'(values {self.space.values(path)}), which the config\'s {name} does not admit '
+                                 f'(another constraint, e.g. total_blocks): the search would continue from, and '
+                                 f'export, architectures outside the configured space. {remedy}')
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`'s state.
 
         Raises:
-            ValueError: when the checkpoint was searched with another ``pool_size``, or over other options (the
+            ValueError: when the checkpoint was searched with another ``pool_size``, over other options (the
                 same indices would name other operators, allocations or dilations: a config whose ``ops`` order
-                changed resumed ``k3e3 k5e6`` as ``k5e6 k3e3``); a space that gets its options later is checked at
-                its first :meth:`candidates`. Checkpoints written before the options were saved are not checked.
+                changed resumed ``k3e3 k5e6`` as ``k5e6 k3e3``), or holds a path the space does not admit
+                (:meth:`check_space`); a space that gets its options later is checked once it is bound. The
+                options of checkpoints written before they were saved are not compared.
         """
         if int(state['pool_size']) != self.pool_size:
             raise ValueError(f'the checkpoint was searched with pool_size {state["pool_size"]}, '
                              f'the config asks for {self.pool_size}')
         self._saved_options = state.get('options')
-        self._check_options()
         self.pool = [tuple(p) for p in state['pool']]
         self.scores = {tuple(c): float(s) for c, s in state['scores']}
         cands = state['candidates']
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
+        self._unchecked = True
+        self.check_space()
 
 
 def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:

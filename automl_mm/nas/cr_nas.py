@@ -186,33 +186,49 @@ class CRNASLoop(SearchLoopBase):
     # --- state ------------------------------------------------------------------------------------------------
     def search_state_dict(self) -> dict:
         return {'stage_pool': self.stage_pool.state_dict(), 'dilation_pool': self.dilation_pool.state_dict(),
-                'flops': [[list(k), v] for k, v in self.flops.items()], 'result': self.result}
+                'flops': [[list(k), v] for k, v in self.flops.items()],
+                'flops_input_shape': list(self.flops_input_shape[1:]), 'result': self.result}
 
     def load_search_state_dict(self, state: dict) -> None:
+        """Restore :meth:`search_state_dict`'s state. The FLOPs counted so far are kept only when they were counted
+        at this run's ``flops_input_shape`` (they are counted again otherwise: a resume with another shape mixed
+        the checkpoint's reference FLOPs into a budget its allocations were counted against at the new shape, and
+        reported them under the new shape); checkpoints that do not say their shape are counted again too."""
         self.stage_pool.load_state_dict(state['stage_pool'])
         self.dilation_pool.load_state_dict(state['dilation_pool'])
-        self.flops = {tuple(k): float(v) for k, v in state['flops']}
+        same_shape = state.get('flops_input_shape') == list(self.flops_input_shape[1:])
+        self.flops = {tuple(k): float(v) for k, v in state['flops']} if same_shape else {}
         self.result = state.get('result')
 
     def search_pools(self) -> list[PartialArchitecturePool]:
         return [self.stage_pool, self.dilation_pool]
 
     def scoring_settings(self) -> dict:
+        """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample`` and what decides which
+        allocations the stage search scores: the FLOPs budget's ``flops_tolerance``, ``reference_allocation`` and
+        ``flops_input_shape`` (C, H, W)."""
         return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
                 'train_cfg.batches_per_sample': self.batches_per_sample,
-                'train_cfg.flops_tolerance': self.flops_tolerance}
+                'train_cfg.flops_tolerance': self.flops_tolerance,
+                'train_cfg.reference_allocation': list(self.reference_allocation),
+                'train_cfg.flops_input_shape': list(self.flops_input_shape[1:])}
 
     # --- FLOPs ------------------------------------------------------------------------------------------------
     def allocation_flops(self, path: tuple) -> float:
-        """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none)."""
+        """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none). The backbone's allocation
+        and dilations are restored afterwards (``set_allocation`` gives re-activated blocks their as-built
+        dilation)."""
         if path not in self.flops:
-            previous = self.backbone.active_stage_blocks
+            previous, dilations = self.backbone.active_stage_blocks, self.backbone.active_dilations
             self.backbone.set_allocation(self.stage_space.values(path))
             was_training = self.backbone.training
             self.backbone.eval()
-            self.flops[path] = float(count_flops(self.backbone, self.flops_input_shape))
-            self.backbone.train(was_training)
-            self.backbone.set_allocation(previous)
+            try:
+                self.flops[path] = float(count_flops(self.backbone, self.flops_input_shape))
+            finally:
+                self.backbone.train(was_training)
+                self.backbone.set_allocation(previous)
+                self.backbone.set_dilations(dilations)
         return self.flops[path]
 
     # --- the search -------------------------------------------------------------------------------------------
@@ -234,6 +250,9 @@ class CRNASLoop(SearchLoopBase):
         best_allocation = self.stage_pool.pool[0]
         self.stage_space.apply(best_allocation, runner.model)
         self.dilation_space.bind(runner.model)
+        # a resumed spatial search is checked against the space bound now, also when it had finished (it was
+        # checked at its next candidates only: a finished one applied its indices to other dilations)
+        self.dilation_pool.check_space()
 
         # 3-4: operation supernet and greedy spatial search
         self.train_until(self.stage_iters + self.spatial_iters, self.dilation_space, self.dilation_sampler)
