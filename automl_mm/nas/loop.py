@@ -380,12 +380,38 @@ def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str
 
 def check_retrain_config(path: str | None) -> str | None:
     """``train_cfg.retrain_config`` as an absolute path, or an error now: the export names it as ``_base_``, and a
-    path relative to another directory than the one the run starts in exported a config that could not load."""
+    path relative to another directory than the one the run starts in exported a config that could not load.
+
+    A config whose ``train_cfg`` is a search loop (``PCNASLoop``, ``CRNASLoop``: e.g. the search config itself) is
+    refused: the exported config inherits its ``train_cfg``, so "retraining" the searched architecture ran another
+    search over it (a PC-NAS space of one operator per layer, a CR-NAS supernet at the exported allocation) with
+    the search's schedule, and exported that.
+
+    Raises:
+        ValueError: naming ``train_cfg.retrain_config``: the file is missing, or trains with a search loop.
+    """
     if path is None:
         return None
     if not osp.isfile(path):
         raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
                          f'directory, {os.getcwd()})')
+    from mmengine.config import Config
+
+    from automl_mm.registry import LOOPS, registered_class
+
+    retrain = Config.fromfile(path)
+    loop = retrain.get('train_cfg')
+    kind = loop.get('type') if isinstance(loop, dict) else None
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(LOOPS, kind, 'automl_mm') if isinstance(kind, str) \
+            else None
+    except KeyError:  # a scope prefix of a package not installed: not a search loop of ours
+        cls = None
+    if isinstance(cls, type) and issubclass(cls, SearchLoopBase):
+        raise ValueError(f'train_cfg.retrain_config {path!r} trains with train_cfg.type={kind!r}, a search loop: the '
+                         'exported config inherits it and would run another search over the searched architecture '
+                         'instead of training it; give the config that trains one architecture from scratch (e.g. '
+                         'configs/pc_nas/pc-nas-retrain_*.py, configs/cr_nas/cr-nas-final_*.py)')
     return osp.abspath(path)
 
 
