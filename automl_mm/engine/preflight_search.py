@@ -79,12 +79,14 @@ def _check_reference_allocation(train_cfg: Any) -> None:
     space = train_cfg.get('stage_space') or {}
     if reference is None or 'stage_choices' not in space:
         return  # the backbone's own allocation: CRNASLoop checks it against the space when it is built
-    from automl_mm.nas.spaces import StageAllocationSpace
+    from automl_mm.nas.base import build_path_space
 
-    try:
-        built = StageAllocationSpace(space['stage_choices'], space['total_blocks'])
-    except ValueError as err:  # the space itself, named as such (it was blamed on the reference allocation)
-        raise ConfigCheckError(f'train_cfg.stage_space: {err}') from None
+    try:  # built as CRNASLoop builds it (a stage_space without total_blocks raised a bare KeyError here)
+        built = build_path_space({'type': 'StageAllocationSpace', **space}, 'train_cfg.stage_space')
+    except (TypeError, ValueError) as err:  # the space itself, named as such (not the reference allocation)
+        raise ConfigCheckError(str(err)) from None
+    if not callable(getattr(built, 'path_of', None)):
+        return  # a space of the user's own: CRNASLoop checks the reference when it is built
     try:
         built.path_of(tuple(reference))
     except ValueError as err:

@@ -231,13 +231,30 @@ class BasePathSampler(metaclass=ABCMeta):
         """Inverse of :meth:`state_dict`."""
 
 
+def _build_named(registry: Any, cfg: dict, what: str) -> Any:
+    """``build_in_scope(registry, cfg)`` with a constructor's ``TypeError`` / ``ValueError`` prefixed by the config
+    key ``what`` (``StageAllocationSpace.__init__() missing 1 required positional argument: 'total_blocks'`` named
+    neither ``train_cfg.stage_space`` nor the file's key)."""
+    try:
+        return build_in_scope(registry, cfg)
+    except (TypeError, ValueError) as err:
+        if str(err).startswith(what):
+            raise
+        raise type(err)(f'{what}: {err}') from None
+
+
 def build_path_space(cfg: dict | BasePathSpace, what: str) -> BasePathSpace:
     """A path space from its ``SEARCH_SPACES`` config or as given, refusing the other family (OHL spaces).
 
     Args:
         what: The config key, named in the error (e.g. ``'train_cfg.space'``).
+
+    Raises:
+        TypeError: not a path space, or its constructor's arguments are not the config's (a missing
+            ``total_blocks``), naming ``what``.
+        ValueError: a value the space refuses, naming ``what``.
     """
-    space = build_in_scope(SEARCH_SPACES, cfg) if isinstance(cfg, dict) else cfg
+    space = _build_named(SEARCH_SPACES, cfg, what) if isinstance(cfg, dict) else cfg
     if not isinstance(space, BasePathSpace):
         raise TypeError(f'{what} must be an architecture path space (automl_mm.nas.base.BasePathSpace), got '
                         f'{type(space).__name__}')
@@ -276,7 +293,7 @@ def build_path_sampler(cfg: dict | BasePathSampler, what: str, space_key: str | 
     and, with ``space_key``, a ``space`` in the config (:func:`check_sampler_cfg`)."""
     if space_key is not None:
         check_sampler_cfg(cfg, what, space_key)
-    sampler = build_in_scope(SAMPLERS, cfg) if isinstance(cfg, dict) else cfg
+    sampler = _build_named(SAMPLERS, cfg, what) if isinstance(cfg, dict) else cfg
     if not isinstance(sampler, BasePathSampler):
         raise TypeError(f'{what} must be a path sampler (automl_mm.nas.base.BasePathSampler), got '
                         f'{type(sampler).__name__}')

@@ -30,6 +30,7 @@ class PartialArchitecturePool:
     Args:
         space: The path space.
         pool_size: K, the number of partial architectures kept after each step.
+        key: ``pool_size``'s config key, named in errors (e.g. ``'train_cfg.stage_pool_size'``).
 
     Examples:
         >>> from automl_mm.nas.spaces import LayerwiseSpace
@@ -40,9 +41,10 @@ class PartialArchitecturePool:
         [(2,), (1,)]
     """
 
-    def __init__(self, space: BasePathSpace, pool_size: int) -> None:
+    def __init__(self, space: BasePathSpace, pool_size: int, key: str = 'pool_size') -> None:
         self.space = space
-        self.pool_size = as_count(pool_size, 'pool_size', 1)
+        self.key = key
+        self.pool_size = as_count(pool_size, key, 1)
         self.pool: list[Path] = [()]
         self.scores: dict[Path, float] = {}  # the current step's finished candidates
         self.empty: set[Path] = set()  # the current step's candidates whose every evaluation gave no metrics
@@ -196,8 +198,8 @@ class PartialArchitecturePool:
                 options of checkpoints written before they were saved are not compared.
         """
         if int(state['pool_size']) != self.pool_size:
-            raise ValueError(f'the checkpoint was searched with pool_size {state["pool_size"]}, '
-                             f'the config asks for {self.pool_size}')
+            raise ValueError(f'the checkpoint was searched with {self.key}={state["pool_size"]}, '
+                             f'the config asks for {self.key}={self.pool_size}')
         self._saved_options = state.get('options')
         self.pool = [tuple(p) for p in state['pool']]
         self.scores = {tuple(c): float(s) for c, s in state['scores']}

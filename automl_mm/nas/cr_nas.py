@@ -126,7 +126,7 @@ class CRNASLoop(SearchLoopBase):
         self.dilation_space: DilationSpace = build_path_space(
             dilation_space or dict(type='DilationSpace',
                                    choices=tuple((1, 2, 3) if dilation_choices is None else dilation_choices)),
-            'train_cfg.dilation_space')
+            'train_cfg.dilation_space' if dilation_space is not None else 'train_cfg.dilation_choices')
         if self.dilation_space.options and len(self.dilation_space.options) != self.stage_space.total_blocks:
             # the spatial search binds it after the stage search: the block count is the fixed total
             raise ValueError(f'train_cfg.dilation_space.num_blocks={len(self.dilation_space.options)}, but every '
@@ -164,8 +164,8 @@ class CRNASLoop(SearchLoopBase):
         check_retrain_backbone(self.retrain_config, dict(runner.cfg.model.backbone),
                                ('stage_blocks', 'dilations_per_block'), fill=dict(stage_blocks=tuple(reference)),
                                ignored=('max_stage_blocks', ))
-        self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size)
-        self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size)
+        self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size, 'train_cfg.stage_pool_size')
+        self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size, 'train_cfg.pool_size')
         self.flops: dict[tuple, float] = {}
         self.result: dict | None = None
 

@@ -13,9 +13,8 @@ from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS, SAMPLERS
 from automl_mm.utils.checks import as_count
-from automl_mm.utils.scope import build_in_scope
 
-from .base import build_path_space, check_sampler_cfg
+from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import (
@@ -89,14 +88,15 @@ class PCNASLoop(SearchLoopBase):
         check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
                           owned=dict(pool='each stage\'s pool of partial architectures'))
         check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')
-        self.sampler = build_in_scope(SAMPLERS, sampler or dict(type='PoolPathSampler'))
+        self.sampler = _build_named(SAMPLERS, sampler or dict(type='PoolPathSampler'), 'train_cfg.sampler')
         if not isinstance(self.sampler, PoolPathSampler):
             raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
         self.sampler.space = self.space
         self.uniform = check_completion_sampler(
-            build_in_scope(SAMPLERS, completion_sampler or dict(type='UniformPathSampler')))
+            _build_named(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'),
+                         'train_cfg.completion_sampler'))
         self.uniform.space = self.space
-        self.pool = PartialArchitecturePool(self.space, pool_size)
+        self.pool = PartialArchitecturePool(self.space, pool_size, 'train_cfg.pool_size')
         self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
                                                                             flops_limit, input_shape)
         self._check_retrain_layout()
