@@ -6,6 +6,7 @@ accuracy of S uniform completions, completions over the latency (or FLOPs) limit
 """
 from __future__ import annotations
 
+import math
 import os.path as osp
 from collections.abc import Sequence
 
@@ -110,18 +111,48 @@ class PCNASLoop(SearchLoopBase):
         check_retrain_backbone(self.retrain_config, self.runner.cfg.get('model', {}).get('backbone') or {}, ('arch',))
 
     def _build_cost(self, table_file, latency_limit, flops_limit, input_shape) -> tuple:
+        """The cost table bounding the search, its limit and its name; the FLOPs table of the final pool's report.
+
+        Every setting is checked here, before training: a limit that is not a number or is NaN (every completion
+        was refused, and the first stage ended the search after its training with "no candidate had a completion
+        within the cost limit"), and an ``input_shape`` the supernet cannot run (without ``flops_limit`` it was
+        read only to report the final pool's FLOPs, after the whole search).
+        """
         if latency_limit is not None and flops_limit is not None:
             raise ValueError('train_cfg: give latency_limit or flops_limit, not both')
+        for key, limit in (('latency_limit', latency_limit), ('flops_limit', flops_limit)):
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
+                                      or math.isnan(limit)):
+                raise ValueError(f'train_cfg.{key} must be a number, got {limit!r}')
+        if input_shape is not None:
+            if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) \
+                    or len(input_shape) != 4:
+                raise ValueError(f'train_cfg.input_shape must be (N, C, H, W), e.g. (1, 3, 224, 224), got '
+                                 f'{input_shape!r}')
+            input_shape = [as_count(v, f'train_cfg.input_shape {list(input_shape)}: each size', 1)
+                           for v in input_shape]
         latency = None
         if table_file is not None:
             latency = LatencyTable.from_file(table_file)
             shape = input_shape or latency.input_shape
-            if not latency.matches(self.supernet, shape):
+            try:
+                matches = latency.matches(self.supernet, shape)
+            except ValueError as err:  # a shape the supernet cannot run (e.g. another channel count)
+                raise ValueError(f'train_cfg.input_shape {list(shape)}: {err}') from None
+            if not matches:
                 raise ValueError(f'train_cfg.latency_table {table_file} was measured for another supernet or input '
                                  f'shape than {list(shape)}; re-run tools/measure_latency.py')
         shape = input_shape or (latency.input_shape if latency is not None else None)
         self.input_shape = list(shape) if shape is not None else None
         self.latency_table = latency  # reported for the final pool whichever cost bounds the search
+        self.flops_table = None
+        if shape is not None:
+            try:
+                self.flops_table = FlopsTable.from_supernet(self.supernet, shape)
+            except ValueError as err:
+                key = 'train_cfg.input_shape' if input_shape else f'the shape of train_cfg.latency_table {table_file}'
+                raise ValueError(f'{key} {list(shape)}: the supernet\'s FLOPs cannot be counted at it: {err}') \
+                    from None
         if latency_limit is not None:
             if latency is None:
                 raise ValueError('train_cfg.latency_limit needs train_cfg.latency_table (tools/measure_latency.py)')
@@ -129,7 +160,7 @@ class PCNASLoop(SearchLoopBase):
         if flops_limit is not None:
             if shape is None:
                 raise ValueError('train_cfg.flops_limit needs train_cfg.input_shape, e.g. (1, 3, 224, 224)')
-            return FlopsTable.from_supernet(self.supernet, shape), float(flops_limit), 'flops'
+            return self.flops_table, float(flops_limit), 'flops'
         return latency, None, 'latency_ms' if latency is not None else None
 
     def cost_range(self) -> tuple[float, float]:
@@ -222,10 +253,7 @@ class PCNASLoop(SearchLoopBase):
     def _final_results(self) -> list[dict]:
         history = self.pool.history[-1]
         scores = {tuple(c): s for c, s in history['candidates']}
-        flops = None
-        if self.input_shape is not None:
-            flops = self.cost_table if isinstance(self.cost_table, FlopsTable) else \
-                FlopsTable.from_supernet(self.supernet, self.input_shape)
+        flops = self.flops_table  # counted at start (None without an input shape)
         out = []
         for path in self.pool.pool:
             entry = {'path': list(path), 'arch': self.supernet.arch_names(path), 'potential': scores[path]}
