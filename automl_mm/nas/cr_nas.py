@@ -244,6 +244,8 @@ class CRNASLoop(SearchLoopBase):
             self.check_budget()  # before any training: an unsatisfiable budget is a config error
 
         # 1-2: stage supernet and stage search
+        settings = f'train_cfg.stage_iters={self.stage_iters}, train_cfg.spatial_iters={self.spatial_iters}'
+        self.check_resumed_phase(self.stage_iters, self._begun(self.stage_pool), 'stage supernet', settings)
         self.train_until(self.stage_iters, self.stage_space, self.stage_sampler)
         if self.stage_pool.num_decided == 0:
             self._stage_search()
@@ -255,6 +257,8 @@ class CRNASLoop(SearchLoopBase):
         self.dilation_pool.check_space()
 
         # 3-4: operation supernet and greedy spatial search
+        self.check_resumed_phase(self.stage_iters + self.spatial_iters, self._begun(self.dilation_pool),
+                                 'operation supernet', settings)
         self.train_until(self.stage_iters + self.spatial_iters, self.dilation_space, self.dilation_sampler)
         evaluate = self.path_evaluator(self.dilation_space, self.batches_per_sample)
         while not self.dilation_pool.done:
@@ -272,6 +276,11 @@ class CRNASLoop(SearchLoopBase):
         runner.call_hook('after_train_epoch')
         runner.call_hook('after_train')
         return runner.model
+
+    @staticmethod
+    def _begun(pool: PartialArchitecturePool) -> bool:
+        """Whether a (resumed) pool's search has begun: a step finished, or the current one drawn or scored."""
+        return pool.num_decided > 0 or pool.candidate_list is not None or bool(pool.scores)
 
     def check_budget(self) -> None:
         """Raise (naming ``flops_tolerance`` and the reachable FLOPs) unless some eligible allocation fits the budget.

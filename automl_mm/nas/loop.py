@@ -177,6 +177,36 @@ class SearchLoopBase(IterBasedTrainLoop):
                                  'checkpoint\'s setting (it may change once the step is done), or start a new '
                                  'search from its weights with load_from')
 
+    def check_resumed_phase(self, end: int, started: bool, phase: str, settings: str,
+                            cut_short: bool = True) -> None:
+        """Refuse a resumed search whose configured phase lengths do not fit the checkpoint's position: the run
+        would train the supernet again after or in the middle of a search step the checkpoint began (``started``
+        and the checkpoint's iteration before ``end``: the step's finished candidates, or the finished step,
+        scored on another supernet than the rest of the search), or, with ``cut_short``, would start a step whose
+        phase the checkpoint had trained past (its iteration after ``end``: the phase trained other than
+        configured, the next one shorter, possibly not at all). A run started from scratch, or resumed with the
+        checkpoint's settings, never is.
+
+        Args:
+            end: The iteration at which this run's settings end the phase's training.
+            started: Whether the checkpoint began (or finished) the search step after the phase.
+            phase: What trains, named in the error (e.g. ``'stage 2'``).
+            settings: The config keys and values ``end`` comes from (e.g. ``'warmup_iters=600, stage_iters=300'``).
+
+        Raises:
+            ValueError: naming the iterations and ``settings``.
+        """
+        remedy = ('resume with the checkpoint\'s settings, or start a new search from its weights with load_from')
+        if started and self._iter < end:
+            raise ValueError(f'the checkpoint stopped at iteration {self._iter} with the search step after the {phase} '
+                             f'training begun, but this run\'s {settings} end that training at iteration {end}: the '
+                             f'supernet would train again after the step had begun, and its candidates be scored on '
+                             f'two supernets; {remedy}')
+        if not started and cut_short and self._iter > end:
+            raise ValueError(f'the checkpoint trained to iteration {self._iter}, past iteration {end}, where this '
+                             f'run\'s {settings} end the {phase} training: its search step would score a supernet '
+                             f'trained other than configured and the next phase would be cut short; {remedy}')
+
     # --- supernet training ------------------------------------------------------------------------------------
     def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler) -> None:
         """Train the supernet up to iteration ``stop_iter``, one sampled path per iteration and optimiser step.

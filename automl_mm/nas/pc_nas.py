@@ -225,11 +225,18 @@ class PCNASLoop(SearchLoopBase):
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
         self.check_search_batches(self.batches_per_sample)
+        settings = f'train_cfg.warmup_iters={self.warmup_iters}, train_cfg.stage_iters={self.stage_iters}'
+        begun = self.pool.candidate_list is not None or bool(self.pool.scores)  # the pending step, after a resume
+        self.check_resumed_phase(self.warmup_iters, self.pool.num_decided > 0 or begun, 'warm-up', settings,
+                                 cut_short=False)  # stage 1 trains on from the warm-up's end
         self.train_until(self.warmup_iters, self.space, self.uniform)
         evaluate = self.path_evaluator(self.space, self.batches_per_sample)
         for stage in range(self.space.num_decisions):
             if self.pool.num_decided > stage:
                 continue  # finished before a resume
+            self.check_resumed_phase(self.warmup_iters + (stage + 1) * self.stage_iters,
+                                     self.pool.candidate_list is not None or bool(self.pool.scores),
+                                     f'stage {stage + 1}', settings)
             self.sampler.set_pool(self.pool.pool)
             self.train_until(self.warmup_iters + (stage + 1) * self.stage_iters, self.space, self.sampler)
             self.pool.candidates()

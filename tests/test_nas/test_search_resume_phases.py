@@ -1,0 +1,104 @@
+"""A resumed search whose phase lengths do not fit the checkpoint's position is refused.
+
+Killed in the middle of PC-NAS stage 2's scoring (iteration 8 = warm-up 4 + 2 stages x 2), a run resumed with
+``stage_iters=3`` trained the supernet two more iterations in the middle of the step and ranked the candidates
+scored before against those scored after; resumed from the end of stage 1's training (iteration 6) with
+``stage_iters=1`` it scored stage 1 at once and trained stage 2 for one iteration. Real mmengine Runners on the
+digits PC-NAS config (tiny sizes).
+"""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+from mmengine.runner import Runner
+from test_nas.test_cr_nas_loop import _digits_cr_cfg
+from test_nas.test_pc_nas_loop import TINY, _cfg
+
+from automl_mm.nas import PathEvaluator
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _trained_iterations(monkeypatch) -> list:
+    from automl_mm.nas.loop import SearchLoopBase
+
+    trained = []
+    original = SearchLoopBase.run_iter
+
+    def counting(self, data_batch):
+        trained.append(self._iter)
+        return original(self, data_batch)
+
+    monkeypatch.setattr(SearchLoopBase, 'run_iter', counting)
+    return trained
+
+
+def test_other_stage_lengths_after_a_kill_in_a_scoring_step_are_refused(tmp_path, monkeypatch):
+    work = str(tmp_path / 'killed')
+    calls = {'n': 0}
+    original = PathEvaluator.__call__
+
+    def dying(self, path, sample_index=0):
+        if calls['n'] == (3 + 2) * TINY['num_samples']:  # stage 1's 3 candidates, 2 of stage 2
+            raise _Interrupt
+        calls['n'] += 1
+        return original(self, path, sample_index)
+
+    monkeypatch.setattr(PathEvaluator, '__call__', dying)
+    with pytest.raises(_Interrupt):
+        Runner.from_cfg(_cfg(work)).train()
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert 'search_stage2_partial_iter_8' in f.read()
+    monkeypatch.setattr(PathEvaluator, '__call__', original)
+    trained = _trained_iterations(monkeypatch)
+    cfg = _cfg(work, stage_iters=3)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'stopped at iteration 8 with the search step after the stage 2 training '
+                                         r'begun, but this run\'s train_cfg\.warmup_iters=4, train_cfg\.stage_iters=3 '
+                                         r'end that training at iteration 10'):
+        Runner.from_cfg(cfg).train()
+    assert trained == []
+    cfg = _cfg(work)  # the checkpoint's settings resume
+    cfg.resume = True
+    Runner.from_cfg(cfg).train()
+    assert trained == list(range(8, 12))
+
+
+def test_a_stage_the_checkpoint_trained_past_is_refused(tmp_path, monkeypatch):
+    work = str(tmp_path / 'run')
+    cfg = _cfg(work)
+    cfg.default_hooks.checkpoint.update(interval=6, max_keep_ckpts=5)
+    Runner.from_cfg(cfg).train()
+    trained = _trained_iterations(monkeypatch)
+    cfg = _cfg(str(tmp_path / 'short'), stage_iters=1)
+    cfg.load_from, cfg.resume = osp.join(work, 'iter_6.pth'), True  # stage 1 trained, not scored
+    with pytest.raises(ValueError, match=r'checkpoint trained to iteration 6, past iteration 5, where this run\'s '
+                                         r'train_cfg\.warmup_iters=4, train_cfg\.stage_iters=1 end the stage 1 '
+                                         r'training'):
+        Runner.from_cfg(cfg).train()
+    assert trained == []
+
+
+def test_a_cr_nas_stage_supernet_lengthened_after_its_search_is_refused(tmp_path, monkeypatch):
+    """Resumed from iteration 3 (operation supernet training, after the stage search at 2) with stage_iters=4, the
+    stage supernet trained again, sampling allocations, after the allocation had been chosen."""
+    search = dict(dilation_choices=(1, 2), stage_pool_size=2, pool_size=2, num_samples=1, batches_per_sample=1)
+    work = str(tmp_path / 'run')
+    cfg = _digits_cr_cfg(work, **search)
+    cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=5)
+    Runner.from_cfg(cfg).train()
+    trained = _trained_iterations(monkeypatch)
+    cfg = _digits_cr_cfg(str(tmp_path / 'longer'), **search, stage_iters=4)
+    cfg.load_from, cfg.resume = osp.join(work, 'iter_3.pth'), True
+    with pytest.raises(ValueError, match=r'stopped at iteration 3 with the search step after the stage supernet '
+                                         r'training begun, but this run\'s train_cfg\.stage_iters=4, '
+                                         r'train_cfg\.spatial_iters=2 end that training at iteration 4'):
+        Runner.from_cfg(cfg).train()
+    assert trained == []
+    cfg = _digits_cr_cfg(str(tmp_path / 'same'), **search)  # the checkpoint's settings resume
+    cfg.load_from, cfg.resume = osp.join(work, 'iter_3.pth'), True
+    Runner.from_cfg(cfg).train()
+    assert trained == [3]
