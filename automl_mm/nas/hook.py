@@ -33,6 +33,7 @@ class PathSamplingHook(Hook):
             ``dict(type='FairPathSampler')`` with ``optim_wrapper.accumulative_counts`` = its ``paths_per_update``.
         val_path: The path validated (and tested) with; ``None``: the path the supernet runs when training starts
             (recorded in ``before_train``, i.e. the model's as-built or as-configured path), not the last sampled.
+            Either must be a valid path of the space (checked in ``before_train``; ``ValueError`` naming it).
         seed: Sampling seed; defaults to the runner's seed. Saved in checkpoints (``checkpoint['path_sampling']``):
             a resume continues with the checkpoint's seed, and refuses a configured seed that differs from it.
 
@@ -70,10 +71,22 @@ class PathSamplingHook(Hook):
         if self.seed is None:
             self.seed = run_seed(runner)  # rank 0's: every rank must train the same path
         self._check_accumulation(runner)
-        if self.val_path is not None:
-            self.val_path = self.space.check_path(self.val_path)
-        else:
-            self.val_path = self.space.current_path(runner.model)
+        key = 'PathSamplingHook.val_path'
+        try:
+            if self.val_path is not None:
+                self.val_path = self.space.check_path(self.val_path)
+            else:
+                key += ' (unset: the path the supernet runs when training starts)'
+                self.val_path = self.space.current_path(runner.model)
+        except ValueError as err:
+            raise ValueError(f'{key}: {err}') from None
+        if not self.space.is_valid(self.val_path):
+            # a constrained space (StageAllocationSpace's total_blocks): validation and test ran a network the
+            # space does not hold, e.g. a supernet built at max_stage_blocks with every block active
+            raise ValueError(f'{key} = {self.val_path} (values {self.space.values(self.val_path)}) is not a path of '
+                             f'{type(self.space).__name__} (e.g. another total_blocks): validation and test would run '
+                             'a network outside the searched space; give a val_path of the space (or build the '
+                             'supernet at one, e.g. model.backbone.stage_blocks)')
 
     def _check_accumulation(self, runner) -> None:
         """A sampler of m > 1 paths per update needs the optimiser to accumulate exactly m iterations, in whole
