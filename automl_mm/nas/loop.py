@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -108,6 +109,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         super().__init__(runner, dataloader, max_iters=max(int(max_iters), 1), val_interval=10**12)
         self.metric_key = metric_key
         self.bn_recalibration_batches = as_count(bn_recalibration_batches, 'train_cfg.bn_recalibration_batches')
+        if self.bn_recalibration_batches:
+            check_no_sync_bn(runner.model, get_world_size())
         self.checkpoint_interval_s = float(checkpoint_interval_s)
         self._configured_seed = as_seed(seed, 'train_cfg.seed', allow_none=True)  # checked again on resume
         # unset: the run's seed, rank 0's (every rank must draw the same paths)
@@ -372,6 +375,29 @@ class SearchLoopBase(IterBasedTrainLoop):
             recalibrate_bn(self.runner.model, self._bn_loader())
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()
+
+
+def check_no_sync_bn(model: Any, world_size: int) -> None:
+    """Refuse BN re-estimation per scored path with SyncBN layers under several ranks.
+
+    The ranks score different candidates at once (:func:`~automl_mm.nas.beam.score_step`), each re-estimating BN for
+    its own path in training mode: a SyncBN layer averages the statistics across the ranks, i.e. across other
+    candidates' paths (a CR-NAS spatial step, whose candidates reach the same layers, scored every candidate with
+    statistics mixed with another's), or waits forever for a rank that scores no candidate in the last round or
+    whose path does not reach it. (A single process runs no SyncBN: mmengine reverts it to BN.)
+
+    Raises:
+        ValueError: naming ``train_cfg.bn_recalibration_batches`` and the first SyncBN layer.
+    """
+    if world_size <= 1:
+        return
+    root = getattr(model, 'module', model)
+    for name, module in root.named_modules():
+        if 'SyncBatchNorm' in type(module).__name__ or isinstance(module, torch.nn.SyncBatchNorm):
+            raise ValueError(f'train_cfg.bn_recalibration_batches > 0 on {world_size} ranks, but model.{name} is a '
+                             f'{type(module).__name__}: the ranks score different candidates at once, and '
+                             're-estimating its statistics would average them across their paths (or hang). Use BN '
+                             "(norm_cfg=dict(type='BN'), no sync_bn) in the search, or bn_recalibration_batches=0")
 
 
 def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str) -> None:
