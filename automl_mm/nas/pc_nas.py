@@ -144,6 +144,7 @@ class PCNASLoop(SearchLoopBase):
                                  f'shape than {list(shape)}; re-run tools/measure_latency.py')
         shape = input_shape or (latency.input_shape if latency is not None else None)
         self.input_shape = list(shape) if shape is not None else None
+        self._input_shape_given = input_shape is not None
         self.latency_table = latency  # reported for the final pool whichever cost bounds the search
         self.flops_table = None
         if shape is not None:
@@ -187,6 +188,33 @@ class PCNASLoop(SearchLoopBase):
             raise ValueError(f'train_cfg.{key}={self.cost_limit:g} is below every architecture of the space: '
                              f'{self.cost_name} reaches from {low:g} to {high:g}')
 
+    def check_cost_input(self) -> None:
+        """Refuse costs counted at another image size than the supernet runs at: the first batch of the search
+        split, through the model's ``data_preprocessor``, must reach the network as the ``(C, H, W)`` the FLOPs and
+        latency tables were made for (``train_cfg.input_shape``, or the latency table's). A digits search whose
+        images were set to 32 px kept the 16 px ``input_shape``: its FLOPs limit admitted paths by a quarter of
+        their cost, and the final pool reported those figures. Batches of images of different sizes (a list, e.g.
+        detection) are not compared.
+
+        Raises:
+            ValueError: naming the key, both shapes and the split.
+        """
+        if self.input_shape is None:
+            return
+        batch = next(iter(self.held_out.build(self.runner).loader))
+        model = getattr(self.runner.model, 'module', self.runner.model)
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        if not hasattr(inputs, 'shape') or inputs.dim() != 4:
+            return
+        runs, counted = [int(v) for v in inputs.shape[1:]], [int(v) for v in self.input_shape[1:]]
+        if runs != counted:
+            key = 'train_cfg.input_shape' if self._input_shape_given else \
+                'the input_shape of train_cfg.latency_table'
+            raise ValueError(f'{key} {list(self.input_shape)}: the search split\'s images reach the network as '
+                             f'(C, H, W) = {tuple(runs)}, not {tuple(counted)}: the cost limit and the reported '
+                             f'FLOPs / latency would be those of another input size; set train_cfg.input_shape to '
+                             f'(1, {", ".join(map(str, runs))}) (and measure the latency table at it)')
+
     # --- state ------------------------------------------------------------------------------------------------
     def search_state_dict(self) -> dict:
         return {'pool': self.pool.state_dict(), 'results': self.results}
@@ -225,6 +253,7 @@ class PCNASLoop(SearchLoopBase):
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
         self.check_search_batches(self.batches_per_sample)
+        self.check_cost_input()
         settings = f'train_cfg.warmup_iters={self.warmup_iters}, train_cfg.stage_iters={self.stage_iters}'
         begun = self.pool.candidate_list is not None or bool(self.pool.scores)  # the pending step, after a resume
         self.check_resumed_phase(self.warmup_iters, self.pool.num_decided > 0 or begun, 'warm-up', settings,
