@@ -111,6 +111,11 @@ class SearchLoopBase(IterBasedTrainLoop):
         self.bn_recalibration_batches = as_count(bn_recalibration_batches, 'train_cfg.bn_recalibration_batches')
         if self.bn_recalibration_batches:
             check_no_sync_bn(runner.model, get_world_size())
+        if isinstance(checkpoint_interval_s, bool) or not isinstance(checkpoint_interval_s, (int, float)) \
+                or not checkpoint_interval_s >= 0:
+            # NaN never saved during a scoring pass (a kill lost every finished score), 'abc' failed in float()
+            raise ValueError(f'train_cfg.checkpoint_interval_s must be a number of seconds >= 0 (0: after every '
+                             f'round of candidates, inf: only after each step), got {checkpoint_interval_s!r}')
         self.checkpoint_interval_s = float(checkpoint_interval_s)
         self._configured_seed = as_seed(seed, 'train_cfg.seed', allow_none=True)  # checked again on resume
         # unset: the run's seed, rank 0's (every rank must draw the same paths)

@@ -49,3 +49,13 @@ def test_a_stage_space_without_total_blocks_is_named_by_the_config_check(tmp_pat
                          stage_space=dict(stage_choices=[[1, 2]] * 4))
     with pytest.raises(ConfigCheckError, match=r"^train_cfg\.stage_space: .*'total_blocks'"):
         check_config(cfg)
+
+
+@pytest.mark.parametrize('value', [float('nan'), -1, 'often'])
+def test_a_checkpoint_interval_that_is_no_interval_is_refused(tmp_path, value):
+    """NaN never saved during a scoring pass (a kill lost every finished score), -1 saved after every round as 0
+    does, 'often' failed in float() naming no key."""
+    with pytest.raises(ValueError, match=r'^train_cfg\.checkpoint_interval_s must be a number of seconds >= 0'):
+        _loop(_pc_cfg(str(tmp_path), checkpoint_interval_s=value))
+    assert _loop(_pc_cfg(str(tmp_path / 'inf'), checkpoint_interval_s=float('inf'))).checkpoint_interval_s == \
+        float('inf')  # only after each step
