@@ -26,6 +26,7 @@ from .loop import (
     check_scoring_counts,
     format_table,
     retrain_config_text,
+    warn,
 )
 from .samplers import PoolPathSampler, check_completion_sampler
 
@@ -309,6 +310,16 @@ class PCNASLoop(SearchLoopBase):
             'metric_key': self.metric_key, 'cost_limit': self.cost_limit, 'cost': self.cost_name,
             'final_pool': self.results, 'history': self.pool.history})
         best = self.results[0]
+        # the stand-alone network as a backbone config (the search's backbone with the searched arch)
+        backbone = dict(self.runner.cfg.model.backbone, arch=list(best['arch']))
+        self.write_text('pc_nas_backbone.py', f'# PC-NAS searched backbone (potential {best["potential"]:.4f}, '
+                        f'{self.metric_key}); paste into model.backbone\nbackbone = {backbone!r}\n')
+        if self.retrain_config is None:
+            # a pc_nas_final_config.py holding the arch override alone was written: it named no model type, data
+            # or schedule, and failed when trained
+            warn('train_cfg.retrain_config is not set: only the backbone fragment is exported '
+                 '(search/pc_nas_backbone.py)')
+            return
         override = f'model = dict(backbone=dict(arch={best["arch"]!r}))'
         self.write_text('pc_nas_final_config.py', retrain_config_text(
             self.retrain_config, override,
