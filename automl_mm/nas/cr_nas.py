@@ -343,8 +343,9 @@ class CRNASLoop(SearchLoopBase):
             'reference_gflops': self.allocation_flops(self.reference_path) / 1e9,
             'flops_input_shape': list(self.flops_input_shape[1:]),
             'metric_key': self.metric_key,
+            # counted again where a resume at another flops_input_shape dropped the counts (they read 0 then)
             'stage_ranking': [{'stage_blocks': self.stage_space.values(c), 'score': s,
-                               'gflops': self.flops.get(tuple(c), 0.0) / 1e9} for c, s in stage_ranking],
+                               'gflops': self.allocation_flops(tuple(c)) / 1e9} for c, s in stage_ranking],
             'spatial_history': self.dilation_pool.history,
         }
 

@@ -86,3 +86,15 @@ def test_flops_counted_before_a_resume_at_another_input_shape_are_counted_again(
     assert [e['stage_blocks'] for e in result['stage_ranking']] != [] and \
         sorted(map(tuple, (e['stage_blocks'] for e in result['stage_ranking']))) == \
         sorted(map(tuple, (e['stage_blocks'] for e in _result(fresh)['stage_ranking'])))
+
+
+def test_the_reported_stage_ranking_flops_are_counted_at_the_resumed_input_shape(searched, tmp_path):
+    """Resumed from iteration 3 (after the stage search) at 30 x 30, the ranking's FLOPs were the checkpoint's
+    counts at 32 x 32 reported under the new shape (and, once those were dropped, 0)."""
+    work = str(tmp_path / 'thirty')
+    runner = _resume(osp.join(searched, 'iter_3.pth'), work, flops_input_shape=(3, 30, 30))
+    runner.train()
+    backbone = runner.model.backbone.eval()
+    for entry in _result(work)['stage_ranking']:
+        backbone.set_allocation(entry['stage_blocks'])
+        assert entry['gflops'] == pytest.approx(count_flops(backbone, (1, 3, 30, 30)) / 1e9)
