@@ -366,8 +366,15 @@ class CRNASLoop(SearchLoopBase):
         if self.retrain_config is None:
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
             return
+        from mmengine.config import Config
+
+        retrain_backbone = (Config.fromfile(self.retrain_config).get('model') or {}).get('backbone') or {}
+        # a retrain config built as a supernet (max_stage_blocks) kept it under the exported allocation: the final
+        # network held every block the allocation does not run (never trained, in every checkpoint, and under DDP
+        # without find_unused_parameters an error at the first step)
+        plain = ', max_stage_blocks=None' if retrain_backbone.get('max_stage_blocks') is not None else ''
         override = (f'model = dict(backbone=dict(stage_blocks={r["stage_blocks"]!r}, '
-                    f'dilations_per_block={r["dilations_per_block"]!r}))')
+                    f'dilations_per_block={r["dilations_per_block"]!r}{plain}))')
         self.write_text('cr_nas_final_config.py', retrain_config_text(
             self.retrain_config, override,
             f'CR-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: trains the searched backbone '
