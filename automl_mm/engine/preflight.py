@@ -10,7 +10,9 @@ concept, and the public names stay importable from here.
   - a detector's ``model.neck.in_channels`` are the widths of the maps its backbone returns
     (:func:`~automl_mm.engine.preflight_model.check_neck_widths`, the backbone built and run on the meta device);
   - an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``, its ``reward_key`` is among the keys its
-    evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`);
+    evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`); its trunks
+    fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as
+    ``OHLHook.before_train`` checks them in every worker (:func:`~automl_mm.engine.preflight_ohl.check_ohl_config`);
   - a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its pipeline in the loader (a
     child config that redefines ``train_pipeline`` alone trained without it)
     (:mod:`~automl_mm.engine.preflight_inheritance`);
@@ -52,8 +54,9 @@ concept, and the public names stay importable from here.
   is not read twice) and the evaluators are built from the config in this process, so a typo in a ``type`` or an
   argument is reported before any worker starts; the OHL hooks' spaces are resolved against the built model and
   training pipeline (a space's key, sizes and targets) and their controllers built; the optimiser wrapper and
-  parameter schedulers are built for that model (:func:`automl_mm.engine.preflight_training.check_optimisation`).
-  ``tools/train.py`` runs it before starting local copies.
+  parameter schedulers are built for that model (:func:`automl_mm.engine.preflight_training.check_optimisation`);
+  SyncBN layers that would average across the OHL copies and the spaces' exports
+  (:func:`~automl_mm.engine.preflight_ohl.check_ohl_model`). ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations
 
@@ -73,6 +76,7 @@ from .preflight_eval_splits import _check_split, reads_test_split, split_mismatc
 from .preflight_inheritance import _check_train_pipeline_used
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_neck_widths
+from .preflight_ohl import check_ohl_config
 from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_outputs import _check_checkpoint_hook
 from .preflight_search import _check_ohl_hook, _check_search_loop
@@ -95,6 +99,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     check_neck_widths(cfg)
     if not test_only:
         _check_ohl_hook(cfg)
+        check_ohl_config(cfg, scope)
         _check_train_pipeline_used(cfg)
         _check_checkpoint_hook(cfg)
         _check_search_loop(cfg, cfg.get('train_cfg') or {})

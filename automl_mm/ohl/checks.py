@@ -4,6 +4,9 @@ Before the first iteration: the settings under which OHL would silently learn no
 (:func:`check_train_setup`) and checkpoint schedules that would save while the copies differ
 (:func:`check_checkpoint_schedule`). At each trunk end: whether mmengine's loop validates next
 (:func:`validates_after`), which makes a ``broadcast_interval > 1`` run broadcast first.
+
+The launching process makes the start checks first, on the config (:mod:`automl_mm.engine.preflight_ohl`, in
+``check_config`` / ``build_check``), naming the config keys before any worker starts; here they are the backstop.
 """
 from __future__ import annotations
 
@@ -43,25 +46,52 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
             would average statistics across copies.
     """
     check_trunk_epochs_loop(runner, trunk_epochs, 'OHLHook')
-    if layout.num_copies > 1:
-        sampler = _train_sampler(runner.train_dataloader)
-        if not getattr(sampler, 'copy_aware', False):
-            raise ValueError(
-                f'OHLHook with num_copies={layout.num_copies} needs a copy-aware train_dataloader.sampler, got '
-                f'{type(sampler).__name__}: it would split the data among the copies instead of giving each copy '
-                "all of it. Use train_dataloader.sampler=dict(type='CopySampler', shuffle=True) (a sampler of your "
-                'own that shards by copy can declare copy_aware = True)')
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        for name, module in model.named_modules():
-            if 'SyncBatchNorm' not in type(module).__name__:
-                continue
-            if isinstance(module, torch.nn.SyncBatchNorm) and layout.ranks_per_copy > 1:
-                module.process_group = layout.group  # statistics are shared inside the copy only
-                continue
-            raise ValueError(
-                f'model.{name} is a {type(module).__name__}: with one rank per copy it would average batch '
-                'statistics across the OHL copies through the world process group. Use BN '
-                "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
+    check_copy_sampler(_train_sampler(runner.train_dataloader), layout.num_copies)
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    for module in check_sync_bn(model, layout.num_copies, layout.ranks_per_copy):
+        module.process_group = layout.group  # statistics are shared inside the copy only
+
+
+def check_copy_sampler(sampler: Any, num_copies: int) -> None:
+    """Refuse a train sampler that is not copy-aware with several copies: it would split the data among the copies
+    instead of giving each copy all of it. ``sampler`` is the sampler or its class (the launching process's
+    check has only the config's type).
+
+    Raises:
+        ValueError: naming ``train_dataloader.sampler`` and the sampler's type.
+    """
+    if num_copies == 1 or getattr(sampler, 'copy_aware', False):
+        return
+    name = sampler.__name__ if isinstance(sampler, type) else type(sampler).__name__
+    raise ValueError(
+        f'OHLHook with num_copies={num_copies} needs a copy-aware train_dataloader.sampler, got '
+        f'{name}: it would split the data among the copies instead of giving each copy '
+        "all of it. Use train_dataloader.sampler=dict(type='CopySampler', shuffle=True) (a sampler of your "
+        'own that shards by copy can declare copy_aware = True)')
+
+
+def check_sync_bn(model: torch.nn.Module, num_copies: int, ranks_per_copy: int) -> list[torch.nn.SyncBatchNorm]:
+    """Refuse SyncBN layers that would average batch statistics across the OHL copies (several copies of one rank
+    each: through the world process group; any SyncBN other than torch's). Returns the torch ``SyncBatchNorm``
+    layers to restrict to their copy's process group (several ranks per copy), ``[]`` with one copy.
+
+    Raises:
+        ValueError: naming the first such layer (``model.<name>``).
+    """
+    if num_copies == 1:
+        return []
+    restrict = []
+    for name, module in model.named_modules():
+        if 'SyncBatchNorm' not in type(module).__name__:
+            continue
+        if isinstance(module, torch.nn.SyncBatchNorm) and ranks_per_copy > 1:
+            restrict.append(module)
+            continue
+        raise ValueError(
+            f'model.{name} is a {type(module).__name__}: with one rank per copy it would average batch '
+            'statistics across the OHL copies through the world process group. Use BN '
+            "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
+    return restrict
 
 
 def check_bn_recalibration(model: torch.nn.Module, ranks_per_copy: int) -> None:

@@ -15,6 +15,7 @@ and the process-group settings for every OHL config.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,18 @@ def reset_copy_layout() -> None:
     """Forget the layout (tests, or a second run in the same process)."""
     global _LAYOUT
     _LAYOUT = None
+
+
+@contextmanager
+def temporary_copy_layout(layout: CopyLayout) -> Iterator[CopyLayout]:
+    """Make ``layout`` the current one (without process groups) while the block runs, then put the previous one
+    back: the launching process's config check builds a train dataloader (``CopySampler``) as a worker would."""
+    global _LAYOUT
+    previous, _LAYOUT = _LAYOUT, layout
+    try:
+        yield layout
+    finally:
+        _LAYOUT = previous
 
 
 def _hook_class(hook: Any, scope: str | None = None) -> type | None:

@@ -1,0 +1,308 @@
+"""The checks ``OHLHook`` makes against its runner at the start of training, made on the config in the launching
+process (:func:`~automl_mm.engine.preflight.check_config` / :func:`~automl_mm.engine.preflight.build_check`).
+
+``OHLHook.before_train`` refuses schedules and settings under which a multi-copy run would learn nothing, save
+or validate while the copies differ, or mix the copies (:mod:`automl_mm.ohl.checks`). It runs in every worker,
+after the launcher has started them and each has built its runner (about 20 s on a laptop): a
+``train_cfg.val_interval`` or ``default_hooks.checkpoint.interval`` that falls inside a trunk failed there, once per
+worker. The same functions run here on a stand-in of the runner built from the config, so the refusal comes in
+seconds, once, before any worker starts, naming the config keys and values; the hook's own checks stay as the
+backstop (a runner built some other way, a loop or sampler this stand-in does not model).
+
+* :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
+  sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
+  ``bn_recalibration_batches`` without clean training images, and the trunk schedule against the run's length,
+  ``optim_wrapper.accumulative_counts``, every ``CheckpointHook`` (``default_hooks.checkpoint``, mmengine's
+  default ``interval=1`` when the config leaves it out, and any in ``custom_hooks``) and ``train_cfg.val_interval``
+  / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose check depends on the iterations per epoch
+  (``trunk_iters``, iteration checkpoints, gradient accumulation) builds the train dataloader here to count them.
+* :func:`check_ohl_model` (from ``build_check``, with the model it built): SyncBN layers that would average across
+  copies, SyncBN with ``bn_recalibration_batches`` in copies of several ranks, and whether the resolved spaces'
+  exports form one ``final_policy.py``.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+from types import SimpleNamespace
+from typing import Any
+
+from automl_mm.engine.preflight_walk import ConfigCheckError
+from automl_mm.utils.scope import config_type_name
+
+#: mmengine's ``Runner.register_default_hooks``: the checkpoint hook a config that leaves it out gets
+DEFAULT_CHECKPOINT = dict(type='CheckpointHook', interval=1)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _hook_entry(cfg: Any) -> tuple[str, dict] | None:
+    """``(config key, hook config)`` of the config's OHL hook, or ``None`` (none, or several: ``check_config``
+    names those)."""
+    from automl_mm.ohl.copies import find_ohl_hook
+
+    try:
+        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    except ValueError:
+        return None
+    if found is None or not isinstance(found[1], dict):
+        return None
+    return f'custom_hooks[{found[0]}]', found[1]
+
+
+def _refuse(key: str, hook: dict, err: Exception) -> ConfigCheckError:
+    return ConfigCheckError(f'{key} ({config_type_name(hook)}): {err}')
+
+
+def check_ohl_config(cfg: Any, scope: str) -> None:
+    """The config's ``OHLHook`` (found by type) against the run it is in, as ``OHLHook.before_train`` checks it (see
+    the module docstring). A hook whose own arguments are invalid (``trunk_iters='4'``) is left to its constructor,
+    which names them (:func:`~automl_mm.engine.preflight.build_check`, or the runner).
+
+    Raises:
+        ConfigCheckError: prefixed with the hook's key (``custom_hooks[i] (OHLHook): ...``), naming the keys and
+            values that disagree.
+    """
+    from automl_mm.ohl.checks import (
+        check_accumulation,
+        check_checkpoint_schedule,
+        check_copy_sampler,
+        check_trunk_epochs_loop,
+        check_trunk_fits,
+        check_val_schedule,
+    )
+    from automl_mm.ohl.copies import CopyLayout
+    from automl_mm.ohl.reward import clean_train_loader_cfg
+
+    entry = _hook_entry(cfg)
+    if entry is None:
+        return
+    key, hook = entry
+    num_copies, ranks_per_copy = hook.get('num_copies'), hook.get('ranks_per_copy', 1)
+    trunk_epochs, trunk_iters = hook.get('trunk_epochs'), hook.get('trunk_iters')
+    broadcast_interval = hook.get('broadcast_interval', 1)
+    trunk = trunk_epochs if trunk_iters is None else trunk_iters
+    if not all(_positive_int(v) for v in (num_copies, ranks_per_copy, broadcast_interval, trunk)) or \
+            (trunk_epochs is None) == (trunk_iters is None):
+        return  # the hook's constructor names the argument
+    layout = CopyLayout(num_copies, ranks_per_copy, rank=0, world_size=num_copies * ranks_per_copy)
+    try:
+        _check_wrapper(cfg, layout, scope)
+        sampler = _train_sampler_class(cfg, scope)
+        if sampler is not None:
+            check_copy_sampler(sampler, num_copies)
+        batches = hook.get('bn_recalibration_batches', 0)
+        if _positive_int(batches) and hook.get('bn_recalibration_dataloader') is None:
+            clean_train_loader_cfg(cfg, None)
+        runner = _schedule_runner(cfg, layout, hook, scope)
+        if runner is None:
+            return
+        check_trunk_epochs_loop(runner, trunk_epochs, 'OHLHook')
+        counted = _needs_epoch_length(runner, trunk_iters) and _count_epoch(runner, cfg, layout, scope)
+        if _needs_epoch_length(runner, trunk_iters) and not counted:
+            return  # left to the hook
+
+        def schedule() -> None:
+            check_accumulation(runner, layout, trunk_epochs, trunk_iters)
+            check_trunk_fits(runner, trunk_epochs, trunk_iters)
+            check_checkpoint_schedule(runner, layout, trunk_epochs, trunk_iters, broadcast_interval)
+            check_val_schedule(runner, layout, trunk_epochs, trunk_iters)
+
+        try:
+            schedule()
+        except ValueError:
+            # refused in epochs: the same verdict for any epoch length, but the message counts iterations
+            if not counted and _count_epoch(runner, cfg, layout, scope):
+                schedule()
+            raise
+    except ConfigCheckError:
+        raise
+    except ValueError as err:
+        raise _refuse(key, hook, err) from None
+
+
+def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:
+    """A multi-process OHL run needs ``model_wrapper_cfg`` ``CopyDataParallel`` (mmengine's default DDP would
+    synchronise gradients across the copies; the hook refused it in every worker)."""
+    from automl_mm.ohl.copies import CopyDataParallel
+    from automl_mm.registry import MODEL_WRAPPERS, registered_class
+
+    if layout.world_size == 1 and cfg.get('launcher', 'none') == 'none':
+        return
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')  # mmengine's default
+    kind = wrapper.get('type') if isinstance(wrapper, dict) else None
+    cls = kind if isinstance(kind, type) else registered_class(MODEL_WRAPPERS, kind, scope) if kind else None
+    if isinstance(cls, type) and not issubclass(cls, CopyDataParallel):
+        raise ValueError(f'a run of {layout.world_size} processes needs model_wrapper_cfg=dict(type='
+                         f'"automl_mm.CopyDataParallel"), got model_wrapper_cfg.type={kind!r}, which would synchronise '
+                         'gradients across the copies (configs/_base_/ohl_copies.py sets it)')
+
+
+def _train_sampler_class(cfg: Any, scope: str) -> type | None:
+    """The class of ``train_dataloader.sampler`` (``None``: not a config whose type resolves)."""
+    from automl_mm.registry import DATA_SAMPLERS, registered_class
+
+    sampler = (cfg.get('train_dataloader') or {}).get('sampler')
+    if not isinstance(sampler, dict):
+        return None
+    kind = sampler.get('type')
+    cls = kind if isinstance(kind, type) else registered_class(DATA_SAMPLERS, kind, sampler.get('_scope_') or scope)
+    return cls if isinstance(cls, type) else None
+
+
+def _loop(cfg: Any, scope: str) -> Any:
+    """A stand-in of the train loop: an ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop`` (or subclass) instance with
+    the schedule attributes mmengine's constructor sets, not constructed, with its ``max_epochs`` and ``max_iters``
+    arguments; ``None`` for other loops."""
+    from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+    from mmengine.runner.utils import calc_dynamic_intervals
+
+    from automl_mm.registry import LOOPS, registered_class
+
+    node = cfg.get('train_cfg')
+    if not isinstance(node, dict):
+        return None
+    if 'type' in node:
+        kind = node['type']
+        cls = kind if isinstance(kind, type) else registered_class(LOOPS, kind, node.get('_scope_') or scope)
+    else:
+        cls = EpochBasedTrainLoop if node.get('by_epoch', True) else IterBasedTrainLoop
+    if not (isinstance(cls, type) and issubclass(cls, (EpochBasedTrainLoop, IterBasedTrainLoop))):
+        return None
+    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    args = dict(defaults, **{k: v for k, v in node.items() if k not in ('type', 'by_epoch', '_scope_')})
+    loop = object.__new__(cls)
+    loop.val_begin, loop.val_interval = args.get('val_begin', 1), args.get('val_interval', 1)
+    loop.dynamic_milestones, loop.dynamic_intervals = calc_dynamic_intervals(
+        loop.val_interval, [tuple(i) for i in args['dynamic_intervals']] if args.get('dynamic_intervals') else None)
+    return loop, args.get('max_epochs'), args.get('max_iters')
+
+
+def _checkpoint_hooks(cfg: Any, scope: str) -> list:
+    """The ``CheckpointHook`` s the runner will have, built: ``default_hooks.checkpoint`` (mmengine's default when the
+    config does not set it; none when it is ``None``) and any in ``custom_hooks``."""
+    from mmengine.hooks import CheckpointHook
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.registry import HOOKS, registered_class
+
+    default_hooks = cfg.get('default_hooks') or {}
+    entries = [default_hooks.get('checkpoint', DEFAULT_CHECKPOINT)] + list(cfg.get('custom_hooks') or [])
+    hooks = []
+    with DefaultScope.overwrite_default_scope(scope):
+        for entry in entries:
+            if isinstance(entry, CheckpointHook):
+                hooks.append(entry)
+            elif isinstance(entry, dict):
+                kind = entry.get('type')
+                cls = kind if isinstance(kind, type) else registered_class(HOOKS, kind, entry.get('_scope_') or scope)
+                if isinstance(cls, type) and issubclass(cls, CheckpointHook):
+                    hooks.append(HOOKS.build(copy.deepcopy(entry)))
+    return hooks
+
+
+class _EpochLength:
+    """The stand-in train dataloader: its length (iterations per epoch on a rank) is 1 until :func:`_count_epoch`
+    counts it; the schedule checks that read it give the same answer for any length when everything is in epochs
+    (:func:`_needs_epoch_length`)."""
+
+    def __init__(self) -> None:
+        self.length = 1
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def _schedule_runner(cfg: Any, layout: Any, hook: dict, scope: str) -> Any:
+    """A stand-in of the runner with what the schedule checks read, or ``None`` for a loop it does not model."""
+    from mmengine.runner import IterBasedTrainLoop
+
+    found = _loop(cfg, scope)
+    if found is None:
+        return None
+    loop, max_epochs, max_iters = found
+    wrapper = cfg.get('optim_wrapper') or {}
+    counts = [w.get('accumulative_counts', 1) for w in [wrapper, *wrapper.values()]
+              if isinstance(w, dict) and 'accumulative_counts' in w] or [1]
+    optim_wrappers = {str(i): SimpleNamespace(_accumulative_counts=c) for i, c in enumerate(counts)
+                      if _positive_int(c)}
+    runner = SimpleNamespace(cfg=cfg, train_loop=loop, train_dataloader=_EpochLength(),
+                             hooks=_checkpoint_hooks(cfg, scope), optim_wrapper=optim_wrappers,
+                             val_loop=object() if cfg.get('val_cfg') is not None else None)
+    iteration = isinstance(loop, IterBasedTrainLoop)
+    if not _positive_int(max_iters if iteration else max_epochs):
+        return None  # check_training_config names it
+    runner.max_epochs = None if iteration else max_epochs
+    runner.max_iters = max_iters if iteration else max_epochs  # epochs of one iteration until counted
+    return runner
+
+
+def _needs_epoch_length(runner: Any, trunk_iters: int | None) -> bool:
+    """Whether a check's answer depends on the iterations per epoch: an epoch loop with trunks in iterations,
+    iteration checkpoints or gradient accumulation (every other schedule is in epochs on both sides)."""
+    from mmengine.runner import IterBasedTrainLoop
+
+    if isinstance(runner.train_loop, IterBasedTrainLoop):
+        return False
+    return (trunk_iters is not None or any(not h.by_epoch and h.interval > 0 for h in runner.hooks)
+            or any(w._accumulative_counts > 1 for w in runner.optim_wrapper.values()))
+
+
+def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
+    """Set the stand-in's iterations per epoch and ``max_iters`` from the train dataloader built as a worker builds
+    it (rank 0 of copy 0; no loader workers); ``False`` when it cannot be counted here (a dataset that does not
+    build in this process: the runner reports that; a sampler that is not copy-aware shards by world size)."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+
+    from automl_mm.ohl.copies import temporary_copy_layout
+
+    loader_cfg = copy.deepcopy(cfg.get('train_dataloader'))
+    if runner.max_epochs is None or not isinstance(loader_cfg, dict):
+        return False  # an iteration loop counts in iterations
+    loader_cfg.update(num_workers=0, persistent_workers=False)
+    try:
+        with DefaultScope.overwrite_default_scope(scope), temporary_copy_layout(layout):
+            loader = Runner.build_dataloader(loader_cfg, seed=0)
+            length = len(loader)
+    except Exception:  # noqa: BLE001  (the runner builds it again and reports its own error)
+        return False
+    sampler = getattr(getattr(loader, 'batch_sampler', None), 'sampler', None) or getattr(loader, 'sampler', None)
+    if layout.world_size > 1 and not getattr(sampler, 'copy_aware', False):
+        return False
+    runner.train_dataloader.length = length
+    runner.max_iters = runner.max_epochs * length
+    return True
+
+
+def check_ohl_model(cfg: Any, hooks: list, model: Any) -> None:
+    """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model and hooks
+    :func:`~automl_mm.engine.preflight.build_check` built: SyncBN layers across copies
+    (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of a copy
+    (:func:`~automl_mm.ohl.checks.check_bn_recalibration`), and the spaces' exports forming one
+    ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces resolved).
+
+    Raises:
+        ConfigCheckError: prefixed with the hook's key.
+    """
+    from automl_mm.ohl.checks import check_bn_recalibration, check_sync_bn
+    from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.ohl.report import OHLReport
+
+    found = find_ohl_hook(hooks)
+    entry = _hook_entry(cfg)
+    if found is None or entry is None:
+        return
+    hook = found[1]
+    key, hook_cfg = entry
+    try:
+        check_sync_bn(model, hook.num_copies, hook.ranks_per_copy)
+        if hook.scorer.bn_recalibration_batches:
+            check_bn_recalibration(model, hook.ranks_per_copy)
+        if getattr(hook, '_resolved', False):
+            OHLReport.check_spaces(hook.spaces)
+    except ValueError as err:
+        raise _refuse(key, hook_cfg, err) from None
