@@ -55,10 +55,10 @@ def build_check(cfg: Any) -> None:
                     train_dataset = built
         for metric, _key in _evaluator_cfgs(cfg):
             METRICS.build(copy.deepcopy(metric))
-        check_optimisation(cfg, model, scope)
+        optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
-            check_ohl_model(cfg, hooks, model)
+            check_ohl_model(cfg, hooks, model, optimisation)
 
 
 class _Unavailable(Exception):

@@ -278,12 +278,15 @@ def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
     return True
 
 
-def check_ohl_model(cfg: Any, hooks: list, model: Any) -> None:
-    """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model and hooks
-    :func:`~automl_mm.engine.preflight.build_check` built: SyncBN layers across copies
-    (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of a copy
-    (:func:`~automl_mm.ohl.checks.check_bn_recalibration`), and the spaces' exports forming one
-    ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces resolved).
+def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None) -> None:
+    """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model, hooks and
+    optimisation (``(optim_wrapper, param_schedulers)``) :func:`~automl_mm.engine.preflight.build_check` built:
+    SyncBN layers across copies (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of
+    a copy (:func:`~automl_mm.ohl.checks.check_bn_recalibration`), the spaces' exports forming one
+    ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces resolved), and every space target in
+    the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing and not owned by a
+    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`, which the spaces' ``setup`` runs
+    in every worker).
 
     Raises:
         ConfigCheckError: prefixed with the hook's key.
@@ -304,5 +307,19 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any) -> None:
             check_bn_recalibration(model, hook.ranks_per_copy)
         if getattr(hook, '_resolved', False):
             OHLReport.check_spaces(hook.spaces)
+        if optimisation is not None:
+            _check_optimiser_targets(hook, model, *optimisation)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
+
+
+def _check_optimiser_targets(hook: Any, model: Any, optim_wrapper: Any, param_schedulers: Any) -> None:
+    """Each space's ``optim_wrapper.`` targets resolve and are not scheduled (as ``AttributeSpace.setup`` checks)."""
+    from automl_mm.ohl.attributes import check_owned_attribute, get_attribute
+
+    runner = SimpleNamespace(model=model, optim_wrapper=optim_wrapper, param_schedulers=param_schedulers)
+    for space in hook.spaces:
+        for path in getattr(space, 'targets', None) or []:
+            if isinstance(path, str) and path.split('.', 1)[0] == 'optim_wrapper':
+                get_attribute(runner, path)
+                check_owned_attribute(runner, path, f'OHL space {space.name!r}')

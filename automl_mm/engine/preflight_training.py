@@ -239,11 +239,16 @@ def check_training_config(cfg: Any, scope: str, test_only: bool = False) -> None
             check_arguments(cls, {k: v for k, v in node.items() if k not in ('type', 'convert_to_iter_based')}, key)
 
 
-def check_optimisation(cfg: Any, model: Any, scope: str) -> None:
+def check_optimisation(cfg: Any, model: Any, scope: str) -> tuple[Any, Any] | None:
     """Build ``optim_wrapper`` for ``model`` and every ``param_scheduler`` on it, as ``Runner.train`` would
     (schedulers with ``epoch_length=1``; a missing ``end`` defaults to the train loop's ``max_epochs`` /
     ``max_iters``, as mmengine sets it): what the signatures cannot say (a negative lr, ``begin`` after ``end``,
     ``paramwise_cfg`` keys).
+
+    Returns:
+        ``(optimiser wrapper, parameter schedulers)`` as the runner holds them (a list, or a dict of lists by
+        optimiser name for an ``OptimWrapperDict``), for the checks of what OHL spaces write into them; ``None``
+        without ``optim_wrapper`` or model.
 
     Raises:
         ConfigCheckError: naming the key and value, or the key and the error the build raised.
@@ -255,7 +260,7 @@ def check_optimisation(cfg: Any, model: Any, scope: str) -> None:
 
     train_cfg = cfg.get('train_cfg')
     if cfg.get('optim_wrapper') is None or model is None:
-        return
+        return None
     schedulers = cfg.get('param_scheduler')
     with DefaultScope.overwrite_default_scope(scope):
         try:
@@ -264,9 +269,10 @@ def check_optimisation(cfg: Any, model: Any, scope: str) -> None:
             raise ConfigCheckError(f'optim_wrapper: building it for the model failed: {type(err).__name__}: '
                                    f'{err}') from err
         if schedulers is None:
-            return
+            return wrapper, []
         loop = train_cfg if isinstance(train_cfg, dict) else {}
         wrappers = dict(wrapper.items()) if isinstance(wrapper, OptimWrapperDict) else {None: wrapper}
+        built: dict = {}
         for name, one in wrappers.items():
             # mmengine: a dict of schedulers keyed by the optimisers' names, else the same list for each
             chosen = schedulers[name] if name is not None and isinstance(schedulers, dict) and name in schedulers \
@@ -278,7 +284,9 @@ def check_optimisation(cfg: Any, model: Any, scope: str) -> None:
                 if end is not None:
                     node.setdefault('end', end)
                 try:
-                    PARAM_SCHEDULERS.build(node, default_args=dict(optimizer=one, epoch_length=1))
+                    built.setdefault(name, []).append(
+                        PARAM_SCHEDULERS.build(node, default_args=dict(optimizer=one, epoch_length=1)))
                 except Exception as err:  # noqa: BLE001
                     raise ConfigCheckError(f'{key}: building {node.get("type")} failed: {type(err).__name__}: '
                                            f'{err}') from err
+    return wrapper, built.get(None, []) if None in built or not built else built

@@ -1,0 +1,40 @@
+"""An OHL space that writes into the optimiser (``optim_wrapper.optimizer.param_groups.*.lr``) is checked in the
+launching process's ``build_check``, with the optimiser wrapper and schedulers built there: a path that does not
+resolve, or a parameter a ``param_scheduler`` owns (its writes would be rescaled by the schedule). Both were
+refused only in ``AttributeSpace.setup``, in every copy's worker after the launch."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import build_check
+from automl_mm.engine.preflight_walk import ConfigCheckError
+
+from conftest import REPO_ROOT
+
+OHL = f'{REPO_ROOT}/configs/ohl/ohl_convnet_1x4_12e_digits.py'
+
+
+def _with_lr_space(target: str) -> Config:
+    cfg = Config.fromfile(OHL)  # CosineAnnealingLR on lr
+    cfg.custom_hooks[0].spaces.append(dict(type='AttributeSpace', name='lr', target=target, choices=[0.01, 0.1],
+                                           distribution=dict(type='Categorical')))
+    return cfg
+
+
+def test_a_scheduled_optimiser_parameter_is_refused_at_start_naming_the_space_and_scheduler():
+    cfg = _with_lr_space('optim_wrapper.optimizer.param_groups.*.lr')
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): OHL space 'lr' writes "
+                                               r"optim_wrapper.optimizer.param_groups.\*.lr but param_scheduler\[0\] "
+                                               r"\(CosineAnnealingLR\) schedules 'lr'"):
+        build_check(cfg)
+    cfg.param_scheduler = []  # a constant schedule: the space owns lr
+    build_check(cfg)
+
+
+def test_an_optimiser_path_that_does_not_resolve_is_refused_at_start():
+    cfg = _with_lr_space('optim_wrapper.optimizer.param_group.*.lr')
+    cfg.param_scheduler = []
+    with pytest.raises(ConfigCheckError, match=r"attribute path 'optim_wrapper.optimizer.param_group.\*.lr': SGD "
+                                               r"has no attribute 'param_group'"):
+        build_check(cfg)
