@@ -58,7 +58,7 @@ def build_check(cfg: Any) -> None:
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
-            check_ohl_model(cfg, hooks, model, optimisation)
+            check_ohl_model(cfg, hooks, model, optimisation, train_dataset)
 
 
 class _Unavailable(Exception):

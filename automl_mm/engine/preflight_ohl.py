@@ -278,15 +278,17 @@ def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
     return True
 
 
-def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None) -> None:
+def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None,
+                    train_dataset: Any = None) -> None:
     """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model, hooks and
     optimisation (``(optim_wrapper, param_schedulers)``) :func:`~automl_mm.engine.preflight.build_check` built:
     SyncBN layers across copies (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of
     a copy (:func:`~automl_mm.ohl.checks.check_bn_recalibration`), the spaces' exports forming one
-    ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces resolved), and every space target in
+    ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces resolved), every space target in
     the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing and not owned by a
-    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`, which the spaces' ``setup`` runs
-    in every worker).
+    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`), and every target through the
+    training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
+    ``train_dataset`` (the spaces' ``setup`` checked both only in every worker).
 
     Raises:
         ConfigCheckError: prefixed with the hook's key.
@@ -307,19 +309,27 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
             check_bn_recalibration(model, hook.ranks_per_copy)
         if getattr(hook, '_resolved', False):
             OHLReport.check_spaces(hook.spaces)
-        if optimisation is not None:
-            _check_optimiser_targets(hook, model, *optimisation)
+        _check_targets(hook, model, optimisation, train_dataset)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
 
 
-def _check_optimiser_targets(hook: Any, model: Any, optim_wrapper: Any, param_schedulers: Any) -> None:
-    """Each space's ``optim_wrapper.`` targets resolve and are not scheduled (as ``AttributeSpace.setup`` checks)."""
+
+def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any) -> None:
+    """Each space's targets in the optimiser wrapper resolve and are not scheduled, and those through the training
+    dataset resolve (as ``AttributeSpace.setup`` checks them in every worker)."""
     from automl_mm.ohl.attributes import check_owned_attribute, get_attribute
 
-    runner = SimpleNamespace(model=model, optim_wrapper=optim_wrapper, param_schedulers=param_schedulers)
+    wrapper, schedulers = optimisation if optimisation is not None else (None, [])
+    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers,
+                             train_dataloader=SimpleNamespace(dataset=train_dataset))
     for space in hook.spaces:
         for path in getattr(space, 'targets', None) or []:
-            if isinstance(path, str) and path.split('.', 1)[0] == 'optim_wrapper':
+            if not isinstance(path, str):
+                continue
+            if path.split('.', 1)[0] == 'optim_wrapper' and wrapper is not None:
                 get_attribute(runner, path)
                 check_owned_attribute(runner, path, f'OHL space {space.name!r}')
+            elif path.startswith('train_dataloader.dataset.') and 'pipeline' in path.split('.') and \
+                    train_dataset is not None:
+                get_attribute(runner, path)  # (the pipeline only: the dataset was built without its data)

@@ -1,4 +1,5 @@
-"""An OHL space that writes into the optimiser (``optim_wrapper.optimizer.param_groups.*.lr``) is checked in the
+"""An OHL space that writes into the optimiser (``optim_wrapper.optimizer.param_groups.*.lr``) or the training
+pipeline (``train_dataloader.dataset.pipeline...``) is checked in the
 launching process's ``build_check``, with the optimiser wrapper and schedulers built there: a path that does not
 resolve, or a parameter a ``param_scheduler`` owns (its writes would be rescaled by the schedule). Both were
 refused only in ``AttributeSpace.setup``, in every copy's worker after the launch."""
@@ -38,3 +39,17 @@ def test_an_optimiser_path_that_does_not_resolve_is_refused_at_start():
     with pytest.raises(ConfigCheckError, match=r"attribute path 'optim_wrapper.optimizer.param_group.\*.lr': SGD "
                                                r"has no attribute 'param_group'"):
         build_check(cfg)
+
+
+def test_a_pipeline_path_that_does_not_resolve_is_refused_at_start():
+    """A data path (through the training pipeline) is resolved against the dataset build_check builds."""
+    cfg = Config.fromfile(OHL)  # train_pipeline: OHLRandomChoice, PackClsInputs
+    space = dict(type='AttributeSpace', name='p', target='train_dataloader.dataset.pipeline.transforms.5.prob',
+                 choices=[0.0, 0.5], distribution=dict(type='Categorical'))
+    cfg.custom_hooks[0].spaces.append(space)
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): attribute path "
+                                               r"'train_dataloader.dataset.pipeline.transforms.5.prob': index 5 .*out "
+                                               r'of range'):
+        build_check(cfg)
+    space['target'] = 'train_dataloader.dataset.pipeline.transforms.1.meta_keys'  # PackClsInputs'
+    build_check(cfg)
