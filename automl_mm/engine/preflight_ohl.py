@@ -11,11 +11,12 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
-  ``bn_recalibration_batches`` without clean training images, and the trunk schedule against the run's length,
-  ``optim_wrapper.accumulative_counts``, every ``CheckpointHook`` (``default_hooks.checkpoint``, mmengine's
-  default ``interval=1`` when the config leaves it out, and any in ``custom_hooks``) and ``train_cfg.val_interval``
-  / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose check depends on the iterations per epoch
-  (``trunk_iters``, iteration checkpoints, gradient accumulation) builds the train dataloader here to count them.
+  ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, and the trunk
+  schedule against the run's length, ``optim_wrapper.accumulative_counts``, every ``CheckpointHook``
+  (``default_hooks.checkpoint``, mmengine's default ``interval=1`` when the config leaves it out, and any in
+  ``custom_hooks``) and ``train_cfg.val_interval`` / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose
+  check depends on the iterations per epoch (``trunk_iters``, iteration checkpoints, gradient accumulation) builds
+  the train dataloader here to count them.
 * :func:`check_ohl_model` (from ``build_check``, with the model it built): SyncBN layers that would average across
   copies, SyncBN with ``bn_recalibration_batches`` in copies of several ranks, and whether the resolved spaces'
   exports form one ``final_policy.py``.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os.path as osp
 from types import SimpleNamespace
 from typing import Any
 
@@ -88,6 +90,13 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
             (trunk_epochs is None) == (trunk_iters is None):
         return  # the hook's constructor names the argument
     layout = CopyLayout(num_copies, ranks_per_copy, rank=0, world_size=num_copies * ranks_per_copy)
+    out_dir = hook.get('out_dir', 'ohl')
+    if isinstance(out_dir, str) and out_dir and (osp.isabs(out_dir) or cfg.get('work_dir')):
+        from automl_mm.engine.preflight import _check_folder  # (that module imports this one)
+
+        # made in before_train, in every worker: a file in the way failed there, naming no key
+        _check_folder(osp.join(cfg.get('work_dir') or '', out_dir), f'{key}.out_dir', out_dir,
+                      'writing the OHL history, plots and exported policy')
     try:
         _check_wrapper(cfg, layout, scope)
         sampler = _train_sampler_class(cfg, scope)

@@ -201,6 +201,8 @@ class OHLHook(Hook):
         if worst_reward is not None and (isinstance(worst_reward, bool) or not isinstance(worst_reward, (int, float))
                                          or not math.isfinite(worst_reward)):
             raise ValueError(f'OHLHook.worst_reward must be None or a finite number, got {worst_reward!r}')
+        if not isinstance(out_dir, str) or not out_dir:
+            raise ValueError(f'OHLHook.out_dir must be a folder name under work_dir, e.g. \'ohl\', got {out_dir!r}')
         for name, value in (('verify_sync', verify_sync), ('plot', plot)):
             if not isinstance(value, bool):  # 'False' in a config file is truthy
                 raise ValueError(f'OHLHook.{name} must be True or False, got {value!r}')
