@@ -28,7 +28,12 @@ def build_check(cfg: Any) -> None:
     scope = cfg.get('default_scope', 'automl_mm')
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
-        hooks = [HOOKS.build(copy.deepcopy(hook)) for hook in cfg.get('custom_hooks') or []]
+        hooks = []
+        for i, hook in enumerate(cfg.get('custom_hooks') or []):
+            try:
+                hooks.append(HOOKS.build(copy.deepcopy(hook)))
+            except (TypeError, ValueError) as err:  # mmengine names the class, not the config entry
+                raise type(err)(f'custom_hooks[{i}]: {err}') from err
         default_hooks = cfg.get('default_hooks') or {}
         typed = [k for k, v in default_hooks.items() if isinstance(v, dict) and 'type' in v]
         for name, hook in default_hooks.items():
