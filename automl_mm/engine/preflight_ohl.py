@@ -273,6 +273,7 @@ def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
     if runner.max_epochs is None or not isinstance(loader_cfg, dict):
         return False  # an iteration loop counts in iterations
     loader_cfg.update(num_workers=0, persistent_workers=False)
+    loader_cfg.pop('prefetch_factor', None)  # torch refuses it without workers
     try:
         with DefaultScope.overwrite_default_scope(scope), temporary_copy_layout(layout):
             loader = Runner.build_dataloader(loader_cfg, seed=0)

@@ -432,7 +432,8 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
 
 @pytest.mark.slow
 def test_a_validation_inside_a_trunk_stops_the_run_before_training(tmp_path):
-    """OHLHook.before_train refuses it (check_val_schedule): 2 copies, 2-epoch trunks, a validation every epoch."""
+    """The launching process refuses it (check_config, as OHLHook.before_train does in every worker): 2 copies,
+    2-epoch trunks, a validation every epoch."""
     work = str(tmp_path / 'val_inside')
     proc = run_tool('tools/train.py', OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=4',
                     'custom_hooks.0.num_copies=2', 'custom_hooks.0.trunk_epochs=2', 'train_cfg.val_interval=1',
