@@ -11,7 +11,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
-  ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, and the trunk
+  ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, a
+  ``CopySampler``'s arguments, an ``OHLProgressHook`` without an ``OHLHook``, and the trunk
   schedule against the run's length, ``optim_wrapper.accumulative_counts``, every ``CheckpointHook``
   (``default_hooks.checkpoint``, mmengine's default ``interval=1`` when the config leaves it out, and any in
   ``custom_hooks``) and ``train_cfg.val_interval`` / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose
@@ -79,6 +80,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     from automl_mm.ohl.reward import clean_train_loader_cfg
 
     entry = _hook_entry(cfg)
+    _check_progress_hooks(cfg, entry is not None)
     if entry is None:
         return
     key, hook = entry
@@ -102,6 +104,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
         sampler = _train_sampler_class(cfg, scope)
         if sampler is not None:
             check_copy_sampler(sampler, num_copies)
+            _check_copy_sampler_arguments(cfg, sampler, layout, scope)
         batches = hook.get('bn_recalibration_batches', 0)
         if _positive_int(batches) and hook.get('bn_recalibration_dataloader') is None:
             clean_train_loader_cfg(cfg, None)
@@ -147,6 +150,40 @@ def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:
         raise ValueError(f'a run of {layout.world_size} processes needs model_wrapper_cfg=dict(type='
                          f'"automl_mm.CopyDataParallel"), got model_wrapper_cfg.type={kind!r}, which would synchronise '
                          'gradients across the copies (configs/_base_/ohl_copies.py sets it)')
+
+
+def _check_progress_hooks(cfg: Any, has_ohl_hook: bool) -> None:
+    """An ``OHLProgressHook`` needs an ``OHLHook`` beside it (it refused in ``before_train``, after the runner was
+    built; a retraining config made from an OHL config that dropped the ``OHLHook`` kept it)."""
+    from automl_mm.ohl.copies import _hook_class
+    from automl_mm.ohl.progress import OHLProgressHook
+
+    if has_ohl_hook:
+        return
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        cls = _hook_class(hook, cfg.get('default_scope'))
+        if isinstance(cls, type) and issubclass(cls, OHLProgressHook):
+            raise ConfigCheckError(f'custom_hooks[{i}] is an {cls.__name__}, which reports the trunks of an OHLHook, '
+                                   'but custom_hooks has no OHLHook: remove it, or add the OHLHook')
+
+
+def _check_copy_sampler_arguments(cfg: Any, sampler: type, layout: Any, scope: str) -> None:
+    """Build a ``CopySampler`` (or subclass) of ``train_dataloader.sampler`` on a one-item dataset, as mmengine
+    builds it (``seed`` the run's unless the config sets one), so its arguments (``seed=-1``,
+    ``shared_order='yes'``) are refused here rather than in every worker's ``Runner.train``."""
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl.copies import CopySampler, temporary_copy_layout
+    from automl_mm.registry import DATA_SAMPLERS
+
+    if not issubclass(sampler, CopySampler):
+        return
+    sampler_cfg = copy.deepcopy(dict(cfg.train_dataloader.sampler))
+    try:
+        with DefaultScope.overwrite_default_scope(scope), temporary_copy_layout(layout):
+            DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=[0], seed=0))
+    except (TypeError, ValueError) as err:
+        raise ConfigCheckError(f'train_dataloader.sampler ({sampler.__name__}): {err}') from None
 
 
 def _train_sampler_class(cfg: Any, scope: str) -> type | None:
