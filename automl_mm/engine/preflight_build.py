@@ -21,7 +21,7 @@ def build_check(cfg: Any) -> None:
 
     from mmengine.registry import DefaultScope
 
-    from automl_mm.engine.preflight_ohl import check_ohl_model
+    from automl_mm.engine.preflight_ohl import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 
@@ -64,6 +64,7 @@ def build_check(cfg: Any) -> None:
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
             check_ohl_model(cfg, hooks, model, optimisation, train_dataset)
+            check_ohl_resume(cfg, hooks, model, train_dataset)
 
 
 class _Unavailable(Exception):

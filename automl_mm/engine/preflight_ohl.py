@@ -380,3 +380,58 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
             elif path.startswith('train_dataloader.dataset.') and 'pipeline' in path.split('.') and \
                     train_dataset is not None:
                 get_attribute(runner, path)  # (the pipeline only: the dataset was built without its data)
+
+
+class _QuietLogger:
+    """The stand-in's logger: the workers log the resume's warnings themselves."""
+
+    def warning(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    info = warning
+
+
+def check_ohl_resume(cfg: Any, hooks: list, model: Any, train_dataset: Any) -> None:
+    """Refuse, before the copies start, a resume (``resume=True`` with a local ``load_from``) that the OHL hook
+    would refuse in every worker once the checkpoint is loaded (:func:`~automl_mm.ohl.resume.load_search_state`:
+    another ``num_copies``, ``ranks_per_copy``, trunk length, seed, space, controller or reward setting, a partial
+    last trunk followed by more training): the checkpoint's OHL state is read here (its tensors mapped, not read)
+    and checked against the hook :func:`~automl_mm.engine.preflight.build_check` built and resolved.
+
+    Raises:
+        ConfigCheckError: naming ``load_from`` and, as the worker does, the setting and the hook's config entry.
+    """
+    from mmengine.runner import IterBasedTrainLoop
+
+    from automl_mm.engine.checkpoint import safe_torch_load
+    from automl_mm.engine.run_info import naming_hook_in_config
+    from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.ohl.resume import load_search_state
+
+    path = cfg.get('load_from')
+    found = find_ohl_hook(hooks)
+    if not cfg.get('resume') or not isinstance(path, str) or '://' in path or not osp.isfile(path) or found is None:
+        return
+    hook = found[1]
+    if not getattr(hook, '_resolved', False):
+        return  # its spaces read what this check does not build: left to the workers
+    try:
+        checkpoint = safe_torch_load(path, map_location='cpu', mmap=True)
+    except RuntimeError:  # torch maps zip checkpoints only; a legacy one is read whole
+        checkpoint = safe_torch_load(path, map_location='cpu')
+    meta = checkpoint.get('meta') or {}
+    found_loop = _loop(cfg, cfg.get('default_scope') or 'automl_mm')
+    max_iters = 0  # unknown: the check of a partial last trunk is left to the workers
+    if found_loop is not None:
+        loop, max_epochs, loop_iters = found_loop
+        if isinstance(loop, IterBasedTrainLoop):
+            max_iters = loop_iters
+        elif _positive_int(max_epochs) and meta.get('epoch') and int(meta.get('iter') or 0) % int(meta['epoch']) == 0:
+            max_iters = max_epochs * (int(meta['iter']) // int(meta['epoch']))  # the checkpoint's epoch length
+    runner = SimpleNamespace(cfg=cfg, _resume=True, logger=_QuietLogger(), model=model, hooks=hooks,
+                             train_dataloader=SimpleNamespace(dataset=train_dataset), max_iters=max_iters or 0)
+    try:
+        with naming_hook_in_config(runner, hook):
+            load_search_state(hook, runner, dict(checkpoint))
+    except ValueError as err:
+        raise ConfigCheckError(f'resume from load_from={path!r}: {err}') from None
