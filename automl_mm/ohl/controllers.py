@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -76,7 +77,7 @@ class REINFORCE(BaseController):
                              'with none')
         if baseline not in _BASELINES:
             raise ValueError(f'baseline must be one of {_BASELINES}, got {baseline!r}')
-        if not 0 <= momentum < 1:
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
             raise ValueError(f'momentum must be in [0, 1), got {momentum!r}')
         if not isinstance(normalize, bool):
             raise ValueError(f'normalize must be True or False, got {normalize!r}')

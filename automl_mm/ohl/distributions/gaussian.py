@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,14 @@ class DiagGaussian(BaseDistribution):
         self.dim = self.mean.numel()
         if self.dim == 0:
             raise ValueError(f'mean must have at least one value, got {mean!r}')
-        std_values = [float(std)] * self.dim if isinstance(std, (int, float)) else [float(s) for s in std]
+        if not isinstance(learn_std, bool):  # 'False' in a config is truthy: a fixed sigma would have been learned
+            raise ValueError(f'learn_std must be True or False, got {learn_std!r}')
+        if isinstance(min_std, bool) or not isinstance(min_std, numbers.Real):
+            raise ValueError(f'min_std must be a number > 0, got {min_std!r}')
+        if isinstance(std, (str, bytes, bool)) or not isinstance(std, numbers.Real) and not all(
+                isinstance(s, numbers.Real) and not isinstance(s, bool) for s in std):
+            raise ValueError(f'std must be a number or one number per dimension, got {std!r}')
+        std_values = [float(std)] * self.dim if isinstance(std, numbers.Real) else [float(s) for s in std]
         if len(std_values) != self.dim:
             raise ValueError(f'std must have len(mean)={self.dim} values, got {len(std_values)}')
         check_std(std_values, std)
