@@ -231,6 +231,9 @@ class CopySampler(DefaultSampler):
     def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True,
                  shared_order: bool = False) -> None:
         seed = as_seed(seed, 'CopySampler.seed', allow_none=True)  # -1 failed at the first epoch, in numpy
+        for name, value in (('shuffle', shuffle), ('round_up', round_up)):
+            if not isinstance(value, bool):  # shuffle='False' is truthy: every copy shuffled
+                raise TypeError(f'CopySampler: {name} must be a bool, got {value!r}')
         if seed is None:
             seed = sync_random_seed()
         super().__init__(dataset, shuffle=shuffle, seed=seed, round_up=round_up)

@@ -14,6 +14,7 @@ from conftest import tiny_ohl_cfg
 @pytest.mark.parametrize('argument, words', [
     (dict(seed=-1), r'CopySampler.seed must be None or a non-negative int, got -1'),
     (dict(shared_order='yes'), r"CopySampler: shared_order must be a bool, got 'yes'"),
+    (dict(shuffle='False'), r"CopySampler: shuffle must be a bool, got 'False'"),  # was truthy: shuffled
 ])
 def test_a_copy_sampler_argument_it_refuses_is_named_at_start(tmp_path, argument, words):
     cfg = tiny_ohl_cfg(str(tmp_path / 'work'))
