@@ -330,8 +330,9 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model, hooks and
     optimisation (``(optim_wrapper, param_schedulers)``) :func:`~automl_mm.engine.preflight.build_check` built:
     SyncBN layers across copies (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of
-    a copy (:func:`~automl_mm.ohl.checks.check_bn_recalibration`), the spaces' exports forming one
-    ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces resolved), every space target in
+    a copy (:func:`~automl_mm.ohl.checks.check_bn_recalibration`) and the clean images' dataset it reads, the
+    spaces' exports forming one ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces
+    resolved), every space target in
     the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing and not owned by a
     ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`), and every target through the
     training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
@@ -354,12 +355,42 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
         check_sync_bn(model, hook.num_copies, hook.ranks_per_copy)
         if hook.scorer.bn_recalibration_batches:
             check_bn_recalibration(model, hook.ranks_per_copy)
+            _build_clean_dataset(cfg, hook)
         if getattr(hook, '_resolved', False):
             OHLReport.check_spaces(hook.spaces)
         _check_targets(hook, model, optimisation, train_dataset)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
 
+
+
+def _build_clean_dataset(cfg: Any, hook: Any) -> None:
+    """Build (lazily, where the dataset supports it) the dataset of the clean training images
+    ``bn_recalibration_batches`` reads (``bn_recalibration_dataloader``, or ``train_dataloader`` with the
+    ``test_pipeline``), which the hook builds only in ``before_train``, in every worker."""
+    import inspect as _inspect
+
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl.reward import clean_train_loader_cfg
+    from automl_mm.registry import DATASETS, registered_class
+
+    loader, key = clean_train_loader_cfg(cfg, hook.scorer._bn_loader_cfg)
+    dataset = copy.deepcopy(loader.get('dataset')) if isinstance(loader, dict) else None
+    if not isinstance(dataset, dict):
+        return
+    scope = cfg.get('default_scope') or 'automl_mm'
+    kind = dataset.get('type')
+    cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, dataset.get('_scope_') or scope)
+    if cls is None:
+        raise ValueError(f'{key}: dataset.type={kind!r} is not a registered dataset in scope {scope!r}')
+    if 'lazy_init' in _inspect.signature(cls).parameters:
+        dataset.setdefault('lazy_init', True)  # the arguments, not the data
+    try:
+        with DefaultScope.overwrite_default_scope(scope):
+            DATASETS.build(dataset)
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f'{key}: building its dataset failed: {type(err).__name__}: {err}') from None
 
 
 def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any) -> None:

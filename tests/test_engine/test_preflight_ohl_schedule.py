@@ -196,3 +196,16 @@ def test_syncbn_across_copies_is_refused_when_the_model_is_built_at_start(tmp_pa
                                                r'model.backbone.\S+ is a SyncBatchNorm'):
         build_check(cfg)
     build_check(_resnet_with(_cfg(tmp_path), 'BN'))
+
+
+def test_a_clean_images_loader_whose_dataset_does_not_build_is_refused_at_start(tmp_path):
+    """bn_recalibration_dataloader was built only in the hook's before_train, in every worker."""
+    cfg = _cfg(tmp_path, bn_recalibration_batches=2)
+    cfg.custom_hooks[0].bn_recalibration_dataloader = dict(
+        batch_size=16, dataset=dict(type='DigitsDataset', split='train', max_samples=64, img_size=16, pipeline=[],
+                                    no_such_argument=1))
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\] \(OHLHook\): OHLHook.bn_recalibration_dataloader: '
+                                               r"building its dataset failed: TypeError: .*no_such_argument"):
+        build_check(cfg)
+    del cfg.custom_hooks[0].bn_recalibration_dataloader.dataset['no_such_argument']
+    build_check(cfg)
