@@ -12,7 +12,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
   ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, a
-  ``CopySampler``'s arguments, an ``OHLProgressHook`` without an ``OHLHook``, and the trunk
+  ``CopySampler``'s arguments, an ``OHLProgressHook`` without an ``OHLHook``, the number of processes a launcher
+  started (``WORLD_SIZE``: ``num_copies * ranks_per_copy`` are needed), and the trunk
   schedule against the run's length, ``optim_wrapper.accumulative_counts``, every ``CheckpointHook``
   (``default_hooks.checkpoint``, mmengine's default ``interval=1`` when the config leaves it out, and any in
   ``custom_hooks``) and ``train_cfg.val_interval`` / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose
@@ -92,6 +93,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
             (trunk_epochs is None) == (trunk_iters is None):
         return  # the hook's constructor names the argument
     layout = CopyLayout(num_copies, ranks_per_copy, rank=0, world_size=num_copies * ranks_per_copy)
+    _check_launcher_world_size(cfg, key, hook, num_copies, ranks_per_copy)
     out_dir = hook.get('out_dir', 'ohl')
     if isinstance(out_dir, str) and out_dir and (osp.isabs(out_dir) or cfg.get('work_dir')):
         from automl_mm.engine.preflight import _check_folder  # (that module imports this one)
@@ -133,6 +135,29 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
         raise
     except ValueError as err:
         raise _refuse(key, hook, err) from None
+
+
+#: The environment variable each launcher sets to the number of processes it started.
+LAUNCHER_WORLD_SIZE = {'pytorch': 'WORLD_SIZE', 'slurm': 'SLURM_NTASKS', 'mpi': 'OMPI_COMM_WORLD_SIZE'}
+
+
+def _check_launcher_world_size(cfg: Any, key: str, hook: dict, num_copies: int, ranks_per_copy: int) -> None:
+    """In a process that ``torchrun`` / slurm / mpirun started (``--launcher pytorch|slurm|mpi``): the number of
+    processes it started is the copies' (``CopyRunner`` refused it only after every process had built its runner)."""
+    import os
+
+    from automl_mm.ohl.copies import check_world_size
+
+    name = LAUNCHER_WORLD_SIZE.get(cfg.get('launcher', 'none'))
+    try:
+        world_size = int(os.environ[name]) if name else None
+    except (KeyError, ValueError):
+        return
+    if world_size is not None:
+        try:
+            check_world_size(world_size, num_copies, ranks_per_copy)
+        except ValueError as err:
+            raise _refuse(key, hook, f'{err} ({name}={world_size})') from None
 
 
 def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:

@@ -70,6 +70,17 @@ def check_copy_counts(num_copies: Any, ranks_per_copy: Any) -> None:
             raise ValueError(f'{name} must be a positive integer, got {value!r}')
 
 
+def check_world_size(world_size: int, num_copies: int, ranks_per_copy: int) -> None:
+    """Raise ``ValueError`` unless ``world_size`` is ``num_copies * ranks_per_copy`` (the message says how many
+    processes to start)."""
+    if world_size != num_copies * ranks_per_copy:
+        raise ValueError(
+            f'world size {world_size} does not fit the OHL configuration: num_copies ({num_copies}) x '
+            f'ranks_per_copy ({ranks_per_copy}) = {num_copies * ranks_per_copy} processes are needed. Run '
+            '`python tools/train.py CONFIG` without a launcher to start them locally, or give torchrun/slurm '
+            'that many processes.')
+
+
 def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
     """Check the world size against the copy configuration and create the per-copy process groups.
 
@@ -85,12 +96,7 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
     if _LAYOUT is not None and (_LAYOUT.num_copies, _LAYOUT.ranks_per_copy, _LAYOUT.world_size) == (
             num_copies, ranks_per_copy, world_size):
         return _LAYOUT
-    if world_size != num_copies * ranks_per_copy:
-        raise ValueError(
-            f'world size {world_size} does not fit the OHL configuration: num_copies ({num_copies}) x '
-            f'ranks_per_copy ({ranks_per_copy}) = {num_copies * ranks_per_copy} processes are needed. Run '
-            '`python tools/train.py CONFIG` without a launcher to start them locally, or give torchrun/slurm '
-            'that many processes.')
+    check_world_size(world_size, num_copies, ranks_per_copy)
     group = None
     if ranks_per_copy > 1:
         for c in range(num_copies):  # every rank creates every group, in the same order
