@@ -12,7 +12,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
   ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, a
-  ``CopySampler``'s arguments, an ``OHLProgressHook`` without an ``OHLHook``, the number of processes a launcher
+  ``CopySampler``'s arguments, an ``OHLProgressHook`` without an ``OHLHook`` (and, in any config, every
+  ``CheckpointHook``'s ``interval`` / ``save_begin`` a whole number), the number of processes a launcher
   started (``WORLD_SIZE``: ``num_copies * ranks_per_copy`` are needed), and the trunk
   schedule against the run's length, ``optim_wrapper.accumulative_counts``, every ``CheckpointHook``
   (``default_hooks.checkpoint``, mmengine's default ``interval=1`` when the config leaves it out, and any in
@@ -80,6 +81,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     from automl_mm.ohl.copies import CopyLayout
     from automl_mm.ohl.reward import clean_train_loader_cfg
 
+    check_checkpoint_numbers(cfg, scope)
     entry = _hook_entry(cfg)
     _check_progress_hooks(cfg, entry is not None)
     if entry is None:
@@ -252,27 +254,52 @@ def _loop(cfg: Any, scope: str) -> Any:
     return loop, args.get('max_epochs'), args.get('max_iters')
 
 
-def _checkpoint_hooks(cfg: Any, scope: str) -> list:
-    """The ``CheckpointHook`` s the runner will have, built: ``default_hooks.checkpoint`` (mmengine's default when the
-    config does not set it; none when it is ``None``) and any in ``custom_hooks``."""
+def _checkpoint_entries(cfg: Any, scope: str) -> list[tuple[str, Any]]:
+    """``(config key, entry)`` of each ``CheckpointHook`` (or subclass) the runner will have:
+    ``default_hooks.checkpoint`` (mmengine's default when the config does not set it; none when it is ``None``) and
+    any in ``custom_hooks``."""
     from mmengine.hooks import CheckpointHook
-    from mmengine.registry import DefaultScope
 
     from automl_mm.registry import HOOKS, registered_class
 
     default_hooks = cfg.get('default_hooks') or {}
-    entries = [default_hooks.get('checkpoint', DEFAULT_CHECKPOINT)] + list(cfg.get('custom_hooks') or [])
-    hooks = []
+    entries = [('default_hooks.checkpoint', default_hooks.get('checkpoint', DEFAULT_CHECKPOINT))]
+    entries += [(f'custom_hooks.{i}', entry) for i, entry in enumerate(cfg.get('custom_hooks') or [])]
+    found = []
+    for key, entry in entries:
+        if isinstance(entry, dict):
+            kind = entry.get('type')
+            cls = kind if isinstance(kind, type) else registered_class(
+                HOOKS, kind, entry.get('_scope_') or scope) if isinstance(kind, str) else None
+            entry = entry if isinstance(cls, type) and issubclass(cls, CheckpointHook) else None
+        if isinstance(entry, (dict, CheckpointHook)):
+            found.append((key, entry))
+    return found
+
+
+def check_checkpoint_numbers(cfg: Any, scope: str) -> None:
+    """Every ``CheckpointHook``'s ``interval`` and ``save_begin`` are whole numbers: mmengine compares them only at
+    the first save (``interval='2'``: ``TypeError: '<=' not supported ...`` after training up to it, naming nothing).
+
+    Raises:
+        ConfigCheckError: naming the key and value.
+    """
+    for key, entry in _checkpoint_entries(cfg, scope):
+        for name in ('interval', 'save_begin'):
+            value = entry.get(name, 0) if isinstance(entry, dict) else getattr(entry, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigCheckError(f'{key}.{name}={value!r} must be a whole number')
+
+
+def _checkpoint_hooks(cfg: Any, scope: str) -> list:
+    """The ``CheckpointHook`` s the runner will have, built (:func:`_checkpoint_entries`)."""
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.registry import HOOKS
+
     with DefaultScope.overwrite_default_scope(scope):
-        for entry in entries:
-            if isinstance(entry, CheckpointHook):
-                hooks.append(entry)
-            elif isinstance(entry, dict):
-                kind = entry.get('type')
-                cls = kind if isinstance(kind, type) else registered_class(HOOKS, kind, entry.get('_scope_') or scope)
-                if isinstance(cls, type) and issubclass(cls, CheckpointHook):
-                    hooks.append(HOOKS.build(copy.deepcopy(entry)))
-    return hooks
+        return [HOOKS.build(copy.deepcopy(entry)) if isinstance(entry, dict) else entry
+                for _, entry in _checkpoint_entries(cfg, scope)]
 
 
 class _EpochLength:
