@@ -249,8 +249,11 @@ def _loop(cfg: Any, scope: str) -> Any:
     args = dict(defaults, **{k: v for k, v in node.items() if k not in ('type', 'by_epoch', '_scope_')})
     loop = object.__new__(cls)
     loop.val_begin, loop.val_interval = args.get('val_begin', 1), args.get('val_interval', 1)
-    loop.dynamic_milestones, loop.dynamic_intervals = calc_dynamic_intervals(
-        loop.val_interval, [tuple(i) for i in args['dynamic_intervals']] if args.get('dynamic_intervals') else None)
+    try:
+        loop.dynamic_milestones, loop.dynamic_intervals = calc_dynamic_intervals(
+            loop.val_interval, [tuple(i) for i in args['dynamic_intervals']] if args.get('dynamic_intervals') else None)
+    except (AssertionError, IndexError, TypeError, ValueError):
+        return None  # a malformed train_cfg.dynamic_intervals: mmengine's loop refuses it
     return loop, args.get('max_epochs'), args.get('max_iters')
 
 
