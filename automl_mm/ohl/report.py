@@ -138,7 +138,8 @@ class OHLReport:
     * ``final_policy.py``: a config fragment that retrains from scratch with the current distributions fixed;
     * ``schedule_policy.py`` (runs with per-copy spaces, e.g. ``AttributeSpace``): a fragment that retrains from
       scratch following the learned schedule, the values the final model trained with in each trunk
-      (:func:`lineage`), with a ``TrunkScheduleHook`` (no copies, no ``OHLHook``).
+      (:func:`lineage`), with a ``TrunkScheduleHook`` (no copies, no ``OHLHook``); a run without per-copy spaces
+      removes one another search left in the same folder.
 
     The same scalars go to the runner's visualiser (TensorBoard and local backends).
     """
@@ -177,8 +178,12 @@ class OHLReport:
                                    header=f'# Exported by automl_mm OHLHook after trunk {last["trunk"]}.\n')
         write_text_atomic(policy, osp.join(self.dir, 'final_policy.py'))
         schedule = schedule_fragment(history, self.trunk)
+        schedule_path = osp.join(self.dir, 'schedule_policy.py')
         if schedule:
-            write_text_atomic(schedule, osp.join(self.dir, 'schedule_policy.py'))
+            write_text_atomic(schedule, schedule_path)
+        elif osp.isfile(schedule_path):
+            # another search's, in the same work_dir (a rerun with other spaces): it read as this run's schedule
+            os.remove(schedule_path)
         # the per-trunk probabilities are a record, not a figure: written with or without plots
         probs = {space.name: _record_probs(self.dir, space, last['trunk']) for space in spaces}
         # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn about ten
