@@ -13,7 +13,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
   ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments, an ``OHLProgressHook`` without an ``OHLHook`` (and, in any config, every
-  ``CheckpointHook``'s ``interval`` / ``save_begin`` a whole number), the number of processes a launcher
+  ``CheckpointHook``'s ``interval`` / ``save_begin`` a whole number and a ``TrunkScheduleHook``'s
+  ``trunk_epochs`` under an iteration loop), the number of processes a launcher
   started (``WORLD_SIZE``: ``num_copies * ranks_per_copy`` are needed), and the trunk
   schedule against the run's length, ``optim_wrapper.accumulative_counts``, every ``CheckpointHook``
   (``default_hooks.checkpoint``, mmengine's default ``interval=1`` when the config leaves it out, and any in
@@ -82,6 +83,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     from automl_mm.ohl.reward import clean_train_loader_cfg
 
     check_checkpoint_numbers(cfg, scope)
+    _check_schedule_hooks(cfg, scope)
     entry = _hook_entry(cfg)
     _check_progress_hooks(cfg, entry is not None)
     if entry is None:
@@ -177,6 +179,26 @@ def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:
         raise ValueError(f'a run of {layout.world_size} processes needs model_wrapper_cfg=dict(type='
                          f'"automl_mm.CopyDataParallel"), got model_wrapper_cfg.type={kind!r}, which would synchronise '
                          'gradients across the copies (configs/_base_/ohl_copies.py sets it)')
+
+
+def _check_schedule_hooks(cfg: Any, scope: str) -> None:
+    """A ``TrunkScheduleHook`` (an exported ``schedule_policy.py``) with ``trunk_epochs`` under an iteration loop
+    replays its first value all run; it refused that in ``before_train``, after the runner was built."""
+    from automl_mm.ohl.attributes import TrunkScheduleHook
+    from automl_mm.ohl.checks import check_trunk_epochs_loop
+    from automl_mm.ohl.copies import _hook_class
+
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        cls = _hook_class(hook, cfg.get('default_scope'))
+        if not (isinstance(cls, type) and issubclass(cls, TrunkScheduleHook) and isinstance(hook, dict)
+                and hook.get('trunk_epochs') is not None):
+            continue
+        found = _loop(cfg, scope)
+        if found is not None:
+            try:
+                check_trunk_epochs_loop(SimpleNamespace(train_loop=found[0]), hook['trunk_epochs'], cls.__name__)
+            except ValueError as err:
+                raise ConfigCheckError(f'custom_hooks[{i}]: {err}') from None
 
 
 def _check_progress_hooks(cfg: Any, has_ohl_hook: bool) -> None:
