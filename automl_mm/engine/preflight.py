@@ -56,8 +56,9 @@ concept, and the public names stay importable from here.
   training pipeline (a space's key, sizes and targets) and their controllers built; the optimiser wrapper and
   parameter schedulers are built for that model (:func:`automl_mm.engine.preflight_training.check_optimisation`);
   SyncBN layers that would average across the OHL copies and the spaces' exports
-  (:func:`~automl_mm.engine.preflight_ohl.check_ohl_model`); a resume the OHL hook would refuse once its checkpoint
-  is loaded (:func:`~automl_mm.engine.preflight_ohl.check_ohl_resume`). ``tools/train.py`` runs it before starting local copies.
+  (:func:`~automl_mm.engine.preflight_ohl_build.check_ohl_model`); a resume the OHL hook would refuse once its
+  checkpoint is loaded (:func:`~automl_mm.engine.preflight_ohl_build.check_ohl_resume`). ``tools/train.py`` runs it
+  before starting local copies.
 """
 from __future__ import annotations
 

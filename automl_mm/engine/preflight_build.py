@@ -21,7 +21,7 @@ def build_check(cfg: Any) -> None:
 
     from mmengine.registry import DefaultScope
 
-    from automl_mm.engine.preflight_ohl import check_ohl_model, check_ohl_resume
+    from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 

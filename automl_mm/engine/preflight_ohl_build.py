@@ -1,0 +1,158 @@
+"""The OHL checks of :func:`~automl_mm.engine.preflight.build_check`: what ``OHLHook.before_train`` and its
+spaces' ``setup`` check of the model, optimiser and training pipeline, and what ``after_load_checkpoint`` checks of a
+resume, made on what ``build_check`` built in the launching process, before any worker starts (the static checks
+are in :mod:`automl_mm.engine.preflight_ohl`).
+"""
+from __future__ import annotations
+
+import copy
+import os.path as osp
+from types import SimpleNamespace
+from typing import Any
+
+from automl_mm.engine.preflight_walk import ConfigCheckError
+
+from .preflight_ohl import _hook_entry, _loop, _positive_int, _refuse
+
+
+def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None,
+                    train_dataset: Any = None) -> None:
+    """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model, hooks and
+    optimisation (``(optim_wrapper, param_schedulers)``) :func:`~automl_mm.engine.preflight.build_check` built:
+    SyncBN layers across copies (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of
+    a copy (:func:`~automl_mm.ohl.checks.check_bn_recalibration`) and the clean images' dataset it reads, the
+    spaces' exports forming one ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces
+    resolved), every space target in
+    the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing and not owned by a
+    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`), and every target through the
+    training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
+    ``train_dataset`` (the spaces' ``setup`` checked both only in every worker).
+
+    Raises:
+        ConfigCheckError: prefixed with the hook's key.
+    """
+    from automl_mm.ohl.checks import check_bn_recalibration, check_sync_bn
+    from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.ohl.report import OHLReport
+
+    found = find_ohl_hook(hooks)
+    entry = _hook_entry(cfg)
+    if found is None or entry is None:
+        return
+    hook = found[1]
+    key, hook_cfg = entry
+    try:
+        check_sync_bn(model, hook.num_copies, hook.ranks_per_copy)
+        if hook.scorer.bn_recalibration_batches:
+            check_bn_recalibration(model, hook.ranks_per_copy)
+            _build_clean_dataset(cfg, hook)
+        if getattr(hook, '_resolved', False):
+            OHLReport.check_spaces(hook.spaces)
+        _check_targets(hook, model, optimisation, train_dataset)
+    except ValueError as err:
+        raise _refuse(key, hook_cfg, err) from None
+
+
+
+def _build_clean_dataset(cfg: Any, hook: Any) -> None:
+    """Build (lazily, where the dataset supports it) the dataset of the clean training images
+    ``bn_recalibration_batches`` reads (``bn_recalibration_dataloader``, or ``train_dataloader`` with the
+    ``test_pipeline``), which the hook builds only in ``before_train``, in every worker."""
+    import inspect as _inspect
+
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl.reward import clean_train_loader_cfg
+    from automl_mm.registry import DATASETS, registered_class
+
+    loader, key = clean_train_loader_cfg(cfg, hook.scorer._bn_loader_cfg)
+    dataset = copy.deepcopy(loader.get('dataset')) if isinstance(loader, dict) else None
+    if not isinstance(dataset, dict):
+        return
+    scope = cfg.get('default_scope') or 'automl_mm'
+    kind = dataset.get('type')
+    cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, dataset.get('_scope_') or scope)
+    if cls is None:
+        raise ValueError(f'{key}: dataset.type={kind!r} is not a registered dataset in scope {scope!r}')
+    if 'lazy_init' in _inspect.signature(cls).parameters:
+        dataset.setdefault('lazy_init', True)  # the arguments, not the data
+    try:
+        with DefaultScope.overwrite_default_scope(scope):
+            DATASETS.build(dataset)
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f'{key}: building its dataset failed: {type(err).__name__}: {err}') from None
+
+
+def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any) -> None:
+    """Each space's targets in the optimiser wrapper resolve and are not scheduled, and those through the training
+    dataset resolve (as ``AttributeSpace.setup`` checks them in every worker)."""
+    from automl_mm.ohl.attributes import check_owned_attribute, get_attribute
+
+    wrapper, schedulers = optimisation if optimisation is not None else (None, [])
+    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers,
+                             train_dataloader=SimpleNamespace(dataset=train_dataset))
+    for space in hook.spaces:
+        for path in getattr(space, 'targets', None) or []:
+            if not isinstance(path, str):
+                continue
+            if path.split('.', 1)[0] == 'optim_wrapper' and wrapper is not None:
+                get_attribute(runner, path)
+                check_owned_attribute(runner, path, f'OHL space {space.name!r}')
+            elif path.startswith('train_dataloader.dataset.') and 'pipeline' in path.split('.') and \
+                    train_dataset is not None:
+                get_attribute(runner, path)  # (the pipeline only: the dataset was built without its data)
+
+
+class _QuietLogger:
+    """The stand-in's logger: the workers log the resume's warnings themselves."""
+
+    def warning(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    info = warning
+
+
+def check_ohl_resume(cfg: Any, hooks: list, model: Any, train_dataset: Any) -> None:
+    """Refuse, before the copies start, a resume (``resume=True`` with a local ``load_from``) that the OHL hook
+    would refuse in every worker once the checkpoint is loaded (:func:`~automl_mm.ohl.resume.load_search_state`:
+    another ``num_copies``, ``ranks_per_copy``, trunk length, seed, space, controller or reward setting, a partial
+    last trunk followed by more training): the checkpoint's OHL state is read here (its tensors mapped, not read)
+    and checked against the hook :func:`~automl_mm.engine.preflight.build_check` built and resolved.
+
+    Raises:
+        ConfigCheckError: naming ``load_from`` and, as the worker does, the setting and the hook's config entry.
+    """
+    from mmengine.runner import IterBasedTrainLoop
+
+    from automl_mm.engine.checkpoint import safe_torch_load
+    from automl_mm.engine.run_info import naming_hook_in_config
+    from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.ohl.resume import load_search_state
+
+    path = cfg.get('load_from')
+    found = find_ohl_hook(hooks)
+    if not cfg.get('resume') or not isinstance(path, str) or '://' in path or not osp.isfile(path) or found is None:
+        return
+    hook = found[1]
+    if not getattr(hook, '_resolved', False):
+        return  # its spaces read what this check does not build: left to the workers
+    try:
+        checkpoint = safe_torch_load(path, map_location='cpu', mmap=True)
+    except RuntimeError:  # torch maps zip checkpoints only; a legacy one is read whole
+        checkpoint = safe_torch_load(path, map_location='cpu')
+    meta = checkpoint.get('meta') or {}
+    found_loop = _loop(cfg, cfg.get('default_scope') or 'automl_mm')
+    max_iters = 0  # unknown: the check of a partial last trunk is left to the workers
+    if found_loop is not None:
+        loop, max_epochs, loop_iters = found_loop
+        if isinstance(loop, IterBasedTrainLoop):
+            max_iters = loop_iters
+        elif _positive_int(max_epochs) and meta.get('epoch') and int(meta.get('iter') or 0) % int(meta['epoch']) == 0:
+            max_iters = max_epochs * (int(meta['iter']) // int(meta['epoch']))  # the checkpoint's epoch length
+    runner = SimpleNamespace(cfg=cfg, _resume=True, logger=_QuietLogger(), model=model, hooks=hooks,
+                             train_dataloader=SimpleNamespace(dataset=train_dataset), max_iters=max_iters or 0)
+    try:
+        with naming_hook_in_config(runner, hook):
+            load_search_state(hook, runner, dict(checkpoint))
+    except ValueError as err:
+        raise ConfigCheckError(f'resume from load_from={path!r}: {err}') from None
