@@ -100,7 +100,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     _check_launcher_world_size(cfg, key, hook, num_copies, ranks_per_copy)
     out_dir = hook.get('out_dir', 'ohl')
     if isinstance(out_dir, str) and out_dir and (osp.isabs(out_dir) or cfg.get('work_dir')):
-        from automl_mm.engine.preflight import _check_folder  # (that module imports this one)
+        from automl_mm.engine.preflight_outputs import _check_folder
 
         # made in before_train, in every worker: a file in the way failed there, naming no key
         _check_folder(osp.join(cfg.get('work_dir') or '', out_dir), f'{key}.out_dir', out_dir,
