@@ -134,30 +134,37 @@ class _Interrupt(Exception):
     pass
 
 
-def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypatch):
-    reference = str(tmp_path / 'reference')
-    Runner.from_cfg(_cfg(reference)).train()
-
-    # kill the run in the middle of stage 2's scoring pass (after 3 candidates were scored and checkpointed)
-    work = str(tmp_path / 'killed')
+def kill_after_scores(monkeypatch, scores: int, run) -> None:
+    """Run ``run()`` with ``PathEvaluator`` raising :class:`_Interrupt` (a kill) when ``scores`` paths were scored;
+    the evaluator is restored afterwards."""
     calls = {'n': 0}
     original = PathEvaluator.__call__
-    per_candidate = TINY['num_samples']
-    stage1 = 3  # the digits space's first layer has 3 candidates
 
     def dying(self, path, sample_index=0):
-        if calls['n'] == (stage1 + 3) * per_candidate:
+        if calls['n'] == scores:
             raise _Interrupt
         calls['n'] += 1
         return original(self, path, sample_index)
 
     monkeypatch.setattr(PathEvaluator, '__call__', dying)
     with pytest.raises(_Interrupt):
-        Runner.from_cfg(_cfg(work)).train()
+        run()
+    monkeypatch.setattr(PathEvaluator, '__call__', original)
+
+
+def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypatch):
+    reference = str(tmp_path / 'reference')
+    Runner.from_cfg(_cfg(reference)).train()
+
+    # kill the run in the middle of stage 2's scoring pass (after 3 candidates were scored and checkpointed)
+    work = str(tmp_path / 'killed')
+    stage1 = 3  # the digits space's first layer has 3 candidates
+    kill_after_scores(monkeypatch, (stage1 + 3) * TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
     with open(osp.join(work, 'last_checkpoint')) as f:
         assert 'search_stage2_partial' in f.read()
 
     scored_after_resume = []
+    original = PathEvaluator.__call__
 
     def counting(self, path, sample_index=0):
         scored_after_resume.append(tuple(path))
@@ -189,7 +196,7 @@ def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypat
     # stage 2's first three candidates were not scored again
     n_stage2 = len(ref['history'][1]['candidates'])
     n_rest = sum(len(h['candidates']) for h in ref['history'][2:])
-    assert len(scored_after_resume) <= (n_stage2 - 3 + n_rest) * per_candidate
+    assert len(scored_after_resume) <= (n_stage2 - 3 + n_rest) * TINY['num_samples']
 
 
 def test_a_resume_mid_step_with_another_latency_table_is_refused(tmp_path, monkeypatch):

@@ -13,13 +13,7 @@ import os.path as osp
 import pytest
 from mmengine.runner import Runner
 from test_nas.test_cr_nas_loop import _digits_cr_cfg
-from test_nas.test_pc_nas_loop import TINY, _cfg
-
-from automl_mm.nas import PathEvaluator
-
-
-class _Interrupt(Exception):
-    pass
+from test_nas.test_pc_nas_loop import TINY, _cfg, kill_after_scores
 
 
 def _trained_iterations(monkeypatch) -> list:
@@ -38,21 +32,10 @@ def _trained_iterations(monkeypatch) -> list:
 
 def test_other_stage_lengths_after_a_kill_in_a_scoring_step_are_refused(tmp_path, monkeypatch):
     work = str(tmp_path / 'killed')
-    calls = {'n': 0}
-    original = PathEvaluator.__call__
-
-    def dying(self, path, sample_index=0):
-        if calls['n'] == (3 + 2) * TINY['num_samples']:  # stage 1's 3 candidates, 2 of stage 2
-            raise _Interrupt
-        calls['n'] += 1
-        return original(self, path, sample_index)
-
-    monkeypatch.setattr(PathEvaluator, '__call__', dying)
-    with pytest.raises(_Interrupt):
-        Runner.from_cfg(_cfg(work)).train()
+    # killed after stage 1's 3 candidates and 2 of stage 2 were scored
+    kill_after_scores(monkeypatch, (3 + 2) * TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
     with open(osp.join(work, 'last_checkpoint')) as f:
         assert 'search_stage2_partial_iter_8' in f.read()
-    monkeypatch.setattr(PathEvaluator, '__call__', original)
     trained = _trained_iterations(monkeypatch)
     cfg = _cfg(work, stage_iters=3)
     cfg.resume = True
