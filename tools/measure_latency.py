@@ -20,9 +20,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Measure per-(layer, op, shape) latencies of a supernet')
     parser.add_argument('config', help='config file path; cfg.model contains the supernet')
     parser.add_argument('--out', required=True, help='JSON file to write the latency table to')
-    parser.add_argument('--device', default='cpu', help='device to measure on, e.g. cpu, cuda, cuda:1')
-    parser.add_argument('--repeats', type=int, default=50, help='timed runs per entry (the median is kept)')
-    parser.add_argument('--warmup', type=int, default=10, help='untimed runs per entry first')
+    parser.add_argument('--device', default='cpu',
+                        help='device to measure on, e.g. cpu, cuda, cuda:1 (default: %(default)s)')
+    parser.add_argument('--repeats', type=int, default=50,
+                        help='timed runs per entry (the median is kept; default: %(default)s)')
+    parser.add_argument('--warmup', type=int, default=10, help='untimed runs per entry first (default: %(default)s)')
     parser.add_argument('--input-shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
                         help='network input shape (default: the config\'s train_cfg.input_shape, as PCNASLoop reads '
                              'it, else nas_input_shape)')

@@ -159,7 +159,8 @@ def run_demo(demo: Demo) -> tuple[dict[str, str], float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--demos', nargs='+', default=['demo', 'demo-det', 'demo-pc-nas'], choices=list(DEMOS))
+    parser.add_argument('--demos', nargs='+', default=['demo', 'demo-det', 'demo-pc-nas'], choices=list(DEMOS),
+                        help='the demos to re-run (default: %(default)s)')
     parser.add_argument('--with-cr-nas', action='store_true', help='also run demo-cr-nas (about 15 minutes)')
     parser.add_argument('--write', action='store_true', help="replace the README's values with the measured")
     parser.add_argument('--dry-run', action='store_true', help="only list the README's figures")

@@ -29,8 +29,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--allow-partial', action='store_true',
                         help='evaluate even if the checkpoint misses weights of the model, has others or other '
                              'shapes (by default that stops the test, naming the first keys)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher for distributed testing (default: %(default)s)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by the pytorch launcher (torch.distributed.launch), not by hand '
+                             '(default: %(default)s)')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args

@@ -48,8 +48,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher for distributed training')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+                        help='job launcher for distributed training (default: %(default)s)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by the pytorch launcher (torch.distributed.launch), not by hand '
+                             '(default: %(default)s)')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args

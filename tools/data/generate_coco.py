@@ -10,14 +10,18 @@ import argparse
 from automl_mm.datasets import generate_coco
 
 
+D = ' (default: %(default)s)'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out_dir', nargs='?', default='data/synthetic_coco')
-    parser.add_argument('--num-train', type=int, default=64)
-    parser.add_argument('--num-val', type=int, default=16)
-    parser.add_argument('--img-size', type=int, default=128)
-    parser.add_argument('--max-objects', type=int, default=4)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('out_dir', nargs='?', default='data/synthetic_coco',
+                        help='folder for annotations/ and the images' + D)
+    parser.add_argument('--num-train', type=int, default=64, help='training images' + D)
+    parser.add_argument('--num-val', type=int, default=16, help='validation images' + D)
+    parser.add_argument('--img-size', type=int, default=128, help='image side in pixels, >= 32' + D)
+    parser.add_argument('--max-objects', type=int, default=4, help='each image holds 1..N shapes' + D)
+    parser.add_argument('--seed', type=int, default=0, help='the same seed and arguments give the same files' + D)
     parser.add_argument('--overwrite', action='store_true',
                         help='replace another set in OUT_DIR (default: refused; the same set is left as it is)')
     args = parser.parse_args()

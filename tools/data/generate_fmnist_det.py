@@ -13,21 +13,26 @@ from automl_mm.datasets import generate_fmnist_det
 from automl_mm.datasets.fmnist_det import area_range_counts
 
 
+D = ' (default: %(default)s)'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out_dir', nargs='?', default='data/fmnist_det')
-    parser.add_argument('--num-train', type=int, default=2000)
-    parser.add_argument('--num-reward', type=int, default=500)
-    parser.add_argument('--num-val', type=int, default=500)
-    parser.add_argument('--num-test', type=int, default=1000)
-    parser.add_argument('--img-size', type=int, default=160, help='canvas side in pixels, 128..192')
-    parser.add_argument('--max-objects', type=int, default=6)
-    parser.add_argument('--max-iou', type=float, default=0.3, help='largest IoU between two boxes of an image')
+    parser.add_argument('out_dir', nargs='?', default='data/fmnist_det',
+                        help='folder for annotations/ and the images' + D)
+    parser.add_argument('--num-train', type=int, default=2000, help='training images' + D)
+    parser.add_argument('--num-reward', type=int, default=500, help='reward-split images' + D)
+    parser.add_argument('--num-val', type=int, default=500, help='validation images' + D)
+    parser.add_argument('--num-test', type=int, default=1000, help='test images (official test items)' + D)
+    parser.add_argument('--img-size', type=int, default=160, help='canvas side in pixels, 128..192' + D)
+    parser.add_argument('--max-objects', type=int, default=6, help='each image holds 1..N items' + D)
+    parser.add_argument('--max-iou', type=float, default=0.3, help='largest IoU between two boxes of an image' + D)
     parser.add_argument('--min-visible', type=float, default=0.5,
-                        help='fraction of its pixels an item keeps visible under later items')
-    parser.add_argument('--threshold', type=int, default=16, help='mask threshold on 0..255 pixel values')
-    parser.add_argument('--background', choices=('noise', 'black'), default='noise')
-    parser.add_argument('--seed', type=int, default=0)
+                        help='fraction of its pixels an item keeps visible under later items' + D)
+    parser.add_argument('--threshold', type=int, default=16, help='mask threshold on 0..255 pixel values' + D)
+    parser.add_argument('--background', choices=('noise', 'black'), default='noise',
+                        help='seeded noise texture at or below the threshold, or none' + D)
+    parser.add_argument('--seed', type=int, default=0, help='the same seed and arguments give the same files' + D)
     parser.add_argument('--data-root', default=None,
                         help='Fashion-MNIST idx folder (default: data/fashion-mnist, then '
                         '/usr/share/datasets/fashion-mnist)')

@@ -22,8 +22,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help='number of arch-val images (5000 for CR-NAS on COCO train2017)')
     size.add_argument('--val-fraction', type=float, default=None,
                       help=f'fraction of images for arch-val (default {DEFAULT_VAL_FRACTION:.5f} = 5000/118287)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--prefix', default='instances_arch')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the image shuffle; the same file and seed give the same split (default: %(default)s)')
+    parser.add_argument('--prefix', default='instances_arch', help='output file name prefix (default: %(default)s)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace output files of another split (default: refused; the same split is rewritten)')
     return parser.parse_args(argv)
