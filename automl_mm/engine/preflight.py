@@ -62,6 +62,7 @@ concept, and the public names stay importable from here.
 """
 from __future__ import annotations
 
+import os.path as osp
 from typing import Any
 
 from .preflight_build import _resolve_spaces as _resolve_spaces  # (tests import it from here)
@@ -74,6 +75,7 @@ from .preflight_classes import (
     coco_classes_mismatch,
 )
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
+from .preflight_data_hint import generator_hint
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
 from .preflight_inheritance import _check_train_pipeline_used
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
@@ -116,7 +118,8 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         try:
             coco = check_coco_annotation_file(path)
         except ValueError as err:
-            raise ConfigCheckError(f'{key}: {err}') from None
+            hint = '' if osp.isfile(path) else generator_hint(cfg, path)
+            raise ConfigCheckError(f'{key}: {err}{hint}') from None
         if path in dataset_files and path not in files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
             files[path] = CocoSummary(coco, whole=path in whole)

@@ -1,0 +1,97 @@
+"""How to make a generated data set that a config reads and that is not there yet.
+
+automl_mm's COCO-format sets (the shapes set, the Fashion-MNIST detection set, CR-NAS's arch-train / arch-val
+splits) are generated, not downloaded, and each config that reads one says in its comments which command makes
+it (``# (python tools/data/generate_coco.py data/synthetic_coco)``). :func:`generator_hint` finds those commands
+in the config file and its ``_base_`` files, so that the start-of-run check of a missing annotation file can name
+them instead of only the path.
+"""
+from __future__ import annotations
+
+import ast
+import os.path as osp
+import re
+from typing import Any
+
+_COMMAND = re.compile(r'python[ \t]+(tools/data/\w+\.py(?:[ \t]+[^\s()#`]+)*)')  # (one line)
+
+
+def config_files(filename: str | None) -> list[str]:
+    """``filename`` and the local files of its ``_base_`` chain (depth first, each once; ``mmdet::`` bases and
+    files that cannot be read or parsed are skipped)."""
+    seen: list[str] = []
+
+    def visit(path: str) -> None:
+        path = osp.abspath(path)
+        if path in seen or not osp.isfile(path):
+            return
+        seen.append(path)
+        try:
+            with open(path) as f:
+                tree = ast.parse(f.read())
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            return
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '_base_' for t in node.targets):
+                try:
+                    bases = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+                for base in [bases] if isinstance(bases, str) else list(bases):
+                    if isinstance(base, str) and '::' not in base:
+                        visit(osp.join(osp.dirname(path), base))
+
+    if filename:
+        visit(filename)
+    return seen
+
+
+def data_commands(files: list[str]) -> list[str]:
+    """The ``python tools/data/...`` commands written in the comments of ``files``, in order, each once (a
+    comment continued with a trailing backslash on the next comment line is joined)."""
+    commands: list[str] = []
+    for path in files:
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        comments = [line.split('#', 1)[1] for line in lines if '#' in line]
+        text = re.sub(r'\\\s*\n', ' ', '\n'.join(comments))
+        for match in _COMMAND.finditer(text):
+            command = 'python ' + ' '.join(match.group(1).split())
+            if command not in commands:
+                commands.append(command)
+    return commands
+
+
+def _set_root(path: str) -> str:
+    """``data/fmnist_det`` for ``data/fmnist_det/annotations/instances_train.json`` (the folder above
+    ``annotations``), else the file's folder."""
+    folder = osp.dirname(osp.normpath(path))
+    return osp.dirname(folder) if osp.basename(folder) == 'annotations' else folder
+
+
+def generator_hint(cfg: Any, path: str) -> str:
+    """A sentence naming the commands, from the config's comments, that make the missing file ``path``: those
+    whose arguments name its set's folder (``data/fmnist_det``) or its annotation folder; ``''`` when none does.
+
+    Args:
+        cfg: The mmengine ``Config`` (its ``filename`` is read, with its ``_base_`` files).
+        path: The missing annotation file, as the config names it (``data_root`` joined).
+    """
+    root, folder = _set_root(path), osp.dirname(osp.normpath(path))
+    wanted = {osp.normpath(root), osp.normpath(folder)}
+    found = []
+    for command in data_commands(config_files(getattr(cfg, 'filename', None))):
+        args = command.split()[2:]
+        named = {osp.normpath(a) for a in args} | {osp.normpath(osp.dirname(a)) for a in args if a.endswith('.json')}
+        if named & wanted:
+            found.append(command)
+    if not found:
+        return ''
+    return ('; the set is generated, not downloaded (the config says how; run from the repository root): '
+            + ' && '.join(found))
+
+
+__all__ = ['config_files', 'data_commands', 'generator_hint']
