@@ -56,3 +56,25 @@ def test_another_missing_file_gets_no_guess(tmp_path, monkeypatch):
     with pytest.raises(ConfigCheckError, match='not found') as err:
         check_config(cfg)
     assert 'tools/data' not in str(err.value)
+
+
+def test_every_shipped_config_says_how_its_generated_sets_are_made():
+    """Every annotation file a shipped config reads outside real COCO (``data/coco``) gets a hint: a new config
+    on a generated set needs the generating command in its comments (or its bases')."""
+    import glob
+
+    from automl_mm.engine.preflight_data_hint import generator_hint
+    from automl_mm.engine.preflight_walk import coco_annotation_files
+
+    checked, silent = 0, []
+    for path in sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)):
+        if '_base_' in path:
+            continue
+        cfg = Config.fromfile(path)
+        for ann, key in coco_annotation_files(cfg):
+            if not ann.startswith('data/coco'):
+                checked += 1
+                if not generator_hint(cfg, ann):
+                    silent.append(f'{osp.relpath(path, REPO_ROOT)}: {key} = {ann}')
+    assert checked >= 50
+    assert not silent, silent
