@@ -163,7 +163,8 @@ _LOADER_OWN = ('dataset', 'sampler', 'batch_sampler', 'collate_fn', 'worker_init
 
 def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> None:
     """Each ``*_dataloader``'s ``sampler`` / ``batch_sampler`` (a registered type and its arguments) and the keys
-    torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0).
+    torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0;
+    ``persistent_workers`` and ``prefetch_factor`` only with ``num_workers`` of at least 1).
     ``keys``: the loaders to check (default: train, val and test).
 
     Raises:
@@ -191,6 +192,14 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
             if isinstance(value, numbers.Number) and not isinstance(value, bool) and (
                     value != int(value) or value < least):
                 raise ConfigCheckError(f'{key}.{name}={value!r} must be a whole number of at least {least}')
+        # torch's DataLoader raises a ValueError naming no key for these without worker processes
+        if not rest.get('num_workers'):
+            for name, off in (('persistent_workers', False), ('prefetch_factor', None)):
+                if rest.get(name, off) not in (off, ):
+                    raise ConfigCheckError(
+                        f'{key}.{name}={rest[name]!r} needs worker processes, but {key}.num_workers='
+                        f'{rest.get("num_workers", 0)!r}: set {key}.num_workers to at least 1, or {key}.{name}='
+                        f'{off!r}')
 
 
 def _check_collate_fns(cfg: Any, test_only: bool) -> None:
