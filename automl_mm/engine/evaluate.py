@@ -32,7 +32,8 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
 
     Args:
         loader_cfg: An mmengine dataloader config (``dataset``, ``batch_size``, ``num_workers``, ``collate_fn``);
-            its ``sampler`` / ``batch_sampler`` / ``drop_last`` are ignored on purpose (every item, in order).
+            its ``sampler`` / ``batch_sampler`` / ``drop_last`` are ignored on purpose (every item, in order), and
+            without ``num_workers`` so are ``persistent_workers`` and ``prefetch_factor`` (torch refuses them).
         key: The config key the loader came from, named in errors.
     """
     if not isinstance(loader_cfg, dict) or 'dataset' not in loader_cfg:
@@ -46,6 +47,7 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
     cfg.pop('drop_last', None)  # the whole split: a dropped last batch would score a subset of it
     if not cfg.get('num_workers'):
         cfg.pop('persistent_workers', None)  # torch refuses persistent workers without workers
+        cfg.pop('prefetch_factor', None)  # and a prefetch factor
     collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
     if isinstance(collate, dict):
         collate = dict(collate)
