@@ -23,7 +23,10 @@ class OHLAutoAugment(LiveChoiceTransform):
     """Apply one ordered pair of augmentation elements per image, sampled from a learned distribution.
 
     Works on classification results (``img``) and on mmdet results: geometric elements also move
-    ``gt_bboxes``, ``gt_masks`` and ``gt_seg_map`` and drop boxes that leave the image.
+    ``gt_bboxes``, ``gt_masks`` and ``gt_seg_map`` and drop boxes that leave the image. In an mmdet pipeline it
+    goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and ``PackDetInputs``): with geometric elements,
+    results that hold a data set's ``instances`` with boxes but no ``gt_bboxes`` yet (or a ``seg_map_path`` but no
+    ``gt_seg_map``) are refused, since the annotations loaded after it would not move with the image.
 
     Args:
         elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
@@ -58,6 +61,7 @@ class OHLAutoAugment(LiveChoiceTransform):
         self.elements = build_elements(self.element_cfgs, fill=fill, bgr=bgr)
         self.fill = fill
         self.bgr = bool(bgr)
+        self._geometric = [e.name for e in self.elements if e.geometric]
         super().__init__(len(self.elements) ** 2, key, probs)
 
     @property
@@ -74,8 +78,30 @@ class OHLAutoAugment(LiveChoiceTransform):
         return [f'{a.name} + {b.name}' for a in self.elements for b in self.elements]
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
+        if self._geometric:
+            self._check_annotations_loaded(results)
         first, second = self.pair(index)
         return second.apply(first.apply(results, rng), rng)
+
+    def _check_annotations_loaded(self, results: dict) -> None:
+        """Refuse results whose annotations are not loaded yet (the transform placed before mmdet's / mmcv's
+        ``LoadAnnotations``): a geometric element would move the image and not the boxes, masks or segmentation map
+        loaded after it, which then describe other pixels (silently: every image of the pipeline, whichever pair
+        is drawn, so this is checked on every call, not only when a geometric pair is drawn)."""
+        instances = results.get('instances')
+        unloaded = []
+        if 'gt_bboxes' not in results and isinstance(instances, (list, tuple)) and \
+                any(isinstance(i, dict) and 'bbox' in i for i in instances):
+            unloaded.append("the data set's 'instances' but no 'gt_bboxes'")
+        if 'gt_seg_map' not in results and results.get('seg_map_path') is not None:
+            unloaded.append("a 'seg_map_path' but no 'gt_seg_map'")
+        if unloaded:
+            raise ValueError(
+                f'{type(self).__name__}(key={self.key!r}) runs before the annotations are loaded: its results hold '
+                f'{" and ".join(unloaded)}, so its geometric elements ({", ".join(self._geometric[:3])}, ...) would '
+                'move the image but not the annotations LoadAnnotations loads after it. Put it after '
+                "LoadAnnotations in the pipeline (mmdet: between RandomFlip and PackDetInputs); it is a training "
+                'augmentation, so not in a val / test pipeline (whose LoadAnnotations comes after Resize)')
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
         cfg = dict(type='FixedAutoAugment', key=self.key, probs=[float(p) for p in probs], fill=self.fill)
