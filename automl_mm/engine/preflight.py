@@ -9,6 +9,9 @@ concept, and the public names stay importable from here.
     wrapper and the parameter schedulers (:func:`automl_mm.engine.preflight_training.check_training_config`);
   - a detector's ``model.neck.in_channels`` are the widths of the maps its backbone returns
     (:func:`~automl_mm.engine.preflight_model.check_neck_widths`, the backbone built and run on the meta device);
+  - a scored loader (val, test, reward, search) has no OHL choice transform (``OHLAutoAugment``, ...) in its
+    pipeline (:func:`~automl_mm.engine.preflight_augment.check_no_augmentation_when_scored`: its images were
+    augmented before they were predicted and scored against the unmoved annotations, silently);
   - an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``, its ``reward_key`` is among the keys its
     evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`); its trunks
     fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as
@@ -65,6 +68,7 @@ from __future__ import annotations
 import os.path as osp
 from typing import Any
 
+from .preflight_augment import check_no_augmentation_when_scored
 from .preflight_build import _resolve_spaces as _resolve_spaces  # (tests import it from here)
 from .preflight_build import build_check
 from .preflight_classes import (
@@ -101,6 +105,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     scope = cfg.get('default_scope') or 'automl_mm'
     check_training_config(cfg, scope, test_only)
     check_neck_widths(cfg)
+    check_no_augmentation_when_scored(cfg, scope, test_only)
     if not test_only:
         _check_ohl_hook(cfg)
         check_ohl_config(cfg, scope)

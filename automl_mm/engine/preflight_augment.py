@@ -1,0 +1,67 @@
+"""The augmentation check of :func:`automl_mm.engine.preflight.check_config`: a loader that is scored (val, test,
+OHL's reward loader, a NAS search loader) has no OHL choice transform (``OHLAutoAugment``, ``FixedAutoAugment``,
+``OHLRandomChoice``) in its pipeline.
+
+Those are training augmentations. In a scored pipeline every image was augmented before it was predicted: mmdet's
+``CocoMetric`` compared the predictions on a rotated or translated image with the annotation file's boxes of the
+unmoved one (on the generated shapes set's val images, a perfect detector scored bbox mAP 0.0 instead of 1.0 under
+a translation pair), a classifier was scored on augmented images, and the run reported these numbers without a
+word (mmdet's ``DetVisualizationHook`` drew the predictions over the unmoved image).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs
+
+
+def _transforms(node: Any, where: str) -> Iterator[tuple[dict, str]]:
+    """Every transform config under a pipeline list, with its key: nested ones too (``OHLRandomChoice`` and
+    mmcv's ``RandomChoice`` / ``RandomApply`` sub-pipelines, mmdet's ``TestTimeAug`` lists)."""
+    if isinstance(node, dict):
+        if 'type' in node:
+            yield node, where
+        for name, value in node.items():
+            if isinstance(value, (list, tuple, dict)):
+                yield from _transforms(value, f'{where}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _transforms(value, f'{where}[{i}]')
+
+
+def _choice_transform(cfg: dict, scope: str) -> str | None:
+    """The class name of ``cfg`` when it builds an OHL choice transform (a ``LiveChoiceTransform``), else None."""
+    from automl_mm.augment.choice import LiveChoiceTransform
+    from automl_mm.registry import TRANSFORMS, registered_class
+
+    kind = cfg.get('type')
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(TRANSFORMS, kind, scope) \
+            if isinstance(kind, str) else None
+    except KeyError:  # a scope prefix of a package that is not installed: the runner names it
+        return None
+    return cls.__name__ if isinstance(cls, type) and issubclass(cls, LiveChoiceTransform) else None
+
+
+def check_no_augmentation_when_scored(cfg: Any, scope: str, test_only: bool) -> None:
+    """Raise if a dataset of a scored loader (every loader but ``train_dataloader``; only ``test_dataloader`` when
+    ``test_only``) has an OHL choice transform in its ``pipeline``, wrappers (``ConcatDataset``,
+    ``RepeatDataset``, ...) and nested transform lists included.
+
+    Raises:
+        ConfigCheckError: naming the transform's key (``val_dataloader.dataset.pipeline[3]``) and its class.
+    """
+    for loader, key in _loader_cfgs(cfg):
+        if key == 'train_dataloader' or (test_only and key != 'test_dataloader'):
+            continue
+        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+            for transform, at in _transforms(dataset.get('pipeline'), f'{where}.pipeline'):
+                name = _choice_transform(transform, scope)
+                if name is None:
+                    continue
+                raise ConfigCheckError(
+                    f'{at} is {name}, a training augmentation, in a pipeline that is scored: every image would be '
+                    'augmented before it is predicted, and geometric elements move the image but not the '
+                    'annotations the metric compares with (mmdet\'s CocoMetric reads the unmoved boxes of the '
+                    f'annotation file). Remove it from {key} (it belongs in train_dataloader\'s pipeline)')
