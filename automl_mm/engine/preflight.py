@@ -12,6 +12,9 @@ concept, and the public names stay importable from here.
   - a scored loader (val, test, reward, search) has no OHL choice transform (``OHLAutoAugment``, ...) in its
     pipeline (:func:`~automl_mm.engine.preflight_augment.check_no_augmentation_when_scored`: its images were
     augmented before they were predicted and scored against the unmoved annotations, silently);
+  - a COCO dataset that loads masks as polygons (``poly2mask=False``) reads a file whose non-crowd masks are
+    polygons (:func:`~automl_mm.engine.preflight_masks.check_mask_format`: mmdet ignores every RLE-masked object
+    then);
   - an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``, its ``reward_key`` is among the keys its
     evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`); its trunks
     fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as
@@ -82,6 +85,7 @@ from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folder
 from .preflight_data_hint import generator_hint
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
 from .preflight_inheritance import _check_train_pipeline_used
+from .preflight_masks import check_mask_format
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_neck_widths
 from .preflight_ohl import check_ohl_config
@@ -129,6 +133,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
             files[path] = CocoSummary(coco, whole=path in whole)
     _check_coco_images(cfg, files, test_only)
+    check_mask_format(cfg, files, test_only)
     check_shared_folders(cfg, files, test_only)
     _check_coco_metric_items(cfg, test_only)
     _check_collate_fns(cfg, test_only)

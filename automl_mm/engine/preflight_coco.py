@@ -48,12 +48,15 @@ def _size(image: dict) -> tuple[int, int] | None:
 
 class CocoSummary:
     """What the checks keep of one loaded annotation file: its first image's ``file_name``, the entries of
-    :data:`SIZE_SAMPLE`, and (``whole``: a file whose image folder another file reads too) every image by
-    ``file_name`` and every box by image id, as arrays (the file itself is not kept)."""
+    :data:`SIZE_SAMPLE`, how many of its non-crowd annotations give their ``segmentation`` as an RLE dict
+    (``rle_masks``; COCO writes polygons for them), and (``whole``: a file whose image folder another file reads
+    too) every image by ``file_name`` and every box by image id, as arrays (the file itself is not kept)."""
 
     def __init__(self, coco: dict, whole: bool) -> None:
         images = [image if isinstance(image, dict) else {} for image in coco['images']]
         self.first = images[0].get('file_name') if images else None
+        self.rle_masks = sum(1 for a in coco.get('annotations') or [] if isinstance(a, dict)
+                             and isinstance(a.get('segmentation'), dict) and not a.get('iscrowd'))
         self.sample = [images[i] for i in sorted({i % len(images) for i in SIZE_SAMPLE})] if images else []
         self.images: dict[str, dict] | None = None
         if not whole:
