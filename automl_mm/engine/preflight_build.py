@@ -7,6 +7,8 @@ copies; importable from :mod:`automl_mm.engine.preflight` as before.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,7 +28,7 @@ def build_check(cfg: Any) -> None:
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 
     scope = cfg.get('default_scope', 'automl_mm')
-    with DefaultScope.overwrite_default_scope(scope):
+    with DefaultScope.overwrite_default_scope(scope), _visualizer_for_hooks():
         model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
         hooks = []
         for i, hook in enumerate(cfg.get('custom_hooks') or []):
@@ -83,6 +85,28 @@ class _PreflightRunner:
 
     def __getattr__(self, name: str) -> Any:
         raise _Unavailable(name)
+
+
+
+@contextlib.contextmanager
+def _visualizer_for_hooks() -> Iterator[None]:
+    """A visualizer instance while :func:`build_check` builds the hooks, removed after it, unless one exists.
+
+    Hooks that draw (mmdet's ``DetVisualizationHook``, mmengine's default ``visualization`` hook of mmdet's
+    ``default_runtime``) take ``Visualizer.get_current_instance()`` when built, which a runner creates first: the
+    check stopped an OHL detection config with one of them with mmengine's "Before calling
+    Visualizer.get_current_instance(), you should call get_instance(name=xxx) at least once", naming nothing."""
+    from mmengine.visualization import Visualizer
+
+    if Visualizer._instance_dict:  # noqa: SLF001 - mmengine keeps its instances there
+        yield
+        return
+    name = 'automl_mm.build_check'
+    Visualizer.get_instance(name)
+    try:
+        yield
+    finally:
+        Visualizer._instance_dict.pop(name, None)  # noqa: SLF001 - the runner's own becomes the only one
 
 
 def _resolve_spaces(hooks: list, model: Any, train_dataset: Any) -> None:
