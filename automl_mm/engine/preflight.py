@@ -63,8 +63,10 @@ concept, and the public names stay importable from here.
   parameter schedulers are built for that model (:func:`automl_mm.engine.preflight_training.check_optimisation`);
   SyncBN layers that would average across the OHL copies and the spaces' exports
   (:func:`~automl_mm.engine.preflight_ohl_build.check_ohl_model`); a resume the OHL hook would refuse once its
-  checkpoint is loaded (:func:`~automl_mm.engine.preflight_ohl_build.check_ohl_resume`). ``tools/train.py`` runs it
-  before starting local copies.
+  checkpoint is loaded (:func:`~automl_mm.engine.preflight_ohl_build.check_ohl_resume`); a loss that needs the
+  weight and feature norms (``AMLFSLoss``) is held by a head that passes them
+  (:func:`~automl_mm.engine.preflight_losses.check_loss_holders`: an mmdet head stopped the first iteration).
+  ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations
 

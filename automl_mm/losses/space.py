@@ -140,20 +140,14 @@ class LossFunctionSpace(AttributeSpace):
         model = getattr(runner, 'model', None)
         model = model.module if is_model_wrapper(model) else model
         if isinstance(model, nn.Module):
-            for name, module in model.named_modules():
-                # refused: heads known not to pass the norms (ours say passes_norms = False; no mmdet head passes
-                # them); a head of the user's own without the attribute is given the benefit of the doubt
-                passes = getattr(module, 'passes_norms', None)
-                if passes or (passes is None and not type(module).__module__.startswith('mmdet.')):
-                    continue
-                for child in module.children():
-                    if any(child is loss for loss in losses):
-                        where = f'model.{name}' if name else 'model'
-                        raise ValueError(
-                            f'LossFunctionSpace target {targets}: the AMLFSLoss there is held by '
-                            f'{type(module).__name__} ({where}), which does not pass it ||W_j|| and ||x|| '
-                            '(mmdet\'s bbox and dense heads do not); use CosineLinearClsHead, or a head of yours '
-                            'that calls the loss with weight_norm and feat_norm and sets passes_norms = True')
+            for name, module, _child_name, child in norm_needing_losses_in_wrong_holders(model):
+                if any(child is loss for loss in losses):
+                    where = f'model.{name}' if name else 'model'
+                    raise ValueError(
+                        f'LossFunctionSpace target {targets}: the AMLFSLoss there is held by '
+                        f'{type(module).__name__} ({where}), which does not pass it ||W_j|| and ||x|| '
+                        '(mmdet\'s bbox and dense heads do not); use CosineLinearClsHead, or a head of yours '
+                        'that calls the loss with weight_norm and feat_norm and sets passes_norms = True')
 
     def _losses(self, runner: Any) -> list:
         return [v for v in _owner_values(runner, self.targets) if isinstance(v, AMLFSLoss)]
@@ -221,6 +215,22 @@ class LossFunctionSpace(AttributeSpace):
         fig.tight_layout()
         savefig_atomic(fig, osp.join(out_dir, f'loss_trunk{trunk:03d}.png'), dpi=90)
         plt.close(fig)
+
+
+def norm_needing_losses_in_wrong_holders(model: nn.Module) -> list[tuple[str, nn.Module, str, nn.Module]]:
+    """``(holder name, holder, child name, loss)`` for every loss that needs the weight and feature norms
+    (``uses_norms``, e.g. ``AMLFSLoss``) held by a module known not to pass them, which stops the first training
+    iteration: a holder with ``passes_norms = False`` (``LinearClsHead``) or any mmdet module (no mmdet head passes
+    them: its bbox and dense heads call ``loss_cls(cls_score, labels, label_weights, avg_factor=...)``). A head of
+    the user's own without the attribute is given the benefit of the doubt."""
+    found = []
+    for name, module in model.named_modules():
+        passes = getattr(module, 'passes_norms', None)
+        if passes or (passes is None and not type(module).__module__.startswith('mmdet.')):
+            continue
+        found += [(name, module, child_name, child) for child_name, child in module.named_children()
+                  if getattr(child, 'uses_norms', False)]
+    return found
 
 
 def _owner_values(runner: Any, paths: list[str]) -> list:
