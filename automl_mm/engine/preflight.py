@@ -15,6 +15,9 @@ concept, and the public names stay importable from here.
   - a COCO dataset that loads masks as polygons (``poly2mask=False``) reads a file whose non-crowd masks are
     polygons (:func:`~automl_mm.engine.preflight_masks.check_mask_format`: mmdet ignores every RLE-masked object
     then);
+  - a loader of several COCO files scored by a ``CocoMetric`` without ``ann_file`` reads no image id twice
+    (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`, called with each loader / metric pair:
+    the generated splits all number their images from 1, and two images of one id were scored as one);
   - an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``, its ``reward_key`` is among the keys its
     evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`); its trunks
     fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as

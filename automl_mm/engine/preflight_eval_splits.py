@@ -11,6 +11,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
+from .preflight_image_ids import check_merged_image_ids
 from .preflight_walk import ConfigCheckError, _datasets
 
 
@@ -101,6 +102,7 @@ def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
 
 
 def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
+    check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key)
     found = split_mismatch(loader_cfg, evaluator_cfg)
     if found is not None and found[2]:
         raise ConfigCheckError(

@@ -1,0 +1,74 @@
+"""The image-id check of :func:`automl_mm.engine.preflight.check_config`: a loader that reads several COCO files and
+is scored by a ``CocoMetric`` without ``ann_file`` reads no image id twice.
+
+Without ``ann_file``, mmdet's ``CocoMetric`` builds its ground truth from the scored images, keyed by image id.
+automl_mm's generated splits (``generate_coco``, ``generate_fmnist_det``) all number their images from 1, so a
+``ConcatDataset`` of two splits gave two images each id: pycocotools kept the objects and the predictions of both
+under one id and matched them across the two images (a detector whose every box lies on the other split's image of
+the same id scored bbox mAP 1.0 instead of 0.0), silently. (With ``ann_file`` the loader is refused whatever the
+ids: one metric holds one file's ground truth, :func:`automl_mm.engine.preflight.split_mismatch`.)
+"""
+from __future__ import annotations
+
+import json
+import os.path as osp
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_walk import ConfigCheckError, _datasets
+
+
+def _coco_files(loader_cfg: Any) -> list[str]:
+    """The resolved annotation files of the COCO datasets a loader reads, in order, each once."""
+    dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
+    files: list[str] = []
+    for d, _ in _datasets(dataset, 'dataset'):
+        ann = d.get('ann_file')
+        if 'coco' in config_type_name(d).lower() and isinstance(ann, str) and ann:
+            path = osp.realpath(ann if osp.isabs(ann) or not d.get('data_root') else osp.join(d['data_root'], ann))
+            if path not in files:
+                files.append(path)
+    return files
+
+
+def _merging_metric(evaluator_cfg: Any) -> bool:
+    """Whether the evaluator has a COCO metric that builds its ground truth from the scored images (no
+    ``ann_file``)."""
+    metrics = evaluator_cfg.get('metrics', evaluator_cfg) if isinstance(evaluator_cfg, dict) and \
+        'metrics' in evaluator_cfg else evaluator_cfg
+    return any(isinstance(m, dict) and 'coco' in config_type_name(m).lower() and m.get('ann_file') is None
+               for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics]))
+
+
+def _image_ids(path: str) -> set:
+    try:
+        with open(path) as f:
+            images = json.load(f).get('images') or []
+    except (OSError, ValueError, AttributeError):
+        return set()  # the annotation file checks name an unreadable file
+    return {image.get('id') for image in images if isinstance(image, dict) and isinstance(image.get('id'), (int, str))}
+
+
+def check_merged_image_ids(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
+    """Raise if ``loader_cfg`` reads several COCO annotation files that share image ids and ``evaluator_cfg`` has a
+    COCO metric without ``ann_file`` (the files are read only then).
+
+    Raises:
+        ConfigCheckError: naming both keys, the two files and how many ids they share.
+    """
+    files = _coco_files(loader_cfg)
+    if len(files) < 2 or not _merging_metric(evaluator_cfg):
+        return
+    ids = {path: _image_ids(path) for path in files}
+    for i, first in enumerate(files):
+        for second in files[i + 1:]:
+            shared = ids[first] & ids[second]
+            if shared:
+                example = sorted(shared, key=str)[0]
+                raise ConfigCheckError(
+                    f'{evaluator_key} has a COCO metric without ann_file, which scores the images {loader_key} '
+                    f'reads by their image ids, but {first} and {second} share {len(shared)} image ids ({example!r}, '
+                    '...): each such pair of images would be scored as one image, the objects and predictions of '
+                    'both together. Give the files distinct image ids, or score each file with its own loader and '
+                    'metric')
