@@ -18,6 +18,8 @@ concept, and the public names stay importable from here.
   - a loader of several COCO files scored by a ``CocoMetric`` without ``ann_file`` reads no image id twice
     (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`, called with each loader / metric pair:
     the generated splits all number their images from 1, and two images of one id were scored as one);
+  - each dataset's palette has a colour per class name (:func:`~automl_mm.engine.preflight_palette.check_palettes`:
+    mmdet's visualizer stopped at the first drawn label past it);
   - an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``, its ``reward_key`` is among the keys its
     evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`); its trunks
     fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as
@@ -96,6 +98,7 @@ from .preflight_model import check_neck_widths
 from .preflight_ohl import check_ohl_config
 from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_outputs import _check_checkpoint_hook
+from .preflight_palette import check_palettes
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_splits import check_held_out_splits
 from .preflight_training import _check_collate_fns, check_training_config
@@ -144,6 +147,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     _check_collate_fns(cfg, test_only)
     _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
     _check_concat_classes(cfg, test_only)
+    check_palettes(cfg, scope, test_only)
     _check_num_classes(cfg, test_only)
     check_accuracy_topk(cfg, test_only)
     check_held_out_splits(cfg, scope, test_only)
