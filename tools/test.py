@@ -13,6 +13,7 @@ from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import check_launcher_matches_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
+from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
@@ -73,6 +74,7 @@ def main() -> None:
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
     if not args.allow_partial:
         # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.
         runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))

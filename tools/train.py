@@ -30,6 +30,7 @@ from automl_mm.engine.launch import (
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config, merge_options
 from automl_mm.engine.preflight_losses import check_loss_holders
+from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.resume import checkpoint_seed
 from automl_mm.registry import RUNNERS
@@ -148,6 +149,7 @@ def run(cfg: Config | str) -> None:
         cfg = Config.fromfile(cfg)
     runner = build_runner(cfg)
     check_loss_holders(runner.model)  # built; the data is read only by train()
+    check_mask_metrics(cfg, runner.model)
     runner.train()
     if torch_dist.is_available() and torch_dist.is_initialized():
         # Leave together and tear the process group down: ranks that exit while a peer still holds open gloo

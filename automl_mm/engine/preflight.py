@@ -70,7 +70,9 @@ concept, and the public names stay importable from here.
   (:func:`~automl_mm.engine.preflight_ohl_build.check_ohl_model`); a resume the OHL hook would refuse once its
   checkpoint is loaded (:func:`~automl_mm.engine.preflight_ohl_build.check_ohl_resume`); a loss that needs the
   weight and feature norms (``AMLFSLoss``) is held by a head that passes them
-  (:func:`~automl_mm.engine.preflight_losses.check_loss_holders`: an mmdet head stopped the first iteration).
+  (:func:`~automl_mm.engine.preflight_losses.check_loss_holders`: an mmdet head stopped the first iteration); a
+  ``'segm'`` COCO metric scores a model that predicts masks
+  (:func:`~automl_mm.engine.preflight_masks.check_mask_metrics`: mmdet stopped after every image was predicted).
   ``tools/train.py`` runs it before starting local copies.
 """
 from __future__ import annotations

@@ -24,6 +24,7 @@ def build_check(cfg: Any) -> None:
     from mmengine.registry import DefaultScope
 
     from automl_mm.engine.preflight_losses import check_loss_holders
+    from automl_mm.engine.preflight_masks import check_mask_metrics
     from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
@@ -69,6 +70,7 @@ def build_check(cfg: Any) -> None:
             check_ohl_model(cfg, hooks, model, optimisation, train_dataset)
             check_ohl_resume(cfg, hooks, model, train_dataset)
             check_loss_holders(model)
+            check_mask_metrics(cfg, model)
 
 
 class _Unavailable(Exception):

@@ -7,10 +7,14 @@ whose ``segmentation`` is an RLE dict as ignored. automl_mm's generated sets (``
 ``generate_fmnist_det``) give every mask as RLE (exactly the drawn pixels), so a stock mmdet config that loads
 polygons (``mask-rcnn_r50_fpn_poly-1x_coco.py``, the ``ms-poly`` and RTMDet-Ins configs) packed every object into
 ``ignored_instances`` and trained its detector on images without a single object, silently.
+
+:func:`check_mask_metrics` (once the model is built): a ``'segm'`` COCO metric scores a model that predicts masks.
 """
 from __future__ import annotations
 
 from typing import Any
+
+from automl_mm.utils.scope import config_type_name
 
 from .preflight_coco import CocoSummary
 from .preflight_walk import ConfigCheckError, _coco_datasets
@@ -41,3 +45,54 @@ def check_mask_format(cfg: Any, files: dict[str, CocoSummary], test_only: bool) 
                 f'{path} give their segmentation as RLE: mmdet flags each of them as ignored, and the model would '
                 f'train and be scored without those objects. Set {at}.poly2mask=True (bitmap masks; automl_mm\'s '
                 'generated sets give every mask as RLE)')
+
+
+def predicts_no_masks(model: Any) -> str | None:
+    """Why the built mmdet detector ``model`` (or the model a wrapper holds) predicts no instance masks, or
+    ``None`` when it does or that is not known here: a two-stage detector without ``roi_head.mask_head`` (Faster
+    R-CNN), or a single-stage one (not MaskFormer's family) whose ``bbox_head`` has no mask branch (RetinaNet,
+    FCOS; RTMDet-Ins's head has one)."""
+    from mmengine.model import is_model_wrapper
+
+    model = model.module if is_model_wrapper(model) else model
+    try:
+        from mmdet.models.detectors import MaskFormer, SingleStageDetector, TwoStageDetector
+    except ImportError:  # mmdet is not installed: no mmdet detector either
+        return None
+    if isinstance(model, TwoStageDetector):
+        roi_head = getattr(model, 'roi_head', None)
+        if roi_head is not None and not getattr(roi_head, 'with_mask', True):
+            return f'{type(model).__name__} has no model.roi_head.mask_head'
+    elif isinstance(model, SingleStageDetector) and not isinstance(model, MaskFormer):
+        head = getattr(model, 'bbox_head', None)
+        if head is not None and not any('mask' in name.lower() for name in vars(head)) and \
+                not any('mask' in name.lower() for name, _ in head.named_children()):
+            return f'{type(model).__name__}\'s model.bbox_head ({type(head).__name__}) has no mask branch'
+    return None
+
+
+def check_mask_metrics(cfg: Any, model: Any, test_only: bool = False) -> None:
+    """Raise if an evaluator has a COCO metric of ``'segm'`` while the built ``model`` predicts no masks
+    (:func:`predicts_no_masks`): mmdet's ``CocoMetric`` raised ``KeyError: 'segm is not in results'`` only after every
+    image was predicted (at the end of tools/test.py, at the first validation of a training run, after an OHL
+    trunk's reward images), naming no config key.
+
+    Raises:
+        ConfigCheckError: naming the evaluator's key and why the model predicts no masks.
+    """
+    from .preflight_walk import _evaluator_cfgs
+
+    why = None
+    for metric, key in _evaluator_cfgs(cfg):
+        if test_only and not key.startswith('test_'):
+            continue
+        names = metric.get('metric', 'bbox')
+        names = [names] if isinstance(names, str) else list(names) if isinstance(names, (list, tuple)) else []
+        if 'coco' not in config_type_name(metric).lower() or 'segm' not in names:
+            continue
+        why = why or predicts_no_masks(model) or ''
+        if why:
+            raise ConfigCheckError(
+                f"{key}.metric={names!r} scores instance masks, but {why}: mmdet's CocoMetric would stop with "
+                "'segm is not in results' after every image was predicted. Drop 'segm' from the metric, or use a "
+                'model with a mask head (Mask R-CNN)')
