@@ -204,8 +204,29 @@ def kept_bn_statistics(model: nn.Module) -> Iterator[None]:
                     getattr(module, name).copy_(value)
 
 
+@contextlib.contextmanager
+def _own_outfiles(metric: Any) -> Iterator[None]:
+    """``metric.outfile_prefix`` set to ``None`` (mmdet then writes to a temporary directory of its own) while it
+    computes a held-out score, restored after (:func:`evaluate_locally` says why)."""
+    prefix = getattr(metric, 'outfile_prefix', None)
+    if prefix is None:
+        yield
+        return
+    metric.outfile_prefix = None
+    try:
+        yield
+    finally:
+        metric.outfile_prefix = prefix
+
+
 def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator) -> dict[str, float]:
     """Run ``model.val_step`` on ``batches`` and compute ``evaluator``'s metrics from this rank's results only.
+
+    A metric's ``outfile_prefix`` (mmdet's ``CocoMetric``) is not used here: mmdet writes the predictions (and,
+    without ``ann_file``, the ground truth) there and reads them back to score them, and the copies (or candidates)
+    of a run score concurrently, each in its own process, under one prefix: a copy could read back and be rewarded
+    for another copy's predictions, and the rewards overwrote the val / test files of a prefix inherited from
+    ``val_evaluator``. Each call writes to mmdet's own temporary directory instead.
 
     Returns:
         ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it, except that mmdet ``CocoMetric``
@@ -236,12 +257,13 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
             metric.img_ids = list(dict.fromkeys(int(r[0]['img_id']) if isinstance(r, tuple) else int(r['img_id'])
                                                 for r in metric.results))
         # rewards and scores rank candidates: COCO AP at full precision, not mmdet's 3 decimals (ties)
-        if _is_coco_metric(metric):
-            from automl_mm.evaluation.coco import unrounded_coco_metrics
+        with _own_outfiles(metric):
+            if _is_coco_metric(metric):
+                from automl_mm.evaluation.coco import unrounded_coco_metrics
 
-            values = unrounded_coco_metrics(metric, metric.results)
-        else:
-            values = metric.compute_metrics(metric.results)
+                values = unrounded_coco_metrics(metric, metric.results)
+            else:
+                values = metric.compute_metrics(metric.results)
         metric.results.clear()
         if restrict:
             metric.img_ids = None
