@@ -90,7 +90,8 @@ class OHLAutoAugment(LiveChoiceTransform):
         is drawn, so this is checked on every call, not only when a geometric pair is drawn)."""
         instances = results.get('instances')
         unloaded = []
-        if 'gt_bboxes' not in results and isinstance(instances, (list, tuple)) and \
+        loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels')  # LoadAnnotations(with_bbox=False) loads masks only
+        if not any(key in results for key in loaded) and isinstance(instances, (list, tuple)) and \
                 any(isinstance(i, dict) and 'bbox' in i for i in instances):
             unloaded.append("the data set's 'instances' but no 'gt_bboxes'")
         if 'gt_seg_map' not in results and results.get('seg_map_path') is not None:

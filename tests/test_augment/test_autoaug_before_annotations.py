@@ -60,3 +60,13 @@ def test_a_segmentation_map_not_loaded_yet_is_refused():
     assert 'ohl_choice' in loaded
     # classification results (no instances, no segmentation map) are not concerned
     assert 'ohl_choice' in FixedAutoAugment()(dict(img=np.zeros((8, 8, 3), np.uint8)))
+
+
+def test_masks_loaded_without_boxes_count_as_loaded():
+    """mmdet's LoadAnnotations(with_bbox=False, with_mask=True) loads no gt_bboxes: the masks move with the image."""
+    from mmdet.structures.mask import BitmapMasks
+
+    masks = BitmapMasks(np.ones((1, 8, 8), np.uint8), 8, 8)
+    results = dict(img=np.zeros((8, 8, 3), np.uint8), instances=[dict(bbox=[0, 0, 8, 8], bbox_label=0)],
+                   gt_masks=masks)
+    assert 'ohl_choice' in FixedAutoAugment(elements=[('Rotate', 30), ('Invert', None)])(results)
