@@ -363,7 +363,9 @@ class HeldOutEvaluator:
 
         Raises:
             ValueError: no dataloader or no evaluator is given or configured (the message names the keys tried); a
-                COCO metric whose ``ann_file`` is not the split's (e.g. ``val_evaluator`` taken as the fallback).
+                COCO metric whose ``ann_file`` is not the split's (e.g. ``val_evaluator`` taken as the fallback); a
+                COCO metric without ``ann_file`` on COCO files that share image ids
+                (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`).
         """
         if self.loader is not None:
             return self
@@ -384,6 +386,10 @@ class HeldOutEvaluator:
         if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
             raise ValueError(f'{self.owner}: {loader_key} reads the test split (the one test_dataloader reports); '
                              f'the {self.purpose} split must be held out of training and never be the test split')
+        from .preflight_image_ids import check_merged_image_ids
+
+        # a ConcatDataset of COCO splits that share image ids, scored without ann_file: one image per id pair
+        check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key)
         mismatch = split_mismatch(loader_cfg, evaluator_cfg)
         if mismatch is not None and mismatch[2]:  # a ConcatDataset of several COCO files
             raise ValueError(f'{self.owner} scores {loader_key} (several COCO files, {mismatch[1]}) with '

@@ -80,3 +80,22 @@ def test_files_of_distinct_ids_may_be_scored_together(coco_root, tmp_path):
     cfg.test_dataloader.dataset['datasets'][1]['ann_file'] = path
     cfg.test_evaluator = dict(type='CocoMetric', metric='bbox')
     check_config(cfg, test_only=True)
+
+
+def test_the_held_out_evaluator_refuses_it_when_built(coco_root):
+    """OHL rewards / NAS scores built outside tools/train.py's check (a runner built in-process) are checked too."""
+    from types import SimpleNamespace
+
+    from automl_mm.engine.evaluate import HeldOutEvaluator
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    loader = dict(batch_size=2, num_workers=0, dataset=_concat(cfg, coco_root))
+    held = HeldOutEvaluator('reward', 'coco/bbox_mAP', 'OHLHook', loader, dict(type='CocoMetric', metric='bbox'),
+                            'custom_hooks[0].reward_dataloader', 'custom_hooks[0].reward_evaluator')
+    from mmengine.evaluator import Evaluator
+
+    runner = SimpleNamespace(cfg={}, build_evaluator=Evaluator)
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\].reward_evaluator has a COCO metric without '
+                                               r'ann_file.*share 4 image ids'), \
+            DefaultScope.overwrite_default_scope('mmdet'):
+        held.build(runner)
