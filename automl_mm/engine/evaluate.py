@@ -365,7 +365,8 @@ class HeldOutEvaluator:
             ValueError: no dataloader or no evaluator is given or configured (the message names the keys tried); a
                 COCO metric whose ``ann_file`` is not the split's (e.g. ``val_evaluator`` taken as the fallback); a
                 COCO metric without ``ann_file`` on COCO files that share image ids
-                (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`).
+                (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`); an OHL choice transform in
+                the split's pipeline (:func:`~automl_mm.engine.preflight_augment.check_scored_loader`).
         """
         if self.loader is not None:
             return self
@@ -386,7 +387,14 @@ class HeldOutEvaluator:
         if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
             raise ValueError(f'{self.owner}: {loader_key} reads the test split (the one test_dataloader reports); '
                              f'the {self.purpose} split must be held out of training and never be the test split')
+        from mmengine.registry import DefaultScope
+
+        from .preflight_augment import check_scored_loader
         from .preflight_image_ids import check_merged_image_ids
+
+        current = DefaultScope.get_current_instance()
+        check_scored_loader(loader_cfg, loader_key, cfg.get('default_scope') or
+                            (current.scope_name if current is not None else 'automl_mm'))
 
         # a ConcatDataset of COCO splits that share image ids, scored without ann_file: one image per id pair
         check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key)

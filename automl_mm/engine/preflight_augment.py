@@ -55,13 +55,25 @@ def check_no_augmentation_when_scored(cfg: Any, scope: str, test_only: bool) -> 
     for loader, key in _loader_cfgs(cfg):
         if key == 'train_dataloader' or (test_only and key != 'test_dataloader'):
             continue
-        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-            for transform, at in _transforms(dataset.get('pipeline'), f'{where}.pipeline'):
-                name = _choice_transform(transform, scope)
-                if name is None:
-                    continue
-                raise ConfigCheckError(
-                    f'{at} is {name}, a training augmentation, in a pipeline that is scored: every image would be '
-                    'augmented before it is predicted, and geometric elements move the image but not the '
-                    'annotations the metric compares with (mmdet\'s CocoMetric reads the unmoved boxes of the '
-                    f'annotation file). Remove it from {key} (it belongs in train_dataloader\'s pipeline)')
+        check_scored_loader(loader, key, scope)
+
+
+def check_scored_loader(loader: Any, key: str, scope: str) -> None:
+    """Raise if the scored loader ``loader`` (config key ``key``) has an OHL choice transform in a dataset's
+    pipeline (:func:`check_no_augmentation_when_scored`, for one loader: also what ``HeldOutEvaluator`` scores).
+
+    Raises:
+        ConfigCheckError: naming the transform's key and its class.
+    """
+    if not isinstance(loader, dict):
+        return
+    for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+        for transform, at in _transforms(dataset.get('pipeline'), f'{where}.pipeline'):
+            name = _choice_transform(transform, scope)
+            if name is None:
+                continue
+            raise ConfigCheckError(
+                f'{at} is {name}, a training augmentation, in a pipeline that is scored: every image would be '
+                'augmented before it is predicted, and geometric elements move the image but not the '
+                'annotations the metric compares with (mmdet\'s CocoMetric reads the unmoved boxes of the '
+                f'annotation file). Remove it from {key} (it belongs in train_dataloader\'s pipeline)')

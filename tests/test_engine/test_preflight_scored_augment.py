@@ -104,3 +104,23 @@ def test_a_reward_loader_of_a_classification_config_unprefixed_in_automl_mm_scop
                                               *pipeline]
     with pytest.raises(ConfigCheckError, match=r'reward_dataloader.dataset.pipeline\[0\] is OHLRandomChoice'):
         check_config(cfg)
+
+
+def test_the_held_out_evaluator_refuses_it_when_built(tmp_path):
+    """OHL rewards / NAS scores built outside tools/train.py's check (a runner built in-process) are checked too."""
+    from types import SimpleNamespace
+
+    from mmengine.evaluator import Evaluator
+
+    from automl_mm.engine.evaluate import HeldOutEvaluator
+
+    from conftest import tiny_ohl_cfg
+
+    cfg = tiny_ohl_cfg(str(tmp_path))
+    loader = copy.deepcopy(cfg.reward_dataloader)
+    loader.dataset.pipeline = [dict(type='FixedAutoAugment'), *loader.dataset.pipeline]
+    held = HeldOutEvaluator('reward', 'accuracy/top1', 'OHLHook', loader, dict(type='Accuracy', topk=(1,)),
+                            'custom_hooks[0].reward_dataloader', 'custom_hooks[0].reward_evaluator')
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\].reward_dataloader.dataset.pipeline\[0\] is '
+                                               'FixedAutoAugment'):
+        held.build(SimpleNamespace(cfg={}, build_evaluator=Evaluator))
