@@ -26,7 +26,9 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing and not owned by a
     ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`), and every target through the
     training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
-    ``train_dataset`` (the spaces' ``setup`` checked both only in every worker).
+    ``train_dataset``, and every target in the parameter schedulers (``param_schedulers.0.eta_min``) and the train
+    loop (``train_loop.val_interval``) existing (the spaces' ``setup`` checked them only in every worker;
+    :func:`_check_targets` lists what is left to it).
 
     Raises:
         ConfigCheckError: prefixed with the hook's key.
@@ -48,7 +50,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
             _build_clean_dataset(cfg, hook)
         if getattr(hook, '_resolved', False):
             OHLReport.check_spaces(hook.spaces)
-        _check_targets(hook, model, optimisation, train_dataset)
+        _check_targets(hook, model, optimisation, train_dataset, cfg)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
 
@@ -83,24 +85,103 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
         raise ValueError(f'{key}: building its dataset failed: {type(err).__name__}: {err}') from None
 
 
-def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any) -> None:
-    """Each space's targets in the optimiser wrapper resolve and are not scheduled, and those through the training
-    dataset resolve (as ``AttributeSpace.setup`` checks them in every worker)."""
+def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any,
+                   cfg: Any = None) -> None:
+    """Each space's targets resolve where this check built their object, as ``AttributeSpace.setup`` checks them in
+    every worker: under ``optim_wrapper`` (and not owned by a scheduler) and ``param_schedulers`` (both built by
+    ``check_optimisation``), ``train_loop`` (built from ``train_cfg``, :func:`_train_loop`) and the training
+    pipeline (``train_dataloader.dataset.pipeline...``, ``train_loop.dataloader.dataset.pipeline...``).
+
+    Left to the workers (their objects are not built here): the other attributes of the train dataloader and its
+    dataset (``train_dataloader.batch_size``, ``train_loop.dataloader.dataset.<field>``: building the loader or the
+    dataset's data would read the data), ``model`` paths (resolved by ``OHLHook.resolve_spaces`` and the spaces'
+    own checks), and every other runner attribute (``val_loop``, ``message_hub``, ...), as is a loop
+    whose class this check cannot build with its stand-in runner (:func:`_train_loop`).
+
+    Raises:
+        ValueError: ``OHL space '<name>': attribute path '<path>': ...`` (the caller prefixes the hook's key).
+    """
     from automl_mm.ohl.attributes import check_owned_attribute, get_attribute
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
-    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers,
-                             train_dataloader=SimpleNamespace(dataset=train_dataset))
+    loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
     for space in hook.spaces:
         for path in getattr(space, 'targets', None) or []:
             if not isinstance(path, str):
                 continue
-            if path.split('.', 1)[0] == 'optim_wrapper' and wrapper is not None:
-                get_attribute(runner, path)
-                check_owned_attribute(runner, path, f'OHL space {space.name!r}')
-            elif path.startswith('train_dataloader.dataset.') and 'pipeline' in path.split('.') and \
-                    train_dataset is not None:
-                get_attribute(runner, path)  # (the pipeline only: the dataset was built without its data)
+            parts = path.split('.')
+            root = parts[0]
+            pipeline = 'pipeline' in parts and train_dataset is not None and (
+                path.startswith('train_dataloader.dataset.') or path.startswith('train_loop.dataloader.dataset.'))
+            runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers,
+                                     train_dataloader=SimpleNamespace(dataset=train_dataset),
+                                     train_loop=SimpleNamespace(dataloader=SimpleNamespace(dataset=train_dataset)))
+            try:
+                if root == 'optim_wrapper' and wrapper is not None:
+                    get_attribute(runner, path)
+                    check_owned_attribute(runner, path, f'OHL space {space.name!r}')
+                elif root == 'param_schedulers' and optimisation is not None:
+                    get_attribute(runner, path)
+                elif pipeline:
+                    # the pipeline only: the dataset was built without its data (lazy_init), the loader not at all
+                    get_attribute(runner, path)
+                elif root == 'train_loop' and (len(parts) < 2 or parts[1] != 'dataloader') and loop.get() is not None:
+                    get_attribute(SimpleNamespace(train_loop=loop.get()), path)
+            except ValueError as err:
+                if str(err).startswith('OHL space'):  # check_owned_attribute names the space itself
+                    raise
+                raise ValueError(f'OHL space {space.name!r}: {err}') from None
+
+
+class _Lazy:
+    """A value computed at its first :meth:`get` (the loop is built only for a config with a ``train_loop`` path)."""
+
+    def __init__(self, make: Any) -> None:
+        self._make, self._done, self._value = make, False, None
+
+    def get(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._make(), True
+        return self._value
+
+
+class _StandInLoader:
+    """The train loop's dataloader: the dataset ``build_check`` built, one batch long (a loop reads its length)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+def _train_loop(cfg: Any, train_dataset: Any) -> Any:
+    """The train loop built from ``train_cfg`` as ``Runner.build_train_loop`` builds it, on a stand-in runner and
+    dataloader (:class:`_StandInLoader`): the attributes its constructor sets, for resolving ``train_loop.*``
+    paths. ``None`` where it cannot be built so (no ``train_cfg``; a loop class whose constructor reads more of the
+    runner, or a ``train_cfg`` it refuses, which the runner reports): those paths are left to the workers."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+
+    from automl_mm.registry import LOOPS
+
+    node = cfg.get('train_cfg') if cfg is not None else None
+    if not isinstance(node, dict):
+        return None
+    node = copy.deepcopy(dict(node))
+    runner = SimpleNamespace(_randomness_cfg={}, seed=0, visualizer=SimpleNamespace(dataset_meta=None))
+    args = dict(runner=runner, dataloader=_StandInLoader(train_dataset))
+    try:
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'automl_mm'):
+            if 'type' in node:
+                return LOOPS.build(node, default_args=args)
+            cls = EpochBasedTrainLoop if node.pop('by_epoch', True) else IterBasedTrainLoop
+            return cls(**node, **args)
+    except Exception:  # noqa: BLE001  (left to the workers' runner, which builds the real loop and names its error)
+        return None
 
 
 class _QuietLogger:

@@ -47,7 +47,7 @@ def test_a_pipeline_path_that_does_not_resolve_is_refused_at_start():
     space = dict(type='AttributeSpace', name='p', target='train_dataloader.dataset.pipeline.transforms.5.prob',
                  choices=[0.0, 0.5], distribution=dict(type='Categorical'))
     cfg.custom_hooks[0].spaces.append(space)
-    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): attribute path "
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): OHL space 'p': attribute path "
                                                r"'train_dataloader.dataset.pipeline.transforms.5.prob': index 5 .*out "
                                                r'of range'):
         build_check(cfg)
