@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 
 from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
 
@@ -141,6 +142,11 @@ class OHLReport:
       (:func:`lineage`), with a ``TrunkScheduleHook`` (no copies, no ``OHLHook``); a run without per-copy spaces
       removes one another search left in the same folder.
 
+    At the first trunk end it removes the ``distribution_<space>.png`` and ``probs_<space>.npz`` of spaces not in
+    this run (another search's, in the same folder, read as this run's): only plain files of exactly that naming
+    (:func:`_remove_other_spaces_outputs`). A space's own figures (AM-LFS's ``loss_trunk<t>.png``) are not named by
+    space and are kept.
+
     The same scalars go to the runner's visualiser (TensorBoard and local backends).
     """
 
@@ -151,6 +157,7 @@ class OHLReport:
         self.dir = osp.join(runner.work_dir, out_dir)
         self.plot = plot
         self._history_text: list[tuple[dict, str]] = []  # (record, its JSON) of the written records but the last
+        self._swept = False  # whether another search's per-space outputs were removed (at the first trunk end)
         if is_main_process():
             os.makedirs(self.dir, exist_ok=True)
 
@@ -184,6 +191,12 @@ class OHLReport:
         elif osp.isfile(schedule_path):
             # another search's, in the same work_dir (a rerun with other spaces): it read as this run's schedule
             os.remove(schedule_path)
+        if not self._swept:
+            self._swept = True
+            removed = _remove_other_spaces_outputs(self.dir, {space.name for space in spaces})
+            if removed:
+                print_log(f'OHL report: removed {", ".join(removed)} from {self.dir}: outputs of spaces not in this '
+                          'run (an earlier search in the same work_dir)', logger='current')
         # the per-trunk probabilities are a record, not a figure: written with or without plots
         probs = {space.name: _record_probs(self.dir, space, last['trunk']) for space in spaces}
         # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn about ten
@@ -238,6 +251,30 @@ class OHLReport:
         ax.legend(fontsize='small', ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1.0))
         savefig_atomic(fig, osp.join(self.dir, 'rewards.png'), dpi=100)
         plt.close(fig)
+
+
+#: The per-space outputs of :class:`OHLReport`, ``<prefix><space name><suffix>``
+PER_SPACE_OUTPUTS = (('distribution_', '.png'), ('probs_', '.npz'))
+
+
+def _remove_other_spaces_outputs(out_dir: str, names: set[str]) -> list[str]:
+    """Remove from ``out_dir`` the per-space outputs (:data:`PER_SPACE_OUTPUTS`) of spaces not in ``names``: plain
+    files (not links or folders) named exactly ``distribution_<name>.png`` / ``probs_<name>.npz`` with a non-empty
+    ``<name>``; nothing else (another file, a temporary ``.<file>.<random>.tmp``) is touched. Returns the removed
+    file names, sorted."""
+    removed = []
+    try:
+        entries = sorted(os.listdir(out_dir))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        for prefix, suffix in PER_SPACE_OUTPUTS:
+            name = entry[len(prefix):-len(suffix)] if entry.startswith(prefix) and entry.endswith(suffix) else ''
+            path = osp.join(out_dir, entry)
+            if name and name not in names and osp.isfile(path) and not osp.islink(path):
+                os.remove(path)
+                removed.append(entry)
+    return removed
 
 
 def _draw_now(runner: Any, trunk: int, times: int = 10) -> bool:
