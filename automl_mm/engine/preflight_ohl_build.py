@@ -90,7 +90,9 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
     """Each space's targets resolve where this check built their object, as ``AttributeSpace.setup`` checks them in
     every worker: under ``optim_wrapper`` (and not owned by a scheduler) and ``param_schedulers`` (both built by
     ``check_optimisation``), ``train_loop`` (built from ``train_cfg``, :func:`_train_loop`) and the training
-    pipeline (``train_dataloader.dataset.pipeline...``, ``train_loop.dataloader.dataset.pipeline...``).
+    pipeline (``train_dataloader.dataset.pipeline...``, ``train_loop.dataloader.dataset.pipeline...``); and every
+    path's first part an attribute of the runner class (:func:`_check_root`: ``param_scheduler.0.eta_min``, the
+    config key, for the runner's ``param_schedulers``).
 
     Left to the workers (their objects are not built here): the other attributes of the train dataloader and its
     dataset (``train_dataloader.batch_size``, ``train_loop.dataloader.dataset.<field>``: building the loader or the
@@ -105,6 +107,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
+    runner_attributes = _Lazy(lambda: _runner_attributes(cfg))
     for space in hook.spaces:
         for path in getattr(space, 'targets', None) or []:
             if not isinstance(path, str):
@@ -117,6 +120,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                                      train_dataloader=SimpleNamespace(dataset=train_dataset),
                                      train_loop=SimpleNamespace(dataloader=SimpleNamespace(dataset=train_dataset)))
             try:
+                _check_root(root, path, runner_attributes.get())
                 if root == 'optim_wrapper' and wrapper is not None:
                     get_attribute(runner, path)
                     check_owned_attribute(runner, path, f'OHL space {space.name!r}')
@@ -131,6 +135,51 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                 if str(err).startswith('OHL space'):  # check_owned_attribute names the space itself
                     raise
                 raise ValueError(f'OHL space {space.name!r}: {err}') from None
+
+
+def _runner_attributes(cfg: Any) -> tuple[str, set[str]] | None:
+    """``(class name, attribute names)`` of the runner class the config builds (``runner_type``, else mmengine's
+    ``Runner``): its class attributes and properties, and every ``self.<name> =`` in the source of a class of its
+    MRO (an over-estimate: any attribute set in any method). ``None`` where the class or a source is not found."""
+    import inspect
+    import re
+
+    from mmengine.runner import Runner
+
+    from automl_mm.registry import RUNNERS, registered_class
+
+    kind = cfg.get('runner_type') if cfg is not None else None
+    if kind is None:
+        cls = Runner  # tools/train.py: Runner.from_cfg
+    else:
+        scope = cfg.get('default_scope') or 'automl_mm'
+        cls = kind if isinstance(kind, type) else registered_class(RUNNERS, kind, scope)
+    if not isinstance(cls, type):
+        return None
+    names = set(dir(cls))
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        try:
+            names |= set(re.findall(r'\bself\.(\w+)\s*(?::[^=\n]+)?=(?!=)', inspect.getsource(klass)))
+        except (OSError, TypeError):
+            return None  # a class without source: its attributes are not known here
+    return cls.__name__, names
+
+
+def _check_root(root: str, path: str, known: tuple[str, set[str]] | None) -> None:
+    """Refuse a path whose first part is no attribute of the runner (``AttributeSpace.setup`` refused it in every
+    worker: "the runner has no attribute ...")."""
+    import difflib
+
+    if known is None or not root or root in known[1]:
+        return
+    public = sorted(n for n in known[1] if not n.startswith('_'))
+    close = difflib.get_close_matches(root, public, n=1, cutoff=0.6)
+    hint = f' (did you mean {close[0]!r}?)' if close else ''
+    raise ValueError(f'attribute path {path!r}: the runner ({known[0]}) has no attribute {root!r}{hint}; a path '
+                     'starts at a runner attribute such as model, optim_wrapper, param_schedulers, train_loop or '
+                     'train_dataloader')
 
 
 class _Lazy:
