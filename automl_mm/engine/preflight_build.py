@@ -117,12 +117,20 @@ def _resolve_spaces(hooks: list, model: Any, train_dataset: Any) -> None:
     """Resolve the OHL spaces of ``hooks`` against the built model and training pipeline and build their
     controllers (``OHLHook.resolve_spaces``), so that what a space reads from them (AM-LFS's ``num_intervals``, a
     ``PipelineChoiceSpace``'s key and size) and the controller built on the resolved distribution are checked here
-    rather than in every worker; a hook whose spaces read something else of the runner is left to the run."""
+    rather than in every worker; a hook whose spaces read something else of the runner is left to the run.
+
+    Raises:
+        ConfigCheckError: a space's refusal, prefixed with the hook's ``custom_hooks[i] (<type>)``.
+    """
     runner = _PreflightRunner(model, train_dataset)
-    for hook in hooks:
+    for i, hook in enumerate(hooks):
         resolve = getattr(hook, 'resolve_spaces', None)
         if callable(resolve):
             try:
                 resolve(runner)
             except _Unavailable:
                 continue
+            except ConfigCheckError:
+                raise
+            except ValueError as err:  # the space's message names the space and what it read, not the hook entry
+                raise ConfigCheckError(f'custom_hooks[{i}] ({type(hook).__name__}): {err}') from err

@@ -140,11 +140,14 @@ class AttributeSpace(PerCopySpace):
         are checked in :meth:`setup`, where the runner has them.
 
         Raises:
-            ValueError: a ``model.`` target that does not resolve, naming the path and the missing part.
+            ValueError: a ``model.`` target that does not resolve, naming the space, the path and the missing part.
         """
         for path in self.targets:
             if path.split('.', 1)[0] == 'model':
-                get_attribute(runner, path)
+                try:
+                    get_attribute(runner, path)
+                except ValueError as err:
+                    raise ValueError(f'OHL space {self.name!r}: {err}') from None
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         for path in self.targets:
