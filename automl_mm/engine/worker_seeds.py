@@ -16,7 +16,7 @@ avoided.
 when the workers start and ``base_seed`` torch's draw for this iterator. Every coordinate is in the entropy, so
 no two (rank, worker, epoch, iterator) share a stream; a run with the same seed repeats its draws exactly.
 ``automl_mm.engine.patches`` installs it in place of mmengine's default; a ``worker_init_fn`` of the user's own
-is kept.
+(a config's ``worker_init_fn``, even of mmengine's function, or a ready ``DataLoader``'s) is kept.
 """
 from __future__ import annotations
 
@@ -91,11 +91,16 @@ def reseed_per_epoch(loader: Any) -> Any:
 
 
 def reseeding_build_dataloader(build: Any) -> Any:
-    """Wrap ``Runner.build_dataloader`` (a static method's function) so every loader it builds goes through
-    :func:`reseed_per_epoch`."""
+    """Wrap ``Runner.build_dataloader`` (a static method's function) so every loader it builds from a config
+    without a ``worker_init_fn`` goes through :func:`reseed_per_epoch`. A config's own ``worker_init_fn`` (mmengine's
+    function included, chosen by ``type``) and a ready ``DataLoader`` (returned as given) are left as they are:
+    only the default mmengine installs by itself is replaced."""
     @functools.wraps(build)
-    def build_dataloader(*args: Any, **kwargs: Any) -> Any:
-        return reseed_per_epoch(build(*args, **kwargs))
+    def build_dataloader(dataloader: Any, *args: Any, **kwargs: Any) -> Any:
+        loader = build(dataloader, *args, **kwargs)
+        if isinstance(dataloader, dict) and 'worker_init_fn' not in dataloader:
+            return reseed_per_epoch(loader)
+        return loader
 
     build_dataloader.reseeds_workers = True
     return build_dataloader
