@@ -25,8 +25,8 @@ class OHLAutoAugment(LiveChoiceTransform):
     Works on classification results (``img``) and on mmdet results: geometric elements also move
     ``gt_bboxes``, ``gt_masks`` and ``gt_seg_map`` and drop boxes that leave the image. In an mmdet pipeline it
     goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and ``PackDetInputs``): with geometric elements,
-    results that hold a data set's ``instances`` with boxes but no ``gt_bboxes`` yet (or a ``seg_map_path`` but no
-    ``gt_seg_map``) are refused, since the annotations loaded after it would not move with the image.
+    results that hold a data set's ``instances`` with boxes but nothing ``LoadAnnotations`` loads (``gt_bboxes``,
+    ``gt_masks``, ``gt_bboxes_labels``, ``gt_seg_map``), or a ``seg_map_path`` but no ``gt_seg_map``, are refused, since the annotations loaded after it would not move with the image.
 
     Args:
         elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
@@ -90,7 +90,9 @@ class OHLAutoAugment(LiveChoiceTransform):
         is drawn, so this is checked on every call, not only when a geometric pair is drawn)."""
         instances = results.get('instances')
         unloaded = []
-        loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels')  # LoadAnnotations(with_bbox=False) loads masks only
+        # any of LoadAnnotations' outputs: it loads all it is asked for at once (with_bbox=False: masks, labels or
+        # only the segmentation map)
+        loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_seg_map')
         if not any(key in results for key in loaded) and isinstance(instances, (list, tuple)) and \
                 any(isinstance(i, dict) and 'bbox' in i for i in instances):
             unloaded.append("the data set's 'instances' but no 'gt_bboxes'")
