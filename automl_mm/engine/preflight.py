@@ -12,14 +12,6 @@ concept, and the public names stay importable from here.
   - a scored loader (val, test, reward, search) has no OHL choice transform (``OHLAutoAugment``, ...) in its
     pipeline (:func:`~automl_mm.engine.preflight_augment.check_no_augmentation_when_scored`: its images were
     augmented before they were predicted and scored against the unmoved annotations, silently);
-  - a COCO dataset that loads masks as polygons (``poly2mask=False``) reads a file whose non-crowd masks are
-    polygons (:func:`~automl_mm.engine.preflight_masks.check_mask_format`: mmdet ignores every RLE-masked object
-    then);
-  - a loader of several COCO files scored by a ``CocoMetric`` without ``ann_file`` reads no image id twice
-    (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`, called with each loader / metric pair:
-    the generated splits all number their images from 1, and two images of one id were scored as one);
-  - each dataset's palette has a colour per class name (:func:`~automl_mm.engine.preflight_palette.check_palettes`:
-    mmdet's visualizer stopped at the first drawn label past it);
   - an ``OHLHook`` (found by type) has ``runner_type`` ``CopyRunner``, its ``reward_key`` is among the keys its
     evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`); its trunks
     fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as
@@ -42,7 +34,9 @@ concept, and the public names stay importable from here.
     sizes silently); two COCO datasets of different annotation files that read one image folder give its shared
     images the same sizes and objects, and a held-out loader (reward, search) reads none of ``train_dataloader``'s
     images (the generated sets name every split's images alike, so another split's folder was read silently)
-    (:mod:`~automl_mm.engine.preflight_coco`);
+    (:mod:`~automl_mm.engine.preflight_coco`; between the image checks and the shared folders, a COCO dataset that
+    loads masks as polygons (``poly2mask=False``) reads a file whose non-crowd masks are polygons,
+    :func:`~automl_mm.engine.preflight_masks.check_mask_format`: mmdet ignores every RLE-masked object then);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
     (:mod:`~automl_mm.engine.preflight_metrics`);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
@@ -50,7 +44,9 @@ concept, and the public names stay importable from here.
   - a COCO dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in
     the file's order (:func:`coco_classes_mismatch`; a subset is mmdet's way to train on some classes, and is
     logged); the inner datasets of a ``ConcatDataset`` (mmengine's or mmdet's) have the class names of its first, in
-    its order, unless its ``ignore_keys`` has ``'classes'``; every ``num_classes`` of the model's heads equals each
+    its order, unless its ``ignore_keys`` has ``'classes'``; each dataset's palette has a colour per class name
+    (:func:`~automl_mm.engine.preflight_palette.check_palettes`: mmdet's visualizer stopped at the first drawn label
+    past it); every ``num_classes`` of the model's heads equals each
     dataset's class count (an ``ImageFolderDataset``'s without ``metainfo.classes``: its class folders, when the
     folder exists); no search reads an ``Accuracy`` top-k above the class count
     (:mod:`~automl_mm.engine.preflight_classes`);
@@ -59,7 +55,10 @@ concept, and the public names stay importable from here.
     (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`);
   - ``val_evaluator`` / ``test_evaluator``'s COCO metric scores the annotation file its loader reads
     (:func:`split_mismatch`; held-out loaders are checked against the test split with :func:`reads_test_split`,
-    both in :mod:`~automl_mm.engine.preflight_eval_splits`).
+    both in :mod:`~automl_mm.engine.preflight_eval_splits`); before it, with each loader / metric pair (these and
+    the OHL reward / NAS search pairs above), a loader of several COCO files scored by a ``CocoMetric`` without
+    ``ann_file`` reads no image id twice (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`:
+    the generated splits all number their images from 1, and two images of one id were scored as one).
 * :func:`build_check` (builds things, :mod:`~automl_mm.engine.preflight_build`): the model, the custom hooks, the
   datasets of every dataloader (lazily, where the dataset supports ``lazy_init``: arguments are checked, the data
   is not read twice) and the evaluators are built from the config in this process, so a typo in a ``type`` or an

@@ -2,8 +2,12 @@
 config are built in the launching process (then dropped), so that a typo in a ``type`` or an argument is reported
 once, before any worker starts; the OHL hooks' spaces are resolved against the built model and training pipeline
 (:func:`_resolve_spaces`) and the optimiser wrapper and parameter schedulers built for that model
-(:func:`automl_mm.engine.preflight_training.check_optimisation`). ``tools/train.py`` runs it before starting local
-copies; importable from :mod:`automl_mm.engine.preflight` as before.
+(:func:`automl_mm.engine.preflight_training.check_optimisation`); then, on what it built, the OHL checks of the
+model and of a resume (:mod:`~automl_mm.engine.preflight_ohl_build`), the holders of losses that need norms
+(:func:`~automl_mm.engine.preflight_losses.check_loss_holders`) and ``'segm'`` metrics against the model
+(:func:`~automl_mm.engine.preflight_masks.check_mask_metrics`). Hooks that draw are built with a throwaway
+visualizer (:func:`_visualizer_for_hooks`). ``tools/train.py`` runs it before starting local copies; importable
+from :mod:`automl_mm.engine.preflight` as before.
 """
 from __future__ import annotations
 
