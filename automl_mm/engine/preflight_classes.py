@@ -1,8 +1,8 @@
 """Class names and counts against the data, checked before any data is read (part of
 :func:`automl_mm.engine.preflight.check_config`): a COCO dataset's ``metainfo.classes`` against its annotation
-file's categories (:func:`coco_classes_mismatch`, :func:`check_coco_classes`), the inner datasets of a
+file's categories (:func:`coco_classes_mismatch`, :func:`_check_coco_classes`), the inner datasets of a
 ``ConcatDataset`` against each other (:func:`_check_concat_classes`), and every ``num_classes`` of the model's heads
-against each dataset's class count (:func:`check_num_classes`), and ``Accuracy`` ``topk`` values against the heads'
+against each dataset's class count (:func:`_check_num_classes`), and ``Accuracy`` ``topk`` values against the heads'
 count (:func:`check_accuracy_topk`)."""
 from __future__ import annotations
 
