@@ -26,7 +26,8 @@ class OHLAutoAugment(LiveChoiceTransform):
     ``gt_bboxes``, ``gt_masks`` and ``gt_seg_map`` and drop boxes that leave the image. In an mmdet pipeline it
     goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and ``PackDetInputs``): with geometric elements,
     results that hold a data set's ``instances`` with boxes but nothing ``LoadAnnotations`` loads (``gt_bboxes``,
-    ``gt_masks``, ``gt_bboxes_labels``, ``gt_seg_map``), or a ``seg_map_path`` but no ``gt_seg_map``, are refused, since the annotations loaded after it would not move with the image.
+    ``gt_masks``, ``gt_bboxes_labels``, ``gt_seg_map``), or a ``seg_map_path`` but no ``gt_seg_map``, are refused,
+    since the annotations loaded after it would not move with the image.
 
     Args:
         elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
