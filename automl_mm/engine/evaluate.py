@@ -33,7 +33,9 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
     Args:
         loader_cfg: An mmengine dataloader config (``dataset``, ``batch_size``, ``num_workers``, ``collate_fn``);
             its ``sampler`` / ``batch_sampler`` / ``drop_last`` are ignored on purpose (every item, in order), and
-            without ``num_workers`` so are ``persistent_workers`` and ``prefetch_factor`` (torch refuses them).
+            without ``num_workers`` so are ``persistent_workers`` and ``prefetch_factor`` (torch refuses them); a
+            ``worker_init_fn`` dict is read as mmengine reads it (``type``: a registered name or a function, the
+            other keys its arguments).
         key: The config key the loader came from, named in errors.
     """
     if not isinstance(loader_cfg, dict) or 'dataset' not in loader_cfg:
@@ -59,7 +61,17 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
             collate_fn = functools.partial(collate_fn, **collate)
     else:
         collate_fn = collate or pseudo_collate
-    return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, **cfg)
+    init = cfg.pop('worker_init_fn', None)
+    if isinstance(init, dict):  # as mmengine's build_dataloader reads it (torch was handed the dict, and failed
+        init = dict(init)      # when the workers started, naming no key)
+        kind = init.pop('type', None)
+        init_fn = kind if callable(kind) else ROOT_FUNCTIONS.get(kind) if isinstance(kind, str) else None
+        if init_fn is None:
+            raise ValueError(f'{key}.worker_init_fn: {loader_cfg["worker_init_fn"]!r} names no registered function')
+        init = functools.partial(init_fn, **init)
+    elif init is not None and not callable(init):
+        raise ValueError(f'{key}.worker_init_fn must be a function or a dict with its type, got {init!r}')
+    return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, worker_init_fn=init, **cfg)
 
 
 def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:

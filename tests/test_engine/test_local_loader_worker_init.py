@@ -1,0 +1,32 @@
+"""Held-out loaders (OHL rewards, NAS scoring) read a ``worker_init_fn`` dict as mmengine's loaders do."""
+from __future__ import annotations
+
+import functools
+
+import pytest
+from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
+
+import automl_mm.datasets  # noqa: F401  (registers DigitsDataset)
+from automl_mm.engine.evaluate import build_local_loader
+
+DATASET = dict(type='DigitsDataset', split='reward', img_size=8, pipeline=[])
+
+
+def test_a_worker_init_fn_dict_is_built_as_mmengine_builds_it():
+    cfg = dict(dataset=DATASET, batch_size=4, num_workers=1,
+               worker_init_fn=dict(type=mmengine_worker_init_fn, num_workers=1, rank=0, seed=7))
+    loader = build_local_loader(cfg, 'reward_dataloader')
+    init = loader.worker_init_fn
+    # it was handed to torch as the dict: the workers failed when they started ("'dict' object is not callable")
+    assert isinstance(init, functools.partial) and init.func is mmengine_worker_init_fn
+    assert init.keywords == dict(num_workers=1, rank=0, seed=7)
+    batch = next(iter(loader))  # the workers start and load
+    assert len(batch['img']) == len(batch['gt_label']) == 4
+
+
+def test_an_unknown_worker_init_fn_is_named():
+    cfg = dict(dataset=DATASET, batch_size=4, worker_init_fn=dict(type='no_such_function'))
+    with pytest.raises(ValueError, match=r'reward_dataloader\.worker_init_fn: .*no_such_function.* names no'):
+        build_local_loader(cfg, 'reward_dataloader')
+    with pytest.raises(ValueError, match=r'reward_dataloader\.worker_init_fn must be a function'):
+        build_local_loader(dict(dataset=DATASET, batch_size=4, worker_init_fn=3), 'reward_dataloader')
