@@ -12,7 +12,7 @@ from typing import Any
 from automl_mm.utils.scope import config_type_name
 
 from .preflight_image_ids import check_merged_image_ids
-from .preflight_walk import ConfigCheckError, _datasets
+from .preflight_walk import ConfigCheckError, _datasets, evaluator_metrics, loader_coco_files
 
 
 def _abs(path: str) -> str:
@@ -30,15 +30,10 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool]
     exist in another's file, mmdet's ``CocoMetric`` restricted to the predicted ids scores each prediction against
     another image (a reward split fell back to ``val_evaluator`` and a perfect detector scored mAP 0).
     """
-    datasets = [d for d, _ in _datasets((loader_cfg or {}).get('dataset') if isinstance(loader_cfg, dict) else None,
-                                          'dataset')]
-    files = {_abs(osp.join(d.get('data_root') or '', d['ann_file'])) for d in datasets
-             if 'coco' in config_type_name(d).lower() and isinstance(d.get('ann_file'), str) and d['ann_file']}
+    files = set(loader_coco_files(loader_cfg))
     if not files:
         return None
-    metrics = evaluator_cfg.get('metrics', evaluator_cfg) if isinstance(evaluator_cfg, dict) and \
-        'metrics' in evaluator_cfg else evaluator_cfg
-    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+    for metric in evaluator_metrics(evaluator_cfg):
         if (isinstance(metric, dict) and 'coco' in config_type_name(metric).lower()
                 and isinstance(metric.get('ann_file'), str)
                 and (_abs(metric['ann_file']) not in files or len(files) > 1)):

@@ -11,34 +11,18 @@ ids: one metric holds one file's ground truth, :func:`automl_mm.engine.preflight
 from __future__ import annotations
 
 import json
-import os.path as osp
 from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _datasets
-
-
-def _coco_files(loader_cfg: Any) -> list[str]:
-    """The resolved annotation files of the COCO datasets a loader reads, in order, each once."""
-    dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
-    files: list[str] = []
-    for d, _ in _datasets(dataset, 'dataset'):
-        ann = d.get('ann_file')
-        if 'coco' in config_type_name(d).lower() and isinstance(ann, str) and ann:
-            path = osp.realpath(ann if osp.isabs(ann) or not d.get('data_root') else osp.join(d['data_root'], ann))
-            if path not in files:
-                files.append(path)
-    return files
+from .preflight_walk import ConfigCheckError, evaluator_metrics, loader_coco_files
 
 
 def _merging_metric(evaluator_cfg: Any) -> bool:
     """Whether the evaluator has a COCO metric that builds its ground truth from the scored images (no
     ``ann_file``)."""
-    metrics = evaluator_cfg.get('metrics', evaluator_cfg) if isinstance(evaluator_cfg, dict) and \
-        'metrics' in evaluator_cfg else evaluator_cfg
     return any(isinstance(m, dict) and 'coco' in config_type_name(m).lower() and m.get('ann_file') is None
-               for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics]))
+               for m in evaluator_metrics(evaluator_cfg))
 
 
 def _image_ids(path: str) -> set:
@@ -57,7 +41,7 @@ def check_merged_image_ids(loader_cfg: Any, loader_key: str, evaluator_cfg: Any,
     Raises:
         ConfigCheckError: naming both keys, the two files and how many ids they share.
     """
-    files = _coco_files(loader_cfg)
+    files = loader_coco_files(loader_cfg)
     if len(files) < 2 or not _merging_metric(evaluator_cfg):
         return
     ids = {path: _image_ids(path) for path in files}

@@ -13,7 +13,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _evaluator_cfgs
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, evaluator_metrics
 
 #: The items of pycocotools ``COCOeval.stats`` in its order (``COCOeval.summarize``) under mmdet ``CocoMetric``'s
 #: names: AP (indices 0-5) for bbox / segm, AR (6-11) for proposals.
@@ -84,10 +84,7 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -
     metrics of ``evaluator`` (a metric config, a list of them, or mmengine's ``dict(type='Evaluator', metrics=...)``
     at config key ``evaluator_key``) report; nothing is checked when any metric's keys are known only after running
     it (:func:`metric_keys` is ``None``)."""
-    if isinstance(evaluator, dict) and 'metrics' in evaluator:  # mmengine's dict(type='Evaluator', metrics=...)
-        evaluator = evaluator['metrics']
-    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
-    known = [metric_keys(m) for m in metrics if m is not None]
+    known = [metric_keys(m) for m in evaluator_metrics(evaluator) if m is not None]
     if not known or any(k is None for k in known):
         return  # a metric whose keys are only known after running it
     available = set().union(*known)

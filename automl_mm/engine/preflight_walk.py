@@ -65,8 +65,33 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
 def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
     """``(dataset config, its config key, its annotation file)`` of every COCO dataset of every dataloader."""
     for loader, key in _loader_cfgs(cfg):
-        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-            ann_file = dataset.get('ann_file')
-            if 'coco' in config_type_name(dataset).lower() and isinstance(ann_file, str) and ann_file:
-                root = dataset.get('data_root') or ''
-                yield dataset, where, ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
+        yield from _loader_coco_datasets(loader, f'{key}.dataset')
+
+
+def _loader_coco_datasets(loader: Any, where: str = 'dataset') -> Iterator[tuple[dict, str, str]]:
+    """``(dataset config, its config key, its annotation file joined with its data_root)`` of every COCO dataset
+    of one dataloader config (wrappers looked through)."""
+    dataset = loader.get('dataset') if isinstance(loader, dict) else None
+    for d, key in _datasets(dataset, where):
+        ann_file = d.get('ann_file')
+        if 'coco' in config_type_name(d).lower() and isinstance(ann_file, str) and ann_file:
+            root = d.get('data_root') or ''
+            yield d, key, ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
+
+
+def loader_coco_files(loader: Any) -> list[str]:
+    """The annotation files of the COCO datasets one dataloader config reads, resolved (``osp.realpath``: a file
+    reached through a link, or as ``data/`` + ``x/ann.json``, is one file), in order, each once."""
+    files: list[str] = []
+    for _, _, path in _loader_coco_datasets(loader):
+        path = osp.realpath(path)
+        if path not in files:
+            files.append(path)
+    return files
+
+
+def evaluator_metrics(evaluator: Any) -> list:
+    """The metric configs of one evaluator config: a metric, a list of them, or mmengine's
+    ``dict(type='Evaluator', metrics=...)``."""
+    metrics = evaluator['metrics'] if isinstance(evaluator, dict) and 'metrics' in evaluator else evaluator
+    return list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
