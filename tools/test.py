@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
@@ -15,6 +14,14 @@ from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
+from automl_mm.engine.tool_args import (
+    add_dump_results,
+    add_launcher_arguments,
+    apply_tta,
+    check_out_file,
+    enable_show_dir,
+    parse_tool_args,
+)
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -30,14 +37,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--allow-partial', action='store_true',
                         help='evaluate even if the checkpoint misses weights of the model, has others or other '
                              'shapes (by default that stops the test, naming the first keys)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher for distributed testing (default: %(default)s)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by the pytorch launcher (torch.distributed.launch), not by hand '
-                             '(default: %(default)s)')
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    parser.add_argument('--out', help='also dump every prediction to this pickle file (.pkl or .pickle) for offline '
+                                      'evaluation (mmdet\'s DumpDetResults)')
+    parser.add_argument('--show-dir', help='draw every test image with its predictions into this directory (a '
+                                           'relative one under work_dir/<timestamp>/, as mmdet) through the '
+                                           'config\'s default_hooks.visualization; detectors without one get '
+                                           'mmdet\'s DetVisualizationHook, other models are refused')
+    parser.add_argument('--tta', action='store_true',
+                        help='test with test-time augmentation: the config\'s tta_model wrapped around its model, '
+                             'on its tta_pipeline (mmdet\'s keys; both must be set)')
+    add_launcher_arguments(parser, 'testing')
+    return parse_tool_args(parser)
 
 
 def main() -> None:
@@ -48,7 +58,11 @@ def main() -> None:
                   'resume': ('tools/test.py (it never resumes)', False)}
     if args.work_dir is not None:
         overridden['work_dir'] = ('--work-dir', args.work_dir)
+    if args.show_dir is not None:
+        overridden['default_hooks.visualization.test_out_dir'] = ('--show-dir', args.show_dir)
     check_options_not_overridden(args.cfg_options, overridden, 'tools/test.py')
+    if args.out is not None:
+        check_out_file(args.out)  # before the model is built and every image predicted
     register_all_modules(init_default_scope=False)
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
@@ -71,6 +85,10 @@ def main() -> None:
     # resumed: it named that file and ignored --allow-partial. The check below is of the checkpoint tested.
     cfg.custom_hooks = [h for h in hooks if type_name(h.get('type', '') if isinstance(h, dict) else type(h)) !=
                         'StrictCheckpointHook']
+    if args.show_dir is not None:
+        enable_show_dir(cfg, args.show_dir)
+    if args.tta:
+        apply_tta(cfg)
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
@@ -78,6 +96,8 @@ def main() -> None:
     if not args.allow_partial:
         # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.
         runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))
+    if args.out is not None:
+        add_dump_results(runner, args.out)
     metrics = runner.test()
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
 

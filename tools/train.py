@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import os.path as osp
 
 import torch
@@ -33,6 +32,7 @@ from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.resume import checkpoint_seed
+from automl_mm.engine.tool_args import add_launcher_arguments, enable_auto_scale_lr, parse_tool_args
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -47,16 +47,13 @@ def parse_args() -> argparse.Namespace:
                              'none, a warning says training starts from the config\'s load_from weights, or from '
                              'scratch without them)')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr linearly by the real total batch / auto_scale_lr.base_batch_size (the '
+                             'config must set it; an OHL run counts one copy\'s batch)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher for distributed training (default: %(default)s)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by the pytorch launcher (torch.distributed.launch), not by hand '
-                             '(default: %(default)s)')
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launcher_arguments(parser, 'training')
+    return parse_tool_args(parser)
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -65,6 +62,8 @@ def build_config(args: argparse.Namespace) -> Config:
     overridden = {'launcher': ('--launcher', args.launcher)}
     if args.work_dir is not None:
         overridden['work_dir'] = ('--work-dir', args.work_dir)
+    if getattr(args, 'auto_scale_lr', False):
+        overridden['auto_scale_lr.enable'] = ('--auto-scale-lr', True)
     if args.resume is not None:
         overridden['resume'] = ('--resume', True)
     if args.resume not in (None, 'auto'):  # without a path, load_from stays the start when nothing is resumed
@@ -84,6 +83,8 @@ def build_config(args: argparse.Namespace) -> Config:
             raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {cfg.optim_wrapper.type!r}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if getattr(args, 'auto_scale_lr', False):
+        enable_auto_scale_lr(cfg)
     if args.resume == 'auto' or (args.resume is None and cfg.get('resume') and not cfg.get('load_from')):
         # `--resume`, or `resume = True` in the config without a path (mmengine's own auto-resume).
         # Resolved once here (not in every worker): a missing/empty/dangling last_checkpoint or a truncated file

@@ -232,6 +232,16 @@ def _described(value: Any) -> str:
     return str(shape) if isinstance(value, torch.Tensor) else f'{type(value).__name__} {shape}'
 
 
+def inner_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model whose weights a checkpoint holds: ``model`` without its model wrappers (DDP, ``CopyDataParallel``)
+    and test-time augmentation wrapper (``BaseTTAModel``, ``tools/test.py --tta``), as mmengine loads checkpoints."""
+    from mmengine.model import BaseTTAModel, is_model_wrapper
+
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
+
+
 def checkpoint_mismatch(model: torch.nn.Module, checkpoint: dict,
                         revise_keys: Iterable[tuple[str, str]] = ((r'^module\.', ''),)) -> dict[str, list]:
     """Compare a checkpoint's weights with a model's ``state_dict`` as mmengine's loader would copy them.

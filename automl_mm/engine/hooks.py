@@ -18,12 +18,11 @@ import torch
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
 from automl_mm.registry import HOOKS
 from automl_mm.utils.checks import as_count
 
-from .checkpoint import CheckpointMismatchError, checkpoint_mismatch
+from .checkpoint import CheckpointMismatchError, checkpoint_mismatch, inner_model
 
 
 def periodic_saves(hook: Any, last: int) -> range:
@@ -143,8 +142,7 @@ class StrictCheckpointHook(Hook):
         self.revise_keys = [tuple(r) for r in revise_keys]
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        mismatch = checkpoint_mismatch(model, checkpoint, self.revise_keys)
+        mismatch = checkpoint_mismatch(inner_model(runner.model), checkpoint, self.revise_keys)
         if any(mismatch.values()):
             raise CheckpointMismatchError.from_mismatch(mismatch, self.checkpoint or 'the checkpoint',
                                                         self.max_keys)

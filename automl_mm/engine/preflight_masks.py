@@ -48,13 +48,13 @@ def check_mask_format(cfg: Any, files: dict[str, CocoSummary], test_only: bool) 
 
 
 def predicts_no_masks(model: Any) -> str | None:
-    """Why the built mmdet detector ``model`` (or the model a wrapper holds) predicts no instance masks, or
-    ``None`` when it does or that is not known here: a two-stage detector without ``roi_head.mask_head`` (Faster
-    R-CNN), or a single-stage one (not MaskFormer's family) whose ``bbox_head`` has no mask branch (RetinaNet,
+    """Why the built mmdet detector ``model`` (or the model a wrapper or a TTA model holds) predicts no instance
+    masks, or ``None`` when it does or that is not known here: a two-stage detector without ``roi_head.mask_head``
+    (Faster R-CNN), or a single-stage one (not MaskFormer's family) whose ``bbox_head`` has no mask branch (RetinaNet,
     FCOS; RTMDet-Ins's head has one)."""
-    from mmengine.model import is_model_wrapper
+    from .checkpoint import inner_model
 
-    model = model.module if is_model_wrapper(model) else model
+    model = inner_model(model)
     try:
         from mmdet.models.detectors import MaskFormer, SingleStageDetector, TwoStageDetector
     except ImportError:  # mmdet is not installed: no mmdet detector either

@@ -136,8 +136,9 @@ def check_options_not_overridden(options: dict | None, overridden: dict[str, tup
 
     Args:
         options: The parsed ``--cfg-options`` (``None``: none given).
-        overridden: Top-level config key -> (the flag or argument that sets it in this run, the value it sets),
-            e.g. ``{'load_from': ('the CHECKPOINT argument', 'epoch_3.pth')}``.
+        overridden: Config key (top-level or dotted) -> (the flag or argument that sets it in this run, the value
+            it sets), e.g. ``{'load_from': ('the CHECKPOINT argument', 'epoch_3.pth')}``,
+            ``{'auto_scale_lr.enable': ('--auto-scale-lr', True)}``.
         tool: The tool's name, for the message.
 
     Raises:
@@ -145,10 +146,10 @@ def check_options_not_overridden(options: dict | None, overridden: dict[str, tup
             the option and the flag.
     """
     for key, value in (options or {}).items():
-        top = key.split('.', 1)[0]
-        if top in overridden and (key != top or value != overridden[top][1]):
-            raise ConfigCheckError(f'{tool}: --cfg-options {key}={value!r} would be replaced by '
-                                   f'{overridden[top][0]}; give the value there instead')
+        for name, (flag, given) in overridden.items():
+            if (key == name and value != given) or key.startswith(f'{name}.'):
+                raise ConfigCheckError(f'{tool}: --cfg-options {key}={value!r} would be replaced by {flag}; give '
+                                       'the value there instead')
 
 
 def merge_options(cfg: Any, options: dict | None) -> None:

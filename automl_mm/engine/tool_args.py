@@ -1,0 +1,176 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share, and the options they take from mmdetection's tools.
+
+mmdet's ``tools/train.py --auto-scale-lr`` and ``tools/test.py --out / --show-dir / --tta`` behave here as there,
+except that a config which cannot honour the option is refused before anything is built, naming the option and the
+config key it needs (mmdet's asserts and ``RuntimeError`` name neither, or fill in a default without a word).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+from typing import Any
+
+from mmengine.logging import print_log
+
+from .preflight_walk import ConfigCheckError
+
+
+def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--launcher`` and ``--local_rank`` / ``--local-rank`` as mmdet's tools take them.
+
+    Args:
+        parser: The tool's parser.
+        what: What the tool does, for the help text (``'training'``, ``'testing'``).
+    """
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help=f'job launcher for distributed {what} (default: %(default)s)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by the pytorch launcher (torch.distributed.launch), not by hand '
+                             '(default: %(default)s)')
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """``parser.parse_args()``; ``LOCAL_RANK`` is set from ``--local_rank`` unless the launcher exported it."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_auto_scale_lr(cfg: Any) -> None:
+    """``--auto-scale-lr``: turn on mmengine's linear lr scaling, ``lr x real batch / base_batch_size``.
+
+    The real batch is ``world_size x train_dataloader.batch_size`` (mmengine's ``Runner.scale_lr``; an OHL run's
+    ``CopyRunner`` counts one copy's ranks, ``ranks_per_copy``, since its copies train independently).
+
+    Raises:
+        ConfigCheckError: the config has no ``auto_scale_lr`` dict with a positive number ``base_batch_size``
+            (mmdet: a ``RuntimeError`` not naming the value; mmengine: an ``assert`` in every worker).
+    """
+    scale = cfg.get('auto_scale_lr')
+    base = scale.get('base_batch_size') if isinstance(scale, dict) else None
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 0:
+        found = 'the config has no auto_scale_lr' if scale is None else f'auto_scale_lr is {scale!r}'
+        raise ConfigCheckError(
+            f'--auto-scale-lr needs auto_scale_lr.base_batch_size, the total batch the configured lr is for (a '
+            f'positive number); {found}. Set it in the config, or with --cfg-options auto_scale_lr.base_batch_size=N')
+    scale['enable'] = True
+
+
+def check_out_file(out: str) -> None:
+    """``--out``: mmengine's ``DumpResults`` writes a pickle and refuses any other name only once it is built.
+
+    Raises:
+        ValueError: ``out`` does not end in ``.pkl`` / ``.pickle``, or is an existing directory.
+    """
+    if not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out {out}: the predictions are dumped as a pickle; give a file name ending in .pkl or '
+                         '.pickle')
+    if os.path.isdir(out):
+        raise ValueError(f'--out {out} is a directory; give a file name ending in .pkl or .pickle')
+
+
+def add_dump_results(runner: Any, out: str) -> None:
+    """``--out``: dump every test prediction to ``out`` (a pickle of one dict a sample, ranks gathered) through
+    mmdet's ``DumpDetResults`` (mmengine's ``DumpResults``, ground-truth instances dropped and masks RLE-encoded;
+    a classifier's samples are dumped as they are), added after the config's metrics."""
+    from mmdet.evaluation import DumpDetResults
+
+    check_out_file(out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
+
+
+def _draws(visualizer_cls: Any) -> bool:
+    """Whether a visualizer class draws data samples (mmengine's base ``Visualizer.add_datasample`` does nothing);
+    ``True`` for ``None`` (a type not resolved here: the runner names it when it builds it)."""
+    from mmengine.visualization import Visualizer
+
+    drawing = getattr(visualizer_cls, 'add_datasample', Visualizer.add_datasample)
+    return visualizer_cls is None or drawing is not Visualizer.add_datasample
+
+
+def enable_show_dir(cfg: Any, show_dir: str) -> None:
+    """``--show-dir``: the config's ``default_hooks.visualization`` draws every test image with its predictions
+    into ``show_dir`` (as mmdet: a relative ``show_dir`` is under ``work_dir/<timestamp>/``).
+
+    A detector config without that hook (automl_mm's OHL detection configs) gets mmdet's ``DetVisualizationHook``,
+    and mmdet's ``DetLocalVisualizer`` (same ``vis_backends`` and ``name``) in place of a visualizer that cannot
+    draw, with a log line saying so: mmdet's own ``tools/test.py`` refuses it.
+
+    Raises:
+        ConfigCheckError: the config has no ``default_hooks.visualization`` and its model is not an mmdet detector
+            (automl_mm's classifiers have no drawing hook), or its ``visualizer.type`` draws nothing (mmengine's
+            base ``Visualizer``: every image would be skipped silently).
+    """
+    from mmdet.models.detectors import BaseDetector
+    from mmengine.registry import MODELS, VISUALIZERS
+
+    scope = cfg.get('default_scope')
+    model_type = (cfg.get('model') or {}).get('type')
+    model_cls = _resolve(MODELS, model_type, scope)
+    detector = isinstance(model_cls, type) and issubclass(model_cls, BaseDetector)
+    hooks = cfg.get('default_hooks') or {}
+    if hooks.get('visualization') is None:
+        if not detector:
+            raise ConfigCheckError(
+                '--show-dir draws the predictions through default_hooks.visualization, which this config does not '
+                f"have, and its model ({model_type}) is no mmdet detector, for which tools/test.py would add mmdet's "
+                "DetVisualizationHook (automl_mm's classifiers have no drawing hook). Leave --show-dir out, or set "
+                "default_hooks.visualization to a hook that draws this model's predictions")
+        cfg.default_hooks = dict(hooks, visualization=dict(type='mmdet.DetVisualizationHook'))
+        print_log("--show-dir: the config has no default_hooks.visualization; drawing with mmdet's "
+                  'DetVisualizationHook', logger='current')
+    visualizer = cfg.get('visualizer')
+    kind = visualizer.get('type', 'Visualizer') if isinstance(visualizer, dict) else 'Visualizer'  # mmengine's
+    if not _draws(_resolve(VISUALIZERS, kind, scope)):
+        if not detector:
+            raise ConfigCheckError(
+                f"--show-dir: visualizer.type {kind!r} draws nothing (it has no add_datasample of its own, as "
+                "mmengine's base Visualizer), so no image would be saved. Set visualizer.type to a visualizer of "
+                "this model's predictions")
+        cfg.visualizer = dict(visualizer or {}, type='mmdet.DetLocalVisualizer')
+        print_log(f"--show-dir: visualizer.type {kind!r} draws nothing; drawing with mmdet's DetLocalVisualizer",
+                  logger='current')
+    cfg.default_hooks.visualization.draw = True
+    cfg.default_hooks.visualization.test_out_dir = show_dir
+
+
+def _resolve(registry: Any, kind: Any, scope: str | None) -> type | None:
+    """The class a config ``type`` names (a class as it is), ``None`` when it cannot be resolved here."""
+    from automl_mm.registry import registered_class
+
+    if isinstance(kind, type):
+        return kind
+    if not isinstance(kind, str):
+        return None
+    try:
+        return registered_class(registry, kind, scope)
+    except KeyError:
+        return None
+
+
+def apply_tta(cfg: Any) -> None:
+    """``--tta``: test ``cfg.tta_model`` wrapped around ``cfg.model`` on ``cfg.tta_pipeline`` (mmdet's keys, e.g.
+    ``tta_model = dict(type='DetTTAModel', tta_cfg=...)`` and a pipeline ending in ``TestTimeAug``).
+
+    The pipeline is set on the dataset that reads the images: the innermost ``dataset`` of wrappers (mmdet set the
+    outer wrapper's, which its inner dataset never read).
+
+    Raises:
+        ConfigCheckError: the config lacks ``tta_model`` or ``tta_pipeline``, naming the key (mmdet's
+            ``tools/test.py`` fills in a flip TTA for detectors, which assumes a detector whose pipeline ends in
+            ``PackDetInputs``, with a warning only).
+    """
+    missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key) is None]
+    if missing:
+        raise ConfigCheckError(
+            f'--tta needs {" and ".join(missing)} in the config (the test-time augmentation wrapper and pipeline, '
+            "mmdet's keys), e.g. tta_model = dict(type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', "
+            "iou_threshold=0.5), max_per_img=100)) and a tta_pipeline ending in dict(type='TestTimeAug', "
+            'transforms=[...]) for an mmdet detector')
+    dataset = cfg.test_dataloader.dataset
+    while isinstance(dataset.get('dataset'), dict):
+        dataset = dataset['dataset']
+    cfg.model = dict(copy.deepcopy(cfg.tta_model), module=cfg.model)
+    dataset.pipeline = copy.deepcopy(cfg.tta_pipeline)
