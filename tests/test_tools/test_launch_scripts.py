@@ -1,0 +1,132 @@
+"""tools/dist_test.sh, tools/slurm_train.sh and tools/slurm_test.sh (mmdet's scripts and variables: PARTITION
+JOB_NAME CONFIG WORK_DIR / CHECKPOINT, GPUS GPUS_PER_NODE CPUS_PER_TASK SRUN_ARGS, the tool's options after them),
+with the project's PYTHON and PORT / MASTER_PORT. A fake ``srun`` on PATH records its arguments and environment,
+then runs the command it was given, as srun runs it in every task."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import pickle
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO_ROOT
+
+DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
+
+FAKE_SRUN = """#!/usr/bin/env bash
+# records argv (one a line) and the environment the tasks get, then runs the command (the first non-option)
+printf '%s\\n' "$@" > "$SRUN_LOG"
+echo "ENV PYTHONPATH=$PYTHONPATH" >> "$SRUN_LOG"
+echo "ENV MASTER_PORT=${MASTER_PORT:-}" >> "$SRUN_LOG"
+while [[ $# -gt 0 && "$1" == -* ]]; do shift; done
+exec "$@"
+"""
+
+FAKE_PYTHON = '#!/bin/sh\nprintf "%s\\n" "$@" > "$PYTHON_LOG"\n'
+
+
+def _script(tmp_path, script: str, *args: str, **env: str) -> tuple[list[str], list[str], subprocess.CompletedProcess]:
+    """Run ``tools/<script>`` from ``tmp_path`` (not the repository root) with the fake srun and, unless ``env``
+    names another, a fake python; returns (srun's arguments, the python command's arguments, the process)."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in (('srun', FAKE_SRUN), ('python', FAKE_PYTHON)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    base = {k: v for k, v in os.environ.items()
+            if k not in ('GPUS', 'GPUS_PER_NODE', 'CPUS_PER_TASK', 'SRUN_ARGS', 'PORT', 'MASTER_PORT', 'PYTHON')}
+    full = dict(base, PATH=f'{bin_dir}:{os.environ["PATH"]}', SRUN_LOG=str(tmp_path / 'srun.log'),
+                PYTHON_LOG=str(tmp_path / 'python.log'), PYTHON=str(bin_dir / 'python'))
+    full.update(env)
+    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', script), *args], cwd=tmp_path, env=full,
+                          capture_output=True, text=True, timeout=120)
+    read = lambda name: (tmp_path / name).read_text().splitlines() if (tmp_path / name).exists() else []  # noqa: E731
+    return read('srun.log'), read('python.log'), proc
+
+
+def test_slurm_train_runs_one_task_per_gpu_with_mmdets_variables(tmp_path):
+    srun, python, proc = _script(tmp_path, 'slurm_train.sh', 'gpu', 'ohl', 'cfg.py', 'work dir', '--amp',
+                                 '--cfg-options', 'a=1', GPUS='16', CPUS_PER_TASK='4',
+                                 SRUN_ARGS='--quotatype=auto --exclude=n1')
+    assert proc.returncode == 0, proc.stderr
+    assert srun[:9] == ['--partition=gpu', '--job-name=ohl', '--gres=gpu:8', '--ntasks=16', '--ntasks-per-node=8',
+                         '--cpus-per-task=4', '--kill-on-bad-exit=1', '--quotatype=auto', '--exclude=n1']
+    assert srun[10:12] == ['-u', osp.join(REPO_ROOT, 'tools/train.py')]
+    assert python[:2] == ['-u', osp.join(REPO_ROOT, 'tools/train.py')]
+    assert python[2:] == ['cfg.py', '--work-dir=work dir', '--launcher=slurm', '--amp', '--cfg-options', 'a=1']
+    assert any(line.startswith(f'ENV PYTHONPATH={REPO_ROOT}:') for line in srun) and 'ENV MASTER_PORT=' in srun
+
+
+def test_slurm_test_passes_the_checkpoint_and_the_port(tmp_path):
+    srun, python, proc = _script(tmp_path, 'slurm_test.sh', 'gpu', 'eval', 'cfg.py', 'ckpt.pth', '--out', 'p.pkl',
+                                 GPUS='2', PORT='29611')
+    assert proc.returncode == 0, proc.stderr
+    assert '--gres=gpu:2' in srun and '--ntasks=2' in srun and '--ntasks-per-node=2' in srun  # not 8 GPUs for 2
+    assert python == ['-u', osp.join(REPO_ROOT, 'tools/test.py'), 'cfg.py', 'ckpt.pth', '--launcher=slurm', '--out',
+                      'p.pkl']
+    assert 'ENV MASTER_PORT=29611' in srun  # mmengine's slurm launcher reads it
+
+
+@pytest.mark.parametrize('script, args', [('slurm_train.sh', ('gpu', 'job', 'cfg.py')),
+                                          ('slurm_test.sh', ('gpu', 'job', 'cfg.py')),
+                                          ('dist_test.sh', ('cfg.py', 'ckpt.pth')),
+                                          ('dist_train.sh', ('cfg.py',))])
+def test_too_few_arguments_print_the_usage(tmp_path, script, args):
+    srun, python, proc = _script(tmp_path, script, *args)
+    assert proc.returncode == 2 and 'usage:' in proc.stderr and not srun and not python
+
+
+def test_a_gpu_count_that_is_not_a_number_is_refused(tmp_path):
+    srun, _, proc = _script(tmp_path, 'slurm_train.sh', 'gpu', 'job', 'cfg.py', 'w', GPUS='eight')
+    assert proc.returncode == 2 and "GPUS must be a positive whole number, got 'eight'" in proc.stderr and not srun
+
+
+def test_slurm_train_reaches_the_real_tool_from_another_directory(tmp_path):
+    """mmdet's script ran `python -u tools/train.py`, which exists only from the repository root."""
+    _, _, proc = _script(tmp_path, 'slurm_train.sh', 'gpu', 'job', DIGITS, str(tmp_path / 'w'), '--help',
+                         GPUS='1', PYTHON=sys.executable)
+    assert proc.returncode == 0, proc.stderr
+    assert '--auto-scale-lr' in proc.stdout and '--launcher' in proc.stdout
+
+
+def test_dist_test_passes_the_checkpoint_and_options(tmp_path):
+    _, python, proc = _script(tmp_path, 'dist_test.sh', 'cfg.py', 'ckpt.pth', '2', '--out', 'p.pkl',
+                              MASTER_PORT='29612')
+    assert proc.returncode == 0, proc.stderr
+    assert python[:2] == ['-m', 'torch.distributed.run'] and '--nproc_per_node=2' in python
+    assert '--master_port=29612' in python
+    assert python[python.index(osp.join(REPO_ROOT, 'tools/test.py')):] == [
+        osp.join(REPO_ROOT, 'tools/test.py'), 'cfg.py', 'ckpt.pth', '--launcher', 'pytorch', '--out', 'p.pkl']
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_dist_test_runs_two_gloo_processes_and_dumps_every_prediction_once(tmp_path):
+    """2 processes (gloo on CPUs) test 16 images, 8 each; --out gathers all 16 predictions into one file."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(DIGITS)
+    cfg.work_dir = str(tmp_path / 'build')
+    checkpoint = str(tmp_path / 'digits.pth')
+    torch.save({'state_dict': Runner.from_cfg(cfg).model.state_dict()}, checkpoint)
+    out = tmp_path / 'preds.pkl'
+    _, _, proc = _script(tmp_path, 'dist_test.sh', DIGITS, checkpoint, '2', '--work-dir', str(tmp_path / 'w'),
+                         '--out', str(out), '--cfg-options', 'test_dataloader.dataset.max_samples=16',
+                         'test_dataloader.dataset.img_size=16', PYTHON=sys.executable, PORT=str(_free_port()),
+                         OMP_NUM_THREADS='1')
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert 'accuracy/top1' in proc.stdout
+    with open(out, 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 16

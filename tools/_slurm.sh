@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# What tools/slurm_train.sh and tools/slurm_test.sh share (sourced, with PARTITION, JOB_NAME and ROOT set).
+GPUS=${GPUS:-8}
+for _name in GPUS GPUS_PER_NODE CPUS_PER_TASK; do
+  if [[ -n "${!_name:-}" && ! "${!_name}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "$0: $_name must be a positive whole number, got '${!_name}'" >&2
+    exit 2
+  fi
+done
+GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+read -r -a _SRUN_EXTRA <<< "${SRUN_ARGS:-}"
+if [[ -n "${PORT:-}" ]]; then
+  export MASTER_PORT="$PORT"  # mmengine's slurm launcher reads it (29500 without it)
+fi
+export PYTHONPATH="$ROOT:${PYTHONPATH:-}"
+
+slurm_run() {  # slurm_run SCRIPT ARGS...: one task per GPU, each running PYTHON -u SCRIPT ARGS
+  set -x
+  srun --partition="$PARTITION" \
+      --job-name="$JOB_NAME" \
+      --gres="gpu:$GPUS_PER_NODE" \
+      --ntasks="$GPUS" \
+      --ntasks-per-node="$GPUS_PER_NODE" \
+      --cpus-per-task="$CPUS_PER_TASK" \
+      --kill-on-bad-exit=1 \
+      "${_SRUN_EXTRA[@]}" \
+      "${PYTHON:-python}" -u "$@"
+}

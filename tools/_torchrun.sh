@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# What tools/dist_train.sh and tools/dist_test.sh share (sourced, with GPUS and ROOT set).
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-${MASTER_PORT:-29500}}  # mmdet's PORT; else an exported MASTER_PORT (was ignored: 29500)
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+
+torchrun_run() {  # torchrun_run SCRIPT ARGS...: GPUS processes on this node, each running SCRIPT ARGS
+  PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
+  "${PYTHON:-python}" -m torch.distributed.run \
+      --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+      --nproc_per_node="$GPUS" --master_port="$PORT" \
+      "$@"
+}

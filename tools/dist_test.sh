@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Distributed testing with torchrun. Usage:
+#   tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT (or MASTER_PORT) on every node. PYTHON: the interpreter.
+set -euo pipefail
+if [[ $# -lt 3 ]]; then
+  echo "usage: $0 CONFIG CHECKPOINT GPUS [tools/test.py options...]" >&2
+  exit 2
+fi
+CONFIG=$1
+CHECKPOINT=$2
+GPUS=$3
+shift 3
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=tools/_torchrun.sh
+source "$ROOT/tools/_torchrun.sh"
+torchrun_run "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
