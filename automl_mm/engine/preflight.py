@@ -100,6 +100,7 @@ from .preflight_ohl import check_ohl_config
 from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_outputs import _check_checkpoint_hook
 from .preflight_palette import check_palettes
+from .preflight_read_keys import check_read_keys
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_splits import check_held_out_splits
 from .preflight_training import _check_collate_fns, check_training_config
@@ -117,6 +118,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
 
     scope = cfg.get('default_scope') or 'automl_mm'
     check_training_config(cfg, scope, test_only)
+    check_read_keys(cfg, test_only)
     check_neck_widths(cfg)
     check_no_augmentation_when_scored(cfg, scope, test_only)
     if not test_only:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
+from .preflight_read_keys import base_batch_size_problem
 from .preflight_walk import ConfigCheckError
 
 
@@ -48,12 +49,11 @@ def enable_auto_scale_lr(cfg: Any) -> None:
             (mmdet: a ``RuntimeError`` not naming the value; mmengine: an ``assert`` in every worker).
     """
     scale = cfg.get('auto_scale_lr')
-    base = scale.get('base_batch_size') if isinstance(scale, dict) else None
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 0:
-        found = 'the config has no auto_scale_lr' if scale is None else f'auto_scale_lr is {scale!r}'
+    problem = base_batch_size_problem(scale)
+    if problem is not None:
         raise ConfigCheckError(
             f'--auto-scale-lr needs auto_scale_lr.base_batch_size, the total batch the configured lr is for (a '
-            f'positive number); {found}. Set it in the config, or with --cfg-options auto_scale_lr.base_batch_size=N')
+            f'positive number); {problem}. Set it in the config, or with --cfg-options auto_scale_lr.base_batch_size=N')
     scale['enable'] = True
 
 

@@ -1,0 +1,90 @@
+"""Config dicts that mmengine reads key by key (``dict.get``): a misspelled key there was ignored without a word.
+
+``--cfg-options auto_scale_lr.enabled=True`` trained at the unscaled lr, ``env_cfg.cudnn_benchmrk=True`` without
+cuDNN's benchmark, ``optim_wrapper.paramwise_cfg.norm_decay_mul=0`` with weight decay on the norm layers; a
+``default_hooks.checkpoint`` argument that ``CheckpointHook`` does not name (``intervl=2``) went to
+``Runner.save_checkpoint`` and stopped the run at its first save, after a whole epoch. Each is refused by
+:func:`check_read_keys`, naming the key, the keys read there and a close one.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_walk import ConfigCheckError
+
+#: Keys ``Runner.setup_env`` reads from ``env_cfg`` (mmengine 0.10).
+ENV_CFG_KEYS = frozenset(('cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'))
+#: Keys ``Runner.scale_lr`` reads from ``auto_scale_lr``.
+AUTO_SCALE_LR_KEYS = frozenset(('enable', 'base_batch_size'))
+#: Keys ``DefaultOptimWrapperConstructor`` reads from ``paramwise_cfg``.
+PARAMWISE_CFG_KEYS = frozenset(('custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult',
+                                'dwconv_decay_mult', 'flat_decay_mult', 'bypass_duplicate', 'dcn_offset_lr_mult'))
+
+
+def base_batch_size_problem(scale: Any) -> str | None:
+    """Why ``auto_scale_lr`` (the config's value) cannot scale an lr, or ``None``: mmengine needs
+    ``base_batch_size``, a positive number."""
+    base = scale.get('base_batch_size') if isinstance(scale, dict) else None
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 0:
+        return 'the config has no auto_scale_lr' if scale is None else f'auto_scale_lr is {dict(scale)!r}'
+    return None
+
+
+def _refuse_unread(node: Any, key: str, known: frozenset, reader: str) -> None:
+    if not isinstance(node, dict):
+        return
+    for name in node:
+        if name not in known and name != '_scope_':  # mmengine's mark of a node from another package's config
+            close = difflib.get_close_matches(str(name), sorted(known), n=1)
+            hint = f' (did you mean {key}.{close[0]}?)' if close else ''
+            raise ConfigCheckError(f'{key}.{name}: {reader} reads only {", ".join(sorted(known))} there, so it '
+                                   f'would be ignored{hint}')
+
+
+def _paramwise_cfgs(wrapper: Any, key: str):
+    """``(paramwise_cfg, its key)`` of an ``optim_wrapper`` built by mmengine's default constructor (each wrapper
+    of an ``OptimWrapperDict`` too); another constructor reads its own keys."""
+    if not isinstance(wrapper, dict) or wrapper.get('constructor', 'DefaultOptimWrapperConstructor') not in (
+            'DefaultOptimWrapperConstructor', 'mmengine.DefaultOptimWrapperConstructor'):
+        return
+    if 'paramwise_cfg' in wrapper:
+        yield wrapper['paramwise_cfg'], f'{key}.paramwise_cfg'
+    for name, inner in wrapper.items():
+        if isinstance(inner, dict) and 'optimizer' in inner:  # an OptimWrapperDict's wrappers
+            yield from _paramwise_cfgs(inner, f'{key}.{name}')
+
+
+def check_read_keys(cfg: Any, test_only: bool = False) -> None:
+    """Refuse a key that mmengine reads by name and would ignore (see the module docstring).
+
+    Args:
+        cfg: The config.
+        test_only: Check only what testing reads (``env_cfg``).
+
+    Raises:
+        ConfigCheckError: naming the key, the keys read there and a close one; ``auto_scale_lr.enable`` true without
+            a positive ``base_batch_size`` (mmengine's assert, in every worker, after the model was built).
+    """
+    _refuse_unread(cfg.get('env_cfg'), 'env_cfg', ENV_CFG_KEYS, "mmengine's Runner.setup_env")
+    if test_only:
+        return
+    scale = cfg.get('auto_scale_lr')
+    _refuse_unread(scale, 'auto_scale_lr', AUTO_SCALE_LR_KEYS, "mmengine's Runner.scale_lr")
+    if isinstance(scale, dict) and scale.get('enable') and (problem := base_batch_size_problem(scale)):
+        raise ConfigCheckError(f'auto_scale_lr.enable=True needs auto_scale_lr.base_batch_size, the total batch the '
+                               f'configured lr is for (a positive number); {problem}')
+    for paramwise, key in _paramwise_cfgs(cfg.get('optim_wrapper'), 'optim_wrapper'):
+        _refuse_unread(paramwise, key, PARAMWISE_CFG_KEYS, "mmengine's DefaultOptimWrapperConstructor")
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if config_type_name(checkpoint) == 'CheckpointHook':
+        import inspect
+
+        from mmengine.hooks import CheckpointHook
+
+        named = set(inspect.signature(CheckpointHook.__init__).parameters) - {'self', 'kwargs'}
+        # the rest goes to Runner.save_checkpoint, which CheckpointHook already passes all of its arguments
+        _refuse_unread({k: v for k, v in checkpoint.items() if k != 'type'}, 'default_hooks.checkpoint',
+                       frozenset(named), "mmengine's CheckpointHook")
