@@ -25,15 +25,16 @@ def _leaves(value: Any, path: str = '') -> Iterator[tuple[str, Any]]:
 
 #: Top-level config keys read without being in every config: mmengine's ``Runner.from_cfg`` (and
 #: ``FlexibleRunner``'s ``strategy`` / ``compile``) and automl_mm's own (the tools, launcher, held-out splits, OHL's
-#: clean loader, ``tools/measure_latency.py``). A ``--cfg-options`` name outside these and the config is read by
-#: nothing.
+#: clean loader, ``tools/measure_latency.py``, ``tools/test.py --tta``). A ``--cfg-options`` name outside these and
+#: the config is read by nothing.
 RUNNER_KEYS = frozenset((
     'auto_scale_lr', 'custom_hooks', 'data_preprocessor', 'default_hooks', 'default_scope', 'env_cfg',
     'experiment_name', 'launcher', 'load_from', 'log_level', 'log_processor', 'model', 'optim_wrapper',
     'param_scheduler', 'randomness', 'resume', 'test_cfg', 'test_dataloader', 'test_evaluator', 'train_cfg',
     'train_dataloader', 'val_cfg', 'val_dataloader', 'val_evaluator', 'visualizer', 'work_dir', 'strategy', 'compile',
     'runner_type', 'model_wrapper_cfg', 'find_unused_parameters', 'custom_imports', 'train_pipeline', 'test_pipeline',
-    'reward_dataloader', 'reward_evaluator', 'search_dataloader', 'search_evaluator', 'nas_input_shape'))
+    'reward_dataloader', 'reward_evaluator', 'search_dataloader', 'search_evaluator', 'nas_input_shape',
+    'tta_model', 'tta_pipeline'))
 
 
 def _check_new_names(cfg: Any, options: dict) -> None:

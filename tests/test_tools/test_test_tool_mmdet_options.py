@@ -180,3 +180,11 @@ def test_a_tta_wrapped_detector_without_masks_is_still_refused_a_segm_metric():
         detector = MODELS.build(Config.fromfile(DETECTOR).model)
     wrapped = DetTTAModel(module=detector, tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=9))
     assert predicts_no_masks(wrapped) == predicts_no_masks(detector) == 'FasterRCNN has no model.roi_head.mask_head'
+
+
+def test_tta_keys_can_be_given_as_options(digits_checkpoint, tmp_path, monkeypatch):
+    """--cfg-options tta_model.type=... on a config without tta_model was refused as a name nothing reads, although
+    --tta reads it; the missing tta_pipeline is what stops the test now."""
+    with pytest.raises(ConfigCheckError, match=r'--tta needs tta_pipeline in the config'):
+        _test_tool(monkeypatch, DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--tta', '--cfg-options',
+                   'tta_model.type=DetTTAModel')
