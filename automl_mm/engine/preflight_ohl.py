@@ -230,9 +230,37 @@ def _check_copy_sampler_arguments(cfg: Any, sampler: type, layout: Any, scope: s
     sampler_cfg = copy.deepcopy(dict(cfg.train_dataloader.sampler))
     try:
         with DefaultScope.overwrite_default_scope(scope), temporary_copy_layout(layout):
-            DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=[0], seed=0))
+            # one item per rank of a copy: the arguments alone (the shards' lengths are checked below)
+            built = DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=list(range(layout.ranks_per_copy)),
+                                                                       seed=0))
     except (TypeError, ValueError) as err:
         raise ConfigCheckError(f'train_dataloader.sampler ({sampler.__name__}): {err}') from None
+    if not built.round_up and layout.ranks_per_copy > 1:
+        _check_copy_shards(cfg, layout, scope, sampler)
+
+
+def _check_copy_shards(cfg: Any, layout: Any, scope: str, sampler: type) -> None:
+    """``round_up=False`` with several ranks per copy: build the training set (as a worker does) and refuse a
+    length ``ranks_per_copy`` does not divide (:func:`~automl_mm.ohl.copies.check_equal_shards`: the copy's ranks
+    would run different numbers of iterations and hang in their first collective after the shorter epoch). A
+    dataset that does not build here is left to the runner, which reports its own error."""
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl.copies import check_equal_shards
+    from automl_mm.registry import DATASETS
+
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.get('dataset'))
+    if not isinstance(dataset_cfg, dict):
+        return
+    try:
+        with DefaultScope.overwrite_default_scope(scope):
+            length = len(DATASETS.build(dataset_cfg))
+    except Exception:  # noqa: BLE001  (the runner builds it again and reports its own error)
+        return
+    try:
+        check_equal_shards(length, layout.ranks_per_copy, False)
+    except ValueError as err:
+        raise ConfigCheckError(f'{err} ({sampler.__name__})') from None
 
 
 def _train_sampler_class(cfg: Any, scope: str) -> type | None:

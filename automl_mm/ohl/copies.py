@@ -230,6 +230,10 @@ class CopySampler(DefaultSampler):
 
     ``OHLHook`` refuses any other train sampler when there are several copies; a sampler of your own that shards
     by copy can declare ``copy_aware = True`` to be accepted.
+
+    Raises:
+        ValueError: ``round_up=False`` with several ranks per copy and a dataset length they do not divide
+            (:func:`check_equal_shards`: the copy's ranks would run different numbers of iterations and hang).
     """
 
     copy_aware = True
@@ -249,6 +253,7 @@ class CopySampler(DefaultSampler):
         layout = get_copy_layout()
         self.copy_id = layout.copy_id
         self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
+        check_equal_shards(len(self.dataset), self.world_size, self.round_up)
         if self.round_up:
             self.num_samples = -(-len(self.dataset) // self.world_size)
             self.total_size = self.num_samples * self.world_size
@@ -269,6 +274,27 @@ class CopySampler(DefaultSampler):
         if self.round_up:
             indices = (indices * (self.total_size // len(indices) + 1))[:self.total_size]
         return iter(indices[self.rank:self.total_size:self.world_size])
+
+
+def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) -> None:
+    """Refuse shards of unequal length among the ranks of one copy: with ``round_up=False`` and a dataset length
+    that ``ranks_per_copy`` does not divide, the copy's first ranks take one sample more per epoch, so with batches
+    of one (or a batch boundary between the two counts) they run one more iteration per epoch than the others, and
+    wait forever in its collectives (the copy's DDP gradient all-reduce, the trunk-end reward gather and broadcast;
+    the trunks themselves, counted from ``len(train_dataloader)``, would end at other iterations on each rank).
+
+    Raises:
+        ValueError: naming ``train_dataloader.sampler.round_up``, the dataset length and both shard lengths.
+    """
+    if round_up or ranks_per_copy == 1 or num_samples % ranks_per_copy == 0:
+        return
+    short = num_samples // ranks_per_copy
+    raise ValueError(
+        f'train_dataloader.sampler.round_up=False with ranks_per_copy={ranks_per_copy} and {num_samples} training '
+        f'samples, which {ranks_per_copy} does not divide: the ranks of a copy would take {short + 1} and {short} '
+        'samples per epoch, run different numbers of iterations and wait for each other forever (the copy\'s DDP '
+        'all-reduce, the trunk-end collectives); set round_up=True (the default: the short shards repeat a sample) '
+        f'or use a training set whose length is a multiple of {ranks_per_copy}')
 
 
 @MODEL_WRAPPERS.register_module()
