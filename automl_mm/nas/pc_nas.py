@@ -28,6 +28,7 @@ from .loop import (
     retrain_config_text,
     warn,
 )
+from .retrain_input import check_retrain_input
 from .samplers import PoolPathSampler, check_completion_sampler
 
 _SCORE_STREAM = 7919  # key of PC-NAS's scoring streams (utils/seeding domain 'nas.score')
@@ -195,26 +196,28 @@ class PCNASLoop(SearchLoopBase):
         latency tables were made for (``train_cfg.input_shape``, or the latency table's). A digits search whose
         images were set to 32 px kept the 16 px ``input_shape``: its FLOPs limit admitted paths by a quarter of
         their cost, and the final pool reported those figures. Batches of images of different sizes (a list, e.g.
-        detection) are not compared.
+        detection) are not compared. The retrain config's images must reach the network at the same size too
+        (:func:`~automl_mm.nas.retrain_input.check_retrain_input`: refused with costs, warned about without).
 
         Raises:
-            ValueError: naming the key, both shapes and the split.
+            ValueError: naming the key, both shapes and the split; or ``train_cfg.retrain_config``, its loader and
+                both shapes.
         """
-        if self.input_shape is None:
-            return
         batch = next(iter(self.held_out.build(self.runner).loader))
         model = getattr(self.runner.model, 'module', self.runner.model)
         inputs = model.data_preprocessor(batch, False)['inputs']
         if not hasattr(inputs, 'shape') or inputs.dim() != 4:
             return
-        runs, counted = [int(v) for v in inputs.shape[1:]], [int(v) for v in self.input_shape[1:]]
-        if runs != counted:
-            key = 'train_cfg.input_shape' if self._input_shape_given else \
-                'the input_shape of train_cfg.latency_table'
+        runs = [int(v) for v in inputs.shape[1:]]
+        key = None if self.input_shape is None else \
+            'train_cfg.input_shape' if self._input_shape_given else 'the input_shape of train_cfg.latency_table'
+        if key is not None and runs != [int(v) for v in self.input_shape[1:]]:
             raise ValueError(f'{key} {list(self.input_shape)}: the search split\'s images reach the network as '
-                             f'(C, H, W) = {tuple(runs)}, not {tuple(counted)}: the cost limit and the reported '
-                             f'FLOPs / latency would be those of another input size; set train_cfg.input_shape to '
-                             f'(1, {", ".join(map(str, runs))}) (and measure the latency table at it)')
+                             f'(C, H, W) = {tuple(runs)}, not {tuple(self.input_shape[1:])}: the cost limit and the '
+                             f'reported FLOPs / latency would be those of another input size; set '
+                             f'train_cfg.input_shape to (1, {", ".join(map(str, runs))}) (and measure the latency '
+                             'table at it)')
+        check_retrain_input(self.retrain_config, runs, key, model.data_preprocessor)
 
     # --- state ------------------------------------------------------------------------------------------------
     def search_state_dict(self) -> dict:
