@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 from automl_mm.registry import LOOPS
 from automl_mm.utils.checks import as_count
 
+from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
@@ -102,6 +103,8 @@ class CRNASLoop(SearchLoopBase):
         check_scoring_counts(num_samples, batches_per_sample)
         check_schedule_span(runner.cfg.get('param_scheduler'), int(stage_iters) + int(spatial_iters),
                             f'stage_iters={int(stage_iters)} + spatial_iters={int(spatial_iters)}')
+        check_phase_accumulation(runner.cfg.get('optim_wrapper'), [('train_cfg.stage_iters', int(stage_iters)),
+                                                                   ('train_cfg.spatial_iters', int(spatial_iters))])
         super().__init__(runner, dataloader, max_iters=int(stage_iters) + int(spatial_iters), metric_key=metric_key,
                          **kwargs)
         stage_space = dict(stage_space)

@@ -15,6 +15,7 @@ from mmengine.logging import print_log
 from automl_mm.registry import LOOPS, SAMPLERS
 from automl_mm.utils.checks import as_count
 
+from .accumulation import check_phase_accumulation
 from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
@@ -82,6 +83,8 @@ class PCNASLoop(SearchLoopBase):
                              'an untrained supernet; train it for at least one iteration')
         check_schedule_span(runner.cfg.get('param_scheduler'), total_iters,
                             f'warmup_iters={int(warmup_iters)} + {num_layers} layers x stage_iters={int(stage_iters)}')
+        check_phase_accumulation(runner.cfg.get('optim_wrapper'), [('train_cfg.warmup_iters', int(warmup_iters)),
+                                                                   ('train_cfg.stage_iters', int(stage_iters))])
         super().__init__(runner, dataloader, max_iters=total_iters, **kwargs)
         self.stage_iters = int(stage_iters)
         self.warmup_iters = int(warmup_iters)
