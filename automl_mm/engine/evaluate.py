@@ -378,7 +378,9 @@ class HeldOutEvaluator:
                 COCO metric whose ``ann_file`` is not the split's (e.g. ``val_evaluator`` taken as the fallback); a
                 COCO metric without ``ann_file`` on COCO files that share image ids
                 (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`); an OHL choice transform in
-                the split's pipeline (:func:`~automl_mm.engine.preflight_augment.check_scored_loader`).
+                the split's pipeline (:func:`~automl_mm.engine.preflight_augment.check_scored_loader`); an
+                evaluator class with its own ``evaluate``, which the rank-local scoring does not call
+                (:func:`~automl_mm.engine.preflight_evaluators.check_rank_local_evaluator`).
         """
         if self.loader is not None:
             return self
@@ -423,6 +425,9 @@ class HeldOutEvaluator:
                              f'{" / ".join(self.evaluator_keys[:-1])}) for this split')
         self.loader = build_local_loader(loader_cfg, loader_key)
         self.evaluator = runner.build_evaluator(evaluator_cfg)
+        from .preflight_evaluators import check_rank_local_evaluator
+
+        check_rank_local_evaluator(self.evaluator, evaluator_key)
         self.evaluator.dataset_meta = getattr(self.loader.dataset, 'metainfo', None)
         return self
 

@@ -83,7 +83,12 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -
     """Raise :class:`ConfigCheckError` when ``key`` (set at config key ``owner``) is not among the keys the
     metrics of ``evaluator`` (a metric config, a list of them, or mmengine's ``dict(type='Evaluator', metrics=...)``
     at config key ``evaluator_key``) report; nothing is checked when any metric's keys are known only after running
-    it (:func:`metric_keys` is ``None``)."""
+    it (:func:`metric_keys` is ``None``) or by an evaluator class of its own (``MultiDatasetsEvaluator``: keys
+    prefixed per dataset; :func:`~automl_mm.engine.preflight_evaluators.reports_own_keys`)."""
+    from .preflight_evaluators import reports_own_keys
+
+    if reports_own_keys(evaluator):
+        return
     known = [metric_keys(m) for m in evaluator_metrics(evaluator) if m is not None]
     if not known or any(k is None for k in known):
         return  # a metric whose keys are only known after running it

@@ -20,6 +20,19 @@ from .preflight_outputs import _check_folder
 from .preflight_walk import ConfigCheckError
 
 
+def _check_rank_local(evaluator: Any, key: str, cfg: Any) -> None:
+    """The reward / search evaluator is one the rank-local scoring computes as configured
+    (:func:`~automl_mm.engine.preflight_evaluators.check_rank_local_evaluator`)."""
+    from .preflight_evaluators import check_rank_local_evaluator
+
+    if not evaluator:
+        return
+    try:
+        check_rank_local_evaluator(evaluator, key, cfg.get('default_scope') or 'automl_mm')
+    except ValueError as err:
+        raise ConfigCheckError(str(err)) from None
+
+
 def _check_ohl_hook(cfg: Any) -> None:
     """The OHL hook (found by type) runs under a ``CopyRunner``, its ``reward_key`` is reported and its reward
     loader is held out."""
@@ -42,6 +55,7 @@ def _check_ohl_hook(cfg: Any) -> None:
                                f'{runner_type!r}')
     evaluator, where = first_configured(cfg, hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator',
                                         held_out_keys('reward')[1])
+    _check_rank_local(evaluator, where, cfg)
     if hook.get('reward_key') is not None:
         check_metric_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
@@ -61,6 +75,7 @@ def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
     default_key = 'coco/bbox_mAP' if loop == 'CRNASLoop' else 'accuracy/top1'
     evaluator, where = first_configured(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
                                         held_out_keys('search')[1])
+    _check_rank_local(evaluator, where, cfg)
     check_metric_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',
                                           held_out_keys('search')[0])

@@ -1,0 +1,109 @@
+"""Evaluator configs that failed or scored wrongly only at their first evaluation (part of
+:func:`automl_mm.engine.preflight.check_config`; :func:`check_rank_local_evaluator` also runs in
+:meth:`~automl_mm.engine.evaluate.HeldOutEvaluator.build`).
+
+* :func:`check_metric_clash`: two metrics of one evaluator that report the same key (``reward_evaluator=[
+  dict(type='Accuracy', topk=1), dict(type='Accuracy', topk=(1, 5))]``: both report ``accuracy/top1``). mmengine's
+  ``Evaluator.evaluate`` and the OHL reward / NAS scoring refuse it, but only once the metrics are computed: an OHL
+  run stopped after its first trunk had trained, a validation after its first training epochs.
+* :func:`check_rank_local_evaluator`: the OHL rewards and NAS scores are computed rank-locally
+  (:func:`~automl_mm.engine.evaluate.evaluate_locally`: each metric's ``compute_metrics`` on this rank's results),
+  not through the evaluator's ``evaluate``. An evaluator class that overrides ``evaluate`` (mmdet's
+  ``MultiDatasetsEvaluator``: one metric per dataset of a ``ConcatDataset``, on its own slice, keys prefixed with
+  the dataset's name) was scored as a plain list of metrics over the whole split: a 64-image digits reward split
+  under ``MultiDatasetsEvaluator(metrics=[Accuracy], dataset_prefixes=['a'])`` rewarded ``accuracy/top1`` over all
+  of it, where the evaluator reports ``a/accuracy/top1`` over dataset ``a``, silently.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .preflight_walk import ConfigCheckError, evaluator_metrics
+
+
+def reports_own_keys(evaluator: Any) -> bool:
+    """Whether an evaluator config builds an evaluator class other than mmengine's ``Evaluator`` (a dict with
+    ``metrics`` and another ``type``, e.g. mmdet's ``MultiDatasetsEvaluator``): its ``evaluate`` may name the keys
+    otherwise than its metrics do (prefixed per dataset), so the metrics' keys are not its keys."""
+    return isinstance(evaluator, dict) and 'metrics' in evaluator and \
+        evaluator.get('type', 'Evaluator') not in ('Evaluator', 'mmengine.Evaluator')
+
+
+def _evaluator_class(evaluator: Any, scope: str) -> type | None:
+    """The class an evaluator config builds (``Runner.build_evaluator``: a dict with ``metrics`` builds its
+    ``type``, default mmengine's ``Evaluator``; a metric or list of metrics builds an ``Evaluator``), or the built
+    evaluator's class; ``None`` when its type does not resolve here (the runner names it)."""
+    from mmengine.evaluator import Evaluator
+    from mmengine.registry import EVALUATOR
+
+    from automl_mm.registry import registered_class
+
+    if not isinstance(evaluator, dict):
+        return type(evaluator) if isinstance(evaluator, Evaluator) else Evaluator
+    if 'metrics' not in evaluator:
+        return Evaluator
+    kind = evaluator.get('type', 'Evaluator')
+    if isinstance(kind, type):
+        return kind
+    try:
+        cls = registered_class(EVALUATOR, kind, evaluator.get('_scope_') or scope)
+    except KeyError:
+        return None
+    return cls if isinstance(cls, type) else None
+
+
+def check_rank_local_evaluator(evaluator: Any, key: str, scope: str = 'automl_mm') -> None:
+    """Refuse an evaluator (config or built) whose class overrides mmengine's ``Evaluator.evaluate`` for a split
+    scored rank-locally (OHL rewards, NAS scores; see the module docstring).
+
+    Raises:
+        ValueError: naming ``key`` and the class.
+    """
+    from mmengine.evaluator import Evaluator
+
+    cls = _evaluator_class(evaluator, scope)
+    if cls is None or not issubclass(cls, Evaluator) or cls.evaluate is Evaluator.evaluate:
+        return
+    raise ValueError(f'{key} is a {cls.__name__}, which computes its results in its own evaluate(); OHL rewards and '
+                     "NAS scores are computed rank-locally from each metric's compute_metrics, so its own results "
+                     '(per-dataset slices, prefixed keys) would not be what is scored. Give a metric or a list of '
+                     'metrics (one split per reward / search loader)')
+
+
+def check_metric_clash(evaluator: Any, key: str) -> None:
+    """Refuse two metrics of ``evaluator`` (a config at ``key``) that report the same key, where both metrics' keys
+    are known without running them (:func:`~automl_mm.engine.preflight_metrics.metric_keys`).
+
+    Raises:
+        ConfigCheckError: naming the clashing metric key and both metrics' config keys.
+    """
+    from .preflight_metrics import metric_keys
+
+    if reports_own_keys(evaluator):
+        return  # its own evaluate() names the keys (e.g. prefixed per dataset)
+    metrics = evaluator_metrics(evaluator)
+    seen: dict[str, str] = {}
+    for j, metric in enumerate(metrics):
+        where = f'{key}[{j}]' if len(metrics) > 1 else key
+        for name in sorted(metric_keys(metric) or ()):
+            if name in seen:
+                raise ConfigCheckError(
+                    f'{seen[name]} and {where} both report {name!r}: the evaluation refuses two metrics of one '
+                    'key, but only once they are computed (after the first OHL trunk, validation or NAS '
+                    'scoring has been trained for); give one of them another prefix')
+            seen[name] = where
+
+
+def check_evaluators(cfg: Any, test_only: bool) -> None:
+    """:func:`check_metric_clash` for every evaluator of the config (``test_evaluator`` alone when ``test_only``):
+    the top-level ones, ``train_cfg.search_evaluator`` and each ``custom_hooks[i].reward_evaluator``."""
+    from .preflight_walk import _EVALUATORS
+
+    found = [(cfg.get(k), k) for k in _EVALUATORS if not test_only or k == 'test_evaluator']
+    if not test_only:
+        found.append(((cfg.get('train_cfg') or {}).get('search_evaluator'), 'train_cfg.search_evaluator'))
+        found += [(hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator')
+                  for i, hook in enumerate(cfg.get('custom_hooks') or []) if isinstance(hook, dict)]
+    for evaluator, key in found:
+        if evaluator:
+            check_metric_clash(evaluator, key)
