@@ -282,6 +282,8 @@ def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) ->
     of one (or a batch boundary between the two counts) they run one more iteration per epoch than the others, and
     wait forever in its collectives (the copy's DDP gradient all-reduce, the trunk-end reward gather and broadcast;
     the trunks themselves, counted from ``len(train_dataloader)``, would end at other iterations on each rank).
+    Under an iteration loop the ranks' epochs (and so their permutations) drift apart instead, and their shards no
+    longer partition the copy's data.
 
     Raises:
         ValueError: naming ``train_dataloader.sampler.round_up``, the dataset length and both shard lengths.
@@ -292,9 +294,10 @@ def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) ->
     raise ValueError(
         f'train_dataloader.sampler.round_up=False with ranks_per_copy={ranks_per_copy} and {num_samples} training '
         f'samples, which {ranks_per_copy} does not divide: the ranks of a copy would take {short + 1} and {short} '
-        'samples per epoch, run different numbers of iterations and wait for each other forever (the copy\'s DDP '
-        'all-reduce, the trunk-end collectives); set round_up=True (the default: the short shards repeat a sample) '
-        f'or use a training set whose length is a multiple of {ranks_per_copy}')
+        'samples per epoch; under an epoch loop they run different numbers of iterations and wait for each other '
+        'forever (the copy\'s DDP all-reduce, the trunk-end collectives), under an iteration loop their epochs '
+        'drift apart and their shards stop partitioning the data; set round_up=True (the default: the short shards '
+        f'repeat a sample) or use a training set whose length is a multiple of {ranks_per_copy}')
 
 
 @MODEL_WRAPPERS.register_module()
