@@ -92,7 +92,7 @@ from .preflight_classes import (
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
 from .preflight_data_hint import generator_hint
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
-from .preflight_evaluators import check_evaluators
+from .preflight_evaluators import check_evaluators, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used
 from .preflight_masks import check_mask_format
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
@@ -155,6 +155,8 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     _check_num_classes(cfg, test_only)
     check_accuracy_topk(cfg, test_only)
     check_evaluators(cfg, test_only)
+    if not test_only:
+        warn_selection_on_test(cfg)
     check_held_out_splits(cfg, scope, test_only)
     for split in ('test', ) if test_only else ('val', 'test'):
         _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),

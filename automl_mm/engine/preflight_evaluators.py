@@ -13,10 +13,18 @@
   the dataset's name) was scored as a plain list of metrics over the whole split: a 64-image digits reward split
   under ``MultiDatasetsEvaluator(metrics=[Accuracy], dataset_prefixes=['a'])`` rewarded ``accuracy/top1`` over all
   of it, where the evaluator reports ``a/accuracy/top1`` over dataset ``a``, silently.
+* :func:`warn_selection_on_test`: ``default_hooks.checkpoint.save_best`` or an ``EarlyStoppingHook`` choose by
+  the validation metric; where ``val_dataloader`` is the test split (the digits, Fashion-MNIST, CIFAR-10 and
+  ImageNet bases have no validation split of their own), the kept checkpoint was chosen on the test images that
+  ``tools/test.py`` then reports, silently. Warned about (not refused: reporting test accuracy while training is
+  what those bases do).
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from mmengine.logging import print_log
 
 from .preflight_walk import ConfigCheckError, evaluator_metrics
 
@@ -107,3 +115,27 @@ def check_evaluators(cfg: Any, test_only: bool) -> None:
     for evaluator, key in found:
         if evaluator:
             check_metric_clash(evaluator, key)
+
+
+def warn_selection_on_test(cfg: Any) -> bool:
+    """Warn when ``default_hooks.checkpoint.save_best`` or an ``EarlyStoppingHook`` (``custom_hooks``) choose by a
+    ``val_dataloader`` that reads the test split (:func:`~automl_mm.engine.preflight_eval_splits.reads_test_split`
+    against ``test_dataloader``). Returns whether it warned."""
+    from automl_mm.utils.scope import config_type_name
+
+    from .preflight_eval_splits import reads_test_split
+
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    choosers = []
+    if isinstance(checkpoint, dict) and checkpoint.get('save_best'):
+        choosers.append(f'default_hooks.checkpoint.save_best={checkpoint["save_best"]!r}')
+    choosers += [f'custom_hooks[{i}] ({config_type_name(h)})' for i, h in enumerate(cfg.get('custom_hooks') or [])
+                 if isinstance(h, dict) and config_type_name(h) == 'EarlyStoppingHook']
+    val, test = cfg.get('val_dataloader'), cfg.get('test_dataloader')
+    if not choosers or not isinstance(val, dict) or not isinstance(test, dict) or not reads_test_split(val, test):
+        return False
+    print_log(f'{" and ".join(choosers)} choose(s) by the validation metric, but val_dataloader reads the test split '
+              '(the one test_dataloader reports): the checkpoint kept would be chosen on the test images, and its '
+              'test score optimistic; give val_dataloader a split held out of training and test (e.g. the reward '
+              'split)', logger='current', level=logging.WARNING)
+    return True

@@ -1,0 +1,47 @@
+"""``default_hooks.checkpoint.save_best`` (or an ``EarlyStoppingHook``) on a config whose ``val_dataloader`` is the
+test split (the digits, Fashion-MNIST, CIFAR-10 and ImageNet bases): the kept "best" checkpoint was chosen on the
+test images that ``tools/test.py`` then reports, silently. ``check_config`` warns, naming the keys."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+import automl_mm.engine.preflight_evaluators as module
+from automl_mm.engine.preflight import check_config
+
+from conftest import REPO_ROOT
+
+BASELINE = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    messages = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: messages.append(msg))
+    return messages
+
+
+def test_choosing_the_best_checkpoint_on_the_test_split_is_warned_about(logged):
+    cfg = Config.fromfile(BASELINE)
+    cfg.default_hooks.checkpoint.save_best = 'accuracy/top1'
+    check_config(cfg)
+    assert any("default_hooks.checkpoint.save_best='accuracy/top1'" in m and 'val_dataloader reads the test split'
+               in m for m in logged), logged
+
+
+def test_early_stopping_on_the_test_split_is_warned_about(logged):
+    cfg = Config.fromfile(BASELINE)
+    cfg.custom_hooks = [dict(type='EarlyStoppingHook', monitor='accuracy/top1', patience=3)]
+    check_config(cfg)
+    assert any('custom_hooks[0] (EarlyStoppingHook)' in m for m in logged), logged
+
+
+def test_no_warning_without_a_choice_or_on_a_held_out_split(logged):
+    cfg = Config.fromfile(BASELINE)
+    check_config(cfg)  # the test accuracy is only reported
+    cfg.default_hooks.checkpoint.save_best = 'accuracy/top1'
+    cfg.val_dataloader = cfg.reward_dataloader  # a held-out split
+    check_config(cfg)
+    assert not any('test split' in m for m in logged), logged
