@@ -12,7 +12,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
   ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, a
-  ``CopySampler``'s arguments, an ``OHLProgressHook`` without an ``OHLHook`` (and, in any config, every
+  ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
+  an ``OHLProgressHook`` without an ``OHLHook`` (and, in any config, every
   ``CheckpointHook``'s ``interval`` / ``save_begin`` a whole number and a ``TrunkScheduleHook``'s
   ``trunk_epochs`` under an iteration loop), the number of processes a launcher
   started (``WORLD_SIZE``: ``num_copies * ranks_per_copy`` are needed), and the trunk
