@@ -9,6 +9,8 @@
 * ``latency`` — latency / FLOPs lookup tables;
 * ``ranking`` — stand-alone ground-truth tables and ranking quality (Kendall tau-b, precision at k, stand-alone rank);
 * ``hook`` — ``PathSamplingHook`` for supernet training under any loop;
+* ``loop`` — ``SearchLoopBase``, what both search loops share; ``search_checks`` (their settings' checks),
+  ``retrain_export`` (the retrain config a search exports), ``search_log`` (warnings, tables);
 * ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``.
 """
 from .base import BasePathSampler, BasePathSpace, build_path_sampler, build_path_space, find_supernet

@@ -27,17 +27,11 @@ from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
-from .loop import (
-    SearchLoopBase,
-    check_retrain_backbone,
-    check_retrain_config,
-    check_schedule_span,
-    check_scoring_counts,
-    format_table,
-    retrain_config_text,
-    warn,
-)
+from .loop import SearchLoopBase
+from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text
 from .samplers import check_completion_sampler
+from .search_checks import check_schedule_span, check_scoring_counts
+from .search_log import format_table, warn
 from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
@@ -54,7 +48,7 @@ class CRNASLoop(SearchLoopBase):
         spatial_iters: Iterations of operation-supernet training (phase 3), continuing from phase 1's weights.
             The search runs ``stage_iters + spatial_iters`` iterations; a ``param_scheduler`` without ``T_max`` /
             ``end`` anneals over exactly those, an explicit one that disagrees is refused
-            (:func:`~automl_mm.nas.loop.check_schedule_span`).
+            (:func:`~automl_mm.nas.search_checks.check_schedule_span`).
         stage_space: ``StageAllocationSpace`` config: ``stage_choices`` per stage and ``total_blocks``.
         dilation_space: Path space config of the spatial search; default
             ``dict(type='DilationSpace', choices=dilation_choices)`` (one decision per active block).

@@ -10,18 +10,19 @@ A search loop is an mmengine ``IterBasedTrainLoop`` whose ``run`` alternates
 
 The search state (pools, finished scores, results) is saved in every checkpoint under ``'nas_search'`` and restored
 by ``--resume``: a run killed in a scoring pass resumes without re-scoring finished candidates.
+
+The loops' setting checks (:mod:`~automl_mm.nas.search_checks`), the retrain-config export
+(:mod:`~automl_mm.nas.retrain_export`) and the log helpers (:mod:`~automl_mm.nas.search_log`) are still importable
+from here, their former home.
 """
 from __future__ import annotations
 
-import logging
 import math
 import os
 import os.path as osp
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import torch
 from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -35,8 +36,11 @@ from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
+from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
+from .search_checks import check_no_sync_bn, check_schedule_span, check_scoring_counts  # noqa: F401
+from .search_log import format_table, warn  # noqa: F401
 
 
 class _SearchStateHook(Hook):
@@ -380,180 +384,3 @@ class SearchLoopBase(IterBasedTrainLoop):
             recalibrate_bn(self.runner.model, self._bn_loader())
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()
-
-
-def check_no_sync_bn(model: Any, world_size: int) -> None:
-    """Refuse BN re-estimation per scored path with SyncBN layers under several ranks.
-
-    The ranks score different candidates at once (:func:`~automl_mm.nas.beam.score_step`), each re-estimating BN for
-    its own path in training mode: a SyncBN layer averages the statistics across the ranks, i.e. across other
-    candidates' paths (a CR-NAS spatial step, whose candidates reach the same layers, scored every candidate with
-    statistics mixed with another's), or waits forever for a rank that scores no candidate in the last round or
-    whose path does not reach it. (A single process runs no SyncBN: mmengine reverts it to BN.)
-
-    Raises:
-        ValueError: naming ``train_cfg.bn_recalibration_batches`` and the first SyncBN layer.
-    """
-    if world_size <= 1:
-        return
-    root = getattr(model, 'module', model)
-    for name, module in root.named_modules():
-        if 'SyncBatchNorm' in type(module).__name__ or isinstance(module, torch.nn.SyncBatchNorm):
-            raise ValueError(f'train_cfg.bn_recalibration_batches > 0 on {world_size} ranks, but model.{name} is a '
-                             f'{type(module).__name__}: the ranks score different candidates at once, and '
-                             're-estimating its statistics would average them across their paths (or hang). Use BN '
-                             "(norm_cfg=dict(type='BN'), no sync_bn) in the search, or bn_recalibration_batches=0")
-
-
-def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str) -> None:
-    """Refuse an iteration-based cosine schedule whose explicit length disagrees with the search's iterations.
-
-    A search loop derives its iterations from its phases (``derivation``); mmengine gives a scheduler without
-    ``end`` the loop's ``max_iters`` and a ``CosineAnnealing*`` scheduler without ``T_max`` the span
-    ``end - begin``, so leaving both out anneals over exactly the search. A value written by hand that disagrees
-    (the schedule would stop short or never reach ``eta_min``, e.g. after changing a phase length) fails here.
-
-    Args:
-        param_schedulers: The config's ``param_scheduler`` (a scheduler config or a list of them; anything else,
-            e.g. per-optimiser dicts, is not checked).
-        total_iters: The search's iterations.
-        derivation: How ``total_iters`` is derived, named in the error (e.g. ``'warmup_iters=600 + 4 layers x
-            stage_iters=300'``).
-
-    Raises:
-        ValueError: ``param_scheduler[i].end`` beyond ``total_iters``, or ``param_scheduler[i].T_max`` other than
-            ``end - begin`` (the message names the key and the derived value).
-    """
-    schedulers = [param_schedulers] if isinstance(param_schedulers, dict) and 'type' in param_schedulers \
-        else param_schedulers if isinstance(param_schedulers, (list, tuple)) else []
-    for i, cfg in enumerate(schedulers):
-        if not isinstance(cfg, dict) or cfg.get('by_epoch', True) or 'CosineAnnealing' not in str(cfg.get('type')):
-            continue
-        begin, end = int(cfg.get('begin', 0)), cfg.get('end', total_iters)
-        if end > total_iters:
-            raise ValueError(f'param_scheduler[{i}].end={end} is beyond the search\'s {total_iters} iterations '
-                             f'({derivation}); leave end out to end with the search')
-        if cfg.get('T_max') is not None and int(cfg['T_max']) != end - begin:
-            raise ValueError(f'param_scheduler[{i}].T_max={cfg["T_max"]} disagrees with the span it anneals over: '
-                             f'{end - begin} iterations (end - begin; the search has {total_iters}: {derivation}); '
-                             'leave T_max out to derive it')
-
-
-def check_retrain_config(path: str | None) -> str | None:
-    """``train_cfg.retrain_config`` as an absolute path, or an error now: the export names it as ``_base_``, and a
-    path relative to another directory than the one the run starts in exported a config that could not load.
-
-    A config whose ``train_cfg`` is a search loop (``PCNASLoop``, ``CRNASLoop``: e.g. the search config itself) is
-    refused: the exported config inherits its ``train_cfg``, so "retraining" the searched architecture ran another
-    search over it (a PC-NAS space of one operator per layer, a CR-NAS supernet at the exported allocation) with
-    the search's schedule, and exported that.
-
-    Raises:
-        ValueError: naming ``train_cfg.retrain_config``: the file is missing, or trains with a search loop.
-    """
-    if path is None:
-        return None
-    if not osp.isfile(path):
-        raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
-                         f'directory, {os.getcwd()})')
-    from mmengine.config import Config
-
-    from automl_mm.registry import LOOPS, registered_class
-
-    retrain = Config.fromfile(path)
-    loop = retrain.get('train_cfg')
-    kind = loop.get('type') if isinstance(loop, dict) else None
-    try:
-        cls = kind if isinstance(kind, type) else registered_class(LOOPS, kind, 'automl_mm') if isinstance(kind, str) \
-            else None
-    except KeyError:  # a scope prefix of a package not installed: not a search loop of ours
-        cls = None
-    if isinstance(cls, type) and issubclass(cls, SearchLoopBase):
-        raise ValueError(f'train_cfg.retrain_config {path!r} trains with train_cfg.type={kind!r}, a search loop: the '
-                         'exported config inherits it and would run another search over the searched architecture '
-                         'instead of training it; give the config that trains one architecture from scratch (e.g. '
-                         'configs/pc_nas/pc-nas-retrain_*.py, configs/cr_nas/cr-nas-final_*.py)')
-    return osp.abspath(path)
-
-
-def check_retrain_backbone(retrain_config: str | None, searched: dict, exported: Sequence[str],
-                           fill: dict | None = None, ignored: Sequence[str] = ()) -> None:
-    """Refuse a ``retrain_config`` whose ``model.backbone`` is another network than the searched one: the export
-    writes only the ``exported`` keys (the searched ``arch``, or ``stage_blocks`` / ``dilations_per_block``) over
-    it, so any other difference (depth, widths, strides, stem, activation, normalisation) was retrained silently:
-    a search on a CR-ResNet-18 exported a ResNet-50 with its allocation; one with ReLU retrained with ReLU6.
-
-    Both configs, without the exported and ``ignored`` keys (and ``init_cfg``) and with ``fill`` set in both (e.g.
-    one allocation for two plain networks), are built in the ``automl_mm`` scope and compared module by module
-    (``repr``: types, shapes, strides, dilations, activations, norms). Nothing is built when the two configs are
-    equal (the shipped configs).
-
-    Args:
-        retrain_config: Absolute path (``check_retrain_config``), or None: nothing to check.
-        searched: The search run's ``model.backbone`` config.
-        exported: The keys the export writes over the retrain config's backbone.
-        fill: Keys set in both before building.
-        ignored: Other keys left out of both (search-only keys, e.g. ``max_stage_blocks``).
-
-    Raises:
-        ValueError: naming ``train_cfg.retrain_config`` and the first module that differs, or why the retrain
-            backbone cannot be built.
-    """
-    if retrain_config is None:
-        return
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-
-    from automl_mm.registry import MODELS
-
-    retrain = (Config.fromfile(retrain_config).get('model') or {}).get('backbone')
-    if not isinstance(retrain, dict):
-        return  # no backbone to compare (a config that sets the backbone elsewhere)
-    dropped = {*exported, *ignored, 'init_cfg'}
-    configs = [{k: v for k, v in dict(cfg).items() if k not in dropped} for cfg in (retrain, searched)]
-    if configs[0] == configs[1]:
-        return
-    layouts = []
-    for name, cfg in zip(('retrain', 'searched'), configs):
-        try:
-            with DefaultScope.overwrite_default_scope('automl_mm'):
-                layouts.append(repr(MODELS.build({**cfg, **(fill or {})})).splitlines())
-        except Exception as err:  # the retrain backbone cannot take the exported keys' values
-            raise ValueError(f'train_cfg.retrain_config {retrain_config}: its model.backbone cannot be built as the '
-                             f'{name} network ({type(err).__name__}: {err}); give it the searched backbone\'s type '
-                             'and settings') from None
-    if layouts[0] != layouts[1]:
-        line = next((i for i, (a, b) in enumerate(zip(*layouts)) if a != b), min(map(len, layouts)))
-        got = [rows[line].strip() if line < len(rows) else '(nothing)' for rows in layouts]
-        raise ValueError(f'train_cfg.retrain_config {retrain_config}: its model.backbone is another network than the '
-                         f'searched one, but the export sets only {", ".join(exported)} over it (first difference, '
-                         f'module line {line}: retrain {got[0]!r}, searched {got[1]!r}); give it the searched '
-                         'backbone\'s settings')
-
-
-def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:
-    """A config inheriting ``base`` (absolute path) with a model override; ``base=None`` writes the override only."""
-    lines = [f'# {line}' if line else '#' for line in comment.splitlines()]
-    if base is not None:
-        lines.append(f'_base_ = {osp.abspath(base)!r}')
-    lines.append(model_override)
-    return '\n'.join(lines) + '\n'
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    """A plain text table (the search summary in the log)."""
-    cells = [list(map(str, header))] + [[f'{v:.4f}' if isinstance(v, float) else str(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)) for r in cells)
-
-
-def check_scoring_counts(num_samples: Any, batches_per_sample: Any) -> None:
-    """Refuse completion / batch counts that score nothing, naming the ``train_cfg`` key (a count <= 0 crashed later
-    in ``torch.stack``, or scored every candidate -inf and blamed the cost limit)."""
-    as_count(num_samples, 'train_cfg.num_samples', 1)
-    if batches_per_sample is not None:  # None: the whole split
-        as_count(batches_per_sample, 'train_cfg.batches_per_sample', 1)
-
-
-def warn(msg: str) -> None:
-    print_log(msg, logger='current', level=logging.WARNING)

@@ -19,18 +19,12 @@ from .accumulation import check_phase_accumulation
 from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
-from .loop import (
-    SearchLoopBase,
-    check_retrain_backbone,
-    check_retrain_config,
-    check_schedule_span,
-    check_scoring_counts,
-    format_table,
-    retrain_config_text,
-    warn,
-)
+from .loop import SearchLoopBase
+from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text
 from .retrain_input import check_retrain_input
 from .samplers import PoolPathSampler, check_completion_sampler
+from .search_checks import check_schedule_span, check_scoring_counts
+from .search_log import format_table, warn
 
 _SCORE_STREAM = 7919  # key of PC-NAS's scoring streams (utils/seeding domain 'nas.score')
 
@@ -45,7 +39,7 @@ class PCNASLoop(SearchLoopBase):
         stage_iters: Training iterations of each stage (L stages, one per mixed layer). The search trains
             ``warmup_iters + L * stage_iters`` iterations in all (L read from the space); an iteration-based cosine
             ``param_scheduler`` without ``T_max`` / ``end`` anneals over exactly those, an explicit one that
-            disagrees is refused (:func:`~automl_mm.nas.loop.check_schedule_span`).
+            disagrees is refused (:func:`~automl_mm.nas.search_checks.check_schedule_span`).
         warmup_iters: Uniform single-path iterations before stage 1.
         pool_size: K, partial models kept per stage.
         num_samples: S, completions averaged into a candidate's potential.

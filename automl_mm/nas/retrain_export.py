@@ -1,0 +1,113 @@
+"""The retrain config a search exports: the checks of ``train_cfg.retrain_config`` (a file that trains one
+architecture, with the searched backbone) and the exported config's text.
+
+Used by ``PCNASLoop`` and ``CRNASLoop``; still importable from :mod:`automl_mm.nas.loop`, their former home.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from collections.abc import Sequence
+
+
+def check_retrain_config(path: str | None) -> str | None:
+    """``train_cfg.retrain_config`` as an absolute path, or an error now: the export names it as ``_base_``, and a
+    path relative to another directory than the one the run starts in exported a config that could not load.
+
+    A config whose ``train_cfg`` is a search loop (``PCNASLoop``, ``CRNASLoop``: e.g. the search config itself) is
+    refused: the exported config inherits its ``train_cfg``, so "retraining" the searched architecture ran another
+    search over it (a PC-NAS space of one operator per layer, a CR-NAS supernet at the exported allocation) with
+    the search's schedule, and exported that.
+
+    Raises:
+        ValueError: naming ``train_cfg.retrain_config``: the file is missing, or trains with a search loop.
+    """
+    if path is None:
+        return None
+    if not osp.isfile(path):
+        raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
+                         f'directory, {os.getcwd()})')
+    from mmengine.config import Config
+
+    from automl_mm.registry import LOOPS, registered_class
+
+    from .loop import SearchLoopBase  # the loop imports this module
+
+    retrain = Config.fromfile(path)
+    loop = retrain.get('train_cfg')
+    kind = loop.get('type') if isinstance(loop, dict) else None
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(LOOPS, kind, 'automl_mm') if isinstance(kind, str) \
+            else None
+    except KeyError:  # a scope prefix of a package not installed: not a search loop of ours
+        cls = None
+    if isinstance(cls, type) and issubclass(cls, SearchLoopBase):
+        raise ValueError(f'train_cfg.retrain_config {path!r} trains with train_cfg.type={kind!r}, a search loop: the '
+                         'exported config inherits it and would run another search over the searched architecture '
+                         'instead of training it; give the config that trains one architecture from scratch (e.g. '
+                         'configs/pc_nas/pc-nas-retrain_*.py, configs/cr_nas/cr-nas-final_*.py)')
+    return osp.abspath(path)
+
+
+def check_retrain_backbone(retrain_config: str | None, searched: dict, exported: Sequence[str],
+                           fill: dict | None = None, ignored: Sequence[str] = ()) -> None:
+    """Refuse a ``retrain_config`` whose ``model.backbone`` is another network than the searched one: the export
+    writes only the ``exported`` keys (the searched ``arch``, or ``stage_blocks`` / ``dilations_per_block``) over
+    it, so any other difference (depth, widths, strides, stem, activation, normalisation) was retrained silently:
+    a search on a CR-ResNet-18 exported a ResNet-50 with its allocation; one with ReLU retrained with ReLU6.
+
+    Both configs, without the exported and ``ignored`` keys (and ``init_cfg``) and with ``fill`` set in both (e.g.
+    one allocation for two plain networks), are built in the ``automl_mm`` scope and compared module by module
+    (``repr``: types, shapes, strides, dilations, activations, norms). Nothing is built when the two configs are
+    equal (the shipped configs).
+
+    Args:
+        retrain_config: Absolute path (``check_retrain_config``), or None: nothing to check.
+        searched: The search run's ``model.backbone`` config.
+        exported: The keys the export writes over the retrain config's backbone.
+        fill: Keys set in both before building.
+        ignored: Other keys left out of both (search-only keys, e.g. ``max_stage_blocks``).
+
+    Raises:
+        ValueError: naming ``train_cfg.retrain_config`` and the first module that differs, or why the retrain
+            backbone cannot be built.
+    """
+    if retrain_config is None:
+        return
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.registry import MODELS
+
+    retrain = (Config.fromfile(retrain_config).get('model') or {}).get('backbone')
+    if not isinstance(retrain, dict):
+        return  # no backbone to compare (a config that sets the backbone elsewhere)
+    dropped = {*exported, *ignored, 'init_cfg'}
+    configs = [{k: v for k, v in dict(cfg).items() if k not in dropped} for cfg in (retrain, searched)]
+    if configs[0] == configs[1]:
+        return
+    layouts = []
+    for name, cfg in zip(('retrain', 'searched'), configs):
+        try:
+            with DefaultScope.overwrite_default_scope('automl_mm'):
+                layouts.append(repr(MODELS.build({**cfg, **(fill or {})})).splitlines())
+        except Exception as err:  # the retrain backbone cannot take the exported keys' values
+            raise ValueError(f'train_cfg.retrain_config {retrain_config}: its model.backbone cannot be built as the '
+                             f'{name} network ({type(err).__name__}: {err}); give it the searched backbone\'s type '
+                             'and settings') from None
+    if layouts[0] != layouts[1]:
+        line = next((i for i, (a, b) in enumerate(zip(*layouts)) if a != b), min(map(len, layouts)))
+        got = [rows[line].strip() if line < len(rows) else '(nothing)' for rows in layouts]
+        raise ValueError(f'train_cfg.retrain_config {retrain_config}: its model.backbone is another network than the '
+                         f'searched one, but the export sets only {", ".join(exported)} over it (first difference, '
+                         f'module line {line}: retrain {got[0]!r}, searched {got[1]!r}); give it the searched '
+                         'backbone\'s settings')
+
+
+def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:
+    """A config inheriting ``base`` (absolute path) with a model override; ``base=None`` writes the override only."""
+    lines = [f'# {line}' if line else '#' for line in comment.splitlines()]
+    if base is not None:
+        lines.append(f'_base_ = {osp.abspath(base)!r}')
+    lines.append(model_override)
+    return '\n'.join(lines) + '\n'
