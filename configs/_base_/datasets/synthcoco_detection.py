@@ -1,4 +1,5 @@
-# The generated shapes set in COCO format, read by mmdet's CocoDataset and scored by CocoMetric unchanged.
+# The generated shapes set in COCO format, read by mmdet's CocoDataset and scored by CocoMetric unchanged (also
+# the base of fmnist_det.py, the generated Fashion-MNIST set).
 dataset_type = 'CocoDataset'
 data_root = 'data/synthetic_coco/'
 metainfo = dict(classes=('rectangle', 'ellipse', 'triangle'))
