@@ -42,8 +42,10 @@ def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor) -> torc
     return target
 
 
-def _target_log_prob(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``log p_y``, ``(N,)``, from a log-softmax (stable for confidently wrong samples)."""
+def _target_log_prob(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``log p_y``, ``(N,)``, from a log-softmax (stable for confidently wrong samples), for class indices
+    ``target`` checked first (:func:`_check_inputs`, whose errors name the loss ``name``)."""
+    target = _check_inputs(name, logits, target)
     return F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
 
 
@@ -261,9 +263,8 @@ class GeneralizedCrossEntropyLoss(_ClassificationLoss):
         self.q = q
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        target = _check_inputs('GeneralizedCrossEntropyLoss', logits, target)
         # p_y^q = exp(q log p_y): no 0^q at underflow, finite gradients everywhere
-        return -torch.expm1(self.q * _target_log_prob(logits, target)) / self.q
+        return -torch.expm1(self.q * _target_log_prob(type(self).__name__, logits, target)) / self.q
 
 
 @MODELS.register_module()
@@ -298,8 +299,7 @@ class SymmetricCrossEntropyLoss(_ClassificationLoss):
         self.alpha, self.beta, self.log_zero = alpha, beta, log_zero
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        target = _check_inputs('SymmetricCrossEntropyLoss', logits, target)
-        log_p = _target_log_prob(logits, target)
+        log_p = _target_log_prob(type(self).__name__, logits, target)
         rce = -self.log_zero * -torch.expm1(log_p)  # -A (1 - p_y)
         return self.alpha * -log_p + self.beta * rce
 
@@ -332,6 +332,5 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
         self.epsilon = epsilon
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        target = _check_inputs('Poly1CrossEntropyLoss', logits, target)
-        log_p = _target_log_prob(logits, target)
+        log_p = _target_log_prob(type(self).__name__, logits, target)
         return -log_p - self.epsilon * torch.expm1(log_p)
