@@ -24,7 +24,7 @@ import statistics
 
 import torch
 from _arms import UniqueValues
-from cr_backbone_speed import _interleaved  # the same alternating timing
+from cr_backbone_speed import _interleaved, apply_timing_options  # the same alternating timing
 from mmengine.config import Config
 from mmengine.structures import BaseDataElement
 
@@ -58,11 +58,7 @@ def main() -> None:
                         help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error(f'--repeats must be >= 1 and --warmup >= 0 (steps per side), got {args.repeats} and '
-                     f'{args.warmup}')
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    apply_timing_options(parser, args)
     cfg = Config.fromfile(args.config)
     if cfg.model.get('type') != 'ImageClassifier':
         parser.error(f'--config {args.config}: model.type is {cfg.model.get("type")!r}, not ImageClassifier')

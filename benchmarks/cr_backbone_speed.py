@@ -72,6 +72,16 @@ def _interleaved(fns: list[Callable[[int], None]], repeats: int, warmup: int,
     return times
 
 
+def apply_timing_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse ``--repeats`` < 1 or ``--warmup`` < 0 before anything is built (no timed step: the medians failed
+    only at the end), then use ``--threads`` torch CPU threads (0: torch's default)."""
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error(f'--repeats must be >= 1 and --warmup >= 0 (steps per side), got {args.repeats} and '
+                     f'{args.warmup}')
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+
+
 def _sample_allocation(rng: random.Random) -> tuple[int, ...]:
     while True:
         alloc = tuple(rng.randint(1, m) for m in SUPERNET_MAX)
@@ -99,11 +109,7 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
     args = parser.parse_args()
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error(f'--repeats must be >= 1 and --warmup >= 0 (steps per side), got {args.repeats} and '
-                     f'{args.warmup}')
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    apply_timing_options(parser, args)
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
     device = torch.device(args.device)
