@@ -221,7 +221,9 @@ class SearchLoopBase(IterBasedTrainLoop):
 
     # --- supernet training ------------------------------------------------------------------------------------
     def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler) -> None:
-        """Train the supernet up to iteration ``stop_iter``, one sampled path per iteration and optimiser step.
+        """Train the supernet up to iteration ``stop_iter``, one sampled path per iteration; the optimiser steps
+        every ``optim_wrapper.accumulative_counts`` iterations (every iteration by default; a phase length that count
+        does not divide is refused when the loop is built, :mod:`automl_mm.nas.accumulation`).
 
         Raises:
             ValueError: for a sampler that trains several paths per optimiser update (``paths_per_update`` > 1,
