@@ -14,6 +14,7 @@ from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
+from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
     add_dump_results,
     add_launcher_arguments,
@@ -91,7 +92,8 @@ def main() -> None:
         apply_tta(cfg)
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    with checked_by_tool():  # checked above and below, once
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
     if not args.allow_partial:
         # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.

@@ -32,6 +32,7 @@ from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.resume import checkpoint_seed
+from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import add_launcher_arguments, enable_auto_scale_lr, parse_tool_args
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -137,7 +138,8 @@ def build_runner(cfg: Config) -> Runner:
     hook checked every later use of that file (``tools/test.py --allow-partial``, a ``load_from``) against the
     resumed checkpoint.
     """
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    with checked_by_tool():  # checked by build_config (before local workers start); run() checks the model
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if cfg.get('resume') and cfg.get('load_from'):
         runner.register_hook(StrictCheckpointHook(checkpoint=cfg.load_from))
     return runner

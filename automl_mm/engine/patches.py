@@ -26,6 +26,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    :func:`automl_mm.engine.worker_seeds.reseeding_build_dataloader`, which replaces that default by
    :class:`automl_mm.engine.worker_seeds.EpochSeededWorkerInit` (seeds from the run's seed, the rank, the worker,
    the epoch and torch's per-iterator seed); a user's own ``worker_init_fn`` is kept.
+7. **automl_mm's start-of-run checks under any launcher** (a stock mmdet / mmengine ``tools/train.py`` ran none of
+   them): ``Runner.from_cfg``, ``Runner.train`` and ``Runner.test`` (and ``FlexibleRunner``'s) are wrapped by
+   :mod:`automl_mm.engine.runner_checks`: a config that needs several processes is refused in a lone process, and
+   a runner built from a config runs ``check_config`` and the model checks before its first dataloader is built.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -38,6 +42,7 @@ from mmengine.logging import print_log
 from .checkpoint import load_from_local
 from .dist import init_dist_pytorch_cpu_aware
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
+from .runner_checks import install as install_runner_checks
 from .worker_seeds import reseeding_build_dataloader
 
 PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
@@ -45,7 +50,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'auto-resume falls back to the newest complete checkpoint',
            'the pytorch launcher uses gloo without GPUs',
            'checkpoints record the world size (meta.world_size)',
-           'dataloader workers are seeded anew every epoch')
+           'dataloader workers are seeded anew every epoch',
+           "runners built from a config run automl_mm's start-of-run checks")
 _installed = False
 
 
@@ -80,6 +86,7 @@ def install() -> bool:
         build = runner_class.__dict__['build_dataloader']  # a staticmethod object
         if not getattr(build.__func__, 'reseeds_workers', False):
             runner_class.build_dataloader = staticmethod(reseeding_build_dataloader(build.__func__))
+    install_runner_checks((runner_module.Runner, FlexibleRunner))
     _installed = True
     print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
     return True

@@ -1,5 +1,7 @@
 """Checks of a config that run before anything trains: once, in the launching process of ``tools/train.py`` /
-``tools/test.py`` (before worker processes start), so a wrong setting fails in seconds with the config key named.
+``tools/test.py`` (before worker processes start), so a wrong setting fails in seconds with the config key named;
+under another launcher (mmdet's ``tools/train.py``, ``Runner.from_cfg``), once in the runner's ``train()`` /
+``test()`` before its first dataloader is built (:mod:`automl_mm.engine.runner_checks`).
 Every check raises :class:`~automl_mm.engine.preflight_walk.ConfigCheckError`; each lives in the module of its
 concept, and the public names stay importable from here.
 

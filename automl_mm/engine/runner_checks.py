@@ -1,0 +1,144 @@
+"""automl_mm's start-of-run checks for runners that another launcher builds from a config: mmdet's or mmengine's
+``tools/train.py`` / ``tools/test.py`` with ``custom_imports=dict(imports=['automl_mm'])``, or ``Runner.from_cfg``
+in a script of one's own.
+
+automl_mm's ``tools/train.py`` / ``tools/test.py`` check a config before anything is built
+(:func:`automl_mm.engine.preflight.check_config`, then the model checks
+:func:`~automl_mm.engine.preflight_losses.check_loss_holders` and
+:func:`~automl_mm.engine.preflight_masks.check_mask_metrics`). A stock launcher ran none of them: a scored loader
+with an OHL augmentation trained and reported numbers on augmented images, a ``save_best`` key that the evaluator
+does not report stopped the run with mmengine's ``KeyError`` after the first validation, and so on. Installed by
+:func:`automl_mm.engine.patches.install` (so by ``import automl_mm`` and ``custom_imports``):
+
+* ``Runner.from_cfg`` (``FlexibleRunner.from_cfg`` too; ``RUNNERS.build`` calls it for a ``runner_type``) refuses,
+  before building anything, a config that needs several processes (an OHL hook's ``num_copies x ranks_per_copy``)
+  with ``launcher='none'`` in a process without a process group, naming the commands that start them (the runner
+  built one model and ``CopyRunner`` stopped with a world-size error after building it); then it marks the runner it
+  built for the checks below.
+* ``Runner.train`` (and ``FlexibleRunner.train``) of a marked runner first runs ``check_config(cfg)`` and the model
+  checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and ``check_mask_metrics(..., test_only=True)``, as
+  automl_mm's tools do: once per runner, after the runner is built (its model, hooks and work dir) and before a
+  dataloader is built or an image read. Only these static checks run: ``build_check`` builds the model, hooks,
+  datasets and evaluators again, which the runner has just done with mmengine's own messages.
+
+Runners built inside :func:`checked_by_tool` are not marked: automl_mm's tools run the checks themselves (in the
+launching process, once, before local workers start), so each check runs once per process there, not twice.
+A runner built without a config (``Runner(model=..., ...)``) is not checked.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os.path as osp
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_PENDING = '_automl_mm_pending_checks'  # the runner attribute that marks a runner whose checks have not run
+_tool_depth = 0  # > 0 while an automl_mm tool builds a runner from a config it has checked
+
+
+@contextlib.contextmanager
+def checked_by_tool() -> Iterator[None]:
+    """Runners built from a config inside this block are not checked again (automl_mm's tools checked it)."""
+    global _tool_depth
+    _tool_depth += 1
+    try:
+        yield
+    finally:
+        _tool_depth -= 1
+
+
+def automl_mm_tool(name: str) -> str:
+    """How to run automl_mm's ``tools/<name>``: its path in this checkout when it exists, else a description."""
+    import automl_mm
+
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(automl_mm.__file__))), 'tools', name)
+    return f'python {path}' if osp.isfile(path) else f"python tools/{name} (automl_mm's)"
+
+
+def check_process_count(cfg: Any) -> None:
+    """Refuse a config that needs several processes (:func:`automl_mm.engine.launch.required_world_size`) in a
+    process that runs alone: ``launcher`` is ``'none'`` and no torch.distributed process group exists.
+
+    Raises:
+        ConfigCheckError: naming the OHL hook's processes and the commands that start them.
+        ValueError: the hook's ``num_copies`` / ``ranks_per_copy`` are not positive integers (naming the entry).
+    """
+    import torch.distributed as torch_dist
+
+    from automl_mm.ohl.copies import find_ohl_hook
+
+    from .launch import required_world_size
+    from .preflight_walk import ConfigCheckError
+
+    if (cfg.get('launcher') or 'none') != 'none' or (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    world_size = required_world_size(cfg)
+    if world_size > 1:
+        index, hook = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+        raise ConfigCheckError(
+            f"custom_hooks[{index}] ({hook.get('type')}) trains in {world_size} processes (num_copies x "
+            "ranks_per_copy), but this runner runs alone (launcher='none'): it would build one model and stop. Train "
+            f'with automl_mm\'s launcher, `{automl_mm_tool("train.py")} CONFIG` (it starts the {world_size} processes '
+            f'itself), or start {world_size} processes yourself (`torchrun --nproc_per_node {world_size}` with this '
+            f"tool's `--launcher pytorch`); test a trained model with `{automl_mm_tool('test.py')} CONFIG CHECKPOINT` "
+            '(it drops the OHL hook)')
+
+
+def _run_checks(runner: Any, test_only: bool) -> None:
+    import torch.nn as nn
+
+    from .preflight import check_config
+    from .preflight_losses import check_loss_holders
+    from .preflight_masks import check_mask_metrics
+
+    setattr(runner, _PENDING, False)
+    check_config(runner.cfg, test_only=test_only)
+    model = getattr(runner, 'model', None)
+    if isinstance(model, nn.Module):  # FlexibleRunner builds its model only in train() / test()
+        if not test_only:
+            check_loss_holders(model)
+        check_mask_metrics(runner.cfg, model, test_only=test_only)
+
+
+def checking_from_cfg(from_cfg: Callable) -> classmethod:
+    """Wrap a runner class's ``from_cfg`` function (``Runner.__dict__['from_cfg'].__func__``): refuse a config that
+    needs several processes in a lone process (:func:`check_process_count`), then mark the runner for the checks of
+    :func:`checking_run` unless it is built inside :func:`checked_by_tool`."""
+    @functools.wraps(from_cfg)
+    def wrapper(cls: type, cfg: Any) -> Any:
+        own_tool = _tool_depth > 0
+        if not own_tool:
+            check_process_count(cfg)
+        runner = from_cfg(cls, cfg)
+        setattr(runner, _PENDING, not own_tool)
+        return runner
+
+    wrapper.checks_config = True
+    return classmethod(wrapper)
+
+
+def checking_run(run: Callable, test_only: bool) -> Callable:
+    """Wrap ``Runner.train`` (``test_only=False``) or ``Runner.test`` (``True``): a runner marked by
+    :func:`checking_from_cfg` is checked first, once."""
+    @functools.wraps(run)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, _PENDING, False):
+            _run_checks(self, test_only)
+        return run(self, *args, **kwargs)
+
+    wrapper.checks_config = True
+    return wrapper
+
+
+def install(runner_classes: tuple[type, ...]) -> None:
+    """Wrap ``from_cfg``, ``train`` and ``test`` of each of ``runner_classes`` (each once)."""
+    for runner_class in runner_classes:
+        if getattr(runner_class.__dict__['from_cfg'].__func__, 'checks_config', False):
+            continue
+        runner_class.from_cfg = checking_from_cfg(runner_class.__dict__['from_cfg'].__func__)
+        runner_class.train = checking_run(runner_class.__dict__['train'], test_only=False)
+        runner_class.test = checking_run(runner_class.__dict__['test'], test_only=True)
+
+
+__all__ = ['automl_mm_tool', 'check_process_count', 'checked_by_tool', 'checking_from_cfg', 'checking_run', 'install']
