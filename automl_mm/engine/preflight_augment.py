@@ -10,24 +10,9 @@ word (mmdet's ``DetVisualizationHook`` drew the predictions over the unmoved ima
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs
-
-
-def _transforms(node: Any, where: str) -> Iterator[tuple[dict, str]]:
-    """Every transform config under a pipeline list, with its key: nested ones too (``OHLRandomChoice`` and
-    mmcv's ``RandomChoice`` / ``RandomApply`` sub-pipelines, mmdet's ``TestTimeAug`` lists)."""
-    if isinstance(node, dict):
-        if 'type' in node:
-            yield node, where
-        for name, value in node.items():
-            if isinstance(value, (list, tuple, dict)):
-                yield from _transforms(value, f'{where}.{name}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            yield from _transforms(value, f'{where}[{i}]')
+from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs, pipeline_transforms
 
 
 def _choice_transform(cfg: dict, scope: str) -> str | None:
@@ -47,7 +32,8 @@ def _choice_transform(cfg: dict, scope: str) -> str | None:
 def check_no_augmentation_when_scored(cfg: Any, scope: str, test_only: bool) -> None:
     """Raise if a dataset of a scored loader (every loader but ``train_dataloader``; only ``test_dataloader`` when
     ``test_only``) has an OHL choice transform in its ``pipeline``, wrappers (``ConcatDataset``,
-    ``RepeatDataset``, ...) and nested transform lists included.
+    ``RepeatDataset``, ...) and nested transform lists included
+    (:func:`~automl_mm.engine.preflight_walk.pipeline_transforms`).
 
     Raises:
         ConfigCheckError: naming the transform's key (``val_dataloader.dataset.pipeline[3]``) and its class.
@@ -68,7 +54,7 @@ def check_scored_loader(loader: Any, key: str, scope: str) -> None:
     if not isinstance(loader, dict):
         return
     for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-        for transform, at in _transforms(dataset.get('pipeline'), f'{where}.pipeline'):
+        for transform, at in pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'):
             name = _choice_transform(transform, scope)
             if name is None:
                 continue

@@ -17,14 +17,14 @@ from typing import Any
 from automl_mm.utils.scope import config_type_name
 
 from .preflight_coco import CocoSummary
-from .preflight_walk import ConfigCheckError, _coco_datasets
+from .preflight_walk import ConfigCheckError, _coco_datasets, pipeline_transforms
 
 
 def _polygon_loads(pipeline: Any, where: str) -> list[str]:
-    """Keys of the transforms of ``pipeline`` (a list of configs) that load masks as polygons."""
-    if not isinstance(pipeline, (list, tuple)):
-        return []
-    return [f'{where}[{i}]' for i, t in enumerate(pipeline) if isinstance(t, dict) and t.get('with_mask')
+    """Keys of the transforms of ``pipeline`` (a list of configs) that load masks as polygons, nested ones included
+    (:func:`~automl_mm.engine.preflight_walk.pipeline_transforms`: a ``LoadAnnotations`` inside mmcv's ``Compose``,
+    ``RandomChoice``, ``TestTimeAug`` or mmdet's ``MultiBranch`` was missed)."""
+    return [at for t, at in pipeline_transforms(pipeline, where) if t.get('with_mask')
             and t.get('poly2mask', True) is False]
 
 

@@ -1,5 +1,6 @@
 """Walking a config for the preflight checks (:mod:`automl_mm.engine.preflight`): its dataloaders, the datasets
-inside them (wrappers included, each with its config key), its evaluators' metrics and its COCO files."""
+inside them (wrappers included, each with its config key), the transforms of their pipelines (nested ones included,
+:func:`pipeline_transforms`), its evaluators' metrics and its COCO files."""
 from __future__ import annotations
 
 import os.path as osp
@@ -26,6 +27,25 @@ def _datasets(dataset: Any, where: str) -> Iterator[tuple[dict, str]]:
         yield from _datasets(dataset['dataset'], f'{where}.dataset')
     for i, inner in enumerate(dataset.get('datasets') or []):
         yield from _datasets(inner, f'{where}.datasets.{i}')
+
+
+def pipeline_transforms(pipeline: Any, where: str) -> Iterator[tuple[dict, str]]:
+    """Every transform config of ``pipeline`` (a list of transform configs), with its config key, nested ones
+    included, each wrapper before what it holds: the transform lists inside wrappers, whatever their argument is
+    called (mmcv's ``Compose`` / ``RandomApply`` / ``KeyMapper`` ``transforms``, ``RandomChoice``'s list of lists,
+    ``TestTimeAug``'s ``transforms``; mmdet's ``AutoAugment`` ``policies``, ``RandAugment`` ``aug_space``,
+    ``MultiBranch``'s branches; automl_mm's ``OHLRandomChoice`` ``transforms``), e.g.
+    ``train_dataloader.dataset.pipeline[2].transforms[1][0]``. The one walker of the pipeline checks: a check that
+    read the top-level list missed a transform inside any of these."""
+    if isinstance(pipeline, dict):
+        if 'type' in pipeline:
+            yield pipeline, where
+        for name, value in pipeline.items():
+            if isinstance(value, (list, tuple, dict)):
+                yield from pipeline_transforms(value, f'{where}.{name}')
+    elif isinstance(pipeline, (list, tuple)):
+        for i, value in enumerate(pipeline):
+            yield from pipeline_transforms(value, f'{where}[{i}]')
 
 
 def _loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:

@@ -180,7 +180,14 @@ class AttributeSpace(PerCopySpace):
 
 
 def _transform_lists(dataset: Any):
-    """Every list of transforms in a dataset's pipeline, through dataset wrappers and nested Compose."""
+    """Every list of transforms in a dataset's pipeline, through dataset wrappers and nested transform wrappers:
+    a ``Compose``'s transforms, and every transform, ``Compose`` or list / dict of them that a transform holds,
+    whatever the attribute is called (mmcv's ``RandomChoice`` / ``RandomApply`` / ``KeyMapper`` ``transforms``,
+    ``TestTimeAug``'s ``subroutines``; mmdet's ``AutoAugment`` / ``RandAugment`` lists, ``MultiBranch``'s
+    ``branch_pipelines``; ``OHLRandomChoice``'s ``pipelines``). The last two were missed: a choice transform in a
+    ``MultiBranch`` branch was "not found", and the packing transforms there did not carry the choice."""
+    from mmcv.transforms import BaseTransform
+
     seen = set()
     stack = [dataset]
     while stack:
@@ -197,10 +204,15 @@ def _transform_lists(dataset: Any):
         if transforms is None and hasattr(obj, 'transforms'):
             transforms = obj.transforms
         if transforms:
+            seen.add(id(transforms))  # a wrapper's Compose (RandomApply's): its list is this one, not another
             yield list(transforms)
             stack.extend(transforms)
-        for sub in getattr(obj, 'pipelines', []) or []:
-            stack.append(sub)
+        if isinstance(obj, BaseTransform):
+            for value in vars(obj).values():
+                items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) \
+                    else (value,)
+                stack.extend(v for v in items if isinstance(v, BaseTransform) or
+                             (callable(v) and isinstance(getattr(v, 'transforms', None), list)))
 
 
 def _iter_transforms(dataset: Any):
