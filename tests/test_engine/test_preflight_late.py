@@ -12,6 +12,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from automl_mm.engine.preflight import ConfigCheckError, check_config
+from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.registry import DATASETS
 
 from conftest import REPO_ROOT, synthcoco_detector_cfg
@@ -239,6 +240,11 @@ def test_the_late_failures_happen_after_training_without_the_check(coco_root, tm
     cfg = _tiny_run(cfg, str(tmp_path))
     with pytest.raises(ConfigCheckError):
         check_config(cfg)
+    with checked_by_tool():  # the runner's own start-of-run check skipped, as before it existed
+        runner = Runner.from_cfg(copy.deepcopy(cfg))
     with pytest.raises(late[0], match=late[1]):
-        Runner.from_cfg(copy.deepcopy(cfg)).train()
+        runner.train()
     assert osp.isfile(tmp_path / 'epoch_1.pth')  # trained, then lost at the first validation
+    with pytest.raises(ConfigCheckError):  # what Runner.from_cfg(cfg).train() does now (engine/runner_checks.py)
+        Runner.from_cfg(copy.deepcopy(_tiny_run(cfg, str(tmp_path / 'checked')))).train()
+    assert not osp.isfile(tmp_path / 'checked' / 'epoch_1.pth')

@@ -56,12 +56,14 @@ def _cfg(root: str, work_dir: str, **train_cfg) -> Config:
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir = work_dir
     root = root.rstrip('/') + '/'
-    for loader in (cfg.train_dataloader, cfg.search_dataloader, cfg.val_dataloader):
+    # every loader reads the generated set (a loader left on the config's data/ path is refused by the start-of-run
+    # check, which Runner.from_cfg(...).train() runs too)
+    for loader in (cfg.train_dataloader, cfg.search_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.dataset.data_root = root
         loader.batch_size = 2
     cfg.train_dataloader.batch_sampler = None
     cfg.search_evaluator.ann_file = root + 'annotations/instances_arch-val.json'
-    cfg.val_evaluator.ann_file = root + 'annotations/instances_val.json'
+    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = root + 'annotations/instances_val.json'
     cfg.model.backbone.max_stage_blocks = (2, 2, 2, 2)
     cfg.train_cfg.update(stage_iters=2, spatial_iters=2, stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
                          reference_allocation=(2, 2, 1, 1), flops_input_shape=(3, 64, 64), dilation_choices=(1, 2),
