@@ -115,8 +115,13 @@ def test_a_world_size_that_does_not_fit_stops_the_copy_runner():
     cfg = Config.fromfile(OHL)
     cfg.work_dir, cfg.launcher = '/tmp/unused', 'none'
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
-    with pytest.raises(ValueError, match=r'world size 1 does not fit .*num_copies \(4\)'):
-        RUNNERS.build(cfg)
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\) trains in 4 processes .* runs alone "
+                                               r"\(launcher='none'\)"):
+        RUNNERS.build(cfg)  # before anything is built (automl_mm/engine/runner_checks.py)
+    from automl_mm.engine.runner_checks import checked_by_tool
+
+    with checked_by_tool(), pytest.raises(ValueError, match=r'world size 1 does not fit .*num_copies \(4\)'):
+        RUNNERS.build(cfg)  # CopyRunner's own check, behind it
 
 
 def test_preflight_names_runner_type_when_an_ohl_config_lacks_the_copy_runner():
