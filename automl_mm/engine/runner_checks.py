@@ -18,8 +18,10 @@ does not report stopped the run with mmengine's ``KeyError`` after the first val
 * ``Runner.train`` (and ``FlexibleRunner.train``) of a marked runner first runs ``check_config(cfg)`` and the model
   checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and ``check_mask_metrics(..., test_only=True)``, as
   automl_mm's tools do: once per runner, after the runner is built (its model, hooks and work dir) and before a
-  dataloader is built or an image read. Only these static checks run: ``build_check`` builds the model, hooks,
-  datasets and evaluators again, which the runner has just done with mmengine's own messages.
+  dataloader is built or an image read. Only these static checks run: ``build_check`` would build the model,
+  hooks, datasets and evaluators a second time, which the runner builds itself (the model and hooks already, the
+  datasets and evaluators when its loops start), with mmengine's own messages. ``Runner.val`` alone (no automl_mm
+  tool runs it) is not checked.
 
 Runners built inside :func:`checked_by_tool` are not marked: automl_mm's tools run the checks themselves (in the
 launching process, once, before local workers start), so each check runs once per process there, not twice.
