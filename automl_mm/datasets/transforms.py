@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import cv2
@@ -19,7 +20,11 @@ class PackClsInputs(BaseTransform):
     """Pack an image and its label into ``inputs`` (CHW uint8 tensor) and ``data_samples``.
 
     The data sample holds ``gt_label`` (a 1-element int64 tensor) and, as metainfo, every key of
-    ``meta_keys`` present in the results (e.g. an augmentation choice index written by a transform).
+    ``meta_keys`` present in the results (e.g. an augmentation choice index written by a transform). ``inputs``
+    keeps the image's dtype; an ``(H, W)`` image becomes ``(1, H, W)``.
+
+    Args:
+        meta_keys: Results keys copied into the data sample's metainfo when present.
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
@@ -54,9 +59,19 @@ def _check_range(values: object, key: str, high: float = math.inf) -> tuple[floa
 
 @TRANSFORMS.register_module()
 class RandomCrop(BaseTransform):
-    """Zero-pad by ``padding`` pixels on every side, then crop ``crop_size`` at a random position.
+    """Pad by ``padding`` pixels of value ``pad_val`` on every side, then crop ``crop_size`` at a random position.
 
-    The standard CIFAR augmentation (pad 4, crop 32).
+    The standard CIFAR augmentation (pad 4, crop 32). Sets ``img`` to ``(crop_h, crop_w[, C])`` and ``img_shape``
+    to ``(crop_h, crop_w)``; the position is drawn from numpy's global generator (seeded per worker by mmengine).
+
+    Args:
+        crop_size: ``crop`` (a square) or ``(crop_h, crop_w)``, in pixels, each >= 1.
+        padding: Pixels added on every side before cropping, >= 0.
+        pad_val: Grey level of the padding in every channel, an int in [0, 255] (the images are uint8).
+
+    Raises:
+        ValueError: at construction, a ``crop_size``, ``padding`` or ``pad_val`` outside the ranges above; in
+            ``transform``, a ``crop_size`` larger than the padded image.
     """
 
     def __init__(self, crop_size: int | Sequence[int], padding: int = 0, pad_val: int = 0) -> None:
@@ -65,7 +80,10 @@ class RandomCrop(BaseTransform):
             raise ValueError(f'crop_size must be an int or (height, width), got {crop_size!r}')
         self.crop_size = tuple(as_count(s, 'RandomCrop.crop_size', 1) for s in sizes)
         self.padding = as_count(padding, 'RandomCrop.padding')  # 2.5 pixels was read as 2
-        self.pad_val = pad_val
+        if isinstance(pad_val, bool) or not isinstance(pad_val, numbers.Integral) or not 0 <= pad_val <= 255:
+            # None or 'x' failed in cv2 at the first image; -1 or 300 were saturated to 0 / 255 silently
+            raise ValueError(f'RandomCrop.pad_val must be an int in [0, 255], got {pad_val!r}')
+        self.pad_val = int(pad_val)
 
     def transform(self, results: dict) -> dict:
         img = results['img']
@@ -87,7 +105,23 @@ class RandomCrop(BaseTransform):
 
 @TRANSFORMS.register_module()
 class RandomResizedCrop(BaseTransform):
-    """Crop a random area/aspect-ratio region and resize it to ``scale`` (the ImageNet training crop)."""
+    """Crop a random area/aspect-ratio region and resize it to ``scale`` (the ImageNet training crop).
+
+    As torchvision's ``RandomResizedCrop``: the area fraction is uniform in ``crop_ratio_range``, the aspect
+    ratio (width / height) log-uniform in ``aspect_ratio_range``, up to ``max_attempts`` draws; unlike it, when no
+    draw fits the fallback is the central square of side ``min(H, W)`` (torchvision: the whole image, centrally
+    cropped to the nearest aspect ratio in the range). Bilinear resize; sets ``img`` to ``(scale, scale[, C])``
+    and ``img_shape`` to ``(scale, scale)``. Draws from numpy's global generator.
+
+    Args:
+        scale: Output side in pixels, an int >= 1.
+        crop_ratio_range: ``(low, high)`` fraction of the image area, ``0 < low <= high <= 1``.
+        aspect_ratio_range: ``(low, high)`` width / height, ``0 < low <= high``.
+        max_attempts: Draws before the fallback, an int >= 1.
+
+    Raises:
+        ValueError: a value outside the ranges above.
+    """
 
     def __init__(self, scale: int, crop_ratio_range: tuple[float, float] = (0.08, 1.0),
                  aspect_ratio_range: tuple[float, float] = (3. / 4., 4. / 3.), max_attempts: int = 10) -> None:
@@ -120,7 +154,18 @@ class RandomResizedCrop(BaseTransform):
 
 @TRANSFORMS.register_module()
 class ResizeShortEdge(BaseTransform):
-    """Resize so that the shorter side equals ``size``, keeping the aspect ratio (ImageNet evaluation)."""
+    """Resize so that the shorter side equals ``size``, keeping the aspect ratio (ImageNet evaluation).
+
+    The longer side becomes ``round(long * size / short)`` pixels (at least 1); ``img_shape`` is set to the new
+    ``(h, w)``.
+
+    Args:
+        size: The shorter side after resizing, in pixels, an int >= 1.
+        interpolation: ``'bilinear'``, ``'bicubic'`` or ``'area'`` (cv2's).
+
+    Raises:
+        ValueError: ``size`` not an int >= 1, or an unknown ``interpolation``.
+    """
 
     def __init__(self, size: int, interpolation: str = 'bilinear') -> None:
         interps = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}

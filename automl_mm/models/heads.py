@@ -11,6 +11,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import BaseDataElement
 
 from automl_mm.registry import MODELS
+from automl_mm.utils.checks import as_count
 
 
 @MODELS.register_module()
@@ -25,7 +26,8 @@ class LinearClsHead(BaseModule):
         init_cfg: mmengine initialisation config.
 
     Raises:
-        ValueError: a loss that needs the weight and feature norms (``uses_norms``, e.g. ``AMLFSLoss``) in a head
+        ValueError: ``num_classes`` not an int >= 2, ``in_channels`` not an int >= 1, ``dropout`` not a number in
+            [0, 1), or a loss that needs the weight and feature norms (``uses_norms``, e.g. ``AMLFSLoss``) in a head
             that does not pass them (``passes_norms``: only ``CosineLinearClsHead``).
     """
 
@@ -35,12 +37,14 @@ class LinearClsHead(BaseModule):
 
     def __init__(self, num_classes: int, in_channels: int, loss: dict | None = None, dropout: float = 0.0,
                  init_cfg: dict | list[dict] | None = None) -> None:
-        if num_classes < 2:
-            raise ValueError(f'num_classes must be >= 2, got {num_classes}')
+        name = type(self).__name__
+        # 2.5 or '10' failed inside torch naming no key; in_channels=0 at the first forward, True built 1 input
+        num_classes = as_count(num_classes, f'{name} num_classes', 2)
+        in_channels = as_count(in_channels, f'{name} in_channels', 1)
         super().__init__(init_cfg=init_cfg or dict(type='Normal', layer='Linear', std=0.01))
         self.num_classes = num_classes
         self.in_channels = in_channels
-        if isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f'{type(self).__name__}: dropout must be in [0, 1), got {dropout!r}')
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(in_channels, num_classes)

@@ -17,10 +17,17 @@ from .pretrained import CheckedPretrainedMixin
 class SimpleConvNet(CheckedPretrainedMixin, BaseModule):
     """Stages of (3x3 conv, BN, ReLU, 2x2 max-pool), one per entry of ``channels``.
 
+    ``forward`` maps ``(N, in_channels, H, W)`` to a 1-tuple holding ``(N, channels[-1], H // 2**S, W // 2**S)``
+    for ``S = len(channels)`` stages.
+
     Args:
         channels: Output width of each stage.
         in_channels: Input image channels.
         init_cfg: mmengine initialisation config.
+
+    Raises:
+        ValueError: ``channels`` is empty or holds a width that is not an int >= 1, or ``in_channels`` is not an
+            int >= 1.
 
     Examples:
         >>> SimpleConvNet(channels=(8, 16))(torch.zeros(1, 3, 16, 16))[0].shape
@@ -33,6 +40,8 @@ class SimpleConvNet(CheckedPretrainedMixin, BaseModule):
             raise ValueError('SimpleConvNet needs at least one stage in channels')
         # a 0-wide stage failed at the first forward inside torch, naming no argument
         channels = [as_count(c, f'SimpleConvNet channels[{i}]', 1) for i, c in enumerate(channels)]
+        # 0 built a conv with no input that failed at the first forward; True built a 1-channel one
+        in_channels = as_count(in_channels, 'SimpleConvNet in_channels', 1)
         super().__init__(init_cfg=init_cfg)
         layers, c_in = [], in_channels
         for c_out in channels:

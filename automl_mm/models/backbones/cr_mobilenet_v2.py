@@ -1,6 +1,8 @@
 """CR-NAS MobileNetV2: mmdet's MobileNetV2 with a searchable block allocation and per-block dilations."""
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -50,7 +52,8 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
 
     Raises:
         ValueError: A malformed allocation or dilation list, ``out_indices`` that is empty, out of ``[0, 8)`` or
-            not strictly increasing, ``frozen_stages`` outside ``[-1, 7]``, or a bad mmdet argument.
+            not strictly increasing, ``frozen_stages`` outside ``[-1, 7]``, ``widen_factor`` not a finite
+            number > 0, or a bad mmdet argument.
 
     Examples:
         >>> import torch
@@ -74,6 +77,11 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
         # mmdet checks the range only: (6, 2) returned (layer 3, layer 7) and (2, 2) one map, silently
         kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (1, 2, 4, 7)), len(standard) + 1)
         kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), len(standard))
+        widen_factor = kwargs.get('widen_factor', 1.0)
+        if (isinstance(widen_factor, bool) or not isinstance(widen_factor, numbers.Real)
+                or not math.isfinite(widen_factor) or widen_factor <= 0):
+            # mmdet's make_divisible floors every width at 8: -1 or 0 built a tiny network without a word
+            raise ValueError(f'CRMobileNetV2 widen_factor must be a finite number > 0, got {widen_factor!r}')
         built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
         # Read by make_layer while MobileNetV2.__init__ builds the layers.
         self._built = built

@@ -18,7 +18,7 @@ from mmdet.models.backbones.resnet import Bottleneck
 from torch import nn
 
 from automl_mm.registry import MODELS
-from automl_mm.utils.checks import as_frozen_stages, as_out_indices
+from automl_mm.utils.checks import as_count, as_frozen_stages, as_out_indices
 
 from .cr_base import CRSupernetMixin, _as_int_tuple, check_dilations, resolve_allocation, run_prefix
 
@@ -70,7 +70,8 @@ class CRResNet(CRSupernetMixin, ResNet):
             2048)`` for depth 50): the ``in_channels`` of an FPN neck.
 
     Raises:
-        ValueError: Unknown ``depth``, a malformed allocation or dilation list, ``dilations_per_block`` that
+        ValueError: Unknown ``depth``, ``num_stages`` not an int in [1, 4], ``in_channels``, ``base_channels`` or
+            ``stem_channels`` not an int >= 1, a malformed allocation or dilation list, ``dilations_per_block`` that
             conflicts with mmdet's ``dilations``, ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
             strictly increasing, or ``frozen_stages`` outside ``[-1, num_stages]``.
 
@@ -96,8 +97,12 @@ class CRResNet(CRSupernetMixin, ResNet):
                  **kwargs) -> None:
         if depth not in self.arch_settings:
             raise ValueError(f'depth={depth!r} is not a ResNet depth; use one of {sorted(self.arch_settings)}')
-        if not 1 <= num_stages <= 4:
-            raise ValueError(f'num_stages={num_stages!r} must be between 1 and 4')
+        if isinstance(num_stages, bool) or not isinstance(num_stages, int) or not 1 <= num_stages <= 4:
+            raise ValueError(f'num_stages={num_stages!r} must be an int between 1 and 4')
+        # mmdet's ResNet does not check its widths: 0 failed at the first forward, -1 or 2.5 inside torch
+        for key in ('in_channels', 'base_channels', 'stem_channels'):
+            if key in kwargs and not (key == 'stem_channels' and kwargs[key] is None):
+                kwargs[key] = as_count(kwargs[key], f'CRResNet {key}', 1)
         # mmdet returned nothing for out_indices=(-1,), reordered (3, 1) silently, asserted without a message past
         # the last stage, and froze by name ('no attribute layer5'): checked here, naming the key
         kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (0, 1, 2, 3)), num_stages)

@@ -47,6 +47,13 @@ class WideResNet(CheckedPretrainedMixin, BaseModule):
         in_channels: Input image channels.
         init_cfg: mmengine initialisation config; Kaiming for convolutions by default.
 
+    ``forward`` maps ``(N, in_channels, H, W)`` to a 1-tuple holding ``(N, 64 * widen_factor, H / 4, W / 4)``
+    (rounded up at each of the two stride-2 stages).
+
+    Raises:
+        ValueError: ``depth`` not an int ``6n + 4`` with ``n >= 1``, ``widen_factor`` or ``in_channels`` not an
+            int >= 1, ``dropout`` not in [0, 1).
+
     Examples:
         >>> net = WideResNet(depth=10, widen_factor=1)
         >>> net(torch.zeros(2, 3, 32, 32))[0].shape
@@ -55,8 +62,11 @@ class WideResNet(CheckedPretrainedMixin, BaseModule):
 
     def __init__(self, depth: int = 28, widen_factor: int = 10, dropout: float = 0.0, in_channels: int = 3,
                  init_cfg: dict | list[dict] | None = None) -> None:
-        if (depth - 4) % 6 != 0 or depth < 10:
-            raise ValueError(f'WideResNet depth must be 6n+4 with n >= 1 (e.g. 28), got {depth}')
+        if isinstance(depth, bool) or not isinstance(depth, int) or (depth - 4) % 6 != 0 or depth < 10:
+            # 28.0 and '28' failed inside range() / '-', naming no argument
+            raise ValueError(f'WideResNet depth must be an int 6n+4 with n >= 1 (e.g. 28), got {depth!r}')
+        # 0 built a stem with no input that failed at the first forward; True built a 1-channel one
+        in_channels = as_count(in_channels, 'WideResNet in_channels', 1)
         # 0 or 2.5 failed inside torch (at the first forward for 0), naming no argument
         widen_factor = as_count(widen_factor, 'WideResNet widen_factor', 1)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
