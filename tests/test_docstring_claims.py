@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from automl_mm.registry import MODELS, TRANSFORMS
+from automl_mm.datasets.splits import check_counts
+from automl_mm.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 
 # --- "Raises: ValueError ... not an int >= 1" of the widths of backbones and heads ------------------------------
 # Each of these was accepted (0: failed at the first forward; True: a 1-wide layer) or failed inside torch naming
@@ -79,3 +80,31 @@ def test_random_resized_crop_fallback_is_the_central_square():
 def test_resize_short_edge_rounds_the_long_side():
     out = TRANSFORMS.build(dict(type='ResizeShortEdge', size=4)).transform(dict(img=np.zeros((6, 9), np.uint8)))
     assert out['img'].shape == (4, 6) and out['img_shape'] == (4, 6)
+
+
+# --- losses, metrics, dataset counts: "Raises ValueError naming the key" -----------------------------------------
+@pytest.mark.parametrize('key, value', [
+    ('num_intervals', 'x'), ('num_intervals', float('nan')), ('num_intervals', 0), ('num_intervals', 2.5),
+    ('parametrisation', 'linear'), ('theta', [0.0] * 5), ('theta', [float('nan')] * 14),
+    ('scale', 0.0), ('scale', float('inf')), ('eps', 0.0), ('eps', 1.0), ('loss_weight', -1.0),
+])
+def test_am_lfs_loss_raises_as_documented(key, value):
+    # num_intervals 'x' / NaN: int() raised "invalid literal" / "cannot convert float NaN", naming no key
+    with pytest.raises(ValueError, match=key):
+        MODELS.build(dict(type='AMLFSLoss', **{key: value}))
+
+
+@pytest.mark.parametrize('topk', [2.5, None, 'x', (), (1, 0), (True, )])
+def test_accuracy_topk_raises_as_documented(topk):
+    # 2.5 and None failed in tuple(), naming no key
+    with pytest.raises(ValueError, match='topk'):
+        METRICS.build(dict(type='Accuracy', topk=topk))
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), -1, 2.5, True, 'x'])
+def test_dataset_counts_raise_naming_the_key(value):
+    # NaN / inf: int() raised its own error ("cannot convert float NaN to integer"), naming no key
+    with pytest.raises(ValueError, match='reward_size'):
+        check_counts(reward_size=value)
+    with pytest.raises(ValueError, match='reward_size'):
+        DATASETS.build(dict(type='FashionMNISTDataset', reward_size=value))

@@ -166,8 +166,9 @@ def check_counts(**counts: object) -> dict[str, int | None]:
     non-negative whole number (a negative ``max_samples`` would slice ``indices[:-k]`` and silently drop the last k).
     Use the returned values: a whole float such as ``50.0`` passes the check but cannot slice or count."""
     for key, value in counts.items():
+        # NaN and inf are checked before int(), which raised its own error naming no key for them
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer))
-                                  or int(value) != value or value < 0):
+                                  or not np.isfinite(value) or int(value) != value or value < 0):
             raise ValueError(f'{key} must be a non-negative integer, got {value!r}')
     return {key: None if value is None else int(value) for key, value in counts.items()}
 

@@ -61,9 +61,12 @@ class Accuracy(BaseMetric):
     Reports ``accuracy/top1``, ``accuracy/top5``, ... (one key per ``topk`` entry).
 
     Args:
-        topk: The k values to report.
+        topk: The k values to report: an int or a sequence of ints, each >= 1.
         collect_device: ``'cpu'`` or ``'gpu'`` for gathering results across ranks.
         prefix: Metric name prefix; defaults to ``'accuracy'``.
+
+    Raises:
+        ValueError: ``topk`` is empty or holds a value that is not an int >= 1.
     """
 
     default_prefix = 'accuracy'
@@ -71,7 +74,8 @@ class Accuracy(BaseMetric):
     def __init__(self, topk: int | Sequence[int] = (1, ), collect_device: str = 'cpu',
                  prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.topk = (topk, ) if isinstance(topk, int) else tuple(topk)
+        # 2.5 or None failed in tuple(), naming no key
+        self.topk = tuple(topk) if isinstance(topk, Sequence) and not isinstance(topk, str) else (topk, )
         # 1.5 reported a 'top1.5' between top-1 and top-2, 1.0 the key 'accuracy/top1.0' that rewards do not name
         if not self.topk or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.topk):
             raise ValueError(f'Accuracy: topk values must be ints >= 1, got {self.topk}')

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -93,7 +94,9 @@ def fit_piecewise_linear(fn: Callable[[torch.Tensor], torch.Tensor], num_interva
 
 
 def _check_num_intervals(num_intervals: int) -> int:
-    if isinstance(num_intervals, bool) or int(num_intervals) != num_intervals or num_intervals < 1:
+    # int() of 'x' or NaN raised its own error, naming no key; a whole float (6.0) is taken as that int
+    if (isinstance(num_intervals, bool) or not isinstance(num_intervals, numbers.Real)
+            or not math.isfinite(num_intervals) or int(num_intervals) != num_intervals or num_intervals < 1):
         raise ValueError(f'num_intervals must be a positive integer, got {num_intervals!r}')
     return int(num_intervals)
 
@@ -218,6 +221,12 @@ class AMLFSLoss(nn.Module):
         loss_weight: Multiplier of the loss.
         parametrisation: ``'monotone'`` or ``'piecewise'`` (see above). A θ of the other layout's length is
             refused with an error naming this key.
+
+    Raises:
+        ValueError: ``num_intervals`` not a positive integer, an unknown ``parametrisation``, a ``theta`` of the
+            wrong length or not finite, ``scale`` neither ``None`` nor a finite number > 0, ``eps`` outside
+            (0, 1), ``loss_weight`` not a finite number >= 0 (``scale``, ``eps``, ``loss_weight`` and ``theta`` are
+            checked on every write).
 
     Examples:
         >>> loss = AMLFSLoss(parametrisation='piecewise')
