@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from automl_mm.datasets.splits import check_counts
-from automl_mm.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+from automl_mm.registry import AUGMENT_OPS, CONTROLLERS, DATASETS, METRICS, MODELS, SAMPLERS, TRANSFORMS
 
 # --- "Raises: ValueError ... not an int >= 1" of the widths of backbones and heads ------------------------------
 # Each of these was accepted (0: failed at the first forward; True: a 1-wide layer) or failed inside torch naming
@@ -108,3 +108,83 @@ def test_dataset_counts_raise_naming_the_key(value):
         check_counts(reward_size=value)
     with pytest.raises(ValueError, match='reward_size'):
         DATASETS.build(dict(type='FashionMNISTDataset', reward_size=value))
+
+
+# --- every "Raises" sentence of the OHL distributions, the controller, the losses and the augment ops ------------
+_CAT = dict(type='Categorical', num_choices=3)
+RAISES = [
+    # (registry, config, error, text the message names)
+    (SAMPLERS, dict(type='Categorical', num_choices=1), ValueError, 'num_choices'),
+    (SAMPLERS, dict(type='Categorical', num_choices=3, logits=[0.0, 0.0]), ValueError, 'logits'),
+    (SAMPLERS, dict(type='Categorical', num_choices=3, logits=[0.0, 0.0, float('nan')]), ValueError, 'logits'),
+    (SAMPLERS, dict(type='Categorical', num_choices=3, labels=['a']), ValueError, 'labels'),
+    (SAMPLERS, dict(type='FactorisedCategorical', factor_sizes=[]), ValueError, 'factor_sizes'),
+    (SAMPLERS, dict(type='FactorisedCategorical', factor_sizes=[1, 3]), ValueError, 'factor_sizes'),
+    (SAMPLERS, dict(type='FactorisedCategorical', factor_sizes=[2, 3], labels=[['a']]), ValueError, 'labels'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[], std=1.0), ValueError, 'mean'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[[0.0]], std=1.0), ValueError, 'mean'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[float('nan')], std=1.0), ValueError, 'mean'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[0.0], std=0.0), ValueError, 'std'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[0.0, 1.0], std=[1.0]), ValueError, 'std'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[0.0], std=1.0, learn_std='no'), ValueError, 'learn_std'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[0.0], std=1.0, min_std=0), ValueError, 'min_std'),
+    (SAMPLERS, dict(type='DiagGaussian', mean=[0.0], std=1e-5, learn_std=True), ValueError, 'min_std'),
+    (SAMPLERS, dict(type='Product', components=[_CAT]), ValueError, 'components'),
+    (SAMPLERS, dict(type='Product', components={'a': 5}), TypeError, "components\\['a'\\]"),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, baseline='x'), ValueError, 'baseline'),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, momentum=1), ValueError, 'momentum'),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, normalize=1), ValueError, 'normalize'),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, eps=-1), ValueError, 'eps'),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, entropy_weight=-1), ValueError, 'entropy_weight'),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, optimizer=dict(lr=1)), ValueError, 'optimizer'),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, optimizer=dict(type='Adam', lr=0)), ValueError,
+     'optimizer.lr'),
+    (CONTROLLERS, dict(type='REINFORCE', distribution=_CAT, optimizer=dict(type='Adam', lr=0.1, maximize=True)),
+     ValueError, 'optimizer.maximize'),
+    (MODELS, dict(type='CrossEntropyLoss', label_smoothing=1.0), ValueError, 'label_smoothing'),
+    (MODELS, dict(type='CrossEntropyLoss', reduction='avg'), ValueError, 'reduction'),
+    (MODELS, dict(type='CrossEntropyLoss', use_sigmoid=True), ValueError, 'use_sigmoid'),
+    (MODELS, dict(type='CrossEntropyLoss', loss_weight=float('nan')), ValueError, 'loss_weight'),
+    (MODELS, dict(type='LabelSmoothingLoss', smoothing=-0.1), ValueError, 'smoothing'),
+    (MODELS, dict(type='GeneralizedCrossEntropyLoss', q=0), ValueError, 'q must'),
+    (MODELS, dict(type='SymmetricCrossEntropyLoss', alpha=-1), ValueError, 'alpha'),
+    (MODELS, dict(type='SymmetricCrossEntropyLoss', beta=float('inf')), ValueError, 'beta'),
+    (MODELS, dict(type='SymmetricCrossEntropyLoss', log_zero=0), ValueError, 'log_zero'),
+    (MODELS, dict(type='Poly1CrossEntropyLoss', epsilon=-2), ValueError, 'epsilon'),
+    (AUGMENT_OPS, dict(type='Invert', magnitude=1), ValueError, 'magnitude'),
+    (AUGMENT_OPS, dict(type='Rotate'), ValueError, 'magnitude'),
+    (AUGMENT_OPS, dict(type='Rotate', magnitude=181), ValueError, 'magnitude'),
+    (AUGMENT_OPS, dict(type='Posterize', magnitude=8.5), ValueError, 'magnitude'),
+    (AUGMENT_OPS, dict(type='Rotate', magnitude=10, fill=256), ValueError, 'fill'),
+    (AUGMENT_OPS, dict(type='Contrast', magnitude=1.3, bgr='False'), ValueError, 'bgr'),
+]
+
+
+@pytest.mark.parametrize('registry, cfg, error, text', RAISES, ids=lambda v: v.get('type') if isinstance(v, dict)
+                         else None)
+def test_documented_raises(registry, cfg, error, text):
+    with pytest.raises(error, match=text):
+        registry.build(cfg)
+
+
+def test_reinforce_entropy_bonus_needs_grad_entropy():
+    from automl_mm.ohl.base import BaseDistribution
+    dist = SAMPLERS.build(_CAT)
+    no_entropy = type('NoEntropy', (type(dist), ), {'grad_entropy': BaseDistribution.grad_entropy})(3)
+    with pytest.raises(NotImplementedError, match='grad_entropy'):
+        CONTROLLERS.build(dict(type='REINFORCE', distribution=no_entropy, entropy_weight=0.1))
+
+
+@pytest.mark.parametrize('img', [np.zeros((2, 2), np.float32), np.zeros((2, 2, 2, 1), np.uint8)])
+def test_augment_ops_refuse_images_as_documented(img):
+    with pytest.raises(ValueError, match='uint8'):
+        AUGMENT_OPS.build(dict(type='Invert')).apply(dict(img=img), np.random.default_rng(0))
+    with pytest.raises(ValueError, match='1- or 3-channel'):
+        AUGMENT_OPS.build(dict(type='Contrast', magnitude=1.3)).apply(dict(img=np.zeros((2, 2, 4), np.uint8)),
+                                                                     np.random.default_rng(0))
+
+
+def test_cross_entropy_takes_class_probabilities_as_documented():
+    logits = torch.tensor([[1.0, 2.0, 0.5]])
+    loss = MODELS.build(dict(type='CrossEntropyLoss'))
+    assert torch.isclose(loss(logits, torch.tensor([[0.0, 1.0, 0.0]])), loss(logits, torch.tensor([1])))

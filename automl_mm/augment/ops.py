@@ -83,6 +83,12 @@ class BaseAugmentOp:
         bgr (bool): Channel order of 3-channel images; only ops using a luminance (Contrast, ColorAdjust) read it.
             Defaults to True (mmcv loads BGR).
 
+    Raises:
+        ValueError: a ``magnitude`` given to an op that takes none, missing where it needs one, or not a finite
+            number in its ``magnitude_range`` (Posterize: one that rounds to more than 8 bits); ``fill`` not an int
+            in [0, 255]; ``bgr`` not a bool. ``apply`` raises it for an image that is not uint8 ``(H, W)`` or
+            ``(H, W, C)``, and Contrast / ColorAdjust for one with neither 1 nor 3 channels.
+
     Examples:
         >>> op = AUGMENT_OPS.get('Posterize')(4.4)
         >>> op.name, op.apply(dict(img=np.array([[255, 17]], np.uint8)), np.random.default_rng(0))['img'].tolist()

@@ -171,11 +171,18 @@ class _ClassificationLoss(nn.Module):
 class CrossEntropyLoss(_ClassificationLoss):
     """Softmax cross-entropy on logits, with optional label smoothing and a loss weight.
 
+    ``target`` is ``(N,)`` class indices or, unlike the other losses here, float class probabilities ``(N, C)``
+    (the shape of the logits), which ``F.cross_entropy`` takes as they are.
+
     Args:
         label_smoothing: ``eps`` in ``[0, 1)`` (``F.cross_entropy``'s).
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+
+    Raises:
+        ValueError: ``label_smoothing`` outside [0, 1), ``loss_weight`` not a finite number >= 0, an unknown
+            ``reduction``, ``use_sigmoid=True`` (the numbers are checked on every write too).
 
     Examples:
         >>> loss = CrossEntropyLoss()
@@ -211,6 +218,10 @@ class LabelSmoothingLoss(CrossEntropyLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+
+    Raises:
+        ValueError: ``smoothing`` outside [0, 1), ``loss_weight`` not a finite number >= 0, an unknown ``reduction``,
+            ``use_sigmoid=True`` (the numbers are checked on every write too).
 
     Examples:
         >>> loss = LabelSmoothingLoss(smoothing=0.1)
@@ -249,6 +260,10 @@ class GeneralizedCrossEntropyLoss(_ClassificationLoss):
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
 
+    Raises:
+        ValueError: ``q`` outside (0, 1], ``loss_weight`` not a finite number >= 0, an unknown ``reduction``,
+            ``use_sigmoid=True`` (the numbers are checked on every write too).
+
     Examples:
         >>> loss = GeneralizedCrossEntropyLoss(q=0.7)
         >>> round(loss(torch.zeros(1, 4), torch.tensor([0])).item(), 4)  # (1 - 0.25 ** 0.7) / 0.7
@@ -282,6 +297,11 @@ class SymmetricCrossEntropyLoss(_ClassificationLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+
+    Raises:
+        ValueError: ``alpha`` or ``beta`` not a finite number >= 0, ``log_zero`` not a finite number < 0,
+            ``loss_weight`` not a finite number >= 0, an unknown ``reduction``, ``use_sigmoid=True`` (the numbers are
+            checked on every write too).
 
     Examples:
         >>> loss = SymmetricCrossEntropyLoss()
@@ -317,6 +337,10 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+
+    Raises:
+        ValueError: ``epsilon`` not a finite number >= -1, ``loss_weight`` not a finite number >= 0, an unknown
+            ``reduction``, ``use_sigmoid=True`` (the numbers are checked on every write too).
 
     Examples:
         >>> loss = Poly1CrossEntropyLoss(epsilon=1.0)

@@ -56,6 +56,13 @@ class REINFORCE(BaseController):
         entropy_weight: β >= 0, the weight of the entropy bonus; 0 (default) is plain REINFORCE. The
             distribution must implement :meth:`BaseDistribution.grad_entropy` when β > 0.
 
+    Raises:
+        ValueError: a distribution without parameters; an unknown ``baseline``; ``momentum`` outside [0, 1);
+            ``normalize`` not a bool; ``eps`` or ``entropy_weight`` not a finite number >= 0; ``optimizer`` without
+            ``type`` or with ``params``, an ``optimizer.lr`` that is not a finite number > 0, or
+            ``optimizer.maximize=True``.
+        NotImplementedError: ``entropy_weight > 0`` with a distribution without ``grad_entropy``.
+
     Examples:
         >>> import torch
         >>> from automl_mm.ohl.distributions import Categorical

@@ -1,6 +1,6 @@
 """The reward of a trunk: score each copy on the reward split, combine the copies' rows, pick the best copy.
 
-At every trunk end (METHODS.md §1, step 3) each copy's lead rank scores its copy (:class:`RewardScorer`: the
+At every trunk end (METHODS.md §1, step 5) each copy's lead rank scores its copy (:class:`RewardScorer`: the
 reward split's metric, optionally with BatchNorm statistics re-estimated on clean training images), every rank
 contributes one row (:func:`trunk_row`), the all-gathered rows become per-copy rewards, validity and statistics
 (:func:`combine_copy_rows`), and :func:`settle_rewards` gives a diverged copy the worst reward, checks that there

@@ -1,5 +1,5 @@
 """Random streams of the OHL engine: where a rank's randomness restarts, so that a resumed run draws exactly
-what an uninterrupted one draws (METHODS.md §1, step 1).
+what an uninterrupted one draws (the samples of METHODS.md §1, step 4).
 
 A *segment* starts right before a batch is loaded at every trunk start, every epoch start (epoch loops) and every
 iteration (iteration loops): the points where mmengine can resume. At each, a rank's Python, numpy and torch RNGs

@@ -1,9 +1,9 @@
 """Collectives of the OHL trunk end: gather rows and each copy's applied values, broadcast the best copy's training
 state, check the ranks agree.
 
-After the controller step (METHODS.md §1, step 3) every copy takes the best copy's model, optimiser, schedulers and
-EMA model (:func:`broadcast_copy_state`), and :func:`verify_copies` checks from weight fingerprints that θ is the
-same on every rank, the ranks of a copy are in step and, after a broadcast, every copy holds the best copy's
+After the controller step (METHODS.md §1, step 6) every copy takes the best copy's model, optimiser, schedulers and
+EMA model (step 7; :func:`broadcast_copy_state`), and :func:`verify_copies` checks from weight fingerprints that θ is
+the same on every rank, the ranks of a copy are in step and, after a broadcast, every copy holds the best copy's
 weights.
 """
 from __future__ import annotations

@@ -115,6 +115,10 @@ class Categorical(_DiscreteDistribution):
         logits: Initial logits (K values); ``None`` gives zeros, i.e. the uniform distribution.
         labels: Optional names of the K choices, shown by :meth:`summary`.
 
+    Raises:
+        ValueError: ``num_choices`` not an int >= 2, ``logits`` not ``num_choices`` finite values in one dimension,
+            ``labels`` not ``num_choices`` long.
+
     Examples:
         >>> import torch
         >>> dist = Categorical(3, logits=[0.0, 0.0, 1.0], labels=['a', 'b', 'c'])
@@ -197,6 +201,10 @@ class FactorisedCategorical(_DiscreteDistribution):
         factor_sizes: Number of choices of each factor (each at least 2, at least one factor).
         labels: Optional names of each factor's choices: one sequence per factor, of that factor's size. The
             label of a flat choice in :meth:`summary` is the list of its factors' labels.
+
+    Raises:
+        ValueError: ``factor_sizes`` empty or holding a size that is not an int >= 2, ``labels`` not one sequence
+            per factor of that factor's size.
 
     Examples:
         >>> dist = FactorisedCategorical([2, 3], labels=[['x', 'y'], ['a', 'b', 'c']])

@@ -41,6 +41,10 @@ class DiagGaussian(BaseDistribution):
         min_std: With ``learn_std``, :meth:`project_` (called by the controller after each step) clamps σ to
             at least this value, so the distribution cannot collapse.
 
+    Raises:
+        ValueError: ``mean`` empty, not 1-D or not finite; ``std`` not one finite value > 0 or ``len(mean)`` of
+            them; ``learn_std`` not a bool; ``min_std`` not a number > 0, or above ``std`` with ``learn_std``.
+
     Examples:
         >>> import torch
         >>> dist = DiagGaussian(mean=[0.0, 1.0], std=0.5)

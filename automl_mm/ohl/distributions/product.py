@@ -23,6 +23,10 @@ class Product(BaseDistribution):
     Args:
         components: ``name -> distribution``; config dicts are built with ``build_distribution`` (automl_mm's scope).
 
+    Raises:
+        ValueError: ``components`` is not a non-empty dict.
+        TypeError: a component that is neither a distribution nor its config (named ``components['<name>']``).
+
     Examples:
         >>> import torch
         >>> from automl_mm.ohl.distributions import DiagGaussian
