@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from automl_mm.datasets.splits import check_counts
-from automl_mm.registry import AUGMENT_OPS, CONTROLLERS, DATASETS, METRICS, MODELS, SAMPLERS, TRANSFORMS
+from automl_mm.registry import (
+    AUGMENT_OPS,
+    CONTROLLERS,
+    DATASETS,
+    METRICS,
+    MODELS,
+    SAMPLERS,
+    SEARCH_SPACES,
+    TRANSFORMS,
+)
 
 # --- "Raises: ValueError ... not an int >= 1" of the widths of backbones and heads ------------------------------
 # Each of these was accepted (0: failed at the first forward; True: a 1-wide layer) or failed inside torch naming
@@ -188,3 +197,32 @@ def test_cross_entropy_takes_class_probabilities_as_documented():
     logits = torch.tensor([[1.0, 2.0, 0.5]])
     loss = MODELS.build(dict(type='CrossEntropyLoss'))
     assert torch.isclose(loss(logits, torch.tensor([[0.0, 1.0, 0.0]])), loss(logits, torch.tensor([1])))
+
+
+# --- OHL spaces: what their Raises promise at construction (a multi-copy run's config check builds only the hook,
+# so an error deferred to training start came from inside every copy's worker) -----------------------------------
+@pytest.mark.parametrize('kwargs, text', [
+    (dict(learn_std='no'), 'learn_std'),  # was accepted; refused at training start
+    (dict(learn_std=True, std=1e-5), 'min_std'),  # was accepted; refused at training start
+    (dict(std=0.0), 'std'),
+    (dict(parametrisation='linear'), 'parametrisation'),
+    (dict(num_intervals=2, std=[0.1, 0.2]), 'std'),
+    (dict(target=5), 'target'),  # TypeError: 'int' object is not iterable
+    (dict(target=['model.head.loss_module.theta', 5]), 'target'),  # was accepted
+])
+def test_loss_function_space_raises_at_construction(kwargs, text):
+    with pytest.raises(ValueError, match=text):
+        SEARCH_SPACES.build(dict(type='LossFunctionSpace', **kwargs))
+
+
+@pytest.mark.parametrize('kwargs, text', [
+    (dict(target=5), 'target'), (dict(target=[]), 'target'), (dict(target=['model.a', None]), 'target'),
+    (dict(choices=[0.1]), 'choices'), (dict(transform='log'), 'transform'),
+    (dict(distribution=dict(type='Categorical', num_choices=3)), 'choices'),
+    (dict(distribution=dict(type='Categorical', num_choices=3), choices=[1, 2]), 'choices'),
+    (dict(choices=[1, 2]), 'categorical'),
+])
+def test_attribute_space_raises_as_documented(kwargs, text):
+    cfg = dict(type='AttributeSpace', distribution=dict(type='DiagGaussian', mean=[0.0], std=1.0), target='model.a')
+    with pytest.raises(ValueError, match=text):
+        SEARCH_SPACES.build({**cfg, **kwargs})

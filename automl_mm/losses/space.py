@@ -11,7 +11,7 @@ import torch.nn as nn
 from mmengine.model import is_model_wrapper
 
 from automl_mm.ohl.attributes import resolve_attribute
-from automl_mm.ohl.distributions import check_std
+from automl_mm.ohl.distributions import DiagGaussian, check_std
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.io import savefig_atomic
@@ -50,6 +50,13 @@ class LossFunctionSpace(AttributeSpace):
         name: Name in logs and outputs.
         parametrisation: ``'monotone'`` or ``'piecewise'``; must equal the target loss's (checked at setup).
 
+    Raises:
+        ValueError: an unknown ``parametrisation``; ``std`` not a finite number > 0 or a list of them; ``learn_std``
+            not a bool, or a learned σ starting below ``DiagGaussian``'s ``min_std`` (1e-4); an explicit
+            ``num_intervals`` that is not a positive integer or has another number of values than ``std``. What
+            needs the model (the loss's M, parametrisation and head) is checked when training starts
+            (:meth:`resolve`).
+
     Examples:
         >>> LossFunctionSpace(num_intervals=2).distribution.mode().tolist()
         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
@@ -70,6 +77,13 @@ class LossFunctionSpace(AttributeSpace):
         except ValueError:
             raise ValueError(f'LossFunctionSpace: std must be a positive finite number or a list of them, got '
                              f'{std!r}') from None
+        if not isinstance(learn_std, bool):
+            # 'no' (truthy) was taken as given and refused only when the loss's M was read, at training start
+            raise ValueError(f'LossFunctionSpace: learn_std must be True or False, got {learn_std!r}')
+        if learn_std:
+            # the floor of a learned σ (DiagGaussian's min_std), checked now for the same reason as std
+            DiagGaussian(mean=[0.0], std=min(self._std) if isinstance(self._std, (list, tuple)) else self._std,
+                         learn_std=True)
         self._learn_std = learn_std
         self._loss_kwargs: dict = {}  # the target loss's scale, eps, loss_weight (resolve)
         super().__init__(None if num_intervals is None else self._distribution(num_intervals), target=target,

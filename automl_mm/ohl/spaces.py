@@ -63,9 +63,10 @@ class AttributeSpace(PerCopySpace):
         name: Name in logs and outputs.
 
     Raises:
-        ValueError: ``choices`` with a distribution that is not categorical or has another number of choices (an
-            index without a value, or a value that is never searched); a categorical without ``choices``;
-            ``transform`` with ``choices``.
+        ValueError: ``target`` that is not a path or a non-empty list of paths; ``choices`` that is not a list
+            of at least 2 values, or with a distribution that is not categorical or has another number of choices
+            (an index without a value, or a value that is never searched); a categorical without ``choices``; an
+            unknown ``transform``, or ``transform`` with ``choices``.
 
     Examples:
         >>> space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.head.dropout.p',
@@ -86,9 +87,10 @@ class AttributeSpace(PerCopySpace):
             if config_type_name(distribution) == 'Categorical' and distribution.get('num_choices') is None:
                 distribution = dict(distribution, num_choices=len(choices))  # one choice per value
         super().__init__(distribution, name=name)
-        self.targets = [target] if isinstance(target, str) else list(target)
-        if not self.targets:
-            raise ValueError('AttributeSpace needs at least one target path')
+        self.targets = [target] if isinstance(target, str) else list(target) if isinstance(target, Sequence) else []
+        if not self.targets or not all(isinstance(path, str) and path for path in self.targets):
+            # target=5 failed in list() naming no key; ['model.x', 5] only when the path was walked
+            raise ValueError(f'{where}: target must be an attribute path or a non-empty list of them, got {target!r}')
         if transform not in self._TRANSFORMS:
             raise ValueError(f"transform must be None, 'exp' or 'pow10', got {transform!r}")
         if choices is not None:
