@@ -226,3 +226,32 @@ def test_attribute_space_raises_as_documented(kwargs, text):
     cfg = dict(type='AttributeSpace', distribution=dict(type='DiagGaussian', mean=[0.0], std=1.0), target='model.a')
     with pytest.raises(ValueError, match=text):
         SEARCH_SPACES.build({**cfg, **kwargs})
+
+
+# --- NAS spaces and samplers -------------------------------------------------------------------------------------
+@pytest.mark.parametrize('registry, cfg, text', [
+    # num_blocks 0 / -1 were read as None (blocks taken from the supernet), 2.5 failed in list * float
+    (SEARCH_SPACES, dict(type='DilationSpace', num_blocks=0), 'num_blocks'),
+    (SEARCH_SPACES, dict(type='DilationSpace', num_blocks=-1), 'num_blocks'),
+    (SEARCH_SPACES, dict(type='DilationSpace', num_blocks=2.5), 'num_blocks'),
+    (SEARCH_SPACES, dict(type='DilationSpace', choices=()), 'choices'),
+    (SEARCH_SPACES, dict(type='DilationSpace', choices=(1, 1)), 'choices'),
+    (SEARCH_SPACES, dict(type='DilationSpace', choices=(0, 1)), 'choices'),
+    (SEARCH_SPACES, dict(type='StageAllocationSpace', stage_choices=[[1, 2]] * 2, total_blocks=9), 'total_blocks'),
+    (SEARCH_SPACES, dict(type='StageAllocationSpace', stage_choices=[[0, 1]], total_blocks=1), 'stage_choices'),
+    (SEARCH_SPACES, dict(type='StageAllocationSpace', stage_choices=[[1, 1]], total_blocks=1), 'more than once'),
+    (SEARCH_SPACES, dict(type='LayerwiseSpace', options=[[]]), 'no options'),
+    (SEARCH_SPACES, dict(type='LayerwiseSpace', options=[['a', 'a']]), 'more than once'),
+    (SAMPLERS, dict(type='PoolPathSampler', pool=5), 'pool'),  # TypeError: 'int' object is not iterable
+    (SAMPLERS, dict(type='PoolPathSampler', pool=[5]), 'pool'),
+    (SAMPLERS, dict(type='PoolPathSampler', pool=[(0, ), (0, 1)]), 'pool'),
+    (SAMPLERS, dict(type='UniformPathSampler', max_tries=0), 'max_tries'),
+    (SAMPLERS, dict(type='UniformPathSampler', enumerate_limit=-1), 'enumerate_limit'),
+])
+def test_nas_spaces_and_samplers_raise_as_documented(registry, cfg, text):
+    with pytest.raises(ValueError, match=text):
+        registry.build(cfg)
+
+
+def test_dilation_space_num_blocks_sets_the_decisions():
+    assert SEARCH_SPACES.build(dict(type='DilationSpace', choices=(1, 2), num_blocks=3)).size() == 2**3

@@ -67,7 +67,9 @@ class CRNASLoop(SearchLoopBase):
         flops_tolerance: Allowed relative FLOPs excess over the reference (block costs differ slightly by stage).
         flops_input_shape: ``(C, H, W)`` of the backbone input FLOPs are counted at.
         retrain_config: The config that trains the CR backbone in the final detector; the export inherits it.
-        **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``bn_recalibration_batches``,
+        metric_key: The search-split metric that scores allocations and dilations (higher is better); default
+            ``'coco/bbox_mAP'``.
+        **kwargs: ``search_dataloader``, ``search_evaluator``, ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
     """
 

@@ -45,6 +45,9 @@ class UniformPathSampler(BasePathSampler):
             enumerated.
         enumerate_limit: Prefixes with at most this many valid completions are sampled exactly by enumeration.
 
+    Raises:
+        ValueError: ``max_tries`` not an int >= 1 or ``enumerate_limit`` not an int >= 0 (0: always rejection).
+
     Examples:
         >>> from automl_mm.nas.spaces import StageAllocationSpace
         >>> sampler = UniformPathSampler(StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8))
@@ -171,6 +174,10 @@ class PoolPathSampler(UniformPathSampler):
         max_tries: As for :class:`UniformPathSampler`.
         enumerate_limit: As for :class:`UniformPathSampler`.
 
+    Raises:
+        ValueError: ``pool`` not a list of paths of option indices of one length; ``max_tries`` or
+            ``enumerate_limit`` as for :class:`UniformPathSampler`.
+
     Examples:
         >>> from automl_mm.nas.spaces import LayerwiseSpace
         >>> sampler = PoolPathSampler(LayerwiseSpace([[0, 1, 2]] * 3), pool=[(2,), (1,)])
@@ -184,6 +191,11 @@ class PoolPathSampler(UniformPathSampler):
         self.set_pool(pool)
 
     def set_pool(self, pool: Sequence[Sequence[int]]) -> None:
+        if isinstance(pool, (str, bytes)) or not isinstance(pool, Sequence) \
+                or any(isinstance(p, (str, bytes)) or not isinstance(p, Sequence) for p in pool):
+            # pool=5 failed in iteration naming no key
+            raise ValueError(f'PoolPathSampler: pool must be a list of partial paths (lists of option indices), '
+                             f'got {pool!r}')
         pool = [index_path(p, 'PoolPathSampler.set_pool') for p in pool] or [()]
         if len({len(p) for p in pool}) != 1:
             raise ValueError(f'PoolPathSampler: pool entries must fix the same number of decisions, got {pool}')

@@ -29,6 +29,13 @@ class LayerwiseSpace(BasePathSpace):
 
     The options are read from the supernet when the space is bound, so configs only name the space.
 
+    Args:
+        options: One list of operator names per mixed layer; ``None`` (configs) reads them from the supernet.
+
+    Raises:
+        ValueError: a layer without options or with a repeated one; at ``bind``, options that differ from the
+            supernet's ``layer_choices``.
+
     Examples:
         >>> space = LayerwiseSpace(options=[['k3e3', 'skip'], ['k3e3', 'k5e3']])
         >>> space.size(), space.values((1, 0))
@@ -61,6 +68,10 @@ class StageAllocationSpace(BasePathSpace):
     Args:
         stage_choices: The allowed block counts of each stage.
         total_blocks: The fixed sum over stages (keeps ResNet FLOPs about equal; METHODS.md §5).
+
+    Raises:
+        ValueError: a stage without choices, a repeated choice or one that is not an int >= 1; ``total_blocks`` not
+            an int >= 1 or not a sum the choices can reach.
 
     Examples:
         >>> space = StageAllocationSpace(stage_choices=[[1, 2, 3]] * 4, total_blocks=8)
@@ -127,6 +138,10 @@ class DilationSpace(BasePathSpace):
         choices: Dilations each block may take (the paper: 1, 2, 3).
         num_blocks: Number of blocks; ``None`` reads ``num_active_blocks`` from the supernet when bound.
 
+    Raises:
+        ValueError: ``choices`` empty, repeated or not ints >= 1; ``num_blocks`` neither ``None`` nor an int >= 1;
+            at ``bind``, a ``num_blocks`` other than the backbone's active blocks.
+
     Examples:
         >>> DilationSpace(choices=(1, 2, 3), num_blocks=4).size()
         81
@@ -139,6 +154,9 @@ class DilationSpace(BasePathSpace):
             raise ValueError(f'DilationSpace choices must be dilations >= 1, got {choices}')
         self.choices = [as_count(c, f'DilationSpace choices ({list(choices)}): a dilation', 1) for c in choices]
         check_distinct(self.choices, 'DilationSpace choices')
+        if num_blocks is not None:
+            # 0 and -1 were read as None (blocks from the supernet), 2.5 failed in list * float naming no key
+            num_blocks = as_count(num_blocks, 'DilationSpace num_blocks', 1)
         super().__init__([self.choices] * num_blocks if num_blocks else None)
 
     def bind(self, model: nn.Module) -> nn.Module:
