@@ -13,6 +13,7 @@ from automl_mm.registry import (
     AUGMENT_OPS,
     CONTROLLERS,
     DATASETS,
+    HOOKS,
     METRICS,
     MODELS,
     SAMPLERS,
@@ -255,3 +256,26 @@ def test_nas_spaces_and_samplers_raise_as_documented(registry, cfg, text):
 
 def test_dilation_space_num_blocks_sets_the_decisions():
     assert SEARCH_SPACES.build(dict(type='DilationSpace', choices=(1, 2), num_blocks=3)).size() == 2**3
+
+
+# --- engine hooks ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('cfg, text', [
+    # bool('False') is True: the check ran where the config turned it off
+    (dict(type='FiniteLossHook', enabled='False'), 'enabled'),
+    (dict(type='FiniteLossHook', check_weights_on_save='no'), 'check_weights_on_save'),
+    (dict(type='FiniteLossHook', interval=0), 'interval'),
+    # a bare pair or a 1-tuple failed in re.sub only when a checkpoint was loaded
+    (dict(type='StrictCheckpointHook', revise_keys=('^module\\.', '')), 'revise_keys'),
+    (dict(type='StrictCheckpointHook', revise_keys=[('^module\\.', )]), 'revise_keys'),
+    (dict(type='StrictCheckpointHook', revise_keys=[('(', '')]), 'revise_keys'),
+    (dict(type='StrictCheckpointHook', max_keys=0), 'max_keys'),
+])
+def test_engine_hooks_raise_as_documented(cfg, text):
+    with pytest.raises(ValueError, match=text):
+        HOOKS.build(cfg)
+
+
+def test_engine_hooks_take_documented_values():
+    assert HOOKS.build(dict(type='FiniteLossHook', enabled=np.bool_(False))).enabled is False
+    hook = HOOKS.build(dict(type='StrictCheckpointHook', revise_keys=[['^model\\.', '']]))
+    assert hook.revise_keys == [('^model\\.', '')]

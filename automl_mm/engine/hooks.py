@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
@@ -64,6 +66,8 @@ class FiniteLossHook(Hook):
             keeps the choice.
 
     Raises:
+        ValueError: at construction, ``interval`` not an int >= 1, or ``check_weights_on_save`` / ``enabled`` not
+            a bool.
         NonFiniteLossError: naming the 1-based iteration (and epoch) and the non-finite losses, or the first
             non-finite weight.
     """
@@ -72,6 +76,9 @@ class FiniteLossHook(Hook):
 
     def __init__(self, interval: int = 1, check_weights_on_save: bool = True, enabled: bool = True) -> None:
         self.interval = as_count(interval, 'FiniteLossHook.interval', 1)  # 1.5 was read as 1
+        for key, value in (('check_weights_on_save', check_weights_on_save), ('enabled', enabled)):
+            if not isinstance(value, (bool, np.bool_)):  # bool('False') is True: the check ran where it was turned off
+                raise ValueError(f'FiniteLossHook.{key} must be True or False, got {value!r}')
         self.check_weights_on_save = bool(check_weights_on_save)
         self.enabled = bool(enabled)
         self._disabled = not self.enabled
@@ -116,6 +123,27 @@ class FiniteLossHook(Hook):
                     'gradient clipping (optim_wrapper.clip_grad).')
 
 
+def _check_revise_keys(revise_keys: Any) -> list[tuple[str, str]]:
+    """``revise_keys`` as a list of ``(pattern, replacement)`` pairs, or a ``ValueError`` naming the key (a bare pair
+    or a 1-tuple failed in ``re.sub`` only when a checkpoint was loaded, naming no key)."""
+    bad = ValueError(f'StrictCheckpointHook.revise_keys must be a list of (pattern, replacement) string pairs, got '
+                     f'{revise_keys!r}')
+    if isinstance(revise_keys, (str, bytes)) or not isinstance(revise_keys, Sequence):
+        raise bad
+    pairs = []
+    for pair in revise_keys:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2 \
+                or not all(isinstance(part, str) for part in pair):
+            raise bad
+        try:
+            re.compile(pair[0])
+        except re.error as err:
+            raise ValueError(f'StrictCheckpointHook.revise_keys: {pair[0]!r} is not a regular expression ({err})') \
+                from None
+        pairs.append(tuple(pair))
+    return pairs
+
+
 @HOOKS.register_module()
 class StrictCheckpointHook(Hook):
     """Stop loading a checkpoint whose ``state_dict`` does not match the model.
@@ -124,13 +152,20 @@ class StrictCheckpointHook(Hook):
     ``Runner.test``) calls after reading the file and before copying the weights into the model; it has the lowest
     priority, so hooks that rewrite the checkpoint (EMA) have run.
 
+    It then refuses a checkpoint trained on other classes than the data it is run on
+    (:func:`check_classes_unchanged`) and, on resume, one whose schedule differs (:func:`check_schedule_unchanged`).
+
     Args:
         checkpoint: The file name, for the message.
         max_keys: How many keys of each kind the message names.
+        revise_keys: ``(pattern, replacement)`` regular-expression pairs applied to the checkpoint's keys first,
+            as ``Runner.load_checkpoint``'s (default: strip a DDP ``module.`` prefix).
 
     Raises:
+        ValueError: at construction, ``max_keys`` not an int >= 1, or ``revise_keys`` not a list of
+            ``(pattern, replacement)`` string pairs with valid patterns.
         CheckpointMismatchError: naming the counts and the first ``max_keys`` missing keys, unexpected keys and
-            shape mismatches.
+            shape mismatches; or other classes than the data's.
     """
 
     priority = 'LOWEST'
@@ -139,7 +174,7 @@ class StrictCheckpointHook(Hook):
                  revise_keys: Sequence[tuple[str, str]] = ((r'^module\.', ''),)) -> None:
         self.checkpoint = checkpoint
         self.max_keys = as_count(max_keys, 'StrictCheckpointHook.max_keys', 1)
-        self.revise_keys = [tuple(r) for r in revise_keys]
+        self.revise_keys = _check_revise_keys(revise_keys)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         mismatch = checkpoint_mismatch(inner_model(runner.model), checkpoint, self.revise_keys)
