@@ -279,3 +279,23 @@ def test_engine_hooks_take_documented_values():
     assert HOOKS.build(dict(type='FiniteLossHook', enabled=np.bool_(False))).enabled is False
     hook = HOOKS.build(dict(type='StrictCheckpointHook', revise_keys=[['^model\\.', '']]))
     assert hook.revise_keys == [('^model\\.', '')]
+
+
+# --- switches: 'False' in a config is truthy ---------------------------------------------------------------------
+@pytest.mark.parametrize('registry, cfg, key', [
+    (MODELS, dict(type='ResNet', depth=18, norm_eval='False'), 'norm_eval'),  # kept every BN in eval mode
+    (MODELS, dict(type='CRResNet', depth=18, norm_eval='False'), 'norm_eval'),
+    (MODELS, dict(type='CRResNet', depth=18, zero_init_residual='False'), 'zero_init_residual'),
+    (MODELS, dict(type='CRMobileNetV2', zero_init_residual='False'), 'zero_init_residual'),
+    (MODELS, dict(type='CRMobileNetV2', norm_eval='False'), 'norm_eval'),
+    (DATASETS, dict(type='NoisyLabelDataset', dataset=dict(type='DigitsDataset', split='train', max_samples=20),
+                    noise_ratio=0.1, lazy_init='False'), 'lazy_init'),  # deferred the flips
+])
+def test_switches_refuse_strings(registry, cfg, key):
+    with pytest.raises(ValueError, match=key):
+        registry.build(cfg)
+
+
+def test_resnet_norm_eval_keeps_batch_norm_in_eval_mode():
+    net = MODELS.build(dict(type='ResNet', depth=18, stem='cifar', norm_eval=np.bool_(True))).train()
+    assert not any(m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))

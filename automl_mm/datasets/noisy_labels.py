@@ -10,7 +10,7 @@ from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import MMLogger
 
 from automl_mm.registry import DATASETS
-from automl_mm.utils.checks import as_count
+from automl_mm.utils.checks import as_count, as_flag
 
 from .splits import check_seed
 
@@ -40,6 +40,13 @@ class NoisyLabelDataset:
         noise_type: ``'symmetric'`` or ``'pairflip'``.
         num_classes: Number of classes; defaults to ``len(dataset.metainfo['classes'])``.
         lazy_init: Defer loading the wrapped dataset and flipping to the first access (as mmengine's wrappers).
+
+    Raises:
+        ValueError: ``noise_ratio`` outside [0, 1); an unknown ``noise_type``; a wrapped dataset whose ``split`` is
+            ``'reward'`` or ``'test'``; ``num_classes`` not an int >= 2, other than the wrapped dataset's classes,
+            or missing where it has no ``metainfo['classes']``; a bad ``seed``; ``lazy_init`` not a bool; at
+            initialisation, an item without one integer ``gt_label`` in ``[0, num_classes)``.
+        TypeError: ``dataset`` is neither an mmengine ``BaseDataset`` nor its config.
 
     Attributes:
         noisy_indices: Sorted indices of the flipped items.
@@ -89,7 +96,7 @@ class NoisyLabelDataset:
         self.noisy_indices = np.zeros(0, dtype=np.int64)
         self.clean_labels = np.zeros(0, dtype=np.int64)
         self._fully_initialized = False
-        if not lazy_init:
+        if not as_flag(lazy_init, 'NoisyLabelDataset.lazy_init'):  # 'False' (truthy) deferred the flips
             self.full_init()
 
     @property

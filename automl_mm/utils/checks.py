@@ -33,6 +33,18 @@ def as_count(value: Any, key: str, minimum: int = 0) -> int:
     return number
 
 
+def as_flag(value: Any, key: str) -> bool:
+    """``value`` as a bool, refusing anything that is not one (``'False'`` in a config is truthy: the switch it
+    meant to turn off stayed on).
+
+    Raises:
+        ValueError: ``value`` is not a bool (numpy's ``bool_`` is accepted).
+    """
+    if type(value).__name__ not in ('bool', 'bool_'):
+        raise ValueError(f'{key} must be True or False, got {value!r}')
+    return bool(value)
+
+
 def as_out_indices(value: Any, num_outputs: int, key: str = 'out_indices') -> tuple[int, ...]:
     """``value`` as a backbone's ``out_indices``: a non-empty, strictly increasing sequence of ints in
     ``[0, num_outputs)``.

@@ -10,7 +10,7 @@ from mmdet.models.backbones import MobileNetV2
 from torch import nn
 
 from automl_mm.registry import MODELS
-from automl_mm.utils.checks import as_frozen_stages, as_out_indices
+from automl_mm.utils.checks import as_flag, as_frozen_stages, as_out_indices
 
 from .cr_base import CRSupernetMixin, resolve_allocation, run_prefix, set_conv_dilation
 
@@ -72,7 +72,10 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
                  max_stage_blocks: Sequence[int] | None = None,
                  zero_init_residual: bool = True,
                  **kwargs) -> None:
-        self.zero_init_residual = zero_init_residual
+        # 'False' (truthy) zero-initialised the unfilled blocks; mmdet's norm_eval likewise kept BN in eval mode
+        self.zero_init_residual = as_flag(zero_init_residual, 'CRMobileNetV2 zero_init_residual')
+        if 'norm_eval' in kwargs:
+            kwargs['norm_eval'] = as_flag(kwargs['norm_eval'], 'CRMobileNetV2 norm_eval')
         standard = tuple(row[2] for row in self.arch_settings)
         # mmdet checks the range only: (6, 2) returned (layer 3, layer 7) and (2, 2) one map, silently
         kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (1, 2, 4, 7)), len(standard) + 1)

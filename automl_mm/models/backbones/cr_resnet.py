@@ -18,7 +18,7 @@ from mmdet.models.backbones.resnet import Bottleneck
 from torch import nn
 
 from automl_mm.registry import MODELS
-from automl_mm.utils.checks import as_count, as_frozen_stages, as_out_indices
+from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_indices
 
 from .cr_base import CRSupernetMixin, _as_int_tuple, check_dilations, resolve_allocation, run_prefix
 
@@ -107,6 +107,9 @@ class CRResNet(CRSupernetMixin, ResNet):
         # the last stage, and froze by name ('no attribute layer5'): checked here, naming the key
         kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (0, 1, 2, 3)), num_stages)
         kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), num_stages)
+        for key in ('norm_eval', 'zero_init_residual'):  # mmdet's bool(): 'False' turned them on
+            if key in kwargs:
+                kwargs[key] = as_flag(kwargs[key], f'CRResNet {key}')
         for key, values in (('strides', kwargs.get('strides', (1, 2, 2, 2))), ('dilations', dilations)):
             # mmdet: a bare 'assert len(strides) == len(dilations) == num_stages' (num_stages=3 with the defaults)
             _as_int_tuple(key, values, num_stages)

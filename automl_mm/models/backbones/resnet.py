@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl_mm.registry import MODELS
-from automl_mm.utils.checks import as_count, as_frozen_stages, as_out_indices
+from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_indices
 
 from .pretrained import CheckedPretrainedMixin
 
@@ -86,6 +86,12 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
         conv_cfg: Convolution config (mmcv ``build_conv_layer``).
         init_cfg: mmengine initialisation config; Kaiming for convolutions by default.
 
+    Raises:
+        ValueError: an unknown ``depth`` or ``stem``; ``in_channels``, ``base_channels`` or a ``stage_blocks``
+            entry not an int >= 1; ``stage_blocks``, ``strides`` and ``dilations`` of different lengths;
+            ``out_indices`` empty, out of range or not increasing; ``frozen_stages`` outside ``[-1, stages]``;
+            ``norm_eval`` not a bool.
+
     In an mmdet detector config (``default_scope='mmdet'``) use ``type='automl_mm.ResNet'``.
 
     Examples:
@@ -138,7 +144,7 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
         self.depth = depth
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self.norm_eval = as_flag(norm_eval, 'ResNet norm_eval')  # 'False' kept every BN in eval mode
         norm_cfg = norm_cfg or dict(type='BN', requires_grad=True)
 
         if stem == 'imagenet':
