@@ -12,6 +12,7 @@ from automl_mm.datasets.splits import check_counts
 from automl_mm.registry import (
     AUGMENT_OPS,
     CONTROLLERS,
+    DATA_SAMPLERS,
     DATASETS,
     HOOKS,
     METRICS,
@@ -299,3 +300,39 @@ def test_switches_refuse_strings(registry, cfg, key):
 def test_resnet_norm_eval_keeps_batch_norm_in_eval_mode():
     net = MODELS.build(dict(type='ResNet', depth=18, stem='cifar', norm_eval=np.bool_(True))).train()
     assert not any(m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+@pytest.mark.parametrize('kwargs, error, text', [
+    (dict(val_path=2), ValueError, 'val_path'),  # TypeError in tuple(), naming no key
+    (dict(seed=-1), ValueError, 'seed'),
+    (dict(sampler=dict(type='UniformPathSampler', space=dict(type='DilationSpace'))), ValueError, 'sampler.space'),
+    (dict(sampler=dict(type='Categorical', num_choices=3)), TypeError, 'sampler'),
+    (dict(space=dict(type='NoSuchSpace')), KeyError, 'NoSuchSpace'),
+])
+def test_path_sampling_hook_raises_as_documented(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        HOOKS.build(dict(type='PathSamplingHook', **{'space': dict(type='DilationSpace'), **kwargs}))
+
+
+@pytest.mark.parametrize('kwargs, error, text', [
+    (dict(seed=-1), ValueError, 'seed'), (dict(shuffle='False'), TypeError, 'shuffle'),
+    (dict(round_up=1), TypeError, 'round_up'), (dict(shared_order='yes'), TypeError, 'shared_order'),
+])
+def test_copy_sampler_raises_as_documented(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        DATA_SAMPLERS.build(dict(type='CopySampler', dataset=list(range(4)), **kwargs))
+
+
+@pytest.mark.parametrize('cfg, text', [
+    (dict(type='OHLRandomChoice', transforms=[[]]), 'at least 2'),
+    (dict(type='OHLRandomChoice', transforms=[[], []], probs=[1.5, -0.5]), 'probs'),
+    (dict(type='OHLAutoAugment', elements='nope'), 'nope'),
+    (dict(type='OHLAutoAugment', probs=[1.0]), 'probs'),
+    (dict(type='OHLAutoAugment', fill=300), 'fill'),
+    (dict(type='OHLAutoAugment', bgr='rgb'), 'bgr'),
+    (dict(type='TorchvisionAugment', policy='randaugment'), 'policy'),
+    (dict(type='TorchvisionAugment', policy='RandAugment', bgr='no'), 'bgr'),
+])
+def test_choice_transforms_raise_as_documented(cfg, text):
+    with pytest.raises(ValueError, match=text):
+        TRANSFORMS.build(cfg)

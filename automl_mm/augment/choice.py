@@ -270,6 +270,10 @@ class OHLRandomChoice(LiveChoiceTransform):
         transforms: One entry per choice: a transform config or a list of them (an empty list is identity).
         key: Name that links the transform to its ``PipelineChoiceSpace``.
         probs: Fixed probabilities, used when no space is bound (replaying an exported policy); uniform if None.
+
+    Raises:
+        ValueError: fewer than 2 entries in ``transforms``, or ``probs`` that are not one finite non-negative
+            number per entry with a positive sum.
     """
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',

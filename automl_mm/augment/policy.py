@@ -45,6 +45,11 @@ class OHLAutoAugment(LiveChoiceTransform):
             True (the default) for BGR as mmcv's ``LoadImageFromFile`` and automl_mm's datasets give, False for
             RGB (mmpretrain's and torchvision's CIFAR-10, for one). An element dict with its own ``bgr`` keeps it.
 
+    Raises:
+        ValueError: an unknown element set, op or magnitude (named by the op), fewer than 2 pairs, ``probs`` that
+            are not E² finite non-negative numbers with a positive sum, ``fill`` not an int in [0, 255], ``bgr``
+            not a bool; when applied with geometric elements, results whose annotations are not loaded yet.
+
     Examples:
         >>> import numpy as np
         >>> t = OHLAutoAugment(key='autoaug')
@@ -133,6 +138,10 @@ def _exportable(entry: tuple | dict) -> tuple | dict:
 @TRANSFORMS.register_module()
 class FixedAutoAugment(OHLAutoAugment):
     """Replay a fixed pair distribution without learning: retraining with an exported OHL policy, or (with
-    ``probs=None``) the uniform-random-pair baseline. It cannot be bound to a search space."""
+    ``probs=None``) the uniform-random-pair baseline. It cannot be bound to a search space.
+
+    Args and Raises: as :class:`OHLAutoAugment` (``probs``: the E² pair probabilities to replay; binding it to a
+    ``PipelineChoiceSpace`` raises ``ValueError``).
+    """
 
     bindable = False

@@ -27,6 +27,10 @@ class TorchvisionAugment(BaseTransform):
             ``False`` for RGB images.
         **kwargs: Passed to the torchvision class (e.g. ``num_ops=2, magnitude=9`` for RandAugment, ``fill=0``).
 
+    Raises:
+        ValueError: an unknown ``policy`` or a ``bgr`` that is not a bool (torchvision raises its own errors for
+            its arguments); in ``transform``, an image that is not uint8 ``(H, W)`` or ``(H, W, C)``.
+
     Examples:
         >>> t = TorchvisionAugment('RandAugment', num_ops=2, magnitude=9, fill=0)
         >>> t(dict(img=np.zeros((28, 28, 3), np.uint8)))['img'].shape

@@ -37,6 +37,12 @@ class PathSamplingHook(Hook):
         seed: Sampling seed; defaults to the runner's seed. Saved in checkpoints (``checkpoint['path_sampling']``):
             a resume continues with the checkpoint's seed, and refuses a configured seed that differs from it.
 
+    Raises:
+        ValueError: a ``space`` or ``sampler`` config whose values are refused (named by its key), a ``sampler``
+            config with its own ``space``, a ``val_path`` that is not a list of option indices, a bad ``seed``.
+        TypeError: a ``space`` that is not a path space or a ``sampler`` that is not a path sampler.
+        KeyError: an unregistered ``type`` (mmengine's registry error).
+
     Examples:
         >>> hook = PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2, 3)))
         >>> type(hook.sampler).__name__
@@ -51,6 +57,10 @@ class PathSamplingHook(Hook):
         self.sampler = build_path_sampler(sampler or dict(type='UniformPathSampler'), 'PathSamplingHook.sampler',
                                           'PathSamplingHook.space')
         self.sampler.space = self.space
+        if val_path is not None and (isinstance(val_path, (str, bytes)) or not isinstance(val_path, Sequence)):
+            # val_path=2 failed in tuple() naming no key
+            raise ValueError(f'PathSamplingHook.val_path must be None or a path (a list of option indices), got '
+                             f'{val_path!r}')
         self.val_path = None if val_path is None else tuple(val_path)
         self.seed = as_seed(seed, 'PathSamplingHook.seed', allow_none=True)
         self._configured_seed = self.seed

@@ -249,6 +249,8 @@ class FrozenController(REINFORCE):
     the arms that must share the engine (copies, best-copy selection) but learn nothing; ``optimizer.lr = 0`` is
     refused by :class:`REINFORCE` because there it is a mistake.
 
+    Args and Raises: as :class:`REINFORCE` (its ``optimizer`` is built and its state saved, never stepped).
+
     Examples:
         >>> import torch
         >>> from automl_mm.ohl.distributions import Categorical

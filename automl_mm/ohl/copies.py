@@ -231,7 +231,18 @@ class CopySampler(DefaultSampler):
     ``OHLHook`` refuses any other train sampler when there are several copies; a sampler of your own that shards
     by copy can declare ``copy_aware = True`` to be accepted.
 
+    Args:
+        dataset: The training set.
+        shuffle: Draw a permutation per (copy, epoch); ``False``: every copy reads the data in order.
+        seed: Seed of the permutations; ``None``: one random seed shared by all ranks (mmengine's
+            ``sync_random_seed``).
+        round_up: Repeat items so that every rank of a copy gets ``ceil(len(dataset) / ranks_per_copy)`` of them
+            (mmengine's meaning).
+        shared_order: Every copy draws the same permutation per epoch (see above).
+
     Raises:
+        ValueError: a ``seed`` that is not ``None`` or a valid seed.
+        TypeError: ``shuffle``, ``round_up`` or ``shared_order`` not a bool.
         ValueError: ``round_up=False`` with several ranks per copy and a dataset length they do not divide
             (:func:`check_equal_shards`: the copy's ranks would run different numbers of iterations and hang).
     """
@@ -307,6 +318,14 @@ class CopyDataParallel(nn.Module):
     With one rank per copy it only delegates to the model (no gradient synchronisation at all); with several it
     runs mmengine's ``MMDistributedDataParallel`` over the copy's process group, created on the first training
     step (the layout exists by then). Use it as ``model_wrapper_cfg=dict(type='CopyDataParallel')``.
+
+    Args:
+        module: The model of this copy.
+        broadcast_buffers: ``MMDistributedDataParallel``'s (default ``False``: buffers are not synchronised from
+            the copy's first rank every step).
+        find_unused_parameters: ``MMDistributedDataParallel``'s; ``True`` for a supernet that runs a subset of its
+            parameters per step.
+        **ddp_kwargs: Other ``MMDistributedDataParallel`` arguments, used when a copy has several ranks.
     """
 
     def __init__(self, module: nn.Module, broadcast_buffers: bool = False, find_unused_parameters: bool = False,

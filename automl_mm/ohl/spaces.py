@@ -239,7 +239,8 @@ def _placement(dataset: Any, transform: Any) -> str:
 
 @SEARCH_SPACES.register_module()
 class PipelineChoiceSpace(OHLSpace):
-    """Per-image choice among the sub-pipelines of an ``OHLRandomChoice`` with the same ``key``.
+    """Per-image choice among the choices of the pipeline transforms with the same ``key``: the sub-pipelines of an
+    ``OHLRandomChoice`` or the element pairs of an ``OHLAutoAugment``.
 
     Two ways to sample, set by ``policy_size``:
 
@@ -261,7 +262,7 @@ class PipelineChoiceSpace(OHLSpace):
             training starts. A ``FactorisedCategorical`` config without ``factor_sizes`` takes the transform's
             factors (``(E, E)`` for ``OHLAutoAugment``'s E elements); explicit sizes that factor the pairs another
             way are refused (one factor, ``(E²,)``, is accepted).
-        key: The ``key`` of the ``OHLRandomChoice`` transform(s) in the training pipeline.
+        key: The ``key`` of the ``OHLRandomChoice`` / ``OHLAutoAugment`` transform(s) in the training pipeline.
         name: Name in logs and outputs; defaults to ``key``.
         policy_size: ``None`` (a draw per image) or K ≥ 1 choices drawn per copy and trunk (see above).
 
