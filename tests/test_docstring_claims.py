@@ -336,3 +336,59 @@ def test_copy_sampler_raises_as_documented(kwargs, error, text):
 def test_choice_transforms_raise_as_documented(cfg, text):
     with pytest.raises(ValueError, match=text):
         TRANSFORMS.build(cfg)
+
+
+@pytest.mark.parametrize('entry, text', [
+    ({'data': np.zeros((2, 3072), np.uint8), 'labels': [0]}, '2 images but 1 labels'),
+    ({'data': np.zeros((2, 3072), np.uint8), 'labels': [0, 10]}, 'labels must be in'),
+    ({'data': np.zeros((2, 3072), np.float32), 'labels': [0, 1]}, 'integers'),
+    ({'data': np.zeros((2, 100), np.uint8), 'labels': [0, 1]}, '3072'),
+    ([1, 2], 'not a dict'),
+])
+def test_cifar_batch_reader_raises_as_documented(tmp_path, entry, text):
+    import pickle
+
+    from automl_mm.datasets.cifar import read_cifar_batch
+    path = tmp_path / 'data_batch_1'
+    path.write_bytes(pickle.dumps(entry))
+    with pytest.raises(ValueError, match=text):
+        read_cifar_batch(str(path))
+    np_ok = {'data': np.zeros((2, 3072), np.uint8), 'labels': [0, 9]}
+    path.write_bytes(pickle.dumps(np_ok))
+    images, labels = read_cifar_batch(str(path))
+    assert images.shape == (2, 32, 32, 3) and images.dtype == np.uint8 and labels.dtype == np.int64
+
+
+_SPACE = dict(type='AttributeSpace', distribution=dict(type='DiagGaussian', mean=[0.0], std=1.0), target='model.x')
+
+
+@pytest.mark.parametrize('kwargs, error, text', [
+    (dict(spaces=_SPACE), ValueError, 'list'),  # was "spaces[0]: str is not an OHL space" (iterated by its keys)
+    (dict(spaces=[]), ValueError, 'at least one space'),
+    (dict(spaces=[5]), TypeError, 'spaces\\[0\\]'),
+    (dict(spaces=[_SPACE, _SPACE]), ValueError, 'unique'),
+    (dict(num_copies=2.0), ValueError, 'num_copies'),
+    (dict(ranks_per_copy=0), ValueError, 'ranks_per_copy'),
+    (dict(trunk_iters=None), ValueError, 'trunk_iters'),
+    (dict(trunk_epochs=1), ValueError, 'trunk_epochs'),
+    (dict(trunk_iters=0), ValueError, 'trunk_iters'),
+    (dict(broadcast_interval=0), ValueError, 'broadcast_interval'),
+    (dict(reward_key=''), ValueError, 'reward_key'),
+    (dict(worst_reward=float('nan')), ValueError, 'worst_reward'),
+    (dict(out_dir=''), ValueError, 'out_dir'),
+    (dict(plot='no'), ValueError, 'plot'),
+    (dict(verify_sync='no'), ValueError, 'verify_sync'),
+    (dict(seed=-1), ValueError, 'seed'),
+    (dict(bn_recalibration_batches=-1), ValueError, 'bn_recalibration_batches'),
+    (dict(bn_recalibration_dataloader=dict()), ValueError, 'bn_recalibration_dataloader'),
+])
+def test_ohl_hook_raises_as_documented(kwargs, error, text):
+    cfg = dict(type='OHLHook', spaces=[_SPACE], num_copies=2, reward_key='accuracy/top1', trunk_iters=5)
+    with pytest.raises(error, match=text):
+        HOOKS.build({**cfg, **kwargs})
+
+
+@pytest.mark.parametrize('values', [{}, 5, None])
+def test_set_attributes_hook_raises_as_documented(values):
+    with pytest.raises(ValueError, match='values'):
+        HOOKS.build(dict(type='SetAttributesHook', values=values))

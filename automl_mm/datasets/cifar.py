@@ -43,8 +43,9 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a CIFAR-10 batch: no data / labels, rows other than 3,072 values, pixels outside 0..255,
-            as many labels as images, or labels outside [0, 10); the message names the file.
+        ValueError: not a CIFAR-10 batch: not a dict (or not a pickle), no data / labels, rows other than 3,072
+            values, pixels or labels that are not integers, pixels outside 0..255, not one label per image, or
+            labels outside [0, 10); the message names the file.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(

@@ -51,6 +51,11 @@ class ImageClassifier(BaseModel):
             checkpoints and the copies' broadcasts are unchanged) and outputs are the same up to float rounding:
             other kernels, so a run is not bit-identical to one with the default ``False``.
 
+    Raises:
+        ValueError: a head whose ``in_channels`` is not the width of the backbone's last map, or any error of the
+            backbone's or head's own config (named by them).
+        TypeError: ``channels_last`` not a bool.
+
     Examples:
         >>> model = ImageClassifier(
         ...     backbone=dict(type='SimpleConvNet', channels=(8,)),

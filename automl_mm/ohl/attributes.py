@@ -223,6 +223,10 @@ class SetAttributesHook(Hook):
 
     Args:
         values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
+
+    Raises:
+        ValueError: ``values`` not a non-empty dict; in ``before_train``, a path the runner does not have or that
+            is not automl_mm's to set (named with the hook).
     """
 
     priority = 'HIGH'

@@ -164,6 +164,16 @@ class OHLHook(Hook):
             ``test_pipeline`` (the training images as the test split is read); read in order, no sampler, and
             its first ``bn_recalibration_batches`` batches kept in memory for the whole run. Given with
             ``bn_recalibration_batches=0`` (where it would never be read) it is refused.
+
+    Raises:
+        ValueError: at construction, ``spaces`` not a non-empty list or with repeated names; not exactly one of
+            ``trunk_epochs`` / ``trunk_iters``, or one that is not a positive int; ``broadcast_interval``,
+            ``num_copies`` or ``ranks_per_copy`` not a positive int; an empty ``reward_key`` or ``out_dir``; a
+            non-finite ``worst_reward``; ``verify_sync`` or ``plot`` not a bool; a bad ``seed``; a negative
+            ``bn_recalibration_batches``, or its dataloader without batches; a space or controller config its class
+            refuses. In ``before_train``, a runner without a copy layout and the schedule checks of
+            :mod:`automl_mm.ohl.checks`; on resume, changed search settings (see above).
+        TypeError: a ``spaces`` entry that is not an OHL space or its config.
     """
 
     priority = 'BELOW_NORMAL'  # after the model's own updates, before the checkpoint hook saves
@@ -194,6 +204,10 @@ class OHLHook(Hook):
                             ('broadcast_interval', broadcast_interval)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f'{name} must be a positive integer, got {value!r}')
+        if isinstance(spaces, (dict, str, bytes)) or not isinstance(spaces, Sequence):
+            # one space config given bare was iterated by its keys: "spaces[0]: str is not an OHL space"
+            raise ValueError(f'OHLHook.spaces must be a list of space configs (wrap a single one in a list), got a '
+                             f'{type(spaces).__name__}')
         if not spaces:
             raise ValueError('OHLHook needs at least one space in spaces')
         if not isinstance(reward_key, str) or not reward_key:

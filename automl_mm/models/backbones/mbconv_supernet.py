@@ -130,6 +130,12 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
             defaults to the last stage only.
         init_cfg: mmengine initialisation config (the convolutions and norms initialise themselves without it).
 
+    Raises:
+        ValueError: an unknown ``space``; ``stem_channels``, ``stages`` or ``ops`` missing; ``in_channels`` or
+            ``stem_channels`` not an int >= 1, ``out_channels`` not an int >= 0; ``stem_stride`` or a stage's
+            ``first_stride`` not 1 or 2; a malformed stage; an unknown or repeated op; a layer without a legal op;
+            an ``arch`` of another length or with an op that is not a candidate of its layer; bad ``out_indices``.
+
     Examples:
         >>> net = MBConvSupernet(space='digits')
         >>> net.layer_choices[2], net.num_layers
