@@ -392,3 +392,9 @@ def test_ohl_hook_raises_as_documented(kwargs, error, text):
 def test_set_attributes_hook_raises_as_documented(values):
     with pytest.raises(ValueError, match='values'):
         HOOKS.build(dict(type='SetAttributesHook', values=values))
+
+
+def test_random_choice_transforms_must_be_a_list():
+    # a bare config was iterated by its keys: "transform must be a callable object or dict, but got <class 'str'>"
+    with pytest.raises(ValueError, match='transforms must be a list'):
+        TRANSFORMS.build(dict(type='OHLRandomChoice', transforms=dict(type='RandomCrop', crop_size=4)))

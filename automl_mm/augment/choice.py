@@ -272,12 +272,17 @@ class OHLRandomChoice(LiveChoiceTransform):
         probs: Fixed probabilities, used when no space is bound (replaying an exported policy); uniform if None.
 
     Raises:
-        ValueError: fewer than 2 entries in ``transforms``, or ``probs`` that are not one finite non-negative
-            number per entry with a positive sum.
+        ValueError: ``transforms`` not a list, or with fewer than 2 entries; ``probs`` that are not one finite
+            non-negative number per entry with a positive sum.
     """
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
                  probs: Sequence[float] | None = None) -> None:
+        if isinstance(transforms, (dict, str, bytes)) or not isinstance(transforms, Sequence):
+            # one config given bare was iterated by its keys: "transform must be a callable object or dict, but
+            # got <class 'str'>"
+            raise ValueError(f'OHLRandomChoice(key={key!r}).transforms must be a list with one entry per choice (a '
+                             f'transform config or a list of them), got a {type(transforms).__name__}')
         super().__init__(len(transforms), key, probs)
         self.transform_cfgs = [list(t) if isinstance(t, (list, tuple)) else [t] for t in transforms]
         self.pipelines = [Compose(cfg) for cfg in self.transform_cfgs]
