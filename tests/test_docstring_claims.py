@@ -398,3 +398,72 @@ def test_random_choice_transforms_must_be_a_list():
     # a bare config was iterated by its keys: "transform must be a callable object or dict, but got <class 'str'>"
     with pytest.raises(ValueError, match='transforms must be a list'):
         TRANSFORMS.build(dict(type='OHLRandomChoice', transforms=dict(type='RandomCrop', crop_size=4)))
+
+
+# --- formulas stated in the loss docstrings ----------------------------------------------------------------------
+def test_loss_formulas_as_documented():
+    logits, target = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), torch.tensor([1, 0])
+    p = torch.softmax(logits, 1)
+    p_y = p.gather(1, target[:, None]).squeeze(1)
+    build = MODELS.build
+    # GCE: (1 - p_y^q) / q; q = 1 is 1 - p_y
+    assert torch.allclose(build(dict(type='GeneralizedCrossEntropyLoss', q=0.7))(logits, target),
+                          ((1 - p_y**0.7) / 0.7).mean())
+    assert torch.allclose(build(dict(type='GeneralizedCrossEntropyLoss', q=1.0))(logits, target), (1 - p_y).mean())
+    # SCE: alpha CE - beta A (1 - p_y)
+    assert torch.allclose(build(dict(type='SymmetricCrossEntropyLoss', alpha=0.1, beta=1.0, log_zero=-4.0))(
+        logits, target), (0.1 * -p_y.log() + 4.0 * (1 - p_y)).mean())
+    # Poly-1: CE + eps (1 - p_y); eps = -1 keeps it >= 0 even for a confident correct prediction
+    assert torch.allclose(build(dict(type='Poly1CrossEntropyLoss', epsilon=2.0))(logits, target),
+                          (-p_y.log() + 2.0 * (1 - p_y)).mean())
+    assert build(dict(type='Poly1CrossEntropyLoss', epsilon=-1.0, reduction='none'))(logits, target).min() >= 0
+    # label smoothing: -(1 - eps) log p_y - eps / C sum_j log p_j
+    expected = (-(0.9) * p_y.log() - 0.1 / 3 * p.log().sum(1)).mean()
+    assert torch.allclose(build(dict(type='LabelSmoothingLoss', smoothing=0.1))(logits, target), expected)
+    # mmdet's weighting: sum(weight * loss) / avg_factor for 'mean'
+    weight = torch.tensor([1.0, 0.0])
+    per_row = -p_y.log()
+    assert torch.allclose(build(dict(type='CrossEntropyLoss'))(logits, target, weight=weight, avg_factor=2.0),
+                          (weight * per_row).sum() / 2.0)
+
+
+def test_reinforce_step_is_the_methods_formula():
+    # METHODS.md §1 step 6: theta += lr (1/N) sum_n A_n grad log p(h_n), A_n = R_n - mean(R); for softmax logits
+    # and per-image samples the gradient is c_n / |c_n| - p
+    dist = SAMPLERS.build(dict(type='Categorical', num_choices=3, logits=[0.0, 0.5, -0.5]))
+    p = dist.probs().clone()
+    controller = CONTROLLERS.build(dict(type='REINFORCE', distribution=dist, optimizer=dict(type='SGD', lr=0.5)))
+    stats = [dist.sufficient_stats([0, 0, 1]), dist.sufficient_stats([2])]
+    rewards = torch.tensor([3.0, 1.0], dtype=torch.float64)
+    before = dist.logits.detach().clone()
+    controller.step(stats, rewards.tolist())
+    advantages = rewards - rewards.mean()
+    grad = sum(a * (s / s.sum() - p) for a, s in zip(advantages, stats)) / 2
+    assert torch.allclose(dist.logits.detach() - before, 0.5 * grad)
+
+
+def test_gaussian_gradients_are_the_documented_formulas():
+    dist = SAMPLERS.build(dict(type='DiagGaussian', mean=[0.5, -1.0], std=[0.5, 2.0], learn_std=True))
+    x = torch.tensor([[1.0, 0.0], [0.0, 3.0], [2.0, -1.0]], dtype=torch.float64)
+    dist.mean.grad = dist.log_std.grad = None
+    dist.log_prob(x).mean().backward()
+    grads = dist.grad_mean_log_prob(dist.sufficient_stats(x))
+    assert torch.allclose(grads[0], dist.mean.grad) and torch.allclose(grads[1], dist.log_std.grad)
+
+
+def test_am_lfs_identity_is_cross_entropy_and_cosface_subtracts_the_margin():
+    # METHODS.md §3: identity t and tau give softmax cross-entropy; CosFace is t(x) = x - m
+    import torch.nn.functional as F
+
+    from automl_mm.losses.am_lfs import cosface_theta
+    torch.manual_seed(0)
+    weight, feat, target = torch.randn(4, 6), torch.randn(5, 6), torch.tensor([0, 1, 2, 3, 0])
+    logits = feat @ weight.T
+    w_norm, x_norm = weight.norm(dim=1), feat.norm(dim=1)
+    loss = MODELS.build(dict(type='AMLFSLoss', parametrisation='piecewise'))
+    assert torch.allclose(loss(logits, target, w_norm, x_norm), F.cross_entropy(logits, target), atol=1e-6)
+    loss.theta = cosface_theta(0.35)
+    modified = logits.clone()
+    rows = torch.arange(5)
+    modified[rows, target] = logits[rows, target] - 0.35 * w_norm[target] * x_norm
+    assert torch.allclose(loss(logits, target, w_norm, x_norm), F.cross_entropy(modified, target), atol=1e-5)

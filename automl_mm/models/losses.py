@@ -329,8 +329,9 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
     """Poly-1 loss ``CE + epsilon (1 - p_y)``: cross-entropy with the first polynomial coefficient shifted.
 
     Source: Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
-    ICLR 2022, eq. 3. ``epsilon = 1`` is the paper's default for ImageNet; ``epsilon = -1`` removes the first term
-    of cross-entropy's Taylor series. ``epsilon >= -1`` keeps the loss non-negative.
+    ICLR 2022, eq. 3. The default ``epsilon = 1`` is this project's choice, not a value taken from the paper, which
+    tunes ε per task and dataset; ``epsilon = -1`` removes the first term of cross-entropy's Taylor series
+    (``sum_j (1 - p_y)^j / j``). ``epsilon >= -1`` keeps the loss non-negative (``-log p >= 1 - p``).
 
     Args:
         epsilon: Coefficient of ``(1 - p_y)``, ``>= -1``.
