@@ -467,3 +467,28 @@ def test_am_lfs_identity_is_cross_entropy_and_cosface_subtracts_the_margin():
     rows = torch.arange(5)
     modified[rows, target] = logits[rows, target] - 0.35 * w_norm[target] * x_norm
     assert torch.allclose(loss(logits, target, w_norm, x_norm), F.cross_entropy(modified, target), atol=1e-5)
+
+
+@pytest.mark.parametrize('registry, cfg, text', [
+    (HOOKS, dict(type='TrunkScheduleHook', values={}), 'non-empty list'),
+    (HOOKS, dict(type='TrunkScheduleHook', values={'model.x': []}, trunk_iters=1), 'non-empty list'),
+    (HOOKS, dict(type='TrunkScheduleHook', values={'model.x': [1]}), 'exactly one positive'),
+    (HOOKS, dict(type='TrunkScheduleHook', values={'model.x': [1]}, trunk_iters=1, trunk_epochs=1),
+     'exactly one positive'),
+    (HOOKS, dict(type='TrunkScheduleHook', values={'model.x': [1]}, trunk_iters=1.5), 'exactly one positive'),
+    (HOOKS, dict(type='OHLProgressHook', interval=0), 'interval'),
+    (HOOKS, dict(type='OHLProgressHook', interval=True), 'interval'),
+    (METRICS, dict(type='LogLikelihood', min_prob=0), 'min_prob'),
+    (METRICS, dict(type='LogLikelihood', min_prob=1), 'min_prob'),
+])
+def test_schedule_hooks_and_metrics_raise_as_documented(registry, cfg, text):
+    with pytest.raises(ValueError, match=text):
+        registry.build(cfg)
+
+
+def test_log_likelihood_floor_is_documented_value():
+    # "min_prob: default 1e-12 (-27.6 nats)"; reports the mean of log p(y) in nats, <= 0
+    metric = METRICS.build(dict(type='LogLikelihood'))
+    metric.process(None, [dict(gt_label=torch.tensor([0]), pred_score=torch.tensor([0.0, 1.0])),
+                          dict(gt_label=torch.tensor([1]), pred_score=torch.tensor([0.5, 0.5]))])
+    assert metric.compute_metrics(metric.results)['mean'] == pytest.approx((-27.631 + np.log(0.5)) / 2, abs=1e-3)
