@@ -71,6 +71,15 @@ class CRNASLoop(SearchLoopBase):
             ``'coco/bbox_mAP'``.
         **kwargs: ``search_dataloader``, ``search_evaluator``, ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
+
+    Raises:
+        ValueError: naming the ``train_cfg`` key, before training: ``stage_iters`` / ``spatial_iters`` not ints
+            >= 0 or both 0, ``max_stage_candidates``, ``num_samples``, ``batches_per_sample``, ``pool_size`` or
+            ``stage_pool_size`` not ints >= 1, a non-finite ``flops_tolerance``, a ``flops_input_shape`` that is
+            not ``(C, H, W)``, a cosine ``param_scheduler`` whose span disagrees with the search's iterations, a
+            backbone built with dilations other than 1, a ``stage_space`` with another number of stages than the
+            backbone or a choice above its ``max_stage_blocks``, both ``dilation_space`` and ``dilation_choices``, a
+            ``dilation_space.num_blocks`` other than ``total_blocks``, or a ``sampler`` config with its own space.
     """
 
     def __init__(self, runner, dataloader, stage_iters: int, spatial_iters: int, stage_space: dict,

@@ -58,6 +58,16 @@ class PCNASLoop(SearchLoopBase):
         retrain_config: The config that trains an architecture from scratch; the exported config inherits it.
         **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
+
+    Raises:
+        ValueError: naming the ``train_cfg`` key, before training: ``stage_iters`` / ``warmup_iters`` not ints
+            >= 0 or both 0, ``num_samples`` / ``batches_per_sample`` / ``pool_size`` not ints >= 1, a cosine
+            ``param_scheduler`` whose span disagrees with the search's iterations, a ``retrain_config`` that is
+            missing, trains with a search loop or has another backbone, ``latency_limit`` together with
+            ``flops_limit``, a limit that is not a number, an ``input_shape`` that is not ``(N, C, H, W)``, or a
+            ``sampler`` / ``completion_sampler`` config that sets the space or pool the loop owns.
+        TypeError: a ``sampler`` that is not a ``PoolPathSampler`` or a ``completion_sampler`` that is not a
+            ``UniformPathSampler``.
     """
 
     def __init__(self, runner, dataloader, stage_iters: int, warmup_iters: int = 0, pool_size: int = 5,
