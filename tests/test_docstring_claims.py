@@ -492,3 +492,47 @@ def test_log_likelihood_floor_is_documented_value():
     metric.process(None, [dict(gt_label=torch.tensor([0]), pred_score=torch.tensor([0.0, 1.0])),
                           dict(gt_label=torch.tensor([1]), pred_score=torch.tensor([0.5, 0.5]))])
     assert metric.compute_metrics(metric.results)['mean'] == pytest.approx((-27.631 + np.log(0.5)) / 2, abs=1e-3)
+
+
+# --- behaviour stated in docstrings ------------------------------------------------------------------------------
+def test_auto_augment_pair_index_is_first_then_second():
+    # "pair i applies element i // E then element i % E": pair 5 of 3 elements is Solarize(100) then Brightness(1.3)
+    transform = TRANSFORMS.build(dict(type='OHLAutoAugment', elements=[('Invert', None), ('Solarize', 100),
+                                                                       ('Brightness', 1.3)],
+                                      probs=[0.0] * 5 + [1.0] + [0.0] * 3))
+    out = transform(dict(img=np.array([[50, 150]], np.uint8)))
+    assert out['ohl_choice']['autoaug'] == 5
+    assert out['img'].tolist() == [[65, 136]]  # 150 -> 255 - 150 = 105 -> int(1.3 * 105) = 136
+
+
+def test_am_lfs_bad_theta_stays_in_the_documented_bounds():
+    # "each sample's -log tau(p_y) lies in [0, -log p_y - log eps]" for any finite theta ('piecewise')
+    import torch.nn.functional as F
+    loss = MODELS.build(dict(type='AMLFSLoss', parametrisation='piecewise'))
+    theta = loss.theta.clone()
+    theta[18:24] = -5.0  # tau's intercepts: tau(p) < 0 everywhere
+    loss.theta = theta
+    torch.manual_seed(0)
+    logits, target = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1])
+    per_row = loss(logits, target, torch.ones(4), torch.ones(6), reduction_override='none')
+    log_p = F.log_softmax(logits, 1).gather(1, target[:, None]).squeeze(1)
+    assert (per_row >= 0).all() and (per_row <= -log_p - np.log(loss.eps) + 1e-4).all()
+
+
+def test_cosine_head_forward_is_scale_cos_with_a_scaled_loss():
+    head = MODELS.build(dict(type='CosineLinearClsHead', num_classes=3, in_channels=4,
+                             loss=dict(type='AMLFSLoss', scale=16.0)))
+    feats = torch.randn(2, 4, 1, 1)
+    x, w = feats.flatten(1), head.fc.weight
+    cos = (x @ w.T) / (x.norm(dim=1)[:, None] * w.norm(dim=1)[None, :])
+    assert torch.allclose(head([feats]), 16.0 * cos, atol=1e-5)
+    assert head.fc.bias is None
+
+
+def test_linear_head_predict_writes_the_documented_fields():
+    head = MODELS.build(dict(type='LinearClsHead', num_classes=3, in_channels=4))
+    with torch.no_grad():
+        sample = head.predict([torch.randn(2, 4, 3, 3)])[0]
+    assert sample.pred_score.shape == (3, ) and float(sample.pred_score.sum()) == pytest.approx(1.0)
+    assert sample.pred_label.shape == (1, ) and sample.pred_label.dtype == torch.int64
+    assert int(sample.pred_label) == int(sample.pred_logit.argmax())
