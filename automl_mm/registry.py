@@ -121,8 +121,10 @@ def registered_class(registry: Registry, name: str, scope: str | None = None) ->
         name: a registered name, with or without a scope prefix (``'CocoDataset'``, ``'mmdet.CocoDataset'``).
         scope: the config's ``default_scope``; ``None``: the current default scope, else ``registry``'s own.
 
-    Raises:
-        KeyError: ``name`` has a scope prefix that is not an installed package (mmengine's lookup).
+    Returns:
+        The class, or ``None`` where nothing in that scope holds ``name``, an unknown scope prefix or ``scope``
+        included (``'nopkg.X'``: mmengine only logs a warning). As mmengine's ``get``, a dotted name that no
+        registry holds is tried as an import path last (``'os.path'`` gives that module).
     """
     with registry.switch_scope_and_registry(scope) as scoped:
         return scoped.get(name)

@@ -536,3 +536,13 @@ def test_linear_head_predict_writes_the_documented_fields():
     assert sample.pred_score.shape == (3, ) and float(sample.pred_score.sum()) == pytest.approx(1.0)
     assert sample.pred_label.shape == (1, ) and sample.pred_label.dtype == torch.int64
     assert int(sample.pred_label) == int(sample.pred_logit.argmax())
+
+
+def test_registered_class_returns_none_for_unknown_names_and_scopes():
+    # the docstring promised a KeyError for an unknown scope prefix; mmengine's lookup returns None (and warns)
+    from automl_mm.registry import DATASETS as _DATASETS
+    from automl_mm.registry import registered_class
+    assert registered_class(MODELS, 'nopkg.NoSuchModel') is None
+    assert registered_class(MODELS, 'NoSuchModel', 'nopkg') is None
+    assert registered_class(_DATASETS, 'CocoDataset', 'mmdet').__name__ == 'CocoDataset'
+    assert registered_class(_DATASETS, 'mmdet.CocoDataset').__name__ == 'CocoDataset'
