@@ -540,9 +540,18 @@ def test_linear_head_predict_writes_the_documented_fields():
 
 def test_registered_class_returns_none_for_unknown_names_and_scopes():
     # the docstring promised a KeyError for an unknown scope prefix; mmengine's lookup returns None (and warns)
-    from automl_mm.registry import DATASETS as _DATASETS
     from automl_mm.registry import registered_class
     assert registered_class(MODELS, 'nopkg.NoSuchModel') is None
     assert registered_class(MODELS, 'NoSuchModel', 'nopkg') is None
-    assert registered_class(_DATASETS, 'CocoDataset', 'mmdet').__name__ == 'CocoDataset'
-    assert registered_class(_DATASETS, 'mmdet.CocoDataset').__name__ == 'CocoDataset'
+    assert registered_class(DATASETS, 'CocoDataset', 'mmdet').__name__ == 'CocoDataset'
+    assert registered_class(DATASETS, 'mmdet.CocoDataset').__name__ == 'CocoDataset'
+
+
+@pytest.mark.parametrize('kwargs, error, text', [
+    (dict(policy_size=0), ValueError, 'policy_size'),
+    (dict(distribution=dict(type='DiagGaussian', mean=[0.0], std=1.0)), ValueError, 'categorical'),
+    (dict(distribution=5), TypeError, 'distribution'),
+])
+def test_pipeline_choice_space_raises_as_documented(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        SEARCH_SPACES.build(dict(type='PipelineChoiceSpace', **kwargs))

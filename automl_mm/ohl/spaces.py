@@ -267,7 +267,10 @@ class PipelineChoiceSpace(OHLSpace):
         policy_size: ``None`` (a draw per image) or K ≥ 1 choices drawn per copy and trunk (see above).
 
     Raises:
-        ValueError: ``policy_size`` is neither ``None`` nor a positive int.
+        ValueError: ``policy_size`` is neither ``None`` nor a positive int; a distribution that is not categorical
+            (or that its class refuses); when training starts, a distribution whose choices do not match the
+            transforms of ``key``.
+        TypeError: ``distribution`` is neither a distribution nor its config.
     """
 
     def __init__(self, distribution: dict | Any = None, key: str = 'choice', name: str | None = None,
