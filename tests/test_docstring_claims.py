@@ -121,6 +121,10 @@ def test_dataset_counts_raise_naming_the_key(value):
         DATASETS.build(dict(type='FashionMNISTDataset', reward_size=value))
 
 
+def test_dataset_counts_take_whole_numbers_of_any_size():
+    assert check_counts(a=10**30, b=np.int64(3), c=5.0, d=None) == {'a': 10**30, 'b': 3, 'c': 5, 'd': None}
+
+
 # --- every "Raises" sentence of the OHL distributions, the controller, the losses and the augment ops ------------
 _CAT = dict(type='Categorical', num_choices=3)
 RAISES = [

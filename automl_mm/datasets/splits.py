@@ -168,7 +168,8 @@ def check_counts(**counts: object) -> dict[str, int | None]:
     for key, value in counts.items():
         # NaN and inf are checked before int(), which raised its own error naming no key for them
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer))
-                                  or not np.isfinite(value) or int(value) != value or value < 0):
+                                  or (isinstance(value, float) and not np.isfinite(value))
+                                  or int(value) != value or value < 0):
             raise ValueError(f'{key} must be a non-negative integer, got {value!r}')
     return {key: None if value is None else int(value) for key, value in counts.items()}
 
