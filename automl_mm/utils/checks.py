@@ -7,6 +7,8 @@ import operator
 import os.path as osp
 from typing import Any
 
+import numpy as np
+
 
 def as_count(value: Any, key: str, minimum: int = 0) -> int:
     """``value`` as an int >= ``minimum`` (iterations, batches, pixels, layers, tries).
@@ -40,7 +42,7 @@ def as_flag(value: Any, key: str) -> bool:
     Raises:
         ValueError: ``value`` is not a bool (numpy's ``bool_`` is accepted).
     """
-    if type(value).__name__ not in ('bool', 'bool_'):
+    if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f'{key} must be True or False, got {value!r}')
     return bool(value)
 
