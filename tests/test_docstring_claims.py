@@ -48,7 +48,7 @@ def test_widths_are_refused_naming_the_key(type_, base, key, value):
     ('WideResNet', 'depth', 28.0), ('WideResNet', 'depth', '28'),
     ('CRResNet', 'num_stages', 2.5), ('CRResNet', 'num_stages', True),
     ('CRMobileNetV2', 'widen_factor', -1), ('CRMobileNetV2', 'widen_factor', 0),
-    ('CRMobileNetV2', 'widen_factor', float('nan')),
+    ('CRMobileNetV2', 'widen_factor', float('nan')), ('CRMobileNetV2', 'widen_factor', np.float32('nan')),
     ('LinearClsHead', 'dropout', 'x'),
 ])
 def test_structure_arguments_are_refused_naming_the_key(type_, key, value):
@@ -95,7 +95,8 @@ def test_resize_short_edge_rounds_the_long_side():
 
 # --- losses, metrics, dataset counts: "Raises ValueError naming the key" -----------------------------------------
 @pytest.mark.parametrize('key, value', [
-    ('num_intervals', 'x'), ('num_intervals', float('nan')), ('num_intervals', 0), ('num_intervals', 2.5),
+    ('num_intervals', 'x'), ('num_intervals', float('nan')), ('num_intervals', np.float32('nan')),
+    ('num_intervals', 0), ('num_intervals', 2.5),
     ('parametrisation', 'linear'), ('theta', [0.0] * 5), ('theta', [float('nan')] * 14),
     ('scale', 0.0), ('scale', float('inf')), ('eps', 0.0), ('eps', 1.0), ('loss_weight', -1.0),
 ])

@@ -96,7 +96,7 @@ def fit_piecewise_linear(fn: Callable[[torch.Tensor], torch.Tensor], num_interva
 def _check_num_intervals(num_intervals: int) -> int:
     # int() of 'x' or NaN raised its own error, naming no key; a whole float (6.0) is taken as that int
     if (isinstance(num_intervals, bool) or not isinstance(num_intervals, numbers.Real)
-            or (isinstance(num_intervals, float) and not math.isfinite(num_intervals))
+            or not (isinstance(num_intervals, numbers.Integral) or math.isfinite(num_intervals))
             or int(num_intervals) != num_intervals or num_intervals < 1):
         raise ValueError(f'num_intervals must be a positive integer, got {num_intervals!r}')
     return int(num_intervals)

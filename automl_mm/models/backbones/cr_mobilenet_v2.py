@@ -82,7 +82,8 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
         kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), len(standard))
         widen_factor = kwargs.get('widen_factor', 1.0)
         if (isinstance(widen_factor, bool) or not isinstance(widen_factor, numbers.Real)
-                or not math.isfinite(widen_factor) or widen_factor <= 0):
+                or not (isinstance(widen_factor, numbers.Integral) or math.isfinite(widen_factor))
+                or widen_factor <= 0):
             # mmdet's make_divisible floors every width at 8: -1 or 0 built a tiny network without a word
             raise ValueError(f'CRMobileNetV2 widen_factor must be a finite number > 0, got {widen_factor!r}')
         built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
