@@ -71,7 +71,9 @@ def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.nda
 
 
 def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
-    """Move xyxy boxes by ``matrix``: enclosing box of the 4 moved corners, clipped; returns (boxes, keep)."""
+    """Move xyxy boxes by ``matrix``: the enclosing box of the part of each moved rectangle inside the image (the
+    clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = at least 1 px wide
+    and high."""
     tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
     arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
     if arr.ndim != 2 or arr.shape[1] != 4:
