@@ -96,11 +96,11 @@ SEARCH_SPACES = Registry('search space', scope=_SCOPE, locations=['automl_mm.ohl
 # * OHL distributions (automl_mm.ohl.base.BaseDistribution): learnable p_θ with sample / log_prob /
 #   sufficient_stats / grad_mean_log_prob / state_dict. Categorical, FactorisedCategorical, DiagGaussian, Product.
 # * Architecture path samplers (automl_mm.nas.base.BasePathSampler): sample / complete(prefix) from a numpy
-#   generator only, rank-identical. UniformPathSampler, PoolPathSampler.
+#   generator only, rank-identical. UniformPathSampler, PoolPathSampler, FairPathSampler.
 SAMPLERS = Registry('sampler', scope=_SCOPE, locations=['automl_mm.ohl', 'automl_mm.nas'])
 # OHL controllers (automl_mm.ohl.base.BaseController): update one distribution from the copies' statistics and
 # rewards: ``step(stats, rewards) -> dict`` of logged scalars, deterministic given its inputs (every rank applies
-# the same update), with ``state_dict()``. REINFORCE.
+# the same update), with ``state_dict()``. REINFORCE, FrozenController (the same engine with θ kept fixed).
 CONTROLLERS = Registry('controller', scope=_SCOPE, locations=['automl_mm.ohl'])
 # BaseAugmentOp: one augmentation element (op + magnitude) of OHL-Auto-Aug's space, applied to a results dict
 # (uint8 HWC image, and for geometric ops boxes/masks) with ``op.apply(results, rng)``.

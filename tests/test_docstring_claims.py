@@ -560,3 +560,15 @@ def test_registered_class_returns_none_for_unknown_names_and_scopes():
 def test_pipeline_choice_space_raises_as_documented(kwargs, error, text):
     with pytest.raises(error, match=text):
         SEARCH_SPACES.build(dict(type='PipelineChoiceSpace', **kwargs))
+
+
+def test_registry_comments_name_every_implementation():
+    # registry.py lists the implementations of each AutoML family in comments: a new one must be named there
+    import inspect
+
+    import automl_mm.registry as registry_module
+    text = inspect.getsource(registry_module)
+    for registry in (SEARCH_SPACES, SAMPLERS, CONTROLLERS):
+        registry.get(next(iter(registry.module_dict)))  # imports the locations
+        for name in registry.module_dict:
+            assert name in text, f'{name} ({registry.name}) is not named in automl_mm/registry.py'

@@ -54,8 +54,8 @@ class LossFunctionSpace(AttributeSpace):
         ValueError: an unknown ``parametrisation``; ``std`` not a finite number > 0 or a list of them; ``learn_std``
             not a bool, or a learned σ starting below ``DiagGaussian``'s ``min_std`` (1e-4); an explicit
             ``num_intervals`` that is not a positive integer or has another number of values than ``std``. What
-            needs the model (the loss's M, parametrisation and head) is checked when training starts
-            (:meth:`resolve`).
+            needs the model is checked when training starts: the loss's M and head in :meth:`resolve`, its
+            parametrisation in :meth:`setup`.
 
     Examples:
         >>> LossFunctionSpace(num_intervals=2).distribution.mode().tolist()
