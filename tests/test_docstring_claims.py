@@ -572,3 +572,26 @@ def test_registry_comments_name_every_implementation():
         registry.get(next(iter(registry.module_dict)))  # imports the locations
         for name in registry.module_dict:
             assert name in text, f'{name} ({registry.name}) is not named in automl_mm/registry.py'
+
+
+def _modules_with_examples() -> list[str]:
+    import doctest
+    import importlib
+    import pkgutil
+
+    import automl_mm
+    names = []
+    for info in pkgutil.walk_packages(automl_mm.__path__, 'automl_mm.'):
+        module = importlib.import_module(info.name)
+        if any(test.examples for test in doctest.DocTestFinder().find(module)):
+            names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize('name', _modules_with_examples())
+def test_every_examples_block_runs_as_written(name):
+    # the Examples: blocks are claims too (shapes, values); the per-package doctest tests cover a few modules
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
