@@ -595,3 +595,21 @@ def test_every_examples_block_runs_as_written(name):
     import importlib
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+@pytest.mark.parametrize('cfg, text', [
+    (dict(type='StageAllocationSpace', stage_choices=[3, 4], total_blocks=7), 'stage_choices'),  # list(3): TypeError
+    (dict(type='StageAllocationSpace', stage_choices=5, total_blocks=3), 'stage_choices'),
+    (dict(type='LayerwiseSpace', options='abc'), 'options'),  # was accepted as three decisions 'a', 'b', 'c'
+    (dict(type='LayerwiseSpace', options=[5]), 'options'),
+    (dict(type='DilationSpace', choices=5), 'choices'),  # TypeError: 'int' object is not iterable
+])
+def test_path_space_options_must_be_lists_of_options(cfg, text):
+    with pytest.raises(ValueError, match=text):
+        SEARCH_SPACES.build(cfg)
+
+
+def test_path_space_options_take_ranges_and_arrays():
+    assert SEARCH_SPACES.build(dict(type='StageAllocationSpace', stage_choices=[range(1, 4)] * 2,
+                                    total_blocks=3)).size() == 2
+    assert SEARCH_SPACES.build(dict(type='LayerwiseSpace', options=np.arange(6).reshape(2, 3))).size() == 9

@@ -53,18 +53,36 @@ def index_path(path: Sequence[Any], owner: str) -> tuple[int, ...]:
         raise ValueError(f'{owner}: a path holds option indices (ints), got {list(path)!r}') from None
 
 
+def _is_list(value: Any) -> bool:
+    """A sequence that is not a string (nor a dict), or a numpy array of at least one dimension: what a list of
+    options or decisions is written as."""
+    if isinstance(value, np.ndarray):
+        return value.ndim >= 1
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
 class BasePathSpace(metaclass=ABCMeta):
     """Decisions with finite options. Subclasses set ``self.options`` (here or in :meth:`bind`, from the supernet)
     and implement :meth:`apply` and :meth:`current_path`.
 
     Args:
         options: One sequence of option values per decision.
+
+    Raises:
+        ValueError: ``options`` not a list of option lists (``[3, 4]`` or ``'abc'``), a decision without options
+            or with a repeated one.
     """
 
     #: Methods the supernet must provide for :meth:`apply`; used to find it inside the model.
     supernet_methods: tuple[str, ...] = ()
+    #: The config key of ``options`` named in errors (e.g. ``'stage_choices'``).
+    options_key: str = 'options'
 
     def __init__(self, options: Sequence[Sequence[Any]] | None = None) -> None:
+        if options is not None and (not _is_list(options) or not all(_is_list(o) for o in options)):
+            # [3, 4] failed in list(3) naming no key; 'abc' became the decisions ['a'], ['b'], ['c']
+            raise ValueError(f'{type(self).__name__}: {self.options_key} must be one list of options per decision, '
+                             f'got {options!r}')
         self.options: list[list[Any]] = [list(o) for o in options] if options is not None else []
         self._found: tuple[nn.Module, nn.Module] | None = None  # (model, its supernet): apply runs every iteration
         for i, opts in enumerate(self.options):

@@ -80,6 +80,7 @@ class StageAllocationSpace(BasePathSpace):
     """
 
     supernet_methods = ('set_allocation', )
+    options_key = 'stage_choices'
 
     def __init__(self, stage_choices: Sequence[Sequence[int]], total_blocks: int) -> None:
         super().__init__(stage_choices)
@@ -150,7 +151,7 @@ class DilationSpace(BasePathSpace):
     supernet_methods = ('set_dilations', )
 
     def __init__(self, choices: Sequence[int] = (1, 2, 3), num_blocks: int | None = None) -> None:
-        if not choices:
+        if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or not choices:
             raise ValueError(f'DilationSpace choices must be dilations >= 1, got {choices}')
         self.choices = [as_count(c, f'DilationSpace choices ({list(choices)}): a dilation', 1) for c in choices]
         check_distinct(self.choices, 'DilationSpace choices')
