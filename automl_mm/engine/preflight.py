@@ -9,6 +9,10 @@ concept, and the public names stay importable from here.
 
   - the dataloaders' samplers and loading arguments, and the types and arguments of the loops, the optimiser
     wrapper and the parameter schedulers (:func:`automl_mm.engine.preflight_training.check_training_config`);
+  - keys mmengine reads by name and would ignore (:mod:`~automl_mm.engine.preflight_read_keys`), and keys of the
+    runner-level dicts that what mmengine builds from them does not take (``randomness``, ``log_processor``,
+    ``visualizer``, ``log_level``, ``env_cfg.mp_cfg`` / ``dist_cfg``, the hooks' arguments, ``clip_grad``:
+    :func:`~automl_mm.engine.preflight_runner_args.check_runner_arguments`);
   - a detector's ``model.neck.in_channels`` are the widths of the maps its backbone returns
     (:func:`~automl_mm.engine.preflight_model.check_neck_widths`, the backbone built and run on the meta device);
   - a scored loader (val, test, reward, search) has no OHL choice transform (``OHLAutoAugment``, ...) in its
@@ -104,6 +108,7 @@ from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_outputs import _check_checkpoint_hook
 from .preflight_palette import check_palettes
 from .preflight_read_keys import check_read_keys
+from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_splits import check_held_out_splits
 from .preflight_training import _check_collate_fns, check_training_config
@@ -122,6 +127,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     scope = cfg.get('default_scope') or 'automl_mm'
     check_training_config(cfg, scope, test_only)
     check_read_keys(cfg, test_only)
+    check_runner_arguments(cfg, scope, test_only)
     check_neck_widths(cfg)
     check_no_augmentation_when_scored(cfg, scope, test_only)
     if not test_only:
