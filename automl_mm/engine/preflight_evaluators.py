@@ -13,9 +13,10 @@
   the dataset's name) was scored as a plain list of metrics over the whole split: a 64-image digits reward split
   under ``MultiDatasetsEvaluator(metrics=[Accuracy], dataset_prefixes=['a'])`` rewarded ``accuracy/top1`` over all
   of it, where the evaluator reports ``a/accuracy/top1`` over dataset ``a``, silently.
-* :func:`warn_selection_on_test`: ``default_hooks.checkpoint.save_best`` or an ``EarlyStoppingHook`` choose by
-  the validation metric; where ``val_dataloader`` is the test split (the digits, Fashion-MNIST, CIFAR-10 and
-  ImageNet bases have no validation split of their own), the kept checkpoint was chosen on the test images that
+* :func:`warn_selection_on_test`: ``default_hooks.checkpoint.save_best``, an ``EarlyStoppingHook`` or a
+  ``ReduceOnPlateauLR`` (mmengine's plateau parameter schedulers) choose by the validation metric; where
+  ``val_dataloader`` is the test split (the digits, Fashion-MNIST, CIFAR-10 and ImageNet bases have no validation
+  split of their own), the kept checkpoint, the stopping epoch or the lr schedule was chosen on the test images that
   ``tools/test.py`` then reports, silently. Warned about (not refused: reporting test accuracy while training is
   what those bases do).
 """
@@ -117,8 +118,37 @@ def check_evaluators(cfg: Any, test_only: bool) -> None:
             check_metric_clash(evaluator, key)
 
 
+def _plateau_schedulers(cfg: Any) -> list[tuple[dict, str]]:
+    """``(node, key)`` of each ``param_scheduler`` entry that steps on the validation metrics: mmengine's
+    ``ReduceOnPlateauLR`` / ``ReduceOnPlateauMomentum`` / ``ReduceOnPlateauParamScheduler`` (or a subclass),
+    resolved in the config's scope; a ``param_scheduler`` dict of lists (one per ``OptimWrapperDict`` wrapper)
+    too."""
+    from mmengine.optim.scheduler.param_scheduler import ReduceOnPlateauParamScheduler
+
+    from automl_mm.registry import PARAM_SCHEDULERS, registered_class
+
+    from .preflight_training import _scheduler_nodes
+
+    value, scope = cfg.get('param_scheduler'), cfg.get('default_scope') or 'automl_mm'
+    nodes = _scheduler_nodes(value, 'param_scheduler')
+    if isinstance(value, dict) and 'type' not in value:
+        nodes = [n for name, inner in value.items() for n in _scheduler_nodes(inner, f'param_scheduler.{name}')]
+    found = []
+    for node, key in nodes:
+        kind = node.get('type')
+        try:
+            cls = kind if isinstance(kind, type) else registered_class(
+                PARAM_SCHEDULERS, kind, node.get('_scope_') or scope)
+        except KeyError:
+            cls = None  # an unknown scope prefix: check_training_config names it
+        if isinstance(cls, type) and issubclass(cls, ReduceOnPlateauParamScheduler):
+            found.append((node, key))
+    return found
+
+
 def warn_selection_on_test(cfg: Any) -> bool:
-    """Warn when ``default_hooks.checkpoint.save_best`` or an ``EarlyStoppingHook`` (``custom_hooks``) choose by a
+    """Warn when ``default_hooks.checkpoint.save_best``, an ``EarlyStoppingHook`` (``custom_hooks``) or a
+    ``ReduceOnPlateau*`` parameter scheduler (:func:`_plateau_schedulers`) choose by a
     ``val_dataloader`` that reads the test split (:func:`~automl_mm.engine.preflight_eval_splits.reads_test_split`
     against ``test_dataloader``). Returns whether it warned."""
     from automl_mm.utils.scope import config_type_name
@@ -131,11 +161,13 @@ def warn_selection_on_test(cfg: Any) -> bool:
         choosers.append(f'default_hooks.checkpoint.save_best={checkpoint["save_best"]!r}')
     choosers += [f'custom_hooks[{i}] ({config_type_name(h)})' for i, h in enumerate(cfg.get('custom_hooks') or [])
                  if isinstance(h, dict) and config_type_name(h) == 'EarlyStoppingHook']
+    choosers += [f'{key} ({config_type_name(node)}, monitor={node.get("monitor", "loss")!r})'
+                 for node, key in _plateau_schedulers(cfg)]
     val, test = cfg.get('val_dataloader'), cfg.get('test_dataloader')
     if not choosers or not isinstance(val, dict) or not isinstance(test, dict) or not reads_test_split(val, test):
         return False
     print_log(f'{" and ".join(choosers)} choose(s) by the validation metric, but val_dataloader reads the test split '
-              '(the one test_dataloader reports): the checkpoint kept would be chosen on the test images, and its '
-              'test score optimistic; give val_dataloader a split held out of training and test (e.g. the reward '
-              'split)', logger='current', level=logging.WARNING)
+              '(the one test_dataloader reports): what they choose (the checkpoint kept, the epoch to stop at, the '
+              'lr schedule) would be chosen on the test images, and the test score optimistic; give val_dataloader a '
+              'split held out of training and test (e.g. the reward split)', logger='current', level=logging.WARNING)
     return True
