@@ -11,6 +11,7 @@ from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.preflight import merge_options
+from automl_mm.engine.tool_args import config_not_found
 from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
@@ -44,7 +45,7 @@ def find_supernet(model: nn.Module) -> nn.Module:
 def main(argv: Sequence[str] | None = None) -> LatencyTable:
     args = parse_args(argv)
     if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
+        raise FileNotFoundError(config_not_found(args.config))
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(args.config)
     merge_options(cfg, args.cfg_options)

@@ -14,12 +14,14 @@ from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
+from automl_mm.engine.resume import checkpoint_not_found
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
     add_dump_results,
     add_launcher_arguments,
     apply_tta,
     check_out_file,
+    config_not_found,
     enable_show_dir,
     parse_tool_args,
 )
@@ -67,7 +69,8 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} file not found: {path}')
+            raise FileNotFoundError(checkpoint_not_found(path, 'checkpoint file') if what == 'checkpoint'
+                                    else config_not_found(path))
     problem = diagnose_checkpoint_file(args.checkpoint)
     if problem is not None:
         raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')

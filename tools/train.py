@@ -31,9 +31,14 @@ from automl_mm.engine.preflight import build_check, check_config, merge_options
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
-from automl_mm.engine.resume import checkpoint_seed
+from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed
 from automl_mm.engine.runner_checks import checked_by_tool
-from automl_mm.engine.tool_args import add_launcher_arguments, enable_auto_scale_lr, parse_tool_args
+from automl_mm.engine.tool_args import (
+    add_launcher_arguments,
+    config_not_found,
+    enable_auto_scale_lr,
+    parse_tool_args,
+)
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
@@ -59,7 +64,7 @@ def parse_args() -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
+        raise FileNotFoundError(config_not_found(args.config))
     overridden = {'launcher': ('--launcher', args.launcher)}
     if args.work_dir is not None:
         overridden['work_dir'] = ('--work-dir', args.work_dir)
@@ -97,7 +102,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = found is not None, found if found is not None else init
     elif args.resume is not None:
         if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
+            raise FileNotFoundError(checkpoint_not_found(
+                args.resume, '--resume checkpoint', '; `--resume` without a path resumes the newest in --work-dir'))
         problem = diagnose_checkpoint_file(args.resume)
         if problem is not None:
             newest, _ = find_resumable_checkpoint(osp.dirname(args.resume) or '.')

@@ -206,7 +206,9 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
     """mmengine local-file checkpoint loader with :func:`safe_torch_load`."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+        from .resume import checkpoint_not_found
+
+        raise FileNotFoundError(checkpoint_not_found(filename, 'checkpoint file'))
     return safe_torch_load(filename, map_location=map_location)
 
 

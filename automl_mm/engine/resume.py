@@ -169,6 +169,17 @@ def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
     return None, skipped
 
 
+def checkpoint_not_found(path: str, what: str, hint: str = '') -> str:
+    """The message for a checkpoint argument that is no file: ``'<what> not found: <path>'``, or, for a directory
+    (``--resume work_dirs/run``: "not found" sent the user looking for a missing path), that it is one, with the
+    newest complete checkpoint in it (:func:`find_resumable_checkpoint`) to give instead, and ``hint``."""
+    if not osp.isdir(path):
+        return f'{what} not found: {path}'
+    newest, _ = find_resumable_checkpoint(path)
+    there = f'the newest complete checkpoint in it is {newest}' if newest else 'it holds no complete checkpoint'
+    return f'{what} is a directory, not a checkpoint file: {path} ({there}{hint})'
+
+
 def resolve_resume(work_dir: str, load_from: str | None = None) -> str | None:
     """:func:`find_resumable_checkpoint` with its findings logged: a warning for each fallback, and a warning that
     training starts from scratch (or from the config's ``load_from`` weights, when given) when nothing in

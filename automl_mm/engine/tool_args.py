@@ -17,6 +17,16 @@ from .preflight_read_keys import base_batch_size_problem
 from .preflight_walk import ConfigCheckError
 
 
+def config_not_found(path: str) -> str:
+    """The message for a CONFIG argument that is no file: ``'config file not found: <path>'``, or, for a directory
+    (``configs/ohl``), that it is one, naming the configs in it."""
+    if not os.path.isdir(path):
+        return f'config file not found: {path}'
+    found = sorted(n for n in os.listdir(path) if n.endswith('.py'))
+    there = f'it holds {", ".join(found[:5])}{", ..." if len(found) > 5 else ""}' if found else 'it holds no *.py'
+    return f'config is a directory, not a config file: {path} ({there})'
+
+
 def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """``--launcher`` and ``--local_rank`` / ``--local-rank`` as mmdet's tools take them.
 
