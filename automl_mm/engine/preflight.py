@@ -12,7 +12,9 @@ concept, and the public names stay importable from here.
   - keys mmengine reads by name and would ignore (:mod:`~automl_mm.engine.preflight_read_keys`), and keys of the
     runner-level dicts that what mmengine builds from them does not take (``randomness``, ``log_processor``,
     ``visualizer``, ``log_level``, ``env_cfg.mp_cfg`` / ``dist_cfg``, the hooks' arguments, ``clip_grad``:
-    :func:`~automl_mm.engine.preflight_runner_args.check_runner_arguments`);
+    :func:`~automl_mm.engine.preflight_runner_args.check_runner_arguments`), and keys of ``model`` nodes whose
+    constructor chain takes them as ``**kwargs`` and drops them (mmdet's bbox coders and samplers:
+    :func:`~automl_mm.engine.preflight_dropped_args.check_dropped_arguments`);
   - a detector's ``model.neck.in_channels`` are the widths of the maps its backbone returns
     (:func:`~automl_mm.engine.preflight_model.check_neck_widths`, the backbone built and run on the meta device);
   - a scored loader (val, test, reward, search) has no OHL choice transform (``OHLAutoAugment``, ...) in its
@@ -97,6 +99,7 @@ from .preflight_classes import (
 )
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
 from .preflight_data_hint import generator_hint
+from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
 from .preflight_evaluators import check_evaluators, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used
@@ -128,6 +131,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     check_training_config(cfg, scope, test_only)
     check_read_keys(cfg, test_only)
     check_runner_arguments(cfg, scope, test_only)
+    check_dropped_arguments(cfg, scope)
     check_neck_widths(cfg)
     check_no_augmentation_when_scored(cfg, scope, test_only)
     if not test_only:

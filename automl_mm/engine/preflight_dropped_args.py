@@ -1,0 +1,150 @@
+"""Config nodes built by a constructor that takes ``**kwargs`` and drops the ones it does not read (part of
+:func:`automl_mm.engine.preflight.check_config`).
+
+mmdet's ``BaseBBoxCoder.__init__(use_box_type=False, **kwargs)`` and ``BaseSampler.__init__(num, pos_fraction,
+neg_pos_ub, add_gt_as_proposals, **kwargs)`` end their classes' constructor chains without passing ``**kwargs`` on
+or reading them: ``model.rpn_head.bbox_coder.target_stdss=[...]`` trained with the default stds and
+``model.train_cfg.rcnn.sampler.neg_pos_ubb=3`` without the bound, silently (mmengine's ``ManagerMixin`` does the
+same to a visualizer's arguments when the process already holds one of that name:
+:mod:`~automl_mm.engine.preflight_runner_args` checks those). :func:`check_dropped_arguments` refuses such a key,
+naming it, the class that drops it and the arguments the chain reads.
+
+A constructor "drops" ``kwargs`` when every ``__init__`` of its class chain takes ``**kwargs`` and uses them only
+to pass them to ``super().__init__`` or to read named entries (``kwargs.get('rng')``, which count as read); any
+other use (stored, passed to another callable: mmengine's ``CheckpointHook``, ``EMAHook``) is left alone, as is a
+chain that ends in a constructor without ``**kwargs`` (that one raises ``TypeError`` when built, which the build
+check reports).
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+from .preflight_walk import ConfigCheckError
+
+
+def _kwargs_uses(init: Any) -> tuple[set[str], bool] | None:
+    """``(names read as kwargs['x'] / kwargs.get('x') / kwargs.pop('x'), passed on to super().__init__)`` of an
+    ``__init__`` taking ``**kwargs``; ``None`` when it uses them any other way (or its source cannot be read)."""
+    params = inspect.signature(init).parameters
+    var = next((n for n, p in params.items() if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    read, forwarded = set(), False
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and node.id == var):
+            continue
+        up = parents.get(node)
+        if isinstance(up, ast.keyword) and up.arg is None:  # **kwargs in a call
+            call = parents.get(up)
+            func = call.func if isinstance(call, ast.Call) else None
+            if (isinstance(func, ast.Attribute) and func.attr == '__init__' and isinstance(func.value, ast.Call)
+                    and isinstance(func.value.func, ast.Name) and func.value.func.id == 'super'):
+                forwarded = True
+                continue
+            return None
+        if isinstance(up, ast.Subscript) and isinstance(up.slice, ast.Constant):
+            read.add(str(up.slice.value))
+            continue
+        if isinstance(up, ast.Attribute) and up.attr in ('get', 'pop', 'setdefault'):
+            call = parents.get(up)
+            if isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Constant):
+                read.add(str(call.args[0].value))
+                continue
+        return None
+    return read, forwarded
+
+
+@functools.cache
+def dropping_chain(cls: type) -> tuple[frozenset[str], str] | None:
+    """``(the arguments the constructor chain of cls reads, the class whose **kwargs end the chain)`` when that
+    chain drops unknown keyword arguments (module docstring); ``None`` otherwise."""
+    names: set[str] = set()
+    for owner in [c for c in cls.__mro__ if '__init__' in vars(c) and c is not object]:
+        try:
+            params = inspect.signature(owner.__init__).parameters
+        except (TypeError, ValueError):
+            return None
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return None  # it raises TypeError on an unknown key
+        names |= {n for n, p in params.items() if n != 'self' and p.kind in (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+        uses = _kwargs_uses(owner.__init__)
+        if uses is None:
+            return None  # stored or passed elsewhere: not dropped here
+        read, forwarded = uses
+        names |= read
+        if not forwarded:
+            return frozenset(names), owner.__name__
+    return None  # (reached object: its __init__ refuses keywords)
+
+
+def _typed_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
+    if isinstance(node, dict):
+        if isinstance(node.get('type'), (str, type)):
+            yield node, key
+        for name, value in node.items():
+            yield from _typed_nodes(value, f'{key}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _typed_nodes(value, f'{key}.{i}')
+
+
+def _registries() -> dict[str, tuple]:
+    """Top-level config key (``*_dataloader`` / ``*_evaluator`` for each such key) -> the registries its typed
+    nodes are built from, tried in order."""
+    from automl_mm import registry as r
+
+    loader = (r.DATASETS, r.TRANSFORMS, r.DATA_SAMPLERS)
+    return {'model': (r.MODELS, r.TASK_UTILS), 'default_hooks': (r.HOOKS, ), 'custom_hooks': (r.HOOKS, ),
+            '_dataloader': loader, '_evaluator': (r.METRICS, r.EVALUATOR), 'param_scheduler': (r.PARAM_SCHEDULERS, ),
+            'optim_wrapper': (r.OPTIM_WRAPPERS, r.OPTIMIZERS), 'visualizer': (r.VISUALIZERS, r.VISBACKENDS),
+            'log_processor': (r.LOG_PROCESSORS, )}
+
+
+def check_dropped_arguments(cfg: Any, scope: str) -> None:
+    """Refuse a key of a config node (the model and its task modules: bbox coders, samplers, assigners; hooks,
+    datasets, transforms, samplers, metrics, schedulers, optimiser wrappers, visualizer) whose class's constructor
+    chain takes it as ``**kwargs`` and drops it (module docstring).
+
+    Raises:
+        ConfigCheckError: naming the key, the class that drops it and the arguments the chain reads.
+    """
+    import difflib
+
+    from automl_mm.registry import registered_class
+
+    registries = _registries()
+    for top in cfg.keys():
+        found = registries.get(top) or next((v for k, v in registries.items() if k.startswith('_')
+                                             and top.endswith(k)), None)
+        if found is None:
+            continue
+        for node, key in _typed_nodes(cfg.get(top), top):
+            kind, cls = node['type'], None
+            for registry in found:
+                try:
+                    cls = kind if isinstance(kind, type) else registered_class(
+                        registry, kind, node.get('_scope_') or scope)
+                except KeyError:
+                    cls = None
+                if cls is not None:
+                    break
+            if not isinstance(cls, type) or (chain := dropping_chain(cls)) is None:
+                continue
+            names, root = chain
+            for name in node:
+                if name in ('type', '_scope_') or name in names:
+                    continue
+                close = difflib.get_close_matches(str(name), sorted(names), n=1)
+                hint = f' (did you mean {key}.{close[0]}?)' if close else ''
+                raise ConfigCheckError(
+                    f'{key}.{name}: {cls.__name__} does not read {name!r}; its constructor chain ends in {root}\'s '
+                    f'**kwargs, which drops it without a word (it reads {", ".join(sorted(names))}){hint}')
