@@ -29,6 +29,8 @@ from .preflight_walk import ConfigCheckError
 #: What mmengine's ``init_dist`` / its launchers read from ``env_cfg.dist_cfg`` themselves; the rest goes to
 #: ``torch.distributed.init_process_group`` (less ``rank`` / ``world_size``, which the launchers pass).
 _DIST_OWN = ('backend', 'init_backend', 'port')
+#: The default hooks ``Runner.register_default_hooks`` removes for a ``None`` (any other ``None``: an assert).
+_RUNNER_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler', 'checkpoint')
 
 
 #: When what ``_refuse`` refuses would have stopped the run.
@@ -164,7 +166,16 @@ def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> Non
                 if name not in _DIST_OWN and name not in group and name != '_scope_':
                     _refuse('env_cfg.dist_cfg', name, [*_DIST_OWN, *group],
                             "mmengine's init_dist (and torch.distributed.init_process_group)")
-    for name, hook in (cfg.get('default_hooks') or {}).items():
+    hooks = cfg.get('default_hooks') or {}
+    typed = [k for k, v in hooks.items() if isinstance(v, dict) and 'type' in v]
+    for name, hook in hooks.items():
+        # mmengine: "must contain the key 'type'" / a bare assert while the runner is built, naming no key
+        if isinstance(hook, dict) and 'type' not in hook:
+            raise ConfigCheckError(f'default_hooks.{name} = {dict(hook)!r} has no type: not one of the hooks the '
+                                   f'config defines ({", ".join(typed)}); a misspelled name?')
+        if hook is None and name not in _RUNNER_DEFAULT_HOOKS:
+            raise ConfigCheckError(f'default_hooks.{name}=None: mmengine removes only its own default hooks '
+                                   f'({", ".join(_RUNNER_DEFAULT_HOOKS)}) by None; drop the key instead')
         _check_hook(hook, f'default_hooks.{name}', scope)
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         _check_hook(hook, f'custom_hooks[{i}]', scope)

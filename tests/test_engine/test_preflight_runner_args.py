@@ -75,6 +75,22 @@ def test_the_visualizer_check_does_not_depend_on_an_existing_instance():
         check_runner_arguments(cfg, 'automl_mm')
 
 
+@pytest.mark.parametrize('hooks, match', [
+    (dict(chekpoint=dict(interval=2)), r"default_hooks\.chekpoint = \{'interval': 2\} has no type"),
+    (dict(visualisation=None), r'default_hooks\.visualisation=None: mmengine removes only its own default hooks'),
+])
+def test_a_default_hook_the_runner_cannot_register_is_refused(hooks, match):
+    """mmengine: "must contain the key 'type'" / a bare AssertionError while the runner is built (in a
+    single-process run no build check came first)."""
+    cfg = Config.fromfile(DIGITS)
+    cfg.default_hooks.update(hooks)
+    with pytest.raises(ConfigCheckError, match=match):
+        check_runner_arguments(cfg, 'automl_mm')
+    cfg = Config.fromfile(DIGITS)
+    cfg.default_hooks.checkpoint = None  # one of mmengine's: removed
+    check_runner_arguments(cfg, 'automl_mm')
+
+
 def test_randomness_without_a_seed_is_refused():
     cfg = Config.fromfile(DIGITS)
     cfg.randomness = dict(deterministic=True)  # mmengine: set_randomness() missing 'seed', in every worker
