@@ -11,7 +11,8 @@ argument, with only a Python warning, when the process already holds a visualize
 one process: the benchmarks that build several, a test session): ``visualizer.nme`` was then ignored silently. An
 ``EMAHook`` passes its unnamed arguments on to its ``ema_type`` model (mmengine builds it in ``before_run``), and
 ``optim_wrapper.clip_grad`` (but ``type``) goes to torch's ``clip_grad_norm_`` / ``clip_grad_value_`` at the first
-optimiser step, after a whole forward / backward pass.
+optimiser step, after a whole forward / backward pass; ``model_wrapper_cfg`` goes to the wrapper (torch's
+``DistributedDataParallel``) in every worker of a distributed run.
 
 Each argument is checked against the signature of what receives it (:func:`check_runner_arguments`), following
 ``**kwargs`` passed on to base classes (:func:`~automl_mm.engine.preflight_training.check_arguments`).
@@ -134,7 +135,7 @@ def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> Non
     from mmengine.runner import Runner
     from mmengine.utils.dl_utils import set_multi_processing
 
-    from automl_mm.registry import LOG_PROCESSORS, VISBACKENDS, VISUALIZERS
+    from automl_mm.registry import LOG_PROCESSORS, MODEL_WRAPPERS, VISBACKENDS, VISUALIZERS
 
     randomness = cfg.get('randomness')
     _check_keys(randomness, 'randomness', Runner.set_randomness, "mmengine's Runner.set_randomness")
@@ -179,5 +180,9 @@ def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> Non
         _check_hook(hook, f'default_hooks.{name}', scope)
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         _check_hook(hook, f'custom_hooks[{i}]', scope)
+    wrapper = cfg.get('model_wrapper_cfg')
+    if isinstance(wrapper, dict):  # built (in a distributed run only) after the model, in every worker
+        _check_built(wrapper, 'model_wrapper_cfg', MODEL_WRAPPERS, 'MMDistributedDataParallel', scope,
+                     'model wrapper', given=('module', ))
     if not test_only:
         _check_clip_grad(cfg)

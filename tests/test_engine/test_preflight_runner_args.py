@@ -42,6 +42,8 @@ def _build_config(tmp_path, options: dict):
     ({'default_hooks.logger.intervl': 5}, r"default_hooks\.logger\.intervl: LoggerHook takes no argument 'intervl'"),
     ({'custom_hooks': [dict(type='EMAHook', momentm=0.01)]},  # EMAHook passes it on to its model, in before_run
      r"custom_hooks\[0\]\.momentm: ExponentialMovingAverage takes no argument 'momentm'"),
+    ({'model_wrapper_cfg': dict(type='MMDistributedDataParallel', find_unused_parameter=True)},  # every worker
+     r"model_wrapper_cfg\.find_unused_parameter: MMDistributedDataParallel takes no argument"),
     ({'optim_wrapper.clip_grad': dict(max_norm=1.0, norm=2)},  # at the first optimiser step
      r'optim_wrapper\.clip_grad\.norm: torch\.nn\.utils\.clip_grad_norm_ takes no argument .*first optimiser step'),
 ])
@@ -110,5 +112,9 @@ def test_testing_checks_what_its_runner_builds():
 @pytest.mark.parametrize('path', sorted(p for p in glob.glob(osp.join(REPO_ROOT, 'configs/**/*.py'), recursive=True)
                                         if '/_base_/' not in p))
 def test_shipped_configs_pass(path):
+    from automl_mm.engine.dist import gloo_without_gpus
+
     cfg = Config.fromfile(path)
+    check_runner_arguments(cfg, cfg.get('default_scope') or 'automl_mm')
+    gloo_without_gpus(cfg)  # (tools/train.py: the wrapper it writes on a machine without GPUs)
     check_runner_arguments(cfg, cfg.get('default_scope') or 'automl_mm')
