@@ -104,15 +104,28 @@ LAUNCHER_WORLD_SIZE_ENV = ('WORLD_SIZE', 'OMPI_COMM_WORLD_SIZE')
 
 
 def check_launcher_matches_environment(launcher: str, tool: str) -> None:
-    """Refuse ``--launcher none`` in a process that a multi-process launcher started.
+    """Refuse ``--launcher none`` in a process that a multi-process launcher started, and ``--launcher slurm`` /
+    ``mpi`` on a machine without GPUs.
 
     ``torchrun --nproc_per_node N tools/train.py CONFIG`` without ``--launcher pytorch`` ran N independent
     trainings (each an OHL search with its own local workers) writing into the same work_dir, with no error.
+    mmengine 0.10.7's slurm and mpi start-up select a CUDA device per process (``torch.cuda.set_device``; slurm
+    without ``SLURM_LOCALID`` first takes ``SLURM_PROCID % torch.cuda.device_count()``): without GPUs
+    ``tools/slurm_train.sh`` failed with ``ZeroDivisionError: integer modulo by zero`` from inside mmengine, after
+    the config was read and checked, naming neither the launcher nor what to use instead.
 
     Raises:
         RuntimeError: ``launcher`` is ``'none'`` and one of :data:`LAUNCHER_WORLD_SIZE_ENV` is an integer > 1
-            (names the variable, its value and the flag to add).
+            (names the variable, its value and the flag to add); or ``launcher`` is ``'slurm'`` / ``'mpi'`` and
+            no CUDA device is available (names the launcher and the torchrun scripts, which run on CPUs).
     """
+    if launcher in ('slurm', 'mpi') and not _has_launcher_device(launcher):
+        raise RuntimeError(
+            f"{tool} --launcher {launcher}: mmengine's {launcher} start-up selects a CUDA device for every process "
+            '(torch.cuda.set_device), and this machine has none (torch.cuda.is_available() is False). On CPUs start '
+            'the processes with torchrun, which runs them on gloo: tools/dist_train.sh CONFIG N / '
+            'tools/dist_test.sh CONFIG CHECKPOINT N (--launcher pytorch), once per node with NNODES, NODE_RANK and '
+            'MASTER_ADDR set')
     if launcher != 'none':
         return
     for name in LAUNCHER_WORLD_SIZE_ENV:
@@ -122,8 +135,22 @@ def check_launcher_matches_environment(launcher: str, tool: str) -> None:
             continue
         if size > 1:
             flag = 'mpi' if name.startswith('OMPI') else 'pytorch'
+            gpus = '' if flag == 'pytorch' or _has_launcher_device(flag) else (
+                " (mmengine's mpi start-up needs GPUs, which this machine lacks: on CPUs start the processes with "
+                'tools/dist_train.sh / tools/dist_test.sh instead)')
             raise RuntimeError(f'{tool} runs in one of {size} processes ({name}={size}) but with --launcher none: '
-                               f'each would run the whole job into the same work_dir; add --launcher {flag}')
+                               f'each would run the whole job into the same work_dir; add --launcher {flag}{gpus}')
+
+
+def _has_launcher_device(launcher: str) -> bool:
+    """Whether mmengine's ``launcher`` start-up finds the device it selects: CUDA (slurm: or Cambricon MLU)."""
+    if torch.cuda.is_available():
+        return True
+    if launcher == 'slurm':
+        from mmengine.device import is_mlu_available
+
+        return is_mlu_available()
+    return False
 
 
 def _free_port() -> int:
