@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import os.path as osp
 from typing import Any
 
 from mmengine.logging import print_log
@@ -160,6 +161,37 @@ def _resolve(registry: Any, kind: Any, scope: str | None) -> type | None:
         return None
 
 
+_DET_TTA_MODEL = "dict(type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))"
+
+
+def flip_tta_pipeline(test_pipeline: Any) -> list | None:
+    """mmdet's default flip TTA over a detector's test pipeline (what mmdet's ``tools/test.py --tta`` fills in):
+    the pipeline with its last step, ``PackDetInputs``, replaced by a ``TestTimeAug`` of an image flipped and not,
+    each packed with its ``flip`` / ``flip_direction``; ``None`` when the pipeline does not end in
+    ``PackDetInputs`` (a classifier's, or one given by reference)."""
+    if not isinstance(test_pipeline, (list, tuple)) or not test_pipeline:
+        return None
+    last = test_pipeline[-1]
+    kind = last.get('type') if isinstance(last, dict) else None
+    if not isinstance(kind, str) or kind.rsplit('.', 1)[-1] != 'PackDetInputs':
+        return None
+    pack = dict(type=kind, meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                                      'flip_direction'))
+    flip = dict(type='TestTimeAug', transforms=[[dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+                                                [pack]])
+    return [_plain(step) for step in test_pipeline[:-1]] + [flip]
+
+
+def _plain(value: Any) -> Any:
+    """A config value as plain dicts / lists (``ConfigDict`` prints as a class, not as ``dict(...)``)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value) if isinstance(value, tuple) else [
+            _plain(item) for item in value]
+    return value
+
+
 def apply_tta(cfg: Any) -> None:
     """``--tta``: test ``cfg.tta_model`` wrapped around ``cfg.model`` on ``cfg.tta_pipeline`` (mmdet's keys, e.g.
     ``tta_model = dict(type='DetTTAModel', tta_cfg=...)`` and a pipeline ending in ``TestTimeAug``).
@@ -170,17 +202,25 @@ def apply_tta(cfg: Any) -> None:
     Raises:
         ConfigCheckError: the config lacks ``tta_model`` or ``tta_pipeline``, naming the key (mmdet's
             ``tools/test.py`` fills in a flip TTA for detectors, which assumes a detector whose pipeline ends in
-            ``PackDetInputs``, with a warning only).
+            ``PackDetInputs``, with a warning only). The message gives each missing key as a line to paste into a
+            config inheriting this one: for a test pipeline ending in ``PackDetInputs``, the flip TTA mmdet would
+            have filled in (:func:`flip_tta_pipeline`); it said ``transforms=[...]``, leaving the pipeline to write.
     """
-    missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key) is None]
-    if missing:
-        raise ConfigCheckError(
-            f'--tta needs {" and ".join(missing)} in the config (the test-time augmentation wrapper and pipeline, '
-            "mmdet's keys), e.g. tta_model = dict(type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', "
-            "iou_threshold=0.5), max_per_img=100)) and a tta_pipeline ending in dict(type='TestTimeAug', "
-            'transforms=[...]) for an mmdet detector')
     dataset = cfg.test_dataloader.dataset
     while isinstance(dataset.get('dataset'), dict):
         dataset = dataset['dataset']
+    missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key) is None]
+    if missing:
+        flip = flip_tta_pipeline(dataset.get('pipeline'))
+        base = osp.abspath(cfg.filename) if getattr(cfg, 'filename', None) else '<this config>'
+        example = {'tta_model': f'tta_model = {_DET_TTA_MODEL}',
+                   'tta_pipeline': f'tta_pipeline = {flip}' if flip else
+                   "tta_pipeline = [... ending in dict(type='TestTimeAug', transforms=[...])]"}
+        raise ConfigCheckError(
+            f'--tta needs {" and ".join(missing)} in the config (the test-time augmentation wrapper and pipeline, '
+            "mmdet's keys; they are not filled in, as mmdet's tools/test.py did for detectors with a warning). "
+            f'Write them in a config that inherits this one (_base_ = {base!r}), e.g. '
+            + '; '.join(example[key] for key in missing)
+            + (" (mmdet's flip TTA over this config's test pipeline)" if flip else ' for an mmdet detector'))
     cfg.model = dict(copy.deepcopy(cfg.tta_model), module=cfg.model)
     dataset.pipeline = copy.deepcopy(cfg.tta_pipeline)

@@ -1,0 +1,56 @@
+"""tools/test.py --tta on a config without tta_model / tta_pipeline (no shipped config has them) is refused with
+lines the user can paste into a child config: for a detector, mmdet's flip TTA over the config's own test pipeline
+(the message said ``transforms=[...]``, leaving the pipeline to be written)."""
+from __future__ import annotations
+
+import os.path as osp
+import re
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import ConfigCheckError
+from automl_mm.engine.tool_args import apply_tta
+
+from conftest import REPO_ROOT
+
+DETECTOR = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py')
+DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
+
+
+def test_the_refusal_gives_a_child_config_that_tests_with_mmdets_flip_tta(tmp_path):
+    cfg = Config.fromfile(DETECTOR)
+    with pytest.raises(ConfigCheckError) as refused:
+        apply_tta(cfg)
+    message = str(refused.value)
+    base = re.search(r"_base_ = ('[^']+')", message).group(1)
+    lines = re.search(r"e\.g\. (tta_model = .*?); (tta_pipeline = .*\]) \(mmdet's flip TTA", message)
+    assert base == repr(DETECTOR) and lines, message
+    child = tmp_path / 'child.py'
+    child.write_text(f'_base_ = {base}\n{lines.group(1)}\n{lines.group(2)}\n')
+    cfg = Config.fromfile(str(child))
+    test_pipeline = list(cfg.test_dataloader.dataset.pipeline)
+    apply_tta(cfg)
+    assert cfg.model.type == 'DetTTAModel' and cfg.model.module.type == 'FasterRCNN'
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    assert pipeline[:-1] == test_pipeline[:-1]  # Load, Resize (160 px), LoadAnnotations as the test's
+    tta = pipeline[-1]
+    assert tta.type == 'TestTimeAug' and [t.prob for t in tta.transforms[0]] == [1.0, 0.0]
+    assert tta.transforms[1][0].type == 'PackDetInputs' and 'flip_direction' in tta.transforms[1][0].meta_keys
+
+
+def test_only_the_missing_key_is_given():
+    cfg = Config.fromfile(DETECTOR)
+    cfg.tta_model = dict(type='DetTTAModel')
+    with pytest.raises(ConfigCheckError, match=r'needs tta_pipeline in the config') as refused:
+        apply_tta(cfg)
+    assert 'tta_model =' not in str(refused.value) and 'tta_pipeline = [' in str(refused.value)
+
+
+def test_a_classifier_gets_no_detector_pipeline():
+    from automl_mm.engine.tool_args import flip_tta_pipeline
+
+    cfg = Config.fromfile(DIGITS)
+    with pytest.raises(ConfigCheckError, match=r"ending in dict\(type='TestTimeAug'.* for an mmdet detector$"):
+        apply_tta(cfg)
+    assert flip_tta_pipeline(cfg.test_dataloader.dataset.get('pipeline')) is None
