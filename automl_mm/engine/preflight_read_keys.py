@@ -1,7 +1,8 @@
 """Config dicts that mmengine reads key by key (``dict.get``): a misspelled key there was ignored without a word.
 
 ``--cfg-options auto_scale_lr.enabled=True`` trained at the unscaled lr, ``env_cfg.cudnn_benchmrk=True`` without
-cuDNN's benchmark, ``optim_wrapper.paramwise_cfg.norm_decay_mul=0`` with weight decay on the norm layers; a
+cuDNN's benchmark, ``optim_wrapper.paramwise_cfg.norm_decay_mul=0`` with weight decay on the norm layers,
+``optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mul=0.1`` with the backbone at the full lr; a
 ``default_hooks.checkpoint`` argument that ``CheckpointHook`` does not name (``intervl=2``) went to
 ``Runner.save_checkpoint`` and stopped the run at its first save, after a whole epoch. Each is refused by
 :func:`check_read_keys`, naming the key, the keys read there and a close one.
@@ -45,16 +46,52 @@ def _refuse_unread(node: Any, key: str, known: frozenset, reader: str) -> None:
 
 
 def _paramwise_cfgs(wrapper: Any, key: str):
-    """``(paramwise_cfg, its key)`` of an ``optim_wrapper`` built by mmengine's default constructor (each wrapper
-    of an ``OptimWrapperDict`` too); another constructor reads its own keys."""
+    """``(paramwise_cfg, its key, the wrapper's optimizer)`` of an ``optim_wrapper`` built by mmengine's default
+    constructor (each wrapper of an ``OptimWrapperDict`` too); another constructor reads its own keys."""
     if not isinstance(wrapper, dict) or wrapper.get('constructor', 'DefaultOptimWrapperConstructor') not in (
             'DefaultOptimWrapperConstructor', 'mmengine.DefaultOptimWrapperConstructor'):
         return
     if 'paramwise_cfg' in wrapper:
-        yield wrapper['paramwise_cfg'], f'{key}.paramwise_cfg'
+        yield wrapper['paramwise_cfg'], f'{key}.paramwise_cfg', wrapper.get('optimizer')
     for name, inner in wrapper.items():
         if isinstance(inner, dict) and 'optimizer' in inner:  # an OptimWrapperDict's wrappers
             yield from _paramwise_cfgs(inner, f'{key}.{name}')
+
+
+def _optimizer_arguments(optimizer: Any, scope: str | None) -> frozenset | None:
+    """The arguments ``optimizer``'s class takes besides ``params`` (the options of its param groups), ``None``
+    where the class cannot be resolved here or takes ``**kwargs``."""
+    import inspect
+
+    from mmengine.registry import OPTIMIZERS
+
+    from automl_mm.registry import registered_class
+
+    kind = optimizer.get('type') if isinstance(optimizer, dict) else None
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(OPTIMIZERS, kind, scope) if isinstance(
+            kind, str) else None
+        parameters = inspect.signature(cls.__init__).parameters if cls is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if parameters is None or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return frozenset(parameters) - {'self', 'params'}
+
+
+def _check_custom_keys(paramwise: Any, key: str, optimizer: Any, scope: str | None) -> None:
+    """An entry of ``paramwise_cfg.custom_keys`` (``{'backbone': dict(lr_mult=0.1)}``): mmengine reads ``lr_mult``
+    and ``decay_mult`` and copies every other key into the matched parameters' group, where only the optimizer's
+    own options (its ``__init__`` arguments: ``lr``, ``momentum``, ...) are read; ``lr_mul=0.1`` trained the
+    backbone at the full lr, without a word."""
+    custom = paramwise.get('custom_keys') if isinstance(paramwise, dict) else None
+    known = _optimizer_arguments(optimizer, scope) if isinstance(custom, dict) else None
+    if known is None:
+        return
+    for name, entry in custom.items():
+        reader = (f"mmengine's DefaultOptimWrapperConstructor (lr_mult, decay_mult) and the param group of "
+                  f"{optimizer.get('type')!s}")
+        _refuse_unread(entry, f'{key}.custom_keys.{name}', known | {'lr_mult', 'decay_mult'}, reader)
 
 
 def check_read_keys(cfg: Any, test_only: bool = False) -> None:
@@ -76,8 +113,9 @@ def check_read_keys(cfg: Any, test_only: bool = False) -> None:
     if isinstance(scale, dict) and scale.get('enable') and (problem := base_batch_size_problem(scale)):
         raise ConfigCheckError(f'auto_scale_lr.enable=True needs auto_scale_lr.base_batch_size, the total batch the '
                                f'configured lr is for (a positive number); {problem}')
-    for paramwise, key in _paramwise_cfgs(cfg.get('optim_wrapper'), 'optim_wrapper'):
+    for paramwise, key, optimizer in _paramwise_cfgs(cfg.get('optim_wrapper'), 'optim_wrapper'):
         _refuse_unread(paramwise, key, PARAMWISE_CFG_KEYS, "mmengine's DefaultOptimWrapperConstructor")
+        _check_custom_keys(paramwise, key, optimizer, cfg.get('default_scope'))
     checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
     if config_type_name(checkpoint) == 'CheckpointHook':
         import inspect
