@@ -169,5 +169,21 @@ def warn_selection_on_test(cfg: Any) -> bool:
     print_log(f'{" and ".join(choosers)} choose(s) by the validation metric, but val_dataloader reads the test split '
               '(the one test_dataloader reports): what they choose (the checkpoint kept, the epoch to stop at, the '
               'lr schedule) would be chosen on the test images, and the test score optimistic; give val_dataloader a '
-              'split held out of training and test (e.g. the reward split)', logger='current', level=logging.WARNING)
+              'split held out of training and test (e.g. the reward '
+              f'split{_reward_split_hint(val, cfg.get("reward_dataloader"))})', logger='current',
+              level=logging.WARNING)
     return True
+
+
+def _reward_split_hint(val: dict, reward: Any) -> str:
+    """``': --cfg-options val_dataloader.dataset.split=reward'`` where ``reward_dataloader`` reads another ``split``
+    of the same dataset type as ``val_dataloader`` (the digits, Fashion-MNIST, CIFAR-10 and ImageNet bases), else
+    ``''``: the one option that validates on the held-out split."""
+    val_set = val.get('dataset')
+    reward_set = reward.get('dataset') if isinstance(reward, dict) else None
+    if not isinstance(val_set, dict) or not isinstance(reward_set, dict):
+        return ''
+    split = reward_set.get('split')
+    if val_set.get('type') != reward_set.get('type') or not isinstance(split, str) or split == val_set.get('split'):
+        return ''
+    return f': --cfg-options val_dataloader.dataset.split={split}'

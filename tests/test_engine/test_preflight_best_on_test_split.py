@@ -45,3 +45,16 @@ def test_no_warning_without_a_choice_or_on_a_held_out_split(logged):
     cfg.val_dataloader = cfg.reward_dataloader  # a held-out split
     check_config(cfg)
     assert not any('test split' in m for m in logged), logged
+
+
+def test_the_warning_gives_the_option_that_validates_on_the_reward_split(logged):
+    """It said 'e.g. the reward split' without saying how; the option it gives now is one the check accepts."""
+    cfg = Config.fromfile(BASELINE)
+    cfg.default_hooks.checkpoint.save_best = 'accuracy/top1'
+    check_config(cfg)
+    assert any(m.endswith('(e.g. the reward split: --cfg-options val_dataloader.dataset.split=reward)')
+               for m in logged), logged
+    logged.clear()
+    cfg.val_dataloader.dataset.split = 'reward'  # as the option sets it
+    check_config(cfg)
+    assert not any('test split' in m for m in logged), logged
