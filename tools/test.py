@@ -22,6 +22,7 @@ from automl_mm.engine.tool_args import (
     apply_tta,
     check_out_file,
     config_not_found,
+    draw_on_every_rank,
     enable_show_dir,
     parse_tool_args,
 )
@@ -103,6 +104,8 @@ def main() -> None:
         runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))
     if args.out is not None:
         add_dump_results(runner, args.out)
+    if args.show_dir is not None:
+        draw_on_every_rank(runner)  # mmdet's visualizer drew only rank 0's images
     metrics = runner.test()
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
 

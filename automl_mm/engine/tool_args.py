@@ -147,6 +147,45 @@ def enable_show_dir(cfg: Any, show_dir: str) -> None:
     cfg.default_hooks.visualization.test_out_dir = show_dir
 
 
+def draw_on_every_rank(runner: Any) -> None:
+    """``--show-dir`` under several processes (``tools/dist_test.sh``): let every rank draw its share of the test
+    images into the folder.
+
+    mmdet's ``DetLocalVisualizer.add_datasample`` and the image and ``dataset_meta`` accessors it calls are
+    ``master_only``: on every other rank they returned ``None``, so with 2 processes only rank 0's half of the
+    images was drawn, without a word. The instance's ``add_datasample`` is wrapped to run as on the main process
+    (``mmengine.dist.utils.is_main_process``, which ``master_only`` reads at each call, answers ``True`` during the
+    call; the ``dataset_meta`` the test loop set on the main process only is set from the test set's
+    ``metainfo`` first); with an ``out_file`` (as ``--show-dir`` gives) it writes that file only. One process:
+    unchanged.
+
+    Args:
+        runner: The built runner (``runner.visualizer`` is wrapped; the test set is read at the first drawing).
+    """
+    from mmengine.dist import get_world_size
+    from mmengine.dist import utils as dist_utils
+
+    visualizer = runner.visualizer
+    if get_world_size() <= 1 or getattr(visualizer, '_automl_mm_every_rank', False):
+        return
+    add = visualizer.add_datasample
+
+    def add_datasample(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get('out_file') is None:  # a vis backend's add_image: the main process's, as before
+            return add(*args, **kwargs)
+        main = dist_utils.is_main_process
+        dist_utils.is_main_process = lambda *a, **k: True
+        try:
+            if visualizer.dataset_meta is None:
+                visualizer.dataset_meta = runner.test_loop.dataloader.dataset.metainfo
+            return add(*args, **kwargs)
+        finally:
+            dist_utils.is_main_process = main
+
+    visualizer.add_datasample = add_datasample
+    visualizer._automl_mm_every_rank = True
+
+
 def _resolve(registry: Any, kind: Any, scope: str | None) -> type | None:
     """The class a config ``type`` names (a class as it is), ``None`` when it cannot be resolved here."""
     from automl_mm.registry import registered_class
