@@ -205,9 +205,10 @@ _DET_TTA_MODEL = "dict(type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', iou
 
 def flip_tta_pipeline(test_pipeline: Any) -> list | None:
     """mmdet's default flip TTA over a detector's test pipeline (what mmdet's ``tools/test.py --tta`` fills in):
-    the pipeline with its last step, ``PackDetInputs``, replaced by a ``TestTimeAug`` of an image flipped and not,
-    each packed with its ``flip`` / ``flip_direction``; ``None`` when the pipeline does not end in
-    ``PackDetInputs`` (a classifier's, or one given by reference)."""
+    the pipeline with its last step, ``PackDetInputs``, replaced by a ``TestTimeAug`` of an image not flipped and
+    flipped, each packed with its ``flip`` / ``flip_direction``; ``None`` when the pipeline does not end in
+    ``PackDetInputs`` (a classifier's, or one given by reference). The unflipped view comes first (mmdet's comes
+    second): ``DetTTAModel`` returns the first view's data sample, whose ground truth ``--show-dir`` draws."""
     if not isinstance(test_pipeline, (list, tuple)) or not test_pipeline:
         return None
     last = test_pipeline[-1]
@@ -216,7 +217,9 @@ def flip_tta_pipeline(test_pipeline: Any) -> list | None:
         return None
     pack = dict(type=kind, meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                                       'flip_direction'))
-    flip = dict(type='TestTimeAug', transforms=[[dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+    # the unflipped view first: DetTTAModel keeps the first view's data sample (its ground truth included) for the
+    # merged predictions, and mmdet's order (flipped first) drew every --show-dir image's ground truth mirrored
+    flip = dict(type='TestTimeAug', transforms=[[dict(type='RandomFlip', prob=0.), dict(type='RandomFlip', prob=1.)],
                                                 [pack]])
     return [_plain(step) for step in test_pipeline[:-1]] + [flip]
 
@@ -260,6 +263,7 @@ def apply_tta(cfg: Any) -> None:
             "mmdet's keys; they are not filled in, as mmdet's tools/test.py did for detectors with a warning). "
             f'Write them in a config that inherits this one (_base_ = {base!r}), e.g. '
             + '; '.join(example[key] for key in missing)
-            + (" (mmdet's flip TTA over this config's test pipeline)" if flip else ' for an mmdet detector'))
+            + (" (mmdet's flip TTA over this config's test pipeline, the unflipped view first)" if flip
+               else ' for an mmdet detector'))
     cfg.model = dict(copy.deepcopy(cfg.tta_model), module=cfg.model)
     dataset.pipeline = copy.deepcopy(cfg.tta_pipeline)

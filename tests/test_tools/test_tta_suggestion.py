@@ -35,7 +35,7 @@ def test_the_refusal_gives_a_child_config_that_tests_with_mmdets_flip_tta(tmp_pa
     pipeline = cfg.test_dataloader.dataset.pipeline
     assert pipeline[:-1] == test_pipeline[:-1]  # Load, Resize (160 px), LoadAnnotations as the test's
     tta = pipeline[-1]
-    assert tta.type == 'TestTimeAug' and [t.prob for t in tta.transforms[0]] == [1.0, 0.0]
+    assert tta.type == 'TestTimeAug' and [t.prob for t in tta.transforms[0]] == [0.0, 1.0]  # see below
     assert tta.transforms[1][0].type == 'PackDetInputs' and 'flip_direction' in tta.transforms[1][0].meta_keys
 
 
@@ -54,3 +54,44 @@ def test_a_classifier_gets_no_detector_pipeline():
     with pytest.raises(ConfigCheckError, match=r"ending in dict\(type='TestTimeAug'.* for an mmdet detector$"):
         apply_tta(cfg)
     assert flip_tta_pipeline(cfg.test_dataloader.dataset.get('pipeline')) is None
+
+
+def test_the_merged_sample_carries_the_unflipped_ground_truth(coco_root):
+    """DetTTAModel returns the first view's data sample with the merged predictions, and --show-dir draws its
+    ground truth on the image read from disk: with mmdet's order (flipped view first) every drawn ground-truth box
+    was mirrored (seen in a saved image). The first view of the suggested pipeline is the unflipped one."""
+    import torch
+    from mmdet.models.test_time_augs import DetTTAModel
+    from mmdet.registry import DATASETS
+    from mmdet.structures import DetDataSample
+    from mmengine.config import ConfigDict
+    from mmengine.registry import DefaultScope
+    from mmengine.structures import InstanceData
+
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    test_set = cfg.test_dataloader.dataset
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        plain = DATASETS.build(dict(test_set))[0]['data_samples']
+        tta = DATASETS.build(dict(test_set, pipeline=flip_pipeline(test_set.pipeline)))[0]['data_samples']
+    for view in tta:  # each view's prediction: one box (its values do not matter here)
+        view.pred_instances = InstanceData(bboxes=torch.tensor([[1., 2., 9., 12.]]), scores=torch.ones(1),
+                                           labels=torch.zeros(1, dtype=torch.long))
+
+    class Detector(torch.nn.Module):
+        def test_step(self, data):
+            return data
+
+    model = DetTTAModel(module=Detector(), tta_cfg=ConfigDict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=9))
+    merged = model._merge_single_sample(tta)
+    assert isinstance(merged, DetDataSample) and len(plain.gt_instances) > 0
+    # the ground truth --show-dir draws on the image read from disk
+    assert torch.equal(merged.gt_instances.bboxes.tensor, plain.gt_instances.bboxes.tensor)
+    assert [s.flip for s in tta] == [False, True]
+
+
+def flip_pipeline(test_pipeline):
+    from automl_mm.engine.tool_args import flip_tta_pipeline
+
+    return flip_tta_pipeline(list(test_pipeline))
