@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+from .preflight_runner_args import check_default_hook_typed
 from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs
 
 
@@ -43,13 +44,8 @@ def build_check(cfg: Any) -> None:
             except (TypeError, ValueError) as err:  # mmengine names the class, not the config entry
                 raise type(err)(f'custom_hooks[{i}]: {err}') from err
         default_hooks = cfg.get('default_hooks') or {}
-        typed = [k for k, v in default_hooks.items() if isinstance(v, dict) and 'type' in v]
         for name, hook in default_hooks.items():
-            # a misspelled name (default_hooks.chekpoint.interval=1) failed in every worker with mmengine's
-            # "must contain the key 'type'", naming nothing
-            if isinstance(hook, dict) and 'type' not in hook:
-                raise ConfigCheckError(f'default_hooks.{name} = {dict(hook)!r} has no type: not one of the hooks '
-                                       f'the config defines ({", ".join(typed)}); a misspelled name?')
+            check_default_hook_typed(default_hooks, name)
             if isinstance(hook, dict):
                 HOOKS.build(copy.deepcopy(hook))
         train_dataset = None

@@ -119,6 +119,21 @@ def _optim_wrappers(wrapper: Any, key: str):
             yield inner, f'{key}.{name}'
 
 
+def check_default_hook_typed(hooks: dict, name: str) -> None:
+    """Refuse ``default_hooks.<name>`` given as a dict without ``type`` (a misspelled name,
+    ``default_hooks.chekpoint.interval=1``: mmengine stopped the runner's build with "must contain the key 'type'",
+    naming no key).
+
+    Raises:
+        ConfigCheckError: naming the key and the hooks the config defines.
+    """
+    hook = hooks[name]
+    if isinstance(hook, dict) and 'type' not in hook:
+        typed = [k for k, v in hooks.items() if isinstance(v, dict) and 'type' in v]
+        raise ConfigCheckError(f'default_hooks.{name} = {dict(hook)!r} has no type: not one of the hooks the '
+                               f'config defines ({", ".join(typed)}); a misspelled name?')
+
+
 def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> None:
     """Refuse a key of a runner-level dict that what mmengine builds from it does not take (module docstring).
 
@@ -168,12 +183,8 @@ def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> Non
                     _refuse('env_cfg.dist_cfg', name, [*_DIST_OWN, *group],
                             "mmengine's init_dist (and torch.distributed.init_process_group)")
     hooks = cfg.get('default_hooks') or {}
-    typed = [k for k, v in hooks.items() if isinstance(v, dict) and 'type' in v]
     for name, hook in hooks.items():
-        # mmengine: "must contain the key 'type'" / a bare assert while the runner is built, naming no key
-        if isinstance(hook, dict) and 'type' not in hook:
-            raise ConfigCheckError(f'default_hooks.{name} = {dict(hook)!r} has no type: not one of the hooks the '
-                                   f'config defines ({", ".join(typed)}); a misspelled name?')
+        check_default_hook_typed(hooks, name)
         if hook is None and name not in _RUNNER_DEFAULT_HOOKS:
             raise ConfigCheckError(f'default_hooks.{name}=None: mmengine removes only its own default hooks '
                                    f'({", ".join(_RUNNER_DEFAULT_HOOKS)}) by None; drop the key instead')

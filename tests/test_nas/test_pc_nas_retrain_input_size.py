@@ -8,22 +8,13 @@ import os.path as osp
 
 import pytest
 from mmengine.runner import Runner
-from test_nas.test_pc_nas_loop import _cfg
+from test_nas.test_pc_nas_cost_input_size import _at, _Past
 
 from conftest import REPO_ROOT
 
 RETRAIN = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas-retrain_mbconv-digits_1x1_30e_digits.py')
 
 
-class _Past(Exception):
-    pass
-
-
-def _at(work_dir: str, img_size: int, **train_cfg):
-    cfg = _cfg(work_dir, **train_cfg)
-    for loader in (cfg.train_dataloader, cfg.reward_dataloader):
-        loader.dataset.img_size = img_size
-    return cfg
 
 
 def _retrain_at(tmp_path, img_size: int) -> str:
