@@ -8,6 +8,7 @@ import importlib.util
 import os.path as osp
 import pickle
 import sys
+from collections import OrderedDict
 
 import pytest
 import torch
@@ -29,6 +30,13 @@ def _test_tool(monkeypatch, *argv: str) -> None:
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     monkeypatch.setattr(sys, 'argv', ['test.py', *argv])
+    # The tool runs in a process of its own: no visualizer yet. In this test process an earlier runner of the same
+    # config and second held a plain Visualizer of the same name, which mmengine's get_instance returned (dropping
+    # the arguments), and DetVisualizationHook drew with it (TypeError: unexpected 'pred_score_thr').
+    from mmdet.visualization import DetLocalVisualizer
+    from mmengine.visualization import Visualizer
+    for cls in (Visualizer, DetLocalVisualizer):
+        monkeypatch.setattr(cls, '_instance_dict', OrderedDict())
     tool.main()
 
 
