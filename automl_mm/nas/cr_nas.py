@@ -64,7 +64,8 @@ class CRNASLoop(SearchLoopBase):
         num_samples: Sampled completions per spatial candidate.
         batches_per_sample: arch-val mini-batches per sampled completion (paper: 1).
         reference_allocation: The allocation whose FLOPs bound the search (default: the backbone's initial one).
-        flops_tolerance: Allowed relative FLOPs excess over the reference (block costs differ slightly by stage).
+        flops_tolerance: Allowed relative FLOPs excess over the reference (block costs differ slightly by stage);
+            a negative one (> -1) is a budget below the reference's FLOPs, e.g. -0.2: 20% cheaper.
         flops_input_shape: ``(C, H, W)`` of the backbone input FLOPs are counted at.
         retrain_config: The config that trains the CR backbone in the final detector; the export inherits it.
         metric_key: The search-split metric that scores allocations and dilations (higher is better); default
@@ -75,8 +76,9 @@ class CRNASLoop(SearchLoopBase):
     Raises:
         ValueError: naming the ``train_cfg`` key, before training: ``stage_iters`` / ``spatial_iters`` not ints
             >= 0 or both 0, ``max_stage_candidates``, ``num_samples``, ``batches_per_sample``, ``pool_size`` or
-            ``stage_pool_size`` not ints >= 1, a non-finite ``flops_tolerance``, a ``flops_input_shape`` that is
-            not ``(C, H, W)``, a cosine ``param_scheduler`` whose span disagrees with the search's iterations, a
+            ``stage_pool_size`` not ints >= 1, a non-finite ``flops_tolerance`` or one <= -1, a
+            ``flops_input_shape`` that is not ``(C, H, W)``, a cosine ``param_scheduler`` whose span disagrees
+            with the search's iterations, a
             backbone built with dilations other than 1, a ``stage_space`` with another number of stages than the
             backbone or a choice above its ``max_stage_blocks``, both ``dilation_space`` and ``dilation_choices``, a
             ``dilation_space.num_blocks`` other than ``total_blocks``, or a ``sampler`` config with its own space.
@@ -100,6 +102,10 @@ class CRNASLoop(SearchLoopBase):
         if isinstance(flops_tolerance, bool) or not isinstance(flops_tolerance, (int, float)) \
                 or not math.isfinite(flops_tolerance):
             raise ValueError(f'train_cfg.flops_tolerance must be a finite number, got {flops_tolerance!r}')
+        if flops_tolerance <= -1:  # the budget reference x (1 + tolerance) would be <= 0 FLOPs: nothing fits
+            raise ValueError(f'train_cfg.flops_tolerance={flops_tolerance} must be > -1: the FLOPs budget is the '
+                             'reference allocation\'s FLOPs x (1 + flops_tolerance), and no allocation fits a budget '
+                             '<= 0 (a negative tolerance above -1, e.g. -0.2, asks for one 20% cheaper)')
         shape = list(flops_input_shape) if isinstance(flops_input_shape, (list, tuple)) else None
         if shape is None or len(shape) != 3:
             raise ValueError(f'train_cfg.flops_input_shape must be (C, H, W), got {flops_input_shape!r}')

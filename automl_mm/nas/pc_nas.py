@@ -64,8 +64,9 @@ class PCNASLoop(SearchLoopBase):
             >= 0 or both 0, ``num_samples`` / ``batches_per_sample`` / ``pool_size`` not ints >= 1, a cosine
             ``param_scheduler`` whose span disagrees with the search's iterations, a ``retrain_config`` that is
             missing, trains with a search loop or has another backbone, ``latency_limit`` together with
-            ``flops_limit``, a limit that is not a number, an ``input_shape`` that is not ``(N, C, H, W)``, or a
-            ``sampler`` / ``completion_sampler`` config that sets the space or pool the loop owns.
+            ``flops_limit``, a limit that is not a number or is <= 0, an ``input_shape`` that is not
+            ``(N, C, H, W)``, or a ``sampler`` / ``completion_sampler`` config that sets the space or pool the
+            loop owns.
         TypeError: a ``sampler`` that is not a ``PoolPathSampler`` or a ``completion_sampler`` that is not a
             ``UniformPathSampler``.
     """
@@ -133,6 +134,9 @@ class PCNASLoop(SearchLoopBase):
             if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
                                       or math.isnan(limit)):
                 raise ValueError(f'train_cfg.{key} must be a number, got {limit!r}')
+            if limit is not None and limit <= 0:  # costs are positive: over a constrained space this admitted
+                # no completion, and the search ended after its first stage's training
+                raise ValueError(f'train_cfg.{key} must be > 0 (a cost no architecture can be under), got {limit!r}')
         if input_shape is not None:
             if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) \
                     or len(input_shape) != 4:
