@@ -5,6 +5,7 @@ Used by :class:`~automl_mm.nas.loop.SearchLoopBase`, ``PCNASLoop`` and ``CRNASLo
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -51,15 +52,18 @@ def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str
             stage_iters=300'``).
 
     Raises:
-        ValueError: ``param_scheduler[i].end`` beyond ``total_iters``, or ``param_scheduler[i].T_max`` other than
-            ``end - begin`` (the message names the key and the derived value).
+        ValueError: a ``param_scheduler[i]`` (any type) whose ``begin`` / ``end`` / ``T_max`` is not an int (``end``
+            may be ``inf``) or whose ``end <= begin``; ``param_scheduler[i].end`` beyond ``total_iters``, or
+            ``param_scheduler[i].T_max`` other than ``end - begin`` (the message names the key and the derived value).
     """
     schedulers = [param_schedulers] if isinstance(param_schedulers, dict) and 'type' in param_schedulers \
         else param_schedulers if isinstance(param_schedulers, (list, tuple)) else []
     for i, cfg in enumerate(schedulers):
+        if isinstance(cfg, dict):
+            _check_bounds(cfg, f'param_scheduler[{i}]')
         if not isinstance(cfg, dict) or cfg.get('by_epoch', True) or 'CosineAnnealing' not in str(cfg.get('type')):
             continue
-        begin, end = int(cfg.get('begin', 0)), cfg.get('end', total_iters)
+        begin, end = cfg.get('begin', 0), cfg.get('end', total_iters)
         if end > total_iters:
             raise ValueError(f'param_scheduler[{i}].end={end} is beyond the search\'s {total_iters} iterations '
                              f'({derivation}); leave end out to end with the search')
@@ -67,6 +71,22 @@ def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str
             raise ValueError(f'param_scheduler[{i}].T_max={cfg["T_max"]} disagrees with the span it anneals over: '
                              f'{end - begin} iterations (end - begin; the search has {total_iters}: {derivation}); '
                              'leave T_max out to derive it')
+
+
+def _check_bounds(cfg: dict, key: str) -> None:
+    """Refuse a scheduler's ``begin`` / ``end`` / ``T_max`` that are not whole iterations (or epochs), or an
+    ``end <= begin``, naming the key: ``begin=2.5`` was truncated by ``int()`` here, ``end='12'`` failed with a bare
+    ``TypeError``, ``end=nan`` never let the scheduler step (``begin <= step < nan`` is false), and ``end <= begin``
+    failed only when mmengine built the scheduler, naming no key. An infinite ``end`` (never stop) is accepted."""
+    begin = as_count(cfg.get('begin', 0), f'{key}.begin')
+    end = cfg.get('end')
+    if end is not None and not (isinstance(end, float) and end == math.inf):
+        try:
+            as_count(end, '', begin + 1)
+        except ValueError:
+            raise ValueError(f'{key}.end must be an int > begin ({begin}), got {end!r}') from None
+    if cfg.get('T_max') is not None:
+        as_count(cfg['T_max'], f'{key}.T_max', 1)
 
 
 def check_scoring_counts(num_samples: Any, batches_per_sample: Any) -> None:
