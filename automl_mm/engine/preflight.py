@@ -9,6 +9,8 @@ concept, and the public names stay importable from here.
 
   - the dataloaders' samplers and loading arguments, and the types and arguments of the loops, the optimiser
     wrapper and the parameter schedulers (:func:`automl_mm.engine.preflight_training.check_training_config`);
+  - a local ``load_from`` is a checkpoint file, not a directory or a missing path (URLs and model-zoo names are left
+    to mmengine: :func:`~automl_mm.engine.preflight_load_from.check_load_from`);
   - keys mmengine reads by name and would ignore (:mod:`~automl_mm.engine.preflight_read_keys`), and keys of the
     runner-level dicts that what mmengine builds from them does not take (``randomness``, ``log_processor``,
     ``visualizer``, ``log_level``, ``env_cfg.mp_cfg`` / ``dist_cfg``, the hooks' arguments, ``clip_grad``:
@@ -103,6 +105,7 @@ from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
 from .preflight_evaluators import check_evaluators, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used
+from .preflight_load_from import check_load_from
 from .preflight_masks import check_mask_format
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_neck_widths
@@ -129,6 +132,7 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
 
     scope = cfg.get('default_scope') or 'automl_mm'
     check_training_config(cfg, scope, test_only)
+    check_load_from(cfg)
     check_read_keys(cfg, test_only)
     check_runner_arguments(cfg, scope, test_only)
     check_dropped_arguments(cfg, scope)
