@@ -13,6 +13,7 @@ built. Each dataloader's ``collate_fn`` names a registered function (:func:`_che
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
 import numbers
 import re
@@ -69,7 +70,8 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
     those every builder passes (the runner, dataset, optimiser, ...).
 
     Raises:
-        ConfigCheckError: naming ``key``, the argument and its value.
+        ConfigCheckError: naming ``key``, the argument and its value; an unknown argument with the closest one
+            the constructor takes (``difflib``), when one is close.
     """
     params, takes_any, forwarded = _parameters(cls)
     for name, value in args.items():
@@ -78,8 +80,11 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
         param = params.get(name)
         if param is None:
             if not takes_any:
+                known = [n for n in params if n not in _GIVEN and n != 'self']
+                close = difflib.get_close_matches(str(name), known, n=1)
+                hint = f' (did you mean {key}.{close[0]}?)' if close else ''
                 raise ConfigCheckError(f'{key}.{name}: {cls.__name__} takes no argument {name!r} (it takes '
-                                       f'{", ".join(n for n in params if n not in _GIVEN and n != "self")})')
+                                       f'{", ".join(known)}){hint}')
             continue
         if _is_number_type(param.annotation, param.default) and value is not None and (
                 isinstance(value, bool) or not isinstance(value, numbers.Number)):
@@ -207,7 +212,6 @@ def _check_collate_fns(cfg: Any, test_only: bool) -> None:
     mmengine's ``Runner.build_dataloader`` (and :func:`automl_mm.engine.evaluate.build_local_loader`) look it up;
     mmengine wrapped the ``None`` it found in a ``partial``: ``TypeError: the first argument must be callable``, naming
     neither the key nor the name."""
-    import difflib
 
     from mmengine.registry import FUNCTIONS
 
