@@ -87,6 +87,19 @@ def recorded_draws(record: dict, key: str, default_version: Any = None) -> list[
     return list(zip(indices, versions))
 
 
+def check_choice_key(key: Any, owner: str) -> str:
+    """``key`` if it is a non-empty string: the name that links choice transforms to their ``PipelineChoiceSpace``
+    (a ``5`` or ``''`` used to be accepted and matched, or not, only when training started).
+
+    Raises:
+        ValueError: naming ``<owner>.key`` and the value.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError(f'{owner}.key must be a non-empty string (the name that links the pipeline\'s choice '
+                         f'transforms to their PipelineChoiceSpace), got {key!r}')
+    return key
+
+
 def version_key(key: str) -> str:
     """Key under ``results['ohl_choice']`` that holds the policy version a choice was drawn from."""
     return f'{key}@version'
@@ -115,6 +128,7 @@ class LiveChoiceTransform(BaseTransform):
     bindable = True
 
     def __init__(self, num_choices: int, key: str, probs: Sequence[float] | None = None) -> None:
+        check_choice_key(key, type(self).__name__)
         if num_choices < 2:
             raise ValueError(f'{type(self).__name__} needs at least 2 choices, got {num_choices}')
         self.num_choices = num_choices
@@ -278,6 +292,7 @@ class OHLRandomChoice(LiveChoiceTransform):
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
                  probs: Sequence[float] | None = None) -> None:
+        check_choice_key(key, 'OHLRandomChoice')
         if isinstance(transforms, (dict, str, bytes)) or not isinstance(transforms, Sequence):
             # one config given bare was iterated by its keys: "transform must be a callable object or dict, but
             # got <class 'str'>"

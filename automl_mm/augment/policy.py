@@ -14,7 +14,7 @@ import numpy as np
 
 from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
-from .choice import LiveChoiceTransform
+from .choice import LiveChoiceTransform, check_choice_key
 from .elements import build_elements
 
 
@@ -60,6 +60,7 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def __init__(self, elements: Sequence[tuple | dict] | str | None = None, key: str = 'autoaug',
                  probs: Sequence[float] | None = None, fill: int = 128, bgr: bool = True) -> None:
+        check_choice_key(key, type(self).__name__)
         if not isinstance(bgr, (bool, np.bool_)):  # bool('rgb') is True: BGR weights for RGB images, silently
             raise ValueError(f'{type(self).__name__}(key={key!r}): bgr must be True or False, got bgr={bgr!r}')
         self.element_cfgs = elements if elements is None or isinstance(elements, str) else \

@@ -25,7 +25,14 @@ from typing import Any
 
 import torch
 
-from automl_mm.augment.choice import CHOICE_META_KEY, LiveChoiceTransform, LivePolicy, OHLRandomChoice, recorded_draws
+from automl_mm.augment.choice import (
+    CHOICE_META_KEY,
+    LiveChoiceTransform,
+    LivePolicy,
+    OHLRandomChoice,
+    check_choice_key,
+    recorded_draws,
+)
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.scope import config_type_name
 
@@ -267,14 +274,15 @@ class PipelineChoiceSpace(OHLSpace):
         policy_size: ``None`` (a draw per image) or K ≥ 1 choices drawn per copy and trunk (see above).
 
     Raises:
-        ValueError: ``policy_size`` is neither ``None`` nor a positive int; a distribution that is not categorical
-            (or that its class refuses); when training starts, a distribution whose choices do not match the
-            transforms of ``key``.
+        ValueError: ``key`` is not a non-empty string; ``policy_size`` is neither ``None`` nor a positive int; a
+            distribution that is not categorical (or that its class refuses); when training starts, a
+            distribution whose choices do not match the transforms of ``key``.
         TypeError: ``distribution`` is neither a distribution nor its config.
     """
 
     def __init__(self, distribution: dict | Any = None, key: str = 'choice', name: str | None = None,
                  policy_size: int | None = None) -> None:
+        check_choice_key(key, 'PipelineChoiceSpace')
         if policy_size is not None and (isinstance(policy_size, bool) or not isinstance(policy_size, int)
                                         or policy_size < 1):
             raise ValueError(f'PipelineChoiceSpace(key={key!r}).policy_size must be None (a choice drawn per image) '
