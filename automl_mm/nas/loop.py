@@ -34,6 +34,7 @@ from automl_mm.utils.checks import as_count, loader_setting, plain_config, resol
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
+from .accumulation import check_checkpoint_accumulation, check_resumed_accumulation
 from .base import BasePathSpace
 from .beam import PartialArchitecturePool, score_step
 from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
@@ -63,6 +64,9 @@ class _SearchStateHook(Hook):
                 warn('load_from takes the checkpoint\'s weights only; the search (pools, scores, results) starts '
                      'from scratch. Use resume to continue it')
             return
+        # pending gradients are not saved: mmengine only warns that they are lost
+        check_resumed_accumulation(runner.cfg.get('optim_wrapper'), (checkpoint.get('meta') or {}).get('iter', 0),
+                                   f'the resumed checkpoint {runner.cfg.get("load_from") or ""}'.rstrip())
         name = type(self.loop).__name__
         if 'nas_search' not in checkpoint:
             refuse_resume_without_search_state(checkpoint, 'NAS', f'a {name} (train_cfg.type)')
@@ -110,6 +114,7 @@ class SearchLoopBase(IterBasedTrainLoop):
                  search_evaluator: dict | list | None = None, metric_key: str = 'accuracy/top1',
                  bn_recalibration_batches: int = 0, checkpoint_interval_s: float = 300.0, seed: int | None = None,
                  out_dir: str = 'search') -> None:
+        check_checkpoint_accumulation(runner.cfg)  # before building the dataloader
         super().__init__(runner, dataloader, max_iters=max(int(max_iters), 1), val_interval=10**12)
         self.metric_key = metric_key
         self.bn_recalibration_batches = as_count(bn_recalibration_batches, 'train_cfg.bn_recalibration_batches')

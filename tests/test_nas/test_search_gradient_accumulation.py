@@ -34,6 +34,7 @@ def test_every_pc_nas_scoring_reads_a_supernet_with_no_gradient_pending(tmp_path
 
     cfg = _cfg(str(tmp_path / 'ok'), warmup_iters=4, stage_iters=2)
     cfg.optim_wrapper.accumulative_counts = 2
+    cfg.default_hooks.checkpoint.interval = 2  # a multiple of it (3 is refused: test_search_resume_accumulation)
     runner = Runner.from_cfg(cfg)
     steps, scored = [], []
     step = torch.optim.SGD.step
