@@ -12,6 +12,7 @@ from :mod:`automl_mm.engine.preflight` as before.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +24,6 @@ from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs
 def build_check(cfg: Any) -> None:
     """Build the model, custom hooks, datasets and evaluators of ``cfg`` in this process (then drop them), so
     that errors a worker would hit while building its runner are raised here first, once."""
-    import copy
     import inspect
 
     from mmengine.registry import DefaultScope
@@ -40,14 +40,14 @@ def build_check(cfg: Any) -> None:
         hooks = []
         for i, hook in enumerate(cfg.get('custom_hooks') or []):
             try:
-                hooks.append(HOOKS.build(copy.deepcopy(hook)))
+                hooks.append(HOOKS.build(_without_priority(hook)))
             except (TypeError, ValueError) as err:  # mmengine names the class, not the config entry
                 raise type(err)(f'custom_hooks[{i}]: {err}') from err
         default_hooks = cfg.get('default_hooks') or {}
         for name, hook in default_hooks.items():
             check_default_hook_typed(default_hooks, name)
             if isinstance(hook, dict):
-                HOOKS.build(copy.deepcopy(hook))
+                HOOKS.build(_without_priority(hook))
         train_dataset = None
         for loader, key in _loader_cfgs(cfg):
             if isinstance(loader.get('dataset'), dict):
@@ -90,6 +90,13 @@ class _PreflightRunner:
     def __getattr__(self, name: str) -> Any:
         raise _Unavailable(name)
 
+
+def _without_priority(hook: Any) -> Any:
+    """A copy of a hook entry as ``Runner.register_hook`` builds it: without ``priority``, which it pops."""
+    hook = copy.deepcopy(hook)
+    if isinstance(hook, dict):
+        hook.pop('priority', None)
+    return hook
 
 
 @contextlib.contextmanager

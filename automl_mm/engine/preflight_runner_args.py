@@ -82,7 +82,7 @@ def _check_hook(hook: Any, key: str, scope: str) -> None:
     cls = _resolve(HOOKS, hook, key, 'hook', scope)
     if isinstance(cls, type) and issubclass(cls, CheckpointHook):
         return  # its **kwargs go to Runner.save_checkpoint: preflight_read_keys checks them
-    args = {k: v for k, v in hook.items() if k != 'type'}
+    args = {k: v for k, v in hook.items() if k not in ('type', 'priority')}  # Runner.register_hook pops priority
     check_arguments(cls, args, key)
     if isinstance(cls, type) and issubclass(cls, EMAHook):
         # EMAHook(ema_type, ..., **kwargs) builds MODELS dict(type=ema_type, **kwargs) in before_run
