@@ -5,13 +5,12 @@ the launching process's checks had passed, or (the visualizer, when the process 
 dropped by mmengine's ManagerMixin.get_instance with only a Python warning."""
 from __future__ import annotations
 
-import argparse
 import glob
-import importlib.util
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
+from test_preflight_read_keys import _build_config  # tools/train.py's build_config on DIGITS
 
 from automl_mm.engine.preflight import ConfigCheckError, check_config
 from automl_mm.engine.preflight_runner_args import check_runner_arguments
@@ -19,14 +18,6 @@ from automl_mm.engine.preflight_runner_args import check_runner_arguments
 from conftest import REPO_ROOT
 
 DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
-
-
-def _build_config(tmp_path, options: dict):
-    spec = importlib.util.spec_from_file_location('_tool_train_runner_args', osp.join(REPO_ROOT, 'tools/train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
-    return train.build_config(argparse.Namespace(config=DIGITS, work_dir=str(tmp_path), resume=None, amp=False,
-                                                 cfg_options=options, launcher='none', local_rank=0))
 
 
 @pytest.mark.parametrize('options, match', [
