@@ -17,7 +17,8 @@ does not report stopped the run with mmengine's ``KeyError`` after the first val
   built for the checks below.
 * ``Runner.train`` (and ``FlexibleRunner.train``) of a marked runner first runs ``check_config(cfg)`` and the model
   checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and ``check_mask_metrics(..., test_only=True)``, as
-  automl_mm's tools do: once per runner, after the runner is built (its model, hooks and work dir) and before a
+  automl_mm's tools do: once per runner (once per job in a distributed run: rank 0 checks and every rank raises
+  its error), after the runner is built (its model, hooks and work dir) and before a
   dataloader is built or an image read. Only these static checks run: ``build_check`` would build the model,
   hooks, datasets and evaluators a second time, which the runner builds itself (the model and hooks already, the
   datasets and evaluators when its loops start), with mmengine's own messages. ``Runner.val`` alone (no automl_mm
@@ -32,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os.path as osp
+import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -88,13 +90,38 @@ def check_process_count(cfg: Any) -> None:
 
 
 def _run_checks(runner: Any, test_only: bool) -> None:
+    """Run the checks once per job: in a distributed run (a process group of several ranks, which a stock
+    ``dist_train.sh`` / ``slurm_train.sh`` launch has by now) rank 0 runs them and broadcasts its outcome, and every
+    rank raises rank 0's error. Every rank checking read each COCO annotation file once more per process (a
+    ``json.load`` of COCO train2017's 450 MB, times the GPUs of a node) for the same verdict."""
+    import torch.distributed as torch_dist
+
+    setattr(runner, _PENDING, False)
+    if not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_world_size() == 1:
+        _checks(runner, test_only)
+        return
+    outcome: list[Any] = [None]
+    if torch_dist.get_rank() == 0:
+        try:
+            _checks(runner, test_only)
+        except Exception as err:  # noqa: BLE001 - every rank raises it below
+            try:
+                pickle.dumps(err)
+                outcome[0] = err
+            except Exception:  # noqa: BLE001 - an error that cannot travel travels as its text
+                outcome[0] = RuntimeError(f'{type(err).__name__}: {err}')
+    torch_dist.broadcast_object_list(outcome, src=0)
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _checks(runner: Any, test_only: bool) -> None:
     import torch.nn as nn
 
     from .preflight import check_config
     from .preflight_losses import check_loss_holders
     from .preflight_masks import check_mask_metrics
 
-    setattr(runner, _PENDING, False)
     check_config(runner.cfg, test_only=test_only)
     model = getattr(runner, 'model', None)
     if isinstance(model, nn.Module):  # FlexibleRunner builds its model only in train() / test()

@@ -1,0 +1,44 @@
+"""Under a stock distributed launch (mmdet's ``dist_train.sh``: a process group of several ranks) the start-of-run
+checks of a config-built runner ran in every rank: each rank read every COCO annotation file once more (a
+``json.load`` of COCO train2017's 450 MB per GPU) for the same verdict. Rank 0 checks now, and every rank raises its
+error (2 gloo processes)."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from types import SimpleNamespace
+
+import torch.multiprocessing as mp
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as torch_dist
+
+    from automl_mm.engine import preflight, runner_checks
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    for case in ('pass', 'fail'):
+        def check_config(cfg, test_only=False, case=case):
+            open(osp.join(out_dir, f'{case}_checked_by_rank{rank}'), 'w').close()
+            if case == 'fail':
+                raise ConfigCheckError('train_cfg.max_epochs: a bad value')
+
+        preflight.check_config = check_config
+        try:
+            runner_checks._run_checks(SimpleNamespace(cfg={}, model=None), test_only=False)
+            outcome = 'passed'
+        except ConfigCheckError as err:
+            outcome = f'ConfigCheckError: {err}'
+        with open(osp.join(out_dir, f'{case}_outcome_rank{rank}'), 'w') as f:
+            f.write(outcome)
+    torch_dist.destroy_process_group()
+
+
+def test_rank_0_checks_and_every_rank_raises_its_error(tmp_path):
+    out = tmp_path / 'out'
+    out.mkdir()
+    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(out)), nprocs=2, join=True, start_method='spawn')
+    for case, outcome in (('pass', 'passed'), ('fail', 'ConfigCheckError: train_cfg.max_epochs: a bad value')):
+        assert sorted(n for n in os.listdir(out) if n.startswith(f'{case}_checked')) == [f'{case}_checked_by_rank0']
+        assert [(out / f'{case}_outcome_rank{r}').read_text() for r in range(2)] == [outcome] * 2
