@@ -2,7 +2,8 @@
 
 mmdet's ``tools/train.py --auto-scale-lr`` and ``tools/test.py --out / --show-dir / --tta`` behave here as there,
 except that a config which cannot honour the option is refused before anything is built, naming the option and the
-config key it needs (mmdet's asserts and ``RuntimeError`` name neither, or fill in a default without a word).
+config key it needs (mmdet's asserts and ``RuntimeError`` name neither; for ``--tta`` mmdet warns and fills in a
+detector's flip TTA, which would be wrong for a classifier: here the refusal prints that TTA to paste instead).
 """
 from __future__ import annotations
 
