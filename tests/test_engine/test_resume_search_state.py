@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from conftest import tiny_ohl_cfg, train_copy_runner
@@ -80,7 +81,7 @@ PC, CR = ('PCNASLoop', ('pool', 'results')), ('CRNASLoop', ('stage_pool', 'dilat
 def test_a_nas_checkpoint_of_another_loop_or_without_search_state_is_refused_naming_both():
     """A PC-NAS checkpoint resumed by a CRNASLoop failed with ``KeyError: 'stage_pool'``; one without search state
     (a plain supernet run) restarted the pools at step 0 at the resumed iteration without a word."""
-    resume = SimpleNamespace(_resume=True)
+    resume = SimpleNamespace(_resume=True, cfg=Config({}))
     saved = {'meta': {'iter': 6}}
     _nas_hook(*PC)[0].before_save_checkpoint(resume, saved)
     assert saved['nas_search']['loop'] == 'PCNASLoop'

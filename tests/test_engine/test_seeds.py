@@ -56,7 +56,7 @@ def _search_state_hook(seed, given):
 def test_a_nas_resume_with_another_configured_seed_is_refused():
     """train_cfg.seed=5 resumed from a search of seed 7 continued with 7 without a word (the configured value
     silently replaced); unset, the checkpoint's seed is taken, as before."""
-    runner = SimpleNamespace(_resume=True)
+    runner = SimpleNamespace(_resume=True, cfg=Config({}))
     checkpoint = {}
     _search_state_hook(7, True)[0].before_save_checkpoint(runner, checkpoint)
     hook, loop = _search_state_hook(5, True)
@@ -79,7 +79,7 @@ def test_a_path_sampling_resume_keeps_the_checkpoint_seed_and_refuses_another():
 
     checkpoint = {}
     hook(7).before_save_checkpoint(SimpleNamespace(), checkpoint)
-    resume, load_from = SimpleNamespace(_resume=True), SimpleNamespace(_resume=False)
+    resume, load_from = SimpleNamespace(_resume=True, cfg=Config({})), SimpleNamespace(_resume=False)
     with pytest.raises(ValueError, match=r"checkpoint's search has seed 7, this run sets PathSamplingHook.seed=5"):
         hook(5).after_load_checkpoint(resume, checkpoint)
     for seed in (7, None):
