@@ -251,8 +251,8 @@ class GeneralizedCrossEntropyLoss(_ClassificationLoss):
 
     ``q -> 0`` gives cross-entropy, ``q = 1`` the mean absolute error ``1 - p_y`` (up to a factor 2); in between
     the loss is bounded by ``1 / q``, so a mislabelled sample's pull is capped. Source: Zhang and Sabuncu,
-    "Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels", NeurIPS 2018, eq. 6;
-    ``q = 0.7`` is the paper's setting (its truncated variant is not implemented).
+    "Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels", NeurIPS 2018,
+    Sec. 3.2 (the L_q loss); ``q = 0.7`` is the paper's setting (its truncated variant is not implemented).
 
     Args:
         q: Exponent in ``(0, 1]``.
@@ -288,7 +288,8 @@ class SymmetricCrossEntropyLoss(_ClassificationLoss):
 
     ``RCE = -sum_k p_k log q_k`` with ``q`` the one-hot label and ``log 0`` replaced by ``A < 0``, which is
     ``-A (1 - p_y)``. Source: Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels",
-    ICCV 2019, eqs. 5-7; ``alpha = 0.1, beta = 1, A = -4`` are the paper's CIFAR-10 settings.
+    ICCV 2019, the SL loss (its reverse cross-entropy with ``log 0 = A``); ``alpha = 0.1, beta = 1, A = -4`` are
+    the paper's CIFAR-10 settings.
 
     Args:
         alpha: Weight of cross-entropy (>= 0).
@@ -329,9 +330,9 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
     """Poly-1 loss ``CE + epsilon (1 - p_y)``: cross-entropy with the first polynomial coefficient shifted.
 
     Source: Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
-    ICLR 2022, eq. 3. The default ``epsilon = 1`` is this project's choice, not a value taken from the paper, which
-    tunes ε per task and dataset; ``epsilon = -1`` removes the first term of cross-entropy's Taylor series
-    (``sum_j (1 - p_y)^j / j``). ``epsilon >= -1`` keeps the loss non-negative (``-log p >= 1 - p``).
+    ICLR 2022, the Poly-1 formulation. The default ``epsilon = 1`` is this project's choice, not a value taken from
+    the paper, which tunes ε per task and dataset; ``epsilon = -1`` removes the first term of cross-entropy's
+    Taylor series (``sum_j (1 - p_y)^j / j``). ``epsilon >= -1`` keeps the loss non-negative (``-log p >= 1 - p``).
 
     Args:
         epsilon: Coefficient of ``(1 - p_y)``, ``>= -1``.
