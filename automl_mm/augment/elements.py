@@ -1,9 +1,9 @@
 """OHL-Auto-Aug's elements: which ops, at which magnitudes, make up the pairs the search chooses from.
 
-An *element* is an op of :mod:`automl_mm.augment.ops` with one magnitude (``Rotate(20)``). This module holds the
-element lists (:data:`DEFAULT_ELEMENTS`, the 36 of the paper's Table 1; :func:`randaugment_elements`; the named
-:data:`ELEMENT_SETS`) and :func:`build_elements`, which turns a list or a set's name into op instances. A user op
-is a registered subclass, buildable by name:
+An *element* is an op of :mod:`automl_mm.augment.ops` (defined in ``geometric.py`` and ``photometric.py``) with
+one magnitude (``Rotate(20)``). This module holds the element lists (:data:`DEFAULT_ELEMENTS`, the 36 of the
+paper's Table 1; :func:`randaugment_elements`; the named :data:`ELEMENT_SETS`) and :func:`build_elements`, which
+turns a list or a set's name into op instances. A user op is a registered subclass, buildable by name:
 
     >>> from automl_mm.augment.ops import BaseAugmentOp
     >>> @AUGMENT_OPS.register_module(force=True)
@@ -23,7 +23,7 @@ import numpy as np
 
 from automl_mm.registry import AUGMENT_OPS
 
-from .ops import BaseAugmentOp
+from .op_base import BaseAugmentOp
 
 # The 36 elements of Table 1, index = position: the 11 magnitude ops in table order (3 magnitudes each, ascending),
 # then the 3 ops without magnitude. An ordered pair of elements (i, j) is one of the 36 ** 2 = 1296 choices.
@@ -48,7 +48,7 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     ``1 ± 0.9 m / 30``, posterize ``8 - round(4 m / 30)`` bits (halves to even, as ``torch.round``), solarize
     threshold ``255 (1 - m / 30)`` (``30`` = ``num_bins - 1``). One difference in pixels: torchvision truncates a
     translation to whole pixels (``int``), the translation elements round their share of the side half up
-    (:func:`~automl_mm.augment.ops.translate_pixels`), so at bin 9 a 28-pixel image shifts by 4 pixels, not 3;
+    (:func:`~automl_mm.augment.geometric.translate_pixels`), so at bin 9 a 28-pixel image shifts by 4 pixels, not 3;
     and the share is rounded to 3 decimals for readable names, so at some sides the shift is one pixel off the
     exact share's (bin 9: 114 px shifts 16 where 150/331 x 9/30 x 114 = 15.5 rounds to 15; bin 4: 58 px shifts
     3, not 4). Every photometric element gives torchvision's pixels; shear and rotate do too except where a pixel

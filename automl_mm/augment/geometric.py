@@ -1,0 +1,172 @@
+"""The five geometric ops of OHL-Auto-Aug (METHODS.md §2): shears, whole-pixel translations and rotation, which
+warp image, boxes, masks, segmentation maps and keypoints with one affine matrix (see :class:`GeometricAugmentOp`).
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from automl_mm.registry import AUGMENT_OPS
+
+from .annotations import _move_keypoints, _warp, _warp_boxes, _warp_masks, pixel_index_matrix
+from .op_base import BaseAugmentOp, _check_img
+
+# The instance-aligned annotations that are dropped together with a box that leaves the image (the keys mmdet's
+# RandomCrop drops with its boxes; gt_instances_ids: mmdet's tracking pipelines; gt_keypoints: mmcv's
+# LoadAnnotations(with_keypoints=True)).
+_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks', 'gt_instances_ids', 'gt_keypoints')
+
+
+class GeometricAugmentOp(BaseAugmentOp):
+    """Base of the affine ops: subclasses give the forward 2x3 matrix for a random sign.
+
+    **Coordinates.** ``affine_matrix`` is in *continuous* image coordinates, those of mmdet boxes, polygons and
+    ``homography_matrix``: pixel (column i, row j) covers [i, i + 1) x [j, j + 1), its centre is (i + 0.5, j + 0.5),
+    and the image spans [0, W] x [0, H]. Boxes, polygons and the homography use that matrix as it is; the image,
+    bitmap masks and segmentation maps are warped by its pixel-index form ``T(-0.5) @ M @ T(+0.5)`` (cv2 samples at
+    integer pixel indices), so content and annotations move together: a translation by an integer number of
+    pixels moves both by it, and a 180-degree rotation, or a 90-degree one of an image whose W - H is even, maps a
+    box onto the tight box of its rotated mask exactly. When W - H is odd, a quarter turn about the image centre
+    puts the pixel centres on half-pixel positions: nearest sampling then moves the content by half a pixel from
+    the box on each side (an 11 x 14 image: box [5.5, 5.5, 10.5, 9.5], mask's tight box [5, 6, 10, 10]).
+
+    The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
+    AutoAugment: no new pixel values) and border ``fill``, keeping its size. ``gt_bboxes`` (mmdet
+    ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
+    inside the image (:func:`~automl_mm.augment.annotations.clip_polygon`; mmdet's transforms clamp the moved
+    corners instead, a looser box when a rotated or sheared box crosses the border); boxes narrower or lower than
+    1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids``
+    and ``gt_keypoints``.
+    ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
+    a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
+    255) follow, keeping their dtype; ``gt_keypoints`` ((N, K, 3) x, y, visibility, as mmcv loads them) move by
+    the matrix, and one that leaves the image is made invisible (visibility 0) and clamped to it, as mmcv's
+    ``CenterCrop`` does; ``homography_matrix`` records the op's matrix (composed with an existing one, created
+    when absent, as mmdet's geometric transforms do).
+    """
+
+    geometric = True
+    magnitude_range = (0.0, math.inf)
+
+    def _repr_fields(self) -> list[str]:
+        return super()._repr_fields() + ['fill']
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        """The forward (2, 3) float64 matrix mapping an input point (x, y) to its output point, in continuous
+        image coordinates (see the class docstring), for sign +1 or -1."""
+        raise NotImplementedError
+
+    def apply(self, results: dict, rng: np.random.Generator) -> dict:
+        img = _check_img(results, self)
+        height, width = img.shape[:2]
+        matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
+        pixel_matrix = pixel_index_matrix(matrix)
+        results['img'] = _warp(img, pixel_matrix, (self.fill, ) * 4)
+        if results.get('gt_bboxes') is not None:
+            boxes, keep = _warp_boxes(results['gt_bboxes'], matrix, height, width)
+            results['gt_bboxes'] = boxes
+            if not keep.all():
+                for key in _INSTANCE_KEYS:
+                    if results.get(key) is not None:
+                        results[key] = results[key][keep]
+        if results.get('gt_masks') is not None:
+            results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width)
+        if results.get('gt_seg_map') is not None:
+            results['gt_seg_map'] = _warp(results['gt_seg_map'], pixel_matrix, (255, ) * 4)
+        if results.get('gt_keypoints') is not None:
+            results['gt_keypoints'] = _move_keypoints(results['gt_keypoints'], matrix, height, width)
+        homography = np.vstack([matrix, [0, 0, 1]]).astype(np.float32)
+        # as mmdet's geometric transforms: created when absent, else composed (a later flip composes with ours)
+        results['homography_matrix'] = homography if results.get('homography_matrix') is None else \
+            homography @ results['homography_matrix']
+        return results
+
+
+@AUGMENT_OPS.register_module()
+class HorizontalShear(GeometricAugmentOp):
+    """Shear along x about the image's top-left corner (as AutoAugment with PIL): x' = x ± magnitude * y.
+
+    Examples:
+        >>> HorizontalShear(0.3).affine_matrix(height=8, width=8, sign=-1.0).tolist()
+        [[1.0, -0.3, 0.0], [0.0, 1.0, 0.0]]
+    """
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, sign * self.magnitude, 0], [0, 1, 0]], np.float64)
+
+
+@AUGMENT_OPS.register_module()
+class VerticalShear(GeometricAugmentOp):
+    """Shear along y about the image's top-left corner (as AutoAugment with PIL): y' = y ± magnitude * x.
+
+    Examples:
+        >>> VerticalShear(0.3).affine_matrix(height=8, width=8, sign=1.0).tolist()
+        [[1.0, 0.0, 0.0], [0.3, 1.0, 0.0]]
+    """
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, 0, 0], [sign * self.magnitude, 1, 0]], np.float64)
+
+
+def translate_pixels(magnitude: float, size: int) -> int:
+    """The whole-pixel shift of a translation by ``magnitude`` (a fraction of ``size`` pixels): magnitude * size
+    rounded half up. A fractional shift would make nearest sampling drop or repeat columns (at x.5 every other
+    one) and move boxes by a different amount than the content.
+
+    Examples:
+        >>> [translate_pixels(m, 28) for m in (0.15, 0.3, 0.45)]
+        [4, 8, 13]
+    """
+    return int(math.floor(magnitude * size + 0.5))
+
+
+@AUGMENT_OPS.register_module()
+class HorizontalTranslate(GeometricAugmentOp):
+    """Shift along x by ± round(magnitude * width) whole pixels (magnitude: fraction of the width, in [0, 1];
+    rounded half up, see :func:`translate_pixels`), so the content keeps every column and boxes move with it.
+
+    Examples:
+        >>> HorizontalTranslate(0.15).affine_matrix(height=8, width=10, sign=-1.0).tolist()  # 1.5 px -> 2 px
+        [[1.0, 0.0, -2.0], [0.0, 1.0, 0.0]]
+    """
+
+    magnitude_range = (0.0, 1.0)
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, 0, sign * translate_pixels(self.magnitude, width)], [0, 1, 0]], np.float64)
+
+
+@AUGMENT_OPS.register_module()
+class VerticalTranslate(GeometricAugmentOp):
+    """Shift along y by ± round(magnitude * height) whole pixels (magnitude: fraction of the height, in [0, 1];
+    rounded half up, see :func:`translate_pixels`).
+
+    Examples:
+        >>> out = VerticalTranslate(0.5).apply(dict(img=np.zeros((8, 8), np.uint8)), np.random.default_rng(0))
+        >>> sorted(np.unique(out['img']).tolist())  # half the rows are uncovered and filled with grey
+        [0, 128]
+    """
+
+    magnitude_range = (0.0, 1.0)
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return np.array([[1, 0, 0], [0, 1, sign * translate_pixels(self.magnitude, height)]], np.float64)
+
+
+@AUGMENT_OPS.register_module()
+class Rotate(GeometricAugmentOp):
+    """Rotate by ± magnitude degrees (+: counter-clockwise on screen, as cv2) about the image centre
+    (W / 2, H / 2) in continuous coordinates, i.e. about pixel index ((W - 1) / 2, (H - 1) / 2).
+
+    Examples:
+        >>> (Rotate(90).affine_matrix(height=5, width=5, sign=1.0).round(6) + 0.0).tolist()
+        [[0.0, 1.0, 0.0], [-1.0, 0.0, 5.0]]
+    """
+
+    magnitude_range = (0.0, 180.0)
+
+    def affine_matrix(self, height: int, width: int, sign: float) -> np.ndarray:
+        return cv2.getRotationMatrix2D((width * 0.5, height * 0.5), sign * self.magnitude, 1.0)
+
