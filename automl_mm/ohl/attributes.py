@@ -7,7 +7,7 @@ over the modules of an ``nn.ModuleList`` / ``nn.Sequential`` (a Cascade R-CNN's 
 ``optim_wrapper.optimizer.param_groups.*.weight_decay``, ``optim_wrapper.optimizer.param_groups.0.betas.0`` (Adam's
 beta1). Writing an element of a tuple replaces the tuple in its parent (dict key, list index, attribute or, for
 nested tuples, the enclosing tuple) with a new one of the same type holding the new element.
-:class:`~automl_mm.ohl.spaces.AttributeSpace` writes its samples there while it learns; ``SetAttributesHook``
+:class:`~automl_mm.ohl.attribute_space.AttributeSpace` writes its samples there while it learns; ``SetAttributesHook``
 replays the learned value (the config fragment an ``AttributeSpace`` exports).
 
 A path whose first part is ``train_dataloader`` (or that starts with ``train_loop.dataloader``) is a *data path*,

@@ -1,0 +1,168 @@
+"""The per-copy OHL space: :class:`AttributeSpace`, one sample per copy per trunk written to an attribute path of
+the runner (``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``).
+
+Attribute paths (``set_attribute``) and ``SetAttributesHook`` live in :mod:`automl_mm.ohl.attributes`; the per-item
+space is in :mod:`automl_mm.ohl.pipeline_space`; :mod:`automl_mm.ohl.spaces` re-exports both.
+"""
+from __future__ import annotations
+
+import math
+import pprint
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from automl_mm.registry import SEARCH_SPACES
+from automl_mm.utils.scope import config_type_name
+
+from .attributes import check_owned_attribute, get_attribute, set_attribute
+from .base import PerCopySpace
+from .data_writes import watch_data_writes
+
+
+def _plain(value: Any) -> Any:
+    """A sample as plain Python values (for attributes, JSON and config text)."""
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value
+
+
+@SEARCH_SPACES.register_module()
+class AttributeSpace(PerCopySpace):
+    """One sample per copy per trunk, written to an attribute path of the runner.
+
+    Paths start at a runner attribute; ``model`` is the unwrapped model; ``*`` fans out over a list or tuple;
+    integers index lists and tuples (writing a tuple's element replaces the tuple). Examples:
+    ``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``,
+    ``optim_wrapper.optimizer.param_groups.*.betas.0`` (Adam's beta1). A path through ``train_dataloader``
+    (``train_dataloader.dataset.pipeline.transforms.1.prob``) is written before the trunk's first batch is
+    loaded, and dataloader workers restart to load with it (:mod:`automl_mm.ohl.attributes`).
+
+    Args:
+        distribution: A categorical (then ``choices`` gives the value of each index) or a Gaussian distribution.
+            ``dict(type='Categorical')`` without ``num_choices`` takes one choice per entry of ``choices``.
+        target: The attribute path (or several paths, all set to the same value).
+        choices: Values of a categorical's indices, one per choice of the distribution.
+        transform: ``None``, ``'exp'`` or ``'pow10'``, applied to a Gaussian sample (search on a log scale).
+        name: Name in logs and outputs.
+
+    Raises:
+        ValueError: ``target`` that is not a path or a non-empty list of paths; ``choices`` that is not a list
+            of at least 2 values, or with a distribution that is not categorical or has another number of choices
+            (an index without a value, or a value that is never searched); a categorical without ``choices``; an
+            unknown ``transform``, or ``transform`` with ``choices``.
+
+    Examples:
+        >>> space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.head.dropout.p',
+        ...                        choices=[0.0, 0.1, 0.3])
+        >>> space.value_of(2)
+        0.3
+    """
+
+    _TRANSFORMS = {None: lambda x: x, 'exp': math.exp, 'pow10': lambda x: 10.0**x}
+
+    def __init__(self, distribution: dict | Any, target: str | Sequence[str], choices: Sequence | None = None,
+                 transform: str | None = None, name: str | None = None) -> None:
+        where = f'AttributeSpace({name or type(self).__name__!r}, target={target!r})'
+        if choices is not None:
+            if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or len(choices) < 2:
+                raise ValueError(f'{where}: choices must be a list of at least 2 values, got {choices!r}')
+            choices = list(choices)
+            if config_type_name(distribution) == 'Categorical' and distribution.get('num_choices') is None:
+                distribution = dict(distribution, num_choices=len(choices))  # one choice per value
+        super().__init__(distribution, name=name)
+        self.targets = [target] if isinstance(target, str) else list(target) if isinstance(target, Sequence) else []
+        if not self.targets or not all(isinstance(path, str) and path for path in self.targets):
+            # target=5 failed in list() naming no key; ['model.x', 5] only when the path was walked
+            raise ValueError(f'{where}: target must be an attribute path or a non-empty list of them, got {target!r}')
+        if transform not in self._TRANSFORMS:
+            raise ValueError(f"transform must be None, 'exp' or 'pow10', got {transform!r}")
+        if choices is not None:
+            if not hasattr(self.distribution, 'probs'):
+                raise ValueError(f'{where}: choices index a categorical distribution, got '
+                                 f'{type(self.distribution).__name__}; leave choices out (or use a Categorical)')
+            if len(self.distribution.probs()) != len(choices):
+                key = 'factor_sizes' if hasattr(self.distribution, 'factor_sizes') else 'num_choices'
+                fix = (f'leave distribution.{key} out to take one per value' if isinstance(distribution, dict)
+                       else f'build the distribution with {len(choices)} choices')
+                raise ValueError(f'{where}: distribution has {len(self.distribution.probs())} choices but choices '
+                                 f'holds {len(choices)} values {choices}: {fix}')
+            if transform is not None:
+                raise ValueError(f'{where}: transform={transform!r} applies to Gaussian samples; with choices give '
+                                 'the values themselves')
+        elif hasattr(self.distribution, 'probs'):
+            # a categorical's sample is an index: without choices the index itself was written as the value
+            raise ValueError(f'{where}: a categorical distribution needs choices (the value of each index)')
+        self.choices = choices
+        self.transform = transform
+        self.current: Any = None
+        if choices is not None and hasattr(self.distribution, 'set_choice_names'):
+            # summaries, logs and plots show the value a choice sets (0.3), not its index (3); config labels win
+            self.distribution.set_choice_names(list(choices), overwrite=False)
+
+    def signature(self) -> str | None:
+        """The class, the targets, the choices (in order) and the value transform."""
+        return repr((type(self).__name__, self.targets, self.choices, self.transform))
+
+    def value_of(self, sample: Any) -> Any:
+        sample = _plain(sample)
+        if self.choices is not None:
+            if not isinstance(sample, int) or not 0 <= sample < len(self.choices):
+                raise ValueError(f'space {self.name!r}: sample {sample!r} does not index choices {self.choices}')
+            return self.choices[sample]
+        fn = self._TRANSFORMS[self.transform]
+        return [fn(float(v)) for v in sample] if isinstance(sample, list) else fn(float(sample))
+
+    def apply(self, sample: Any, runner: Any = None) -> None:
+        self.current = self.value_of(sample)
+        for path in self.targets:
+            set_attribute(runner, path, self.current)
+
+    def resolve(self, runner: Any) -> None:
+        """Check that every target through the model exists: ``OHLHook`` resolves its spaces in the launching
+        process's config check (:func:`~automl_mm.engine.preflight.build_check`), where the model is built, so a
+        path such as ``model.backbone.layers.*.momentum`` over a module without it is refused once, before the
+        copies start (it used to stop every copy's worker in ``setup``). Paths through other runner attributes
+        are checked in :meth:`setup`, where the runner has them.
+
+        Raises:
+            ValueError: a ``model.`` target that does not resolve, naming the space, the path and the missing part.
+        """
+        for path in self.targets:
+            if path.split('.', 1)[0] == 'model':
+                try:
+                    get_attribute(runner, path)
+                except ValueError as err:
+                    raise ValueError(f'OHL space {self.name!r}: {err}') from None
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        for path in self.targets:
+            get_attribute(runner, path)  # fail early with the path in the message
+            check_owned_attribute(runner, path, f'OHL space {self.name!r}')
+        watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
+
+    def reported(self, value: Any) -> Any:
+        """A value as the history and exports report it (plain Python); subclasses whose target transforms what
+        it is given (e.g. a projection) report what the target uses."""
+        return _plain(value)
+
+    def scheduled_values(self) -> dict[str, Any]:
+        value = self.reported(self.value_of(self.distribution.mode()))
+        return {path: value for path in self.targets}
+
+    def applied_values(self) -> dict[str, Any] | None:
+        if self.current is None:
+            return None
+        value = self.reported(self.current)
+        return {path: value for path in self.targets}
+
+    def export_fragment(self) -> str:
+        values = pprint.pformat(self.scheduled_values())
+        # the value at the distribution's mode (a Gaussian's mean): through a monotone transform such as exp,
+        # the median of the values, not their most likely one
+        return (f'# OHL space {self.name!r}: the value at the mode of the learned distribution (the median value '
+                'under a transform such as exp), fixed.\n'
+                f'custom_hooks = [dict(type=\'SetAttributesHook\', values={values})]\n')

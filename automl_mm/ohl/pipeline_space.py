@@ -1,0 +1,263 @@
+"""The per-item OHL space: :class:`PipelineChoiceSpace`. The distribution is published to shared memory that every
+dataloader worker reads; a pipeline transform (a ``LiveChoiceTransform`` of :mod:`automl_mm.augment.choice`:
+``OHLRandomChoice``, ``OHLAutoAugment``) samples per image and records the index it applied in the sample's
+metainfo (``ohl_choice``), which the hook counts after each iteration. With ``policy_size=K`` each copy instead
+draws K choices per trunk (its policy, the controller's sample) and publishes them; the images sample among those.
+"""
+from __future__ import annotations
+
+import pprint
+from typing import Any
+
+import torch
+
+from automl_mm.augment.choice import (
+    CHOICE_META_KEY,
+    LiveChoiceTransform,
+    LivePolicy,
+    OHLRandomChoice,
+    check_choice_key,
+    recorded_draws,
+)
+from automl_mm.registry import SEARCH_SPACES
+from automl_mm.utils.scope import config_type_name
+
+from .base import OHLSpace
+from .pipeline_walk import _iter_transforms, _placement
+
+
+@SEARCH_SPACES.register_module()
+class PipelineChoiceSpace(OHLSpace):
+    """Per-image choice among the choices of the pipeline transforms with the same ``key``: the sub-pipelines of an
+    ``OHLRandomChoice`` or the element pairs of an ``OHLAutoAugment``.
+
+    Two ways to sample, set by ``policy_size``:
+
+    * ``None`` (the OHL paper, Lin et al. 2019): every image draws its choice from p_θ; the controller's sample
+      of a copy is the histogram of the choices its images got in the trunk (counted after each iteration).
+    * ``K`` (AutoAugment's policy of sub-policies, Cubuk et al. 2019, which draws 5): at each trunk start every
+      copy draws K choices from p_θ (its *policy* for the trunk, with repeats), and each image of the trunk gets
+      one of them uniformly. The controller's sample of a copy is those K draws. The copies then train with
+      clearly different policies, so the reward differences carry the policies' effect: with per-image draws a
+      copy's share of an element differs from p_θ only by multinomial noise, O(√(p/N)) over N images, and the
+      signal in the REINFORCE gradient shrinks with N (``benchmarks/autoaug_power.py`` measures both on a planted
+      reward). Images prefetched across a trunk boundary keep the previous trunk's policy (counted as stale).
+
+    Args:
+        distribution: A categorical distribution (``Categorical`` / ``FactorisedCategorical``) with one
+            probability per choice of the transform. A ``Categorical`` config without ``num_choices`` (the
+            default, ``dict(type='Categorical')``) takes the transform's number of choices (1,296 pairs for
+            ``OHLAutoAugment``'s 36 elements); an explicit one that disagrees with the transform is refused when
+            training starts. A ``FactorisedCategorical`` config without ``factor_sizes`` takes the transform's
+            factors (``(E, E)`` for ``OHLAutoAugment``'s E elements); explicit sizes that factor the pairs another
+            way are refused (one factor, ``(E²,)``, is accepted).
+        key: The ``key`` of the ``OHLRandomChoice`` / ``OHLAutoAugment`` transform(s) in the training pipeline.
+        name: Name in logs and outputs; defaults to ``key``.
+        policy_size: ``None`` (a draw per image) or K ≥ 1 choices drawn per copy and trunk (see above).
+
+    Raises:
+        ValueError: ``key`` is not a non-empty string; ``policy_size`` is neither ``None`` nor a positive int; a
+            distribution that is not categorical (or that its class refuses); when training starts, a
+            distribution whose choices do not match the transforms of ``key``.
+        TypeError: ``distribution`` is neither a distribution nor its config.
+    """
+
+    def __init__(self, distribution: dict | Any = None, key: str = 'choice', name: str | None = None,
+                 policy_size: int | None = None) -> None:
+        check_choice_key(key, 'PipelineChoiceSpace')
+        if policy_size is not None and (isinstance(policy_size, bool) or not isinstance(policy_size, int)
+                                        or policy_size < 1):
+            raise ValueError(f'PipelineChoiceSpace(key={key!r}).policy_size must be None (a choice drawn per image) '
+                             f'or a positive int (choices drawn per copy and trunk), got {policy_size!r}')
+        self.policy_size = policy_size
+        # per-item statistics (summed over a copy's ranks) only when images draw from p_θ themselves; a trunk
+        # policy is one sample per copy, the same on every rank of the copy
+        self.per_item = policy_size is None
+        self.policy: list[int] = []  # this copy's choices for the current trunk (policy_size mode)
+        distribution = dict(type='Categorical') if distribution is None else distribution
+        kind = config_type_name(distribution)
+        sized_later = (kind == 'Categorical' and distribution.get('num_choices') is None
+                       and distribution.get('logits') is None) or \
+            (kind == 'FactorisedCategorical' and distribution.get('factor_sizes') is None)
+        self._distribution_cfg = distribution if sized_later else None
+        self.key = key
+        self.transforms: list[OHLRandomChoice] = []
+        self.live: LivePolicy | None = None
+        self._version: int | None = None
+        self._stale = 0
+        self._placement = 'where it was'  # in words, for export_fragment
+        self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
+        super().__init__(None if sized_later else distribution, name=name or key)
+
+    def set_distribution(self, distribution: dict | Any) -> None:
+        super().set_distribution(distribution)
+        if not hasattr(self.distribution, 'probs'):
+            raise ValueError(f'PipelineChoiceSpace needs a categorical distribution, got '
+                             f'{type(self.distribution).__name__}')
+        self.live = LivePolicy(len(self.distribution.probs()))
+
+    def resolve(self, runner: Any) -> None:
+        """Find the choice transforms with this ``key`` in the training pipeline; size the distribution from them.
+
+        Raises:
+            ValueError: no such transform; transforms with this key that disagree on their number of choices or
+                their factors; an explicit ``distribution.num_choices`` (or size) other than the transforms'; explicit
+                ``factor_sizes`` other than the factors of a transform that declares several (``OHLAutoAugment``).
+        """
+        transforms = list(_iter_transforms(runner.train_dataloader.dataset))
+        self.transforms = [t for t in transforms if isinstance(t, LiveChoiceTransform) and t.key == self.key]
+        if not self.transforms:
+            raise ValueError(f'PipelineChoiceSpace(key={self.key!r}) found no choice transform (OHLRandomChoice, '
+                             f'OHLAutoAugment, ...) with key={self.key!r} in train_dataloader.dataset.pipeline')
+        sizes = sorted({t.num_choices for t in self.transforms})
+        if len(sizes) > 1:
+            raise ValueError(f'the choice transforms with key={self.key!r} have different numbers of choices {sizes}')
+        factors = tuple(self.transforms[0].choice_factors)
+        if len({tuple(t.choice_factors) for t in self.transforms}) > 1 or \
+                len({t.choice_signature() for t in self.transforms}) > 1:
+            # one distribution for all: choice i must mean the same in each (the same elements, in the same order)
+            raise ValueError(f'the choice transforms with key={self.key!r} mean different things by the same choice '
+                             f'({", ".join(repr(t) for t in self.transforms)}): give each its own key and space')
+        transform = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
+        if self.distribution is None:
+            if config_type_name(self._distribution_cfg) == 'FactorisedCategorical':  # without sizes
+                try:
+                    self.set_distribution(dict(self._distribution_cfg, factor_sizes=factors))
+                except ValueError as err:  # labels for other sizes: name the space and the transform's factors
+                    raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution takes factor_sizes='
+                                     f'{list(factors)} from {transform}: {err}') from err
+            else:
+                self.set_distribution(dict(self._distribution_cfg, num_choices=sizes[0]))
+        elif len(self.distribution.probs()) != sizes[0]:
+            size_key = 'factor_sizes' if hasattr(self.distribution, 'factor_sizes') else 'num_choices'
+            shape = f' ({" x ".join(map(str, factors))})' if len(factors) > 1 else ''
+            raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution has '
+                             f'{len(self.distribution.probs())} choices but {transform} in '
+                             f'train_dataloader.dataset.pipeline has {sizes[0]}{shape}: '
+                             f"leave distribution.{size_key} out to take the transform's")
+        else:
+            given = tuple(getattr(self.distribution, 'factor_sizes', ()))
+            if len(given) > 1 and len(factors) > 1 and given != factors:
+                # the same number of choices, another factorisation: each factor would mix the transform's
+                # factors (with 18 elements, (12, 27) learns neither the first nor the second element)
+                raise ValueError(f'PipelineChoiceSpace(key={self.key!r}).distribution has factor_sizes={list(given)} '
+                                 f'but the choices of {transform} in train_dataloader.dataset.pipeline factor as '
+                                 f'{list(factors)}: leave distribution.factor_sizes out to take them')
+
+    def signature(self) -> str | None:
+        """The key and what each choice of its transforms does (``choice_signature``: the elements, in order)."""
+        return repr((type(self).__name__, self.key, self.transforms[0].choice_signature())) if self.transforms \
+            else None
+
+    def setup(self, runner: Any, layout: Any, seed: int) -> None:
+        if self.distribution is None or not self.transforms:
+            self.resolve(runner)
+        transforms = list(_iter_transforms(runner.train_dataloader.dataset))
+        self._placement = _placement(runner.train_dataloader.dataset, self.transforms[0])
+        self._mmdet = any(type(t).__module__.startswith('mmdet.') for t in transforms)
+        for index, t in enumerate(self.transforms):
+            t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy, index)
+        if self.policy_size is None:
+            # images that dataloader workers prefetch before the first trunk starts follow theta, not uniform
+            # probabilities (they carry version -1, so they are counted as stale, never as a trunk's samples)
+            self.live.publish(self.distribution.probs(), -1)
+        # The choice reaches the hook through the data samples' metainfo: make every packing transform carry it
+        # (mmdet's PackDetInputs, for one, keeps only its default meta_keys).
+        for t in transforms:
+            meta_keys = getattr(t, 'meta_keys', None)
+            if isinstance(meta_keys, (tuple, list)) and CHOICE_META_KEY not in meta_keys:
+                t.meta_keys = type(meta_keys)([*meta_keys, CHOICE_META_KEY])
+        names = self.transforms[0].choice_names()
+        if names is not None and hasattr(self.distribution, 'set_choice_names'):
+            # readable summaries: 'Rotate(20) + Invert' instead of an index (kept when the config gave labels)
+            self.distribution.set_choice_names(names, overwrite=False)
+
+    def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
+        self._version = trunk
+        if self.policy_size is None:
+            self.live.publish(self.distribution.probs(), trunk)
+            return
+        policy = self.distribution.sample(generator=generator, n=self.policy_size)
+        self.record(policy)
+        self.policy = [int(i) for i in policy]
+        counts = torch.bincount(policy, minlength=len(self.live.probs)).to(torch.float64)
+        self.live.publish(counts / counts.sum(), trunk)  # every image: one of the K choices, uniformly
+
+    def begin_segment(self, runner: Any, segment: int) -> None:
+        self.live.publish(None, int(self.live.version[0]), segment)
+
+    def after_train_iter(self, runner: Any, data_batch: Any) -> None:
+        """Count the choices of this batch that were drawn from the current θ (the trunk's version).
+
+        A batch prefetched by a dataloader worker before the trunk started was drawn from the previous θ; its
+        choices are not this trunk's samples and are only counted as stale.
+        """
+        samples = data_batch.get('data_samples', []) if isinstance(data_batch, dict) else []
+        if isinstance(samples, dict):  # mmdet's MultiBranch packs {branch: samples}: no single image per sample
+            raise ValueError(f'PipelineChoiceSpace(key={self.key!r}): the training batches come from a multi-branch '
+                             f'pipeline (data_samples is a dict of branches {sorted(samples)}), which OHL-Auto-Aug '
+                             'does not support: the choice must be packed with one data sample per image')
+        indices = []
+        for s in samples:
+            for index, version in recorded_draws(s.metainfo.get(CHOICE_META_KEY, {}), self.key):
+                if version is None:
+                    # bound transforms record the theta version they drew from; none means an unbound copy (a
+                    # dataloader worker started before the space bound the pipeline) drew it, uniformly
+                    raise RuntimeError(
+                        f'PipelineChoiceSpace(key={self.key!r}): a training image carries a choice without a policy '
+                        'version: it was drawn by an unbound copy of the choice transform (dataloader workers that '
+                        'started before OHLHook.before_train bound the pipeline, or a transform that records no '
+                        'version), not from theta. Start the workers after before_train (epoch loops do; OHLHook '
+                        'restarts those of IterBasedTrainLoop)')
+                if version == self._version:
+                    indices.append(index)
+                else:
+                    self._stale += 1
+        if indices and self.policy_size is None:
+            self._stats += self.distribution.sufficient_stats(torch.as_tensor(indices, dtype=torch.long))
+
+    def stale_count(self) -> int:
+        return self._stale
+
+    def reset_stats(self) -> None:
+        super().reset_stats()
+        self._stale = 0
+
+    def export_fragment(self) -> str:
+        """The learned distribution, fixed, as config text that retrains without OHL.
+
+        For an mmdet pipeline the text is for a stock mmdet config (``default_scope = 'mmdet'``): it imports
+        automl_mm through ``custom_imports`` and names the transform with its scope prefix.
+        """
+        if not self.transforms:
+            raise RuntimeError(f'space {self.name!r} has not been set up; nothing to export')
+        probs = self.distribution.probs().tolist()
+        cfgs: list[dict] = []
+        for transform in self.transforms:  # transforms sharing the key may render differently (fill, bgr)
+            cfg = transform.export_cfg(probs)
+            if cfg not in cfgs:
+                cfgs.append(cfg)
+        name = f'ohl_fixed_{self.key}'
+        names = [name] if len(cfgs) == 1 else [f'{name}_{i}' for i in range(len(cfgs))]
+        replaced = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
+        several = '' if len(cfgs) == 1 else (
+            f'# The search had {len(cfgs)} {replaced} that render the same choices differently (their fill or\n'
+            '# channel order): replace each with the assignment below of the same settings.\n')
+        if self._mmdet:
+            for cfg in cfgs:
+                cfg['type'] = f'automl_mm.{cfg["type"]}'
+        body = ''.join(f'{n} = {pprint.pformat(c, width=110, compact=True)}\n' for n, c in zip(names, cfgs))
+        first = names[0]
+        if not self._mmdet:
+            return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
+                    f'# {replaced} of train_pipeline and drop the OHLHook to retrain from scratch.\n'
+                    + several + body)
+        return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
+                f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the assignments below into\n'
+                f'# it (merge custom_imports with any it already has) and put {first} in its train_pipeline\n'
+                f'# {self._placement}, where the search had {replaced}, e.g.\n'
+                f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {first}, dict(type='PackDetInputs')]\n"
+                '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
+                '# (the loader must be rebound: a base config\'s loader holds the train_pipeline it was read with,\n'
+                '# and a child config that only redefines train_pipeline trains without the policy)\n'
+                + several + "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n" + body)
