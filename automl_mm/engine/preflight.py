@@ -56,10 +56,10 @@ concept, and the public names stay importable from here.
     logged); the inner datasets of a ``ConcatDataset`` (mmengine's or mmdet's) have the class names of its first, in
     its order, unless its ``ignore_keys`` has ``'classes'``; each dataset's palette has a colour per class name
     (:func:`~automl_mm.engine.preflight_palette.check_palettes`: mmdet's visualizer stopped at the first drawn label
-    past it); every ``num_classes`` of the model's heads equals each
-    dataset's class count (an ``ImageFolderDataset``'s without ``metainfo.classes``: its class folders, when the
-    folder exists); no search reads an ``Accuracy`` top-k above the class count
-    (:mod:`~automl_mm.engine.preflight_classes`);
+    past it); every ``num_classes`` of the model's heads equals each dataset's class count (an
+    ``ImageFolderDataset``'s without ``metainfo.classes``: its class folders, when the folder exists; not a loader
+    scored by mmdet's MOT metric, which reads the file's category ids); no search reads an ``Accuracy`` top-k
+    above the class count (:mod:`~automl_mm.engine.preflight_classes`);
   - a split dataset (digits, Fashion-MNIST, CIFAR-10, image folders) of another loader is carved with the training
     split's arguments and, for a held-out loader, is not the training split
     (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`);

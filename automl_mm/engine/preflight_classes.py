@@ -172,17 +172,80 @@ def _dataset_classes(dataset: Any, where: str, scope: str | None) -> Iterator[tu
         yield from _dataset_classes(inner, f'{where}.datasets.{i}', scope)
 
 
+def _mot_scored(cfg: Any, loader_key: str, scope: str | None) -> list[str] | None:
+    """For a scored loader (``val_dataloader`` -> ``val_evaluator``, ...) whose evaluator has mmdet's
+    ``MOTChallengeMetric`` (or a subclass): the config keys of its other metrics (those read the dataset's class
+    labels); ``None`` for a loader to compare with the heads (``train_dataloader`` always).
+
+    ``MOTChallengeMetric`` writes each ground-truth box with its file ``category_id`` and each predicted track
+    without a label; MOT's protocol scores the pedestrians and ignores the distractor categories by id, so the
+    dataset reads all of MOT's categories (``MOTChallengeDataset``'s ``METAINFO``, 13) under a 1-class pedestrian
+    detector by design: mmdet's MOT configs (ByteTrack, OC-SORT, DeepSORT, ...) do, and run. Its labels never meet
+    the heads' outputs. A loader whose evaluator has a metric type that is not registered is not compared either
+    (``[]``): what it scores is unknown, and mmengine stops on that type, naming it, when it builds the evaluator
+    (mmdet's own ``mot20test`` configs write ``'MOTChallengeMetrics'``)."""
+    if loader_key == 'train_dataloader':
+        return None
+    try:
+        from mmdet.evaluation import MOTChallengeMetric
+    except ImportError:
+        return None
+    from automl_mm.registry import METRICS, registered_class
+
+    evaluator = loader_key.replace('_dataloader', '_evaluator')
+    mot, unknown, others = False, False, []
+    for metric, key in _evaluator_cfgs(cfg):
+        if key != evaluator and not key.startswith(f'{evaluator}['):
+            continue
+        kind = metric.get('type')
+        try:
+            cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, scope)
+        except KeyError:
+            cls = None
+        if not isinstance(cls, type):
+            unknown = True
+            continue
+        if issubclass(cls, MOTChallengeMetric):
+            mot = True
+        else:
+            others.append(f'{key} ({config_type_name(metric)})')
+    return others if mot else [] if unknown else None
+
+
+def _warn_mot_label_metrics(loader: dict, key: str, metrics: list[str], heads: list, scope: str | None) -> None:
+    """A warning for the metrics beside a MOT metric (:func:`_mot_scored`) that score a dataset whose class count
+    is not the heads': their per-class scores cover categories no head predicts (a mean over them is diluted)."""
+    if not metrics:
+        return
+    for classes, source, _ in _dataset_classes(loader.get('dataset'), f'{key}.dataset', scope):
+        wrong = [f'{head_key}={count}' for head_key, count, _ in heads if count != len(classes)]
+        if wrong:
+            verb = 'scores' if len(metrics) == 1 else 'score'
+            print_log(f'{", ".join(metrics)} {verb} {source}, which names {len(classes)} classes, but '
+                      f'{", ".join(wrong)}: the classes no head predicts score 0 and pull down their mean (the MOT '
+                      'metric beside them needs those categories; read the per-class scores)',
+                      logger='current', level=logging.WARNING)
+            return
+
+
 def _check_num_classes(cfg: Any, test_only: bool) -> None:
     """Every ``num_classes`` of the model's heads equals the class count of each dataset the run reads (the check
     of mmdet's ``NumClassCheckHook``, which no config enables, made before any data is read and for the project's
     classifiers too): a 10-class set under an 11-output head trained silently, one output never a label, and 9
-    outputs failed only deep in training."""
+    outputs failed only deep in training. A dataset's class count is its ``metainfo.classes``, else its class's
+    ``METAINFO`` (as mmengine's ``BaseDataset`` merges them). A scored loader whose evaluator has mmdet's MOT
+    metric (:func:`_mot_scored`) reads MOT's categories by design and is not compared; its other metrics that
+    score the class labels (mmdet's qdtrack config: a classwise ``CocoVideoMetric``) get a warning."""
     heads = list(_num_classes_keys(cfg.get('model'), 'model'))
     if not heads:
         return
     scope = cfg.get('default_scope', 'automl_mm')
     for loader, key in _loader_cfgs(cfg):
         if test_only and not key.startswith('test_'):
+            continue
+        mot_others = _mot_scored(cfg, key, scope)
+        if mot_others is not None:
+            _warn_mot_label_metrics(loader, key, mot_others, heads, scope)
             continue
         for classes, source, folder in _dataset_classes(loader.get('dataset'), f'{key}.dataset', scope):
             for head_key, num_classes, kind in heads:
