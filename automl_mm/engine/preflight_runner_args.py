@@ -4,11 +4,12 @@ before launch (part of :func:`automl_mm.engine.preflight.check_config`).
 ``randomness.sed=1`` (``Runner.set_randomness``), ``log_processor.window_sise=3`` (``LogProcessor``),
 ``visualizer.nme='x'`` (the visualizer class), ``env_cfg.mp_cfg.*`` (``set_multi_processing``),
 ``env_cfg.dist_cfg.*`` (``init_dist`` / ``torch.distributed.init_process_group``), ``log_level='INF'`` (Python's
-logging) and the arguments of the ``default_hooks`` / ``custom_hooks`` hooks stopped every worker of a multi-copy
-launch with a ``TypeError`` / ``ValueError`` that named a class, not the config key, after the launching process's
-checks had passed. The visualizer is built by ``ManagerMixin.get_instance(name, **kwargs)``, which *drops* every
-argument, with only a Python warning, when the process already holds a visualizer of that name (a second runner in
-one process: the benchmarks that build several, a test session): ``visualizer.nme`` was then ignored silently. An
+logging), the arguments of the ``default_hooks`` / ``custom_hooks`` hooks and their ``priority``
+(:func:`check_priority`) stopped every worker of a multi-copy launch with a ``TypeError`` / ``ValueError`` /
+``KeyError`` that named a class or a value, not the config key, after the launching process's checks had passed.
+The visualizer is built by ``ManagerMixin.get_instance(name, **kwargs)``, which *drops* every argument, with only
+a Python warning, when the process already holds a visualizer of that name (a second runner in one process: the
+benchmarks that build several, a test session): ``visualizer.nme`` was then ignored silently. An
 ``EMAHook`` passes its unnamed arguments on to its ``ema_type`` model (mmengine builds it in ``before_run``), and
 ``optim_wrapper.clip_grad`` (but ``type``) goes to torch's ``clip_grad_norm_`` / ``clip_grad_value_`` at the first
 optimiser step, after a whole forward / backward pass; ``model_wrapper_cfg`` goes to the wrapper (torch's
@@ -72,6 +73,37 @@ def _check_built(node: Any, key: str, registry: Any, default: str, scope: str, w
     return cls
 
 
+def check_priority(value: Any, key: str) -> None:
+    """Refuse a hook ``priority`` that mmengine's ``get_priority`` cannot read: it takes an ``int`` in 0-100 (0
+    runs first), a ``Priority`` member or a ``Priority`` name in any case (``'ABOVE_NORMAL'``, ``'low'``).
+    ``Runner.register_hook`` reads it while the runner is built, in every worker: ``'ABOVE_NORMALL'`` stopped it with
+    ``KeyError: 'ABOVE_NORMALL'``, ``200`` with "priority must be between 0 and 100" and ``49.5`` with a
+    ``TypeError``, none naming the key. A ``bool`` (an ``int`` to Python, read as 0 / 1) is refused too.
+
+    Raises:
+        ConfigCheckError: naming ``key`` (e.g. ``custom_hooks[0].priority``), the value and the valid names.
+    """
+    from mmengine.runner import Priority, get_priority
+
+    names = [p.name for p in Priority]
+    why = None
+    if isinstance(value, bool) or not isinstance(value, (int, str, Priority)):
+        why = f'is a {type(value).__name__}'
+    else:
+        try:
+            get_priority(value)
+        except (KeyError, ValueError, TypeError) as err:
+            why = 'is out of range' if isinstance(value, int) else f'is no Priority name ({type(err).__name__})'
+    if why is None:
+        return
+    close = difflib.get_close_matches(value.upper(), names, n=1) if isinstance(value, str) else []
+    hint = f' (did you mean {close[0]!r}?)' if close else ''
+    raise ConfigCheckError(
+        f'{key}={value!r} {why}: mmengine reads a hook priority as an int from 0 (first) to 100 (last) or one of '
+        f'the Priority names {", ".join(f"{n} ({Priority[n].value})" for n in names)}; Runner.register_hook '
+        f'would stop the runner while it is built, in every worker, naming no config key{hint}')
+
+
 def _check_hook(hook: Any, key: str, scope: str) -> None:
     from mmengine.hooks import CheckpointHook, EMAHook
 
@@ -80,6 +112,10 @@ def _check_hook(hook: Any, key: str, scope: str) -> None:
     if not isinstance(hook, dict) or 'type' not in hook:
         return  # a built hook, None (a default hook switched off); a missing type: build_check names it
     cls = _resolve(HOOKS, hook, key, 'hook', scope)
+    if hook.get('priority') is not None:  # (None: register_hook keeps the class's own)
+        check_priority(hook['priority'], f'{key}.priority')
+    elif isinstance(cls, type) and hasattr(cls, 'priority'):  # the class's own, which register_hook reads then
+        check_priority(cls.priority, f'{key} ({cls.__name__}.priority, the class default)')
     if isinstance(cls, type) and issubclass(cls, CheckpointHook):
         return  # its **kwargs go to Runner.save_checkpoint: preflight_read_keys checks them
     args = {k: v for k, v in hook.items() if k not in ('type', 'priority')}  # Runner.register_hook pops priority
