@@ -17,12 +17,15 @@ does not report stopped the run with mmengine's ``KeyError`` after the first val
   built for the checks below.
 * ``Runner.train`` (and ``FlexibleRunner.train``) of a marked runner first runs ``check_config(cfg)`` and the model
   checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and ``check_mask_metrics(..., test_only=True)``, as
-  automl_mm's tools do: once per runner (once per job in a distributed run: rank 0 checks and every rank raises
-  its error), after the runner is built (its model, hooks and work dir) and before a
-  dataloader is built or an image read. Only these static checks run: ``build_check`` would build the model,
-  hooks, datasets and evaluators a second time, which the runner builds itself (the model and hooks already, the
-  datasets and evaluators when its loops start), with mmengine's own messages. ``Runner.val`` alone (no automl_mm
-  tool runs it) is not checked.
+  automl_mm's tools do, and ``Runner.val`` the same checks of what validating reads (``val_dataloader``,
+  ``val_evaluator``, ``val_cfg``: :func:`_val_view`; and ``default_hooks.checkpoint``'s ``save_best`` / ``out_dir``,
+  which mmengine's ``CheckpointHook`` reads after a ``val()`` too; a runner used only to validate,
+  ``Runner.from_cfg(cfg).val()``, ran none): once per runner and entry point (once per job in a distributed run: rank
+  0 checks and every rank raises its error; ``train()``'s checks cover ``val()`` and ``test()``, not the other way
+  round), after the runner is built (its model, hooks and work dir) and before a dataloader is built or an image read.
+  Only these static checks run: ``build_check`` would build the model, hooks, datasets and evaluators a second time,
+  which the runner builds itself (the model and hooks already, the datasets and evaluators when its loops start), with
+  mmengine's own messages.
 
 Runners built inside :func:`checked_by_tool` are not marked: automl_mm's tools run the checks themselves (in the
 launching process, once, before local workers start), so each check runs once per process there, not twice.
@@ -37,7 +40,9 @@ import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
-_PENDING = '_automl_mm_pending_checks'  # the runner attribute that marks a runner whose checks have not run
+_PENDING = '_automl_mm_pending_checks'  # the runner attribute: the entry points ('train', 'val', 'test') not checked
+_MODES = frozenset({'train', 'val', 'test'})
+_COVERS = {'train': _MODES, 'val': frozenset({'val'}), 'test': frozenset({'test'})}  # what each entry's checks cover
 _tool_depth = 0  # > 0 while an automl_mm tool builds a runner from a config it has checked
 
 
@@ -89,21 +94,21 @@ def check_process_count(cfg: Any) -> None:
             '(it drops the OHL hook)')
 
 
-def _run_checks(runner: Any, test_only: bool) -> None:
+def _run_checks(runner: Any, mode: str) -> None:
     """Run the checks once per job: in a distributed run (a process group of several ranks, which a stock
     ``dist_train.sh`` / ``slurm_train.sh`` launch has by now) rank 0 runs them and broadcasts its outcome, and every
     rank raises rank 0's error. Every rank checking read each COCO annotation file once more per process (a
     ``json.load`` of COCO train2017's 450 MB, times the GPUs of a node) for the same verdict."""
     import torch.distributed as torch_dist
 
-    setattr(runner, _PENDING, False)
+    setattr(runner, _PENDING, frozenset(getattr(runner, _PENDING, ())) - _COVERS[mode])
     if not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_world_size() == 1:
-        _checks(runner, test_only)
+        _checks(runner, mode)
         return
     outcome: list[Any] = [None]
     if torch_dist.get_rank() == 0:
         try:
-            _checks(runner, test_only)
+            _checks(runner, mode)
         except Exception as err:  # noqa: BLE001 - every rank raises it below
             try:
                 pickle.dumps(err)
@@ -115,19 +120,46 @@ def _run_checks(runner: Any, test_only: bool) -> None:
         raise outcome[0]
 
 
-def _checks(runner: Any, test_only: bool) -> None:
+_SPLIT_KEYS = ('dataloader', 'evaluator', 'cfg')
+
+
+def _val_view(cfg: Any) -> Any:
+    """A copy of ``cfg`` whose ``test_dataloader`` / ``test_evaluator`` / ``test_cfg`` are its ``val_*`` ones (absent
+    where those are): what ``Runner.val`` reads, for the checks of what testing reads (``test_only=True``)."""
+    view = cfg.copy()
+    for name in _SPLIT_KEYS:
+        view.pop(f'test_{name}', None)
+        if cfg.get(f'val_{name}') is not None:
+            view[f'test_{name}'] = cfg[f'val_{name}']
+    return view
+
+
+def _checks(runner: Any, mode: str) -> None:
+    import re
+
     import torch.nn as nn
 
     from .preflight import check_config
     from .preflight_losses import check_loss_holders
     from .preflight_masks import check_mask_metrics
+    from .preflight_outputs import _check_checkpoint_hook
+    from .preflight_walk import ConfigCheckError
 
-    check_config(runner.cfg, test_only=test_only)
+    cfg = _val_view(runner.cfg) if mode == 'val' else runner.cfg
     model = getattr(runner, 'model', None)
-    if isinstance(model, nn.Module):  # FlexibleRunner builds its model only in train() / test()
-        if not test_only:
-            check_loss_holders(model)
-        check_mask_metrics(runner.cfg, model, test_only=test_only)
+    try:
+        check_config(cfg, test_only=mode != 'train')
+        if isinstance(model, nn.Module):  # FlexibleRunner builds its model in train() / val() / test()
+            if mode == 'train':
+                check_loss_holders(model)
+            check_mask_metrics(cfg, model, test_only=mode != 'train')
+    except ConfigCheckError as err:
+        if mode != 'val':
+            raise
+        # the view's test_* keys are the config's val_* keys: name those
+        raise ConfigCheckError(re.sub(rf'\btest_({"|".join(_SPLIT_KEYS)})\b', r'val_\1', str(err))) from None
+    if mode == 'val':  # CheckpointHook.after_val_epoch saves the best checkpoint of a val() too
+        _check_checkpoint_hook(runner.cfg)
 
 
 def checking_from_cfg(from_cfg: Callable) -> classmethod:
@@ -140,20 +172,24 @@ def checking_from_cfg(from_cfg: Callable) -> classmethod:
         if not own_tool:
             check_process_count(cfg)
         runner = from_cfg(cls, cfg)
-        setattr(runner, _PENDING, not own_tool)
+        setattr(runner, _PENDING, frozenset() if own_tool else _MODES)
         return runner
 
     wrapper.checks_config = True
     return classmethod(wrapper)
 
 
-def checking_run(run: Callable, test_only: bool) -> Callable:
-    """Wrap ``Runner.train`` (``test_only=False``) or ``Runner.test`` (``True``): a runner marked by
-    :func:`checking_from_cfg` is checked first, once."""
+def checking_run(run: Callable, mode: str) -> Callable:
+    """Wrap ``Runner.train`` (``mode='train'``), ``Runner.val`` (``'val'``) or ``Runner.test`` (``'test'``): a runner
+    marked by :func:`checking_from_cfg` is checked first, once per entry point (``train``'s checks cover all
+    three)."""
+    if mode not in _MODES:
+        raise ValueError(f'mode={mode!r}: one of {sorted(_MODES)}')
+
     @functools.wraps(run)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(self, _PENDING, False):
-            _run_checks(self, test_only)
+        if mode in (getattr(self, _PENDING, None) or ()):
+            _run_checks(self, mode)
         return run(self, *args, **kwargs)
 
     wrapper.checks_config = True
@@ -161,13 +197,14 @@ def checking_run(run: Callable, test_only: bool) -> Callable:
 
 
 def install(runner_classes: tuple[type, ...]) -> None:
-    """Wrap ``from_cfg``, ``train`` and ``test`` of each of ``runner_classes`` (each once)."""
+    """Wrap ``from_cfg``, ``train``, ``val`` and ``test`` of each of ``runner_classes`` (each once)."""
     for runner_class in runner_classes:
         if getattr(runner_class.__dict__['from_cfg'].__func__, 'checks_config', False):
             continue
         runner_class.from_cfg = checking_from_cfg(runner_class.__dict__['from_cfg'].__func__)
-        runner_class.train = checking_run(runner_class.__dict__['train'], test_only=False)
-        runner_class.test = checking_run(runner_class.__dict__['test'], test_only=True)
+        runner_class.train = checking_run(runner_class.__dict__['train'], 'train')
+        runner_class.val = checking_run(runner_class.__dict__['val'], 'val')
+        runner_class.test = checking_run(runner_class.__dict__['test'], 'test')
 
 
 __all__ = ['automl_mm_tool', 'check_process_count', 'checked_by_tool', 'checking_from_cfg', 'checking_run', 'install']

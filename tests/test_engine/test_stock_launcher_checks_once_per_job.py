@@ -26,7 +26,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
         preflight.check_config = check_config
         try:
-            runner_checks._run_checks(SimpleNamespace(cfg={}, model=None), test_only=False)
+            runner_checks._run_checks(SimpleNamespace(cfg={}, model=None), 'train')
             outcome = 'passed'
         except ConfigCheckError as err:
             outcome = f'ConfigCheckError: {err}'
