@@ -93,7 +93,7 @@ def main() -> None:
     if args.show_dir is not None:
         enable_show_dir(cfg, args.show_dir)
     if args.tta:
-        apply_tta(cfg)
+        apply_tta(cfg, args.show_dir)
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     with checked_by_tool():  # checked above and below, once

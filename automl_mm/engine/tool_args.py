@@ -235,9 +235,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def apply_tta(cfg: Any) -> None:
+def apply_tta(cfg: Any, show_dir: str | None = None) -> None:
     """``--tta``: test ``cfg.tta_model`` wrapped around ``cfg.model`` on ``cfg.tta_pipeline`` (mmdet's keys, e.g.
-    ``tta_model = dict(type='DetTTAModel', tta_cfg=...)`` and a pipeline ending in ``TestTimeAug``).
+    ``tta_model = dict(type='DetTTAModel', tta_cfg=...)`` and a pipeline ending in ``TestTimeAug``). With
+    ``show_dir`` (``--show-dir``), a ``tta_pipeline`` whose first view is flipped is warned of
+    (:func:`~automl_mm.engine.tta_views.warn_flipped_first_view`: the ground truth would be drawn mirrored).
 
     The pipeline is set on the dataset that reads the images: the innermost ``dataset`` of wrappers (mmdet set the
     outer wrapper's, which its inner dataset never read).
@@ -266,5 +268,8 @@ def apply_tta(cfg: Any) -> None:
             + '; '.join(example[key] for key in missing)
             + (" (mmdet's flip TTA over this config's test pipeline, the unflipped view first)" if flip
                else ' for an mmdet detector'))
+    from .tta_views import warn_flipped_first_view
+
+    warn_flipped_first_view(cfg, show_dir)
     cfg.model = dict(copy.deepcopy(cfg.tta_model), module=cfg.model)
     dataset.pipeline = copy.deepcopy(cfg.tta_pipeline)
