@@ -19,6 +19,7 @@ from automl_mm.utils.scope import config_type_name
 from .attributes import check_owned_attribute, get_attribute, set_attribute
 from .base import PerCopySpace
 from .data_writes import watch_data_writes
+from .report import CUSTOM_IMPORTS
 
 
 def _plain(value: Any) -> Any:
@@ -163,6 +164,10 @@ class AttributeSpace(PerCopySpace):
         values = pprint.pformat(self.scheduled_values())
         # the value at the distribution's mode (a Gaussian's mean): through a monotone transform such as exp,
         # the median of the values, not their most likely one
+        # scope-prefixed and with custom_imports, so the fragment also loads in a stock mmdet config
+        # (default_scope='mmdet'); an unprefixed 'SetAttributesHook' was not in mmdet's registry
         return (f'# OHL space {self.name!r}: the value at the mode of the learned distribution (the median value '
                 'under a transform such as exp), fixed.\n'
-                f'custom_hooks = [dict(type=\'SetAttributesHook\', values={values})]\n')
+                f'# Paste into any config (mmdet\'s too; merge custom_imports with any it already has).\n'
+                f'{CUSTOM_IMPORTS}'
+                f'custom_hooks = [dict(type=\'automl_mm.SetAttributesHook\', values={values})]\n')

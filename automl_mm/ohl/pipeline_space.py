@@ -24,6 +24,7 @@ from automl_mm.utils.scope import config_type_name
 
 from .base import OHLSpace
 from .pipeline_walk import _iter_transforms, _placement
+from .report import CUSTOM_IMPORTS
 
 
 @SEARCH_SPACES.register_module()
@@ -260,4 +261,4 @@ class PipelineChoiceSpace(OHLSpace):
                 '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
                 '# (the loader must be rebound: a base config\'s loader holds the train_pipeline it was read with,\n'
                 '# and a child config that only redefines train_pipeline trains without the policy)\n'
-                + several + "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n" + body)
+                + several + CUSTOM_IMPORTS + body)

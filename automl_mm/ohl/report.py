@@ -14,6 +14,10 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
 
+# Every exported fragment imports automl_mm and names its types with the scope prefix, so it loads in an
+# automl_mm config and in a stock mmdet one (default_scope='mmdet') alike.
+CUSTOM_IMPORTS = "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
+
 
 def lineage(history: list[dict]) -> list[dict[str, dict]]:
     """The values the final model trained with, trunk by trunk: ``[{space: {path: value}} for each trunk]``.
@@ -74,13 +78,14 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
     length = {k: v for k, v in trunk.items() if v is not None}
     # in the order written, not sorted: TrunkScheduleHook sets the paths in its dict's order, and where two paths
     # reach one value (a '*' over the groups and one group's index) the last one set is the one trained with
-    text = pprint.pformat(dict(type='TrunkScheduleHook', values=values, **length), width=110, compact=True,
-                          sort_dicts=False)
+    text = pprint.pformat(dict(type='automl_mm.TrunkScheduleHook', values=values, **length), width=110,
+                          compact=True, sort_dicts=False)
     return (f'# Exported by automl_mm OHLHook after trunk {history[-1]["trunk"]}: per trunk, the value the final\n'
             '# model trained with (the sample of the best copy it descends from), set at the start of that trunk.\n'
             '# Add to a config without the OHLHook and its copies to retrain from scratch on the learned schedule\n'
-            '# (the last value stays after the last trunk).\n'
-            f'custom_hooks = [{text}]\n')
+            '# (the last value stays after the last trunk); mmdet\'s configs too (merge custom_imports with any it\n'
+            '# already has).\n'
+            f'{CUSTOM_IMPORTS}custom_hooks = [{text}]\n')
 
 
 def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') -> str:

@@ -92,7 +92,7 @@ def test_the_fragment_lists_each_paths_values_trunk_by_trunk():
     text = schedule_fragment(history, dict(trunk_epochs=2, trunk_iters=None))
     scope: dict = {}
     exec(text, scope)
-    assert scope['custom_hooks'] == [dict(type='TrunkScheduleHook', values={LR: [0.1, 0.05]}, trunk_epochs=2)]
+    assert scope['custom_hooks'] == [dict(type='automl_mm.TrunkScheduleHook', values={LR: [0.1, 0.05]}, trunk_epochs=2)]
     assert schedule_fragment([dict(trunk=0, schedule={})], dict(trunk_epochs=1)) == ''
 
 
