@@ -104,6 +104,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
         ValueError: ``OHL space '<name>': attribute path '<path>': ...`` (the caller prefixes the hook's key).
     """
     from automl_mm.ohl.attributes import check_owned_attribute, get_attribute
+    from automl_mm.ohl.build_time_targets import check_read_at_run_time
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
@@ -121,6 +122,8 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                                      train_loop=SimpleNamespace(dataloader=SimpleNamespace(dataset=train_dataset)))
             try:
                 _check_root(root, path, runner_attributes.get())
+                if root == 'cfg':  # the config everything was built from: read by nothing during training
+                    check_read_at_run_time(runner, path, f'OHL space {space.name!r}')
                 if root == 'optim_wrapper' and wrapper is not None:
                     get_attribute(runner, path)
                     check_owned_attribute(runner, path, f'OHL space {space.name!r}')

@@ -18,6 +18,7 @@ from automl_mm.utils.scope import config_type_name
 
 from .attributes import check_owned_attribute, get_attribute, set_attribute
 from .base import PerCopySpace
+from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
 from .report import CUSTOM_IMPORTS
 
@@ -130,7 +131,9 @@ class AttributeSpace(PerCopySpace):
         are checked in :meth:`setup`, where the runner has them.
 
         Raises:
-            ValueError: a ``model.`` target that does not resolve, naming the space, the path and the missing part.
+            ValueError: a ``model.`` target that does not resolve, naming the space, the path and the missing part;
+                one that is read only when the model was built (a head's ``train_cfg.assigner``), naming the
+                path to target instead (:mod:`automl_mm.ohl.build_time_targets`).
         """
         for path in self.targets:
             if path.split('.', 1)[0] == 'model':
@@ -138,6 +141,9 @@ class AttributeSpace(PerCopySpace):
                     get_attribute(runner, path)
                 except ValueError as err:
                     raise ValueError(f'OHL space {self.name!r}: {err}') from None
+                # a model config read only when the model was built (a head's train_cfg.assigner): refused here too,
+                # before the copies start
+                check_read_at_run_time(runner, path, f'OHL space {self.name!r}')
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         for path in self.targets:

@@ -176,9 +176,16 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
     * A ``*`` over the groups whose values differ (``paramwise_cfg`` multipliers, e.g. ``norm_decay_mult=0``): one
       value would overwrite them all.
 
+    * A value read only when something was built (a head's ``train_cfg.assigner`` / ``.sampler``, an optimiser's
+      ``defaults``, ``runner.cfg``): writing it would change nothing
+      (:func:`~automl_mm.ohl.build_time_targets.check_read_at_run_time`).
+
     Raises:
-        ValueError: naming ``owner``, the path and the scheduler or the groups' values.
+        ValueError: naming ``owner``, the path and the scheduler, the groups' values or the path to target instead.
     """
+    from .build_time_targets import check_read_at_run_time
+
+    check_read_at_run_time(runner, path, owner)
     parts = path.split('.')
     if 'param_groups' not in parts:
         return

@@ -1,0 +1,170 @@
+"""Attribute paths that are written but never read: the recipes objects were built from at ``__init__``.
+
+An ``AttributeSpace`` / ``SetAttributesHook`` / ``TrunkScheduleHook`` writes its value where the path points; if
+what trains read that value only once, when it was built, the write changes nothing and the search learns noise
+(silently: the history and the exports record the value as if it had been used). Three kinds, each refused by
+:func:`check_read_at_run_time` before training, naming the path and what to target instead:
+
+* **A config an object was built from.** mmdet heads keep their ``train_cfg`` / ``test_cfg`` and build
+  ``self.assigner`` / ``self.sampler`` (RoI heads: ``bbox_assigner`` / ``bbox_sampler``) from its ``assigner`` /
+  ``sampler`` entries at ``__init__``; the detector's ``train_cfg.rpn`` / ``train_cfg.rcnn`` are the heads' very
+  dicts. So ``model.rpn_head.train_cfg.assigner.pos_iou_thr`` or ``model.train_cfg.rcnn.sampler.num`` is a
+  recipe; the built ``model.rpn_head.assigner.pos_iou_thr`` / ``model.roi_head.bbox_sampler.num`` is what
+  assignment and sampling read. A path is refused where it passes through (or ends at) a dict with a ``type``
+  held by an object, and that object or one of its submodules holding the same dict also holds an instance of
+  that type. Config dicts read at every call (``model.train_cfg.rpn_proposal.nms.iou_threshold``, ``nms`` of
+  ``type='nms'``, of which nothing is built) pass; so do ``train_cfg`` values the heads read at each step
+  (``pos_weight``, ``allowed_border``).
+* **An optimiser's ``defaults``**, copied into every parameter group when it was built; torch's ``step`` reads the
+  groups (``optim_wrapper.optimizer.param_groups.*.<key>``).
+* **The runner's ``cfg``**, the config everything was built from.
+* **Attributes a class turns into others at ``__init__``** (:data:`DERIVED_AT_INIT`): mmdet's ``AnchorGenerator``
+  (and its subclasses) makes ``base_anchors`` from ``scales``, ``ratios``, ``base_sizes``, ... and reads only those
+  (and ``strides``) afterwards, so ``model.rpn_head.prior_generator.scales`` changed no anchor; mmdet's
+  ``CrossEntropyLoss`` picks its criterion from ``use_sigmoid`` / ``use_mask``.
+
+A plain attribute that a module copied into another one at ``__init__`` and that is not in the table (e.g. a head
+reading its loss's ``use_sigmoid`` into ``use_sigmoid_cls``) cannot be seen from the attributes alone: check a
+new target with a probe of what the forward reads (as ``tests/test_ohl/test_build_time_targets.py`` lists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+from .attributes import get_attribute
+
+_SEQUENCES = (list, tuple, nn.ModuleList, nn.Sequential)
+
+# package.class (any class in the object's MRO) -> (attributes read only at __init__, what was made of them, advice)
+DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
+    'mmdet.AnchorGenerator': (frozenset({'scales', 'ratios', 'base_sizes', 'octave_base_scale', 'scales_per_octave',
+                                   'scale_major', 'centers', 'center_offset'}), 'base_anchors',
+                        'they shape the anchors made at __init__ (whose number per location fixes the head\'s '
+                        'outputs): compare them as separate runs, each built with its value'),
+    'mmdet.CrossEntropyLoss': (frozenset({'use_sigmoid', 'use_mask'}), 'cls_criterion',
+                         'the criterion (softmax, sigmoid or mask) is chosen at __init__; build the loss with it'),
+}
+
+
+def _walk(runner: Any, parts: list[str]) -> list[list[tuple[str, Any]]]:
+    """Every concrete chain ``[(part, node), ...]`` that ``parts`` names from the runner (``*`` fanned out, its
+    index written in the chain), ending at the value at the path. A part that does not resolve (an element of a
+    tensor; a missing one, which the path's own check names) ends its chain there."""
+    root = getattr(runner, parts[0], None)
+    if parts[0] == 'model' and is_model_wrapper(root):
+        root = root.module
+    chains = [[(parts[0], root)]]
+    for depth, part in enumerate(parts[1:], start=1):
+        longer = []
+        for chain in chains:
+            node = chain[-1][1]
+            if len(chain) < depth:  # stopped at an earlier part: kept, so that its prefix is still checked
+                longer.append(chain)
+            elif part == '*' and isinstance(node, _SEQUENCES):
+                longer += [chain + [(str(i), child)] for i, child in enumerate(node)]
+            elif isinstance(node, _SEQUENCES) and part.lstrip('-').isdigit() and -len(node) <= int(part) < len(node):
+                longer.append(chain + [(part, node[int(part)])])
+            elif isinstance(node, Mapping) and part in node:
+                longer.append(chain + [(part, node[part])])
+            elif not isinstance(node, Mapping) and hasattr(node, part):
+                longer.append(chain + [(part, getattr(node, part))])
+            else:
+                longer.append(chain)
+        chains = longer
+    return chains
+
+
+def _type_name(kind: Any) -> str | None:
+    if isinstance(kind, type):
+        return kind.__name__
+    return kind.rsplit('.', 1)[-1] if isinstance(kind, str) else None
+
+
+def _built_from(holder: Any, holder_path: str, dicts: list[Any], kind: str) -> list[str]:
+    """Paths of the objects of class ``kind`` held by ``holder`` or one of its submodules that holds one of
+    ``dicts`` (by identity) as an attribute: what was built from that config."""
+    found = []
+    modules = holder.named_modules() if isinstance(holder, nn.Module) else [('', holder)]
+    for name, module in modules:
+        attrs = dict(getattr(module, '__dict__', None) or {})
+        attrs.update(getattr(module, '_modules', None) or {})
+        # the dict itself, or one stage of a list of them (a Cascade R-CNN's train_cfg, a copy of the detector's list)
+        if not any(value is d or (isinstance(value, (list, tuple)) and any(v is d for v in value))
+                   for value in attrs.values() for d in dicts):
+            continue
+        prefix = f'{holder_path}.{name}' if name else holder_path
+        for attr, value in attrs.items():
+            if isinstance(value, Mapping):
+                continue
+            if type(value).__name__ == kind:
+                found.append(f'{prefix}.{attr}')
+            elif isinstance(value, (list, tuple)):  # one per stage (Cascade R-CNN's bbox_assigner)
+                found += [f'{prefix}.{attr}.{i}' for i, v in enumerate(value) if type(v).__name__ == kind]
+    return found
+
+
+def check_read_at_run_time(runner: Any, path: str, owner: str) -> None:
+    """Refuse ``path`` where the value written there is read only when something was built (module docstring).
+
+    Raises:
+        ValueError: naming ``owner``, the path, why nothing reads it and the path to target instead.
+    """
+    parts = path.split('.')
+    if parts[0] == 'cfg':
+        raise ValueError(f'{owner} writes {path}: runner.cfg is the config the runner was built from, read by '
+                         'nothing during training, so the written value would change nothing. Target the built '
+                         'object (model..., optim_wrapper.optimizer.param_groups.*..., train_dataloader...)')
+    for chain in _walk(runner, parts):
+        for depth, (part, node) in enumerate(chain):
+            if depth + 1 < len(parts) and not isinstance(node, (Mapping, *_SEQUENCES)):
+                for cls in type(node).__mro__:
+                    derived = DERIVED_AT_INIT.get(f'{cls.__module__.split(".")[0]}.{cls.__name__}')
+                    if derived and parts[depth + 1] in derived[0]:
+                        at = '.'.join(p for p, _ in chain[:depth + 1])
+                        raise ValueError(f'{owner} writes {path}, but {type(node).__name__} ({at}) reads '
+                                         f'{parts[depth + 1]!r} only at __init__, to make {derived[1]}: the written '
+                                         f'value would change nothing; {derived[2]}')
+            if part == 'defaults' and depth and hasattr(chain[depth - 1][1], 'param_groups'):
+                rest = '.'.join(parts[depth + 1:]) or '<key>'
+                groups = '.'.join(parts[:depth] + ['param_groups', '*', rest])
+                raise ValueError(f'{owner} writes {path}: an optimiser copies its defaults into every parameter '
+                                 f'group when it is built and steps with the groups\' values, so the written value '
+                                 f'would change nothing. Target {groups} instead')
+            kind = _type_name(node.get('type')) if isinstance(node, Mapping) else None
+            if kind is None or depth == 0:
+                continue
+            # the nearest object above the dicts holding this config, and the dicts from it down to this one
+            top = depth
+            while top > 0 and isinstance(chain[top - 1][1], (Mapping, list, tuple)):
+                top -= 1
+            if top == 0:
+                continue
+            holder_at = top - 1
+            holder_path = '.'.join(p for p, _ in chain[:holder_at + 1])
+            built = _built_from(chain[holder_at][1], holder_path, [n for _, n in chain[top:depth + 1]], kind)
+            if not built:
+                continue
+            indices = [p for (p, _), (_, above) in zip(chain[top:depth + 1], chain[top - 1:depth])
+                       if isinstance(above, (list, tuple))]
+            same = [b for b in built if indices and b.rsplit('.', 1)[-1] == indices[-1]]
+            built = same or built  # train_cfg.1.assigner -> bbox_assigner.1
+            rest = parts[depth + 1:]
+            targets = ['.'.join([b, *rest]) for b in built]
+            usable = []
+            for target in targets:
+                try:
+                    get_attribute(runner, target)
+                    usable.append(target)
+                except ValueError:
+                    pass
+            config = '.'.join(p for p, _ in chain[:depth + 1])
+            instead = (f'Target {" or ".join(usable)} instead' if usable else
+                       f'Target the built {kind} ({", ".join(built)}) instead')
+            raise ValueError(f'{owner} writes {path}, but {config} is the config the {kind} at {built[0]} was '
+                             f'built from when the model was built: nothing reads it afterwards, so the written '
+                             f'value would change nothing. {instead}')

@@ -1,0 +1,125 @@
+"""Targets read only when something was built are refused (``automl_mm/ohl/build_time_targets.py``).
+
+mmdet heads build ``self.assigner`` / ``self.sampler`` (RoI heads: ``bbox_assigner`` / ``bbox_sampler``) from their
+``train_cfg`` at ``__init__``: an ``AttributeSpace`` over ``model.rpn_head.train_cfg.assigner.pos_iou_thr`` wrote
+the dict every trunk, the history recorded each copy's value, and assignment kept the built 0.7 (silently). So did
+an optimiser's ``defaults`` (torch copies them into the groups) and ``runner.cfg``."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook, check_owned_attribute, set_attribute
+
+CONFIG = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
+
+
+@pytest.fixture(scope='module')
+def runner():
+    from mmdet.registry import MODELS
+    from mmengine.registry import DefaultScope
+
+    cfg = Config.fromfile(CONFIG)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02, weight_decay=1e-4)
+    return SimpleNamespace(model=model, cfg=cfg, optim_wrapper=SimpleNamespace(optimizer=optimizer),
+                           param_schedulers=[], train_loop=SimpleNamespace())
+
+
+REFUSED = {  # path: the target the message must name
+    'model.rpn_head.train_cfg.assigner.pos_iou_thr': 'model.rpn_head.assigner.pos_iou_thr',
+    'model.train_cfg.rpn.assigner.neg_iou_thr': 'model.rpn_head.assigner.neg_iou_thr',
+    'model.rpn_head.train_cfg.sampler.num': 'model.rpn_head.sampler.num',
+    'model.roi_head.train_cfg.assigner.pos_iou_thr': 'model.roi_head.bbox_assigner.pos_iou_thr',
+    'model.train_cfg.rcnn.sampler.num': 'model.roi_head.bbox_sampler.num',
+    'model.roi_head.train_cfg.sampler.pos_fraction': 'model.roi_head.bbox_sampler.pos_fraction',
+    'model.roi_head.train_cfg.assigner': 'model.roi_head.bbox_assigner',  # the whole dict
+    'optim_wrapper.optimizer.defaults.weight_decay': 'optim_wrapper.optimizer.param_groups.*.weight_decay',
+    'cfg.model.roi_head.bbox_head.loss_bbox.loss_weight': 'the built object (model...',
+}
+READ_AT_RUN_TIME = [
+    'model.roi_head.bbox_head.loss_bbox.loss_weight', 'model.train_cfg.rpn_proposal.nms.iou_threshold',
+    'model.rpn_head.assigner.pos_iou_thr', 'model.roi_head.bbox_sampler.num', 'model.roi_head.train_cfg.pos_weight',
+    'model.rpn_head.train_cfg.allowed_border', 'optim_wrapper.optimizer.param_groups.*.weight_decay',
+    'model.test_cfg.rcnn.score_thr',
+]
+
+
+def test_a_built_configs_value_is_written_but_never_read(runner):
+    """Why the refusal: the dict changes, the assigner that assigns does not."""
+    assigner = runner.model.rpn_head.assigner
+    set_attribute(runner, 'model.rpn_head.train_cfg.assigner.pos_iou_thr', 0.5)
+    assert runner.model.rpn_head.train_cfg.assigner.pos_iou_thr == 0.5 and assigner.pos_iou_thr == 0.7
+    set_attribute(runner, 'model.rpn_head.train_cfg.assigner.pos_iou_thr', 0.7)
+
+
+@pytest.mark.parametrize('path', list(REFUSED))
+def test_every_writer_refuses_a_target_read_only_at_build_time_naming_what_to_target(runner, path):
+    instead = REFUSED[path]
+    with pytest.raises(ValueError, match=re.escape(f'writes {path}') + '.*' + re.escape(f'Target {instead}')):
+        check_owned_attribute(runner, path, 'me')
+    space = AttributeSpace(dict(type='Categorical'), target=path, choices=[0.5, 0.6], name='s')
+    if path.startswith('model.'):
+        with pytest.raises(ValueError, match="OHL space 's' writes"):
+            space.resolve(runner)  # the launching process's config check, before the copies start
+    with pytest.raises(ValueError, match="OHL space 's' writes"):
+        space.setup(runner, None, 0)
+    with pytest.raises(ValueError, match='SetAttributesHook writes'):
+        SetAttributesHook({path: 0.5}).before_train(runner)
+    with pytest.raises(ValueError, match='TrunkScheduleHook writes'):
+        TrunkScheduleHook({path: [0.5]}, trunk_iters=1).before_train(runner)
+
+
+@pytest.mark.parametrize('path', READ_AT_RUN_TIME)
+def test_targets_read_at_every_step_are_accepted(runner, path):
+    check_owned_attribute(runner, path, 'me')
+    AttributeSpace(dict(type='Categorical'), target=path, choices=[0.5, 0.6], name='s').resolve(runner)
+
+
+@pytest.mark.parametrize('path, why', [
+    ('model.rpn_head.prior_generator.scales', "reads 'scales' only at __init__, to make base_anchors"),
+    ('model.rpn_head.prior_generator.ratios.0', "reads 'ratios' only at __init__, to make base_anchors"),
+    ('model.rpn_head.loss_cls.use_sigmoid', "reads 'use_sigmoid' only at __init__, to make cls_criterion"),
+])
+def test_attributes_a_class_derives_others_from_at_init_are_refused(runner, path, why):
+    anchors = runner.model.rpn_head.prior_generator.base_anchors[0].clone()
+    with pytest.raises(ValueError, match=why):
+        check_owned_attribute(runner, path, 'me')
+    set_attribute(runner, 'model.rpn_head.prior_generator.scales', torch.tensor([64.0]))  # what the write did
+    assert torch.equal(runner.model.rpn_head.prior_generator.base_anchors[0], anchors)
+    set_attribute(runner, 'model.rpn_head.prior_generator.scales', torch.tensor([4.0]))
+
+
+def test_a_cascade_stage_config_names_that_stages_built_assigner():
+    from mmdet.registry import MODELS
+    from mmengine.registry import DefaultScope
+
+    cfg = Config.fromstring("_base_ = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'\n", file_format='.py')
+    cfg.model.backbone = dict(type='mmdet.ResNet', depth=18, out_indices=(0, 1, 2, 3), init_cfg=None)
+    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    cascade = SimpleNamespace(model=model)
+    with pytest.raises(ValueError, match=re.escape('Target model.roi_head.bbox_assigner.1.pos_iou_thr instead')):
+        check_owned_attribute(cascade, 'model.roi_head.train_cfg.1.assigner.pos_iou_thr', 'me')
+    with pytest.raises(ValueError, match=re.escape('Target model.roi_head.bbox_sampler.2.num instead')):
+        check_owned_attribute(cascade, 'model.train_cfg.rcnn.2.sampler.num', 'me')
+    for path in ('model.roi_head.bbox_head.*.loss_cls.loss_weight', 'model.roi_head.bbox_assigner.1.pos_iou_thr',
+                 'model.roi_head.train_cfg.1.pos_weight'):
+        check_owned_attribute(cascade, path, 'me')
+
+
+def test_the_launching_processs_config_check_refuses_a_runner_cfg_target():
+    """``tools/train.py``'s check (before the copies start) saw only that the runner has a ``cfg``."""
+    from automl_mm.engine.preflight_ohl_build import _check_targets
+
+    space = AttributeSpace(dict(type='Categorical'), target='cfg.model.train_cfg.rpn_proposal.nms.iou_threshold',
+                           choices=[0.6, 0.7], name='nms')
+    with pytest.raises(ValueError, match=r"OHL space 'nms' writes cfg\.model.*runner\.cfg is the config"):
+        _check_targets(SimpleNamespace(spaces=[space]), None, None, None, Config(dict(model=dict())))
