@@ -125,6 +125,8 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
                                  'different targets')
             else:
                 owners[key] = (space, value)
+        if CUSTOM_IMPORTS in text:  # one import line for the whole file (every AttributeSpace's fragment has it)
+            fragment = fragment.replace(CUSTOM_IMPORTS, '')
         text += fragment
     if len(hook_owners) > 1:
         text += (f'# the hooks of every space above ({", ".join(map(repr, hook_owners))}): each fragment sets '
