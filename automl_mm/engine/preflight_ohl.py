@@ -21,7 +21,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
   (``default_hooks.checkpoint``, mmengine's default ``interval=1`` when the config leaves it out, and any in
   ``custom_hooks``) and ``train_cfg.val_interval`` / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose
   check depends on the iterations per epoch (``trunk_iters``, iteration checkpoints, gradient accumulation) builds
-  the train dataloader here to count them.
+  the train dataloader here to count them. It warns of a training choice transform no space of the hook binds
+  (:mod:`automl_mm.engine.preflight_unbound_choices`).
 * :mod:`automl_mm.engine.preflight_ohl_build` (from ``build_check``, with the model, optimiser and datasets it
   built): SyncBN across copies, the spaces' exports and targets, the clean images' dataset, a resume the hook would
   refuse.
@@ -90,6 +91,9 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     if entry is None:
         return
     key, hook = entry
+    from .preflight_unbound_choices import warn_unbound_choice_transforms
+
+    warn_unbound_choice_transforms(cfg, hook, key, scope)
     num_copies, ranks_per_copy = hook.get('num_copies'), hook.get('ranks_per_copy', 1)
     trunk_epochs, trunk_iters = hook.get('trunk_epochs'), hook.get('trunk_iters')
     broadcast_interval = hook.get('broadcast_interval', 1)

@@ -1,0 +1,74 @@
+"""The unbound-choice check of :func:`automl_mm.engine.preflight.check_config`: in a run with an ``OHLHook``, an OHL
+choice transform of ``train_dataloader`` (``OHLAutoAugment``, ``OHLRandomChoice``) that no ``PipelineChoiceSpace`` of
+the hook binds (by its ``key``) and that has no fixed ``probs`` is warned of at start.
+
+Such a transform samples uniformly (its unbound default, meant for replaying a policy): a config that inherits an
+OHL-Auto-Aug leaf and replaces its ``custom_hooks`` to search something else (the README's lr example, a detector's
+loss weight) trained every copy on uniformly random augmentation pairs, which nothing learned, nothing recorded and
+neither ``final_policy.py`` nor ``schedule_policy.py`` replays (the retrained model saw other data than the search),
+without a word. Uniform draws may be meant (a RandAugment-like baseline), so this warns and names the fix.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+from mmengine.logging import print_log
+
+from .preflight_walk import _datasets, pipeline_transforms
+
+
+def _key_default(cls: type, default: str = 'choice') -> str:
+    parameter = inspect.signature(cls).parameters.get('key')
+    return parameter.default if parameter is not None and isinstance(parameter.default, str) else default
+
+
+def unbound_choice_transforms(cfg: Any, hook: dict, scope: str) -> list[tuple[str, str, str]]:
+    """``(config key, class name, choice key)`` of each choice transform of ``train_dataloader`` with no ``probs``
+    whose key no ``PipelineChoiceSpace`` of ``hook['spaces']`` names."""
+    from automl_mm.augment.choice import LiveChoiceTransform
+    from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
+    from automl_mm.registry import SEARCH_SPACES, TRANSFORMS, registered_class
+
+    bound = set()
+    for space in hook.get('spaces') or []:
+        kind = space.get('type') if isinstance(space, dict) else None
+        try:
+            cls = kind if isinstance(kind, type) else SEARCH_SPACES.get(kind) if isinstance(kind, str) else None
+        except KeyError:
+            cls = None
+        if isinstance(cls, type) and issubclass(cls, PipelineChoiceSpace):
+            bound.add(space.get('key', _key_default(cls)))
+        elif cls is None and isinstance(space, dict) and 'key' in space:  # unresolvable here: trust its key
+            bound.add(space['key'])
+    loader = cfg.get('train_dataloader')
+    if not isinstance(loader, dict):
+        return []
+    found = []
+    for dataset, where in _datasets(loader.get('dataset'), 'train_dataloader.dataset'):
+        for transform, at in pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'):
+            kind = transform.get('type')
+            try:
+                cls = kind if isinstance(kind, type) else registered_class(TRANSFORMS, kind, scope) \
+                    if isinstance(kind, str) else None
+            except KeyError:
+                continue
+            if not (isinstance(cls, type) and issubclass(cls, LiveChoiceTransform)) or \
+                    transform.get('probs') is not None:
+                continue
+            key = transform.get('key', _key_default(cls))
+            if key not in bound:
+                found.append((at, cls.__name__, key))
+    return found
+
+
+def warn_unbound_choice_transforms(cfg: Any, hook: dict, hook_key: str, scope: str) -> None:
+    """Warn (module docstring) of each unbound choice transform of the training pipeline, naming its config key,
+    its choice key, the hook and the fix."""
+    for at, name, key in unbound_choice_transforms(cfg, hook, scope):
+        print_log(f'{at} is {name}(key={key!r}) but no PipelineChoiceSpace of {hook_key} has key={key!r}: it '
+                  f'draws uniformly at random every image, unlearned, unrecorded and not in the exported '
+                  f'final_policy.py / schedule_policy.py. Take it out of train_pipeline and rebind the loader '
+                  f'(train_dataloader = dict(dataset=dict(pipeline=train_pipeline))), give it probs, or add its '
+                  f'space', logger='current', level=logging.WARNING)

@@ -1,0 +1,53 @@
+"""An OHL choice transform of the training pipeline that no space of the run's OHLHook binds is warned of at start.
+
+Input that showed it: work_dirs/user/ohl_det_keep_aug.py (a user's config inheriting
+``configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py`` and replacing ``custom_hooks`` with
+an OHLHook of AttributeSpaces over the loss weight and weight decay, as the README's lr example replaces its base's
+hooks): both copies trained 2 trunks on uniformly random augmentation pairs (``OHLAutoAugment`` unbound), which
+nothing learned or exported, without a word."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine import preflight_unbound_choices as module
+from automl_mm.engine.preflight_ohl import check_ohl_config
+
+LEAF = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
+ATTRIBUTE = dict(type='AttributeSpace', distribution=dict(type='Categorical'),
+                 target='model.roi_head.bbox_head.loss_bbox.loss_weight', choices=[0.5, 1.0])
+
+
+def _warnings(monkeypatch, cfg):
+    logged = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: logged.append(msg))
+    check_ohl_config(cfg, cfg.get('default_scope'))
+    return logged
+
+
+def _leaf(spaces):
+    cfg = Config.fromfile(LEAF)
+    cfg.custom_hooks = [dict(type='automl_mm.OHLHook', num_copies=2, trunk_epochs=1, reward_key='coco/bbox_mAP',
+                             spaces=spaces)]
+    return cfg
+
+
+def test_an_inherited_ohl_autoaugment_without_its_space_is_warned_of_naming_the_fix(monkeypatch):
+    logged = _warnings(monkeypatch, _leaf([ATTRIBUTE]))
+    assert len(logged) == 1
+    assert "train_dataloader.dataset.pipeline[4] is OHLAutoAugment(key='autoaug')" in logged[0]
+    assert "no PipelineChoiceSpace of custom_hooks[0] has key='autoaug'" in logged[0]
+    assert 'train_dataloader = dict(dataset=dict(pipeline=train_pipeline))' in logged[0]
+
+
+@pytest.mark.parametrize('how', ['space', 'probs', 'removed'])
+def test_a_bound_fixed_or_removed_choice_transform_is_not_warned_of(monkeypatch, how):
+    spaces = [ATTRIBUTE] + ([dict(type='PipelineChoiceSpace', key='autoaug',
+                                  distribution=dict(type='FactorisedCategorical'))] if how == 'space' else [])
+    cfg = _leaf(spaces)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    if how == 'probs':
+        pipeline[4]['probs'] = [1.0 / 36 ** 2] * 36 ** 2
+    if how == 'removed':
+        del pipeline[4]
+    assert _warnings(monkeypatch, cfg) == []
