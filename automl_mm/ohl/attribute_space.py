@@ -168,12 +168,21 @@ class AttributeSpace(PerCopySpace):
 
     def export_fragment(self) -> str:
         values = pprint.pformat(self.scheduled_values())
+        tie = ''
+        if self.choices is not None and hasattr(self.distribution, 'probs'):
+            probs = self.distribution.probs().detach()
+            tied = torch.nonzero(torch.isclose(probs, probs.max(), rtol=0.0, atol=1e-9)).flatten().tolist()
+            if len(tied) > 1:  # e.g. θ never moved: rewards that tied, or every copy drew the same choice
+                tie = (f'# θ has no single mode: choices {[self.choices[i] for i in tied]} tie at p = '
+                       f'{float(probs.max()):.4g}, so nothing was learned between them; the first of them is '
+                       'written.\n')
         # the value at the distribution's mode (a Gaussian's mean): through a monotone transform such as exp,
         # the median of the values, not their most likely one
         # scope-prefixed and with custom_imports, so the fragment also loads in a stock mmdet config
         # (default_scope='mmdet'); an unprefixed 'SetAttributesHook' was not in mmdet's registry
         return (f'# OHL space {self.name!r}: the value at the mode of the learned distribution (the median value '
                 'under a transform such as exp), fixed.\n'
+                f'{tie}'
                 f'# Paste into any config (mmdet\'s too; merge custom_imports with any it already has).\n'
                 f'{CUSTOM_IMPORTS}'
                 f'custom_hooks = [dict(type=\'automl_mm.SetAttributesHook\', values={values})]\n')
