@@ -213,7 +213,13 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
                 f'be overwritten. Search or replay beta1 without a momentum scheduler (betas[1] may be written)')
     if '*' in parts and len({repr(v) for v in values}) > 1:
         one = '.'.join('0' if p == '*' else p for p in parts[at:])
-        raise ValueError(f'{owner} writes {path} but the groups hold different values {values} (paramwise_cfg '
+        shown: Any = values
+        if len(values) > 8:  # mmengine makes one group per parameter under paramwise_cfg: 90 for a Faster R-CNN
+            counts: dict[str, int] = {}
+            for v in values:
+                counts[repr(v)] = counts.get(repr(v), 0) + 1
+            shown = f'({len(values)} groups: ' + ', '.join(f'{v} in {n}' for v, n in counts.items()) + ')'
+        raise ValueError(f'{owner} writes {path} but the groups hold different values {shown} (paramwise_cfg '
                          f'multipliers): one value would overwrite them all. Give each group its own path '
                          f'({one}, ...) or drop the multipliers')
 
