@@ -15,6 +15,10 @@ e.g. ``train_dataloader.dataset.pipeline.transforms.1.prob``: with ``num_workers
 are restarted before the next batch is loaded, continuing the pass where it was, so every batch after a write is
 loaded with the written value (:mod:`automl_mm.ohl.data_writes`). The writers here and ``AttributeSpace`` write
 data paths before the batch they apply to is loaded. Other paths are written as they are, with no restart.
+
+A key of a built optimiser itself, ``optim_wrapper.optimizer.weight_decay`` or ``optim_wrapper.optimizer.lr`` (the
+config's key), is the *base* value: written, each parameter group gets base × the multiplier that ``paramwise_cfg``
+gave it (``norm_decay_mult=0.`` groups stay 0; :mod:`automl_mm.ohl.optimizer_base`).
 """
 from __future__ import annotations
 
@@ -27,16 +31,26 @@ from torch import nn
 from automl_mm.registry import HOOKS
 
 from .data_writes import is_data_path, note_data_write, watch_data_writes
+from .optimizer_base import BASE_KEYS, check_base_key, is_optimizer, read_base, write_base
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
     """``(container, key)`` pairs that ``path`` names; ``*`` fans out over a list or tuple, ``model`` is the unwrapped
     model. A container may be a tuple: write with :func:`set_attribute`, which replaces it in its parent.
 
+    A base-form path (``optim_wrapper.optimizer.weight_decay``, module docstring) gives ``(optimizer, key)``.
+
     Raises:
         ValueError: The path is empty, ends with ``*``, or a part of it does not exist (the message names the path
-            and the part).
+            and the part); a base-form path whose groups' multipliers cannot be read (a base of 0, naming the
+            config key).
     """
+    base = _base_target(runner, path)
+    if base is not None:
+        optimizers, key = base
+        for optimizer in optimizers:
+            read_base(optimizer, key, path)  # the ratios can be read: a write cannot fail half-way
+        return [(optimizer, key) for optimizer in optimizers]
     parts = path.split('.')
     nodes = [_root(runner, parts, path)]
     for depth, part in enumerate(parts[1:-1], start=1):
@@ -60,6 +74,29 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
             raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}')
         pairs.append((node, key))
     return pairs
+
+
+def _base_target(runner: Any, path: str) -> tuple[list[Any], str] | None:
+    """``(optimisers, key)`` where ``path`` names a key of built optimisers themselves (the base form,
+    :mod:`automl_mm.ohl.optimizer_base`), else ``None``.
+
+    Raises:
+        ValueError: a key of an optimiser that is not a base key (``optim_wrapper.optimizer.momentum``).
+    """
+    parts = path.split('.')
+    if len(parts) < 2 or parts[-1] == '*':
+        return None
+    try:
+        nodes = [_root(runner, parts, path)]
+        for depth, part in enumerate(parts[1:-1], start=1):
+            nodes = [child for node in nodes for child in _children(node, part, path, depth)]
+    except ValueError:
+        return None  # the path's own check names the missing part
+    if not nodes or not all(is_optimizer(node) for node in nodes) or any(hasattr(n, parts[-1]) for n in nodes):
+        return None
+    for node in nodes:
+        check_base_key(node, parts[-1], path)
+    return nodes, parts[-1]
 
 
 def _root(runner: Any, parts: list[str], path: str) -> Any:
@@ -109,7 +146,11 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
             workers cannot be restarted (:func:`~automl_mm.ohl.data_writes.watch_data_writes`, which raises a
             ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
     """
-    resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
+    pairs = resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
+    if _base_target(runner, path) is not None:  # each group: value × its paramwise_cfg multiplier
+        for optimizer, key in pairs:
+            write_base(optimizer, key, value, path)
+        return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
     root = _root(runner, parts, path)
@@ -151,7 +192,9 @@ def _put(node: Any, key: Any, value: Any) -> Any:
 
 
 def get_attribute(runner: Any, path: str) -> list[Any]:
-    """Current values at ``path`` (one per ``*`` fan-out)."""
+    """Current values at ``path`` (one per ``*`` fan-out); of a base-form path, the base in effect."""
+    if _base_target(runner, path) is not None:
+        return [read_base(optimizer, key, path) for optimizer, key in resolve_attribute(runner, path)]
     return [node[key] if isinstance(node, (dict, list, tuple)) else getattr(node, key)
             for node, key in resolve_attribute(runner, path)]
 
@@ -174,7 +217,8 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
     * Beta1 (``betas.0`` or the whole ``betas``) under a momentum scheduler of an Adam-type optimiser
       (``use_betas``): it sets betas to (momentum, betas[1]) at every step, overwriting beta1; betas[1] is kept.
     * A ``*`` over the groups whose values differ (``paramwise_cfg`` multipliers, e.g. ``norm_decay_mult=0``): one
-      value would overwrite them all.
+      value would overwrite them all. The base form (``optim_wrapper.optimizer.weight_decay``) keeps them; it is
+      refused, as the groups' key, where a scheduler schedules that key.
 
     * A value read only when something was built (a head's ``train_cfg.assigner`` / ``.sampler``, an optimiser's
       ``defaults``, ``runner.cfg``): writing it would change nothing
@@ -187,14 +231,15 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
 
     check_read_at_run_time(runner, path, owner)
     parts = path.split('.')
-    if 'param_groups' not in parts:
+    base = _base_target(runner, path) is not None
+    if 'param_groups' not in parts and not base:
         return
     values = get_attribute(runner, path)  # a bad path: its own message first
-    at = parts.index('param_groups')
+    at = len(parts) - 3 if base else parts.index('param_groups')  # base: the key is the group's parameter
     # the group's parameter is the key after param_groups.<i|*> (betas of ...param_groups.0.betas.0); a path that
     # stops before it writes every parameter of the groups
-    name = parts[at + 2] if len(parts) > at + 2 else None
-    element = parts[at + 3:]
+    name = parts[-1] if base else parts[at + 2] if len(parts) > at + 2 else None
+    element = [] if base else parts[at + 3:]
     for i, scheduler in enumerate(_schedulers(runner)):
         scheduled = getattr(scheduler, 'param_name', None)
         if scheduled is not None and name in (None, scheduled):
@@ -219,9 +264,12 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
             for v in values:
                 counts[repr(v)] = counts.get(repr(v), 0) + 1
             shown = f'({len(values)} groups: ' + ', '.join(f'{v} in {n}' for v, n in counts.items()) + ')'
+        key = parts[at + 2] if len(parts) == at + 3 else None
+        instead = (f'Search the base instead: target {".".join(parts[:at] + [key])} (the config\'s key; each group '
+                   f'gets base × its own multiplier, as mmengine\'s constructor set it)' if key in BASE_KEYS else
+                   f'Give each group its own path ({one}, ...) or drop the multipliers')
         raise ValueError(f'{owner} writes {path} but the groups hold different values {shown} (paramwise_cfg '
-                         f'multipliers): one value would overwrite them all. Give each group its own path '
-                         f'({one}, ...) or drop the multipliers')
+                         f'multipliers): one value would overwrite them all. {instead}')
 
 
 def _first_element(runner: Any, path: str, part: str) -> bool:

@@ -16,7 +16,8 @@ what trains read that value only once, when it was built, the write changes noth
   ``type='nms'``, of which nothing is built) pass; so do ``train_cfg`` values the heads read at each step
   (``pos_weight``, ``allowed_border``).
 * **An optimiser's ``defaults``**, copied into every parameter group when it was built; torch's ``step`` reads the
-  groups (``optim_wrapper.optimizer.param_groups.*.<key>``).
+  groups (``optim_wrapper.optimizer.param_groups.*.<key>``; for ``lr`` / ``weight_decay`` under ``paramwise_cfg``
+  multipliers, the base ``optim_wrapper.optimizer.<key>``, :mod:`automl_mm.ohl.optimizer_base`).
 * **The runner's ``cfg``**, the config everything was built from.
 * **Attributes a class turns into others at ``__init__``** (:data:`DERIVED_AT_INIT`): mmdet's ``AnchorGenerator``
   (and its subclasses) makes ``base_anchors`` from ``scales``, ``ratios``, ``base_sizes``, ... and reads only those
@@ -37,6 +38,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from .attributes import get_attribute
+from .optimizer_base import BASE_KEYS
 
 _SEQUENCES = (list, tuple, nn.ModuleList, nn.Sequential)
 
@@ -132,9 +134,12 @@ def check_read_at_run_time(runner: Any, path: str, owner: str) -> None:
             if part == 'defaults' and depth and hasattr(chain[depth - 1][1], 'param_groups'):
                 rest = '.'.join(parts[depth + 1:]) or '<key>'
                 groups = '.'.join(parts[:depth] + ['param_groups', '*', rest])
+                # lr / weight_decay: the base form keeps each group's paramwise_cfg multiplier (optimizer_base)
+                base = (f' (or {".".join(parts[:depth] + [rest])}, the base: each group gets base × its '
+                        f'paramwise_cfg multiplier)' if rest in BASE_KEYS else '')
                 raise ValueError(f'{owner} writes {path}: an optimiser copies its defaults into every parameter '
                                  f'group when it is built and steps with the groups\' values, so the written value '
-                                 f'would change nothing. Target {groups} instead')
+                                 f'would change nothing. Target {groups}{base} instead')
             kind = _type_name(node.get('type')) if isinstance(node, Mapping) else None
             if kind is None or depth == 0:
                 continue
