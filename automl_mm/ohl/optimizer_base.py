@@ -14,6 +14,10 @@ base in effect. Every writer uses it (``AttributeSpace``, ``SetAttributesHook``,
 history and the exported fragments record ``v``, and the fragment pasted into a config with the same
 ``paramwise_cfg`` sets each group to what the constructor would have made of ``weight_decay=v``.
 
+The base is in the config's units: mmengine's ``auto_scale_lr`` scales each group's ``lr`` after the optimiser was
+built (not its ``defaults``), so an ``lr`` ratio holds that factor too and a written base ``lr`` of ``v`` trains at
+``v × multiplier × batch ratio``, as ``lr=v`` in the config would.
+
 The ratios are kept in each group under :data:`RATIO_KEY` (torch keeps a group's extra keys and saves them in the
 optimiser's ``state_dict``), so a resumed run scales by the constructor's ratios, not by those of the values the
 search wrote before the checkpoint. A base of 0 in the built optimiser makes the ratios undefined (0 / 0): refused,

@@ -128,3 +128,11 @@ def test_refusals_point_to_the_base_form():
     with pytest.raises(ValueError, match=r"no attribute 'momentum'.* Target optim_wrapper\.optimizer\.param_groups"
                                          r'\.\*\.momentum instead'):
         get_attribute(runner, 'optim_wrapper.optimizer.momentum')
+
+
+def test_base_lr_is_in_the_configs_units_under_auto_scale_lr():
+    runner = _runner()
+    for group in runner.optim_wrapper.optimizer.param_groups:  # mmengine's scale_lr for twice the base batch
+        group['lr'] *= 2
+    set_attribute(runner, 'optim_wrapper.optimizer.lr', 0.1)  # as lr=0.1 in the config: 0.1 × lr_mult × 2
+    assert [g['lr'] for g in runner.optim_wrapper.optimizer.param_groups] == pytest.approx([0.2] * 4 + [0.1] * 2)
