@@ -256,7 +256,7 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
                 f"{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules 'betas' "
                 f'(its momentum is betas[0]): the scheduler sets betas[0] at every step, so the written value would '
                 f'be overwritten. Search or replay beta1 without a momentum scheduler (betas[1] may be written)')
-    if '*' in parts and len({repr(v) for v in values}) > 1:
+    if not base and '*' in parts and len({repr(v) for v in values}) > 1:  # base: one value per optimiser
         one = '.'.join('0' if p == '*' else p for p in parts[at:])
         shown: Any = values
         if len(values) > 8:  # mmengine makes one group per parameter under paramwise_cfg: 90 for a Faster R-CNN
