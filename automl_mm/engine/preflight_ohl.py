@@ -13,7 +13,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
   ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
-  an ``OHLProgressHook`` without an ``OHLHook`` (and, in any config, every
+  an ``OHLProgressHook`` without an ``OHLHook``, a ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``)
+  without an ``OHLHook`` (and, in any config, every
   ``CheckpointHook``'s ``interval`` / ``save_begin`` a whole number and a ``TrunkScheduleHook``'s
   ``trunk_epochs`` under an iteration loop), the number of processes a launcher
   started (``WORLD_SIZE``: ``num_copies * ranks_per_copy`` are needed), and the trunk
@@ -89,6 +90,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     entry = _hook_entry(cfg)
     _check_progress_hooks(cfg, entry is not None)
     if entry is None:
+        _check_copy_parts_without_hook(cfg, scope)
         return
     key, hook = entry
     from .preflight_unbound_choices import warn_unbound_choice_transforms
@@ -219,6 +221,33 @@ def _check_progress_hooks(cfg: Any, has_ohl_hook: bool) -> None:
         if isinstance(cls, type) and issubclass(cls, OHLProgressHook):
             raise ConfigCheckError(f'custom_hooks[{i}] is an {cls.__name__}, which reports the trunks of an OHLHook, '
                                    'but custom_hooks has no OHLHook: remove it, or add the OHLHook')
+
+
+def _check_copy_parts_without_hook(cfg: Any, scope: str) -> None:
+    """Without an ``OHLHook`` there is no copy layout, which a ``CopySampler`` needs to build and a
+    ``CopyDataParallel`` needs in a multi-process run. A retraining config made from an OHL config by dropping the
+    hook (as the exported fragments say) kept ``configs/_base_/ohl_copies.py``'s ``train_dataloader.sampler``: it
+    failed when mmengine built the train loop, after the runner, asking for the ``OHLHook`` just dropped."""
+    from automl_mm.ohl.copies import CopyDataParallel, CopySampler
+    from automl_mm.registry import MODEL_WRAPPERS, registered_class
+
+    fix = ('; to train without OHL (e.g. retraining with an exported final_policy.py) set {}, or add the OHLHook')
+    sampler = _train_sampler_class(cfg, scope)
+    if sampler is not None and issubclass(sampler, CopySampler):
+        raise ConfigCheckError(
+            f'train_dataloader.sampler is a {sampler.__name__}, which needs the copies of an OHLHook, but '
+            f'custom_hooks has no OHLHook'
+            + fix.format("train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)"))
+    if cfg.get('launcher', 'none') == 'none':
+        return  # one process (tools/train.py starts no workers without an OHLHook): the wrapper runs the model as is
+    wrapper = cfg.get('model_wrapper_cfg')
+    kind = wrapper.get('type') if isinstance(wrapper, dict) else None
+    cls = kind if isinstance(kind, type) else registered_class(MODEL_WRAPPERS, kind, scope) if kind else None
+    if isinstance(cls, type) and issubclass(cls, CopyDataParallel):
+        raise ConfigCheckError(
+            f'model_wrapper_cfg is a {cls.__name__}, which runs DDP inside the copies of an OHLHook, but '
+            f'custom_hooks has no OHLHook (launcher={cfg.get("launcher")!r})'
+            + fix.format('model_wrapper_cfg=None (mmengine\'s DDP)'))
 
 
 def _check_copy_sampler_arguments(cfg: Any, sampler: type, layout: Any, scope: str) -> None:

@@ -191,7 +191,8 @@ class LossFunctionSpace(AttributeSpace):
         defaults = dict(scale=None, eps=1e-6, loss_weight=1.0)
         cfg.update({k: v for k, v in self._loss_kwargs.items() if v != defaults[k]})
         text = (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
-                f'# with it as the loss at {", ".join(self.targets)} and without the OHLHook. AMLFSLoss needs the\n'
+                f'# with it as the loss at {", ".join(self.targets)}, without the OHLHook and its CopySampler\n'
+                f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)). AMLFSLoss needs the\n"
                 f'# weight and feature norms its head passes (CosineLinearClsHead, as in the search).\n'
                 f'am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n')
         model: dict = {}

@@ -251,7 +251,8 @@ class PipelineChoiceSpace(OHLSpace):
         first = names[0]
         if not self._mmdet:
             return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
-                    f'# {replaced} of train_pipeline and drop the OHLHook to retrain from scratch.\n'
+                    f'# {replaced} of train_pipeline and drop the OHLHook and its CopySampler to retrain from scratch\n'
+                    f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)).\n"
                     + several + body)
         return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
                 f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the assignments below into\n'
