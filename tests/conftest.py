@@ -28,6 +28,47 @@ def _automl_mm_default_scope():
         yield
 
 
+_worker_iterators: list = []  # (iterator, its DataLoader) weak references, of every loader with worker processes
+
+
+def _track_worker_iterators() -> None:
+    """Record every torch DataLoader iterator that starts worker processes (see ``_loader_workers_shut_down``)."""
+    import weakref
+
+    from torch.utils.data import dataloader
+
+    cls = dataloader._MultiProcessingDataLoaderIter
+    init = cls.__init__
+
+    def __init__(self, loader, *args, **kwargs):
+        init(self, loader, *args, **kwargs)
+        _worker_iterators.append((weakref.ref(self), weakref.ref(loader)))
+
+    cls.__init__ = __init__
+
+
+_track_worker_iterators()
+
+
+@pytest.fixture(autouse=True)
+def _loader_workers_shut_down():
+    """Shut down, when a test ends, the worker processes of the DataLoader iterators it started and left running
+    (an iteration loop's last pass, persistent workers): a runner is a reference cycle, so they were shut down by
+    the garbage collector, in whichever later test it ran, after multiprocessing had already closed their index
+    queues (weak references are cleared before finalizers run): the stop message never reached the workers and
+    torch waited 5 s per worker (``MP_STATUS_CHECK_INTERVAL``) before terminating them, 10 s per 2-worker
+    iterator. Iterators of broader-scoped fixtures (started before the test's own fixtures) are left alone."""
+    _worker_iterators.clear()
+    yield
+    for iterator_ref, loader_ref in _worker_iterators:
+        iterator, loader = iterator_ref(), loader_ref()
+        if iterator is not None and not iterator._shutdown:
+            iterator._shutdown_workers()
+            if loader is not None and getattr(loader, '_iterator', None) is iterator:
+                loader._iterator = None  # a persistent loader used again starts new workers
+    _worker_iterators.clear()
+
+
 @pytest.fixture(scope='session')
 def coco_root(tmp_path_factory) -> str:
     """A tiny generated COCO-format set shared by the detection tests."""
