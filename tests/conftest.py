@@ -28,6 +28,26 @@ def _automl_mm_default_scope():
         yield
 
 
+def _skip_mmengine_restart_sleep() -> None:
+    """mmengine's ``IterBasedTrainLoop`` sleeps 2 s whenever its finite dataloader runs out and restarts
+    (``_InfiniteDataloaderIterator.__next__``, its only ``time.sleep``): idle time only, nothing is loaded or
+    drawn during it (the new iterator is made after it), but 2 s per pass in every in-process iteration run
+    (test_attribute_workers.py: 12 of them, 24 of its 53 s). In this process only; runs of tools/train.py keep it."""
+    import time
+
+    from mmengine.runner import loops
+
+    class _TimeWithoutSleep:
+        sleep = staticmethod(lambda seconds: None)
+
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+    loops.time = _TimeWithoutSleep()
+
+
+_skip_mmengine_restart_sleep()
+
 _worker_iterators: list = []  # (iterator, its DataLoader) weak references, of every loader with worker processes
 
 
