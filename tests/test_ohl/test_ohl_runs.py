@@ -135,6 +135,26 @@ def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_pat
     assert [h['rewards'] for h in a] == [h['rewards'] for h in b]
 
 
+NO_RESTART_SLEEP = '''
+import time
+
+from mmengine.runner import loops
+
+
+class _TimeWithoutSleep:
+    """mmengine's IterBasedTrainLoop sleeps 2 s at every restart of its finite dataloader (its only time.sleep):
+    idle time only, nothing is loaded or drawn during it."""
+
+    sleep = staticmethod(lambda seconds: None)
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+loops.time = _TimeWithoutSleep()
+'''
+
+
 PLUGIN = '''
 import torch
 from mmengine.model import is_model_wrapper
@@ -406,24 +426,24 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     """trunk_iters=10, 40 iterations, killed at iteration 20: mmengine's skip of the trained batches must not
     consume the random streams of the resumed trunk (it gave another reward in trunk 3)."""
     (tmp_path / 'kill_plugin.py').write_text(KILLER)
-    cfg = _small_two_copy_cfg(trunk_iters=10)
-    # 15 batches per pass (mmengine sleeps 2 s at every restart of a finite sampler's dataloader: 5 restarts in the
-    # three runs, 7 with 10 batches): the runs still cross passes, and the resumed run skips 20 batches over a
-    # restart, into the middle of the second pass.
+    (tmp_path / 'no_sleep_plugin.py').write_text(NO_RESTART_SLEEP)
+    cfg = _small_two_copy_cfg(plugin='no_sleep_plugin', trunk_iters=10)
+    # 15 batches per pass: the runs cross passes (5 restarts in the three runs), and the resumed run skips 20
+    # batches over a restart, into the middle of the second pass.
     cfg.train_dataloader.dataset.max_samples = 240
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=1000)
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=10)
     cfg.log_processor = dict(by_epoch=False)
     full_cfg = _dump(cfg, tmp_path, 'iters')
-    cfg.custom_imports = dict(imports=['kill_plugin'], allow_failed_imports=False)
+    cfg.custom_imports = dict(imports=['no_sleep_plugin', 'kill_plugin'], allow_failed_imports=False)
     cfg.custom_hooks.append(dict(type='KillAfter', iteration=20))
     killed_cfg = _dump(cfg, tmp_path, 'iters_killed')
     env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    _, killed = _run_side_by_side((('tools/train.py', full_cfg, '--work-dir', full), {}),
+    _, killed = _run_side_by_side((('tools/train.py', full_cfg, '--work-dir', full), dict(env=env)),
                                   (('tools/train.py', killed_cfg, '--work-dir', split), dict(env=env, check=False)))
     assert killed.returncode != 0 and osp.isfile(osp.join(split, 'iter_20.pth'))
-    run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume')
+    run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume', env=env)
     a, b = _history(full), _history(split)
     assert [h['iter'] for h in b] == [10, 20, 30, 40]
     assert [h['rewards'] for h in a] == [h['rewards'] for h in b]  # exact, trunk by trunk
