@@ -34,6 +34,9 @@ def _fake_run(out_root, num_trunks=6):
     report = OHLReport(runner, 'ohl', [pairs, choice])
     history = []
     for trunk in range(num_trunks):
+        # the figures drawn after the last trunk replace any earlier ones (about 3 s of drawing per write): only
+        # that write draws; every write records the trunk (history.json, probs_<space>.npz)
+        report.plot = trunk == num_trunks - 1
         with torch.no_grad():
             pairs.distribution.logits.view(36, 36)[35, :] += 0.3
             pairs.distribution.logits.view(36, 36)[14, :] -= 0.3
