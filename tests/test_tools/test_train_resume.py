@@ -52,13 +52,37 @@ def test_digits_baseline_trains_validates_resumes_and_tests(tmp_path):
     assert "'accuracy/top1'" in out
 
 
+# DIGITS_TINY with the config's own schedule end (the one-epoch run below)
+DIGITS_OWN_END = [o for o in DIGITS_TINY if not o.startswith('param_scheduler.0.end')]
+
+
+@pytest.fixture(scope='module')
+def digits_one_epoch(tmp_path_factory) -> str:
+    """The work dir of one tools/train.py epoch on digits (DIGITS_OWN_END), which two tests resume from (each from
+    a copy of its own)."""
+    work = str(tmp_path_factory.mktemp('digits_one_epoch') / 'digits')
+    _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=1', *DIGITS_OWN_END)
+    return work
+
+
+def _copy_of(work: str, tmp_path) -> str:
+    """A copy of the work dir ``work`` whose last_checkpoint names the copy's checkpoint."""
+    import shutil
+
+    copy = shutil.copytree(work, str(tmp_path / 'digits'))
+    with open(osp.join(copy, 'last_checkpoint')) as f:
+        last = f.read().replace(work, copy)
+    with open(osp.join(copy, 'last_checkpoint'), 'w') as f:
+        f.write(last)
+    return copy
+
+
 @pytest.mark.slow
-def test_resuming_under_another_schedule_is_refused(tmp_path):
+def test_resuming_under_another_schedule_is_refused(digits_one_epoch, tmp_path):
     """Resumed with a longer train_cfg.max_epochs, mmengine kept the saved cosine schedule's end and trained every
     added epoch at the last learning rate (4.6970e-02 for all of epoch 3), silently."""
-    work = str(tmp_path / 'digits')
-    tiny = [o for o in DIGITS_TINY if not o.startswith('param_scheduler.0.end')]
-    _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=1', *tiny)
+    work = _copy_of(digits_one_epoch, tmp_path)
+    tiny = DIGITS_OWN_END
     proc = run_tool('tools/train.py', DIGITS, '--work-dir', work, '--resume', '--cfg-options',
                     'train_cfg.max_epochs=2', *tiny, check=False)
     assert proc.returncode != 0
@@ -88,9 +112,8 @@ def test_resuming_on_another_number_of_processes_names_the_world_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_explicit_resume_path_and_bad_paths(tmp_path):
-    work = str(tmp_path / 'digits')
-    _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=1', *DIGITS_TINY)
+def test_explicit_resume_path_and_bad_paths(digits_one_epoch, tmp_path):
+    work = _copy_of(digits_one_epoch, tmp_path)  # its last_checkpoint must not stand in for the missing path
     proc = subprocess.run([sys.executable, 'tools/train.py', DIGITS, '--work-dir', work, '--resume',
                            osp.join(work, 'missing.pth')], cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode != 0 and '--resume checkpoint not found' in proc.stderr
