@@ -47,7 +47,8 @@ readme-figures:
 	@$(PYENV) && $$PY tools/readme_figures.py $(READMEFIG_ARGS)
 
 # TEST_JOBS pytest-xdist workers share the tests (2: one per core here; the multi-copy tests start processes of
-# their own, so more workers than cores only slows them); worksteal balances them (slow tests run first).
+# their own, so more workers than cores only slows them); worksteal balances them (slow tests run first). Each
+# worker and the tools it starts run cores / TEST_JOBS torch threads unless OMP_NUM_THREADS is set (tests/conftest.py).
 test:
 	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests -n $(TEST_JOBS) --dist worksteal
 
