@@ -12,6 +12,7 @@ from mmengine.model import is_model_wrapper
 
 from automl_mm.ohl.attributes import resolve_attribute
 from automl_mm.ohl.distributions import DiagGaussian, check_std
+from automl_mm.ohl.report import CUSTOM_IMPORTS
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.io import savefig_atomic
@@ -186,7 +187,9 @@ class LossFunctionSpace(AttributeSpace):
         ``loss_cls``, through its own name). A target that does not map to config keys (list indices, ``*``) gets
         a comment naming it instead: the fragment used to set ``model.head.loss`` whatever the target was."""
         theta = [float(v) for v in self.learned_loss().theta.tolist()]  # repr: read back bit for bit
-        cfg = dict(type='AMLFSLoss', num_intervals=self.num_intervals, parametrisation=self.parametrisation,
+        # scope-prefixed, with custom_imports: the fragment loads in a config of any default scope (an mmdet
+        # detector's loss_cls, an mmpretrain classifier's), as every OHL fragment does
+        cfg = dict(type='automl_mm.AMLFSLoss', num_intervals=self.num_intervals, parametrisation=self.parametrisation,
                    theta=theta)
         defaults = dict(scale=None, eps=1e-6, loss_weight=1.0)
         cfg.update({k: v for k, v in self._loss_kwargs.items() if v != defaults[k]})
@@ -194,7 +197,7 @@ class LossFunctionSpace(AttributeSpace):
                 f'# with it as the loss at {", ".join(self.targets)}, without the OHLHook and its CopySampler\n'
                 f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)). AMLFSLoss needs the\n"
                 f'# weight and feature norms its head passes (CosineLinearClsHead, as in the search).\n'
-                f'am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n')
+                f'{CUSTOM_IMPORTS}am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n')
         model: dict = {}
         for target in self.targets:
             parts = target.split('.')

@@ -24,7 +24,7 @@ from automl_mm.utils.scope import config_type_name
 
 from .base import OHLSpace
 from .pipeline_walk import _iter_transforms, _placement
-from .report import CUSTOM_IMPORTS
+from .report import custom_imports_line
 
 
 @SEARCH_SPACES.register_module()
@@ -227,8 +227,12 @@ class PipelineChoiceSpace(OHLSpace):
     def export_fragment(self) -> str:
         """The learned distribution, fixed, as config text that retrains without OHL.
 
-        For an mmdet pipeline the text is for a stock mmdet config (``default_scope = 'mmdet'``): it imports
-        automl_mm through ``custom_imports`` and names the transform with its scope prefix.
+        The text loads in a config of any default scope (a stock mmdet one, ``default_scope = 'mmdet'``, or
+        automl_mm's): it names the transform with its scope prefix and its ``custom_imports`` lists automl_mm and
+        the module of every user class the transform builds (an op registered in ``AUGMENT_OPS`` by
+        ``my_project.ops``, loaded in the search through ``custom_imports``: without it a stock config failed on
+        the op's name); a class no import defines is named in a warning comment (:func:`custom_imports_line`).
+        For an mmdet pipeline the comment says where the transform goes in mmdet's ``train_pipeline``.
         """
         if not self.transforms:
             raise RuntimeError(f'space {self.name!r} has not been set up; nothing to export')
@@ -244,16 +248,18 @@ class PipelineChoiceSpace(OHLSpace):
         several = '' if len(cfgs) == 1 else (
             f'# The search had {len(cfgs)} {replaced} that render the same choices differently (their fill or\n'
             '# channel order): replace each with the assignment below of the same settings.\n')
-        if self._mmdet:
-            for cfg in cfgs:
+        for cfg in cfgs:  # prefixed in any config (a classifier's too, whose config may have another scope)
+            if '.' not in cfg['type']:
                 cfg['type'] = f'automl_mm.{cfg["type"]}'
+        imports = custom_imports_line([c for t in self.transforms for c in _classes(t)],
+                                      what=f'OHL space {self.name!r}')
         body = ''.join(f'{n} = {pprint.pformat(c, width=110, compact=True)}\n' for n, c in zip(names, cfgs))
         first = names[0]
         if not self._mmdet:
             return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
                     f'# {replaced} of train_pipeline and drop the OHLHook and its CopySampler to retrain from scratch\n'
                     f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)).\n"
-                    + several + body)
+                    + several + imports + body)
         return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
                 f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the assignments below into\n'
                 f'# it (merge custom_imports with any it already has) and put {first} in its train_pipeline\n'
@@ -262,4 +268,18 @@ class PipelineChoiceSpace(OHLSpace):
                 '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
                 '# (the loader must be rebound: a base config\'s loader holds the train_pipeline it was read with,\n'
                 '# and a child config that only redefines train_pipeline trains without the policy)\n'
-                + several + CUSTOM_IMPORTS + body)
+                + several + imports + body)
+
+
+def _classes(obj: Any) -> list[type]:
+    """The classes of a transform and of everything it builds: ``OHLAutoAugment``'s ``elements``, the
+    sub-pipelines of ``OHLRandomChoice`` and any ``transforms`` (``Compose``, mmcv's ``RandomChoice``), nested."""
+    out = [type(obj)]
+    for attr in ('elements', 'pipelines', 'transforms'):
+        children = getattr(obj, attr, None)
+        if children is not None and not isinstance(children, (list, tuple)):
+            children = getattr(children, 'transforms', None)  # a Compose held directly (mmcv's KeyMapper)
+        if isinstance(children, (list, tuple)):
+            for child in children:
+                out.extend(_classes(child))
+    return out

@@ -15,8 +15,69 @@ from mmengine.logging import print_log
 from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
 
 # Every exported fragment imports automl_mm and names its types with the scope prefix, so it loads in an
-# automl_mm config and in a stock mmdet one (default_scope='mmdet') alike.
+# automl_mm config and in a stock mmdet one (default_scope='mmdet') alike; one whose types include a user's
+# classes imports their modules too (custom_imports_line).
 CUSTOM_IMPORTS = "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
+
+# packages a config reaches without custom_imports: automl_mm's (imported anyway, first in every fragment's list),
+# mmengine's and mmcv's, and the OpenMMLab packages whose scope prefix or default scope imports their registries
+_REACHED = frozenset({'automl_mm', 'mmengine', 'mmcv'})
+_WARNED: set[str] = set()
+
+
+def _importable(cls: type) -> bool:
+    """Whether importing ``cls.__module__`` in a fresh process defines ``cls`` under its qualified name (not a class
+    of ``__main__``, of a function's body, or of a config file, whose classes mmengine gives no module)."""
+    import sys
+
+    module = sys.modules.get(cls.__module__)
+    if cls.__module__ == '__main__' or module is None or getattr(module, '__spec__', None) is None:
+        return False
+    obj: Any = module
+    for part in cls.__qualname__.split('.'):
+        obj = getattr(obj, part, None)
+    return obj is cls
+
+
+def custom_imports_line(classes: Sequence[type] = (), what: str = 'the fragment') -> str:
+    """The ``custom_imports`` line of a fragment whose types are ``classes`` (and automl_mm's).
+
+    It lists ``automl_mm`` and, in first-seen order, the module of every class outside automl_mm, mmengine, mmcv
+    and the OpenMMLab packages mmengine imports by scope (a user's ``BaseAugmentOp`` registered in
+    ``my_project.ops``: ``'my_project.ops'``, whose import registers it in a fresh process). A class that no import
+    can define (one of ``__main__``, of a function body, of a config file) cannot be listed: its modules are left
+    out, a comment line before the assignment names it and a warning is logged once per class.
+
+    Args:
+        classes: The classes the fragment's ``type`` s build (duplicates allowed).
+        what: The fragment, in words, for the comment and the warning.
+
+    Returns:
+        Config text: optional comment lines and ``custom_imports = dict(imports=[...], allow_failed_imports=False)``.
+    """
+    from mmengine.config.utils import MODULE2PACKAGE
+
+    modules, missing = ['automl_mm'], []
+    for cls in classes:
+        top = cls.__module__.split('.')[0]
+        if top in _REACHED or top in MODULE2PACKAGE:
+            continue
+        if not _importable(cls):
+            name = f'{cls.__module__}.{cls.__qualname__}'
+            if name not in missing:
+                missing.append(name)
+        elif cls.__module__ not in modules:
+            modules.append(cls.__module__)
+    text = ''
+    for name in missing:
+        message = (f'{what} uses {name}, which no import defines (a class of __main__, of a function or of a '
+                   'config file): the fragment cannot import it. Define it in a module (e.g. my_project/ops.py) '
+                   'and list that module in custom_imports, or import it yourself before building')
+        text += f'# WARNING: {message}\n'
+        if name not in _WARNED:
+            _WARNED.add(name)
+            print_log(message, logger='current', level=30)
+    return text + f'custom_imports = dict(imports={modules!r}, allow_failed_imports=False)\n'
 
 
 def lineage(history: list[dict]) -> list[dict[str, dict]]:
@@ -95,6 +156,9 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
     a run searching the learning rate and the weight decay exports two ``SetAttributesHook`` s); loaded as one
     file, only the last assignment would survive and the other learned values would silently not be replayed.
     Where more than one fragment sets ``custom_hooks``, a last line sets it to all their hooks, in space order.
+    Each fragment's ``custom_imports`` lists the modules its own types need (a user's op's module in one, automl_mm
+    only in another): the file sets it once, first, to the union of their ``imports`` in first-seen order
+    (``allow_failed_imports`` only where every fragment allows it); refusing differing lists left no file.
 
     Args:
         fragments: ``(space name, fragment text)`` per space, in the hook's space order.
@@ -104,7 +168,7 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
         Python config text.
 
     Raises:
-        ValueError: two fragments assign one name other than ``custom_hooks`` (or an equal ``custom_imports``),
+        ValueError: two fragments assign one name other than ``custom_hooks`` and ``custom_imports``,
             e.g. two AM-LFS spaces each setting ``model``: no single config replays both; the message names the
             spaces. ``OHLHook`` checks this before the first trunk.
     """
@@ -112,27 +176,53 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
         return header + fragments[0][1]
     from mmengine.config import Config
 
-    text, hooks, hook_owners, owners = header, [], [], {}
+    text, hooks, hook_owners, owners = '', [], [], {}
+    imports: list[str] = []
+    allow_failed: list[bool] = []
     for space, fragment in fragments:
         values = Config.fromstring(fragment, file_format='.py').to_dict()
         for key, value in values.items():
             if key == 'custom_hooks':
                 hooks.extend(value)
                 hook_owners.append(space)
-            elif key in owners and not (key == 'custom_imports' and owners[key][1] == value):
+            elif key == 'custom_imports':
+                listed = value.get('imports', []) if isinstance(value, dict) else None
+                listed = [listed] if isinstance(listed, str) else listed
+                if not isinstance(listed, list) or not all(isinstance(m, str) for m in listed):
+                    raise ValueError(f'OHL space {space!r} exports custom_imports={value!r}: expected '
+                                     "dict(imports=['module', ...], allow_failed_imports=False)")
+                imports.extend(m for m in listed if m not in imports)
+                allow_failed.append(bool(value.get('allow_failed_imports', False)))
+            elif key in owners:
                 raise ValueError(f'OHL spaces {owners[key][0]!r} and {space!r} both export {key!r}: one '
                                  'final_policy.py cannot replay both. Search them in separate runs, or give them '
                                  'different targets')
             else:
                 owners[key] = (space, value)
-        if CUSTOM_IMPORTS in text:  # one import line for the whole file (every AttributeSpace's fragment has it)
-            fragment = fragment.replace(CUSTOM_IMPORTS, '')
-        text += fragment
+        text += _without_assignment(fragment, 'custom_imports')  # one union line for the whole file, below
+    if imports:
+        text = (f'custom_imports = dict(imports={imports!r}, allow_failed_imports={all(allow_failed)})\n'
+                + text)
+    text = header + text
     if len(hook_owners) > 1:
         text += (f'# the hooks of every space above ({", ".join(map(repr, hook_owners))}): each fragment sets '
                  'custom_hooks, this keeps them all\n'
                  f'custom_hooks = {pprint.pformat(hooks, width=110, compact=True)}\n')
     return text
+
+
+def _without_assignment(text: str, name: str) -> str:
+    """``text`` (Python) without its top-level assignments to ``name`` (all their lines)."""
+    import ast
+
+    lines = text.splitlines(keepends=True)
+    drop = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                drop.update(range(node.lineno - 1, node.end_lineno))
+    return ''.join(line for i, line in enumerate(lines) if i not in drop)
 
 
 class OHLReport:

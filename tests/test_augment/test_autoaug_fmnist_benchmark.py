@@ -190,7 +190,7 @@ def test_the_learned_arm_replays_the_kept_policy_of_its_seed(bench, tmp_path):
     assert hook.spaces[0].distribution == dict(type='Categorical', num_choices=2)
     assert [step['type'] for step in pipeline] == [*BASE, 'OHLRandomChoice', 'PackClsInputs']
     fixed = pipeline[2]['transforms'][0][0]
-    assert fixed['type'] == 'FixedAutoAugment' and fixed['key'] == 'learned' and fixed['fill'] == 0
+    assert fixed['type'] == 'automl_mm.FixedAutoAugment' and fixed['key'] == 'learned' and fixed['fill'] == 0
     with DefaultScope.overwrite_default_scope('automl_mm'):
         built = Compose(pipeline)
     np.random.seed(0)

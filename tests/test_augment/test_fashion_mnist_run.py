@@ -30,5 +30,5 @@ def test_tiny_fashion_mnist_run_reports_each_trunk_and_exports_the_policy(tmp_pa
     with np.load(osp.join(work, 'ohl', 'probs_autoaug.npz')) as rec:
         assert rec['probs'].shape == (2, 324)  # RandAugment's 18 elements, 18 x 18 pairs
     fixed = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py')).ohl_fixed_autoaug
-    assert fixed['type'] == 'FixedAutoAugment' and fixed['fill'] == 0 and len(fixed['probs']) == 324
+    assert fixed['type'] == 'automl_mm.FixedAutoAugment' and fixed['fill'] == 0 and len(fixed['probs']) == 324
     assert fixed['elements'] == 'randaugment'

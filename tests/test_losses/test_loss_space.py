@@ -103,7 +103,7 @@ def test_the_fragment_sets_the_loss_the_space_searched(tmp_path):
     """It always set model.head.loss: a search of an auxiliary head's loss was replayed into the main head."""
     space = LossFunctionSpace(target='model.aux_head.loss_module.theta', num_intervals=2)
     cfg = Config.fromstring(space.export_fragment(), file_format='.py')
-    assert set(cfg.model) == {'aux_head'} and cfg.model.aux_head.loss.type == 'AMLFSLoss'
+    assert set(cfg.model) == {'aux_head'} and cfg.model.aux_head.loss.type == 'automl_mm.AMLFSLoss'
     mmdet = LossFunctionSpace(target='model.roi_head.bbox_head.loss_cls.theta', num_intervals=2)
     assert Config.fromstring(mmdet.export_fragment(), file_format='.py').model.roi_head.bbox_head.loss_cls.theta
     listed = LossFunctionSpace(target='model.heads.0.loss_module.theta', num_intervals=2).export_fragment()
@@ -137,7 +137,7 @@ def test_am_lfs_run_on_noisy_digits(tmp_path):
     log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
     assert 'flipped 120 of 600' in log  # 20 % of the 600 training labels, recorded in the log
     frag = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py'))
-    assert frag.model['head']['loss']['type'] == 'AMLFSLoss'
+    assert frag.model['head']['loss']['type'] == 'automl_mm.AMLFSLoss'
 
 
 @pytest.mark.slow

@@ -53,4 +53,4 @@ def test_exported_hooks_build_in_an_mmdet_scoped_config_and_import_automl_mm(whi
 def test_the_merged_final_policy_imports_automl_mm_once():
     from automl_mm.ohl.report import CUSTOM_IMPORTS
 
-    assert _fragments()['final'][0].count('\ncustom_imports = ') == 1 and CUSTOM_IMPORTS in _fragments()['final'][0]
+    assert _fragments()['final'][0].count('custom_imports = ') == 1 and CUSTOM_IMPORTS in _fragments()['final'][0]

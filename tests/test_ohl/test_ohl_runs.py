@@ -58,7 +58,7 @@ def test_four_copies_gather_update_and_broadcast_the_best(tmp_path):
     for name in ('rewards.png', 'distribution_aug.png', 'final_policy.py'):
         assert osp.getsize(osp.join(work, 'ohl', name)) > 0
     fragment = Config.fromfile(osp.join(work, 'ohl', 'final_policy.py'))
-    assert fragment.ohl_fixed_aug['type'] == 'OHLRandomChoice' and len(fragment.ohl_fixed_aug['probs']) == 4
+    assert fragment.ohl_fixed_aug['type'] == 'automl_mm.OHLRandomChoice' and len(fragment.ohl_fixed_aug['probs']) == 4
     scalars = [r for r in read_scalars(work) if 'ohl/reward_mean' in r]
     assert len(scalars) == 3
     assert glob.glob(osp.join(work, '*', 'vis_data', 'events.out.tfevents.*'))  # TensorBoard got them too
