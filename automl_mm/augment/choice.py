@@ -276,6 +276,23 @@ def _scoped_types(cfg: Any) -> Any:
     return out
 
 
+def _scoped_like(cfgs: list, built: list) -> list:
+    """``cfgs`` (one sub-pipeline's configs) through :func:`_scoped_types`, each top-level ``type`` given by name
+    replaced by the scoped registered name of the transform built from it (``built``, in order: mmengine's
+    ``Compose`` builds one per entry); a name already scoped, or a class registered nowhere, is kept."""
+    cfgs = _scoped_types(cfgs)
+    if len(cfgs) != len(built):
+        return cfgs
+    out = []
+    for cfg, transform in zip(cfgs, built):
+        if isinstance(cfg, dict) and isinstance(cfg.get('type'), str) and '.' not in cfg['type']:
+            name = registered_name(ROOT_TRANSFORMS, type(transform), scoped=True)
+            if '.' in name:
+                cfg = {**cfg, 'type': name}
+        out.append(cfg)
+    return out
+
+
 @TRANSFORMS.register_module()
 class OHLRandomChoice(LiveChoiceTransform):
     """Apply one of several sub-pipelines per sample, chosen from an OHL-learned (or a fixed) distribution.
@@ -315,8 +332,11 @@ class OHLRandomChoice(LiveChoiceTransform):
         return type(self).__name__, repr(self.transform_cfgs)
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
-        return dict(type='OHLRandomChoice', key=self.key, transforms=_scoped_types(self.transform_cfgs),
-                    probs=[float(p) for p in probs])
+        # each sub-transform named by the scoped name of the class the search built, so the text builds the same
+        # class in any default scope: a classifier's 'RandomFlip' (mmcv's) read in an mmdet config was mmdet's
+        transforms = [_scoped_like(cfgs, pipeline.transforms)
+                      for cfgs, pipeline in zip(self.transform_cfgs, self.pipelines)]
+        return dict(type='OHLRandomChoice', key=self.key, transforms=transforms, probs=[float(p) for p in probs])
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(key={self.key!r}, choices={len(self.pipelines)})'

@@ -153,3 +153,17 @@ def test_the_am_lfs_fragment_loads_in_an_mmdet_scoped_config(tmp_path):
     with DefaultScope.overwrite_default_scope('mmdet'):
         loss = MODELS.build(cfg.model.roi_head.bbox_head.loss_cls)
     assert isinstance(loss, AMLFSLoss)
+
+
+def test_a_classifier_choices_sub_transforms_build_the_searched_class_in_an_mmdet_config(tmp_path):
+    """A classifier's ``OHLRandomChoice(transforms=[[], [dict(type='RandomFlip')]])`` (mmcv's ``RandomFlip`` in
+    automl_mm's scope) was exported with the bare name, which an mmdet config builds as mmdet's ``RandomFlip``."""
+    from mmcv.transforms import RandomFlip
+
+    from automl_mm.augment import OHLRandomChoice
+
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        searched = OHLRandomChoice(transforms=[[], [dict(type='RandomFlip', prob=1.0)]], key='aa')
+    assert type(searched.pipelines[1].transforms[0]) is RandomFlip
+    _, transform = _stock_build(tmp_path, _space(searched).export_fragment())
+    assert type(transform.pipelines[1].transforms[0]) is RandomFlip
