@@ -247,7 +247,12 @@ class OHLSpace(metaclass=ABCMeta):
 
     @abstractmethod
     def export_fragment(self) -> str:
-        """Config text (Python) that retrains from scratch with the final distribution fixed."""
+        """Config text (Python) that retrains from scratch with the final distribution fixed.
+
+        Text that builds registered types should name them scope-prefixed (``'automl_mm.X'``) and set
+        ``custom_imports`` with :func:`automl_mm.ohl.report.custom_imports_line` (automl_mm and the modules of the
+        classes it builds), so that it loads in a config of any default scope; ``final_policy.py`` imports the
+        union of every space's ``custom_imports``."""
 
     def scheduled_values(self) -> dict[str, Any] | None:
         """``{attribute path: value}`` that the mode of the current distribution sets, recorded per trunk in the
