@@ -203,6 +203,22 @@ def tiny_ohl_cfg(work_dir: str, **hook):
     return cfg
 
 
+def count_config_checks(monkeypatch) -> list:
+    """Record each run of automl_mm's config check (its first step, ``check_training_config``): the list gets the
+    run's ``test_only`` flag each time."""
+    from automl_mm.engine import preflight
+
+    calls = []
+    check = preflight.check_training_config
+
+    def counting(cfg, *args, **kwargs):
+        calls.append(kwargs.get('test_only', args[1] if len(args) > 1 else False))
+        return check(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(preflight, 'check_training_config', counting)
+    return calls
+
+
 def run_tool(*args: str, timeout: int = 900, env: dict | None = None, check: bool = True):
     """Run a repo tool (e.g. tools/train.py) in a subprocess from the repo root; return the completed process."""
     import os

@@ -16,10 +16,9 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from automl_mm.engine import preflight
 from automl_mm.engine.preflight import ConfigCheckError
 
-from conftest import REPO_ROOT, synthcoco_detector_cfg, tiny_digits_cfg
+from conftest import REPO_ROOT, count_config_checks, synthcoco_detector_cfg, tiny_digits_cfg
 
 STOCK_TRAIN = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
 DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
@@ -85,22 +84,10 @@ def test_an_ohl_copies_config_is_refused_by_the_stock_tool_before_building_namin
     assert 'Loads checkpoint' not in proc.stdout and not osp.isdir(tmp_path / 'work')  # nothing was built
 
 
-def _count_checks(monkeypatch) -> list:
-    calls = []
-    check = preflight.check_training_config  # the first step of check_config
-
-    def counting(cfg, *args, **kwargs):
-        calls.append(kwargs.get('test_only', args[1] if len(args) > 1 else False))
-        return check(cfg, *args, **kwargs)
-
-    monkeypatch.setattr(preflight, 'check_training_config', counting)
-    return calls
-
-
 def test_a_runner_from_cfg_is_checked_once_when_it_trains(tmp_path, monkeypatch):
     """``Runner.from_cfg(cfg).train()`` (an mmengine user's script) runs check_config once, before any data is read;
     a runner that was already checked is not checked again by a second ``train()``."""
-    calls = _count_checks(monkeypatch)
+    calls = count_config_checks(monkeypatch)
     cfg = tiny_digits_cfg(str(tmp_path))
     cfg.default_hooks.checkpoint.save_best = 'accuracy/top3'
     runner = Runner.from_cfg(cfg)
@@ -114,7 +101,7 @@ def test_a_runner_from_cfg_is_checked_once_when_it_trains(tmp_path, monkeypatch)
 def test_test_checks_only_what_testing_reads(tmp_path, monkeypatch):
     """``runner.test()`` runs ``check_config(test_only=True)``: a bad val loader does not stop a test, a bad test
     loader does."""
-    calls = _count_checks(monkeypatch)
+    calls = count_config_checks(monkeypatch)
     cfg = tiny_digits_cfg(str(tmp_path))
     bad = [eval(OHL_CHOICE), dict(type='PackClsInputs')]  # noqa: S307 - the literal above
     cfg.val_dataloader = dict(cfg.val_dataloader, dataset=dict(cfg.val_dataloader.dataset, pipeline=bad))
@@ -138,7 +125,7 @@ def test_the_model_checks_run_too(coco_root, tmp_path):
 
 def test_automl_mms_own_tool_checks_once_per_process(tmp_path, monkeypatch):
     """tools/train.py checks the config in build_config; the runner it builds is not checked a second time."""
-    calls = _count_checks(monkeypatch)
+    calls = count_config_checks(monkeypatch)
     cfg = tiny_digits_cfg(str(tmp_path / 'work'))
     path = str(tmp_path / 'cfg.py')
     Config(cfg.to_dict()).dump(path)

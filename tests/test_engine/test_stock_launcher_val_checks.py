@@ -8,25 +8,12 @@ import re
 import pytest
 from mmengine.runner import Runner
 
-from automl_mm.engine import preflight
 from automl_mm.engine.preflight import ConfigCheckError
 
-from conftest import tiny_digits_cfg
+from conftest import count_config_checks, tiny_digits_cfg
 
 OHL_CHOICE = dict(type='OHLRandomChoice', key='aug',
                   transforms=[[], [dict(type='mmcv.RandomFlip', prob=1.0, direction='vertical')]])
-
-
-def _count_checks(monkeypatch) -> list:
-    calls = []
-    check = preflight.check_training_config  # the first step of check_config
-
-    def counting(cfg, *args, **kwargs):
-        calls.append(kwargs.get('test_only', args[1] if len(args) > 1 else False))
-        return check(cfg, *args, **kwargs)
-
-    monkeypatch.setattr(preflight, 'check_training_config', counting)
-    return calls
 
 
 def _with_bad_pipeline(cfg, loader: str):
@@ -36,7 +23,7 @@ def _with_bad_pipeline(cfg, loader: str):
 
 def test_val_refuses_an_augmented_val_loader_naming_its_key(tmp_path, monkeypatch):
     """Before: ``val()`` validated on vertically flipped digits and returned the accuracy, no check run."""
-    calls = _count_checks(monkeypatch)
+    calls = count_config_checks(monkeypatch)
     cfg = tiny_digits_cfg(str(tmp_path))
     _with_bad_pipeline(cfg, 'val_dataloader')
     runner = Runner.from_cfg(cfg)
@@ -60,7 +47,7 @@ def test_val_refuses_an_unreported_save_best(tmp_path):
 def test_val_checks_only_what_validating_reads_once_and_train_still_checks(tmp_path, monkeypatch):
     """A bad test loader does not stop ``val()``; a second ``val()`` is not checked again; a later ``train()`` runs
     the whole check (a training-only key, ``optim_wrapper.clip_grad.max_nom``, is refused there)."""
-    calls = _count_checks(monkeypatch)
+    calls = count_config_checks(monkeypatch)
     cfg = tiny_digits_cfg(str(tmp_path))
     _with_bad_pipeline(cfg, 'test_dataloader')
     cfg.optim_wrapper.clip_grad = dict(max_nom=1.0)
