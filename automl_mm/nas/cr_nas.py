@@ -28,7 +28,12 @@ from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .latency import count_flops
 from .loop import SearchLoopBase
-from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text
+from .retrain_export import (
+    backbone_fragment_text,
+    check_retrain_backbone,
+    check_retrain_config,
+    retrain_config_text,
+)
 from .samplers import check_completion_sampler
 from .search_checks import check_schedule_span, check_scoring_counts
 from .search_log import format_table, warn
@@ -375,8 +380,8 @@ class CRNASLoop(SearchLoopBase):
         backbone = dict(self.runner.cfg.model.backbone)
         backbone.pop('max_stage_blocks', None)
         backbone.update(stage_blocks=r['stage_blocks'], dilations_per_block=r['dilations_per_block'])
-        self.write_text('cr_nas_backbone.py', f'# CR-NAS searched backbone ({self.metric_key} on arch-val: '
-                        f'{r["spatial_search_score"]:.4f}); paste into model.backbone\nbackbone = {backbone!r}\n')
+        self.write_text('cr_nas_backbone.py', backbone_fragment_text(
+            f'CR-NAS searched backbone ({self.metric_key} on arch-val: {r["spatial_search_score"]:.4f})', backbone))
         if self.retrain_config is None:
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
             return

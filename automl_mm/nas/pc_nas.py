@@ -20,7 +20,12 @@ from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .latency import FlopsTable, LatencyTable
 from .loop import SearchLoopBase
-from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text
+from .retrain_export import (
+    backbone_fragment_text,
+    check_retrain_backbone,
+    check_retrain_config,
+    retrain_config_text,
+)
 from .retrain_input import check_retrain_input
 from .samplers import PoolPathSampler, check_completion_sampler
 from .search_checks import check_schedule_span, check_scoring_counts
@@ -326,8 +331,8 @@ class PCNASLoop(SearchLoopBase):
         best = self.results[0]
         # the stand-alone network as a backbone config (the search's backbone with the searched arch)
         backbone = dict(self.runner.cfg.model.backbone, arch=list(best['arch']))
-        self.write_text('pc_nas_backbone.py', f'# PC-NAS searched backbone (potential {best["potential"]:.4f}, '
-                        f'{self.metric_key}); paste into model.backbone\nbackbone = {backbone!r}\n')
+        self.write_text('pc_nas_backbone.py', backbone_fragment_text(
+            f'PC-NAS searched backbone (potential {best["potential"]:.4f}, {self.metric_key})', backbone))
         if self.retrain_config is None:
             # a pc_nas_final_config.py holding the arch override alone was written: it named no model type, data
             # or schedule, and failed when trained

@@ -111,3 +111,42 @@ def retrain_config_text(base: str | None, model_override: str, comment: str) -> 
         lines.append(f'_base_ = {osp.abspath(base)!r}')
     lines.append(model_override)
     return '\n'.join(lines) + '\n'
+
+
+def backbone_fragment_text(title: str, backbone: dict) -> str:
+    """The searched backbone as a fragment to paste into a config of one's own (``cr_nas_backbone.py``,
+    ``pc_nas_backbone.py``), loadable whatever that config's ``default_scope`` is.
+
+    The fragment named the search config's backbone type as it was written (``'MBConvSupernet'``, or
+    ``'automl_mm.CRResNet'``) and imported nothing: pasted into a stock mmdet config (``default_scope='mmdet'``), an
+    unprefixed type is looked up in mmdet's registry, and a prefixed one needs automl_mm imported, so mmdet's
+    ``tools/train.py`` stopped with ``KeyError``. Now the type carries the ``automl_mm.`` prefix (a type with a
+    scope of its own is kept), the fragment sets ``custom_imports`` (automl_mm and the module of a user's backbone
+    class, :func:`~automl_mm.ohl.report.custom_imports_line`) and its comment gives the line that replaces another
+    backbone whole (``_delete_=True``: merged over mmdet's ResNet, that backbone's keys would be kept).
+
+    Args:
+        title: The first comment line (what was searched and its score).
+        backbone: The backbone config (``type`` and its arguments).
+
+    Returns:
+        Python config text setting ``custom_imports`` and ``backbone``.
+    """
+    from automl_mm.ohl.report import custom_imports_line
+    from automl_mm.registry import MODELS
+
+    backbone = dict(backbone)
+    kind = backbone.get('type')
+    classes = []
+    if isinstance(kind, str):
+        if '.' not in kind:
+            backbone['type'] = f'automl_mm.{kind}'
+        cls = MODELS.get(backbone['type'])
+        classes = [cls] if isinstance(cls, type) else []
+    elif isinstance(kind, type):
+        classes = [kind]
+    return (f'# {title}\n'
+            '# Paste into a config of your own: model = dict(backbone=dict(_delete_=True, **backbone)) replaces its\n'
+            '# backbone whole (without _delete_=True the keys of its backbone, e.g. mmdet ResNet\'s, are kept).\n'
+            + custom_imports_line(classes, 'the searched backbone')
+            + f'backbone = {backbone!r}\n')

@@ -102,6 +102,7 @@ def test_stage_and_spatial_search_end_to_end(reference_search):
     # exports: a backbone fragment and a config that trains the CR backbone in Faster R-CNN FPN
     fragment = Config.fromfile(osp.join(work, 'search', 'cr_nas_backbone.py'))
     assert fragment.backbone['stage_blocks'] == r['stage_blocks'] and 'max_stage_blocks' not in fragment.backbone
+    assert fragment.custom_imports['imports'] == ['automl_mm'] and fragment.backbone['type'] == 'automl_mm.CRResNet'
     final = Config.fromfile(osp.join(work, 'search', 'cr_nas_final_config.py'))
     assert final.model.type == 'FasterRCNN' and final.model.backbone.type == 'automl_mm.CRResNet'
     assert final.model.backbone.stage_blocks == r['stage_blocks']
