@@ -99,6 +99,12 @@ def _base_target(runner: Any, path: str) -> tuple[list[Any], str] | None:
     return nodes, parts[-1]
 
 
+
+def _is_base_form(pairs: list[tuple[Any, Any]]) -> bool:
+    """Whether :func:`resolve_attribute`'s pairs are a base-form path's ``(optimizer, key)`` (only that path resolves
+    to an optimiser and a key of :data:`BASE_KEYS`: a torch optimiser has no such attribute)."""
+    return bool(pairs) and all(is_optimizer(node) and key in BASE_KEYS for node, key in pairs)
+
 def _root(runner: Any, parts: list[str], path: str) -> Any:
     if not parts[0]:
         raise ValueError(f'empty attribute path {path!r}')
@@ -147,8 +153,8 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
             ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
     """
     pairs = resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
-    if _base_target(runner, path) is not None:  # each group: value × its paramwise_cfg multiplier
-        for optimizer, key in pairs:
+    if _is_base_form(pairs):  # the base form
+        for optimizer, key in pairs:  # each group: value × its paramwise_cfg multiplier
             write_base(optimizer, key, value, path)
         return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
@@ -193,10 +199,10 @@ def _put(node: Any, key: Any, value: Any) -> Any:
 
 def get_attribute(runner: Any, path: str) -> list[Any]:
     """Current values at ``path`` (one per ``*`` fan-out); of a base-form path, the base in effect."""
-    if _base_target(runner, path) is not None:
-        return [read_base(optimizer, key, path) for optimizer, key in resolve_attribute(runner, path)]
-    return [node[key] if isinstance(node, (dict, list, tuple)) else getattr(node, key)
-            for node, key in resolve_attribute(runner, path)]
+    pairs = resolve_attribute(runner, path)
+    if _is_base_form(pairs):  # the base form
+        return [read_base(optimizer, key, path) for optimizer, key in pairs]
+    return [node[key] if isinstance(node, (dict, list, tuple)) else getattr(node, key) for node, key in pairs]
 
 
 def _schedulers(runner: Any) -> list:

@@ -14,11 +14,6 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
 
-# Every exported fragment imports automl_mm and names its types with the scope prefix, so it loads in an
-# automl_mm config and in a stock mmdet one (default_scope='mmdet') alike; one whose types include a user's
-# classes imports their modules too (custom_imports_line).
-CUSTOM_IMPORTS = "custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
-
 # packages a config reaches without custom_imports: automl_mm's (imported anyway, first in every fragment's list),
 # mmengine's and mmcv's, and the OpenMMLab packages whose scope prefix or default scope imports their registries
 _REACHED = frozenset({'automl_mm', 'mmengine', 'mmcv'})
@@ -77,7 +72,18 @@ def custom_imports_line(classes: Sequence[type] = (), what: str = 'the fragment'
         if name not in _WARNED:
             _WARNED.add(name)
             print_log(message, logger='current', level=30)
-    return text + f'custom_imports = dict(imports={modules!r}, allow_failed_imports=False)\n'
+    return text + _imports_assignment(modules)
+
+
+def _imports_assignment(modules: Sequence[str], allow_failed: bool = False) -> str:
+    """The ``custom_imports = dict(...)`` line of a fragment (one format for single and merged fragments)."""
+    return f'custom_imports = dict(imports={list(modules)!r}, allow_failed_imports={allow_failed})\n'
+
+
+# Every exported fragment imports automl_mm and names its types with the scope prefix, so it loads in an
+# automl_mm config and in a stock mmdet one (default_scope='mmdet') alike; one whose types include a user's
+# classes imports their modules too (custom_imports_line). This is the line of a fragment with none.
+CUSTOM_IMPORTS = custom_imports_line()
 
 
 def lineage(history: list[dict]) -> list[dict[str, dict]]:
@@ -201,8 +207,7 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
                 owners[key] = (space, value)
         text += _without_assignment(fragment, 'custom_imports')  # one union line for the whole file, below
     if imports:
-        text = (f'custom_imports = dict(imports={imports!r}, allow_failed_imports={all(allow_failed)})\n'
-                + text)
+        text = _imports_assignment(imports, all(allow_failed)) + text
     text = header + text
     if len(hook_owners) > 1:
         text += (f'# the hooks of every space above ({", ".join(map(repr, hook_owners))}): each fragment sets '
