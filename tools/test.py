@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
 from automl_mm.engine.dist import gloo_without_gpus
-from automl_mm.engine.launch import check_launcher_matches_environment
+from automl_mm.engine.launch import check_launcher_matches_environment, check_slurm_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
@@ -57,7 +57,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
-    check_launcher_matches_environment(args.launcher, 'tools/test.py')  # torchrun without --launcher pytorch
+    check_launcher_matches_environment(args.launcher, 'tools/test.py')  # torchrun / srun, no --launcher
+    check_slurm_environment(args.launcher, 'tools/test.py')  # --launcher slurm outside srun
     overridden = {'launcher': ('--launcher', args.launcher), 'load_from': ('the CHECKPOINT argument', args.checkpoint),
                   'resume': ('tools/test.py (it never resumes)', False)}
     if args.work_dir is not None:

@@ -21,6 +21,7 @@ from automl_mm.engine import (
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import (
     check_launcher_matches_environment,
+    check_slurm_environment,
     exit_with_parent_if_asked,
     launch_local,
     prestart_workers,
@@ -171,7 +172,8 @@ def main() -> None:
     exit_with_parent_if_asked()  # AUTOML_MM_EXIT_WITH_PARENT=1 (the benchmarks): stop when the caller is gone
     install_mmengine_patches()  # before any checkpoint is read or written
     args = parse_args()
-    check_launcher_matches_environment(args.launcher, 'tools/train.py')  # torchrun without --launcher pytorch
+    check_launcher_matches_environment(args.launcher, 'tools/train.py')  # torchrun / srun, no --launcher
+    check_slurm_environment(args.launcher, 'tools/train.py')  # --launcher slurm outside srun
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     world_size = required_world_size(cfg)

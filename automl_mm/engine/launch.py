@@ -98,9 +98,14 @@ def worker_threads(world_size: int) -> int:
     return threads
 
 
-#: Environment variables a multi-process launcher sets in every process it starts: ``torchrun`` (and
-#: ``torch.distributed.launch``) ``WORLD_SIZE``, ``mpirun`` (Open MPI) ``OMPI_COMM_WORLD_SIZE``.
-LAUNCHER_WORLD_SIZE_ENV = ('WORLD_SIZE', 'OMPI_COMM_WORLD_SIZE')
+#: Environment variables a multi-process launcher sets in every process it starts, with the ``--launcher`` that
+#: joins those processes into one job: ``torchrun`` (and ``torch.distributed.launch``) ``WORLD_SIZE``, ``mpirun``
+#: (Open MPI) ``OMPI_COMM_WORLD_SIZE``, ``srun`` ``SLURM_STEP_NUM_TASKS`` (the tasks of this job step; a batch
+#: script outside srun has ``SLURM_NTASKS`` but no step, and runs one process).
+LAUNCHER_WORLD_SIZE_ENV = {'WORLD_SIZE': 'pytorch', 'OMPI_COMM_WORLD_SIZE': 'mpi', 'SLURM_STEP_NUM_TASKS': 'slurm'}
+
+#: What mmengine's slurm start-up reads (``mmengine.dist.utils._init_dist_slurm``; ``KeyError`` when missing).
+SLURM_ENV = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
 
 
 def check_launcher_matches_environment(launcher: str, tool: str) -> None:
@@ -108,7 +113,8 @@ def check_launcher_matches_environment(launcher: str, tool: str) -> None:
     ``mpi`` on a machine without GPUs.
 
     ``torchrun --nproc_per_node N tools/train.py CONFIG`` without ``--launcher pytorch`` ran N independent
-    trainings (each an OHL search with its own local workers) writing into the same work_dir, with no error.
+    trainings (each an OHL search with its own local workers) writing into the same work_dir, with no error; so
+    did ``srun`` with several tasks without ``--launcher slurm`` (a user's own sbatch script), one search per task.
     mmengine 0.10.7's slurm and mpi start-up select a CUDA device per process (``torch.cuda.set_device``; slurm
     without ``SLURM_LOCALID`` first takes ``SLURM_PROCID % torch.cuda.device_count()``): without GPUs
     ``tools/slurm_train.sh`` failed with ``ZeroDivisionError: integer modulo by zero`` from inside mmengine, after
@@ -128,18 +134,35 @@ def check_launcher_matches_environment(launcher: str, tool: str) -> None:
             'MASTER_ADDR set')
     if launcher != 'none':
         return
-    for name in LAUNCHER_WORLD_SIZE_ENV:
+    for name, flag in LAUNCHER_WORLD_SIZE_ENV.items():
         try:
             size = int(os.environ.get(name, '1'))
         except ValueError:
             continue
         if size > 1:
-            flag = 'mpi' if name.startswith('OMPI') else 'pytorch'
             gpus = '' if flag == 'pytorch' or _has_launcher_device(flag) else (
-                " (mmengine's mpi start-up needs GPUs, which this machine lacks: on CPUs start the processes with "
-                'tools/dist_train.sh / tools/dist_test.sh instead)')
+                f" (mmengine's {flag} start-up needs GPUs, which this machine lacks: on CPUs start the processes "
+                'with tools/dist_train.sh / tools/dist_test.sh instead)')
             raise RuntimeError(f'{tool} runs in one of {size} processes ({name}={size}) but with --launcher none: '
                                f'each would run the whole job into the same work_dir; add --launcher {flag}{gpus}')
+
+
+def check_slurm_environment(launcher: str, tool: str) -> None:
+    """Refuse ``--launcher slurm`` in a process that srun did not start: mmengine's slurm start-up read
+    ``SLURM_PROCID`` and failed with ``KeyError: 'SLURM_PROCID'``, after the config was read and checked.
+
+    Raises:
+        RuntimeError: ``launcher`` is ``'slurm'`` and a variable of :data:`SLURM_ENV` is not set (names them, and
+            the tools that start the tasks).
+    """
+    if launcher != 'slurm':
+        return
+    missing = [name for name in SLURM_ENV if not os.environ.get(name)]
+    if missing:
+        raise RuntimeError(
+            f'{tool} --launcher slurm outside an srun job step: {", ".join(missing)} '
+            f'{"is" if len(missing) == 1 else "are"} not set (srun sets them in every task it starts). Start the '
+            'tasks with srun (tools/slurm_train.sh / tools/slurm_test.sh), or use torchrun (--launcher pytorch)')
 
 
 def _has_launcher_device(launcher: str) -> bool:
