@@ -421,12 +421,7 @@ class OHLHook(Hook):
         valid = copy_is_valid(model, self._trunk_iters, self._nonfinite_losses, self._uses_loss_scaler)
         reward, empty = float('nan'), False
         if valid and layout.is_lead:  # the ranks of a copy hold the same weights: its lead evaluates it
-            reward, empty = self.scorer.score(runner.model)
-            if empty:
-                runner.logger.warning(
-                    f'OHL trunk {self.trunk}: copy {layout.copy_id} got no metrics from the reward evaluator '
-                    f'({self.scorer.metric_names()}); its reward is 0. Check reward_evaluator (e.g. '
-                    'format_only=True computes nothing) and reward_key')
+            reward, empty = self.scorer.score(runner.model)  # an empty copy is named after the gather (every rank)
             valid = math.isfinite(reward)
         t_reward = time.perf_counter()
         try:

@@ -183,6 +183,10 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     :func:`default_worst_reward`); the best copy is the valid one with the highest reward (the lowest index on a
     tie).
 
+    A valid copy whose reward evaluator returned no metrics (reward 0) is named in a warning, here from the
+    gathered flags, so the main process logs it whichever rank is the copy's lead (warned on the lead, it was lost
+    for every copy but copy 0: mmengine's logger shows only errors on the other ranks).
+
     Raises:
         RuntimeError: the reward evaluator returned no metrics for any valid copy; every copy diverged; or a
             per-item space counted no choices in a trunk that trained (``iters_in_trunk`` > 0) on some copy. Each
@@ -194,6 +198,13 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
         raise RuntimeError(f'OHL trunk {index}: the reward evaluator ({scorer.metric_names()}) returned no metrics '
                            'for any copy, so there is no reward to learn from; check reward_evaluator (e.g. '
                            f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}')
+    empty = [c for c in range(num_copies) if valids[c] and trunk['empty'][c]]
+    if empty:
+        print_log(f'OHL trunk {index}: {"copies" if len(empty) > 1 else "copy"} {", ".join(map(str, empty))} got no '
+                  f'metrics from the reward evaluator ({scorer.metric_names()}); '
+                  f'{"their rewards are" if len(empty) > 1 else "its reward is"} 0. Check reward_evaluator (e.g. '
+                  f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}', 'current',
+                  logging.WARNING)
     if not any(valids):
         raise RuntimeError(f'OHL trunk {index}: every copy diverged (non-finite loss, weights or buffers); lower the '
                            'learning rate or narrow the search space')
