@@ -14,7 +14,11 @@ and the process-group settings for every OHL config.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sized
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Iterator, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +28,8 @@ import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.dataset import DefaultSampler
-from mmengine.dist import get_dist_info, is_distributed, sync_random_seed
+from mmengine.dist import all_gather_object, get_dist_info, is_distributed, sync_random_seed
+from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner
 
@@ -87,6 +92,10 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
     Must be called by every rank, in the same order (``dist.new_group`` is collective); :class:`CopyRunner` does.
     Calling it again with the same arguments returns the existing layout.
 
+    With several copies of several ranks it also gathers every rank's node (:func:`node_of_ranks`) and warns,
+    naming ``ranks_per_copy``, when a copy trains across nodes that also hold another copy
+    (:func:`copies_split_across_nodes`).
+
     Raises:
         ValueError: ``num_copies`` or ``ranks_per_copy`` is not positive, or the world size is not their product.
     """
@@ -105,7 +114,59 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
             if rank in ranks:
                 group = new
     _LAYOUT = CopyLayout(num_copies, ranks_per_copy, rank, world_size, group)
+    if num_copies > 1 and ranks_per_copy > 1 and is_distributed():
+        warn_copies_split_across_nodes(node_of_ranks(), ranks_per_copy)
     return _LAYOUT
+
+
+def node_of_ranks() -> list[tuple[str, str]]:
+    """Every rank's node, indexed by global rank: ``(host name, the launcher's node index)``, the index being
+    torchrun's ``GROUP_RANK`` or srun's ``SLURM_NODEID`` ('' without either). Collective (one
+    ``all_gather_object``): every rank must call it."""
+    node = os.environ.get('GROUP_RANK', os.environ.get('SLURM_NODEID', ''))
+    return all_gather_object((socket.gethostname(), node))
+
+
+def copies_split_across_nodes(nodes: Sequence[Any], ranks_per_copy: int) -> dict[int, list[int]]:
+    """The copies whose ranks sit on several nodes of which one also holds another copy's ranks.
+
+    Args:
+        nodes: Each global rank's node (any hashable label, e.g. :func:`node_of_ranks`' entries).
+        ranks_per_copy: Ranks per copy (copy ``c`` is ranks ``c * ranks_per_copy ...``).
+
+    Returns:
+        ``{copy: [node indices]}``, nodes numbered in the order of their first rank. A copy spread over whole
+        nodes of its own (16 ranks on two nodes of 8) is not split; nor is any copy inside one node.
+    """
+    index = {node: i for i, node in enumerate(dict.fromkeys(nodes))}
+    copies_on: dict[int, set[int]] = {}
+    nodes_of: dict[int, list[int]] = {}
+    for rank, node in enumerate(nodes):
+        copy_id, n = rank // ranks_per_copy, index[node]
+        copies_on.setdefault(n, set()).add(copy_id)
+        if n not in nodes_of.setdefault(copy_id, []):
+            nodes_of[copy_id].append(n)
+    return {c: ns for c, ns in nodes_of.items() if len(ns) > 1 and any(len(copies_on[n]) > 1 for n in ns)}
+
+
+def warn_copies_split_across_nodes(nodes: Sequence[Any], ranks_per_copy: int) -> dict[int, list[int]]:
+    """Warn (the main process logs it) where :func:`copies_split_across_nodes` finds copies; returns them.
+
+    Such a copy's DDP all-reduce crosses the network at every step while the other copies' stays inside one
+    node, and every copy waits for the slowest at each trunk end (the results are unchanged). E.g. 3 copies of
+    2 ranks on 2 nodes of 3 processes: copy 1 is ranks 2 (node 0) and 3 (node 1).
+    """
+    split = copies_split_across_nodes(nodes, ranks_per_copy)
+    if split:
+        counts = list(Counter(nodes).values())  # processes per node, in the order of the nodes' first ranks
+        where = '; '.join(f'copy {c} on nodes {ns}' for c, ns in split.items())
+        print_log(f'OHL copy layout: ranks_per_copy={ranks_per_copy} does not fit the processes per node '
+                  f'{counts}: {where}, sharing a node with another copy. Such a copy\'s gradient all-reduce '
+                  'crosses the network at every step while a copy inside one node does not, and every copy waits '
+                  'for the slowest at each trunk end (the results are unchanged). Give every node a multiple of '
+                  'ranks_per_copy processes (or make ranks_per_copy a multiple of the processes per node)',
+                  logger='current', level=logging.WARNING)
+    return split
 
 
 def get_copy_layout() -> CopyLayout:
