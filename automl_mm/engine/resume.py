@@ -225,3 +225,34 @@ def checkpoint_seed(path: str) -> int | None:
     meta = checkpoint.get('meta') or {}
     seed = meta.get('seed')
     return None if seed is None else int(seed)
+
+
+def check_ranks_start_alike(resume: bool, load_from: str | None, work_dir: str) -> None:
+    """Refuse a distributed run whose ranks start from different checkpoints (or some from none).
+
+    Under torchrun / srun every process reads the config and resolves ``--resume`` itself
+    (:func:`resolve_resume` in ``tools/train.py``). Where the nodes do not share ``work_dir`` (a node's own disk;
+    mmengine's rank 0 writes every checkpoint, so only node 0's disk holds them) node 0's ranks resumed and node
+    1's started from scratch: their collectives no longer matched, and the run hung until
+    ``env_cfg.dist_cfg.timeout`` with an error about a crashed or hung rank (2 nodes x 2 ranks, an OHL search
+    resumed at epoch 2: "OHL trunk 2: rank 1 could not meet the other copies"). Collective: every rank calls it.
+
+    Raises:
+        RuntimeError: the ranks' ``(resume, load_from)`` differ; names what each group of ranks starts from and
+            that ``work_dir`` must be one folder shared by every node.
+    """
+    from mmengine.dist import all_gather_object, is_distributed
+
+    if not is_distributed():
+        return
+    starts = all_gather_object((bool(resume), load_from))
+    if len(set(starts)) == 1:
+        return
+    groups: dict[tuple, list[int]] = {}
+    for rank, start in enumerate(starts):
+        groups.setdefault(start, []).append(rank)
+    said = '; '.join(f'ranks {ranks} ' + (f'resume {path}' if res and path else f'load {path}' if path else
+                                          'start from scratch') for (res, path), ranks in groups.items())
+    raise RuntimeError(f'the ranks do not start alike: {said}. Every process resolves --resume / load_from in '
+                       f'work_dir {work_dir} itself, and only rank 0 writes checkpoints there: on several nodes '
+                       'work_dir must be one folder shared by every node (and a load_from path readable on each)')
