@@ -3,6 +3,12 @@
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-${MASTER_PORT:-29500}}  # mmdet's PORT; else an exported MASTER_PORT (was ignored: 29500)
+if [[ "$NNODES" != 1 && -z "${MASTER_ADDR:-}" ]]; then
+  # 127.0.0.1 reaches only this node: node 1 and up waited for a rendezvous on themselves until torchrun's
+  # store timed out, minutes later
+  echo "$0: NNODES=$NNODES needs MASTER_ADDR, the address of node 0 (NODE_RANK=0), set to the same value on every node" >&2
+  exit 2
+fi
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 
 torchrun_run() {  # torchrun_run SCRIPT ARGS...: GPUS processes on this node, each running SCRIPT ARGS
