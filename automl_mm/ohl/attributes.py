@@ -52,9 +52,7 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
             read_base(optimizer, key, path)  # the ratios can be read: a write cannot fail half-way
         return [(optimizer, key) for optimizer in optimizers]
     parts = path.split('.')
-    nodes = [_root(runner, parts, path)]
-    for depth, part in enumerate(parts[1:-1], start=1):
-        nodes = [child for node in nodes for child in _children(node, part, path, depth)]
+    nodes = [chain[-1][1] for chain in path_chains(runner, path, end=-1)]
     last = parts[-1]
     pairs = []
     for node in nodes:
@@ -87,9 +85,7 @@ def _base_target(runner: Any, path: str) -> tuple[list[Any], str] | None:
     if len(parts) < 2 or parts[-1] == '*':
         return None
     try:
-        nodes = [_root(runner, parts, path)]
-        for depth, part in enumerate(parts[1:-1], start=1):
-            nodes = [child for node in nodes for child in _children(node, part, path, depth)]
+        nodes = [chain[-1][1] for chain in path_chains(runner, path, end=-1)]
     except ValueError:
         return None  # the path's own check names the missing part
     if not nodes or not all(is_optimizer(node) for node in nodes) or any(hasattr(n, parts[-1]) for n in nodes):
@@ -99,13 +95,48 @@ def _base_target(runner: Any, path: str) -> tuple[list[Any], str] | None:
     return nodes, parts[-1]
 
 
-
 def _is_base_form(pairs: list[tuple[Any, Any]]) -> bool:
     """Whether :func:`resolve_attribute`'s pairs are a base-form path's ``(optimizer, key)`` (only that path resolves
     to an optimiser and a key of :data:`BASE_KEYS`: a torch optimiser has no such attribute)."""
     return bool(pairs) and all(is_optimizer(node) and key in BASE_KEYS for node, key in pairs)
 
-def _root(runner: Any, parts: list[str], path: str) -> Any:
+
+def path_chains(runner: Any, path: str, end: int | None = None,
+                tolerant: bool = False) -> list[list[tuple[str, Any]]]:
+    """Every chain ``[(part, node), ...]`` that ``path`` names from the runner: its root (``model`` unwrapped), then
+    one node per part of ``parts[1:end]`` (``*`` fanned out, the index written in the chain), in the order of the
+    fan-out. The one walk of an attribute path: :func:`resolve_attribute` walks to the parent of the last part
+    (``end=-1``), :func:`~automl_mm.ohl.build_time_targets.check_read_at_run_time` to the value (``end=None``,
+    ``tolerant``).
+
+    Parts are resolved a level at a time across all chains, so the first missing part reported is the shallowest.
+
+    Args:
+        runner: The runner (anything with the root attribute).
+        path: The attribute path (module docstring).
+        end: Walk ``parts[1:end]`` after the root.
+        tolerant: A part that does not resolve ends its chain there (kept, the chain of what did resolve; a missing
+            root is ``None``) instead of raising. An empty ``*`` fan-out ends no chain: it has none.
+
+    Raises:
+        ValueError: (not ``tolerant``) an empty path or root, or a part that does not exist, naming the path and
+            the part.
+    """
+    parts = path.split('.')
+    chains = [[(parts[0], _root(runner, parts, path, tolerant))]]
+    for depth, part in enumerate(parts[1:end], start=1):
+        longer = []
+        for chain in chains:
+            children = _children(chain[-1][1], part, path, depth, tolerant) if len(chain) == depth else None
+            longer += [chain] if children is None else [chain + [child] for child in children]
+        chains = longer
+    return chains
+
+
+def _root(runner: Any, parts: list[str], path: str, tolerant: bool = False) -> Any:
+    if tolerant:
+        root = getattr(runner, parts[0], None)
+        return root.module if parts[0] == 'model' and is_model_wrapper(root) else root
     if not parts[0]:
         raise ValueError(f'empty attribute path {path!r}')
     if parts[0] == 'model':
@@ -116,31 +147,41 @@ def _root(runner: Any, parts: list[str], path: str) -> Any:
 
 
 _MODULE_SEQUENCES = (nn.ModuleList, nn.Sequential)  # indexed by position, as a list (mmengine's subclass them)
+SEQUENCES = (list, tuple, *_MODULE_SEQUENCES)  # what ``*`` fans out over and integers index
 
 
 def _indexes(node: Any, part: str) -> bool:
     # a module sequence too: its attribute names are '0', '1', ..., but -1 (its last) is no attribute
-    return isinstance(node, (list, tuple, *_MODULE_SEQUENCES)) and part.lstrip('-').isdigit()
+    return isinstance(node, SEQUENCES) and part.lstrip('-').isdigit()
 
 
-def _children(node: Any, part: str, path: str, depth: int) -> list[Any]:
+def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = False) -> list[tuple[str, Any]] | None:
+    """``[(part, child), ...]`` that ``part`` names below ``node`` (``*``: every element, named by its index);
+    ``None`` where it names nothing and ``tolerant``.
+
+    Raises:
+        ValueError: (not ``tolerant``) ``part`` names nothing, naming the path and the part.
+    """
     if part == '*':
-        if not isinstance(node, (list, tuple, *_MODULE_SEQUENCES)):
-            raise ValueError(f'attribute path {path!r}: * at position {depth} needs a list, tuple, nn.ModuleList or '
-                             f'nn.Sequential, got {type(node).__name__}')
-        return list(node)
-    if _indexes(node, part):
-        if not -len(node) <= int(part) < len(node):
-            raise ValueError(f'attribute path {path!r}: index {int(part)} at position {depth} out of range for '
-                             f'a {type(node).__name__} of {len(node)}')
-        return [node[int(part)]]
-    if isinstance(node, dict):
-        if part not in node:
-            raise ValueError(f'attribute path {path!r}: key {part!r} not found')
-        return [node[part]]
-    if not hasattr(node, part):
-        raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {part!r}')
-    return [getattr(node, part)]
+        if isinstance(node, SEQUENCES):
+            return [(str(i), child) for i, child in enumerate(node)]
+        problem = (f'* at position {depth} needs a list, tuple, nn.ModuleList or nn.Sequential, got '
+                   f'{type(node).__name__}')
+    elif _indexes(node, part):
+        if -len(node) <= int(part) < len(node):
+            return [(part, node[int(part)])]
+        problem = f'index {int(part)} at position {depth} out of range for a {type(node).__name__} of {len(node)}'
+    elif isinstance(node, dict):
+        if part in node:
+            return [(part, node[part])]
+        problem = f'key {part!r} not found'
+    elif hasattr(node, part):
+        return [(part, getattr(node, part))]
+    else:
+        problem = f'{type(node).__name__} has no attribute {part!r}'
+    if tolerant:
+        return None
+    raise ValueError(f'attribute path {path!r}: {problem}')
 
 
 def set_attribute(runner: Any, path: str, value: Any) -> None:

@@ -34,13 +34,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mmengine.model import is_model_wrapper
 from torch import nn
 
-from .attributes import get_attribute
+from .attributes import SEQUENCES, get_attribute, path_chains
 from .optimizer_base import BASE_KEYS
 
-_SEQUENCES = (list, tuple, nn.ModuleList, nn.Sequential)
+Chain = list[tuple[str, Any]]  # (part, node) from the runner's attribute down (attributes.path_chains)
 
 # package.class (any class in the object's MRO) -> (attributes read only at __init__, what was made of them, advice)
 DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
@@ -51,34 +50,6 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
     'mmdet.CrossEntropyLoss': (frozenset({'use_sigmoid', 'use_mask'}), 'cls_criterion',
                          'the criterion (softmax, sigmoid or mask) is chosen at __init__; build the loss with it'),
 }
-
-
-def _walk(runner: Any, parts: list[str]) -> list[list[tuple[str, Any]]]:
-    """Every concrete chain ``[(part, node), ...]`` that ``parts`` names from the runner (``*`` fanned out, its
-    index written in the chain), ending at the value at the path. A part that does not resolve (an element of a
-    tensor; a missing one, which the path's own check names) ends its chain there."""
-    root = getattr(runner, parts[0], None)
-    if parts[0] == 'model' and is_model_wrapper(root):
-        root = root.module
-    chains = [[(parts[0], root)]]
-    for depth, part in enumerate(parts[1:], start=1):
-        longer = []
-        for chain in chains:
-            node = chain[-1][1]
-            if len(chain) < depth:  # stopped at an earlier part: kept, so that its prefix is still checked
-                longer.append(chain)
-            elif part == '*' and isinstance(node, _SEQUENCES):
-                longer += [chain + [(str(i), child)] for i, child in enumerate(node)]
-            elif isinstance(node, _SEQUENCES) and part.lstrip('-').isdigit() and -len(node) <= int(part) < len(node):
-                longer.append(chain + [(part, node[int(part)])])
-            elif isinstance(node, Mapping) and part in node:
-                longer.append(chain + [(part, node[part])])
-            elif not isinstance(node, Mapping) and hasattr(node, part):
-                longer.append(chain + [(part, getattr(node, part))])
-            else:
-                longer.append(chain)
-        chains = longer
-    return chains
 
 
 def _type_name(kind: Any) -> str | None:
@@ -121,55 +92,92 @@ def check_read_at_run_time(runner: Any, path: str, owner: str) -> None:
         raise ValueError(f'{owner} writes {path}: runner.cfg is the config the runner was built from, read by '
                          'nothing during training, so the written value would change nothing. Target the built '
                          'object (model..., optim_wrapper.optimizer.param_groups.*..., train_dataloader...)')
-    for chain in _walk(runner, parts):
-        for depth, (part, node) in enumerate(chain):
-            if depth + 1 < len(parts) and not isinstance(node, (Mapping, *_SEQUENCES)):
-                for cls in type(node).__mro__:
-                    derived = DERIVED_AT_INIT.get(f'{cls.__module__.split(".")[0]}.{cls.__name__}')
-                    if derived and parts[depth + 1] in derived[0]:
-                        at = '.'.join(p for p, _ in chain[:depth + 1])
-                        raise ValueError(f'{owner} writes {path}, but {type(node).__name__} ({at}) reads '
-                                         f'{parts[depth + 1]!r} only at __init__, to make {derived[1]}: the written '
-                                         f'value would change nothing; {derived[2]}')
-            if part == 'defaults' and depth and hasattr(chain[depth - 1][1], 'param_groups'):
-                rest = '.'.join(parts[depth + 1:]) or '<key>'
-                groups = '.'.join(parts[:depth] + ['param_groups', '*', rest])
-                # lr / weight_decay: the base form keeps each group's paramwise_cfg multiplier (optimizer_base)
-                base = (f' (or {".".join(parts[:depth] + [rest])}, the base: each group gets base × its '
-                        f'paramwise_cfg multiplier)' if rest in BASE_KEYS else '')
-                raise ValueError(f'{owner} writes {path}: an optimiser copies its defaults into every parameter '
-                                 f'group when it is built and steps with the groups\' values, so the written value '
-                                 f'would change nothing. Target {groups}{base} instead')
-            kind = _type_name(node.get('type')) if isinstance(node, Mapping) else None
-            if kind is None or depth == 0:
-                continue
-            # the nearest object above the dicts holding this config, and the dicts from it down to this one
-            top = depth
-            while top > 0 and isinstance(chain[top - 1][1], (Mapping, list, tuple)):
-                top -= 1
-            if top == 0:
-                continue
-            holder_at = top - 1
-            holder_path = '.'.join(p for p, _ in chain[:holder_at + 1])
-            built = _built_from(chain[holder_at][1], holder_path, [n for _, n in chain[top:depth + 1]], kind)
-            if not built:
-                continue
-            indices = [p for (p, _), (_, above) in zip(chain[top:depth + 1], chain[top - 1:depth])
-                       if isinstance(above, (list, tuple))]
-            same = [b for b in built if indices and b.rsplit('.', 1)[-1] == indices[-1]]
-            built = same or built  # train_cfg.1.assigner -> bbox_assigner.1
-            rest = parts[depth + 1:]
-            targets = ['.'.join([b, *rest]) for b in built]
-            usable = []
-            for target in targets:
-                try:
-                    get_attribute(runner, target)
-                    usable.append(target)
-                except ValueError:
-                    pass
-            config = '.'.join(p for p, _ in chain[:depth + 1])
-            instead = (f'Target {" or ".join(usable)} instead' if usable else
-                       f'Target the built {kind} ({", ".join(built)}) instead')
-            raise ValueError(f'{owner} writes {path}, but {config} is the config the {kind} at {built[0]} was '
-                             f'built from when the model was built: nothing reads it afterwards, so the written '
-                             f'value would change nothing. {instead}')
+    # a part that does not resolve (an element of a tensor; a missing one, which the path's own check names) ends
+    # its chain there, so that its prefix is still checked
+    for chain in path_chains(runner, path, tolerant=True):
+        for depth in range(len(chain)):
+            _check_derived_at_init(chain, depth, parts, owner)
+            _check_optimizer_defaults(chain, depth, parts, owner)
+            _check_built_config(runner, chain, depth, parts, owner)
+
+
+def _prefix(chain: Chain, length: int) -> str:
+    """The path of the first ``length`` nodes of ``chain`` (``*`` as the index it fanned out to)."""
+    return '.'.join(p for p, _ in chain[:length])
+
+
+def _check_derived_at_init(chain: Chain, depth: int, parts: list[str], owner: str) -> None:
+    """Refuse a path whose next part is an attribute the node's class reads only at ``__init__``
+    (:data:`DERIVED_AT_INIT`)."""
+    node = chain[depth][1]
+    if depth + 1 >= len(parts) or isinstance(node, (Mapping, *SEQUENCES)):
+        return
+    for cls in type(node).__mro__:
+        derived = DERIVED_AT_INIT.get(f'{cls.__module__.split(".")[0]}.{cls.__name__}')
+        if derived and parts[depth + 1] in derived[0]:
+            raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
+                             f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} only at __init__, to make '
+                             f'{derived[1]}: the written value would change nothing; {derived[2]}')
+
+
+def _check_optimizer_defaults(chain: Chain, depth: int, parts: list[str], owner: str) -> None:
+    """Refuse a path through an optimiser's ``defaults``, naming its groups' path (and the base form)."""
+    if chain[depth][0] != 'defaults' or not depth or not hasattr(chain[depth - 1][1], 'param_groups'):
+        return
+    rest = '.'.join(parts[depth + 1:]) or '<key>'
+    groups = '.'.join(parts[:depth] + ['param_groups', '*', rest])
+    # lr / weight_decay: the base form keeps each group's paramwise_cfg multiplier (optimizer_base)
+    base = (f' (or {".".join(parts[:depth] + [rest])}, the base: each group gets base × its '
+            f'paramwise_cfg multiplier)' if rest in BASE_KEYS else '')
+    raise ValueError(f'{owner} writes {".".join(parts)}: an optimiser copies its defaults into every parameter '
+                     f'group when it is built and steps with the groups\' values, so the written value '
+                     f'would change nothing. Target {groups}{base} instead')
+
+
+def _check_built_config(runner: Any, chain: Chain, depth: int, parts: list[str], owner: str) -> None:
+    """Refuse a path through (or ending at) a config dict with a ``type`` that the nearest object above it built an
+    object of that type from (:func:`_built_from`), naming the built objects' paths to target instead."""
+    node = chain[depth][1]
+    kind = _type_name(node.get('type')) if isinstance(node, Mapping) else None
+    if kind is None or depth == 0:
+        return
+    top = _first_config(chain, depth)
+    if top == 0:
+        return
+    built = _built_from(chain[top - 1][1], _prefix(chain, top), [n for _, n in chain[top:depth + 1]], kind)
+    if not built:
+        return
+    built = _same_stage(chain, top, depth, built)
+    targets = ['.'.join([b, *parts[depth + 1:]]) for b in built]
+    usable = [target for target in targets if _resolves(runner, target)]
+    instead = (f'Target {" or ".join(usable)} instead' if usable else
+               f'Target the built {kind} ({", ".join(built)}) instead')
+    raise ValueError(f'{owner} writes {".".join(parts)}, but {_prefix(chain, depth + 1)} is the config the {kind} '
+                     f'at {built[0]} was built from when the model was built: nothing reads it afterwards, so the '
+                     f'written value would change nothing. {instead}')
+
+
+def _first_config(chain: Chain, depth: int) -> int:
+    """Where the dicts (and lists of them) that hold ``chain[depth]`` start: the node below the nearest object above
+    it (0: no object holds them)."""
+    top = depth
+    while top > 0 and isinstance(chain[top - 1][1], (Mapping, list, tuple)):
+        top -= 1
+    return top
+
+
+def _same_stage(chain: Chain, top: int, depth: int, built: list[str]) -> list[str]:
+    """Of ``built``, those of the stage that the config's last list index names (``train_cfg.1.assigner`` ->
+    ``bbox_assigner.1``); all of ``built`` where none does."""
+    indices = [p for (p, _), (_, above) in zip(chain[top:depth + 1], chain[top - 1:depth])
+               if isinstance(above, (list, tuple))]
+    same = [b for b in built if indices and b.rsplit('.', 1)[-1] == indices[-1]]
+    return same or built
+
+
+def _resolves(runner: Any, path: str) -> bool:
+    try:
+        get_attribute(runner, path)
+    except ValueError:
+        return False
+    return True
