@@ -118,26 +118,35 @@ from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_splits import check_held_out_splits
 from .preflight_training import _check_collate_fns, check_training_config
-from .preflight_walk import ConfigCheckError, _coco_datasets, coco_annotation_files
+from .preflight_walk import SPLITS, ConfigCheckError, _coco_datasets, coco_annotation_files, outside_split
 
 
-def check_config(cfg: Any, test_only: bool = False) -> None:
+def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
     """Static checks of a whole config (see the module docstring). Raises :class:`ConfigCheckError`.
 
     Args:
         cfg: The config.
-        test_only: Check only what ``tools/test.py`` reads (``test_dataloader``, ``test_evaluator``).
+        test_only: Check only what evaluating ``split`` reads (its ``{split}_dataloader``, ``{split}_evaluator`` and
+            ``{split}_cfg``), as ``tools/test.py`` and ``Runner.test`` (the test split) or ``Runner.val`` (the val
+            split) run; the messages name those keys.
+        split: ``'test'`` or ``'val'``, the split ``test_only`` checks.
+
+    Raises:
+        ValueError: ``split`` is neither.
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
 
+    if split not in SPLITS:
+        raise ValueError(f'split={split!r}: one of {SPLITS}')
     scope = cfg.get('default_scope') or 'automl_mm'
-    check_training_config(cfg, scope, test_only)
+    check_training_config(cfg, scope, test_only, split)
     check_load_from(cfg)
     check_read_keys(cfg, test_only)
     check_runner_arguments(cfg, scope, test_only)
-    check_dropped_arguments(cfg, scope)
+    # Runner.val reads neither the test loader nor its evaluator: they are left to test()
+    check_dropped_arguments(cfg, scope, ('test_dataloader', 'test_evaluator') if test_only and split == 'val' else ())
     check_neck_widths(cfg)
-    check_no_augmentation_when_scored(cfg, scope, test_only)
+    check_no_augmentation_when_scored(cfg, scope, test_only, split)
     if not test_only:
         _check_ohl_hook(cfg)
         check_ohl_config(cfg, scope)
@@ -148,9 +157,9 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
     categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
     files: dict[str, CocoSummary] = {}  # what the image checks read of each dataset's file
     dataset_files = {path for _, _, path in _coco_datasets(cfg)}
-    whole = shared_folder_files(cfg, test_only)
+    whole = shared_folder_files(cfg, test_only, split)
     for path, key in coco_annotation_files(cfg):
-        if test_only and not key.startswith('test_'):
+        if outside_split(key, test_only, split):
             continue
         try:
             coco = check_coco_annotation_file(path)
@@ -160,23 +169,23 @@ def check_config(cfg: Any, test_only: bool = False) -> None:
         if path in dataset_files and path not in files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
             files[path] = CocoSummary(coco, whole=path in whole)
-    _check_coco_images(cfg, files, test_only)
-    check_mask_format(cfg, files, test_only)
-    check_shared_folders(cfg, files, test_only)
-    _check_coco_metric_items(cfg, test_only)
-    _check_collate_fns(cfg, test_only)
-    _check_coco_classes(cfg, categories, test_only)  # (before the heads: it says what is wrong with the names)
-    _check_concat_classes(cfg, test_only)
-    check_palettes(cfg, scope, test_only)
-    _check_num_classes(cfg, test_only)
-    check_accuracy_topk(cfg, test_only)
-    check_evaluators(cfg, test_only)
+    _check_coco_images(cfg, files, test_only, split)
+    check_mask_format(cfg, files, test_only, split)
+    check_shared_folders(cfg, files, test_only, split)
+    _check_coco_metric_items(cfg, test_only, split)
+    _check_collate_fns(cfg, test_only, split)
+    _check_coco_classes(cfg, categories, test_only, split)  # (before the heads: it says what is wrong with the names)
+    _check_concat_classes(cfg, test_only, split)
+    check_palettes(cfg, scope, test_only, split)
+    _check_num_classes(cfg, test_only, split)
+    check_accuracy_topk(cfg, test_only, split)
+    check_evaluators(cfg, test_only, split)
     if not test_only:
         warn_selection_on_test(cfg)
     check_held_out_splits(cfg, scope, test_only)
-    for split in ('test', ) if test_only else ('val', 'test'):
-        _check_split(cfg.get(f'{split}_dataloader'), f'{split}_dataloader', cfg.get(f'{split}_evaluator'),
-                     f'{split}_evaluator')
+    for scored in (split, ) if test_only else SPLITS:
+        _check_split(cfg.get(f'{scored}_dataloader'), f'{scored}_dataloader', cfg.get(f'{scored}_evaluator'),
+                     f'{scored}_evaluator')
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',

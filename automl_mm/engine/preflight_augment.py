@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs, pipeline_transforms
+from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs, outside_split, pipeline_transforms
 
 
 def _choice_transform(cfg: dict, scope: str) -> str | None:
@@ -29,8 +29,8 @@ def _choice_transform(cfg: dict, scope: str) -> str | None:
     return cls.__name__ if isinstance(cls, type) and issubclass(cls, LiveChoiceTransform) else None
 
 
-def check_no_augmentation_when_scored(cfg: Any, scope: str, test_only: bool) -> None:
-    """Raise if a dataset of a scored loader (every loader but ``train_dataloader``; only ``test_dataloader`` when
+def check_no_augmentation_when_scored(cfg: Any, scope: str, test_only: bool, split: str = 'test') -> None:
+    """Raise if a dataset of a scored loader (every loader but ``train_dataloader``; only ``{split}_dataloader`` when
     ``test_only``) has an OHL choice transform in its ``pipeline``, wrappers (``ConcatDataset``,
     ``RepeatDataset``, ...) and nested transform lists included
     (:func:`~automl_mm.engine.preflight_walk.pipeline_transforms`).
@@ -39,7 +39,7 @@ def check_no_augmentation_when_scored(cfg: Any, scope: str, test_only: bool) -> 
         ConfigCheckError: naming the transform's key (``val_dataloader.dataset.pipeline[3]``) and its class.
     """
     for loader, key in _loader_cfgs(cfg):
-        if key == 'train_dataloader' or (test_only and key != 'test_dataloader'):
+        if key == 'train_dataloader' or outside_split(key, test_only, split):
             continue
         check_scored_loader(loader, key, scope)
 

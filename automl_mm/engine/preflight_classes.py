@@ -15,7 +15,7 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _coco_datasets, _datasets, _evaluator_cfgs, _loader_cfgs
+from .preflight_walk import ConfigCheckError, _coco_datasets, _datasets, _evaluator_cfgs, _loader_cfgs, outside_split
 
 
 def _dataset_class(dataset: dict, scope: str | None) -> type | None:
@@ -93,13 +93,13 @@ def coco_classes_mismatch(classes: Any, categories: list[str], source: str = 'th
             + '; it '.join(parts) + f'. Give the file\'s category names in its order: {tuple(categories)!r}')
 
 
-def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: bool) -> None:
+def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: bool, split: str = 'test') -> None:
     """Each COCO dataset's class names against the categories of its annotation file (``{path: names}``, the files
     :func:`check_config` loaded); a dataset without ``metainfo.classes`` has its class's defaults (mmdet's
     ``CocoDataset``: the 80 COCO names)."""
     scope = cfg.get('default_scope', 'automl_mm')
     for dataset, where, path in _coco_datasets(cfg):
-        if (test_only and not where.startswith('test_')) or path not in categories:
+        if outside_split(where, test_only, split) or path not in categories:
             continue
         metainfo = dataset.get('metainfo') or {}
         given = 'classes' in metainfo
@@ -228,7 +228,7 @@ def _warn_mot_label_metrics(loader: dict, key: str, metrics: list[str], heads: l
             return
 
 
-def _check_num_classes(cfg: Any, test_only: bool) -> None:
+def _check_num_classes(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """Every ``num_classes`` of the model's heads equals the class count of each dataset the run reads (the check
     of mmdet's ``NumClassCheckHook``, which no config enables, made before any data is read and for the project's
     classifiers too): a 10-class set under an 11-output head trained silently, one output never a label, and 9
@@ -241,7 +241,7 @@ def _check_num_classes(cfg: Any, test_only: bool) -> None:
         return
     scope = cfg.get('default_scope', 'automl_mm')
     for loader, key in _loader_cfgs(cfg):
-        if test_only and not key.startswith('test_'):
+        if outside_split(key, test_only, split):
             continue
         mot_others = _mot_scored(cfg, key, scope)
         if mot_others is not None:
@@ -299,7 +299,7 @@ def _shown(classes: list | tuple) -> str:
         ', '.join(map(repr, classes[:10])) + ', ...'
 
 
-def _check_concat_classes(cfg: Any, test_only: bool) -> None:
+def _check_concat_classes(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """Every inner dataset of a ``ConcatDataset`` (mmengine's or mmdet's) has the class names of the first, in its
     order and of its type (list / tuple), unless its ``ignore_keys`` has ``'classes'``; for the inner datasets whose
     names are known here (:func:`_built_classes`).
@@ -313,7 +313,7 @@ def _check_concat_classes(cfg: Any, test_only: bool) -> None:
 
     scope = cfg.get('default_scope', 'automl_mm')
     for loader, key in _loader_cfgs(cfg):
-        if test_only and not key.startswith('test_'):
+        if outside_split(key, test_only, split):
             continue
         evaluator = cfg.get(key.replace('_dataloader', '_evaluator')) if key in ('val_dataloader',
                                                                                    'test_dataloader') else None
@@ -365,7 +365,7 @@ def _check_concat_classes(cfg: Any, test_only: bool) -> None:
                     f"{where}.ignore_keys=['classes'] if the labels of the same number are the same classes)")
 
 
-def check_accuracy_topk(cfg: Any, test_only: bool) -> None:
+def check_accuracy_topk(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """No search reads an ``Accuracy`` top-k above the model's class count (the smallest ``num_classes`` of its
     heads); other evaluators with one get a warning.
 
@@ -384,7 +384,7 @@ def check_accuracy_topk(cfg: Any, test_only: bool) -> None:
         return
     head_key, classes = min(heads, key=lambda head: head[1])
     for metric, key in _evaluator_cfgs(cfg):
-        if config_type_name(metric) != 'Accuracy' or (test_only and not key.startswith('test_')):
+        if config_type_name(metric) != 'Accuracy' or outside_split(key, test_only, split):
             continue
         topk = metric.get('topk', (1, ))
         above = [k for k in ((topk, ) if isinstance(topk, int) else topk) if isinstance(k, int) and k > classes]

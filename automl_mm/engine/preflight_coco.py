@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _coco_datasets
+from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _coco_datasets, outside_split
 
 #: The images of each annotation file whose size is compared with the file's (positions in its ``images``).
 SIZE_SAMPLE = (0, 1, 2, -1)
@@ -116,7 +116,7 @@ def image_size(path: str) -> tuple[tuple[int, int], bool] | None:
         return None
 
 
-def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool) -> None:
+def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:
     """Each COCO dataset's images (``files``: the annotation files :func:`check_config` loaded) against its
     ``data_prefix.img`` folder, where the images are local files (:func:`image_folder`):
 
@@ -131,7 +131,7 @@ def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool)
     for dataset, where, path in _coco_datasets(cfg):
         summary = files.get(path)
         folder = image_folder(dataset)
-        if (test_only and not where.startswith('test_')) or summary is None or folder is None or \
+        if outside_split(where, test_only, split) or summary is None or folder is None or \
                 not isinstance(summary.first, str):
             continue
         prefix = dataset['data_prefix']['img']
@@ -152,19 +152,19 @@ def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool)
                 "split's folder?), and their boxes would be scored against these annotations")
 
 
-def shared_folder_files(cfg: Any, test_only: bool) -> set[str]:
+def shared_folder_files(cfg: Any, test_only: bool, split: str = 'test') -> set[str]:
     """The annotation files (as :func:`~automl_mm.engine.preflight_walk._coco_datasets` names them) of the COCO
     datasets whose image folder a dataset of another annotation file reads too: the files
     :func:`check_shared_folders` compares image by image."""
     by_folder: dict[str, set[str]] = {}
     for dataset, where, path in _coco_datasets(cfg):
         folder = image_folder(dataset)
-        if folder is not None and not (test_only and not where.startswith('test_')):
+        if folder is not None and not outside_split(where, test_only, split):
             by_folder.setdefault(osp.realpath(folder), set()).add(path)
     return {path for paths in by_folder.values() if len({osp.realpath(p) for p in paths}) > 1 for path in paths}
 
 
-def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: bool) -> None:
+def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:
     """Two COCO datasets of different annotation files that read one image folder (``files``: the loaded
     annotation files, :class:`CocoSummary` ``whole`` for these) agree on the images both files list (the same
     ``file_name``: the same file), so they cannot describe other images:
@@ -180,7 +180,7 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
     image of ``train_dataloader``'s datasets at all: neither its annotation file nor a file of the same folder
     listing one of its images (rewards and search scores on trained images, silently)."""
     datasets = [(d, where, path, osp.realpath(image_folder(d) or '')) for d, where, path in _coco_datasets(cfg)
-                if image_folder(d) is not None and path in files and not (test_only and not where.startswith('test_'))]
+                if image_folder(d) is not None and path in files and not outside_split(where, test_only, split)]
     for i, (first, first_key, first_path, folder) in enumerate(datasets):
         for second, second_key, second_path, other_folder in datasets[i + 1:]:
             same_file = osp.realpath(first_path) == osp.realpath(second_path)

@@ -114,12 +114,13 @@ def _registries() -> dict[str, tuple]:
             'log_processor': (r.LOG_PROCESSORS, )}
 
 
-def check_dropped_arguments(cfg: Any, scope: str) -> None:
+def check_dropped_arguments(cfg: Any, scope: str, skip: tuple[str, ...] = ()) -> None:
     """Refuse a key of a config node (the model and its task modules: bbox coders, samplers, assigners; hooks,
     datasets, transforms, samplers, metrics, schedulers, optimiser wrappers, visualizer) whose class's constructor
     chain takes it as ``**kwargs`` and drops it (module docstring).
 
     A dropped key that is no near miss of a read one (``difflib``'s default cutoff) is logged as a warning.
+    ``skip``: top-level keys not checked.
 
     Raises:
         ConfigCheckError: for a near miss, naming the key, the class that drops it, the arguments the chain reads
@@ -133,7 +134,7 @@ def check_dropped_arguments(cfg: Any, scope: str) -> None:
     for top in cfg.keys():
         found = registries.get(top) or next((v for k, v in registries.items() if k.startswith('_')
                                              and top.endswith(k)), None)
-        if found is None:
+        if found is None or top in skip:
             continue
         for node, key in _typed_nodes(cfg.get(top), top):
             kind, cls = node['type'], None

@@ -103,12 +103,12 @@ def check_metric_clash(evaluator: Any, key: str) -> None:
             seen[name] = where
 
 
-def check_evaluators(cfg: Any, test_only: bool) -> None:
-    """:func:`check_metric_clash` for every evaluator of the config (``test_evaluator`` alone when ``test_only``):
+def check_evaluators(cfg: Any, test_only: bool, split: str = 'test') -> None:
+    """:func:`check_metric_clash` for every evaluator of the config (``{split}_evaluator`` alone when ``test_only``):
     the top-level ones, ``train_cfg.search_evaluator`` and each ``custom_hooks[i].reward_evaluator``."""
-    from .preflight_walk import _EVALUATORS
+    from .preflight_walk import _EVALUATORS, outside_split
 
-    found = [(cfg.get(k), k) for k in _EVALUATORS if not test_only or k == 'test_evaluator']
+    found = [(cfg.get(k), k) for k in _EVALUATORS if not outside_split(k, test_only, split)]
     if not test_only:
         found.append(((cfg.get('train_cfg') or {}).get('search_evaluator'), 'train_cfg.search_evaluator'))
         found += [(hook.get('reward_evaluator'), f'custom_hooks[{i}].reward_evaluator')

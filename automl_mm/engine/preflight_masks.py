@@ -17,7 +17,7 @@ from typing import Any
 from automl_mm.utils.scope import config_type_name
 
 from .preflight_coco import CocoSummary
-from .preflight_walk import ConfigCheckError, _coco_datasets, pipeline_transforms
+from .preflight_walk import ConfigCheckError, _coco_datasets, outside_split, pipeline_transforms
 
 
 def _polygon_loads(pipeline: Any, where: str) -> list[str]:
@@ -28,7 +28,7 @@ def _polygon_loads(pipeline: Any, where: str) -> list[str]:
             and t.get('poly2mask', True) is False]
 
 
-def check_mask_format(cfg: Any, files: dict[str, CocoSummary], test_only: bool) -> None:
+def check_mask_format(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:
     """Raise if a COCO dataset loads masks as polygons (``poly2mask=False``) from an annotation file (``files``:
     the loaded files by path) with RLE masks on non-crowd annotations.
 
@@ -37,7 +37,7 @@ def check_mask_format(cfg: Any, files: dict[str, CocoSummary], test_only: bool) 
     """
     for dataset, where, path in _coco_datasets(cfg):
         summary = files.get(path)
-        if (test_only and not where.startswith('test_')) or summary is None or not summary.rle_masks:
+        if outside_split(where, test_only, split) or summary is None or not summary.rle_masks:
             continue
         for at in _polygon_loads(dataset.get('pipeline'), f'{where}.pipeline'):
             raise ConfigCheckError(
@@ -71,7 +71,7 @@ def predicts_no_masks(model: Any) -> str | None:
     return None
 
 
-def check_mask_metrics(cfg: Any, model: Any, test_only: bool = False) -> None:
+def check_mask_metrics(cfg: Any, model: Any, test_only: bool = False, split: str = 'test') -> None:
     """Raise if an evaluator has a COCO metric of ``'segm'`` while the built ``model`` predicts no masks
     (:func:`predicts_no_masks`): mmdet's ``CocoMetric`` raised ``KeyError: 'segm is not in results'`` only after every
     image was predicted (at the end of tools/test.py, at the first validation of a training run, after an OHL
@@ -84,7 +84,7 @@ def check_mask_metrics(cfg: Any, model: Any, test_only: bool = False) -> None:
 
     why = None
     for metric, key in _evaluator_cfgs(cfg):
-        if test_only and not key.startswith('test_'):
+        if outside_split(key, test_only, split):
             continue
         names = metric.get('metric', 'bbox')
         names = [names] if isinstance(names, str) else list(names) if isinstance(names, (list, tuple)) else []

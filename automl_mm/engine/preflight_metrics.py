@@ -13,7 +13,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _evaluator_cfgs, evaluator_metrics
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, evaluator_metrics, outside_split
 
 #: The items of pycocotools ``COCOeval.stats`` in its order (``COCOeval.summarize``) under mmdet ``CocoMetric``'s
 #: names: AP (indices 0-5) for bbox / segm, AR (6-11) for proposals.
@@ -52,7 +52,7 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
     return None
 
 
-def _check_coco_metric_items(cfg: Any, test_only: bool) -> None:
+def _check_coco_metric_items(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """Every ``metric_items`` of a ``CocoMetric`` (or ``UnroundedCocoMetric``) is a list of mmdet's item names
     (:data:`COCO_AP_ITEMS` and :data:`COCO_AR_ITEMS`, any of them for any metric, as mmdet takes them).
 
@@ -62,7 +62,7 @@ def _check_coco_metric_items(cfg: Any, test_only: bool) -> None:
     items = COCO_AP_ITEMS + COCO_AR_ITEMS
     for metric, key in _evaluator_cfgs(cfg):
         given = metric.get('metric_items')
-        if (test_only and not key.startswith('test_')) or given is None or \
+        if outside_split(key, test_only, split) or given is None or \
                 config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
             continue
         kinds = metric.get('metric', 'bbox')

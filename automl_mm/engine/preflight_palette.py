@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from .preflight_classes import _dataset_class
-from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs
+from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs, outside_split
 
 
-def check_palettes(cfg: Any, scope: str, test_only: bool) -> None:
-    """Raise if a dataset of a loader (wrappers' inner datasets too; only ``test_dataloader``'s when
+def check_palettes(cfg: Any, scope: str, test_only: bool, split: str = 'test') -> None:
+    """Raise if a dataset of a loader (wrappers' inner datasets too; only ``{split}_dataloader``'s when
     ``test_only``) names more classes in ``metainfo.classes`` than its palette has colours. A palette given as a
     string (mmdet's ``'random'``) or a dataset class without a default palette is not checked.
 
@@ -24,7 +24,7 @@ def check_palettes(cfg: Any, scope: str, test_only: bool) -> None:
         ConfigCheckError: naming the dataset's key, both counts and where the palette comes from.
     """
     for loader, key in _loader_cfgs(cfg):
-        if test_only and key != 'test_dataloader':
+        if outside_split(key, test_only, split):
             continue
         for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
             metainfo = dataset.get('metainfo')

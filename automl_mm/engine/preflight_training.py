@@ -21,7 +21,7 @@ import types
 import typing
 from typing import Any
 
-from automl_mm.engine.preflight_walk import ConfigCheckError, _loader_cfgs
+from automl_mm.engine.preflight_walk import ConfigCheckError, _loader_cfgs, outside_split
 
 # arguments the runner passes itself (not from the config)
 _GIVEN = {'runner', 'dataloader', 'evaluator', 'optimizer', 'params', 'model', 'epoch_length', 'dataset', 'seed'}
@@ -207,7 +207,7 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
                         f'{off!r}')
 
 
-def _check_collate_fns(cfg: Any, test_only: bool) -> None:
+def _check_collate_fns(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """Each dataloader's ``collate_fn`` type names a function of mmengine's ``FUNCTIONS`` registry, looked up as
     mmengine's ``Runner.build_dataloader`` (and :func:`automl_mm.engine.evaluate.build_local_loader`) look it up;
     mmengine wrapped the ``None`` it found in a ``partial``: ``TypeError: the first argument must be callable``, naming
@@ -218,7 +218,7 @@ def _check_collate_fns(cfg: Any, test_only: bool) -> None:
     for loader, key in _loader_cfgs(cfg):
         collate = loader.get('collate_fn')
         kind = collate.get('type') if isinstance(collate, dict) else None
-        if (test_only and not key.startswith('test_')) or not isinstance(kind, str) or FUNCTIONS.get(kind):
+        if outside_split(key, test_only, split) or not isinstance(kind, str) or FUNCTIONS.get(kind):
             continue
         names = sorted(FUNCTIONS.module_dict)
         close = difflib.get_close_matches(kind.split('.')[-1], names, n=1)
@@ -227,11 +227,12 @@ def _check_collate_fns(cfg: Any, test_only: bool) -> None:
                                + (f'; did you mean {close[0]!r}?)' if close else ')'))
 
 
-def check_training_config(cfg: Any, scope: str, test_only: bool = False) -> None:
+def check_training_config(cfg: Any, scope: str, test_only: bool = False, split: str = 'test') -> None:
     """Static checks (no data read, nothing built): the dataloaders' samplers and loading arguments
     (:func:`check_loaders`), the loops ``train_cfg`` / ``val_cfg`` / ``test_cfg``, and the types and arguments of
-    ``optim_wrapper``, its ``optimizer`` and each ``param_scheduler``; with ``test_only``, what ``tools/test.py``
-    reads (``test_dataloader``, ``test_cfg``).
+    ``optim_wrapper``, its ``optimizer`` and each ``param_scheduler``; with ``test_only``, what evaluating ``split``
+    reads (``{split}_dataloader``, ``{split}_cfg``: ``tools/test.py`` and ``Runner.test`` the test split's,
+    ``Runner.val`` the val split's).
 
     Raises:
         ConfigCheckError: naming the key and value.
@@ -240,11 +241,12 @@ def check_training_config(cfg: Any, scope: str, test_only: bool = False) -> None
 
     from automl_mm.registry import PARAM_SCHEDULERS
 
-    check_loaders(cfg, scope, ('test_dataloader', ) if test_only else None)
+    check_loaders(cfg, scope, (f'{split}_dataloader', ) if test_only else None)
     if not test_only and cfg.get('train_cfg') is not None:
         _check_loop(cfg.get('train_cfg'), 'train_cfg', None, scope)
-    for name, default in (('test_cfg', TestLoop), ) if test_only else (('val_cfg', ValLoop), ('test_cfg', TestLoop)):
-        _check_loop(cfg.get(name), name, default, scope)
+    for name, default in (('val_cfg', ValLoop), ('test_cfg', TestLoop)):
+        if not outside_split(name, test_only, split):
+            _check_loop(cfg.get(name), name, default, scope)
     if not test_only:
         _check_optimizer_node(cfg, scope)
         for node, key in _scheduler_nodes(cfg.get('param_scheduler'), 'param_scheduler'):

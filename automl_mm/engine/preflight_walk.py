@@ -13,10 +13,20 @@ _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dat
 _EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
 #: Loaders that are not held out of training (the others: OHL's reward loader, the NAS search loaders).
 NOT_HELD_OUT = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+#: The splits whose evaluation a check can be limited to (``test_only``): ``tools/test.py`` and ``Runner.test`` read
+#: ``test_dataloader`` / ``test_evaluator`` / ``test_cfg``, ``Runner.val`` the ``val_*`` ones.
+SPLITS = ('val', 'test')
 
 
 class ConfigCheckError(ValueError):
     """A config setting that cannot work, found before training; the message names the config key."""
+
+
+def outside_split(key: str, test_only: bool, split: str = 'test') -> bool:
+    """Whether a check limited to what evaluating ``split`` reads (``test_only``; ``split`` of :data:`SPLITS`)
+    leaves out config key ``key`` (a loader's, an evaluator's or a key under them, e.g.
+    ``val_dataloader.dataset.ann_file``): every key but ``{split}_...``; without ``test_only``, none."""
+    return test_only and not key.startswith(f'{split}_')
 
 
 def _datasets(dataset: Any, where: str) -> Iterator[tuple[dict, str]]:

@@ -18,7 +18,7 @@ does not report stopped the run with mmengine's ``KeyError`` after the first val
 * ``Runner.train`` (and ``FlexibleRunner.train``) of a marked runner first runs ``check_config(cfg)`` and the model
   checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and ``check_mask_metrics(..., test_only=True)``, as
   automl_mm's tools do, and ``Runner.val`` the same checks of what validating reads (``val_dataloader``,
-  ``val_evaluator``, ``val_cfg``: :func:`_val_view`; and ``default_hooks.checkpoint``'s ``save_best`` / ``out_dir``,
+  ``val_evaluator``, ``val_cfg``: ``split='val'``; and ``default_hooks.checkpoint``'s ``save_best`` / ``out_dir``,
   which mmengine's ``CheckpointHook`` reads after a ``val()`` too; a runner used only to validate,
   ``Runner.from_cfg(cfg).val()``, ran none): once per runner and entry point (once per job in a distributed run: rank
   0 checks and every rank raises its error; ``train()``'s checks cover ``val()`` and ``test()``, not the other way
@@ -120,44 +120,21 @@ def _run_checks(runner: Any, mode: str) -> None:
         raise outcome[0]
 
 
-_SPLIT_KEYS = ('dataloader', 'evaluator', 'cfg')
-
-
-def _val_view(cfg: Any) -> Any:
-    """A copy of ``cfg`` whose ``test_dataloader`` / ``test_evaluator`` / ``test_cfg`` are its ``val_*`` ones (absent
-    where those are): what ``Runner.val`` reads, for the checks of what testing reads (``test_only=True``)."""
-    view = cfg.copy()
-    for name in _SPLIT_KEYS:
-        view.pop(f'test_{name}', None)
-        if cfg.get(f'val_{name}') is not None:
-            view[f'test_{name}'] = cfg[f'val_{name}']
-    return view
-
-
 def _checks(runner: Any, mode: str) -> None:
-    import re
-
     import torch.nn as nn
 
     from .preflight import check_config
     from .preflight_losses import check_loss_holders
     from .preflight_masks import check_mask_metrics
     from .preflight_outputs import _check_checkpoint_hook
-    from .preflight_walk import ConfigCheckError
 
-    cfg = _val_view(runner.cfg) if mode == 'val' else runner.cfg
-    model = getattr(runner, 'model', None)
-    try:
-        check_config(cfg, test_only=mode != 'train')
-        if isinstance(model, nn.Module):  # FlexibleRunner builds its model in train() / val() / test()
-            if mode == 'train':
-                check_loss_holders(model)
-            check_mask_metrics(cfg, model, test_only=mode != 'train')
-    except ConfigCheckError as err:
-        if mode != 'val':
-            raise
-        # the view's test_* keys are the config's val_* keys: name those
-        raise ConfigCheckError(re.sub(rf'\btest_({"|".join(_SPLIT_KEYS)})\b', r'val_\1', str(err))) from None
+    cfg, model = runner.cfg, getattr(runner, 'model', None)
+    only = {} if mode == 'train' else dict(test_only=True, split=mode)  # val() / test(): what evaluating it reads
+    check_config(cfg, **only)
+    if isinstance(model, nn.Module):  # FlexibleRunner builds its model in train() / val() / test()
+        if mode == 'train':
+            check_loss_holders(model)
+        check_mask_metrics(cfg, model, **only)
     if mode == 'val':  # CheckpointHook.after_val_epoch saves the best checkpoint of a val() too
         _check_checkpoint_hook(runner.cfg)
 
