@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os.path as osp
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from mmengine.logging import print_log
 
@@ -172,24 +172,31 @@ def _dataset_classes(dataset: Any, where: str, scope: str | None) -> Iterator[tu
         yield from _dataset_classes(inner, f'{where}.datasets.{i}', scope)
 
 
-def _mot_scored(cfg: Any, loader_key: str, scope: str | None) -> list[str] | None:
-    """For a scored loader (``val_dataloader`` -> ``val_evaluator``, ...) whose evaluator has mmdet's
-    ``MOTChallengeMetric`` (or a subclass): the config keys of its other metrics (those read the dataset's class
-    labels); ``None`` for a loader to compare with the heads (``train_dataloader`` always).
+class LabelScoring(NamedTuple):
+    """How a loader's evaluator reads the dataset's class labels (:func:`_label_scoring`)."""
+
+    compared: bool  # the loader's class count is compared with the heads' (False: a MOT or an unregistered metric)
+    label_metrics: tuple[str, ...] = ()  # (beside a MOT metric) the config keys of the metrics that read the labels
+
+
+def _label_scoring(cfg: Any, loader_key: str, scope: str | None) -> LabelScoring:
+    """Whether the class count of a loader (``val_dataloader`` -> ``val_evaluator``, ...) is compared with the
+    heads': always for ``train_dataloader``; not for a scored loader whose evaluator has mmdet's
+    ``MOTChallengeMetric`` (or a subclass), whose other metrics' config keys are then given (those read the
+    dataset's class labels), nor for one whose evaluator has a metric type that is not registered (none given).
 
     ``MOTChallengeMetric`` writes each ground-truth box with its file ``category_id`` and each predicted track
     without a label; MOT's protocol scores the pedestrians and ignores the distractor categories by id, so the
     dataset reads all of MOT's categories (``MOTChallengeDataset``'s ``METAINFO``, 13) under a 1-class pedestrian
     detector by design: mmdet's MOT configs (ByteTrack, OC-SORT, DeepSORT, ...) do, and run. Its labels never meet
-    the heads' outputs. A loader whose evaluator has a metric type that is not registered is not compared either
-    (``[]``): what it scores is unknown, and mmengine stops on that type, naming it, when it builds the evaluator
-    (mmdet's own ``mot20test`` configs write ``'MOTChallengeMetrics'``)."""
+    the heads' outputs. Of an unregistered metric type what it scores is unknown, and mmengine stops on that type,
+    naming it, when it builds the evaluator (mmdet's own ``mot20test`` configs write ``'MOTChallengeMetrics'``)."""
     if loader_key == 'train_dataloader':
-        return None
+        return LabelScoring(compared=True)
     try:
         from mmdet.evaluation import MOTChallengeMetric
     except ImportError:
-        return None
+        return LabelScoring(compared=True)
     from automl_mm.registry import METRICS, registered_class
 
     evaluator = loader_key.replace('_dataloader', '_evaluator')
@@ -209,11 +216,14 @@ def _mot_scored(cfg: Any, loader_key: str, scope: str | None) -> list[str] | Non
             mot = True
         else:
             others.append(f'{key} ({config_type_name(metric)})')
-    return others if mot else [] if unknown else None
+    if mot:
+        return LabelScoring(compared=False, label_metrics=tuple(others))
+    return LabelScoring(compared=not unknown)
 
 
-def _warn_mot_label_metrics(loader: dict, key: str, metrics: list[str], heads: list, scope: str | None) -> None:
-    """A warning for the metrics beside a MOT metric (:func:`_mot_scored`) that score a dataset whose class count
+def _warn_mot_label_metrics(loader: dict, key: str, metrics: tuple[str, ...], heads: list,
+                            scope: str | None) -> None:
+    """A warning for the metrics beside a MOT metric (:func:`_label_scoring`) that score a dataset whose class count
     is not the heads': their per-class scores cover categories no head predicts (a mean over them is diluted)."""
     if not metrics:
         return
@@ -234,7 +244,7 @@ def _check_num_classes(cfg: Any, test_only: bool, split: str = 'test') -> None:
     classifiers too): a 10-class set under an 11-output head trained silently, one output never a label, and 9
     outputs failed only deep in training. A dataset's class count is its ``metainfo.classes``, else its class's
     ``METAINFO`` (as mmengine's ``BaseDataset`` merges them). A scored loader whose evaluator has mmdet's MOT
-    metric (:func:`_mot_scored`) reads MOT's categories by design and is not compared; its other metrics that
+    metric (:func:`_label_scoring`) reads MOT's categories by design and is not compared; its other metrics that
     score the class labels (mmdet's qdtrack config: a classwise ``CocoVideoMetric``) get a warning."""
     heads = list(_num_classes_keys(cfg.get('model'), 'model'))
     if not heads:
@@ -243,9 +253,9 @@ def _check_num_classes(cfg: Any, test_only: bool, split: str = 'test') -> None:
     for loader, key in _loader_cfgs(cfg):
         if outside_split(key, test_only, split):
             continue
-        mot_others = _mot_scored(cfg, key, scope)
-        if mot_others is not None:
-            _warn_mot_label_metrics(loader, key, mot_others, heads, scope)
+        scoring = _label_scoring(cfg, key, scope)
+        if not scoring.compared:
+            _warn_mot_label_metrics(loader, key, scoring.label_metrics, heads, scope)
             continue
         for classes, source, folder in _dataset_classes(loader.get('dataset'), f'{key}.dataset', scope):
             for head_key, num_classes, kind in heads:
