@@ -117,7 +117,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
             root = parts[0]
             pipeline = 'pipeline' in parts and train_dataset is not None and (
                 path.startswith('train_dataloader.dataset.') or path.startswith('train_loop.dataloader.dataset.'))
-            runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers,
+            runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg,
                                      train_dataloader=SimpleNamespace(dataset=train_dataset),
                                      train_loop=SimpleNamespace(dataloader=SimpleNamespace(dataset=train_dataset)))
             try:

@@ -40,8 +40,9 @@ class AttributeSpace(PerCopySpace):
     integers index lists and tuples (writing a tuple's element replaces the tuple). Examples:
     ``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``,
     ``optim_wrapper.optimizer.param_groups.*.betas.0`` (Adam's beta1), and the base
-    ``optim_wrapper.optimizer.weight_decay`` (``.lr``): each parameter group gets base × its ``paramwise_cfg``
-    multiplier, and the history and fragments record the base (:mod:`automl_mm.ohl.optimizer_base`). A path through
+    ``optim_wrapper.optimizer.weight_decay`` (``.lr``): each parameter group gets what the config's constructor makes
+    of the base (base × its ``paramwise_cfg`` multiplier, a ``custom_keys`` value set outright kept), and the history
+    and fragments record the base (:mod:`automl_mm.ohl.optimizer_base`). A path through
     ``train_dataloader``
     (``train_dataloader.dataset.pipeline.transforms.1.prob``) is written before the trunk's first batch is
     loaded, and dataloader workers restart to load with it (:mod:`automl_mm.ohl.attributes`).

@@ -17,8 +17,10 @@ loaded with the written value (:mod:`automl_mm.ohl.data_writes`). The writers he
 data paths before the batch they apply to is loaded. Other paths are written as they are, with no restart.
 
 A key of a built optimiser itself, ``optim_wrapper.optimizer.weight_decay`` or ``optim_wrapper.optimizer.lr`` (the
-config's key), is the *base* value: written, each parameter group gets base × the multiplier that ``paramwise_cfg``
-gave it (``norm_decay_mult=0.`` groups stay 0; :mod:`automl_mm.ohl.optimizer_base`).
+config's key), is the *base* value: written, each parameter group gets what the config's constructor makes of that
+base, base × the multiplier that ``paramwise_cfg`` gave it (``norm_decay_mult=0.`` groups stay 0;
+:mod:`automl_mm.ohl.optimizer_base`). ``SetAttributesHook``, ``TrunkScheduleHook`` and ``OHLHook`` read each group's
+rule in ``before_run`` (:func:`establish_base_targets`), before a resumed checkpoint's values are loaded.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from torch import nn
 from automl_mm.registry import HOOKS
 
 from .data_writes import is_data_path, note_data_write, watch_data_writes
-from .optimizer_base import BASE_KEYS, check_base_key, is_optimizer, read_base, write_base
+from .optimizer_base import BASE_KEYS, check_base_key, establish, is_optimizer, read_base, write_base
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -49,7 +51,7 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
     if base is not None:
         optimizers, key = base
         for optimizer in optimizers:
-            read_base(optimizer, key, path)  # the ratios can be read: a write cannot fail half-way
+            read_base(optimizer, key, path, runner)  # the rules can be read: a write cannot fail half-way
         return [(optimizer, key) for optimizer in optimizers]
     parts = path.split('.')
     nodes = [chain[-1][1] for chain in path_chains(runner, path, end=-1)]
@@ -195,8 +197,8 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     """
     pairs = resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
     if _is_base_form(pairs):  # the base form
-        for optimizer, key in pairs:  # each group: value × its paramwise_cfg multiplier
-            write_base(optimizer, key, value, path)
+        for optimizer, key in pairs:  # each group: what the config's constructor makes of value
+            write_base(optimizer, key, value, path, runner)
         return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
@@ -242,8 +244,30 @@ def get_attribute(runner: Any, path: str) -> list[Any]:
     """Current values at ``path`` (one per ``*`` fan-out); of a base-form path, the base in effect."""
     pairs = resolve_attribute(runner, path)
     if _is_base_form(pairs):  # the base form
-        return [read_base(optimizer, key, path) for optimizer, key in pairs]
+        return [read_base(optimizer, key, path, runner) for optimizer, key in pairs]
     return [node[key] if isinstance(node, (dict, list, tuple)) else getattr(node, key) for node, key in pairs]
+
+
+def establish_base_targets(runner: Any, paths: Any) -> None:
+    """Read each base-form path's group rules now (:func:`~automl_mm.ohl.optimizer_base.establish`): the writers'
+    ``before_run``, after mmengine built and ``auto_scale_lr`` scaled the optimiser and before a checkpoint's groups
+    replace its values. Other paths, and paths that do not resolve (their writer names them later), are skipped.
+
+    Raises:
+        ValueError: a base-form path whose rules cannot be read (a base of 0, a constructor rule that is not
+            base × a multiplier), naming the path.
+    """
+    for path in paths:
+        if not isinstance(path, str):
+            continue
+        try:
+            base = _base_target(runner, path)
+        except ValueError:
+            continue  # a key no optimiser multiplies: its writer's own check names it
+        if base is not None:
+            optimizers, key = base
+            for optimizer in optimizers:
+                establish(optimizer, key, path, runner)
 
 
 def _schedulers(runner: Any) -> list:
@@ -344,6 +368,9 @@ class SetAttributesHook(Hook):
             raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
         self.values = dict(values)
 
+    def before_run(self, runner) -> None:
+        establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
+
     def before_train(self, runner) -> None:
         for path in self.values:
             check_owned_attribute(runner, path, 'SetAttributesHook')
@@ -389,6 +416,9 @@ class TrunkScheduleHook(Hook):
                              f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
         self.values = {path: list(v) for path, v in values.items()}
         self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
+
+    def before_run(self, runner) -> None:
+        establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
 
     def trunk_of(self, epoch: int, iteration: int) -> int:
         """The trunk that epoch ``epoch`` / iteration ``iteration`` (0-based) belongs to."""

@@ -38,6 +38,7 @@ from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed
 
 from . import resume
+from .attributes import establish_base_targets
 from .base import build_controller, build_ohl_space
 from .checks import (
     check_accumulation,
@@ -259,6 +260,11 @@ class OHLHook(Hook):
         return self.scorer.reward_key
 
     # ------------------------------------------------------------------------------------------ runner stages
+    def before_run(self, runner) -> None:
+        # the base-form optimiser targets' rules, before a resumed checkpoint's values replace the built ones
+        establish_base_targets(runner, [path for space in self.spaces for path in getattr(space, 'targets', None)
+                                        or []])
+
     def before_train(self, runner) -> None:
         self.layout = getattr(runner, 'copy_layout', None)
         if self.layout is None:

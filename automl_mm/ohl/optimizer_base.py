@@ -3,35 +3,53 @@
 mmengine's ``DefaultOptimWrapperConstructor`` gives each parameter group ``base × multiplier`` of the config's
 ``optim_wrapper.optimizer.weight_decay`` (``norm_decay_mult``, ``bias_decay_mult``, ``dwconv_decay_mult``,
 ``flat_decay_mult``, a ``custom_keys`` entry's ``decay_mult``) and ``lr`` (``bias_lr_mult``, ``dcn_offset_lr_mult``,
-``lr_mult``). One value written to ``optim_wrapper.optimizer.param_groups.*.weight_decay`` would overwrite every
+``lr_mult``); a ``custom_keys`` entry may also set a group's value outright (``dict(weight_decay=0.)``), and other
+constructors (mmdet's ``LearningRateDecayOptimizerConstructor``, ConvNeXt's layer-wise lr decay) have rules of
+their own. One value written to ``optim_wrapper.optimizer.param_groups.*.weight_decay`` would overwrite every
 multiplier (decaying the norm layers that ``norm_decay_mult=0`` kept undecayed), so that write is refused
 (:func:`~automl_mm.ohl.attributes.check_owned_attribute`). The *base form* of the target names the config's key
 instead: ``optim_wrapper.optimizer.weight_decay`` (``optim_wrapper.optimizer.lr``), a key of the built optimiser's
-``defaults`` in :data:`BASE_KEYS`. Writing ``v`` there sets every group to ``v × r``, ``r`` the ratio the
-constructor established (the group's value over the optimiser's ``defaults`` value when it is first written; rounded
-to 12 significant digits, so a multiplier of 0.1 gives exactly the constructor's ``v * 0.1``); reading it gives the
-base in effect. Every writer uses it (``AttributeSpace``, ``SetAttributesHook``, ``TrunkScheduleHook``), the
-history and the exported fragments record ``v``, and the fragment pasted into a config with the same
-``paramwise_cfg`` sets each group to what the constructor would have made of ``weight_decay=v``.
+``defaults`` in :data:`BASE_KEYS`. Writing ``v`` there sets every group to what the config's constructor makes of
+``v``: ``v × m`` for a group it gave ``base × m``, its own value for a group it set outright; reading it gives the
+base last written (else the base in effect). Every writer uses it (``AttributeSpace``, ``SetAttributesHook``,
+``TrunkScheduleHook``), the history and the exported fragments record ``v``, and the fragment pasted into a config
+with the same ``paramwise_cfg`` sets each group to what the constructor makes of ``weight_decay=v``.
+
+**Each group's rule** (:func:`group_rules`) comes from the runner's config where it can be rebuilt
+(``runner.cfg.optim_wrapper`` holding this optimiser's ``optimizer`` dict, or ``<name>.optimizer`` of an
+``OptimWrapperDict`` built by a ``constructor``): its constructor is run on the model at the bases 1 and 2
+(``base × m`` is then ``m`` itself, exactly, and ``2m``; a value equal at both is set outright), so a written
+``v`` gives each group bit for bit what ``optim_wrapper.optimizer.<key>=v`` in the config would, whatever the
+values the groups hold (a checkpoint of an earlier run, a config whose base changed). A group that config does not
+make (one a hook added after the build), and the optimiser of a runner without such a config (built objects),
+take the ratio of the group's value to the optimiser's ``defaults`` when it is first needed (rounded to 12
+significant digits, so a multiplier of 0.1 gives exactly ``v * 0.1``). A base of 0 there makes the ratio 0 / 0:
+refused, naming the config key.
 
 The base is in the config's units: mmengine's ``auto_scale_lr`` scales each group's ``lr`` after the optimiser was
-built (not its ``defaults``), so an ``lr`` ratio holds that factor too and a written base ``lr`` of ``v`` trains at
-``v × multiplier × batch ratio``, as ``lr=v`` in the config would.
+built (not its ``defaults``), so an ``lr`` rule holds that factor too (the group's ``lr`` over the constructor's
+at the config's base, read when the rules are first needed: the writers' ``before_run``, before a checkpoint is
+loaded) and a written base ``lr`` of ``v`` trains at ``v × multiplier × batch ratio``, as ``lr=v`` in the config
+would.
 
-The ratios are kept in each group under :data:`RATIO_KEY` (torch keeps a group's extra keys and saves them in the
-optimiser's ``state_dict``), so a resumed run scales by the constructor's ratios, not by those of the values the
-search wrote before the checkpoint. A base of 0 in the built optimiser makes the ratios undefined (0 / 0): refused,
-naming the config key.
+The rules are kept in each group under :data:`RATIO_KEY` and the last written base under :data:`BASE_VALUE_KEY`
+(torch keeps a group's extra keys and saves them in the optimiser's ``state_dict``); rules from the config win
+over the stored ones (a resumed run scales by its own config's constructor).
 """
 from __future__ import annotations
 
+import copy
+import logging
 from numbers import Real
 from typing import Any
 
 import torch
 
 BASE_KEYS = ('lr', 'weight_decay')  # what mmengine's DefaultOptimWrapperConstructor multiplies (paramwise_cfg)
-RATIO_KEY = 'automl_mm_base_ratio'  # {key: group value / base}, in each parameter group
+RATIO_KEY = 'automl_mm_base_ratio'  # {key: rule}, in each parameter group (a float: an older run's ratio)
+BASE_VALUE_KEY = 'automl_mm_base'  # {key: the base last written}, in each parameter group
+_CACHE = '_automl_mm_base_rules'  # on the optimiser: {key: [rule or None per group, by group index]}
+_PROBES = (1.0, 2.0)  # the bases the config's constructor is run at: base × m is m, then 2m, exactly
 
 
 def is_optimizer(node: Any) -> bool:
@@ -55,23 +73,162 @@ def check_base_key(optimizer: Any, key: str, path: str) -> None:
     raise ValueError(f'attribute path {path!r}: {held}')
 
 
-def group_ratios(optimizer: Any, key: str, path: str) -> list[float]:
-    """Each group's ``key`` over the base (its ``paramwise_cfg`` multiplier): the stored ratio, else the group's
-    value over ``optimizer.defaults[key]``.
+def _number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _config_of(runner: Any, optimizer: Any) -> tuple[Any, tuple[str, ...]] | None:
+    """``(runner.cfg.optim_wrapper, where this optimiser's config is in it)``, or ``None`` where the config cannot
+    rebuild it (no config, built objects, a constructor's layout other than ``optimizer`` / ``<name>.optimizer``)."""
+    cfg = getattr(runner, 'cfg', None)
+    wrapper_cfg = cfg.get('optim_wrapper') if hasattr(cfg, 'get') else None  # an mmengine Config or a dict
+    wrapper = getattr(runner, 'optim_wrapper', None)
+    if not isinstance(wrapper_cfg, dict) or wrapper is None:
+        return None
+    if getattr(wrapper, 'optimizer', None) is optimizer:
+        where: tuple[str, ...] = ('optimizer',)
+        built_by_constructor = True
+    else:
+        names = [name for name, one in getattr(wrapper, 'optim_wrappers', {}).items()
+                 if getattr(one, 'optimizer', None) is optimizer]
+        if len(names) != 1:
+            return None
+        where, built_by_constructor = (names[0], 'optimizer'), 'constructor' in wrapper_cfg
+    node = wrapper_cfg
+    for part in where:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not built_by_constructor or not isinstance(node, dict):  # built objects, not configs
+        return None
+    return wrapper_cfg, where
+
+
+def _probe(runner: Any, wrapper_cfg: Any, where: tuple[str, ...], key: str, base: float) -> dict[int, Any]:
+    """``{id(parameter): its group's key}`` of the optimiser the config's constructor builds at ``key=base``."""
+    from mmengine.logging import MMLogger
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+
+    cfg = copy.deepcopy(wrapper_cfg)
+    node = cfg
+    for part in where:
+        node = node[part]
+    node[key] = base
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    scope = runner.cfg.get('default_scope')
+    logger.setLevel(logging.ERROR)  # the runner's build logged every group's options once already
+    try:
+        if scope is None:
+            built = build_optim_wrapper(runner.model, cfg)
+        else:
+            with DefaultScope.overwrite_default_scope(scope):
+                built = build_optim_wrapper(runner.model, cfg)
+    finally:
+        logger.setLevel(level)
+    for part in where[:-1]:
+        built = built[part]
+    return {id(p): group.get(key, built.optimizer.defaults.get(key))
+            for group in built.optimizer.param_groups for p in group['params']}
+
+
+def _config_rules(runner: Any, optimizer: Any, key: str, path: str) -> list[dict | None] | None:
+    """Each group's rule from the config's constructor (module docstring), ``None`` for a group it does not make;
+    ``None`` where the config cannot rebuild the optimiser.
 
     Raises:
-        ValueError: a base of 0 (or none) in the built optimiser while a ratio is still to be read, naming the
-            config key; a group without ``key``.
+        ValueError: a group the constructor gives neither ``base × m`` nor one value at both bases, or whose
+            parameters it puts in groups of different rules, naming the path and the group.
     """
-    prefix = path.rsplit('.', 1)[0]
-    ratios = []
+    found = _config_of(runner, optimizer)
+    if found is None:
+        return None
+    wrapper_cfg, where = found
+    config_key = '.'.join(('optim_wrapper',) + where + (key,))
+    ones, twos = (_probe(runner, wrapper_cfg, where, key, base) for base in _PROBES)
+    original = wrapper_cfg
+    for part in where:
+        original = original[part]
+    scaled = None
+    if key == 'lr':  # auto_scale_lr's factor: the built groups over the constructor's at the config's base
+        base = original.get(key)
+        scaled = _probe(runner, wrapper_cfg, where, key, base) if _number(base) and base else None
+    rules: list[dict | None] = []
     for i, group in enumerate(optimizer.param_groups):
-        stored = (group.get(RATIO_KEY) or {}).get(key)
-        if stored is not None:
-            ratios.append(float(stored))
+        found_rules = set()
+        for p in group['params']:
+            one, two = ones.get(id(p)), twos.get(id(p))
+            if one is None or two is None:
+                found_rules.add(None)
+            elif two == 2 * one:
+                found_rules.add(('mult', one))
+            elif one == two:
+                found_rules.add(('fixed', one))
+            else:
+                raise ValueError(f'attribute path {path!r}: the config\'s optimiser constructor gives parameter group '
+                                 f'{i} {key}={one!r} at {config_key}=1 and {two!r} at 2, neither base × a multiplier '
+                                 f'nor one value: the base cannot set it. Target the groups\' own paths '
+                                 f'({path.rsplit(".", 1)[0]}.param_groups.{i}.{key})')
+        if len(found_rules) != 1:
+            raise ValueError(f'attribute path {path!r}: parameter group {i} holds parameters the config\'s '
+                             f'constructor gives different {key} rules ({sorted(map(str, found_rules))}); the base '
+                             f'cannot set the group')
+        rule = found_rules.pop()
+        if rule is None:
+            rules.append(None)
+            continue
+        rules.append({rule[0]: rule[1], 'scale': _scale(group, key, scaled)})
+    return rules
+
+
+def _scale(group: dict, key: str, scaled: dict[int, Any] | None) -> float:
+    """auto_scale_lr's factor on this group's ``lr``: its value over the constructor's (12 digits, where that
+    reproduces the value), 1 for ``weight_decay``, for a value of 0 and without a probe at the config's base."""
+    if scaled is None:
+        return 1.0
+    made = scaled.get(id(group['params'][0])) if group['params'] else None
+    value = group.get(key)
+    if not _number(made) or not _number(value) or not made or not value or made == value:
+        return 1.0
+    ratio = value / made
+    rounded = float(f'{ratio:.12g}')
+    return rounded if made * rounded == value else ratio
+
+
+def _stored_rule(group: dict, key: str) -> dict | None:
+    stored = (group.get(RATIO_KEY) or {}).get(key)
+    if isinstance(stored, dict):
+        return stored
+    if _number(stored):  # an earlier version's ratio (auto_scale_lr's factor included)
+        return {'mult': float(stored), 'scale': 1.0}
+    return None
+
+
+def group_rules(optimizer: Any, key: str, path: str, runner: Any = None) -> list[dict]:
+    """Each group's rule for ``key``: ``{'mult': m, 'scale': f}`` (``v`` sets ``v × m × f``) or
+    ``{'fixed': x, 'scale': f}`` (``x × f`` whatever ``v``). From the runner's config (computed once per optimiser,
+    module docstring), else the group's stored rule, else its value over ``optimizer.defaults[key]``.
+
+    Raises:
+        ValueError: as :func:`_config_rules`; a base of 0 (or none) in the built optimiser while a ratio is still to
+            be read, naming the config key; a group without ``key``.
+    """
+    from_config: list = []
+    if runner is not None:  # read once per optimiser and key; a group added later has none (its stored rule / ratio)
+        cache = optimizer.__dict__.setdefault(_CACHE, {})
+        params = [tuple(id(p) for p in group['params']) for group in optimizer.param_groups]
+        if key not in cache or cache[key][0] != params[:len(cache[key][0])]:
+            cache[key] = (params, _config_rules(runner, optimizer, key, path))
+        from_config = cache[key][1] or []
+    prefix = path.rsplit('.', 1)[0]
+    rules = []
+    for i, group in enumerate(optimizer.param_groups):
+        rule = from_config[i] if i < len(from_config) else None
+        rule = rule or _stored_rule(group, key)
+        if rule is not None:
+            rules.append(rule)
             continue
         base = optimizer.defaults.get(key)
-        if not isinstance(base, Real) or isinstance(base, bool):
+        if not _number(base):
             raise ValueError(f'attribute path {path!r}: {type(optimizer).__name__} was built without a numeric '
                              f'{key!r} ({base!r}), so no group has a base × multiplier value to scale')
         if base == 0:
@@ -81,28 +238,54 @@ def group_ratios(optimizer: Any, key: str, path: str) -> list[float]:
                              f'it), or target {prefix}.param_groups.*.{key} when the groups hold one value')
         if key not in group:
             raise ValueError(f'attribute path {path!r}: parameter group {i} has no {key!r}')
-        ratios.append(float(f'{group[key] / base:.12g}'))
-    return ratios
+        rules.append({'mult': float(f'{group[key] / base:.12g}'), 'scale': 1.0})
+    return rules
 
 
-def read_base(optimizer: Any, key: str, path: str) -> float:
-    """The base in effect: a group's value over its ratio (the first group whose ratio is not 0), else the
-    optimiser's ``defaults[key]``."""
-    for group, ratio in zip(optimizer.param_groups, group_ratios(optimizer, key, path)):
-        if ratio:
-            return group[key] / ratio
+def _value(rule: dict, base: float) -> float:
+    value = base * rule['mult'] if 'mult' in rule else rule['fixed']
+    return value * rule['scale'] if rule['scale'] != 1 else value  # mmengine's scale_lr: (base × m) × f
+
+
+def establish(optimizer: Any, key: str, path: str, runner: Any = None) -> None:
+    """Read and keep each group's rule now (the writers' ``before_run``: before a checkpoint replaces the groups'
+    values, so that ``auto_scale_lr``'s factor is read from the built optimiser).
+
+    Raises:
+        ValueError: as :func:`group_rules`.
+    """
+    for group, rule in zip(optimizer.param_groups, group_rules(optimizer, key, path, runner)):
+        group[RATIO_KEY] = {**(group.get(RATIO_KEY) or {}), key: rule}
+
+
+def read_base(optimizer: Any, key: str, path: str, runner: Any = None) -> float:
+    """The base last written; else the base in effect (a group's value over its multiplier, one of 1 first), else
+    the optimiser's ``defaults[key]``.
+
+    Raises:
+        ValueError: as :func:`group_rules`.
+    """
+    rules = group_rules(optimizer, key, path, runner)  # readable: a write cannot fail half-way
+    for group in optimizer.param_groups:
+        written = (group.get(BASE_VALUE_KEY) or {}).get(key)
+        if _number(written):
+            return written
+    scaled = [(group, rule) for group, rule in zip(optimizer.param_groups, rules) if rule.get('mult')]
+    for group, rule in sorted(scaled, key=lambda pair: (pair[1]['mult'] * pair[1]['scale'] != 1)):
+        return group[key] / rule['scale'] / rule['mult']
     return optimizer.defaults[key]
 
 
-def write_base(optimizer: Any, key: str, value: Any, path: str) -> None:
-    """Set each group's ``key`` to ``value × ratio`` and keep the ratio in the group (module docstring).
+def write_base(optimizer: Any, key: str, value: Any, path: str, runner: Any = None) -> None:
+    """Set each group's ``key`` by its rule (:func:`group_rules`) and keep the rule and ``value`` in the group.
 
     Raises:
-        ValueError: ``value`` that is not a real number; as :func:`group_ratios`, before anything is written.
+        ValueError: ``value`` that is not a real number; as :func:`group_rules`, before anything is written.
     """
-    if not isinstance(value, Real) or isinstance(value, bool):
+    if not _number(value):
         raise ValueError(f'attribute path {path!r}: the base {key} must be a number, got {value!r}')
-    ratios = group_ratios(optimizer, key, path)
-    for group, ratio in zip(optimizer.param_groups, ratios):
-        group[key] = float(value) * ratio
-        group[RATIO_KEY] = {**(group.get(RATIO_KEY) or {}), key: ratio}
+    rules = group_rules(optimizer, key, path, runner)
+    for group, rule in zip(optimizer.param_groups, rules):
+        group[key] = _value(rule, float(value))
+        group[RATIO_KEY] = {**(group.get(RATIO_KEY) or {}), key: rule}
+        group[BASE_VALUE_KEY] = {**(group.get(BASE_VALUE_KEY) or {}), key: float(value)}

@@ -1,14 +1,12 @@
-"""``tools/train.py``'s config check refuses an OHL search of the base weight decay
-(``optim_wrapper.optimizer.weight_decay``, :mod:`automl_mm.ohl.optimizer_base`) whose built optimiser has a base
-of 0 (each group's paramwise_cfg multiplier is 0 / 0), naming the config key, before the copies start; a non-zero
-base passes."""
+"""``tools/train.py``'s config check of an OHL search of the base weight decay
+(``optim_wrapper.optimizer.weight_decay``, :mod:`automl_mm.ohl.optimizer_base`): each group's rule is read from the
+config's constructor (run at the bases 1 and 2) on the optimiser the check built, before the copies start, so a
+config whose base is 0 passes too (it used to be refused: each group's ratio to the built base was 0 / 0)."""
 from __future__ import annotations
 
-import pytest
 from mmengine.config import Config
 
 from automl_mm.engine.preflight import build_check
-from automl_mm.engine.preflight_walk import ConfigCheckError
 
 from conftest import REPO_ROOT
 
@@ -25,10 +23,8 @@ def _with_base_space(weight_decay: float) -> Config:
     return cfg
 
 
-def test_a_zero_base_is_refused_at_start_naming_the_key():
-    with pytest.raises(ConfigCheckError, match=r"OHL space 'wd': attribute path 'optim_wrapper\.optimizer\."
-                                               r"weight_decay': the optimiser was built with weight_decay=0"):
-        build_check(_with_base_space(0.0))
+def test_a_zero_base_passes_where_the_config_rebuilds_the_optimiser():
+    build_check(_with_base_space(0.0))
 
 
 def test_a_non_zero_base_passes():
