@@ -180,10 +180,21 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
     elif hasattr(node, part):
         return [(part, getattr(node, part))]
     else:
-        problem = f'{type(node).__name__} has no attribute {part!r}'
+        problem = f'{type(node).__name__} has no attribute {part!r}{_optimisers_hint(node, path, depth)}'
     if tolerant:
         return None
     raise ValueError(f'attribute path {path!r}: {problem}')
+
+
+def _optimisers_hint(node: Any, path: str, depth: int) -> str:
+    """Where an ``OptimWrapperDict`` (several optimisers, a multi-optimiser ``constructor``) keeps them: the path
+    through ``optim_wrappers.<name>``."""
+    wrappers = getattr(node, 'optim_wrappers', None)
+    if not isinstance(wrappers, dict) or not wrappers:
+        return ''
+    parts = path.split('.')
+    named = ['.'.join(parts[:depth] + ['optim_wrappers', name] + parts[depth:]) for name in wrappers]
+    return f'; it holds one optimiser wrapper per name ({", ".join(wrappers)}): target {" or ".join(named)}'
 
 
 def set_attribute(runner: Any, path: str, value: Any) -> None:

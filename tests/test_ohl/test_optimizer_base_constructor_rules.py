@@ -176,6 +176,14 @@ def test_an_optimiser_of_a_multi_optimiser_constructor_takes_its_own_entrys_rule
     assert [g['weight_decay'] for g in runner.optim_wrapper['disc'].optimizer.param_groups] == [1e-4, 2e-3, 0, 0]
 
 
+def test_the_optimiser_of_an_optimiser_dict_is_named_in_the_refusal():
+    runner = _runner(_two(), _gan())
+    with pytest.raises(ValueError, match=r"OptimWrapperDict has no attribute 'optimizer'; it holds one optimiser "
+                                         r"wrapper per name \(gen, disc\): target optim_wrapper\.optim_wrappers\.gen"
+                                         r"\.optimizer\.weight_decay or optim_wrapper\.optim_wrappers\.disc\."):
+        set_attribute(runner, WD, 7e-4)
+
+
 def test_a_constructor_rule_that_is_no_multiplier_is_refused_naming_the_group():
     runner = _runner(_two(affine=True), _gan())
     with pytest.raises(ValueError, match=r"gives parameter group 0 weight_decay=1\.001 at "
