@@ -99,10 +99,15 @@ class ConvNeXtStandIn(nn.Module):
 
 
 @pytest.mark.parametrize('key,path,value', [('weight_decay', WD, 0.037), ('lr', LR, 3.3e-4)])
-@pytest.mark.parametrize('kind', ['one_third', 'layer_decay'])
+@pytest.mark.parametrize('kind', ['one_third', 'every_mult', 'layer_decay'])
 def test_multipliers_of_any_digits_give_the_constructors_values_exactly(kind, key, path, value):
     if kind == 'one_third':
         optim, model = _optim(custom_keys={'head': dict(decay_mult=1 / 3, lr_mult=1 / 3)}), _model()
+    elif kind == 'every_mult':  # the depth-wise conv, a flat parameter, norm, bias, a custom key's decay_mult
+        optim = _optim(norm_decay_mult=0.1, bias_decay_mult=0.3, dwconv_decay_mult=0.7, flat_decay_mult=0.9,
+                       bias_lr_mult=2., custom_keys={'head': dict(decay_mult=0.13)})
+        model = _model()
+        model.scale = nn.Parameter(torch.ones(3))
     else:  # mmdet's ConvNeXt layer-wise lr decay: lr = 0.65 ** (num_layers - layer_id - 1) × base
         optim = dict(constructor='mmdet.LearningRateDecayOptimizerConstructor', type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
