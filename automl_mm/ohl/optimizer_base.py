@@ -20,11 +20,11 @@ with the same ``paramwise_cfg`` sets each group to what the constructor makes of
 ``OptimWrapperDict`` built by a ``constructor``): its constructor is run on the model at the bases 1 and 2
 (``base × m`` is then ``m`` itself, exactly, and ``2m``; a value equal at both is set outright), so a written
 ``v`` gives each group bit for bit what ``optim_wrapper.optimizer.<key>=v`` in the config would, whatever the
-values the groups hold (a checkpoint of an earlier run, a config whose base changed). A group that config does not
-make (one a hook added after the build), and the optimiser of a runner without such a config (built objects),
-take the ratio of the group's value to the optimiser's ``defaults`` when it is first needed (rounded to 12
-significant digits, so a multiplier of 0.1 gives exactly ``v * 0.1``). A base of 0 there makes the ratio 0 / 0:
-refused, naming the config key.
+values the groups hold (a checkpoint of an earlier run, a config whose base changed); a ``constructor`` that keeps
+the optimiser's settings elsewhere is refused, naming it. A group that config does not make (one a hook added after
+the build), and the optimiser of a runner without such a config (built objects), take the ratio of the group's
+value to the optimiser's ``defaults`` when it is first needed (rounded to 12 significant digits, so a multiplier of
+0.1 gives exactly ``v * 0.1``). A base of 0 there makes the ratio 0 / 0: refused, naming the config key.
 
 The base is in the config's units: mmengine's ``auto_scale_lr`` scales each group's ``lr`` after the optimiser was
 built (not its ``defaults``), so an ``lr`` rule holds that factor too (the group's ``lr`` over the constructor's
@@ -77,28 +77,39 @@ def _number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def _config_of(runner: Any, optimizer: Any) -> tuple[Any, tuple[str, ...]] | None:
-    """``(runner.cfg.optim_wrapper, where this optimiser's config is in it)``, or ``None`` where the config cannot
-    rebuild it (no config, built objects, a constructor's layout other than ``optimizer`` / ``<name>.optimizer``)."""
+def _config_of(runner: Any, optimizer: Any, key: str, path: str) -> tuple[Any, tuple[str, ...]] | None:
+    """``(runner.cfg.optim_wrapper, where this optimiser's config is in it)``, or ``None`` where no config built it
+    (no config, built objects).
+
+    Raises:
+        ValueError: a ``constructor`` of the config built it from a layout other than ``optimizer`` /
+            ``<name>.optimizer`` (what it makes of a base cannot be read), naming the path and the constructor.
+    """
     cfg = getattr(runner, 'cfg', None)
     wrapper_cfg = cfg.get('optim_wrapper') if hasattr(cfg, 'get') else None  # an mmengine Config or a dict
     wrapper = getattr(runner, 'optim_wrapper', None)
     if not isinstance(wrapper_cfg, dict) or wrapper is None:
         return None
+    constructor = wrapper_cfg.get('constructor')
     if getattr(wrapper, 'optimizer', None) is optimizer:
         where: tuple[str, ...] = ('optimizer',)
-        built_by_constructor = True
+        if constructor is None and not isinstance(wrapper_cfg.get('optimizer'), dict):
+            return None  # an optimiser object in the config
     else:
         names = [name for name, one in getattr(wrapper, 'optim_wrappers', {}).items()
                  if getattr(one, 'optimizer', None) is optimizer]
-        if len(names) != 1:
-            return None
-        where, built_by_constructor = (names[0], 'optimizer'), 'constructor' in wrapper_cfg
+        if len(names) != 1 or constructor is None:
+            return None  # not the runner's, or a dict of built wrappers
+        where = (names[0], 'optimizer')
     node = wrapper_cfg
     for part in where:
         node = node.get(part) if isinstance(node, dict) else None
-    if not built_by_constructor or not isinstance(node, dict):  # built objects, not configs
-        return None
+    if not isinstance(node, dict):
+        at = 'optim_wrapper.' + '.'.join(where)
+        raise ValueError(f'attribute path {path!r}: optim_wrapper.constructor={constructor!r} built this optimiser, '
+                         f'but the config has no {at} dict holding its {key}, so what the constructor makes of a '
+                         f'base cannot be read. Target the groups\' own paths '
+                         f'({path.rsplit(".", 1)[0]}.param_groups.<i>.{key})')
     return wrapper_cfg, where
 
 
@@ -137,9 +148,9 @@ def _config_rules(runner: Any, optimizer: Any, key: str, path: str) -> list[dict
 
     Raises:
         ValueError: a group the constructor gives neither ``base × m`` nor one value at both bases, or whose
-            parameters it puts in groups of different rules, naming the path and the group.
+            parameters it puts in groups of different rules, naming the path and the group; as :func:`_config_of`.
     """
-    found = _config_of(runner, optimizer)
+    found = _config_of(runner, optimizer, key, path)
     if found is None:
         return None
     wrapper_cfg, where = found

@@ -143,7 +143,8 @@ def test_a_resume_from_other_values_scales_by_the_configs_constructor():
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module(force=True)
 class TwoOptimisersForTest:
     """An ``OptimWrapperDict`` of ``gen`` and ``disc`` (as mmagic's multi-optimiser constructor builds it), each
-    by mmengine's constructor from its own ``<name>`` entry; and ``affine=True``: gen's decay ``base + 1e-3``."""
+    by mmengine's constructor from its own ``<name>`` entry (``nested.<name>`` with ``nested``); and ``affine=True``:
+    gen's decay ``base + 1e-3``."""
 
     def __init__(self, optim_wrapper_cfg, paramwise_cfg=None):
         self.cfg = optim_wrapper_cfg
@@ -151,7 +152,7 @@ class TwoOptimisersForTest:
     def __call__(self, model):
         wrappers = {}
         for name in ('gen', 'disc'):
-            cfg = copy.deepcopy(self.cfg[name])
+            cfg = copy.deepcopy(self.cfg['nested'][name] if 'nested' in self.cfg else self.cfg[name])
             wrappers[name] = DefaultOptimWrapperConstructor(cfg, cfg.pop('paramwise_cfg', None))(getattr(model, name))
         if self.cfg.get('affine'):
             for group in wrappers['gen'].optimizer.param_groups:
@@ -187,6 +188,14 @@ def test_the_optimiser_of_an_optimiser_dict_is_named_in_the_refusal():
                                          r"wrapper per name \(gen, disc\): target optim_wrapper\.optim_wrappers\.gen"
                                          r"\.optimizer\.weight_decay or optim_wrapper\.optim_wrappers\.disc\."):
         set_attribute(runner, WD, 7e-4)
+
+
+def test_a_constructor_whose_layout_hides_the_optimisers_config_is_refused():
+    optim = dict(constructor='TwoOptimisersForTest', nested=dict(gen=_two()['gen'], disc=_two()['disc']))
+    runner = _runner(optim, _gan())
+    with pytest.raises(ValueError, match=r"optim_wrapper\.constructor='TwoOptimisersForTest' built this optimiser, "
+                                         r"but the config has no optim_wrapper\.gen\.optimizer dict"):
+        set_attribute(runner, 'optim_wrapper.optim_wrappers.gen.optimizer.weight_decay', 7e-4)
 
 
 def test_a_constructor_rule_that_is_no_multiplier_is_refused_naming_the_group():
