@@ -17,7 +17,13 @@ import numpy as np
 from mmengine.logging import MMLogger, print_log
 from torch import nn
 
-from automl_mm.engine.evaluate import HeldOutEvaluator, cycle_batches, fixed_batches, recalibrate_bn
+from automl_mm.engine.evaluate import (
+    HeldOutEvaluator,
+    cycle_batches,
+    fixed_batches,
+    kept_bn_statistics,
+    recalibrate_bn,
+)
 from automl_mm.utils.checks import as_count
 from automl_mm.utils.seeding import stream_rng
 
@@ -67,7 +73,9 @@ class PathEvaluator:
             or ``coco/bbox_mAP`` on arch-val / the reward split, in order, whole on every rank.
         batches_per_sample: ``None`` scores on the whole split; ``n`` on the ``n`` mini-batches from batch
             ``sample_index * n`` on (wrapping around); the caller gives every candidate of a step the same indices.
-        bn_batches: Training batches used to re-estimate BN statistics per path (0 keeps the supernet's).
+        bn_batches: Training batches used to re-estimate BN statistics per path (0 keeps the supernet's); the
+            supernet's own statistics are put back after each reading, so a search that trains on after a
+            step trains (and checkpoints) as if nothing had been scored.
         bn_loader: Where those batches come from, in order: a list of batches, used as given, or a loader,
             whose first ``bn_batches`` batches are drawn once, on first use, with the global RNGs seeded by
             ``bn_seed`` (:func:`~automl_mm.engine.evaluate.fixed_batches`) and kept: every path re-estimates
@@ -101,10 +109,17 @@ class PathEvaluator:
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
-        if self.bn_batches:
-            if not isinstance(self.bn_loader, (list, tuple)):  # redrawn per path, a random pipeline would differ
-                self.bn_loader = fixed_batches(self.bn_loader, self.bn_batches, self.bn_seed)
+        if not self.bn_batches:
+            return self._score(path, sample_index)
+        if not isinstance(self.bn_loader, (list, tuple)):  # redrawn per path, a random pipeline would differ
+            self.bn_loader = fixed_batches(self.bn_loader, self.bn_batches, self.bn_seed)
+        # the supernet's own statistics come back after the reading: the search loops train on after a step (the
+        # last scored path's statistics used to stay, in the supernet that trained on and in its checkpoints)
+        with kept_bn_statistics(self.model):
             recalibrate_bn(self.model, cycle_batches(self.bn_loader, 0, self.bn_batches))
+            return self._score(path, sample_index)
+
+    def _score(self, path: Sequence[int], sample_index: int) -> float:
         loader = self.held_out.loader
         if self.batches_per_sample is None:
             batches = None
