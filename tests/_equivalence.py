@@ -2,9 +2,10 @@
 cross-entropy, a supernet of one candidate per layer) must train exactly as the plain mmengine run it stands for.
 
 ``record_run`` trains a config in process with a recording hook and returns, per training iteration, every
-parameter group's lr and weight decay (before the step), the loss, sums of the parameters and of the BN running
-statistics (after the step), the iterations at which validation ran and checkpoints were saved, and the final
-state dict. ``differences`` lists what two such records disagree on (bitwise)."""
+parameter group's lr and weight decay (before the step), the indices of the samples and the loss, sums of the
+parameters and of the BN running statistics (after the step), the iterations at which validation ran and
+checkpoints were saved, and the final state dict. ``differences`` lists what two such records disagree on
+(bitwise)."""
 from __future__ import annotations
 
 import copy
@@ -45,6 +46,7 @@ class EquivalenceRecorder(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         model = _model(runner)
         self._add('loss', float(outputs['loss'].detach()))
+        self._add('samples', [int(s.sample_idx) for s in data_batch['data_samples']])
         self._add('params', float(sum(p.detach().double().sum() for p in model.parameters())))
         self._add('bn_statistics', [float(b.double().sum()) for n, b in model.named_buffers() if 'running' in n])
 
@@ -74,7 +76,7 @@ def record_run(cfg) -> dict:
     return record
 
 
-KEYS = ('lr', 'weight_decay', 'loss', 'params', 'bn_statistics', 'val_at', 'checkpoint_at')
+KEYS = ('samples', 'lr', 'weight_decay', 'loss', 'params', 'bn_statistics', 'val_at', 'checkpoint_at')
 
 
 def differences(search: dict, plain: dict, keys: tuple[str, ...] = KEYS, state_dict: bool = True) -> list[str]:

@@ -443,14 +443,19 @@ class OHLHook(Hook):
                                   self.trunk)
         valids = trunk['valid']
         rewards, counts, best = settle_rewards(trunk, self.spaces, self.scorer, self.worst_reward, self.trunk,
-                                               self._trunk_iters)
+                                               self._trunk_iters, partial)
 
         # θ changes only here: its mode now is the mode every copy sampled around during this trunk
         schedule = {s.name: v for s in self.spaces if (v := s.scheduled_values()) is not None}
         copy_values = gather_copy_values(self.spaces, layout)
         updates = {}
         for space, controller in zip(self.spaces, self.controllers):
-            updates[space.name] = controller.step(trunk['stats'][space.name], rewards)
+            if partial and space.per_item and not any(counts[space.name]):
+                # nothing drawn from this θ was counted (a partial trunk of prefetched batches, settle_rewards):
+                # no step, not even the optimiser's momentum of earlier trunks
+                updates[space.name] = {}
+            else:
+                updates[space.name] = controller.step(trunk['stats'][space.name], rewards)
             space.reset_stats()
         t_update = time.perf_counter()
 

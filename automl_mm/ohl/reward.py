@@ -177,7 +177,7 @@ def default_worst_reward(finite: Sequence[float]) -> float:
 
 
 def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, worst_reward: float | None,
-                   index: int, iters_in_trunk: int) -> tuple[list[float], dict, int]:
+                   index: int, iters_in_trunk: int, partial: bool = False) -> tuple[list[float], dict, int]:
     """``(rewards, sample counts per space and copy, best copy)`` of trunk ``index`` from
     :func:`combine_copy_rows`' output ``trunk``. A diverged copy gets ``worst_reward`` (default:
     :func:`default_worst_reward`); the best copy is the valid one with the highest reward (the lowest index on a
@@ -187,10 +187,17 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     gathered flags, so the main process logs it whichever rank is the copy's lead (warned on the lead, it was lost
     for every copy but copy 0: mmengine's logger shows only errors on the other ranks).
 
+    A ``partial`` trunk (the run's remainder after its last whole trunk, or one a stop cut short) whose batches were
+    all prefetched by dataloader workers before it began counts no choice of its own θ: no trunk length avoids
+    that (an iteration loop of 11 iterations in trunks of 5 with 2 workers ends with a trunk of 1 prefetched batch),
+    so it is logged and the copies count 0 samples there (the hook then leaves θ alone) instead of stopping the
+    run after its last iteration.
+
     Raises:
         RuntimeError: the reward evaluator returned no metrics for any valid copy; every copy diverged; or a
-            per-item space counted no choices in a trunk that trained (``iters_in_trunk`` > 0) on some copy. Each
-            message names the trunk and what to check.
+            per-item space counted no choices in a trunk that trained (``iters_in_trunk`` > 0) on some copy, unless
+            the trunk is ``partial`` and its samples were all prefetched. Each message names the trunk and what to
+            check.
     """
     rewards, valids = trunk['rewards'], trunk['valid']
     num_copies = len(rewards)
@@ -214,6 +221,12 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
             if space.per_item and min(counts[space.name]) == 0:
                 stale = trunk.get('stale', {}).get(space.name)
                 if stale and all(n > 0 for c, n in zip(counts[space.name], stale) if c == 0):
+                    if partial:
+                        print_log(f'OHL trunk {index} (partial, {iters_in_trunk} iterations): space '
+                                  f'{space.name!r} counted no choices of this trunk on some copy (per copy: '
+                                  f'{counts[space.name]}; drawn from an earlier trunk\'s theta: {stale}): '
+                                  'dataloader workers had prefetched its batches', 'current', logging.WARNING)
+                        continue
                     raise RuntimeError(
                         f'OHL trunk {index}: space {space.name!r} counted no choices of this trunk in '
                         f'{iters_in_trunk} iterations (per copy: {counts[space.name]}; drawn from an earlier '
