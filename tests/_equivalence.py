@@ -46,7 +46,8 @@ class EquivalenceRecorder(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         model = _model(runner)
         self._add('loss', float(outputs['loss'].detach()))
-        self._add('samples', [int(s.sample_idx) for s in data_batch['data_samples']])
+        samples = data_batch['data_samples']
+        self._add('samples', [s.metainfo.get('sample_idx', s.metainfo.get('img_id')) for s in samples])
         self._add('params', float(sum(p.detach().double().sum() for p in model.parameters())))
         self._add('bn_statistics', [float(b.double().sum()) for n, b in model.named_buffers() if 'running' in n])
 
@@ -64,7 +65,7 @@ def record_run(cfg) -> dict:
     tag = uuid.uuid4().hex
     cfg = copy.deepcopy(cfg)
     cfg.experiment_name = cfg.visualizer.name = f'equivalence_{tag}'  # two runs in one second share neither
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='EquivalenceRecorder', tag=tag)]
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='automl_mm.EquivalenceRecorder', tag=tag)]
     try:
         runner = RUNNERS.build(cfg)
         runner.train()

@@ -103,22 +103,22 @@ def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
 
 
 @contextlib.contextmanager
-def seeded_global_rngs(seed: int) -> Iterator[None]:
-    """Seed Python's ``random``, numpy's and torch's global RNGs with ``seed`` inside the block and put their
-    states back after it: what runs inside (a data pipeline's random transforms, which draw from these) is the
-    same on every call and every rank, and what runs after is as if the block had not drawn anything."""
+def kept_global_rngs() -> Iterator[None]:
+    """Put Python's ``random``, numpy's and torch's global RNG states (and CUDA's, once initialised) back as they were
+    on entry, on leaving the block (also after an error): what runs inside draws as it likes, and what runs after is
+    as if the block had drawn nothing. A held-out reading inside training (an OHL reward, a NAS score, a BN
+    re-estimation) draws from them without meaning to: each pass over a loader draws its iterator's base seed from
+    torch's generator, and a random transform of the split, dropout or drop-path draw too, so the training after
+    it (mmdet's proposal sampling, crops, dropout) drew other numbers than the plain run it stands for."""
     import random
 
     import numpy as np
 
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    # torch.manual_seed reseeds every CUDA generator too: put those back as well, or every later dropout mask and
-    # on-device sampler of the run replays the draws of its start
+    # torch.manual_seed inside reseeds every CUDA generator too: put those back as well, or every later dropout mask
+    # and on-device sampler of the run replays the draws of its start
     cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() \
         else None
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
     try:
         yield
     finally:
@@ -127,6 +127,23 @@ def seeded_global_rngs(seed: int) -> Iterator[None]:
         torch.set_rng_state(states[2])
         if cuda_states is not None:
             torch.cuda.set_rng_state_all(cuda_states)
+
+
+@contextlib.contextmanager
+def seeded_global_rngs(seed: int) -> Iterator[None]:
+    """Seed Python's ``random``, numpy's and torch's global RNGs with ``seed`` inside the block and put their
+    states back after it (:func:`kept_global_rngs`): what runs inside (a data pipeline's random transforms, which
+    draw from these) is the same on every call and every rank, and what runs after is as if the block had not drawn
+    anything."""
+    import random
+
+    import numpy as np
+
+    with kept_global_rngs():
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        yield
 
 
 def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
@@ -157,7 +174,8 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
     is reset on its first input and its statistics become the exact average over ``batches`` (cumulative moving
     average, ``momentum=None``); a layer the path does not reach (an inactive supernet block) is not touched.
     Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads with their own BN
-    keep theirs. Momentum and the training flag are restored afterwards.
+    keep theirs. Momentum, the training flag and the global random streams (:func:`kept_global_rngs`) are restored
+    afterwards.
 
     Args:
         model: The model (or a DDP-like wrapper of it).
@@ -182,7 +200,7 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
     handles = [m.register_forward_pre_hook(reset_on_first_input) for m in norms]
     try:
         if norms:
-            with torch.no_grad():
+            with torch.no_grad(), kept_global_rngs():  # a training-mode pass: dropout and drop-path draw
                 for data in batches:
                     data = root.data_preprocessor(data, True)
                     root.extract_feat(data['inputs'])
@@ -240,6 +258,10 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     for another copy's predictions, and the rewards overwrote the val / test files of a prefix inherited from
     ``val_evaluator``. Each call writes to mmdet's own temporary directory instead.
 
+    The global random streams are as they were after the call (:func:`kept_global_rngs`): the pass drew its loader
+    iterator's seed from torch's generator, so a CR-NAS search over one allocation and one dilation trained on after
+    its stage search with other proposal samples than the plain run of that network.
+
     Returns:
         ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it, except that mmdet ``CocoMetric``
         values are at full precision (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`).
@@ -249,7 +271,7 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     """
     was_training = model.training
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), kept_global_rngs():  # the training after it draws as if nothing had been read
         for data in batches:
             outputs = model.val_step(data)
             evaluator.process(data_samples=outputs, data_batch=data)
