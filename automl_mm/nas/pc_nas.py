@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from mmengine.logging import print_log
 
+from automl_mm.engine.evaluate import kept_global_rngs
 from automl_mm.registry import LOOPS, SAMPLERS
 from automl_mm.utils.checks import as_count
 
@@ -219,9 +220,10 @@ class PCNASLoop(SearchLoopBase):
             ValueError: naming the key, both shapes and the split; or ``train_cfg.retrain_config``, its loader and
                 both shapes.
         """
-        batch = next(iter(self.held_out.build(self.runner).loader))
         model = getattr(self.runner.model, 'module', self.runner.model)
-        inputs = model.data_preprocessor(batch, False)['inputs']
+        with kept_global_rngs():  # a pass over a loader draws its seed from torch's: the training must not see it
+            batch = next(iter(self.held_out.build(self.runner).loader))
+            inputs = model.data_preprocessor(batch, False)['inputs']
         if not hasattr(inputs, 'shape') or inputs.dim() != 4:
             return
         runs = [int(v) for v in inputs.shape[1:]]

@@ -19,6 +19,8 @@ from typing import Any
 
 from mmengine.logging import print_log
 
+from automl_mm.engine.evaluate import kept_global_rngs
+
 
 def retrain_input_chw(retrain_config: str, data_preprocessor: Any = None) -> tuple[tuple[int, ...], str] | None:
     """``((C, H, W), loader key)`` of the first image the retrain config's ``test_dataloader`` (else
@@ -46,11 +48,12 @@ def retrain_input_chw(retrain_config: str, data_preprocessor: Any = None) -> tup
     loader_cfg = copy.deepcopy(cfg.get(key))
     loader_cfg.update(batch_size=1, num_workers=0, persistent_workers=False)
     loader_cfg.pop('prefetch_factor', None)  # torch refuses it without workers
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'automl_mm'):
+    # a look before training: the search's training must draw as if it had not looked (kept_global_rngs)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'automl_mm'), kept_global_rngs():
         batch = next(iter(Runner.build_dataloader(loader_cfg, seed=0)))
         own = (cfg.get('model') or {}).get('data_preprocessor')
         preprocessor = MODELS.build(own) if isinstance(own, dict) else data_preprocessor
-    inputs = preprocessor(batch, False)['inputs'] if preprocessor is not None else batch.get('inputs')
+        inputs = preprocessor(batch, False)['inputs'] if preprocessor is not None else batch.get('inputs')
     if not hasattr(inputs, 'dim') or inputs.dim() != 4:
         return None
     return tuple(int(v) for v in inputs.shape[1:]), key
