@@ -33,7 +33,15 @@ from torch import nn
 from automl_mm.registry import HOOKS
 
 from .data_writes import is_data_path, note_data_write, watch_data_writes
-from .optimizer_base import BASE_KEYS, check_base_key, establish, is_optimizer, read_base, write_base
+from .optimizer_base import (
+    BASE_KEYS,
+    check_base_key,
+    establish,
+    is_optimizer,
+    read_base,
+    write_base,
+    write_wrapper_base,
+)
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -210,6 +218,8 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     if _is_base_form(pairs):  # the base form
         for optimizer, key in pairs:  # each group: what the config's constructor makes of value
             write_base(optimizer, key, value, path, runner)
+        for optimizer, key in pairs:  # and the base that mmengine's wrapper reports and its schedulers step
+            write_wrapper_base(runner, optimizer, key, value)
         return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')

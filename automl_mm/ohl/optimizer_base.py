@@ -300,3 +300,25 @@ def write_base(optimizer: Any, key: str, value: Any, path: str, runner: Any = No
         group[key] = _value(rule, float(value))
         group[RATIO_KEY] = {**(group.get(RATIO_KEY) or {}), key: rule}
         group[BASE_VALUE_KEY] = {**(group.get(BASE_VALUE_KEY) or {}), key: float(value)}
+
+
+def wrappers_of(runner: Any, optimizer: Any) -> list[Any]:
+    """The runner's optimiser wrappers (``optim_wrapper``, or each of an ``OptimWrapperDict``) around ``optimizer``."""
+    root = getattr(runner, 'optim_wrapper', None)
+    found = getattr(root, 'optim_wrappers', None)
+    candidates = list(found.values()) if isinstance(found, dict) else [root]
+    return [w for w in candidates if getattr(w, 'optimizer', None) is optimizer]
+
+
+def write_wrapper_base(runner: Any, optimizer: Any, key: str, value: Any) -> None:
+    """Set ``key`` of the ``base_param_settings`` of the wrappers around ``optimizer`` to the written base.
+
+    mmengine's ``OptimWrapper`` keeps, for an optimiser of several groups, a group of its own with the config's
+    base values (``base_param_settings``): its ``param_groups`` (what the parameter schedulers step and a resumed
+    or broadcast wrapper carries) end with it, and ``get_lr()`` reports its ``lr`` as ``base_lr`` (logged as
+    ``train/base_lr``). A written base used to leave it at the config's value, so a replayed or searched base lr was
+    logged as the config's for the whole run."""
+    for wrapper in wrappers_of(runner, optimizer):
+        settings = getattr(wrapper, 'base_param_settings', None)
+        if isinstance(settings, dict) and key in settings:
+            settings[key] = float(value)
