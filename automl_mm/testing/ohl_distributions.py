@@ -111,6 +111,12 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
                    f'grad_mean_log_prob(stats)[{i}] differs from autograd\'s gradient of the mean log_prob '
                    f'(max |diff| {float((g - e).abs().max()):.3g})')
 
+    _check_draws(dist, params, seed)
+    state = _move_off_start(dist, params, seed + 13, torch.randn, scale=0.5)
+    # where θ has moved (as the controller moves it): a gradient or sampler that reads the starting θ passed above
+    _check_draws(dist, params, seed + 1, 'at parameters moved off their start: ')
+    dist.load_state_dict(state)
+
     _check_grad_entropy(dist, params, seed=seed)
 
     summary = dist.summary(top_k=3)
@@ -149,6 +155,47 @@ def _check_frequencies(dist: BaseDistribution, seed: int, n: int = 4000, max_cho
     dist.load_state_dict(state)
     _check(tv < 0.1, dist, f'sample() must draw from probs(): {n} draws differ from them by total variation '
            f'{tv:.3f}')
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.detach().to(torch.float64).reshape(-1) for t in tensors]) if tensors else \
+        torch.zeros(0, dtype=torch.float64)
+
+
+def _check_draws(dist: BaseDistribution, params: list[torch.Tensor], seed: int, where: str = '', n: int = 4000,
+                 groups: int = 40, directions: int = 3, z: float = 6.0) -> None:
+    """At the current θ, on ``n`` seeded draws: every ``log_prob`` is finite; ``grad_mean_log_prob`` of the first
+    64 equals autograd's gradient of their mean ``log_prob``; and the score identity E_{x~p_θ}[∇_θ log p_θ(x)] = 0
+    holds (the controller's update is unbiased only for samples drawn from p_θ): along ``directions`` seeded random
+    directions u, the mean of u·∇_θ log p_θ over the draws (from ``groups`` group means) lies within ``z`` standard
+    errors of 0. A sampler that ignores θ (draws from the starting θ, a continuous one too, which the frequency
+    test of discrete distributions does not see) has a mean score far from 0."""
+    if not params:
+        return
+    batch = dist.sample(generator=_generator(seed + 17), n=n)
+    lp = dist.log_prob(batch)
+    _check(torch.is_tensor(lp) and tuple(lp.shape) == (n,) and bool(torch.isfinite(lp).all()), dist,
+           f'{where}log_prob must be finite for every sample the distribution draws: '
+           f'{int((~torch.isfinite(lp)).sum()) if torch.is_tensor(lp) and lp.shape == (n,) else "?"} of {n} draws '
+           'were not')
+    head = _take(batch, slice(0, 64))
+    expected = torch.autograd.grad(dist.log_prob(head).mean(), params, allow_unused=True)
+    expected = [torch.zeros_like(p) if e is None else e for e, p in zip(expected, params)]
+    for i, (g, e) in enumerate(zip(dist.grad_mean_log_prob(dist.sufficient_stats(head)), expected)):
+        _check(torch.allclose(g.to(torch.float64), e, rtol=1e-6, atol=1e-9), dist,
+               f'{where}grad_mean_log_prob(stats)[{i}] differs from autograd\'s gradient of the mean log_prob (max '
+               f'|diff| {float((g - e).abs().max()):.3g})')
+    size = n // groups
+    scores = torch.stack([_flat(dist.grad_mean_log_prob(dist.sufficient_stats(_take(batch, slice(g * size,
+                                                                                                   (g + 1) * size)))))
+                          for g in range(groups)])
+    u = torch.randn(directions, scores.shape[1], generator=_generator(seed + 19), dtype=torch.float64)
+    projected = scores @ u.T  # (groups, directions)
+    mean, error = projected.mean(dim=0), projected.std(dim=0) / math.sqrt(groups)
+    _check(bool((mean.abs() <= z * error + 1e-9).all()), dist,
+           f'{where}sample() must draw from the distribution whose log_prob it reports: the mean score '
+           f'∇_θ log p_θ(x) of {n} draws is not 0 (along random directions: {[round(float(m), 4) for m in mean]}, '
+           f'standard errors {[round(float(e), 4) for e in error]}); does sample() read the current parameters?')
 
 
 def _check_grad_entropy(dist: BaseDistribution, params: list[torch.Tensor], step: float = 1e-6,
