@@ -135,6 +135,26 @@ ELEMENT_SETS['ohl+randaugment'] = DEFAULT_ELEMENTS + [
     element for element in ELEMENT_SETS['randaugment'] if element not in DEFAULT_ELEMENTS]
 
 
+def _checked_op(op: BaseAugmentOp, index: int) -> BaseAugmentOp:
+    """``op`` once it has transformed a small seeded uint8 image into one of the same shape and dtype (the
+    contract of :meth:`BaseAugmentOp.apply`), else a ``ValueError`` naming ``elements[index]`` and the op: an op of
+    one's own with another ``transform_img`` signature, or returning a float image, failed in a dataloader worker
+    of the first training iteration, after every copy had started."""
+    img = np.random.default_rng(index).integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+    try:
+        out = op.apply(dict(img=img.copy()), np.random.default_rng(0))
+    except Exception as err:  # noqa: BLE001  (any failure of a user's op is reported with its element)
+        raise ValueError(f'elements[{index}] {op.name}: apply(results, rng) failed on a 16x16x3 uint8 image: '
+                         f'{type(err).__name__}: {err}') from err
+    got = out.get('img') if isinstance(out, dict) else out
+    if not (isinstance(got, np.ndarray) and got.dtype == np.uint8 and got.shape == img.shape):
+        desc = f'{got.dtype} array of shape {got.shape}' if isinstance(got, np.ndarray) else type(got).__name__
+        raise ValueError(f'elements[{index}] {op.name}: apply(results, rng) must return the results dict with '
+                         f"'img' a uint8 array of the input's shape (16, 16, 3) (transform_img(img, rng): the new "
+                         f'image), got {"a dict with " if isinstance(out, dict) else ""}{desc}')
+    return op
+
+
 def build_elements(elements: Sequence[tuple | dict] | str | None = None, fill: int = 128, *,
                    bgr: bool = True) -> list[BaseAugmentOp]:
     """Build augmentation elements (op instances) from ``(name, magnitude)`` tuples or config dicts.
@@ -177,7 +197,7 @@ def build_elements(elements: Sequence[tuple | dict] | str | None = None, fill: i
                              f'registered in AUGMENT_OPS)')
         cfg.setdefault('fill', fill)
         cfg.setdefault('bgr', bgr)
-        ops.append(cls(**cfg))
+        ops.append(_checked_op(cls(**cfg), index))
     names = [op.name for op in ops]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:  # one element twice: uniform pairs gave it twice the mass, and its pairs two probabilities
