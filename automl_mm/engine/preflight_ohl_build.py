@@ -35,6 +35,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     """
     from automl_mm.ohl.checks import check_bn_recalibration, check_sync_bn
     from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.ohl.plugin_returns import check_plugin_returns
     from automl_mm.ohl.report import OHLReport
 
     found = find_ohl_hook(hooks)
@@ -49,6 +50,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
             check_bn_recalibration(model, hook.ranks_per_copy)
             _build_clean_dataset(cfg, hook)
         if getattr(hook, '_resolved', False):
+            check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies)  # TypeError naming its key
             OHLReport.check_spaces(hook.spaces)
         _check_targets(hook, model, optimisation, train_dataset, cfg)
     except ValueError as err:

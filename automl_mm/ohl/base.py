@@ -165,9 +165,19 @@ class BaseController(metaclass=ABCMeta):
 
 def build_controller(cfg: dict | BaseController, distribution: BaseDistribution,
                      what: str = 'controller') -> BaseController:
-    """A controller of ``distribution`` from its ``CONTROLLERS`` config (without ``distribution``) or as given."""
+    """A controller of ``distribution`` from its ``CONTROLLERS`` config (without ``distribution``) or as given.
+
+    Raises:
+        TypeError / ValueError: not a controller, or its constructor refused the config (an abstract ``step``, an
+            unknown key), prefixed with ``what`` (``OHLHook.controller``).
+    """
     if isinstance(cfg, dict):
-        cfg = build_in_scope(CONTROLLERS, dict(cfg, distribution=distribution))
+        try:
+            cfg = build_in_scope(CONTROLLERS, dict(cfg, distribution=distribution))
+        except (TypeError, ValueError) as err:  # a missing step() or an unknown key named the class only
+            if str(err).startswith(what):
+                raise
+            raise type(err)(f'{what}: {err}') from err
     if not isinstance(cfg, BaseController):
         raise TypeError(f'{what} must be a BaseController or its config, got {type(cfg).__name__}')
     return cfg

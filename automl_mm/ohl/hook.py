@@ -50,6 +50,7 @@ from .checks import (
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .data_writes import mark_pipeline_changed
+from .plugin_returns import check_plugin_returns, controller_logs
 from .report import OHLReport
 from .resume import search_settings as search_settings  # importable from here as before the split
 from .reward import (
@@ -230,7 +231,8 @@ class OHLHook(Hook):
             raise ValueError(f'OHL space names must be unique, got {names}')
         self._controller_cfg = controller or dict(type='REINFORCE')
         self._resolved = False
-        self.controllers = [build_controller(self._controller_cfg, s.distribution) if s.distribution is not None
+        self.controllers = [build_controller(self._controller_cfg, s.distribution, 'OHLHook.controller')
+                            if s.distribution is not None
                             else None for s in self.spaces]  # the others once their space is resolved
         self.scorer = RewardScorer(reward_key, reward_dataloader, reward_evaluator, bn_recalibration_batches,
                                    bn_recalibration_dataloader)
@@ -292,6 +294,7 @@ class OHLHook(Hook):
                                   'theta will not move. Use several copies, or baseline=\'moving_average\'')
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
+        check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies)
         OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk
         if self.trunk == 0 and not self._in_trunk:
             # Copies start from identical weights (METHODS.md §1, step 3): the first copy's.
@@ -376,7 +379,7 @@ class OHLHook(Hook):
                 if space.distribution is None:
                     raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) has no distribution after '
                                      'resolve(); give it one in its config')
-                self.controllers[i] = build_controller(self._controller_cfg, space.distribution)
+                self.controllers[i] = build_controller(self._controller_cfg, space.distribution, 'OHLHook.controller')
         self._resolved = True
 
     # ------------------------------------------------------------------------------------------ checkpoints
@@ -455,7 +458,9 @@ class OHLHook(Hook):
                 # no step, not even the optimiser's momentum of earlier trunks
                 updates[space.name] = {}
             else:
-                updates[space.name] = controller.step(trunk['stats'][space.name], rewards)
+                updates[space.name] = controller_logs(controller.step(trunk['stats'][space.name], rewards),
+                                                      f'OHLHook.controller ({type(controller).__name__}, of space '
+                                                      f'{space.name!r})')
             space.reset_stats()
         t_update = time.perf_counter()
 

@@ -94,7 +94,7 @@ def test_the_copies_start_from_copy_0s_state_and_a_resumed_run_keeps_its_own(tru
     runner = SimpleNamespace(copy_layout=CopyLayout(2, 1, 1, 2), model=torch.nn.Linear(2, 2), train_loop=object(),
                              optim_wrapper=None, logger=mock.Mock())
     checks = ('check_train_setup', 'check_accumulation', 'check_trunk_fits', 'check_checkpoint_schedule',
-              'check_val_schedule', 'OHLReport')
+              'check_val_schedule', 'check_plugin_returns', 'OHLReport')
     patches = [mock.patch(f'automl_mm.ohl.hook.{name}') for name in checks]
     for patch in patches:
         patch.start()

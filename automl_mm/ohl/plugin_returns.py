@@ -1,0 +1,80 @@
+"""What the OHL engine takes from a space, distribution or controller (one's own included) and writes to the
+history, the logged scalars and ``final_policy.py``, checked where it is taken and once before the first trunk.
+
+A controller whose ``step`` returned ``None`` or numpy / tensor scalars, a ``summary()`` holding a tensor and an
+``export_fragment()`` returning ``None`` all trained a whole trunk and then stopped the run inside the report's
+writing (``TypeError: Object of type Tensor is not JSON serializable in <OHLHook object at 0x...>``), naming
+neither the class nor the config key. :func:`check_plugin_returns` calls each once before the first trunk (the
+controller's ``step`` on a deep copy, so θ and its optimiser state do not move) and :func:`controller_logs` checks
+every step's scalars.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+def controller_logs(logs: Any, where: str) -> dict[str, float]:
+    """``logs`` (what ``BaseController.step`` returned) as ``{name: float}``, the form the history and the scalar
+    log store; numpy and 0-d tensor scalars are converted.
+
+    Args:
+        logs: The return value of ``step``.
+        where: The controller and its config key, named in the error.
+
+    Raises:
+        TypeError: ``logs`` is not a dict of str keys and numbers (or 1-element tensors / arrays).
+    """
+    if not isinstance(logs, dict):
+        raise TypeError(f'{where}: step(stats, rewards) must return a dict of named scalars to log (e.g. '
+                        f'{{"baseline": 0.5}}; {{}} for none), got {type(logs).__name__}')
+    out = {}
+    for key, value in logs.items():
+        if not isinstance(key, str):
+            raise TypeError(f'{where}: step() returned the key {key!r}: the names of logged scalars must be str')
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        elif hasattr(value, 'item') and getattr(value, 'size', None) == 1:  # numpy scalar or 1-element array
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f'{where}: step()[{key!r}] must be a number, got {value!r}')
+        out[key] = float(value)
+    return out
+
+
+def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_copies: int) -> None:
+    """Call what the trunk end will call, once, before the first trunk: each space's ``export_fragment()`` must be
+    a str, its distribution's ``summary()`` JSON-serialisable, and its controller's ``step`` (on a deep copy, fed
+    one drawn sample per copy and equal rewards) must return named numbers.
+
+    Args:
+        spaces: ``OHLHook.spaces`` (set up).
+        controllers: Their controllers, in order.
+        num_copies: Statistics (and rewards) per step.
+
+    Raises:
+        TypeError: naming ``OHLHook.spaces[i]`` or ``OHLHook.controller``, the class and what it returned.
+    """
+    for i, (space, controller) in enumerate(zip(spaces, controllers)):
+        where = f'OHLHook.spaces[{i}] ({type(space).__name__} {space.name!r})'
+        fragment = space.export_fragment()
+        if not isinstance(fragment, str):
+            raise TypeError(f'{where}: export_fragment() must return config text (a str) for final_policy.py, got '
+                            f'{type(fragment).__name__}')
+        dist = space.distribution
+        try:
+            json.dumps(dist.summary())
+        except (TypeError, ValueError) as err:
+            raise TypeError(f'{where}: {type(dist).__name__}.summary() must be JSON-serialisable (plain numbers, '
+                            f'str, lists, dicts: it is written to history.json every trunk): {err}') from None
+        probe = copy.deepcopy(controller)  # its own distribution and optimiser: nothing of the run moves
+        generator = torch.Generator().manual_seed(0)
+        stats = [probe.distribution.sufficient_stats(probe.distribution.sample(generator=generator, n=1))
+                 for _ in range(num_copies)]
+        controller_logs(probe.step(stats, [0.0] * num_copies),
+                        f'OHLHook.controller ({type(controller).__name__}, of {where})')
