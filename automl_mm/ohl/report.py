@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import os.path as osp
 import pprint
@@ -550,8 +551,29 @@ def choice_label(choice: Any) -> str:
 
 
 def _series(history: list[dict], name: str) -> dict[str, list[float]]:
-    """Curves to plot: probabilities of every choice that was ever in the top list, or means and stds."""
+    """Curves to plot: probabilities of every choice that was ever in the top list, or means and stds (the
+    summaries of automl_mm's distributions); for any other summary (a distribution of one's own), every number in
+    it (``mu``, ``sigma``, ``alpha[0]``, ... at most :data:`_MAX_CURVES`), else θ from the history. Before, such a
+    summary drew an empty figure, and one whose ``mean`` was a number stopped the run at the trunk end."""
     summaries = [h['distributions'][name] for h in history]
+    try:
+        curves = _known_series(summaries)
+    except (KeyError, TypeError, IndexError):  # a summary of one's own that reuses a key in another form
+        curves = {}
+    if not curves:
+        rows = [_numbers(s) for s in summaries]
+        curves = _curves(rows)
+    if not curves:
+        rows = [_numbers(h.get('theta', {}).get(name), 'θ') for h in history]
+        curves = _curves(rows)
+    return curves
+
+
+#: The most curves drawn from a summary (or θ) of a distribution of one's own.
+_MAX_CURVES = 32
+
+
+def _known_series(summaries: list[dict]) -> dict[str, list[float]]:
     curves: dict[str, list[float]] = {}
     if 'top' in summaries[0]:
         labels = {choice_label(t['choice']) for s in summaries for t in s['top']}
@@ -567,3 +589,26 @@ def _series(history: list[dict], name: str) -> dict[str, list[float]]:
             sub = [{'distributions': {comp: s['components'][comp]}} for s in summaries]
             curves.update({f'{comp}:{k}': v for k, v in _series(sub, comp).items()})
     return curves
+
+
+def _numbers(value: Any, prefix: str = '') -> dict[str, float]:
+    """Every real number in ``value`` (nested dicts and lists), keyed by its path (``'sigma'``, ``'θ[0][1]'``)."""
+    if isinstance(value, bool) or value is None:
+        return {}
+    if isinstance(value, numbers.Real):
+        return {prefix: float(value)}
+    out: dict[str, float] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.update(_numbers(item, f'{prefix}.{key}' if prefix else str(key)))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            out.update(_numbers(item, f'{prefix}[{i}]'))
+    return out
+
+
+def _curves(rows: list[dict[str, float]]) -> dict[str, list[float]]:
+    """One curve per key of ``rows`` (one dict per trunk; NaN where a trunk lacks it), the first
+    :data:`_MAX_CURVES`."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))[:_MAX_CURVES]
+    return {k: [row.get(k, float('nan')) for row in rows] for k in keys}
