@@ -44,7 +44,7 @@ def user_op(tmp_path, monkeypatch):
         class {OP}(BaseAugmentOp):
             magnitude_range = None
 
-            def transform_img(self, img):
+            def transform_img(self, img, rng):
                 return 255 - img
         '''))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -122,7 +122,7 @@ def test_a_class_no_import_defines_is_named_in_the_fragment():
     class HxLocalOp(BaseAugmentOp):  # defined in a function: no custom_imports can define it
         magnitude_range = None
 
-        def transform_img(self, img):
+        def transform_img(self, img, rng):
             return img
 
     try:
