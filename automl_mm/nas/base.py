@@ -23,7 +23,7 @@ import numpy as np
 from torch import nn
 
 from automl_mm.registry import SAMPLERS, SEARCH_SPACES
-from automl_mm.utils.scope import build_in_scope
+from automl_mm.utils.scope import build_named
 
 
 def find_supernet(model: nn.Module, methods: Sequence[str], owner: str) -> nn.Module:
@@ -250,15 +250,11 @@ class BasePathSampler(metaclass=ABCMeta):
 
 
 def _build_named(registry: Any, cfg: dict, what: str) -> Any:
-    """``build_in_scope(registry, cfg)`` with a constructor's ``TypeError`` / ``ValueError`` prefixed by the config
-    key ``what`` (``StageAllocationSpace.__init__() missing 1 required positional argument: 'total_blocks'`` named
-    neither ``train_cfg.stage_space`` nor the file's key)."""
-    try:
-        return build_in_scope(registry, cfg)
-    except (TypeError, ValueError) as err:
-        if str(err).startswith(what):
-            raise
-        raise type(err)(f'{what}: {err}') from None
+    """``build_in_scope(registry, cfg)`` with an unregistered type's ``KeyError`` and a constructor's ``TypeError``
+    / ``ValueError`` prefixed by the config key ``what`` (``StageAllocationSpace.__init__() missing 1 required
+    positional argument: 'total_blocks'`` named neither ``train_cfg.stage_space`` nor the file's key;
+    ``'MySpaceX is not in the automl_mm::search space registry'`` named no key)."""
+    return build_named(registry, cfg, what)
 
 
 def build_path_space(cfg: dict | BasePathSpace, what: str) -> BasePathSpace:
@@ -268,6 +264,7 @@ def build_path_space(cfg: dict | BasePathSpace, what: str) -> BasePathSpace:
         what: The config key, named in the error (e.g. ``'train_cfg.space'``).
 
     Raises:
+        KeyError: ``type`` is not registered (a module missing from ``custom_imports``), naming ``what``.
         TypeError: not a path space, or its constructor's arguments are not the config's (a missing
             ``total_blocks``), naming ``what``.
         ValueError: a value the space refuses, naming ``what``.

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from automl_mm.registry import CONTROLLERS, SAMPLERS, SEARCH_SPACES
-from automl_mm.utils.scope import build_in_scope
+from automl_mm.utils.scope import build_named
 
 
 class BaseDistribution(metaclass=ABCMeta):
@@ -112,9 +112,16 @@ class BaseDistribution(metaclass=ABCMeta):
 
 def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution') -> BaseDistribution:
     """A distribution from its ``SAMPLERS`` config (looked up in automl_mm's scope) or as given; ``what`` names the
-    argument in the error."""
+    argument in the error.
+
+    Raises:
+        KeyError: an unregistered ``type``, prefixed with ``what``.
+        TypeError: not a distribution, naming ``what``; or its constructor refused the config (as raised).
+        ValueError: its constructor refused a value (as raised).
+    """
     if isinstance(cfg, dict):
-        cfg = build_in_scope(SAMPLERS, cfg)
+        # the constructor's own errors are named by the callers (the space's key); an unregistered type named none
+        cfg = build_named(SAMPLERS, cfg, what, errors=(KeyError, ))
     if not isinstance(cfg, BaseDistribution):
         raise TypeError(f'{what} must be a BaseDistribution or its config, got {type(cfg).__name__}')
     return cfg
@@ -168,16 +175,12 @@ def build_controller(cfg: dict | BaseController, distribution: BaseDistribution,
     """A controller of ``distribution`` from its ``CONTROLLERS`` config (without ``distribution``) or as given.
 
     Raises:
-        TypeError / ValueError: not a controller, or its constructor refused the config (an abstract ``step``, an
-            unknown key), prefixed with ``what`` (``OHLHook.controller``).
+        KeyError / TypeError / ValueError: an unregistered ``type``, not a controller, or its constructor refused the
+            config (an abstract ``step``, an unknown key), prefixed with ``what`` (``OHLHook.controller``).
     """
     if isinstance(cfg, dict):
-        try:
-            cfg = build_in_scope(CONTROLLERS, dict(cfg, distribution=distribution))
-        except (TypeError, ValueError) as err:  # a missing step() or an unknown key named the class only
-            if str(err).startswith(what):
-                raise
-            raise type(err)(f'{what}: {err}') from err
+        # an unregistered type, a missing step() or an unknown key named the class only
+        cfg = build_named(CONTROLLERS, dict(cfg, distribution=distribution), what)
     if not isinstance(cfg, BaseController):
         raise TypeError(f'{what} must be a BaseController or its config, got {type(cfg).__name__}')
     return cfg
@@ -308,13 +311,11 @@ def build_ohl_space(cfg: dict | OHLSpace, what: str = 'OHLHook.spaces') -> OHLSp
     """An OHL space from its ``SEARCH_SPACES`` config or as given, refusing the other family (path spaces).
 
     Raises:
-        TypeError / ValueError: the space's constructor refused its arguments (a missing ``distribution``, an
-            unknown key), prefixed with ``what`` (``OHLHook.spaces[0]``): mmengine's message named the class only.
+        KeyError / TypeError / ValueError: an unregistered ``type`` (a module missing from ``custom_imports``), or the
+            space's constructor refused its arguments (a missing ``distribution``, an unknown key), prefixed with
+            ``what`` (``OHLHook.spaces[0]``): mmengine's message named the class or the name only.
     """
-    try:
-        space = build_in_scope(SEARCH_SPACES, cfg) if isinstance(cfg, dict) else cfg
-    except (TypeError, ValueError) as err:
-        raise type(err)(f'{what}: {err}') from err
+    space = build_named(SEARCH_SPACES, cfg, what) if isinstance(cfg, dict) else cfg
     if not isinstance(space, OHLSpace):
         raise TypeError(f'{what}: {type(space).__name__} is not an OHL space (automl_mm.ohl.base.OHLSpace); '
                         'architecture path spaces go to the NAS loops and PathSamplingHook')

@@ -33,3 +33,28 @@ def build_in_scope(registry: Registry, cfg: dict, default_args: dict | None = No
     """
     with DefaultScope.overwrite_default_scope('automl_mm'):
         return registry.build(cfg, default_args=default_args)
+
+
+def build_named(registry: Registry, cfg: dict, what: str,
+                errors: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError)) -> Any:
+    """:func:`build_in_scope` with the errors of the lookup and the constructor prefixed by the config key ``what``
+    (e.g. ``'OHLHook.spaces[0]'``): mmengine's ``KeyError`` (``'MySpaceX is not in the automl_mm::search space
+    registry'``), an abstract class's or a missing argument's ``TypeError`` and a constructor's ``ValueError`` named
+    the class or the name only, not where the config sets it.
+
+    Args:
+        registry: One of :mod:`automl_mm.registry`'s registries.
+        cfg: The config dict with ``type``.
+        what: The config key, prefixed to the errors.
+        errors: The kinds of error prefixed; others pass as raised.
+
+    Raises:
+        KeyError / TypeError / ValueError: as raised while building, their message prefixed with ``what`` (once).
+    """
+    try:
+        return build_in_scope(registry, cfg)
+    except errors as err:
+        message = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
+        if str(message).startswith(what):
+            raise
+        raise type(err)(f'{what}: {message}') from err
