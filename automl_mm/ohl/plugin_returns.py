@@ -50,7 +50,8 @@ def controller_logs(logs: Any, where: str) -> dict[str, float]:
 def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_copies: int) -> None:
     """Call what the trunk end will call, once, before the first trunk: each space's ``export_fragment()`` must be
     a str, its distribution's ``summary()`` JSON-serialisable, and its controller's ``step`` (on a deep copy, fed
-    one drawn sample per copy and equal rewards) must return named numbers.
+    one drawn sample per copy and equal rewards; a controller that cannot be deep-copied is left to
+    :func:`controller_logs` at the trunk end) must return named numbers.
 
     Args:
         spaces: ``OHLHook.spaces`` (set up).
@@ -72,7 +73,10 @@ def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_
         except (TypeError, ValueError) as err:
             raise TypeError(f'{where}: {type(dist).__name__}.summary() must be JSON-serialisable (plain numbers, '
                             f'str, lists, dicts: it is written to history.json every trunk): {err}') from None
-        probe = copy.deepcopy(controller)  # its own distribution and optimiser: nothing of the run moves
+        try:
+            probe = copy.deepcopy(controller)  # its own distribution and optimiser: nothing of the run moves
+        except Exception:  # noqa: BLE001  (a controller holding a lock or a process group: not probed, checked per step)
+            continue
         generator = torch.Generator().manual_seed(0)
         stats = [probe.distribution.sufficient_stats(probe.distribution.sample(generator=generator, n=1))
                  for _ in range(num_copies)]
