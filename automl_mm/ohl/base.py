@@ -83,7 +83,9 @@ class BaseDistribution(metaclass=ABCMeta):
                                   'add an entropy bonus to it (set entropy_weight=0)')
 
     def sample_count(self, stats: torch.Tensor) -> float:
-        """How many samples the statistics ``stats`` summarise (the hook checks that a trunk counted some)."""
+        """How many samples the statistics ``stats`` summarise. Required: ``OHLHook`` counts every copy's samples
+        at each trunk end (and refuses a distribution without it before the first trunk); not abstract only so that
+        a distribution used outside OHL runs need not define it."""
         raise NotImplementedError(f'{type(self).__name__} does not implement sample_count')
 
     def project_(self) -> None:  # noqa: B027  (most distributions have unconstrained parameters)

@@ -49,7 +49,8 @@ def controller_logs(logs: Any, where: str) -> dict[str, float]:
 
 def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_copies: int) -> None:
     """Call what the trunk end will call, once, before the first trunk: each space's ``export_fragment()`` must be
-    a str, its distribution's ``summary()`` JSON-serialisable, and its controller's ``step`` (on a deep copy, fed
+    a str, its distribution's ``summary()`` JSON-serialisable, ``sufficient_stats`` a float64 vector of
+    ``stats_size()`` and ``sample_count`` implemented (a number), and its controller's ``step`` (on a deep copy, fed
     one drawn sample per copy and equal rewards; a controller that cannot be deep-copied is left to
     :func:`controller_logs` at the trunk end) must return named numbers.
 
@@ -73,12 +74,26 @@ def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_
         except (TypeError, ValueError) as err:
             raise TypeError(f'{where}: {type(dist).__name__}.summary() must be JSON-serialisable (plain numbers, '
                             f'str, lists, dicts: it is written to history.json every trunk): {err}') from None
+        generator = torch.Generator().manual_seed(0)
+        stats = [dist.sufficient_stats(dist.sample(generator=generator, n=1)) for _ in range(num_copies)]
+        size = dist.stats_size()
+        if not (isinstance(stats[0], torch.Tensor) and stats[0].dtype == torch.float64
+                and tuple(stats[0].shape) == (size, )):
+            got = f'{stats[0].dtype} of shape {tuple(stats[0].shape)}' if isinstance(stats[0], torch.Tensor) else \
+                type(stats[0]).__name__
+            raise TypeError(f'{where}: {type(dist).__name__}.sufficient_stats(samples) must return a float64 tensor of '
+                            f'shape (stats_size(),) = ({size},), got {got}')
+        try:
+            count = dist.sample_count(stats[0])
+        except NotImplementedError:
+            raise TypeError(f'{where}: {type(dist).__name__} must implement sample_count(stats): OHLHook counts '
+                            'every copy\'s samples from its statistics at each trunk end') from None
+        if not isinstance(count, numbers.Real) and not (isinstance(count, torch.Tensor) and count.numel() == 1):
+            raise TypeError(f'{where}: {type(dist).__name__}.sample_count(stats) must return a number, got '
+                            f'{type(count).__name__}')
         try:
             probe = copy.deepcopy(controller)  # its own distribution and optimiser: nothing of the run moves
         except Exception:  # noqa: BLE001  (a controller holding a lock or a process group: not probed, checked per step)
             continue
-        generator = torch.Generator().manual_seed(0)
-        stats = [probe.distribution.sufficient_stats(probe.distribution.sample(generator=generator, n=1))
-                 for _ in range(num_copies)]
-        controller_logs(probe.step(stats, [0.0] * num_copies),
+        controller_logs(probe.step([s.clone() for s in stats], [0.0] * num_copies),
                         f'OHLHook.controller ({type(controller).__name__}, of {where})')

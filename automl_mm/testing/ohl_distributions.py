@@ -95,8 +95,9 @@ def check_distribution(distribution: dict | BaseDistribution, n: int = 8, seed: 
     try:
         count = dist.sample_count(stats)
     except NotImplementedError:
-        count = None
-    _check(count is None or math.isclose(float(count), n), dist,
+        raise _fail(dist, 'sample_count(stats) must be implemented: OHLHook counts every copy\'s samples from its '
+                    'statistics at each trunk end') from None
+    _check(math.isclose(float(count), n), dist,
            f'sample_count(stats of {n} samples) must be {n}, got {count}')
 
     grads = dist.grad_mean_log_prob(torch.zeros(size, dtype=torch.float64))

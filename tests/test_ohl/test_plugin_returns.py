@@ -128,3 +128,47 @@ def test_controller_logs_converts_scalars_and_names_the_controller():
     for bad, message in ((None, 'must return a dict'), ({1: 0.0}, 'must be str'), ({'a': 'x'}, r"\['a'\] must be")):
         with pytest.raises(TypeError, match=f'X: .*{message}'):
             controller_logs(bad, 'X')
+
+
+
+
+def _count_space(drop_count: bool = False, float32_stats: bool = False):
+    """An AttributeSpace over a Categorical of one's own that lacks ``sample_count`` or returns float32 statistics."""
+    from automl_mm.ohl.attribute_space import AttributeSpace
+    from automl_mm.ohl.distributions import Categorical
+
+    class HxCategorical(Categorical):
+        def sample_count(self, stats):
+            if drop_count:
+                raise NotImplementedError('HxCategorical does not implement sample_count')
+            return super().sample_count(stats)
+
+        def sufficient_stats(self, samples):
+            stats = super().sufficient_stats(samples)
+            return stats.float() if float32_stats else stats
+
+    return AttributeSpace(distribution=HxCategorical(num_choices=2), target='optim_wrapper.optimizer.param_groups.*.lr',
+                          choices=[0.1, 0.01], name='lr')
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(drop_count=True), r'OHLHook.spaces\[0\] \(AttributeSpace .lr.\): HxCategorical must implement sample_count'),
+    (dict(float32_stats=True), r'HxCategorical.sufficient_stats\(samples\) must return a float64 tensor of shape '
+     r'\(stats_size\(\),\) = \(2,\), got torch.float32'),
+])
+def test_a_distribution_without_sample_count_or_with_float32_stats_is_refused_before_the_first_trunk(kwargs, message):
+    """Without ``sample_count`` (optional in ``BaseDistribution``, and passed by ``check_distribution``) the run
+    stopped at the first trunk end in ``settle_rewards`` with ``NotImplementedError``."""
+    from automl_mm.ohl.base import build_controller
+    from automl_mm.ohl.plugin_returns import check_plugin_returns
+
+    space = _count_space(**kwargs)
+    with pytest.raises(TypeError, match=message):
+        check_plugin_returns([space], [build_controller(dict(type='REINFORCE'), space.distribution)], 2)
+
+
+def test_check_distribution_requires_sample_count():
+    from automl_mm.testing import check_distribution
+
+    with pytest.raises(AssertionError, match='HxCategorical: sample_count\\(stats\\) must be implemented'):
+        check_distribution(_count_space(drop_count=True).distribution)
