@@ -169,6 +169,11 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     An option whose top-level name the config lacks and nothing reads (not in :data:`RUNNER_KEYS`, e.g.
     ``max_epochs=2`` for ``train_cfg.max_epochs=2``) is refused too: it was added and changed nothing.
 
+    An option of ``custom_imports`` (``custom_imports.imports=[my_project.x]``: one's own modules for a config that
+    does not name them) is imported here, as ``Config.fromfile`` imported the file's own: mmengine merges options
+    after that import, so the launching process checked the config without the modules every worker imports and
+    refused their types (``KeyError: 'MySpace is not in the automl_mm::search space registry'``).
+
     Raises:
         ConfigCheckError: such an option, naming the settings to set instead.
     """
@@ -178,6 +183,15 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
     inside = _substituted_parents(cfg, options)
     cfg.merge_from_dict(options)
+    if any(k == 'custom_imports' or k.startswith('custom_imports.') for k in options) and cfg.get('custom_imports'):
+        from mmengine.utils import import_modules_from_strings
+
+        imports = cfg.custom_imports
+        try:
+            import_modules_from_strings(**imports) if isinstance(imports, dict) else import_modules_from_strings(
+                imports)
+        except (ImportError, TypeError) as err:
+            raise ConfigCheckError(f'--cfg-options custom_imports={imports!r}: {type(err).__name__}: {err}') from None
     for key, (before, copies) in inside.items():
         parent, last = key.rsplit('.', 1)
         stale = [f'{path}.{last}' for path in copies if _at(cfg, path).get(last) == before]
