@@ -153,6 +153,32 @@ def check_options_not_overridden(options: dict | None, overridden: dict[str, tup
                                        'the value there instead')
 
 
+def _import_names(imports: Any) -> list[str]:
+    """The module names of a ``custom_imports`` value (a dict with ``imports``, a list or one name)."""
+    if isinstance(imports, dict):
+        imports = imports.get('imports', [])
+    if isinstance(imports, str):
+        return [imports]
+    return [m for m in imports or [] if isinstance(m, str)]
+
+
+def _import_option_modules(imports: Any, before: list[str]) -> None:
+    """Import the ``custom_imports`` an option set, refusing one that drops a module of the file's (already
+    imported here, so this process would check the config with classes no worker has: a plugin replaced by
+    another registering the same names failed with ``KeyError: 'X is already registered'``)."""
+    from mmengine.utils import import_modules_from_strings
+
+    dropped = [m for m in before if m not in _import_names(imports)]
+    if dropped:
+        raise ConfigCheckError(f'--cfg-options custom_imports={imports!r} drops {dropped}, which the config file '
+                               'imports (and so this process imported already, to check the config with); keep them '
+                               'in the option, or change custom_imports in the config file')
+    try:
+        import_modules_from_strings(**imports) if isinstance(imports, dict) else import_modules_from_strings(imports)
+    except (ImportError, TypeError) as err:
+        raise ConfigCheckError(f'--cfg-options custom_imports={imports!r}: {type(err).__name__}: {err}') from None
+
+
 def merge_options(cfg: Any, options: dict | None) -> None:
     """``cfg.merge_from_dict(options)`` (a tool's ``--cfg-options``), refusing a top-level name whose old value
     the file had already written into settings of the same name.
@@ -172,7 +198,8 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     An option of ``custom_imports`` (``custom_imports.imports=[my_project.x]``: one's own modules for a config that
     does not name them) is imported here, as ``Config.fromfile`` imported the file's own: mmengine merges options
     after that import, so the launching process checked the config without the modules every worker imports and
-    refused their types (``KeyError: 'MySpace is not in the automl_mm::search space registry'``).
+    refused their types (``KeyError: 'MySpace is not in the automl_mm::search space registry'``). One that drops a
+    module of the file's ``custom_imports`` is refused: this process imported it already.
 
     Raises:
         ConfigCheckError: such an option, naming the settings to set instead.
@@ -182,16 +209,10 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     _check_new_names(cfg, options)
     old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
     inside = _substituted_parents(cfg, options)
+    imports_before = _import_names(cfg.get('custom_imports'))
     cfg.merge_from_dict(options)
     if any(k == 'custom_imports' or k.startswith('custom_imports.') for k in options) and cfg.get('custom_imports'):
-        from mmengine.utils import import_modules_from_strings
-
-        imports = cfg.custom_imports
-        try:
-            import_modules_from_strings(**imports) if isinstance(imports, dict) else import_modules_from_strings(
-                imports)
-        except (ImportError, TypeError) as err:
-            raise ConfigCheckError(f'--cfg-options custom_imports={imports!r}: {type(err).__name__}: {err}') from None
+        _import_option_modules(cfg.custom_imports, imports_before)
     for key, (before, copies) in inside.items():
         parent, last = key.rsplit('.', 1)
         stale = [f'{path}.{last}' for path in copies if _at(cfg, path).get(last) == before]

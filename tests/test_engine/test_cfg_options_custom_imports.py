@@ -47,3 +47,14 @@ def test_a_missing_module_named_by_cfg_options_is_refused_naming_the_option():
     cfg = Config(dict(model=dict(type='X')))
     with pytest.raises(ConfigCheckError, match=r"--cfg-options custom_imports=.*hx_no_such_module"):
         merge_options(cfg, {'custom_imports': dict(imports=['hx_no_such_module'], allow_failed_imports=False)})
+
+
+def test_an_option_that_drops_a_module_of_the_files_custom_imports_is_refused(plugin):
+    """The file's modules are imported when it is read: checked with them, a worker without them failed (or a
+    replacement registering the same names clashed, ``KeyError: 'X is already registered'``)."""
+    cfg = Config(dict(custom_imports=dict(imports=['json'], allow_failed_imports=False)))
+    with pytest.raises(ConfigCheckError, match=r"drops \['json'\], which the config file imports"):
+        merge_options(cfg, {'custom_imports.imports': [plugin]})
+    kept = Config(dict(custom_imports=dict(imports=['json'], allow_failed_imports=False)))
+    merge_options(kept, {'custom_imports.imports': ['json', plugin]})
+    assert SEARCH_SPACES.get('HxOptionSpace') is not None
