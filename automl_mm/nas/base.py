@@ -249,6 +249,40 @@ class BasePathSampler(metaclass=ABCMeta):
         """Inverse of :meth:`state_dict`."""
 
 
+def drawn_path(sampler: BasePathSampler, path: Any, what: str, prefix: Sequence[int] = (),
+               accept: Callable[[tuple[int, ...]], bool] | None = None) -> tuple[int, ...]:
+    """``path`` (what ``sampler`` drew: ``sample_at`` / ``sample`` / ``complete(prefix, ..., accept)``) as a tuple,
+    once it is a valid full path of ``sampler.space`` that starts with ``prefix`` and ``accept`` admits.
+
+    The loops and ``PathSamplingHook`` trained and scored whatever a sampler returned: a sampler of one's own that
+    ignored the space's constraint (``is_valid``) trained and scored paths outside the space, without a word.
+
+    Args:
+        sampler: The sampler that drew ``path`` (bound to its space).
+        path: What it returned.
+        what: Its config key, named in the error (``'PathSamplingHook.sampler'``).
+        prefix: The prefix it was asked to complete.
+        accept: The admission test it was given (a cost limit).
+
+    Raises:
+        ValueError: naming ``what``, the sampler's class and the path.
+    """
+    space = sampler.space
+    name = f'{what} ({type(sampler).__name__})'
+    try:
+        checked = space.check_path(path)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'{name} drew {path!r}, not a path of {type(space).__name__}: {err}') from None
+    if not space.is_valid(checked):
+        raise ValueError(f'{name} drew {checked}, which {type(space).__name__}.is_valid refuses (values '
+                         f'{space.values(checked)}): a sampler must draw valid paths of its space only')
+    if checked[:len(prefix)] != tuple(prefix):
+        raise ValueError(f'{name} was asked to complete {tuple(prefix)} and drew {checked}')
+    if accept is not None and not accept(checked):
+        raise ValueError(f'{name} drew {checked}, which its accept (the cost limit) does not admit')
+    return checked
+
+
 def _build_named(registry: Any, cfg: dict, what: str) -> Any:
     """``build_in_scope(registry, cfg)`` with an unregistered type's ``KeyError`` and a constructor's ``TypeError``
     / ``ValueError`` prefixed by the config key ``what`` (``StageAllocationSpace.__init__() missing 1 required

@@ -19,7 +19,7 @@ from automl_mm.engine.run_info import is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
-from .base import build_path_sampler, build_path_space
+from .base import build_path_sampler, build_path_space, drawn_path
 
 
 @HOOKS.register_module()
@@ -139,7 +139,8 @@ class PathSamplingHook(Hook):
                              + (' (and save_begin)' if hook.save_begin else '') + f' a multiple of {m}')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        self.last_path = self.sampler.sample_at(self.seed, runner.iter)
+        self.last_path = drawn_path(self.sampler, self.sampler.sample_at(self.seed, runner.iter),
+                                    'PathSamplingHook.sampler')
         self.space.apply(self.last_path, runner.model)
 
     def before_val_epoch(self, runner) -> None:

@@ -35,7 +35,7 @@ from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .accumulation import check_checkpoint_accumulation, check_resumed_accumulation
-from .base import BasePathSpace
+from .base import BasePathSpace, drawn_path
 from .beam import PartialArchitecturePool, score_step
 from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
 from .samplers import UniformPathSampler
@@ -252,7 +252,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         while self._iter < stop_iter:
             model.train()
             data_batch = next(self.dataloader_iterator)
-            space.apply(sampler.sample_at(self.seed, self._iter), model)
+            space.apply(drawn_path(sampler, sampler.sample_at(self.seed, self._iter), 'the single-path sampler'),
+                        model)
             self.run_iter(data_batch)
 
     # --- scoring ----------------------------------------------------------------------------------------------

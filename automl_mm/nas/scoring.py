@@ -27,7 +27,7 @@ from automl_mm.engine.evaluate import (
 from automl_mm.utils.checks import as_count
 from automl_mm.utils.seeding import stream_rng
 
-from .base import BasePathSpace
+from .base import BasePathSpace, drawn_path
 from .samplers import UniformPathSampler
 
 
@@ -181,6 +181,7 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         path = sampler.complete(prefix, stream, accept)
         if path is None:
             continue
+        path = drawn_path(sampler, path, 'the completion sampler', prefix, accept)
         scores.append(evaluate(path, first_sample + s))
     if len(scores) < num_samples:
         admitted = sampler.admitted_completions(prefix, accept)
