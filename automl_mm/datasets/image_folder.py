@@ -22,11 +22,28 @@ def class_folders(root: str) -> list[str]:
     return sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith('.'))
 
 
+def _image_files(folder: str) -> list[str]:
+    """The image files (by :data:`IMG_EXTENSIONS`, any case) under ``folder`` and its sub-folders, sorted by
+    folder and then name; symlinked folders are followed (as torchvision's ``ImageFolder`` does; skipped, their
+    images were lost). Hidden files and folders are skipped, as :func:`class_folders` skips hidden class folders:
+    macOS's ``._<name>.JPG`` AppleDouble files (in folders copied or unzipped from a Mac) were listed as images
+    and stopped the run at their first read, mid-epoch, with mmcv's "failed to load image"; a
+    ``.ipynb_checkpoints`` or ``.thumbnails`` folder added copies of images to the class."""
+    found = []
+    for dirpath, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith('.')]  # pruned in place: os.walk then skips them
+        found.extend((dirpath, name) for name in files
+                     if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS))
+    return [osp.join(dirpath, name) for dirpath, name in sorted(found)]
+
+
 @DATASETS.register_module()
 class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     """Images in one folder per class; labels follow the sorted class-folder names.
 
-    Items carry ``img_path``; put ``dict(type='mmcv.LoadImageFromFile')`` first in the pipeline.
+    Items carry ``img_path``; put ``dict(type='mmcv.LoadImageFromFile')`` first in the pipeline. A class's images
+    are the files with an image extension (:data:`IMG_EXTENSIONS`, any case) in its folder and its sub-folders;
+    hidden files and folders (``._x.JPG``, ``.ipynb_checkpoints``) are skipped.
 
     Args:
         data_root: Data root, e.g. ``data/imagenet``.
@@ -105,11 +122,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         classes = self._class_folders()
         items = []
         for label, cls in enumerate(classes):
-            # followlinks: torchvision's ImageFolder follows symlinked folders; skipped, their images were lost
-            for dirpath, _, files in sorted(os.walk(osp.join(root, cls), followlinks=True)):
-                for name in sorted(files):
-                    if name.lower().endswith(IMG_EXTENSIONS):
-                        items.append({'img_path': osp.join(dirpath, name), 'gt_label': label})
+            for path in _image_files(osp.join(root, cls)):
+                items.append({'img_path': path, 'gt_label': label})
         if not items:
             raise FileNotFoundError(f'no images with extensions {IMG_EXTENSIONS} under {root}')
         if self.split != 'all':
