@@ -9,7 +9,14 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 
-from .splits import SingleLabelMixin, check_seed, class_names, refuse_unread_base_keys, stratified_split
+from .splits import (
+    SingleLabelMixin,
+    check_seed,
+    class_names,
+    file_keys,
+    refuse_unread_base_keys,
+    stratified_split,
+)
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -50,7 +57,11 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         data_prefix: ``dict(img_path='train')``: the class-folder directory under ``data_root``.
         split: ``'all'`` (every image), or ``'train'`` / ``'reward'`` to carve a held-out reward part.
         reward_ratio: Fraction of images in the reward part when ``split`` is ``'train'`` or ``'reward'``.
-        seed: Seed of the train/reward split.
+        seed: Seed of the train/reward split. The split is stratified (each class's share of the reward part is
+            its share of the images, rounded; the total is ``reward_ratio`` of all images, rounded) and cut in
+            the order of a seeded hash of each file's path under the folder
+            (:func:`~automl_mm.datasets.splits.file_keys`): adding or removing images moves at most the images
+            at the cuts they shift, not the whole split.
         **kwargs: Passed to ``mmengine.dataset.BaseDataset``; its ``ann_file`` and ``filter_cfg`` are never read
             and are refused.
 
@@ -129,9 +140,12 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         if self.split != 'all':
             # exact_total: rounding per class sent every tie to train (10 classes x 30 images at 0.05: 10 reward
             # images, not 15; at 0.02 of 20 per class, none)
+            # keys: a permutation of each class's count re-dealt the whole split when one image was added to or
+            # removed from the folder (a resumed run trained on ~98 % of the reward images it had been rewarded on)
+            keys = file_keys([osp.relpath(it['img_path'], root) for it in items], self.seed)
             train, reward = stratified_split([it['gt_label'] for it in items],
                                              (1.0 - self.reward_ratio, self.reward_ratio), self.seed,
-                                             exact_total=True)
+                                             exact_total=True, keys=keys)
             if not len(reward):
                 raise ValueError(f'reward_ratio={self.reward_ratio} of the {len(items)} images under {root} '
                                  'leaves no reward image: raise reward_ratio')

@@ -23,7 +23,7 @@ def check_seed(seed: Any, key: str) -> int:
 
 
 def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *,
-                     exact_total: bool = False) -> list[np.ndarray]:
+                     exact_total: bool = False, keys: Sequence[Any] | None = None) -> list[np.ndarray]:
     """Split indices into parts whose class proportions follow ``labels``.
 
     Each class is cut by largest-remainder rounding of ``sizes`` times its count, so its parts sum to its count.
@@ -38,6 +38,10 @@ def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *
         sizes: Fraction of the items in each part; must be positive and sum to 1.
         seed: Seed of the permutation; the same seed always gives the same parts.
         exact_total: Make the parts' sizes the rounding of ``sizes`` times the number of items (see above).
+        keys: A sort key per item (e.g. a seeded hash of its file name, :func:`file_keys`): each class's items are
+            cut in the order of their keys instead of in a seeded permutation (``seed`` is then not read). Adding
+            or removing an item then moves at most the items at the cuts it shifts (one per class and cut), where a
+            permutation of another count re-dealt every class.
 
     Returns:
         One sorted index array per part. Every index is in exactly one part.
@@ -55,7 +59,13 @@ def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *
     labels = np.asarray(labels)
     rng = np.random.default_rng(check_seed(seed, 'seed'))
     classes = np.unique(labels)
-    members = [rng.permutation(np.flatnonzero(labels == cls)) for cls in classes]
+    if keys is None:
+        members = [rng.permutation(np.flatnonzero(labels == cls)) for cls in classes]
+    else:
+        if len(keys) != len(labels):
+            raise ValueError(f'stratified_split: {len(keys)} keys for {len(labels)} labels')
+        members = [np.array(sorted(np.flatnonzero(labels == cls), key=lambda i: keys[i]), dtype=int)
+                   for cls in classes]
     counts = np.stack([_largest_remainder(sizes * len(idx)) for idx in members]) if members else \
         np.zeros((0, len(sizes)), int)
     if exact_total and members:
@@ -68,6 +78,18 @@ def stratified_split(labels: Sequence[int], sizes: Sequence[float], seed: int, *
         for p in range(len(sizes)):
             parts[p].append(idx[bounds[p]:bounds[p + 1]])
     return [np.sort(np.concatenate(p)) if p else np.zeros(0, int) for p in parts]
+
+
+def file_keys(paths: Sequence[str], seed: int) -> list[bytes]:
+    """A seeded sort key per file name for :func:`stratified_split` (``keys``): the BLAKE2b digest (8 bytes) of
+    ``seed`` and the name. A name's key depends on nothing else, so the same files always split alike, and a file
+    added to or removed from a folder leaves the other files' order as it was. Give names relative to the data
+    root, so that a moved root splits alike."""
+    import hashlib
+
+    prefix = f'{check_seed(seed, "seed")}\0'.encode()
+    return [hashlib.blake2b(prefix + path.encode('utf-8', 'surrogateescape'), digest_size=8).digest()
+            for path in paths]
 
 
 def check_fractions(sizes: Any, key: str, parts: int | None = None) -> np.ndarray:
