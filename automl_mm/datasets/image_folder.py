@@ -68,7 +68,9 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     For ImageNet use ``data_prefix=dict(img_path='train')`` and ``'val'``, with ``val`` arranged in class
     folders as well (the usual ``valprep`` layout). A label is the position of its folder among the sorted
     class folders (hidden folders skipped), so val must hold the same class folders as train: give both the same
-    ``metainfo=dict(classes=...)`` to have a folder set that differs refused instead of silently relabelled. Given
+    ``metainfo=dict(classes=...)`` to have a folder set that differs refused when the dataset is built
+    (``tools/train.py``'s config check refuses a val / test / reward folder set that differs from the training
+    loader's at start: :mod:`automl_mm.engine.preflight_loader_classes`). Given
     names are checked against the folders when the dataset is built, ``lazy_init`` or not (only the folder names
     are listed then, not the images).
 

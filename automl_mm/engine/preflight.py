@@ -106,6 +106,7 @@ from .preflight_eval_splits import _check_split, reads_test_split, split_mismatc
 from .preflight_evaluators import check_evaluators, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used
 from .preflight_load_from import check_load_from
+from .preflight_loader_classes import check_loader_classes
 from .preflight_masks import check_mask_format
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_neck_widths
@@ -178,6 +179,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     _check_concat_classes(cfg, test_only, split)
     check_palettes(cfg, scope, test_only, split)
     _check_num_classes(cfg, test_only, split)
+    check_loader_classes(cfg, test_only, split)
     check_accuracy_topk(cfg, test_only, split)
     check_evaluators(cfg, test_only, split)
     if not test_only:
