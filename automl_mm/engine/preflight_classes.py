@@ -76,6 +76,15 @@ def coco_classes_mismatch(classes: Any, categories: list[str], source: str = 'th
     if problem is not None:
         return problem
     given = tuple(classes)
+    repeated = sorted({c for c in categories if c in given and categories.count(c) > 1}, key=categories.index)
+    if repeated:
+        # mmdet keeps every category of a listed name, each its own label: 4 labels under 3 names, the last one
+        # past the head's outputs (the old message asked for the names in the file's order, repeats included,
+        # which the class-name check then refused as repeated)
+        return (f'names {", ".join(map(repr, repeated))}, which {source} gives to more than one category (mmdet '
+                f'numbers each of them as its own label: {sum(c in given for c in categories)} labels for '
+                f'{len(given)} names). Give each category of the file its own name, or merge them into one '
+                'category id')
     if given == tuple(categories):
         return None
     unknown = [c for c in given if c not in categories]
