@@ -112,6 +112,7 @@ from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_
 from .preflight_model import check_neck_widths
 from .preflight_ohl import check_ohl_config
 from .preflight_options import RUNNER_KEYS, merge_options
+from .preflight_orientation import check_exif_orientation
 from .preflight_outputs import _check_checkpoint_hook
 from .preflight_palette import check_palettes
 from .preflight_read_keys import check_read_keys
@@ -171,6 +172,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
             files[path] = CocoSummary(coco, whole=path in whole)
     _check_coco_images(cfg, files, test_only, split)
+    check_exif_orientation(cfg, files, test_only, split)
     check_mask_format(cfg, files, test_only, split)
     check_shared_folders(cfg, files, test_only, split)
     _check_coco_metric_items(cfg, test_only, split)

@@ -58,6 +58,14 @@ class CocoSummary:
         self.rle_masks = sum(1 for a in coco.get('annotations') or [] if isinstance(a, dict)
                              and isinstance(a.get('segmentation'), dict) and not a.get('iscrowd'))
         self.sample = [images[i] for i in sorted({i % len(images) for i in SIZE_SAMPLE})] if images else []
+        sample_ids = {image.get('id') for image in self.sample if isinstance(image.get('id'), (int, str))}
+        #: image id -> the [x, y, w, h] boxes of the sampled images (the EXIF orientation check reads them)
+        self.sample_boxes: dict[Any, list] = {}
+        for ann in coco.get('annotations') or []:
+            if isinstance(ann, dict) and isinstance(ann.get('image_id'), (int, str)) and \
+                    ann['image_id'] in sample_ids and isinstance(ann.get('bbox'), list) and len(ann['bbox']) == 4 \
+                    and all(isinstance(v, (int, float)) for v in ann['bbox']):
+                self.sample_boxes.setdefault(ann['image_id'], []).append(ann['bbox'])
         self.images: dict[str, dict] | None = None
         if not whole:
             return
