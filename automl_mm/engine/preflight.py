@@ -92,6 +92,7 @@ from typing import Any
 from .preflight_augment import check_no_augmentation_when_scored
 from .preflight_build import _resolve_spaces as _resolve_spaces  # (tests import it from here)
 from .preflight_build import build_check
+from .preflight_channels import check_grey_channel_swap
 from .preflight_classes import (
     _check_coco_classes,
     _check_concat_classes,
@@ -173,6 +174,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
             files[path] = CocoSummary(coco, whole=path in whole)
     _check_coco_images(cfg, files, test_only, split)
     check_exif_orientation(cfg, files, test_only, split)
+    check_grey_channel_swap(cfg, test_only, split)
     check_mask_format(cfg, files, test_only, split)
     check_shared_folders(cfg, files, test_only, split)
     _check_coco_metric_items(cfg, test_only, split)
