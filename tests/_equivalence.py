@@ -77,6 +77,20 @@ def record_run(cfg) -> dict:
     return record
 
 
+def plain_counterpart(ohl, work_dir: str):
+    """The plain mmengine run an OHL digits config ``ohl`` stands for when its spaces cannot change training: a
+    ``Runner`` without the OHL hooks and copy wrapper, reading the training set in order (``DefaultSampler``,
+    ``shuffle=False``) through the bare packing step, into ``work_dir``."""
+    plain = copy.deepcopy(ohl)
+    plain.work_dir = work_dir
+    plain.runner_type = 'Runner'
+    plain.custom_hooks = []
+    plain.pop('model_wrapper_cfg')
+    plain.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
+    plain.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]
+    return plain
+
+
 KEYS = ('samples', 'lr', 'weight_decay', 'loss', 'params', 'bn_statistics', 'val_at', 'checkpoint_at')
 
 

@@ -6,11 +6,11 @@ state (trunk ends with broadcasts add or skip no scheduler step; warm-up, a per-
 iterations, accumulation over 2, trunks of 2 iterations inside epochs of 4)."""
 from __future__ import annotations
 
-import copy
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
+from _equivalence import plain_counterpart
 
 from conftest import run_tool, tiny_ohl_cfg
 
@@ -27,13 +27,7 @@ def _configs(tmp_path):
     ohl.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
                            dict(type='CosineAnnealingLR', T_max=3, by_epoch=True, convert_to_iter_based=True)]
     ohl.optim_wrapper.accumulative_counts = 2
-    plain = copy.deepcopy(ohl)
-    plain.work_dir = str(tmp_path / 'plain')
-    plain.runner_type = 'Runner'
-    plain.custom_hooks = []
-    plain.pop('model_wrapper_cfg')
-    plain.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
-    plain.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]
+    plain = plain_counterpart(ohl, str(tmp_path / 'plain'))
     return ohl, plain
 
 

@@ -10,10 +10,8 @@ Documented differences kept out: the copy's data order (``CopySampler`` draws fr
 epoch])``, so both runs read in order here) and the re-derived random streams (the pipelines draw nothing)."""
 from __future__ import annotations
 
-import copy
-
 import pytest
-from _equivalence import differences, record_run
+from _equivalence import differences, plain_counterpart, record_run
 
 from automl_mm.ohl import OHLHook
 
@@ -84,13 +82,7 @@ def _pair(tmp_path, setting):
                                        distribution=dict(type='Categorical', num_choices=2))]
     SETTINGS[setting](ohl)
     ohl.train_dataloader.sampler = dict(type='CopySampler', shuffle=False)
-    plain = copy.deepcopy(ohl)
-    plain.work_dir = str(tmp_path / 'plain')
-    plain.runner_type = 'Runner'
-    plain.custom_hooks = []
-    plain.pop('model_wrapper_cfg')
-    plain.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
-    plain.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]
+    plain = plain_counterpart(ohl, str(tmp_path / 'plain'))
     return ohl, plain
 
 

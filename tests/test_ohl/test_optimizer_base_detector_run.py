@@ -6,14 +6,14 @@ what mmengine's constructor builds at the base in effect (a hook in the run buil
 parameter identity); the bases are the history's (each copy's sample, then the best copy's)."""
 from __future__ import annotations
 
-import json
 import os.path as osp
 import sys
 
 import pytest
+from _base_form_recorder import add_recorder, run_killed_and_resumed
 from mmengine.config import Config
 
-from conftest import REPO_ROOT, run_tool
+from conftest import REPO_ROOT
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_datasets'))
 from test_fmnist_det import write_fake_fashion  # noqa: E402
@@ -22,48 +22,6 @@ LEAF = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py
 BASE = 'optim_wrapper.optimizer.weight_decay'
 RPN_DECAY = 5e-5  # custom_keys' value set outright: every base keeps it
 
-PLUGIN = '''
-import copy, json, os
-from mmengine.dist import barrier, get_rank
-from mmengine.hooks import Hook
-from automl_mm.registry import HOOKS
-from automl_mm.ohl.attributes import get_attribute
-
-
-@HOOKS.register_module()
-class CompareWithConstructor(Hook):
-    """Each group's weight decay against the optimiser mmengine's constructor builds at the base in effect."""
-
-    priority = 'LOWEST'  # after the OHLHook's writes and broadcasts
-
-    def __init__(self, out, kill_after=None):
-        self.out, self.kill_after = out, kill_after
-
-    def _record(self, runner, phase):
-        base = get_attribute(runner, 'optim_wrapper.optimizer.weight_decay')[0]
-        cfg = copy.deepcopy(runner.cfg.optim_wrapper)
-        cfg['optimizer']['weight_decay'] = base
-        fresh = {id(p): g['weight_decay'] for g in runner.build_optim_wrapper(cfg).optimizer.param_groups
-                 for p in g['params']}
-        live = [(g['weight_decay'], fresh.get(id(p))) for g in runner.optim_wrapper.optimizer.param_groups
-                for p in g['params']]
-        row = dict(phase=phase, epoch=runner.epoch, base=base, groups=len(live),
-                   differ=[pair for pair in live if pair[0] != pair[1]], values=sorted({v for v, _ in live}))
-        with open(os.path.join(self.out, f'rank{get_rank()}.jsonl'), 'a') as f:
-            f.write(json.dumps(row) + '\\n')
-
-    def before_train(self, runner):
-        self._record(runner, 'start')
-
-    def before_train_epoch(self, runner):
-        self._record(runner, 'trunk_start')
-
-    def after_train_epoch(self, runner):
-        self._record(runner, 'broadcast')
-        if self.kill_after == runner.epoch + 1:  # a crashed job, after this epoch's checkpoint
-            barrier()
-            os._exit(3)
-'''
 
 
 def _config(tmp_path) -> Config:
@@ -94,36 +52,16 @@ def _config(tmp_path) -> Config:
     hook.update(num_copies=2, plot=False, spaces=[dict(type='AttributeSpace', name='wd', target=BASE,
                                                        choices=[3e-4, 7e-4, 2e-3],
                                                        distribution=dict(type='Categorical'))])
-    cfg.custom_imports = dict(imports=['automl_mm.models', 'compare_plugin'], allow_failed_imports=False)
-    cfg.custom_hooks.append(dict(type='automl_mm.CompareWithConstructor', out=str(tmp_path)))
+    add_recorder(cfg, tmp_path, 'weight_decay', imports=('automl_mm.models', ))
     return cfg
 
 
 @pytest.mark.slow
 def test_every_group_of_every_copy_is_the_constructors_at_the_base_through_broadcast_and_resume(tmp_path):
-    (tmp_path / 'compare_plugin.py').write_text(PLUGIN)
     cfg = _config(tmp_path)
-    path, killed = str(tmp_path / 'search.py'), str(tmp_path / 'search_killed.py')
-    cfg.dump(path)
-    cfg.custom_hooks[-1]['kill_after'] = 2
-    cfg.dump(killed)
-    env = {'PYTHONPATH': f'{tmp_path}:{REPO_ROOT}'}
-    work = str(tmp_path / 'work')
-    assert run_tool('tools/train.py', killed, '--work-dir', work, env=env, check=False).returncode != 0
-    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
-    out = run_tool('tools/train.py', path, '--work-dir', work, '--resume', env=env)
-    assert 'resumed epoch: 2' in (out.stdout + out.stderr).replace(',', '')
-
-    with open(osp.join(work, 'ohl', 'history.json')) as f:
-        history = json.load(f)
+    history, rows = run_killed_and_resumed(cfg, tmp_path)
     assert [h['trunk'] for h in history] == [0, 1, 2]
-    rows = {}
     for rank in (0, 1):
-        with open(tmp_path / f'rank{rank}.jsonl') as f:
-            rows[rank] = [json.loads(line) for line in f]
-        phases = [(r['phase'], r['epoch']) for r in rows[rank]]
-        assert phases == [('start', 0), ('trunk_start', 0), ('broadcast', 0), ('trunk_start', 1), ('broadcast', 1),
-                          ('start', 2), ('trunk_start', 2), ('broadcast', 2)]
         for row in rows[rank]:
             assert row['groups'] == 90 and row['differ'] == [], row  # bit for bit the constructor's
             assert row['values'][0] == 0.0 and RPN_DECAY in row['values']  # norm / bias undecayed, RPN outright

@@ -5,11 +5,10 @@ checkpoint, where the plain run it stands for finishes. Now the trunk ends (rewa
 step, and one copy whose choices are all alike trains as the plain run with the same workers."""
 from __future__ import annotations
 
-import copy
 import json
 import os.path as osp
 
-from _equivalence import differences, record_run
+from _equivalence import differences, plain_counterpart, record_run
 
 from conftest import tiny_ohl_cfg
 
@@ -26,13 +25,7 @@ def test_a_run_ending_in_a_trunk_of_prefetched_batches_finishes_as_the_plain_run
     ohl.custom_hooks[0].controller = dict(type='REINFORCE', baseline='moving_average')
     ohl.train_cfg = dict(type='IterBasedTrainLoop', max_iters=11, val_interval=100)  # trunks of 5, 5 and 1
     ohl.default_hooks.checkpoint = dict(type='CheckpointHook', interval=5, by_epoch=False)
-    plain = copy.deepcopy(ohl)
-    plain.work_dir = str(tmp_path / 'plain')
-    plain.runner_type = 'Runner'
-    plain.custom_hooks = []
-    plain.pop('model_wrapper_cfg')
-    plain.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
-    plain.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]
+    plain = plain_counterpart(ohl, str(tmp_path / 'plain'))
 
     search = record_run(ohl)
     assert differences(search, record_run(plain)) == []
