@@ -23,6 +23,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import TRANSFORMS as ROOT_TRANSFORMS
 
 from automl_mm.registry import TRANSFORMS, registered_name
+from automl_mm.utils.checks import config_repr
 
 
 class LivePolicy:
@@ -328,8 +329,10 @@ class OHLRandomChoice(LiveChoiceTransform):
         return self.pipelines[index](results)
 
     def choice_signature(self) -> tuple:
-        # the sub-pipelines' configs: two OHLRandomChoice with one key and swapped sub-pipelines differ
-        return type(self).__name__, repr(self.transform_cfgs)
+        # the sub-pipelines' configs: two OHLRandomChoice with one key and swapped sub-pipelines differ; keys sorted
+        # (config_repr): a config read back from Config.dump (launched_config.py) had them sorted, the user's file
+        # not, and a resume of the same config was refused as another space
+        return type(self).__name__, config_repr(self.transform_cfgs)
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
         # each sub-transform named by the scoped name of the class the search built, so the text builds the same

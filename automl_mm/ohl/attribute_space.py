@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from automl_mm.registry import SEARCH_SPACES
+from automl_mm.utils.checks import config_repr
 from automl_mm.utils.scope import config_type_name
 
 from .attributes import check_owned_attribute, get_attribute, set_attribute
@@ -110,8 +111,9 @@ class AttributeSpace(PerCopySpace):
             self.distribution.set_choice_names(list(choices), overwrite=False)
 
     def signature(self) -> str | None:
-        """The class, the targets, the choices (in order) and the value transform."""
-        return repr((type(self).__name__, self.targets, self.choices, self.transform))
+        """The class, the targets, the choices (in order; a dict's keys sorted, :func:`config_repr`) and the value
+        transform."""
+        return repr((type(self).__name__, self.targets, config_repr(self.choices), self.transform))
 
     def value_of(self, sample: Any) -> Any:
         sample = _plain(sample)

@@ -216,6 +216,21 @@ def plain_config(value: Any) -> Any:
     return plain(value)
 
 
+def config_repr(value: Any) -> str:
+    """``repr`` of a config value with every dict's keys sorted (``ConfigDict`` read as a dict; lists and tuples
+    kept apart): the same text for the same settings however a config file orders its keys. mmengine's
+    ``Config.dump`` sorts them, so a config read back from a dump (the local launcher's ``launched_config.py``, a
+    work dir's copy) gave another ``repr`` than the file it was dumped from."""
+    def ordered(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): ordered(v[k]) for k in sorted(v, key=str)}
+        if isinstance(v, (list, tuple)):
+            return type(v)(ordered(x) for x in v) if type(v) in (list, tuple) else [ordered(x) for x in v]
+        return v
+
+    return repr(ordered(value))
+
+
 def loader_setting(loader_cfg: Any, ignore: tuple[str, ...] = ()) -> Any:
     """What a dataloader config decides about the batches a score is read on (its dataset, batch size, collate;
     not :data:`LOADING_ONLY`, nor the keys in ``ignore``), as plain values with its paths resolved
