@@ -5,6 +5,7 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
@@ -108,7 +109,8 @@ def main() -> None:
     if args.show_dir is not None:
         draw_on_every_rank(runner)  # mmdet's visualizer drew only rank 0's images
     metrics = runner.test()
-    print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
+    if is_main_process():  # every rank holds the same metrics: under tools/dist_test.sh each printed them
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
 
 
 if __name__ == '__main__':
