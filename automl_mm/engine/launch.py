@@ -242,8 +242,9 @@ def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Cal
 
 
 def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None:
-    """Dump ``cfg`` to its work_dir and run ``main(cfg_path)`` in ``world_size`` new processes (started as
-    :func:`start_method` says; :func:`prestart_workers` may have started their fork server already).
+    """Dump ``cfg`` to its work_dir (under its file's name, else ``launched_config.py``) and run
+    ``main(cfg_path)`` in ``world_size`` new processes (started as :func:`start_method` says;
+    :func:`prestart_workers` may have started their fork server already).
 
     ``main`` must be a module-level function (it is pickled to the workers) that builds and runs a Runner with
     ``launcher='pytorch'``.
@@ -262,7 +263,9 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     # workers too: each ran torch's default, every core, so N workers used N x cores threads).
     threads = worker_threads(world_size)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    cfg_path = osp.join(cfg.work_dir, 'launched_config.py')
+    # under the config's own name: mmengine names the experiment (every log's 'Exp name') and the work dir's
+    # config copy after the file the runner is built from (it was 'launched_config' for every run)
+    cfg_path = osp.join(cfg.work_dir, osp.basename(cfg.filename) if cfg.filename else 'launched_config.py')
     cfg.launcher = 'pytorch'
     cfg.dump(cfg_path)
     prestart_workers()  # unless tools/train.py did already

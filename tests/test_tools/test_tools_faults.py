@@ -106,7 +106,7 @@ def test_config_error_of_a_multi_copy_run_is_raised_before_any_worker_starts(tmp
     monkeypatch.setattr(train, 'launch_local', lambda *a, **k: started.append(a))
     with pytest.raises(ValueError, match='trunk_epochs must be a positive integer, got 0'):
         train.main()
-    assert started == [] and not osp.exists(osp.join(work, 'launched_config.py'))
+    assert started == [] and not osp.exists(osp.join(work, osp.basename(OHL)))
     monkeypatch.setattr(sys, 'argv', ['train.py', osp.join(REPO_ROOT, OHL), '--work-dir', work])
     train.main()  # the shipped config passes the checks and reaches the launcher
     assert len(started) == 1 and started[0][1] == 4
