@@ -219,7 +219,7 @@ def plain_config(value: Any) -> Any:
 def config_repr(value: Any) -> str:
     """``repr`` of a config value with every dict's keys sorted (``ConfigDict`` read as a dict; lists and tuples
     kept apart): the same text for the same settings however a config file orders its keys. mmengine's
-    ``Config.dump`` sorts them, so a config read back from a dump (the local launcher's ``launched_config.py``, a
+    ``Config.dump`` sorts them, so a config read back from a dump (the config the local launcher's workers read, a
     work dir's copy) gave another ``repr`` than the file it was dumped from."""
     def ordered(v: Any) -> Any:
         if isinstance(v, dict):

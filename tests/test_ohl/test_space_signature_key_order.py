@@ -1,5 +1,5 @@
 """A space's signature (saved in OHL checkpoints, compared on ``--resume``) does not depend on the order of the
-keys in its config: the local launcher's workers read ``launched_config.py``, which mmengine's ``Config.dump``
+keys in its config: the local launcher's workers read the config as mmengine's ``Config.dump``
 writes with sorted keys, while ``tools/train.py`` checks the resume against the user's file, so
 ``tools/train.py configs/ohl/ohl_convnet_1x4_12e_digits.py --resume`` was refused ('theta would load onto other
 choices') for the same config."""
