@@ -331,8 +331,7 @@ class OHLRandomChoice(LiveChoiceTransform):
     def choice_signature(self) -> tuple:
         # the sub-pipelines' configs: two OHLRandomChoice with one key and swapped sub-pipelines differ; keys sorted
         # (config_repr): a config read back from Config.dump (the local launcher's copy) had them sorted, the
-        # user's file
-        # not, and a resume of the same config was refused as another space
+        # user's file not, and a resume of the same config was refused as another space
         return type(self).__name__, config_repr(self.transform_cfgs)
 
     def export_cfg(self, probs: Sequence[float]) -> dict:
