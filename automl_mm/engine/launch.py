@@ -266,6 +266,8 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     # under the config's own name: mmengine names the experiment (every log's 'Exp name') and the work dir's
     # config copy after the file the runner is built from (it was 'launched_config' for every run)
     cfg_path = osp.join(cfg.work_dir, osp.basename(cfg.filename) if cfg.filename else 'launched_config.py')
+    if cfg.filename and osp.realpath(cfg_path) == osp.realpath(cfg.filename):
+        cfg_path = osp.join(cfg.work_dir, 'launched_config.py')  # the config file is there: never overwritten
     cfg.launcher = 'pytorch'
     cfg.dump(cfg_path)
     prestart_workers()  # unless tools/train.py did already

@@ -31,3 +31,12 @@ def test_workers_read_the_config_under_its_own_name(tmp_path, monkeypatch):
 def test_a_config_without_a_file_keeps_the_generic_name(tmp_path, monkeypatch):
     cfg = Config(dict(work_dir=str(tmp_path), a=1))
     assert _launched_path(monkeypatch, cfg) == osp.join(str(tmp_path), 'launched_config.py')
+
+
+def test_a_config_file_in_the_work_dir_is_not_overwritten(tmp_path, monkeypatch):
+    own = tmp_path / 'mine.py'
+    own.write_text(f"_base_ = [{OHL!r}]\n")
+    cfg = Config.fromfile(str(own))
+    cfg.work_dir = str(tmp_path)
+    assert _launched_path(monkeypatch, cfg) == osp.join(str(tmp_path), 'launched_config.py')
+    assert own.read_text() == f"_base_ = [{OHL!r}]\n"
