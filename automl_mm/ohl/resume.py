@@ -13,7 +13,14 @@ from typing import Any
 
 from automl_mm.engine.evaluate import first_configured
 from automl_mm.engine.run_info import hook_config_key, is_resume, refuse_resume_without_search_state
-from automl_mm.utils.checks import loader_setting, plain_config, resolve_config_paths, same_config, same_setting
+from automl_mm.utils.checks import (
+    loader_setting,
+    plain_config,
+    resolve_config_paths,
+    same_config,
+    same_setting,
+    same_signature,
+)
 from automl_mm.utils.seeding import resumed_seed
 
 from .reward import clean_train_loader_cfg
@@ -144,7 +151,7 @@ def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:
                          f'{sorted(state["controllers"])}')
     for space in hook.spaces:  # theta's coordinates must mean the same choices (written since the check came)
         saved, now = (state.get('signatures') or {}).get(space.name), space.signature()
-        if saved is not None and now is not None and saved != now:
+        if saved is not None and now is not None and not same_signature(saved, now):
             raise ValueError(f'OHL: space {space.name!r} of the checkpoint searched {saved}, this run\'s is {now}: '
                              'theta would load onto other choices. Resume with the same space (same elements '
                              'or choices, in the same order), or start a new search from its weights with '

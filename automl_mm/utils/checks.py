@@ -2,6 +2,7 @@
 and raises a ``ValueError`` that names the config key, before anything runs."""
 from __future__ import annotations
 
+import ast
 import numbers
 import operator
 import os.path as osp
@@ -229,6 +230,34 @@ def config_repr(value: Any) -> str:
         return v
 
     return repr(ordered(value))
+
+
+def same_signature(saved: str | None, now: str | None) -> bool:
+    """Whether two space signatures (:meth:`OHLSpace.signature`) are the same, whatever the key order of the config
+    dicts written inside them: a checkpoint saved before :func:`config_repr` kept the order of the file its
+    process read (sorted by ``Config.dump`` under the local launcher, the file's own under torchrun). Both are read
+    back as Python literals (a string in them that is itself a literal's ``repr``, too) and compared with their
+    keys sorted; text that is no literal is compared as it is."""
+    if saved == now:
+        return True
+    if not isinstance(saved, str) or not isinstance(now, str):
+        return False
+
+    def parsed(text: str) -> Any:
+        def inner(v: Any) -> Any:
+            if isinstance(v, str) and v[:1] in '[({':
+                try:
+                    return inner(ast.literal_eval(v))
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    return v
+            if isinstance(v, dict):
+                return {k: inner(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return type(v)(inner(x) for x in v)
+            return v
+        return inner(text)
+
+    return config_repr(parsed(saved)) == config_repr(parsed(now))
 
 
 def loader_setting(loader_cfg: Any, ignore: tuple[str, ...] = ()) -> Any:

@@ -41,3 +41,15 @@ def test_attribute_space_signature_ignores_key_order():
 def test_config_repr():
     assert config_repr({'b': 1, 'a': [{'d': (1, 2), 'c': 0}]}) == "{'a': [{'c': 0, 'd': (1, 2)}], 'b': 1}"
     assert config_repr([1]) != config_repr((1,))
+
+
+def test_a_checkpoint_signature_in_the_old_key_order_is_the_same_space():
+    """Checkpoints saved before config_repr hold the repr in the order their process read (a torchrun run: the
+    file's own); the resume compares them with the keys sorted (same_signature), so they still resume."""
+    from automl_mm.utils.checks import same_signature
+    now = repr(('PipelineChoiceSpace', 'aug', OHLRandomChoice(transforms=CHOICES, key='aug').choice_signature()))
+    old = repr(('PipelineChoiceSpace', 'aug', ('OHLRandomChoice', repr(CHOICES))))  # the file's key order
+    assert old != now and same_signature(old, now)
+    swapped = repr(('PipelineChoiceSpace', 'aug', ('OHLRandomChoice', repr([CHOICES[1], CHOICES[0], *CHOICES[2:]]))))
+    assert not same_signature(swapped, now)
+    assert not same_signature("('X', 'not a literal [')", "('X', 'other [')")
