@@ -123,6 +123,15 @@ class OHLHook(Hook):
             (``runner_type='automl_mm.CopyRunner'``, ``configs/_base_/ohl_copies.py``) creates the copy layout.
         ranks_per_copy: Ranks that train one copy together (DDP inside the copy via ``CopyDataParallel``).
         reward_key: The metric that is the reward, e.g. ``'accuracy/top1'`` or ``'coco/bbox_mAP'``.
+        reward_rule: ``'greater'`` (a higher ``reward_key`` is better), ``'less'`` (lower is better: a loss, an
+            error, a distance) or ``None`` (default: inferred from ``reward_key`` as mmengine's
+            ``CheckpointHook(save_best=..., rule=None)`` infers it, plus lower-is-better names such as ``mae``,
+            ``mse``, ``EPE``, ``NME``, ``FID``, ``nll``, ``wer``, ``cer``, ``error``:
+            :func:`~automl_mm.utils.metric_rule.infer_rule`; a key matching none is ``'greater'``). Under
+            ``'less'`` the controller learns from the negated reward, the best copy is the one of the lowest
+            reward and a diverged (or metric-less) copy gets a reward above the others; the history, logs and
+            figures keep the reward as measured, with the rule (``reward_rule`` in ``history.json``). A resume
+            with another rule is refused.
         reward_dataloader: Dataloader config of the reward split (held out from training; never the test split).
             Default: the config's top-level ``reward_dataloader`` (automl_mm's dataset bases define one).
         reward_evaluator: Metric config(s) computing the reward. Default: the config's ``reward_evaluator``, else
@@ -139,9 +148,10 @@ class OHLHook(Hook):
             this trunk's samples only. Checkpoints must fall on broadcasting trunks
             (:func:`check_checkpoint_schedule`).
         worst_reward: Reward given to a copy whose loss, weights or buffers became non-finite; default: below the
-            lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`).
-            Such a copy is never chosen as the best; a value at or above a trunk's lowest valid reward (it would
-            teach the controller the diverged copy's choices) is replaced there by the default, with a warning.
+            lowest finite reward of that trunk by the spread of the finite rewards (:func:`default_worst_reward`;
+            above the highest under ``reward_rule='less'``). Such a copy is never chosen as the best; a value not
+            worse than a trunk's worst valid reward (it would teach the controller the diverged copy's choices) is
+            replaced there by the default, with a warning.
         seed: Base seed of the per-copy sampling and of the random streams the hook re-derives (each copy, rank
             and trunk derive their own from it). ``None`` (default): the run's seed (``randomness.seed``; mmengine
             draws one, the same on every rank, when it is not set), so runs that differ in ``randomness.seed`` also
@@ -198,7 +208,8 @@ class OHLHook(Hook):
                  out_dir: str = 'ohl',
                  plot: bool = True,
                  bn_recalibration_batches: int = 0,
-                 bn_recalibration_dataloader: dict | None = None) -> None:
+                 bn_recalibration_dataloader: dict | None = None,
+                 reward_rule: str | None = None) -> None:
         if (trunk_epochs is None) == (trunk_iters is None):
             raise ValueError('OHLHook needs exactly one of trunk_epochs / trunk_iters, got '
                              f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
@@ -235,7 +246,7 @@ class OHLHook(Hook):
                             if s.distribution is not None
                             else None for s in self.spaces]  # the others once their space is resolved
         self.scorer = RewardScorer(reward_key, reward_dataloader, reward_evaluator, bn_recalibration_batches,
-                                   bn_recalibration_dataloader)
+                                   bn_recalibration_dataloader, reward_rule)
         self.trunk_epochs = trunk_epochs
         self.trunk_iters = trunk_iters
         self.broadcast_interval = broadcast_interval
@@ -260,6 +271,11 @@ class OHLHook(Hook):
     def reward_key(self) -> str:
         """The metric that is the reward (held by :attr:`scorer`)."""
         return self.scorer.reward_key
+
+    @property
+    def reward_rule(self) -> str:
+        """``'greater'`` or ``'less'``: whether a higher or a lower ``reward_key`` is the better copy."""
+        return self.scorer.rule
 
     # ------------------------------------------------------------------------------------------ runner stages
     def before_run(self, runner) -> None:
@@ -458,7 +474,9 @@ class OHLHook(Hook):
                 # no step, not even the optimiser's momentum of earlier trunks
                 updates[space.name] = {}
             else:
-                updates[space.name] = controller_logs(controller.step(trunk['stats'][space.name], rewards),
+                # the controller ascends sign × reward (-loss under reward_rule 'less'); the history keeps the reward
+                updates[space.name] = controller_logs(controller.step(trunk['stats'][space.name],
+                                                                      [self.scorer.sign * r for r in rewards]),
                                                       f'OHLHook.controller ({type(controller).__name__}, of space '
                                                       f'{space.name!r})')
             space.reset_stats()
@@ -482,7 +500,8 @@ class OHLHook(Hook):
                        gather_update=t_update - t_wait, broadcast=t_broadcast - t_update, verify=t_verify - t_broadcast)
         record = dict(trunk=self.trunk, seconds={k: round(v, 6) for k, v in seconds.items()},
                       epoch=epoch, iter=iters, iters_in_trunk=self._trunk_iters, partial=partial,
-                      rewards=rewards, valid=valids, empty_metrics=trunk['empty'], best=best, broadcast=broadcast,
+                      rewards=rewards, reward_rule=self.scorer.rule, valid=valids, empty_metrics=trunk['empty'],
+                      best=best, broadcast=broadcast,
                       controller=updates,
                       samples=counts, stale_samples=trunk['stale'], schedule=schedule, copy_values=copy_values,
                       distributions={s.name: s.distribution.summary() for s in self.spaces},
@@ -495,7 +514,8 @@ class OHLHook(Hook):
         # record reaches history.json with the next write (after_train writes the last one).
         record['seconds']['report'] = round(time.perf_counter() - t_report, 6)
         runner.logger.info(
-            f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards {[round(r, 4) for r in rewards]}, '
+            f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards ({self.reward_key}, '
+            f'{"higher" if self.scorer.rule == "greater" else "lower"} is better) {[round(r, 4) for r in rewards]}, '
             f'best copy {best}{"" if broadcast else " (not broadcast)"}, '
             + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
         self._in_trunk = False

@@ -349,7 +349,9 @@ class OHLReport:
         for c in range(num_copies):
             ax.plot(trunks, [h['rewards'][c] for h in history], marker='.', lw=0.8, label=f'copy {c}')
         ax.plot(trunks, [h['rewards'][h['best']] for h in history], 'k--', label='best')
-        ax.set(xlabel='trunk', ylabel='reward', title='OHL rewards per copy')
+        rule = history[-1].get('reward_rule', 'greater')
+        ax.set(xlabel='trunk', ylabel=f'reward ({"higher" if rule == "greater" else "lower"} is better)',
+               title='OHL rewards per copy')
         _trunk_ticks(ax)
         ax.legend(fontsize='small', ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1.0))
         savefig_atomic(fig, osp.join(self.dir, 'rewards.png'), dpi=100)

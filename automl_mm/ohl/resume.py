@@ -51,13 +51,13 @@ def search_settings(space: Any, controller: Any) -> tuple[dict[str, Any], set[st
 
 
 def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
-    """What the rewards are read as, by role: ``reward_key``; ``reward_dataloader``, the reward split's loader
-    (its dataset as the files it reads, :func:`~automl_mm.utils.checks.loader_setting`; not its batch size or
-    workers, which do not change an accuracy or mAP read in eval mode); ``reward_evaluator``; and
-    ``bn_recalibration_batches`` with ``bn_recalibration_dataloader``. Returns ``(settings, the config key each
-    role is read from, for messages: a hook argument as ``custom_hooks.N.<arg>``, a top-level fallback as its
-    key; the roles a resume may change)``: the BatchNorm re-estimation may (the same metric on the same images,
-    read with other statistics)."""
+    """What the rewards are read as, by role: ``reward_key`` and ``reward_rule`` (as resolved);
+    ``reward_dataloader``, the reward split's loader (its dataset as the files it reads,
+    :func:`~automl_mm.utils.checks.loader_setting`; not its batch size or workers, which do not change an accuracy
+    or mAP read in eval mode); ``reward_evaluator``; and ``bn_recalibration_batches`` with
+    ``bn_recalibration_dataloader``. Returns ``(settings, the config key each role is read from, for messages: a
+    hook argument as ``custom_hooks.N.<arg>``, a top-level fallback as its key; the roles a resume may change)``:
+    the BatchNorm re-estimation may (the same metric on the same images, read with other statistics)."""
     cfg, held = getattr(runner, 'cfg', None) or {}, hook.scorer.held_out  # (a runner without a config: none)
     hook_key = hook_config_key(runner, hook)
     own = f'{hook_key}.' if hook_key else 'OHLHook.'
@@ -65,11 +65,12 @@ def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, s
                                               held.loader_keys)
     metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, own + 'reward_evaluator',
                                                 held.evaluator_keys)
-    settings = {'reward_key': hook.reward_key,
+    settings = {'reward_key': hook.reward_key, 'reward_rule': hook.scorer.rule,
                 'reward_dataloader': loader_setting(loader_cfg, ignore=('batch_size', 'collate_fn')),
                 'reward_evaluator': resolve_config_paths(plain_config(metrics_cfg)),
                 'bn_recalibration_batches': hook.scorer.bn_recalibration_batches}
-    keys = {'reward_key': own + 'reward_key', 'reward_dataloader': loader_key or own + 'reward_dataloader',
+    keys = {'reward_key': own + 'reward_key', 'reward_rule': own + 'reward_rule',
+            'reward_dataloader': loader_key or own + 'reward_dataloader',
             'reward_evaluator': metrics_key or own + 'reward_evaluator',
             'bn_recalibration_batches': own + 'bn_recalibration_batches'}
     if hook.scorer.bn_recalibration_batches:
@@ -219,8 +220,11 @@ def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> No
     """Refuse a resume whose rewards would be read otherwise than the checkpoint's (:func:`reward_settings`):
     the controllers' baselines hold averages of the old rewards and the history would rank two rewards
     together; the BatchNorm re-estimation may change, with a warning. Checkpoints written before the reward
-    settings were saved are not checked."""
+    settings were saved are not checked; one saved before ``reward_rule`` existed maximised its reward (rule
+    ``'greater'``), and a run that now infers ``'less'`` from its ``reward_key`` is refused."""
     now, keys, may_change = hook.reward_settings(runner)
+    if 'reward_key' in saved and 'reward_rule' not in saved:
+        saved = dict(saved, reward_rule='greater')
     for role, value in now.items():
         if role not in saved or same_config(saved[role], value):
             continue

@@ -23,6 +23,7 @@ from automl_mm.engine.evaluate import (
     kept_bn_statistics,
     recalibrate_bn,
 )
+from automl_mm.utils.metric_rule import resolve_rule, rule_sign
 
 from .checks import check_bn_recalibration
 from .sync import same
@@ -70,10 +71,14 @@ class RewardScorer:
     """A copy's reward: ``reward_key`` of the reward split's evaluator, read with the copy's own BatchNorm statistics
     or, with ``bn_recalibration_batches`` > 0, with statistics re-estimated on that many clean training batches
     (the same batches for every copy and trunk; the copy's own statistics are put back after). The arguments are
-    ``OHLHook``'s of the same names.
+    ``OHLHook``'s of the same names. ``reward_rule`` (``'greater'``, ``'less'`` or ``None``: inferred from
+    ``reward_key`` by :func:`~automl_mm.utils.metric_rule.infer_rule`) says whether a higher or a lower metric is
+    the better copy; :attr:`rule` holds the resolved one, :attr:`sign` +1 / -1 (``sign × metric`` is what the
+    controller ascends).
 
     Raises:
-        ValueError: ``bn_recalibration_batches`` is not a non-negative integer, or is 0 with a
+        ValueError: ``reward_rule`` is not ``'greater'``, ``'less'`` or ``None`` (naming ``reward_key``);
+            ``bn_recalibration_batches`` is not a non-negative integer, or is 0 with a
             ``bn_recalibration_dataloader`` (at construction); the reward split,
             its evaluator or the clean loader cannot be built, or SyncBN layers would re-estimate across a copy's
             ranks (in :meth:`build`).
@@ -81,7 +86,9 @@ class RewardScorer:
 
     def __init__(self, reward_key: str, reward_dataloader: dict | None = None,
                  reward_evaluator: dict | list[dict] | None = None, bn_recalibration_batches: int = 0,
-                 bn_recalibration_dataloader: dict | None = None) -> None:
+                 bn_recalibration_dataloader: dict | None = None, reward_rule: str | None = None) -> None:
+        self.rule = resolve_rule(reward_rule, reward_key, 'OHLHook.reward_rule', 'reward_key')
+        self.sign = rule_sign(self.rule)
         if isinstance(bn_recalibration_batches, bool) or not isinstance(bn_recalibration_batches, int) \
                 or bn_recalibration_batches < 0:
             raise ValueError('OHLHook.bn_recalibration_batches must be a non-negative integer (0: off), got '
@@ -167,21 +174,24 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
     return out
 
 
-def default_worst_reward(finite: Sequence[float]) -> float:
-    """The reward of a diverged copy: strictly below every valid copy's, by the spread of the valid rewards but
-    at least by ``max(1e-3 × |lowest|, 1e-3)`` (in the reward's units). Equal to the lowest valid reward, a
-    diverged copy would tie with the only valid copy of a pair and the controller would learn nothing from the
-    divergence."""
-    lo, hi = min(finite), max(finite)
-    return lo - max(hi - lo, 1e-3 * abs(lo), 1e-3)
+def default_worst_reward(finite: Sequence[float], sign: float = 1.0) -> float:
+    """The reward of a diverged copy: strictly worse than every valid copy's (below them for ``sign`` +1, rule
+    ``'greater'``; above them for -1, rule ``'less'``), by the spread of the valid rewards but at least by
+    ``max(1e-3 × |worst valid|, 1e-3)`` (in the reward's units). Equal to the worst valid reward, a diverged copy
+    would tie with the only valid copy of a pair and the controller would learn nothing from the divergence."""
+    oriented = [sign * r for r in finite]
+    lo, hi = min(oriented), max(oriented)
+    return sign * (lo - max(hi - lo, 1e-3 * abs(lo), 1e-3))
 
 
 def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, worst_reward: float | None,
                    index: int, iters_in_trunk: int, partial: bool = False) -> tuple[list[float], dict, int]:
     """``(rewards, sample counts per space and copy, best copy)`` of trunk ``index`` from
-    :func:`combine_copy_rows`' output ``trunk``. A diverged copy gets ``worst_reward`` (default:
-    :func:`default_worst_reward`); the best copy is the valid one with the highest reward (the lowest index on a
-    tie).
+    :func:`combine_copy_rows`' output ``trunk``. The rewards are returned as measured (a loss as the loss); under
+    ``scorer.rule`` ``'less'`` the best copy is the valid one with the lowest reward, else with the highest (the
+    lowest index on a tie), and a diverged copy gets ``worst_reward`` (default: :func:`default_worst_reward`),
+    which must be worse than every valid reward (below them, or above them under ``'less'``). The controller is
+    given ``scorer.sign × rewards``.
 
     A valid copy whose reward evaluator returned no metrics (reward 0) is named in a warning, here from the
     gathered flags, so the main process logs it whichever rank is the copy's lead (warned on the lead, it was lost
@@ -209,7 +219,9 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     if empty:
         print_log(f'OHL trunk {index}: {"copies" if len(empty) > 1 else "copy"} {", ".join(map(str, empty))} got no '
                   f'metrics from the reward evaluator ({scorer.metric_names()}); '
-                  f'{"their rewards are" if len(empty) > 1 else "its reward is"} 0. Check reward_evaluator (e.g. '
+                  f'{"their rewards are" if len(empty) > 1 else "its reward is"} '
+                  f'{"0" if getattr(scorer, "sign", 1.0) > 0 else "worse than every other (reward_rule=less)"}. '
+                  'Check reward_evaluator (e.g. '
                   f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}', 'current',
                   logging.WARNING)
     if not any(valids):
@@ -238,17 +250,25 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
                     f"metainfo['{CHOICE_META_KEY}'][{getattr(space, 'key', space.name)!r}]. Keep "
                     f"'{CHOICE_META_KEY}' in the packing transform's meta_keys and the choice transform in "
                     'train_dataloader.dataset.pipeline')
+    sign = getattr(scorer, 'sign', 1.0)
     finite = [r for r, ok in zip(rewards, valids) if ok]
-    worst = default_worst_reward(finite)
+    worst = default_worst_reward(finite, sign)
     if worst_reward is not None:
-        if float(worst_reward) >= min(finite) and not all(valids):
-            # a diverged copy above a valid one would have its choices learned toward (its advantage > 0)
-            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not below the lowest valid '
-                      f'reward {min(finite):.6g}; the diverged copies get {worst:.6g} instead', 'current',
-                      logging.WARNING)
+        worst_valid = sign * min(sign * r for r in finite)
+        if sign * float(worst_reward) >= sign * worst_valid and not all(valids):
+            # a diverged copy better than a valid one would have its choices learned toward (its advantage > 0)
+            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not worse than the worst valid '
+                      f'reward {worst_valid:.6g} ({"below" if sign > 0 else "above"} it, reward_rule='
+                      f"{getattr(scorer, 'rule', 'greater')!r}); the diverged copies get {worst:.6g} instead",
+                      'current', logging.WARNING)
         else:
             worst = float(worst_reward)
     rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
-    best = max((c for c in range(num_copies) if valids[c]), key=lambda c: (rewards[c], -c))
+    if sign < 0 and empty:
+        # an empty copy reads 0, which under 'less' is a perfect loss: it gets the worst reward of the others
+        others = [r for c, r in enumerate(rewards) if valids[c] and c not in empty]
+        bottom = default_worst_reward(others, sign)
+        rewards = [bottom if c in empty else r for c, r in enumerate(rewards)]
+    best = max((c for c in range(num_copies) if valids[c]), key=lambda c: (sign * rewards[c], -c))
     return rewards, counts, best
 

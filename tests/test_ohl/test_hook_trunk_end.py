@@ -21,9 +21,10 @@ def _end_trunk(rows: list[list[float]]):
     broadcast sources, history record)``."""
     hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
                                 distribution=dict(type='Categorical', num_choices=2))],
-                   num_copies=2, reward_key='loss', trunk_epochs=1, seed=0, verify_sync=False)
+                   num_copies=2, reward_key='loss', trunk_epochs=1, seed=0, verify_sync=False, reward_rule='greater')
     hook.layout = CopyLayout(2, 1, 0, 2)
-    hook.scorer = SimpleNamespace(score=lambda model: (-2.0, False), metric_names=lambda: ['loss'], reward_key='loss')
+    hook.scorer = SimpleNamespace(score=lambda model: (-2.0, False), metric_names=lambda: ['loss'], reward_key='loss',
+                                  rule='greater', sign=1.0)  # rewards are minus a loss, explicitly higher-is-better
     hook._report = mock.Mock()
     hook.spaces[0].record(torch.tensor([0]))
     hook._in_trunk, hook._trunk_iters = True, 4

@@ -1,0 +1,72 @@
+"""Whether a search metric is higher- or lower-is-better: the ``'greater'`` / ``'less'`` rule of mmengine's
+``CheckpointHook(save_best=..., rule=...)``, inferred from the metric's name when not given.
+
+OHL's ``reward_key`` (:class:`~automl_mm.ohl.hook.OHLHook` ``reward_rule``) and the NAS loops' ``metric_key``
+(``train_cfg.metric_rule``) use it: under ``'less'`` the controller learns from the negated metric and the best
+copy / path is the one of the lowest metric, while logs, histories and results record the metric as measured.
+"""
+from __future__ import annotations
+
+import re
+
+from mmengine.hooks import CheckpointHook
+
+RULES = ('greater', 'less')
+
+# Lower-is-better metric names beyond mmengine's ``CheckpointHook._default_less_keys`` (``['loss']``), matched as a
+# whole token of the key (split at ``/``, ``_``, ``.``, ``-``, ``@``, spaces; case-insensitive), so that e.g. 'cer'
+# does not match inside another word. Sources: generic errors and distances (error, err, mae, mse, rmse, nll,
+# distance); mmpose (EPE, NME); mmagic (FID, KID, LPIPS, MAE, MSE); speech / OCR (wer, cer).
+LESS_NAMES = ('loss', 'error', 'err', 'mae', 'mse', 'rmse', 'nll', 'distance', 'epe', 'nme', 'fid', 'kid', 'lpips',
+              'wer', 'cer')
+
+
+def infer_rule(key: str) -> str:
+    """The rule of metric ``key``, mmengine's ``CheckpointHook._init_rule`` order with :data:`LESS_NAMES` added:
+
+    1. ``key`` (lower-cased) equals one of mmengine's greater keys → ``'greater'``; equals one of its less keys
+       → ``'less'``;
+    2. a token of ``key`` is one of :data:`LESS_NAMES` → ``'less'`` (``'top1_error'``, ``'PCK/EPE'``,
+       ``'FID-Full-50k/fid'``);
+    3. one of mmengine's greater keys (``acc``, ``top``, ``mAP``, ...) is a substring → ``'greater'``; one of its
+       less keys (``loss``) is a substring → ``'less'``;
+    4. otherwise ``'greater'`` (mmengine refuses such a key; here the metric is maximised as before the rule
+       existed, e.g. ``'log_likelihood/mean'``).
+    """
+    if not isinstance(key, str):
+        return 'greater'  # not a metric name: its owner's own check names the key
+    lc = key.lower()
+    greater = {k.lower() for k in CheckpointHook._default_greater_keys}
+    less = {k.lower() for k in CheckpointHook._default_less_keys}
+    if lc in greater:
+        return 'greater'
+    if lc in less:
+        return 'less'
+    if any(t in LESS_NAMES for t in re.split(r'[/_.\-@\s]+', lc)):
+        return 'less'
+    if any(k in lc for k in greater):
+        return 'greater'
+    if any(k in lc for k in less):
+        return 'less'
+    return 'greater'
+
+
+def resolve_rule(rule: str | None, key: str, rule_name: str, key_name: str) -> str:
+    """``rule`` checked, or inferred from ``key`` (:func:`infer_rule`) when ``None``.
+
+    Raises:
+        ValueError: ``rule`` is neither ``None``, ``'greater'`` nor ``'less'``; the message names ``rule_name``
+            and the metric ``key_name=key`` it ranks.
+    """
+    if rule is None:
+        return infer_rule(key)
+    if rule not in RULES:
+        raise ValueError(f'{rule_name} must be \'greater\' (higher {key_name} is better), \'less\' (lower is '
+                         f'better, e.g. a loss or an error) or None (inferred from the key), got {rule!r} for '
+                         f'{key_name}={key!r}')
+    return rule
+
+
+def rule_sign(rule: str) -> float:
+    """+1 for ``'greater'``, -1 for ``'less'``: ``sign × metric`` is higher-is-better."""
+    return 1.0 if rule == 'greater' else -1.0
