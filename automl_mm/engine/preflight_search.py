@@ -33,6 +33,16 @@ def _check_rank_local(evaluator: Any, key: str, cfg: Any) -> None:
         raise ConfigCheckError(str(err)) from None
 
 
+def _check_rule(rule: Any, key: Any, rule_name: str, key_name: str) -> None:
+    """``rule`` is ``'greater'``, ``'less'`` or ``None`` (:func:`~automl_mm.utils.metric_rule.resolve_rule`)."""
+    from automl_mm.utils.metric_rule import resolve_rule
+
+    try:
+        resolve_rule(rule, key, rule_name, key_name)
+    except ValueError as err:
+        raise ConfigCheckError(str(err)) from None
+
+
 def _check_ohl_hook(cfg: Any) -> None:
     """The OHL hook (found by type) runs under a ``CopyRunner``, its ``reward_key`` is reported and its reward
     loader is held out."""
@@ -58,6 +68,8 @@ def _check_ohl_hook(cfg: Any) -> None:
     _check_rank_local(evaluator, where, cfg)
     if hook.get('reward_key') is not None:
         check_metric_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+        _check_rule(hook.get('reward_rule'), hook['reward_key'], f'custom_hooks[{i}].reward_rule',
+                    f'custom_hooks[{i}].reward_key')
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
                                           held_out_keys('reward')[0])
     check_held_out(cfg, loader, loader_key, evaluator, where)
@@ -77,6 +89,8 @@ def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
                                         held_out_keys('search')[1])
     _check_rank_local(evaluator, where, cfg)
     check_metric_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
+    _check_rule(train_cfg.get('metric_rule'), train_cfg.get('metric_key', default_key), 'train_cfg.metric_rule',
+                'train_cfg.metric_key')
     loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',
                                           held_out_keys('search')[0])
     check_held_out(cfg, loader, loader_key, evaluator, where)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from mmengine.dist import all_gather_object, get_dist_info
 
 from automl_mm.utils.checks import as_count, plain
+from automl_mm.utils.metric_rule import RULES, rule_sign
 from automl_mm.utils.seeding import stream_rng
 
 from .base import BasePathSpace, index_path
@@ -31,6 +32,10 @@ class PartialArchitecturePool:
         space: The path space.
         pool_size: K, the number of partial architectures kept after each step.
         key: ``pool_size``'s config key, named in errors (e.g. ``'train_cfg.stage_pool_size'``).
+        rule: ``'greater'`` (default: the highest score is the best) or ``'less'`` (the lowest is: an error, a
+            loss; ``train_cfg.metric_rule``). Scores are kept as measured either way; ``-inf`` (no admitted
+            completion) is never kept, and under ``'less'`` a candidate whose every evaluation gave no metrics
+            (scored 0) ranks after every other.
 
     Examples:
         >>> from automl_mm.nas.spaces import LayerwiseSpace
@@ -41,9 +46,12 @@ class PartialArchitecturePool:
         [(2,), (1,)]
     """
 
-    def __init__(self, space: BasePathSpace, pool_size: int, key: str = 'pool_size') -> None:
+    def __init__(self, space: BasePathSpace, pool_size: int, key: str = 'pool_size', rule: str = 'greater') -> None:
+        if rule not in RULES:
+            raise ValueError(f'PartialArchitecturePool rule must be one of {RULES}, got {rule!r}')
         self.space = space
         self.key = key
+        self.rule = rule
         self.pool_size = as_count(pool_size, key, 1)
         self.pool: list[Path] = [()]
         self.scores: dict[Path, float] = {}  # the current step's finished candidates
@@ -114,10 +122,14 @@ class PartialArchitecturePool:
         return [c for c in self.candidates() if c not in self.scores]
 
     def ranking(self) -> list[tuple[Path, float]]:
-        """Scored candidates, best first; ties keep candidate order (so the result is deterministic)."""
+        """Scored candidates, best first (the highest score, or the lowest under rule ``'less'``); non-finite scores
+        last; ties keep candidate order (so the result is deterministic)."""
         order = {c: i for i, c in enumerate(self.candidates())}
         scored = [(c, s) for c, s in self.scores.items() if c in order]
-        return sorted(scored, key=lambda cs: (-_finite(cs[1]), order[cs[0]]))
+        sign = rule_sign(self.rule)
+        return sorted(scored, key=lambda cs: (not math.isfinite(cs[1]), sign < 0 and cs[0] in self.empty,
+                                              -sign * _finite(cs[1]) if math.isfinite(cs[1]) else 0.0,
+                                              order[cs[0]]))
 
     def select(self) -> list[Path]:
         """Keep the K best scored candidates with a finite score; start the next step."""
@@ -141,7 +153,7 @@ class PartialArchitecturePool:
         return {'pool': [list(p) for p in self.pool], 'scores': [[list(c), s] for c, s in self.scores.items()],
                 'candidates': None if self.candidate_list is None else [list(c) for c in self.candidate_list],
                 'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty],
-                'options': plain(self.space.options)}
+                'options': plain(self.space.options), 'rule': self.rule}
 
     def check_space(self) -> None:
         """Check a loaded checkpoint against the space, once the space has options (a space bound only later, e.g.
@@ -197,6 +209,13 @@ class PartialArchitecturePool:
                 (:meth:`check_space`); a space that gets its options later is checked once it is bound. The
                 options of checkpoints written before they were saved are not compared.
         """
+        saved_rule = state.get('rule', 'greater')  # written before the rule existed: the highest score won
+        if saved_rule != self.rule and (state.get('history') or state.get('scores')):
+            raise ValueError(f'the checkpoint\'s search kept the {"highest" if saved_rule == "greater" else "lowest"}'
+                             f' scores (train_cfg.metric_rule={saved_rule!r}), this run sets '
+                             f'train_cfg.metric_rule={self.rule!r}: its pool and history would be ranked the other '
+                             'way. Resume with the checkpoint\'s rule, or start a new search from its weights with '
+                             'load_from')
         if int(state['pool_size']) != self.pool_size:
             raise ValueError(f'the checkpoint was searched with {self.key}={state["pool_size"]}, '
                              f'the config asks for {self.key}={self.pool_size}')

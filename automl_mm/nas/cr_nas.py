@@ -73,9 +73,9 @@ class CRNASLoop(SearchLoopBase):
             a negative one (> -1) is a budget below the reference's FLOPs, e.g. -0.2: 20% cheaper.
         flops_input_shape: ``(C, H, W)`` of the backbone input FLOPs are counted at.
         retrain_config: The config that trains the CR backbone in the final detector; the export inherits it.
-        metric_key: The search-split metric that scores allocations and dilations (higher is better); default
-            ``'coco/bbox_mAP'``.
-        **kwargs: ``search_dataloader``, ``search_evaluator``, ``bn_recalibration_batches``,
+        metric_key: The search-split metric that scores allocations and dilations; default ``'coco/bbox_mAP'``
+            (higher is better; ``metric_rule`` says otherwise, or infers it from the key: :class:`SearchLoopBase`).
+        **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_rule``, ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
 
     Raises:
@@ -183,8 +183,10 @@ class CRNASLoop(SearchLoopBase):
         check_retrain_backbone(self.retrain_config, dict(runner.cfg.model.backbone),
                                ('stage_blocks', 'dilations_per_block'), fill=dict(stage_blocks=tuple(reference)),
                                ignored=('max_stage_blocks', ))
-        self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size, 'train_cfg.stage_pool_size')
-        self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size, 'train_cfg.pool_size')
+        self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size, 'train_cfg.stage_pool_size',
+                                                  self.metric_rule)
+        self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size, 'train_cfg.pool_size',
+                                                     self.metric_rule)
         self.flops: dict[tuple, float] = {}
         self.result: dict | None = None
 
@@ -361,7 +363,7 @@ class CRNASLoop(SearchLoopBase):
             'reference_allocation': self.reference_allocation,
             'reference_gflops': self.allocation_flops(self.reference_path) / 1e9,
             'flops_input_shape': list(self.flops_input_shape[1:]),
-            'metric_key': self.metric_key,
+            'metric_key': self.metric_key, 'metric_rule': self.metric_rule,
             # counted again where a resume at another flops_input_shape dropped the counts (they read 0 then)
             'stage_ranking': [{'stage_blocks': self.stage_space.values(c), 'score': s,
                                'gflops': self.allocation_flops(tuple(c)) / 1e9} for c, s in stage_ranking],

@@ -32,6 +32,7 @@ from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, firs
 from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
 from automl_mm.utils.checks import as_count, loader_setting, plain_config, resolve_config_paths, same_config
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
+from automl_mm.utils.metric_rule import resolve_rule
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .accumulation import check_checkpoint_accumulation, check_resumed_accumulation
@@ -101,7 +102,14 @@ class SearchLoopBase(IterBasedTrainLoop):
             :func:`~automl_mm.engine.evaluate.held_out_keys`). Every rank reads all of it, in order.
         search_evaluator: Metrics for scoring; defaults to ``search_evaluator``, ``reward_evaluator`` or
             ``val_evaluator`` of the config.
-        metric_key: The metric to maximise.
+        metric_key: The search-split metric that scores candidates.
+        metric_rule: ``'greater'`` (a higher ``metric_key`` is better), ``'less'`` (lower is better: an error, a
+            loss, a distance) or ``None`` (default: inferred from ``metric_key`` as mmengine's
+            ``CheckpointHook(save_best=..., rule=None)`` infers it, plus lower-is-better names such as ``mae``,
+            ``mse``, ``EPE``, ``NME``, ``FID``, ``nll``, ``wer``, ``cer``, ``error``:
+            :func:`~automl_mm.utils.metric_rule.infer_rule`; a key matching none is ``'greater'``). Under
+            ``'less'`` the pools keep the candidates of the lowest score; logs and results record the score as
+            measured, with the rule. A resume with another rule is refused.
         bn_recalibration_batches: Training batches used to re-estimate BN statistics for each scored path.
         checkpoint_interval_s: Save a checkpoint during scoring at most this often (and after every step).
         seed: Seed of path sampling and candidate scoring; defaults to the run's seed (rank 0's, also under
@@ -113,7 +121,8 @@ class SearchLoopBase(IterBasedTrainLoop):
     def __init__(self, runner, dataloader, max_iters: int, search_dataloader: dict | None = None,
                  search_evaluator: dict | list | None = None, metric_key: str = 'accuracy/top1',
                  bn_recalibration_batches: int = 0, checkpoint_interval_s: float = 300.0, seed: int | None = None,
-                 out_dir: str = 'search') -> None:
+                 out_dir: str = 'search', metric_rule: str | None = None) -> None:
+        self.metric_rule = resolve_rule(metric_rule, metric_key, 'train_cfg.metric_rule', 'train_cfg.metric_key')
         check_checkpoint_accumulation(runner.cfg)  # before building the dataloader
         super().__init__(runner, dataloader, max_iters=max(int(max_iters), 1), val_interval=10**12)
         self.metric_key = metric_key
@@ -160,7 +169,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         cfg, held = self.runner.cfg, self.held_out
         loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, held.dataloader_key, held.loader_keys)
         metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, held.evaluator_key, held.evaluator_keys)
-        settings = {'train_cfg.metric_key': self.metric_key,
+        settings = {'train_cfg.metric_key': self.metric_key, 'train_cfg.metric_rule': self.metric_rule,
                     'train_cfg.bn_recalibration_batches': self.bn_recalibration_batches,
                     loader_key or 'train_cfg.search_dataloader': loader_setting(loader_cfg),
                     metrics_key or 'train_cfg.search_evaluator': resolve_config_paths(plain_config(metrics_cfg))}
@@ -344,7 +353,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         ranking = pool.ranking()
         empty = [c for c in candidates if c in pool.empty]
         kept = pool.select()
-        lines = [f'[{name}] top {len(kept)} of {len(ranking)}:']
+        lines = [f'[{name}] top {len(kept)} of {len(ranking)} ({self.metric_key}, '
+                 f'{"higher" if pool.rule == "greater" else "lower"} is better):']
         lines += [f'  {i + 1:>2}. {self.metric_key}={score:.4f}  {describe(c)}' for i, (c, score) in
                   enumerate(ranking[:max(len(kept), 5)])]
         print_log('\n'.join(lines), logger='current')

@@ -2,7 +2,8 @@
 
 Stage i (i = 1 … L) trains the supernet sampling layers < i from the pool and the rest uniformly, then extends every
 pool entry by every operator of layer i and keeps the K candidates of highest *potential*: the mean search-split
-accuracy of S uniform completions, completions over the latency (or FLOPs) limit skipped and redrawn.
+accuracy of S uniform completions, completions over the latency (or FLOPs) limit skipped and redrawn (of lowest
+potential for a lower-is-better ``metric_key``, ``train_cfg.metric_rule='less'``).
 """
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ class PCNASLoop(SearchLoopBase):
         input_shape: ``(N, C, H, W)`` the FLOPs are counted at, per image (N is ignored; default: the latency
             table's).
         retrain_config: The config that trains an architecture from scratch; the exported config inherits it.
-        **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``bn_recalibration_batches``,
+        **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``metric_rule``,
+            ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
 
     Raises:
@@ -113,7 +115,7 @@ class PCNASLoop(SearchLoopBase):
             _build_named(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'),
                          'train_cfg.completion_sampler'))
         self.uniform.space = self.space
-        self.pool = PartialArchitecturePool(self.space, pool_size, 'train_cfg.pool_size')
+        self.pool = PartialArchitecturePool(self.space, pool_size, 'train_cfg.pool_size', self.metric_rule)
         self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
                                                                             flops_limit, input_shape)
         self._check_retrain_layout()
@@ -328,7 +330,8 @@ class PCNASLoop(SearchLoopBase):
                 enumerate(self.results)]
         print_log('PC-NAS final pool\n' + format_table(['rank', 'potential', *keys, 'arch'], rows), logger='current')
         self.write_json('pc_nas_result.json', {
-            'metric_key': self.metric_key, 'cost_limit': self.cost_limit, 'cost': self.cost_name,
+            'metric_key': self.metric_key, 'metric_rule': self.metric_rule, 'cost_limit': self.cost_limit,
+            'cost': self.cost_name,
             'final_pool': self.results, 'history': self.pool.history})
         best = self.results[0]
         # the stand-alone network as a backbone config (the search's backbone with the searched arch)

@@ -280,7 +280,8 @@ def test_scoring_settings_compare_the_files_their_paths_name(tmp_path, monkeypat
                                 'train_cfg.search_evaluator')
         partly_scored = SimpleNamespace(scores={(0,): 0.5})
         stand_in = SimpleNamespace(runner=SimpleNamespace(cfg={}), held_out=held, metric_key='coco/bbox_mAP',
-                                   bn_recalibration_batches=0, search_pools=lambda: [partly_scored])
+                                   metric_rule='greater', bn_recalibration_batches=0,
+                                   search_pools=lambda: [partly_scored])
         stand_in.scoring_settings = lambda: SearchLoopBase.scoring_settings(stand_in)
         return stand_in
 
