@@ -13,8 +13,9 @@ Families and what is checked:
   the right shape; sufficient statistics add up over a split batch and count its samples; the analytic
   ``grad_mean_log_prob`` equals autograd's gradient of the mean log-probability (what REINFORCE relies on) and is
   zero without samples; at the start and at θ moved off it, ``log_prob`` is finite on 4000 draws, the gradient
-  matches autograd's and the mean score of the draws is 0 (``sample`` draws from the current p_θ); ``grad_entropy``, where implemented, is the entropy's gradient (central differences of
-  ``entropy()``); ``state_dict`` round-trips into the same parameter tensors; ``summary`` is JSON.
+  matches autograd's and the mean score of the draws is 0 (``sample`` draws from the current p_θ);
+  ``grad_entropy``, where implemented, is the entropy's gradient (central differences of ``entropy()``);
+  ``state_dict`` round-trips into the same parameter tensors; ``summary`` is JSON.
 * :func:`check_controller` (``CONTROLLERS``, OHL): a step moves the distribution toward the better copy's samples;
   steps are bitwise deterministic given their inputs (every rank applies the same update); ``state_dict``
   resumes exactly.
