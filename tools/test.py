@@ -27,6 +27,7 @@ from automl_mm.engine.tool_args import (
     enable_show_dir,
     parse_tool_args,
 )
+from automl_mm.nas import SearchedArchitectureHook
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -101,6 +102,8 @@ def main() -> None:
     with checked_by_tool():  # checked above and below, once
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
+    # a NAS search's final checkpoint names its architecture (not in the weights): test the network it validated
+    runner.register_hook(SearchedArchitectureHook())
     if not args.allow_partial:
         # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.
         runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))

@@ -11,11 +11,13 @@
 * ``hook`` — ``PathSamplingHook`` for supernet training under any loop;
 * ``loop`` — ``SearchLoopBase``, what both search loops share; ``search_checks`` (their settings' checks),
   ``retrain_export`` (the retrain config a search exports), ``search_log`` (warnings, tables);
-* ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``.
+* ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``;
+* ``final_architecture`` — the searched architecture in a search's final checkpoint, applied by ``tools/test.py``.
 """
 from .base import BasePathSampler, BasePathSpace, build_path_sampler, build_path_space, find_supernet
 from .beam import PartialArchitecturePool, score_step
 from .cr_nas import CRNASLoop
+from .final_architecture import SearchedArchitectureHook, apply_searched_architecture
 from .hook import PathSamplingHook
 from .latency import CostTable, FlopsTable, LatencyTable, measure_latency_table
 from .loop import SearchLoopBase
@@ -34,9 +36,10 @@ from .scoring import PathEvaluator, candidate_scorer, potential, recalibrate_bn
 from .spaces import DilationSpace, LayerwiseSpace, StageAllocationSpace
 
 __all__ = ['BasePathSampler', 'BasePathSpace', 'CRNASLoop', 'CostTable', 'DilationSpace', 'FairPathSampler',
-           'FlopsTable', 'GroundTruthTable', 'LatencyTable', 'LayerwiseSpace', 'PCNASLoop', 'PartialArchitecturePool',
-           'PathEvaluator', 'PathSamplingHook', 'PoolPathSampler', 'SearchLoopBase', 'StageAllocationSpace',
-           'UniformPathSampler', 'build_path_sampler', 'build_path_space', 'candidate_scorer', 'enumerate_archs',
-           'fair_sum_accumulation', 'find_supernet', 'kendall_tau', 'load_ground_truth', 'measure_latency_table',
-           'path_rng', 'potential', 'precision_at_k', 'recalibrate_bn', 'score_step', 'seed_agreement',
-           'standalone_rank']
+           'FlopsTable', 'GroundTruthTable', 'LatencyTable', 'LayerwiseSpace', 'PCNASLoop',
+           'PartialArchitecturePool', 'PathEvaluator', 'PathSamplingHook', 'PoolPathSampler',
+           'SearchLoopBase', 'SearchedArchitectureHook', 'StageAllocationSpace', 'UniformPathSampler',
+           'apply_searched_architecture', 'build_path_sampler', 'build_path_space', 'candidate_scorer',
+           'enumerate_archs', 'fair_sum_accumulation', 'find_supernet', 'kendall_tau', 'load_ground_truth',
+           'measure_latency_table', 'path_rng', 'potential', 'precision_at_k', 'recalibrate_bn',
+           'score_step', 'seed_agreement', 'standalone_rank']

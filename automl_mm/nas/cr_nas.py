@@ -26,6 +26,7 @@ from automl_mm.utils.checks import as_count
 from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
+from .final_architecture import architecture_calls
 from .latency import count_flops
 from .loop import SearchLoopBase
 from .retrain_export import (
@@ -223,6 +224,10 @@ class CRNASLoop(SearchLoopBase):
 
     def search_pools(self) -> list[PartialArchitecturePool]:
         return [self.stage_pool, self.dilation_pool]
+
+    def architecture_calls(self) -> list[list]:
+        return architecture_calls(self.backbone, ('set_allocation', 'set_dilations'),
+                                  ('active_stage_blocks', 'active_dilations'))
 
     def scoring_settings(self) -> dict:
         """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample`` and what decides which

@@ -38,6 +38,7 @@ from automl_mm.utils.seeding import as_seed, resumed_seed
 from .accumulation import check_checkpoint_accumulation, check_resumed_accumulation
 from .base import BasePathSpace, drawn_path
 from .beam import PartialArchitecturePool, score_step
+from .final_architecture import ARCHITECTURE_KEY
 from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
@@ -56,6 +57,9 @@ class _SearchStateHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed,
                                         scoring=self.loop.scoring_settings(), loop=type(self.loop).__name__)
+        final = getattr(self.loop, '_final_architecture', None)  # set by finish(): what tools/test.py applies
+        if final is not None:
+            checkpoint['nas_search'][ARCHITECTURE_KEY] = final
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not is_resume(runner):
@@ -146,6 +150,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         self._advanced = False
         self._last_save = time.time()
         self._last_search_ckpt: str | None = None
+        self._final_architecture: list | None = None  # set by finish()
         runner.register_hook(_SearchStateHook(self))
 
     # --- state ------------------------------------------------------------------------------------------------
@@ -153,6 +158,11 @@ class SearchLoopBase(IterBasedTrainLoop):
         raise NotImplementedError
 
     def load_search_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def architecture_calls(self) -> list[list]:
+        """The supernet setter calls that select the architecture the model runs now, ``[[method, argument], ...]``
+        (:func:`~automl_mm.nas.final_architecture.architecture_calls`), saved in the final checkpoint."""
         raise NotImplementedError
 
     def search_pools(self) -> list[PartialArchitecturePool]:
@@ -396,9 +406,15 @@ class SearchLoopBase(IterBasedTrainLoop):
         return path
 
     def finish(self, apply_best: Callable[[], None]) -> None:
-        """Apply the searched architecture (re-estimating BN if configured); validate it once if there is a val loop."""
+        """Apply the searched architecture (re-estimating BN if configured), save the final checkpoint
+        (``search_final_iter_N.pth``, in ``last_checkpoint``: these weights and statistics, and the architecture
+        under ``checkpoint['nas_search']['architecture']``, which ``tools/test.py`` applies), then validate it once
+        if there is a val loop. The checkpoint used to be saved before the re-estimation, without the
+        architecture: testing it scored another network than the final validation."""
         apply_best()
         if self.bn_recalibration_batches:
             recalibrate_bn(self.runner.model, self._bn_loader())
+        self._final_architecture = self.architecture_calls()
+        self.save_search_checkpoint('final')
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()

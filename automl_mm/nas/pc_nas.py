@@ -20,6 +20,7 @@ from automl_mm.utils.checks import as_count
 from .accumulation import check_phase_accumulation
 from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
+from .final_architecture import architecture_calls
 from .latency import FlopsTable, LatencyTable
 from .loop import SearchLoopBase
 from .retrain_export import (
@@ -249,6 +250,9 @@ class PCNASLoop(SearchLoopBase):
 
     def search_pools(self) -> list[PartialArchitecturePool]:
         return [self.pool]
+
+    def architecture_calls(self) -> list[list]:
+        return architecture_calls(self.supernet, ('set_path', ), ('path', ))
 
     def scoring_settings(self) -> dict:
         """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample`` and what decides which

@@ -1,0 +1,72 @@
+"""The searched architecture carried by a search's final checkpoint, and applied when that checkpoint is tested.
+
+A search loop (``PCNASLoop``, ``CRNASLoop``) ends by applying its best architecture to the supernet and, with
+``bn_recalibration_batches``, re-estimating that path's BN statistics; then its final validation runs. The
+architecture is not part of the weights (it is which supernet operators and blocks run), and the re-estimated
+statistics came after the last checkpoint, so ``tools/test.py`` on the search's checkpoint tested the path the
+config builds (option 0 of every layer) with the supernet's mixed statistics: a digits search that validated
+50.98 top-5 tested 49.86, with no word. Now the loop saves its final checkpoint after that
+(``search_final_iter_N.pth``, named in ``work_dir/last_checkpoint``), holding the re-estimated statistics and, under
+``checkpoint['nas_search']['architecture']``, the supernet setter calls that select the architecture
+(PC-NAS ``set_path``, CR-NAS ``set_allocation`` and ``set_dilations``). :class:`SearchedArchitectureHook`
+(registered by ``tools/test.py``) applies them after the checkpoint is loaded, so the test scores the network the
+final validation scored; a search checkpoint saved before the search ended (the checkpoint hook's ``iter_N.pth``,
+a step's ``search_stage*`` checkpoint) holds a supernet, not a searched network, and is tested with a warning.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mmengine.hooks import Hook
+from torch import nn
+
+from automl_mm.registry import HOOKS
+
+from .base import find_supernet
+from .search_log import warn
+
+ARCHITECTURE_KEY = 'architecture'
+
+
+def architecture_calls(supernet: nn.Module, methods: Sequence[str], getters: Sequence[str]) -> list[list]:
+    """``[[method, argument], ...]``: each supernet setter with the value its getter reads now (JSON-like)."""
+    return [[m, list(getattr(supernet, g))] for m, g in zip(methods, getters)]
+
+
+def apply_searched_architecture(model: nn.Module, checkpoint: dict) -> list[list] | None:
+    """Apply the architecture a search's final checkpoint names (``checkpoint['nas_search']['architecture']``).
+
+    Returns:
+        The calls applied, or ``None`` when the checkpoint names no searched architecture.
+
+    Raises:
+        ValueError: The model has no supernet with the checkpoint's setter (e.g. a stand-alone network's config).
+    """
+    calls = (checkpoint.get('nas_search') or {}).get(ARCHITECTURE_KEY)
+    if not calls:
+        return None
+    for method, argument in calls:
+        supernet = find_supernet(model, (method, ), 'the search checkpoint\'s architecture')
+        getattr(supernet, method)(list(argument))
+    return calls
+
+
+@HOOKS.register_module()
+class SearchedArchitectureHook(Hook):
+    """Applies a search checkpoint's architecture when it is loaded (``load_from``; ``tools/test.py`` registers it).
+
+    A checkpoint with search state (``'nas_search'``) but no architecture was saved before the search ended: its
+    supernet runs the config's path with shared BN statistics, which is not what the search reported; a warning
+    says so and names the checkpoint to test.
+    """
+
+    priority = 'VERY_LOW'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'nas_search' not in checkpoint:
+            return
+        if apply_searched_architecture(runner.model, checkpoint) is None:
+            warn(f'{runner.cfg.get("load_from") or "the checkpoint"} was saved before its search ended: it holds '
+                 'the supernet, tested on the path the config builds, with the supernet\'s BN statistics, not the '
+                 'searched architecture the search validated last. Test the search\'s final checkpoint '
+                 '(search_final_iter_N.pth, named in its work_dir/last_checkpoint)')
