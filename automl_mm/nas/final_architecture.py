@@ -37,7 +37,9 @@ def apply_searched_architecture(model: nn.Module, checkpoint: dict) -> list[list
     """Apply the architecture a search's final checkpoint names (``checkpoint['nas_search']['architecture']``).
 
     Returns:
-        The calls applied, or ``None`` when the checkpoint names no searched architecture.
+        The calls applied; ``[]`` when the model is not the checkpoint's supernet (other weight names: the exported
+        stand-alone network, which is the architecture already); ``None`` when the checkpoint names no searched
+        architecture.
 
     Raises:
         ValueError: The model has no supernet with the checkpoint's setter (e.g. a stand-alone network's config).
@@ -45,6 +47,9 @@ def apply_searched_architecture(model: nn.Module, checkpoint: dict) -> list[list
     calls = (checkpoint.get('nas_search') or {}).get(ARCHITECTURE_KEY)
     if not calls:
         return None
+    root = getattr(model, 'module', model)
+    if set(root.state_dict()) != set(checkpoint.get('state_dict') or {}):
+        return []  # another network (the exported stand-alone one, tested with --allow-partial): nothing to select
     for method, argument in calls:
         supernet = find_supernet(model, (method, ), 'the search checkpoint\'s architecture')
         getattr(supernet, method)(list(argument))

@@ -55,7 +55,7 @@ def _prefer_high_indices(monkeypatch) -> None:
     monkeypatch.setattr(loop_module, 'candidate_scorer', scorer)
 
 
-def _tool_test(monkeypatch, capsys, config: str, checkpoint: str, work_dir: str) -> tuple[dict, dict]:
+def _tool_test(monkeypatch, capsys, config: str, checkpoint: str, work_dir: str, *options: str) -> tuple[dict, dict]:
     """tools/test.py's printed metrics and the state (weights, BN statistics) of the model it tested."""
     spec = importlib.util.spec_from_file_location('_tool_test_search_ckpt', osp.join(REPO_ROOT, 'tools', 'test.py'))
     tool = importlib.util.module_from_spec(spec)
@@ -70,7 +70,7 @@ def _tool_test(monkeypatch, capsys, config: str, checkpoint: str, work_dir: str)
         return metrics
 
     monkeypatch.setattr(Runner, 'test', test)
-    monkeypatch.setattr(sys, 'argv', ['test.py', config, checkpoint, '--work-dir', work_dir])
+    monkeypatch.setattr(sys, 'argv', ['test.py', config, checkpoint, '--work-dir', work_dir, *options])
     capsys.readouterr()
     tool.main()
     printed = capsys.readouterr().out.strip().splitlines()[-1]
@@ -98,12 +98,21 @@ def _assert_same_state(final_state: dict, tested_state: dict) -> None:
 
 
 def test_pc_nas_last_checkpoint_tests_as_the_final_validation(tmp_path, monkeypatch, capsys):
-    runner, validated, final_state, metrics, tested, _ = _search_then_test(tmp_path, monkeypatch, capsys, False)
+    runner, validated, final_state, metrics, tested, config = _search_then_test(tmp_path, monkeypatch, capsys,
+                                                                                   False)
     searched = tuple(runner.train_loop.space.current_path(runner.model))
     assert searched != (0, 0, 0, 0)  # off the config's path: the test must apply it
     assert tuple(runner.train_loop.space.current_path(tested['model'])) == searched
     _assert_same_state(final_state, tested['state'])
     assert metrics == {k: round(v, 4) for k, v in validated.items()}
+    # the exported stand-alone network (search/pc_nas_backbone.py's arch) with the checkpoint's weights of its path
+    exported = str(tmp_path / 'exported.py')
+    with open(exported, 'w') as f:
+        f.write(f'_base_ = [{config!r}]\nmodel = dict(backbone=dict(arch={runner.model.backbone.arch_names()!r}))\n')
+    with open(osp.join(runner.work_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    standalone, _ = _tool_test(monkeypatch, capsys, exported, last, str(tmp_path / 'test_exported'), '--allow-partial')
+    assert standalone == metrics
 
 
 def test_cr_nas_last_checkpoint_tests_as_the_final_validation(tmp_path, monkeypatch, capsys):
