@@ -116,7 +116,8 @@ def test_pc_nas_last_checkpoint_tests_as_the_final_validation(tmp_path, monkeypa
 
 
 def test_cr_nas_last_checkpoint_tests_as_the_final_validation(tmp_path, monkeypatch, capsys):
-    runner, validated, final_state, metrics, tested, _ = _search_then_test(tmp_path, monkeypatch, capsys, True)
+    runner, validated, final_state, metrics, tested, config = _search_then_test(tmp_path, monkeypatch, capsys,
+                                                                                   True)
     backbone = runner.train_loop.backbone
     tested_backbone = tested['model'].backbone
     assert set(backbone.active_dilations) != {1}  # off the as-built dilations: the test must apply them
@@ -124,6 +125,16 @@ def test_cr_nas_last_checkpoint_tests_as_the_final_validation(tmp_path, monkeypa
     assert tested_backbone.active_dilations == backbone.active_dilations
     _assert_same_state(final_state, tested['state'])
     assert metrics == {k: round(v, 4) for k, v in validated.items()}
+    # the exported plain network (search/cr_nas_backbone.py's allocation and dilations) with the checkpoint's weights
+    exported = str(tmp_path / 'exported.py')
+    with open(exported, 'w') as f:
+        f.write(f'_base_ = [{config!r}]\n'
+                f'model = dict(backbone=dict(stage_blocks={list(backbone.active_stage_blocks)!r}, '
+                f'dilations_per_block={list(backbone.active_dilations)!r}, max_stage_blocks=None))\n')
+    with open(osp.join(runner.work_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    standalone, _ = _tool_test(monkeypatch, capsys, exported, last, str(tmp_path / 'test_exported'), '--allow-partial')
+    assert standalone == metrics
 
 
 def test_a_checkpoint_saved_before_the_search_ended_is_tested_with_a_warning(tmp_path, monkeypatch, capsys):
