@@ -27,6 +27,10 @@ does not report stopped the run with mmengine's ``KeyError`` after the first val
   which the runner builds itself (the model and hooks already, the datasets and evaluators when its loops start), with
   mmengine's own messages.
 
+``Runner.val`` / ``Runner.test`` also register :class:`~automl_mm.nas.SearchedArchitectureHook` (once), so a NAS
+search's final checkpoint loaded with ``load_from`` runs the searched architecture, as under automl_mm's
+``tools/test.py`` (it ran the config's path).
+
 Runners built inside :func:`checked_by_tool` are not marked: automl_mm's tools run the checks themselves (in the
 launching process, once, before local workers start), so each check runs once per process there, not twice.
 A runner built without a config (``Runner(model=..., ...)``) is not checked.
@@ -139,6 +143,18 @@ def _checks(runner: Any, mode: str) -> None:
         _check_checkpoint_hook(runner.cfg)
 
 
+def _apply_searched_architecture_on_load(runner: Any) -> None:
+    """Register :class:`~automl_mm.nas.SearchedArchitectureHook` (once) on a runner about to validate or test:
+    a NAS search's final checkpoint loaded by a stock launcher (``load_from``) ran the config's path, not the
+    searched one, as automl_mm's ``tools/test.py`` did before it registered the hook."""
+    from automl_mm.nas.final_architecture import SearchedArchitectureHook
+
+    hooks = getattr(runner, 'hooks', None)
+    if hooks is None or any(isinstance(h, SearchedArchitectureHook) for h in hooks):
+        return
+    runner.register_hook(SearchedArchitectureHook())
+
+
 def checking_from_cfg(from_cfg: Callable) -> classmethod:
     """Wrap a runner class's ``from_cfg`` function (``Runner.__dict__['from_cfg'].__func__``): refuse a config that
     needs several processes in a lone process (:func:`check_process_count`), then mark the runner for the checks of
@@ -167,6 +183,8 @@ def checking_run(run: Callable, mode: str) -> Callable:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if mode in (getattr(self, _PENDING, None) or ()):
             _run_checks(self, mode)
+        if mode != 'train':
+            _apply_searched_architecture_on_load(self)
         return run(self, *args, **kwargs)
 
     wrapper.checks_config = True

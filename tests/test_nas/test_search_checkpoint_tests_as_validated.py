@@ -145,3 +145,18 @@ def test_a_checkpoint_saved_before_the_search_ended_is_tested_with_a_warning(tmp
     assert osp.isfile(last_iter)
     _tool_test(monkeypatch, capsys, config, last_iter, str(tmp_path / 'test_iter'))
     assert len(warnings) == 1 and 'before its search ended' in warnings[0] and 'search_final_iter_' in warnings[0]
+
+
+def test_a_stock_runner_testing_the_final_checkpoint_runs_the_searched_path(tmp_path, monkeypatch, capsys):
+    """``Runner.from_cfg(cfg).test()`` with ``load_from`` (mmdet's / mmengine's tools/test.py) ran the config's path."""
+    runner, validated, final_state, _, _, config = _search_then_test(tmp_path, monkeypatch, capsys, False)
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / 'stock')
+    with open(osp.join(runner.work_dir, 'last_checkpoint')) as f:
+        cfg.load_from = f.read().strip()
+    stock = Runner.from_cfg(cfg)
+    metrics = stock.test()
+    assert tuple(runner.train_loop.space.current_path(stock.model)) == tuple(
+        runner.train_loop.space.current_path(runner.model))
+    _assert_same_state(final_state, stock.model.state_dict())
+    assert metrics == validated
