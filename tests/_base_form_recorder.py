@@ -66,6 +66,27 @@ def add_recorder(cfg, tmp_path, key: str, imports: tuple[str, ...] = (), factor:
                                  factor=factor))
 
 
+def _results(work: str, tmp_path, ranks, phases) -> tuple[list[dict], dict[int, list[dict]]]:
+    with open(osp.join(work, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    rows = {}
+    for rank in ranks:
+        with open(tmp_path / f'rank{rank}.jsonl') as f:
+            rows[rank] = [json.loads(line) for line in f]
+        assert [(r['phase'], r['epoch']) for r in rows[rank]] == phases
+    return history, rows
+
+
+def run_through(cfg, tmp_path, ranks=(0, 1)) -> tuple[list[dict], dict[int, list[dict]]]:
+    """Run ``cfg`` (with :func:`add_recorder`'s hook last; two one-epoch trunks) uninterrupted: returns the OHL
+    history and each rank's recorded rows."""
+    path = str(tmp_path / 'search.py')
+    cfg.dump(path)
+    work = str(tmp_path / 'work')
+    run_tool('tools/train.py', path, '--work-dir', work, env={'PYTHONPATH': f'{tmp_path}:{REPO_ROOT}'})
+    return _results(work, tmp_path, ranks, PHASES[:5])
+
+
 def run_killed_and_resumed(cfg, tmp_path, ranks=(0, 1)) -> tuple[list[dict], dict[int, list[dict]]]:
     """Run ``cfg`` (with :func:`add_recorder`'s hook last) killed after trunk 2, then ``--resume``: returns the OHL
     history and each rank's recorded rows."""
@@ -79,11 +100,4 @@ def run_killed_and_resumed(cfg, tmp_path, ranks=(0, 1)) -> tuple[list[dict], dic
     assert osp.isfile(osp.join(work, 'epoch_2.pth'))
     out = run_tool('tools/train.py', path, '--work-dir', work, '--resume', env=env)
     assert 'resumed epoch: 2' in (out.stdout + out.stderr).replace(',', '')
-    with open(osp.join(work, 'ohl', 'history.json')) as f:
-        history = json.load(f)
-    rows = {}
-    for rank in ranks:
-        with open(tmp_path / f'rank{rank}.jsonl') as f:
-            rows[rank] = [json.loads(line) for line in f]
-        assert [(r['phase'], r['epoch']) for r in rows[rank]] == PHASES
-    return history, rows
+    return _results(work, tmp_path, ranks, PHASES)
