@@ -15,6 +15,7 @@ from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
+from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group
 from automl_mm.engine.resume import checkpoint_not_found
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
@@ -99,8 +100,15 @@ def main() -> None:
         apply_tta(cfg, args.show_dir)
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
+    # every process of torchrun / srun read the config and imported the code on its own node: all test the same
+    # checkpoint with the same config (its CHECKPOINT included), checked before the runner's own collectives
+    checked = join_process_group(cfg)
+    if checked:
+        check_ranks_run_alike(cfg, compare_start=False)
     with checked_by_tool():  # checked above and below, once
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if not checked:
+        check_ranks_run_alike(cfg, compare_start=False)
     check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
     # a NAS search's final checkpoint names its architecture (not in the weights): test the network it validated
     runner.register_hook(SearchedArchitectureHook())

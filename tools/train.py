@@ -32,7 +32,8 @@ from automl_mm.engine.preflight import build_check, check_config, merge_options
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
-from automl_mm.engine.resume import check_ranks_start_alike, checkpoint_not_found, checkpoint_seed
+from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group
+from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
     add_launcher_arguments,
@@ -157,9 +158,15 @@ def run(cfg: Config | str) -> None:
     register_all_modules(init_default_scope=False)  # the runner sets the scope from cfg.default_scope
     if isinstance(cfg, str):
         cfg = Config.fromfile(cfg)
+    # every process of torchrun / srun read the config, resolved --resume in its own view of work_dir
+    # (build_config) and imported the code on its own node: all run the same thing, checked before the runner's
+    # own collectives (its seed broadcast, DDP, the copies' groups) where the process group can start first
+    checked = join_process_group(cfg)
+    if checked:
+        check_ranks_run_alike(cfg)
     runner = build_runner(cfg)
-    # every process of torchrun / srun resolved --resume in its own view of work_dir (build_config)
-    check_ranks_start_alike(cfg.get('resume', False), cfg.get('load_from'), cfg.work_dir)
+    if not checked:
+        check_ranks_run_alike(cfg)
     check_loss_holders(runner.model)  # built; the data is read only by train()
     check_mask_metrics(cfg, runner.model)
     runner.train()

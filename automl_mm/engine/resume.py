@@ -245,14 +245,21 @@ def check_ranks_start_alike(resume: bool, load_from: str | None, work_dir: str) 
 
     if not is_distributed():
         return
-    starts = all_gather_object((bool(resume), load_from))
+    problem = starts_differ(all_gather_object((bool(resume), load_from)), work_dir)
+    if problem is not None:
+        raise RuntimeError(problem)
+
+
+def starts_differ(starts: list[tuple[bool, str | None]], work_dir: str) -> str | None:
+    """What :func:`check_ranks_start_alike` says about every rank's ``(resume, load_from)`` (indexed by global
+    rank), or ``None`` when they are all the same."""
     if len(set(starts)) == 1:
-        return
+        return None
     groups: dict[tuple, list[int]] = {}
     for rank, start in enumerate(starts):
         groups.setdefault(start, []).append(rank)
     said = '; '.join(f'ranks {ranks} ' + (f'resume {path}' if res and path else f'load {path}' if path else
                                           'start from scratch') for (res, path), ranks in groups.items())
-    raise RuntimeError(f'the ranks do not start alike: {said}. Every process resolves --resume / load_from in '
-                       f'work_dir {work_dir} itself, and only rank 0 writes checkpoints there: on several nodes '
-                       'work_dir must be one folder shared by every node (and a load_from path readable on each)')
+    return (f'the ranks do not start alike: {said}. Every process resolves --resume / load_from in '
+            f'work_dir {work_dir} itself, and only rank 0 writes checkpoints there: on several nodes '
+            'work_dir must be one folder shared by every node (and a load_from path readable on each)')

@@ -102,13 +102,21 @@ def _run_checks(runner: Any, mode: str) -> None:
     """Run the checks once per job: in a distributed run (a process group of several ranks, which a stock
     ``dist_train.sh`` / ``slurm_train.sh`` launch has by now) rank 0 runs them and broadcasts its outcome, and every
     rank raises rank 0's error. Every rank checking read each COCO annotation file once more per process (a
-    ``json.load`` of COCO train2017's 450 MB, times the GPUs of a node) for the same verdict."""
+    ``json.load`` of COCO train2017's 450 MB, times the GPUs of a node) for the same verdict.
+
+    Rank 0's verdict holds for every rank only where they all run the same thing: first every rank compares its
+    config, automl_mm source and package versions with the others'
+    (:func:`~automl_mm.engine.rank_agreement.check_ranks_run_alike`; ``train`` also the ``(resume, load_from)``
+    start), as automl_mm's tools do before building the runner."""
     import torch.distributed as torch_dist
+
+    from .rank_agreement import check_ranks_run_alike
 
     setattr(runner, _PENDING, frozenset(getattr(runner, _PENDING, ())) - _COVERS[mode])
     if not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_world_size() == 1:
         _checks(runner, mode)
         return
+    check_ranks_run_alike(runner.cfg, compare_start=mode == 'train')  # every rank raises the same error
     outcome: list[Any] = [None]
     if torch_dist.get_rank() == 0:
         try:

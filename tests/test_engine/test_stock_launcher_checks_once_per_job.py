@@ -42,3 +42,33 @@ def test_rank_0_checks_and_every_rank_raises_its_error(tmp_path):
     for case, outcome in (('pass', 'passed'), ('fail', 'ConfigCheckError: train_cfg.max_epochs: a bad value')):
         assert sorted(n for n in os.listdir(out) if n.startswith(f'{case}_checked')) == [f'{case}_checked_by_rank0']
         assert [(out / f'{case}_outcome_rank{r}').read_text() for r in range(2)] == [outcome] * 2
+
+
+def _worker_other_config(rank: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as torch_dist
+
+    from automl_mm.engine import preflight, runner_checks
+
+    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    preflight.check_config = lambda cfg, **kw: open(osp.join(out_dir, f'checked_by_rank{rank}'), 'w').close()
+    cfg = {'train_cfg': {'max_epochs': 12 + rank}, 'model': {'type': 'M'}}  # node 1's config was not synced
+    try:
+        runner_checks._run_checks(SimpleNamespace(cfg=cfg, model=None), 'train')
+        outcome = 'passed'
+    except RuntimeError as err:
+        outcome = str(err)
+    with open(osp.join(out_dir, f'outcome_rank{rank}'), 'w') as f:
+        f.write(outcome)
+    torch_dist.destroy_process_group()
+
+
+def test_ranks_with_other_configs_stop_before_rank_0_checks_for_all(tmp_path):
+    """Rank 0's verdict stood for every rank although node 1 had read another config."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    mp.start_processes(_worker_other_config, args=(str(tmp_path / 'init'), str(out)), nprocs=2, join=True,
+                       start_method='fork')
+    assert not [n for n in os.listdir(out) if n.startswith('checked')]
+    for rank in range(2):
+        assert 'the config differs between ranks [0] (on' in (out / f'outcome_rank{rank}').read_text()
+        assert 'top-level key train_cfg (' in (out / f'outcome_rank{rank}').read_text()

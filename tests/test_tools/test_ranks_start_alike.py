@@ -36,7 +36,8 @@ def test_train_stops_before_training_when_another_rank_resumes_nothing(tmp_path)
     with mock.patch.object(tool, 'build_runner', return_value=runner), \
             mock.patch.object(tool, 'register_all_modules'), \
             mock.patch('mmengine.dist.is_distributed', return_value=True), \
-            mock.patch('mmengine.dist.all_gather_object', return_value=seen):
+            mock.patch('mmengine.dist.all_gather_object',  # every rank runs this one's config and code
+                       side_effect=lambda record: [dict(record, start=start) for start in seen]):
         with pytest.raises(RuntimeError, match=r'ranks do not start alike: ranks \[0, 1\] resume .*epoch_2\.pth; '
                                                r'ranks \[2, 3\] start from scratch\. .*work_dir must be one folder '
                                                'shared by every node'):

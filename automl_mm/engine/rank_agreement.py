@@ -1,0 +1,298 @@
+"""Every process of a distributed run runs the same thing: one config, one automl_mm, one set of packages.
+
+Under torchrun (``tools/dist_train.sh`` on each node) or srun every process reads the config file, applies its own
+command line's ``--cfg-options`` and imports automl_mm and its dependencies from its own node's disk. A node with an
+older checkout, another mmdet / mmengine / torch, an edit of the config that was not synced, or another
+``--cfg-options`` on its command line trained another model or searched another space: collectives that matched by
+shape went on and the run finished with silently wrong rewards, or one that did not hung far from the cause until
+``env_cfg.dist_cfg.timeout``. The runner's own start-up is collective already (mmengine broadcasts the timestamp and
+a seed, wraps the model in DDP, ``CopyRunner`` forms the copies' groups), so a difference there could hang before
+any check of the built runner.
+
+:func:`join_process_group` starts the process group as mmengine's ``Runner.setup_env`` would, before the runner
+is built; :func:`check_ranks_run_alike` then all-gathers one :func:`rank_record` per rank (one
+``all_gather_object``) and refuses a run whose ranks differ, naming what differs (the ``(resume, load_from)`` start
+as :func:`~automl_mm.engine.resume.check_ranks_start_alike` says it, the config and its first differing top-level
+keys, automl_mm's source files, the package versions), which ranks (grouped, with their host names) and what to
+sync. ``tools/train.py`` and ``tools/test.py`` call both; a runner that a stock launcher builds from a config
+compares its ranks when its ``train()`` / ``val()`` / ``test()`` starts (:mod:`automl_mm.engine.runner_checks`).
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import importlib.metadata
+import os
+import os.path as osp
+import platform
+import re
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .resume import starts_differ
+
+#: Top-level config keys that every process resolves for itself and that :func:`starts_differ` compares with its
+#: own message (``tools/train.py`` resolves ``--resume`` in each process's view of ``work_dir``): left out of the
+#: config's hash when the start is compared. A real 2-process gloo run of ``tools/train.py`` (torchrun, and the
+#: local launcher's workers) gives every other key the same value on every rank.
+START_KEYS = ('resume', 'load_from')
+
+#: Packages whose versions must agree: ``python`` is the interpreter's (``platform.python_version()``), the others
+#: the imported module's ``__version__`` (else the installed distribution's; ``'not installed'`` without one).
+VERSIONED = ('python', 'torch', 'mmengine', 'mmcv', 'mmdet', 'numpy')
+
+#: A package named in ``custom_imports`` with more ``.py`` files than this is hashed by its ``__init__`` only.
+MAX_HASHED_FILES = 2000
+
+_ADDRESS = re.compile(r' at 0x[0-9a-fA-F]+')
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as plain, ordered, address-free data whose ``repr`` is the same in every process that resolved
+    the same config (dict keys sorted; a class or function by its import path; ``repr`` without ``at 0x...``)."""
+    if isinstance(value, Mapping):
+        return ('dict', sorted((str(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_canonical(v) for v in value])
+    if isinstance(value, (set, frozenset)):
+        return ('set', sorted(repr(_canonical(v)) for v in value))
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    if isinstance(value, type) or callable(value) and hasattr(value, '__qualname__'):
+        return f'{getattr(value, "__module__", "")}.{value.__qualname__}'
+    return _ADDRESS.sub('', f'{type(value).__module__}.{type(value).__qualname__}:{value!r}')
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:16]
+
+
+#: Environment variable: comma-separated config keys (dotted paths, list indices as numbers:
+#: ``train_dataloader.dataset.data_root``) that may differ between nodes and are left out of the comparison, e.g. a
+#: dataset copied to each node's own scratch folder under another path. Set it alike on every node.
+MAY_DIFFER_ENV = 'AUTOML_MM_RANKS_MAY_DIFFER'
+
+
+def _drop(data: Any, path: list[str]) -> None:
+    """Remove the entry at ``path`` (keys, list indices as digits) from nested dicts / lists; absent: nothing."""
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(data, dict) and part in data:
+            if last:
+                del data[part]
+                return
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            if last:
+                data[int(part)] = '<left out>'
+                return
+            data = data[int(part)]
+        else:
+            return
+
+
+def config_key_hashes(cfg: Any, leave_out: Sequence[str] = START_KEYS) -> dict[str, str]:
+    """``{top-level key: hash of its resolved value}`` of a config as this process resolved it (the file, its
+    ``_base_`` files and ``--cfg-options`` merged, and what the tool set), in the config's key order, without the
+    keys in ``leave_out`` and the (dotted) keys that :data:`MAY_DIFFER_ENV` names."""
+    data = cfg.to_dict() if hasattr(cfg, 'to_dict') else copy.deepcopy(dict(cfg))
+    for name in [*leave_out, *os.environ.get(MAY_DIFFER_ENV, '').split(',')]:
+        if name.strip():
+            _drop(data, name.strip().split('.'))
+    return {str(key): _digest(_canonical(value)) for key, value in data.items()}
+
+
+def _package_files(module: Any) -> list[tuple[str, str]]:
+    """``(path shown, absolute path)`` of the ``.py`` files of an imported module (a package: all under its folder,
+    ``__pycache__`` skipped, sorted), or ``[]`` where it has no source file."""
+    path = getattr(module, '__file__', None)
+    if not path:
+        return []
+    name = module.__name__
+    if osp.basename(path) != '__init__.py':
+        return [(f'{name}:{osp.basename(path)}', path)]
+    root = osp.dirname(path)
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        found += [osp.join(folder, f) for f in sorted(files) if f.endswith('.py')]
+        if len(found) > MAX_HASHED_FILES:
+            return [(f'{name}:__init__.py', path)]
+    return [(f'{name}:{osp.relpath(p, root)}', p) for p in found]
+
+
+@functools.cache
+def _file_hash(path: str) -> str:
+    try:
+        with open(path, 'rb') as f:
+            return hashlib.sha256(f.read()).hexdigest()[:16]
+    except OSError as err:
+        return f'unreadable ({err.strerror})'
+
+
+def source_hashes(cfg: Any = None) -> dict[str, str]:
+    """``{'automl_mm:<path in the package>': hash}`` of every ``.py`` file of the imported automl_mm package, and the
+    same for the modules that ``cfg.custom_imports`` names (their own ``.py`` file, a package's files under its
+    folder), except automl_mm's and the :data:`VERSIONED` packages' (compared by version). Each file is read once
+    per process."""
+    import automl_mm
+
+    modules = [automl_mm]
+    imports = ((cfg.get('custom_imports') if cfg is not None else None) or {}).get('imports') or []
+    for name in [imports] if isinstance(imports, str) else imports:
+        top = str(name).split('.')[0]
+        if top != 'automl_mm' and top not in VERSIONED and str(name) in sys.modules:
+            modules.append(sys.modules[str(name)])
+    return {shown: _file_hash(path) for module in modules for shown, path in _package_files(module)}
+
+
+def package_versions() -> dict[str, str]:
+    """``{package: version}`` of :data:`VERSIONED`, as this process imported (or would import) them."""
+    versions = {'python': platform.python_version()}
+    for name in VERSIONED[1:]:
+        module = sys.modules.get(name)
+        version = getattr(module, '__version__', None) if module is not None else None
+        if version is None:
+            try:
+                version = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                version = 'not installed'
+        versions[name] = str(version)
+    return versions
+
+
+def rank_record(cfg: Any, compare_start: bool = True) -> dict[str, Any]:
+    """What this process runs, as :func:`check_ranks_run_alike` gathers it: ``host``, ``start`` (``(resume,
+    load_from)``, or ``None`` when ``compare_start`` is False), ``config`` (:func:`config_key_hashes`, without
+    :data:`START_KEYS` when the start is compared), ``source`` (:func:`source_hashes`) and ``versions``
+    (:func:`package_versions`). A few kB to pickle."""
+    start = (bool(cfg.get('resume', False)), cfg.get('load_from')) if compare_start else None
+    return dict(host=socket.gethostname(), start=start,
+                config=config_key_hashes(cfg, START_KEYS if compare_start else ()),
+                source=source_hashes(cfg), versions=package_versions())
+
+
+def _groups(values: Sequence[Any]) -> dict[Any, list[int]]:
+    """``{value: [ranks]}`` in the order of each value's first rank."""
+    groups: dict[Any, list[int]] = {}
+    for rank, value in enumerate(values):
+        groups.setdefault(value, []).append(rank)
+    return groups
+
+
+def _ranks_on(ranks: list[int], hosts: Sequence[str]) -> str:
+    on = list(dict.fromkeys(hosts[r] for r in ranks))
+    shown = ', '.join(on[:3]) + (f' and {len(on) - 3} more' if len(on) > 3 else '')
+    return f'ranks {ranks} (on {shown})'
+
+
+def _first(names: list[str], limit: int = 5) -> str:
+    return ', '.join(names[:limit]) + (f' and {len(names) - limit} more' if len(names) > limit else '')
+
+
+def _differing_entries(tables: Sequence[Mapping[str, str]]) -> list[str]:
+    """The entries whose value is not the same in every table (missing in one counts), in first-seen order."""
+    names = list(dict.fromkeys(name for table in tables for name in table))
+    return [name for name in names if len({table.get(name) for table in tables}) > 1]
+
+
+def ranks_differ(records: Sequence[Mapping[str, Any]], work_dir: str) -> str | None:
+    """The refusal :func:`check_ranks_run_alike` raises for every rank's :func:`rank_record` (indexed by global
+    rank), or ``None`` when the ranks run the same thing.
+
+    Only the start differs: :func:`~automl_mm.engine.resume.starts_differ`'s message unchanged. Otherwise each
+    difference is named with the groups of ranks that agree (and their hosts): the config with its first differing
+    top-level keys, automl_mm's (and ``custom_imports``') source with its first differing files (``only on ranks
+    ...`` where a file is missing elsewhere), and each package whose version differs with every version's ranks.
+    """
+    foreign = [rank for rank, r in enumerate(records) if not (isinstance(r, Mapping) and 'source' in r)]
+    if foreign:  # an older tools/train.py gathers its (resume, load_from) alone, in the same collective
+        return (f'ranks {foreign} of {len(records)} run another automl_mm: they sent {records[foreign[0]]!r} where '
+                'this check gathers its record. Sync the automl_mm checkout to every node, then start again')
+    hosts = [r.get('host', '?') for r in records]
+    said = []
+    start = starts_differ([r['start'] for r in records], work_dir) if records[0].get('start') is not None else None
+    configs = [r['config'] for r in records]
+    groups = _groups([tuple(c.items()) for c in configs])
+    if len(groups) > 1:
+        keys = _differing_entries(configs)
+        which = ' and '.join(_ranks_on(ranks, hosts) for ranks in groups.values())
+        said.append(f'the config differs between {which}: top-level key{"s" if len(keys) > 1 else ""} '
+                    f'{_first(keys)} (compare the config files and each node\'s command line: --cfg-options, paths; '
+                    f'a key that may differ between nodes, such as a dataset path on each node\'s own disk, is left '
+                    f'out with {MAY_DIFFER_ENV}=key.path,... set on every node)')
+    sources = [r['source'] for r in records]
+    groups = _groups([tuple(sorted(s.items())) for s in sources])
+    if len(groups) > 1:
+        files = _differing_entries(sources)
+        which = ' and '.join(_ranks_on(ranks, hosts) for ranks in groups.values())
+        said.append(f'the source code differs between {which}: {_first(files)}')
+    for name in dict.fromkeys(n for r in records for n in r['versions']):
+        groups = _groups([r['versions'].get(name, 'not reported') for r in records])
+        if len(groups) > 1:
+            said.append(f'{name} ' + ', '.join(f'{version} on {_ranks_on(ranks, hosts)}'
+                                                for version, ranks in groups.items()))
+    if not said:
+        return start
+    return ((f'{start}. Also, ' if start else '') +
+            'the processes of this run do not run the same thing (each one read the config and imported the code '
+            f'on its own node): {"; ".join(said)}. Sync the automl_mm checkout and the config files to every node, '
+            'start every node with the same command line (--cfg-options included) and the same packages, then '
+            'start again')
+
+
+def check_ranks_run_alike(cfg: Any, compare_start: bool = True) -> None:
+    """Refuse a distributed run whose ranks do not run the same thing (see the module docstring). Collective: every
+    rank calls it (one ``all_gather_object`` of :func:`rank_record`); a no-op without a process group.
+
+    Args:
+        cfg: The config as this process resolved it (before the runner is built from it).
+        compare_start: Also compare ``(resume, load_from)`` (``tools/train.py``, where each process resolves
+            ``--resume``); ``False``: they are part of the config (``tools/test.py``'s CHECKPOINT).
+
+    Raises:
+        RuntimeError: :func:`ranks_differ`'s message, on every rank.
+    """
+    from mmengine.dist import all_gather_object, is_distributed
+
+    if not is_distributed():
+        return
+    problem = ranks_differ(all_gather_object(rank_record(cfg, compare_start)), cfg.get('work_dir', '?'))
+    if problem is not None:
+        raise RuntimeError(problem)
+
+
+def join_process_group(cfg: Any) -> bool:
+    """Start the process group of a distributed run (``cfg.launcher`` not ``'none'``) before its runner is built,
+    as mmengine's ``Runner.setup_env`` would (``set_multi_processing(**env_cfg.mp_cfg)``, then
+    ``init_dist(launcher, **env_cfg.dist_cfg)``; the runner then finds it started), so that
+    :func:`check_ranks_run_alike` runs before the runner's own collectives.
+
+    Returns:
+        Whether a process group exists now. ``False`` for ``launcher='none'``, and for a ``runner_type`` that is
+        not an mmengine ``Runner`` (``FlexibleRunner``'s strategies start their own): check after building it.
+    """
+    import torch.distributed as torch_dist
+    from mmengine.dist import init_dist
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    from mmengine.utils.dl_utils import set_multi_processing
+
+    from automl_mm.registry import registered_class
+
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        return True
+    if cfg.get('launcher', 'none') == 'none':
+        return False
+    runner_type = cfg.get('runner_type', 'Runner')
+    if isinstance(runner_type, str):
+        runner_type = registered_class(RUNNERS, runner_type, cfg.get('default_scope'))
+    if not (isinstance(runner_type, type) and issubclass(runner_type, Runner)):
+        return False
+    env_cfg = cfg.get('env_cfg', dict(dist_cfg=dict(backend='nccl'))) or {}
+    set_multi_processing(**(env_cfg.get('mp_cfg') or {}), distributed=True)
+    init_dist(cfg.launcher, **dict(env_cfg.get('dist_cfg') or {}))
+    return True
