@@ -151,9 +151,16 @@ def check_slurm_environment(launcher: str, tool: str) -> None:
     """Refuse ``--launcher slurm`` in a process that srun did not start: mmengine's slurm start-up read
     ``SLURM_PROCID`` and failed with ``KeyError: 'SLURM_PROCID'``, after the config was read and checked.
 
+    The batch script of an ``sbatch --ntasks N`` job (N > 1) that runs the tool itself, without srun, has all of
+    them (sbatch sets ``SLURM_PROCID=0`` and ``SLURM_NTASKS=N`` in its one process): mmengine made that process
+    rank 0 of a world of N (its size is ``SLURM_NTASKS``) and it waited for N - 1 ranks that nobody started, until
+    ``env_cfg.dist_cfg.timeout``. srun sets ``SLURM_STEP_NUM_TASKS`` in every task of a job step; the batch script
+    has none.
+
     Raises:
         RuntimeError: ``launcher`` is ``'slurm'`` and a variable of :data:`SLURM_ENV` is not set (names them, and
-            the tools that start the tasks).
+            the tools that start the tasks); or ``SLURM_NTASKS`` > 1 without ``SLURM_STEP_NUM_TASKS`` (names both,
+            and srun).
     """
     if launcher != 'slurm':
         return
@@ -163,6 +170,14 @@ def check_slurm_environment(launcher: str, tool: str) -> None:
             f'{tool} --launcher slurm outside an srun job step: {", ".join(missing)} '
             f'{"is" if len(missing) == 1 else "are"} not set (srun sets them in every task it starts). Start the '
             'tasks with srun (tools/slurm_train.sh / tools/slurm_test.sh), or use torchrun (--launcher pytorch)')
+    ntasks = os.environ['SLURM_NTASKS']
+    if not os.environ.get('SLURM_STEP_NUM_TASKS') and ntasks.isdigit() and int(ntasks) > 1:
+        raise RuntimeError(
+            f'{tool} --launcher slurm runs in the batch script of a slurm job of {ntasks} tasks (SLURM_NTASKS='
+            f'{ntasks}), not in a task that srun started (SLURM_STEP_NUM_TASKS is not set): it alone would be rank '
+            f'0 of {ntasks} and wait for the other {int(ntasks) - 1} until env_cfg.dist_cfg.timeout. Start the '
+            f'tasks with srun inside the batch script (srun python {tool} ... --launcher slurm, as '
+            'tools/slurm_train.sh / tools/slurm_test.sh do)')
 
 
 def _has_launcher_device(launcher: str) -> bool:

@@ -59,6 +59,20 @@ def test_the_slurm_launcher_inside_srun_passes(no_launcher_env):
     launch.check_slurm_environment('slurm', 'tools/train.py')
 
 
+def test_the_slurm_launcher_in_a_batch_script_of_several_tasks_is_refused(no_launcher_env):
+    """sbatch --ntasks 4 with `python tools/train.py ... --launcher slurm` in its script and no srun: the one batch
+    process (SLURM_PROCID=0, SLURM_NTASKS=4) became rank 0 of 4 and waited for 3 ranks nobody started."""
+    for name, value in (('SLURM_NTASKS', '4'), ('SLURM_PROCID', '0'), ('SLURM_NODELIST', 'node[0-1]')):
+        no_launcher_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match=r'tools/test.py --launcher slurm runs in the batch script of a slurm job of '
+                                           r'4 tasks \(SLURM_NTASKS=4\), not in a task that srun started '
+                                           r'\(SLURM_STEP_NUM_TASKS is not set\): it alone would be rank 0 of 4 and '
+                                           r'wait for the other 3 .*srun python tools/test.py'):
+        launch.check_slurm_environment('slurm', 'tools/test.py')
+    no_launcher_env.setenv('SLURM_NTASKS', '1')  # a job of one task: rank 0 of 1 is the whole run
+    launch.check_slurm_environment('slurm', 'tools/test.py')
+
+
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_the_slurm_launcher_outside_srun_is_refused_before_the_config_is_read(no_launcher_env, tmp_path, tool):
     import importlib.util
