@@ -34,8 +34,11 @@ class PartialArchitecturePool:
         key: ``pool_size``'s config key, named in errors (e.g. ``'train_cfg.stage_pool_size'``).
         rule: ``'greater'`` (default: the highest score is the best) or ``'less'`` (the lowest is: an error, a
             loss; ``train_cfg.metric_rule``). Scores are kept as measured either way; ``-inf`` (no admitted
-            completion) is never kept, and under ``'less'`` a candidate whose every evaluation gave no metrics
-            (scored 0) ranks after every other.
+            completion) is never kept. Under ``'less'`` a score of ``+inf`` (a potential averaging an evaluation that
+            gave no metrics: :class:`~automl_mm.nas.scoring.PathEvaluator`) ranks after every finite score and
+            before ``-inf``, and is kept only when fewer than K candidates have a finite score; a candidate marked
+            ``empty`` ranks after every other too (checkpoints written before ``+inf`` recorded such a candidate as
+            0). The history records a non-finite score as ``None`` (JSON has no infinity).
 
     Examples:
         >>> from automl_mm.nas.spaces import LayerwiseSpace
@@ -101,13 +104,15 @@ class PartialArchitecturePool:
         """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored 0).
 
         Raises:
-            ValueError: For a NaN or +inf score (a NaN metric, or a mean over samples one of which was NaN): it
-                used to be dropped from the pool without a word, as if no completion had been admitted. ``-inf``
-                is that marker (:func:`~automl_mm.nas.scoring.potential`) and is accepted.
+            ValueError: For a NaN score (a NaN metric, or a mean over samples one of which was NaN): it used to be
+                dropped from the pool without a word, as if no completion had been admitted; or for +inf under
+                rule ``'greater'`` (the best possible score, which no metric reads). ``-inf`` is that marker
+                (:func:`~automl_mm.nas.scoring.potential`) and is accepted, and so is +inf under ``'less'`` (the
+                worst: an evaluation that gave no metrics).
         """
         candidate = index_path(candidate, 'PartialArchitecturePool.record')
         score = float(score)
-        if math.isnan(score) or score == math.inf:
+        if math.isnan(score) or (score == math.inf and self.rule == 'greater'):
             raise ValueError(f'candidate {candidate} scored {score}: a search score must be finite, or -inf for a '
                              'candidate with no admitted completion (check the search metric: a NaN metric, or a '
                              'NaN among the samples its potential averages)')
@@ -122,26 +127,28 @@ class PartialArchitecturePool:
         return [c for c in self.candidates() if c not in self.scores]
 
     def ranking(self) -> list[tuple[Path, float]]:
-        """Scored candidates, best first (the highest score, or the lowest under rule ``'less'``); non-finite scores
-        last; ties keep candidate order (so the result is deterministic)."""
+        """Scored candidates, best first (the highest score, or the lowest under rule ``'less'``, where +inf, an
+        evaluation with no metrics, comes after every finite score); ``-inf`` (no admitted completion) last; ties
+        keep candidate order (so the result is deterministic)."""
         order = {c: i for i, c in enumerate(self.candidates())}
         scored = [(c, s) for c, s in self.scores.items() if c in order]
         sign = rule_sign(self.rule)
-        return sorted(scored, key=lambda cs: (not math.isfinite(cs[1]), sign < 0 and cs[0] in self.empty,
-                                              -sign * _finite(cs[1]) if math.isfinite(cs[1]) else 0.0,
-                                              order[cs[0]]))
+        return sorted(scored, key=lambda cs: (cs[1] == -math.inf, sign < 0 and cs[0] in self.empty,
+                                              -sign * cs[1] if cs[1] != -math.inf else 0.0, order[cs[0]]))
 
     def select(self) -> list[Path]:
-        """Keep the K best scored candidates with a finite score; start the next step."""
+        """Keep the K best scored candidates with an admitted completion (a score other than ``-inf``: under rule
+        ``'less'`` a +inf candidate is kept only after every finite one); start the next step."""
         pending = self.pending()
         if pending:
             raise RuntimeError(f'{len(pending)} candidates are not scored yet, e.g. {pending[0]}')
         ranking = self.ranking()
-        kept = [c for c, s in ranking if math.isfinite(s)][:self.pool_size]
+        kept = [c for c, s in ranking if s != -math.inf][:self.pool_size]
         if not kept:
-            raise RuntimeError(f'none of the {len(ranking)} candidates has a finite score: no candidate had a '
-                               'completion within the cost limit')
-        # -inf (no admitted completion) is kept as None: json writes -inf as -Infinity, which is not JSON
+            raise RuntimeError(f'none of the {len(ranking)} candidates has a finite score (all -inf): no candidate '
+                               'had a completion within the cost limit')
+        # -inf (no admitted completion) and, under 'less', +inf (no metrics) are kept as None: json writes them as
+        # -Infinity / Infinity, which is not JSON
         self.history.append({'decided': len(kept[0]), 'pool': [list(c) for c in kept],
                              'candidates': [[list(c), s if math.isfinite(s) else None] for c, s in ranking]})
         self.pool, self.scores, self.candidate_list, self.empty = kept, {}, None, set()
@@ -243,10 +250,6 @@ def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:
         return list(items)
     keep = stream_rng(seed, 'nas.subset', *keys).choice(len(items), k, replace=False)
     return [items[i] for i in sorted(keep)]
-
-
-def _finite(score: float) -> float:
-    return score if math.isfinite(score) else -math.inf
 
 
 def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],

@@ -280,7 +280,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         """Scores paths of ``space`` on the search split (built on first use; see :class:`HeldOutEvaluator`)."""
         return PathEvaluator(self.runner.model, space, self.held_out.build(self.runner),
                              batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
-                             bn_loader=self._bn_loader())
+                             bn_loader=self._bn_loader(), rule=self.metric_rule)
 
     def check_search_batches(self, batches_per_sample: int | None) -> None:
         """Build the search split now and refuse a ``batches_per_sample`` above its batch count before any
@@ -313,9 +313,13 @@ class SearchLoopBase(IterBasedTrainLoop):
         Args:
             evaluate: The evaluator behind ``score_fn``; a candidate whose every evaluation gave no metrics is
                 marked empty, and a step whose every candidate is empty raises instead of choosing by tie-break.
+                Under ``metric_rule='less'`` an evaluation with no metrics scores +inf
+                (:class:`~automl_mm.nas.scoring.PathEvaluator`), and a step in which no candidate has a finite
+                score but some have +inf raises for the same reason.
 
         Raises:
-            RuntimeError: Every candidate of the step gave no metrics.
+            RuntimeError: Every candidate of the step gave no metrics; or, under ``'less'``, every candidate with an
+                admitted completion had an evaluation that gave none.
         """
         candidates = pool.candidates()
         done_before = len(pool.scores)
@@ -361,6 +365,14 @@ class SearchLoopBase(IterBasedTrainLoop):
                 '(train it longer, check the search split and search_evaluator, or lower the model\'s test_cfg '
                 'score threshold)')
         ranking = pool.ranking()
+        unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics
+        if unranked and not any(math.isfinite(s) for _, s in ranking):
+            raise RuntimeError(
+                f'[{name}] every one of the {len(unranked)} candidates with an admitted completion had an evaluation '
+                f'that gave no metrics on the search split: under train_cfg.metric_rule=\'less\' such an evaluation '
+                f'scores {self.metric_key}=+inf (the worst; 0 would read as a perfect score), so the choice would '
+                'be a tie-break (check the search split and search_evaluator, score on more batches per sample, or '
+                'train the supernet longer)')
         empty = [c for c in candidates if c in pool.empty]
         kept = pool.select()
         lines = [f'[{name}] top {len(kept)} of {len(ranking)} ({self.metric_key}, '
@@ -368,8 +380,11 @@ class SearchLoopBase(IterBasedTrainLoop):
         lines += [f'  {i + 1:>2}. {self.metric_key}={score:.4f}  {describe(c)}' for i, (c, score) in
                   enumerate(ranking[:max(len(kept), 5)])]
         print_log('\n'.join(lines), logger='current')
-        if empty:
-            warn(f'[{name}] {len(empty)} of {len(candidates)} candidates gave no metrics (scored 0)')
+        if empty or unranked:
+            warn(f'[{name}] {len(empty)} of {len(candidates)} candidates gave no metrics in any evaluation'
+                 + (' (scored 0)' if pool.rule == 'greater' else
+                    f', {len(unranked)} in some evaluation: they score +inf (metric_rule=\'less\') and rank after '
+                    'every candidate with a finite score'))
         finite = [s for _, s in ranking if math.isfinite(s)]  # -inf: no admitted completion, not a tie
         if len(finite) > 1 and len(set(finite)) == 1:
             warn(f'[{name}] all {len(finite)} candidates with a finite score scored {self.metric_key}='

@@ -25,6 +25,7 @@ from automl_mm.engine.evaluate import (
     recalibrate_bn,
 )
 from automl_mm.utils.checks import as_count
+from automl_mm.utils.metric_rule import RULES
 from automl_mm.utils.seeding import stream_rng
 
 from .base import BasePathSpace, drawn_path
@@ -63,8 +64,12 @@ class PathEvaluator:
     """The search metric of one path with inherited weights.
 
     An evaluation whose metrics come back empty (mmdet's ``CocoMetric`` returns nothing when the detector
-    predicted no box on the batches seen) scores 0 and logs a warning naming the path; ``empty_evaluations``
-    counts them, so a search loop can refuse a step in which every candidate scored nothing.
+    predicted no box on the batches seen) scores the worst outcome of ``rule`` and logs a warning naming the path:
+    0 under ``'greater'`` (the lowest AP or accuracy), ``+inf`` under ``'less'`` (0 would be a perfect error or
+    loss: a candidate with some empty evaluations got a potential biased toward the best), so a potential averaging
+    one is ``+inf`` and its candidate ranks after every candidate with a finite potential
+    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.ranking`). ``empty_evaluations`` counts them, so a
+    search loop can refuse a step in which every candidate scored nothing.
 
     Args:
         model: The model holding the supernet.
@@ -81,16 +86,20 @@ class PathEvaluator:
             ``bn_seed`` (:func:`~automl_mm.engine.evaluate.fixed_batches`) and kept: every path re-estimates
             on the same images even when the training pipeline crops and flips at random.
         bn_seed: The seed of those draws (a list of batches, which the search loops pass, is used as given).
+        rule: ``'greater'`` (default: a higher metric is better) or ``'less'`` (lower is better: an error, a loss;
+            the search loops pass ``train_cfg.metric_rule``): what an empty evaluation scores.
 
     Raises:
-        ValueError: ``batches_per_sample`` exceeds the search split's batches (one evaluation would see some
-            images twice: a COCO metric counts the second copy's boxes as false positives, an accuracy weighs those
-            images twice).
+        ValueError: ``rule`` is not ``'greater'`` or ``'less'``; ``batches_per_sample`` exceeds the search split's
+            batches (one evaluation would see some images twice: a COCO metric counts the second copy's boxes as
+            false positives, an accuracy weighs those images twice).
     """
 
     def __init__(self, model: nn.Module, space: BasePathSpace, held_out: HeldOutEvaluator,
                  batches_per_sample: int | None = None, bn_batches: int = 0,
-                 bn_loader: Iterable | None = None, bn_seed: int = 0) -> None:
+                 bn_loader: Iterable | None = None, bn_seed: int = 0, rule: str = 'greater') -> None:
+        if rule not in RULES:
+            raise ValueError(f'PathEvaluator rule must be one of {RULES} (train_cfg.metric_rule), got {rule!r}')
         if bn_batches and bn_loader is None:
             raise ValueError('bn_recalibration_batches > 0 needs a training dataloader')
         if held_out.loader is None:
@@ -104,6 +113,9 @@ class PathEvaluator:
         self.bn_batches = int(bn_batches)
         self.bn_loader = bn_loader
         self.bn_seed = int(bn_seed)
+        self.rule = rule
+        # the worst outcome of the rule: 0 is the lowest AP / accuracy, but a perfect error or loss
+        self.empty_score = 0.0 if rule == 'greater' else math.inf
         self.evaluations = 0
         self.empty_evaluations = 0
 
@@ -133,8 +145,11 @@ class PathEvaluator:
         self.evaluations += 1
         if empty:
             self.empty_evaluations += 1
+            score = self.empty_score
+            worst = '0' if self.rule == 'greater' else \
+                "+inf (the worst under metric_rule='less': ranked after every candidate with a finite score)"
             print_log(f'scoring path {tuple(path)} on {where} gave no metrics (e.g. no detection at all): it scores '
-                      f'{self.metric_key}=0', logger='current', level=logging.WARNING)
+                      f'{self.metric_key}={worst}', logger='current', level=logging.WARNING)
         return score
 
 
@@ -160,9 +175,10 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         first_sample: Index of the first sample (selects its search mini-batches).
 
     Returns:
-        The mean score; ``-inf`` when the prefix has no admitted completion, or when none was found in
-        ``max_tries`` draws (with a warning naming the prefix). If only some draws fail, the mean is over the
-        completions found, with a warning.
+        The mean score (``+inf`` when ``evaluate`` scored one completion ``+inf``: an evaluation with no metrics
+        under rule ``'less'``, :class:`PathEvaluator`); ``-inf`` when the prefix has no admitted completion, or
+        when none was found in ``max_tries`` draws (with a warning naming the prefix). If only some draws fail, the
+        mean is over the completions found, with a warning.
 
     Raises:
         ValueError: If ``num_samples`` is not an int >= 1 (0 read as "no admitted completion", -inf).

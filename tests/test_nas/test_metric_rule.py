@@ -4,13 +4,20 @@ candidates of the LOWEST score. Before the rule existed every pool kept the high
 from __future__ import annotations
 
 import json
+import math
 import os.path as osp
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from torch import nn
 
+from automl_mm.nas import loop as loop_module
 from automl_mm.nas.beam import PartialArchitecturePool
+from automl_mm.nas.samplers import UniformPathSampler
+from automl_mm.nas.scoring import PathEvaluator, potential
 from automl_mm.nas.spaces import LayerwiseSpace
 
 from conftest import REPO_ROOT
@@ -43,6 +50,82 @@ def test_under_less_no_admitted_completion_and_no_metrics_rank_last():
     pool.record((2,), 0.4)
     assert [c for c, _ in pool.ranking()] == [(2,), (1,), (0,)]
     assert pool.select() == [(2,), (1,)]
+
+
+class _SearchSplit:
+    """A stand-in for a built :class:`~automl_mm.engine.evaluate.HeldOutEvaluator` of an error metric over 2
+    batches: path ``(p,)`` reads ``ERROR[p]`` on every batch, except that path 0 gets no metrics on batch 1 (mmdet's
+    ``CocoMetric`` returns nothing when no box is predicted). Paths are applied by :class:`_Space`."""
+    metric_key = 'error/top1'
+    loader = [0, 1]
+    path: tuple = ()
+
+    def score(self, model, batches):
+        batch = list(batches)[0]
+        if self.path[0] == 0 and batch == 1:
+            return 0.0, True
+        return ERROR[self.path[0]], False
+
+
+def _evaluator(rule: str) -> PathEvaluator:
+    split = _SearchSplit()
+    space = SimpleNamespace(apply=lambda path, model: setattr(split, 'path', tuple(path)))
+    return PathEvaluator(nn.Identity(), space, split, batches_per_sample=1, rule=rule)
+
+
+def test_under_less_an_empty_evaluation_scores_the_worst_not_a_perfect_0():
+    """Path 0 (error 0.30, no metrics on its second batch) against path 2 (error 0.60 on both): under 'less' the
+    potential of path 0 averaged a 0 in, 0.15, a better error than path 2's and even than the planted optimum's, and
+    the pool kept it first. Now the empty evaluation is +inf and path 0 ranks after every finite potential; under
+    'greater' (an accuracy, an mAP) it still scores 0, the lowest value."""
+    space = LayerwiseSpace([[0, 1, 2]])
+    sampler = UniformPathSampler(space)
+    evaluate = _evaluator('less')
+    potentials = {(p,): potential((p,), sampler, evaluate, 2, np.random.default_rng(0)) for p in range(3)}
+    assert potentials == {(0,): math.inf, (1,): 0.05, (2,): 0.60}
+    assert evaluate.empty_evaluations == 1
+    pool = PartialArchitecturePool(space, pool_size=3, rule='less')
+    for candidate, value in potentials.items():
+        pool.record(candidate, value)
+    assert [c for c, _ in pool.ranking()] == [(1,), (2,), (0,)]
+    assert pool.select() == [(1,), (2,), (0,)]  # kept only after every finite one
+    assert pool.history[-1]['candidates'] == [[[1], 0.05], [[2], 0.60], [[0], None]]  # JSON has no infinity
+    assert potential((0,), sampler, _evaluator('greater'), 2, np.random.default_rng(0)) == pytest.approx(0.15)
+    with pytest.raises(ValueError, match=r"PathEvaluator rule must be one of \('greater', 'less'\)"):
+        _evaluator('min')
+    # the search loops score with their train_cfg.metric_rule
+    search = SimpleNamespace(runner=SimpleNamespace(model=nn.Identity()), metric_rule='less',
+                             held_out=SimpleNamespace(build=lambda runner: _SearchSplit()),
+                             bn_recalibration_batches=0, _bn_loader=lambda: None)
+    assert loop_module.SearchLoopBase.path_evaluator(search, space, 1).empty_score == math.inf
+
+
+def test_under_less_inf_ranks_before_no_admitted_completion_and_is_refused_under_greater():
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=2, rule='less')
+    pool.record((0,), -math.inf)  # no completion within the cost limit: never kept
+    pool.record((1,), math.inf)  # an evaluation with no metrics: the worst score, still an architecture
+    pool.record((2,), 0.9)
+    assert pool.select() == [(2,), (1,)]
+    with pytest.raises(ValueError, match=r'candidate \(0,\) scored inf'):
+        PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=2).record((0,), math.inf)
+
+
+def test_a_less_step_where_every_candidate_had_an_empty_evaluation_is_refused(monkeypatch):
+    """Every candidate +inf is a tie-break, refused as a step whose every evaluation was empty is; a step with one
+    finite candidate warns, naming how many scored +inf."""
+    warnings = []
+    monkeypatch.setattr(loop_module, 'warn', warnings.append)
+    stand_in = SimpleNamespace(metric_key='error/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
+                               save_search_checkpoint=lambda tag: None)
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1, rule='less')
+    with pytest.raises(RuntimeError, match=r"\[step\] every one of the 2 candidates with an admitted completion "
+                                           r"had an evaluation that gave no metrics.*error/top1=\+inf"):
+        loop_module.SearchLoopBase.run_step(stand_in, 'step', pool,
+                                            lambda c: [math.inf, -math.inf, math.inf][c[0]], str)
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1, rule='less')
+    loop_module.SearchLoopBase.run_step(stand_in, 'step', pool, lambda c: [math.inf, 0.7, math.inf][c[0]], str)
+    assert pool.pool == [(1,)]
+    assert any('2 in some evaluation: they score +inf' in w for w in warnings), warnings
 
 
 def test_a_resume_under_another_rule_is_refused():
