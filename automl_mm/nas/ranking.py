@@ -17,6 +17,12 @@ estimates rank the architectures:
 Architectures are keyed by their operator names, one per mixed layer: a tuple such as ``('k3e3', 'skip', 'k5e6',
 'skip')``; a list or a space-separated string is accepted wherever an architecture is expected. The helpers compare
 over the architectures of ``truth``: pass ``table.within_flops(limit)`` to restrict them to a cost limit.
+
+Each score is read in its own direction: ``rule`` (of the estimates, or of the scores ranked) and ``truth_rule``
+are ``'greater'`` (default: a higher score is better, as a table's top-1) or ``'less'`` (lower is better: an
+estimate read as an error or a loss, e.g. a search's ``metric_key`` of ``train_cfg.metric_rule='less'``). The
+functions assumed higher-is-better: estimates in a loss gave the precision@k of the estimated *worst* k and a tau
+of the wrong sign.
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ from collections.abc import Mapping, Sequence
 from typing import Union
 
 from scipy.stats import kendalltau
+
+from automl_mm.utils.metric_rule import RULES, rule_sign
 
 Arch = tuple[str, ...]
 ArchLike = Union[str, Sequence[str]]
@@ -275,17 +283,31 @@ def _truth_scores(truth: Mapping | GroundTruthTable) -> dict[Arch, float]:
     return {arch_key(a): float(v) for a, v in truth.items()}
 
 
+_LAST = '-inf ranks an architecture last (+inf under rule \'less\')'
+
+
+def _sign(rule: str, name: str) -> float:
+    """+1 / -1 for ``rule`` (``sign × score`` is higher-is-better), or a ValueError naming the argument."""
+    if rule not in RULES:
+        raise ValueError(f'{name} must be \'greater\' (a higher score is better) or \'less\' (lower is better: an '
+                         f'error, a loss), got {rule!r}')
+    return rule_sign(rule)
+
+
 def _defined(scores: dict[Arch, float], what: str) -> dict[Arch, float]:
     """``scores``, or a ValueError naming the NaN ones (NaN compares false both ways: it ranked first)."""
     undefined = [a for a, v in scores.items() if math.isnan(v)]
     if undefined:
         raise ValueError(f'{len(undefined)} architectures have a NaN {what}, e.g. '
-                         f'{[" ".join(a) for a in undefined[:3]]}; -inf ranks an architecture last')
+                         f'{[" ".join(a) for a in undefined[:3]]}; {_LAST}')
     return scores
 
 
-def _paired(estimates: Mapping, truth: Mapping | GroundTruthTable) -> tuple[list[Arch], list[float], list[float]]:
-    """Architectures of ``truth`` with their estimates and true scores (estimates outside ``truth`` are ignored)."""
+def _paired(estimates: Mapping, truth: Mapping | GroundTruthTable, rule: str = 'greater',
+            truth_rule: str = 'greater') -> tuple[list[Arch], list[float], list[float]]:
+    """Architectures of ``truth`` with their estimates and true scores (estimates outside ``truth`` are ignored),
+    each multiplied by its rule's sign: higher is better on both sides."""
+    est_sign, true_sign = _sign(rule, 'rule'), _sign(truth_rule, 'truth_rule')
     true = _truth_scores(truth)
     est = {arch_key(a): float(v) for a, v in estimates.items()}
     lacking = [a for a in true if a not in est]
@@ -296,27 +318,33 @@ def _paired(estimates: Mapping, truth: Mapping | GroundTruthTable) -> tuple[list
     undefined = [a for a in archs if math.isnan(est[a]) or math.isnan(true[a])]
     if undefined:  # NaN compares false both ways: precision@3 of [4, nan, 2, 1] read 1.0 instead of 2/3
         raise ValueError(f'{len(undefined)} architectures have a NaN estimate or true score, e.g. '
-                         f'{[" ".join(a) for a in undefined[:3]]}; -inf ranks an architecture last')
-    return archs, [est[a] for a in archs], [true[a] for a in archs]
+                         f'{[" ".join(a) for a in undefined[:3]]}; {_LAST}')
+    return archs, [est_sign * est[a] for a in archs], [true_sign * true[a] for a in archs]
 
 
-def kendall_tau(estimates: Mapping[ArchLike, float], truth: Mapping[ArchLike, float] | GroundTruthTable) -> float:
+def kendall_tau(estimates: Mapping[ArchLike, float], truth: Mapping[ArchLike, float] | GroundTruthTable,
+                rule: str = 'greater', truth_rule: str = 'greater') -> float:
     """Kendall's tau-b between estimated and true scores over the architectures of ``truth``.
 
     tau-b = (C - D) / sqrt((n0 - n1) (n0 - n2)) with C / D the concordant / discordant pairs, n0 = n(n-1)/2 and
-    n1, n2 the pairs tied in the estimates / in the truth (Kendall 1938, 1945; ``scipy.stats.kendalltau``).
+    n1, n2 the pairs tied in the estimates / in the truth (Kendall 1938, 1945; ``scipy.stats.kendalltau``), the
+    pairs ordered by what each side's rule calls better.
 
     Args:
-        estimates: Estimated score (higher = better) of every architecture of ``truth``; extra ones are ignored.
+        estimates: Estimated score of every architecture of ``truth``; extra ones are ignored.
         truth: True score per architecture, or a ``GroundTruthTable`` (its mean reward-split top-1).
+        rule: ``'greater'`` (default: a higher estimate is better) or ``'less'`` (lower is: a loss, an error).
+        truth_rule: The same for the true scores (a table's top-1: ``'greater'``).
 
     Returns:
-        tau-b in [-1, 1] (1: same order, -1: reversed); NaN when either side is constant (undefined).
+        tau-b in [-1, 1] (1: the estimates order the architectures from best to worst as the truth does, -1:
+        reversed); NaN when either side is constant (undefined).
 
     Raises:
-        ValueError: If ``estimates`` lack an architecture of ``truth``, or ``truth`` has fewer than 2.
+        ValueError: If ``estimates`` lack an architecture of ``truth``, ``truth`` has fewer than 2, or a rule is
+            neither ``'greater'`` nor ``'less'``.
     """
-    _, est, true = _paired(estimates, truth)
+    _, est, true = _paired(estimates, truth, rule, truth_rule)
     if len(true) < 2:
         raise ValueError(f'Kendall tau needs at least 2 architectures, got {len(true)}')
     if len(set(est)) == 1 or len(set(true)) == 1:
@@ -325,7 +353,7 @@ def kendall_tau(estimates: Mapping[ArchLike, float], truth: Mapping[ArchLike, fl
 
 
 def precision_at_k(estimates: Mapping[ArchLike, float], truth: Mapping[ArchLike, float] | GroundTruthTable,
-                   k: int) -> float:
+                   k: int, rule: str = 'greater', truth_rule: str = 'greater') -> float:
     """Share of the estimated top ``k`` that are in the true top ``k``, over the architectures of ``truth``.
 
     The true top k are the architectures of stand-alone rank <= k (``standalone_rank``; an architecture tied with
@@ -334,17 +362,20 @@ def precision_at_k(estimates: Mapping[ArchLike, float], truth: Mapping[ArchLike,
     share of hits pro rata), so it does not depend on the order of the mappings.
 
     Args:
-        estimates: Estimated score (higher = better) of every architecture of ``truth``; extra ones are ignored.
+        estimates: Estimated score of every architecture of ``truth``; extra ones are ignored.
         truth: True score per architecture, or a ``GroundTruthTable`` (its mean reward-split top-1).
         k: Size of the top, 1 <= k <= number of architectures of ``truth``.
+        rule: ``'greater'`` (default: the top k are the highest estimates) or ``'less'`` (the lowest: a loss).
+        truth_rule: The same for the true scores (a table's top-1: ``'greater'``).
 
     Returns:
         Precision in [0, 1].
 
     Raises:
-        ValueError: If ``k`` is out of range or ``estimates`` lack an architecture of ``truth``.
+        ValueError: If ``k`` is out of range, ``estimates`` lack an architecture of ``truth``, or a rule is neither
+            ``'greater'`` nor ``'less'``.
     """
-    archs, est, true = _paired(estimates, truth)
+    archs, est, true = _paired(estimates, truth, rule, truth_rule)
     if int(k) != k or not 1 <= k <= len(archs):
         raise ValueError(f'k must be an integer in [1, {len(archs)}] (the architectures compared), got {k!r}')
     k = int(k)
@@ -356,20 +387,22 @@ def precision_at_k(estimates: Mapping[ArchLike, float], truth: Mapping[ArchLike,
     return hits / k
 
 
-def standalone_rank(arch: ArchLike, truth: Mapping[ArchLike, float] | GroundTruthTable) -> int:
-    """Stand-alone rank of ``arch`` among the architectures of ``truth``: 1 + the number with a strictly higher
-    true score (1 = best; tied architectures share the better rank).
+def standalone_rank(arch: ArchLike, truth: Mapping[ArchLike, float] | GroundTruthTable,
+                    rule: str = 'greater') -> int:
+    """Stand-alone rank of ``arch`` among the architectures of ``truth``: 1 + the number with a strictly better
+    true score (higher, or lower under ``rule='less'``; 1 = best; tied architectures share the better rank).
 
     Raises:
         ValueError: If ``arch`` is not among the architectures of ``truth`` (e.g. a pick over a FLOPs limit the
-            table was restricted to).
+            table was restricted to), or ``rule`` is neither ``'greater'`` nor ``'less'``.
     """
+    sign = _sign(rule, 'rule')
     true = _defined(_truth_scores(truth), 'true score')
     key = arch_key(arch)
     if key not in true:
         source = truth.source if isinstance(truth, GroundTruthTable) else 'truth'
         raise ValueError(f'architecture {" ".join(key)!r} is not among the {len(true)} architectures of {source}')
-    return 1 + sum(v > true[key] for v in true.values())
+    return 1 + sum(sign * v > sign * true[key] for v in true.values())
 
 
 def seed_agreement(table: GroundTruthTable, metric: str = 'reward_top1') -> dict:
@@ -387,9 +420,11 @@ def seed_agreement(table: GroundTruthTable, metric: str = 'reward_top1') -> dict
     return {'pairs': pairs, 'mean': sum(taus) / len(taus) if taus else None}
 
 
-def rank_all(scores: Mapping[ArchLike, float]) -> dict[Arch, int]:
-    """Rank (1 = best, ties share the better rank) of every architecture of ``scores``."""
-    values = _defined({arch_key(a): float(v) for a, v in scores.items()}, 'score')
+def rank_all(scores: Mapping[ArchLike, float], rule: str = 'greater') -> dict[Arch, int]:
+    """Rank (1 = best: the highest score, or the lowest under ``rule='less'``; ties share the better rank) of
+    every architecture of ``scores``."""
+    sign = _sign(rule, 'rule')
+    values = _defined({arch_key(a): sign * float(v) for a, v in scores.items()}, 'score')
     return {a: 1 + sum(u > v for u in values.values()) for a, v in values.items()}
 
 

@@ -89,6 +89,24 @@ def test_helpers_compare_over_the_truth_and_refuse_missing_estimates():
         arch_key((0, 1, 2, 0))
 
 
+def test_estimates_in_a_lower_is_better_metric_are_read_as_such():
+    """A search scored by a loss: its lowest estimates are its picks. Read as higher-is-better, the perfect loss
+    estimate below had precision@3 0 (the estimated *worst* three) and tau -1; with rule='less' it is 1 and 1. A
+    true score that is a loss is read with truth_rule='less' (and standalone_rank / rank_all with rule='less')."""
+    loss = {a: 10.0 - v for a, v in TRUTH.items()}  # op9, the best, has the lowest loss
+    assert precision_at_k(loss, TRUTH, 3, rule='less') == 1.0
+    assert kendall_tau(loss, TRUTH, rule='less') == pytest.approx(1.0)
+    assert precision_at_k(loss, TRUTH, 3) == 0.0  # the default reads higher as better
+    assert kendall_tau(TRUTH, loss, truth_rule='less') == pytest.approx(1.0)
+    assert precision_at_k(loss, loss, 3, rule='less', truth_rule='less') == 1.0
+    assert standalone_rank(ARCHS[9], loss, rule='less') == 1 and standalone_rank(ARCHS[9], loss) == 10
+    assert rank_all({'a': 0.1, 'b': 0.3, 'c': 0.1}, rule='less') == {('a', ): 1, ('b', ): 3, ('c', ): 1}
+    with pytest.raises(ValueError, match=r"truth_rule must be 'greater' .* or 'less' .*got 'max'"):
+        kendall_tau(loss, TRUTH, truth_rule='max')
+    with pytest.raises(ValueError, match=r"rule must be 'greater'.*got 'min'"):
+        standalone_rank(ARCHS[0], TRUTH, rule='min')
+
+
 # --- ground-truth tables --------------------------------------------------------------------------------------
 def fmnist_table(seeds=(0, 1), space='fmnist', drop=0) -> dict:
     """A table in the generator's format for every architecture of SPACES[space], with made-up scores: each k5e6
