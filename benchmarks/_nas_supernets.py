@@ -13,8 +13,19 @@ from mmengine.runner import Runner
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader
 from automl_mm.nas import LayerwiseSpace, PathEvaluator
+from automl_mm.utils.metric_rule import infer_rule, rule_sign
 
 METRIC = 'accuracy/top1'
+#: Whether a higher or a lower ``METRIC`` is better (:func:`~automl_mm.utils.metric_rule.infer_rule`): the
+#: benchmarks pick, rank and compare estimates and stand-alone scores by it, never by an assumed "higher".
+METRIC_RULE = infer_rule(METRIC)
+
+
+def best_of(items, score, rule: str = METRIC_RULE):
+    """The item of the best ``score(item)`` under ``rule`` (the highest, or the lowest under ``'less'``); ties: the
+    first in ``items``' order."""
+    sign = rule_sign(rule)
+    return max(enumerate(items), key=lambda item: (sign * score(item[1]), -item[0]))[1]
 
 
 def quiet_cfg(cfg: Config, work_dir: str, name: str, seed: int, iters: int) -> Config:
@@ -57,7 +68,7 @@ def estimate_all(runner: Runner, cfg: Config, paths: list[tuple], bn_batches: in
                                 evaluator_key).build(runner)
     evaluate = PathEvaluator(runner.model, space, held_out, bn_batches=bn_batches,
                              bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader'),
-                             bn_seed=runner.seed or 0)
+                             bn_seed=runner.seed or 0, rule=METRIC_RULE)
     return [evaluate(path) for path in paths]
 
 

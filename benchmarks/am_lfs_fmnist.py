@@ -107,10 +107,12 @@ def configure(cfg, arm: str) -> None:
 
 
 def describe(arm: str, work: str) -> str:
-    """Keep the run's reward-split accuracy (best copy, last trunk) and, for AM-LFS, the learned mean θ."""
+    """Keep the run's reward-split accuracy (best copy, last trunk: the copy the OHL engine chose, ``best`` of its
+    history, by its ``reward_rule``; the highest reward was taken, the worst copy of a lower-is-better reward) and,
+    for AM-LFS, the learned mean θ."""
     with open(glob.glob(osp.join(work, 'ohl', 'history.json'))[0]) as f:
         last = json.load(f)[-1]
-    record = dict(arm=arm, reward=max(last['rewards']))
+    record = dict(arm=arm, reward=last['rewards'][last['best']])
     if arm == 'am-lfs':
         record['theta'] = last['theta']['loss'][0]
     DETAILS.append(record)

@@ -36,11 +36,14 @@ from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metr
 from automl_mm.nas import FlopsTable, LayerwiseSpace
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
+from automl_mm.utils.metric_rule import rule_sign
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the shared helpers beside this script
 from _arms import UniqueValues  # noqa: E402
 from _nas_supernets import (  # noqa: E402
     METRIC,
+    METRIC_RULE,
+    best_of,
     iter_train_cfg,
     mean_std,
     quiet_cfg,
@@ -87,13 +90,17 @@ def train_pc_nas(seed: int, iters: int, work_dir: str, paths: list[tuple], bn_ba
 
 
 def _tau(x: list[float], y: list[float]) -> float:
+    """Kendall's tau-b of two lists of ``METRIC`` (estimates and stand-alone scores in one metric, so one rule:
+    its direction does not change tau)."""
     tau = kendalltau(x, y).statistic
     return float('nan') if tau != tau else float(tau)
 
 
-def _rank(reward: list[float], index: int, among: list[int]) -> int:
-    """1 + number of architectures in ``among`` with strictly higher stand-alone reward accuracy."""
-    return 1 + sum(reward[i] > reward[index] for i in among)
+def _rank(reward: list[float], index: int, among: list[int], rule: str = METRIC_RULE) -> int:
+    """1 + number of architectures in ``among`` with a strictly better stand-alone reward-split ``METRIC`` (higher,
+    or lower under ``rule='less'``)."""
+    sign = rule_sign(rule)
+    return 1 + sum(sign * reward[i] > sign * reward[index] for i in among)
 
 
 def run_seed(seed: int, args: argparse.Namespace, paths: list[tuple], names: list[str],
@@ -114,14 +121,14 @@ def run_seed(seed: int, args: argparse.Namespace, paths: list[tuple], names: lis
 
     reward = [s['reward'] for s in standalone]
     test = [s['test'] for s in standalone]
-    best = max(admitted, key=lambda i: reward[i])
+    best = best_of(admitted, lambda i: reward[i])
     out = {'seed': seed, 'standalone': standalone, 'best_admitted': {
         'arch': names[best], 'reward': reward[best], 'test': test[best],
-        'max_test': max(test[i] for i in admitted)}}
+        'max_test': test[best_of(admitted, lambda i: test[i])]}}
     pc_path = tuple(pc_nas['final_pool'][0]['path'])
     # with --max-archs the PC-NAS pick may lie outside the subset (it was not trained stand-alone)
     pc_pick = paths.index(pc_path) if pc_path in paths else None
-    uni_pick = max(admitted, key=lambda i: uniform['estimates'][i])
+    uni_pick = best_of(admitted, lambda i: uniform['estimates'][i])
     for method, res, pick in (('uniform', uniform, uni_pick), ('pc_nas', pc_nas, pc_pick)):
         est = res['estimates']
         out[method] = dict(res, **{

@@ -61,7 +61,7 @@ for _path in (ROOT, osp.dirname(osp.abspath(__file__))):  # the package and the 
 
 import torch  # noqa: E402
 from _arms import UniqueValues  # noqa: E402
-from _nas_supernets import supernet_cfg, train_path_sampling, train_pc_nas  # noqa: E402
+from _nas_supernets import METRIC_RULE, best_of, supernet_cfg, train_path_sampling, train_pc_nas  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from automl_mm.nas import (  # noqa: E402
@@ -144,17 +144,19 @@ def train_method(method: str, seed: int, args: argparse.Namespace, paths: list[t
     return out
 
 
-def pick_of(method: str, result: dict, limited: GroundTruthTable) -> str:
-    """The method's chosen architecture: PC-NAS's ``final_pool[0]``; else the best estimate within the limit
-    (ties: the first in table order)."""
+def pick_of(method: str, result: dict, limited: GroundTruthTable, rule: str = METRIC_RULE) -> str:
+    """The method's chosen architecture: PC-NAS's ``final_pool[0]`` (ranked by its search's ``metric_rule``); else
+    the best estimate within the limit under ``rule``, the estimates' (``METRIC_RULE``; ties: the first in table
+    order)."""
     if method == 'pcnas':
         return ' '.join(result['final_pool'][0]['arch'])
-    within = [' '.join(a) for a in limited.archs]
-    return max(within, key=lambda a: (result['estimates'][a], -within.index(a)))
+    return best_of([' '.join(a) for a in limited.archs], lambda a: result['estimates'][a], rule)
 
 
-def method_metrics(estimates: dict[str, float], pick: str, table: GroundTruthTable, limit: float) -> dict:
-    """Ranking quality of one supernet's ``estimates`` against ``table`` (``automl_mm.nas.ranking``).
+def method_metrics(estimates: dict[str, float], pick: str, table: GroundTruthTable, limit: float,
+                   rule: str = METRIC_RULE) -> dict:
+    """Ranking quality of one supernet's ``estimates`` against ``table`` (``automl_mm.nas.ranking``), the estimates
+    read under ``rule`` (``METRIC_RULE``, the rule of the metric they are in), the table's top-1 higher-is-better.
 
     Returns:
         ``tau_all`` / ``tau_limit`` (Kendall tau-b over all architectures / those within ``limit`` FLOPs),
@@ -163,11 +165,11 @@ def method_metrics(estimates: dict[str, float], pick: str, table: GroundTruthTab
     """
     limited = table.within_flops(limit)
     rank = standalone_rank(pick, limited) if pick in limited else None
-    out = {'tau_all': kendall_tau(estimates, table), 'tau_limit': kendall_tau(estimates, limited),
+    out = {'tau_all': kendall_tau(estimates, table, rule), 'tau_limit': kendall_tau(estimates, limited, rule),
            'pick': pick, 'pick_rank': rank, 'pick_reward': table.scores()[tuple(pick.split())],
            'pick_test': table.scores('test_top1')[tuple(pick.split())]}
     for k in TOP_K:
-        out[f'p{k}'] = precision_at_k(estimates, limited, k)
+        out[f'p{k}'] = precision_at_k(estimates, limited, k, rule)
     return out
 
 

@@ -92,3 +92,17 @@ def test_distinct_poly1_epsilons_still_run(bench, monkeypatch):
     monkeypatch.setattr('sys.argv', ['am_lfs_fmnist.py', '--seeds', '0', '--arms', 'poly1', 'poly1:-1', 'poly1:2'])
     module.main()
     assert seen['arms'] == ['poly1', 'poly1:-1', 'poly1:2']
+
+
+def test_the_kept_reward_is_the_engine_best_copy_not_the_highest(bench, tmp_path, monkeypatch):
+    """The reward of the copy the OHL engine chose (``best`` of its history, by its ``reward_rule``): the highest
+    reward was kept, under a lower-is-better reward (a loss) the worst copy's."""
+    import json
+
+    module, _ = bench
+    monkeypatch.setattr(module, 'DETAILS', [])
+    (tmp_path / 'ohl').mkdir()
+    (tmp_path / 'ohl' / 'history.json').write_text(json.dumps([
+        {'rewards': [0.9, 0.2, 0.5, 0.7], 'best': 1, 'reward_rule': 'less'}]))
+    assert module.describe('ce', str(tmp_path)) == '  reward 0.20'
+    assert module.DETAILS == [{'arm': 'ce', 'reward': 0.2}]

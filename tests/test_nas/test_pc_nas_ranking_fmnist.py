@@ -84,6 +84,19 @@ def test_metrics_of_a_perfect_and_a_reversed_estimate(bench, fake_table):
     assert pc['pick'] == 'skip skip skip skip' and pc['pick_rank'] == len(limited)
 
 
+def test_estimates_in_a_lower_is_better_metric_pick_and_rank_by_their_rule(bench, fake_table):
+    """A supernet scoring with a loss: its best estimate is its lowest. Read as higher-is-better, a perfect loss
+    estimate picked the worst architecture within the limit and had tau -1, P@5 0."""
+    table = load_ground_truth(fake_table)
+    limited = table.within_flops(LIMIT)
+    loss = {' '.join(a): 100.0 - v for a, v in table.scores().items()}
+    pick = bench.pick_of('spos', {'estimates': loss}, limited, rule='less')
+    perfect = bench.method_metrics(loss, pick, table, LIMIT, rule='less')
+    assert perfect['pick_rank'] == 1 and perfect['p5'] == perfect['p10'] == 1
+    assert perfect['tau_all'] == pytest.approx(1) and perfect['tau_limit'] == pytest.approx(1)
+    assert bench.METRIC_RULE == 'greater'  # the benchmark's estimates are top-1 accuracies
+
+
 def test_goal_compares_the_means_over_seeds(bench):
     def summary(rank, p5, tau):
         return {key: {'mean': value, 'std': 0.0, 'n': 3} for key, value in
@@ -158,3 +171,13 @@ def test_smoke_trains_three_supernets_scores_81_and_resumes(bench, fake_table, t
         bench.train_method = train_method
     with pytest.raises(SystemExit, match='multiple of 3 for fairnas'):
         bench.main(argv[:3] + ['7'] + argv[4:-4] + ['--out', str(tmp_path / 'other.json')] + argv[-2:])
+
+
+def test_the_digits_benchmark_picks_and_ranks_by_the_metric_rule():
+    """benchmarks/pc_nas_kendall_digits.py: its picks (best_of) and stand-alone ranks (_rank) read METRIC_RULE; under
+    a lower-is-better metric the architecture of the lowest reading is the pick and ranks 1 (it ranked last)."""
+    digits = _load('pc_nas_kendall_digits')
+    loss = [0.4, 0.1, 0.3, 0.1]
+    assert digits.best_of([0, 1, 2, 3], lambda i: loss[i], 'less') == 1  # ties: the first
+    assert [digits._rank(loss, i, [0, 1, 2, 3], 'less') for i in range(4)] == [4, 1, 3, 1]
+    assert digits.best_of([0, 1, 2, 3], lambda i: loss[i]) == 0 and digits.METRIC_RULE == 'greater'
