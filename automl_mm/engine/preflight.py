@@ -104,7 +104,7 @@ from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folder
 from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
-from .preflight_evaluators import check_evaluators, warn_selection_on_test
+from .preflight_evaluators import check_evaluators, check_selection_rules, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
@@ -187,6 +187,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_accuracy_topk(cfg, test_only, split)
     check_evaluators(cfg, test_only, split)
     if not test_only:
+        check_selection_rules(cfg)
         warn_selection_on_test(cfg)
     check_held_out_splits(cfg, scope, test_only)
     for scored in (split, ) if test_only else SPLITS:

@@ -19,6 +19,12 @@
   split of their own), the kept checkpoint, the stopping epoch or the lr schedule was chosen on the test images that
   ``tools/test.py`` then reports, silently. Warned about (not refused: reporting test accuracy while training is
   what those bases do).
+* :func:`check_selection_rules`: those choosers left without a ``rule`` read a direction the key does not have:
+  mmengine's ``CheckpointHook`` / ``EarlyStoppingHook`` infer it by substrings (``save_best='error/top1'`` contains
+  ``top``: the checkpoint of the *highest* error was kept), and ``ReduceOnPlateau*`` defaults to ``rule='less'``
+  (``monitor='accuracy/top1'`` cut the lr whenever the accuracy failed to fall). Refused where
+  :func:`~automl_mm.utils.metric_rule.infer_rule` (the rule of OHL's ``reward_rule`` and the NAS loops'
+  ``metric_rule``) reads the key the other way, naming the key and the ``rule`` to set.
 """
 from __future__ import annotations
 
@@ -173,6 +179,51 @@ def warn_selection_on_test(cfg: Any) -> bool:
               f'split{_reward_split_hint(val, cfg.get("reward_dataloader"))})', logger='current',
               level=logging.WARNING)
     return True
+
+
+def check_selection_rules(cfg: Any) -> None:
+    """Refuse a chooser of the validation metric whose direction, left to mmengine, is not the key's
+    (:func:`~automl_mm.utils.metric_rule.infer_rule`): ``default_hooks.checkpoint.save_best`` and an
+    ``EarlyStoppingHook`` (``custom_hooks``) without ``rule`` (mmengine's substring inference,
+    :func:`~automl_mm.utils.metric_rule.mmengine_rule`; a hook given its own ``greater_keys`` / ``less_keys`` is left
+    to them), and a ``ReduceOnPlateau*`` parameter scheduler without ``rule`` (mmengine's default ``'less'``). A key
+    mmengine cannot read is left to mmengine, which refuses it when the hook is built; ``'auto'`` is not checked.
+
+    Raises:
+        ConfigCheckError: naming the config key, the metric, the direction the chooser would read and the
+            ``rule`` to set.
+    """
+    from automl_mm.utils.metric_rule import infer_rule, mmengine_rule
+    from automl_mm.utils.scope import config_type_name
+
+    found = []  # (config key of the chooser, metric key, rule it reads, its rule's config key, what it chooses)
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(checkpoint, dict) and checkpoint.get('save_best') and checkpoint.get('rule') is None \
+            and checkpoint.get('greater_keys') is None and checkpoint.get('less_keys') is None:
+        save_best = checkpoint['save_best']
+        keys = [save_best] if isinstance(save_best, str) else save_best if isinstance(save_best, (list, tuple)) else []
+        for key in keys:
+            if isinstance(key, str) and key != 'auto':
+                found.append(('default_hooks.checkpoint.save_best', key, mmengine_rule(key),
+                              'default_hooks.checkpoint.rule', 'the best checkpoint'))
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict) and config_type_name(hook) == 'EarlyStoppingHook' and hook.get('rule') is None \
+                and isinstance(hook.get('monitor'), str):
+            found.append((f'custom_hooks[{i}].monitor', hook['monitor'], mmengine_rule(hook['monitor']),
+                          f'custom_hooks[{i}].rule', 'the epoch to stop at'))
+    for node, key in _plateau_schedulers(cfg):
+        monitor = node.get('monitor', 'loss')
+        if node.get('rule') is None and isinstance(monitor, str):
+            found.append((f'{key}.monitor', monitor, 'less', f'{key}.rule', 'when to reduce the parameter (mmengine\'s '
+                          'default rule)'))
+    for where, metric, reads, rule_key, chooses in found:
+        rule = infer_rule(metric)
+        if reads is not None and reads != rule:
+            raise ConfigCheckError(
+                f'{where}={metric!r} has no rule, and {chooses} would be chosen as if a '
+                f'{"higher" if reads == "greater" else "lower"} {metric} were better ({reads!r}), but {metric!r} names '
+                f'a {"higher" if rule == "greater" else "lower"}-is-better metric ({rule!r}, as OHL\'s reward_rule and '
+                f'the NAS loops\' metric_rule read it): set {rule_key}={rule!r} (or {reads!r} if that is really meant)')
 
 
 def _reward_split_hint(val: dict, reward: Any) -> str:

@@ -8,6 +8,7 @@ copy / path is the one of the lowest metric, while logs, histories and results r
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from mmengine.hooks import CheckpointHook
 
@@ -49,6 +50,27 @@ def infer_rule(key: str) -> str:
     if any(k in lc for k in less):
         return 'less'
     return 'greater'
+
+
+def mmengine_rule(key: str, greater_keys: Sequence[str] | None = None,
+                  less_keys: Sequence[str] | None = None) -> str | None:
+    """The rule mmengine's ``CheckpointHook(save_best=key, rule=None)`` and ``EarlyStoppingHook(monitor=key,
+    rule=None)`` infer for ``key`` (``_init_rule``: an equal key, then a substring, of its greater keys, then of
+    its less keys; ``greater_keys`` / ``less_keys``: the hook's own lists in place of its defaults), or ``None``
+    where mmengine refuses the key (it names none of them). Unlike :func:`infer_rule` it does not know
+    :data:`LESS_NAMES`: ``'error/top1'`` contains ``top`` and reads ``'greater'``."""
+    greater = {k.lower() for k in (CheckpointHook._default_greater_keys if greater_keys is None else greater_keys)}
+    less = {k.lower() for k in (CheckpointHook._default_less_keys if less_keys is None else less_keys)}
+    lc = key.lower()
+    if lc in greater:
+        return 'greater'
+    if lc in less:
+        return 'less'
+    if any(k in lc for k in greater):
+        return 'greater'
+    if any(k in lc for k in less):
+        return 'less'
+    return None
 
 
 def resolve_rule(rule: str | None, key: str, rule_name: str, key_name: str) -> str:
