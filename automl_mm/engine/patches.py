@@ -32,6 +32,13 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    process, and a runner built from a config runs ``check_config`` and the model checks before its first dataloader
    is built.
 
+8. **The data a run reads, in every checkpoint** (a resume on a re-dealt split trained on images of the reward
+   split, silently): ``Runner.train`` and ``FlexibleRunner.train`` are wrapped by
+   :func:`automl_mm.engine.data_fingerprint.registering_data_check`, which registers
+   :class:`~automl_mm.engine.data_fingerprint.DataFingerprintHook` on the runner: checkpoints record a fingerprint of
+   each dataset (``meta['data_fingerprints']``) and a resume on data that differs is refused, naming the config key
+   (``resume_data_check=False`` at the config's top level resumes anyway).
+
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
 ``register_all_modules`` and automl_mm's ``tools/train.py`` / ``tools/test.py``.
@@ -41,6 +48,7 @@ from __future__ import annotations
 from mmengine.logging import print_log
 
 from .checkpoint import load_from_local
+from .data_fingerprint import registering_data_check
 from .dist import init_dist_pytorch_cpu_aware
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
 from .runner_checks import install as install_runner_checks
@@ -52,7 +60,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'the pytorch launcher uses gloo without GPUs',
            'checkpoints record the world size (meta.world_size)',
            'dataloader workers are seeded anew every epoch',
-           "runners built from a config run automl_mm's start-of-run checks")
+           "runners built from a config run automl_mm's start-of-run checks",
+           'checkpoints record the data read (meta.data_fingerprints) and a resume on other data is refused')
 _installed = False
 
 
@@ -88,6 +97,9 @@ def install() -> bool:
         if not getattr(build.__func__, 'reseeds_workers', False):
             runner_class.build_dataloader = staticmethod(reseeding_build_dataloader(build.__func__))
     install_runner_checks((runner_module.Runner, FlexibleRunner))
+    for runner_class in (runner_module.Runner, FlexibleRunner):
+        if not getattr(runner_class.__dict__['train'], 'registers_data_check', False):
+            runner_class.train = registering_data_check(runner_class.__dict__['train'])
     _installed = True
     print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
     return True

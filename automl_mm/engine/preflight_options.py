@@ -34,7 +34,7 @@ RUNNER_KEYS = frozenset((
     'train_dataloader', 'val_cfg', 'val_dataloader', 'val_evaluator', 'visualizer', 'work_dir', 'strategy', 'compile',
     'runner_type', 'model_wrapper_cfg', 'find_unused_parameters', 'custom_imports', 'train_pipeline', 'test_pipeline',
     'reward_dataloader', 'reward_evaluator', 'search_dataloader', 'search_evaluator', 'nas_input_shape',
-    'tta_model', 'tta_pipeline'))
+    'tta_model', 'tta_pipeline', 'resume_data_check'))
 
 
 def _check_new_names(cfg: Any, options: dict) -> None:

@@ -187,6 +187,14 @@ class SearchLoopBase(IterBasedTrainLoop):
             settings['train_dataloader'] = loader_setting(cfg.get('train_dataloader'))
         return settings
 
+    def held_out_splits(self, runner) -> dict[str, HeldOutEvaluator]:
+        """The search split (:attr:`held_out`) by the config key of its loader (``train_cfg.search_dataloader``,
+        else the top-level ``search_dataloader`` / ``reward_dataloader`` it falls back to): its data is fingerprinted
+        in every checkpoint and compared on resume (:mod:`automl_mm.engine.data_fingerprint`)."""
+        held = self.held_out
+        _, key = first_configured(runner.cfg, held.dataloader_cfg, held.dataloader_key, held.loader_keys)
+        return {key or held.dataloader_key: held}
+
     def check_resumed_scoring(self, saved: dict) -> None:
         """Refuse a resume in the middle of a scoring step whose scoring settings are not the checkpoint's.
 

@@ -411,6 +411,12 @@ class OHLHook(Hook):
         (:func:`~automl_mm.ohl.resume.reward_settings`)."""
         return resume.reward_settings(self, runner)
 
+    def held_out_splits(self, runner) -> dict[str, Any]:
+        """The reward split (its :class:`~automl_mm.engine.evaluate.HeldOutEvaluator`) by the config key of its
+        loader (:func:`~automl_mm.ohl.resume.reward_loader_key`): its data is fingerprinted in every checkpoint and
+        compared on resume (:mod:`automl_mm.engine.data_fingerprint`)."""
+        return {resume.reward_loader_key(self, runner): self.scorer.held_out}
+
     # ------------------------------------------------------------------------------------------ trunk logic
     def _start_segment(self, runner, if_pending: bool = False) -> None:
         """Begin the trunk if none is running, then re-derive this rank's random streams.

@@ -50,6 +50,21 @@ def search_settings(space: Any, controller: Any) -> tuple[dict[str, Any], set[st
     return settings, may_change
 
 
+def _own_prefix(hook: Any, runner: Any) -> str:
+    """How the hook's own keys are named: ``'custom_hooks.N.'`` (:func:`hook_config_key`), else ``'OHLHook.'``."""
+    hook_key = hook_config_key(runner, hook)
+    return f'{hook_key}.' if hook_key else 'OHLHook.'
+
+
+def reward_loader_key(hook: Any, runner: Any) -> str:
+    """The config key the reward split's loader is read from: the hook's own ``reward_dataloader``
+    (``custom_hooks.N.reward_dataloader``), else the top-level key it falls back to (``reward_dataloader``)."""
+    held, own = hook.scorer.held_out, _own_prefix(hook, runner)
+    _, key = first_configured(getattr(runner, 'cfg', None) or {}, held.dataloader_cfg, own + 'reward_dataloader',
+                              held.loader_keys)
+    return key or own + 'reward_dataloader'
+
+
 def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
     """What the rewards are read as, by role: ``reward_key`` and ``reward_rule`` (as resolved);
     ``reward_dataloader``, the reward split's loader (its dataset as the files it reads,
@@ -59,8 +74,7 @@ def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, s
     hook argument as ``custom_hooks.N.<arg>``, a top-level fallback as its key; the roles a resume may change)``:
     the BatchNorm re-estimation may (the same metric on the same images, read with other statistics)."""
     cfg, held = getattr(runner, 'cfg', None) or {}, hook.scorer.held_out  # (a runner without a config: none)
-    hook_key = hook_config_key(runner, hook)
-    own = f'{hook_key}.' if hook_key else 'OHLHook.'
+    own = _own_prefix(hook, runner)
     loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, own + 'reward_dataloader',
                                               held.loader_keys)
     metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, own + 'reward_evaluator',

@@ -145,6 +145,9 @@ def test_mmdet_detector_with_automl_mm_backbone_trains_evaluates_resumes(coco_ro
     ckpt = safe_torch_load(osp.join(work, 'epoch_1.pth'))
     assert any(k.startswith('backbone.res_layers.3') for k in ckpt['state_dict'])  # automl_mm.ResNet inside
     assert ckpt['meta']['dataset_meta']['classes'] == ('rectangle', 'ellipse', 'triangle')
+    fingerprints = ckpt['meta']['data_fingerprints']  # mmdet's CocoDataset is fingerprinted (the resume compares)
+    assert fingerprints['train_dataloader.dataset']['type'] == 'CocoDataset'
+    assert fingerprints['train_dataloader.dataset']['items'] == 8
     out = _run('tools/train.py', DETECTOR, '--work-dir', work, '--resume', *_detector_options(coco_root, 2))
     assert 'resumed epoch: 1' in out.lower().replace(',', '')
     maps = [r['coco/bbox_mAP'] for r in _scalars(work) if 'coco/bbox_mAP' in r]

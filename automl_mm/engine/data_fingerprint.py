@@ -1,0 +1,373 @@
+"""The data a run reads, fingerprinted in every checkpoint and compared on resume.
+
+A resume continues the interrupted run, on its data. Nothing checked that: an ``ImageFolderDataset`` checkpoint
+written before its split became a seeded hash of each file's path (:func:`automl_mm.datasets.splits.file_keys`)
+resumed on a re-dealt split, so images of the reward split (which OHL's rewards, or a NAS search's scores, are read
+on) were trained on from the resume point, and training images were rewarded, without a word; so did a resume
+with another split ``seed``, other split fractions, another ``max_samples`` or other files under ``data_root``.
+
+:class:`DataFingerprintHook`, which :func:`automl_mm.engine.patches.install` registers on every runner that trains
+(``Runner.train`` / ``FlexibleRunner.train``, whatever launched it), records in
+``checkpoint['meta']['data_fingerprints']`` a fingerprint (:func:`dataset_fingerprint`) of each dataset the run
+reads (:func:`run_datasets`): the train loop's (``train_dataloader.dataset``), the val loop's
+(``val_dataloader.dataset``) and the held-out splits of the OHL hook (its reward split) and of the NAS search loops
+(their search split), by config key. On resume (not for ``load_from`` alone: fine-tuning a checkpoint on other data
+is legitimate) the hook compares them with this run's and refuses a difference before anything trains, naming the
+config key, the item counts, the checkpoint and the likely causes (:func:`refusal`). ``resume_data_check=False``
+at the config's top level resumes anyway (with a warning); a checkpoint without fingerprints (an older run)
+resumes with a warning that the data could not be compared.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import os.path as osp
+import pickle
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+#: Where a checkpoint's ``meta`` holds the fingerprints, ``{config key: {'items', 'blake2b', 'type'}}``.
+META_KEY = 'data_fingerprints'
+#: The top-level config switch: ``False`` resumes on data that differs from the checkpoint's (with a warning).
+SWITCH = 'resume_data_check'
+#: Sequences (labels) up to this many numbers are part of an item's identity; longer ones (images) are not.
+_SMALL = 16
+_SKIP = object()
+
+
+# --- fingerprints -------------------------------------------------------------------------------------------------
+def _roots(dataset: Any) -> list[str]:
+    """The folders an item's paths are made relative to: ``data_root``, else the ``data_prefix`` folders (so a data
+    set moved to another mount point keeps its fingerprint)."""
+    root = getattr(dataset, 'data_root', None)
+    if isinstance(root, str) and root:
+        return [root]
+    prefix = getattr(dataset, 'data_prefix', None)
+    values = prefix.values() if isinstance(prefix, dict) else ()
+    return sorted((v for v in values if isinstance(v, str) and v), key=len, reverse=True)
+
+
+def _plain(value: Any, roots: list[str]) -> Any:
+    """``value`` as part of an item's identity: a number, a string (a path under one of ``roots`` relative to it),
+    or a short sequence of numbers (a label); ``_SKIP`` for anything else (an image array, nested data)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        for root in roots:
+            if value.startswith(root.rstrip('/\\') + os.sep) or value.startswith(root.rstrip('/\\') + '/'):
+                return osp.relpath(value, root).replace(os.sep, '/')
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        size = value.numel() if isinstance(value, torch.Tensor) else value.size
+        return tuple(value.reshape(-1).tolist()) if size <= _SMALL else _SKIP
+    if isinstance(value, (list, tuple)) and len(value) <= _SMALL:
+        plain = tuple(_plain(v, roots) for v in value)
+        if all(v is not _SKIP and not isinstance(v, tuple) for v in plain):
+            return plain
+    return _SKIP
+
+
+def item_identity(info: dict, roots: list[str]) -> tuple:
+    """What identifies one item of a data list (an mmengine ``BaseDataset`` entry), never its pixels.
+
+    Its plain fields in key order (:func:`_plain`: ``img_path`` / ``file_name`` relative to ``data_root``,
+    ``img_id``, ``source_idx``, ``gt_label``, ``height``, ...), and of a list of instances (mmdet's ``instances``)
+    their labels (the keys ending in ``label``, e.g. ``bbox_label``), not their boxes or masks. The in-memory sets
+    (digits, CIFAR-10, Fashion-MNIST) identify an item by its index in the source file (``source_idx``) and label;
+    ``ImageFolderDataset`` by its path and label; mmdet's ``CocoDataset`` by path, image id, size and labels."""
+    parts = []
+    for key in sorted(info, key=str):
+        value = info[key]
+        plain = _plain(value, roots)
+        if plain is not _SKIP:
+            parts.append((key, plain))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            labels = tuple(tuple(_plain(v[k], roots) for k in sorted(v, key=str) if str(k).endswith('label'))
+                           for v in value)
+            parts.append((key, labels))
+    return tuple(parts)
+
+
+def _data_infos(dataset: Any) -> Iterable[dict] | None:
+    """The entries of an mmengine ``BaseDataset``'s data list, in order (a serialised one is read back from its
+    bytes, as ``get_data_info`` does); ``None`` for a dataset without one."""
+    if getattr(dataset, 'serialize_data', False) and getattr(dataset, 'data_address', None) is not None \
+            and getattr(dataset, 'data_bytes', None) is not None:
+        ends = np.asarray(dataset.data_address).tolist()
+        starts = [0] + ends[:-1]
+        return (pickle.loads(memoryview(dataset.data_bytes[s:e])) for s, e in zip(starts, ends))
+    data_list = getattr(dataset, 'data_list', None)
+    return data_list if isinstance(data_list, list) else None
+
+
+def _update_numbers(h: Any, dataset: Any) -> None:
+    """A wrapper's own numbers that decide which items it gives (``torch.utils.data.Subset.indices``,
+    ``RepeatDataset.times``, ``ClassBalancedDataset.repeat_indices``)."""
+    for name in ('indices', 'times', 'repeat_indices'):
+        value = getattr(dataset, name, None)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            h.update(f'{name}={int(value)};'.encode())
+        elif isinstance(value, (list, tuple, np.ndarray, range)):
+            h.update(f'{name}='.encode() + np.asarray(list(value), dtype=np.int64).tobytes() + b';')
+
+
+def _digest(dataset: Any, depth: int = 0) -> bytes | None:
+    """blake2b over the identity of every item of ``dataset`` in order, or ``None`` where it cannot be told."""
+    if depth > 8:
+        return None
+    if callable(getattr(dataset, 'full_init', None)) and not getattr(dataset, '_fully_initialized', True):
+        dataset.full_init()  # what the first read does anyway: loads annotations, reads no image
+    h = hashlib.blake2b(digest_size=16)
+    h.update(type(dataset).__name__.encode() + b'\0')
+    infos = _data_infos(dataset)
+    if infos is not None:
+        roots, count = _roots(dataset), 0
+        for info in infos:
+            h.update(repr(item_identity(info, roots)).encode() + b'\n')
+            count += 1
+        # a BaseDataset that keeps its items elsewhere (its own get_data_info) has an empty or partial list
+        return h.digest() if count == len(dataset) else None
+    children = getattr(dataset, 'datasets', None)
+    inner = getattr(dataset, 'dataset', None)
+    parts = (list(children) if isinstance(children, (list, tuple)) and children else
+             [inner] if inner is not None else None)
+    if parts is None:
+        return None
+    h.update(f'{len(dataset)};'.encode())
+    _update_numbers(h, dataset)
+    for part in parts:
+        digest = _digest(part, depth + 1)
+        if digest is None:
+            return None
+        h.update(digest)
+    return h.digest()
+
+
+def dataset_fingerprint(dataset: Any) -> dict | None:
+    """``{'items': len(dataset), 'blake2b': hex digest, 'type': class name}`` of a dataset, or ``None`` when it
+    cannot be fingerprinted (no data list and no wrapped dataset that has one; an error while reading it).
+
+    The digest covers each item's identity (:func:`item_identity`) in order, so the same images in another order,
+    or another split of the same count, differ. mmengine's ``BaseDataset`` (serialised or not), its wrappers
+    (``ConcatDataset``, ``RepeatDataset``, ``ClassBalancedDataset``), torch's ``Subset`` / ``ConcatDataset``,
+    automl_mm's ``NoisyLabelDataset`` (its flipped labels are in the wrapped list) and mmdet's datasets are
+    covered; no image is read (a lazily initialised dataset loads its annotations, as its first read would)."""
+    try:
+        digest = _digest(dataset)
+        if digest is None:
+            return None
+        return {'items': int(len(dataset)), 'blake2b': digest.hex(), 'type': type(dataset).__name__}
+    except Exception as err:  # noqa: BLE001 - a dataset that cannot be told is skipped, never an error
+        print_log(f'data fingerprint: {type(dataset).__name__} skipped ({type(err).__name__}: {err})',
+                  logger='current', level=logging.DEBUG)
+        return None
+
+
+# --- the datasets of a run ----------------------------------------------------------------------------------------
+def _built_loop(runner: Any, name: str) -> Any:
+    from mmengine.runner import BaseLoop
+
+    loop = getattr(runner, name, None)
+    return loop if isinstance(loop, BaseLoop) else None
+
+
+def held_out_owners(runner: Any) -> Iterator[Any]:
+    """The hooks and the train loop that score a held-out split (those with ``held_out_splits(runner)``)."""
+    for owner in [*getattr(runner, 'hooks', []), _built_loop(runner, '_train_loop')]:
+        if owner is not None and callable(getattr(owner, 'held_out_splits', None)):
+            yield owner
+
+
+def run_datasets(runner: Any, build: Callable[[str], bool] = lambda key: False) -> dict[str, Any]:
+    """The datasets ``runner`` reads, by config key: ``train_dataloader.dataset`` and ``val_dataloader.dataset``
+    (of the loops built so far) and ``<loader key>.dataset`` of each held-out split (an OHL hook's reward split,
+    ``custom_hooks.0.reward_dataloader`` or the top-level ``reward_dataloader`` it falls back to; a NAS loop's
+    ``train_cfg.search_dataloader`` / ``search_dataloader`` / ``reward_dataloader``). A held-out split not built
+    yet is built when ``build(key)`` says so (it is built once per run and kept), else left out."""
+    found = {}
+    for loop_name, key in (('_train_loop', 'train_dataloader'), ('_val_loop', 'val_dataloader')):
+        loop = _built_loop(runner, loop_name)
+        dataset = getattr(getattr(loop, 'dataloader', None), 'dataset', None)
+        if dataset is not None:
+            found[f'{key}.dataset'] = dataset
+    for owner in held_out_owners(runner):
+        for key, held in owner.held_out_splits(runner).items():
+            if held.loader is None and build(f'{key}.dataset'):
+                held.build(runner)
+            if held.loader is not None:
+                found[f'{key}.dataset'] = held.loader.dataset
+    return found
+
+
+# --- the check ------------------------------------------------------------------------------------------------------
+def check_enabled(cfg: Any) -> bool:
+    """The config's ``resume_data_check`` (default ``True``).
+
+    Raises:
+        ValueError: it is not ``True`` or ``False`` (``'False'`` is a true string: the check ran where it was meant
+            to be off).
+    """
+    value = (cfg or {}).get(SWITCH, True)
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f'{SWITCH} must be True or False, got {value!r}')
+    return bool(value)
+
+
+def _resumed_file(runner: Any) -> str:
+    """The checkpoint a runner resumes, for messages: ``load_from`` (``--resume PATH``, or what tools/train.py
+    resolved), ``FlexibleRunner``'s ``resume=PATH``, else what auto-resume picks in ``work_dir``."""
+    if isinstance(getattr(runner, '_resume', None), str):
+        return runner._resume
+    if getattr(runner, '_load_from', None):
+        return str(runner._load_from)
+    from .resume import find_resumable_checkpoint
+
+    found, _ = find_resumable_checkpoint(getattr(runner, 'work_dir', '.'))
+    return found or 'the resumed checkpoint'
+
+
+def _describe(key: str, before: dict, now: dict) -> str:
+    kind = now.get('type') or before.get('type') or 'dataset'
+    if before.get('items') == now.get('items'):
+        return f'{key} ({kind}): {now.get("items")} items then and now, but other items or another order'
+    return f'{key} ({kind}): {before.get("items")} items in the checkpoint\'s run, {now.get("items")} now'
+
+
+def data_changes(saved: dict, current: dict[str, dict | None]) -> list[str]:
+    """One line per dataset whose fingerprint in ``current`` differs from ``saved`` (both by config key); keys
+    either side lacks, or could not fingerprint, are not compared."""
+    lines = []
+    for key, before in saved.items():
+        now = current.get(key)
+        if not isinstance(before, dict) or now is None:
+            continue
+        if before.get('items') != now['items'] or before.get('blake2b') != now['blake2b']:
+            lines.append(_describe(key, before, now))
+    return lines
+
+
+def refusal(name: str, lines: list[str]) -> str:
+    """The message of a resume whose data differs (``lines`` from :func:`data_changes`)."""
+    return (f'resuming {name}: the data differs from what the checkpoint\'s run read - ' + '; '.join(lines) +
+            '. The resumed run would train, reward or score on other images than the run it continues (e.g. '
+            'images of the reward split trained on, training images rewarded). Likely causes: another split seed '
+            '(the dataset\'s seed), other split fractions (split_sizes, reward_ratio, reward_size), another '
+            'max_samples / samples_per_class, files added, removed or renamed under data_root, or a checkpoint of an '
+            'older automl_mm whose split order was another (ImageFolderDataset\'s split became a seeded hash of '
+            'each file\'s path: a checkpoint written before resumes on another split). Resume with the '
+            'checkpoint\'s data settings; to continue on this data knowingly, set '
+            f'{SWITCH}=False at the config\'s top level (--cfg-options {SWITCH}=False); to train on it as a new '
+            'run from these weights, use load_from without resume')
+
+
+def _agree(problem: str | None) -> str | None:
+    """Every rank's verdict, so that all raise when one does (a rank that raised alone left the others waiting
+    in the next collective until the process group's timeout); each rank's line where they differ."""
+    from mmengine.dist import all_gather_object, is_distributed
+
+    if not is_distributed():
+        return problem
+    verdicts = all_gather_object(problem)
+    if all(v is None for v in verdicts):
+        return None
+    if len(set(verdicts)) == 1:
+        return verdicts[0]
+    return ' | '.join(f'rank {rank}: {v or "the data matches"}' for rank, v in enumerate(verdicts))
+
+
+class DataFingerprintHook(Hook):
+    """Record the fingerprints of the run's datasets in every checkpoint; refuse a resume on other data.
+
+    Registered on every runner that trains by :func:`automl_mm.engine.patches.install` (see the module docstring);
+    not a config entry. ``before_save_checkpoint`` (rank 0, which saves) writes
+    ``checkpoint['meta']['data_fingerprints']``; ``after_load_checkpoint`` (every rank, first of the hooks, before
+    the weights are copied) compares on a resume only, each rank its own datasets (every rank reads the same
+    data), and all ranks raise when one does. Fingerprints are computed once per dataset and kept.
+
+    Raises:
+        ValueError: on resume, a dataset's fingerprint differs from the checkpoint's (:func:`refusal`: the config
+            key, the item counts, the checkpoint, the likely causes and ``resume_data_check=False``); or
+            ``resume_data_check`` is not a bool.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, dict | None]] = {}
+
+    def fingerprint(self, dataset: Any) -> dict | None:
+        """:func:`dataset_fingerprint`, computed once per dataset object."""
+        cached = self._cache.get(id(dataset))
+        if cached is None or cached[0] is not dataset:
+            cached = self._cache[id(dataset)] = (dataset, dataset_fingerprint(dataset))
+        return cached[1]
+
+    def fingerprints(self, runner: Any, build: Callable[[str], bool] = lambda key: False) -> dict[str, dict]:
+        """``{config key: fingerprint}`` of :func:`run_datasets` (those that can be fingerprinted)."""
+        found = {key: self.fingerprint(ds) for key, ds in run_datasets(runner, build).items()}
+        return {key: fp for key, fp in found.items() if fp is not None}
+
+    def before_run(self, runner) -> None:
+        check_enabled(getattr(runner, 'cfg', None))  # a bad switch is named at the start, not at a resume
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.setdefault('meta', {})
+        if isinstance(meta, dict):
+            meta[META_KEY] = self.fingerprints(runner)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from .run_info import is_resume
+
+        if not is_resume(runner):  # load_from: the weights only; other data is a new run's right
+            return
+        saved = (checkpoint.get('meta') or {}).get(META_KEY)
+        if not check_enabled(getattr(runner, 'cfg', None)):
+            print_log(f'{SWITCH}=False: the resumed run\'s data is not compared with the checkpoint\'s',
+                      logger='current', level=logging.WARNING)
+            return
+        if not isinstance(saved, dict):
+            print_log(f'resuming {_resumed_file(runner)}: the checkpoint records no data fingerprints (saved by an '
+                      'older automl_mm or without it), so this run\'s data could not be compared with its run\'s',
+                      logger='current', level=logging.WARNING)
+            return
+        problem = None
+        try:
+            current = self.fingerprints(runner, build=lambda key: key in saved)
+            lines = data_changes(saved, current)
+            if lines:
+                problem = refusal(_resumed_file(runner), lines)
+        except Exception as err:
+            _agree(f'{type(err).__name__}: {err}')  # the other ranks raise too, instead of waiting for this one
+            raise
+        problem = _agree(problem)
+        if problem is not None:
+            raise ValueError(problem)
+        compared = sorted(set(saved) & set(current))
+        print_log(f'resume: the data matches the checkpoint\'s run ({", ".join(compared) or "nothing to compare"})',
+                  logger='current', level=logging.INFO)
+
+
+def registering_data_check(train: Callable) -> Callable:
+    """Wrap a runner class's ``train``: register one :class:`DataFingerprintHook` on the runner first."""
+    import functools
+
+    @functools.wraps(train)
+    def wrapper(self, *args, **kwargs):
+        if not any(isinstance(h, DataFingerprintHook) for h in getattr(self, 'hooks', [])):
+            self.register_hook(DataFingerprintHook())
+        return train(self, *args, **kwargs)
+
+    wrapper.registers_data_check = True
+    return wrapper
+
+
+__all__ = ['DataFingerprintHook', 'META_KEY', 'SWITCH', 'check_enabled', 'data_changes', 'dataset_fingerprint',
+           'item_identity', 'registering_data_check', 'run_datasets']
