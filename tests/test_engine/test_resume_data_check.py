@@ -215,6 +215,19 @@ def test_image_folder_fingerprints_follow_the_split_not_the_mount_point(tmp_path
     assert dataset_fingerprint(_folder(str(tmp_path / 'moved')))['blake2b'] != fingerprint['blake2b']
 
 
+def test_an_older_image_folder_split_order_has_another_fingerprint(tmp_path, monkeypatch):
+    """The fault this check was made for: before file_keys, each class was cut in a seeded permutation of its
+    positions; a checkpoint of that split order, resumed now, names the re-dealt split."""
+    from automl_mm.datasets import image_folder
+
+    _image_folder(str(tmp_path), per_class=30)
+    now = {split: dataset_fingerprint(_folder(str(tmp_path), split=split)) for split in ('train', 'reward')}
+    monkeypatch.setattr(image_folder, 'file_keys', lambda paths, seed: None)  # the older order
+    before = {split: dataset_fingerprint(_folder(str(tmp_path), split=split)) for split in ('train', 'reward')}
+    for split in ('train', 'reward'):
+        assert before[split]['items'] == now[split]['items'] and before[split]['blake2b'] != now[split]['blake2b']
+
+
 def test_wrappers_are_fingerprinted_through_and_unknown_datasets_are_skipped(tmp_path):
     from mmengine.dataset import ConcatDataset, RepeatDataset
 
