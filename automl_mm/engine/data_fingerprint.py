@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import os.path as osp
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -42,40 +41,46 @@ _SKIP = object()
 
 
 # --- fingerprints -------------------------------------------------------------------------------------------------
-def _roots(dataset: Any) -> list[str]:
-    """The folders an item's paths are made relative to: ``data_root``, else the ``data_prefix`` folders (so a data
-    set moved to another mount point keeps its fingerprint)."""
+def _roots(dataset: Any) -> tuple[str, ...]:
+    """The folder prefixes (ending in a separator) an item's paths are made relative to: ``data_root``'s, else
+    the ``data_prefix`` folders' (so a data set moved to another mount point keeps its fingerprint)."""
     root = getattr(dataset, 'data_root', None)
-    if isinstance(root, str) and root:
-        return [root]
     prefix = getattr(dataset, 'data_prefix', None)
-    values = prefix.values() if isinstance(prefix, dict) else ()
-    return sorted((v for v in values if isinstance(v, str) and v), key=len, reverse=True)
+    folders = [root] if isinstance(root, str) and root else sorted(
+        (v for v in (prefix.values() if isinstance(prefix, dict) else ()) if isinstance(v, str) and v),
+        key=len, reverse=True)
+    return tuple(dict.fromkeys(f.rstrip('/' + os.sep) + sep for f in folders for sep in {'/', os.sep}))
 
 
-def _plain(value: Any, roots: list[str]) -> Any:
+_NUMBERS = (type(None), bool, int, float)
+
+
+def _plain(value: Any, roots: tuple[str, ...]) -> Any:
     """``value`` as part of an item's identity: a number, a string (a path under one of ``roots`` relative to it),
     or a short sequence of numbers (a label); ``_SKIP`` for anything else (an image array, nested data)."""
-    if value is None or isinstance(value, (bool, int, float)):
+    kind = type(value)
+    if kind in _NUMBERS:
         return value
-    if isinstance(value, str):
+    if kind is str:
         for root in roots:
-            if value.startswith(root.rstrip('/\\') + os.sep) or value.startswith(root.rstrip('/\\') + '/'):
-                return osp.relpath(value, root).replace(os.sep, '/')
+            if value.startswith(root):
+                return value[len(root):].replace(os.sep, '/')
+        return value
+    if isinstance(value, (bool, int, float)):  # subclasses (IntEnum, ...)
         return value
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (np.ndarray, torch.Tensor)):
         size = value.numel() if isinstance(value, torch.Tensor) else value.size
         return tuple(value.reshape(-1).tolist()) if size <= _SMALL else _SKIP
-    if isinstance(value, (list, tuple)) and len(value) <= _SMALL:
+    if isinstance(value, (list, tuple)) and len(value) <= _SMALL and not any(isinstance(v, dict) for v in value):
         plain = tuple(_plain(v, roots) for v in value)
         if all(v is not _SKIP and not isinstance(v, tuple) for v in plain):
             return plain
     return _SKIP
 
 
-def item_identity(info: dict, roots: list[str]) -> tuple:
+def item_identity(info: dict, roots: tuple[str, ...]) -> tuple:
     """What identifies one item of a data list (an mmengine ``BaseDataset`` entry), never its pixels.
 
     Its plain fields in key order (:func:`_plain`: ``img_path`` / ``file_name`` relative to ``data_root``,
@@ -90,7 +95,7 @@ def item_identity(info: dict, roots: list[str]) -> tuple:
         if plain is not _SKIP:
             parts.append((key, plain))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            labels = tuple(tuple(_plain(v[k], roots) for k in sorted(v, key=str) if str(k).endswith('label'))
+            labels = tuple(tuple(_plain(v[k], roots) for k in sorted(k for k in v if str(k).endswith('label')))
                            for v in value)
             parts.append((key, labels))
     return tuple(parts)
