@@ -293,9 +293,11 @@ class DataFingerprintHook(Hook):
 
     Registered on every runner that trains by :func:`automl_mm.engine.patches.install` (see the module docstring);
     not a config entry. ``before_save_checkpoint`` (rank 0, which saves) writes
-    ``checkpoint['meta']['data_fingerprints']``; ``after_load_checkpoint`` (every rank, first of the hooks, before
-    the weights are copied) compares on a resume only, each rank its own datasets (every rank reads the same
-    data), and all ranks raise when one does. Fingerprints are computed once per dataset and kept.
+    ``checkpoint['meta']['data_fingerprints']``; ``after_load_checkpoint`` (every rank, after the other hooks' own
+    resume checks, whose messages name the settings they compare: OHL's refusal of a reward read on other images
+    names both ``reward_dataloader`` configs; before the weights are copied) compares on a resume only, each rank
+    its own datasets (every rank reads the same data), and all ranks raise when one does. Fingerprints are
+    computed once per dataset and kept.
 
     Raises:
         ValueError: on resume, a dataset's fingerprint differs from the checkpoint's (:func:`refusal`: the config
@@ -303,7 +305,7 @@ class DataFingerprintHook(Hook):
             ``resume_data_check`` is not a bool.
     """
 
-    priority = 'VERY_HIGH'
+    priority = 'VERY_LOW'
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[Any, dict | None]] = {}

@@ -139,26 +139,33 @@ def test_load_from_without_resume_is_not_checked(saved, tmp_path, logged):
     Runner.from_cfg(cfg).test()
 
 
-def _ohl_cfg(work_dir: str, max_epochs: int, reward_samples: int = 64) -> Config:
+def _ohl_cfg(work_dir: str, max_epochs: int) -> Config:
     """The tiny OHL run, its reward split given to the hook itself (custom_hooks.0.reward_dataloader)."""
     cfg = tiny_ohl_cfg(work_dir)
     cfg.train_cfg.max_epochs = max_epochs
     cfg.custom_hooks[0].reward_dataloader = cfg.pop('reward_dataloader')
-    cfg.custom_hooks[0].reward_dataloader.dataset.max_samples = reward_samples
+    cfg.custom_hooks[0].reward_dataloader.dataset.max_samples = 64
     return cfg
 
 
 def test_an_ohl_resume_on_another_reward_split_names_its_key(tmp_path):
     """The reward split is built by the OHL hook in before_train, after the resume's load: it is built for the
-    comparison, and named by its config key."""
+    comparison, and named by its config key. The config is the same (a reward_dataloader config that differs is
+    refused first by the OHL hook's own check, which names both configs: test_controller); the checkpoint's run
+    dealt its reward split otherwise, as an older automl_mm's ImageFolderDataset order did."""
     work = str(tmp_path / 'ohl')
     train_copy_runner(_ohl_cfg(work, 1))
-    fingerprints = safe_torch_load(osp.join(work, 'epoch_1.pth'))['meta'][META_KEY]
-    assert fingerprints['custom_hooks.0.reward_dataloader.dataset']['items'] == 64
-    resumed = _ohl_cfg(work, 2, reward_samples=32)
-    resumed.resume = True
-    with pytest.raises(ValueError, match=r'custom_hooks.0.reward_dataloader.dataset \(DigitsDataset\): 64 items in '
-                                         r'the checkpoint\'s run, 32 now'):
+    checkpoint = safe_torch_load(osp.join(work, 'epoch_1.pth'))
+    fingerprints = checkpoint['meta'][META_KEY]
+    reward = fingerprints['custom_hooks.0.reward_dataloader.dataset']
+    assert reward['items'] == 64
+    reward['blake2b'] = '0' * len(reward['blake2b'])  # the same count, other images
+    dealt_otherwise = str(tmp_path / 'dealt_otherwise.pth')
+    torch.save(checkpoint, dealt_otherwise)
+    resumed = _ohl_cfg(work, 2)
+    resumed.resume, resumed.load_from = True, dealt_otherwise
+    with pytest.raises(ValueError, match=r'custom_hooks.0.reward_dataloader.dataset \(DigitsDataset\): 64 items then '
+                                         r'and now, but other items or another order'):
         train_copy_runner(resumed)
     resumed = _ohl_cfg(work, 2)
     resumed.resume = True
