@@ -38,6 +38,12 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    :class:`~automl_mm.engine.data_fingerprint.DataFingerprintHook` on the runner: checkpoints record a fingerprint of
    each dataset (``meta['data_fingerprints']``) and a resume on data that differs is refused, naming the config key
    (``resume_data_check=False`` at the config's top level resumes anyway).
+9. **A resume under another config, named** (an edited ``optim_wrapper.optimizer.lr`` was replaced by the
+   checkpoint's optimiser state while an edited pipeline took effect, both silently): ``Runner.train`` and
+   ``FlexibleRunner.train`` are wrapped by :func:`automl_mm.engine.resume_config.registering_config_check`, which
+   registers :class:`~automl_mm.engine.resume_config.ResumeConfigHook`: a resume logs one warning naming the config
+   keys that differ from the checkpoint's run (``meta['cfg']``), those the checkpoint's state overrides apart from
+   those that take effect.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -51,6 +57,7 @@ from .checkpoint import load_from_local
 from .data_fingerprint import registering_data_check
 from .dist import init_dist_pytorch_cpu_aware
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
+from .resume_config import registering_config_check
 from .runner_checks import install as install_runner_checks
 from .worker_seeds import reseeding_build_dataloader
 
@@ -61,7 +68,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'checkpoints record the world size (meta.world_size)',
            'dataloader workers are seeded anew every epoch',
            "runners built from a config run automl_mm's start-of-run checks",
-           'checkpoints record the data read (meta.data_fingerprints) and a resume on other data is refused')
+           'checkpoints record the data read (meta.data_fingerprints) and a resume on other data is refused',
+           "a resume names the config keys that differ from the checkpoint's run (meta.cfg)")
 _installed = False
 
 
@@ -100,6 +108,8 @@ def install() -> bool:
     for runner_class in (runner_module.Runner, FlexibleRunner):
         if not getattr(runner_class.__dict__['train'], 'registers_data_check', False):
             runner_class.train = registering_data_check(runner_class.__dict__['train'])
+        if not getattr(runner_class.__dict__['train'], 'registers_config_check', False):
+            runner_class.train = registering_config_check(runner_class.__dict__['train'])
     _installed = True
     print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
     return True

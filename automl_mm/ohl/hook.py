@@ -411,6 +411,11 @@ class OHLHook(Hook):
         (:func:`~automl_mm.ohl.resume.reward_settings`)."""
         return resume.reward_settings(self, runner)
 
+    def resume_checked_keys(self, runner) -> set[str]:
+        """The config keys this hook's resume check compares itself (:func:`~automl_mm.ohl.resume.resume_checked_keys`):
+        the resume's config comparison (:mod:`automl_mm.engine.resume_config`) leaves them to it."""
+        return resume.resume_checked_keys(self, runner)
+
     def held_out_splits(self, runner) -> dict[str, Any]:
         """The reward split (its :class:`~automl_mm.engine.evaluate.HeldOutEvaluator`) by the config key of its
         loader (:func:`~automl_mm.ohl.resume.reward_loader_key`): its data is fingerprinted in every checkpoint and

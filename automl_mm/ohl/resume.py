@@ -94,6 +94,24 @@ def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, s
     return settings, keys, {'bn_recalibration_batches', 'bn_recalibration_dataloader'}
 
 
+#: The hook's own arguments :func:`load_search_state` compares on resume, refusing a change or warning where the
+#: search may go on under it (:func:`search_settings`, :func:`reward_settings` and the layout, trunk and seed checks).
+CHECKED_ARGUMENTS = ('num_copies', 'ranks_per_copy', 'trunk_epochs', 'trunk_iters', 'seed', 'spaces', 'controller',
+                     'reward_key', 'reward_rule', 'reward_evaluator', 'bn_recalibration_batches',
+                     'bn_recalibration_dataloader')
+
+
+def resume_checked_keys(hook: Any, runner: Any) -> set[str]:
+    """The config keys a resume's OHL check compares itself, so that the resume's config comparison
+    (:class:`~automl_mm.engine.resume_config.ResumeConfigHook`) does not report them a second time:
+    :data:`CHECKED_ARGUMENTS` as ``custom_hooks.N.<key>``, the reward evaluator's key and the reward split's
+    dataset (``<loader key>.dataset``: the top-level ``reward_dataloader`` the hook falls back to, or its own; the
+    loader's batch size and workers are not compared, a resume may change them)."""
+    own = _own_prefix(hook, runner)
+    keys = hook.reward_settings(runner)[1]
+    return {own + key for key in CHECKED_ARGUMENTS} | {keys['reward_evaluator'], keys['reward_dataloader'] + '.dataset'}
+
+
 def search_state(hook: Any, runner: Any) -> dict[str, Any]:
     """The search as ``before_save_checkpoint`` saves it (``checkpoint['ohl']``): trunk counter, seed, history,
     whether the copies are apart, the layout and trunk length, the controllers' state (θ included), the spaces'

@@ -1,0 +1,293 @@
+"""A resume under another config than the checkpoint's run, named in one warning.
+
+mmengine's ``Runner.save_checkpoint`` stores the run's config text in ``checkpoint['meta']['cfg']``
+(``Config.pretty_text``). ``Runner.resume`` then restores the optimiser's state (its ``param_groups``: ``lr``,
+``momentum``, ``weight_decay``, ``betas``, ``eps``, ``initial_lr`` ...), every parameter scheduler's state (all its
+attributes: ``milestones``, ``gamma``, ``eta_min``, ``T_max``, ``begin``, ``end``, ``base_values`` ...) and the
+message hub, over what this run's config built, while every other key of this run's config (the pipeline, the batch
+size, the model's ``test_cfg``, a hook's settings ...) takes effect. A user who edited
+``optim_wrapper.optimizer.lr`` and resumed trained on at the old lr; one who edited the pipeline trained on with the
+new one; neither was told.
+
+:class:`ResumeConfigHook`, which :func:`automl_mm.engine.patches.install` registers on every runner that trains
+(``Runner.train`` / ``FlexibleRunner.train``: plain runs, OHL's ``CopyRunner``, the NAS search loops), compares on a
+resume (not for ``load_from`` alone, which is a new run) the checkpoint's config with this run's, key by key
+(:func:`config_differences`, dotted as ``--cfg-options`` spells them), and logs one warning
+(:func:`difference_warning`) in ``before_train``, after every refusal (the data, the schedule span, the model's
+keys, an OHL or NAS search's settings) had its say, so that nothing refused is reported twice. The warning splits
+the keys in two:
+
+(a) keys whose new value the resume replaces with the checkpoint's state (:func:`restored_keys`): the optimiser's
+    hyper-parameters that live in its ``param_groups`` (``optim_wrapper.optimizer.<key>``, and
+    ``optim_wrapper.paramwise_cfg`` / ``auto_scale_lr``, which only shape those values), and every attribute of a
+    parameter scheduler the checkpoint holds (``param_scheduler.<i>.<key>``), when the checkpoint holds that state;
+(b) the rest, which take effect from the resume on.
+
+Keys that legitimately differ between a run and its resume are not compared (:data:`PER_LAUNCH`: found by killing
+``tools/train.py`` and resuming it with the same config, which reports no difference); nor the keys another check
+compares and reports itself (``randomness.seed``: mmengine and tools/train.py take the checkpoint's with a warning;
+an OHL hook's search and reward settings, ``OHLHook.resume_checked_keys``).
+
+Why (a) is a warning and not a refusal: the resumed run is the checkpoint's run continued exactly (its optimiser,
+moments and schedule together), which is what a resume means in mmengine; nothing is mixed, unlike a resume on
+other data (refused by :mod:`automl_mm.engine.data_fingerprint`) or under another schedule span (refused by
+:func:`automl_mm.engine.hooks.check_schedule_unchanged`, where mmengine's restored span left the run at its last
+lr). The fault was the silence: an edit that has no effect, not said. A refusal would also stop every resume of a
+run whose shared base config was edited since (for the runs to come) until the edit is reverted. So no switch is
+added; to train on under the new values, start a new run from the checkpoint's weights with ``load_from``.
+
+The config text is read without executing it (:func:`parse_config_text`): ``Config.fromstring`` runs a ``.py``
+text as Python, and a checkpoint is otherwise loaded with ``weights_only=True`` so that it cannot run code.
+"""
+from __future__ import annotations
+
+import ast
+import logging
+import reprlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+#: Config keys (and everything under them) that legitimately differ between a run and its resume: what
+#: tools/train.py writes per launch (``resume``, ``load_from``, ``work_dir``, ``launcher``; ``env_cfg`` and
+#: ``model_wrapper_cfg``, set for the machine by :func:`automl_mm.engine.dist.gloo_without_gpus`), the logging and
+#: visualisation settings, the run's name and the data check's switch. ``randomness.seed`` is reported by mmengine's
+#: ``Runner.resume`` and tools/train.py (both continue with the checkpoint's seed, with a warning).
+PER_LAUNCH = ('resume', 'load_from', 'work_dir', 'launcher', 'env_cfg', 'model_wrapper_cfg', 'log_level',
+              'log_processor', 'default_hooks.logger', 'visualizer', 'experiment_name', 'randomness.seed',
+              'resume_data_check')
+#: How many keys of each kind the warning names (then ``and N more``).
+MAX_KEYS = 10
+_ABSENT = object()
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother, _short.maxlist, _short.maxtuple, _short.maxdict, _short.maxlevel = \
+    40, 40, 4, 4, 3, 2
+
+
+# --- reading a config text ------------------------------------------------------------------------------------------
+class _Unknown(str):
+    """An expression of a config text that is not a literal (a name, a call other than ``dict``): compared as its
+    source text."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_literal(e) for e in node.elts]
+        return tuple(items) if isinstance(node, ast.Tuple) else items if isinstance(node, ast.List) else \
+            _Unknown(ast.unparse(node))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict' and not node.args \
+            and all(k.arg is not None for k in node.keywords):
+        return {k.arg: _literal(k.value) for k in node.keywords}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and \
+            isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)):
+        return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
+    return _Unknown(ast.unparse(node))
+
+
+def parse_config_text(text: Any) -> dict[str, Any] | None:
+    """A config's ``pretty_text`` (``name = value`` lines, as mmengine writes ``meta['cfg']``) as a dict, without
+    executing it: literals and ``dict(...)`` calls as values, any other expression as its source text (so both sides
+    of a comparison read alike). ``None`` for a text that is not such a config (logged at debug level)."""
+    try:
+        tree = ast.parse(text)
+        found = {}
+        for statement in tree.body:
+            if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1 and
+                    isinstance(statement.targets[0], ast.Name)):
+                raise ValueError(f'line {statement.lineno} is not `name = value`')
+            found[statement.targets[0].id] = _literal(statement.value)
+        return found
+    except (SyntaxError, ValueError, TypeError, RecursionError) as err:
+        print_log(f'resume config check: the config text could not be read ({type(err).__name__}: {err})',
+                  logger='current', level=logging.DEBUG)
+        return None
+
+
+def run_config(runner: Any) -> dict[str, Any] | None:
+    """This run's config as its checkpoints record it (``runner.cfg.pretty_text``, read by
+    :func:`parse_config_text`), or ``None`` for a runner built without a config."""
+    cfg = getattr(runner, 'cfg', None)
+    if not cfg:
+        return None
+    try:
+        text = cfg.pretty_text
+    except Exception as err:  # noqa: BLE001 - mmengine could not save such a config either
+        print_log(f'resume config check: this run\'s config could not be written out ({type(err).__name__}: {err})',
+                  logger='current', level=logging.DEBUG)
+        return None
+    return parse_config_text(text)
+
+
+# --- comparing ------------------------------------------------------------------------------------------------------
+def _under(key: str, prefixes: Iterable[str]) -> bool:
+    return any(key == p or key.startswith(p + '.') for p in prefixes)
+
+
+def config_differences(before: Any, now: Any, prefix: str = '') -> list[tuple[str, Any, Any]]:
+    """``(dotted key, value before, value now)`` of each difference, a missing side as :data:`_ABSENT`.
+
+    Dicts are compared key by key, lists and tuples of the same length holding dicts (pipelines, hooks,
+    schedulers) item by item (``train_dataloader.dataset.pipeline.1.scale``, as ``--cfg-options`` spells it);
+    anything else, and such lists of another length, as one value (``==``)."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        found = []
+        for key in [*before, *(k for k in now if k not in before)]:
+            found += config_differences(before.get(key, _ABSENT), now.get(key, _ABSENT), f'{prefix}{key}.')
+        return found
+    if isinstance(before, (list, tuple)) and isinstance(now, (list, tuple)) and len(before) == len(now) and \
+            any(isinstance(v, dict) for v in [*before, *now]):
+        return [d for i, (b, n) in enumerate(zip(before, now)) for d in config_differences(b, n, f'{prefix}{i}.')]
+    try:
+        same = type(before) is type(now) and bool(before == now)
+    except Exception:  # noqa: BLE001 - an object without a plain ==: compared as text
+        same = repr(before) == repr(now)
+    return [] if same else [(prefix.rstrip('.'), before, now)]
+
+
+def restored_keys(checkpoint: dict) -> dict[str, str]:
+    """``{config key prefix: what restores it}`` for the keys whose value ``Runner.resume`` replaces by the
+    checkpoint's state: ``optim_wrapper[.<name>].optimizer.<key>`` for each key of the saved optimiser's
+    ``param_groups`` (``torch.optim.Optimizer.load_state_dict`` takes the saved groups whole), with
+    ``optim_wrapper[.<name>].paramwise_cfg`` and ``auto_scale_lr`` (they only shape those values when the
+    optimiser is built); ``param_scheduler.<i>.<key>`` (``param_scheduler.<name>.<i>.<key>`` for a dict of them)
+    for each attribute of a saved scheduler (mmengine's ``_ParamScheduler.load_state_dict`` updates its
+    ``__dict__``). Empty where the checkpoint has neither (saved with ``save_optimizer=False`` /
+    ``save_param_scheduler=False``)."""
+    found: dict[str, str] = {}
+    optimizer = checkpoint.get('optimizer')
+    wrappers = ({'optim_wrapper': optimizer} if isinstance(optimizer, dict) and 'param_groups' in optimizer else
+                {f'optim_wrapper.{name}': state for name, state in optimizer.items()
+                 if isinstance(state, dict) and 'param_groups' in state} if isinstance(optimizer, dict) else {})
+    for prefix, state in wrappers.items():
+        for group in state.get('param_groups') or ():
+            found.update({f'{prefix}.optimizer.{key}': 'optimiser' for key in group if key != 'params'})
+        found[f'{prefix}.paramwise_cfg'] = 'optimiser'
+        found['auto_scale_lr'] = 'optimiser'
+    schedulers = checkpoint.get('param_schedulers')
+    groups = ({'param_scheduler': schedulers} if isinstance(schedulers, list) else
+              {f'param_scheduler.{name}': states for name, states in schedulers.items()}
+              if isinstance(schedulers, dict) else {})
+    for prefix, states in groups.items():
+        for i, state in enumerate(states if isinstance(states, list) else ()):
+            if isinstance(state, dict):
+                found.update({f'{prefix}.{i}.{key}': 'scheduler' for key in state})
+    return found
+
+
+def checked_elsewhere(runner: Any) -> set[str]:
+    """The config keys that hooks and the train loop compare on resume themselves (refusing, or warning):
+    ``resume_checked_keys(runner)`` of each (e.g. ``OHLHook``'s search and reward settings)."""
+    from .data_fingerprint import _built_loop
+
+    keys: set[str] = set()
+    for owner in [*getattr(runner, 'hooks', []), _built_loop(runner, '_train_loop')]:
+        checked = getattr(owner, 'resume_checked_keys', None)
+        if callable(checked):
+            keys.update(checked(runner))
+    return keys
+
+
+def _value(value: Any) -> str:
+    return '(unset)' if value is _ABSENT else _short.repr(value)
+
+
+def _listed(items: list[tuple[str, Any, Any]]) -> str:
+    shown = '; '.join(f'{key}: {_value(old)} -> {_value(new)}' for key, old, new in items[:MAX_KEYS])
+    return shown + (f'; and {len(items) - MAX_KEYS} more' if len(items) > MAX_KEYS else '')
+
+
+def difference_warning(name: str, differences: list[tuple[str, Any, Any]], restored: dict[str, str]) -> str | None:
+    """The one warning of a resume whose config differs from the checkpoint's run (``None`` when it does not):
+    the keys the checkpoint's state overrides, then those that take effect, each ``key: old -> new``, at most
+    :data:`MAX_KEYS` of each kind."""
+    if not differences:
+        return None
+    kept = [d for d in differences if _under(d[0], restored)]
+    applied = [d for d in differences if not _under(d[0], restored)]
+    parts = [f'resuming {name}: this run\'s config differs from the checkpoint\'s run in {len(differences)} '
+             f'key{"s" if len(differences) != 1 else ""} (checkpoint\'s -> this run\'s).']
+    if kept:
+        states = sorted({restored[p] for key, _, _ in kept for p in restored if _under(key, [p])})
+        what = ' and '.join({'optimiser': 'the optimiser state', 'scheduler': 'the parameter schedulers\' state'}[s]
+                            for s in states)
+        parts.append(f'The checkpoint\'s value is used: {what} {"were" if len(states) > 1 else "was"} resumed (to use '
+                     f'the new value start a new run with load_from): {_listed(kept)}.')
+    if applied:
+        parts.append(f'This run\'s value is used from the resume on: {_listed(applied)}.')
+    return ' '.join(parts)
+
+
+# --- the hook -------------------------------------------------------------------------------------------------------
+class ResumeConfigHook(Hook):
+    """On resume, warn once about the config keys that differ from the checkpoint's run (see the module docstring).
+
+    Registered on every runner that trains by :func:`automl_mm.engine.patches.install`; not a config entry.
+    ``after_load_checkpoint`` (a resume only) keeps the checkpoint's config (``meta['cfg']``) and which of its
+    keys its state restores (:func:`restored_keys`); ``before_train``, at the lowest priority (after every check
+    that refuses a resume), compares and logs :func:`difference_warning`, or at debug level why it could not
+    compare (no ``meta['cfg']``, a text that is not a config, a runner without a config). Never raises.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self._saved: tuple[str, dict, dict[str, str]] | None = None
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from .run_info import is_resume
+
+        self._saved = None
+        if not is_resume(runner):  # load_from: a new run, its config is its own
+            return
+        text = (checkpoint.get('meta') or {}).get('cfg')
+        saved = parse_config_text(text) if isinstance(text, str) else None
+        if saved is None:
+            print_log('resume config check: the checkpoint records no readable config (meta[\'cfg\']); this run\'s '
+                      'config is not compared with its run\'s', logger='current', level=logging.DEBUG)
+            return
+        from .data_fingerprint import _resumed_file
+
+        self._saved = (_resumed_file(runner), saved, restored_keys(checkpoint))
+
+    def before_train(self, runner) -> None:
+        if self._saved is None:
+            return
+        name, saved, restored = self._saved
+        self._saved = None
+        now = run_config(runner)
+        if now is None:
+            print_log('resume config check: this run has no readable config; not compared with the checkpoint\'s',
+                      logger='current', level=logging.DEBUG)
+            return
+        skipped = (*PER_LAUNCH, *checked_elsewhere(runner))
+        differences = [d for d in config_differences(saved, now) if not _under(d[0], skipped)]
+        message = difference_warning(name, differences, restored)
+        if message is not None:
+            print_log(message, logger='current', level=logging.WARNING)
+
+
+def registering_config_check(train: Callable) -> Callable:
+    """Wrap a runner class's ``train``: register one :class:`ResumeConfigHook` on the runner first."""
+    import functools
+
+    @functools.wraps(train)
+    def wrapper(self, *args, **kwargs):
+        if not any(isinstance(h, ResumeConfigHook) for h in getattr(self, 'hooks', [])):
+            self.register_hook(ResumeConfigHook())
+        return train(self, *args, **kwargs)
+
+    wrapper.registers_config_check = True
+    return wrapper
+
+
+__all__ = ['MAX_KEYS', 'PER_LAUNCH', 'ResumeConfigHook', 'checked_elsewhere', 'config_differences',
+           'difference_warning', 'parse_config_text', 'registering_config_check', 'restored_keys', 'run_config']
