@@ -170,11 +170,20 @@ def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
 
 
 def checkpoint_not_found(path: str, what: str, hint: str = '') -> str:
-    """The message for a checkpoint argument that is no file: ``'<what> not found: <path>'``, or, for a directory
-    (``--resume work_dirs/run``: "not found" sent the user looking for a missing path), that it is one, with the
-    newest complete checkpoint in it (:func:`find_resumable_checkpoint`) to give instead, and ``hint``."""
+    """The message for a checkpoint argument that is no file: ``'<what> not found: <path> (...)'``, in brackets the
+    newest complete checkpoint of the folder it names (:func:`find_resumable_checkpoint`: ``epoch_9.pth`` of a run
+    that saved up to epoch 4, or one ``max_keep_ckpts`` removed, said only "not found"), that the folder holds none,
+    or that there is no such folder (a mistyped work dir); or, for a directory (``--resume work_dirs/run``: "not
+    found" sent the user looking for a missing path), that it is one, with the newest complete checkpoint in it to
+    give instead, and ``hint``."""
     if not osp.isdir(path):
-        return f'{what} not found: {path}'
+        folder = osp.dirname(path) or '.'
+        if not osp.isdir(folder):
+            return f'{what} not found: {path} (there is no folder {folder})'
+        newest, _ = find_resumable_checkpoint(folder)
+        there = (f'the newest complete checkpoint in its folder is {newest}' if newest
+                 else 'its folder holds no complete checkpoint')
+        return f'{what} not found: {path} ({there})'
     newest, _ = find_resumable_checkpoint(path)
     there = f'the newest complete checkpoint in it is {newest}' if newest else 'it holds no complete checkpoint'
     return f'{what} is a directory, not a checkpoint file: {path} ({there}{hint})'

@@ -48,8 +48,31 @@ def test_train_resume_from_a_directory_says_so(tmp_path):
 
 
 def test_train_resume_from_a_missing_path_still_says_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r'--resume checkpoint not found: .*nothing\.pth$'):
+    with pytest.raises(FileNotFoundError, match=r'--resume checkpoint not found: .*nothing\.pth \(its folder holds '
+                                                r'no complete checkpoint\)$'):
         _tool('train').build_config(_args(DIGITS, str(tmp_path / 'work'), str(tmp_path / 'nothing.pth')))
+
+
+def test_a_missing_checkpoint_names_the_newest_one_of_its_folder(tmp_path, monkeypatch):
+    """``--resume work_dirs/run/epoch_9.pth`` of a run that saved up to epoch 2 (a mistyped number, a checkpoint
+    already rotated out by ``max_keep_ckpts``) said only "not found"; the message now names what the folder holds
+    (the checkpoint ``--resume`` without a path would take), for ``tools/train.py`` and ``tools/test.py`` alike."""
+    run = _run_dir(tmp_path)
+    missing = osp.join(run, 'epoch_9.pth')
+    with pytest.raises(FileNotFoundError, match=rf'^--resume checkpoint not found: {missing} \(the newest complete '
+                                                rf'checkpoint in its folder is {run}/epoch_2\.pth\)$'):
+        _tool('train').build_config(_args(DIGITS, str(tmp_path / 'work'), missing))
+    monkeypatch.setattr(sys, 'argv', ['test.py', DIGITS, missing, '--work-dir', str(tmp_path / 'work')])
+    with pytest.raises(FileNotFoundError, match=rf'^checkpoint file not found: {missing} \(the newest complete '
+                                                rf'checkpoint in its folder is {run}/epoch_2\.pth\)$'):
+        _tool('test').main()
+
+
+def test_a_checkpoint_in_a_missing_folder_says_the_folder_is_missing(tmp_path):
+    missing = str(tmp_path / 'wrok_dirs' / 'run' / 'epoch_2.pth')
+    with pytest.raises(FileNotFoundError, match=rf'^--resume checkpoint not found: {missing} \(there is no folder '
+                                                rf'{tmp_path}/wrok_dirs/run\)$'):
+        _tool('train').build_config(_args(DIGITS, str(tmp_path / 'work'), missing))
 
 
 def test_test_tool_checkpoint_directory_says_so(tmp_path, monkeypatch):
