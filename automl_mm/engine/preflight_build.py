@@ -39,10 +39,8 @@ def build_check(cfg: Any) -> None:
         model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
         hooks = []
         for i, hook in enumerate(cfg.get('custom_hooks') or []):
-            try:
+            with _named(f'custom_hooks[{i}]', also_checked=True):  # mmengine names the class, not the entry
                 hooks.append(HOOKS.build(_without_priority(hook)))
-            except (TypeError, ValueError) as err:  # mmengine names the class, not the config entry
-                raise type(err)(f'custom_hooks[{i}]: {err}') from err
         default_hooks = cfg.get('default_hooks') or {}
         for name, hook in default_hooks.items():
             check_default_hook_typed(default_hooks, name)
@@ -59,11 +57,13 @@ def build_check(cfg: Any) -> None:
                                            f'in scope {scope!r}')
                 if 'lazy_init' in inspect.signature(dataset_cls).parameters:
                     dataset.setdefault('lazy_init', True)  # check the arguments, do not read the data twice
-                built = DATASETS.build(dataset)
+                with _named(f'{key}.dataset'):
+                    built = DATASETS.build(dataset)
                 if key == 'train_dataloader':
                     train_dataset = built
-        for metric, _key in _evaluator_cfgs(cfg):
-            METRICS.build(copy.deepcopy(metric))
+        for metric, key in _evaluator_cfgs(cfg):
+            with _named(key):
+                METRICS.build(copy.deepcopy(metric))
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
@@ -71,6 +71,25 @@ def build_check(cfg: Any) -> None:
             check_ohl_resume(cfg, hooks, model, train_dataset)
             check_loss_holders(model)
             check_mask_metrics(cfg, model)
+
+
+@contextlib.contextmanager
+def _named(key: str, also_checked: bool = False) -> Iterator[None]:
+    """Prefix ``key: `` to a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` raised inside, keeping its type:
+    a dataset's, metric's or hook's constructor names its class or argument, not which config entry it is (the four
+    loaders of a Fashion-MNIST config share one ``data_root``). A :class:`ConfigCheckError` already names its key
+    and passes unchanged unless ``also_checked`` (a hook's checks name its argument, not its ``custom_hooks``
+    entry); so does an error whose class takes other constructor arguments (``json.JSONDecodeError``)."""
+    try:
+        yield
+    except (TypeError, ValueError, FileNotFoundError) as err:
+        if isinstance(err, ConfigCheckError) and not also_checked:
+            raise
+        try:
+            named = type(err)(f'{key}: {err}')
+        except Exception:  # noqa: BLE001 - any constructor failure: keep the original error as it was
+            raise err from None
+        raise named from err
 
 
 class _Unavailable(Exception):

@@ -92,3 +92,30 @@ def test_a_space_reading_what_the_check_does_not_build_is_left_to_the_run():
     hook.spaces[0].resolve = NeedsOptimiser().resolve
     _resolve_spaces([hook], model=object(), train_dataset=None)
     assert not NeedsOptimiser.resolved
+
+
+FASHION = osp.join(REPO_ROOT, 'configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py')
+
+
+def test_a_dataset_or_metric_that_fails_to_build_is_named_by_its_key():
+    """``--cfg-options reward_dataloader.dataset.data_root=data/fashionmnist`` stopped ``tools/train.py`` with the
+    dataset's "Fashion-MNIST data_root is not a folder", which did not say which of the four loaders (train, val,
+    test, reward) it was; a metric's argument error likewise. Both now lead with the config key."""
+    cfg = Config.fromfile(FASHION)
+    cfg.reward_dataloader.dataset.data_root = 'data/fashionmnist'
+    with pytest.raises(FileNotFoundError, match=r'^reward_dataloader\.dataset: Fashion-MNIST data_root is not a '
+                                                r'folder: data/fashionmnist'):
+        build_check(cfg)
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].reward_evaluator = dict(type='Accuracy', topk=0)
+    with pytest.raises(ValueError, match=r'^custom_hooks\[0\]\.reward_evaluator: Accuracy: topk values must be '):
+        build_check(cfg)
+
+
+def test_an_error_whose_class_takes_other_arguments_passes_unchanged():
+    import json
+
+    from automl_mm.engine.preflight_build import _named
+    with pytest.raises(json.JSONDecodeError, match='^Expecting value'):
+        with _named('train_dataloader.dataset'):
+            json.loads('')
