@@ -30,13 +30,20 @@ def build_check(cfg: Any) -> None:
 
     from automl_mm.engine.preflight_losses import check_loss_holders
     from automl_mm.engine.preflight_masks import check_mask_metrics
+    from automl_mm.engine.preflight_model_args import located_argument_error
     from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 
     scope = cfg.get('default_scope', 'automl_mm')
     with DefaultScope.overwrite_default_scope(scope), _visualizer_for_hooks():
-        model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
+        try:
+            model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
+        except TypeError as err:  # Python names the class's __init__, not the config key
+            located = located_argument_error(err, cfg.get('model'), scope)
+            if located is None:
+                raise
+            raise located from err
         hooks = []
         for i, hook in enumerate(cfg.get('custom_hooks') or []):
             with _named(f'custom_hooks[{i}]', also_checked=True):  # mmengine names the class, not the entry

@@ -166,13 +166,21 @@ def _apply_searched_architecture_on_load(runner: Any) -> None:
 def checking_from_cfg(from_cfg: Callable) -> classmethod:
     """Wrap a runner class's ``from_cfg`` function (``Runner.__dict__['from_cfg'].__func__``): refuse a config that
     needs several processes in a lone process (:func:`check_process_count`), then mark the runner for the checks of
-    :func:`checking_run` unless it is built inside :func:`checked_by_tool`."""
+    :func:`checking_run` unless it is built inside :func:`checked_by_tool`. A misspelled argument of a model node
+    is re-raised naming its config key (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`)."""
     @functools.wraps(from_cfg)
     def wrapper(cls: type, cfg: Any) -> Any:
         own_tool = _tool_depth > 0
         if not own_tool:
             check_process_count(cfg)
-        runner = from_cfg(cls, cfg)
+        try:
+            runner = from_cfg(cls, cfg)
+        except TypeError as err:  # the model, built first: Python names the class's __init__, not the config key
+            from automl_mm.engine.preflight_model_args import located_argument_error
+            located = located_argument_error(err, cfg.get('model'), cfg.get('default_scope'))
+            if located is None:
+                raise
+            raise located from err
         setattr(runner, _PENDING, frozenset() if own_tool else _MODES)
         return runner
 

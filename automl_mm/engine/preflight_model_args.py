@@ -1,0 +1,88 @@
+"""Where in ``model`` a misspelled argument is: ``--cfg-options model.backbone.depht=18`` stopped the runner's model
+build with Python's ``TypeError: ResNet.__init__() got an unexpected keyword argument 'depht'``, which names neither
+the config key nor the argument meant. :func:`located_argument_error` finds the config node that holds the argument
+and whose class refuses it (:func:`~automl_mm.engine.preflight_training.check_arguments`) and gives its message:
+``model.backbone.depht: ResNet takes no argument 'depht' (it takes ...) (did you mean model.backbone.depth?)``.
+Used where the model is built: :func:`~automl_mm.engine.preflight_build.build_check` and the runners' ``from_cfg``
+(:mod:`~automl_mm.engine.runner_checks`), so ``tools/train.py``, ``tools/test.py`` and a stock launcher alike.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from .preflight_walk import ConfigCheckError
+
+# Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
+_UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
+
+
+def _typed_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
+    """``(node, key)`` of every dict with a ``type`` in ``node``, depth first; list items keyed ``<key>.<i>``."""
+    if isinstance(node, dict):
+        if 'type' in node:
+            yield node, key
+        for name, value in node.items():
+            yield from _typed_nodes(value, f'{key}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _typed_nodes(value, f'{key}.{i}')
+
+
+def _node_class(kind: Any, scope: str | None) -> type | None:
+    """The class a node's ``type`` names in the registries that build a model's nodes (models, then task utils:
+    mmdet's coders, assigners, prior generators), or ``None``."""
+    from automl_mm.registry import MODELS, TASK_UTILS, registered_class
+
+    if isinstance(kind, type):
+        return kind
+    if not isinstance(kind, str):
+        return None
+    for registry in (MODELS, TASK_UTILS):
+        try:
+            found = registered_class(registry, kind, scope)
+        except Exception:  # noqa: BLE001 - an unknown scope prefix or import path: not this node's class
+            found = None
+        if isinstance(found, type):
+            return found
+    return None
+
+
+def located_argument_error(err: BaseException, model: Any, scope: str | None, key: str = 'model') -> TypeError | None:
+    """A ``TypeError`` naming the config key of the argument ``err`` (Python's "unexpected keyword argument") was
+    about, or ``None`` where no node of ``model`` holds that argument and has a class that refuses it.
+
+    Args:
+        err: the error the model's build raised.
+        model: the ``model`` config node (a dict; anything else gives ``None``).
+        scope: the config's ``default_scope``, in which the nodes' types are looked up.
+        key: the config key of ``model``.
+
+    Returns:
+        ``TypeError`` with :func:`~automl_mm.engine.preflight_training.check_arguments`'s message for the first
+        such node (key, class, the arguments it takes, the closest one), or ``None``.
+    """
+    from .preflight_training import check_arguments
+
+    found = _UNEXPECTED.search(str(err)) if isinstance(err, TypeError) else None
+    if found is None or not isinstance(model, dict):
+        return None
+    arg = found['arg']
+    for node, where in _typed_nodes(model, key):
+        if arg not in node:
+            continue
+        cls = _node_class(node['type'], scope)
+        if cls is None:
+            continue
+        try:
+            check_arguments(cls, {arg: node[arg]}, where)
+        except ConfigCheckError as refused:
+            if str(refused).startswith(f'{where}.{arg}:'):
+                return TypeError(str(refused))
+        except Exception:  # noqa: BLE001 - a class whose signature cannot be read: not located here
+            continue
+    return None
+
+
+__all__ = ['located_argument_error']

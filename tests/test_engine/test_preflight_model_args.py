@@ -1,0 +1,59 @@
+"""A misspelled argument of a model node (``--cfg-options model.backbone.depht=18``) stopped the runner with Python's
+``TypeError: ResNet.__init__() got an unexpected keyword argument 'depht'``, naming neither the config key nor the
+argument meant. The model build now names both: ``model.backbone.depht: ResNet takes no argument 'depht' (it takes
+...) (did you mean model.backbone.depth?)``, in a lone runner (``tools/train.py``, ``tools/test.py``, a stock
+launcher: ``Runner.from_cfg``) and in the launching process of a multi-copy run (``build_check``)."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from automl_mm.engine.preflight import build_check
+from automl_mm.engine.preflight_model_args import located_argument_error
+from automl_mm.registry import MODELS
+from tests.test_engine._preflight_configs import DETECTOR, OHL
+
+from conftest import tiny_digits_cfg
+
+
+def test_a_detector_backbone_argument_is_located_with_the_one_meant():
+    cfg = Config.fromfile(DETECTOR)
+    cfg.merge_from_dict({'model.backbone.depht': 18})
+    with DefaultScope.overwrite_default_scope(cfg.default_scope), pytest.raises(TypeError) as info:
+        MODELS.build(cfg.model)
+    located = located_argument_error(info.value, cfg.model, cfg.default_scope)
+    assert isinstance(located, TypeError)
+    assert str(located).startswith("model.backbone.depht: ResNet takes no argument 'depht' (it takes ")
+    assert str(located).endswith('(did you mean model.backbone.depth?)')
+
+
+def test_a_nested_list_node_is_keyed_by_its_index_and_other_errors_are_left_alone():
+    model = dict(type='ImageClassifier', backbone=dict(type='SimpleConvNet', channels=(8, 16)),
+                 head=dict(type='LinearClsHead', num_classes=10, in_channels=16,
+                           loss=[dict(type='CrossEntropyLoss'), dict(type='CrossEntropyLoss', label_smothing=0.1)]))
+    err = TypeError("CrossEntropyLoss.__init__() got an unexpected keyword argument 'label_smothing'")
+    located = located_argument_error(err, model, 'automl_mm')
+    assert str(located).startswith("model.head.loss.1.label_smothing: CrossEntropyLoss takes no argument")
+    assert located_argument_error(TypeError('unsupported operand'), model, 'automl_mm') is None
+    assert located_argument_error(ValueError("got an unexpected keyword argument 'x'"), model, 'automl_mm') is None
+    # an argument no node holds (an error from elsewhere) is not pinned on the model
+    assert located_argument_error(TypeError("got an unexpected keyword argument 'nowhere'"), model,
+                                  'automl_mm') is None
+
+
+def test_a_runner_names_the_key(tmp_path):
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg.model.backbone.chanels = (8, 16)
+    with pytest.raises(TypeError, match=r"^model\.backbone\.chanels: SimpleConvNet takes no argument 'chanels' .*"
+                                        r"\(did you mean model\.backbone\.channels\?\)$"):
+        Runner.from_cfg(cfg)
+
+
+def test_the_build_check_of_a_multi_copy_run_names_the_key():
+    cfg = Config.fromfile(OHL)
+    cfg.model.backbone.chanels = (8, 16)
+    with pytest.raises(TypeError, match=r"^model\.backbone\.chanels: SimpleConvNet takes no argument 'chanels'"):
+        build_check(cfg)
+
