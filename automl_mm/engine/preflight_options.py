@@ -201,9 +201,14 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     refused their types (``KeyError: 'MySpace is not in the automl_mm::search space registry'``). One that drops a
     module of the file's ``custom_imports`` is refused: this process imported it already.
 
+    An option that changes ``train_cfg.max_epochs`` / ``max_iters`` while a ``param_scheduler`` keeps another span
+    is warned of (:func:`~automl_mm.engine.preflight_schedule_span.warn_schedule_span`).
+
     Raises:
         ConfigCheckError: such an option, naming the settings to set instead.
     """
+    from .preflight_schedule_span import warn_schedule_span
+
     if not options:
         return
     _check_new_names(cfg, options)
@@ -233,3 +238,4 @@ def merge_options(cfg: Any, options: dict | None) -> None:
                 f'--cfg-options {key}={cfg[key]!r} changes the top-level name {key!r} only: the config wrote its '
                 f'value {before!r} into {", ".join(stale)} when the file was read (and maybe into other settings). '
                 f'Set those keys instead, e.g. --cfg-options {stale[0].split("=")[0]}={cfg[key]!r}')
+    warn_schedule_span(cfg, options)
