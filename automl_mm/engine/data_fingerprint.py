@@ -362,19 +362,5 @@ class DataFingerprintHook(Hook):
                   logger='current', level=logging.INFO)
 
 
-def registering_data_check(train: Callable) -> Callable:
-    """Wrap a runner class's ``train``: register one :class:`DataFingerprintHook` on the runner first."""
-    import functools
-
-    @functools.wraps(train)
-    def wrapper(self, *args, **kwargs):
-        if not any(isinstance(h, DataFingerprintHook) for h in getattr(self, 'hooks', [])):
-            self.register_hook(DataFingerprintHook())
-        return train(self, *args, **kwargs)
-
-    wrapper.registers_data_check = True
-    return wrapper
-
-
 __all__ = ['DataFingerprintHook', 'META_KEY', 'SWITCH', 'check_enabled', 'data_changes', 'dataset_fingerprint',
-           'item_identity', 'registering_data_check', 'run_datasets']
+           'item_identity', 'run_datasets']

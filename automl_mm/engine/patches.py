@@ -34,14 +34,14 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
 
 8. **The data a run reads, in every checkpoint** (a resume on a re-dealt split trained on images of the reward
    split, silently): ``Runner.train`` and ``FlexibleRunner.train`` are wrapped by
-   :func:`automl_mm.engine.data_fingerprint.registering_data_check`, which registers
-   :class:`~automl_mm.engine.data_fingerprint.DataFingerprintHook` on the runner: checkpoints record a fingerprint of
+   :func:`registering`, which registers :class:`~automl_mm.engine.data_fingerprint.DataFingerprintHook` on the
+   runner: checkpoints record a fingerprint of
    each dataset (``meta['data_fingerprints']``) and a resume on data that differs is refused, naming the config key
    (``resume_data_check=False`` at the config's top level resumes anyway).
 9. **A resume under another config, named** (an edited ``optim_wrapper.optimizer.lr`` was replaced by the
    checkpoint's optimiser state while an edited pipeline took effect, both silently): ``Runner.train`` and
-   ``FlexibleRunner.train`` are wrapped by :func:`automl_mm.engine.resume_config.registering_config_check`, which
-   registers :class:`~automl_mm.engine.resume_config.ResumeConfigHook`: a resume logs one warning naming the config
+   ``FlexibleRunner.train`` are wrapped by :func:`registering`, which registers
+   :class:`~automl_mm.engine.resume_config.ResumeConfigHook`: a resume logs one warning naming the config
    keys that differ from the checkpoint's run (``meta['cfg']``), those the checkpoint's state overrides apart from
    those that take effect.
 
@@ -51,13 +51,16 @@ Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengin
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from mmengine.logging import print_log
 
 from .checkpoint import load_from_local
-from .data_fingerprint import registering_data_check
+from .data_fingerprint import DataFingerprintHook
 from .dist import init_dist_pytorch_cpu_aware
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
-from .resume_config import registering_config_check
+from .resume_config import ResumeConfigHook
 from .runner_checks import install as install_runner_checks
 from .worker_seeds import reseeding_build_dataloader
 
@@ -106,13 +109,26 @@ def install() -> bool:
             runner_class.build_dataloader = staticmethod(reseeding_build_dataloader(build.__func__))
     install_runner_checks((runner_module.Runner, FlexibleRunner))
     for runner_class in (runner_module.Runner, FlexibleRunner):
-        if not getattr(runner_class.__dict__['train'], 'registers_data_check', False):
-            runner_class.train = registering_data_check(runner_class.__dict__['train'])
-        if not getattr(runner_class.__dict__['train'], 'registers_config_check', False):
-            runner_class.train = registering_config_check(runner_class.__dict__['train'])
+        for hook_class in (DataFingerprintHook, ResumeConfigHook):
+            if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):
+                runner_class.train = registering(runner_class.__dict__['train'], hook_class)
     _installed = True
     print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
     return True
 
 
-__all__ = ['PATCHES', 'install']
+def registering(train: Callable, hook_class: type) -> Callable:
+    """Wrap a runner class's ``train``: register one ``hook_class()`` on the runner first (not a config entry: the
+    runner saves its config in the work dir, and a copy that carried the hook would register it twice). The
+    wrapper's ``registers`` names every hook class its chain of wrappers registers."""
+    @functools.wraps(train)
+    def wrapper(self, *args, **kwargs):
+        if not any(isinstance(h, hook_class) for h in getattr(self, 'hooks', [])):
+            self.register_hook(hook_class())
+        return train(self, *args, **kwargs)
+
+    wrapper.registers = (*getattr(train, 'registers', ()), hook_class)
+    return wrapper
+
+
+__all__ = ['PATCHES', 'install', 'registering']

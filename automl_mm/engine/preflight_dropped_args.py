@@ -24,12 +24,11 @@ import functools
 import inspect
 import logging
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 from mmengine.logging import print_log
 
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, typed_nodes
 
 
 def _kwargs_uses(init: Any) -> tuple[set[str], bool] | None:
@@ -91,17 +90,6 @@ def dropping_chain(cls: type) -> tuple[frozenset[str], str] | None:
     return None  # (reached object: its __init__ refuses keywords)
 
 
-def _typed_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
-    if isinstance(node, dict):
-        if isinstance(node.get('type'), (str, type)):
-            yield node, key
-        for name, value in node.items():
-            yield from _typed_nodes(value, f'{key}.{name}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            yield from _typed_nodes(value, f'{key}.{i}')
-
-
 def _registries() -> dict[str, tuple]:
     """Top-level config key (``*_dataloader`` / ``*_evaluator`` for each such key) -> the registries its typed
     nodes are built from, tried in order."""
@@ -136,7 +124,7 @@ def check_dropped_arguments(cfg: Any, scope: str, skip: tuple[str, ...] = ()) ->
                                              and top.endswith(k)), None)
         if found is None or top in skip:
             continue
-        for node, key in _typed_nodes(cfg.get(top), top):
+        for node, key in typed_nodes(cfg.get(top), top):
             kind, cls = node['type'], None
             for registry in found:
                 try:

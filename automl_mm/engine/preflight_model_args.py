@@ -9,25 +9,12 @@ Used where the model is built: :func:`~automl_mm.engine.preflight_build.build_ch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, typed_nodes
 
 # Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
-
-
-def _typed_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
-    """``(node, key)`` of every dict with a ``type`` in ``node``, depth first; list items keyed ``<key>.<i>``."""
-    if isinstance(node, dict):
-        if 'type' in node:
-            yield node, key
-        for name, value in node.items():
-            yield from _typed_nodes(value, f'{key}.{name}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            yield from _typed_nodes(value, f'{key}.{i}')
 
 
 def _node_class(kind: Any, scope: str | None) -> type | None:
@@ -69,7 +56,7 @@ def located_argument_error(err: BaseException, model: Any, scope: str | None, ke
     if found is None or not isinstance(model, dict):
         return None
     arg = found['arg']
-    for node, where in _typed_nodes(model, key):
+    for node, where in typed_nodes(model, key):
         if arg not in node:
             continue
         cls = _node_class(node['type'], scope)

@@ -22,6 +22,19 @@ class ConfigCheckError(ValueError):
     """A config setting that cannot work, found before training; the message names the config key."""
 
 
+def typed_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
+    """``(node, config key)`` of every dict below ``node`` (itself included) whose ``type`` is a name or a class,
+    depth first; list items are keyed ``<key>.<i>`` (``model.roi_head.bbox_head.0``)."""
+    if isinstance(node, dict):
+        if isinstance(node.get('type'), (str, type)):
+            yield node, key
+        for name, value in node.items():
+            yield from typed_nodes(value, f'{key}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from typed_nodes(value, f'{key}.{i}')
+
+
 def outside_split(key: str, test_only: bool, split: str = 'test') -> bool:
     """Whether a check limited to what evaluating ``split`` reads (``test_only``; ``split`` of :data:`SPLITS`)
     leaves out config key ``key`` (a loader's, an evaluator's or a key under them, e.g.

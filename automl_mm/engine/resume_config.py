@@ -44,7 +44,7 @@ from __future__ import annotations
 import ast
 import logging
 import reprlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from mmengine.hooks import Hook
@@ -275,19 +275,5 @@ class ResumeConfigHook(Hook):
             print_log(message, logger='current', level=logging.WARNING)
 
 
-def registering_config_check(train: Callable) -> Callable:
-    """Wrap a runner class's ``train``: register one :class:`ResumeConfigHook` on the runner first."""
-    import functools
-
-    @functools.wraps(train)
-    def wrapper(self, *args, **kwargs):
-        if not any(isinstance(h, ResumeConfigHook) for h in getattr(self, 'hooks', [])):
-            self.register_hook(ResumeConfigHook())
-        return train(self, *args, **kwargs)
-
-    wrapper.registers_config_check = True
-    return wrapper
-
-
 __all__ = ['MAX_KEYS', 'PER_LAUNCH', 'ResumeConfigHook', 'checked_elsewhere', 'config_differences',
-           'difference_warning', 'parse_config_text', 'registering_config_check', 'restored_keys', 'run_config']
+           'difference_warning', 'parse_config_text', 'restored_keys', 'run_config']

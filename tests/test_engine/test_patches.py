@@ -26,11 +26,15 @@ where = {
     'launcher': d._init_dist_pytorch.__module__,
     'world_size': getattr(r.Runner.save_checkpoint, 'records_world_size', False),
     'worker_seeds': getattr(r.Runner.build_dataloader, 'reseeds_workers', False),
+    'resume_hooks': {cls.__name__: [h.__name__ for h in getattr(cls.train, 'registers', ())]
+                     for cls in (r.Runner, mr.FlexibleRunner)},
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
                  'launcher': 'automl_mm.engine.dist', 'world_size': True,
-                 'worker_seeds': True}, where
+                 'worker_seeds': True,
+                 'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook']
+                                  for name in ('Runner', 'FlexibleRunner')}}, where
 print('ALL PATCHED')
 '''
 
@@ -55,6 +59,8 @@ def test_install_twice_patches_and_logs_once(monkeypatch):
     assert dist_utils._init_dist_pytorch == 'unpatched'  # the second call changed nothing
     from mmengine.runner import Runner
     assert Runner.save_checkpoint.__wrapped__.__qualname__ == 'Runner.save_checkpoint'  # wrapped once, not twice
+    # installed at import and again above: each resume hook is registered by one wrapper, not two
+    assert [h.__name__ for h in Runner.train.registers] == ['DataFingerprintHook', 'ResumeConfigHook']
     assert len(logged) == 1 and all(p in logged[0] for p in patches.PATCHES)
 
 
