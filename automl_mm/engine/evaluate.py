@@ -36,14 +36,18 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
             without ``num_workers`` so are ``persistent_workers`` and ``prefetch_factor`` (torch refuses them); a
             ``worker_init_fn`` dict is read as mmengine reads it (``type``: a registered name or a function, the
             other keys its arguments).
-        key: The config key the loader came from, named in errors.
+        key: The config key the loader came from, named in errors (a ``TypeError``, ``ValueError`` or
+            ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``).
     """
     if not isinstance(loader_cfg, dict) or 'dataset' not in loader_cfg:
         raise ValueError(f'{key} must be a dataloader config dict with a `dataset`, got {loader_cfg!r}')
     cfg = dict(loader_cfg)
     dataset = cfg.pop('dataset')
     if isinstance(dataset, dict):
-        dataset = ROOT_DATASETS.build(dataset)
+        from .preflight_build import _named
+
+        with _named(f'{key}.dataset'):  # the dataset names its class or folder, not which split it is
+            dataset = ROOT_DATASETS.build(dataset)
     cfg.pop('sampler', None)
     cfg.pop('batch_sampler', None)
     cfg.pop('drop_last', None)  # the whole split: a dropped last batch would score a subset of it

@@ -44,6 +44,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    :class:`~automl_mm.engine.resume_config.ResumeConfigHook`: a resume logs one warning naming the config
    keys that differ from the checkpoint's run (``meta['cfg']``), those the checkpoint's state overrides apart from
    those that take effect.
+10. **A dataset's build error names its loader's key** (a wrong ``data_root`` stopped a single-process run with the
+    dataset's message, naming no loader): ``build_dataloader``, ``build_train_loop``, ``build_val_loop`` and
+    ``build_test_loop`` of ``Runner`` and ``FlexibleRunner`` are wrapped by :mod:`automl_mm.engine.loader_keys`,
+    which re-raises it of its type as ``'val_dataloader.dataset: <message>'``.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -59,6 +63,7 @@ from mmengine.logging import print_log
 from .checkpoint import load_from_local
 from .data_fingerprint import DataFingerprintHook
 from .dist import init_dist_pytorch_cpu_aware
+from .loader_keys import install as install_loader_keys
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
 from .resume_config import ResumeConfigHook
 from .runner_checks import install as install_runner_checks
@@ -72,7 +77,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'dataloader workers are seeded anew every epoch',
            "runners built from a config run automl_mm's start-of-run checks",
            'checkpoints record the data read (meta.data_fingerprints) and a resume on other data is refused',
-           "a resume names the config keys that differ from the checkpoint's run (meta.cfg)")
+           "a resume names the config keys that differ from the checkpoint's run (meta.cfg)",
+           "a dataset's build error names its loader's config key")
 _installed = False
 
 
@@ -108,6 +114,7 @@ def install() -> bool:
         if not getattr(build.__func__, 'reseeds_workers', False):
             runner_class.build_dataloader = staticmethod(reseeding_build_dataloader(build.__func__))
     install_runner_checks((runner_module.Runner, FlexibleRunner))
+    install_loader_keys((runner_module.Runner, FlexibleRunner))
     for runner_class in (runner_module.Runner, FlexibleRunner):
         for hook_class in (DataFingerprintHook, ResumeConfigHook):
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):

@@ -301,6 +301,9 @@ class OHLHook(Hook):
         check_checkpoint_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters, self.broadcast_interval)
         check_val_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = has_loss_scaler(runner.optim_wrapper)
+        held = self.scorer.held_out
+        if held.dataloader_cfg:  # errors name the hook's own loader as held_out_splits does: custom_hooks.N....
+            held.dataloader_key = resume.reward_loader_key(self, runner)
         # the clean BN batches are the same every trunk and on every rank: loaded once here
         self.scorer.build(runner, self.layout.ranks_per_copy, self.seed)
         self.resolve_spaces(runner)

@@ -1,0 +1,92 @@
+"""A dataset's build error in a single-process run names its loader's config key.
+
+mmengine 0.10.7 builds the train / val / test datasets lazily, in ``Runner.build_dataloader``, called by the loops
+that ``Runner.build_train_loop`` / ``build_val_loop`` / ``build_test_loop`` build; a wrong ``data_root`` stopped
+the run with the dataset's own message (``Fashion-MNIST data_root is not a folder: ...``), which does not say which
+loader it was (the loaders of a config share one ``data_root``). ``tools/train.py``'s multi-copy start-up check
+(:func:`~automl_mm.engine.preflight_build.build_check`) already named it. Here the loop builders say which loader
+they build (:func:`building_loader`) and :func:`naming_build_dataloader` builds that loader's dataset under
+:func:`~automl_mm.engine.preflight_build._named`: a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` is
+raised again, of its type, as ``'val_dataloader.dataset: <message>'`` and chained to the original. The held-out
+splits (OHL reward, NAS search) are built by :func:`~automl_mm.engine.evaluate.build_local_loader`, which names
+its own key the same way. ``automl_mm.engine.patches`` installs both wrappers.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from .preflight_build import _named
+
+_LOADER_KEY: ContextVar[str | None] = ContextVar('automl_mm_loader_key', default=None)
+LOOP_LOADERS = {'build_train_loop': 'train_dataloader', 'build_val_loop': 'val_dataloader',
+                'build_test_loop': 'test_dataloader'}
+
+
+@contextlib.contextmanager
+def building_loader(key: str) -> Iterator[None]:
+    """Inside the block, a dataset that ``Runner.build_dataloader`` builds is named ``<key>.dataset`` in errors."""
+    token = _LOADER_KEY.set(key)
+    try:
+        yield
+    finally:
+        _LOADER_KEY.reset(token)
+
+
+def build_named_dataset(key: str, cfg: dict) -> Any:
+    """Build the dataset config ``cfg`` (mmengine's root ``DATASETS``, as ``Runner.build_dataloader`` does, and
+    ``full_init`` it), naming ``key`` in a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` it raises."""
+    from mmengine.registry import DATASETS
+
+    with _named(key):
+        dataset = DATASETS.build(cfg)
+        if hasattr(dataset, 'full_init'):
+            dataset.full_init()
+    return dataset
+
+
+def naming_build_dataloader(build: Callable) -> Callable:
+    """Wrap ``Runner.build_dataloader`` (a static method's function): inside :func:`building_loader`, a loader
+    config whose ``dataset`` is a config dict has it built by :func:`build_named_dataset` (passed to mmengine as
+    the dataset's ``type``, so mmengine's own copying, scope and sampler building are unchanged); a ready dataset or
+    ``DataLoader``, or a call outside the loop builders, is passed as it is."""
+    @functools.wraps(build)
+    def build_dataloader(dataloader: Any, *args: Any, **kwargs: Any) -> Any:
+        key = _LOADER_KEY.get()
+        if key is not None and isinstance(dataloader, dict) and isinstance(dataloader.get('dataset'), dict):
+            dataloader = dict(dataloader, dataset=dict(type=build_named_dataset, key=f'{key}.dataset',
+                                                       cfg=dataloader['dataset']))
+        return build(dataloader, *args, **kwargs)
+
+    build_dataloader.names_datasets = True
+    return build_dataloader
+
+
+def naming_loop_build(build_loop: Callable, key: str) -> Callable:
+    """Wrap a runner class's ``build_train_loop`` / ``build_val_loop`` / ``build_test_loop``: its loop's dataset
+    is named ``<key>.dataset`` in errors (:func:`building_loader`)."""
+    @functools.wraps(build_loop)
+    def wrapper(self, *args, **kwargs):
+        with building_loader(key):
+            return build_loop(self, *args, **kwargs)
+
+    wrapper.names_loader = key
+    return wrapper
+
+
+def install(runner_classes: tuple[type, ...]) -> None:
+    """Wrap ``build_dataloader`` and the three loop builders of each of ``runner_classes`` (each once)."""
+    for runner_class in runner_classes:
+        build = runner_class.__dict__['build_dataloader']  # a staticmethod object
+        if getattr(build.__func__, 'names_datasets', False):
+            continue
+        runner_class.build_dataloader = staticmethod(naming_build_dataloader(build.__func__))
+        for method, key in LOOP_LOADERS.items():
+            setattr(runner_class, method, naming_loop_build(runner_class.__dict__[method], key))
+
+
+__all__ = ['LOOP_LOADERS', 'build_named_dataset', 'building_loader', 'install', 'naming_build_dataloader',
+           'naming_loop_build']

@@ -1,0 +1,50 @@
+"""A dataset's build error names its loader's config key in a single-process run (plain ``tools/train.py`` /
+``tools/test.py``, a stock launcher): mmengine builds the datasets lazily in ``Runner.build_dataloader`` and the
+OHL hook / NAS loop build the held-out splits, and a wrong ``data_root`` gave the dataset's message alone
+(:mod:`automl_mm.engine.loader_keys`, :func:`automl_mm.engine.evaluate.build_local_loader`). Real mmengine
+Runners on the tiny digits configs (conftest)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from mmengine.runner import Runner
+
+from automl_mm.engine import patches
+
+from conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
+
+patches.install()
+NOWHERE = dict(type='FashionMNISTDataset', split='test', data_root='data/nowhere', pipeline=[])
+REWARD = dict(NOWHERE, split='reward', metainfo=dict(classes=tuple('0123456789')))  # the digits' classes
+
+
+@pytest.mark.parametrize('split', ['val', 'test', 'train'])
+def test_a_loader_dataset_that_fails_to_build_is_named_by_its_key(tmp_path, split):
+    cfg = tiny_digits_cfg(str(tmp_path))
+    for key in (('train', 'val', 'test', 'reward') if split == 'train' else (split,)):  # the loaders' classes
+        dataset = dict(NOWHERE, split=key if key in ('train', 'reward') else 'test')  # must agree
+        cfg[f'{key}_dataloader'] = dict(copy.deepcopy(cfg[f'{key}_dataloader']), dataset=dataset)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(FileNotFoundError, match=rf'^{split}_dataloader\.dataset: Fashion-MNIST data_root is not a '
+                                                r'folder: data/nowhere') as raised:
+        {'val': runner.val, 'test': runner.test, 'train': runner.train}[split]()
+    assert isinstance(raised.value.__cause__, FileNotFoundError)  # chained to the dataset's own error
+    assert str(raised.value.__cause__).startswith('Fashion-MNIST data_root is not a folder')
+
+
+def test_a_build_dataloader_call_outside_the_loops_is_left_as_it_was():
+    with pytest.raises(FileNotFoundError, match='^Fashion-MNIST data_root is not a folder'):
+        Runner.build_dataloader(dict(batch_size=2, dataset=NOWHERE, sampler=dict(type='DefaultSampler')))
+
+
+def test_the_ohl_reward_split_that_fails_to_build_is_named_by_its_key(tmp_path):
+    cfg = tiny_ohl_cfg(str(tmp_path / 'own'))
+    cfg.custom_hooks[0].reward_dataloader = dict(cfg.pop('reward_dataloader'), dataset=REWARD)
+    with pytest.raises(FileNotFoundError, match=r'^custom_hooks\.0\.reward_dataloader\.dataset: Fashion-MNIST '
+                                                r'data_root is not a folder: data/nowhere'):
+        train_copy_runner(cfg)
+    cfg = tiny_ohl_cfg(str(tmp_path / 'top'))
+    cfg.reward_dataloader.dataset = REWARD
+    with pytest.raises(FileNotFoundError, match=r'^reward_dataloader\.dataset: Fashion-MNIST data_root is not a '):
+        train_copy_runner(cfg)
