@@ -48,3 +48,12 @@ def test_the_ohl_reward_split_that_fails_to_build_is_named_by_its_key(tmp_path):
     cfg.reward_dataloader.dataset = REWARD
     with pytest.raises(FileNotFoundError, match=r'^reward_dataloader\.dataset: Fashion-MNIST data_root is not a '):
         train_copy_runner(cfg)
+
+
+def test_the_nas_search_split_that_fails_to_build_is_named_by_its_key(tmp_path):
+    from test_nas.test_pc_nas_loop import _cfg as pc_nas_cfg
+
+    cfg = pc_nas_cfg(str(tmp_path))
+    cfg.train_cfg.search_dataloader = dict(cfg.pop('reward_dataloader'), dataset=REWARD)
+    with pytest.raises(FileNotFoundError, match=r'^train_cfg\.search_dataloader\.dataset: Fashion-MNIST data_root '):
+        Runner.from_cfg(cfg).train()
