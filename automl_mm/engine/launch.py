@@ -253,6 +253,13 @@ def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Cal
                       LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world_size))
     if threads:
         torch.set_num_threads(threads)
+        # mmengine's Runner (set_multi_processing) sets both to 1 where unset, with a warning in every copy, while
+        # this worker runs `threads`; a user's own values stay (torchrun keeps them too)
+        for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+            os.environ.setdefault(name, str(threads))
+    # the fork server / spawn set this process's start method; unset, the Runner sets the config's
+    # mp_start_method without warning every copy 'different from the previous setting forkserver'
+    mp.set_start_method(None, force=True)
     main(cfg_path)
 
 

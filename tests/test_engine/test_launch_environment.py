@@ -92,3 +92,41 @@ def test_gpu_workers_split_the_cores_too(monkeypatch, tmp_path):
     monkeypatch.setenv('OMP_NUM_THREADS', '2')
     launch.launch_local(Config(dict(work_dir=str(tmp_path))), 4, print)
     assert started == [4, 2]
+
+
+@pytest.mark.parametrize('omp', [None, '1'])
+def test_local_workers_start_mmengine_without_its_start_method_and_threads_warnings(monkeypatch, omp):
+    """Each copy of `make demo` printed mmengine's `Multi-processing start method fork is different from the
+    previous setting forkserver ... changing mp_start_method in your config` and `Setting MKL_NUM_THREADS ... to
+    be 1` (OMP_NUM_THREADS too when unset): the start method was the launcher's, not the config's, and the threads
+    were set by the launcher. A worker now leaves no start method set and the thread variables at its threads."""
+    import multiprocessing
+    import warnings
+
+    from mmengine.utils.dl_utils.setup_env import set_multi_processing
+
+    seen, threads = [], []
+    monkeypatch.setattr(launch, 'exit_with', lambda pid: None)
+    monkeypatch.setattr(launch.torch, 'set_num_threads', threads.append)
+    environ, method = dict(launch.os.environ), multiprocessing.get_start_method(allow_none=True)
+    try:
+        for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+            launch.os.environ.pop(name, None)
+        if omp is not None:
+            launch.os.environ['OMP_NUM_THREADS'] = omp
+        multiprocessing.set_start_method('forkserver', force=True)  # as in a worker the fork server started
+
+        def main(cfg_path):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                set_multi_processing('fork', distributed=True)  # what mmengine's Runner runs at start
+            seen.extend(str(w.message) for w in caught)
+            seen.append((launch.os.environ['OMP_NUM_THREADS'], launch.os.environ['MKL_NUM_THREADS']))
+
+        launch._worker(0, 4, 29999, 3, main, 'cfg.py', 1)
+    finally:
+        launch.os.environ.clear()
+        launch.os.environ.update(environ)
+        multiprocessing.set_start_method(method, force=True)
+    assert threads == [3]
+    assert seen == [(omp or '3', '3')]  # no warning; a user's OMP_NUM_THREADS is kept
