@@ -290,4 +290,4 @@ def check_ohl_resume(cfg: Any, hooks: list, model: Any, train_dataset: Any) -> N
         with naming_hook_in_config(runner, hook):
             load_search_state(hook, runner, dict(checkpoint))
     except ValueError as err:
-        raise ConfigCheckError(f'resume from load_from={path!r}: {err}') from None
+        raise ConfigCheckError(f'resuming {path!r}: {err}') from None

@@ -248,6 +248,22 @@ def check_search_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> No
                              'with load_from')
 
 
+def _differing_keys(name: str, before: Any, now: Any) -> str:
+    """`` (it differs at <key>: <before> -> <now>; ...)`` for two configs (a ``reward_dataloader``), whose whole
+    text hides a one-key edit; ``''`` for plain values."""
+    from automl_mm.engine.resume_config import _ABSENT, config_differences
+
+    if not (isinstance(before, dict) and isinstance(now, dict)):
+        return ''
+    found = config_differences(before, now, f'{name}.')
+    def shown(value: Any) -> str:
+        return '(absent)' if value is _ABSENT else repr(value)
+
+    listed = '; '.join(f'{key}: {shown(old)} -> {shown(new)}' for key, old, new in found[:5])
+    more = f'; and {len(found) - 5} more' if len(found) > 5 else ''
+    return f' (it differs at {listed}{more})' if found else ''
+
+
 def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> None:
     """Refuse a resume whose rewards would be read otherwise than the checkpoint's (:func:`reward_settings`):
     the controllers' baselines hold averages of the old rewards and the history would rank two rewards
@@ -266,6 +282,7 @@ def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> No
                                   f'run sets {value!r}: the rewards from trunk {trunk} on are read so')
             continue
         raise ValueError(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this run sets '
-                         f'{name}={value!r}: the controllers\' baselines average the old rewards and the history '
+                         f'{name}={value!r}{_differing_keys(name, saved[role], value)}: the controllers\' baselines '
+                         'average the old rewards and the history '
                          'would rank two rewards together, so a resume reads them as the checkpoint did. Resume '
                          'with the checkpoint\'s setting, or start a new search from its weights with load_from')

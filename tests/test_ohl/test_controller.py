@@ -263,7 +263,8 @@ def _reward_in_other_batches(cfg):
 
 @pytest.mark.parametrize('edit, message', [
     (_reward_on_other_images, r"rewards were read with reward_dataloader=\{.*'max_samples': 64.*this run sets "
-                              r"reward_dataloader=\{.*'max_samples': 32"),
+                              r"reward_dataloader=\{.*'max_samples': 32.*\(it differs at "
+                              r"reward_dataloader\.dataset\.max_samples: 64 -> 32\)"),
     (_reward_key_top5, r"rewards were read with custom_hooks\.0\.reward_key='accuracy/top1', this run sets "
                        r"custom_hooks\.0\.reward_key='accuracy/top5'"),
 ])

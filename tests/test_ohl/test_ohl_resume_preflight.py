@@ -37,7 +37,7 @@ def _resume(work, **hook):
 ])
 def test_a_resume_the_hook_refuses_is_refused_before_the_copies_start(trained, change, words):
     cfg = _resume(trained, **change)
-    with pytest.raises(ConfigCheckError, match=r"^resume from load_from='.*epoch_1.pth': .*" + words) as caught:
+    with pytest.raises(ConfigCheckError, match=r"^resuming '.*epoch_1.pth': .*" + words) as caught:
         build_check(cfg)
     assert 'this OHLHook is custom_hooks.0 of the config' in str(caught.value)
     with pytest.raises(ValueError) as real:  # what the runner's hook says, once the checkpoint is loaded
