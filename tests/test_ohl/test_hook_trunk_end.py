@@ -91,7 +91,7 @@ def test_the_copies_start_from_copy_0s_state_and_a_resumed_run_keeps_its_own(tru
     the copies would start apart); a resumed run has its checkpoint's state and broadcasts nothing."""
     hook = _hook()
     hook.spaces, hook.trunk = [_Space(name='lr')], trunk
-    hook.scorer = SimpleNamespace(build=lambda *args: None)
+    hook.scorer = SimpleNamespace(build=lambda *args: None, held_out=SimpleNamespace(dataloader_cfg=None))
     runner = SimpleNamespace(copy_layout=CopyLayout(2, 1, 1, 2), model=torch.nn.Linear(2, 2), train_loop=object(),
                              optim_wrapper=None, logger=mock.Mock())
     checks = ('check_train_setup', 'check_accumulation', 'check_trunk_fits', 'check_checkpoint_schedule',
