@@ -157,6 +157,14 @@ def tiny_digits_cfg(work_dir: str, max_epochs: int = 1):
     return cfg
 
 
+def resumed_runner(cfg, checkpoint: str):
+    """A Runner of ``cfg`` that resumes ``checkpoint`` (``resume=True``, ``load_from=checkpoint``), not trained yet."""
+    from mmengine.runner import Runner
+
+    cfg.resume, cfg.load_from = True, checkpoint
+    return Runner.from_cfg(cfg)
+
+
 def train_copy_runner(cfg, after_train=None):
     """Build ``cfg``'s runner (its ``runner_type``, e.g. the OHL ``CopyRunner``) in this process and train it, with
     the copy layout reset before and after; ``after_train(runner)`` runs before the reset. Returns the runner."""

@@ -196,12 +196,13 @@ def checked_elsewhere(runner: Any) -> set[str]:
     return keys
 
 
-def _value(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """One side of a :func:`config_differences` entry for a message: a short ``repr``, ``(unset)`` where absent."""
     return '(unset)' if value is _ABSENT else _short.repr(value)
 
 
 def _listed(items: list[tuple[str, Any, Any]]) -> str:
-    shown = '; '.join(f'{key}: {_value(old)} -> {_value(new)}' for key, old, new in items[:MAX_KEYS])
+    shown = '; '.join(f'{key}: {shown_value(old)} -> {shown_value(new)}' for key, old, new in items[:MAX_KEYS])
     return shown + (f'; and {len(items) - MAX_KEYS} more' if len(items) > MAX_KEYS else '')
 
 
@@ -276,4 +277,4 @@ class ResumeConfigHook(Hook):
 
 
 __all__ = ['MAX_KEYS', 'PER_LAUNCH', 'ResumeConfigHook', 'checked_elsewhere', 'config_differences',
-           'difference_warning', 'parse_config_text', 'restored_keys', 'run_config']
+           'difference_warning', 'parse_config_text', 'restored_keys', 'run_config', 'shown_value']

@@ -251,15 +251,12 @@ def check_search_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> No
 def _differing_keys(name: str, before: Any, now: Any) -> str:
     """`` (it differs at <key>: <before> -> <now>; ...)`` for two configs (a ``reward_dataloader``), whose whole
     text hides a one-key edit; ``''`` for plain values."""
-    from automl_mm.engine.resume_config import _ABSENT, config_differences
+    from automl_mm.engine.resume_config import config_differences, shown_value
 
     if not (isinstance(before, dict) and isinstance(now, dict)):
         return ''
     found = config_differences(before, now, f'{name}.')
-    def shown(value: Any) -> str:
-        return '(absent)' if value is _ABSENT else repr(value)
-
-    listed = '; '.join(f'{key}: {shown(old)} -> {shown(new)}' for key, old, new in found[:5])
+    listed = '; '.join(f'{key}: {shown_value(old)} -> {shown_value(new)}' for key, old, new in found[:5])
     more = f'; and {len(found) - 5} more' if len(found) > 5 else ''
     return f' (it differs at {listed}{more})' if found else ''
 

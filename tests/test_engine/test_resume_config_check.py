@@ -26,18 +26,13 @@ from automl_mm.engine.resume_config import (
     restored_keys,
 )
 
-from conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
+from conftest import resumed_runner, tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 
 def _cfg(work_dir: str, max_epochs: int = 2) -> Config:
     cfg = tiny_digits_cfg(work_dir, max_epochs)
     cfg.train_cfg.val_interval = 100
     return cfg
-
-
-def _resume(cfg: Config, checkpoint: str) -> Runner:
-    cfg.resume, cfg.load_from = True, checkpoint
-    return Runner.from_cfg(cfg)
 
 
 @pytest.fixture(scope='module')
@@ -69,7 +64,7 @@ class _RecordLr(Hook):
 
 
 def test_an_identical_resume_reports_nothing(saved, tmp_path, warned):
-    runner = _resume(_cfg(str(tmp_path)), saved)
+    runner = resumed_runner(_cfg(str(tmp_path)), saved)
     runner.train()
     assert runner.epoch == 2 and warned == []
 
@@ -77,7 +72,7 @@ def test_an_identical_resume_reports_nothing(saved, tmp_path, warned):
 def test_another_lr_is_named_and_the_checkpoints_lr_is_the_one_used(saved, tmp_path, warned):
     cfg = _cfg(str(tmp_path))
     cfg.optim_wrapper.optimizer.lr = 0.01
-    runner = _resume(cfg, saved)
+    runner = resumed_runner(cfg, saved)
     record = _RecordLr()
     runner.register_hook(record)
     runner.train()
@@ -95,7 +90,7 @@ def test_a_schedulers_setting_is_named_with_the_schedulers_state(saved, tmp_path
     cfg = _cfg(str(tmp_path))
     cfg.param_scheduler[0].eta_min = 0.001
     cfg.optim_wrapper.optimizer.weight_decay = 0.0
-    runner = _resume(cfg, saved)
+    runner = resumed_runner(cfg, saved)
     runner.train()
     assert len(warned) == 1
     assert 'The checkpoint\'s value is used: the optimiser state and the parameter schedulers\' state were ' \
@@ -110,7 +105,7 @@ def test_another_pipeline_is_named_as_taking_effect(saved, tmp_path, warned):
     cfg = _cfg(str(tmp_path))
     cfg.train_dataloader.dataset.pipeline.insert(0, dict(type='RandomFlip', prob=0.5))
     cfg.train_dataloader.batch_size = 16
-    _resume(cfg, saved).train()
+    resumed_runner(cfg, saved).train()
     assert len(warned) == 1
     assert 'checkpoint\'s value is used' not in warned[0]
     assert warned[0].endswith(
@@ -128,7 +123,7 @@ def test_load_from_and_a_checkpoint_without_its_config_are_not_compared(saved, t
     del old['meta']['cfg']
     path = str(tmp_path / 'old.pth')
     torch.save(old, path)
-    _resume(_cfg(str(tmp_path / 'resumed')), path).train()
+    resumed_runner(_cfg(str(tmp_path / 'resumed')), path).train()
     assert warned == []
 
 

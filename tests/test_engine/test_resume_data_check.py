@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 from automl_mm.engine import safe_torch_load
 from automl_mm.engine.data_fingerprint import META_KEY, dataset_fingerprint
 
-from conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
+from conftest import resumed_runner, tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader')
 
@@ -30,11 +30,6 @@ def _cfg(work_dir: str, max_epochs: int = 1, seed: int = 0) -> Config:
     for loader in _LOADERS:  # the user's split seed, as digits_split sets it for every split
         cfg[loader].dataset.seed = seed
     return cfg
-
-
-def _resume(cfg: Config, checkpoint: str) -> Runner:
-    cfg.resume, cfg.load_from = True, checkpoint
-    return Runner.from_cfg(cfg)
 
 
 @pytest.fixture(scope='module')
@@ -69,7 +64,7 @@ def test_checkpoints_record_the_fingerprint_of_each_dataset_the_run_reads(saved)
 
 
 def test_a_resume_with_another_split_seed_is_refused_naming_the_key_counts_and_checkpoint(saved, tmp_path):
-    runner = _resume(_cfg(str(tmp_path), max_epochs=2, seed=1), saved)
+    runner = resumed_runner(_cfg(str(tmp_path), max_epochs=2, seed=1), saved)
     with pytest.raises(ValueError) as err:
         runner.train()
     message = str(err.value)
@@ -86,11 +81,11 @@ def test_a_resume_with_fewer_samples_names_both_counts(saved, tmp_path):
     cfg.train_dataloader.dataset.max_samples = 48
     with pytest.raises(ValueError, match=r'train_dataloader.dataset \(DigitsDataset\): 64 items in the checkpoint\'s '
                                          r'run, 48 now'):
-        _resume(cfg, saved).train()
+        resumed_runner(cfg, saved).train()
 
 
 def test_an_unchanged_resume_continues(saved, tmp_path, logged):
-    runner = _resume(_cfg(str(tmp_path), max_epochs=2), saved)
+    runner = resumed_runner(_cfg(str(tmp_path), max_epochs=2), saved)
     runner.train()
     assert runner.epoch == 2 and osp.isfile(tmp_path / 'epoch_2.pth')
     assert not [w for w in _warnings(logged) if 'data' in w]
@@ -103,7 +98,7 @@ def test_a_checkpoint_without_fingerprints_resumes_with_a_warning(saved, tmp_pat
     del old['meta'][META_KEY]  # as an older automl_mm saved it
     path = str(tmp_path / 'old.pth')
     torch.save(old, path)
-    runner = _resume(_cfg(str(tmp_path / 'run'), max_epochs=2, seed=1), path)
+    runner = resumed_runner(_cfg(str(tmp_path / 'run'), max_epochs=2, seed=1), path)
     runner.train()
     assert runner.epoch == 2
     assert [w for w in _warnings(logged) if 'data' in w] == [
@@ -114,7 +109,7 @@ def test_a_checkpoint_without_fingerprints_resumes_with_a_warning(saved, tmp_pat
 def test_resume_data_check_false_resumes_on_other_data_with_a_warning(saved, tmp_path, logged):
     cfg = _cfg(str(tmp_path), max_epochs=2, seed=1)
     cfg.resume_data_check = False
-    runner = _resume(cfg, saved)
+    runner = resumed_runner(cfg, saved)
     runner.train()
     assert runner.epoch == 2
     assert "resume_data_check=False: the resumed run's data is not compared with the checkpoint's" \
@@ -125,7 +120,7 @@ def test_resume_data_check_must_be_a_bool(saved, tmp_path):
     cfg = _cfg(str(tmp_path), max_epochs=2)
     cfg.resume_data_check = 'False'
     with pytest.raises(ValueError, match=r"resume_data_check must be True or False, got 'False'"):
-        _resume(cfg, saved).train()
+        resumed_runner(cfg, saved).train()
 
 
 def test_load_from_without_resume_is_not_checked(saved, tmp_path, logged):
