@@ -83,7 +83,8 @@ def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
 
     For an in-order torch ``DataLoader`` (what :func:`build_local_loader` makes) only the requested batches are
     loaded: a search scores thousands of samples at increasing batch offsets, and skipping by iterating would load
-    the split up to each offset again.
+    the split up to each offset again. Those batches are loaded with ``loader``'s collate function, workers and
+    their ``worker_init_fn`` / base-seed ``generator``, and its pinning: the same items as reading it in order.
     """
     length = len(loader)  # type: ignore[arg-type]
     if length == 0:
@@ -92,8 +93,13 @@ def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
     if isinstance(loader, DataLoader) and loader.batch_size and isinstance(loader.sampler, SequentialSampler):
         size, n = loader.batch_size, len(loader.dataset)  # type: ignore[arg-type]
         batches = [list(range(b * size, min((b + 1) * size, n))) for b in batch_ids]
+        # the loader's own worker settings: a seeding worker_init_fn left out drew the random transforms of the
+        # batches scored from an offset unseeded, unlike the same batches read in order
+        workers = dict(worker_init_fn=loader.worker_init_fn, multiprocessing_context=loader.multiprocessing_context,
+                       timeout=loader.timeout, prefetch_factor=loader.prefetch_factor) if loader.num_workers else {}
         yield from DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
-                              num_workers=loader.num_workers)
+                              num_workers=loader.num_workers, pin_memory=loader.pin_memory,
+                              pin_memory_device=loader.pin_memory_device, generator=loader.generator, **workers)
         return
     start %= length
     taken = 0

@@ -30,3 +30,38 @@ def test_an_unknown_worker_init_fn_is_named():
         build_local_loader(cfg, 'reward_dataloader')
     with pytest.raises(ValueError, match=r'reward_dataloader\.worker_init_fn must be a function'):
         build_local_loader(dict(dataset=DATASET, batch_size=4, worker_init_fn=3), 'reward_dataloader')
+
+
+class _WorkerDraws:
+    """Each item is one draw of numpy's global RNG in the process that loads it (a random transform's stand-in)."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, idx):
+        import numpy as np
+        return int(np.random.randint(1 << 30))
+
+
+def _seed_numpy(worker_id, seed):
+    import numpy as np
+    np.random.seed(seed + worker_id)
+
+
+def test_batches_loaded_from_an_offset_keep_the_loaders_worker_settings():
+    """cycle_batches loads only the batches asked for through a loader of its own; that loader dropped the split's
+    worker_init_fn (and pin_memory, timeout, multiprocessing_context): a NAS path scored from batch 2 drew its random
+    transforms unseeded, unlike the same batches read in order."""
+    import numpy as np
+    from torch.utils.data import DataLoader
+
+    from automl_mm.engine.evaluate import cycle_batches
+
+    loader = DataLoader(_WorkerDraws(), batch_size=2, num_workers=1, collate_fn=list, pin_memory=False, timeout=30,
+                        worker_init_fn=functools.partial(_seed_numpy, seed=11))
+    in_order = list(loader)
+    for parent_seed in (5, 6):  # the parent's state, which an unseeded forked worker would draw from
+        np.random.seed(parent_seed)
+        assert list(cycle_batches(loader, 0, 4)) == in_order
+        np.random.seed(parent_seed)
+        assert list(cycle_batches(loader, 2, 2)) == in_order[:2]  # a fresh worker, seeded alike: the same draws
