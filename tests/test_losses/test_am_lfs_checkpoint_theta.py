@@ -1,4 +1,5 @@
-"""θ is a buffer, saved in checkpoints (a resume inside a trunk continues copy 0's θ). A ``load_from`` into a config
+"""θ is a buffer, saved in checkpoints (a resume inside a trunk loads it, then each copy draws its own θ again from the
+same seed, as the uninterrupted run did). A ``load_from`` into a config
 that gives its own θ (``final_policy.py``'s learned loss) replaced that θ with the checkpoint's without a word: the
 retrain ran with the search's last sample, or with cross-entropy from a baseline checkpoint."""
 from __future__ import annotations
