@@ -8,6 +8,8 @@ from mmcv.transforms import BaseTransform
 
 from automl_mm.registry import TRANSFORMS
 
+from .transforms import refuse_pixel_annotations
+
 _POLICIES = ('TrivialAugmentWide', 'RandAugment', 'AutoAugment', 'AugMix')
 
 
@@ -29,7 +31,9 @@ class TorchvisionAugment(BaseTransform):
 
     Raises:
         ValueError: an unknown ``policy`` or a ``bgr`` that is not a bool (torchvision raises its own errors for
-            its arguments); in ``transform``, an image that is not uint8 ``(H, W)`` or ``(H, W, C)``.
+            its arguments); in ``transform``, an image that is not uint8 ``(H, W)`` or ``(H, W, C)``, or a sample
+            with boxes, masks, a segmentation map or keypoints, which torchvision's geometric ops would leave
+            behind (:func:`~automl_mm.datasets.transforms.refuse_pixel_annotations`).
 
     Examples:
         >>> t = TorchvisionAugment('RandAugment', num_ops=2, magnitude=9, fill=0)
@@ -50,6 +54,9 @@ class TorchvisionAugment(BaseTransform):
         self.op = getattr(v2, policy)(**kwargs)
 
     def transform(self, results: dict) -> dict:
+        refuse_pixel_annotations(results, f'TorchvisionAugment({self.policy!r})',
+                                 "mmdet's RandAugment / AutoAugment, or automl_mm.OHLAutoAugment(elements="
+                                 "'randaugment'), whose elements move them")
         img = results['img']
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
             raise ValueError(f"TorchvisionAugment needs results['img'] as a uint8 (H, W) or (H, W, C) array, got "

@@ -45,6 +45,36 @@ class PackClsInputs(BaseTransform):
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'
 
 
+#: Results keys that hold positions in the image (mmdet's / mmcv's ``LoadAnnotations``), which a transform moving or
+#: resizing only the image leaves describing other pixels.
+PIXEL_ANNOTATION_KEYS = ('gt_bboxes', 'gt_masks', 'gt_seg_map', 'gt_keypoints')
+
+
+def refuse_pixel_annotations(results: dict, owner: str, instead: str) -> None:
+    """Refuse a sample whose annotations a classification transform would leave behind: one that holds any of
+    :data:`PIXEL_ANNOTATION_KEYS`, or annotations that a later ``LoadAnnotations`` would load in the image's
+    original coordinates (a data set's ``instances`` with a ``bbox``, a ``seg_map_path``).
+
+    Args:
+        results (dict): The sample.
+        owner (str): The transform, named in the message.
+        instead (str): What moves the annotations too, named in the message.
+
+    Raises:
+        ValueError: naming ``owner``, the keys and ``instead``.
+    """
+    held = [key for key in PIXEL_ANNOTATION_KEYS if results.get(key) is not None]
+    instances = results.get('instances')
+    if isinstance(instances, (list, tuple)) and any(isinstance(i, dict) and 'bbox' in i for i in instances):
+        held.append('instances (with a bbox)')
+    if results.get('seg_map_path') is not None:
+        held.append('seg_map_path')
+    if held:
+        raise ValueError(f'{owner} moves or resizes the image only, but the results hold {", ".join(held)}: they '
+                         f'would then describe other pixels. It is a classification transform; in a detection or '
+                         f'segmentation pipeline use {instead}')
+
+
 def _check_range(values: object, key: str, high: float = math.inf) -> tuple[float, float]:
     """A range ``(low, high)`` with 0 < low <= high <= ``high`` (ValueError naming ``key`` otherwise)."""
     try:
@@ -71,7 +101,8 @@ class RandomCrop(BaseTransform):
 
     Raises:
         ValueError: at construction, a ``crop_size``, ``padding`` or ``pad_val`` outside the ranges above; in
-            ``transform``, a ``crop_size`` larger than the padded image.
+            ``transform``, a ``crop_size`` larger than the padded image, or a sample with boxes, masks, a
+            segmentation map or keypoints (:func:`refuse_pixel_annotations`: the crop would not move them).
     """
 
     def __init__(self, crop_size: int | Sequence[int], padding: int = 0, pad_val: int = 0) -> None:
@@ -86,6 +117,7 @@ class RandomCrop(BaseTransform):
         self.pad_val = int(pad_val)
 
     def transform(self, results: dict) -> dict:
+        refuse_pixel_annotations(results, 'RandomCrop', "mmdet's RandomCrop")
         img = results['img']
         if self.padding:
             p = self.padding
@@ -120,7 +152,8 @@ class RandomResizedCrop(BaseTransform):
         max_attempts: Draws before the fallback, an int >= 1.
 
     Raises:
-        ValueError: a value outside the ranges above.
+        ValueError: a value outside the ranges above; in ``transform``, a sample with boxes, masks, a segmentation
+            map or keypoints (:func:`refuse_pixel_annotations`).
     """
 
     def __init__(self, scale: int, crop_ratio_range: tuple[float, float] = (0.08, 1.0),
@@ -144,6 +177,7 @@ class RandomResizedCrop(BaseTransform):
         return (h - side) // 2, (w - side) // 2, side, side
 
     def transform(self, results: dict) -> dict:
+        refuse_pixel_annotations(results, 'RandomResizedCrop', "mmdet's RandomResize and RandomCrop")
         img = results['img']
         y, x, ch, cw = self._crop_box(*img.shape[:2])
         results['img'] = cv2.resize(img[y:y + ch, x:x + cw], (self.scale, self.scale),
@@ -164,7 +198,8 @@ class ResizeShortEdge(BaseTransform):
         interpolation: ``'bilinear'``, ``'bicubic'`` or ``'area'`` (cv2's).
 
     Raises:
-        ValueError: ``size`` not an int >= 1, or an unknown ``interpolation``.
+        ValueError: ``size`` not an int >= 1, or an unknown ``interpolation``; in ``transform``, a sample with
+            boxes, masks, a segmentation map or keypoints (:func:`refuse_pixel_annotations`).
     """
 
     def __init__(self, size: int, interpolation: str = 'bilinear') -> None:
@@ -175,6 +210,7 @@ class ResizeShortEdge(BaseTransform):
         self.interpolation = interps[interpolation]
 
     def transform(self, results: dict) -> dict:
+        refuse_pixel_annotations(results, 'ResizeShortEdge', "mmdet's Resize (keep_ratio=True)")
         img = results['img']
         h, w = img.shape[:2]
         scale = self.size / min(h, w)
