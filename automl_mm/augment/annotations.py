@@ -39,9 +39,11 @@ def _warp(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
 
 def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.ndarray]:
     """The part of a polygon inside the image [0, width] x [0, height] (shapely's ``clip_by_rect``, as mmdet's
-    ``PolygonMasks.crop`` intersects with shapely; a self-intersecting polygon is first repaired by
-    ``buffer(0)``, as there). Clamping each vertex to the image instead adds area that is not the object's: the
-    triangle (-4, 2), (12, 2), (-4, 18) clamps to area 96, its part inside is 72.
+    ``PolygonMasks.crop`` intersects with shapely). A self-intersecting polygon is first repaired by shapely's
+    ``make_valid``, which keeps every lobe of a bow-tie, as pycocotools rasterises it (mmdet's ``poly2mask``, so
+    the object's bitmap mask); mmdet's crop repairs by ``buffer(0)``, which keeps one lobe. Clamping each vertex
+    to the image instead adds area that is not the object's: the triangle (-4, 2), (12, 2), (-4, 18) clamps to
+    area 96, its part inside is 72.
 
     Args:
         points (np.ndarray): (K, 2) float vertices (x, y) in order, continuous image coordinates.
@@ -63,11 +65,18 @@ def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.nda
     polygon = shapely.Polygon(points)
     sign = 1.0 if polygon.exterior.is_ccw else -1.0  # the pieces keep the input's vertex order
     if not polygon.is_valid:
-        polygon = polygon.buffer(0.0)
+        polygon = shapely.make_valid(polygon)  # buffer(0) kept one lobe of a bow-tie: half its area, silently
     inside = shapely.clip_by_rect(polygon, 0.0, 0.0, float(width), float(height))
-    pieces = getattr(inside, 'geoms', [inside])  # a MultiPolygon or GeometryCollection holds several
-    return [np.asarray(orient(piece, sign).exterior.coords, np.float64)[:-1] for piece in pieces
-            if isinstance(piece, shapely.Polygon) and piece.area > 0]
+    return [np.asarray(orient(piece, sign).exterior.coords, np.float64)[:-1] for piece in _polygon_parts(inside)
+            if piece.area > 0]
+
+
+def _polygon_parts(geometry) -> list:
+    """The polygons of a shapely geometry: itself, or those inside a (nested) MultiPolygon or GeometryCollection
+    (``make_valid`` gives collections of polygons and the lines of zero-width spikes)."""
+    if isinstance(geometry, shapely.Polygon):
+        return [geometry]
+    return [part for sub in getattr(geometry, 'geoms', []) for part in _polygon_parts(sub)]
 
 
 def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:

@@ -147,3 +147,16 @@ def test_keypoints_are_dropped_with_their_box():
                    gt_keypoints=np.array([[[4, 4, 2]], [[37, 12, 2]]], np.float32))
     out = HorizontalTranslate(0.15).apply(results, PLUS)  # 6 px right: the second box leaves
     np.testing.assert_array_equal(out['gt_keypoints'], [[[10, 4, 2]]])
+
+
+def test_a_self_intersecting_polygon_moved_partly_out_keeps_both_lobes():
+    """A bow-tie polygon (COCO has some) is both its lobes when rasterised (pycocotools: mmdet's poly2mask, and so
+    the BitmapMasks path of the same object). Repaired by ``buffer(0)`` before clipping, it kept one lobe: moved 3 px
+    left, (1, 2), (12, 14), (12, 2), (1, 14) on a 20 x 20 image had area 33 (the right lobe) where its part inside is
+    33 + 33 (3.5 / 5.5)^2 = 46.36 (the left lobe cut at x = 0), while the same polygon left inside kept both."""
+    masks = PolygonMasks([[np.array([1, 2, 12, 14, 12, 2, 1, 14], np.float64)]], 20, 20)
+    out = HorizontalTranslate(0.15).apply(dict(img=np.zeros((20, 20), np.uint8), gt_masks=masks), MINUS)['gt_masks']
+    pieces = out.masks[0]
+    np.testing.assert_allclose(sum(shapely.Polygon(p.reshape(-1, 2)).area for p in pieces), 33 + 33 * (3.5 / 5.5) ** 2)
+    points = np.concatenate([p.reshape(-1, 2) for p in pieces])
+    np.testing.assert_allclose([*points.min(0), *points.max(0)], [0, 2, 9, 14])
