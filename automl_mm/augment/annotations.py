@@ -81,8 +81,8 @@ def _polygon_parts(geometry) -> list:
 
 def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
     """Move xyxy boxes by ``matrix``: the enclosing box of the part of each moved rectangle inside the image (the
-    clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = at least 1 px wide
-    and high."""
+    clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = of positive size,
+    and at least 1 px wide and high where the border cut the box."""
     tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
     arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -99,7 +99,12 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
             pieces = clip_polygon(np.stack([new_x[k], new_y[k]], 1), width, height)
             part = np.concatenate(pieces) if pieces else np.zeros((0, 2))
             moved[k] = [*part.min(0), *part.max(0)] if len(part) else 0
-    keep = (moved[:, 2] - moved[:, 0] >= 1) & (moved[:, 3] - moved[:, 1] >= 1)
+    # A box vanishes when the border cuts a side below 1 px (or to nothing); a side the border left whole keeps
+    # any positive length: a box already under 1 px inside the image was dropped as if it had left.
+    width_in, height_in = moved[:, 2] - moved[:, 0], moved[:, 3] - moved[:, 1]
+    whole_x = width_in >= new_x.max(1) - new_x.min(1) - 1e-6
+    whole_y = height_in >= new_y.max(1) - new_y.min(1) - 1e-6
+    keep = (width_in > 0) & (height_in > 0) & ((width_in >= 1) | whole_x) & ((height_in >= 1) | whole_y)
     moved = moved[keep].astype(arr.dtype)
     if tensor is None:
         return moved, keep

@@ -36,9 +36,10 @@ class GeometricAugmentOp(BaseAugmentOp):
     AutoAugment: no new pixel values) and border ``fill``, keeping its size. ``gt_bboxes`` (mmdet
     ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
     inside the image (:func:`~automl_mm.augment.annotations.clip_polygon`; mmdet's transforms clamp the moved
-    corners instead, a looser box when a rotated or sheared box crosses the border); boxes narrower or lower than
-    1 px are dropped with their ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids``
-    and ``gt_keypoints``.
+    corners instead, a looser box when a rotated or sheared box crosses the border); boxes that the border cuts
+    to less than 1 px wide or high (or to nothing) are dropped with their ``gt_bboxes_labels``,
+    ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``; a box already under 1 px that
+    stays inside keeps them (as under a photometric element).
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
     a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
     255) follow, keeping their dtype; ``gt_keypoints`` ((N, K, 3) x, y, visibility, as mmcv loads them) move by

@@ -213,6 +213,29 @@ def test_shear_boxes_enclose_the_sheared_corners_and_masks_follow(rng, expected,
             np.testing.assert_allclose([*points.min(0), *points.max(0)], [x1, y1, x2, y2], atol=1e-5)
 
 
+def test_a_box_under_a_pixel_that_stays_inside_keeps_its_instance():
+    """A box under 1 px (a small object after a downscaling resize: mmdet's large-scale-jitter configs keep boxes
+    down to 0.01 px, FilterAnnotations(min_gt_bbox_wh=(1e-2, 1e-2))) that an element moves inside the image was
+    dropped with its label, ignore flag and mask as if it had left, and kept under a photometric element; only a box
+    the border cuts to less than 1 px vanishes."""
+    results = dict(img=np.zeros((20, 40), np.uint8), gt_bboxes_labels=np.array([3, 4]),
+                   gt_bboxes=HorizontalBoxes(torch.tensor([[10.0, 10, 10.5, 10.6], [33.5, 2, 34.8, 4]])),
+                   gt_ignore_flags=np.array([False, True]),
+                   gt_masks=BitmapMasks(np.ones((2, 20, 40), np.uint8), 20, 40))
+    out = HorizontalTranslate(0.15).apply(results, PLUS)  # 6 px right: the second box is cut to [39.5, 40]
+    np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [[16, 10, 16.5, 10.6]], atol=1e-6)
+    np.testing.assert_array_equal(out['gt_bboxes_labels'], [3])
+    assert out['gt_ignore_flags'].tolist() == [False] and len(out['gt_masks']) == 1
+    for op in (Rotate(10), HorizontalShear(0.1), VerticalShear(0.1)):
+        small = dict(img=np.zeros((20, 40), np.uint8), gt_bboxes=np.array([[20.0, 10, 20.5, 10.5]], np.float32),
+                     gt_bboxes_labels=np.array([3]))
+        moved = op.apply(small, PLUS)
+        assert moved['gt_bboxes_labels'].tolist() == [3], op.name
+        corners = np.array([[20, 10], [20.5, 10], [20.5, 10.5], [20, 10.5]]) @ op.affine_matrix(20, 40, 1.0)[:, :2].T
+        corners += op.affine_matrix(20, 40, 1.0)[:, 2]
+        np.testing.assert_allclose(moved['gt_bboxes'], [[*corners.min(0), *corners.max(0)]], atol=1e-5)
+
+
 def test_vertical_shear_drops_a_box_pushed_below_the_image():
     results = _det_results('numpy', 'bitmap')
     results['gt_bboxes'] = np.array([[30, 12, 39, 19], [1, 1, 3, 3]], np.float32)
