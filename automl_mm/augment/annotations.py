@@ -79,10 +79,11 @@ def _polygon_parts(geometry) -> list:
     return [part for sub in getattr(geometry, 'geoms', []) for part in _polygon_parts(sub)]
 
 
-def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
+def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool = True) -> tuple:
     """Move xyxy boxes by ``matrix``: the enclosing box of the part of each moved rectangle inside the image (the
     clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = of positive size,
-    and at least 1 px wide and high where the border cut the box."""
+    and at least 1 px wide and high where the border cut the box; with ``drop=False`` every box is returned (keep
+    still says which would stay)."""
     tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
     arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -105,7 +106,7 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int) -> tuple:
     whole_x = width_in >= new_x.max(1) - new_x.min(1) - 1e-6
     whole_y = height_in >= new_y.max(1) - new_y.min(1) - 1e-6
     keep = (width_in > 0) & (height_in > 0) & ((width_in >= 1) | whole_x) & ((height_in >= 1) | whole_y)
-    moved = moved[keep].astype(arr.dtype)
+    moved = (moved[keep] if drop else moved).astype(arr.dtype)
     if tensor is None:
         return moved, keep
     return type(boxes)(tensor.new_tensor(moved), clone=False), keep

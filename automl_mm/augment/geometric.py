@@ -39,7 +39,9 @@ class GeometricAugmentOp(BaseAugmentOp):
     corners instead, a looser box when a rotated or sheared box crosses the border); boxes that the border cuts
     to less than 1 px wide or high (or to nothing) are dropped with their ``gt_bboxes_labels``,
     ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``; a box already under 1 px that
-    stays inside keeps them (as under a photometric element).
+    stays inside keeps them (as under a photometric element). Proposals (inside mmdet's ``ProposalBroadcaster``,
+    which passes them as ``gt_bboxes``) are moved and clipped, never dropped: their ``proposals_scores`` stay
+    theirs, as under mmdet's own transforms there.
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
     a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
     255) follow, keeping their dtype; ``gt_keypoints`` ((N, K, 3) x, y, visibility, as mmcv loads them) move by
@@ -66,9 +68,14 @@ class GeometricAugmentOp(BaseAugmentOp):
         pixel_matrix = pixel_index_matrix(matrix)
         results['img'] = _warp(img, pixel_matrix, (self.fill, ) * 4)
         if results.get('gt_bboxes') is not None:
-            boxes, keep = _warp_boxes(results['gt_bboxes'], matrix, height, width)
+            # mmdet's ProposalBroadcaster: a view whose gt_bboxes are its proposals (the other keys the boxes'
+            # copies), of which only they come back; proposals are kept, clipped, beside their proposals_scores
+            proposals = results['gt_bboxes'] is results.get('proposals')
+            boxes, keep = _warp_boxes(results['gt_bboxes'], matrix, height, width, drop=not proposals)
             results['gt_bboxes'] = boxes
-            if not keep.all():
+            if proposals:
+                results['proposals'] = boxes  # still the view's proposals for the pair's second element
+            elif not keep.all():
                 for key in _INSTANCE_KEYS:
                     if results.get(key) is not None:
                         results[key] = results[key][keep]

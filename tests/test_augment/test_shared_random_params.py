@@ -63,3 +63,29 @@ def test_outside_a_wrapper_each_sample_still_draws_anew(bound):
     t = _autoaug(bound)
     np.random.seed(0)
     assert len({t(_sample(0))['ohl_choice']['aa'] for _ in range(40)}) == t.num_choices
+
+
+def test_proposals_are_moved_not_dropped_and_stay_with_their_scores():
+    """ProposalBroadcaster runs the elements on a view whose gt_bboxes are the proposals (its other keys the boxes'
+    copies) and takes only those back: a proposal moved out of the image was dropped with the view's labels, an
+    IndexError ('size of axis is 1 but size of corresponding boolean axis is 3') wherever proposals and boxes
+    differ in number, and proposals that no longer matched their mmdet proposals_scores otherwise. mmdet's own
+    transforms there (Resize, RandomFlip) drop nothing: a proposal is clipped and kept."""
+    from mmdet.datasets.transforms import PackDetInputs
+
+    shift = FixedAutoAugment(elements=[('HorizontalTranslate', 0.45), ('Identity', None)], probs=[0, 1, 0, 0],
+                             key='aa')  # pair 1: the translation, then nothing
+    proposals = np.array([[1, 1, 5, 5], [30, 2, 39, 8], [10, 10, 20, 15]], np.float32)
+    results = dict(img=np.zeros((20, 40, 3), np.uint8), img_shape=(20, 40), gt_bboxes_labels=np.array([1]),
+                   gt_bboxes=HorizontalBoxes(np.array([[12, 2, 20, 8]], np.float32)), proposals=proposals,
+                   proposals_scores=np.array([0.9, 0.8, 0.7], np.float32), gt_ignore_flags=np.array([False]))
+    np.random.seed(1)
+    out = ProposalBroadcaster(transforms=[shift])(results)  # 18 px right (this seed's sign)
+    np.testing.assert_allclose(np.asarray(out['proposals']), [[19, 1, 23, 5], [40, 2, 40, 8], [28, 10, 38, 15]])
+    np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [[30, 2, 38, 8]])
+    assert len(PackDetInputs()(out)['data_samples'].proposals) == 3
+    twice = FixedAutoAugment(elements=[('HorizontalTranslate', 0.45), ('Identity', None)], probs=[1, 0, 0, 0],
+                             key='aa')  # pair 0: the translation twice (+18 then -18 px with this seed)
+    np.random.seed(1)
+    out = ProposalBroadcaster(transforms=[twice])({**results, 'proposals': proposals.copy()})
+    np.testing.assert_allclose(np.asarray(out['proposals']), [[1, 1, 5, 5], [22, 2, 22, 8], [10, 10, 20, 15]])
