@@ -97,9 +97,9 @@ class OHLAutoAugment(LiveChoiceTransform):
         is drawn, so this is checked on every call, not only when a geometric pair is drawn)."""
         instances = results.get('instances')
         unloaded = []
-        # any of LoadAnnotations' outputs: it loads all it is asked for at once (with_bbox=False: masks, labels or
-        # only the segmentation map)
-        loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_seg_map')
+        # any of LoadAnnotations' outputs: it loads all it is asked for at once (with_bbox=False: masks, labels,
+        # mmcv's keypoints or only the segmentation map)
+        loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_seg_map', 'gt_keypoints')
         if not any(key in results for key in loaded) and isinstance(instances, (list, tuple)) and \
                 any(isinstance(i, dict) and 'bbox' in i for i in instances):
             unloaded.append("the data set's 'instances' but no 'gt_bboxes'")

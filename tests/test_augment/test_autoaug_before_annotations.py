@@ -70,3 +70,12 @@ def test_masks_loaded_without_boxes_count_as_loaded():
     results = dict(img=np.zeros((8, 8, 3), np.uint8), instances=[dict(bbox=[0, 0, 8, 8], bbox_label=0)],
                    gt_masks=masks)
     assert 'ohl_choice' in FixedAutoAugment(elements=[('Rotate', 30), ('Invert', None)])(results)
+
+
+def test_keypoints_loaded_without_boxes_count_as_loaded():
+    """mmcv's LoadAnnotations(with_bbox=False, with_keypoints=True) loads only gt_keypoints, which the geometric
+    elements move: it was refused as if it ran before LoadAnnotations ("'instances' but no 'gt_bboxes'")."""
+    results = dict(img=np.zeros((8, 8, 3), np.uint8), instances=[dict(bbox=[0, 0, 8, 8], keypoints=[[1, 1, 2]])],
+                   gt_keypoints=np.array([[[1, 1, 2]]], np.float32))
+    out = FixedAutoAugment(elements=[('Rotate', 30), ('Invert', None)], probs=[1, 0, 0, 0])(results)
+    assert out['gt_keypoints'].shape == (1, 1, 3) and not np.allclose(out['gt_keypoints'][0, 0, :2], [1, 1])
