@@ -44,7 +44,8 @@ class GeometricAugmentOp(BaseAugmentOp):
     theirs, as under mmdet's own transforms there.
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
     a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
-    255) follow, keeping their dtype; ``gt_keypoints`` ((N, K, 3) x, y, visibility, as mmcv loads them) move by
+    255, the ignore label; background False in a bool map; an int8 map, which cannot hold 255, is refused)
+    follow, keeping their dtype; ``gt_keypoints`` ((N, K, 3) x, y, visibility, as mmcv loads them) move by
     the matrix, and one that leaves the image is made invisible (visibility 0) and clamped to it, as mmcv's
     ``CenterCrop`` does; ``homography_matrix`` records the op's matrix (composed with an existing one, created
     when absent, as mmdet's geometric transforms do).
@@ -82,7 +83,8 @@ class GeometricAugmentOp(BaseAugmentOp):
         if results.get('gt_masks') is not None:
             results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width)
         if results.get('gt_seg_map') is not None:
-            results['gt_seg_map'] = _warp(results['gt_seg_map'], pixel_matrix, (255, ) * 4)
+            seg = results['gt_seg_map']
+            results['gt_seg_map'] = _warp(seg, pixel_matrix, (_seg_border(seg, self), ) * 4)
         if results.get('gt_keypoints') is not None:
             results['gt_keypoints'] = _move_keypoints(results['gt_keypoints'], matrix, height, width)
         homography = np.vstack([matrix, [0, 0, 1]]).astype(np.float32)
@@ -90,6 +92,22 @@ class GeometricAugmentOp(BaseAugmentOp):
         results['homography_matrix'] = homography if results.get('homography_matrix') is None else \
             homography @ results['homography_matrix']
         return results
+
+
+def _seg_border(seg: np.ndarray, op: GeometricAugmentOp) -> int:
+    """The value of the band a warp uncovers in a segmentation map: the ignore label 255 (mmdet's and mmseg's), or
+    background 0 in a bool map (which has no ignore label: 255 was cast to True, the foreground).
+
+    Raises:
+        ValueError: a map whose integer dtype cannot hold 255 (int8: it was cast to 127, a class).
+    """
+    if seg.dtype == np.bool_:
+        return 0
+    if seg.dtype.kind in 'iu' and np.iinfo(seg.dtype).max < 255:
+        raise ValueError(f"{op.name}: results['gt_seg_map'] is {seg.dtype}, which cannot hold the ignore label 255 "
+                         'that fills the pixels a geometric element uncovers; load it as uint8 (mmdet / mmseg '
+                         'LoadAnnotations do)')
+    return 255
 
 
 @AUGMENT_OPS.register_module()

@@ -125,6 +125,19 @@ def test_warped_segmentation_maps_and_bitmap_masks_keep_their_dtype(dtype):
     assert out['gt_seg_map'].shape == (30, 40)
 
 
+def test_the_uncovered_band_of_a_segmentation_map_is_ignored_or_background_never_a_class():
+    """The band a warp uncovers got 255 (the ignore label) cast to the map's dtype: True, the foreground, in a bool
+    map, and 127, a class, in an int8 map. A bool map has no ignore label: the band is background (False), as in
+    bitmap masks; an int8 map, which cannot hold 255, is refused, naming it."""
+    shift = HorizontalTranslate(0.3)  # 3 px of a 10 px row
+    out = shift.apply(dict(img=np.zeros((4, 10), np.uint8), gt_seg_map=np.ones((4, 10), bool)), PLUS)['gt_seg_map']
+    assert out.dtype == np.bool_ and not out[:, :3].any() and out[:, 3:].all()
+    out = shift.apply(dict(img=np.zeros((4, 10), np.uint8), gt_seg_map=np.ones((4, 10), np.int16)), PLUS)
+    assert (out['gt_seg_map'][:, :3] == 255).all()
+    with pytest.raises(ValueError, match=r"gt_seg_map.*int8.*255"):
+        shift.apply(dict(img=np.zeros((4, 10), np.uint8), gt_seg_map=np.ones((4, 10), np.int8)), PLUS)
+
+
 @pytest.mark.parametrize('rng', [PLUS, MINUS], ids=['plus', 'minus'])
 @pytest.mark.parametrize('op', GEOMETRIC, ids=[op.name for op in GEOMETRIC])
 def test_keypoints_move_with_the_image_and_leave_it_invisible(op, rng):
