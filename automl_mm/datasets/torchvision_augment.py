@@ -27,7 +27,8 @@ class TorchvisionAugment(BaseTransform):
         policy: One of ``'TrivialAugmentWide'``, ``'RandAugment'``, ``'AutoAugment'``, ``'AugMix'``.
         bgr: 3-channel images are in BGR order (mmcv's ``LoadImageFromFile`` and the CIFAR datasets here);
             ``False`` for RGB images.
-        **kwargs: Passed to the torchvision class (e.g. ``num_ops=2, magnitude=9`` for RandAugment, ``fill=0``).
+        **kwargs: Passed to the torchvision class (e.g. ``num_ops=2, magnitude=9`` for RandAugment, ``fill=0``);
+            a per-channel ``fill`` of 3 values is in the images' channel order (BGR with ``bgr=True``).
 
     Raises:
         ValueError: an unknown ``policy`` or a ``bgr`` that is not a bool (torchvision raises its own errors for
@@ -51,6 +52,11 @@ class TorchvisionAugment(BaseTransform):
         self.policy = policy
         self.bgr = bgr
         self.kwargs = kwargs
+        fill = kwargs.get('fill')
+        if bgr and isinstance(fill, (list, tuple)) and len(fill) == 3:
+            # torchvision reads a per-channel fill in the order of the image it gets, RGB; it is given in the
+            # image's own order (BGR), as mmdet's border values are: it came out reversed
+            kwargs = {**kwargs, 'fill': type(fill)(reversed(fill))}
         self.op = getattr(v2, policy)(**kwargs)
 
     def transform(self, results: dict) -> dict:

@@ -1,7 +1,7 @@
 """The classification transforms that move or resize the image (automl_mm's RandomCrop, RandomResizedCrop,
 ResizeShortEdge and TorchvisionAugment) given a detection sample: they moved the image and left its boxes, masks and
 segmentation map where they were, silently (a box [8, 8, 16, 16] stayed there while its object went to
-[1, 7, 9, 15] under RandomCrop(24, padding=4))."""
+[1, 7, 9, 15] under RandomCrop(24, padding=4)); and TorchvisionAugment's per-channel fill on BGR images."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,3 +35,14 @@ def test_a_sample_with_pixel_annotations_is_refused_naming_them(transform, key):
 def test_a_classification_sample_still_passes(transform):
     out = transform(dict(img=np.zeros((32, 32, 3), np.uint8), gt_label=3, gt_bboxes=None))
     assert out['gt_label'] == 3 and out['img'].dtype == np.uint8
+
+
+def test_a_per_channel_fill_is_in_the_images_channel_order():
+    """torchvision takes ``fill`` in the order of the image it is given, RGB: for a BGR image (the default) a fill
+    written in the image's order, [10, 20, 30] (blue 10), came out reversed (blue 30)."""
+    for bgr, expected in ((True, (10, 20, 30)), (False, (10, 20, 30))):
+        t = TorchvisionAugment('RandAugment', bgr=bgr, num_ops=1, magnitude=9, fill=[10, 20, 30])
+        torch.manual_seed(0)  # this seed's operation uncovers a band
+        out = t(dict(img=np.zeros((16, 16, 3), np.uint8)))['img']
+        assert {tuple(v) for v in out.reshape(-1, 3).tolist()} - {(0, 0, 0)} == {expected}
+    assert TorchvisionAugment('RandAugment', fill=[10, 20, 30]).kwargs['fill'] == [10, 20, 30]  # as given
