@@ -14,6 +14,7 @@ and the process-group settings for every OHL config.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import socket
@@ -372,6 +373,73 @@ def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) ->
         f'repeat a sample) or use a training set whose length is a multiple of {ranks_per_copy}')
 
 
+#: torch.distributed's functions that :func:`copy_local_collectives` points at the copy's ranks when they are called
+#: without a ``group``.
+COPY_LOCAL_CALLS = ('all_reduce', 'all_gather', 'broadcast', 'get_world_size', 'get_rank')
+
+
+class _Done:
+    """The handle of an ``async_op=True`` collective over a copy of one rank: already complete."""
+
+    def wait(self, timeout: Any = None) -> bool:
+        return True
+
+    def is_completed(self) -> bool:
+        return True
+
+
+def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
+    """``original`` (``torch.distributed.<name>``) with its default group, the world, replaced by ``layout``'s copy
+    (see :func:`copy_local_collectives`); a call that names a group is passed on unchanged."""
+    signature = inspect.signature(original)
+
+    def copy_local(*args, **kwargs) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        call = bound.arguments
+        if call.get('group') is not None:
+            return original(*args, **kwargs)
+        if name in ('get_world_size', 'get_rank'):
+            return layout.ranks_per_copy if name == 'get_world_size' else layout.rank_in_copy
+        if name == 'broadcast' and call.get('src') is not None:  # a rank of the world the caller saw: the copy's
+            call['src'] = layout.lead_rank(layout.copy_id) + int(call['src'])
+        if layout.ranks_per_copy == 1:  # a reduction, gather or broadcast over one rank is the tensor itself
+            if name == 'all_gather':
+                call['tensor_list'][0].copy_(call['tensor'])
+            return _Done() if call.get('async_op') else None
+        call['group'] = layout.group
+        return original(*bound.args, **bound.kwargs)
+    return copy_local
+
+
+@contextmanager
+def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
+    """While the block runs, ``torch.distributed``'s ``all_reduce``, ``all_gather``, ``broadcast``, ``get_world_size``
+    and ``get_rank`` called without a ``group`` act on this copy's ranks only, as in a plain run of the copy.
+
+    :class:`CopyDataParallel` runs each training step in it. A model's loss may reduce over the default group, the
+    world: mmdet's ``reduce_mean`` (``mmdet.utils``) averages the positive count that normalises the losses of FCOS,
+    ATSS, GFL, TOOD, VFNet, YOLOF, YOLOX, RTMDet, AutoAssign and the DETR heads, so every copy's loss was divided
+    by the mean count of all copies (its gradients scaled by how many positives the other copies' images and samples
+    gave), without a word. A ``broadcast``'s ``src`` is then a rank of the copy (0: its lead). Calls that name a
+    group (DDP, torch's ``SyncBatchNorm``, mmengine's ``mmengine.dist`` functions, which pass the default group
+    explicitly) are unchanged, and so are functions bound at import (``from torch.distributed import all_reduce``).
+
+    Args:
+        layout: This process's copy layout; ``None``, one copy, or a run that is not distributed: nothing changes.
+    """
+    if layout is None or layout.num_copies == 1 or not is_distributed():
+        yield
+        return
+    originals = {name: getattr(torch_dist, name) for name in COPY_LOCAL_CALLS}
+    for name, original in originals.items():
+        setattr(torch_dist, name, _copy_local(name, original, layout))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch_dist, name, original)
+
+
 @MODEL_WRAPPERS.register_module()
 class CopyDataParallel(nn.Module):
     """Model wrapper for OHL: data parallel inside a copy, independent across copies.
@@ -417,8 +485,11 @@ class CopyDataParallel(nn.Module):
         return self
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict:
+        """The model's (or, with several ranks per copy, its DDP's) training step, in which ``torch.distributed``'s
+        calls without a group reach this copy's ranks only (:func:`copy_local_collectives`)."""
         ddp = self._copy_ddp()
-        return self.module.train_step(data, optim_wrapper) if ddp is None else ddp.train_step(data, optim_wrapper)
+        with copy_local_collectives(get_copy_layout() if is_distributed() else None):
+            return self.module.train_step(data, optim_wrapper) if ddp is None else ddp.train_step(data, optim_wrapper)
 
     def val_step(self, data: Any) -> list:
         return self.module.val_step(data)

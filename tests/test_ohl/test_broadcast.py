@@ -23,11 +23,21 @@ def _state(runner, ema_hook) -> dict:
     }
 
 
+class _PositivesHead(torch.nn.Module):
+    """A training step that normalises by the positives as mmdet's dense heads do (``reduce_mean``)."""
+
+    def train_step(self, data: float, optim_wrapper) -> torch.Tensor:
+        from mmdet.utils import reduce_mean
+
+        return reduce_mean(torch.tensor(data))
+
+
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from mmengine.hooks import EMAHook
     from mmengine.model import ExponentialMovingAverage
     from mmengine.optim import AmpOptimWrapper, MultiStepLR
 
+    from automl_mm.ohl.copies import CopyDataParallel, init_copy_layout
     from automl_mm.ohl.sync import broadcast_copy_state
 
     torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
@@ -49,7 +59,12 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     runner = SimpleNamespace(model=model, optim_wrapper=ow, param_schedulers=[scheduler], hooks=[ema_hook])
     before = _state(runner, ema_hook)
     broadcast_copy_state(runner, src=1)
-    torch.save({'before': before, 'after': _state(runner, ema_hook)}, osp.join(out_dir, f'rank{rank}.pth'))
+    # the same two processes as 2 copies of one rank: mmdet's reduce_mean of a loss's positives (rank + 1 of them)
+    # in a copy's training step is the copy's own count (it was the mean over the copies, 1.5, on both)
+    init_copy_layout(2, 1)
+    num_pos = float(CopyDataParallel(_PositivesHead()).train_step(float(rank + 1), ow))
+    torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos},
+               osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 
 
@@ -64,6 +79,7 @@ def _equal(a, b) -> bool:
 
 
 def test_broadcast_copies_weights_optimiser_scheduler_ema_and_loss_scaler(tmp_path):
+    """Also: a copy's training step reduces over its own ranks (test_copy_local_collectives.py)."""
     mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
                        start_method='spawn')
     r0, r1 = (torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
@@ -72,6 +88,7 @@ def test_broadcast_copies_weights_optimiser_scheduler_ema_and_loss_scaler(tmp_pa
         assert not _equal(r0['before'][key], r1['before'][key]), key  # they differed before the broadcast
         assert _equal(r0['after'][key], r1['before'][key]), key  # rank 0 now holds the source's state
         assert _equal(r1['after'][key], r1['before'][key]), key  # and the source kept its own
+    assert (r0['num_pos'], r1['num_pos']) == (1.0, 2.0)
 
 
 def test_copies_equal_best_is_false_while_a_copy_differs_from_the_best():

@@ -1,0 +1,112 @@
+"""A copy's training step sees its own ranks as the world: torch.distributed's calls without a ``group`` (mmdet's
+``reduce_mean`` of the positives that normalises the losses of FCOS, ATSS, GFL, TOOD, YOLOX, RTMDet and the DETR
+heads) reduced over every copy, so each copy's loss was divided by the mean positive count of all copies. The world
+is simulated here (no process group); ``test_broadcast.py`` runs mmdet's ``reduce_mean`` over a real gloo group."""
+from __future__ import annotations
+
+from unittest import mock
+
+import torch
+import torch.distributed as torch_dist
+
+from automl_mm.ohl.copies import CopyDataParallel, CopyLayout, copy_local_collectives, temporary_copy_layout
+
+
+class _World:
+    """torch.distributed over 4 simulated ranks: the other ranks' tensors are ``others`` (summed in all_reduce)."""
+
+    def __init__(self, others: float, copy_group: object) -> None:
+        self.others, self.copy_group, self.calls = others, copy_group, []
+
+    def get_world_size(self, group=None):
+        return 2 if group is self.copy_group else 4
+
+    def get_rank(self, group=None):
+        return 1 if group is self.copy_group else 3
+
+    def all_reduce(self, tensor, op=torch_dist.ReduceOp.SUM, group=None, async_op=False):
+        self.calls.append(('all_reduce', group))
+        if group is None:  # the whole world: every copy's ranks
+            tensor.add_(self.others)
+
+    def all_gather(self, tensor_list, tensor, group=None, async_op=False):
+        self.calls.append(('all_gather', group))
+        for t in tensor_list:
+            t.copy_(tensor)
+
+    def broadcast(self, tensor, src=None, group=None, async_op=False, group_src=None):
+        self.calls.append(('broadcast', src, group))
+
+    def patches(self):
+        return [mock.patch.object(torch_dist, name, getattr(self, name))
+                for name in ('get_world_size', 'get_rank', 'all_reduce', 'all_gather', 'broadcast')] + [
+            mock.patch.object(torch_dist, 'is_initialized', lambda: True),
+            mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True)]
+
+
+class _Head(torch.nn.Module):
+    """A loss normalised as mmdet's dense heads do: ``num_pos = reduce_mean(num_pos)``."""
+
+    def train_step(self, data, optim_wrapper):
+        from mmdet.utils import reduce_mean
+
+        return dict(num_pos=reduce_mean(torch.tensor(float(data))), world=torch_dist.get_world_size(),
+                    rank=torch_dist.get_rank())
+
+
+def _run(layout: CopyLayout, world: _World, num_pos: float) -> dict:
+    patches = world.patches()
+    for p in patches:
+        p.start()
+    try:
+        with temporary_copy_layout(layout):
+            return CopyDataParallel(_Head()).train_step(num_pos, None)
+    finally:
+        for p in reversed(patches):
+            p.stop()
+
+
+def test_a_copy_of_one_rank_normalises_its_loss_by_its_own_positives():
+    """2 copies of 1 rank: copy 1 counted 6 positives, copy 0 (the 'world' rest) 2; mmdet's reduce_mean gave both
+    copies 4 (the world mean), and gives copy 1 its own 6 now, as in a plain single-process run of that copy."""
+    world = _World(others=2 / 4, copy_group=None)
+    out = _run(CopyLayout(2, 1, rank=1, world_size=2), world, num_pos=6.0)
+    assert float(out['num_pos']) == 6.0
+    assert (out['world'], out['rank']) == (1, 0)
+    assert world.calls == []  # nothing reached the other copy
+
+
+def test_a_copy_of_several_ranks_reduces_over_its_own_process_group():
+    """2 copies of 2 ranks (this is global rank 3, copy 1's second rank): the mean runs over the copy's group, the
+    world size and rank are the copy's, and a broadcast from rank 0 comes from the copy's lead (global rank 2)."""
+    group = object()
+    world = _World(others=2.0, copy_group=group)
+    layout = CopyLayout(2, 2, rank=3, world_size=4, group=group)
+    patches = world.patches()
+    for p in patches:
+        p.start()
+    try:
+        with copy_local_collectives(layout):  # CopyDataParallel's step (its DDP needs a real group)
+            out = _Head().train_step(6.0, None)
+            assert float(out['num_pos']) == 3.0  # 6 / 2 ranks, summed over the copy's group (simulated: + 0)
+            assert (out['world'], out['rank']) == (2, 1)
+            assert world.calls == [('all_reduce', group)]
+            torch_dist.broadcast(torch.zeros(1), 0)
+            torch_dist.all_gather([torch.zeros(1), torch.zeros(1)], torch.ones(1))
+            torch_dist.all_reduce(torch.zeros(1), group=world)  # an explicit group is left alone
+        torch_dist.all_reduce(torch.zeros(1))  # after the block: the world's
+    finally:
+        for p in reversed(patches):
+            p.stop()
+    assert world.calls[1:] == [('broadcast', 2, group), ('all_gather', group), ('all_reduce', world),
+                               ('all_reduce', None)]
+
+
+def test_one_copy_and_a_plain_process_are_left_alone():
+    """With one copy the world is the copy; outside a distributed run nothing is patched."""
+    before = torch_dist.all_reduce
+    with copy_local_collectives(CopyLayout(1, 2, rank=0, world_size=2)):
+        assert torch_dist.all_reduce is before
+    with copy_local_collectives(CopyLayout(2, 1, rank=0, world_size=2)):  # not distributed here
+        assert torch_dist.all_reduce is before
+    assert torch_dist.all_reduce is before
