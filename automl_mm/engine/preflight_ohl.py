@@ -11,7 +11,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
-  ``bn_recalibration_batches`` without clean training images, an ``out_dir`` that cannot be made, a
+  ``SyncBuffersHook`` in ``default_hooks`` or ``custom_hooks`` with several copies, a ``bn_recalibration_batches``
+  without clean training images, an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
   an ``OHLProgressHook`` without an ``OHLHook``, a ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``)
   without an ``OHLHook`` (and, in any config, every
@@ -77,6 +78,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     from automl_mm.ohl.checks import (
         check_accumulation,
         check_checkpoint_schedule,
+        check_copy_hooks,
         check_copy_sampler,
         check_trunk_epochs_loop,
         check_trunk_fits,
@@ -114,6 +116,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
                       'writing the OHL history, plots and exported policy')
     try:
         _check_wrapper(cfg, layout, scope)
+        check_copy_hooks(_hook_classes(cfg), num_copies)
         sampler = _train_sampler_class(cfg, scope)
         if sampler is not None:
             check_copy_sampler(sampler, num_copies)
@@ -169,6 +172,17 @@ def _check_launcher_world_size(cfg: Any, key: str, hook: dict, num_copies: int, 
             check_world_size(world_size, num_copies, ranks_per_copy)
         except ValueError as err:
             raise _refuse(key, hook, f'{err} ({name}={world_size})') from None
+
+
+def _hook_classes(cfg: Any) -> list[tuple[str, type | None]]:
+    """``(config key, class)`` of every hook the config adds: ``default_hooks.<name>`` and ``custom_hooks.<i>``, each
+    resolved as the runner builds it (``None`` where it cannot be)."""
+    from automl_mm.ohl.copies import _hook_class
+
+    scope = cfg.get('default_scope')
+    entries = [(f'default_hooks.{name}', hook) for name, hook in (cfg.get('default_hooks') or {}).items()]
+    entries += [(f'custom_hooks.{i}', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
+    return [(key, _hook_class(hook, scope)) for key, hook in entries if hook is not None]
 
 
 def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:

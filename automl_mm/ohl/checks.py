@@ -42,14 +42,45 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
 
     Raises:
         ValueError: ``trunk_epochs`` under an iteration-based loop (one silent trunk); several copies without a
-            copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers that
-            would average statistics across copies.
+            copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers or a
+            ``SyncBuffersHook`` (:func:`check_copy_hooks`) that would average statistics across copies.
     """
     check_trunk_epochs_loop(runner, trunk_epochs, 'OHLHook')
     check_copy_sampler(_train_sampler(runner.train_dataloader), layout.num_copies)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     for module in check_sync_bn(model, layout.num_copies, layout.ranks_per_copy):
         module.process_group = layout.group  # statistics are shared inside the copy only
+    check_copy_hooks([('default_hooks / custom_hooks', type(hook)) for hook in getattr(runner, 'hooks', [])],
+                     layout.num_copies)
+
+
+def check_copy_hooks(hooks: Any, num_copies: int) -> None:
+    """Refuse hooks that average the model's state over every rank, in a run with several copies.
+
+    mmengine's ``SyncBuffersHook`` all-reduces the model's buffers (BatchNorm running statistics) over the world at
+    every epoch end, before ``OHLHook`` (a lower priority) reads the rewards: every copy was rewarded with the mean
+    statistics of all copies, and inside a trunk of several epochs each copy trained on from the others'.
+
+    Args:
+        hooks: ``(name, hook class)`` pairs; ``name`` is what the message calls the hook (its config key).
+        num_copies: The OHL copies; with one, nothing is refused.
+
+    Raises:
+        ValueError: naming the first such hook.
+    """
+    if num_copies == 1:
+        return
+    from mmengine.hooks import SyncBuffersHook
+
+    for name, cls in hooks:
+        if isinstance(cls, type) and issubclass(cls, SyncBuffersHook):
+            raise ValueError(
+                f'{name}: a {cls.__name__} with {num_copies} OHL copies averages the buffers (BatchNorm running '
+                'statistics) of every copy over all copies at each epoch end, before the rewards are read, so every '
+                'copy is rewarded with the same statistics and trains on from the others\'. Remove it: each copy keeps '
+                'its own buffers and the best copy\'s are broadcast at the trunk end (with ranks_per_copy > 1, '
+                'model_wrapper_cfg=dict(type=\'automl_mm.CopyDataParallel\', broadcast_buffers=True) keeps the '
+                'buffers of a copy\'s ranks equal)')
 
 
 def check_copy_sampler(sampler: Any, num_copies: int) -> None:

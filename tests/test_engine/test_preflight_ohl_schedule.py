@@ -209,3 +209,34 @@ def test_a_clean_images_loader_whose_dataset_does_not_build_is_refused_at_start(
         build_check(cfg)
     del cfg.custom_hooks[0].bn_recalibration_dataloader.dataset['no_such_argument']
     build_check(cfg)
+
+
+@pytest.mark.parametrize('where', ['custom_hooks', 'default_hooks'])
+def test_a_hook_that_averages_buffers_over_the_copies_is_refused_at_start(tmp_path, where):
+    """mmengine's SyncBuffersHook all-reduces the BN statistics over the world at each epoch end, before OHLHook
+    (a lower priority) reads the rewards: every copy was rewarded with the mean statistics of all copies."""
+    cfg = _cfg(tmp_path)
+    if where == 'custom_hooks':
+        cfg.custom_hooks.append(dict(type='SyncBuffersHook'))
+    else:
+        cfg.default_hooks.sync_buffers = dict(type='SyncBuffersHook')
+    key = r'custom_hooks.1' if where == 'custom_hooks' else r'default_hooks.sync_buffers'
+    with pytest.raises(ConfigCheckError, match=rf'custom_hooks\[0\] \(OHLHook\): {key}: a SyncBuffersHook with 2 OHL '
+                                               r'copies averages the buffers'):
+        check_config(cfg)
+    cfg.custom_hooks[0].num_copies = 1  # one copy: the world is the copy
+    check_config(cfg)
+
+
+def test_the_hook_refuses_a_built_sync_buffers_hook():
+    from types import SimpleNamespace
+
+    from mmengine.hooks import SyncBuffersHook
+
+    from automl_mm.ohl.copies import CopySampler
+
+    runner = SimpleNamespace(train_loop=object(), train_dataloader=SimpleNamespace(sampler=CopySampler.__new__(
+        CopySampler)), model=__import__('torch').nn.Linear(1, 1), hooks=[SyncBuffersHook()])
+    with pytest.raises(ValueError, match=r'default_hooks / custom_hooks: a SyncBuffersHook with 2 OHL copies'):
+        check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
+    check_train_setup(runner, CopyLayout(1, 1, rank=0, world_size=1), trunk_epochs=1)
