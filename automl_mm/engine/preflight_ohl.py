@@ -11,7 +11,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
-  ``SyncBuffersHook`` in ``default_hooks`` or ``custom_hooks`` with several copies, a ``bn_recalibration_batches``
+  ``SyncBuffersHook`` in ``default_hooks`` or ``custom_hooks`` or a ``ZeroRedundancyOptimizer`` with several
+  copies, a ``bn_recalibration_batches``
   without clean training images, an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
   an ``OHLProgressHook`` without an ``OHLHook``, a ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``)
@@ -79,6 +80,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
         check_accumulation,
         check_checkpoint_schedule,
         check_copy_hooks,
+        check_copy_optimizers,
         check_copy_sampler,
         check_trunk_epochs_loop,
         check_trunk_fits,
@@ -117,6 +119,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     try:
         _check_wrapper(cfg, layout, scope)
         check_copy_hooks(_hook_classes(cfg), num_copies)
+        check_copy_optimizers(_optimizer_classes(cfg, scope), num_copies)
         sampler = _train_sampler_class(cfg, scope)
         if sampler is not None:
             check_copy_sampler(sampler, num_copies)
@@ -183,6 +186,29 @@ def _hook_classes(cfg: Any) -> list[tuple[str, type | None]]:
     entries = [(f'default_hooks.{name}', hook) for name, hook in (cfg.get('default_hooks') or {}).items()]
     entries += [(f'custom_hooks.{i}', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
     return [(key, _hook_class(hook, scope)) for key, hook in entries if hook is not None]
+
+
+def _optimizer_classes(cfg: Any, scope: str) -> list[tuple[str, type | None]]:
+    """``(config key, class)`` of the optimiser of ``optim_wrapper`` (``optim_wrapper.optimizer``) or of each of its
+    wrappers (``optim_wrapper.<name>.optimizer``, an ``OptimWrapperDict``'s), resolved in ``scope`` (``None`` where
+    it cannot be)."""
+    from automl_mm.registry import OPTIMIZERS, registered_class
+
+    wrapper = cfg.get('optim_wrapper')
+    if not isinstance(wrapper, dict):
+        return []
+    entries = [('optim_wrapper.optimizer', wrapper.get('optimizer'))]
+    entries += [(f'optim_wrapper.{name}.optimizer', value.get('optimizer')) for name, value in wrapper.items()
+                if isinstance(value, dict) and name != 'optimizer']
+    found = []
+    for key, optimizer in entries:
+        kind = optimizer.get('type') if isinstance(optimizer, dict) else None
+        try:
+            cls = kind if isinstance(kind, type) else registered_class(OPTIMIZERS, kind, scope) if kind else None
+        except KeyError:
+            cls = None
+        found.append((key, cls))
+    return found
 
 
 def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:

@@ -43,7 +43,8 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
     Raises:
         ValueError: ``trunk_epochs`` under an iteration-based loop (one silent trunk); several copies without a
             copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers or a
-            ``SyncBuffersHook`` (:func:`check_copy_hooks`) that would average statistics across copies.
+            ``SyncBuffersHook`` (:func:`check_copy_hooks`) that would average statistics across copies; a
+            ``ZeroRedundancyOptimizer`` (:func:`check_copy_optimizers`) that would piece the copies together.
     """
     check_trunk_epochs_loop(runner, trunk_epochs, 'OHLHook')
     check_copy_sampler(_train_sampler(runner.train_dataloader), layout.num_copies)
@@ -52,6 +53,10 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
         module.process_group = layout.group  # statistics are shared inside the copy only
     check_copy_hooks([('default_hooks / custom_hooks', type(hook)) for hook in getattr(runner, 'hooks', [])],
                      layout.num_copies)
+    wrapper = getattr(runner, 'optim_wrapper', None)
+    wrappers = wrapper.values() if hasattr(wrapper, 'values') else [wrapper]
+    check_copy_optimizers([('optim_wrapper.optimizer', type(getattr(w, 'optimizer', None))) for w in wrappers],
+                          layout.num_copies)
 
 
 def check_copy_hooks(hooks: Any, num_copies: int) -> None:
@@ -99,6 +104,34 @@ def check_copy_sampler(sampler: Any, num_copies: int) -> None:
         f'{name}: it would split the data among the copies instead of giving each copy '
         "all of it. Use train_dataloader.sampler=dict(type='CopySampler', shuffle=True) (a sampler of your "
         'own that shards by copy can declare copy_aware = True)')
+
+
+def check_copy_optimizers(optimizers: Any, num_copies: int) -> None:
+    """Refuse optimisers that share their work over every rank, in a run with several copies.
+
+    ``ZeroRedundancyOptimizer`` (torch's, and mmengine's ``OPTIMIZERS`` wrapper of it) shards the optimiser over the
+    ranks of ``dist.group.WORLD``: each rank steps only its shard of the parameters with its own gradients and
+    broadcasts it to every rank, so each copy's weights would be pieced together from every copy's update (and its
+    ``state_dict`` is only rank 0's, which the trunk-end broadcast of another copy cannot send).
+
+    Args:
+        optimizers: ``(config key, optimiser class)`` pairs.
+        num_copies: The OHL copies; with one, nothing is refused.
+
+    Raises:
+        ValueError: naming the first such optimiser's key.
+    """
+    if num_copies == 1:
+        return
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
+    for key, cls in optimizers:
+        if isinstance(cls, type) and issubclass(cls, ZeroRedundancyOptimizer):
+            raise ValueError(
+                f'{key} is a {cls.__name__}: with {num_copies} OHL copies it shards the optimiser over the ranks of '
+                'every copy, each rank stepping its shard of the parameters with its own gradients and sending it to '
+                'all the others, so every copy\'s weights would be pieced together from all the copies\' updates. Use '
+                'the plain optimiser (its optimizer_type)')
 
 
 def check_sync_bn(model: torch.nn.Module, num_copies: int, ranks_per_copy: int) -> list[torch.nn.SyncBatchNorm]:

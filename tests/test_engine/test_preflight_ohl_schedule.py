@@ -240,3 +240,32 @@ def test_the_hook_refuses_a_built_sync_buffers_hook():
     with pytest.raises(ValueError, match=r'default_hooks / custom_hooks: a SyncBuffersHook with 2 OHL copies'):
         check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
     check_train_setup(runner, CopyLayout(1, 1, rank=0, world_size=1), trunk_epochs=1)
+
+
+def test_an_optimiser_sharded_over_every_rank_is_refused_at_start(tmp_path):
+    """ZeroRedundancyOptimizer shards over dist.group.WORLD: each rank steps its shard with its own gradients and
+    broadcasts it to all ranks, so every copy's weights were pieced together from all the copies' updates."""
+    cfg = _cfg(tmp_path)
+    cfg.optim_wrapper.optimizer = dict(type='ZeroRedundancyOptimizer', optimizer_type='SGD')
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\] \(OHLHook\): optim_wrapper.optimizer is a '
+                                               r'ZeroRedundancyOptimizer: with 2 OHL copies it shards'):
+        check_config(cfg)
+    cfg.custom_hooks[0].num_copies = 1
+    check_config(cfg)
+
+
+def test_the_hook_refuses_a_built_zero_redundancy_optimizer():
+    from types import SimpleNamespace
+
+    import torch
+    from mmengine.optim import OptimWrapper, ZeroRedundancyOptimizer
+
+    from automl_mm.ohl.copies import CopySampler
+
+    sharded = ZeroRedundancyOptimizer.__new__(ZeroRedundancyOptimizer)  # building one needs a process group
+    runner = SimpleNamespace(train_loop=object(), train_dataloader=SimpleNamespace(sampler=CopySampler.__new__(
+        CopySampler)), model=torch.nn.Linear(1, 1), hooks=[], optim_wrapper=SimpleNamespace(optimizer=sharded))
+    with pytest.raises(ValueError, match=r'optim_wrapper.optimizer is a ZeroRedundancyOptimizer: with 2 OHL copies'):
+        check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
+    runner.optim_wrapper = OptimWrapper(torch.optim.SGD(runner.model.parameters(), lr=0.1))
+    check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
