@@ -324,8 +324,8 @@ def _check_copy_shards(cfg: Any, layout: Any, scope: str, sampler: type) -> None
     from automl_mm.registry import DATASETS
 
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.get('dataset'))
-    if not isinstance(dataset_cfg, dict):
-        return
+    if not isinstance(dataset_cfg, dict) or cfg.train_dataloader.get('num_batch_per_epoch') is not None:
+        return  # a copy reads num_batch_per_epoch x batch_size x ranks_per_copy samples (copies.copy_share)
     try:
         with DefaultScope.overwrite_default_scope(scope):
             length = len(DATASETS.build(dataset_cfg))

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.dataset import DefaultSampler
-from mmengine.dist import all_gather_object, get_dist_info, is_distributed, sync_random_seed
+from mmengine.dist import all_gather_object, get_dist_info, get_world_size, is_distributed, sync_random_seed
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner
@@ -290,6 +290,9 @@ class CopySampler(DefaultSampler):
     samples stay independent of the order), only its variance can drop; measured in the README's Fashion-MNIST
     section.
 
+    Under mmengine's ``train_dataloader.num_batch_per_epoch`` a copy reads its own ranks' share of the slice mmengine
+    made for the world (:func:`copy_share`), so each copy trains that many batches per epoch.
+
     ``OHLHook`` refuses any other train sampler when there are several copies; a sampler of your own that shards
     by copy can declare ``copy_aware = True`` to be accepted.
 
@@ -326,27 +329,41 @@ class CopySampler(DefaultSampler):
         layout = get_copy_layout()
         self.copy_id = layout.copy_id
         self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
-        check_equal_shards(len(self.dataset), self.world_size, self.round_up)
+        self.size = copy_share(dataset, layout.ranks_per_copy)
+        check_equal_shards(self.size, self.world_size, self.round_up)
         if self.round_up:
-            self.num_samples = -(-len(self.dataset) // self.world_size)
+            self.num_samples = -(-self.size // self.world_size)
             self.total_size = self.num_samples * self.world_size
         else:
-            self.num_samples = -(-(len(self.dataset) - self.rank) // self.world_size)
-            self.total_size = len(self.dataset)
+            self.num_samples = -(-(self.size - self.rank) // self.world_size)
+            self.total_size = self.size
 
     def order(self, epoch: int) -> list[int]:
         """The whole permutation of this copy at ``epoch`` (before sharding among the copy's ranks)."""
         if not self.shuffle:
-            return list(range(len(self.dataset)))
+            return list(range(self.size))
         words = [self.seed, epoch] if self.shared_order else [self.seed, self.copy_id, epoch]
         seed = int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0])
-        return torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist()
 
     def __iter__(self) -> Iterator[int]:
         indices = self.order(self.epoch)
         if self.round_up:
             indices = (indices * (self.total_size // len(indices) + 1))[:self.total_size]
         return iter(indices[self.rank:self.total_size:self.world_size])
+
+
+def copy_share(dataset: Sized, ranks_per_copy: int) -> int:
+    """How many samples of ``dataset`` one copy's epoch reads: all of them, except from mmengine's slice for
+    ``train_dataloader.num_batch_per_epoch`` (``num_batch_per_epoch x batch_size x world size`` samples, the share of
+    every rank of the world, built in this process), of which a copy reads its own ranks' share
+    (``num_batch_per_epoch x batch_size x ranks_per_copy``): each copy then trains the batches per epoch the config
+    asks for, as in a plain run (with the world's share, N copies each trained N times as many)."""
+    from mmengine.runner.runner import _SlicedDataset
+
+    if not isinstance(dataset, _SlicedDataset):
+        return len(dataset)
+    return len(dataset) * ranks_per_copy // get_world_size()
 
 
 def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) -> None:
