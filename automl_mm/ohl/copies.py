@@ -14,6 +14,7 @@ and the process-group settings for every OHL config.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -405,10 +406,16 @@ class _Done:
         return True
 
 
+@functools.cache
+def _signature(function: Any) -> inspect.Signature:
+    """``inspect.signature`` of a ``torch.distributed`` function, once (every training step wraps them)."""
+    return inspect.signature(function)
+
+
 def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
     """``original`` (``torch.distributed.<name>``) with its default group, the world, replaced by ``layout``'s copy
     (see :func:`copy_local_collectives`); a call that names a group is passed on unchanged."""
-    signature = inspect.signature(original)
+    signature = _signature(original)
 
     def copy_local(*args, **kwargs) -> Any:
         bound = signature.bind(*args, **kwargs)
