@@ -185,11 +185,15 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
     average, ``momentum=None``); a layer the path does not reach (an inactive supernet block) is not touched.
     Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads with their own BN
     keep theirs. Momentum, the training flag and the global random streams (:func:`kept_global_rngs`) are restored
-    afterwards.
+    afterwards. The data preprocessor's batch augments (``batch_augments``: mmdet's ``BatchSyncRandomResize``,
+    mmpretrain's Mixup / CutMix) are not applied: the statistics are of the batches as evaluation reads them (its
+    ``val_step`` applies none), and a random resize drew the size of the training iterations that followed (its
+    last draw here replaced training's) through a barrier and broadcast over every rank.
 
     Args:
         model: The model (or a DDP-like wrapper of it).
-        batches: Training batches as the dataloader yields them (fed through ``model.data_preprocessor``).
+        batches: Training batches as the dataloader yields them (fed through ``model.data_preprocessor`` in its
+            training mode, without batch augments).
 
     Returns:
         The BN layers that were re-estimated.
@@ -210,8 +214,8 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
     handles = [m.register_forward_pre_hook(reset_on_first_input) for m in norms]
     try:
         if norms:
-            with torch.no_grad(), kept_global_rngs():  # a training-mode pass: dropout and drop-path draw
-                for data in batches:
+            with torch.no_grad(), kept_global_rngs(), without_batch_augments(root.data_preprocessor):
+                for data in batches:  # a training-mode pass: dropout and drop-path draw
                     data = root.data_preprocessor(data, True)
                     root.extract_feat(data['inputs'])
     finally:
@@ -221,6 +225,22 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
             m.momentum = momentum
         root.train(was_training)
     return list(reached.values())
+
+
+@contextlib.contextmanager
+def without_batch_augments(preprocessor: Any) -> Iterator[None]:
+    """``preprocessor.batch_augments`` (mmdet's, mmpretrain's and mmseg's data preprocessors apply them in training
+    mode) set to ``None`` inside the block and put back after it (also after an error); nothing for a preprocessor
+    without them."""
+    augments = getattr(preprocessor, 'batch_augments', None)
+    if augments is None:
+        yield
+        return
+    preprocessor.batch_augments = None
+    try:
+        yield
+    finally:
+        preprocessor.batch_augments = augments
 
 
 @contextlib.contextmanager

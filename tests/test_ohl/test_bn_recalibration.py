@@ -146,3 +146,43 @@ def test_a_clean_loader_without_recalibration_batches_is_refused():
         HOOKS.build(dict(hook_cfg, bn_recalibration_dataloader=loader))
     hook = HOOKS.build(dict(hook_cfg, bn_recalibration_dataloader=loader, bn_recalibration_batches=2))
     assert hook.scorer.bn_recalibration_batches == 2
+
+
+def test_recalibration_applies_no_batch_augment_and_leaves_its_state_to_training():
+    """mmdet's BatchSyncRandomResize (YOLOX, RTMDet) draws the size of the next training iterations inside the data
+    preprocessor's training pass: the re-estimation at a trunk end resized its clean batches at random and left its
+    own last draw (96 x 96) for the training that followed, which had drawn 32 x 32; with one rank per copy every
+    copy's lead also ran its world-wide barrier and broadcast. The statistics are now of the batches as the reward's
+    evaluation reads them (no batch augment), and training keeps its size."""
+    from mmdet.models.data_preprocessors import DetDataPreprocessor
+    from mmdet.structures import DetDataSample
+    from mmengine.logging import MessageHub
+    from mmengine.structures import InstanceData
+
+    class Detector(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.data_preprocessor = DetDataPreprocessor(batch_augments=[dict(
+                type='mmdet.BatchSyncRandomResize', random_size_range=(32, 96), interval=10, size_divisor=32)])
+            self.bn = nn.BatchNorm2d(3)
+            self.sizes = []
+
+        def extract_feat(self, inputs):
+            self.sizes.append(tuple(inputs.shape[-2:]))
+            return self.bn(inputs)
+
+    def batch():
+        sample = DetDataSample(metainfo=dict(img_shape=(64, 64), pad_shape=(64, 64)))
+        sample.gt_instances = InstanceData(bboxes=torch.tensor([[1., 1., 10., 10.]]), labels=torch.tensor([0]))
+        return dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)], data_samples=[sample])
+
+    torch.manual_seed(0)
+    MessageHub.get_instance('test_recalibration_batch_augments').update_info('iter', 9)
+    model = Detector()
+    resize = model.data_preprocessor.batch_augments[0]
+    model.data_preprocessor(batch(), True)  # iteration 9 draws the size of iterations 10-19
+    drawn = resize._input_size
+    recalibrate_bn(model, [batch(), batch()])
+    assert model.sizes == [(64, 64), (64, 64)]
+    assert resize._input_size == drawn
+    assert model.data_preprocessor.batch_augments[0] is resize  # put back
