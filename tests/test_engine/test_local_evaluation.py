@@ -72,3 +72,24 @@ def test_batches_per_sample_beyond_the_split_is_refused():
     check_batches_per_sample(3, 3)
     with pytest.raises(ValueError, match='train_cfg.batches_per_sample=4 is more than the search split'):
         check_batches_per_sample(4, 3)
+
+
+def test_the_reading_runs_in_eval_mode_without_gradients_and_puts_training_back():
+    """An OHL reward reads each copy through ``CopyDataParallel`` at a trunk end, in training: dropout and BN must
+    read as evaluated (eval mode, no autograd graph), and training continue in training mode."""
+    from automl_mm.ohl.copies import CopyDataParallel
+
+    class Probe(_Echo):
+        seen = []
+
+        def val_step(self, data):
+            self.seen.append((self.training, torch.is_grad_enabled()))
+            return list(data)
+
+    model = CopyDataParallel(Probe())
+    model.train()
+    metrics = evaluate_locally(model, build_local_loader(dict(dataset=_Items(), batch_size=5)),
+                               Evaluator([_Mean()]))
+    assert metrics == {'mean': 4.5}
+    assert Probe.seen == [(False, False), (False, False)]
+    assert model.training and model.module.training
