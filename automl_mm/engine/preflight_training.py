@@ -59,9 +59,30 @@ def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool, bool]:
         for name, param in own.items():
             if name != 'self' and param.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
                 params.setdefault(name, param)
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values()):
+        var_keyword = [n for n, p in own.items() if p.kind is inspect.Parameter.VAR_KEYWORD]
+        if not var_keyword:
             return params, False, depth > 0
+        if not _passes_on(owner, var_keyword[0]):
+            # the constructor keeps its **kwargs (torch's ZeroRedundancyOptimizer: **defaults, the wrapped
+            # optimiser's lr / momentum): followed into the base, a valid lr was refused as no argument of it
+            return params, True, depth > 0
     return params, True, len(owners) > 1
+
+
+def _passes_on(owner: type, name: str) -> bool:
+    """Whether ``owner.__init__`` passes its ``**name`` on as ``**name`` in some call (``super().__init__(...,
+    **kwargs)``): only then do the base classes' constructors say which keywords it takes. Unknown (no source):
+    ``False``, so that nothing is refused on a guess."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(owner.__init__)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    return any(isinstance(node, ast.Call) and any(kw.arg is None and isinstance(kw.value, ast.Name)
+                                                   and kw.value.id == name for kw in node.keywords)
+               for node in ast.walk(tree))
 
 
 def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()) -> None:

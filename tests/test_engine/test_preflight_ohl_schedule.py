@@ -246,7 +246,7 @@ def test_an_optimiser_sharded_over_every_rank_is_refused_at_start(tmp_path):
     """ZeroRedundancyOptimizer shards over dist.group.WORLD: each rank steps its shard with its own gradients and
     broadcasts it to all ranks, so every copy's weights were pieced together from all the copies' updates."""
     cfg = _cfg(tmp_path)
-    cfg.optim_wrapper.optimizer = dict(type='ZeroRedundancyOptimizer', optimizer_type='SGD')
+    cfg.optim_wrapper.optimizer = dict(type='ZeroRedundancyOptimizer', optimizer_type='SGD', lr=0.1)
     with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\] \(OHLHook\): optim_wrapper.optimizer is a '
                                                r'ZeroRedundancyOptimizer: with 2 OHL copies it shards'):
         check_config(cfg)

@@ -155,3 +155,19 @@ def test_a_list_of_numbers_is_not_taken_for_a_number():
     cfg.param_scheduler[0].gamma = 'x'
     with pytest.raises(ConfigCheckError, match=r"param_scheduler\.0\.gamma='x' is not a number"):
         _check(cfg)
+
+
+def test_keywords_a_constructor_keeps_for_itself_are_not_checked_against_its_base():
+    """torch's ZeroRedundancyOptimizer keeps its **defaults (the wrapped optimiser's lr, momentum) and passes
+    Optimizer a dict: followed into Optimizer(params, defaults), a valid `lr` was refused as no argument of it.
+    A **kwargs passed on (mmengine's LRSchedulerMixin, mmengine's ZeroRedundancyOptimizer) is still followed."""
+    from mmengine.optim import ZeroRedundancyOptimizer
+    from mmengine.optim.scheduler import CosineAnnealingLR
+
+    from automl_mm.engine.preflight_training import check_arguments
+
+    check_arguments(ZeroRedundancyOptimizer, dict(optimizer_type='SGD', lr=0.1, momentum=0.9),
+                    'optim_wrapper.optimizer')
+    with pytest.raises(ConfigCheckError, match=r"param_scheduler\.0\.T_maxx: CosineAnnealingLR takes no argument "
+                                               r"'T_maxx'"):
+        check_arguments(CosineAnnealingLR, dict(T_maxx=4), 'param_scheduler.0')
