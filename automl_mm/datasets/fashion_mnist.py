@@ -214,6 +214,24 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         kwargs.setdefault('serialize_data', False)
         super().__init__(data_root=data_root, **kwargs)
 
+    @classmethod
+    def split_source(cls, data_root: str | None) -> str | None:
+        """The data the train / reward split of ``data_root`` is carved from, for the config check of held-out
+        splits (:mod:`automl_mm.engine.preflight_splits`): the SHA-256 of the official training labels found there
+        (``None``: the default locations, as the dataset finds them). The split depends on nothing else besides its
+        arguments, so ``data_root=None`` and the folder it resolves to, or two copies of the same files, are one
+        source (compared as paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from
+        them shared images unchecked). ``None`` where no readable labels file is found (building the dataset then
+        names the problem)."""
+        import hashlib
+
+        try:
+            root = find_data_root(data_root)
+            labels = _read_copies(_files_in(root, FILES['train'][1]), 1)
+        except (FileNotFoundError, ValueError):
+            return None
+        return 'sha256:' + hashlib.sha256(labels.tobytes()).hexdigest()
+
     def split_indices(self, labels: np.ndarray) -> np.ndarray:
         """Indices (into the official part) of this split, before the per-class subset and ``max_samples``."""
         if self.split == 'test':

@@ -27,8 +27,9 @@ def _plain(value: Any) -> Any:
 
 
 def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
-    """The leaf datasets of a loader whose class carves splits (``SPLIT_ARGS``): their key, class, source (the
-    resolved ``data_root`` joined with ``data_prefix``), split and carving arguments (defaults filled in)."""
+    """The leaf datasets of a loader whose class carves splits (``SPLIT_ARGS``): their key, class, source (what
+    the class's ``split_source(data_root)`` names, e.g. a digest of the files, where it has one and finds them; else
+    the resolved ``data_root`` joined with ``data_prefix``), split and carving arguments (defaults filled in)."""
     for dataset, where in _datasets(loader.get('dataset') if isinstance(loader, dict) else None, f'{key}.dataset'):
         cls = _dataset_class(dataset, scope)
         if isinstance(dataset.get('dataset'), dict) or dataset.get('datasets') or \
@@ -39,7 +40,11 @@ def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
         prefix = (prefix.get('img_path') or prefix.get('img') or '') if isinstance(prefix, dict) else prefix or ''
         if not isinstance(root, str) or not isinstance(prefix, str):
             continue
-        yield dict(key=where, cls=cls, source=osp.realpath(osp.join(root, prefix)) if root or prefix else None,
+        # what the data is where the class can tell (the same files under two roots), else where the config names it
+        source = cls.split_source(dataset.get('data_root')) if callable(getattr(cls, 'split_source', None)) else None
+        if source is None:
+            source = osp.realpath(osp.join(root, prefix)) if root or prefix else None
+        yield dict(key=where, cls=cls, source=source,
                    split=dataset.get('split', defaults.get('split')),
                    args={a: _plain(dataset.get(a, defaults.get(a))) for a in cls.SPLIT_ARGS})
 

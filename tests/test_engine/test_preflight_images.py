@@ -5,6 +5,7 @@ split dataset carved with other arguments than the training split (the two share
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import os
 import os.path as osp
@@ -340,3 +341,33 @@ def test_an_image_folder_reward_split_of_other_arguments_or_all_images_fails(tmp
     with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(ImageFolderDataset, split='all'\) "
                                                r'reads the images train_dataloader\.dataset trains on'):
         check_config(cfg)
+
+
+def test_fashion_mnist_splits_of_one_data_under_two_roots_are_compared(tmp_path, monkeypatch):
+    """``data_root=None`` and the folder it resolves to, or two copies of the same idx files, are one source: a
+    training split of ``seed=1`` beside a reward split of ``seed=0`` shared images there, and the check compared
+    only the configured paths (``None`` against the folder), so it passed. Files of other labels stay another
+    source."""
+    first, copy_, other = (write_fake_fashion(str(tmp_path / name)) for name in ('a', 'b', 'c'))
+    labels = osp.join(other, 'train-labels-idx1-ubyte.gz')
+    with gzip.open(labels) as f:
+        raw = bytearray(f.read())
+    raw[8:] = raw[8:][::-1]  # the same classes in another order: another data set
+    with gzip.open(labels, 'wb') as f:
+        f.write(bytes(raw))
+    monkeypatch.setattr('automl_mm.datasets.fashion_mnist.DEFAULT_ROOTS', (first, ))
+    cfg = Config.fromfile(DIGITS)
+    for key, split, seed in (('train', 'train', 1), ('val', 'test', 0), ('reward', 'reward', 1)):
+        cfg[f'{key}_dataloader'].dataset = dict(type='FashionMNISTDataset', split=split, seed=seed, pipeline=[],
+                                                data_root=None, reward_size=20)
+    cfg.test_dataloader = cfg.val_dataloader
+    check_config(cfg)
+    for train_root, reward_root in ((None, first), (first, None), (first, copy_)):
+        cfg.train_dataloader.dataset.data_root = train_root
+        cfg.reward_dataloader.dataset.update(data_root=reward_root, seed=0)
+        assert _source_idx(cfg.train_dataloader.dataset) & _source_idx(cfg.reward_dataloader.dataset)  # shared
+        with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(FashionMNISTDataset, "
+                                                   r"split='reward'\) .* other seed: 0 and 1"):
+            check_config(cfg)
+    cfg.reward_dataloader.dataset.data_root = other
+    check_config(cfg)  # other training labels: another source
