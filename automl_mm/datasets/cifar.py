@@ -127,6 +127,24 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         check_metainfo_classes(type(self), kwargs.get('metainfo'), f'CIFAR-10 (the batch files of {data_root})')
         super().__init__(data_root=data_root, **kwargs)
 
+    @classmethod
+    def split_source(cls, data_root: str | None) -> str | None:
+        """The data the train / reward split of ``data_root`` is carved from, for the config check of held-out
+        splits (:mod:`automl_mm.engine.preflight_splits`): the SHA-256 of the training labels of its five batches
+        (the split depends on nothing else besides its arguments), so two copies of the same batches are one source
+        (compared as paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from them shared
+        images unchecked). ``None`` where the batches are missing or unreadable (building the dataset names
+        the problem)."""
+        import hashlib
+
+        if not isinstance(data_root, (str, os.PathLike)):
+            return None
+        try:
+            labels = [read_cifar_batch(osp.join(data_root, name))[1] for name in _TRAIN_FILES]
+        except (FileNotFoundError, ValueError):
+            return None
+        return 'sha256:' + hashlib.sha256(np.concatenate(labels).tobytes()).hexdigest()
+
     def load_data_list(self) -> list[dict]:
         files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES
         batches = [read_cifar_batch(osp.join(self.data_root, name)) for name in files]

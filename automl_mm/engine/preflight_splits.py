@@ -27,9 +27,9 @@ def _plain(value: Any) -> Any:
 
 
 def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
-    """The leaf datasets of a loader whose class carves splits (``SPLIT_ARGS``): their key, class, source (what
-    the class's ``split_source(data_root)`` names, e.g. a digest of the files, where it has one and finds them; else
-    the resolved ``data_root`` joined with ``data_prefix``), split and carving arguments (defaults filled in)."""
+    """The leaf datasets of a loader whose class carves splits (``SPLIT_ARGS``): their key, class, source (the
+    resolved ``data_root`` joined with ``data_prefix``), configured ``data_root``, split and carving arguments
+    (defaults filled in)."""
     for dataset, where in _datasets(loader.get('dataset') if isinstance(loader, dict) else None, f'{key}.dataset'):
         cls = _dataset_class(dataset, scope)
         if isinstance(dataset.get('dataset'), dict) or dataset.get('datasets') or \
@@ -40,18 +40,33 @@ def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
         prefix = (prefix.get('img_path') or prefix.get('img') or '') if isinstance(prefix, dict) else prefix or ''
         if not isinstance(root, str) or not isinstance(prefix, str):
             continue
-        # what the data is where the class can tell (the same files under two roots), else where the config names it
-        source = cls.split_source(dataset.get('data_root')) if callable(getattr(cls, 'split_source', None)) else None
-        if source is None:
-            source = osp.realpath(osp.join(root, prefix)) if root or prefix else None
-        yield dict(key=where, cls=cls, source=source,
-                   split=dataset.get('split', defaults.get('split')),
+        yield dict(key=where, cls=cls, source=osp.realpath(osp.join(root, prefix)) if root or prefix else None,
+                   data_root=dataset.get('data_root'), split=dataset.get('split', defaults.get('split')),
                    args={a: _plain(dataset.get(a, defaults.get(a))) for a in cls.SPLIT_ARGS})
 
 
+def _same_data(held: dict, trained: dict, digests: dict) -> bool:
+    """Whether two leaves of one class carve the same data: the same source, or (where the class has a
+    ``split_source(data_root)``, e.g. a digest of the files the split depends on) the same non-``None`` digest, so
+    that ``data_root=None`` and the folder it resolves to, or two copies of the files, count as one. The digests are
+    read only here, where the verdict depends on them, once per class and root (``digests``)."""
+    if held['source'] == trained['source']:
+        return True
+    split_source = getattr(held['cls'], 'split_source', None)
+    if not callable(split_source):
+        return False
+    found = []
+    for leaf in (held, trained):
+        root = leaf['data_root'] if isinstance(leaf['data_root'], (str, type(None))) else None
+        if (held['cls'], root) not in digests:
+            digests[held['cls'], root] = split_source(root)
+        found.append(digests[held['cls'], root])
+    return found[0] is not None and found[0] == found[1]
+
+
 def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
-    """Each dataset of another loader than ``train_dataloader`` of the same split-carving class and source as a
-    training dataset holds none of its images:
+    """Each dataset of another loader than ``train_dataloader`` of the same split-carving class and data as a
+    training dataset (:func:`_same_data`) holds none of its images:
 
     * a different split carved with different ``SPLIT_ARGS`` values (a split in the class's ``FIXED_SPLITS``, the
       official test set, is the same whatever they are) is refused for every loader: the parts overlap;
@@ -61,16 +76,17 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
     if test_only:
         return  # tools/test.py reads no training split
     train = list(_split_leaves(cfg.get('train_dataloader'), 'train_dataloader', scope))
+    digests: dict = {}
     for loader, key in _loader_cfgs(cfg):
         if key == 'train_dataloader' or not train:
             continue
         for held in _split_leaves(loader, key, scope):
             for trained in train:
-                if held['cls'] is not trained['cls'] or held['source'] != trained['source']:
+                if held['cls'] is not trained['cls']:
                     continue
                 name = held['cls'].__name__
                 if held['split'] == trained['split'] or 'all' in (held['split'], trained['split']):
-                    if key in NOT_HELD_OUT:
+                    if key in NOT_HELD_OUT or not _same_data(held, trained, digests):
                         continue
                     raise ConfigCheckError(
                         f"{held['key']} ({name}, split={held['split']!r}) reads the images {trained['key']} trains "
@@ -79,7 +95,8 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
                         f"{', '.join(held['cls'].SPLIT_ARGS)})")
                 fixed = held['cls'].FIXED_SPLITS
                 differ = [a for a in held['args'] if held['args'][a] != trained['args'][a]]
-                if held['split'] in fixed or trained['split'] in fixed or not differ:
+                if held['split'] in fixed or trained['split'] in fixed or not differ or \
+                        not _same_data(held, trained, digests):
                     continue
                 raise ConfigCheckError(
                     f"{held['key']} ({name}, split={held['split']!r}) and {trained['key']} (split="

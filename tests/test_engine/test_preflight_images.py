@@ -10,6 +10,7 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
 import sys
 
 import cv2
@@ -270,7 +271,8 @@ def test_split_cocos_parts_in_one_folder_pass_and_a_search_loader_on_trained_ima
 
 def _source_idx(dataset: dict) -> set[int]:
     with DefaultScope.overwrite_default_scope('automl_mm'):
-        return {d['source_idx'] for d in DATASETS.build(copy.deepcopy(dataset)).data_list}
+        built = DATASETS.build(copy.deepcopy(dataset))
+        return {built.get_data_info(i)['source_idx'] for i in range(len(built))}  # also serialised (CIFAR)
 
 
 def test_a_digits_training_split_of_another_seed_fails_naming_both_keys():
@@ -369,5 +371,25 @@ def test_fashion_mnist_splits_of_one_data_under_two_roots_are_compared(tmp_path,
         with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(FashionMNISTDataset, "
                                                    r"split='reward'\) .* other seed: 0 and 1"):
             check_config(cfg)
+    cfg.reward_dataloader.dataset.data_root = other
+    check_config(cfg)  # other training labels: another source
+
+
+def test_cifar_splits_of_two_copies_of_the_batches_are_compared(tmp_path):
+    """The same CIFAR-10 batches in two folders are one source (compared by the digest of the training labels);
+    batches of other labels are another."""
+    from conftest import write_cifar
+
+    first, other = write_cifar(str(tmp_path / 'a')), write_cifar(str(tmp_path / 'c'), seed=1)
+    copy_ = str(shutil.copytree(first, tmp_path / 'b'))
+    cfg = Config.fromfile(DIGITS)
+    for key, split, root in (('train', 'train', first), ('val', 'test', first), ('reward', 'reward', copy_)):
+        cfg[f'{key}_dataloader'].dataset = dict(type='CIFAR10Dataset', split=split, data_root=root, pipeline=[],
+                                                reward_size=20, seed=1 if key == 'train' else 0)
+    cfg.test_dataloader = cfg.val_dataloader
+    assert _source_idx(cfg.train_dataloader.dataset) & _source_idx(cfg.reward_dataloader.dataset)  # shared
+    with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(CIFAR10Dataset, split='reward'\) .* "
+                                               r'other seed: 0 and 1'):
+        check_config(cfg)
     cfg.reward_dataloader.dataset.data_root = other
     check_config(cfg)  # other training labels: another source
