@@ -42,7 +42,12 @@ from .final_architecture import ARCHITECTURE_KEY
 from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
-from .search_checks import check_no_sync_bn, check_schedule_span, check_scoring_counts  # noqa: F401
+from .search_checks import (  # noqa: F401
+    check_no_path_sampling_hook,
+    check_no_sync_bn,
+    check_schedule_span,
+    check_scoring_counts,
+)
 from .search_log import format_table, warn  # noqa: F401
 
 
@@ -128,6 +133,7 @@ class SearchLoopBase(IterBasedTrainLoop):
                  out_dir: str = 'search', metric_rule: str | None = None) -> None:
         self.metric_rule = resolve_rule(metric_rule, metric_key, 'train_cfg.metric_rule', 'train_cfg.metric_key')
         check_checkpoint_accumulation(runner.cfg)  # before building the dataloader
+        check_no_path_sampling_hook(runner, type(self).__name__)
         super().__init__(runner, dataloader, max_iters=max(int(max_iters), 1), val_interval=10**12)
         self.metric_key = metric_key
         self.bn_recalibration_batches = as_count(bn_recalibration_batches, 'train_cfg.bn_recalibration_batches')

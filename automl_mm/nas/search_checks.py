@@ -36,6 +36,38 @@ def check_no_sync_bn(model: Any, world_size: int) -> None:
                              "(norm_cfg=dict(type='BN'), no sync_bn) in the search, or bn_recalibration_batches=0")
 
 
+def check_no_path_sampling_hook(runner: Any, loop: str) -> None:
+    """Refuse a ``PathSamplingHook`` beside a search loop: the loop applies the path it trains before each
+    iteration (PC-NAS: a pool prefix and a uniform rest; CR-NAS: an allocation, then dilations of the best one),
+    and the hook's ``before_train_iter``, which ``run_iter`` calls right after, applied its own draw over it. The
+    search then trained the hook's paths instead of its own, and the final validation ran the hook's ``val_path``
+    (``before_val_epoch``), not the searched architecture, without a word.
+
+    Args:
+        runner: The mmengine runner (its hooks, registered before the train loop is built, and its config's
+            ``custom_hooks``, named in the error).
+        loop: The loop's class name (``train_cfg.type``).
+
+    Raises:
+        ValueError: naming the ``custom_hooks`` entry (or the hook's class) and ``train_cfg.type``.
+    """
+    from .hook import PathSamplingHook  # the hook module imports the NAS base, as this one's users do
+
+    hooks = [h for h in getattr(runner, 'hooks', None) or [] if isinstance(h, PathSamplingHook)]
+    if not hooks:
+        return
+    entries = (getattr(runner, 'cfg', None) or {}).get('custom_hooks') or []
+    names = [str(getattr(h.get('type'), '__name__', h.get('type'))).split('.')[-1] if isinstance(h, dict) else ''
+             for h in entries]
+    index = next((i for i, name in enumerate(names) if name == 'PathSamplingHook'), None)
+    where = f'custom_hooks[{index}]' if index is not None else 'a registered hook'
+    raise ValueError(f'{where} is a PathSamplingHook, but train_cfg.type={loop} is a search loop that draws and '
+                     'applies the path of every training iteration itself: the hook would replace it with its own '
+                     'draw (the search would train other paths than its own) and validate its val_path instead of '
+                     'the searched architecture. Remove the PathSamplingHook (it is for supernet training under a '
+                     'plain loop)')
+
+
 def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str) -> None:
     """Refuse an iteration-based cosine schedule whose explicit length disagrees with the search's iterations.
 

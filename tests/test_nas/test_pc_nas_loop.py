@@ -447,3 +447,24 @@ def test_sampler_settings_the_loop_sets_itself_are_refused(tmp_path, key, value,
     config they were replaced without a word (the search ran over train_cfg.space and its own pools)."""
     with pytest.raises(ValueError, match=match):
         _ = Runner.from_cfg(_cfg(str(tmp_path / 'bad'), **{key: value})).train_loop
+
+
+@pytest.mark.parametrize('loop', ['PCNASLoop', 'CRNASLoop'])
+def test_a_path_sampling_hook_beside_a_search_loop_is_refused(tmp_path, loop):
+    """A search loop applies its own path before each iteration; a PathSamplingHook in custom_hooks applied another
+    in before_train_iter, right after it, so the search trained the hook's uniform paths (not the pool's, nor the
+    fixed allocation's dilations), and its val_path replaced the searched architecture in the final validation."""
+    cfg = _cfg(str(tmp_path / 'hook'))
+    if loop == 'CRNASLoop':
+        cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
+                                  out_indices=(3, ), base_channels=16, norm_eval=False)
+        cfg.model.head.in_channels = 128
+        cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 16, 16),
+                             stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
+                             search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1')
+        space = dict(type='StageAllocationSpace', stage_choices=[[1, 2]] * 4, total_blocks=6)
+    else:
+        space = dict(type='LayerwiseSpace')
+    cfg.custom_hooks = [dict(type='EMAHook'), dict(type='automl_mm.PathSamplingHook', space=space)]
+    with pytest.raises(ValueError, match=rf'custom_hooks\[1\] is a PathSamplingHook.*train_cfg.type={loop}'):
+        _ = Runner.from_cfg(cfg).train_loop
