@@ -76,12 +76,61 @@ def test_repeated_options_and_float_indices_are_refused():
         PartialArchitecturePool(space, 2.5)
 
 
-def test_uniform_sampler_is_uniform_over_valid_paths():
-    space = StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8)
-    sampler = UniformPathSampler(space)
-    counts = Counter(sampler.sample(path_rng(0, i)) for i in range(19 * 200))
-    assert set(counts) == set(space.completions(()))
-    assert max(counts.values()) / min(counts.values()) < 1.6  # 200 expected each
+_SMALL = LayerwiseSpace([[0, 1, 2], [0, 1, 2], [0, 1]])  # 18 paths
+_STAGES = StageAllocationSpace([[1, 2, 3]] * 4, total_blocks=8)  # 19 allocations
+
+
+def _at_most_three(path):  # a cost limit admitting 10 of the 18 paths of _SMALL
+    return sum(path) <= 3
+
+
+_UNIFORM_CASES = [
+    ('independent', lambda g: UniformPathSampler(_SMALL).sample(g), list(_SMALL.completions(()))),
+    # under a limit: first by rejection, then from the enumerated admitted paths (max_tries=1 falls back at once)
+    *[(f'limit, max_tries={t}, enumerate_limit={e}',
+       lambda g, t=t, e=e: UniformPathSampler(_SMALL, max_tries=t, enumerate_limit=e).complete((), g, _at_most_three),
+       [p for p in _SMALL.completions(()) if _at_most_three(p)]) for t, e in ((10_000, 0), (10_000, 100), (1, 100))],
+    ('constrained, enumerated', lambda g: UniformPathSampler(_STAGES).sample(g), list(_STAGES.completions(()))),
+    ('constrained, rejection', lambda g: UniformPathSampler(_STAGES, enumerate_limit=0).sample(g),
+     list(_STAGES.completions(()))),
+    ('constrained prefix', lambda g: UniformPathSampler(_STAGES, enumerate_limit=0).complete((0, ), g),
+     list(_STAGES.completions((0, )))),
+    ('pool', lambda g: PoolPathSampler(_SMALL, pool=[(0, ), (2, )]).sample(g),
+     [p for p in _SMALL.completions(()) if p[0] in (0, 2)]),
+    ('pool, constrained', lambda g: PoolPathSampler(_STAGES, pool=[(0, ), (2, )]).sample(g),
+     [p for p in _STAGES.completions(()) if p[0] in (0, 2)]),
+]
+
+
+@pytest.mark.parametrize('name, draw, support', _UNIFORM_CASES, ids=[case[0] for case in _UNIFORM_CASES])
+def test_samplers_are_uniform_over_what_they_claim(name, draw, support):
+    """Chi-square goodness of fit (fixed seed, 60 draws expected per path) against the uniform distribution over
+    exactly the claimed support: the valid paths, those the cost limit admits, the pool's completions."""
+    from scipy.stats import chisquare
+
+    draws = Counter(draw(path_rng(7, i)) for i in range(60 * len(support)))
+    assert set(draws) == set(support), name
+    assert chisquare([draws[p] for p in support]).pvalue > 1e-3, (name, draws)
+
+
+def test_fair_sampler_single_paths_are_uniform_and_each_block_fair():
+    """FairNAS: over a block of m iterations every layer runs each candidate once (m = 4 here; the 2-candidate layer
+    twice each), and a single path of a block is uniform over the whole space (chi-square, fixed seed)."""
+    from scipy.stats import chisquare
+
+    from automl_mm.nas import FairPathSampler
+
+    space = LayerwiseSpace([[0, 1, 2, 3], [0, 1], [0, 1, 2, 3]])
+    sampler = FairPathSampler(space)
+    paths = [sampler.sample_at(3, it) for it in range(32 * 60)]
+    for b in range(0, len(paths), 4):
+        block = paths[b:b + 4]
+        assert sorted(p[0] for p in block) == sorted(p[2] for p in block) == [0, 1, 2, 3]
+        assert sorted(p[1] for p in block) == [0, 0, 1, 1]
+    draws = Counter(paths)
+    support = list(space.completions(()))
+    assert set(draws) == set(support)
+    assert chisquare([draws[p] for p in support]).pvalue > 1e-3
 
 
 def test_draws_depend_on_seed_and_iteration_only():
