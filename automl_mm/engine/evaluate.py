@@ -26,6 +26,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader, SequentialSampler
 
+from automl_mm.utils.seeding import stream_rng
+
 
 def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
     """An in-order ``DataLoader`` over the whole dataset of ``loader_cfg`` (no distributed sampler).
@@ -157,20 +159,38 @@ def seeded_global_rngs(seed: int) -> Iterator[None]:
 
 
 def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
-    """The first ``count`` batches of ``loader`` (wrapping around), loaded once with the global RNGs seeded by
-    ``seed`` (:func:`seeded_global_rngs`; dataloader workers take their seeds from torch's): a pipeline with random
-    transforms (crops, flips) gives the same batches on every rank and in every run with that seed, and keeping
-    the list gives the same batches to every later use (BN re-estimation of every NAS path, every OHL copy).
+    """``count`` batches of a seeded random sample of ``loader``'s dataset (BN re-estimation of every NAS path and
+    every OHL copy), loaded once with the global RNGs seeded by ``seed`` (:func:`seeded_global_rngs`; dataloader
+    workers take their seeds from torch's): a pipeline with random transforms (crops, flips) gives the same batches
+    on every rank and in every run with that seed, and keeping the list gives the same batches to every later use.
+
+    For an in-order torch ``DataLoader`` (:func:`build_local_loader`) the items are drawn without replacement in the
+    order of a permutation of the dataset seeded by ``seed`` (stream domain ``'bn.batches'``; a new permutation
+    after every ``len(dataset)`` items), ``batch_size`` per batch. They used to be the first ``count`` batches in
+    dataset order: an ImageFolder training set is ordered by class, so the ImageNet PC-NAS configs re-estimated
+    every path's statistics on 20 batches of 128 images of 2 of the 1,000 classes. Any other iterable (a list of
+    batches) is read from its first batch on, wrapping around.
 
     Args:
-        loader: An in-order loader (:func:`build_local_loader`).
+        loader: An in-order loader (:func:`build_local_loader`), or an iterable of batches.
         count: Number of batches (> 0).
-        seed: The seed of the random transforms.
+        seed: The seed of the sample and of the random transforms.
 
     Returns:
         list: The ``count`` collated batches, held in memory.
     """
     with seeded_global_rngs(seed):
+        if isinstance(loader, DataLoader) and loader.batch_size and isinstance(loader.sampler, SequentialSampler):
+            size, n = loader.batch_size, len(loader.dataset)  # type: ignore[arg-type]
+            if n == 0:
+                raise ValueError('the dataset to draw BN re-estimation batches from is empty')
+            rng = stream_rng(seed, 'bn.batches')
+            order: list[int] = []
+            while len(order) < count * size:  # only the items needed become Python ints (ImageNet: 1.25M)
+                order.extend(rng.permutation(n)[:count * size - len(order)].tolist())
+            batches = [order[b * size:(b + 1) * size] for b in range(count)]
+            return list(DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
+                                   num_workers=loader.num_workers, worker_init_fn=loader.worker_init_fn))
         return list(cycle_batches(loader, 0, count))
 
 

@@ -302,10 +302,12 @@ class SearchLoopBase(IterBasedTrainLoop):
         check_batches_per_sample(batches_per_sample, len(self.held_out.build(self.runner).loader))
 
     def _bn_loader(self) -> list | None:
-        """The first ``bn_recalibration_batches`` batches of the training set, through its pipeline, drawn once
-        with the search's seed and kept: every path, rank and resumed run re-estimates BN on the same images (the
-        pipeline's random crops and flips used to be redrawn at every path, so one path scored differently each
-        time and the ranks' statistics differed in :meth:`finish`)."""
+        """``bn_recalibration_batches`` batches of a seeded random sample of the training set, through its
+        pipeline, drawn once with the search's seed and kept (:func:`~automl_mm.engine.evaluate.fixed_batches`):
+        every path, rank and resumed run re-estimates BN on the same images (the pipeline's random crops and flips
+        used to be redrawn at every path, so one path scored differently each time and the ranks' statistics
+        differed in :meth:`finish`), and on images of the whole set (they were its first batches: of 2 classes of
+        a class-ordered ImageFolder set)."""
         if not self.bn_recalibration_batches:
             return None
         if self._bn_batches is None:

@@ -82,9 +82,10 @@ class PathEvaluator:
             supernet's own statistics are put back after each reading, so a search that trains on after a
             step trains (and checkpoints) as if nothing had been scored.
         bn_loader: Where those batches come from, in order: a list of batches, used as given, or a loader,
-            whose first ``bn_batches`` batches are drawn once, on first use, with the global RNGs seeded by
-            ``bn_seed`` (:func:`~automl_mm.engine.evaluate.fixed_batches`) and kept: every path re-estimates
-            on the same images even when the training pipeline crops and flips at random.
+            of whose dataset ``bn_batches`` batches are drawn once, on first use, as a sample seeded by ``bn_seed``
+            with the global RNGs seeded by it too (:func:`~automl_mm.engine.evaluate.fixed_batches`), and kept:
+            every path re-estimates on the same images even when the training pipeline crops and flips at random,
+            and on images of the whole set, not its first batches (of a class-ordered set: a few classes).
         bn_seed: The seed of those draws (a list of batches, which the search loops pass, is used as given).
         rule: ``'greater'`` (default: a higher metric is better) or ``'less'`` (lower is better: an error, a loss;
             the search loops pass ``train_cfg.metric_rule``): what an empty evaluation scores.

@@ -173,8 +173,10 @@ class OHLHook(Hook):
             noise of one reading from 1.14 to 0.66 points. Not in the paper.
         bn_recalibration_dataloader: Dataloader config of clean (un-augmented) training images for the above.
             Default: ``train_dataloader`` with its dataset's ``pipeline`` replaced by the config's top-level
-            ``test_pipeline`` (the training images as the test split is read); read in order, no sampler, and
-            its first ``bn_recalibration_batches`` batches kept in memory for the whole run. Given with
+            ``test_pipeline`` (the training images as the test split is read); ``bn_recalibration_batches``
+            batches of a sample of its dataset seeded by the run's seed (not its first batches: a class-ordered
+            set, e.g. an ImageFolder, gave a few classes; :func:`~automl_mm.engine.evaluate.fixed_batches`) are
+            kept in memory for the whole run. Given with
             ``bn_recalibration_batches=0`` (where it would never be read) it is refused.
 
     Raises:
