@@ -80,6 +80,18 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
     return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, worker_init_fn=init, **cfg)
 
 
+def _batches_of(loader: DataLoader, batches: list[list[int]]) -> DataLoader:
+    """A loader of the given batches (lists of item indices) of ``loader``'s dataset, with ``loader``'s collate
+    function, workers and their ``worker_init_fn`` / base-seed ``generator``, and its pinning: the same items as
+    ``loader`` gives them. (A loader of its own that dropped the seeding ``worker_init_fn`` drew the random
+    transforms of batches scored from an offset in unseeded workers, unlike the same batches read in order.)"""
+    workers = dict(worker_init_fn=loader.worker_init_fn, multiprocessing_context=loader.multiprocessing_context,
+                   timeout=loader.timeout, prefetch_factor=loader.prefetch_factor) if loader.num_workers else {}
+    return DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
+                      num_workers=loader.num_workers, pin_memory=loader.pin_memory,
+                      pin_memory_device=loader.pin_memory_device, generator=loader.generator, **workers)
+
+
 def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
     """``count`` batches of ``loader`` starting at batch ``start`` (modulo its length), wrapping around.
 
@@ -95,13 +107,7 @@ def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
     if isinstance(loader, DataLoader) and loader.batch_size and isinstance(loader.sampler, SequentialSampler):
         size, n = loader.batch_size, len(loader.dataset)  # type: ignore[arg-type]
         batches = [list(range(b * size, min((b + 1) * size, n))) for b in batch_ids]
-        # the loader's own worker settings: a seeding worker_init_fn left out drew the random transforms of the
-        # batches scored from an offset unseeded, unlike the same batches read in order
-        workers = dict(worker_init_fn=loader.worker_init_fn, multiprocessing_context=loader.multiprocessing_context,
-                       timeout=loader.timeout, prefetch_factor=loader.prefetch_factor) if loader.num_workers else {}
-        yield from DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
-                              num_workers=loader.num_workers, pin_memory=loader.pin_memory,
-                              pin_memory_device=loader.pin_memory_device, generator=loader.generator, **workers)
+        yield from _batches_of(loader, batches)
         return
     start %= length
     taken = 0
@@ -189,8 +195,7 @@ def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
             while len(order) < count * size:  # only the items needed become Python ints (ImageNet: 1.25M)
                 order.extend(rng.permutation(n)[:count * size - len(order)].tolist())
             batches = [order[b * size:(b + 1) * size] for b in range(count)]
-            return list(DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
-                                   num_workers=loader.num_workers, worker_init_fn=loader.worker_init_fn))
+            return list(_batches_of(loader, batches))
         return list(cycle_batches(loader, 0, count))
 
 
