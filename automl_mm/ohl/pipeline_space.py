@@ -266,8 +266,9 @@ class PipelineChoiceSpace(OHLSpace):
                 f'# {self._placement}, where the search had {replaced}, e.g.\n'
                 f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {first}, dict(type='PackDetInputs')]\n"
                 '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
-                '# (the loader must be rebound: a base config\'s loader holds the train_pipeline it was read with,\n'
-                '# and a child config that only redefines train_pipeline trains without the policy)\n'
+                '# (the loader must be rebound, with pipeline=train_pipeline also where the config sets its own\n'
+                '# train_dataloader: a base config\'s loader holds the train_pipeline it was read with, and a child\n'
+                '# config that only redefines train_pipeline trains without the policy)\n'
                 + several + imports + body)
 
 

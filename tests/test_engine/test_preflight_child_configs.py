@@ -41,3 +41,22 @@ def test_a_child_config_that_redefines_train_pipeline_alone_fails_at_start(tmp_p
     arm.dump(str(dumped))
     check_config(Config.fromfile(str(dumped)))
     check_config(Config.fromfile(base))
+
+
+def test_a_child_config_that_rebinds_the_loader_without_its_pipeline_fails_at_start(tmp_path):
+    """A retraining config that sets its own data on train_dataloader (batch size, data root: a stock mmdet config
+    pasted with an exported policy) but leaves out pipeline=train_pipeline trained with the base's pipeline,
+    without the policy, silently (the earlier check let any file that assigns train_dataloader pass). Refused,
+    naming the file and the rebinding; with pipeline=train_pipeline added it passes."""
+    base = osp.join(REPO_ROOT, 'configs/_base_/datasets/fashion_mnist.py')
+    child = tmp_path / 'child.py'
+    pipeline = "train_pipeline = [dict(type='FixedAutoAugment', elements='randaugment', probs='uniform'), " \
+               "dict(type='PackClsInputs')]\n"
+    child.write_text(f'_base_ = [{base!r}]\n{pipeline}train_dataloader = dict(batch_size=8, num_workers=0)\n')
+    with pytest.raises(ConfigCheckError, match=r"child\.py assigns train_pipeline \(FixedAutoAugment, PackClsInputs\) "
+                                               r"and train_dataloader without its pipeline.*train_dataloader = "
+                                               r"dict\(dataset=dict\(pipeline=train_pipeline\)\)"):
+        check_config(Config.fromfile(str(child)))
+    child.write_text(f'_base_ = [{base!r}]\n{pipeline}train_dataloader = dict(batch_size=8, num_workers=0, '
+                     'dataset=dict(pipeline=train_pipeline))\n')
+    check_config(Config.fromfile(str(child)))
