@@ -258,7 +258,10 @@ class PipelineChoiceSpace(OHLSpace):
         if not self._mmdet:
             return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
                     f'# {replaced} of train_pipeline and drop the OHLHook and its CopySampler to retrain from scratch\n'
-                    f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)).\n"
+                    f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)); a config that\n"
+                    '# redefines train_pipeline also rebinds the loader to it (its base\'s loader holds the\n'
+                    '# pipeline it was read with):\n'
+                    '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
                     + several + imports + body)
         return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
                 f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the assignments below into\n'

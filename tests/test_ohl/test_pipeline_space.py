@@ -201,3 +201,19 @@ def test_the_export_keeps_each_shared_transforms_rendering():
     space.resolve(same)
     space.setup(same, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
     assert 'ohl_fixed_aa = ' in space.export_fragment() and 'ohl_fixed_aa_1' not in space.export_fragment()
+
+
+def test_the_classifier_export_says_to_rebind_the_loader():
+    """The classifier pipeline's fragment said where the transform goes and to drop the hook and its sampler, but not
+    that train_dataloader must take the new train_pipeline: a child config that only redefines train_pipeline
+    (what the comment told) is refused at start (preflight_inheritance) instead of retraining. The mmdet fragment
+    said it already; now both show the line."""
+    from automl_mm.augment import OHLAutoAugment
+
+    runner = _pipeline_runner(OHLAutoAugment(elements='randaugment', key='aa'))
+    space = PipelineChoiceSpace(key='aa')
+    space.resolve(runner)
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    fragment = space.export_fragment()
+    assert '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))' in fragment
+    assert "train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)" in fragment
