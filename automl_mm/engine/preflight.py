@@ -27,8 +27,8 @@ concept, and the public names stay importable from here.
     fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as
     ``OHLHook.before_train`` checks them in every worker (:func:`~automl_mm.engine.preflight_ohl.check_ohl_config`);
   - a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its pipeline in the loader (a
-    child config that redefines ``train_pipeline`` alone trained without it)
-    (:mod:`~automl_mm.engine.preflight_inheritance`);
+    child config that redefines ``train_pipeline`` alone trained without it), and one that assigns ``test_pipeline``
+    has it in its scored loaders (a warning) (:mod:`~automl_mm.engine.preflight_inheritance`);
   - ``default_hooks.checkpoint``'s ``out_dir`` can be made and its ``save_best`` keys are reported by
     ``val_evaluator`` (mmengine reads both only at the first save / validation)
     (:mod:`~automl_mm.engine.preflight_outputs`);
@@ -105,7 +105,7 @@ from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
 from .preflight_evaluators import check_evaluators, check_selection_rules, warn_selection_on_test
-from .preflight_inheritance import _check_train_pipeline_used
+from .preflight_inheritance import _check_train_pipeline_used, warn_test_pipeline_unused
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_masks import check_mask_format
@@ -150,6 +150,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_dropped_arguments(cfg, scope, ('test_dataloader', 'test_evaluator') if test_only and split == 'val' else ())
     check_neck_widths(cfg)
     check_no_augmentation_when_scored(cfg, scope, test_only, split)
+    warn_test_pipeline_unused(cfg, test_only, split)
     if not test_only:
         _check_ohl_hook(cfg)
         check_ohl_config(cfg, scope)

@@ -1,7 +1,8 @@
 """Config inheritance (part of :func:`automl_mm.engine.preflight.check_config`): what a child config file
 assigns reaches what it was meant to change. mmengine resolves a base file's names when it reads that file, so a
 child that redefines ``train_pipeline`` alone, or assigns ``train_dataloader`` without its ``pipeline``, leaves the
-base's loader with the base's pipeline (:func:`_check_train_pipeline_used`).
+base's loader with the base's pipeline (:func:`_check_train_pipeline_used`); the same with ``test_pipeline`` and the
+scored loaders is warned of (:func:`warn_test_pipeline_unused`).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _datasets
+from .preflight_walk import _LOADERS, ConfigCheckError, _datasets, outside_split
 
 
 def _assigned_names(path: str) -> dict[str, bool] | None:
@@ -54,17 +55,51 @@ def _check_train_pipeline_used(cfg: Any) -> None:
         ConfigCheckError: naming the file, the pipeline's transforms and the rebinding it needs.
     """
     path = getattr(cfg, 'filename', None)
-    pipeline, loader = cfg.get('train_pipeline'), cfg.get('train_dataloader')
-    if not path or not isinstance(pipeline, (list, tuple)) or not isinstance(loader, dict):
+    names = _assigned_names(path) if path else None
+    if not names or 'train_pipeline' not in names:
         return
-    names = _assigned_names(path)
-    if names is None or 'train_pipeline' not in names or names.get('train_dataloader'):
-        return
-    if any(d.get('pipeline') == pipeline for d, _ in _datasets(loader.get('dataset'), 'train_dataloader.dataset')):
-        return  # the file reached the loader another way (a name the loader was built with)
+    what = _rebinding_needed(cfg, names, 'train_pipeline', 'train_dataloader')
+    if what is not None:
+        raise ConfigCheckError(f'{path} {what}, whose '
+                               'dataset keeps the pipeline its base config was read with: the run would train '
+                               'without it. Rebind it in the same file: train_dataloader = dict(dataset=dict('
+                               'pipeline=train_pipeline)) (for a dataset wrapper, the wrapped dataset\'s pipeline)')
+
+
+def _rebinding_needed(cfg: Any, names: dict[str, bool], pipeline_key: str, loader_key: str) -> str | None:
+    """The message's middle part when the file assigns ``pipeline_key`` but its ``loader_key`` keeps another
+    pipeline (the file does not assign that loader with a ``pipeline`` in it, and no dataset of the resolved loader
+    holds the file's pipeline), else None."""
+    pipeline, loader = cfg.get(pipeline_key), cfg.get(loader_key)
+    if not isinstance(pipeline, (list, tuple)) or not isinstance(loader, dict) or names.get(loader_key):
+        return None
+    datasets = [d for d, _ in _datasets(loader.get('dataset'), f'{loader_key}.dataset')]
+    if not datasets or any(d.get('pipeline') == pipeline for d in datasets):
+        return None  # the file reached the loader another way (a name the loader was built with)
     types = [config_type_name(t) for t in pipeline if isinstance(t, dict)]
-    what = 'and train_dataloader without its pipeline' if 'train_dataloader' in names else 'but not train_dataloader'
-    raise ConfigCheckError(f'{path} assigns train_pipeline ({", ".join(types)}) {what}, whose '
-                           'dataset keeps the pipeline its base config was read with: the run would train without '
-                           'it. Rebind it in the same file: train_dataloader = dict(dataset=dict('
-                           'pipeline=train_pipeline)) (for a dataset wrapper, the wrapped dataset\'s pipeline)')
+    what = f'and {loader_key} without its pipeline' if loader_key in names else f'but not {loader_key}'
+    return f'assigns {pipeline_key} ({", ".join(types)}) {what}'
+
+
+def warn_test_pipeline_unused(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
+    """Warn where a config file assigns ``test_pipeline`` and a scored loader (``val_dataloader``,
+    ``test_dataloader``, ``reward_dataloader``, ``search_dataloader``; with ``test_only`` only
+    ``{split}_dataloader``) keeps its base's pipeline: the fault of :func:`_check_train_pipeline_used` on the scored
+    side, where the run was validated, tested or rewarded with the base's pipeline, silently. A warning, not a
+    refusal: mmdet ships such leaves (bytetrack's and strongsort's MOT20 configs set their val and test loaders'
+    data only, under another ``img_scale`` than their base's), which its users run as they are."""
+    from mmengine.logging import print_log
+
+    path = getattr(cfg, 'filename', None)
+    names = _assigned_names(path) if path else None
+    if not names or 'test_pipeline' not in names:
+        return
+    for key in _LOADERS:
+        if key == 'train_dataloader' or outside_split(key, test_only, split):
+            continue
+        what = _rebinding_needed(cfg, names, 'test_pipeline', key)
+        if what is not None:
+            print_log(f'{path} {what}, whose dataset keeps the pipeline its base config was read with: it is scored '
+                      f'with that pipeline, not this one. Rebind it in the same file: {key} = dict(dataset=dict('
+                      'pipeline=test_pipeline)) (for a dataset wrapper, the wrapped dataset\'s pipeline)',
+                      logger='current', level=30)

@@ -60,3 +60,39 @@ def test_a_child_config_that_rebinds_the_loader_without_its_pipeline_fails_at_st
     child.write_text(f'_base_ = [{base!r}]\n{pipeline}train_dataloader = dict(batch_size=8, num_workers=0, '
                      'dataset=dict(pipeline=train_pipeline))\n')
     check_config(Config.fromfile(str(child)))
+
+
+def _warnings_of(cfg, caplog, **kwargs) -> str:
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    caplog.clear()
+    try:
+        check_config(cfg, **kwargs)
+    finally:
+        logger.removeHandler(caplog.handler)
+    return caplog.text
+
+
+def test_a_child_config_that_redefines_test_pipeline_alone_is_warned_of(tmp_path, caplog):
+    """The same inheritance fault on the scored side: a child config that redefines test_pipeline (another resize,
+    a test-time transform) alone was validated, tested and rewarded with the base's pipeline, silently. mmdet ships
+    such configs (bytetrack's MOT20 leaf sets val_dataloader's ann_file only, under another img_scale), so this
+    warns, naming the file, each loader that keeps the base's pipeline and the rebinding; a rebound loader is not
+    named, and tools/test.py's check (test_only) names only the split it evaluates."""
+    base = osp.join(REPO_ROOT, 'configs/_base_/datasets/fashion_mnist.py')
+    child = tmp_path / 'child.py'
+    pipeline = "test_pipeline = [dict(type='Resize', scale=(32, 32)), dict(type='PackClsInputs')]\n"
+    child.write_text(f'_base_ = [{base!r}]\n{pipeline}')
+    text = _warnings_of(Config.fromfile(str(child)), caplog)
+    for key in ('val_dataloader', 'test_dataloader', 'reward_dataloader'):
+        assert (f'child.py assigns test_pipeline (Resize, PackClsInputs) but not {key}, whose dataset keeps the '
+                f'pipeline its base config was read with') in text, key
+    assert f'{key} = dict(dataset=dict(pipeline=test_pipeline))' in text
+    text = _warnings_of(Config.fromfile(str(child)), caplog, test_only=True)
+    assert 'not test_dataloader' in text and 'val_dataloader' not in text
+    child.write_text(f'_base_ = [{base!r}]\n{pipeline}val_dataloader = dict(batch_size=8, '
+                     'dataset=dict(pipeline=test_pipeline))\ntest_dataloader = val_dataloader\n')
+    text = _warnings_of(Config.fromfile(str(child)), caplog)
+    assert 'not val_dataloader' not in text and 'test_dataloader' not in text and 'not reward_dataloader' in text
+    assert 'test_pipeline' not in _warnings_of(Config.fromfile(base), caplog)
