@@ -88,6 +88,45 @@ def recorded_draws(record: dict, key: str, default_version: Any = None) -> list[
     return list(zip(indices, versions))
 
 
+class _MixedInChoices:
+    """The ``transform`` method of one mixing transform (mmdet's ``Mosaic``, ``MixUp``, ``CopyPaste``: those with
+    ``get_indexes`` that read ``results['mix_results']``), adding the recorded draws of every image it mixed in to
+    the returned results' ``ohl_choice``. A plain callable class, so that a dataset pickled to spawned dataloader
+    workers keeps it."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+
+    def __call__(self, results: dict) -> dict | None:
+        mixed = results.get('mix_results') if isinstance(results, dict) else None
+        image = results.get('img') if isinstance(results, dict) else None
+        out = type(self.owner).transform(self.owner, results)
+        # a transform that mixed nothing in returns the image it got (Mosaic skipped by its prob; MixUp and
+        # CopyPaste when the other image has no box): the other images' pairs were never applied
+        if out is None or not mixed or out.get('img') is image:
+            return out
+        record = out.setdefault(CHOICE_META_KEY, {})
+        for other in mixed:
+            for key, value in ((other or {}).get(CHOICE_META_KEY) or {}).items():
+                for draw in value if isinstance(value, list) else [value]:
+                    _record(record, key, draw)
+        return out
+
+
+def count_mixed_in_choices(transform: Any) -> None:
+    """Make a mixing transform (one with ``get_indexes``: mmdet's ``Mosaic``, ``MixUp``, ``CopyPaste`` in a
+    ``MultiImageMixDataset``'s pipeline) carry the choices of the images it mixes in.
+
+    ``MultiImageMixDataset`` runs its inner dataset's pipeline (with the choice transform) for the image and for
+    each image ``get_indexes`` picks, and hands those to the transform as ``results['mix_results']``; the transform
+    returns the first image's results, so only that image's choice reached the packed sample (1 of the 4 pairs a
+    Mosaic applied). Idempotent; a transform that gets no ``mix_results`` (mmdet's ``CachedMosaic``, which mixes
+    from its own cache) is unchanged in effect.
+    """
+    if not isinstance(vars(transform).get('transform'), _MixedInChoices):
+        transform.transform = _MixedInChoices(transform)
+
+
 def check_choice_key(key: Any, owner: str) -> str:
     """``key`` if it is a non-empty string: the name that links choice transforms to their ``PipelineChoiceSpace``
     (a ``5`` or ``''`` used to be accepted and matched, or not, only when training started).

@@ -17,6 +17,7 @@ from automl_mm.augment.choice import (
     LivePolicy,
     OHLRandomChoice,
     check_choice_key,
+    count_mixed_in_choices,
     recorded_draws,
 )
 from automl_mm.registry import SEARCH_SPACES
@@ -168,6 +169,9 @@ class PipelineChoiceSpace(OHLSpace):
             meta_keys = getattr(t, 'meta_keys', None)
             if isinstance(meta_keys, (tuple, list)) and CHOICE_META_KEY not in meta_keys:
                 t.meta_keys = type(meta_keys)([*meta_keys, CHOICE_META_KEY])
+            if callable(getattr(t, 'get_indexes', None)) and callable(getattr(t, 'transform', None)):
+                # mmdet's Mosaic / MixUp in a MultiImageMixDataset: the mixed-in images' choices were dropped
+                count_mixed_in_choices(t)
         names = self.transforms[0].choice_names()
         if names is not None and hasattr(self.distribution, 'set_choice_names'):
             # readable summaries: 'Rotate(20) + Invert' instead of an index (kept when the config gave labels)

@@ -12,8 +12,10 @@ def _transform_lists(dataset: Any):
     a ``Compose``'s transforms, and every transform, ``Compose`` or list / dict of them that a transform holds,
     whatever the attribute is called (mmcv's ``RandomChoice`` / ``RandomApply`` / ``KeyMapper`` ``transforms``,
     ``TestTimeAug``'s ``subroutines``; mmdet's ``AutoAugment`` / ``RandAugment`` lists, ``MultiBranch``'s
-    ``branch_pipelines``; ``OHLRandomChoice``'s ``pipelines``). The last two were missed: a choice transform in a
-    ``MultiBranch`` branch was "not found", and the packing transforms there did not carry the choice."""
+    ``branch_pipelines``; ``OHLRandomChoice``'s ``pipelines``) and a dataset's ``pipeline`` held as a plain list
+    (mmdet's ``MultiImageMixDataset``, around ``Mosaic`` / ``MixUp``). The last three were missed: a choice
+    transform in a ``MultiBranch`` branch or in a ``MultiImageMixDataset``'s pipeline was "not found", and the
+    packing transforms there did not carry the choice (every trunk counted none)."""
     from mmcv.transforms import BaseTransform
 
     seen = set()
@@ -29,6 +31,9 @@ def _transform_lists(dataset: Any):
                 stack.extend(child if isinstance(child, (list, tuple)) else [child])
         pipeline = getattr(obj, 'pipeline', None)
         transforms = getattr(pipeline, 'transforms', None) if pipeline is not None else None
+        if transforms is None and isinstance(pipeline, (list, tuple)) and pipeline and \
+                all(callable(t) for t in pipeline):
+            transforms = pipeline  # mmdet's MultiImageMixDataset holds its built pipeline as a plain list
         if transforms is None and hasattr(obj, 'transforms'):
             transforms = obj.transforms
         if transforms:

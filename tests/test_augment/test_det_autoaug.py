@@ -217,6 +217,32 @@ def test_the_mask_leaf_drops_an_instance_whose_mask_left_the_image(det_root):
         assert results['gt_bboxes_labels'].tolist() == [2] and results['gt_masks'].masks.sum() > 0
 
 
+@pytest.mark.parametrize('mix, applied', [(dict(type='Mosaic', img_scale=(64, 64)), 4),
+                                          (dict(type='Mosaic', img_scale=(64, 64), prob=0.0), 1),
+                                          (dict(type='MixUp', img_scale=(128, 128)), 2)])
+def test_mosaic_and_mixup_count_the_choice_of_every_image_they_mix(det_root, mix, applied):
+    """mmdet's MultiImageMixDataset runs its inner dataset's pipeline (with OHLAutoAugment) for the image and for
+    each image its Mosaic / MixUp mixes in, then its own pipeline, a plain list, ending in PackDetInputs. The walk
+    of the built pipeline read only a Compose's list: that PackDetInputs never got 'ohl_choice' (every trunk counted
+    no choice) and a choice transform in the wrapper's list was not found. With it walked, only the first image's
+    choice survived a Mosaic (its results are the ones Mosaic returns): 1 of the 4 pairs applied was counted. Every
+    pair applied is counted now, and only those: a Mosaic skipped by its prob mixes nothing in."""
+    from automl_mm.augment.choice import recorded_draws
+
+    cfg = _leaf(FASTER, det_root)
+    inner = dict(cfg.train_dataloader.dataset, pipeline=cfg.train_dataloader.dataset.pipeline[:-1], indices=None)
+    dataset = _build(dict(type='MultiImageMixDataset', dataset=inner, pipeline=[mix, dict(type='PackDetInputs')]))
+    space = _bound_space(dataset)
+    assert 'ohl_choice' in dataset.pipeline[-1].meta_keys
+    random.seed(0)
+    samples = [dataset[i]['data_samples'] for i in range(len(dataset))]
+    for sample in samples:
+        draws = recorded_draws(sample.metainfo['ohl_choice'], 'autoaug')
+        assert len(draws) == applied and all(version == 0 for _, version in draws), draws
+    space.after_train_iter(None, dict(data_samples=samples))
+    assert space.trunk_stats().sum() == applied * len(dataset) and space.stale_count() == 0
+
+
 @pytest.mark.slow
 def test_faster_rcnn_ohl_run_from_tools_train_moves_theta_and_exports_a_policy(det_root, tmp_path):
     """Two copies of the Faster R-CNN config through ``tools/train.py`` (config check, fork-server launcher, gloo),
