@@ -24,7 +24,7 @@ from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.scope import config_type_name
 
 from .base import OHLSpace
-from .pipeline_walk import _iter_transforms, _placement
+from .pipeline_walk import _following, _iter_transforms, _placement
 from .report import custom_imports_line
 
 
@@ -89,6 +89,7 @@ class PipelineChoiceSpace(OHLSpace):
         self._stale = 0
         self._placement = 'where it was'  # in words, for export_fragment
         self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
+        self._following: list[str] = []  # the search's steps between the transform and packing, as config text
         super().__init__(None if sized_later else distribution, name=name or key)
 
     def set_distribution(self, distribution: dict | Any) -> None:
@@ -156,6 +157,12 @@ class PipelineChoiceSpace(OHLSpace):
             self.resolve(runner)
         transforms = list(_iter_transforms(runner.train_dataloader.dataset))
         self._placement = _placement(runner.train_dataloader.dataset, self.transforms[0])
+        # the steps between the transform and the packing one, for the fragment's example pipeline: the Mask R-CNN
+        # leaf's FilterAnnotations(by_mask=True) was left out of it, and a stock config retrained without it
+        following = _following(runner.train_dataloader.dataset, self.transforms[0])
+        packer = next((i for i, t in enumerate(following) if isinstance(getattr(t, 'meta_keys', None), (tuple, list))),
+                      len(following))
+        self._following = [_step_text(t) for t in following[:packer]]
         self._mmdet = any(type(t).__module__.startswith('mmdet.') for t in transforms)
         for index, t in enumerate(self.transforms):
             t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy, index)
@@ -267,16 +274,46 @@ class PipelineChoiceSpace(OHLSpace):
                     '# pipeline it was read with):\n'
                     '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
                     + several + imports + body)
+        steps = ''.join(f'{step}, ' for step in self._following)
+        kept = '' if not self._following else (
+            f"# ({'these steps' if len(self._following) > 1 else 'this step'} after {first}: the search's pipeline "
+            f'had {"them" if len(self._following) > 1 else "it"} between\n# {replaced} and packing; keep '
+            f'{"them" if len(self._following) > 1 else "it"} there, with these settings)\n')
         return (f'# OHL space {self.name!r}: the learned distribution, fixed, for retraining with a stock mmdet\n'
                 f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the assignments below into\n'
                 f'# it (merge custom_imports with any it already has) and put {first} in its train_pipeline\n'
                 f'# {self._placement}, where the search had {replaced}, e.g.\n'
-                f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {first}, dict(type='PackDetInputs')]\n"
+                f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {first}, {steps}"
+                "dict(type='PackDetInputs')]\n"
                 '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
+                + kept +
                 '# (the loader must be rebound, with pipeline=train_pipeline also where the config sets its own\n'
                 '# train_dataloader: a base config\'s loader holds the train_pipeline it was read with, and a child\n'
                 '# config that only redefines train_pipeline trains without the policy)\n'
                 + several + imports + body)
+
+
+def _step_text(transform: Any) -> str:
+    """A built transform as config text, ``dict(type='FilterAnnotations', by_mask=True, ...)``: its class name and
+    every argument of its constructor read back from the attribute of that name (mmdet's ``FilterAnnotations``
+    keeps each); ``dict(type='Name', ...)`` where an argument is not kept so (its settings are then the search
+    config's)."""
+    import inspect
+
+    name = type(transform).__name__
+    try:
+        parameters = inspect.signature(type(transform).__init__).parameters.values()
+    except (TypeError, ValueError):
+        return f"dict(type='{name}', ...)"
+    args = {}
+    for p in parameters:
+        if p.name == 'self' or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        value = getattr(transform, '__dict__', {}).get(p.name, inspect.Parameter.empty)
+        if value is inspect.Parameter.empty or not isinstance(value, (bool, int, float, str, tuple, list, type(None))):
+            return f"dict(type='{name}', ...)"
+        args[p.name] = value
+    return 'dict(' + ', '.join([f'type={name!r}', *(f'{k}={v!r}' for k, v in args.items())]) + ')'
 
 
 def _classes(obj: Any) -> list[type]:

@@ -66,3 +66,12 @@ def _placement(dataset: Any, transform: Any) -> str:
             return f'between {before} and {after}'
         return f'after {before}' if before else (f'before {after}' if after else 'alone')
     return 'where it was'
+
+
+def _following(dataset: Any, transform: Any) -> list:
+    """The transforms after ``transform`` in its pipeline list (empty when it is last or not found)."""
+    for transforms in _transform_lists(dataset):
+        index = next((i for i, t in enumerate(transforms) if t is transform), None)
+        if index is not None:
+            return transforms[index + 1:]
+    return []

@@ -148,6 +148,34 @@ def test_exported_fragment_retrains_in_a_stock_mmdet_config(det_root):
     assert moved == len(augmented)  # the rotation and translation moved every image's boxes
 
 
+@pytest.mark.parametrize('path', [FASTER, MASK])
+def test_the_fragments_example_keeps_the_steps_the_search_had_between_the_policy_and_packing(det_root, path):
+    """The Mask R-CNN leaf follows the policy with FilterAnnotations(by_mask=True) (an instance whose mask a
+    rotation moved out of the image while its box stayed would train the mask head on an empty mask). The fragment's
+    example pipeline went straight from the policy to PackDetInputs, so a stock Mask R-CNN config retrained as it
+    says kept those instances: a pipeline other than the searched one, silently. The example now lists the steps
+    the search had there, each with the settings it was built with."""
+    from mmdet.registry import TRANSFORMS
+
+    cfg = _leaf(path, det_root)
+    space = _bound_space(_build(cfg.train_dataloader.dataset))
+    fragment = space.export_fragment()
+    exported = {}
+    exec(compile(fragment, 'final_policy.py', 'exec'), exported)
+    prefix = '#   train_pipeline = [..., '
+    line = next(line for line in fragment.splitlines() if line.startswith(prefix))
+    steps = eval('[' + line[len(prefix):], dict(exported))  # the example as config values
+    at = [s['type'] for s in steps].index('automl_mm.FixedAutoAugment')
+    searched = cfg.train_dataloader.dataset.pipeline
+    searched = searched[[t['type'] for t in searched].index('automl_mm.OHLAutoAugment') + 1:]
+    assert [s['type'] for s in steps[at + 1:]] == [t['type'] for t in searched]
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        for example, step in zip(steps[at + 1:], searched):  # built alike: the same settings
+            assert vars(TRANSFORMS.build(example)) == vars(TRANSFORMS.build(copy.deepcopy(step)))
+    if path == MASK:
+        assert steps[at + 1]['by_mask'] is True
+
+
 @pytest.mark.parametrize('transform', ['automl_mm.OHLAutoAugment', 'automl_mm.FixedAutoAugment'])
 def test_mask_rcnn_masks_follow_the_boxes_through_a_translation_pair(det_root, transform):
     """Boxes wholly inside the image equal their mask's tight box after the pair; a box cut by the border is
