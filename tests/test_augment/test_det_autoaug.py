@@ -148,6 +148,41 @@ def test_exported_fragment_retrains_in_a_stock_mmdet_config(det_root):
     assert moved == len(augmented)  # the rotation and translation moved every image's boxes
 
 
+def test_the_fragment_replays_the_controllers_final_theta_in_a_stock_mmdet_scope():
+    """θ of a FactorisedCategorical space (first x second element, random logits) exported as text and built by
+    mmdet's registry: the pair probabilities equal θ's, and 20,000 replayed pairs follow θ's first- and
+    second-element marginals (chi-squared, fixed seeds); a transposed export (first and second swapped) fails."""
+    from mmdet.registry import TRANSFORMS
+    from mmengine.dataset import Compose
+    from scipy.stats import chisquare
+
+    from automl_mm.augment import OHLAutoAugment
+
+    transform = OHLAutoAugment(elements='randaugment', key='autoaug', fill=0)
+    num = len(transform.elements)
+    space = PipelineChoiceSpace(dict(type='FactorisedCategorical'), key='autoaug')
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=Compose([transform]))))
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for logits, scale in zip(space.distribution.logits, (2.0, 1.0)):
+            logits.copy_(torch.randn(logits.shape, generator=generator, dtype=logits.dtype) * scale)
+    theta = space.distribution.probs().numpy().reshape(num, num)
+    exported = {}
+    exec(compile(space.export_fragment(), 'final_policy.py', 'exec'), exported)
+    import_modules_from_strings(**exported['custom_imports'])
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        replay = TRANSFORMS.build(exported['ohl_fixed_autoaug'])
+    assert type(replay).__name__ == 'FixedAutoAugment' and replay.fill == 0
+    np.testing.assert_allclose(replay.fixed_probs.reshape(num, num), theta, rtol=1e-12, atol=0)
+    np.random.seed(0)
+    draws = np.array([replay({'img': np.zeros((2, 2, 3), np.uint8)})['ohl_choice']['autoaug']
+                      for _ in range(20_000)])
+    for counts, marginal in ((np.bincount(draws // num, minlength=num), theta.sum(1)),
+                             (np.bincount(draws % num, minlength=num), theta.sum(0))):
+        assert chisquare(counts, marginal * len(draws)).pvalue > 1e-3
+
+
 @pytest.mark.parametrize('path', [FASTER, MASK])
 def test_the_fragments_example_keeps_the_steps_the_search_had_between_the_policy_and_packing(det_root, path):
     """The Mask R-CNN leaf follows the policy with FilterAnnotations(by_mask=True) (an instance whose mask a
