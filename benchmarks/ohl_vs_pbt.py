@@ -26,7 +26,10 @@ Arms (population 4 where there is one):
   ``tune.get_checkpoint()``. The trial with the best final reward is tested.
 * ``pb2``: Ray Tune ``PB2`` (GP-bandit explore; needs scikit-learn, refused at start when it is missing; it
   ran here with Ray 2.60.0 and scikit-learn 1.9.1) on the same grid: it searches continuous
-  bounds, so it explores grid *indices* [0, 4] x [0, 3] and the trainable rounds them to the nearest grid point.
+  bounds, so it explores grid *indices* [-0.5, 4.5] x [-0.5, 3.5] and the trainable takes the nearest grid point
+  (:func:`grid_value`): every grid point owns an interval of width 1, so its initial population is uniform over
+  the grid as PBT's is (with [0, 4] x [0, 3] the end points owned half an interval each: lr 0.003 and 0.3 were
+  drawn with probability 1/8 instead of 1/5, weight decay 0 and 1e-2 with 1/6 instead of 1/4).
 * ``random``: 4 distinct grid points drawn uniformly, each trained the full budget; best reward → test.
 * ``grid``: every grid point trained the full budget (the careful user's reference, at its real cost; ``--grid-
   subset N`` trains N evenly spaced points of the 20 instead, for a quick check); best reward → test.
@@ -61,6 +64,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import multiprocessing as mp
 import os
 import os.path as osp
@@ -220,15 +224,29 @@ def grid_points(cfg: Any) -> list[tuple[float, float]]:
 # ----------------------------------------------------------------------------------------------------------------
 # Ray Tune: PBT and PB2 over the same grid, the same plain member.
 
+def pb2_index_bounds(choices: list) -> list[float]:
+    """PB2's continuous bounds for the index into the grid ``choices``: ``[-0.5, len(choices) - 0.5]``, so that
+    under :func:`grid_value` every grid point owns an interval of width 1 and a uniform draw (PB2's initial
+    population) picks each point with probability ``1 / len(choices)``, as PBT's ``tune.choice`` does. (Bounds
+    ``[0, len - 1]`` gave the two end points half an interval each.)"""
+    return [-0.5, len(choices) - 0.5]
+
+
+def grid_value(choices: list, index: float):
+    """The grid point of ``choices`` nearest to the continuous ``index`` PB2 proposed (within
+    :func:`pb2_index_bounds`; a value at or past a bound, float rounding included, is the end point)."""
+    return choices[min(max(math.floor(index + 0.5), 0), len(choices) - 1)]
+
+
 def pbt_trainable(config: dict, settings: dict) -> None:
     """One Ray Tune trial: an epoch, then ``tune.report(reward, checkpoint)``; resumes from an exploited checkpoint.
 
-    PB2 explores grid indices (``lr_i``, ``wd_i``, continuous); they are rounded to the nearest grid point.
+    PB2 explores grid indices (``lr_i``, ``wd_i``, continuous); each is taken to its grid point (:func:`grid_value`).
     """
     from ray import tune
     lrs, wds = settings['lr_choices'], settings['wd_choices']
-    lr = lrs[int(round(config['lr_i']))] if 'lr_i' in config else config['lr']
-    wd = wds[int(round(config['wd_i']))] if 'wd_i' in config else config['wd']
+    lr = grid_value(lrs, config['lr_i']) if 'lr_i' in config else config['lr']
+    wd = grid_value(wds, config['wd_i']) if 'wd_i' in config else config['wd']
     name = tune.get_context().get_trial_name() or '0'
     member = int(name.rsplit('_', 1)[-1]) if name.rsplit('_', 1)[-1].isdigit() else 0
     model, train, reward = build_member(settings, member)
@@ -277,9 +295,9 @@ def run_ray(settings: dict, arm: str, tmp: str) -> dict:
                                             hyperparam_mutations={'lr': lrs, 'wd': wds})
     else:
         from ray.tune.schedulers.pb2 import PB2
-        space = {'lr_i': tune.uniform(0, len(lrs) - 1), 'wd_i': tune.uniform(0, len(wds) - 1)}
-        scheduler = PB2(time_attr='training_iteration', perturbation_interval=1,
-                        hyperparam_bounds={'lr_i': [0, len(lrs) - 1], 'wd_i': [0, len(wds) - 1]})
+        bounds = {'lr_i': pb2_index_bounds(lrs), 'wd_i': pb2_index_bounds(wds)}
+        space = {key: tune.uniform(*bound) for key, bound in bounds.items()}
+        scheduler = PB2(time_attr='training_iteration', perturbation_interval=1, hyperparam_bounds=bounds)
     ray.init(num_cpus=settings['cpus'], include_dashboard=False, log_to_driver=False,
              _temp_dir=osp.join(tmp, 'ray'))
     storage = osp.join(tmp, 'storage')

@@ -122,3 +122,21 @@ def test_ohl_vs_pbt_members_draw_their_crops_from_their_own_seed(arms):
                            {'seed': 0, 'batch_size': 2}, member=3, epoch=5)
         runs.append(member.seen)
     assert len(runs[0]) == 4 and runs[0] == runs[1]
+
+
+@pytest.mark.parametrize('size', [5, 4])  # the config's lr grid and weight-decay grid
+def test_pb2_starts_and_explores_uniformly_over_the_grid_as_pbt_does(arms, size):
+    """PB2 searches continuous bounds and the trainable rounds them to a grid index. With bounds [0, n - 1] the two
+    end points owned half an interval each: PB2's initial population drew lr 0.003 and 0.3 with probability 1/8
+    (PBT's ``tune.choice``: 1/5) and weight decay 0 and 1e-2 with 1/6 (PBT: 1/4), so the two Ray arms started from
+    different distributions over "the same grid". Every grid point now owns an interval of width 1."""
+    module = importlib.import_module('ohl_vs_pbt')
+    choices = [f'v{i}' for i in range(size)]
+    low, high = module.pb2_index_bounds(choices)
+    draws = 100_000  # midpoints of equal slices of [low, high]: the uniform draw's mass, to 1 / draws
+    counts = {value: 0 for value in choices}
+    for k in range(draws):
+        counts[module.grid_value(choices, low + (high - low) * (k + 0.5) / draws)] += 1
+    assert {value: round(count / draws, 3) for value, count in counts.items()} == \
+        {value: round(1 / size, 3) for value in choices}
+    assert module.grid_value(choices, low) == choices[0] and module.grid_value(choices, high) == choices[-1]
