@@ -282,11 +282,17 @@ def move_data_root(cfg: Config, root: str) -> None:
 
 
 def summary(values: list[float]) -> dict:
-    """``{'mean', 'std'}`` (sample std; 0 for one value)."""
-    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0}
+    """``{'mean', 'std'}``: the sample std (n - 1), ``None`` for one value, which has none (it was 0.0, printed
+    '± 0.00': the population std of one value, a spread that looked measured)."""
+    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else None}
+
+
+def std_text(std: float | None, fmt: str = '.2f') -> str:
+    """``std`` formatted with ``fmt``; ``'n/a'`` for ``None`` (one value: no sample std)."""
+    return 'n/a' if std is None else f'{std:{fmt}}'
 
 
 def mean_std(values: list[float], fmt: str = '.2f') -> str:
-    """``mean ± std`` of :func:`summary`."""
+    """``mean ± std`` of :func:`summary` (``'mean ± n/a'`` for one value)."""
     stats = summary(values)
-    return f'{stats["mean"]:{fmt}} ± {stats["std"]:{fmt}}'
+    return f'{stats["mean"]:{fmt}} ± {std_text(stats["std"], fmt)}'

@@ -127,11 +127,12 @@ class _Clock:
 
 
 def mean_std(values: list[float | None], digits: int = 3) -> str:
-    """``'mean ± std'`` of the measured values (None: not measured, NaN: undefined, both left out, and then said:
-    ``' (n=2 of 3)'``; the line's "over 3 seeds" was a mean over 2); ``'n/a'`` if none was measured."""
+    """``'mean ± std'`` (the sample std, n - 1) of the measured values (None: not measured, NaN: undefined, both
+    left out, and then said: ``' (n=2 of 3)'``; the line's "over 3 seeds" was a mean over 2); ``'n/a'`` if none was
+    measured, and as the std of one value (it printed ``± 0.000``, a spread that looked measured)."""
     kept = [v for v in values if v is not None and v == v]
     if not kept:
         return 'n/a'
-    std = statistics.stdev(kept) if len(kept) > 1 else 0.0
+    std = f'{statistics.stdev(kept):.{digits}f}' if len(kept) > 1 else 'n/a'
     n = '' if len(kept) == len(values) else f' (n={len(kept)} of {len(values)})'
-    return f'{statistics.mean(kept):.{digits}f} ± {std:.{digits}f}{n}'
+    return f'{statistics.mean(kept):.{digits}f} ± {std}{n}'

@@ -32,7 +32,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from _arms import UniqueValues
+from _arms import UniqueValues, std_text
 
 from automl_mm.ohl import OHLRandomChoice, PipelineChoiceSpace
 from automl_mm.ohl.controllers import REINFORCE
@@ -115,13 +115,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
                              trunks=args.trunks, images=args.images, noise=args.noise) for seed in range(args.seeds)]
             firsts, seconds = [r[0] for r in runs], [r[1] for r in runs]
             row = dict(policy_size=size or None, delta=delta, first=statistics.mean(firsts),
-                       first_std=statistics.stdev(firsts) if len(firsts) > 1 else 0.0,
+                       first_std=statistics.stdev(firsts) if len(firsts) > 1 else None,  # one seed: none
                        second=statistics.mean(seconds),
-                       second_std=statistics.stdev(seconds) if len(seconds) > 1 else 0.0)
+                       second_std=statistics.stdev(seconds) if len(seconds) > 1 else None)
             rows.append(row)
             way = 'per image' if not size else f'policy of {size}'
-            print(f'{way:>14} | Δ {delta:>4} | first op {row["first"]:.2f} ± {row["first_std"]:.2f} | '
-                  f'second op {row["second"]:.2f} ± {row["second_std"]:.2f}', flush=True)
+            print(f'{way:>14} | Δ {delta:>4} | first op {row["first"]:.2f} ± {std_text(row["first_std"])} | '
+                  f'second op {row["second"]:.2f} ± {std_text(row["second_std"])}', flush=True)
     return rows
 
 

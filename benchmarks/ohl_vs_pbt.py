@@ -84,6 +84,7 @@ from _arms import (
     mean_std,
     refuse_unused_options,
     run_config,
+    std_text,
     summary,
     train_command,
 )
@@ -486,7 +487,7 @@ def main() -> None:
         diffs = [k['test'] - o['test'] for o, k in zip(results['ohl'], results['ohl_k'])]
         paired = summary(diffs)
         print(f'Broadcast every {args.broadcast_interval} trunks instead of every trunk: test top-1 '
-              f'{paired["mean"]:+.2f} ± {paired["std"]:.2f} points (sample std; paired by seed: '
+              f'{paired["mean"]:+.2f} ± {std_text(paired["std"])} points (sample std; paired by seed: '
               f'{" ".join(f"{d:+.2f}" for d in diffs)})')
 
 

@@ -174,10 +174,12 @@ def method_metrics(estimates: dict[str, float], pick: str, table: GroundTruthTab
 
 
 def _stats(values: list[float | None]) -> dict:
+    """``{'mean', 'std', 'n'}`` of the measured values (None and NaN left out): the sample std (n - 1), None for
+    one value (it was 0.0, printed '± 0.000') and, with the mean, for none."""
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return {'mean': None, 'std': None, 'n': 0}
-    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0,
+    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else None,
             'n': len(values)}
 
 
@@ -254,7 +256,8 @@ def report(data: dict, table: GroundTruthTable, limit: float) -> dict:
         for key, label, _ in FIGURES:
             s = figures[key]
             n = '' if s['n'] == len(metrics[method]) else f' (n={s["n"]})'  # seeds left out of this figure
-            cells.append(f'{label} ' + ('n/a' if s['mean'] is None else f'{s["mean"]:.3f} ± {s["std"]:.3f}{n}'))
+            std = 'n/a' if s['std'] is None else f'{s["std"]:.3f}'
+            cells.append(f'{label} ' + ('n/a' if s['mean'] is None else f'{s["mean"]:.3f} ± {std}{n}'))
         print(f'  {method:8s} ' + '   '.join(cells))
     best = max(limited.archs, key=lambda a: limited.scores()[a])
     print(f'  oracle   best within the limit by stand-alone reward: {" ".join(best)} (test '

@@ -360,8 +360,9 @@ def summarise_logs(paths: list[str], trajectory: str = 'ra18') -> None:
         if not values:
             return None
         n = '' if len(values) == n_all else f' (n={len(values)} of {n_all})'  # a log left out, said so
-        return (f'{statistics.mean(values):.{ndigits}f} ± '
-                f'{statistics.stdev(values) if len(values) > 1 else 0:.{ndigits}f}{n}')
+        # the sample std; one value has none (it printed '± 0.00', a spread that looked measured)
+        std = f'{statistics.stdev(values):.{ndigits}f}' if len(values) > 1 else 'n/a'
+        return f'{statistics.mean(values):.{ndigits}f} ± {std}{n}'
 
     for name in signals:
         ndigits = SIGNALS[name][1]

@@ -72,7 +72,7 @@ def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_
             line.update(seed=3, no_final=False)
     finished.write_text(''.join((json.dumps(line) if isinstance(line, dict) else line) + '\n' for line in lines))
     bench.main(['--summarise', str(finished), str(log)])
-    assert 'final cropflip: 80.00 ± 0.00 (n=1 of 2)' in capsys.readouterr().out
+    assert 'final cropflip: 80.00 ± n/a (n=1 of 2)' in capsys.readouterr().out
     # a log without its summary line (a killed seed) is refused, named with what it lacks
     killed = tmp_path / 'seed2.log'
     killed.write_text(''.join(line for line in out.replace('"seed": 0,', '"seed": 2,').splitlines(keepends=True)

@@ -200,7 +200,7 @@ def test_the_nas_mean_says_when_a_seed_is_left_out(monkeypatch, capsys):
     nas = importlib.import_module('_nas_supernets')
     assert nas.mean_std([0.5, 0.7]) == '0.600 ± 0.141'
     assert nas.mean_std([0.5, float('nan'), 0.7]) == '0.600 ± 0.141 (n=2 of 3)'
-    assert nas.mean_std([None, 4.0, None], digits=1) == '4.0 ± 0.0 (n=1 of 3)'
+    assert nas.mean_std([None, 4.0, None], digits=1) == '4.0 ± n/a (n=1 of 3)'  # one value: no sample std
     assert nas.mean_std([None, float('nan')]) == 'n/a'
     kendall = importlib.import_module('pc_nas_kendall_digits')
 
@@ -330,3 +330,28 @@ def test_autoaug_fmnist_default_arms_run_without_policies(monkeypatch, tmp_path)
     monkeypatch.setattr(sys, 'argv', ['autoaug_fmnist.py', '--seeds', '0', '--policies', str(tmp_path)])
     autoaug.main()
     assert ran[-1][-1] == 'learned' and len(ran[-1]) == 7
+
+
+# -- every mean ± std helper: one value has no sample std ------------------------------------------------------
+
+def test_one_value_has_no_sample_std_in_any_helper(bench, tmp_path, capsys):
+    """The helpers print the sample std (n - 1; README, Layout), which one value does not have; they printed
+    '± 0.00', the population std of one value, as if a seed's run had been measured to agree with itself (a
+    one-seed run's table, a figure with the other seeds left out, a one-seed paired difference). It is 'n/a'."""
+    arms = importlib.import_module('_arms')
+    nas = importlib.import_module('_nas_supernets')
+    ranking = importlib.import_module('pc_nas_ranking_fmnist')
+    power = importlib.import_module('autoaug_power')
+    assert arms.summary([79.98]) == {'mean': 79.98, 'std': None}
+    assert arms.mean_std([79.98]) == '79.98 ± n/a' and arms.mean_std([0.2], '.3f') == '0.200 ± n/a'
+    assert arms.mean_std([1.0, 2.0, 3.0]) == '2.00 ± 1.00'  # two or more: the sample std, as before
+    assert nas.mean_std([None, 4.0, None], digits=1) == '4.0 ± n/a (n=1 of 3)' and nas.mean_std([0.5]) == '0.500 ± n/a'
+    assert ranking._stats([0.4, None])['std'] is None and ranking._stats([0.4, None])['n'] == 1
+    rows = power.main(['--seeds', '1', '--trunks', '1', '--images', '4', '--policy-sizes', '0', '--deltas', '1'])
+    assert rows[0]['first_std'] is None and rows[0]['second_std'] is None
+    assert re.search(r'first op \d\.\d\d ± n/a \| second op \d\.\d\d ± n/a', capsys.readouterr().out)
+    logs = [_log(tmp_path / 'seed0.log', seed=0), _log(tmp_path / 'seed1.log', seed=1)]
+    text = open(logs[1]).read().replace('"cropflip": 80.0, ', '')  # seed 1's summary without crop + flip's final
+    open(logs[1], 'w').write(text)
+    bench.summarise_logs(logs)
+    assert 'final cropflip: 80.00 ± n/a (n=1 of 2)' in capsys.readouterr().out
