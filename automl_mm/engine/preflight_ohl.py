@@ -11,9 +11,9 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
-  ``SyncBuffersHook`` in ``default_hooks`` or ``custom_hooks`` or a ``ZeroRedundancyOptimizer`` with several
-  copies, a ``bn_recalibration_batches``
-  without clean training images, an ``out_dir`` that cannot be made, a
+  ``SyncBuffersHook`` (or mmdet's ``SyncNormHook``) in ``default_hooks`` or ``custom_hooks`` or a
+  ``ZeroRedundancyOptimizer`` with several copies, a ``bn_recalibration_batches`` without clean training images,
+  an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
   an ``OHLProgressHook`` without an ``OHLHook``, a ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``)
   without an ``OHLHook`` (and, in any config, every

@@ -64,7 +64,10 @@ def check_copy_hooks(hooks: Any, num_copies: int) -> None:
 
     mmengine's ``SyncBuffersHook`` all-reduces the model's buffers (BatchNorm running statistics) over the world at
     every epoch end, before ``OHLHook`` (a lower priority) reads the rewards: every copy was rewarded with the mean
-    statistics of all copies, and inside a trunk of several epochs each copy trained on from the others'.
+    statistics of all copies, and inside a trunk of several epochs each copy trained on from the others'. mmdet's
+    ``SyncNormHook`` (YOLOX's configs) does the same with every norm layer's state before each validation
+    (``mmdet.utils.all_reduce_dict`` over the default group), so a validation inside a trunk left each copy
+    training on from the mean of all copies' statistics.
 
     Args:
         hooks: ``(name, hook class)`` pairs; ``name`` is what the message calls the hook (its config key).
@@ -77,15 +80,25 @@ def check_copy_hooks(hooks: Any, num_copies: int) -> None:
         return
     from mmengine.hooks import SyncBuffersHook
 
+    averaging: list[tuple[type, str]] = [(SyncBuffersHook, 'at each epoch end, before the rewards are read, so every '
+                                          'copy is rewarded with the same statistics and trains on from the '
+                                          'others\'')]
+    try:
+        from mmdet.engine.hooks import SyncNormHook
+    except ImportError:  # mmdet is optional
+        pass
+    else:
+        averaging.append((SyncNormHook, 'before each validation, so inside a trunk every copy trains on from the '
+                          'mean of all copies\' statistics'))
     for name, cls in hooks:
-        if isinstance(cls, type) and issubclass(cls, SyncBuffersHook):
-            raise ValueError(
-                f'{name}: a {cls.__name__} with {num_copies} OHL copies averages the buffers (BatchNorm running '
-                'statistics) of every copy over all copies at each epoch end, before the rewards are read, so every '
-                'copy is rewarded with the same statistics and trains on from the others\'. Remove it: each copy keeps '
-                'its own buffers and the best copy\'s are broadcast at the trunk end (with ranks_per_copy > 1, '
-                'model_wrapper_cfg=dict(type=\'automl_mm.CopyDataParallel\', broadcast_buffers=True) keeps the '
-                'buffers of a copy\'s ranks equal)')
+        for base, when in averaging:
+            if isinstance(cls, type) and issubclass(cls, base):
+                raise ValueError(
+                    f'{name}: a {cls.__name__} with {num_copies} OHL copies averages the buffers (BatchNorm running '
+                    f'statistics) of every copy over all copies {when}. Remove it: each copy keeps its own buffers '
+                    'and the best copy\'s are broadcast at the trunk end (with ranks_per_copy > 1, '
+                    'model_wrapper_cfg=dict(type=\'automl_mm.CopyDataParallel\', broadcast_buffers=True) keeps the '
+                    'buffers of a copy\'s ranks equal)')
 
 
 def check_copy_sampler(sampler: Any, num_copies: int) -> None:

@@ -269,3 +269,26 @@ def test_the_hook_refuses_a_built_zero_redundancy_optimizer():
         check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
     runner.optim_wrapper = OptimWrapper(torch.optim.SGD(runner.model.parameters(), lr=0.1))
     check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
+
+
+def test_mmdet_sync_norm_hook_is_refused_with_several_copies(tmp_path):
+    """mmdet's SyncNormHook (YOLOX's configs, bytetrack's and strongsort's) all-reduces every norm layer's state
+    over the world before each validation: with several copies, each copy's BN statistics became the mean of all
+    copies' in the middle of a trunk, as SyncBuffersHook's did."""
+    from types import SimpleNamespace
+
+    from mmdet.engine.hooks import SyncNormHook
+
+    from automl_mm.ohl.copies import CopySampler
+
+    cfg = _cfg(tmp_path)
+    cfg.custom_hooks.append(dict(type='mmdet.SyncNormHook'))
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\] \(OHLHook\): custom_hooks.1: a SyncNormHook with 2 '
+                                               r'OHL copies averages'):
+        check_config(cfg)
+    cfg.custom_hooks[0].num_copies = 1
+    check_config(cfg)
+    runner = SimpleNamespace(train_loop=object(), train_dataloader=SimpleNamespace(sampler=CopySampler.__new__(
+        CopySampler)), model=__import__('torch').nn.Linear(1, 1), hooks=[SyncNormHook()])
+    with pytest.raises(ValueError, match=r'a SyncNormHook with 2 OHL copies'):
+        check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
