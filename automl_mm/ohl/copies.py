@@ -391,9 +391,44 @@ def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) ->
         f'repeat a sample) or use a training set whose length is a multiple of {ranks_per_copy}')
 
 
+def _own(output: Any, value: Any) -> None:
+    """``output`` (a tensor) set to ``value`` in its shape: a gather or reduce-scatter over one rank."""
+    output.copy_(value.reshape(output.shape))
+
+
+def _first(items: Any, value: Any) -> None:
+    """``items[0]`` set to ``value`` (a tensor copied in place, an object assigned); nothing where ``items`` is
+    ``None`` (a gather's list on a rank that is not its destination)."""
+    if items is None:
+        return
+    if isinstance(items[0], torch.Tensor):
+        items[0].copy_(value)
+    else:
+        items[0] = value
+
+
 #: torch.distributed's functions that :func:`copy_local_collectives` points at the copy's ranks when they are called
-#: without a ``group``.
-COPY_LOCAL_CALLS = ('all_reduce', 'all_gather', 'broadcast', 'get_world_size', 'get_rank')
+#: without a ``group``, each with what it does over a copy of one rank (its own values: a reduction, broadcast or
+#: barrier over one rank leaves everything as it is; a gather, scatter or exchange hands the rank its own input).
+_ONE_RANK: dict[str, Any] = {
+    'all_reduce': None, 'broadcast': None, 'reduce': None, 'barrier': None, 'monitored_barrier': None,
+    'all_reduce_coalesced': None, 'broadcast_object_list': None,
+    'all_gather': lambda c: _first(c['tensor_list'], c['tensor']),
+    'all_gather_into_tensor': lambda c: _own(c['output_tensor'], c['input_tensor']),
+    '_all_gather_base': lambda c: _own(c['output_tensor'], c['input_tensor']),
+    'reduce_scatter_tensor': lambda c: _own(c['output'], c['input']),
+    '_reduce_scatter_base': lambda c: _own(c['output'], c['input']),
+    'reduce_scatter': lambda c: _own(c['output'], c['input_list'][0]),
+    'all_to_all_single': lambda c: _own(c['output'], c['input']),
+    'all_to_all': lambda c: _first(c['output_tensor_list'], c['input_tensor_list'][0]),
+    'gather': lambda c: _first(c.get('gather_list'), c['tensor']),
+    'scatter': lambda c: c.get('scatter_list') and _own(c['tensor'], c['scatter_list'][0]),
+    'all_gather_object': lambda c: _first(c['object_list'], c['obj']),
+    'gather_object': lambda c: _first(c.get('object_gather_list'), c['obj']),
+    'scatter_object_list': lambda c: c.get('scatter_object_input_list') and _first(
+        c['scatter_object_output_list'], c['scatter_object_input_list'][0]),
+}
+COPY_LOCAL_CALLS = ('get_world_size', 'get_rank', *_ONE_RANK)
 
 
 class _Done:
@@ -424,11 +459,12 @@ def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
             return original(*args, **kwargs)
         if name in ('get_world_size', 'get_rank'):
             return layout.ranks_per_copy if name == 'get_world_size' else layout.rank_in_copy
-        if name == 'broadcast' and call.get('src') is not None:  # a rank of the world the caller saw: the copy's
-            call['src'] = layout.lead_rank(layout.copy_id) + int(call['src'])
-        if layout.ranks_per_copy == 1:  # a reduction, gather or broadcast over one rank is the tensor itself
-            if name == 'all_gather':
-                call['tensor_list'][0].copy_(call['tensor'])
+        for end in ('src', 'dst'):  # a rank of the world the caller saw: the copy's
+            if call.get(end) is not None:
+                call[end] = layout.lead_rank(layout.copy_id) + int(call[end])
+        if layout.ranks_per_copy == 1:  # a collective over one rank: the rank's own values
+            if _ONE_RANK[name] is not None:
+                _ONE_RANK[name](call)
             return _Done() if call.get('async_op') else None
         call['group'] = layout.group
         return original(*bound.args, **bound.kwargs)
@@ -437,16 +473,21 @@ def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
 
 @contextmanager
 def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
-    """While the block runs, ``torch.distributed``'s ``all_reduce``, ``all_gather``, ``broadcast``, ``get_world_size``
-    and ``get_rank`` called without a ``group`` act on this copy's ranks only, as in a plain run of the copy.
+    """While the block runs, ``torch.distributed``'s ``get_world_size``, ``get_rank`` and collectives (``all_reduce``,
+    ``all_gather``, ``broadcast``, ``reduce``, ``all_gather_into_tensor``, ``reduce_scatter(_tensor)``, ``gather``,
+    ``scatter``, ``all_to_all(_single)``, ``barrier``, the ``*_object`` ones: :data:`COPY_LOCAL_CALLS`) called
+    without a ``group`` act on this copy's ranks only, as in a plain run of the copy (with one rank per copy they
+    give the rank's own values without communicating).
 
     :class:`CopyDataParallel` runs each training step in it. A model's loss may reduce over the default group, the
     world: mmdet's ``reduce_mean`` (``mmdet.utils``) averages the positive count that normalises the losses of FCOS,
     ATSS, GFL, TOOD, VFNet, YOLOF, YOLOX, RTMDet, AutoAssign and the DETR heads, so every copy's loss was divided
     by the mean count of all copies (its gradients scaled by how many positives the other copies' images and samples
-    gave), without a word. A ``broadcast``'s ``src`` is then a rank of the copy (0: its lead). Calls that name a
-    group (DDP, torch's ``SyncBatchNorm``, mmengine's ``mmengine.dist`` functions, which pass the default group
-    explicitly) are unchanged, and so are functions bound at import (``from torch.distributed import all_reduce``).
+    gave), without a word; the other collectives, had they stayed the world's, would have mixed the copies while
+    ``get_world_size`` already said the copy's. A ``src`` / ``dst`` is then a rank of the copy (0: its lead). Calls
+    that name a group (DDP, torch's ``SyncBatchNorm``, mmengine's ``mmengine.dist`` functions, which pass the default
+    group explicitly, and ``torch.distributed.nn``'s differentiable collectives, whose default is ``group.WORLD``) are
+    unchanged, and so are functions bound at import (``from torch.distributed import all_reduce``).
 
     Args:
         layout: This process's copy layout; ``None``, one copy, or a run that is not distributed: nothing changes.
@@ -454,7 +495,7 @@ def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
     if layout is None or layout.num_copies == 1 or not is_distributed():
         yield
         return
-    originals = {name: getattr(torch_dist, name) for name in COPY_LOCAL_CALLS}
+    originals = {name: getattr(torch_dist, name) for name in COPY_LOCAL_CALLS if hasattr(torch_dist, name)}
     for name, original in originals.items():
         setattr(torch_dist, name, _copy_local(name, original, layout))
     try:

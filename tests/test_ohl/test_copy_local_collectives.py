@@ -4,12 +4,16 @@ heads) reduced over every copy, so each copy's loss was divided by the mean posi
 is simulated here (no process group); ``test_broadcast.py`` runs mmdet's ``reduce_mean`` over a real gloo group."""
 from __future__ import annotations
 
+import inspect
 from unittest import mock
 
 import torch
 import torch.distributed as torch_dist
 
 from automl_mm.ohl.copies import CopyDataParallel, CopyLayout, copy_local_collectives, temporary_copy_layout
+
+_WORLD_CALLS = ('reduce', 'all_gather_into_tensor', 'reduce_scatter_tensor', 'reduce_scatter', 'gather', 'scatter',
+                'all_to_all_single', 'barrier', 'all_gather_object')
 
 
 class _World:
@@ -110,3 +114,82 @@ def test_one_copy_and_a_plain_process_are_left_alone():
     with copy_local_collectives(CopyLayout(2, 1, rank=0, world_size=2)):  # not distributed here
         assert torch_dist.all_reduce is before
     assert torch_dist.all_reduce is before
+
+
+_REAL = {name: getattr(torch_dist, name) for name in _WORLD_CALLS}
+
+
+class _WorldOfEveryCall(_World):
+    """The simulated world of 4 ranks with torch.distributed's other collectives, each recording its group."""
+
+    NAMES = _WORLD_CALLS
+
+    def __getattr__(self, name):
+        if name not in self.NAMES:
+            raise AttributeError(name)
+
+        signature = inspect.signature(_REAL[name])
+
+        def collective(*args, **kwargs):
+            call = signature.bind(*args, **kwargs).arguments
+            self.calls.append((name, call.get('group'), call.get('dst', call.get('src'))))
+        collective.__signature__ = signature
+        return collective
+
+    def patches(self):
+        return super().patches() + [mock.patch.object(torch_dist, name, getattr(self, name)) for name in self.NAMES]
+
+
+def test_every_collective_without_a_group_stays_in_the_copy():
+    """A loss may reduce with other collectives than all_reduce (``reduce`` then a division by ``get_world_size()``,
+    ``all_gather_into_tensor`` into a buffer sized by it): they reached every copy's ranks while get_world_size and
+    get_rank already said the copy's, silently mixing copies. With one rank per copy they give the copy's own values;
+    with several they run over the copy's group, ``dst`` / ``src`` read as ranks of the copy."""
+    world = _WorldOfEveryCall(others=0.0, copy_group=None)
+    patches = world.patches()
+    for p in patches:
+        p.start()
+    try:
+        with copy_local_collectives(CopyLayout(2, 1, rank=1, world_size=2)):
+            x = torch.tensor([1.0, 2.0])
+            torch_dist.reduce(x, dst=0)
+            out = torch.zeros(torch_dist.get_world_size() * 2)
+            torch_dist.all_gather_into_tensor(out, x)
+            assert out.tolist() == [1.0, 2.0]
+            one = torch.zeros(2)
+            torch_dist.reduce_scatter_tensor(one, x)
+            assert one.tolist() == [1.0, 2.0]
+            part = torch.zeros(2)
+            torch_dist.reduce_scatter(part, [x * 3])
+            assert part.tolist() == [3.0, 6.0]
+            gathered = [torch.zeros(2)]
+            torch_dist.gather(x, gathered, dst=0)
+            assert gathered[0].tolist() == [1.0, 2.0]
+            got = torch.zeros(2)
+            torch_dist.scatter(got, [x * 2], src=0)
+            assert got.tolist() == [2.0, 4.0]
+            swapped = torch.zeros(2)
+            torch_dist.all_to_all_single(swapped, x)
+            assert swapped.tolist() == [1.0, 2.0]
+            torch_dist.barrier()
+            objects = [None]
+            torch_dist.all_gather_object(objects, {'n': 3})
+            assert objects == [{'n': 3}]
+        assert world.calls == []  # nothing reached the other copy
+        group = object()
+        world = _WorldOfEveryCall(others=0.0, copy_group=group)
+        for p in reversed(patches):
+            p.stop()
+        patches = world.patches()
+        for p in patches:
+            p.start()
+        with copy_local_collectives(CopyLayout(2, 2, rank=3, world_size=4, group=group)):
+            torch_dist.reduce(torch.zeros(1), dst=0)
+            torch_dist.gather(torch.zeros(1), dst=1)
+            torch_dist.barrier()
+            torch_dist.reduce(torch.zeros(1), dst=0, group=world)  # an explicit group is left alone
+        assert world.calls == [('reduce', group, 2), ('gather', group, 3), ('barrier', group, None),
+                               ('reduce', world, 0)]
+    finally:
+        for p in reversed(patches):
+            p.stop()
