@@ -70,8 +70,10 @@ def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool, bool]:
 
 
 def _passes_on(owner: type, name: str) -> bool:
-    """Whether ``owner.__init__`` passes its ``**name`` on as ``**name`` in some call (``super().__init__(...,
-    **kwargs)``): only then do the base classes' constructors say which keywords it takes. Unknown (no source):
+    """Whether ``owner.__init__`` passes its ``**name`` on to a base class's constructor (``super().__init__(...,
+    **kwargs)``, ``Base.__init__(self, **kwargs)``, also merged: ``**{**kwargs, ...}``): only then do the base
+    classes' constructors say which keywords it takes. A ``**kwargs`` handed to another call (mmcv's
+    ``MultiheadAttention`` builds torch's ``nn.MultiheadAttention`` with it) is kept. Unknown (no source):
     ``False``, so that nothing is refused on a guess."""
     import ast
     import textwrap
@@ -80,9 +82,14 @@ def _passes_on(owner: type, name: str) -> bool:
         tree = ast.parse(textwrap.dedent(inspect.getsource(owner.__init__)))
     except (OSError, TypeError, SyntaxError):
         return False
-    return any(isinstance(node, ast.Call) and any(kw.arg is None and isinstance(kw.value, ast.Name)
-                                                   and kw.value.id == name for kw in node.keywords)
-               for node in ast.walk(tree))
+
+    def forwards(value: ast.expr) -> bool:
+        if isinstance(value, ast.Name):
+            return value.id == name
+        return isinstance(value, ast.Dict) and any(k is None and forwards(v) for k, v in zip(value.keys, value.values))
+
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == '__init__'
+               and any(kw.arg is None and forwards(kw.value) for kw in node.keywords) for node in ast.walk(tree))
 
 
 def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()) -> None:

@@ -171,3 +171,38 @@ def test_keywords_a_constructor_keeps_for_itself_are_not_checked_against_its_bas
     with pytest.raises(ConfigCheckError, match=r"param_scheduler\.0\.T_maxx: CosineAnnealingLR takes no argument "
                                                r"'T_maxx'"):
         check_arguments(CosineAnnealingLR, dict(T_maxx=4), 'param_scheduler.0')
+
+
+class _Base:
+    def __init__(self, size: int = 1) -> None:
+        self.size = size
+
+
+class _KeepsInAnotherCall(_Base):
+    """Passes its **kwargs to something other than the base's constructor (mmcv's MultiheadAttention: to
+    torch's nn.MultiheadAttention it builds)."""
+
+    def __init__(self, size: int = 1, **kwargs) -> None:
+        super().__init__(size)
+        self.extra = dict(**kwargs)
+
+
+class _PassesOnMerged(_Base):
+    """Passes its **kwargs to the base inside a dict merge."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**{**kwargs})
+
+
+def test_keywords_passed_to_another_call_are_not_checked_against_the_base():
+    """Any call with **kwargs counted as passing them to the base: mmcv's MultiheadAttention(kdim=...) (for torch's
+    nn.MultiheadAttention it builds) was taken for 'takes no argument' of nn.Module. Only a base constructor's
+    call counts now; a dict merge handed to it (``super().__init__(**{**kwargs})``) still does."""
+    from mmcv.cnn.bricks.transformer import MultiheadAttention
+
+    from automl_mm.engine.preflight_training import check_arguments
+
+    check_arguments(_KeepsInAnotherCall, dict(anything=1), 'model.x')
+    check_arguments(MultiheadAttention, dict(embed_dims=8, num_heads=2, kdim=8), 'model.attn')
+    with pytest.raises(ConfigCheckError, match=r"model\.x\.sise: _PassesOnMerged takes no argument 'sise'"):
+        check_arguments(_PassesOnMerged, dict(sise=2), 'model.x')
