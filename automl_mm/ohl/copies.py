@@ -402,6 +402,10 @@ def _first(items: Any, value: Any) -> None:
     if items is None:
         return
     if isinstance(items[0], torch.Tensor):
+        if len(items) != 1:  # torch refuses a list of another length than the group's ranks
+            raise ValueError(f'a collective without a group got a list of {len(items)} tensors inside an OHL copy '
+                             "of one rank: torch.distributed.get_world_size() is the copy's, 1, there (size the list "
+                             'by it, not by the world of every copy)')
         items[0].copy_(value)
     else:
         items[0] = value

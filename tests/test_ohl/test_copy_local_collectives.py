@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 from unittest import mock
 
+import pytest
 import torch
 import torch.distributed as torch_dist
 
@@ -172,6 +173,8 @@ def test_every_collective_without_a_group_stays_in_the_copy():
             torch_dist.all_to_all_single(swapped, x)
             assert swapped.tolist() == [1.0, 2.0]
             torch_dist.barrier()
+            with pytest.raises(ValueError, match=r"a list of 2 tensors inside an OHL copy of one rank"):
+                torch_dist.all_gather([torch.zeros(2), torch.zeros(2)], x)  # sized by the world: half left empty
             objects = [None]
             torch_dist.all_gather_object(objects, {'n': 3})
             assert objects == [{'n': 3}]
