@@ -51,12 +51,27 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     for module in check_sync_bn(model, layout.num_copies, layout.ranks_per_copy):
         module.process_group = layout.group  # statistics are shared inside the copy only
-    check_copy_hooks([('default_hooks / custom_hooks', type(hook)) for hook in getattr(runner, 'hooks', [])],
-                     layout.num_copies)
+    keys = _hook_keys(getattr(runner, 'cfg', None))
+    check_copy_hooks([(keys.get(type(hook), 'default_hooks / custom_hooks'), type(hook))
+                      for hook in getattr(runner, 'hooks', [])], layout.num_copies)
     wrapper = getattr(runner, 'optim_wrapper', None)
-    wrappers = wrapper.values() if hasattr(wrapper, 'values') else [wrapper]
-    check_copy_optimizers([('optim_wrapper.optimizer', type(getattr(w, 'optimizer', None))) for w in wrappers],
-                          layout.num_copies)
+    wrappers = [(f'optim_wrapper.{name}.optimizer', w) for name, w in wrapper.items()] if hasattr(
+        wrapper, 'items') else [('optim_wrapper.optimizer', wrapper)]  # an OptimWrapperDict names each wrapper
+    check_copy_optimizers([(key, type(getattr(w, 'optimizer', None))) for key, w in wrappers], layout.num_copies)
+
+
+def _hook_keys(cfg: Any) -> dict:
+    """``{hook class: its config key}`` (``default_hooks.<name>``, ``custom_hooks.<i>``) of a runner's config,
+    empty where there is none or it cannot be read."""
+    if cfg is None:
+        return {}
+    from automl_mm.engine.preflight_ohl import _hook_classes
+
+    try:
+        found = _hook_classes(cfg)
+    except Exception:  # noqa: BLE001 - a config of another shape: the message then says where to look
+        return {}
+    return {cls: key for key, cls in reversed(found) if cls is not None}
 
 
 def check_copy_hooks(hooks: Any, num_copies: int) -> None:

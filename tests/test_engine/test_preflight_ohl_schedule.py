@@ -292,3 +292,27 @@ def test_mmdet_sync_norm_hook_is_refused_with_several_copies(tmp_path):
         CopySampler)), model=__import__('torch').nn.Linear(1, 1), hooks=[SyncNormHook()])
     with pytest.raises(ValueError, match=r'a SyncNormHook with 2 OHL copies'):
         check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
+
+
+def test_the_hook_names_the_config_key_of_a_built_averaging_hook_or_sharded_optimiser():
+    """OHLHook.before_train's backstop called every such hook 'default_hooks / custom_hooks' and every optimiser
+    'optim_wrapper.optimizer', also an OptimWrapperDict's: it names the config key where the runner's config has it."""
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+    from mmengine.hooks import SyncBuffersHook
+    from mmengine.optim import OptimWrapperDict, ZeroRedundancyOptimizer
+
+    from automl_mm.ohl.copies import CopySampler
+
+    cfg = Config(dict(default_scope='automl_mm', custom_hooks=[dict(type='OHLHook'),
+                                                               dict(type='SyncBuffersHook')]))
+    runner = SimpleNamespace(train_loop=object(), train_dataloader=SimpleNamespace(sampler=CopySampler.__new__(
+        CopySampler)), model=__import__('torch').nn.Linear(1, 1), hooks=[SyncBuffersHook()], cfg=cfg)
+    with pytest.raises(ValueError, match=r'^custom_hooks.1: a SyncBuffersHook with 2 OHL copies'):
+        check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
+    sharded = SimpleNamespace(optimizer=ZeroRedundancyOptimizer.__new__(ZeroRedundancyOptimizer))
+    runner.hooks, runner.optim_wrapper = [], OptimWrapperDict.__new__(OptimWrapperDict)
+    runner.optim_wrapper.optim_wrappers = dict(generator=sharded)
+    with pytest.raises(ValueError, match=r'^optim_wrapper.generator.optimizer is a ZeroRedundancyOptimizer'):
+        check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
