@@ -53,7 +53,9 @@ def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.nda
     Returns:
         list[np.ndarray]: (M, 2) float64 vertices (the closing vertex not repeated) of each piece inside with an
         area: one for a convex polygon, several where the border cuts a concave one apart; empty when nothing is
-        inside (also for fewer than 3 vertices, which enclose none).
+        inside (also for fewer than 3 vertices, which enclose none). A piece with a hole (a hole drawn through a
+        zero-width slit, which the repair turns into an interior ring) goes round it through such a slit again
+        (:func:`_keyhole_ring`), so that the hole stays empty when rasterised.
 
     Examples:
         >>> [p.tolist() for p in clip_polygon(np.array([[-4.0, 2], [12, 2], [-4, 18]]), 20, 20)]
@@ -67,8 +69,21 @@ def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.nda
     if not polygon.is_valid:
         polygon = shapely.make_valid(polygon)  # buffer(0) kept one lobe of a bow-tie: half its area, silently
     inside = shapely.clip_by_rect(polygon, 0.0, 0.0, float(width), float(height))
-    return [np.asarray(orient(piece, sign).exterior.coords, np.float64)[:-1] for piece in _polygon_parts(inside)
-            if piece.area > 0]
+    return [_keyhole_ring(orient(piece, sign)) for piece in _polygon_parts(inside) if piece.area > 0]
+
+
+def _keyhole_ring(polygon) -> np.ndarray:
+    """A shapely polygon's exterior (K, 2) without the closing vertex, going round each of its holes through a
+    zero-width slit from the nearest vertex (a 'keyhole', as ring-shaped objects are annotated): rasterised by
+    pycocotools (mmdet's ``poly2mask``) the holes stay empty, where the exterior alone filled them. ``polygon`` is
+    oriented (holes the other way round), so the ring's signed area is the polygon's."""
+    ring = np.asarray(polygon.exterior.coords, np.float64)[:-1]
+    for interior in polygon.interiors:
+        hole = np.asarray(interior.coords, np.float64)[:-1]
+        at, start = np.unravel_index(np.argmin(((ring[:, None] - hole[None]) ** 2).sum(-1)), (len(ring), len(hole)))
+        loop = np.concatenate([hole[start:], hole[:start + 1]])  # round the hole, back to where it entered
+        ring = np.concatenate([ring[:at + 1], loop, ring[at:]])
+    return ring
 
 
 def _polygon_parts(geometry) -> list:
