@@ -12,7 +12,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
 * :func:`check_ohl_config` (static, from ``check_config``): ``trunk_epochs`` under an iteration loop, a train
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
   ``SyncBuffersHook`` (or mmdet's ``SyncNormHook``) in ``default_hooks`` or ``custom_hooks`` or a
-  ``ZeroRedundancyOptimizer`` with several copies, a ``bn_recalibration_batches`` without clean training images,
+  ``ZeroRedundancyOptimizer`` with several copies, mmdet's ``PipelineSwitchHook`` switching inside the run beside
+  a ``PipelineChoiceSpace``, a ``bn_recalibration_batches`` without clean training images,
   an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
   an ``OHLProgressHook`` without an ``OHLHook``, a ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``)
@@ -97,9 +98,10 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
         _check_copy_parts_without_hook(cfg, scope)
         return
     key, hook = entry
-    from .preflight_unbound_choices import warn_unbound_choice_transforms
+    from .preflight_unbound_choices import check_pipeline_switch, warn_unbound_choice_transforms
 
     warn_unbound_choice_transforms(cfg, hook, key, scope)
+    check_pipeline_switch(cfg, hook, key, scope)
     num_copies, ranks_per_copy = hook.get('num_copies'), hook.get('ranks_per_copy', 1)
     trunk_epochs, trunk_iters = hook.get('trunk_epochs'), hook.get('trunk_iters')
     broadcast_interval = hook.get('broadcast_interval', 1)

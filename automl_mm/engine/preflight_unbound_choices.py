@@ -72,3 +72,60 @@ def warn_unbound_choice_transforms(cfg: Any, hook: dict, hook_key: str, scope: s
                   f'final_policy.py / schedule_policy.py. Take it out of train_pipeline and rebind the loader '
                   f'(train_dataloader = dict(dataset=dict(pipeline=train_pipeline))), give it probs, or add its '
                   f'space', logger='current', level=logging.WARNING)
+
+
+def check_pipeline_switch(cfg: Any, hook: dict, hook_key: str, scope: str) -> None:
+    """Refuse mmdet's ``PipelineSwitchHook`` (RTMDet's configs) that switches inside the run of an ``OHLHook`` with a
+    ``PipelineChoiceSpace``.
+
+    At ``switch_epoch`` the hook replaces the training dataset's pipeline by one it builds from ``switch_pipeline``:
+    its choice transform is bound to no policy (it draws uniformly, or is not there) and its ``PackDetInputs`` does
+    not carry the choice (``ohl_choice``), so every trunk from then on trained off the searched policy and counted
+    no choice, without a word. A switch at or after ``train_cfg.max_epochs`` never happens and passes.
+
+    Raises:
+        ConfigCheckError: naming the hook's ``custom_hooks`` entry, its ``switch_epoch`` and the space.
+    """
+    from automl_mm.ohl.copies import _hook_class
+
+    from .preflight_walk import ConfigCheckError
+
+    try:
+        from mmdet.engine.hooks import PipelineSwitchHook
+    except ImportError:  # mmdet is optional
+        return
+    spaces = _choice_space_keys(hook)
+    if not spaces:
+        return
+    max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
+    for i, entry in enumerate(cfg.get('custom_hooks') or []):
+        cls = _hook_class(entry, scope)
+        if not (isinstance(cls, type) and issubclass(cls, PipelineSwitchHook)):
+            continue
+        switch = entry.get('switch_epoch') if isinstance(entry, dict) else getattr(entry, 'switch_epoch', None)
+        if isinstance(switch, int) and isinstance(max_epochs, int) and switch >= max_epochs:
+            continue
+        raise ConfigCheckError(
+            f'custom_hooks.{i} is a {cls.__name__} (switch_epoch={switch!r}) beside PipelineChoiceSpace(key='
+            f'{spaces[0]!r}) of {hook_key}: at that epoch it rebuilds the training pipeline from switch_pipeline, '
+            'whose choice transform no space binds (it draws uniformly, unlearned) and whose packing transform does '
+            'not carry the choice, so the trunks from then on would train off the searched policy and count none. '
+            'Remove the hook from the search (retrain with it and the exported final_policy.py), or set its '
+            f'switch_epoch to train_cfg.max_epochs ({max_epochs!r}) or later')
+
+
+def _choice_space_keys(hook: dict) -> list[str]:
+    """The ``key`` of each ``PipelineChoiceSpace`` in ``hook['spaces']``."""
+    from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
+    from automl_mm.registry import SEARCH_SPACES
+
+    keys = []
+    for space in hook.get('spaces') or []:
+        kind = space.get('type') if isinstance(space, dict) else None
+        try:
+            cls = kind if isinstance(kind, type) else SEARCH_SPACES.get(kind) if isinstance(kind, str) else None
+        except KeyError:
+            cls = None
+        if isinstance(cls, type) and issubclass(cls, PipelineChoiceSpace):
+            keys.append(space.get('key', _key_default(cls)))
+    return keys

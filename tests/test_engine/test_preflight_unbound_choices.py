@@ -51,3 +51,22 @@ def test_a_bound_fixed_or_removed_choice_transform_is_not_warned_of(monkeypatch,
     if how == 'removed':
         del pipeline[4]
     assert _warnings(monkeypatch, cfg) == []
+
+
+@pytest.mark.parametrize('switch_epoch', [2, 8])
+def test_a_pipeline_switch_hook_beside_a_pipeline_choice_space_is_refused(switch_epoch):
+    """mmdet's PipelineSwitchHook (RTMDet's configs) rebuilds the training pipeline from switch_pipeline at
+    switch_epoch: the new choice transform is bound to no policy (it draws uniformly) and the new PackDetInputs does
+    not carry the choice, so every trunk from then on trained off the searched policy and counted nothing, silently.
+    Refused where the switch falls inside the run (the leaf's max_epochs is 8)."""
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    cfg = _leaf([dict(type='PipelineChoiceSpace', key='autoaug', distribution=dict(type='FactorisedCategorical'))])
+    cfg.custom_hooks.append(dict(type='mmdet.PipelineSwitchHook', switch_epoch=switch_epoch,
+                                 switch_pipeline=cfg.train_dataloader.dataset.pipeline))
+    if switch_epoch >= cfg.train_cfg.max_epochs:
+        check_ohl_config(cfg, cfg.get('default_scope'))
+        return
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks.1 is a PipelineSwitchHook \(switch_epoch=2\).*"
+                                               r"PipelineChoiceSpace\(key='autoaug'\) of custom_hooks\[0\]"):
+        check_ohl_config(cfg, cfg.get('default_scope'))
