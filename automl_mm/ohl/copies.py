@@ -500,9 +500,9 @@ def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
         yield
         return
     originals = {name: getattr(torch_dist, name) for name in COPY_LOCAL_CALLS if hasattr(torch_dist, name)}
-    for name, original in originals.items():
-        setattr(torch_dist, name, _copy_local(name, original, layout))
-    try:
+    try:  # also the wrapping: one that raised left the functions before it pointing at the copy for good
+        for name, original in originals.items():
+            setattr(torch_dist, name, _copy_local(name, original, layout))
         yield
     finally:
         for name, original in originals.items():

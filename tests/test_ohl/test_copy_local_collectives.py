@@ -196,3 +196,25 @@ def test_every_collective_without_a_group_stays_in_the_copy():
     finally:
         for p in reversed(patches):
             p.stop()
+
+
+def test_a_function_that_cannot_be_wrapped_leaves_none_of_them_patched():
+    """The functions were patched one by one before the block's try: one whose signature cannot be read (here
+    ``reduce``, replaced by another library) raised with the earlier ones (``all_reduce``, ``get_world_size``)
+    left pointing at the copy for the rest of the process, silently (evaluation and hooks then reduced over one
+    copy)."""
+    class Unreadable:
+        __signature__ = 'not a signature'
+
+        def __call__(self, *args, **kwargs):
+            return None
+
+    before = torch_dist.all_reduce, torch_dist.get_world_size
+    with mock.patch.object(torch_dist, 'reduce', Unreadable()), \
+            mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True), \
+            mock.patch.object(torch_dist, 'all_reduce', before[0]), \
+            mock.patch.object(torch_dist, 'get_world_size', before[1]):  # put back for the next tests, whatever
+        with pytest.raises(TypeError):
+            with copy_local_collectives(CopyLayout(2, 1, rank=1, world_size=2)):
+                pass
+        assert (torch_dist.all_reduce, torch_dist.get_world_size) == before
