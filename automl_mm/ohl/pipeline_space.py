@@ -309,11 +309,28 @@ def _step_text(transform: Any) -> str:
     for p in parameters:
         if p.name == 'self' or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        value = getattr(transform, '__dict__', {}).get(p.name, inspect.Parameter.empty)
-        if value is inspect.Parameter.empty or not isinstance(value, (bool, int, float, str, tuple, list, type(None))):
+        value = _plain(getattr(transform, '__dict__', {}).get(p.name, inspect.Parameter.empty))
+        if value is inspect.Parameter.empty:
             return f"dict(type='{name}', ...)"
         args[p.name] = value
     return 'dict(' + ', '.join([f'type={name!r}', *(f'{k}={v!r}' for k, v in args.items())]) + ')'
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain Python (bool / int / float / str / None, and tuples / lists of them) whose ``repr`` a
+    config file reads back, or ``inspect.Parameter.empty`` where it is not one. numpy scalars become their Python
+    value: ``np.float64`` is a ``float``, but under numpy 2 its ``repr`` is ``np.float64(0.5)``, which a config
+    file without numpy imported cannot load."""
+    import inspect
+
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (tuple, list)):
+        items = [_plain(v) for v in value]
+        return inspect.Parameter.empty if any(v is inspect.Parameter.empty for v in items) else type(value)(items)
+    return value if value is None or type(value) in (bool, int, float, str) else inspect.Parameter.empty
 
 
 def _classes(obj: Any) -> list[type]:

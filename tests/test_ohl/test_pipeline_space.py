@@ -217,3 +217,26 @@ def test_the_classifier_export_says_to_rebind_the_loader():
     fragment = space.export_fragment()
     assert '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))' in fragment
     assert "train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)" in fragment
+
+
+def test_a_step_of_the_exported_example_writes_numpy_values_as_config_text():
+    """The mmdet fragment's example lists the steps the search had after the policy, each read back from its built
+    attributes; a numpy value (np.float64 is a float) was written as `np.float64(0.5)` under numpy 2, text that a
+    config file without numpy imported cannot load."""
+    import numpy as np
+
+    from automl_mm.ohl.pipeline_space import _step_text
+
+    class Step:
+        def __init__(self, min_gt_bbox_wh=(1, 1), thr=0.5, keep=True, name=None):
+            self.min_gt_bbox_wh, self.thr, self.keep, self.name = (np.int64(2), 3), np.float64(0.25), np.bool_(1), None
+
+    text = _step_text(Step())
+    assert text == "dict(type='Step', min_gt_bbox_wh=(2, 3), thr=0.25, keep=True, name=None)"
+    assert eval(text) == dict(type='Step', min_gt_bbox_wh=(2, 3), thr=0.25, keep=True, name=None)
+
+    class Opaque:
+        def __init__(self, table=None):
+            self.table = [object()]
+
+    assert _step_text(Opaque()) == "dict(type='Opaque', ...)"
