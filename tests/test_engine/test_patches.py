@@ -17,7 +17,7 @@ from conftest import REPO_ROOT
 # install the patches itself).
 CHECK = '''
 import mmengine.dist.utils as d, mmengine.hooks.checkpoint_hook as h, mmengine.runner as mr
-import mmengine.runner.checkpoint as c, mmengine.runner.runner as r
+import mmengine.runner.checkpoint as c, mmengine.runner.runner as r, mmengine.config.config as cc
 where = {
     'loader': c.CheckpointLoader._schemes[''].__module__,
     'save': {f.__module__ for f in (c.save_checkpoint, r.save_checkpoint, mr.save_checkpoint)},
@@ -28,13 +28,15 @@ where = {
     'worker_seeds': getattr(r.Runner.build_dataloader, 'reseeds_workers', False),
     'resume_hooks': {cls.__name__: [h.__name__ for h in getattr(cls.train, 'registers', ())]
                      for cls in (r.Runner, mr.FlexibleRunner)},
+    'config_format': getattr(cc.FormatCode, 'memoised', False),
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
                  'launcher': 'automl_mm.engine.dist', 'world_size': True,
                  'worker_seeds': True,
                  'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook']
-                                  for name in ('Runner', 'FlexibleRunner')}}, where
+                                  for name in ('Runner', 'FlexibleRunner')},
+                 'config_format': True}, where
 print('ALL PATCHED')
 '''
 
