@@ -23,32 +23,12 @@ def arch_split(coco_root):
     return coco_root
 
 
-def _memoize_config_formatting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cache yapf's FormatCode inside mmengine's ``Config.pretty_text`` by its input text: every checkpoint stores
-    the config's pretty text, and with ``checkpoint_interval_s=0`` (a checkpoint after every scored candidate)
-    formatting the same text again cost most of these runs (about 0.7 s per checkpoint). FormatCode is a pure
-    function of (text, style): the checkpoints and the dumped configs are byte for byte what they were."""
-    from mmengine.config import config as mm_config
-
-    original, cache = mm_config.FormatCode, {}
-
-    def format_code(text, **kwargs):
-        key = (text, repr(sorted(kwargs.items())))
-        if key not in cache:
-            cache[key] = original(text, **kwargs)
-        return cache[key]
-
-    monkeypatch.setattr(mm_config, 'FormatCode', format_code)
-
-
 @pytest.fixture(scope='module')
 def reference_search(arch_split, tmp_path_factory) -> str:
     """The work dir of one uninterrupted search of ``_cfg``: the end-to-end test checks its outputs, the resume test
     compares a killed and resumed search with it (run once when both run in one process)."""
     work = str(tmp_path_factory.mktemp('cr_nas_reference') / 'run')
-    with pytest.MonkeyPatch.context() as mp:
-        _memoize_config_formatting(mp)
-        Runner.from_cfg(_cfg(arch_split, work)).train()
+    Runner.from_cfg(_cfg(arch_split, work)).train()  # a checkpoint after every scored candidate: formatted once
     return work
 
 
@@ -144,7 +124,6 @@ class _Interrupt(Exception):
 
 def test_resume_inside_the_spatial_search_does_not_rescore(arch_split, reference_search, tmp_path, monkeypatch):
     reference = reference_search
-    _memoize_config_formatting(monkeypatch)
     original = PathEvaluator.__call__
     calls = {'n': 0}
     stage_candidates = 6
