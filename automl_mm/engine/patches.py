@@ -53,6 +53,11 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     yapf's ``FormatCode`` as ``mmengine.config.config`` sees it is wrapped by
     :func:`automl_mm.engine.config_format.memoised_format_code`, which returns the first result for the same text
     and style (the same text as before).
+12. **No torchvision import for the environment log** (mmengine's ``collect_env``, run by every runner's start,
+    imported torchvision only for its ``TorchVision: <version>`` line: 1 s of CPU at each process's start):
+    ``collect_env`` in ``mmengine.runner.runner`` and ``mmengine._strategy.base`` is wrapped by
+    :func:`automl_mm.engine.env_info.collect_env_reading_torchvision_version`, which reads the version from
+    torchvision's ``version.py`` (the log reads as before).
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -69,6 +74,7 @@ from .checkpoint import load_from_local
 from .config_format import memoised_format_code
 from .data_fingerprint import DataFingerprintHook
 from .dist import init_dist_pytorch_cpu_aware
+from .env_info import collect_env_reading_torchvision_version
 from .loader_keys import install as install_loader_keys
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
 from .resume_config import ResumeConfigHook
@@ -85,7 +91,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'checkpoints record the data read (meta.data_fingerprints) and a resume on other data is refused',
            "a resume names the config keys that differ from the checkpoint's run (meta.cfg)",
            "a dataset's build error names its loader's config key",
-           "a config's text is formatted (yapf) once per text")
+           "a config's text is formatted (yapf) once per text",
+           "the environment log reads torchvision's version without importing it")
 _installed = False
 
 
@@ -124,6 +131,10 @@ def install() -> bool:
     install_runner_checks((runner_module.Runner, FlexibleRunner))
     if not getattr(config_module.FormatCode, 'memoised', False):
         config_module.FormatCode = memoised_format_code(config_module.FormatCode)
+    import mmengine._strategy.base as strategy_module
+    for module in (runner_module, strategy_module):
+        if not getattr(module.collect_env, 'reads_torchvision_version', False):
+            module.collect_env = collect_env_reading_torchvision_version(module.collect_env)
     install_loader_keys((runner_module.Runner, FlexibleRunner))
     for runner_class in (runner_module.Runner, FlexibleRunner):
         for hook_class in (DataFingerprintHook, ResumeConfigHook):

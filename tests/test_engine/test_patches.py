@@ -29,6 +29,7 @@ where = {
     'resume_hooks': {cls.__name__: [h.__name__ for h in getattr(cls.train, 'registers', ())]
                      for cls in (r.Runner, mr.FlexibleRunner)},
     'config_format': getattr(cc.FormatCode, 'memoised', False),
+    'env_info': getattr(r.collect_env, 'reads_torchvision_version', False),
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
@@ -36,7 +37,7 @@ assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.en
                  'worker_seeds': True,
                  'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook']
                                   for name in ('Runner', 'FlexibleRunner')},
-                 'config_format': True}, where
+                 'config_format': True, 'env_info': True}, where
 print('ALL PATCHED')
 '''
 
