@@ -28,20 +28,9 @@ def unbound_choice_transforms(cfg: Any, hook: dict, scope: str) -> list[tuple[st
     """``(config key, class name, choice key)`` of each choice transform of ``train_dataloader`` with no ``probs``
     whose key no ``PipelineChoiceSpace`` of ``hook['spaces']`` names."""
     from automl_mm.augment.choice import LiveChoiceTransform
-    from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
-    from automl_mm.registry import SEARCH_SPACES, TRANSFORMS, registered_class
+    from automl_mm.registry import TRANSFORMS, registered_class
 
-    bound = set()
-    for space in hook.get('spaces') or []:
-        kind = space.get('type') if isinstance(space, dict) else None
-        try:
-            cls = kind if isinstance(kind, type) else SEARCH_SPACES.get(kind) if isinstance(kind, str) else None
-        except KeyError:
-            cls = None
-        if isinstance(cls, type) and issubclass(cls, PipelineChoiceSpace):
-            bound.add(space.get('key', _key_default(cls)))
-        elif cls is None and isinstance(space, dict) and 'key' in space:  # unresolvable here: trust its key
-            bound.add(space['key'])
+    bound = set(_choice_space_keys(hook, unresolved=True))
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict):
         return []
@@ -114,8 +103,9 @@ def check_pipeline_switch(cfg: Any, hook: dict, hook_key: str, scope: str) -> No
             f'switch_epoch to train_cfg.max_epochs ({max_epochs!r}) or later')
 
 
-def _choice_space_keys(hook: dict) -> list[str]:
-    """The ``key`` of each ``PipelineChoiceSpace`` in ``hook['spaces']``."""
+def _choice_space_keys(hook: dict, unresolved: bool = False) -> list[str]:
+    """The ``key`` of each ``PipelineChoiceSpace`` in ``hook['spaces']`` (with ``unresolved``, also the ``key`` of
+    each space whose type does not resolve here: trusted)."""
     from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
     from automl_mm.registry import SEARCH_SPACES
 
@@ -128,4 +118,6 @@ def _choice_space_keys(hook: dict) -> list[str]:
             cls = None
         if isinstance(cls, type) and issubclass(cls, PipelineChoiceSpace):
             keys.append(space.get('key', _key_default(cls)))
+        elif unresolved and cls is None and isinstance(space, dict) and 'key' in space:
+            keys.append(space['key'])
     return keys
