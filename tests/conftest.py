@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 
@@ -46,6 +47,24 @@ def _automl_mm_default_scope():
 
     with DefaultScope.overwrite_default_scope('automl_mm'):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _runner_loggers_of_this_test_only():
+    """Drop, when a test ends, the loggers its runners made (every MMLogger but mmengine's own 'mmengine'), and
+    close their files. A runner built from a config dict names its logger by its start's timestamp, to the second,
+    and ``MMLogger.get_instance`` hands back an existing logger of that name with its old log file: a test whose
+    runner started in the same second as the previous test's (in the same worker) wrote its log lines into that
+    test's file, and a check that reads its own work dir's log found nothing. Broader-scoped fixtures' runners keep
+    their own logger objects."""
+    yield
+    from mmengine.logging import MMLogger
+
+    for name in [n for n in MMLogger._instance_dict if n != 'mmengine']:
+        logger = MMLogger._instance_dict.pop(name)
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
 
 
 def _skip_mmengine_restart_sleep() -> None:
