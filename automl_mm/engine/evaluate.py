@@ -253,19 +253,25 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
 
 
 @contextlib.contextmanager
-def without_batch_augments(preprocessor: Any) -> Iterator[None]:
-    """``preprocessor.batch_augments`` (mmdet's, mmpretrain's and mmseg's data preprocessors apply them in training
-    mode) set to ``None`` inside the block and put back after it (also after an error); nothing for a preprocessor
-    without them."""
-    augments = getattr(preprocessor, 'batch_augments', None)
-    if augments is None:
+def _unset(obj: Any, name: str) -> Iterator[None]:
+    """``obj.<name>`` set to ``None`` inside the block and put back after it (also after an error); nothing where it
+    is ``None`` or absent already."""
+    value = getattr(obj, name, None)
+    if value is None:
         yield
         return
-    preprocessor.batch_augments = None
+    setattr(obj, name, None)
     try:
         yield
     finally:
-        preprocessor.batch_augments = augments
+        setattr(obj, name, value)
+
+
+def without_batch_augments(preprocessor: Any) -> contextlib.AbstractContextManager:
+    """``preprocessor.batch_augments`` (mmdet's, mmpretrain's and mmseg's data preprocessors apply them in training
+    mode) set to ``None`` inside the block and put back after it (also after an error); nothing for a preprocessor
+    without them."""
+    return _unset(preprocessor, 'batch_augments')
 
 
 @contextlib.contextmanager
@@ -289,19 +295,10 @@ def kept_bn_statistics(model: nn.Module) -> Iterator[None]:
                     getattr(module, name).copy_(value)
 
 
-@contextlib.contextmanager
-def _own_outfiles(metric: Any) -> Iterator[None]:
+def _own_outfiles(metric: Any) -> contextlib.AbstractContextManager:
     """``metric.outfile_prefix`` set to ``None`` (mmdet then writes to a temporary directory of its own) while it
     computes a held-out score, restored after (:func:`evaluate_locally` says why)."""
-    prefix = getattr(metric, 'outfile_prefix', None)
-    if prefix is None:
-        yield
-        return
-    metric.outfile_prefix = None
-    try:
-        yield
-    finally:
-        metric.outfile_prefix = prefix
+    return _unset(metric, 'outfile_prefix')
 
 
 def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator) -> dict[str, float]:
