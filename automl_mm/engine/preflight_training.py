@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import inspect
 import numbers
 import re
@@ -69,6 +70,7 @@ def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool, bool]:
     return params, True, len(owners) > 1
 
 
+@functools.cache  # a class's source is read and parsed once per process, not at every check of it
 def _passes_on(owner: type, name: str) -> bool:
     """Whether ``owner.__init__`` passes its ``**name`` on to a base class's constructor (``super().__init__(...,
     **kwargs)``, ``Base.__init__(self, **kwargs)``, also merged: ``**{**kwargs, ...}``): only then do the base
