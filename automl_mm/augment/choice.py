@@ -107,9 +107,7 @@ class _MixedInChoices:
             return out
         record = out.setdefault(CHOICE_META_KEY, {})
         for other in mixed:
-            for key, value in ((other or {}).get(CHOICE_META_KEY) or {}).items():
-                for draw in value if isinstance(value, list) else [value]:
-                    _record(record, key, draw)
+            _merge_draws(record, (other or {}).get(CHOICE_META_KEY))
         return out
 
 
@@ -120,11 +118,134 @@ def count_mixed_in_choices(transform: Any) -> None:
     ``MultiImageMixDataset`` runs its inner dataset's pipeline (with the choice transform) for the image and for
     each image ``get_indexes`` picks, and hands those to the transform as ``results['mix_results']``; the transform
     returns the first image's results, so only that image's choice reached the packed sample (1 of the 4 pairs a
-    Mosaic applied). Idempotent; a transform that gets no ``mix_results`` (mmdet's ``CachedMosaic``, which mixes
-    from its own cache) is unchanged in effect.
+    Mosaic applied). mmdet's ``CachedMosaic`` / ``CachedMixUp`` (a ``results_cache`` list) mix in images from
+    their own cache instead, which the packed sample's choice missed the same way, and which may hold images whose
+    pair was drawn under an earlier trunk's θ: each cached image mixed in adds its recorded draws, with the policy
+    version they came from, so that the count takes those of the current θ and counts the others as stale
+    (:class:`_CachedMixedInChoices`). Idempotent.
     """
-    if not isinstance(vars(transform).get('transform'), _MixedInChoices):
+    current = vars(transform).get('transform')
+    if isinstance(current, (_MixedInChoices, _CachedMixedInChoices)):
+        return
+    if isinstance(getattr(transform, 'results_cache', None), list):
+        wrapper = _CachedMixedInChoices(transform)
+        transform.transform = wrapper
+        transform.get_indexes = wrapper.get_indexes
+    else:
         transform.transform = _MixedInChoices(transform)
+
+
+def _merge_draws(record: dict, other: dict | None) -> None:
+    """Add every draw recorded in ``other`` (one image's ``ohl_choice``) to ``record``, each key's index and version
+    lists kept in step (:func:`_record`)."""
+    for key, value in (other or {}).items():
+        for draw in value if isinstance(value, list) else [value]:
+            _record(record, key, draw)
+
+
+def _class_method(owner: Any, name: str) -> Any:
+    """The method ``name`` of ``owner``'s class bound to ``owner``, past any instance attribute of that name (the
+    wrappers below set one). Through the class's own descriptor: mmcv's ``cache_randomness`` (mmdet's
+    ``get_indexes``) cannot be read from the class itself."""
+    for klass in type(owner).__mro__:
+        if name in vars(klass):
+            return vars(klass)[name].__get__(owner, type(owner))
+    raise AttributeError(f'{type(owner).__name__} has no method {name!r}')
+
+
+class _CachedMixedInChoices:
+    """The ``transform`` method of a mixing transform with a cache of earlier images (mmdet's ``CachedMosaic``,
+    ``CachedMixUp``: each image's results are cached when it passes, and images from the cache are mixed into
+    later ones), adding the recorded draws of every cached image it mixed in to the returned results' ``ohl_choice``,
+    each at most once per image (``get_indexes`` may pick one entry twice, or the image's own entry, just cached).
+    Also the transform's ``get_indexes``, to learn which entries it picked. A cached image keeps the policy version
+    its pair was drawn from: one drawn under an earlier trunk's θ counts as stale in the trunk that mixes it in,
+    never as that trunk's sample. A plain callable class, picklable to spawned dataloader workers."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.picked: list | None = None
+
+    def get_indexes(self, cache: list) -> Any:
+        indexes = _class_method(self.owner, 'get_indexes')(cache)
+        if self.picked is not None:
+            self.picked.extend(cache[i] for i in (indexes if isinstance(indexes, (list, tuple)) else [indexes]))
+        return indexes
+
+    def __call__(self, results: dict) -> dict | None:
+        before = list(self.owner.results_cache)  # references: no id below is reused while they are held
+        cached_before = {id(entry) for entry in before}
+        image = results.get('img') if isinstance(results, dict) else None
+        self.picked = []
+        try:
+            out = _class_method(self.owner, 'transform')(results)
+            picked = self.picked
+        finally:
+            self.picked = None
+        # returned with its own image: the cache was filling, the transform's prob skipped it, or (CachedMixUp) the
+        # picked image had no box; nothing was mixed in
+        if out is None or out.get('img') is image:
+            return out
+        record = out.setdefault(CHOICE_META_KEY, {})
+        counted = set()
+        for entry in picked:
+            # the image's own entry (cached by this call) holds the draws already in its results
+            if id(entry) in cached_before and id(entry) not in counted:
+                counted.add(id(entry))
+                _merge_draws(record, entry.get(CHOICE_META_KEY))
+        return out
+
+
+class _ViewChoices:
+    """The ``transform`` method of mmcv's ``KeyMapper`` / ``TransformBroadcaster`` around a choice transform,
+    moving the draws the wrapped transforms recorded on each view to the sample's own ``ohl_choice``; also the
+    wrapper's ``_apply_transforms``, run once per view, which starts each view without the sample's record and
+    takes the view's draws out of it.
+
+    The views are shallow copies of the sample, and the wrapper keeps only the keys of its ``mapping``: a draw
+    recorded on a view was dropped with the view when the sample had no ``ohl_choice`` yet (counted zero times), was
+    recorded in the sample's own dict once per view when it had one (``share_random_params=True``: one draw counted
+    twice), and without ``auto_remap`` the views' records came back as a list of dicts, which no count read. Now
+    each draw counts once: with ``share_random_params=True`` every view applied the first view's draws, so those
+    are counted once; without it each view drew its own and each is counted. A plain callable class, picklable to
+    spawned dataloader workers."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.views: list | None = None
+
+    def apply_view(self, inputs: dict) -> dict:
+        view = {k: v for k, v in inputs.items() if k != CHOICE_META_KEY}
+        out = _class_method(self.owner, '_apply_transforms')(view)
+        if self.views is not None:
+            self.views.append(out.pop(CHOICE_META_KEY, None))
+        return out
+
+    def __call__(self, results: dict) -> dict | None:
+        record = results.pop(CHOICE_META_KEY, None)
+        self.views = []
+        try:
+            out = _class_method(self.owner, 'transform')(results)
+            views = self.views
+        finally:
+            self.views = None
+        if getattr(self.owner, 'share_random_params', False):
+            views = views[:1]  # every view applied these same draws
+        record = {} if record is None else record
+        for view in views:
+            _merge_draws(record, view)
+        if record:
+            out[CHOICE_META_KEY] = record
+        return out
+
+
+def count_view_choices(transform: Any) -> None:
+    """Make mmcv's ``KeyMapper`` / ``TransformBroadcaster`` around a choice transform record each of its draws once
+    on the sample (see :class:`_ViewChoices` for what happened before). Idempotent."""
+    if not isinstance(vars(transform).get('transform'), _ViewChoices):
+        wrapper = _ViewChoices(transform)
+        transform.transform = wrapper
+        transform._apply_transforms = wrapper.apply_view
 
 
 def check_choice_key(key: Any, owner: str) -> str:
@@ -161,8 +282,9 @@ class LiveChoiceTransform(BaseTransform):
     adds ``ohl_choice`` to the ``meta_keys`` of every packing transform of the pipeline (``PackClsInputs`` has it by
     default, mmdet's ``PackDetInputs`` does not), so the choice reaches the hook in the data samples' metainfo.
     Inside mmcv's ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's ``TransformBroadcaster`` with
-    ``share_random_params=True``) every view of a sample gets the same choice and the same draws within it.
-    Subclasses implement ``apply_choice`` and ``export_cfg``.
+    ``share_random_params=True``) every view of a sample gets the same choice and the same draws within it; the
+    space makes a ``KeyMapper`` / ``TransformBroadcaster`` around the transform record that draw once on the sample
+    (:func:`count_view_choices`). Subclasses implement ``apply_choice`` and ``export_cfg``.
     """
 
     bindable = True

@@ -10,6 +10,7 @@ import pprint
 from typing import Any
 
 import torch
+from mmcv.transforms import KeyMapper
 
 from automl_mm.augment.choice import (
     CHOICE_META_KEY,
@@ -18,6 +19,7 @@ from automl_mm.augment.choice import (
     OHLRandomChoice,
     check_choice_key,
     count_mixed_in_choices,
+    count_view_choices,
     recorded_draws,
 )
 from automl_mm.registry import SEARCH_SPACES
@@ -179,6 +181,10 @@ class PipelineChoiceSpace(OHLSpace):
             if callable(getattr(t, 'get_indexes', None)) and callable(getattr(t, 'transform', None)):
                 # mmdet's Mosaic / MixUp in a MultiImageMixDataset: the mixed-in images' choices were dropped
                 count_mixed_in_choices(t)
+            if isinstance(t, KeyMapper) and any(isinstance(inner, LiveChoiceTransform)
+                                                for inner in _iter_transforms(t)):
+                # mmcv's KeyMapper / TransformBroadcaster: the views' draws were dropped, or counted once per view
+                count_view_choices(t)
         names = self.transforms[0].choice_names()
         if names is not None and hasattr(self.distribution, 'set_choice_names'):
             # readable summaries: 'Rotate(20) + Invert' instead of an index (kept when the config gave labels)

@@ -1,0 +1,176 @@
+"""Each augmentation draw counts once, under the θ it was drawn from, through the mmcv / mmdet wrappers that copy,
+cache or drop pipeline results: ``TransformBroadcaster`` / ``KeyMapper`` (views), ``CachedMosaic`` /
+``CachedMixUp`` (caches of earlier images), and a pipeline that drops an image after the policy ran (mmdet's
+``FilterAnnotations``, re-fetched by the dataset)."""
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmdet.datasets.transforms import CachedMixUp
+from mmdet.structures.bbox import HorizontalBoxes
+
+from automl_mm.augment.choice import recorded_draws
+from automl_mm.ohl import PipelineChoiceSpace
+from tests.test_ohl._spaces import _fresh_layout, _pipeline_runner  # noqa: F401  (_fresh_layout: autouse)
+
+_LAYOUT = SimpleNamespace(copy_id=0, rank_in_copy=0)
+
+
+def _space(runner, key: str = 'c') -> PipelineChoiceSpace:
+    """A PipelineChoiceSpace set up on ``runner``'s training pipeline as OHLHook does, in trunk 0."""
+    space = PipelineChoiceSpace(key=key)
+    space.setup(runner, _LAYOUT, seed=0)
+    space.begin_trunk(runner, 0, torch.Generator())
+    return space
+
+
+def _count(space, records: list[dict]) -> tuple[int, int]:
+    """(choices counted as the trunk's samples, choices counted as stale) for packed samples with ``records``."""
+    before = space.trunk_stats().sum()
+    stale = space.stale_count()
+    space.after_train_iter(None, dict(data_samples=[SimpleNamespace(metainfo=dict(ohl_choice=r)) for r in records]))
+    return int(space.trunk_stats().sum() - before), space.stale_count() - stale
+
+
+# choice 0 flips left-right, choice 1 top-bottom: a view's pixels say which choice it got
+_FLIPS = dict(type='automl_mm.OHLRandomChoice', key='c',
+              transforms=[[dict(type='mmcv.RandomFlip', prob=1.0)],
+                          [dict(type='mmcv.RandomFlip', prob=1.0, direction='vertical')]])
+_IMG = np.arange(12, dtype=np.uint8).reshape(3, 4, 1).repeat(3, axis=2)
+
+
+def _applied(img: np.ndarray) -> int:
+    return 0 if np.array_equal(img, _IMG[:, ::-1]) else 1 if np.array_equal(img, _IMG[::-1]) else -1
+
+
+@pytest.mark.parametrize('share', [True, False], ids=['shared', 'per-view'])
+@pytest.mark.parametrize('remap', ['auto', 'none'])
+@pytest.mark.parametrize('earlier', [False, True], ids=['first-choice', 'after-another-choice'])
+def test_transform_broadcaster_counts_each_draw_once(share, remap, earlier):
+    """mmcv's TransformBroadcaster runs its transforms on shallow copies of the sample, one per view, and keeps only
+    its mapping's keys: a draw recorded on the views was lost where the sample had no ``ohl_choice`` yet (zero
+    counts), with ``share_random_params=True`` recorded once per view in the sample's own dict where an earlier
+    choice transform had made one (one draw counted twice), and without auto_remap the views' records came back as a
+    list of dicts that no count read. Shared draws now count once; per-view draws once each (both were applied)."""
+    wrapper = dict(type='mmcv.TransformBroadcaster', transforms=[_FLIPS], mapping=dict(img=['img', 'img2']),
+                   share_random_params=share)
+    wrapper.update(auto_remap=True) if remap == 'auto' else wrapper.update(auto_remap=False, remapping=None)
+    steps = [dict(type='automl_mm.OHLRandomChoice', key='other', transforms=[[], []])] if earlier else []
+    runner = _pipeline_runner(*steps, wrapper)
+    space = _space(runner)
+    if earlier:
+        _space(runner, key='other')
+    records, applied = [], Counter()
+    for _ in range(8):
+        out = runner.train_dataloader.dataset.pipeline(dict(img=_IMG.copy(), img2=_IMG.copy()))
+        # without a remapping the views come back as a list under the mapped key
+        views = [_applied(img) for img in (out['img'] if remap == 'none' else [out['img'], out['img2']])]
+        assert -1 not in views
+        if share:
+            assert views[0] == views[1]
+        applied.update(views[:1] if share else views)
+        assert isinstance(out['ohl_choice'], dict)
+        assert sorted(i for i, _ in recorded_draws(out['ohl_choice'], 'c')) == sorted(views[:1] if share else views)
+        records.append(out['ohl_choice'])
+    assert _count(space, records) == (sum(applied.values()), 0)
+    assert space.trunk_stats().tolist() == [applied[0], applied[1]]
+
+
+@pytest.mark.parametrize('earlier', [False, True], ids=['first-choice', 'after-another-choice'])
+def test_key_mapper_keeps_the_draw_of_its_mapped_view(earlier):
+    """mmcv's KeyMapper with a mapping keeps only the mapped keys of what its transforms return: the draw was lost
+    (counted zero times) unless an earlier choice transform had put ``ohl_choice`` on the sample. The pipeline is
+    pickled as a spawned dataloader worker gets it."""
+    steps = [dict(type='automl_mm.OHLRandomChoice', key='other', transforms=[[], []])] if earlier else []
+    runner = _pipeline_runner(*steps, dict(type='mmcv.KeyMapper', transforms=[_FLIPS], mapping=dict(img='img2')))
+    space = _space(runner)
+    if earlier:
+        _space(runner, key='other')
+    pipeline = pickle.loads(pickle.dumps(runner.train_dataloader.dataset.pipeline))
+    records = []
+    for _ in range(6):
+        out = pipeline(dict(img=_IMG.copy(), img2=_IMG.copy()))
+        assert [i for i, _ in recorded_draws(out['ohl_choice'], 'c')] == [_applied(out['img2'])]
+        records.append(out['ohl_choice'])
+    assert _count(space, records) == (6, 0)
+
+
+def _image(label: int) -> dict:
+    """A 16 x 16 image of one box covering it, labelled ``label`` (the image's name: the labels of a mixed image say
+    which images are in it)."""
+    return dict(img=np.full((16, 16, 3), label, np.uint8), img_shape=(16, 16), ori_shape=(16, 16),
+                gt_bboxes=HorizontalBoxes(np.array([[0, 0, 16, 16]], np.float32)),
+                gt_bboxes_labels=np.array([label]), gt_ignore_flags=np.array([False]))
+
+
+@pytest.mark.parametrize('mix', [dict(type='mmdet.CachedMosaic', img_scale=(16, 16), max_cached_images=5,
+                                      random_pop=False, pad_val=0),
+                                 dict(type='mmdet.CachedMixUp', img_scale=(16, 16), max_cached_images=2,
+                                      random_pop=False, pad_val=0, ratio_range=(1.0, 1.0))],
+                         ids=['CachedMosaic', 'CachedMixUp'])
+def test_cached_mixing_counts_every_image_mixed_in_under_the_theta_it_was_drawn_from(mix):
+    """mmdet's CachedMosaic / CachedMixUp (RTMDet's pipelines) cache each image as it passes and mix cached images
+    into later ones: the packed sample carried only its own image's pair (1 of a mosaic's 4), and a cached image
+    drawn under the previous trunk's θ went into the next trunk's images uncounted. Now every distinct image in a
+    trained image adds its pair, counted as the trunk's sample when drawn under the trunk's θ and as stale when
+    drawn under an earlier one (not under the current θ); an image mixed into itself, or picked twice, counts
+    once."""
+    runner = _pipeline_runner(dict(type='automl_mm.OHLRandomChoice', key='c', transforms=[[], [], []]), mix,
+                              dict(type='mmdet.PackDetInputs'))
+    space = _space(runner)
+    pipeline = runner.train_dataloader.dataset.pipeline
+    assert 'ohl_choice' in pipeline.transforms[-1].meta_keys
+    np.random.seed(0)  # mmdet's transforms draw from numpy's RNG
+    draw_of = {}  # image label -> (choice, trunk) it was drawn with
+    totals = Counter()
+    mixed_in = twice = 0
+    for trunk, labels in ((0, range(1, 13)), (1, range(13, 25))):
+        if trunk:
+            space.begin_trunk(runner, trunk, torch.Generator())
+        records = []
+        for label in labels:
+            sample = pipeline(_image(label))['data_samples']
+            draws = recorded_draws(sample.metainfo['ohl_choice'], 'c')
+            draw_of[label] = draws[0]  # the image's own draw is recorded first
+            assert draw_of[label][1] == trunk
+            in_image = sample.gt_instances.labels.tolist()
+            images = sorted(set(in_image), key=lambda x: x != label)
+            assert images[0] == label
+            mixed_in += len(images) > 1
+            twice += len(in_image) > len(images)
+            assert Counter(draws) == Counter(draw_of[i] for i in images), (label, images)
+            records.append(sample.metainfo['ohl_choice'])
+            totals.update('current' if version == trunk else 'stale' for _, version in draws)
+        assert _count(space, records) == (totals.pop('current', 0), totals.pop('stale', 0))
+    # both trunks mixed (a mosaic picked an image twice too); the second trunk mixed in the first's images
+    assert mixed_in > 12 and space.stale_count() > 0 and (twice > 0 or mix['type'] == 'mmdet.CachedMixUp')
+
+
+class _MixesItself(CachedMixUp):
+
+    def get_indexes(self, cache):
+        return len(cache) - 1
+
+
+def test_an_image_mixed_into_itself_counts_once():
+    """mmdet's CachedMosaic / CachedMixUp cache the image before picking from the cache; their numpy
+    ``randint(0, len - 1)`` never picks the last entry, the image's own, but a picker that does (another mmdet
+    version, a subclass) mixes the image with its own copy: its one draw counts once."""
+    runner = _pipeline_runner(dict(type='automl_mm.OHLRandomChoice', key='c', transforms=[[], [], []]),
+                              _MixesItself(img_scale=(16, 16), max_cached_images=2, pad_val=0, ratio_range=(1, 1)),
+                              dict(type='mmdet.PackDetInputs'))
+    space = _space(runner)
+    pipeline = pickle.loads(pickle.dumps(runner.train_dataloader.dataset.pipeline))  # as a spawned worker gets it
+    np.random.seed(0)
+    records = []
+    for label in (1, 2, 3):
+        sample = pipeline(_image(label))['data_samples']
+        assert sample.gt_instances.labels.tolist() == [label] * (1 if label == 1 else 2)  # mixed with itself
+        records.append(sample.metainfo['ohl_choice'])
+        assert len(recorded_draws(records[-1], 'c')) == 1
+    assert _count(space, records) == (3, 0)
