@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mmengine.dataset import BaseDataset, RepeatDataset
 from mmdet.datasets.transforms import CachedMixUp
 from mmdet.structures.bbox import HorizontalBoxes
 
@@ -174,3 +175,37 @@ def test_an_image_mixed_into_itself_counts_once():
         records.append(sample.metainfo['ohl_choice'])
         assert len(recorded_draws(records[-1], 'c')) == 1
     assert _count(space, records) == (3, 0)
+
+
+class _Boxes(BaseDataset):
+    """Eight 16 x 16 images of one box each, in memory."""
+
+    def load_data_list(self) -> list[dict]:
+        return [_image(label) for label in range(1, 9)]
+
+
+@pytest.mark.parametrize('wrapper', [None, 'RepeatDataset'])
+def test_an_image_dropped_after_the_policy_counts_nothing_and_its_refetched_replacement_once(wrapper):
+    """A pipeline that returns None after the policy ran (mmdet's FilterAnnotations with keep_empty=True, its
+    default, once the pair shrank every box) drops the image; mmengine's BaseDataset fetches another in its place
+    (``max_refetch``), whose pipeline draws anew. The dropped image trained nothing: its draw is not counted (the
+    space's sample is the choices the trained images got); the replacement's draw counts once, and no dropped draw
+    leaks into it. Through a dataset wrapper (RepeatDataset) likewise."""
+    choice = dict(type='automl_mm.OHLRandomChoice', key='c',
+                  transforms=[[], [dict(type='mmdet.Resize', scale=(2, 2), keep_ratio=False)]])
+    dataset = _Boxes(pipeline=[choice, dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(4, 4)),
+                               dict(type='mmdet.PackDetInputs')], serialize_data=False)
+    dropped = []
+    filter_step = dataset.pipeline.transforms[1]
+    filter_step.transform = lambda results: dropped.append(1) if type(filter_step).transform(
+        filter_step, results) is None else results
+    if wrapper:
+        dataset = RepeatDataset(dataset, times=2)
+    space = _space(SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset)))
+    np.random.seed(0)
+    records = []
+    for i in range(len(dataset)):
+        records.append(dataset[i]['data_samples'].metainfo['ohl_choice'])
+        assert recorded_draws(records[-1], 'c') == [(0, 0)]  # the resized images were all dropped
+    assert len(dropped) >= 4
+    assert _count(space, records) == (len(dataset), 0) and space.trunk_stats().tolist() == [len(dataset), 0]
