@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from mmengine.dataset import BaseDataset, RepeatDataset
 from mmdet.datasets.transforms import CachedMixUp
 from mmdet.structures.bbox import HorizontalBoxes
+from mmengine.dataset import BaseDataset, RepeatDataset
 
 from automl_mm.augment.choice import recorded_draws
 from automl_mm.ohl import PipelineChoiceSpace
