@@ -10,6 +10,7 @@ distribution.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import zlib
 from collections.abc import Sequence
@@ -64,6 +65,11 @@ class LivePolicy:
 
 
 CHOICE_META_KEY = 'ohl_choice'
+
+#: Identities of draws, unique within a process (a dataloader worker): what tells one draw recorded twice on an
+#: image (a cached image mixed into a mosaic that a cached mixup then mixes into another that holds it too; the views
+#: of a broadcasting wrapper sharing one draw) from two draws of the same choice. Never seeds anything.
+_DRAW_IDS = itertools.count()
 
 
 def _record(record: dict, key: str, value: int) -> None:
@@ -135,12 +141,29 @@ def count_mixed_in_choices(transform: Any) -> None:
         transform.transform = _MixedInChoices(transform)
 
 
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 def _merge_draws(record: dict, other: dict | None) -> None:
-    """Add every draw recorded in ``other`` (one image's ``ohl_choice``) to ``record``, each key's index and version
-    lists kept in step (:func:`_record`)."""
-    for key, value in (other or {}).items():
-        for draw in value if isinstance(value, list) else [value]:
-            _record(record, key, draw)
+    """Add every draw recorded in ``other`` (one image's ``ohl_choice``) to ``record`` that ``record`` does not hold
+    yet (by its identity, :func:`draw_id_key`), each key's index, version and identity lists kept in step
+    (:func:`_record`): a draw counts at most once per image, however many of the images mixed into it carry it."""
+    other = other or {}
+    for key in other:
+        if key.endswith(('@version', '@draw')) and key.rsplit('@', 1)[0] in other:
+            continue
+        indices = _as_list(other[key])
+        fields = [(k, _as_list(other[k])) for k in (version_key(key), draw_id_key(key)) if k in other]
+        held = set(_as_list(record.get(draw_id_key(key), [])))
+        ids = dict(fields).get(draw_id_key(key), [None] * len(indices))
+        for j, index in enumerate(indices):
+            if ids[j] is not None and ids[j] in held:
+                continue
+            _record(record, key, index)
+            for k, values in fields:
+                _record(record, k, values[j])
+            held.add(ids[j])
 
 
 def _class_method(owner: Any, name: str) -> Any:
@@ -157,7 +180,8 @@ class _CachedMixedInChoices:
     """The ``transform`` method of a mixing transform with a cache of earlier images (mmdet's ``CachedMosaic``,
     ``CachedMixUp``: each image's results are cached when it passes, and images from the cache are mixed into
     later ones), adding the recorded draws of every cached image it mixed in to the returned results' ``ohl_choice``,
-    each at most once per image (``get_indexes`` may pick one entry twice, or the image's own entry, just cached).
+    each at most once per image (``get_indexes`` may pick one entry twice, or the image's own entry, just cached;
+    the cached image of a ``CachedMixUp`` after a ``CachedMosaic`` may hold an image the current mosaic holds too).
     Also the transform's ``get_indexes``, to learn which entries it picked. A cached image keeps the policy version
     its pair was drawn from: one drawn under an earlier trunk's θ counts as stale in the trunk that mixes it in,
     never as that trunk's sample. A plain callable class, picklable to spawned dataloader workers."""
@@ -173,8 +197,6 @@ class _CachedMixedInChoices:
         return indexes
 
     def __call__(self, results: dict) -> dict | None:
-        before = list(self.owner.results_cache)  # references: no id below is reused while they are held
-        cached_before = {id(entry) for entry in before}
         image = results.get('img') if isinstance(results, dict) else None
         self.picked = []
         try:
@@ -187,12 +209,8 @@ class _CachedMixedInChoices:
         if out is None or out.get('img') is image:
             return out
         record = out.setdefault(CHOICE_META_KEY, {})
-        counted = set()
-        for entry in picked:
-            # the image's own entry (cached by this call) holds the draws already in its results
-            if id(entry) in cached_before and id(entry) not in counted:
-                counted.add(id(entry))
-                _merge_draws(record, entry.get(CHOICE_META_KEY))
+        for entry in picked:  # an entry picked twice, or the image's own, adds nothing twice (_merge_draws)
+            _merge_draws(record, entry.get(CHOICE_META_KEY))
         return out
 
 
@@ -206,9 +224,9 @@ class _ViewChoices:
     recorded on a view was dropped with the view when the sample had no ``ohl_choice`` yet (counted zero times), was
     recorded in the sample's own dict once per view when it had one (``share_random_params=True``: one draw counted
     twice), and without ``auto_remap`` the views' records came back as a list of dicts, which no count read. Now
-    each draw counts once: with ``share_random_params=True`` every view applied the first view's draws, so those
-    are counted once; without it each view drew its own and each is counted. A plain callable class, picklable to
-    spawned dataloader workers."""
+    each draw counts once: with ``share_random_params=True`` every view applied the first view's draws (the same
+    draw identities), so those are counted once; without it each view drew its own and each is counted. A plain
+    callable class, picklable to spawned dataloader workers."""
 
     def __init__(self, owner: Any) -> None:
         self.owner = owner
@@ -229,10 +247,8 @@ class _ViewChoices:
             views = self.views
         finally:
             self.views = None
-        if getattr(self.owner, 'share_random_params', False):
-            views = views[:1]  # every view applied these same draws
         record = {} if record is None else record
-        for view in views:
+        for view in views:  # views that shared their random params share their draws: counted once (_merge_draws)
             _merge_draws(record, view)
         if record:
             out[CHOICE_META_KEY] = record
@@ -266,6 +282,11 @@ def version_key(key: str) -> str:
     return f'{key}@version'
 
 
+def draw_id_key(key: str) -> str:
+    """Key under ``results['ohl_choice']`` that holds each draw's identity (unique within its process)."""
+    return f'{key}@draw'
+
+
 def _cdf(probs: np.ndarray) -> np.ndarray:
     cdf = np.cumsum(probs, dtype=np.float64)
     return cdf / cdf[-1]
@@ -276,11 +297,13 @@ class LiveChoiceTransform(BaseTransform):
 
     Unbound, it samples from fixed probabilities (replaying an exported policy; uniform when none are given).
     Bound to a ``PipelineChoiceSpace`` (``bind``), it samples from the space's live distribution. Either way it
-    records the applied index as ``results['ohl_choice'][key]`` and, when bound, the policy version (trunk) it was
-    drawn from as ``results['ohl_choice'][f'{key}@version']`` (lists of both, in pipeline order, where several
-    transforms of one key process the same image: :func:`recorded_draws` reads either). A ``PipelineChoiceSpace``
-    adds ``ohl_choice`` to the ``meta_keys`` of every packing transform of the pipeline (``PackClsInputs`` has it by
-    default, mmdet's ``PackDetInputs`` does not), so the choice reaches the hook in the data samples' metainfo.
+    records the applied index as ``results['ohl_choice'][key]``, when bound the policy version (trunk) it was
+    drawn from as ``results['ohl_choice'][f'{key}@version']``, and the draw's identity (unique in its process: an
+    image that holds one draw twice counts it once) as ``f'{key}@draw'`` (lists of each, in pipeline order, where
+    several transforms of one key process the same image: :func:`recorded_draws` reads either). A
+    ``PipelineChoiceSpace`` adds ``ohl_choice`` to the ``meta_keys`` of every packing transform of the pipeline
+    (``PackClsInputs`` has it by default, mmdet's ``PackDetInputs`` does not), so the choice reaches the hook in the
+    data samples' metainfo.
     Inside mmcv's ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's ``TransformBroadcaster`` with
     ``share_random_params=True``) every view of a sample gets the same choice and the same draws within it; the
     space makes a ``KeyMapper`` / ``TransformBroadcaster`` around the transform record that draw once on the sample
@@ -362,20 +385,22 @@ class LiveChoiceTransform(BaseTransform):
         return self._cdf_live, self._rng
 
     @cache_randomness
-    def _draw(self) -> tuple[int, int | None, np.random.Generator, dict]:
+    def _draw(self) -> tuple[int, int | None, np.random.Generator, dict, int]:
         """One sample's random parameters: the choice index, the policy version it comes from (``None`` unbound),
-        the generator the choice draws the rest from (the signs of geometric elements) and that generator's state
-        after the index draw. Inside mmcv's ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's
-        ``TransformBroadcaster``) every view of the sample gets these same values, and :meth:`transform` rewinds
-        the generator to the state, so each view also repeats the choice's own draws."""
+        the generator the choice draws the rest from (the signs of geometric elements), that generator's state
+        after the index draw and the draw's identity (:data:`_DRAW_IDS`, taken from no generator). Inside mmcv's
+        ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's ``TransformBroadcaster``) every view of
+        the sample gets these same values, and :meth:`transform` rewinds the generator to the state, so each view
+        also repeats the choice's own draws."""
         cdf, rng = self._cdf_and_rng()
         index = min(int(np.searchsorted(cdf, rng.random(), side='right')), self.num_choices - 1)
-        return index, self._version if self.live is not None else None, rng, rng.bit_generator.state
+        return (index, self._version if self.live is not None else None, rng, rng.bit_generator.state,
+                next(_DRAW_IDS))
 
     def transform(self, results: dict) -> dict | None:
-        index, version, rng, state = self._draw()
+        index, version, rng, state, draw = self._draw()
         rng.bit_generator.state = state  # a no-op for the first view; a later view replays the first's draws
-        return self._apply_and_record(results, index, rng, version)
+        return self._apply_and_record(results, index, rng, version, draw)
 
     def transform_with(self, results: dict, rng: np.random.Generator) -> dict | None:
         """Draw a choice from the fixed probabilities with ``rng`` and apply it (recorded as :meth:`transform`
@@ -389,16 +414,17 @@ class LiveChoiceTransform(BaseTransform):
             raise ValueError(f'{type(self).__name__}(key={self.key!r}) is bound to a search space: its draws come '
                              'from the live policy')
         index = min(int(np.searchsorted(self._fixed_cdf, rng.random(), side='right')), self.num_choices - 1)
-        return self._apply_and_record(results, index, rng, None)
+        return self._apply_and_record(results, index, rng, None, next(_DRAW_IDS))
 
     def _apply_and_record(self, results: dict, index: int, rng: np.random.Generator,
-                          version: int | None) -> dict | None:
+                          version: int | None, draw: int) -> dict | None:
         results = self.apply_choice(results, index, rng)
         if results is not None:
             record = results.setdefault(CHOICE_META_KEY, {})
             _record(record, self.key, index)
             if self.live is not None:
                 _record(record, version_key(self.key), version)  # the θ it was drawn from (trunk index)
+            _record(record, draw_id_key(self.key), draw)
         return results
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:

@@ -109,19 +109,24 @@ def _image(label: int) -> dict:
                 gt_bboxes_labels=np.array([label]), gt_ignore_flags=np.array([False]))
 
 
-@pytest.mark.parametrize('mix', [dict(type='mmdet.CachedMosaic', img_scale=(16, 16), max_cached_images=5,
-                                      random_pop=False, pad_val=0),
-                                 dict(type='mmdet.CachedMixUp', img_scale=(16, 16), max_cached_images=2,
-                                      random_pop=False, pad_val=0, ratio_range=(1.0, 1.0))],
-                         ids=['CachedMosaic', 'CachedMixUp'])
+_MOSAIC = dict(type='mmdet.CachedMosaic', img_scale=(16, 16), max_cached_images=5, random_pop=False, pad_val=0)
+
+
+def _mixup(size: int) -> dict:
+    return dict(type='mmdet.CachedMixUp', img_scale=(size, size), max_cached_images=2, random_pop=False, pad_val=0,
+                ratio_range=(1.0, 1.0))
+
+
+@pytest.mark.parametrize('mix', [[_MOSAIC], [_mixup(16)], [_MOSAIC, _mixup(32)]],
+                         ids=['CachedMosaic', 'CachedMixUp', 'CachedMosaic-CachedMixUp'])
 def test_cached_mixing_counts_every_image_mixed_in_under_the_theta_it_was_drawn_from(mix):
     """mmdet's CachedMosaic / CachedMixUp (RTMDet's pipelines) cache each image as it passes and mix cached images
     into later ones: the packed sample carried only its own image's pair (1 of a mosaic's 4), and a cached image
     drawn under the previous trunk's θ went into the next trunk's images uncounted. Now every distinct image in a
     trained image adds its pair, counted as the trunk's sample when drawn under the trunk's θ and as stale when
-    drawn under an earlier one (not under the current θ); an image mixed into itself, or picked twice, counts
-    once."""
-    runner = _pipeline_runner(dict(type='automl_mm.OHLRandomChoice', key='c', transforms=[[], [], []]), mix,
+    drawn under an earlier one (not under the current θ); an image picked twice counts once, also where RTMDet's
+    CachedMixUp mixes a cached mosaic into a mosaic that holds some of the same images."""
+    runner = _pipeline_runner(dict(type='automl_mm.OHLRandomChoice', key='c', transforms=[[], [], []]), *mix,
                               dict(type='mmdet.PackDetInputs'))
     space = _space(runner)
     pipeline = runner.train_dataloader.dataset.pipeline
@@ -149,7 +154,7 @@ def test_cached_mixing_counts_every_image_mixed_in_under_the_theta_it_was_drawn_
             totals.update('current' if version == trunk else 'stale' for _, version in draws)
         assert _count(space, records) == (totals.pop('current', 0), totals.pop('stale', 0))
     # both trunks mixed (a mosaic picked an image twice too); the second trunk mixed in the first's images
-    assert mixed_in > 12 and space.stale_count() > 0 and (twice > 0 or mix['type'] == 'mmdet.CachedMixUp')
+    assert mixed_in > 12 and space.stale_count() > 0 and (twice > 0 or mix == [_mixup(16)])
 
 
 class _MixesItself(CachedMixUp):
