@@ -223,7 +223,8 @@ class _ViewChoices:
     The views are shallow copies of the sample, and the wrapper keeps only the keys of its ``mapping``: a draw
     recorded on a view was dropped with the view when the sample had no ``ohl_choice`` yet (counted zero times), was
     recorded in the sample's own dict once per view when it had one (``share_random_params=True``: one draw counted
-    twice), and without ``auto_remap`` the views' records came back as a list of dicts, which no count read. Now
+    twice), and without ``auto_remap`` the views' records came back as a list of dicts, which no count read (also
+    for a broadcaster after the choice transform, whose views all held the sample's record). Now
     each draw counts once: with ``share_random_params=True`` every view applied the first view's draws (the same
     draw identities), so those are counted once; without it each view drew its own and each is counted. A plain
     callable class, picklable to spawned dataloader workers."""
@@ -256,8 +257,9 @@ class _ViewChoices:
 
 
 def count_view_choices(transform: Any) -> None:
-    """Make mmcv's ``KeyMapper`` / ``TransformBroadcaster`` around a choice transform record each of its draws once
-    on the sample (see :class:`_ViewChoices` for what happened before). Idempotent."""
+    """Make mmcv's ``KeyMapper`` / ``TransformBroadcaster`` record each draw of a choice transform inside it once
+    on the sample, and keep the sample's record a dict of its draws (see :class:`_ViewChoices` for what happened
+    before). Idempotent."""
     if not isinstance(vars(transform).get('transform'), _ViewChoices):
         wrapper = _ViewChoices(transform)
         transform.transform = wrapper

@@ -181,9 +181,10 @@ class PipelineChoiceSpace(OHLSpace):
             if callable(getattr(t, 'get_indexes', None)) and callable(getattr(t, 'transform', None)):
                 # mmdet's Mosaic / MixUp in a MultiImageMixDataset: the mixed-in images' choices were dropped
                 count_mixed_in_choices(t)
-            if isinstance(t, KeyMapper) and any(isinstance(inner, LiveChoiceTransform)
-                                                for inner in _iter_transforms(t)):
-                # mmcv's KeyMapper / TransformBroadcaster: the views' draws were dropped, or counted once per view
+            if isinstance(t, KeyMapper):
+                # mmcv's KeyMapper / TransformBroadcaster: around a choice transform the views' draws were dropped,
+                # or counted once per view; after one, a broadcaster without remapping returned the sample's record
+                # as a list of the views' (the same dict per view), which no count read
                 count_view_choices(t)
         names = self.transforms[0].choice_names()
         if names is not None and hasattr(self.distribution, 'set_choice_names'):

@@ -82,6 +82,23 @@ def test_transform_broadcaster_counts_each_draw_once(share, remap, earlier):
     assert space.trunk_stats().tolist() == [applied[0], applied[1]]
 
 
+@pytest.mark.parametrize('remap', ['auto', 'none'])
+def test_a_broadcaster_after_the_choice_keeps_the_samples_record(remap):
+    """A TransformBroadcaster after the choice transform (no choice inside): each view held the sample's record, and
+    without a remapping the views' keys came back as lists, the record too ([record, record]), which no count read:
+    every image's draw was counted zero times."""
+    flip = dict(type='mmcv.RandomFlip', prob=0.5)
+    wrapper = dict(type='mmcv.TransformBroadcaster', transforms=[flip], mapping=dict(img=['img', 'img2']),
+                   share_random_params=True)
+    wrapper.update(auto_remap=True) if remap == 'auto' else wrapper.update(auto_remap=False, remapping=None)
+    runner = _pipeline_runner(_FLIPS, wrapper)
+    space = _space(runner)
+    records = [runner.train_dataloader.dataset.pipeline(dict(img=_IMG.copy(), img2=_IMG.copy()))['ohl_choice']
+               for _ in range(4)]
+    assert all(len(recorded_draws(r, 'c')) == 1 for r in records)
+    assert _count(space, records) == (4, 0)
+
+
 @pytest.mark.parametrize('earlier', [False, True], ids=['first-choice', 'after-another-choice'])
 def test_key_mapper_keeps_the_draw_of_its_mapped_view(earlier):
     """mmcv's KeyMapper with a mapping keeps only the mapped keys of what its transforms return: the draw was lost
