@@ -215,19 +215,19 @@ class _CachedMixedInChoices:
 
 
 class _ViewChoices:
-    """The ``transform`` method of mmcv's ``KeyMapper`` / ``TransformBroadcaster`` around a choice transform,
-    moving the draws the wrapped transforms recorded on each view to the sample's own ``ohl_choice``; also the
-    wrapper's ``_apply_transforms``, run once per view, which starts each view without the sample's record and
-    takes the view's draws out of it.
+    """The ``transform`` method of mmcv's ``KeyMapper`` / ``TransformBroadcaster`` in a pipeline with a choice
+    transform, moving the draws the wrapped transforms recorded on each view to the sample's own ``ohl_choice``;
+    also the wrapper's ``_apply_transforms``, run once per view, which starts each view without the sample's record
+    and takes the view's draws out of it.
 
     The views are shallow copies of the sample, and the wrapper keeps only the keys of its ``mapping``: a draw
     recorded on a view was dropped with the view when the sample had no ``ohl_choice`` yet (counted zero times), was
     recorded in the sample's own dict once per view when it had one (``share_random_params=True``: one draw counted
     twice), and without ``auto_remap`` the views' records came back as a list of dicts, which no count read (also
-    for a broadcaster after the choice transform, whose views all held the sample's record). Now
-    each draw counts once: with ``share_random_params=True`` every view applied the first view's draws (the same
-    draw identities), so those are counted once; without it each view drew its own and each is counted. A plain
-    callable class, picklable to spawned dataloader workers."""
+    for a broadcaster after the choice transform, whose views all held the sample's record). Now each draw counts
+    once: with ``share_random_params=True`` every view applied the first view's draws (the same draw identities),
+    so those are counted once; without it each view drew its own and each is counted. A plain callable class,
+    picklable to spawned dataloader workers."""
 
     def __init__(self, owner: Any) -> None:
         self.owner = owner
