@@ -241,9 +241,10 @@ class CRNASLoop(SearchLoopBase):
 
     # --- FLOPs ------------------------------------------------------------------------------------------------
     def allocation_flops(self, path: tuple) -> float:
-        """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none). The backbone's allocation
-        and dilations are restored afterwards (``set_allocation`` gives re-activated blocks their as-built
-        dilation)."""
+        """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none), of every stage the backbone
+        runs, also one whose map is not among its ``out_indices`` (:func:`~automl_mm.nas.latency.count_flops`). The
+        backbone's allocation and dilations are restored afterwards (``set_allocation`` gives re-activated blocks
+        their as-built dilation)."""
         if path not in self.flops:
             previous, dilations = self.backbone.active_stage_blocks, self.backbone.active_dilations
             self.backbone.set_allocation(self.stage_space.values(path))

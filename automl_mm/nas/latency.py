@@ -227,20 +227,63 @@ class FlopsTable(CostTable):
         return self.cost(supernet, path)
 
 
+def _tensors(value) -> list[torch.Tensor]:
+    """The tensors in a module's output (a tensor, or lists, tuples and dicts of them; anything else holds none)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+class _EveryOutput(nn.Module):
+    """Runs ``module`` and returns its output together with the output of every submodule it ran.
+
+    The tracer behind ``FlopAnalyzer`` counts only the operations whose results reach the traced output: a stage
+    whose feature map is not among a backbone's ``out_indices`` still runs in ``forward`` (mmdet's ResNet and
+    MobileNetV2, the CR backbones) but was not counted. Returning every submodule's output keeps all of them.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ran: list[torch.Tensor] = []
+        handles = [m.register_forward_hook(lambda _m, _args, out: ran.extend(_tensors(out)))
+                   for m in self.module.modules()]
+        try:
+            out = self.module(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return tuple(_tensors(out)) + tuple(ran)
+
+
 def count_flops(module: nn.Module, shape: Sequence[int]) -> int:
     """FLOPs of ``module`` on a zero input of ``shape`` by mmengine's ``FlopAnalyzer`` with its default operator
     handles: convolutions and linear layers as multiply-adds (one multiply-add = 1) plus batch norm (2 per element in
     eval mode), pooling and upsampling, so a network counts a few percent above its multiply-adds (torchvision's
     MobileNetV2-1.4 at 224 x 224: 601.43M, of which 580.40M convolution and 1.79M linear multiply-adds and 19.15M
     batch norm, the module in eval mode; in train mode batch norm counts 5 per element). Cost limits
-    (``flops_limit``) are in these units; the callers put the module in eval mode first."""
+    (``flops_limit``) are in these units; the callers put the module in eval mode first.
+
+    Everything ``forward`` runs is counted, also what does not reach its output: a backbone computes every stage
+    whatever its ``out_indices``, but ``FlopAnalyzer`` alone counts only the operations its returned tensors depend
+    on, so a CR-ResNet-18 with ``out_indices=(0, 1, 2)`` counted 114.88M instead of 148.45M at 64 x 64 (its last
+    stage free: a CR-NAS FLOPs budget admitted any block moved there), and a CR-MobileNetV2 with mmdet's
+    ``out_indices=(2, 4, 6)`` left its final 1x1 ``conv2`` out. Every submodule's output is returned to the tracer
+    (:class:`_EveryOutput`); a module whose whole computation reaches its output counts as before.
+    """
     from mmengine.analysis import FlopAnalyzer
 
     if isinstance(module, nn.Identity):
         return 0  # nothing to trace, and nothing computed
     param = next(module.parameters(), None)
     x = torch.zeros(*shape, device=param.device if param is not None else 'cpu')
-    analyzer = FlopAnalyzer(module, (x,))
+    analyzer = FlopAnalyzer(_EveryOutput(module), (x,))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings('none')
     return int(analyzer.total())
 
