@@ -265,7 +265,9 @@ class _EveryOutput(nn.Module):
 def count_flops(module: nn.Module, shape: Sequence[int]) -> int:
     """FLOPs of ``module`` on a zero input of ``shape`` by mmengine's ``FlopAnalyzer`` with its default operator
     handles: convolutions and linear layers as multiply-adds (one multiply-add = 1) plus batch norm (2 per element in
-    eval mode), pooling and upsampling, so a network counts a few percent above its multiply-adds (torchvision's
+    eval mode), adaptive average pooling (1 per input element) and upsampling; max-pooling, activations and
+    additions (residual sums) are not counted (``_DEFAULT_SUPPORTED_OPS`` of mmengine's
+    ``analysis/complexity_analysis.py``). So a network counts a few percent above its multiply-adds (torchvision's
     MobileNetV2-1.4 at 224 x 224: 601.43M, of which 580.40M convolution and 1.79M linear multiply-adds and 19.15M
     batch norm, the module in eval mode; in train mode batch norm counts 5 per element). Cost limits
     (``flops_limit``) are in these units; the callers put the module in eval mode first.
