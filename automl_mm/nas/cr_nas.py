@@ -27,7 +27,7 @@ from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .final_architecture import architecture_calls
-from .latency import count_flops
+from .latency import FLOPS_COUNTER, count_flops
 from .loop import SearchLoopBase
 from .retrain_export import (
     backbone_fragment_text,
@@ -209,17 +209,21 @@ class CRNASLoop(SearchLoopBase):
     def search_state_dict(self) -> dict:
         return {'stage_pool': self.stage_pool.state_dict(), 'dilation_pool': self.dilation_pool.state_dict(),
                 'flops': [[list(k), v] for k, v in self.flops.items()],
-                'flops_input_shape': list(self.flops_input_shape[1:]), 'result': self.result}
+                'flops_input_shape': list(self.flops_input_shape[1:]), 'flops_counter': FLOPS_COUNTER,
+                'result': self.result}
 
     def load_search_state_dict(self, state: dict) -> None:
         """Restore :meth:`search_state_dict`'s state. The FLOPs counted so far are kept only when they were counted
         at this run's ``flops_input_shape`` (they are counted again otherwise: a resume with another shape mixed
         the checkpoint's reference FLOPs into a budget its allocations were counted against at the new shape, and
-        reported them under the new shape); checkpoints that do not say their shape are counted again too."""
+        reported them under the new shape); checkpoints that do not say their shape are counted again too, and so
+        are counts made by another counter (:data:`~automl_mm.nas.latency.FLOPS_COUNTER`: before the forty-second
+        session a stage outside ``out_indices`` was left out, and the old counts were mixed with new ones)."""
         self.stage_pool.load_state_dict(state['stage_pool'])
         self.dilation_pool.load_state_dict(state['dilation_pool'])
-        same_shape = state.get('flops_input_shape') == list(self.flops_input_shape[1:])
-        self.flops = {tuple(k): float(v) for k, v in state['flops']} if same_shape else {}
+        same = state.get('flops_input_shape') == list(self.flops_input_shape[1:]) \
+            and state.get('flops_counter') == FLOPS_COUNTER
+        self.flops = {tuple(k): float(v) for k, v in state['flops']} if same else {}
         self.result = state.get('result')
 
     def search_pools(self) -> list[PartialArchitecturePool]:

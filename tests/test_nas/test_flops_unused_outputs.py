@@ -69,3 +69,24 @@ def test_cr_mobilenet_v2_final_conv_is_counted_under_mmdets_out_indices():
     full = count_flops(CRMobileNetV2(out_indices=(1, 2, 4, 7)).eval(), (1, 3, 64, 64))
     assert count_flops(CRMobileNetV2(out_indices=(2, 4, 6)).eval(), (1, 3, 64, 64)) == full  # full - conv2 before
     assert count_flops(CRMobileNetV2(out_indices=(7, )).eval(), (1, 3, 64, 64)) == full
+
+
+def test_a_cr_nas_checkpoint_of_another_flops_counter_is_counted_again():
+    """A search checkpoint keeps the FLOPs counted so far; counts of the old counter (before this session: no
+    ``flops_counter`` saved, a stage outside ``out_indices`` left out) are dropped on resume and counted again,
+    not mixed into a budget with new ones; counts of this counter at the same shape are kept."""
+    backbone = CRResNet(depth=18, max_stage_blocks=(3, 3, 3, 4), stage_blocks=(2, 2, 2, 2), out_indices=(0, 1, 2))
+    space = StageAllocationSpace([[1, 2, 3]] * 3 + [[1, 2, 3, 4]], total_blocks=8)
+    pool = SimpleNamespace(load_state_dict=lambda state: None, state_dict=lambda: {})
+    loop = SimpleNamespace(flops={}, backbone=backbone, stage_space=space, flops_input_shape=(1, 3, 64, 64),
+                           stage_pool=pool, dilation_pool=pool, result=None)
+    standard = space.path_of((2, 2, 2, 2))
+    old = {'stage_pool': {}, 'dilation_pool': {}, 'flops': [[list(standard), 114_876_416.0]],
+           'flops_input_shape': [3, 64, 64], 'result': None}
+    CRNASLoop.load_search_state_dict(loop, old)
+    assert loop.flops == {}
+    assert CRNASLoop.allocation_flops(loop, standard) == 148_451_328
+    saved = CRNASLoop.search_state_dict(loop)
+    loop.flops = {}
+    CRNASLoop.load_search_state_dict(loop, saved)
+    assert loop.flops == {standard: 148_451_328.0}
