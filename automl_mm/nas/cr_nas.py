@@ -90,6 +90,8 @@ class CRNASLoop(SearchLoopBase):
             ``dilation_space.num_blocks`` other than ``total_blocks``, or a ``sampler`` config with its own space.
     """
 
+    optional_search_state_keys = ('flops_counter', )  # saved since the forty-second session
+
     def __init__(self, runner, dataloader, stage_iters: int, spatial_iters: int, stage_space: dict,
                  dilation_space: dict | None = None, dilation_choices: Sequence[int] | None = None,
                  sampler: dict | None = None, completion_sampler: dict | None = None, stage_pool_size: int = 3,

@@ -83,7 +83,9 @@ class _SearchStateHook(Hook):
         else:
             state = checkpoint['nas_search']
             saved = state.get('loop')  # saved since the 35th session; older checkpoints: by their keys below
-            missing = sorted(set(self.loop.search_state_dict()) - set(state))
+            # keys added to a loop's state later (optional_search_state_keys): a checkpoint written before lacks them
+            missing = sorted(set(self.loop.search_state_dict()) - set(state)
+                             - set(getattr(self.loop, 'optional_search_state_keys', ())))
             if (saved is not None and saved != name) or missing:
                 # a PC-NAS search resumed by a CRNASLoop failed with KeyError: 'stage_pool'
                 raise ValueError(f'NAS: the checkpoint holds the search state of '
@@ -126,6 +128,10 @@ class SearchLoopBase(IterBasedTrainLoop):
             int; one configured differently from the checkpoint's is refused).
         out_dir: Folder under ``work_dir`` for results.
     """
+
+    #: Keys of :meth:`search_state_dict` that checkpoints of an earlier version lack (its loader reads them with a
+    #: default); a resume refuses a checkpoint that lacks any other key (the state of another search loop).
+    optional_search_state_keys: tuple[str, ...] = ()
 
     def __init__(self, runner, dataloader, max_iters: int, search_dataloader: dict | None = None,
                  search_evaluator: dict | list | None = None, metric_key: str = 'accuracy/top1',

@@ -90,3 +90,23 @@ def test_a_cr_nas_checkpoint_of_another_flops_counter_is_counted_again():
     loop.flops = {}
     CRNASLoop.load_search_state_dict(loop, saved)
     assert loop.flops == {standard: 148_451_328.0}
+
+
+def test_a_cr_nas_checkpoint_written_before_the_counter_was_saved_still_resumes():
+    """The resume refuses a checkpoint that lacks a key of the loop's search state (another loop's state); the
+    ``flops_counter`` key is new, so a CR-NAS checkpoint of the earlier layout must resume (its FLOPs recounted)."""
+    from mmengine.config import Config
+
+    from automl_mm.nas.loop import _SearchStateHook
+
+    loop = SimpleNamespace(seed=3, _configured_seed=None, _epoch=3, loaded=[], scoring_settings=lambda: None,
+                           check_resumed_scoring=lambda saved: None,
+                           optional_search_state_keys=CRNASLoop.optional_search_state_keys,
+                           search_state_dict=lambda: dict.fromkeys(('stage_pool', 'dilation_pool', 'flops',
+                                                                    'flops_input_shape', 'flops_counter', 'result')))
+    loop.load_search_state_dict = loop.loaded.append
+    state = {'stage_pool': {}, 'dilation_pool': {}, 'flops': [], 'flops_input_shape': [3, 64, 64], 'result': None,
+             'loop': 'SimpleNamespace'}
+    resume = SimpleNamespace(_resume=True, cfg=Config({}))
+    _SearchStateHook(loop).after_load_checkpoint(resume, {'meta': {'iter': 6}, 'nas_search': state})
+    assert loop.loaded == [state]
