@@ -18,7 +18,8 @@
    differ by at most the search's ``flops_tolerance``.
 4. **Goal** (issue #18): the searched arm's mean test mAP above the standard's by more than one standard deviation
    (the larger of the two arms' sample stds), and every search choosing the same allocation. Both are printed as
-   met / NOT met (the first as not judged with fewer than 2 retraining seeds: one value has no std).
+   met / NOT met (the first as not judged with fewer than 2 retraining seeds: one value has no std; the second
+   with fewer than 2 ``--search-seeds``: one search has nothing to agree with).
 
 The set is generated with ``tools/data/generate_fmnist_det.py``'s defaults into ``--data-root`` when it is missing.
 Every run keeps its work dir under ``--work-dir`` (``search_s<seed>/``, ``<arm>_s<seed>/``, each with
@@ -133,10 +134,19 @@ def read_search(work: str) -> dict:
 
 
 def agreement(searches: list[dict]) -> dict:
-    """Whether every search chose the same ``stage_blocks`` and the same ``dilations_per_block``."""
+    """Whether every search chose the same ``stage_blocks`` and the same ``dilations_per_block``: both None with
+    fewer than 2 searches (one search agrees with itself: ``--search-seeds 0`` printed the goal's stability as met,
+    'same allocation in all 1 searches: yes', having compared nothing)."""
+    if len(searches) < 2:
+        return {'allocations_agree': None, 'dilations_agree': None}
     allocations = {tuple(s['stage_blocks']) for s in searches}
     dilations = {tuple(s['dilations_per_block']) for s in searches}
     return {'allocations_agree': len(allocations) == 1, 'dilations_agree': len(dilations) == 1}
+
+
+def stability_text(agree: bool | None) -> str:
+    """How the report prints the goal's stability half (:func:`agreement`'s ``allocations_agree``)."""
+    return 'not judged (one search: nothing to compare)' if agree is None else 'yes' if agree else 'NO'
 
 
 def ranking_agreement(searches: list[dict]) -> list[dict]:
@@ -447,7 +457,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f'searched - standard: {report["goal"]["difference"]:+.4f} mAP (larger std '
           f'{"-" if margin is None else f"{margin:.4f}"}): goal "above by more than 1 std" {verdict}'
           + ('' if args.allocation is not None else f'; same allocation in all {len(args.search_seeds)} searches '
-             f'(the goal\'s stability; dilations above): {"yes" if report["allocations_agree"] else "NO"}'),
+             f'(the goal\'s stability; dilations above): {stability_text(report["allocations_agree"])}'),
           flush=True)
     if args.out:
         with open(args.out, 'w') as f:

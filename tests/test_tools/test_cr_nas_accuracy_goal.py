@@ -28,3 +28,14 @@ def test_the_goal_uses_the_larger_sample_std(bench):
     assert goal['difference'] == pytest.approx(0.0063333, abs=1e-6)
     assert goal['searched_above_by_more_than_1_std'] is False
     assert bench.accuracy_goal([0.10, 0.11, 0.10], [0.13, 0.14, 0.13])['searched_above_by_more_than_1_std'] is True
+
+
+def test_one_search_does_not_judge_the_stability(bench):
+    """``--search-seeds 0`` printed the stability half of the goal as met ('same allocation in all 1 searches:
+    yes'): one search agrees with itself. It is not judged (None, printed so) with fewer than 2 searches."""
+    one = [dict(stage_blocks=[3, 2, 1, 2], dilations_per_block=[1] * 8)]
+    assert bench.agreement(one) == {'allocations_agree': None, 'dilations_agree': None}
+    assert bench.stability_text(None).startswith('not judged')
+    two = one + [dict(stage_blocks=[2, 3, 2, 1], dilations_per_block=[1] * 8)]
+    assert bench.agreement(two) == {'allocations_agree': False, 'dilations_agree': True}
+    assert (bench.stability_text(True), bench.stability_text(False)) == ('yes', 'NO')
