@@ -6,6 +6,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'benchmarks'))
 
 from autoaug_power import main, simulate  # noqa: E402
@@ -32,3 +34,24 @@ def test_the_benchmark_prints_a_row_per_way_and_gain(capsys):
     assert [(r['policy_size'], r['delta']) for r in rows] == [(None, 5.0), (5, 5.0)]
     out = capsys.readouterr().out
     assert 'per image | Δ  5.0' in out and 'policy of 5 | Δ  5.0' in out
+
+
+def test_the_default_noise_gives_the_measured_copy_spread():
+    """The default σ was 1.2, 'the copies' spread measured on Fashion-MNIST'; but that spread is the population std
+    of a trunk's 4 rewards (autoaug_fmnist.py's 'copy spread'), which reads about 0.80 σ: σ = 1.2 simulated a spread
+    of 0.96. The default is now the σ whose spread, read the same way, is 1.2."""
+    import math
+
+    import numpy as np
+    from autoaug_power import MEASURED_SPREAD, noise_for_spread
+
+    sigma = noise_for_spread(MEASURED_SPREAD, 4)
+    assert sigma == pytest.approx(1.2 / (math.sqrt(3 / 4) * math.sqrt(2 / 3) / math.gamma(1.5)), rel=1e-9)
+    assert sigma == pytest.approx(1.504, abs=1e-3)
+    rewards = np.random.default_rng(0).normal(0.0, sigma, size=(200_000, 4))
+    assert np.std(rewards, axis=1).mean() == pytest.approx(MEASURED_SPREAD, abs=0.01)  # as autoaug_fmnist reads it
+    assert noise_for_spread(1.0, 2) == pytest.approx(math.sqrt(math.pi / 2) * math.sqrt(2), rel=1e-9)
+    rows = main(['--seeds', '1', '--trunks', '1', '--images', '4', '--policy-sizes', '5', '--deltas', '1'])
+    assert rows[0]['noise'] == pytest.approx(sigma)
+    with pytest.raises(ValueError):
+        noise_for_spread(1.2, 1)
