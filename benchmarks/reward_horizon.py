@@ -209,20 +209,40 @@ def read_log(path: str) -> dict:
     last line of a finished run; none if the run was killed or is still running; more than one of either is
     several runs in one file), ``header`` / ``summary`` (the first header, the last summary line, or None),
     ``seed`` and ``settings`` (of ``RUN_SETTINGS``; from the header, else the summary line; None if it has
-    neither)."""
+    neither). Lines that start neither with ``{`` nor with ``[{`` (e.g. warnings of a log written with
+    ``2>&1``) are not the run's and are skipped.
+
+    Raises:
+        SystemExit: a line that starts as the run's JSON lines do but is not whole JSON (e.g. cut short by a kill
+            while it was printed; it was a bare ``JSONDecodeError`` that named neither the file nor the line), or a
+            JSON object of no kind a run prints (it was skipped without a word), naming ``path``, the line number
+            and its start.
+    """
     log: dict = dict(path=path, readings=[], finals={}, headers=[], summaries=[])
     with open(path) as f:
-        for line in f:
+        for number, line in enumerate(f, 1):
+            if not line.startswith(('[{', '{')):
+                continue
+            try:
+                parsed = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SystemExit(f'reward_horizon.py --summarise: {path} line {number} is not a whole JSON line '
+                                 f'({err.msg} at column {err.colno}; it starts {line[:60]!r}): a run killed while '
+                                 'it printed, or a damaged log; rerun that seed or leave the log out') from None
             if line.startswith('[{'):
-                log['readings'] += json.loads(line)
-            elif line.startswith('{'):
-                record = json.loads(line)
+                log['readings'] += parsed
+            else:
+                record = parsed
                 if 'header' in record:
                     log['headers'].append(record)
                 elif isinstance(record.get('final'), dict):  # the summary line
                     log['summaries'].append(record)
-                elif 'policy' in record:  # a policy's own final line (a number)
+                elif 'policy' in record and 'final' in record:  # a policy's own final line (a number)
                     log['finals'][record['policy']] = record['final']
+                else:  # skipped, it left a reading, final or summary out without a word
+                    raise SystemExit(f'reward_horizon.py --summarise: {path} line {number} is a JSON line of no kind '
+                                     f'a run prints (header, branch readings, a policy\'s final, the summary; it '
+                                     f'starts {line[:60]!r}): not this script\'s log, or a damaged one')
     log['header'] = log['headers'][0] if log['headers'] else None
     log['summary'] = log['summaries'][-1] if log['summaries'] else None
     record = log['header'] or log['summary']

@@ -240,3 +240,22 @@ def test_cooldown_readings_leave_the_later_horizons_of_a_branch_as_they_were(ben
     keys = ('reward', 'log_likelihood', 'train_acc', 'train_log_likelihood', 'clean_bn')
     assert [{k: r[k] for k in ('policy', 'horizon', *keys)} for r in cooled] == \
         [{k: r[k] for k in ('policy', 'horizon', *keys)} for r in plain]
+
+
+def test_a_damaged_log_line_is_refused_naming_the_file_and_line(bench, tmp_path):
+    """A branch line cut short (a run killed while it printed) ended --summarise in a bare JSONDecodeError naming no
+    file; a JSON object of no kind a run prints was skipped without a word. Both are refused naming the log and the
+    line; other text (a warning of a log written with 2>&1) is still skipped."""
+    good = _finished_log(tmp_path / 'seed0.log')
+    lines = (tmp_path / 'seed0.log').read_text().splitlines()
+    with_warning = tmp_path / 'warned.log'
+    with_warning.write_text('UserWarning: something\n' + '\n'.join(lines) + '\n')
+    assert bench.read_log(str(with_warning))['readings'] == bench.read_log(good)['readings']
+    cut = tmp_path / 'cut.log'
+    cut.write_text(lines[0][:40] + '\n' + lines[1] + '\n')
+    with pytest.raises(SystemExit, match=rf'{re.escape(str(cut))} line 1 is not a whole JSON line'):
+        bench.summarise_logs([str(cut)])
+    stray = tmp_path / 'stray.log'
+    stray.write_text('\n'.join(lines) + '\n{"epoch": 1, "reward": 80.0}\n')
+    with pytest.raises(SystemExit, match=rf'{re.escape(str(stray))} line 3 is a JSON line of no kind'):
+        bench.summarise_logs([str(stray)])
