@@ -281,6 +281,21 @@ def move_data_root(cfg: Config, root: str) -> None:
     cfg.data_root = root
 
 
+#: mmdet's COCO metric type names: it reports every value rounded to 3 decimals.
+_ROUNDED_COCO = ('CocoMetric', 'mmdet.CocoMetric')
+
+
+def unrounded_coco(evaluator):
+    """``evaluator`` (an evaluator config) with mmdet's ``CocoMetric`` as ``automl_mm.UnroundedCocoMetric``: the same
+    keys and logging, every value at COCOeval's full precision instead of rounded to 3 decimals
+    (``automl_mm/evaluation/coco.py``). The detection benchmarks' final test (or val) figures: a mean ± std or
+    paired difference of 3-decimal values was off by up to 0.0005 per run, and printed to 4 decimals (cr_nas) the
+    last digit was always 0. Any other evaluator (a list, another metric) is returned as it is."""
+    if isinstance(evaluator, dict) and evaluator.get('type') in _ROUNDED_COCO:
+        return type(evaluator)(evaluator, type='automl_mm.UnroundedCocoMetric')
+    return evaluator
+
+
 def summary(values: list[float]) -> dict:
     """``{'mean', 'std'}``: the sample std (n - 1), ``None`` for one value, which has none (it was 0.0, printed
     '± 0.00': the population std of one value, a spread that looked measured)."""

@@ -62,6 +62,7 @@ from _arms import (
     run_arms,
     set_trunk_iters,
     uniform_pair_entropy,
+    unrounded_coco,
 )
 from autoaug_fmnist import policy_summary
 from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
@@ -105,8 +106,8 @@ def make_configure(args: argparse.Namespace):
     """``configure(cfg, arm)`` for :func:`_arms.run_arms`: the config's train pipeline with ``arm``'s augmentation
     (between ``RandomFlip`` and ``PackDetInputs``, found by type), ``--train-images``, ``--data-root`` and
     ``--trunk-iters`` applied (every arm), ``--elements`` (uniform and ohl arms) and ``--lr`` (ohl arm), and the
-    final evaluation on the test split. Raises ``ValueError`` for an unknown arm or a pipeline without
-    ``RandomFlip`` / ``automl_mm.OHLAutoAugment``."""
+    final evaluation on the test split (at full precision: ``_arms.unrounded_coco``). Raises ``ValueError`` for an
+    unknown arm or a pipeline without ``RandomFlip`` / ``automl_mm.OHLAutoAugment``."""
     def configure(cfg, arm: str) -> None:
         if arm not in ARMS:
             raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
@@ -114,8 +115,9 @@ def make_configure(args: argparse.Namespace):
         cfg.train_dataloader.dataset.indices = args.train_images
         if args.data_root.rstrip('/') != cfg.data_root.rstrip('/'):
             move_data_root(cfg, args.data_root)
-        # The one evaluation after the last epoch is the test split's (choices use the reward split only).
-        cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, cfg.test_evaluator
+        # The one evaluation after the last epoch is the test split's (choices use the reward split only), its
+        # values unrounded (mmdet's CocoMetric rounds to 3 decimals)
+        cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, unrounded_coco(cfg.test_evaluator)
         if args.trunk_iters is not None:  # the engine's trunk, every arm alike
             set_trunk_iters(hook, args.trunk_iters)
         pipeline = cfg.train_dataloader.dataset.pipeline  # load, annotations, resize, flip, OHLAutoAugment, pack

@@ -52,6 +52,7 @@ from _arms import (
     move_data_root,
     summary,
     train_command,
+    unrounded_coco,
 )
 from mmengine.config import Config, DictAction
 
@@ -93,7 +94,8 @@ def arm_config(args: argparse.Namespace, arm: str, seed: int, source: str, backb
     if backbone:
         cfg.model.backbone.update(backbone)
     cfg = _prepare(cfg, args, seed, args.train_options)
-    cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, cfg.test_evaluator  # the final number: test split
+    # the final number: test split, unrounded (mmdet's CocoMetric rounds to 3 decimals, printed here to 4)
+    cfg.val_dataloader, cfg.val_evaluator = cfg.test_dataloader, unrounded_coco(cfg.test_evaluator)
     cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs
     return cfg
 

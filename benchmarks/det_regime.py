@@ -40,6 +40,7 @@ from _arms import (
     move_data_root,
     refuse_unused_options,
     run_arms,
+    unrounded_coco,
 )
 from autoaug_det import AREAS, fixed_policy
 
@@ -49,13 +50,15 @@ ARMS = ('none', 'flip', 'uniform', 'autoaugment', 'randaugment')
 
 def make_configure(args: argparse.Namespace):
     """``configure(cfg, arm)`` for :func:`_arms.run_arms`: ``arm``'s augmentation after the config's ``RandomFlip``
-    (which ``none`` removes), ``--train-images``, ``--val-interval`` and ``--data-root`` applied. Raises
+    (which ``none`` removes), ``--train-images``, ``--val-interval`` and ``--data-root`` applied, the val
+    evaluator at full precision (``_arms.unrounded_coco``). Raises
     ``ValueError`` for an unknown arm or a train pipeline without ``RandomFlip``."""
     def configure(cfg, arm: str) -> None:
         if arm not in ARMS:
             raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
         cfg.train_dataloader.dataset.indices = args.train_images
         cfg.train_cfg.val_interval = args.val_interval or cfg.train_cfg.max_epochs
+        cfg.val_evaluator = unrounded_coco(cfg.val_evaluator)  # mmdet's CocoMetric rounds to 3 decimals
         if args.data_root.rstrip('/') != cfg.data_root.rstrip('/'):
             move_data_root(cfg, args.data_root)
         pipeline = cfg.train_dataloader.dataset.pipeline
