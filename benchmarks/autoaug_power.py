@@ -36,7 +36,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from _arms import UniqueValues, std_text
+from _arms import UniqueValues, c4, std_text
 
 from automl_mm.ohl import OHLRandomChoice, PipelineChoiceSpace
 from automl_mm.ohl.controllers import REINFORCE
@@ -54,16 +54,15 @@ def noise_for_spread(spread: float, copies: int) -> float:
     """The σ of i.i.d. Gaussian reward noise whose copies' spread, as ``benchmarks/autoaug_fmnist.py`` prints it
     (the population std of ``copies`` rewards, averaged over trunks), is ``spread`` in expectation.
 
-    The population std of n draws of N(0, σ²) has expectation σ √((n - 1) / n) c₄(n), with
-    c₄(n) = √(2 / (n - 1)) Γ(n / 2) / Γ((n - 1) / 2) the bias of the sample std (0.798 σ for n = 4).
+    The population std of n draws of N(0, σ²) has expectation σ √((n - 1) / n) c₄(n), with c₄ the bias of the
+    sample std (``_arms.c4``): 0.798 σ for n = 4.
 
     Raises:
         ValueError: ``copies`` < 2 (one reward has no spread).
     """
     if copies < 2:
         raise ValueError(f'the copies\' spread needs at least 2 copies, got {copies}')
-    c4 = math.sqrt(2 / (copies - 1)) * math.exp(math.lgamma(copies / 2) - math.lgamma((copies - 1) / 2))
-    return spread / (math.sqrt((copies - 1) / copies) * c4)
+    return spread / (math.sqrt((copies - 1) / copies) * c4(copies))
 
 
 def simulate(policy_size: int | None, delta: float, seed: int, *, elements: int = 36, harmful: int = 6,

@@ -28,8 +28,8 @@ Policies (all after crop + flip, pad 2, as the engine's pipeline): ``cropflip`` 
 uniformly random pair of RandAugment's 18 elements, ``FixedAutoAugment(elements='randaugment', fill=0)``) and
 ``ohl36`` (of the paper's 36). Printed: per branch epoch the readings; then per policy the final accuracy and the
 mean one-trunk reward minus that of ``--trajectory``'s own policy, ± its standard error over branches and
-replicates, and the replicate noise (std of one reading at the same start); the same for each candidate signal
-under ``signals``.
+replicates, and the replicate noise (std of one reading at the same start, corrected for the replicates' few
+values); the same for each candidate signal under ``signals``.
 
 With ``--every 0`` no branch is read (so ``--horizons`` and ``--reps`` are refused there): each policy is trained
 ``--epochs`` from scratch (its own cosine schedule) and scored on held-out images 1,000-4,999. Run at a few short
@@ -65,7 +65,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _arms import refuse_options_outside_mode
+from _arms import c4, refuse_options_outside_mode
 from fmnist_regime import BATCH, accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
 
 from automl_mm.augment.policy import FixedAutoAugment
@@ -166,8 +166,10 @@ def make_augment(policy: str, seed: tuple[int, ...]):
 
 
 def summarise(readings: list[dict], trajectory: str, signal: str = 'reward', rounded: bool = True) -> dict:
-    """Per horizon h: ``replicate_noise`` (std of one reading of ``signal`` over the replicates of a branch,
-    averaged over branches and policies; in the signal's unit) and per policy the mean reading, and its mean
+    """Per horizon h: ``replicate_noise`` (std of one reading of ``signal`` at the same start, in the signal's unit:
+    the sample std over the replicates of each branch and policy divided by c4(reps) (``_arms.c4``; an unbiased
+    σ: the plain mean of 2 replicates' stds, printed before 2026-12-05, read 0.80 σ), averaged over branches and
+    policies) and per policy the mean reading, and its mean
     difference to ``trajectory``'s reading at the same branch (replicates averaged first) with the standard error
     over branches, for all branches and for those in the first and second half of training (``early`` /
     ``late``). ``rounded``: to the signal's printed digits (for display; statistics over seeds take the exact
@@ -186,7 +188,9 @@ def summarise(readings: list[dict], trajectory: str, signal: str = 'reward', rou
             if r['horizon'] == h:
                 table.setdefault((r['epoch'], r['policy']), []).append(value(r))
         policies = list(dict.fromkeys(p for _, p in table))
-        spreads = [statistics.stdev(v) for v in table.values() if len(v) > 1]
+        # each branch's sample std over its replicates, corrected for the small sample (E[s] = c4(n) sigma: the
+        # plain mean of 2 replicates' stds read 0.80 sigma), then averaged over branches and policies
+        spreads = [statistics.stdev(v) / c4(len(v)) for v in table.values() if len(v) > 1]
         row: dict = dict(replicate_noise=rnd(statistics.mean(spreads)) if spreads else None)
         for policy in policies:
             diffs = {e: statistics.mean(table[e, policy]) - statistics.mean(table[e, trajectory]) for e in epochs}

@@ -259,3 +259,21 @@ def test_a_damaged_log_line_is_refused_naming_the_file_and_line(bench, tmp_path)
     stray.write_text('\n'.join(lines) + '\n{"epoch": 1, "reward": 80.0}\n')
     with pytest.raises(SystemExit, match=rf'{re.escape(str(stray))} line 3 is a JSON line of no kind'):
         bench.summarise_logs([str(stray)])
+
+
+def test_replicate_noise_is_an_unbiased_std_of_one_reading(bench, arms):
+    """The replicate noise was the plain mean of each branch's sample std over its 2 replicates, which reads
+    c4(2) = 0.798 of the std of one reading (a sample of 2 underestimates it): the README's 'noise of one reading'
+    1.14 stood for about 1.43. Each branch's std is now divided by c4(reps). By hand: replicates 80 / 81 at every
+    branch and policy give a std of 1 / sqrt(2) each, and the std of one reading sqrt(pi) / 2 = 0.886."""
+    import math
+
+    readings = [dict(epoch=e, rep=r, horizon=1, policy=p, reward=80.0 + r) for e in (1, 3) for r in (0, 1)
+                for p in ('cropflip', 'ra18', 'ohl36')]
+    row = bench.summarise(readings, 'ra18', rounded=False)['horizon_1']
+    assert row['replicate_noise'] == pytest.approx(math.sqrt(math.pi) / 2, rel=1e-12)
+    assert bench.summarise(readings, 'ra18')['horizon_1']['replicate_noise'] == 0.89  # printed to 2 digits
+    assert arms.c4(2) == pytest.approx(math.sqrt(2 / math.pi), rel=1e-12)
+    assert arms.c4(4) == pytest.approx(0.921318, abs=1e-6) and arms.c4(1000) == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ValueError):
+        arms.c4(1)
