@@ -122,6 +122,8 @@ def logged_rows(work_dir: str, key: str) -> list[dict]:
 def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
     """The last value of metric ``key`` the run logged (the final validation, on the test split in the benchmarks;
     e.g. ``'coco/bbox_mAP'`` for detectors); of the newest run where ``work_dir`` holds several (``logged_rows``).
+    A COCO value (``'coco/...'``) below 0 is NaN: COCOeval reports -1 where the split has no ground truth (e.g. no
+    large object for ``mAP_l``), an undefined figure that a mean ± std took as a score of -1.
 
     Raises:
         RuntimeError: when no ``scalars.json`` under ``work_dir`` holds ``key``.
@@ -129,7 +131,8 @@ def final_accuracy(work_dir: str, key: str = 'accuracy/top1') -> float:
     rows = logged_rows(work_dir, key)
     if not rows:
         raise RuntimeError(f'no {key!r} was logged under {work_dir} (scalars.json)')
-    return rows[-1][key]
+    value = rows[-1][key]
+    return math.nan if key.startswith('coco/') and value < 0 else value
 
 
 def run_config(config: str, seed: int, epochs: int) -> Config:
@@ -308,10 +311,17 @@ def c4(n: int) -> float:
     return math.sqrt(2 / (n - 1)) * math.exp(math.lgamma(n / 2) - math.lgamma((n - 1) / 2))
 
 
+def defined(values: list[float]) -> list[float]:
+    """``values`` without NaN (an undefined figure, e.g. :func:`final_accuracy`'s COCO -1)."""
+    return [v for v in values if not math.isnan(v)]
+
+
 def summary(values: list[float]) -> dict:
-    """``{'mean', 'std'}``: the sample std (n - 1), ``None`` for one value, which has none (it was 0.0, printed
-    '± 0.00': the population std of one value, a spread that looked measured)."""
-    return {'mean': statistics.mean(values), 'std': statistics.stdev(values) if len(values) > 1 else None}
+    """``{'mean', 'std'}`` of the :func:`defined` values: the sample std (n - 1), ``None`` for one value, which has
+    none (it was 0.0, printed '± 0.00': the population std of one value, a spread that looked measured); both
+    ``None`` when no value is defined."""
+    kept = defined(values)
+    return {'mean': statistics.mean(kept) if kept else None, 'std': statistics.stdev(kept) if len(kept) > 1 else None}
 
 
 def std_text(std: float | None, fmt: str = '.2f') -> str:
@@ -320,6 +330,10 @@ def std_text(std: float | None, fmt: str = '.2f') -> str:
 
 
 def mean_std(values: list[float], fmt: str = '.2f') -> str:
-    """``mean ± std`` of :func:`summary` (``'mean ± n/a'`` for one value)."""
-    stats = summary(values)
-    return f'{stats["mean"]:{fmt}} ± {std_text(stats["std"], fmt)}'
+    """``mean ± std`` of :func:`summary` (``'mean ± n/a'`` for one value), and ``' (n=2 of 3)'`` where undefined
+    values (NaN) were left out; ``'n/a'`` when none is defined."""
+    stats, kept = summary(values), len(defined(values))
+    if stats['mean'] is None:
+        return 'n/a'
+    n = '' if kept == len(values) else f' (n={kept} of {len(values)})'
+    return f'{stats["mean"]:{fmt}} ± {std_text(stats["std"], fmt)}{n}'

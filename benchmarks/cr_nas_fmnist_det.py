@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from _arms import (
     ROOT,
     UniqueValues,
+    defined,
     ensure_fmnist_det,
     final_accuracy,
     mean_std,
@@ -192,8 +193,12 @@ def accuracy_goal(standard: list[float], searched: list[float]) -> dict:
     Returns:
         ``{'difference': searched mean - standard mean, 'larger_std', 'searched_above_by_more_than_1_std'}``; the
         last two are None when an arm has fewer than 2 seeds (one value has no std: a single seed would have met
-        the goal by any positive difference against a std of 0).
+        the goal by any positive difference against a std of 0); NaN values (undefined) are left out first, and
+        all three are None when an arm has none left.
     """
+    standard, searched = defined(standard), defined(searched)  # a COCO -1 (no ground truth) is no score
+    if not standard or not searched:
+        return {'difference': None, 'larger_std': None, 'searched_above_by_more_than_1_std': None}
     difference = statistics.mean(searched) - statistics.mean(standard)
     if min(len(standard), len(searched)) < 2:
         return {'difference': difference, 'larger_std': None, 'searched_above_by_more_than_1_std': None}
@@ -455,8 +460,10 @@ def main(argv: list[str] | None = None) -> dict:
                                         [r['bbox_mAP'] for r in report['arms']['searched']['runs']]),
                           stable_choice=report.get('allocations_agree'))
     met, margin = report['goal']['searched_above_by_more_than_1_std'], report['goal']['larger_std']
-    verdict = ('not judged (fewer than 2 seeds per arm: no std)' if met is None else 'met' if met else 'NOT met')
-    print(f'searched - standard: {report["goal"]["difference"]:+.4f} mAP (larger std '
+    verdict = ('not judged (fewer than 2 seeds with a defined mAP per arm: no std)' if met is None else 'met' if met
+               else 'NOT met')
+    difference = report['goal']['difference']
+    print(f'searched - standard: {"n/a" if difference is None else f"{difference:+.4f}"} mAP (larger std '
           f'{"-" if margin is None else f"{margin:.4f}"}): goal "above by more than 1 std" {verdict}'
           + ('' if args.allocation is not None else f'; same allocation in all {len(args.search_seeds)} searches '
              f'(the goal\'s stability; dilations above): {stability_text(report["allocations_agree"])}'),

@@ -65,7 +65,13 @@ def _last(pattern: str, text: str, what: str) -> str:
 def _final_val(key: str, text: str, what: str) -> str:
     """``key`` of the run's last validation: the last ``Epoch(val) [E][N/N]`` summary line mmengine logs (a value
     found anywhere in the output came from an earlier epoch when the last validation logged no metrics, e.g.
-    mmdet's CocoMetric on empty results; a negative value, mmdet's -1 for no ground truth, did not match)."""
+    mmdet's CocoMetric on empty results; a negative value, mmdet's -1 for no ground truth, did not match).
+
+    Raises:
+        RuntimeError: no such line, no ``key`` in it, or a negative value (COCOeval's -1: the split has no ground
+            truth for it, an undefined figure; it was returned, compared with the README's and, with ``--write``,
+            written into it as the demo's mAP).
+    """
     lines = [m.group(0) for m in re.finditer(r'^.*Epoch\(val\) \[\d+\]\[(\d+)/\1\].*$', text, flags=re.M)]
     if not lines:
         raise RuntimeError(f'{what}: no validation summary (Epoch(val) [E][N/N]) in the output; its end:\n'
@@ -73,6 +79,9 @@ def _final_val(key: str, text: str, what: str) -> str:
     found = re.search(rf'{re.escape(key)}:\s*(-?[0-9.]+)', lines[-1])
     if found is None:
         raise RuntimeError(f'{what}: the last validation logged no {key}: {lines[-1].strip()}')
+    if float(found.group(1)) < 0:
+        raise RuntimeError(f'{what}: the last validation logged {key} {found.group(1)}, COCOeval\'s -1 for a split '
+                           f'without ground truth for it (undefined, not a score): {lines[-1].strip()}')
     return found.group(1)
 
 

@@ -54,7 +54,8 @@ def test_readme_marks_every_figure_the_script_measures():
 
 def test_the_detection_figure_is_the_last_validations():
     """The last coco/bbox_mAP anywhere in the output was an earlier epoch's when the last validation logged no
-    metrics (mmdet's CocoMetric on empty results), and a negative value (-1: no ground truth) did not match."""
+    metrics (mmdet's CocoMetric on empty results); a negative value (COCOeval's -1: no ground truth) did not match,
+    then was read as the demo's mAP (and written into the README by --write): it is refused, named undefined."""
     mod = _load()
     epoch = ('12/03 10:00:00 - mmengine - INFO - Epoch(val) [{e}][6/6]    coco/bbox_mAP: {m}  coco/bbox_mAP_50: 0.2500'
              '  data_time: 0.01  time: 0.2\n')
@@ -62,7 +63,8 @@ def test_the_detection_figure_is_the_last_validations():
     out = epoch.format(e=16, m='0.0990') + per_iter + epoch.format(e=24, m='0.1230')
     assert mod._final_val('coco/bbox_mAP', out, 'demo-det') == '0.1230'
     assert mod._final_val('coco/bbox_mAP_50', out, 'demo-det') == '0.2500'
-    assert mod._final_val('coco/bbox_mAP', epoch.format(e=24, m='-1.0000'), 'demo-det') == '-1.0000'
+    with pytest.raises(RuntimeError, match=r"logged coco/bbox_mAP -1.0000, COCOeval's -1 .*undefined"):
+        mod._final_val('coco/bbox_mAP', epoch.format(e=16, m='0.0990') + epoch.format(e=24, m='-1.0000'), 'demo-det')
     empty = epoch.format(e=16, m='0.0990') + per_iter + \
         '12/03 10:00:00 - mmengine - INFO - Epoch(val) [24][6/6]    data_time: 0.01  time: 0.2\n'
     with pytest.raises(RuntimeError, match=r'last validation logged no coco/bbox_mAP: .*Epoch\(val\) \[24\]'):
