@@ -129,12 +129,17 @@ def theta_records(result: dict, path: str) -> list[tuple[str, list[float]]]:
     is ``'<noise> seed <s>'`` (and the design point, if any).
 
     Raises:
-        ValueError: ``result`` holds neither form, or an AM-LFS record lacks what its label needs (the message
-            names ``path``).
+        ValueError: ``result`` holds neither form, an AM-LFS record lacks what its label needs, or a ``--out``
+            file holds θ records for more or fewer runs than its seeds (zip labelled the first ones and dropped the
+            rest, silently); the message names ``path``.
     """
     try:
         if 'details' in result:
             thetas = [record['theta'] for record in result['details'] if 'theta' in record]
+            if thetas and len(thetas) != len(result['seeds']):  # zip paired what it could and dropped the rest
+                raise ValueError(f'{path}: {len(thetas)} AM-LFS θ records for the {len(result["seeds"])} seeds '
+                                 f'{result["seeds"]}: which θ is which seed\'s is unknown (an edited or merged '
+                                 '--out file?)')
             return [(f"{result['noise']} seed {seed}", theta) for seed, theta in zip(result['seeds'], thetas)]
         runs = result['runs']
         if isinstance(runs, dict):
@@ -163,7 +168,10 @@ def plot(files: list[str], out: str) -> None:
         ax.set(title=title, xlabel='x' if lo < 0 else 'p')
     for path in files:
         with open(path) as f:
-            result = json.load(f)
+            try:
+                result = json.load(f)
+            except json.JSONDecodeError as err:  # its message named no file
+                raise ValueError(f'{path}: not JSON ({err})') from None
         for label, theta in theta_records(result, path):
             loss = AMLFSLoss(num_intervals=(len(theta) - 2) // 2, theta=theta)
             for ax, fn, lo in zip(axes, (loss.t_function, loss.tau_function), (-1.0, 0.0)):

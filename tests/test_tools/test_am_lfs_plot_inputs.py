@@ -66,3 +66,18 @@ def test_another_json_is_refused_naming_it(bench, monkeypatch, capsys, tmp_path)
     err = capsys.readouterr().err
     assert f'--plot: {other}: not an am_lfs_fmnist.py --out file' in err
     assert not (tmp_path / 'x.png').exists()
+
+
+def test_a_damaged_out_file_is_refused_naming_it(bench, monkeypatch, capsys, tmp_path):
+    """A --out file cut short ended in '--plot: Expecting value: line 1 column 1 (char 0)', naming no file; one with
+    fewer θ records than seeds (an edited or merged file) was labelled by zip, the first θ as the first seed's,
+    and the rest dropped without a word."""
+    cut = tmp_path / 'cut.json'
+    cut.write_text('{"noise": "sym40", "seeds": [0, 1]')
+    with pytest.raises(SystemExit):
+        _plot(bench, monkeypatch, [str(cut)], tmp_path / 'x.png')
+    assert f'--plot: {cut}: not JSON' in capsys.readouterr().err
+    short = dict(noise='sym40', seeds=[0, 1, 2], details=[dict(arm='am-lfs', theta=[0.0] * 14)])
+    with pytest.raises(ValueError, match=r'x.json: 1 AM-LFS θ records for the 3 seeds'):
+        bench.theta_records(short, 'x.json')
+    assert bench.theta_records(dict(short, details=[dict(arm='ce', reward=1.0)]), 'x.json') == []  # no AM-LFS run
