@@ -19,6 +19,7 @@ import inspect
 import logging
 import os
 import socket
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence, Sized
 from contextlib import contextmanager
@@ -39,9 +40,10 @@ from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, re
 from automl_mm.utils.seeding import as_seed
 
 
-@dataclass
+@dataclass(frozen=True)
 class CopyLayout:
-    """Where this process sits among the copies."""
+    """Where this process sits among the copies; frozen and hashable (by its counts, rank and group), so that
+    :func:`copy_local_collectives` builds its wrappers once per layout, not at every training step."""
 
     num_copies: int
     ranks_per_copy: int
@@ -240,6 +242,32 @@ def find_ohl_hook(hooks: Any, scope: str | None = None) -> tuple[int, Any] | Non
     return found[0] if found else None
 
 
+_RUNNER_SIGNATURE = inspect.signature(Runner.__init__)
+
+
+def ohl_copy_counts(hooks: Any, scope: str | None = None) -> tuple[int, int] | None:
+    """``(num_copies, ranks_per_copy)`` of the OHL hook among ``hooks`` (configs or built hooks,
+    :func:`find_ohl_hook`), ``ranks_per_copy`` defaulting as ``OHLHook``'s; ``None`` without one, or where the counts
+    are not valid (several OHL hooks, counts that are not positive integers: the hook's own checks report them when
+    the runner builds it)."""
+    from .hook import OHLHook
+
+    try:
+        found = find_ohl_hook(hooks, scope)
+    except ValueError:
+        return None
+    if found is None:
+        return None
+    hook = found[1]
+    get = hook.get if isinstance(hook, dict) else lambda key, default=None: getattr(hook, key, default)
+    counts = get('num_copies'), get('ranks_per_copy', inspect.signature(OHLHook).parameters['ranks_per_copy'].default)
+    try:
+        check_copy_counts(*counts)
+    except ValueError:
+        return None
+    return counts
+
+
 @RUNNERS.register_module()
 class CopyRunner(Runner):
     """mmengine ``Runner`` that creates the copy layout of its ``OHLHook`` at run start (see the module docstring).
@@ -257,9 +285,25 @@ class CopyRunner(Runner):
     """
 
     def __init__(self, *args, **kwargs) -> None:
+        self._copy_counts = ohl_copy_counts(_RUNNER_SIGNATURE.bind(None, *args, **kwargs).arguments.get(
+            'custom_hooks'))
         super().__init__(*args, **kwargs)
         found = find_ohl_hook(self.hooks)
         self.copy_layout = None if found is None else init_copy_layout(found[1].num_copies, found[1].ranks_per_copy)
+
+    def build_model(self, model: nn.Module | dict) -> nn.Module:
+        """mmengine's ``build_model`` as in a plain run of one copy: with an OHL hook in a distributed run, the
+        copy layout is created first (``Runner.__init__`` has started torch.distributed by now) and the model is
+        built inside :func:`copy_local_collectives`, so that what a model reads of the world when it is built is its
+        copy's. mmdet's ``BatchSyncRandomResize`` (YOLOX, RTMDet) keeps ``get_dist_info()``'s rank to decide who
+        draws the next input size, which its training step broadcasts from rank 0 of the copy (a copy whose lead
+        had a world rank other than 0 broadcast an empty tensor, a garbage size); RTMDet converts its BN layers to
+        ``SyncBatchNorm`` when ``get_world_size() > 1``, i.e. only when a copy has several ranks."""
+        layout = None
+        if self._copy_counts is not None and is_distributed():
+            layout = init_copy_layout(*self._copy_counts)
+        with copy_local_collectives(layout):
+            return super().build_model(model)
 
     def scale_lr(self, optim_wrapper: Any, auto_scale_lr: dict | None = None) -> None:
         """mmengine's ``auto_scale_lr`` for one copy: the batch is ``ranks_per_copy x batch_size`` (the ranks that
@@ -451,15 +495,30 @@ def _signature(function: Any) -> inspect.Signature:
     return inspect.signature(function)
 
 
+#: The layout whose :func:`copy_local_collectives` block is running (``None``: none is). A wrapper called while
+#: another layout or none is active acts as the function it wraps: a module that bound one at import inside a
+#: copy's step (``from torch.distributed import all_reduce``) reaches the world again once the step is over.
+_ACTIVE: CopyLayout | None = None
+
+
+def _is_world(group: Any) -> bool:
+    """Whether ``group`` names the default group, the world: ``None``, ``torch.distributed.group.WORLD`` (the
+    default group itself, which mmengine's ``mmengine.dist`` functions pass for ``group=None``)."""
+    return group is None or group is torch_dist.GroupMember.WORLD
+
+
 def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
-    """``original`` (``torch.distributed.<name>``) with its default group, the world, replaced by ``layout``'s copy
-    (see :func:`copy_local_collectives`); a call that names a group is passed on unchanged."""
+    """``original`` (``torch.distributed.<name>``) with the world, its default group (``None`` or ``group.WORLD``),
+    replaced by ``layout``'s copy while ``layout``'s block is active (see :func:`copy_local_collectives`); a call
+    that names another group, or any call outside the block, is passed on unchanged."""
     signature = _signature(original)
 
     def copy_local(*args, **kwargs) -> Any:
+        if _ACTIVE is not layout:  # bound inside a step, called after it: the world's function
+            return original(*args, **kwargs)
         bound = signature.bind(*args, **kwargs)
         call = bound.arguments
-        if call.get('group') is not None:
+        if not _is_world(call.get('group')):
             return original(*args, **kwargs)
         if name in ('get_world_size', 'get_rank'):
             return layout.ranks_per_copy if name == 'get_world_size' else layout.rank_in_copy
@@ -472,7 +531,60 @@ def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
             return _Done() if call.get('async_op') else None
         call['group'] = layout.group
         return original(*bound.args, **bound.kwargs)
+    functools.update_wrapper(copy_local, original)  # name, doc and signature of the function it stands for
+    copy_local.copy_local_original = original
     return copy_local
+
+
+#: ``layout -> (the functions wrapped, {name: wrapper})``: the wrappers are built once per layout (and again only
+#: where the functions changed: a test's or another library's replacement); each step used to build ~20 afresh.
+_WRAPPERS: dict[CopyLayout, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+def _wrappers(originals: dict[str, Any], layout: CopyLayout) -> dict[str, Any]:
+    """``{name: copy-local wrapper of originals[name]}`` for ``layout``, kept per layout."""
+    cached = _WRAPPERS.get(layout)
+    if cached is None or cached[0] != originals:
+        cached = _WRAPPERS[layout] = originals, {name: _copy_local(name, f, layout) for name, f in originals.items()}
+    return cached[1]
+
+
+class _ImportBindings:
+    """Where modules outside torch hold ``torch.distributed``'s functions under their own names
+    (``from torch.distributed import all_reduce, get_world_size``), found by identity in every module of
+    ``sys.modules`` but torch's own (``torch.distributed`` itself is patched by name, and its internals translate
+    ranks with the world's ``get_rank``). Modules are scanned once each: again only when ``sys.modules`` grew, or
+    when the functions looked for changed (a test's or another library's replacement)."""
+
+    def __init__(self) -> None:
+        self.originals: dict[str, Any] = {}
+        self.seen: set[str] = set()
+        self.found: list[tuple[dict, str, str]] = []  # (module namespace, attribute, torch.distributed name)
+        self.size = -1
+
+    def __call__(self, originals: dict[str, Any]) -> list[tuple[dict, str, str]]:
+        if originals != self.originals:
+            self.__init__()
+            self.originals = originals
+        if len(sys.modules) != self.size:
+            targets = {id(f): name for name, f in originals.items()}
+            for module_name, module in list(sys.modules.items()):
+                if module_name in self.seen:
+                    continue
+                self.seen.add(module_name)
+                if module_name == 'torch' or module_name.startswith('torch.') or module_name == __name__:
+                    continue
+                namespace = getattr(module, '__dict__', None)
+                if not isinstance(namespace, dict):
+                    continue
+                for attr, value in list(namespace.items()):
+                    if id(value) in targets and originals[targets[id(value)]] is value:
+                        self.found.append((namespace, attr, targets[id(value)]))
+            self.size = len(sys.modules)
+        return self.found
+
+
+_import_bindings = _ImportBindings()
 
 
 @contextmanager
@@ -480,33 +592,58 @@ def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
     """While the block runs, ``torch.distributed``'s ``get_world_size``, ``get_rank`` and collectives (``all_reduce``,
     ``all_gather``, ``broadcast``, ``reduce``, ``all_gather_into_tensor``, ``reduce_scatter(_tensor)``, ``gather``,
     ``scatter``, ``all_to_all(_single)``, ``barrier``, the ``*_object`` ones: :data:`COPY_LOCAL_CALLS`) called
-    without a ``group`` act on this copy's ranks only, as in a plain run of the copy (with one rank per copy they
-    give the rank's own values without communicating).
+    on the world (no ``group``, or ``group.WORLD``) act on this copy's ranks only, as in a plain run of the copy
+    (with one rank per copy they give the rank's own values without communicating).
 
     :class:`CopyDataParallel` runs each training step in it. A model's loss may reduce over the default group, the
     world: mmdet's ``reduce_mean`` (``mmdet.utils``) averages the positive count that normalises the losses of FCOS,
     ATSS, GFL, TOOD, VFNet, YOLOF, YOLOX, RTMDet, AutoAssign and the DETR heads, so every copy's loss was divided
     by the mean count of all copies (its gradients scaled by how many positives the other copies' images and samples
     gave), without a word; the other collectives, had they stayed the world's, would have mixed the copies while
-    ``get_world_size`` already said the copy's. A ``src`` / ``dst`` is then a rank of the copy (0: its lead). Calls
-    that name a group (DDP, torch's ``SyncBatchNorm``, mmengine's ``mmengine.dist`` functions, which pass the default
-    group explicitly, and ``torch.distributed.nn``'s differentiable collectives, whose default is ``group.WORLD``) are
-    unchanged, and so are functions bound at import (``from torch.distributed import all_reduce``).
+    ``get_world_size`` already said the copy's. A ``src`` / ``dst`` is then a rank of the copy (0: its lead).
+
+    The world is the copy wherever it is reached from: ``group=torch.distributed.group.WORLD`` named explicitly,
+    mmengine's ``mmengine.dist`` functions (``all_reduce``, ``broadcast``, ``barrier``, ``get_world_size``,
+    ``get_rank``, ``get_dist_info``..., which pass the default group, the world, explicitly: mmdet's
+    ``BatchSyncRandomResize`` broadcast copy 0's input size to every copy, and a mean over ``mmengine.dist`` divided
+    by every copy's count), torch's ``SyncBatchNorm`` without a ``process_group`` (it names ``group.WORLD``), and the
+    functions a module outside torch bound at import (``from torch.distributed import all_reduce``: found by
+    identity in ``sys.modules`` and pointed at the copy for the block). A function bound inside the block is the
+    copy's only while a block of its layout runs, the world's after. Calls that name another group (DDP over the
+    copy's group, ``SyncBatchNorm`` restricted to it, the OHL hook's exchanges between copies, which run outside
+    the step) are unchanged.
 
     Args:
         layout: This process's copy layout; ``None``, one copy, or a run that is not distributed: nothing changes.
     """
+    global _ACTIVE
     if layout is None or layout.num_copies == 1 or not is_distributed():
         yield
         return
-    originals = {name: getattr(torch_dist, name) for name in COPY_LOCAL_CALLS if hasattr(torch_dist, name)}
+    originals = {}
+    for name in COPY_LOCAL_CALLS:
+        if hasattr(torch_dist, name):  # a nested block finds the outer block's wrappers: wrap what they wrap
+            current = getattr(torch_dist, name)
+            originals[name] = getattr(current, 'copy_local_original', current)
+    previous, patched, rebound = _ACTIVE, {}, []
     try:  # also the wrapping: one that raised left the functions before it pointing at the copy for good
-        for name, original in originals.items():
-            setattr(torch_dist, name, _copy_local(name, original, layout))
+        wrappers = _wrappers(originals, layout)
+        for name, wrapper in wrappers.items():
+            patched[name] = getattr(torch_dist, name)
+            setattr(torch_dist, name, wrapper)
+        for namespace, attr, name in _import_bindings(originals):
+            value = namespace.get(attr)
+            if getattr(value, 'copy_local_original', value) is originals[name]:  # not rebound since the scan
+                rebound.append((namespace, attr, value))
+                namespace[attr] = wrappers[name]
+        _ACTIVE = layout
         yield
     finally:
-        for name, original in originals.items():
-            setattr(torch_dist, name, original)
+        _ACTIVE = previous
+        for namespace, attr, original in rebound:
+            namespace[attr] = original
+        for name, before in patched.items():
+            setattr(torch_dist, name, before)
 
 
 @MODEL_WRAPPERS.register_module()
@@ -555,7 +692,8 @@ class CopyDataParallel(nn.Module):
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict:
         """The model's (or, with several ranks per copy, its DDP's) training step, in which ``torch.distributed``'s
-        calls without a group reach this copy's ranks only (:func:`copy_local_collectives`)."""
+        calls on the world (no group, ``group.WORLD``, ``mmengine.dist``) reach this copy's ranks only
+        (:func:`copy_local_collectives`)."""
         ddp = self._copy_ddp()
         with copy_local_collectives(get_copy_layout() if is_distributed() else None):
             return self.module.train_step(data, optim_wrapper) if ddp is None else ddp.train_step(data, optim_wrapper)

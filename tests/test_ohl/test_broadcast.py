@@ -5,9 +5,12 @@ import os.path as osp
 from types import SimpleNamespace
 from unittest import mock
 
+import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
+from torch.distributed import all_reduce as bound_all_reduce  # bound at import, as a third-party module may
+from torch.distributed import get_world_size as bound_get_world_size
 
 
 def _state(runner, ema_hook) -> dict:
@@ -32,12 +35,55 @@ class _PositivesHead(torch.nn.Module):
         return reduce_mean(torch.tensor(data))
 
 
+_BOUND_IN_STEP = []  # torch.distributed.all_reduce as a module imported inside a copy's step binds it
+
+
+class _RankAtBuild(torch.nn.Module):
+    """Keeps the rank and world size it is built in, as mmdet's ``BatchSyncRandomResize`` (YOLOX, RTMDet) does to
+    decide which rank draws the next input size; its training step broadcasts the size from rank 0 (mmdet.models
+    takes seconds to import in each process)."""
+
+    def __init__(self) -> None:
+        from mmengine.dist import get_dist_info
+
+        super().__init__()
+        self.rank, self.world_size = get_dist_info()
+
+
+class _WorldHead(torch.nn.Module):
+    """A training step that reaches the world every way but ``torch.distributed.<f>(..., group=None)``: each value is
+    the rank's own (``data``, 1, 0) when the step sees its copy of one rank as the world."""
+
+    def __init__(self, built: _RankAtBuild) -> None:
+        super().__init__()
+        self.built = built
+
+    def train_step(self, data: float, optim_wrapper) -> dict:
+        import mmengine.dist as mm_dist
+        from torch.distributed import all_reduce
+
+        _BOUND_IN_STEP.append(all_reduce)
+        out = {}
+        x = torch.tensor(data)
+        torch_dist.all_reduce(x, group=torch_dist.group.WORLD)
+        out['group_world'] = float(x)
+        x = torch.tensor(data)
+        mm_dist.all_reduce(x, 'mean')  # mmengine passes the default group, the world, explicitly
+        out['mmengine_mean'] = float(x)
+        out['mmengine_info'] = (mm_dist.get_world_size(), mm_dist.get_rank(), mm_dist.get_dist_info())
+        x = torch.tensor(data)
+        bound_all_reduce(x)
+        out['bound_at_import'] = (float(x), bound_get_world_size())
+        out['built'] = (self.built.rank, self.built.world_size)
+        return out
+
+
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from mmengine.hooks import EMAHook
     from mmengine.model import ExponentialMovingAverage
     from mmengine.optim import AmpOptimWrapper, MultiStepLR
 
-    from automl_mm.ohl.copies import CopyDataParallel, init_copy_layout
+    from automl_mm.ohl.copies import CopyDataParallel, CopyRunner, init_copy_layout
     from automl_mm.ohl.sync import broadcast_copy_state
 
     torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
@@ -63,7 +109,15 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     # in a copy's training step is the copy's own count (it was the mean over the copies, 1.5, on both)
     init_copy_layout(2, 1)
     num_pos = float(CopyDataParallel(_PositivesHead()).train_step(float(rank + 1), ow))
-    torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos},
+    # the model built as CopyRunner builds it
+    copy_runner = CopyRunner.__new__(CopyRunner)
+    copy_runner._copy_counts = (2, 1)
+    world = CopyDataParallel(_WorldHead(copy_runner.build_model(dict(type=_RankAtBuild)))).train_step(
+        float(rank + 1), ow)
+    x = torch.tensor(float(rank + 1))
+    _BOUND_IN_STEP[0](x)  # bound inside the step, called after it: the world's again
+    world['bound_in_step_after'] = float(x)
+    torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos, 'world': world},
                osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 
@@ -78,17 +132,44 @@ def _equal(a, b) -> bool:
     return a == b
 
 
-def test_broadcast_copies_weights_optimiser_scheduler_ema_and_loss_scaler(tmp_path):
-    """Also: a copy's training step reduces over its own ranks (test_copy_local_collectives.py)."""
+@pytest.fixture(scope='module')
+def gloo_ranks(tmp_path_factory) -> tuple[dict, dict]:
+    """What each of the two gloo processes of :func:`_worker` saved (one start for the tests of this file)."""
+    tmp_path = tmp_path_factory.mktemp('gloo')
     mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
                        start_method='spawn')
-    r0, r1 = (torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
+    return tuple(torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
+
+
+def test_broadcast_copies_weights_optimiser_scheduler_ema_and_loss_scaler(gloo_ranks):
+    """Also: a copy's training step reduces over its own ranks (test_copy_local_collectives.py)."""
+    r0, r1 = gloo_ranks
     assert 'loss_scaler' in r1['before']['optim_wrapper_keys']
     for key in ('model', 'momentum', 'lr', 'scheduler', 'ema', 'loss_scale'):
         assert not _equal(r0['before'][key], r1['before'][key]), key  # they differed before the broadcast
         assert _equal(r0['after'][key], r1['before'][key]), key  # rank 0 now holds the source's state
         assert _equal(r1['after'][key], r1['before'][key]), key  # and the source kept its own
     assert (r0['num_pos'], r1['num_pos']) == (1.0, 2.0)
+
+
+def test_a_copys_step_sees_its_copy_as_the_world_however_it_reaches_it(gloo_ranks):
+    """2 copies of one rank over gloo, copy c holding the value c + 1. Inside a copy's step, calls that reached the
+    world by another way than ``group=None`` summed or averaged over both copies (3 and 1.5 on both) and said world
+    size 2: ``group=group.WORLD`` named explicitly, mmengine's ``mmengine.dist`` functions (``all_reduce``,
+    ``get_world_size``, ``get_rank``, ``get_dist_info``: they pass the default group explicitly), functions bound at
+    import (``from torch.distributed import all_reduce``). A function bound inside a step stayed the copy's for the
+    rest of the process (an evaluation or hook calling it reduced over one copy). A module that keeps
+    ``get_dist_info()`` when ``CopyRunner`` builds the model, as mmdet's ``BatchSyncRandomResize`` does, kept the
+    world's (rank 1 on copy 1, where the copy's broadcast of the next input size from its rank 0 then sent an
+    uninitialised tensor: sizes such as (139958222265664, 94904757054112), seen with mmdet's own)."""
+    for copy_id, rank in enumerate(gloo_ranks):
+        own, world = float(copy_id + 1), rank['world']
+        assert world['group_world'] == own
+        assert world['mmengine_mean'] == own
+        assert world['mmengine_info'] == (1, 0, (0, 1))
+        assert world['bound_at_import'] == (own, 1)
+        assert world['bound_in_step_after'] == 3.0  # after the step: the world's sum
+        assert world['built'] == (0, 1)  # each copy's lead draws (copy 1's did not: rank 1)
 
 
 def test_copies_equal_best_is_false_while_a_copy_differs_from_the_best():

@@ -5,13 +5,20 @@ is simulated here (no process group); ``test_broadcast.py`` runs mmdet's ``reduc
 from __future__ import annotations
 
 import inspect
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 import torch
 import torch.distributed as torch_dist
 
-from automl_mm.ohl.copies import CopyDataParallel, CopyLayout, copy_local_collectives, temporary_copy_layout
+from automl_mm.ohl.copies import (
+    CopyDataParallel,
+    CopyLayout,
+    copy_local_collectives,
+    ohl_copy_counts,
+    temporary_copy_layout,
+)
 
 _WORLD_CALLS = ('reduce', 'all_gather_into_tensor', 'reduce_scatter_tensor', 'reduce_scatter', 'gather', 'scatter',
                 'all_to_all_single', 'barrier', 'all_gather_object')
@@ -22,6 +29,7 @@ class _World:
 
     def __init__(self, others: float, copy_group: object) -> None:
         self.others, self.copy_group, self.calls = others, copy_group, []
+        self.default_group = object()  # torch.distributed.group.WORLD, which mmengine.dist passes for group=None
 
     def get_world_size(self, group=None):
         return 2 if group is self.copy_group else 4
@@ -31,7 +39,7 @@ class _World:
 
     def all_reduce(self, tensor, op=torch_dist.ReduceOp.SUM, group=None, async_op=False):
         self.calls.append(('all_reduce', group))
-        if group is None:  # the whole world: every copy's ranks
+        if group is None or group is self.default_group:  # the whole world: every copy's ranks
             tensor.add_(self.others)
 
     def all_gather(self, tensor_list, tensor, group=None, async_op=False):
@@ -46,6 +54,7 @@ class _World:
         return [mock.patch.object(torch_dist, name, getattr(self, name))
                 for name in ('get_world_size', 'get_rank', 'all_reduce', 'all_gather', 'broadcast')] + [
             mock.patch.object(torch_dist, 'is_initialized', lambda: True),
+            mock.patch.object(torch_dist, 'GroupMember', SimpleNamespace(WORLD=self.default_group)),
             mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True)]
 
 
@@ -105,6 +114,59 @@ def test_a_copy_of_several_ranks_reduces_over_its_own_process_group():
             p.stop()
     assert world.calls[1:] == [('broadcast', 2, group), ('all_gather', group), ('all_reduce', world),
                                ('all_reduce', None)]
+
+
+def test_the_world_group_named_explicitly_is_the_copy_too():
+    """``group=torch.distributed.group.WORLD`` (the default group: what mmengine's ``mmengine.dist`` functions pass
+    for ``group=None``, and torch's ``SyncBatchNorm`` without a process group) was left alone as 'a named group':
+    inside a copy's step it summed every copy's ranks (here + 2 from the other copy) and said world size 4, rank 3.
+    Now it is the copy's group, as ``None`` is (gloo: test_broadcast.py)."""
+    group = object()
+    world = _World(others=2.0, copy_group=group)
+    patches = world.patches()
+    for p in patches:
+        p.start()
+    try:
+        with copy_local_collectives(CopyLayout(2, 2, rank=3, world_size=4, group=group)):
+            x = torch.ones(1)
+            torch_dist.all_reduce(x, group=world.default_group)
+            sizes = torch_dist.get_world_size(world.default_group), torch_dist.get_rank(group=world.default_group)
+            torch_dist.broadcast(torch.zeros(1), 0, group=world.default_group)
+        assert torch_dist.get_world_size(world.default_group) == 4  # after the block: the world
+    finally:
+        for p in reversed(patches):
+            p.stop()
+    assert float(x) == 1.0 and sizes == (2, 1)
+    assert world.calls == [('all_reduce', group), ('broadcast', 2, group)]  # src 0: the copy's lead, rank 2
+
+
+def test_the_wrappers_are_built_once_per_layout():
+    """Each training step wrapped ~20 torch.distributed functions afresh: CopyLayout was an unhashable dataclass, so
+    nothing could be kept per layout. It is frozen and hashable now; the same layout gets the same wrappers
+    (timing: benchmarks/copy_local_wrappers.py)."""
+    layout = CopyLayout(2, 1, rank=1, world_size=2)
+    assert hash(layout) == hash(CopyLayout(2, 1, rank=1, world_size=2))
+    with pytest.raises(AttributeError):
+        layout.rank = 0  # frozen: a cached wrapper's layout cannot change under it
+    seen = []
+    with mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True):
+        for same in (layout, CopyLayout(2, 1, rank=1, world_size=2), CopyLayout(2, 1, rank=0, world_size=2)):
+            with copy_local_collectives(same):
+                seen.append((torch_dist.all_reduce, torch_dist.get_world_size))
+    assert seen[0] == seen[1] != seen[2]
+
+
+def test_the_ohl_copy_counts_are_read_from_hook_configs_before_the_runner_builds_them():
+    """CopyRunner builds the model inside the copy (test_broadcast.py) from the counts of its OHL hook's config."""
+    from automl_mm.ohl.hook import OHLHook
+
+    assert ohl_copy_counts([dict(type='CheckpointHook'), dict(type='OHLHook', num_copies=4)]) == (4, 1)
+    assert ohl_copy_counts([dict(type='automl_mm.OHLHook', num_copies=2, ranks_per_copy=3)]) == (2, 3)
+    assert ohl_copy_counts([dict(type=OHLHook, num_copies=2, ranks_per_copy=2)]) == (2, 2)
+    assert ohl_copy_counts(None) is None and ohl_copy_counts([dict(type='CheckpointHook')]) is None
+    # left to the hook's and the runner's own errors, which name the key
+    assert ohl_copy_counts([dict(type='OHLHook', num_copies='2')]) is None
+    assert ohl_copy_counts([dict(type='OHLHook', num_copies=2)] * 2) is None
 
 
 def test_one_copy_and_a_plain_process_are_left_alone():
