@@ -1,0 +1,95 @@
+"""The cost of a copy's training step entering and leaving ``copy_local_collectives``: wrappers built once per
+layout (``CopyLayout`` frozen and hashable) against the old path, which built the ~20 wrappers afresh at every
+step (``_copy_local`` per function), in the same process.
+
+Both sides patch ``torch.distributed``'s functions for the block and put them back after, and call ``all_reduce``
+and ``get_world_size`` once inside (a copy of one rank: no communication). The new side also points the functions
+that modules outside torch bound at import at the copy (the ``sys.modules`` scan runs once per module: its first
+scan, with mmdet's models imported, is printed apart). torch.distributed is not started: ``is_distributed`` is
+replaced for the measurement.
+
+Run: python benchmarks/copy_local_wrappers.py [--steps 20000] [--with-mmdet]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import contextmanager
+from unittest import mock
+
+import torch
+import torch.distributed as torch_dist
+
+from automl_mm.ohl import copies
+
+
+def _old_copy_local(name: str, original, layout: copies.CopyLayout):
+    """``copies._copy_local`` as it was at f090316 (no check of the active layout, no ``update_wrapper``)."""
+    signature = copies._signature(original)
+
+    def copy_local(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        call = bound.arguments
+        if call.get('group') is not None:
+            return original(*args, **kwargs)
+        if name in ('get_world_size', 'get_rank'):
+            return layout.ranks_per_copy if name == 'get_world_size' else layout.rank_in_copy
+        for end in ('src', 'dst'):
+            if call.get(end) is not None:
+                call[end] = layout.lead_rank(layout.copy_id) + int(call[end])
+        if layout.ranks_per_copy == 1:
+            if copies._ONE_RANK[name] is not None:
+                copies._ONE_RANK[name](call)
+            return copies._Done() if call.get('async_op') else None
+        call['group'] = layout.group
+        return original(*bound.args, **bound.kwargs)
+    return copy_local
+
+
+@contextmanager
+def _old_path(layout: copies.CopyLayout):
+    """The block as it was at f090316: every function wrapped afresh on entry."""
+    originals = {name: getattr(torch_dist, name) for name in copies.COPY_LOCAL_CALLS if hasattr(torch_dist, name)}
+    try:
+        for name, original in originals.items():
+            setattr(torch_dist, name, _old_copy_local(name, original, layout))
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch_dist, name, original)
+
+
+def _steps(block, layout: copies.CopyLayout, steps: int) -> float:
+    x = torch.ones(1)
+    start = time.perf_counter()
+    for _ in range(steps):
+        with block(layout):
+            torch_dist.all_reduce(x)
+            torch_dist.get_world_size()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--steps', type=int, default=20000)
+    parser.add_argument('--with-mmdet', action='store_true', help='import mmdet.models first (~4000 modules)')
+    args = parser.parse_args()
+    if args.with_mmdet:
+        import mmdet.models  # noqa: F401
+    layout = copies.CopyLayout(2, 1, rank=1, world_size=2)
+    with mock.patch.object(copies, 'is_distributed', lambda: True):
+        start = time.perf_counter()
+        with copies.copy_local_collectives(layout):
+            pass
+        first = time.perf_counter() - start
+        for _ in range(2):  # warm both, then alternate
+            old = _steps(_old_path, layout, args.steps)
+            new = _steps(copies.copy_local_collectives, layout, args.steps)
+    print(f'modules: {len(sys.modules)}; first block (the sys.modules scan): {first * 1e3:.1f} ms')
+    print(f'per step: old path {old * 1e6:.1f} us, wrappers kept per layout {new * 1e6:.1f} us, '
+          f'ratio old/new {old / new:.2f}')
+
+
+if __name__ == '__main__':
+    main()
