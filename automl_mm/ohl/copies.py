@@ -9,8 +9,10 @@ The layout is created once per run, at run start, by :class:`CopyRunner` from it
 ``ranks_per_copy``: mmengine's ``Runner.__init__`` initialises torch.distributed, builds and wraps the model (where
 ``CopyDataParallel`` defers its DDP to the first training step) and builds the hooks; ``Runner.train()`` builds the
 train dataloader (where ``CopySampler`` reads the layout) afterwards. ``CopyRunner`` creates the layout between the
-two, on every rank in the same order. ``configs/_base_/ohl_copies.py`` sets ``runner_type``, the sampler, the wrapper
-and the process-group settings for every OHL config.
+two, on every rank in the same order: when it builds the model (from its OHL hook's config, so that the model is
+built as in a plain run of its copy), else (not distributed, or counts the hook's own checks refuse) after the
+hooks. ``configs/_base_/ohl_copies.py`` sets ``runner_type``, the sampler, the wrapper and the process-group settings
+for every OHL config.
 """
 from __future__ import annotations
 
@@ -270,7 +272,8 @@ def ohl_copy_counts(hooks: Any, scope: str | None = None) -> tuple[int, int] | N
 
 @RUNNERS.register_module()
 class CopyRunner(Runner):
-    """mmengine ``Runner`` that creates the copy layout of its ``OHLHook`` at run start (see the module docstring).
+    """mmengine ``Runner`` that creates the copy layout of its ``OHLHook`` at run start (see the module docstring) and
+    builds the model inside its copy (:meth:`build_model`).
 
     Use it as ``runner_type='automl_mm.CopyRunner'`` (``configs/_base_/ohl_copies.py``); ``tools/train.py``,
     ``tools/test.py`` and mmdet's tools build it from ``runner_type``. Without an OHL hook (e.g. ``tools/test.py``,
@@ -285,8 +288,11 @@ class CopyRunner(Runner):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        self._copy_counts = ohl_copy_counts(_RUNNER_SIGNATURE.bind(None, *args, **kwargs).arguments.get(
-            'custom_hooks'))
+        try:
+            hooks = _RUNNER_SIGNATURE.bind(None, *args, **kwargs).arguments.get('custom_hooks')
+        except TypeError:  # mmengine's Runner.__init__ says what is wrong with the arguments
+            hooks = None
+        self._copy_counts = ohl_copy_counts(hooks)
         super().__init__(*args, **kwargs)
         found = find_ohl_hook(self.hooks)
         self.copy_layout = None if found is None else init_copy_layout(found[1].num_copies, found[1].ranks_per_copy)
