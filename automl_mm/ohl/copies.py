@@ -580,10 +580,12 @@ class _ImportBindings:
                 self.seen.add(module_name)
                 if module_name == 'torch' or module_name.startswith('torch.') or module_name == __name__:
                     continue
-                namespace = getattr(module, '__dict__', None)
-                if not isinstance(namespace, dict):
+                try:  # sys.modules may hold objects of any kind (lazy modules, proxies)
+                    namespace = getattr(module, '__dict__', None)
+                    items = list(namespace.items()) if isinstance(namespace, dict) else []
+                except Exception:  # noqa: BLE001 (a module that cannot be read holds nothing to point at the copy)
                     continue
-                for attr, value in list(namespace.items()):
+                for attr, value in items:
                     if id(value) in targets and originals[targets[id(value)]] is value:
                         self.found.append((namespace, attr, targets[id(value)]))
             self.size = len(sys.modules)

@@ -280,3 +280,33 @@ def test_a_function_that_cannot_be_wrapped_leaves_none_of_them_patched():
             with copy_local_collectives(CopyLayout(2, 1, rank=1, world_size=2)):
                 pass
         assert (torch_dist.all_reduce, torch_dist.get_world_size) == before
+
+
+def test_functions_bound_at_import_are_the_copys_for_the_block_only(monkeypatch):
+    """``from torch.distributed import get_world_size`` in a module outside torch kept the world's function inside a
+    copy's step (4 in a world of 2 copies of 2 ranks); it is the copy's inside the block and the world's after it.
+    An object in ``sys.modules`` whose namespace cannot be read is passed over (gloo: test_broadcast.py)."""
+    import sys
+    import types
+
+    class Unreadable(types.ModuleType):
+        @property
+        def __dict__(self):
+            raise RuntimeError('a lazy module that fails to load')
+
+    bound = types.ModuleType('_bound_at_import')
+    world = _World(others=0.0, copy_group=object())
+    patches = world.patches()
+    for p in patches:
+        p.start()
+    try:
+        bound.get_world_size = torch_dist.get_world_size
+        monkeypatch.setitem(sys.modules, bound.__name__, bound)
+        monkeypatch.setitem(sys.modules, '_unreadable', Unreadable('_unreadable'))
+        with copy_local_collectives(CopyLayout(2, 2, rank=3, world_size=4, group=world.copy_group)):
+            inside = bound.get_world_size()
+        after = bound.get_world_size()
+    finally:
+        for p in reversed(patches):
+            p.stop()
+    assert (inside, after) == (2, 4)
