@@ -542,17 +542,21 @@ def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
     return copy_local
 
 
-#: ``layout -> (the functions wrapped, {name: wrapper})``: the wrappers are built once per layout (and again only
-#: where the functions changed: a test's or another library's replacement); each step used to build ~20 afresh.
-_WRAPPERS: dict[CopyLayout, tuple[dict[str, Any], dict[str, Any]]] = {}
+#: ``layout -> (the functions wrapped, the layout they hold, {name: wrapper})``: the wrappers are built once per
+#: layout (and again only where the functions changed: a test's or another library's replacement); each step used to
+#: build ~20 afresh.
+_WRAPPERS: dict[CopyLayout, tuple[dict[str, Any], CopyLayout, dict[str, Any]]] = {}
 
 
-def _wrappers(originals: dict[str, Any], layout: CopyLayout) -> dict[str, Any]:
-    """``{name: copy-local wrapper of originals[name]}`` for ``layout``, kept per layout."""
+def _wrappers(originals: dict[str, Any], layout: CopyLayout) -> tuple[CopyLayout, dict[str, Any]]:
+    """``{name: copy-local wrapper of originals[name]}`` for ``layout``, kept per layout, with the layout object they
+    hold (the block makes that one active: an equal layout built anew, e.g. by :func:`temporary_copy_layout`, is not
+    the same object)."""
     cached = _WRAPPERS.get(layout)
     if cached is None or cached[0] != originals:
-        cached = _WRAPPERS[layout] = originals, {name: _copy_local(name, f, layout) for name, f in originals.items()}
-    return cached[1]
+        cached = _WRAPPERS[layout] = (originals, layout,
+                                      {name: _copy_local(name, f, layout) for name, f in originals.items()})
+    return cached[1], cached[2]
 
 
 class _ImportBindings:
@@ -635,7 +639,7 @@ def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
             originals[name] = getattr(current, 'copy_local_original', current)
     previous, patched, rebound = _ACTIVE, {}, []
     try:  # also the wrapping: one that raised left the functions before it pointing at the copy for good
-        wrappers = _wrappers(originals, layout)
+        held, wrappers = _wrappers(originals, layout)
         for name, wrapper in wrappers.items():
             patched[name] = getattr(torch_dist, name)
             setattr(torch_dist, name, wrapper)
@@ -644,7 +648,7 @@ def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
             if getattr(value, 'copy_local_original', value) is originals[name]:  # not rebound since the scan
                 rebound.append((namespace, attr, value))
                 namespace[attr] = wrappers[name]
-        _ACTIVE = layout
+        _ACTIVE = held
         yield
     finally:
         _ACTIVE = previous

@@ -153,6 +153,8 @@ def test_the_wrappers_are_built_once_per_layout():
         for same in (layout, CopyLayout(2, 1, rank=1, world_size=2), CopyLayout(2, 1, rank=0, world_size=2)):
             with copy_local_collectives(same):
                 seen.append((torch_dist.all_reduce, torch_dist.get_world_size))
+                # an equal layout built anew reuses the wrappers, which then still act for it
+                assert torch_dist.get_world_size() == 1
     assert seen[0] == seen[1] != seen[2]
 
 
