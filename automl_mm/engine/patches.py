@@ -58,6 +58,11 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     ``collect_env`` in ``mmengine.runner.runner`` and ``mmengine._strategy.base`` is wrapped by
     :func:`automl_mm.engine.env_info.collect_env_reading_torchvision_version`, which reads the version from
     torchvision's ``version.py`` (the log reads as before).
+13. **load_from keeps the config's learned hyper-parameters** (a plain ``AMLFSLoss()`` retrained from a searched
+    checkpoint trained with the search's last θ, silently): ``Runner.train`` and ``FlexibleRunner.train`` are wrapped
+    by :func:`registering`, which registers :class:`~automl_mm.engine.learned_state.LearnedStateHook`: on
+    ``load_from`` (not a resume) the buffers modules declare in ``learned_state`` keep this run's values, with one
+    warning naming each that the checkpoint set otherwise and its config key.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -75,6 +80,7 @@ from .config_format import memoised_format_code
 from .data_fingerprint import DataFingerprintHook
 from .dist import init_dist_pytorch_cpu_aware
 from .env_info import collect_env_reading_torchvision_version
+from .learned_state import LearnedStateHook
 from .loader_keys import install as install_loader_keys
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
 from .resume_config import ResumeConfigHook
@@ -92,7 +98,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            "a resume names the config keys that differ from the checkpoint's run (meta.cfg)",
            "a dataset's build error names its loader's config key",
            "a config's text is formatted (yapf) once per text",
-           "the environment log reads torchvision's version without importing it")
+           "the environment log reads torchvision's version without importing it",
+           "load_from keeps the config's learned hyper-parameters (an AMLFSLoss's theta), naming any it does not load")
 _installed = False
 
 
@@ -137,7 +144,7 @@ def install() -> bool:
             module.collect_env = collect_env_reading_torchvision_version(module.collect_env)
     install_loader_keys((runner_module.Runner, FlexibleRunner))
     for runner_class in (runner_module.Runner, FlexibleRunner):
-        for hook_class in (DataFingerprintHook, ResumeConfigHook):
+        for hook_class in (DataFingerprintHook, ResumeConfigHook, LearnedStateHook):
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):
                 runner_class.train = registering(runner_class.__dict__['train'], hook_class)
     _installed = True

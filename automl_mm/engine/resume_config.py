@@ -21,6 +21,9 @@ the keys in two:
     hyper-parameters that live in its ``param_groups`` (``optim_wrapper.optimizer.<key>``, and
     ``optim_wrapper.paramwise_cfg`` / ``auto_scale_lr``, which only shape those values), and every attribute of a
     parameter scheduler the checkpoint holds (``param_scheduler.<i>.<key>``), when the checkpoint holds that state;
+    and the learned hyper-parameters the model keeps in its ``state_dict``
+    (:func:`automl_mm.engine.learned_state.learned_config_keys`: an ``AMLFSLoss``'s ``model.head.loss.theta``, which
+    was reported as taking effect while the resumed buffer replaced it);
 (b) the rest, which take effect from the resume on.
 
 Keys that legitimately differ between a run and its resume are not compared (:data:`PER_LAUNCH`: found by killing
@@ -218,7 +221,8 @@ def difference_warning(name: str, differences: list[tuple[str, Any, Any]], resto
              f'key{"s" if len(differences) != 1 else ""} (checkpoint\'s -> this run\'s).']
     if kept:
         states = sorted({restored[p] for key, _, _ in kept for p in restored if _under(key, [p])})
-        what = ' and '.join({'optimiser': 'the optimiser state', 'scheduler': 'the parameter schedulers\' state'}[s]
+        what = ' and '.join({'optimiser': 'the optimiser state', 'scheduler': 'the parameter schedulers\' state',
+                             'model': 'the model\'s learned state (its state_dict)'}[s]
                             for s in states)
         parts.append(f'The checkpoint\'s value is used: {what} {"were" if len(states) > 1 else "was"} resumed (to use '
                      f'the new value start a new run with load_from): {_listed(kept)}.')
@@ -256,8 +260,11 @@ class ResumeConfigHook(Hook):
                       'config is not compared with its run\'s', logger='current', level=logging.DEBUG)
             return
         from .data_fingerprint import _resumed_file
+        from .learned_state import learned_config_keys
 
-        self._saved = (_resumed_file(runner), saved, restored_keys(checkpoint))
+        # the learned hyper-parameters the model's state_dict holds (an AMLFSLoss's theta) are the checkpoint's too
+        restored = {**restored_keys(checkpoint), **{key: 'model' for key in learned_config_keys(runner)}}
+        self._saved = (_resumed_file(runner), saved, restored)
 
     def before_train(self, runner) -> None:
         if self._saved is None:

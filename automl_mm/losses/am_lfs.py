@@ -15,17 +15,14 @@ default; see :mod:`automl_mm.losses.parametrisation`). In the piecewise layout, 
 """
 from __future__ import annotations
 
-import logging
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import print_log
 
 from automl_mm.models.losses import CheckedFloat, _check_inputs, _check_reduction, reduce_loss
 from automl_mm.registry import MODELS
@@ -209,8 +206,11 @@ class AMLFSLoss(nn.Module):
     The floor and the cap are kept with ``'monotone'``, where they only absorb rounding (and a softmax weight that
     underflows for an extreme θ).
 
-    θ is kept (projected) in a float64 buffer, so it is saved in checkpoints; loading a checkpoint whose θ
-    differs from one given as ``theta`` logs a warning (the checkpoint's θ is used).
+    θ is kept (projected) in a float64 buffer, so it is saved in checkpoints and a resume continues it. It is a
+    learned hyper-parameter (``learned_state``), not a weight: a training run started with ``load_from`` keeps the
+    config's ``theta`` (cross-entropy where unset) and warns, naming ``model.<...>.loss.theta``, when the
+    checkpoint's differs (:class:`automl_mm.engine.learned_state.LearnedStateHook`; it used to train with the
+    checkpoint's θ, a search's last sample, silently where the config set no ``theta``).
 
     Args:
         num_intervals: ``M``, intervals of each piecewise-linear function (6 in the public reimplementation).
@@ -241,6 +241,9 @@ class AMLFSLoss(nn.Module):
     """
 
     uses_norms = True
+    #: buffers that are learned hyper-parameters, by the constructor argument that sets them: load_from keeps the
+    #: config's (automl_mm.engine.learned_state)
+    learned_state = {'_theta': 'theta'}
     # checked on every write (OHL spaces and SetAttributesHook set attributes by path)
     scale = CheckedFloat(lambda v: math.isfinite(v) and v > 0, 'None or a positive finite number', allow_none=True)
     eps = CheckedFloat(lambda v: 0.0 < v < 1.0, 'in (0, 1)')
@@ -254,22 +257,8 @@ class AMLFSLoss(nn.Module):
         self.parametrisation = check_parametrisation(parametrisation)
         self.scale, self.eps, self.loss_weight = scale, eps, loss_weight
         self.register_buffer('_theta', self.cross_entropy_theta())
-        self._configured_theta = theta is not None  # a checkpoint's θ replacing it is logged (load)
         if theta is not None:
             self.theta = theta
-
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
-        saved = state_dict.get(prefix + '_theta')
-        if (self._configured_theta and torch.is_tensor(saved) and saved.shape == self._theta.shape
-                and not torch.equal(saved.to(self._theta), self._theta)):
-            # a resume continues the checkpoint's θ (a search's), but a load_from into a config with its own θ
-            # (final_policy.py's learned loss) used to train with the checkpoint's without a word
-            print_log(f'AMLFSLoss: the checkpoint\'s {prefix}_theta {[round(v, 4) for v in saved.tolist()]} '
-                      f'replaces the configured theta {[round(v, 4) for v in self._theta.tolist()]}: a load_from '
-                      'trains with the checkpoint\'s loss, not the configured one. To retrain with the configured '
-                      'loss, start from weights without it (from scratch, as final_policy.py says)',
-                      logger='current', level=logging.WARNING)
-        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def cross_entropy_theta(self) -> torch.Tensor:
         """θ of softmax cross-entropy in this loss's parametrisation (float64)."""

@@ -35,7 +35,7 @@ assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.en
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
                  'launcher': 'automl_mm.engine.dist', 'world_size': True,
                  'worker_seeds': True,
-                 'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook']
+                 'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook', 'LearnedStateHook']
                                   for name in ('Runner', 'FlexibleRunner')},
                  'config_format': True, 'env_info': True}, where
 print('ALL PATCHED')
@@ -63,7 +63,8 @@ def test_install_twice_patches_and_logs_once(monkeypatch):
     from mmengine.runner import Runner
     assert Runner.save_checkpoint.__wrapped__.__qualname__ == 'Runner.save_checkpoint'  # wrapped once, not twice
     # installed at import and again above: each resume hook is registered by one wrapper, not two
-    assert [h.__name__ for h in Runner.train.registers] == ['DataFingerprintHook', 'ResumeConfigHook']
+    assert [h.__name__ for h in Runner.train.registers] == ['DataFingerprintHook', 'ResumeConfigHook',
+                                                            'LearnedStateHook']
     assert len(logged) == 1 and all(p in logged[0] for p in patches.PATCHES)
 
 
