@@ -238,9 +238,11 @@ class CRNASLoop(SearchLoopBase):
     def scoring_settings(self) -> dict:
         """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample`` and what decides which
         allocations the stage search scores: the FLOPs budget's ``flops_tolerance``, ``reference_allocation`` and
-        ``flops_input_shape`` (C, H, W)."""
+        ``flops_input_shape`` (C, H, W), and ``max_stage_candidates`` (the stage step's candidates are saved once
+        drawn: a resume inside it under another value scored the checkpoint's sample, or a subset of it, silently)."""
         return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
                 'train_cfg.batches_per_sample': self.batches_per_sample,
+                'train_cfg.max_stage_candidates': self.max_stage_candidates,
                 'train_cfg.flops_tolerance': self.flops_tolerance,
                 'train_cfg.reference_allocation': list(self.reference_allocation),
                 'train_cfg.flops_input_shape': list(self.flops_input_shape[1:])}

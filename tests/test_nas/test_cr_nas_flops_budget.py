@@ -81,3 +81,19 @@ def test_max_stage_candidates_scores_a_seeded_sample_within_the_budget(tmp_path)
             assert again == scored  # seeded
         samples.add(frozenset(scored))
     assert len(samples) >= 2  # a sample, not always the same two
+
+
+def test_a_resume_inside_the_stage_step_under_another_max_stage_candidates_is_refused(tmp_path):
+    """The step's candidates are saved once drawn: a resume under max_stage_candidates=4 scored the checkpoint's
+    sample of 2 (and under 1 a subset of it, dropping scored candidates), silently."""
+    import pytest
+
+    loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05, max_stage_candidates=2)
+    saved = loop.scoring_settings()
+    assert saved['train_cfg.max_stage_candidates'] == 2
+    loop.stage_pool.record(loop.stage_pool.candidates(depth=loop.stage_space.num_decisions)[0], 0.5)  # partly scored
+    loop.check_resumed_scoring(saved)  # the same settings resume
+    loop.max_stage_candidates = 4
+    with pytest.raises(ValueError, match=r'train_cfg.max_stage_candidates=2, this run sets '
+                                         r'train_cfg.max_stage_candidates=4'):
+        loop.check_resumed_scoring(saved)
