@@ -35,7 +35,7 @@ from .retrain_export import (
     check_retrain_config,
     retrain_config_text,
 )
-from .samplers import check_completion_sampler
+from .samplers import check_completion_sampler, completion_sampler_setting
 from .search_checks import check_schedule_span, check_scoring_counts
 from .search_log import format_table, warn
 from .spaces import DilationSpace, StageAllocationSpace
@@ -236,12 +236,14 @@ class CRNASLoop(SearchLoopBase):
                                   ('active_stage_blocks', 'active_dilations'))
 
     def scoring_settings(self) -> dict:
-        """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample`` and what decides which
+        """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample``, the spatial search's
+        completion sampler (:func:`~automl_mm.nas.samplers.completion_sampler_setting`) and what decides which
         allocations the stage search scores: the FLOPs budget's ``flops_tolerance``, ``reference_allocation`` and
         ``flops_input_shape`` (C, H, W), and ``max_stage_candidates`` (the stage step's candidates are saved once
         drawn: a resume inside it under another value scored the checkpoint's sample, or a subset of it, silently)."""
         return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
                 'train_cfg.batches_per_sample': self.batches_per_sample,
+                'train_cfg.completion_sampler': completion_sampler_setting(self.uniform),
                 'train_cfg.max_stage_candidates': self.max_stage_candidates,
                 'train_cfg.flops_tolerance': self.flops_tolerance,
                 'train_cfg.reference_allocation': list(self.reference_allocation),

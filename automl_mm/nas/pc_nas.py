@@ -30,7 +30,7 @@ from .retrain_export import (
     retrain_config_text,
 )
 from .retrain_input import check_retrain_input
-from .samplers import PoolPathSampler, check_completion_sampler
+from .samplers import PoolPathSampler, check_completion_sampler, completion_sampler_setting
 from .search_checks import check_schedule_span, check_scoring_counts
 from .search_log import format_table, warn
 
@@ -255,8 +255,9 @@ class PCNASLoop(SearchLoopBase):
         return architecture_calls(self.supernet, ('set_path', ), ('path', ))
 
     def scoring_settings(self) -> dict:
-        """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample`` and what decides which
-        completions a potential admits: the cost limit and, under ``latency_limit``, the latency table's costs
+        """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample``, the completion sampler
+        (:func:`~automl_mm.nas.samplers.completion_sampler_setting`) and what decides which completions a potential
+        admits: the cost limit and, under ``latency_limit``, the latency table's costs
         (``train_cfg.latency_table``: a digest of its entries, :meth:`~automl_mm.nas.latency.CostTable.digest`, with
         the device it names; a table measured again or on another device admits other completions), under
         ``flops_limit`` the per-image input shape the FLOPs are counted at (``train_cfg.input_shape``, C, H, W)."""
@@ -270,7 +271,8 @@ class PCNASLoop(SearchLoopBase):
             else:
                 limit['train_cfg.input_shape'] = self.cost_table.input_shape[1:]
         return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
-                'train_cfg.batches_per_sample': self.batches_per_sample, **limit}
+                'train_cfg.batches_per_sample': self.batches_per_sample,
+                'train_cfg.completion_sampler': completion_sampler_setting(self.uniform), **limit}
 
     # --- the search -------------------------------------------------------------------------------------------
     def admits(self, path: tuple) -> bool:

@@ -91,6 +91,7 @@ def test_a_resume_inside_the_stage_step_under_another_max_stage_candidates_is_re
     loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05, max_stage_candidates=2)
     saved = loop.scoring_settings()
     assert saved['train_cfg.max_stage_candidates'] == 2
+    assert saved['train_cfg.completion_sampler']['type'] == 'UniformPathSampler'  # the spatial search's potentials
     loop.stage_pool.record(loop.stage_pool.candidates(depth=loop.stage_space.num_decisions)[0], 0.5)  # partly scored
     loop.check_resumed_scoring(saved)  # the same settings resume
     loop.max_stage_candidates = 4

@@ -258,6 +258,17 @@ def test_scoring_settings_hold_what_decides_the_admitted_completions(tmp_path):
     settings = loop.scoring_settings()
     assert settings['train_cfg.flops_limit'] == 3.5e6 and settings['train_cfg.input_shape'] == [3, 16, 16]
     assert 'train_cfg.latency_table' not in settings
+    # the completion sampler too: under another enumerate_limit the step's other candidates were averaged over
+    # other completions (rejection draws instead of exact ones) and ranked with the finished ones, silently
+    assert settings['train_cfg.completion_sampler'] == {'type': 'UniformPathSampler', 'enumerate_limit': 100_000,
+                                                        'max_tries': 10_000}
+    loop.pool.record(loop.pool.candidates()[0], 0.5)  # a step partly scored
+    loop.check_resumed_scoring(settings)
+    loop.uniform.enumerate_limit = 0
+    with pytest.raises(ValueError, match=r"train_cfg.completion_sampler=\{'type': 'UniformPathSampler', "
+                                         r"'enumerate_limit': 100000, 'max_tries': 10000\}, this run sets "
+                                         r"train_cfg.completion_sampler=\{.*'enumerate_limit': 0"):
+        loop.check_resumed_scoring(settings)
 
 
 @pytest.mark.slow
