@@ -244,6 +244,8 @@ class OHLHook(Hook):
             raise ValueError(f'OHL space names must be unique, got {names}')
         self._controller_cfg = controller or dict(type='REINFORCE')
         self._resolved = False
+        # each space's distribution state before any update (resolve_spaces; a resume carries the checkpoint's)
+        self.initial_states: dict[str, dict] | None = None
         self.controllers = [build_controller(self._controller_cfg, s.distribution, 'OHLHook.controller')
                             if s.distribution is not None
                             else None for s in self.spaces]  # the others once their space is resolved
@@ -401,6 +403,7 @@ class OHLHook(Hook):
                     raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) has no distribution after '
                                      'resolve(); give it one in its config')
                 self.controllers[i] = build_controller(self._controller_cfg, space.distribution, 'OHLHook.controller')
+        self.initial_states = resume.distribution_states(self)  # the configured start, before any update or load
         self._resolved = True
 
     # ------------------------------------------------------------------------------------------ checkpoints

@@ -4,12 +4,16 @@
 optimiser moments, baselines), the trunk counter, the seed and the history, with what they were produced under.
 ``OHLHook.after_load_checkpoint`` runs :func:`load_search_state`, which refuses a resume that would not continue
 the same search (copies, ranks per copy, trunk length, seed, the spaces' choices, :func:`search_settings`,
-:func:`reward_settings`; once loaded, a partial last trunk followed by more training), and takes a ``load_from`` as
-weights only.
+:func:`reward_settings`; once loaded, a partial last trunk followed by more training), warns where the configured
+start of a space's distribution is not the checkpoint's (:func:`check_initial_states`: θ is the checkpoint's), and
+takes a ``load_from`` as weights only.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+import torch
 
 from automl_mm.engine.evaluate import first_configured
 from automl_mm.engine.run_info import hook_config_key, is_resume, refuse_resume_without_search_state
@@ -112,10 +116,64 @@ def resume_checked_keys(hook: Any, runner: Any) -> set[str]:
     return {own + key for key in CHECKED_ARGUMENTS} | {keys['reward_evaluator'], keys['reward_dataloader'] + '.dataset'}
 
 
+def distribution_states(hook: Any) -> dict[str, dict]:
+    """Each space's distribution state now (``state_dict``, deep-copied), by space name; spaces not yet resolved to
+    a distribution are left out."""
+    return {s.name: copy.deepcopy(s.distribution.state_dict()) for s in hook.spaces if s.distribution is not None}
+
+
+def _same_state(a: Any, b: Any) -> bool:
+    """Two distribution states (nested dicts and lists of tensors) hold the same values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        a, b = torch.as_tensor(a), torch.as_tensor(b)
+        return a.shape == b.shape and bool(torch.equal(a.to(torch.float64), b.to(torch.float64)))
+    return same_setting(a, b)
+
+
+def _plain_state(state: Any) -> Any:
+    """A distribution state for a message: tensors as lists (rounded), shortened."""
+    from automl_mm.engine.resume_config import shown_value
+
+    def plain(value: Any) -> Any:
+        if torch.is_tensor(value):
+            return [round(float(v), 4) for v in value.reshape(-1).tolist()]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return shown_value(plain(state))
+
+
+def check_initial_states(hook: Any, runner: Any, saved: dict, trunk: int) -> None:
+    """Warn, naming the config key, for each space whose configured start (its distribution's initial ``logits`` /
+    ``mean`` ...) is not the one the checkpoint's search started from: a resume continues the checkpoint's θ, so
+    the edited start has no effect; it was not said (the resume's config comparison leaves the OHL hook's
+    ``spaces`` to this check, which compared the choices and settings only). Call before θ is loaded.
+    Checkpoints written before the start was saved are not compared."""
+    now = distribution_states(hook)
+    hook_key = hook_config_key(runner, hook)
+    prefix = f'{hook_key}.' if hook_key else 'OHLHook.'
+    for i, space in enumerate(hook.spaces):
+        if space.name in saved and space.name in now and not _same_state(saved[space.name], now[space.name]):
+            runner.logger.warning(
+                f'OHL: space {space.name!r}: this run\'s {prefix}spaces.{i}.distribution starts the search at '
+                f'{_plain_state(now[space.name])}, the checkpoint\'s search started at '
+                f'{_plain_state(saved[space.name])}: the resume continues the checkpoint\'s theta (learned up to '
+                f'trunk {trunk}), so the configured start is not used. Start a new search from its weights with '
+                'load_from to search from it')
+
+
 def search_state(hook: Any, runner: Any) -> dict[str, Any]:
     """The search as ``before_save_checkpoint`` saves it (``checkpoint['ohl']``): trunk counter, seed, history,
     whether the copies are apart, the layout and trunk length, the controllers' state (θ included), the spaces'
-    signatures, :func:`search_settings` and :func:`reward_settings`."""
+    distribution states the search started from (``initial``), the spaces' signatures, :func:`search_settings` and
+    :func:`reward_settings`."""
     # copies apart: inside a trunk, or after one that did not broadcast (broadcast_interval > 1)
     apart = hook._in_trunk or bool(hook.history and not hook.history[-1].get('broadcast', True))
     return dict(
@@ -123,6 +181,7 @@ def search_state(hook: Any, runner: Any) -> dict[str, Any]:
         num_copies=hook.num_copies, ranks_per_copy=hook.ranks_per_copy,
         trunk_epochs=hook.trunk_epochs, trunk_iters=hook.trunk_iters,
         controllers={s.name: c.state_dict() for s, c in zip(hook.spaces, hook.controllers)},
+        initial=hook.initial_states,  # None before the spaces are resolved (not compared)
         signatures={s.name: s.signature() for s in hook.spaces},
         settings={s.name: search_settings(s, c)[0] for s, c in zip(hook.spaces, hook.controllers)},
         reward=hook.reward_settings(runner)[0])
@@ -191,6 +250,9 @@ def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:
                              'load_from')
     check_search_settings(hook, runner, state.get('settings') or {}, state['trunk'])
     check_reward_settings(hook, runner, state.get('reward') or {}, state['trunk'])
+    check_initial_states(hook, runner, state.get('initial') or {}, state['trunk'])
+    # the start the search began from goes on into this run's checkpoints (a resume of a resume compares with it)
+    hook.initial_states = {**distribution_states(hook), **(state.get('initial') or {})}
     for space, controller in zip(hook.spaces, hook.controllers):
         try:
             controller.load_state_dict(state['controllers'][space.name])

@@ -188,3 +188,39 @@ def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it(
     assert (fresh.trunk, fresh.history) == (0, [])
     assert torch.allclose(fresh.controllers[0].distribution.probs(), torch.full((3, ), 1 / 3, dtype=torch.float64))
     assert len(warnings) == 1 and 'load_from takes the checkpoint\'s weights only' in warnings[0]
+
+
+def test_a_resume_under_another_configured_start_says_the_checkpoints_theta_goes_on():
+    """A search started at logits [0, 0, 0] and resumed under a config starting at [2, 0, 0] continued the
+    checkpoint's theta (right: a resume continues the search) without a word: the resume's config comparison leaves
+    the hook's spaces to the OHL check, which compared the choices and settings only. The start is saved from the
+    first resolve on and carried through resumes."""
+    from automl_mm.ohl import OHLHook
+
+    def hook(logits=None):
+        distribution = dict(type='Categorical', num_choices=3, **({} if logits is None else dict(logits=logits)))
+        return OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug', distribution=distribution)],
+                       num_copies=1, reward_key='acc', trunk_iters=5)
+
+    runner = _resuming_runner()
+    warnings = []
+    runner.logger = SimpleNamespace(warning=warnings.append)
+    trained = hook()
+    trained.resolve_spaces(runner)  # as before_train: the start is recorded
+    trained.controllers[0].distribution.logits.data += torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)  # learned
+    trained.trunk = 3
+    checkpoint = {}
+    trained.before_save_checkpoint(runner, checkpoint)
+    same = hook()
+    same.after_load_checkpoint(runner, checkpoint)
+    assert warnings == []  # the same start: the learned theta differs from it, as it should
+    edited = hook(logits=[2.0, 0.0, 0.0])
+    edited.after_load_checkpoint(runner, checkpoint)
+    assert torch.equal(edited.controllers[0].distribution.logits, trained.controllers[0].distribution.logits)
+    assert len(warnings) == 1
+    assert "space 'aug': this run's OHLHook.spaces.0.distribution starts the search at {'logits': [2.0, 0.0, 0.0]}" \
+        in warnings[0] and "started at {'logits': [0.0, 0.0, 0.0]}" in warnings[0] and 'trunk 3' in warnings[0]
+    again = {}
+    edited.before_save_checkpoint(runner, again)  # the resumed run saves the search's start, not its own config's
+    hook(logits=[2.0, 0.0, 0.0]).after_load_checkpoint(runner, again)
+    assert len(warnings) == 2
