@@ -119,7 +119,8 @@ def resume_checked_keys(hook: Any, runner: Any) -> set[str]:
 def distribution_states(hook: Any) -> dict[str, dict]:
     """Each space's distribution state now (``state_dict``, deep-copied), by space name; spaces not yet resolved to
     a distribution are left out."""
-    return {s.name: copy.deepcopy(s.distribution.state_dict()) for s in hook.spaces if s.distribution is not None}
+    return {s.name: copy.deepcopy(s.distribution.state_dict()) for s in hook.spaces
+            if callable(getattr(getattr(s, 'distribution', None), 'state_dict', None))}
 
 
 def _same_state(a: Any, b: Any) -> bool:
