@@ -231,6 +231,63 @@ def difference_warning(name: str, differences: list[tuple[str, Any, Any]], resto
     return ' '.join(parts)
 
 
+# --- the best checkpoint's record -----------------------------------------------------------------------------------
+def _best_records(hook_cfg: Any) -> dict[str, tuple[str, str]] | None:
+    """``{message hub key: (metric key, rule)}`` under which a ``CheckpointHook`` config keeps its best score
+    (``best_score`` for one ``save_best`` key, ``best_score_<key>`` for several, as mmengine's hook names them), its
+    rules resolved as the hook resolves them; ``None`` when it saves no best, or the config cannot be read so (a
+    non-literal value, ``'auto'``, which names its key only at the first validation)."""
+    from mmengine.hooks import CheckpointHook
+
+    if not isinstance(hook_cfg, dict) or not hook_cfg.get('save_best'):
+        return None
+    try:
+        hook = CheckpointHook(**{k: hook_cfg[k] for k in ('save_best', 'rule', 'greater_keys', 'less_keys')
+                                 if k in hook_cfg})
+    except Exception:  # noqa: BLE001 - a config this hook cannot read: not compared (mmengine names its error)
+        return None
+    if 'auto' in hook.key_indicators:
+        return None
+    pairs = list(zip(hook.key_indicators, hook.rules))
+    if len(pairs) == 1:
+        return {'best_score': pairs[0]}
+    return {f'best_score_{key}': (key, rule) for key, rule in pairs}
+
+
+def forget_best_of_another_metric(name: str, saved: dict, now: dict, checkpoint: dict) -> list[str]:
+    """Drop, from the checkpoint's message hub (before ``Runner.resume`` loads it), the best score and best
+    checkpoint recorded under another ``default_hooks.checkpoint.save_best`` key or rule than this run's; return
+    the warning that says so (a list of one message; empty when nothing was dropped), which
+    :class:`ResumeConfigHook` logs.
+
+    mmengine's ``CheckpointHook`` keeps one record for a single ``save_best`` key (``best_score``, ``best_ckpt``),
+    whatever the key: a run resumed with ``save_best='coco/bbox_mAP_50'`` instead of ``'coco/bbox_mAP'`` compared its
+    mAP@50 with the best mAP, and under another rule (``'less'`` for ``'greater'``) with a maximum as if a minimum,
+    so the best checkpoint of the configured metric was saved against another metric's record (never, or at the
+    first validation whatever its score), silently. Dropped, the configured metric's best is tracked from the resume
+    on; the checkpoint's best file stays where it is.
+    """
+    before = _best_records((saved.get('default_hooks') or {}).get('checkpoint'))
+    after = _best_records((now.get('default_hooks') or {}).get('checkpoint'))
+    runtime = (checkpoint.get('message_hub') or {}).get('runtime_info')
+    if not before or not after or not isinstance(runtime, dict):
+        return []
+    lines = []
+    for record, (key, rule) in after.items():
+        old = before.get(record)
+        if old is None or old == (key, rule) or record not in runtime:
+            continue
+        best_ckpt = record.replace('best_score', 'best_ckpt', 1)
+        lines.append(f'its best score {runtime[record]!r} of {old[0]} (rule {old[1]!r}) and best checkpoint '
+                     f'{runtime.get(best_ckpt)} are not compared with this run\'s {key} (rule {rule!r})')
+        runtime.pop(record)
+        runtime.pop(best_ckpt, None)
+    return [f'resuming {name}: default_hooks.checkpoint.save_best / rule differ from the checkpoint\'s run: '
+            + '; '.join(lines) + ' (mmengine keeps one record whatever the key: the best of the configured metric '
+            'would have been saved against another metric\'s). The best is tracked from the resume on; the '
+            'checkpoint\'s best file stays'] if lines else []
+
+
 # --- the hook -------------------------------------------------------------------------------------------------------
 class ResumeConfigHook(Hook):
     """On resume, warn once about the config keys that differ from the checkpoint's run (see the module docstring).
@@ -262,6 +319,10 @@ class ResumeConfigHook(Hook):
         from .data_fingerprint import _resumed_file
         from .learned_state import learned_config_keys
 
+        now = run_config(runner)
+        for message in forget_best_of_another_metric(_resumed_file(runner), saved, now or {}, checkpoint):
+            print_log(message, logger='current', level=logging.WARNING)
+
         # the learned hyper-parameters the model's state_dict holds (an AMLFSLoss's theta) are the checkpoint's too
         restored = {**restored_keys(checkpoint), **{key: 'model' for key in learned_config_keys(runner)}}
         self._saved = (_resumed_file(runner), saved, restored)
@@ -284,4 +345,5 @@ class ResumeConfigHook(Hook):
 
 
 __all__ = ['MAX_KEYS', 'PER_LAUNCH', 'ResumeConfigHook', 'checked_elsewhere', 'config_differences',
-           'difference_warning', 'parse_config_text', 'restored_keys', 'run_config', 'shown_value']
+           'difference_warning', 'forget_best_of_another_metric', 'parse_config_text', 'restored_keys', 'run_config',
+           'shown_value']

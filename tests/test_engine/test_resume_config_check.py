@@ -195,3 +195,34 @@ def test_an_identical_nas_resume_reports_nothing(tmp_path, warned):
     resumed.train_cfg.bn_recalibration_batches = 1
     Runner.from_cfg(resumed).train()
     assert warned == []
+
+
+@pytest.mark.parametrize('edit, dropped', [
+    (dict(save_best='accuracy/top5'), True),  # another metric, same rule
+    (dict(save_best='accuracy/top1', rule='less'), True),  # the same metric, read the other way
+    (dict(save_best='accuracy/top1', rule='greater'), False),  # the rule the key implied: the same record
+    (dict(), False),  # no best saved any more: nothing reads the record
+])
+def test_a_best_score_of_another_save_best_key_or_rule_is_not_compared(warned, tmp_path, edit, dropped):
+    """mmengine's CheckpointHook keeps one best_score for a single save_best key, whatever the key: a run resumed
+    with save_best='accuracy/top5' compared its top-5 with the best top-1 (under rule 'less', with a maximum as if a
+    minimum), so its best checkpoint was saved against another metric's record, silently. The record is dropped
+    from the checkpoint's message hub before the resume loads it, with a warning naming both keys."""
+    from types import SimpleNamespace
+
+    from automl_mm.engine.resume_config import ResumeConfigHook
+
+    before = Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
+                                                            save_best='accuracy/top1'))))
+    now = Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, **edit))))
+    runtime = {'best_score': 91.5, 'best_ckpt': 'run/best_accuracy_top1_epoch_3.pth', 'keep_ckpt_ids': [3]}
+    checkpoint = {'meta': {'cfg': before.pretty_text}, 'message_hub': {'runtime_info': runtime}}
+    runner = SimpleNamespace(model=None, _resume=True, _load_from='run/epoch_4.pth', cfg=now, hooks=[],
+                             work_dir=str(tmp_path))
+    ResumeConfigHook().after_load_checkpoint(runner, checkpoint)
+    assert ('best_score' not in runtime and 'best_ckpt' not in runtime) is dropped
+    assert runtime['keep_ckpt_ids'] == [3]
+    found = [m for m in warned if 'save_best' in m and 'best score' in m]
+    assert len(found) == int(dropped)
+    if dropped:
+        assert 'run/epoch_4.pth' in found[0] and "91.5 of accuracy/top1 (rule 'greater')" in found[0]
