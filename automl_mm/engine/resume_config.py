@@ -26,6 +26,11 @@ the keys in two:
     was reported as taking effect while the resumed buffer replaced it);
 (b) the rest, which take effect from the resume on.
 
+One key of (b) needs help to take effect: mmengine's ``CheckpointHook`` keeps a single best score for a single
+``save_best`` key, whatever the key, so an edited ``default_hooks.checkpoint.save_best`` (or ``rule``) compared the
+new metric with the old one's best; :func:`forget_best_of_another_metric` drops that record from the checkpoint's
+message hub on resume, with its own warning.
+
 Keys that legitimately differ between a run and its resume are not compared (:data:`PER_LAUNCH`: found by killing
 ``tools/train.py`` and resuming it with the same config, which reports no difference); nor the keys another check
 compares and reports itself (``randomness.seed``: mmengine and tools/train.py take the checkpoint's with a warning;
