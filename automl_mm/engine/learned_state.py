@@ -4,10 +4,10 @@ checkpoint's, and either is said when the two differ.
 An :class:`~automl_mm.losses.AMLFSLoss` keeps its θ in a buffer (so a resume inside an OHL trunk continues it), and a
 buffer is loaded with the weights. A run started with ``load_from`` from a searched checkpoint (an AM-LFS search's,
 whose θ is a copy's last sample) into a config whose loss is a plain ``AMLFSLoss()`` (cross-entropy) or has its own
-``theta`` (``tools/final_policy.py``'s learned loss) trained with the checkpoint's θ, without a word where the config
-set none. In mmengine and mmdet ``load_from`` takes a checkpoint's weights into a new run built from the config, and
-``resume`` continues the checkpoint's run whole (as the OHL and NAS hooks keep their search state: restored on resume,
-restarted on ``load_from``); a learned hyper-parameter is the config's, not a weight.
+``theta`` (the learned loss of a search's ``work_dir/ohl/final_policy.py``) trained with the checkpoint's θ, without
+a word where the config set none. In mmengine and mmdet ``load_from`` takes a checkpoint's weights into a new run
+built from the config, and ``resume`` continues the checkpoint's run whole (as the OHL and NAS hooks keep their search
+state: restored on resume, restarted on ``load_from``); a learned hyper-parameter is the config's, not a weight.
 
 A module declares such buffers with a class attribute ``learned_state = {buffer name: constructor argument}``
 (``AMLFSLoss``: ``{'_theta': 'theta'}``). :class:`LearnedStateHook`, which :func:`automl_mm.engine.patches.install`
@@ -17,6 +17,9 @@ registers on every runner that trains (``Runner.train`` / ``FlexibleRunner.train
 * ``load_from`` (no resume): each declared buffer of the checkpoint is replaced by the model's own (the config's
   value), and one warning names every one that differed: its ``state_dict`` key, its config key
   (:func:`config_key`, e.g. ``model.head.loss.theta``) and both values;
+* a weight initialisation that loads a checkpoint (``init_cfg=dict(type='Pretrained', checkpoint=...)``, weights
+  only too): in ``before_train`` the buffers recorded in ``before_run`` (before ``Runner.train`` initialises the
+  weights) are put back, with a warning;
 * resume: nothing is replaced (the checkpoint's run continues); :func:`learned_config_keys` tells
   :class:`~automl_mm.engine.resume_config.ResumeConfigHook` that those config keys are restored from the checkpoint, so
   an edited ``model.head.loss.theta`` is reported as replaced by the checkpoint's value, not as taking effect.
@@ -75,9 +78,18 @@ def _shown(value: torch.Tensor) -> list[float]:
     return [round(float(v), 4) for v in value.reshape(-1).tolist()]
 
 
-def keep_configured_learned_state(model: torch.nn.Module, checkpoint: dict) -> list[str]:
-    """Replace, in ``checkpoint['state_dict']`` (in place), each learned buffer that differs from ``model``'s by
-    the model's value, and return one line per replaced buffer (its keys and both values) for the warning.
+def configured_learned_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``{state_dict key: a copy of the buffer}`` of every learned buffer of ``model`` now."""
+    own = inner_model(model).state_dict()
+    return {key: own[key].detach().clone() for key, _, _ in learned_buffers(model) if key in own}
+
+
+def keep_configured_learned_state(model: torch.nn.Module, checkpoint: dict,
+                                  configured: dict[str, torch.Tensor] | None = None) -> list[str]:
+    """Replace, in ``checkpoint['state_dict']`` (in place), each learned buffer that differs from the configured
+    value (``configured``, :func:`configured_learned_state` taken before the weights were initialised; default:
+    ``model``'s now) by that value, and return one line per replaced buffer (its keys and both values) for the
+    warning.
 
     A buffer the checkpoint lacks, or holds in another shape, is left to the loader (and to
     :class:`~automl_mm.engine.hooks.StrictCheckpointHook`, which names it).
@@ -85,7 +97,7 @@ def keep_configured_learned_state(model: torch.nn.Module, checkpoint: dict) -> l
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         return []
-    own = inner_model(model).state_dict()
+    own = {**configured_learned_state(model), **(configured or {})}
     lines = []
     for key, cfg_key, _ in learned_buffers(model):
         found = _find(state, key)
@@ -106,6 +118,38 @@ class LearnedStateHook(Hook):
 
     priority = 'VERY_HIGH'  # before EMAHook (NORMAL) copies the checkpoint's state_dict into its average
 
+    def __init__(self) -> None:
+        self._configured: dict[str, torch.Tensor] | None = None
+
+    def before_run(self, runner) -> None:
+        # before Runner.train initialises the weights: an init_cfg=dict(type='Pretrained', checkpoint=...) loads
+        # buffers too (weights only, as load_from)
+        model = getattr(runner, 'model', None)
+        self._configured = configured_learned_state(model) if isinstance(model, torch.nn.Module) else None
+
+    def before_train(self, runner) -> None:
+        """Put back a learned buffer that the weights' initialisation replaced (``init_cfg=dict(type='Pretrained')``
+        of a searched checkpoint), with a warning naming it; a resume keeps the checkpoint's."""
+        from .run_info import is_resume
+
+        configured, self._configured = self._configured, None
+        model = getattr(runner, 'model', None)
+        if not configured or is_resume(runner) or not isinstance(model, torch.nn.Module):
+            return
+        buffers = dict(inner_model(model).named_buffers())
+        lines = []
+        for key, cfg_key, _ in learned_buffers(model):
+            now, value = buffers.get(key), configured.get(key)
+            if now is None or value is None or now.shape != value.shape or torch.equal(now, value.to(now)):
+                continue
+            lines.append(f'{key} (config key {cfg_key}): loaded {_shown(now)}, this run {_shown(value)}')
+            with torch.no_grad():
+                now.copy_(value)
+        if lines:
+            print_log('the model\'s weight initialisation (e.g. init_cfg=dict(type=\'Pretrained\')) loaded learned '
+                      'hyper-parameters from a checkpoint; this run\'s config keeps its own, as with load_from: '
+                      + '; '.join(lines), logger='current', level=logging.WARNING)
+
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from .data_fingerprint import _resumed_file
         from .run_info import is_resume
@@ -115,14 +159,14 @@ class LearnedStateHook(Hook):
         model = getattr(runner, 'model', None)
         if not isinstance(model, torch.nn.Module):
             return
-        lines = keep_configured_learned_state(model, checkpoint)
+        lines = keep_configured_learned_state(model, checkpoint, self._configured)
         if lines:
             print_log(f'load_from {_resumed_file(runner)}: the checkpoint\'s learned hyper-parameters are not loaded, '
                       'this run\'s config keeps its own (load_from takes the weights into a new run; resume continues '
                       'a run whole): ' + '; '.join(lines) + '. To train with the checkpoint\'s value, set that config '
-                      'key to it (e.g. tools/final_policy.py\'s fragment of a search), or resume the run',
+                      'key to it (e.g. from the search\'s work_dir/ohl/final_policy.py), or resume the run',
                       logger='current', level=logging.WARNING)
 
 
-__all__ = ['LearnedStateHook', 'config_key', 'keep_configured_learned_state', 'learned_buffers',
-           'learned_config_keys']
+__all__ = ['LearnedStateHook', 'config_key', 'configured_learned_state', 'keep_configured_learned_state',
+           'learned_buffers', 'learned_config_keys']

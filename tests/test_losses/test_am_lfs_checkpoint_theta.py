@@ -108,3 +108,28 @@ def test_a_resume_under_an_edited_theta_says_the_checkpoints_is_used(monkeypatch
     used, _, applied = messages[0].partition('This run\'s value is used')
     assert 'model.head.loss.theta' in used and 'The checkpoint\'s value is used' in used
     assert 'model.head.loss.theta' not in applied
+
+
+@pytest.mark.parametrize('resume', [False, True])
+def test_a_pretrained_init_of_a_searched_checkpoint_keeps_the_configs_theta(warned, tmp_path, resume):
+    """init_cfg=dict(type='Pretrained') loads weights only, as load_from: the searched θ it loaded into the head
+    is put back to the config's before training (recorded in before_run, before Runner.train initialises the
+    weights), with a warning; a resume then loads the checkpoint's θ anyway and keeps it."""
+    searched = CosineLinearClsHead(num_classes=3, in_channels=4, loss=dict(type='AMLFSLoss', theta=SEARCHED))
+    torch.save({'state_dict': searched.state_dict()}, tmp_path / 'search.pth')
+    head = CosineLinearClsHead(num_classes=3, in_channels=4, loss=dict(type='AMLFSLoss'),
+                               init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'search.pth')))
+    model = nn.Sequential()
+    model.add_module('head', head)
+    runner = SimpleNamespace(model=model, _resume=resume, _load_from=None)
+    hook = LearnedStateHook()
+    hook.before_run(runner)
+    head.init_weights()  # what Runner.train does next: mmengine's PretrainedInit loads the file
+    assert torch.equal(head.fc.weight, searched.fc.weight) and torch.equal(head.loss_module.theta, SEARCHED)
+    hook.before_train(runner)
+    expected = SEARCHED if resume else head.loss_module.cross_entropy_theta()
+    assert torch.equal(head.loss_module.theta, expected)
+    assert torch.equal(head.fc.weight, searched.fc.weight)  # the weights stay the loaded ones
+    assert len(warned) == int(not resume)
+    if not resume:
+        assert 'head.loss_module._theta (config key model.head.loss.theta)' in warned[0] and 'Pretrained' in warned[0]
