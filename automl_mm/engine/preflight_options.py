@@ -1,10 +1,12 @@
 """``--cfg-options`` merged into a config (:func:`merge_options`), refusing options that would change nothing: a
 top-level name nothing reads, a top-level name or a template entry whose old value the file had already copied
-into other settings. Used by ``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py`` and the benchmarks;
+into other settings, a top-level name the config's files used in other settings (:mod:`.preflight_option_uses`).
+Used by ``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py`` and the benchmarks;
 importable from :mod:`automl_mm.engine.preflight` as before.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -192,6 +194,12 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     (``--cfg-options fashion_split.seed=1``: the datasets kept seed 0; ``train_pipeline.1.prob=0``: the loader kept
     its copy of the pipeline): the copies still holding the old value are listed (:func:`_substituted_parents`).
 
+    A top-level name that nothing reads but the config's files used elsewhere (``lr_choices`` in the OHL hook's
+    ``choices``, ``num_train_images`` in ``train_dataloader.dataset.indices``, ``iters_per_epoch`` in products) is
+    refused unless the options also set something under each runner key made from it
+    (:func:`~automl_mm.engine.preflight_option_uses.check_name_options`): those uses were evaluated when the file
+    was read, and the option changed the name alone.
+
     An option whose top-level name the config lacks and nothing reads (not in :data:`RUNNER_KEYS`, e.g.
     ``max_epochs=2`` for ``train_cfg.max_epochs=2``) is refused too: it was added and changed nothing.
 
@@ -207,12 +215,15 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     Raises:
         ConfigCheckError: such an option, naming the settings to set instead.
     """
+    from .preflight_option_uses import check_name_options
     from .preflight_schedule_span import warn_schedule_span
 
     if not options:
         return
     _check_new_names(cfg, options)
     old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
+    names = {k.split('.', 1)[0] for k in options} - RUNNER_KEYS
+    own = {name: copy.deepcopy(cfg[name]) for name in sorted(names) if name in cfg}
     inside = _substituted_parents(cfg, options)
     imports_before = _import_names(cfg.get('custom_imports'))
     cfg.merge_from_dict(options)
@@ -238,4 +249,5 @@ def merge_options(cfg: Any, options: dict | None) -> None:
                 f'--cfg-options {key}={cfg[key]!r} changes the top-level name {key!r} only: the config wrote its '
                 f'value {before!r} into {", ".join(stale)} when the file was read (and maybe into other settings). '
                 f'Set those keys instead, e.g. --cfg-options {stale[0].split("=")[0]}={cfg[key]!r}')
+    check_name_options(cfg, options, own, RUNNER_KEYS, _TEMPLATES)
     warn_schedule_span(cfg, options)
