@@ -200,6 +200,10 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     (:func:`~automl_mm.engine.preflight_option_uses.check_name_options`): those uses were evaluated when the file
     was read, and the option changed the name alone.
 
+    An option on a key that a hook writes over while training (an OHL ``AttributeSpace``'s ``target``, a
+    ``SetAttributesHook``'s ``values``) is refused too
+    (:func:`~automl_mm.engine.preflight_option_targets.check_written_options`): it never trained.
+
     An option whose top-level name the config lacks and nothing reads (not in :data:`RUNNER_KEYS`, e.g.
     ``max_epochs=2`` for ``train_cfg.max_epochs=2``) is refused too: it was added and changed nothing.
 
@@ -215,6 +219,7 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     Raises:
         ConfigCheckError: such an option, naming the settings to set instead.
     """
+    from .preflight_option_targets import check_written_options
     from .preflight_option_uses import check_name_options
     from .preflight_schedule_span import warn_schedule_span
 
@@ -250,4 +255,5 @@ def merge_options(cfg: Any, options: dict | None) -> None:
                 f'value {before!r} into {", ".join(stale)} when the file was read (and maybe into other settings). '
                 f'Set those keys instead, e.g. --cfg-options {stale[0].split("=")[0]}={cfg[key]!r}')
     check_name_options(cfg, options, own, RUNNER_KEYS, _TEMPLATES)
+    check_written_options(cfg, options)
     warn_schedule_span(cfg, options)

@@ -1,0 +1,80 @@
+"""``--cfg-options`` on a value that a hook of the config writes over while the run trains (part of
+:func:`~automl_mm.engine.preflight_options.merge_options`).
+
+An OHL ``AttributeSpace`` writes its sample to its ``target`` at every trunk start, before the trunk's first
+iteration (``optim_wrapper.optimizer.param_groups.*.lr``, or the base form ``optim_wrapper.optimizer.lr``), and
+the exported fragments' ``SetAttributesHook`` / ``TrunkScheduleHook`` write their ``values`` before training / at
+each trunk start: the configured value of such a key never trains. ``ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py
+--cfg-options optim_wrapper.optimizer.lr=0.1`` (or ``weight_decay=0``) trained on the space's five learning rates
+(four weight decays) from the first iteration, as without the option, silently; so did a retraining config with a
+pasted ``final_policy.py``. Such an option is refused, naming the writer's key and what to change there.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .preflight_walk import ConfigCheckError
+
+
+def config_key(path: str) -> str | None:
+    """The config key an attribute path sets: the path itself (``model.head.loss.loss_weight``), with
+    ``param_groups.*.`` dropped for every group of an optimiser (``optim_wrapper.optimizer.param_groups.*.lr`` ->
+    ``optim_wrapper.optimizer.lr``); ``None`` for one group's value (``param_groups.0.lr``: no config key)."""
+    parts = path.split('.')
+    if 'param_groups' in parts:
+        at = parts.index('param_groups')
+        if at + 1 >= len(parts) or parts[at + 1] != '*':
+            return None
+        parts = parts[:at] + parts[at + 2:]
+    return '.'.join(parts)
+
+
+def _covers(written: str, key: str) -> bool:
+    """Whether the option ``key`` sets ``written`` or a part of its value (``*`` matches any one part)."""
+    have, want = key.split('.'), written.split('.')
+    return len(have) >= len(want) and all(w in ('*', h) for w, h in zip(want, have))
+
+
+def written_keys(cfg: Any) -> list[tuple[str, str, str, str]]:
+    """``(config key, attribute path, writer's key, when)`` for every path a hook of ``custom_hooks`` writes while
+    the run trains: each ``target`` of the OHL hook's spaces, each ``values`` path of a ``SetAttributesHook`` or a
+    ``TrunkScheduleHook`` (their subclasses too)."""
+    from automl_mm.ohl import OHLHook
+    from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook
+    from automl_mm.ohl.copies import _hook_class
+
+    found = []
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if not isinstance(hook, dict):
+            continue
+        cls = _hook_class(hook, cfg.get('default_scope'))
+        if not isinstance(cls, type):
+            continue
+        if issubclass(cls, OHLHook):
+            for j, space in enumerate(hook.get('spaces') or []):
+                targets = space.get('target') if isinstance(space, dict) else None
+                for path in [targets] if isinstance(targets, str) else targets or []:
+                    found.append((path, f'custom_hooks.{i}.spaces.{j}', 'with its sample at every trunk start'))
+        elif issubclass(cls, (SetAttributesHook, TrunkScheduleHook)):
+            when = 'before training' if issubclass(cls, SetAttributesHook) else 'at every trunk start'
+            values = hook.get('values')
+            for path in values if isinstance(values, dict) else ():
+                found.append((path, f'custom_hooks.{i}.values', when))
+    return [(key, path, writer, when) for path, writer, when in found if isinstance(path, str)
+            and (key := config_key(path)) is not None]
+
+
+def check_written_options(cfg: Any, options: dict) -> None:
+    """Refuse an option on a key that a hook of the config writes over while training (module docstring).
+
+    Raises:
+        ConfigCheckError: naming the option, the writer's ``custom_hooks`` key, the path it writes and when.
+    """
+    written = written_keys(cfg)
+    for key, value in options.items():
+        for config_key_, path, writer, when in written:
+            if _covers(config_key_, key):
+                raise ConfigCheckError(
+                    f'--cfg-options {key}={value!r} changes nothing: {writer} writes {path} {when}, over the '
+                    f'configured value, so no iteration trains with it. Change what {writer} writes instead'
+                    + (' (its choices)' if '.spaces.' in writer else ''))

@@ -1,0 +1,56 @@
+"""--cfg-options on a key that a hook of the config writes over while training: an OHL AttributeSpace writes its
+target at every trunk start, a pasted final_policy.py's SetAttributesHook before training. ohl-lr-wd's
+optim_wrapper.optimizer.lr=0.1 trained on the space's learning rates from the first iteration, as without the
+option, silently. Refused now, naming the writer."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import ConfigCheckError, merge_options
+from automl_mm.engine.preflight_option_targets import config_key
+
+from conftest import REPO_ROOT
+
+LR_WD = 'configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py'
+DIGITS = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
+
+
+@pytest.mark.parametrize('key, value, writer, path', [
+    ('optim_wrapper.optimizer.lr', 0.1, 'custom_hooks.0.spaces.0', 'optim_wrapper.optimizer.param_groups.*.lr'),
+    ('optim_wrapper.optimizer.weight_decay', 0, 'custom_hooks.0.spaces.1',
+     'optim_wrapper.optimizer.param_groups.*.weight_decay'),
+])
+def test_an_option_on_a_searched_key_is_refused_naming_the_space(key, value, writer, path):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, LR_WD))
+    with pytest.raises(ConfigCheckError, match=rf'--cfg-options {key}={value} changes nothing: {writer} writes '
+                                               rf'{path.replace(".", r"[.]").replace("*", r"[*]")} with its sample at '
+                                               rf'every trunk start.*\(its choices\)'):
+        merge_options(cfg, {key: value})
+
+
+def test_other_optimiser_keys_and_the_spaces_own_keys_pass():
+    cfg = Config.fromfile(osp.join(REPO_ROOT, LR_WD))
+    choices = [0.001, 0.01, 0.03, 0.1, 0.3]
+    merge_options(cfg, {'optim_wrapper.optimizer.momentum': 0.8, 'custom_hooks.0.spaces.0.choices': choices})
+    assert cfg.optim_wrapper.optimizer.momentum == 0.8 and cfg.custom_hooks[0].spaces[0].choices == choices
+
+
+def test_a_pasted_set_attributes_hook_refuses_an_option_on_its_value(tmp_path):
+    path = tmp_path / 'retrain.py'
+    path.write_text(f"_base_ = {osp.join(REPO_ROOT, DIGITS)!r}\ncustom_hooks = [dict(type='automl_mm."
+                    "SetAttributesHook', values={'optim_wrapper.optimizer.weight_decay': 1e-3})]\n")
+    cfg = Config.fromfile(str(path))
+    with pytest.raises(ConfigCheckError, match=r'weight_decay=0\.0 changes nothing: custom_hooks\.0\.values writes '
+                                               r'optim_wrapper\.optimizer\.weight_decay before training'):
+        merge_options(cfg, {'optim_wrapper.optimizer.weight_decay': 0.0})
+    merge_options(cfg, {'optim_wrapper.optimizer.lr': 0.05})
+    assert cfg.optim_wrapper.optimizer.lr == 0.05
+
+
+def test_config_keys_of_attribute_paths():
+    assert config_key('optim_wrapper.optimizer.param_groups.*.betas.0') == 'optim_wrapper.optimizer.betas.0'
+    assert config_key('optim_wrapper.optimizer.param_groups.0.lr') is None  # one group: no config key
+    assert config_key('model.head.loss.loss_weight') == 'model.head.loss.loss_weight'
