@@ -35,9 +35,9 @@ def _covers(written: str, key: str) -> bool:
     return len(have) >= len(want) and all(w in ('*', h) for w, h in zip(want, have))
 
 
-def written_keys(cfg: Any) -> list[tuple[str, str, str, str]]:
-    """``(config key, attribute path, writer's key, when)`` for every path a hook of ``custom_hooks`` writes while
-    the run trains: each ``target`` of the OHL hook's spaces, each ``values`` path of a ``SetAttributesHook`` or a
+def _writes(cfg: Any) -> list[tuple[str, str, str]]:
+    """``(attribute path, writer's key, when)`` for every path a hook of ``custom_hooks`` writes while the run
+    trains: each ``target`` of the OHL hook's spaces, each ``values`` path of a ``SetAttributesHook`` or a
     ``TrunkScheduleHook`` (their subclasses too)."""
     from automl_mm.ohl import OHLHook
     from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook
@@ -60,8 +60,39 @@ def written_keys(cfg: Any) -> list[tuple[str, str, str, str]]:
             values = hook.get('values')
             for path in values if isinstance(values, dict) else ():
                 found.append((path, f'custom_hooks.{i}.values', when))
-    return [(key, path, writer, when) for path, writer, when in found if isinstance(path, str)
-            and (key := config_key(path)) is not None]
+    return [(path, writer, when) for path, writer, when in found if isinstance(path, str)]
+
+
+def written_keys(cfg: Any) -> list[tuple[str, str, str, str]]:
+    """``(config key, attribute path, writer's key, when)`` for every path of :func:`_writes` that a config key
+    sets (:func:`config_key`)."""
+    return [(key, path, writer, when) for path, writer, when in _writes(cfg) if (key := config_key(path)) is not None]
+
+
+def check_scaled_lr_writes(cfg: Any) -> None:
+    """Refuse ``auto_scale_lr.enable`` (``--auto-scale-lr``) with a hook that writes the groups' ``lr`` itself.
+
+    mmengine's ``Runner.scale_lr`` multiplies each parameter group's ``lr`` by the batch ratio once, after the
+    optimiser is built; a value written to ``optim_wrapper.optimizer.param_groups.*.lr`` (``ohl-lr-wd``'s space)
+    replaced the scaled one with the value as given at every trunk start, so the searched learning rates trained
+    unscaled, silently. The base form ``optim_wrapper.optimizer.lr`` carries the factor
+    (:mod:`automl_mm.ohl.optimizer_base`).
+
+    Raises:
+        ConfigCheckError: naming the writer's key, the path and the base form to target instead.
+    """
+    scale = cfg.get('auto_scale_lr')
+    if not (isinstance(scale, dict) and scale.get('enable')):
+        return
+    for path, writer, when in _writes(cfg):
+        parts = path.split('.')
+        if 'param_groups' in parts and parts[-1] == 'lr':
+            base = '.'.join(parts[:parts.index('param_groups')] + ['lr'])
+            raise ConfigCheckError(
+                f'auto_scale_lr.enable=True (--auto-scale-lr) scales each parameter group\'s lr by the batch ratio '
+                f'once, when the optimiser is built, but {writer} writes {path} {when} as given, so the written '
+                f'learning rates would train unscaled. Target the base form {base} instead (each group gets the '
+                'value x its paramwise multiplier x the batch ratio), or leave auto_scale_lr off')
 
 
 def check_written_options(cfg: Any, options: dict) -> None:

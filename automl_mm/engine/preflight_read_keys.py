@@ -103,8 +103,11 @@ def check_read_keys(cfg: Any, test_only: bool = False) -> None:
 
     Raises:
         ConfigCheckError: naming the key, the keys read there and a close one; ``auto_scale_lr.enable`` true without
-            a positive ``base_batch_size`` (mmengine's assert, in every worker, after the model was built).
+            a positive ``base_batch_size`` (mmengine's assert, in every worker, after the model was built), or with
+            a hook that writes the groups' ``lr`` itself (:func:`~.preflight_option_targets.check_scaled_lr_writes`).
     """
+    from .preflight_option_targets import check_scaled_lr_writes
+
     _refuse_unread(cfg.get('env_cfg'), 'env_cfg', ENV_CFG_KEYS, "mmengine's Runner.setup_env")
     if test_only:
         return
@@ -113,6 +116,7 @@ def check_read_keys(cfg: Any, test_only: bool = False) -> None:
     if isinstance(scale, dict) and scale.get('enable') and (problem := base_batch_size_problem(scale)):
         raise ConfigCheckError(f'auto_scale_lr.enable=True needs auto_scale_lr.base_batch_size, the total batch the '
                                f'configured lr is for (a positive number); {problem}')
+    check_scaled_lr_writes(cfg)
     for paramwise, key, optimizer in _paramwise_cfgs(cfg.get('optim_wrapper'), 'optim_wrapper'):
         _refuse_unread(paramwise, key, PARAMWISE_CFG_KEYS, "mmengine's DefaultOptimWrapperConstructor")
         _check_custom_keys(paramwise, key, optimizer, cfg.get('default_scope'))

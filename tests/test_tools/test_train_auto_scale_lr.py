@@ -71,3 +71,23 @@ def test_the_runner_scales_the_lr_by_the_real_batch(tmp_path):
     runner.scale_lr(wrapper, runner.auto_scale_lr)
     ratio = cfg.train_dataloader.batch_size / 16
     assert wrapper.param_groups[0]['lr'] == pytest.approx(configured * ratio) and ratio != 1
+
+
+LR_WD = osp.join(REPO_ROOT, 'configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py')
+
+
+def test_a_hook_writing_the_groups_lr_is_refused_with_the_scaling(tmp_path):
+    """ohl-lr-wd's space writes optim_wrapper.optimizer.param_groups.*.lr at every trunk start: mmengine's scaling
+    of the groups' lr (once, when the optimiser is built) was replaced by the choice as given, so --auto-scale-lr
+    trained the searched learning rates unscaled, silently. Refused, naming the base form, which carries the factor
+    (tests/test_ohl/test_optimizer_base_lr_run.py); that target passes."""
+    base = {'auto_scale_lr.base_batch_size': 128}
+    with pytest.raises(ConfigCheckError, match=r'--auto-scale-lr\) scales .* but custom_hooks\.0\.spaces\.0 writes '
+                                               r'optim_wrapper\.optimizer\.param_groups\.\*\.lr with its sample at '
+                                               r'every trunk start as given.*Target the base form '
+                                               r'optim_wrapper\.optimizer\.lr instead'):
+        _train_tool().build_config(_args(LR_WD, str(tmp_path), base))
+    cfg = _train_tool().build_config(_args(LR_WD, str(tmp_path), {
+        **base, 'custom_hooks.0.spaces.0.target': 'optim_wrapper.optimizer.lr'}))
+    assert cfg.auto_scale_lr.enable and cfg.custom_hooks[0].spaces[0].target == 'optim_wrapper.optimizer.lr'
+    assert _train_tool().build_config(_args(LR_WD, str(tmp_path), base, auto_scale_lr=False))  # no scaling: as before
