@@ -1,6 +1,8 @@
 """Every config under configs/ loads, and every config with a model builds it (catches most config rot)."""
 from __future__ import annotations
 
+import copy
+import functools
 import glob
 import os.path as osp
 
@@ -13,6 +15,12 @@ from mmengine.utils import import_modules_from_strings
 from conftest import REPO_ROOT
 
 CONFIGS = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True))
+_read = functools.lru_cache(maxsize=None)(Config.fromfile)  # 0.3-0.8 s a config: read once by all tests here
+
+
+def _load(path: str) -> Config:
+    """The config at ``path``, a copy of its one reading (a test may change what it gets)."""
+    return copy.deepcopy(_read(path))
 
 
 def test_configs_are_found():
@@ -21,7 +29,7 @@ def test_configs_are_found():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(REPO_ROOT, 'configs')))
 def test_config_loads_and_builds_its_model(path):
-    cfg = Config.fromfile(path)
+    cfg = _load(path)
     if 'model' not in cfg:
         return
     if cfg.get('custom_imports'):
@@ -48,7 +56,7 @@ def test_the_learning_rate_is_for_the_total_batch_the_name_implies():
     trained 8 x 64 = 512 at the lr of batch 256 (its comment said 8 x 64 = 256)."""
     checked = 0
     for path in (p for p in CONFIGS if '_base_' not in p):
-        cfg = Config.fromfile(path)
+        cfg = _load(path)
         base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
         if base is None:
             continue
@@ -78,7 +86,7 @@ def test_config_in_memory_datasets_give_no_key_they_do_not_read(path):
     """The datasets that build their own items refuse the BaseDataset keys they never read; the shipped configs
     give none (built lazily: a missing CIFAR / ImageNet folder is no failure here)."""
     from automl_mm.registry import DATASETS
-    cfg = Config.fromfile(path).to_dict()
+    cfg = _load(path).to_dict()
     for ds in _datasets(cfg):
         if str(ds['type']).split('.')[-1] not in IN_MEMORY:
             continue
@@ -87,3 +95,87 @@ def test_config_in_memory_datasets_give_no_key_they_do_not_read(path):
             DATASETS.build(dict(ds, lazy_init=True))
         except FileNotFoundError:
             pass
+
+
+LEAVES = [p for p in CONFIGS if '_base_' not in p]
+#: the dataset part of a leaf's name -> (dataset type, data_root prefix or None)
+DATASETS = {'digits': ('DigitsDataset', None), 'fmnist': ('FashionMNISTDataset', None),
+            'fashion-mnist': ('FashionMNISTDataset', None), 'cifar10': ('CIFAR10Dataset', 'data/cifar-10'),
+            'imagenet': ('ImageFolderDataset', 'data/imagenet'), 'coco': ('CocoDataset', 'data/coco/'),
+            'synthcoco': ('CocoDataset', 'data/synthetic_coco/'), 'fmnist-det': ('CocoDataset', 'data/fmnist_det')}
+
+
+def _inner(dataset):
+    while isinstance(dataset, dict) and isinstance(dataset.get('dataset'), dict):
+        dataset = dataset['dataset']
+    return dataset
+
+
+def _trained_length(cfg, unit):
+    """What the run trains, in the unit of a name's schedule: 'e' epochs, 'it' iterations (the NAS loops: their
+    phases' iterations; PC-NAS's ImageNet searches in epochs of the config's iters_per_epoch)."""
+    loop = cfg.train_cfg
+    kind = str(loop.get('type', '')).split('.')[-1]
+    if kind == 'CRNASLoop':
+        return loop.stage_iters + loop.spatial_iters
+    if kind == 'PCNASLoop':
+        from automl_mm.models.backbones.mbconv_supernet import SPACES
+        layers = sum(count for _, count, _ in SPACES[cfg.model.backbone.space]['stages'])
+        iters = loop.warmup_iters + layers * loop.stage_iters
+        return iters if unit == 'it' else iters / cfg.iters_per_epoch
+    return loop.get('max_epochs') if unit == 'e' else loop.get('max_iters')
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=lambda p: osp.relpath(p, osp.join(REPO_ROOT, 'configs')))
+def test_a_leaf_config_name_says_what_it_runs(path):
+    """{method}_{model}_{N}x{copies}_{schedule}_{dataset}.py against the built config: the copies and GPUs per
+    copy of its OHL hook (1 without one), the schedule ('20e' epochs, mmdet's '1x' = 12 epochs, '300it' / '90kit'
+    iterations; a NAS search's phases summed), the dataset (type, root, label noise, image count) and the model."""
+    import re
+
+    from automl_mm.ohl.copies import find_ohl_hook
+
+    cfg = _load(path)
+    method, model, layout, schedule, dataset = osp.splitext(osp.basename(path))[0].split('_')
+    gpus, copies = (int(n) for n in layout.split('x'))
+    found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    hook = found[1] if found else {}
+    assert (hook.get('num_copies', 1), hook.get('ranks_per_copy', 1) if found else gpus) == (copies, gpus), path
+
+    number, unit = re.fullmatch(r'(\d+k?)(e|it|x)', schedule).groups()
+    number = int(number[:-1]) * 1000 if number.endswith('k') else int(number)
+    if unit == 'x':
+        number, unit = 12 * number, 'e'
+    assert _trained_length(cfg, unit) == pytest.approx(number), (path, schedule)
+
+    base, *extra = dataset.split('-noise') if '-noise' in dataset else dataset.split('-pairflip') \
+        if '-pairflip' in dataset else [dataset]
+    base, count = (base.rsplit('-', 1) if base.rsplit('-', 1)[-1].isdigit() else (base, None))
+    kind, root = DATASETS[base]
+    outer = cfg.train_dataloader.dataset
+    inner = _inner(outer)
+    assert str(inner.type).split('.')[-1] == kind and (root is None or inner.data_root.startswith(root)), path
+    if count is not None:
+        assert inner.samples_per_class * 10 == int(count), path
+    if extra:
+        assert outer.type == 'NoisyLabelDataset' and outer.noise_ratio == pytest.approx(int(extra[0]) / 100), path
+        assert outer.get('noise_type', 'symmetric') == ('pairflip' if '-pairflip' in dataset else 'symmetric'), path
+    else:
+        assert str(outer.type).split('.')[-1] != 'NoisyLabelDataset', path
+
+    backbone = cfg.model.backbone
+    kind = str(backbone.type).split('.')[-1]
+    depth = re.search(r'(?:resnet|r|wrn)(\d+)', model)
+    if depth:
+        assert backbone.depth == int(depth.group(1)), path
+    expected = ('WideResNet' if model.startswith('wrn') else 'CRResNet' if 'cr-r' in model
+                else 'CRMobileNetV2' if 'cr-mbv2' in model else 'MBConvSupernet' if model.startswith('mbconv')
+                else 'SimpleConvNet' if model == 'convnet' else 'ResNet')
+    assert kind == expected, path
+    if model.startswith('wrn'):
+        assert backbone.widen_factor == int(model.split('-')[1]), path
+    if model.startswith('mbconv-'):
+        assert backbone.space == {'s': 'pcnas_s', 'l': 'pcnas_l'}.get(model[7:], model[7:]), path
+    detector = re.match(r'(faster|mask)-rcnn', model)
+    if detector or kind.startswith('CR'):
+        assert cfg.model.type == ('MaskRCNN' if detector and detector.group(1) == 'mask' else 'FasterRCNN'), path
