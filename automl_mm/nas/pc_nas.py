@@ -71,7 +71,8 @@ class PCNASLoop(SearchLoopBase):
     Raises:
         ValueError: naming the ``train_cfg`` key, before training: ``stage_iters`` / ``warmup_iters`` not ints
             >= 0 or both 0, ``num_samples`` / ``batches_per_sample`` / ``pool_size`` not ints >= 1, a cosine
-            ``param_scheduler`` whose span disagrees with the search's iterations, a ``retrain_config`` that is
+            ``param_scheduler`` whose span disagrees with the search's iterations, a supernet of one architecture
+            (``model.backbone.arch`` set), a ``retrain_config`` that is
             missing, trains with a search loop or has another backbone, ``latency_limit`` together with
             ``flops_limit``, a limit that is not a number or is <= 0, an ``input_shape`` that is not
             ``(N, C, H, W)``, or a ``sampler`` / ``completion_sampler`` config that sets the space or pool the
@@ -87,6 +88,15 @@ class PCNASLoop(SearchLoopBase):
                  input_shape: Sequence[int] | None = None, retrain_config: str | None = None, **kwargs) -> None:
         self.space = build_path_space(space or dict(type='LayerwiseSpace'), 'train_cfg.space')
         self.supernet = self.space.bind(runner.model)
+        if self.space.size() <= 1:
+            # an `arch` (the retrain configs' key, e.g. `--cfg-options model.backbone.arch=[...]`) builds one
+            # stand-alone network: the search trained it and exported it as found, silently
+            arch = ((runner.cfg.get('model') or {}).get('backbone') or {}).get('arch')
+            why = (f'model.backbone.arch={list(arch)!r} builds that one network (the retrain configs\' key): leave '
+                   'it out of a search config' if arch is not None else 'give its layers more than one candidate')
+            raise ValueError(f'train_cfg.space: the supernet holds one architecture, '
+                             f'{self.space.values([0] * self.space.num_decisions)}, so there is nothing to search; '
+                             f'{why}')
         num_layers = self.space.num_decisions
         stage_iters = as_count(stage_iters, 'train_cfg.stage_iters')
         warmup_iters = as_count(warmup_iters, 'train_cfg.warmup_iters')

@@ -479,3 +479,13 @@ def test_a_path_sampling_hook_beside_a_search_loop_is_refused(tmp_path, loop):
     cfg.custom_hooks = [dict(type='EMAHook'), dict(type='automl_mm.PathSamplingHook', space=space)]
     with pytest.raises(ValueError, match=rf'custom_hooks\[1\] is a PathSamplingHook.*train_cfg.type={loop}'):
         _ = Runner.from_cfg(cfg).train_loop
+
+
+def test_a_backbone_of_one_architecture_is_refused(tmp_path):
+    """model.backbone.arch (the retrain configs' key) on the search config built one stand-alone network: the
+    search trained it for its 1800 iterations and exported it as found, silently."""
+    cfg = _cfg(str(tmp_path / 'one'))
+    cfg.model.backbone.arch = ['k5e6', 'k5e6', 'k5e6', 'k5e6']
+    with pytest.raises(ValueError, match=r"train_cfg\.space: the supernet holds one architecture, \['k5e6', 'k5e6', "
+                                         r"'k5e6', 'k5e6'\], so there is nothing to search; model\.backbone\.arch="):
+        _ = Runner.from_cfg(cfg).train_loop
