@@ -181,6 +181,7 @@ class CRNASLoop(SearchLoopBase):
                 'backbone\'s stage_blocks)'
             raise ValueError(f'train_cfg.{source}: {err}') from None
         self.reference_allocation = list(reference)
+        self._check_built_dilations()
         # the export writes stage_blocks / dilations_per_block over the retrain backbone: the rest must be the
         # searched network's (both built at the reference allocation, dilation 1)
         check_retrain_backbone(self.retrain_config, dict(runner.cfg.model.backbone),
@@ -192,6 +193,18 @@ class CRNASLoop(SearchLoopBase):
                                                      self.metric_rule)
         self.flops: dict[tuple, float] = {}
         self.result: dict | None = None
+
+    def _check_built_dilations(self) -> None:
+        """Refuse a search backbone built with dilations other than 1 on the searched convs
+        (``model.backbone.dilations_per_block``, e.g. by ``--cfg-options`` on a search config): ``run`` sets every
+        block to dilation 1 before the supernet trains and the spatial search chooses them, so they changed
+        nothing, silently."""
+        dilations = tuple(self.backbone.active_dilations)
+        if any(d != 1 for d in dilations):
+            raise ValueError(f'model.backbone.dilations_per_block={dilations}: the search sets every block to '
+                             'dilation 1 before it trains and chooses the dilations itself, so these would change '
+                             'nothing; leave dilations_per_block out of a search config (the exported config sets the '
+                             'searched ones)')
 
     def _check_stage_choices(self) -> None:
         """Refuse stage_choices the backbone cannot run (more blocks than it built in a stage): found at start, not

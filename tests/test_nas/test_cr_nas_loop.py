@@ -401,3 +401,13 @@ def test_a_retrain_config_of_another_backbone_is_refused_at_start(arch_split, tm
     same = tmp_path / 'same.py'  # the same network written differently (a default spelled out): accepted
     same.write_text(f'_base_ = {base!r}\nmodel = dict(backbone=dict(with_cp=False, init_cfg=None))\n')
     _ = Runner.from_cfg(_cfg(arch_split, str(tmp_path / 'same'), retrain_config=str(same))).train_loop
+
+
+def test_dilations_built_into_a_search_backbone_are_refused(arch_split, tmp_path):
+    """model.backbone.dilations_per_block on a search config (--cfg-options): the search set every block to
+    dilation 1 before training and chose the dilations itself, so they changed nothing, silently."""
+    cfg = _cfg(arch_split, str(tmp_path / 'd'))
+    cfg.model.backbone.dilations_per_block = (2, 1, 1, 1, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r'model\.backbone\.dilations_per_block=\(2, 1, 1, 1, 1, 1, 1, 1\): the '
+                                         r'search sets every block to dilation 1 before it trains'):
+        _ = Runner.from_cfg(cfg).train_loop
