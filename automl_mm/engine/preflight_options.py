@@ -181,6 +181,42 @@ def _import_option_modules(imports: Any, before: list[str]) -> None:
         raise ConfigCheckError(f'--cfg-options custom_imports={imports!r}: {type(err).__name__}: {err}') from None
 
 
+def _element_options(cfg: Any, options: dict) -> dict:
+    """``options`` with each option that sets one entry of a list or tuple (``custom_hooks.0.spaces.0.choices.1=0.02``,
+    ``custom_hooks.0.controller.optimizer.betas.0=0.9``, ``param_scheduler.0.milestones.0=8``) given as the whole
+    sequence with that entry replaced (a tuple stays a tuple; several entries of one sequence are replaced together).
+
+    mmengine's merge descends into a list entry as into a dict: a number, string or list set there failed with
+    ``AttributeError: 'float' object has no attribute 'copy'`` (a tuple's: ``'tuple' object has no attribute
+    'copy'``), naming no key.
+
+    Raises:
+        ConfigCheckError: an index outside the sequence, naming the key and its length.
+    """
+    merged: dict = {}
+    sequences: dict[str, list] = {}
+    for key, value in options.items():
+        parent, _, last = key.rpartition('.')
+        try:
+            # a template's own entries (train_pipeline.1) are left to mmengine: the whole template set by the option
+            # would pass the template checks, which compare the entries inside it
+            whole_template = parent in _TEMPLATES
+            sequence = _at(cfg, parent) if parent and last.lstrip('-').isdigit() and not whole_template else None
+        except (KeyError, IndexError, ValueError, TypeError):
+            sequence = None
+        if not isinstance(sequence, (list, tuple)):
+            merged[key] = value
+            continue
+        index = int(last)
+        if not -len(sequence) <= index < len(sequence):
+            raise ConfigCheckError(f'--cfg-options {key}={value!r}: {parent} holds {len(sequence)} entries '
+                                   f'({sequence!r}), so there is no entry {index}')
+        entries = sequences.setdefault(parent, list(sequence))
+        entries[index] = value
+        merged[parent] = tuple(entries) if isinstance(sequence, tuple) else entries
+    return merged
+
+
 def merge_options(cfg: Any, options: dict | None) -> None:
     """``cfg.merge_from_dict(options)`` (a tool's ``--cfg-options``), refusing a top-level name whose old value
     the file had already written into settings of the same name.
@@ -207,6 +243,9 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     An option whose top-level name the config lacks and nothing reads (not in :data:`RUNNER_KEYS`, e.g.
     ``max_epochs=2`` for ``train_cfg.max_epochs=2``) is refused too: it was added and changed nothing.
 
+    An option on one entry of a list or tuple (``custom_hooks.0.spaces.0.choices.1=0.02``) sets that entry
+    (:func:`_element_options`; mmengine failed on it naming no key).
+
     An option of ``custom_imports`` (``custom_imports.imports=[my_project.x]``: one's own modules for a config that
     does not name them) is imported here, as ``Config.fromfile`` imported the file's own: mmengine merges options
     after that import, so the launching process checked the config without the modules every worker imports and
@@ -225,6 +264,7 @@ def merge_options(cfg: Any, options: dict | None) -> None:
 
     if not options:
         return
+    options = _element_options(cfg, options)
     _check_new_names(cfg, options)
     old = {k: cfg[k] for k in options if '.' not in k and k in cfg and not isinstance(cfg[k], (dict, list))}
     names = {k.split('.', 1)[0] for k in options} - RUNNER_KEYS
