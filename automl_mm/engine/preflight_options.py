@@ -1,6 +1,7 @@
 """``--cfg-options`` merged into a config (:func:`merge_options`), refusing options that would change nothing: a
 top-level name nothing reads, a top-level name or a template entry whose old value the file had already copied
-into other settings, a top-level name the config's files used in other settings (:mod:`.preflight_option_uses`).
+into other settings, a top-level name the config's files used in other settings (:mod:`.preflight_option_uses`), a
+key a hook writes over while training (:mod:`.preflight_option_targets`).
 Used by ``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py`` and the benchmarks;
 importable from :mod:`automl_mm.engine.preflight` as before.
 """
