@@ -26,10 +26,13 @@ from collections.abc import Callable
 from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
+from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
+from automl_mm.ohl.sync import broadcast_buffers_
 from automl_mm.utils.checks import as_count, loader_setting, plain_config, resolve_config_paths, same_config
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.metric_rule import resolve_rule
@@ -99,6 +102,20 @@ class _SearchStateHook(Hook):
             if state.get('scoring') is not None:  # checkpoints written before the settings were saved: unchecked
                 self.loop.check_resumed_scoring(state['scoring'])
         self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
+
+
+def share_rank0_statistics(model: nn.Module) -> None:
+    """Give every rank rank 0's buffers of the supernet (BatchNorm running statistics), in place; nothing in a
+    single process. Every rank must call it.
+
+    mmengine wraps the supernet in ``MMDistributedDataParallel(broadcast_buffers=False)``: the parameters agree
+    across ranks, but each rank's running statistics are those of its own shard of the training batches. A search
+    step deals its candidates across the ranks (:func:`~automl_mm.nas.beam.score_step`): without BN re-estimation
+    a candidate's score depended on which rank scored it (a 2-rank search kept the candidate that rank 1's
+    statistics favoured), and the final validation scored each rank's shard of the split with that rank's
+    statistics; the checkpoints hold rank 0's, which a resumed search also loads on every rank.
+    """
+    broadcast_buffers_(model.module if is_model_wrapper(model) else model, 0)
 
 
 class SearchLoopBase(IterBasedTrainLoop):
@@ -346,6 +363,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         candidates = pool.candidates()
         done_before = len(pool.scores)
         world_size = get_world_size()
+        # the ranks score their share of the candidates with one supernet, rank 0's (the one checkpoints hold)
+        share_rank0_statistics(self.runner.model)
         print_log(f'[{name}] scoring {len(candidates)} candidates ({done_before} already scored) on {world_size} '
                   f'rank{"s" if world_size > 1 else ""}', logger='current')
         start = time.time()
@@ -449,6 +468,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         if there is a val loop. The checkpoint used to be saved before the re-estimation, without the
         architecture: testing it scored another network than the final validation."""
         apply_best()
+        # each rank validates its shard of the val split: all with the statistics the final checkpoint holds
+        share_rank0_statistics(self.runner.model)
         if self.bn_recalibration_batches:
             recalibrate_bn(self.runner.model, self._bn_loader())
         self._final_architecture = self.architecture_calls()

@@ -77,6 +77,14 @@ def broadcast_module_(module: nn.Module, src: int) -> None:
         _broadcast_tensors_(list(module.parameters()) + list(module.buffers()), src)
 
 
+def broadcast_buffers_(module: nn.Module, src: int) -> None:
+    """Copy every buffer of ``module`` (BatchNorm running statistics, ...) from rank ``src`` to all ranks, in place;
+    nothing outside a distributed run. mmengine's ``MMDistributedDataParallel(broadcast_buffers=False)`` keeps the
+    parameters in step but leaves each rank the statistics of its own shard of the training batches."""
+    if is_distributed():
+        _broadcast_tensors_(list(module.buffers()), src)
+
+
 def broadcast_state(state: Any, src: int) -> Any:
     """Return rank ``src``'s nested state (dicts/lists/tuples of tensors and plain values) on every rank.
 
