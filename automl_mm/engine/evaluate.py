@@ -301,7 +301,8 @@ def _own_outfiles(metric: Any) -> contextlib.AbstractContextManager:
     return _unset(metric, 'outfile_prefix')
 
 
-def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator) -> dict[str, float]:
+def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator,
+                     silent: list | None = None) -> dict[str, float]:
     """Run ``model.val_step`` on ``batches`` and compute ``evaluator``'s metrics from this rank's results only.
 
     A metric's ``outfile_prefix`` (mmdet's ``CocoMetric``) is not used here: mmdet writes the predictions (and,
@@ -313,6 +314,10 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     The global random streams are as they were after the call (:func:`kept_global_rngs`): the pass drew its loader
     iterator's seed from torch's generator, so a CR-NAS search over one allocation and one dilation trained on after
     its stage search with other proposal samples than the plain run of that network.
+
+    Args:
+        silent: If given, each metric of ``evaluator`` that reported no value (mmdet's ``CocoMetric`` when the model
+            predicted no box) is appended to it.
 
     Returns:
         ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it, except that mmdet ``CocoMetric``
@@ -351,6 +356,8 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
             else:
                 values = metric.compute_metrics(metric.results)
         metric.results.clear()
+        if not values and silent is not None:
+            silent.append(metric)
         if restrict:
             metric.img_ids = None
         if built_gt:
@@ -513,13 +520,21 @@ class HeldOutEvaluator:
         """``(metric_key's value, empty)`` of ``model`` on ``batches`` (default: the whole split), rank-locally.
 
         No metrics at all (``empty``) scores 0, see :func:`metric_value`; the owner decides what to log or refuse.
+        So does a ``metric_key`` missing because the metric that reports it (one whose ``prefix`` begins the key, or
+        one without a prefix) reported nothing while another metric of the evaluator did: beside a second metric,
+        a ``CocoMetric`` without predictions raised ``KeyError`` at the first trunk end or search step.
 
         Raises:
-            KeyError: the metrics do not include ``metric_key`` (naming ``metric_key_name`` and those reported).
+            KeyError: the metrics do not include ``metric_key`` and no metric that could report it was empty
+                (naming ``metric_key_name`` and those reported).
         """
         if self.loader is None:
             raise RuntimeError(f'{self.owner}: HeldOutEvaluator.build(runner) must run before score')
-        metrics = evaluate_locally(model, self.loader if batches is None else batches, self.evaluator)
+        silent: list = []
+        metrics = evaluate_locally(model, self.loader if batches is None else batches, self.evaluator, silent)
+        if self.metric_key not in metrics and any(
+                not m.prefix or self.metric_key.startswith(f'{m.prefix}/') for m in silent):
+            return 0.0, True
         return metric_value(metrics, self.metric_key, self.metric_key_name), not metrics
 
 

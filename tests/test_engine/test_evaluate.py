@@ -137,3 +137,23 @@ def test_score_names_the_owner_key_when_the_metric_is_missing():
                              build_evaluator=lambda cfg: Evaluator([_Metric(dict(top1=1.0))]))
     with pytest.raises(KeyError, match=r"train_cfg\.metric_key 'acc/top5' is not among the metrics \['acc/top1'\]"):
         held_out.build(runner).score(_Echo())
+
+
+class _Named(_Metric):
+    def __init__(self, values: dict, prefix: str) -> None:
+        super().__init__(values)
+        self.prefix = prefix
+
+
+def test_the_metric_of_the_key_reporting_nothing_scores_empty_beside_other_metrics():
+    """mmdet's CocoMetric reports nothing when the model predicted no box. Alone it scored 0 (empty); beside another
+    metric of the evaluator (here acc/top1 = 0.5) the key was missing from a non-empty result and the reading
+    raised KeyError at the first trunk end or search step. A key no metric's prefix names still raises."""
+    runner = SimpleNamespace(cfg=dict(reward_dataloader=_loader('r'), reward_evaluator='x'),
+                             build_evaluator=lambda cfg: Evaluator([_Named({}, 'coco'), _Named(dict(top1=0.5),
+                                                                                               'acc')]))
+    held_out = HeldOutEvaluator('reward', 'coco/bbox_mAP', 'OHLHook', metric_key_name='reward_key')
+    assert held_out.build(runner).score(_Echo()) == (0.0, True)
+    held_out = HeldOutEvaluator('reward', 'cocoo/bbox_mAP', 'OHLHook', metric_key_name='reward_key')
+    with pytest.raises(KeyError, match=r"reward_key 'cocoo/bbox_mAP' is not among the metrics \['acc/top1'\]"):
+        held_out.build(runner).score(_Echo())
