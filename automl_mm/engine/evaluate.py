@@ -164,6 +164,11 @@ def seeded_global_rngs(seed: int) -> Iterator[None]:
         yield
 
 
+#: The seed of the global random streams in every held-out reading and BN re-estimation pass (:func:`evaluate_locally`,
+#: :func:`recalibrate_bn`): what they draw is the same for every OHL copy, NAS candidate, trunk and rank.
+HELD_OUT_SEED = 0
+
+
 def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
     """``count`` batches of a seeded random sample of ``loader``'s dataset (BN re-estimation of every NAS path and
     every OHL copy), loaded once with the global RNGs seeded by ``seed`` (:func:`seeded_global_rngs`; dataloader
@@ -208,12 +213,14 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
     pretrained statistics the model is meant to use. Each BN layer in training mode that the forward pass reaches
     is reset on its first input and its statistics become the exact average over ``batches`` (cumulative moving
     average, ``momentum=None``); a layer the path does not reach (an inactive supernet block) is not touched.
-    Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads with their own BN
-    keep theirs. Momentum, the training flag and the global random streams (:func:`kept_global_rngs`) are restored
-    afterwards. The data preprocessor's batch augments (``batch_augments``: mmdet's ``BatchSyncRandomResize``,
-    mmpretrain's Mixup / CutMix) are not applied: the statistics are of the batches as evaluation reads them (its
-    ``val_step`` applies none), and a random resize drew the size of the training iterations that followed (its
-    last draw here replaced training's) through a barrier and broadcast over every rank.
+    Uses ``model.extract_feat`` (mmdet detectors and automl_mm classifiers have it), so heads with their own BN keep
+    theirs. The pass draws its dropout and drop-path masks with the global random streams seeded with
+    :data:`HELD_OUT_SEED` (every copy and path the same masks on the same batches: from their own streams two candidates
+    of one function got other statistics); momentum, the training flag and the global random streams
+    (:func:`seeded_global_rngs`) are restored afterwards. The data preprocessor's batch augments (``batch_augments``:
+    mmdet's ``BatchSyncRandomResize``, mmpretrain's Mixup / CutMix) are not applied: the statistics are of the batches
+    as evaluation reads them (its ``val_step`` applies none), and a random resize drew the size of the training
+    iterations that followed (its last draw here replaced training's) through a barrier and broadcast over every rank.
 
     Args:
         model: The model (or a DDP-like wrapper of it).
@@ -239,7 +246,7 @@ def recalibrate_bn(model: nn.Module, batches: Iterable) -> list[nn.Module]:
     handles = [m.register_forward_pre_hook(reset_on_first_input) for m in norms]
     try:
         if norms:
-            with torch.no_grad(), kept_global_rngs(), without_batch_augments(root.data_preprocessor):
+            with torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED), without_batch_augments(root.data_preprocessor):
                 for data in batches:  # a training-mode pass: dropout and drop-path draw
                     data = root.data_preprocessor(data, True)
                     root.extract_feat(data['inputs'])
@@ -311,9 +318,14 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     for another copy's predictions, and the rewards overwrote the val / test files of a prefix inherited from
     ``val_evaluator``. Each call writes to mmdet's own temporary directory instead.
 
-    The global random streams are as they were after the call (:func:`kept_global_rngs`): the pass drew its loader
-    iterator's seed from torch's generator, so a CR-NAS search over one allocation and one dilation trained on after
-    its stage search with other proposal samples than the plain run of that network.
+    The pass runs with the global random streams seeded with :data:`HELD_OUT_SEED` and puts them back after it
+    (:func:`seeded_global_rngs`): every reading draws the same numbers (a random transform left in the split's
+    pipeline, in the main process or in workers seeded from the loader iterator's base seed, a model drawing in
+    eval mode), so the copies of an OHL trunk and the candidates of a NAS step are read on the same images (each
+    read them with the streams of its own copy, trunk and rank); and the training after it draws as if nothing had
+    been read (the pass drew its loader iterator's seed from torch's generator, so a CR-NAS search over one
+    allocation and one dilation trained on after its stage search with other proposal samples than the plain run of
+    that network).
 
     Args:
         silent: If given, each metric of ``evaluator`` that reported no value (mmdet's ``CocoMetric`` when the model
@@ -328,7 +340,9 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     """
     was_training = model.training
     model.eval()
-    with torch.no_grad(), kept_global_rngs():  # the training after it draws as if nothing had been read
+    # the same draws in every reading (common random numbers), and the training after it draws as if nothing had
+    # been read
+    with torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED):
         for data in batches:
             outputs = model.val_step(data)
             evaluator.process(data_samples=outputs, data_batch=data)

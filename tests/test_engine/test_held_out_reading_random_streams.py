@@ -59,3 +59,54 @@ def test_a_bn_re_estimation_draws_nothing_the_training_would_see():
     before = _states()
     assert recalibrate_bn(net, batches) == [net.bn]
     assert _states() == before
+
+
+class _RandomlyTransformed(torch.utils.data.Dataset):
+    """A scored split whose pipeline draws (a random flip or crop left in it): from Python's, numpy's and torch's
+    streams, in the main process or in a worker seeded from the loader iterator's base seed."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        return dict(inputs=torch.full((3,), i + random.random() + float(np.random.rand()) + float(torch.rand(()))))
+
+
+class _Mean(BaseMetric):
+    def process(self, data_batch, data_samples):
+        self.results.extend(data_samples)
+
+    def compute_metrics(self, results):
+        return {'mean': sum(results) / len(results)}
+
+
+def test_every_reading_of_a_randomly_transformed_split_reads_the_same_draws():
+    """Each OHL copy reads its reward (and each NAS candidate its score) with the global streams of its own copy,
+    trunk and rank, so a split whose pipeline draws was scored on another draw of its images for every copy and
+    candidate (copies compared on other data; two candidates of one function scored differently). Every reading
+    now draws as if the streams were seeded with 0: the copies and candidates read the same images."""
+    def collate(items):
+        return dict(inputs=torch.stack([i['inputs'] for i in items]))
+
+    for workers in (0, 1):
+        loader = DataLoader(_RandomlyTransformed(), batch_size=3, num_workers=workers, collate_fn=collate)
+        scores = []
+        for copy_seed in (1, 2):  # two copies' streams
+            random.seed(copy_seed)
+            np.random.seed(copy_seed)
+            torch.manual_seed(copy_seed)
+            scores.append(evaluate_locally(_Net(), loader, Evaluator([_Mean()]))['mean'])
+        assert scores[0] == scores[1], workers
+
+
+def test_every_bn_re_estimation_draws_the_same_dropout_masks():
+    """The training-mode pass of a BN re-estimation draws dropout (and drop-path) masks: on the same fixed batches,
+    two copies (or two candidates of one function) got other statistics from their own streams."""
+    batches = list(_loader())
+    means = []
+    for copy_seed in (1, 2):
+        torch.manual_seed(copy_seed)
+        net = _Net()
+        recalibrate_bn(net, batches)
+        means.append(net.bn.running_mean.clone())
+    assert torch.equal(means[0], means[1])
