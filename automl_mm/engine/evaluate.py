@@ -283,16 +283,18 @@ def without_batch_augments(preprocessor: Any) -> contextlib.AbstractContextManag
 
 @contextlib.contextmanager
 def kept_bn_statistics(model: nn.Module) -> Iterator[None]:
-    """Put every BatchNorm layer's running statistics (``running_mean``, ``running_var``,
-    ``num_batches_tracked``) back as they were on entry, on leaving the block (also after an error): a reading
-    with re-estimated statistics (:func:`recalibrate_bn`) that must not change what the model trains with.
+    """Put every buffer of the model back as it was on entry, on leaving the block (also after an error): a reading
+    with re-estimated statistics (:func:`recalibrate_bn`) that must not change what the model trains with. That is
+    the BatchNorm layers' running statistics (``running_mean``, ``running_var``, ``num_batches_tracked``) and
+    whatever else the re-estimation's training-mode pass moves: an ``InstanceNorm`` with
+    ``track_running_stats=True`` (no ``_BatchNorm``) kept the pass's momentum step toward the clean batches.
 
     Args:
         model: The model (or a DDP-like wrapper of it).
     """
     root = getattr(model, 'module', model)
     saved = [(m, {name: buf.clone() for name, buf in m.named_buffers(recurse=False) if buf is not None})
-             for m in root.modules() if isinstance(m, _BatchNorm)]
+             for m in root.modules()]
     try:
         yield
     finally:

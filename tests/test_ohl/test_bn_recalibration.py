@@ -186,3 +186,19 @@ def test_recalibration_applies_no_batch_augment_and_leaves_its_state_to_training
     assert model.sizes == [(64, 64), (64, 64)]
     assert resize._input_size == drawn
     assert model.data_preprocessor.batch_augments[0] is resize  # put back
+
+
+def test_a_re_estimated_reading_puts_back_every_running_statistic_not_only_batchnorms():
+    """An InstanceNorm that tracks running statistics (``InstanceNorm2d(track_running_stats=True)``) is no
+    ``_BatchNorm``: the training-mode pass of a re-estimation moved its statistics by momentum 0.1 toward the clean
+    batches, and they were not put back, so the copy trained on (and a NAS supernet scored its next path) with
+    statistics the reading had changed. Hand-computed: channel means 0 before, a pass over inputs of mean 5 moves
+    them to 0.5; they must read 0 after the block."""
+    model = nn.Sequential(nn.InstanceNorm1d(2, track_running_stats=True), nn.BatchNorm1d(2))
+    model.extract_feat = model.forward
+    model.data_preprocessor = lambda data, training: data
+    before = model[0].running_mean.clone()
+    with kept_bn_statistics(model):
+        recalibrate_bn(model, [dict(inputs=torch.full((4, 2, 3), 5.0))])
+        assert torch.allclose(model[0].running_mean, torch.full((2, ), 0.5))  # the reading's pass moved them
+    assert torch.equal(model[0].running_mean, before) and int(model[0].num_batches_tracked) == 0
