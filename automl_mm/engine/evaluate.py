@@ -543,6 +543,11 @@ class HeldOutEvaluator:
         Raises:
             KeyError: the metrics do not include ``metric_key`` and no metric that could report it was empty
                 (naming ``metric_key_name`` and those reported).
+            ValueError: on the whole split (``batches`` None), a COCO metric reports ``metric_key`` as -1,
+                COCOeval's value where the images read hold no ground-truth object of the key's area range
+                (``coco/bbox_mAP_s`` without small objects): every OHL copy tied at -1 and learned nothing, every
+                CR-NAS allocation scored alike. (On a few search mini-batches it stays: every candidate of a step
+                reads the same batches, so it is the same for all of them.)
         """
         if self.loader is None:
             raise RuntimeError(f'{self.owner}: HeldOutEvaluator.build(runner) must run before score')
@@ -551,7 +556,17 @@ class HeldOutEvaluator:
         if self.metric_key not in metrics and any(
                 not m.prefix or self.metric_key.startswith(f'{m.prefix}/') for m in silent):
             return 0.0, True
-        return metric_value(metrics, self.metric_key, self.metric_key_name), not metrics
+        value = metric_value(metrics, self.metric_key, self.metric_key_name)
+        if batches is None and value == -1.0 and any(
+                _is_coco_metric(m) and (not m.prefix or self.metric_key.startswith(f'{m.prefix}/'))
+                for m in self.evaluator.metrics):
+            # COCOeval's summarize writes -1 where no ground truth is in the range, and mmdet reports it as is
+            raise ValueError(
+                f'{self.metric_key_name} {self.metric_key!r} is -1 on the whole {self.purpose} split: COCOeval\'s '
+                'value where the images scored hold no ground-truth object of the key\'s area range (or none at all), '
+                'not an AP; every model would score it alike. Choose a key the split has objects for (e.g. the '
+                'mAP over every area)')
+        return value, not metrics
 
 
 def metric_value(metrics: dict, key: str, owner: str) -> float:

@@ -157,3 +157,28 @@ def test_the_metric_of_the_key_reporting_nothing_scores_empty_beside_other_metri
     held_out = HeldOutEvaluator('reward', 'cocoo/bbox_mAP', 'OHLHook', metric_key_name='reward_key')
     with pytest.raises(KeyError, match=r"reward_key 'cocoo/bbox_mAP' is not among the metrics \['acc/top1'\]"):
         held_out.build(runner).score(_Echo())
+
+
+def test_cocos_minus_one_for_no_ground_truth_is_refused_naming_the_key():
+    """COCOeval reports -1, not an AP, where the images scored hold no ground-truth object of the key's area (or
+    none at all): ``coco/bbox_mAP_s`` on a split without small objects was scored as an AP of -1, so every OHL copy
+    tied at -1 (nothing learned, silently) and every CR-NAS allocation scored alike. The other keys of the same
+    reading are scored as before, and so is -1 on a few search mini-batches (the same for every candidate of a
+    step)."""
+    from mmdet.evaluation import CocoMetric
+
+    class Planted(CocoMetric):
+        def process(self, data_batch, data_samples) -> None:
+            self.results.append(dict(img_id=len(self.results)))
+
+        def compute_metrics(self, results) -> dict:
+            return dict(bbox_mAP=0.25, bbox_mAP_s=-1.0)
+
+    runner = SimpleNamespace(cfg=dict(search_dataloader=_loader('s'), search_evaluator='x'),
+                             build_evaluator=lambda cfg: Evaluator([Planted()]))
+    held_out = HeldOutEvaluator('search', 'coco/bbox_mAP', 'CRNASLoop', metric_key_name='train_cfg.metric_key')
+    assert held_out.build(runner).score(_Echo()) == (0.25, False)
+    held_out = HeldOutEvaluator('search', 'coco/bbox_mAP_s', 'CRNASLoop', metric_key_name='train_cfg.metric_key')
+    with pytest.raises(ValueError, match=r"train_cfg\.metric_key 'coco/bbox_mAP_s' is -1 .*no ground-truth object"):
+        held_out.build(runner).score(_Echo())
+    assert held_out.score(_Echo(), [['s', 's']]) == (-1.0, False)
