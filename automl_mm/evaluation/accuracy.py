@@ -32,7 +32,9 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int
 
     A label tied with other classes at the k-th place counts the share of random tie-breaks that keep it in the
     top k, ``(k - #higher) / #tied`` (clipped to [0, 1]): ``torch.topk`` breaks ties by position, so a collapsed
-    model with equal scores for all classes scored 100 % on labels 0 and 0 % on the others. Without ties this is
+    model with equal scores for all classes scored 100 % on labels 0 and 0 % on the others. A NaN score of another
+    class counts as higher than the label's (``torch.topk`` ranks NaN first); a NaN score of the label earns
+    nothing. Without ties this is
     the usual top-k accuracy. ``k`` larger than the number of classes counts every row as correct.
 
     Examples:
@@ -46,7 +48,9 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int
     labels = labels.view(-1, 1).long()
     in_range = (labels >= 0) & (labels < scores.size(1))  # a label the model has no score for is never right
     label_scores = scores.gather(1, labels.clamp(0, scores.size(1) - 1))
-    higher = (scores > label_scores).sum(dim=1).double()
+    # a NaN score of another class ranks above the label's, as torch.topk and argmax put it first (it compared False
+    # both ways: a row [0.2, nan] with label 0 read 100 % top-1)
+    higher = ((scores > label_scores) | torch.isnan(scores)).sum(dim=1).double()
     tied = (scores == label_scores).sum(dim=1).double()  # the label included
     valid = ~torch.isnan(label_scores.view(-1)) & in_range.view(-1)  # a NaN score for the label earns nothing
     return [100.0 * torch.where(valid, ((k - higher) / tied.clamp(min=1)).clamp(0.0, 1.0), 0.0).mean().item()

@@ -24,6 +24,9 @@ def test_tied_scores_give_the_share_of_tie_breaks_not_the_lowest_index():
     # a tie at the k-th place only: label 2 ties with class 1 behind class 0 -> top-2 credit 1/2
     assert topk_accuracy(torch.tensor([[0.5, 0.25, 0.25]]), torch.tensor([2]), (1, 2, 3)) == [0.0, 50.0, 100.0]
     assert topk_accuracy(torch.tensor([[float('nan'), 0.2]]), torch.tensor([0]), (1, 2)) == [0.0, 0.0]
+    # a NaN score of another class ranks above the label's (torch.topk / argmax put NaN first, as mmpretrain's
+    # Accuracy reads it); it compared False both ways and the row read 100 % top-1
+    assert topk_accuracy(torch.tensor([[0.2, float('nan'), 0.1]]), torch.tensor([0]), (1, 2)) == [0.0, 100.0]
     # a label beyond the model's classes (a checkpoint of another head, --allow-partial) is never right
     assert topk_accuracy(torch.tensor([[0.2, 0.8], [0.9, 0.1]]), torch.tensor([5, 0]), (1, 2)) == [50.0, 50.0]
 
