@@ -363,8 +363,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         candidates = pool.candidates()
         done_before = len(pool.scores)
         world_size = get_world_size()
-        # the ranks score their share of the candidates with one supernet, rank 0's (the one checkpoints hold)
-        share_rank0_statistics(self.runner.model)
+        if world_size > 1:  # the ranks score their share of the candidates with one supernet, rank 0's
+            share_rank0_statistics(self.runner.model)
         print_log(f'[{name}] scoring {len(candidates)} candidates ({done_before} already scored) on {world_size} '
                   f'rank{"s" if world_size > 1 else ""}', logger='current')
         start = time.time()
@@ -468,8 +468,8 @@ class SearchLoopBase(IterBasedTrainLoop):
         if there is a val loop. The checkpoint used to be saved before the re-estimation, without the
         architecture: testing it scored another network than the final validation."""
         apply_best()
-        # each rank validates its shard of the val split: all with the statistics the final checkpoint holds
-        share_rank0_statistics(self.runner.model)
+        if get_world_size() > 1:  # each rank validates its shard of the val split with the checkpoint's statistics
+            share_rank0_statistics(self.runner.model)
         if self.bn_recalibration_batches:
             recalibrate_bn(self.runner.model, self._bn_loader())
         self._final_architecture = self.architecture_calls()
