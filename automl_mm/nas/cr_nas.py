@@ -316,7 +316,7 @@ class CRNASLoop(SearchLoopBase):
             self.dilation_pool.candidates()
             score = self.potential_scorer(self.dilation_pool, self.uniform, evaluate, self.num_samples, _SCORE_STREAM)
             self.run_step(f'spatial_block{step + 1}', self.dilation_pool, score, self._describe_dilations,
-                          evaluate)
+                          evaluate, settings)
 
         if self.result is None:
             self.result = self._result(best_allocation)
@@ -371,7 +371,8 @@ class CRNASLoop(SearchLoopBase):
             print_log(f'[stage search] scoring a seeded sample of {len(kept)} (max_stage_candidates)',
                       logger='current')
         evaluate = self.path_evaluator(self.stage_space, None)
-        self.run_step('stage_search', pool, lambda c: evaluate(c, 0), self._describe_allocation, evaluate)
+        self.run_step('stage_search', pool, lambda c: evaluate(c, 0), self._describe_allocation, evaluate,
+                      f'train_cfg.stage_iters={self.stage_iters}')
 
     def _describe_allocation(self, path: tuple) -> str:
         flops = self.flops.get(tuple(path))

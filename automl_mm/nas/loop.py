@@ -54,6 +54,47 @@ from .search_checks import (  # noqa: F401
 from .search_log import format_table, warn  # noqa: F401
 
 
+def score_threshold_keys(model_cfg, prefix: str = 'model') -> list[str]:
+    """Every ``score_thr`` under a model config's ``test_cfg`` entries, as ``'<key>=<value>'``.
+
+    A detector scores only the boxes above these thresholds (mmdet's two-stage ``test_cfg.rcnn.score_thr=0.05``,
+    RetinaNet's ``test_cfg.score_thr``); a supernet trained from scratch for a few iterations has none above
+    them, and a search step whose every candidate gave no metrics names these keys as one thing to change.
+
+    Args:
+        model_cfg: The config's ``model`` (a dict or ConfigDict; anything else gives no keys).
+        prefix: The key of ``model_cfg`` in the config.
+
+    Returns:
+        The thresholds' full keys with their values, e.g. ``['model.test_cfg.rcnn.score_thr=0.05']``; empty for a
+        classifier.
+    """
+    found = []
+
+    def walk(node, key: str, in_test_cfg: bool) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if in_test_cfg and k == 'score_thr' and isinstance(v, (int, float)):
+                    found.append(f'{key}.{k}={v!r}')
+                else:
+                    walk(v, f'{key}.{k}', in_test_cfg or k == 'test_cfg')
+
+    walk(model_cfg, prefix, False)
+    return found
+
+
+def _empty_step_advice(loop, trained_by: str) -> str:
+    """What to change when no candidate of a search step gave metrics: the training length's keys (``trained_by``),
+    the model's score thresholds (from ``loop.runner.cfg``), the search split and evaluator."""
+    runner = getattr(loop, 'runner', None)
+    cfg = getattr(runner, 'cfg', None)
+    thresholds = score_threshold_keys(cfg.get('model')) if cfg is not None else []
+    longer = f'train the supernet longer ({trained_by})' if trained_by else 'train the supernet longer'
+    lower = f', lower the model\'s score threshold ({", ".join(thresholds)}, e.g. to 0.0 with --cfg-options)' \
+        if thresholds else ''
+    return f'{longer}{lower}, or check the search split and search_evaluator'
+
+
 class _SearchStateHook(Hook):
     """Carries a search loop's state in and out of runner checkpoints."""
 
@@ -346,10 +387,15 @@ class SearchLoopBase(IterBasedTrainLoop):
         return candidate_scorer(sampler, evaluate, num_samples, self.seed, stream, pool.num_decided, accept)
 
     def run_step(self, name: str, pool: PartialArchitecturePool, score_fn: Callable[[tuple], float],
-                 describe: Callable[[tuple], str], evaluate: PathEvaluator | None = None) -> list[tuple]:
+                 describe: Callable[[tuple], str], evaluate: PathEvaluator | None = None,
+                 trained_by: str = '') -> list[tuple]:
         """Score the pool's current step (resuming finished scores), keep the top K, log, checkpoint.
 
         Args:
+            trained_by: The config keys and values that set how long the supernet trained before this step
+                (e.g. ``'train_cfg.stage_iters=20, train_cfg.spatial_iters=20'``); a step refused because no
+                candidate gave metrics names them, and the model's score thresholds (:func:`score_threshold_keys`),
+                as what to change.
             evaluate: The evaluator behind ``score_fn``; a candidate whose every evaluation gave no metrics is
                 marked empty, and a step whose every candidate is empty raises instead of choosing by tie-break.
                 Under ``metric_rule='less'`` an evaluation with no metrics scores +inf
@@ -403,8 +449,7 @@ class SearchLoopBase(IterBasedTrainLoop):
             raise RuntimeError(
                 f'[{name}] every one of the {len(candidates)} candidates gave no metrics on the search split (all '
                 f'score {self.metric_key}=0), so the choice would be a tie-break: the supernet predicts nothing '
-                '(train it longer, check the search split and search_evaluator, or lower the model\'s test_cfg '
-                'score threshold)')
+                f'({_empty_step_advice(self, trained_by)})')
         ranking = pool.ranking()
         unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics
         if unranked and not any(math.isfinite(s) for _, s in ranking):
@@ -412,8 +457,7 @@ class SearchLoopBase(IterBasedTrainLoop):
                 f'[{name}] every one of the {len(unranked)} candidates with an admitted completion had an evaluation '
                 f'that gave no metrics on the search split: under train_cfg.metric_rule=\'less\' such an evaluation '
                 f'scores {self.metric_key}=+inf (the worst; 0 would read as a perfect score), so the choice would '
-                'be a tie-break (check the search split and search_evaluator, score on more batches per sample, or '
-                'train the supernet longer)')
+                f'be a tie-break (score on more batches per sample; {_empty_step_advice(self, trained_by)})')
         empty = [c for c in candidates if c in pool.empty]
         kept = pool.select()
         lines = [f'[{name}] top {len(kept)} of {len(ranking)} ({self.metric_key}, '

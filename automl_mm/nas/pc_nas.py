@@ -311,7 +311,7 @@ class PCNASLoop(SearchLoopBase):
             self.pool.candidates()
             score = self.potential_scorer(self.pool, self.uniform, evaluate, self.num_samples, _SCORE_STREAM,
                                           self.admits)
-            self.run_step(f'stage{stage + 1}', self.pool, score, self.describe, evaluate)
+            self.run_step(f'stage{stage + 1}', self.pool, score, self.describe, evaluate, settings)
         if self.results is None:
             self.results = self._final_results()
             self.save_search_checkpoint('final')

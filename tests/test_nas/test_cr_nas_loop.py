@@ -103,8 +103,11 @@ def test_a_step_whose_every_candidate_detects_nothing_is_an_error(arch_split, tm
     monkeypatch.setattr(scoring, 'print_log', lambda msg, **kw: warnings.append(msg))
     cfg = _cfg(arch_split, str(tmp_path / 'blind'))
     cfg.model.test_cfg.rcnn.score_thr = 1.01
-    with pytest.raises(RuntimeError, match=r'\[stage_search\] every one of the 6 candidates gave no metrics'):
+    with pytest.raises(RuntimeError, match=r'\[stage_search\] every one of the 6 candidates gave no metrics') as err:
         Runner.from_cfg(cfg).train()
+    # the message names the keys to change: the supernet's training length and the detector's score threshold
+    assert 'train the supernet longer (train_cfg.stage_iters=2)' in str(err.value)
+    assert "lower the model's score threshold (model.test_cfg.rcnn.score_thr=1.01" in str(err.value)
     assert len(warnings) == 6 and all('gave no metrics' in w and 'coco/bbox_mAP=0' in w for w in warnings)
     assert {w.split(' on ')[0] for w in warnings} == {
         f'scoring path {p}' for p in __import__('itertools').product((0, 1), repeat=4) if sum(p) == 2}

@@ -174,3 +174,25 @@ def test_an_invalid_rule_is_refused_at_start_naming_the_key(tmp_path):
     with pytest.raises(Exception, match=r"train_cfg\.metric_rule must be 'greater'.*got 'min' for "
                                         r"train_cfg\.metric_key='accuracy/top1'"):
         _pc_nas(str(tmp_path), metric_rule='min')
+
+
+def test_a_step_without_metrics_names_the_training_length_and_score_threshold_keys():
+    """A tiny search (a CR-NAS Faster R-CNN supernet trained 20 iterations, as a user cuts the README's command)
+    predicts no box above mmdet's ``score_thr=0.05``; the refusal named no key to change ("train it longer", "the
+    model's test_cfg score threshold"). It names the length keys the loop passes and every ``score_thr`` of
+    ``model``'s ``test_cfg`` entries, with their values."""
+    model = dict(type='FasterRCNN', test_cfg=dict(rpn=dict(nms_pre=500), rcnn=dict(score_thr=0.05, max_per_img=50)),
+                 train_cfg=dict(rcnn=dict(score_thr=0.9)), roi_head=dict(test_cfg=None))
+    assert loop_module.score_threshold_keys(model) == ['model.test_cfg.rcnn.score_thr=0.05']  # not train_cfg's
+    assert loop_module.score_threshold_keys(dict(type='RetinaNet', test_cfg=dict(score_thr=0))) == [
+        'model.test_cfg.score_thr=0']
+    assert loop_module.score_threshold_keys(dict(type='ImageClassifier')) == []
+    stand_in = SimpleNamespace(metric_key='coco/bbox_mAP', checkpoint_interval_s=1e9, _last_save=math.inf,
+                               save_search_checkpoint=lambda tag: None, runner=SimpleNamespace(cfg=Config(
+                                   dict(model=model))))
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=1, rule='less')
+    with pytest.raises(RuntimeError) as err:
+        loop_module.SearchLoopBase.run_step(stand_in, 'stage_search', pool, lambda c: math.inf, str,
+                                            trained_by='train_cfg.stage_iters=20')
+    assert ("train the supernet longer (train_cfg.stage_iters=20), lower the model's score threshold "
+            "(model.test_cfg.rcnn.score_thr=0.05, e.g. to 0.0 with --cfg-options)") in str(err.value)
