@@ -87,6 +87,27 @@ def test_readme_plugin_example_builds_from_custom_imports_and_passes_the_contrac
         registry.SEARCH_SPACES.module_dict.pop('MyLrSpace', None)
 
 
+def test_readme_mmdet_config_snippet_builds_automl_mm_backbone_under_mmdet_scope(tmp_path):
+    """The README's mmdet config (*How scopes link*, copied from README.md) reads with its ``mmdet::`` base, imports
+    automl_mm through ``custom_imports`` and builds a Faster R-CNN whose backbone is automl_mm's ResNet-18 and
+    whose FPN takes its four maps (64..512 channels)."""
+    from mmdet.registry import MODELS as MMDET_MODELS
+    from mmengine.config import Config
+    from mmengine.utils import import_modules_from_strings
+
+    snippet = _readme_block("_base_ = 'mmdet::")
+    (tmp_path / 'det_config.py').write_text(snippet)
+    cfg = Config.fromfile(str(tmp_path / 'det_config.py'))
+    assert cfg.default_scope == 'mmdet'
+    import_modules_from_strings(**cfg.custom_imports)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        detector = MMDET_MODELS.build(cfg.model)
+    assert type(detector.backbone).__module__ == 'automl_mm.models.backbones.resnet'
+    maps = detector.backbone(torch.zeros(1, 3, 64, 64))
+    assert [m.shape[1] for m in maps] == [64, 128, 256, 512]
+    assert [m.shape[1] for m in detector.neck(maps)] == [256] * 5
+
+
 def test_old_contract_names_alias_the_ohl_contracts():
     from automl_mm.ohl.base import BaseDistribution, OHLSpace
     from automl_mm.search import BaseSampler, BaseSearchSpace
