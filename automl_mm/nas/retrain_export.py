@@ -123,15 +123,23 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
     ``tools/train.py`` stopped with ``KeyError``. Now the type carries the ``automl_mm.`` prefix (a type with a
     scope of its own is kept), the fragment sets ``custom_imports`` (automl_mm and the module of a user's backbone
     class, :func:`~automl_mm.ohl.report.custom_imports_line`) and its comment gives the line that replaces another
-    backbone whole (``_delete_=True``: merged over mmdet's ResNet, that backbone's keys would be kept).
+    backbone whole (``_delete_=True``: merged over mmdet's ResNet, that backbone's keys would be kept). Pasted with
+    that line alone into mmdet's ``faster-rcnn_r50_fpn_1x_coco.py``, a searched CR-ResNet-18 met an FPN written for
+    ResNet-50's maps and failed at the first step (torch: "expected input[1, 64, 16, 16] to have 256 channels"):
+    the fragment now also sets ``backbone_out_channels``, the widths of the maps the backbone returns (built on
+    the meta device, :func:`~automl_mm.engine.preflight_model.backbone_widths`), and the comment's line sets
+    ``model.neck.in_channels`` to them where the backbone returns several maps (a detector's neck); a single map
+    (a classifier's backbone) is named for the head's ``in_channels``.
 
     Args:
         title: The first comment line (what was searched and its score).
         backbone: The backbone config (``type`` and its arguments).
 
     Returns:
-        Python config text setting ``custom_imports`` and ``backbone``.
+        Python config text setting ``custom_imports``, ``backbone`` and, where the widths can be learnt on the meta
+        device, ``backbone_out_channels``.
     """
+    from automl_mm.engine.preflight_model import backbone_widths
     from automl_mm.ohl.report import custom_imports_line
     from automl_mm.registry import MODELS
 
@@ -145,8 +153,20 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
         classes = [cls] if isinstance(cls, type) else []
     elif isinstance(kind, type):
         classes = [kind]
-    return (f'# {title}\n'
-            '# Paste into a config of your own: model = dict(backbone=dict(_delete_=True, **backbone)) replaces its\n'
-            '# backbone whole (without _delete_=True the keys of its backbone, e.g. mmdet ResNet\'s, are kept).\n'
+    widths = backbone_widths(backbone, 'automl_mm') if isinstance(backbone.get('type'), str) else None
+    if widths and len(widths) > 1:
+        paste = ('# Paste into a config of your own: model = dict(backbone=dict(_delete_=True, **backbone),\n'
+                 '#     neck=dict(in_channels=backbone_out_channels)) replaces its backbone whole (without\n'
+                 '# _delete_=True the keys of its backbone, e.g. mmdet ResNet\'s, are kept) and gives its neck the\n'
+                 '# widths of these maps (a neck written for another backbone, e.g. an FPN for ResNet-50\'s\n'
+                 '# [256, 512, 1024, 2048], fails at the first step).\n')
+    else:
+        paste = ('# Paste into a config of your own: model = dict(backbone=dict(_delete_=True, **backbone)) replaces'
+                 ' its\n# backbone whole (without _delete_=True the keys of its backbone, e.g. mmdet ResNet\'s, are'
+                 ' kept).\n')
+        if widths:
+            paste += '# Its map has backbone_out_channels[0] channels: the head\'s in_channels where it was another.\n'
+    return (f'# {title}\n' + paste
             + custom_imports_line(classes, 'the searched backbone')
-            + f'backbone = {backbone!r}\n')
+            + f'backbone = {backbone!r}\n'
+            + (f'backbone_out_channels = {widths!r}\n' if widths else ''))
