@@ -33,6 +33,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _scheduled_base_note(values: dict[str, Any]) -> str:
+    """A fragment comment for every optimiser groups' parameter it sets (``...param_groups.*.<key>``): under a
+    ``param_scheduler`` of that key (mmdet's schedules scale the lr) the hook is refused at start, and the base
+    key with the value is what to set instead."""
+    lines = ''
+    for path, value in values.items():
+        parts = path.split('.')
+        if 'param_groups' in parts and parts.index('param_groups') == len(parts) - 3 and parts[-2] == '*':
+            base = '.'.join(parts[:-3] + parts[-1:])
+            lines += (f'# Where a param_scheduler schedules {parts[-1]!r} (mmdet\'s configs schedule the lr), set the '
+                      f'base value {base}={value!r} instead of this hook.\n')
+    return lines
+
+
 @SEARCH_SPACES.register_module()
 class AttributeSpace(PerCopySpace):
     """One sample per copy per trunk, written to an attribute path of the runner.
@@ -190,5 +204,6 @@ class AttributeSpace(PerCopySpace):
                 'under a transform such as exp), fixed.\n'
                 f'{tie}'
                 f'# Paste into any config (mmdet\'s too; merge custom_imports with any it already has).\n'
+                f'{_scheduled_base_note(self.scheduled_values())}'
                 f'{CUSTOM_IMPORTS}'
                 f'custom_hooks = [dict(type=\'automl_mm.SetAttributesHook\', values={values})]\n')

@@ -298,7 +298,20 @@ def _schedulers(runner: Any) -> list:
     return list(found) if isinstance(found, (list, tuple)) else [found]
 
 
-def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
+_UNSET = object()
+
+
+def _base_advice(parts: list[str], at: int, base: bool, name: str | None, element: list[str], owner: str,
+                 fixed_value: Any) -> str:
+    """The base key and value a fixed write of every group's parameter becomes under a scheduler, or ''."""
+    if fixed_value is _UNSET or name is None or element or not (base or parts[at + 1] == '*'):
+        return ''
+    key = '.'.join(parts) if base else '.'.join(parts[:at] + [name])
+    return (f'; to train from this fixed value under the schedule, drop {owner}\'s entry for {".".join(parts)} and '
+            f'set the base value instead, {key}={fixed_value!r} (the scheduler then scales it)')
+
+
+def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any = _UNSET) -> None:
     """Refuse writing absolute values where something else owns them, before training.
 
     * A parameter of the optimiser's groups (the key after ``param_groups.<i|*>``, or any element of it such as
@@ -315,6 +328,13 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
     * A value read only when something was built (a head's ``train_cfg.assigner`` / ``.sampler``, an optimiser's
       ``defaults``, ``runner.cfg``): writing it would change nothing
       (:func:`~automl_mm.ohl.build_time_targets.check_read_at_run_time`).
+
+    Args:
+        fixed_value: The one value ``owner`` writes (``SetAttributesHook``: an exported ``final_policy.py`` pasted
+            into a stock config, whose ``param_scheduler`` schedules the lr). Where it writes every group's
+            parameter (``param_groups.*.<key>``, or the base key), the scheduler refusal gives the base key and value
+            to set instead (``optim_wrapper.optimizer.lr=0.03``: the schedule then runs from it); it said only to
+            drop the scheduler.
 
     Raises:
         ValueError: naming ``owner``, the path and the scheduler, the groups' values or the path to target instead.
@@ -340,7 +360,7 @@ def check_owned_attribute(runner: Any, path: str, owner: str) -> None:
                 f'{scheduled!r}: the scheduler steps the value it finds, so the written one would be rescaled by the '
                 f'rest of the schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the '
                 f'decay so far. Search or replay {scheduled!r} under a constant schedule (no scheduler for '
-                f'{scheduled!r})')
+                f'{scheduled!r}){_base_advice(parts, at, base, name, element, owner, fixed_value)}')
         # a momentum scheduler of an Adam-type optimiser (use_betas) sets betas to (momentum, betas[1]) at each step
         if getattr(scheduler, 'use_betas', False) and name in (None, 'betas') and \
                 (not element or _first_element(runner, '.'.join(parts[:at + 3]), element[0])):
@@ -394,7 +414,7 @@ class SetAttributesHook(Hook):
 
     def before_train(self, runner) -> None:
         for path in self.values:
-            check_owned_attribute(runner, path, 'SetAttributesHook')
+            check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
         watch_data_writes(runner, self.values, 'SetAttributesHook')
         for path, value in self.values.items():
             set_attribute(runner, path, value)

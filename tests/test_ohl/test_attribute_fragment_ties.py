@@ -28,3 +28,15 @@ def test_a_tie_at_the_mode_is_said_in_the_fragment():
 def test_a_learned_mode_is_not_called_a_tie():
     text = _space([0.0, 2.0, 0.0]).export_fragment()
     assert 'no single mode' not in text and f"'{PATH}': 0.0001" in text
+
+
+def test_a_groups_parameter_fragment_names_the_base_value_for_a_scheduled_config():
+    """final_policy.py of the ohl-lr-wd search, pasted into a config whose param_scheduler schedules the lr (every
+    mmdet config, the digits baseline's cosine), is refused at start; the fragment says which base value to set
+    instead. A path that is not every group's parameter gets no such line."""
+    text = _space([0.0, 2.0, 0.0]).export_fragment()
+    assert ("# Where a param_scheduler schedules 'weight_decay' (mmdet's configs schedule the lr), set the base "
+            "value optim_wrapper.optimizer.weight_decay=0.0001 instead of this hook.\n") in text
+    head = AttributeSpace(dict(type='Categorical'), target='model.head.loss_module.loss_weight', choices=[1.0, 2.0],
+                          name='w').export_fragment()
+    assert 'param_scheduler' not in head
