@@ -474,7 +474,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         if len(finite) > 1 and len(set(finite)) == 1:
             warn(f'[{name}] all {len(finite)} candidates with a finite score scored {self.metric_key}='
                  f'{finite[0]:.4f}: the choice is a tie-break (candidate order), not a ranking; score on more '
-                 'search data or train longer')
+                 'search data or train the supernet longer' + (f' ({trained_by})' if trained_by else ''))
         self.save_search_checkpoint(name)
         return kept
 

@@ -228,6 +228,11 @@ def test_the_tie_break_warning_counts_only_candidates_with_a_finite_score(monkey
         assert pool.pool == [(0,)]
         ties = [w for w in warnings if 'tie-break' in w]
         assert len(ties) == len(expected) and all(e in w for e, w in zip(expected, ties)), ties
+    # the warning names the keys of the supernet's training length the loop passes (it said "train longer")
+    warnings.clear()
+    loop_module.SearchLoopBase.run_step(stand_in, 'step', PartialArchitecturePool(LayerwiseSpace([[0, 1]]), 1),
+                                        lambda c: 0.5, str, trained_by='train_cfg.stage_iters=10')
+    assert any(w.endswith('train the supernet longer (train_cfg.stage_iters=10)') for w in warnings), warnings
 
 
 def test_scoring_settings_may_change_between_steps_not_inside_one():
