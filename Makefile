@@ -30,7 +30,7 @@ demo-det:
 	@$(PYENV) && $$PY tools/data/generate_coco.py data/synthetic_coco \
 	  && $$PY tools/train.py configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py --work-dir work_dirs/demo_det
 
-# PC-NAS on digits: a 4-layer MBConv supernet, one stage per layer, pool of 3; about 4 minutes on 2 CPU cores.
+# PC-NAS on digits: a 4-layer MBConv supernet, one stage per layer, pool of 3; about 3 minutes on 2 idle CPU cores (README: PC-NAS).
 demo-pc-nas:
 	@$(PYENV) && $$PY tools/train.py configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py --work-dir work_dirs/demo_pc_nas
 
