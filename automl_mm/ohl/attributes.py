@@ -39,6 +39,7 @@ from .optimizer_base import (
     establish,
     is_optimizer,
     read_base,
+    wrappers_of,
     write_base,
     write_wrapper_base,
 )
@@ -223,11 +224,58 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
         return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
+    base_groups = _wrapper_base_groups(runner, path)  # read before the groups change
     root = _root(runner, parts, path)
     new_root = _write(root, parts[1:], value)
     if new_root is not root:  # a tuple held by the runner itself
         setattr(runner, parts[0], new_root)
+    for settings, rest in base_groups:  # the wrapper's base group follows the groups it stood for
+        _write(settings, rest, value)
     note_data_write(runner, path)
+
+
+def _value_at(node: Any, parts: list[str]) -> Any:
+    for part in parts:
+        node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+    return node
+
+
+def _wrapper_base_groups(runner: Any, path: str) -> list[tuple[dict, list[str]]]:
+    """``(base_param_settings, the parts below a group)`` of the wrappers whose base group the write of ``path``
+    must also set: a ``*`` over every group of an optimiser (``optim_wrapper.optimizer.param_groups.*.lr``) whose
+    groups all hold the base group's value (no ``paramwise_cfg`` multiplier tells them apart).
+
+    mmengine's ``OptimWrapper`` keeps, for an optimiser of several groups, a base group built from the optimiser's
+    ``defaults`` (``base_param_settings``): ``get_lr()`` reports its ``lr`` as ``base_lr`` (logged as
+    ``train/base_lr``), and its schedulers, checkpoints and the OHL broadcast carry it. A ``*`` write over the groups
+    left it at the config's value, so a run whose every group trained at the searched lr of 0.3 logged
+    ``base_lr`` 0.1 for the whole run. The base form sets it too (:func:`~automl_mm.ohl.optimizer_base.
+    write_wrapper_base`); ``optim_wrapper.param_groups.*`` (the wrapper's own list) holds it already. A group index
+    (``param_groups.1.lr``) or groups that differ from the base leave it as it is."""
+    parts = path.split('.')
+    if 'param_groups' not in parts:
+        return []
+    at = parts.index('param_groups')
+    if len(parts) < at + 3 or parts[at + 1] != '*':
+        return []
+    rest = parts[at + 2:]
+    found = []
+    for chain in path_chains(runner, path, end=at):
+        optimizer = chain[-1][1]
+        if not is_optimizer(optimizer):
+            continue  # a wrapper's own param_groups list ends with its base group
+        for wrapper in wrappers_of(runner, optimizer):
+            settings = getattr(wrapper, 'base_param_settings', None)
+            if not isinstance(settings, dict):
+                continue
+            try:
+                base = _value_at(settings, rest)
+                held = [_value_at(group, rest) for group in optimizer.param_groups]
+            except (KeyError, IndexError, TypeError, ValueError):
+                continue  # a key the base group does not hold
+            if all(value == base for value in held):
+                found.append((settings, rest))
+    return found
 
 
 def _write(node: Any, parts: list[str], value: Any) -> Any:
