@@ -17,7 +17,7 @@ from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.checks import config_repr
 from automl_mm.utils.scope import config_type_name
 
-from .attributes import check_owned_attribute, get_attribute, set_attribute
+from .attributes import check_owned_attribute, check_written_value, get_attribute, set_attribute
 from .base import PerCopySpace
 from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
@@ -74,7 +74,8 @@ class AttributeSpace(PerCopySpace):
         ValueError: ``target`` that is not a path or a non-empty list of paths; ``choices`` that is not a list
             of at least 2 values, or with a distribution that is not categorical or has another number of choices
             (an index without a value, or a value that is never searched); a categorical without ``choices``; an
-            unknown ``transform``, or ``transform`` with ``choices``.
+            unknown ``transform``, or ``transform`` with ``choices``. In :meth:`setup`: a choice that an
+            optimiser target's constructor refuses (a negative lr), naming the choice.
 
     Examples:
         >>> space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.head.dropout.p',
@@ -169,6 +170,11 @@ class AttributeSpace(PerCopySpace):
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message
             check_owned_attribute(runner, path, f'OHL space {self.name!r}')
+            for value in self.choices or ():  # a choice an optimiser refuses: now, not when a copy draws it
+                try:
+                    check_written_value(runner, path, value)
+                except ValueError as err:
+                    raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}') from None
         watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
 
     def reported(self, value: Any) -> Any:

@@ -24,6 +24,7 @@ rule in ``before_run`` (:func:`establish_base_targets`), before a resumed checkp
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from mmengine.hooks import Hook
@@ -36,6 +37,8 @@ from .data_writes import is_data_path, note_data_write, watch_data_writes
 from .optimizer_base import (
     BASE_KEYS,
     check_base_key,
+    check_base_value,
+    check_group_values,
     establish,
     is_optimizer,
     read_base,
@@ -211,7 +214,9 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     workers restart before the next batch is loaded.
 
     Raises:
-        ValueError: as :func:`resolve_attribute`, before anything is written; a data path on a loader whose
+        ValueError: as :func:`resolve_attribute`, before anything is written; a value that leaves optimiser groups
+            settings their optimiser's constructor refuses (a negative lr, Adam's beta1 of 1.5, NaN:
+            :func:`~automl_mm.ohl.optimizer_base.check_group_values`); a data path on a loader whose
             workers cannot be restarted (:func:`~automl_mm.ohl.data_writes.watch_data_writes`, which raises a
             ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
     """
@@ -224,6 +229,7 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
         return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
+    _check_group_writes(runner, path, value)
     base_groups = _wrapper_base_groups(runner, path)  # read before the groups change
     root = _root(runner, parts, path)
     new_root = _write(root, parts[1:], value)
@@ -232,6 +238,50 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     for settings, rest in base_groups:  # the wrapper's base group follows the groups it stood for
         _write(settings, rest, value)
     note_data_write(runner, path)
+
+
+def check_written_value(runner: Any, path: str, value: Any) -> None:
+    """Check, without writing, that ``value`` at ``path`` leaves optimiser groups settings their optimiser accepts
+    (:func:`~automl_mm.ohl.optimizer_base.check_group_values`); other paths are not checked here (a loss checks its
+    own, :class:`~automl_mm.models.losses.CheckedFloat`). ``AttributeSpace`` checks each of its ``choices`` at
+    setup, so a choice the optimiser refuses stops the run before the first trunk, not when a copy draws it.
+
+    Raises:
+        ValueError: as :func:`set_attribute` would for ``value``.
+    """
+    pairs = resolve_attribute(runner, path)
+    if _is_base_form(pairs):
+        for optimizer, key in pairs:
+            check_base_value(optimizer, key, value, path, runner)
+        return
+    _check_group_writes(runner, path, value)
+
+
+def _check_group_writes(runner: Any, path: str, value: Any) -> None:
+    """Refuse a write into optimiser parameter groups (``...param_groups.<i|*>.<key>``) of a value the optimiser's
+    constructor refuses (:func:`~automl_mm.ohl.optimizer_base.check_group_values`: a negative lr, Adam's beta1
+    of 1.5), before anything is written."""
+    parts = path.split('.')
+    if 'param_groups' not in parts:
+        return
+    at = parts.index('param_groups')
+    if len(parts) < at + 3:
+        return
+    by_optimizer: dict[int, tuple[Any, list]] = {}
+    for chain in path_chains(runner, path, end=at + 2):
+        if len(chain) < 3 or not isinstance(chain[-1][1], dict):
+            continue
+        owner = chain[-3][1]  # the node holding param_groups: an optimiser or its wrapper
+        optimizer = owner if is_optimizer(owner) else getattr(owner, 'optimizer', None)
+        if not is_optimizer(optimizer):
+            continue
+        group = chain[-1][1]
+        new = {k: copy.deepcopy(v) for k, v in group.items() if k != 'params'}
+        new = _write(new, parts[at + 2:], value)
+        new['params'] = group.get('params', [])
+        by_optimizer.setdefault(id(optimizer), (optimizer, []))[1].append((group, new))
+    for optimizer, writes in by_optimizer.values():
+        check_group_values(optimizer, writes, path, value)
 
 
 def _value_at(node: Any, parts: list[str]) -> Any:

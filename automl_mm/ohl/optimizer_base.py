@@ -39,7 +39,9 @@ over the stored ones (a resumed run scales by its own config's constructor).
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
+import math
 from numbers import Real
 from typing import Any
 
@@ -287,15 +289,92 @@ def read_base(optimizer: Any, key: str, path: str, runner: Any = None) -> float:
     return optimizer.defaults[key]
 
 
-def write_base(optimizer: Any, key: str, value: Any, path: str, runner: Any = None) -> None:
-    """Set each group's ``key`` by its rule (:func:`group_rules`) and keep the rule and ``value`` in the group.
+def _constructor_kwargs(optimizer: Any, group: dict) -> dict | None:
+    """The keyword arguments that build ``type(optimizer)`` with ``group``'s settings (its ``defaults`` keys the
+    constructor takes; torch's ``AdamW`` keeps ``decoupled_weight_decay`` in ``defaults`` but takes no such
+    argument); ``None`` where the signature cannot be read."""
+    try:
+        parameters = inspect.signature(type(optimizer).__init__).parameters
+    except (TypeError, ValueError):
+        return None
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    return {k: group[k] for k in getattr(optimizer, 'defaults', {}) if k in group and (takes_any or k in parameters)}
+
+
+def _refusal(optimizer: Any, group: dict) -> str | None:
+    """The ``ValueError`` message of ``type(optimizer)``'s constructor for ``group``'s settings, else ``None`` (it
+    builds, or it fails otherwise: a constructor that needs more than ``defaults`` is not checked)."""
+    kwargs = _constructor_kwargs(optimizer, group)
+    if kwargs is None:
+        return None
+    like = next(iter(group.get('params') or ()), None)
+    dummy = torch.zeros(1, requires_grad=True) if like is None else \
+        torch.zeros(1, dtype=like.dtype, device=like.device, requires_grad=True)
+    try:
+        type(optimizer)([dummy], **kwargs)
+    except ValueError as err:
+        return str(err)
+    except Exception:  # noqa: BLE001  (other arguments than defaults: nothing to compare)
+        return None
+    return None
+
+
+def check_group_values(optimizer: Any, writes: list[tuple[dict, dict]], path: str, value: Any) -> None:
+    """Refuse writing values into parameter groups that the optimiser's constructor refuses.
+
+    torch checks an optimiser's hyper-parameters only when it is built (``SGD(lr=-0.1)``: 'Invalid learning rate');
+    a value written into ``param_groups`` later is used as it is: a Gaussian-sampled lr of -0.1 ascended the loss,
+    Adam's beta1 of 1.5 or a negative momentum or weight decay trained on without a word. Each group is rebuilt
+    with ``type(optimizer)`` at its new settings (the ``defaults`` keys its constructor takes, on a one-element
+    parameter), so the optimiser's own rules apply, whatever its type; a group whose current settings the
+    constructor refuses already is left alone (not this write's doing), as is one it cannot rebuild.
+
+    Args:
+        writes: ``(group, the group as the write leaves it)`` per group written.
 
     Raises:
-        ValueError: ``value`` that is not a real number; as :func:`group_rules`, before anything is written.
+        ValueError: ``value`` that is NaN or infinite (torch's ``lr < 0.0`` lets NaN through); naming the path, the
+            value, the optimiser and its constructor's message.
+    """
+    if _number(value) and not math.isfinite(value):  # torch's range checks (lr < 0.0) let NaN through
+        raise ValueError(f'attribute path {path!r}: {value!r} is not a finite number; {type(optimizer).__name__} '
+                         f'would train with it')
+    seen: set[str] = set()
+    for old, new in writes:
+        kwargs = _constructor_kwargs(optimizer, new)
+        if kwargs is None or repr(kwargs) in seen:
+            continue
+        seen.add(repr(kwargs))
+        problem = _refusal(optimizer, new)
+        if problem is not None and _refusal(optimizer, old) is None:
+            raise ValueError(f'attribute path {path!r}: {type(optimizer).__name__} refuses the value {value!r} '
+                             f'({problem}); torch checks it only when the optimiser is built, so the parameter group '
+                             f'would have trained with it. Search values the optimiser accepts (a positive lr or '
+                             f'weight decay: a Gaussian on a log scale, transform=\'exp\' or \'pow10\')')
+
+
+def check_base_value(optimizer: Any, key: str, value: Any, path: str, runner: Any = None) -> list[dict]:
+    """Check that writing the base ``value`` leaves every group settings the optimiser accepts; returns the groups'
+    rules (:func:`group_rules`). Writes nothing.
+
+    Raises:
+        ValueError: ``value`` that is not a real number; as :func:`group_rules` and :func:`check_group_values`.
     """
     if not _number(value):
         raise ValueError(f'attribute path {path!r}: the base {key} must be a number, got {value!r}')
     rules = group_rules(optimizer, key, path, runner)
+    check_group_values(optimizer, [(group, {**group, key: _value(rule, float(value))})
+                                   for group, rule in zip(optimizer.param_groups, rules)], path, value)
+    return rules
+
+
+def write_base(optimizer: Any, key: str, value: Any, path: str, runner: Any = None) -> None:
+    """Set each group's ``key`` by its rule (:func:`group_rules`) and keep the rule and ``value`` in the group.
+
+    Raises:
+        ValueError: as :func:`check_base_value`, before anything is written.
+    """
+    rules = check_base_value(optimizer, key, value, path, runner)
     for group, rule in zip(optimizer.param_groups, rules):
         group[key] = _value(rule, float(value))
         group[RATIO_KEY] = {**(group.get(RATIO_KEY) or {}), key: rule}
