@@ -23,8 +23,9 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     a copy (:func:`~automl_mm.ohl.checks.check_bn_recalibration`) and the clean images' dataset it reads, the
     spaces' exports forming one ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces
     resolved), every space target in
-    the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing and not owned by a
-    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`), and every target through the
+    the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing, not owned by a
+    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`) and with choices the optimiser
+    accepts (``AttributeSpace.check_choices``: a negative lr), and every target through the
     training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
     ``train_dataset``, and every target in the parameter schedulers (``param_schedulers.0.eta_min``) and the train
     loop (``train_loop.val_interval``) existing (the spaces' ``setup`` checked them only in every worker;
@@ -129,6 +130,8 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                 if root == 'optim_wrapper' and wrapper is not None:
                     get_attribute(runner, path)
                     check_owned_attribute(runner, path, f'OHL space {space.name!r}')
+                    if callable(getattr(space, 'check_choices', None)):  # a choice the optimiser refuses
+                        space.check_choices(runner, path)
                 elif root == 'param_schedulers' and optimisation is not None:
                     get_attribute(runner, path)
                 elif pipeline:

@@ -170,12 +170,23 @@ class AttributeSpace(PerCopySpace):
         for path in self.targets:
             get_attribute(runner, path)  # fail early with the path in the message
             check_owned_attribute(runner, path, f'OHL space {self.name!r}')
-            for value in self.choices or ():  # a choice an optimiser refuses: now, not when a copy draws it
-                try:
-                    check_written_value(runner, path, value)
-                except ValueError as err:
-                    raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}') from None
+            self.check_choices(runner, path)
         watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
+
+    def check_choices(self, runner: Any, path: str) -> None:
+        """Check every one of ``choices`` at ``path`` without writing it
+        (:func:`~automl_mm.ohl.attributes.check_written_value`: a choice an optimiser's constructor refuses, such
+        as a negative lr), so the run stops before the first trunk instead of when a copy draws it; ``setup`` and
+        ``tools/train.py``'s check before the copies start call it.
+
+        Raises:
+            ValueError: naming the space, the choice and the optimiser's message.
+        """
+        for value in self.choices or ():
+            try:
+                check_written_value(runner, path, value)
+            except ValueError as err:
+                raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}') from None
 
     def reported(self, value: Any) -> Any:
         """A value as the history and exports report it (plain Python); subclasses whose target transforms what

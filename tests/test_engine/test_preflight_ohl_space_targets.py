@@ -2,7 +2,8 @@
 pipeline (``train_dataloader.dataset.pipeline...``) is checked in the
 launching process's ``build_check``, with the optimiser wrapper and schedulers built there: a path that does not
 resolve, or a parameter a ``param_scheduler`` owns (its writes would be rescaled by the schedule). Both were
-refused only in ``AttributeSpace.setup``, in every copy's worker after the launch."""
+refused only in ``AttributeSpace.setup``, in every copy's worker after the launch. So is a choice the optimiser's
+constructor refuses (a negative lr), which trained silently."""
 from __future__ import annotations
 
 import pytest
@@ -31,6 +32,13 @@ def test_a_scheduled_optimiser_parameter_is_refused_at_start_naming_the_space_an
         build_check(cfg)
     cfg.param_scheduler = []  # a constant schedule: the space owns lr
     build_check(cfg)
+    # a negative lr among the choices trained by gradient ascent whenever a copy drew it (torch checks an lr only
+    # when the optimiser is built): refused before any copy starts, naming the choice, in the base form too
+    cfg.custom_hooks[0].spaces[-1].update(target='optim_wrapper.optimizer.lr', choices=[0.01, -0.1])
+    with pytest.raises(ConfigCheckError, match=r"OHL space 'lr': choice -0.1: attribute path "
+                                               r"'optim_wrapper.optimizer.lr': SGD refuses the value -0.1 "
+                                               r"\(Invalid learning rate: -0.1\)"):
+        build_check(cfg)
 
 
 def test_an_optimiser_path_that_does_not_resolve_is_refused_at_start():
