@@ -466,6 +466,8 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
                 f"{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules 'betas' "
                 f'(its momentum is betas[0]): the scheduler sets betas[0] at every step, so the written value would '
                 f'be overwritten. Search or replay beta1 without a momentum scheduler (betas[1] may be written)')
+    if not base and len(parts) > at + 2 and parts[at + 1] != '*':
+        _check_one_parameter_group(runner, path, parts, at, owner)
     if not base and '*' in parts and len({repr(v) for v in values}) > 1:  # base: one value per optimiser
         one = '.'.join('0' if p == '*' else p for p in parts[at:])
         shown: Any = values
@@ -480,6 +482,50 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
                    f'Give each group its own path ({one}, ...) or drop the multipliers')
         raise ValueError(f'{owner} writes {path} but the groups hold different values {shown} (paramwise_cfg '
                          f'multipliers): one value would overwrite them all. {instead}')
+
+
+def _paramwise_cfg(runner: Any) -> bool:
+    """Whether the runner's config builds its optimiser wrapper(s) with a ``paramwise_cfg`` (mmengine's
+    ``DefaultOptimWrapperConstructor`` then makes one parameter group per parameter)."""
+    cfg = getattr(runner, 'cfg', None)
+    wrapper_cfg = cfg.get('optim_wrapper') if hasattr(cfg, 'get') else None
+    if not isinstance(wrapper_cfg, dict):
+        return False
+    return bool(wrapper_cfg.get('paramwise_cfg')) or any(
+        isinstance(one, dict) and bool(one.get('paramwise_cfg')) for one in wrapper_cfg.values())
+
+
+def _check_one_parameter_group(runner: Any, path: str, parts: list[str], at: int, owner: str) -> None:
+    """Refuse a group index (``param_groups.0.lr``) into an optimiser whose groups mmengine's constructor made one
+    per parameter (a ``paramwise_cfg`` in the config): the write reaches one parameter and every other one keeps
+    the config's value. From a single-group habit: with ``paramwise_cfg=dict(norm_decay_mult=0.)`` a searched
+    ``param_groups.0.lr`` trained the first convolution's weight at it and the rest of the network at the config's
+    lr, while the history recorded it as the run's lr.
+
+    Raises:
+        ValueError: naming ``owner``, the path, the group's parameter and the paths to target instead.
+    """
+    if not _paramwise_cfg(runner):
+        return
+    for chain in path_chains(runner, path, end=at):
+        optimizer = chain[-1][1]
+        groups = getattr(optimizer, 'param_groups', None) if is_optimizer(optimizer) else None
+        if not groups or len(groups) < 2 or any(len(group['params']) != 1 for group in groups):
+            continue
+        index = int(parts[at + 1])
+        param = groups[index]['params'][0]
+        model = getattr(runner, 'model', None)
+        model = model.module if is_model_wrapper(model) else model
+        names = [n for n, p in model.named_parameters() if p is param] if isinstance(model, nn.Module) else []
+        key = parts[at + 2]
+        every = '.'.join(parts[:at + 1] + ['*'] + parts[at + 2:])
+        instead = (f'the base {".".join(parts[:at] + [key])} (every group, its paramwise_cfg multiplier kept) or '
+                   if key in BASE_KEYS and len(parts) == at + 3 else '')
+        raise ValueError(f'{owner} writes {path}, the {key} of group {index} of {len(groups)}, which holds one '
+                         f'parameter ({names[0] if names else "unnamed"}): under paramwise_cfg mmengine\'s '
+                         f'constructor makes one group per parameter, so every other parameter would keep the '
+                         f'config\'s value. Target {instead}{every}; give some parameters their own value with '
+                         'paramwise_cfg.custom_keys')
 
 
 def _first_element(runner: Any, path: str, part: str) -> bool:
