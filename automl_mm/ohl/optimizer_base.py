@@ -34,7 +34,9 @@ would.
 
 The rules are kept in each group under :data:`RATIO_KEY` and the last written base under :data:`BASE_VALUE_KEY`
 (torch keeps a group's extra keys and saves them in the optimiser's ``state_dict``); rules from the config win
-over the stored ones (a resumed run scales by its own config's constructor).
+over the stored ones (a resumed run scales by its own config's constructor), except for the ``auto_scale_lr``
+factor, which a stored rule keeps as read from the built groups: rules first read after a checkpoint's groups were
+loaded (a space of your own, which the writers' ``before_run`` does not know) read it from the checkpoint's values.
 """
 from __future__ import annotations
 
@@ -189,7 +191,13 @@ def _config_rules(runner: Any, optimizer: Any, key: str, path: str) -> list[dict
         if rule is None:
             rules.append(None)
             continue
-        rules.append({rule[0]: rule[1], 'scale': _scale(group, key, scaled)})
+        stored = (group.get(RATIO_KEY) or {}).get(key)
+        # a rule kept in the group (an establish before a checkpoint was loaded, saved with it) holds the factor
+        # read from the built groups; read now from values a checkpoint or a write replaced, it was their ratio to
+        # the config's: a custom space's first base write of 0.05 after a resume trained at 0.15
+        scale = stored['scale'] if isinstance(stored, dict) and _number(stored.get('scale')) else \
+            _scale(group, key, scaled)
+        rules.append({rule[0]: rule[1], 'scale': scale})
     return rules
 
 

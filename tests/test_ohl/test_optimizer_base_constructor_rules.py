@@ -240,6 +240,30 @@ def test_base_lr_under_auto_scale_lr_through_a_resume():
     assert _by_param(resumed.optim_wrapper.optimizer, 'lr') == {k: v * 2 for k, v in fresh.items()}
 
 
+@pytest.mark.parametrize('factor', [1, 2])  # auto_scale_lr off, and on for twice the base batch
+def test_rules_first_read_after_a_resume_keep_the_built_factor(factor):
+    """A writer the hooks' before_run does not know (a space of your own) reads the rules at its first write, after
+    the checkpoint's groups were loaded: the factor was read from their values (0.1 written before), so a base of
+    0.05 trained at 0.05 × 0.1 / 0.02 = 5 times the lr (without auto_scale_lr too)."""
+    optim = _optim(custom_keys={'head': dict(lr_mult=1 / 3)})
+
+    def built():
+        runner = _runner(optim)
+        for group in runner.optim_wrapper.optimizer.param_groups:  # mmengine's scale_lr
+            group['lr'] = group['lr'] * factor
+        return runner
+
+    first = built()
+    establish_base_targets(first, [LR])
+    set_attribute(first, LR, 0.1)
+    resumed = built()
+    resumed.model.load_state_dict(first.model.state_dict())
+    resumed.optim_wrapper.load_state_dict(copy.deepcopy(first.optim_wrapper.state_dict()))
+    set_attribute(resumed, LR, 0.05)  # no establish: the rules are read now
+    fresh = _fresh(resumed, optim, 'lr', 0.05)
+    assert _by_param(resumed.optim_wrapper.optimizer, 'lr') == {k: v * factor for k, v in fresh.items()}
+
+
 def test_a_group_a_hook_added_after_the_build_takes_its_ratio_to_the_built_base():
     runner = _runner(_optim(norm_decay_mult=0.))
     optimizer = runner.optim_wrapper.optimizer
