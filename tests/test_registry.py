@@ -81,6 +81,15 @@ def test_readme_plugin_example_builds_from_custom_imports_and_passes_the_contrac
         runner = toy_runner()
         space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
         assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] in (0.1, 0.03, 0.01)
+        # under paramwise_cfg the choice is the config's base, as the plugin's fragment (lr=choice) replays it: the
+        # example wrote it into every group, overwriting the head's lr_mult, so the replay trained another lr
+        from mmengine.optim import build_optim_wrapper
+        optim = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
+                     paramwise_cfg=dict(custom_keys={'2.': dict(lr_mult=0.5)}))
+        runner = toy_runner()
+        runner.optim_wrapper = build_optim_wrapper(runner.model, optim)
+        space.apply(1, runner)  # choice 0.03
+        assert [g['lr'] for g in runner.optim_wrapper.optimizer.param_groups] == [0.03, 0.03, 0.015, 0.015]
         exec(_readme_block('# check it'), {})  # noqa: S102  (the README's own check call)
         check_ohl_space(space_cfg, runner=toy_runner())
     finally:
