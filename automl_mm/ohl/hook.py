@@ -62,7 +62,14 @@ from .reward import (
     trunk_row,
 )
 from .segments import SegmentStart, seed_global_rngs, segment_seeds, space_generator
-from .sync import broadcast_copy_state, fingerprint, gather_copy_values, gather_rows, verify_copies
+from .sync import (
+    adopt_model_values,
+    broadcast_copy_state,
+    fingerprint,
+    gather_copy_values,
+    gather_rows,
+    verify_copies,
+)
 
 
 def restart_workers(loop: Any) -> None:
@@ -386,6 +393,7 @@ class OHLHook(Hook):
             runner.logger.info(f'OHL: training stopped after trunk {self.trunk - 1}, which did not broadcast; '
                                f'broadcasting its best copy {best} now')
             broadcast_copy_state(runner, src=self.layout.lead_rank(best))
+            adopt_model_values(runner, self.history[-1].get('copy_values') or {}, best)
             self.history[-1]['broadcast'] = True
         if self.history and self._report is not None:
             self._report.write_history(self.history)  # the last trunk's report seconds and broadcast flag
@@ -509,6 +517,7 @@ class OHLHook(Hook):
         before = fingerprint(model) if self.verify_sync else None
         if broadcast:
             broadcast_copy_state(runner, src=layout.lead_rank(best))
+            adopt_model_values(runner, copy_values, best)  # the best copy's searched model attributes too
         t_broadcast = time.perf_counter()
         sync = (verify_copies(self.spaces, model, before, best, broadcast, layout, self.trunk) if self.verify_sync
                 else {})

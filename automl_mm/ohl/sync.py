@@ -2,7 +2,8 @@
 state, check the ranks agree.
 
 After the controller step (METHODS.md §1, step 6) every copy takes the best copy's model, optimiser, schedulers and
-EMA model (step 7; :func:`broadcast_copy_state`), and :func:`verify_copies` checks from weight fingerprints that θ is
+EMA model (step 7; :func:`broadcast_copy_state`) and the values the best copy's spaces applied at ``model.`` paths
+(:func:`adopt_model_values`), and :func:`verify_copies` checks from weight fingerprints that θ is
 the same on every rank, the ranks of a copy are in step and, after a broadcast, every copy holds the best copy's
 weights.
 """
@@ -25,6 +26,8 @@ from mmengine.dist import (
 from mmengine.hooks import EMAHook
 from mmengine.model import is_model_wrapper
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+from .attributes import set_attribute
 
 
 def same(a: torch.Tensor, b: torch.Tensor, nan_equal: bool = False) -> bool:
@@ -163,6 +166,25 @@ def broadcast_copy_state(runner: Any, src: int) -> None:
     for hook in runner.hooks:
         if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
             broadcast_module_(hook.ema_model, src)
+
+
+def adopt_model_values(runner: Any, copy_values: dict[str, list], best: int) -> None:
+    """After a broadcast of copy ``best``'s state, set the values its spaces applied at ``model.`` paths on every
+    rank (``copy_values``: :func:`gather_copy_values`' result).
+
+    The broadcast carries the model's parameters and buffers and the optimiser's state (its ``param_groups``: a
+    searched lr or weight decay travels with it), but not a module's plain attributes: every copy kept its own
+    sampled ``model.head.loss_cls.loss_weight`` or ``model.test_cfg...`` value next to the best copy's weights, so
+    the validation after a broadcasting trunk (every rank scoring its share) and the model left after the last
+    trunk ran with each copy's own sample instead of the best copy's. Other paths are left to the next trunk's
+    write: the optimiser's came with its state, and a data path's write would restart the loader's workers.
+    """
+    for per_copy in copy_values.values():
+        if not 0 <= best < len(per_copy):
+            continue
+        for path, value in per_copy[best].items():
+            if path.split('.', 1)[0] == 'model':
+                set_attribute(runner, path, value)
 
 
 def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor, best: int, broadcasted: bool,

@@ -57,6 +57,32 @@ def test_the_best_copy_is_broadcast():
     assert record['best'] == 1 and record['broadcast'] and sources == [1]
 
 
+def test_every_copy_takes_the_best_copys_searched_model_attributes_with_its_weights():
+    """The broadcast carries parameters, buffers and the optimiser state, not a module's plain attributes: copy 0
+    kept its own sampled loss weight (1) next to copy 1's weights, so the validation after the trunk and the
+    model left after the last trunk ran with it (red without ``adopt_model_values``). Other paths are left alone."""
+    hook = OHLHook(spaces=[dict(type='AttributeSpace', target=['model.loss_weight', 'x'], choices=[1.0, 2.0],
+                                name='w', distribution=dict(type='Categorical', num_choices=2))],
+                   num_copies=2, reward_key='loss', trunk_epochs=1, seed=0, verify_sync=False, reward_rule='greater')
+    hook.layout = CopyLayout(2, 1, 0, 2)
+    hook.scorer = SimpleNamespace(score=lambda model: (-2.0, False), metric_names=lambda: ['loss'], reward_key='loss',
+                                  rule='greater', sign=1.0)
+    hook._report = mock.Mock()
+    hook.spaces[0].record(torch.tensor([0]))
+    hook._in_trunk, hook._trunk_iters = True, 4
+    model = torch.nn.Linear(2, 2)
+    model.loss_weight = 1.0  # copy 0's sample
+    runner = SimpleNamespace(model=model, x=1.0, logger=mock.Mock(), max_iters=100)
+    values = {'w': [{'model.loss_weight': 1.0, 'x': 1.0}, {'model.loss_weight': 2.0, 'x': 2.0}]}
+    rows = torch.tensor([[-2.0, 1, 0, 0, 1, 0], [-1.0, 1, 0, 0, 0, 1]], dtype=torch.float64)  # copy 1 is best
+    with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows), \
+            mock.patch('automl_mm.ohl.hook.gather_copy_values', return_value=values), \
+            mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+        hook._end_trunk(runner, epoch=1, iters=4, partial=False)
+    assert hook.history[-1]['best'] == 1 and hook.history[-1]['broadcast']
+    assert model.loss_weight == 2.0 and runner.x == 1.0
+
+
 def _hook(**kwargs) -> OHLHook:
     return OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
                                 distribution=dict(type='Categorical', num_choices=2))],
@@ -68,12 +94,14 @@ def test_a_run_stopped_after_a_trunk_that_did_not_broadcast_ends_with_that_trunk
     rank must end with copy 1 (red when ``after_train`` broadcasts copy 0)."""
     hook = _hook(broadcast_interval=2)
     hook.layout = CopyLayout(2, 1, 0, 2)
-    hook.history = [dict(trunk=0, best=1, broadcast=False)]
+    hook.history = [dict(trunk=0, best=1, broadcast=False,
+                         copy_values={'lr': [{'model.p': 1.0}, {'model.p': 2.0}]})]
     hook.trunk, hook._report = 1, mock.Mock()
-    runner = SimpleNamespace(logger=mock.Mock())
+    runner = SimpleNamespace(logger=mock.Mock(), model=SimpleNamespace(p=1.0))
     with mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
         hook.after_train(runner)
     assert [call.kwargs['src'] for call in broadcast.call_args_list] == [1] and hook.history[-1]['broadcast']
+    assert runner.model.p == 2.0  # copy 1's searched model attribute with its weights
 
 
 class _Space(SimpleNamespace):
