@@ -315,7 +315,8 @@ def _refusal(optimizer: Any, group: dict) -> str | None:
     kwargs = _constructor_kwargs(optimizer, group)
     if kwargs is None:
         return None
-    like = next(iter(group.get('params') or ()), None)
+    params = group.get('params')
+    like = params[0] if isinstance(params, (list, tuple)) and params else None  # the device and dtype it trains on
     dummy = torch.zeros(1, requires_grad=True) if like is None else \
         torch.zeros(1, dtype=like.dtype, device=like.device, requires_grad=True)
     try:
