@@ -90,6 +90,12 @@ def test_readme_plugin_example_builds_from_custom_imports_and_passes_the_contrac
         runner.optim_wrapper = build_optim_wrapper(runner.model, optim)
         space.apply(1, runner)  # choice 0.03
         assert [g['lr'] for g in runner.optim_wrapper.optimizer.param_groups] == [0.03, 0.03, 0.015, 0.015]
+        # an lr warm-up would rescale every value written: refused at setup
+        from mmengine.optim import LinearLR
+        runner.param_schedulers = [LinearLR(runner.optim_wrapper, start_factor=0.001, end=5, by_epoch=False)]
+        with pytest.raises(ValueError, match=r"OHL space 'lr' writes optim_wrapper.optimizer.lr but "
+                                             r"param_scheduler\[0\] \(LinearLR\) schedules 'lr'"):
+            space.setup(runner, None, 0)
         exec(_readme_block('# check it'), {})  # noqa: S102  (the README's own check call)
         check_ohl_space(space_cfg, runner=toy_runner())
     finally:
