@@ -142,6 +142,28 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
                              'metainfo.classes out')
         return classes
 
+    @classmethod
+    def split_source(cls, folder: str | None) -> str | None:
+        """The data the train / reward split of the class-folder directory ``folder`` (``data_root`` joined with
+        ``data_prefix.img_path``) is carved from, for the config check of held-out splits
+        (:mod:`automl_mm.engine.preflight_splits`): a digest of its images as data
+        (:func:`~automl_mm.datasets.content.files_digest`: each image's path under ``folder``, which gives its class
+        and its place in the split, its size, and the bytes of 32 of them). The split depends on nothing else besides
+        its arguments, so a copy of the folder under another root is one source with it (compared as paths, a
+        training split of ``seed=1`` beside a reward split of ``seed=0`` read from the copy shared images
+        unchecked, as did a reward split of ``split='all'`` read from it); a folder of other images is another.
+        ``None`` where ``folder`` is not a class-folder directory (building the dataset names the problem).
+
+        Cost: the folder listing the dataset makes anyway, one ``stat`` per image and up to 32 MiB read."""
+        from .content import files_digest
+
+        if not isinstance(folder, str) or not osp.isdir(folder):
+            return None
+        paths = [path for name in class_folders(folder) for path in _image_files(osp.join(folder, name))]
+        if not paths:
+            return None
+        return files_digest(folder, [osp.relpath(path, folder) for path in paths])
+
     def load_data_list(self) -> list[dict]:
         root = self.data_prefix['img_path']
         classes = self._class_folders()

@@ -47,9 +47,12 @@ def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
 
 def _same_data(held: dict, trained: dict, digests: dict) -> bool:
     """Whether two leaves of one class carve the same data: the same source, or (where the class has a
-    ``split_source(data_root)``, e.g. a digest of the files the split depends on) the same non-``None`` digest, so
-    that ``data_root=None`` and the folder it resolves to, or two copies of the files, count as one. The digests are
-    read only here, where the verdict depends on them, once per class and root (``digests``)."""
+    ``split_source(source)``: a digest of the content the split depends on, given the leaf's resolved
+    ``data_root`` + ``data_prefix``, ``None`` for the class's default location) the same non-``None`` digest, so
+    that ``data_root=None`` and the folder it resolves to, or two copies of the files (Fashion-MNIST's idx files,
+    CIFAR-10's batches, an ``ImageFolderDataset`` folder copied under another root), count as one. The digests are
+    read only here, where the verdict depends on them, once per class and source (``digests``; the cost of each is
+    its class's ``split_source``'s)."""
     if held['source'] == trained['source']:
         return True
     split_source = getattr(held['cls'], 'split_source', None)
@@ -57,10 +60,9 @@ def _same_data(held: dict, trained: dict, digests: dict) -> bool:
         return False
     found = []
     for leaf in (held, trained):
-        root = leaf['data_root'] if isinstance(leaf['data_root'], (str, type(None))) else None
-        if (held['cls'], root) not in digests:
-            digests[held['cls'], root] = split_source(root)
-        found.append(digests[held['cls'], root])
+        if (held['cls'], leaf['source']) not in digests:
+            digests[held['cls'], leaf['source']] = split_source(leaf['source'])
+        found.append(digests[held['cls'], leaf['source']])
     return found[0] is not None and found[0] == found[1]
 
 

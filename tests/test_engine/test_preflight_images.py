@@ -393,3 +393,35 @@ def test_cifar_splits_of_two_copies_of_the_batches_are_compared(tmp_path):
         check_config(cfg)
     cfg.reward_dataloader.dataset.data_root = other
     check_config(cfg)  # other training labels: another source
+
+
+def test_image_folder_splits_of_a_copied_folder_are_compared_by_content(tmp_path):
+    """A copy of the class folders under another root is one source with the original: a reward split of seed 0
+    read from the copy beside a training split of seed 1 (or a reward loader of every image of the copy) shared
+    images, and the check compared the two paths, so it passed. A folder of other images of the same names and
+    sizes stays another source."""
+    rng = np.random.default_rng(0)
+    for cls in ('a', 'b'):
+        os.makedirs(tmp_path / 'orig' / 'train' / cls)
+        for i in range(10):
+            (tmp_path / 'orig' / 'train' / cls / f'{i}.png').write_bytes(rng.bytes(64))
+    shutil.copytree(tmp_path / 'orig', tmp_path / 'copy')
+    shutil.copytree(tmp_path / 'orig', tmp_path / 'other')
+    for path in sorted((tmp_path / 'other' / 'train').rglob('*.png')):
+        path.write_bytes(rng.bytes(64))  # other images: the same names and sizes
+    folder = dict(type='ImageFolderDataset', data_prefix=dict(img_path='train'), pipeline=[], reward_ratio=0.2)
+    cfg = Config.fromfile(DIGITS)
+    cfg.model.head.num_classes = 2
+    cfg.train_dataloader.dataset = dict(folder, data_root=str(tmp_path / 'orig'), split='train', seed=1)
+    cfg.val_dataloader.dataset = dict(folder, data_root=str(tmp_path / 'other'), split='all')
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.reward_dataloader.dataset = dict(folder, data_root=str(tmp_path / 'copy'), split='reward', seed=0)
+    with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(ImageFolderDataset, split='reward'\) "
+                                               r"and train_dataloader\.dataset .* other seed: 0 and 1"):
+        check_config(cfg)
+    cfg.reward_dataloader.dataset.split = 'all'
+    with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(ImageFolderDataset, split='all'\) "
+                                               r'reads the images train_dataloader\.dataset trains on'):
+        check_config(cfg)
+    cfg.reward_dataloader.dataset.data_root = str(tmp_path / 'other')
+    check_config(cfg)  # other images: another source (also for the val loader of every image)
