@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from automl_mm.datasets.content import same_file_content
+
 from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _coco_datasets, outside_split
 
 #: The images of each annotation file whose size is compared with the file's (positions in its ``images``).
@@ -24,6 +26,9 @@ MAX_COMPARED = 100
 #: Two boxes of one image are one box from this IoU on: a copy, rounded or moved by a pixel (at 0.5, a large
 #: object of one generated fmnist-det image matched one of another image of the same name in 3 of 10 images).
 SAME_OBJECT_IOU = 0.9
+#: How many images a held-out file lists under the names of the training file's are compared byte for byte with
+#: them (:func:`copied_images`).
+COPY_SAMPLE = 32
 
 
 def image_folder(dataset: dict) -> str | None:
@@ -47,7 +52,8 @@ def _size(image: dict) -> tuple[int, int] | None:
 
 
 class CocoSummary:
-    """What the checks keep of one loaded annotation file: its first image's ``file_name``, the entries of
+    """What the checks keep of one loaded annotation file: its first image's ``file_name``, every image's
+    ``file_name`` (``names``), the entries of
     :data:`SIZE_SAMPLE`, how many of its non-crowd annotations give their ``segmentation`` as an RLE dict
     (``rle_masks``; COCO writes polygons for them), and (``whole``: a file whose image folder another file reads
     too) every image by ``file_name`` and every box by image id, as arrays (the file itself is not kept)."""
@@ -55,6 +61,9 @@ class CocoSummary:
     def __init__(self, coco: dict, whole: bool) -> None:
         images = [image if isinstance(image, dict) else {} for image in coco['images']]
         self.first = images[0].get('file_name') if images else None
+        #: every image's ``file_name`` (normalised), in file order: the held-out check compares the images of a
+        #: held-out file with the training file's of the same names by content (:func:`copied_images`)
+        self.names = [osp.normpath(image['file_name']) for image in images if isinstance(image.get('file_name'), str)]
         self.rle_masks = sum(1 for a in coco.get('annotations') or [] if isinstance(a, dict)
                              and isinstance(a.get('segmentation'), dict) and not a.get('iscrowd'))
         self.sample = [images[i] for i in sorted({i % len(images) for i in SIZE_SAMPLE})] if images else []
@@ -185,8 +194,11 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
     A subset of a file, or another labelling of the same images, passes; so do mmdet's COCO layout (train2017/ and
     val2017/, distinct names) and :func:`automl_mm.datasets.coco_split.split_coco`'s parts (one folder, disjoint
     images). A held-out loader (OHL's reward loader, a NAS search loader: not in :data:`NOT_HELD_OUT`) reads no
-    image of ``train_dataloader``'s datasets at all: neither its annotation file nor a file of the same folder
-    listing one of its images (rewards and search scores on trained images, silently)."""
+    image of ``train_dataloader``'s datasets at all: neither its annotation file (the same file, or a copy of its
+    bytes under another path) nor a file of the same folder listing one of its images, nor a file whose images are
+    copies of its images under another folder (:func:`copied_images`: a data set copied under another root was
+    two paths, and its held-out loader scored trained images, silently). Images copied under other names are not
+    found."""
     datasets = [(d, where, path, osp.realpath(image_folder(d) or '')) for d, where, path in _coco_datasets(cfg)
                 if image_folder(d) is not None and path in files and not outside_split(where, test_only, split)]
     for i, (first, first_key, first_path, folder) in enumerate(datasets):
@@ -203,16 +215,41 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
                 continue
             if osp.realpath(first_path) == osp.realpath(second_path):
                 shared = f'the annotation file {first_path} (its images and boxes)'
+            elif same_file_content(first_path, second_path):
+                shared = f'{second_path}, a copy of the annotation file {first_path} (its images and boxes)'
             elif folder == other_folder and files[first_path].images is not None:
                 names = [n for n in files[second_path].images or {} if n in files[first_path].images]
                 if not names:
                     continue
                 shared = f'{len(names)} images of {folder} ({names[0]}, ...)'
             else:
-                continue
+                copies = copied_images(files[first_path], folder, files[second_path], other_folder)
+                if not copies:
+                    continue
+                shared = (f'{other_folder}, whose images are copies of those of {folder} ({copies[0]} and '
+                          f'{len(copies) - 1} more of the images both annotation files list, compared byte for byte)')
             raise ConfigCheckError(
                 f'{second_key} reads {shared} as {first_key} does: a held-out split scores the model on images it '
                 'trained on. Give it a split held out of training (its own annotation file and image folder)')
+
+
+def copied_images(trained: CocoSummary, folder: str, held: CocoSummary, other_folder: str,
+                  sample: int = COPY_SAMPLE) -> list[str]:
+    """The images of a held-out annotation file (``held``, read from ``other_folder``) that are copies of the
+    training file's images of the same ``file_name`` (``trained``, read from ``folder``): compared byte for byte
+    (:func:`~automl_mm.datasets.content.same_file_content`) on the first ``sample`` names both files list, in the
+    held-out file's order. Empty unless at least half of those compared are copies (a copied data set: all of them;
+    the generated sets name every split's images ``000001.png``, ... with other pixels: none), or none was
+    compared (a folder that is missing: the image checks name it; empty files, placeholders, are not compared).
+    Cost: two ``stat`` calls per compared name, and both files read where their sizes are equal."""
+    if osp.realpath(folder) == osp.realpath(other_folder):
+        return []
+    training = set(trained.names)
+    names = [n for n in held.names if n in training][:sample]
+    compared = [n for n in names if osp.isfile(osp.join(folder, n)) and osp.isfile(osp.join(other_folder, n))
+                and osp.getsize(osp.join(folder, n))]  # an empty file is no image (a placeholder): not compared
+    copies = [n for n in compared if same_file_content(osp.join(other_folder, n), osp.join(folder, n))]
+    return copies if compared and 2 * len(copies) >= len(compared) else []
 
 
 def _compare(a: CocoSummary, b: CocoSummary, first: tuple, second: tuple, folder: str) -> None:

@@ -93,7 +93,8 @@ def test_fmnist_det_classes_a_subset_is_said_and_another_order_refused(tmp_path,
            'categories': [{'id': i + 1, 'name': n} for i, n in enumerate(CATEGORIES)]}
     os.makedirs(tmp_path / 'annotations')
     for split in ('train', 'reward', 'val', 'test'):
-        _write(str(tmp_path / 'annotations' / f'instances_{split}.json'), json.dumps(ann))
+        # (each split's own file: byte-identical files are one split's, refused for a reward loader)
+        _write(str(tmp_path / 'annotations' / f'instances_{split}.json'), json.dumps(dict(ann, info=split)))
         (tmp_path / split).mkdir()
         _write(str(tmp_path / split / '1.png'), '')  # the image is looked for (test_preflight_late.py)
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py'))

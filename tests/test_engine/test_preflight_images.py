@@ -267,6 +267,38 @@ def test_split_cocos_parts_in_one_folder_pass_and_a_search_loader_on_trained_ima
     check_config(cfg)
 
 
+def test_a_search_loader_on_a_copy_of_the_training_images_fails(coco_root, tmp_path):
+    """A data set copied under another root has other paths and the same images: a search loader reading the copy
+    of the training annotation file and images (or another file listing the same images, read from the copied
+    folder) passed, the paths differing, and the search scored trained images. A folder of other images of the
+    same names (the generated sets name every split's images 000001.png, ...) passes."""
+    train, val = split_coco(osp.join(coco_root, 'annotations/instances_train.json'), str(tmp_path), val_images=2)
+    folder = osp.join(coco_root, 'train/')
+    copied = str(shutil.copytree(folder, tmp_path / 'copy' / 'train'))
+    shutil.copy(train, tmp_path / 'copy' / 'arch-train.json')
+    shapes = ('rectangle', 'ellipse', 'triangle')
+    cfg = _cfg(train=_dataset(train, folder, shapes),
+               search=_dataset(str(tmp_path / 'copy' / 'arch-train.json'), copied, shapes))
+    with pytest.raises(ConfigCheckError, match=r'search_dataloader\.dataset reads .*copy/arch-train\.json, a copy of '
+                                               r'the annotation file .*instances_arch-train\.json \(its images and '
+                                               r'boxes\) as train_dataloader\.dataset does'):
+        check_config(cfg)
+    with open(train) as f:
+        coco = json.load(f)
+    with open(tmp_path / 'copy' / 'arch-train.json', 'w') as f:
+        json.dump(coco, f, indent=1)  # the same images, another file
+    with pytest.raises(ConfigCheckError, match=r'search_dataloader\.dataset reads .*copy/train, whose images are '
+                                               r'copies of those of .*train \(0000\d\d\.png and \d+ more of the '
+                                               r'images both annotation files list, compared byte for byte\) as '
+                                               r'train_dataloader\.dataset does'):
+        check_config(cfg)
+    rng = np.random.default_rng(0)
+    for image in coco['images']:  # other pixels under the same names and sizes
+        cv2.imwrite(osp.join(copied, image['file_name']),
+                    rng.integers(0, 255, (image['height'], image['width'], 3), dtype=np.uint8))
+    check_config(cfg)
+
+
 # --- split datasets carved from one source ----------------------------------------------------------------------
 
 def _source_idx(dataset: dict) -> set[int]:
