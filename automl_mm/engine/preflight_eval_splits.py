@@ -11,6 +11,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
+from .preflight_classes import _dataset_class
 from .preflight_image_ids import check_merged_image_ids
 from .preflight_walk import ConfigCheckError, _datasets, evaluator_metrics, loader_coco_files
 
@@ -61,28 +62,51 @@ def _leaf_splits(loader_cfg: Any) -> list[dict]:
         leaves.append(dict(type=config_type_name(d),
                            ann=_abs(osp.join(root, ann)) if isinstance(ann, str) and ann else None,
                            where=_abs(osp.join(root, prefix)) if (root or prefix) else None,
-                           split=d.get('split'), test_mode=bool(d.get('test_mode', False)),
+                           split=d.get('split'), test_mode=bool(d.get('test_mode', False)), cfg=d,
                            rest={k: v for k, v in d.items() if k not in ('pipeline', 'lazy_init', 'serialize_data')}))
     return leaves
 
 
+def _same_where(held_out: dict, test: dict) -> bool:
+    """Whether two leaves of one type read their images from one place: the same resolved location, or (for a
+    class with ``split_source(source)``, e.g. ``ImageFolderDataset``: a digest of the files, see
+    :func:`automl_mm.engine.preflight_splits._same_data`) a copy of it under another root. The digests are read
+    only when the paths differ (cost: the class's ``split_source``, e.g. a folder listing and 32 files read)."""
+    if held_out['where'] == test['where']:
+        return True
+    if held_out['where'] is None or test['where'] is None:
+        return False
+    split_source = getattr(_dataset_class(held_out['cfg'], 'automl_mm'), 'split_source', None)
+    if not callable(split_source):
+        return False
+    found = split_source(held_out['where'])
+    return found is not None and found == split_source(test['where'])
+
+
 def _same_data(held_out: dict, test: dict) -> bool:
-    """Whether two leaf datasets can hold the same images: the same annotation file, or (without one) the same
-    type, image location and ``test_mode`` with the same ``split`` or one of them ``'all'``; datasets with none
-    of these (a custom class) only when all their settings but the pipeline are equal."""
+    """Whether two leaf datasets can hold the same images: the same annotation file (or a copy of its bytes under
+    another path: :func:`~automl_mm.datasets.content.same_file_content`, which reads the two files only when their
+    sizes are equal), or (without one) the same type, image location (:func:`_same_where`: a copied folder is the
+    same) and ``test_mode`` with the same ``split`` or one of them ``'all'``; datasets with none of these (a custom
+    class) only when all their settings but the pipeline are equal."""
+    from automl_mm.datasets.content import same_file_content
+
     if held_out['ann'] is not None or test['ann'] is not None:
-        return held_out['ann'] == test['ann']
+        return held_out['ann'] is not None and test['ann'] is not None and \
+            (held_out['ann'] == test['ann'] or same_file_content(held_out['ann'], test['ann']))
     if all(leaf['where'] is None and leaf['split'] is None for leaf in (held_out, test)):
         return held_out['rest'] == test['rest']  # nothing names the data: only the same settings are the same data
-    return (held_out['type'] == test['type'] and held_out['where'] == test['where']
+    return (held_out['type'] == test['type']
             and held_out['test_mode'] == test['test_mode']  # mmpretrain-style datasets: test_mode picks the test set
-            and (held_out['split'] == test['split'] or 'all' in (held_out['split'], test['split'])))
+            and (held_out['split'] == test['split'] or 'all' in (held_out['split'], test['split']))
+            and _same_where(held_out, test))
 
 
 def reads_test_split(loader_cfg: Any, test_loader_cfg: Any) -> bool:
     """Whether a held-out (reward / search) loader reads test images: a leaf dataset with ``split='test'``, or one
     with the same data as a leaf of ``test_loader_cfg`` (:func:`_same_data`; paths compared resolved, so
-    ``data/x`` and ``data/x/`` or ``data/`` + ``x/ann.json`` are one file; wrappers looked through)."""
+    ``data/x`` and ``data/x/`` or ``data/`` + ``x/ann.json`` are one file, and a copy of an annotation file or of
+    an ``ImageFolderDataset`` folder under another path is the same data; wrappers looked through)."""
     held_out = _leaf_splits(loader_cfg)
     if any(leaf['split'] == 'test' for leaf in held_out):
         return True

@@ -143,3 +143,32 @@ def test_a_test_split_or_its_annotation_file_reached_through_a_link_is_the_same_
     assert reads_test_split(loader('mirror/'), loader('data/'))
     assert split_mismatch(loader('data/'), dict(type='CocoMetric',
                                                 ann_file='mirror/annotations/instances_test.json')) is None
+
+
+def test_a_copy_of_the_test_annotation_file_or_image_folder_is_the_test_split(tmp_path):
+    """The test split was told by its paths: a reward loader reading a copy of the test annotation file (or of an
+    ImageFolderDataset test folder) under another root passed as another split, and the rewards were test images.
+    A file of other bytes, or a folder of other images of the same names, stays another split."""
+    from automl_mm.engine.preflight import reads_test_split
+
+    for root in ('data', 'copy', 'other'):
+        (tmp_path / root / 'annotations').mkdir(parents=True)
+        (tmp_path / root / 'test' / 'cat').mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / root / 'test' / 'cat' / f'{i}.png').write_bytes(bytes([i]) * 8 if root != 'other' else
+                                                                         bytes([9 - i]) * 8)
+        text = '{"images": [{"id": 1, "file_name": "1.png"}]}'
+        (tmp_path / root / 'annotations' / 'instances_test.json').write_text(text if root != 'other' else
+                                                                            text.replace('1.png', '2.png'))
+
+    def coco(root):
+        return dict(dataset=dict(type='CocoDataset', data_root=str(tmp_path / root), data_prefix=dict(img='test/'),
+                                 ann_file='annotations/instances_test.json', pipeline=[]))
+
+    def folder(root):
+        return dict(dataset=dict(type='ImageFolderDataset', data_root=str(tmp_path / root), split='all',
+                                 data_prefix=dict(img_path='test'), pipeline=[]))
+
+    for loader in (coco, folder):
+        assert reads_test_split(loader('copy'), loader('data')), loader.__name__
+        assert not reads_test_split(loader('other'), loader('data')), loader.__name__
