@@ -11,6 +11,7 @@ import logging
 import os
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -69,8 +70,8 @@ def test_a_resume_with_another_split_seed_is_refused_naming_the_key_counts_and_c
         runner.train()
     message = str(err.value)
     assert message.startswith(f'resuming {saved}: the data differs from what the checkpoint\'s run read')
-    assert 'train_dataloader.dataset (DigitsDataset): 64 items then and now, but other items or another order' \
-        in message
+    assert 'train_dataloader.dataset (DigitsDataset): 64 items then and now, but other items, another order or other ' \
+        'content (boxes, labels, pixels)' in message
     assert 'split seed' in message and 'max_samples' in message and 'data_root' in message
     assert 'resume_data_check=False' in message and 'load_from without resume' in message
     assert runner.iter == 0 and not osp.exists(tmp_path / 'epoch_2.pth')  # refused before anything trained
@@ -85,10 +86,25 @@ def test_a_resume_with_fewer_samples_names_both_counts(saved, tmp_path):
 
 
 def test_an_unchanged_resume_continues(saved, tmp_path, logged):
-    runner = resumed_runner(_cfg(str(tmp_path), max_epochs=2), saved)
+    """Also from a checkpoint of an older automl_mm, whose fingerprints (version 1) left boxes and pixels out: its
+    datasets are compared by that version (the fingerprint of this data recomputed so), with a warning; refused as
+    changed data otherwise."""
+    from automl_mm.datasets import DigitsDataset
+
+    old = safe_torch_load(saved)
+    train = _cfg(str(tmp_path)).train_dataloader.dataset
+
+    old['meta'][META_KEY]['train_dataloader.dataset'] = dataset_fingerprint(
+        DigitsDataset(**{k: v for k, v in train.items() if k != 'type'}), version=1)
+    assert 'version' not in old['meta'][META_KEY]['train_dataloader.dataset']  # as written before versions
+    path = str(tmp_path / 'old.pth')
+    torch.save(old, path)
+    runner = resumed_runner(_cfg(str(tmp_path / 'run'), max_epochs=2), path)
     runner.train()
-    assert runner.epoch == 2 and osp.isfile(tmp_path / 'epoch_2.pth')
-    assert not [w for w in _warnings(logged) if 'data' in w]
+    assert runner.epoch == 2 and osp.isfile(tmp_path / 'run' / 'epoch_2.pth')
+    assert [w for w in _warnings(logged) if 'data' in w] == [
+        f'resuming {path}: its data fingerprints of train_dataloader.dataset were written by an older automl_mm '
+        '(version 1: paths, ids and labels only), so boxes, masks and image bytes were not compared']
     assert ('resume: the data matches the checkpoint\'s run (train_dataloader.dataset, val_dataloader.dataset)',
             logging.INFO) in logged
 
@@ -160,7 +176,7 @@ def test_an_ohl_resume_on_another_reward_split_names_its_key(tmp_path):
     resumed = _ohl_cfg(work, 2)
     resumed.resume, resumed.load_from = True, dealt_otherwise
     with pytest.raises(ValueError, match=r'custom_hooks.0.reward_dataloader.dataset \(DigitsDataset\): 64 items then '
-                                         r'and now, but other items or another order'):
+                                         r'and now, but other items, another order or other content'):
         train_copy_runner(resumed)
     resumed = _ohl_cfg(work, 2)
     resumed.resume = True
@@ -257,23 +273,75 @@ def test_every_rank_raises_when_one_sees_other_data(monkeypatch):
     assert data_fingerprint._agree(None) is None
 
 
-def test_detection_items_are_identified_by_path_id_and_instance_labels_not_boxes(tmp_path):
-    """mmdet's CocoDataset data list (img_path, img_id, sizes, instances with bbox / bbox_label), serialised as
-    mmengine serialises it: a relabelled object changes the fingerprint, a moved data_root or a refined box does
-    not (mmdet needs mmcv, absent here: an mmengine BaseDataset with the same entries stands in)."""
-    from mmengine.dataset import BaseDataset
+class _Items:
+    """mmdet's CocoDataset data list (img_path, img_id, sizes, instances with bbox / bbox_label), and an in-memory
+    set's (img array, gt_label, source_idx), as mmengine BaseDatasets (mmdet needs mmcv, absent here)."""
 
-    class _Coco(BaseDataset):
-        def __init__(self, label: int = 1, x: float = 0.0, **kwargs) -> None:
-            self.label, self.x = label, x
-            super().__init__(**kwargs)
+    @staticmethod
+    def coco(**kwargs):
+        from mmengine.dataset import BaseDataset
 
-        def load_data_list(self) -> list[dict]:
-            return [dict(img_path=osp.join(self.data_root, 'train2017', f'{i:012d}.jpg'), img_id=i, height=8, width=8,
-                         instances=[dict(bbox=[self.x, 0.0, 4.0, 4.0], bbox_label=self.label, ignore_flag=0)])
-                    for i in range(3)]
+        class _Coco(BaseDataset):
+            def __init__(self, label: int = 1, x: float = 0.0, **kwargs) -> None:
+                self.label, self.x = label, x
+                super().__init__(**kwargs)
 
-    fingerprint = dataset_fingerprint(_Coco(data_root=str(tmp_path / 'a')))
-    assert fingerprint['items'] == 3
-    assert dataset_fingerprint(_Coco(data_root=str(tmp_path / 'b'), x=0.5)) == fingerprint
-    assert dataset_fingerprint(_Coco(data_root=str(tmp_path / 'a'), label=2))['blake2b'] != fingerprint['blake2b']
+            def load_data_list(self) -> list[dict]:
+                return [dict(img_path=osp.join(self.data_root, 'train2017', f'{i:012d}.jpg'), img_id=i, height=8,
+                             width=8, instances=[dict(bbox=[self.x, 0.0, 4.0, 4.0], bbox_label=self.label,
+                                                      ignore_flag=0)])
+                        for i in range(3)]
+
+        return _Coco(**kwargs)
+
+    @staticmethod
+    def in_memory(pixel: int):
+        from mmengine.dataset import BaseDataset
+
+        class _Memory(BaseDataset):
+            def load_data_list(self) -> list[dict]:
+                return [dict(img=np.full((8, 8, 3), pixel + i, np.uint8), gt_label=i % 2, source_idx=i)
+                        for i in range(4)]
+
+        return _Memory()
+
+
+def test_detection_items_are_identified_by_path_id_labels_and_boxes(tmp_path):
+    """A moved data_root keeps the fingerprint; a relabelled object, and a box moved by half a pixel (a COCO file
+    re-annotated, or a generated set made again with another seed: every file name, id and size the same), change
+    it. The box-only change used to keep it: a resume on the re-annotated file passed as the same data."""
+    fingerprint = dataset_fingerprint(_Items.coco(data_root=str(tmp_path / 'a')))
+    assert fingerprint['items'] == 3 and fingerprint['version'] == 2
+    assert dataset_fingerprint(_Items.coco(data_root=str(tmp_path / 'b'))) == fingerprint
+    assert dataset_fingerprint(_Items.coco(data_root=str(tmp_path / 'a'), label=2))['blake2b'] != \
+        fingerprint['blake2b']
+    assert dataset_fingerprint(_Items.coco(data_root=str(tmp_path / 'a'), x=0.5))['blake2b'] != fingerprint['blake2b']
+    # version 1, bit for bit what checkpoints recorded before boxes counted (the value the older code computed)
+    older = dataset_fingerprint(_Items.coco(data_root='/nowhere/a'), version=1)
+    assert older == {'items': 3, 'blake2b': '3a311748b77deaf5dbb341303fd7dfd3', 'type': '_Coco'}
+    assert dataset_fingerprint(_Items.coco(data_root='/nowhere/a', x=0.5), version=1) == older
+
+
+def test_in_memory_items_of_other_pixels_with_the_same_labels_are_other_data():
+    """The in-memory sets (digits, CIFAR-10, Fashion-MNIST) were identified by source index and label only: other
+    images under the same labels (another copy of the files, a corrupted download) had the fingerprint of the data
+    they replaced."""
+    from automl_mm.datasets import DigitsDataset
+
+    assert dataset_fingerprint(_Items.in_memory(0)) == dataset_fingerprint(_Items.in_memory(0))
+    assert dataset_fingerprint(_Items.in_memory(0))['blake2b'] != dataset_fingerprint(_Items.in_memory(9))['blake2b']
+    assert dataset_fingerprint(_Items.in_memory(0), version=1) == dataset_fingerprint(_Items.in_memory(9), version=1)
+    assert dataset_fingerprint(DigitsDataset(split='train', seed=0, pipeline=[]), version=1) == \
+        {'items': 1078, 'blake2b': '2f4ce6e3354f0b6c8a48e306d0300138', 'type': 'DigitsDataset'}  # as recorded before
+
+
+def test_image_files_replaced_under_the_same_names_are_other_data(tmp_path):
+    """ImageFolderDataset items are paths and labels: other image files under the same names (a folder refilled)
+    kept the fingerprint. A sample of 32 files' bytes is part of it now."""
+    _image_folder(str(tmp_path))
+    fingerprint = dataset_fingerprint(_folder(str(tmp_path)))
+    older = dataset_fingerprint(_folder(str(tmp_path)), version=1)
+    for path in (tmp_path / 'train' / 'cat').iterdir():
+        path.write_bytes(b'other image')
+    assert dataset_fingerprint(_folder(str(tmp_path)))['blake2b'] != fingerprint['blake2b']
+    assert dataset_fingerprint(_folder(str(tmp_path)), version=1) == older  # (version 1: paths only)
