@@ -142,27 +142,45 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
                              'metainfo.classes out')
         return classes
 
+    @staticmethod
+    def _listing(folder: str) -> dict[str, int]:
+        """``{path under folder: size in bytes}`` of the images the dataset lists there (one ``stat`` each)."""
+        return {osp.relpath(path, folder): osp.getsize(path)
+                for name in class_folders(folder) for path in _image_files(osp.join(folder, name))}
+
     @classmethod
-    def split_source(cls, folder: str | None) -> str | None:
-        """The data the train / reward split of the class-folder directory ``folder`` (``data_root`` joined with
-        ``data_prefix.img_path``) is carved from, for the config check of held-out splits
-        (:mod:`automl_mm.engine.preflight_splits`): a digest of its images as data
-        (:func:`~automl_mm.datasets.content.files_digest`: each image's path under ``folder``, which gives its class
-        and its place in the split, its size, and the bytes of 32 of them). The split depends on nothing else besides
-        its arguments, so a copy of the folder under another root is one source with it (compared as paths, a
-        training split of ``seed=1`` beside a reward split of ``seed=0`` read from the copy shared images
-        unchecked, as did a reward split of ``split='all'`` read from it); a folder of other images is another.
-        ``None`` where ``folder`` is not a class-folder directory (building the dataset names the problem).
+    def shares_images(cls, first: str | None, second: str | None) -> bool:
+        """Whether the class-folder directories ``first`` and ``second`` (``data_root`` joined with
+        ``data_prefix.img_path``, resolved) hold the same images, for the config checks of held-out and test
+        splits (:mod:`automl_mm.engine.preflight_splits`, :mod:`automl_mm.engine.preflight_eval_splits`): a copy of
+        one under another root, whole or in part (images added or removed since), judged by content. Compared as
+        paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from the copy shared images
+        unchecked, as did a reward loader of ``split='all'`` on it.
 
-        Cost: the folder listing the dataset makes anyway, one ``stat`` per image and up to 32 MiB read."""
-        from .content import files_digest
+        The images both list under one path (which gives an image's class and its place in the split) with one
+        size are the candidates; up to :data:`~automl_mm.datasets.content.SAMPLE_FILES` of them, evenly spaced, are
+        compared byte for byte, and the folders share images when at least half of those are equal. A folder of
+        other images of the same names (and sizes) shares none; copies renamed are not found. ``False`` where
+        either is not a folder (building the dataset names the problem).
 
-        if not isinstance(folder, str) or not osp.isdir(folder):
-            return None
-        paths = [path for name in class_folders(folder) for path in _image_files(osp.join(folder, name))]
-        if not paths:
-            return None
-        return files_digest(folder, [osp.relpath(path, folder) for path in paths])
+        Cost: the folder listings the datasets make anyway, one ``stat`` per image and up to 32 pairs of files
+        read (where their sizes are equal)."""
+        from .content import SAMPLE_FILES, same_file_content
+
+        if not all(isinstance(f, str) and osp.isdir(f) for f in (first, second)):
+            return False
+        if osp.realpath(first) == osp.realpath(second):
+            return True
+        theirs = cls._listing(second)
+        shared = sorted(rel for rel, size in cls._listing(first).items() if theirs.get(rel) == size)
+        if not shared:
+            return False
+        count = len(shared)
+        picked = [shared[round(i * (count - 1) / (SAMPLE_FILES - 1))] for i in range(SAMPLE_FILES)] \
+            if count > SAMPLE_FILES else shared
+        picked = list(dict.fromkeys(picked))
+        equal = sum(same_file_content(osp.join(first, rel), osp.join(second, rel)) for rel in picked)
+        return 2 * equal >= len(picked)
 
     def load_data_list(self) -> list[dict]:
         root = self.data_prefix['img_path']

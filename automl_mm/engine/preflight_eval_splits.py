@@ -69,14 +69,17 @@ def _leaf_splits(loader_cfg: Any) -> list[dict]:
 
 def _same_where(held_out: dict, test: dict) -> bool:
     """Whether two leaves of one type read their images from one place: the same resolved location, or (for a
-    class with ``split_source(source)``, e.g. ``ImageFolderDataset``: a digest of the files, see
-    :func:`automl_mm.engine.preflight_splits._same_data`) a copy of it under another root. The digests are read
-    only when the paths differ (cost: the class's ``split_source``, e.g. a folder listing and 32 files read)."""
+    class with ``shares_images(first, second)``, e.g. ``ImageFolderDataset``) a copy of it, whole or in part, under
+    another root, or (a class with ``split_source(source)``) the same non-``None`` digest. Read only when the paths
+    differ (cost: the class's method, e.g. two folder listings and up to 32 pairs of files read)."""
     if held_out['where'] == test['where']:
         return True
     if held_out['where'] is None or test['where'] is None:
         return False
-    split_source = getattr(_dataset_class(held_out['cfg'], 'automl_mm'), 'split_source', None)
+    cls = _dataset_class(held_out['cfg'], 'automl_mm')
+    if callable(getattr(cls, 'shares_images', None)):
+        return bool(cls.shares_images(held_out['where'], test['where']))
+    split_source = getattr(cls, 'split_source', None)
     if not callable(split_source):
         return False
     found = split_source(held_out['where'])

@@ -46,15 +46,23 @@ def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
 
 
 def _same_data(held: dict, trained: dict, digests: dict) -> bool:
-    """Whether two leaves of one class carve the same data: the same source, or (where the class has a
-    ``split_source(source)``: a digest of the content the split depends on, given the leaf's resolved
-    ``data_root`` + ``data_prefix``, ``None`` for the class's default location) the same non-``None`` digest, so
-    that ``data_root=None`` and the folder it resolves to, or two copies of the files (Fashion-MNIST's idx files,
-    CIFAR-10's batches, an ``ImageFolderDataset`` folder copied under another root), count as one. The digests are
-    read only here, where the verdict depends on them, once per class and source (``digests``; the cost of each is
-    its class's ``split_source``'s)."""
+    """Whether two leaves of one class carve the same data, judged by content where the class can tell it: the
+    same source; or, where the class has ``shares_images(first, second)`` (``ImageFolderDataset``: a folder and
+    its copy under another root, compared by the images both list, a sample read byte for byte), its verdict on
+    the two leaves' resolved ``data_root`` + ``data_prefix``; or, where it has ``split_source(source)`` (a digest of
+    what the split depends on, given the resolved ``data_root``, ``None`` for the class's default location:
+    Fashion-MNIST's and CIFAR-10's training labels), the same non-``None`` digest, so that ``data_root=None`` and
+    the folder it resolves to, or two copies of the files, count as one. These are read only here, where the
+    verdict depends on them (the paths differ and the splits would overlap), digests once per class and source
+    (``digests``); the cost is the class's method's."""
     if held['source'] == trained['source']:
         return True
+    shares_images = getattr(held['cls'], 'shares_images', None)
+    if callable(shares_images):
+        key = (held['cls'], held['source'], trained['source'])
+        if key not in digests:
+            digests[key] = bool(shares_images(held['source'], trained['source']))
+        return digests[key]
     split_source = getattr(held['cls'], 'split_source', None)
     if not callable(split_source):
         return False

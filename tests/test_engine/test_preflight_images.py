@@ -429,9 +429,9 @@ def test_cifar_splits_of_two_copies_of_the_batches_are_compared(tmp_path):
 
 def test_image_folder_splits_of_a_copied_folder_are_compared_by_content(tmp_path):
     """A copy of the class folders under another root is one source with the original: a reward split of seed 0
-    read from the copy beside a training split of seed 1 (or a reward loader of every image of the copy) shared
-    images, and the check compared the two paths, so it passed. A folder of other images of the same names and
-    sizes stays another source."""
+    read from the copy beside a training split of seed 1 (or a reward loader of every image of the copy, also once
+    images were added to and removed from it) shared images, and the check compared the two paths, so it passed. A
+    folder of other images of the same names and sizes stays another source."""
     rng = np.random.default_rng(0)
     for cls in ('a', 'b'):
         os.makedirs(tmp_path / 'orig' / 'train' / cls)
@@ -452,6 +452,8 @@ def test_image_folder_splits_of_a_copied_folder_are_compared_by_content(tmp_path
                                                r"and train_dataloader\.dataset .* other seed: 0 and 1"):
         check_config(cfg)
     cfg.reward_dataloader.dataset.split = 'all'
+    (tmp_path / 'copy' / 'train' / 'a' / '0.png').unlink()  # a copy in part: images removed and added since
+    (tmp_path / 'copy' / 'train' / 'b' / 'new.png').write_bytes(rng.bytes(64))
     with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(ImageFolderDataset, split='all'\) "
                                                r'reads the images train_dataloader\.dataset trains on'):
         check_config(cfg)
