@@ -143,9 +143,9 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         return classes
 
     @staticmethod
-    def _listing(folder: str) -> dict[str, int]:
-        """``{path under folder: size in bytes}`` of the images the dataset lists there (one ``stat`` each)."""
-        return {osp.relpath(path, folder): osp.getsize(path)
+    def _listing(folder: str) -> set[str]:
+        """The paths under ``folder`` of the images the dataset lists there."""
+        return {osp.relpath(path, folder)
                 for name in class_folders(folder) for path in _image_files(osp.join(folder, name))}
 
     @classmethod
@@ -157,14 +157,15 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from the copy shared images
         unchecked, as did a reward loader of ``split='all'`` on it.
 
-        The images both list under one path (which gives an image's class and its place in the split) with one
-        size are the candidates; up to :data:`~automl_mm.datasets.content.SAMPLE_FILES` of them, evenly spaced, are
-        compared byte for byte, and the folders share images when at least half of those are equal. A folder of
+        The images both list under one path (which gives an image's class and its place in the split) are the
+        candidates; up to :data:`~automl_mm.datasets.content.SAMPLE_FILES` of them, evenly spaced, are compared
+        (sizes, then bytes where they are equal), and the folders share images when at least half of those are
+        equal. A folder of
         other images of the same names (and sizes) shares none; copies renamed are not found. ``False`` where
         either is not a folder (building the dataset names the problem).
 
-        Cost: the folder listings the datasets make anyway, one ``stat`` per image and up to 32 pairs of files
-        read (where their sizes are equal)."""
+        Cost: the folder listings the datasets make anyway, and up to 32 pairs of files compared (two ``stat``
+        calls, and both read where their sizes are equal)."""
         from .content import SAMPLE_FILES, same_file_content
 
         if not all(isinstance(f, str) and osp.isdir(f) for f in (first, second)):
@@ -172,7 +173,7 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         if osp.realpath(first) == osp.realpath(second):
             return True
         theirs = cls._listing(second)
-        shared = sorted(rel for rel, size in cls._listing(first).items() if theirs.get(rel) == size)
+        shared = sorted(rel for rel in cls._listing(first) if rel in theirs)
         if not shared:
             return False
         count = len(shared)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from automl_mm.datasets.content import same_file_content
+from automl_mm.datasets.content import same_file_content, same_folder_content
 
 from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _coco_datasets, outside_split
 
@@ -169,15 +169,29 @@ def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool,
                 "split's folder?), and their boxes would be scored against these annotations")
 
 
+def folder_groups(folders: list[str]) -> dict[str, str]:
+    """Each image folder (resolved) -> the first of ``folders`` that holds the same images
+    (:func:`~automl_mm.datasets.content.same_folder_content`: itself, or a copy under another root, whole or in
+    part). Compared by path only, a loader reading a copy of another split's folder was not compared with that
+    split's annotations, and scored its own against the other split's images, silently. Cost: per pair of distinct
+    folders, two listings and up to 32 pairs of files read."""
+    groups: dict[str, str] = {}
+    for folder in dict.fromkeys(osp.realpath(f) for f in folders):
+        groups[folder] = next((first for first in dict.fromkeys(groups.values())
+                               if same_folder_content(first, folder)), folder)
+    return groups
+
+
 def shared_folder_files(cfg: Any, test_only: bool, split: str = 'test') -> set[str]:
     """The annotation files (as :func:`~automl_mm.engine.preflight_walk._coco_datasets` names them) of the COCO
-    datasets whose image folder a dataset of another annotation file reads too: the files
-    :func:`check_shared_folders` compares image by image."""
+    datasets whose image folder (or a copy of it: :func:`folder_groups`) a dataset of another annotation file reads
+    too: the files :func:`check_shared_folders` compares image by image."""
+    read = [(image_folder(dataset), path) for dataset, where, path in _coco_datasets(cfg)
+            if image_folder(dataset) is not None and not outside_split(where, test_only, split)]
+    groups = folder_groups([folder for folder, _ in read])
     by_folder: dict[str, set[str]] = {}
-    for dataset, where, path in _coco_datasets(cfg):
-        folder = image_folder(dataset)
-        if folder is not None and not outside_split(where, test_only, split):
-            by_folder.setdefault(osp.realpath(folder), set()).add(path)
+    for folder, path in read:
+        by_folder.setdefault(groups[osp.realpath(folder)], set()).add(path)
     return {path for paths in by_folder.values() if len({osp.realpath(p) for p in paths}) > 1 for path in paths}
 
 
@@ -193,20 +207,27 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
 
     A subset of a file, or another labelling of the same images, passes; so do mmdet's COCO layout (train2017/ and
     val2017/, distinct names) and :func:`automl_mm.datasets.coco_split.split_coco`'s parts (one folder, disjoint
-    images). A held-out loader (OHL's reward loader, a NAS search loader: not in :data:`NOT_HELD_OUT`) reads no
-    image of ``train_dataloader``'s datasets at all: neither its annotation file (the same file, or a copy of its
-    bytes under another path) nor a file of the same folder listing one of its images, nor a file whose images are
-    copies of its images under another folder (:func:`copied_images`: a data set copied under another root was
-    two paths, and its held-out loader scored trained images, silently). Images copied under other names are not
-    found."""
+    images). A folder's copy under another root, whole or in part (:func:`folder_groups`), is the folder: another
+    split's annotations read on a copy of this split's images were scored against them, silently. A held-out
+    loader (OHL's reward loader, a NAS search loader: not in :data:`NOT_HELD_OUT`) reads no image of
+    ``train_dataloader``'s datasets at all: neither its annotation file (the same file, or a copy of its bytes under
+    another path) nor a file of the same folder (or a copy of it) listing one of its images, nor a file whose images
+    are copies of its images under another folder (:func:`copied_images`, for folders whose copy is not found
+    whole: a data set copied under another root was two paths, and its held-out loader scored trained images,
+    silently). Images copied under other names are not found."""
     datasets = [(d, where, path, osp.realpath(image_folder(d) or '')) for d, where, path in _coco_datasets(cfg)
                 if image_folder(d) is not None and path in files and not outside_split(where, test_only, split)]
+    groups = folder_groups([folder for *_, folder in datasets])
+
+    def read(folder: str, other_folder: str) -> str:
+        return folder if folder == other_folder else f'{folder} (as its copy {other_folder})'
+
     for i, (first, first_key, first_path, folder) in enumerate(datasets):
         for second, second_key, second_path, other_folder in datasets[i + 1:]:
             same_file = osp.realpath(first_path) == osp.realpath(second_path)
-            if not same_file and folder == other_folder:
+            if not same_file and groups[folder] == groups[other_folder]:
                 _compare(files[first_path], files[second_path], (first, first_key, first_path),
-                         (second, second_key, second_path), folder)
+                         (second, second_key, second_path), read(folder, other_folder))
     for _, first_key, first_path, folder in datasets:
         if not first_key.startswith('train_dataloader'):
             continue
@@ -217,11 +238,11 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
                 shared = f'the annotation file {first_path} (its images and boxes)'
             elif same_file_content(first_path, second_path):
                 shared = f'{second_path}, a copy of the annotation file {first_path} (its images and boxes)'
-            elif folder == other_folder and files[first_path].images is not None:
+            elif groups[folder] == groups[other_folder] and files[first_path].images is not None:
                 names = [n for n in files[second_path].images or {} if n in files[first_path].images]
                 if not names:
                     continue
-                shared = f'{len(names)} images of {folder} ({names[0]}, ...)'
+                shared = f'{len(names)} images of {read(folder, other_folder)} ({names[0]}, ...)'
             else:
                 copies = copied_images(files[first_path], folder, files[second_path], other_folder)
                 if not copies:

@@ -100,6 +100,23 @@ def test_a_val_loader_reading_the_train_folder_of_the_shapes_set_fails(coco_root
     check_config(cfg, test_only=True)  # tools/test.py reads test_dataloader only, which is right
 
 
+def test_a_val_loader_reading_a_copy_of_the_train_folder_of_the_shapes_set_fails(coco_root, tmp_path):
+    """The same with the train folder copied under another root: the folders were compared by path, so the val
+    annotations were never compared with the train split's and were scored against its images, silently. A copy of
+    the val folder passes."""
+    cfg = _on(SYNTHCOCO, coco_root, ('train', 'val'))
+    cfg.val_dataloader.dataset.data_prefix = dict(img=str(shutil.copytree(osp.join(coco_root, 'train'),
+                                                                          tmp_path / 'train_copy')))
+    with pytest.raises(ConfigCheckError, match=r"train_dataloader\.dataset\.data_prefix\.img='train/' and "
+                                               r"val_dataloader\.dataset\.data_prefix\.img='.*train_copy' both read "
+                                               r".*/train \(as its copy .*train_copy\), but their annotation files "
+                                               r"give other objects to the same images"):
+        check_config(cfg)
+    cfg.val_dataloader.dataset.data_prefix = dict(img=str(shutil.copytree(osp.join(coco_root, 'val'),
+                                                                          tmp_path / 'val_copy')))
+    check_config(cfg)
+
+
 # --- tiny COCO files written here -------------------------------------------------------------------------------
 
 def _image(folder: str, name: str, width: int, height: int) -> None:
@@ -287,11 +304,14 @@ def test_a_search_loader_on_a_copy_of_the_training_images_fails(coco_root, tmp_p
         coco = json.load(f)
     with open(tmp_path / 'copy' / 'arch-train.json', 'w') as f:
         json.dump(coco, f, indent=1)  # the same images, another file
-    with pytest.raises(ConfigCheckError, match=r'search_dataloader\.dataset reads .*copy/train, whose images are '
-                                               r'copies of those of .*train \(0000\d\d\.png and \d+ more of the '
-                                               r'images both annotation files list, compared byte for byte\) as '
-                                               r'train_dataloader\.dataset does'):
+    with pytest.raises(ConfigCheckError, match=r'search_dataloader\.dataset reads 6 images of .*train \(as its copy '
+                                               r'.*copy/train\) \(0000\d\d\.png, \.\.\.\) as train_dataloader\.dataset '
+                                               r'does'):
         check_config(cfg)
+    from automl_mm.engine import preflight_coco
+
+    summary = preflight_coco.CocoSummary(coco, whole=False)  # a copy not found whole: its images compared by name
+    assert len(preflight_coco.copied_images(summary, folder, summary, copied)) == 6
     rng = np.random.default_rng(0)
     for image in coco['images']:  # other pixels under the same names and sizes
         cv2.imwrite(osp.join(copied, image['file_name']),
