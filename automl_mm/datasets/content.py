@@ -62,39 +62,38 @@ def same_file_content(first: str, second: str) -> bool:
     return digest is not None and digest == file_digest(second)
 
 
-def _files(folder: str) -> dict[str, int]:
-    """``{name: size}`` of the non-empty, non-hidden files directly in ``folder`` (one ``stat`` each)."""
-    found = {}
+def _names(folder: str, listings: dict | None) -> frozenset[str]:
+    """The names of the non-hidden files directly in ``folder`` (no ``stat``: the directory entries' types), kept in
+    ``listings`` by folder when given."""
+    if listings is not None and folder in listings:
+        return listings[folder]
     try:
         with os.scandir(folder) as entries:
-            for entry in entries:
-                if not entry.name.startswith('.') and entry.is_file():
-                    size = entry.stat().st_size
-                    if size:
-                        found[entry.name] = size
+            found = frozenset(e.name for e in entries if not e.name.startswith('.') and e.is_file())
     except OSError:
-        return {}
+        found = frozenset()
+    if listings is not None:
+        listings[folder] = found
     return found
 
 
-def same_folder_content(first: str, second: str, sample: int = SAMPLE_FILES) -> bool:
+def same_folder_content(first: str, second: str, sample: int = SAMPLE_FILES, listings: dict | None = None) -> bool:
     """Whether two image folders hold the same images: the same folder (a link, another spelling), or a copy of one
     under another path, whole or in part. The files both hold under one name are the candidates; up to ``sample`` of
     them, evenly spaced by name, are compared (:func:`same_file_content`: sizes, then bytes where they are equal),
-    and the folders are one where at least half of those are equal. Folders of other images under the same names (the
-    generated COCO sets name every split's images ``000001.png``, ...) are two; empty files (placeholders) are
-    not compared. Cost: two folder listings (one ``stat`` per file) and up to ``sample`` pairs of files read."""
+    and the folders are one where at least half of those are equal. Folders of other images under the same names
+    (the generated COCO sets name every split's images ``000001.png``, ...) are two; empty files (placeholders)
+    are not compared. Cost: two folder listings (no ``stat``; kept in ``listings`` when given) and up to
+    ``sample`` pairs of files compared (two ``stat`` calls, both read where their sizes are equal)."""
     if osp.realpath(first) == osp.realpath(second):
         return True
-    theirs = _files(second)
-    shared = sorted(name for name in _files(first) if name in theirs)
-    if not shared:
-        return False
+    shared = sorted(_names(first, listings) & _names(second, listings))
     count = len(shared)
     picked = list(dict.fromkeys(shared[round(i * (count - 1) / (sample - 1))] for i in range(sample))) \
         if count > sample > 1 else shared
-    equal = sum(same_file_content(osp.join(first, name), osp.join(second, name)) for name in picked)
-    return 2 * equal >= len(picked)
+    compared = [name for name in picked if osp.getsize(osp.join(first, name))]
+    equal = sum(same_file_content(osp.join(first, name), osp.join(second, name)) for name in compared)
+    return bool(compared) and 2 * equal >= len(compared)
 
 
 __all__ = ['SAMPLE_FILES', 'file_digest', 'same_file_content', 'same_folder_content']

@@ -173,12 +173,13 @@ def folder_groups(folders: list[str]) -> dict[str, str]:
     """Each image folder (resolved) -> the first of ``folders`` that holds the same images
     (:func:`~automl_mm.datasets.content.same_folder_content`: itself, or a copy under another root, whole or in
     part). Compared by path only, a loader reading a copy of another split's folder was not compared with that
-    split's annotations, and scored its own against the other split's images, silently. Cost: per pair of distinct
-    folders, two listings and up to 32 pairs of files read."""
+    split's annotations, and scored its own against the other split's images, silently. Cost: one listing per folder
+    (no ``stat``) and, per pair of distinct folders with names in common, up to 32 pairs of files compared."""
     groups: dict[str, str] = {}
+    listings: dict = {}  # each folder listed once
     for folder in dict.fromkeys(osp.realpath(f) for f in folders):
         groups[folder] = next((first for first in dict.fromkeys(groups.values())
-                               if same_folder_content(first, folder)), folder)
+                               if same_folder_content(first, folder, listings=listings)), folder)
     return groups
 
 
