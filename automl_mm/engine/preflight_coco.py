@@ -211,11 +211,13 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
     images). A folder's copy under another root, whole or in part (:func:`folder_groups`), is the folder: another
     split's annotations read on a copy of this split's images were scored against them, silently. A held-out
     loader (OHL's reward loader, a NAS search loader: not in :data:`NOT_HELD_OUT`) reads no image of
-    ``train_dataloader``'s datasets at all: neither its annotation file (the same file, or a copy of its bytes under
-    another path) nor a file of the same folder (or a copy of it) listing one of its images, nor a file whose images
-    are copies of its images under another folder (:func:`copied_images`, for folders whose copy is not found
-    whole: a data set copied under another root was two paths, and its held-out loader scored trained images,
-    silently). Images copied under other names are not found."""
+    ``train_dataloader``'s datasets, nor of ``test_dataloader``'s (its annotation file itself, or a copy, is
+    :func:`~automl_mm.engine.preflight_eval_splits.reads_test_split`'s: another file listing its images, e.g. the
+    test annotations exported again, was compared with it by bytes and passed), at all: neither its annotation file
+    (the same file, or a copy of its bytes under another path) nor a file of the same folder (or a copy of it)
+    listing one of its images, nor a file whose images are copies of its images under another folder
+    (:func:`copied_images`, for folders whose copy is not found whole: a data set copied under another root was two
+    paths, and its held-out loader scored trained images, silently). Images copied under other names are not found."""
     datasets = [(d, where, path, osp.realpath(image_folder(d) or '')) for d, where, path in _coco_datasets(cfg)
                 if image_folder(d) is not None and path in files and not outside_split(where, test_only, split)]
     groups = folder_groups([folder for *_, folder in datasets])
@@ -230,11 +232,14 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
                 _compare(files[first_path], files[second_path], (first, first_key, first_path),
                          (second, second_key, second_path), read(folder, other_folder))
     for _, first_key, first_path, folder in datasets:
-        if not first_key.startswith('train_dataloader'):
+        test = first_key.startswith('test_dataloader')
+        if not (first_key.startswith('train_dataloader') or test):
             continue
         for _, second_key, second_path, other_folder in datasets:
             if second_key.split('.dataset')[0] in NOT_HELD_OUT:
                 continue
+            if test and same_file_content(first_path, second_path):
+                continue  # the test split's own file, or a copy: reads_test_split names it
             if osp.realpath(first_path) == osp.realpath(second_path):
                 shared = f'the annotation file {first_path} (its images and boxes)'
             elif same_file_content(first_path, second_path):
@@ -250,6 +255,11 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
                     continue
                 shared = (f'{other_folder}, whose images are copies of those of {folder} ({copies[0]} and '
                           f'{len(copies) - 1} more of the images both annotation files list, compared byte for byte)')
+            if test:
+                raise ConfigCheckError(
+                    f'{second_key} reads {shared} as {first_key} does: rewards and search scores must come from a '
+                    'split held out of training, never from the test split (the search would be tuned on it). Give '
+                    'it its own annotation file and image folder')
             raise ConfigCheckError(
                 f'{second_key} reads {shared} as {first_key} does: a held-out split scores the model on images it '
                 'trained on. Give it a split held out of training (its own annotation file and image folder)')

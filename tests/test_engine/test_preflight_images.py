@@ -90,6 +90,27 @@ def test_a_loader_reading_another_generated_splits_folder_fails_naming_both_keys
         check_config(cfg)
 
 
+def test_a_reward_loader_on_the_test_images_under_another_annotation_file_fails(fmnist_det_root, tmp_path):
+    """The test split was told by its annotation file's path (later, its bytes): the test annotations exported
+    again (another file, the same images and boxes) read on the test folder passed as another split, and the
+    rewards were test images. The same through a copy of the test folder."""
+    cfg = _on(FMNIST_DET, fmnist_det_root)
+    with open(osp.join(fmnist_det_root, 'annotations/instances_test.json')) as f:
+        exported = str(tmp_path / 'instances_exported.json')
+        json.dump(json.load(f), open(exported, 'w'), indent=1)
+    cfg.reward_dataloader.dataset.update(ann_file=exported, data_prefix=dict(img='test/'))
+    cfg.reward_evaluator = dict(cfg.reward_evaluator, ann_file=exported)
+    message = (r'reward_dataloader\.dataset reads 3 images of .*/test{} \(000001\.png, \.\.\.\) as '
+               r'test_dataloader\.dataset does: rewards and search scores must come from a split held out of training, '
+               r'never from the test split')
+    with pytest.raises(ConfigCheckError, match=message.format('')):
+        check_config(cfg)
+    copied = str(shutil.copytree(osp.join(fmnist_det_root, 'test'), tmp_path / 'test_copy'))
+    cfg.reward_dataloader.dataset.data_prefix = dict(img=copied)
+    with pytest.raises(ConfigCheckError, match=message.format(r' \(as its copy .*test_copy\)')):
+        check_config(cfg)
+
+
 def test_a_val_loader_reading_the_train_folder_of_the_shapes_set_fails(coco_root):
     cfg = _on(SYNTHCOCO, coco_root, ('train', 'val'))
     cfg.val_dataloader.dataset.data_prefix = dict(img='train/')
