@@ -77,23 +77,30 @@ def _names(folder: str, listings: dict | None) -> frozenset[str]:
     return found
 
 
-def same_folder_content(first: str, second: str, sample: int = SAMPLE_FILES, listings: dict | None = None) -> bool:
-    """Whether two image folders hold the same images: the same folder (a link, another spelling), or a copy of one
-    under another path, whole or in part. The files both hold under one name are the candidates; up to ``sample`` of
-    them, evenly spaced by name, are compared (:func:`same_file_content`: sizes, then bytes where they are equal),
-    and the folders are one where at least half of those are equal. Folders of other images under the same names
-    (the generated COCO sets name every split's images ``000001.png``, ...) are two; empty files (placeholders)
-    are not compared. Cost: two folder listings (no ``stat``; kept in ``listings`` when given) and up to
-    ``sample`` pairs of files compared (two ``stat`` calls, both read where their sizes are equal)."""
-    if osp.realpath(first) == osp.realpath(second):
-        return True
-    shared = sorted(_names(first, listings) & _names(second, listings))
+def same_files(first: str, second: str, names: list[str], sample: int = SAMPLE_FILES) -> bool:
+    """Whether the files ``names`` (paths relative to both folders, e.g. the names two folders both hold) are, for
+    the most part, one file's bytes under ``first`` and under ``second``: up to ``sample`` of them, evenly spaced in
+    sorted order, are compared (:func:`same_file_content`: sizes, then bytes where they are equal), and at least
+    half of those compared must be equal. Empty files under ``first`` (placeholders) are not compared; ``False``
+    when none is. Cost: up to ``sample`` pairs of files compared (two ``stat`` calls, both read where their sizes
+    are equal)."""
+    shared = sorted(names)
     count = len(shared)
     picked = list(dict.fromkeys(shared[round(i * (count - 1) / (sample - 1))] for i in range(sample))) \
         if count > sample > 1 else shared
-    compared = [name for name in picked if osp.getsize(osp.join(first, name))]
+    compared = [name for name in picked if osp.isfile(osp.join(first, name)) and osp.getsize(osp.join(first, name))]
     equal = sum(same_file_content(osp.join(first, name), osp.join(second, name)) for name in compared)
     return bool(compared) and 2 * equal >= len(compared)
 
 
-__all__ = ['SAMPLE_FILES', 'file_digest', 'same_file_content', 'same_folder_content']
+def same_folder_content(first: str, second: str, sample: int = SAMPLE_FILES, listings: dict | None = None) -> bool:
+    """Whether two image folders hold the same images: the same folder (a link, another spelling), or a copy of one
+    under another path, whole or in part: :func:`same_files` on the names of the files both hold directly. Folders
+    of other images under the same names (the generated COCO sets name every split's images ``000001.png``, ...)
+    are two. Cost: two folder listings (no ``stat``; kept in ``listings`` when given) and :func:`same_files`'s."""
+    if osp.realpath(first) == osp.realpath(second):
+        return True
+    return same_files(first, second, list(_names(first, listings) & _names(second, listings)), sample)
+
+
+__all__ = ['SAMPLE_FILES', 'file_digest', 'same_file_content', 'same_files', 'same_folder_content']

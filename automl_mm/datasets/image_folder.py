@@ -157,31 +157,21 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from the copy shared images
         unchecked, as did a reward loader of ``split='all'`` on it.
 
-        The images both list under one path (which gives an image's class and its place in the split) are the
-        candidates; up to :data:`~automl_mm.datasets.content.SAMPLE_FILES` of them, evenly spaced, are compared
-        (sizes, then bytes where they are equal), and the folders share images when at least half of those are
-        equal. A folder of
-        other images of the same names (and sizes) shares none; copies renamed are not found. ``False`` where
-        either is not a folder (building the dataset names the problem).
+        The images both list under one path (which gives an image's class and its place in the split) are
+        compared, a sample of 32 (:func:`~automl_mm.datasets.content.same_files`: sizes, then bytes), and the
+        folders share images when at least half of those are equal. A folder of other images of the same names
+        shares none; copies renamed are not found. ``False`` where either is not a folder (building the dataset
+        names the problem).
 
         Cost: the folder listings the datasets make anyway, and up to 32 pairs of files compared (two ``stat``
         calls, and both read where their sizes are equal)."""
-        from .content import SAMPLE_FILES, same_file_content
+        from .content import same_files
 
         if not all(isinstance(f, str) and osp.isdir(f) for f in (first, second)):
             return False
         if osp.realpath(first) == osp.realpath(second):
             return True
-        theirs = cls._listing(second)
-        shared = sorted(rel for rel in cls._listing(first) if rel in theirs)
-        if not shared:
-            return False
-        count = len(shared)
-        picked = [shared[round(i * (count - 1) / (SAMPLE_FILES - 1))] for i in range(SAMPLE_FILES)] \
-            if count > SAMPLE_FILES else shared
-        picked = list(dict.fromkeys(picked))
-        equal = sum(same_file_content(osp.join(first, rel), osp.join(second, rel)) for rel in picked)
-        return 2 * equal >= len(picked)
+        return same_files(first, second, list(cls._listing(first) & cls._listing(second)))
 
     def load_data_list(self) -> list[dict]:
         root = self.data_prefix['img_path']
