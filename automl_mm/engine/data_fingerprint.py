@@ -113,16 +113,20 @@ def _content(value: Any) -> str | None:
     return None
 
 
-def _instance(instance: dict, roots: tuple[str, ...], version: int) -> tuple:
-    """One object of an item's instance list: its labels (keys ending in ``label``; version 1), or every field,
-    plain or digested (:func:`_content`: ``bbox``, ``bbox_label``, ``ignore_flag``, ``mask``; version 2)."""
-    if version < 2:
-        return tuple(_plain(instance[k], roots) for k in sorted(k for k in instance if str(k).endswith('label')))
-    parts = []
-    for key in sorted(instance, key=str):
-        plain = _plain(instance[key], roots)
-        parts.append((key, plain if plain is not _SKIP else _content(instance[key])))
-    return tuple(parts)
+def _labels(instance: dict, roots: tuple[str, ...]) -> tuple:
+    """One object of an item's instance list as version 1 identified it: its labels (keys ending in ``label``)."""
+    return tuple(_plain(instance[k], roots) for k in sorted(k for k in instance if str(k).endswith('label')))
+
+
+def _objects(instances: list) -> str | None:
+    """A BLAKE2b (8 bytes, hex) of an item's instance list as it is (every field: ``bbox``, ``bbox_label``,
+    ``ignore_flag``, ``mask``), from its pickle (a list of dicts of numbers pickles alike in every process; a
+    field-by-field identity took ten times as long: 34 s against 3 s for 118K items of 7 objects with polygons,
+    COCO train2017's size); its ``repr`` (:func:`_content`) where it does not pickle."""
+    try:
+        return hashlib.blake2b(pickle.dumps(instances, protocol=4), digest_size=8).hexdigest()
+    except Exception:  # noqa: BLE001 - an object that does not pickle is told by its repr
+        return _content(instances)
 
 
 def item_identity(info: dict, roots: tuple[str, ...], version: int = VERSION) -> tuple:
@@ -130,10 +134,11 @@ def item_identity(info: dict, roots: tuple[str, ...], version: int = VERSION) ->
 
     Its plain fields in key order (:func:`_plain`: ``img_path`` / ``file_name`` relative to ``data_root``,
     ``img_id``, ``source_idx``, ``gt_label``, ``height``, ...); of a list of instances (mmdet's ``instances``)
-    every field of each object, its boxes and masks included (:func:`_instance`); and of an array held in the item
+    every field of each object, its boxes and masks included (:func:`_objects`); and of an array held in the item
     (the in-memory sets' ``img``: digits, CIFAR-10, Fashion-MNIST) a digest of its bytes (:func:`_content`), so
     that other images or other boxes under the same indices, paths and labels are other data. Cost: one hash of
-    what the item holds in memory (Fashion-MNIST's 55,000 training images: about 0.2 s); no file is read.
+    what the item holds in memory (55,000 Fashion-MNIST-sized items: about 0.9 s here, 0.2 s without the images);
+    no file is read.
     ``version=1`` gives the identity of checkpoints written before (labels of the instances only, no arrays)."""
     parts = []
     for key in sorted(info, key=str):
@@ -142,7 +147,7 @@ def item_identity(info: dict, roots: tuple[str, ...], version: int = VERSION) ->
         if plain is not _SKIP:
             parts.append((key, plain))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            parts.append((key, tuple(_instance(v, roots, version) for v in value)))
+            parts.append((key, _objects(value) if version >= 2 else tuple(_labels(v, roots) for v in value)))
         elif version >= 2 and isinstance(value, (np.ndarray, torch.Tensor)):
             parts.append((key, _content(value)))
     return tuple(parts)
