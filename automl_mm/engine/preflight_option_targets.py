@@ -11,6 +11,7 @@ pasted ``final_policy.py``. Such an option is refused, naming the writer's key a
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from .preflight_walk import ConfigCheckError
@@ -19,8 +20,11 @@ from .preflight_walk import ConfigCheckError
 def config_key(path: str) -> str | None:
     """The config key an attribute path sets: the path itself (``model.head.loss.loss_weight``), with
     ``param_groups.*.`` dropped for every group of an optimiser (``optim_wrapper.optimizer.param_groups.*.lr`` ->
-    ``optim_wrapper.optimizer.lr``); ``None`` for one group's value (``param_groups.0.lr``: no config key)."""
-    parts = path.split('.')
+    ``optim_wrapper.optimizer.lr``) and ``loss_module``, the attribute mmpretrain-style heads build from the config's
+    ``loss``, spelt ``loss`` (``model.head.loss_module.theta`` -> ``model.head.loss.theta``, as
+    :func:`automl_mm.engine.learned_state.config_key`); ``None`` for one group's value (``param_groups.0.lr``: no
+    config key)."""
+    parts = ['loss' if part == 'loss_module' else part for part in path.split('.')]
     if 'param_groups' in parts:
         at = parts.index('param_groups')
         if at + 1 >= len(parts) or parts[at + 1] != '*':
@@ -35,10 +39,30 @@ def _covers(written: str, key: str) -> bool:
     return len(have) >= len(want) and all(w in ('*', h) for w, h in zip(want, have))
 
 
+def _space_targets(space: Any) -> Any:
+    """A space config's ``target``, or, where it sets none, its class's default (``LossFunctionSpace``:
+    ``model.head.loss_module.theta``; the type resolved in automl_mm's scope, as ``OHLHook`` builds its spaces
+    whatever the config's ``default_scope``); ``None`` for a space that has neither."""
+    from automl_mm.registry import SEARCH_SPACES, registered_class
+
+    if not isinstance(space, dict):
+        return None
+    if 'target' in space:
+        return space['target']
+    kind = space.get('type')
+    try:
+        cls = registered_class(SEARCH_SPACES, kind, 'automl_mm') if isinstance(kind, str) else kind
+        default = inspect.signature(cls).parameters['target'].default if isinstance(cls, type) else None
+    except (KeyError, TypeError, ValueError):  # an unknown type or a space without a target: built and named later
+        return None
+    return None if default is inspect.Parameter.empty else default
+
+
 def _writes(cfg: Any) -> list[tuple[str, str, str]]:
     """``(attribute path, writer's key, when)`` for every path a hook of ``custom_hooks`` writes while the run
-    trains: each ``target`` of the OHL hook's spaces, each ``values`` path of a ``SetAttributesHook`` or a
-    ``TrunkScheduleHook`` (their subclasses too)."""
+    trains: each ``target`` of the OHL hook's spaces (a space's default one where its config sets none: the AM-LFS
+    search's ``LossFunctionSpace()``), each ``values`` path of a ``SetAttributesHook`` or a ``TrunkScheduleHook``
+    (their subclasses too)."""
     from automl_mm.ohl import OHLHook
     from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook
     from automl_mm.ohl.copies import _hook_class
@@ -52,7 +76,7 @@ def _writes(cfg: Any) -> list[tuple[str, str, str]]:
             continue
         if issubclass(cls, OHLHook):
             for j, space in enumerate(hook.get('spaces') or []):
-                targets = space.get('target') if isinstance(space, dict) else None
+                targets = _space_targets(space)
                 for path in [targets] if isinstance(targets, str) else targets or []:
                     found.append((path, f'custom_hooks.{i}.spaces.{j}', 'with its sample at every trunk start'))
         elif issubclass(cls, (SetAttributesHook, TrunkScheduleHook)):

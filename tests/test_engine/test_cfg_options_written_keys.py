@@ -54,3 +54,40 @@ def test_config_keys_of_attribute_paths():
     assert config_key('optim_wrapper.optimizer.param_groups.*.betas.0') == 'optim_wrapper.optimizer.betas.0'
     assert config_key('optim_wrapper.optimizer.param_groups.0.lr') is None  # one group: no config key
     assert config_key('model.head.loss.loss_weight') == 'model.head.loss.loss_weight'
+
+
+def test_an_option_on_the_searched_loss_theta_is_refused():
+    # the AM-LFS search's LossFunctionSpace (its default target model.head.loss_module.theta: mmpretrain-style heads
+    # build loss_module from the config's loss) writes a copy's sample at every trunk start, its mean starting at
+    # cross-entropy, so model.head.loss.theta set by an option never trained: it passed, silently
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise0.py'))
+    theta = [0.5] * len(cfg.model.head.loss.get('theta') or [0] * 12)
+    with pytest.raises(ConfigCheckError, match=r'model\.head\.loss\.theta=.* changes nothing: custom_hooks\.\d+\.'
+                                               r'spaces\.0 writes model\.head\.loss_module\.theta with its sample'):
+        merge_options(cfg, {'model.head.loss.theta': theta})
+
+
+def test_a_pasted_set_attributes_hook_on_the_loss_module_refuses_the_loss_key(tmp_path):
+    path = tmp_path / 'retrain.py'
+    path.write_text(f"_base_ = {osp.join(REPO_ROOT, DIGITS)!r}\ncustom_hooks = [dict(type='automl_mm."
+                    "SetAttributesHook', values={'model.head.loss_module.label_smoothing': 0.1})]\n")
+    cfg = Config.fromfile(str(path))
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\.0\.values writes model\.head\.loss_module\.'
+                                               r'label_smoothing before training'):
+        merge_options(cfg, {'model.head.loss.label_smoothing': 0.2})
+    assert config_key('model.head.loss_module.theta') == 'model.head.loss.theta'
+
+
+def test_a_space_type_is_resolved_as_the_ohl_hook_builds_it(monkeypatch):
+    # the detection OHL-Auto-Aug leaves have default_scope='mmdet': resolving their spaces' types in that scope
+    # (for their default targets) logs mmengine's 'Failed to search registry with scope "mmdet" in the "search
+    # space" registry tree' at every check; OHLHook builds its spaces in automl_mm's scope
+    import mmengine.logging
+
+    logged = []
+    monkeypatch.setattr(mmengine.logging, 'print_log', lambda msg, *a, **kw: logged.append(msg))
+    det = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
+    cfg = Config.fromfile(osp.join(REPO_ROOT, det))
+    assert cfg.default_scope == 'mmdet'
+    merge_options(cfg, {'randomness.seed': 1})
+    assert not [m for m in logged if 'Failed to search registry' in m]
