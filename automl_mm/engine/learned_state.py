@@ -34,6 +34,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from .checkpoint import inner_model
+from .preflight_option_targets import config_key as attribute_config_key
 
 
 def learned_buffers(model: torch.nn.Module) -> list[tuple[str, str, str]]:
@@ -49,7 +50,8 @@ def learned_buffers(model: torch.nn.Module) -> list[tuple[str, str, str]]:
 def config_key(module_path: str, argument: str) -> str:
     """The config key that sets ``argument`` of the module at ``module_path`` of a model built from ``model``:
     ``model.<path>.<argument>``, with ``loss_module`` (the attribute mmpretrain-style heads build from ``loss``)
-    spelt ``loss``, as :meth:`automl_mm.losses.LossFunctionSpace.export_fragment` sets it.
+    spelt ``loss``, as :meth:`automl_mm.losses.LossFunctionSpace.export_fragment` sets it
+    (:func:`automl_mm.engine.preflight_option_targets.config_key`, which the ``--cfg-options`` checks use too).
 
     Examples:
         >>> config_key('head.loss_module', 'theta')
@@ -57,10 +59,7 @@ def config_key(module_path: str, argument: str) -> str:
         >>> config_key('roi_head.bbox_head.loss_cls', 'theta')
         'model.roi_head.bbox_head.loss_cls.theta'
     """
-    parts = module_path.split('.') if module_path else []
-    if parts and parts[-1] == 'loss_module':
-        parts[-1] = 'loss'
-    return '.'.join(['model', *parts, argument])
+    return attribute_config_key('.'.join(['model', *([module_path] if module_path else []), argument]))
 
 
 def learned_config_keys(runner: Any) -> list[str]:
