@@ -176,7 +176,24 @@ def _class_method(owner: Any, name: str) -> Any:
     raise AttributeError(f'{type(owner).__name__} has no method {name!r}')
 
 
-class _CachedMixedInChoices:
+class _CollectingTransform:
+    """Base of the wrappers below: the owner's ``transform`` run with ``collected``, a list that the owner's other
+    wrapped method (``get_indexes``, ``_apply_transforms``) adds to while it runs (``None`` outside a run)."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.collected: list | None = None
+
+    def _transform(self, results: dict) -> tuple[dict | None, list]:
+        """``(the owner's transform of results, what was collected during it)``."""
+        self.collected = []
+        try:
+            return _class_method(self.owner, 'transform')(results), self.collected
+        finally:
+            self.collected = None
+
+
+class _CachedMixedInChoices(_CollectingTransform):
     """The ``transform`` method of a mixing transform with a cache of earlier images (mmdet's ``CachedMosaic``,
     ``CachedMixUp``: each image's results are cached when it passes, and images from the cache are mixed into
     later ones), adding the recorded draws of every cached image it mixed in to the returned results' ``ohl_choice``,
@@ -186,24 +203,15 @@ class _CachedMixedInChoices:
     its pair was drawn from: one drawn under an earlier trunk's θ counts as stale in the trunk that mixes it in,
     never as that trunk's sample. A plain callable class, picklable to spawned dataloader workers."""
 
-    def __init__(self, owner: Any) -> None:
-        self.owner = owner
-        self.picked: list | None = None
-
     def get_indexes(self, cache: list) -> Any:
         indexes = _class_method(self.owner, 'get_indexes')(cache)
-        if self.picked is not None:
-            self.picked.extend(cache[i] for i in (indexes if isinstance(indexes, (list, tuple)) else [indexes]))
+        if self.collected is not None:  # the entries picked
+            self.collected.extend(cache[i] for i in (indexes if isinstance(indexes, (list, tuple)) else [indexes]))
         return indexes
 
     def __call__(self, results: dict) -> dict | None:
         image = results.get('img') if isinstance(results, dict) else None
-        self.picked = []
-        try:
-            out = _class_method(self.owner, 'transform')(results)
-            picked = self.picked
-        finally:
-            self.picked = None
+        out, picked = self._transform(results)
         # returned with its own image: the cache was filling, the transform's prob skipped it, or (CachedMixUp) the
         # picked image had no box; nothing was mixed in
         if out is None or out.get('img') is image:
@@ -214,7 +222,7 @@ class _CachedMixedInChoices:
         return out
 
 
-class _ViewChoices:
+class _ViewChoices(_CollectingTransform):
     """The ``transform`` method of mmcv's ``KeyMapper`` / ``TransformBroadcaster`` in a pipeline with a choice
     transform, moving the draws the wrapped transforms recorded on each view to the sample's own ``ohl_choice``;
     also the wrapper's ``_apply_transforms``, run once per view, which starts each view without the sample's record
@@ -229,25 +237,16 @@ class _ViewChoices:
     so those are counted once; without it each view drew its own and each is counted. A plain callable class,
     picklable to spawned dataloader workers."""
 
-    def __init__(self, owner: Any) -> None:
-        self.owner = owner
-        self.views: list | None = None
-
     def apply_view(self, inputs: dict) -> dict:
         view = {k: v for k, v in inputs.items() if k != CHOICE_META_KEY}
         out = _class_method(self.owner, '_apply_transforms')(view)
-        if self.views is not None:
-            self.views.append(out.pop(CHOICE_META_KEY, None))
+        if self.collected is not None:  # each view's draws
+            self.collected.append(out.pop(CHOICE_META_KEY, None))
         return out
 
     def __call__(self, results: dict) -> dict | None:
         record = results.pop(CHOICE_META_KEY, None)
-        self.views = []
-        try:
-            out = _class_method(self.owner, 'transform')(results)
-            views = self.views
-        finally:
-            self.views = None
+        out, views = self._transform(results)
         record = {} if record is None else record
         for view in views:  # views that shared their random params share their draws: counted once (_merge_draws)
             _merge_draws(record, view)
