@@ -270,6 +270,19 @@ def ohl_copy_counts(hooks: Any, scope: str | None = None) -> tuple[int, int] | N
     return counts
 
 
+def runner_copy_counts(args: tuple, kwargs: dict) -> tuple[int, int] | None:
+    """:func:`ohl_copy_counts` of the ``custom_hooks`` among mmengine ``Runner.__init__``'s arguments, the hook
+    configs' types resolved in its ``default_scope`` argument (``'mmengine'`` where not given), the scope the runner
+    builds them in, not the process's current default scope, which is the latest runner's (an mmdet detector's
+    ``'mmdet'`` holds no unprefixed ``'OHLHook'``); ``None`` also for arguments the runner refuses (it names them)."""
+    try:
+        call = _RUNNER_SIGNATURE.bind(None, *args, **kwargs).arguments
+    except TypeError:  # mmengine's Runner.__init__ says what is wrong with the arguments
+        return None
+    scope = call.get('default_scope', _RUNNER_SIGNATURE.parameters['default_scope'].default)
+    return ohl_copy_counts(call.get('custom_hooks'), scope if isinstance(scope, str) else None)
+
+
 @RUNNERS.register_module()
 class CopyRunner(Runner):
     """mmengine ``Runner`` that creates the copy layout of its ``OHLHook`` at run start (see the module docstring) and
@@ -288,11 +301,7 @@ class CopyRunner(Runner):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        try:
-            hooks = _RUNNER_SIGNATURE.bind(None, *args, **kwargs).arguments.get('custom_hooks')
-        except TypeError:  # mmengine's Runner.__init__ says what is wrong with the arguments
-            hooks = None
-        self._copy_counts = ohl_copy_counts(hooks)
+        self._copy_counts = runner_copy_counts(args, kwargs)
         super().__init__(*args, **kwargs)
         found = find_ohl_hook(self.hooks)
         self.copy_layout = None if found is None else init_copy_layout(found[1].num_copies, found[1].ranks_per_copy)

@@ -312,3 +312,20 @@ def test_functions_bound_at_import_are_the_copys_for_the_block_only(monkeypatch)
         for p in reversed(patches):
             p.stop()
     assert (inside, after) == (2, 4)
+
+
+def test_the_copy_counts_resolve_the_hook_in_the_runners_scope_not_an_earlier_runners():
+    """CopyRunner reads its OHL hook's counts before Runner.__init__ sets its default scope: resolved in the
+    scope of the process's latest runner (an mmdet detector built earlier, default_scope='mmdet'), an unprefixed
+    'OHLHook' of an automl_mm config was not found, and the model was built in the world's view, silently."""
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl.copies import runner_copy_counts
+
+    hooks = [dict(type='OHLHook', num_copies=2)]
+    with DefaultScope.overwrite_default_scope('mmdet'):  # an earlier runner's scope is the current one
+        assert runner_copy_counts((), dict(model=dict(), work_dir='w', custom_hooks=hooks,
+                                           default_scope='automl_mm')) == (2, 1)
+        # Runner.__init__'s own default is 'mmengine', whose registry holds no OHLHook (as when it builds the hooks)
+        assert runner_copy_counts((), dict(model=dict(), work_dir='w', custom_hooks=hooks)) is None
+        assert runner_copy_counts((), dict(model=dict(), work_dir='w', no_such_argument=1)) is None
