@@ -38,11 +38,16 @@ def test_other_optimiser_keys_and_the_spaces_own_keys_pass():
     assert cfg.optim_wrapper.optimizer.momentum == 0.8 and cfg.custom_hooks[0].spaces[0].choices == choices
 
 
-def test_a_pasted_set_attributes_hook_refuses_an_option_on_its_value(tmp_path):
+def _pasted_set_attributes(tmp_path, values: dict) -> Config:
+    """The digits baseline with a pasted final_policy.py's SetAttributesHook writing ``values``."""
     path = tmp_path / 'retrain.py'
-    path.write_text(f"_base_ = {osp.join(REPO_ROOT, DIGITS)!r}\ncustom_hooks = [dict(type='automl_mm."
-                    "SetAttributesHook', values={'optim_wrapper.optimizer.weight_decay': 1e-3})]\n")
-    cfg = Config.fromfile(str(path))
+    path.write_text(f"_base_ = {osp.join(REPO_ROOT, DIGITS)!r}\n"
+                    f"custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={values!r})]\n")
+    return Config.fromfile(str(path))
+
+
+def test_a_pasted_set_attributes_hook_refuses_an_option_on_its_value(tmp_path):
+    cfg = _pasted_set_attributes(tmp_path, {'optim_wrapper.optimizer.weight_decay': 1e-3})
     with pytest.raises(ConfigCheckError, match=r'weight_decay=0\.0 changes nothing: custom_hooks\.0\.values writes '
                                                r'optim_wrapper\.optimizer\.weight_decay before training'):
         merge_options(cfg, {'optim_wrapper.optimizer.weight_decay': 0.0})
@@ -68,10 +73,7 @@ def test_an_option_on_the_searched_loss_theta_is_refused():
 
 
 def test_a_pasted_set_attributes_hook_on_the_loss_module_refuses_the_loss_key(tmp_path):
-    path = tmp_path / 'retrain.py'
-    path.write_text(f"_base_ = {osp.join(REPO_ROOT, DIGITS)!r}\ncustom_hooks = [dict(type='automl_mm."
-                    "SetAttributesHook', values={'model.head.loss_module.label_smoothing': 0.1})]\n")
-    cfg = Config.fromfile(str(path))
+    cfg = _pasted_set_attributes(tmp_path, {'model.head.loss_module.label_smoothing': 0.1})
     with pytest.raises(ConfigCheckError, match=r'custom_hooks\.0\.values writes model\.head\.loss_module\.'
                                                r'label_smoothing before training'):
         merge_options(cfg, {'model.head.loss.label_smoothing': 0.2})
