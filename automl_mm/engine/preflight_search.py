@@ -73,6 +73,30 @@ def _check_ohl_hook(cfg: Any) -> None:
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
                                           held_out_keys('reward')[0])
     check_held_out(cfg, loader, loader_key, evaluator, where)
+    _check_bn_loader(cfg, hook.get('bn_recalibration_dataloader'), f'custom_hooks[{i}].bn_recalibration_dataloader',
+                     loader, loader_key)
+
+
+def _check_bn_loader(cfg: Any, bn_loader: Any, bn_key: str, reward_loader: Any, reward_key: str) -> None:
+    """An explicit ``bn_recalibration_dataloader`` (``bn_key``) reads neither the test split nor the reward split
+    (``reward_loader``, read from ``reward_key``), judged as a reward loader is against the test split
+    (:func:`~automl_mm.engine.preflight_eval_splits.reads_test_split`: ``split='test'``, or the same annotation file,
+    image folder or split, copies included). BN statistics re-estimated on the images being scored fit them: the
+    test split's leaked into every reward, the reward split's made the reward optimistic, silently. The default
+    (``train_dataloader`` with ``test_pipeline``) reads the training split, checked as such. Raises
+    :class:`ConfigCheckError` naming ``bn_key``."""
+    from .preflight_eval_splits import reads_test_split
+
+    if not isinstance(bn_loader, dict):
+        return
+    fix = (f'Give {bn_key} clean training images, or leave it out (train_dataloader read with the '
+           'test_pipeline)')
+    if reads_test_split(bn_loader, cfg.get('test_dataloader')):
+        raise ConfigCheckError(f'{bn_key} reads the test split (the one test_dataloader reports): BN statistics '
+                               f're-estimated on test images leak them into every reward. {fix}')
+    if reads_test_split(bn_loader, reward_loader):
+        raise ConfigCheckError(f'{bn_key} reads the reward split ({reward_key}): BN statistics re-estimated on the '
+                               f'images being scored fit them, so the rewards read high. {fix}')
 
 
 def _check_search_loop(cfg: Any, train_cfg: Any) -> None:

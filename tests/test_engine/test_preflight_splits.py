@@ -172,3 +172,23 @@ def test_a_copy_of_the_test_annotation_file_or_image_folder_is_the_test_split(tm
     for loader in (coco, folder):
         assert reads_test_split(loader('copy'), loader('data')), loader.__name__
         assert not reads_test_split(loader('other'), loader('data')), loader.__name__
+
+
+def test_bn_recalibration_images_of_the_test_or_reward_split_fail_at_start():
+    """OHLHook.bn_recalibration_dataloader was checked against no split: BN statistics re-estimated on the test
+    split leaked its images into every reward, and on the reward split fitted the images being scored (rewards read
+    high), silently. Both are refused naming the key; clean training images (the documented use) pass."""
+    cfg = Config.fromfile(OHL)
+    hook = cfg.custom_hooks[0]
+    clean = dict(cfg.train_dataloader, dataset=dict(cfg.train_dataloader.dataset, pipeline=cfg.test_pipeline))
+    hook.bn_recalibration_batches = 2
+    hook.bn_recalibration_dataloader = clean
+    check_config(cfg)
+    hook.bn_recalibration_dataloader = dict(clean, dataset=dict(clean['dataset'], split='test'))
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\]\.bn_recalibration_dataloader reads the test split'):
+        check_config(cfg)
+    hook.bn_recalibration_dataloader = dict(clean, dataset=dict(cfg.reward_dataloader.dataset,
+                                                                pipeline=cfg.test_pipeline))
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\]\.bn_recalibration_dataloader reads the reward '
+                                               r'split \(reward_dataloader\)'):
+        check_config(cfg)
