@@ -41,6 +41,7 @@ from .optimizer_base import (
     check_group_values,
     establish,
     is_optimizer,
+    momentum_hint,
     read_base,
     wrappers_of,
     write_base,
@@ -78,7 +79,8 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
         key: Any = int(last) if isinstance(node, (list, tuple)) else last
         if isinstance(node, dict):
             if last not in node:
-                raise ValueError(f'attribute path {path!r}: key {last!r} not found')
+                raise ValueError(f'attribute path {path!r}: key {last!r} not found'
+                                 f'{_momentum_hint(node, last, path, len(parts) - 1)}')
         elif isinstance(node, (list, tuple)):
             if not -len(node) <= key < len(node):
                 raise ValueError(f'attribute path {path!r}: index {key} out of range')
@@ -188,14 +190,31 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
     elif isinstance(node, dict):
         if part in node:
             return [(part, node[part])]
-        problem = f'key {part!r} not found'
+        problem = f'key {part!r} not found{_momentum_hint(node, part, path, depth)}'
     elif hasattr(node, part):
         return [(part, getattr(node, part))]
     else:
         problem = f'{type(node).__name__} has no attribute {part!r}{_optimisers_hint(node, path, depth)}'
+        if is_optimizer(node):
+            problem += _momentum_hint(node.defaults, part, path, depth, 'param_groups.*.')
     if tolerant:
         return None
     raise ValueError(f'attribute path {path!r}: {problem}')
+
+
+def _momentum_hint(settings: Any, part: str, path: str, depth: int, groups: str = '') -> str:
+    """``'; <why>: target <path>'`` where ``part`` (at ``depth``) is the other optimiser family's name for momentum
+    (:func:`~automl_mm.ohl.optimizer_base.momentum_hint`: ``momentum`` of an Adam-type group is ``betas.0``,
+    ``betas`` of an SGD-type group is ``momentum``), ``groups`` put before it (an optimiser's own key), else ``''``.
+    """
+    hint = momentum_hint(settings, part)
+    if hint is None:
+        return ''
+    parts = path.split('.')
+    rest = parts[depth + 1:]
+    if part == 'betas' and rest and rest[0].lstrip('-').isdigit():
+        rest = rest[1:]  # betas.0 -> momentum
+    return f'; {hint[1]}: target {".".join(parts[:depth] + [groups + hint[0]] + rest)}'
 
 
 def _optimisers_hint(node: Any, path: str, depth: int) -> str:

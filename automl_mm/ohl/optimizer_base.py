@@ -60,6 +60,21 @@ def is_optimizer(node: Any) -> bool:
     return isinstance(node, torch.optim.Optimizer)
 
 
+def momentum_hint(settings: Any, key: str) -> tuple[str, str] | None:
+    """``(the key to target instead, why)`` where ``key`` is the other family's name for momentum: ``momentum`` in
+    the settings (a parameter group, or an optimiser's ``defaults``) of an Adam-type optimiser (Adam, AdamW, NAdam,
+    ...: torch keeps its momentum as beta1, ``betas[0]``), or ``betas`` in an SGD-type one's (SGD, RMSprop: no
+    betas, a ``momentum``); else ``None``. The message of a missing key said only ``key 'momentum' not found``."""
+    if not isinstance(settings, dict) or key in settings:
+        return None
+    if key == 'momentum' and 'betas' in settings:
+        return 'betas.0', "this optimiser's momentum is beta1, betas.0 (Adam-type: it has betas, no momentum)"
+    if key == 'betas' and 'momentum' in settings:
+        return 'momentum', ("this optimiser has no betas (SGD-type: its momentum is the group's momentum; Adam's is "
+                            'betas.0)')
+    return None
+
+
 def check_base_key(optimizer: Any, key: str, path: str) -> None:
     """Refuse a base-form path whose key mmengine does not multiply (``optim_wrapper.optimizer.momentum``).
 
@@ -70,6 +85,9 @@ def check_base_key(optimizer: Any, key: str, path: str) -> None:
         return
     prefix = path.rsplit('.', 1)[0]
     held = f'{type(optimizer).__name__} has no attribute {key!r}'
+    hint = momentum_hint(getattr(optimizer, 'defaults', {}), key)
+    if hint is not None:
+        raise ValueError(f'attribute path {path!r}: {held}; {hint[1]}: target {prefix}.param_groups.*.{hint[0]}')
     if key in getattr(optimizer, 'defaults', {}):
         raise ValueError(f'attribute path {path!r}: {held}; an optimiser\'s base value can be targeted for '
                          f'{" and ".join(BASE_KEYS)} (what paramwise_cfg multiplies per group). Target '

@@ -38,3 +38,15 @@ def test_a_target_that_resolves_passes_the_check():
     cfg = _with_space(target='model.head.loss_module.label_smoothing', choices=[0.0, 0.1],
                       distribution=dict(type='Categorical'))
     build_check(cfg)
+
+
+def test_adam_momentum_target_stops_the_check_naming_betas_0():
+    """``param_groups.*.momentum`` of an Adam optimiser stopped with "key 'momentum' not found": its momentum is
+    beta1, the path to target is named."""
+    cfg = _with_space(target='optim_wrapper.optimizer.param_groups.*.momentum', choices=[0.8, 0.9],
+                      distribution=dict(type='Categorical'))
+    cfg.optim_wrapper.optimizer = dict(type='Adam', lr=1e-3)
+    with pytest.raises(ValueError, match=r"OHL space 'bnm': attribute path 'optim_wrapper.optimizer.param_groups"
+                                         r"\.\*\.momentum': key 'momentum' not found; .*betas\.0.*: target "
+                                         r"optim_wrapper\.optimizer\.param_groups\.\*\.betas\.0"):
+        build_check(cfg)

@@ -2,6 +2,7 @@
 the tuple in its parent; the scheduler and paramwise checks name the group's parameter, not the element's index."""
 from __future__ import annotations
 
+import copy
 import json
 import os.path as osp
 import re
@@ -228,3 +229,28 @@ def test_an_ohl_run_searches_beta1_and_its_exports_replay_it(tmp_path):
         assert list(values) == [BETA1_ALL]
         if name == 'schedule_policy.py':
             assert values[BETA1_ALL] == applied
+
+
+@pytest.mark.parametrize('optimizer_type, kwargs, path, target', [
+    (torch.optim.Adam, {}, 'param_groups.*.momentum', 'param_groups.*.betas.0'),
+    (torch.optim.AdamW, {}, 'param_groups.0.momentum', 'param_groups.0.betas.0'),
+    (torch.optim.Adam, {}, 'momentum', 'param_groups.*.betas.0'),  # the base form
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.9), 'param_groups.*.betas.0', 'param_groups.*.momentum'),
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.9), 'param_groups.0.betas', 'param_groups.0.momentum'),
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.9), 'betas.0', 'param_groups.*.momentum'),
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.9), 'betas', 'param_groups.*.momentum')])
+def test_the_other_optimiser_familys_momentum_names_the_key_to_target(optimizer_type, kwargs, path, target):
+    """An AttributeSpace or writer on ``param_groups.*.momentum`` of Adam stopped with "key 'momentum' not found":
+    Adam's momentum is beta1, ``betas.0``; SGD's ``betas.0`` is its ``momentum``. The message names the path to
+    target, which resolves; nothing is written."""
+    runner = _runner(optimizer_type, **kwargs)
+    before = copy.deepcopy(runner.optim_wrapper.optimizer.param_groups[0])
+    full = f'optim_wrapper.optimizer.{path}'
+    for act in (lambda: set_attribute(runner, full, 0.5), lambda: get_attribute(runner, full)):
+        with pytest.raises(ValueError, match=re.escape(f'attribute path {full!r}')) as err:
+            act()
+        assert f'target optim_wrapper.optimizer.{target}' in str(err.value)
+        assert ('betas.0' in str(err.value)) and ('momentum' in str(err.value))
+    get_attribute(runner, f'optim_wrapper.optimizer.{target}')
+    assert {k: v for k, v in runner.optim_wrapper.optimizer.param_groups[0].items() if k != 'params'} == \
+        {k: v for k, v in before.items() if k != 'params'}
