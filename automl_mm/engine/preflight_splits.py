@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .preflight_classes import _dataset_class
-from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _datasets, _loader_cfgs
+from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _datasets, _loader_cfgs, bn_recalibration_loader_cfgs
 
 
 def _plain(value: Any) -> Any:
@@ -82,12 +82,18 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
       official test set, is the same whatever they are) is refused for every loader: the parts overlap;
     * the same split (or ``'all'``) is refused for a held-out loader (OHL's reward loader, the NAS search loaders:
       not in :data:`NOT_HELD_OUT`); a val / test loader may read the training split on purpose (training
-      accuracy)."""
+      accuracy);
+    * an OHL hook's ``bn_recalibration_dataloader`` (:func:`~automl_mm.engine.preflight_walk.
+      bn_recalibration_loader_cfgs`) reads the training images: any split of it carved with other ``SPLIT_ARGS``
+      values, its training split included, holds images of the reward and test splits, whose BN statistics would
+      then be in the reward (its split ``'test'`` / the reward split itself:
+      :func:`~automl_mm.engine.preflight_search._check_bn_loader`)."""
     if test_only:
         return  # tools/test.py reads no training split
     train = list(_split_leaves(cfg.get('train_dataloader'), 'train_dataloader', scope))
     digests: dict = {}
-    for loader, key in _loader_cfgs(cfg):
+    for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
+        bn = key.endswith('.bn_recalibration_dataloader')
         if key == 'train_dataloader' or not train:
             continue
         for held in _split_leaves(loader, key, scope):
@@ -95,7 +101,7 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
                 if held['cls'] is not trained['cls']:
                     continue
                 name = held['cls'].__name__
-                if held['split'] == trained['split'] or 'all' in (held['split'], trained['split']):
+                if not bn and (held['split'] == trained['split'] or 'all' in (held['split'], trained['split'])):
                     if key in NOT_HELD_OUT or not _same_data(held, trained, digests):
                         continue
                     raise ConfigCheckError(
@@ -112,5 +118,7 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
                     f"{held['key']} ({name}, split={held['split']!r}) and {trained['key']} (split="
                     f"{trained['split']!r}) carve their splits from the same data with other "
                     + ', '.join(f"{a}: {held['args'][a]!r} and {trained['args'][a]!r}" for a in differ)
-                    + f': the two splits share images, so {key} would score the model on images it trained on. '
-                    f"Give both the same {', '.join(differ)}")
+                    + ': the two splits share images, so '
+                    + (f'{key} would re-estimate BN statistics on images of the reward and test splits. ' if bn else
+                       f'{key} would score the model on images it trained on. ')
+                    + f"Give both the same {', '.join(differ)}")

@@ -83,6 +83,15 @@ def _loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
             yield hook['reward_dataloader'], f'custom_hooks[{i}].reward_dataloader'
 
 
+def bn_recalibration_loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
+    """``(loader, config key)`` of each ``custom_hooks`` entry's own ``bn_recalibration_dataloader`` (OHL: clean
+    training images whose batches re-estimate BN statistics before a reward). Not held out and not in
+    :func:`_loader_cfgs` (whose checks are the run's own splits'), but it must read no held-out image."""
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict) and isinstance(hook.get('bn_recalibration_dataloader'), dict):
+            yield hook['bn_recalibration_dataloader'], f'custom_hooks[{i}].bn_recalibration_dataloader'
+
+
 def _evaluator_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
     sources = [(cfg.get(k), k) for k in _EVALUATORS]
     sources.append(((cfg.get('train_cfg') or {}).get('search_evaluator'), 'train_cfg.search_evaluator'))

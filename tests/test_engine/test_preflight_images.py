@@ -500,3 +500,22 @@ def test_image_folder_splits_of_a_copied_folder_are_compared_by_content(tmp_path
         check_config(cfg)
     cfg.reward_dataloader.dataset.data_root = str(tmp_path / 'other')
     check_config(cfg)  # other images: another source (also for the val loader of every image)
+
+
+def test_bn_recalibration_images_carved_with_another_seed_fail_naming_the_key():
+    """OHLHook.bn_recalibration_dataloader's training split carved with another seed than train_dataloader's holds
+    reward and test images (their BN statistics were in every reward, silently); carved as the training split, it
+    passes."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/ohl/ohl_convnet_1x4_12e_digits.py'))
+    clean = dict(cfg.train_dataloader, dataset=dict(cfg.train_dataloader.dataset, pipeline=cfg.test_pipeline))
+    hook = cfg.custom_hooks[0]
+    hook.update(bn_recalibration_batches=2, bn_recalibration_dataloader=clean)
+    check_config(cfg)
+    hook.bn_recalibration_dataloader = dict(clean, dataset=dict(clean['dataset'], seed=1))
+    assert _source_idx(hook.bn_recalibration_dataloader['dataset']) & _source_idx(cfg.reward_dataloader.dataset)
+    with pytest.raises(ConfigCheckError, match=re.escape(
+            "custom_hooks[0].bn_recalibration_dataloader.dataset (DigitsDataset, split='train') and "
+            "train_dataloader.dataset (split='train') carve their splits from the same data with other seed: 1 and "
+            "0: the two splits share images, so custom_hooks[0].bn_recalibration_dataloader would re-estimate BN "
+            "statistics on images of the reward and test splits. Give both the same seed")):
+        check_config(cfg)
