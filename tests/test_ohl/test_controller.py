@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import doctest
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -118,6 +119,67 @@ def test_moving_average_baseline_uses_the_previous_value():
     assert controller.step(stats, [5.0, 7.0])['baseline'] == 2.0  # the average before this update
     assert controller.baseline == pytest.approx(0.9 * 2.0 + 0.1 * 6.0)
     assert controller.num_updates == 2
+
+
+def test_a_moving_average_baseline_is_the_b_theta_is_stepped_with():
+    """Hand-computed, SGD lr 1, Categorical(2), copy 0 drew choice 0 and copy 1 choice 1. Update 1, rewards [1, 3]:
+    b = mean 2, A = [-1, 1], g = (-1 (e0 - p) + 1 (e1 - p)) / 2 = [-0.5, 0.5] at uniform p. Update 2, rewards
+    [5, 7]: b = 2 (the average before this update, not this update's mean 6), A = [3, 5]; at p = softmax([-0.5,
+    0.5]), p0 = 1 / (1 + e) = 0.2689414213699951, g0 = (3 (1 - p0) - 5 p0) / 2 = 0.4242343145200196. Red when θ is
+    stepped with this update's mean (g0 = -0.5) while the log still reports the moving average."""
+    dist = Categorical(2)
+    controller = REINFORCE(dist, optimizer=dict(type='SGD', lr=1.0), baseline='moving_average', momentum=0.9)
+    stats = [torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])]
+    controller.step(stats, [1.0, 3.0])
+    torch.testing.assert_close(dist.logits.detach(), torch.tensor([-0.5, 0.5], dtype=torch.float64))
+    logs = controller.step(stats, [5.0, 7.0])
+    assert logs['baseline'] == 2.0 and logs['advantage_abs_mean'] == 4.0
+    g0 = 0.4242343145200196
+    torch.testing.assert_close(dist.logits.detach(), torch.tensor([-0.5 + g0, 0.5 - g0], dtype=torch.float64))
+    assert controller.baseline == pytest.approx(0.9 * 2.0 + 0.1 * 6.0)
+
+
+def test_the_default_adam_steps_theta_as_hand_computed():
+    """The default optimiser (Adam, lr 0.05, betas (0.5, 0.999), eps 1e-8: METHODS.md §1) on Categorical(2), copy 0
+    drew choice 0, copy 1 choice 1. With 2 copies and rewards [1, 0], g = [0.25, -0.25] whatever p is (A = ±0.5,
+    g0 = (0.5 (1 - p0) + 0.5 p0) / 2); rewards [0, 1] give -g. The optimiser is handed -g: step 1 moves θ0 by
+    lr·0.25 / (0.25 + eps); step 2's first moment is 0.5·(-0.125) + 0.5·0.25 = 0.0625, bias-corrected by
+    1 - 0.5² = 0.75, the second moment stays 0.25² after its correction, so θ0 falls by lr·(0.0625 / 0.75) /
+    (0.25 + eps): 0.0333 (beta1 0.9 gives 0.0474, a flipped sign -0.0333)."""
+    dist = Categorical(2)
+    controller = REINFORCE(dist)
+    stats = [torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])]
+    lr, eps = 0.05, 1e-8
+    controller.step(stats, [1.0, 0.0])
+    first = lr * 0.25 / (0.25 + eps)
+    torch.testing.assert_close(dist.logits.detach(), torch.tensor([first, -first], dtype=torch.float64))
+    controller.step(stats, [0.0, 1.0])
+    second = first - lr * (0.0625 / 0.75) / (0.25 + eps)
+    torch.testing.assert_close(dist.logits.detach(), torch.tensor([second, -second], dtype=torch.float64))
+    assert second == pytest.approx(0.1 / 3, rel=1e-6)
+
+
+@pytest.mark.parametrize('entropy_weight', [0.0, 0.5])
+def test_factorised_and_gaussian_components_step_theta_as_hand_computed(entropy_weight):
+    """SGD lr 1 on Product(mag = N(μ=0, σ=2) with learned log σ, pair = FactorisedCategorical([2, 2])); copy 0
+    (reward 1) used magnitudes [1, 3] and pairs (0, 0), (0, 1); copy 1 (reward 0) magnitude [0] and pair (1, 1).
+    A = [0.5, -0.5]. Mean log-density gradients: copy 0 μ: mean(x) / σ² = 2 / 4, log σ: E[x²] / σ² - 1 = 5 / 4 - 1;
+    copy 1 μ: 0, log σ: -1. So μ = (0.5 · 0.5) / 2 = 0.125 and log σ = log 2 + (0.5 · 0.25 + 0.5 · 1) / 2 =
+    log 2 + 0.3125, plus β · dH/dlog σ = β. Pair factors (marginal counts / count - p, p uniform): first copy 0
+    [1, 0] - 0.5, copy 1 [0, 1] - 0.5 → [0.25, -0.25]; second copy 0 [0.5, 0.5] - 0.5 = 0, copy 1 [0, 1] - 0.5 →
+    [0.125, -0.125]; the entropy's gradient is 0 at uniform. Red with the advantage's sign flipped, the baseline
+    dropped (μ 0.25), the copies' samples summed instead of averaged (μ 0.25) or the factors' marginals swapped."""
+    dist = Product({'mag': DiagGaussian([0.0], 2.0, learn_std=True), 'pair': FactorisedCategorical([2, 2])})
+    controller = REINFORCE(dist, optimizer=dict(type='SGD', lr=1.0), entropy_weight=entropy_weight)
+    copy0 = dist.sufficient_stats({'mag': torch.tensor([[1.0], [3.0]]), 'pair': [0, 1]})
+    copy1 = dist.sufficient_stats({'mag': torch.tensor([[0.0]]), 'pair': [3]})
+    controller.step([copy0, copy1], [1.0, 0.0])
+    mag, pair = dist.components['mag'], dist.components['pair']
+    f64 = dict(dtype=torch.float64)
+    torch.testing.assert_close(mag.mean.detach(), torch.tensor([0.125], **f64))
+    torch.testing.assert_close(mag.log_std.detach(), torch.tensor([math.log(2.0) + 0.3125 + entropy_weight], **f64))
+    torch.testing.assert_close(pair.logits[0].detach(), torch.tensor([0.25, -0.25], **f64))
+    torch.testing.assert_close(pair.logits[1].detach(), torch.tensor([0.125, -0.125], **f64))
 
 
 def test_default_optimiser_and_config_build():
