@@ -121,6 +121,8 @@ def test_the_history_records_the_theta_the_loss_ran_with():
     applied = space.applied_values()['model.head.loss_module.theta']
     assert applied == runner.model.head.loss_module.theta.tolist()
     assert applied != list(space.current)  # σ = 3: some component was projected
+    raw = torch.tensor(space.current, dtype=torch.float64)  # the Gaussian's sample, before the projection
+    torch.testing.assert_close(space.trunk_stats(), torch.cat([torch.ones(1, dtype=torch.float64), raw, raw * raw]))
     assert space.scheduled_values()['model.head.loss_module.theta'] == space.learned_loss().theta.tolist()
 
 

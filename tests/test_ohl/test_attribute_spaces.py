@@ -3,6 +3,7 @@ a ValueError naming the path), a value sampled per copy and the mode exported, a
 distribution or are refused."""
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -58,6 +59,10 @@ def test_attribute_space_samples_per_copy_and_exports_the_mode():
     gauss = AttributeSpace(dict(type='DiagGaussian', mean=[-2.0], std=0.1), target='model.1.p', transform='pow10')
     gauss.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
     assert 10**-2.5 < runner.model[1].p < 10**-1.5
+    # REINFORCE's statistic is the Gaussian's own sample x (log10 of the value written), whose log-density θ
+    # sampled it with: [count, Σx, Σx²], not the transformed value 10^x
+    x = math.log10(runner.model[1].p)
+    torch.testing.assert_close(gauss.trunk_stats(), torch.tensor([1.0, x, x * x], dtype=torch.float64))
 
 
 def test_attribute_space_choices_and_distribution_agree_or_are_refused():
