@@ -150,7 +150,9 @@ class BaseController(metaclass=ABCMeta):
 
         Args:
             stats: One :meth:`BaseDistribution.sufficient_stats` vector per copy (the samples copy n used).
-            rewards: One reward per copy, higher is better.
+            rewards: One reward per copy, higher is better (``-reward`` under ``OHLHook(reward_rule='less')``: the
+                hook logs the scalars named ``reward_mean``, ``baseline``, ``reward_max`` / ``reward_min`` back in
+                the measured reward's units, :func:`~automl_mm.ohl.plugin_returns.logs_as_measured`).
         """
 
     #: Keys of :meth:`settings` a resume may change (``OHLHook`` logs the change); every other key is refused.

@@ -50,7 +50,7 @@ from .checks import (
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .data_writes import mark_pipeline_changed
-from .plugin_returns import check_plugin_returns, controller_logs
+from .plugin_returns import check_plugin_returns, controller_logs, logs_as_measured
 from .report import OHLReport
 from .resume import search_settings as search_settings  # importable from here as before the split
 from .reward import (
@@ -502,10 +502,10 @@ class OHLHook(Hook):
                 updates[space.name] = {}
             else:
                 # the controller ascends sign × reward (-loss under reward_rule 'less'); the history keeps the reward
-                updates[space.name] = controller_logs(controller.step(trunk['stats'][space.name],
-                                                                      [self.scorer.sign * r for r in rewards]),
-                                                      f'OHLHook.controller ({type(controller).__name__}, of space '
-                                                      f'{space.name!r})')
+                # and the controller's scalars as measured (its mean reward as the mean loss, not minus it)
+                logs = controller.step(trunk['stats'][space.name], [self.scorer.sign * r for r in rewards])
+                where = f'OHLHook.controller ({type(controller).__name__}, of space {space.name!r})'
+                updates[space.name] = logs_as_measured(controller_logs(logs, where), self.scorer.sign)
             space.reset_stats()
         t_update = time.perf_counter()
 

@@ -47,6 +47,36 @@ def controller_logs(logs: Any, where: str) -> dict[str, float]:
     return out
 
 
+#: Controller scalars in the units of the rewards the controller was given (``sign x reward``), by name: a mean or a
+#: baseline changes sign with them, a maximum becomes the measured minimum (and the other way round).
+_REWARD_UNIT_LOGS = {'reward_mean': 'reward_mean', 'baseline': 'baseline', 'reward_max': 'reward_min',
+                     'reward_min': 'reward_max'}
+
+
+def logs_as_measured(logs: dict[str, float], sign: float) -> dict[str, float]:
+    """A controller's scalars (:func:`controller_logs`) with those in reward units turned back into the units of the
+    reward as measured, for the history and the logged scalars.
+
+    Under ``reward_rule='less'`` the controller ascends ``-reward`` (``sign = -1``), so REINFORCE's ``reward_mean``
+    and ``baseline`` were the negated mean loss and its ``reward_max`` minus the lowest loss: ``history.json`` and
+    TensorBoard read ``ohl/<space>/reward_mean`` -0.55 next to ``ohl/reward_mean`` 0.55. Now ``reward_mean`` and
+    ``baseline`` are negated back and ``reward_max`` is reported as ``reward_min`` (the lowest loss, the best); a
+    sign-free scalar (``reward_std``, ``advantage_abs_mean``, ``grad_norm``, ``entropy``, a key of one's own) is
+    kept. Under ``'greater'`` (``sign = 1``) ``logs`` is returned as it is.
+
+    Args:
+        logs: ``{name: float}`` as the controller returned it, in the units of ``sign x reward``.
+        sign: ``RewardScorer.sign``: 1 (higher is better) or -1 (lower is better).
+
+    Returns:
+        ``{name: float}``, in the order of ``logs``.
+    """
+    if sign > 0:
+        return logs
+    return {_REWARD_UNIT_LOGS.get(key, key): -value if key in _REWARD_UNIT_LOGS else value
+            for key, value in logs.items()}
+
+
 def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_copies: int) -> None:
     """Call what the trunk end will call, once, before the first trunk: each space's ``export_fragment()`` must be
     a str, its distribution's ``summary()`` JSON-serialisable, ``sufficient_stats`` a float64 vector of

@@ -146,3 +146,21 @@ def test_a_checkpoint_from_before_the_rule_resumes_only_as_greater():
     with pytest.raises(ValueError, match=r"reward_rule='greater', this run sets .*reward_rule='less'"):
         check_reward_settings(hook, runner, saved, 3)
     check_reward_settings(_hook('accuracy/top1'), runner, dict(saved, reward_key='accuracy/top1'), 3)
+
+
+def test_under_less_the_controller_scalars_in_the_history_are_in_the_measured_units():
+    """The controller ascends -loss, so its logged ``reward_mean`` / ``baseline`` were the negated mean loss and its
+    ``reward_max`` minus the lowest loss: history.json's ``controller`` and TensorBoard's ``ohl/<space>/reward_mean``
+    read -0.55 next to ``ohl/reward_mean`` 0.55 for losses 1.0 and 0.1. They are reported as measured: the mean loss,
+    the baseline in loss units and ``reward_min``, the lowest (best) loss; under 'greater' nothing changes."""
+    hook = _hook('loss/mean')
+    _trunks(hook, trunks=2)
+    logs = hook.history[-1]['controller']['lr']
+    assert logs['reward_mean'] == pytest.approx(0.55) and logs['baseline'] == pytest.approx(0.55)
+    assert logs['reward_min'] == pytest.approx(0.1) and 'reward_max' not in logs
+    assert logs['reward_std'] == pytest.approx(0.45) and logs['advantage_abs_mean'] == pytest.approx(0.45)
+    greater = _hook('loss/mean', reward_rule='greater')
+    _trunks(greater, trunks=1)
+    logs = greater.history[-1]['controller']['lr']
+    assert logs['reward_mean'] == pytest.approx(0.55) and logs['reward_max'] == pytest.approx(1.0)
+    assert 'reward_min' not in logs
