@@ -210,8 +210,11 @@ class AttributeSpace(PerCopySpace):
             probs = self.distribution.probs().detach()
             tied = torch.nonzero(torch.isclose(probs, probs.max(), rtol=0.0, atol=1e-9)).flatten().tolist()
             if len(tied) > 1:  # e.g. θ never moved: rewards that tied, or every copy drew the same choice
+                # the value written is the mode's (argmax: the first of exact ties, else the most probable by less
+                # than 1e-9), not necessarily the first tied choice: the note said "the first" over another value
+                written = self.reported(self.value_of(self.distribution.mode()))
                 tie = (f'# θ has no single mode: choices {[self.choices[i] for i in tied]} tie at p = '
-                       f'{float(probs.max()):.4g}, so nothing was learned between them; the first of them is '
+                       f'{float(probs.max()):.4g}, so nothing was learned between them; {written!r} is '
                        'written.\n')
         # the value at the distribution's mode (a Gaussian's mean): through a monotone transform such as exp,
         # the median of the values, not their most likely one

@@ -40,3 +40,13 @@ def test_a_groups_parameter_fragment_names_the_base_value_for_a_scheduled_config
     head = AttributeSpace(dict(type='Categorical'), target='model.head.loss_module.loss_weight', choices=[1.0, 2.0],
                           name='w').export_fragment()
     assert 'param_scheduler' not in head
+
+
+def test_a_tie_note_names_the_value_the_fragment_writes():
+    """Choices within 1e-9 in probability are a tie, but the mode is the argmax: with p(1e-4) above p(0.0) by 5e-13
+    the comment said "the first of them (0.0) is written" over a hook that wrote 0.0001. It names the value written."""
+    space = _space([0.0, 1e-12, -1.0])
+    text = space.export_fragment()
+    assert 'choices [0.0, 0.0001] tie' in text and f"'{PATH}': 0.0001" in text
+    assert '0.0001 is written' in text and 'the first of them' not in text
+    assert '0.0 is written' in _space([0.0, 0.0, 0.0]).export_fragment()
