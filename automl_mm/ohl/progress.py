@@ -26,12 +26,23 @@ def _reward_digits(rewards: list[float]) -> int:
     return 2 if finite and max(finite) >= 1 else 4
 
 
+def valid_rewards(record: dict) -> list[float]:
+    """The rewards of the copies that did not diverge in one OHL history record (``valid``; every copy where the
+    record has no flags). A diverged copy's reward is a stand-in below every valid one (``OHLHook.worst_reward``),
+    which the controller learns from but no copy measured: a mean reward reported with it averaged in read 70.00 for
+    copies that read 80 and 81.25."""
+    rewards = record['rewards']
+    valid = record.get('valid') or [True] * len(rewards)
+    return [r for r, ok in zip(rewards, valid) if ok] or list(rewards)
+
+
 def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: float | None) -> str:
     """The progress line of one OHL history record (see ``OHLHook.history``).
 
     The trunk is named by its index, 0-based as in the history, the ``OHL trunk k`` log lines and the files of
     ``OHLReportHook``; ``(k+1/T)`` counts the trunks done out of the run's ``T``. Rewards below 1 in magnitude (a
-    COCO mAP) get 4 decimals, percentages 2.
+    COCO mAP) get 4 decimals, percentages 2. The mean is over the copies that did not diverge
+    (:func:`valid_rewards`), and the line names those that did.
 
     Examples:
         >>> rec = dict(trunk=4, rewards=[81.0, 83.5], best=1, distributions={'autoaug': {'entropy': 7.1234}})
@@ -45,12 +56,18 @@ def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: flo
     """
     rewards = record['rewards']
     best = record['best']
-    digits = _reward_digits(rewards)
+    measured = valid_rewards(record)
+    digits = _reward_digits(measured)
+    diverged = [c for c, ok in enumerate(record.get('valid') or []) if not ok]
+    of_valid = '' if not diverged else (
+        f' of the {len(measured)} valid copies (cop{"ies" if len(diverged) > 1 else "y"} '
+        f'{", ".join(map(str, diverged))} diverged)')
     entropies = ', '.join(f'{name} {d["entropy"]:.3f}' for name, d in record['distributions'].items()
                           if d.get('entropy') is not None)
     trunk = record['trunk']
     parts = [f'{PREFIX} trunk {trunk}' + (f' ({trunk + 1}/{num_trunks})' if num_trunks else ''),
-             f'reward best {rewards[best]:.{digits}f} (copy {best}), mean {sum(rewards) / len(rewards):.{digits}f}']
+             f'reward best {rewards[best]:.{digits}f} (copy {best}), mean {sum(measured) / len(measured):.{digits}f}'
+             + of_valid]
     if entropies:
         parts.append(f'entropy {entropies}')
     parts.append(f'{_clock(elapsed)} elapsed' + (f', ETA {_clock(eta)}' if eta is not None else ''))

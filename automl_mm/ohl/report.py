@@ -14,6 +14,7 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
 
+from .progress import valid_rewards
 from .report_plots import _plot_categorical, _plot_series, _series, _trunk_ticks, choice_label  # noqa: F401
 
 # packages a config reaches without custom_imports: automl_mm's (imported anyway, first in every fragment's list),
@@ -273,7 +274,8 @@ class OHLReport:
 
     def write(self, history: list[dict], spaces: Sequence[Any], step: int) -> None:
         last = history[-1]
-        scalars = {'ohl/reward_mean': sum(last['rewards']) / len(last['rewards']),
+        measured = valid_rewards(last)  # a diverged copy's stand-in reward is no copy's reading
+        scalars = {'ohl/reward_mean': sum(measured) / len(measured),
                    'ohl/reward_best': last['rewards'][last['best']], 'ohl/best_copy': last['best']}
         for space in spaces:
             for key, value in last['controller'][space.name].items():

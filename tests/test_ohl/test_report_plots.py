@@ -307,3 +307,25 @@ def test_progress_counts_a_last_partial_trunk():
     ohl.trunk_iters, ohl.trunk_epochs = None, 3  # 19 epochs of 3-epoch trunks: 7 trunks
     runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=190, train_dataloader=[None] * 10)
     assert hook._num_trunks(runner) == 7
+
+
+def test_progress_line_and_mean_reward_scalar_leave_a_diverged_copys_stand_in_reward_out():
+    """A diverged copy gets a stand-in reward below every valid one (OHLHook.worst_reward), which the controller
+    learns from; the progress line's mean and ``ohl/reward_mean`` averaged it in (here 70.00 for copies that read 80
+    and 81.25) with nothing to tell that a copy diverged. Both are the mean of the valid copies, and the line names
+    the diverged copies."""
+    from automl_mm.ohl.progress import progress_line
+
+    record = dict(trunk=3, rewards=[80.0, 81.25, 48.75], valid=[True, True, False], best=1, distributions={})
+    line = progress_line(record, 10, 1, 1)
+    assert 'reward best 81.25 (copy 1), mean 80.62 of the 2 valid copies (copy 2 diverged) |' in line
+    assert 'mean 80.62 |' in progress_line(dict(record, valid=[True] * 3, rewards=[80.0, 81.25, 80.62]), 10, 1, 1)
+    scalars = {}
+    runner = SimpleNamespace(work_dir='unused', visualizer=SimpleNamespace(
+        add_scalars=lambda values, step: scalars.update(values)))
+    report = OHLReport.__new__(OHLReport)
+    report.runner = runner
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr('automl_mm.ohl.report.is_main_process', lambda: False)
+        report.write([dict(record, controller={})], [], step=4)
+    assert scalars['ohl/reward_mean'] == pytest.approx(80.625) and scalars['ohl/reward_best'] == 81.25
