@@ -349,9 +349,19 @@ class OHLReport:
 
         fig, ax = plt.subplots(figsize=(7, 4), layout='constrained')
         num_copies = len(history[0]['rewards'])
+
+        def valid(h: dict, c: int) -> bool:
+            return bool((h.get('valid') or [True] * num_copies)[c])
+
+        # a diverged copy read no reward: its curve has a gap there, and the stand-in reward the controller learnt
+        # from (below every valid one) is marked apart (it was drawn on the copy's curve as if the copy read it)
         for c in range(num_copies):
-            ax.plot(trunks, [h['rewards'][c] for h in history], marker='.', lw=0.8, label=f'copy {c}')
+            ax.plot(trunks, [h['rewards'][c] if valid(h, c) else float('nan') for h in history], marker='.', lw=0.8,
+                    label=f'copy {c}')
         ax.plot(trunks, [h['rewards'][h['best']] for h in history], 'k--', label='best')
+        stand_ins = [(h['trunk'], h['rewards'][c]) for h in history for c in range(num_copies) if not valid(h, c)]
+        if stand_ins:
+            ax.plot(*zip(*stand_ins), 'rx', ls='none', label='diverged (stand-in reward)')
         rule = history[-1].get('reward_rule', 'greater')
         ax.set(xlabel='trunk', ylabel=f'reward ({"higher" if rule == "greater" else "lower"} is better)',
                title='OHL rewards per copy')

@@ -329,3 +329,24 @@ def test_progress_line_and_mean_reward_scalar_leave_a_diverged_copys_stand_in_re
         patch.setattr('automl_mm.ohl.report.is_main_process', lambda: False)
         report.write([dict(record, controller={})], [], step=4)
     assert scalars['ohl/reward_mean'] == pytest.approx(80.625) and scalars['ohl/reward_best'] == 81.25
+
+
+def test_rewards_figure_draws_no_reward_for_a_diverged_copy(tmp_path, monkeypatch):
+    """rewards.png drew a diverged copy's stand-in reward (below every valid one) on its curve as if the copy had
+    read it; the curve has a gap there and the stand-in is marked apart, labelled as such."""
+    from automl_mm.ohl import report as report_module
+
+    figures = []
+    monkeypatch.setattr(report_module, 'savefig_atomic', lambda fig, path, **kw: figures.append((osp.basename(path),
+                                                                                                  fig)))
+    report = OHLReport(SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer()), 'ohl', [])
+    history = [dict(trunk=0, rewards=[80.0, 81.0], valid=[True, True], best=1, controller={}, distributions={}),
+               dict(trunk=1, rewards=[82.0, 79.0], valid=[True, False], best=0, controller={}, distributions={})]
+    report._plot(history, [], {})
+    fig = dict(figures)['rewards.png']
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    np.testing.assert_array_equal(lines['copy 1'].get_ydata(), [81.0, np.nan])
+    np.testing.assert_array_equal(lines['copy 0'].get_ydata(), [80.0, 82.0])
+    np.testing.assert_array_equal(lines['best'].get_ydata(), [81.0, 82.0])
+    marked = lines['diverged (stand-in reward)']
+    assert list(marked.get_xdata()) == [1] and list(marked.get_ydata()) == [79.0]
