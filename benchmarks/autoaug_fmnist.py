@@ -50,6 +50,7 @@ from _arms import (
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
+from automl_mm.ohl.progress import valid_rewards
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
@@ -236,7 +237,8 @@ def describe(arm: str, work: str, elements: str = 'ohl') -> str:
         history = json.load(f)
     last = history[-1]
     # the copies' reward spread (population std over copies, averaged over trunks): the noise REINFORCE works in
-    spread = np.mean([np.std(h['rewards']) for h in history])
+    # over the copies that did not diverge: a diverged copy's stand-in reward is no copy's reading
+    spread = np.mean([np.std(valid_rewards(h)) for h in history])
     best = last['rewards'][last['best']]
     fmt = '.2f' if best > 0 else '.4f'  # top-1 in percent, or a log-likelihood in nats (<= 0)
     text = f' | best copy reward {best:{fmt}} | copy spread {spread:{fmt}}'

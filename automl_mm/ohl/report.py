@@ -280,8 +280,10 @@ class OHLReport:
         for space in spaces:
             for key, value in last['controller'][space.name].items():
                 scalars[f'ohl/{space.name}/{key}'] = value
-        for c, reward in enumerate(last['rewards']):
-            scalars[f'ohl/reward_copy{c}'] = reward
+        valid = last.get('valid') or [True] * len(last['rewards'])
+        for c, (reward, ok) in enumerate(zip(last['rewards'], valid)):
+            if ok:  # a diverged copy read no reward: no point on its curve (its stand-in is in history.json)
+                scalars[f'ohl/reward_copy{c}'] = reward
         self.runner.visualizer.add_scalars(scalars, step=step)
         if not is_main_process():
             return

@@ -289,3 +289,15 @@ def test_the_demo_config_is_the_benchmarks_ohl_arm_of_its_measured_regime(bench)
     assert plain.train_dataloader.dataset.samples_per_class == 50
     assert plain.reward_dataloader.dataset.max_samples == 1000
     assert plain.model.channels_last and plain.reward_dataloader.batch_size == 64  # the speed settings
+
+
+def test_describe_copy_spread_leaves_a_diverged_copys_stand_in_reward_out(bench, tmp_path):
+    """The copies' spread (the noise REINFORCE works in) averaged a diverged copy's stand-in reward in: 80 and 81
+    beside a stand-in of 40 read 'copy spread 19.10' for a spread of 0.50."""
+    import json
+
+    module, _ = bench
+    (tmp_path / 'ohl').mkdir()
+    (tmp_path / 'ohl' / 'history.json').write_text(json.dumps([dict(rewards=[80.0, 81.0, 40.0],
+                                                                     valid=[True, True, False], best=1)]))
+    assert '| copy spread 0.50' in module.describe('none', str(tmp_path))

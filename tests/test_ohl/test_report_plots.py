@@ -329,6 +329,8 @@ def test_progress_line_and_mean_reward_scalar_leave_a_diverged_copys_stand_in_re
         patch.setattr('automl_mm.ohl.report.is_main_process', lambda: False)
         report.write([dict(record, controller={})], [], step=4)
     assert scalars['ohl/reward_mean'] == pytest.approx(80.625) and scalars['ohl/reward_best'] == 81.25
+    # the copy's own curve gets no point where it read no reward (as rewards.png)
+    assert scalars['ohl/reward_copy1'] == 81.25 and 'ohl/reward_copy2' not in scalars
 
 
 def test_rewards_figure_draws_no_reward_for_a_diverged_copy(tmp_path, monkeypatch):
