@@ -541,10 +541,13 @@ class OHLHook(Hook):
         # The main process's writing (history, policy, figures) holds every copy at the next trunk end too; the
         # record reaches history.json with the next write (after_train writes the last one).
         record['seconds']['report'] = round(time.perf_counter() - t_report, 6)
+        # a diverged copy's reward is a stand-in (worst_reward), not a reading: the line says so
+        diverged = ''.join(f'copy {c} diverged (stand-in reward {round(r, 4)}, not measured), '
+                           for c, (r, ok) in enumerate(zip(rewards, valids)) if not ok)
         runner.logger.info(
             f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards ({self.reward_key}, '
             f'{"higher" if self.scorer.rule == "greater" else "lower"} is better) {[round(r, 4) for r in rewards]}, '
-            f'best copy {best}{"" if broadcast else " (not broadcast)"}, '
+            f'{diverged}best copy {best}{"" if broadcast else " (not broadcast)"}, '
             + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
         self._in_trunk = False
         self.trunk += 1

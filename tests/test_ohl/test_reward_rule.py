@@ -164,3 +164,27 @@ def test_under_less_the_controller_scalars_in_the_history_are_in_the_measured_un
     logs = greater.history[-1]['controller']['lr']
     assert logs['reward_mean'] == pytest.approx(0.55) and logs['reward_max'] == pytest.approx(1.0)
     assert 'reward_min' not in logs
+
+
+def _log_line(rows) -> tuple[dict, str]:
+    """End one trunk of ``_hook('loss/mean')`` whose gathered rows are ``rows``: (its record, its log line)."""
+    hook = _hook('loss/mean')
+    hook.layout = CopyLayout(2, 1, 0, 2)
+    hook.scorer.score = lambda model: (1.0, False)
+    hook._report = mock.Mock()
+    hook.spaces[0].record(torch.tensor([0]))
+    hook._in_trunk, hook._trunk_iters = True, 4
+    runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
+    with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
+            mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+        hook._end_trunk(runner, epoch=1, iters=4, partial=False)
+    return hook.history[-1], runner.logger.info.call_args.args[0]
+
+
+def test_the_trunk_log_line_names_a_diverged_copy_and_its_stand_in_reward():
+    """The line read ``rewards (...) [0.101, 0.1], best copy 1`` for a copy that diverged: its stand-in reward
+    looked like a measured loss and nothing in the log said a copy diverged."""
+    record, line = _log_line([[float('nan'), 0, 0, 0, 1, 0], [0.1, 1, 0, 0, 0, 1]])
+    assert record['valid'] == [False, True] and record['best'] == 1
+    assert f'copy 0 diverged (stand-in reward {round(record["rewards"][0], 4)}, not measured)' in line
+    assert 'diverged' not in _log_line([[1.0, 1, 0, 0, 1, 0], [0.1, 1, 0, 0, 0, 1]])[1]
