@@ -460,10 +460,11 @@ class SearchLoopBase(IterBasedTrainLoop):
                 f'be a tie-break (score on more batches per sample; {_empty_step_advice(self, trained_by)})')
         empty = [c for c in candidates if c in pool.empty]
         kept = pool.select()
-        lines = [f'[{name}] top {len(kept)} of {len(ranking)} ({self.metric_key}, '
-                 f'{"higher" if pool.rule == "greater" else "lower"} is better):']
-        lines += [f'  {i + 1:>2}. {self.metric_key}={score:.4f}  {describe(c)}' for i, (c, score) in
-                  enumerate(ranking[:max(len(kept), 5)])]
+        # at least 5 listed: the header said "top 1 of 12" over 5 lines, as if all of them were kept
+        shown = ranking[:max(len(kept), 5)]
+        lines = [f'[{name}] the best {len(shown)} of {len(ranking)} ({self.metric_key}, '
+                 f'{"higher" if pool.rule == "greater" else "lower"} is better; the first {len(kept)} kept):']
+        lines += [f'  {i + 1:>2}. {self.metric_key}={score:.4f}  {describe(c)}' for i, (c, score) in enumerate(shown)]
         print_log('\n'.join(lines), logger='current')
         if empty or unranked:
             warn(f'[{name}] {len(empty)} of {len(candidates)} candidates gave no metrics in any evaluation'

@@ -316,3 +316,21 @@ def test_scoring_settings_compare_the_files_their_paths_name(tmp_path, monkeypat
         check(saved, 'data/x/')
     with pytest.raises(ValueError, match=r'this run sets train_cfg.search_evaluator=.*other/data/x/annotations'):
         check(saved, str(first / 'data/x'), metric_ann='data/x/annotations/a.json')
+
+
+def test_the_step_log_says_how_many_it_lists_and_how_many_it_kept(monkeypatch):
+    """With pool_size 1 the log read "top 1 of 3" over three listed candidates, as if all three were kept."""
+    from types import SimpleNamespace
+
+    from automl_mm.nas import loop as loop_module
+
+    logged = []
+    monkeypatch.setattr(loop_module, 'print_log', lambda message, **kw: logged.append(message))
+    monkeypatch.setattr(loop_module, 'warn', lambda message: None)
+    stand_in = SimpleNamespace(metric_key='accuracy/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
+                               save_search_checkpoint=lambda tag: None)
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1)
+    loop_module.SearchLoopBase.run_step(stand_in, 'step', pool, lambda c: [0.5, 0.9, 0.7][c[0]], str)
+    table = next(m for m in logged if m.startswith('[step] the best'))
+    assert table.splitlines()[0] == '[step] the best 3 of 3 (accuracy/top1, higher is better; the first 1 kept):'
+    assert [line.split()[0] for line in table.splitlines()[1:]] == ['1.', '2.', '3.']
