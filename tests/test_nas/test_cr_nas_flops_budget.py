@@ -45,7 +45,7 @@ def _stage_search(loop, planted: dict, scores: dict) -> list:
     loop.flops = dict(planted)  # allocation_flops reads its cache
     scored = []
 
-    def run_step(name, pool, score_fn, describe, evaluate):
+    def run_step(name, pool, score_fn, describe, evaluate, trained_by=''):
         for candidate in pool.candidates():
             scored.append(candidate)
             pool.record(candidate, scores[candidate])
