@@ -164,7 +164,9 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
     Each fragment is a stand-alone config, so several may assign ``custom_hooks`` (every ``AttributeSpace`` does:
     a run searching the learning rate and the weight decay exports two ``SetAttributesHook`` s); loaded as one
     file, only the last assignment would survive and the other learned values would silently not be replayed.
-    Where more than one fragment sets ``custom_hooks``, a last line sets it to all their hooks, in space order.
+    Where more than one fragment sets ``custom_hooks``, a last line sets it to all their hooks, in space order, each
+    hook's keys and values in their own order (a ``SetAttributesHook`` sets its paths in that order; sorted, a
+    group's index written before every group was replayed after it).
     Each fragment's ``custom_imports`` lists the modules its own types need (a user's op's module in one, automl_mm
     only in another): the file sets it once, first, to the union of their ``imports`` in first-seen order
     (``allow_failed_imports`` only where every fragment allows it); refusing differing lists left no file.
@@ -215,7 +217,7 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
     if len(hook_owners) > 1:
         text += (f'# the hooks of every space above ({", ".join(map(repr, hook_owners))}): each fragment sets '
                  'custom_hooks, this keeps them all\n'
-                 f'custom_hooks = {pprint.pformat(hooks, width=110, compact=True)}\n')
+                 f'custom_hooks = {pprint.pformat(hooks, width=110, compact=True, sort_dicts=False)}\n')
     return text
 
 

@@ -183,6 +183,23 @@ def test_final_policy_keeps_every_attribute_spaces_value():
     assert final_policy_text([('lr', spaces[0].export_fragment())]) == spaces[0].export_fragment()
 
 
+
+def test_merging_fragments_keeps_the_order_of_each_hooks_values():
+    """SetAttributesHook sets its values in their dict's order, so where two paths reach one value (a group's index,
+    then every group) the last one set is the one trained with. The merged custom_hooks line was written with
+    pprint's sorted keys: a space's hook setting group 0 to 0.5 and then every group to 0.1 (group 0 trained at 0.1)
+    was replayed as every group at 0.1, then group 0 at 0.5."""
+    from mmengine.config import Config
+
+    one = LR.replace('*', '0')
+    ordered = ("custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
+               f"custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={{{one!r}: 0.5, {LR!r}: 0.1}})]\n")
+    other = ("custom_imports = dict(imports=['automl_mm'], allow_failed_imports=False)\n"
+             "custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={'model.x': 1.0})]\n")
+    cfg = Config.fromstring(final_policy_text([('mine', ordered), ('other', other)]), file_format='.py')
+    assert list(cfg.custom_hooks[0]['values']) == [one, LR]
+    assert list(cfg.custom_hooks[0]) == ['type', 'values']
+
 def test_spaces_whose_fragments_collide_are_refused_before_the_first_trunk():
     clash = "model = dict(head=dict(loss=dict(type='AMLFSLoss', theta=[0.0])))\n"
     with pytest.raises(ValueError, match="OHL spaces 'a' and 'b' both export 'model'"):
