@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import math
+import os
 import os.path as osp
 import pprint
+import re
 from typing import Any
 
 import torch
@@ -212,6 +214,28 @@ class LossFunctionSpace(AttributeSpace):
         if model:
             text += f'model = {_config_text(model)}\n'
         return text
+
+    #: The figure :meth:`plot_trunk` draws after trunk ``t``: ``loss_trunk<t>.png``, ``t`` with at least 3 digits.
+    FIGURE = re.compile(r'loss_trunk(\d{3,})\.png')
+
+    def remove_figures_from(self, out_dir: str, trunk: int) -> list[str]:
+        """Remove from ``out_dir`` the figures of :meth:`plot_trunk` of trunks ``trunk`` and later (plain files named
+        exactly ``loss_trunk<t>.png``; nothing else is touched): ``OHLReport`` calls it at a run's first trunk end
+        with that trunk (0, or the trunk a resumed run starts at), since those figures were drawn by another run
+        (an earlier, longer search in the same work_dir: its ``loss_trunk029.png`` read as this run's final loss)
+        or by the trunks a resumed run trains again. Returns the removed file names, sorted."""
+        removed = []
+        try:
+            entries = sorted(os.listdir(out_dir))
+        except FileNotFoundError:
+            return removed
+        for entry in entries:
+            match = self.FIGURE.fullmatch(entry)
+            path = osp.join(out_dir, entry)
+            if match and int(match.group(1)) >= trunk and osp.isfile(path) and not osp.islink(path):
+                os.remove(path)
+                removed.append(entry)
+        return removed
 
     def plot_trunk(self, out_dir: str, trunk: int) -> None:
         """``loss_trunk<t>.png``: the learned t(x) and τ(x) against the identity."""

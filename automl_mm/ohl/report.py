@@ -252,7 +252,8 @@ class OHLReport:
     At the first trunk end it removes the ``distribution_<space>.png`` and ``probs_<space>.npz`` of spaces not in
     this run (another search's, in the same folder, read as this run's): only plain files of exactly that naming
     (:func:`_remove_other_spaces_outputs`). A space's own figures (AM-LFS's ``loss_trunk<t>.png``) are not named by
-    space and are kept.
+    space: a space with ``remove_figures_from(out_dir, trunk)`` removes its own of that trunk and later then (another
+    run's, or those of the trunks a resumed run trains again); other runs' are kept.
 
     The same scalars go to the runner's visualiser (TensorBoard and local backends).
     """
@@ -304,9 +305,13 @@ class OHLReport:
         if not self._swept:
             self._swept = True
             removed = _remove_other_spaces_outputs(self.dir, {space.name for space in spaces})
+            for space in spaces:  # a space's own per-trunk figures of trunks this run has not run yet
+                if callable(getattr(space, 'remove_figures_from', None)):
+                    removed += space.remove_figures_from(self.dir, last['trunk'])
             if removed:
                 print_log(f'OHL report: removed {", ".join(removed)} from {self.dir}: outputs of spaces not in this '
-                          'run (an earlier search in the same work_dir)', logger='current')
+                          f'run, or figures of trunks from {last["trunk"]} on, which it draws anew (an earlier search '
+                          'in the same work_dir)', logger='current')
         # the per-trunk probabilities are a record, not a figure: written with or without plots
         probs = {space.name: _record_probs(self.dir, space, last['trunk']) for space in spaces}
         # Every copy waits at the next trunk's end while the main process draws, so the figures are drawn about ten

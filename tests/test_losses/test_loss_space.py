@@ -164,3 +164,28 @@ def test_a_std_that_is_not_positive_is_refused_when_the_space_is_built(std):
     model: in a multi-copy run, inside a worker, after the launcher's config check had passed."""
     with pytest.raises(ValueError, match='LossFunctionSpace: std must be a positive finite number'):
         LossFunctionSpace(std=std)
+
+
+@pytest.mark.parametrize('first_trunk', [0, 4])
+def test_a_run_removes_the_learned_loss_figures_of_the_trunks_it_has_not_run(tmp_path, first_trunk):
+    """loss_trunk<t>.png were kept whatever run drew them: a 10-trunk search in the work_dir of a 30-trunk one left
+    loss_trunk010..029.png, and loss_trunk029.png read as this run's final learned loss. At its first trunk end a
+    run (a resumed one from its resume trunk on) removes those of the trunks it has not run yet (plain files of
+    exactly that name), which it draws anew."""
+    import os
+
+    from automl_mm.ohl.report import OHLReport
+
+    out = tmp_path / 'ohl'
+    out.mkdir()
+    names = [f'loss_trunk{t:03d}.png' for t in range(30)]
+    for name in names + ['loss_trunk_notes.png', 'loss_trunk5.png']:
+        (out / name).write_bytes(b'')
+    space = LossFunctionSpace(num_intervals=2)
+    runner = SimpleNamespace(work_dir=str(tmp_path), visualizer=SimpleNamespace(add_scalars=lambda *a, **k: None))
+    report = OHLReport(runner, 'ohl', [space], plot=False)
+    history = [dict(trunk=first_trunk, rewards=[1.0, 2.0], best=1, controller={'loss': {}},
+                    distributions={'loss': space.distribution.summary()})]
+    report.write(history, [space], step=1)
+    assert sorted(os.listdir(out / '.')) == sorted(
+        names[:first_trunk] + ['loss_trunk_notes.png', 'loss_trunk5.png', 'final_policy.py', 'history.json'])
