@@ -416,6 +416,7 @@ class CRNASLoop(SearchLoopBase):
             f'CR-NAS searched backbone ({self.metric_key} on arch-val: {r["spatial_search_score"]:.4f})', backbone))
         if self.retrain_config is None:
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
+            self.remove_output('cr_nas_final_config.py')  # another search's, of another architecture
             return
         from mmengine.config import Config
 

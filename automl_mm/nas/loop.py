@@ -506,6 +506,15 @@ class SearchLoopBase(IterBasedTrainLoop):
             write_text_atomic(text, path)
         return path
 
+    def remove_output(self, name: str) -> None:
+        """Remove ``out_dir/name`` (a plain file; main process) where this search does not write it: another search's
+        in the same work_dir (its ``pc_nas_final_config.py`` / ``cr_nas_final_config.py``, of another architecture)
+        read as this one's."""
+        path = osp.join(self.out_dir, name)
+        if is_main_process() and osp.isfile(path) and not osp.islink(path):
+            os.remove(path)
+            warn(f'removed {path}: an earlier search\'s output in the same work_dir, which this search does not write')
+
     def finish(self, apply_best: Callable[[], None]) -> None:
         """Apply the searched architecture (re-estimating BN if configured), save the final checkpoint
         (``search_final_iter_N.pth``, in ``last_checkpoint``: these weights and statistics, and the architecture

@@ -359,6 +359,7 @@ class PCNASLoop(SearchLoopBase):
             # or schedule, and failed when trained
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported '
                  '(search/pc_nas_backbone.py)')
+            self.remove_output('pc_nas_final_config.py')  # another search's, of another architecture
             return
         override = f'model = dict(backbone=dict(arch={best["arch"]!r}))'
         self.write_text('pc_nas_final_config.py', retrain_config_text(
