@@ -253,7 +253,8 @@ class OHLReport:
     this run (another search's, in the same folder, read as this run's): only plain files of exactly that naming
     (:func:`_remove_other_spaces_outputs`). A space's own figures (AM-LFS's ``loss_trunk<t>.png``) are not named by
     space: a space with ``remove_figures_from(out_dir, trunk)`` removes its own of that trunk and later then (another
-    run's, or those of the trunks a resumed run trains again); other runs' are kept.
+    run's, or those of the trunks a resumed run trains again); other runs' are kept. A run with ``plot=False``
+    removes then the ``rewards.png`` and ``distribution_<space>.png`` of its spaces (an earlier run's).
 
     The same scalars go to the runner's visualiser (TensorBoard and local backends).
     """
@@ -305,6 +306,12 @@ class OHLReport:
         if not self._swept:
             self._swept = True
             removed = _remove_other_spaces_outputs(self.dir, {space.name for space in spaces})
+            if not self.plot:  # figures this run does not draw: an earlier search's, read as this run's
+                for name in ('rewards.png', *(f'distribution_{space.name}.png' for space in spaces)):
+                    path = osp.join(self.dir, name)
+                    if osp.isfile(path) and not osp.islink(path):
+                        os.remove(path)
+                        removed.append(name)
             for space in spaces:  # a space's own per-trunk figures of trunks this run has not run yet
                 if callable(getattr(space, 'remove_figures_from', None)):
                     removed += space.remove_figures_from(self.dir, last['trunk'])

@@ -352,3 +352,19 @@ def test_rewards_figure_draws_no_reward_for_a_diverged_copy(tmp_path, monkeypatc
     np.testing.assert_array_equal(lines['best'].get_ydata(), [81.0, 82.0])
     marked = lines['diverged (stand-in reward)']
     assert list(marked.get_xdata()) == [1] and list(marked.get_ydata()) == [79.0]
+
+
+def test_a_run_without_plots_removes_the_figures_an_earlier_run_drew_for_its_spaces(tmp_path):
+    """rewards.png and distribution_<space>.png of an earlier search in the same work_dir (plot=True) were left by a
+    rerun with plot=False and read as its figures; they are removed at its first trunk end, nothing else."""
+    out = tmp_path / 'ohl'
+    out.mkdir()
+    for name in ('rewards.png', 'distribution_choice.png', 'rewards.png.bak', 'notes.png'):
+        (out / name).write_bytes(b'an earlier search')
+    space = _space('choice', Categorical(4))
+    report = OHLReport(SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer()), 'ohl', [space], plot=False)
+    history = [dict(trunk=0, rewards=[1.0, 2.0], best=1, controller={'choice': {}},
+                    distributions={'choice': space.distribution.summary()})]
+    report.write(history, [space], step=1)
+    assert sorted(os.listdir(out)) == ['final_policy.py', 'history.json', 'notes.png', 'probs_choice.npz',
+                                       'rewards.png.bak']
