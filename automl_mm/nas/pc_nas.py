@@ -7,6 +7,7 @@ potential for a lower-is-better ``metric_key``, ``train_cfg.metric_rule='less'``
 """
 from __future__ import annotations
 
+import logging
 import math
 import os.path as osp
 from collections.abc import Sequence
@@ -90,13 +91,18 @@ class PCNASLoop(SearchLoopBase):
         self.supernet = self.space.bind(runner.model)
         if self.space.size() <= 1:
             # an `arch` (the retrain configs' key, e.g. `--cfg-options model.backbone.arch=[...]`) builds one
-            # stand-alone network: the search trained it and exported it as found, silently
+            # stand-alone network: the search trained it and exported it as found, silently -> refused. A supernet
+            # given one candidate per layer on purpose (`ops=['k3e3']`) trains as the plain run of that network
+            # (tests/test_nas/test_pc_nas_equals_plain_run.py checks the loop so) -> said, not refused.
             arch = ((runner.cfg.get('model') or {}).get('backbone') or {}).get('arch')
-            why = (f'model.backbone.arch={list(arch)!r} builds that one network (the retrain configs\' key): leave '
-                   'it out of a search config' if arch is not None else 'give its layers more than one candidate')
-            raise ValueError(f'train_cfg.space: the supernet holds one architecture, '
-                             f'{self.space.values([0] * self.space.num_decisions)}, so there is nothing to search; '
-                             f'{why}')
+            one = self.space.values([0] * self.space.num_decisions)
+            if arch is not None:
+                raise ValueError(f'train_cfg.space: the supernet holds one architecture, {one}, so there is nothing '
+                                 f'to search; model.backbone.arch={list(arch)!r} builds that one network (the '
+                                 "retrain configs' key): leave it out of a search config")
+            print_log(f'train_cfg.space: the supernet holds one architecture, {one}: the search trains it as a '
+                      'plain run would and exports it; give its layers more than one candidate to search',
+                      logger='current', level=logging.WARNING)
         num_layers = self.space.num_decisions
         stage_iters = as_count(stage_iters, 'train_cfg.stage_iters')
         warmup_iters = as_count(warmup_iters, 'train_cfg.warmup_iters')
