@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import os.path as osp
 import pprint
 import re
@@ -17,7 +16,7 @@ from automl_mm.ohl.distributions import DiagGaussian, check_std
 from automl_mm.ohl.report import CUSTOM_IMPORTS
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
-from automl_mm.utils.io import savefig_atomic
+from automl_mm.utils.io import remove_files, savefig_atomic
 
 from .am_lfs import AMLFSLoss
 from .parametrisation import check_parametrisation
@@ -224,18 +223,11 @@ class LossFunctionSpace(AttributeSpace):
         with that trunk (0, or the trunk a resumed run starts at), since those figures were drawn by another run
         (an earlier, longer search in the same work_dir: its ``loss_trunk029.png`` read as this run's final loss)
         or by the trunks a resumed run trains again. Returns the removed file names, sorted."""
-        removed = []
-        try:
-            entries = sorted(os.listdir(out_dir))
-        except FileNotFoundError:
-            return removed
-        for entry in entries:
+        def from_trunk(entry: str) -> bool:
             match = self.FIGURE.fullmatch(entry)
-            path = osp.join(out_dir, entry)
-            if match and int(match.group(1)) >= trunk and osp.isfile(path) and not osp.islink(path):
-                os.remove(path)
-                removed.append(entry)
-        return removed
+            return bool(match) and int(match.group(1)) >= trunk
+
+        return remove_files(out_dir, from_trunk)
 
     def plot_trunk(self, out_dir: str, trunk: int) -> None:
         """``loss_trunk<t>.png``: the learned t(x) and τ(x) against the identity."""

@@ -12,7 +12,7 @@ from typing import Any
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
-from automl_mm.utils.io import savefig_atomic, savez_atomic, write_text_atomic
+from automl_mm.utils.io import remove_files, savefig_atomic, savez_atomic, write_text_atomic
 
 from .progress import valid_rewards
 from .report_plots import _plot_categorical, _plot_series, _series, _trunk_ticks, choice_label  # noqa: F401
@@ -396,19 +396,14 @@ def _remove_other_spaces_outputs(out_dir: str, names: set[str]) -> list[str]:
     files (not links or folders) named exactly ``distribution_<name>.png`` / ``probs_<name>.npz`` with a non-empty
     ``<name>``; nothing else (another file, a temporary ``.<file>.<random>.tmp``) is touched. Returns the removed
     file names, sorted."""
-    removed = []
-    try:
-        entries = sorted(os.listdir(out_dir))
-    except FileNotFoundError:
-        return removed
-    for entry in entries:
+    def other_space(entry: str) -> bool:
         for prefix, suffix in PER_SPACE_OUTPUTS:
             name = entry[len(prefix):-len(suffix)] if entry.startswith(prefix) and entry.endswith(suffix) else ''
-            path = osp.join(out_dir, entry)
-            if name and name not in names and osp.isfile(path) and not osp.islink(path):
-                os.remove(path)
-                removed.append(entry)
-    return removed
+            if name and name not in names:
+                return True
+        return False
+
+    return remove_files(out_dir, other_space)
 
 
 def _draw_now(runner: Any, trunk: int, times: int = 10) -> bool:

@@ -8,7 +8,7 @@ import os
 import os.path as osp
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 #: A temporary file of an earlier write to the same path older than this (seconds) was left by a killed process.
@@ -102,3 +102,20 @@ def dump_json_atomic(obj, path: str, **json_kwargs) -> None:
     """
     with atomic_open(path, 'w') as f:
         json.dump(obj, f, **json_kwargs)
+
+
+def remove_files(folder: str, chosen: Callable[[str], bool]) -> list[str]:
+    """Remove the plain files of ``folder`` (not links, not folders) whose names ``chosen(name)`` picks; nothing
+    else is touched (a missing folder removes nothing). For outputs an earlier run left in a work dir, which would
+    read as this run's. Returns the removed names, sorted."""
+    removed = []
+    try:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        path = osp.join(folder, entry)
+        if chosen(entry) and osp.isfile(path) and not osp.islink(path):
+            os.remove(path)
+            removed.append(entry)
+    return removed
