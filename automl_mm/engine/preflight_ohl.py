@@ -98,6 +98,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
         _check_copy_parts_without_hook(cfg, scope)
         return
     key, hook = entry
+    check_gaussian_optimizer_spaces(hook, key)
     from .preflight_unbound_choices import check_pipeline_switch, warn_unbound_choice_transforms
 
     warn_unbound_choice_transforms(cfg, hook, key, scope)
@@ -504,3 +505,62 @@ def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
     runner.train_dataloader.length = length
     runner.max_iters = runner.max_epochs * length
     return True
+
+
+#: Optimiser keys whose valid range an unbounded Gaussian leaves: ``lr``, ``weight_decay`` and ``momentum`` must be
+#: >= 0 (torch's 'Invalid learning rate' / 'Invalid weight_decay value' / 'Invalid momentum value'), Adam's
+#: ``betas`` in [0, 1) ('Invalid beta parameter').
+_POSITIVE_KEYS = ('lr', 'weight_decay', 'momentum')
+_UNIT_KEYS = ('betas',)
+
+
+def check_gaussian_optimizer_spaces(hook: dict, hook_key: str) -> None:
+    """Refuse an ``AttributeSpace`` whose Gaussian (``DiagGaussian``) sample is written to an optimiser
+    hyper-parameter it can draw outside the optimiser's valid range.
+
+    A Gaussian has no bounds: without a ``transform`` (``'exp'``, ``'pow10'``: always positive, the names
+    ``AttributeSpace`` takes) an ``lr``, ``weight_decay`` or ``momentum`` is negative with positive probability,
+    and a ``betas`` entry leaves [0, 1) under any transform. In the run, the copy that drew such a value was refused
+    at its trunk (:func:`~automl_mm.ohl.optimizer_base.check_group_values`: each written group is rebuilt with the
+    optimiser's own class), which stopped the whole run there, possibly after hours; this check names the space at
+    start. Spaces given as objects, other types and targets outside ``optim_wrapper`` are left to the run.
+
+    Raises:
+        ConfigCheckError: naming ``<hook_key>.spaces[i]``, its target and the fix (``transform='exp'``, or a
+            ``Categorical`` with ``choices``).
+    """
+    from automl_mm.ohl.attribute_space import AttributeSpace
+    from automl_mm.registry import SEARCH_SPACES
+
+    for index, space in enumerate(hook.get('spaces') or []):
+        if not isinstance(space, dict) or not isinstance(space.get('distribution'), dict):
+            continue
+        kind = space.get('type')
+        try:
+            cls = kind if isinstance(kind, type) else SEARCH_SPACES.get(kind) if isinstance(kind, str) else None
+        except KeyError:
+            cls = None
+        if not (isinstance(cls, type) and issubclass(cls, AttributeSpace)) or space.get('choices') is not None:
+            continue
+        if config_type_name(space['distribution']) != 'DiagGaussian':
+            continue
+        target = space.get('target')
+        transform = space.get('transform')
+        for path in [target] if isinstance(target, str) else list(target or []):
+            parts = [p for p in str(path).split('.') if not p.isdigit()]
+            if not parts or parts[0] != 'optim_wrapper':
+                continue
+            where = (f'{hook_key}.spaces[{index}] ({space.get("name") or config_type_name(space)}, target {path!r}, '
+                     f'DiagGaussian, transform={transform!r})')
+            if parts[-1] in _POSITIVE_KEYS and transform is None:
+                raise ConfigCheckError(
+                    f'{where}: an unbounded Gaussian draws a negative {parts[-1]} with positive probability, which '
+                    f'{parts[-1]} refuses; the copy that drew one would stop the run at its trunk. Search it on a log '
+                    f"scale: transform='exp' (or 'pow10'), the mean then being ln({parts[-1]}) (log10)"
+                    + (', or a Categorical with choices (e.g. choices=[0.8, 0.9, 0.95])' if parts[-1] == 'momentum'
+                       else ''))
+            if parts[-1] in _UNIT_KEYS:
+                raise ConfigCheckError(
+                    f'{where}: Adam\'s betas must lie in [0, 1) and a Gaussian leaves it under any transform; the copy '
+                    f'that drew such a value would stop the run at its trunk. Search it with a Categorical '
+                    f'distribution and choices (e.g. choices=[0.8, 0.9, 0.95])')
