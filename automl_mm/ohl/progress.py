@@ -42,14 +42,19 @@ def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: flo
     The trunk is named by its index, 0-based as in the history, the ``OHL trunk k`` log lines and the files of
     ``OHLReportHook``; ``(k+1/T)`` counts the trunks done out of the run's ``T``. Rewards below 1 in magnitude (a
     COCO mAP) get 4 decimals, percentages 2. The mean is over the copies that did not diverge
-    (:func:`valid_rewards`), and the line names those that did.
+    (:func:`valid_rewards`), and the line names those that did. Each space's entropy is in nats, over the uniform's
+    ``ln K`` (the most a distribution over K choices has; ``max_entropy`` of its summary) where the record has it: a
+    categorical's 7.123/7.167 is a policy that barely moved from uniform. A Gaussian's summary gives no entropy (its
+    differential entropy has no such bound), so its space is not shown; a record written before ``max_entropy``
+    shows the entropy alone.
 
     Examples:
-        >>> rec = dict(trunk=4, rewards=[81.0, 83.5], best=1, distributions={'autoaug': {'entropy': 7.1234}})
+        >>> rec = dict(trunk=4, rewards=[81.0, 83.5], best=1,
+        ...            distributions={'autoaug': {'entropy': 7.1234, 'max_entropy': 7.1670}})
         >>> print(progress_line(rec, 20, 65.0, 260.0).replace(' | ', chr(10) + '  | '))
         OHL progress trunk 4 (5/20)
           | reward best 83.50 (copy 1), mean 82.25
-          | entropy autoaug 7.123
+          | entropy autoaug 7.123/7.167 nats
           | 1:05 elapsed, ETA 4:20
         >>> print(progress_line(dict(trunk=0, rewards=[0.2345, 0.2101], best=0, distributions={}), None, 5, None))
         OHL progress trunk 0 | reward best 0.2345 (copy 0), mean 0.2223 | 0:05 elapsed
@@ -62,8 +67,9 @@ def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: flo
     of_valid = '' if not diverged else (
         f' of the {len(measured)} valid copies (cop{"ies" if len(diverged) > 1 else "y"} '
         f'{", ".join(map(str, diverged))} diverged)')
-    entropies = ', '.join(f'{name} {d["entropy"]:.3f}' for name, d in record['distributions'].items()
-                          if d.get('entropy') is not None)
+    entropies = ', '.join(f'{name} {d["entropy"]:.3f}' + (f'/{d["max_entropy"]:.3f}' if d.get('max_entropy') is not None
+                                                          else '') + ' nats'
+                          for name, d in record['distributions'].items() if d.get('entropy') is not None)
     trunk = record['trunk']
     parts = [f'{PREFIX} trunk {trunk}' + (f' ({trunk + 1}/{num_trunks})' if num_trunks else ''),
              f'reward best {rewards[best]:.{digits}f} (copy {best}), mean {sum(measured) / len(measured):.{digits}f}'

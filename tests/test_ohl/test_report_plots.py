@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from automl_mm.augment import OHLAutoAugment
-from automl_mm.ohl.distributions import Categorical, DiagGaussian
+from automl_mm.ohl.distributions import Categorical, DiagGaussian, Product
 from automl_mm.ohl.report import OHLReport
 
 
@@ -180,13 +180,13 @@ def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy
     hook.after_train_epoch(runner)
     assert lines == []  # no trunk ended yet
     ohl.history.append(dict(trunk=0, iter=11, rewards=[70.0, 72.5], best=1,
-                            distributions={'autoaug': {'entropy': 7.16}}))
+                            distributions={'autoaug': {'entropy': 7.16, 'max_entropy': 7.167}}))
     runner.iter = 10  # after an epoch, mmengine's loop has counted its iterations
     hook.after_train_epoch(runner)
     hook.after_train_iter(runner, 10)  # the same trunk is not reported twice
     assert len(lines) == 1
     assert lines[0].startswith('OHL progress trunk 0 (1/4) | reward best 72.50 (copy 1), mean 71.25 | '
-                               'entropy autoaug 7.160 | 0:00 elapsed, ETA 0:00')
+                               'entropy autoaug 7.160/7.167 nats | 0:00 elapsed, ETA 0:00')
 
 
 def test_progress_hook_with_an_interval_logs_every_nth_trunk_and_the_last():
@@ -283,6 +283,22 @@ def test_progress_line_names_the_trunk_as_the_history_does_and_keeps_a_map_reada
     assert line.startswith('OHL progress trunk 2 (3/10) | reward best 0.2345 (copy 0), mean 0.2323 |')
     assert 'reward best 81.25 (copy 1), mean 80.62' in progress_line(
         dict(trunk=0, rewards=[80.0, 81.25], best=1, distributions={}), None, 1, None)
+
+
+def test_progress_line_gives_the_entropy_in_nats_over_the_uniforms_ln_k():
+    """The entropy read '7.123' with no unit or reference; a categorical's summary gives the uniform's ln K (a
+    product's the sum over its components; none with a Gaussian component) and the line shows 'H/ln K nats'."""
+    import math
+
+    from automl_mm.ohl.progress import progress_line
+
+    cat, pairs = Categorical(36), Product({'op': Categorical(4), 'pair': Categorical(9)})
+    assert cat.summary()['max_entropy'] == pytest.approx(math.log(36))
+    assert pairs.summary()['max_entropy'] == pytest.approx(math.log(36))
+    assert 'max_entropy' not in Product({'op': Categorical(4), 'mag': DiagGaussian([0.0], 1.0)}).summary()
+    record = dict(trunk=0, rewards=[80.0], best=0, distributions={'autoaug': cat.summary(), 'lr': {'entropy': 1.5}})
+    assert f'| entropy autoaug {math.log(36):.3f}/{math.log(36):.3f} nats, lr 1.500 nats |' in progress_line(
+        record, None, 1, None)
 
 
 def test_progress_counts_a_last_partial_trunk():

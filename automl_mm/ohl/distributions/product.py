@@ -105,8 +105,13 @@ class Product(BaseDistribution):
 
     def summary(self, top_k: int = 5) -> dict:
         # the total entropy at the top level, as every distribution gives it (the progress line reads it there)
-        return {'type': type(self).__name__, 'entropy': self.entropy(),
-                'components': {name: component.summary(top_k) for name, component in self.components.items()}}
+        # with the sum of the components' uniform entropies (ln K each) where every one gives it: a Gaussian has none
+        components = {name: component.summary(top_k) for name, component in self.components.items()}
+        maxima = [c.get('max_entropy') for c in components.values()]
+        summary = {'type': type(self).__name__, 'entropy': self.entropy(), 'components': components}
+        if all(m is not None for m in maxima):
+            summary['max_entropy'] = float(sum(maxima))
+        return summary
 
     def settings(self) -> dict:
         return {'components': {name: {'type': type(component).__name__, **component.settings()}
