@@ -507,10 +507,11 @@ def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
     return True
 
 
-#: Optimiser keys whose valid range an unbounded Gaussian leaves: ``lr``, ``weight_decay`` and ``momentum`` must be
-#: >= 0 (torch's 'Invalid learning rate' / 'Invalid weight_decay value' / 'Invalid momentum value'), Adam's
-#: ``betas`` in [0, 1) ('Invalid beta parameter').
-_POSITIVE_KEYS = ('lr', 'weight_decay', 'momentum')
+#: Optimiser keys whose valid range an unbounded Gaussian leaves: ``lr``, ``weight_decay``, ``momentum``, ``eps``
+#: (Adam's) and ``alpha`` (RMSprop's) must be >= 0 (torch's 'Invalid learning rate' / 'Invalid weight_decay value' /
+#: 'Invalid momentum value' / 'Invalid epsilon value' / 'Invalid alpha value'), Adam's ``betas`` in [0, 1)
+#: ('Invalid beta parameter').
+_POSITIVE_KEYS = ('lr', 'weight_decay', 'momentum', 'eps', 'alpha')
 _UNIT_KEYS = ('betas',)
 
 

@@ -22,7 +22,8 @@ def _check(target, transform=None, distribution='DiagGaussian'):
 
 
 @pytest.mark.parametrize('target', ['optim_wrapper.optimizer.lr', 'optim_wrapper.optimizer.param_groups.*.momentum',
-                                    'optim_wrapper.optimizer.param_groups.0.weight_decay'])
+                                    'optim_wrapper.optimizer.param_groups.0.weight_decay',
+                                    'optim_wrapper.optimizer.param_groups.*.eps'])
 def test_a_gaussian_without_transform_on_a_positive_optimiser_key_is_refused_at_start(target):
     with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.spaces\[0\] \(lr, target '" + target.replace(
             '*', r'\*') + r"'.*transform='exp' \(or 'pow10'\)"):
