@@ -551,20 +551,21 @@ def _copy_local(name: str, original: Any, layout: CopyLayout) -> Any:
     return copy_local
 
 
-#: ``layout -> (the functions wrapped, the layout they hold, {name: wrapper})``: the wrappers are built once per
-#: layout (and again only where the functions changed: a test's or another library's replacement); each step used to
-#: build ~20 afresh.
-_WRAPPERS: dict[CopyLayout, tuple[dict[str, Any], CopyLayout, dict[str, Any]]] = {}
+#: ``(the functions wrapped, the layout they hold, {name: wrapper})`` of the latest layout, or ``None``: the wrappers
+#: are built once per layout (and again only where the functions changed: a test's or another library's replacement);
+#: each step used to build ~20 afresh. Only the latest layout's are kept: a dict per layout held every run's layout,
+#: and with it its process group, for the life of the process (tests, notebooks, several runs in one process).
+_WRAPPERS: tuple[dict[str, Any], CopyLayout, dict[str, Any]] | None = None
 
 
 def _wrappers(originals: dict[str, Any], layout: CopyLayout) -> tuple[CopyLayout, dict[str, Any]]:
-    """``{name: copy-local wrapper of originals[name]}`` for ``layout``, kept per layout, with the layout object they
-    hold (the block makes that one active: an equal layout built anew, e.g. by :func:`temporary_copy_layout`, is not
-    the same object)."""
-    cached = _WRAPPERS.get(layout)
-    if cached is None or cached[0] != originals:
-        cached = _WRAPPERS[layout] = (originals, layout,
-                                      {name: _copy_local(name, f, layout) for name, f in originals.items()})
+    """``{name: copy-local wrapper of originals[name]}`` for ``layout``, kept for the latest layout only (a new layout
+    replaces them), with the layout object they hold (the block makes that one active: an equal layout built anew,
+    e.g. by :func:`temporary_copy_layout`, is not the same object)."""
+    global _WRAPPERS
+    cached = _WRAPPERS
+    if cached is None or cached[1] != layout or cached[0] != originals:
+        cached = _WRAPPERS = (originals, layout, {name: _copy_local(name, f, layout) for name, f in originals.items()})
     return cached[1], cached[2]
 
 

@@ -158,6 +158,28 @@ def test_the_wrappers_are_built_once_per_layout():
     assert seen[0] == seen[1] != seen[2]
 
 
+def test_only_the_latest_layouts_wrappers_and_process_group_are_held():
+    """The wrappers were kept in a dict per layout for the life of the process, and with them every run's layout and
+    process group (runs one after another in a test session or a notebook). Only the latest layout's are held now."""
+    import gc
+    import weakref
+
+    class Group:  # a process group stand-in that a weak reference can watch
+        pass
+
+    first, second = Group(), Group()
+    gone = weakref.ref(first)
+    with mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True):
+        for group in (first, second):
+            with copy_local_collectives(CopyLayout(2, 1, rank=1, world_size=2, group=group)):
+                pass
+    del first, group
+    gc.collect()
+    assert gone() is None  # the first layout's group was let go
+    from automl_mm.ohl import copies
+    assert copies._WRAPPERS[1] == CopyLayout(2, 1, rank=1, world_size=2, group=second)
+
+
 def test_the_ohl_copy_counts_are_read_from_hook_configs_before_the_runner_builds_them():
     """CopyRunner builds the model inside the copy (test_broadcast.py) from the counts of its OHL hook's config."""
     from automl_mm.ohl.hook import OHLHook
