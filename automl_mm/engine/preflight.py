@@ -121,7 +121,14 @@ from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_splits import check_held_out_splits
 from .preflight_training import _check_collate_fns, check_training_config
-from .preflight_walk import SPLITS, ConfigCheckError, _coco_datasets, coco_annotation_files, outside_split
+from .preflight_walk import (
+    SPLITS,
+    ConfigCheckError,
+    _coco_datasets,
+    bn_recalibration_coco_datasets,
+    coco_annotation_files,
+    outside_split,
+)
 
 
 def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
@@ -160,9 +167,10 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
 
     categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
     files: dict[str, CocoSummary] = {}  # what the image checks read of each dataset's file
-    dataset_files = {path for _, _, path in _coco_datasets(cfg)}
+    bn_files = [(path, f'{where}.ann_file') for _, where, path in bn_recalibration_coco_datasets(cfg)]
+    dataset_files = {path for _, _, path in _coco_datasets(cfg)} | {path for path, _ in bn_files}
     whole = shared_folder_files(cfg, test_only, split)
-    for path, key in coco_annotation_files(cfg):
+    for path, key in coco_annotation_files(cfg) + bn_files:  # (the BN loaders' for check_shared_folders)
         if outside_split(key, test_only, split):
             continue
         try:

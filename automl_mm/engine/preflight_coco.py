@@ -17,7 +17,13 @@ import numpy as np
 
 from automl_mm.datasets.content import same_file_content, same_folder_content
 
-from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _coco_datasets, outside_split
+from .preflight_walk import (
+    NOT_HELD_OUT,
+    ConfigCheckError,
+    _coco_datasets,
+    bn_recalibration_coco_datasets,
+    outside_split,
+)
 
 #: The images of each annotation file whose size is compared with the file's (positions in its ``images``).
 SIZE_SAMPLE = (0, 1, 2, -1)
@@ -186,8 +192,10 @@ def folder_groups(folders: list[str]) -> dict[str, str]:
 def shared_folder_files(cfg: Any, test_only: bool, split: str = 'test') -> set[str]:
     """The annotation files (as :func:`~automl_mm.engine.preflight_walk._coco_datasets` names them) of the COCO
     datasets whose image folder (or a copy of it: :func:`folder_groups`) a dataset of another annotation file reads
-    too: the files :func:`check_shared_folders` compares image by image."""
-    read = [(image_folder(dataset), path) for dataset, where, path in _coco_datasets(cfg)
+    too: the files :func:`check_shared_folders` compares image by image (an OHL hook's
+    ``bn_recalibration_dataloader`` included)."""
+    read = [(image_folder(dataset), path) for dataset, where, path in [*_coco_datasets(cfg),
+                                                                       *bn_recalibration_coco_datasets(cfg)]
             if image_folder(dataset) is not None and not outside_split(where, test_only, split)]
     groups = folder_groups([folder for folder, _ in read])
     by_folder: dict[str, set[str]] = {}
@@ -217,13 +225,35 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
     (the same file, or a copy of its bytes under another path) nor a file of the same folder (or a copy of it)
     listing one of its images, nor a file whose images are copies of its images under another folder
     (:func:`copied_images`, for folders whose copy is not found whole: a data set copied under another root was two
-    paths, and its held-out loader scored trained images, silently). Images copied under other names are not found."""
-    datasets = [(d, where, path, osp.realpath(image_folder(d) or '')) for d, where, path in _coco_datasets(cfg)
+    paths, and its held-out loader scored trained images, silently). Images copied under other names are not found.
+
+    An OHL hook's ``bn_recalibration_dataloader`` (clean training images) reads, the same way, no image of
+    ``test_dataloader``'s datasets nor of a held-out loader's (the reward split): its BN statistics re-estimated on
+    them were in every reward (:func:`~automl_mm.engine.preflight_search._check_bn_loader` compares annotation files
+    only: the test images under another annotation file passed)."""
+    def local(found: Any) -> list[tuple[dict, str, str, str]]:
+        return [(d, where, path, osp.realpath(image_folder(d) or '')) for d, where, path in found
                 if image_folder(d) is not None and path in files and not outside_split(where, test_only, split)]
-    groups = folder_groups([folder for *_, folder in datasets])
+
+    datasets, bn_datasets = local(_coco_datasets(cfg)), local(bn_recalibration_coco_datasets(cfg))
+    groups = folder_groups([folder for *_, folder in datasets + bn_datasets])
 
     def read(folder: str, other_folder: str) -> str:
         return folder if folder == other_folder else f'{folder} (as its copy {other_folder})'
+
+    def shares(first_path: str, folder: str, second_path: str, other_folder: str) -> str | None:
+        """What of the images of ``first_path`` (read from ``folder``) ``second_path`` (from ``other_folder``)
+        reads too, in words; ``None``: none that the checks can find."""
+        if osp.realpath(first_path) == osp.realpath(second_path):
+            return f'the annotation file {first_path} (its images and boxes)'
+        if same_file_content(first_path, second_path):
+            return f'{second_path}, a copy of the annotation file {first_path} (its images and boxes)'
+        if groups[folder] == groups[other_folder] and files[first_path].images is not None:
+            names = [n for n in files[second_path].images or {} if n in files[first_path].images]
+            return f'{len(names)} images of {read(folder, other_folder)} ({names[0]}, ...)' if names else None
+        copies = copied_images(files[first_path], folder, files[second_path], other_folder)
+        return (f'{other_folder}, whose images are copies of those of {folder} ({copies[0]} and {len(copies) - 1} '
+                'more of the images both annotation files list, compared byte for byte)') if copies else None
 
     for i, (first, first_key, first_path, folder) in enumerate(datasets):
         for second, second_key, second_path, other_folder in datasets[i + 1:]:
@@ -240,21 +270,9 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
                 continue
             if test and same_file_content(first_path, second_path):
                 continue  # the test split's own file, or a copy: reads_test_split names it
-            if osp.realpath(first_path) == osp.realpath(second_path):
-                shared = f'the annotation file {first_path} (its images and boxes)'
-            elif same_file_content(first_path, second_path):
-                shared = f'{second_path}, a copy of the annotation file {first_path} (its images and boxes)'
-            elif groups[folder] == groups[other_folder] and files[first_path].images is not None:
-                names = [n for n in files[second_path].images or {} if n in files[first_path].images]
-                if not names:
-                    continue
-                shared = f'{len(names)} images of {read(folder, other_folder)} ({names[0]}, ...)'
-            else:
-                copies = copied_images(files[first_path], folder, files[second_path], other_folder)
-                if not copies:
-                    continue
-                shared = (f'{other_folder}, whose images are copies of those of {folder} ({copies[0]} and '
-                          f'{len(copies) - 1} more of the images both annotation files list, compared byte for byte)')
+            shared = shares(first_path, folder, second_path, other_folder)
+            if shared is None:
+                continue
             if test:
                 raise ConfigCheckError(
                     f'{second_key} reads {shared} as {first_key} does: rewards and search scores must come from a '
@@ -263,6 +281,19 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
             raise ConfigCheckError(
                 f'{second_key} reads {shared} as {first_key} does: a held-out split scores the model on images it '
                 'trained on. Give it a split held out of training (its own annotation file and image folder)')
+    for _, bn_key, bn_path, bn_folder in bn_datasets:
+        for _, key, path, folder in datasets:
+            test = key.startswith('test_dataloader')
+            if not test and key.split('.dataset')[0] in NOT_HELD_OUT:
+                continue  # the training split (what it should read), val
+            shared = shares(path, folder, bn_path, bn_folder)
+            if shared is not None:
+                raise ConfigCheckError(
+                    f'{bn_key} reads {shared} as {key} does: BN statistics re-estimated on '
+                    + ('test images leak them into every reward. ' if test else
+                       'the images being scored fit them, so the rewards read high. ')
+                    + f"Give {bn_key.split('.dataset')[0]} clean training images, or leave it out "
+                    '(train_dataloader read with the test_pipeline)')
 
 
 def copied_images(trained: CocoSummary, folder: str, held: CocoSummary, other_folder: str,

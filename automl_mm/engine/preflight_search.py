@@ -83,8 +83,10 @@ def _check_bn_loader(cfg: Any, bn_loader: Any, bn_key: str, reward_loader: Any, 
     (:func:`~automl_mm.engine.preflight_eval_splits.reads_test_split`: ``split='test'``, or the same annotation file,
     image folder or split, copies included). BN statistics re-estimated on the images being scored fit them: the
     test split's leaked into every reward, the reward split's made the reward optimistic, silently. The default
-    (``train_dataloader`` with ``test_pipeline``) reads the training split, checked as such. Raises
-    :class:`ConfigCheckError` naming ``bn_key``."""
+    (``train_dataloader`` with ``test_pipeline``) reads the training split, checked as such. Test or reward images
+    listed under another COCO annotation file are found image by image
+    (:func:`~automl_mm.engine.preflight_coco.check_shared_folders`). Raises :class:`ConfigCheckError` naming
+    ``bn_key``."""
     from .preflight_eval_splits import reads_test_split
 
     if not isinstance(bn_loader, dict):

@@ -92,6 +92,13 @@ def bn_recalibration_loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
             yield hook['bn_recalibration_dataloader'], f'custom_hooks[{i}].bn_recalibration_dataloader'
 
 
+def bn_recalibration_coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
+    """:func:`_coco_datasets` of the :func:`bn_recalibration_loader_cfgs` (kept apart: they read training images,
+    so the checks of held-out loaders do not apply to them)."""
+    for loader, key in bn_recalibration_loader_cfgs(cfg):
+        yield from _loader_coco_datasets(loader, f'{key}.dataset')
+
+
 def _evaluator_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
     sources = [(cfg.get(k), k) for k in _EVALUATORS]
     sources.append(((cfg.get('train_cfg') or {}).get('search_evaluator'), 'train_cfg.search_evaluator'))

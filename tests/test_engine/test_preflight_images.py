@@ -111,6 +111,29 @@ def test_a_reward_loader_on_the_test_images_under_another_annotation_file_fails(
         check_config(cfg)
 
 
+@pytest.mark.parametrize('split, scored', [('test', 'test_dataloader'), ('reward', 'reward_dataloader')])
+def test_bn_recalibration_images_of_the_test_or_reward_split_under_another_annotation_file_fail(
+        fmnist_det_root, tmp_path, split, scored):
+    """OHLHook.bn_recalibration_dataloader was told from the test and reward loaders by its annotation file: the
+    test (or reward) annotations exported again, read on that split's folder, passed, and the rewards were read with
+    BN statistics of the test (or scored) images. Clean training images pass."""
+    cfg = _on(osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'),
+              fmnist_det_root)
+    clean = copy.deepcopy(cfg.train_dataloader)  # (ConfigDict.update merges into the values it shares)
+    clean.dataset.pipeline = cfg.test_pipeline
+    cfg.custom_hooks[0].update(bn_recalibration_batches=2, bn_recalibration_dataloader=clean)
+    check_config(cfg)
+    exported = str(tmp_path / f'instances_{split}_exported.json')
+    with open(osp.join(fmnist_det_root, f'annotations/instances_{split}.json')) as f:
+        json.dump(json.load(f), open(exported, 'w'), indent=1)
+    clean['dataset'].update(ann_file=exported, data_prefix=dict(img=f'{split}/'))
+    cfg.custom_hooks[0].bn_recalibration_dataloader = clean
+    with pytest.raises(ConfigCheckError, match=(
+            rf'custom_hooks\[0\]\.bn_recalibration_dataloader\.dataset reads 3 images of .*/{split} \(000001\.png, '
+            rf'\.\.\.\) as {scored}\.dataset does: BN statistics re-estimated on ')):
+        check_config(cfg)
+
+
 def test_a_val_loader_reading_the_train_folder_of_the_shapes_set_fails(coco_root):
     cfg = _on(SYNTHCOCO, coco_root, ('train', 'val'))
     cfg.val_dataloader.dataset.data_prefix = dict(img='train/')
