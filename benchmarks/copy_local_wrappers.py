@@ -21,10 +21,11 @@ from unittest import mock
 import torch
 import torch.distributed as torch_dist
 
-from automl_mm.ohl import copies
+from automl_mm.ohl import copy_collectives as copies
+from automl_mm.ohl.copies import CopyLayout
 
 
-def _old_copy_local(name: str, original, layout: copies.CopyLayout):
+def _old_copy_local(name: str, original, layout: CopyLayout):
     """``copies._copy_local`` as it was at f090316 (no check of the active layout, no ``update_wrapper``)."""
     signature = copies._signature(original)
 
@@ -48,7 +49,7 @@ def _old_copy_local(name: str, original, layout: copies.CopyLayout):
 
 
 @contextmanager
-def _old_path(layout: copies.CopyLayout):
+def _old_path(layout: CopyLayout):
     """The block as it was at f090316: every function wrapped afresh on entry."""
     originals = {name: getattr(torch_dist, name) for name in copies.COPY_LOCAL_CALLS if hasattr(torch_dist, name)}
     try:
@@ -60,7 +61,7 @@ def _old_path(layout: copies.CopyLayout):
             setattr(torch_dist, name, original)
 
 
-def _steps(block, layout: copies.CopyLayout, steps: int) -> float:
+def _steps(block, layout: CopyLayout, steps: int) -> float:
     x = torch.ones(1)
     start = time.perf_counter()
     for _ in range(steps):
@@ -77,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.with_mmdet:
         import mmdet.models  # noqa: F401
-    layout = copies.CopyLayout(2, 1, rank=1, world_size=2)
+    layout = CopyLayout(2, 1, rank=1, world_size=2)
     with mock.patch.object(copies, 'is_distributed', lambda: True):
         start = time.perf_counter()
         with copies.copy_local_collectives(layout):

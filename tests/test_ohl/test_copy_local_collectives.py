@@ -15,10 +15,10 @@ import torch.distributed as torch_dist
 from automl_mm.ohl.copies import (
     CopyDataParallel,
     CopyLayout,
-    copy_local_collectives,
     ohl_copy_counts,
     temporary_copy_layout,
 )
+from automl_mm.ohl.copy_collectives import copy_local_collectives
 
 _WORLD_CALLS = ('reduce', 'all_gather_into_tensor', 'reduce_scatter_tensor', 'reduce_scatter', 'gather', 'scatter',
                 'all_to_all_single', 'barrier', 'all_gather_object')
@@ -55,7 +55,8 @@ class _World:
                 for name in ('get_world_size', 'get_rank', 'all_reduce', 'all_gather', 'broadcast')] + [
             mock.patch.object(torch_dist, 'is_initialized', lambda: True),
             mock.patch.object(torch_dist, 'GroupMember', SimpleNamespace(WORLD=self.default_group)),
-            mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True)]
+            mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True),
+            mock.patch('automl_mm.ohl.copy_collectives.is_distributed', lambda: True)]
 
 
 class _Head(torch.nn.Module):
@@ -149,7 +150,7 @@ def test_the_wrappers_are_built_once_per_layout():
     with pytest.raises(AttributeError):
         layout.rank = 0  # frozen: a cached wrapper's layout cannot change under it
     seen = []
-    with mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True):
+    with mock.patch('automl_mm.ohl.copy_collectives.is_distributed', lambda: True):
         for same in (layout, CopyLayout(2, 1, rank=1, world_size=2), CopyLayout(2, 1, rank=0, world_size=2)):
             with copy_local_collectives(same):
                 seen.append((torch_dist.all_reduce, torch_dist.get_world_size))
@@ -169,14 +170,14 @@ def test_only_the_latest_layouts_wrappers_and_process_group_are_held():
 
     first, second = Group(), Group()
     gone = weakref.ref(first)
-    with mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True):
+    with mock.patch('automl_mm.ohl.copy_collectives.is_distributed', lambda: True):
         for group in (first, second):
             with copy_local_collectives(CopyLayout(2, 1, rank=1, world_size=2, group=group)):
                 pass
     del first, group
     gc.collect()
     assert gone() is None  # the first layout's group was let go
-    from automl_mm.ohl import copies
+    from automl_mm.ohl import copy_collectives as copies
     assert copies._WRAPPERS[1] == CopyLayout(2, 1, rank=1, world_size=2, group=second)
 
 
@@ -297,7 +298,7 @@ def test_a_function_that_cannot_be_wrapped_leaves_none_of_them_patched():
 
     before = torch_dist.all_reduce, torch_dist.get_world_size
     with mock.patch.object(torch_dist, 'reduce', Unreadable()), \
-            mock.patch('automl_mm.ohl.copies.is_distributed', lambda: True), \
+            mock.patch('automl_mm.ohl.copy_collectives.is_distributed', lambda: True), \
             mock.patch.object(torch_dist, 'all_reduce', before[0]), \
             mock.patch.object(torch_dist, 'get_world_size', before[1]):  # put back for the next tests, whatever
         with pytest.raises(TypeError):
