@@ -87,6 +87,12 @@ def _check_range(values: object, key: str, high: float = math.inf) -> tuple[floa
     return low_v, high_v
 
 
+def _resize(img: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """``cv2.resize`` to ``size`` = (width, height) keeping the layout: cv2 returns an (H, W, 1) image as (H, W),
+    which then left the transform in another layout than it came in (a grey (H, W) image stays (H, W))."""
+    return cv2.resize(img, size, interpolation=interpolation).reshape(size[1], size[0], *img.shape[2:])
+
+
 @TRANSFORMS.register_module()
 class RandomCrop(BaseTransform):
     """Pad by ``padding`` pixels of value ``pad_val`` on every side, then crop ``crop_size`` at a random position.
@@ -119,11 +125,12 @@ class RandomCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         refuse_pixel_annotations(results, 'RandomCrop', "mmdet's RandomCrop")
         img = results['img']
+        h, w = img.shape[:2]
         if self.padding:
             p = self.padding
-            img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(self.pad_val,) * 4)  # every channel
-            if img.ndim == 2:
-                img = img[:, :, None]
+            # every channel; cv2 drops the axis of an (H, W, 1) image: restored, an (H, W) one stays (H, W)
+            img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(self.pad_val,) * 4) \
+                .reshape(h + 2 * p, w + 2 * p, *img.shape[2:])
         h, w = img.shape[:2]
         ch, cw = self.crop_size
         if ch > h or cw > w:
@@ -180,8 +187,7 @@ class RandomResizedCrop(BaseTransform):
         refuse_pixel_annotations(results, 'RandomResizedCrop', "mmdet's RandomResize and RandomCrop")
         img = results['img']
         y, x, ch, cw = self._crop_box(*img.shape[:2])
-        results['img'] = cv2.resize(img[y:y + ch, x:x + cw], (self.scale, self.scale),
-                                    interpolation=cv2.INTER_LINEAR)
+        results['img'] = _resize(img[y:y + ch, x:x + cw], (self.scale, self.scale), cv2.INTER_LINEAR)
         results['img_shape'] = (self.scale, self.scale)
         return results
 
@@ -215,6 +221,6 @@ class ResizeShortEdge(BaseTransform):
         h, w = img.shape[:2]
         scale = self.size / min(h, w)
         new_w, new_h = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
-        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=self.interpolation)
+        results['img'] = _resize(img, (new_w, new_h), self.interpolation)
         results['img_shape'] = (new_h, new_w)
         return results

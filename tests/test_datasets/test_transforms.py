@@ -86,3 +86,17 @@ def test_torchvision_augment_applies_the_torchvision_policy_to_hwc_images():
     assert TorchvisionAugment('TrivialAugmentWide')(dict(img=img[:, :, 0].copy()))['img'].shape == (28, 28)
     with pytest.raises(ValueError, match="policy must be one of"):
         TorchvisionAugment('ColorJitter')
+
+
+@pytest.mark.parametrize('shape', [(20, 30), (20, 30, 1), (20, 30, 3)], ids=['hw', 'hw1', 'hw3'])
+@pytest.mark.parametrize('make,size', [(lambda: RandomCrop(8, padding=2, pad_val=9), (8, 8)),
+                                       (lambda: RandomCrop(8), (8, 8)), (lambda: RandomResizedCrop(8), (8, 8)),
+                                       (lambda: ResizeShortEdge(8), (8, 12))],
+                         ids=['crop-padded', 'crop', 'resized-crop', 'short-edge'])
+def test_image_transforms_keep_the_image_layout(make, size, shape):
+    """A grey (H, W) image stays (H, W) and an (H, W, 1) one keeps its channel axis (cv2.resize and
+    copyMakeBorder drop it; the padded crop used to add one to (H, W) images, the resizes to drop it)."""
+    np.random.seed(0)
+    img = np.random.randint(0, 256, shape, dtype=np.uint8)
+    out = make()(dict(img=img))['img']
+    assert out.shape == (*size, *shape[2:]) and out.dtype == np.uint8
