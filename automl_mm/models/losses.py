@@ -155,7 +155,8 @@ class _ClassificationLoss(nn.Module):
             reduction_override: ``'none'``, ``'mean'`` or ``'sum'`` instead of ``reduction``.
 
         Returns:
-            A scalar, or ``(N,)`` for ``'none'``.
+            A scalar, or ``(N,)`` for ``'none'``; float32 for float16 / bfloat16 logits, which are evaluated in
+            float32 (the gradient reaches them in their dtype).
 
         Raises:
             ValueError: index targets that are not integers, not one per row or outside ``[0, C)``; a weight
@@ -163,6 +164,8 @@ class _ClassificationLoss(nn.Module):
         """
         name = type(self).__name__
         _check_reduction(name, reduction_override, 'reduction_override')
+        # half logits are evaluated in float32, as AMLFSLoss does: in float16 a batch's sum passed 65504 (inf)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) if logits.is_floating_point() else logits
         loss = self._per_row(logits, target)
         return self.loss_weight * reduce_loss(name, loss, weight, reduction_override or self.reduction, avg_factor)
 
