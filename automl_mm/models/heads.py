@@ -100,7 +100,7 @@ class CosineLinearClsHead(LinearClsHead):
     ``forward`` (so ``mode='tensor'`` and prediction, its softmax) gives the logits the loss is written on:
     ``W x``, or ``scale * cos(theta_j)`` when the loss has a ``scale`` (normalised logits, where ``||W_j||`` takes
     no part in training and so must not rank the classes: scaling one class's weights used to change the
-    predictions but not the loss).
+    predictions but not the loss), evaluated as the loss does, in float32 for half features.
 
     Args:
         num_classes: Number of classes.
@@ -131,8 +131,11 @@ class CosineLinearClsHead(LinearClsHead):
         scale = getattr(self.loss_module, 'scale', None) if getattr(self.loss_module, 'uses_norms', False) else None
         if scale is None:
             return logits
-        norms = x.norm(dim=1)[:, None] * self.fc.weight.norm(dim=1)[None, :]
-        return scale * (logits / norms.clamp(min=1e-12)).clamp(-1.0, 1.0)  # cos as AMLFSLoss computes it
+        # cos as AMLFSLoss computes it: half features in float32 (in float16 the floor 1e-12 was 0, and a zero
+        # feature got NaN logits where the loss has cos = 0)
+        dtype = torch.promote_types(logits.dtype, torch.float32)
+        norms = x.norm(dim=1).to(dtype)[:, None] * self.fc.weight.norm(dim=1).to(dtype)[None, :]
+        return scale * (logits.to(dtype) / norms.clamp(min=1e-12)).clamp(-1.0, 1.0)
 
     def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
         x = self.pool(feats)

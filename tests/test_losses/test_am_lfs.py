@@ -385,3 +385,20 @@ def test_cosine_head_with_cross_entropy_is_a_bias_free_linear_head():
     expected = F.cross_entropy(feats[0].mean((2, 3)) @ ce_head.fc.weight.t(), torch.arange(4))
     assert torch.allclose(ce_head.loss(feats, samples)['loss'], expected, atol=1e-6)
     assert torch.allclose(am_head.loss(feats, samples)['loss'], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_cosine_head_logits_of_half_features_are_the_losses_scaled_cosines(dtype):
+    """A half-precision head (outside autocast) predicts from the scaled cosines the loss trains, which it
+    evaluates in float32: in float16 the norm floor 1e-12 rounded to 0, and a zero feature (all channels dead after
+    a ReLU) got NaN logits instead of cos = 0 (a uniform prediction)."""
+    torch.manual_seed(0)
+    head = CosineLinearClsHead(num_classes=3, in_channels=4, loss=dict(type='AMLFSLoss', scale=16.0)).to(dtype)
+    feats = torch.randn(3, 4).to(dtype)
+    feats[0] = 0
+    logits = head([feats])
+    x, w = feats.float(), head.fc.weight.float()
+    cos = (x @ w.T) / (x.norm(dim=1)[:, None] * w.norm(dim=1)[None, :]).clamp(min=1e-12)
+    assert torch.isfinite(logits).all()
+    torch.testing.assert_close(logits.float(), 16.0 * cos, atol=0.1, rtol=1e-2)
+    assert (logits[0] == 0).all()
