@@ -1,14 +1,20 @@
 """OHL's cost: an N-copy OHL run against N plain runs of the same iterations, side by side in one run.
 
 Both sides train the digits CNN on the same data for the same epochs with N processes at once (the OHL run
-spawns its N copies; the plain side starts N independent trainings), so they compete for the same cores.
-Prints the wall-time ratio and, from the OHL run's own per-trunk timings (``history.json``), the breakdown:
+spawns its N copies; the plain side starts N independent trainings), so they compete for the same cores. The two
+sides run ``--repeats`` times as pairs, in alternating order (plain first in pairs 1, 3, ..., OHL first in pairs
+2, 4, ...: ABBA), so warm file caches, drift of the machine's load and heat reach both sides alike; until the
+forty-third session the plain runs always went first, once, and the one ratio carried that order.
+Prints the wall-time ratio OHL / plain of every pair and their mean ± sample std (``n/a`` for one pair; the number
+of pairs is printed with it, and a std of 2-3 pairs is a rough one) and, from the OHL runs' own per-trunk timings
+(``history.json``, summed over a run, averaged over the repeats), the breakdown:
 training, reward evaluation, waiting for the slowest copy (load imbalance between copies), gather +
 controller update, broadcast of the best copy, the sync check, and the main process's report (history, policy
 and figures, which every copy waits for at the next trunk end). The engine's own cost is the gather, update,
 broadcast and check; its goal is < 2 % of training.
 
 Run: python benchmarks/ohl_overhead.py [--copies 2] [--epochs 6] [--trunk-epochs 2] [--train-samples 1078]
+     [--repeats 2]
 """
 from __future__ import annotations
 
@@ -20,6 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+
+from _arms import mean_std
 
 from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV, usable_cpus
 
@@ -39,55 +48,113 @@ def _env(threads: int) -> dict:
                 OMP_NUM_THREADS=str(threads), **{EXIT_WITH_PARENT_ENV: '1'})
 
 
+def arm_order(pair: int) -> tuple[str, str]:
+    """The order of the two arms in paired repeat ``pair`` (0-based): ``('plain', 'ohl')`` in pairs 0, 2, ... and
+    ``('ohl', 'plain')`` in pairs 1, 3, ... (ABBA), so that neither side always runs first (on cold caches, or
+    before a change of the machine's load)."""
+    return ('plain', 'ohl') if pair % 2 == 0 else ('ohl', 'plain')
+
+
+def timed_pairs(arms: dict[str, Callable[[int], float]], repeats: int) -> dict[str, list[float]]:
+    """Run both arms ``repeats`` times in :func:`arm_order`; ``{arm: [seconds of pair 0, pair 1, ...]}``.
+
+    Args:
+        arms: ``{'plain': fn, 'ohl': fn}``; ``fn(pair)`` runs the arm once and returns its wall time in s.
+        repeats: Paired repeats, >= 1.
+    """
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for pair in range(repeats):
+        for name in arm_order(pair):
+            times[name].append(arms[name](pair))
+    return times
+
+
+def paired_ratios(ohl: list[float], plain: list[float]) -> list[float]:
+    """``ohl[i] / plain[i]``: the ratio of each pair, both sides timed back to back in one repeat.
+
+    The summary is the mean (± sample std) of these ratios, not the ratio of the two sides' mean times (which a
+    slow pair on a loaded machine weighs more) nor a ratio of one side's time to the other's from another pair.
+
+    Raises:
+        ValueError: The two lists differ in length (unpaired repeats) or are empty.
+    """
+    if len(ohl) != len(plain) or not ohl:
+        raise ValueError(f'paired ratios need as many OHL as plain times (>= 1), got {len(ohl)} and {len(plain)}')
+    return [o / p for o, p in zip(ohl, plain)]
+
+
+def mean_breakdown(histories: list[list[dict]]) -> dict[str, float]:
+    """Per-part seconds of the OHL runs' rank 0 (``history.json``'s ``seconds``), summed over each run's trunks and
+    averaged over the runs; a part a run did not record (``report`` before it was timed) counts 0 there."""
+    keys = list(dict.fromkeys(k for history in histories for k in history[-1]['seconds']))
+    return {k: sum(sum(h['seconds'].get(k, 0.0) for h in history) for history in histories) / len(histories)
+            for k in keys}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--copies', type=int, default=2)
     parser.add_argument('--epochs', type=int, default=6)
     parser.add_argument('--trunk-epochs', type=int, default=2)
     parser.add_argument('--train-samples', type=int, default=1078, help='digits training images (1078 = all)')
+    parser.add_argument('--repeats', type=int, default=2,
+                        help='paired repeats of both sides, in alternating order (ABBA); the ratio is averaged over '
+                             'the pairs (default: %(default)s)')
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f'--repeats must be >= 1 (paired runs of both sides), got {args.repeats}')
     threads = max(1, usable_cpus() // args.copies)
+    histories: list[list[dict]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        procs = [subprocess.Popen(
-            [sys.executable, 'tools/train.py', PLAIN, '--work-dir', osp.join(tmp, f'plain{i}'), '--cfg-options',
-             *_common(args.epochs), f'train_dataloader.dataset.max_samples={args.train_samples}',
-             f'randomness.seed={i}'],
-            cwd=ROOT, env=_env(threads), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            for i in range(args.copies)]
-        for p in procs:
-            _, err = p.communicate()
-            if p.returncode:
-                raise RuntimeError(f'plain run failed:\n{err[-3000:]}')
-        plain = time.perf_counter() - start
 
-        start = time.perf_counter()
-        work = osp.join(tmp, 'ohl')
-        proc = subprocess.run(
-            [sys.executable, 'tools/train.py', OHL, '--work-dir', work, '--cfg-options', *_common(args.epochs),
-             f'custom_hooks.0.num_copies={args.copies}', f'custom_hooks.0.trunk_epochs={args.trunk_epochs}',
-             f'train_dataloader.dataset.max_samples={args.train_samples}'],
-            cwd=ROOT, env=_env(threads), capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f'OHL run failed:\n{proc.stderr[-3000:]}')
-        ohl = time.perf_counter() - start
-        with open(osp.join(work, 'ohl', 'history.json')) as f:
-            history = json.load(f)
+        def plain_arm(pair: int) -> float:
+            start = time.perf_counter()
+            procs = [subprocess.Popen(
+                [sys.executable, 'tools/train.py', PLAIN, '--work-dir', osp.join(tmp, f'plain{pair}_{i}'),
+                 '--cfg-options', *_common(args.epochs), f'train_dataloader.dataset.max_samples={args.train_samples}',
+                 f'randomness.seed={i}'],
+                cwd=ROOT, env=_env(threads), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for i in range(args.copies)]
+            for p in procs:
+                _, err = p.communicate()
+                if p.returncode:
+                    raise RuntimeError(f'plain run failed:\n{err[-3000:]}')
+            return time.perf_counter() - start
 
-    totals = {k: sum(h['seconds'].get(k, 0.0) for h in history) for k in history[-1]['seconds']}
+        def ohl_arm(pair: int) -> float:
+            start = time.perf_counter()
+            work = osp.join(tmp, f'ohl{pair}')
+            proc = subprocess.run(
+                [sys.executable, 'tools/train.py', OHL, '--work-dir', work, '--cfg-options', *_common(args.epochs),
+                 f'custom_hooks.0.num_copies={args.copies}', f'custom_hooks.0.trunk_epochs={args.trunk_epochs}',
+                 f'train_dataloader.dataset.max_samples={args.train_samples}'],
+                cwd=ROOT, env=_env(threads), capture_output=True, text=True)
+            if proc.returncode:
+                raise RuntimeError(f'OHL run failed:\n{proc.stderr[-3000:]}')
+            seconds = time.perf_counter() - start
+            with open(osp.join(work, 'ohl', 'history.json')) as f:
+                histories.append(json.load(f))
+            return seconds
+
+        times = timed_pairs({'plain': plain_arm, 'ohl': ohl_arm}, args.repeats)
+
+    ratios = paired_ratios(times['ohl'], times['plain'])
+    totals = mean_breakdown(histories)
     engine = totals['gather_update'] + totals['broadcast'] + totals['verify']
     print(f'{args.copies} copies x {args.epochs} epochs on digits ({args.train_samples} training images), '
-          f'{len(history)} trunks of {args.trunk_epochs} epochs')
-    print(f'wall time: {args.copies} plain runs {plain:.1f} s, OHL run {ohl:.1f} s, '
-          f'ratio OHL / plain {ohl / plain:.2f}')
-    print('OHL rank-0 breakdown (s): ' + ', '.join(f'{k} {v:.3f}' for k, v in totals.items()))
+          f'{len(histories[-1])} trunks of {args.trunk_epochs} epochs; {args.repeats} paired repeat(s), '
+          f'alternating order (plain first in pairs 1, 3, ...)')
+    print('wall time per pair (s): ' + '; '.join(
+        f'{p + 1}: {args.copies} plain runs {pl:.1f}, OHL run {oh:.1f}, ratio {r:.2f}'
+        for p, (pl, oh, r) in enumerate(zip(times['plain'], times['ohl'], ratios))))
+    print(f'ratio OHL / plain, mean ± sample std of {len(ratios)} paired ratio(s): {mean_std(ratios)}')
+    print('OHL rank-0 breakdown (s, mean of the OHL runs): ' + ', '.join(f'{k} {v:.3f}' for k, v in totals.items()))
     print(f'reward evaluation / training: {totals["reward"] / totals["train"]:.3f}; '
           f'waiting for the slowest copy / training: {totals["wait"] / totals["train"]:.3f}; '
           f'main-process report (history, policy, figures) / training: '
           f'{totals.get("report", 0.0) / totals["train"]:.3f}')
     print(f'engine (gather + update + broadcast + verify) / training: {engine / totals["train"]:.4f} '
           f'(goal < 0.02); without the optional sync check: {(engine - totals["verify"]) / totals["train"]:.4f}')
-
 
 if __name__ == '__main__':
     main()

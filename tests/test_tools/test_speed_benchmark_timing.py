@@ -52,6 +52,7 @@ def test_augment_throughput_alternates_its_two_sides(arms, monkeypatch, capsys):
     ('channels_last_speed', ['--repeats', '0'], 'MODELS'),  # was: StatisticsError after building both models
     ('cr_backbone_speed', ['--repeats', '0'], 'ResNet'),  # was: StatisticsError after building the networks
     ('cr_backbone_speed', ['--warmup', '-1'], 'ResNet'),
+    ('ohl_overhead', ['--repeats', '0'], 'subprocess'),
 ])
 def test_nothing_to_time_is_refused_before_any_work(arms, monkeypatch, capsys, name, argv, work):
     bench = _bench(name)
@@ -61,3 +62,70 @@ def test_nothing_to_time_is_refused_before_any_work(arms, monkeypatch, capsys, n
         bench.main()
     assert stop.value.code == 2
     assert '--repeats must be >= 1' in capsys.readouterr().err
+
+
+def test_ohl_overhead_pairs_its_arms_in_alternating_order(arms, monkeypatch, capsys, tmp_path):
+    """The plain runs always went first and each side ran once: warm caches and a change of load reached one side
+    only, and one ratio was printed as the cost. Now the sides alternate (ABBA) and the printed ratio is the mean ±
+    std of the pairs' ratios (1.5 and 1.3 -> 1.40 ± 0.14; the ratio of the mean times would read 1.37)."""
+    import json
+    import os
+    import os.path as osp
+    from types import SimpleNamespace
+
+    bench, calls, clock = _bench('ohl_overhead'), [], [0.0]
+    seconds = {'plain': [10.0, 20.0], 'ohl': [15.0, 26.0]}
+    record = dict(seconds=dict(train=10.0, reward=1.0, wait=0.0, gather_update=0.01, broadcast=0.01, verify=0.01))
+
+    def ran(arm):
+        clock[0] += seconds[arm][sum(1 for c in calls if c == arm)]
+        calls.append(arm)
+
+    class Plain:
+        returncode = 0
+
+        def __init__(self, cmd, **kwargs):
+            self.cmd = cmd
+
+        def communicate(self):
+            if self.cmd[self.cmd.index('--work-dir') + 1].endswith('_0'):  # one side of N processes at once
+                ran('plain')
+            return '', ''
+
+    def ohl_run(cmd, **kwargs):
+        work = cmd[cmd.index('--work-dir') + 1]
+        ran('ohl')
+        folder = osp.join(work, 'ohl')
+        os.makedirs(folder)
+        with open(osp.join(folder, 'history.json'), 'w') as f:
+            json.dump([record, record], f)
+        return SimpleNamespace(returncode=0, stderr='')
+
+    monkeypatch.setattr(bench, 'subprocess', SimpleNamespace(Popen=Plain, run=ohl_run, DEVNULL=None, PIPE=None))
+    monkeypatch.setattr(bench, 'time', SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(bench.tempfile, 'TemporaryDirectory', lambda: _Folder(str(tmp_path)))
+    monkeypatch.setattr(sys, 'argv', ['ohl_overhead.py', '--repeats', '2'])
+    bench.main()
+    assert calls == ['plain', 'ohl', 'ohl', 'plain']
+    out = capsys.readouterr().out
+    assert 'mean ± sample std of 2 paired ratio(s): 1.40 ± 0.14' in out
+    assert 'reward evaluation / training: 0.100' in out  # the breakdown: both runs' seconds, averaged
+
+
+class _Folder:
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_ohl_overhead_paired_ratios_refuse_unpaired_times(arms):
+    bench = _bench('ohl_overhead')
+    assert bench.paired_ratios([3.0, 4.0], [2.0, 4.0]) == [1.5, 1.0]
+    with pytest.raises(ValueError, match='as many OHL as plain'):
+        bench.paired_ratios([3.0, 4.0], [2.0])
+    assert [bench.arm_order(p) for p in range(3)] == [('plain', 'ohl'), ('ohl', 'plain'), ('plain', 'ohl')]
