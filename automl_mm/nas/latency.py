@@ -1,7 +1,8 @@
 """Cost tables of a supernet's operators (PC-NAS): measured latency or counted FLOPs, summed along a path.
 
 A table holds one entry per ``(mixed layer, candidate op, input shape)`` under the key ``'<layer>:<op>:<CxHxW>'``,
-plus the cost of the fixed parts every path runs (stem, final convolution). The cost of a path is the sum of its
+plus the cost of the fixed parts every path runs (stem, final convolution and, in a latency table measured with the
+model's ``head``, the classifier the network's result comes from). The cost of a path is the sum of its
 ops' entries plus the fixed part, so a search can constrain either the latency on a device or the FLOPs with the
 same call, ``table.cost(supernet, path)``. The supernet is any module with ``layer_choices``, ``path``,
 ``layer_input_shapes``, ``fixed_layers``, ``fixed_input_shapes`` and ``get_op`` (see ``MBConvSupernet``).
@@ -62,6 +63,43 @@ def supernet_fingerprint(supernet: nn.Module, input_shape: Sequence[int]) -> str
     parts += [f'{name}:{"x".join(map(str, shape[-3:]))}:{describe(getattr(supernet, name))}'
               for name, shape in supernet.fixed_input_shapes(tuple(input_shape)).items()]
     return hashlib.sha1('|'.join(parts).encode()).hexdigest()[:16]
+
+
+def model_head(model: nn.Module, supernet: nn.Module) -> nn.Module | None:
+    """What ``model`` runs after ``supernet`` to give its result, as one module taking the supernet's outputs: the
+    ``head`` (after the ``neck``, where there is one) of a model whose ``backbone`` is ``supernet``
+    (``ImageClassifier``: average pooling and the linear classifier). ``None`` where ``supernet`` is the whole
+    network or the model has no ``head`` (a detector's heads take other inputs than the backbone's maps and are not
+    timed here). A wrapped model (DDP, ``CopyDataParallel``) is looked into."""
+    inner = getattr(model, 'module', model)
+    if inner is supernet or getattr(inner, 'backbone', None) is not supernet:
+        return None
+    head = getattr(inner, 'head', None)
+    if not isinstance(head, nn.Module) or not callable(getattr(head, 'forward', None)):
+        return None
+    neck = getattr(inner, 'neck', None)
+    return _AfterBackbone(head, neck if isinstance(neck, nn.Module) else None)
+
+
+class _AfterBackbone(nn.Module):
+    """``head(neck(feats))`` (``head(feats)`` without a neck): the part of a classifier after its backbone."""
+
+    def __init__(self, head: nn.Module, neck: nn.Module | None = None) -> None:
+        super().__init__()
+        self.head, self.neck = head, neck
+
+    def forward(self, feats):
+        return self.head(self.neck(feats) if self.neck is not None else feats)
+
+
+def head_fingerprint(head: nn.Module | None) -> str | None:
+    """A digest of the head a latency table timed (structure ``repr`` and parameter count; ``None`` for none), as
+    :func:`supernet_fingerprint` for the supernet: a table of a 1000-class head does not time a 10-class one."""
+    import hashlib
+
+    if head is None:
+        return None
+    return hashlib.sha1(f'{sum(p.numel() for p in head.parameters())}:{head!r}'.encode()).hexdigest()[:16]
 
 
 class CostTable:
@@ -184,9 +222,28 @@ class LatencyTable(CostTable):
 
     @classmethod
     def measure(cls, supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
-                repeats: int = 50, warmup: int = 10) -> LatencyTable:
-        """Measure a new table (``measure_latency_table``) and wrap it."""
-        return cls.from_dict(measure_latency_table(supernet, input_shape, device, repeats, warmup))
+                repeats: int = 50, warmup: int = 10, head: nn.Module | None = None) -> LatencyTable:
+        """Measure a new table (``measure_latency_table``, ``head`` included in the fixed part) and wrap it."""
+        return cls.from_dict(measure_latency_table(supernet, input_shape, device, repeats, warmup, head=head))
+
+    def check_head(self, head: nn.Module | None, source: str) -> None:
+        """Refuse a table that did not time ``head``, the part the model runs after the supernet
+        (:func:`model_head`): its latencies are the backbone's only (tables measured before the forty-third
+        session never timed the classifier, so ``latency_limit`` admitted networks slower than the limit by the
+        head's time), or another head's.
+
+        Raises:
+            ValueError: Naming ``source`` (the table's file or key) and the remedy.
+        """
+        if 'head' not in self.meta and head is None:
+            return  # an older table of a network without a head: nothing is missing
+        recorded = self.meta.get('head', 'not recorded (measured before the classifier was timed)')
+        if recorded != head_fingerprint(head):
+            timed = 'a head' if isinstance(recorded, str) and 'not recorded' not in recorded else 'no head'
+            wanted = 'its head' if head is not None else 'no head'
+            raise ValueError(f'{source}: the latency table timed {timed} ({recorded}) but the model runs {wanted} '
+                             f'after the supernet ({head_fingerprint(head)}), so its latencies are not the '
+                             f'network\'s; {_REMEDY}')
 
     def latency(self, supernet: nn.Module, path: Sequence[int]) -> float:
         """Latency of ``path`` in ms; the same as ``cost``."""
@@ -302,10 +359,11 @@ def device_name(device: str | torch.device) -> str:
     return f'{device.type}: {cpu} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)'
 
 
-def _time_module(module: nn.Module, x: torch.Tensor, repeats: int, warmup: int) -> float:
-    """Median forward time of ``module(x)`` in ms."""
+def _time_module(module: nn.Module, x, repeats: int, warmup: int, device: torch.device | None = None) -> float:
+    """Median forward time of ``module(x)`` in ms (``x`` a tensor, or e.g. a tuple of feature maps on ``device``)."""
+    device = x.device if device is None else torch.device(device)
     # synchronize() without a device waits for the current one: on cuda:1 the loop timed kernel launches only
-    sync = (lambda: torch.cuda.synchronize(x.device)) if x.device.type == 'cuda' else (lambda: None)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
     for _ in range(warmup):
         module(x)
     sync()
@@ -319,12 +377,16 @@ def _time_module(module: nn.Module, x: torch.Tensor, repeats: int, warmup: int) 
 
 
 def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
-                          repeats: int = 50, warmup: int = 10) -> dict:
+                          repeats: int = 50, warmup: int = 10, head: nn.Module | None = None) -> dict:
     """Measure the forward latency of every candidate op of ``supernet`` and of its fixed parts.
 
     Each module runs alone on a zero tensor of its input shape, in eval mode under ``torch.no_grad``, ``warmup``
     times untimed and then ``repeats`` times timed (synchronising CUDA); an entry is the median in ms. ``'skip'``
     computes nothing and is recorded as 0. The supernet itself is not changed (a copy is moved to ``device``).
+    ``head`` (the model's part after the supernet, :func:`model_head`: an ``ImageClassifier``'s pooling and linear
+    classifier) runs on the supernet's outputs (their shapes do not depend on the path) and its time is part of
+    ``fixed_ms``: the network's result comes from it. Until the forty-third session it was not timed, and a path's
+    latency was the backbone's alone.
 
     Args:
         supernet: E.g. an ``MBConvSupernet``.
@@ -332,10 +394,14 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
         device: Where to measure, e.g. ``'cpu'`` or ``'cuda:0'``.
         repeats: Timed runs per entry.
         warmup: Untimed runs per entry first.
+        head: The model's part after the supernet, taking its outputs; ``None`` for a supernet that is the whole
+            network.
 
     Returns:
         A JSON-serialisable dict with ``device``, ``input_shape``, ``torch``, ``repeats``, ``warmup``,
-        ``entries`` (``'<layer>:<op>:<CxHxW>'`` -> ms) and ``fixed_ms``; ``LatencyTable.from_dict`` reads it.
+        ``entries`` (``'<layer>:<op>:<CxHxW>'`` -> ms), ``fixed_ms`` (stem, final convolution and head),
+        ``head_ms`` (the head's share of it) and ``head`` (:func:`head_fingerprint`, ``None`` for none);
+        ``LatencyTable.from_dict`` reads it.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f'repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}')
@@ -354,6 +420,10 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
                                                             warmup))
         fixed = sum(_time_module(getattr(net, name), torch.zeros(shape, device=device), repeats, warmup)
                     for name, shape in net.fixed_input_shapes(input_shape).items())
+        head_ms = 0.0
+        if head is not None:
+            feats = net(torch.zeros(input_shape, device=device))
+            head_ms = _time_module(copy.deepcopy(head).to(device).eval(), feats, repeats, warmup, device)
     return {'device': device_name(device), 'input_shape': list(input_shape), 'torch': torch.__version__,
-            'repeats': repeats, 'warmup': warmup, 'entries': entries, 'fixed_ms': fixed,
-            'supernet': supernet_fingerprint(supernet, input_shape)}
+            'repeats': repeats, 'warmup': warmup, 'entries': entries, 'fixed_ms': fixed + head_ms,
+            'head_ms': head_ms, 'head': head_fingerprint(head), 'supernet': supernet_fingerprint(supernet, input_shape)}

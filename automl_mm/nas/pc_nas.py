@@ -22,7 +22,7 @@ from .accumulation import check_phase_accumulation
 from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .final_architecture import architecture_calls
-from .latency import FlopsTable, LatencyTable
+from .latency import FlopsTable, LatencyTable, model_head
 from .loop import SearchLoopBase
 from .retrain_export import (
     backbone_fragment_text,
@@ -60,6 +60,7 @@ class PCNASLoop(SearchLoopBase):
             ``max_tries`` (rejection draws per completion over the cost limit) and ``enumerate_limit`` (prefixes
             with at most this many completions are sampled exactly, e.g. in the later stages).
         latency_table: A table from ``tools/measure_latency.py``; with ``latency_limit`` (ms) bounds completions.
+            It must have timed the model's classifier head (refused otherwise: its latencies were the backbone's).
         latency_limit: Maximum latency in ms of a completion.
         flops_limit: Maximum FLOPs of a completion (an alternative to latency), counted by mmengine.
         input_shape: ``(N, C, H, W)`` the FLOPs are counted at, per image (N is ignored; default: the latency
@@ -76,8 +77,8 @@ class PCNASLoop(SearchLoopBase):
             (``model.backbone.arch`` set), a ``retrain_config`` that is
             missing, trains with a search loop or has another backbone, ``latency_limit`` together with
             ``flops_limit``, a limit that is not a number or is <= 0, an ``input_shape`` that is not
-            ``(N, C, H, W)``, or a ``sampler`` / ``completion_sampler`` config that sets the space or pool the
-            loop owns.
+            ``(N, C, H, W)``, a ``latency_table`` that did not time the model's head (or timed another), or a
+            ``sampler`` / ``completion_sampler`` config that sets the space or pool the loop owns.
         TypeError: a ``sampler`` that is not a ``PoolPathSampler`` or a ``completion_sampler`` that is not a
             ``UniformPathSampler``.
     """
@@ -180,6 +181,8 @@ class PCNASLoop(SearchLoopBase):
             if not matches:
                 raise ValueError(f'train_cfg.latency_table {table_file} was measured for another supernet or input '
                                  f'shape than {list(shape)}; re-run tools/measure_latency.py')
+            # a table that did not time the classifier admitted networks over latency_limit by the head's time
+            latency.check_head(model_head(self.runner.model, self.supernet), f'train_cfg.latency_table {table_file}')
         shape = input_shape or (latency.input_shape if latency is not None else None)
         self.input_shape = list(shape) if shape is not None else None
         self._input_shape_given = input_shape is not None

@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 
 from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
-from automl_mm.nas.latency import FlopsTable, LatencyTable, _all_keys, cost_key, measure_latency_table
+from automl_mm.nas.latency import FlopsTable, LatencyTable, _all_keys, cost_key, head_fingerprint, measure_latency_table
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHAPE = (1, 3, 16, 16)
@@ -134,8 +134,10 @@ def test_measure_latency_tool(tmp_path, capsys):
     table = LatencyTable.from_file(out)
     assert table.matches(MBConvSupernet(space='digits'), SHAPE)
     assert table.meta['repeats'] == 2
+    assert table.meta['head'] is not None and 0 < table.meta['head_ms'] < table.fixed  # the classifier timed
     printed = capsys.readouterr().out
     assert 'layer  2     16x16x16: k3e3=' in printed and 'saved 11 entries' in printed
+    assert 'of which head (LinearClsHead)' in printed
 
     # --input-shape and --cfg-options override the config.
     tool.main([str(cfg), '--out', out, '--repeats', '1', '--warmup', '0', '--input-shape', '1', '3', '8', '8',
@@ -173,6 +175,7 @@ def test_measure_latency_tool_builds_the_model_in_the_configs_default_scope(tmp_
     finally:
         MMDET_MODELS._module_dict.pop('LatencyTestDetWrapper')
     assert LatencyTable.from_file(out).matches(MBConvSupernet(space='digits'), SHAPE)
+    assert LatencyTable.from_file(out).meta['head'] is None  # no classifier head after this supernet
 
 
 def test_the_pc_nas_s_limit_is_mobilenet_v2_1_4_in_the_tables_units():
@@ -236,3 +239,73 @@ def test_cuda_timing_waits_for_the_device_the_input_is_on(monkeypatch):
     x = SimpleNamespace(device=torch.device('cuda', 1))  # only its device is read; the module ignores it
     latency._time_module(lambda _: None, x, repeats=3, warmup=2)
     assert waited == [torch.device('cuda', 1)] * 4  # after the warm-up, after each timed run
+
+
+class _SpyHead(nn.Module):
+    """A classifier head that records the inputs it was run on and its mode (in the class: the timed module is a
+    copy)."""
+
+    seen: list = []
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, feats):
+        self.seen.append(([tuple(f.shape) for f in feats], self.training, torch.is_grad_enabled()))
+        return self.fc(feats[-1].mean((2, 3)))
+
+
+def test_the_head_after_the_supernet_is_timed_in_the_fixed_part(supernet, monkeypatch):
+    """The table timed the backbone only (stem, mixed layers, final convolution): a path's latency left out the
+    classifier the network's result comes from, so latency_limit admitted networks over the limit by its time."""
+    from automl_mm.nas import latency
+
+    head, timed = _SpyHead(), {}
+    _SpyHead.seen.clear()
+    original = latency._time_module
+
+    def spy(module, x, repeats, warmup, device=None):
+        ms = original(module, x, repeats, warmup, device)
+        timed[type(module).__name__] = timed.get(type(module).__name__, 0.0) + ms
+        return ms
+
+    monkeypatch.setattr(latency, '_time_module', spy)
+    data = latency.measure_latency_table(supernet, SHAPE, repeats=2, warmup=1, head=head)
+    assert timed['_SpyHead'] == data['head_ms'] > 0
+    assert data['fixed_ms'] == pytest.approx(timed['ConvModule'] + data['head_ms'])  # stem, final conv, head
+    assert data['head'] == latency.head_fingerprint(head) is not None
+    # a copy ran (the caller's head stays in train mode), on the supernet's output maps, in eval mode, no gradients
+    assert head.training and set(map(repr, _SpyHead.seen)) == {repr(([(1, 64, 8, 8)], False, False))}
+    no_head = latency.measure_latency_table(supernet, SHAPE, repeats=1, warmup=0)
+    assert no_head['head_ms'] == 0.0 and no_head['head'] is None
+
+
+def test_model_head_is_the_classifier_after_the_backbone(supernet):
+    from automl_mm.models import ImageClassifier
+    from automl_mm.nas.latency import model_head
+
+    model = ImageClassifier(backbone=dict(type='MBConvSupernet', space='digits'),
+                            head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
+    head = model_head(model, model.backbone)
+    feats = model.backbone(torch.zeros(SHAPE))
+    assert torch.equal(head(feats), model(torch.zeros(SHAPE), mode='tensor'))
+    assert model_head(model, supernet) is None  # another module than the model's backbone
+    assert model_head(model.backbone, model.backbone) is None  # the supernet is the whole network
+
+
+def test_a_table_without_the_models_head_is_refused(latency_data):
+    from automl_mm.models.heads import LinearClsHead
+
+    head10, head5 = LinearClsHead(10, 64), LinearClsHead(5, 64)
+    legacy = LatencyTable.from_dict({k: v for k, v in latency_data.items() if k not in ('head', 'head_ms')})
+    legacy.check_head(None, 'lut.json')  # a network without a head: nothing missing
+    with pytest.raises(ValueError, match=r'^lut\.json: the latency table timed no head \(not recorded.*'
+                                         r'tools/measure_latency.py'):
+        legacy.check_head(head10, 'lut.json')
+    with pytest.raises(ValueError, match='timed no head'):
+        LatencyTable.from_dict(latency_data).check_head(head10, 'lut.json')  # measured with head=None
+    timed = LatencyTable.from_dict(dict(latency_data, head=head_fingerprint(head10)))
+    timed.check_head(LinearClsHead(10, 64), 'lut.json')  # the same head (structure, not the weights)
+    with pytest.raises(ValueError, match='timed a head'):
+        timed.check_head(head5, 'lut.json')

@@ -35,6 +35,17 @@ def _cfg(work_dir: str, **train_cfg) -> Config:
     return cfg
 
 
+def _latency_table(**timing):
+    """The digits search model's supernet and its latency table, the classifier head included (as
+    tools/measure_latency.py measures it: the search refuses a table without the model's head)."""
+    from automl_mm.nas.latency import model_head
+    from automl_mm.registry import MODELS
+
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    net = model.backbone
+    return net, LatencyTable.measure(net, (1, 3, 16, 16), head=model_head(model, net), **timing)
+
+
 def _result(work_dir: str) -> dict:
     with open(osp.join(work_dir, 'search', 'pc_nas_result.json')) as f:
         return json.load(f)
@@ -76,10 +87,7 @@ def test_search_writes_final_pool_and_a_retrain_config(tmp_path):
 
 def test_latency_limit_filters_every_scored_completion(tmp_path, monkeypatch):
     work = str(tmp_path / 'lat')
-    from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
-
-    net = MBConvSupernet(space='digits')
-    table = LatencyTable.measure(net, (1, 3, 16, 16), repeats=3, warmup=1)
+    net, table = _latency_table(repeats=3, warmup=1)
     table_file = str(tmp_path / 'lut.json')
     table.save(table_file)
     space = LayerwiseSpace()
@@ -206,10 +214,7 @@ def test_a_resume_mid_step_with_another_latency_table_is_refused(tmp_path, monke
     a word: refused now, naming train_cfg.latency_table. The same table under another file name resumes."""
     import shutil
 
-    from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
-
-    net = MBConvSupernet(space='digits')
-    table = LatencyTable.measure(net, (1, 3, 16, 16), repeats=3, warmup=1)
+    net, table = _latency_table(repeats=3, warmup=1)
     table_file, copied = str(tmp_path / 'lut.json'), str(tmp_path / 'copy_of_lut.json')
     table.save(table_file)
     shutil.copy(table_file, copied)
@@ -489,3 +494,22 @@ def test_a_backbone_of_one_architecture_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"train_cfg\.space: the supernet holds one architecture, \['k5e6', 'k5e6', "
                                          r"'k5e6', 'k5e6'\], so there is nothing to search; model\.backbone\.arch="):
         _ = Runner.from_cfg(cfg).train_loop
+
+
+def test_a_latency_table_without_the_classifier_head_is_refused(tmp_path):
+    """tools/measure_latency.py timed the backbone only: under latency_limit the search admitted networks slower than
+    the limit by the classifier head's time. A table measured so (no head recorded) is refused at build, naming
+    the key; the same table with the head builds."""
+    net, table = _latency_table(repeats=1, warmup=0)
+    legacy, timed = str(tmp_path / 'backbone_only.json'), str(tmp_path / 'lut.json')
+    LatencyTable.from_dict({k: v for k, v in table.to_dict().items() if k not in ('head', 'head_ms')}).save(legacy)
+    table.save(timed)
+    limit = 10 * table.fixed + sum(table.entries.values())
+    runner = Runner.from_cfg(_cfg(str(tmp_path / 'legacy'), latency_table=legacy, latency_limit=limit,
+                                  flops_limit=None))
+    with pytest.raises(ValueError, match=r'^train_cfg\.latency_table .*backbone_only\.json: the latency table timed '
+                                         r'no head .*tools/measure_latency\.py'):
+        runner.build_train_loop(runner._train_loop)
+    runner = Runner.from_cfg(_cfg(str(tmp_path / 'timed'), latency_table=timed, latency_limit=limit,
+                                  flops_limit=None))
+    assert runner.build_train_loop(runner._train_loop).cost_table.meta['head_ms'] > 0
