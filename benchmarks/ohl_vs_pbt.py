@@ -38,7 +38,8 @@ PBT, PB2, random and grid train in a plain PyTorch loop (same model, optimiser, 
 evaluation, ``ImgDataPreprocessor`` included), lighter than the mmengine runner OHL runs in: that favours their
 wall time. Same cores: every arm runs in a child process pinned to ``--cpus`` cores (default 2) with one torch
 thread per process: OHL's 4 copy processes, Ray's 4 concurrent trials (``ray.init(num_cpus=--cpus)``, 0.25 x that
-per trial), random / grid on a pool of ``--cpus`` processes.
+per trial), random / grid on a pool of ``--cpus`` processes. The arms of a seed run one after another, in the order
+given for the first, third, ... seed and reversed for the others (:func:`seed_arm_order`).
 
 Printed per arm: final test top-1 (%, mean ± std over seeds), wall time (s, the arm's child process from start
 to exit: data loading, process and Ray start-up included), peak memory (MiB: the largest sum of PSS, the
@@ -50,8 +51,9 @@ PBT / PB2 the learned schedule (OHL: the lr / wd each trunk of the final model t
 copies that ``schedule_policy.py`` replays, and the mode of θ during each trunk, whose first trunk shows the first
 grid value of the uniform start; PBT / PB2: the lr / wd of each epoch of the best trial's weights, carried through
 exploits in the checkpoint). Ends with
-whether the issue's goal holds: OHL at least as accurate as PBT, in at most a third of its wall time, with no
-checkpoint files between trunks.
+the wall-time ratio OHL / PBT of each seed and their mean ± sample std, and whether the issue's goal holds: OHL at
+least as accurate as PBT, in at most a third of its wall time (that mean of paired ratios; until the forty-third
+session the ratio of the mean wall times), with no checkpoint files between trunks.
 
 Needs the benchmark extras (ray[tune], scikit-learn for PB2, psutil): ``make bench-deps``.
 
@@ -408,6 +410,27 @@ def run_other(args: argparse.Namespace, arm: str, seed: int, tmp: str, cores: se
         return dict(json.load(f), wall=wall, peak=peak)
 
 
+def seed_arm_order(arms: list[str], index: int) -> list[str]:
+    """The order the arms run in for the ``index``-th seed (0-based): as given for seeds 0, 2, ... and reversed for
+    seeds 1, 3, ..., so that no arm always runs first (cold caches) or after the others (a change of the machine's
+    load, heat): the wall times compared run as ABBA pairs. Until the forty-third session every seed ran them in
+    the order given, OHL first."""
+    return list(arms) if index % 2 == 0 else list(reversed(arms))
+
+
+def paired_wall_ratios(ohl: list[dict], other: list[dict]) -> list[float]:
+    """``ohl[i]['wall'] / other[i]['wall']``: the wall-time ratio of each seed's two runs (the same seed, one after
+    the other); the goal reads their mean, not the ratio of the mean wall times (a seed run on a loaded machine
+    weighed more there).
+
+    Raises:
+        ValueError: Another number of runs on each side (runs of other seeds would be paired).
+    """
+    if len(ohl) != len(other) or not ohl:
+        raise ValueError(f'paired wall ratios need one run per seed on each side, got {len(ohl)} and {len(other)}')
+    return [o['wall'] / r['wall'] for o, r in zip(ohl, other)]
+
+
 def _schedule_text(schedule: list) -> str:
     return ' '.join(f'{lr:g}/{wd:g}' for lr, wd in schedule)
 
@@ -448,8 +471,8 @@ def main() -> None:
           f'{sorted(cores)}', flush=True)
     results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
     with tempfile.TemporaryDirectory(prefix='ohl_vs_pbt_', ignore_cleanup_errors=True) as tmp:
-        for seed in args.seeds:
-            for arm in args.arms:
+        for index, seed in enumerate(args.seeds):
+            for arm in seed_arm_order(args.arms, index):
                 r = (run_ohl(args, arm, seed, tmp, cores) if arm in OHL_ARMS
                      else run_other(args, arm, seed, tmp, cores))
                 results[arm].append(r)
@@ -478,9 +501,12 @@ def main() -> None:
     if 'ohl' in results and 'pbt' in results:
         ohl, pbt = results['ohl'], results['pbt']
         acc = np.mean([r['test'] for r in ohl]) >= np.mean([r['test'] for r in pbt])
-        fast = np.mean([r['wall'] for r in ohl]) <= np.mean([r['wall'] for r in pbt]) / 3
+        walls = paired_wall_ratios(ohl, pbt)
+        fast = summary(walls)['mean'] <= 1 / 3
         final_only = all(r['checkpoints'] == 1 for r in ohl)
         holds = 'HOLDS' if acc and fast and final_only else 'does NOT hold'
+        print(f'Wall time OHL / PBT, paired by seed: {mean_std(walls)} ({len(walls)} seed(s): '
+              f'{" ".join(f"{w:.2f}" for w in walls)})')
         print(f'Goal (OHL at least as accurate as PBT: {acc}; in at most a third of its wall time: {fast}; no '
               f'checkpoint files between trunks: {final_only}): {holds}')
     if 'ohl' in results and 'ohl_k' in results:

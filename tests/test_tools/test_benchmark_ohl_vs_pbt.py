@@ -140,3 +140,27 @@ def test_pb2_starts_and_explores_uniformly_over_the_grid_as_pbt_does(arms, size)
     assert {value: round(count / draws, 3) for value, count in counts.items()} == \
         {value: round(1 / size, 3) for value in choices}
     assert module.grid_value(choices, low) == choices[0] and module.grid_value(choices, high) == choices[-1]
+
+
+def test_ohl_vs_pbt_alternates_the_arm_order_and_pairs_the_wall_times_by_seed(arms, monkeypatch, capsys):
+    """Every seed ran its arms in the order given, OHL first: a change of the machine's load, or caches warmed by the
+    first run, reached the arms unevenly, and the goal read the ratio of the mean wall times. Now odd seeds run
+    the arms in reverse and the goal reads the mean of the seeds' paired ratios (0.2 and 0.4 -> 0.30; the ratio of
+    the means, 120 / 350 = 0.34, would miss the third)."""
+    module = _ohl_vs_pbt_without(monkeypatch, ())
+    ran, walls = [], {('ohl', 0): 20.0, ('pbt', 0): 100.0, ('ohl', 1): 240.0, ('pbt', 1): 600.0}
+
+    def run(args, arm, seed, tmp, cores):
+        ran.append((seed, arm))
+        return dict(test=70.0, reward=70.0, wall=walls[arm, seed], peak=1.0, checkpoints=1, checkpoint_bytes=1)
+
+    monkeypatch.setattr(module, 'run_ohl', run)
+    monkeypatch.setattr(module, 'run_other', run)
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--seeds', '0', '1', '--arms', 'ohl', 'pbt'])
+    module.main()
+    assert ran == [(0, 'ohl'), (0, 'pbt'), (1, 'pbt'), (1, 'ohl')]
+    out = capsys.readouterr().out
+    assert 'Wall time OHL / PBT, paired by seed: 0.30 ± 0.14 (2 seed(s): 0.20 0.40)' in out
+    assert 'in at most a third of its wall time: True' in out
+    with pytest.raises(ValueError, match='one run per seed on each side'):
+        module.paired_wall_ratios([dict(wall=1.0)], [])
