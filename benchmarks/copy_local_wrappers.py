@@ -8,11 +8,17 @@ that modules outside torch bound at import at the copy (the ``sys.modules`` scan
 scan, with mmdet's models imported, is printed apart). torch.distributed is not started: ``is_distributed`` is
 replaced for the measurement.
 
-Run: python benchmarks/copy_local_wrappers.py [--steps 20000] [--with-mmdet]
+After one untimed round of both, the two sides run ``--rounds`` timed rounds of ``--steps`` steps, in alternating
+order (old first in rounds 1, 3, ..., new first in 2, 4, ...); printed: each side's median per-step time and the
+old / new ratio as the mean ± sample std of the rounds' paired ratios. Until the forty-third session one timed round
+ran, the old path always first.
+
+Run: python benchmarks/copy_local_wrappers.py [--steps 20000] [--rounds 5] [--with-mmdet]
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from contextlib import contextmanager
@@ -71,11 +77,34 @@ def _steps(block, layout: CopyLayout, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+def alternating_rounds(sides: list, rounds: int) -> list[list[float]]:
+    """Call every side once per round, in the given order in rounds 0, 2, ... and reversed in rounds 1, 3, ...,
+    after one untimed round of each; ``[[side 0's result per round], [side 1's], ...]``."""
+    for side in sides:
+        side()
+    results: list[list[float]] = [[] for _ in sides]
+    for r in range(rounds):
+        for k in (range(len(sides)) if r % 2 == 0 else reversed(range(len(sides)))):
+            results[k].append(sides[k]())
+    return results
+
+
+def paired_ratio_text(numerator: list[float], denominator: list[float]) -> str:
+    """Mean ± sample std of the rounds' paired ratios ``numerator[i] / denominator[i]`` (``n/a`` for one round),
+    with the number of rounds."""
+    ratios = [a / b for a, b in zip(numerator, denominator, strict=True)]
+    std = f'{statistics.stdev(ratios):.2f}' if len(ratios) > 1 else 'n/a'
+    return f'{statistics.mean(ratios):.2f} ± {std} (sample std of {len(ratios)} paired round(s))'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--steps', type=int, default=20000)
+    parser.add_argument('--rounds', type=int, default=5, help='timed rounds of both sides, in alternating order')
     parser.add_argument('--with-mmdet', action='store_true', help='import mmdet.models first (~4000 modules)')
     args = parser.parse_args()
+    if args.rounds < 1 or args.steps < 1:
+        parser.error(f'--rounds and --steps must be >= 1, got {args.rounds} and {args.steps}')
     if args.with_mmdet:
         import mmdet.models  # noqa: F401
     layout = CopyLayout(2, 1, rank=1, world_size=2)
@@ -84,12 +113,12 @@ def main() -> None:
         with copies.copy_local_collectives(layout):
             pass
         first = time.perf_counter() - start
-        for _ in range(2):  # warm both, then alternate
-            old = _steps(_old_path, layout, args.steps)
-            new = _steps(copies.copy_local_collectives, layout, args.steps)
+        old, new = alternating_rounds([lambda: _steps(_old_path, layout, args.steps),
+                                       lambda: _steps(copies.copy_local_collectives, layout, args.steps)],
+                                      args.rounds)
     print(f'modules: {len(sys.modules)}; first block (the sys.modules scan): {first * 1e3:.1f} ms')
-    print(f'per step: old path {old * 1e6:.1f} us, wrappers kept per layout {new * 1e6:.1f} us, '
-          f'ratio old/new {old / new:.2f}')
+    print(f'per step, median of {args.rounds} round(s): old path {statistics.median(old) * 1e6:.1f} us, wrappers '
+          f'kept per layout {statistics.median(new) * 1e6:.1f} us; ratio old/new {paired_ratio_text(old, new)}')
 
 
 if __name__ == '__main__':

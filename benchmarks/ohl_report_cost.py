@@ -5,7 +5,8 @@ trunk (``json.dump(history, indent=1)``, the former way), in the same run, on sy
 ``OHLHook``'s (every copy's reward, seconds, a distribution summary and θ: K logits per trunk; K = 1,296 for the
 paper's 36 x 36 pair space without factorisation, 72 with it). Prints, for a history of T trunks, the seconds of
 the write after trunk T for both (median of ``--repeats`` writes; single writes vary by half between runs) and
-their ratio.
+their ratio. The two sides' writes alternate, in alternating order (until the forty-third session ours always
+went first).
 
 Run: python benchmarks/ohl_report_cost.py [--trunks 100 1000] [--logits 1296] [--copies 8] [--repeats 7]
 """
@@ -47,15 +48,18 @@ def main() -> None:
             history = [_record(t, args.logits, args.copies, rng) for t in range(trunks)]
             report = OHLReport(SimpleNamespace(work_dir=tmp, visualizer=None), f'ohl{trunks}', [])
             ours, whole = [], []
-            for _ in range(args.repeats):
-                report.write_history(history[:-1])  # the run so far: the earlier trunks were written as they ended
-                start = time.perf_counter()
-                report.write_history(history)
-                ours.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                with open(osp.join(tmp, 'whole.json'), 'w') as f:
-                    json.dump(history, f, indent=1)
-                whole.append(time.perf_counter() - start)
+            for repeat in range(args.repeats):  # alternating order: neither side always writes after the other
+                for side in (('ours', 'whole') if repeat % 2 == 0 else ('whole', 'ours')):
+                    if side == 'ours':
+                        report.write_history(history[:-1])  # the run so far: earlier trunks written as they ended
+                        start = time.perf_counter()
+                        report.write_history(history)
+                        ours.append(time.perf_counter() - start)
+                    else:
+                        start = time.perf_counter()
+                        with open(osp.join(tmp, 'whole.json'), 'w') as f:
+                            json.dump(history, f, indent=1)
+                        whole.append(time.perf_counter() - start)
             ours, whole = statistics.median(ours), statistics.median(whole)
             print(f'after trunk {trunks} ({args.logits} logits, {args.copies} copies), median of {args.repeats}: '
                   f'write_history {ours:.4f} s, whole history re-serialised {whole:.4f} s, ratio {whole / ours:.1f}x')

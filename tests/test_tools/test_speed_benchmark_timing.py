@@ -129,3 +129,43 @@ def test_ohl_overhead_paired_ratios_refuse_unpaired_times(arms):
     with pytest.raises(ValueError, match='as many OHL as plain'):
         bench.paired_ratios([3.0, 4.0], [2.0])
     assert [bench.arm_order(p) for p in range(3)] == [('plain', 'ohl'), ('ohl', 'plain'), ('plain', 'ohl')]
+
+
+def test_copy_local_wrappers_alternates_its_rounds_and_pairs_the_ratio(arms):
+    """One timed round ran, the old path always first; now rounds alternate after an untimed one, and the ratio is
+    the mean ± std of the rounds' paired ratios (4/2 and 3/3 -> 1.50 ± 0.71, not the medians' 3.5/2.5)."""
+    bench, calls = _bench('copy_local_wrappers'), []
+    times = {'old': iter([9.0, 4.0, 3.0]), 'new': iter([9.0, 2.0, 3.0])}
+
+    def side(name):
+        def run():
+            calls.append(name)
+            return next(times[name])
+        return run
+
+    old, new = bench.alternating_rounds([side('old'), side('new')], 2)
+    assert calls == ['old', 'new', 'old', 'new', 'new', 'old'] and (old, new) == ([4.0, 3.0], [2.0, 3.0])
+    assert bench.paired_ratio_text(old, new) == '1.50 ± 0.71 (sample std of 2 paired round(s))'
+    assert bench.paired_ratio_text([2.0], [1.0]).startswith('2.00 ± n/a')
+
+
+def test_ohl_report_cost_alternates_its_two_writes(arms, monkeypatch, capsys, tmp_path):
+    """write_history was always timed before the whole-history dump, in every repeat."""
+    bench, calls = _bench('ohl_report_cost'), []
+
+    class Report:
+        def __init__(self, *args):
+            pass
+
+        def write_history(self, history):
+            calls.append(('ours', len(history)))
+
+    def dump(history, f, indent):
+        calls.append(('whole', len(history)))
+
+    monkeypatch.setattr(bench, 'OHLReport', Report)
+    monkeypatch.setattr(bench.json, 'dump', dump)
+    monkeypatch.setattr(sys, 'argv', ['ohl_report_cost.py', '--trunks', '3', '--repeats', '2', '--logits', '2'])
+    bench.main()
+    timed = [name for name, n in calls if n == 3]  # the setup writes of the 2 earlier trunks left out
+    assert timed == ['ours', 'whole', 'whole', 'ours']
