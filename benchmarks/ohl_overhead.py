@@ -4,7 +4,8 @@ Both sides train the digits CNN on the same data for the same epochs with N proc
 spawns its N copies; the plain side starts N independent trainings), so they compete for the same cores. The two
 sides run ``--repeats`` times as pairs, in alternating order (plain first in pairs 1, 3, ..., OHL first in pairs
 2, 4, ...: ABBA), so warm file caches, drift of the machine's load and heat reach both sides alike; until the
-forty-third session the plain runs always went first, once, and the one ratio carried that order.
+forty-third session the plain runs always went first, once, and the one ratio carried that order (and the cold
+file cache: an untimed process now loads the libraries first).
 Prints the wall-time ratio OHL / plain of every pair and their mean ± sample std (``n/a`` for one pair; the number
 of pairs is printed with it, and a std of 2-3 pairs is a rough one) and, from the OHL runs' own per-trunk timings
 (``history.json``, summed over a run, averaged over the repeats), the breakdown:
@@ -35,6 +36,7 @@ from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV, usable_cpus
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 PLAIN = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
+WARM_UP = 'import torch, mmengine.runner, mmdet.models, automl_mm.models, automl_mm.ohl'  # the libraries both load
 
 
 def _common(epochs: int) -> list[str]:
@@ -136,6 +138,9 @@ def main() -> None:
                 histories.append(json.load(f))
             return seconds
 
+        # untimed: the first process to load torch, mmengine and mmdet from disk pays for the file cache (it was
+        # always the plain side's); both sides then start warm
+        subprocess.run([sys.executable, '-c', WARM_UP], cwd=ROOT, env=_env(threads), check=True, capture_output=True)
         times = timed_pairs({'plain': plain_arm, 'ohl': ohl_arm}, args.repeats)
 
     ratios = paired_ratios(times['ohl'], times['plain'])
