@@ -237,13 +237,16 @@ class LatencyTable(CostTable):
         """
         if 'head' not in self.meta and head is None:
             return  # an older table of a network without a head: nothing is missing
-        recorded = self.meta.get('head', 'not recorded (measured before the classifier was timed)')
-        if recorded != head_fingerprint(head):
-            timed = 'a head' if isinstance(recorded, str) and 'not recorded' not in recorded else 'no head'
-            wanted = 'its head' if head is not None else 'no head'
-            raise ValueError(f'{source}: the latency table timed {timed} ({recorded}) but the model runs {wanted} '
-                             f'after the supernet ({head_fingerprint(head)}), so its latencies are not the '
-                             f'network\'s; {_REMEDY}')
+        wanted = head_fingerprint(head)
+        if 'head' not in self.meta:
+            timed = 'no head (it records none: measured before the classifier was timed)'
+        elif self.meta['head'] == wanted:
+            return
+        else:
+            timed = f'a head {self.meta["head"]}' if self.meta['head'] is not None else 'no head'
+        runs = f'its head {wanted}' if head is not None else 'no head'
+        raise ValueError(f'{source}: the latency table timed {timed} but the model runs {runs} after the '
+                         f'supernet, so its latencies are not the network\'s; {_REMEDY}')
 
     def latency(self, supernet: nn.Module, path: Sequence[int]) -> float:
         """Latency of ``path`` in ms; the same as ``cost``."""
