@@ -129,21 +129,24 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
 
     @classmethod
     def split_source(cls, data_root: str | None) -> str | None:
-        """The data the train / reward split of ``data_root`` is carved from, for the config check of held-out
-        splits (:mod:`automl_mm.engine.preflight_splits`): the SHA-256 of the training labels of its five batches
-        (the split depends on nothing else besides its arguments), so two copies of the same batches are one source
+        """The data the train / reward split of ``data_root`` is carved from, for the config checks of held-out
+        splits (:mod:`automl_mm.engine.preflight_splits`, :mod:`automl_mm.engine.preflight_eval_splits`): a digest
+        of the images and labels of its five training batches (:func:`~automl_mm.datasets.content.array_digest`;
+        the split depends on nothing else besides its arguments), so two copies of the same batches are one source
         (compared as paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from them shared
-        images unchecked). ``None`` where the batches are missing or unreadable (building the dataset names
-        the problem)."""
-        import hashlib
+        images unchecked), and batches of other images are another whatever their labels (compared by the labels
+        alone, they were one: their splits were refused as overlapping, and a reward split of them was taken for
+        the test loader's). ``None`` where the batches are missing or unreadable (building the dataset names the
+        problem). Cost: the five batches read (about 150 MB) and one hash of their arrays."""
+        from .content import array_digest
 
         if not isinstance(data_root, (str, os.PathLike)):
             return None
         try:
-            labels = [read_cifar_batch(osp.join(data_root, name))[1] for name in _TRAIN_FILES]
+            batches = [read_cifar_batch(osp.join(data_root, name)) for name in _TRAIN_FILES]
         except (FileNotFoundError, ValueError):
             return None
-        return 'sha256:' + hashlib.sha256(np.concatenate(labels).tobytes()).hexdigest()
+        return array_digest(*(array for batch in batches for array in batch))
 
     def load_data_list(self) -> list[dict]:
         files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES

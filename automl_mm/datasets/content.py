@@ -62,6 +62,21 @@ def same_file_content(first: str, second: str) -> bool:
     return digest is not None and digest == file_digest(second)
 
 
+def array_digest(*arrays) -> str:
+    """``'blake2b:'`` and the BLAKE2b (16 bytes, hex) of arrays' dtypes, shapes and bytes, in order: the identity of
+    data held in memory (a data set's decoded images and labels), the same for the same values however they were
+    stored (a plain idx file or its ``.gz``, a copy under another root). Cost: one pass over the arrays' bytes
+    (Fashion-MNIST's 60,000 training images: about 0.05 s)."""
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        h.update(f'{array.dtype.str}{array.shape};'.encode())
+        h.update(memoryview(array.reshape(-1)).cast('B') if array.size else b'')
+    return 'blake2b:' + h.hexdigest()
+
+
 def _names(folder: str, listings: dict | None) -> frozenset[str]:
     """The names of the non-hidden files directly in ``folder`` (no ``stat``: the directory entries' types), kept in
     ``listings`` by folder when given."""
@@ -103,4 +118,4 @@ def same_folder_content(first: str, second: str, sample: int = SAMPLE_FILES, lis
     return same_files(first, second, list(_names(first, listings) & _names(second, listings)), sample)
 
 
-__all__ = ['SAMPLE_FILES', 'file_digest', 'same_file_content', 'same_files', 'same_folder_content']
+__all__ = ['SAMPLE_FILES', 'array_digest', 'file_digest', 'same_file_content', 'same_files', 'same_folder_content']

@@ -216,21 +216,26 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
 
     @classmethod
     def split_source(cls, data_root: str | None) -> str | None:
-        """The data the train / reward split of ``data_root`` is carved from, for the config check of held-out
-        splits (:mod:`automl_mm.engine.preflight_splits`): the SHA-256 of the official training labels found there
-        (``None``: the default locations, as the dataset finds them). The split depends on nothing else besides its
-        arguments, so ``data_root=None`` and the folder it resolves to, or two copies of the same files, are one
-        source (compared as paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from
-        them shared images unchecked). ``None`` where no readable labels file is found (building the dataset then
-        names the problem)."""
-        import hashlib
+        """The data the train / reward split of ``data_root`` is carved from, for the config checks of held-out
+        splits (:mod:`automl_mm.engine.preflight_splits`, :mod:`automl_mm.engine.preflight_eval_splits`): a digest
+        of the official training part found there, its images and labels
+        (:func:`~automl_mm.datasets.content.array_digest`; ``None``: the default locations, as the dataset finds
+        them). The split depends on nothing else besides its arguments, so ``data_root=None`` and the folder it
+        resolves to, or two copies of the same files (plain or ``.gz``), are one source (compared as paths, a
+        training split of ``seed=1`` beside a reward split of ``seed=0`` read from them shared images unchecked),
+        and files of other images are another source whatever their labels (compared by the labels alone, a
+        training set of other images with Fashion-MNIST's label order was taken for Fashion-MNIST: its splits were
+        refused as overlapping, and a reward split of it was taken for the test loader's). (Files of the same images
+        under other labels count as another source and are not compared.) ``None`` where no readable pair
+        of training files is found (building the dataset then names the problem). Cost: the training part read
+        and decoded once (kept for the dataset: :func:`load_fashion_mnist`) and one hash of its bytes."""
+        from .content import array_digest
 
         try:
-            root = find_data_root(data_root)
-            labels = _read_copies(_files_in(root, FILES['train'][1]), 1)
+            images, labels = load_fashion_mnist(data_root, 'train')
         except (FileNotFoundError, ValueError):
             return None
-        return 'sha256:' + hashlib.sha256(labels.tobytes()).hexdigest()
+        return array_digest(images, labels)
 
     def split_indices(self, labels: np.ndarray) -> np.ndarray:
         """Indices (into the official part) of this split, before the per-class subset and ``max_samples``."""

@@ -51,8 +51,9 @@ def _same_data(held: dict, trained: dict, digests: dict) -> bool:
     its copy under another root, compared by the images both list, a sample read byte for byte), its verdict on
     the two leaves' resolved ``data_root`` + ``data_prefix``; or, where it has ``split_source(source)`` (a digest of
     what the split depends on, given the resolved ``data_root``, ``None`` for the class's default location:
-    Fashion-MNIST's and CIFAR-10's training labels), the same non-``None`` digest, so that ``data_root=None`` and
-    the folder it resolves to, or two copies of the files, count as one. These are read only here, where the
+    Fashion-MNIST's and CIFAR-10's training images and labels), the same non-``None`` digest, so that
+    ``data_root=None`` and the folder it resolves to, or two copies of the files, count as one, and files of other
+    images under the same labels as two. These are read only here, where the
     verdict depends on them (the paths differ and the splits would overlap), digests once per class and source
     (``digests``); the cost is the class's method's."""
     if held['source'] == trained['source']:

@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import os.path as osp
+import pickle
 import re
 import shutil
 import sys
@@ -22,7 +23,7 @@ from PIL import Image
 
 from automl_mm.datasets import generate_fmnist_det
 from automl_mm.datasets.coco_split import split_coco
-from automl_mm.engine.preflight import ConfigCheckError, check_config
+from automl_mm.engine.preflight import ConfigCheckError, check_config, reads_test_split
 from automl_mm.registry import DATASETS
 
 from conftest import REPO_ROOT
@@ -489,6 +490,56 @@ def test_cifar_splits_of_two_copies_of_the_batches_are_compared(tmp_path):
         check_config(cfg)
     cfg.reward_dataloader.dataset.data_root = other
     check_config(cfg)  # other training labels: another source
+
+
+def test_fashion_mnist_and_cifar_sources_of_other_pixels_under_the_same_labels_are_other_data(tmp_path):
+    """The sources of the split checks were told by a digest of their training labels only: files of other images
+    in the same label order (here: the pixels inverted) counted as the same data, so a training split of ``seed=1``
+    beside a reward split of ``seed=0`` read from them was refused as overlapping, and a reward loader whose split
+    is the one test_dataloader reads from the other files was refused as reading the test split. Both share no
+    image and pass; a copy of the files still is the same data (both refusals fire)."""
+    from conftest import write_cifar
+
+    def inverted(path: str, header: int) -> None:
+        with gzip.open(path) if path.endswith('.gz') else open(path, 'rb') as f:
+            raw = bytearray(f.read())
+        raw[header:] = bytes(255 - b for b in raw[header:])
+        with gzip.open(path, 'wb') if path.endswith('.gz') else open(path, 'wb') as f:
+            f.write(bytes(raw))
+
+    fashion = write_fake_fashion(str(tmp_path / 'fashion'))
+    shutil.copytree(fashion, tmp_path / 'fashion_copy')
+    shutil.copytree(fashion, tmp_path / 'fashion_other')
+    inverted(str(tmp_path / 'fashion_other' / 'train-images-idx3-ubyte.gz'), 16)
+    cifar = write_cifar(str(tmp_path / 'cifar'))
+    shutil.copytree(cifar, tmp_path / 'cifar_copy')
+    other_cifar = str(shutil.copytree(cifar, tmp_path / 'cifar_other'))
+    for i in range(1, 6):
+        batch = osp.join(other_cifar, f'data_batch_{i}')
+        with open(batch, 'rb') as f:
+            entry = pickle.load(f, encoding='bytes')
+        entry[b'data'] = 255 - entry[b'data']
+        with open(batch, 'wb') as f:
+            pickle.dump(entry, f, protocol=2)
+    for kind, root, size in (('FashionMNISTDataset', fashion, 20), ('CIFAR10Dataset', cifar, 20)):
+        base = dict(type=kind, pipeline=[], reward_size=size)
+        cfg = Config.fromfile(DIGITS)
+        cfg.train_dataloader.dataset = dict(base, split='train', data_root=root, seed=1)
+        cfg.val_dataloader.dataset = dict(base, split='test', data_root=root)
+        cfg.test_dataloader = cfg.val_dataloader
+        for reward_root, same in ((f'{root}_copy', True), (f'{root}_other', False)):
+            cfg.reward_dataloader.dataset = dict(base, split='reward', data_root=reward_root, seed=0)
+            if same:
+                with pytest.raises(ConfigCheckError, match=rf"reward_dataloader\.dataset \({kind}, "
+                                                           r"split='reward'\) .* other seed: 0 and 1"):
+                    check_config(cfg)
+            else:
+                check_config(cfg)  # other images: no split of them is a part of the training split
+        # a held-out loader against test_dataloader (here the reward split of the original files)
+        test_loader = dict(dataset=dict(base, split='reward', data_root=root))
+        for reward_root, same in ((f'{root}_copy', True), (f'{root}_other', False)):
+            assert reads_test_split(dict(dataset=dict(base, split='reward', data_root=reward_root)), test_loader) \
+                is same
 
 
 def test_image_folder_splits_of_a_copied_folder_are_compared_by_content(tmp_path):
