@@ -26,18 +26,26 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool]
     """``(metric's annotation file, the loader's, several)`` when a COCO metric reads its ground truth from another
     file than the COCO dataset it scores, or the loader reads several COCO files (``several`` is then ``True``: a
     ``ConcatDataset``, its files joined by ``' + '``; one metric holds one file's ground truth), else ``None``.
+    The metric's file is the loader's when it is the same file (resolved, links followed) or a copy of its bytes
+    under another path (:func:`~automl_mm.datasets.content.same_file_content`, read only when the paths differ and
+    the sizes are equal): compared by path, a metric reading the annotation file copied next to a data set's copy
+    was refused as another split's.
 
     The fault this finds is silent: automl_mm's COCO splits number their images from 1, so the ids of one split
     exist in another's file, mmdet's ``CocoMetric`` restricted to the predicted ids scores each prediction against
     another image (a reward split fell back to ``val_evaluator`` and a perfect detector scored mAP 0).
     """
-    files = set(loader_coco_files(loader_cfg))
+    from automl_mm.datasets.content import same_file_content
+
+    files = loader_coco_files(loader_cfg)
     if not files:
         return None
     for metric in evaluator_metrics(evaluator_cfg):
-        if (isinstance(metric, dict) and 'coco' in config_type_name(metric).lower()
-                and isinstance(metric.get('ann_file'), str)
-                and (_abs(metric['ann_file']) not in files or len(files) > 1)):
+        if not (isinstance(metric, dict) and 'coco' in config_type_name(metric).lower()
+                and isinstance(metric.get('ann_file'), str)):
+            continue
+        ann = _abs(metric['ann_file'])
+        if len(files) > 1 or not (ann == files[0] or same_file_content(ann, files[0])):
             # several files (a ConcatDataset of COCO splits): the metric holds one file's ground truth, and the
             # predictions of the other files' images were scored against its images of the same ids
             return metric['ann_file'], ' + '.join(sorted(files)), len(files) > 1

@@ -145,6 +145,25 @@ def test_a_test_split_or_its_annotation_file_reached_through_a_link_is_the_same_
                                                 ann_file='mirror/annotations/instances_test.json')) is None
 
 
+def test_a_coco_metric_reading_a_copy_of_its_loaders_annotation_file_scores_that_file(tmp_path):
+    """The metric's annotation file was compared with the loader's by path: a CocoMetric reading a copy of the
+    loader's file (copied with the data set to another root) was refused as another split's. A file of other bytes
+    (of the same size) still is."""
+    from automl_mm.engine.preflight import split_mismatch
+
+    text = '{"images": [{"id": 1, "file_name": "1.png"}]}'
+    for root, content in (('data', text), ('copy', text), ('other', text.replace('1.png', '2.png'))):
+        (tmp_path / root).mkdir()
+        (tmp_path / root / 'instances_reward.json').write_text(content)
+    loader = dict(dataset=dict(type='CocoDataset', data_root=str(tmp_path / 'data'), ann_file='instances_reward.json',
+                               data_prefix=dict(img='reward/'), pipeline=[]))
+    assert split_mismatch(loader, dict(type='CocoMetric', ann_file=str(tmp_path / 'copy/instances_reward.json'))) \
+        is None
+    other = str(tmp_path / 'other/instances_reward.json')
+    assert split_mismatch(loader, dict(type='CocoMetric', ann_file=other)) == \
+        (other, osp.realpath(tmp_path / 'data/instances_reward.json'), False)
+
+
 def test_a_copy_of_the_test_annotation_file_or_image_folder_is_the_test_split(tmp_path):
     """The test split was told by its paths: a reward loader reading a copy of the test annotation file (or of an
     ImageFolderDataset test folder) under another root passed as another split, and the rewards were test images.
