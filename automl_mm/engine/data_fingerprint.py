@@ -321,6 +321,42 @@ def saved_version(fingerprint: Any) -> int:
     return version if isinstance(version, int) and not isinstance(version, bool) else VERSION
 
 
+def same_data_by_content(runner: Any, checkpoint: dict, key: str) -> bool | None:
+    """Whether the dataset of config key ``key`` (``'<loader key>.dataset'``, as :func:`run_datasets` names it)
+    holds, by content, the data the checkpoint's run read there: its fingerprint (of the checkpoint's version,
+    computed through the runner's :class:`DataFingerprintHook`, which keeps it for the data check; a held-out split
+    not built yet is built for it, as the check builds it) against ``meta['data_fingerprints'][key]``. ``None``
+    where it cannot be told: a checkpoint written without fingerprints (an older automl_mm), a dataset that cannot
+    be fingerprinted, a runner without the check."""
+    saved = (checkpoint.get('meta') or {}).get(META_KEY) if isinstance(checkpoint, dict) else None
+    saved = saved.get(key) if isinstance(saved, dict) else None
+    check = next((h for h in getattr(runner, 'hooks', None) or () if isinstance(h, DataFingerprintHook)), None)
+    if not isinstance(saved, dict) or check is None:
+        return None
+    dataset = run_datasets(runner, build=lambda name: name == key).get(key)
+    now = None if dataset is None else check.fingerprint(dataset, saved_version(saved))
+    return None if now is None else not data_changes({key: saved}, {key: now})
+
+
+def compared_by_content(runner: Any, checkpoint: dict | None, loaders: dict[str, str]) -> tuple[list[str], list[str]]:
+    """For the resume checks of what a search's scores are read on (an OHL hook's reward split and BN batches, a
+    NAS search loop's search split and BN batches): which of their loaders' data is judged by content
+    (:func:`same_data_by_content`) instead of by path. ``loaders``: ``{setting name: dataset config key}``.
+
+    Returns ``(names whose paths the check leaves out, names it refuses)``: the first, the data that is the same
+    (copied or moved under another root: compared by path, it was refused) or that differs while the data check is
+    on (it refuses the resume, naming the key: other data under the same paths passed the path comparison); the
+    second, data that differs under ``resume_data_check=False``, which lets the run train on other data but not rank
+    rewards or scores of two data sets together. Names whose data cannot be told (``None``; ``checkpoint`` ``None``)
+    are in neither: their paths are compared."""
+    if checkpoint is None:
+        return [], []
+    verdicts = {name: same_data_by_content(runner, checkpoint, key) for name, key in loaders.items()}
+    checked = check_enabled(getattr(runner, 'cfg', None))
+    return ([name for name, same in verdicts.items() if same or (same is False and checked)],
+            [name for name, same in verdicts.items() if same is False and not checked])
+
+
 def _describe(key: str, before: dict, now: dict) -> str:
     kind = now.get('type') or before.get('type') or 'dataset'
     if before.get('items') == now.get('items'):
@@ -456,5 +492,6 @@ class DataFingerprintHook(Hook):
                       'were not compared', logger='current', level=logging.WARNING)
 
 
-__all__ = ['DataFingerprintHook', 'META_KEY', 'SWITCH', 'VERSION', 'check_enabled', 'data_changes',
-           'dataset_fingerprint', 'item_identity', 'run_datasets', 'saved_version']
+__all__ = ['DataFingerprintHook', 'META_KEY', 'SWITCH', 'VERSION', 'check_enabled', 'compared_by_content',
+           'data_changes', 'dataset_fingerprint', 'item_identity', 'run_datasets', 'same_data_by_content',
+           'saved_version']

@@ -33,7 +33,14 @@ from torch import nn
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
 from automl_mm.ohl.sync import broadcast_buffers_
-from automl_mm.utils.checks import as_count, loader_setting, plain_config, resolve_config_paths, same_config
+from automl_mm.utils.checks import (
+    as_count,
+    loader_setting,
+    plain_config,
+    resolve_config_paths,
+    same_config,
+    without_data_paths,
+)
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.metric_rule import resolve_rule
 from automl_mm.utils.seeding import as_seed, resumed_seed
@@ -141,7 +148,7 @@ class _SearchStateHook(Hook):
             if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
                 self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))
             if state.get('scoring') is not None:  # checkpoints written before the settings were saved: unchecked
-                self.loop.check_resumed_scoring(state['scoring'])
+                self.loop.check_resumed_scoring(state['scoring'], checkpoint)
         self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
 
 
@@ -265,7 +272,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         _, key = first_configured(runner.cfg, held.dataloader_cfg, held.dataloader_key, held.loader_keys)
         return {key or held.dataloader_key: held}
 
-    def check_resumed_scoring(self, saved: dict) -> None:
+    def check_resumed_scoring(self, saved: dict, checkpoint: dict | None = None) -> None:
         """Refuse a resume in the middle of a scoring step whose scoring settings are not the checkpoint's.
 
         The step's finished candidates keep the scores they got under the checkpoint's settings; the rest would be
@@ -273,20 +280,37 @@ class SearchLoopBase(IterBasedTrainLoop):
         over 2, read under another metric, or on batches of another size). Between steps every candidate of a step
         is scored alike, so the settings may change there. Paths compare as the files they name
         (:func:`~automl_mm.utils.checks.same_config`): ``data/x``, ``./data/x`` and its absolute path are one setting,
-        and ``data/x`` resolved from another working directory is another.
+        and ``data/x`` resolved from another working directory is another. The data of a loader (the search split,
+        ``train_dataloader`` for BN batches) whose fingerprint the checkpoint recorded is judged by content
+        (``checkpoint`` given: :func:`~automl_mm.engine.data_fingerprint.compared_by_content`): its paths, and a
+        metric's ``ann_file`` naming its annotation file, are not compared
+        (:func:`~automl_mm.utils.checks.without_data_paths`), so the split copied or moved under another root resumes
+        (compared by path, it was refused), and other data under the same paths is refused (by the data check; here,
+        under ``resume_data_check=False``: it passed).
 
         Args:
             saved: :meth:`scoring_settings` as the checkpoint saved it.
+            checkpoint: The resumed checkpoint (its ``meta['data_fingerprints']``); ``None``: paths compared.
 
         Raises:
             ValueError: a step is partly scored and a setting differs, naming its config key and both values.
         """
+        from automl_mm.engine.data_fingerprint import SWITCH, compared_by_content
+
         if not any(pool.scores for pool in self.search_pools()):
             return
-        for key, value in self.scoring_settings().items():
-            if key in saved and not same_config(saved[key], value):
+        now = self.scoring_settings()
+        unpathed, other_data = compared_by_content(self.runner, checkpoint, {
+            key: f'{key}.dataset' for key, value in now.items()
+            if key in saved and isinstance(value, dict) and isinstance(value.get('dataset'), dict)})
+        compared_saved, compared_now = without_data_paths(saved, unpathed), without_data_paths(now, unpathed)
+        for key, value in now.items():
+            if key in other_data or (key in saved and not same_config(compared_saved[key], compared_now[key])):
+                why = (f' (its dataset holds other data than the checkpoint\'s run read there, compared by content; '
+                       f'{SWITCH}=False lets a run train on other data, not rank scores of two data sets together)'
+                       if key in other_data else '')
                 raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
-                                 f'{key}={saved[key]!r}, this run sets {key}={value!r}: the step\'s finished '
+                                 f'{key}={saved[key]!r}, this run sets {key}={value!r}{why}: the step\'s finished '
                                  'candidates would be ranked against ones scored otherwise. Resume with the '
                                  'checkpoint\'s setting (it may change once the step is done), or start a new '
                                  'search from its weights with load_from')

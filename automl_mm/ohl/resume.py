@@ -24,6 +24,7 @@ from automl_mm.utils.checks import (
     same_config,
     same_setting,
     same_signature,
+    without_data_paths,
 )
 from automl_mm.utils.seeding import resumed_seed
 
@@ -250,7 +251,7 @@ def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:
                              'or choices, in the same order), or start a new search from its weights with '
                              'load_from')
     check_search_settings(hook, runner, state.get('settings') or {}, state['trunk'])
-    check_reward_settings(hook, runner, state.get('reward') or {}, state['trunk'])
+    check_reward_settings(hook, runner, state.get('reward') or {}, state['trunk'], checkpoint)
     check_initial_states(hook, runner, state.get('initial') or {}, state['trunk'])
     # the start the search began from goes on into this run's checkpoints (a resume of a resume compares with it)
     hook.initial_states = {**distribution_states(hook), **(state.get('initial') or {})}
@@ -324,25 +325,44 @@ def _differing_keys(name: str, before: Any, now: Any) -> str:
     return f' (it differs at {listed}{more})' if found else ''
 
 
-def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> None:
+def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int, checkpoint: dict | None = None) -> None:
     """Refuse a resume whose rewards would be read otherwise than the checkpoint's (:func:`reward_settings`):
     the controllers' baselines hold averages of the old rewards and the history would rank two rewards
     together; the BatchNorm re-estimation may change, with a warning. Checkpoints written before the reward
     settings were saved are not checked; one saved before ``reward_rule`` existed maximised its reward (rule
-    ``'greater'``), and a run that now infers ``'less'`` from its ``reward_key`` is refused."""
+    ``'greater'``), and a run that now infers ``'less'`` from its ``reward_key`` is refused.
+
+    The data of the reward split (and of the BN batches read from ``train_dataloader``) is judged by content where
+    the checkpoint recorded its fingerprint (``checkpoint`` given:
+    :func:`~automl_mm.engine.data_fingerprint.compared_by_content`): its paths, and the reward evaluator's
+    ``ann_file`` that names the split's annotation file, are then left out here
+    (:func:`~automl_mm.utils.checks.without_data_paths`), so the split copied or moved under another root resumes
+    (compared by path, it was refused), and other data under the same paths is refused (by the data check, naming
+    the loader's key; here, under ``resume_data_check=False``: it passed). Elsewhere (a checkpoint without data
+    fingerprints) the paths are compared as files."""
+    from automl_mm.engine.data_fingerprint import SWITCH, compared_by_content
+
     now, keys, may_change = hook.reward_settings(runner)
     if 'reward_key' in saved and 'reward_rule' not in saved:
         saved = dict(saved, reward_rule='greater')
+    # (the BN batches' key 'train_dataloader (with test_pipeline)': train_dataloader's dataset, another pipeline)
+    unpathed, other_data = compared_by_content(runner, checkpoint, {
+        role: f'{keys[role].split(" ")[0]}.dataset' for role in ('reward_dataloader', 'bn_recalibration_dataloader')
+        if role in now and role in saved})
+    compared_saved, compared_now = without_data_paths(saved, unpathed), without_data_paths(now, unpathed)
     for role, value in now.items():
-        if role not in saved or same_config(saved[role], value):
+        if role not in saved or (role not in other_data and same_config(compared_saved[role], compared_now[role])):
             continue
         name = keys[role]
         if role in may_change:
             runner.logger.warning(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this '
                                   f'run sets {value!r}: the rewards from trunk {trunk} on are read so')
             continue
+        differing = _differing_keys(name, compared_saved[role], compared_now[role]) if role not in other_data else (
+            ' (its dataset holds other data than the checkpoint\'s run read there, compared by content; '
+            f'{SWITCH}=False lets a run train on other data, not rank rewards of two data sets together)')
         raise ValueError(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this run sets '
-                         f'{name}={value!r}{_differing_keys(name, saved[role], value)}: the controllers\' baselines '
-                         'average the old rewards and the history '
-                         'would rank two rewards together, so a resume reads them as the checkpoint did. Resume '
-                         'with the checkpoint\'s setting, or start a new search from its weights with load_from')
+                         f'{name}={value!r}{differing}: the controllers\' baselines average the old rewards and the '
+                         'history would rank two rewards together, so a resume reads them as the checkpoint did. '
+                         'Resume with the checkpoint\'s setting, or start a new search from its weights with '
+                         'load_from')

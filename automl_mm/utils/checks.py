@@ -188,6 +188,49 @@ def same_config(saved: Any, configured: Any) -> bool:
     return same(resolve_config_paths(saved), resolve_config_paths(configured))
 
 
+#: What :func:`without_data_paths` gives for a path that names the data of a loader compared by content.
+DATA_PATH = '(the data: compared by content)'
+
+
+def _dataset_nodes(dataset: Any) -> list[dict]:
+    """A loader's dataset config and the datasets it wraps (``dataset``, ``datasets``), each a dict."""
+    if not isinstance(dataset, dict):
+        return []
+    inner = dataset.get('datasets')
+    return [dataset, *_dataset_nodes(dataset.get('dataset')),
+            *(node for d in (inner if isinstance(inner, (list, tuple)) else ()) for node in _dataset_nodes(d))]
+
+
+def without_data_paths(settings: dict[str, Any], loaders: Any) -> dict[str, Any]:
+    """``settings`` (by key, as a checkpoint saves them: :func:`loader_setting` for loaders, resolved metric
+    configs) with the data of the loaders ``loaders`` (keys of ``settings``) left out of a path comparison: their
+    paths resolved (:func:`resolve_config_paths`), each path key of those loaders' datasets (``data_root``,
+    ``ann_file``, ``data_prefix``, ...; wrapped datasets included, their pipelines not) dropped, and every path value
+    of any setting that names one of those paths (a COCO metric's ``ann_file``: the loader's annotation file) given
+    as :data:`DATA_PATH`. For a resume check whose data check compares those loaders' datasets by content
+    (:func:`automl_mm.engine.data_fingerprint.compared_by_content`): compared by path, a copy of the data under
+    another root was other data, and other data under the same paths the same. Returns new dicts."""
+    resolved = {key: resolve_config_paths(value) for key, value in settings.items()}
+    named: set[str] = set()
+    for key in loaders:
+        loader = resolved.get(key)
+        for node in _dataset_nodes(loader.get('dataset') if isinstance(loader, dict) else None):
+            for name in [k for k in node if _is_path_key(k)]:
+                value = node.pop(name)
+                named.update(v for v in (value.values() if isinstance(value, dict) else [value])
+                             if isinstance(v, str) and v)
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: DATA_PATH if _is_path_key(k) and isinstance(v, str) and v in named else masked(v)
+                    for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [masked(v) for v in value]
+        return value
+
+    return {key: masked(value) for key, value in resolved.items()}
+
+
 def plain(value: Any) -> Any:
     """Options as a checkpoint keeps them (plain types: ``weights_only`` loading): tuples as lists, recursively
     (allocations are tuples), numbers and strings as they are, anything else as its ``str``."""
