@@ -1,9 +1,11 @@
 """CIFAR-10 from its standard on-disk python format (the extracted ``cifar-10-batches-py`` folder)."""
 from __future__ import annotations
 
+import functools
 import os
 import os.path as osp
 import pickle
+from typing import Any
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -81,6 +83,32 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images), labels.astype(np.int64)
 
 
+def _training_digests(data_root: Any) -> tuple[str, str] | None:
+    """``(digest of the training images, digest of the training images and labels)`` of the batch files of
+    ``data_root`` (:func:`~automl_mm.datasets.content.array_digest`), computed once per folder and state of its
+    files (modification times and sizes); ``None`` where the batches are missing or unreadable."""
+    if not isinstance(data_root, (str, os.PathLike)):
+        return None
+    paths = [osp.join(data_root, name) for name in _TRAIN_FILES]
+    try:
+        stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+    except OSError:
+        return None
+    return _digests_of(tuple(osp.realpath(p) for p in paths), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _digests_of(paths: tuple[str, ...], stamp: tuple) -> tuple[str, str] | None:
+    from .content import array_digest
+
+    del stamp  # only part of the cache key: a rewritten file is read again
+    try:
+        batches = [read_cifar_batch(path) for path in paths]
+    except (FileNotFoundError, ValueError):
+        return None
+    return array_digest(*(images for images, _ in batches)), array_digest(*(a for batch in batches for a in batch))
+
+
 @DATASETS.register_module()
 class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
     """CIFAR-10 with a seeded, stratified reward split carved from the 50k training images.
@@ -136,17 +164,21 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         (compared as paths, a training split of ``seed=1`` beside a reward split of ``seed=0`` read from them shared
         images unchecked), and batches of other images are another whatever their labels (compared by the labels
         alone, they were one: their splits were refused as overlapping, and a reward split of them was taken for
-        the test loader's). ``None`` where the batches are missing or unreadable (building the dataset names the
-        problem). Cost: the five batches read (about 150 MB) and one hash of their arrays."""
-        from .content import array_digest
+        the test loader's); batches of the same images under other labels are another source of the same images
+        (:meth:`split_images`). ``None`` where the batches are missing or unreadable (building the dataset names the
+        problem). Cost: the five batches read (about 150 MB) and hashed, once per folder and state of its files."""
+        found = _training_digests(data_root)
+        return found and found[1]
 
-        if not isinstance(data_root, (str, os.PathLike)):
-            return None
-        try:
-            batches = [read_cifar_batch(osp.join(data_root, name)) for name in _TRAIN_FILES]
-        except (FileNotFoundError, ValueError):
-            return None
-        return array_digest(*(array for batch in batches for array in batch))
+    @classmethod
+    def split_images(cls, data_root: str | None) -> str | None:
+        """The images the train / reward split of ``data_root`` is carved from, without their labels (a digest of
+        the five training batches' images), for the config check of held-out splits: two sources of other
+        :meth:`split_source` and the same images (the batches relabelled) carve their splits from other labels, so
+        any two of their splits share images whatever their arguments. ``None`` as :meth:`split_source`; the
+        batches are read once for both."""
+        found = _training_digests(data_root)
+        return found and found[0]
 
     def load_data_list(self) -> list[dict]:
         files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES

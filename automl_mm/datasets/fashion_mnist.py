@@ -225,8 +225,8 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         training split of ``seed=1`` beside a reward split of ``seed=0`` read from them shared images unchecked),
         and files of other images are another source whatever their labels (compared by the labels alone, a
         training set of other images with Fashion-MNIST's label order was taken for Fashion-MNIST: its splits were
-        refused as overlapping, and a reward split of it was taken for the test loader's). (Files of the same images
-        under other labels count as another source and are not compared.) ``None`` where no readable pair
+        refused as overlapping, and a reward split of it was taken for the test loader's). Files of the same images
+        under other labels are another source of the same images (:meth:`split_images`). ``None`` where no readable pair
         of training files is found (building the dataset then names the problem). Cost: the training part read
         and decoded once (kept for the dataset: :func:`load_fashion_mnist`) and one hash of its bytes."""
         from .content import array_digest
@@ -236,6 +236,22 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         except (FileNotFoundError, ValueError):
             return None
         return array_digest(images, labels)
+
+    @classmethod
+    def split_images(cls, data_root: str | None) -> str | None:
+        """The images the train / reward split of ``data_root`` is carved from, without their labels (a digest of
+        the training images, :func:`~automl_mm.datasets.content.array_digest`), for the config check of held-out
+        splits: two sources of other :meth:`split_source` and the same images (a copy of the files relabelled, e.g.
+        with label noise written into them) carve their splits from other labels, so any two of their splits share
+        images whatever their arguments. ``None`` as :meth:`split_source`. Cost: as :meth:`split_source` (the files
+        are read once for both)."""
+        from .content import array_digest
+
+        try:
+            images, _ = load_fashion_mnist(data_root, 'train')
+        except (FileNotFoundError, ValueError):
+            return None
+        return array_digest(images)
 
     def split_indices(self, labels: np.ndarray) -> np.ndarray:
         """Indices (into the official part) of this split, before the per-class subset and ``max_samples``."""

@@ -78,20 +78,23 @@ def _leaf_splits(loader_cfg: Any) -> list[dict]:
 def _same_where(held_out: dict, test: dict) -> bool:
     """Whether two leaves of one type read their images from one place: the same resolved location, or (for a
     class with ``shares_images(first, second)``, e.g. ``ImageFolderDataset``) a copy of it, whole or in part, under
-    another root, or (a class with ``split_source(source)``) the same non-``None`` digest. Read only when the paths
-    differ (cost: the class's method, e.g. two folder listings and up to 32 pairs of files read)."""
+    another root, or (a class with ``split_images(source)`` / ``split_source(source)``: Fashion-MNIST, CIFAR-10)
+    the same non-``None`` digest of the images the splits are carved from, ``None`` standing for the class's
+    default location (Fashion-MNIST's ``data_root=None`` and the folder it resolves to were two places, so a reward
+    loader of one and a test loader of the other passed). Read only when the paths differ (cost: the class's
+    method, e.g. two folder listings and up to 32 pairs of files read, or the two sources' training files)."""
     if held_out['where'] == test['where']:
         return True
+    cls = _dataset_class(held_out['cfg'], 'automl_mm')
+    digest = getattr(cls, 'split_images', None) or getattr(cls, 'split_source', None)
+    if callable(digest):
+        found = digest(held_out['where'])
+        return found is not None and found == digest(test['where'])
     if held_out['where'] is None or test['where'] is None:
         return False
-    cls = _dataset_class(held_out['cfg'], 'automl_mm')
     if callable(getattr(cls, 'shares_images', None)):
         return bool(cls.shares_images(held_out['where'], test['where']))
-    split_source = getattr(cls, 'split_source', None)
-    if not callable(split_source):
-        return False
-    found = split_source(held_out['where'])
-    return found is not None and found == split_source(test['where'])
+    return False
 
 
 def _same_data(held_out: dict, test: dict) -> bool:

@@ -75,6 +75,24 @@ def _same_data(held: dict, trained: dict, digests: dict) -> bool:
     return found[0] is not None and found[0] == found[1]
 
 
+def _relabelled(held: dict, trained: dict, digests: dict) -> bool:
+    """Whether two leaves of one class that are not the same data (:func:`_same_data`) read the same images under
+    other labels: where the class has ``split_images(source)`` (Fashion-MNIST's and CIFAR-10's training images,
+    without their labels), the same non-``None`` digest. Splits carved from other labels share images whatever
+    their arguments (a copy of the files with label noise written into them, its training split beside a reward
+    split of the original: told apart by their sources only, the two passed). Digests once per class and source
+    (``digests``); the cost is the class's method's (the files read once for both digests)."""
+    split_images = getattr(held['cls'], 'split_images', None)
+    if not callable(split_images) or held['source'] == trained['source']:
+        return False
+    found = []
+    for leaf in (held, trained):
+        if ('images', held['cls'], leaf['source']) not in digests:
+            digests['images', held['cls'], leaf['source']] = split_images(leaf['source'])
+        found.append(digests['images', held['cls'], leaf['source']])
+    return found[0] is not None and found[0] == found[1] and not _same_data(held, trained, digests)
+
+
 def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
     """Each dataset of another loader than ``train_dataloader`` of the same split-carving class and data as a
     training dataset (:func:`_same_data`) holds none of its images:
@@ -88,7 +106,10 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
       bn_recalibration_loader_cfgs`) reads the training images: any split of it carved with other ``SPLIT_ARGS``
       values, its training split included, holds images of the reward and test splits, whose BN statistics would
       then be in the reward (its split ``'test'`` / the reward split itself:
-      :func:`~automl_mm.engine.preflight_search._check_bn_loader`)."""
+      :func:`~automl_mm.engine.preflight_search._check_bn_loader`);
+    * two sources of the same images under other labels (:func:`_relabelled`) are refused for any two splits but the
+      class's ``FIXED_SPLITS`` (a val / test loader may read the training images on purpose): their splits are
+      carved from other labels and share images whatever their ``SPLIT_ARGS``."""
     if test_only:
         return  # tools/test.py reads no training split
     train = list(_split_leaves(cfg.get('train_dataloader'), 'train_dataloader', scope))
@@ -102,7 +123,19 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
                 if held['cls'] is not trained['cls']:
                     continue
                 name = held['cls'].__name__
-                if not bn and (held['split'] == trained['split'] or 'all' in (held['split'], trained['split'])):
+                same_split = held['split'] == trained['split'] or 'all' in (held['split'], trained['split'])
+                fixed = held['cls'].FIXED_SPLITS
+                if held['split'] not in fixed and trained['split'] not in fixed and \
+                        not (not bn and same_split and key in NOT_HELD_OUT) and _relabelled(held, trained, digests):
+                    raise ConfigCheckError(
+                        f"{held['key']} ({name}, split={held['split']!r}, data_root={held['data_root']!r}) and "
+                        f"{trained['key']} (split={trained['split']!r}, data_root={trained['data_root']!r}) carve "
+                        'their splits from the same images under other labels: splits carved from other labels share '
+                        'images whatever their ' + ', '.join(held['cls'].SPLIT_ARGS) + ', so '
+                        + (f'{key} would re-estimate BN statistics on images of the reward and test splits. ' if bn
+                           else f'{key} would score the model on images it trained on. ')
+                        + 'Read both from one data_root (one set of labels)')
+                if not bn and same_split:
                     if key in NOT_HELD_OUT or not _same_data(held, trained, digests):
                         continue
                     raise ConfigCheckError(
@@ -110,7 +143,6 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
                         f"on (split={trained['split']!r}): rewards and search scores must come from a split held out "
                         "of training. Give it split='reward' (with the training split's "
                         f"{', '.join(held['cls'].SPLIT_ARGS)})")
-                fixed = held['cls'].FIXED_SPLITS
                 differ = [a for a in held['args'] if held['args'][a] != trained['args'][a]]
                 if held['split'] in fixed or trained['split'] in fixed or not differ or \
                         not _same_data(held, trained, digests):

@@ -445,8 +445,8 @@ def test_an_image_folder_reward_split_of_other_arguments_or_all_images_fails(tmp
 def test_fashion_mnist_splits_of_one_data_under_two_roots_are_compared(tmp_path, monkeypatch):
     """``data_root=None`` and the folder it resolves to, or two copies of the same idx files, are one source: a
     training split of ``seed=1`` beside a reward split of ``seed=0`` shared images there, and the check compared
-    only the configured paths (``None`` against the folder), so it passed. Files of other labels stay another
-    source."""
+    only the configured paths (``None`` against the folder), so it passed. Files of the same images under other
+    labels are refused whatever the seeds: their splits are carved from other labels."""
     first, copy_, other = (write_fake_fashion(str(tmp_path / name)) for name in ('a', 'b', 'c'))
     labels = osp.join(other, 'train-labels-idx1-ubyte.gz')
     with gzip.open(labels) as f:
@@ -468,13 +468,22 @@ def test_fashion_mnist_splits_of_one_data_under_two_roots_are_compared(tmp_path,
         with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(FashionMNISTDataset, "
                                                    r"split='reward'\) .* other seed: 0 and 1"):
             check_config(cfg)
+    # the same images under other labels (a relabelled copy): the splits are carved from other labels and share
+    # images whatever their seeds (told apart by their label digests, this passed)
     cfg.reward_dataloader.dataset.data_root = other
-    check_config(cfg)  # other training labels: another source
+    assert _source_idx(cfg.train_dataloader.dataset) & _source_idx(cfg.reward_dataloader.dataset)  # shared
+    for seed in (0, 1):
+        cfg.reward_dataloader.dataset.seed = seed
+        with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(FashionMNISTDataset, "
+                                                   r"split='reward', data_root=.*\) .* carve their splits from the "
+                                                   r'same images under other labels'):
+            check_config(cfg)
 
 
 def test_cifar_splits_of_two_copies_of_the_batches_are_compared(tmp_path):
-    """The same CIFAR-10 batches in two folders are one source (compared by the digest of the training labels);
-    batches of other labels are another."""
+    """The same CIFAR-10 batches in two folders are one source (compared by a digest of the training images and
+    labels); batches of other images are another; the same images under other labels are refused whatever the
+    seeds."""
     from conftest import write_cifar
 
     first, other = write_cifar(str(tmp_path / 'a')), write_cifar(str(tmp_path / 'c'), seed=1)
@@ -489,7 +498,20 @@ def test_cifar_splits_of_two_copies_of_the_batches_are_compared(tmp_path):
                                                r'other seed: 0 and 1'):
         check_config(cfg)
     cfg.reward_dataloader.dataset.data_root = other
-    check_config(cfg)  # other training labels: another source
+    check_config(cfg)  # other images (and labels): another source
+    relabelled = str(shutil.copytree(first, tmp_path / 'relabelled'))  # the same images under other labels
+    for i in range(1, 6):
+        with open(osp.join(relabelled, f'data_batch_{i}'), 'rb') as f:
+            entry = pickle.load(f, encoding='bytes')
+        entry[b'labels'] = [(label + 1) % 10 for label in entry[b'labels']]
+        with open(osp.join(relabelled, f'data_batch_{i}'), 'wb') as f:
+            pickle.dump(entry, f, protocol=2)
+    cfg.reward_dataloader.dataset.update(data_root=relabelled, seed=1)  # carved as the training split, other labels
+    assert _source_idx(cfg.train_dataloader.dataset) & _source_idx(cfg.reward_dataloader.dataset)  # shared
+    with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.dataset \(CIFAR10Dataset, split='reward', "
+                                               r'data_root=.*carve their splits from the same images under other '
+                                               r'labels'):
+        check_config(cfg)
 
 
 def test_fashion_mnist_and_cifar_sources_of_other_pixels_under_the_same_labels_are_other_data(tmp_path):
@@ -540,6 +562,35 @@ def test_fashion_mnist_and_cifar_sources_of_other_pixels_under_the_same_labels_a
         for reward_root, same in ((f'{root}_copy', True), (f'{root}_other', False)):
             assert reads_test_split(dict(dataset=dict(base, split='reward', data_root=reward_root)), test_loader) \
                 is same
+
+
+def test_a_fashion_mnist_held_out_loader_of_the_default_root_is_compared_with_the_test_loader(tmp_path, monkeypatch):
+    """The test-split check told Fashion-MNIST's places apart by path: ``data_root=None`` (the default location)
+    and the folder it resolves to were two, so a reward loader of the one reading the split test_dataloader reads
+    of the other passed. Both are the same images now; so is a relabelled copy of the files (its reward split
+    shares images with the test loader's), while files of other images are not."""
+    root = write_fake_fashion(str(tmp_path / 'first'))
+    relabelled = str(shutil.copytree(root, tmp_path / 'relabelled'))
+    labels = osp.join(relabelled, 'train-labels-idx1-ubyte.gz')
+    with gzip.open(labels) as f:
+        raw = bytearray(f.read())
+    raw[8:] = raw[8:][::-1]
+    with gzip.open(labels, 'wb') as f:
+        f.write(bytes(raw))
+    other = write_fake_fashion(str(tmp_path / 'other'))
+    with gzip.open(osp.join(other, 'train-images-idx3-ubyte.gz')) as f:
+        raw = bytearray(f.read())
+    raw[16:] = bytes(255 - b for b in raw[16:])
+    with gzip.open(osp.join(other, 'train-images-idx3-ubyte.gz'), 'wb') as f:
+        f.write(bytes(raw))
+    monkeypatch.setattr('automl_mm.datasets.fashion_mnist.DEFAULT_ROOTS', (root, ))
+
+    def loader(data_root):
+        return dict(dataset=dict(type='FashionMNISTDataset', split='reward', data_root=data_root, reward_size=20))
+
+    for held_out, test, shared in ((None, root, True), (root, None, True), (relabelled, None, True),
+                                   (other, None, False)):
+        assert reads_test_split(loader(held_out), loader(test)) is shared, (held_out, test)
 
 
 def test_image_folder_splits_of_a_copied_folder_are_compared_by_content(tmp_path):
