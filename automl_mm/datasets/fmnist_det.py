@@ -43,6 +43,7 @@ import numpy as np
 
 from automl_mm.utils.checks import as_count
 
+from .content import array_digest
 from .fashion_mnist import FashionMNISTDataset, load_fashion_mnist
 from .generated import mark_generated, prepare_generated_dir
 from .splits import check_seed, stratified_split
@@ -290,8 +291,9 @@ def generate_fmnist_det(out_dir: str,
     Raises:
         FileNotFoundError: The Fashion-MNIST folder or one of its files is missing (the message names the path).
         ValueError: A bad argument, or an idx file that is not readable (the message names it).
-        FileExistsError: ``out_dir`` holds another set (other arguments, or files without their settings) and
-            ``overwrite`` is False (``automl_mm.datasets.generated``); the same set is left as it is.
+        FileExistsError: ``out_dir`` holds another set (other arguments, one made from other Fashion-MNIST files
+            than ``data_root``'s, compared by content, or files without their settings) and ``overwrite`` is False
+            (``automl_mm.datasets.generated``); the same set is left as it is.
         RuntimeError: No item reaches a required area range (possible only with unusual ``threshold`` or data).
 
     Examples:
@@ -323,8 +325,15 @@ def generate_fmnist_det(out_dir: str,
                 'max_objects': int(max_objects), 'max_iou': float(max_iou), 'min_visible': float(min_visible),
                 'threshold': int(threshold), 'background': background, 'size_probs': [float(p) for p in probs],
                 'holdout_fraction': float(holdout_fraction), 'seed': int(seed)}
+    # the items the set is made of, by content: a set generated from other idx files (another data_root: MNIST's,
+    # a tiny test set) under the same arguments was taken for this one and kept, silently
+    try:
+        source = array_digest(*load_fashion_mnist(data_root, 'train'), *load_fashion_mnist(data_root, 'test'))
+    except (FileNotFoundError, ValueError):
+        source = None  # not known here: a set there is not compared by it (none is generated without the files)
+    settings['fashion_mnist'] = source
     files = {split: osp.join(out_dir, 'annotations', f'instances_{split}.json') for split in SPLITS}
-    if prepare_generated_dir(out_dir, settings, [*SPLITS, 'annotations'], overwrite):
+    if prepare_generated_dir(out_dir, settings, [*SPLITS, 'annotations'], overwrite, unrecorded=('fashion_mnist', )):
         return files  # this set is there already
     train_images, train_labels = load_fashion_mnist(data_root, 'train')
     test_images, test_labels = load_fashion_mnist(data_root, 'test')

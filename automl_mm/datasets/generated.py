@@ -20,15 +20,19 @@ MARKER = osp.join('annotations', 'generator.json')
 
 
 def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Sequence[str],
-                          overwrite: bool = False) -> bool:
+                          overwrite: bool = False, unrecorded: Sequence[str] = ()) -> bool:
     """Make ``out_dir`` ready for the set ``settings`` describes.
 
     Args:
         out_dir: The set's folder.
-        settings: JSON-serialisable arguments that determine the set (the generator's name included).
+        settings: JSON-serialisable arguments that determine the set (the generator's name included, and a digest of
+            the data it is made from, where it reads any: e.g. ``fashion_mnist``).
         folders: The set's sub-folders under ``out_dir`` (its split folders and ``annotations``), removed by
             ``overwrite``; nothing else in ``out_dir`` is touched.
         overwrite: Replace another set found there.
+        unrecorded: Keys of ``settings`` that a marker written before they were recorded lacks, and that are
+            ``None`` in ``settings`` when this call cannot tell them (the source files missing): compared only where
+            both sides give them, so that such a set stays usable.
 
     Returns:
         True when ``out_dir`` already holds the set of these ``settings`` (complete: the marker is written last).
@@ -42,6 +46,10 @@ def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Seque
         with open(marker) as f:
             found = json.load(f)
         asked = json.loads(json.dumps(settings))  # as the marker stores it (tuples become lists)
+        for key in unrecorded:  # not recorded there (an older generator), or not known here: not compared
+            if found.get(key) is None or asked.get(key) is None:
+                found.pop(key, None)
+                asked.pop(key, None)
         if found == asked:
             return True
         what = f'a set made with other settings ({_difference(found, asked)})'

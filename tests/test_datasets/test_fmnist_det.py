@@ -239,6 +239,30 @@ def test_another_set_in_the_folder_is_refused_unless_overwritten(tmp_path, fake_
         assert json.load(f)['seed'] == 2
 
 
+def test_a_set_made_from_other_fashion_mnist_files_is_another_set(tmp_path, fake_root):
+    """The completion marker recorded the arguments only: a set generated from other idx files (another data_root,
+    here the same items with other pixels) under the same arguments was taken for this one and kept, silently. The
+    files' content is recorded and compared; a marker written before (without it) still matches its arguments."""
+    import shutil
+
+    out = str(tmp_path / 'det')
+    generate_fmnist_det(out, data_root=fake_root, seed=1, **TINY)
+    other = str(shutil.copytree(fake_root, tmp_path / 'other'))
+    images, labels = load_fashion_mnist(other, 'train')
+    _write(osp.join(other, 'train-images-idx3-ubyte'), 255 - images, compress=True)
+    with pytest.raises(FileExistsError, match=r'holds a set made with other settings \(fashion_mnist: '
+                                              r"'blake2b:\w+' there, 'blake2b:\w+' asked\)"):
+        generate_fmnist_det(out, data_root=other, seed=1, **TINY)
+    generate_fmnist_det(out, data_root=str(shutil.copytree(fake_root, tmp_path / 'copy')), seed=1, **TINY)  # a copy
+    marker = osp.join(out, 'annotations', 'generator.json')
+    with open(marker) as f:
+        settings = json.load(f)
+    settings.pop('fashion_mnist')  # as an older generator wrote it
+    with open(marker, 'w') as f:
+        json.dump(settings, f)
+    generate_fmnist_det(out, data_root=other, seed=1, **TINY)  # not known there: the arguments are compared
+
+
 def test_base_config_builds_every_split(det_root):
     from mmdet.registry import DATASETS
     from mmengine.config import Config
