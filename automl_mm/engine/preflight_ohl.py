@@ -98,7 +98,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
         _check_copy_parts_without_hook(cfg, scope)
         return
     key, hook = entry
-    check_gaussian_optimizer_spaces(hook, key)
+    check_gaussian_optimizer_spaces(hook, key, cfg)
     from .preflight_unbound_choices import check_pipeline_switch, warn_unbound_choice_transforms
 
     warn_unbound_choice_transforms(cfg, hook, key, scope)
@@ -507,61 +507,84 @@ def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
     return True
 
 
-#: Optimiser keys whose valid range an unbounded Gaussian leaves: ``lr``, ``weight_decay``, ``momentum``, ``eps``
-#: (Adam's) and ``alpha`` (RMSprop's) must be >= 0 (torch's 'Invalid learning rate' / 'Invalid weight_decay value' /
-#: 'Invalid momentum value' / 'Invalid epsilon value' / 'Invalid alpha value'), Adam's ``betas`` in [0, 1)
-#: ('Invalid beta parameter').
-_POSITIVE_KEYS = ('lr', 'weight_decay', 'momentum', 'eps', 'alpha')
-_UNIT_KEYS = ('betas',)
+def _optimizer_type(cfg: Any, parts: list[str]) -> Any:
+    """The ``type`` of the optimiser config an ``optim_wrapper...`` path runs through (``optim_wrapper.optimizer``,
+    ``optim_wrapper.<name>.optimizer`` of an ``OptimWrapperDict``), else ``None``."""
+    node, found = cfg.get('optim_wrapper') if cfg is not None else None, None
+    for part in parts[1:]:
+        if not isinstance(node, dict) or part not in node:
+            break
+        node = node[part]
+        if part == 'optimizer' and isinstance(node, dict):
+            found = node.get('type')
+    return found
 
 
-def check_gaussian_optimizer_spaces(hook: dict, hook_key: str) -> None:
-    """Refuse an ``AttributeSpace`` whose Gaussian (``DiagGaussian``) sample is written to an optimiser
-    hyper-parameter it can draw outside the optimiser's valid range.
+def check_gaussian_optimizer_spaces(hook: dict, hook_key: str, cfg: Any = None) -> None:
+    """Refuse an ``AttributeSpace`` that can draw an optimiser hyper-parameter outside its valid range: a Gaussian
+    (``DiagGaussian``) whose ``transform``'s image leaves it, or a choice outside it.
 
-    A Gaussian has no bounds: without a ``transform`` (``'exp'``, ``'pow10'``: always positive, the names
-    ``AttributeSpace`` takes) an ``lr``, ``weight_decay`` or ``momentum`` is negative with positive probability,
-    and a ``betas`` entry leaves [0, 1) under any transform. In the run, the copy that drew such a value was refused
-    at its trunk (:func:`~automl_mm.ohl.optimizer_base.check_group_values`: each written group is rebuilt with the
-    optimiser's own class), which stopped the whole run there, possibly after hours; this check names the space at
-    start. Spaces given as objects, other types and targets outside ``optim_wrapper`` are left to the run.
+    A Gaussian has no bounds: without a ``transform`` an ``lr``, ``weight_decay`` or ``eps`` is negative with
+    positive probability, and under ``'exp'`` / ``'pow10'`` (any positive number) SGD's or RMSprop's ``momentum``
+    (and an Adam ``betas`` entry) reaches 1 and more, which torch's constructor does not even refuse for
+    ``momentum``: SGD trained with momentum 1.5 and diverged. The ranges, by the config's optimiser type
+    (``optim_wrapper.optimizer.type``; an unknown type gets the keys every optimiser reads alike), are
+    :data:`~automl_mm.ohl.value_ranges.OPTIMIZER_RANGES`. In the run, the copy that drew such a value was refused at
+    its trunk (:func:`~automl_mm.ohl.optimizer_base.check_group_values`), which stopped the whole run there,
+    possibly after hours, or trained with it; this check names the space at start. Spaces given as objects, other
+    types and targets outside ``optim_wrapper`` are left to the build check (``AttributeSpace.check_choices``).
 
     Raises:
-        ConfigCheckError: naming ``<hook_key>.spaces[i]``, its target and the fix (``transform='exp'``, or a
-            ``Categorical`` with ``choices``).
+        ConfigCheckError: naming ``<hook_key>.spaces[i]``, its target, transform (or choice), the range and its
+            source, and the fix (``transform='exp'``, or a ``Categorical`` with ``choices``).
     """
     from automl_mm.ohl.attribute_space import AttributeSpace
+    from automl_mm.ohl.value_ranges import TRANSFORM_IMAGES, optimizer_key_range
     from automl_mm.registry import SEARCH_SPACES
 
     for index, space in enumerate(hook.get('spaces') or []):
-        if not isinstance(space, dict) or not isinstance(space.get('distribution'), dict):
+        if not isinstance(space, dict):
             continue
         kind = space.get('type')
         try:
             cls = kind if isinstance(kind, type) else SEARCH_SPACES.get(kind) if isinstance(kind, str) else None
         except KeyError:
             cls = None
-        if not (isinstance(cls, type) and issubclass(cls, AttributeSpace)) or space.get('choices') is not None:
+        if not (isinstance(cls, type) and issubclass(cls, AttributeSpace)):
             continue
-        if config_type_name(space['distribution']) != 'DiagGaussian':
+        choices = space.get('choices')
+        gaussian = isinstance(space.get('distribution'), dict) and \
+            config_type_name(space['distribution']) == 'DiagGaussian'
+        if choices is None and not gaussian:
             continue
         target = space.get('target')
         transform = space.get('transform')
         for path in [target] if isinstance(target, str) else list(target or []):
-            parts = [p for p in str(path).split('.') if not p.isdigit()]
-            if not parts or parts[0] != 'optim_wrapper':
+            parts = str(path).split('.')
+            keys = [p for p in parts if not p.isdigit() and p != '*']
+            if not keys or keys[0] != 'optim_wrapper':
                 continue
-            where = (f'{hook_key}.spaces[{index}] ({space.get("name") or config_type_name(space)}, target {path!r}, '
-                     f'DiagGaussian, transform={transform!r})')
-            if parts[-1] in _POSITIVE_KEYS and transform is None:
-                raise ConfigCheckError(
-                    f'{where}: an unbounded Gaussian draws a negative {parts[-1]} with positive probability, which '
-                    f'{parts[-1]} refuses; the copy that drew one would stop the run at its trunk. Search it on a log '
-                    f"scale: transform='exp' (or 'pow10'), the mean then being ln({parts[-1]}) (log10)"
-                    + (', or a Categorical with choices (e.g. choices=[0.8, 0.9, 0.95])' if parts[-1] == 'momentum'
-                       else ''))
-            if parts[-1] in _UNIT_KEYS:
-                raise ConfigCheckError(
-                    f'{where}: Adam\'s betas must lie in [0, 1) and a Gaussian leaves it under any transform; the copy '
-                    f'that drew such a value would stop the run at its trunk. Search it with a Categorical '
-                    f'distribution and choices (e.g. choices=[0.8, 0.9, 0.95])')
+            found = optimizer_key_range(_optimizer_type(cfg, parts) or 'unknown', keys[-1])
+            if found is None:
+                continue
+            interval, source = found
+            name = space.get('name') or config_type_name(space)
+            if choices is not None:
+                for value in choices if isinstance(choices, (list, tuple)) else []:
+                    if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                            not interval.contains(value):
+                        raise ConfigCheckError(
+                            f'{hook_key}.spaces[{index}] ({name}, target {path!r}): choice {value!r} lies outside '
+                            f'{interval} ({source}); a copy that drew it would train with it')
+                continue
+            image = TRANSFORM_IMAGES.get(transform)
+            if image is None or interval.covers(image):
+                continue
+            fix = (f"transform='exp' (or 'pow10'), the mean then being ln({keys[-1]}) (log10)"
+                   if interval.covers(TRANSFORM_IMAGES['exp']) else
+                   'a Categorical distribution with choices inside it (e.g. choices=[0.8, 0.9, 0.95])')
+            raise ConfigCheckError(
+                f'{hook_key}.spaces[{index}] ({name}, target {path!r}, DiagGaussian, transform={transform!r}): a '
+                f'Gaussian sample under this transform takes any value in {image}, which leaves {interval} '
+                f'({source}) with positive probability; the copy that drew such a value would train with it or stop '
+                f'the run at its trunk. Search it with {fix}')

@@ -24,12 +24,13 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     spaces' exports forming one ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces
     resolved), every space target in
     the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing, not owned by a
-    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`) and with choices the optimiser
-    accepts (``AttributeSpace.check_choices``: a negative lr), and every target through the
-    training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
-    ``train_dataset``, and every target in the parameter schedulers (``param_schedulers.0.eta_min``) and the train
-    loop (``train_loop.val_interval``) existing (the spaces' ``setup`` checked them only in every worker;
-    :func:`_check_targets` lists what is left to it).
+    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`) and with draws the optimiser
+    accepts (``AttributeSpace.check_choices``: a negative lr; a choice or a Gaussian's image under its transform
+    outside the key's range, :mod:`automl_mm.ohl.value_ranges`: SGD's momentum in [0, 1)), and every target through
+    the training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
+    ``train_dataset`` with draws inside its range (a probability), and every target in the parameter schedulers
+    (``param_schedulers.0.eta_min``) and the train loop (``train_loop.val_interval``) existing (the spaces'
+    ``setup`` checked them only in every worker; :func:`_check_targets` lists what is left to it).
 
     Raises:
         ConfigCheckError: prefixed with the hook's key.
@@ -137,6 +138,8 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                 elif pipeline:
                     # the pipeline only: the dataset was built without its data (lazy_init), the loader not at all
                     get_attribute(runner, path)
+                    if callable(getattr(space, 'check_choices', None)):  # a draw outside a transform's prob range
+                        space.check_choices(runner, path)
                 elif root == 'train_loop' and (len(parts) < 2 or parts[1] != 'dataloader') and loop.get() is not None:
                     get_attribute(SimpleNamespace(train_loop=loop.get()), path)
             except ValueError as err:

@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from automl_mm.models.losses import CheckedFloat, _check_inputs, _check_reduction, reduce_loss
+from automl_mm.ohl.value_ranges import INF, NON_NEGATIVE, Interval
 from automl_mm.registry import MODELS
 
 from .parametrisation import check_parametrisation, monotone_identity_theta, monotone_pieces, theta_length
@@ -245,9 +246,10 @@ class AMLFSLoss(nn.Module):
     #: config's (automl_mm.engine.learned_state)
     learned_state = {'_theta': 'theta'}
     # checked on every write (OHL spaces and SetAttributesHook set attributes by path)
-    scale = CheckedFloat(lambda v: math.isfinite(v) and v > 0, 'None or a positive finite number', allow_none=True)
-    eps = CheckedFloat(lambda v: 0.0 < v < 1.0, 'in (0, 1)')
-    loss_weight = CheckedFloat(lambda v: math.isfinite(v) and v >= 0, 'a finite number >= 0')
+    scale = CheckedFloat(lambda v: math.isfinite(v) and v > 0, 'None or a positive finite number', allow_none=True,
+                         interval=Interval(0.0, INF, low_open=True))
+    eps = CheckedFloat(lambda v: 0.0 < v < 1.0, 'in (0, 1)', interval=Interval(0.0, 1.0, low_open=True, high_open=True))
+    loss_weight = CheckedFloat(lambda v: math.isfinite(v) and v >= 0, 'a finite number >= 0', interval=NON_NEGATIVE)
 
     def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
                  scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0,

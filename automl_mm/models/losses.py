@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
 
+from automl_mm.ohl.value_ranges import INF, NON_NEGATIVE, Interval
 from automl_mm.registry import MODELS
 
 REDUCTIONS = ('none', 'mean', 'sum')
@@ -60,13 +61,17 @@ class CheckedFloat:
         ok: Whether a float value is valid (NaN fails every comparison, so is refused by range checks).
         rule: What a valid value is, for the error: ``'<name> must be <rule>, got <value>'``.
         allow_none: Accept ``None`` (e.g. ``AMLFSLoss.scale``).
+        interval: The valid values as an :class:`~automl_mm.ohl.value_ranges.Interval` (what ``ok`` accepts among
+            the finite numbers), so an OHL space is compared with it before the first trunk
+            (:func:`~automl_mm.ohl.value_ranges.check_draws`); ``None``: not compared there.
 
     Raises:
         ValueError: on a write of a bool, a non-number or a value ``ok`` refuses (nothing is changed).
     """
 
-    def __init__(self, ok: Callable[[float], bool], rule: str, allow_none: bool = False) -> None:
-        self.ok, self.rule, self.allow_none = ok, rule, allow_none
+    def __init__(self, ok: Callable[[float], bool], rule: str, allow_none: bool = False,
+                 interval: Interval | None = None) -> None:
+        self.ok, self.rule, self.allow_none, self.interval = ok, rule, allow_none, interval
         self.name = self.slot = ''
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -126,7 +131,7 @@ def reduce_loss(name: str, loss: torch.Tensor, weight: torch.Tensor | None = Non
 class _ClassificationLoss(nn.Module):
     """Shared keys and reduction of the losses below; subclasses compute ``_per_row(logits, target) -> (N,)``."""
 
-    loss_weight = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0')
+    loss_weight = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0', interval=NON_NEGATIVE)
 
     def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', use_sigmoid: bool = False) -> None:
         super().__init__()
@@ -193,7 +198,7 @@ class CrossEntropyLoss(_ClassificationLoss):
         1.3863
     """
 
-    label_smoothing = CheckedFloat(lambda v: 0.0 <= v < 1.0, 'in [0, 1)')
+    label_smoothing = CheckedFloat(lambda v: 0.0 <= v < 1.0, 'in [0, 1)', interval=Interval(0.0, 1.0, high_open=True))
 
     def __init__(self, label_smoothing: float = 0.0, loss_weight: float = 1.0, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:
@@ -273,7 +278,7 @@ class GeneralizedCrossEntropyLoss(_ClassificationLoss):
         0.8872
     """
 
-    q = CheckedFloat(lambda v: 0.0 < v <= 1.0, 'in (0, 1]')
+    q = CheckedFloat(lambda v: 0.0 < v <= 1.0, 'in (0, 1]', interval=Interval(0.0, 1.0, low_open=True))
 
     def __init__(self, q: float = 0.7, loss_weight: float = 1.0, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:
@@ -313,9 +318,10 @@ class SymmetricCrossEntropyLoss(_ClassificationLoss):
         3.1386
     """
 
-    alpha = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0')
-    beta = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0')
-    log_zero = CheckedFloat(lambda v: math.isfinite(v) and v < 0, 'a finite negative number (A, the value of log 0)')
+    alpha = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0', interval=NON_NEGATIVE)
+    beta = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0', interval=NON_NEGATIVE)
+    log_zero = CheckedFloat(lambda v: math.isfinite(v) and v < 0, 'a finite negative number (A, the value of log 0)',
+                          interval=Interval(-INF, 0.0, high_open=True))
 
     def __init__(self, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0, loss_weight: float = 1.0,
                  reduction: str = 'mean', use_sigmoid: bool = False) -> None:
@@ -353,7 +359,7 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
         2.1363
     """
 
-    epsilon = CheckedFloat(_finite_at_least(-1.0), 'a finite number >= -1')
+    epsilon = CheckedFloat(_finite_at_least(-1.0), 'a finite number >= -1', interval=Interval(-1.0, INF))
 
     def __init__(self, epsilon: float = 1.0, loss_weight: float = 1.0, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:

@@ -22,6 +22,7 @@ from .base import PerCopySpace
 from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
 from .report import CUSTOM_IMPORTS
+from .value_ranges import check_draws
 
 
 def _plain(value: Any) -> Any:
@@ -154,7 +155,9 @@ class AttributeSpace(PerCopySpace):
         Raises:
             ValueError: a ``model.`` target that does not resolve, naming the space, the path and the missing part;
                 one that is read only when the model was built (a head's ``train_cfg.assigner``), naming the
-                path to target instead (:mod:`automl_mm.ohl.build_time_targets`).
+                path to target instead (:mod:`automl_mm.ohl.build_time_targets`); a space that can draw outside the
+                attribute's range (:func:`~automl_mm.ohl.value_ranges.check_draws`: a Gaussian on a loss's
+                ``label_smoothing``), naming the range.
         """
         for path in self.targets:
             if path.split('.', 1)[0] == 'model':
@@ -165,6 +168,7 @@ class AttributeSpace(PerCopySpace):
                 # a model config read only when the model was built (a head's train_cfg.assigner): refused here too,
                 # before the copies start
                 check_read_at_run_time(runner, path, f'OHL space {self.name!r}')
+                check_draws(self, runner, path)  # a draw outside the attribute's range (label_smoothing = -0.1)
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         for path in self.targets:
@@ -174,19 +178,23 @@ class AttributeSpace(PerCopySpace):
         watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
 
     def check_choices(self, runner: Any, path: str) -> None:
-        """Check every one of ``choices`` at ``path`` without writing it
-        (:func:`~automl_mm.ohl.attributes.check_written_value`: a choice an optimiser's constructor refuses, such
-        as a negative lr), so the run stops before the first trunk instead of when a copy draws it; ``setup`` and
-        ``tools/train.py``'s check before the copies start call it.
+        """Check every value the space can draw at ``path`` without writing it, so the run stops before the first
+        trunk instead of when a copy draws it; ``setup`` and ``tools/train.py``'s check before the copies start call
+        it: each of ``choices`` (:func:`~automl_mm.ohl.attributes.check_written_value`: a choice an optimiser's
+        constructor refuses, such as a negative lr), and every choice, or a Gaussian's whole image under its
+        ``transform``, against the range of what ``path`` writes (:func:`~automl_mm.ohl.value_ranges.check_draws`:
+        SGD's momentum in [0, 1), which ``transform='exp'`` leaves).
 
         Raises:
-            ValueError: naming the space, the choice and the optimiser's message.
+            ValueError: naming the space, the path, the choice (or the transform), and the optimiser's message or
+                the range and its source.
         """
         for value in self.choices or ():
             try:
                 check_written_value(runner, path, value)
             except ValueError as err:
                 raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}') from None
+        check_draws(self, runner, path)
 
     def reported(self, value: Any) -> Any:
         """A value as the history and exports report it (plain Python); subclasses whose target transforms what

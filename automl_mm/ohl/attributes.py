@@ -47,6 +47,7 @@ from .optimizer_base import (
     write_base,
     write_wrapper_base,
 )
+from .value_ranges import check_attribute_value, check_value
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -235,7 +236,9 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     Raises:
         ValueError: as :func:`resolve_attribute`, before anything is written; a value that leaves optimiser groups
             settings their optimiser's constructor refuses (a negative lr, Adam's beta1 of 1.5, NaN:
-            :func:`~automl_mm.ohl.optimizer_base.check_group_values`); a data path on a loader whose
+            :func:`~automl_mm.ohl.optimizer_base.check_group_values`) or their update rule cannot use (SGD's
+            momentum of 1.5); a value outside the attribute's known range (a transform's ``prob`` of 1.5,
+            :func:`~automl_mm.ohl.value_ranges.check_attribute_value`); a data path on a loader whose
             workers cannot be restarted (:func:`~automl_mm.ohl.data_writes.watch_data_writes`, which raises a
             ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
     """
@@ -249,6 +252,7 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
     _check_group_writes(runner, path, value)
+    check_attribute_value(pairs, path, value)  # a transform's prob of 1.5 (automl_mm.ohl.value_ranges)
     base_groups = _wrapper_base_groups(runner, path)  # read before the groups change
     root = _root(runner, parts, path)
     new_root = _write(root, parts[1:], value)
@@ -261,8 +265,9 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
 
 def check_written_value(runner: Any, path: str, value: Any) -> None:
     """Check, without writing, that ``value`` at ``path`` leaves optimiser groups settings their optimiser accepts
-    (:func:`~automl_mm.ohl.optimizer_base.check_group_values`); other paths are not checked here (a loss checks its
-    own, :class:`~automl_mm.models.losses.CheckedFloat`). ``AttributeSpace`` checks each of its ``choices`` at
+    (:func:`~automl_mm.ohl.optimizer_base.check_group_values`) and lies in the attribute's known range (a
+    transform's ``prob``: :func:`~automl_mm.ohl.value_ranges.check_attribute_value`); a loss checks its own when
+    written (:class:`~automl_mm.models.losses.CheckedFloat`). ``AttributeSpace`` checks each of its ``choices`` at
     setup, so a choice the optimiser refuses stops the run before the first trunk, not when a copy draws it.
 
     Raises:
@@ -274,6 +279,7 @@ def check_written_value(runner: Any, path: str, value: Any) -> None:
             check_base_value(optimizer, key, value, path, runner)
         return
     _check_group_writes(runner, path, value)
+    check_attribute_value(pairs, path, value)
 
 
 def _check_group_writes(runner: Any, path: str, value: Any) -> None:
@@ -604,7 +610,9 @@ class TrunkScheduleHook(Hook):
 
     Raises:
         ValueError: an empty ``values`` or list, or not exactly one positive trunk length; at ``before_train``,
-            ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run).
+            ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run), and any trunk's
+            value its write would refuse or outside the target's range (:mod:`automl_mm.ohl.value_ranges`), named
+            with its trunk (it stopped the run, or trained with it, when that trunk came).
     """
 
     priority = 'HIGH'
@@ -641,6 +649,14 @@ class TrunkScheduleHook(Hook):
         check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
         for path in self.values:
             check_owned_attribute(runner, path, 'TrunkScheduleHook')
+            for trunk, value in enumerate(self.values[path]):
+                # every trunk's value now, not when its trunk comes (SGD's momentum of 1.2 at trunk 5 stopped the
+                # run there, a transform's prob of 1.5 trained with it): as the write would check it
+                try:
+                    check_written_value(runner, path, value)
+                    check_value(runner, path, value)  # a loss's label_smoothing, which checks itself when written
+                except ValueError as err:
+                    raise ValueError(f'TrunkScheduleHook: trunk {trunk}: {err}') from None
         watch_data_writes(runner, self.values, 'TrunkScheduleHook')
         self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
 

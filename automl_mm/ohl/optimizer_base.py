@@ -49,6 +49,8 @@ from typing import Any
 
 import torch
 
+from .value_ranges import out_of_range
+
 BASE_KEYS = ('lr', 'weight_decay')  # what mmengine's DefaultOptimWrapperConstructor multiplies (paramwise_cfg)
 RATIO_KEY = 'automl_mm_base_ratio'  # {key: rule}, in each parameter group (a float: an older run's ratio)
 BASE_VALUE_KEY = 'automl_mm_base'  # {key: the base last written}, in each parameter group
@@ -361,7 +363,9 @@ def check_group_values(optimizer: Any, writes: list[tuple[dict, dict]], path: st
 
     Raises:
         ValueError: ``value`` that is NaN or infinite (torch's ``lr < 0.0`` lets NaN through); naming the path, the
-            value, the optimiser and its constructor's message.
+            value, the optimiser and its constructor's message; a value the constructor accepts but the update
+            rule cannot use (SGD's ``momentum`` of 1 or more, ``dampening`` above 1, RMSprop's ``alpha`` above 1:
+            :data:`~automl_mm.ohl.value_ranges.OPTIMIZER_RANGES`), naming the key, the range and its source.
     """
     if _number(value) and not math.isfinite(value):  # torch's range checks (lr < 0.0) let NaN through
         raise ValueError(f'attribute path {path!r}: {value!r} is not a finite number; {type(optimizer).__name__} '
@@ -378,6 +382,13 @@ def check_group_values(optimizer: Any, writes: list[tuple[dict, dict]], path: st
                              f'({problem}); torch checks it only when the optimiser is built, so the parameter group '
                              f'would have trained with it. Search values the optimiser accepts (a positive lr or '
                              f'weight decay: a Gaussian on a log scale, transform=\'exp\' or \'pow10\')')
+        # what torch's constructor lets through but the update rule cannot use: SGD(momentum=1.5) builds and
+        # diverges, dampening=2 ascends the loss (automl_mm.ohl.value_ranges)
+        problem = out_of_range(optimizer, old, new)
+        if problem is not None:
+            raise ValueError(f'attribute path {path!r}: {type(optimizer).__name__} would train with {problem}, '
+                             f'which torch does not check; search values inside the range (a Categorical with '
+                             f'choices)')
 
 
 def check_base_value(optimizer: Any, key: str, value: Any, path: str, runner: Any = None) -> list[dict]:

@@ -1,0 +1,273 @@
+"""The valid range of what an OHL space writes, and the range a space can draw, compared before the first trunk.
+
+An ``AttributeSpace`` writes one value per copy per trunk: a Gaussian sample through its ``transform``
+(``None``: any real number; ``'exp'`` / ``'pow10'``: any positive number), or one of its ``choices``. A target
+with a bounded range (SGD's ``momentum`` in [0, 1), a probability in [0, 1]) receives, sooner or later, a value
+outside it unless the image of what the space draws lies inside it; torch checks an optimiser's settings only when it
+is built (and some of them not at all: ``SGD(momentum=1.5)`` builds and diverges), so such a value either trained
+silently or stopped the whole run at the trunk that drew it. :func:`check_draws` compares the two and names the
+space, the path, the transform and the range.
+
+Ranges (:data:`OPTIMIZER_RANGES`), by optimiser class (torch's, matched along the class's MRO so subclasses
+inherit them) and ``param_groups`` key; the source of each is torch's constructor check where it has one, else the
+update rule in ``torch/optim/<name>.py``:
+
+* ``lr``, ``weight_decay``, ``eps``, Adagrad's ``lr_decay`` and ``initial_accumulator_value``, NAdam's
+  ``momentum_decay``: >= 0 (torch: 'Invalid learning rate', ...).
+* ``momentum`` (SGD, RMSprop): [0, 1). torch refuses only < 0; at 1 or above the buffer ``m·buf + g`` never
+  forgets (1) or grows geometrically (1.5: ×1.5 per step): the run diverges.
+* SGD's ``dampening``: [0, 1]; the buffer adds ``(1 - dampening)·g``, so above 1 the update ascends the loss.
+  torch does not check it.
+* ``betas`` (Adam, AdamW, Adamax, NAdam, RAdam), each: [0, 1) (torch: 'Invalid beta parameter').
+* RMSprop's ``alpha``: [0, 1]; the square average adds ``(1 - alpha)·g²``, so above 1 it goes negative and its
+  square root is NaN. torch refuses only < 0.
+* Adadelta's ``rho``: [0, 1] (torch: 'Invalid rho value').
+
+An optimiser class outside the table gets :data:`GENERIC_RANGES` (the keys every torch optimiser that has them
+reads the same way). A module attribute declared as a :class:`~automl_mm.models.losses.CheckedFloat` with an
+``interval`` (the loss hyper-parameters of :mod:`automl_mm.models.losses` and AM-LFS) has that range; a
+``prob`` of an mmcv transform (``BaseTransform``) is a probability, [0, 1]; torch's ``nn.Dropout*`` ``p`` too.
+Other targets have no known range and are not checked.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import torch
+
+
+class Interval(NamedTuple):
+    """A real interval; ``low_open`` / ``high_open`` exclude the end (infinite ends are always open)."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        """Whether the number ``value`` lies inside (NaN never does)."""
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+            return False
+        above = value > self.low if self.low_open or math.isinf(self.low) else value >= self.low
+        below = value < self.high if self.high_open or math.isinf(self.high) else value <= self.high
+        return above and below
+
+    def covers(self, other: Interval) -> bool:
+        """Whether every number of ``other`` lies inside this interval."""
+        low_ok = other.low > self.low or (other.low == self.low and (other.low_open or not self.low_open))
+        high_ok = other.high < self.high or (other.high == self.high and (other.high_open or not self.high_open))
+        return low_ok and high_ok
+
+    def __str__(self) -> str:
+        def end(x: float) -> str:
+            return ('-inf' if x < 0 else 'inf') if math.isinf(x) else f'{x:g}'
+        left = '(' if self.low_open or math.isinf(self.low) else '['
+        right = ')' if self.high_open or math.isinf(self.high) else ']'
+        return f'{left}{end(self.low)}, {end(self.high)}{right}'
+
+
+INF = math.inf
+NON_NEGATIVE = Interval(0.0, INF)
+UNIT_OPEN = Interval(0.0, 1.0, high_open=True)  # [0, 1)
+UNIT = Interval(0.0, 1.0)  # [0, 1]
+
+#: What a Gaussian sample can become under each ``AttributeSpace`` transform (exp and 10**x of any real number: the
+#: positive numbers).
+TRANSFORM_IMAGES: dict[str | None, Interval] = {
+    None: Interval(-INF, INF), 'exp': Interval(0.0, INF, low_open=True), 'pow10': Interval(0.0, INF, low_open=True)}
+
+_COMMON = dict(lr=NON_NEGATIVE, weight_decay=NON_NEGATIVE, eps=NON_NEGATIVE)
+_ADAM = dict(_COMMON, betas=UNIT_OPEN)
+
+#: ``{optimiser class name: {param_groups key: range}}`` (module docstring); ``betas`` applies to each element.
+OPTIMIZER_RANGES: dict[str, dict[str, Interval]] = {
+    'SGD': dict(lr=NON_NEGATIVE, weight_decay=NON_NEGATIVE, momentum=UNIT_OPEN, dampening=UNIT),
+    'RMSprop': dict(_COMMON, momentum=UNIT_OPEN, alpha=UNIT),
+    'Adam': _ADAM, 'AdamW': _ADAM, 'Adamax': _ADAM, 'RAdam': _ADAM,
+    'NAdam': dict(_ADAM, momentum_decay=NON_NEGATIVE),
+    'Adadelta': dict(_COMMON, rho=UNIT),
+    'Adagrad': dict(_COMMON, lr_decay=NON_NEGATIVE, initial_accumulator_value=NON_NEGATIVE),
+}
+
+#: Ranges for an optimiser class outside :data:`OPTIMIZER_RANGES` (and for a config whose optimiser type is not
+#: known): keys every torch optimiser that has them reads as above.
+GENERIC_RANGES: dict[str, Interval] = dict(_COMMON, momentum=UNIT_OPEN, betas=UNIT_OPEN)
+
+
+def optimizer_key_range(optimizer: Any, key: str) -> tuple[Interval, str] | None:
+    """``(range, source)`` of ``key`` (a ``param_groups`` key; ``betas`` for either element) in ``optimizer`` (an
+    instance, a class or a class name), else ``None``; the source names the class whose rule it is."""
+    if isinstance(optimizer, str):
+        names = [optimizer.rsplit('.', 1)[-1]]
+    else:
+        cls = optimizer if isinstance(optimizer, type) else type(optimizer)
+        names = [c.__name__ for c in cls.__mro__ if c.__module__.startswith('torch.optim')]
+    for name in names:
+        if name in OPTIMIZER_RANGES:
+            found = OPTIMIZER_RANGES[name].get(key)
+            return (found, f"torch.optim.{name}'s {key}") if found is not None else None
+    found = GENERIC_RANGES.get(key)
+    return (found, f'an optimiser\'s {key}') if found is not None else None
+
+
+def group_key(path: str) -> str | None:
+    """The optimiser key a ``param_groups`` path (``...param_groups.<i|*>.<key>[.<index>]``) writes, else
+    ``None``."""
+    parts = path.split('.')
+    if 'param_groups' not in parts:
+        return None
+    at = parts.index('param_groups')
+    return parts[at + 2] if len(parts) > at + 2 else None
+
+
+def out_of_range(optimizer: Any, old: dict, new: dict) -> str | None:
+    """A message for the first key of the parameter group ``new`` that this write changed from ``old`` and that lies
+    outside its range (:data:`OPTIMIZER_RANGES`), else ``None``; a key already out of range before is left alone."""
+    for key, value in new.items():
+        found = optimizer_key_range(optimizer, key) if key != 'params' else None
+        if found is None:
+            continue
+        interval, source = found
+        values = [_scalar(v) for v in value] if key == 'betas' and isinstance(value, (list, tuple)) else \
+            [_scalar(value)]
+        before = old.get(key)
+        before = [_scalar(v) for v in before] if isinstance(before, (list, tuple)) else [_scalar(before)] * len(values)
+        for i, v in enumerate(values):
+            was = before[i] if i < len(before) else None
+            if v is None or v == was or interval.contains(v) or (was is not None and not interval.contains(was)):
+                continue  # not a number, unchanged, inside, or out of range before this write
+            name = f'{key}[{i}]' if key == 'betas' else key
+            return f'{name}={v!r} lies outside {interval} ({source})'
+    return None
+
+
+def _scalar(value: Any) -> float | None:
+    """A real number (a one-element tensor's value) as a float, else ``None``."""
+    if isinstance(value, torch.Tensor):
+        return float(value) if value.numel() == 1 and not value.is_complex() else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
+    """``(range, source)`` of the attribute ``name`` of the object ``owner`` (not an optimiser group), else ``None``:
+    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``."""
+    declared = getattr(type(owner), name, None)
+    interval = getattr(declared, 'interval', None)
+    if isinstance(interval, Interval):
+        return interval, f'{type(owner).__name__}.{name}'
+    if name == 'prob':
+        try:
+            from mmcv.transforms import BaseTransform
+        except ImportError:  # pragma: no cover  (mmcv is a dependency)
+            BaseTransform = ()  # noqa: N806
+        if isinstance(owner, BaseTransform):
+            return UNIT, f'{type(owner).__name__}.prob, a probability'
+    if name == 'p' and isinstance(owner, torch.nn.modules.dropout._DropoutNd):
+        return UNIT, f'{type(owner).__name__}.p, a probability'
+    return None
+
+
+def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
+    """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
+    where it lies outside a known range (:func:`attribute_range`: a transform's ``prob`` of 1.5 applied the
+    transform to every image, silently). A ``CheckedFloat`` checks its own writes and is left to it.
+
+    Raises:
+        ValueError: naming the path, the value, the range and its source.
+    """
+    number = _scalar(value)
+    if number is None:
+        return
+    for node, name in pairs:
+        if not isinstance(name, str) or isinstance(getattr(type(node), name, None), _checks_itself()):
+            continue
+        found = attribute_range(node, name)
+        if found is not None and not found[0].contains(number):
+            raise ValueError(f'attribute path {path!r}: {value!r} lies outside {found[0]} ({found[1]})')
+
+
+def _checks_itself() -> type:
+    from automl_mm.models.losses import CheckedFloat
+
+    return CheckedFloat
+
+
+def target_ranges(runner: Any, path: str) -> list[tuple[Interval, str]]:
+    """The ranges (with their sources) of what ``path`` writes on ``runner``: an optimiser key's (a group path or the
+    base form) or an attribute's (:func:`attribute_range`); empty where none is known.
+
+    Raises:
+        ValueError: as :func:`~automl_mm.ohl.attributes.resolve_attribute` for a path that does not resolve.
+    """
+    from .attributes import path_chains, resolve_attribute
+    from .optimizer_base import is_optimizer
+
+    parts = path.split('.')
+    key = group_key(path)
+    found: list[tuple[Interval, str]] = []
+    if key is not None:
+        at = parts.index('param_groups')
+        for chain in path_chains(runner, path, end=at + 1):
+            owner = chain[-2][1] if len(chain) >= 2 else None
+            optimizer = owner if is_optimizer(owner) else getattr(owner, 'optimizer', None)
+            if is_optimizer(optimizer):
+                found.append(optimizer_key_range(optimizer, key))
+        return [f for f in found if f is not None]
+    for node, name in resolve_attribute(runner, path):
+        if is_optimizer(node):  # the base form: optim_wrapper.optimizer.lr
+            found.append(optimizer_key_range(node, name))
+        elif isinstance(name, str):
+            found.append(attribute_range(node, name))
+    return [f for f in found if f is not None]
+
+
+def check_value(runner: Any, path: str, value: Any) -> None:
+    """Refuse ``value`` where it lies outside a range of what ``path`` writes (:func:`target_ranges`, a loss's
+    ``CheckedFloat`` included), without writing it: a replayed schedule checks every trunk's value at its start.
+
+    Raises:
+        ValueError: naming the path, the value, the range and its source.
+    """
+    number = _scalar(value)
+    if number is None:
+        return
+    for interval, source in target_ranges(runner, path):
+        if not interval.contains(number):
+            raise ValueError(f'attribute path {path!r}: {value!r} lies outside {interval} ({source})')
+
+
+def check_draws(space: Any, runner: Any, path: str) -> None:
+    """Refuse a space whose draws can leave the range of what ``path`` writes (:func:`target_ranges`): a Gaussian
+    (no ``choices``) whose transform's image (:data:`TRANSFORM_IMAGES`) is not inside it, or a choice outside it.
+
+    Raises:
+        ValueError: ``OHL space '<name>': attribute path '<path>': ...``, naming the transform (or the choice), the
+            range and its source, and what to search instead.
+    """
+    ranges = target_ranges(runner, path)
+    if not ranges:
+        return
+    where = f'OHL space {space.name!r}: attribute path {path!r}'
+    choices = getattr(space, 'choices', None)
+    for interval, source in ranges:
+        if choices is not None:
+            for value in choices:
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and not interval.contains(value):
+                    raise ValueError(f'{where}: choice {value!r} lies outside {interval} ({source}); a copy that '
+                                     f'drew it would train with it')
+            continue
+        if not hasattr(getattr(space, 'distribution', None), 'mean') or hasattr(space.distribution, 'probs'):
+            continue  # not a Gaussian
+        transform = getattr(space, 'transform', None)
+        image = TRANSFORM_IMAGES.get(transform)
+        if image is None or interval.covers(image):
+            continue
+        fix = ("transform='exp' (or 'pow10'), the mean then being the log of the value"
+               if interval.covers(TRANSFORM_IMAGES['exp']) else
+               'a Categorical distribution with choices inside it (e.g. choices=[0.8, 0.9, 0.95])')
+        raise ValueError(f'{where}: a Gaussian sample under transform={transform!r} takes any value in {image}, '
+                         f'which leaves {interval} ({source}) with positive probability; the copy that drew such a '
+                         f'value would train with it or stop the run at its trunk. Search it with {fix}')
