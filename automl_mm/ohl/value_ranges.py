@@ -26,7 +26,9 @@ update rule in ``torch/optim/<name>.py``:
 An optimiser class outside the table gets :data:`GENERIC_RANGES` (the keys every torch optimiser that has them
 reads the same way). A module attribute declared as a :class:`~automl_mm.models.losses.CheckedFloat` with an
 ``interval`` (the loss hyper-parameters of :mod:`automl_mm.models.losses` and AM-LFS) has that range; a
-``prob`` of an mmcv transform (``BaseTransform``) is a probability, [0, 1]; torch's ``nn.Dropout*`` ``p`` too.
+``prob`` of an mmcv transform (``BaseTransform``) is a probability, [0, 1]; torch's ``nn.Dropout*`` ``p`` too; a
+module's ``loss_weight`` (mmdet's and mmpretrain's losses keep a plain float) is >= 0: below it the training
+ascends that loss, silently.
 Other targets have no known range and are not checked.
 """
 from __future__ import annotations
@@ -153,7 +155,8 @@ def _scalar(value: Any) -> float | None:
 
 def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """``(range, source)`` of the attribute ``name`` of the object ``owner`` (not an optimiser group), else ``None``:
-    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``."""
+    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``, a loss module's
+    ``loss_weight`` (>= 0)."""
     declared = getattr(type(owner), name, None)
     interval = getattr(declared, 'interval', None)
     if isinstance(interval, Interval):
@@ -167,13 +170,17 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
             return UNIT, f'{type(owner).__name__}.prob, a probability'
     if name == 'p' and isinstance(owner, torch.nn.modules.dropout._DropoutNd):
         return UNIT, f'{type(owner).__name__}.p, a probability'
+    if name == 'loss_weight' and isinstance(owner, torch.nn.Module):
+        # mmdet's and mmpretrain's losses keep a plain float: below 0 the training ascends that loss
+        return NON_NEGATIVE, f'{type(owner).__name__}.loss_weight, a loss weight (below 0 the loss is ascended)'
     return None
 
 
 def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
     """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
     where it lies outside a known range (:func:`attribute_range`: a transform's ``prob`` of 1.5 applied the
-    transform to every image, silently). A ``CheckedFloat`` checks its own writes and is left to it.
+    transform to every image, an mmdet loss's ``loss_weight`` of -1 ascended the loss, silently). A
+    ``CheckedFloat`` checks its own writes and is left to it.
 
     Raises:
         ValueError: naming the path, the value, the range and its source.

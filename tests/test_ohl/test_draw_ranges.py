@@ -178,3 +178,20 @@ def test_a_replayed_schedule_is_checked_trunk_by_trunk_at_start(path, values, me
     with pytest.raises(ValueError, match=rf'TrunkScheduleHook: {message}'):
         TrunkScheduleHook({path: values}, trunk_iters=2).before_train(runner)
     TrunkScheduleHook({path: values[:-1]}, trunk_iters=2).before_train(runner)  # the values inside pass
+
+
+def test_an_mmdet_loss_weight_is_kept_at_or_above_zero():
+    """mmdet's losses keep ``loss_weight`` as a plain float: a Gaussian without transform on it drew negative
+    weights, and the copy ascended the box loss without a word."""
+    from mmdet.models.losses import L1Loss
+
+    runner = _runner()
+    runner.model.loss_bbox = L1Loss(loss_weight=1.0)
+    path = 'model.loss_bbox.loss_weight'
+    with pytest.raises(ValueError, match=r"transform=None.*leaves \[0, inf\) \(L1Loss\.loss_weight, a loss weight"):
+        _space(path).resolve(runner)
+    _space(path, 'exp').resolve(runner)
+    with pytest.raises(ValueError, match=r"'model\.loss_bbox\.loss_weight': -0\.5 lies outside \[0, inf\)"):
+        set_attribute(runner, path, -0.5)
+    set_attribute(runner, path, 0.0)
+    assert runner.model.loss_bbox.loss_weight == 0.0
