@@ -135,6 +135,8 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                         space.check_choices(runner, path)
                 elif root == 'param_schedulers' and optimisation is not None:
                     get_attribute(runner, path)
+                    if callable(getattr(space, 'check_choices', None)):  # a negative eta_min or gamma
+                        space.check_choices(runner, path)
                 elif pipeline:
                     # the pipeline only: the dataset was built without its data (lazy_init), the loader not at all
                     get_attribute(runner, path)

@@ -28,7 +28,9 @@ reads the same way). A module attribute declared as a :class:`~automl_mm.models.
 ``interval`` (the loss hyper-parameters of :mod:`automl_mm.models.losses` and AM-LFS) has that range; a
 ``prob`` of an mmcv transform (``BaseTransform``) is a probability, [0, 1]; torch's ``nn.Dropout*`` ``p`` too; a
 module's ``loss_weight`` (mmdet's and mmpretrain's losses keep a plain float) is >= 0: below it the training
-ascends that loss, silently.
+ascends that loss, silently; an augmentation op's ``magnitude`` lies in its ``magnitude_range``; an mmengine
+parameter scheduler's ``eta_min`` in the range of the key it schedules, its ``gamma`` >= 0 and its factors in
+[0, 1] (:func:`_scheduler_range`).
 Other targets have no known range and are not checked.
 """
 from __future__ import annotations
@@ -155,8 +157,9 @@ def _scalar(value: Any) -> float | None:
 
 def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """``(range, source)`` of the attribute ``name`` of the object ``owner`` (not an optimiser group), else ``None``:
-    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``, a loss module's
-    ``loss_weight`` (>= 0)."""
+    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``, an augmentation
+    op's ``magnitude`` (its ``magnitude_range``), a parameter scheduler's (:func:`_scheduler_range`), a loss
+    module's ``loss_weight`` (>= 0)."""
     declared = getattr(type(owner), name, None)
     interval = getattr(declared, 'interval', None)
     if isinstance(interval, Interval):
@@ -170,9 +173,42 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
             return UNIT, f'{type(owner).__name__}.prob, a probability'
     if name == 'p' and isinstance(owner, torch.nn.modules.dropout._DropoutNd):
         return UNIT, f'{type(owner).__name__}.p, a probability'
+    magnitudes = getattr(type(owner), 'magnitude_range', None)
+    if name == 'magnitude' and isinstance(magnitudes, tuple) and len(magnitudes) == 2:
+        # an augmentation op (automl_mm.augment): its constructor refuses a magnitude outside it, a write did not
+        return Interval(*map(float, magnitudes)), f'{type(owner).__name__}.magnitude_range'
+    found = _scheduler_range(owner, name)
+    if found is not None:
+        return found
     if name == 'loss_weight' and isinstance(owner, torch.nn.Module):
         # mmdet's and mmpretrain's losses keep a plain float: below 0 the training ascends that loss
         return NON_NEGATIVE, f'{type(owner).__name__}.loss_weight, a loss weight (below 0 the loss is ascended)'
+    return None
+
+
+def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
+    """The range of an mmengine parameter scheduler's ``eta_min`` (the scheduled key's own range: a negative lr
+    floor trained by gradient ascent at the end of the cosine), ``gamma`` (>= 0: below it the value changes sign
+    at every decay) and ``factor`` / ``start_factor`` / ``end_factor`` ([0, 1], mmengine's constructor check;
+    ``ReduceOnPlateau``'s [0, 1)); else ``None``."""
+    from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
+
+    if not isinstance(owner, _ParamScheduler):
+        return None
+    cls = type(owner).__name__
+    bases = {c.__name__ for c in type(owner).__mro__}
+    if name == 'eta_min':
+        optimizer = getattr(owner, 'optimizer', None)
+        optimizer = getattr(optimizer, 'optimizer', optimizer)  # an OptimWrapper's
+        found = optimizer_key_range(optimizer, owner.param_name) if optimizer is not None else None
+        return None if found is None else (found[0], f'{cls}.eta_min, the floor of {found[1]}')
+    if name == 'gamma':
+        return NON_NEGATIVE, f'{cls}.gamma, a multiplicative factor (below 0 the value changes sign)'
+    if name == 'factor' and 'ReduceOnPlateauParamScheduler' in bases:
+        return UNIT_OPEN, f"{cls}.factor (mmengine's check)"
+    if name in ('factor', 'start_factor', 'end_factor') and \
+            bases & {'ConstantParamScheduler', 'LinearParamScheduler'}:
+        return UNIT, f"{cls}.{name} (mmengine's check)"
     return None
 
 

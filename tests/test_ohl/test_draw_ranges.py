@@ -195,3 +195,50 @@ def test_an_mmdet_loss_weight_is_kept_at_or_above_zero():
         set_attribute(runner, path, -0.5)
     set_attribute(runner, path, 0.0)
     assert runner.model.loss_bbox.loss_weight == 0.0
+
+
+def _scheduled_runner(**schedulers):
+    from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR, StepLR
+
+    runner = _runner('SGD', momentum=0.9)
+    built = dict(cosine=lambda: CosineAnnealingLR(runner.optim_wrapper, T_max=10, eta_min=0.0),
+                 step=lambda: StepLR(runner.optim_wrapper, step_size=2, gamma=0.5),
+                 linear=lambda: LinearLR(runner.optim_wrapper, start_factor=0.1, end=2))
+    runner.param_schedulers = [built[name]() for name in schedulers]
+    return runner
+
+
+@pytest.mark.parametrize('scheduler, key, transform, choices, message', [
+    # a Gaussian eta_min without transform drew a negative lr floor: the cosine ended in gradient ascent
+    ('cosine', 'eta_min', None, None, r"leaves \[0, inf\) \(CosineAnnealingLR\.eta_min, the floor of "
+                                      r"torch\.optim\.SGD's lr\)"),
+    ('step', 'gamma', None, None, r'leaves \[0, inf\) \(StepLR\.gamma'),
+    ('step', 'gamma', None, [0.5, -0.5], r'-0\.5 lies outside \[0, inf\) \(StepLR\.gamma'),
+    ('linear', 'start_factor', 'exp', None, r"leaves \[0, 1\] \(LinearLR\.start_factor \(mmengine's check\)\)"),
+])
+def test_a_draw_outside_a_parameter_scheduler_range_is_refused_at_start(scheduler, key, transform, choices, message):
+    runner, path = _scheduled_runner(**{scheduler: True}), f'param_schedulers.0.{key}'
+    with pytest.raises(ValueError, match=rf"OHL space 'searched': .*attribute path '{re_path(path)}'.*{message}"):
+        _space(path, transform, choices).check_choices(runner, path)
+
+
+def test_a_parameter_scheduler_value_inside_its_range_passes_and_a_negative_gamma_is_not_written():
+    runner = _scheduled_runner(cosine=True, step=True)
+    _space('param_schedulers.0.eta_min', 'exp').check_choices(runner, 'param_schedulers.0.eta_min')
+    _space('param_schedulers.1.gamma', choices=[0.1, 0.5]).check_choices(runner, 'param_schedulers.1.gamma')
+    with pytest.raises(ValueError, match=r"'param_schedulers\.1\.gamma': -0\.5 lies outside \[0, inf\)"):
+        set_attribute(runner, 'param_schedulers.1.gamma', -0.5)
+    assert runner.param_schedulers[1].gamma == 0.5
+
+
+def test_an_augmentation_magnitude_stays_in_its_magnitude_range():
+    from automl_mm.augment.ops import Rotate
+
+    runner = _runner()
+    runner.op = Rotate(30.0)
+    with pytest.raises(ValueError, match=r"'op\.magnitude'.*transform='exp'.*leaves \[0, 180\] \(Rotate\."
+                                         r'magnitude_range\)'):
+        _space('op.magnitude', 'exp').check_choices(runner, 'op.magnitude')
+    with pytest.raises(ValueError, match=r"'op\.magnitude': 270\.0 lies outside \[0, 180\]"):
+        set_attribute(runner, 'op.magnitude', 270.0)
+    _space('op.magnitude', choices=[0.0, 30.0, 180.0]).check_choices(runner, 'op.magnitude')
