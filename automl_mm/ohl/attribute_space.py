@@ -68,7 +68,11 @@ class AttributeSpace(PerCopySpace):
             ``dict(type='Categorical')`` without ``num_choices`` takes one choice per entry of ``choices``.
         target: The attribute path (or several paths, all set to the same value).
         choices: Values of a categorical's indices, one per choice of the distribution.
-        transform: ``None``, ``'exp'`` or ``'pow10'``, applied to a Gaussian sample (search on a log scale).
+        transform: ``None``, ``'exp'`` or ``'pow10'``, applied to a Gaussian sample (search on a log scale). The
+            controller's statistic, log-density and entropy bonus are the sample's before the transform (θ drew
+            it), the history's ``copy_values`` and exports the value written. Its image (any real number; any
+            positive one) must lie inside the target's range, checked at setup
+            (:func:`~automl_mm.ohl.value_ranges.check_draws`): ``'exp'`` on a momentum is refused.
         name: Name in logs and outputs.
 
     Raises:

@@ -19,6 +19,7 @@ from mmcv.transforms import RandomFlip
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
+from automl_mm.losses.am_lfs import AMLFSLoss
 from automl_mm.models.losses import CrossEntropyLoss, GeneralizedCrossEntropyLoss
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook, set_attribute
@@ -32,6 +33,7 @@ def _runner(optimizer='SGD', **kwargs):
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
     model.loss = CrossEntropyLoss()
     model.gce = GeneralizedCrossEntropyLoss()
+    model.am_lfs = AMLFSLoss(num_intervals=2)
     optimizer = dict(type=optimizer, lr=0.1, weight_decay=1e-4, **kwargs)
     wrapper = build_optim_wrapper(model, dict(type='OptimWrapper', optimizer=optimizer))
     pipeline = SimpleNamespace(transforms=[RandomFlip(prob=0.5)])
@@ -108,6 +110,7 @@ def test_choices_outside_the_range_are_refused_at_start_and_choices_inside_pass(
     ('model.loss.loss_weight', None, None, r'\[0, inf\)'),
     ('model.gce.q', 'exp', None, r'\(0, 1\]'),
     ('model.1.p', None, None, r'\[0, 1\]'),  # torch's Dropout
+    ('model.am_lfs.eps', 'exp', None, r'\(0, 1\) \(AMLFSLoss\.eps\)'),  # AM-LFS's loss parameters
     ('model.loss.label_smoothing', None, [0.0, 1.0], r'\[0, 1\)'),
 ])
 def test_a_model_attribute_draw_outside_its_range_is_refused_when_the_space_resolves(path, transform, choices,
