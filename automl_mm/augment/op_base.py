@@ -42,26 +42,50 @@ class BaseAugmentOp:
     magnitude_range: tuple[float, float] | None = (-math.inf, math.inf)
 
     def __init__(self, magnitude: float | None = None, fill: int = 128, *, bgr: bool = True) -> None:
-        cls = type(self).__name__
-        if self.magnitude_range is None:
-            if magnitude is not None:
-                raise ValueError(f'{cls} takes no magnitude, got magnitude={magnitude!r}')
-        else:
-            low, high = self.magnitude_range
-            if magnitude is None:
-                raise ValueError(f'{cls} needs a magnitude in [{low}, {high}], got magnitude=None')
-            if (isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real)
-                    or not math.isfinite(magnitude) or not low <= magnitude <= high):
-                raise ValueError(f'{cls}: magnitude must be a finite number in [{low}, {high}], '
-                                 f'got magnitude={magnitude!r}')
         if isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
-            raise ValueError(f'{cls}: fill must be an integer in [0, 255], got fill={fill!r}')
+            raise ValueError(f'{type(self).__name__}: fill must be an integer in [0, 255], got fill={fill!r}')
         if not isinstance(bgr, (bool, np.bool_)):  # bool('False') is True: the wrong channel weights, silently
-            raise ValueError(f'{cls}: bgr must be True or False, got bgr={bgr!r}')
-        self.magnitude = magnitude
+            raise ValueError(f'{type(self).__name__}: bgr must be True or False, got bgr={bgr!r}')
         self.fill = int(fill)
         self.bgr = bool(bgr)
-        self._setup()
+        self.magnitude = magnitude  # checked, then _setup()
+
+    @property
+    def magnitude(self) -> float | None:
+        """The op's magnitude (units per class: degrees, pixels as a share of the side, enhancement factor ...).
+
+        Writing it (an ``AttributeSpace`` or ``SetAttributesHook`` on
+        ``train_dataloader.dataset.pipeline.<i>.ops.<j>.magnitude``) checks it as ``__init__`` does and rebuilds
+        what was precomputed from it (the look-up tables of Posterize, Solarize, ...), so every later image uses it.
+
+        Raises:
+            ValueError: as ``__init__`` does for a bad magnitude.
+        """
+        return self._magnitude
+
+    @magnitude.setter
+    def magnitude(self, value: float | None) -> None:
+        cls = type(self).__name__
+        if self.magnitude_range is None:
+            if value is not None:
+                raise ValueError(f'{cls} takes no magnitude, got magnitude={value!r}')
+        else:
+            low, high = self.magnitude_range
+            if value is None:
+                raise ValueError(f'{cls} needs a magnitude in [{low}, {high}], got magnitude=None')
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                    or not math.isfinite(value) or not low <= value <= high):
+                raise ValueError(f'{cls}: magnitude must be a finite number in [{low}, {high}], '
+                                 f'got magnitude={value!r}')
+        previous = getattr(self, '_magnitude', None)
+        self._magnitude = value
+        try:
+            self._setup()
+        except ValueError:  # keep the op as it was: its magnitude and its tables agree
+            if previous is not None:  # a write, not __init__
+                self._magnitude = previous
+                self._setup()
+            raise
 
     def _setup(self) -> None:
         """Precompute what does not depend on the image (LUTs); may raise ValueError on a bad magnitude."""

@@ -22,7 +22,10 @@ what trains read that value only once, when it was built, the write changes noth
 * **Attributes a class turns into others at ``__init__``** (:data:`DERIVED_AT_INIT`): mmdet's ``AnchorGenerator``
   (and its subclasses) makes ``base_anchors`` from ``scales``, ``ratios``, ``base_sizes``, ... and reads only those
   (and ``strides``) afterwards, so ``model.rpn_head.prior_generator.scales`` changed no anchor; mmdet's
-  ``CrossEntropyLoss`` picks its criterion from ``use_sigmoid`` / ``use_mask``.
+  ``CrossEntropyLoss`` picks its criterion from ``use_sigmoid`` / ``use_mask``; mmdet's ``RandAugment`` /
+  ``AutoAugment`` build their ``transforms`` from ``aug_space`` / ``policies``, and ``TorchvisionAugment`` its
+  torchvision ``op`` from its ``kwargs``. (automl_mm's own augmentation ops rebuild their look-up tables when
+  their ``magnitude`` is written, :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
 
 A plain attribute that a module copied into another one at ``__init__`` and that is not in the table (e.g. a head
 reading its loss's ``use_sigmoid`` into ``use_sigmoid_cls``) cannot be seen from the attributes alone: check a
@@ -49,6 +52,16 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
                         'outputs): compare them as separate runs, each built with its value'),
     'mmdet.CrossEntropyLoss': (frozenset({'use_sigmoid', 'use_mask'}), 'cls_criterion',
                          'the criterion (softmax, sigmoid or mask) is chosen at __init__; build the loss with it'),
+    # mmdet's augmentation wrappers pass their lists to mmcv's RandomChoice, which builds ``transforms`` from them
+    'mmdet.RandAugment': (frozenset({'aug_space'}), 'transforms',
+                          "target the built transform (...transforms.<i>.transforms.0.<key>), or aug_num / prob, "
+                          "which are read at every call"),
+    'mmdet.AutoAugment': (frozenset({'policies'}), 'transforms',
+                          "target the built transform (...transforms.<i>.transforms.<j>.<key>), or prob"),
+    # automl_mm's wrapper of torchvision's v2 policies builds ``op`` from its keyword arguments
+    'automl_mm.TorchvisionAugment': (frozenset({'policy', 'kwargs'}), 'op',
+                                     "target the torchvision transform's own attribute (...op.num_ops, "
+                                     "...op.magnitude), which it reads at every call"),
 }
 
 

@@ -428,3 +428,34 @@ def test_every_element_keeps_the_pixels_masks_seg_map_and_boxes_of_any_layout_to
 def test_geometric_fill_reaches_every_channel(channels):
     out = HorizontalTranslate(0.15, fill=7).apply(dict(img=np.zeros((20, 40, channels), np.uint8)), PLUS)['img']
     assert (out[:, :6] == 7).all() and (out[:, 6:] == 0).all()
+
+
+_MAGNITUDES: dict[str, list] = {}
+for _name, _m in DEFAULT_ELEMENTS:
+    if _m is not None:
+        _MAGNITUDES.setdefault(_name, []).append(_m)
+
+
+@pytest.mark.parametrize('name', sorted(_MAGNITUDES))
+def test_a_written_magnitude_is_the_one_applied(name):
+    """An op whose magnitude is written after it was built (an AttributeSpace on ``...ops.<j>.magnitude``) applies
+    the new magnitude, exactly as one built with it: Posterize / Solarize / Contrast / ... rebuild their look-up
+    tables (before, the table of the first magnitude stayed, so the write changed nothing)."""
+    first, last = _MAGNITUDES[name][0], _MAGNITUDES[name][-1]
+    written = build_elements([(name, first)])[0]
+    written.magnitude = last
+    built = build_elements([(name, last)])[0]
+    assert written.name == built.name == f'{name}({last:g})'
+    img = IMAGES['random']
+    np.testing.assert_array_equal(written.apply(dict(img=img.copy()), PLUS)['img'],
+                                  built.apply(dict(img=img.copy()), PLUS)['img'])
+
+
+def test_a_bad_written_magnitude_is_refused_and_the_op_is_kept():
+    op = Posterize(4.4)
+    before = op.apply(dict(img=IMAGES['random'].copy()), None)['img']
+    for bad in (9.0, float('nan'), None, True):
+        with pytest.raises(ValueError, match='Posterize.*magnitude'):
+            op.magnitude = bad
+        assert op.magnitude == 4.4
+        np.testing.assert_array_equal(op.apply(dict(img=IMAGES['random'].copy()), None)['img'], before)

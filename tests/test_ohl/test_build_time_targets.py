@@ -123,3 +123,29 @@ def test_the_launching_processs_config_check_refuses_a_runner_cfg_target():
                            choices=[0.6, 0.7], name='nms')
     with pytest.raises(ValueError, match=r"OHL space 'nms' writes cfg\.model.*runner\.cfg is the config"):
         _check_targets(SimpleNamespace(spaces=[space]), None, None, None, Config(dict(model=dict())))
+
+
+@pytest.mark.parametrize('index, path, why', [
+    (0, 'aug_space.0.0.level', "reads 'aug_space' only at __init__, to make transforms"),
+    (1, 'policies.0.0.level', "reads 'policies' only at __init__, to make transforms"),
+    (2, 'kwargs.num_ops', "reads 'kwargs' only at __init__, to make op"),
+])
+def test_augmentation_wrappers_built_from_their_lists_are_refused(index, path, why):
+    """mmdet's RandAugment / AutoAugment keep the lists their ``transforms`` were built from, and
+    TorchvisionAugment the keyword arguments of its ``op``: a write there changed no image. What they read at every
+    call (the built transforms, ``aug_num``, ``op.num_ops``) is accepted."""
+    from mmcv.transforms import Compose
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.datasets.torchvision_augment import TorchvisionAugment
+
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        pipeline = Compose([dict(type='RandAugment', aug_space=[[dict(type='Rotate', level=5)]], aug_num=1),
+                            dict(type='AutoAugment', policies=[[dict(type='Rotate', level=5)]])])
+    pipeline.transforms.append(TorchvisionAugment('RandAugment', num_ops=2, magnitude=9))
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=pipeline)))
+    prefix = f'train_dataloader.dataset.pipeline.transforms.{index}'
+    with pytest.raises(ValueError, match=why):
+        check_owned_attribute(runner, f'{prefix}.{path}', 'me')
+    for fine in ('transforms.0.transforms.0.level', 'prob') if index < 2 else ('op.num_ops',):
+        check_owned_attribute(runner, f'{prefix}.{fine}', 'me')
