@@ -8,7 +8,9 @@ automl_mm's ``tools/train.py`` / ``tools/test.py`` check a config before anythin
 :func:`~automl_mm.engine.preflight_masks.check_mask_metrics`). A stock launcher ran none of them: a scored loader
 with an OHL augmentation trained and reported numbers on augmented images, a ``save_best`` key that the evaluator
 does not report stopped the run with mmengine's ``KeyError`` after the first validation, and so on. Installed by
-:func:`automl_mm.engine.patches.install` (so by ``import automl_mm`` and ``custom_imports``):
+:func:`automl_mm.engine.patches.install` (so by ``import automl_mm`` and ``custom_imports``, or by
+mmengine importing the config's ``default_scope`` while it builds the first runner, which is then marked:
+:func:`mark_runner_in_construction`):
 
 * ``Runner.from_cfg`` (``FlexibleRunner.from_cfg`` too; ``RUNNERS.build`` calls it for a ``runner_type``) refuses,
   before building anything, a config that needs several processes (an OHL hook's ``num_copies x ranks_per_copy``)
@@ -41,6 +43,7 @@ import contextlib
 import functools
 import os.path as osp
 import pickle
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -207,15 +210,50 @@ def checking_run(run: Callable, mode: str) -> Callable:
     return wrapper
 
 
+def mark_runner_in_construction(runner_classes: tuple[type, ...], from_cfg_codes: set) -> Any:
+    """Mark for the checks the runner that an unwrapped ``from_cfg`` (one of ``from_cfg_codes``) is building now,
+    and return it (``None`` where no such call is under way, or an automl_mm tool builds it: :func:`checked_by_tool`).
+
+    ``import automl_mm`` installs the wrappers, and a config of ``default_scope='automl_mm'`` without
+    ``custom_imports`` (mmengine's or mmdet's ``tools/train.py``, ``Runner.from_cfg`` in a script) imports it only
+    while mmengine builds the first runner (its log processor, looked up in automl_mm's registry): that
+    ``from_cfg`` call began unwrapped, so its runner was never marked and trained, validated and tested without any
+    check (a PC-NAS search scoring its candidates on the training split ran to the end), while a second runner of the
+    same process was refused. The caller's stack holds that call: the runner is the ``self`` of the runner
+    ``__init__`` running below it. The process-count check of :func:`checking_from_cfg` (made before anything is
+    built) does not apply to it.
+    """
+    if _tool_depth:
+        return None
+    building = None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code in from_cfg_codes:
+            if building is not None:
+                setattr(building, _PENDING, _MODES)
+            return building
+        candidate = frame.f_locals.get('self') if frame.f_code.co_name == '__init__' else None
+        if isinstance(candidate, runner_classes):
+            building = candidate  # the outermost runner __init__ under the call (a subclass's calls super())
+        frame = frame.f_back
+    return None
+
+
 def install(runner_classes: tuple[type, ...]) -> None:
-    """Wrap ``from_cfg``, ``train``, ``val`` and ``test`` of each of ``runner_classes`` (each once)."""
+    """Wrap ``from_cfg``, ``train``, ``val`` and ``test`` of each of ``runner_classes`` (each once), and mark the
+    runner whose construction is installing them (:func:`mark_runner_in_construction`)."""
+    originals = set()
     for runner_class in runner_classes:
         if getattr(runner_class.__dict__['from_cfg'].__func__, 'checks_config', False):
             continue
+        originals.add(runner_class.__dict__['from_cfg'].__func__.__code__)
         runner_class.from_cfg = checking_from_cfg(runner_class.__dict__['from_cfg'].__func__)
         runner_class.train = checking_run(runner_class.__dict__['train'], 'train')
         runner_class.val = checking_run(runner_class.__dict__['val'], 'val')
         runner_class.test = checking_run(runner_class.__dict__['test'], 'test')
+    if originals:
+        mark_runner_in_construction(tuple(runner_classes), originals)
 
 
-__all__ = ['automl_mm_tool', 'check_process_count', 'checked_by_tool', 'checking_from_cfg', 'checking_run', 'install']
+__all__ = ['automl_mm_tool', 'check_process_count', 'checked_by_tool', 'checking_from_cfg', 'checking_run', 'install',
+           'mark_runner_in_construction']
