@@ -94,7 +94,14 @@ def train_pc_nas(cfg: Config, iters: int, num_layers: int, retrain_config: str, 
                  bn_batches: int, evaluator: dict | None = None) -> dict:
     """Run the PC-NAS search of ``cfg`` in ``iters`` iterations, keeping its warm-up : stage ratio (warm-up
     ``iters - num_layers * stage``); the final pool, every path's inherited-weight estimate afterwards, and the
-    seconds of the search (``train_time``: training and the search's own scoring) and of scoring the paths."""
+    seconds of the search (``train_time``: training and the search's own scoring) and of scoring the paths.
+
+    The search re-estimates BN on ``bn_batches`` batches too (``train_cfg.bn_recalibration_batches``), in its
+    potentials and for its pick, as the estimates do. It kept the config's 4 under ``pc_nas_kendall_digits.py
+    --bn-batches 0``: its potentials were read with re-estimated statistics, and the pick's statistics, which the
+    search leaves in the supernet's shared layers (stem, final convolution), were in every PC-NAS estimate, while
+    the uniform supernet's estimates read its own."""
+    cfg.train_cfg.bn_recalibration_batches = bn_batches
     base = cfg.train_cfg
     ratio = base.warmup_iters / (base.warmup_iters + num_layers * base.stage_iters)
     stage = int(round(iters * (1 - ratio) / num_layers))

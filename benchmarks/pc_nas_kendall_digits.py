@@ -177,7 +177,8 @@ def main() -> None:
     parser.add_argument('--max-archs', type=int, default=None, help='a seeded random subset of the 54 (quick runs)')
     parser.add_argument('--work-dir', default='work_dirs/bench_pc_nas')
     parser.add_argument('--bn-batches', type=int, default=None,
-                        help="BN re-estimation batches per scored path (default: the PC-NAS config's)")
+                        help="BN re-estimation batches per scored path, in the PC-NAS search too (default: the PC-NAS "
+                             "config's)")
     args = parser.parse_args()
     if args.max_archs is not None and args.max_archs < 2:  # 0 trained the supernets to rank no architecture
         parser.error(f'--max-archs must be >= 2 (Kendall\'s tau ranks at least two architectures), '

@@ -181,3 +181,29 @@ def test_the_digits_benchmark_picks_and_ranks_by_the_metric_rule():
     assert digits.best_of([0, 1, 2, 3], lambda i: loss[i], 'less') == 1  # ties: the first
     assert [digits._rank(loss, i, [0, 1, 2, 3], 'less') for i in range(4)] == [4, 1, 3, 1]
     assert digits.best_of([0, 1, 2, 3], lambda i: loss[i]) == 0 and digits.METRIC_RULE == 'greater'
+
+
+def test_the_pc_nas_search_of_the_benchmarks_re_estimates_bn_on_the_batches_asked_for(monkeypatch):
+    """_nas_supernets.train_pc_nas (both PC-NAS benchmarks): the search runs with the benchmark's BN batches. Under
+    ``pc_nas_kendall_digits.py --bn-batches 0`` it kept the config's 4, and left its pick's re-estimated statistics
+    in the shared layers of the supernet every PC-NAS estimate was read from (the uniform supernet's: its own)."""
+    from mmengine.config import Config
+
+    digits = _load('pc_nas_kendall_digits')
+    supernets = sys.modules['_nas_supernets']
+    built = []
+
+    class _Built(Exception):
+        pass
+
+    def from_cfg(cfg):
+        built.append(cfg)
+        raise _Built
+
+    monkeypatch.setattr(supernets.Runner, 'from_cfg', from_cfg)
+    for bn_batches in (0, 2):
+        cfg = Config.fromfile(digits.SEARCH_CONFIG)
+        assert cfg.train_cfg.bn_recalibration_batches == 4
+        with pytest.raises(_Built):
+            supernets.train_pc_nas(cfg, 40, 4, digits.RETRAIN_CONFIG, [], bn_batches)
+        assert built[-1].train_cfg.bn_recalibration_batches == bn_batches
