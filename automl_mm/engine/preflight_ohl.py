@@ -234,9 +234,9 @@ def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:
 def _check_schedule_hooks(cfg: Any, scope: str) -> None:
     """A ``TrunkScheduleHook`` (an exported ``schedule_policy.py``) with ``trunk_epochs`` under an iteration loop
     replays its first value all run; it refused that in ``before_train``, after the runner was built."""
-    from automl_mm.ohl.attributes import TrunkScheduleHook
     from automl_mm.ohl.checks import check_trunk_epochs_loop
     from automl_mm.ohl.copies import _hook_class
+    from automl_mm.ohl.replay_hooks import TrunkScheduleHook
 
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         cls = _hook_class(hook, cfg.get('default_scope'))

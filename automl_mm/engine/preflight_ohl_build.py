@@ -24,7 +24,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     spaces' exports forming one ``final_policy.py`` (``OHLReport.check_spaces``; for hooks whose spaces
     resolved), every space target in
     the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing, not owned by a
-    ``param_scheduler`` (:func:`~automl_mm.ohl.attributes.check_owned_attribute`) and with draws the optimiser
+    ``param_scheduler`` (:func:`~automl_mm.ohl.ownership.check_owned_attribute`) and with draws the optimiser
     accepts (``AttributeSpace.check_choices``: a negative lr; a choice or a Gaussian's image under its transform
     outside the key's range, :mod:`automl_mm.ohl.value_ranges`: SGD's momentum in [0, 1)), and every target through
     the training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
@@ -107,8 +107,9 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
     Raises:
         ValueError: ``OHL space '<name>': attribute path '<path>': ...`` (the caller prefixes the hook's key).
     """
-    from automl_mm.ohl.attributes import check_owned_attribute, get_attribute
+    from automl_mm.ohl.attributes import get_attribute
     from automl_mm.ohl.build_time_targets import check_read_at_run_time
+    from automl_mm.ohl.ownership import check_owned_attribute
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))

@@ -64,8 +64,8 @@ def _writes(cfg: Any) -> list[tuple[str, str, str]]:
     search's ``LossFunctionSpace()``), each ``values`` path of a ``SetAttributesHook`` or a ``TrunkScheduleHook``
     (their subclasses too)."""
     from automl_mm.ohl import OHLHook
-    from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook
     from automl_mm.ohl.copies import _hook_class
+    from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 
     found = []
     for i, hook in enumerate(cfg.get('custom_hooks') or []):

@@ -5,7 +5,7 @@ The choice transforms (``LivePolicy``, ``LiveChoiceTransform``, ``OHLRandomChoic
 """
 from automl_mm.augment.choice import LiveChoiceTransform, LivePolicy, OHLRandomChoice
 
-from .attributes import SetAttributesHook, TrunkScheduleHook, get_attribute, set_attribute
+from .attributes import get_attribute, set_attribute
 from .base import (
                    BaseController,
                    BaseDistribution,
@@ -20,6 +20,7 @@ from .copies import CopyDataParallel, CopyLayout, CopySampler, get_copy_layout, 
 from .distributions import Categorical, DiagGaussian, FactorisedCategorical, Product
 from .hook import OHLHook
 from .progress import OHLProgressHook
+from .replay_hooks import SetAttributesHook, TrunkScheduleHook
 from .spaces import AttributeSpace, PipelineChoiceSpace
 
 __all__ = [

@@ -1,8 +1,9 @@
 """The per-copy OHL space: :class:`AttributeSpace`, one sample per copy per trunk written to an attribute path of
 the runner (``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``).
 
-Attribute paths (``set_attribute``) and ``SetAttributesHook`` live in :mod:`automl_mm.ohl.attributes`; the per-item
-space is in :mod:`automl_mm.ohl.pipeline_space`; :mod:`automl_mm.ohl.spaces` re-exports both.
+Attribute paths (``set_attribute``) live in :mod:`automl_mm.ohl.attributes`, ``SetAttributesHook`` in
+:mod:`automl_mm.ohl.replay_hooks`; the per-item space is in :mod:`automl_mm.ohl.pipeline_space`;
+:mod:`automl_mm.ohl.spaces` re-exports both.
 """
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.checks import config_repr
 from automl_mm.utils.scope import config_type_name
 
-from .attributes import check_owned_attribute, check_written_value, get_attribute, set_attribute
+from .attributes import check_written_value, get_attribute, set_attribute
 from .base import PerCopySpace
 from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
+from .ownership import check_owned_attribute
 from .report import CUSTOM_IMPORTS
 from .value_ranges import check_draws
 

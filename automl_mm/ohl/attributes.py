@@ -1,4 +1,4 @@
-"""Attribute paths of a runner, and :class:`SetAttributesHook`, which sets fixed values at them before training.
+"""Attribute paths of a runner: resolving, reading and writing the value a path names.
 
 A path starts at a runner attribute (``model`` is the unwrapped model), ``*`` fans out over a list or tuple, or
 over the modules of an ``nn.ModuleList`` / ``nn.Sequential`` (a Cascade R-CNN's stages:
@@ -8,7 +8,9 @@ over the modules of an ``nn.ModuleList`` / ``nn.Sequential`` (a Cascade R-CNN's 
 beta1). Writing an element of a tuple replaces the tuple in its parent (dict key, list index, attribute or, for
 nested tuples, the enclosing tuple) with a new one of the same type holding the new element.
 :class:`~automl_mm.ohl.attribute_space.AttributeSpace` writes its samples there while it learns; ``SetAttributesHook``
-replays the learned value (the config fragment an ``AttributeSpace`` exports).
+replays the learned value (the config fragment an ``AttributeSpace`` exports; :mod:`automl_mm.ohl.replay_hooks`).
+What else owns a path's value (a ``param_scheduler``, ``paramwise_cfg`` multipliers, a build-time read) is refused
+before training by :func:`~automl_mm.ohl.ownership.check_owned_attribute`.
 
 A path whose first part is ``train_dataloader`` (or that starts with ``train_loop.dataloader``) is a *data path*,
 e.g. ``train_dataloader.dataset.pipeline.transforms.1.prob``: with ``num_workers > 0`` the dataloader's workers
@@ -27,13 +29,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from automl_mm.registry import HOOKS
-
-from .data_writes import is_data_path, note_data_write, watch_data_writes
+from .data_writes import note_data_write, watch_data_writes
 from .optimizer_base import (
     BASE_KEYS,
     check_base_key,
@@ -47,7 +46,7 @@ from .optimizer_base import (
     write_base,
     write_wrapper_base,
 )
-from .value_ranges import check_attribute_value, check_value
+from .value_ranges import check_attribute_value
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -61,7 +60,7 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
             and the part); a base-form path whose groups' multipliers cannot be read (a base of 0, naming the
             config key).
     """
-    base = _base_target(runner, path)
+    base = base_target(runner, path)
     if base is not None:
         optimizers, key = base
         for optimizer in optimizers:
@@ -91,7 +90,7 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
     return pairs
 
 
-def _base_target(runner: Any, path: str) -> tuple[list[Any], str] | None:
+def base_target(runner: Any, path: str) -> tuple[list[Any], str] | None:
     """``(optimisers, key)`` where ``path`` names a key of built optimisers themselves (the base form,
     :mod:`automl_mm.ohl.optimizer_base`), else ``None``.
 
@@ -405,271 +404,10 @@ def establish_base_targets(runner: Any, paths: Any) -> None:
         if not isinstance(path, str):
             continue
         try:
-            base = _base_target(runner, path)
+            base = base_target(runner, path)
         except ValueError:
             continue  # a key no optimiser multiplies: its writer's own check names it
         if base is not None:
             optimizers, key = base
             for optimizer in optimizers:
                 establish(optimizer, key, path, runner)
-
-
-def _schedulers(runner: Any) -> list:
-    found = getattr(runner, 'param_schedulers', None) or []
-    if isinstance(found, dict):
-        return [s for group in found.values() for s in (group if isinstance(group, (list, tuple)) else [group])]
-    return list(found) if isinstance(found, (list, tuple)) else [found]
-
-
-_UNSET = object()
-
-
-def _base_advice(parts: list[str], at: int, base: bool, name: str | None, element: list[str], owner: str,
-                 fixed_value: Any) -> str:
-    """The base key and value a fixed write of every group's parameter becomes under a scheduler, or ''."""
-    if fixed_value is _UNSET or name is None or element or not (base or parts[at + 1] == '*'):
-        return ''
-    key = '.'.join(parts) if base else '.'.join(parts[:at] + [name])
-    return (f'; to train from this fixed value under the schedule, drop {owner}\'s entry for {".".join(parts)} and '
-            f'set the base value instead, {key}={fixed_value!r} (the scheduler then scales it)')
-
-
-def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any = _UNSET) -> None:
-    """Refuse writing absolute values where something else owns them, before training.
-
-    * A parameter of the optimiser's groups (the key after ``param_groups.<i|*>``, or any element of it such as
-      ``betas.1``) that a ``param_scheduler`` schedules (its ``param_name``): mmengine's schedulers step the current
-      value in chained form (a ``LinearLR`` warm-up had run its first step already), so a written value was
-      multiplied by the rest of the schedule (a warm-up with ``start_factor=0.001`` turned a searched lr of 0.1 into
-      100) and every trunk start wiped the decay so far (a replayed run resumed on other learning rates).
-    * Beta1 (``betas.0`` or the whole ``betas``) under a momentum scheduler of an Adam-type optimiser
-      (``use_betas``): it sets betas to (momentum, betas[1]) at every step, overwriting beta1; betas[1] is kept.
-    * A ``*`` over the groups whose values differ (``paramwise_cfg`` multipliers, e.g. ``norm_decay_mult=0``): one
-      value would overwrite them all. The base form (``optim_wrapper.optimizer.weight_decay``) keeps them; it is
-      refused, as the groups' key, where a scheduler schedules that key.
-
-    * A value read only when something was built (a head's ``train_cfg.assigner`` / ``.sampler``, an optimiser's
-      ``defaults``, ``runner.cfg``): writing it would change nothing
-      (:func:`~automl_mm.ohl.build_time_targets.check_read_at_run_time`).
-
-    Args:
-        fixed_value: The one value ``owner`` writes (``SetAttributesHook``: an exported ``final_policy.py`` pasted
-            into a stock config, whose ``param_scheduler`` schedules the lr). Where it writes every group's
-            parameter (``param_groups.*.<key>``, or the base key), the scheduler refusal gives the base key and value
-            to set instead (``optim_wrapper.optimizer.lr=0.03``: the schedule then runs from it); it said only to
-            drop the scheduler.
-
-    Raises:
-        ValueError: naming ``owner``, the path and the scheduler, the groups' values or the path to target instead.
-    """
-    from .build_time_targets import check_read_at_run_time
-
-    check_read_at_run_time(runner, path, owner)
-    parts = path.split('.')
-    base = _base_target(runner, path) is not None
-    if 'param_groups' not in parts and not base:
-        return
-    values = get_attribute(runner, path)  # a bad path: its own message first
-    at = len(parts) - 3 if base else parts.index('param_groups')  # base: the key is the group's parameter
-    # the group's parameter is the key after param_groups.<i|*> (betas of ...param_groups.0.betas.0); a path that
-    # stops before it writes every parameter of the groups
-    name = parts[-1] if base else parts[at + 2] if len(parts) > at + 2 else None
-    element = [] if base else parts[at + 3:]
-    for i, scheduler in enumerate(_schedulers(runner)):
-        scheduled = getattr(scheduler, 'param_name', None)
-        if scheduled is not None and name in (None, scheduled):
-            raise ValueError(
-                f'{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules '
-                f'{scheduled!r}: the scheduler steps the value it finds, so the written one would be rescaled by the '
-                f'rest of the schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the '
-                f'decay so far. Search or replay {scheduled!r} under a constant schedule (no scheduler for '
-                f'{scheduled!r}){_base_advice(parts, at, base, name, element, owner, fixed_value)}')
-        # a momentum scheduler of an Adam-type optimiser (use_betas) sets betas to (momentum, betas[1]) at each step
-        if getattr(scheduler, 'use_betas', False) and name in (None, 'betas') and \
-                (not element or _first_element(runner, '.'.join(parts[:at + 3]), element[0])):
-            raise ValueError(
-                f"{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules 'betas' "
-                f'(its momentum is betas[0]): the scheduler sets betas[0] at every step, so the written value would '
-                f'be overwritten. Search or replay beta1 without a momentum scheduler (betas[1] may be written)')
-    if not base and len(parts) > at + 2 and parts[at + 1] != '*':
-        _check_one_parameter_group(runner, path, parts, at, owner)
-    if not base and '*' in parts and len({repr(v) for v in values}) > 1:  # base: one value per optimiser
-        one = '.'.join('0' if p == '*' else p for p in parts[at:])
-        shown: Any = values
-        if len(values) > 8:  # mmengine makes one group per parameter under paramwise_cfg: 90 for a Faster R-CNN
-            counts: dict[str, int] = {}
-            for v in values:
-                counts[repr(v)] = counts.get(repr(v), 0) + 1
-            shown = f'({len(values)} groups: ' + ', '.join(f'{v} in {n}' for v, n in counts.items()) + ')'
-        key = parts[at + 2] if len(parts) == at + 3 else None
-        instead = (f'Search the base instead: target {".".join(parts[:at] + [key])} (the config\'s key; each group '
-                   f'gets base × its own multiplier, as mmengine\'s constructor set it)' if key in BASE_KEYS else
-                   f'Give each group its own path ({one}, ...) or drop the multipliers')
-        raise ValueError(f'{owner} writes {path} but the groups hold different values {shown} (paramwise_cfg '
-                         f'multipliers): one value would overwrite them all. {instead}')
-
-
-def _paramwise_cfg(runner: Any) -> bool:
-    """Whether the runner's config builds its optimiser wrapper(s) with a ``paramwise_cfg`` (mmengine's
-    ``DefaultOptimWrapperConstructor`` then makes one parameter group per parameter)."""
-    cfg = getattr(runner, 'cfg', None)
-    wrapper_cfg = cfg.get('optim_wrapper') if hasattr(cfg, 'get') else None
-    if not isinstance(wrapper_cfg, dict):
-        return False
-    return bool(wrapper_cfg.get('paramwise_cfg')) or any(
-        isinstance(one, dict) and bool(one.get('paramwise_cfg')) for one in wrapper_cfg.values())
-
-
-def _check_one_parameter_group(runner: Any, path: str, parts: list[str], at: int, owner: str) -> None:
-    """Refuse a group index (``param_groups.0.lr``) into an optimiser whose groups mmengine's constructor made one
-    per parameter (a ``paramwise_cfg`` in the config): the write reaches one parameter and every other one keeps
-    the config's value. From a single-group habit: with ``paramwise_cfg=dict(norm_decay_mult=0.)`` a searched
-    ``param_groups.0.lr`` trained the first convolution's weight at it and the rest of the network at the config's
-    lr, while the history recorded it as the run's lr.
-
-    Raises:
-        ValueError: naming ``owner``, the path, the group's parameter and the paths to target instead.
-    """
-    if not _paramwise_cfg(runner):
-        return
-    for chain in path_chains(runner, path, end=at):
-        optimizer = chain[-1][1]
-        groups = getattr(optimizer, 'param_groups', None) if is_optimizer(optimizer) else None
-        if not groups or len(groups) < 2 or any(len(group['params']) != 1 for group in groups):
-            continue
-        index = int(parts[at + 1])
-        param = groups[index]['params'][0]
-        model = getattr(runner, 'model', None)
-        model = model.module if is_model_wrapper(model) else model
-        names = [n for n, p in model.named_parameters() if p is param] if isinstance(model, nn.Module) else []
-        key = parts[at + 2]
-        every = '.'.join(parts[:at + 1] + ['*'] + parts[at + 2:])
-        instead = (f'the base {".".join(parts[:at] + [key])} (every group, its paramwise_cfg multiplier kept) or '
-                   if key in BASE_KEYS and len(parts) == at + 3 else '')
-        raise ValueError(f'{owner} writes {path}, the {key} of group {index} of {len(groups)}, which holds one '
-                         f'parameter ({names[0] if names else "unnamed"}): under paramwise_cfg mmengine\'s '
-                         f'constructor makes one group per parameter, so every other parameter would keep the '
-                         f'config\'s value. Target {instead}{every}; give some parameters their own value with '
-                         'paramwise_cfg.custom_keys')
-
-
-def _first_element(runner: Any, path: str, part: str) -> bool:
-    """Whether ``part`` indexes the first element of the sequences at ``path`` (``0``, or ``-2`` of a pair)."""
-    return part.lstrip('-').isdigit() and any(
-        isinstance(v, (list, tuple)) and v and int(part) % len(v) == 0 for v in get_attribute(runner, path))
-
-
-@HOOKS.register_module()
-class SetAttributesHook(Hook):
-    """Set fixed values at attribute paths before training: how a learned per-copy hyper-parameter is replayed.
-
-    Args:
-        values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
-
-    Raises:
-        ValueError: ``values`` not a non-empty dict; in ``before_train``, a path the runner does not have or that
-            is not automl_mm's to set (named with the hook).
-    """
-
-    priority = 'HIGH'
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        if not isinstance(values, dict) or not values:
-            raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
-        self.values = dict(values)
-
-    def before_run(self, runner) -> None:
-        establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
-
-    def before_train(self, runner) -> None:
-        for path in self.values:
-            check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
-        watch_data_writes(runner, self.values, 'SetAttributesHook')
-        for path, value in self.values.items():
-            set_attribute(runner, path, value)
-
-
-@HOOKS.register_module()
-class TrunkScheduleHook(Hook):
-    """Replay a per-trunk schedule of values at attribute paths, without copies or ``OHLHook``.
-
-    ``OHLHook`` records in its history every copy's values in every trunk (``copy_values``) and exports those the
-    final model trained with (:func:`automl_mm.ohl.report.lineage`) as ``schedule_policy.py``, a fragment with
-    this hook: retraining from scratch with it sets, at the start of trunk ``k`` (before its first iteration, where
-    ``OHLHook`` applied the samples of trunk ``k``), the ``k``-th value of each path; after the last recorded trunk
-    the last value stays. Trunk ``k`` covers epochs
-    ``[k * trunk_epochs, (k + 1) * trunk_epochs)`` or iterations ``[k * trunk_iters, (k + 1) * trunk_iters)``. A
-    resumed run sets the value of the trunk it resumes in before its first iteration. A data path (module
-    docstring) is set before the trunk's first batch is loaded (after the previous iteration), the others before
-    its first iteration runs.
-
-    Args:
-        values: ``{path: [value of trunk 0, value of trunk 1, ...]}`` (non-empty lists).
-        trunk_epochs: Trunk length in epochs (epoch-based loops).
-        trunk_iters: Trunk length in iterations; give exactly one of the two.
-
-    Raises:
-        ValueError: an empty ``values`` or list, or not exactly one positive trunk length; at ``before_train``,
-            ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run), and any trunk's
-            value its write would refuse or outside the target's range (:mod:`automl_mm.ohl.value_ranges`), named
-            with its trunk (it stopped the run, or trained with it, when that trunk came).
-    """
-
-    priority = 'HIGH'
-
-    def __init__(self, values: dict[str, list], trunk_epochs: int | None = None,
-                 trunk_iters: int | None = None) -> None:
-        if not isinstance(values, dict) or not values or not all(isinstance(v, (list, tuple)) and v
-                                                                 for v in values.values()):
-            raise ValueError(f'TrunkScheduleHook needs {{path: non-empty list of per-trunk values}}, got {values!r}')
-        lengths = [n for n in (trunk_epochs, trunk_iters) if n is not None]
-        if len(lengths) != 1 or not isinstance(lengths[0], int) or lengths[0] < 1:
-            raise ValueError('TrunkScheduleHook needs exactly one positive trunk_epochs / trunk_iters, got '
-                             f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
-        self.values = {path: list(v) for path, v in values.items()}
-        self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
-
-    def before_run(self, runner) -> None:
-        establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
-
-    def trunk_of(self, epoch: int, iteration: int) -> int:
-        """The trunk that epoch ``epoch`` / iteration ``iteration`` (0-based) belongs to."""
-        return iteration // self.trunk_iters if self.trunk_iters else epoch // self.trunk_epochs
-
-    def _apply(self, runner, trunk: int, data: bool | None = None) -> None:
-        """Set trunk ``trunk``'s values: of every path, or only of the data paths (``data=True``) or the others."""
-        for path, values in self.values.items():
-            if data is None or data == is_data_path(path):
-                set_attribute(runner, path, values[min(trunk, len(values) - 1)])
-
-    def before_train(self, runner) -> None:
-        from .checks import check_trunk_epochs_loop
-
-        # an exported epoch schedule in an iteration-based retrain config replayed its first value all run
-        check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
-        for path in self.values:
-            check_owned_attribute(runner, path, 'TrunkScheduleHook')
-            for trunk, value in enumerate(self.values[path]):
-                # every trunk's value now, not when its trunk comes (SGD's momentum of 1.2 at trunk 5 stopped the
-                # run there, a transform's prob of 1.5 trained with it): as the write would check it
-                try:
-                    check_written_value(runner, path, value)
-                    check_value(runner, path, value)  # a loss's label_smoothing, which checks itself when written
-                except ValueError as err:
-                    raise ValueError(f'TrunkScheduleHook: trunk {trunk}: {err}') from None
-        watch_data_writes(runner, self.values, 'TrunkScheduleHook')
-        self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
-
-    def before_train_epoch(self, runner) -> None:
-        if self.trunk_epochs and runner.epoch % self.trunk_epochs == 0:
-            self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
-
-    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
-        # data_batch was loaded already: the data paths were set after the previous iteration
-        if self.trunk_iters and runner.iter % self.trunk_iters == 0:
-            self._apply(runner, self.trunk_of(runner.epoch, runner.iter), data=False)
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
-        done = runner.iter + 1  # the next iteration's batch is loaded next
-        if self.trunk_iters and done % self.trunk_iters == 0 and done < runner.max_iters:
-            self._apply(runner, self.trunk_of(runner.epoch, done), data=True)

@@ -7,7 +7,7 @@ mmengine's ``DefaultOptimWrapperConstructor`` gives each parameter group ``base 
 constructors (mmdet's ``LearningRateDecayOptimizerConstructor``, ConvNeXt's layer-wise lr decay) have rules of
 their own. One value written to ``optim_wrapper.optimizer.param_groups.*.weight_decay`` would overwrite every
 multiplier (decaying the norm layers that ``norm_decay_mult=0`` kept undecayed), so that write is refused
-(:func:`~automl_mm.ohl.attributes.check_owned_attribute`). The *base form* of the target names the config's key
+(:func:`~automl_mm.ohl.ownership.check_owned_attribute`). The *base form* of the target names the config's key
 instead: ``optim_wrapper.optimizer.weight_decay`` (``optim_wrapper.optimizer.lr``), a key of the built optimiser's
 ``defaults`` in :data:`BASE_KEYS`. Writing ``v`` there sets every group to what the config's constructor makes of
 ``v``: ``v × m`` for a group it gave ``base × m``, its own value for a group it set outright; reading it gives the

@@ -16,7 +16,8 @@ The spaces live by concept: :class:`AttributeSpace` in :mod:`automl_mm.ohl.attri
 that finds its choice transforms in :mod:`automl_mm.ohl.pipeline_walk`; this module re-exports them (importing it
 registers both spaces in ``SEARCH_SPACES``).
 
-Attribute paths (``set_attribute``) and ``SetAttributesHook`` live in :mod:`automl_mm.ohl.attributes`.
+Attribute paths (``set_attribute``) live in :mod:`automl_mm.ohl.attributes`, ``SetAttributesHook`` in
+:mod:`automl_mm.ohl.replay_hooks`.
 
 Users add spaces by subclassing :class:`~automl_mm.ohl.base.OHLSpace` (or ``PerCopySpace``) and registering with
 ``@SEARCH_SPACES.register_module()``.

@@ -16,13 +16,9 @@ from mmengine.optim import OptimWrapper
 from mmengine.optim.scheduler import CosineAnnealingMomentum
 from mmengine.runner import Runner
 
-from automl_mm.ohl.attributes import (
-    SetAttributesHook,
-    TrunkScheduleHook,
-    check_owned_attribute,
-    get_attribute,
-    set_attribute,
-)
+from automl_mm.ohl.attributes import get_attribute, set_attribute
+from automl_mm.ohl.ownership import check_owned_attribute
+from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 from automl_mm.registry import HOOKS
 from automl_mm.testing.contracts import check_ohl_space, toy_runner
 from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner

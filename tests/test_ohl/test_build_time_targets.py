@@ -14,7 +14,9 @@ import torch
 from mmengine.config import Config
 
 from automl_mm.ohl.attribute_space import AttributeSpace
-from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook, check_owned_attribute, set_attribute
+from automl_mm.ohl.attributes import set_attribute
+from automl_mm.ohl.ownership import check_owned_attribute
+from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 
 CONFIG = 'configs/ohl_autoaug/ohl-autoaug_faster-rcnn-r18-fpn_1x4_8e_fmnist-det.py'
 

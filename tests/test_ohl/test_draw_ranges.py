@@ -22,7 +22,8 @@ from torch import nn
 from automl_mm.losses.am_lfs import AMLFSLoss
 from automl_mm.models.losses import CrossEntropyLoss, GeneralizedCrossEntropyLoss
 from automl_mm.ohl.attribute_space import AttributeSpace
-from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook, set_attribute
+from automl_mm.ohl.attributes import set_attribute
+from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 from automl_mm.ohl.value_ranges import TRANSFORM_IMAGES, Interval
 
 GROUPS = 'optim_wrapper.optimizer.param_groups.*.'

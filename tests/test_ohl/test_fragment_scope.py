@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from automl_mm.ohl.attribute_space import AttributeSpace
-from automl_mm.ohl.attributes import SetAttributesHook, TrunkScheduleHook
+from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 from automl_mm.ohl.report import final_policy_text, schedule_fragment
 
 PATH = 'model.roi_head.bbox_head.loss_bbox.loss_weight'

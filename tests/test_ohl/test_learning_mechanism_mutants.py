@@ -137,7 +137,7 @@ def test_a_per_copy_space_counts_the_sample_it_applied():
     drew from 3 choices once, where the two draws coincided."""
     from automl_mm.ohl import AttributeSpace
 
-    choices = [float(v) for v in range(50)]
+    choices = [v / 50 for v in range(50)]  # 50 probabilities: Dropout.p is range-checked at every write
     for seed in range(5):
         runner = SimpleNamespace(model=torch.nn.Dropout(0.5))
         space = AttributeSpace(dict(type='Categorical', num_choices=50), target='model.p', choices=choices)

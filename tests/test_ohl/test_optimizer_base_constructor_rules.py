@@ -24,13 +24,9 @@ from mmengine.optim import (
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
-from automl_mm.ohl.attributes import (
-    SetAttributesHook,
-    check_owned_attribute,
-    establish_base_targets,
-    get_attribute,
-    set_attribute,
-)
+from automl_mm.ohl.attributes import establish_base_targets, get_attribute, set_attribute
+from automl_mm.ohl.ownership import check_owned_attribute
+from automl_mm.ohl.replay_hooks import SetAttributesHook
 
 WD, LR = 'optim_wrapper.optimizer.weight_decay', 'optim_wrapper.optimizer.lr'
 

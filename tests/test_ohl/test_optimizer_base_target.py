@@ -17,8 +17,9 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from automl_mm.ohl.attribute_space import AttributeSpace
-from automl_mm.ohl.attributes import check_owned_attribute, get_attribute, set_attribute
+from automl_mm.ohl.attributes import get_attribute, set_attribute
 from automl_mm.ohl.copies import CopyLayout
+from automl_mm.ohl.ownership import check_owned_attribute
 
 BASE = 'optim_wrapper.optimizer.weight_decay'
 GROUPS = 'optim_wrapper.optimizer.param_groups.*.weight_decay'

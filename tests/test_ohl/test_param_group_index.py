@@ -13,7 +13,7 @@ import pytest
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
-from automl_mm.ohl.attributes import check_owned_attribute
+from automl_mm.ohl.ownership import check_owned_attribute
 
 OPTIM = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
              paramwise_cfg=dict(norm_decay_mult=0.0))

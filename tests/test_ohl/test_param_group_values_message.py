@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from automl_mm.ohl.attributes import check_owned_attribute
+from automl_mm.ohl.ownership import check_owned_attribute
 
 PATH = 'optim_wrapper.optimizer.param_groups.*.weight_decay'
 

@@ -1,0 +1,161 @@
+"""Whether an attribute path's value is the writer's to set: refused before training where something else owns it.
+
+An ``AttributeSpace``, ``SetAttributesHook`` or ``TrunkScheduleHook`` writes absolute values at attribute paths
+(:mod:`automl_mm.ohl.attributes`). :func:`check_owned_attribute` refuses a path whose value a ``param_scheduler``
+steps, that ``paramwise_cfg`` multipliers spread over the parameter groups, or that is read only when something was
+built (:mod:`automl_mm.ohl.build_time_targets`): the write would be rescaled, flatten the groups, or change nothing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+from .attributes import base_target, get_attribute, path_chains
+from .optimizer_base import BASE_KEYS, is_optimizer
+
+
+def _schedulers(runner: Any) -> list:
+    found = getattr(runner, 'param_schedulers', None) or []
+    if isinstance(found, dict):
+        return [s for group in found.values() for s in (group if isinstance(group, (list, tuple)) else [group])]
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
+_UNSET = object()
+
+
+def _base_advice(parts: list[str], at: int, base: bool, name: str | None, element: list[str], owner: str,
+                 fixed_value: Any) -> str:
+    """The base key and value a fixed write of every group's parameter becomes under a scheduler, or ''."""
+    if fixed_value is _UNSET or name is None or element or not (base or parts[at + 1] == '*'):
+        return ''
+    key = '.'.join(parts) if base else '.'.join(parts[:at] + [name])
+    return (f'; to train from this fixed value under the schedule, drop {owner}\'s entry for {".".join(parts)} and '
+            f'set the base value instead, {key}={fixed_value!r} (the scheduler then scales it)')
+
+
+def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any = _UNSET) -> None:
+    """Refuse writing absolute values where something else owns them, before training.
+
+    * A parameter of the optimiser's groups (the key after ``param_groups.<i|*>``, or any element of it such as
+      ``betas.1``) that a ``param_scheduler`` schedules (its ``param_name``): mmengine's schedulers step the current
+      value in chained form (a ``LinearLR`` warm-up had run its first step already), so a written value was
+      multiplied by the rest of the schedule (a warm-up with ``start_factor=0.001`` turned a searched lr of 0.1 into
+      100) and every trunk start wiped the decay so far (a replayed run resumed on other learning rates).
+    * Beta1 (``betas.0`` or the whole ``betas``) under a momentum scheduler of an Adam-type optimiser
+      (``use_betas``): it sets betas to (momentum, betas[1]) at every step, overwriting beta1; betas[1] is kept.
+    * A ``*`` over the groups whose values differ (``paramwise_cfg`` multipliers, e.g. ``norm_decay_mult=0``): one
+      value would overwrite them all. The base form (``optim_wrapper.optimizer.weight_decay``) keeps them; it is
+      refused, as the groups' key, where a scheduler schedules that key.
+
+    * A value read only when something was built (a head's ``train_cfg.assigner`` / ``.sampler``, an optimiser's
+      ``defaults``, ``runner.cfg``): writing it would change nothing
+      (:func:`~automl_mm.ohl.build_time_targets.check_read_at_run_time`).
+
+    Args:
+        fixed_value: The one value ``owner`` writes (``SetAttributesHook``: an exported ``final_policy.py`` pasted
+            into a stock config, whose ``param_scheduler`` schedules the lr). Where it writes every group's
+            parameter (``param_groups.*.<key>``, or the base key), the scheduler refusal gives the base key and value
+            to set instead (``optim_wrapper.optimizer.lr=0.03``: the schedule then runs from it); it said only to
+            drop the scheduler.
+
+    Raises:
+        ValueError: naming ``owner``, the path and the scheduler, the groups' values or the path to target instead.
+    """
+    from .build_time_targets import check_read_at_run_time
+
+    check_read_at_run_time(runner, path, owner)
+    parts = path.split('.')
+    base = base_target(runner, path) is not None
+    if 'param_groups' not in parts and not base:
+        return
+    values = get_attribute(runner, path)  # a bad path: its own message first
+    at = len(parts) - 3 if base else parts.index('param_groups')  # base: the key is the group's parameter
+    # the group's parameter is the key after param_groups.<i|*> (betas of ...param_groups.0.betas.0); a path that
+    # stops before it writes every parameter of the groups
+    name = parts[-1] if base else parts[at + 2] if len(parts) > at + 2 else None
+    element = [] if base else parts[at + 3:]
+    for i, scheduler in enumerate(_schedulers(runner)):
+        scheduled = getattr(scheduler, 'param_name', None)
+        if scheduled is not None and name in (None, scheduled):
+            raise ValueError(
+                f'{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules '
+                f'{scheduled!r}: the scheduler steps the value it finds, so the written one would be rescaled by the '
+                f'rest of the schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the '
+                f'decay so far. Search or replay {scheduled!r} under a constant schedule (no scheduler for '
+                f'{scheduled!r}){_base_advice(parts, at, base, name, element, owner, fixed_value)}')
+        # a momentum scheduler of an Adam-type optimiser (use_betas) sets betas to (momentum, betas[1]) at each step
+        if getattr(scheduler, 'use_betas', False) and name in (None, 'betas') and \
+                (not element or _first_element(runner, '.'.join(parts[:at + 3]), element[0])):
+            raise ValueError(
+                f"{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules 'betas' "
+                f'(its momentum is betas[0]): the scheduler sets betas[0] at every step, so the written value would '
+                f'be overwritten. Search or replay beta1 without a momentum scheduler (betas[1] may be written)')
+    if not base and len(parts) > at + 2 and parts[at + 1] != '*':
+        _check_one_parameter_group(runner, path, parts, at, owner)
+    if not base and '*' in parts and len({repr(v) for v in values}) > 1:  # base: one value per optimiser
+        one = '.'.join('0' if p == '*' else p for p in parts[at:])
+        shown: Any = values
+        if len(values) > 8:  # mmengine makes one group per parameter under paramwise_cfg: 90 for a Faster R-CNN
+            counts: dict[str, int] = {}
+            for v in values:
+                counts[repr(v)] = counts.get(repr(v), 0) + 1
+            shown = f'({len(values)} groups: ' + ', '.join(f'{v} in {n}' for v, n in counts.items()) + ')'
+        key = parts[at + 2] if len(parts) == at + 3 else None
+        instead = (f'Search the base instead: target {".".join(parts[:at] + [key])} (the config\'s key; each group '
+                   f'gets base × its own multiplier, as mmengine\'s constructor set it)' if key in BASE_KEYS else
+                   f'Give each group its own path ({one}, ...) or drop the multipliers')
+        raise ValueError(f'{owner} writes {path} but the groups hold different values {shown} (paramwise_cfg '
+                         f'multipliers): one value would overwrite them all. {instead}')
+
+
+def _paramwise_cfg(runner: Any) -> bool:
+    """Whether the runner's config builds its optimiser wrapper(s) with a ``paramwise_cfg`` (mmengine's
+    ``DefaultOptimWrapperConstructor`` then makes one parameter group per parameter)."""
+    cfg = getattr(runner, 'cfg', None)
+    wrapper_cfg = cfg.get('optim_wrapper') if hasattr(cfg, 'get') else None
+    if not isinstance(wrapper_cfg, dict):
+        return False
+    return bool(wrapper_cfg.get('paramwise_cfg')) or any(
+        isinstance(one, dict) and bool(one.get('paramwise_cfg')) for one in wrapper_cfg.values())
+
+
+def _check_one_parameter_group(runner: Any, path: str, parts: list[str], at: int, owner: str) -> None:
+    """Refuse a group index (``param_groups.0.lr``) into an optimiser whose groups mmengine's constructor made one
+    per parameter (a ``paramwise_cfg`` in the config): the write reaches one parameter and every other one keeps
+    the config's value. From a single-group habit: with ``paramwise_cfg=dict(norm_decay_mult=0.)`` a searched
+    ``param_groups.0.lr`` trained the first convolution's weight at it and the rest of the network at the config's
+    lr, while the history recorded it as the run's lr.
+
+    Raises:
+        ValueError: naming ``owner``, the path, the group's parameter and the paths to target instead.
+    """
+    if not _paramwise_cfg(runner):
+        return
+    for chain in path_chains(runner, path, end=at):
+        optimizer = chain[-1][1]
+        groups = getattr(optimizer, 'param_groups', None) if is_optimizer(optimizer) else None
+        if not groups or len(groups) < 2 or any(len(group['params']) != 1 for group in groups):
+            continue
+        index = int(parts[at + 1])
+        param = groups[index]['params'][0]
+        model = getattr(runner, 'model', None)
+        model = model.module if is_model_wrapper(model) else model
+        names = [n for n, p in model.named_parameters() if p is param] if isinstance(model, nn.Module) else []
+        key = parts[at + 2]
+        every = '.'.join(parts[:at + 1] + ['*'] + parts[at + 2:])
+        instead = (f'the base {".".join(parts[:at] + [key])} (every group, its paramwise_cfg multiplier kept) or '
+                   if key in BASE_KEYS and len(parts) == at + 3 else '')
+        raise ValueError(f'{owner} writes {path}, the {key} of group {index} of {len(groups)}, which holds one '
+                         f'parameter ({names[0] if names else "unnamed"}): under paramwise_cfg mmengine\'s '
+                         f'constructor makes one group per parameter, so every other parameter would keep the '
+                         f'config\'s value. Target {instead}{every}; give some parameters their own value with '
+                         'paramwise_cfg.custom_keys')
+
+
+def _first_element(runner: Any, path: str, part: str) -> bool:
+    """Whether ``part`` indexes the first element of the sequences at ``path`` (``0``, or ``-2`` of a pair)."""
+    return part.lstrip('-').isdigit() and any(
+        isinstance(v, (list, tuple)) and v and int(part) % len(v) == 0 for v in get_attribute(runner, path))

@@ -1,0 +1,135 @@
+"""Replay of learned values at attribute paths, without copies or ``OHLHook``: the hooks the exports use.
+
+``SetAttributesHook`` sets one value per path before training (the ``final_policy.py`` fragment an
+``AttributeSpace`` exports); ``TrunkScheduleHook`` sets one value per trunk (``schedule_policy.py``, the values
+the final model trained with). Paths are those of :mod:`automl_mm.ohl.attributes`; each is checked with
+:func:`~automl_mm.ohl.ownership.check_owned_attribute` before training.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mmengine.hooks import Hook
+
+from automl_mm.registry import HOOKS
+
+from .attributes import check_written_value, establish_base_targets, set_attribute
+from .data_writes import is_data_path, watch_data_writes
+from .ownership import check_owned_attribute
+from .value_ranges import check_value
+
+
+@HOOKS.register_module()
+class SetAttributesHook(Hook):
+    """Set fixed values at attribute paths before training: how a learned per-copy hyper-parameter is replayed.
+
+    Args:
+        values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
+
+    Raises:
+        ValueError: ``values`` not a non-empty dict; in ``before_train``, a path the runner does not have or that
+            is not automl_mm's to set (named with the hook).
+    """
+
+    priority = 'HIGH'
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        if not isinstance(values, dict) or not values:
+            raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
+        self.values = dict(values)
+
+    def before_run(self, runner) -> None:
+        establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
+
+    def before_train(self, runner) -> None:
+        for path in self.values:
+            check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
+        watch_data_writes(runner, self.values, 'SetAttributesHook')
+        for path, value in self.values.items():
+            set_attribute(runner, path, value)
+
+
+@HOOKS.register_module()
+class TrunkScheduleHook(Hook):
+    """Replay a per-trunk schedule of values at attribute paths, without copies or ``OHLHook``.
+
+    ``OHLHook`` records in its history every copy's values in every trunk (``copy_values``) and exports those the
+    final model trained with (:func:`automl_mm.ohl.report.lineage`) as ``schedule_policy.py``, a fragment with
+    this hook: retraining from scratch with it sets, at the start of trunk ``k`` (before its first iteration, where
+    ``OHLHook`` applied the samples of trunk ``k``), the ``k``-th value of each path; after the last recorded trunk
+    the last value stays. Trunk ``k`` covers epochs
+    ``[k * trunk_epochs, (k + 1) * trunk_epochs)`` or iterations ``[k * trunk_iters, (k + 1) * trunk_iters)``. A
+    resumed run sets the value of the trunk it resumes in before its first iteration. A data path (module
+    docstring) is set before the trunk's first batch is loaded (after the previous iteration), the others before
+    its first iteration runs.
+
+    Args:
+        values: ``{path: [value of trunk 0, value of trunk 1, ...]}`` (non-empty lists).
+        trunk_epochs: Trunk length in epochs (epoch-based loops).
+        trunk_iters: Trunk length in iterations; give exactly one of the two.
+
+    Raises:
+        ValueError: an empty ``values`` or list, or not exactly one positive trunk length; at ``before_train``,
+            ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run), and any trunk's
+            value its write would refuse or outside the target's range (:mod:`automl_mm.ohl.value_ranges`), named
+            with its trunk (it stopped the run, or trained with it, when that trunk came).
+    """
+
+    priority = 'HIGH'
+
+    def __init__(self, values: dict[str, list], trunk_epochs: int | None = None,
+                 trunk_iters: int | None = None) -> None:
+        if not isinstance(values, dict) or not values or not all(isinstance(v, (list, tuple)) and v
+                                                                 for v in values.values()):
+            raise ValueError(f'TrunkScheduleHook needs {{path: non-empty list of per-trunk values}}, got {values!r}')
+        lengths = [n for n in (trunk_epochs, trunk_iters) if n is not None]
+        if len(lengths) != 1 or not isinstance(lengths[0], int) or lengths[0] < 1:
+            raise ValueError('TrunkScheduleHook needs exactly one positive trunk_epochs / trunk_iters, got '
+                             f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
+        self.values = {path: list(v) for path, v in values.items()}
+        self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
+
+    def before_run(self, runner) -> None:
+        establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
+
+    def trunk_of(self, epoch: int, iteration: int) -> int:
+        """The trunk that epoch ``epoch`` / iteration ``iteration`` (0-based) belongs to."""
+        return iteration // self.trunk_iters if self.trunk_iters else epoch // self.trunk_epochs
+
+    def _apply(self, runner, trunk: int, data: bool | None = None) -> None:
+        """Set trunk ``trunk``'s values: of every path, or only of the data paths (``data=True``) or the others."""
+        for path, values in self.values.items():
+            if data is None or data == is_data_path(path):
+                set_attribute(runner, path, values[min(trunk, len(values) - 1)])
+
+    def before_train(self, runner) -> None:
+        from .checks import check_trunk_epochs_loop
+
+        # an exported epoch schedule in an iteration-based retrain config replayed its first value all run
+        check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
+        for path in self.values:
+            check_owned_attribute(runner, path, 'TrunkScheduleHook')
+            for trunk, value in enumerate(self.values[path]):
+                # every trunk's value now, not when its trunk comes (SGD's momentum of 1.2 at trunk 5 stopped the
+                # run there, a transform's prob of 1.5 trained with it): as the write would check it
+                try:
+                    check_written_value(runner, path, value)
+                    check_value(runner, path, value)  # a loss's label_smoothing, which checks itself when written
+                except ValueError as err:
+                    raise ValueError(f'TrunkScheduleHook: trunk {trunk}: {err}') from None
+        watch_data_writes(runner, self.values, 'TrunkScheduleHook')
+        self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
+
+    def before_train_epoch(self, runner) -> None:
+        if self.trunk_epochs and runner.epoch % self.trunk_epochs == 0:
+            self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        # data_batch was loaded already: the data paths were set after the previous iteration
+        if self.trunk_iters and runner.iter % self.trunk_iters == 0:
+            self._apply(runner, self.trunk_of(runner.epoch, runner.iter), data=False)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+        done = runner.iter + 1  # the next iteration's batch is loaded next
+        if self.trunk_iters and done % self.trunk_iters == 0 and done < runner.max_iters:
+            self._apply(runner, self.trunk_of(runner.epoch, done), data=True)
