@@ -27,7 +27,7 @@ from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .final_architecture import architecture_calls
-from .latency import FLOPS_COUNTER, count_flops
+from .latency import FLOPS_COUNTER, UncountedOperationError, count_flops
 from .loop import SearchLoopBase
 from .retrain_export import (
     backbone_fragment_text,
@@ -341,6 +341,8 @@ class CRNASLoop(SearchLoopBase):
         """
         try:  # counted before any training also with a tolerance >= 0: a bad input shape fails here, not after it
             reference = self.allocation_flops(self.reference_path)
+        except UncountedOperationError:
+            raise  # the backbone's operations, not the shape
         except (RuntimeError, ValueError) as err:
             raise ValueError(f'train_cfg.flops_input_shape {list(self.flops_input_shape[1:])} (C, H, W): the '
                              f'backbone\'s FLOPs could not be counted at it: {err}') from err
