@@ -136,7 +136,8 @@ class OHLHook(Hook):
             ``mse``, ``EPE``, ``NME``, ``FID``, ``nll``, ``wer``, ``cer``, ``error``:
             :func:`~automl_mm.utils.metric_rule.infer_rule`; a key matching none is ``'greater'``). Under
             ``'less'`` the controller learns from the negated reward, the best copy is the one of the lowest
-            reward and a diverged (or metric-less) copy gets a reward above the others; the history, logs and
+            reward and a diverged (or metric-less) copy gets a reward above the others (under either rule a
+            metric-less copy's 0 stands only where it is no better than every reading); the history, logs and
             figures keep the reward as measured, with the rule (``reward_rule`` in ``history.json``). A resume
             with another rule is refused.
         reward_dataloader: Dataloader config of the reward split (held out from training; never the test split).

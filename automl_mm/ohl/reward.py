@@ -193,9 +193,12 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     which must be worse than every valid reward (below them, or above them under ``'less'``). The controller is
     given ``scorer.sign × rewards``.
 
-    A valid copy whose reward evaluator returned no metrics (reward 0) is named in a warning, here from the
-    gathered flags, so the main process logs it whichever rank is the copy's lead (warned on the lead, it was lost
-    for every copy but copy 0: mmengine's logger shows only errors on the other ranks).
+    A valid copy whose reward evaluator returned no metrics reads 0, its reward where 0 is no better than every
+    other valid copy's reading (an AP of no detection); else (a loss under ``'less'``, a negative higher-is-better
+    metric such as ``log_likelihood/mean``, where 0 ranked it the best copy) it gets
+    :func:`default_worst_reward` of those readings. It is named in a warning, here from the gathered flags, so
+    the main process logs it whichever rank is the copy's lead (warned on the lead, it was lost for every copy but
+    copy 0: mmengine's logger shows only errors on the other ranks).
 
     A ``partial`` trunk (the run's remainder after its last whole trunk, or one a stop cut short) whose batches were
     all prefetched by dataloader workers before it began counts no choice of its own θ: no trunk length avoids
@@ -216,14 +219,6 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
                            'for any copy, so there is no reward to learn from; check reward_evaluator (e.g. '
                            f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}')
     empty = [c for c in range(num_copies) if valids[c] and trunk['empty'][c]]
-    if empty:
-        print_log(f'OHL trunk {index}: {"copies" if len(empty) > 1 else "copy"} {", ".join(map(str, empty))} got no '
-                  f'metrics from the reward evaluator ({scorer.metric_names()}); '
-                  f'{"their rewards are" if len(empty) > 1 else "its reward is"} '
-                  f'{"0" if getattr(scorer, "sign", 1.0) > 0 else "worse than every other (reward_rule=less)"}. '
-                  'Check reward_evaluator (e.g. '
-                  f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}', 'current',
-                  logging.WARNING)
     if not any(valids):
         raise RuntimeError(f'OHL trunk {index}: every copy diverged (non-finite loss, weights or buffers); lower the '
                            'learning rate or narrow the search space')
@@ -264,11 +259,25 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
         else:
             worst = float(worst_reward)
     rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
-    if sign < 0 and empty:
-        # an empty copy reads 0, which under 'less' is a perfect loss: it gets the worst reward of the others
+    if empty:
+        # An empty copy reads 0, which stands for its reward only where 0 is no better than every copy that read one
+        # (an AP of no detection). A perfect loss under 'less', and above every reading of a negative higher-is-better
+        # metric (a log-likelihood, minus a loss): there it gets a reward worse than the others'
         others = [r for c, r in enumerate(rewards) if valids[c] and c not in empty]
-        bottom = default_worst_reward(others, sign)
-        rewards = [bottom if c in empty else r for c, r in enumerate(rewards)]
+        kept = 0.0 <= min(sign * r for r in others)  # sign x 0 is no better than the worst reading
+        stand_in = '0'
+        if not kept:
+            bottom = default_worst_reward(others, sign)
+            rewards = [bottom if c in empty else r for c, r in enumerate(rewards)]
+            stand_in = (f'{bottom:.6g}, worse than every copy that read one '
+                        f"(reward_rule={getattr(scorer, 'rule', 'greater')!r})")
+        print_log(f'OHL trunk {index}: {"copies" if len(empty) > 1 else "copy"} {", ".join(map(str, empty))} got no '
+                  f'metrics from the reward evaluator ({scorer.metric_names()}); '
+                  f'{"their rewards are" if len(empty) > 1 else "its reward is"} '
+                  f'{stand_in}. '
+                  'Check reward_evaluator (e.g. '
+                  f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}', 'current',
+                  logging.WARNING)
     best = max((c for c in range(num_copies) if valids[c]), key=lambda c: (sign * rewards[c], -c))
     return rewards, counts, best
 

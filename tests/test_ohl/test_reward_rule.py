@@ -110,6 +110,25 @@ def test_a_diverged_or_metric_less_copy_is_worse_than_every_valid_one_under_less
     assert rewards[1] > 0.5
 
 
+def test_a_metric_less_copy_is_not_the_best_of_negative_higher_is_better_rewards():
+    """Under 'greater' an empty copy read 0 (no metrics: mmdet's CocoMetric without a box, an AP of 0). Where the
+    rewards are negative (``log_likelihood/mean``, minus a loss) that 0 ranked the copy that read nothing above
+    every copy that read one: it was the best copy, broadcast to every copy, and the controller learned toward its
+    choices. It gets a reward below the readings there; an AP's 0, no better than the readings, stays 0."""
+    from automl_mm.ohl.reward import settle_rewards
+
+    scorer = SimpleNamespace(rule='greater', sign=1.0, reward_key='log_likelihood/mean',
+                             metric_names=lambda: ['LogLikelihood'])
+    trunk = dict(rewards=[-2.0, 0.0, -1.0, 0.0], valid=[True, True, True, False], empty=[False, True, False, False],
+                 stale={}, stats={})
+    rewards, _, best = settle_rewards(trunk, [], scorer, None, 0, 4)
+    assert best == 2 and rewards[0] == -2.0 and rewards[2] == -1.0
+    assert rewards[1] < -2.0 and rewards[3] < -2.0  # below every reading, as a diverged copy
+    # an AP: 0 is no better than the copies' readings, the copy's honest reward
+    rewards, _, best = settle_rewards(dict(trunk, rewards=[0.3, 0.0, 0.9, 0.0]), [], scorer, None, 0, 4)
+    assert best == 2 and rewards[:3] == [0.3, 0.0, 0.9] and rewards[3] < 0.0
+
+
 def test_existing_higher_is_better_keys_behave_as_before():
     for key in ('accuracy/top1', 'coco/bbox_mAP', 'log_likelihood/mean', 'acc'):
         assert _hook(key).reward_rule == 'greater'
