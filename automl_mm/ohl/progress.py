@@ -26,14 +26,32 @@ def _reward_digits(rewards: list[float]) -> int:
     return 2 if finite and max(finite) >= 1 else 4
 
 
-def valid_rewards(record: dict) -> list[float]:
-    """The rewards of the copies that did not diverge in one OHL history record (``valid``; every copy where the
-    record has no flags). A diverged copy's reward is a stand-in below every valid one (``OHLHook.worst_reward``),
-    which the controller learns from but no copy measured: a mean reward reported with it averaged in read 70.00 for
-    copies that read 80 and 81.25."""
+def read_flags(record: dict) -> list[bool]:
+    """Per copy of one OHL history record, whether its reward is a reading: not a diverged copy's (``valid``) nor
+    the stand-in of a copy whose reward evaluator returned no metrics (``empty_metrics`` with a reward other than
+    the 0 it read: :func:`~automl_mm.ohl.reward.settle_rewards` keeps that 0 only where it is no better than every
+    reading, and a stand-in worse than a reading is never 0). Every copy where the record has no flags."""
     rewards = record['rewards']
     valid = record.get('valid') or [True] * len(rewards)
-    return [r for r, ok in zip(rewards, valid) if ok] or list(rewards)
+    empty = record.get('empty_metrics') or [False] * len(rewards)
+    return [bool(ok) and not (e and r != 0.0) for r, ok, e in zip(rewards, valid, empty)]
+
+
+def stand_ins(record: dict) -> list[int]:
+    """The copies of one OHL history record whose reward is the stand-in of a copy that read no metrics
+    (:func:`read_flags`); diverged copies are not among them."""
+    valid = record.get('valid') or [True] * len(record['rewards'])
+    return [c for c, (ok, read) in enumerate(zip(valid, read_flags(record))) if ok and not read]
+
+
+def valid_rewards(record: dict) -> list[float]:
+    """The rewards the copies of one OHL history record read (:func:`read_flags`). A diverged copy's reward is a
+    stand-in below every valid one (``OHLHook.worst_reward``), and so is, where its 0 would rank it first (a loss
+    under ``reward_rule='less'``), a copy that read no metrics: the controller learns from them but no copy measured
+    them. A mean reward reported with them averaged in read 70.00 for copies that read 80 and 81.25, or a mean loss
+    of 0.6 for copies that read 0.5 and 0.3."""
+    rewards = record['rewards']
+    return [r for r, read in zip(rewards, read_flags(record)) if read] or list(rewards)
 
 
 def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: float | None) -> str:
@@ -64,9 +82,11 @@ def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: flo
     measured = valid_rewards(record)
     digits = _reward_digits(measured)
     diverged = [c for c, ok in enumerate(record.get('valid') or []) if not ok]
-    of_valid = '' if not diverged else (
-        f' of the {len(measured)} valid copies (cop{"ies" if len(diverged) > 1 else "y"} '
-        f'{", ".join(map(str, diverged))} diverged)')
+    metric_less = stand_ins(record)
+    why = [f'cop{"ies" if len(copies) > 1 else "y"} {", ".join(map(str, copies))} {what}'
+           for copies, what in ((diverged, 'diverged'), (metric_less, 'read no metrics')) if copies]
+    of_valid = '' if not why else (
+        f' of the {len(measured)} {"copies that read a reward" if metric_less else "valid copies"} ({"; ".join(why)})')
     entropies = ', '.join(f'{name} {d["entropy"]:.3f}' + (f'/{d["max_entropy"]:.3f}' if d.get('max_entropy') is not None
                                                           else '') + ' nats'
                           for name, d in record['distributions'].items() if d.get('entropy') is not None)

@@ -14,7 +14,7 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.io import remove_files, savefig_atomic, savez_atomic, write_text_atomic
 
-from .progress import valid_rewards
+from .progress import read_flags, stand_ins, valid_rewards
 from .report_plots import _plot_categorical, _plot_series, _series, _trunk_ticks, choice_label  # noqa: F401
 
 # packages a config reaches without custom_imports: automl_mm's (imported anyway, first in every fragment's list),
@@ -278,15 +278,15 @@ class OHLReport:
 
     def write(self, history: list[dict], spaces: Sequence[Any], step: int) -> None:
         last = history[-1]
-        measured = valid_rewards(last)  # a diverged copy's stand-in reward is no copy's reading
+        measured = valid_rewards(last)  # a diverged or metric-less copy's stand-in reward is no copy's reading
         scalars = {'ohl/reward_mean': sum(measured) / len(measured),
                    'ohl/reward_best': last['rewards'][last['best']], 'ohl/best_copy': last['best']}
         for space in spaces:
             for key, value in last['controller'][space.name].items():
                 scalars[f'ohl/{space.name}/{key}'] = value
-        valid = last.get('valid') or [True] * len(last['rewards'])
-        for c, (reward, ok) in enumerate(zip(last['rewards'], valid)):
-            if ok:  # a diverged copy read no reward: no point on its curve (its stand-in is in history.json)
+        for c, (reward, ok) in enumerate(zip(last['rewards'], read_flags(last))):
+            if ok:  # a diverged or metric-less copy read no reward: no point on its curve (its stand-in is in
+                # history.json)
                 scalars[f'ohl/reward_copy{c}'] = reward
         self.runner.visualizer.add_scalars(scalars, step=step)
         if not is_main_process():
@@ -369,15 +369,20 @@ class OHLReport:
         def valid(h: dict, c: int) -> bool:
             return bool((h.get('valid') or [True] * num_copies)[c])
 
-        # a diverged copy read no reward: its curve has a gap there, and the stand-in reward the controller learnt
-        # from (below every valid one) is marked apart (it was drawn on the copy's curve as if the copy read it)
+        # a diverged copy (or one that read no metrics, where its stand-in is worse than every reading) read no
+        # reward: its curve has a gap there, and the stand-in reward the controller learnt from is marked apart (it
+        # was drawn on the copy's curve as if the copy read it)
+        reads = [read_flags(h) for h in history]
         for c in range(num_copies):
-            ax.plot(trunks, [h['rewards'][c] if valid(h, c) else float('nan') for h in history], marker='.', lw=0.8,
-                    label=f'copy {c}')
+            ax.plot(trunks, [h['rewards'][c] if read[c] else float('nan') for h, read in zip(history, reads)],
+                    marker='.', lw=0.8, label=f'copy {c}')
         ax.plot(trunks, [h['rewards'][h['best']] for h in history], 'k--', label='best')
-        stand_ins = [(h['trunk'], h['rewards'][c]) for h in history for c in range(num_copies) if not valid(h, c)]
-        if stand_ins:
-            ax.plot(*zip(*stand_ins), 'rx', ls='none', label='diverged (stand-in reward)')
+        diverged = [(h['trunk'], h['rewards'][c]) for h in history for c in range(num_copies) if not valid(h, c)]
+        if diverged:
+            ax.plot(*zip(*diverged), 'rx', ls='none', label='diverged (stand-in reward)')
+        metric_less = [(h['trunk'], h['rewards'][c]) for h in history for c in stand_ins(h)]
+        if metric_less:
+            ax.plot(*zip(*metric_less), 'm+', ls='none', label='no metrics (stand-in reward)')
         rule = history[-1].get('reward_rule', 'greater')
         ax.set(xlabel='trunk', ylabel=f'reward ({"higher" if rule == "greater" else "lower"} is better)',
                title='OHL rewards per copy')
