@@ -69,7 +69,9 @@ class PathEvaluator:
     loss: a candidate with some empty evaluations got a potential biased toward the best), so a potential averaging
     one is ``+inf`` and its candidate ranks after every candidate with a finite potential
     (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.ranking`). ``empty_evaluations`` counts them, so a
-    search loop can refuse a step in which every candidate scored nothing.
+    search loop can refuse a step in which every candidate scored nothing. Under ``'greater'`` a metric that also
+    reads negative values (``log_likelihood/mean``, minus a loss) has no worst value to give an empty evaluation (its
+    0 would rank above those readings): that is refused with a ``RuntimeError`` when both have been seen.
 
     Args:
         model: The model holding the supernet.
@@ -91,6 +93,7 @@ class PathEvaluator:
             the search loops pass ``train_cfg.metric_rule``): what an empty evaluation scores.
 
     Raises:
+        RuntimeError: when called, under ``'greater'``, an empty evaluation beside a negative reading (above).
         ValueError: ``rule`` is not ``'greater'`` or ``'less'``; ``batches_per_sample`` exceeds the search split's
             batches (one evaluation would see some images twice: a COCO metric counts the second copy's boxes as
             false positives, an accuracy weighs those images twice).
@@ -119,6 +122,7 @@ class PathEvaluator:
         self.empty_score = 0.0 if rule == 'greater' else math.inf
         self.evaluations = 0
         self.empty_evaluations = 0
+        self._lowest = math.inf  # the lowest reading so far (an empty evaluation's 0 must not rank above one)
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
@@ -144,6 +148,17 @@ class PathEvaluator:
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             score, empty = self.held_out.score(self.model, batches)
         self.evaluations += 1
+        negative_beside_empty = (self._lowest < 0) if empty else (score < 0 and self.empty_evaluations > 0)
+        if self.rule == 'greater' and negative_beside_empty:
+            # 0 is the worst of an AP or an accuracy, but above every reading of a negative metric
+            # (log_likelihood/mean, minus a loss): the candidate that read nothing would be ranked first
+            raise RuntimeError(
+                f'scoring path {tuple(path)} on {where}: {self.metric_key} reads negative values '
+                f'(lowest {min(self._lowest, score if not empty else 0.0):g}) and an evaluation gave no metrics, '
+                "which scores 0 under train_cfg.metric_rule='greater' (the worst of an AP or an accuracy) and would "
+                'rank above them. Search on a metric whose worst value is 0, or one that is never empty')
+        if not empty:
+            self._lowest = min(self._lowest, score)
         if empty:
             self.empty_evaluations += 1
             score = self.empty_score

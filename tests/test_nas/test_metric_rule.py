@@ -196,3 +196,19 @@ def test_a_step_without_metrics_names_the_training_length_and_score_threshold_ke
                                             trained_by='train_cfg.stage_iters=20')
     assert ("train the supernet longer (train_cfg.stage_iters=20), lower the model's score threshold "
             "(model.test_cfg.rcnn.score_thr=0.05, e.g. to 0.0 with --cfg-options)") in str(err.value)
+
+
+
+@pytest.mark.parametrize('empty_first', [True, False])
+def test_under_greater_an_empty_evaluation_beside_negative_readings_is_refused(empty_first, monkeypatch):
+    """Under 'greater' an empty evaluation scores 0, the worst of an AP or an accuracy; of a metric that reads
+    negative values (a log-likelihood) that 0 ranked the candidate that read nothing above every other. Both seen,
+    in either order, the search stops naming the metric; an empty evaluation beside non-negative readings scores 0."""
+    evaluate = _evaluator('greater')
+    assert evaluate((0,), 1) == 0.0 and evaluate((1,), 0) == ERROR[1]  # non-negative readings: the empty 0 stays
+    monkeypatch.setitem(globals(), 'ERROR', {0: -0.3, 1: -0.05, 2: -0.6})  # path 0 is empty on its second batch
+    evaluate = _evaluator('greater')
+    first, second = (((0,), 1), ((1,), 0)) if empty_first else (((1,), 0), ((0,), 1))
+    evaluate(*first)
+    with pytest.raises(RuntimeError, match=r'error/top1 reads negative values .*gave no metrics'):
+        evaluate(*second)
