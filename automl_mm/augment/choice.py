@@ -72,6 +72,11 @@ CHOICE_META_KEY = 'ohl_choice'
 _DRAW_IDS = itertools.count()
 
 
+#: The draws of each dataset pipeline run in progress in this process (innermost last), that a
+#: :class:`_CountsDroppedDraws` pipeline keeps where its run drops the image (see there).
+_OPEN_RUNS: list[list[tuple[str, int, Any, int]]] = []
+
+
 def _record(record: dict, key: str, value: int) -> None:
     """Store one draw under ``key``; a second draw of the same key on the same image (two choice transforms of one
     space in one pipeline) turns the entry into the list of the image's draws, so that none is lost."""
@@ -265,6 +270,84 @@ def count_view_choices(transform: Any) -> None:
         transform._apply_transforms = wrapper.apply_view
 
 
+class _CountsDroppedDraws(Compose):
+    """A dataset's pipeline (mmengine's ``Compose``, its class swapped by :func:`count_dropped_draws`) that keeps
+    the draws of an image it dropped and adds them to the ``ohl_choice`` of the next image it returns.
+
+    A transform after the policy that returns None (mmdet's ``FilterAnnotations`` with ``keep_empty=True``, its
+    default, once a pair shrank every box; a choice's own sub-pipeline) drops the image, and mmengine's
+    ``BaseDataset`` fetches another in its place in the same process (``max_refetch``), so the next image this
+    pipeline returns is the replacement. The dropped draws came from p_θ and changed what the copy trained (the image
+    was replaced), so REINFORCE's score needs them: the score of a trunk is the sum of ∇ log p_θ over all its draws,
+    and the kept draws alone are a sample of p_θ given "not dropped", whose score has a non-zero mean (a pair that
+    always drops its image was never counted, so its probability never learned from the reward). They used to be
+    discarded with the image. Each keeps its policy version (stale where the replacement is counted in a later
+    trunk) and its identity (counted once). A packed image (``data_samples``, mmdet's ``PackDetInputs``) gets them
+    in its data sample's metainfo, an unpacked one (a ``MultiImageMixDataset``'s inner pipeline) in its results."""
+
+    def __call__(self, data: dict) -> dict | None:
+        _OPEN_RUNS.append([])
+        try:
+            out = super().__call__(data)
+        finally:
+            draws = _OPEN_RUNS.pop()
+        pending = vars(self).setdefault('_dropped', [])
+        if out is None:
+            pending.extend(draws)
+            return None
+        if pending:
+            self._dropped = []
+            _add_draws(out, pending)
+        return out
+
+
+def _add_draws(out: dict, draws: list[tuple[str, int, Any, int]]) -> None:
+    """Record ``draws`` (``(key, index, version or None, identity)``) on the image ``out``: in its data sample's
+    metainfo if it is packed, else in ``out['ohl_choice']``."""
+    dropped: dict = {}
+    for key, index, version, draw in draws:
+        _record(dropped, key, index)
+        if version is not None:
+            _record(dropped, version_key(key), version)
+        _record(dropped, draw_id_key(key), draw)
+    sample = out.get('data_samples') if isinstance(out, dict) else None
+    if sample is None:
+        _merge_draws(out.setdefault(CHOICE_META_KEY, {}), dropped)
+        return
+    if not callable(getattr(sample, 'set_metainfo', None)):
+        raise ValueError(f'an image dropped after a choice transform ran left draws that its replacement cannot carry: '
+                         f'its data_samples is a {type(sample).__name__}, not one data sample (mmdet\'s MultiBranch '
+                         'packs a dict of branches, which OHL-Auto-Aug does not support)')
+    record = dict(sample.metainfo.get(CHOICE_META_KEY) or {})
+    _merge_draws(record, dropped)
+    sample.set_metainfo({CHOICE_META_KEY: record})
+
+
+def _datasets_of(dataset: Any):
+    """``dataset`` and every dataset it wraps (``dataset`` / ``datasets`` attributes: ``RepeatDataset``,
+    ``ConcatDataset``, mmdet's ``MultiImageMixDataset``, ...)."""
+    stack, seen = [dataset], set()
+    while stack:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        yield obj
+        for attr in ('dataset', 'datasets'):
+            child = getattr(obj, attr, None)
+            stack.extend(child if isinstance(child, (list, tuple)) else [child])
+
+
+def count_dropped_draws(dataset: Any) -> None:
+    """Make the pipeline of ``dataset`` and of every dataset it wraps (an mmengine ``Compose``) add the draws of
+    an image it dropped to the image it returns next (:class:`_CountsDroppedDraws`: the refetched replacement).
+    Idempotent; a pipeline of another class is left as it is."""
+    for obj in _datasets_of(dataset):
+        pipeline = getattr(obj, 'pipeline', None)
+        if type(pipeline) is Compose:
+            pipeline.__class__ = _CountsDroppedDraws
+
+
 def check_choice_key(key: Any, owner: str) -> str:
     """``key`` if it is a non-empty string: the name that links choice transforms to their ``PipelineChoiceSpace``
     (a ``5`` or ``''`` used to be accepted and matched, or not, only when training started).
@@ -419,6 +502,8 @@ class LiveChoiceTransform(BaseTransform):
 
     def _apply_and_record(self, results: dict, index: int, rng: np.random.Generator,
                           version: int | None, draw: int) -> dict | None:
+        if _OPEN_RUNS:  # kept by the dataset's pipeline if the image is dropped (_CountsDroppedDraws)
+            _OPEN_RUNS[-1].append((self.key, index, version if self.live is not None else None, draw))
         results = self.apply_choice(results, index, rng)
         if results is not None:
             record = results.setdefault(CHOICE_META_KEY, {})

@@ -18,6 +18,7 @@ from automl_mm.augment.choice import (
     LivePolicy,
     OHLRandomChoice,
     check_choice_key,
+    count_dropped_draws,
     count_mixed_in_choices,
     count_view_choices,
     recorded_draws,
@@ -38,7 +39,8 @@ class PipelineChoiceSpace(OHLSpace):
     Two ways to sample, set by ``policy_size``:
 
     * ``None`` (the OHL paper, Lin et al. 2019): every image draws its choice from p_θ; the controller's sample
-      of a copy is the histogram of the choices its images got in the trunk (counted after each iteration).
+      of a copy is the histogram of the choices its images got in the trunk (counted after each iteration), with
+      the draws of images a later transform dropped (counted on their replacements: ``count_dropped_draws``).
     * ``K`` (AutoAugment's policy of sub-policies, Cubuk et al. 2019, which draws 5): at each trunk start every
       copy draws K choices from p_θ (its *policy* for the trunk, with repeats), and each image of the trunk gets
       one of them uniformly. The controller's sample of a copy is those K draws. The copies then train with
@@ -186,6 +188,9 @@ class PipelineChoiceSpace(OHLSpace):
                 # or counted once per view; after one, a broadcaster without remapping returned the sample's record
                 # as a list of the views' (the same dict per view), which no count read
                 count_view_choices(t)
+        # an image a later transform drops (FilterAnnotations(keep_empty=True)) is replaced by the dataset's refetch:
+        # its draws go to the replacement, so the trunk's sample holds every draw of p_theta it made
+        count_dropped_draws(runner.train_dataloader.dataset)
         names = self.transforms[0].choice_names()
         if names is not None and hasattr(self.distribution, 'set_choice_names'):
             # readable summaries: 'Rotate(20) + Invert' instead of an index (kept when the config gave labels)

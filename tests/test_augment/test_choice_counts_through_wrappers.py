@@ -207,12 +207,16 @@ class _Boxes(BaseDataset):
 
 
 @pytest.mark.parametrize('wrapper', [None, 'RepeatDataset'])
-def test_an_image_dropped_after_the_policy_counts_nothing_and_its_refetched_replacement_once(wrapper):
+def test_an_image_dropped_after_the_policy_counts_its_draw_on_the_refetched_replacement(wrapper):
     """A pipeline that returns None after the policy ran (mmdet's FilterAnnotations with keep_empty=True, its
     default, once the pair shrank every box) drops the image; mmengine's BaseDataset fetches another in its place
-    (``max_refetch``), whose pipeline draws anew. The dropped image trained nothing: its draw is not counted (the
-    space's sample is the choices the trained images got); the replacement's draw counts once, and no dropped draw
-    leaks into it. Through a dataset wrapper (RepeatDataset) likewise."""
+    (``max_refetch``), whose pipeline draws anew. The dropped draw came from p_θ and changed what the copy trained
+    (that image was replaced), so REINFORCE's score needs it: the score of the trunk's draws is the sum of
+    ∇ log p_θ over all of them, and the kept ones alone are a sample of p_θ given "not dropped", whose score has a
+    non-zero mean (a pair that always drops its image was never counted, so its logit never learned). It used to be
+    discarded with the image (here: trunk counts [8, 0] however many resized images were dropped); now the
+    replacement carries it, once, under the θ it was drawn from. Through a dataset wrapper (RepeatDataset)
+    likewise."""
     choice = dict(type='automl_mm.OHLRandomChoice', key='c',
                   transforms=[[], [dict(type='mmdet.Resize', scale=(2, 2), keep_ratio=False)]])
     dataset = _Boxes(pipeline=[choice, dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(4, 4)),
@@ -227,7 +231,28 @@ def test_an_image_dropped_after_the_policy_counts_nothing_and_its_refetched_repl
     np.random.seed(0)
     records = []
     for i in range(len(dataset)):
+        before = len(dropped)
         records.append(dataset[i]['data_samples'].metainfo['ohl_choice'])
-        assert recorded_draws(records[-1], 'c') == [(0, 0)]  # the resized images were all dropped
+        # its own draw (0: the resized images were all dropped), then those of the images dropped in its place
+        assert recorded_draws(records[-1], 'c') == [(0, 0)] + [(1, 0)] * (len(dropped) - before)
     assert len(dropped) >= 4
-    assert _count(space, records) == (len(dataset), 0) and space.trunk_stats().tolist() == [len(dataset), 0]
+    assert _count(space, records) == (len(dataset) + len(dropped), 0)
+    assert space.trunk_stats().tolist() == [len(dataset), len(dropped)]
+
+
+def test_a_choice_that_drops_its_image_counts_the_draw_on_the_unpacked_replacement():
+    """A choice whose own sub-pipeline drops the image (FilterAnnotations inside it): that draw is counted too, on the
+    replacement the dataset fetches, here unpacked (as a MultiImageMixDataset's inner pipeline returns it: the draws
+    go to its ``ohl_choice``), and the pipeline still pickles to dataloader workers with what it keeps."""
+    choice = dict(type='automl_mm.OHLRandomChoice', key='c',
+                  transforms=[[], [dict(type='mmdet.Resize', scale=(2, 2), keep_ratio=False),
+                                   dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(4, 4))]])
+    dataset = _Boxes(pipeline=[choice], serialize_data=False)
+    space = _space(SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset)))
+    dataset = pickle.loads(pickle.dumps(dataset))
+    np.random.seed(0)
+    records = [dataset[i]['ohl_choice'] for i in range(len(dataset))]
+    draws = [recorded_draws(r, 'c') for r in records]
+    assert all(d[0] == (0, 0) and set(d[1:]) <= {(1, 0)} for d in draws)
+    assert sum(len(d) for d in draws) > len(dataset)  # some images were dropped, and their draws are there
+    assert _count(space, records) == (sum(len(d) for d in draws), 0)
