@@ -283,7 +283,9 @@ class _CountsDroppedDraws(Compose):
     always drops its image was never counted, so its probability never learned from the reward). They used to be
     discarded with the image. Each keeps its policy version (stale where the replacement is counted in a later
     trunk) and its identity (counted once). A packed image (``data_samples``, mmdet's ``PackDetInputs``) gets them
-    in its data sample's metainfo, an unpacked one (a ``MultiImageMixDataset``'s inner pipeline) in its results."""
+    in its data sample's metainfo, an unpacked one (a ``MultiImageMixDataset``'s inner pipeline) in its results.
+    A choice transform that drops the image outside such a run (in the pipeline list of mmdet's
+    ``MultiImageMixDataset``, which retries that transform) keeps the draw itself and adds it to its next result."""
 
     def __call__(self, data: dict) -> dict | None:
         _OPEN_RUNS.append([])
@@ -502,15 +504,23 @@ class LiveChoiceTransform(BaseTransform):
 
     def _apply_and_record(self, results: dict, index: int, rng: np.random.Generator,
                           version: int | None, draw: int) -> dict | None:
+        this = (self.key, index, version if self.live is not None else None, draw)
         if _OPEN_RUNS:  # kept by the dataset's pipeline if the image is dropped (_CountsDroppedDraws)
-            _OPEN_RUNS[-1].append((self.key, index, version if self.live is not None else None, draw))
+            _OPEN_RUNS[-1].append(this)
         results = self.apply_choice(results, index, rng)
+        if results is None and not _OPEN_RUNS:
+            # dropped by the choice itself outside a dataset pipeline run (mmdet's MultiImageMixDataset runs its
+            # own pipeline list and retries the transform that returned None): the retry's result carries it
+            vars(self).setdefault('_dropped', []).append(this)
         if results is not None:
             record = results.setdefault(CHOICE_META_KEY, {})
             _record(record, self.key, index)
             if self.live is not None:
                 _record(record, version_key(self.key), version)  # the θ it was drawn from (trunk index)
             _record(record, draw_id_key(self.key), draw)
+            if vars(self).get('_dropped'):
+                dropped, self._dropped = self._dropped, []
+                _add_draws(results, dropped)
         return results
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:

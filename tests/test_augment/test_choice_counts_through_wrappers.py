@@ -256,3 +256,23 @@ def test_a_choice_that_drops_its_image_counts_the_draw_on_the_unpacked_replaceme
     assert all(d[0] == (0, 0) and set(d[1:]) <= {(1, 0)} for d in draws)
     assert sum(len(d) for d in draws) > len(dataset)  # some images were dropped, and their draws are there
     assert _count(space, records) == (sum(len(d) for d in draws), 0)
+
+
+def test_a_choice_dropping_its_image_in_a_mix_datasets_pipeline_counts_the_draw_on_the_retry():
+    """mmdet's MultiImageMixDataset runs its own pipeline (a plain list around Mosaic / MixUp) transform by transform
+    and retries one that returns None on a fresh copy of the results: a choice there whose sub-pipeline dropped the
+    image drew again, and the dropped draw was lost (no dataset pipeline run holds it). The retry now carries it."""
+    from mmdet.datasets import MultiImageMixDataset
+
+    choice = dict(type='automl_mm.OHLRandomChoice', key='c',
+                  transforms=[[], [dict(type='mmdet.Resize', scale=(2, 2), keep_ratio=False),
+                                   dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(4, 4))]])
+    dataset = MultiImageMixDataset(_Boxes(pipeline=[], serialize_data=False),
+                                   pipeline=[choice, dict(type='mmdet.PackDetInputs')])
+    space = _space(SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset)))
+    np.random.seed(0)
+    records = [dataset[i]['data_samples'].metainfo['ohl_choice'] for i in range(len(dataset))]
+    draws = [recorded_draws(r, 'c') for r in records]
+    assert all(d[0] == (0, 0) and set(d[1:]) <= {(1, 0)} for d in draws)
+    assert sum(len(d) for d in draws) > len(dataset)  # some attempts were dropped, and their draws are there
+    assert _count(space, records) == (sum(len(d) for d in draws), 0)
