@@ -27,7 +27,7 @@ from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.scope import config_type_name
 
 from .base import OHLSpace
-from .pipeline_walk import _following, _iter_transforms, _placement
+from .pipeline_walk import _following, _iter_transforms, _placement, _preceding
 from .report import custom_imports_line
 
 
@@ -94,6 +94,7 @@ class PipelineChoiceSpace(OHLSpace):
         self._placement = 'where it was'  # in words, for export_fragment
         self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
         self._following: list[str] = []  # the search's steps between the transform and packing, as config text
+        self._preceding: str | None = None  # the search's step before the transform, as config text
         super().__init__(None if sized_later else distribution, name=name or key)
 
     def set_distribution(self, distribution: dict | Any) -> None:
@@ -167,6 +168,10 @@ class PipelineChoiceSpace(OHLSpace):
         packer = next((i for i, t in enumerate(following) if isinstance(getattr(t, 'meta_keys', None), (tuple, list))),
                       len(following))
         self._following = [_step_text(t) for t in following[:packer]]
+        # and the one before it: the example had RandomFlip(prob=0.5) there whatever the search had (a policy
+        # searched before a flip of another probability read as one after it, with a second flip after it)
+        preceding = _preceding(runner.train_dataloader.dataset, self.transforms[0])
+        self._preceding = None if preceding is None else _step_text(preceding)
         self._mmdet = any(type(t).__module__.startswith('mmdet.') for t in transforms)
         for index, t in enumerate(self.transforms):
             t.bind(self.live, seed, layout.copy_id, layout.rank_in_copy, index)
@@ -287,6 +292,7 @@ class PipelineChoiceSpace(OHLSpace):
                     '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
                     + several + imports + body)
         steps = ''.join(f'{step}, ' for step in self._following)
+        before = '' if self._preceding is None else f'{self._preceding}, '
         kept = '' if not self._following else (
             f"# ({'these steps' if len(self._following) > 1 else 'this step'} after {first}: the search's pipeline "
             f'had {"them" if len(self._following) > 1 else "it"} between\n# {replaced} and packing; keep '
@@ -295,7 +301,7 @@ class PipelineChoiceSpace(OHLSpace):
                 f'# config (no OHLHook, no copies, mmdet\'s tools/train.py): copy the assignments below into\n'
                 f'# it (merge custom_imports with any it already has) and put {first} in its train_pipeline\n'
                 f'# {self._placement}, where the search had {replaced}, e.g.\n'
-                f"#   train_pipeline = [..., dict(type='RandomFlip', prob=0.5), {first}, {steps}"
+                f'#   train_pipeline = [..., {before}{first}, {steps}'
                 "dict(type='PackDetInputs')]\n"
                 '#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n'
                 + kept +

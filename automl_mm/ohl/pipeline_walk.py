@@ -75,3 +75,12 @@ def _following(dataset: Any, transform: Any) -> list:
         if index is not None:
             return transforms[index + 1:]
     return []
+
+
+def _preceding(dataset: Any, transform: Any) -> Any:
+    """The transform before ``transform`` in its pipeline list (None when it is first or not found)."""
+    for transforms in _transform_lists(dataset):
+        index = next((i for i, t in enumerate(transforms) if t is transform), None)
+        if index is not None:
+            return transforms[index - 1] if index > 0 else None
+    return None

@@ -183,16 +183,22 @@ def test_the_fragment_replays_the_controllers_final_theta_in_a_stock_mmdet_scope
         assert chisquare(counts, marginal * len(draws)).pvalue > 1e-3
 
 
-@pytest.mark.parametrize('path', [FASTER, MASK])
-def test_the_fragments_example_keeps_the_steps_the_search_had_between_the_policy_and_packing(det_root, path):
+@pytest.mark.parametrize('path,moved', [(FASTER, False), (MASK, False), (FASTER, True)],
+                         ids=['faster', 'mask', 'policy-before-flip'])
+def test_the_fragments_example_keeps_the_steps_the_search_had_between_the_policy_and_packing(det_root, path, moved):
     """The Mask R-CNN leaf follows the policy with FilterAnnotations(by_mask=True) (an instance whose mask a
     rotation moved out of the image while its box stayed would train the mask head on an empty mask). The fragment's
     example pipeline went straight from the policy to PackDetInputs, so a stock Mask R-CNN config retrained as it
     says kept those instances: a pipeline other than the searched one, silently. The example now lists the steps
-    the search had there, each with the settings it was built with."""
+    the search had there, each with the settings it was built with. The step before the policy was always
+    ``RandomFlip(prob=0.5)``: a search with the policy between Resize and RandomFlip(prob=0.3) got an example with
+    the policy after a flip of another probability and a second flip after it; now it is the searched step."""
     from mmdet.registry import TRANSFORMS
 
     cfg = _leaf(path, det_root)
+    if moved:  # Resize, OHLAutoAugment, RandomFlip(prob=0.3), PackDetInputs
+        pipeline = cfg.train_dataloader.dataset.pipeline
+        pipeline[3:5] = [pipeline[4], dict(pipeline[3], prob=0.3)]
     space = _bound_space(_build(cfg.train_dataloader.dataset))
     fragment = space.export_fragment()
     exported = {}
@@ -204,8 +210,11 @@ def test_the_fragments_example_keeps_the_steps_the_search_had_between_the_policy
     searched = cfg.train_dataloader.dataset.pipeline
     searched = searched[[t['type'] for t in searched].index('automl_mm.OHLAutoAugment') + 1:]
     assert [s['type'] for s in steps[at + 1:]] == [t['type'] for t in searched]
+    before = cfg.train_dataloader.dataset.pipeline[[t['type'] for t in cfg.train_dataloader.dataset.pipeline].index(
+        'automl_mm.OHLAutoAugment') - 1]
+    assert steps[at - 1]['type'] == before['type'] and at == 1  # the step the search had before it, after '...'
     with DefaultScope.overwrite_default_scope('mmdet'):
-        for example, step in zip(steps[at + 1:], searched):  # built alike: the same settings
+        for example, step in zip(steps[at - 1:at] + steps[at + 1:], [before, *searched]):  # built alike
             assert vars(TRANSFORMS.build(example)) == vars(TRANSFORMS.build(copy.deepcopy(step)))
     if path == MASK:
         assert steps[at + 1]['by_mask'] is True
