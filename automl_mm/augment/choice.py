@@ -112,9 +112,11 @@ class _MixedInChoices:
         mixed = results.get('mix_results') if isinstance(results, dict) else None
         image = results.get('img') if isinstance(results, dict) else None
         out = type(self.owner).transform(self.owner, results)
-        # a transform that mixed nothing in returns the image it got (Mosaic skipped by its prob; MixUp and
-        # CopyPaste when the other image has no box): the other images' pairs were never applied
-        if out is None or not mixed or out.get('img') is image:
+        # a transform that mixed nothing in returns the image it got. Skipped by a coin (Mosaic's prob): the other
+        # images' pairs were never applied and had no say in it, so they are left out. Skipped because the other
+        # image has no box (MixUp and CopyPaste, which have no prob): its pair may be what removed every box, so it
+        # decided the skip and is counted (leaving those out counted p_theta given "a box is left", biased)
+        if out is None or not mixed or (out.get('img') is image and hasattr(self.owner, 'prob')):
             return out
         record = out.setdefault(CHOICE_META_KEY, {})
         for other in mixed:

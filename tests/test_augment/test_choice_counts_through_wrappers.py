@@ -276,3 +276,24 @@ def test_a_choice_dropping_its_image_in_a_mix_datasets_pipeline_counts_the_draw_
     assert all(d[0] == (0, 0) and set(d[1:]) <= {(1, 0)} for d in draws)
     assert sum(len(d) for d in draws) > len(dataset)  # some attempts were dropped, and their draws are there
     assert _count(space, records) == (sum(len(d) for d in draws), 0)
+
+
+def test_a_mixed_in_image_whose_pair_removed_every_box_still_counts_its_draw():
+    """mmdet's MixUp / CopyPaste return the image unmixed when the image to mix in has no box; when its pair removed
+    every box, that draw decided that nothing was mixed in. It was not counted (nothing mixed in), so the count
+    missed exactly the draws whose consequence was an unmixed image (a sample of p_θ given "has a box": a biased
+    REINFORCE score). Here choice 1 removes every box: each sample counts its own draw and the mixed-in one's."""
+    from mmdet.datasets import MultiImageMixDataset
+
+    choice = dict(type='automl_mm.OHLRandomChoice', key='c',
+                  transforms=[[], [dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(32, 32), keep_empty=False)]])
+    dataset = MultiImageMixDataset(_Boxes(pipeline=[choice], serialize_data=False),
+                                   pipeline=[dict(type='mmdet.MixUp', img_scale=(16, 16), pad_val=0),
+                                             dict(type='mmdet.PackDetInputs')])
+    space = _space(SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset)))
+    np.random.seed(0)
+    records = [dataset[i]['data_samples'].metainfo['ohl_choice'] for i in range(len(dataset))]
+    draws = [recorded_draws(r, 'c') for r in records]
+    assert [len(d) for d in draws] == [2] * len(dataset), draws
+    assert any(d[1] == (1, 0) for d in draws)  # some mixed-in pair removed every box
+    assert _count(space, records) == (2 * len(dataset), 0)
