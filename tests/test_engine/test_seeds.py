@@ -49,7 +49,7 @@ def _search_state_hook(seed, given):
 
     loop = SimpleNamespace(seed=seed, _configured_seed=seed if given else None, search_state_dict=lambda: {},
                            load_search_state_dict=dict, _epoch=3, scoring_settings=dict,
-                           check_resumed_scoring=lambda saved: None)
+                           check_resumed_scoring=lambda saved, checkpoint=None: None)
     return _SearchStateHook(loop), loop
 
 

@@ -100,7 +100,7 @@ def test_a_cr_nas_checkpoint_written_before_the_counter_was_saved_still_resumes(
     from automl_mm.nas.loop import _SearchStateHook
 
     loop = SimpleNamespace(seed=3, _configured_seed=None, _epoch=3, loaded=[], scoring_settings=lambda: None,
-                           check_resumed_scoring=lambda saved: None,
+                           check_resumed_scoring=lambda saved, checkpoint=None: None,
                            optional_search_state_keys=CRNASLoop.optional_search_state_keys,
                            search_state_dict=lambda: dict.fromkeys(('stage_pool', 'dilation_pool', 'flops',
                                                                     'flops_input_shape', 'flops_counter', 'result')))
