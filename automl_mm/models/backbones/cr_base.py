@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from .pretrained import check_pretrained, pretrained_cfgs
+from .pretrained import check_pretrained, init_cfg_over_own_inits, pretrained_cfgs
 
 
 def _as_int_tuple(name: str, values: Sequence[int], length: int) -> tuple[int, ...]:
@@ -166,6 +166,9 @@ class CRSupernetMixin:
     def init_weights(self) -> None:
         """mmengine's ``init_weights``, then a check that a ``Pretrained`` ``init_cfg`` filled the standard network.
 
+        The other ``init_cfg`` entries reach every layer they name: mmdet MobileNetV2's ``conv1`` / ``conv2``
+        (ConvModules, direct children) re-drew their own init over them (:func:`~.pretrained.init_cfg_over_own_inits`).
+
         mmengine loads ``Pretrained`` checkpoints with ``strict=False`` and only warns: a file in another key
         layout (e.g. ``automl_mm.ResNet``'s ``stem`` / ``res_layers``, or torchvision's MobileNetV2 names) loaded
         nothing, and with ``frozen_stages`` / ``norm_eval`` the stem stayed random and frozen and every BN kept
@@ -187,7 +190,8 @@ class CRSupernetMixin:
                 the message names the file, the prefix and the first keys.
         """
         initialised = getattr(self, '_is_init', False)
-        super().init_weights()
+        with init_cfg_over_own_inits(self):  # mmdet MobileNetV2's conv1 / conv2 re-drew their own init over it
+            super().init_weights()
         if initialised:
             # mmengine initialises a module once (a second call only warns); re-initialising the unfilled blocks
             # reset what they had learnt (zero_init_residual: back to the identity) and kept everything else

@@ -128,7 +128,9 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
         act_cfg: Activation config; defaults to ``dict(type='ReLU6')``.
         out_indices: Stages whose outputs are returned (0-based; the last one after the final convolution);
             defaults to the last stage only.
-        init_cfg: mmengine initialisation config (the convolutions and norms initialise themselves without it).
+        init_cfg: mmengine initialisation config (the convolutions and norms initialise themselves without it). It
+            reaches every layer it names, the ``stem`` and ``final_conv`` included (until the forty-third session
+            their ConvModules re-drew their own init over it: :func:`~.pretrained.init_cfg_over_own_inits`).
 
     Raises:
         ValueError: an unknown ``space``; ``stem_channels``, ``stages`` or ``ops`` missing; ``in_channels`` or

@@ -5,9 +5,14 @@ another key layout (torchvision's ResNet names for ``automl_mm.ResNet``, whose m
 ``res_layers``) loads nothing, and with ``frozen_stages`` / ``norm_eval`` the random stem stays frozen for the whole
 run. Every automl_mm backbone checks the file after loading it (:class:`CheckedPretrainedMixin`; the CR backbones
 through :func:`check_pretrained`, skipping the blocks no standard checkpoint holds).
+
+Both mixins also keep the other ``init_cfg`` entries in force over the ConvModules that are direct children
+(:func:`init_cfg_over_own_inits`).
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -15,6 +20,38 @@ def pretrained_cfgs(init_cfg: Any) -> list[dict]:
     """The ``Pretrained`` entries of an ``init_cfg`` (a dict, a list of dicts or ``None``)."""
     cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
     return [cfg for cfg in cfgs if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained']
+
+
+@contextlib.contextmanager
+def init_cfg_over_own_inits(module: Any) -> Iterator[None]:
+    """Inside the block, mmengine's ``init_weights`` of ``module`` does not re-initialise its direct children that
+    are plain ``nn.Module`` s with an ``init_weights`` of their own (mmcv's ``ConvModule``), where ``module`` has an
+    ``init_cfg`` entry other than ``Pretrained`` and is not initialised yet.
+
+    mmengine's ``BaseModule.init_weights`` applies ``init_cfg`` and then calls ``init_weights()`` of every direct
+    child that has one and no ``is_init``: a ``ConvModule`` (initialised already when it was built) re-drew its conv
+    (Kaiming) and reset its norm (weight 1) over what ``init_cfg`` had just set, so ``MBConvSupernet``'s ``stem`` and
+    ``final_conv`` (and mmdet ``MobileNetV2``'s ``conv1`` / ``conv2``) ignored e.g.
+    ``dict(type='Normal', layer='Conv2d', std=0.01)`` while every other layer took it. Children that are
+    ``BaseModule`` s keep mmengine's rule (their own ``init_cfg`` comes after the parent's); without such an
+    ``init_cfg`` entry nothing changes (the children's inits run as before, drawing what they drew).
+    """
+    cfgs = getattr(module, 'init_cfg', None)
+    cfgs = cfgs if isinstance(cfgs, list) else [cfgs]
+    others = [c for c in cfgs if isinstance(c, dict) and c.get('type') != 'Pretrained']
+    from mmengine.model import BaseModule
+
+    marked = [] if not others or getattr(module, '_is_init', False) else [
+        child for child in module.children()
+        if not isinstance(child, BaseModule) and callable(getattr(child, 'init_weights', None))
+        and not hasattr(child, 'is_init')]
+    for child in marked:
+        child.is_init = True  # read by mmengine's BaseModule.init_weights: "initialised, do not call"
+    try:
+        yield
+    finally:
+        for child in marked:
+            del child.is_init
 
 
 def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tuple[str, ...] = (),
@@ -75,7 +112,8 @@ def _prefix_hint(file_state: dict, module_state: dict, missing: list[str]) -> st
 
 
 class CheckedPretrainedMixin:
-    """``init_weights`` = mmengine's, then :func:`check_pretrained` for each ``Pretrained`` entry of ``init_cfg``.
+    """``init_weights`` = mmengine's (with :func:`init_cfg_over_own_inits`), then :func:`check_pretrained` for each
+    ``Pretrained`` entry of ``init_cfg``.
 
     Put it before ``BaseModule`` in the bases of an automl_mm backbone.
 
@@ -89,7 +127,8 @@ class CheckedPretrainedMixin:
 
     def init_weights(self) -> None:
         initialised = getattr(self, '_is_init', False)
-        super().init_weights()  # type: ignore[misc]
+        with init_cfg_over_own_inits(self):
+            super().init_weights()  # type: ignore[misc]
         if initialised:
             return  # mmengine initialises once (a second call only warns): nothing was loaded to check
         for cfg in pretrained_cfgs(getattr(self, 'init_cfg', None)):
