@@ -73,8 +73,18 @@ class LinearClsHead(BaseModule):
 
     def predict(self, feats: Sequence[torch.Tensor],
                 data_samples: Sequence[BaseDataElement] | None = None) -> list[BaseDataElement]:
+        """The data samples with ``pred_score`` (softmax probabilities ``(C,)``, float32 also for a float16 /
+        bfloat16 head), ``pred_label`` (``(1,)``, their argmax) and ``pred_logit`` (the logits ``(C,)`` in the
+        head's dtype, for ranking).
+
+        Raises:
+            ValueError: ``data_samples`` not one per row of logits.
+        """
         logits = self(feats)
-        scores = F.softmax(logits, dim=1)
+        # float32 probabilities of half logits, as the losses evaluate them: in float16 a probability below 6e-8
+        # read 0 (LogLikelihood took its floor, -27.6 nats), in bfloat16 logits 0.001 apart tied in probability and
+        # pred_label named the first of them
+        scores = F.softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=1)
         if data_samples is None:
             data_samples = [BaseDataElement() for _ in range(scores.size(0))]
         if len(data_samples) != scores.size(0):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 from mmengine.structures import BaseDataElement
 
@@ -81,6 +82,26 @@ def test_predict_keeps_the_ranking_of_a_confident_model_and_pairs_every_sample()
     for bad in (-0.5, 1.0):
         with pytest.raises(ValueError, match='dropout must be in'):
             MODELS.build(dict(type='LinearClsHead', num_classes=10, in_channels=10, dropout=bad))
+
+
+@pytest.mark.parametrize('head_type', ['LinearClsHead', 'CosineLinearClsHead'])
+def test_predict_of_a_half_head_gives_float32_probabilities(head_type):
+    """A float16 / bfloat16 head (outside autocast, e.g. ``model.half()``) took its softmax in its own dtype: in
+    float16 a probability below 6e-8 read 0 (LogLikelihood floored it to 1e-12: -27.6 nats for -21), and in bfloat16
+    two logits 0.001 apart rounded to one probability, so pred_label named the first of them, not the larger."""
+    head = MODELS.build(dict(type=head_type, num_classes=2, in_channels=2))
+    head.fc.weight.data = torch.eye(2)
+    if head.fc.bias is not None:
+        head.fc.bias.data.zero_()
+    for dtype in (torch.float16, torch.bfloat16):
+        half = head.to(dtype)
+        feats = torch.tensor([[0.0, 21.0], [0.0, 0.001]], dtype=dtype)
+        rare, close = half.predict([feats])
+        logits = half([feats]).float()
+        assert rare.pred_score.dtype == torch.float32
+        assert float(rare.pred_score[0]) == pytest.approx(float(torch.softmax(logits[0], 0)[0]), rel=1e-5)
+        assert float(rare.pred_score[0]) > 0
+        assert int(close.pred_label) == 1
 
 
 def test_channels_last_feeds_the_backbone_nhwc_and_keeps_every_output():
