@@ -77,6 +77,15 @@ class ImageClassifier(BaseModel):
             raise TypeError(f'ImageClassifier: channels_last must be True or False, got {channels_last!r}')
         self.channels_last = channels_last
 
+    def init_weights(self) -> None:
+        """mmengine's, with a non-``Pretrained`` ``init_cfg`` reaching the ConvModules inside the backbone and head
+        (:func:`~automl_mm.models.backbones.pretrained.init_cfg_over_own_inits`: ``MBConvSupernet``'s ``stem`` and
+        ``final_conv`` re-drew their own init over the model's ``init_cfg``)."""
+        from .backbones.pretrained import init_cfg_over_own_inits
+
+        with init_cfg_over_own_inits(self):
+            super().init_weights()
+
     def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.channels_last and inputs.dim() == 4:
             inputs = inputs.contiguous(memory_format=torch.channels_last)

@@ -24,34 +24,34 @@ def pretrained_cfgs(init_cfg: Any) -> list[dict]:
 
 @contextlib.contextmanager
 def init_cfg_over_own_inits(module: Any) -> Iterator[None]:
-    """Inside the block, mmengine's ``init_weights`` of ``module`` does not re-initialise its direct children that
-    are plain ``nn.Module`` s with an ``init_weights`` of their own (mmcv's ``ConvModule``), where ``module`` has an
-    ``init_cfg`` entry other than ``Pretrained`` and is not initialised yet.
+    """Inside the block, mmengine's ``init_weights`` of ``module`` does not call the ``init_weights`` of the mmcv
+    ``ConvModule`` s inside it, where ``module`` has an ``init_cfg`` entry other than ``Pretrained`` and is not
+    initialised yet.
 
     mmengine's ``BaseModule.init_weights`` applies ``init_cfg`` and then calls ``init_weights()`` of every direct
     child that has one and no ``is_init``: a ``ConvModule`` (initialised already when it was built) re-drew its conv
     (Kaiming) and reset its norm (weight 1) over what ``init_cfg`` had just set, so ``MBConvSupernet``'s ``stem`` and
     ``final_conv`` (and mmdet ``MobileNetV2``'s ``conv1`` / ``conv2``) ignored e.g.
-    ``dict(type='Normal', layer='Conv2d', std=0.01)`` while every other layer took it. Children that are
-    ``BaseModule`` s keep mmengine's rule (their own ``init_cfg`` comes after the parent's); without such an
-    ``init_cfg`` entry nothing changes (the children's inits run as before, drawing what they drew).
+    ``dict(type='Normal', layer='Conv2d', std=0.01)`` while every other layer took it; so did they under an
+    ``ImageClassifier``'s ``init_cfg``. A ``BaseModule`` inside keeps mmengine's rule (its own ``init_cfg`` comes
+    after this one's), and other modules with an ``init_weights`` of their own (mmcv's deformable convs zero their
+    offset conv there) are still called. Without such an ``init_cfg`` entry nothing changes (the ConvModules' inits
+    run as before, drawing what they drew).
     """
+    from mmcv.cnn import ConvModule
+
     cfgs = getattr(module, 'init_cfg', None)
     cfgs = cfgs if isinstance(cfgs, list) else [cfgs]
     others = [c for c in cfgs if isinstance(c, dict) and c.get('type') != 'Pretrained']
-    from mmengine.model import BaseModule
-
     marked = [] if not others or getattr(module, '_is_init', False) else [
-        child for child in module.children()
-        if not isinstance(child, BaseModule) and callable(getattr(child, 'init_weights', None))
-        and not hasattr(child, 'is_init')]
-    for child in marked:
-        child.is_init = True  # read by mmengine's BaseModule.init_weights: "initialised, do not call"
+        m for m in module.modules() if isinstance(m, ConvModule) and not hasattr(m, 'is_init')]
+    for conv_module in marked:
+        conv_module.is_init = True  # read by mmengine's BaseModule.init_weights: "initialised, do not call"
     try:
         yield
     finally:
-        for child in marked:
-            del child.is_init
+        for conv_module in marked:
+            del conv_module.is_init
 
 
 def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tuple[str, ...] = (),
