@@ -147,3 +147,28 @@ def test_builds_from_the_registry_inside_a_classifier():
     losses = model(torch.randn(DIGITS_SHAPE), samples, mode='loss')
     assert torch.isfinite(losses['loss']) and losses['loss'] > 0
     assert model(torch.randn(DIGITS_SHAPE), mode='tensor').shape == (2, 10)
+
+
+def test_a_training_step_of_a_path_is_the_stand_alone_networks_and_leaves_other_ops_alone():
+    """In training mode too the supernet on a path is its ``arch`` network (outputs, the path's BN statistics),
+    every op off the path keeps its BN statistics bit for bit, and the path's FLOPs in the table are the ones
+    counted on the stand-alone network."""
+    from automl_mm.nas.latency import FlopsTable, count_flops
+
+    torch.manual_seed(0)
+    supernet = MBConvSupernet(space='digits').train()
+    path = [1, 2, 0, 1]
+    supernet.set_path(path)
+    net = MBConvSupernet(space='digits', arch=supernet.arch_names(path)).train()
+    net.load_state_dict(supernet.state_dict(), strict=False)
+    before = {k: v.clone() for k, v in supernet.state_dict().items()}
+    x = torch.randn(DIGITS_SHAPE)
+    assert torch.allclose(supernet(x)[0], net(x)[0])
+    on_path = tuple(f'layers.{i}.ops.{op}.' for i, op in enumerate(supernet.arch_names(path)))
+    for key, value in supernet.state_dict().items():
+        if key.startswith('layers.') and not key.startswith(on_path):
+            assert torch.equal(value, before[key]), key
+        elif key in net.state_dict():
+            assert torch.allclose(value, net.state_dict()[key]), key
+    table = FlopsTable.from_supernet(supernet, DIGITS_SHAPE)
+    assert table.flops(supernet, path) == count_flops(net.eval(), (1, 3, 16, 16))
