@@ -411,3 +411,20 @@ def establish_base_targets(runner: Any, paths: Any) -> None:
             optimizers, key = base
             for optimizer in optimizers:
                 establish(optimizer, key, path, runner)
+
+
+_MOVED = {'check_owned_attribute': 'automl_mm.ohl.ownership', 'SetAttributesHook': 'automl_mm.ohl.replay_hooks',
+          'TrunkScheduleHook': 'automl_mm.ohl.replay_hooks'}
+
+
+def __getattr__(name: str) -> Any:
+    """Names that lived here until the forty-third session (a plugin importing them from here, as the README's
+    example did, keeps working), with a ``FutureWarning`` naming their module now."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f'automl_mm.ohl.attributes.{name} moved to {_MOVED[name]}; import it from there',
+                      FutureWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
