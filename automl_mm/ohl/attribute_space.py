@@ -28,11 +28,14 @@ from .value_ranges import check_draws
 
 
 def _plain(value: Any) -> Any:
-    """A sample as plain Python values (for attributes, JSON and config text)."""
+    """A tensor (a sample: an index, or a Gaussian's vector) as plain Python values, a one-element one as its
+    number; anything else unchanged. A value of the user's is never unwrapped: a choice ``[(32, 32)]`` (a resize's
+    list of one scale) was reported, recorded in ``copy_values`` and exported as ``(32, 32)``, not the list the
+    copies trained with."""
     if isinstance(value, torch.Tensor):
         value = value.tolist()
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
     return value
 
 
