@@ -186,14 +186,17 @@ class LossFunctionSpace(AttributeSpace):
         ``model.<module>...<loss attribute>.theta``, the config key that builds that loss (``loss_module``, the
         attribute mmpretrain-style heads build from ``loss``, is set through ``loss``; another attribute, e.g.
         ``loss_cls``, through its own name). A target that does not map to config keys (list indices, ``*``) gets
-        a comment naming it instead: the fragment used to set ``model.head.loss`` whatever the target was."""
+        a comment naming it instead: the fragment used to set ``model.head.loss`` whatever the target was. The loss
+        config holds every setting of the trained loss (``scale``, ``eps``, ``loss_weight``, defaults too): pasted
+        over another loss, a key it left out was that loss's."""
         theta = [float(v) for v in self.learned_loss().theta.tolist()]  # repr: read back bit for bit
         # scope-prefixed, with custom_imports: the fragment loads in a config of any default scope (an mmdet
         # detector's loss_cls, an mmpretrain classifier's), as every OHL fragment does
         cfg = dict(type='automl_mm.AMLFSLoss', num_intervals=self.num_intervals, parametrisation=self.parametrisation,
                    theta=theta)
-        defaults = dict(scale=None, eps=1e-6, loss_weight=1.0)
-        cfg.update({k: v for k, v in self._loss_kwargs.items() if v != defaults[k]})
+        # every setting, defaults too: merged over a config's own loss (mmpretrain's CrossEntropyLoss(loss_weight=0.5))
+        # a setting left out was the base's (the retrain ran loss_weight=0.5 where the search trained with 1.0)
+        cfg.update(dict(scale=None, eps=1e-6, loss_weight=1.0), **self._loss_kwargs)
         text = (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
                 f'# with it as the loss at {", ".join(self.targets)}, without the OHLHook and its CopySampler\n'
                 f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)). AMLFSLoss needs the\n"

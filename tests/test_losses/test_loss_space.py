@@ -91,8 +91,9 @@ def test_the_learned_loss_is_the_trained_one_with_its_scale_eps_and_weight(tmp_p
     for loss in (rebuilt, learned):
         assert (loss.scale, loss.eps, loss.loss_weight) == (16.0, 1e-4, 0.5)
         torch.testing.assert_close(loss(logits, target, w_norm, x_norm), expected)
-    # the defaults stay out of the fragment; losses of one space must agree
-    assert 'scale' not in LossFunctionSpace(num_intervals=2).export_fragment()
+    # the defaults are written too (merged over another loss, a key left out was that loss's); losses of one space
+    # must agree
+    assert "'scale': None" in LossFunctionSpace(num_intervals=2).export_fragment()
     two = SimpleNamespace(model=SimpleNamespace(a=SimpleNamespace(loss_module=AMLFSLoss(scale=8.0)),
                                                 b=SimpleNamespace(loss_module=AMLFSLoss())))
     with pytest.raises(ValueError, match=r'differ in \(scale, eps, loss_weight\)'):
@@ -189,3 +190,19 @@ def test_a_run_removes_the_learned_loss_figures_of_the_trunks_it_has_not_run(tmp
     report.write(history, [space], step=1)
     assert sorted(os.listdir(out / '.')) == sorted(
         names[:first_trunk] + ['loss_trunk_notes.png', 'loss_trunk5.png', 'final_policy.py', 'history.json'])
+
+def test_the_fragment_pasted_over_another_loss_keeps_the_trained_settings(tmp_path):
+    """Pasted into a config whose head has another loss (``CrossEntropyLoss(loss_weight=0.5)``, mmpretrain's keys),
+    the fragment's loss is merged over it: a setting the fragment left out because it was AMLFSLoss's default
+    (``loss_weight=1.0``) was the base's 0.5 in the retrain, silently. Every setting of the trained loss is
+    written now."""
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=AMLFSLoss(num_intervals=2))))
+    space = LossFunctionSpace()
+    space.resolve(runner)
+    (tmp_path / 'base.py').write_text(
+        "model = dict(type='ImageClassifier', head=dict(type='CosineLinearClsHead', num_classes=10, in_channels=8,\n"
+        "             loss=dict(type='CrossEntropyLoss', loss_weight=0.5)))\n")
+    (tmp_path / 'retrain.py').write_text("_base_ = ['base.py']\n" + space.export_fragment())
+    loss = MODELS.build(Config.fromfile(str(tmp_path / 'retrain.py')).model.head.loss)
+    assert (type(loss), loss.scale, loss.eps, loss.loss_weight) == (AMLFSLoss, None, 1e-6, 1.0)
+    assert torch.equal(loss.theta, space.learned_loss().theta)
