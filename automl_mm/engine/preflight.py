@@ -28,7 +28,8 @@ concept, and the public names stay importable from here.
     ``OHLHook.before_train`` checks them in every worker (:func:`~automl_mm.engine.preflight_ohl.check_ohl_config`);
   - a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its pipeline in the loader (a
     child config that redefines ``train_pipeline`` alone trained without it), and one that assigns ``test_pipeline``
-    has it in its scored loaders (a warning) (:mod:`~automl_mm.engine.preflight_inheritance`);
+    has it in its scored loaders (a warning), and one that pastes an exported OHL replay hook over a base's
+    ``custom_hooks`` names the base's hooks it drops (a warning) (:mod:`~automl_mm.engine.preflight_inheritance`);
   - ``default_hooks.checkpoint``'s ``out_dir`` can be made and its ``save_best`` keys are reported by
     ``val_evaluator`` (mmengine reads both only at the first save / validation)
     (:mod:`~automl_mm.engine.preflight_outputs`);
@@ -105,7 +106,7 @@ from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
 from .preflight_evaluators import check_evaluators, check_selection_rules, warn_selection_on_test
-from .preflight_inheritance import _check_train_pipeline_used, warn_test_pipeline_unused
+from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_dropped, warn_test_pipeline_unused
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_masks import check_mask_format
@@ -162,6 +163,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         _check_ohl_hook(cfg)
         check_ohl_config(cfg, scope)
         _check_train_pipeline_used(cfg)
+        warn_base_hooks_dropped(cfg)
         _check_checkpoint_hook(cfg)
         _check_search_loop(cfg, cfg.get('train_cfg') or {})
 

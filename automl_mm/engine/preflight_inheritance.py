@@ -103,3 +103,58 @@ def warn_test_pipeline_unused(cfg: Any, test_only: bool = False, split: str = 't
                       f'with that pipeline, not this one. Rebind it in the same file: {key} = dict(dataset=dict('
                       'pipeline=test_pipeline)) (for a dataset wrapper, the wrapped dataset\'s pipeline)',
                       logger='current', level=30)
+
+
+#: Hooks an exported OHL fragment (``final_policy.py``, ``schedule_policy.py``) puts in ``custom_hooks``.
+REPLAY_HOOKS = frozenset({'SetAttributesHook', 'TrunkScheduleHook'})
+#: Hooks of a search that a retraining config drops on purpose.
+SEARCH_HOOKS = frozenset({'OHLHook'})
+
+
+def base_custom_hooks(path: str) -> list | None:
+    """The ``custom_hooks`` of the ``_base_`` files of the config file ``path`` (each read whole, as mmengine
+    reads it; an mmdet package path such as ``'mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py'`` too), in their order;
+    ``None`` when the file names no base or a base cannot be read here."""
+    from mmengine.config import Config
+
+    try:
+        bases = Config._get_base_files(path)
+    except Exception:  # not a config mmengine parses: the runner names it
+        return None
+    if not bases:
+        return None
+    hooks: list = []
+    for base in bases:
+        try:
+            found, _ = Config._get_cfg_path(base, path)
+            hooks += list(Config.fromfile(found).get('custom_hooks') or [])
+        except Exception:
+            return None
+    return hooks
+
+
+def warn_base_hooks_dropped(cfg: Any) -> None:
+    """Warn where a config file pastes an exported OHL fragment (its ``custom_hooks`` hold a ``SetAttributesHook``
+    or ``TrunkScheduleHook``) over a base whose ``custom_hooks`` held other hooks: mmengine replaces a list, so the
+    fragment's ``custom_hooks = [...]`` dropped them (an mmdet RTMDet's ``EMAHook`` and ``PipelineSwitchHook``; the
+    retrain trained without them, silently). A search's ``OHLHook`` is dropped on purpose and not named; a base hook
+    listed again in the file is kept. A warning, not a refusal: dropping a hook may be meant.
+
+    Only the file itself is read for what it assigns (as :func:`_check_train_pipeline_used`), and its bases are
+    read again only when it holds such a hook."""
+    from mmengine.logging import print_log
+
+    path = getattr(cfg, 'filename', None)
+    names = _assigned_names(path) if path else None
+    hooks = cfg.get('custom_hooks')
+    if not names or 'custom_hooks' not in names or not isinstance(hooks, (list, tuple)):
+        return
+    if not any(config_type_name(h) in REPLAY_HOOKS for h in hooks):
+        return
+    dropped = [h for h in base_custom_hooks(path) or []
+               if config_type_name(h) not in REPLAY_HOOKS | SEARCH_HOOKS and h not in hooks]
+    if dropped:
+        kinds = ', '.join(config_type_name(h) or repr(h) for h in dropped)
+        print_log(f'{path} assigns custom_hooks (with an exported OHL replay hook), which replaces its base '
+                  f'config\'s list: the base\'s {kinds} will not run. List them in it too to keep them: '
+                  'custom_hooks = [<the base\'s hooks>, <the fragment\'s hooks>]', logger='current', level=30)

@@ -240,7 +240,8 @@ class AttributeSpace(PerCopySpace):
         return (f'# OHL space {self.name!r}: the value at the mode of the learned distribution (the median value '
                 'under a transform such as exp), fixed.\n'
                 f'{tie}'
-                f'# Paste into any config (mmdet\'s too; merge custom_imports with any it already has).\n'
+                f'# Paste into any config (mmdet\'s too; merge custom_imports with any it already has, and list the\n'
+                f'# hooks of its base\'s custom_hooks in custom_hooks too: the list replaces the base\'s).\n'
                 f'{_scheduled_base_note(self.scheduled_values())}'
                 f'{CUSTOM_IMPORTS}'
                 f'custom_hooks = [dict(type=\'automl_mm.SetAttributesHook\', values={values})]\n')

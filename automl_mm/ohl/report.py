@@ -154,7 +154,8 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
             '# model trained with (the sample of the best copy it descends from), set at the start of that trunk.\n'
             '# Add to a config without the OHLHook and its copies to retrain from scratch on the learned schedule\n'
             '# (the last value stays after the last trunk); mmdet\'s configs too (merge custom_imports with any it\n'
-            '# already has).\n'
+            '# already has, and list the hooks of its base\'s custom_hooks in custom_hooks too: the list replaces the\n'
+            '# base\'s).\n'
             f'{CUSTOM_IMPORTS}custom_hooks = [{text}]\n')
 
 
