@@ -48,6 +48,13 @@ class SetAttributesHook(Hook):
         for path, value in self.values.items():
             set_attribute(runner, path, value)
 
+    def before_test(self, runner) -> None:
+        """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to their values,
+        which the checkpoint's model trained and was validated with; only ``before_train`` set them, so a value the
+        forward reads in eval mode (a ``LeakyReLU``'s ``negative_slope``, a head's score threshold) was tested at
+        the config's value, silently. Optimiser and data paths do not exist in a test."""
+        _set_model_paths(runner, self.values)
+
 
 @HOOKS.register_module()
 class TrunkScheduleHook(Hook):
@@ -88,6 +95,7 @@ class TrunkScheduleHook(Hook):
                              f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
         self.values = {path: list(v) for path, v in values.items()}
         self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
+        self._loaded: tuple = (None, None)  # the loaded checkpoint's meta epoch and iter (after_load_checkpoint)
 
     def before_run(self, runner) -> None:
         establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
@@ -120,6 +128,22 @@ class TrunkScheduleHook(Hook):
         watch_data_writes(runner, self.values, 'TrunkScheduleHook')
         self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta') or {}
+        self._loaded = (meta.get('epoch'), meta.get('iter'))  # iterations and epochs done when it was saved
+
+    def before_test(self, runner) -> None:
+        """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to the values of
+        the trunk the checkpoint's last iteration trained in (from its ``meta`` epoch and iteration; the last value
+        where it has none), as :meth:`SetAttributesHook.before_test`: they were set only while training, so the
+        test ran the config's values."""
+        epoch, iteration = self._loaded
+        if epoch is None or iteration is None:
+            trunk = max(len(v) for v in self.values.values()) - 1
+        else:
+            trunk = self.trunk_of(max(int(epoch) - 1, 0), max(int(iteration) - 1, 0))
+        _set_model_paths(runner, {path: values[min(trunk, len(values) - 1)] for path, values in self.values.items()})
+
     def before_train_epoch(self, runner) -> None:
         if self.trunk_epochs and runner.epoch % self.trunk_epochs == 0:
             self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
@@ -133,3 +157,10 @@ class TrunkScheduleHook(Hook):
         done = runner.iter + 1  # the next iteration's batch is loaded next
         if self.trunk_iters and done % self.trunk_iters == 0 and done < runner.max_iters:
             self._apply(runner, self.trunk_of(runner.epoch, done), data=True)
+
+
+def _set_model_paths(runner: Any, values: dict[str, Any]) -> None:
+    """Set the paths of ``values`` through the model (``model.``...), as the replay hooks set them in training."""
+    for path, value in values.items():
+        if path.split('.', 1)[0] == 'model':
+            set_attribute(runner, path, value)
