@@ -29,6 +29,7 @@ from automl_mm.engine.tool_args import (
     parse_tool_args,
 )
 from automl_mm.nas import SearchedArchitectureHook
+from automl_mm.ohl import SearchedValuesHook
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -112,6 +113,8 @@ def main() -> None:
     check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
     # a NAS search's final checkpoint names its architecture (not in the weights): test the network it validated
     runner.register_hook(SearchedArchitectureHook())
+    # an OHL search's checkpoint names the values of its attribute paths (not weights): test with those it trained with
+    runner.register_hook(SearchedValuesHook())
     if not args.allow_partial:
         # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.
         runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))

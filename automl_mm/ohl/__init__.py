@@ -20,14 +20,15 @@ from .copies import CopyDataParallel, CopyLayout, CopySampler, get_copy_layout, 
 from .distributions import Categorical, DiagGaussian, FactorisedCategorical, Product
 from .hook import OHLHook
 from .progress import OHLProgressHook
-from .replay_hooks import SetAttributesHook, TrunkScheduleHook
+from .replay_hooks import SearchedValuesHook, SetAttributesHook, TrunkScheduleHook
 from .spaces import AttributeSpace, PipelineChoiceSpace
 
 __all__ = [
     'AttributeSpace', 'BaseController', 'BaseDistribution', 'Categorical', 'CopyDataParallel', 'CopyLayout',
     'CopySampler', 'DiagGaussian', 'FactorisedCategorical', 'FrozenController', 'LiveChoiceTransform', 'LivePolicy',
     'OHLHook', 'OHLRandomChoice', 'OHLSpace', 'PerCopySpace', 'PipelineChoiceSpace', 'Product', 'REINFORCE',
-    'SetAttributesHook', 'TrunkScheduleHook', 'build_controller', 'build_distribution', 'build_ohl_space',
+    'SearchedValuesHook', 'SetAttributesHook', 'TrunkScheduleHook', 'build_controller', 'build_distribution',
+    'build_ohl_space',
     'get_attribute', 'get_copy_layout', 'init_copy_layout', 'reset_copy_layout', 'set_attribute',
 ]
 __all__ += ['OHLProgressHook']

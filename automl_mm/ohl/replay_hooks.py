@@ -159,6 +159,49 @@ class TrunkScheduleHook(Hook):
             self._apply(runner, self.trunk_of(runner.epoch, done), data=True)
 
 
+@HOOKS.register_module()
+class SearchedValuesHook(Hook):
+    """Sets, before a test, the model's attribute paths to the values an OHL search's checkpoint trained with
+    (``tools/test.py`` registers it; the search's ``OHLHook`` is left out of a test).
+
+    A per-copy space (``AttributeSpace``) writes attributes that are not weights, so the checkpoint's
+    ``state_dict`` does not hold them: ``tools/test.py`` on a search's checkpoint ran the model with the config's
+    values where the eval forward reads one (a ``LeakyReLU``'s ``negative_slope``), not the best copy's it trained
+    and was rewarded with, silently. The checkpoint's search state (``checkpoint['ohl']``) records every trunk's
+    ``copy_values``: the values of its last trunk along the final model's lineage
+    (:func:`~automl_mm.ohl.report.lineage`, a later space's write of a path last) are set on the model's paths
+    (``model.``...). A checkpoint saved while the copies were apart (inside a trunk) holds one copy whose values of
+    that trunk were not recorded yet: nothing is set and a warning says so.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from .report import lineage
+
+        state = checkpoint.get('ohl') or {}
+        history = state.get('history') or []
+        self.values = {}
+        if not history:
+            return
+        if state.get('copies_apart') or state.get('in_trunk'):
+            from mmengine.logging import print_log
+            print_log('the checkpoint was saved while the OHL copies trained apart: the values its copy trained with '
+                      'in its last trunk were not recorded, so the model is tested with the config\'s values of '
+                      'the searched attributes; test a checkpoint saved at a broadcasting trunk end',
+                      logger='current', level=30)
+            return
+        for per_space in lineage(history)[-1].values():
+            for path, value in per_space.items():
+                self.values.pop(path, None)
+                self.values[path] = value
+
+    def before_test(self, runner) -> None:
+        _set_model_paths(runner, self.values)
+
 def _set_model_paths(runner: Any, values: dict[str, Any]) -> None:
     """Set the paths of ``values`` through the model (``model.``...), as the replay hooks set them in training."""
     for path, value in values.items():

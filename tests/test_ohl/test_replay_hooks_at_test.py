@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+from automl_mm.ohl.replay_hooks import SearchedValuesHook, SetAttributesHook, TrunkScheduleHook
 
 PATH = 'model.1.negative_slope'
 
@@ -51,3 +51,30 @@ def test_an_iteration_schedule_reads_the_checkpoints_iteration():
     hook.after_load_checkpoint(runner, dict(meta=dict(epoch=0, iter=10)))
     hook.before_test(runner)
     assert runner.model[1].negative_slope == 0.2
+
+
+def _history():
+    # trunk 0: copy 1 best, broadcast; trunk 1: copy 0 best, broadcast (the final model: copy 0's trunk-1 value)
+    return [dict(trunk=0, best=1, broadcast=True, copy_values={'slope': [{PATH: 0.05}, {PATH: 0.2}]}),
+            dict(trunk=1, best=0, broadcast=True, copy_values={'slope': [{PATH: 0.3}, {PATH: 0.1}]})]
+
+
+def test_an_ohl_search_checkpoint_is_tested_with_the_values_its_final_model_trained_with():
+    runner = _runner()
+    hook = SearchedValuesHook()
+    hook.after_load_checkpoint(runner, dict(ohl=dict(history=_history(), copies_apart=False, in_trunk=False)))
+    hook.before_test(runner)
+    assert runner.model[1].negative_slope == 0.3 and _output(runner) == pytest.approx(-0.3)
+    # another checkpoint (no search state; copies apart inside a trunk): nothing set
+    for checkpoint in (dict(meta={}), dict(ohl=dict(history=_history(), copies_apart=True, in_trunk=True))):
+        fresh = _runner()
+        hook.after_load_checkpoint(fresh, checkpoint)
+        hook.before_test(fresh)
+        assert fresh.model[1].negative_slope == 0.01
+
+
+def test_tools_test_registers_the_searched_values_hook():
+    import inspect
+
+    import tools.test as tool
+    assert 'register_hook(SearchedValuesHook())' in inspect.getsource(tool.main)
