@@ -134,10 +134,13 @@ class TrunkScheduleHook(Hook):
 
     def before_test(self, runner) -> None:
         """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to the values of
-        the trunk the checkpoint's last iteration trained in (from its ``meta`` epoch and iteration; the last value
-        where it has none), as :meth:`SetAttributesHook.before_test`: they were set only while training, so the
-        test ran the config's values."""
+        the trunk the checkpoint's last iteration trained in (from its ``meta`` epoch and iteration; after training
+        in the same runner, its own; the last value where neither is known), as
+        :meth:`SetAttributesHook.before_test`: they were set only while training, so the test ran the config's
+        values."""
         epoch, iteration = self._loaded
+        if (epoch is None or iteration is None) and getattr(runner, 'iter', 0):
+            epoch, iteration = runner.epoch, runner.iter  # tested after training in the same runner
         if epoch is None or iteration is None:
             trunk = max(len(v) for v in self.values.values()) - 1
         else:

@@ -78,3 +78,11 @@ def test_tools_test_registers_the_searched_values_hook():
 
     import tools.test as tool
     assert 'register_hook(SearchedValuesHook())' in inspect.getsource(tool.main)
+
+
+def test_a_test_after_training_in_the_same_runner_reads_the_runners_iteration():
+    runner = _runner()
+    runner.epoch, runner.iter = 2, 20  # a retrain stopped after trunk 0 of three
+    hook = TrunkScheduleHook({PATH: [0.1, 0.2, 0.3]}, trunk_epochs=2)
+    hook.before_test(runner)
+    assert runner.model[1].negative_slope == 0.1
