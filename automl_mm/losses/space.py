@@ -165,6 +165,18 @@ class LossFunctionSpace(AttributeSpace):
                         '(mmdet\'s bbox and dense heads do not); use CosineLinearClsHead, or a head of yours '
                         'that calls the loss with weight_norm and feat_norm and sets passes_norms = True')
 
+    def dimension_names(self) -> list[str] | None:
+        """What each coordinate of θ is, in its order (``automl_mm/losses/parametrisation.py``): ``'monotone'``
+        ``[s_t[0..M-1], c_t, s_tau[0..M-1], r_tau]`` (log-slopes of t, t(1) - 1, softmax logits of τ's rises,
+        τ(0)'s parameter), ``'piecewise'`` ``[a_t[k], b_t[k], a_tau[k], b_tau[k]]`` (slopes and intercepts);
+        None before M is known. The report's ``distribution_<space>.png`` labels its curves with them."""
+        m = self.num_intervals
+        if m is None:
+            return None
+        if self.parametrisation == 'monotone':
+            return [f's_t[{k}]' for k in range(m)] + ['c_t'] + [f's_tau[{k}]' for k in range(m)] + ['r_tau']
+        return [f'{part}[{k}]' for part in ('a_t', 'b_t', 'a_tau', 'b_tau') for k in range(m)]
+
     def _losses(self, runner: Any) -> list:
         return [v for v in _owner_values(runner, self.targets) if isinstance(v, AMLFSLoss)]
 

@@ -15,7 +15,14 @@ from mmengine.logging import print_log
 from automl_mm.utils.io import remove_files, savefig_atomic, savez_atomic, write_text_atomic
 
 from .progress import read_flags, stand_ins, valid_rewards
-from .report_plots import _plot_categorical, _plot_series, _series, _trunk_ticks, choice_label  # noqa: F401
+from .report_plots import (  # noqa: F401
+    _dimension_names,
+    _plot_categorical,
+    _plot_series,
+    _series,
+    _trunk_ticks,
+    choice_label,
+)
 
 # packages a config reaches without custom_imports: automl_mm's (imported anyway, first in every fragment's list),
 # mmengine's and mmcv's, and the OpenMMLab packages whose scope prefix or default scope imports their registries
@@ -358,7 +365,7 @@ class OHLReport:
             if probs[space.name] is not None:
                 _plot_categorical(path, space, history, *probs[space.name])
             else:
-                _plot_series(path, space.name, trunks, _series(history, space.name))
+                _plot_series(path, space.name, trunks, _series(history, space.name), _dimension_names(space))
         import matplotlib
 
         matplotlib.use('Agg')

@@ -116,19 +116,105 @@ def _extent(trunks, rows: int) -> tuple[float, float, float, float]:
     return (first - 0.5, last + 0.5, rows - 0.5, -0.5)
 
 
-def _plot_series(path: str, name: str, trunks: list[int], series: dict[str, list[float]]) -> None:
-    """Line plot of a distribution's summary curves (means and stds of a Gaussian, ...), legend outside."""
+def _plot_series(path: str, name: str, trunks: list[int], series: dict[str, list[float]],
+                 dim_names: list[str] | None = None) -> None:
+    """Line plot of a distribution's summary curves, legend outside: a Gaussian's means and stds in two panels
+    (``mean[d]`` and ``std[d]`` curves), any other summary in one.
+
+    Every curve of a panel gets its own colour and line style (:func:`_curve_styles`): with matplotlib's cycle of
+    10 colours, AM-LFS's 14 means and 14 stds drew ``mean[0]``, ``mean[5]`` and ``mean[10]`` in one blue, and the
+    reader could not tell which line the legend meant. Curves of one panel that are equal at every trunk (a fixed
+    σ, the same for every dimension) are drawn once, labelled with all their names (``std[0..13]``).
+    ``dim_names`` (one per dimension, from the space's ``dimension_names()``, e.g. AM-LFS's ``s_t[0]``,
+    ``c_t``, ...) are added to the labels of ``mean[d]`` / ``std[d]``.
+    """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout='constrained')
-    for label, values in series.items():
-        ax.plot(trunks, values, marker='.', label=label)
-    ax.set(xlabel='trunk', title=f'OHL distribution: {name}')
-    _trunk_ticks(ax)
-    if series:
-        ax.legend(fontsize='small', ncol=1 + len(series) // 16, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    panels = _panels(series, dim_names)
+    fig, axes = plt.subplots(len(panels) or 1, 1, figsize=(9, 2.5 + 2.8 * max(len(panels), 1)),
+                             layout='constrained', sharex=True, squeeze=False)
+    for ax, (title, curves) in zip(axes[:, 0], panels):
+        for (label, values), style in zip(curves.items(), _curve_styles(len(curves))):
+            ax.plot(trunks, values, label=label, **style)
+        ax.set(title=title)
+        if curves:
+            ax.legend(fontsize='small', ncol=1 + (len(curves) - 1) // 16, loc='upper left',
+                      bbox_to_anchor=(1.01, 1.0))
+    axes[-1, 0].set(xlabel='trunk (θ after its update)')
+    fig.suptitle(f'OHL distribution: {name}')
+    _trunk_ticks(axes[-1, 0])
     savefig_atomic(fig, path, dpi=100)
     plt.close(fig)
+
+
+def _dimension_names(space: Any) -> list[str] | None:
+    """The names of a Gaussian space's dimensions, from its optional ``dimension_names()`` (AM-LFS's
+    :class:`~automl_mm.losses.space.LossFunctionSpace`: ``s_t[0]``, ..., ``c_t``, ...), else None (indices only);
+    a method that fails or returns no list of strings is ignored: a figure never stops a run."""
+    method = getattr(space, 'dimension_names', None)
+    try:
+        names = method() if callable(method) else None
+    except Exception:  # noqa: BLE001  (a space of one's own: its plot keeps the indices)
+        return None
+    return list(names) if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names) else None
+
+
+def _panels(series: dict[str, list[float]], dim_names: list[str] | None) -> list[tuple[str, dict[str, list[float]]]]:
+    """``(title, curves)`` per panel: ``mean[d]`` curves, then ``std[d]`` curves, when both kinds are there (an
+    automl_mm Gaussian's summary), else every curve in one panel; equal curves of a panel merged into one."""
+    def named(label: str) -> str:
+        head, _, rest = label.partition('[')
+        if dim_names and head in ('mean', 'std') and rest[:-1].isdigit() and int(rest[:-1]) < len(dim_names):
+            return f'{label} {dim_names[int(rest[:-1])]}'
+        return label
+
+    groups = {'mean': {}, 'std': {}}
+    for label, values in series.items():
+        head = label.partition('[')[0]
+        (groups[head] if head in groups else groups.setdefault('', {}))[label] = values
+    if not groups['mean'] or not groups['std'] or '' in groups:
+        return [('', _merge_equal(series, named))]
+    return [('mean μ', _merge_equal(groups['mean'], named)), ('std σ', _merge_equal(groups['std'], named))]
+
+
+def _merge_equal(curves: dict[str, list[float]], named) -> dict[str, list[float]]:
+    """Curves equal at every trunk drawn once: their labels joined (``std[0..13]`` for consecutive indices of one
+    name, else the labels with commas)."""
+    import numpy as np
+
+    merged: dict[tuple, list[str]] = {}
+    for label, values in curves.items():
+        merged.setdefault(tuple(np.asarray(values, dtype=float).round(12).tolist()), []).append(label)
+    out = {}
+    for labels in merged.values():
+        values = curves[labels[0]]
+        if len(labels) == 1:
+            out[named(labels[0])] = values
+            continue
+        heads = {label.partition('[')[0] for label in labels}
+        indices = [label.partition('[')[2][:-1] for label in labels]
+        if len(heads) == 1 and all(i.isdigit() for i in indices) and \
+                [int(i) for i in indices] == list(range(int(indices[0]), int(indices[0]) + len(indices))):
+            out[f'{heads.pop()}[{indices[0]}..{indices[-1]}] (equal)'] = values
+        else:
+            out[', '.join(labels) + ' (equal)'] = values
+    return out
+
+
+def _curve_styles(count: int) -> list[dict]:
+    """``count`` distinct ``(color, linestyle)`` pairs: matplotlib's 10 colours, then the same 10 dashed, dotted
+    and dash-dotted (40), then with other markers (no two curves of a panel alike up to 160)."""
+    import matplotlib.pyplot as plt
+
+    colors = plt.rcParams['axes.prop_cycle'].by_key().get('color') or ['C0']
+    linestyles = ['-', '--', ':', '-.']
+    markers = ['.', 'x', '+', '^']
+    styles = []
+    for i in range(count):
+        k, color = divmod(i, len(colors))
+        style, marker = k % len(linestyles), (k // len(linestyles)) % len(markers)
+        styles.append(dict(color=colors[color], linestyle=linestyles[style], marker=markers[marker]))
+    return styles
 
 
 def _trunk_ticks(ax: Any) -> None:

@@ -415,3 +415,33 @@ def test_a_run_without_plots_removes_the_figures_an_earlier_run_drew_for_its_spa
     report.write(history, [space], step=1)
     assert sorted(os.listdir(out)) == ['final_policy.py', 'history.json', 'notes.png', 'probs_choice.npz',
                                        'rewards.png.bak']
+
+
+def test_gaussian_curves_are_told_apart_and_named_by_what_each_coordinate_is(tmp_path, monkeypatch):
+    """AM-LFS's 14-dimensional θ drew 28 curves in one panel on matplotlib's 10-colour cycle: mean[0], mean[5] and
+    mean[10] were one blue, and the 14 equal stds of a fixed σ lay on top of each other, so the legend could not
+    be read. Means and stds get a panel each, no two curves of a panel look alike, equal curves are drawn once,
+    and the labels say what each coordinate is (s_t[0], c_t, ... from LossFunctionSpace.dimension_names())."""
+    from automl_mm.losses.space import LossFunctionSpace
+    from automl_mm.ohl import report_plots
+
+    figures = []
+    monkeypatch.setattr(report_plots, 'savefig_atomic', lambda fig, path, **kw: figures.append(fig))
+    space = LossFunctionSpace(num_intervals=6, std=0.05)  # monotone: 2 M + 2 = 14 coordinates
+    space.name = 'loss'
+    runner = SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer())
+    report = OHLReport(runner, 'ohl', [space])
+    history = []
+    for t in range(3):
+        with torch.no_grad():
+            space.distribution.mean += torch.linspace(-0.05, 0.05, 14, dtype=space.distribution.mean.dtype)
+        history.append(dict(trunk=t, rewards=[1.0, 2.0], best=1, controller={'loss': {}},
+                            distributions={'loss': space.distribution.summary()}))
+    report._plot(history, [space], {'loss': None})
+    means, stds = figures[0].axes[:2]
+    mean_styles = [(line.get_color(), line.get_linestyle(), line.get_marker()) for line in means.lines]
+    assert len(means.lines) == 14 and len(set(mean_styles)) == 14
+    labels = [line.get_label() for line in means.lines]
+    assert labels[0] == 'mean[0] s_t[0]' and labels[6] == 'mean[6] c_t' and labels[13] == 'mean[13] r_tau'
+    assert [line.get_label() for line in stds.lines] == ['std[0..13] (equal)']
+    np.testing.assert_allclose(stds.lines[0].get_ydata(), [0.05] * 3)
