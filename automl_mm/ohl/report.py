@@ -16,6 +16,7 @@ from automl_mm.utils.io import remove_files, savefig_atomic, savez_atomic, write
 
 from .progress import read_flags, stand_ins, valid_rewards
 from .report_plots import (  # noqa: F401
+    _curve_styles,
     _dimension_names,
     _plot_categorical,
     _plot_series,
@@ -379,11 +380,12 @@ class OHLReport:
 
         # a diverged copy (or one that read no metrics, where its stand-in is worse than every reading) read no
         # reward: its curve has a gap there, and the stand-in reward the controller learnt from is marked apart (it
-        # was drawn on the copy's curve as if the copy read it)
+        # was drawn on the copy's curve as if the copy read it); a style per copy (more than 10 copies repeated the
+        # colour cycle: copy 10 was drawn as copy 0)
         reads = [read_flags(h) for h in history]
-        for c in range(num_copies):
+        for c, style in zip(range(num_copies), _curve_styles(num_copies)):
             ax.plot(trunks, [h['rewards'][c] if read[c] else float('nan') for h, read in zip(history, reads)],
-                    marker='.', lw=0.8, label=f'copy {c}')
+                    lw=0.8, label=f'copy {c}', **style)
         ax.plot(trunks, [h['rewards'][h['best']] for h in history], 'k--', label='best')
         diverged = [(h['trunk'], h['rewards'][c]) for h in history for c in range(num_copies) if not valid(h, c)]
         if diverged:

@@ -445,3 +445,18 @@ def test_gaussian_curves_are_told_apart_and_named_by_what_each_coordinate_is(tmp
     assert labels[0] == 'mean[0] s_t[0]' and labels[6] == 'mean[6] c_t' and labels[13] == 'mean[13] r_tau'
     assert [line.get_label() for line in stds.lines] == ['std[0..13] (equal)']
     np.testing.assert_allclose(stds.lines[0].get_ydata(), [0.05] * 3)
+
+
+def test_rewards_figure_draws_every_copy_of_a_run_of_more_than_ten_copies_apart(tmp_path, monkeypatch):
+    """rewards.png drew copy 10 in copy 0's colour and line (matplotlib's 10-colour cycle)."""
+    from automl_mm.ohl import report as report_module
+
+    figures = []
+    monkeypatch.setattr(report_module, 'savefig_atomic', lambda fig, path, **kw: figures.append(fig))
+    report = OHLReport(SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer()), 'ohl', [])
+    history = [dict(trunk=t, rewards=[float(c + t) for c in range(12)], best=11, controller={}, distributions={})
+               for t in range(2)]
+    report._plot(history, [], {})
+    copies = [line for line in figures[0].axes[0].lines if line.get_label().startswith('copy ')]
+    assert len(copies) == 12
+    assert len({(line.get_color(), line.get_linestyle(), line.get_marker()) for line in copies}) == 12
