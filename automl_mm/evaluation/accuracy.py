@@ -89,7 +89,8 @@ class Accuracy(BaseMetric):
             # rank by the logits where the head gives them (automl_mm's heads: ``pred_logit``): the same order as
             # the softmax scores, without float32 softmax's ties at 0 for classes far below the top one
             ranking = sample['pred_logit'] if 'pred_logit' in sample else sample['pred_score']
-            self.results.append({'pred_score': ranking.detach().cpu(),
+            # a copy of the row: a head's row view of its batch kept (and pickled across ranks) the whole batch
+            self.results.append({'pred_score': ranking.detach().to('cpu', copy=True),
                                  'gt_label': _one_label(sample, 'Accuracy')})
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:

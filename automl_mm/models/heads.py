@@ -90,7 +90,11 @@ class LinearClsHead(BaseModule):
         if len(data_samples) != scores.size(0):
             raise ValueError(f'{type(self).__name__}.predict: {scores.size(0)} rows of logits for '
                              f'{len(data_samples)} data samples')
+        # each sample gets its own rows (clone), not views of the batch: a view pickles the whole batch's storage,
+        # so tools/test.py --out wrote every image with its batch's scores (5.6 MB for 357 digits images at batch
+        # 128) and mmengine's collect_results sent them so across ranks
         for sample, score, logit in zip(data_samples, scores, logits):
+            score, logit = score.clone(), logit.clone()
             sample.pred_score = score
             sample.pred_label = score.argmax(dim=0, keepdim=True)
             # the ranking without softmax's underflow: in float32 every class ~104 below the top logit has

@@ -81,3 +81,13 @@ def test_a_sample_with_several_labels_is_refused_not_scored_on_its_first(metric)
         metric.process({}, [{'pred_score': torch.tensor([0.1, 0.9]), 'gt_label': torch.tensor([], dtype=torch.long)}])
     metric.process({}, [{'pred_score': torch.tensor([0.1, 0.9]), 'gt_label': torch.tensor(1)}])  # 0-d: one label
     assert len(metric.results) == 1
+
+
+def test_accuracy_keeps_each_images_scores_not_the_batch_they_were_a_view_of():
+    """A head of one's own that hands row views of the batch's scores: the results mmengine collects across ranks
+    (pickled) carried the whole batch per image."""
+    batch = torch.randn(64, 10)
+    metric = Accuracy(topk=(1, ))
+    metric.process(None, [dict(pred_score=batch[i], gt_label=torch.tensor([i % 10])) for i in range(64)])
+    assert all(r['pred_score'].untyped_storage().nbytes() == 10 * 4 for r in metric.results)
+    assert torch.equal(torch.stack([r['pred_score'] for r in metric.results]), batch)
