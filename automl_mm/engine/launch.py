@@ -107,6 +107,16 @@ LAUNCHER_WORLD_SIZE_ENV = {'WORLD_SIZE': 'pytorch', 'OMPI_COMM_WORLD_SIZE': 'mpi
 #: What mmengine's slurm start-up reads (``mmengine.dist.utils._init_dist_slurm``; ``KeyError`` when missing).
 SLURM_ENV = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
 
+#: What mmengine 0.10.7's pytorch and mpi start-ups read without a default (``_init_dist_pytorch``: ``KeyError:
+#: 'RANK'`` (``LOCAL_RANK`` the tools set, as mmdet's do), then torch's env:// rendezvous the rest;
+#: ``_init_dist_mpi``: the Open MPI variables and ``MASTER_ADDR``), with the command that sets them.
+LAUNCHER_ENV = {
+    'pytorch': (('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+                'torchrun (tools/dist_train.sh CONFIG N / tools/dist_test.sh CONFIG CHECKPOINT N)'),
+    'mpi': (('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK', 'OMPI_COMM_WORLD_SIZE', 'MASTER_ADDR'),
+            'mpirun (with MASTER_ADDR exported)'),
+}
+
 
 def check_launcher_matches_environment(launcher: str, tool: str) -> None:
     """Refuse ``--launcher none`` in a process that a multi-process launcher started, and ``--launcher slurm`` /
@@ -149,7 +159,10 @@ def check_launcher_matches_environment(launcher: str, tool: str) -> None:
 
 def check_slurm_environment(launcher: str, tool: str) -> None:
     """Refuse ``--launcher slurm`` in a process that srun did not start: mmengine's slurm start-up read
-    ``SLURM_PROCID`` and failed with ``KeyError: 'SLURM_PROCID'``, after the config was read and checked.
+    ``SLURM_PROCID`` and failed with ``KeyError: 'SLURM_PROCID'``, after the config was read and checked; likewise
+    ``--launcher pytorch`` / ``mpi`` outside torchrun / mpirun (:data:`LAUNCHER_ENV`: ``python tools/train.py CONFIG
+    --launcher pytorch``, as one types it for mmdet, failed in torch's rendezvous with a traceback, "environment
+    variable RANK expected, but not set", naming neither torchrun nor the scripts).
 
     The batch script of an ``sbatch --ntasks N`` job (N > 1) that runs the tool itself, without srun, has all of
     them (sbatch sets ``SLURM_PROCID=0`` and ``SLURM_NTASKS=N`` in its one process): mmengine made that process
@@ -159,9 +172,19 @@ def check_slurm_environment(launcher: str, tool: str) -> None:
 
     Raises:
         RuntimeError: ``launcher`` is ``'slurm'`` and a variable of :data:`SLURM_ENV` is not set (names them, and
-            the tools that start the tasks); or ``SLURM_NTASKS`` > 1 without ``SLURM_STEP_NUM_TASKS`` (names both,
-            and srun).
+            the tools that start the tasks); ``'pytorch'`` / ``'mpi'`` and one of :data:`LAUNCHER_ENV` is not
+            set (names them, and the command that sets them); or ``SLURM_NTASKS`` > 1 without
+            ``SLURM_STEP_NUM_TASKS`` (names both, and srun).
     """
+    if launcher in LAUNCHER_ENV:
+        names, starter = LAUNCHER_ENV[launcher]
+        missing = [name for name in names if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(
+                f'{tool} --launcher {launcher} outside the processes {starter.split()[0]} starts: '
+                f'{", ".join(missing)} {"is" if len(missing) == 1 else "are"} not set. Start the processes with '
+                f'{starter}, or drop --launcher for one process (an OHL config starts its copies itself)')
+        return
     if launcher != 'slurm':
         return
     missing = [name for name in SLURM_ENV if not os.environ.get(name)]

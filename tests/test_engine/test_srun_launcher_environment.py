@@ -87,3 +87,39 @@ def test_the_slurm_launcher_outside_srun_is_refused_before_the_config_is_read(no
     with pytest.raises(RuntimeError, match=f'tools/{tool}.py --launcher slurm outside an srun job step: '
                                            'SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST are not set'):
         module.main()
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_the_pytorch_launcher_outside_torchrun_is_refused_before_the_config_is_read(no_launcher_env, tmp_path,
+                                                                                     tool):
+    """``python tools/train.py CONFIG --launcher pytorch`` (as typed for mmdet, without torchrun) failed in torch's
+    env:// rendezvous with a traceback naming RANK, and neither torchrun nor tools/dist_train.sh."""
+    import importlib.util
+
+    for name in ('RANK', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
+        no_launcher_env.delenv(name, raising=False)
+    spec = importlib.util.spec_from_file_location(f'_tool_{tool}', osp.join(REPO_ROOT, 'tools', f'{tool}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    no_launcher_env.setattr(module, 'register_all_modules', lambda **kw: pytest.fail('read on'))
+    args = [DIGITS, str(tmp_path / 'missing.pth')] if tool == 'test' else [DIGITS]
+    no_launcher_env.setattr(sys, 'argv', [f'{tool}.py', *args, '--work-dir', str(tmp_path), '--launcher', 'pytorch'])
+    with pytest.raises(RuntimeError, match=f'tools/{tool}.py --launcher pytorch outside the processes torchrun '
+                                           'starts: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT are not '
+                                           r'set\. Start the processes with torchrun \(tools/dist_train.sh'):
+        module.main()
+
+
+def test_the_pytorch_and_mpi_launchers_inside_their_processes_pass(no_launcher_env):
+    for name, value in (('RANK', '1'), ('LOCAL_RANK', '1'), ('WORLD_SIZE', '2'), ('MASTER_ADDR', '127.0.0.1'),
+                        ('MASTER_PORT', '29500')):
+        no_launcher_env.setenv(name, value)
+    launch.check_slurm_environment('pytorch', 'tools/train.py')
+    for name, value in (('OMPI_COMM_WORLD_RANK', '1'), ('OMPI_COMM_WORLD_LOCAL_RANK', '1'),
+                        ('OMPI_COMM_WORLD_SIZE', '2')):
+        no_launcher_env.setenv(name, value)
+    launch.check_slurm_environment('mpi', 'tools/train.py')
+    no_launcher_env.delenv('OMPI_COMM_WORLD_LOCAL_RANK')
+    with pytest.raises(RuntimeError, match='--launcher mpi outside the processes mpirun starts: '
+                                           'OMPI_COMM_WORLD_LOCAL_RANK is not set'):
+        launch.check_slurm_environment('mpi', 'tools/train.py')
