@@ -57,10 +57,36 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int
             for k in topk]
 
 
+def ranking_of(sample: dict) -> torch.Tensor:
+    """The scores that rank a data sample's classes for :class:`Accuracy` (a 1-d tensor on the CPU).
+
+    ``pred_logit`` where ``pred_score`` is its softmax (to float32 rounding: automl_mm's heads write both from one
+    forward pass), the same order without float32 softmax's ties at 0 for classes about 104 below the top logit;
+    else ``pred_score`` (or whichever of the two the sample has). A ``pred_score`` replaced after the head is ranked
+    as it is: a TTA model that averages the views' scores (mmpretrain's ``AverageClsScoreTTA`` keeps the first
+    view's other fields, ``pred_logit`` among them) was scored on the first view's logits, so ``--tta`` reported
+    the accuracy of the un-augmented view.
+
+    Raises:
+        ValueError: the sample has neither key.
+    """
+    score, logit = sample.get('pred_score'), sample.get('pred_logit')
+    if logit is None and score is None:
+        raise ValueError(f'Accuracy: a data sample has neither pred_score nor pred_logit (its keys: {sorted(sample)})')
+    if logit is None or score is None:
+        return (score if logit is None else logit).detach().cpu()
+    logit, score = logit.detach().cpu(), score.detach().cpu()
+    if logit.shape == score.shape and torch.allclose(torch.softmax(logit.float(), dim=-1), score.float(),
+                                                     rtol=1e-4, atol=1e-6, equal_nan=True):
+        return logit
+    return score
+
+
 @METRICS.register_module()
 class Accuracy(BaseMetric):
-    """Top-k accuracy (in percent) of ``pred_score`` (or ``pred_logit`` where the head writes it, the same ranking
-    without softmax's underflow) against ``gt_label``.
+    """Top-k accuracy (in percent) of ``pred_score`` against ``gt_label``, ranked by ``pred_logit`` where the
+    sample's ``pred_score`` is its softmax (automl_mm's heads write both: the same ranking without float32 softmax's
+    ties at 0, :func:`ranking_of`).
 
     Reports ``accuracy/top1``, ``accuracy/top5``, ... (one key per ``topk`` entry).
 
@@ -86,11 +112,8 @@ class Accuracy(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            # rank by the logits where the head gives them (automl_mm's heads: ``pred_logit``): the same order as
-            # the softmax scores, without float32 softmax's ties at 0 for classes far below the top one
-            ranking = sample['pred_logit'] if 'pred_logit' in sample else sample['pred_score']
             # a copy of the row: a head's row view of its batch kept (and pickled across ranks) the whole batch
-            self.results.append({'pred_score': ranking.detach().to('cpu', copy=True),
+            self.results.append({'pred_score': ranking_of(sample).detach().to('cpu', copy=True),
                                  'gt_label': _one_label(sample, 'Accuracy')})
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:

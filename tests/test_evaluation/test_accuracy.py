@@ -91,3 +91,28 @@ def test_accuracy_keeps_each_images_scores_not_the_batch_they_were_a_view_of():
     metric.process(None, [dict(pred_score=batch[i], gt_label=torch.tensor([i % 10])) for i in range(64)])
     assert all(r['pred_score'].untyped_storage().nbytes() == 10 * 4 for r in metric.results)
     assert torch.equal(torch.stack([r['pred_score'] for r in metric.results]), batch)
+
+
+def test_a_score_replaced_after_the_head_is_ranked_not_the_heads_logits():
+    """A TTA model averaging the views' ``pred_score`` (mmpretrain's ``AverageClsScoreTTA``: the first view's data
+    sample ``.new()`` with the merged score) keeps the first view's ``pred_logit``: Accuracy ranked those, so
+    ``tools/test.py --tta`` reported the un-augmented view's accuracy (0 % here, where the merged scores read 100 %)."""
+    from automl_mm.models.heads import LinearClsHead
+
+    head = LinearClsHead(num_classes=3, in_channels=3)
+    head.fc.weight.data, head.fc.bias.data = torch.eye(3), torch.zeros(3)
+    views = [head.predict([torch.tensor([[2.0, 1.5, 0.0]])])[0], head.predict([torch.tensor([[0.0, 3.0, 0.0]])])[0]]
+    merged = views[0].new()  # mmpretrain's merge: the first view's fields, the mean of the views' scores
+    merged.pred_score = sum(v.pred_score for v in views) / len(views)
+    merged.gt_label = torch.tensor([1])
+    assert int(merged.pred_score.argmax()) == 1 and int(merged.pred_logit.argmax()) == 0
+    metric = Accuracy()
+    metric.process({}, [merged.to_dict()])
+    assert metric.compute_metrics(metric.results) == {'top1': 100.0}
+    # the head's own sample: its logits, which keep the ranking softmax's float32 underflow ties (test_classifier)
+    own = head.predict([torch.tensor([[120.0, 10.0, 8.0]])])[0]
+    own.gt_label = torch.tensor([1])
+    metric = Accuracy(topk=2)
+    metric.process({}, [own.to_dict(), dict(own.to_dict(), gt_label=torch.tensor([2]))])
+    assert own.pred_score[1] == own.pred_score[2] == 0  # tied in the scores, ranked by the logits
+    assert metric.compute_metrics(metric.results) == {'top2': 50.0}
