@@ -96,7 +96,10 @@ class Accuracy(BaseMetric):
         prefix: Metric name prefix; defaults to ``'accuracy'``.
 
     Raises:
-        ValueError: ``topk`` is empty or holds a value that is not an int >= 1.
+        ValueError: ``topk`` is empty or holds a value that is not an int >= 1; when processing, a data sample
+            whose ``gt_label`` is negative (no class: an unlabelled or ignored image, counted a miss it lowered the
+            accuracy), naming its ``sample_idx`` / ``img_path``. A label beyond the scores' classes (a checkpoint of
+            another head) is scored as a miss.
     """
 
     default_prefix = 'accuracy'
@@ -112,9 +115,14 @@ class Accuracy(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
+            label = _one_label(sample, 'Accuracy')
+            if label < 0:  # counted a miss, it lowered the accuracy of the labelled images, silently
+                where = ', '.join(f'{k}={sample[k]!r}' for k in ('sample_idx', 'img_path') if k in sample)
+                raise ValueError(f'Accuracy: gt_label {int(label)} of the data sample {where or "(unnamed)"} is no '
+                                 'class (an unlabelled or ignored image: -1, torch\'s ignore_index -100?); it was '
+                                 'counted a miss. Score labelled images only (the losses here refuse such labels too)')
             # a copy of the row: a head's row view of its batch kept (and pickled across ranks) the whole batch
-            self.results.append({'pred_score': ranking_of(sample).detach().to('cpu', copy=True),
-                                 'gt_label': _one_label(sample, 'Accuracy')})
+            self.results.append({'pred_score': ranking_of(sample).detach().to('cpu', copy=True), 'gt_label': label})
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
         """``{'top<k>': percent}`` of the collected results.

@@ -116,3 +116,17 @@ def test_a_score_replaced_after_the_head_is_ranked_not_the_heads_logits():
     metric.process({}, [own.to_dict(), dict(own.to_dict(), gt_label=torch.tensor([2]))])
     assert own.pred_score[1] == own.pred_score[2] == 0  # tied in the scores, ranked by the logits
     assert metric.compute_metrics(metric.results) == {'top2': 50.0}
+
+
+@pytest.mark.parametrize('label', [-1, -100])
+def test_a_negative_label_is_refused_not_counted_a_miss(label):
+    """A label of -1 or -100 (an unlabelled / ignored image: torch's ignore_index, which the losses here refuse) is no
+    class: Accuracy counted it a miss, so a split with one such image beside one right image read 50 % top-1."""
+    metric = Accuracy()
+    right = {'pred_score': torch.tensor([0.9, 0.1]), 'gt_label': torch.tensor([0]), 'sample_idx': 6}
+    with pytest.raises(ValueError, match=rf'Accuracy: gt_label {label} of the data sample sample_idx=7 is no class'):
+        metric.process({}, [right, dict(right, gt_label=torch.tensor([label]), sample_idx=7)])
+    # a label beyond the head's classes stays a miss (a checkpoint of another head): the model cannot name it
+    metric = Accuracy()
+    metric.process({}, [right, dict(right, gt_label=torch.tensor([2]))])
+    assert metric.compute_metrics(metric.results) == {'top1': 50.0}
