@@ -199,7 +199,8 @@ _LOADER_OWN = ('dataset', 'sampler', 'batch_sampler', 'collate_fn', 'worker_init
 def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> None:
     """Each ``*_dataloader``'s ``sampler`` / ``batch_sampler`` (a registered type and its arguments) and the keys
     torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0;
-    ``persistent_workers`` and ``prefetch_factor`` only with ``num_workers`` of at least 1).
+    ``persistent_workers`` and ``prefetch_factor`` only with ``num_workers`` of at least 1); a val / test loader
+    drops no image (no ``drop_last=True``: :func:`_check_whole_split`).
     ``keys``: the loaders to check (default: train, val and test).
 
     Raises:
@@ -222,6 +223,8 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
                                 ('sampler', 'batch_size') if name == 'batch_sampler' else ())
         rest = {k: v for k, v in loader.items() if k not in _LOADER_OWN}
         check_arguments(DataLoader, rest, key)
+        if key != 'train_dataloader':
+            _check_whole_split(loader, key)
         for name, least in (('batch_size', 1), ('num_workers', 0)):
             value = rest.get(name)
             if isinstance(value, numbers.Number) and not isinstance(value, bool) and (
@@ -235,6 +238,24 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
                         f'{key}.{name}={rest[name]!r} needs worker processes, but {key}.num_workers='
                         f'{rest.get("num_workers", 0)!r}: set {key}.num_workers to at least 1, or {key}.{name}='
                         f'{off!r}')
+
+
+def _check_whole_split(loader: dict, key: str) -> None:
+    """An evaluated loader (val / test) reads every image of its split: ``drop_last=True``, on the loader or on its
+    ``batch_sampler`` (mmdet's ``AspectRatioBatchSampler``), drops each rank's last partial batch, and mmengine's
+    ``collect_results`` keeps what is left (it removes only the sampler's padding, by the dataset's length): the
+    357-image digits test split was scored on 300 images at ``batch_size=100``, with no word.
+
+    Raises:
+        ConfigCheckError: naming the key.
+    """
+    batch_sampler = loader.get('batch_sampler')
+    for where, node in ((key, loader), (f'{key}.batch_sampler', batch_sampler)):
+        if isinstance(node, dict) and node.get('drop_last') is True:
+            raise ConfigCheckError(
+                f'{where}.drop_last=True drops the last partial batch of every rank: the metrics would be of a '
+                f'subset of the split, without a word (mmengine keeps the results it collects). Set '
+                f'{where}.drop_last=False (the padding of DefaultSampler is removed before scoring)')
 
 
 def _check_collate_fns(cfg: Any, test_only: bool, split: str = 'test') -> None:
