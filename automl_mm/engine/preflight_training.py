@@ -200,7 +200,7 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
     """Each ``*_dataloader``'s ``sampler`` / ``batch_sampler`` (a registered type and its arguments) and the keys
     torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0;
     ``persistent_workers`` and ``prefetch_factor`` only with ``num_workers`` of at least 1); a val / test loader
-    drops no image (no ``drop_last=True``: :func:`_check_whole_split`).
+    drops no image (no ``drop_last=True``, no dataset ``filter_cfg`` outside ``test_mode``: :func:`_check_whole_split`).
     ``keys``: the loaders to check (default: train, val and test).
 
     Raises:
@@ -241,14 +241,21 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
 
 
 def _check_whole_split(loader: dict, key: str) -> None:
-    """An evaluated loader (val / test) reads every image of its split: ``drop_last=True``, on the loader or on its
-    ``batch_sampler`` (mmdet's ``AspectRatioBatchSampler``), drops each rank's last partial batch, and mmengine's
-    ``collect_results`` keeps what is left (it removes only the sampler's padding, by the dataset's length): the
-    357-image digits test split was scored on 300 images at ``batch_size=100``, with no word.
+    """An evaluated loader (val / test) reads every image of its split, silently otherwise:
+
+    * ``drop_last=True``, on the loader or on its ``batch_sampler`` (mmdet's ``AspectRatioBatchSampler``), drops each
+      rank's last partial batch, and mmengine's ``collect_results`` keeps what is left (it removes only the
+      sampler's padding, by the dataset's length): the 357-image digits test split was scored on 300 images at
+      ``batch_size=100``;
+    * a dataset's ``filter_cfg`` that filters (``filter_empty_gt``, ``min_size`` > 0) outside ``test_mode``: mmdet's
+      datasets drop those images unless ``test_mode=True``, and a ``CocoMetric`` with an ``ann_file`` (which lists
+      every image) counted their objects as missed (the training set's filter copied into a val set).
 
     Raises:
         ConfigCheckError: naming the key.
     """
+    from .preflight_walk import _datasets
+
     batch_sampler = loader.get('batch_sampler')
     for where, node in ((key, loader), (f'{key}.batch_sampler', batch_sampler)):
         if isinstance(node, dict) and node.get('drop_last') is True:
@@ -256,6 +263,17 @@ def _check_whole_split(loader: dict, key: str) -> None:
                 f'{where}.drop_last=True drops the last partial batch of every rank: the metrics would be of a '
                 f'subset of the split, without a word (mmengine keeps the results it collects). Set '
                 f'{where}.drop_last=False (the padding of DefaultSampler is removed before scoring)')
+    for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+        filters = dataset.get('filter_cfg')
+        if not isinstance(filters, dict) or dataset.get('test_mode') is True:
+            continue
+        min_size = filters.get('min_size', 0)
+        if filters.get('filter_empty_gt') or (isinstance(min_size, numbers.Number) and min_size > 0):
+            raise ConfigCheckError(
+                f'{where}.filter_cfg={dict(filters)!r} drops images from the scored split (mmdet\'s datasets filter '
+                f'outside test_mode): their objects would count as missed by a COCO metric reading every image of '
+                f'its ann_file, or the metrics be of a subset. Set {where}.test_mode=True (mmdet\'s val / test '
+                'datasets), or remove filter_cfg')
 
 
 def _check_collate_fns(cfg: Any, test_only: bool, split: str = 'test') -> None:

@@ -31,3 +31,28 @@ def test_drop_last_in_an_evaluated_loader_is_refused():
         check_config(cfg, test_only=True)
     cfg.test_dataloader.batch_sampler.drop_last = False
     check_config(cfg, test_only=True)
+
+
+def test_a_filter_cfg_dropping_images_from_an_evaluated_loader_is_refused(coco_root):
+    """mmdet's ``filter_cfg`` drops images outside ``test_mode``: a val set given the training set's
+    ``filter_empty_gt`` / ``min_size`` lost those images, and its ``CocoMetric`` (whose ``ann_file`` lists every image)
+    counted their objects as missed, silently."""
+    from mmdet.datasets import CocoDataset
+
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.val_dataloader.dataset.pop('test_mode', None)
+    cfg.val_dataloader.dataset.filter_cfg = dict(filter_empty_gt=True, min_size=100)
+    # what it did: every one of the 4 val images (64 px) dropped from the scored split
+    dataset = dict(cfg.val_dataloader.dataset, pipeline=[], serialize_data=False)
+    dataset.pop('type')
+    assert len(CocoDataset(**dataset)) == 0 and len(CocoDataset(**dict(dataset, test_mode=True))) == 4
+    with pytest.raises(ConfigCheckError, match=r"val_dataloader.dataset.filter_cfg=\{'filter_empty_gt': True, "
+                                               r"'min_size': 100\} drops images from the scored split"):
+        check_config(cfg)
+    cfg.val_dataloader.dataset.test_mode = True  # mmdet reads no filter_cfg in test mode
+    check_config(cfg)
+    cfg.val_dataloader.dataset.test_mode = False
+    cfg.val_dataloader.dataset.filter_cfg = dict(filter_empty_gt=False, min_size=0)  # filters nothing
+    check_config(cfg)
