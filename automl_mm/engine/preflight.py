@@ -7,8 +7,8 @@ concept, and the public names stay importable from here.
 
 * :func:`check_config` (static, cheap), in this order:
 
-  - the dataloaders' samplers and loading arguments (a val / test loader drops no last partial batch and its
-    datasets filter no image outside ``test_mode``), and the
+  - the dataloaders' samplers and loading arguments (a val / test loader scores each image once: no dropped last
+    batch, no batch sampler, no dataset filtering outside ``test_mode``), and the
     types and arguments of the loops, the optimiser wrapper and the parameter schedulers
     (:func:`automl_mm.engine.preflight_training.check_training_config`);
   - a local ``load_from`` is a checkpoint file, not a directory or a missing path (URLs and model-zoo names are left

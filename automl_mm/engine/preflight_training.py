@@ -200,7 +200,8 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
     """Each ``*_dataloader``'s ``sampler`` / ``batch_sampler`` (a registered type and its arguments) and the keys
     torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0;
     ``persistent_workers`` and ``prefetch_factor`` only with ``num_workers`` of at least 1); a val / test loader
-    drops no image (no ``drop_last=True``, no dataset ``filter_cfg`` outside ``test_mode``: :func:`_check_whole_split`).
+    scores each image once (no ``drop_last=True``, no ``batch_sampler``, no dataset ``filter_cfg`` outside
+    ``test_mode``: :func:`_check_whole_split`).
     ``keys``: the loaders to check (default: train, val and test).
 
     Raises:
@@ -243,10 +244,13 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
 def _check_whole_split(loader: dict, key: str) -> None:
     """An evaluated loader (val / test) reads every image of its split, silently otherwise:
 
-    * ``drop_last=True``, on the loader or on its ``batch_sampler`` (mmdet's ``AspectRatioBatchSampler``), drops each
-      rank's last partial batch, and mmengine's ``collect_results`` keeps what is left (it removes only the
-      sampler's padding, by the dataset's length): the 357-image digits test split was scored on 300 images at
-      ``batch_size=100``;
+    * ``drop_last=True`` drops each rank's last partial batch, and mmengine's ``collect_results`` keeps what is left
+      (it removes only the sampler's padding, by the dataset's length): the 357-image digits test split was scored
+      on 300 images at ``batch_size=100``;
+    * a ``batch_sampler`` (mmdet's ``AspectRatioBatchSampler`` groups each rank's images by shape) puts the
+      results out of the sampler's order, which ``collect_results`` assumes when it interleaves the ranks' results
+      and cuts the padding off the end: on several processes a padded image was scored twice and another never
+      (harmless on one process, which the config cannot tell);
     * a dataset's ``filter_cfg`` that filters (``filter_empty_gt``, ``min_size`` > 0) outside ``test_mode``: mmdet's
       datasets drop those images unless ``test_mode=True``, and a ``CocoMetric`` with an ``ann_file`` (which lists
       every image) counted their objects as missed (the training set's filter copied into a val set).
@@ -257,12 +261,19 @@ def _check_whole_split(loader: dict, key: str) -> None:
     from .preflight_walk import _datasets
 
     batch_sampler = loader.get('batch_sampler')
-    for where, node in ((key, loader), (f'{key}.batch_sampler', batch_sampler)):
-        if isinstance(node, dict) and node.get('drop_last') is True:
-            raise ConfigCheckError(
-                f'{where}.drop_last=True drops the last partial batch of every rank: the metrics would be of a '
-                f'subset of the split, without a word (mmengine keeps the results it collects). Set '
-                f'{where}.drop_last=False (the padding of DefaultSampler is removed before scoring)')
+    if batch_sampler is not None:
+        kind = batch_sampler.get('type') if isinstance(batch_sampler, dict) else type(batch_sampler).__name__
+        raise ConfigCheckError(
+            f'{key}.batch_sampler ({kind}) regroups the images of each rank (mmdet\'s aspect-ratio batch samplers '
+            "group them by shape; with drop_last, drop some): mmengine's collect_results interleaves the ranks' "
+            "results in the sampler's order and cuts DefaultSampler's padding off the end, so on several processes a "
+            'padded image was scored twice and another not at all (image 0 twice, image 1 never, of 5 on 2 ranks), '
+            f'silently. Remove {key}.batch_sampler: evaluation batches by {key}.sampler alone')
+    if loader.get('drop_last') is True:
+        raise ConfigCheckError(
+            f'{key}.drop_last=True drops the last partial batch of every rank: the metrics would be of a subset of '
+            f'the split, without a word (mmengine keeps the results it collects). Set {key}.drop_last=False (the '
+            'padding of DefaultSampler is removed before scoring)')
     for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
         filters = dataset.get('filter_cfg')
         if not isinstance(filters, dict) or dataset.get('test_mode') is True:
