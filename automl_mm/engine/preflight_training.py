@@ -200,8 +200,8 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
     """Each ``*_dataloader``'s ``sampler`` / ``batch_sampler`` (a registered type and its arguments) and the keys
     torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0;
     ``persistent_workers`` and ``prefetch_factor`` only with ``num_workers`` of at least 1); a val / test loader
-    scores each image once (no ``drop_last=True``, no ``batch_sampler``, no dataset ``filter_cfg`` outside
-    ``test_mode``: :func:`_check_whole_split`).
+    scores each image once (no training sampler, no ``drop_last=True``, no ``batch_sampler``, no dataset
+    ``filter_cfg`` outside ``test_mode``: :func:`_check_whole_split`).
     ``keys``: the loaders to check (default: train, val and test).
 
     Raises:
@@ -241,12 +241,19 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
                         f'{off!r}')
 
 
+#: Samplers (mmengine's, mmdet's, automl_mm's) that draw a training stream, not each image once in order.
+_TRAINING_SAMPLERS = frozenset({'InfiniteSampler', 'ClassAwareSampler', 'MultiSourceSampler', 'GroupMultiSourceSampler',
+                                'CustomSampleSizeSampler', 'CopySampler'})
+
+
 def _check_whole_split(loader: dict, key: str) -> None:
     """An evaluated loader (val / test) reads every image of its split, silently otherwise:
 
     * ``drop_last=True`` drops each rank's last partial batch, and mmengine's ``collect_results`` keeps what is left
       (it removes only the sampler's padding, by the dataset's length): the 357-image digits test split was scored
       on 300 images at ``batch_size=100``;
+    * a training sampler (:data:`_TRAINING_SAMPLERS`: mmdet's ``ClassAwareSampler`` over images of classes
+      [0, 0, 0, 1] gave [0, 2, 3, 3]; mmengine's ``InfiniteSampler`` never ends);
     * a ``batch_sampler`` (mmdet's ``AspectRatioBatchSampler`` groups each rank's images by shape) puts the
       results out of the sampler's order, which ``collect_results`` assumes when it interleaves the ranks' results
       and cuts the padding off the end: on several processes a padded image was scored twice and another never
@@ -260,6 +267,14 @@ def _check_whole_split(loader: dict, key: str) -> None:
     """
     from .preflight_walk import _datasets
 
+    sampler = loader.get('sampler')
+    kind = sampler.get('type') if isinstance(sampler, dict) else None
+    if isinstance(kind, str) and kind.rsplit('.', 1)[-1] in _TRAINING_SAMPLERS:
+        raise ConfigCheckError(
+            f'{key}.sampler ({kind}) is a training sampler: it draws images (by class, by source, with repeats, or '
+            "without end) instead of giving each image once, in the order mmengine's collect_results assumes, so "
+            'some images would be scored twice and others never, silently (ClassAwareSampler over classes '
+            f"[0, 0, 0, 1]: images [0, 2, 3, 3]). Use {key}.sampler=dict(type='DefaultSampler', shuffle=False)")
     batch_sampler = loader.get('batch_sampler')
     if batch_sampler is not None:
         kind = batch_sampler.get('type') if isinstance(batch_sampler, dict) else type(batch_sampler).__name__

@@ -83,3 +83,25 @@ def test_a_batch_sampler_regrouping_an_evaluated_loader_is_refused():
     cfg.test_dataloader.batch_sampler = dict(type='mmdet.AspectRatioBatchSampler')
     with pytest.raises(ConfigCheckError, match=r'test_dataloader.batch_sampler .*AspectRatioBatchSampler.* regroups'):
         check_config(cfg, test_only=True)
+
+
+@pytest.mark.parametrize('sampler', ['mmdet.ClassAwareSampler', 'InfiniteSampler', 'automl_mm.CopySampler'])
+def test_a_training_sampler_in_an_evaluated_loader_is_refused(sampler):
+    """A training sampler draws instead of giving each image once: mmdet's ``ClassAwareSampler`` over images of
+    classes [0, 0, 0, 1] gave [0, 2, 3, 3] (image 3 scored twice, image 1 never), silently."""
+    from mmdet.datasets.samplers import ClassAwareSampler
+
+    class Classes:
+        metainfo = {'classes': ('a', 'b')}
+
+        def __len__(self):
+            return 4
+
+        def get_cat_ids(self, i):
+            return [[0, 0, 0, 1][i]]
+
+    assert sorted(ClassAwareSampler(Classes(), seed=0)) == [0, 2, 3, 3]
+    cfg = Config.fromfile(BASELINE)
+    cfg.val_dataloader.sampler = dict(type=sampler)
+    with pytest.raises(ConfigCheckError, match=rf"val_dataloader.sampler \({sampler}\) is a training sampler"):
+        check_config(cfg)
