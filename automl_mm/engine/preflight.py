@@ -7,9 +7,9 @@ concept, and the public names stay importable from here.
 
 * :func:`check_config` (static, cheap), in this order:
 
-  - the dataloaders' samplers and loading arguments (a val / test loader scores each image once: no dropped last
-    batch, no batch sampler, no dataset filtering outside ``test_mode``), and the
-    types and arguments of the loops, the optimiser wrapper and the parameter schedulers
+  - the dataloaders' samplers and loading arguments (a val / test loader scores each image once: no training
+    sampler, no dropped last batch, no batch sampler, no dataset filtering outside ``test_mode``), and the types
+    and arguments of the loops, the optimiser wrapper and the parameter schedulers
     (:func:`automl_mm.engine.preflight_training.check_training_config`);
   - a local ``load_from`` is a checkpoint file, not a directory or a missing path (URLs and model-zoo names are left
     to mmengine: :func:`~automl_mm.engine.preflight_load_from.check_load_from`);

@@ -97,7 +97,7 @@ class Accuracy(BaseMetric):
 
     Raises:
         ValueError: ``topk`` is empty or holds a value that is not an int >= 1; when processing, a data sample
-            whose ``gt_label`` is negative (no class: an unlabelled or ignored image, counted a miss it lowered the
+            whose ``gt_label`` is negative (no class: an unlabelled or ignored image; counted a miss, it lowered the
             accuracy), naming its ``sample_idx`` / ``img_path``. A label beyond the scores' classes (a checkpoint of
             another head) is scored as a miss.
     """
