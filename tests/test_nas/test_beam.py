@@ -244,7 +244,7 @@ def test_scoring_settings_may_change_between_steps_not_inside_one():
 
     def loop(scores):
         pool = SimpleNamespace(scores=scores)
-        return SimpleNamespace(search_pools=lambda: [pool],
+        return SimpleNamespace(search_pools=lambda: [pool], runner=SimpleNamespace(cfg={}),
                                scoring_settings=lambda: {'train_cfg.num_samples': 4,
                                                          'train_cfg.batches_per_sample': None,
                                                          'train_cfg.flops_limit': 2e6})
