@@ -139,8 +139,9 @@ class TrunkScheduleHook(Hook):
         :meth:`SetAttributesHook.before_test`: they were set only while training, so the test ran the config's
         values."""
         epoch, iteration = self._loaded
-        if (epoch is None or iteration is None) and getattr(runner, 'iter', 0):
-            epoch, iteration = runner.epoch, runner.iter  # tested after training in the same runner
+        trained = _trained_position(runner)
+        if (epoch is None or iteration is None) and trained is not None and trained[1]:
+            epoch, iteration = trained  # tested after training in the same runner
         if epoch is None or iteration is None:
             trunk = max(len(v) for v in self.values.values()) - 1
         else:
@@ -204,6 +205,18 @@ class SearchedValuesHook(Hook):
 
     def before_test(self, runner) -> None:
         _set_model_paths(runner, self.values)
+
+def _trained_position(runner: Any) -> tuple[int, int] | None:
+    """``(epoch, iter)`` of the runner's own train loop where it was built (``Runner.train`` ran), else ``None``.
+
+    Read from ``runner._train_loop``, not mmengine's ``Runner.epoch`` / ``Runner.iter``: those properties build the
+    loop from ``train_cfg`` on first access, so in a test-only run (``tools/test.py``) they built the training
+    dataloader, reading the training set (or stopping the test where it is not on the test machine)."""
+    loop = getattr(runner, '_train_loop', None)
+    if loop is None or isinstance(loop, dict):  # no train_cfg, or one not built
+        return None
+    return loop.epoch, loop.iter
+
 
 def _set_model_paths(runner: Any, values: dict[str, Any]) -> None:
     """Set the paths of ``values`` through the model (``model.``...), as the replay hooks set them in training."""

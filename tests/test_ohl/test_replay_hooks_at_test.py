@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.runner import Runner
 
 from automl_mm.ohl.replay_hooks import SearchedValuesHook, SetAttributesHook, TrunkScheduleHook
 
@@ -82,7 +83,34 @@ def test_tools_test_registers_the_searched_values_hook():
 
 def test_a_test_after_training_in_the_same_runner_reads_the_runners_iteration():
     runner = _runner()
-    runner.epoch, runner.iter = 2, 20  # a retrain stopped after trunk 0 of three
+    runner._train_loop = SimpleNamespace(epoch=2, iter=20)  # a retrain stopped after trunk 0 of three
     hook = TrunkScheduleHook({PATH: [0.1, 0.2, 0.3]}, trunk_epochs=2)
     hook.before_test(runner)
     assert runner.model[1].negative_slope == 0.1
+
+
+class _TestOnlyRunner:
+    """A runner of ``Runner.test`` alone (mmdet's / automl_mm's ``tools/test.py``): its train loop is still the
+    config's ``train_cfg``, which mmengine's ``Runner.iter`` / ``epoch`` properties build on first access (the
+    training dataloader, its dataset and annotation files)."""
+
+    train_loop = Runner.train_loop
+    iter = Runner.iter
+    epoch = Runner.epoch
+
+    def __init__(self):
+        self.model = _runner().model
+        self._train_loop = dict(type='EpochBasedTrainLoop', max_epochs=6)
+        self.built = []
+
+    def build_train_loop(self, loop):
+        self.built.append(loop)
+        raise FileNotFoundError('data/coco/annotations/instances_train2017.json')  # the test machine has no train set
+
+
+def test_a_test_without_the_checkpoints_epoch_does_not_build_the_train_loop():
+    runner = _TestOnlyRunner()
+    hook = TrunkScheduleHook({PATH: [0.1, 0.2, 0.3]}, trunk_epochs=2)
+    hook.after_load_checkpoint(runner, dict(state_dict={}))  # a checkpoint without meta (converted, published)
+    hook.before_test(runner)
+    assert runner.built == [] and runner.model[1].negative_slope == 0.3  # no epoch known: the last value
