@@ -167,7 +167,8 @@ class CRSupernetMixin:
         """mmengine's ``init_weights``, then a check that a ``Pretrained`` ``init_cfg`` filled the standard network.
 
         The other ``init_cfg`` entries reach every layer they name: mmdet MobileNetV2's ``conv1`` / ``conv2``
-        (ConvModules, direct children) re-drew their own init over them (:func:`~.pretrained.init_cfg_over_own_inits`).
+        (ConvModules, like every ConvModule inside, whose own ``init_weights`` is no longer called after them)
+        re-drew their own init over them (:func:`~.pretrained.init_cfg_over_own_inits`).
 
         mmengine loads ``Pretrained`` checkpoints with ``strict=False`` and only warns: a file in another key
         layout (e.g. ``automl_mm.ResNet``'s ``stem`` / ``res_layers``, or torchvision's MobileNetV2 names) loaded

@@ -6,7 +6,7 @@ another key layout (torchvision's ResNet names for ``automl_mm.ResNet``, whose m
 run. Every automl_mm backbone checks the file after loading it (:class:`CheckedPretrainedMixin`; the CR backbones
 through :func:`check_pretrained`, skipping the blocks no standard checkpoint holds).
 
-Both mixins also keep the other ``init_cfg`` entries in force over the ConvModules that are direct children
+Both mixins also keep the other ``init_cfg`` entries in force over every mmcv ConvModule inside the module
 (:func:`init_cfg_over_own_inits`).
 """
 from __future__ import annotations
