@@ -174,8 +174,9 @@ class SearchedValuesHook(Hook):
     and was rewarded with, silently. The checkpoint's search state (``checkpoint['ohl']``) records every trunk's
     ``copy_values``: the values of its last trunk along the final model's lineage
     (:func:`~automl_mm.ohl.report.lineage`, a later space's write of a path last) are set on the model's paths
-    (``model.``...). A checkpoint saved while the copies were apart (inside a trunk) holds one copy whose values of
-    that trunk were not recorded yet: nothing is set and a warning says so.
+    (``model.``...). A checkpoint saved after a trunk that did not broadcast (``broadcast_interval > 1``) holds copy
+    0 (rank 0 saves it): copy 0's lineage is set. One saved inside a trunk holds copy 0 whose values of that trunk
+    were not recorded yet: nothing is set and a warning says so.
     """
 
     priority = 'VERY_LOW'
@@ -191,14 +192,15 @@ class SearchedValuesHook(Hook):
         self.values = {}
         if not history:
             return
-        if state.get('copies_apart') or state.get('in_trunk'):
+        if state.get('in_trunk'):
             from mmengine.logging import print_log
-            print_log('the checkpoint was saved while the OHL copies trained apart: the values its copy trained with '
-                      'in its last trunk were not recorded, so the model is tested with the config\'s values of '
-                      'the searched attributes; test a checkpoint saved at a broadcasting trunk end',
-                      logger='current', level=30)
+            print_log('the checkpoint was saved inside an OHL trunk: the values its copy trained with in that trunk '
+                      'were not recorded, so the model is tested with the config\'s values of the searched '
+                      'attributes; test a checkpoint saved at a trunk end', logger='current', level=30)
             return
-        for per_space in lineage(history)[-1].values():
+        # after a trunk that did not broadcast the copies are apart and rank 0's checkpoint holds copy 0
+        last_copy = 0 if state.get('copies_apart') else None
+        for per_space in lineage(history, last_copy)[-1].values():
             for path, value in per_space.items():
                 self.values.pop(path, None)
                 self.values[path] = value

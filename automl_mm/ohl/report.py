@@ -97,7 +97,7 @@ def _imports_assignment(modules: Sequence[str], allow_failed: bool = False) -> s
 CUSTOM_IMPORTS = custom_imports_line()
 
 
-def lineage(history: list[dict]) -> list[dict[str, dict]]:
+def lineage(history: list[dict], last_copy: int | None = None) -> list[dict[str, dict]]:
     """The values the final model trained with, trunk by trunk: ``[{space: {path: value}} for each trunk]``.
 
     After a broadcasting trunk every copy holds that trunk's best copy, so the model at the end of the run descends
@@ -110,6 +110,8 @@ def lineage(history: list[dict]) -> list[dict[str, dict]]:
 
     Args:
         history: ``OHLHook`` history entries, in trunk order.
+        last_copy: The copy whose model is followed back from the last entry (a checkpoint saved while the copies
+            were apart holds copy 0's); ``None``: the last entry's best copy.
 
     Returns:
         One dict per entry, ``{space name: {attribute path: value}}`` (empty for entries with no per-copy space).
@@ -117,7 +119,9 @@ def lineage(history: list[dict]) -> list[dict[str, dict]]:
     out: list[dict[str, dict]] = []
     copy = None
     for i, entry in enumerate(reversed(history)):
-        if i == 0 or entry.get('broadcast', True):
+        if i == 0 and last_copy is not None:
+            copy = last_copy
+        elif i == 0 or entry.get('broadcast', True):
             copy = entry.get('best', copy)
         per_copy = entry.get('copy_values')
         if per_copy is None:

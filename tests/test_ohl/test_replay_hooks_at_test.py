@@ -114,3 +114,15 @@ def test_a_test_without_the_checkpoints_epoch_does_not_build_the_train_loop():
     hook.after_load_checkpoint(runner, dict(state_dict={}))  # a checkpoint without meta (converted, published)
     hook.before_test(runner)
     assert runner.built == [] and runner.model[1].negative_slope == 0.3  # no epoch known: the last value
+
+
+def test_a_checkpoint_saved_after_a_trunk_that_did_not_broadcast_is_tested_with_copy_0s_values():
+    """broadcast_interval > 1: after a trunk that did not broadcast the copies are apart and the checkpoint (rank 0's)
+    holds copy 0, whose values of that trunk are recorded; the best copy's (0.1) are another model's."""
+    history = _history()
+    history[1].update(broadcast=False, best=1)  # trunk 1: copy 1 best, not broadcast; copy 0 trained with 0.3
+    runner = _runner()
+    hook = SearchedValuesHook()
+    hook.after_load_checkpoint(runner, dict(ohl=dict(history=history, copies_apart=True, in_trunk=False)))
+    hook.before_test(runner)
+    assert runner.model[1].negative_slope == 0.3
