@@ -18,6 +18,7 @@ import time
 import cv2
 import numpy as np
 import torch
+from _pairs import abba_order
 from torchvision.transforms import v2
 
 from automl_mm.augment.elements import build_elements
@@ -63,7 +64,7 @@ def main() -> None:
         _ours(images[:50], 0), _torchvision(images[:50], 0)  # warm-up (lazy imports, caches)
         rates: dict = {_ours: [], _torchvision: []}
         for seed in range(args.repeats):  # the sides alternate, first one then the other first
-            for side in ((_ours, _torchvision) if seed % 2 == 0 else (_torchvision, _ours)):
+            for side in abba_order((_ours, _torchvision), seed):
                 rates[side].append(side(images, seed))
         ours, theirs = max(rates[_ours]), max(rates[_torchvision])
         print(f'{size:>4}x{size:<4} {count:>7} {ours:>11,.0f} {theirs:>18,.0f} {ours / theirs:>6.2f}')

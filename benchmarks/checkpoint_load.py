@@ -13,6 +13,7 @@ import tempfile
 import time
 
 import torch
+from _pairs import abba_order
 from mmengine.logging import MessageHub
 
 from automl_mm.engine import safe_torch_load
@@ -38,8 +39,7 @@ def _best_of_interleaved(fns: list, repeats: int) -> list[float]:
     order reversed every other round (the first function first in rounds 0, 2, ...)."""
     times: list[list[float]] = [[] for _ in fns]
     for step in range(repeats):
-        order = range(len(fns)) if step % 2 == 0 else reversed(range(len(fns)))
-        for k in order:
+        for k in abba_order(range(len(fns)), step):
             start = time.perf_counter()
             fns[k]()
             times[k].append(time.perf_counter() - start)

@@ -26,6 +26,7 @@ from unittest import mock
 
 import torch
 import torch.distributed as torch_dist
+from _pairs import abba_order, paired_ratios
 
 from automl_mm.ohl import copy_collectives as copies
 from automl_mm.ohl.copies import CopyLayout
@@ -84,7 +85,7 @@ def alternating_rounds(sides: list, rounds: int) -> list[list[float]]:
         side()
     results: list[list[float]] = [[] for _ in sides]
     for r in range(rounds):
-        for k in (range(len(sides)) if r % 2 == 0 else reversed(range(len(sides)))):
+        for k in abba_order(range(len(sides)), r):
             results[k].append(sides[k]())
     return results
 
@@ -92,7 +93,7 @@ def alternating_rounds(sides: list, rounds: int) -> list[list[float]]:
 def paired_ratio_text(numerator: list[float], denominator: list[float]) -> str:
     """Mean ± sample std of the rounds' paired ratios ``numerator[i] / denominator[i]`` (``n/a`` for one round),
     with the number of rounds."""
-    ratios = [a / b for a, b in zip(numerator, denominator, strict=True)]
+    ratios = paired_ratios(numerator, denominator, 'paired ratios need as many rounds of each side (>= 1)')
     std = f'{statistics.stdev(ratios):.2f}' if len(ratios) > 1 else 'n/a'
     return f'{statistics.mean(ratios):.2f} ± {std} (sample std of {len(ratios)} paired round(s))'
 

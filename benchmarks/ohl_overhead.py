@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 
 from _arms import mean_std
+from _pairs import abba_order
+from _pairs import paired_ratios as _paired_ratios
 
 from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV, usable_cpus
 
@@ -54,7 +56,7 @@ def arm_order(pair: int) -> tuple[str, str]:
     """The order of the two arms in paired repeat ``pair`` (0-based): ``('plain', 'ohl')`` in pairs 0, 2, ... and
     ``('ohl', 'plain')`` in pairs 1, 3, ... (ABBA), so that neither side always runs first (on cold caches, or
     before a change of the machine's load)."""
-    return ('plain', 'ohl') if pair % 2 == 0 else ('ohl', 'plain')
+    return tuple(abba_order(('plain', 'ohl'), pair))
 
 
 def timed_pairs(arms: dict[str, Callable[[int], float]], repeats: int) -> dict[str, list[float]]:
@@ -80,9 +82,7 @@ def paired_ratios(ohl: list[float], plain: list[float]) -> list[float]:
     Raises:
         ValueError: The two lists differ in length (unpaired repeats) or are empty.
     """
-    if len(ohl) != len(plain) or not ohl:
-        raise ValueError(f'paired ratios need as many OHL as plain times (>= 1), got {len(ohl)} and {len(plain)}')
-    return [o / p for o, p in zip(ohl, plain)]
+    return _paired_ratios(ohl, plain, 'paired ratios need as many OHL as plain times (>= 1)')
 
 
 def mean_breakdown(histories: list[list[dict]]) -> dict[str, float]:

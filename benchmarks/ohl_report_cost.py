@@ -22,6 +22,7 @@ import time
 from types import SimpleNamespace
 
 from _arms import UniqueValues
+from _pairs import abba_order
 
 from automl_mm.ohl.report import OHLReport
 
@@ -49,7 +50,7 @@ def main() -> None:
             report = OHLReport(SimpleNamespace(work_dir=tmp, visualizer=None), f'ohl{trunks}', [])
             ours, whole = [], []
             for repeat in range(args.repeats):  # alternating order: neither side always writes after the other
-                for side in (('ours', 'whole') if repeat % 2 == 0 else ('whole', 'ours')):
+                for side in abba_order(('ours', 'whole'), repeat):
                     if side == 'ours':
                         report.write_history(history[:-1])  # the run so far: earlier trunks written as they ended
                         start = time.perf_counter()

@@ -90,6 +90,7 @@ from _arms import (
     summary,
     train_command,
 )
+from _pairs import abba_order, paired_ratios
 
 from automl_mm.ohl.report import lineage
 from automl_mm.utils.scope import config_type_name
@@ -415,7 +416,7 @@ def seed_arm_order(arms: list[str], index: int) -> list[str]:
     seeds 1, 3, ..., so that no arm always runs first (cold caches) or after the others (a change of the machine's
     load, heat): the wall times compared run as ABBA pairs. Until the forty-third session every seed ran them in
     the order given, OHL first."""
-    return list(arms) if index % 2 == 0 else list(reversed(arms))
+    return abba_order(arms, index)
 
 
 def paired_wall_ratios(ohl: list[dict], other: list[dict]) -> list[float]:
@@ -426,9 +427,8 @@ def paired_wall_ratios(ohl: list[dict], other: list[dict]) -> list[float]:
     Raises:
         ValueError: Another number of runs on each side (runs of other seeds would be paired).
     """
-    if len(ohl) != len(other) or not ohl:
-        raise ValueError(f'paired wall ratios need one run per seed on each side, got {len(ohl)} and {len(other)}')
-    return [o['wall'] / r['wall'] for o, r in zip(ohl, other)]
+    return paired_ratios([o['wall'] for o in ohl], [r['wall'] for r in other],
+                         'paired wall ratios need one run per seed on each side')
 
 
 def _schedule_text(schedule: list) -> str:

@@ -172,3 +172,13 @@ def test_ohl_report_cost_alternates_its_two_writes(arms, monkeypatch, capsys, tm
     bench.main()
     timed = [name for name, n in calls if n == 3]  # the setup writes of the 2 earlier trunks left out
     assert timed == ['ours', 'whole', 'whole', 'ours']
+
+
+def test_the_benchmarks_share_one_abba_order_and_one_paired_ratio(arms):
+    """The ABBA order and the paired ratios were written once per benchmark (six orders, three ratios); one pair of
+    helpers serves them all, and an unpaired round is refused by each."""
+    pairs = _bench('_pairs')
+    assert [pairs.abba_order('ab', i) for i in range(3)] == [['a', 'b'], ['b', 'a'], ['a', 'b']]
+    assert pairs.paired_ratios([3.0, 4.0], [2.0, 4.0], 'x') == [1.5, 1.0]
+    with pytest.raises(ValueError, match='as many rounds of each side'):
+        _bench('copy_local_wrappers').paired_ratio_text([2.0, 1.0], [1.0])
