@@ -138,7 +138,8 @@ def warn_base_hooks_dropped(cfg: Any) -> None:
     or ``TrunkScheduleHook``) over a base whose ``custom_hooks`` held other hooks: mmengine replaces a list, so the
     fragment's ``custom_hooks = [...]`` dropped them (an mmdet RTMDet's ``EMAHook`` and ``PipelineSwitchHook``; the
     retrain trained without them, silently). A search's ``OHLHook`` is dropped on purpose and not named; a base hook
-    listed again in the file is kept. A warning, not a refusal: dropping a hook may be meant.
+    whose type is listed again in the file is kept (with other settings too: a retrain's own EMA momentum). A
+    warning, not a refusal: dropping a hook may be meant.
 
     Only the file itself is read for what it assigns (as :func:`_check_train_pipeline_used`), and its bases are
     read again only when it holds such a hook."""
@@ -151,8 +152,9 @@ def warn_base_hooks_dropped(cfg: Any) -> None:
         return
     if not any(config_type_name(h) in REPLAY_HOOKS for h in hooks):
         return
+    listed = {config_type_name(h) for h in hooks}  # a base hook listed again, with its settings or others, runs
     dropped = [h for h in base_custom_hooks(path) or []
-               if config_type_name(h) not in REPLAY_HOOKS | SEARCH_HOOKS and h not in hooks]
+               if config_type_name(h) not in REPLAY_HOOKS | SEARCH_HOOKS | listed]
     if dropped:
         kinds = ', '.join(config_type_name(h) or repr(h) for h in dropped)
         print_log(f'{path} assigns custom_hooks (with an exported OHL replay hook), which replaces its base '

@@ -38,6 +38,10 @@ def test_a_pasted_fragment_names_the_base_hooks_it_drops(tmp_path, caplog):
                                       + "custom_hooks = [dict(type='EMAHook', momentum=0.0002), *custom_hooks]\n")
     assert Config.fromfile(str(tmp_path / 'kept.py')).custom_hooks[0].type == 'EMAHook'
     assert _warning(tmp_path / 'kept.py', caplog) == ''
+    # listed again with settings of its own (a retrain's EMA momentum): it runs, nothing to say
+    (tmp_path / 'tuned.py').write_text("_base_ = ['base.py']\n" + FRAGMENT
+                                       + "custom_hooks = [dict(type='mmdet.EMAHook', momentum=0.001), *custom_hooks]\n")
+    assert _warning(tmp_path / 'tuned.py', caplog) == ''
     (tmp_path / 'own.py').write_text("_base_ = ['base.py']\ncustom_hooks = []\n")
     assert _warning(tmp_path / 'own.py', caplog) == ''
 
