@@ -29,9 +29,10 @@ mmengine importing the config's ``default_scope`` while it builds the first runn
   which the runner builds itself (the model and hooks already, the datasets and evaluators when its loops start), with
   mmengine's own messages.
 
-``Runner.val`` / ``Runner.test`` also register :class:`~automl_mm.nas.SearchedArchitectureHook` (once), so a NAS
-search's final checkpoint loaded with ``load_from`` runs the searched architecture, as under automl_mm's
-``tools/test.py`` (it ran the config's path).
+``Runner.val`` / ``Runner.test`` also register :class:`~automl_mm.nas.SearchedArchitectureHook` and
+:class:`~automl_mm.ohl.SearchedValuesHook` (once each), so a NAS search's final checkpoint loaded with ``load_from``
+runs the searched architecture, and an OHL search's checkpoint the values its final model trained with, as under
+automl_mm's ``tools/test.py`` (they ran the config's path and values).
 
 Runners built inside :func:`checked_by_tool` are not marked: automl_mm's tools run the checks themselves (in the
 launching process, once, before local workers start), so each check runs once per process there, not twice.
@@ -155,15 +156,19 @@ def _checks(runner: Any, mode: str) -> None:
 
 
 def _apply_searched_architecture_on_load(runner: Any) -> None:
-    """Register :class:`~automl_mm.nas.SearchedArchitectureHook` (once) on a runner about to validate or test:
-    a NAS search's final checkpoint loaded by a stock launcher (``load_from``) ran the config's path, not the
-    searched one, as automl_mm's ``tools/test.py`` did before it registered the hook."""
+    """Register :class:`~automl_mm.nas.SearchedArchitectureHook` and :class:`~automl_mm.ohl.SearchedValuesHook`
+    (each once) on a runner about to validate or test, as automl_mm's ``tools/test.py`` does: a NAS search's final
+    checkpoint loaded by a stock launcher (``load_from``) ran the config's path, not the searched one, and an OHL
+    search's checkpoint the config's values of its searched attributes, not those its final model trained with."""
     from automl_mm.nas.final_architecture import SearchedArchitectureHook
+    from automl_mm.ohl.replay_hooks import SearchedValuesHook
 
     hooks = getattr(runner, 'hooks', None)
-    if hooks is None or any(isinstance(h, SearchedArchitectureHook) for h in hooks):
+    if hooks is None:
         return
-    runner.register_hook(SearchedArchitectureHook())
+    for hook_class in (SearchedArchitectureHook, SearchedValuesHook):
+        if not any(isinstance(h, hook_class) for h in hooks):
+            runner.register_hook(hook_class())
 
 
 def checking_from_cfg(from_cfg: Callable) -> classmethod:

@@ -208,6 +208,10 @@ class SearchedValuesHook(Hook):
     def before_test(self, runner) -> None:
         _set_model_paths(runner, self.values)
 
+    def before_val(self, runner) -> None:
+        """``Runner.val`` of the checkpoint (a stock launcher's, which registers this hook too): as before a test."""
+        _set_model_paths(runner, self.values)
+
 def _trained_position(runner: Any) -> tuple[int, int] | None:
     """``(epoch, iter)`` of the runner's own train loop where it was built (``Runner.train`` ran), else ``None``.
 

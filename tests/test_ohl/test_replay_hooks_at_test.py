@@ -66,6 +66,9 @@ def test_an_ohl_search_checkpoint_is_tested_with_the_values_its_final_model_trai
     hook.after_load_checkpoint(runner, dict(ohl=dict(history=_history(), copies_apart=False, in_trunk=False)))
     hook.before_test(runner)
     assert runner.model[1].negative_slope == 0.3 and _output(runner) == pytest.approx(-0.3)
+    validated = _runner()  # Runner.val of the checkpoint (a stock launcher registers the hook there too)
+    hook.before_val(validated)
+    assert validated.model[1].negative_slope == 0.3
     # another checkpoint (no search state; copies apart inside a trunk): nothing set
     for checkpoint in (dict(meta={}), dict(ohl=dict(history=_history(), copies_apart=True, in_trunk=True))):
         fresh = _runner()
@@ -126,3 +129,22 @@ def test_a_checkpoint_saved_after_a_trunk_that_did_not_broadcast_is_tested_with_
     hook.after_load_checkpoint(runner, dict(ohl=dict(history=history, copies_apart=True, in_trunk=False)))
     hook.before_test(runner)
     assert runner.model[1].negative_slope == 0.3
+
+
+def test_a_stock_launchers_test_registers_the_searched_values_hook_once():
+    """mmdet's / mmengine's tools/test.py (Runner.test of a runner built from a config with automl_mm imported) got
+    SearchedArchitectureHook but not SearchedValuesHook: an OHL search's checkpoint was tested with the config's
+    values there, as under automl_mm's tools/test.py before it registered the hook."""
+    from automl_mm.engine.runner_checks import checking_run
+
+    class StockRunner:
+        def __init__(self):
+            self.hooks = []
+
+        def register_hook(self, hook):
+            self.hooks.append(hook)
+
+    test = checking_run(lambda runner: 'tested', 'test')
+    runner = StockRunner()
+    assert test(runner) == 'tested' and test(runner) == 'tested'
+    assert [type(h).__name__ for h in runner.hooks].count('SearchedValuesHook') == 1
