@@ -25,8 +25,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from automl_mm.models.losses import CheckedFloat, _check_inputs, _check_reduction, reduce_loss
-from automl_mm.ohl.value_ranges import INF, NON_NEGATIVE, Interval
 from automl_mm.registry import MODELS
+from automl_mm.utils.intervals import INF, NON_NEGATIVE, Interval
 
 from .parametrisation import check_parametrisation, monotone_identity_theta, monotone_pieces, theta_length
 

@@ -21,8 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
 
-from automl_mm.ohl.value_ranges import INF, NON_NEGATIVE, Interval
 from automl_mm.registry import MODELS
+from automl_mm.utils.intervals import INF, NON_NEGATIVE, Interval
 
 REDUCTIONS = ('none', 'mean', 'sum')
 
@@ -61,7 +61,7 @@ class CheckedFloat:
         ok: Whether a float value is valid (NaN fails every comparison, so is refused by range checks).
         rule: What a valid value is, for the error: ``'<name> must be <rule>, got <value>'``.
         allow_none: Accept ``None`` (e.g. ``AMLFSLoss.scale``).
-        interval: The valid values as an :class:`~automl_mm.ohl.value_ranges.Interval` (what ``ok`` accepts among
+        interval: The valid values as an :class:`~automl_mm.utils.intervals.Interval` (what ``ok`` accepts among
             the finite numbers), so an OHL space is compared with it before the first trunk
             (:func:`~automl_mm.ohl.value_ranges.check_draws`); ``None``: not compared there.
 

@@ -24,7 +24,8 @@ from automl_mm.models.losses import CrossEntropyLoss, GeneralizedCrossEntropyLos
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import set_attribute
 from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
-from automl_mm.ohl.value_ranges import TRANSFORM_IMAGES, Interval
+from automl_mm.ohl.value_ranges import TRANSFORM_IMAGES
+from automl_mm.utils.intervals import Interval
 
 GROUPS = 'optim_wrapper.optimizer.param_groups.*.'
 GAUSSIAN = dict(type='DiagGaussian', mean=[-0.1], std=0.3)
