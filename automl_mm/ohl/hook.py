@@ -70,6 +70,7 @@ from .sync import (
     gather_rows,
     verify_copies,
 )
+from .write_order import check_search_order
 
 
 def restart_workers(loop: Any) -> None:
@@ -325,6 +326,8 @@ class OHLHook(Hook):
                                   'theta will not move. Use several copies, or baseline=\'moving_average\'')
         for space in self.spaces:
             space.setup(runner, self.layout, self.seed)
+        # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
+        check_search_order(runner, self.spaces)
         check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies)
         OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk
         if self.trunk == 0 and not self._in_trunk:

@@ -17,18 +17,23 @@ from .attributes import check_written_value, establish_base_targets, set_attribu
 from .data_writes import is_data_path, watch_data_writes
 from .ownership import check_owned_attribute
 from .value_ranges import check_value
+from .write_order import write_order
 
 
 @HOOKS.register_module()
 class SetAttributesHook(Hook):
     """Set fixed values at attribute paths before training: how a learned per-copy hyper-parameter is replayed.
 
+    Paths that reach one value are written a covering path first, the narrower one last, whatever ``values``'
+    order (:mod:`automl_mm.ohl.write_order`: ``Config.dump`` sorts the keys).
+
     Args:
         values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
 
     Raises:
         ValueError: ``values`` not a non-empty dict; in ``before_train``, a path the runner does not have or that
-            is not automl_mm's to set (named with the hook).
+            is not automl_mm's to set (named with the hook), or two paths reaching the same values with different
+            values (:func:`~automl_mm.ohl.write_order.write_order`, naming both).
     """
 
     priority = 'HIGH'
@@ -45,8 +50,9 @@ class SetAttributesHook(Hook):
         for path in self.values:
             check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
         watch_data_writes(runner, self.values, 'SetAttributesHook')
-        for path, value in self.values.items():
-            set_attribute(runner, path, value)
+        # overlapping paths in the canonical order (a covering path first), not the dict's: a dumped config sorts it
+        for path in write_order(runner, self.values, 'SetAttributesHook'):
+            set_attribute(runner, path, self.values[path])
 
     def before_test(self, runner) -> None:
         """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to their values,
@@ -68,7 +74,8 @@ class TrunkScheduleHook(Hook):
     ``[k * trunk_epochs, (k + 1) * trunk_epochs)`` or iterations ``[k * trunk_iters, (k + 1) * trunk_iters)``. A
     resumed run sets the value of the trunk it resumes in before its first iteration. A data path (module
     docstring) is set before the trunk's first batch is loaded (after the previous iteration), the others before
-    its first iteration runs.
+    its first iteration runs. Paths that reach one value are written a covering path first, as
+    :class:`SetAttributesHook` writes them (:mod:`automl_mm.ohl.write_order`), which is the order the search wrote.
 
     Args:
         values: ``{path: [value of trunk 0, value of trunk 1, ...]}`` (non-empty lists).
@@ -96,6 +103,7 @@ class TrunkScheduleHook(Hook):
         self.values = {path: list(v) for path, v in values.items()}
         self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
         self._loaded: tuple = (None, None)  # the loaded checkpoint's meta epoch and iter (after_load_checkpoint)
+        self._order: list[str] = []  # the paths in write_order's order (before_train)
 
     def before_run(self, runner) -> None:
         establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
@@ -106,7 +114,8 @@ class TrunkScheduleHook(Hook):
 
     def _apply(self, runner, trunk: int, data: bool | None = None) -> None:
         """Set trunk ``trunk``'s values: of every path, or only of the data paths (``data=True``) or the others."""
-        for path, values in self.values.items():
+        for path in self._order or self.values:
+            values = self.values[path]
             if data is None or data == is_data_path(path):
                 set_attribute(runner, path, values[min(trunk, len(values) - 1)])
 
@@ -126,6 +135,12 @@ class TrunkScheduleHook(Hook):
                 except ValueError as err:
                     raise ValueError(f'TrunkScheduleHook: trunk {trunk}: {err}') from None
         watch_data_writes(runner, self.values, 'TrunkScheduleHook')
+        # overlapping paths in the canonical order (a covering path first), not the dict's: a dumped config sorts it;
+        # two paths reaching the same values are refused where any trunk's values differ
+        longest = max(len(v) for v in self.values.values())
+        self._order = write_order(runner, self.values, 'TrunkScheduleHook',
+                                  same=lambda a, b: all(a[min(k, len(a) - 1)] == b[min(k, len(b) - 1)]
+                                                        for k in range(longest)))
         self._apply(runner, self.trunk_of(runner.epoch, runner.iter))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -225,7 +240,8 @@ def _trained_position(runner: Any) -> tuple[int, int] | None:
 
 
 def _set_model_paths(runner: Any, values: dict[str, Any]) -> None:
-    """Set the paths of ``values`` through the model (``model.``...), as the replay hooks set them in training."""
-    for path, value in values.items():
-        if path.split('.', 1)[0] == 'model':
-            set_attribute(runner, path, value)
+    """Set the paths of ``values`` through the model (``model.``...), as the replay hooks set them in training: in
+    :func:`~automl_mm.ohl.write_order.write_order`'s order."""
+    model = {path: value for path, value in values.items() if path.split('.', 1)[0] == 'model'}
+    for path in write_order(runner, model, 'the replay of the model\'s attribute paths before the test'):
+        set_attribute(runner, path, model[path])

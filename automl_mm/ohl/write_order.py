@@ -1,0 +1,131 @@
+"""The order in which overlapping attribute paths are written: wider paths first, so the narrower one wins.
+
+Two paths of :mod:`automl_mm.ohl.attributes` can reach one value: ``optim_wrapper.optimizer.param_groups.*.lr``
+and ``optim_wrapper.optimizer.param_groups.0.lr`` both write group 0's lr, the base form
+``optim_wrapper.optimizer.lr`` writes every group's, ``...param_groups.0.betas`` the tuple that
+``...param_groups.0.betas.0`` writes into. Written one after the other, the last write is the value trained with.
+The replay hooks (``SetAttributesHook``, ``TrunkScheduleHook``, the model paths set before a test) used to write
+their ``values`` in their dict's order, which the config does not keep: mmengine's ``Config.dump`` sorts dict keys
+(the work_dir copy of a config, and the config automl_mm's launcher hands to locally started workers), so
+``{'...param_groups.*.lr': 0.1, '...param_groups.0.lr': 0.5}`` was replayed as group 0 at 0.5, then every group at
+0.1: group 0 trained at 0.1, silently.
+
+The canonical order, independent of any dict's order: a path that *covers* another (writes every value the other
+writes, and more: a ``*`` over the groups covers one group's index, the base form covers every group key, a tuple
+covers its elements) is written before it, so the narrower path wins. The search writes its spaces in space order
+(``OHLHook``); :func:`check_search_order` refuses, before the first trunk, spaces whose overlapping paths that order
+would write otherwise, so the search and its replay write the same values. Paths that reach the same values both
+ways (two spellings of one value, ``optim_wrapper.param_groups.0.lr`` and ``optim_wrapper.optimizer.param_groups.0.lr``,
+or the base form and ``param_groups.*.lr``) or that overlap without one covering the other have no order that
+means anything: :func:`write_order` refuses them where their values differ, naming both paths.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .attributes import SEQUENCES, base_target, path_chains
+
+Location = tuple[int, Any]  # (id of the container, its normalised key or index)
+
+
+def _key(node: Any, part: str) -> Any:
+    if isinstance(node, SEQUENCES) and part.lstrip('-').isdigit():
+        return int(part) % max(len(node), 1)
+    return part
+
+
+def _written(runner: Any, path: str) -> list[list[Location]]:
+    """Per value ``path`` writes, the locations from the root down to it (the last one written)."""
+    base = base_target(runner, path)
+    if base is not None:  # every group's key of the optimisers (automl_mm.ohl.optimizer_base)
+        optimizers, key = base
+        return [[(id(optimizer.param_groups), i), (id(group), key)]
+                for optimizer in optimizers for i, group in enumerate(optimizer.param_groups)]
+    last = path.split('.')[-1]
+    out = []
+    for chain in path_chains(runner, path, end=-1):
+        nodes = [node for _, node in chain]
+        parts = [part for part, _ in chain[1:]] + [last]
+        out.append([(id(node), _key(node, part)) for node, part in zip(nodes, parts)])
+    return out
+
+
+def _covers(wide: list[list[Location]], narrow: list[list[Location]]) -> bool:
+    """Whether every value of ``narrow`` is written by ``wide`` (itself or a container holding it)."""
+    ends = {chain[-1] for chain in wide}
+    return bool(narrow) and all(any(loc in ends for loc in chain) for chain in narrow)
+
+
+def _overlap(a: list[list[Location]], b: list[list[Location]]) -> bool:
+    ends_a, ends_b = {c[-1] for c in a}, {c[-1] for c in b}
+    return any(loc in ends_a for c in b for loc in c) or any(loc in ends_b for c in a for loc in c)
+
+
+def write_order(runner: Any, values: dict[str, Any], owner: str,
+                same: Callable[[Any, Any], bool] = lambda a, b: a == b) -> list[str]:
+    """The paths of ``values`` in the order to write them: a path covering another before it (module docstring),
+    otherwise in ``values``' order. Independent of ``values``' order wherever the order changes what is written.
+
+    Args:
+        runner: The runner the paths resolve on.
+        values: ``{path: value}`` (a ``TrunkScheduleHook``'s per-trunk lists as values).
+        owner: Named in errors (``'SetAttributesHook'``).
+        same: Whether two paths' values are the same (then their order does not matter).
+
+    Raises:
+        ValueError: two paths that reach the same value with different values, neither covering only part of the
+            other (the same values both ways, or a partial overlap), naming ``owner`` and both paths; as
+            :func:`~automl_mm.ohl.attributes.path_chains` for a path that does not resolve.
+    """
+    paths = list(values)
+    written = {path: _written(runner, path) for path in paths}
+    covered = {p: 0 for p in paths}  # how many other paths p strictly covers
+    for i, a in enumerate(paths):
+        for b in paths[i + 1:]:
+            if not _overlap(written[a], written[b]):
+                continue
+            ab, ba = _covers(written[a], written[b]), _covers(written[b], written[a])
+            if ab != ba:
+                covered[a if ab else b] += 1
+            elif not same(values[a], values[b]):
+                how = 'reach the same values' if ab else 'overlap, neither covering the other,'
+                raise ValueError(f'{owner}: attribute paths {a!r} and {b!r} {how} with different values '
+                                 f'({values[a]!r} and {values[b]!r}): which one is trained with would depend on the '
+                                 'order they are written in, which a dumped config does not keep (mmengine sorts '
+                                 'its keys); keep one of them')
+    # a path covering another covers everything that one covers too: more covered paths, written earlier
+    return sorted(paths, key=lambda p: -covered[p])
+
+
+def check_search_order(runner: Any, spaces: Sequence[Any]) -> None:
+    """Refuse, before the first trunk, OHL spaces whose attribute paths overlap where ``OHLHook``'s writing order
+    (space by space, a later space's write last) is not :func:`write_order`'s (a covering path first): the search
+    would train with values its exports' replay does not set. Only ``AttributeSpace`` s (and spaces built on it)
+    are checked: they write their ``targets`` with :func:`~automl_mm.ohl.attributes.set_attribute`.
+
+    Raises:
+        ValueError: naming both spaces and both paths, and the order to list them in.
+    """
+    from .attribute_space import AttributeSpace
+
+    seen: list[tuple[str, str, list[list[Location]]]] = []
+    for space in spaces:
+        targets = space.targets if isinstance(space, AttributeSpace) else []
+        mine = [(space.name, path, _written(runner, path)) for path in targets]
+        for name, path, written in seen:
+            for _, own, own_written in mine:
+                if name == space.name or not _overlap(written, own_written):
+                    continue
+                if _covers(written, own_written) and not _covers(own_written, written):
+                    continue  # the earlier space's wider path, then the later's narrower one: the canonical order
+                if _covers(own_written, written) and not _covers(written, own_written):
+                    fix = f'list OHL space {space.name!r} before {name!r}'
+                else:
+                    fix = 'they reach the same values (or overlap in part): target them from one space'
+                raise ValueError(f'OHL spaces {name!r} and {space.name!r} write overlapping attribute paths '
+                                 f'{path!r} and {own!r}: the search writes the later space last, while replaying '
+                                 'its exports writes a covering path first and the narrower one last (a dumped '
+                                 f'config keeps no order), so the retrained model would train with other values; '
+                                 f'{fix}')
+        seen += mine
