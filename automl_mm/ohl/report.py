@@ -158,8 +158,9 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
     if not values:
         return ''
     length = {k: v for k, v in trunk.items() if v is not None}
-    # in the order written, not sorted: TrunkScheduleHook sets the paths in its dict's order, and where two paths
-    # reach one value (a '*' over the groups and one group's index) the last one set is the one trained with
+    # in the order written, not sorted, as the search wrote them; where two paths reach one value (a '*' over the
+    # groups and one group's index) TrunkScheduleHook writes the covering one first whatever this order
+    # (automl_mm.ohl.write_order: a dumped config sorts it), which is the order OHLHook let the search write
     text = pprint.pformat(dict(type='automl_mm.TrunkScheduleHook', values=values, **length), width=110,
                           compact=True, sort_dicts=False)
     return (f'# Exported by automl_mm OHLHook after trunk {history[-1]["trunk"]}: per trunk, the value the final\n'
@@ -178,8 +179,8 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
     a run searching the learning rate and the weight decay exports two ``SetAttributesHook`` s); loaded as one
     file, only the last assignment would survive and the other learned values would silently not be replayed.
     Where more than one fragment sets ``custom_hooks``, a last line sets it to all their hooks, in space order, each
-    hook's keys and values in their own order (a ``SetAttributesHook`` sets its paths in that order; sorted, a
-    group's index written before every group was replayed after it).
+    hook's keys and values in their own order, as written (a ``SetAttributesHook`` no longer depends on it: it
+    writes overlapping paths a covering one first, :mod:`automl_mm.ohl.write_order`).
     Each fragment's ``custom_imports`` lists the modules its own types need (a user's op's module in one, automl_mm
     only in another): the file sets it once, first, to the union of their ``imports`` in first-seen order
     (``allow_failed_imports`` only where every fragment allows it); refusing differing lists left no file.

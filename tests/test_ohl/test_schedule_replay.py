@@ -185,10 +185,9 @@ def test_final_policy_keeps_every_attribute_spaces_value():
 
 
 def test_merging_fragments_keeps_the_order_of_each_hooks_values():
-    """SetAttributesHook sets its values in their dict's order, so where two paths reach one value (a group's index,
-    then every group) the last one set is the one trained with. The merged custom_hooks line was written with
-    pprint's sorted keys: a space's hook setting group 0 to 0.5 and then every group to 0.1 (group 0 trained at 0.1)
-    was replayed as every group at 0.1, then group 0 at 0.5."""
+    """The merged custom_hooks line keeps each hook's keys in the order written (it was written with pprint's sorted
+    keys). The hooks no longer depend on that order where two paths reach one value (a covering path is written
+    first: tests/test_ohl/test_replay_write_order.py); the file reads as the spaces wrote it."""
     from mmengine.config import Config
 
     one = LR.replace('*', '0')
