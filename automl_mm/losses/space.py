@@ -136,6 +136,10 @@ class LossFunctionSpace(AttributeSpace):
                              f'{self.targets} has {counts[0]}: leave the space\'s num_intervals out to take the '
                              'loss\'s')
 
+    def check_dimension(self, runner: Any, path: str) -> None:
+        """Left to :meth:`resolve` and :meth:`setup`, which compare θ's length with the loss's by its terms
+        (``num_intervals``, the parametrisation)."""
+
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         """Bind to the loss(es) at the target.
 

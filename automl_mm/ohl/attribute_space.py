@@ -24,7 +24,7 @@ from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
 from .ownership import check_owned_attribute
 from .report import CUSTOM_IMPORTS
-from .value_ranges import check_draws
+from .value_ranges import check_draws, shape_mismatch, value_shape
 
 
 def _plain(value: Any) -> Any:
@@ -177,6 +177,7 @@ class AttributeSpace(PerCopySpace):
                 # a model config read only when the model was built (a head's train_cfg.assigner): refused here too,
                 # before the copies start
                 check_read_at_run_time(runner, path, f'OHL space {self.name!r}')
+                self.check_dimension(runner, path)  # a 2-d Gaussian on a float loss_weight
                 check_draws(self, runner, path)  # a draw outside the attribute's range (label_smoothing = -0.1)
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
@@ -203,7 +204,34 @@ class AttributeSpace(PerCopySpace):
                 check_written_value(runner, path, value)
             except ValueError as err:
                 raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}') from None
+        self.check_dimension(runner, path)
         check_draws(self, runner, path)
+
+    def check_dimension(self, runner: Any, path: str) -> None:
+        """Refuse a Gaussian (no ``choices``) whose dimension does not match what ``path`` holds, before the first
+        trunk: a ``d``-dimensional sample is written as a list of ``d`` numbers and a 1-dimensional one as one
+        number (:meth:`value_of`), so a 2-d Gaussian on mmdet's float ``loss_weight`` stopped each copy at its first
+        forward (``list * Tensor``), on a group's ``lr`` at its first step (the base ``lr`` refused it at the first
+        trunk), and a 1-d one on Adam's ``betas`` wrote one number over the pair. What is compared:
+        :func:`~automl_mm.ohl.value_ranges.shape_mismatch` (a number, or a list / tuple / 1-D tensor of numbers;
+        anything else is not checked). Choices are checked one by one in :meth:`check_choices`.
+
+        Raises:
+            ValueError: naming the space, its dimension, the path and what it holds (type and value).
+        """
+        if self.choices is not None or not hasattr(self.distribution, 'mode'):
+            return
+        value = self.value_of(self.distribution.mode())
+        dim = getattr(self.distribution, 'dim', None)
+        for current in get_attribute(runner, path):
+            found = shape_mismatch(current, value)
+            if found is None:
+                continue
+            fix = (f'a Gaussian with mean of {value_shape(current)} values, or target one element per space '
+                   f'({path}.0)' if value_shape(current) else 'a 1-dimensional Gaussian (mean=[m])')
+            raise ValueError(f'OHL space {self.name!r}: a {dim}-dimensional {type(self.distribution).__name__} '
+                             f'writes {"one number" if dim == 1 else f"a list of {dim} numbers"} to attribute path '
+                             f'{path!r}, but {found}; search it with {fix}')
 
     def reported(self, value: Any) -> Any:
         """A value as the history and exports report it (plain Python); subclasses whose target transforms what

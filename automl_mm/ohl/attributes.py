@@ -46,7 +46,7 @@ from .optimizer_base import (
     write_base,
     write_wrapper_base,
 )
-from .value_ranges import check_attribute_value
+from .value_ranges import check_attribute_shape, check_attribute_value
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -250,6 +250,7 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
         return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
+    check_attribute_shape(pairs, path, value)  # a list over a float loss_weight or lr, a number over betas
     _check_group_writes(runner, path, value)
     check_attribute_value(pairs, path, value)  # a transform's prob of 1.5 (automl_mm.ohl.value_ranges)
     base_groups = _wrapper_base_groups(runner, path)  # read before the groups change
@@ -277,6 +278,7 @@ def check_written_value(runner: Any, path: str, value: Any) -> None:
         for optimizer, key in pairs:
             check_base_value(optimizer, key, value, path, runner)
         return
+    check_attribute_shape(pairs, path, value)  # a list over a float loss_weight or lr, a number over betas
     _check_group_writes(runner, path, value)
     check_attribute_value(pairs, path, value)
 

@@ -120,6 +120,51 @@ def _scalar(value: Any) -> float | None:
     return None
 
 
+def value_shape(value: Any) -> int | None:
+    """What ``value`` holds, for comparing a written value with the one it replaces: ``0`` for one real number (a
+    one-element tensor's included, as :func:`_scalar`), ``k`` for a list, a tuple or a 1-D tensor of ``k`` real
+    numbers, else ``None`` (anything else: not compared)."""
+    if _scalar(value) is not None:
+        return 0
+    if isinstance(value, torch.Tensor):
+        return value.numel() if value.ndim == 1 and not value.is_complex() else None
+    if isinstance(value, (list, tuple)) and value and all(_scalar(v) is not None and not isinstance(v, torch.Tensor)
+                                                          for v in value):
+        return len(value)
+    return None
+
+
+def _holds(shape: int) -> str:
+    return 'one number' if shape == 0 else f'{shape} numbers'
+
+
+def shape_mismatch(current: Any, value: Any) -> str | None:
+    """A message where writing ``value`` over ``current`` changes what the target holds (:func:`value_shape`: a
+    list of 2 numbers over an mmdet loss's float ``loss_weight`` or an optimiser group's ``lr``, one number over
+    Adam's ``betas``), else ``None`` (same shape, or either not compared)."""
+    now, new = value_shape(current), value_shape(value)
+    if now is None or new is None or now == new:
+        return None
+    return (f'it holds {_holds(now)} (a {type(current).__name__}: {current!r}), and {value!r} is '
+            f'{_holds(new)}')
+
+
+def check_shape(runner: Any, path: str, value: Any) -> None:
+    """Refuse ``value`` where it has another shape than what ``path`` holds now (:func:`shape_mismatch`), without
+    writing it: a list written over mmdet's float ``loss_weight`` stopped the copy at its first forward (``list *
+    Tensor``), over a group's ``lr`` at its first step, and one number over Adam's ``betas`` at its first step too.
+
+    Raises:
+        ValueError: naming the path, what it holds (type and value) and what ``value`` is.
+    """
+    from .attributes import get_attribute
+
+    for current in get_attribute(runner, path):
+        found = shape_mismatch(current, value)
+        if found is not None:
+            raise ValueError(f'attribute path {path!r}: {found}')
+
+
 def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """``(range, source)`` of the attribute ``name`` of the object ``owner`` (not an optimiser group), else ``None``:
     a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``, an augmentation
@@ -177,15 +222,32 @@ def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     return None
 
 
+def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
+    """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
+    where it has another shape than what one of them holds (:func:`shape_mismatch`).
+
+    Raises:
+        ValueError: naming the path, what it holds (type and value) and what ``value`` is.
+    """
+    for node, name in pairs:  # a list over a float (mmdet's loss_weight), a number over a tuple (Adam's betas)
+        current = node[name] if isinstance(node, (dict, list, tuple)) else getattr(node, name, None)
+        found = shape_mismatch(current, value)
+        if found is not None:
+            raise ValueError(f'attribute path {path!r}: {found}')
+
+
 def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
     """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
     where it lies outside a known range (:func:`attribute_range`: a transform's ``prob`` of 1.5 applied the
     transform to every image, an mmdet loss's ``loss_weight`` of -1 ascended the loss, silently). A
-    ``CheckedFloat`` checks its own writes and is left to it.
+    ``CheckedFloat`` checks its own writes and is left to it. Refuse too a value of another shape than the one it
+    replaces (:func:`shape_mismatch`: a list over a float, a number over a tuple of numbers).
 
     Raises:
-        ValueError: naming the path, the value, the range and its source.
+        ValueError: naming the path, the value, the range and its source; or the path, what it holds and what the
+            value is.
     """
+    check_attribute_shape(pairs, path, value)
     number = _scalar(value)
     if number is None:
         return
@@ -237,8 +299,10 @@ def check_value(runner: Any, path: str, value: Any) -> None:
     ``CheckedFloat`` included), without writing it: a replayed schedule checks every trunk's value at its start.
 
     Raises:
-        ValueError: naming the path, the value, the range and its source.
+        ValueError: naming the path, the value, the range and its source; a value of another shape than what
+            ``path`` holds (:func:`check_shape`), naming what it holds.
     """
+    check_shape(runner, path, value)
     number = _scalar(value)
     if number is None:
         return
