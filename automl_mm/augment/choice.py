@@ -272,8 +272,9 @@ def count_view_choices(transform: Any) -> None:
         transform._apply_transforms = wrapper.apply_view
 
 
-class _CountsDroppedDraws(Compose):
-    """A dataset's pipeline (mmengine's ``Compose``, its class swapped by :func:`count_dropped_draws`) that keeps
+class _CountsDroppedDraws:
+    """What a dataset's pipeline (mmengine's ``Compose``, a subclass of it or another callable class: its class
+    swapped by :func:`count_dropped_draws` for one derived from it and this, :func:`_counting_class`) adds: it keeps
     the draws of an image it dropped and adds them to the ``ohl_choice`` of the next image it returns.
 
     A transform after the policy that returns None (mmdet's ``FilterAnnotations`` with ``keep_empty=True``, its
@@ -303,6 +304,41 @@ class _CountsDroppedDraws(Compose):
             self._dropped = []
             _add_draws(out, pending)
         return out
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        # the derived class is made at run time, so a pickle (dataloader workers, deepcopy) names the pipeline's
+        # own class and derives it again when loaded
+        base = type(self)._counted_class
+        return _as_counting, (base, self.__getstate__())
+
+
+#: The class :func:`count_dropped_draws` gives a pipeline of each class (``_CountsDroppedDraws`` first).
+_COUNTING_CLASSES: dict[type, type] = {}
+
+
+def _counting_class(cls: type) -> type:
+    """The class derived from :class:`_CountsDroppedDraws` and the pipeline class ``cls`` (one per class).
+
+    Raises:
+        TypeError: where Python cannot derive it (``cls`` is final, or its ``__init_subclass__`` refuses).
+    """
+    found = _COUNTING_CLASSES.get(cls)
+    if found is None:
+        found = type(f'{cls.__name__}CountingDroppedDraws', (_CountsDroppedDraws, cls),
+                     {'_counted_class': cls, '__module__': __name__})
+        _COUNTING_CLASSES[cls] = found
+    return found
+
+
+def _as_counting(cls: type, state: Any) -> Any:
+    """A pipeline of class ``cls`` with ``state`` (its ``__getstate__``), switched to :func:`_counting_class`."""
+    obj = cls.__new__(cls)
+    if hasattr(obj, '__setstate__'):
+        obj.__setstate__(state)
+    elif state:
+        obj.__dict__.update(state)
+    obj.__class__ = _counting_class(cls)
+    return obj
 
 
 def _add_draws(out: dict, draws: list[tuple[str, int, Any, int]]) -> None:
@@ -343,13 +379,29 @@ def _datasets_of(dataset: Any):
 
 
 def count_dropped_draws(dataset: Any) -> None:
-    """Make the pipeline of ``dataset`` and of every dataset it wraps (an mmengine ``Compose``) add the draws of
-    an image it dropped to the image it returns next (:class:`_CountsDroppedDraws`: the refetched replacement).
-    Idempotent; a pipeline of another class is left as it is."""
+    """Make the pipeline of ``dataset`` and of every dataset it wraps add the draws of an image it dropped to the
+    image it returns next (:class:`_CountsDroppedDraws`: the refetched replacement): its class becomes one derived
+    from it (:func:`_counting_class`), so mmengine's ``Compose``, a user's subclass of it or another callable
+    pipeline class keeps what it does and what it holds. Only the exact ``Compose`` used to be switched: the
+    dropped draws of a dataset whose pipeline was a subclass went uncounted, silently. Idempotent; a pipeline that
+    is ``None`` or a list (mmdet's ``MultiImageMixDataset``'s transforms, run one by one) is left as it is.
+
+    Raises:
+        TypeError: a pipeline whose class cannot be switched (a function, a class with ``__slots__`` or a built-in
+            one), naming the dataset's class and the pipeline's.
+    """
     for obj in _datasets_of(dataset):
         pipeline = getattr(obj, 'pipeline', None)
-        if type(pipeline) is Compose:
-            pipeline.__class__ = _CountsDroppedDraws
+        if pipeline is None or isinstance(pipeline, (list, tuple, _CountsDroppedDraws)) or not callable(pipeline):
+            continue
+        try:
+            pipeline.__class__ = _counting_class(type(pipeline))
+        except TypeError as err:
+            raise TypeError(f'OHL-Auto-Aug: the pipeline of the dataset {type(obj).__name__} is a '
+                            f'{type(pipeline).__module__}.{type(pipeline).__qualname__}, whose class cannot be '
+                            f'switched to count the draws of images dropped after the policy ({err}); so those draws '
+                            "would go uncounted. Build the dataset's pipeline as mmengine's Compose or a subclass "
+                            'of it (a class without __slots__)') from None
 
 
 def check_choice_key(key: Any, owner: str) -> str:

@@ -13,9 +13,9 @@ import pytest
 import torch
 from mmdet.datasets.transforms import CachedMixUp
 from mmdet.structures.bbox import HorizontalBoxes
-from mmengine.dataset import BaseDataset, RepeatDataset
+from mmengine.dataset import BaseDataset, Compose, RepeatDataset
 
-from automl_mm.augment.choice import recorded_draws
+from automl_mm.augment.choice import count_dropped_draws, recorded_draws
 from automl_mm.ohl import PipelineChoiceSpace
 from tests.test_ohl._spaces import _fresh_layout, _pipeline_runner  # noqa: F401  (_fresh_layout: autouse)
 
@@ -297,3 +297,47 @@ def test_a_mixed_in_image_whose_pair_removed_every_box_still_counts_its_draw():
     assert [len(d) for d in draws] == [2] * len(dataset), draws
     assert any(d[1] == (1, 0) for d in draws)  # some mixed-in pair removed every box
     assert _count(space, records) == (2 * len(dataset), 0)
+
+
+class _CountingCalls(Compose):
+    """A user's pipeline class: mmengine's Compose that counts its calls."""
+
+    def __call__(self, data: dict) -> dict | None:
+        self.calls = getattr(self, 'calls', 0) + 1
+        return super().__call__(data)
+
+
+def test_a_pipeline_of_a_compose_subclass_counts_the_draws_of_its_dropped_images_too():
+    """``count_dropped_draws`` switched only a pipeline whose class is exactly mmengine's Compose: a dataset whose
+    pipeline is a subclass of it (``_CountingCalls``) kept it, so the draws of the images it dropped after the
+    policy were discarded with them, silently (trunk counts [8, 0]: only the kept draws). Its class is now derived
+    from the user's, which still runs (``calls``), and the switched pipeline still pickles to dataloader workers."""
+    choice = dict(type='automl_mm.OHLRandomChoice', key='c',
+                  transforms=[[], [dict(type='mmdet.Resize', scale=(2, 2), keep_ratio=False)]])
+    dataset = _Boxes(pipeline=[choice, dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(4, 4)),
+                               dict(type='mmdet.PackDetInputs')], serialize_data=False)
+    dataset.pipeline = _CountingCalls(dataset.pipeline.transforms)
+    space = _space(SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset)))
+    count_dropped_draws(dataset)  # idempotent: OHLHook's setup switched it already
+    dataset = pickle.loads(pickle.dumps(dataset))
+    assert isinstance(dataset.pipeline, _CountingCalls)
+    np.random.seed(0)
+    records = [dataset[i]['data_samples'].metainfo['ohl_choice'] for i in range(len(dataset))]
+    dropped = dataset.pipeline.calls - len(dataset)  # each call past one per image returned None
+    assert dropped >= 4
+    assert _count(space, records) == (len(dataset) + dropped, 0)
+    assert space.trunk_stats().tolist() == [len(dataset), dropped]
+
+
+def test_a_pipeline_that_cannot_be_switched_is_refused_naming_the_dataset_and_its_class():
+    """A pipeline whose class cannot be switched (here a function) would let the dropped draws go uncounted: refused
+    at setup, naming the dataset's class and the pipeline's."""
+    dataset = _Boxes(pipeline=[], serialize_data=False)
+    dataset.pipeline = _identity
+    with pytest.raises(TypeError, match=r'the pipeline of the dataset _Boxes is a builtins\.function, whose class '
+                                        r"cannot be switched .* Build the dataset's pipeline as mmengine's Compose"):
+        count_dropped_draws(RepeatDataset(dataset, times=2))
+
+
+def _identity(results: dict) -> dict:
+    return results
