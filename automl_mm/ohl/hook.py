@@ -462,6 +462,8 @@ class OHLHook(Hook):
 
     def _begin_trunk(self, runner) -> None:
         # The spaces' samples depend only on (seed, copy, trunk, space): every rank of a copy draws the same one.
+        # Space by space: where their paths overlap, a covering one first (check_search_order refused any other order
+        # in before_train), the order the exports' replay and adopt_model_values write in.
         for i, space in enumerate(self.spaces):
             space.reset_stats()
             space.begin_trunk(runner, self.trunk, space_generator(self.seed, self.layout.copy_id, self.trunk, i))

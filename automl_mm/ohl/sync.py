@@ -28,6 +28,7 @@ from mmengine.model import is_model_wrapper
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from .attributes import set_attribute
+from .write_order import write_order
 
 
 def same(a: torch.Tensor, b: torch.Tensor, nan_equal: bool = False) -> bool:
@@ -178,13 +179,27 @@ def adopt_model_values(runner: Any, copy_values: dict[str, list], best: int) -> 
     the validation after a broadcasting trunk (every rank scoring its share) and the model left after the last
     trunk ran with each copy's own sample instead of the best copy's. Other paths are left to the next trunk's
     write: the optimiser's came with its state, and a data path's write would restart the loader's workers.
+
+    Paths that reach one value are written a covering path first, the narrower one last
+    (:func:`~automl_mm.ohl.write_order.write_order`), as the exports' replay and ``SearchedValuesHook`` write the same
+    values; across spaces it is the order the copies wrote in (:func:`~automl_mm.ohl.write_order.check_search_order`
+    refused any other before the first trunk). A path two spaces report keeps the later space's value. In space and
+    dict order, a space whose reported values overlap (``{'model.0.p': 0.3, 'model.*.p': 0.1}``, which it applied
+    as ``[0.3, 0.1]``) left every copy at ``[0.1, 0.1]``.
+
+    Raises:
+        ValueError: two paths reaching the same values with different values (:func:`write_order`, naming both).
     """
+    values: dict[str, Any] = {}
     for per_copy in copy_values.values():
         if not 0 <= best < len(per_copy):
             continue
         for path, value in per_copy[best].items():
             if path.split('.', 1)[0] == 'model':
-                set_attribute(runner, path, value)
+                values.pop(path, None)  # a later space's write of a path last, as SearchedValuesHook takes them
+                values[path] = value
+    for path in write_order(runner, values, "OHLHook: the best copy's model attribute values after the broadcast"):
+        set_attribute(runner, path, values[path])
 
 
 def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor, best: int, broadcasted: bool,

@@ -98,21 +98,46 @@ def write_order(runner: Any, values: dict[str, Any], owner: str,
     return sorted(paths, key=lambda p: -covered[p])
 
 
+def _space_paths(runner: Any, space: Any) -> list[tuple[str, list[list[Location]]]]:
+    """``(path, what it writes)`` of the attribute paths ``space`` writes: an ``AttributeSpace``'s ``targets``
+    (resolved in its ``setup``); another space's (a user's ``PerCopySpace``) the paths it reports, which its exports
+    replay (``scheduled_values``, and ``applied_values`` once it applied a sample), those that resolve on ``runner``
+    (another one is named by its replay). A space reporting none (``PipelineChoiceSpace``: it binds its choice
+    transforms, it writes no attribute path) has none."""
+    from .attribute_space import AttributeSpace
+
+    if isinstance(space, AttributeSpace):
+        return [(path, _written(runner, path)) for path in space.targets]
+    reported: dict[str, Any] = {}
+    for method in ('scheduled_values', 'applied_values'):  # OHLSpace's (None by default)
+        values = getattr(space, method, lambda: None)()
+        reported.update(values if isinstance(values, dict) else {})
+    out = []
+    for path in reported:
+        try:
+            out.append((path, _written(runner, path)))
+        except ValueError:  # does not resolve (path_chains)
+            continue
+    return out
+
+
 def check_search_order(runner: Any, spaces: Sequence[Any]) -> None:
     """Refuse, before the first trunk, OHL spaces whose attribute paths overlap where ``OHLHook``'s writing order
     (space by space, a later space's write last) is not :func:`write_order`'s (a covering path first): the search
-    would train with values its exports' replay does not set. Only ``AttributeSpace`` s (and spaces built on it)
-    are checked: they write their ``targets`` with :func:`~automl_mm.ohl.attributes.set_attribute`.
+    would train with values its exports' replay (and the best copy's values written into every copy after a
+    broadcast, :func:`~automl_mm.ohl.sync.adopt_model_values`) does not set. Every space's paths are checked: an
+    ``AttributeSpace``'s (and a space built on it, ``LossFunctionSpace``) ``targets``, and the paths any other space
+    reports (a user's ``PerCopySpace`` writing in its own ``apply``: :func:`_space_paths`). Paths of one space are
+    not compared: an ``AttributeSpace`` writes one value to all its targets, and a space of the user's must write
+    its own overlapping paths a covering one first (``automl_mm.testing.check_ohl_space`` compares what its targets
+    hold with what it reports).
 
     Raises:
         ValueError: naming both spaces and both paths, and the order to list them in.
     """
-    from .attribute_space import AttributeSpace
-
     seen: list[tuple[str, str, list[list[Location]]]] = []
     for space in spaces:
-        targets = space.targets if isinstance(space, AttributeSpace) else []
-        mine = [(space.name, path, _written(runner, path)) for path in targets]
+        mine = [(space.name, path, written) for path, written in _space_paths(runner, space)]
         for name, path, written in seen:
             for _, own, own_written in mine:
                 if name == space.name or not _overlap(written, own_written):

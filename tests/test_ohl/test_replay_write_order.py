@@ -17,9 +17,11 @@ from torch import nn, optim
 
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import set_attribute
-from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+from automl_mm.ohl.base import PerCopySpace
+from automl_mm.ohl.replay_hooks import SearchedValuesHook, SetAttributesHook, TrunkScheduleHook
 from automl_mm.ohl.report import schedule_fragment
-from automl_mm.ohl.write_order import check_search_order
+from automl_mm.ohl.sync import adopt_model_values
+from automl_mm.ohl.write_order import check_search_order, write_order
 
 WIDE = ['optim_wrapper.param_groups.*.lr',  # sorts after the narrower path below
         'optim_wrapper.optimizer.weight_decay']  # the base form: every group's weight_decay
@@ -104,3 +106,80 @@ def test_the_model_paths_set_before_a_test_are_written_in_the_same_order():
     runner = SimpleNamespace(model=nn.Sequential(nn.LeakyReLU(0.01), nn.LeakyReLU(0.01)))
     SetAttributesHook({'model.0.negative_slope': 0.3, 'model.*.negative_slope': 0.1}).before_test(runner)
     assert [m.negative_slope for m in runner.model] == [0.3, 0.1]
+
+
+class _Slopes(PerCopySpace):
+    """A user's per-copy space (not an ``AttributeSpace``): writes its ``values`` of the drawn choice in its own
+    ``apply`` (a covering path first) and reports them in ``values``' order."""
+
+    def __init__(self, name, values):
+        super().__init__(dict(type='Categorical', num_choices=2), name=name)
+        self.values, self.current = values, None  # {path: [value of choice 0, value of choice 1]}
+
+    def apply(self, sample, runner):
+        self.current = {path: v[int(sample)] for path, v in self.values.items()}
+        for path in write_order(runner, self.current, self.name):
+            set_attribute(runner, path, self.current[path])
+
+    def scheduled_values(self):
+        return {path: v[int(self.distribution.mode())] for path, v in self.values.items()}
+
+    def applied_values(self):
+        return self.current
+
+    def export_fragment(self):
+        return ''
+
+
+def _slopes_runner(slope=0.01):
+    return SimpleNamespace(model=nn.Sequential(nn.LeakyReLU(slope), nn.LeakyReLU(slope)))
+
+
+def _slopes(runner):
+    return [m.negative_slope for m in runner.model]
+
+
+def test_a_users_space_before_a_covering_attribute_space_is_refused_and_after_it_replays_the_same():
+    narrow = _Slopes('l0', {'model.0.negative_slope': [0.3, 0.05]})
+    wide = AttributeSpace(dict(type='Categorical'), target='model.*.negative_slope', choices=[0.1, 0.2], name='all')
+    # listed l0 first, the copies trained with all's value on layer 0 ([0.1, 0.1]); the replay of their values
+    # (SearchedValuesHook, the schedule) writes the covering path first: [0.3, 0.1], silently
+    with pytest.raises(ValueError, match=r"OHL spaces 'l0' and 'all' .*'model.0.negative_slope' and "
+                                         r"'model.\*.negative_slope'.*list OHL space 'all' before 'l0'"):
+        check_search_order(_slopes_runner(), [narrow, wide])
+    search = _slopes_runner()
+    check_search_order(search, [wide, narrow])
+    wide.apply(0, search)
+    narrow.apply(0, search)  # OHLHook: space by space
+    replay = _slopes_runner()
+    SearchedValuesHook().before_test(replay)  # nothing loaded: nothing set
+    hook = SearchedValuesHook()
+    hook.values = {**wide.applied_values(), **narrow.applied_values()}
+    hook.before_test(replay)
+    assert _slopes(search) == [0.3, 0.1]
+    assert _slopes(replay) == _slopes(search)
+
+
+def test_the_best_copys_values_written_into_every_copy_are_those_it_trained_with():
+    # the user's space reports the narrower path first; it applied the covering one first (layer 0 at 0.3)
+    space = _Slopes('slopes', {'model.0.negative_slope': [0.3, 0.05], 'model.*.negative_slope': [0.1, 0.2]})
+    best = _slopes_runner()
+    space.apply(0, best)
+    other = _slopes_runner(0.02)  # another copy, which drew its own value
+    adopt_model_values(other, {'slopes': [{'model.0.negative_slope': 0.05, 'model.*.negative_slope': 0.2},
+                                          space.applied_values()]}, best=1)
+    assert _slopes(best) == [0.3, 0.1]
+    assert _slopes(other) == _slopes(best)  # in the reported order, every copy held [0.1, 0.1]
+
+
+def test_the_best_copys_values_across_spaces_are_written_in_the_order_the_copies_wrote():
+    wide = AttributeSpace(dict(type='Categorical'), target='model.*.negative_slope', choices=[0.1, 0.2], name='all')
+    narrow = AttributeSpace(dict(type='Categorical'), target='model.0.negative_slope', choices=[0.3, 0.05],
+                            name='l0')
+    best = _slopes_runner()
+    check_search_order(best, [wide, narrow])
+    wide.apply(0, best)
+    narrow.apply(0, best)
+    other = _slopes_runner(0.02)
+    adopt_model_values(other, {'all': [wide.applied_values()], 'l0': [narrow.applied_values()]}, best=0)
+    assert _slopes(other) == _slopes(best) == [0.3, 0.1]
