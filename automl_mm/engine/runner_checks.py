@@ -9,34 +9,42 @@ automl_mm's ``tools/train.py`` / ``tools/test.py`` check a config before anythin
 with an OHL augmentation trained and reported numbers on augmented images, a ``save_best`` key that the evaluator
 does not report stopped the run with mmengine's ``KeyError`` after the first validation, and so on. Installed by
 :func:`automl_mm.engine.patches.install` (so by ``import automl_mm`` and ``custom_imports``, or by
-mmengine importing the config's ``default_scope`` while it builds the first runner, which is then marked:
-:func:`mark_runner_in_construction`):
+mmengine importing the config's ``default_scope`` while it builds the first runner: see "Which runners" below):
 
 * ``Runner.from_cfg`` (``FlexibleRunner.from_cfg`` too; ``RUNNERS.build`` calls it for a ``runner_type``) refuses,
   before building anything, a config that needs several processes (an OHL hook's ``num_copies x ranks_per_copy``)
   with ``launcher='none'`` in a process without a process group, naming the commands that start them (the runner
-  built one model and ``CopyRunner`` stopped with a world-size error after building it); then it marks the runner it
-  built for the checks below.
-* ``Runner.train`` (and ``FlexibleRunner.train``) of a marked runner first runs ``check_config(cfg)`` and the model
-  checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and ``check_mask_metrics(..., test_only=True)``, as
-  automl_mm's tools do, and ``Runner.val`` the same checks of what validating reads (``val_dataloader``,
-  ``val_evaluator``, ``val_cfg``: ``split='val'``; and ``default_hooks.checkpoint``'s ``save_best`` / ``out_dir``,
-  which mmengine's ``CheckpointHook`` reads after a ``val()`` too; a runner used only to validate,
-  ``Runner.from_cfg(cfg).val()``, ran none): once per runner and entry point (once per job in a distributed run: rank
-  0 checks and every rank raises its error; ``train()``'s checks cover ``val()`` and ``test()``, not the other way
-  round), after the runner is built (its model, hooks and work dir) and before a dataloader is built or an image read.
-  Only these static checks run: ``build_check`` would build the model, hooks, datasets and evaluators a second time,
-  which the runner builds itself (the model and hooks already, the datasets and evaluators when its loops start), with
-  mmengine's own messages.
+  built one model and ``CopyRunner`` stopped with a world-size error after building it).
+* ``Runner.train`` (and ``FlexibleRunner.train``) of a runner built from a config (which runners: below) first runs
+  ``check_config(cfg)`` and the model checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and
+  ``check_mask_metrics(..., test_only=True)``, as automl_mm's tools do, and ``Runner.val`` the same checks of what
+  validating reads (``val_dataloader``, ``val_evaluator``, ``val_cfg``: ``split='val'``; and
+  ``default_hooks.checkpoint``'s ``save_best`` / ``out_dir``, which mmengine's ``CheckpointHook`` reads after a
+  ``val()`` too; a runner used only to validate, ``Runner.from_cfg(cfg).val()``, ran none): once per runner and entry
+  point (once per job in a distributed run: rank 0 checks and every rank raises its error; ``train()``'s checks cover
+  ``val()`` and ``test()``, not the other way round), after the runner is built (its model, hooks and work dir) and
+  before a dataloader is built or an image read. Only these static checks run: ``build_check`` would build the model,
+  hooks, datasets and evaluators a second time, which the runner builds itself (the model and hooks already, the
+  datasets and evaluators when its loops start), with mmengine's own messages.
 
 ``Runner.val`` / ``Runner.test`` also register :class:`~automl_mm.nas.SearchedArchitectureHook` and
 :class:`~automl_mm.ohl.SearchedValuesHook` (once each), so a NAS search's final checkpoint loaded with ``load_from``
 runs the searched architecture, and an OHL search's checkpoint the values its final model trained with, as under
 automl_mm's ``tools/test.py`` (they ran the config's path and values).
 
-Runners built inside :func:`checked_by_tool` are not marked: automl_mm's tools run the checks themselves (in the
-launching process, once, before local workers start), so each check runs once per process there, not twice.
-A runner built without a config (``Runner(model=..., ...)``) is not checked.
+Which runners: every runner built with a non-empty config (``runner.cfg``: ``from_cfg``'s, a subclass's own
+``from_cfg`` that calls ``cls(...)`` without ``super().from_cfg``, ``Runner(..., cfg=cfg)``) unless it was built
+inside :func:`checked_by_tool` (the wrapped ``Runner.__init__`` exempts it: automl_mm's tools run the checks
+themselves, in the launching process, once, before local workers start, so each check runs once per process there,
+not twice). The rule is read from the runner when ``train()`` / ``val()`` / ``test()`` starts (:func:`pending_checks`),
+so it also holds for the first runner of a process whose config names automl_mm only by ``default_scope`` (mmdet's
+or mmengine's ``tools/train.py`` without ``custom_imports``): mmengine imports automl_mm while it builds that runner,
+inside the unwrapped ``from_cfg`` and ``__init__`` (looking up its log processor in automl_mm's registry), so no
+wrapper saw it built; until the forty-third session it trained, validated and tested without any check (a PC-NAS
+search scoring its candidates on the training split ran to the end) while a second runner of the same process was
+refused. The process-count check of :func:`checking_from_cfg` (made before anything is built) does not apply to
+that first runner, nor to a subclass's own ``from_cfg``. A runner built without a config (``Runner(model=..., ...)``,
+whose ``cfg`` is mmengine's empty ``Config``) is not checked.
 """
 from __future__ import annotations
 
@@ -44,7 +52,6 @@ import contextlib
 import functools
 import os.path as osp
 import pickle
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -116,7 +123,7 @@ def _run_checks(runner: Any, mode: str) -> None:
 
     from .rank_agreement import check_ranks_run_alike
 
-    setattr(runner, _PENDING, frozenset(getattr(runner, _PENDING, ())) - _COVERS[mode])
+    setattr(runner, _PENDING, pending_checks(runner) - _COVERS[mode])
     if not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_world_size() == 1:
         _checks(runner, mode)
         return
@@ -173,13 +180,13 @@ def _apply_searched_architecture_on_load(runner: Any) -> None:
 
 def checking_from_cfg(from_cfg: Callable) -> classmethod:
     """Wrap a runner class's ``from_cfg`` function (``Runner.__dict__['from_cfg'].__func__``): refuse a config that
-    needs several processes in a lone process (:func:`check_process_count`), then mark the runner for the checks of
-    :func:`checking_run` unless it is built inside :func:`checked_by_tool`. A misspelled argument of a model node
-    is re-raised naming its config key (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`)."""
+    needs several processes in a lone process (:func:`check_process_count`) unless it is built inside
+    :func:`checked_by_tool`; which runners :func:`checking_run` checks is :func:`pending_checks`'s rule. A
+    misspelled argument of a model node is re-raised naming its config key
+    (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`)."""
     @functools.wraps(from_cfg)
     def wrapper(cls: type, cfg: Any) -> Any:
-        own_tool = _tool_depth > 0
-        if not own_tool:
+        if not _tool_depth:
             check_process_count(cfg)
         try:
             runner = from_cfg(cls, cfg)
@@ -189,7 +196,6 @@ def checking_from_cfg(from_cfg: Callable) -> classmethod:
             if located is None:
                 raise
             raise located from err
-        setattr(runner, _PENDING, frozenset() if own_tool else _MODES)
         return runner
 
     wrapper.checks_config = True
@@ -198,14 +204,14 @@ def checking_from_cfg(from_cfg: Callable) -> classmethod:
 
 def checking_run(run: Callable, mode: str) -> Callable:
     """Wrap ``Runner.train`` (``mode='train'``), ``Runner.val`` (``'val'``) or ``Runner.test`` (``'test'``): a runner
-    marked by :func:`checking_from_cfg` is checked first, once per entry point (``train``'s checks cover all
+    whose :func:`pending_checks` hold ``mode`` is checked first, once per entry point (``train``'s checks cover all
     three)."""
     if mode not in _MODES:
         raise ValueError(f'mode={mode!r}: one of {sorted(_MODES)}')
 
     @functools.wraps(run)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if mode in (getattr(self, _PENDING, None) or ()):
+        if mode in pending_checks(self):
             _run_checks(self, mode)
         if mode != 'train':
             _apply_searched_architecture_on_load(self)
@@ -215,50 +221,48 @@ def checking_run(run: Callable, mode: str) -> Callable:
     return wrapper
 
 
-def mark_runner_in_construction(runner_classes: tuple[type, ...], from_cfg_codes: set) -> Any:
-    """Mark for the checks the runner that an unwrapped ``from_cfg`` (one of ``from_cfg_codes``) is building now,
-    and return it (``None`` where no such call is under way, or an automl_mm tool builds it: :func:`checked_by_tool`).
+def pending_checks(runner: Any) -> frozenset:
+    """The entry points (``'train'``, ``'val'``, ``'test'``) whose checks ``runner`` has not run yet: those its
+    construction recorded (``frozenset()`` for a runner built inside :func:`checked_by_tool`, by
+    :func:`exempting_init`) minus those run since (:func:`_run_checks`); for a runner with no record (its
+    ``__init__`` began before the wrappers were installed: the first runner of a process whose config names automl_mm
+    only by ``default_scope``), all three if its ``cfg`` is non-empty, none for a runner built without a config
+    (mmengine's ``Runner.__init__`` gives it an empty ``Config``)."""
+    pending = getattr(runner, _PENDING, None)
+    if pending is None:
+        return _MODES if getattr(runner, 'cfg', None) else frozenset()
+    return frozenset(pending)
 
-    ``import automl_mm`` installs the wrappers, and a config of ``default_scope='automl_mm'`` without
-    ``custom_imports`` (mmengine's or mmdet's ``tools/train.py``, ``Runner.from_cfg`` in a script) imports it only
-    while mmengine builds the first runner (its log processor, looked up in automl_mm's registry): that
-    ``from_cfg`` call began unwrapped, so its runner was never marked and trained, validated and tested without any
-    check (a PC-NAS search scoring its candidates on the training split ran to the end), while a second runner of the
-    same process was refused. The caller's stack holds that call: the runner is the ``self`` of the runner
-    ``__init__`` running below it. The process-count check of :func:`checking_from_cfg` (made before anything is
-    built) does not apply to it.
-    """
-    if _tool_depth:
-        return None
-    building = None
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code in from_cfg_codes:
-            if building is not None:
-                setattr(building, _PENDING, _MODES)
-            return building
-        candidate = frame.f_locals.get('self') if frame.f_code.co_name == '__init__' else None
-        if isinstance(candidate, runner_classes):
-            building = candidate  # the outermost runner __init__ under the call (a subclass's calls super())
-        frame = frame.f_back
-    return None
+
+def exempting_init(init: Callable) -> Callable:
+    """Wrap a runner class's ``__init__``: a runner built inside :func:`checked_by_tool` (whatever builds it:
+    ``from_cfg``, a subclass's own ``from_cfg`` calling ``cls(...)``, ``RUNNERS.build``) records that no check is
+    pending (automl_mm's tool checked its config); any other records nothing, so :func:`pending_checks` decides by
+    its config."""
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        own_tool = _tool_depth > 0
+        init(self, *args, **kwargs)
+        if own_tool:
+            setattr(self, _PENDING, frozenset())
+
+    wrapper.checks_config = True
+    return wrapper
 
 
 def install(runner_classes: tuple[type, ...]) -> None:
-    """Wrap ``from_cfg``, ``train``, ``val`` and ``test`` of each of ``runner_classes`` (each once), and mark the
-    runner whose construction is installing them (:func:`mark_runner_in_construction`)."""
-    originals = set()
+    """Wrap ``__init__``, ``from_cfg``, ``train``, ``val`` and ``test`` of each of ``runner_classes`` (each once).
+    A runner already under construction (mmengine building it imported automl_mm) needs no marking:
+    :func:`pending_checks` reads its config when it starts."""
     for runner_class in runner_classes:
         if getattr(runner_class.__dict__['from_cfg'].__func__, 'checks_config', False):
             continue
-        originals.add(runner_class.__dict__['from_cfg'].__func__.__code__)
+        runner_class.__init__ = exempting_init(runner_class.__dict__['__init__'])
         runner_class.from_cfg = checking_from_cfg(runner_class.__dict__['from_cfg'].__func__)
         runner_class.train = checking_run(runner_class.__dict__['train'], 'train')
         runner_class.val = checking_run(runner_class.__dict__['val'], 'val')
         runner_class.test = checking_run(runner_class.__dict__['test'], 'test')
-    if originals:
-        mark_runner_in_construction(tuple(runner_classes), originals)
 
 
-__all__ = ['automl_mm_tool', 'check_process_count', 'checked_by_tool', 'checking_from_cfg', 'checking_run', 'install',
-           'mark_runner_in_construction']
+__all__ = ['automl_mm_tool', 'check_process_count', 'checked_by_tool', 'checking_from_cfg', 'checking_run',
+           'exempting_init', 'install', 'pending_checks']

@@ -137,3 +137,35 @@ def test_automl_mms_own_tool_checks_once_per_process(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, 'argv', ['tools/train.py', path])
     runpy.run_path(osp.join(REPO_ROOT, 'tools', 'train.py'), run_name='__main__')
     assert calls == [False]
+
+
+class _OwnFromCfgRunner(Runner):
+    """A Runner subclass whose ``from_cfg`` builds with ``cls(...)`` and never calls ``super().from_cfg``."""
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        return cls(model=cfg['model'], work_dir=cfg['work_dir'], default_scope=cfg.get('default_scope'), cfg=cfg)
+
+
+def test_a_runner_subclass_whose_from_cfg_calls_cls_is_checked_and_one_without_a_config_is_not(tmp_path,
+                                                                                                 monkeypatch):
+    """Before: a subclass's own ``from_cfg`` (``cls(...)``, not ``super().from_cfg``) skipped the wrapped
+    ``Runner.from_cfg``, so its runner was never marked and ``train()`` ran no check (here it went on to mmengine's
+    own error about the missing train loader); a runner built inside ``checked_by_tool`` is exempt whatever builds
+    it, and ``Runner(model=...)`` without a config is not checked."""
+    from automl_mm.engine.runner_checks import checked_by_tool
+
+    calls = count_config_checks(monkeypatch)
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg.default_hooks.checkpoint.save_best = 'accuracy/top3'
+    runner = _OwnFromCfgRunner.from_cfg(cfg)
+    with pytest.raises(ConfigCheckError, match=re.escape("default_hooks.checkpoint.save_best='accuracy/top3'")):
+        runner.train()
+    assert calls == [False]
+    with checked_by_tool():
+        exempt = _OwnFromCfgRunner.from_cfg(cfg)
+    bare = Runner(model=exempt.model, work_dir=str(tmp_path))
+    for built in (exempt, bare):
+        with pytest.raises(RuntimeError, match='train_dataloader'):  # mmengine's own error, no check ran first
+            built.train()
+    assert calls == [False]
