@@ -54,9 +54,10 @@ class BaseAugmentOp:
     def magnitude(self) -> float | None:
         """The op's magnitude (units per class: degrees, pixels as a share of the side, enhancement factor ...).
 
-        Writing it (an ``AttributeSpace`` or ``SetAttributesHook`` on
-        ``train_dataloader.dataset.pipeline.<i>.ops.<j>.magnitude``) checks it as ``__init__`` does and rebuilds
-        what was precomputed from it (the look-up tables of Posterize, Solarize, ...), so every later image uses it.
+        Writing it (an ``AttributeSpace`` or ``SetAttributesHook`` on an OHL-Auto-Aug element,
+        ``train_dataloader.dataset.pipeline.transforms.<i>.elements.<j>.magnitude``) checks it as ``__init__`` does
+        and rebuilds what was precomputed from it (the look-up tables of Posterize, Solarize, ...), so every later
+        image uses it.
 
         Raises:
             ValueError: as ``__init__`` does for a bad magnitude.

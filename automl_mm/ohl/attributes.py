@@ -85,7 +85,8 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
             if not -len(node) <= key < len(node):
                 raise ValueError(f'attribute path {path!r}: index {key} out of range')
         elif not hasattr(node, last):
-            raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}')
+            hint = _transforms_hint(node, path, len(parts) - 1) if last.lstrip('-').isdigit() else ''
+            raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}{hint}')
         pairs.append((node, key))
     return pairs
 
@@ -182,7 +183,7 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
         if isinstance(node, SEQUENCES):
             return [(str(i), child) for i, child in enumerate(node)]
         problem = (f'* at position {depth} needs a list, tuple, nn.ModuleList or nn.Sequential, got '
-                   f'{type(node).__name__}')
+                   f'{type(node).__name__}{_transforms_hint(node, path, depth)}')
     elif _indexes(node, part):
         if -len(node) <= int(part) < len(node):
             return [(part, node[int(part)])]
@@ -194,7 +195,8 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
     elif hasattr(node, part):
         return [(part, getattr(node, part))]
     else:
-        problem = f'{type(node).__name__} has no attribute {part!r}{_optimisers_hint(node, path, depth)}'
+        problem = (f'{type(node).__name__} has no attribute {part!r}{_optimisers_hint(node, path, depth)}'
+                   f'{_transforms_hint(node, path, depth) if part.lstrip("-").isdigit() else ""}')
         if is_optimizer(node):
             problem += _momentum_hint(node.defaults, part, path, depth, 'param_groups.*.')
     if tolerant:
@@ -226,6 +228,16 @@ def _optimisers_hint(node: Any, path: str, depth: int) -> str:
     parts = path.split('.')
     named = ['.'.join(parts[:depth] + ['optim_wrappers', name] + parts[depth:]) for name in wrappers]
     return f'; it holds one optimiser wrapper per name ({", ".join(wrappers)}): target {" or ".join(named)}'
+
+
+def _transforms_hint(node: Any, path: str, depth: int) -> str:
+    """Where a pipeline (mmengine's / mmcv's ``Compose``, which a config writes as a list) keeps its transforms:
+    ``pipeline.transforms.<i>``; the config's spelling ``pipeline.<i>`` indexes nothing on the built dataset."""
+    if not isinstance(getattr(node, 'transforms', None), list):
+        return ''
+    parts = path.split('.')
+    return (f'; {type(node).__name__} keeps its transforms in .transforms: target '
+            f'{".".join(parts[:depth] + ["transforms"] + parts[depth:])}')
 
 
 def set_attribute(runner: Any, path: str, value: Any) -> None:

@@ -438,7 +438,7 @@ for _name, _m in DEFAULT_ELEMENTS:
 
 @pytest.mark.parametrize('name', sorted(_MAGNITUDES))
 def test_a_written_magnitude_is_the_one_applied(name):
-    """An op whose magnitude is written after it was built (an AttributeSpace on ``...ops.<j>.magnitude``) applies
+    """An op whose magnitude is written after it was built (an AttributeSpace on ``...elements.<j>.magnitude``) applies
     the new magnitude, exactly as one built with it: Posterize / Solarize / Contrast / ... rebuild their look-up
     tables (before, the table of the first magnitude stayed, so the write changed nothing)."""
     first, last = _MAGNITUDES[name][0], _MAGNITUDES[name][-1]
