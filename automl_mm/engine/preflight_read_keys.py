@@ -127,6 +127,8 @@ def check_read_keys(cfg: Any, test_only: bool = False) -> None:
         from mmengine.hooks import CheckpointHook
 
         named = set(inspect.signature(CheckpointHook.__init__).parameters) - {'self', 'kwargs'}
-        # the rest goes to Runner.save_checkpoint, which CheckpointHook already passes all of its arguments
-        _refuse_unread({k: v for k, v in checkpoint.items() if k != 'type'}, 'default_hooks.checkpoint',
+        # the rest goes to Runner.save_checkpoint, which CheckpointHook already passes all of its arguments;
+        # Runner.register_hook takes `priority` out of the dict before building the hook (it was refused here)
+        _refuse_unread({k: v for k, v in checkpoint.items() if k not in ('type', 'priority')},
+                       'default_hooks.checkpoint',
                        frozenset(named), "mmengine's CheckpointHook")

@@ -44,7 +44,9 @@ def test_an_option_mmengine_would_ignore_is_refused(tmp_path, options, match):
 def test_the_keys_mmengine_reads_pass(tmp_path):
     cfg = _build_config(tmp_path, {'auto_scale_lr.enable': True, 'auto_scale_lr.base_batch_size': 16,
                                    'env_cfg.resource_limit': 4096, 'optim_wrapper.paramwise_cfg.norm_decay_mult': 0.0,
-                                   'default_hooks.checkpoint.save_best': 'auto'})
+                                   'default_hooks.checkpoint.save_best': 'auto',
+                                   # Runner.register_hook takes a hook dict's priority before building it
+                                   'default_hooks.checkpoint.priority': 'LOWEST'})
     assert cfg.auto_scale_lr.enable and cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0.0
 
 
