@@ -23,7 +23,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
   started (``WORLD_SIZE``: ``num_copies * ranks_per_copy`` are needed), and the trunk
   schedule against the run's length, ``optim_wrapper.accumulative_counts``, every ``CheckpointHook``
   (``default_hooks.checkpoint``, mmengine's default ``interval=1`` when the config leaves it out, and any in
-  ``custom_hooks``) and ``train_cfg.val_interval`` / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose
+  ``custom_hooks``, and its priority against the OHL hook's: it must save after the trunk end) and
+  ``train_cfg.val_interval`` / ``val_begin`` / ``dynamic_intervals``. An epoch loop whose
   check depends on the iterations per epoch (``trunk_iters``, iteration checkpoints, gradient accumulation) builds
   the train dataloader here to count them. It warns of a training choice transform no space of the hook binds
   (:mod:`automl_mm.engine.preflight_unbound_choices`).
@@ -122,6 +123,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     try:
         _check_wrapper(cfg, layout, scope)
         check_copy_hooks(_hook_classes(cfg), num_copies)
+        _check_hook_order(cfg, hook, num_copies, scope)
         check_copy_optimizers(_optimizer_classes(cfg, scope), num_copies)
         sampler = _train_sampler_class(cfg, scope)
         if sampler is not None:
@@ -189,6 +191,45 @@ def _hook_classes(cfg: Any) -> list[tuple[str, type | None]]:
     entries = [(f'default_hooks.{name}', hook) for name, hook in (cfg.get('default_hooks') or {}).items()]
     entries += [(f'custom_hooks.{i}', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
     return [(key, _hook_class(hook, scope)) for key, hook in entries if hook is not None]
+
+
+def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None:
+    """:func:`~automl_mm.ohl.checks.check_hook_order` on the config: the order mmengine's ``Runner.register_hook``
+    gives the hooks (by priority, ``default_hooks`` before ``custom_hooks``, each in config order where they tie),
+    with each hook's ``priority`` key or its class's. A priority that cannot be read is left to
+    :func:`~automl_mm.engine.preflight_runner_args.check_runner_arguments`.
+
+    Raises:
+        ValueError: a ``CheckpointHook`` ordered before the OHL hook (several copies), naming its key.
+    """
+    from mmengine.runner import get_priority
+
+    from automl_mm.ohl.checks import refuse_checkpoint_before_ohl
+    from automl_mm.ohl.copies import _hook_class, find_ohl_hook
+
+    if num_copies == 1:
+        return
+    ohl = _hook_class(hook, cfg.get('default_scope'))
+
+    def priority(entry: Any, cls: Any) -> int | None:
+        value = entry.get('priority') if isinstance(entry, dict) else getattr(entry, 'priority', None)
+        try:
+            return get_priority(value if value is not None else cls.priority)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None
+
+    found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    ohl_priority = priority(hook, ohl)
+    if found is None or ohl is None or ohl_priority is None:
+        return
+    for key, entry in _checkpoint_entries(cfg, scope):
+        cls = _hook_class(entry, cfg.get('default_scope')) if isinstance(entry, dict) else type(entry)
+        value = priority(entry, cls)
+        # default hooks are registered before every custom hook, custom hooks in their list order
+        place = int(key.split('.')[1]) if key.startswith('custom_hooks.') else -1
+        if value is not None and (value, place) < (ohl_priority, found[0]):
+            refuse_checkpoint_before_ohl(key, getattr(cls, '__name__', 'CheckpointHook'), value, ohl.__name__,
+                                         ohl_priority, num_copies)
 
 
 def _optimizer_classes(cfg: Any, scope: str) -> list[tuple[str, type | None]]:

@@ -1,9 +1,10 @@
 """Checks an ``OHLHook`` run makes against the runner at start, and the train loop's schedule it follows.
 
 Before the first iteration: the settings under which OHL would silently learn nothing or mix copies
-(:func:`check_train_setup`) and checkpoint schedules that would save while the copies differ
-(:func:`check_checkpoint_schedule`). At each trunk end: whether mmengine's loop validates next
-(:func:`validates_after`), which makes a ``broadcast_interval > 1`` run broadcast first.
+(:func:`check_train_setup`, with a checkpoint hook called before the OHL hook: :func:`check_hook_order`) and
+checkpoint schedules that would save while the copies differ (:func:`check_checkpoint_schedule`). At each trunk
+end: whether mmengine's loop validates next (:func:`validates_after`), which makes a ``broadcast_interval > 1`` run
+broadcast first.
 
 The launching process makes the start checks first, on the config (:mod:`automl_mm.engine.preflight_ohl`, in
 ``check_config`` / ``build_check``), naming the config keys before any worker starts; here they are the backstop.
@@ -54,6 +55,7 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
     keys = _hook_keys(getattr(runner, 'cfg', None))
     check_copy_hooks([(keys.get(type(hook), 'default_hooks / custom_hooks'), type(hook))
                       for hook in getattr(runner, 'hooks', [])], layout.num_copies)
+    check_hook_order(runner, layout)
     wrapper = getattr(runner, 'optim_wrapper', None)
     wrappers = [(f'optim_wrapper.{name}.optimizer', w) for name, w in wrapper.items()] if hasattr(
         wrapper, 'items') else [('optim_wrapper.optimizer', wrapper)]  # an OptimWrapperDict names each wrapper
@@ -114,6 +116,53 @@ def check_copy_hooks(hooks: Any, num_copies: int) -> None:
                     'and the best copy\'s are broadcast at the trunk end (with ranks_per_copy > 1, '
                     'model_wrapper_cfg=dict(type=\'automl_mm.CopyDataParallel\', broadcast_buffers=True) keeps the '
                     'buffers of a copy\'s ranks equal)')
+
+
+def check_hook_order(runner: Any, layout: Any) -> None:
+    """Refuse a ``CheckpointHook`` that mmengine calls before ``OHLHook``, in a run with several copies.
+
+    mmengine calls a runner's hooks in their list order (``Runner.register_hook``: by priority, default hooks before
+    custom ones of the same priority). ``OHLHook`` (``BELOW_NORMAL``) ends a trunk in ``after_train_iter`` /
+    ``after_train_epoch`` (reward, θ step, broadcast of the best copy) before mmengine's ``CheckpointHook``
+    (``VERY_LOW``) saves there. A checkpoint hook given a higher priority (or ``OHLHook`` given ``priority='LOWEST'``)
+    saved first: rank 0 wrote copy 0's own weights, and a search state with the trunk still open, at every trunk end
+    and at the end of the run, while the run's model was the best copy (``tools/test.py`` on the final checkpoint
+    tested copy 0, silently). ``save_best`` saves after validation, which follows the trunk end either way.
+
+    Raises:
+        ValueError: naming the checkpoint hook's key (``default_hooks.checkpoint``, ``custom_hooks.N``) and both
+            priorities.
+    """
+    if layout.num_copies == 1:
+        return
+    from mmengine.runner import get_priority
+
+    from .copies import find_ohl_hook
+
+    hooks = list(getattr(runner, 'hooks', []))
+    found = find_ohl_hook(hooks)
+    if found is None:
+        return
+    at, ohl = found
+    saving = [h for h in hooks if isinstance(h, CheckpointHook)]
+    for hook in hooks[:at]:
+        if isinstance(hook, CheckpointHook):
+            refuse_checkpoint_before_ohl(_checkpoint_hook_key(runner, hook, len(saving)), type(hook).__name__,
+                                         get_priority(hook.priority), type(ohl).__name__, get_priority(ohl.priority),
+                                         layout.num_copies)
+
+
+def refuse_checkpoint_before_ohl(key: str, kind: str, priority: int, ohl_kind: str, ohl_priority: int,
+                                 num_copies: int) -> None:
+    """Raise the ``ValueError`` of :func:`check_hook_order` for the checkpoint hook ``key`` (of class ``kind``,
+    ``priority`` as a number) that runs before the OHL hook (``ohl_kind``, ``ohl_priority``); the launching
+    process's check of the config (:mod:`automl_mm.engine.preflight_ohl`) raises the same."""
+    raise ValueError(
+        f'{key} ({kind}, priority {priority}) runs before {ohl_kind} (priority {ohl_priority}): it would save before '
+        f'each trunk end (reward, theta step, broadcast of the best copy), so with num_copies={num_copies} every '
+        'checkpoint, the final one too, holds copy 0 and not the best copy. Leave both priorities at their defaults '
+        f"(OHLHook 'BELOW_NORMAL', CheckpointHook 'VERY_LOW'), or give {key} a lower priority (a larger number) than "
+        'the OHL hook')
 
 
 def check_copy_sampler(sampler: Any, num_copies: int) -> None:

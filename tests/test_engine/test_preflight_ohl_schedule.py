@@ -316,3 +316,26 @@ def test_the_hook_names_the_config_key_of_a_built_averaging_hook_or_sharded_opti
     runner.optim_wrapper.optim_wrappers = dict(generator=sharded)
     with pytest.raises(ValueError, match=r'^optim_wrapper.generator.optimizer is a ZeroRedundancyOptimizer'):
         check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
+
+
+@pytest.mark.parametrize('where, priority', [('default_hooks', 'NORMAL'), ('ohl', 'LOWEST'),
+                                             ('custom_hooks', 'BELOW_NORMAL')])
+def test_a_checkpoint_hook_called_before_the_ohl_hook_is_refused_at_start(tmp_path, where, priority):
+    """A checkpoint hook mmengine calls before OHLHook saved copy 0's own weights before every trunk end's broadcast
+    of the best copy (the final checkpoint too), silently."""
+    cfg = _cfg(tmp_path)
+    key = 'default_hooks.checkpoint'
+    if where == 'default_hooks':
+        cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, priority=priority)
+    elif where == 'ohl':
+        cfg.custom_hooks[0].priority = priority
+    else:  # equal priorities: the one registered first runs first
+        cfg.custom_hooks.insert(0, dict(type='CheckpointHook', interval=1, priority=priority))
+        key = 'custom_hooks.0'
+    with pytest.raises(ConfigCheckError, match=rf'\(OHLHook\): {key} \(CheckpointHook, priority \d+\) runs before '
+                                               r'OHLHook \(priority \d+\).*holds copy 0'):
+        check_config(cfg)
+    for hook in cfg.custom_hooks:
+        if 'num_copies' in hook:
+            hook['num_copies'] = 1  # one copy: copy 0 is the run's model
+    check_config(cfg)
