@@ -15,7 +15,7 @@ import numpy as np
 from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
 from .choice import LiveChoiceTransform, check_choice_key
-from .elements import build_elements
+from .elements import DEFAULT_ELEMENTS, ELEMENT_SETS, build_elements
 
 
 @TRANSFORMS.register_module()
@@ -68,7 +68,7 @@ class OHLAutoAugment(LiveChoiceTransform):
         self.elements = build_elements(self.element_cfgs, fill=fill, bgr=bgr)
         self.fill = fill
         self.bgr = bool(bgr)
-        self._geometric = [e.name for e in self.elements if e.geometric]
+        self._geometric = any(e.geometric for e in self.elements)
         super().__init__(len(self.elements) ** 2, key, probs)
 
     @property
@@ -106,24 +106,49 @@ class OHLAutoAugment(LiveChoiceTransform):
         if 'gt_seg_map' not in results and results.get('seg_map_path') is not None:
             unloaded.append("a 'seg_map_path' but no 'gt_seg_map'")
         if unloaded:
+            # the elements' names now: an OHL space may have written a magnitude since __init__
+            geometric = [e.name for e in self.elements if e.geometric]
             raise ValueError(
                 f'{type(self).__name__}(key={self.key!r}) runs before the annotations are loaded: its results hold '
-                f'{" and ".join(unloaded)}, so its geometric elements ({", ".join(self._geometric[:3])}, ...) would '
+                f'{" and ".join(unloaded)}, so its geometric elements ({", ".join(geometric[:3])}, ...) would '
                 'move the image but not the annotations LoadAnnotations loads after it. Put it after '
                 "LoadAnnotations in the pipeline (mmdet: between RandomFlip and PackDetInputs); it is a training "
                 'augmentation, so not in a val / test pipeline (whose LoadAnnotations comes after Resize)')
 
-    def export_cfg(self, probs: Sequence[float]) -> dict:
+    def export_cfg(self, probs: Sequence[float], magnitudes: dict[int, float] | None = None) -> dict:
+        """Config of a ``FixedAutoAugment`` that replays ``probs`` (E² pair probabilities) with these elements.
+
+        ``magnitudes`` (``{element index: magnitude}``, from ``PipelineChoiceSpace.export_fragment``: the values
+        the exported ``SetAttributesHook`` of another OHL space writes to ``elements.<j>.magnitude``) replaces the
+        config's magnitude of those elements in the exported list, so that it names the element the replay trains
+        with; the element set's name (``'ohl'``) is then written out as its list.
+
+        Raises:
+            ValueError: a ``magnitudes`` index outside the E elements.
+        """
         cfg = dict(type='FixedAutoAugment', key=self.key, probs=[float(p) for p in probs], fill=self.fill)
         if not self.bgr:
             cfg['bgr'] = False
-        if self.element_cfgs is not None:
-            cfg['elements'] = self.element_cfgs if isinstance(self.element_cfgs, str) else \
-                [_exportable(entry) for entry in self.element_cfgs]
+        entries = self.element_cfgs
+        if magnitudes:
+            if not all(0 <= j < len(self.elements) for j in magnitudes):
+                raise ValueError(f'{type(self).__name__}(key={self.key!r}): magnitudes {magnitudes} index elements '
+                                 f'outside the {len(self.elements)} elements')
+            if entries is None or isinstance(entries, str):
+                entries = DEFAULT_ELEMENTS if entries is None else ELEMENT_SETS[entries]
+            entries = [_with_magnitude(entry, magnitudes[j]) if j in magnitudes else entry
+                       for j, entry in enumerate(entries)]
+        if entries is not None:
+            cfg['elements'] = entries if isinstance(entries, str) else [_exportable(entry) for entry in entries]
         return cfg
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(key={self.key!r}, elements={len(self.elements)}, pairs={self.num_choices})'
+
+
+def _with_magnitude(entry: tuple | dict, magnitude: float) -> tuple | dict:
+    """An element config (``(name, magnitude)`` or ``dict(type=..., magnitude=...)``) with another magnitude."""
+    return {**entry, 'magnitude': magnitude} if isinstance(entry, dict) else (entry[0], magnitude)
 
 
 def _exportable(entry: tuple | dict) -> tuple | dict:

@@ -50,6 +50,7 @@ from .checks import (
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .data_writes import mark_pipeline_changed
+from .pipeline_space import link_magnitude_writers
 from .plugin_returns import check_plugin_returns, controller_logs, logs_as_measured
 from .report import OHLReport
 from .resume import search_settings as search_settings  # importable from here as before the split
@@ -328,6 +329,8 @@ class OHLHook(Hook):
             space.setup(runner, self.layout, self.seed)
         # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
         check_search_order(runner, self.spaces)
+        # an OHL-Auto-Aug element whose magnitude a space searches: labelled and exported as searched
+        link_magnitude_writers(runner, self.spaces)
         check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies)
         OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk
         if self.trunk == 0 and not self._in_trunk:

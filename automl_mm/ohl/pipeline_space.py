@@ -95,6 +95,9 @@ class PipelineChoiceSpace(OHLSpace):
         self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
         self._following: list[str] = []  # the search's steps between the transform and packing, as config text
         self._preceding: str | None = None  # the search's step before the transform, as config text
+        # per transform of self.transforms: {element index: (the OHL space writing its magnitude, the path)}
+        self._magnitude_writers: list[dict[int, tuple[Any, str]]] = []
+        self._names: list[str] | None = None  # the choice names setup gave the distribution
         super().__init__(None if sized_later else distribution, name=name or key)
 
     def set_distribution(self, distribution: dict | Any) -> None:
@@ -196,10 +199,54 @@ class PipelineChoiceSpace(OHLSpace):
         # an image a later transform drops (FilterAnnotations(keep_empty=True)) is replaced by the dataset's refetch:
         # its draws go to the replacement, so the trunk's sample holds every draw of p_theta it made
         count_dropped_draws(runner.train_dataloader.dataset)
-        names = self.transforms[0].choice_names()
-        if names is not None and hasattr(self.distribution, 'set_choice_names'):
-            # readable summaries: 'Rotate(20) + Invert' instead of an index (kept when the config gave labels)
-            self.distribution.set_choice_names(names, overwrite=False)
+        self._magnitude_writers = [{} for _ in self.transforms]
+        self._name_choices(overwrite=False)
+
+    def _name_choices(self, overwrite: bool) -> None:
+        """Give the distribution readable choice names ('Rotate(20) + Invert' instead of an index), from
+        :meth:`element_labels` where the transform has elements; names of the config's own (``labels``) are kept,
+        and names given earlier by this space are replaced only when ``overwrite``."""
+        labels = self.element_labels()
+        names = [f'{a} + {b}' for a in labels for b in labels] if labels is not None \
+            else self.transforms[0].choice_names()
+        if names is None or not hasattr(self.distribution, 'set_choice_names'):
+            return
+        dist = self.distribution
+        current = dist.choice_names if hasattr(dist, 'choice_names') else getattr(dist, 'labels', None)
+        if overwrite and current is not None and current != self._names:
+            return  # the config's labels
+        dist.set_choice_names(names, overwrite=overwrite)
+        self._names = names
+
+    def element_labels(self) -> list[str] | None:
+        """The names of the E elements of the pairs (``OHLAutoAugment``), ``None`` for a transform without
+        elements: each element's name (``'Rotate(10)'``), except that an element whose magnitude another OHL space
+        writes (an ``AttributeSpace`` on ``...elements.<j>.magnitude``, found by :func:`link_magnitude_writers`)
+        is named by that space, ``"Rotate(searched: 'rot_mag')"``: the copies train it at the magnitudes that space
+        draws (its ``copy_values`` in ``history.json``), not at the config's. The same for the whole run: the
+        labels of the history, the progress line and the plots name the choice index."""
+        elements = getattr(self.transforms[0], 'elements', None) if self.transforms else None
+        if elements is None:
+            return None
+        searched: dict[int, str] = {}
+        for writers in self._magnitude_writers:
+            for j, (space, _) in writers.items():
+                searched.setdefault(j, space.name)
+        return [f'{type(e).__name__}(searched: {searched[j]!r})' if j in searched else e.name
+                for j, e in enumerate(elements)]
+
+    def set_magnitude_writers(self, writers: list[dict[int, tuple[Any, str]]]) -> None:
+        """Record, per transform of :attr:`transforms`, ``{element index: (space, path)}``: the OHL spaces that
+        write its elements' magnitudes, and rename the choices accordingly (:meth:`element_labels`).
+
+        Raises:
+            ValueError: ``writers`` does not hold one dict per transform.
+        """
+        if len(writers) != len(self.transforms):
+            raise ValueError(f'PipelineChoiceSpace(key={self.key!r}): {len(writers)} magnitude writers for '
+                             f'{len(self.transforms)} transforms')
+        self._magnitude_writers = [dict(w) for w in writers]
+        self._name_choices(overwrite=True)
 
     def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
         self._version = trunk
@@ -266,8 +313,29 @@ class PipelineChoiceSpace(OHLSpace):
             raise RuntimeError(f'space {self.name!r} has not been set up; nothing to export')
         probs = self.distribution.probs().tolist()
         cfgs: list[dict] = []
-        for transform in self.transforms:  # transforms sharing the key may render differently (fill, bgr)
-            cfg = transform.export_cfg(probs)
+        notes: list[str] = []
+        writers_of = self._magnitude_writers or [{} for _ in self.transforms]
+        for transform, writers in zip(self.transforms, writers_of):
+            # transforms sharing the key may render differently (fill, bgr); an element whose magnitude another
+            # space searched is exported at the magnitude that space's SetAttributesHook writes (the config's
+            # magnitude named an element the copies never trained with)
+            magnitudes = {}
+            for j, (space, path) in sorted(writers.items()):
+                value = (space.scheduled_values() or {}).get(path)
+                if value is None:
+                    continue
+                op = type(transform.elements[j]).__name__
+                others = {e.name for k, e in enumerate(transform.elements) if k != j and k not in writers}
+                kept = ''
+                if f'{op}({value:g})' in others:  # the list would hold that element twice: FixedAutoAugment refuses
+                    kept = ' (the list keeps the config\'s magnitude: the element is listed at that one already)'
+                else:
+                    magnitudes[j] = value
+                note = (f'# elements[{j}] {op}: magnitude {value!r}, which OHL space {space.name!r} searched (its '
+                        f'copy_values in history.json) and its SetAttributesHook writes to {path}{kept}\n')
+                if note not in notes:
+                    notes.append(note)
+            cfg = transform.export_cfg(probs, magnitudes) if magnitudes else transform.export_cfg(probs)
             if cfg not in cfgs:
                 cfgs.append(cfg)
         name = f'ohl_fixed_{self.key}'
@@ -281,7 +349,8 @@ class PipelineChoiceSpace(OHLSpace):
                 cfg['type'] = f'automl_mm.{cfg["type"]}'
         imports = custom_imports_line([c for t in self.transforms for c in _classes(t)],
                                       what=f'OHL space {self.name!r}')
-        body = ''.join(f'{n} = {pprint.pformat(c, width=110, compact=True)}\n' for n, c in zip(names, cfgs))
+        body = ''.join(notes) + ''.join(f'{n} = {pprint.pformat(c, width=110, compact=True)}\n'
+                                        for n, c in zip(names, cfgs))
         first = names[0]
         if not self._mmdet:
             return (f'# OHL space {self.name!r}: the learned distribution, fixed. Put this transform in place of the\n'
@@ -309,6 +378,34 @@ class PipelineChoiceSpace(OHLSpace):
                 '# train_dataloader: a base config\'s loader holds the train_pipeline it was read with, and a child\n'
                 '# config that only redefines train_pipeline trains without the policy)\n'
                 + several + imports + body)
+
+
+def link_magnitude_writers(runner: Any, spaces: list[Any]) -> None:
+    """Tell each ``PipelineChoiceSpace`` which of its transforms' element magnitudes another OHL space writes
+    (an ``AttributeSpace`` on ``train_dataloader.dataset.pipeline.transforms.<i>.elements.<j>.magnitude``, or a
+    user's space reporting such a path): its choice names (history, progress line, plots) and its exported element
+    list then name what the copies trained with, not the config's magnitude (``Rotate(10)`` while the copies trained
+    at 0 or 30). ``OHLHook`` calls it after every space's ``setup``; the paths are those
+    :func:`~automl_mm.ohl.write_order.check_search_order` compares (what each path writes, by object)."""
+    from .write_order import _space_paths
+
+    choice_spaces = [s for s in spaces if isinstance(s, PipelineChoiceSpace) and s.transforms]
+    if not choice_spaces:
+        return
+    paths = [(other, path, {chain[-1] for chain in written})
+             for other in spaces if not isinstance(other, PipelineChoiceSpace)
+             for path, written in _space_paths(runner, other)]
+    for space in choice_spaces:
+        writers: list[dict[int, tuple[Any, str]]] = []
+        for transform in space.transforms:
+            found: dict[int, tuple[Any, str]] = {}
+            for j, op in enumerate(getattr(transform, 'elements', None) or []):
+                for other, path, ends in paths:
+                    if (id(op), 'magnitude') in ends:
+                        found.setdefault(j, (other, path))
+            writers.append(found)
+        if any(writers):
+            space.set_magnitude_writers(writers)
 
 
 def _step_text(transform: Any) -> str:

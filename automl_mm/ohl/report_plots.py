@@ -11,6 +11,10 @@ from automl_mm.utils.io import savefig_atomic
 
 def _element_names(space: Any, num_choices: int) -> list[str] | None:
     """Names of the E elements when the K = E * E choices are ordered pairs (OHL-Auto-Aug), else None."""
+    labels = getattr(space, 'element_labels', None)
+    if callable(labels):  # PipelineChoiceSpace: an element whose magnitude a space searched is named so
+        labels = labels()
+        return labels if labels is not None and len(labels) ** 2 == num_choices else None
     transforms = getattr(space, 'transforms', None) or []
     elements = getattr(transforms[0], 'elements', None) if transforms else None
     if elements is not None and len(elements) ** 2 == num_choices:
