@@ -69,6 +69,8 @@ class OHLAutoAugment(LiveChoiceTransform):
         self.fill = fill
         self.bgr = bool(bgr)
         self._geometric = any(e.geometric for e in self.elements)
+        # the elements as built: which element a choice index is, for the whole run (choice_signature)
+        self._built_names = [e.name for e in self.elements]
         super().__init__(len(self.elements) ** 2, key, probs)
 
     @property
@@ -83,6 +85,13 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def choice_names(self) -> list[str]:
         return [f'{a.name} + {b.name}' for a in self.elements for b in self.elements]
+
+    def choice_signature(self) -> tuple:
+        """The class and the pairs' names of the elements as built (the config's magnitudes): an OHL space that
+        writes an element's magnitude (per copy and trunk) does not change which element a choice index is. Read
+        from the live ops, the signature a checkpoint saved held a copy's last written magnitude (``Rotate(30)``)
+        and the resumed run's the config's (``Rotate(10)``): the resume was refused as another space."""
+        return type(self).__name__, tuple(f'{a} + {b}' for a in self._built_names for b in self._built_names)
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
         if self._geometric:

@@ -79,3 +79,13 @@ def test_a_searched_magnitude_equal_to_another_element_keeps_the_config_entry_an
     fragment = choice.export_fragment()
     assert "[('Rotate', 10), ('Rotate', 30)]" in fragment  # ('Rotate', 30) twice: the replay would refuse it
     assert "magnitude 30, which OHL space 'rot_mag' searched" in fragment and "keeps the config's magnitude" in fragment
+
+
+def test_the_space_signature_a_checkpoint_saves_does_not_change_with_a_written_magnitude():
+    # saved after a copy's write (Rotate(0)), compared on resume with the freshly built pipeline's (Rotate(10))
+    runner, choice = _searched()
+    fresh_choice = PipelineChoiceSpace(key='autoaug')
+    fresh_choice.transforms = [OHLAutoAugment(key='autoaug', elements=[('Rotate', 10), ('Identity',)])]
+    assert runner.train_dataloader.dataset.pipeline.transforms[1].elements[0].name == 'Rotate(0)'
+    assert choice.signature() == fresh_choice.signature()
+    assert 'Rotate(10) + Identity' in choice.signature()
