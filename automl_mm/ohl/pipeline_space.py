@@ -98,6 +98,7 @@ class PipelineChoiceSpace(OHLSpace):
         # per transform of self.transforms: {element index: (the OHL space writing its magnitude, the path)}
         self._magnitude_writers: list[dict[int, tuple[Any, str]]] = []
         self._names: list[str] | None = None  # the choice names setup gave the distribution
+        self._inner_writers: list[tuple[Any, str]] = []  # (space, path) writing elsewhere inside the transforms
         super().__init__(None if sized_later else distribution, name=name or key)
 
     def set_distribution(self, distribution: dict | Any) -> None:
@@ -199,7 +200,7 @@ class PipelineChoiceSpace(OHLSpace):
         # an image a later transform drops (FilterAnnotations(keep_empty=True)) is replaced by the dataset's refetch:
         # its draws go to the replacement, so the trunk's sample holds every draw of p_theta it made
         count_dropped_draws(runner.train_dataloader.dataset)
-        self._magnitude_writers = [{} for _ in self.transforms]
+        self._magnitude_writers, self._inner_writers = [{} for _ in self.transforms], []
         self._name_choices(overwrite=False)
 
     def _name_choices(self, overwrite: bool) -> None:
@@ -235,9 +236,11 @@ class PipelineChoiceSpace(OHLSpace):
         return [f'{type(e).__name__}(searched: {searched[j]!r})' if j in searched else e.name
                 for j, e in enumerate(elements)]
 
-    def set_magnitude_writers(self, writers: list[dict[int, tuple[Any, str]]]) -> None:
+    def set_magnitude_writers(self, writers: list[dict[int, tuple[Any, str]]],
+                              inner: list[tuple[Any, str]] = ()) -> None:
         """Record, per transform of :attr:`transforms`, ``{element index: (space, path)}``: the OHL spaces that
-        write its elements' magnitudes, and rename the choices accordingly (:meth:`element_labels`).
+        write its elements' magnitudes, and rename the choices accordingly (:meth:`element_labels`); ``inner``:
+        ``(space, path)`` of the other paths other spaces write inside the transforms (named in the export).
 
         Raises:
             ValueError: ``writers`` does not hold one dict per transform.
@@ -246,6 +249,7 @@ class PipelineChoiceSpace(OHLSpace):
             raise ValueError(f'PipelineChoiceSpace(key={self.key!r}): {len(writers)} magnitude writers for '
                              f'{len(self.transforms)} transforms')
         self._magnitude_writers = [dict(w) for w in writers]
+        self._inner_writers = list(inner)
         self._name_choices(overwrite=True)
 
     def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
@@ -338,6 +342,10 @@ class PipelineChoiceSpace(OHLSpace):
             cfg = transform.export_cfg(probs, magnitudes) if magnitudes else transform.export_cfg(probs)
             if cfg not in cfgs:
                 cfgs.append(cfg)
+        for space, path in self._inner_writers:
+            value = (space.scheduled_values() or {}).get(path)
+            notes.append(f'# {path}: OHL space {space.name!r} searched it; the config below keeps the search '
+                         f"config's value and its SetAttributesHook writes {value!r}\n")
         name = f'ohl_fixed_{self.key}'
         names = [name] if len(cfgs) == 1 else [f'{name}_{i}' for i in range(len(cfgs))]
         replaced = f'{type(self.transforms[0]).__name__}(key={self.key!r})'
@@ -385,27 +393,35 @@ def link_magnitude_writers(runner: Any, spaces: list[Any]) -> None:
     (an ``AttributeSpace`` on ``train_dataloader.dataset.pipeline.transforms.<i>.elements.<j>.magnitude``, or a
     user's space reporting such a path): its choice names (history, progress line, plots) and its exported element
     list then name what the copies trained with, not the config's magnitude (``Rotate(10)`` while the copies trained
-    at 0 or 30). ``OHLHook`` calls it after every space's ``setup``; the paths are those
+    at 0 or 30). Other paths a space writes inside such a transform (an ``OHLRandomChoice`` sub-transform's
+    ``prob``) are named in its export beside the value their ``SetAttributesHook`` writes (the exported config keeps
+    the search config's). ``OHLHook`` calls it after every space's ``setup``; the paths are those
     :func:`~automl_mm.ohl.write_order.check_search_order` compares (what each path writes, by object)."""
     from .write_order import _space_paths
 
     choice_spaces = [s for s in spaces if isinstance(s, PipelineChoiceSpace) and s.transforms]
     if not choice_spaces:
         return
-    paths = [(other, path, {chain[-1] for chain in written})
+    paths = [(other, path, {chain[-1] for chain in written}, {loc[0] for chain in written for loc in chain})
              for other in spaces if not isinstance(other, PipelineChoiceSpace)
              for path, written in _space_paths(runner, other)]
     for space in choice_spaces:
         writers: list[dict[int, tuple[Any, str]]] = []
+        inner: list[tuple[Any, str]] = []
         for transform in space.transforms:
             found: dict[int, tuple[Any, str]] = {}
             for j, op in enumerate(getattr(transform, 'elements', None) or []):
-                for other, path, ends in paths:
+                for other, path, ends, _ in paths:
                     if (id(op), 'magnitude') in ends:
                         found.setdefault(j, (other, path))
             writers.append(found)
-        if any(writers):
-            space.set_magnitude_writers(writers)
+            # any other path through the transform (an OHLRandomChoice sub-transform's prob): its export keeps the
+            # config's value, so the fragment says which value the SetAttributesHook writes
+            named = {path for _, path in found.values()}
+            inner += [(other, path) for other, path, _, through in paths
+                      if id(transform) in through and path not in named and (other, path) not in inner]
+        if any(writers) or inner:
+            space.set_magnitude_writers(writers, inner)
 
 
 def _step_text(transform: Any) -> str:

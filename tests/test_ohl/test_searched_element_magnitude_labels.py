@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 from mmengine.dataset import Compose
 
+from automl_mm.augment.choice import OHLRandomChoice
 from automl_mm.augment.policy import OHLAutoAugment
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.pipeline_space import PipelineChoiceSpace, link_magnitude_writers
@@ -89,3 +90,16 @@ def test_the_space_signature_a_checkpoint_saves_does_not_change_with_a_written_m
     assert runner.train_dataloader.dataset.pipeline.transforms[1].elements[0].name == 'Rotate(0)'
     assert choice.signature() == fresh_choice.signature()
     assert 'Rotate(10) + Identity' in choice.signature()
+
+
+def test_a_searched_attribute_inside_a_random_choice_is_named_in_its_export():
+    path = 'train_dataloader.dataset.pipeline.transforms.0.pipelines.0.transforms.0.prob'
+    pipeline = Compose([OHLRandomChoice([[dict(type='mmcv.RandomFlip', prob=0.5)], []], key='choice')])
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=_Dataset(pipeline)))
+    choice = PipelineChoiceSpace(key='choice')
+    flip = AttributeSpace(dict(type='Categorical', logits=[0.0, 1.0]), target=path, choices=[0.1, 0.9], name='flip')
+    for space in (choice, flip):
+        space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), 0)
+    link_magnitude_writers(runner, [choice, flip])
+    assert f"# {path}: OHL space 'flip' searched it;" in choice.export_fragment()
+    assert 'SetAttributesHook writes 0.9' in choice.export_fragment()
