@@ -336,7 +336,7 @@ class PipelineChoiceSpace(OHLSpace):
                 else:
                     magnitudes[j] = value
                 note = (f'# elements[{j}] {op}: magnitude {value!r}, which OHL space {space.name!r} searched (its '
-                        f'copy_values in history.json) and its SetAttributesHook writes to {path}{kept}\n')
+                        f'copy_values in history.json)\n# and its SetAttributesHook writes to {path}{kept}\n')
                 if note not in notes:
                     notes.append(note)
             cfg = transform.export_cfg(probs, magnitudes) if magnitudes else transform.export_cfg(probs)
