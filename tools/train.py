@@ -6,7 +6,6 @@ import logging
 import os.path as osp
 
 import torch
-import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -32,7 +31,7 @@ from automl_mm.engine.preflight import build_check, check_config, merge_options
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
-from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group
+from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group, leave_process_group
 from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
@@ -170,11 +169,7 @@ def run(cfg: Config | str) -> None:
     check_loss_holders(runner.model)  # built; the data is read only by train()
     check_mask_metrics(cfg, runner.model)
     runner.train()
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        # Leave together and tear the process group down: ranks that exit while a peer still holds open gloo
-        # connections can abort at interpreter shutdown ("terminate called without an active exception").
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
+    leave_process_group()  # together: a rank leaving while a peer holds gloo connections could abort at shutdown
 
 
 def main() -> None:
