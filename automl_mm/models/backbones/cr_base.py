@@ -89,6 +89,29 @@ def set_conv_dilation(conv: nn.Module, dilation: int) -> None:
         offset_conv.dilation, offset_conv.padding = conv.dilation, conv.padding
 
 
+def added_parts(net: nn.Module) -> list[str]:
+    """Names of the modules mmdet adds to a backbone's blocks, which no ImageNet checkpoint in mmdet's layout holds:
+    the offset convs of mmcv's deformable convs (mmdet's ``dcn``, ``conv2.conv_offset``) and the plugins of a
+    Bottleneck (mmdet's ``plugins``, e.g. ``context_block``)."""
+    names = []
+    for name, module in net.named_modules():
+        if isinstance(getattr(module, 'conv_offset', None), nn.Module):
+            names.append(f'{name}.conv_offset')
+        for position in ('after_conv1_plugin_names', 'after_conv2_plugin_names', 'after_conv3_plugin_names'):
+            names += [f'{name}.{plugin}' for plugin in getattr(module, position, None) or ()]
+    return names
+
+
+def _own_inits_of_children(block: nn.Module) -> None:
+    """Call the ``init_weights`` of ``block``'s children, as mmengine's ``BaseModule.init_weights`` does after
+    applying the parent's ``init_cfg`` (an mmengine module already initialised is initialised again)."""
+    for child in block.children():
+        if callable(getattr(child, 'init_weights', None)) and not getattr(child, 'is_init', False):
+            if getattr(child, '_is_init', False):
+                child._is_init = False  # mmengine's BaseModule: initialised once, a second call only warns
+            child.init_weights()
+
+
 def run_prefix(blocks: nn.Sequential, num_active: int, x: torch.Tensor) -> torch.Tensor:
     """Run the first ``num_active`` blocks of a stage."""
     if num_active == len(blocks):
@@ -175,8 +198,12 @@ class CRSupernetMixin:
         nothing, and with ``frozen_stages`` / ``norm_eval`` the stem stayed random and frozen and every BN kept
         statistics 0 / 1 for the whole run.
 
+        The file need not hold the parts mmdet adds to a block (:func:`added_parts`: the offset convs of ``dcn``,
+        the ``plugins``), which no ImageNet checkpoint holds; they keep their own init, as in mmdet's ResNet.
+
         The unfilled blocks the file does not hold (every block beyond the standard count, for an mmdet-layout
-        ImageNet checkpoint) then get mmdet's from-scratch init (Kaiming for convs, BN weight 1) instead of
+        ImageNet checkpoint) then get mmdet's from-scratch init (Kaiming for convs, BN weight 1, then the own
+        ``init_weights`` of their children that mmengine's recursion reaches: a DCNv2's offset conv 0) instead of
         PyTorch's defaults, and with ``zero_init_residual`` (mmdet's ResNet argument, default ``True``; the
         same argument of ``CRMobileNetV2``) the last BN of their residual branch gets weight 0, as mmdet does for
         every block of a network trained from scratch (Goyal et al. 2017, "Accurate, Large Minibatch SGD"). Each
@@ -211,6 +238,7 @@ class CRSupernetMixin:
         scratch = [dict(type='Kaiming', layer='Conv2d'),
                    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
         unfilled = {id(block) for block in self.unfilled_blocks()}
+        stage_of = {id(block): stage for stage in self._searchable_stages() for block in stage}
         for name, block in self.named_modules():
             if id(block) not in unfilled:
                 continue
@@ -218,13 +246,24 @@ class CRSupernetMixin:
             if not all(k in missing for k in keys):
                 continue  # the file holds this block
             initialize(block, scratch)
+            if hasattr(stage_of[id(block)], 'init_weights'):
+                # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and, after
+                # the Kaiming above, the own init of its children: mmcv's DCNv2 zeroes its offset conv there (the
+                # Kaiming meant for convs drew random offsets and masks), NonLocal2d its output conv
+                _own_inits_of_children(block)
             if self.zero_init_residual:
                 constant_init(self._residual_last_norm(block), 0)
 
     def _check_pretrained(self, checkpoint: str, prefix: str | None) -> set[str]:
-        """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold."""
+        """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold.
+
+        Neither the unfilled blocks nor the parts mmdet adds to a standard block (:func:`added_parts`: deformable
+        convs' offset convs, block plugins) need be in the file: an ImageNet checkpoint holds none of them, and mmdet's
+        ResNet keeps their own init (zero offsets) where ``strict=False`` leaves them unloaded.
+        """
         unfilled = {id(block) for block in self.unfilled_blocks()}
-        skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled)
+        skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled) \
+            + tuple(f'{name}.' for name in added_parts(self))
         return check_pretrained(self, checkpoint, prefix, skip,
                                 layout='It must be in mmdet\'s layout for this backbone (torchvision\'s ResNet names '
                                        'are; convert other layouts first)')
