@@ -88,3 +88,15 @@ def test_an_unfilled_deformable_block_starts_with_zero_offsets_as_identity(tmp_p
     with torch.no_grad():
         for a, b in zip(ref(x), net(x)):
             torch.testing.assert_close(a, b)
+
+
+def test_an_offset_conv_the_file_holds_in_another_shape_is_refused(tmp_path):
+    """Excused where missing only: a deformable checkpoint of another ``deform_groups`` (its offset convs predict
+    twice the offsets) would be skipped by mmengine's loader with a warning and leave the offsets at 0."""
+    other = CRResNet(depth=50, dcn=dict(DCN, deform_groups=2), stage_with_dcn=STAGES)
+    path = str(tmp_path / 'dcn_groups2.pth')
+    torch.save({'state_dict': other.state_dict()}, path)
+    net = CRResNet(depth=50, dcn=DCN, stage_with_dcn=STAGES, init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(ValueError, match=r"0 of \d+ tensors missing \(e.g. \[\]\), 26 of another shape \(e.g. "
+                                         r"\['layer2.0.conv2.conv_offset.weight"):
+        net.init_weights()

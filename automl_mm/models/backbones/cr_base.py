@@ -259,14 +259,15 @@ class CRSupernetMixin:
 
         Neither the unfilled blocks nor the parts mmdet adds to a standard block (:func:`added_parts`: deformable
         convs' offset convs, block plugins) need be in the file: an ImageNet checkpoint holds none of them, and mmdet's
-        ResNet keeps their own init (zero offsets) where ``strict=False`` leaves them unloaded.
+        ResNet keeps their own init (zero offsets) where ``strict=False`` leaves them unloaded. An added part the
+        file holds in another shape (e.g. other ``deform_groups``) is refused, as any other tensor.
         """
         unfilled = {id(block) for block in self.unfilled_blocks()}
-        skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled) \
-            + tuple(f'{name}.' for name in added_parts(self))
+        skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled)
         return check_pretrained(self, checkpoint, prefix, skip,
                                 layout='It must be in mmdet\'s layout for this backbone (torchvision\'s ResNet names '
-                                       'are; convert other layouts first)')
+                                       'are; convert other layouts first)',
+                                optional=tuple(f'{name}.' for name in added_parts(self)))
 
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
         set_conv_dilation(self._searched_conv(block), dilation)

@@ -55,7 +55,7 @@ def init_cfg_over_own_inits(module: Any) -> Iterator[None]:
 
 
 def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tuple[str, ...] = (),
-                     layout: str = '') -> set[str]:
+                     layout: str = '', optional: tuple[str, ...] = ()) -> set[str]:
     """Raise unless ``checkpoint`` (under ``prefix``) holds every weight and statistic of ``module`` outside the
     ``skip`` key prefixes, in the module's shapes; return every key of the module it does not fill.
 
@@ -65,6 +65,8 @@ def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tup
         prefix: The ``init_cfg`` prefix (e.g. ``'backbone.'``), or ``None``.
         skip: Key prefixes the file need not hold (a CR supernet's extra blocks).
         layout: What the file's layout must be, appended to the error.
+        optional: Key prefixes the file need not hold but, where it holds them, must hold in the module's shapes
+            (the parts mmdet adds to a ResNet block: deformable convs' offset convs, plugins).
 
     Raises:
         ValueError: a tensor is missing or has another shape; the message names the file, the prefix, the counts
@@ -81,7 +83,7 @@ def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tup
         return not key.endswith('num_batches_tracked') and not key.startswith(skip)
 
     found = checkpoint_mismatch(module, state)  # compared as mmengine's loader copies (``module.`` stripped)
-    missing = [k for k in found['missing'] if counts(k)]
+    missing = [k for k in found['missing'] if counts(k) and not k.startswith(optional)]
     other_shape = [k for k in found['shape'] if counts(k.split(':')[0])]
     if missing or other_shape:
         where = f'{checkpoint}' + (f' (prefix {prefix!r})' if prefix else '')
