@@ -95,6 +95,11 @@ def test_the_reported_stage_ranking_flops_are_counted_at_the_resumed_input_shape
     runner = _resume(osp.join(searched, 'iter_3.pth'), work, flops_input_shape=(3, 30, 30))
     runner.train()
     backbone = runner.model.backbone.eval()
+    # counting them set each ranked allocation on the supernet: the search still ends on (validates and saves) the
+    # architecture it exports
+    result = _result(work)
+    assert [list(backbone.active_stage_blocks), list(backbone.active_dilations)] == [
+        result['stage_blocks'], result['dilations_per_block']]
     for entry in _result(work)['stage_ranking']:
         backbone.set_allocation(entry['stage_blocks'])
         assert entry['gflops'] == pytest.approx(count_flops(backbone, (1, 3, 30, 30)) / 1e9)
