@@ -27,10 +27,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    :class:`automl_mm.engine.worker_seeds.EpochSeededWorkerInit` (seeds from the run's seed, the rank, the worker,
    the epoch and torch's per-iterator seed); a user's own ``worker_init_fn`` is kept.
 7. **automl_mm's start-of-run checks under any launcher** (a stock mmdet / mmengine ``tools/train.py`` ran none of
-   them): ``Runner.from_cfg``, ``Runner.train``, ``Runner.val`` and ``Runner.test`` (and ``FlexibleRunner``'s)
-   are wrapped by :mod:`automl_mm.engine.runner_checks`: a config that needs several processes is refused in a lone
-   process, and a runner built from a config runs ``check_config`` and the model checks before its first dataloader
-   is built.
+   them): ``Runner.__init__``, ``Runner.train``, ``Runner.val`` and ``Runner.test`` (and ``FlexibleRunner``'s)
+   are wrapped by :mod:`automl_mm.engine.runner_checks`: an OHL hook that needs several processes is refused in a
+   lone process however the runner is built, and a runner built from a config runs ``check_config`` and the model
+   checks before its first dataloader is built.
 
 8. **The data a run reads, in every checkpoint** (a resume on a re-dealt split trained on images of the reward
    split, silently): ``Runner.train`` and ``FlexibleRunner.train`` are wrapped by

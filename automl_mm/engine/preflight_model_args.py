@@ -3,8 +3,9 @@ build with Python's ``TypeError: ResNet.__init__() got an unexpected keyword arg
 the config key nor the argument meant. :func:`located_argument_error` finds the config node that holds the argument
 and whose class refuses it (:func:`~automl_mm.engine.preflight_training.check_arguments`) and gives its message:
 ``model.backbone.depht: ResNet takes no argument 'depht' (it takes ...) (did you mean model.backbone.depth?)``.
-Used where the model is built: :func:`~automl_mm.engine.preflight_build.build_check` and the runners' ``from_cfg``
-(:mod:`~automl_mm.engine.runner_checks`), so ``tools/train.py``, ``tools/test.py`` and a stock launcher alike.
+Used where the model is built: :func:`~automl_mm.engine.preflight_build.build_check` and the runners' ``__init__``
+(:mod:`~automl_mm.engine.runner_checks`), so ``tools/train.py``, ``tools/test.py``, a stock launcher and a runner built
+without ``from_cfg`` alike.
 """
 from __future__ import annotations
 

@@ -11,10 +11,15 @@ does not report stopped the run with mmengine's ``KeyError`` after the first val
 :func:`automl_mm.engine.patches.install` (so by ``import automl_mm`` and ``custom_imports``, or by
 mmengine importing the config's ``default_scope`` while it builds the first runner: see "Which runners" below):
 
-* ``Runner.from_cfg`` (``FlexibleRunner.from_cfg`` too; ``RUNNERS.build`` calls it for a ``runner_type``) refuses,
-  before building anything, a config that needs several processes (an OHL hook's ``num_copies x ranks_per_copy``)
-  with ``launcher='none'`` in a process without a process group, naming the commands that start them (the runner
-  built one model and ``CopyRunner`` stopped with a world-size error after building it).
+* ``Runner.__init__`` (``FlexibleRunner``'s too; however the runner is built: ``from_cfg``, ``RUNNERS.build`` for a
+  ``runner_type``, a subclass's own ``from_cfg`` calling ``cls(...)``, ``Runner(...)`` directly) refuses, before
+  building anything, an OHL hook among its ``custom_hooks`` that needs several processes (``num_copies x
+  ranks_per_copy``) with ``launcher='none'`` in a process without a process group, naming the commands that start
+  them (the runner built one model and ``CopyRunner`` stopped with a world-size error after building it), and
+  re-raises a misspelled argument of a model node naming its config key. Until the forty-fourth session both
+  lived in the wrapped ``from_cfg`` only: a subclass's own ``from_cfg`` or ``Runner(..., cfg=cfg)`` built the
+  model and work dir first and stopped with ``CopyRunner``'s world-size error, whose advice named the tool just
+  run.
 * ``Runner.train`` (and ``FlexibleRunner.train``) of a runner built from a config (which runners: below) first runs
   ``check_config(cfg)`` and the model checks, ``Runner.test`` ``check_config(cfg, test_only=True)`` and
   ``check_mask_metrics(..., test_only=True)``, as automl_mm's tools do, and ``Runner.val`` the same checks of what
@@ -42,14 +47,17 @@ or mmengine's ``tools/train.py`` without ``custom_imports``): mmengine imports a
 inside the unwrapped ``from_cfg`` and ``__init__`` (looking up its log processor in automl_mm's registry), so no
 wrapper saw it built; until the forty-third session it trained, validated and tested without any check (a PC-NAS
 search scoring its candidates on the training split ran to the end) while a second runner of the same process was
-refused. The process-count check of :func:`checking_from_cfg` (made before anything is built) does not apply to
-that first runner, nor to a subclass's own ``from_cfg``. A runner built without a config (``Runner(model=..., ...)``,
-whose ``cfg`` is mmengine's empty ``Config``) is not checked.
+refused. That first runner is a plain ``Runner`` (a ``CopyRunner`` is built only once automl_mm is imported), so
+the process-count check of :func:`checking_init` does not see it; ``train()``'s ``check_config`` then refuses its OHL
+hook without ``runner_type='automl_mm.CopyRunner'``. A runner built without a config (``Runner(model=..., ...)``,
+whose ``cfg`` is mmengine's empty ``Config``) is not checked in ``train()`` / ``val()`` / ``test()``; its
+``__init__`` still refuses an OHL hook that needs several processes.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os.path as osp
 import pickle
 from collections.abc import Callable, Iterator
@@ -80,28 +88,39 @@ def automl_mm_tool(name: str) -> str:
     return f'python {path}' if osp.isfile(path) else f"python tools/{name} (automl_mm's)"
 
 
-def check_process_count(cfg: Any) -> None:
-    """Refuse a config that needs several processes (:func:`automl_mm.engine.launch.required_world_size`) in a
-    process that runs alone: ``launcher`` is ``'none'`` and no torch.distributed process group exists.
+def check_lone_process(launcher: Any, hooks: Any, scope: str | None) -> None:
+    """Refuse an OHL hook among ``hooks`` (``custom_hooks`` configs or built hooks, their types resolved in
+    ``scope``) that trains in several processes (``num_copies x ranks_per_copy``) in a process that runs alone:
+    ``launcher`` is ``'none'`` (or ``None``) and no torch.distributed process group exists.
 
     Raises:
         ConfigCheckError: naming the OHL hook's processes and the commands that start them.
-        ValueError: the hook's ``num_copies`` / ``ranks_per_copy`` are not positive integers (naming the entry).
+        ValueError: the hook's ``num_copies`` / ``ranks_per_copy`` are not positive integers (naming the entry), or
+            several OHL hooks (:func:`~automl_mm.ohl.copies.find_ohl_hook`).
     """
     import torch.distributed as torch_dist
 
-    from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.ohl.copies import check_copy_counts, find_ohl_hook
 
-    from .launch import required_world_size
     from .preflight_walk import ConfigCheckError
 
-    if (cfg.get('launcher') or 'none') != 'none' or (torch_dist.is_available() and torch_dist.is_initialized()):
+    if (launcher or 'none') != 'none' or (torch_dist.is_available() and torch_dist.is_initialized()):
         return
-    world_size = required_world_size(cfg)
+    found = find_ohl_hook(hooks, scope)
+    if found is None:
+        return
+    index, hook = found
+    kind = hook.get('type') if isinstance(hook, dict) else type(hook).__name__
+    get = hook.get if isinstance(hook, dict) else lambda key, default=None: getattr(hook, key, default)
+    num_copies, ranks_per_copy = get('num_copies'), get('ranks_per_copy', 1)
+    try:  # int('two') or a missing num_copies failed without naming the key
+        check_copy_counts(num_copies, ranks_per_copy)
+    except ValueError as err:
+        raise ValueError(f'custom_hooks[{index}] ({kind}): {err}') from None
+    world_size = num_copies * ranks_per_copy
     if world_size > 1:
-        index, hook = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
         raise ConfigCheckError(
-            f"custom_hooks[{index}] ({hook.get('type')}) trains in {world_size} processes (num_copies x "
+            f"custom_hooks[{index}] ({kind}) trains in {world_size} processes (num_copies x "
             "ranks_per_copy), but this runner runs alone (launcher='none'): it would build one model and stop. Train "
             f'with automl_mm\'s launcher, `{automl_mm_tool("train.py")} CONFIG` (it starts the {world_size} processes '
             f'itself), or start {world_size} processes yourself (`torchrun --nproc_per_node {world_size}` with this '
@@ -178,30 +197,6 @@ def _apply_searched_architecture_on_load(runner: Any) -> None:
             runner.register_hook(hook_class())
 
 
-def checking_from_cfg(from_cfg: Callable) -> classmethod:
-    """Wrap a runner class's ``from_cfg`` function (``Runner.__dict__['from_cfg'].__func__``): refuse a config that
-    needs several processes in a lone process (:func:`check_process_count`) unless it is built inside
-    :func:`checked_by_tool`; which runners :func:`checking_run` checks is :func:`pending_checks`'s rule. A
-    misspelled argument of a model node is re-raised naming its config key
-    (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`)."""
-    @functools.wraps(from_cfg)
-    def wrapper(cls: type, cfg: Any) -> Any:
-        if not _tool_depth:
-            check_process_count(cfg)
-        try:
-            runner = from_cfg(cls, cfg)
-        except TypeError as err:  # the model, built first: Python names the class's __init__, not the config key
-            from automl_mm.engine.preflight_model_args import located_argument_error
-            located = located_argument_error(err, cfg.get('model'), cfg.get('default_scope'))
-            if located is None:
-                raise
-            raise located from err
-        return runner
-
-    wrapper.checks_config = True
-    return classmethod(wrapper)
-
-
 def checking_run(run: Callable, mode: str) -> Callable:
     """Wrap ``Runner.train`` (``mode='train'``), ``Runner.val`` (``'val'``) or ``Runner.test`` (``'test'``): a runner
     whose :func:`pending_checks` hold ``mode`` is checked first, once per entry point (``train``'s checks cover all
@@ -224,7 +219,7 @@ def checking_run(run: Callable, mode: str) -> Callable:
 def pending_checks(runner: Any) -> frozenset:
     """The entry points (``'train'``, ``'val'``, ``'test'``) whose checks ``runner`` has not run yet: those its
     construction recorded (``frozenset()`` for a runner built inside :func:`checked_by_tool`, by
-    :func:`exempting_init`) minus those run since (:func:`_run_checks`); for a runner with no record (its
+    :func:`checking_init`) minus those run since (:func:`_run_checks`); for a runner with no record (its
     ``__init__`` began before the wrappers were installed: the first runner of a process whose config names automl_mm
     only by ``default_scope``), all three if its ``cfg`` is non-empty, none for a runner built without a config
     (mmengine's ``Runner.__init__`` gives it an empty ``Config``)."""
@@ -234,15 +229,43 @@ def pending_checks(runner: Any) -> frozenset:
     return frozenset(pending)
 
 
-def exempting_init(init: Callable) -> Callable:
-    """Wrap a runner class's ``__init__``: a runner built inside :func:`checked_by_tool` (whatever builds it:
-    ``from_cfg``, a subclass's own ``from_cfg`` calling ``cls(...)``, ``RUNNERS.build``) records that no check is
-    pending (automl_mm's tool checked its config); any other records nothing, so :func:`pending_checks` decides by
-    its config."""
+def checking_init(init: Callable) -> Callable:
+    """Wrap a runner class's ``__init__`` (whatever builds the runner: ``from_cfg``, a subclass's own ``from_cfg``
+    calling ``cls(...)``, ``RUNNERS.build``, ``Runner(...)`` directly).
+
+    Outside :func:`checked_by_tool`, before anything is built, refuse an OHL hook that needs several processes in a
+    lone process (:func:`check_lone_process` of the ``launcher``, ``custom_hooks`` and ``default_scope``
+    arguments, the scope the runner builds its hooks in), and re-raise a misspelled argument of a model node naming
+    its config key (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`; Python names the class's
+    ``__init__`` only). Inside it, record that no check is pending (automl_mm's tool checked the config); otherwise
+    record nothing, so :func:`pending_checks` decides by the runner's config."""
+    signature = inspect.signature(init)
+
     @functools.wraps(init)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
         own_tool = _tool_depth > 0
-        init(self, *args, **kwargs)
+        try:
+            call = signature.bind(self, *args, **kwargs).arguments
+        except TypeError:  # mmengine's __init__ names what is wrong with the arguments
+            call = {}
+
+        def argument(name: str) -> Any:
+            parameter = signature.parameters.get(name)
+            default = None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+            return call.get(name, default)
+
+        scope = argument('default_scope')
+        scope = scope if isinstance(scope, str) else None
+        if not own_tool:
+            check_lone_process(argument('launcher'), argument('custom_hooks'), scope)
+        try:
+            init(self, *args, **kwargs)
+        except TypeError as err:  # the model, built first: Python names the class's __init__, not the config key
+            from automl_mm.engine.preflight_model_args import located_argument_error
+            located = located_argument_error(err, argument('model'), scope)
+            if located is None:
+                raise
+            raise located from err
         if own_tool:
             setattr(self, _PENDING, frozenset())
 
@@ -251,18 +274,17 @@ def exempting_init(init: Callable) -> Callable:
 
 
 def install(runner_classes: tuple[type, ...]) -> None:
-    """Wrap ``__init__``, ``from_cfg``, ``train``, ``val`` and ``test`` of each of ``runner_classes`` (each once).
-    A runner already under construction (mmengine building it imported automl_mm) needs no marking:
-    :func:`pending_checks` reads its config when it starts."""
+    """Wrap ``__init__``, ``train``, ``val`` and ``test`` of each of ``runner_classes`` (each once). A runner already
+    under construction (mmengine building it imported automl_mm) needs no marking: :func:`pending_checks` reads its
+    config when it starts."""
     for runner_class in runner_classes:
-        if getattr(runner_class.__dict__['from_cfg'].__func__, 'checks_config', False):
+        if getattr(runner_class.__dict__['__init__'], 'checks_config', False):
             continue
-        runner_class.__init__ = exempting_init(runner_class.__dict__['__init__'])
-        runner_class.from_cfg = checking_from_cfg(runner_class.__dict__['from_cfg'].__func__)
+        runner_class.__init__ = checking_init(runner_class.__dict__['__init__'])
         runner_class.train = checking_run(runner_class.__dict__['train'], 'train')
         runner_class.val = checking_run(runner_class.__dict__['val'], 'val')
         runner_class.test = checking_run(runner_class.__dict__['test'], 'test')
 
 
-__all__ = ['automl_mm_tool', 'check_process_count', 'checked_by_tool', 'checking_from_cfg', 'checking_run',
-           'exempting_init', 'install', 'pending_checks']
+__all__ = ['automl_mm_tool', 'check_lone_process', 'checked_by_tool', 'checking_init',
+           'checking_run', 'install', 'pending_checks']

@@ -2,7 +2,8 @@
 ``TypeError: ResNet.__init__() got an unexpected keyword argument 'depht'``, naming neither the config key nor the
 argument meant. The model build now names both: ``model.backbone.depht: ResNet takes no argument 'depht' (it takes
 ...) (did you mean model.backbone.depth?)``, in a lone runner (``tools/train.py``, ``tools/test.py``, a stock
-launcher: ``Runner.from_cfg``) and in the launching process of a multi-copy run (``build_check``)."""
+launcher: ``Runner.from_cfg``; any runner: its ``__init__``) and in the launching process of a multi-copy run
+(``build_check``)."""
 from __future__ import annotations
 
 import pytest
@@ -49,6 +50,27 @@ def test_a_runner_names_the_key(tmp_path):
     with pytest.raises(TypeError, match=r"^model\.backbone\.chanels: SimpleConvNet takes no argument 'chanels' .*"
                                         r"\(did you mean model\.backbone\.channels\?\)$"):
         Runner.from_cfg(cfg)
+
+
+class _OwnFromCfgRunner(Runner):
+    """A Runner subclass whose ``from_cfg`` builds with ``cls(...)``, not ``super().from_cfg``."""
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        return cls(model=cfg['model'], work_dir=cfg['work_dir'], default_scope=cfg.get('default_scope'), cfg=cfg)
+
+
+@pytest.mark.parametrize('build', ['own_from_cfg', 'init'])
+def test_a_runner_built_without_from_cfg_names_the_key(build, tmp_path):
+    """The key was named in the wrapped ``Runner.from_cfg`` only: a subclass's own ``from_cfg`` (or ``Runner(...)``
+    called directly) stopped with Python's ``SimpleConvNet.__init__() got an unexpected keyword argument``."""
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg.model.backbone.chanels = (8, 16)
+    make = {'own_from_cfg': lambda: _OwnFromCfgRunner.from_cfg(cfg),
+            'init': lambda: Runner(model=cfg.model, work_dir=cfg.work_dir, default_scope=cfg.default_scope)}[build]
+    with pytest.raises(TypeError, match=r"^model\.backbone\.chanels: SimpleConvNet takes no argument 'chanels' .*"
+                                        r"\(did you mean model\.backbone\.channels\?\)$"):
+        make()
 
 
 def test_the_build_check_of_a_multi_copy_run_names_the_key():

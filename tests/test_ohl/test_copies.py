@@ -124,6 +124,37 @@ def test_a_world_size_that_does_not_fit_stops_the_copy_runner():
         RUNNERS.build(cfg)  # CopyRunner's own check, behind it
 
 
+class _OwnFromCfgCopyRunner(CopyRunner):
+    """A user's CopyRunner subclass whose ``from_cfg`` builds with ``cls(...)``, not ``super().from_cfg``."""
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        return cls(model=cfg['model'], work_dir=cfg['work_dir'], custom_hooks=cfg['custom_hooks'],
+                   default_scope=cfg.get('default_scope'), launcher=cfg['launcher'], cfg=cfg)
+
+
+@pytest.mark.parametrize('build', ['own_from_cfg', 'init', 'init_built_hook'])
+def test_a_lone_process_is_refused_however_the_copy_runner_is_built(build, tmp_path):
+    """The process-count check lived in the wrapped ``Runner.from_cfg`` only: a subclass's own ``from_cfg`` (or
+    ``CopyRunner(...)`` called directly, with the hook's config or the hook built) made the work dir, built the
+    model and stopped with ``CopyRunner``'s world-size error, whose advice named the tool just run. Now
+    ``Runner.__init__`` refuses it before anything is built, however the runner is built."""
+    cfg = Config.fromfile(OHL)
+    cfg.work_dir, cfg.launcher = str(tmp_path / 'work'), 'none'
+    hooks = list(cfg.custom_hooks)
+    if build == 'init_built_hook':
+        hooks = [HOOKS.build(h) if find_ohl_hook([h], cfg.default_scope) else h for h in hooks]
+    make = {'own_from_cfg': lambda: _OwnFromCfgCopyRunner.from_cfg(cfg),
+            'init': lambda: CopyRunner(model=cfg.model, work_dir=cfg.work_dir, custom_hooks=hooks,
+                                       default_scope=cfg.default_scope, cfg=cfg),
+            'init_built_hook': lambda: CopyRunner(model=cfg.model, work_dir=cfg.work_dir, custom_hooks=hooks,
+                                                  default_scope=cfg.default_scope)}[build]
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \((automl_mm\.)?OHLHook\) trains in 4 processes "
+                                               r".* runs alone \(launcher='none'\)"):
+        make()
+    assert not (tmp_path / 'work').exists()  # nothing was built
+
+
 def test_preflight_names_runner_type_when_an_ohl_config_lacks_the_copy_runner():
     cfg = Config.fromfile(OHL)
     check_config(cfg)
