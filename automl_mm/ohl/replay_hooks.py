@@ -42,11 +42,13 @@ class SetAttributesHook(Hook):
         if not isinstance(values, dict) or not values:
             raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
         self.values = dict(values)
+        self._training = False  # before_train ran: a validation inside training keeps what training set
 
     def before_run(self, runner) -> None:
         establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
 
     def before_train(self, runner) -> None:
+        self._training = True
         for path in self.values:
             check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
         watch_data_writes(runner, self.values, 'SetAttributesHook')
@@ -60,6 +62,13 @@ class SetAttributesHook(Hook):
         forward reads in eval mode (a ``LeakyReLU``'s ``negative_slope``, a head's score threshold) was tested at
         the config's value, silently. Optimiser and data paths do not exist in a test."""
         _set_model_paths(runner, self.values)
+
+    def before_val(self, runner) -> None:
+        """``Runner.val()`` without training (a validation-only run of the retrain's checkpoint, mmengine's
+        ``before_val``): as :meth:`before_test` (it validated with the config's values, silently). A validation inside
+        ``train()`` keeps what training set (an OHL space's write over the same path included)."""
+        if not self._training:
+            _set_model_paths(runner, self.values)
 
 
 @HOOKS.register_module()
@@ -104,6 +113,7 @@ class TrunkScheduleHook(Hook):
         self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
         self._loaded: tuple = (None, None)  # the loaded checkpoint's meta epoch and iter (after_load_checkpoint)
         self._order: list[str] = []  # the paths in write_order's order (before_train)
+        self._training = False  # before_train ran: a validation inside training keeps what training set
 
     def before_run(self, runner) -> None:
         establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
@@ -122,6 +132,7 @@ class TrunkScheduleHook(Hook):
     def before_train(self, runner) -> None:
         from .checks import check_trunk_epochs_loop
 
+        self._training = True
         # an exported epoch schedule in an iteration-based retrain config replayed its first value all run
         check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
         for path in self.values:
@@ -153,6 +164,17 @@ class TrunkScheduleHook(Hook):
         in the same runner, its own; the last value where neither is known), as
         :meth:`SetAttributesHook.before_test`: they were set only while training, so the test ran the config's
         values."""
+        self._set_checkpoint_trunk(runner)
+
+    def before_val(self, runner) -> None:
+        """``Runner.val()`` without training: as :meth:`before_test` (it validated with the config's values,
+        silently). A validation inside ``train()`` keeps what training set."""
+        if not self._training:
+            self._set_checkpoint_trunk(runner)
+
+    def _set_checkpoint_trunk(self, runner) -> None:
+        """Set the model's paths to the values of the trunk the checkpoint's (or this runner's) last iteration
+        trained in (:meth:`before_test`)."""
         epoch, iteration = self._loaded
         trained = _trained_position(runner)
         if (epoch is None or iteration is None) and trained is not None and trained[1]:

@@ -54,6 +54,35 @@ def test_an_iteration_schedule_reads_the_checkpoints_iteration():
     assert runner.model[1].negative_slope == 0.2
 
 
+def test_the_replay_hooks_set_the_model_paths_before_a_validation_only_run():
+    """``Runner.val()`` of the retrain's checkpoint (mmengine's ``before_val``, no ``before_train``): the exported
+    ``SetAttributesHook`` / ``TrunkScheduleHook`` set their values before a test only, so a validation-only run
+    validated with the config's ``negative_slope`` (0.01), silently; ``SearchedValuesHook`` already did."""
+    runner = _runner()
+    SetAttributesHook({PATH: 0.3}).before_val(runner)
+    assert runner.model[1].negative_slope == 0.3 and _output(runner) == pytest.approx(-0.3)
+    runner = _runner()
+    hook = TrunkScheduleHook({PATH: [0.1, 0.2, 0.3]}, trunk_epochs=2)
+    hook.after_load_checkpoint(runner, dict(meta=dict(epoch=4, iter=40)))
+    hook.before_val(runner)
+    assert runner.model[1].negative_slope == 0.2
+
+
+def test_a_validation_inside_training_keeps_what_training_set():
+    """Inside ``train()`` (its validations call ``before_val`` too) the values stay those training set: here an OHL
+    space's write (0.2) over a SetAttributesHook's path is not reset to the hook's 0.3."""
+    runner = _runner()
+    hook = SetAttributesHook({PATH: 0.3})
+    hook._training = True  # as before_train leaves it
+    runner.model[1].negative_slope = 0.2
+    hook.before_val(runner)
+    assert runner.model[1].negative_slope == 0.2
+    schedule = TrunkScheduleHook({PATH: [0.1, 0.2, 0.3]}, trunk_epochs=2)
+    schedule._training = True
+    schedule.before_val(runner)
+    assert runner.model[1].negative_slope == 0.2
+
+
 def _history():
     # trunk 0: copy 1 best, broadcast; trunk 1: copy 0 best, broadcast (the final model: copy 0's trunk-1 value)
     return [dict(trunk=0, best=1, broadcast=True, copy_values={'slope': [{PATH: 0.05}, {PATH: 0.2}]}),
