@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mmengine.model import is_model_wrapper
 from torch import nn
 
 from .data_writes import note_data_write, watch_data_writes
@@ -151,13 +150,19 @@ def path_chains(runner: Any, path: str, end: int | None = None,
 
 
 def _root(runner: Any, parts: list[str], path: str, tolerant: bool = False) -> Any:
+    """The object ``path``'s first part names on ``runner``; ``model`` is the model inside mmengine's model wrappers
+    and a test-time augmentation wrapper (:func:`~automl_mm.engine.checkpoint.inner_model`, as mmengine's checkpoint
+    loading unwraps them: under ``tools/test.py --tta`` a path resolved on ``DetTTAModel`` and the replay hooks
+    stopped the test with "DetTTAModel has no attribute ...")."""
+    from automl_mm.engine.checkpoint import inner_model
+
     if tolerant:
         root = getattr(runner, parts[0], None)
-        return root.module if parts[0] == 'model' and is_model_wrapper(root) else root
+        return inner_model(root) if parts[0] == 'model' and root is not None else root
     if not parts[0]:
         raise ValueError(f'empty attribute path {path!r}')
     if parts[0] == 'model':
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+        return inner_model(runner.model)
     if not hasattr(runner, parts[0]):
         raise ValueError(f'attribute path {path!r}: the runner has no attribute {parts[0]!r}')
     return getattr(runner, parts[0])

@@ -83,6 +83,40 @@ def test_a_validation_inside_training_keeps_what_training_set():
     assert runner.model[1].negative_slope == 0.2
 
 
+def test_the_model_paths_reach_the_model_inside_a_test_time_augmentation_wrapper():
+    """``tools/test.py --tta`` tests ``tta_model`` (mmengine's ``BaseTTAModel``, mmdet's ``DetTTAModel``) around the
+    config's model: the replay hooks' ``model.`` paths resolved on the wrapper and the test stopped with "T has no
+    attribute '1'" (an OHL search's checkpoint under ``SearchedValuesHook`` too); they reach the wrapped model, as
+    mmengine's checkpoint loading does."""
+    from mmengine.model import BaseModel, BaseTTAModel
+
+    class Net(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(torch.nn.Identity(), torch.nn.LeakyReLU(0.01))
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            return [self.layers(inputs)]
+
+    class TTA(BaseTTAModel):
+        def merge_preds(self, data_samples_list):
+            return data_samples_list[0]
+
+    path = 'model.layers.1.negative_slope'
+    runner = SimpleNamespace(model=TTA(module=Net()))
+    SetAttributesHook({path: 0.3}).before_test(runner)
+    assert runner.model.module.layers[1].negative_slope == 0.3
+    schedule = TrunkScheduleHook({path: [0.1, 0.2]}, trunk_epochs=1)
+    schedule.after_load_checkpoint(runner, dict(meta=dict(epoch=1, iter=4)))
+    schedule.before_test(runner)
+    assert runner.model.module.layers[1].negative_slope == 0.1
+    searched = SearchedValuesHook()
+    searched.after_load_checkpoint(runner, dict(ohl=dict(history=[dict(trunk=0, best=1, broadcast=True, copy_values={
+        'slope': [{path: 0.05}, {path: 0.2}]})], copies_apart=False, in_trunk=False)))
+    searched.before_test(runner)
+    assert runner.model.module.layers[1].negative_slope == 0.2
+
+
 def _history():
     # trunk 0: copy 1 best, broadcast; trunk 1: copy 0 best, broadcast (the final model: copy 0's trunk-1 value)
     return [dict(trunk=0, best=1, broadcast=True, copy_values={'slope': [{PATH: 0.05}, {PATH: 0.2}]}),
