@@ -8,10 +8,12 @@ config builds (option 0 of every layer) with the supernet's mixed statistics: a 
 50.98 top-5 tested 49.86, with no word. Now the loop saves its final checkpoint after that
 (``search_final_iter_N.pth``, named in ``work_dir/last_checkpoint``), holding the re-estimated statistics and, under
 ``checkpoint['nas_search']['architecture']``, the supernet setter calls that select the architecture
-(PC-NAS ``set_path``, CR-NAS ``set_allocation`` and ``set_dilations``). :class:`SearchedArchitectureHook`
-(registered by ``tools/test.py``) applies them after the checkpoint is loaded, so the test scores the network the
-final validation scored; a search checkpoint saved before the search ended (the checkpoint hook's ``iter_N.pth``,
-a step's ``search_stage*`` checkpoint) holds a supernet, not a searched network, and is tested with a warning.
+(PC-NAS ``set_arch``, by operator name: option indices ran other operators under a config listing the same ``ops``
+in another order, whose weights load all the same; CR-NAS ``set_allocation`` and ``set_dilations``, by value).
+:class:`SearchedArchitectureHook` (registered by ``tools/test.py``) applies them after the checkpoint is loaded, so
+the test scores the network the final validation scored; a search checkpoint saved before the search ended (the
+checkpoint hook's ``iter_N.pth``, a step's ``search_stage*`` checkpoint) holds a supernet, not a searched network,
+and is tested with a warning.
 """
 from __future__ import annotations
 

@@ -271,6 +271,12 @@ class PCNASLoop(SearchLoopBase):
         return [self.pool]
 
     def architecture_calls(self) -> list[list]:
+        """``[['set_arch', op names]]``: the searched operators by name (``MBConvSupernet.set_arch``), so a final
+        checkpoint tested under a config listing the same ``ops`` in another order runs them (option indices, which
+        the weights keyed by name do not pin, ran other operators there); ``[['set_path', indices]]`` for a
+        supernet of one's own without ``set_arch``."""
+        if callable(getattr(self.supernet, 'set_arch', None)):
+            return [['set_arch', list(self.supernet.arch_names())]]
         return architecture_calls(self.supernet, ('set_path', ), ('path', ))
 
     def scoring_settings(self) -> dict:

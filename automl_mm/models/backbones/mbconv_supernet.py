@@ -280,6 +280,22 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
         for index, layer in zip(self._check_path(path), self.layers):
             layer.index = index
 
+    def set_arch(self, arch: Sequence[str]) -> None:
+        """Select the op named ``arch[i]`` in every layer ``i``: :meth:`set_path` by name, whatever order ``ops``
+        lists the candidates in (a search's final checkpoint names its architecture so: option indices applied to a
+        supernet of the same operators listed in another order ran another architecture on the same weights).
+
+        Raises:
+            ValueError: If the length differs from ``num_layers`` or a name is not a candidate of its layer (naming
+                the layer, the name and the layer's candidates).
+        """
+        if isinstance(arch, (str, bytes)) or len(arch) != self.num_layers:
+            raise ValueError(f'arch must name one op per layer ({self.num_layers}), got {arch!r}')
+        for i, (name, layer) in enumerate(zip(arch, self.layers)):
+            if name not in layer.choices:
+                raise ValueError(f'arch: layer {i} has no candidate {name!r}; its candidates are {layer.choices}')
+        self.set_path([layer.choices.index(name) for name, layer in zip(arch, self.layers)])
+
     def arch_names(self, path: Sequence[int] | None = None) -> list[str]:
         """Op names of ``path`` (default: the current one), e.g. to build the stand-alone ``arch`` network."""
         path = self.path if path is None else self._check_path(path)
