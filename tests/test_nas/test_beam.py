@@ -334,3 +334,20 @@ def test_the_step_log_says_how_many_it_lists_and_how_many_it_kept(monkeypatch):
     table = next(m for m in logged if m.startswith('[step] the best'))
     assert table.splitlines()[0] == '[step] the best 3 of 3 (accuracy/top1, higher is better; the first 1 kept):'
     assert [line.split()[0] for line in table.splitlines()[1:]] == ['1.', '2.', '3.']
+
+
+def test_a_resume_mid_step_keeps_which_candidates_gave_no_metrics():
+    """Under rule 'less' a candidate whose every evaluation gave no metrics (``empty``) ranks after one with only
+    some (both +inf), and a step whose every candidate is empty is refused by the loop: both read ``pool.empty``,
+    which the checkpoint must carry (planted: ``empty`` not restored by ``load_state_dict``, which every other test
+    passed)."""
+    space = LayerwiseSpace([[0, 1, 2]] * 2)
+    pool = PartialArchitecturePool(space, 2, rule='less')
+    first, second, third = pool.candidates()
+    pool.record(first, math.inf, empty=True)  # every evaluation empty
+    pool.record(second, math.inf)  # some evaluation empty
+    resumed = PartialArchitecturePool(space, 2, rule='less')
+    resumed.load_state_dict(pool.state_dict())
+    assert resumed.empty == {first}
+    resumed.record(third, 0.5)
+    assert [c for c, _ in resumed.ranking()] == [third, second, first]
