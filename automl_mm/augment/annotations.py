@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import shapely
+import torch
 from shapely.geometry.polygon import orient
 
 
@@ -110,6 +111,21 @@ def _keyhole_ring(polygon) -> np.ndarray:
     return ring
 
 
+def _coordinate_dtype(dtype) -> np.dtype:
+    """The dtype of coordinates after a geometric element: a float dtype as it is, an integer one (a polygon of
+    integer COCO coordinates, which mmdet's ``LoadAnnotations`` makes an int64 array, or integer boxes) promoted to
+    the smallest float dtype that holds it (``np.promote_types(dtype, np.float32)``: float64 for int32 / int64). Cast
+    back to int64, a sheared or rotated point was truncated towards 0 (x = 21.5 became 21), off its box by up to
+    1 px; mmdet's own ``PolygonMasks.shear`` / ``rotate`` return float64 points too.
+
+    Examples:
+        >>> _coordinate_dtype(np.int64), _coordinate_dtype(np.float32), _coordinate_dtype(np.uint8)
+        (dtype('float64'), dtype('float32'), dtype('float32'))
+    """
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == 'f' else np.promote_types(dtype, np.float32)
+
+
 def _polygon_parts(geometry) -> list:
     """The polygons of a shapely geometry: itself, or those inside a (nested) MultiPolygon or GeometryCollection
     (``make_valid`` gives collections of polygons and the lines of zero-width spikes)."""
@@ -122,7 +138,7 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     """Move xyxy boxes by ``matrix``: the enclosing box of the part of each moved rectangle inside the image (the
     clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = of positive size,
     and at least 1 px wide and high where the border cut the box; with ``drop=False`` every box is returned (keep
-    still says which would stay)."""
+    still says which would stay). Integer boxes come back as floats (:func:`_coordinate_dtype`)."""
     tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
     arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -145,21 +161,20 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     whole_x = width_in >= new_x.max(1) - new_x.min(1) - 1e-6
     whole_y = height_in >= new_y.max(1) - new_y.min(1) - 1e-6
     keep = (width_in > 0) & (height_in > 0) & ((width_in >= 1) | whole_x) & ((height_in >= 1) | whole_y)
-    moved = (moved[keep] if drop else moved).astype(arr.dtype)
+    moved = (moved[keep] if drop else moved).astype(_coordinate_dtype(arr.dtype))
     if tensor is None:
         return moved, keep
-    return type(boxes)(tensor.new_tensor(moved), clone=False), keep
+    return type(boxes)(torch.from_numpy(moved).to(tensor.device), clone=False), keep
 
 
 def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int, width: int):
-    """Bitmap masks are warped like the image (``pixel_matrix``), polygon points by the continuous ``matrix``."""
+    """Bitmap masks are warped like the image (``pixel_matrix``), keeping their dtype and values; polygon points
+    move by the continuous ``matrix`` (integer points become floats, :func:`_coordinate_dtype`)."""
     cls = type(masks)
     if hasattr(masks, 'masks') and isinstance(masks.masks, np.ndarray):  # BitmapMasks: (N, H, W)
         if len(masks) == 0:
             return masks
-        dtype = masks.masks.dtype
-        warped = [_warp(m.astype(np.uint8, copy=False), pixel_matrix, 0) for m in masks.masks]
-        return cls(np.stack(warped).astype(dtype, copy=False), height, width)
+        return cls(np.stack([_warp(m, pixel_matrix, 0) for m in masks.masks]), height, width)
     if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
         lin, shift = matrix[:, :2].T, matrix[:, 2]
         polys = [[piece for p in obj for piece in _move_polygon(p, lin, shift, height, width)]
@@ -170,13 +185,14 @@ def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int
 
 def _move_keypoints(keypoints: np.ndarray, matrix: np.ndarray, height: int, width: int) -> np.ndarray:
     """(N, K, 3) keypoints (x, y, visibility) moved by ``matrix``; those outside the image [0, W) x [0, H) get
-    visibility 0 and are clamped to it (mmcv's ``CenterCrop`` rule)."""
+    visibility 0 and are clamped to it (mmcv's ``CenterCrop`` rule); integer keypoints become floats
+    (:func:`_coordinate_dtype`)."""
     arr = np.asarray(keypoints)
     if arr.ndim != 3 or arr.shape[2] < 2:
         raise ValueError(f"results['gt_keypoints'] must be (N, K, 3) keypoints (x, y, visibility), got shape "
                          f'{arr.shape}')
     xy = arr[..., :2].astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
-    out = arr.copy()
+    out = arr.astype(_coordinate_dtype(arr.dtype))
     if arr.shape[2] > 2:
         inside = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
         out[..., 2] = np.where(inside, arr[..., 2], 0)
@@ -187,9 +203,11 @@ def _move_keypoints(keypoints: np.ndarray, matrix: np.ndarray, height: int, widt
 def _move_polygon(flat: np.ndarray, lin: np.ndarray, shift: np.ndarray, height: int, width: int) -> list:
     """One flat (x0, y0, x1, y1, ...) polygon moved and clipped to the image: its pieces inside, as flat arrays
     (several where the border cuts it apart, as mmdet's ``PolygonMasks.crop`` keeps them); a zero-area triangle at
-    the origin (mmdet's placeholder there) when nothing of it is left."""
+    the origin (mmdet's placeholder there) when nothing of it is left. Integer points become floats
+    (:func:`_coordinate_dtype`)."""
     points = flat.reshape(-1, 2) @ lin + shift
+    dtype = _coordinate_dtype(flat.dtype)
     if points.min() >= 0 and (points <= [width, height]).all():
-        return [points.reshape(-1).astype(flat.dtype)]
+        return [points.reshape(-1).astype(dtype)]
     pieces = clip_polygon(points, width, height)
-    return [p.reshape(-1).astype(flat.dtype) for p in pieces] or [np.zeros(6, flat.dtype)]
+    return [p.reshape(-1).astype(dtype) for p in pieces] or [np.zeros(6, dtype)]

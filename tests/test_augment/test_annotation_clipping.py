@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
+import torch
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 
 from automl_mm.augment.elements import build_elements
-from automl_mm.augment.ops import HorizontalTranslate, Rotate
+from automl_mm.augment.ops import HorizontalShear, HorizontalTranslate, Rotate
 from tests.test_augment._signs import MINUS, PLUS
 
 GEOMETRIC = [op for op in build_elements('ohl+randaugment') if op.geometric] + [Rotate(90), Rotate(150)]
@@ -189,3 +190,33 @@ def test_a_polygon_with_a_hole_moved_partly_out_keeps_its_hole():
     rle = mask_utils.merge(mask_utils.frPyObjects([p.reshape(-1).tolist() for p in pieces], 40, 40))
     assert mask_utils.area(rle) == 240
     assert mask_utils.decode(rle)[5:15, 2:8].sum() == 0  # the hole stays empty
+
+
+def test_integer_coordinates_are_moved_exactly_not_truncated():
+    """mmdet's LoadAnnotations makes a polygon of integer COCO coordinates an int64 array (``np.array(polygon)``).
+    Sheared by 0.1 the rectangle (10, 10), (20, 10), (20, 15), (10, 15) is (11, 10), (21, 10), (21.5, 15),
+    (11.5, 15): cast back to int64 the last two were truncated to 21 and 11, half a pixel off the sheared box
+    [11, 10, 21.5, 15]. Integer boxes and keypoints were truncated alike, and a bitmap mask of another dtype went
+    through uint8 (a soft mask's 0.75 became 0)."""
+    polygon = np.array([10, 10, 20, 10, 20, 15, 10, 15])
+    assert polygon.dtype == np.int64
+    soft = np.zeros((1, 30, 40), np.float32)
+    soft[0, 10:15, 10:20] = 0.75
+    results = dict(img=np.zeros((30, 40), np.uint8), gt_bboxes=np.array([[10, 10, 20, 15]], np.int64),
+                   gt_masks=PolygonMasks([[polygon]], 30, 40), gt_keypoints=np.array([[[20, 15, 2]]], np.int32))
+    out = HorizontalShear(0.1).apply(results, PLUS)
+    moved = out['gt_masks'].masks[0][0]
+    assert moved.dtype == np.float64
+    np.testing.assert_array_equal(moved, [11, 10, 21, 10, 21.5, 15, 11.5, 15])
+    np.testing.assert_array_equal(out['gt_bboxes'], [[11, 10, 21.5, 15]])
+    np.testing.assert_array_equal(out['gt_keypoints'], [[[21.5, 15, 2]]])
+    # the same boxes as mmdet HorizontalBoxes of an integer tensor
+    boxes = HorizontalBoxes(torch.tensor([[10, 10, 20, 15]]))
+    out = HorizontalShear(0.1).apply(dict(img=np.zeros((30, 40), np.uint8), gt_bboxes=boxes), PLUS)
+    assert out['gt_bboxes'].tensor.is_floating_point()
+    np.testing.assert_array_equal(out['gt_bboxes'].tensor.numpy(), [[11, 10, 21.5, 15]])
+    # a float bitmap mask keeps its dtype and values (a whole-pixel move: exactly the shifted mask)
+    out = HorizontalTranslate(0.15).apply(dict(img=np.zeros((30, 40), np.uint8),
+                                               gt_masks=BitmapMasks(soft.copy(), 30, 40)), PLUS)
+    assert out['gt_masks'].masks.dtype == np.float32
+    np.testing.assert_array_equal(out['gt_masks'].masks, np.roll(soft, 6, axis=2))
