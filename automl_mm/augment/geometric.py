@@ -33,9 +33,9 @@ class GeometricAugmentOp(BaseAugmentOp):
     the box on each side (an 11 x 14 image: box [5.5, 5.5, 10.5, 9.5], mask's tight box [5, 6, 10, 10]).
 
     The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
-    AutoAugment: no new pixel values) and border ``fill``, keeping its size; an image of 2 or 5+ channels, like a
-    non-uint8 map, is warped as its uint8 bytes, so it takes the pixels masks and maps take
-    (:func:`~automl_mm.augment.annotations._warp`). ``gt_bboxes`` (mmdet
+    AutoAugment: no new pixel values) and border ``fill``, keeping its size; every image, mask and map is warped
+    as its uint8 bytes in groups of 4 planes, so that all of them take the same pixels (cv2 breaks ties otherwise
+    for other channel counts and dtypes; :func:`~automl_mm.augment.annotations._warp`). ``gt_bboxes`` (mmdet
     ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
     inside the image (:func:`~automl_mm.augment.annotations.clip_polygon`; mmdet's transforms clamp the moved
     corners instead, a looser box when a rotated or sheared box crosses the border); boxes that the border cuts

@@ -424,6 +424,27 @@ def test_every_element_keeps_the_pixels_masks_seg_map_and_boxes_of_any_layout_to
                                                   err_msg=op.name)
 
 
+@pytest.mark.parametrize('layout', ['hw', 'hw3', 'hw4'])
+def test_a_wide_image_and_its_annotations_take_the_same_pixels_at_ties(layout):
+    """cv2's nearest warp resolves a tie (a pixel centre landing half-way between two) differently for a 3-channel
+    and a 1-channel uint8 array once the image is wider than about 128 px: under HorizontalShear(0.2) (every fifth
+    row a tie) a 100 x 223 colour image of one-pixel stripes took 212 pixels from other columns than its bitmap mask
+    and segmentation map, which then marked the object where the image showed background."""
+    height, width = 100, 223
+    stripes = np.tile((np.arange(width) % 2).astype(np.uint8), (height, 1))
+    channels = {'hw': (), 'hw3': (3, ), 'hw4': (4, )}[layout]
+    img = np.broadcast_to((stripes * np.uint8(200)).reshape(height, width, *([1] * len(channels))),
+                          (height, width, *channels)).copy()
+    for rng in (PLUS, MINUS):
+        out = HorizontalShear(0.2).apply(
+            dict(img=img.copy(), gt_masks=BitmapMasks(stripes[None].copy(), height, width),
+                 gt_seg_map=stripes.astype(np.int32)), rng)
+        mask = out['gt_masks'].masks[0] == 1
+        for c in range(int(np.prod(channels))):
+            np.testing.assert_array_equal(out['img'].reshape(height, width, -1)[..., c] == 200, mask)
+        np.testing.assert_array_equal(out['gt_seg_map'] == 1, mask)
+
+
 @pytest.mark.parametrize('channels', [2, 5])
 def test_geometric_fill_reaches_every_channel(channels):
     out = HorizontalTranslate(0.15, fill=7).apply(dict(img=np.zeros((20, 40, channels), np.uint8)), PLUS)['img']
