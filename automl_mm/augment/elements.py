@@ -52,8 +52,9 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     and the share is rounded to 3 decimals for readable names, so at some sides the shift is one pixel off the
     exact share's (bin 9: 114 px shifts 16 where 150/331 x 9/30 x 114 = 15.5 rounds to 15; bin 4: 58 px shifts
     3, not 4). Every photometric element gives torchvision's pixels; shear and rotate do too except where a pixel
-    centre maps exactly onto a half-pixel tie, which cv2's fixed-point nearest sampling resolves otherwise than PIL
-    (one row of a 28 x 28 image at shear bins 4, 12, 20 and 28; bin 9 is identical).
+    centre maps onto a half-pixel tie, or within cv2's 1/1024-pixel sampling grid of one, which cv2's fixed-point
+    nearest sampling resolves otherwise than PIL (a 28 x 28 image: one row at shear bins 4, 12 and 28, every fifth
+    row, 6 rows, at bin 20 (0.2); 1 or 2 pixels at rotation bins 4, 7, 14, 19 and 23; bin 9 is identical).
     Geometric ops draw their sign per image (as torchvision's signed ops); the four enhancement ops, which have
     no random sign here, become two elements each (factor ``1 - x`` and ``1 + x``), so 18 elements, 324 ordered
     pairs, and uniform pairs put 2 / 18 rather than 1 / 14 of the mass on each of them. ``Identity`` is one

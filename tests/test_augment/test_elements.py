@@ -176,3 +176,37 @@ def test_the_union_set_keeps_two_elements_that_act_as_one_of_the_36():
     for a, b in (('Posterize(7)', 'Posterize(6.8)'), ('Solarize(178.5)', 'Solarize(179)')):
         np.testing.assert_array_equal(ops[a].apply(dict(img=img.copy()), None)['img'],
                                       ops[b].apply(dict(img=img.copy()), None)['img'])
+
+
+def test_randaugment_shear_and_rotate_differ_from_torchvision_only_where_the_docstring_says():
+    """randaugment_elements' docstring: on a 28 x 28 image the shears differ from torchvision's (PIL, nearest) in
+    one row at bins 4, 12 and 28 and in every fifth row (6 rows) at bin 20 (0.2, where 0.2 (y + 0.5) is a
+    half-integer); rotations in 1 or 2 pixels at bins 4, 7, 14, 19 and 23; nowhere else. It said one row at bin
+    20."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.autoaugment import _apply_op
+
+    from tests.test_augment._signs import MINUS, PLUS
+
+    img = np.random.default_rng(1).integers(0, 256, (28, 28, 3), dtype=np.uint8)
+    differing: dict[str, dict[int, int]] = {'HorizontalShear': {}, 'VerticalShear': {}, 'Rotate': {}}
+    for magnitude in range(31):
+        for op in build_elements(randaugment_elements(magnitude), fill=0, bgr=False):
+            name = type(op).__name__
+            if name not in differing:
+                continue
+            torchvision_name = _TORCHVISION_NAMES[name]
+            count = 0
+            for value in (op.magnitude, -op.magnitude):  # torchvision's signed op against our better sign
+                theirs = np.asarray(_apply_op(Image.fromarray(img), torchvision_name, value,
+                                              InterpolationMode.NEAREST, None))
+                diffs = [(op.apply(dict(img=img.copy()), rng)['img'] != theirs).any(-1) for rng in (PLUS, MINUS)]
+                if name == 'Rotate':
+                    count = max(count, min(int(d.sum()) for d in diffs))
+                else:  # rows of a horizontal shear, columns of a vertical one
+                    count = max(count, min(int(d.any(1 if name == 'HorizontalShear' else 0).sum()) for d in diffs))
+            if count:
+                differing[name][magnitude] = count
+    assert differing['HorizontalShear'] == {4: 1, 12: 1, 20: 6, 28: 1}
+    assert set(differing['VerticalShear']) == {4, 12, 20, 28} and differing['VerticalShear'][20] == 6
+    assert differing['Rotate'] == {4: 1, 7: 2, 14: 1, 19: 1, 23: 2}
