@@ -207,11 +207,12 @@ class AMLFSLoss(nn.Module):
     The floor and the cap are kept with ``'monotone'``, where they only absorb rounding (and a softmax weight that
     underflows for an extreme θ).
 
-    θ is kept (projected) in a float64 buffer, so it is saved in checkpoints and a resume continues it. It is a
-    learned hyper-parameter (``learned_state``), not a weight: a training run started with ``load_from`` keeps the
-    config's ``theta`` (cross-entropy where unset) and warns, naming ``model.<...>.loss.theta``, when the
-    checkpoint's differs (:class:`automl_mm.engine.learned_state.LearnedStateHook`; it used to train with the
-    checkpoint's θ, a search's last sample, silently where the config set no ``theta``).
+    θ is kept (projected) in a float64 buffer, so it is saved in checkpoints and a resume continues it; it stays
+    float64 in a model converted to float16 / bfloat16 (:meth:`_apply`). It is a learned hyper-parameter
+    (``learned_state``), not a weight: a training run started with ``load_from`` keeps the config's ``theta``
+    (cross-entropy where unset) and warns, naming ``model.<...>.loss.theta``, when the checkpoint's differs
+    (:class:`automl_mm.engine.learned_state.LearnedStateHook`; it used to train with the checkpoint's θ, a search's
+    last sample, silently where the config set no ``theta``).
 
     Args:
         num_intervals: ``M``, intervals of each piecewise-linear function (6 in the public reimplementation).
@@ -261,6 +262,18 @@ class AMLFSLoss(nn.Module):
         self.register_buffer('_theta', self.cross_entropy_theta())
         if theta is not None:
             self.theta = theta
+
+    def _apply(self, fn: Callable, recurse: bool = True) -> AMLFSLoss:
+        """``nn.Module._apply`` (``.to``, ``.cuda``, ``.half``, ``.bfloat16``, ``.float``), moving θ to the new device
+        but keeping it float64: a model converted to a half dtype (a half-precision head, a bfloat16 strategy)
+        rounded θ with it, so the loss ran with another θ than the sample the controller credited and the history
+        recorded (``-0.35`` became ``-0.3496`` in bfloat16)."""
+        theta = self._theta
+        result = super()._apply(fn, recurse)
+        moved = self._buffers.get('_theta')
+        if isinstance(moved, torch.Tensor) and moved.dtype != torch.float64:
+            self._buffers['_theta'] = theta.to(device=moved.device)
+        return result
 
     def cross_entropy_theta(self) -> torch.Tensor:
         """θ of softmax cross-entropy in this loss's parametrisation (float64)."""

@@ -330,6 +330,34 @@ def test_theta_is_a_float64_buffer_in_the_state_dict():
     assert torch.equal(loss.state_dict()['_theta'], torch.ones(24, dtype=torch.float64))
 
 
+@pytest.mark.parametrize('convert', ['half', 'bfloat16', 'to_bfloat16', 'float'])
+def test_a_dtype_conversion_of_the_model_keeps_theta_float64(convert):
+    """A half-precision head (``head.to(torch.bfloat16)``) converted the loss's θ buffer with its weights: θ was
+    rounded (-0.35 -> -0.3496 in bfloat16), so the loss trained with another θ than the sample the controller
+    credited and the history recorded, and every later write was rounded too. θ moves with the model but stays
+    float64."""
+    theta = torch.tensor([0.1234567, -0.35, 0.0421, 1 / 3, -0.2, 0.07], dtype=torch.float64)
+    head = CosineLinearClsHead(num_classes=3, in_channels=4,
+                               loss=dict(type='AMLFSLoss', num_intervals=2, theta=theta.tolist()))
+    dtype = {'half': torch.float16, 'float': torch.float32}.get(convert, torch.bfloat16)
+    head = head.to(dtype) if convert == 'to_bfloat16' else getattr(head, convert)()
+    loss = head.loss_module
+    assert head.fc.weight.dtype == dtype
+    assert loss.theta.dtype == torch.float64 and torch.equal(loss.theta, theta)
+    sample = theta.flip(0)  # a later write (an OHL space's sample) is kept as drawn
+    loss.theta = sample
+    assert torch.equal(loss.theta, sample) and loss.state_dict()['_theta'].dtype == torch.float64
+    # the converted head's loss is the loss of the sample, evaluated in float32 from the same half values
+    torch.manual_seed(0)
+    x = torch.randn(5, 4).to(dtype)
+    logits, target = head.fc(x), torch.tensor([0, 1, 2, 0, 1])
+    w_norm, x_norm = head.fc.weight.norm(dim=1), x.norm(dim=1)
+    expected = _AMLFSLoss(num_intervals=2, theta=sample)(logits.float(), target, w_norm.float(), x_norm.float(),
+                                                          reduction_override='none')
+    torch.testing.assert_close(loss(logits, target, w_norm, x_norm, reduction_override='none'), expected,
+                               rtol=1e-6, atol=1e-7)
+
+
 def _classifier(loss):
     return MODELS.build(dict(
         type='ImageClassifier',
