@@ -430,3 +430,28 @@ def test_cosine_head_logits_of_half_features_are_the_losses_scaled_cosines(dtype
     assert torch.isfinite(logits).all()
     torch.testing.assert_close(logits.float(), 16.0 * cos, atol=0.1, rtol=1e-2)
     assert (logits[0] == 0).all()
+
+
+@pytest.mark.parametrize('scale', [None, 8.0])
+def test_cosine_head_with_dropout_passes_the_norms_of_the_features_it_classifies(scale):
+    """With dropout the loss recovers cos = W x / (||W_j|| ||x||) from the dropped features x the logits come from,
+    so ||x|| must be theirs (the norm of the pooled features before dropout gives cosines that are not cosines).
+    Checked against CosFace written out (monotone θ with c_t = -0.35: t(c) = c - 0.35)."""
+    torch.manual_seed(0)
+    theta = [0.0, 0.0, -0.35, 0.0, 0.0, 0.0]
+    head = CosineLinearClsHead(num_classes=3, in_channels=8, dropout=0.5,
+                               loss=dict(type='AMLFSLoss', num_intervals=2, theta=theta, scale=scale))
+    head.train()
+    feats = [torch.randn(6, 8, 2, 2)]
+    target = torch.tensor([0, 1, 2, 0, 1, 2])
+    samples = [BaseDataElement(gt_label=target[i:i + 1]) for i in range(6)]
+    torch.manual_seed(1)
+    got = head.loss(feats, samples)['loss']
+    torch.manual_seed(1)
+    x = head.pool(feats)  # the same dropout mask
+    assert (x == 0).any()  # dropout acted
+    w = head.fc.weight
+    cos = F.normalize(x, dim=1) @ F.normalize(w, dim=1).T
+    size = x.norm(dim=1)[:, None] * w.norm(dim=1)[None, :] if scale is None else torch.full_like(cos, scale)
+    logits = size * (cos - 0.35 * F.one_hot(target, 3))
+    torch.testing.assert_close(got, F.cross_entropy(logits, target), rtol=1e-5, atol=1e-6)
