@@ -40,3 +40,30 @@ def test_s_tau_is_where_tau_rises():
     rises = values[1:] - values[:-1]
     assert rises.tolist() == pytest.approx([1 / 8, 1 / 8, 5 / 8, 1 / 8], rel=1e-12)
     assert values[0].item() == pytest.approx(0.0, abs=1e-15) and values[-1].item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize('parametrisation', ['piecewise', 'monotone'])
+def test_the_space_names_each_coordinate_by_what_it_is(parametrisation):
+    """``LossFunctionSpace.dimension_names()`` labels the curves of ``distribution_loss.png``: each name must say what
+    its coordinate of θ does in the loss (the piecewise names were not checked: interleaved ``a_t[0], b_t[0], ...``
+    labels over the part-major layout named every intercept a slope)."""
+    from automl_mm.losses import LossFunctionSpace
+
+    names = LossFunctionSpace(num_intervals=M, parametrisation=parametrisation).dimension_names()
+    theta = torch.linspace(0.1, 0.9, len(names), dtype=torch.float64)  # distinct, non-negative: nothing projected
+    loss = AMLFSLoss(num_intervals=M, theta=theta, parametrisation=parametrisation)
+    a_t, b_t, a_tau, b_tau = loss.pieces.split(M)
+    value = dict(zip(names, theta.tolist()))
+    for k in range(M):
+        if parametrisation == 'piecewise':
+            assert [value[f'{part}[{k}]'] for part in ('a_t', 'b_t', 'a_tau', 'b_tau')] == \
+                [a_t[k].item(), b_t[k].item(), a_tau[k].item(), b_tau[k].item()]
+        else:
+            assert a_t[k].item() == pytest.approx(math.exp(value[f's_t[{k}]']), rel=1e-12)
+            weights = torch.tensor([math.exp(value[f's_tau[{i}]']) for i in range(M)], dtype=torch.float64)
+            w_0 = 1.0 - math.exp(-value['r_tau'])
+            assert a_tau[k].item() == pytest.approx((1 - w_0) * M * (weights[k] / weights.sum()).item(), rel=1e-12)
+    if parametrisation == 'monotone':
+        assert loss.t_function(torch.ones(1, dtype=torch.float64)).item() == pytest.approx(1.0 + value['c_t'])
+        assert loss.tau_function(torch.zeros(1, dtype=torch.float64)).item() == pytest.approx(
+            1.0 - math.exp(-value['r_tau']))
