@@ -129,3 +129,23 @@ def test_half_precision_inputs_are_evaluated_in_float32(dtype, scale):
     torch.testing.assert_close(value, expected, rtol=1e-6, atol=1e-6)
     (grad, ) = torch.autograd.grad(value.sum(), logits)
     assert grad.dtype == dtype and torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize('scale', [None, 8.0])
+def test_a_feature_parallel_to_its_class_weight_has_cos_1_in_half_precision(dtype, scale):
+    """x = W_y = (1, 1): the half norms round sqrt(2) down to 1.4140625, so logit / (||W_y|| ||x||) reads 1.0002; the
+    cosine is 1 and t is taken there, t(1) = 1 + c_t (monotone θ, c_t = -0.35, slope 3 on the last piece, which
+    would stretch the excess 0.0002 three times)."""
+    theta = [0.0, math.log(3.0), -0.35, 0.0, 0.0, 0.0]
+    loss = AMLFSLoss(num_intervals=2, theta=theta, scale=scale)
+    x = torch.tensor([[1.0, 1.0]], dtype=dtype)
+    w = torch.tensor([[1.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    w_norm, x_norm = w.norm(dim=1), x.norm(dim=1)
+    assert (x @ w.t())[0, 0].float() / (w_norm[0].float() * x_norm[0].float()) > 1.0  # the rounding this is about
+    got = loss(x @ w.t(), torch.tensor([0]), w_norm, x_norm)
+    if scale is None:  # the margin is added to the logit, 2 + ||W_y|| ||x|| (t(1) - 1): identity t keeps it exact
+        logits = torch.stack([2.0 + w_norm[0].float() * x_norm[0].float() * (0.65 - 1.0), torch.tensor(1.0)])
+    else:
+        logits = torch.stack([torch.tensor(scale * 0.65), scale / (w_norm[1].float() * x_norm[0].float())])
+    torch.testing.assert_close(got, F.cross_entropy(logits[None], torch.tensor([0])), rtol=1e-6, atol=1e-7)
