@@ -147,3 +147,18 @@ def test_paper_layout_samples_are_mostly_invalid_which_is_why_monotone_is_the_de
         t, tau = loss.t_function(X_T), _raw_tau(loss, P)
         bad += bool((t[1:] < t[:-1]).any() or (tau[1:] < tau[:-1]).any() or (tau[1:] <= 0).any() or (tau > 1).any())
     assert bad > 150
+
+
+@pytest.mark.parametrize('value', [100.0, 1000.0])
+def test_an_extreme_log_slope_gives_a_finite_loss_in_float32(value):
+    """t's slopes exp(s_t) are capped at exp(30): exp(100) is inf in float32, the logits' dtype t is evaluated in
+    (inf x - inf: a NaN loss), and exp(1000) in float64 too. Every finite θ is a valid loss (the module docstring)."""
+    logits, target, w_norm, x_norm = (v.float() if v.is_floating_point() else v for v in _inputs())
+    theta = torch.zeros(2 * M + 2, dtype=torch.float64)
+    theta[:M] = value  # s_t
+    loss = AMLFSLoss(num_intervals=M, theta=theta)
+    assert torch.isfinite(loss.pieces).all() and loss.pieces[:M].max().item() == pytest.approx(math.exp(30.0))
+    a = logits.clone().requires_grad_(True)
+    out = loss(a, target, w_norm, x_norm)
+    out.backward()
+    assert torch.isfinite(out) and torch.isfinite(a.grad).all()
