@@ -88,12 +88,18 @@ class LossFunctionSpace(AttributeSpace):
                          learn_std=True)
         self._learn_std = learn_std
         self._loss_kwargs: dict = {}  # the target loss's scale, eps, loss_weight (resolve)
+        self.name = name  # named by _distribution's errors before the base class sets it
         super().__init__(None if num_intervals is None else self._distribution(num_intervals), target=target,
                          name=name)
 
     def _distribution(self, num_intervals: int) -> dict:
         """μ₀: the identity θ of ``num_intervals`` intervals in this parametrisation."""
         start = AMLFSLoss(num_intervals=num_intervals, parametrisation=self.parametrisation).theta
+        if isinstance(self._std, (list, tuple)) and len(self._std) != len(start):
+            # DiagGaussian's own error ('std must have len(mean)=6 values') named neither the space nor M
+            raise ValueError(f"LossFunctionSpace '{self.name}': std has {len(self._std)} values, but theta of "
+                             f"num_intervals={num_intervals} in the '{self.parametrisation}' parametrisation has "
+                             f'{len(start)} components; give one number for all or {len(start)} values')
         return dict(type='DiagGaussian', mean=start.tolist(), std=self._std, learn_std=self._learn_std)
 
     def signature(self) -> str | None:

@@ -167,6 +167,21 @@ def test_a_std_that_is_not_positive_is_refused_when_the_space_is_built(std):
         LossFunctionSpace(std=std)
 
 
+@pytest.mark.parametrize('explicit_m', [True, False])
+def test_a_std_list_of_another_length_than_theta_names_the_space_and_m(explicit_m):
+    """A per-component std of 3 values for M = 2 (6 components in the monotone layout) was refused by DiagGaussian
+    as 'std must have len(mean)=6 values', naming neither the space nor M; with M read from the loss, only when the
+    space met the model."""
+    match = (r"LossFunctionSpace 'lfs': std has 3 values, but theta of num_intervals=2 in the 'monotone' "
+             r'parametrisation has 6 components; give one number for all or 6 values')
+    with pytest.raises(ValueError, match=match):
+        space = LossFunctionSpace(num_intervals=2 if explicit_m else None, std=[0.1, 0.2, 0.3], name='lfs')
+        space.resolve(_runner(2))
+    space = LossFunctionSpace(num_intervals=2 if explicit_m else None, std=[0.1] * 6, name='lfs')
+    space.resolve(_runner(2))
+    assert space.distribution.std().tolist() == pytest.approx([0.1] * 6)
+
+
 @pytest.mark.parametrize('first_trunk', [0, 4])
 def test_a_run_removes_the_learned_loss_figures_of_the_trunks_it_has_not_run(tmp_path, first_trunk):
     """loss_trunk<t>.png were kept whatever run drew them: a 10-trunk search in the work_dir of a 30-trunk one left
