@@ -67,11 +67,13 @@ concept, and the public names stay importable from here.
     split's arguments and, for a held-out loader, is not the training split
     (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`);
   - ``val_evaluator`` / ``test_evaluator``'s COCO metric scores the annotation file its loader reads
-    (:func:`split_mismatch`; held-out loaders are checked against the test split with :func:`reads_test_split`,
-    both in :mod:`~automl_mm.engine.preflight_eval_splits`); before it, with each loader / metric pair (these and
-    the OHL reward / NAS search pairs above), a loader of several COCO files scored by a ``CocoMetric`` without
-    ``ann_file`` reads no image id twice (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`:
-    the generated splits all number their images from 1, and two images of one id were scored as one).
+    (:func:`split_mismatch`) and every image of it (a ``dataset.indices`` subset of the file is refused,
+    :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`; held-out loaders are checked against the
+    test split with :func:`reads_test_split`, all in :mod:`~automl_mm.engine.preflight_eval_splits`); before it,
+    with each loader / metric pair (these and the OHL reward / NAS search pairs above), a loader of several COCO
+    files scored by a ``CocoMetric`` without ``ann_file`` reads no image id twice
+    (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`: the generated splits all number their
+    images from 1, and two images of one id were scored as one).
 * :func:`build_check` (builds things, :mod:`~automl_mm.engine.preflight_build`): the model, the custom hooks, the
   datasets of every dataloader (lazily, where the dataset supports ``lazy_init``: arguments are checked, the data
   is not read twice) and the evaluators are built from the config in this process, so a typo in a ``type`` or an
@@ -106,7 +108,7 @@ from .preflight_classes import (
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
 from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments
-from .preflight_eval_splits import _check_split, reads_test_split, split_mismatch
+from .preflight_eval_splits import _check_split, check_scored_subsets, reads_test_split, split_mismatch
 from .preflight_evaluators import check_evaluators, check_selection_rules, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_dropped, warn_test_pipeline_unused
 from .preflight_load_from import check_load_from
@@ -206,6 +208,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     for scored in (split, ) if test_only else SPLITS:
         _check_split(cfg.get(f'{scored}_dataloader'), f'{scored}_dataloader', cfg.get(f'{scored}_evaluator'),
                      f'{scored}_evaluator')
+    check_scored_subsets(cfg, files, test_only, split)
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',

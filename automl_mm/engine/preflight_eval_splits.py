@@ -1,7 +1,8 @@
 """Which data an evaluation reads (part of :func:`automl_mm.engine.preflight.check_config`): a COCO metric scores
-the annotation file its loader reads (:func:`split_mismatch`), and a held-out loader (OHL's reward loader, the NAS
-search loader) does not read the test split (:func:`reads_test_split`). Both faults are silent: the run trains and
-reports numbers, scored against other images or selected on the test set. Also used by
+the annotation file its loader reads (:func:`split_mismatch`), a val / test loader reads every image of the file its
+COCO metric scores (:func:`check_scored_subsets`), and a held-out loader (OHL's reward loader, the NAS search loader)
+does not read the test split (:func:`reads_test_split`). These faults are silent: the run trains and reports
+numbers, scored against other images, against objects never predicted, or selected on the test set. Also used by
 :class:`~automl_mm.engine.evaluate.HeldOutEvaluator` for the loader it falls back to.
 """
 from __future__ import annotations
@@ -13,7 +14,14 @@ from automl_mm.utils.scope import config_type_name
 
 from .preflight_classes import _dataset_class
 from .preflight_image_ids import check_merged_image_ids
-from .preflight_walk import ConfigCheckError, _datasets, evaluator_metrics, loader_coco_files
+from .preflight_walk import (
+    SPLITS,
+    ConfigCheckError,
+    _datasets,
+    _loader_coco_datasets,
+    evaluator_metrics,
+    loader_coco_files,
+)
 
 
 def _abs(path: str) -> str:
@@ -147,6 +155,60 @@ def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator
         raise ConfigCheckError(
             f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} is {found[1]}: every prediction '
             f'would be scored against another image of the same id. Give {evaluator_key} ann_file={found[1]!r}')
+
+
+def images_read(indices: Any, total: int) -> int:
+    """How many of a dataset's ``total`` items mmengine's ``BaseDataset(indices=...)`` keeps: an int ``n`` the first
+    ``n`` (``-n``: the last ``n``), a sequence those positions, each once (``BaseDataset._get_unserialized_subset``);
+    ``total`` for ``None``."""
+    if indices is None or isinstance(indices, bool):
+        return total
+    if isinstance(indices, int):
+        return min(abs(indices), total)
+    try:
+        return len({int(i) % total for i in indices if -total <= int(i) < total}) if total else 0
+    except (TypeError, ValueError):
+        return total  # not positions: mmengine names the fault when it builds the dataset
+
+
+def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 'test') -> None:
+    """A val / test loader whose COCO dataset keeps a subset of its annotation file (``dataset.indices``) is refused
+    when the loader's COCO metric reads that ``ann_file``: mmdet's ``CocoMetric`` (3.3, ``compute_metrics``) scores
+    every image of its file (``img_ids = get_img_ids()``), so the objects of the images the loader never read count
+    as missed, silently (a perfect detector on the first 5 of 10 images scored ``bbox_mAP`` 0.488). Held-out loaders
+    (reward, search) are not refused: :func:`~automl_mm.engine.evaluate.evaluate_locally` scores the images read.
+
+    Args:
+        cfg: The config.
+        files: Annotation file (as the dataset joins it with its ``data_root``) -> its
+            :class:`~automl_mm.engine.preflight_coco.CocoSummary` (its images: ``names``); a file not in it is not
+            checked.
+        test_only, split: Check only ``{split}_dataloader`` (as :func:`automl_mm.engine.preflight.check_config`).
+
+    Raises:
+        ConfigCheckError: naming the dataset's ``indices`` key, how many images it reads of how many, the file and
+            the evaluator's key.
+    """
+    for scored in (split, ) if test_only else SPLITS:
+        loader_key, evaluator_key = f'{scored}_dataloader', f'{scored}_evaluator'
+        metrics = [m for m in evaluator_metrics(cfg.get(evaluator_key))
+                   if isinstance(m, dict) and 'coco' in config_type_name(m).lower()
+                   and isinstance(m.get('ann_file'), str)]
+        if not metrics:
+            continue  # no metric scoring a file (ann_file=None: mmdet builds the ground truth of the images read)
+        for dataset, key, path in _loader_coco_datasets(cfg.get(loader_key), f'{loader_key}.dataset'):
+            summary = files.get(path)
+            if summary is None or dataset.get('indices') is None:
+                continue
+            total = len(summary.names)
+            read = images_read(dataset['indices'], total)
+            if read < total:
+                raise ConfigCheckError(
+                    f'{key}.indices={dataset["indices"]!r} reads {read} of the {total} images of {path}, but '
+                    f'{evaluator_key} ({config_type_name(metrics[0])}) scores every image of its ann_file: the '
+                    f'objects of the {total - read} images never read would count as missed and lower every AP / AR, '
+                    f'silently. Score an annotation file of the images read (tools/data/split_coco.py --val-images '
+                    f'{read} writes one of {read} images) or remove {key}.indices')
 
 
 def check_held_out(cfg: Any, loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
