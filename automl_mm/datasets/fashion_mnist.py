@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
 import os.path as osp
 
@@ -76,7 +77,8 @@ def read_idx(path: str, ndim: int | None = None) -> np.ndarray:
     if len(raw) < header:
         raise ValueError(f'{path} is truncated: {len(raw)} bytes, shorter than its {header}-byte header')
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype='>u4', count=file_ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64))
+    # Python ints: np.prod in int64 wrapped sizes past 2**63 (2**31 x 2**31 x 4 gave 0, so a header-only file passed)
+    expected = header + math.prod(shape)
     if len(raw) != expected:
         state = 'truncated' if len(raw) < expected else 'longer than its header says'
         raise ValueError(f'{path} is {state}: {len(raw)} bytes, its header {shape} needs {expected}')

@@ -63,6 +63,12 @@ def test_read_idx_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match='expected 1 dimensions'):
         (tmp_path / 'ok').write_bytes(good)
         read_idx(str(tmp_path / 'ok'), ndim=1)
+    # Sizes whose product passes 2**64 (2**31 x 2**31 x 4) wrapped to 0 in int64: a header-only file passed the
+    # length check and numpy's reshape error named no file.
+    (tmp_path / 'huge').write_bytes(bytes([0, 0, 8, 3]) + struct.pack('>3I', 2**31, 2**31, 4))
+    with pytest.raises(ValueError, match=r'huge is truncated: 16 bytes, its header \(2147483648, 2147483648, 4\) '
+                                         r'needs 18446744073709551632'):
+        read_idx(str(tmp_path / 'huge'))
     # A gzip stream cut short is reported as such, with its path.
     with gzip.open(tmp_path / 'cut.gz', 'wb') as f:
         f.write(good)
