@@ -138,11 +138,17 @@ def _load_part(root: str, part: str, stamp: tuple) -> tuple[np.ndarray, np.ndarr
     if len(labels) and labels.max() >= len(FashionMNISTDataset.METAINFO['classes']):
         raise ValueError(f'{labels_path}: label {int(labels.max())} outside the '
                          f'{len(FashionMNISTDataset.METAINFO["classes"])} Fashion-MNIST classes')
-    return images, labels.astype(np.int64)
+    labels = labels.astype(np.int64)
+    # every later call gets these very arrays (the cache): a caller writing into them (label noise added in place)
+    # changed every FashionMNISTDataset built after it, silently; the images are read-only views of the bytes already
+    labels.flags.writeable = False
+    return images, labels
 
 
 def load_fashion_mnist(data_root: str | None, part: str) -> tuple[np.ndarray, np.ndarray]:
     """The official ``'train'`` (60,000) or ``'test'`` (10,000) part: (N, 28, 28) uint8 images, int64 labels.
+
+    Both arrays are read-only: they are kept for later calls (copy one to change it, ``labels.copy()``).
 
     A file present both plain and as ``.gz`` is read from both, which must hold the same data (``ValueError``
     naming both otherwise).

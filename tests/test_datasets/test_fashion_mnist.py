@@ -111,6 +111,19 @@ def test_per_class_subset_and_max_samples(tmp_path):
         FashionMNISTDataset(split='train', data_root=root, reward_size=10, samples_per_class=6, pipeline=[])
 
 
+def test_the_arrays_load_fashion_mnist_shares_cannot_be_written(tmp_path):
+    """load_fashion_mnist returns the arrays it keeps for every later call: a caller that wrote a label in place (label
+    noise added to the array it was given) changed the labels of every FashionMNISTDataset built after it."""
+    root = write_fashion(tmp_path / 'fm', n_train_per_class=6, compress=False)
+    images, labels = fm.load_fashion_mnist(root, 'train')
+    with pytest.raises(ValueError, match='read-only'):
+        labels[0] = 9
+    with pytest.raises(ValueError, match='read-only'):
+        images[0, 0, 0] = 9
+    ds = FashionMNISTDataset(split='train', data_root=root, reward_size=10, pipeline=[])
+    assert all(ds.get_data_info(i)['gt_label'] == ds.get_data_info(i)['source_idx'] % 10 for i in range(len(ds)))
+
+
 def test_missing_and_bad_files_name_the_path(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match='dataset-fashion-mnist'):
         FashionMNISTDataset(data_root=str(tmp_path / 'nowhere'))
