@@ -153,7 +153,8 @@ class LogLikelihood(BaseMetric):
     A continuous reward for OHL: two copies that disagree on a few images differ in accuracy by whole images
     (0.1 point steps on 1,000 images), but in log-likelihood by how much the probabilities of all images moved.
     Reads ``pred_score`` as class probabilities (softmax, as automl_mm's heads write them); probabilities below
-    ``min_prob`` count as ``min_prob`` so that one confidently wrong image cannot make the mean ``-inf``.
+    ``min_prob`` count as ``min_prob`` so that one confidently wrong image cannot make the mean ``-inf``, and so does a
+    NaN probability (it made the mean NaN; :class:`Accuracy` counts a NaN score of the label a miss).
 
     Args:
         min_prob: Floor of the true label's probability, in (0, 1); default 1e-12 (−27.6 nats).
@@ -179,7 +180,8 @@ class LogLikelihood(BaseMetric):
                 raise ValueError(f'LogLikelihood: label {label} is not a class of the {len(sample["pred_score"])} '
                                  'scores')
             prob = float(sample['pred_score'][label])
-            self.results.append(math.log(max(prob, self.min_prob)))
+            # NaN too (max(nan, min_prob) is nan: one such image made the mean NaN, where Accuracy counts it a miss)
+            self.results.append(math.log(prob if prob >= self.min_prob else self.min_prob))
 
     def compute_metrics(self, results: list[float]) -> dict[str, float]:
         if not results:

@@ -61,6 +61,11 @@ def test_log_likelihood_is_the_negative_cross_entropy_and_stays_finite():
     metric.process({}, [{'pred_score': torch.tensor([0.0, 1.0]), 'gt_label': torch.tensor([0])},
                         {'pred_score': torch.tensor([0.0, 1.0]), 'gt_label': torch.tensor([1])}])
     assert metric.compute_metrics(metric.results)['mean'] == pytest.approx(math.log(1e-6) / 2)
+    # a NaN probability of the label earns the floor too (Accuracy counts it a miss): one such image made the mean NaN
+    metric = LogLikelihood(min_prob=1e-6)
+    metric.process({}, [{'pred_score': torch.tensor([float('nan'), float('nan')]), 'gt_label': torch.tensor([0])},
+                        {'pred_score': torch.tensor([0.5, 0.5]), 'gt_label': torch.tensor([1])}])
+    assert metric.compute_metrics(metric.results)['mean'] == pytest.approx((math.log(1e-6) + math.log(0.5)) / 2)
     with pytest.raises(ValueError, match='min_prob must be in'):
         LogLikelihood(min_prob=0)
     # label -1 read the last class's probability (log 0.1 here); a label past the classes was a bare IndexError
