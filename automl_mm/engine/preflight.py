@@ -67,9 +67,10 @@ concept, and the public names stay importable from here.
     split's arguments and, for a held-out loader, is not the training split
     (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`);
   - ``val_evaluator`` / ``test_evaluator``'s COCO metric scores the annotation file its loader reads
-    (:func:`split_mismatch`) and every image of it (a ``dataset.indices`` subset of the file is refused,
-    :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`; held-out loaders are checked against the
-    test split with :func:`reads_test_split`, all in :mod:`~automl_mm.engine.preflight_eval_splits`); before it,
+    (:func:`split_mismatch`) and every image of it once (a ``dataset.indices`` subset of the file, or a wrapper
+    repeating its images, is refused, :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`;
+    held-out loaders are checked against the test split with :func:`reads_test_split`, all in
+    :mod:`~automl_mm.engine.preflight_eval_splits`); before it,
     with each loader / metric pair (these and the OHL reward / NAS search pairs above), a loader of several COCO
     files scored by a ``CocoMetric`` without ``ann_file`` reads no image id twice
     (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`: the generated splits all number their

@@ -171,12 +171,47 @@ def images_read(indices: Any, total: int) -> int:
         return total  # not positions: mmengine names the fault when it builds the dataset
 
 
+def _repeating_wrapper(cfg: Any) -> str | None:
+    """How a dataset wrapper config repeats the items of the dataset inside it (``'RepeatDataset, times=2'``), or
+    ``None``: mmengine's ``RepeatDataset`` with ``times`` > 1, ``ClassBalancedDataset`` with ``oversample_thr`` > 0
+    (the images of the classes rarer than it, repeated)."""
+    kind = config_type_name(cfg)
+    for name, key in (('RepeatDataset', 'times'), ('ClassBalancedDataset', 'oversample_thr')):
+        value = cfg.get(key)
+        if kind == name and isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                value > (1 if key == 'times' else 0):
+            return f'{name}, {key}={value!r}'
+    return None
+
+
+def _repeated_coco_files(loader_cfg: Any, loader_key: str, per_dataset: bool) -> tuple[str, str] | None:
+    """``(config key and how, file)`` where a loader reads the images of one COCO file more than once: a repeating
+    wrapper around a COCO dataset (:func:`_repeating_wrapper`), or a ``ConcatDataset`` reading one file twice
+    (unless ``per_dataset``: an evaluator scoring each inner dataset with its own metric, mmdet's
+    ``MultiDatasetsEvaluator``)."""
+    dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
+    coco = list(_loader_coco_datasets(loader_cfg, f'{loader_key}.dataset'))
+    for wrapper, key in _datasets(dataset, f'{loader_key}.dataset'):
+        how = _repeating_wrapper(wrapper)
+        inner = [path for _, inner_key, path in coco if inner_key.startswith(f'{key}.')]
+        if how is not None and inner:
+            return f'{key} ({how})', inner[0]
+    paths = [] if per_dataset else [osp.realpath(path) for _, _, path in coco]
+    for path in paths:
+        if paths.count(path) > 1:
+            return f'{loader_key}.dataset reads {path} {paths.count(path)} times, so it', path
+    return None
+
+
 def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 'test') -> None:
-    """A val / test loader whose COCO dataset keeps a subset of its annotation file (``dataset.indices``) is refused
-    when the loader's COCO metric reads that ``ann_file``: mmdet's ``CocoMetric`` (3.3, ``compute_metrics``) scores
-    every image of its file (``img_ids = get_img_ids()``), so the objects of the images the loader never read count
-    as missed, silently (a perfect detector on the first 5 of 10 images scored ``bbox_mAP`` 0.488). Held-out loaders
-    (reward, search) are not refused: :func:`~automl_mm.engine.evaluate.evaluate_locally` scores the images read.
+    """A val / test loader that reads part of the annotation file its COCO metric scores, or reads images of it more
+    than once, is refused: mmdet's ``CocoMetric`` (3.3, ``compute_metrics``) scores every image of its ``ann_file``
+    once (``img_ids = get_img_ids()``) against every box predicted for it. A COCO dataset keeping a subset of its
+    file (``dataset.indices``) left the objects of the images never read counted as missed (a perfect detector on
+    the first 5 of 10 images scored ``bbox_mAP`` 0.488), and a loader predicting an image twice (``RepeatDataset``,
+    ``ClassBalancedDataset``, a ``ConcatDataset`` of one file twice) made every second box a false positive (0.665
+    with every image read twice), silently. Held-out loaders (reward, search) are not refused a subset:
+    :func:`~automl_mm.engine.evaluate.evaluate_locally` scores the images read.
 
     Args:
         cfg: The config.
@@ -187,8 +222,10 @@ def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 't
 
     Raises:
         ConfigCheckError: naming the dataset's ``indices`` key, how many images it reads of how many, the file and
-            the evaluator's key.
+            the evaluator's key; or the key of the wrapper that repeats the file's images.
     """
+    from .preflight_evaluators import reports_own_keys
+
     for scored in (split, ) if test_only else SPLITS:
         loader_key, evaluator_key = f'{scored}_dataloader', f'{scored}_evaluator'
         metrics = [m for m in evaluator_metrics(cfg.get(evaluator_key))
@@ -196,6 +233,13 @@ def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 't
                    and isinstance(m.get('ann_file'), str)]
         if not metrics:
             continue  # no metric scoring a file (ann_file=None: mmdet builds the ground truth of the images read)
+        repeated = _repeated_coco_files(cfg.get(loader_key), loader_key, reports_own_keys(cfg.get(evaluator_key)))
+        if repeated is not None:
+            raise ConfigCheckError(
+                f'{repeated[0]} predicts its images more than once, but {evaluator_key} '
+                f'({config_type_name(metrics[0])}) scores each image of its ann_file once, against every box predicted '
+                f'for it: each repeated prediction would count as a false positive and lower every AP, silently. '
+                f'Read each image of {repeated[1]} once')
         for dataset, key, path in _loader_coco_datasets(cfg.get(loader_key), f'{loader_key}.dataset'):
             summary = files.get(path)
             if summary is None or dataset.get('indices') is None:

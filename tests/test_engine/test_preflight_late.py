@@ -102,7 +102,9 @@ def test_mmdets_concat_dataset_of_other_class_names_fails_at_start(coco_root):
     own names, and a list of metainfos for the evaluator (CocoMetric failed on it after training: see
     :func:`test_the_late_failures_happen_after_training_without_the_check`)."""
     cfg = _mmdet_concat(coco_root, ('rectangle', 'ellipse'))
-    check_config(cfg)
+    # the same names pass the class check; one CocoMetric would score each image of the file read twice as two
+    with pytest.raises(ConfigCheckError, match=r'val_dataloader\.dataset reads .*instances_val\.json 2 times'):
+        check_config(cfg)
     cfg = _mmdet_concat(coco_root, ('rectangle', 'triangle'))
     with DefaultScope.overwrite_default_scope('mmdet'):
         from mmdet.registry import DATASETS as MMDET_DATASETS

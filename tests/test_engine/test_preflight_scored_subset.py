@@ -65,3 +65,29 @@ def test_indices_reading_every_image_or_a_metric_without_ann_file_pass(coco_root
     cfg.val_dataloader.dataset.indices = 2
     cfg.val_evaluator.ann_file = None  # mmdet then builds the ground truth of the images read
     check_config(cfg, test_only=True, split='val')
+
+
+@pytest.mark.parametrize('wrap, words', [
+    (lambda d: dict(type='RepeatDataset', times=2, dataset=d), r'val_dataloader\.dataset \(RepeatDataset, times=2\)'),
+    (lambda d: dict(type='ClassBalancedDataset', oversample_thr=0.5, dataset=d),
+     r'val_dataloader\.dataset \(ClassBalancedDataset, oversample_thr=0\.5\)'),
+    (lambda d: dict(type='ConcatDataset', datasets=[d, d]), r'val_dataloader\.dataset reads .*instances_val\.json 2 '
+                                                            r'times')])
+def test_a_val_loader_reading_images_of_the_scored_file_twice_fails_at_start(coco_root, wrap, words):
+    """Each image read twice is predicted twice: perfect boxes on every image of a 10-image file, read twice (a
+    RepeatDataset of times=2), scored bbox_mAP 0.665 (every second box a false positive), silently."""
+    cfg = _detector(coco_root)
+    cfg.val_dataloader.dataset = wrap(cfg.val_dataloader.dataset.to_dict())
+    with pytest.raises(ConfigCheckError, match=words + r'.* predicts its images more than once, but val_evaluator '
+                                                       r'\(CocoMetric\) scores each image of its ann_file once'):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py reads the test loader only
+
+
+def test_a_wrapper_that_repeats_nothing_passes(coco_root):
+    cfg = _detector(coco_root)
+    inner = cfg.val_dataloader.dataset.to_dict()
+    for wrapper in (dict(type='RepeatDataset', times=1, dataset=inner),
+                    dict(type='ClassBalancedDataset', oversample_thr=0, dataset=inner)):
+        cfg.val_dataloader.dataset = wrapper
+        check_config(cfg)
