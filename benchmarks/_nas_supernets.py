@@ -67,7 +67,7 @@ def estimate_all(runner: Runner, cfg: Config, paths: list[tuple], bn_batches: in
                                 cfg.val_evaluator if evaluator is None else evaluator, 'reward_dataloader',
                                 evaluator_key).build(runner)
     evaluate = PathEvaluator(runner.model, space, held_out, bn_batches=bn_batches,
-                             bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader'),
+                             bn_loader=build_local_loader(cfg.train_dataloader, 'train_dataloader', 'train'),
                              bn_seed=runner.seed or 0, rule=METRIC_RULE)
     return [evaluate(path) for path in paths]
 

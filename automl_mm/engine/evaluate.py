@@ -28,21 +28,101 @@ from torch.utils.data import DataLoader, SequentialSampler
 
 from automl_mm.utils.seeding import stream_rng
 
+#: How a loader that a search builds itself (:func:`build_local_loader`) reads its dataset, by ``purpose``:
+#: ``'score'``: a held-out split (the OHL reward split, a NAS search split), whole and in order on every rank;
+#: ``'sample'``: BN re-estimation batches of a loader given for them (``OHLHook.bn_recalibration_dataloader``), a
+#: seeded random sample of full batches (:func:`fixed_batches`); ``'train'``: the same of ``train_dataloader``'s
+#: dataset, whose ``sampler`` / ``batch_sampler`` / ``drop_last`` say how training draws, not the BN batches.
+LOCAL_LOADER_PURPOSES = ('score', 'sample', 'train')
 
-def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
+#: Samplers that draw a uniform random order (with their default ``shuffle=True``): what a BN re-estimation
+#: sample stands for (a loader made from an OHL ``train_dataloader`` has ``CopySampler``).
+_SHUFFLING_SAMPLERS = ('DefaultSampler', 'InfiniteSampler', 'CopySampler')
+
+
+def check_local_loader(loader_cfg: dict, key: str, purpose: str = 'score') -> None:
+    """Refuse the keys of a loader config that :func:`build_local_loader` would not apply for ``purpose``
+    (:data:`LOCAL_LOADER_PURPOSES`), which a user of mmengine sets expecting them to be (mmengine's
+    ``Runner.build_dataloader`` builds them): they used to be dropped without a word, so a ``reward_dataloader`` with
+    ``drop_last=True`` was scored whole, one with ``sampler=dict(type='ClassAwareSampler')`` in dataset order.
+
+    * ``'score'`` (read whole, in order, on every rank): a ``sampler`` other than ``DefaultSampler(shuffle=False)``
+      (the in-order one; its ``seed`` / ``round_up`` change nothing on one process), any ``batch_sampler``,
+      ``drop_last=True``, ``shuffle=True`` and ``num_batch_per_epoch`` (a subset of the split) are refused.
+    * ``'sample'`` (a seeded random sample of full batches): a ``sampler`` other than a shuffling
+      ``DefaultSampler`` / ``InfiniteSampler`` / ``CopySampler``, any ``batch_sampler``, ``shuffle=False`` and
+      ``num_batch_per_epoch`` are refused; ``drop_last`` either way (every batch is full).
+    * ``'train'``: nothing is refused (training's sampling keys are not the sample's; ``num_batch_per_epoch`` is
+      applied as mmengine applies it, :func:`build_local_loader`).
+
+    Raises:
+        ValueError: naming ``key``'s refused key, its value and what to set instead.
+        KeyError: an unknown ``purpose``.
+    """
+    if purpose not in LOCAL_LOADER_PURPOSES:
+        raise KeyError(f'purpose must be one of {LOCAL_LOADER_PURPOSES}, got {purpose!r}')
+    if purpose == 'train' or not isinstance(loader_cfg, dict):
+        return
+    from automl_mm.utils.scope import config_type_name
+
+    score = purpose == 'score'
+    how = ('is read whole and in order on every rank (each copy or candidate scores every item once, on the same '
+           'batches)' if score else 'gives a seeded random sample of full batches (the same for every copy, path and '
+           'rank)')
+    sampler = loader_cfg.get('sampler')
+    if sampler is not None:
+        kind = config_type_name(sampler) if isinstance(sampler, dict) else type(sampler).__name__
+        shuffle = sampler.get('shuffle', True) if isinstance(sampler, dict) else getattr(sampler, 'shuffle', None)
+        fits = (kind == 'DefaultSampler' and shuffle is False) if score else (
+            kind in _SHUFFLING_SAMPLERS and shuffle is not False)
+        if not fits:
+            want = ("dict(type='DefaultSampler', shuffle=False)" if score
+                    else "dict(type='DefaultSampler', shuffle=True)")
+            raise ValueError(f'{key}.sampler={sampler!r} would not be applied: {key} {how}. Leave {key}.sampler out, '
+                             f'or set it to {want}')
+    if loader_cfg.get('batch_sampler') is not None:
+        raise ValueError(f'{key}.batch_sampler={loader_cfg["batch_sampler"]!r} would not be applied: {key} {how}, '
+                         f'batched by {key}.batch_size. Remove {key}.batch_sampler')
+    shuffle = loader_cfg.get('shuffle')
+    if shuffle is not None and bool(shuffle) == score:
+        raise ValueError(f'{key}.shuffle={shuffle!r} would not be applied: {key} {how}. Remove {key}.shuffle')
+    if score and loader_cfg.get('drop_last'):
+        raise ValueError(f'{key}.drop_last={loader_cfg["drop_last"]!r} would score a subset of the split (its last '
+                         f'partial batch left out) where {key} {how}. Set {key}.drop_last=False or leave it out')
+    if loader_cfg.get('num_batch_per_epoch') is not None:
+        raise ValueError(f'{key}.num_batch_per_epoch={loader_cfg["num_batch_per_epoch"]!r} would not be applied: '
+                         f'{key} {how}. Remove {key}.num_batch_per_epoch (give {key}.dataset fewer items instead)')
+
+
+def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str = 'score',
+                       reading_ranks: int | None = None) -> DataLoader:
     """An in-order ``DataLoader`` over the whole dataset of ``loader_cfg`` (no distributed sampler).
 
     Args:
-        loader_cfg: An mmengine dataloader config (``dataset``, ``batch_size``, ``num_workers``, ``collate_fn``);
-            its ``sampler`` / ``batch_sampler`` / ``drop_last`` are ignored on purpose (every item, in order), and
-            without ``num_workers`` so are ``persistent_workers`` and ``prefetch_factor`` (torch refuses them); a
-            ``worker_init_fn`` dict is read as mmengine reads it (``type``: a registered name or a function, the
-            other keys its arguments).
+        loader_cfg: An mmengine dataloader config (``dataset``, ``batch_size``, ``num_workers``, ``collate_fn``).
+            Its ``sampler`` / ``batch_sampler`` / ``drop_last`` / ``shuffle`` / ``num_batch_per_epoch`` are
+            refused where they would not be applied (:func:`check_local_loader` for ``purpose``), else taken out
+            (every item, in order); for ``purpose='train'`` a ``num_batch_per_epoch`` keeps the dataset's first
+            ``num_batch_per_epoch × batch_size × reading_ranks`` items, the part training reads.
+            Without ``num_workers``, ``persistent_workers`` and ``prefetch_factor`` are dropped (torch refuses them
+            without workers; they change nothing there), and so is ``disable_subprocess_warning`` always (mmengine's
+            switch of the worker init function it adds, which this loader does not add); a ``worker_init_fn`` dict
+            is read as mmengine reads it (``type``: a registered name or a function, the other keys its arguments).
         key: The config key the loader came from, named in errors (a ``TypeError``, ``ValueError`` or
             ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``).
+        purpose: How the loader is read: ``'score'`` (a held-out split), ``'sample'`` (BN batches of a loader given
+            for them) or ``'train'`` (BN batches of ``train_dataloader``), see :data:`LOCAL_LOADER_PURPOSES`.
+        reading_ranks: The ranks among which one training epoch's ``num_batch_per_epoch`` slice is shared
+            (``None``: the world size, as mmengine's ``Runner.build_dataloader`` slices it; an OHL copy reads its own
+            ranks' share, ``ranks_per_copy``: :func:`~automl_mm.ohl.copies.copy_share`).
+
+    Raises:
+        ValueError: ``loader_cfg`` is not a loader config; a key refused by :func:`check_local_loader`; a
+            ``collate_fn`` / ``worker_init_fn`` naming no registered function.
     """
     if not isinstance(loader_cfg, dict) or 'dataset' not in loader_cfg:
         raise ValueError(f'{key} must be a dataloader config dict with a `dataset`, got {loader_cfg!r}')
+    check_local_loader(loader_cfg, key, purpose)
     cfg = dict(loader_cfg)
     dataset = cfg.pop('dataset')
     if isinstance(dataset, dict):
@@ -50,9 +130,15 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader') -> DataLoader:
 
         with _named(f'{key}.dataset'):  # the dataset names its class or folder, not which split it is
             dataset = ROOT_DATASETS.build(dataset)
-    cfg.pop('sampler', None)
-    cfg.pop('batch_sampler', None)
-    cfg.pop('drop_last', None)  # the whole split: a dropped last batch would score a subset of it
+    for name in ('sampler', 'batch_sampler', 'drop_last', 'shuffle', 'disable_subprocess_warning'):
+        cfg.pop(name, None)  # refused above where they would have been applied
+    per_epoch = cfg.pop('num_batch_per_epoch', None)
+    if per_epoch is not None:  # purpose 'train': the items mmengine's Runner.build_dataloader keeps
+        from mmengine.dist import get_world_size
+        from torch.utils.data import Subset
+
+        kept = int(per_epoch) * int(cfg.get('batch_size', 1)) * (reading_ranks or get_world_size())
+        dataset = Subset(dataset, range(min(kept, len(dataset))))
     if not cfg.get('num_workers'):
         cfg.pop('persistent_workers', None)  # torch refuses persistent workers without workers
         cfg.pop('prefetch_factor', None)  # and a prefetch factor
@@ -449,12 +535,18 @@ class HeldOutEvaluator:
             ``'train_cfg.search_dataloader'``).
         evaluator: The owner's metric config(s), tried first; ``evaluator_key`` is its name in errors.
         metric_key_name: The owner's name of ``metric_key`` in errors (``'reward_key'``, ``'metric_key'``).
+
+    Raises:
+        ValueError: ``dataloader`` sets a key the rank-local reading would not apply (:func:`check_local_loader`,
+            purpose ``'score'``; a top-level loader it falls back to is checked in :meth:`build`).
     """
 
     def __init__(self, purpose: str, metric_key: str, owner: str, dataloader: dict | None = None,
                  evaluator: dict | list | None = None, dataloader_key: str = 'dataloader',
                  evaluator_key: str = 'evaluator', metric_key_name: str = 'metric_key') -> None:
         self.loader_keys, self.evaluator_keys = held_out_keys(purpose)
+        if dataloader:  # its sampling keys at once (a top-level fallback at build)
+            check_local_loader(dataloader, dataloader_key, 'score')
         self.purpose = purpose
         self.metric_key = metric_key
         self.owner = owner
@@ -475,7 +567,8 @@ class HeldOutEvaluator:
                 COCO metric whose ``ann_file`` is not the split's (e.g. ``val_evaluator`` taken as the fallback); a
                 COCO metric without ``ann_file`` on COCO files that share image ids
                 (:func:`~automl_mm.engine.preflight_image_ids.check_merged_image_ids`); an OHL choice transform in
-                the split's pipeline (:func:`~automl_mm.engine.preflight_augment.check_scored_loader`); an
+                the split's pipeline (:func:`~automl_mm.engine.preflight_augment.check_scored_loader`); a loader key
+                the rank-local reading would not apply (:func:`check_local_loader`); an
                 evaluator class with its own ``evaluate``, which the rank-local scoring does not call
                 (:func:`~automl_mm.engine.preflight_evaluators.check_rank_local_evaluator`).
         """
@@ -520,7 +613,7 @@ class HeldOutEvaluator:
                              f'metric reads ground truth from {mismatch[0]}: each prediction would be scored against '
                              f'another image of the same id. Give {self.evaluator_key} (or a top-level '
                              f'{" / ".join(self.evaluator_keys[:-1])}) for this split')
-        self.loader = build_local_loader(loader_cfg, loader_key)
+        self.loader = build_local_loader(loader_cfg, loader_key, 'score')
         self.evaluator = runner.build_evaluator(evaluator_cfg)
         from .preflight_evaluators import check_rank_local_evaluator
 

@@ -2,7 +2,8 @@
 
 * OHL (:func:`_check_ohl_hook`): the ``OHLHook`` (found by type) runs under a ``CopyRunner``, its ``reward_key`` is
   reported by the reward evaluator, and its reward loader is held out (no test images; a COCO metric scores the
-  file the loader reads).
+  file the loader reads); the reward loader and the BN re-estimation loader set no key their reading would not
+  apply (:func:`~automl_mm.engine.evaluate.check_local_loader`), nor does a NAS search loader.
 * NAS (:func:`_check_search_loop`): a ``PCNASLoop`` / ``CRNASLoop``'s ``metric_key`` is reported by the search
   evaluator, its search loader is held out, its ``out_dir`` can be made (the result is written there only at the
   search's end), and CR-NAS's ``reference_allocation`` lies in its ``stage_space``.
@@ -73,8 +74,21 @@ def _check_ohl_hook(cfg: Any) -> None:
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
                                           held_out_keys('reward')[0])
     check_held_out(cfg, loader, loader_key, evaluator, where)
-    _check_bn_loader(cfg, hook.get('bn_recalibration_dataloader'), f'custom_hooks[{i}].bn_recalibration_dataloader',
-                     loader, loader_key)
+    _check_local_loader(loader, loader_key, 'score')
+    bn_key = f'custom_hooks[{i}].bn_recalibration_dataloader'
+    _check_local_loader(hook.get('bn_recalibration_dataloader'), bn_key, 'sample')
+    _check_bn_loader(cfg, hook.get('bn_recalibration_dataloader'), bn_key, loader, loader_key)
+
+
+def _check_local_loader(loader: Any, key: str, purpose: str) -> None:
+    """A loader the engine builds itself sets no key its reading would not apply
+    (:func:`~automl_mm.engine.evaluate.check_local_loader`); raises :class:`ConfigCheckError` naming it."""
+    from automl_mm.engine.evaluate import check_local_loader
+
+    try:
+        check_local_loader(loader, key, purpose)
+    except ValueError as err:
+        raise ConfigCheckError(str(err)) from None
 
 
 def _check_bn_loader(cfg: Any, bn_loader: Any, bn_key: str, reward_loader: Any, reward_key: str) -> None:
@@ -120,6 +134,7 @@ def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
     loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',
                                           held_out_keys('search')[0])
     check_held_out(cfg, loader, loader_key, evaluator, where)
+    _check_local_loader(loader, loader_key, 'score')
     # the search writes its result there only at its end (SearchLoopBase.write_json / write_text)
     out_dir = train_cfg.get('out_dir', 'search')
     if isinstance(out_dir, str) and (osp.isabs(out_dir) or cfg.get('work_dir')):

@@ -399,7 +399,7 @@ class SearchLoopBase(IterBasedTrainLoop):
         if not self.bn_recalibration_batches:
             return None
         if self._bn_batches is None:
-            loader = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader')
+            loader = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader', 'train')
             self._bn_batches = fixed_batches(loader, self.bn_recalibration_batches, self.seed)
         return self._bn_batches
 

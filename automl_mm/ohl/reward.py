@@ -19,6 +19,7 @@ from automl_mm.augment.choice import CHOICE_META_KEY
 from automl_mm.engine.evaluate import (
     HeldOutEvaluator,
     build_local_loader,
+    check_local_loader,
     fixed_batches,
     kept_bn_statistics,
     recalibrate_bn,
@@ -79,9 +80,10 @@ class RewardScorer:
     Raises:
         ValueError: ``reward_rule`` is not ``'greater'``, ``'less'`` or ``None`` (naming ``reward_key``);
             ``bn_recalibration_batches`` is not a non-negative integer, or is 0 with a
-            ``bn_recalibration_dataloader`` (at construction); the reward split,
-            its evaluator or the clean loader cannot be built, or SyncBN layers would re-estimate across a copy's
-            ranks (in :meth:`build`).
+            ``bn_recalibration_dataloader``; a key of ``reward_dataloader`` or ``bn_recalibration_dataloader`` that
+            would not be applied (:func:`~automl_mm.engine.evaluate.check_local_loader`) (at construction); the
+            reward split, its evaluator or the clean loader cannot be built, or SyncBN layers would re-estimate
+            across a copy's ranks (in :meth:`build`).
     """
 
     def __init__(self, reward_key: str, reward_dataloader: dict | None = None,
@@ -99,6 +101,8 @@ class RewardScorer:
                              'would never be read (the reward is read with each copy\'s own BatchNorm statistics): '
                              'set bn_recalibration_batches to the number of its batches to re-estimate them on, or '
                              'leave bn_recalibration_dataloader out')
+        if bn_recalibration_dataloader is not None:  # its sampling keys, before any worker builds a runner
+            check_local_loader(bn_recalibration_dataloader, 'OHLHook.bn_recalibration_dataloader', 'sample')
         self.reward_key = reward_key
         self.held_out = HeldOutEvaluator('reward', reward_key, 'OHLHook', reward_dataloader, reward_evaluator,
                                          'OHLHook.reward_dataloader', 'OHLHook.reward_evaluator', 'reward_key')
@@ -114,7 +118,9 @@ class RewardScorer:
         self.held_out.build(runner)
         if self.bn_recalibration_batches and self.bn_batches is None:
             check_bn_recalibration(runner.model, ranks_per_copy)
-            loader = build_local_loader(*clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg))
+            loader_cfg, key = clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg)
+            loader = build_local_loader(loader_cfg, key, 'train' if self._bn_loader_cfg is None else 'sample',
+                                        ranks_per_copy)  # a copy's share of a num_batch_per_epoch slice
             self.bn_batches = fixed_batches(loader, self.bn_recalibration_batches, int(seed))
         return self
 

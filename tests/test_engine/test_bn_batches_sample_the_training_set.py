@@ -28,7 +28,7 @@ def _items(batches) -> list:
 
 
 def test_bn_batches_are_a_seeded_sample_of_the_whole_training_set(tmp_path):
-    loader = build_local_loader(_class_folders(tmp_path))
+    loader = build_local_loader(_class_folders(tmp_path), 'train_dataloader', 'train')
     batches = fixed_batches(loader, 5, seed=3)
     items = _items(batches)
     assert [len(b['img_path']) for b in batches] == [8] * 5

@@ -35,9 +35,12 @@ class _Mean(BaseMetric):
         return {'mean': sum(results) / len(results) + self.value_offset}
 
 
-def test_the_whole_split_loader_ignores_drop_last():
-    """``drop_last=True`` in the split's dataloader config scored 8 of 10 items."""
-    loader = build_local_loader(dict(dataset=_Items(), batch_size=4, drop_last=True,
+def test_the_whole_split_loader_refuses_drop_last():
+    """``drop_last=True`` in the split's dataloader config scored 8 of 10 items; then it was dropped without a word
+    (the config said a subset): refused, naming the key. Without it, every item is read."""
+    with pytest.raises(ValueError, match=r'dataloader\.drop_last=True would score a subset of the split'):
+        build_local_loader(dict(dataset=_Items(), batch_size=4, drop_last=True))
+    loader = build_local_loader(dict(dataset=_Items(), batch_size=4, drop_last=False,
                                      collate_fn=dict(type='default_collate')))
     assert sorted(int(x) for batch in loader for x in batch) == list(range(10))
 

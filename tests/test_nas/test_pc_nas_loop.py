@@ -357,7 +357,7 @@ def test_bn_re_estimation_batches_are_the_same_for_every_path_call_and_rank(tmp_
     # the pipeline is random: without the fixed seed the same images come out differently
     from automl_mm.engine.evaluate import build_local_loader
 
-    loader = build_local_loader(loop.runner.cfg.train_dataloader)
+    loader = build_local_loader(loop.runner.cfg.train_dataloader, 'train_dataloader', 'train')
     assert not all(torch.equal(a, b) for a, b in zip(next(iter(loader))['inputs'], next(iter(loader))['inputs']))
 
 

@@ -67,7 +67,7 @@ def test_the_reward_is_read_with_clean_statistics_and_the_copy_keeps_its_own():
     cfg = Config.fromfile(OHL)
     cfg.train_dataloader.dataset.max_samples = 48
     clean_cfg, _ = clean_train_loader_cfg(cfg, None)
-    clean = build_local_loader(dict(clean_cfg, batch_size=16), 'clean')
+    clean = build_local_loader(dict(clean_cfg, batch_size=16), 'clean', 'train')
     reward_loader = dict(cfg.reward_dataloader, batch_size=32)
     reward_loader['dataset'] = dict(reward_loader['dataset'], max_samples=64)
     runner = SimpleNamespace(cfg=cfg, build_evaluator=lambda m: Evaluator([METRICS.build(m)]))
