@@ -16,8 +16,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
   a ``PipelineChoiceSpace``, a ``bn_recalibration_batches`` without clean training images,
   an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
-  an ``OHLProgressHook`` without an ``OHLHook``, a ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``)
-  without an ``OHLHook`` (and, in any config, every
+  an ``OHLProgressHook`` without an ``OHLHook`` or called before it (it reported each trunk one trunk late), a
+  ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``) without an ``OHLHook`` (and, in any config, every
   ``CheckpointHook``'s ``interval`` / ``save_begin`` a whole number and a ``TrunkScheduleHook``'s
   ``trunk_epochs`` under an iteration loop), the number of processes a launcher
   started (``WORLD_SIZE``: ``num_copies * ranks_per_copy`` are needed), and the trunk
@@ -200,15 +200,15 @@ def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None
     :func:`~automl_mm.engine.preflight_runner_args.check_runner_arguments`.
 
     Raises:
-        ValueError: a ``CheckpointHook`` ordered before the OHL hook (several copies), naming its key.
+        ValueError: a hook of :func:`~automl_mm.ohl.checks.hooks_after_ohl` (a ``CheckpointHook`` with several
+            copies, an ``OHLProgressHook``) ordered before the OHL hook, naming its key.
     """
+    from mmengine.hooks import CheckpointHook
     from mmengine.runner import get_priority
 
-    from automl_mm.ohl.checks import refuse_checkpoint_before_ohl
+    from automl_mm.ohl.checks import hooks_after_ohl, refuse_before_ohl
     from automl_mm.ohl.copies import _hook_class, find_ohl_hook
 
-    if num_copies == 1:
-        return
     ohl = _hook_class(hook, cfg.get('default_scope'))
 
     def priority(entry: Any, cls: Any) -> int | None:
@@ -222,14 +222,29 @@ def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None
     ohl_priority = priority(hook, ohl)
     if found is None or ohl is None or ohl_priority is None:
         return
-    for key, entry in _checkpoint_entries(cfg, scope):
+    ordered = hooks_after_ohl(num_copies)
+    # mmengine's default CheckpointHook where the config sets none (_checkpoint_entries), every other listed hook
+    entries = _checkpoint_entries(cfg, scope) + [
+        (key, _hook_entry_of(cfg, key)) for key, cls in _hook_classes(cfg)
+        if isinstance(cls, type) and not issubclass(cls, CheckpointHook)]
+    for key, entry in entries:
         cls = _hook_class(entry, cfg.get('default_scope')) if isinstance(entry, dict) else type(entry)
+        rule = next(((why, default) for kind, why, default in ordered
+                     if isinstance(cls, type) and issubclass(cls, kind)), None)
+        if rule is None:
+            continue
         value = priority(entry, cls)
         # default hooks are registered before every custom hook, custom hooks in their list order
         place = int(key.split('.')[1]) if key.startswith('custom_hooks.') else -1
         if value is not None and (value, place) < (ohl_priority, found[0]):
-            refuse_checkpoint_before_ohl(key, getattr(cls, '__name__', 'CheckpointHook'), value, ohl.__name__,
-                                         ohl_priority, num_copies)
+            refuse_before_ohl(key, getattr(cls, '__name__', 'CheckpointHook'), value, ohl.__name__, ohl_priority,
+                              *rule)
+
+
+def _hook_entry_of(cfg: Any, key: str) -> Any:
+    """The entry of ``default_hooks.<name>`` / ``custom_hooks.<i>`` in ``cfg``."""
+    where, name = key.split('.', 1)
+    return cfg.get('custom_hooks')[int(name)] if where == 'custom_hooks' else cfg.get('default_hooks')[name]
 
 
 def _optimizer_classes(cfg: Any, scope: str) -> list[tuple[str, type | None]]:

@@ -1,10 +1,10 @@
 """Checks an ``OHLHook`` run makes against the runner at start, and the train loop's schedule it follows.
 
 Before the first iteration: the settings under which OHL would silently learn nothing or mix copies
-(:func:`check_train_setup`, with a checkpoint hook called before the OHL hook: :func:`check_hook_order`) and
-checkpoint schedules that would save while the copies differ (:func:`check_checkpoint_schedule`). At each trunk
-end: whether mmengine's loop validates next (:func:`validates_after`), which makes a ``broadcast_interval > 1`` run
-broadcast first.
+(:func:`check_train_setup`, with a checkpoint or progress hook called before the OHL hook:
+:func:`check_hook_order`) and checkpoint schedules that would save while the copies differ
+(:func:`check_checkpoint_schedule`). At each trunk end: whether mmengine's loop validates next
+(:func:`validates_after`), which makes a ``broadcast_interval > 1`` run broadcast first.
 
 The launching process makes the start checks first, on the config (:mod:`automl_mm.engine.preflight_ohl`, in
 ``check_config`` / ``build_check``), naming the config keys before any worker starts; here they are the backstop.
@@ -45,7 +45,8 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
         ValueError: ``trunk_epochs`` under an iteration-based loop (one silent trunk); several copies without a
             copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers or a
             ``SyncBuffersHook`` (:func:`check_copy_hooks`) that would average statistics across copies; a
-            ``ZeroRedundancyOptimizer`` (:func:`check_copy_optimizers`) that would piece the copies together.
+            ``ZeroRedundancyOptimizer`` (:func:`check_copy_optimizers`) that would piece the copies together; a
+            checkpoint or progress hook called before the OHL hook (:func:`check_hook_order`).
     """
     check_trunk_epochs_loop(runner, trunk_epochs, 'OHLHook')
     check_copy_sampler(_train_sampler(runner.train_dataloader), layout.num_copies)
@@ -118,23 +119,46 @@ def check_copy_hooks(hooks: Any, num_copies: int) -> None:
                     'buffers of a copy\'s ranks equal)')
 
 
+def hooks_after_ohl(num_copies: int) -> list[tuple[type, str, str]]:
+    """The hooks whose work depends on running after ``OHLHook`` in the stages where it ends a trunk
+    (``after_train_iter``, ``after_train_epoch``, ``after_train``: reward, θ step, broadcast of the best copy, history
+    record), in a run of ``num_copies`` copies: ``(hook class, what goes wrong before it, its default priority)``.
+
+    * ``OHLProgressHook`` (``'LOW'``) reads ``OHLHook.history`` there: called first, it found the trunk still open and
+      printed each trunk's line at the next trunk end, one trunk late, with the next trunk's ETA (the run's last
+      trunk never), silently.
+    * ``CheckpointHook`` (``'VERY_LOW'``), with several copies: rank 0 saved copy 0's own weights, and a search state
+      with the trunk open, before the broadcast (``tools/test.py`` on the final checkpoint tested copy 0).
+
+    mmengine's other hooks of those stages do not depend on the order (read from mmengine 0.10.7's hooks): an
+    ``EMAHook`` or ``ParamSchedulerHook`` that steps after the broadcast steps the best copy's broadcast state on
+    every rank, the same state as stepping each copy before it; ``LoggerHook`` and ``RuntimeInfoHook`` read the
+    iteration's outputs only.
+    """
+    from .progress import OHLProgressHook
+
+    found = [(OHLProgressHook, 'it reads the OHL history there before OHLHook records the trunk, so each trunk\'s '
+              'line would be printed one trunk late (and the run\'s last trunk never)', "'LOW'")]
+    if num_copies > 1:
+        found.append((CheckpointHook, 'it would save before each trunk end (reward, theta step, broadcast of the best '
+                      f'copy), so with num_copies={num_copies} every checkpoint, the final one too, holds copy 0 and '
+                      'not the best copy', "'VERY_LOW'"))
+    return found
+
+
 def check_hook_order(runner: Any, layout: Any) -> None:
-    """Refuse a ``CheckpointHook`` that mmengine calls before ``OHLHook``, in a run with several copies.
+    """Refuse a hook of :func:`hooks_after_ohl` that mmengine calls before ``OHLHook``.
 
     mmengine calls a runner's hooks in their list order (``Runner.register_hook``: by priority, default hooks before
     custom ones of the same priority). ``OHLHook`` (``BELOW_NORMAL``) ends a trunk in ``after_train_iter`` /
-    ``after_train_epoch`` (reward, θ step, broadcast of the best copy) before mmengine's ``CheckpointHook``
-    (``VERY_LOW``) saves there. A checkpoint hook given a higher priority (or ``OHLHook`` given ``priority='LOWEST'``)
-    saved first: rank 0 wrote copy 0's own weights, and a search state with the trunk still open, at every trunk end
-    and at the end of the run, while the run's model was the best copy (``tools/test.py`` on the final checkpoint
-    tested copy 0, silently). ``save_best`` saves after validation, which follows the trunk end either way.
+    ``after_train_epoch`` before mmengine's ``CheckpointHook`` (``VERY_LOW``) saves and ``OHLProgressHook``
+    (``LOW``) reports there. A hook given a higher priority (or ``OHLHook`` given ``priority='LOWEST'``) ran first:
+    the checkpoints held copy 0, the progress lines came one trunk late. ``save_best`` saves after validation, which
+    follows the trunk end either way.
 
     Raises:
-        ValueError: naming the checkpoint hook's key (``default_hooks.checkpoint``, ``custom_hooks.N``) and both
-            priorities.
+        ValueError: naming the hook's key (``default_hooks.checkpoint``, ``custom_hooks.N``) and both priorities.
     """
-    if layout.num_copies == 1:
-        return
     from mmengine.runner import get_priority
 
     from .copies import find_ohl_hook
@@ -145,24 +169,26 @@ def check_hook_order(runner: Any, layout: Any) -> None:
         return
     at, ohl = found
     saving = [h for h in hooks if isinstance(h, CheckpointHook)]
+    keys = _hook_keys(getattr(runner, 'cfg', None))
     for hook in hooks[:at]:
-        if isinstance(hook, CheckpointHook):
-            refuse_checkpoint_before_ohl(_checkpoint_hook_key(runner, hook, len(saving)), type(hook).__name__,
-                                         get_priority(hook.priority), type(ohl).__name__, get_priority(ohl.priority),
-                                         layout.num_copies)
+        for cls, why, default in hooks_after_ohl(layout.num_copies):
+            if isinstance(hook, cls):
+                key = _checkpoint_hook_key(runner, hook, len(saving)) if isinstance(hook, CheckpointHook) else \
+                    keys.get(type(hook), type(hook).__name__)
+                refuse_before_ohl(key, type(hook).__name__, get_priority(hook.priority), type(ohl).__name__,
+                                  get_priority(ohl.priority), why, default)
 
 
-def refuse_checkpoint_before_ohl(key: str, kind: str, priority: int, ohl_kind: str, ohl_priority: int,
-                                 num_copies: int) -> None:
-    """Raise the ``ValueError`` of :func:`check_hook_order` for the checkpoint hook ``key`` (of class ``kind``,
-    ``priority`` as a number) that runs before the OHL hook (``ohl_kind``, ``ohl_priority``); the launching
-    process's check of the config (:mod:`automl_mm.engine.preflight_ohl`) raises the same."""
+def refuse_before_ohl(key: str, kind: str, priority: int, ohl_kind: str, ohl_priority: int, why: str,
+                      default: str) -> None:
+    """Raise the ``ValueError`` of :func:`check_hook_order` for the hook ``key`` (of class ``kind``, ``priority`` as a
+    number) that runs before the OHL hook (``ohl_kind``, ``ohl_priority``); ``why`` and ``default`` (its class's
+    priority) as :func:`hooks_after_ohl` gives them. The launching process's check of the config
+    (:mod:`automl_mm.engine.preflight_ohl`) raises the same."""
     raise ValueError(
-        f'{key} ({kind}, priority {priority}) runs before {ohl_kind} (priority {ohl_priority}): it would save before '
-        f'each trunk end (reward, theta step, broadcast of the best copy), so with num_copies={num_copies} every '
-        'checkpoint, the final one too, holds copy 0 and not the best copy. Leave both priorities at their defaults '
-        f"(OHLHook 'BELOW_NORMAL', CheckpointHook 'VERY_LOW'), or give {key} a lower priority (a larger number) than "
-        'the OHL hook')
+        f'{key} ({kind}, priority {priority}) runs before {ohl_kind} (priority {ohl_priority}): {why}. Leave both '
+        f"priorities at their defaults (OHLHook 'BELOW_NORMAL', {kind} {default}), or give {key} a lower priority (a "
+        'larger number) than the OHL hook')
 
 
 def check_copy_sampler(sampler: Any, num_copies: int) -> None:

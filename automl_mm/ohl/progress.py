@@ -105,7 +105,9 @@ class OHLProgressHook(Hook):
     """Log one line per OHL trunk on the main process: trunk k (k+1/T), best and mean reward, the best copy, each
     space's entropy and the time left (elapsed x remaining iterations / done iterations).
 
-    Put it after an ``OHLHook`` in ``custom_hooks``; it reads that hook's history. Every line starts with
+    It reads the history of the ``OHLHook`` in ``custom_hooks`` after that hook has recorded the trunk: a priority
+    that has mmengine call it first (above ``OHLHook``'s, or equal and listed before it) is refused before training
+    (:func:`~automl_mm.ohl.checks.check_hook_order`; it logged each trunk one trunk late). Every line starts with
     :data:`PREFIX`, so a console can be cut down to them (``make demo`` does; the log file keeps everything).
 
     Args:

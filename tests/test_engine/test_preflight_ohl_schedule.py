@@ -339,3 +339,31 @@ def test_a_checkpoint_hook_called_before_the_ohl_hook_is_refused_at_start(tmp_pa
         if 'num_copies' in hook:
             hook['num_copies'] = 1  # one copy: copy 0 is the run's model
     check_config(cfg)
+
+
+@pytest.mark.parametrize('num_copies', [1, 2])
+@pytest.mark.parametrize('where', ['progress', 'ohl', 'listed_first'])
+def test_a_progress_hook_called_before_the_ohl_hook_is_refused_at_start(tmp_path, where, num_copies):
+    """OHLProgressHook called before OHLHook printed each trunk's line one trunk late, silently (with one copy
+    too)."""
+    cfg = _cfg(tmp_path)
+    for hook in cfg.custom_hooks:
+        if 'num_copies' in hook:
+            hook['num_copies'] = num_copies
+    at = len(cfg.custom_hooks)
+    if where == 'progress':
+        cfg.custom_hooks.append(dict(type='OHLProgressHook', priority='NORMAL'))
+    elif where == 'ohl':
+        cfg.custom_hooks.append(dict(type='OHLProgressHook'))
+        cfg.custom_hooks[0].priority = 'LOW'  # equal: the OHL hook is listed first, it runs first
+        check_config(cfg)
+        cfg.custom_hooks[0].priority = 71
+    else:  # equal priorities, the progress hook listed first
+        cfg.custom_hooks.insert(0, dict(type='OHLProgressHook', priority='BELOW_NORMAL'))
+        at = 0
+    with pytest.raises(ConfigCheckError, match=rf'\(OHLHook\): custom_hooks.{at} \(OHLProgressHook, priority \d+\) '
+                                               r'runs before OHLHook \(priority \d+\): .*one trunk late'):
+        check_config(cfg)
+    if where == 'progress':
+        cfg.custom_hooks[at]['priority'] = 'LOW'
+        check_config(cfg)
