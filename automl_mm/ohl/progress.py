@@ -112,7 +112,8 @@ class OHLProgressHook(Hook):
 
     Args:
         interval: log every ``interval``-th trunk (indices ``interval - 1``, ``2 * interval - 1``, ...) and the
-            run's last one, as mmengine's ``LoggerHook`` logs every ``interval`` iterations; 1 (default): every trunk.
+            run's last one (also of a run stopped early, e.g. by ``EarlyStoppingHook``: logged in ``after_train``),
+            as mmengine's ``LoggerHook`` logs every ``interval`` iterations; 1 (default): every trunk.
 
     Raises:
         ValueError: ``interval`` is not a positive integer.
@@ -126,6 +127,7 @@ class OHLProgressHook(Hook):
         self.interval = interval
         self._start = time.perf_counter()
         self._seen = 0
+        self._logged: int | None = None
 
     def before_train(self, runner: Any) -> None:
         self._start = time.perf_counter()
@@ -134,6 +136,7 @@ class OHLProgressHook(Hook):
         if self._ohl is None:
             raise ValueError('OHLProgressHook needs an OHLHook in custom_hooks')
         self._seen = len(self._ohl.history)  # a resumed run does not repeat old trunks
+        self._logged = self._ohl.history[-1]['trunk'] if self._ohl.history else None  # the last trunk logged
         self._done_before = runner.iter
         self._trunks = self._num_trunks(runner)
 
@@ -152,16 +155,25 @@ class OHLProgressHook(Hook):
     def after_train_epoch(self, runner: Any) -> None:
         self._report(runner, runner.iter)
 
-    def _report(self, runner: Any, iters_done: int) -> None:
+    def after_train(self, runner: Any) -> None:
+        # a loop stopped early (EarlyStoppingHook): OHLHook.after_train ended the open trunk, or the last trunk ended
+        # off the interval; it is the run's last, logged whatever the interval (it was never logged)
+        self._report(runner, runner.iter, last=True)
+
+    def _report(self, runner: Any, iters_done: int, last: bool = False) -> None:
         history = self._ohl.history
-        if len(history) <= self._seen:
+        if not history or (len(history) <= self._seen and not last):
+            return
+        record = history[-1]
+        if last and record['trunk'] == self._logged:
             return
         self._seen = len(history)
-        record = history[-1]
-        if (record['trunk'] + 1) % self.interval and iters_done < runner.max_iters:
+        if (record['trunk'] + 1) % self.interval and iters_done < runner.max_iters and not last:
             return
+        self._logged = record['trunk']
         elapsed = time.perf_counter() - self._start
         done = max(iters_done - self._done_before, 1)
         left = max(runner.max_iters - iters_done, 0)
-        line = progress_line(record, self._trunks, elapsed, elapsed * left / done)
+        # a stopped run's last line has no time left to estimate
+        line = progress_line(record, self._trunks, elapsed, None if last else elapsed * left / done)
         runner.logger.info(line)

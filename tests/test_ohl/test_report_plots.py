@@ -460,3 +460,31 @@ def test_rewards_figure_draws_every_copy_of_a_run_of_more_than_ten_copies_apart(
     copies = [line for line in figures[0].axes[0].lines if line.get_label().startswith('copy ')]
     assert len(copies) == 12
     assert len({(line.get_color(), line.get_linestyle(), line.get_marker()) for line in copies}) == 12
+
+
+@pytest.mark.parametrize('interval', [1, 3])
+def test_progress_logs_the_last_trunk_of_a_run_stopped_early(interval):
+    """A run stopped early (EarlyStoppingHook) has its open trunk ended by OHLHook.after_train, or its last trunk
+    ended off the interval: the line of the run's last trunk was never logged (only after_train_iter /
+    after_train_epoch reported, and only at max_iters off the interval)."""
+    from automl_mm.ohl.progress import OHLProgressHook
+
+    class OHLHook:  # stands in for the engine's hook: its history and trunk length are read
+        history = []
+        trunk_epochs, trunk_iters = None, 10
+
+    lines = []
+    ohl = OHLHook()
+    runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=70, logger=SimpleNamespace(info=lines.append))
+    hook = OHLProgressHook(interval=interval)
+    hook.before_train(runner)
+    ohl.history.append(dict(trunk=0, iter=10, rewards=[70.0], best=0, distributions={}))
+    runner.iter = 10
+    hook.after_train_iter(runner, 9)
+    ohl.history.append(dict(trunk=1, iter=14, partial=True, rewards=[71.0], best=0, distributions={}))
+    runner.iter = 14  # stopped after 14 iterations: OHLHook.after_train ended trunk 1
+    hook.after_train(runner)
+    hook.after_train(runner)  # once
+    expected = ['OHL progress trunk 0 (1/7)'] if interval == 1 else []
+    assert [line.split(' | ')[0] for line in lines] == expected + ['OHL progress trunk 1 (2/7)']
+    assert lines[-1].endswith('elapsed')  # no ETA: the run stopped
