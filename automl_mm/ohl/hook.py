@@ -71,7 +71,7 @@ from .sync import (
     gather_rows,
     verify_copies,
 )
-from .write_order import check_search_order
+from .write_order import check_replay_hooks, check_search_order
 
 
 def restart_workers(loop: Any) -> None:
@@ -195,8 +195,10 @@ class OHLHook(Hook):
             ``num_copies`` or ``ranks_per_copy`` not a positive int; an empty ``reward_key`` or ``out_dir``; a
             non-finite ``worst_reward``; ``verify_sync`` or ``plot`` not a bool; a bad ``seed``; a negative
             ``bn_recalibration_batches``, or its dataloader without batches; a space or controller config its class
-            refuses. In ``before_train``, a runner without a copy layout and the schedule checks of
-            :mod:`automl_mm.ohl.checks`; on resume, changed search settings (see above).
+            refuses. In ``before_train``, a runner without a copy layout, the schedule and hook-order checks of
+            :mod:`automl_mm.ohl.checks`, and a ``SetAttributesHook`` / ``TrunkScheduleHook`` writing a path a space
+            searches (:func:`~automl_mm.ohl.write_order.check_replay_hooks`); on resume, changed search settings
+            (see above).
         TypeError: a ``spaces`` entry that is not an OHL space or its config.
     """
 
@@ -329,6 +331,7 @@ class OHLHook(Hook):
             space.setup(runner, self.layout, self.seed)
         # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
         check_search_order(runner, self.spaces)
+        check_replay_hooks(runner, self.spaces)  # a SetAttributesHook / TrunkScheduleHook writing a searched path
         # an OHL-Auto-Aug element whose magnitude a space searches: labelled and exported as searched
         link_magnitude_writers(runner, self.spaces)
         check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies)

@@ -154,3 +154,43 @@ def check_search_order(runner: Any, spaces: Sequence[Any]) -> None:
                                  f'config keeps no order), so the retrained model would train with other values; '
                                  f'{fix}')
         seen += mine
+
+
+def check_replay_hooks(runner: Any, spaces: Sequence[Any]) -> None:
+    """Refuse, before the first trunk, a replay hook of the run (``SetAttributesHook``, ``TrunkScheduleHook``) that
+    writes an attribute path an OHL space writes (the same values, a covering path or a narrower one).
+
+    Both write the value the copies train with, at other moments: a ``SetAttributesHook`` before training, and
+    every trunk's samples replaced its value (the config's value was never trained with, silently); a
+    ``TrunkScheduleHook`` at its own trunk starts, in ``before_train_iter`` of an iteration loop, after ``OHLHook``
+    had applied the trunk's samples, so the copies trained with the schedule's value while the history, the
+    rewards' credit and the exports named the samples, silently. A path that does not resolve is left to the hook,
+    which refuses it.
+
+    Raises:
+        ValueError: naming the hook (its config key where the runner's config has it), its path, the space and the
+            space's path.
+    """
+    from .checks import _hook_keys
+    from .replay_hooks import SetAttributesHook, TrunkScheduleHook
+
+    hooks = [h for h in getattr(runner, 'hooks', []) if isinstance(h, (SetAttributesHook, TrunkScheduleHook))]
+    if not hooks:
+        return
+    searched = [(space.name, path, written) for space in spaces for path, written in _space_paths(runner, space)]
+    keys = _hook_keys(getattr(runner, 'cfg', None))
+    for hook in hooks:
+        for path in hook.values:
+            try:
+                written = _written(runner, path)
+            except ValueError:  # does not resolve: the hook names it
+                continue
+            for name, target, target_written in searched:
+                if _overlap(written, target_written):
+                    key = keys.get(type(hook), type(hook).__name__)
+                    raise ValueError(
+                        f'{key} ({type(hook).__name__}) writes {path!r}, which OHL space {name!r} searches '
+                        f'({target!r}): the copies would train with one of the two values while the search credits '
+                        'its samples (a SetAttributesHook value is replaced at every trunk start, a TrunkScheduleHook '
+                        'value replaces the samples where it writes after them). Remove the path from the hook, or '
+                        'the space')
