@@ -35,6 +35,11 @@ from automl_mm.utils.seeding import stream_rng
 #: dataset, whose ``sampler`` / ``batch_sampler`` / ``drop_last`` say how training draws, not the BN batches.
 LOCAL_LOADER_PURPOSES = ('score', 'sample', 'train')
 
+#: Keys of a loader config that :func:`build_local_loader` reads (or refuses) itself; the others go to torch's
+#: ``DataLoader``.
+LOCAL_LOADER_OWN = ('dataset', 'sampler', 'batch_sampler', 'drop_last', 'shuffle', 'collate_fn', 'worker_init_fn',
+                    'num_batch_per_epoch', 'disable_subprocess_warning')
+
 #: Samplers that draw a uniform random order (with their default ``shuffle=True``): what a BN re-estimation
 #: sample stands for (a loader made from an OHL ``train_dataloader`` has ``CopySampler``).
 _SHUFFLING_SAMPLERS = ('DefaultSampler', 'InfiniteSampler', 'CopySampler')

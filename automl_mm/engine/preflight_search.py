@@ -82,13 +82,21 @@ def _check_ohl_hook(cfg: Any) -> None:
 
 def _check_local_loader(loader: Any, key: str, purpose: str) -> None:
     """A loader the engine builds itself sets no key its reading would not apply
-    (:func:`~automl_mm.engine.evaluate.check_local_loader`); raises :class:`ConfigCheckError` naming it."""
-    from automl_mm.engine.evaluate import check_local_loader
+    (:func:`~automl_mm.engine.evaluate.check_local_loader`), and the keys it hands torch's ``DataLoader`` are
+    ``DataLoader``'s arguments (``batch_szie=4`` failed when the loader was built, in every worker, with torch's
+    ``unexpected keyword argument``, naming no key); raises :class:`ConfigCheckError` naming it."""
+    from torch.utils.data import DataLoader
+
+    from automl_mm.engine.evaluate import LOCAL_LOADER_OWN, check_local_loader
+
+    from .preflight_training import check_arguments
 
     try:
         check_local_loader(loader, key, purpose)
     except ValueError as err:
         raise ConfigCheckError(str(err)) from None
+    if isinstance(loader, dict):
+        check_arguments(DataLoader, {k: v for k, v in loader.items() if k not in LOCAL_LOADER_OWN}, key)
 
 
 def _check_bn_loader(cfg: Any, bn_loader: Any, bn_key: str, reward_loader: Any, reward_key: str) -> None:

@@ -105,3 +105,18 @@ def test_the_config_check_refuses_them_at_start():
     target['batch_sampler'] = dict(type='AspectRatioBatchSampler')
     with pytest.raises(ConfigCheckError, match=rf'{loader}\.batch_sampler=.*Remove'):
         check_config(nas)
+
+
+def test_a_misspelled_loading_key_of_a_scored_split_is_named_at_start():
+    """The keys build_local_loader hands torch's DataLoader were checked for train / val / test loaders only: a
+    reward_dataloader.batch_szie failed when the hook built the split, in every worker, with torch's 'unexpected
+    keyword argument', naming no key."""
+    cfg = Config.fromfile(OHL)
+    cfg.reward_dataloader.batch_szie = cfg.reward_dataloader.pop('batch_size')
+    with pytest.raises(ConfigCheckError, match=r'reward_dataloader\.batch_szie: DataLoader takes no argument '
+                                               r"'batch_szie'.*did you mean reward_dataloader\.batch_size"):
+        check_config(cfg)
+    cfg.reward_dataloader.batch_size = cfg.reward_dataloader.pop('batch_szie')
+    cfg.reward_dataloader.batch_size = 'abc'
+    with pytest.raises(ConfigCheckError, match=r"reward_dataloader\.batch_size='abc' is not a number"):
+        check_config(cfg)
