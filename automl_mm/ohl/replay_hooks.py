@@ -220,6 +220,10 @@ class SearchedValuesHook(Hook):
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
+        self._training = False  # before_train ran: a validation inside training keeps what training set
+
+    def before_train(self, runner) -> None:
+        self._training = True
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from .report import lineage
@@ -246,8 +250,12 @@ class SearchedValuesHook(Hook):
         _set_model_paths(runner, self.values)
 
     def before_val(self, runner) -> None:
-        """``Runner.val`` of the checkpoint (a stock launcher's, which registers this hook too): as before a test."""
-        _set_model_paths(runner, self.values)
+        """``Runner.val`` of the checkpoint (a stock launcher's, which registers this hook too): as before a test.
+        Inside ``train()`` (a runner validated, then trained: the hook stays registered) a validation keeps the
+        values training set, as ``SetAttributesHook`` / ``TrunkScheduleHook`` do; a resume loading the search's
+        checkpoint would otherwise reset an OHL space's writes to the checkpoint's at every validation."""
+        if not self._training:
+            _set_model_paths(runner, self.values)
 
 def _trained_position(runner: Any) -> tuple[int, int] | None:
     """``(epoch, iter)`` of the runner's own train loop where it was built (``Runner.train`` ran), else ``None``.

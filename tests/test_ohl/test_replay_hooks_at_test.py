@@ -81,6 +81,11 @@ def test_a_validation_inside_training_keeps_what_training_set():
     schedule._training = True
     schedule.before_val(runner)
     assert runner.model[1].negative_slope == 0.2
+    searched = SearchedValuesHook()
+    searched.after_load_checkpoint(runner, dict(ohl=dict(history=_history(), copies_apart=False, in_trunk=False)))
+    searched.before_train(runner)  # validated, then trained (the hook stays registered), or a resumed search
+    searched.before_val(runner)
+    assert runner.model[1].negative_slope == 0.2
 
 
 def test_the_model_paths_reach_the_model_inside_a_test_time_augmentation_wrapper():
