@@ -45,12 +45,13 @@ from _arms import (
     refuse_unused_options,
     run_arms,
     set_trunk_iters,
+    std_text,
     uniform_pair_entropy,
 )
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
-from automl_mm.ohl.progress import valid_rewards
+from automl_mm.ohl.progress import read_flags
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
@@ -232,16 +233,25 @@ def bin_shares(pairs: np.ndarray, elements: str) -> str:
     return 'strength ' + '; '.join(parts)
 
 
+def copy_spread(history: list[dict]) -> float | None:
+    """The copies' reward spread of an OHL run (``ohl/history.json``'s records), in the reward's unit: the population
+    std of the rewards the copies read in a trunk (:func:`~automl_mm.ohl.progress.read_flags`: a diverged copy's
+    stand-in, or that of a copy that read no metrics, is no copy's reading), averaged over the trunks where at least
+    2 copies read one: the noise REINFORCE works in. A trunk of one reading has no spread (its std of 0 was averaged
+    in, as were the equal stand-ins of a trunk where no copy read); None when no trunk has 2 readings."""
+    spreads = [float(np.std(read)) for read in ([r for r, ok in zip(h['rewards'], read_flags(h)) if ok]
+                                                for h in history) if len(read) > 1]
+    return float(np.mean(spreads)) if spreads else None
+
+
 def describe(arm: str, work: str, elements: str = 'ohl') -> str:
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     last = history[-1]
-    # the copies' reward spread (population std over copies, averaged over trunks): the noise REINFORCE works in
-    # over the copies that did not diverge: a diverged copy's stand-in reward is no copy's reading
-    spread = np.mean([np.std(valid_rewards(h)) for h in history])
+    spread = copy_spread(history)
     best = last['rewards'][last['best']]
     fmt = '.2f' if best > 0 else '.4f'  # top-1 in percent, or a log-likelihood in nats (<= 0)
-    text = f' | best copy reward {best:{fmt}} | copy spread {spread:{fmt}}'
+    text = f' | best copy reward {best:{fmt}} | copy spread {std_text(spread, fmt)}'
     if arm == 'ohl':
         uniform = uniform_pair_entropy(elements)
         text += (f' | entropy {last["distributions"]["autoaug"]["entropy"]:.3f} (uniform {uniform:.3f})'

@@ -301,3 +301,21 @@ def test_describe_copy_spread_leaves_a_diverged_copys_stand_in_reward_out(bench,
     (tmp_path / 'ohl' / 'history.json').write_text(json.dumps([dict(rewards=[80.0, 81.0, 40.0],
                                                                      valid=[True, True, False], best=1)]))
     assert '| copy spread 0.50' in module.describe('none', str(tmp_path))
+
+
+def test_describe_copy_spread_leaves_out_trunks_with_fewer_than_two_readings(bench, tmp_path):
+    """A trunk where one copy read a reward (the others diverged) has no spread over copies, nor has one where no
+    copy read (valid_rewards then hands back the stand-ins): np.std of the one reading (0.0) or of the equal
+    stand-ins was averaged in, so trunks of 80 / 81 and of 80 beside a diverged copy read 'copy spread 0.25' for
+    the 0.50 of the one trunk that measured a spread; with no trunk of two readings the spread is 'n/a'."""
+    import json
+
+    module, _ = bench
+    (tmp_path / 'ohl').mkdir()
+    history = [dict(rewards=[80.0, 81.0], valid=[True, True], best=1),
+               dict(rewards=[80.0, 40.0], valid=[True, False], best=0),
+               dict(rewards=[40.0, 40.0], valid=[False, False], best=0)]
+    (tmp_path / 'ohl' / 'history.json').write_text(json.dumps(history))
+    assert '| copy spread 0.50' in module.describe('none', str(tmp_path))
+    (tmp_path / 'ohl' / 'history.json').write_text(json.dumps(history[1:]))
+    assert '| copy spread n/a' in module.describe('none', str(tmp_path))
