@@ -177,14 +177,23 @@ def run_arms(config: str, arms: list[str], seeds: list[int], epochs: int,
     of its own that does not fit the config) stops the benchmark before the arms listed before it have trained.
 
     Raises:
-        ValueError: when ``seeds`` or ``arms`` lists a value twice; whatever ``configure`` raises for an arm (before
-            any training).
+        ValueError: when ``seeds`` or ``arms`` lists a value twice, or two runs would share a folder (``<arm><seed>``:
+            ``poly1:0.51`` seed 0 and ``poly1:0.5`` seed 10); whatever ``configure`` raises for an arm (before any
+            training).
         FileExistsError: before any training, when a run's folder under ``work_dir`` already exists (nothing is
             overwritten).
     """
     for name, values in (('seeds', seeds), ('arms', arms)):
         if len(set(values)) != len(values):
             raise ValueError(f'{name} lists a value more than once: {values}')
+    folders: dict[str, list[str]] = {}  # a run's folder is <arm><seed>: 'poly1:0.51' + '0' is 'poly1:0.5' + '10'
+    for seed in seeds:
+        for arm in arms:
+            folders.setdefault(f'{arm}{seed}', []).append(f'{arm} seed {seed}')
+    shared = [f'{name} ({", ".join(runs)})' for name, runs in folders.items() if len(runs) > 1]
+    if shared:
+        raise ValueError(f'runs would share a run folder (named <arm><seed>): {"; ".join(shared)}; the later would '
+                         'train over the earlier one\'s config, history and checkpoints: choose other seeds or arms')
     for arm in arms:  # configured again for each run below; this pass only refuses early
         configure(run_config(config, seeds[0], epochs), arm)
     if work_dir is not None:

@@ -122,3 +122,15 @@ def test_a_missing_detection_set_other_than_the_default_is_not_generated_with_de
     with pytest.raises(FileNotFoundError, match='--num-reward 200 --num-test 500'):
         arms.ensure_fmnist_det('data/no_such_det_set_r200')
     assert not ran
+
+
+def test_two_runs_that_would_share_a_folder_are_refused_before_any_training(arms, monkeypatch, tmp_path):
+    """Run folders are named ``<arm><seed>``: am_lfs_fmnist.py --arms poly1:0.5 poly1:0.51 --seeds 0 10 trained
+    poly1:0.51 seed 0 and poly1:0.5 seed 10 both into ``poly1:0.510/`` (the second run's config, history and
+    checkpoints over the first's, in a --work-dir that promised never to overwrite a run)."""
+    monkeypatch.setattr(arms.subprocess, 'run', lambda *a, **k: pytest.fail('a run started'))
+    config = osp.join(REPO_ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
+    with pytest.raises(ValueError, match=r"poly1:0\.510.*poly1:0\.51 seed 0.*poly1:0\.5 seed 10"):
+        arms.run_arms(config, ['poly1:0.5', 'poly1:0.51'], [0, 10], 2, lambda cfg, arm: None, lambda arm, work: '',
+                      work_dir=str(tmp_path / 'runs'))
+    assert not osp.exists(tmp_path / 'runs')
