@@ -25,14 +25,14 @@ each run is the box mAP (and mAP_s / mAP_m / mAP_l, COCO's area ranges) of the b
 run is made on the reward split. The set is generated with ``tools/data/generate_fmnist_det.py``'s defaults
 into ``--data-root`` when it is missing (deterministic; needs the Fashion-MNIST idx files, no download).
 
-Run: python benchmarks/autoaug_det.py [--seeds 0 1] [--epochs 8] [--train-images 200] [--arms ...]
+Run: python benchmarks/autoaug_det.py [--seeds 0 1 2] [--epochs 8] [--train-images 200] [--arms ...]
      [--elements ohl] [--trunk-iters N] [--lr 0.05] [--work-dir DIR]
 (``--elements``: the pairs' elements of the uniform and ohl arms, e.g. ``randaugment``: 18 elements with
 ``Identity``; ``--trunk-iters``: shorter trunks, so more controller steps, every arm alike; ``--lr``: the ohl
 arm's controller learning rate; ``--work-dir``: keep every run, with its ``ohl/history.json``, in
 ``DIR/<arm><seed>/``.)
-Cost, measured on 2 idle CPU cores: about 20 minutes per run at the defaults (2 min 25 s per trunk), so 6 arms x 2
-seeds take about 4 hours; the README's table used 100 training images and a 200-image reward split (a set made with
+Cost, measured on 2 idle CPU cores: about 20 minutes per run at the defaults (2 min 25 s per trunk), so 6 arms x 3
+seeds take about 6 hours; the README's table used 100 training images and a 200-image reward split (a set made with
 ``tools/data/generate_fmnist_det.py data/fmnist_det_r200 --num-reward 200 --num-test 500``): 9.5-11 minutes per run.
 At 200 training images and 24 epochs (``--epochs 24``, the regime ``benchmarks/det_regime.py`` chose) a run costs
 about 41 minutes on 2 idle cores (estimated from measured iteration and scoring times: 30 training the 4 copies, 11
@@ -145,7 +145,7 @@ def make_configure(args: argparse.Namespace):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1])
+    parser.add_argument('--seeds', type=int, nargs='+', action=UniqueValues, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=8, help='epochs of every run (= OHL trunks unless --trunk-iters)')
     parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     add_det_set_options(parser, train_images=200)
