@@ -55,9 +55,10 @@ from _arms import (
     train_command,
     unrounded_coco,
 )
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from automl_mm.engine.preflight import ConfigCheckError, merge_options
+from automl_mm.engine.tool_args import CfgOptionsAction
 
 SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py')
 RETRAIN_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
@@ -223,9 +224,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--reuse', action='store_true',
                         help='read finished runs in --work-dir instead of rerunning (one trained with other settings '
                              'is refused)')
-    parser.add_argument('--search-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--search-options', nargs='+', action=CfgOptionsAction, default={},
                         help='key=value overrides of the search config (e.g. for a smoke run)')
-    parser.add_argument('--train-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--train-options', nargs='+', action=CfgOptionsAction, default={},
                         help='key=value overrides of both arms\' retraining config (the same for both)')
     parser.add_argument('--out', default=None, help='write the results as JSON here')
     args = parser.parse_args(argv)

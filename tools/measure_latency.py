@@ -11,12 +11,12 @@ import os.path as osp
 from collections.abc import Sequence
 
 import torch.nn as nn
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import config_not_found
+from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found
 from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table, model_head
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
@@ -34,7 +34,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--input-shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
                         help='network input shape (default: the config\'s train_cfg.input_shape, as PCNASLoop reads '
                              'it, else nas_input_shape)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. model.backbone.space=pcnas_l')
     return parser.parse_args(argv)
 

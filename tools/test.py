@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
@@ -19,6 +19,7 @@ from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_
 from automl_mm.engine.resume import checkpoint_not_found
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
+    CfgOptionsAction,
     add_dump_results,
     add_launcher_arguments,
     apply_tta,
@@ -41,7 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='directory for the evaluation logs and metrics')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
     parser.add_argument('--allow-partial', action='store_true',
                         help='evaluate even if the checkpoint misses weights of the model, has others or other '
                              'shapes (by default that stops the test, naming the first keys)')

@@ -6,7 +6,7 @@ import logging
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -35,6 +35,7 @@ from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_
 from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
+    CfgOptionsAction,
     add_launcher_arguments,
     config_not_found,
     enable_auto_scale_lr,
@@ -57,7 +58,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr linearly by the real total batch / auto_scale_lr.base_batch_size (the '
                              'config must set it; an OHL run counts one copy\'s batch)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
     add_launcher_arguments(parser, 'training')
     return parse_tool_args(parser)

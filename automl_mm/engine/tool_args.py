@@ -13,6 +13,7 @@ import os
 import os.path as osp
 from typing import Any
 
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 
 from .preflight_read_keys import base_batch_size_problem
@@ -27,6 +28,36 @@ def config_not_found(path: str) -> str:
     found = sorted(n for n in os.listdir(path) if n.endswith('.py'))
     there = f'it holds {", ".join(found[:5])}{", ..." if len(found) > 5 else ""}' if found else 'it holds no *.py'
     return f'config is a directory, not a config file: {path} ({there})'
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` (``--cfg-options KEY=VALUE ...``) that refuses a malformed item by name.
+
+    mmengine's action stopped the tool with a bare traceback that named neither the option nor the item:
+    ``ValueError: not enough values to unpack`` for an item without ``=`` (``train_cfg.max_epochs``, or
+    ``train_cfg.max_epochs= 2``, where the shell splits off ``2``), and ``AssertionError: Imbalanced brackets`` for a
+    value whose brackets do not close (``train_cfg.max_epochs=[1,2``). Here each is an argparse usage error (exit
+    status 2) naming the option, the item and the form expected; an item with an empty key (``=2``) too.
+    Well-formed items are parsed exactly as mmengine parses them.
+    """
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        option = option_string or '--cfg-options'
+        for item in values or ():
+            key, sep, value = item.partition('=')
+            if not sep:
+                space = (' (a space around "=" splits one KEY=VALUE in two: write it without spaces, or quote it)'
+                         if any(v.endswith('=') or v.startswith('=') for v in values) else '')
+                parser.error(f'{option} takes KEY=VALUE items (e.g. train_cfg.max_epochs=2); {item!r} has no '
+                             f'"="{space}')
+            if not key.strip():
+                parser.error(f'{option} {item!r}: no key before "=" (expected KEY=VALUE, e.g. '
+                             f'train_cfg.max_epochs=2)')
+            if value.count('(') != value.count(')') or value.count('[') != value.count(']'):
+                parser.error(f'{option} {item!r}: the brackets of the value of {key} do not close (a list is '
+                             f'{key}=[1,2], a tuple {key}="(1,2)", quoted for the shell)')
+        super().__call__(parser, namespace, values, option_string)
 
 
 def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:

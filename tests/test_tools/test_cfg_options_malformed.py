@@ -1,0 +1,58 @@
+"""A malformed ``--cfg-options`` item is a usage error naming the item, in every tool that takes config overrides.
+
+mmengine's ``DictAction`` stopped ``python tools/train.py CONFIG --cfg-options train_cfg.max_epochs`` (the ``=2``
+forgotten, or ``train_cfg.max_epochs= 2``, which the shell splits in two) with a traceback ending in
+``ValueError: not enough values to unpack (expected 2, got 1)``, and ``train_cfg.max_epochs=[1,2`` with
+``AssertionError: Imbalanced brackets exist in [1,2``: neither named the option or the item.
+"""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from test_tool_help import tool_parser
+
+from automl_mm.engine.tool_args import CfgOptionsAction
+
+#: every tool (and benchmark) option that takes mmengine-style KEY=VALUE config overrides
+OVERRIDE_OPTIONS = [('tools/train.py', '--cfg-options'), ('tools/test.py', '--cfg-options'),
+                    ('tools/measure_latency.py', '--cfg-options'),
+                    ('benchmarks/cr_nas_fmnist_det.py', '--search-options'),
+                    ('benchmarks/cr_nas_fmnist_det.py', '--train-options')]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='train.py')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
+    return parser
+
+
+@pytest.mark.parametrize('items, expected', [
+    (['train_cfg.max_epochs'], "--cfg-options takes KEY=VALUE items (e.g. train_cfg.max_epochs=2); "
+                               "'train_cfg.max_epochs' has no \"=\""),
+    (['train_cfg.max_epochs=', '2'], "'2' has no \"=\" (a space around \"=\" splits one KEY=VALUE in two"),
+    (['=2'], "--cfg-options '=2': no key before \"=\""),
+    (['train_cfg.max_epochs=[1,2'], "--cfg-options 'train_cfg.max_epochs=[1,2': the brackets of the value of "
+                                    "train_cfg.max_epochs do not close"),
+    (['a=1', 'model.backbone.out_indices=(0,1'], "'model.backbone.out_indices=(0,1': the brackets"),
+])
+def test_a_malformed_item_is_a_usage_error_naming_it(items, expected, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(['--cfg-options', *items])
+    assert stopped.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_well_formed_items_parse_as_mmengine_parses_them():
+    args = _parser().parse_args(['--cfg-options', 'train_cfg.max_epochs=2', 'a.b=[1,(2,3)]', 'c="(4,5)"',
+                                 'd=x=y', 'e=', '--cfg-options', 'f=False'])
+    assert args.cfg_options == {'train_cfg.max_epochs': 2, 'a.b': [1, (2, 3)], 'c': (4, 5), 'd': 'x=y', 'e': '',
+                                'f': False}
+
+
+@pytest.mark.parametrize('path, option', OVERRIDE_OPTIONS)
+def test_every_tool_takes_overrides_with_the_checking_action(path, option, arms, monkeypatch):
+    # (arms: benchmarks/ importable, for the benchmark's own imports)
+    parser = tool_parser(path, monkeypatch)
+    (action,) = [a for a in parser._actions if option in a.option_strings]
+    assert isinstance(action, CfgOptionsAction), f'{path} {option}: {type(action).__name__}'
