@@ -114,7 +114,8 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
             switch of the worker init function it adds, which this loader does not add); a ``worker_init_fn`` dict
             is read as mmengine reads it (``type``: a registered name or a function, the other keys its arguments).
         key: The config key the loader came from, named in errors (a ``TypeError``, ``ValueError`` or
-            ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``).
+            ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``;
+            a ``type`` no registry holds, naming its key: ``'<key>.dataset.pipeline.0.type=...'``).
         purpose: How the loader is read: ``'score'`` (a held-out split), ``'sample'`` (BN batches of a loader given
             for them) or ``'train'`` (BN batches of ``train_dataloader``), see :data:`LOCAL_LOADER_PURPOSES`.
         reading_ranks: The ranks among which one training epoch's ``num_batch_per_epoch`` slice is shared
@@ -133,7 +134,7 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
     if isinstance(dataset, dict):
         from .preflight_build import _named
 
-        with _named(f'{key}.dataset'):  # the dataset names its class or folder, not which split it is
+        with _named(f'{key}.dataset', node=dataset):  # the dataset names its class or folder, not which split
             dataset = ROOT_DATASETS.build(dataset)
     for name in ('sampler', 'batch_sampler', 'drop_last', 'shuffle', 'disable_subprocess_warning'):
         cfg.pop(name, None)  # refused above where they would have been applied

@@ -38,10 +38,11 @@ def building_loader(key: str) -> Iterator[None]:
 
 def build_named_dataset(key: str, cfg: dict) -> Any:
     """Build the dataset config ``cfg`` (mmengine's root ``DATASETS``, as ``Runner.build_dataloader`` does, and
-    ``full_init`` it), naming ``key`` in a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` it raises."""
+    ``full_init`` it), naming ``key`` in a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` it raises, and the
+    key of a ``type`` no registry holds in mmengine's ``KeyError``."""
     from mmengine.registry import DATASETS
 
-    with _named(key):
+    with _named(key, node=cfg):
         dataset = DATASETS.build(cfg)
         if hasattr(dataset, 'full_init'):
             dataset.full_init()

@@ -33,6 +33,7 @@ def build_check(cfg: Any) -> None:
     from automl_mm.engine.preflight_model_args import located_argument_error
     from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
+    from automl_mm.engine.preflight_types import located_type_error
     from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
 
     scope = cfg.get('default_scope', 'automl_mm')
@@ -44,9 +45,14 @@ def build_check(cfg: Any) -> None:
             if located is None:
                 raise
             raise located from err
+        except KeyError as err:  # a misspelled type: mmengine names the registry, not the config key
+            located = located_type_error(err, cfg.get('model'), 'model')
+            if located is None:
+                raise
+            raise located from err
         hooks = []
         for i, hook in enumerate(cfg.get('custom_hooks') or []):
-            with _named(f'custom_hooks[{i}]', also_checked=True):  # mmengine names the class, not the entry
+            with _named(f'custom_hooks[{i}]', also_checked=True, node=hook):  # mmengine names the class
                 hooks.append(HOOKS.build(_without_priority(hook)))
         default_hooks = cfg.get('default_hooks') or {}
         for name, hook in default_hooks.items():
@@ -64,12 +70,12 @@ def build_check(cfg: Any) -> None:
                                            f'in scope {scope!r}')
                 if 'lazy_init' in inspect.signature(dataset_cls).parameters:
                     dataset.setdefault('lazy_init', True)  # check the arguments, do not read the data twice
-                with _named(f'{key}.dataset'):
+                with _named(f'{key}.dataset', node=dataset):
                     built = DATASETS.build(dataset)
                 if key == 'train_dataloader':
                     train_dataset = built
         for metric, key in _evaluator_cfgs(cfg):
-            with _named(key):
+            with _named(key, node=metric):
                 METRICS.build(copy.deepcopy(metric))
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
@@ -81,14 +87,24 @@ def build_check(cfg: Any) -> None:
 
 
 @contextlib.contextmanager
-def _named(key: str, also_checked: bool = False) -> Iterator[None]:
+def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[None]:
     """Prefix ``key: `` to a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` raised inside, keeping its type:
     a dataset's, metric's or hook's constructor names its class or argument, not which config entry it is (the four
     loaders of a Fashion-MNIST config share one ``data_root``). A :class:`ConfigCheckError` already names its key
     and passes unchanged unless ``also_checked`` (a hook's checks name its argument, not its ``custom_hooks``
-    entry); so does an error whose class takes other constructor arguments (``json.JSONDecodeError``)."""
+    entry); so does an error whose class takes other constructor arguments (``json.JSONDecodeError``). Given the
+    config ``node`` built inside (at ``key``), mmengine's ``KeyError`` for a ``type`` no registry holds is raised
+    again naming that type's key and the closest registered name
+    (:func:`~automl_mm.engine.preflight_types.located_type_error`: ``train_dataloader.dataset.pipeline.0.type``)."""
+    from .preflight_types import located_type_error
+
     try:
         yield
+    except KeyError as err:
+        located = located_type_error(err, node, key) if node is not None else None
+        if located is None:
+            raise
+        raise located from err
     except (TypeError, ValueError, FileNotFoundError) as err:
         if isinstance(err, ConfigCheckError) and not also_checked:
             raise

@@ -237,7 +237,8 @@ def checking_init(init: Callable) -> Callable:
     lone process (:func:`check_lone_process` of the ``launcher``, ``custom_hooks`` and ``default_scope``
     arguments, the scope the runner builds its hooks in), and re-raise a misspelled argument of a model node naming
     its config key (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`; Python names the class's
-    ``__init__`` only). Inside it, record that no check is pending (automl_mm's tool checked the config); otherwise
+    ``__init__`` only) and a misspelled ``type`` of a model node naming its key and the closest registered name
+    (:func:`~automl_mm.engine.preflight_types.located_type_error`). Inside it, record that no check is pending (automl_mm's tool checked the config); otherwise
     record nothing, so :func:`pending_checks` decides by the runner's config."""
     signature = inspect.signature(init)
 
@@ -263,6 +264,12 @@ def checking_init(init: Callable) -> Callable:
         except TypeError as err:  # the model, built first: Python names the class's __init__, not the config key
             from automl_mm.engine.preflight_model_args import located_argument_error
             located = located_argument_error(err, argument('model'), scope)
+            if located is None:
+                raise
+            raise located from err
+        except KeyError as err:  # a misspelled type: mmengine names the registry, not the config key
+            from automl_mm.engine.preflight_types import located_type_error
+            located = located_type_error(err, argument('model'), 'model')
             if located is None:
                 raise
             raise located from err

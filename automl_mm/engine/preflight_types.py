@@ -1,0 +1,68 @@
+"""Where in a config a misspelled ``type`` is: ``--cfg-options model.backbone.type=SimpleConvNett`` stopped the
+runner's model build with mmengine's ``KeyError: 'SimpleConvNett is not in the automl_mm::model registry. Please
+check whether the value of `SimpleConvNett` is correct ...'``, which names neither the config key nor the name meant
+(``train_dataloader.dataset.type=DigitDataset`` likewise, at the first epoch). :func:`located_type_error` finds the
+config node of that ``type`` and gives ``model.backbone.type='SimpleConvNett' is not in the automl_mm::model
+registry (did you mean 'SimpleConvNet'?)``. Used where a model or dataset is built from a config:
+:func:`~automl_mm.engine.preflight_build.build_check`, the runners' ``from_cfg``
+(:mod:`~automl_mm.engine.runner_checks`) and the loaders' dataset builds (:mod:`~automl_mm.engine.loader_keys`).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from .preflight_walk import typed_nodes
+
+# mmengine 0.10.7 Registry.build_func: f'{type} is not in the {scope}::{name} registry. Please check whether ...'
+_UNREGISTERED = re.compile(r'^(?P<name>\S+) is not in the (?P<scope>[\w.]+)::(?P<registry>[^:]+?) registry')
+
+
+def _registered_names(registry_name: str, scope: str) -> list[str]:
+    """The names a lookup in ``scope``'s registry called ``registry_name`` can find: that scope's registry's and
+    mmengine's root's (the root's own and its children's, as ``Registry.get`` falls back to the root)."""
+    import mmengine.registry as roots
+
+    names: set[str] = set()
+    for attr in dir(roots):
+        root = getattr(roots, attr)
+        if not isinstance(root, roots.Registry) or root.name != registry_name:
+            continue
+        names.update(root.module_dict)
+        scoped = root._search_child(scope)
+        if scoped is not None:
+            names.update(scoped.module_dict)
+    return sorted(names)
+
+
+def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | None:
+    """A ``KeyError`` naming the config key of the ``type`` that ``err`` (mmengine's "X is not in the
+    <scope>::<registry> registry") was about, with the closest registered name, or ``None`` where ``err`` is no such
+    error or no node below ``node`` has that ``type``.
+
+    Args:
+        err: the error the build raised.
+        node: the config node that was built (``model``, a dataset config), a dict.
+        key: the config key of ``node`` (``'model'``, ``'train_dataloader.dataset'``).
+
+    Returns:
+        ``KeyError("<key>.type='X' is not in the <scope>::<registry> registry (did you mean 'Y'?)")`` for the first
+        node (depth first) of that type, or ``None``.
+    """
+    if not isinstance(err, KeyError) or not err.args or not isinstance(err.args[0], str):
+        return None
+    found = _UNREGISTERED.match(err.args[0])
+    if found is None:
+        return None
+    name = found['name']
+    for sub, where in typed_nodes(node, key):
+        if sub['type'] != name:
+            continue
+        close = difflib.get_close_matches(name, _registered_names(found['registry'], found['scope']), n=1)
+        hint = f' (did you mean {close[0]!r}?)' if close else ''
+        return KeyError(f'{where}.type={name!r} is not in the {found["scope"]}::{found["registry"]} registry{hint}')
+    return None
+
+
+__all__ = ['located_type_error']

@@ -1,0 +1,77 @@
+"""A misspelled ``type`` (``--cfg-options model.backbone.type=SimpleConvNett``) stopped the runner with mmengine's
+``KeyError: 'SimpleConvNett is not in the automl_mm::model registry. Please check whether the value of
+`SimpleConvNett` is correct ...'``, naming neither the config key nor the name meant; a dataset's or a pipeline
+transform's (``train_dataloader.dataset.type=DigitDataset``) only at the first epoch, likewise. Each build now names
+both: ``model.backbone.type='SimpleConvNett' is not in the automl_mm::model registry (did you mean
+'SimpleConvNet'?)``, in a lone runner (``Runner.from_cfg``), the launching process of a multi-copy run
+(``build_check``), a loop's dataset and a held-out loader's."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from automl_mm.engine.evaluate import build_local_loader
+from automl_mm.engine.loader_keys import build_named_dataset
+from automl_mm.engine.preflight import build_check
+from automl_mm.engine.preflight_types import located_type_error
+from automl_mm.registry import MODELS
+from tests.test_engine._preflight_configs import DETECTOR, OHL
+
+from conftest import tiny_digits_cfg
+
+BACKBONE = ("model.backbone.type='SimpleConvNett' is not in the automl_mm::model registry "
+            "(did you mean 'SimpleConvNet'?)")
+
+
+def test_a_runner_names_the_key_and_the_name_meant(tmp_path):
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg.model.backbone.type = 'SimpleConvNett'
+    with pytest.raises(KeyError) as info:
+        Runner.from_cfg(cfg)
+    assert info.value.args[0] == BACKBONE
+
+
+def test_the_build_check_of_a_multi_copy_run_names_the_key():
+    cfg = Config.fromfile(OHL)
+    cfg.model.head.loss.type = 'CrossEntropyLos'
+    with pytest.raises(KeyError) as info:
+        build_check(cfg)
+    assert info.value.args[0] == ("model.head.loss.type='CrossEntropyLos' is not in the automl_mm::model registry "
+                                  "(did you mean 'CrossEntropyLoss'?)")
+
+
+def test_a_loader_dataset_and_its_pipeline_name_the_key(tmp_path):
+    cfg = tiny_digits_cfg(str(tmp_path))
+    dataset = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset.type = 'DigitDataset'
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(KeyError) as info:
+        build_named_dataset('train_dataloader.dataset', dataset)
+    assert info.value.args[0] == ("train_dataloader.dataset.type='DigitDataset' is not in the automl_mm::dataset "
+                                  "registry (did you mean 'DigitsDataset'?)")
+    loader = copy.deepcopy(cfg.val_dataloader)
+    loader.dataset.pipeline[-1].type = 'PackClsInput'
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(KeyError) as info:
+        build_local_loader(loader, 'custom_hooks.0.reward_dataloader')
+    assert info.value.args[0] == (
+        f"custom_hooks.0.reward_dataloader.dataset.pipeline.{len(loader.dataset.pipeline) - 1}.type='PackClsInput' "
+        "is not in the automl_mm::transform registry (did you mean 'PackClsInputs'?)")
+
+
+def test_an_mmdet_node_is_named_in_its_scope_and_other_errors_are_left_alone():
+    cfg = Config.fromfile(DETECTOR)
+    cfg.model.rpn_head.type = 'RPNHeadd'
+    with DefaultScope.overwrite_default_scope(cfg.default_scope), pytest.raises(KeyError) as info:
+        MODELS.build(cfg.model)
+    located = located_type_error(info.value, cfg.model, 'model')
+    assert isinstance(located, KeyError)
+    assert located.args[0] == ("model.rpn_head.type='RPNHeadd' is not in the mmdet::model registry "
+                               "(did you mean 'RPNHead'?)")
+    assert located_type_error(KeyError('lr'), cfg.model, 'model') is None
+    assert located_type_error(ValueError(info.value.args[0]), cfg.model, 'model') is None
+    # a name no node of this config has (an error from elsewhere) is not pinned on it
+    assert located_type_error(KeyError('Nowhere is not in the mmdet::model registry. Please check'), cfg.model,
+                              'model') is None
