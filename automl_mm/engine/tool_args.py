@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import os
 import os.path as osp
 from typing import Any
@@ -21,10 +22,25 @@ from .preflight_walk import ConfigCheckError
 
 
 def config_not_found(path: str) -> str:
-    """The message for a CONFIG argument that is no file: ``'config file not found: <path>'``, or, for a directory
-    (``configs/ohl``), that it is one, naming the configs in it."""
+    """The message for a CONFIG argument that is no file: ``'config file not found: <path>'``, followed by the
+    closest config names of its folder (``configs/ohl/ohl_convnet_12e_digits.py``: did you mean
+    ``configs/ohl/ohl_convnet_1x4_12e_digits.py``?) or, where the folder does not exist either, that relative paths
+    are read from the current directory; for a directory (``configs/ohl``), that it is one, naming the configs in
+    it."""
     if not os.path.isdir(path):
-        return f'config file not found: {path}'
+        folder = osp.dirname(path) or '.'
+        if not os.path.isdir(folder):
+            parent = osp.dirname(folder.rstrip('/'))
+            folders = sorted(n for n in os.listdir(parent or '.') if os.path.isdir(osp.join(parent, n))) \
+                if os.path.isdir(parent or '.') else []
+            close = difflib.get_close_matches(osp.basename(folder.rstrip('/')), folders, n=1, cutoff=0.6)
+            hint = f'did you mean {osp.join(parent, close[0])}/?' if close else \
+                'relative paths are read from the current directory: run from the repository root'
+            return f'config file not found: {path} (no folder {folder} in {os.getcwd()}; {hint})'
+        names = sorted(n for n in os.listdir(folder) if n.endswith('.py'))
+        close = difflib.get_close_matches(osp.basename(path), names, n=3, cutoff=0.6)
+        meant = ', '.join(osp.join(osp.dirname(path), n) for n in close)
+        return f'config file not found: {path}' + (f' (did you mean {meant}?)' if close else '')
     found = sorted(n for n in os.listdir(path) if n.endswith('.py'))
     there = f'it holds {", ".join(found[:5])}{", ..." if len(found) > 5 else ""}' if found else 'it holds no *.py'
     return f'config is a directory, not a config file: {path} ({there})'
