@@ -238,8 +238,9 @@ def checking_init(init: Callable) -> Callable:
     arguments, the scope the runner builds its hooks in), and re-raise a misspelled argument of a model node naming
     its config key (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`; Python names the class's
     ``__init__`` only) and a misspelled ``type`` of a model node naming its key and the closest registered name
-    (:func:`~automl_mm.engine.preflight_types.located_type_error`). Inside it, record that no check is pending (automl_mm's tool checked the config); otherwise
-    record nothing, so :func:`pending_checks` decides by the runner's config."""
+    (:func:`~automl_mm.engine.preflight_types.located_type_error`). Inside it, record that no check is pending
+    (automl_mm's tool checked the config); otherwise record nothing, so :func:`pending_checks` decides by the
+    runner's config."""
     signature = inspect.signature(init)
 
     @functools.wraps(init)
