@@ -29,50 +29,59 @@ def pixel_index_matrix(matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def _warp(arr: np.ndarray, matrix: np.ndarray, border: float) -> np.ndarray:
+def warp_group(img: np.ndarray) -> int:
+    """The number of uint8 planes every array of a sample is warped in (:func:`_warp`): the image's own channel
+    count for a uint8 image of 1 (or (H, W)), 3 or 4 channels, which cv2 then warps as it is (no copy into 4
+    planes: an 800 x 1333 colour image warped in 4 planes took 2.4x the time, a grey one 11x), else 4."""
+    if img.dtype == np.uint8 and (img.ndim == 2 or img.shape[2] in (1, 3, 4)):
+        return 1 if img.ndim == 2 else img.shape[2]
+    return 4
+
+
+def _warp(arr: np.ndarray, matrix: np.ndarray, border: float, group: int = 4) -> np.ndarray:
     """Nearest-sampled warp keeping ``arr``'s shape and dtype; ``border`` fills what the warp uncovers.
 
-    cv2's nearest sampling (``warpAffine``, cv2 5.1) takes different source pixels near ties for different channel
-    counts and dtypes, even for uint8: a 100 x 223 image under ``HorizontalShear(0.2)`` sampled 212 pixels of its
-    3 channels elsewhere than its 1-channel bitmap mask and segmentation map (uint8 warps of 1 and 3 channels
-    agreed only below about 128 px of width), and an int32 or uint16 ``gt_seg_map`` (mmdet's panoptic maps, 16-bit
-    PNGs) or a 2-channel image differed alike. Every array is therefore warped as its uint8 bytes, in groups of
-    exactly 4 planes (one plane repeated, a fourth plane added to 3, more planes grouped by ``cv2.merge``, the
-    last group zero-padded), so that every warp of a sample runs the same cv2 code on the same matrix and size:
-    nearest sampling only copies values, so the bytes of each value travel together and every array of a sample
-    takes the pixels the image takes.
+    cv2's nearest sampling (``warpAffine``, cv2 5.1) takes different source pixels near ties for different cv2
+    types (channel count, dtype) of the same size, even for uint8, where it runs on several threads: a 100 x 223
+    image under ``HorizontalShear(0.2)`` sampled 212 pixels of its 3 channels elsewhere than its 1-channel bitmap
+    mask (with ``cv2.setNumThreads(1)`` they agreed), and an int32 or uint16 ``gt_seg_map`` (mmdet's panoptic maps,
+    16-bit PNGs) or a 2-channel image differed alike. Every array of a sample is therefore warped as its uint8
+    bytes, in groups of exactly ``group`` planes (:func:`warp_group` of the sample's image: a uint8 image of 1, 3
+    or 4 channels as it is, other images in groups of 4; more planes grouped by ``cv2.merge``, the last group
+    zero-padded), so that every warp of a sample runs the same cv2 code on the same type, matrix and size: nearest
+    sampling only copies values and picks its pixels whatever they hold, so the bytes of each value travel together
+    and every array of a sample takes the pixels the image takes.
     """
     height, width = arr.shape[:2]
     data = np.ascontiguousarray(arr).view(np.uint8).reshape(height, width, -1)
     fill = [int(v) for v in np.tile(np.array(border, arr.dtype).reshape(1).view(np.uint8),
                                     data.shape[2] // arr.dtype.itemsize)]
-    if data.shape[2] == 1:  # masks, grey images, uint8 maps: one plane repeated into the 4
-        out = cv2.extractChannel(_warp4(cv2.cvtColor(data[..., 0], cv2.COLOR_GRAY2BGRA), matrix, fill * 4), 0)
-    elif data.shape[2] == 3:  # colour images: a fourth plane added and dropped
-        out = cv2.cvtColor(_warp4(cv2.cvtColor(data, cv2.COLOR_BGR2BGRA), matrix, fill + [0]), cv2.COLOR_BGRA2BGR)
-    elif data.shape[2] == 4:
-        out = _warp4(data, matrix, fill)
+    if data.shape[2] == group:  # the image itself (or an array of its layout): one warp, no copy
+        out = _warp_group(data if group > 1 else data[..., 0], matrix, fill)
     else:
-        out = cv2.merge(_warp_planes(cv2.split(data), matrix, fill))
+        out = cv2.merge(_warp_planes(cv2.split(data), matrix, fill, group))
     return out.view(arr.dtype).reshape(arr.shape)
 
 
-def _warp4(group: np.ndarray, matrix: np.ndarray, border: list[int]) -> np.ndarray:
-    """``cv2.warpAffine`` of a uint8 (H, W, 4) array, nearest, constant ``border`` per channel: the one warp every
-    plane of every array goes through."""
-    return cv2.warpAffine(group, matrix, (group.shape[1], group.shape[0]), flags=cv2.INTER_NEAREST,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(border))
+def _warp_group(data: np.ndarray, matrix: np.ndarray, border: list[int]) -> np.ndarray:
+    """``cv2.warpAffine`` of a uint8 (H, W) or (H, W, 3 | 4) array, nearest, constant ``border`` per channel."""
+    return cv2.warpAffine(data, matrix, (data.shape[1], data.shape[0]), flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(border) + (0, ) * (4 - len(border)))
 
 
-def _warp_planes(planes: list[np.ndarray], matrix: np.ndarray, fill: list[int]) -> list[np.ndarray]:
-    """Warp (H, W) uint8 planes in groups of 4 (``cv2.merge`` / ``cv2.split``; a short last group padded with
-    zero planes) by :func:`_warp4`; ``fill`` holds each plane's border byte."""
+def _warp_planes(planes: list[np.ndarray], matrix: np.ndarray, fill: list[int], group: int = 4) -> list[np.ndarray]:
+    """Warp (H, W) uint8 planes in groups of ``group`` (``cv2.merge`` / ``cv2.split``; a short last group padded
+    with zero planes) by :func:`_warp_group`; ``fill`` holds each plane's border byte."""
     count = len(planes)
-    planes = list(planes) + [np.zeros_like(planes[0])] * (-count % 4)
+    planes = list(planes) + [np.zeros_like(planes[0])] * (-count % group)
     fill = list(fill) + [0] * (len(planes) - count)
     out: list[np.ndarray] = []
-    for start in range(0, len(planes), 4):
-        out.extend(cv2.split(_warp4(cv2.merge(planes[start:start + 4]), matrix, fill[start:start + 4])))
+    for start in range(0, len(planes), group):
+        if group == 1:
+            out.append(_warp_group(planes[start], matrix, fill[start:start + 1]))
+        else:
+            out.extend(cv2.split(_warp_group(cv2.merge(planes[start:start + group]), matrix,
+                                             fill[start:start + group])))
     return out[:count]
 
 
@@ -181,17 +190,18 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     return type(boxes)(torch.from_numpy(moved).to(tensor.device), clone=False), keep
 
 
-def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int, width: int):
-    """Bitmap masks are warped like the image (``pixel_matrix``), keeping their dtype and values; polygon points
-    move by the continuous ``matrix`` (integer points become floats, :func:`_coordinate_dtype`)."""
+def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int, width: int, group: int = 4):
+    """Bitmap masks are warped like the image (``pixel_matrix``, in groups of ``group`` planes: :func:`_warp`),
+    keeping their dtype and values; polygon points move by the continuous ``matrix`` (integer points become floats,
+    :func:`_coordinate_dtype`)."""
     cls = type(masks)
     if hasattr(masks, 'masks') and isinstance(masks.masks, np.ndarray):  # BitmapMasks: (N, H, W)
         if len(masks) == 0:
             return masks
         if masks.masks.dtype.itemsize != 1:
-            return cls(np.stack([_warp(m, pixel_matrix, 0) for m in masks.masks]), height, width)
-        # uint8 / bool masks: each one plane, N / 4 warps
-        planes = _warp_planes([m.view(np.uint8) for m in masks.masks], pixel_matrix, [0] * len(masks))
+            return cls(np.stack([_warp(m, pixel_matrix, 0, group) for m in masks.masks]), height, width)
+        # uint8 / bool masks: each one plane, N / group warps
+        planes = _warp_planes([m.view(np.uint8) for m in masks.masks], pixel_matrix, [0] * len(masks), group)
         return cls(np.stack(planes).view(masks.masks.dtype), height, width)
     if hasattr(masks, 'masks') and isinstance(masks.masks, list):  # PolygonMasks: [[flat x0 y0 x1 y1 ...]]
         lin, shift = matrix[:, :2].T, matrix[:, 2]

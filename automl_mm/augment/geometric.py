@@ -10,7 +10,7 @@ import numpy as np
 
 from automl_mm.registry import AUGMENT_OPS
 
-from .annotations import _move_keypoints, _warp, _warp_boxes, _warp_masks, pixel_index_matrix
+from .annotations import _move_keypoints, _warp, _warp_boxes, _warp_masks, pixel_index_matrix, warp_group
 from .op_base import BaseAugmentOp, _check_img
 
 # The instance-aligned annotations that are dropped together with a box that leaves the image (the keys mmdet's
@@ -34,16 +34,17 @@ class GeometricAugmentOp(BaseAugmentOp):
 
     The image is warped by one ``cv2.warpAffine`` with **nearest** interpolation (as AutoAugment and torchvision's
     AutoAugment: no new pixel values) and border ``fill``, keeping its size; every image, mask and map is warped
-    as its uint8 bytes in groups of 4 planes, so that all of them take the same pixels (cv2 breaks ties otherwise
-    for other channel counts and dtypes; :func:`~automl_mm.augment.annotations._warp`). ``gt_bboxes`` (mmdet
-    ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of their moved rectangles
-    inside the image (:func:`~automl_mm.augment.annotations.clip_polygon`; mmdet's transforms clamp the moved
-    corners instead, a looser box when a rotated or sheared box crosses the border); boxes that the border cuts
-    to less than 1 px wide or high (or to nothing) are dropped with their ``gt_bboxes_labels``,
-    ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``; a box already under 1 px that
-    stays inside keeps them (as under a photometric element). Proposals (inside mmdet's ``ProposalBroadcaster``,
-    which passes them as ``gt_bboxes``) are moved and clipped, never dropped: their ``proposals_scores`` stay
-    theirs, as under mmdet's own transforms there.
+    as its uint8 bytes in the image's cv2 layout (a uint8 image of 1, 3 or 4 channels as it is, its masks and
+    maps in groups of as many planes; otherwise groups of 4 planes), so that all of them take the same pixels (cv2
+    breaks ties otherwise for other channel counts and dtypes; :func:`~automl_mm.augment.annotations._warp`).
+    ``gt_bboxes`` (mmdet ``HorizontalBoxes`` or an (N, 4) xyxy array) become the enclosing boxes of the parts of
+    their moved rectangles inside the image (:func:`~automl_mm.augment.annotations.clip_polygon`; mmdet's
+    transforms clamp the moved corners instead, a looser box when a rotated or sheared box crosses the border);
+    boxes that the border cuts to less than 1 px wide or high (or to nothing) are dropped with their
+    ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``; a box
+    already under 1 px that stays inside keeps them (as under a photometric element). Proposals (inside mmdet's
+    ``ProposalBroadcaster``, which passes them as ``gt_bboxes``) are moved and clipped, never dropped: their
+    ``proposals_scores`` stay theirs, as under mmdet's own transforms there.
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
     a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
     255, the ignore label; background False in a bool map; an int8 map, which cannot hold 255, is refused)
@@ -70,7 +71,8 @@ class GeometricAugmentOp(BaseAugmentOp):
         height, width = img.shape[:2]
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
         pixel_matrix = pixel_index_matrix(matrix)
-        results['img'] = _warp(img, pixel_matrix, self.fill)
+        group = warp_group(img)  # every array in the image's cv2 layout: the pixels the image takes
+        results['img'] = _warp(img, pixel_matrix, self.fill, group)
         if results.get('gt_bboxes') is not None:
             # mmdet's ProposalBroadcaster: a view whose gt_bboxes are its proposals (the other keys the boxes'
             # copies), of which only they come back; proposals are kept, clipped, beside their proposals_scores
@@ -84,10 +86,10 @@ class GeometricAugmentOp(BaseAugmentOp):
                     if results.get(key) is not None:
                         results[key] = results[key][keep]
         if results.get('gt_masks') is not None:
-            results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width)
+            results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width, group)
         if results.get('gt_seg_map') is not None:
             seg = results['gt_seg_map']
-            results['gt_seg_map'] = _warp(seg, pixel_matrix, _seg_border(seg, self))
+            results['gt_seg_map'] = _warp(seg, pixel_matrix, _seg_border(seg, self), group)
         if results.get('gt_keypoints') is not None:
             results['gt_keypoints'] = _move_keypoints(results['gt_keypoints'], matrix, height, width)
         homography = np.vstack([matrix, [0, 0, 1]]).astype(np.float32)
