@@ -8,9 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from automl_mm.ohl.replay_hooks import SearchedValuesHook, SetAttributesHook, TrunkScheduleHook
+from automl_mm.registry import HOOKS
+from tests.conftest import tiny_digits_cfg
 
 PATH = 'model.1.negative_slope'
 
@@ -86,6 +89,40 @@ def test_a_validation_inside_training_keeps_what_training_set():
     searched.before_train(runner)  # validated, then trained (the hook stays registered), or a resumed search
     searched.before_val(runner)
     assert runner.model[1].negative_slope == 0.2
+
+
+@HOOKS.register_module(force=True)
+class _WriteMomentum(Hook):
+    """Stands for an OHL space writing the replayed path while training (each epoch, 0.2)."""
+
+    def before_train_epoch(self, runner):
+        runner.model.backbone.layers[1].momentum = 0.2
+
+
+@HOOKS.register_module(force=True)
+class _SeenAtVal(Hook):
+    priority = 'LOWEST'  # after the replay hooks' before_val
+
+    def __init__(self):
+        self.seen = []
+
+    def before_val(self, runner):
+        self.seen.append(runner.model.backbone.layers[1].momentum)
+
+
+@pytest.mark.parametrize('hook', [dict(type='SetAttributesHook', values={'model.backbone.layers.1.momentum': 0.3}),
+                                  dict(type='TrunkScheduleHook', trunk_epochs=1,
+                                       values={'model.backbone.layers.1.momentum': [0.3]})])
+def test_a_validation_inside_a_real_train_run_keeps_what_training_set(tmp_path, hook):
+    """As above through ``Runner.train()``: ``before_train`` is what marks the hooks as training (a hook that
+    did not mark itself reset the path to 0.3 at every validation of the run; the test above set the mark by
+    hand)."""
+    cfg = tiny_digits_cfg(str(tmp_path / 'work'), max_epochs=1)
+    cfg.train_cfg.val_interval = 1
+    cfg.custom_hooks = [hook, dict(type='_WriteMomentum'), dict(type='_SeenAtVal')]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert next(h for h in runner.hooks if isinstance(h, _SeenAtVal)).seen == [0.2]
 
 
 def test_the_model_paths_reach_the_model_inside_a_test_time_augmentation_wrapper():
