@@ -27,8 +27,11 @@ from automl_mm.utils.scope import build_named
 
 
 def find_supernet(model: nn.Module, methods: Sequence[str], owner: str) -> nn.Module:
-    """The first submodule of ``model`` (unwrapped from DDP-like wrappers) having every method in ``methods``."""
-    root = getattr(model, 'module', model)
+    """The first submodule of ``model`` (unwrapped from model wrappers and a test-time augmentation wrapper,
+    :func:`~automl_mm.engine.checkpoint.inner_model`) having every method in ``methods``."""
+    from automl_mm.engine.checkpoint import inner_model
+
+    root = inner_model(model)
     for module in root.modules():
         if all(callable(getattr(module, name, None)) for name in methods):
             return module

@@ -49,7 +49,12 @@ def apply_searched_architecture(model: nn.Module, checkpoint: dict) -> list[list
     calls = (checkpoint.get('nas_search') or {}).get(ARCHITECTURE_KEY)
     if not calls:
         return None
-    root = getattr(model, 'module', model)
+    from automl_mm.engine.checkpoint import inner_model
+
+    # the model the checkpoint's weights are loaded into: inside a model wrapper and a test-time augmentation
+    # wrapper both (a distributed ``tools/test.py --tta``: DDP(DetTTAModel(model)); one level unwrapped compared the
+    # TTA wrapper's 'module.' keys and the searched architecture was silently not applied)
+    root = inner_model(model)
     if set(root.state_dict()) != set(checkpoint.get('state_dict') or {}):
         return []  # another network (the exported stand-alone one, tested with --allow-partial): nothing to select
     for method, argument in calls:

@@ -64,3 +64,27 @@ def test_a_checkpoint_of_option_indices_still_applies():
     checkpoint = {'state_dict': model.state_dict(), 'nas_search': {'architecture': [['set_path', [2, 1, 0, 2]]]}}
     apply_searched_architecture(model, checkpoint)
     assert model.backbone.path == (2, 1, 0, 2)
+
+
+def test_the_architecture_applies_inside_a_model_wrapper_around_a_tta_wrapper():
+    """A distributed ``tools/test.py --tta`` tests DDP(DetTTAModel(model)) (here torch's DataParallel, a model
+    wrapper to mmengine, around mmengine's BaseTTAModel): one level unwrapped compared the TTA wrapper's
+    ``module.``-prefixed keys with the checkpoint's, took the model for another network, and tested the path the
+    config builds, silently."""
+    from mmengine.model import BaseTTAModel
+
+    class TTA(BaseTTAModel):
+        def merge_preds(self, data_samples_list):
+            return data_samples_list[0]
+
+    class Tested(_Model):
+        def test_step(self, data):  # what BaseTTAModel requires of its module
+            return []
+
+    searched = _Model()
+    searched.backbone.set_path([1, 0, 1, 2])
+    checkpoint = _final_checkpoint(searched)
+    tested = Tested()
+    wrapped = nn.DataParallel(TTA(module=tested), device_ids=[])
+    assert apply_searched_architecture(wrapped, checkpoint) == [['set_arch', ['k5e6', 'k3e3', 'k5e6', 'skip']]]
+    assert tested.backbone.path == (1, 0, 1, 2)
