@@ -44,7 +44,9 @@ def apply_searched_architecture(model: nn.Module, checkpoint: dict) -> list[list
         architecture.
 
     Raises:
-        ValueError: The model has no supernet with the checkpoint's setter (e.g. a stand-alone network's config).
+        ValueError: The model has no supernet with the checkpoint's setter (e.g. a stand-alone network's config), or
+            the setter refuses the checkpoint's value (an operator the config's ``ops`` do not list): the message
+            names the checkpoint's call and the setter's reason.
     """
     calls = (checkpoint.get('nas_search') or {}).get(ARCHITECTURE_KEY)
     if not calls:
@@ -59,7 +61,11 @@ def apply_searched_architecture(model: nn.Module, checkpoint: dict) -> list[list
         return []  # another network (the exported stand-alone one, tested with --allow-partial): nothing to select
     for method, argument in calls:
         supernet = find_supernet(model, (method, ), 'the search checkpoint\'s architecture')
-        getattr(supernet, method)(list(argument))
+        try:
+            getattr(supernet, method)(list(argument))
+        except ValueError as err:  # the setter's reason alone did not say it was the checkpoint's architecture
+            raise ValueError(f"the search checkpoint's architecture ({method} {list(argument)}) does not fit this "
+                             f'model\'s supernet ({type(supernet).__name__}): {err}') from None
     return calls
 
 

@@ -54,7 +54,9 @@ def test_an_operator_the_tested_supernet_lacks_is_named():
     checkpoint = _final_checkpoint(searched)
     tested = _Model(ops=('k3e3', 'k5e6'))  # no skip: no weights, so the same keys, but no such candidate
     assert set(tested.state_dict()) == set(checkpoint['state_dict'])
-    with pytest.raises(ValueError, match=r"layer 3.*'skip'.*\['k3e3', 'k5e6'\]"):
+    with pytest.raises(ValueError, match=r"checkpoint's architecture \(set_arch \['k3e3', 'k3e3', 'k5e6', 'skip'\]\) "
+                                         r"does not fit this model's supernet \(MBConvSupernet\): .*layer 3.*'skip'"
+                                         r".*\['k3e3', 'k5e6'\]"):
         apply_searched_architecture(tested, checkpoint)
 
 
