@@ -91,7 +91,9 @@ def automl_mm_tool(name: str) -> str:
 def check_lone_process(launcher: Any, hooks: Any, scope: str | None) -> None:
     """Refuse an OHL hook among ``hooks`` (``custom_hooks`` configs or built hooks, their types resolved in
     ``scope``) that trains in several processes (``num_copies x ranks_per_copy``) in a process that runs alone:
-    ``launcher`` is ``'none'`` (or ``None``) and no torch.distributed process group exists.
+    ``launcher`` is ``'none'`` (or ``None``, ``FlexibleRunner``'s default, where mmengine's ``infer_launcher`` finds
+    no launcher's environment: torchrun's ``WORLD_SIZE``, slurm's, MPI's) and no torch.distributed process group
+    exists.
 
     Raises:
         ConfigCheckError: naming the OHL hook's processes and the commands that start them.
@@ -104,7 +106,10 @@ def check_lone_process(launcher: Any, hooks: Any, scope: str | None) -> None:
 
     from .preflight_walk import ConfigCheckError
 
-    if (launcher or 'none') != 'none' or (torch_dist.is_available() and torch_dist.is_initialized()):
+    if launcher is None:  # FlexibleRunner's default: the launcher its environment names, as it infers it
+        from mmengine.dist import infer_launcher
+        launcher = infer_launcher()
+    if launcher != 'none' or (torch_dist.is_available() and torch_dist.is_initialized()):
         return
     found = find_ohl_hook(hooks, scope)
     if found is None:

@@ -9,6 +9,7 @@ from mmengine.config import Config
 from automl_mm.engine.hooks import _copies_repair_non_finite
 from automl_mm.engine.launch import required_world_size
 from automl_mm.engine.preflight import ConfigCheckError, check_config
+from automl_mm.engine.runner_checks import check_lone_process
 from automl_mm.ohl import OHLHook, get_copy_layout, reset_copy_layout
 from automl_mm.ohl.copies import CopyRunner, CopySampler, find_ohl_hook
 from automl_mm.registry import HOOKS, RUNNERS
@@ -153,6 +154,21 @@ def test_a_lone_process_is_refused_however_the_copy_runner_is_built(build, tmp_p
                                                r".* runs alone \(launcher='none'\)"):
         make()
     assert not (tmp_path / 'work').exists()  # nothing was built
+
+
+def test_a_runner_left_to_infer_its_launcher_is_lone_only_without_a_launchers_environment(monkeypatch):
+    """``launcher=None`` (FlexibleRunner's default) infers the launcher from the environment: under torchrun
+    (``WORLD_SIZE`` set) it was refused as "runs alone (launcher='none')" before its process group existed."""
+    hooks = [dict(type='OHLHook', num_copies=4)]
+    for key in ('WORLD_SIZE', 'SLURM_NTASKS', 'OMPI_COMM_WORLD_LOCAL_RANK'):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ConfigCheckError, match=r"trains in 4 processes .* runs alone"):
+        check_lone_process(None, hooks, 'automl_mm')
+    monkeypatch.setenv('WORLD_SIZE', '4')
+    check_lone_process(None, hooks, 'automl_mm')  # torchrun's process: not alone
+    check_lone_process('pytorch', hooks, 'automl_mm')
+    with pytest.raises(ConfigCheckError, match=r"runs alone"):
+        check_lone_process('none', hooks, 'automl_mm')  # an explicit 'none' is alone whatever the environment
 
 
 def test_preflight_names_runner_type_when_an_ohl_config_lacks_the_copy_runner():
