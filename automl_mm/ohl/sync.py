@@ -9,7 +9,8 @@ weights.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -89,11 +90,36 @@ def broadcast_buffers_(module: nn.Module, src: int) -> None:
         _broadcast_tensors_(list(module.buffers()), src)
 
 
+def map_containers(obj: Any, fn: Callable[[Any], Any]) -> Any:
+    """``obj`` with ``fn`` applied to each value of a dict, list or tuple, in a container of the same type; any
+    other ``obj`` is returned as is.
+
+    Dict subclasses keep their class and attributes (a shallow copy emptied and refilled: torch's and mmengine's
+    ``MultiStepLR`` ``milestones`` stays a ``collections.Counter``, a ``defaultdict`` keeps its
+    ``default_factory``, an ``OrderedDict`` its class), a namedtuple is rebuilt from its fields, a list or tuple
+    subclass from an iterable.
+    """
+    if isinstance(obj, dict):
+        out = copy.copy(obj)
+        out.clear()
+        for k, v in obj.items():
+            out[k] = fn(v)
+        return out
+    if isinstance(obj, tuple) and hasattr(type(obj), '_fields'):  # a namedtuple takes its fields as arguments
+        return type(obj)(*(fn(v) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(fn(v) for v in obj)
+    return obj
+
+
 def broadcast_state(state: Any, src: int) -> Any:
     """Return rank ``src``'s nested state (dicts/lists/tuples of tensors and plain values) on every rank.
 
     The structure (with tensor shapes and dtypes) travels as one pickled object; the tensors travel as flat
-    buffers, so large optimiser states cost one broadcast per dtype rather than a pickle round trip.
+    buffers, so large optimiser states cost one broadcast per dtype rather than a pickle round trip. Every
+    container keeps its type (:func:`map_containers`): a receiving rank's state equals the sender's in type and
+    value (its ``MultiStepLR`` milestones were a plain dict, without ``Counter.elements`` or a missing key's 0).
+    The containers' classes must be importable on every rank (they travel pickled).
     """
     if not is_distributed():
         return state
@@ -103,11 +129,7 @@ def broadcast_state(state: Any, src: int) -> Any:
         if isinstance(obj, torch.Tensor):
             tensors.append(obj)
             return ('__tensor__', len(tensors) - 1, tuple(obj.shape), obj.dtype, str(obj.device))
-        if isinstance(obj, dict):
-            return {k: strip(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return type(obj)(strip(v) for v in obj)
-        return obj
+        return map_containers(obj, strip)
 
     skeleton = [strip(state)]
     broadcast_object_list(skeleton, src)
@@ -119,11 +141,7 @@ def broadcast_state(state: Any, src: int) -> Any:
             device = 'cuda' if device.startswith('cuda') else device  # this rank's own GPU
             received.append(torch.empty(shape, dtype=dtype, device=device))
             return received[-1]
-        if isinstance(obj, dict):
-            return {k: rebuild(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return type(obj)(rebuild(v) for v in obj)
-        return obj
+        return map_containers(obj, rebuild)
 
     if get_rank() == src:
         rebuilt = state
