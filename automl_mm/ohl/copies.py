@@ -70,6 +70,9 @@ class CopyLayout:
 
 
 _LAYOUT: CopyLayout | None = None
+#: The default process group (``torch.distributed.GroupMember.WORLD``, ``None`` outside torch.distributed) that
+#: ``_LAYOUT``'s groups were created in: a layout is reused only in the same one.
+_LAYOUT_WORLD: Any = None
 _NO_RUNNER = ("runner_type='automl_mm.CopyRunner' and an OHLHook in custom_hooks (inherit "
               'configs/_base_/ohl_copies.py)')
 
@@ -96,7 +99,9 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
     """Check the world size against the copy configuration and create the per-copy process groups.
 
     Must be called by every rank, in the same order (``dist.new_group`` is collective); :class:`CopyRunner` does.
-    Calling it again with the same arguments returns the existing layout.
+    Calling it again with the same arguments in the same default process group returns the existing layout; after
+    the default group was destroyed and created again (a second runner in one process: tests, notebooks) the layout
+    and its groups are created anew (the old groups were destroyed with it; a second run that used them failed).
 
     With several copies of several ranks it also gathers every rank's node (:func:`node_of_ranks`) and warns,
     naming ``ranks_per_copy``, when a copy trains across nodes that also hold another copy
@@ -105,11 +110,13 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
     Raises:
         ValueError: ``num_copies`` or ``ranks_per_copy`` is not positive, or the world size is not their product.
     """
-    global _LAYOUT
+    global _LAYOUT, _LAYOUT_WORLD
     check_copy_counts(num_copies, ranks_per_copy)
     rank, world_size = get_dist_info()
-    if _LAYOUT is not None and (_LAYOUT.num_copies, _LAYOUT.ranks_per_copy, _LAYOUT.world_size) == (
-            num_copies, ranks_per_copy, world_size):
+    world = torch_dist.GroupMember.WORLD if torch_dist.is_available() and torch_dist.is_initialized() else None
+    if _LAYOUT is not None and _LAYOUT_WORLD is world and (
+            _LAYOUT.num_copies, _LAYOUT.ranks_per_copy, _LAYOUT.rank, _LAYOUT.world_size) == (
+            num_copies, ranks_per_copy, rank, world_size):
         return _LAYOUT
     check_world_size(world_size, num_copies, ranks_per_copy)
     group = None
@@ -119,7 +126,7 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
             new = torch_dist.new_group(ranks)
             if rank in ranks:
                 group = new
-    _LAYOUT = CopyLayout(num_copies, ranks_per_copy, rank, world_size, group)
+    _LAYOUT, _LAYOUT_WORLD = CopyLayout(num_copies, ranks_per_copy, rank, world_size, group), world
     if num_copies > 1 and ranks_per_copy > 1 and is_distributed():
         warn_copies_split_across_nodes(node_of_ranks(), ranks_per_copy)
     return _LAYOUT
@@ -188,8 +195,8 @@ def get_copy_layout() -> CopyLayout:
 
 def reset_copy_layout() -> None:
     """Forget the layout (tests, or a second run in the same process)."""
-    global _LAYOUT
-    _LAYOUT = None
+    global _LAYOUT, _LAYOUT_WORLD
+    _LAYOUT = _LAYOUT_WORLD = None
 
 
 @contextmanager
