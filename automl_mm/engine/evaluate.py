@@ -53,7 +53,10 @@ def check_local_loader(loader_cfg: dict, key: str, purpose: str = 'score') -> No
 
     * ``'score'`` (read whole, in order, on every rank): a ``sampler`` other than ``DefaultSampler(shuffle=False)``
       (the in-order one; its ``seed`` / ``round_up`` change nothing on one process), any ``batch_sampler``,
-      ``drop_last=True``, ``shuffle=True`` and ``num_batch_per_epoch`` (a subset of the split) are refused.
+      ``drop_last=True``, ``shuffle=True`` and ``num_batch_per_epoch`` (a subset of the split) are refused, and so
+      is a dataset reading items more than once (a ``RepeatDataset`` / ``ClassBalancedDataset`` wrapper, one
+      split twice in a ``ConcatDataset``: :func:`~automl_mm.engine.preflight_eval_splits.repeated_items`), which
+      :func:`evaluate_locally` scores twice (a COCO metric counts each repeated box a false positive).
     * ``'sample'`` (a seeded random sample of full batches): a ``sampler`` other than a shuffling
       ``DefaultSampler`` / ``InfiniteSampler`` / ``CopySampler``, any ``batch_sampler``, ``shuffle=False`` and
       ``num_batch_per_epoch`` are refused; ``drop_last`` either way (every batch is full).
@@ -97,6 +100,14 @@ def check_local_loader(loader_cfg: dict, key: str, purpose: str = 'score') -> No
     if loader_cfg.get('num_batch_per_epoch') is not None:
         raise ValueError(f'{key}.num_batch_per_epoch={loader_cfg["num_batch_per_epoch"]!r} would not be applied: '
                          f'{key} {how}. Remove {key}.num_batch_per_epoch (give {key}.dataset fewer items instead)')
+    if score:
+        from .preflight_eval_splits import repeated_items
+
+        repeated = repeated_items(loader_cfg, key)
+        if repeated is not None:
+            raise ValueError(f'{repeated} reads items of {key} more than once, but {key} {how}: each repeated item '
+                             'would be scored again (a COCO metric counts every repeated box as a false positive, '
+                             'an accuracy weighs those items twice), silently. Read each item of the split once')
 
 
 def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str = 'score',

@@ -60,13 +60,13 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool]
     return None
 
 
-def _leaf_splits(loader_cfg: Any) -> list[dict]:
+def _leaf_splits(loader_cfg: Any, where: str = 'dataset') -> list[dict]:
     """What identifies the data of each leaf dataset of a loader (wrappers such as ``RepeatDataset`` and
     ``ConcatDataset`` looked through): its type, resolved annotation file, resolved image location (``data_root``
-    joined with ``data_prefix``) and ``split``."""
+    joined with ``data_prefix``) and ``split``; ``key``: its config key under ``where``."""
     dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
     leaves = []
-    for d, _ in _datasets(dataset, 'dataset'):
+    for d, key in _datasets(dataset, where):
         if isinstance(d.get('dataset'), dict) or d.get('datasets'):
             continue  # a wrapper: its inner datasets are the data
         root = d.get('data_root') or ''
@@ -78,7 +78,7 @@ def _leaf_splits(loader_cfg: Any) -> list[dict]:
         leaves.append(dict(type=config_type_name(d),
                            ann=_abs(osp.join(root, ann)) if isinstance(ann, str) and ann else None,
                            where=_abs(osp.join(root, prefix)) if (root or prefix) else None,
-                           split=d.get('split'), test_mode=bool(d.get('test_mode', False)), cfg=d,
+                           split=d.get('split'), test_mode=bool(d.get('test_mode', False)), cfg=d, key=key,
                            rest={k: v for k, v in d.items() if k not in ('pipeline', 'lazy_init', 'serialize_data')}))
     return leaves
 
@@ -200,6 +200,28 @@ def _repeated_coco_files(loader_cfg: Any, loader_key: str, per_dataset: bool) ->
     for path in paths:
         if paths.count(path) > 1:
             return f'{loader_key}.dataset reads {path} {paths.count(path)} times, so it', path
+    return None
+
+
+def repeated_items(loader_cfg: Any, loader_key: str) -> str | None:
+    """How a held-out loader (``loader_key``: OHL's reward loader, a NAS search loader, any dataset class) reads
+    some of its items more than once, naming the config key, or ``None``: a repeating wrapper anywhere in it
+    (:func:`_repeating_wrapper`: ``RepeatDataset`` with ``times`` > 1, ``ClassBalancedDataset`` with
+    ``oversample_thr`` > 0), or two leaf datasets of a ``ConcatDataset`` with the same data (:func:`_same_data`:
+    the same annotation file, or the same type, image location and split; two leaves keeping other ``indices``
+    are taken as parts of it). :func:`~automl_mm.engine.evaluate.evaluate_locally` scores each item read, so a
+    repeated item counted twice: a COCO metric made every repeated box a false positive (lower AP), an accuracy
+    weighed the repeated items twice."""
+    dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
+    for wrapper, key in _datasets(dataset, f'{loader_key}.dataset'):
+        how = _repeating_wrapper(wrapper)
+        if how is not None:
+            return f'{key} ({how})'
+    leaves = _leaf_splits(loader_cfg, f'{loader_key}.dataset')
+    for i, first in enumerate(leaves):
+        for second in leaves[i + 1:]:
+            if first['cfg'].get('indices') == second['cfg'].get('indices') and _same_data(first, second):
+                return f'{first["key"]} and {second["key"]} (the same data)'
     return None
 
 

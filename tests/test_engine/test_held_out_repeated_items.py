@@ -1,0 +1,61 @@
+"""A held-out loader the search engines read themselves (an OHL reward loader, a NAS search loader) that reads
+items more than once is refused, as a val / test loader is (``check_scored_subsets``): ``evaluate_locally`` scores
+each item read, so a ``RepeatDataset`` / ``ClassBalancedDataset`` around the reward split, or the split twice in a
+``ConcatDataset``, counted every repeated box of a COCO metric as a false positive and weighed the repeated items
+of an accuracy twice, silently. Refused by ``check_local_loader`` (purpose ``'score'``), so at the config check and
+when the hook / loop builds the split."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.evaluate import build_local_loader, check_local_loader
+from automl_mm.engine.preflight import ConfigCheckError, check_config
+from tests.test_engine._preflight_configs import OHL, PC_NAS
+
+
+def _digits(split='reward'):
+    import automl_mm.datasets  # noqa: F401  (registers DigitsDataset)
+
+    return dict(type='DigitsDataset', split=split, img_size=8, pipeline=[], max_samples=10)
+
+
+@pytest.mark.parametrize('dataset, named', [
+    (dict(type='RepeatDataset', times=2, dataset=_digits()),
+     r'^reward_dataloader\.dataset \(RepeatDataset, times=2\) reads items of reward_dataloader more than once'),
+    (dict(type='ClassBalancedDataset', oversample_thr=0.5, dataset=_digits()),
+     r'^reward_dataloader\.dataset \(ClassBalancedDataset, oversample_thr=0\.5\) reads items'),
+    (dict(type='ConcatDataset', datasets=[_digits(), dict(type='RepeatDataset', times=3, dataset=_digits('train'))]),
+     r'^reward_dataloader\.dataset\.datasets\.1 \(RepeatDataset, times=3\)'),
+    (dict(type='ConcatDataset', datasets=[_digits(), _digits()]),
+     r'^reward_dataloader\.dataset\.datasets\.0 and reward_dataloader\.dataset\.datasets\.1 \(the same data\)'),
+])
+def test_a_scored_split_reading_items_twice_is_refused_naming_the_key(dataset, named):
+    with pytest.raises(ValueError, match=named):
+        build_local_loader(dict(dataset=dataset, batch_size=4), 'reward_dataloader')
+
+
+def test_wrappers_that_repeat_nothing_and_other_splits_pass():
+    for dataset in (dict(type='RepeatDataset', times=1, dataset=_digits()),
+                    dict(type='ClassBalancedDataset', oversample_thr=0, dataset=_digits()),
+                    dict(type='ConcatDataset', datasets=[_digits(), _digits('train')])):
+        loader = build_local_loader(dict(dataset=dataset, batch_size=4), 'reward_dataloader')
+        assert len(loader.dataset) == (20 if dataset['type'] == 'ConcatDataset' else 10)
+    check_local_loader(dict(dataset=dict(type='RepeatDataset', times=2, dataset=_digits()), batch_size=4),
+                       'bn', 'sample')  # BN batches: a sample, not a score
+
+
+def test_the_config_check_refuses_a_repeated_reward_and_search_split_at_start():
+    cfg = Config.fromfile(OHL)
+    check_config(cfg)
+    cfg.reward_dataloader.dataset = dict(type='RepeatDataset', times=2, dataset=cfg.reward_dataloader.dataset)
+    with pytest.raises(ConfigCheckError, match=r'^reward_dataloader\.dataset \(RepeatDataset, times=2\) reads items '
+                                               r'of reward_dataloader more than once'):
+        check_config(cfg)
+    nas = Config.fromfile(PC_NAS)
+    check_config(nas)
+    nas.train_cfg.search_dataloader = dict(nas.reward_dataloader, dataset=dict(
+        type='ConcatDataset', datasets=[nas.reward_dataloader.dataset, nas.reward_dataloader.dataset]))
+    with pytest.raises(ConfigCheckError, match=r'^train_cfg\.search_dataloader\.dataset\.datasets\.0 and '
+                                               r'train_cfg\.search_dataloader\.dataset\.datasets\.1 \(the same data\)'):
+        check_config(nas)
