@@ -3,6 +3,10 @@
 * :class:`FiniteLossHook` (in ``configs/_base_/default_runtime.py`` and added by ``tools/train.py`` to every
   config): modelled on mmdet's ``CheckInvalidLossHook``, it stops training at the first iteration whose loss is
   NaN/inf, naming the iteration, and refuses to save a checkpoint that holds non-finite weights.
+* mmdet's ``CheckInvalidLossHook`` (registered by many mmdet configs) stands down under OHL as
+  :class:`FiniteLossHook` does (:func:`stand_down_loss_checks`, called by ``OHLHook.before_run``): it stopped the
+  whole run with a bare ``AssertionError`` at one copy's non-finite loss, where OHL gives that copy the worst reward
+  and the best copy's state at the trunk end (and stops the run when every copy diverged).
 * :class:`StrictCheckpointHook` (``tools/test.py``; ``tools/train.py --resume``): a checkpoint whose weights do not
   match the model (missing or unexpected keys, other shapes) stops the load, naming the first keys; mmengine
   itself loads non-strictly and would evaluate a half-initialised model.
@@ -44,7 +48,40 @@ class NonFiniteLossError(FloatingPointError):
 
 def _copies_repair_non_finite(runner) -> bool:
     """A hook that trains several copies (``OHLHook``) gives a non-finite copy the worst reward and repairs it."""
-    return any(getattr(h, 'repairs_non_finite', False) for h in runner.hooks)
+    return any(getattr(h, 'repairs_non_finite', False) for h in getattr(runner, 'hooks', None) or [])
+
+
+def _stood_down(*args, **kwargs) -> None:
+    """The ``after_train_iter`` of a loss check that stood down (:func:`stand_down_loss_checks`)."""
+
+
+def stand_down_loss_checks(runner) -> list[str]:
+    """Under a hook that repairs non-finite model copies (``OHLHook``: ``repairs_non_finite``), make mmdet's
+    ``CheckInvalidLossHook`` (mmdet 3.3, ``mmdet/engine/hooks/checkloss_hook.py``: ``assert
+    torch.isfinite(outputs['loss'])`` every ``interval`` iterations) check nothing, as :class:`FiniteLossHook` stands
+    down there: each rank asserts on its own copy's loss, so one diverged copy stopped the whole run (with an
+    ``AssertionError`` whose message is ``None``) where OHL marks that copy invalid, gives it the worst reward and
+    the best copy's state at the trunk end, and stops the run only when every copy diverged. Logged once per hook.
+    Without such a hook nothing changes: mmdet's check stops the run as it does under mmdet.
+
+    Returns:
+        The class names of the hooks stood down (``[]``: none, or no repairing hook).
+    """
+    import sys
+
+    module = sys.modules.get('mmdet.engine.hooks.checkloss_hook')  # a built CheckInvalidLossHook imported it
+    check_cls = getattr(module, 'CheckInvalidLossHook', None)
+    if check_cls is None or not _copies_repair_non_finite(runner):
+        return []
+    stood_down = []
+    for hook in runner.hooks:
+        if isinstance(hook, check_cls) and hook.__dict__.get('after_train_iter') is not _stood_down:
+            hook.after_train_iter = _stood_down  # mmengine's call_hook reads the instance's attribute
+            stood_down.append(type(hook).__name__)
+            print_log(f'{type(hook).__name__}: model copies with non-finite losses are repaired by the OHL hook; '
+                      'not stopping on them (FiniteLossHook stands down the same way)', logger='current',
+                      level=logging.INFO)
+    return stood_down
 
 
 @HOOKS.register_module()
@@ -272,4 +309,5 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
                     'from its weights (load_from, without resume)')
 
 
-__all__ = ['FiniteLossHook', 'NonFiniteLossError', 'StrictCheckpointHook', 'check_schedule_unchanged']
+__all__ = ['FiniteLossHook', 'NonFiniteLossError', 'StrictCheckpointHook', 'check_schedule_unchanged',
+           'stand_down_loss_checks']

@@ -295,6 +295,9 @@ class OHLHook(Hook):
 
     # ------------------------------------------------------------------------------------------ runner stages
     def before_run(self, runner) -> None:
+        from automl_mm.engine.hooks import stand_down_loss_checks
+
+        stand_down_loss_checks(runner)  # mmdet's CheckInvalidLossHook: this hook repairs a diverged copy
         # the base-form optimiser targets' rules, before a resumed checkpoint's values replace the built ones
         establish_base_targets(runner, [path for space in self.spaces for path in getattr(space, 'targets', None)
                                         or []])
