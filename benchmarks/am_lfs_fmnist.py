@@ -33,6 +33,8 @@ from _arms import (
     set_trunk_iters,
 )
 
+from automl_mm.utils.io import strict_json
+
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-noise40.py')
 NOISES = {'clean': (0.0, 'symmetric'), 'sym20': (0.2, 'symmetric'), 'sym40': (0.4, 'symmetric'),
           'pair40': (0.4, 'pairflip')}
@@ -229,8 +231,10 @@ def main() -> None:
                        work_dir=ARGS.work_dir)
     if ARGS.out:
         with open(ARGS.out, 'w') as f:
-            json.dump(dict(noise=ARGS.noise, seeds=ARGS.seeds, epochs=ARGS.epochs, args=vars(ARGS),
-                           accuracy=results, details=DETAILS), f, indent=1)
+            json.dump(strict_json(dict(noise=ARGS.noise, seeds=ARGS.seeds, epochs=ARGS.epochs, args=vars(ARGS),
+                                       accuracy=results, details=DETAILS),
+                                  'an accuracy the run did not produce (a failed or undefined evaluation)'),
+                      f, indent=1, allow_nan=False)
 
 
 if __name__ == '__main__':

@@ -52,6 +52,7 @@ from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
 from automl_mm.ohl.progress import read_flags
+from automl_mm.utils.io import strict_json
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_20e_fashion-mnist.py')
 ARMS = ('none', 'cropflip', 'uniform', 'trivialaugment', 'randaugment', 'ohl', 'learned')
@@ -155,7 +156,7 @@ def check_kept_policies(parser: argparse.ArgumentParser, args: argparse.Namespac
                      'as one; choose another folder')
     os.makedirs(directory, exist_ok=True)
     with open(path, 'w') as f:
-        json.dump(ours, f, indent=1)
+        json.dump(strict_json(ours), f, indent=1, allow_nan=False)
 
 
 def kept_policy_path(directory: str, seed: int) -> str:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -59,6 +60,7 @@ from mmengine.config import Config
 
 from automl_mm.engine.preflight import ConfigCheckError, merge_options
 from automl_mm.engine.tool_args import CfgOptionsAction
+from automl_mm.utils.io import strict_json
 
 SEARCH_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py')
 RETRAIN_CONFIG = osp.join(ROOT, 'configs/cr_nas/cr-nas-final_cr-r18-fpn_1x1_1e_fmnist-det.py')
@@ -155,16 +157,36 @@ def stability_text(agree: bool | None) -> str:
 
 def ranking_agreement(searches: list[dict]) -> list[dict]:
     """Kendall's τ-b (``scipy.stats.kendalltau``) between the stage-search scores of every pair of searches, over
-    the allocations both scored: whether the supernets *rank* the allocations alike, beyond the top one."""
+    the allocations both scored: whether the supernets *rank* the allocations alike, beyond the top one.
+
+    τ-b is undefined (scipy returns NaN, which is not JSON) when a search scored every common allocation the same,
+    or fewer than 2 allocations are common: that pair's ``kendall_tau`` is then None and its ``kendall_tau_undefined``
+    says why.
+    """
     from scipy.stats import kendalltau
 
     pairs = []
     for a, b in itertools.combinations(searches, 2):
         scores = [{tuple(e['stage_blocks']): e['score'] for e in s['stage_ranking']} for s in (a, b)]
         common = sorted(set(scores[0]) & set(scores[1]))
-        tau = kendalltau([scores[0][k] for k in common], [scores[1][k] for k in common]).statistic
-        pairs.append({'seeds': [a['seed'], b['seed']], 'allocations': len(common), 'kendall_tau': float(tau)})
+        sides = [[s[k] for k in common] for s in scores]
+        tau = float(kendalltau(*sides).statistic) if len(common) > 1 else math.nan
+        pair = {'seeds': [a['seed'], b['seed']], 'allocations': len(common)}
+        if math.isfinite(tau):
+            pairs.append(dict(pair, kendall_tau=tau))
+            continue
+        constant = [s['seed'] for s, side in zip((a, b), sides) if len(common) > 1 and len(set(side)) == 1]
+        why = (f'fewer than 2 allocations scored by both searches ({len(common)})' if len(common) < 2 else
+               f'search seed {" and ".join(map(str, constant))} scored all {len(common)} common allocations the same'
+               if constant else 'scipy.stats.kendalltau returned NaN')
+        pairs.append(dict(pair, kendall_tau=None, kendall_tau_undefined=why))
     return pairs
+
+
+def tau_text(pair: dict) -> str:
+    """How the report prints one :func:`ranking_agreement` pair's τ-b ('undefined (why)' where it is None)."""
+    tau = pair['kendall_tau']
+    return f'undefined ({pair["kendall_tau_undefined"]})' if tau is None else f'{tau:.2f}'
 
 
 def backbone_gflops(cfg: Config, shape: tuple[int, int, int]) -> float:
@@ -412,7 +434,7 @@ def main(argv: list[str] | None = None) -> dict:
         if len(searches) > 1:
             print(f'{len(searches)} searches: allocations {"agree" if report["allocations_agree"] else "DIFFER"}, '
                   f'dilations {"agree" if report["dilations_agree"] else "DIFFER"}; Kendall tau-b of the stage '
-                  'rankings: ' + ', '.join(f'seeds {p["seeds"][0]}/{p["seeds"][1]} {p["kendall_tau"]:.2f} over '
+                  'rankings: ' + ', '.join(f'seeds {p["seeds"][0]}/{p["seeds"][1]} {tau_text(p)} over '
                                            f'{p["allocations"]}' for p in report['ranking_agreement']), flush=True)
         searched_source, searched_backbone = searches[0]['final_config'], {}
     else:
@@ -471,7 +493,7 @@ def main(argv: list[str] | None = None) -> dict:
           flush=True)
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(report, f, indent=1)
+            json.dump(strict_json(report), f, indent=1, allow_nan=False)
         print(f'results: {args.out}')
     return report
 

@@ -36,6 +36,7 @@ from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metr
 from automl_mm.nas import FlopsTable, LayerwiseSpace
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
+from automl_mm.utils.io import strict_json
 from automl_mm.utils.metric_rule import rule_sign
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the shared helpers beside this script
@@ -215,8 +216,11 @@ def main() -> None:
         os.makedirs(args.work_dir, exist_ok=True)
         out = osp.join(args.work_dir, 'kendall.json')
         with open(out, 'w') as f:  # after every seed, so a long run leaves what it finished
-            json.dump({'args': vars(args), 'archs': names, 'flops': [flops.flops(supernet, p) for p in paths],
-                       'flops_limit': limit, 'admitted': admitted, 'results': results}, f, indent=2)
+            json.dump(strict_json({'args': vars(args), 'archs': names,
+                                   'flops': [flops.flops(supernet, p) for p in paths], 'flops_limit': limit,
+                                   'admitted': admitted, 'results': results},
+                                  'a Kendall tau-b is undefined when one side scores every architecture the same'),
+                      f, indent=2, allow_nan=False)
     report(results, len(paths), len(admitted))
     print(f'\nwrote {out}')
 

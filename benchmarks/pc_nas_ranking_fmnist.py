@@ -77,7 +77,7 @@ from automl_mm.nas import (  # noqa: E402
 from automl_mm.nas.ranking import GroundTruthTable  # noqa: E402
 from automl_mm.registry import MODELS  # noqa: E402
 from automl_mm.utils import register_all_modules  # noqa: E402
-from automl_mm.utils.io import atomic_open  # noqa: E402
+from automl_mm.utils.io import atomic_open, strict_json  # noqa: E402
 
 SEARCH_CONFIG = 'configs/pc_nas/pc-nas_mbconv-fmnist_1x1_1800it_fmnist.py'
 RETRAIN_CONFIG = 'configs/pc_nas/pc-nas-retrain_mbconv-fmnist_1x1_300it_fmnist.py'
@@ -274,16 +274,8 @@ def report(data: dict, table: GroundTruthTable, limit: float) -> dict:
             print(f'  [{"x" if ok else " "}] {name}')
     return {'metrics': metrics, 'summary': summary, 'goal': verdict, 'oracle': ' '.join(best)}
 
-
-def _clean(value):
-    """``value`` with NaN (an undefined tau) as None: strict JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+#: What a null in the ``--out`` file stands for (see :func:`automl_mm.utils.io.strict_json`).
+NULL_TAU = 'a Kendall tau-b is undefined when one side scores every architecture the same (a NaN)'
 
 
 def settings_of(args: argparse.Namespace) -> dict:
@@ -359,15 +351,15 @@ def main(argv: list[str] | None = None) -> dict:
         data['results'].setdefault(str(seed), {})[method] = result
         os.makedirs(osp.dirname(out), exist_ok=True)
         with atomic_open(out, 'w') as f:  # after every supernet, so a long run leaves what it finished
-            json.dump(data, f, indent=1)
+            json.dump(strict_json(data, NULL_TAU), f, indent=1, allow_nan=False)
         extra = f', warm-up {result["warmup_iters"]} + 4 x {result["stage_iters"]}' if method == 'pcnas' else ''
         train, score = result['train_time'], result['score_time']
         print(f'  seed {seed} {method} done: training {train["wall_s"]:.0f} s (CPU {train["cpu_s"]:.0f} s{extra}), '
               f'scoring the {len(paths)} {score["wall_s"]:.0f} s (CPU {score["cpu_s"]:.0f} s)', flush=True)
 
-    data['report'] = _clean(report(data, table, limit))
+    data['report'] = strict_json(report(data, table, limit))  # NaN (an undefined tau) as None, also returned
     with atomic_open(out, 'w') as f:
-        json.dump(data, f, indent=1)
+        json.dump(strict_json(data, NULL_TAU), f, indent=1, allow_nan=False)
     print(f'\nwrote {out}')
     return data
 

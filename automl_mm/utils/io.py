@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import math
 import os
 import os.path as osp
 import secrets
@@ -102,6 +103,36 @@ def dump_json_atomic(obj, path: str, **json_kwargs) -> None:
     """
     with atomic_open(path, 'w') as f:
         json.dump(obj, f, **json_kwargs)
+
+
+def _finite_or_none(value, replaced: list):
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v, replaced) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v, replaced) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        replaced.append(value)
+        return None
+    return value
+
+
+def strict_json(value, why: str | None = None):
+    """``value`` (dicts, lists, tuples, scalars) with every non-finite float (NaN, inf, -inf) replaced by None, so
+    that ``json.dump(..., allow_nan=False)`` accepts it: the standard library otherwise writes the bare tokens
+    ``NaN`` / ``Infinity``, which are not JSON (RFC 8259) and which ``jq`` and JavaScript's ``JSON.parse`` refuse.
+    Tuples become lists, as ``json`` writes them; numpy float64 values are floats and are checked too.
+
+    Args:
+        value: What is about to be written.
+        why: What a None standing for a non-finite number means in this file (for example "a Kendall tau-b is
+            undefined when one side's scores are all equal"). Given, a dict ``value`` with at least one replaced
+            number gets the key ``'null_values'``: ``'<n> non-finite numbers (NaN/inf) written as null: <why>'``.
+    """
+    replaced: list = []
+    clean = _finite_or_none(value, replaced)
+    if why is not None and replaced and isinstance(clean, dict):
+        clean['null_values'] = f'{len(replaced)} non-finite numbers (NaN/inf) written as null: {why}'
+    return clean
 
 
 def remove_files(folder: str, chosen: Callable[[str], bool]) -> list[str]:
