@@ -55,7 +55,7 @@ from mmengine.runner import Runner  # noqa: E402
 from automl_mm.engine.evaluate import build_local_loader, evaluate_locally, metric_value  # noqa: E402
 from automl_mm.models.backbones.mbconv_supernet import SPACES  # noqa: E402
 from automl_mm.nas import FlopsTable, LayerwiseSpace  # noqa: E402
-from automl_mm.nas.ranking import GROUND_TRUTH_FORMAT, GroundTruthTable, seed_agreement  # noqa: E402
+from automl_mm.nas.ranking import GROUND_TRUTH_FORMAT, GroundTruthTable, agreement_text, seed_agreement  # noqa: E402
 from automl_mm.registry import MODELS  # noqa: E402
 from automl_mm.utils import register_all_modules  # noqa: E402
 from automl_mm.utils.io import atomic_open  # noqa: E402
@@ -277,7 +277,7 @@ def build_table(space: str, settings: dict, archs: list[list[str]], flops: list[
     def _clean(agreement: dict) -> dict:  # NaN (a constant side) is not JSON
         pairs = [[a, b, None if math.isnan(t) else round(t, 4)] for a, b, t in agreement['pairs']]
         mean = agreement['mean']
-        return {'pairs': pairs, 'mean': None if mean is None else round(mean, 4)}
+        return {'pairs': pairs, 'mean': None if mean is None else round(mean, 4), 'left_out': agreement['left_out']}
 
     data['seed_agreement'] = {
         'about': 'Kendall tau-b between the stand-alone accuracies of two seeds over all architectures',
@@ -302,8 +302,8 @@ def report(data: dict, records: list[dict]) -> None:
     worst = rows[-1]
     print(f'  worst: {" ".join(worst["arch"])} reward {worst["reward_top1_mean"]:.2f}')
     agreement = data['seed_agreement']
-    print(f'seed-to-seed Kendall tau-b (noise ceiling): reward {agreement["reward_top1"]["mean"]}, '
-          f'test {agreement["test_top1"]["mean"]}')
+    print(f'seed-to-seed Kendall tau-b (noise ceiling): reward {agreement_text(agreement["reward_top1"])}, '
+          f'test {agreement_text(agreement["test_top1"])}')
     if records:
         walls = [r['wall_s'] for r in records]
         print(f'time per architecture (this invocation, {len(records)} runs): wall {statistics.mean(walls):.1f} s '

@@ -74,7 +74,7 @@ from automl_mm.nas import (  # noqa: E402
     precision_at_k,
     standalone_rank,
 )
-from automl_mm.nas.ranking import GroundTruthTable  # noqa: E402
+from automl_mm.nas.ranking import GroundTruthTable, agreement_text  # noqa: E402
 from automl_mm.registry import MODELS  # noqa: E402
 from automl_mm.utils import register_all_modules  # noqa: E402
 from automl_mm.utils.io import atomic_open, strict_json  # noqa: E402
@@ -263,7 +263,7 @@ def report(data: dict, table: GroundTruthTable, limit: float) -> dict:
     print(f'  oracle   best within the limit by stand-alone reward: {" ".join(best)} (test '
           f'{table.scores("test_top1")[best]:.2f}; best test within the limit '
           f'{max(table.scores("test_top1")[a] for a in limited.archs):.2f})')
-    agreement = table.seed_agreement.get('reward_top1', {}).get('mean')
+    agreement = agreement_text(table.seed_agreement.get('reward_top1', {}))
     print(f'  noise ceiling: the stand-alone seeds agree at Kendall tau-b {agreement} (reward top-1, all archs)')
     verdict = goal(summary, seeds)
     if verdict.get('reason'):

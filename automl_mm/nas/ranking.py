@@ -410,14 +410,29 @@ def seed_agreement(table: GroundTruthTable, metric: str = 'reward_top1') -> dict
     estimate can be expected to agree with the ground truth much better than two trainings agree with each other).
 
     Returns:
-        ``{'pairs': [[seed_a, seed_b, tau], ...], 'mean': mean tau}`` (``mean`` is None with a single seed).
+        ``{'pairs': [[seed_a, seed_b, tau], ...], 'mean': mean tau, 'left_out': n}``: ``mean`` is over the pairs
+        whose tau-b is defined; a pair's tau is NaN (undefined) when one seed scored every architecture the same,
+        and ``left_out`` counts those pairs, which the mean leaves out. ``mean`` is None with a single seed or with
+        every pair left out.
     """
     pairs = []
     for i, a in enumerate(table.seeds):
         for b in table.seeds[i + 1:]:
             pairs.append([a, b, kendall_tau(table.scores(metric, a), table.scores(metric, b))])
     taus = [p[2] for p in pairs if not math.isnan(p[2])]
-    return {'pairs': pairs, 'mean': sum(taus) / len(taus) if taus else None}
+    return {'pairs': pairs, 'mean': sum(taus) / len(taus) if taus else None, 'left_out': len(pairs) - len(taus)}
+
+
+def agreement_text(agreement: dict) -> str:
+    """How a :func:`seed_agreement` mean is printed: the mean, and the pairs it left out when there are any
+    (``'0.8123 (1 of 3 seed pairs left out: tau-b undefined, one seed scored every architecture the same)'``);
+    ``left_out`` missing (a table written before it was recorded) is read as 0."""
+    mean, left_out = agreement.get('mean'), agreement.get('left_out') or 0
+    text = 'n/a' if mean is None else f'{mean:.4f}'
+    if left_out:
+        text += (f' ({left_out} of {len(agreement.get("pairs", []))} seed pairs left out: tau-b undefined, one seed '
+                 'scored every architecture the same)')
+    return text
 
 
 def rank_all(scores: Mapping[ArchLike, float], rule: str = 'greater') -> dict[Arch, int]:
@@ -428,5 +443,5 @@ def rank_all(scores: Mapping[ArchLike, float], rule: str = 'greater') -> dict[Ar
     return {a: 1 + sum(u > v for u in values.values()) for a, v in values.items()}
 
 
-__all__ = ['GROUND_TRUTH_FORMAT', 'GroundTruthTable', 'arch_key', 'enumerate_archs', 'kendall_tau', 'load_ground_truth',
-           'precision_at_k', 'rank_all', 'seed_agreement', 'standalone_rank']
+__all__ = ['GROUND_TRUTH_FORMAT', 'GroundTruthTable', 'agreement_text', 'arch_key', 'enumerate_archs', 'kendall_tau',
+           'load_ground_truth', 'precision_at_k', 'rank_all', 'seed_agreement', 'standalone_rank']

@@ -231,3 +231,22 @@ def test_nan_scores_and_repeated_seeds_are_refused_where_ranks_are_read():
         data['settings']['seeds'] = seeds
         with pytest.raises(ValueError, match=match):
             GroundTruthTable(data)
+
+
+def test_seed_agreement_counts_the_pairs_its_mean_leaves_out():
+    """Seed 2 scored every architecture 50.0: its two pairs have no tau-b (NaN); the noise ceiling is the (0, 1)
+    pair's tau alone, and says that 2 of 3 pairs were left out (they were dropped from the mean silently)."""
+    from automl_mm.nas.ranking import agreement_text
+
+    data = fmnist_table(seeds=(0, 1, 2))
+    for entry in data['archs']:
+        entry['reward_top1'][2] = 50.0
+    table = GroundTruthTable(data)
+    agreement = seed_agreement(table)
+    assert [p[:2] for p in agreement['pairs']] == [[0, 1], [0, 2], [1, 2]]
+    assert math.isnan(agreement['pairs'][1][2]) and math.isnan(agreement['pairs'][2][2])
+    assert agreement['mean'] == agreement['pairs'][0][2] and agreement['left_out'] == 2
+    assert agreement_text(agreement) == (f'{agreement["mean"]:.4f} (2 of 3 seed pairs left out: tau-b undefined, '
+                                         'one seed scored every architecture the same)')
+    assert seed_agreement(GroundTruthTable(fmnist_table()))['left_out'] == 0
+    assert agreement_text({'mean': 0.5, 'pairs': [[0, 1, 0.5]]}) == '0.5000'  # a table without left_out
