@@ -59,6 +59,27 @@ def refuse_same_settings(parser: argparse.ArgumentParser, option: str, values, s
                      + ' (they would train the same runs twice under two names): give each setting once')
 
 
+def refuse_bad_trunk_length(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (argparse's exit 2, before any run) a trunk the benchmark's runs could not split into whole trunks:
+    ``--trunk-iters`` (when the script has it) must be >= 1, and ``--trunk-epochs`` must be >= 1 and divide
+    ``--epochs`` (the engine ran a partial last trunk, so ``--epochs 30 --trunk-epochs 4`` trained 7 trunks of 4
+    epochs and one of 2, the controller's last step on a shorter reward horizon, where the help promised whole
+    trunks). A value that is None (the config's trunk) passes."""
+    iters = getattr(args, 'trunk_iters', None)
+    if iters is not None and iters < 1:
+        parser.error(f'--trunk-iters must be a positive number of iterations, got {iters}')
+    trunk = getattr(args, 'trunk_epochs', None)
+    if trunk is None:
+        return
+    if trunk < 1:
+        parser.error(f'--trunk-epochs must be a positive number of epochs, got {trunk}')
+    if args.epochs % trunk:
+        divisors = ', '.join(str(d) for d in range(1, args.epochs + 1) if args.epochs % d == 0)
+        whole = args.epochs // trunk
+        parser.error(f'--trunk-epochs {trunk} does not divide --epochs {args.epochs} ({whole} whole trunk'
+                     f'{"" if whole == 1 else "s"} and one of {args.epochs % trunk} epochs): choose one of {divisors}')
+
+
 def refuse_unused_options(parser: argparse.ArgumentParser, args: argparse.Namespace, chosen, applies: dict,
                           arms_option: str = '--arms') -> None:
     """``parser.error`` (exit 2, before any run) for an option set to another value than its default that applies

@@ -26,6 +26,7 @@ from _arms import (
     ROOT,
     UniqueValues,
     add_work_dir_option,
+    refuse_bad_trunk_length,
     refuse_options_outside_mode,
     refuse_same_settings,
     refuse_unused_options,
@@ -225,6 +226,7 @@ def main() -> None:
         return
     refuse_options_outside_mode(parser, ARGS, 'without --plot', set(vars(ARGS)) - {'plot_out'},
                                 'this run trains and draws nothing')
+    refuse_bad_trunk_length(parser, ARGS)
     refuse_unused_options(parser, ARGS, ARGS.arms, dict(std=('am-lfs', ), controller_lr=('am-lfs', )))
     refuse_same_settings(parser, '--arms', ARGS.arms, arm_setting)  # a bad or repeated setting, before training
     results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe,

@@ -58,6 +58,7 @@ from _arms import (
     final_accuracy,
     mean_std,
     move_data_root,
+    refuse_bad_trunk_length,
     refuse_unused_options,
     run_arms,
     set_trunk_iters,
@@ -157,8 +158,7 @@ def main() -> None:
     add_work_dir_option(parser)
     args = parser.parse_args()
     refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', 'ohl'), lr=('ohl', )))
-    if args.trunk_iters is not None and args.trunk_iters < 1:
-        parser.error(f'--trunk-iters must be a positive number of iterations, got {args.trunk_iters}')
+    refuse_bad_trunk_length(parser, args)
     if args.lr is not None and not args.lr > 0:
         parser.error(f'--lr must be a positive learning rate, got {args.lr}')
     ensure_fmnist_det(args.data_root)

@@ -42,6 +42,7 @@ from _arms import (
     ROOT,
     UniqueValues,
     add_work_dir_option,
+    refuse_bad_trunk_length,
     refuse_unused_options,
     run_arms,
     set_trunk_iters,
@@ -329,6 +330,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.arms is None:  # learned needs --policies: a plain run (the README's commands) stopped asking for them
         args.arms = [arm for arm in ARMS if arm != 'learned' or args.policies]
+    refuse_bad_trunk_length(parser, args)
     if args.reward_batch is not None and args.reward_batch < 1:
         parser.error(f'--reward-batch must be a positive batch size, got {args.reward_batch}')
     if args.reward_bn < 0:

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from _arms import mean_std
+from _arms import mean_std, refuse_bad_trunk_length
 from _pairs import abba_order
 from _pairs import paired_ratios as _paired_ratios
 
@@ -97,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--copies', type=int, default=2)
     parser.add_argument('--epochs', type=int, default=6)
-    parser.add_argument('--trunk-epochs', type=int, default=2)
+    parser.add_argument('--trunk-epochs', type=int, default=2, help='OHL trunk length in epochs; must divide --epochs')
     parser.add_argument('--train-samples', type=int, default=1078, help='digits training images (1078 = all)')
     parser.add_argument('--repeats', type=int, default=2,
                         help='paired repeats of both sides, in alternating order (ABBA); the ratio is averaged over '
@@ -105,6 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f'--repeats must be >= 1 (paired runs of both sides), got {args.repeats}')
+    refuse_bad_trunk_length(parser, args)  # the breakdown counts whole trunks of --trunk-epochs
     threads = max(1, usable_cpus() // args.copies)
     histories: list[list[dict]] = []
     with tempfile.TemporaryDirectory() as tmp:
