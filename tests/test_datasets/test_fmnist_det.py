@@ -280,3 +280,16 @@ def test_base_config_builds_every_split(det_root):
         assert ds[0]['inputs'].shape[-2:] == (160, 160)  # resized to the config's scale
     for evaluator, split in (('val_evaluator', 'val'), ('test_evaluator', 'test'), ('reward_evaluator', 'reward')):
         assert cfg[evaluator].ann_file.endswith(f'instances_{split}.json')
+
+
+def test_first_item_of_image_i_is_in_range_i_minus_1_mod_3_as_the_readme_says(det_root):
+    """The README said 'the first item of image i is forced into range i mod 3', which reads as image 1 medium; the
+    generator forces range (i - 1) mod 3 of (small, medium, large) with 1-based image ids: image 1 small."""
+    readme = open(osp.join(REPO_ROOT, 'README.md'), encoding='utf-8').read()
+    assert ('the first item of image *i* (its COCO id, 1-based in each\nsplit) is forced into range (*i* − 1) mod 3 '
+            'of (small, medium, large), so image 1 small, 2 medium, 3 large, 4 small') in readme
+    for split in SPLITS:
+        coco = _load(det_root, split)
+        for image in coco['images']:
+            first = min((a for a in coco['annotations'] if a['image_id'] == image['id']), key=lambda a: a['id'])
+            assert area_range(first['area']) == ('small', 'medium', 'large')[(image['id'] - 1) % 3]
