@@ -15,18 +15,25 @@ from conftest import REPO_ROOT
 CONFIG = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
 
 
-def test_each_stage_trains_only_paths_through_the_previous_stages_pool(tmp_path, monkeypatch):
+def _tiny_search(tmp_path, stage_iters: int, pool_size: int) -> Config:
+    """The digits PC-NAS search at a few iterations per stage, one completion per partial model, no BN
+    re-estimation, no validation."""
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir = str(tmp_path / 'run')
-    # pool_size 1 of 3 operators: a uniform draw leaves the pool in 2 of 3 paths, so 6 paths per stage
-    # all inside it by chance is (1/3)^6
-    cfg.train_cfg.update(warmup_iters=2, stage_iters=6, pool_size=1, num_samples=1, batches_per_sample=1,
-                         bn_recalibration_batches=0, checkpoint_interval_s=1e9)
+    cfg.train_cfg.update(warmup_iters=2, stage_iters=stage_iters, pool_size=pool_size, num_samples=1,
+                         batches_per_sample=1, bn_recalibration_batches=0, checkpoint_interval_s=1e9)
     cfg.train_dataloader.batch_size = 8
     cfg.reward_dataloader.batch_size = 16
     cfg.default_hooks.checkpoint.interval = 1000
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    return cfg
+
+
+def test_each_stage_trains_only_paths_through_the_previous_stages_pool(tmp_path, monkeypatch):
+    # pool_size 1 of 3 operators: a uniform draw leaves the pool in 2 of 3 paths, so 6 paths per stage
+    # all inside it by chance is (1/3)^6
+    cfg = _tiny_search(tmp_path, stage_iters=6, pool_size=1)
     trained: dict[int, tuple] = {}
     original = PoolPathSampler.sample_at
 
@@ -50,15 +57,7 @@ def test_each_stage_trains_only_paths_through_the_previous_stages_pool(tmp_path,
 def test_each_stage_trains_from_every_entry_of_the_pool(tmp_path, monkeypatch):
     """The whole pool of K partial models is handed to the training sampler, and every entry is trained from:
     handing it the best entry alone (planted: ``set_pool(pool[:1])``) passed the test above, whose pool holds one."""
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = str(tmp_path / 'run')
-    cfg.train_cfg.update(warmup_iters=2, stage_iters=8, pool_size=2, num_samples=1, batches_per_sample=1,
-                         bn_recalibration_batches=0, checkpoint_interval_s=1e9)
-    cfg.train_dataloader.batch_size = 8
-    cfg.reward_dataloader.batch_size = 16
-    cfg.default_hooks.checkpoint.interval = 1000
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg = _tiny_search(tmp_path, stage_iters=8, pool_size=2)
     handed, trained = [], {}
     set_pool, sample_at = PoolPathSampler.set_pool, PoolPathSampler.sample_at
 

@@ -164,15 +164,19 @@ def test_history_json_serialises_each_record_once_and_keeps_the_last_record_curr
     assert not os.path.exists(path + '.tmp')
 
 
+class OHLHook:
+    """Stands in for the engine's hook (found by its class name): the progress hook reads its history and trunk
+    length."""
+    trunk_epochs, trunk_iters = None, 10
+
+    def __init__(self):
+        self.history = []
+
+
 def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy_and_eta():
     from automl_mm.ohl.progress import OHLProgressHook
 
-    class OHLHook:  # stands in for the engine's hook: its history and trunk length are read
-        history = []
-        trunk_epochs, trunk_iters = None, 10
-
-    lines = []
-    ohl = OHLHook()
+    ohl, lines = OHLHook(), []
     runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=40,
                              logger=SimpleNamespace(info=lines.append))
     hook = OHLProgressHook()
@@ -192,12 +196,7 @@ def test_progress_hook_logs_one_line_per_new_trunk_with_reward_best_copy_entropy
 def test_progress_hook_with_an_interval_logs_every_nth_trunk_and_the_last():
     from automl_mm.ohl.progress import OHLProgressHook
 
-    class OHLHook:  # stands in for the engine's hook: its history and trunk length are read
-        history = []
-        trunk_epochs, trunk_iters = None, 10
-
-    lines = []
-    ohl = OHLHook()
+    ohl, lines = OHLHook(), []
     runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=70, logger=SimpleNamespace(info=lines.append))
     hook = OHLProgressHook(interval=3)
     hook.before_train(runner)
@@ -469,12 +468,7 @@ def test_progress_logs_the_last_trunk_of_a_run_stopped_early(interval):
     after_train_epoch reported, and only at max_iters off the interval)."""
     from automl_mm.ohl.progress import OHLProgressHook
 
-    class OHLHook:  # stands in for the engine's hook: its history and trunk length are read
-        history = []
-        trunk_epochs, trunk_iters = None, 10
-
-    lines = []
-    ohl = OHLHook()
+    ohl, lines = OHLHook(), []
     runner = SimpleNamespace(hooks=[ohl], iter=0, max_iters=70, logger=SimpleNamespace(info=lines.append))
     hook = OHLProgressHook(interval=interval)
     hook.before_train(runner)
