@@ -146,11 +146,14 @@ class RandomCrop(BaseTransform):
 class RandomResizedCrop(BaseTransform):
     """Crop a random area/aspect-ratio region and resize it to ``scale`` (the ImageNet training crop).
 
-    As torchvision's ``RandomResizedCrop``: the area fraction is uniform in ``crop_ratio_range``, the aspect
-    ratio (width / height) log-uniform in ``aspect_ratio_range``, up to ``max_attempts`` draws; unlike it, when no
-    draw fits the fallback is the central square of side ``min(H, W)`` (torchvision: the whole image, centrally
-    cropped to the nearest aspect ratio in the range). Bilinear resize; sets ``img`` to ``(scale, scale[, C])``
-    and ``img_shape`` to ``(scale, scale)``. Draws from numpy's global generator.
+    As torchvision's ``RandomResizedCrop`` (``get_params``) and mmpretrain's: the area fraction is uniform in
+    ``crop_ratio_range``, the aspect ratio (width / height) log-uniform in ``aspect_ratio_range``, up to
+    ``max_attempts`` draws; when no draw fits, the whole image centrally cropped to the nearest aspect ratio in the
+    range (an ``(H, W)`` image of ratio ``W / H`` below the range keeps its width and gets height
+    ``round(W / low)``, above it keeps its height and gets width ``round(H * high)``; within it, the whole image).
+    It was the central square of side ``min(H, W)``, of ratio 1 even where the range excludes 1: a 200 x 400 image
+    with ratios (2.5, 3) gave 200 x 200 where torchvision gives 160 x 400. Bilinear resize; sets ``img`` to
+    ``(scale, scale[, C])`` and ``img_shape`` to ``(scale, scale)``. Draws from numpy's global generator.
 
     Args:
         scale: Output side in pixels, an int >= 1.
@@ -167,8 +170,8 @@ class RandomResizedCrop(BaseTransform):
                  aspect_ratio_range: tuple[float, float] = (3. / 4., 4. / 3.), max_attempts: int = 10) -> None:
         self.scale = as_count(scale, 'RandomResizedCrop.scale', 1)
         self.crop_ratio_range = _check_range(crop_ratio_range, 'crop_ratio_range', high=1.0)
-        low, high = _check_range(aspect_ratio_range, 'aspect_ratio_range')
-        self.log_aspect = (math.log(low), math.log(high))
+        self.aspect_ratio_range = _check_range(aspect_ratio_range, 'aspect_ratio_range')
+        self.log_aspect = tuple(math.log(r) for r in self.aspect_ratio_range)
         self.max_attempts = as_count(max_attempts, 'RandomResizedCrop.max_attempts', 1)
 
     def _crop_box(self, h: int, w: int) -> tuple[int, int, int, int]:
@@ -180,8 +183,14 @@ class RandomResizedCrop(BaseTransform):
             ch = int(round(math.sqrt(target / ratio)))
             if 0 < cw <= w and 0 < ch <= h:
                 return np.random.randint(0, h - ch + 1), np.random.randint(0, w - cw + 1), ch, cw
-        side = min(h, w)  # fall back to the central square
-        return (h - side) // 2, (w - side) // 2, side, side
+        # torchvision's fallback: the whole image, centrally cropped to the nearest aspect ratio in the range
+        low, high = self.aspect_ratio_range
+        ch, cw = h, w
+        if w / h < low:
+            ch = max(1, int(round(w / low)))  # at least one row (torchvision: an empty crop)
+        elif w / h > high:
+            cw = max(1, int(round(h * high)))
+        return (h - ch) // 2, (w - cw) // 2, ch, cw
 
     def transform(self, results: dict) -> dict:
         refuse_pixel_annotations(results, 'RandomResizedCrop', "mmdet's RandomResize and RandomCrop")

@@ -29,11 +29,15 @@ def test_random_crop_pads_with_pad_val_and_sets_img_shape():
     assert set(np.unique(out['img']).tolist()) <= {7, 200}
 
 
-def test_random_resized_crop_fallback_is_the_central_square():
+def test_random_resized_crop_fallback_is_torchvisions_central_crop():
     crop = TRANSFORMS.build(dict(type='RandomResizedCrop', scale=3, crop_ratio_range=(1.0, 1.0),
                                  aspect_ratio_range=(4.0, 4.0), max_attempts=1))
     img = np.arange(4 * 6, dtype=np.uint8).reshape(4, 6)
-    assert crop._crop_box(4, 6) == (0, 1, 4, 4)  # no 4:1 crop of the whole area fits: central 4 x 4
+    # no 4:1 crop of the whole area fits: the full width, height round(6 / 4) = 2, centred (torchvision's)
+    assert crop._crop_box(4, 6) == (1, 0, 2, 6)
+    # a ratio range far above the image's: at least one row
+    wide = TRANSFORMS.build(dict(type='RandomResizedCrop', scale=3, aspect_ratio_range=(50.0, 60.0)))
+    assert wide._crop_box(4, 6) == (1, 0, 1, 6)
     assert crop.transform(dict(img=img))['img_shape'] == (3, 3)
 
 
