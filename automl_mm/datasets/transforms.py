@@ -205,8 +205,9 @@ class RandomResizedCrop(BaseTransform):
 class ResizeShortEdge(BaseTransform):
     """Resize so that the shorter side equals ``size``, keeping the aspect ratio (ImageNet evaluation).
 
-    The longer side becomes ``round(long * size / short)`` pixels (at least 1); ``img_shape`` is set to the new
-    ``(h, w)``.
+    The longer side becomes ``floor(long * size / short)`` pixels, as torchvision's ``Resize(size)`` and
+    mmpretrain's ``ResizeEdge`` give it (rounded to nearest, a 427 x 640 image at ``size=256`` came out 256 x 384
+    where torchvision's ImageNet evaluation resize gives 256 x 383); ``img_shape`` is set to the new ``(h, w)``.
 
     Args:
         size: The shorter side after resizing, in pixels, an int >= 1.
@@ -228,8 +229,9 @@ class ResizeShortEdge(BaseTransform):
         refuse_pixel_annotations(results, 'ResizeShortEdge', "mmdet's Resize (keep_ratio=True)")
         img = results['img']
         h, w = img.shape[:2]
-        scale = self.size / min(h, w)
-        new_w, new_h = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+        short, long = min(h, w), max(h, w)
+        new_long = self.size * long // short  # exact integer floor (>= size): torchvision's int(size * long / short)
+        new_h, new_w = (self.size, new_long) if h <= w else (new_long, self.size)
         results['img'] = _resize(img, (new_w, new_h), self.interpolation)
         results['img_shape'] = (new_h, new_w)
         return results

@@ -41,9 +41,9 @@ def test_random_resized_crop_fallback_is_torchvisions_central_crop():
     assert crop.transform(dict(img=img))['img_shape'] == (3, 3)
 
 
-def test_resize_short_edge_rounds_the_long_side():
-    out = TRANSFORMS.build(dict(type='ResizeShortEdge', size=4)).transform(dict(img=np.zeros((6, 9), np.uint8)))
-    assert out['img'].shape == (4, 6) and out['img_shape'] == (4, 6)
+def test_resize_short_edge_floors_the_long_side():
+    out = TRANSFORMS.build(dict(type='ResizeShortEdge', size=4)).transform(dict(img=np.zeros((6, 10), np.uint8)))
+    assert out['img'].shape == (4, 6) and out['img_shape'] == (4, 6)  # 10 * 4 / 6 = 6.67 -> 6
 
 
 @pytest.mark.parametrize('img', [np.zeros((2, 2), np.float32), np.zeros((2, 2, 2, 1), np.uint8)])
