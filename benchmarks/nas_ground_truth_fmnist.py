@@ -11,7 +11,8 @@ training images per class), then scored (top-1, %) on
   for reporting a pick's accuracy (never choose by it).
 
 It also records the FLOPs of each architecture (the backbone the PC-NAS FLOPs limit constrains: stem, mixed layers
-and final convolution at 1x3x28x28, mmengine's ``FlopAnalyzer``, one multiply-add = 1 FLOP) and the parameters of
+and final convolution, mmengine's ``FlopAnalyzer``, one multiply-add = 1 FLOP) at the size the config's test images
+reach the network (1x3x28x28 for the default config; :func:`input_shape_of`) and the parameters of
 the whole stand-alone classifier. The table (``--out``) holds the space, the exact settings, one row per
 architecture and the seed-to-seed agreement (Kendall tau-b between the seeds' reward accuracies: the noise ceiling
 of this ground truth). Read it with ``automl_mm.nas.load_ground_truth``.
@@ -40,6 +41,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 for _path in (ROOT, osp.join(ROOT, 'benchmarks')):  # run as a script from anywhere, or loaded by path
@@ -62,7 +64,6 @@ from automl_mm.utils.io import atomic_open  # noqa: E402
 
 CONFIG = 'configs/pc_nas/pc-nas-retrain_mbconv-fmnist_1x1_300it_fmnist.py'
 OUT = 'benchmarks/ground_truth/mbconv_fmnist_standalone.json'
-INPUT_SHAPE = (1, 3, 28, 28)
 METRIC = 'accuracy/top1'
 # Settings that may differ between runs sharing one runs file: each record names its seed and architecture.
 _PER_RECORD = ('seeds', 'archs')
@@ -152,9 +153,30 @@ def space_of(cfg: Config) -> str:
     return space
 
 
-def architectures(cfg: Config, subset: int | None) -> tuple[list[list[str]], list[float], list[int]]:
+def input_shape_of(config: str) -> tuple[int, int, int, int]:
+    """``(1, C, H, W)``: the size the first test image of ``config`` (a path) reaches its network at, through its
+    model's ``data_preprocessor`` (:func:`~automl_mm.nas.retrain_input.retrain_input_chw`), the size the
+    architectures are trained and scored at and their FLOPs are counted at. Until the forty-fourth session the
+    FLOPs were always counted at 1x3x28x28: a config whose images reach the network at 16 x 16 recorded about
+    3 times each architecture's FLOPs and ``input_shape`` [1, 3, 28, 28].
+
+    Raises:
+        ValueError: naming the config when its test (or val) loader gives no 4-D batch.
+    """
+    from automl_mm.nas.retrain_input import retrain_input_chw
+
+    found = retrain_input_chw(config)
+    if found is None:
+        raise ValueError(f'{config}: its test_dataloader (or val_dataloader) gives no (N, C, H, W) batch of images, '
+                         'so the size the FLOPs are counted at is unknown')
+    return (1, *found[0])
+
+
+def architectures(cfg: Config, subset: int | None,
+                  input_shape: tuple[int, int, int, int]) -> tuple[list[list[str]], list[float], list[int]]:
     """Architectures of the config's space (enumeration order, or a seeded subset of ``subset`` in that order),
-    with their backbone FLOPs at ``INPUT_SHAPE`` and the parameters of their stand-alone classifiers."""
+    with their backbone FLOPs at ``input_shape`` (``(1, C, H, W)``, :func:`input_shape_of`) and the parameters of
+    their stand-alone classifiers."""
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.pop('arch', None)
     space = LayerwiseSpace()
@@ -162,7 +184,7 @@ def architectures(cfg: Config, subset: int | None) -> tuple[list[list[str]], lis
     paths = list(space.completions(()))
     if subset is not None and subset < len(paths):
         paths = sorted(random.Random(0).sample(paths, subset))
-    table = FlopsTable.from_supernet(supernet, INPUT_SHAPE)
+    table = FlopsTable.from_supernet(supernet, input_shape)
     archs, flops, params = [], [], []
     for path in paths:
         arch = space.values(path)
@@ -173,7 +195,7 @@ def architectures(cfg: Config, subset: int | None) -> tuple[list[list[str]], lis
     return archs, flops, params
 
 
-def make_settings(cfg: Config, args: argparse.Namespace, num_archs: int) -> dict:
+def make_settings(cfg: Config, args: argparse.Namespace, num_archs: int, input_shape: Sequence[int]) -> dict:
     """Everything that determines the table's numbers (no paths of this machine, no commit, no time)."""
     train_set = cfg.train_dataloader.dataset
     per_class = args.samples_per_class or train_set.samples_per_class
@@ -197,7 +219,7 @@ def make_settings(cfg: Config, args: argparse.Namespace, num_archs: int) -> dict
         'test_per_class': test_per_class,
         'test_images': 10 * test_per_class if test_per_class else 10000,
         'metric': 'top-1 accuracy (%)',
-        'input_shape': list(INPUT_SHAPE),
+        'input_shape': list(input_shape),
         'flops': 'backbone (stem, mixed layers, final conv) at input_shape by mmengine.analysis.FlopAnalyzer, '
                  'one multiply-add = 1 FLOP, norms in eval mode (automl_mm.nas.FlopsTable)',
         'params': 'whole stand-alone classifier (backbone and linear head)',
@@ -343,8 +365,9 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f'--config not found: {config_path(args.config)}')
     cfg = Config.fromfile(config_path(args.config))
     space = space_of(cfg)
-    archs, flops, params = architectures(cfg, args.archs)
-    settings = make_settings(cfg, args, len(archs))
+    input_shape = input_shape_of(config_path(args.config))
+    archs, flops, params = architectures(cfg, args.archs, input_shape)
+    settings = make_settings(cfg, args, len(archs), input_shape)
     runs = runs_path(out)
     done = read_runs(runs, settings)
     # One training per distinct network and seed; equivalent architectures (network_key) share its record.

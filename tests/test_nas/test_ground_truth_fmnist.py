@@ -178,9 +178,36 @@ def test_equivalent_architectures_are_trained_once_per_seed(tmp_path):
                 'train_s': 1.0, 'wall_s': 1.0, 'cpu_s': 1.0}
 
     gen.train_one = _fake
-    gen.architectures = lambda cfg, subset: (archs, [1.0] * 81, [1] * 81)  # no model building here
+    gen.architectures = lambda cfg, subset, input_shape: (archs, [1.0] * 81, [1] * 81)  # no model building here
+    gen.input_shape_of = lambda config: (1, 3, 28, 28)  # no data loading either
     data = gen.main(['--seeds', '0', '--out', str(tmp_path / 'gt.json'), '--work-dir', str(tmp_path / 'work')])
     assert len(trained) == 31 and len(set(trained)) == 31
     rows = {tuple(r['arch']): r['reward_top1'] for r in data['archs']}
     assert rows[('k5e6', 'skip', 'skip', 'skip')] == rows[('skip', 'skip', 'skip', 'k5e6')]
     assert len({tuple(v) for v in rows.values()}) == 31
+
+
+
+@needs_fmnist
+def test_flops_are_counted_at_the_size_the_configs_images_reach_the_network(tmp_path):
+    """A retrain config whose test images reach the network at 16 x 16: the table's FLOPs and ``input_shape`` are
+    those of 16 x 16 (1x3x28x28 was counted whatever the config: about 3 times each architecture's FLOPs)."""
+    gen = _generator()
+    base = osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas-retrain_mbconv-fmnist_1x1_300it_fmnist.py')
+    config = tmp_path / 'retrain_16px.py'
+    config.write_text(f"_base_ = [{base!r}]\n"
+                      "_pipeline = [dict(type='mmcv.Resize', scale=(16, 16)), dict(type='PackClsInputs')]\n"
+                      "test_dataloader = dict(dataset=dict(pipeline=_pipeline))\n"
+                      "val_dataloader = test_dataloader\n")
+    assert gen.input_shape_of(base) == (1, 3, 28, 28)
+    assert gen.input_shape_of(str(config)) == (1, 3, 16, 16)
+
+    gen.train_one = lambda job: {'arch': list(job[0]), 'seed': job[1], 'reward_top1': 50.0, 'test_top1': 50.0,
+                                 'train_s': 1.0, 'wall_s': 1.0, 'cpu_s': 1.0}
+    data = gen.main(['--config', str(config), '--archs', '1', '--seeds', '0', '--out', str(tmp_path / 'gt.json'),
+                     '--work-dir', str(tmp_path / 'work')])
+    assert data['settings']['input_shape'] == [1, 3, 16, 16]
+    row = data['archs'][0]
+    standalone = MBConvSupernet(space='fmnist', arch=row['arch']).eval()
+    assert row['flops'] == count_flops(standalone, (1, 3, 16, 16))
+    assert row['flops'] != count_flops(standalone, (1, 3, 28, 28))
