@@ -2,7 +2,10 @@
 
 The fixed part includes the model's head after the supernet (an ImageClassifier's pooling and linear classifier,
 ``automl_mm.nas.latency.model_head``): a path's latency is the whole network's. Tables measured before the
-forty-third session timed the backbone only; a PC-NAS search refuses them for a model with a head.
+forty-third session timed the backbone only; a PC-NAS search refuses them for a model with a head. The modules are
+timed in the memory layout the model runs its backbone in (``model.channels_last=True``: NHWC); tables measured
+before the forty-fourth session were timed in NCHW whatever the model ran, and a search refuses them for a
+``channels_last`` model.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.preflight import merge_options
 from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found
-from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table, model_head
+from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table, model_channels_last, model_head
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
 
@@ -63,12 +66,15 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
         model = MODELS.build(cfg.model)
     supernet = find_supernet(model)
     head = model_head(model, supernet)
-    data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup, head=head)
+    channels_last = model_channels_last(model)
+    data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup, head=head,
+                                 channels_last=channels_last)
     table = LatencyTable.from_dict(data)
     table.save(args.out)
 
     shapes = supernet.layer_input_shapes(tuple(input_shape))
-    print(f'{data["device"]}, torch {data["torch"]}, input {list(input_shape)}: median of {args.repeats}, in ms')
+    print(f'{data["device"]}, torch {data["torch"]}, input {list(input_shape)} '
+          f'{"channels_last (NHWC)" if channels_last else "NCHW"}: median of {args.repeats}, in ms')
     fastest = []
     for i, (ops, shape) in enumerate(zip(supernet.layer_choices, shapes)):
         ms = [table.entries[cost_key(i, op, shape)] for op in ops]

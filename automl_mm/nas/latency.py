@@ -89,6 +89,12 @@ def model_head(model: nn.Module, supernet: nn.Module) -> nn.Module | None:
     return _AfterBackbone(head, neck if isinstance(neck, nn.Module) else None)
 
 
+def model_channels_last(model: nn.Module) -> bool:
+    """Whether ``model`` hands its backbone ``torch.channels_last`` (NHWC) inputs (``ImageClassifier``'s
+    ``channels_last=True``); a wrapped model (DDP, ``CopyDataParallel``) is looked into."""
+    return getattr(getattr(model, 'module', model), 'channels_last', False) is True
+
+
 class _AfterBackbone(nn.Module):
     """``head(neck(feats))`` (``head(feats)`` without a neck): the part of a classifier after its backbone."""
 
@@ -230,9 +236,28 @@ class LatencyTable(CostTable):
 
     @classmethod
     def measure(cls, supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
-                repeats: int = 50, warmup: int = 10, head: nn.Module | None = None) -> LatencyTable:
+                repeats: int = 50, warmup: int = 10, head: nn.Module | None = None,
+                channels_last: bool = False) -> LatencyTable:
         """Measure a new table (``measure_latency_table``, ``head`` included in the fixed part) and wrap it."""
-        return cls.from_dict(measure_latency_table(supernet, input_shape, device, repeats, warmup, head=head))
+        return cls.from_dict(measure_latency_table(supernet, input_shape, device, repeats, warmup, head=head,
+                                                   channels_last=channels_last))
+
+    def check_layout(self, channels_last: bool, source: str) -> None:
+        """Refuse a table timed in another memory layout than the model runs its backbone in
+        (:func:`model_channels_last`): NHWC and NCHW run other kernels, at other speeds. A table that records no
+        layout (measured before the forty-fourth session) was timed in NCHW.
+
+        Raises:
+            ValueError: Naming ``source`` (the table's file or key), both layouts and the remedy.
+        """
+        timed = bool(self.meta.get('channels_last', False))
+        if timed != bool(channels_last):
+            def name(nhwc: bool) -> str:
+                return 'channels_last (NHWC)' if nhwc else 'the default NCHW layout'
+
+            raise ValueError(f'{source}: the latency table was timed in {name(timed)} but the model runs its '
+                             f'backbone in {name(bool(channels_last))} (model.channels_last), so its latencies are '
+                             f'another layout\'s; {_REMEDY}')
 
     def check_head(self, head: nn.Module | None, source: str) -> None:
         """Refuse a table that did not time ``head``, the part the model runs after the supernet
@@ -424,7 +449,8 @@ def _time_module(module: nn.Module, x, repeats: int, warmup: int, device: torch.
 
 
 def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
-                          repeats: int = 50, warmup: int = 10, head: nn.Module | None = None) -> dict:
+                          repeats: int = 50, warmup: int = 10, head: nn.Module | None = None,
+                          channels_last: bool = False) -> dict:
     """Measure the forward latency of every candidate op of ``supernet`` and of its fixed parts.
 
     Each module runs alone on a zero tensor of its input shape, in eval mode under ``torch.no_grad``, ``warmup``
@@ -435,6 +461,12 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
     ``fixed_ms``: the network's result comes from it. Until the forty-third session it was not timed, and a path's
     latency was the backbone's alone.
 
+    The inputs are laid out as the network runs them: ``channels_last=True`` (a model that hands its backbone NHWC
+    inputs, ``ImageClassifier(channels_last=True)``, :func:`model_channels_last`) times every module on
+    ``torch.channels_last`` tensors, which the convolutions pass on to the next layer. Until the forty-fourth
+    session every table was timed in NCHW, the other kernels (on CPU oneDNN's NHWC ones ran the project's CNN about
+    1.5-2x faster, README), and such a model's latencies were another layout's.
+
     Args:
         supernet: E.g. an ``MBConvSupernet``.
         input_shape: ``(N, C, H, W)`` of the network input.
@@ -443,9 +475,11 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
         warmup: Untimed runs per entry first.
         head: The model's part after the supernet, taking its outputs; ``None`` for a supernet that is the whole
             network.
+        channels_last: Time on ``torch.channels_last`` (NHWC) inputs, as a model with ``channels_last=True`` runs.
 
     Returns:
         A JSON-serialisable dict with ``device``, ``input_shape``, ``torch``, ``repeats``, ``warmup``,
+        ``channels_last``,
         ``entries`` (``'<layer>:<op>:<CxHxW>'`` -> ms), ``fixed_ms`` (stem, final convolution and head),
         ``head_ms`` (the head's share of it) and ``head`` (:func:`head_fingerprint`, ``None`` for none);
         ``LatencyTable.from_dict`` reads it.
@@ -456,21 +490,28 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
     device = torch.device(device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f'device={str(device)!r} but CUDA is not available here')
+    if not isinstance(channels_last, bool):
+        raise TypeError(f'channels_last must be True or False, got {channels_last!r}')
     net = copy.deepcopy(supernet).to(device).eval()
     keys = _all_keys(net, input_shape)  # also validates input_shape against the supernet
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+
+    def zeros(shape):
+        return torch.zeros(shape, device=device).contiguous(memory_format=layout)
+
     entries = {}
     with torch.no_grad():
         for i, op, shape in keys:
             module = net.get_op(i, op)
             entries[cost_key(i, op, shape)] = (0.0 if op == 'skip' else
-                                               _time_module(module, torch.zeros(shape, device=device), repeats,
-                                                            warmup))
-        fixed = sum(_time_module(getattr(net, name), torch.zeros(shape, device=device), repeats, warmup)
+                                               _time_module(module, zeros(shape), repeats, warmup))
+        fixed = sum(_time_module(getattr(net, name), zeros(shape), repeats, warmup)
                     for name, shape in net.fixed_input_shapes(input_shape).items())
         head_ms = 0.0
         if head is not None:
-            feats = net(torch.zeros(input_shape, device=device))
+            feats = net(zeros(input_shape))
             head_ms = _time_module(copy.deepcopy(head).to(device).eval(), feats, repeats, warmup, device)
     return {'device': device_name(device), 'input_shape': list(input_shape), 'torch': torch.__version__,
-            'repeats': repeats, 'warmup': warmup, 'entries': entries, 'fixed_ms': fixed + head_ms,
-            'head_ms': head_ms, 'head': head_fingerprint(head), 'supernet': supernet_fingerprint(supernet, input_shape)}
+            'repeats': repeats, 'warmup': warmup, 'channels_last': channels_last, 'entries': entries,
+            'fixed_ms': fixed + head_ms, 'head_ms': head_ms, 'head': head_fingerprint(head),
+            'supernet': supernet_fingerprint(supernet, input_shape)}

@@ -22,7 +22,7 @@ from .accumulation import check_phase_accumulation
 from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .final_architecture import architecture_calls
-from .latency import FlopsTable, LatencyTable, model_head
+from .latency import FlopsTable, LatencyTable, model_channels_last, model_head
 from .loop import SearchLoopBase
 from .retrain_export import (
     backbone_fragment_text,
@@ -77,7 +77,8 @@ class PCNASLoop(SearchLoopBase):
             (``model.backbone.arch`` set), a ``retrain_config`` that is
             missing, trains with a search loop or has another backbone, ``latency_limit`` together with
             ``flops_limit``, a limit that is not a number or is <= 0, an ``input_shape`` that is not
-            ``(N, C, H, W)``, a ``latency_table`` that did not time the model's head (or timed another), or a
+            ``(N, C, H, W)``, a ``latency_table`` that did not time the model's head (or timed another) or was timed in
+            another memory layout than ``model.channels_last``, or a
             ``sampler`` / ``completion_sampler`` config that sets the space or pool the loop owns.
         TypeError: a ``sampler`` that is not a ``PoolPathSampler`` or a ``completion_sampler`` that is not a
             ``UniformPathSampler``.
@@ -183,6 +184,8 @@ class PCNASLoop(SearchLoopBase):
                                  f'shape than {list(shape)}; re-run tools/measure_latency.py')
             # a table that did not time the classifier admitted networks over latency_limit by the head's time
             latency.check_head(model_head(self.runner.model, self.supernet), f'train_cfg.latency_table {table_file}')
+            # a table timed in NCHW gave a model running NHWC (model.channels_last) another layout's latencies
+            latency.check_layout(model_channels_last(self.runner.model), f'train_cfg.latency_table {table_file}')
         shape = input_shape or (latency.input_shape if latency is not None else None)
         self.input_shape = list(shape) if shape is not None else None
         self._input_shape_given = input_shape is not None

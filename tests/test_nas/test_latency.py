@@ -309,3 +309,61 @@ def test_a_table_without_the_models_head_is_refused(latency_data):
     timed.check_head(LinearClsHead(10, 64), 'lut.json')  # the same head (structure, not the weights)
     with pytest.raises(ValueError, match='timed a head'):
         timed.check_head(head5, 'lut.json')
+
+
+def test_a_channels_last_model_is_timed_in_channels_last(tmp_path, monkeypatch):
+    """``ImageClassifier(channels_last=True)`` runs its backbone on NHWC inputs (other kernels, on CPU about 1.5-2x
+    faster): every op, fixed part and the head were timed on NCHW tensors, another layout's latencies."""
+    from automl_mm.nas import latency
+
+    layouts = []
+    original = latency._time_module
+
+    def spy(module, x, repeats, warmup, device=None):
+        first = x if isinstance(x, torch.Tensor) else x[-1]
+        layouts.append(first.is_contiguous(memory_format=torch.channels_last) and not first.is_contiguous())
+        return original(module, x, repeats, warmup, device)
+
+    monkeypatch.setattr(latency, '_time_module', spy)
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(
+        "model = dict(type='ImageClassifier', backbone=dict(type='MBConvSupernet', space='digits'),\n"
+        "             head=dict(type='LinearClsHead', num_classes=10, in_channels=64), channels_last=True)\n"
+        'nas_input_shape = (1, 3, 16, 16)\n')
+    out = str(tmp_path / 'latency.json')
+    _load_tool().main([str(cfg), '--out', out, '--repeats', '1', '--warmup', '0'])
+    # 8 candidates (skips are not timed), stem, final conv and the head: all on NHWC tensors
+    assert layouts == [True] * 11
+    table = LatencyTable.from_file(out)
+    assert table.meta['channels_last'] is True
+    table.check_layout(True, 'lut.json')
+    with pytest.raises(ValueError, match=r'^lut\.json: the latency table was timed in channels_last \(NHWC\) but '
+                                         r'the model runs its backbone in the default NCHW layout.*measure_latency'):
+        table.check_layout(False, 'lut.json')
+
+    layouts.clear()
+    nchw = measure_latency_table(MBConvSupernet(space='digits'), SHAPE, repeats=1, warmup=0)
+    assert layouts == [False] * 10 and nchw['channels_last'] is False
+    legacy = LatencyTable.from_dict({k: v for k, v in nchw.items() if k != 'channels_last'})  # records no layout
+    legacy.check_layout(False, 'lut.json')
+    with pytest.raises(ValueError, match='timed in the default NCHW layout but the model runs its backbone in '
+                                         r'channels_last \(NHWC\)'):
+        legacy.check_layout(True, 'lut.json')
+
+
+def test_a_pc_nas_search_refuses_a_table_of_another_layout(tmp_path):
+    from mmengine.runner import Runner
+    from test_nas.test_pc_nas_loop import _cfg, _latency_table
+
+    _, table = _latency_table(repeats=1, warmup=0)  # timed NCHW, as the model runs by default
+    table_file = str(tmp_path / 'lut.json')
+    table.save(table_file)
+    cfg = _cfg(str(tmp_path), latency_table=table_file, latency_limit=100.0, flops_limit=None)
+    cfg.model.channels_last = True
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=rf'^train_cfg\.latency_table {table_file}: the latency table was timed in '
+                                         'the default NCHW layout but the model runs its backbone in channels_last'):
+        runner.build_train_loop(runner._train_loop)
+    cfg.model.channels_last = False
+    runner = Runner.from_cfg(cfg)
+    runner.build_train_loop(runner._train_loop)  # the layout it was timed in
