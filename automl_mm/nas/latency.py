@@ -54,13 +54,19 @@ def _all_keys(supernet: nn.Module, input_shape: Sequence[int]) -> list[tuple[int
     return [(i, op, shape) for i, (ops, shape) in enumerate(zip(supernet.layer_choices, shapes)) for op in ops]
 
 
-def supernet_fingerprint(supernet: nn.Module, input_shape: Sequence[int]) -> str:
+def supernet_fingerprint(supernet: nn.Module, input_shape: Sequence[int], in_order: bool = False) -> str:
     """A digest of what a cost table's entries depend on beyond their keys (which name a layer's op and input
     shape only): every candidate op's and fixed part's module structure (``repr``: widths, kernels, strides, norm and
     activation types) and parameter count, and the fixed parts' input shapes. Two supernets that differ only after
     the keys get different digests: another last-stage width or ``out_channels``, and (since the twenty-seventh
     session, when only parameter counts were hashed) another last-layer stride, activation or norm, whose tables
-    held every key and were accepted with the other network's costs."""
+    held every key and were accepted with the other network's costs.
+
+    The digest does not depend on the order ``ops`` lists the candidates in: entries are looked up by name, so a
+    table measured for ``ops=('k3e3', 'k5e6', 'skip')`` gives a supernet of ``('k5e6', 'skip', 'k3e3')`` the same
+    costs. Until the forty-fourth session the parts were hashed in that order and such a table was refused as
+    "measured for another supernet"; ``in_order=True`` gives that older digest (:meth:`CostTable.matches` accepts
+    tables that recorded it)."""
     import hashlib
 
     def describe(module: nn.Module) -> str:
@@ -70,7 +76,7 @@ def supernet_fingerprint(supernet: nn.Module, input_shape: Sequence[int]) -> str
              for i, op, shape in _all_keys(supernet, input_shape)]
     parts += [f'{name}:{"x".join(map(str, shape[-3:]))}:{describe(getattr(supernet, name))}'
               for name, shape in supernet.fixed_input_shapes(tuple(input_shape)).items()]
-    return hashlib.sha1('|'.join(parts).encode()).hexdigest()[:16]
+    return hashlib.sha1('|'.join(parts if in_order else sorted(parts)).encode()).hexdigest()[:16]
 
 
 def model_head(model: nn.Module, supernet: nn.Module) -> nn.Module | None:
@@ -158,13 +164,15 @@ class CostTable:
     def matches(self, supernet: nn.Module, input_shape: Sequence[int]) -> bool:
         """Whether the table was made for ``input_shape`` and ``supernet``: an entry for every candidate and, for
         tables that record it (``measure_latency_table`` does), the same :func:`supernet_fingerprint` (a table of a
-        supernet with another last-stage width or ``out_channels`` has every key and was accepted)."""
+        supernet with another last-stage width or ``out_channels`` has every key and was accepted). The candidates
+        may be listed in another order than the table's supernet listed them (its entries are read by name)."""
         if [int(v) for v in input_shape] != self.input_shape:
             return False
         if not all(cost_key(*k) in self.entries for k in _all_keys(supernet, input_shape)):
             return False
         recorded = self.meta.get('supernet')
-        return recorded is None or recorded == supernet_fingerprint(supernet, input_shape)
+        return recorded is None or recorded in (supernet_fingerprint(supernet, input_shape),
+                                                supernet_fingerprint(supernet, input_shape, in_order=True))
 
     def digest(self) -> str:
         """A digest of the costs the table gives: its entries, fixed cost and input shape (not its other fields,

@@ -367,3 +367,20 @@ def test_a_pc_nas_search_refuses_a_table_of_another_layout(tmp_path):
     cfg.model.channels_last = False
     runner = Runner.from_cfg(cfg)
     runner.build_train_loop(runner._train_loop)  # the layout it was timed in
+
+
+def test_a_table_serves_a_supernet_listing_the_same_ops_in_another_order(latency_data):
+    """Entries are read by name, so the order of ``ops`` does not change a path's cost; the table was refused as
+    "measured for another supernet" (the structure digest hashed the candidates in the order they were listed)."""
+    from automl_mm.nas.latency import supernet_fingerprint
+
+    measured_for = MBConvSupernet(space='digits')  # ops ('k3e3', 'k5e6', 'skip')
+    reordered = MBConvSupernet(space='digits', ops=('k5e6', 'skip', 'k3e3'))
+    table = LatencyTable.from_dict(latency_data)
+    assert table.matches(reordered, SHAPE)
+    assert table.latency(reordered, [1, 1, 0, 1]) == table.latency(measured_for, [2, 2, 1, 2])
+    # tables recorded the digest in the candidates' order: they still serve the supernet they were measured for
+    legacy = LatencyTable.from_dict(dict(latency_data, supernet=supernet_fingerprint(measured_for, SHAPE, True)))
+    assert legacy.matches(measured_for, SHAPE)
+    other = MBConvSupernet(space='digits', ops=('k3e3', 'k5e6', 'skip'), out_channels=32)
+    assert not table.matches(other, SHAPE) and not legacy.matches(other, SHAPE)
