@@ -179,3 +179,19 @@ def test_a_leaf_config_name_says_what_it_runs(path):
     detector = re.match(r'(faster|mask)-rcnn', model)
     if detector or kind.startswith('CR'):
         assert cfg.model.type == ('MaskRCNN' if detector and detector.group(1) == 'mask' else 'FasterRCNN'), path
+
+
+def test_the_ohl_digits_config_comment_names_the_augmentations_it_chooses_between():
+    """The header of ohl_convnet_1x4_12e_digits.py named 'large rotations' among the augmentations a working run
+    moves away from, while its four choices are identity, horizontal flip, crop and vertical flip (no rotation):
+    the comment names exactly the choices the hook's labels give."""
+    path = osp.join(REPO_ROOT, 'configs', 'ohl', 'ohl_convnet_1x4_12e_digits.py')
+    cfg = _load(path)
+    labels = cfg.custom_hooks[0].spaces[0].distribution.labels
+    assert labels == ['identity', 'hflip', 'crop', 'vflip']
+    assert [t[0]['type'] if t else None for t in cfg.choices] == [None, 'mmcv.RandomFlip', 'RandomCrop',
+                                                                    'mmcv.RandomFlip']
+    header = ' '.join(line[1:].strip() for line in open(path) if line.startswith('#'))
+    assert 'rotation' not in header
+    assert '(identity, horizontal flip, crop, vertical flip)' in header
+    assert 'Horizontal and vertical flips change what a digit is' in header

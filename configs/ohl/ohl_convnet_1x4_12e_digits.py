@@ -1,5 +1,6 @@
-# OHL on digits with 4 copies (1 process each, gloo on CPU): learn which of four augmentations to apply per image.
-# Horizontal flips and large rotations change what a digit is; a working OHL run moves probability away from them.
+# OHL on digits with 4 copies (1 process each, gloo on CPU): learn which of four augmentations to apply per image
+# (identity, horizontal flip, crop, vertical flip). Horizontal and vertical flips change what a digit is (a mirrored
+# 3, an upside-down 6); a working OHL run moves probability away from them.
 # `python tools/train.py configs/ohl/ohl_convnet_1x4_12e_digits.py` starts the 4 processes itself.
 _base_ = [
     '../_base_/models/convnet_digits.py', '../_base_/datasets/digits.py', '../_base_/schedules/sgd_30e.py',
