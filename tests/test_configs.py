@@ -1,4 +1,6 @@
-"""Every config under configs/ loads, and every config with a model builds it (catches most config rot)."""
+"""Every config under configs/ loads, and every config with a model builds it (catches most config rot); every
+leaf's name, reward / search split and metric direction are checked against its built config, and the leaves on
+bundled or generated data pass the start checks (check_config)."""
 from __future__ import annotations
 
 import copy
@@ -195,3 +197,93 @@ def test_the_ohl_digits_config_comment_names_the_augmentations_it_chooses_betwee
     assert 'rotation' not in header
     assert '(identity, horizontal flip, crop, vertical flip)' in header
     assert 'Horizontal and vertical flips change what a digit is' in header
+
+
+def _scored_dataset(loader):
+    """The leaf dataset config a reward / search loader reads (through wrappers)."""
+    return _inner(loader.get('dataset')) if isinstance(loader, dict) else None
+
+
+def _held_out_part(dataset) -> str | None:
+    """Which part of its source ``dataset`` reads: its ``split`` (classification), else the stem of its COCO
+    ``ann_file`` ('reward', 'arch-val', 'val', 'test', ...)."""
+    if dataset is None:
+        return None
+    if dataset.get('split') is not None:
+        return dataset['split']
+    stem = osp.splitext(osp.basename(str(dataset.get('ann_file', ''))))[0]
+    return stem.split('instances_', 1)[-1]
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=lambda p: osp.relpath(p, osp.join(REPO_ROOT, 'configs')))
+def test_a_leaf_rewards_and_searches_on_the_held_out_split_and_maximises_its_metric(path):
+    """README / METHODS.md §1: OHL rewards and NAS scoring read the held-out reward split (CR-NAS's COCO and
+    generated-shapes searches: arch-val, carved from train), never the test split; the reward / search metric is one
+    that is maximised (accuracy, mAP), and no rule in the config turns that around."""
+    from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.utils.metric_rule import infer_rule
+
+    cfg = _load(path)
+    found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    loop = cfg.train_cfg
+    kind = str(loop.get('type', '')).split('.')[-1]
+    if found:
+        hook = found[1]
+        loader = hook.get('reward_dataloader') or cfg.get('reward_dataloader')
+        key, rule = hook.get('reward_key'), hook.get('reward_rule')
+        allowed = ('reward', )
+    elif kind in ('PCNASLoop', 'CRNASLoop'):
+        loader = loop.get('search_dataloader') or cfg.get('search_dataloader') or cfg.get('reward_dataloader')
+        key, rule = loop.get('metric_key'), loop.get('metric_rule')
+        allowed = ('reward', 'arch-val')
+    else:
+        return
+    part = _held_out_part(_scored_dataset(loader))
+    assert part in allowed, (path, part)
+    test = cfg.get('test_dataloader')
+    if isinstance(test, dict):
+        assert _held_out_part(_scored_dataset(test)) != part, path
+    assert key in ('accuracy/top1', 'coco/bbox_mAP') and infer_rule(key) == 'greater', (path, key)
+    assert rule in (None, 'greater'), (path, rule)
+    train = _held_out_part(_inner(cfg.train_dataloader.dataset))
+    assert train in ('train', 'arch-train'), (path, train)
+
+
+#: leaves whose data is generated here (tools/data/...), each with the folder under data/ it reads
+GENERATED = {'fmnist-det': 'fmnist_det', 'synthcoco': 'synthetic_coco'}
+
+
+@pytest.fixture(scope='module')
+def generated_data(tmp_path_factory):
+    """A folder holding data/fmnist_det, data/fmnist_det_r200 and data/synthetic_coco (with its arch split), each a
+    few images from the generators the configs' comments name."""
+    from automl_mm.datasets import generate_coco, generate_fmnist_det
+    from automl_mm.datasets.coco_split import split_coco
+    from automl_mm.datasets.fashion_mnist import DEFAULT_ROOTS
+
+    idx = [r for r in (osp.join(REPO_ROOT, r) for r in DEFAULT_ROOTS) if osp.isdir(r)]
+    if not idx:
+        pytest.skip('Fashion-MNIST is not installed (the fmnist-det generator reads it)')
+    root = tmp_path_factory.mktemp('config_data')
+    for name in ('fmnist_det', 'fmnist_det_r200'):
+        generate_fmnist_det(str(root / 'data' / name), num_train=8, num_reward=4, num_val=4, num_test=4,
+                            data_root=idx[0])
+    coco = root / 'data' / 'synthetic_coco'
+    generate_coco(str(coco), num_train=8, num_val=4, img_size=64, max_objects=3, seed=0)
+    split_coco(str(coco / 'annotations' / 'instances_train.json'), str(coco / 'annotations'), val_fraction=0.25)
+    return root
+
+
+@pytest.mark.parametrize('path', [p for p in LEAVES if osp.basename(p).rsplit('_', 1)[-1][:-3].split('-noise')[0]
+                                  .split('-pairflip')[0] in ('digits', 'fmnist', 'fashion-mnist', 'fashion-mnist-500',
+                                                             'fmnist-det', 'synthcoco')],
+                         ids=lambda p: osp.relpath(p, osp.join(REPO_ROOT, 'configs')))
+def test_a_leaf_whose_data_needs_no_download_passes_the_start_checks(path, request, monkeypatch):
+    """Every leaf on bundled or generated data passes check_config, tools/train.py's start checks, as shipped
+    (run from a folder holding the generated sets the config's comment names)."""
+    from automl_mm.engine.preflight import check_config
+
+    dataset = osp.basename(path).rsplit('_', 1)[-1][:-3]
+    if dataset in GENERATED:
+        monkeypatch.chdir(request.getfixturevalue('generated_data'))
+    check_config(_load(path))
