@@ -287,3 +287,19 @@ def test_a_leaf_whose_data_needs_no_download_passes_the_start_checks(path, reque
     if dataset in GENERATED:
         monkeypatch.chdir(request.getfixturevalue('generated_data'))
     check_config(_load(path))
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=lambda p: osp.relpath(p, osp.join(REPO_ROOT, 'configs')))
+def test_a_leaf_with_an_ohl_hook_carries_the_copy_settings_of_ohl_copies(path):
+    """configs/_base_/ohl_copies.py: every config with an OHLHook inherits it (runner, model wrapper, the copy
+    sampler as its train sampler, the finite-loss hook), and a config without one keeps the plain runner."""
+    from automl_mm.ohl.copies import find_ohl_hook
+
+    cfg = _load(path)
+    if find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope')) is None:
+        assert cfg.get('runner_type') is None, path
+        return
+    assert cfg.runner_type == 'automl_mm.CopyRunner', path
+    assert cfg.model_wrapper_cfg.type == 'automl_mm.CopyDataParallel', path
+    assert cfg.train_dataloader.sampler.type == 'automl_mm.CopySampler', path
+    assert cfg.default_hooks.finite_loss.type == 'automl_mm.FiniteLossHook', path
