@@ -114,7 +114,10 @@ class KillAfter(Hook):
 @pytest.mark.slow
 def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_path):
     (tmp_path / 'killer_plugin.py').write_text(KILLER)
-    cfg = _small_two_copy_cfg()
+    # a moving-average baseline: the controller's saved baseline is used by the resumed run (the default 'mean'
+    # baseline recomputes it from each trunk's rewards, so dropping it on resume changed nothing)
+    cfg = _small_two_copy_cfg(controller=dict(type='REINFORCE', baseline='moving_average', momentum=0.5,
+                                              optimizer=dict(type='Adam', lr=0.05, betas=(0.5, 0.999))))
     cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 4, 100
     cfg.dump(str(tmp_path / 'two_copies.py'))
     cfg.custom_imports = dict(imports=['killer_plugin'], allow_failed_imports=False)
@@ -133,6 +136,38 @@ def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_pat
     assert [h['trunk'] for h in b] == [0, 1, 2, 3]
     assert [h['theta'] for h in a] == [h['theta'] for h in b]  # exact: same floats, trunk by trunk
     assert [h['rewards'] for h in a] == [h['rewards'] for h in b]
+    _assert_same_search_and_weights(full, split, 'epoch_4.pth')
+
+
+def _assert_same_search_and_weights(full: str, split: str, final: str) -> None:
+    """The resumed run ended exactly as the uninterrupted one: every history record bitwise the same but its
+    timings (rewards, choices counted, best copies, the controller's baseline and logs, θ), the final checkpoint's
+    weights, its OHL state (θ, the controller's Adam moments, baseline, update count, trunk counter) and the
+    weights' optimiser state. Each of these went unchecked: a resume that dropped the controller's moments or
+    baseline, a copy's sampler epoch, the random streams or the trunk counter has to fail here."""
+    import torch
+
+    def timeless(history: list[dict]) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != 'seconds'} for h in history]
+
+    assert timeless(_history(full)) == timeless(_history(split))
+    a, b = (torch.load(osp.join(work, final), map_location='cpu', weights_only=False) for work in (full, split))
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    for key, value in a['state_dict'].items():
+        assert torch.equal(value, b['state_dict'][key]), key
+
+    def same(x, y) -> bool:
+        if isinstance(x, torch.Tensor):
+            return isinstance(y, torch.Tensor) and torch.equal(x, y)
+        if isinstance(x, dict):
+            return isinstance(y, dict) and x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
+        if isinstance(x, (list, tuple)):
+            return type(x) is type(y) and len(x) == len(y) and all(same(u, v) for u, v in zip(x, y))
+        return x == y
+
+    ohl_a, ohl_b = ({k: v for k, v in c['ohl'].items() if k != 'history'} for c in (a, b))  # history: above
+    assert same(ohl_a, ohl_b), (ohl_a, ohl_b)
+    assert same(a['optimizer'], b['optimizer'])
 
 
 NO_RESTART_SLEEP = '''
@@ -448,6 +483,7 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     assert [h['iter'] for h in b] == [10, 20, 30, 40]
     assert [h['rewards'] for h in a] == [h['rewards'] for h in b]  # exact, trunk by trunk
     assert [h['theta'] for h in a] == [h['theta'] for h in b]
+    _assert_same_search_and_weights(full, split, 'iter_40.pth')
 
 
 @pytest.mark.slow
