@@ -170,6 +170,32 @@ def _assert_same_search_and_weights(full: str, split: str, final: str) -> None:
     assert same(a['optimizer'], b['optimizer'])
 
 
+@pytest.mark.slow
+def test_an_am_lfs_run_killed_after_a_trunk_resumes_to_the_same_end(tmp_path):
+    """AM-LFS (a DiagGaussian over the loss's theta, the sampled theta a buffer of each copy's loss module), 2
+    copies, 4 one-epoch trunks, killed after epoch 2: the resumed run ends as the uninterrupted one, bit for bit."""
+    (tmp_path / 'killer_plugin.py').write_text(KILLER)
+    cfg = Config.fromfile('configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
+    cfg.train_dataloader.batch_size = 16
+    cfg.train_dataloader.dataset.dataset.max_samples = 64
+    cfg.custom_hooks[0].update(num_copies=2, plot=False)
+    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 4, 100
+    cfg.default_hooks.checkpoint.interval = 1
+    full_cfg = _dump(cfg, tmp_path, 'am_lfs')
+    cfg.custom_imports = dict(imports=['killer_plugin'], allow_failed_imports=False)
+    cfg.custom_hooks.append(dict(type='KillAfter', epoch=2))
+    killed_cfg = _dump(cfg, tmp_path, 'am_lfs_killed')
+    env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
+    full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
+    _, killed = _run_side_by_side((('tools/train.py', full_cfg, '--work-dir', full), {}),
+                                  (('tools/train.py', killed_cfg, '--work-dir', split), dict(env=env, check=False)))
+    assert killed.returncode != 0 and osp.isfile(osp.join(split, 'epoch_2.pth'))
+    assert not osp.exists(osp.join(split, 'epoch_3.pth'))
+    run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume')
+    assert [h['trunk'] for h in _history(split)] == [0, 1, 2, 3]
+    _assert_same_search_and_weights(full, split, 'epoch_4.pth')
+
+
 NO_RESTART_SLEEP = '''
 import time
 
