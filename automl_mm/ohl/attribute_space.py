@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from automl_mm.registry import SEARCH_SPACES
-from automl_mm.utils.checks import config_repr
+from automl_mm.utils.checks import config_repr, repeated_candidates
 from automl_mm.utils.scope import config_type_name
 
 from .attributes import check_written_value, get_attribute, set_attribute
@@ -134,6 +134,12 @@ class AttributeSpace(PerCopySpace):
         if choices is not None and hasattr(self.distribution, 'set_choice_names'):
             # summaries, logs and plots show the value a choice sets (0.3), not its index (3); config labels win
             self.distribution.set_choice_names(list(choices), overwrite=False)
+
+    def repeated_choices(self) -> list[tuple[Any, list[int]]]:
+        """The values ``choices`` lists more than once, each with its indices (``[0.1, 0.1, 0.2]``:
+        ``[(0.1, [0, 1])]``; ``1`` and ``1.0`` are one value: :func:`~automl_mm.utils.checks.repeated_candidates`).
+        ``OHLHook`` refuses them under a controller that learns (:func:`~automl_mm.ohl.base.check_repeated_choices`)."""
+        return repeated_candidates(self.choices or [])
 
     def signature(self) -> str | None:
         """The class, the targets, the choices (in order; a dict's keys sorted, :func:`config_repr`) and the value

@@ -286,12 +286,40 @@ class OHLSpace(metaclass=ABCMeta):
         checked."""
         return None
 
+    def repeated_choices(self) -> list[tuple[Any, list[int]]]:
+        """The candidates of a discrete space listed more than once in its config, each as ``(value, [indices])``
+        (``AttributeSpace(choices=[0.1, 0.1, 0.2])``: ``[(0.1, [0, 1])]``): one value with two logits, whose
+        probability a learning controller splits between them. Default: none (a space without listed candidates)."""
+        return []
+
     def applied_values(self) -> dict[str, Any] | None:
         """``{attribute path: value}`` that this copy's sample set in the current trunk (plain Python values), or
         ``None`` (the default: spaces that are not replayed by attribute). ``OHLHook`` gathers them from every copy
         at the trunk end (``copy_values`` in the history); ``schedule_policy.py`` replays those of the copies the
         final model descends from (:func:`automl_mm.ohl.report.lineage`)."""
         return None
+
+
+def check_repeated_choices(spaces: Sequence[OHLSpace], controllers: Sequence[Any]) -> None:
+    """Refuse, before the first trunk, a space whose config lists one candidate twice
+    (:meth:`OHLSpace.repeated_choices`: ``AttributeSpace(choices=[0.1, 0.1, 0.2])``) under a controller that learns:
+    the value would have two logits, the controller would learn its probability split between them, and the
+    history, the plots and the exported mode would state the policy wrongly (0.1 drawn at 2/3 under uniform logits,
+    reported as two choices of 1/3, below 0.2's). Under a controller that never moves θ (``learns = False``,
+    ``FrozenController``: a control arm writing one value, ``choices=[1.0, 1.0]``) nothing is learned and they are
+    kept.
+
+    Raises:
+        ValueError: naming the space, the value and its indices.
+    """
+    for space, controller in zip(spaces, controllers):
+        if controller is not None and not getattr(controller, 'learns', True):
+            continue
+        for value, indices in space.repeated_choices():
+            raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) lists the choice {value!r} more '
+                             f'than once (at indices {indices}): the controller would learn its probability split '
+                             'between them, and the history and the exported policy would report neither; give '
+                             'each value once')
 
 
 class PerCopySpace(OHLSpace):

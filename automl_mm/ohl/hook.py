@@ -39,7 +39,7 @@ from automl_mm.utils.seeding import as_seed
 
 from . import resume
 from .attributes import establish_base_targets
-from .base import build_controller, build_ohl_space
+from .base import build_controller, build_ohl_space, check_repeated_choices
 from .checks import (
     check_accumulation,
     check_checkpoint_schedule,
@@ -424,6 +424,7 @@ class OHLHook(Hook):
                     raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) has no distribution after '
                                      'resolve(); give it one in its config')
                 self.controllers[i] = build_controller(self._controller_cfg, space.distribution, 'OHLHook.controller')
+        check_repeated_choices(self.spaces, self.controllers)  # choices=[0.1, 0.1, 0.2]: 0.1's mass split
         self.initial_states = resume.distribution_states(self)  # the configured start, before any update or load
         self._resolved = True
 

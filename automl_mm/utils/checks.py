@@ -6,6 +6,7 @@ import ast
 import numbers
 import operator
 import os.path as osp
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -311,3 +312,24 @@ def loader_setting(loader_cfg: Any, ignore: tuple[str, ...] = ()) -> Any:
         return plain_config(loader_cfg)
     return resolve_config_paths({k: v for k, v in plain_config(loader_cfg).items()
                                  if k not in LOADING_ONLY and k not in ignore})
+
+
+def repeated_candidates(values: Sequence[Any]) -> list[tuple[Any, list[int]]]:
+    """The candidates of a discrete search space that are listed more than once, each as ``(value, [its indices])``
+    in order of first appearance; ``[]`` when every candidate is listed once.
+
+    Two candidates are the same when their config text is (:func:`config_repr`: dict keys in any order), or when
+    both are numbers of equal value (``1`` and ``1.0``; a ``bool`` is compared as itself). A categorical
+    distribution over such a list gives one value two logits: its probability is split between them, so the
+    controller's learned distribution, its mode and the report state the policy wrongly (the value's probability is
+    the sum of the two).
+    """
+    def key(v: Any) -> Any:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return 'number', float(v)
+        return 'text', config_repr(v)
+
+    seen: dict[Any, list[int]] = {}
+    for index, value in enumerate(values):
+        seen.setdefault(key(value), []).append(index)
+    return [(values[indices[0]], indices) for indices in seen.values() if len(indices) > 1]

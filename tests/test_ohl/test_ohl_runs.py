@@ -234,6 +234,9 @@ class PoisonCopySpace(AttributeSpace):
                          choices=[1.0, 1.0], name='poison')
         self.poisoned = poisoned
 
+    def repeated_choices(self):
+        return []  # its choices only carry the poison: one value, nothing to learn between them
+
     def begin_trunk(self, runner, trunk, generator):
         super().begin_trunk(runner, trunk, generator)
         if get_copy_layout().copy_id == self.poisoned:
