@@ -27,6 +27,8 @@ rule in ``before_run`` (:func:`establish_base_targets`), before a resumed checkp
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from torch import nn
@@ -245,6 +247,23 @@ def _transforms_hint(node: Any, path: str, depth: int) -> str:
             f'{".".join(parts[:depth] + ["transforms"] + parts[depth:])}')
 
 
+#: The lists :func:`recording_writes` collects the paths :func:`set_attribute` writes into (innermost last).
+_WRITE_RECORDS: list[list[str]] = []
+
+
+@contextmanager
+def recording_writes() -> Iterator[list[str]]:
+    """Collect, in order, every attribute path :func:`set_attribute` writes inside the ``with`` block (the paths
+    as given, a path written twice listed twice). ``OHLHook`` records what each OHL space writes in ``setup`` and at
+    each trunk start (:func:`~automl_mm.ohl.write_order.check_declared_writes`)."""
+    record: list[str] = []
+    _WRITE_RECORDS.append(record)
+    try:
+        yield record
+    finally:
+        _WRITE_RECORDS.remove(record)
+
+
 def set_attribute(runner: Any, path: str, value: Any) -> None:
     """Set ``value`` at ``path`` (see the module docstring for the syntax); after a data path, the dataloader's
     workers restart before the next batch is loaded.
@@ -259,6 +278,8 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
             ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
     """
     pairs = resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
+    for record in _WRITE_RECORDS:  # recording_writes: what an OHL space writes, against what it reports
+        record.append(path)
     if _is_base_form(pairs):  # the base form
         for optimizer, key in pairs:  # each group: what the config's constructor makes of value
             write_base(optimizer, key, value, path, runner)

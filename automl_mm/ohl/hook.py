@@ -38,7 +38,7 @@ from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed
 
 from . import resume
-from .attributes import establish_base_targets
+from .attributes import establish_base_targets, recording_writes
 from .base import build_controller, build_ohl_space, check_repeated_choices
 from .checks import (
     check_accumulation,
@@ -71,7 +71,7 @@ from .sync import (
     gather_rows,
     verify_copies,
 )
-from .write_order import check_replay_hooks, check_search_order
+from .write_order import check_declared_writes, check_replay_hooks, check_search_order
 
 
 def restart_workers(loop: Any) -> None:
@@ -331,7 +331,9 @@ class OHLHook(Hook):
             runner.logger.warning('OHL: one copy with the controller\'s mean baseline: every advantage is 0 and '
                                   'theta will not move. Use several copies, or baseline=\'moving_average\'')
         for space in self.spaces:
-            space.setup(runner, self.layout, self.seed)
+            with recording_writes() as wrote:  # the paths it writes, against those the checks below compare
+                space.setup(runner, self.layout, self.seed)
+            check_declared_writes(runner, space, wrote, 'setup')
         # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
         check_search_order(runner, self.spaces)
         check_replay_hooks(runner, self.spaces)  # a SetAttributesHook / TrunkScheduleHook writing a searched path
@@ -476,7 +478,10 @@ class OHLHook(Hook):
         # in before_train), the order the exports' replay and adopt_model_values write in.
         for i, space in enumerate(self.spaces):
             space.reset_stats()
-            space.begin_trunk(runner, self.trunk, space_generator(self.seed, self.layout.copy_id, self.trunk, i))
+            with recording_writes() as wrote:
+                space.begin_trunk(runner, self.trunk, space_generator(self.seed, self.layout.copy_id, self.trunk, i))
+            # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
+            check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
         self._in_trunk = True
         self._trunk_iters = 0
         self._nonfinite_losses = 0

@@ -156,6 +156,44 @@ def check_search_order(runner: Any, spaces: Sequence[Any]) -> None:
         seen += mine
 
 
+def check_declared_writes(runner: Any, space: Any, paths: Sequence[str], when: str) -> None:
+    """Refuse attribute paths ``space`` wrote (through :func:`~automl_mm.ohl.attributes.set_attribute`, recorded by
+    :func:`~automl_mm.ohl.attributes.recording_writes` around its ``setup`` and ``begin_trunk``) that reach values no
+    path it reports reaches (:func:`_space_paths`: an ``AttributeSpace``'s ``targets``, another space's
+    ``scheduled_values`` and ``applied_values``). :func:`check_search_order` and :func:`check_replay_hooks` compare
+    only the reported paths: a user's space writing ``model.pair`` in its ``apply`` while reporting
+    ``model.other`` escaped them, and listed after a space searching ``model.pair.0`` it overwrote that space's
+    samples, silently; the replay of its exports and the best copy's values written into every copy
+    (:func:`~automl_mm.ohl.sync.adopt_model_values`) left the path out as well. A path that does not resolve is left
+    out (:func:`set_attribute` refused it already).
+
+    Args:
+        runner: The runner the paths resolve on.
+        space: The OHL space that wrote ``paths``.
+        paths: The paths it wrote.
+        when: Named in the error (``'setup'``, ``'trunk 0'``).
+
+    Raises:
+        ValueError: naming the space, the path written and the paths it reports.
+    """
+    declared = _space_paths(runner, space)
+    names = {path for path, _ in declared}
+    chains = [chain for _, written in declared for chain in written]
+    for path in dict.fromkeys(paths):
+        if path in names:
+            continue
+        try:
+            written = _written(runner, path)
+        except ValueError:
+            continue
+        if not _covers(chains, written):
+            raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) wrote attribute path {path!r} in '
+                             f'{when} but reports only {sorted(names)} (its scheduled_values / applied_values): '
+                             'the order check against the other spaces, the replay of its exports and the best '
+                             "copy's values written into every copy all leave that write out. Report every path "
+                             'the space writes in its scheduled_values and applied_values')
+
+
 def check_replay_hooks(runner: Any, spaces: Sequence[Any]) -> None:
     """Refuse, before the first trunk, a replay hook of the run (``SetAttributesHook``, ``TrunkScheduleHook``) that
     writes an attribute path an OHL space writes (the same values, a covering path or a narrower one).

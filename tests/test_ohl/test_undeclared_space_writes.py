@@ -1,0 +1,93 @@
+"""A user's OHL space that writes an attribute path it does not report escaped the write-order check.
+
+Input that showed the fault: ``OHLHook(spaces=[AttributeSpace 'l0' on 'model.0.negative_slope', a user's
+PerCopySpace 'all' writing 'model.*.negative_slope' in its apply but reporting only 'model.extra'])``.
+``check_search_order`` compared the reported paths only, so it passed; every trunk 'all' wrote after 'l0' and layer 0
+trained at 'all''s value while the history, the rewards' credit and the exports named 'l0''s sample, silently.
+``OHLHook`` now records what each space writes through ``set_attribute`` in ``setup`` and at each trunk start and
+refuses a path no reported path reaches (``write_order.check_declared_writes``).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from torch import nn
+
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.ohl.attributes import recording_writes, set_attribute
+from automl_mm.ohl.base import PerCopySpace
+from automl_mm.ohl.write_order import check_declared_writes, check_search_order
+
+
+class _Hidden(PerCopySpace):
+    """Writes ``writes`` (every path, the drawn choice's value) but reports ``reports`` only."""
+
+    def __init__(self, name, writes, reports, in_setup=False):
+        super().__init__(dict(type='Categorical', num_choices=2), name=name)
+        self.writes, self.reports, self.in_setup, self.current = writes, reports, in_setup, None
+
+    def setup(self, runner, layout, seed):
+        if self.in_setup:
+            for path in self.writes:
+                set_attribute(runner, path, 0.5)
+
+    def apply(self, sample, runner):
+        self.current = [0.1, 0.2][int(sample)]
+        for path in self.writes:
+            set_attribute(runner, path, self.current)
+
+    def scheduled_values(self):
+        return {path: [0.1, 0.2][int(self.distribution.mode())] for path in self.reports}
+
+    def applied_values(self):
+        return None if self.current is None else {path: self.current for path in self.reports}
+
+    def export_fragment(self):
+        return ''
+
+
+def _runner():
+    model = nn.Sequential(nn.LeakyReLU(0.01), nn.LeakyReLU(0.01))
+    model.extra = 0.0
+    return SimpleNamespace(model=model)
+
+
+def _hook_begin_trunk(hook_spaces, runner):
+    """What OHLHook._begin_trunk does per space (the hook's own code is run below as well)."""
+    from automl_mm.ohl.hook import OHLHook
+
+    hook = OHLHook.__new__(OHLHook)
+    hook.spaces, hook.seed, hook.trunk = hook_spaces, 0, 0
+    hook.layout = SimpleNamespace(copy_id=0)
+    OHLHook._begin_trunk(hook, runner)
+
+
+def test_a_space_writing_a_path_it_does_not_report_is_refused_at_its_first_trunk():
+    narrow = AttributeSpace(dict(type='Categorical'), target='model.0.negative_slope', choices=[0.3, 0.05], name='l0')
+    hidden = _Hidden('all', writes=['model.*.negative_slope'], reports=['model.extra'])
+    runner = _runner()
+    check_search_order(runner, [narrow, hidden])  # what it reports does not overlap: passed, the fault
+    with pytest.raises(ValueError, match=r"OHL space 'all' \(_Hidden\) wrote attribute path "
+                                         r"'model\.\*\.negative_slope' in trunk 0 but reports only \['model\.extra'\]"):
+        _hook_begin_trunk([narrow, hidden], runner)
+
+
+def test_a_space_writing_in_setup_what_it_does_not_report_is_refused():
+    hidden = _Hidden('all', writes=['model.1.negative_slope'], reports=['model.0.negative_slope'], in_setup=True)
+    runner = _runner()
+    with recording_writes() as wrote:
+        hidden.setup(runner, None, 0)
+    assert wrote == ['model.1.negative_slope']
+    with pytest.raises(ValueError, match=r"'all' .*wrote attribute path 'model\.1\.negative_slope' in setup"):
+        check_declared_writes(runner, hidden, wrote, 'setup')
+
+
+def test_reported_paths_and_narrower_spellings_of_them_are_kept():
+    runner = _runner()
+    # writes one layer of what it reports (the covering path): every value written is reported
+    inner = _Hidden('all', writes=['model.0.negative_slope'], reports=['model.*.negative_slope'])
+    wide = AttributeSpace(dict(type='Categorical'), target='model.*.negative_slope', choices=[0.3, 0.05], name='w')
+    _hook_begin_trunk([wide, _Hidden('ok', ['model.extra'], ['model.extra']), inner], runner)
+    assert runner.model.extra in (0.1, 0.2) and runner.model[0].negative_slope in (0.1, 0.2)
+    assert runner.model[1].negative_slope in (0.3, 0.05)
