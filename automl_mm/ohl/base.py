@@ -292,6 +292,12 @@ class OHLSpace(metaclass=ABCMeta):
         probability a learning controller splits between them. Default: none (a space without listed candidates)."""
         return []
 
+    def merged_choices(self) -> list[tuple[str, list[int], str]]:
+        """Choices that are the same as this trunk's targets stand (a written magnitude making two augmentation
+        elements identical), each as ``(what they are, [their indices], their merged probability in words)``: their
+        probability is the sum over the indices, which the per-choice history and plots split. Default: none."""
+        return []
+
     def applied_values(self) -> dict[str, Any] | None:
         """``{attribute path: value}`` that this copy's sample set in the current trunk (plain Python values), or
         ``None`` (the default: spaces that are not replayed by attribute). ``OHLHook`` gathers them from every copy
@@ -315,11 +321,27 @@ def check_repeated_choices(spaces: Sequence[OHLSpace], controllers: Sequence[Any
     for space, controller in zip(spaces, controllers):
         if controller is not None and not getattr(controller, 'learns', True):
             continue
-        for value, indices in space.repeated_choices():
+        for value, indices in getattr(space, 'repeated_choices', list)():  # a duck-typed space: none
             raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) lists the choice {value!r} more '
                              f'than once (at indices {indices}): the controller would learn its probability split '
                              'between them, and the history and the exported policy would report neither; give '
                              'each value once')
+
+
+def warn_merged_choices(spaces: Sequence[OHLSpace], trunk: int, warned: set, runner: Any) -> None:
+    """Warn, once per space and set of merged choices (``warned`` keeps them), about choices that are the same at
+    trunk ``trunk`` (:meth:`OHLSpace.merged_choices`), with their merged probability, in ``runner.logger``;
+    ``OHLHook`` calls it after every space began the trunk (a magnitude space may write after the choice space)."""
+    for space in spaces:
+        merged = getattr(space, 'merged_choices', list)()  # a duck-typed space: none
+        key = (space.name, tuple((what, tuple(indices)) for what, indices, _ in merged))
+        if not merged or key in warned:
+            continue
+        warned.add(key)
+        text = '; '.join(f'{what} at indices {indices} ({prob})' for what, indices, prob in merged)
+        runner.logger.warning(f'OHL space {space.name!r}: at trunk {trunk} some of its choices are the same: {text}. '
+                              "Each one's probability is split between those indices in the history, the progress "
+                              'line and the plots: read the sum')
 
 
 class PerCopySpace(OHLSpace):

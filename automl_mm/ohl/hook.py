@@ -39,7 +39,7 @@ from automl_mm.utils.seeding import as_seed
 
 from . import resume
 from .attributes import establish_base_targets, recording_writes
-from .base import build_controller, build_ohl_space, check_repeated_choices
+from .base import build_controller, build_ohl_space, check_repeated_choices, warn_merged_choices
 from .checks import (
     check_accumulation,
     check_checkpoint_schedule,
@@ -276,6 +276,7 @@ class OHLHook(Hook):
         self.history: list[dict] = []
         self._trunk_start = 0.0
         self._in_trunk = False  # a trunk has begun and not ended (saved in checkpoints)
+        self._merged_warned: set = set()  # the merged choices warned about (warn_merged_choices)
         self._trunk_iters = 0  # iterations trained in the running trunk (on this rank)
         self._nonfinite_losses = 0
         self._segment_pending = True
@@ -482,6 +483,8 @@ class OHLHook(Hook):
                 space.begin_trunk(runner, self.trunk, space_generator(self.seed, self.layout.copy_id, self.trunk, i))
             # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
             check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
+        # two augmentation elements made identical by a written magnitude: one choice's mass split, said once
+        warn_merged_choices(self.spaces, self.trunk, self._merged_warned, runner)
         self._in_trunk = True
         self._trunk_iters = 0
         self._nonfinite_losses = 0

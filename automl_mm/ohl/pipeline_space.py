@@ -236,6 +236,34 @@ class PipelineChoiceSpace(OHLSpace):
         return [f'{type(e).__name__}(searched: {searched[j]!r})' if j in searched else e.name
                 for j, e in enumerate(elements)]
 
+    def merged_choices(self) -> list[tuple[str, list[int], str]]:
+        """Choices that are the same now, with their merged probability: an ``OHLAutoAugment``'s elements of one
+        name (``Rotate(20)``: a magnitude another space wrote, :func:`link_magnitude_writers`, equal to another
+        element's), with the summed probability of the element as the first and as the second of a pair; an
+        ``OHLRandomChoice``'s sub-pipelines of one config (:func:`~automl_mm.utils.checks.repeated_candidates`),
+        with their summed probability."""
+        from automl_mm.utils.checks import repeated_candidates
+
+        if not self.transforms or self.distribution is None:
+            return []
+        probs = self.distribution.probs().detach().double()
+        transform = self.transforms[0]
+        elements = getattr(transform, 'elements', None)
+        out = []
+        if elements is not None:
+            num = len(elements)
+            if probs.numel() != num * num:
+                return []
+            pairs = probs.reshape(num, num)
+            for name, indices in repeated_candidates([e.name for e in elements]):
+                first, second = float(pairs[indices].sum()), float(pairs[:, indices].sum())
+                out.append((f'element {name}', indices, f'as the first element p = {first:.4g}, as the second '
+                            f'p = {second:.4g}'))
+            return out
+        for cfg, indices in repeated_candidates(getattr(transform, 'transform_cfgs', None) or []):
+            out.append((f'sub-pipeline {cfg!r}', indices, f'p = {float(probs[indices].sum()):.4g}'))
+        return out
+
     def set_magnitude_writers(self, writers: list[dict[int, tuple[Any, str]]],
                               inner: list[tuple[Any, str]] = ()) -> None:
         """Record, per transform of :attr:`transforms`, ``{element index: (space, path)}``: the OHL spaces that

@@ -60,6 +60,7 @@ def _hook_begin_trunk(hook_spaces, runner):
     hook = OHLHook.__new__(OHLHook)
     hook.spaces, hook.seed, hook.trunk = hook_spaces, 0, 0
     hook.layout = SimpleNamespace(copy_id=0)
+    hook._merged_warned = set()
     OHLHook._begin_trunk(hook, runner)
 
 
