@@ -58,8 +58,15 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     """
     from mmengine.config import Config
 
-    from automl_mm.ohl.attributes import get_attribute
+    from automl_mm.ohl.attributes import get_attribute, recording_writes
     from automl_mm.ohl.copies import CopyLayout
+    from automl_mm.ohl.write_order import check_declared_writes
+
+    def declared(wrote: list[str], when: str) -> None:  # what OHLHook refuses: a write it does not report
+        try:
+            check_declared_writes(runner, space, wrote, when)
+        except ValueError as err:
+            raise _fail(space, str(err)) from None
 
     config = copy.deepcopy(space) if isinstance(space, dict) else None
     space = build_ohl_space(space, 'space')
@@ -69,7 +76,9 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     _check(isinstance(space.per_item, bool), space, 'per_item must be a bool')
     size = space.distribution.stats_size()
     layout = CopyLayout(num_copies=1, ranks_per_copy=1, rank=0, world_size=1)
-    space.setup(runner, layout, seed)
+    with recording_writes() as wrote:
+        space.setup(runner, layout, seed)
+    declared(wrote, 'setup')
     space.reset_stats()
     stats = space.trunk_stats()
     _check(torch.is_tensor(stats) and stats.dtype == torch.float64 and tuple(stats.shape) == (size,), space,
@@ -77,7 +86,9 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     _check(_all_zero(stats), space, 'trunk_stats() must be zero after reset_stats()')
 
     space.begin_segment(runner, 0)
-    space.begin_trunk(runner, 0, _generator(seed))
+    with recording_writes() as wrote:
+        space.begin_trunk(runner, 0, _generator(seed))
+    declared(wrote, 'trunk 0')
     if space.per_item:
         if data_batches is not None:
             for batch in data_batches():

@@ -44,7 +44,7 @@ class _Hidden(PerCopySpace):
         return None if self.current is None else {path: self.current for path in self.reports}
 
     def export_fragment(self):
-        return ''
+        return f"custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={self.scheduled_values()!r})]\n"
 
 
 def _runner():
@@ -92,3 +92,12 @@ def test_reported_paths_and_narrower_spellings_of_them_are_kept():
     _hook_begin_trunk([wide, _Hidden('ok', ['model.extra'], ['model.extra']), inner], runner)
     assert runner.model.extra in (0.1, 0.2) and runner.model[0].negative_slope in (0.1, 0.2)
     assert runner.model[1].negative_slope in (0.3, 0.05)
+
+
+def test_the_contract_check_of_a_users_space_refuses_a_write_it_does_not_report():
+    from automl_mm.testing import check_ohl_space
+
+    with pytest.raises(AssertionError, match=r"_Hidden: OHL space 'all' \(_Hidden\) wrote attribute path "
+                                             r"'model\.\*\.negative_slope' in trunk 0 but reports only"):
+        check_ohl_space(_Hidden('all', writes=['model.*.negative_slope'], reports=['model.extra']), _runner())
+    check_ohl_space(_Hidden('ok', writes=['model.extra'], reports=['model.extra']), _runner())
