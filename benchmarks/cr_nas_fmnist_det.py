@@ -493,7 +493,9 @@ def main(argv: list[str] | None = None) -> dict:
           flush=True)
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(strict_json(report), f, indent=1, allow_nan=False)
+            json.dump(strict_json(report, why='an AP of an area range without objects in the split (COCO\'s -1, '
+                                  'read as NaN) or a statistic of fewer than 2 values'), f, indent=1,
+                      allow_nan=False)
         print(f'results: {args.out}')
     return report
 

@@ -122,6 +122,7 @@ def test_bn_recalibration_images_of_the_test_or_reward_split_under_another_annot
               fmnist_det_root)
     clean = copy.deepcopy(cfg.train_dataloader)  # (ConfigDict.update merges into the values it shares)
     clean.dataset.pipeline = cfg.test_pipeline
+    clean.pop('batch_sampler', None)  # an explicit BN loader draws its own batches: one given is refused
     cfg.custom_hooks[0].update(bn_recalibration_batches=2, bn_recalibration_dataloader=clean)
     check_config(cfg)
     exported = str(tmp_path / f'instances_{split}_exported.json')
