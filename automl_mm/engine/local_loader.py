@@ -1,0 +1,208 @@
+"""The loaders a search builds itself over a held-out split or for BN re-estimation batches
+(:func:`build_local_loader`, checked by :func:`check_local_loader`), and batches read from an offset of one
+(:func:`cycle_batches`); :mod:`automl_mm.engine.evaluate` scores with them (its module names re-export these).
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DATASETS as ROOT_DATASETS
+from mmengine.registry import FUNCTIONS as ROOT_FUNCTIONS
+from torch.utils.data import DataLoader, SequentialSampler
+
+#: How a loader that a search builds itself (:func:`build_local_loader`) reads its dataset, by ``purpose``:
+#: ``'score'``: a held-out split (the OHL reward split, a NAS search split), whole and in order on every rank;
+#: ``'sample'``: BN re-estimation batches of a loader given for them (``OHLHook.bn_recalibration_dataloader``), a
+#: seeded random sample of full batches (:func:`fixed_batches`); ``'train'``: the same of ``train_dataloader``'s
+#: dataset, whose ``sampler`` / ``batch_sampler`` / ``drop_last`` say how training draws, not the BN batches.
+LOCAL_LOADER_PURPOSES = ('score', 'sample', 'train')
+
+#: Keys of a loader config that :func:`build_local_loader` reads (or refuses) itself; the others go to torch's
+#: ``DataLoader``.
+LOCAL_LOADER_OWN = ('dataset', 'sampler', 'batch_sampler', 'drop_last', 'shuffle', 'collate_fn', 'worker_init_fn',
+                    'num_batch_per_epoch', 'disable_subprocess_warning')
+
+#: Samplers that draw a uniform random order (with their default ``shuffle=True``): what a BN re-estimation
+#: sample stands for (a loader made from an OHL ``train_dataloader`` has ``CopySampler``).
+_SHUFFLING_SAMPLERS = ('DefaultSampler', 'InfiniteSampler', 'CopySampler')
+
+
+def check_local_loader(loader_cfg: dict, key: str, purpose: str = 'score') -> None:
+    """Refuse the keys of a loader config that :func:`build_local_loader` would not apply for ``purpose``
+    (:data:`LOCAL_LOADER_PURPOSES`), which a user of mmengine sets expecting them to be (mmengine's
+    ``Runner.build_dataloader`` builds them): they used to be dropped without a word, so a ``reward_dataloader`` with
+    ``drop_last=True`` was scored whole, one with ``sampler=dict(type='ClassAwareSampler')`` in dataset order.
+
+    * ``'score'`` (read whole, in order, on every rank): a ``sampler`` other than ``DefaultSampler(shuffle=False)``
+      (the in-order one; its ``seed`` / ``round_up`` change nothing on one process), any ``batch_sampler``,
+      ``drop_last=True``, ``shuffle=True`` and ``num_batch_per_epoch`` (a subset of the split) are refused, and so
+      is a dataset reading items more than once (a ``RepeatDataset`` / ``ClassBalancedDataset`` wrapper, one
+      split twice in a ``ConcatDataset``: :func:`~automl_mm.engine.preflight_eval_splits.repeated_items`), which
+      :func:`evaluate_locally` scores twice (a COCO metric counts each repeated box a false positive).
+    * ``'sample'`` (a seeded random sample of full batches): a ``sampler`` other than a shuffling
+      ``DefaultSampler`` / ``InfiniteSampler`` / ``CopySampler``, any ``batch_sampler``, ``shuffle=False`` and
+      ``num_batch_per_epoch`` are refused; ``drop_last`` either way (every batch is full).
+    * ``'train'``: nothing is refused (training's sampling keys are not the sample's; ``num_batch_per_epoch`` is
+      applied as mmengine applies it, :func:`build_local_loader`).
+
+    Raises:
+        ValueError: naming ``key``'s refused key, its value and what to set instead.
+        KeyError: an unknown ``purpose``.
+    """
+    if purpose not in LOCAL_LOADER_PURPOSES:
+        raise KeyError(f'purpose must be one of {LOCAL_LOADER_PURPOSES}, got {purpose!r}')
+    if purpose == 'train' or not isinstance(loader_cfg, dict):
+        return
+    from automl_mm.utils.scope import config_type_name
+
+    score = purpose == 'score'
+    how = ('is read whole and in order on every rank (each copy or candidate scores every item once, on the same '
+           'batches)' if score else 'gives a seeded random sample of full batches (the same for every copy, path and '
+           'rank)')
+    sampler = loader_cfg.get('sampler')
+    if sampler is not None:
+        kind = config_type_name(sampler) if isinstance(sampler, dict) else type(sampler).__name__
+        shuffle = sampler.get('shuffle', True) if isinstance(sampler, dict) else getattr(sampler, 'shuffle', None)
+        fits = (kind == 'DefaultSampler' and shuffle is False) if score else (
+            kind in _SHUFFLING_SAMPLERS and shuffle is not False)
+        if not fits:
+            want = ("dict(type='DefaultSampler', shuffle=False)" if score
+                    else "dict(type='DefaultSampler', shuffle=True)")
+            raise ValueError(f'{key}.sampler={sampler!r} would not be applied: {key} {how}. Leave {key}.sampler out, '
+                             f'or set it to {want}')
+    if loader_cfg.get('batch_sampler') is not None:
+        raise ValueError(f'{key}.batch_sampler={loader_cfg["batch_sampler"]!r} would not be applied: {key} {how}, '
+                         f'batched by {key}.batch_size. Remove {key}.batch_sampler')
+    shuffle = loader_cfg.get('shuffle')
+    if shuffle is not None and bool(shuffle) == score:
+        raise ValueError(f'{key}.shuffle={shuffle!r} would not be applied: {key} {how}. Remove {key}.shuffle')
+    if score and loader_cfg.get('drop_last'):
+        raise ValueError(f'{key}.drop_last={loader_cfg["drop_last"]!r} would score a subset of the split (its last '
+                         f'partial batch left out) where {key} {how}. Set {key}.drop_last=False or leave it out')
+    if loader_cfg.get('num_batch_per_epoch') is not None:
+        raise ValueError(f'{key}.num_batch_per_epoch={loader_cfg["num_batch_per_epoch"]!r} would not be applied: '
+                         f'{key} {how}. Remove {key}.num_batch_per_epoch (give {key}.dataset fewer items instead)')
+    if score:
+        from .preflight_eval_splits import repeated_items
+
+        repeated = repeated_items(loader_cfg, key)
+        if repeated is not None:
+            raise ValueError(f'{repeated} reads items of {key} more than once, but {key} {how}: each repeated item '
+                             'would be scored again (a COCO metric counts every repeated box as a false positive, '
+                             'an accuracy weighs those items twice), silently. Read each item of the split once')
+
+
+def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str = 'score',
+                       reading_ranks: int | None = None) -> DataLoader:
+    """An in-order ``DataLoader`` over the whole dataset of ``loader_cfg`` (no distributed sampler).
+
+    Args:
+        loader_cfg: An mmengine dataloader config (``dataset``, ``batch_size``, ``num_workers``, ``collate_fn``).
+            Its ``sampler`` / ``batch_sampler`` / ``drop_last`` / ``shuffle`` / ``num_batch_per_epoch`` are
+            refused where they would not be applied (:func:`check_local_loader` for ``purpose``), else taken out
+            (every item, in order); for ``purpose='train'`` a ``num_batch_per_epoch`` keeps the dataset's first
+            ``num_batch_per_epoch × batch_size × reading_ranks`` items, the part training reads.
+            Without ``num_workers``, ``persistent_workers`` and ``prefetch_factor`` are dropped (torch refuses them
+            without workers; they change nothing there), and so is ``disable_subprocess_warning`` always (mmengine's
+            switch of the worker init function it adds, which this loader does not add); a ``worker_init_fn`` dict
+            is read as mmengine reads it (``type``: a registered name or a function, the other keys its arguments).
+        key: The config key the loader came from, named in errors (a ``TypeError``, ``ValueError`` or
+            ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``;
+            a ``type`` no registry holds, naming its key: ``'<key>.dataset.pipeline.0.type=...'``).
+        purpose: How the loader is read: ``'score'`` (a held-out split), ``'sample'`` (BN batches of a loader given
+            for them) or ``'train'`` (BN batches of ``train_dataloader``), see :data:`LOCAL_LOADER_PURPOSES`.
+        reading_ranks: The ranks among which one training epoch's ``num_batch_per_epoch`` slice is shared
+            (``None``: the world size, as mmengine's ``Runner.build_dataloader`` slices it; an OHL copy reads its own
+            ranks' share, ``ranks_per_copy``: :func:`~automl_mm.ohl.copies.copy_share`).
+
+    Raises:
+        ValueError: ``loader_cfg`` is not a loader config; a key refused by :func:`check_local_loader`; a
+            ``collate_fn`` / ``worker_init_fn`` naming no registered function.
+    """
+    if not isinstance(loader_cfg, dict) or 'dataset' not in loader_cfg:
+        raise ValueError(f'{key} must be a dataloader config dict with a `dataset`, got {loader_cfg!r}')
+    check_local_loader(loader_cfg, key, purpose)
+    cfg = dict(loader_cfg)
+    dataset = cfg.pop('dataset')
+    if isinstance(dataset, dict):
+        from .preflight_build import _named
+
+        with _named(f'{key}.dataset', node=dataset):  # the dataset names its class or folder, not which split
+            dataset = ROOT_DATASETS.build(dataset)
+    for name in ('sampler', 'batch_sampler', 'drop_last', 'shuffle', 'disable_subprocess_warning'):
+        cfg.pop(name, None)  # refused above where they would have been applied
+    per_epoch = cfg.pop('num_batch_per_epoch', None)
+    if per_epoch is not None:  # purpose 'train': the items mmengine's Runner.build_dataloader keeps
+        from mmengine.dist import get_world_size
+        from torch.utils.data import Subset
+
+        kept = int(per_epoch) * int(cfg.get('batch_size', 1)) * (reading_ranks or get_world_size())
+        dataset = Subset(dataset, range(min(kept, len(dataset))))
+    if not cfg.get('num_workers'):
+        cfg.pop('persistent_workers', None)  # torch refuses persistent workers without workers
+        cfg.pop('prefetch_factor', None)  # and a prefetch factor
+    collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
+    if isinstance(collate, dict):
+        collate = dict(collate)
+        kind = collate.pop('type', None)
+        collate_fn = kind if callable(kind) else ROOT_FUNCTIONS.get(kind)
+        if collate_fn is None:  # DataLoader(collate_fn=None) silently used torch's default_collate
+            raise ValueError(f'{key}.collate_fn: {loader_cfg["collate_fn"]!r} names no registered function')
+        if collate:  # further keys are the function's arguments, as mmengine's build_dataloader passes them
+            collate_fn = functools.partial(collate_fn, **collate)
+    else:
+        collate_fn = collate or pseudo_collate
+    init = cfg.pop('worker_init_fn', None)
+    if isinstance(init, dict):  # as mmengine's build_dataloader reads it (torch was handed the dict, and failed
+        init = dict(init)      # when the workers started, naming no key)
+        kind = init.pop('type', None)
+        init_fn = kind if callable(kind) else ROOT_FUNCTIONS.get(kind) if isinstance(kind, str) else None
+        if init_fn is None:
+            raise ValueError(f'{key}.worker_init_fn: {loader_cfg["worker_init_fn"]!r} names no registered function')
+        init = functools.partial(init_fn, **init)
+    elif init is not None and not callable(init):
+        raise ValueError(f'{key}.worker_init_fn must be a function or a dict with its type, got {init!r}')
+    return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, worker_init_fn=init, **cfg)
+
+
+def _batches_of(loader: DataLoader, batches: list[list[int]]) -> DataLoader:
+    """A loader of the given batches (lists of item indices) of ``loader``'s dataset, with ``loader``'s collate
+    function, workers and their ``worker_init_fn`` / base-seed ``generator``, and its pinning: the same items as
+    ``loader`` gives them. (A loader of its own that dropped the seeding ``worker_init_fn`` drew the random
+    transforms of batches scored from an offset in unseeded workers, unlike the same batches read in order.)"""
+    workers = dict(worker_init_fn=loader.worker_init_fn, multiprocessing_context=loader.multiprocessing_context,
+                   timeout=loader.timeout, prefetch_factor=loader.prefetch_factor) if loader.num_workers else {}
+    return DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
+                      num_workers=loader.num_workers, pin_memory=loader.pin_memory,
+                      pin_memory_device=loader.pin_memory_device, generator=loader.generator, **workers)
+
+
+def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
+    """``count`` batches of ``loader`` starting at batch ``start`` (modulo its length), wrapping around.
+
+    For an in-order torch ``DataLoader`` (what :func:`build_local_loader` makes) only the requested batches are
+    loaded: a search scores thousands of samples at increasing batch offsets, and skipping by iterating would load
+    the split up to each offset again. Those batches are loaded with ``loader``'s collate function, workers and
+    their ``worker_init_fn`` / base-seed ``generator``, and its pinning: the same items as reading it in order.
+    """
+    length = len(loader)  # type: ignore[arg-type]
+    if length == 0:
+        raise ValueError('the evaluation split is empty')
+    batch_ids = [(start + j) % length for j in range(count)]
+    if isinstance(loader, DataLoader) and loader.batch_size and isinstance(loader.sampler, SequentialSampler):
+        size, n = loader.batch_size, len(loader.dataset)  # type: ignore[arg-type]
+        batches = [list(range(b * size, min((b + 1) * size, n))) for b in batch_ids]
+        yield from _batches_of(loader, batches)
+        return
+    start %= length
+    taken = 0
+    while taken < count:
+        for batch in islice(loader, start, None):
+            yield batch
+            taken += 1
+            if taken == count:
+                return
+        start = 0
