@@ -5,7 +5,9 @@ The fixed part includes the model's head after the supernet (an ImageClassifier'
 forty-third session timed the backbone only; a PC-NAS search refuses them for a model with a head. The modules are
 timed in the memory layout the model runs its backbone in (``model.channels_last=True``: NHWC); tables measured
 before the forty-fourth session were timed in NCHW whatever the model ran, and a search refuses them for a
-``channels_last`` model.
+``channels_last`` model. The timing runs with a fixed torch thread count (``--num-threads``, default 1), recorded in
+the table: a search refuses a table of another count than its ``train_cfg.latency_num_threads`` (default 1). Tables
+measured before the forty-fifth session were timed with whatever count the process had.
 """
 from __future__ import annotations
 
@@ -20,7 +22,14 @@ from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.preflight import merge_options
 from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found
-from automl_mm.nas.latency import LatencyTable, cost_key, measure_latency_table, model_channels_last, model_head
+from automl_mm.nas.latency import (
+    DEFAULT_LATENCY_THREADS,
+    LatencyTable,
+    cost_key,
+    measure_latency_table,
+    model_channels_last,
+    model_head,
+)
 from automl_mm.registry import MODELS
 from automl_mm.utils import register_all_modules
 
@@ -34,6 +43,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=50,
                         help='timed runs per entry (the median is kept; default: %(default)s)')
     parser.add_argument('--warmup', type=int, default=10, help='untimed runs per entry first (default: %(default)s)')
+    parser.add_argument('--num-threads', type=int, default=DEFAULT_LATENCY_THREADS,
+                        help='torch intra-op threads to time with, recorded in the table; a PC-NAS search refuses '
+                             'a table of another count than its train_cfg.latency_num_threads (default: '
+                             '%(default)s)')
     parser.add_argument('--input-shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
                         help='network input shape (default: the config\'s train_cfg.input_shape, as PCNASLoop reads '
                              'it, else nas_input_shape)')
@@ -52,6 +65,8 @@ def find_supernet(model: nn.Module) -> nn.Module:
 
 def main(argv: Sequence[str] | None = None) -> LatencyTable:
     args = parse_args(argv)
+    if args.num_threads < 1:
+        raise ValueError(f'--num-threads must be >= 1, got {args.num_threads}')
     if not osp.isfile(args.config):
         raise FileNotFoundError(config_not_found(args.config))
     register_all_modules(init_default_scope=True)
@@ -68,12 +83,12 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
     head = model_head(model, supernet)
     channels_last = model_channels_last(model)
     data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup, head=head,
-                                 channels_last=channels_last)
+                                 channels_last=channels_last, num_threads=args.num_threads)
     table = LatencyTable.from_dict(data)
     table.save(args.out)
 
     shapes = supernet.layer_input_shapes(tuple(input_shape))
-    print(f'{data["device"]}, torch {data["torch"]}, input {list(input_shape)} '
+    print(f'{data["device"]}, torch {data["torch"]} with {args.num_threads} thread(s), input {list(input_shape)} '
           f'{"channels_last (NHWC)" if channels_last else "NCHW"}: median of {args.repeats}, in ms')
     fastest = []
     for i, (ops, shape) in enumerate(zip(supernet.layer_choices, shapes)):

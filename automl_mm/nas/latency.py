@@ -14,6 +14,7 @@ import json
 import os
 import os.path as osp
 import platform
+import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -24,6 +25,11 @@ import torch.nn as nn
 from automl_mm.utils.io import dump_json_atomic
 
 _REMEDY = 're-run tools/measure_latency.py CONFIG --out PATH for this supernet and input shape'
+#: The torch intra-op thread count a latency table is timed with unless told otherwise (``measure_latency_table``'s
+#: ``num_threads``, ``tools/measure_latency.py --num-threads``) and a PC-NAS search expects of its table
+#: (``train_cfg.latency_num_threads``): one thread, which every machine has, so a table does not depend on how many
+#: cores the process that measured it happened to get.
+DEFAULT_LATENCY_THREADS = 1
 #: How :func:`count_flops` counts, recorded with saved counts (a CR-NAS search's checkpoint): counts made otherwise
 #: are counted again. Until the forty-second session the counter left out what does not reach the traced output;
 #: until the forty-third it counted mmcv's deformable convolutions as 0.
@@ -245,10 +251,40 @@ class LatencyTable(CostTable):
     @classmethod
     def measure(cls, supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
                 repeats: int = 50, warmup: int = 10, head: nn.Module | None = None,
-                channels_last: bool = False) -> LatencyTable:
+                channels_last: bool = False, num_threads: int = DEFAULT_LATENCY_THREADS) -> LatencyTable:
         """Measure a new table (``measure_latency_table``, ``head`` included in the fixed part) and wrap it."""
         return cls.from_dict(measure_latency_table(supernet, input_shape, device, repeats, warmup, head=head,
-                                                   channels_last=channels_last))
+                                                   channels_last=channels_last, num_threads=num_threads))
+
+    def timed_threads(self) -> int | None:
+        """The torch thread count the table was timed with: its ``num_threads``, or for a table measured before it
+        was recorded (the forty-fifth session) the count its CPU ``device`` name states (``'... 16 torch
+        threads)'``, :func:`device_name`); ``None`` where neither says (an older CUDA table)."""
+        recorded = self.meta.get('num_threads')
+        if isinstance(recorded, int) and not isinstance(recorded, bool):
+            return recorded
+        found = re.search(r'\(\d+ cores, (\d+) torch threads\)', str(self.meta.get('device', '')))
+        return int(found.group(1)) if found else None
+
+    def check_threads(self, num_threads: int, source: str, key: str = 'train_cfg.latency_num_threads') -> None:
+        """Refuse a table timed with another torch thread count than ``num_threads`` (the search's ``key``): the
+        same operators run at other per-op latencies with 16 threads than with 1 (and not by one factor: small ops
+        gain little from threads, large convolutions much), so a latency limit admitted other paths depending on
+        the machine the table was measured on. Until the forty-fifth session the count was neither fixed nor checked.
+
+        Raises:
+            ValueError: Naming ``source`` (the table's file or key), ``key``, both counts and the remedy.
+        """
+        timed = self.timed_threads()
+        if timed == num_threads:
+            return
+        if timed is None:
+            timed_text, other = 'a torch thread count it does not record', ''
+        else:
+            timed_text, other = f'{timed} torch thread(s)', f', or set {key}={timed}'
+        raise ValueError(f'{source}: the latency table was timed with {timed_text} but {key}={num_threads}, so its '
+                         f'per-op latencies are not those of {num_threads} thread(s); re-run tools/measure_latency.py '
+                         f'CONFIG --out PATH --num-threads {num_threads}{other}')
 
     def check_layout(self, channels_last: bool, source: str) -> None:
         """Refuse a table timed in another memory layout than the model runs its backbone in
@@ -458,7 +494,7 @@ def _time_module(module: nn.Module, x, repeats: int, warmup: int, device: torch.
 
 def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], device: str | torch.device = 'cpu',
                           repeats: int = 50, warmup: int = 10, head: nn.Module | None = None,
-                          channels_last: bool = False) -> dict:
+                          channels_last: bool = False, num_threads: int = DEFAULT_LATENCY_THREADS) -> dict:
     """Measure the forward latency of every candidate op of ``supernet`` and of its fixed parts.
 
     Each module runs alone on a zero tensor of its input shape, in eval mode under ``torch.no_grad``, ``warmup``
@@ -475,6 +511,12 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
     session every table was timed in NCHW, the other kernels (on CPU oneDNN's NHWC ones ran the project's CNN about
     1.5-2x faster, README), and such a model's latencies were another layout's.
 
+    The timing runs with ``torch.set_num_threads(num_threads)`` (the process's count is put back after) and records
+    it: a convolution's latency depends on the intra-op thread count, so until the forty-fifth session a table
+    measured in a 16-thread process and one in a 1-thread process gave other per-op latencies, and a latency limit
+    other paths, without a record of which (PC-NAS refuses a table of another count than
+    ``train_cfg.latency_num_threads``, :meth:`LatencyTable.check_threads`).
+
     Args:
         supernet: E.g. an ``MBConvSupernet``.
         input_shape: ``(N, C, H, W)`` of the network input.
@@ -484,10 +526,11 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
         head: The model's part after the supernet, taking its outputs; ``None`` for a supernet that is the whole
             network.
         channels_last: Time on ``torch.channels_last`` (NHWC) inputs, as a model with ``channels_last=True`` runs.
+        num_threads: Torch intra-op threads to time with (>= 1; default :data:`DEFAULT_LATENCY_THREADS`, 1).
 
     Returns:
         A JSON-serialisable dict with ``device``, ``input_shape``, ``torch``, ``repeats``, ``warmup``,
-        ``channels_last``,
+        ``channels_last``, ``num_threads``,
         ``entries`` (``'<layer>:<op>:<CxHxW>'`` -> ms), ``fixed_ms`` (stem, final convolution and head),
         ``head_ms`` (the head's share of it) and ``head`` (:func:`head_fingerprint`, ``None`` for none);
         ``LatencyTable.from_dict`` reads it.
@@ -500,6 +543,20 @@ def measure_latency_table(supernet: nn.Module, input_shape: Sequence[int], devic
         raise ValueError(f'device={str(device)!r} but CUDA is not available here')
     if not isinstance(channels_last, bool):
         raise TypeError(f'channels_last must be True or False, got {channels_last!r}')
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f'num_threads must be an int >= 1 (torch threads to time with), got {num_threads!r}')
+    before = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        data = _measure(supernet, input_shape, device, repeats, warmup, head, channels_last)
+    finally:
+        torch.set_num_threads(before)
+    return {**data, 'num_threads': num_threads}
+
+
+def _measure(supernet: nn.Module, input_shape: tuple[int, ...], device: torch.device, repeats: int, warmup: int,
+             head: nn.Module | None, channels_last: bool) -> dict:
+    """:func:`measure_latency_table` with its arguments checked, under the thread count it set."""
     net = copy.deepcopy(supernet).to(device).eval()
     keys = _all_keys(net, input_shape)  # also validates input_shape against the supernet
     layout = torch.channels_last if channels_last else torch.contiguous_format

@@ -22,7 +22,7 @@ from .accumulation import check_phase_accumulation
 from .base import _build_named, build_path_space, check_sampler_cfg
 from .beam import PartialArchitecturePool
 from .final_architecture import architecture_calls
-from .latency import FlopsTable, LatencyTable, model_channels_last, model_head
+from .latency import DEFAULT_LATENCY_THREADS, FlopsTable, LatencyTable, model_channels_last, model_head
 from .loop import SearchLoopBase
 from .retrain_export import (
     backbone_fragment_text,
@@ -62,6 +62,9 @@ class PCNASLoop(SearchLoopBase):
         latency_table: A table from ``tools/measure_latency.py``; with ``latency_limit`` (ms) bounds completions.
             It must have timed the model's classifier head (refused otherwise: its latencies were the backbone's).
         latency_limit: Maximum latency in ms of a completion.
+        latency_num_threads: The torch thread count the ``latency_table`` must have been timed with
+            (``tools/measure_latency.py --num-threads``; default 1, the tool's default): a table of another count is
+            refused, naming this key and both counts (its per-op latencies are another count's).
         flops_limit: Maximum FLOPs of a completion (an alternative to latency), counted by mmengine.
         input_shape: ``(N, C, H, W)`` the FLOPs are counted at, per image (N is ignored; default: the latency
             table's).
@@ -78,8 +81,9 @@ class PCNASLoop(SearchLoopBase):
             missing, trains with a search loop or has another backbone, ``latency_limit`` together with
             ``flops_limit``, a limit that is not a number or is <= 0, an ``input_shape`` that is not
             ``(N, C, H, W)``, a ``latency_table`` that did not time the model's head (or timed another) or was timed in
-            another memory layout than ``model.channels_last``, or a
-            ``sampler`` / ``completion_sampler`` config that sets the space or pool the loop owns.
+            another memory layout than ``model.channels_last`` or with another thread count than
+            ``latency_num_threads``, or a ``sampler`` / ``completion_sampler`` config that sets the space or pool
+            the loop owns.
         TypeError: a ``sampler`` that is not a ``PoolPathSampler`` or a ``completion_sampler`` that is not a
             ``UniformPathSampler``.
     """
@@ -88,7 +92,8 @@ class PCNASLoop(SearchLoopBase):
                  num_samples: int = 10, batches_per_sample: int | None = None, space: dict | None = None,
                  sampler: dict | None = None, completion_sampler: dict | None = None, latency_table: str | None = None,
                  latency_limit: float | None = None, flops_limit: float | None = None,
-                 input_shape: Sequence[int] | None = None, retrain_config: str | None = None, **kwargs) -> None:
+                 input_shape: Sequence[int] | None = None, retrain_config: str | None = None,
+                 latency_num_threads: int = DEFAULT_LATENCY_THREADS, **kwargs) -> None:
         self.space = build_path_space(space or dict(type='LayerwiseSpace'), 'train_cfg.space')
         self.supernet = self.space.bind(runner.model)
         if self.space.size() <= 1:
@@ -135,6 +140,7 @@ class PCNASLoop(SearchLoopBase):
                          'train_cfg.completion_sampler'))
         self.uniform.space = self.space
         self.pool = PartialArchitecturePool(self.space, pool_size, 'train_cfg.pool_size', self.metric_rule)
+        self.latency_num_threads = as_count(latency_num_threads, 'train_cfg.latency_num_threads', 1)
         self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
                                                                             flops_limit, input_shape)
         self._check_retrain_layout()
@@ -186,6 +192,8 @@ class PCNASLoop(SearchLoopBase):
             latency.check_head(model_head(self.runner.model, self.supernet), f'train_cfg.latency_table {table_file}')
             # a table timed in NCHW gave a model running NHWC (model.channels_last) another layout's latencies
             latency.check_layout(model_channels_last(self.runner.model), f'train_cfg.latency_table {table_file}')
+            # a table timed with 16 threads gave other per-op latencies than one of 1, and admitted other paths
+            latency.check_threads(self.latency_num_threads, f'train_cfg.latency_table {table_file}')
         shape = input_shape or (latency.input_shape if latency is not None else None)
         self.input_shape = list(shape) if shape is not None else None
         self._input_shape_given = input_shape is not None

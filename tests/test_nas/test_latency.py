@@ -384,3 +384,79 @@ def test_a_table_serves_a_supernet_listing_the_same_ops_in_another_order(latency
     assert legacy.matches(measured_for, SHAPE)
     other = MBConvSupernet(space='digits', ops=('k3e3', 'k5e6', 'skip'), out_channels=32)
     assert not table.matches(other, SHAPE) and not legacy.matches(other, SHAPE)
+
+
+def test_a_table_is_timed_with_a_fixed_stated_thread_count(tmp_path, monkeypatch):
+    """Per-op latencies depend on torch's intra-op thread count: a table timed in a 16-thread process and one in a
+    1-thread process differed, with nothing recording which. The timing now runs with ``num_threads`` (default 1,
+    the tool's ``--num-threads``), records it, and puts the process's count back."""
+    from automl_mm.nas import latency
+
+    seen = []
+    original = latency._time_module
+
+    def spy(module, x, repeats, warmup, device=None):
+        seen.append(torch.get_num_threads())
+        return original(module, x, repeats, warmup, device)
+
+    monkeypatch.setattr(latency, '_time_module', spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        data = measure_latency_table(MBConvSupernet(space='digits'), SHAPE, repeats=1, warmup=0)
+        assert seen == [1] * 10 and data['num_threads'] == 1  # the default, whatever the process had
+        assert '1 torch threads' in data['device'] and torch.get_num_threads() == 2  # put back
+        seen.clear()
+        data = measure_latency_table(MBConvSupernet(space='digits'), SHAPE, repeats=1, warmup=0, num_threads=3)
+        assert seen == [3] * 10 and data['num_threads'] == 3 and torch.get_num_threads() == 2
+        with pytest.raises(ValueError, match='num_threads must be an int >= 1'):
+            measure_latency_table(MBConvSupernet(space='digits'), SHAPE, num_threads=0)
+
+        cfg = tmp_path / 'cfg.py'
+        cfg.write_text("model = dict(type='MBConvSupernet', space='digits')\nnas_input_shape = (1, 3, 16, 16)\n")
+        out = str(tmp_path / 'latency.json')
+        seen.clear()
+        _load_tool().main([str(cfg), '--out', out, '--repeats', '1', '--warmup', '0', '--num-threads', '2'])
+        assert seen == [2] * 10 and LatencyTable.from_file(out).meta['num_threads'] == 2
+        seen.clear()
+        _load_tool().main([str(cfg), '--out', out, '--repeats', '1', '--warmup', '0'])
+        assert seen == [1] * 10 and LatencyTable.from_file(out).meta['num_threads'] == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_table_of_another_thread_count_is_refused_naming_both(latency_data):
+    table = LatencyTable.from_dict(dict(latency_data, num_threads=16))
+    table.check_threads(16, 'lut.json')
+    with pytest.raises(ValueError, match=r'^lut\.json: the latency table was timed with 16 torch thread\(s\) but '
+                                         r'train_cfg\.latency_num_threads=1, .*--num-threads 1, or set '
+                                         r'train_cfg\.latency_num_threads=16$'):
+        table.check_threads(1, 'lut.json')
+    # measured before the count was recorded: its CPU device name states it
+    legacy = {k: v for k, v in latency_data.items() if k != 'num_threads'}
+    LatencyTable.from_dict(dict(legacy, device='cpu: x86_64 (16 cores, 4 torch threads)')).check_threads(4, 'l')
+    with pytest.raises(ValueError, match=r'timed with 4 torch thread\(s\) but train_cfg\.latency_num_threads=1'):
+        LatencyTable.from_dict(dict(legacy, device='cpu: x86_64 (16 cores, 4 torch threads)')).check_threads(1, 'l')
+    with pytest.raises(ValueError, match='a torch thread count it does not record but train_cfg.latency_num_threads=1'):
+        LatencyTable.from_dict(dict(legacy, device='cuda: NVIDIA H100')).check_threads(1, 'l')
+
+
+def test_a_pc_nas_search_refuses_a_table_of_another_thread_count(tmp_path):
+    from mmengine.runner import Runner
+    from test_nas.test_pc_nas_loop import _cfg, _latency_table
+
+    _, table = _latency_table(repeats=1, warmup=0, num_threads=2)
+    table_file = str(tmp_path / 'lut.json')
+    table.save(table_file)
+    cfg = _cfg(str(tmp_path), latency_table=table_file, latency_limit=100.0, flops_limit=None)
+    runner = Runner.from_cfg(cfg)  # train_cfg.latency_num_threads: 1 by default
+    with pytest.raises(ValueError, match=rf'^train_cfg\.latency_table {table_file}: the latency table was timed with '
+                                         r'2 torch thread\(s\) but train_cfg\.latency_num_threads=1'):
+        runner.build_train_loop(runner._train_loop)
+    cfg.train_cfg.latency_num_threads = 2
+    runner = Runner.from_cfg(cfg)
+    assert runner.build_train_loop(runner._train_loop).latency_num_threads == 2
+    cfg.train_cfg.latency_num_threads = 0
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='train_cfg.latency_num_threads'):
+        runner.build_train_loop(runner._train_loop)
