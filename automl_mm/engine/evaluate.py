@@ -30,6 +30,7 @@ from .local_loader import (  # noqa: F401
     build_local_loader,
     check_local_loader,
     cycle_batches,
+    item_identity,
 )
 
 
@@ -92,7 +93,13 @@ def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
     order of a permutation of the dataset seeded by ``seed`` (stream domain ``'bn.batches'``; a new permutation
     after every ``len(dataset)`` items), ``batch_size`` per batch. They used to be the first ``count`` batches in
     dataset order: an ImageFolder training set is ordered by class, so the ImageNet PC-NAS configs re-estimated
-    every path's statistics on 20 batches of 128 images of 2 of the 1,000 classes. Any other iterable (a list of
+    every path's statistics on 20 batches of 128 images of 2 of the 1,000 classes. An index whose stored item the
+    pass has taken already (:func:`~automl_mm.engine.local_loader.item_identity`: a ``RepeatDataset`` /
+    ``ClassBalancedDataset`` of ``train_dataloader`` reads each image several times) is skipped, so a sample holds
+    each image at most once until every one was taken, as of the unwrapped set (a ``ClassBalancedDataset`` still
+    weighs the rare classes' images up); until the forty-fifth session the repeats were drawn as further items (5
+    batches of 8 from 200 images under ``RepeatDataset(times=10)`` held one image twice), so the statistics came from
+    fewer images than the sample's and counted some twice. Any other iterable (a list of
     batches) is read from its first batch on, wrapping around.
 
     Args:
@@ -109,9 +116,17 @@ def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
             if n == 0:
                 raise ValueError('the dataset to draw BN re-estimation batches from is empty')
             rng = stream_rng(seed, 'bn.batches')
+            dataset, need = loader.dataset, count * size
             order: list[int] = []
-            while len(order) < count * size:  # only the items needed become Python ints (ImageNet: 1.25M)
-                order.extend(rng.permutation(n)[:count * size - len(order)].tolist())
+            while len(order) < need:  # only the items needed become Python ints (ImageNet: 1.25M)
+                taken: set = set()  # a stored item once per pass, whatever repeats it (RepeatDataset: its copies)
+                for index in rng.permutation(n):
+                    identity = item_identity(dataset, int(index))
+                    if identity not in taken:
+                        taken.add(identity)
+                        order.append(int(index))
+                        if len(order) == need:
+                            break
             batches = [order[b * size:(b + 1) * size] for b in range(count)]
             return list(_batches_of(loader, batches))
         return list(cycle_batches(loader, 0, count))

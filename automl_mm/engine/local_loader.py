@@ -4,14 +4,15 @@
 """
 from __future__ import annotations
 
+import bisect
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from itertools import islice
 
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS as ROOT_DATASETS
 from mmengine.registry import FUNCTIONS as ROOT_FUNCTIONS
-from torch.utils.data import DataLoader, SequentialSampler
+from torch.utils.data import ConcatDataset, DataLoader, SequentialSampler, Subset
 
 #: How a loader that a search builds itself (:func:`build_local_loader`) reads its dataset, by ``purpose``:
 #: ``'score'``: a held-out split (the OHL reward split, a NAS search split), whole and in order on every rank;
@@ -166,6 +167,33 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
     elif init is not None and not callable(init):
         raise ValueError(f'{key}.worker_init_fn must be a function or a dict with its type, got {init!r}')
     return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, worker_init_fn=init, **cfg)
+
+
+def item_identity(dataset, index: int) -> Hashable:
+    """Which stored item ``dataset[index]`` reads: ``(id(leaf dataset), index in it)``, followed through the
+    wrappers that read items more than once or from another position: mmengine's ``RepeatDataset`` and
+    ``ClassBalancedDataset`` (their ``_get_ori_dataset_idx``), torch's ``Subset`` (a ``num_batch_per_epoch`` slice,
+    :func:`build_local_loader`) and ``ConcatDataset`` (mmengine's and mmdet's too: the part holding ``index``).
+    Two indices of one identity are one image (a repeated one: the same file, annotations and pipeline).
+
+    Args:
+        dataset: A dataset, wrapped or not.
+        index: An index of ``dataset`` (0 <= index < len(dataset)).
+    """
+    while True:
+        if getattr(dataset, '_fully_initialized', True) is False:  # mmengine's lazily initialised wrappers
+            dataset.full_init()
+        if isinstance(dataset, Subset):
+            dataset, index = dataset.dataset, int(dataset.indices[index])
+        elif isinstance(dataset, ConcatDataset):
+            part = bisect.bisect_right(dataset.cumulative_sizes, index)
+            index -= dataset.cumulative_sizes[part - 1] if part else 0
+            dataset = dataset.datasets[part]
+        elif callable(getattr(dataset, '_get_ori_dataset_idx', None)) and hasattr(dataset, 'dataset'):
+            # mmengine's RepeatDataset / ClassBalancedDataset
+            dataset, index = dataset.dataset, int(dataset._get_ori_dataset_idx(index))
+        else:
+            return id(dataset), int(index)
 
 
 def _batches_of(loader: DataLoader, batches: list[list[int]]) -> DataLoader:

@@ -15,7 +15,7 @@ from automl_mm.engine.evaluate import build_local_loader, fixed_batches
 
 def _class_folders(root, classes: int = 10, per_class: int = 20) -> dict:
     for c in range(classes):
-        os.makedirs(root / 'train' / f'c{c}')
+        os.makedirs(root / 'train' / f'c{c}', exist_ok=True)
         for i in range(per_class):
             (root / 'train' / f'c{c}' / f'{i:02d}.png').touch()  # never read: no loading transform
     return dict(batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=True),
@@ -51,3 +51,85 @@ def test_the_nas_loops_re_estimate_on_a_sample_of_the_classes(tmp_path):
                            runner=SimpleNamespace(cfg=ConfigDict(train_dataloader=_class_folders(tmp_path))))
     classes = Counter(path.split(os.sep)[-2] for path in _items(SearchLoopBase._bn_loader(loop)))
     assert len(classes) >= 8, classes
+
+
+def _repeated(root, times: int = 10) -> dict:
+    cfg = _class_folders(root)
+    return dict(cfg, sampler=dict(type='InfiniteSampler', shuffle=True),
+                dataset=dict(type='RepeatDataset', times=times, dataset=cfg['dataset']))
+
+
+def test_bn_batches_of_a_repeated_training_set_hold_each_image_once(tmp_path):
+    """A ``train_dataloader`` whose dataset repeats its images (mmengine's ``RepeatDataset``, common in mmdet
+    configs; ``ClassBalancedDataset``) gave a sample of the repeated index space: 5 batches of 8 from the 200 images
+    under ``RepeatDataset(times=10)`` held one image twice (seed 3), so BN was re-estimated on 39 images with one
+    counted twice. Each stored image is now taken once per pass, as from the unwrapped set."""
+    loader = build_local_loader(_repeated(tmp_path), 'train_dataloader', 'train')
+    assert len(loader.dataset) == 2000
+    items = _items(fixed_batches(loader, 5, seed=3))
+    assert len(items) == 40 and len(set(items)) == 40
+    assert _items(fixed_batches(loader, 5, seed=3)) == items  # fixed: the same on every call, rank and resumed run
+    # every image once before any twice: the first 200 of 240 are the 200 images
+    many = _items(fixed_batches(loader, 30, seed=3))
+    every = [loader.dataset.dataset.get_data_info(i)['img_path'] for i in range(200)]
+    assert len(many) == 240 and sorted(many[:200]) == sorted(every)
+    for seed in range(10):  # seeds 0-9: none repeats an image within the set's size
+        assert len(set(_items(fixed_batches(loader, 25, seed=seed)))) == 200
+
+    # the same through a num_batch_per_epoch slice (a Subset: the repeated set's first 400 indices, every image
+    # twice) and a ConcatDataset of two repeated sets (two dataset objects: their images are told apart)
+    sliced = build_local_loader(dict(_repeated(tmp_path), num_batch_per_epoch=50), 'train_dataloader', 'train',
+                                reading_ranks=1)
+    assert len(sliced.dataset) == 400 and len(set(_items(fixed_batches(sliced, 25, seed=3)))) == 200
+    cfg = _repeated(tmp_path, times=2)
+    concat = build_local_loader(dict(cfg, dataset=dict(type='ConcatDataset', datasets=[cfg['dataset']] * 2)),
+                                'train_dataloader', 'train')
+    assert len(concat.dataset) == 800
+    items = _items(fixed_batches(concat, 50, seed=1))  # 400 items: each part's 200 images once (two objects)
+    assert len(set(items)) == 200 and max(Counter(items).values()) == 2
+
+
+def test_a_plain_training_set_keeps_its_sample(tmp_path):
+    """Skipping repeated items changes nothing where nothing repeats: the sample of a plain set is the seeded
+    permutation's first items, as before (the measured figures stand)."""
+    from automl_mm.utils.seeding import stream_rng
+
+    loader = build_local_loader(_class_folders(tmp_path), 'train_dataloader', 'train')
+    first = stream_rng(3, 'bn.batches').permutation(200)[:40]
+    every = [loader.dataset.get_data_info(int(i))['img_path'] for i in first]
+    assert _items(fixed_batches(loader, 5, seed=3)) == every
+
+
+def test_the_nas_loops_re_estimate_on_each_image_of_a_repeated_set_once(tmp_path):
+    from automl_mm.nas.loop import SearchLoopBase
+
+    loop = SimpleNamespace(bn_recalibration_batches=25, _bn_batches=None, seed=0,
+                           runner=SimpleNamespace(cfg=ConfigDict(train_dataloader=_repeated(tmp_path))))
+    assert len(set(_items(SearchLoopBase._bn_loader(loop)))) == 200
+
+
+def test_item_identity_follows_mmengines_wrappers_lazily_initialised():
+    from mmengine.dataset import BaseDataset, ClassBalancedDataset, ConcatDataset, RepeatDataset
+    from torch.utils.data import DataLoader
+
+    from automl_mm.engine.local_loader import item_identity
+
+    class Items(BaseDataset):
+        def load_data_list(self):  # item 0 of class 0 (rare), items 1-9 of class 1
+            return [dict(i=i, label=int(i > 0)) for i in range(10)]
+
+        def get_cat_ids(self, idx):
+            return [self.get_data_info(idx)['label']]
+
+    def ids(dataset):
+        return [item_identity(dataset, i)[1] for i in range(len(dataset))]
+
+    concat = ConcatDataset([Items(lazy_init=True), Items(lazy_init=True)], lazy_init=True)
+    assert ids(concat) == list(range(10)) * 2 and len({item_identity(concat, i) for i in range(20)}) == 20
+    assert ids(RepeatDataset(Items(lazy_init=True), 3, lazy_init=True)) == list(range(10)) * 3
+    balanced = ClassBalancedDataset(Items(), oversample_thr=0.5, lazy_init=True)
+    assert len(balanced) == 12 and sorted(ids(balanced)) == [0, 0, 0] + list(range(1, 10))  # item 0 3 times
+    loader = DataLoader(balanced, batch_size=5, collate_fn=lambda b: b)
+    for seed in range(5):  # 2 batches of 5: 10 distinct items, each image once
+        items = [d['i'] for b in fixed_batches(loader, 2, seed) for d in b]
+        assert sorted(items) == list(range(10)), (seed, items)
