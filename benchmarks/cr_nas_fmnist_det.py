@@ -2,7 +2,7 @@
 
 1. **Search** (``configs/cr_nas/cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py``, unchanged apart from the seed): a
    CR-ResNet-18 supernet in mmdet's Faster R-CNN FPN trains on the ``train`` split; the 19 allocations of 8 blocks
-   (1-3 per stage) within the FLOPs of (2, 2, 2, 2) + 5 % are scored by COCO box mAP on the whole ``reward`` split
+   (1-3 per stage) within the FLOPs of (2, 2, 2, 2) ± 5 % are scored by COCO box mAP on the whole ``reward`` split
    (the arch-val, 500 images), then the greedy dilation search. One search per ``--search-seeds`` seed (the seed of
    the supernet's training and of its path sampling and scoring); the script reports whether the searches chose the
    same allocation and the same dilations, and Kendall's τ-b between their stage rankings. The ``test`` split is

@@ -4,8 +4,9 @@ Inside an unchanged mmdet detector whose backbone is a CR supernet (``CRResNet``
 ``max_stage_blocks``), the loop runs four phases, each resumable:
 
 1. stage supernet: train with a uniformly sampled allocation (fixed total block count) per iteration;
-2. stage search: every eligible allocation (or a seeded sample of ``max_stage_candidates``) within the FLOPs budget
-   is scored by the search metric (COCO AP) on the whole arch-val split with inherited weights;
+2. stage search: every eligible allocation (or a seeded sample of ``max_stage_candidates``) whose FLOPs lie within
+   the band reference FLOPs x (1 +- ``flops_tolerance``) is scored by the search metric (COCO AP) on the whole
+   arch-val split with inherited weights;
 3. operation supernet: with the best allocation fixed, train with a uniformly sampled dilation per block;
 4. spatial search: greedy top-K block by block, each candidate scored by S sampled completions of the undecided
    blocks, one arch-val mini-batch each.
@@ -69,9 +70,15 @@ class CRNASLoop(SearchLoopBase):
         pool_size: K of the greedy spatial search (paper: 3).
         num_samples: Sampled completions per spatial candidate.
         batches_per_sample: arch-val mini-batches per sampled completion (paper: 1).
-        reference_allocation: The allocation whose FLOPs bound the search (default: the backbone's initial one).
-        flops_tolerance: Allowed relative FLOPs excess over the reference (block costs differ slightly by stage);
-            a negative one (> -1) is a budget below the reference's FLOPs, e.g. -0.2: 20% cheaper.
+        reference_allocation: The allocation whose computation is reallocated: the FLOPs band is centred on its
+            FLOPs (default: the backbone's initial one).
+        flops_tolerance: Relative half-width of the FLOPs band (default 0.05): the stage search admits exactly the
+            allocations whose backbone FLOPs ``F`` satisfy ``|F - F_ref| <= flops_tolerance * F_ref``. CR-NAS
+            reallocates the reference's computation and compares at equal FLOPs (METHODS.md §5), so a cheaper
+            allocation is left out as a costlier one is (an upper bound alone admitted a CR-MobileNetV2 allocation
+            up to 14 % cheaper than the reference at 224 px). The default leaves room for the small per-stage
+            differences of ResNet blocks (all allocations of one block count within 0.1 %); MobileNetV2's layers
+            differ a lot (at 224 px the 362 allocations of the COCO config span -14 % to +20 %, 177 within 5 %).
         flops_input_shape: ``(C, H, W)`` of the backbone input FLOPs are counted at.
         retrain_config: The config that trains the CR backbone in the final detector; the export inherits it.
         metric_key: The search-split metric that scores allocations and dilations; default ``'coco/bbox_mAP'``
@@ -82,7 +89,7 @@ class CRNASLoop(SearchLoopBase):
     Raises:
         ValueError: naming the ``train_cfg`` key, before training: ``stage_iters`` / ``spatial_iters`` not ints
             >= 0 or both 0, ``max_stage_candidates``, ``num_samples``, ``batches_per_sample``, ``pool_size`` or
-            ``stage_pool_size`` not ints >= 1, a non-finite ``flops_tolerance`` or one <= -1, a
+            ``stage_pool_size`` not ints >= 1, a ``flops_tolerance`` that is not a finite number >= 0, a
             ``flops_input_shape`` that is not ``(C, H, W)``, a cosine ``param_scheduler`` whose span disagrees
             with the search's iterations, a
             backbone built with dilations other than 1, a ``stage_space`` with another number of stages than the
@@ -110,10 +117,11 @@ class CRNASLoop(SearchLoopBase):
         if isinstance(flops_tolerance, bool) or not isinstance(flops_tolerance, (int, float)) \
                 or not math.isfinite(flops_tolerance):
             raise ValueError(f'train_cfg.flops_tolerance must be a finite number, got {flops_tolerance!r}')
-        if flops_tolerance <= -1:  # the budget reference x (1 + tolerance) would be <= 0 FLOPs: nothing fits
-            raise ValueError(f'train_cfg.flops_tolerance={flops_tolerance} must be > -1: the FLOPs budget is the '
-                             'reference allocation\'s FLOPs x (1 + flops_tolerance), and no allocation fits a budget '
-                             '<= 0 (a negative tolerance above -1, e.g. -0.2, asks for one 20% cheaper)')
+        if flops_tolerance < 0:  # a band of negative width; it was an upper bound below the reference before
+            raise ValueError(f'train_cfg.flops_tolerance={flops_tolerance} must be >= 0: it is the relative '
+                             'half-width of the FLOPs band around the reference allocation\'s FLOPs that the stage '
+                             'search admits (CR-NAS reallocates the reference\'s computation, METHODS.md §5: a '
+                             'cheaper network is not a reallocation of it); default 0.05')
         shape = list(flops_input_shape) if isinstance(flops_input_shape, (list, tuple)) else None
         if shape is None or len(shape) != 3:
             raise ValueError(f'train_cfg.flops_input_shape must be (C, H, W), got {flops_input_shape!r}')
@@ -251,7 +259,7 @@ class CRNASLoop(SearchLoopBase):
     def scoring_settings(self) -> dict:
         """:meth:`SearchLoopBase.scoring_settings`, ``num_samples``, ``batches_per_sample``, the spatial search's
         completion sampler (:func:`~automl_mm.nas.samplers.completion_sampler_setting`) and what decides which
-        allocations the stage search scores: the FLOPs budget's ``flops_tolerance``, ``reference_allocation`` and
+        allocations the stage search scores: the FLOPs band's ``flops_tolerance``, ``reference_allocation`` and
         ``flops_input_shape`` (C, H, W), and ``max_stage_candidates`` (the stage step's candidates are saved once
         drawn: a resume inside it under another value scored the checkpoint's sample, or a subset of it, silently)."""
         return {**super().scoring_settings(), 'train_cfg.num_samples': self.num_samples,
@@ -291,7 +299,7 @@ class CRNASLoop(SearchLoopBase):
         self.backbone.set_dilations([1] * self.backbone.num_active_blocks)
 
         if self.stage_pool.num_decided == 0:
-            self.check_budget()  # before any training: an unsatisfiable budget is a config error
+            self.check_budget()  # before any training: a band of the reference alone is a config error
 
         # 1-2: stage supernet and stage search
         settings = f'train_cfg.stage_iters={self.stage_iters}, train_cfg.spatial_iters={self.spatial_iters}'
@@ -332,41 +340,73 @@ class CRNASLoop(SearchLoopBase):
         """Whether a (resumed) pool's search has begun: a step finished, or the current one drawn or scored."""
         return pool.num_decided > 0 or pool.candidate_list is not None or bool(pool.scores)
 
-    def check_budget(self) -> None:
-        """Raise (naming ``flops_tolerance`` and the reachable FLOPs) unless some eligible allocation fits the budget.
+    def flops_band(self) -> tuple[float, float]:
+        """``(low, high)`` FLOPs an allocation may cost: the reference allocation's FLOPs x (1 -+ ``flops_tolerance``),
+        counted by :meth:`allocation_flops` (METHODS.md §5: the reallocated network keeps the reference's
+        computation)."""
+        reference = self.allocation_flops(self.reference_path)
+        return reference * (1 - self.flops_tolerance), reference * (1 + self.flops_tolerance)
 
-        The reference allocation is counted first (a ``flops_input_shape`` the backbone cannot run is named here).
-        With ``flops_tolerance >= 0`` it (checked to lie in the space) fits its own budget; otherwise every eligible
-        allocation is counted now (the stage search reuses the counts).
+    def within_band(self, path: tuple) -> bool:
+        """Whether the allocation ``path`` costs the reference's FLOPs within ``flops_tolerance`` (both sides)."""
+        low, high = self.flops_band()
+        return low <= self.allocation_flops(path) <= high
+
+    def check_budget(self) -> None:
+        """Raise, naming ``flops_tolerance``, the nearest allocation and the FLOPs it costs, when the FLOPs band holds
+        no allocation of the space but the reference itself (the stage search would have nothing to reallocate; a
+        space of the reference alone is not refused).
+
+        The reference allocation is counted first (a ``flops_input_shape`` the backbone cannot run is named here);
+        then the other eligible allocations until one lies within the band (every one when none does; the stage
+        search reuses the counts).
+
+        Raises:
+            ValueError: the backbone cannot be counted at ``flops_input_shape``, or the band holds no allocation but
+                the reference (the message gives the ``flops_tolerance`` that admits the nearest one).
+            UncountedOperationError: the backbone runs an operation the counter cannot count.
         """
-        try:  # counted before any training also with a tolerance >= 0: a bad input shape fails here, not after it
+        try:  # counted before any training: a bad input shape fails here, not after it
             reference = self.allocation_flops(self.reference_path)
         except UncountedOperationError:
             raise  # the backbone's operations, not the shape
         except (RuntimeError, ValueError) as err:
             raise ValueError(f'train_cfg.flops_input_shape {list(self.flops_input_shape[1:])} (C, H, W): the '
                              f'backbone\'s FLOPs could not be counted at it: {err}') from err
-        if self.flops_tolerance >= 0:
-            return
-        budget = reference * (1 + self.flops_tolerance)
-        flops = [self.allocation_flops(p) for p in self.stage_space.completions(())]
-        if min(flops) > budget:
-            raise ValueError(f'train_cfg: no allocation of stage_space fits the FLOPs budget {budget / 1e9:.4f} '
-                             f'GFLOPs of reference_allocation {self.reference_allocation} + flops_tolerance '
-                             f'{self.flops_tolerance}; the allocations reach {min(flops) / 1e9:.4f} to '
-                             f'{max(flops) / 1e9:.4f} GFLOPs')
+        nearest = None
+        for path in self.stage_space.completions(()):
+            if path == self.reference_path:
+                continue
+            if self.within_band(path):
+                return
+            if nearest is None or abs(self.allocation_flops(path) - reference) < abs(nearest[1] - reference):
+                nearest = (path, self.allocation_flops(path))
+        if nearest is None:
+            return  # the space holds the reference alone: nothing to reallocate, by the config's choice
+        low, high = self.flops_band()
+        path, flops = nearest
+        needed = math.ceil(round(abs(flops / reference - 1) * 1e4, 6)) / 1e4  # round: 104 / 100 - 1 > 0.04
+        raise ValueError(f'train_cfg.flops_tolerance={self.flops_tolerance}: the FLOPs band {low / 1e9:.4f} to '
+                         f'{high / 1e9:.4f} GFLOPs around reference_allocation {self.reference_allocation} '
+                         f'({reference / 1e9:.4f} GFLOPs at flops_input_shape {list(self.flops_input_shape[1:])}) '
+                         'holds no allocation of stage_space but the reference itself: the stage search would have '
+                         f'nothing to reallocate. The nearest, {self.stage_space.values(path)}, costs '
+                         f'{flops / 1e9:.4f} GFLOPs ({flops / reference - 1:+.2%}); flops_tolerance={needed} admits it')
 
     def _stage_search(self) -> None:
         pool = self.stage_pool
         candidates = pool.candidates(depth=self.stage_space.num_decisions)
-        budget = self.allocation_flops(self.reference_path) * (1 + self.flops_tolerance)
-        kept = pool.filter_candidates(lambda c: self.allocation_flops(c) <= budget)
-        print_log(f'[stage search] {len(kept)} of {len(candidates)} allocations within the FLOPs budget '
-                  f'{budget / 1e9:.3f} GFLOPs (reference {self.reference_allocation} + '
-                  f'{self.flops_tolerance:.0%})', logger='current')
+        low, high = self.flops_band()
+        kept = pool.filter_candidates(self.within_band)
+        cheaper = sum(self.allocation_flops(c) < low for c in candidates)
+        print_log(f'[stage search] {len(kept)} of {len(candidates)} allocations within the FLOPs band '
+                  f'{low / 1e9:.3f} to {high / 1e9:.3f} GFLOPs (reference {self.reference_allocation} '
+                  f'+- {self.flops_tolerance:.0%}; {cheaper} cheaper and {len(candidates) - len(kept) - cheaper} '
+                  'costlier left out)', logger='current')
         if not kept:
-            raise ValueError(f'train_cfg: no allocation of stage_space fits the FLOPs of reference_allocation '
-                             f'{self.reference_allocation} + flops_tolerance {self.flops_tolerance}')
+            raise ValueError(f'train_cfg: no allocation of stage_space lies within the FLOPs band of '
+                             f'reference_allocation {self.reference_allocation} +- flops_tolerance '
+                             f'{self.flops_tolerance}')
         if self.max_stage_candidates is not None and len(kept) > self.max_stage_candidates:
             chosen = set(seeded_subset(kept, self.max_stage_candidates, self.seed, _SCORE_STREAM))
             kept = pool.filter_candidates(lambda c: c in chosen)

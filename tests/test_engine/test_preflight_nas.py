@@ -81,9 +81,9 @@ def test_cr_nas_budget_nothing_fits_fails_before_the_first_iteration(coco_root, 
         self._iter += 1
 
     monkeypatch.setattr(CRNASLoop, 'run_iter', counted)
-    with pytest.raises(ValueError, match=r'no allocation of stage_space fits the FLOPs budget .* flops_tolerance '
-                                         r'-0\.5; the allocations reach'):
-        Runner.from_cfg(make_cfg(coco_root, str(tmp_path / 'w'), flops_tolerance=-0.5)).train()
+    with pytest.raises(ValueError, match=r'train_cfg\.flops_tolerance=0\.0: the FLOPs band .* holds no allocation of '
+                                         r'stage_space but the reference itself'):
+        Runner.from_cfg(make_cfg(coco_root, str(tmp_path / 'w'), flops_tolerance=0)).train()
     assert iterations == []
     with pytest.raises(ValueError, match=r'train_cfg\.reference_allocation: \[2, 2, 2, 1\] \(4 stages, 7 blocks\) '
                                          r'is not an allocation of the space: 4 stages, total_blocks=6'):

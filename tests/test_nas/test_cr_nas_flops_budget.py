@@ -1,7 +1,9 @@
-"""CR-NAS's stage search scores exactly the allocations within the FLOPs budget, reference FLOPs x (1 +
-flops_tolerance) (METHODS.md §5): an allocation over it is never scored, hence never chosen, and one above the
-reference but within the tolerance is (a budget of reference x (1 - tolerance) dropped it, and no test noticed).
-With ``max_stage_candidates`` a seeded uniform sample of those is scored, never one over the budget."""
+"""CR-NAS's stage search scores exactly the allocations within the FLOPs band around the reference's FLOPs,
+reference x (1 -+ flops_tolerance) (METHODS.md §5: a reallocation keeps the reference's computation): an allocation
+outside it on either side is never scored, hence never chosen, and one inside it, at either edge, is (an upper bound
+alone admitted a CR-MobileNetV2 allocation 11-14 % cheaper than the reference and ranked it as a reallocation of
+it; a budget of reference x (1 - tolerance) before that dropped the costlier ones inside). With
+``max_stage_candidates`` a seeded uniform sample of those is scored, never one outside the band."""
 from __future__ import annotations
 
 import os.path as osp
@@ -29,14 +31,15 @@ def _loop(work_dir: str, **train_cfg):
 
 
 def _planted(loop) -> tuple[list, dict, dict]:
-    """Planted FLOPs: reference 100, budget 105 at tolerance 0.05; the best-scoring allocation costs 110."""
+    """Planted FLOPs: reference 100, band 95 to 105 at tolerance 0.05; the best-scoring allocation costs 89 (11 %
+    cheaper than the reference), the second best 110."""
     allocations = list(loop.stage_space.completions(()))
     assert len(allocations) == 6 and loop.reference_path in allocations
     others = [a for a in allocations if a != loop.reference_path]
-    planted = {loop.reference_path: 100.0, others[0]: 104.0, others[1]: 110.0, others[2]: 105.5, others[3]: 90.0,
+    planted = {loop.reference_path: 100.0, others[0]: 104.0, others[1]: 110.0, others[2]: 89.0, others[3]: 95.0,
                others[4]: 105.0}
-    scores = {others[1]: 9.0, others[0]: 5.0, others[4]: 4.0, loop.reference_path: 3.0, others[3]: 1.0,
-              others[2]: 8.0}
+    scores = {others[2]: 10.0, others[1]: 9.0, others[0]: 5.0, others[3]: 6.0, loop.reference_path: 3.0,
+              others[4]: 4.0}
     return others, planted, scores
 
 
@@ -57,13 +60,44 @@ def _stage_search(loop, planted: dict, scores: dict) -> list:
     return scored
 
 
-def test_the_stage_search_scores_only_allocations_within_the_flops_budget(tmp_path):
+def test_the_stage_search_scores_only_allocations_within_the_flops_band(tmp_path):
     loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05)
     others, planted, scores = _planted(loop)
     scored = _stage_search(loop, planted, scores)
-    assert sorted(scored) == sorted(a for a, f in planted.items() if f <= 105.0)
-    assert others[0] in scored and others[4] in scored  # above the reference, within the tolerance
-    assert loop.stage_pool.pool == [others[0]]  # the best within the budget, not the better ones over it
+    assert sorted(scored) == sorted([loop.reference_path, others[0], others[3], others[4]])
+    assert others[2] not in scored and others[1] not in scored  # 11 % cheaper, 10 % costlier: outside the band
+    assert loop.stage_pool.pool == [others[3]]  # the best inside the band (its lower edge), not the better outside
+    assert loop.flops_band() == (95.0, 105.0)
+    assert [loop.within_band(a) for a in (others[2], others[3], loop.reference_path, others[4], others[1])] == [
+        False, True, True, True, False]
+
+
+def test_a_band_that_holds_no_allocation_but_the_reference_is_refused_naming_the_nearest(tmp_path):
+    """Before any training: the band of flops_tolerance=0.03 (97 to 103) holds only the reference; the message
+    names the key, the nearest allocation (104: +4 %) and the tolerance that admits it."""
+    import re
+
+    import pytest
+
+    loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.03)
+    others, planted, _ = _planted(loop)
+    loop.flops = dict(planted)
+    nearest = re.escape(str(list(loop.stage_space.values(others[0]))))
+    with pytest.raises(ValueError, match=r'^train_cfg\.flops_tolerance=0\.03: the FLOPs band 0\.0000 to 0\.0000 '
+                                         r'GFLOPs .* holds no allocation of stage_space but the reference itself.*'
+                                         rf'The nearest, {nearest}, costs 0\.0000 GFLOPs \(\+4\.00%\); '
+                                         r'flops_tolerance=0\.04 admits it'):
+        loop.check_budget()
+    loop.flops_tolerance = 0.04
+    loop.check_budget()  # 104 lies on the band's upper edge
+    # the nearest on the cheaper side: 94 (-6 %), everything else further out
+    loop.flops_tolerance = 0.05
+    loop.flops.update({others[0]: 94.0, others[3]: 93.0, others[4]: 107.0})
+    with pytest.raises(ValueError, match=rf'The nearest, {nearest}, costs '
+                                         r'0\.0000 GFLOPs \(-6\.00%\); flops_tolerance=0\.06 admits it'):
+        loop.check_budget()
+    loop.flops_tolerance = 0.06
+    loop.check_budget()
 
 
 def test_max_stage_candidates_scores_a_seeded_sample_within_the_budget(tmp_path):
