@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS
-from automl_mm.utils.checks import as_count
+from automl_mm.utils.checks import as_count, plain_config
 
 from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
@@ -42,6 +42,11 @@ from .search_log import format_table, warn
 from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
+#: ``model.backbone`` keys that do not change what an allocation computes, hence its FLOPs: the weights' source and
+#: freezing, and ``out_indices`` (:func:`~automl_mm.nas.latency.count_flops` counts every stage the backbone runs),
+#: ``max_stage_blocks`` (blocks built, not run). Any other difference makes FLOPs counted before a resume stale.
+FLOPS_NEUTRAL_BACKBONE_KEYS = ('init_cfg', 'pretrained', 'frozen_stages', 'norm_eval', 'zero_init_residual',
+                               'with_cp', 'out_indices', 'max_stage_blocks')
 
 
 @LOOPS.register_module()
@@ -97,7 +102,7 @@ class CRNASLoop(SearchLoopBase):
             ``dilation_space.num_blocks`` other than ``total_blocks``, or a ``sampler`` config with its own space.
     """
 
-    optional_search_state_keys = ('flops_counter', )  # saved since the forty-second session
+    optional_search_state_keys = ('flops_counter', 'flops_backbone')  # saved since the 42nd / 45th session
 
     def __init__(self, runner, dataloader, stage_iters: int, spatial_iters: int, stage_space: dict,
                  dilation_space: dict | None = None, dilation_choices: Sequence[int] | None = None,
@@ -233,21 +238,71 @@ class CRNASLoop(SearchLoopBase):
         return {'stage_pool': self.stage_pool.state_dict(), 'dilation_pool': self.dilation_pool.state_dict(),
                 'flops': [[list(k), v] for k, v in self.flops.items()],
                 'flops_input_shape': list(self.flops_input_shape[1:]), 'flops_counter': FLOPS_COUNTER,
-                'result': self.result}
+                'flops_backbone': self._flops_backbone(), 'result': self.result}
+
+    def _flops_backbone(self) -> dict:
+        """``model.backbone`` as configured, without :data:`FLOPS_NEUTRAL_BACKBONE_KEYS`: what the FLOPs counted by
+        :meth:`allocation_flops` depend on, besides the allocation and ``flops_input_shape``."""
+        backbone = plain_config(self.runner.cfg.model.backbone)
+        return {k: v for k, v in backbone.items() if k not in FLOPS_NEUTRAL_BACKBONE_KEYS}
+
+    def _flops_context_changes(self, state: dict) -> list[tuple[str, object, object]]:
+        """``(config key, checkpoint's value, this run's value)`` for every setting the checkpoint's FLOPs were
+        counted under that this run sets otherwise: ``train_cfg.flops_input_shape`` and each ``model.backbone`` key
+        but :data:`FLOPS_NEUTRAL_BACKBONE_KEYS` (checkpoints written before the backbone was saved: the shape only)."""
+        changes = []
+        shape = list(self.flops_input_shape[1:])
+        if state.get('flops_input_shape') is not None and list(state['flops_input_shape']) != shape:
+            changes.append(('train_cfg.flops_input_shape', list(state['flops_input_shape']), shape))
+        saved = state.get('flops_backbone')
+        if saved is not None:
+            now = self._flops_backbone()
+            for key in sorted(set(saved) | set(now)):
+                if plain_config(saved.get(key, '(unset)')) != plain_config(now.get(key, '(unset)')):
+                    changes.append((f'model.backbone.{key}', saved.get(key, '(unset)'), now.get(key, '(unset)')))
+        return changes
 
     def load_search_state_dict(self, state: dict) -> None:
-        """Restore :meth:`search_state_dict`'s state. The FLOPs counted so far are kept only when they were counted
-        at this run's ``flops_input_shape`` (they are counted again otherwise: a resume with another shape mixed
-        the checkpoint's reference FLOPs into a budget its allocations were counted against at the new shape, and
-        reported them under the new shape); checkpoints that do not say their shape are counted again too, and so
-        are counts made by another counter (:data:`~automl_mm.nas.latency.FLOPS_COUNTER`: before the forty-second
-        session a stage outside ``out_indices`` was left out, and the old counts were mixed with new ones)."""
+        """Restore :meth:`search_state_dict`'s state, checking the FLOPs it holds against this run's config.
+
+        The FLOPs counted so far were counted at the checkpoint's ``flops_input_shape`` on its ``model.backbone``
+        (:meth:`_flops_context_changes`). Where this run sets either otherwise:
+
+        - once the stage search has begun (or the search has a result), the checkpoint's allocations were admitted
+          to the FLOPs band by those counts, and its result reports them: the resume is refused (a resume at
+          another input shape or on another backbone searched and reported against stale FLOPs);
+        - before it, nothing was decided by them: they are counted again, with a warning naming the key.
+
+        Counts made by another counter (:data:`~automl_mm.nas.latency.FLOPS_COUNTER`: before the forty-second
+        session a stage outside ``out_indices`` was left out) or without a recorded shape are counted again too, and
+        a finished search's result is rebuilt from its pools with the new counts.
+
+        Raises:
+            ValueError: the stage search has begun and the checkpoint's FLOPs were counted at another
+                ``train_cfg.flops_input_shape`` or on another ``model.backbone``; the message names the key and
+                both values.
+        """
         self.stage_pool.load_state_dict(state['stage_pool'])
         self.dilation_pool.load_state_dict(state['dilation_pool'])
-        same = state.get('flops_input_shape') == list(self.flops_input_shape[1:]) \
-            and state.get('flops_counter') == FLOPS_COUNTER
-        self.flops = {tuple(k): float(v) for k, v in state['flops']} if same else {}
         self.result = state.get('result')
+        changes = self._flops_context_changes(state)
+        if changes and (self._begun(self.stage_pool) or self.result is not None):
+            key, saved, now = changes[0]
+            raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band by FLOPs '
+                             f'counted with {key}={saved!r}, this run sets {key}={now!r}'
+                             + (f' (and {", ".join(c[0] for c in changes[1:])})' if changes[1:] else '') +
+                             ': its allocations, choice and reported FLOPs would stand against stale counts. Resume '
+                             'with the checkpoint\'s setting, or start a new search from its weights with load_from')
+        same = not changes and state.get('flops_input_shape') is not None \
+            and state.get('flops_counter') == FLOPS_COUNTER
+        if changes:
+            warn('CR-NAS resume: the checkpoint\'s FLOPs were counted with ' + ', '.join(
+                f'{key}={saved!r}' for key, saved, _ in changes) + ', this run sets ' + ', '.join(
+                f'{key}={now!r}' for key, _, now in changes) + ': they are counted again (the stage search has not '
+                'begun, so nothing was decided by them)')
+        self.flops = {tuple(k): float(v) for k, v in state['flops']} if same else {}
+        if not same:
+            self.result = None  # rebuilt from the pools (its FLOPs are the dropped counts)
 
     def search_pools(self) -> list[PartialArchitecturePool]:
         return [self.stage_pool, self.dilation_pool]

@@ -79,7 +79,9 @@ def test_a_cr_nas_checkpoint_of_another_flops_counter_is_counted_again():
     space = StageAllocationSpace([[1, 2, 3]] * 3 + [[1, 2, 3, 4]], total_blocks=8)
     pool = SimpleNamespace(load_state_dict=lambda state: None, state_dict=lambda: {})
     loop = SimpleNamespace(flops={}, backbone=backbone, stage_space=space, flops_input_shape=(1, 3, 64, 64),
-                           stage_pool=pool, dilation_pool=pool, result=None)
+                           stage_pool=pool, dilation_pool=pool, result=None, _begun=lambda pool: False,
+                           _flops_backbone=dict)
+    loop._flops_context_changes = lambda state: CRNASLoop._flops_context_changes(loop, state)
     standard = space.path_of((2, 2, 2, 2))
     old = {'stage_pool': {}, 'dilation_pool': {}, 'flops': [[list(standard), 114_876_416.0]],
            'flops_input_shape': [3, 64, 64], 'result': None}

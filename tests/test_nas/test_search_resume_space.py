@@ -32,8 +32,9 @@ def searched(tmp_path_factory) -> str:
     return work
 
 
-def _resume(checkpoint: str, work_dir: str, **override):
+def _resume(checkpoint: str, work_dir: str, backbone: dict | None = None, **override):
     cfg = _cfg(work_dir, **override)
+    cfg.model.backbone.update(backbone or {})
     cfg.load_from, cfg.resume = checkpoint, True
     return Runner.from_cfg(cfg)
 
@@ -88,18 +89,80 @@ def test_flops_counted_before_a_resume_at_another_input_shape_are_counted_again(
         sorted(map(tuple, (e['stage_blocks'] for e in _result(fresh)['stage_ranking'])))
 
 
-def test_the_reported_stage_ranking_flops_are_counted_at_the_resumed_input_shape(searched, tmp_path):
-    """Resumed from iteration 3 (after the stage search) at 30 x 30, the ranking's FLOPs were the checkpoint's
-    counts at 32 x 32 reported under the new shape (and, once those were dropped, 0)."""
+@pytest.mark.parametrize('checkpoint', ['iter_3.pth', 'search_final_iter_4.pth'])
+def test_a_resume_after_the_stage_search_at_another_input_shape_is_refused(searched, tmp_path, checkpoint):
+    """Resumed from iteration 3 (the stage search done) or from the finished search at 30 x 30: the checkpoint's
+    allocations were admitted to the FLOPs band by counts at 32 x 32; the finished one's result (its
+    flops_input_shape [3, 32, 32] and GFLOPs) was exported again as this run's, the other's ranking recounted under
+    a band it was never filtered by."""
     work = str(tmp_path / 'thirty')
-    runner = _resume(osp.join(searched, 'iter_3.pth'), work, flops_input_shape=(3, 30, 30))
+    runner = _resume(osp.join(searched, checkpoint), work, flops_input_shape=(3, 30, 30))
+    with pytest.raises(ValueError, match=r'admitted its allocations to the FLOPs band by FLOPs counted with '
+                                         r'train_cfg\.flops_input_shape=\[3, 32, 32\], this run sets '
+                                         r'train_cfg\.flops_input_shape=\[3, 30, 30\]'):
+        runner.train()
+    assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
+
+
+@pytest.mark.parametrize('checkpoint', ['iter_3.pth', 'search_final_iter_4.pth'])
+def test_a_resume_after_the_stage_search_on_another_backbone_is_refused(searched, tmp_path, checkpoint):
+    """The same weights in another network: strides (1, 2, 2, 1) keep every tensor's shape (the checkpoint loads)
+    and change every allocation's FLOPs; the checkpoint's counts, band and result were of the (1, 2, 2, 2) one."""
+    work = str(tmp_path / 'strides')
+    runner = _resume(osp.join(searched, checkpoint), work, backbone=dict(strides=(1, 2, 2, 1)))
+    with pytest.raises(ValueError, match=r'counted with model\.backbone\.strides=\'\(unset\)\', this run sets '
+                                         r'model\.backbone\.strides=\[1, 2, 2, 1\]'):
+        runner.train()
+    assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
+    # a key that does not change what an allocation computes resumes (and ends) with the checkpoint's counts
+    _resume(osp.join(searched, checkpoint), str(tmp_path / 'frozen'), backbone=dict(frozen_stages=1)).train()
+
+
+def test_flops_counted_before_the_stage_search_on_another_backbone_are_counted_again(searched, tmp_path,
+                                                                                     monkeypatch):
+    """Resumed from iteration 1 (nothing decided by FLOPs yet) on the strides-(1, 2, 2, 1) network: the counts of
+    the checkpoint's network are dropped with a warning naming the key and both values; the band and the result
+    are the new network's."""
+    from automl_mm.nas import cr_nas
+
+    messages = []
+    monkeypatch.setattr(cr_nas, 'warn', messages.append)
+    work = str(tmp_path / 'strides')
+    runner = _resume(osp.join(searched, 'iter_1.pth'), work, backbone=dict(strides=(1, 2, 2, 1)))
+    runner.train()
+    assert any("model.backbone.strides='(unset)'" in m and 'this run sets model.backbone.strides=[1, 2, 2, 1]' in m
+               and 'counted again' in m for m in messages), messages
+    backbone = runner.model.backbone.eval()
+    backbone.set_allocation((2, 2, 1, 1))
+    expected = count_flops(backbone, (1, 3, 32, 32)) / 1e9
+    result = _result(work)
+    assert result['reference_gflops'] == pytest.approx(expected)
+    standard = _result(searched)['reference_gflops']
+    assert result['reference_gflops'] != pytest.approx(standard)  # the last stage at twice the resolution
+
+
+def test_a_finished_search_counted_by_another_counter_reports_fresh_counts(searched, tmp_path):
+    """Counts of another counter (checkpoints before the forty-second session) are counted again; a finished
+    search's result, which reported them, is rebuilt from its pools, and counting the ranked allocations on the
+    supernet leaves it on (validating and saving) the architecture it exports."""
+    import torch
+
+    checkpoint = torch.load(osp.join(searched, 'search_final_iter_4.pth'), map_location='cpu', weights_only=False)
+    checkpoint['nas_search']['flops_counter'] = 'an older counter'
+    checkpoint['nas_search']['flops'] = [[k, 1.0] for k, _ in checkpoint['nas_search']['flops']]
+    checkpoint['nas_search']['result']['backbone_gflops'] = 1e-9
+    old = str(tmp_path / 'old_counter.pth')
+    torch.save(checkpoint, old)
+    work = str(tmp_path / 'recounted')
+    runner = _resume(old, work)
     runner.train()
     backbone = runner.model.backbone.eval()
-    # counting them set each ranked allocation on the supernet: the search still ends on (validates and saves) the
-    # architecture it exports
     result = _result(work)
     assert [list(backbone.active_stage_blocks), list(backbone.active_dilations)] == [
         result['stage_blocks'], result['dilations_per_block']]
-    for entry in _result(work)['stage_ranking']:
+    assert result['stage_blocks'] == _result(searched)['stage_blocks']
+    for entry in result['stage_ranking']:
         backbone.set_allocation(entry['stage_blocks'])
-        assert entry['gflops'] == pytest.approx(count_flops(backbone, (1, 3, 30, 30)) / 1e9)
+        assert entry['gflops'] == pytest.approx(count_flops(backbone, (1, 3, 32, 32)) / 1e9)
+    backbone.set_allocation(result['stage_blocks'])
+    assert result['backbone_gflops'] == pytest.approx(count_flops(backbone, (1, 3, 32, 32)) / 1e9)
