@@ -270,7 +270,9 @@ class CRNASLoop(SearchLoopBase):
 
         - once the stage search has begun (or the search has a result), the checkpoint's allocations were admitted
           to the FLOPs band by those counts, and its result reports them: the resume is refused (a resume at
-          another input shape or on another backbone searched and reported against stale FLOPs);
+          another input shape or on another backbone searched and reported against stale FLOPs); so is one with
+          another ``reference_allocation``, the band's centre (the result reported it as the reference of
+          allocations admitted around the checkpoint's);
         - before it, nothing was decided by them: they are counted again, with a warning naming the key.
 
         Counts made by another counter (:data:`~automl_mm.nas.latency.FLOPS_COUNTER`: before the forty-second
@@ -279,17 +281,22 @@ class CRNASLoop(SearchLoopBase):
 
         Raises:
             ValueError: the stage search has begun and the checkpoint's FLOPs were counted at another
-                ``train_cfg.flops_input_shape`` or on another ``model.backbone``; the message names the key and
-                both values.
+                ``train_cfg.flops_input_shape`` or on another ``model.backbone``, or its band centred on another
+                ``train_cfg.reference_allocation``; the message names the key and both values.
         """
         self.stage_pool.load_state_dict(state['stage_pool'])
         self.dilation_pool.load_state_dict(state['dilation_pool'])
         self.result = state.get('result')
         changes = self._flops_context_changes(state)
-        if changes and (self._begun(self.stage_pool) or self.result is not None):
+        decided = self._begun(self.stage_pool) or self.result is not None
+        reference = (state.get('scoring') or {}).get('train_cfg.reference_allocation')
+        if decided and reference is not None and list(reference) != list(self.reference_allocation):
+            # the band was centred on another allocation's FLOPs (the counts, keyed by allocation, stay valid)
+            changes.append(('train_cfg.reference_allocation', list(reference), list(self.reference_allocation)))
+        if changes and decided:
             key, saved, now = changes[0]
-            raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band by FLOPs '
-                             f'counted with {key}={saved!r}, this run sets {key}={now!r}'
+            raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band under '
+                             f'{key}={saved!r}, this run sets {key}={now!r}'
                              + (f' (and {", ".join(c[0] for c in changes[1:])})' if changes[1:] else '') +
                              ': its allocations, choice and reported FLOPs would stand against stale counts. Resume '
                              'with the checkpoint\'s setting, or start a new search from its weights with load_from')

@@ -97,7 +97,7 @@ def test_a_resume_after_the_stage_search_at_another_input_shape_is_refused(searc
     a band it was never filtered by."""
     work = str(tmp_path / 'thirty')
     runner = _resume(osp.join(searched, checkpoint), work, flops_input_shape=(3, 30, 30))
-    with pytest.raises(ValueError, match=r'admitted its allocations to the FLOPs band by FLOPs counted with '
+    with pytest.raises(ValueError, match=r'admitted its allocations to the FLOPs band under '
                                          r'train_cfg\.flops_input_shape=\[3, 32, 32\], this run sets '
                                          r'train_cfg\.flops_input_shape=\[3, 30, 30\]'):
         runner.train()
@@ -110,7 +110,7 @@ def test_a_resume_after_the_stage_search_on_another_backbone_is_refused(searched
     and change every allocation's FLOPs; the checkpoint's counts, band and result were of the (1, 2, 2, 2) one."""
     work = str(tmp_path / 'strides')
     runner = _resume(osp.join(searched, checkpoint), work, backbone=dict(strides=(1, 2, 2, 1)))
-    with pytest.raises(ValueError, match=r'counted with model\.backbone\.strides=\'\(unset\)\', this run sets '
+    with pytest.raises(ValueError, match=r'under model\.backbone\.strides=\'\(unset\)\', this run sets '
                                          r'model\.backbone\.strides=\[1, 2, 2, 1\]'):
         runner.train()
     assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
@@ -166,3 +166,14 @@ def test_a_finished_search_counted_by_another_counter_reports_fresh_counts(searc
         assert entry['gflops'] == pytest.approx(count_flops(backbone, (1, 3, 32, 32)) / 1e9)
     backbone.set_allocation(result['stage_blocks'])
     assert result['backbone_gflops'] == pytest.approx(count_flops(backbone, (1, 3, 32, 32)) / 1e9)
+
+
+def test_a_resume_after_the_stage_search_with_another_reference_allocation_is_refused(searched, tmp_path):
+    """The band was centred on (2, 2, 1, 1)'s FLOPs; resumed between steps (where scoring settings may change) with
+    reference (1, 1, 2, 2), the result named the new reference for allocations admitted around the old one."""
+    work = str(tmp_path / 'other_reference')
+    runner = _resume(osp.join(searched, 'iter_3.pth'), work, reference_allocation=(1, 1, 2, 2))
+    with pytest.raises(ValueError, match=r'under train_cfg\.reference_allocation=\[2, 2, 1, 1\], this run sets '
+                                         r'train_cfg\.reference_allocation=\[1, 1, 2, 2\]'):
+        runner.train()
+    assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
