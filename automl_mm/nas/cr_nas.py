@@ -370,6 +370,7 @@ class CRNASLoop(SearchLoopBase):
         if self.stage_pool.num_decided == 0:
             self._stage_search()
         best_allocation = self.stage_pool.pool[0]
+        self.check_chosen_allocation(best_allocation)
         self.stage_space.apply(best_allocation, runner.model)
         self.dilation_space.bind(runner.model)
         # a resumed spatial search is checked against the space bound now, also when it had finished (it was
@@ -454,6 +455,26 @@ class CRNASLoop(SearchLoopBase):
                          'holds no allocation of stage_space but the reference itself: the stage search would have '
                          f'nothing to reallocate. The nearest, {self.stage_space.values(path)}, costs '
                          f'{flops / 1e9:.4f} GFLOPs ({flops / reference - 1:+.2%}); flops_tolerance={needed} admits it')
+
+    def check_chosen_allocation(self, path: tuple) -> None:
+        """Refuse a stage search's choice outside the FLOPs band: a resumed stage search that ended before the band
+        (an upper bound until the forty-fifth session) may have chosen an allocation cheaper than the reference
+        by more than ``flops_tolerance``, which the spatial search and the export would carry on as a reallocation
+        of the reference's computation.
+
+        Raises:
+            ValueError: naming the allocation, its FLOPs, the band and ``train_cfg.flops_tolerance``.
+        """
+        if self.within_band(path):
+            return
+        low, high = self.flops_band()
+        flops, reference = self.allocation_flops(path), self.allocation_flops(self.reference_path)
+        raise ValueError(f'the stage search chose stage_blocks={self.stage_space.values(path)} at {flops / 1e9:.4f} '
+                         f'GFLOPs ({flops / reference - 1:+.2%} of reference_allocation {self.reference_allocation}), '
+                         f'outside the FLOPs band {low / 1e9:.4f} to {high / 1e9:.4f} GFLOPs of '
+                         f'train_cfg.flops_tolerance={self.flops_tolerance}: the checkpoint\'s stage search ran '
+                         'before the band (an upper bound then); start a new search, or from its weights with '
+                         'load_from')
 
     def _stage_search(self) -> None:
         pool = self.stage_pool

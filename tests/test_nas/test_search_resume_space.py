@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os.path as osp
+import re
 
 import pytest
 from mmengine.runner import Runner
@@ -175,5 +176,32 @@ def test_a_resume_after_the_stage_search_with_another_reference_allocation_is_re
     runner = _resume(osp.join(searched, 'iter_3.pth'), work, reference_allocation=(1, 1, 2, 2))
     with pytest.raises(ValueError, match=r'under train_cfg\.reference_allocation=\[2, 2, 1, 1\], this run sets '
                                          r'train_cfg\.reference_allocation=\[1, 1, 2, 2\]'):
+        runner.train()
+    assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
+
+
+def test_a_resumed_stage_search_that_chose_outside_the_band_is_refused(searched, tmp_path):
+    """A checkpoint whose stage search ended under the old upper bound may hold a choice cheaper than the band (the
+    CR-MobileNetV2 space admitted ones 5-14 % cheaper): planted here as the chosen allocation's count at 89 % of the
+    reference's. The resume used to carry it into the spatial search and the export."""
+    import torch
+
+    checkpoint = torch.load(osp.join(searched, 'iter_3.pth'), map_location='cpu', weights_only=False)
+    state = checkpoint['nas_search']
+    chosen = state['stage_pool']['pool'][0]
+    flops = {tuple(k): v for k, v in state['flops']}
+    reference = next(tuple(k) for k in flops if k != tuple(chosen) and flops[tuple(k)] == max(flops.values()))
+    reference_values = [i + 1 for i in reference]  # stage_choices [[1, 2]] * 4: index i is i + 1 blocks
+    flops[tuple(chosen)] = 0.89 * flops[reference]
+    state['flops'] = [[list(k), v] for k, v in flops.items()]
+    state['scoring']['train_cfg.reference_allocation'] = reference_values
+    planted = str(tmp_path / 'old_choice.pth')
+    torch.save(checkpoint, planted)
+    work = str(tmp_path / 'resumed')
+    runner = _resume(planted, work, reference_allocation=tuple(reference_values))
+    values = [i + 1 for i in chosen]
+    with pytest.raises(ValueError, match=rf'the stage search chose stage_blocks={re.escape(str(values))} at .* '
+                                         r'\(-11\.00% of reference_allocation .*outside the FLOPs band .* of '
+                                         r'train_cfg\.flops_tolerance=0\.05'):
         runner.train()
     assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
