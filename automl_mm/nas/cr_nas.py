@@ -298,7 +298,8 @@ class CRNASLoop(SearchLoopBase):
             raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band under '
                              f'{key}={saved!r}, this run sets {key}={now!r}'
                              + (f' (and {", ".join(c[0] for c in changes[1:])})' if changes[1:] else '') +
-                             ': its allocations, choice and reported FLOPs would stand against stale counts. Resume '
+                             ': its allocations, choice and reported FLOPs would stand against counts or a band '
+                             'centre other than this run\'s. Resume '
                              'with the checkpoint\'s setting, or start a new search from its weights with load_from')
         same = not changes and state.get('flops_input_shape') is not None \
             and state.get('flops_counter') == FLOPS_COUNTER
