@@ -134,19 +134,44 @@ def _keyhole_ring(polygon) -> np.ndarray:
     return ring
 
 
-def _coordinate_dtype(dtype) -> np.dtype:
+def _coordinate_dtype(dtype):
     """The dtype of coordinates after a geometric element: a float dtype as it is, an integer one (a polygon of
-    integer COCO coordinates, which mmdet's ``LoadAnnotations`` makes an int64 array, or integer boxes) promoted to
-    the smallest float dtype that holds it (``np.promote_types(dtype, np.float32)``: float64 for int32 / int64). Cast
-    back to int64, a sheared or rotated point was truncated towards 0 (x = 21.5 became 21), off its box by up to
-    1 px; mmdet's own ``PolygonMasks.shear`` / ``rotate`` return float64 points too.
+    integer COCO coordinates, which mmdet's ``LoadAnnotations`` makes an int64 array, or integer boxes) promoted
+    with a float32 by its own library's rule. Numpy: ``np.promote_types(dtype, np.float32)``, float64 for int32 /
+    int64 (mmdet's own ``PolygonMasks.shear`` returns float64 points for int64 ones, mmcv's ``Resize`` float64 boxes
+    for int64 ones). Torch (a tensor, or the tensor of mmdet's ``HorizontalBoxes``): ``torch.promote_types(dtype,
+    torch.float32)``, float32 for every integer dtype, mmdet's box dtype (``LoadAnnotations`` makes
+    ``HorizontalBoxes`` of float32). Cast back to the integer dtype, a sheared or rotated point was truncated towards
+    0 (x = 21.5 became 21), off its box by up to 1 px.
 
     Examples:
         >>> _coordinate_dtype(np.int64), _coordinate_dtype(np.float32), _coordinate_dtype(np.uint8)
         (dtype('float64'), dtype('float32'), dtype('float32'))
+        >>> _coordinate_dtype(torch.int64), _coordinate_dtype(torch.float16)
+        (torch.float32, torch.float16)
     """
+    if isinstance(dtype, torch.dtype):
+        return dtype if dtype.is_floating_point else torch.promote_types(dtype, torch.float32)
     dtype = np.dtype(dtype)
     return dtype if dtype.kind == 'f' else np.promote_types(dtype, np.float32)
+
+
+def _as_numpy(values) -> tuple[np.ndarray, torch.Tensor | None]:
+    """``(values as a numpy array, the torch tensor they came from or None)``: a torch tensor (on any device) is
+    read through ``.cpu()``, so that :func:`_like` gives the result back as a tensor where it came as one."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy(), values
+    return np.asarray(values), None
+
+
+def _like(values: np.ndarray, source: torch.Tensor | None):
+    """Float coordinates ``values`` (numpy) in the container of what they came from (:func:`_as_numpy`): a numpy
+    array of :func:`_coordinate_dtype` of the input's, or a tensor on the source's device of the torch rule's dtype.
+    A plain tensor of boxes or keypoints used to come back as a numpy array, an int64 one as float64."""
+    if source is None:
+        return values
+    return torch.from_numpy(np.ascontiguousarray(values)).to(device=source.device,
+                                                             dtype=_coordinate_dtype(source.dtype))
 
 
 def _polygon_parts(geometry) -> list:
@@ -161,9 +186,10 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     """Move xyxy boxes by ``matrix``: the enclosing box of the part of each moved rectangle inside the image (the
     clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = of positive size,
     and at least 1 px wide and high where the border cut the box; with ``drop=False`` every box is returned (keep
-    still says which would stay). Integer boxes come back as floats (:func:`_coordinate_dtype`)."""
+    still says which would stay). Integer boxes come back as floats (:func:`_coordinate_dtype`), a tensor (plain or
+    in mmdet's ``BaseBoxes``) as a tensor on its device."""
     tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
-    arr = np.asarray(boxes) if tensor is None else tensor.detach().cpu().numpy()
+    arr, source = _as_numpy(boxes if tensor is None else tensor)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"results['gt_bboxes'] must hold (N, 4) xyxy boxes, got shape {arr.shape}")
     # corners in ring order (x1 y1, x2 y1, x2 y2, x1 y2), so that a moved box is a polygon
@@ -184,10 +210,11 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     whole_x = width_in >= new_x.max(1) - new_x.min(1) - 1e-6
     whole_y = height_in >= new_y.max(1) - new_y.min(1) - 1e-6
     keep = (width_in > 0) & (height_in > 0) & ((width_in >= 1) | whole_x) & ((height_in >= 1) | whole_y)
-    moved = (moved[keep] if drop else moved).astype(_coordinate_dtype(arr.dtype))
-    if tensor is None:
-        return moved, keep
-    return type(boxes)(torch.from_numpy(moved).to(tensor.device), clone=False), keep
+    moved = moved[keep] if drop else moved
+    if source is None:
+        return moved.astype(_coordinate_dtype(arr.dtype)), keep
+    moved = _like(moved, source)
+    return (moved if tensor is None else type(boxes)(moved, clone=False)), keep
 
 
 def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int, width: int, group: int = 4):
@@ -214,8 +241,8 @@ def _warp_masks(masks, matrix: np.ndarray, pixel_matrix: np.ndarray, height: int
 def _move_keypoints(keypoints: np.ndarray, matrix: np.ndarray, height: int, width: int) -> np.ndarray:
     """(N, K, 3) keypoints (x, y, visibility) moved by ``matrix``; those outside the image [0, W) x [0, H) get
     visibility 0 and are clamped to it (mmcv's ``CenterCrop`` rule); integer keypoints become floats
-    (:func:`_coordinate_dtype`)."""
-    arr = np.asarray(keypoints)
+    (:func:`_coordinate_dtype`), a tensor stays a tensor on its device."""
+    arr, source = _as_numpy(keypoints)
     if arr.ndim != 3 or arr.shape[2] < 2:
         raise ValueError(f"results['gt_keypoints'] must be (N, K, 3) keypoints (x, y, visibility), got shape "
                          f'{arr.shape}')
@@ -225,7 +252,7 @@ def _move_keypoints(keypoints: np.ndarray, matrix: np.ndarray, height: int, widt
         inside = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
         out[..., 2] = np.where(inside, arr[..., 2], 0)
     out[..., :2] = np.clip(xy, 0, [width, height])
-    return out
+    return _like(out, source)
 
 
 def _move_polygon(flat: np.ndarray, lin: np.ndarray, shift: np.ndarray, height: int, width: int) -> list:

@@ -49,7 +49,8 @@ class GeometricAugmentOp(BaseAugmentOp):
     a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
     255, the ignore label; background False in a bool map; an int8 map, which cannot hold 255, is refused)
     follow, bitmaps keeping their dtype and values; integer coordinates (boxes, polygons, keypoints: mmdet loads a
-    polygon of integer COCO coordinates as int64) come back as floats, not truncated; ``gt_keypoints``
+    polygon of integer COCO coordinates as int64) come back as floats, not truncated (numpy's promotion with
+    float32 for arrays, torch's for tensors: float32, mmdet's box dtype), a tensor as a tensor; ``gt_keypoints``
     ((N, K, 3) x, y, visibility, as mmcv loads them) move by the matrix, and one that leaves the image is made
     invisible (visibility 0) and clamped to it, as mmcv's ``CenterCrop`` does; ``homography_matrix`` records the
     op's matrix (composed with an existing one, created when absent, as mmdet's geometric transforms do).
