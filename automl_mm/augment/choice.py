@@ -26,7 +26,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import TRANSFORMS as ROOT_TRANSFORMS
 
 from automl_mm.registry import TRANSFORMS, registered_name
-from automl_mm.utils.checks import config_repr
+from automl_mm.utils.checks import config_repr, repeated_candidates
 
 # the recording and counting of draws (draw_counting.py), under their old names here: configs, tests and pickles
 # (dataloader workers, checkpoints) that name automl_mm.augment.choice.<name> keep working
@@ -264,6 +264,16 @@ class LiveChoiceTransform(BaseTransform):
         """Readable names of the choices, if the transform has them."""
         return None
 
+    def repeated_choices(self) -> list[tuple[Any, list[int]]]:
+        """The choices its config lists more than once, each as ``(the entry, [its indices])``: one choice under
+        two indices, whose probability a learning controller splits between them (a ``PipelineChoiceSpace``
+        refuses them under one, :func:`automl_mm.ohl.base.check_repeated_choices`). Default: none."""
+        return []
+
+    def choices_config_key(self) -> str:
+        """Where the config lists the choices, for messages (``OHLRandomChoice(key='aug').transforms``)."""
+        return f'{type(self).__name__}(key={self.key!r})'
+
     def choice_signature(self) -> tuple:
         """What each choice does, for the check that the transforms sharing one space's key mean the same by each
         choice (a ``PipelineChoiceSpace`` learns one probability per choice index for all of them). Equal
@@ -344,6 +354,23 @@ class OHLRandomChoice(LiveChoiceTransform):
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
         return self.pipelines[index](results)
+
+    def repeated_choices(self) -> list[tuple[Any, list[int]]]:
+        """The sub-pipelines ``transforms`` lists more than once (``[[flip], [], [flip]]``: ``[([flip], [0, 2])]``),
+        compared by config text (dict keys in any order, :func:`~automl_mm.utils.checks.repeated_candidates`) with
+        each top-level ``type`` replaced by the class it built (``'RandomFlip'``, ``'mmcv.RandomFlip'`` and the
+        class itself are one transform); each given as first listed."""
+        def built(cfgs: list, pipeline: Compose) -> list:
+            if len(cfgs) != len(pipeline.transforms):
+                return cfgs
+            return [{**cfg, 'type': f'{type(t).__module__}.{type(t).__qualname__}'} if isinstance(cfg, dict) else cfg
+                    for cfg, t in zip(cfgs, pipeline.transforms)]
+
+        same = [built(cfgs, pipeline) for cfgs, pipeline in zip(self.transform_cfgs, self.pipelines)]
+        return [(self.transform_cfgs[indices[0]], indices) for _, indices in repeated_candidates(same)]
+
+    def choices_config_key(self) -> str:
+        return f'{type(self).__name__}(key={self.key!r}).transforms'
 
     def choice_signature(self) -> tuple:
         # the sub-pipelines' configs: two OHLRandomChoice with one key and swapped sub-pipelines differ; keys sorted

@@ -292,6 +292,12 @@ class OHLSpace(metaclass=ABCMeta):
         probability a learning controller splits between them. Default: none (a space without listed candidates)."""
         return []
 
+    def choices_config_key(self) -> str | None:
+        """Where the config lists the candidates of :meth:`repeated_choices`, if not the space's own ``choices``
+        (a ``PipelineChoiceSpace``: its transforms' ``OHLRandomChoice(key='aug').transforms``); ``None``: its
+        own."""
+        return None
+
     def merged_choices(self) -> list[tuple[str, list[int], str]]:
         """Choices that are the same as this trunk's targets stand (a written magnitude making two augmentation
         elements identical), each as ``(what they are, [their indices], their merged probability in words)``: their
@@ -308,7 +314,8 @@ class OHLSpace(metaclass=ABCMeta):
 
 def check_repeated_choices(spaces: Sequence[OHLSpace], controllers: Sequence[Any]) -> None:
     """Refuse, before the first trunk, a space whose config lists one candidate twice
-    (:meth:`OHLSpace.repeated_choices`: ``AttributeSpace(choices=[0.1, 0.1, 0.2])``) under a controller that learns:
+    (:meth:`OHLSpace.repeated_choices`: ``AttributeSpace(choices=[0.1, 0.1, 0.2])``; a ``PipelineChoiceSpace`` whose
+    ``OHLRandomChoice`` lists one sub-pipeline twice) under a controller that learns:
     the value would have two logits, the controller would learn its probability split between them, and the
     history, the plots and the exported mode would state the policy wrongly (0.1 drawn at 2/3 under uniform logits,
     reported as two choices of 1/3, below 0.2's). Under a controller that never moves θ (``learns = False``,
@@ -316,16 +323,18 @@ def check_repeated_choices(spaces: Sequence[OHLSpace], controllers: Sequence[Any
     kept.
 
     Raises:
-        ValueError: naming the space, the value and its indices.
+        ValueError: naming the space, the value, its indices and where the config lists it
+            (:meth:`OHLSpace.choices_config_key`) if not in the space's own ``choices``.
     """
     for space, controller in zip(spaces, controllers):
         if controller is not None and not getattr(controller, 'learns', True):
             continue
         for value, indices in getattr(space, 'repeated_choices', list)():  # a duck-typed space: none
+            where = getattr(space, 'choices_config_key', lambda: None)()
             raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) lists the choice {value!r} more '
-                             f'than once (at indices {indices}): the controller would learn its probability split '
-                             'between them, and the history and the exported policy would report neither; give '
-                             'each value once')
+                             f'than once (at indices {indices}{f" of {where}" if where else ""}): the controller '
+                             'would learn its probability split between them, and the history and the exported '
+                             'policy would report neither; give each value once')
 
 
 def warn_merged_choices(spaces: Sequence[OHLSpace], trunk: int, warned: set, runner: Any) -> None:

@@ -236,12 +236,25 @@ class PipelineChoiceSpace(OHLSpace):
         return [f'{type(e).__name__}(searched: {searched[j]!r})' if j in searched else e.name
                 for j, e in enumerate(elements)]
 
+    def repeated_choices(self) -> list[tuple[Any, list[int]]]:
+        """The choices its transforms' config lists more than once (``OHLRandomChoice(transforms=[[flip], [],
+        [flip]])``: ``[([flip], [0, 2])]``; ``LiveChoiceTransform.repeated_choices``), found after :meth:`resolve`:
+        ``OHLHook`` refuses them under a controller that learns (:func:`~automl_mm.ohl.base.check_repeated_choices`),
+        and :meth:`merged_choices` warns of them under one that does not. Every transform of the key means the same
+        by each choice (``resolve`` checks), so the first one's are all of them."""
+        return self.transforms[0].repeated_choices() if self.transforms else []
+
+    def choices_config_key(self) -> str | None:
+        if not self.transforms:
+            return None
+        return f'train_dataloader.dataset.pipeline: {self.transforms[0].choices_config_key()}'
+
     def merged_choices(self) -> list[tuple[str, list[int], str]]:
         """Choices that are the same now, with their merged probability: an ``OHLAutoAugment``'s elements of one
         name (``Rotate(20)``: a magnitude another space wrote, :func:`link_magnitude_writers`, equal to another
         element's), with the summed probability of the element as the first and as the second of a pair; an
-        ``OHLRandomChoice``'s sub-pipelines of one config (:func:`~automl_mm.utils.checks.repeated_candidates`),
-        with their summed probability."""
+        ``OHLRandomChoice``'s sub-pipelines of one config (:meth:`repeated_choices`: kept only under a controller
+        that does not learn), with their summed probability."""
         from automl_mm.utils.checks import repeated_candidates
 
         if not self.transforms or self.distribution is None:
@@ -260,7 +273,7 @@ class PipelineChoiceSpace(OHLSpace):
                 out.append((f'element {name}', indices, f'as the first element p = {first:.4g}, as the second '
                             f'p = {second:.4g}'))
             return out
-        for cfg, indices in repeated_candidates(getattr(transform, 'transform_cfgs', None) or []):
+        for cfg, indices in getattr(transform, 'repeated_choices', list)():
             out.append((f'sub-pipeline {cfg!r}', indices, f'p = {float(probs[indices].sum()):.4g}'))
         return out
 

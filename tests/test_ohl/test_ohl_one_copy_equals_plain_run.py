@@ -1,10 +1,11 @@
-"""One OHL copy whose spaces cannot change what is trained (two identical sub-pipelines; a weight-decay space
-whose θ puts all its mass on the configured value, under ``FrozenController``) trains exactly as the plain mmengine
-run without the hook: the lr and weight decay of every group at every iteration (warm-up, per-iteration and
-per-epoch schedulers: trunk ends add or skip no scheduler step), losses, parameters and BN statistics after every
-iteration (the reward's evaluation and BN re-estimation leave training alone), gradient clipping and accumulation,
-validation and checkpoint iterations, and the final weights, bit for bit; epoch loops with trunks of epochs or of
-iterations inside epochs, and an iteration loop whose last trunk is partial.
+"""One OHL copy whose spaces cannot change what is trained (two sub-pipelines that change nothing, an empty one and
+mmcv's ``ToTensor(keys=[])``, distinct configs: one listed twice is refused under a learning controller; a
+weight-decay space whose θ puts all its mass on the configured value, under ``FrozenController``) trains exactly as
+the plain mmengine run without the hook: the lr and weight decay of every group at every iteration (warm-up,
+per-iteration and per-epoch schedulers: trunk ends add or skip no scheduler step), losses, parameters and BN
+statistics after every iteration (the reward's evaluation and BN re-estimation leave training alone), gradient
+clipping and accumulation, validation and checkpoint iterations, and the final weights, bit for bit; epoch loops with
+trunks of epochs or of iterations inside epochs, and an iteration loop whose last trunk is partial.
 
 Documented differences kept out: the copy's data order (``CopySampler`` draws from ``SeedSequence([seed, copy,
 epoch])``, so both runs read in order here) and the re-derived random streams (the pipelines draw nothing)."""
@@ -17,7 +18,8 @@ from automl_mm.ohl import OHLHook
 
 from conftest import tiny_ohl_cfg
 
-IDENTICAL_CHOICES = [dict(type='OHLRandomChoice', key='aug', transforms=[[], []]), dict(type='PackClsInputs')]
+NO_OP_CHOICES = [dict(type='OHLRandomChoice', key='aug', transforms=[[], [dict(type='mmcv.ToTensor', keys=[])]]),
+                 dict(type='PackClsInputs')]
 
 
 def _with_val(cfg) -> None:
@@ -77,7 +79,7 @@ SETTINGS = dict(epoch_trunks=_epoch_trunks, iteration_trunks_in_epochs=_iteratio
 def _pair(tmp_path, setting):
     """(OHL config, plain config) of ``setting``."""
     ohl = tiny_ohl_cfg(str(tmp_path / 'ohl'))
-    ohl.train_dataloader.dataset.pipeline = IDENTICAL_CHOICES
+    ohl.train_dataloader.dataset.pipeline = NO_OP_CHOICES
     ohl.custom_hooks[0].spaces = [dict(type='PipelineChoiceSpace', key='aug',
                                        distribution=dict(type='Categorical', num_choices=2))]
     SETTINGS[setting](ohl)

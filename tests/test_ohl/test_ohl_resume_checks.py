@@ -11,6 +11,10 @@ import torch
 from automl_mm.ohl import OHLRandomChoice
 from tests.test_ohl._spaces import _fresh_layout, _pipeline_runner  # noqa: F401  (_fresh_layout: autouse)
 
+#: Three sub-pipelines that change nothing, each its own config (0, 1 and 2 mmcv ToTensor(keys=[])): one listed
+#: twice is refused under a learning controller (its probability would be split between two logits).
+NO_OP_CHOICES = [[dict(type='mmcv.ToTensor', keys=[])] * n for n in range(3)]
+
 
 def _choice_hook(num_copies, **kwargs):
     """An OHLHook over one 3-way PipelineChoiceSpace (for the resume checks); ``kwargs``: the trunk length, etc."""
@@ -23,7 +27,7 @@ def _choice_hook(num_copies, **kwargs):
 
 def _resuming_runner():
     """A stand-in runner of that space's pipeline, resuming."""
-    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
+    runner = _pipeline_runner(OHLRandomChoice(transforms=NO_OP_CHOICES, key='aug'))
     runner.logger = SimpleNamespace(warning=lambda *a: None)
     runner._resume = True
     return runner
@@ -162,7 +166,7 @@ def test_hook_builds_the_controller_of_a_derived_space_before_a_resume_loads_it(
     hook = OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug')], num_copies=1, reward_key='acc',
                    trunk_iters=5)
     assert hook.controllers == [None]
-    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], [], []], key='aug'))
+    runner = _pipeline_runner(OHLRandomChoice(transforms=NO_OP_CHOICES, key='aug'))
     warnings = []
     runner.logger = SimpleNamespace(warning=warnings.append)
     runner._resume = True

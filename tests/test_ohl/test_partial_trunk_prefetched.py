@@ -15,7 +15,8 @@ from conftest import tiny_ohl_cfg
 
 def test_a_run_ending_in_a_trunk_of_prefetched_batches_finishes_as_the_plain_run(tmp_path):
     ohl = tiny_ohl_cfg(str(tmp_path / 'ohl'), trunk_iters=5)
-    ohl.train_dataloader.dataset.pipeline = [dict(type='OHLRandomChoice', key='aug', transforms=[[], []]),
+    no_op = dict(type='mmcv.ToTensor', keys=[])  # changes nothing; the two choices are distinct configs
+    ohl.train_dataloader.dataset.pipeline = [dict(type='OHLRandomChoice', key='aug', transforms=[[], [no_op]]),
                                              dict(type='PackClsInputs')]
     ohl.train_dataloader.update(num_workers=2, persistent_workers=False)  # 2 x 2 batches prefetched
     ohl.train_dataloader.sampler = dict(type='CopySampler', shuffle=False)
