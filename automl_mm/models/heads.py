@@ -14,6 +14,19 @@ from automl_mm.registry import MODELS
 from automl_mm.utils.checks import as_count
 
 
+def loss_target(data_samples: Sequence[BaseDataElement], device: torch.device) -> torch.Tensor:
+    """The target the head's loss is given, as mmpretrain's ``ClsHead`` builds it.
+
+    ``gt_score`` stacked to ``(N, C)`` class probabilities where the samples have one (mmpretrain's batch augments,
+    Mixup and CutMix, write the mixed one-hot targets there and leave ``gt_label`` the unmixed class), else the
+    ``gt_label`` class indices ``(N,)``: the head trained on the unmixed labels of mixed images, silently.
+    ``CrossEntropyLoss`` / ``LabelSmoothingLoss`` take such probabilities; the other losses refuse them, naming them.
+    """
+    if len(data_samples) and 'gt_score' in data_samples[0]:
+        return torch.stack([s.gt_score for s in data_samples]).to(device)
+    return torch.cat([s.gt_label for s in data_samples]).to(device)
+
+
 @MODELS.register_module()
 class LinearClsHead(BaseModule):
     """Global average pooling of the last feature map, optional dropout, then a linear classifier.
@@ -21,7 +34,9 @@ class LinearClsHead(BaseModule):
     Args:
         num_classes: Number of classes.
         in_channels: Channels of the last backbone feature map.
-        loss: Config of the loss module (any ``MODELS`` entry taking ``(logits, labels)``).
+        loss: Config of the loss module (any ``MODELS`` entry taking ``(logits, labels)``); ``labels`` are the
+            samples' ``gt_score`` probabilities ``(N, C)`` where they have one (Mixup / CutMix), else their
+            ``gt_label`` indices ``(N,)`` (:func:`loss_target`).
         dropout: Dropout before the linear layer.
         init_cfg: mmengine initialisation config.
 
@@ -68,7 +83,7 @@ class LinearClsHead(BaseModule):
 
     def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
         logits = self(feats)
-        target = torch.cat([s.gt_label for s in data_samples]).to(logits.device)
+        target = loss_target(data_samples, logits.device)
         return {'loss': self.loss_module(logits, target)}
 
     def predict(self, feats: Sequence[torch.Tensor],
@@ -154,7 +169,7 @@ class CosineLinearClsHead(LinearClsHead):
     def loss(self, feats: Sequence[torch.Tensor], data_samples: Sequence[BaseDataElement]) -> dict:
         x = self.pool(feats)
         logits = self.fc(x)
-        target = torch.cat([s.gt_label for s in data_samples]).to(logits.device)
+        target = loss_target(data_samples, logits.device)
         if getattr(self.loss_module, 'uses_norms', False):
             loss = self.loss_module(logits, target, weight_norm=self.fc.weight.norm(dim=1), feat_norm=x.norm(dim=1))
         else:

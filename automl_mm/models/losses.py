@@ -30,6 +30,10 @@ REDUCTIONS = ('none', 'mean', 'sum')
 def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if logits.dim() != 2:
         raise ValueError(f'{name} needs logits of shape (N, C), got {tuple(logits.shape)}')
+    if target.is_floating_point() and target.shape == logits.shape:
+        raise ValueError(f'{name} needs class indices (N,), got class probabilities of shape {tuple(target.shape)} '
+                         '(the gt_score of batch augments such as Mixup / CutMix): only CrossEntropyLoss and '
+                         'LabelSmoothingLoss take them')
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise ValueError(f'{name} needs integer class indices, got a {target.dtype} target (a float label such as '
                          '1.7 was truncated to class 1)')

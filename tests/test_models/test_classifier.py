@@ -170,3 +170,30 @@ def test_each_predicted_sample_owns_its_scores_not_the_batchs():
             value = sample.get(key)
             assert value.untyped_storage().nbytes() == value.numel() * value.element_size(), key
     assert len(pickle.dumps(out[0].pred_score)) < len(pickle.dumps(torch.zeros(8 * 10))) + 100
+
+
+@pytest.mark.parametrize('head_type', ['LinearClsHead', 'CosineLinearClsHead'])
+def test_the_loss_takes_the_mixed_scores_of_batch_augments_not_the_unmixed_labels(head_type):
+    """mmpretrain's Mixup / CutMix write the mixed one-hot targets to gt_score and keep gt_label the unmixed class;
+    mmpretrain's ClsHead trains on gt_score. The heads trained on gt_label (the loss of labels [0, 1] below), so
+    mixed images were taught their first image's class alone."""
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type=head_type, num_classes=3, in_channels=4))
+    feats = [torch.randn(2, 4)]
+    scores = torch.tensor([[0.7, 0.3, 0.0], [0.0, 0.4, 0.6]])
+    samples = [BaseDataElement(gt_label=torch.tensor([i]), gt_score=scores[i]) for i in range(2)]
+    logits = head(feats)
+    expected = -(scores * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()  # soft-target cross-entropy
+    assert torch.allclose(head.loss(feats, samples)['loss'], expected)
+    # without gt_score: the class indices, as before
+    plain = [BaseDataElement(gt_label=torch.tensor([i])) for i in range(2)]
+    assert torch.allclose(head.loss(feats, plain)['loss'],
+                          torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])))
+
+
+def test_a_loss_of_class_indices_refuses_mixed_scores_naming_them():
+    head = MODELS.build(dict(type='LinearClsHead', num_classes=3, in_channels=4,
+                             loss=dict(type='GeneralizedCrossEntropyLoss')))
+    samples = [BaseDataElement(gt_label=torch.tensor([0]), gt_score=torch.tensor([0.5, 0.5, 0.0]))]
+    with pytest.raises(ValueError, match='class probabilities of shape \\(1, 3\\).*Mixup'):
+        head.loss([torch.randn(1, 4)], samples)
