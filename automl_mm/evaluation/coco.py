@@ -82,11 +82,16 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         _ACTIVE.pop()  # calls nest, so the last recorder is this call's (remove() would compare lists by value)
     # One COCOeval per metric in metric.metrics order, except 'proposal_fast' (no COCOeval); mmdet stops at the
     # first metric without predictions, so zip stops there too.
-    for kind, coco_eval in zip([m for m in metric.metrics if m != 'proposal_fast'], recorded):
+    metrics = list(metric.metrics)
+    for kind, coco_eval in zip([m for m in metrics if m != 'proposal_fast'], recorded):
         default = COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS
+        # a 'proposal_fast' after 'proposal' writes AR@<n> over proposal's (mmdet reports its recall, unrounded
+        # already): those keys stay its values (proposal's COCOeval AR replaced them, 0.65 for mmdet's 0.75)
+        later_fast = ({f'AR@{n}' for n in metric.proposal_nums}
+                      if kind == 'proposal' and 'proposal_fast' in metrics[metrics.index(kind) + 1:] else set())
         for item in metric.metric_items or default:
             key = item if kind == 'proposal' else f'{kind}_{item}'
-            if key in values:
+            if key in values and key not in later_fast:
                 values[key] = float(coco_eval.stats[_STATS_INDEX[item]])
     return values
 

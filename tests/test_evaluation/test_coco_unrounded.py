@@ -184,3 +184,29 @@ def test_the_unrounded_values_with_multiprocess_evaluation(tmp_path):
     metric.process({}, _samples())
     assert unrounded_coco_metrics(metric, metric.results)['bbox_mAP'] == pytest.approx(
         _pycocotools_stats(ann)[0], abs=1e-12)
+
+
+@pytest.mark.parametrize('metrics', [['proposal', 'proposal_fast'], ['proposal_fast', 'proposal']])
+def test_proposal_and_proposal_fast_report_the_recall_mmdet_reports_last(tmp_path, metrics):
+    """Both write AR@100 / AR@300 / AR@1000; mmdet reports the later one's. Two overlapping objects A, B and two
+    proposals: COCOeval's matching (by score: P1 takes B, P2 gets A only up to IoU 0.6) gives AR 0.65, proposal_fast's
+    (largest IoU first: P2-B, P1-A 0.74) 0.75. After 'proposal', 'proposal_fast' the COCOeval 0.65 was reported for
+    mmdet's 0.75."""
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({
+        'images': [dict(id=1, width=200, height=200, file_name='0.png')],
+        'annotations': [dict(id=k + 1, image_id=1, category_id=1, bbox=b, area=1600, iscrowd=0)
+                        for k, b in enumerate([[0, 0, 40, 40], [10, 0, 40, 40]])],
+        'categories': [dict(id=1, name='item')]}))
+    sample = dict(img_id=1, ori_shape=(200, 200), pred_instances=dict(
+        bboxes=torch.tensor([[6, 0, 46, 40], [10, 0, 50, 40]], dtype=torch.float32), scores=torch.tensor([0.9, 0.8]),
+        labels=torch.tensor([0, 0])))
+    metric = CocoMetric(ann_file=str(path), metric=metrics)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    values = unrounded_coco_metrics(metric, metric.results)
+    expected = 0.75 if metrics[-1] == 'proposal_fast' else 0.65  # mean recall over IoU 0.5:0.95 by each matching
+    for num in (100, 300, 1000):
+        assert values[f'AR@{num}'] == pytest.approx(expected, abs=1e-9)
+    assert values['AR_m@1000'] == pytest.approx(0.65, abs=1e-9)  # COCOeval's only
+    assert values == pytest.approx(dict(metric.compute_metrics(metric.results)), abs=5e-4)  # mmdet's, rounded
