@@ -135,3 +135,21 @@ def test_a_negative_label_is_refused_not_counted_a_miss(label):
     metric = Accuracy()
     metric.process({}, [right, dict(right, gt_label=torch.tensor([2]))])
     assert metric.compute_metrics(metric.results) == {'top1': 50.0}
+
+
+def test_batches_of_unequal_size_count_each_image_once_not_each_batch():
+    """Through mmengine's Evaluator: a batch of 3 with 1 right and a batch of 1 right is 2 of 4 images (50 %), not
+    the mean of the batches' accuracies (66.7 %); the log-likelihood is the mean over images likewise."""
+    from mmengine.evaluator import Evaluator
+
+    def batch(rows, labels):
+        return [{'pred_score': torch.tensor(r), 'gt_label': torch.tensor([y])} for r, y in zip(rows, labels)]
+
+    evaluator = Evaluator([Accuracy(topk=(1, )), LogLikelihood()])
+    first = batch([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]], [0, 0, 0])
+    second = batch([[0.6, 0.4]], [0])
+    for samples in (first, second):
+        evaluator.process(samples)
+    out = evaluator.evaluate(4)
+    assert out['accuracy/top1'] == pytest.approx(50.0)
+    assert out['log_likelihood/mean'] == pytest.approx(math.log(0.9 * 0.2 * 0.3 * 0.6) / 4)
