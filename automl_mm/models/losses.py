@@ -99,6 +99,27 @@ class CheckedFloat:
         obj.__dict__[self.slot] = number
 
 
+class _CheckedAlias(CheckedFloat):
+    """Another name of a :class:`CheckedFloat` of the same class: reads and writes go to ``target`` (checked there),
+    and its ``interval`` is the target's, so an OHL space on the alias is compared with the range before the first
+    trunk too (as a plain property it had none: a Gaussian on ``LabelSmoothingLoss.smoothing`` passed that check
+    and was refused only at the trunk that drew a negative value)."""
+
+    def __init__(self, target: str, doc: str) -> None:
+        super().__init__(lambda v: True, '')
+        self.target, self.__doc__ = target, doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        target = getattr(owner, self.target)
+        self.name, self.ok, self.rule, self.interval = name, target.ok, target.rule, target.interval
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else getattr(obj, self.target)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(obj, self.target, value)
+
+
 def _finite_at_least(low: float) -> Callable[[float], bool]:
     return lambda v: math.isfinite(v) and v >= low
 
@@ -246,15 +267,9 @@ class LabelSmoothingLoss(CrossEntropyLoss):
         super().__init__(label_smoothing=smoothing, loss_weight=loss_weight, reduction=reduction,
                          use_sigmoid=use_sigmoid)
 
-    @property
-    def smoothing(self) -> float:
-        """``eps``: the ``label_smoothing`` the loss computes with (one value under both names, so an OHL space or
-        ``SetAttributesHook`` that sets either changes the loss; a separate copy was set without effect)."""
-        return self.label_smoothing
-
-    @smoothing.setter
-    def smoothing(self, value: float) -> None:
-        self.label_smoothing = value  # checked there
+    smoothing = _CheckedAlias('label_smoothing', doc=(
+        '``eps``: the ``label_smoothing`` the loss computes with (one value under both names, so an OHL space or '
+        '``SetAttributesHook`` that sets either changes the loss; a separate copy was set without effect).'))
 
 
 @MODELS.register_module()

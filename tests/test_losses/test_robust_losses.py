@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from automl_mm.models import (
     GeneralizedCrossEntropyLoss,
@@ -175,3 +176,24 @@ def test_half_precision_logits_are_evaluated_in_float32(cls, dtype):
     torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=1e-6)
     (grad, ) = torch.autograd.grad(value, logits)
     assert grad.dtype == dtype and torch.isfinite(grad).all()
+
+
+def test_an_ohl_gaussian_on_label_smoothings_other_name_is_refused_before_the_first_trunk():
+    """``LabelSmoothingLoss.smoothing`` is ``label_smoothing`` under another name; as a plain property it had no
+    range, so a Gaussian space on it passed the start check and failed only at the trunk that drew a negative value
+    (as ``label_smoothing`` did before its range was declared)."""
+    from types import SimpleNamespace
+
+    from automl_mm.ohl.attribute_space import AttributeSpace
+
+    runner = SimpleNamespace(model=nn.Module(), optim_wrapper=None, param_schedulers=[], cfg=None)
+    runner.model.loss = LabelSmoothingLoss(smoothing=0.1)
+    space = AttributeSpace(dict(type='DiagGaussian', mean=[0.1], std=0.3), target='model.loss.smoothing',
+                           name='searched')
+    with pytest.raises(ValueError, match=r"attribute path 'model\.loss\.smoothing'.*leaves \[0, 1\) "
+                                         r'\(LabelSmoothingLoss\.smoothing\)'):
+        space.resolve(runner)
+    AttributeSpace(dict(type='Categorical'), target='model.loss.smoothing', choices=[0.0, 0.1], name='ok').resolve(
+        runner)
+    runner.model.loss.smoothing = 0.2
+    assert runner.model.loss.label_smoothing == 0.2
