@@ -210,3 +210,47 @@ def test_proposal_and_proposal_fast_report_the_recall_mmdet_reports_last(tmp_pat
         assert values[f'AR@{num}'] == pytest.approx(expected, abs=1e-9)
     assert values['AR_m@1000'] == pytest.approx(0.65, abs=1e-9)  # COCOeval's only
     assert values == pytest.approx(dict(metric.compute_metrics(metric.results)), abs=5e-4)  # mmdet's, rounded
+
+
+def test_bbox_and_segm_values_are_pycocotools_own(tmp_path):
+    """metric=['bbox', 'segm']: each key takes its own COCOeval's stats (the second evaluation's summary pairs with
+    'segm'), checked against pycocotools run directly on the same boxes and masks (RLE, boxes dropped as mmdet does
+    for segm)."""
+    from pycocotools import mask as mask_utils
+
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({
+        'images': [dict(id=i + 1, width=160, height=160, file_name=f'{i}.png') for i in range(4)],
+        'annotations': [dict(id=i + 1, image_id=i + 1, category_id=1, bbox=[x, y, w, h], area=w * h, iscrowd=0,
+                             segmentation=[[x, y, x + w, y, x + w, y + h, x, y + h]])
+                        for i, (x, y, w, h) in enumerate(GT_BOXES)],
+        'categories': [dict(id=1, name='item')]}))
+    masks = []
+    for (x, y, w, h), _ in PRED:
+        m = np.zeros((160, 160), dtype=bool)
+        m[y:y + h, x:x + w] = True
+        m[y:y + h // 2, x:x + w // 3] = False  # a mask that is not its box: segm AP differs from bbox AP
+        masks.append(m)
+    samples = [dict(s, pred_instances=dict(s['pred_instances'], masks=torch.from_numpy(m)[None]))
+               for s, m in zip(_samples(), masks)]
+    metric = CocoMetric(ann_file=str(path), metric=['bbox', 'segm'])
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, samples)
+    values = unrounded_coco_metrics(metric, metric.results)
+
+    gt = COCO(str(path))
+    expected = {}
+    for iou_type in ('bbox', 'segm'):
+        dets = [dict(image_id=i + 1, category_id=1, score=s, **(
+            {'bbox': b} if iou_type == 'bbox' else
+            {'segmentation': mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))}))
+            for i, ((b, s), m) in enumerate(zip(PRED, masks))]
+        coco_eval = COCOeval(gt, gt.loadRes(dets), iou_type)
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+        expected[iou_type] = coco_eval.stats
+    assert expected['bbox'][0] != pytest.approx(expected['segm'][0], abs=1e-3)
+    for kind in ('bbox', 'segm'):
+        for i, item in enumerate(('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')):
+            assert values[f'{kind}_{item}'] == pytest.approx(expected[kind][i], abs=1e-12), (kind, item)
