@@ -16,6 +16,7 @@ for every OHL config.
 """
 from __future__ import annotations
 
+import datetime
 import inspect
 import logging
 import os
@@ -95,8 +96,15 @@ def check_world_size(world_size: int, num_copies: int, ranks_per_copy: int) -> N
             'that many processes.')
 
 
-def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
+def init_copy_layout(num_copies: int, ranks_per_copy: int = 1,
+                     timeout: float | datetime.timedelta | None = None) -> CopyLayout:
     """Check the world size against the copy configuration and create the per-copy process groups.
+
+    ``timeout`` (seconds, as ``env_cfg.dist_cfg.timeout``, or a ``timedelta``) is each copy group's collective
+    timeout; :class:`CopyRunner` passes the config's ``env_cfg.dist_cfg.timeout``, the world's. ``None``: torch's
+    default for the backend (``torch.distributed.new_group``'s; 30 minutes under gloo), which a copy group got
+    whatever the config said: a copy whose rank crashed or stopped left its other ranks waiting in the copy's DDP
+    all-reduce for 30 minutes under ``dist_cfg=dict(timeout=300)``.
 
     Must be called by every rank, in the same order (``dist.new_group`` is collective); :class:`CopyRunner` does.
     Calling it again with the same arguments in the same default process group returns the existing layout; after
@@ -109,9 +117,14 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
 
     Raises:
         ValueError: ``num_copies`` or ``ranks_per_copy`` is not positive, or the world size is not their product.
+        TypeError: ``timeout`` is neither a number of seconds nor a ``timedelta`` (names ``env_cfg.dist_cfg.timeout``).
     """
     global _LAYOUT, _LAYOUT_WORLD
     check_copy_counts(num_copies, ranks_per_copy)
+    if timeout is not None and not isinstance(timeout, datetime.timedelta):
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f'env_cfg.dist_cfg.timeout must be a number of seconds, got {timeout!r}')
+        timeout = datetime.timedelta(seconds=timeout)
     rank, world_size = get_dist_info()
     world = torch_dist.GroupMember.WORLD if torch_dist.is_available() and torch_dist.is_initialized() else None
     if _LAYOUT is not None and _LAYOUT_WORLD is world and (
@@ -123,7 +136,7 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1) -> CopyLayout:
     if ranks_per_copy > 1:
         for c in range(num_copies):  # every rank creates every group, in the same order
             ranks = list(range(c * ranks_per_copy, (c + 1) * ranks_per_copy))
-            new = torch_dist.new_group(ranks)
+            new = torch_dist.new_group(ranks, timeout=timeout)
             if rank in ranks:
                 group = new
     _LAYOUT, _LAYOUT_WORLD = CopyLayout(num_copies, ranks_per_copy, rank, world_size, group), world
@@ -307,11 +320,21 @@ class CopyRunner(Runner):
             ``custom_hooks`` holds several OHL hooks.
     """
 
+    #: ``env_cfg.dist_cfg.timeout`` (seconds), kept by :meth:`setup_env` for the copies' process groups
+    _dist_timeout: float | None = None
+
     def __init__(self, *args, **kwargs) -> None:
         self._copy_counts = runner_copy_counts(args, kwargs)
         super().__init__(*args, **kwargs)
         found = find_ohl_hook(self.hooks)
-        self.copy_layout = None if found is None else init_copy_layout(found[1].num_copies, found[1].ranks_per_copy)
+        self.copy_layout = None if found is None else init_copy_layout(
+            found[1].num_copies, found[1].ranks_per_copy, self._dist_timeout)
+
+    def setup_env(self, env_cfg: dict) -> None:
+        """mmengine's ``setup_env``, keeping ``env_cfg.dist_cfg.timeout`` for the copies' process groups (the
+        world's timeout: :func:`init_copy_layout`)."""
+        self._dist_timeout = (env_cfg.get('dist_cfg') or {}).get('timeout')
+        super().setup_env(env_cfg)
 
     def build_model(self, model: nn.Module | dict) -> nn.Module:
         """mmengine's ``build_model`` as in a plain run of one copy: with an OHL hook in a distributed run, the
@@ -323,7 +346,7 @@ class CopyRunner(Runner):
         ``SyncBatchNorm`` when ``get_world_size() > 1``, i.e. only when a copy has several ranks."""
         layout = None
         if self._copy_counts is not None and is_distributed():
-            layout = init_copy_layout(*self._copy_counts)
+            layout = init_copy_layout(*self._copy_counts, self._dist_timeout)
         with copy_local_collectives(layout):
             return super().build_model(model)
 

@@ -1,0 +1,62 @@
+"""A copy's process group waits as long as the config's ``env_cfg.dist_cfg.timeout``, the world's: it was created
+with torch's default (30 minutes under gloo) whatever the config said, so a copy whose rank crashed or stopped left
+its other ranks in the copy's DDP all-reduce for 30 minutes under ``dist_cfg=dict(timeout=300)``."""
+from __future__ import annotations
+
+import datetime
+import os.path as osp
+from unittest import mock
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
+from mmengine.config import Config
+
+from automl_mm.ohl import copies
+from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
+from automl_mm.registry import RUNNERS
+
+OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
+
+
+def _group_timeout(group) -> datetime.timedelta:
+    return group._get_backend(torch.device('cpu')).options._timeout
+
+
+def _worker(rank: int, tmp: str) -> None:
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=42))
+    try:
+        layout = init_copy_layout(1, 2, 42)  # one copy of two ranks: a process group of its own
+        torch.save(_group_timeout(layout.group).total_seconds(), osp.join(tmp, f'rank{rank}.pth'))
+    finally:
+        reset_copy_layout()
+        torch_dist.destroy_process_group()
+
+
+def test_a_copy_group_gets_the_timeout_it_is_given(tmp_path):
+    mp.start_processes(_worker, args=(str(tmp_path),), nprocs=2, join=True, start_method='spawn')
+    for r in range(2):
+        assert torch.load(str(tmp_path / f'rank{r}.pth')) == 42.0  # torch's default: 1800.0
+
+
+def test_the_copy_runner_passes_the_configs_dist_timeout(tmp_path):
+    cfg = Config.fromfile(OHL)
+    cfg.work_dir, cfg.launcher = str(tmp_path), 'none'
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.custom_hooks[0].num_copies = 1
+    cfg.env_cfg.dist_cfg.timeout = 123
+    reset_copy_layout()
+    try:
+        with mock.patch.object(copies, 'init_copy_layout', wraps=copies.init_copy_layout) as init:
+            RUNNERS.build(cfg)
+        assert init.call_args.args == (1, 1, 123)
+    finally:
+        reset_copy_layout()
+
+
+@pytest.mark.parametrize('timeout', ['300', True])
+def test_a_timeout_that_is_not_seconds_is_named(timeout):
+    with pytest.raises(TypeError, match=r'env_cfg\.dist_cfg\.timeout must be a number of seconds'):
+        init_copy_layout(1, 1, timeout)
