@@ -2,19 +2,23 @@
 # What tools/dist_train.sh and tools/dist_test.sh share (sourced, with GPUS and ROOT set).
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-${MASTER_PORT:-29500}}  # mmdet's PORT; else an exported MASTER_PORT (was ignored: 29500)
+PORT=${PORT:-${MASTER_PORT:-}}  # mmdet's PORT; else an exported MASTER_PORT (was ignored: 29500)
 if [[ "$NNODES" != 1 && -z "${MASTER_ADDR:-}" ]]; then
   # 127.0.0.1 reaches only this node: node 1 and up waited for a rendezvous on themselves until torchrun's
   # store timed out, minutes later
   echo "$0: NNODES=$NNODES needs MASTER_ADDR, the address of node 0 (NODE_RANK=0), set to the same value on every node" >&2
   exit 2
 fi
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+if [[ "$NNODES" == 1 && -z "$PORT" ]]; then
+  # one node and no port asked for: torchrun's --standalone rendezvous on a free local port. A fixed 29500 made a
+  # second job on the node (4 GPUs each on an 8-GPU machine) stop with EADDRINUSE until one set PORT
+  _RENDEZVOUS=(--standalone)
+else
+  _RENDEZVOUS=(--nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="${MASTER_ADDR:-127.0.0.1}"
+               --master_port="${PORT:-29500}")
+fi
 
 torchrun_run() {  # torchrun_run SCRIPT ARGS...: GPUS processes on this node, each running SCRIPT ARGS
   PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-  "${PYTHON:-python}" -m torch.distributed.run \
-      --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-      --nproc_per_node="$GPUS" --master_port="$PORT" \
-      "$@"
+  "${PYTHON:-python}" -m torch.distributed.run "${_RENDEZVOUS[@]}" --nproc_per_node="$GPUS" "$@"
 }

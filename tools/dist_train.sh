@@ -2,6 +2,7 @@
 # Distributed training with torchrun. Usage:
 #   tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT (or MASTER_PORT) on every node. PYTHON: the interpreter.
+# One node without PORT / MASTER_PORT: torchrun --standalone, a free port (two jobs on one node do not collide).
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
   echo "usage: $0 CONFIG GPUS [tools/train.py options...]" >&2

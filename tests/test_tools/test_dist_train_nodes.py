@@ -16,7 +16,8 @@ def _run(tmp_path, script: str, **env) -> subprocess.CompletedProcess:
     fake = tmp_path / 'python'
     fake.write_text('#!/bin/sh\necho "$@"\n')  # prints the torchrun command line instead of running it
     fake.chmod(0o755)
-    base = {k: v for k, v in os.environ.items() if k not in ('NNODES', 'NODE_RANK', 'MASTER_ADDR', 'PORT')}
+    base = {k: v for k, v in os.environ.items()
+            if k not in ('NNODES', 'NODE_RANK', 'MASTER_ADDR', 'PORT', 'MASTER_PORT')}
     args = ['cfg.py', '2'] if script == 'dist_train.sh' else ['cfg.py', 'ckpt.pth', '2']
     return subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', script), *args], capture_output=True, text=True,
                           env=dict(base, PYTHON=str(fake), **env))
@@ -29,7 +30,8 @@ def test_several_nodes_without_master_addr_are_refused_naming_it(tmp_path, scrip
     assert 'NNODES=2 needs MASTER_ADDR, the address of node 0' in proc.stderr
 
 
-@pytest.mark.parametrize('env, addr', [({}, '127.0.0.1'), ({'NNODES': '1'}, '127.0.0.1'),
+@pytest.mark.parametrize('env, addr', [({'PORT': '29611'}, '127.0.0.1'),
+                                       ({'NNODES': '1', 'PORT': '29611'}, '127.0.0.1'),
                                        ({'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '10.0.0.1'}, '10.0.0.1')])
 def test_one_node_keeps_the_local_default_and_several_take_the_given_address(tmp_path, env, addr):
     proc = _run(tmp_path, 'dist_train.sh', **env)
