@@ -11,7 +11,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 read -r -a _SRUN_EXTRA <<< "${SRUN_ARGS:-}"
 if [[ -n "${PORT:-}" ]]; then
-  export MASTER_PORT="$PORT"  # mmengine's slurm launcher reads it (29500 without it)
+  export MASTER_PORT="$PORT"  # mmengine's slurm launcher reads it (without it: a port from SLURM_JOB_ID)
 fi
 export PYTHONPATH="$ROOT:${PYTHONPATH:-}"
 

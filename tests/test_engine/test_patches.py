@@ -24,6 +24,7 @@ where = {
     'last_checkpoint': getattr(h, 'open', open).__module__,  # unpatched: the builtin
     'resume': {f.__module__ for f in (c.find_latest_checkpoint, r.find_latest_checkpoint)},
     'launcher': d._init_dist_pytorch.__module__,
+    'slurm_launcher': d._init_dist_slurm.__module__,
     'world_size': getattr(r.Runner.save_checkpoint, 'records_world_size', False),
     'worker_seeds': getattr(r.Runner.build_dataloader, 'reseeds_workers', False),
     'resume_hooks': {cls.__name__: [h.__name__ for h in getattr(cls.train, 'registers', ())]
@@ -33,7 +34,7 @@ where = {
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
-                 'launcher': 'automl_mm.engine.dist', 'world_size': True,
+                 'launcher': 'automl_mm.engine.dist', 'slurm_launcher': 'automl_mm.engine.dist', 'world_size': True,
                  'worker_seeds': True,
                  'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook', 'LearnedStateHook']
                                   for name in ('Runner', 'FlexibleRunner')},
