@@ -13,7 +13,7 @@ read -r -a _SRUN_EXTRA <<< "${SRUN_ARGS:-}"
 if [[ -n "${PORT:-}" ]]; then
   export MASTER_PORT="$PORT"  # mmengine's slurm launcher reads it (without it: a port from SLURM_JOB_ID)
 fi
-export PYTHONPATH="$ROOT:${PYTHONPATH:-}"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # no empty entry: it puts the working directory on sys.path
 
 slurm_run() {  # slurm_run SCRIPT ARGS...: one task per GPU, each running PYTHON -u SCRIPT ARGS
   set -x

@@ -18,7 +18,8 @@ else
                --master_port="${PORT:-29500}")
 fi
 
+# PYTHONPATH gets no empty entry when unset ("$ROOT:" put the working directory on sys.path, before site-packages)
 torchrun_run() {  # torchrun_run SCRIPT ARGS...: GPUS processes on this node, each running SCRIPT ARGS
-  PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
+  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
   "${PYTHON:-python}" -m torch.distributed.run "${_RENDEZVOUS[@]}" --nproc_per_node="$GPUS" "$@"
 }
