@@ -9,7 +9,17 @@ for _name in GPUS GPUS_PER_NODE CPUS_PER_TASK; do
 done
 GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-read -r -a _SRUN_EXTRA <<< "${SRUN_ARGS:-}"
+# SRUN_ARGS is split as the shell splits words, quotes kept together (xargs): split on spaces alone,
+# SRUN_ARGS='--comment="ohl search"' gave srun '--comment="ohl' and 'search"', its program to run
+_SRUN_EXTRA=()
+_SRUN_WORDS=${SRUN_ARGS:-}
+if [[ -n "${_SRUN_WORDS//[[:space:]]/}" ]]; then
+  if ! _SRUN_WORDS=$(xargs printf '%s\n' <<< "$_SRUN_WORDS"); then
+    echo "$0: SRUN_ARGS has an unmatched quote: $SRUN_ARGS" >&2
+    exit 2
+  fi
+  mapfile -t _SRUN_EXTRA <<< "$_SRUN_WORDS"
+fi
 if [[ -n "${PORT:-}" ]]; then
   export MASTER_PORT="$PORT"  # mmengine's slurm launcher reads it (without it: a port from SLURM_JOB_ID)
 fi

@@ -3,8 +3,9 @@
 #   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS="..."] [PORT=29500] [PYTHON=python] \
 #   tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
 # GPUS: tasks in all (an OHL config needs num_copies x ranks_per_copy of them); GPUS_PER_NODE: GPUs (and tasks) per
-# node, default min(GPUS, 8); SRUN_ARGS: more srun options, split on spaces; PORT (or MASTER_PORT): the rendezvous
-# port (otherwise 15000 + the last four digits of SLURM_JOB_ID, automl_mm.engine.dist.init_dist_slurm_job_port).
+# node, default min(GPUS, 8); SRUN_ARGS: more srun options, split as the shell splits words (quotes group);
+# PORT (or MASTER_PORT): the rendezvous port (otherwise 15000 + the last four digits of SLURM_JOB_ID,
+# automl_mm.engine.dist.init_dist_slurm_job_port).
 set -euo pipefail
 if [[ $# -lt 4 ]]; then
   echo "usage: $0 PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py options...]" >&2

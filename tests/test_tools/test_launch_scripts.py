@@ -130,3 +130,23 @@ def test_dist_test_runs_two_gloo_processes_and_dumps_every_prediction_once(tmp_p
     with open(out, 'rb') as f:
         predictions = pickle.load(f)
     assert len(predictions) == 16
+
+
+@pytest.mark.parametrize('srun_args, extra', [
+    ('--comment="ohl search" --exclude=n1', ['--comment=ohl search', '--exclude=n1']),
+    ("--export='ALL,NCCL_DEBUG=INFO'   --comment=a\\ b", ['--export=ALL,NCCL_DEBUG=INFO', '--comment=a b']),
+    ('  ', []),
+])
+def test_srun_args_split_as_the_shell_splits_words(tmp_path, srun_args, extra):
+    """SRUN_ARGS='--comment="ohl search"' was split on spaces alone: srun got '--comment="ohl' and 'search"', and
+    ran 'search"' as each task's program."""
+    srun, _, proc = _script(tmp_path, 'slurm_train.sh', 'gpu', 'job', 'cfg.py', 'work', SRUN_ARGS=srun_args)
+    assert proc.returncode == 0, proc.stderr
+    start = srun.index('--kill-on-bad-exit=1') + 1
+    assert srun[start:start + len(extra) + 1] == [*extra, str(tmp_path / 'bin' / 'python')]  # then the program
+
+
+def test_srun_args_with_an_unmatched_quote_are_refused(tmp_path):
+    srun, _, proc = _script(tmp_path, 'slurm_train.sh', 'gpu', 'job', 'cfg.py', 'work', SRUN_ARGS='--comment="ohl')
+    assert proc.returncode == 2 and srun == []
+    assert 'SRUN_ARGS has an unmatched quote: --comment="ohl' in proc.stderr
