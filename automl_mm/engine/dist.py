@@ -3,12 +3,14 @@
 mmengine 0.10.7's ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` unconditionally, so ``torchrun`` and
 automl_mm's local launcher fail on CPU-only machines with "Found no NVIDIA driver". Where CUDA is unavailable we
 initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged.
-mmengine's ``_init_dist_slurm`` rendezvous on port 29500 unless told another: :func:`init_dist_slurm_job_port`
-derives one from the job id (both installed by :mod:`automl_mm.engine.patches`).
+mmengine's ``_init_dist_slurm`` rendezvous on port 29500 unless told another, at the address its shell pipe
+``scontrol show hostname {SLURM_NODELIST} | head -n1`` printed: :func:`init_dist_slurm_job` derives the port from
+the job id and runs scontrol itself (both installed by :mod:`automl_mm.engine.patches`).
 """
 from __future__ import annotations
 
 import os
+import subprocess
 
 import torch
 import torch.distributed as torch_dist
@@ -40,16 +42,50 @@ def slurm_job_port(job_id: str | None) -> int | None:
     return 15000 + int(job_id[-4:])
 
 
-def init_dist_slurm_job_port(backend: str, port: int | None = None, init_backend: str = 'torch', **kwargs) -> None:
-    """mmengine's ``_init_dist_slurm`` with the port of :func:`slurm_job_port` where neither ``dist_cfg.port`` nor
-    ``MASTER_PORT`` (``tools/slurm_train.sh`` exports ``PORT`` as it) names one.
+def slurm_master_addr(node_list: str) -> str:
+    """The first host of ``node_list`` (``SLURM_NODELIST``, e.g. ``'node[01-03,07]'``) as ``scontrol show hostnames``
+    expands it, run without a shell.
 
-    mmengine's default, 29500, was every job's: two jobs sharing a node (4 GPUs each on an 8-GPU node) put their
-    rank 0 on the same port, and the second stopped with ``EADDRINUSE`` (its other ranks on that node had connected
-    to the first job's store).
+    mmengine ran ``scontrol show hostname {node_list} | head -n1`` through ``sh``: without scontrol (a task inside a
+    container, enroot / pyxis / apptainer, that lacks slurm's tools) ``MASTER_ADDR`` became the shell's error,
+    ``'/bin/sh: 1: scontrol: not found'``, and the ranks of other nodes tried to reach that host until the
+    rendezvous timed out; an unquoted ``node[01-03,07]`` is also a glob, which a file ``node7`` in the working
+    directory replaced.
+
+    Raises:
+        RuntimeError: scontrol is missing, fails or prints no host (names ``MASTER_ADDR``, which skips it).
+    """
+    advice = ('export MASTER_ADDR (the first node of the job, e.g. `export MASTER_ADDR=$(scontrol show hostnames '
+              '"$SLURM_JOB_NODELIST" | head -n1)` in the batch script, outside the container) to skip it')
+    try:
+        done = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True, text=True,
+                              timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise RuntimeError(f'--launcher slurm finds the rendezvous address (MASTER_ADDR) with `scontrol show '
+                           f'hostnames {node_list}`, which could not run here ({err}); {advice}') from None
+    hosts = done.stdout.split()
+    if done.returncode or not hosts:
+        raise RuntimeError(f'--launcher slurm: `scontrol show hostnames {node_list}` exited with {done.returncode} '
+                           f'and printed no host ({done.stderr.strip()!r}); {advice}')
+    return hosts[0]
+
+
+def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str = 'torch', **kwargs) -> None:
+    """mmengine's ``_init_dist_slurm`` with this job's port and first node.
+
+    * The port of :func:`slurm_job_port` where neither ``dist_cfg.port`` nor ``MASTER_PORT``
+      (``tools/slurm_train.sh`` exports ``PORT`` as it) names one. mmengine's default, 29500, was every job's: two
+      jobs sharing a node (4 GPUs each on an 8-GPU node) put their rank 0 on the same port, and the second stopped
+      with ``EADDRINUSE`` (its other ranks on that node had connected to the first job's store).
+    * ``MASTER_ADDR``, where not set, from :func:`slurm_master_addr` (mmengine keeps a set one).
+
+    Raises:
+        RuntimeError: from :func:`slurm_master_addr`.
     """
     if port is None and not os.environ.get('MASTER_PORT'):
         port = slurm_job_port(os.environ.get('SLURM_JOB_ID'))
+    if 'MASTER_ADDR' not in os.environ and os.environ.get('SLURM_NODELIST'):
+        os.environ['MASTER_ADDR'] = slurm_master_addr(os.environ['SLURM_NODELIST'])
     _ORIGINAL_SLURM(backend, port=port, init_backend=init_backend, **kwargs)
 
 

@@ -16,10 +16,11 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    :func:`automl_mm.engine.resume.resolve_resume`.
 4. **CPU-aware pytorch launcher** (mmengine calls ``torch.cuda.set_device`` even without GPUs):
    ``mmengine.dist.utils._init_dist_pytorch`` becomes :func:`automl_mm.engine.dist.init_dist_pytorch_cpu_aware`.
-   **A port per slurm job** (mmengine's slurm start-up took 29500 for every job: a second job on a node stopped
-   with ``EADDRINUSE``): ``mmengine.dist.utils._init_dist_slurm`` becomes
-   :func:`automl_mm.engine.dist.init_dist_slurm_job_port` (15000 + the job id's last four digits where neither
-   ``dist_cfg.port`` nor ``MASTER_PORT`` names one).
+   **A port per slurm job, and its first node** (mmengine's slurm start-up took 29500 for every job: a second job
+   on a node stopped with ``EADDRINUSE``; its ``MASTER_ADDR`` was a shell's output, the error message where
+   scontrol is missing): ``mmengine.dist.utils._init_dist_slurm`` becomes
+   :func:`automl_mm.engine.dist.init_dist_slurm_job` (15000 + the job id's last four digits where neither
+   ``dist_cfg.port`` nor ``MASTER_PORT`` names one; scontrol run without a shell, a missing one named).
 5. **World size in every checkpoint** (a resume on another number of processes is named as such only when the
    checkpoint records its world size): ``Runner.save_checkpoint`` is wrapped by
    :func:`automl_mm.engine.resume.recording_world_size`, which adds ``meta['world_size']``, whatever hooks the
@@ -82,7 +83,7 @@ from mmengine.logging import print_log
 from .checkpoint import load_from_local
 from .config_format import memoised_format_code
 from .data_fingerprint import DataFingerprintHook
-from .dist import init_dist_pytorch_cpu_aware, init_dist_slurm_job_port
+from .dist import init_dist_pytorch_cpu_aware, init_dist_slurm_job
 from .env_info import collect_env_reading_torchvision_version
 from .learned_state import LearnedStateHook
 from .loader_keys import install as install_loader_keys
@@ -95,7 +96,7 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'checkpoints and last_checkpoint are saved atomically',
            'auto-resume falls back to the newest complete checkpoint',
            'the pytorch launcher uses gloo without GPUs',
-           'the slurm launcher takes a port per job (SLURM_JOB_ID)',
+           'the slurm launcher takes a port per job (SLURM_JOB_ID) and runs scontrol without a shell',
            'checkpoints record the world size (meta.world_size)',
            'dataloader workers are seeded anew every epoch',
            "runners built from a config run automl_mm's start-of-run checks",
@@ -133,7 +134,7 @@ def install() -> bool:
     for module in (checkpoint_module, runner_module):
         module.find_latest_checkpoint = resolve_resume
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
-    dist_utils._init_dist_slurm = init_dist_slurm_job_port
+    dist_utils._init_dist_slurm = init_dist_slurm_job
     if not getattr(runner_module.Runner.save_checkpoint, 'records_world_size', False):
         runner_module.Runner.save_checkpoint = recording_world_size(runner_module.Runner.save_checkpoint)
     from mmengine.runner._flexible_runner import FlexibleRunner

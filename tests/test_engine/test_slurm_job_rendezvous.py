@@ -1,0 +1,78 @@
+"""mmengine's slurm start-up, as automl_mm patches it (``automl_mm.engine.dist.init_dist_slurm_job``).
+
+* It rendezvoused on 29500 unless ``MASTER_PORT`` (``tools/slurm_train.sh``'s ``PORT``) or ``dist_cfg.port`` named
+  another: two slurm jobs sharing a node (4 GPUs each on an 8-GPU node) put their rank 0 on the same port, and the
+  second stopped with EADDRINUSE. Each job now takes 15000 + its id's last four digits (PyTorch Lightning's rule).
+* It found ``MASTER_ADDR`` with ``sh -c 'scontrol show hostname node[01-03,07] | head -n1'``: without scontrol (a task
+  in a container) the address was the shell's error message, and the unquoted node list is a glob that a file
+  ``node7`` in the working directory replaced. scontrol now runs without a shell, and a missing one is named.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+from mmengine.dist import utils as dist_utils
+
+from automl_mm.engine import patches
+from automl_mm.engine.dist import slurm_job_port
+
+FAKE_SCONTROL = """#!/bin/sh
+# scontrol show hostnames LIST: the hosts of node[01-03,07], else LIST itself (what a glob left of it)
+if [ "$3" = 'node[01-03,07]' ]; then printf 'node01\\nnode02\\nnode03\\nnode07\\n'; else echo "$3"; fi
+"""
+
+
+@pytest.fixture
+def slurm_task(monkeypatch, tmp_path):
+    """The environment of srun's task 0 of 2 in job 4321987 on node[01-03,07], run from a directory that holds a
+    file ``node7``, with a fake scontrol on PATH and mmengine's CUDA and process-group calls faked; returns what
+    ``init_process_group`` was called with."""
+    patches.install()
+    for name in ('MASTER_PORT', 'MASTER_ADDR', 'WORLD_SIZE', 'RANK', 'LOCAL_RANK'):
+        monkeypatch.delenv(name, raising=False)  # mmengine sets them; restored after the test
+    monkeypatch.setenv('SLURM_PROCID', '0')
+    monkeypatch.setenv('SLURM_NTASKS', '2')
+    monkeypatch.setenv('SLURM_LOCALID', '0')
+    monkeypatch.setenv('SLURM_NODELIST', 'node[01-03,07]')
+    monkeypatch.setenv('SLURM_JOB_ID', '4321987')
+    (tmp_path / 'bin').mkdir()
+    (tmp_path / 'bin' / 'scontrol').write_text(FAKE_SCONTROL)
+    (tmp_path / 'bin' / 'scontrol').chmod(0o755)
+    monkeypatch.setenv('PATH', f'{tmp_path / "bin"}:{os.environ["PATH"]}')
+    (tmp_path / 'node7').write_text('')
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(dist_utils, 'is_mlu_available', lambda: False)
+    monkeypatch.setattr(dist_utils.torch.cuda, 'set_device', lambda device: None)
+    monkeypatch.setattr(dist_utils.torch_dist, 'init_process_group', lambda **kwargs: calls.append(kwargs))
+    return calls
+
+
+def test_a_slurm_job_rendezvous_on_its_own_port_at_its_first_node(slurm_task):
+    dist_utils._init_dist_slurm('gloo')
+    assert os.environ['MASTER_PORT'] == '16987' and slurm_task == [dict(backend='gloo')]
+    assert os.environ['MASTER_ADDR'] == 'node01'  # mmengine's shell expanded node[01-03,07] to the file node7
+
+
+@pytest.mark.parametrize('master_port, port, expected', [('29611', None, '29611'), (None, 29700, '29700')])
+def test_a_port_the_user_names_is_kept(slurm_task, monkeypatch, master_port, port, expected):
+    if master_port:
+        monkeypatch.setenv('MASTER_PORT', master_port)
+    monkeypatch.setenv('MASTER_ADDR', 'head-ib')  # kept too
+    dist_utils._init_dist_slurm('gloo', **({} if port is None else {'port': port}))
+    assert (os.environ['MASTER_PORT'], os.environ['MASTER_ADDR']) == (expected, 'head-ib')
+
+
+def test_a_task_without_scontrol_is_told_to_set_master_addr(slurm_task, monkeypatch, tmp_path):
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))  # a container without slurm's tools
+    with pytest.raises(RuntimeError, match=r'scontrol show hostnames node\[01-03,07\]`, which could not run here .*'
+                                           r'export MASTER_ADDR'):
+        dist_utils._init_dist_slurm('gloo')
+    assert slurm_task == []  # mmengine's MASTER_ADDR was '/bin/sh: 1: scontrol: not found'
+
+
+@pytest.mark.parametrize('job_id, port', [('4321987', 16987), ('12', 15012), ('', None), (None, None),
+                                          ('123_4', None)])
+def test_the_port_of_a_job_id(job_id, port):
+    assert slurm_job_port(job_id) == port
