@@ -25,6 +25,10 @@ if [[ -n "${PORT:-}" ]]; then
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # no empty entry: it puts the working directory on sys.path
 
+# --distribution=block: consecutive ranks share a node, so an OHL copy (ranks c*r ... c*r + r - 1) stays inside one
+# node where the node's task count allows; a cyclic default (SLURM_DISTRIBUTION=cyclic, a site's or a profile's) put
+# ranks 0, 2 on node 0 and 1, 3 on node 1, so 2 copies of 2 ranks each all-reduced across the network at every step.
+# SRUN_ARGS, after it, may still ask for another.
 slurm_run() {  # slurm_run SCRIPT ARGS...: one task per GPU, each running PYTHON -u SCRIPT ARGS
   set -x
   srun --partition="$PARTITION" \
@@ -32,6 +36,7 @@ slurm_run() {  # slurm_run SCRIPT ARGS...: one task per GPU, each running PYTHON
       --gres="gpu:$GPUS_PER_NODE" \
       --ntasks="$GPUS" \
       --ntasks-per-node="$GPUS_PER_NODE" \
+      --distribution=block \
       --cpus-per-task="$CPUS_PER_TASK" \
       --kill-on-bad-exit=1 \
       "${_SRUN_EXTRA[@]}" \

@@ -54,9 +54,11 @@ def test_slurm_train_runs_one_task_per_gpu_with_mmdets_variables(tmp_path):
                                  '--cfg-options', 'a=1', GPUS='16', CPUS_PER_TASK='4',
                                  SRUN_ARGS='--quotatype=auto --exclude=n1')
     assert proc.returncode == 0, proc.stderr
-    assert srun[:9] == ['--partition=gpu', '--job-name=ohl', '--gres=gpu:8', '--ntasks=16', '--ntasks-per-node=8',
-                         '--cpus-per-task=4', '--kill-on-bad-exit=1', '--quotatype=auto', '--exclude=n1']
-    assert srun[10:12] == ['-u', osp.join(REPO_ROOT, 'tools/train.py')]
+    # --distribution=block: consecutive ranks (an OHL copy's) share a node, whatever SLURM_DISTRIBUTION says
+    assert srun[:10] == ['--partition=gpu', '--job-name=ohl', '--gres=gpu:8', '--ntasks=16', '--ntasks-per-node=8',
+                         '--distribution=block', '--cpus-per-task=4', '--kill-on-bad-exit=1', '--quotatype=auto',
+                         '--exclude=n1']
+    assert srun[11:13] == ['-u', osp.join(REPO_ROOT, 'tools/train.py')]
     assert python[:2] == ['-u', osp.join(REPO_ROOT, 'tools/train.py')]
     assert python[2:] == ['cfg.py', '--work-dir=work dir', '--launcher=slurm', '--amp', '--cfg-options', 'a=1']
     assert any(line.startswith(f'ENV PYTHONPATH={REPO_ROOT}:') for line in srun) and 'ENV MASTER_PORT=' in srun
