@@ -9,6 +9,11 @@ if [[ "$NNODES" != 1 && -z "${MASTER_ADDR:-}" ]]; then
   echo "$0: NNODES=$NNODES needs MASTER_ADDR, the address of node 0 (NODE_RANK=0), set to the same value on every node" >&2
   exit 2
 fi
+if [[ "$NNODES" != 1 && ( "$MASTER_ADDR" == 127.* || "$MASTER_ADDR" == localhost || "$MASTER_ADDR" == ::1 ) ]]; then
+  # the same wait as without MASTER_ADDR: a loopback address (an export left from one-node runs) is every node's own
+  echo "$0: NNODES=$NNODES needs MASTER_ADDR to be the address of node 0 that every node reaches, not $MASTER_ADDR" >&2
+  exit 2
+fi
 if [[ "$NNODES" == 1 && -z "$PORT" ]]; then
   # one node and no port asked for: torchrun's --standalone rendezvous on a free local port. A fixed 29500 made a
   # second job on the node (4 GPUs each on an 8-GPU machine) stop with EADDRINUSE until one set PORT

@@ -7,6 +7,7 @@ Multi-node runs use ``torchrun``/slurm instead (``--launcher pytorch|slurm``).
 """
 from __future__ import annotations
 
+import ipaddress
 import multiprocessing.forkserver
 import os
 import os.path as osp
@@ -174,7 +175,8 @@ def check_slurm_environment(launcher: str, tool: str) -> None:
         RuntimeError: ``launcher`` is ``'slurm'`` and a variable of :data:`SLURM_ENV` is not set (names them, and
             the tools that start the tasks); ``'pytorch'`` / ``'mpi'`` and one of :data:`LAUNCHER_ENV` is not
             set (names them, and the command that sets them); or ``SLURM_NTASKS`` > 1 without
-            ``SLURM_STEP_NUM_TASKS`` (names both, and srun).
+            ``SLURM_STEP_NUM_TASKS`` (names both, and srun); or a loopback ``MASTER_ADDR`` on several nodes
+            (:func:`check_master_addr_reaches_every_node`).
     """
     if launcher in LAUNCHER_ENV:
         names, starter = LAUNCHER_ENV[launcher]
@@ -184,6 +186,7 @@ def check_slurm_environment(launcher: str, tool: str) -> None:
                 f'{tool} --launcher {launcher} outside the processes {starter.split()[0]} starts: '
                 f'{", ".join(missing)} {"is" if len(missing) == 1 else "are"} not set. Start the processes with '
                 f'{starter}, or drop --launcher for one process (an OHL config starts its copies itself)')
+        check_master_addr_reaches_every_node(launcher, tool)
         return
     if launcher != 'slurm':
         return
@@ -193,6 +196,7 @@ def check_slurm_environment(launcher: str, tool: str) -> None:
             f'{tool} --launcher slurm outside an srun job step: {", ".join(missing)} '
             f'{"is" if len(missing) == 1 else "are"} not set (srun sets them in every task it starts). Start the '
             'tasks with srun (tools/slurm_train.sh / tools/slurm_test.sh), or use torchrun (--launcher pytorch)')
+    check_master_addr_reaches_every_node(launcher, tool)
     ntasks = os.environ['SLURM_NTASKS']
     if not os.environ.get('SLURM_STEP_NUM_TASKS') and ntasks.isdigit() and int(ntasks) > 1:
         raise RuntimeError(
@@ -201,6 +205,53 @@ def check_slurm_environment(launcher: str, tool: str) -> None:
             f'0 of {ntasks} and wait for the other {int(ntasks) - 1} until env_cfg.dist_cfg.timeout. Start the '
             f'tasks with srun inside the batch script (srun python {tool} ... --launcher slurm, as '
             'tools/slurm_train.sh / tools/slurm_test.sh do)')
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` (a ``MASTER_ADDR``) names this machine only: a loopback IP (``127.0.0.1``, ``::1``) or
+    ``localhost``."""
+    try:
+        return ipaddress.ip_address(address.strip('[]')).is_loopback
+    except ValueError:
+        return address.lower() == 'localhost' or address.lower().endswith('.localhost')
+
+
+def _launcher_nodes(launcher: str) -> int | None:
+    """How many nodes the processes of ``launcher`` run on, as its environment says: srun's
+    ``SLURM_STEP_NUM_NODES``; under mpirun more than one where a node holds fewer than all ranks
+    (``OMPI_COMM_WORLD_LOCAL_SIZE`` < ``OMPI_COMM_WORLD_SIZE``); ``None`` where it does not say."""
+    if launcher == 'slurm':
+        nodes = os.environ.get('SLURM_STEP_NUM_NODES', '')
+        return int(nodes) if nodes.isdigit() else None
+    if launcher == 'mpi':
+        local, size = os.environ.get('OMPI_COMM_WORLD_LOCAL_SIZE', ''), os.environ.get('OMPI_COMM_WORLD_SIZE', '')
+        if local.isdigit() and size.isdigit() and int(local) > 0:
+            return -(-int(size) // int(local))
+    return None
+
+
+def check_master_addr_reaches_every_node(launcher: str, tool: str) -> None:
+    """Refuse a loopback ``MASTER_ADDR`` (``127.0.0.1``, ``localhost``) in the environment of a job on several nodes
+    (``--launcher slurm`` / ``mpi``).
+
+    mmengine keeps a ``MASTER_ADDR`` it finds (its mpi start-up needs one), and srun passes the submitting shell's
+    environment to every task: ``export MASTER_ADDR=localhost`` left from single-node runs (a profile, a tutorial)
+    sent the ranks of every node but the first to wait for a rendezvous on themselves, until the process group's
+    timeout, blaming nothing. (``tools/dist_train.sh`` refuses it for torchrun itself, before torchrun starts.)
+
+    Raises:
+        RuntimeError: naming ``MASTER_ADDR``, its value, the node count and the variable it was read from.
+    """
+    address = os.environ.get('MASTER_ADDR', '')
+    nodes = _launcher_nodes(launcher)
+    if not address or not is_loopback(address) or nodes is None or nodes < 2:
+        return
+    source = 'SLURM_STEP_NUM_NODES' if launcher == 'slurm' else 'OMPI_COMM_WORLD_SIZE / OMPI_COMM_WORLD_LOCAL_SIZE'
+    hint = ('unset it (mmengine then takes the first node of the step from scontrol)' if launcher == 'slurm' else
+            'set it to the address of the node of rank 0')
+    raise RuntimeError(f'{tool} --launcher {launcher} on {nodes} nodes ({source}) with MASTER_ADDR={address} in the '
+                       'environment: it reaches only the node each process runs on, so the ranks of the other nodes '
+                       f'would wait for a rendezvous on themselves until the process-group timeout; {hint}')
 
 
 def _has_launcher_device(launcher: str) -> bool:
