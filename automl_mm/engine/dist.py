@@ -32,14 +32,17 @@ def init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwa
     torch_dist.init_process_group(backend=backend, **kwargs)
 
 
-def slurm_job_port(job_id: str | None) -> int | None:
-    """The rendezvous port of slurm job ``job_id`` (``SLURM_JOB_ID``): 15000 + its last four digits, PyTorch
-    Lightning's rule (``lightning.fabric.plugins.environments.SLURMEnvironment.resolve_port``), the same in every
-    task of the job and different for jobs whose ids differ in their last four digits; ``None`` for a missing or
-    non-numeric id."""
+def slurm_job_port(job_id: str | None, step_id: str | None = None) -> int | None:
+    """The rendezvous port of step ``step_id`` (``SLURM_STEP_ID``) of slurm job ``job_id`` (``SLURM_JOB_ID``):
+    15000 + the job id's last four digits, PyTorch Lightning's rule
+    (``lightning.fabric.plugins.environments.SLURMEnvironment.resolve_port``), moved by 100 per step (modulo 10000),
+    so that two steps of one job running at once on a node (``srun ... &`` twice in a batch script) differ too. The
+    same in every task of the step; jobs of neighbouring ids (an array's) differ. ``None`` for a missing or
+    non-numeric job id."""
     if not job_id or not job_id.isdigit():
         return None
-    return 15000 + int(job_id[-4:])
+    step = int(step_id) if step_id and step_id.isdigit() else 0
+    return 15000 + (int(job_id[-4:]) + 100 * step) % 10000
 
 
 def slurm_master_addr(node_list: str) -> str:
@@ -73,19 +76,22 @@ def slurm_master_addr(node_list: str) -> str:
 def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str = 'torch', **kwargs) -> None:
     """mmengine's ``_init_dist_slurm`` with this job's port and first node.
 
-    * The port of :func:`slurm_job_port` where neither ``dist_cfg.port`` nor ``MASTER_PORT``
+    * The port of :func:`slurm_job_port` (of the job and step) where neither ``dist_cfg.port`` nor ``MASTER_PORT``
       (``tools/slurm_train.sh`` exports ``PORT`` as it) names one. mmengine's default, 29500, was every job's: two
       jobs sharing a node (4 GPUs each on an 8-GPU node) put their rank 0 on the same port, and the second stopped
       with ``EADDRINUSE`` (its other ranks on that node had connected to the first job's store).
-    * ``MASTER_ADDR``, where not set, from :func:`slurm_master_addr` (mmengine keeps a set one).
+    * ``MASTER_ADDR``, where not set, from :func:`slurm_master_addr` of the step's nodes (``SLURM_STEP_NODELIST``,
+      else ``SLURM_NODELIST``, which can be the whole job's: a second step running on nodes 3 and 4 of a 4-node
+      job sent its ranks to node 1, where the first step's rendezvous ran). mmengine keeps a set one.
 
     Raises:
         RuntimeError: from :func:`slurm_master_addr`.
     """
     if port is None and not os.environ.get('MASTER_PORT'):
-        port = slurm_job_port(os.environ.get('SLURM_JOB_ID'))
-    if 'MASTER_ADDR' not in os.environ and os.environ.get('SLURM_NODELIST'):
-        os.environ['MASTER_ADDR'] = slurm_master_addr(os.environ['SLURM_NODELIST'])
+        port = slurm_job_port(os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID'))
+    nodes = os.environ.get('SLURM_STEP_NODELIST') or os.environ.get('SLURM_NODELIST')
+    if 'MASTER_ADDR' not in os.environ and nodes:
+        os.environ['MASTER_ADDR'] = slurm_master_addr(nodes)
     _ORIGINAL_SLURM(backend, port=port, init_backend=init_backend, **kwargs)
 
 

@@ -18,8 +18,12 @@ from automl_mm.engine import patches
 from automl_mm.engine.dist import slurm_job_port
 
 FAKE_SCONTROL = """#!/bin/sh
-# scontrol show hostnames LIST: the hosts of node[01-03,07], else LIST itself (what a glob left of it)
-if [ "$3" = 'node[01-03,07]' ]; then printf 'node01\\nnode02\\nnode03\\nnode07\\n'; else echo "$3"; fi
+# scontrol show hostnames LIST: the hosts of node[01-03,07] or node[03,07], else LIST itself (what a glob left of it)
+case "$3" in
+  'node[01-03,07]') printf 'node01\\nnode02\\nnode03\\nnode07\\n' ;;
+  'node[03,07]') printf 'node03\\nnode07\\n' ;;
+  *) echo "$3" ;;
+esac
 """
 
 
@@ -31,6 +35,8 @@ def slurm_task(monkeypatch, tmp_path):
     patches.install()
     for name in ('MASTER_PORT', 'MASTER_ADDR', 'WORLD_SIZE', 'RANK', 'LOCAL_RANK'):
         monkeypatch.delenv(name, raising=False)  # mmengine sets them; restored after the test
+    for name in ('SLURM_STEP_ID', 'SLURM_STEP_NODELIST'):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv('SLURM_PROCID', '0')
     monkeypatch.setenv('SLURM_NTASKS', '2')
     monkeypatch.setenv('SLURM_LOCALID', '0')
@@ -72,7 +78,17 @@ def test_a_task_without_scontrol_is_told_to_set_master_addr(slurm_task, monkeypa
     assert slurm_task == []  # mmengine's MASTER_ADDR was '/bin/sh: 1: scontrol: not found'
 
 
-@pytest.mark.parametrize('job_id, port', [('4321987', 16987), ('12', 15012), ('', None), (None, None),
-                                          ('123_4', None)])
-def test_the_port_of_a_job_id(job_id, port):
-    assert slurm_job_port(job_id) == port
+@pytest.mark.parametrize('job_id, step_id, port', [
+    ('4321987', None, 16987), ('4321987', '0', 16987), ('4321988', '0', 16988), ('4321987', '1', 17087),
+    ('9999', '1', 15099), ('12', 'batch', 15012), ('', '0', None), (None, None, None), ('123_4', '0', None)])
+def test_the_port_of_a_job_and_step(job_id, step_id, port):
+    assert slurm_job_port(job_id, step_id) == port
+
+
+def test_a_second_step_of_the_job_rendezvous_at_its_own_first_node_and_port(slurm_task, monkeypatch):
+    """Two steps of one 4-node job at once (srun -N 2 ... & twice): the second, step 1 on node03 and node07, went
+    to node01 (SLURM_NODELIST, the job's), where the first step's rendezvous ran on the same port."""
+    monkeypatch.setenv('SLURM_STEP_ID', '1')
+    monkeypatch.setenv('SLURM_STEP_NODELIST', 'node[03,07]')
+    dist_utils._init_dist_slurm('gloo')
+    assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == ('node03', '17087')
