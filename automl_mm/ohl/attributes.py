@@ -252,16 +252,26 @@ _WRITE_RECORDS: list[list[str]] = []
 
 
 @contextmanager
-def recording_writes() -> Iterator[list[str]]:
+def recording_writes(runner: Any = None, skip: Any = ()) -> Iterator[list[str]]:
     """Collect, in order, every attribute path :func:`set_attribute` writes inside the ``with`` block (the paths
-    as given, a path written twice listed twice). ``OHLHook`` records what each OHL space writes in ``setup`` and at
-    each trunk start (:func:`~automl_mm.ohl.write_order.check_declared_writes`)."""
+    as given, a path written twice listed twice); with ``runner``, then (when the block ends without an error) the
+    path of every other value it changed where a space's samples act, however it was written (a plain ``setattr``,
+    ``obj.__dict__[...]``, an optimiser group's dict entry, a transform's attribute): the run's state compared
+    before and after (:mod:`automl_mm.ohl.state_writes`; attribute names in ``skip`` left out). ``OHLHook`` records
+    what each OHL space writes in ``setup`` and at each trunk start
+    (:func:`~automl_mm.ohl.write_order.check_declared_writes`)."""
+    from .state_writes import changed_paths, snapshot
+
     record: list[str] = []
+    before = snapshot(runner, skip) if runner is not None else None
     _WRITE_RECORDS.append(record)
     try:
         yield record
     finally:
         _WRITE_RECORDS.remove(record)
+    if before is not None:  # not after an error: it propagates as raised
+        seen = set(record)
+        record += [path for path in changed_paths(before, snapshot(runner, skip)) if path not in seen]
 
 
 def set_attribute(runner: Any, path: str, value: Any) -> None:

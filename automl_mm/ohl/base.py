@@ -199,6 +199,22 @@ class OHLSpace(metaclass=ABCMeta):
     choices of a transform, the parameters of a loss) is built with ``distribution=None`` and sets it in
     :meth:`resolve`.
 
+    Every attribute path the space writes must be reported in :meth:`scheduled_values` / :meth:`applied_values`:
+    ``OHLHook`` (and ``automl_mm.testing.check_ohl_space``) refuses a write in :meth:`setup` or :meth:`begin_trunk`
+    that no reported path reaches (:func:`~automl_mm.ohl.write_order.check_declared_writes`). It sees the writes
+    through :func:`~automl_mm.ohl.attributes.set_attribute` and, by comparing the values before and after the call
+    (:mod:`automl_mm.ohl.state_writes`), other writes where samples act: a plain ``setattr`` on a module the space
+    reached itself, ``module.__dict__[name] = v``, ``optimizer.param_groups[i][key] = v``, a training transform's
+    attribute. It cannot see a write of the value already held, a tensor or array changed in place (a loss's
+    ``class_weight`` with ``mul_``), objects outside the model's modules, the optimisers' parameter groups and the
+    training pipeline (another hook's attribute, ``runner.cfg``, an optimiser's ``defaults``), values deeper than
+    :data:`~automl_mm.ohl.state_writes.MAX_DEPTH` containers or objects or in containers of more than
+    :data:`~automl_mm.ohl.state_writes.MAX_ITEMS` items, writes in :meth:`begin_segment` or
+    :meth:`after_train_iter`, and another attribute of an object whose attribute a reported path writes (taken as
+    that write's own: a property setter's state, Posterize's ``bits`` beside its ``magnitude``; another key of an
+    optimiser group is seen): write those through ``set_attribute`` and report them. Names the space sets as
+    wiring, not as values a copy trains with, go in :attr:`wiring_attributes`.
+
     Args:
         distribution: A ``SAMPLERS`` config or instance (e.g. ``Categorical``, ``DiagGaussian``); ``None``: set
             by :meth:`resolve`.
@@ -207,6 +223,11 @@ class OHLSpace(metaclass=ABCMeta):
 
     #: True when samples are drawn per training item (counted after each iteration), False when per copy.
     per_item = False
+    #: Attribute (or dict key) names this space sets as wiring on what it binds to, not values a copy trains with
+    #: (``PipelineChoiceSpace``: a packing transform's ``meta_keys``, its choice transforms' random-stream key):
+    #: left out where ``OHLHook`` compares the run's state before and after the space's ``setup`` and
+    #: ``begin_trunk`` (:mod:`automl_mm.ohl.state_writes`).
+    wiring_attributes: tuple[str, ...] = ()
 
     def __init__(self, distribution: dict | BaseDistribution | None, name: str | None = None) -> None:
         self.name = name or type(self).__name__

@@ -332,7 +332,8 @@ class OHLHook(Hook):
             runner.logger.warning('OHL: one copy with the controller\'s mean baseline: every advantage is 0 and '
                                   'theta will not move. Use several copies, or baseline=\'moving_average\'')
         for space in self.spaces:
-            with recording_writes() as wrote:  # the paths it writes, against those the checks below compare
+            # the paths it writes (through set_attribute or not), against those the checks below compare
+            with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
                 space.setup(runner, self.layout, self.seed)
             check_declared_writes(runner, space, wrote, 'setup')
         # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
@@ -479,7 +480,7 @@ class OHLHook(Hook):
         # in before_train), the order the exports' replay and adopt_model_values write in.
         for i, space in enumerate(self.spaces):
             space.reset_stats()
-            with recording_writes() as wrote:
+            with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
                 space.begin_trunk(runner, self.trunk, space_generator(self.seed, self.layout.copy_id, self.trunk, i))
             # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
             check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')

@@ -68,6 +68,13 @@ class PipelineChoiceSpace(OHLSpace):
         TypeError: ``distribution`` is neither a distribution nor its config.
     """
 
+    #: set in setup (automl_mm.ohl.state_writes): every packing transform carries the choice (``meta_keys``), a
+    #: mixing one the mixed-in images' choices (``transform``, ``get_indexes``), the choice transforms draw from
+    #: the live policy with their own stream (``bind``: ``live``, ``_seed_key``, ``_stream``, ``_stamp``,
+    #: ``_version``)
+    wiring_attributes = ('meta_keys', 'transform', 'get_indexes', 'live', '_seed_key', '_stream', '_stamp',
+                         '_version')
+
     def __init__(self, distribution: dict | Any = None, key: str = 'choice', name: str | None = None,
                  policy_size: int | None = None) -> None:
         check_choice_key(key, 'PipelineChoiceSpace')

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .attributes import SEQUENCES, base_target, path_chains
+from .attributes import SEQUENCES, _is_base_form, base_target, path_chains, resolve_attribute
 
 Location = tuple[int, Any]  # (id of the container, its normalised key or index)
 
@@ -167,6 +167,13 @@ def check_declared_writes(runner: Any, space: Any, paths: Sequence[str], when: s
     (:func:`~automl_mm.ohl.sync.adopt_model_values`) left the path out as well. A path that does not resolve is left
     out (:func:`set_attribute` refused it already).
 
+    ``paths`` also holds the values found changed without ``set_attribute`` (``recording_writes(runner)``,
+    :mod:`automl_mm.ohl.state_writes`). Another attribute of an object (not a dict, list or tuple) whose attribute a
+    reported path writes is taken as that write's own: a property setter's derived state (an augmentation op's
+    ``magnitude`` setter sets ``_magnitude``, and Posterize's ``bits``; a loss's checked ``label_smoothing`` is kept
+    in ``_checked_label_smoothing``). So a space writing, without reporting it, another attribute of an object it
+    reports one of is not seen; an optimiser group's other key is (a dict has no setter).
+
     Args:
         runner: The runner the paths resolve on.
         space: The OHL space that wrote ``paths``.
@@ -179,6 +186,7 @@ def check_declared_writes(runner: Any, space: Any, paths: Sequence[str], when: s
     declared = _space_paths(runner, space)
     names = {path for path, _ in declared}
     chains = [chain for _, written in declared for chain in written]
+    owners = _attribute_owners(runner, names)
     for path in dict.fromkeys(paths):
         if path in names:
             continue
@@ -186,12 +194,28 @@ def check_declared_writes(runner: Any, space: Any, paths: Sequence[str], when: s
             written = _written(runner, path)
         except ValueError:
             continue
+        if written and all(chain[-1][0] in owners for chain in written):
+            continue  # another attribute of an object a reported path writes: that write's setter (docstring)
         if not _covers(chains, written):
             raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) wrote attribute path {path!r} in '
                              f'{when} but reports only {sorted(names)} (its scheduled_values / applied_values): '
                              'the order check against the other spaces, the replay of its exports and the best '
                              "copy's values written into every copy all leave that write out. Report every path "
                              'the space writes in its scheduled_values and applied_values')
+
+
+def _attribute_owners(runner: Any, paths: Sequence[str]) -> set[int]:
+    """Ids of the objects (not a dict, list or tuple: those have no setter) whose attribute one of ``paths`` writes;
+    a base-form path writes group dicts, no object's attribute."""
+    owners: set[int] = set()
+    for path in paths:
+        try:
+            pairs = resolve_attribute(runner, path)
+        except ValueError:
+            continue
+        if not _is_base_form(pairs):
+            owners.update(id(node) for node, _ in pairs if not isinstance(node, (dict, list, tuple)))
+    return owners
 
 
 def check_replay_hooks(runner: Any, spaces: Sequence[Any]) -> None:

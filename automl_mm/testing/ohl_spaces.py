@@ -76,7 +76,7 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     _check(isinstance(space.per_item, bool), space, 'per_item must be a bool')
     size = space.distribution.stats_size()
     layout = CopyLayout(num_copies=1, ranks_per_copy=1, rank=0, world_size=1)
-    with recording_writes() as wrote:
+    with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
         space.setup(runner, layout, seed)
     declared(wrote, 'setup')
     space.reset_stats()
@@ -86,7 +86,7 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     _check(_all_zero(stats), space, 'trunk_stats() must be zero after reset_stats()')
 
     space.begin_segment(runner, 0)
-    with recording_writes() as wrote:
+    with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
         space.begin_trunk(runner, 0, _generator(seed))
     declared(wrote, 'trunk 0')
     if space.per_item:
