@@ -30,7 +30,8 @@ class REINFORCE(BaseController):
       (:meth:`BaseDistribution.grad_mean_log_prob`), plus β ∇θ H(p_θ) with ``entropy_weight`` β (the entropy
       bonus of policy-gradient controllers, Williams & Peng 1991; used by ENAS's controller, Pham et al. 2018): it
       keeps p_θ from collapsing on the few choices a noisy reward happened to favour, while choices with a clearly
-      lower reward still lose mass. β is in the reward's units (e.g. accuracy points per nat);
+      lower reward still lose mass. β is in the advantage's units per nat: the reward's (e.g. accuracy points)
+      without ``normalize``, reward standard deviations with it;
     * the optimiser *ascends* g (``p.grad = -g``, then ``optimizer.step()``), then
       :meth:`BaseDistribution.project_` keeps the parameters valid.
 
