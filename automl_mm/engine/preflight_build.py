@@ -66,8 +66,9 @@ def build_check(cfg: Any) -> None:
                 kind = dataset.get('type')
                 dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
                 if dataset_cls is None:
-                    raise ConfigCheckError(f'{key}.dataset.type={dataset.get("type")!r} is not a registered dataset '
-                                           f'in scope {scope!r}')
+                    from .preflight_types import type_hint
+                    raise ConfigCheckError(f'{key}.dataset.type={kind!r} is not a registered dataset in scope '
+                                           f'{scope!r}{type_hint(DATASETS.name, kind, scope)}')
                 if 'lazy_init' in inspect.signature(dataset_cls).parameters:
                     dataset.setdefault('lazy_init', True)  # check the arguments, do not read the data twice
                 with _named(f'{key}.dataset', node=dataset):

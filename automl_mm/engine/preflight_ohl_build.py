@@ -79,7 +79,10 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
     kind = dataset.get('type')
     cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, dataset.get('_scope_') or scope)
     if cls is None:
-        raise ValueError(f'{key}: dataset.type={kind!r} is not a registered dataset in scope {scope!r}')
+        from .preflight_types import type_hint
+        scope = dataset.get('_scope_') or scope
+        raise ValueError(f'{key}: dataset.type={kind!r} is not a registered dataset in scope {scope!r}'
+                         f'{type_hint(DATASETS.name, kind, scope)}')
     if 'lazy_init' in _inspect.signature(cls).parameters:
         dataset.setdefault('lazy_init', True)  # the arguments, not the data
     try:

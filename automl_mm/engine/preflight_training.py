@@ -135,7 +135,9 @@ def _resolve(registry: Any, node: dict, key: str, what: str, scope: str) -> type
     scope = node.get('_scope_') or scope  # as mmengine's build_from_cfg
     found = kind if isinstance(kind, type) else registered_class(registry, kind, scope)
     if found is None:
-        raise ConfigCheckError(f'{key}.type={kind!r} is not a registered {what} in scope {scope!r}')
+        from .preflight_types import type_hint
+        raise ConfigCheckError(f'{key}.type={kind!r} is not a registered {what} in scope {scope!r}'
+                               f'{type_hint(registry.name, kind, scope)}')
     return found
 
 

@@ -36,6 +36,51 @@ def _registered_names(registry_name: str, scope: str) -> list[str]:
     return sorted(names)
 
 
+def other_scopes_holding(registry_name: str, name: str, scope: str) -> list[str]:
+    """The scopes other than ``scope`` whose registry called ``registry_name`` registers ``name`` exactly, in the
+    order of mmengine's registry tree (depth first from the root). A lookup in ``scope`` searches that scope's
+    registry and mmengine's root only, so a class registered in a sibling scope (yours in ``automl_mm.registry.MODELS``
+    used from an mmdet config, or in ``mmdet.registry.MODELS`` used from an automl_mm config) is found only with its
+    scope prefix (``'automl_mm.MyNet'``, ``'mmdet.MyNet'``)."""
+    import mmengine.registry as roots
+
+    if not isinstance(name, str) or '.' in name:
+        return []
+    found: list[str] = []
+    for attr in dir(roots):
+        root = getattr(roots, attr)
+        if not isinstance(root, roots.Registry) or root.name != registry_name or root.parent is not None:
+            continue
+        stack = list(root.children.values())
+        while stack:
+            current = stack.pop(0)
+            if current.scope != scope and name in current.module_dict and current.scope not in found:
+                found.append(current.scope)
+            stack.extend(current.children.values())
+    return found
+
+
+def type_hint(registry_name: str, name: str, scope: str) -> str:
+    """What to write instead of an unregistered ``name`` looked up in ``scope``: the scope prefix where another scope's
+    registry holds ``name`` (mmengine's message, and a close name such as mmdet's ``'Invert'`` for one's own
+    ``'MyInvert'``, pointed elsewhere), else the closest name the lookup can find (``difflib``), else nothing.
+
+    Returns:
+        ``" (it is registered in the automl_mm::transform registry, which scope 'mmdet' does not search: write
+        type='automl_mm.MyInvert')"``, ``" (did you mean 'SimpleConvNet'?)"`` or ``''``.
+    """
+    if not isinstance(name, str):
+        return ''
+    others = other_scopes_holding(registry_name, name, scope)
+    if others:
+        where = ' and '.join(f'{other}::{registry_name}' for other in others)
+        what = ' or '.join(f'type={other + "." + name!r}' for other in others)
+        return (f' (it is registered in the {where} registry, which scope {scope!r} does not search: write '
+                f'{what})')
+    close = difflib.get_close_matches(name, _registered_names(registry_name, scope), n=1)
+    return f' (did you mean {close[0]!r}?)' if close else ''
+
+
 def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | None:
     """A ``KeyError`` naming the config key of the ``type`` that ``err`` (mmengine's "X is not in the
     <scope>::<registry> registry") was about, with the closest registered name, or ``None`` where ``err`` is no such
@@ -48,7 +93,8 @@ def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | No
 
     Returns:
         ``KeyError("<key>.type='X' is not in the <scope>::<registry> registry (did you mean 'Y'?)")`` for the first
-        node (depth first) of that type, or ``None``.
+        node (depth first) of that type (the hint: :func:`type_hint`, the scope prefix where another scope
+        registers ``'X'``), or ``None``.
     """
     if not isinstance(err, KeyError) or not err.args or not isinstance(err.args[0], str):
         return None
@@ -59,10 +105,9 @@ def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | No
     for sub, where in typed_nodes(node, key):
         if sub['type'] != name:
             continue
-        close = difflib.get_close_matches(name, _registered_names(found['registry'], found['scope']), n=1)
-        hint = f' (did you mean {close[0]!r}?)' if close else ''
+        hint = type_hint(found['registry'], name, found['scope'])
         return KeyError(f'{where}.type={name!r} is not in the {found["scope"]}::{found["registry"]} registry{hint}')
     return None
 
 
-__all__ = ['located_type_error']
+__all__ = ['located_type_error', 'other_scopes_holding', 'type_hint']

@@ -75,3 +75,53 @@ def test_an_mmdet_node_is_named_in_its_scope_and_other_errors_are_left_alone():
     # a name no node of this config has (an error from elsewhere) is not pinned on it
     assert located_type_error(KeyError('Nowhere is not in the mmdet::model registry. Please check'), cfg.model,
                               'model') is None
+
+
+def test_a_type_registered_in_another_scope_is_named_with_its_prefix():
+    """One's own class registered in automl_mm's registry and named unprefixed in an mmdet config (or registered in
+    mmdet's and named in an automl_mm config) was refused with no hint, or pointed at another class: mmdet's
+    ``Invert`` for one's own ``MyInvert``. The message names the scope that holds it and the prefixed type."""
+    import torch.nn as nn
+    from mmcv.transforms import BaseTransform
+    from mmdet.registry import MODELS as MMDET_MODELS
+
+    from automl_mm.registry import TRANSFORMS
+
+    @TRANSFORMS.register_module(name='H45MyInvert', force=True)
+    class _Invert(BaseTransform):
+        def transform(self, results):
+            return results
+
+    @MMDET_MODELS.register_module(name='H45DetNet', force=True)
+    class _DetNet(nn.Module):
+        pass
+
+    cfg = Config.fromfile(DETECTOR)
+    cfg.train_dataloader.dataset.pipeline[2].type = 'H45MyInvert'
+    with DefaultScope.overwrite_default_scope('mmdet'), pytest.raises(KeyError) as info:
+        build_named_dataset('train_dataloader.dataset', copy.deepcopy(cfg.train_dataloader.dataset))
+    assert info.value.args[0] == (
+        "train_dataloader.dataset.pipeline.2.type='H45MyInvert' is not in the mmdet::transform registry (it is "
+        "registered in the automl_mm::transform registry, which scope 'mmdet' does not search: write "
+        "type='automl_mm.H45MyInvert')")
+
+    cfg = tiny_digits_cfg('/nonexistent')
+    cfg.model.backbone = dict(type='H45DetNet')
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(KeyError) as info:
+        MODELS.build(cfg.model)
+    located = located_type_error(info.value, cfg.model, 'model')
+    assert located.args[0] == (
+        "model.backbone.type='H45DetNet' is not in the automl_mm::model registry (it is registered in the "
+        "mmdet::model registry, which scope 'automl_mm' does not search: write type='mmdet.H45DetNet')")
+
+
+def test_an_automl_mm_hook_under_default_scope_mmdet_is_named_with_its_prefix():
+    from automl_mm.engine.preflight import ConfigCheckError, check_config
+
+    cfg = Config.fromfile(OHL)
+    cfg.default_scope = 'mmdet'
+    with pytest.raises(ConfigCheckError) as info:
+        check_config(cfg)
+    assert str(info.value) == (
+        "custom_hooks[0].type='OHLHook' is not a registered hook in scope 'mmdet' (it is registered in the "
+        "automl_mm::hook registry, which scope 'mmdet' does not search: write type='automl_mm.OHLHook')")
