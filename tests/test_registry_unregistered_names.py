@@ -31,3 +31,20 @@ def _hook(spaces, controller=None):
 def test_an_unregistered_type_is_refused_naming_its_config_key(build, match):
     with pytest.raises(KeyError, match=match):
         build()
+
+
+def test_a_misspelled_type_gets_the_closest_registered_name():
+    """``type='AttributeSpac'`` got mmengine's generic advice only; the model's and loaders' types got the closest
+    name already (``preflight_types``), the OHL and NAS parts did not (their roots are automl_mm's, not mmengine's)."""
+    with pytest.raises(KeyError) as info:
+        _hook([dict(SPACE, type='AttributeSpac')])
+    assert info.value.args[0] == ("OHLHook.spaces[0]: AttributeSpac is not in the automl_mm::search space registry "
+                                  "(did you mean 'AttributeSpace'?)")
+    with pytest.raises(KeyError) as info:
+        _hook([dict(SPACE, distribution=dict(type='Categorcal', num_choices=2))])
+    assert info.value.args[0] == ("OHLHook.spaces[0]: AttributeSpace.distribution: Categorcal is not in the "
+                                  "automl_mm::sampler registry (did you mean 'Categorical'?)")
+    with pytest.raises(KeyError) as info:
+        _hook([SPACE], controller=dict(type='REINFORCEE'))
+    assert info.value.args[0] == ("OHLHook.controller: REINFORCEE is not in the automl_mm::controller registry "
+                                  "(did you mean 'REINFORCE'?)")

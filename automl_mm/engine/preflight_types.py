@@ -19,16 +19,28 @@ from .preflight_walk import typed_nodes
 _UNREGISTERED = re.compile(r'^(?P<name>\S+) is not in the (?P<scope>[\w.]+)::(?P<registry>[^:]+?) registry')
 
 
+def _roots(registry_name: str) -> list[Any]:
+    """The root registries called ``registry_name``: mmengine's (``'model'``, ``'hook'``, ...) and automl_mm's own
+    roots (``'search space'``, ``'sampler'``, ``'controller'``, ``'augment op'``)."""
+    import mmengine.registry as mmengine_registry
+
+    import automl_mm.registry as automl_mm_registry
+
+    found: list[Any] = []
+    for module in (mmengine_registry, automl_mm_registry):
+        for attr in dir(module):
+            root = getattr(module, attr)
+            if (isinstance(root, mmengine_registry.Registry) and root.parent is None and root.name == registry_name
+                    and all(root is not seen for seen in found)):
+                found.append(root)
+    return found
+
+
 def _registered_names(registry_name: str, scope: str) -> list[str]:
     """The names a lookup in ``scope``'s registry called ``registry_name`` can find: that scope's registry's and
-    mmengine's root's (the root's own and its children's, as ``Registry.get`` falls back to the root)."""
-    import mmengine.registry as roots
-
+    its root's (the root's own and its children's, as ``Registry.get`` falls back to the root)."""
     names: set[str] = set()
-    for attr in dir(roots):
-        root = getattr(roots, attr)
-        if not isinstance(root, roots.Registry) or root.name != registry_name:
-            continue
+    for root in _roots(registry_name):
         names.update(root.module_dict)
         scoped = root._search_child(scope)
         if scoped is not None:
@@ -42,16 +54,11 @@ def other_scopes_holding(registry_name: str, name: str, scope: str) -> list[str]
     registry and mmengine's root only, so a class registered in a sibling scope (yours in ``automl_mm.registry.MODELS``
     used from an mmdet config, or in ``mmdet.registry.MODELS`` used from an automl_mm config) is found only with its
     scope prefix (``'automl_mm.MyNet'``, ``'mmdet.MyNet'``)."""
-    import mmengine.registry as roots
-
     if not isinstance(name, str) or '.' in name:
         return []
     found: list[str] = []
-    for attr in dir(roots):
-        root = getattr(roots, attr)
-        if not isinstance(root, roots.Registry) or root.name != registry_name or root.parent is not None:
-            continue
-        stack = list(root.children.values())
+    for root in _roots(registry_name):
+        stack = [root] if root.scope != 'mmengine' else list(root.children.values())
         while stack:
             current = stack.pop(0)
             if current.scope != scope and name in current.module_dict and current.scope not in found:

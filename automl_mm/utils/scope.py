@@ -40,7 +40,8 @@ def build_named(registry: Registry, cfg: dict, what: str,
     """:func:`build_in_scope` with the errors of the lookup and the constructor prefixed by the config key ``what``
     (e.g. ``'OHLHook.spaces[0]'``): mmengine's ``KeyError`` (``'MySpaceX is not in the automl_mm::search space
     registry'``), an abstract class's or a missing argument's ``TypeError`` and a constructor's ``ValueError`` named
-    the class or the name only, not where the config sets it.
+    the class or the name only, not where the config sets it. An unregistered name gets the closest registered one
+    (``'OHLHook.spaces[0]: MySpac is not in the automl_mm::search space registry (did you mean 'MySpace'?)'``).
 
     Args:
         registry: One of :mod:`automl_mm.registry`'s registries.
@@ -57,4 +58,17 @@ def build_named(registry: Registry, cfg: dict, what: str,
         message = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
         if str(message).startswith(what):
             raise
-        raise type(err)(f'{what}: {message}') from err
+        raise type(err)(f'{what}: {_with_type_hint(message)}') from err
+
+
+def _with_type_hint(message: Any) -> Any:
+    """mmengine's ``'MySpac is not in the automl_mm::search space registry. Please check ...'`` with the closest
+    registered name, or the scope prefix where another scope registers it, in place of its generic advice
+    (:func:`automl_mm.engine.preflight_types.type_hint`); any other message as it is."""
+    from automl_mm.engine.preflight_types import _UNREGISTERED, type_hint
+
+    found = _UNREGISTERED.match(message) if isinstance(message, str) else None
+    hint = type_hint(found['registry'], found['name'], found['scope']) if found else ''
+    if not hint:
+        return message
+    return f'{found["name"]} is not in the {found["scope"]}::{found["registry"]} registry{hint}'
