@@ -16,12 +16,11 @@ import os.path as osp
 from collections.abc import Sequence
 
 import torch.nn as nn
-from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found
+from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found, read_config
 from automl_mm.nas.latency import (
     DEFAULT_LATENCY_THREADS,
     LatencyTable,
@@ -70,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
     if not osp.isfile(args.config):
         raise FileNotFoundError(config_not_found(args.config))
     register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
-from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
@@ -28,6 +27,7 @@ from automl_mm.engine.tool_args import (
     draw_on_every_rank,
     enable_show_dir,
     parse_tool_args,
+    read_config,
 )
 from automl_mm.nas import SearchedArchitectureHook
 from automl_mm.ohl import SearchedValuesHook
@@ -81,7 +81,7 @@ def main() -> None:
     problem = diagnose_checkpoint_file(args.checkpoint)
     if problem is not None:
         raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(

@@ -40,6 +40,7 @@ from automl_mm.engine.tool_args import (
     config_not_found,
     enable_auto_scale_lr,
     parse_tool_args,
+    read_config,
 )
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
@@ -77,7 +78,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.resume not in (None, 'auto'):  # without a path, load_from stays the start when nothing is resumed
         overridden['load_from'] = ('--resume', args.resume)
     check_options_not_overridden(args.cfg_options, overridden, 'tools/train.py')
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
