@@ -122,10 +122,13 @@ def registered_class(registry: Registry, name: str, scope: str | None = None) ->
         scope: the config's ``default_scope``; ``None``: the current default scope, else ``registry``'s own.
 
     Returns:
-        The class, or ``None`` where nothing in that scope holds ``name``, an unknown scope prefix or ``scope``
-        included (``'nopkg.X'``: mmengine only logs a warning). As mmengine's ``get``, a dotted name that no
-        registry holds is tried as an import path last (``'os.path'`` gives that module).
+        The class, or ``None`` where ``name`` is no str (a node without ``type``) or nothing in that scope holds
+        ``name``, an unknown scope prefix or ``scope`` included (``'nopkg.X'``: mmengine only logs a warning). As
+        mmengine's ``get``, a dotted name that no registry holds is tried as an import path last (``'os.path'``
+        gives that module).
     """
+    if not isinstance(name, str):  # a node without ``type`` (mmengine's get raised TypeError naming no key)
+        return None
     with registry.switch_scope_and_registry(scope) as scoped:
         return scoped.get(name)
 

@@ -19,6 +19,26 @@ from .preflight_walk import typed_nodes
 _UNREGISTERED = re.compile(r'^(?P<name>\S+) is not in the (?P<scope>[\w.]+)::(?P<registry>[^:]+?) registry')
 
 
+# mmengine 0.10.7 build_from_cfg: f'`cfg` or `default_args` must contain the key "type", but got {cfg}\n{default_args}'
+_UNTYPED = re.compile(r'^`cfg` or `default_args` must contain the key "type", but got (?P<got>.*)\n', re.S)
+
+
+def _located_untyped(got: str, node: Any, key: str) -> KeyError | None:
+    """``KeyError("<key> has no 'type' (it sets: a, b)")`` for the first dict at or below ``node`` (depth first)
+    without a ``type`` that mmengine printed as ``got``, or ``None``."""
+    stack: list[tuple[Any, str]] = [(node, key)]
+    while stack:
+        sub, where = stack.pop(0)
+        if isinstance(sub, dict):
+            if sub.get('type') is None and got in (str(sub), str(dict(sub)), repr(sub)):
+                return KeyError(f"{where} has no 'type' (it sets: {', '.join(map(str, sub))}); mmengine builds a "
+                                'config node from its registered type')
+            stack[:0] = [(value, f'{where}.{name}') for name, value in sub.items()]
+        elif isinstance(sub, (list, tuple)):
+            stack[:0] = [(value, f'{where}.{i}') for i, value in enumerate(sub)]
+    return None
+
+
 def _roots(registry_name: str) -> list[Any]:
     """The root registries called ``registry_name``: mmengine's (``'model'``, ``'hook'``, ...) and automl_mm's own
     roots (``'search space'``, ``'sampler'``, ``'controller'``, ``'augment op'``)."""
@@ -101,10 +121,14 @@ def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | No
     Returns:
         ``KeyError("<key>.type='X' is not in the <scope>::<registry> registry (did you mean 'Y'?)")`` for the first
         node (depth first) of that type (the hint: :func:`type_hint`, the scope prefix where another scope
-        registers ``'X'``), or ``None``.
+        registers ``'X'``); for mmengine's "must contain the key "type"" the key of the node without one,
+        ``KeyError("<key>.<path> has no 'type' (it sets: ...)")``; else ``None``.
     """
     if not isinstance(err, KeyError) or not err.args or not isinstance(err.args[0], str):
         return None
+    untyped = _UNTYPED.match(err.args[0])
+    if untyped is not None:
+        return _located_untyped(untyped['got'], node, key)
     found = _UNREGISTERED.match(err.args[0])
     if found is None:
         return None

@@ -125,3 +125,38 @@ def test_an_automl_mm_hook_under_default_scope_mmdet_is_named_with_its_prefix():
     assert str(info.value) == (
         "custom_hooks[0].type='OHLHook' is not a registered hook in scope 'mmdet' (it is registered in the "
         "automl_mm::hook registry, which scope 'mmdet' does not search: write type='automl_mm.OHLHook')")
+
+
+def test_a_node_without_type_is_named_by_its_key(tmp_path):
+    """A loader's dataset without ``type`` (a config file naming its own ``reward_dataloader`` dict in a hook, which
+    mmengine does not merge with the base's) stopped ``tools/train.py``'s check with ``TypeError: The key argument
+    of `Registry.get` must be a str, got <class 'NoneType'>``; a single-process run's loader, a pipeline step or a
+    model node without one with mmengine's ``must contain the key "type"``. Each names its key now."""
+    from automl_mm.engine.preflight import ConfigCheckError, check_config
+
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].reward_dataloader = dict(batch_size=8, dataset=dict(split='reward'))
+    check_config(cfg)
+    with pytest.raises(ConfigCheckError) as info:
+        build_check(cfg)
+    assert str(info.value) == ("custom_hooks[0].reward_dataloader.dataset.type=None is not a registered dataset in "
+                               "scope 'automl_mm'")
+
+    cfg = tiny_digits_cfg(str(tmp_path))
+    dataset = copy.deepcopy(cfg.val_dataloader.dataset)
+    dataset.pop('type')
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(KeyError) as info:
+        build_named_dataset('val_dataloader.dataset', dataset)
+    assert info.value.args[0] == (f"val_dataloader.dataset has no 'type' (it sets: {', '.join(dataset)}); mmengine "
+                                  'builds a config node from its registered type')
+    dataset = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset.pipeline = [dict(prob=0.5)] + list(dataset.pipeline)
+    with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(KeyError) as info:
+        build_named_dataset('train_dataloader.dataset', dataset)
+    assert info.value.args[0] == ("train_dataloader.dataset.pipeline.0 has no 'type' (it sets: prob); mmengine "
+                                  'builds a config node from its registered type')
+    cfg.model.head.loss = dict(loss_weight=1.0)
+    with pytest.raises(KeyError) as info:
+        Runner.from_cfg(cfg)
+    assert info.value.args[0] == ("model.head.loss has no 'type' (it sets: loss_weight); mmengine builds a config "
+                                  'node from its registered type')
