@@ -109,12 +109,21 @@ CHECKED_ARGUMENTS = ('num_copies', 'ranks_per_copy', 'trunk_epochs', 'trunk_iter
 def resume_checked_keys(hook: Any, runner: Any) -> set[str]:
     """The config keys a resume's OHL check compares itself, so that the resume's config comparison
     (:class:`~automl_mm.engine.resume_config.ResumeConfigHook`) does not report them a second time:
-    :data:`CHECKED_ARGUMENTS` as ``custom_hooks.N.<key>``, the reward evaluator's key and the reward split's
+    :data:`CHECKED_ARGUMENTS` as ``custom_hooks.N.<key>`` (of ``spaces``, the entries of the spaces with a
+    :meth:`~automl_mm.ohl.base.OHLSpace.signature`, whose resume check compares what θ means, and only the
+    ``distribution`` of the others), the reward evaluator's key and the reward split's
     dataset (``<loader key>.dataset``: the top-level ``reward_dataloader`` the hook falls back to, or its own; the
     loader's batch size and workers are not compared, a resume may change them)."""
     own = _own_prefix(hook, runner)
     keys = hook.reward_settings(runner)[1]
-    return {own + key for key in CHECKED_ARGUMENTS} | {keys['reward_evaluator'], keys['reward_dataloader'] + '.dataset'}
+    checked = {own + key for key in CHECKED_ARGUMENTS if key != 'spaces'}
+    for i, space in enumerate(hook.spaces):
+        # a space without a signature (the default: one's own) is compared here by its distribution only, so the
+        # rest of its entry (its choices, its target) is left to the config comparison, which names a change:
+        # claimed whole, a reordered choices list resumed with theta on other choices, silently
+        signed = getattr(space, 'signature', lambda: None)() is not None
+        checked.add(f'{own}spaces.{i}' if signed else f'{own}spaces.{i}.distribution')
+    return checked | {keys['reward_evaluator'], keys['reward_dataloader'] + '.dataset'}
 
 
 def distribution_states(hook: Any) -> dict[str, dict]:

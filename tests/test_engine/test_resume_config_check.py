@@ -226,3 +226,49 @@ def test_a_best_score_of_another_save_best_key_or_rule_is_not_compared(warned, t
     assert len(found) == int(dropped)
     if dropped:
         assert 'run/epoch_4.pth' in found[0] and "91.5 of accuracy/top1 (rule 'greater')" in found[0]
+
+
+def test_a_space_without_a_signature_has_its_changed_arguments_named(tmp_path, warned):
+    """A space of one's own (no ``signature()``, the default) resumed with its choices reordered loaded θ onto the
+    other choices without a word: the OHL check compares only what a signature says, and the config comparison
+    left the whole ``spaces`` entry to it. Its changed arguments are named now; its distribution stays the OHL
+    check's (not reported twice)."""
+    from automl_mm.ohl.attributes import set_attribute
+    from automl_mm.ohl.base import PerCopySpace
+    from automl_mm.registry import SEARCH_SPACES
+
+    path = 'optim_wrapper.optimizer.weight_decay'
+
+    @SEARCH_SPACES.register_module(name='HxUnsignedWdSpace', force=True)
+    class _Space(PerCopySpace):
+        def __init__(self, choices, name='wd'):
+            super().__init__(dict(type='Categorical', num_choices=len(choices)), name=name)
+            self.choices = list(choices)
+
+        def apply(self, sample, runner):
+            self.current = self.choices[int(sample)]
+            set_attribute(runner, path, self.current)
+
+        def scheduled_values(self):
+            return {path: self.choices[int(self.distribution.mode())]}
+
+        def applied_values(self):
+            return {path: self.current} if hasattr(self, 'current') else None
+
+        def export_fragment(self):
+            return ''
+
+    def cfg(choices):
+        built = tiny_ohl_cfg(work, trunk_epochs=1)
+        built.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]
+        built.custom_hooks[0].spaces = [dict(type='HxUnsignedWdSpace', choices=choices)]
+        return built
+
+    work = str(tmp_path / 'ohl')
+    train_copy_runner(cfg([0.0, 1e-3]))
+    resumed = cfg([1e-3, 0.0])
+    resumed.resume, resumed.load_from = True, osp.join(work, 'epoch_2.pth')
+    train_copy_runner(resumed)
+    assert len(warned) == 1
+    assert warned[0].endswith("This run's value is used from the resume on: custom_hooks.0.spaces.0.choices: "
+                              '[0.0, 0.001] -> [0.001, 0.0].')
