@@ -111,19 +111,40 @@ def resume_checked_keys(hook: Any, runner: Any) -> set[str]:
     (:class:`~automl_mm.engine.resume_config.ResumeConfigHook`) does not report them a second time:
     :data:`CHECKED_ARGUMENTS` as ``custom_hooks.N.<key>`` (of ``spaces``, the entries of the spaces with a
     :meth:`~automl_mm.ohl.base.OHLSpace.signature`, whose resume check compares what θ means, and only the
-    ``distribution`` of the others), the reward evaluator's key and the reward split's
+    ``distribution`` of the others; of a distribution or ``controller`` of one's own, its ``type`` and the keys of
+    its ``settings()``, and a controller's ``optimizer``), the reward evaluator's key and the reward split's
     dataset (``<loader key>.dataset``: the top-level ``reward_dataloader`` the hook falls back to, or its own; the
     loader's batch size and workers are not compared, a resume may change them)."""
     own = _own_prefix(hook, runner)
     keys = hook.reward_settings(runner)[1]
-    checked = {own + key for key in CHECKED_ARGUMENTS if key != 'spaces'}
+    checked = {own + key for key in CHECKED_ARGUMENTS if key not in ('spaces', 'controller')}
+    controllers = list(getattr(hook, 'controllers', None) or [])
     for i, space in enumerate(hook.spaces):
         # a space without a signature (the default: one's own) is compared here by its distribution only, so the
         # rest of its entry (its choices, its target) is left to the config comparison, which names a change:
         # claimed whole, a reordered choices list resumed with theta on other choices, silently
         signed = getattr(space, 'signature', lambda: None)() is not None
-        checked.add(f'{own}spaces.{i}' if signed else f'{own}spaces.{i}.distribution')
+        if signed:
+            checked.add(f'{own}spaces.{i}')
+            continue
+        distribution = getattr(space, 'distribution', None)
+        if distribution is None or _shipped(distribution):
+            checked.add(f'{own}spaces.{i}.distribution')
+        else:  # one's own: its settings() are compared, its other arguments are the config comparison's
+            checked |= {f'{own}spaces.{i}.{key}' for key in ['distribution.type', *_flat(distribution.settings(),
+                                                                                           'distribution.')]}
+    if all(_shipped(c) for c in controllers):
+        checked.add(f'{own}controller')
+    else:  # one's own: its type, optimiser and settings() are compared, its other arguments are not
+        checked |= {f'{own}controller.{key}' for c in controllers
+                    for key in ['type', 'optimizer', *_flat(c.settings(), '')]}
     return checked | {keys['reward_evaluator'], keys['reward_dataloader'] + '.dataset'}
+
+
+def _shipped(part: Any) -> bool:
+    """Whether a distribution or controller is automl_mm's own, whose ``settings()`` cover every argument that
+    changes what θ means or how it learns (one's own may not list all of its arguments there)."""
+    return type(part).__module__.startswith('automl_mm.')
 
 
 def distribution_states(hook: Any) -> dict[str, dict]:

@@ -272,3 +272,30 @@ def test_a_space_without_a_signature_has_its_changed_arguments_named(tmp_path, w
     assert len(warned) == 1
     assert warned[0].endswith("This run's value is used from the resume on: custom_hooks.0.spaces.0.choices: "
                               '[0.0, 0.001] -> [0.001, 0.0].')
+
+
+def test_an_own_controllers_argument_outside_its_settings_is_named(tmp_path, warned):
+    """A controller of one's own whose argument its ``settings()`` does not list (here ``advantage_clip``) was
+    claimed whole by the OHL check, which compares only ``settings()``: another value resumed without a word."""
+    from automl_mm.ohl.controllers import REINFORCE
+    from automl_mm.registry import CONTROLLERS
+
+    @CONTROLLERS.register_module(name='HxClippedReinforce', force=True)
+    class _Clipped(REINFORCE):
+        def __init__(self, distribution, advantage_clip=1.0, **kwargs):
+            super().__init__(distribution, **kwargs)
+            self.advantage_clip = advantage_clip
+
+    work = str(tmp_path / 'ohl')
+    first = tiny_ohl_cfg(work, trunk_epochs=1, controller=dict(type='HxClippedReinforce', advantage_clip=1.0))
+    # every checkpoint kept: a run in the same second as the test before shares its message hub (mmengine names it
+    # by the time), whose kept-checkpoint ids made CheckpointHook delete this run's epoch_2.pth
+    first.default_hooks.checkpoint.max_keep_ckpts = -1
+    train_copy_runner(first)
+    resumed = tiny_ohl_cfg(work, trunk_epochs=1, controller=dict(type='HxClippedReinforce', advantage_clip=0.5))
+    resumed.default_hooks.checkpoint.max_keep_ckpts = -1
+    resumed.resume, resumed.load_from = True, osp.join(work, 'epoch_2.pth')
+    train_copy_runner(resumed)
+    assert len(warned) == 1
+    assert warned[0].endswith("This run's value is used from the resume on: custom_hooks.0.controller."
+                              'advantage_clip: 1.0 -> 0.5.')
