@@ -272,7 +272,8 @@ class CRNASLoop(SearchLoopBase):
           to the FLOPs band by those counts, and its result reports them: the resume is refused (a resume at
           another input shape or on another backbone searched and reported against stale FLOPs); so is one with
           another ``reference_allocation``, the band's centre (the result reported it as the reference of
-          allocations admitted around the checkpoint's);
+          allocations admitted around the checkpoint's), or another ``flops_tolerance``, its half-width (a narrower
+          one was refused as a pre-band choice, a wider one kept a choice among fewer allocations);
         - before it, nothing was decided by them: they are counted again, with a warning naming the key.
 
         Counts made by another counter (:data:`~automl_mm.nas.latency.FLOPS_COUNTER`: before the forty-second
@@ -282,17 +283,23 @@ class CRNASLoop(SearchLoopBase):
         Raises:
             ValueError: the stage search has begun and the checkpoint's FLOPs were counted at another
                 ``train_cfg.flops_input_shape`` or on another ``model.backbone``, or its band centred on another
-                ``train_cfg.reference_allocation``; the message names the key and both values.
+                ``train_cfg.reference_allocation`` or of another ``train_cfg.flops_tolerance``; the message names the
+                key and both values.
         """
         self.stage_pool.load_state_dict(state['stage_pool'])
         self.dilation_pool.load_state_dict(state['dilation_pool'])
         self.result = state.get('result')
         changes = self._flops_context_changes(state)
         decided = self._begun(self.stage_pool) or self.result is not None
-        reference = (state.get('scoring') or {}).get('train_cfg.reference_allocation')
+        scoring = state.get('scoring') or {}
+        reference = scoring.get('train_cfg.reference_allocation')
         if decided and reference is not None and list(reference) != list(self.reference_allocation):
             # the band was centred on another allocation's FLOPs (the counts, keyed by allocation, stay valid)
             changes.append(('train_cfg.reference_allocation', list(reference), list(self.reference_allocation)))
+        tolerance = scoring.get('train_cfg.flops_tolerance')
+        if decided and tolerance is not None and float(tolerance) != self.flops_tolerance:
+            # the band had another width: the stage search chose among other allocations than this run's band holds
+            changes.append(('train_cfg.flops_tolerance', float(tolerance), self.flops_tolerance))
         if changes and decided:
             key, saved, now = changes[0]
             raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band under '

@@ -205,3 +205,16 @@ def test_a_resumed_stage_search_that_chose_outside_the_band_is_refused(searched,
                                          r'train_cfg\.flops_tolerance=0\.05'):
         runner.train()
     assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
+
+
+@pytest.mark.parametrize('tolerance', [0.0, 0.5])
+def test_a_resume_after_the_stage_search_with_another_flops_tolerance_is_refused(searched, tmp_path, tolerance):
+    """The band's half-width decides which allocations the stage search chose among: resumed between steps with
+    another one, a narrower band was refused as a choice made 'before the band' (a misleading cause) and a wider one
+    kept a choice among fewer allocations than this run's band holds."""
+    work = str(tmp_path / f'tolerance_{tolerance}')
+    runner = _resume(osp.join(searched, 'iter_3.pth'), work, flops_tolerance=tolerance)
+    with pytest.raises(ValueError, match=rf'under train_cfg\.flops_tolerance=0\.05, this run sets '
+                                         rf'train_cfg\.flops_tolerance={tolerance}'):
+        runner.train()
+    assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
