@@ -271,6 +271,9 @@ class LatencyTable(CostTable):
         same operators run at other per-op latencies with 16 threads than with 1 (and not by one factor: small ops
         gain little from threads, large convolutions much), so a latency limit admitted other paths depending on
         the machine the table was measured on. Until the forty-fifth session the count was neither fixed nor checked.
+        A CUDA table measured before the count was recorded is accepted: its latencies are the GPU kernels' (the
+        timing synchronises the device), which the CPU's intra-op thread count does not run, so re-measuring it
+        (on a GPU machine) would give the same table.
 
         Raises:
             ValueError: Naming ``source`` (the table's file or key), ``key``, both counts and the remedy.
@@ -278,6 +281,8 @@ class LatencyTable(CostTable):
         timed = self.timed_threads()
         if timed == num_threads:
             return
+        if timed is None and str(self.meta.get('device', '')).startswith('cuda'):
+            return  # an older GPU table: the thread count is not what its latencies depend on
         if timed is None:
             timed_text, other = 'a torch thread count it does not record', ''
         else:
