@@ -242,9 +242,13 @@ class CRNASLoop(SearchLoopBase):
 
     def _flops_backbone(self) -> dict:
         """``model.backbone`` as configured, without :data:`FLOPS_NEUTRAL_BACKBONE_KEYS`: what the FLOPs counted by
-        :meth:`allocation_flops` depend on, besides the allocation and ``flops_input_shape``."""
+        :meth:`allocation_flops` depend on, besides the allocation and ``flops_input_shape``. Its ``type`` is the
+        class the model built (``'CRResNet'``, ``'automl_mm.CRResNet'`` and the class itself are one backbone: the
+        spelling was refused as another backbone)."""
         backbone = plain_config(self.runner.cfg.model.backbone)
-        return {k: v for k, v in backbone.items() if k not in FLOPS_NEUTRAL_BACKBONE_KEYS}
+        built = type(self.backbone)
+        return {**{k: v for k, v in backbone.items() if k not in FLOPS_NEUTRAL_BACKBONE_KEYS},
+                'type': f'{built.__module__}.{built.__qualname__}'}
 
     def _flops_context_changes(self, state: dict) -> list[tuple[str, object, object]]:
         """``(config key, checkpoint's value, this run's value)`` for every setting the checkpoint's FLOPs were

@@ -218,3 +218,12 @@ def test_a_resume_after_the_stage_search_with_another_flops_tolerance_is_refused
                                          rf'train_cfg\.flops_tolerance={tolerance}'):
         runner.train()
     assert not osp.exists(osp.join(work, 'search', 'cr_nas_result.json'))
+
+
+def test_a_resume_naming_the_backbone_type_with_its_scope_is_the_same_backbone(searched, tmp_path):
+    """The checkpoint's backbone was configured as 'CRResNet'; 'automl_mm.CRResNet' builds the same class, and was
+    refused after the stage search as another backbone (model.backbone.type='CRResNet', this run sets ...)."""
+    work = str(tmp_path / 'scoped')
+    runner = _resume(osp.join(searched, 'iter_3.pth'), work, backbone=dict(type='automl_mm.CRResNet'))
+    runner.train()
+    assert _result(work)['stage_blocks'] == _result(searched)['stage_blocks']
