@@ -44,9 +44,11 @@ from .spaces import DilationSpace, StageAllocationSpace
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
 #: ``model.backbone`` keys that do not change what an allocation computes, hence its FLOPs: the weights' source and
 #: freezing, and ``out_indices`` (:func:`~automl_mm.nas.latency.count_flops` counts every stage the backbone runs),
-#: ``max_stage_blocks`` (blocks built, not run). Any other difference makes FLOPs counted before a resume stale.
+#: ``max_stage_blocks`` (blocks built, not run), ``stage_blocks`` (the initial allocation, which the search replaces;
+#: as the default ``reference_allocation`` it is compared as that). Any other difference makes FLOPs counted before a
+#: resume stale.
 FLOPS_NEUTRAL_BACKBONE_KEYS = ('init_cfg', 'pretrained', 'frozen_stages', 'norm_eval', 'zero_init_residual',
-                               'with_cp', 'out_indices', 'max_stage_blocks')
+                               'with_cp', 'out_indices', 'max_stage_blocks', 'stage_blocks')
 
 
 @LOOPS.register_module()

@@ -227,3 +227,20 @@ def test_a_resume_naming_the_backbone_type_with_its_scope_is_the_same_backbone(s
     runner = _resume(osp.join(searched, 'iter_3.pth'), work, backbone=dict(type='automl_mm.CRResNet'))
     runner.train()
     assert _result(work)['stage_blocks'] == _result(searched)['stage_blocks']
+
+
+def test_a_resume_with_another_initial_allocation_keeps_the_counts_of_the_same_network(searched, tmp_path):
+    """model.backbone.stage_blocks is the allocation the backbone starts at, which the search replaces: every
+    allocation's FLOPs stay the same (the counts are keyed by allocation). With train_cfg.reference_allocation given,
+    a resume after the stage search at stage_blocks (1, 1, 2, 2) was refused as FLOPs counted on another backbone;
+    left to default to stage_blocks, the band's centre moves and it is refused as another reference_allocation."""
+    work = str(tmp_path / 'initial')
+    runner = _resume(osp.join(searched, 'iter_3.pth'), work, backbone=dict(stage_blocks=(1, 1, 2, 2)))
+    runner.train()
+    assert _result(work)['stage_blocks'] == _result(searched)['stage_blocks']
+    assert _result(work)['reference_allocation'] == [2, 2, 1, 1]
+    runner = _resume(osp.join(searched, 'iter_3.pth'), str(tmp_path / 'default_reference'),
+                     backbone=dict(stage_blocks=(1, 1, 2, 2)), reference_allocation=None)
+    with pytest.raises(ValueError, match=r'under train_cfg\.reference_allocation=\[2, 2, 1, 1\], this run sets '
+                                         r'train_cfg\.reference_allocation=\[1, 1, 2, 2\]'):
+        runner.train()
