@@ -8,6 +8,7 @@ from numbers import Real
 from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
+from automl_mm.utils.checks import as_flag
 
 from .splits import (
     SingleLabelMixin,
@@ -69,6 +70,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         data_prefix: ``dict(img_path='train')``: the class-folder directory under ``data_root``.
         split: ``'all'`` (every image), or ``'train'`` / ``'reward'`` to carve a held-out reward part.
         reward_ratio: Fraction of images in the reward part when ``split`` is ``'train'`` or ``'reward'``.
+        allow_empty: Accept class folders without any image (a label no image has), as torchvision's
+            ``ImageFolder(allow_empty=True)``; by default they are refused, as torchvision refuses them.
         seed: Seed of the train/reward split. The split is stratified (each class's share of the reward part is
             its share of the images, rounded; the total is ``reward_ratio`` of all images, rounded) and cut in
             the order of a seeded hash of each file's path under the folder
@@ -87,7 +90,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     are listed then, not the images).
 
     Raises:
-        FileNotFoundError: The class-folder directory is missing or has no class folders or no images.
+        FileNotFoundError: The class-folder directory is missing or has no class folders or no images, or (unless
+            ``allow_empty``) a class folder holds no image (the message names the folders and the extensions).
         ValueError: An argument is out of range, or ``metainfo.classes`` is not the sorted class-folder names
             (the message names the key, both counts and the names that differ).
     """
@@ -98,7 +102,7 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     FIXED_SPLITS: tuple[str, ...] = ()
 
     def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
-                 reward_ratio: float = 0.02, seed: int = 0, **kwargs) -> None:
+                 reward_ratio: float = 0.02, seed: int = 0, allow_empty: bool = False, **kwargs) -> None:
         refuse_unread_base_keys('ImageFolderDataset', kwargs, ('ann_file', 'filter_cfg'),
                                 'lists the class folders under data_root + data_prefix.img_path')
         if data_prefix is not None and set(data_prefix) - {'img_path'}:
@@ -113,6 +117,7 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         self.split = split
         self.reward_ratio = reward_ratio
         self.seed = check_seed(seed, 'ImageFolderDataset.seed')
+        self.allow_empty = as_flag(allow_empty, 'ImageFolderDataset.allow_empty')
         super().__init__(data_root=data_root, data_prefix=data_prefix or dict(img_path=''), **kwargs)
         if not self._fully_initialized and self._metainfo.get('classes') is not None \
                 and osp.isdir(self.data_prefix['img_path']):
@@ -176,12 +181,22 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     def load_data_list(self) -> list[dict]:
         root = self.data_prefix['img_path']
         classes = self._class_folders()
-        items = []
+        items, empty = [], []
         for label, cls in enumerate(classes):
-            for path in _image_files(osp.join(root, cls)):
-                items.append({'img_path': path, 'gt_label': label})
+            paths = _image_files(osp.join(root, cls))
+            items.extend({'img_path': path, 'gt_label': label} for path in paths)
+            if not paths:
+                empty.append(cls)
         if not items:
             raise FileNotFoundError(f'no images with extensions {IMG_EXTENSIONS} under {root}')
+        if empty and not self.allow_empty:
+            # a class folder of no image (all .gif / .heic, an extraction that failed, a Mac's __MACOSX of ._ files)
+            # took a label and the run went on, its head never shown that class; torchvision's ImageFolder refuses it
+            raise FileNotFoundError(
+                f'{root}: no image in the class folder{"s" if len(empty) > 1 else ""} {", ".join(empty[:5])}'
+                f'{" ..." if len(empty) > 5 else ""} ({len(empty)} of {len(classes)}; image extensions, any case: '
+                f'{", ".join(IMG_EXTENSIONS)}; hidden files skipped): add their images, remove the folders, or pass '
+                'allow_empty=True to keep them as labels without images')
         if self.split != 'all':
             # exact_total: rounding per class sent every tie to train (10 classes x 30 images at 0.05: 10 reward
             # images, not 15; at 0.02 of 20 per class, none)
