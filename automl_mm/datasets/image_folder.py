@@ -42,16 +42,21 @@ def _image_files(folder: str) -> list[str]:
     macOS's ``._<name>.JPG`` AppleDouble files (in folders copied or unzipped from a Mac) were listed as images
     and stopped the run at their first read, mid-epoch, with mmcv's "failed to load image"; a
     ``.ipynb_checkpoints`` or ``.thumbnails`` folder added copies of images to the class. A symlinked folder that
-    leads back to a folder it is in, or to the class folder or above it, is not followed: ``cat/up -> ..`` made
-    ``cat`` 81 images out of 2 (its own image 41 times, and the ``dog`` class's image 40 times labelled ``cat``),
-    until the paths grew too long to resolve."""
-    top = osp.realpath(folder)
+    leads back to a folder it is in, to any folder walked down to it, or to the class folder or above it, is not
+    followed: ``cat/up -> ..`` made ``cat`` 81 images out of 2 (its own image 41 times, and the ``dog`` class's
+    image 40 times labelled ``cat``), until the paths grew too long to resolve; a loop of two linked folders outside
+    the class folder did the same."""
+    # the real paths of the folders walked down to each folder (the class folder first): a link is checked against
+    # all of them, not only the folder it is in and the class folder (cat/x -> x1, x1/y -> x2, x2/z -> x1 went
+    # cat/x/y/z/y/z/... and listed x1's and x2's images 20 times each)
+    chains = {folder: (osp.realpath(folder), )}
     found = []
     for dirpath, dirs, files in os.walk(folder, followlinks=True):
-        here = osp.realpath(dirpath)
+        chain = chains.pop(dirpath)
+        reals = {d: osp.realpath(osp.join(dirpath, d)) for d in dirs if not d.startswith('.')}
         # pruned in place: os.walk then skips them
-        dirs[:] = [d for d in dirs if not d.startswith('.') and not _contains(osp.realpath(osp.join(dirpath, d)),
-                                                                               here, top)]
+        dirs[:] = [d for d, real in reals.items() if not _contains(real, *chain)]
+        chains.update((osp.join(dirpath, d), chain + (reals[d], )) for d in dirs)
         found.extend((dirpath, name) for name in files
                      if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS))
     return [osp.join(dirpath, name) for dirpath, name in sorted(found)]

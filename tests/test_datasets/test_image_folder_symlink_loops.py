@@ -25,3 +25,22 @@ def test_a_symlink_back_up_the_tree_adds_no_images(tmp_path):
     assert collections.Counter(info['gt_label'] for info in infos) == {0: 2, 1: 1}
     assert sorted(os.path.relpath(info['img_path'], tmp_path / 'train') for info in infos) == \
         ['cat/a.png', 'cat/more/c.png', 'dog/b.png']
+
+
+def test_a_symlink_loop_of_two_folders_outside_the_class_adds_no_images(tmp_path):
+    """cat/x -> /p/x1, whose y -> /p/x2, whose z -> /p/x1 again: only the link back to the folder just walked or to
+    the class folder was checked, so the walk went cat/x/y/z/y/z/... and listed x1's image 20 times labelled cat
+    (and x2's 20 times) until the path grew too long to resolve. Each of the two linked folders counts once."""
+    os.makedirs(tmp_path / 'train' / 'cat')
+    cv2.imwrite(str(tmp_path / 'train' / 'cat' / 'a.png'), np.zeros((2, 2, 3), np.uint8))
+    x1, x2 = tmp_path / 'x1', tmp_path / 'x2'
+    x1.mkdir()
+    x2.mkdir()
+    cv2.imwrite(str(x1 / 'b.png'), np.zeros((2, 2, 3), np.uint8))
+    cv2.imwrite(str(x2 / 'c.png'), np.zeros((2, 2, 3), np.uint8))
+    (tmp_path / 'train' / 'cat' / 'x').symlink_to(x1, target_is_directory=True)
+    (x1 / 'y').symlink_to(x2, target_is_directory=True)
+    (x2 / 'z').symlink_to(x1, target_is_directory=True)
+    dataset = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))
+    assert sorted(os.path.relpath(dataset.get_data_info(i)['img_path'], tmp_path / 'train')
+                  for i in range(len(dataset))) == ['cat/a.png', 'cat/x/b.png', 'cat/x/y/c.png']
