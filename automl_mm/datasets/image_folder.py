@@ -35,10 +35,19 @@ def _contains(folder: str, *paths: str) -> bool:
     return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for path in paths)
 
 
+def _unreadable(err: OSError) -> None:
+    """``os.walk``'s ``onerror``: a folder that cannot be listed stops the listing, naming it. ``os.walk`` skips it
+    by default (as torchvision's ``ImageFolder`` does): a sub-folder without read permission, or one lost to a
+    stale network mount, left its images out of the class without a word."""
+    raise OSError(err.errno, f'cannot list the image folder {err.filename} ({err.strerror}): its images would be '
+                  'left out of the data set; fix its permissions or remove it', err.filename) from err
+
+
 def _image_files(folder: str) -> list[str]:
     """The image files (by :data:`IMG_EXTENSIONS`, any case) under ``folder`` and its sub-folders, sorted by
     folder and then name; symlinked folders are followed (as torchvision's ``ImageFolder`` does; skipped, their
-    images were lost). Hidden files and folders are skipped, as :func:`class_folders` skips hidden class folders:
+    images were lost); a folder that cannot be listed raises ``OSError`` naming it. Hidden files and folders are
+    skipped, as :func:`class_folders` skips hidden class folders:
     macOS's ``._<name>.JPG`` AppleDouble files (in folders copied or unzipped from a Mac) were listed as images
     and stopped the run at their first read, mid-epoch, with mmcv's "failed to load image"; a
     ``.ipynb_checkpoints`` or ``.thumbnails`` folder added copies of images to the class. A symlinked folder that
@@ -51,7 +60,7 @@ def _image_files(folder: str) -> list[str]:
     # cat/x/y/z/y/z/... and listed x1's and x2's images 20 times each)
     chains = {folder: (osp.realpath(folder), )}
     found = []
-    for dirpath, dirs, files in os.walk(folder, followlinks=True):
+    for dirpath, dirs, files in os.walk(folder, followlinks=True, onerror=_unreadable):
         chain = chains.pop(dirpath)
         reals = {d: osp.realpath(osp.join(dirpath, d)) for d in dirs if not d.startswith('.')}
         # pruned in place: os.walk then skips them
