@@ -31,7 +31,8 @@ class NoisyLabelDataset:
     classes can lose their clean majority (on 1,000 Fashion-MNIST images, 5 seeds of 6 had one). The flips are
     written into the wrapped dataset's data list once, at initialisation (re-serialising it if ``serialize_data``
     is on), so its pipeline sees the noisy labels; note that a dataset passed as an instance is modified in place.
-    Noise only ever goes on training data: a wrapped dataset whose ``split`` is ``'reward'`` or ``'test'`` is refused.
+    Noise only ever goes on training data: a wrapped dataset whose ``split`` is ``'reward'`` or ``'test'``, or that
+    has ``test_mode=True`` (an evaluation set), is refused.
 
     Args:
         dataset: An mmengine ``BaseDataset`` (e.g. ``DigitsDataset``, ``CIFAR10Dataset``) or its config.
@@ -43,9 +44,10 @@ class NoisyLabelDataset:
 
     Raises:
         ValueError: ``noise_ratio`` outside [0, 1); an unknown ``noise_type``; a wrapped dataset whose ``split`` is
-            ``'reward'`` or ``'test'``; ``num_classes`` not an int >= 2, other than the wrapped dataset's classes,
-            or missing where it has no ``metainfo['classes']``; a bad ``seed``; ``lazy_init`` not a bool; at
-            initialisation, an item without one integer ``gt_label`` in ``[0, num_classes)``.
+            ``'reward'`` or ``'test'`` or that has ``test_mode=True``; ``num_classes`` not an int >= 2, other than
+            the wrapped dataset's classes, or missing where it has no ``metainfo['classes']``; a bad ``seed``;
+            ``lazy_init`` not a bool; at initialisation, an item without one integer ``gt_label`` in
+            ``[0, num_classes)``.
         TypeError: ``dataset`` is neither an mmengine ``BaseDataset`` nor its config.
 
     Attributes:
@@ -76,6 +78,11 @@ class NoisyLabelDataset:
         if split in _REFUSED_SPLITS:
             raise ValueError(f'label noise goes on training data only; the wrapped {type(dataset).__name__} has '
                              f'split={split!r}')
+        if getattr(dataset, 'test_mode', False) is True:
+            # an image folder has split='all' for val as for train: a val set built with test_mode=True was scored
+            # against flipped labels (accuracy of a perfect model: 1 - noise_ratio), silently
+            raise ValueError(f'label noise goes on training data only; the wrapped {type(dataset).__name__} has '
+                             'test_mode=True (an evaluation set): remove the NoisyLabelDataset from this loader')
         self.dataset = dataset
         self.noise_ratio = float(noise_ratio)
         self.seed = check_seed(seed, 'NoisyLabelDataset.seed')

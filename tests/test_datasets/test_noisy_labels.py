@@ -175,3 +175,20 @@ def test_noisy_fashion_mnist_train_split_only(noise_type):
     for split in ('reward', 'test'):
         with pytest.raises(ValueError, match=split):
             NoisyLabelDataset(FashionMNISTDataset(split=split, max_samples=10, pipeline=[]), noise_ratio=0.4)
+
+
+def test_an_evaluation_set_is_refused(tmp_path):
+    """An image-folder val set has split='all' as a training one does: built with test_mode=True and wrapped, its
+    labels were flipped and a model that classified every image right scored 1 - noise_ratio."""
+    import cv2
+
+    from automl_mm.datasets import ImageFolderDataset
+
+    for cls in ('ant', 'bee'):
+        os.makedirs(tmp_path / 'val' / cls)
+        cv2.imwrite(str(tmp_path / 'val' / cls / 'a.png'), np.zeros((2, 2, 3), np.uint8))
+    val = dict(type='ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path='val'))
+    with pytest.raises(ValueError, match=r'ImageFolderDataset has test_mode=True \(an evaluation set\)'):
+        NoisyLabelDataset(dict(val, test_mode=True), noise_ratio=0.5)
+    assert len(NoisyLabelDataset(ImageFolderDataset(**{k: v for k, v in val.items() if k != 'type'}),
+                                 noise_ratio=0.5).noisy_indices) == 1  # training data: flipped
