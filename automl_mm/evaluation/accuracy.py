@@ -152,9 +152,11 @@ class LogLikelihood(BaseMetric):
 
     A continuous reward for OHL: two copies that disagree on a few images differ in accuracy by whole images
     (0.1 point steps on 1,000 images), but in log-likelihood by how much the probabilities of all images moved.
-    Reads ``pred_score`` as class probabilities (softmax, as automl_mm's heads write them); probabilities below
-    ``min_prob`` count as ``min_prob`` so that one confidently wrong image cannot make the mean ``-inf``, and so does a
-    NaN probability (it made the mean NaN; :class:`Accuracy` counts a NaN score of the label a miss).
+    Reads ``pred_score`` as class probabilities (softmax, as automl_mm's heads write them), or, in a sample with
+    ``pred_logit`` only, the float64 softmax of the logits (as :class:`Accuracy` accepts such samples);
+    probabilities below ``min_prob`` count as ``min_prob`` so that one confidently wrong image cannot make the mean
+    ``-inf``, and so does a NaN probability (it made the mean NaN; :class:`Accuracy` counts a NaN score of the label
+    a miss).
 
     Args:
         min_prob: Floor of the true label's probability, in (0, 1); default 1e-12 (−27.6 nats).
@@ -162,7 +164,8 @@ class LogLikelihood(BaseMetric):
         prefix: Metric name prefix; defaults to ``'log_likelihood'``.
 
     Raises:
-        ValueError: ``min_prob`` is not in (0, 1).
+        ValueError: ``min_prob`` is not in (0, 1); (in :meth:`process`) a sample with neither ``pred_score`` nor
+            ``pred_logit``, or a label outside its classes.
     """
 
     default_prefix = 'log_likelihood'
@@ -176,10 +179,16 @@ class LogLikelihood(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             label = int(_one_label(sample, 'LogLikelihood'))
-            if not 0 <= label < len(sample['pred_score']):  # -1 read the last class's probability
-                raise ValueError(f'LogLikelihood: label {label} is not a class of the {len(sample["pred_score"])} '
-                                 'scores')
-            prob = float(sample['pred_score'][label])
+            scores = sample.get('pred_score')
+            if scores is None:  # a head that writes logits only (Accuracy ranks those): their float64 softmax
+                logit = sample.get('pred_logit')
+                if logit is None:
+                    raise ValueError('LogLikelihood: a data sample has neither pred_score nor pred_logit (its keys: '
+                                     f'{sorted(sample)})')
+                scores = torch.softmax(torch.as_tensor(logit).detach().to('cpu', torch.float64), dim=-1)
+            if not 0 <= label < len(scores):  # -1 read the last class's probability
+                raise ValueError(f'LogLikelihood: label {label} is not a class of the {len(scores)} scores')
+            prob = float(scores[label])
             # NaN too (max(nan, min_prob) is nan: one such image made the mean NaN, where Accuracy counts it a miss)
             self.results.append(math.log(prob if prob >= self.min_prob else self.min_prob))
 

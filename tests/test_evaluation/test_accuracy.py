@@ -75,6 +75,18 @@ def test_log_likelihood_is_the_negative_cross_entropy_and_stays_finite():
                                           'gt_label': torch.tensor([label])}])
 
 
+def test_log_likelihood_reads_a_sample_with_logits_only_as_accuracy_does():
+    """A sample with pred_logit and no pred_score (Accuracy ranks those) was a bare KeyError: 'pred_score'."""
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [-3.0, 4.0, 0.0]])
+    labels = torch.tensor([0, 2, 0])
+    metric = LogLikelihood()
+    metric.process({}, [{'pred_logit': z, 'gt_label': y.view(1)} for z, y in zip(logits, labels)])
+    expected = -torch.nn.functional.cross_entropy(logits.double(), labels).item()
+    assert metric.compute_metrics(metric.results)['mean'] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match='neither pred_score nor pred_logit'):
+        LogLikelihood().process({}, [{'gt_label': torch.tensor([0])}])
+
+
 @pytest.mark.parametrize('metric', [Accuracy(), LogLikelihood()], ids=['Accuracy', 'LogLikelihood'])
 def test_a_sample_with_several_labels_is_refused_not_scored_on_its_first(metric):
     """gt_label=[1, 3] (a multi-label sample) was scored on label 1 alone, label 3 ignored, silently."""
