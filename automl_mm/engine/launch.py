@@ -46,8 +46,11 @@ def required_world_size(cfg: Any) -> int:
 
 
 #: What a CPU worker imports before it is forked (tools/train.py as ``__mp_main__``, then every module that
-#: ``register_all_modules`` loads): about 6 s per worker that the workers no longer spend one after another.
-WORKER_PRELOAD = ('__main__', *REGISTERING_MODULES)
+#: ``register_all_modules`` loads): about 6 s per worker that the workers no longer spend one after another. Then
+#: ``torch._dynamo``: torch imports it lazily at the first optimiser built (``Optimizer.__init__`` is wrapped by
+#: ``torch._compile._disable_dynamo``, which imports it on its first call), 0.8 s of CPU time in every worker
+#: (torch 2.14, after the modules above), paid once in the fork server instead.
+WORKER_PRELOAD = ('__main__', *REGISTERING_MODULES, 'torch._dynamo')
 
 
 def usable_cpus() -> int:
