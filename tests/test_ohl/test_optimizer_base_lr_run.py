@@ -24,6 +24,8 @@ def test_base_lr_under_auto_scale_lr_through_broadcast_and_resume(tmp_path):
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=100)
     cfg.param_scheduler = []  # a scheduler of the lr owns it: the base form is refused under one
     cfg.train_dataloader.dataset.max_samples = 64
+    cfg.reward_dataloader.dataset.max_samples = 120  # nothing learned is asserted: a narrow network, fewer rewards
+    cfg.model.backbone.channels, cfg.model.head.in_channels = (8, 16), 16
     cfg.auto_scale_lr = dict(enable=True, base_batch_size=cfg.train_dataloader.batch_size * 4)
     cfg.optim_wrapper.paramwise_cfg = dict(custom_keys={'head': dict(lr=HEAD_LR)})
     hook = cfg.custom_hooks[0]
