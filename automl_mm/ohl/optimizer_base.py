@@ -296,7 +296,7 @@ def establish(optimizer: Any, key: str, path: str, runner: Any = None) -> None:
         ValueError: as :func:`group_rules`.
     """
     for group, rule in zip(optimizer.param_groups, group_rules(optimizer, key, path, runner)):
-        group[RATIO_KEY] = {**(group.get(RATIO_KEY) or {}), key: rule}
+        _keep(group, RATIO_KEY, key, rule)
 
 
 def read_base(optimizer: Any, key: str, path: str, runner: Any = None) -> float:
@@ -406,6 +406,18 @@ def check_base_value(optimizer: Any, key: str, value: Any, path: str, runner: An
     return rules
 
 
+def _keep(group: dict, name: str, key: str, value: Any) -> None:
+    """``group[name][key] = value`` with ``group[name]`` and a dict ``value`` plain dicts: a group built from a
+    config is mmengine's ``ConfigDict``, whose ``__setitem__`` turned the kept dict into a ``ConfigDict`` that the
+    optimiser's ``state_dict`` saved, and automl_mm's checkpoint loader refuses that class (not a plain container):
+    a checkpoint whose groups no broadcast had replaced (a retrain's ``TrunkScheduleHook`` / ``SetAttributesHook``
+    in one process, a search's trunk without a broadcast under ``broadcast_interval`` > 1) could not be resumed or
+    tested."""
+    kept = {k: dict(v) if isinstance(v, dict) else v for k, v in dict(group.get(name) or {}).items()}
+    kept[key] = dict(value) if isinstance(value, dict) else value
+    dict.__setitem__(group, name, kept)
+
+
 def write_base(optimizer: Any, key: str, value: Any, path: str, runner: Any = None) -> None:
     """Set each group's ``key`` by its rule (:func:`group_rules`) and keep the rule and ``value`` in the group.
 
@@ -415,8 +427,8 @@ def write_base(optimizer: Any, key: str, value: Any, path: str, runner: Any = No
     rules = check_base_value(optimizer, key, value, path, runner)
     for group, rule in zip(optimizer.param_groups, rules):
         group[key] = _value(rule, float(value))
-        group[RATIO_KEY] = {**(group.get(RATIO_KEY) or {}), key: rule}
-        group[BASE_VALUE_KEY] = {**(group.get(BASE_VALUE_KEY) or {}), key: float(value)}
+        _keep(group, RATIO_KEY, key, rule)
+        _keep(group, BASE_VALUE_KEY, key, float(value))
 
 
 def wrappers_of(runner: Any, optimizer: Any) -> list[Any]:
