@@ -62,6 +62,23 @@ def test_resnet_bad_arguments(kwargs, match):
         ResNet(**kwargs)
 
 
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(strides=(1, 2, 2, 0)), r'ResNet strides=\(1, 2, 2, 0\): every stage.s value must be >= 1'),
+    (dict(strides=(1, 2, 2, -1)), r'ResNet strides=\(1, 2, 2, -1\)'),
+    (dict(dilations=(1, 1, 1, 0)), r'ResNet dilations=\(1, 1, 1, 0\)'),
+    (dict(strides=(1, 2, 2, 2.0)), 'ResNet strides must contain ints'),
+    (dict(strides=2), 'ResNet strides must be a sequence of 4 ints'),
+    (dict(dilations='1112'), 'ResNet dilations must be a sequence of 4 ints'),
+    (dict(strides=(1, 2, 2)), 'ResNet strides must have 4 entries'),
+    (dict(stage_blocks=(2, 2, 2), dilations=(1, 1, 1, 1), strides=(1, 2, 2)), 'ResNet dilations must have 3'),
+])
+def test_resnet_strides_and_dilations_are_one_int_ge_1_per_stage(kwargs, match):
+    """A stride or dilation of 0, -1 or 2.0 built a network that failed at the first forward inside torch
+    ('non-positive stride is not supported', naming no key); an int for strides failed inside len()."""
+    with pytest.raises(ValueError, match=match):
+        ResNet(depth=18, **kwargs)
+
+
 @pytest.mark.parametrize('cfg', [dict(type='ResNet', depth=18), dict(type='WideResNet', depth=10, widen_factor=1),
                                  dict(type='SimpleConvNet', channels=(8, 16)),
                                  dict(type='MBConvSupernet', space='digits')])

@@ -31,6 +31,21 @@ def _as_int_tuple(name: str, values: Sequence[int], length: int) -> tuple[int, .
         raise ValueError(f'{name} must contain ints, got {values!r}') from None
 
 
+def check_stage_values(name: str, values: Sequence[int], num_stages: int) -> tuple[int, ...]:
+    """A per-stage ``strides`` / ``dilations`` setting as ``num_stages`` ints >= 1.
+
+    mmdet's ResNet asserts only the length (without a message); a stride or dilation of 0, -1 or 2.0 built a
+    network that failed at the first forward inside torch ("non-positive stride is not supported"), naming no key.
+
+    Raises:
+        ValueError: not ``num_stages`` ints, or a value < 1 (the message names ``name``).
+    """
+    checked = _as_int_tuple(name, values, num_stages)
+    if any(v < 1 for v in checked):
+        raise ValueError(f'{name}={checked!r}: every stage\'s value must be >= 1')
+    return checked
+
+
 def _check_allocation(name: str, values: Sequence[int], built: Sequence[int] | None, length: int) -> tuple[int, ...]:
     """Blocks per stage, each in ``[1, built[i]]`` (``built=None``: no upper bound)."""
     counts = _as_int_tuple(name, values, length)

@@ -20,7 +20,7 @@ from torch import nn
 from automl_mm.registry import MODELS
 from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_indices
 
-from .cr_base import CRSupernetMixin, _as_int_tuple, check_dilations, resolve_allocation, run_prefix
+from .cr_base import CRSupernetMixin, check_dilations, check_stage_values, resolve_allocation, run_prefix
 
 
 @MODELS.register_module()
@@ -112,9 +112,7 @@ class CRResNet(CRSupernetMixin, ResNet):
                 kwargs[key] = as_flag(kwargs[key], f'CRResNet {key}')
         for key, values in (('strides', kwargs.get('strides', (1, 2, 2, 2))), ('dilations', dilations)):
             # mmdet: a bare 'assert len(strides) == len(dilations) == num_stages' (num_stages=3 with the defaults)
-            _as_int_tuple(key, values, num_stages)
-            if any(v < 1 for v in values):
-                raise ValueError(f'{key}={tuple(values)!r}: every stage\'s value must be >= 1')
+            check_stage_values(key, values, num_stages)
         standard = self.arch_settings[depth][1][:num_stages]
         built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
         # Read by make_res_layer while ResNet.__init__ builds the stages.

@@ -12,6 +12,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from automl_mm.registry import MODELS
 from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_indices
 
+from .cr_base import check_stage_values
 from .pretrained import CheckedPretrainedMixin
 
 
@@ -88,7 +89,8 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
 
     Raises:
         ValueError: an unknown ``depth`` or ``stem``; ``in_channels``, ``base_channels`` or a ``stage_blocks``
-            entry not an int >= 1; ``stage_blocks``, ``strides`` and ``dilations`` of different lengths;
+            entry not an int >= 1; ``strides`` or ``dilations`` not one int >= 1 per stage (the message names
+            the key);
             ``out_indices`` empty, out of range or not increasing; ``frozen_stages`` outside ``[-1, stages]``;
             ``norm_eval`` not a bool.
 
@@ -132,9 +134,9 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
         # a 0-block stage was built with one block, silently
         stage_blocks = tuple(as_count(n, f'ResNet stage_blocks[{i}]', 1)
                              for i, n in enumerate(stage_blocks or default_blocks))
-        if not len(stage_blocks) == len(strides) == len(dilations):
-            raise ValueError(f'stage_blocks {stage_blocks}, strides {tuple(strides)} and dilations '
-                             f'{tuple(dilations)} must have one entry per stage')
+        # one int >= 1 per stage: 0, -1 or 2.0 failed at the first forward inside torch, an int inside len()
+        strides = check_stage_values('ResNet strides', strides, len(stage_blocks))
+        dilations = check_stage_values('ResNet dilations', dilations, len(stage_blocks))
         out_indices = as_out_indices(out_indices, len(stage_blocks))  # () returned nothing
         frozen_stages = as_frozen_stages(frozen_stages, len(stage_blocks))  # 10 froze every stage silently
         if init_cfg is None:
