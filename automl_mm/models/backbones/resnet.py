@@ -27,8 +27,9 @@ class BasicBlock(nn.Module):
         self.conv1 = build_conv_layer(conv_cfg, inplanes, planes, 3, stride=stride, padding=dilation,
                                       dilation=dilation, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3, padding=dilation, dilation=dilation,
-                                      bias=False)
+        # The stage's dilation goes to conv1 only, as in mmdet's and mmpretrain's BasicBlock (conv2 dilated too gave
+        # a dilated ResNet-18 / 34 another receptive field than mmdet's with the same weights and config)
+        self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3, padding=1, bias=False)
         self.bn2 = build_norm_layer(norm_cfg, planes)[1]
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -79,7 +80,8 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
         base_channels: Width of the first stage.
         stage_blocks: Blocks per stage; defaults to the standard ones of ``depth``.
         strides: Stride of the first block of each stage.
-        dilations: Dilation of every block of each stage.
+        dilations: Dilation of every block of each stage, placed as in mmdet's ResNet: a BasicBlock's ``conv1``,
+            a Bottleneck's 3x3 ``conv2``.
         out_indices: Stages whose outputs are returned (0-based).
         frozen_stages: Stages (and the stem, when >= 0) kept frozen in eval mode; -1 freezes nothing.
         norm_cfg: Normalisation layer config (mmcv ``build_norm_layer``).
