@@ -434,3 +434,30 @@ def test_stage_reallocation_keeps_flops(depth, max_blocks, choices, total, refer
         plain = CRResNet(depth=depth, stage_blocks=allocation)
         plain.eval()
         assert count_flops(plain, shape) == flops, allocation
+
+
+_DCN = dict(type='DCN', deform_groups=1, fallback_on_stride=False)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(depth=50, dcn=_DCN, stage_with_dcn=(False, True, True)),
+     r'stage_with_dcn must have one bool per stage \(4\)'),
+    (dict(depth=50, num_stages=3, out_indices=(0, 1, 2), strides=(1, 2, 2), dilations=(1, 1, 1), dcn=_DCN),
+     r'stage_with_dcn must have one bool per stage \(3\)'),
+    (dict(depth=50, plugins=[dict(cfg=dict(type='ContextBlock', ratio=1 / 16), stages=(False, True, True),
+                                  position='after_conv3')]), r'plugins\[0\]\.stages must have one bool per stage'),
+    (dict(depth=50, style='tf'), "CRResNet style must be 'pytorch'"),
+    (dict(depth=18, dcn=_DCN, stage_with_dcn=(False, True, True, True)), 'CRResNet dcn needs Bottleneck blocks'),
+])
+def test_cr_resnet_per_stage_options_name_the_key(kwargs, match):
+    """mmdet's ResNet checks these with bare asserts: an AssertionError with no message (or 'Not implemented yet.')
+    naming neither the key nor the number of stages."""
+    with pytest.raises(ValueError, match=match):
+        CRResNet(**kwargs)
+
+
+def test_cr_resnet_stage_with_dcn_is_not_checked_without_a_dcn():
+    """As in mmdet, ``stage_with_dcn`` means nothing without a ``dcn`` (its 4-entry default with num_stages=3)."""
+    net = CRResNet(depth=50, num_stages=3, out_indices=(0, 1, 2), strides=(1, 2, 2), dilations=(1, 1, 1),
+                   stage_with_dcn=(False, True, True, True))
+    assert net.out_channels == (256, 512, 1024)

@@ -23,6 +23,12 @@ from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_i
 from .cr_base import CRSupernetMixin, check_dilations, check_stage_values, resolve_allocation, run_prefix
 
 
+def _check_stage_flags(name: str, values: Sequence[bool], num_stages: int) -> None:
+    """One bool per stage; ValueError naming ``name`` otherwise."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, '__len__') or len(values) != num_stages:
+        raise ValueError(f'{name} must have one bool per stage ({num_stages}), got {values!r}')
+
+
 @MODELS.register_module()
 class CRResNet(CRSupernetMixin, ResNet):
     """mmdet's ResNet with a searchable number of blocks per stage and a dilation per block (CR-NAS).
@@ -72,7 +78,9 @@ class CRResNet(CRSupernetMixin, ResNet):
     Raises:
         ValueError: Unknown ``depth``, ``num_stages`` not an int in [1, 4], ``in_channels``, ``base_channels`` or
             ``stem_channels`` not an int >= 1, a malformed allocation or dilation list, ``dilations_per_block`` that
-            conflicts with mmdet's ``dilations``, ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
+            conflicts with mmdet's ``dilations``, ``strides`` / ``dilations`` / ``stage_with_dcn`` (with a ``dcn``) / a
+            plugin's ``stages`` not one entry per stage, a ``style`` other than ``'pytorch'`` / ``'caffe'``, a ``dcn``
+            with BasicBlocks (depth 18 / 34), ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
             strictly increasing, or ``frozen_stages`` outside ``[-1, num_stages]``.
 
     Examples:
@@ -113,6 +121,7 @@ class CRResNet(CRSupernetMixin, ResNet):
         for key, values in (('strides', kwargs.get('strides', (1, 2, 2, 2))), ('dilations', dilations)):
             # mmdet: a bare 'assert len(strides) == len(dilations) == num_stages' (num_stages=3 with the defaults)
             check_stage_values(key, values, num_stages)
+        self._check_stage_options(depth, num_stages, kwargs)
         standard = self.arch_settings[depth][1][:num_stages]
         built, active = resolve_allocation(standard, stage_blocks, max_stage_blocks)
         # Read by make_res_layer while ResNet.__init__ builds the stages.
@@ -124,6 +133,24 @@ class CRResNet(CRSupernetMixin, ResNet):
         if dilations_per_block is not None:
             self._check_against_stage_dilations(active, dilations_per_block)
         self._cr_init(active, dilations_per_block)
+
+    @classmethod
+    def _check_stage_options(cls, depth: int, num_stages: int, kwargs: dict) -> None:
+        """``style``, ``stage_with_dcn`` (with a ``dcn``) and each plugin's ``stages``, which mmdet's ResNet checks with
+        bare asserts (``AssertionError`` with no message: ``stage_with_dcn=(False, True, True)`` for 4 stages,
+        ``style='tf'``), and ``dcn`` on a BasicBlock depth ('Not implemented yet.')."""
+        style = kwargs.get('style', 'pytorch')
+        if style not in ('pytorch', 'caffe'):
+            raise ValueError(f"CRResNet style must be 'pytorch' (stride on the 3x3 conv) or 'caffe' (on the first "
+                             f"1x1 conv), got {style!r}")
+        if kwargs.get('dcn') is not None:
+            if cls.arch_settings[depth][0] is not Bottleneck:
+                raise ValueError(f'CRResNet dcn needs Bottleneck blocks (depth 50, 101 or 152): mmdet\'s BasicBlock '
+                                 f'(depth {depth}) has no deformable conv')
+            _check_stage_flags('stage_with_dcn', kwargs.get('stage_with_dcn', (False, ) * 4), num_stages)
+        for i, plugin in enumerate(kwargs.get('plugins') or ()):
+            if isinstance(plugin, dict) and plugin.get('stages') is not None:
+                _check_stage_flags(f'plugins[{i}].stages', plugin['stages'], num_stages)
 
     def make_res_layer(self, **kwargs) -> nn.Sequential:
         """Build stage ``len(self.res_layers)`` with its allocated number of blocks."""
