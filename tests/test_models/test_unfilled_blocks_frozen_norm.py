@@ -59,3 +59,29 @@ def test_after_one_step_an_unfilled_block_is_no_longer_the_identity(tmp_path):
     opt.step()
     h = torch.rand(2, 64, 16, 16)
     assert not torch.allclose(block(h), torch.relu(h))  # identity: relu(0 + h)
+
+
+@pytest.mark.parametrize('cls, kwargs', [
+    (CRResNet, dict(depth=18, stage_blocks=(1, 3, 2, 3), frozen_stages=2)),
+    (CRMobileNetV2, dict(widen_factor=0.25, stage_blocks=(1, 3, 3, 4, 3, 3, 2), frozen_stages=2)),
+])
+def test_blocks_a_pretrained_file_fills_are_frozen_and_keep_bn_eval(tmp_path, cls, kwargs):
+    """A reallocated network loading its own checkpoint (the file holds every block, the extra ones included):
+    the extra blocks kept training under frozen_stages and their BN layers left eval mode under norm_eval at
+    every train(), moving the file's statistics and affine. Now they are frozen / in eval mode as mmdet's
+    standard blocks; the norm_cfg's requires_grad=False applies to their BN affine again."""
+    path = str(tmp_path / 'own.pth')
+    torch.save(cls(**kwargs).state_dict(), path)
+    net = cls(**kwargs, norm_cfg=FROZEN_BN, norm_eval=True, init_cfg=dict(type='Pretrained', checkpoint=path))
+    net.init_weights()
+    extra = net.unfilled_blocks()
+    assert len(extra) == 2  # stage 2's third block and the last stage's extra block
+    for _ in range(2):  # the runner calls train() every epoch
+        net.train()
+        assert not any(m.training for m in net.modules() if isinstance(m, _BatchNorm))
+        frozen_stage_block = extra[0]
+        assert not any(p.requires_grad for p in frozen_stage_block.parameters())
+        later = extra[1]
+        assert all(p.requires_grad for p in later.parameters() if p.dim() == 4)  # its convs train
+        assert not any(p.requires_grad for m in later.modules() if isinstance(m, _BatchNorm)
+                       for p in m.parameters())

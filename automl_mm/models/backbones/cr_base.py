@@ -168,7 +168,8 @@ class CRSupernetMixin:
         """Built blocks beyond the standard count of their stage (every stage's extra blocks, active or not).
 
         No checkpoint in mmdet's layout (e.g. ImageNet-pretrained) has weights or BN statistics for them, so
-        ``frozen_stages`` and ``norm_eval`` do not apply to them (:meth:`_keep_unfilled_trainable`).
+        ``frozen_stages`` and ``norm_eval`` do not apply to them (:meth:`_keep_unfilled_trainable`), unless a
+        ``Pretrained`` file filled them (:meth:`_exempt_blocks`).
         """
         return [stage[j] for stage, n in zip(self._searchable_stages(), self.standard_stage_blocks)
                 for j in range(n, len(stage))]
@@ -180,14 +181,22 @@ class CRSupernetMixin:
         (random weights, BN statistics 0 / 1), so its parameters keep their ``requires_grad`` as :meth:`_cr_init`
         left it (trainable).
         """
-        keep = [(p, p.requires_grad) for block in self.unfilled_blocks() for p in block.parameters()]
+        keep = [(p, p.requires_grad) for block in self._exempt_blocks() for p in block.parameters()]
         super()._freeze_stages()
         for p, requires_grad in keep:
             p.requires_grad = requires_grad
         self._keep_unfilled_trainable(self.training)
 
+    def _exempt_blocks(self) -> list[nn.Module]:
+        """The :meth:`unfilled_blocks` that ``frozen_stages``, ``norm_eval`` and a ``requires_grad=False``
+        ``norm_cfg`` do not apply to: all of them but those a ``Pretrained`` file filled (a CR supernet's or a
+        reallocated network's own checkpoint), whose weights and BN statistics are there to keep, as a standard
+        block's."""
+        restored = getattr(self, '_restored_blocks', set())
+        return [block for block in self.unfilled_blocks() if id(block) not in restored]
+
     def _keep_unfilled_trainable(self, mode: bool) -> None:
-        for block in self.unfilled_blocks():
+        for block in self._exempt_blocks():
             block.train(mode)
 
     def train(self, mode: bool = True):
@@ -258,8 +267,11 @@ class CRSupernetMixin:
             if id(block) not in unfilled:
                 continue
             keys = [f'{name}.{k}' for k in block.state_dict() if not k.endswith('num_batches_tracked')]
+            if not any(k in missing for k in keys):
+                self._restore_as_standard(block)  # the file holds all of it: kept as a standard block's
+                continue
             if not all(k in missing for k in keys):
-                continue  # the file holds this block
+                continue  # the file holds part of this block
             initialize(block, scratch)
             if hasattr(stage_of[id(block)], 'init_weights'):
                 # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and, after
@@ -268,6 +280,22 @@ class CRSupernetMixin:
                 _own_inits_of_children(block)
             if self.zero_init_residual:
                 constant_init(self._residual_last_norm(block), 0)
+
+    def _restore_as_standard(self, block: nn.Module) -> None:
+        """Treat an unfilled block a ``Pretrained`` file filled as a standard one from now on: ``frozen_stages`` and
+        ``norm_eval`` apply to it at the next ``train()`` (and now), and its norm layers take the ``norm_cfg``'s
+        ``requires_grad`` back (the one :meth:`_cr_init` lifted)."""
+        from torch.nn.modules.batchnorm import _BatchNorm
+
+        if not hasattr(self, '_restored_blocks'):
+            self._restored_blocks = set()
+        self._restored_blocks.add(id(block))
+        requires_grad = (getattr(self, 'norm_cfg', None) or {}).get('requires_grad', True)
+        for m in block.modules():
+            if isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
+                for p in m.parameters(recurse=False):
+                    p.requires_grad_(requires_grad)
+        self.train(self.training)  # mmdet's freezing and norm_eval, now including it
 
     def _check_pretrained(self, checkpoint: str, prefix: str | None) -> set[str]:
         """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold.

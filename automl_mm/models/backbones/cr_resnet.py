@@ -52,7 +52,8 @@ class CRResNet(CRSupernetMixin, ResNet):
     (the ones an mmdet-layout checkpoint fills), and do not apply to the blocks beyond the standard count
     (:meth:`unfilled_blocks`): no checkpoint initialises them, so frozen they would stay random with BN
     statistics 0 / 1 for the whole search. They train, BN statistics included, and so do their norm layers'
-    weights under a ``norm_cfg`` with ``requires_grad=False``.
+    weights under a ``norm_cfg`` with ``requires_grad=False``. Those a ``Pretrained`` file fills (the network's own
+    checkpoint) are standard blocks from then on (frozen, BN in eval mode).
     Under a ``Pretrained`` ``init_cfg`` those of them the file does not hold get mmdet's from-scratch init, and
     with ``zero_init_residual`` (default ``True``, mmdet's meaning) start as the identity
     (:meth:`~CRSupernetMixin.init_weights`).
