@@ -33,10 +33,13 @@ def slurm_task(monkeypatch, tmp_path):
     file ``node7``, with a fake scontrol on PATH and mmengine's CUDA and process-group calls faked; returns what
     ``init_process_group`` was called with."""
     patches.install()
-    for name in ('MASTER_PORT', 'MASTER_ADDR', 'WORLD_SIZE', 'RANK', 'LOCAL_RANK'):
-        monkeypatch.delenv(name, raising=False)  # mmengine sets them; restored after the test
-    for name in ('SLURM_STEP_ID', 'SLURM_STEP_NODELIST'):
-        monkeypatch.delenv(name, raising=False)
+    for name in ('MASTER_PORT', 'MASTER_ADDR', 'WORLD_SIZE', 'RANK', 'LOCAL_RANK', 'SLURM_STEP_ID',
+                 'SLURM_STEP_NODELIST'):
+        # mmengine sets the first five in os.environ: setenv first, so that monkeypatch records the variable (an
+        # unset one too) and puts it back after the test; delenv alone records nothing for a variable that is
+        # unset, and WORLD_SIZE=2 leaked into every later test of the worker (tools/test.py refused to run)
+        monkeypatch.setenv(name, '')
+        monkeypatch.delenv(name)
     monkeypatch.setenv('SLURM_PROCID', '0')
     monkeypatch.setenv('SLURM_NTASKS', '2')
     monkeypatch.setenv('SLURM_LOCALID', '0')
