@@ -303,3 +303,34 @@ def test_a_leaf_with_an_ohl_hook_carries_the_copy_settings_of_ohl_copies(path):
     assert cfg.model_wrapper_cfg.type == 'automl_mm.CopyDataParallel', path
     assert cfg.train_dataloader.sampler.type == 'automl_mm.CopySampler', path
     assert cfg.default_hooks.finite_loss.type == 'automl_mm.FiniteLossHook', path
+
+
+def test_conftest_reads_mmdet_config_index_once_and_resolves_as_mmengine(monkeypatch):
+    """tests/conftest.py caches mmdet's config index (``_read_external_config_index_once``): a second reading of a
+    config with ``mmdet::`` bases reads no metafile, a named mmdet config resolves to mmengine's own metafile entry,
+    an unindexed name (a ``_base_`` file) raises mmengine's ValueError, and the config read equals mmengine's."""
+    from mmengine.config import utils as config_utils
+    from mmengine.utils import get_installed_path
+
+    path = osp.join(REPO_ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py')
+    cached = Config.fromfile(path)
+    reads = []
+    load = config_utils.load
+    monkeypatch.setattr(config_utils, 'load', lambda file, *a, **k: reads.append(file) or load(file, *a, **k))
+    assert Config.fromfile(path).to_dict() == cached.to_dict()
+    assert reads == []
+
+    package = get_installed_path('mmdet')
+    original = config_utils._get_cfg_metainfo.mmengine_original
+    entry = config_utils._get_cfg_metainfo(package, 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+    assert entry == original(package, 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+    assert entry['Config'] == 'configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+    entry['Config'] = 'changed'  # a copy: the next lookup is unchanged
+    again = config_utils._get_cfg_metainfo(package, 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+    assert again['Config'] == 'configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+    with pytest.raises(ValueError, match='but got _base_/models/faster-rcnn_r50_fpn'):
+        config_utils._get_cfg_metainfo(package, '_base_/models/faster-rcnn_r50_fpn')
+
+    monkeypatch.setattr(config_utils, '_get_cfg_metainfo', original)
+    assert Config.fromfile(path).to_dict() == cached.to_dict()
+    assert any(file.endswith('metafile.yml') for file in reads)
