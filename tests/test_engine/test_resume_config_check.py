@@ -228,7 +228,25 @@ def test_a_best_score_of_another_save_best_key_or_rule_is_not_compared(warned, t
         assert 'run/epoch_4.pth' in found[0] and "91.5 of accuracy/top1 (rule 'greater')" in found[0]
 
 
-def test_a_space_without_a_signature_has_its_changed_arguments_named(tmp_path, warned):
+@pytest.fixture
+def own_class():
+    """``own_class(registry, name)``: a decorator registering a test's class for that test only (left registered,
+    it reached the contract tests that check every registered implementation, in the same xdist worker)."""
+    added = []
+
+    def register(registry, name):
+        def decorate(cls):
+            registry.register_module(name=name, force=True, module=cls)
+            added.append((registry, name))
+            return cls
+        return decorate
+
+    yield register
+    for registry, name in added:
+        registry._module_dict.pop(name, None)
+
+
+def test_a_space_without_a_signature_has_its_changed_arguments_named(tmp_path, warned, own_class):
     """A space of one's own (no ``signature()``, the default) resumed with its choices reordered loaded θ onto the
     other choices without a word: the OHL check compares only what a signature says, and the config comparison
     left the whole ``spaces`` entry to it. Its changed arguments are named now; its distribution stays the OHL
@@ -239,7 +257,7 @@ def test_a_space_without_a_signature_has_its_changed_arguments_named(tmp_path, w
 
     path = 'optim_wrapper.optimizer.weight_decay'
 
-    @SEARCH_SPACES.register_module(name='HxUnsignedWdSpace', force=True)
+    @own_class(SEARCH_SPACES, 'HxUnsignedWdSpace')
     class _Space(PerCopySpace):
         def __init__(self, choices, name='wd'):
             super().__init__(dict(type='Categorical', num_choices=len(choices)), name=name)
@@ -274,13 +292,13 @@ def test_a_space_without_a_signature_has_its_changed_arguments_named(tmp_path, w
                               '[0.0, 0.001] -> [0.001, 0.0].')
 
 
-def test_an_own_controllers_argument_outside_its_settings_is_named(tmp_path, warned):
+def test_an_own_controllers_argument_outside_its_settings_is_named(tmp_path, warned, own_class):
     """A controller of one's own whose argument its ``settings()`` does not list (here ``advantage_clip``) was
     claimed whole by the OHL check, which compares only ``settings()``: another value resumed without a word."""
     from automl_mm.ohl.controllers import REINFORCE
     from automl_mm.registry import CONTROLLERS
 
-    @CONTROLLERS.register_module(name='HxClippedReinforce', force=True)
+    @own_class(CONTROLLERS, 'HxClippedReinforce')
     class _Clipped(REINFORCE):
         def __init__(self, distribution, advantage_clip=1.0, **kwargs):
             super().__init__(distribution, **kwargs)
