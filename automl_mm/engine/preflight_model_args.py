@@ -16,6 +16,24 @@ from .preflight_walk import ConfigCheckError, typed_nodes
 
 # Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
+# mmengine 0.10.7 build_from_cfg: f'type must be a str or valid type, but got {type(obj_type)}'
+_BAD_TYPE = re.compile(r'^type must be a str or valid type, but got ')
+
+
+def _located_bad_type(node: Any, key: str) -> TypeError | None:
+    """``TypeError("<key>.type=None is not a registered name (a str) or a class")`` for the first dict at or below
+    ``node`` (depth first) whose ``type`` is present but neither, or ``None``."""
+    stack: list[tuple[Any, str]] = [(node, key)]
+    while stack:
+        sub, where = stack.pop(0)
+        if isinstance(sub, dict):
+            if 'type' in sub and not isinstance(sub['type'], (str, type)):
+                return TypeError(f"{where}.type={sub['type']!r} is not a registered name (a str) or a class "
+                                 '(e.g. --cfg-options ...type=None): set the type this node builds')
+            stack[:0] = [(value, f'{where}.{name}') for name, value in sub.items()]
+        elif isinstance(sub, (list, tuple)):
+            stack[:0] = [(value, f'{where}.{i}') for i, value in enumerate(sub)]
+    return None
 
 
 def _node_class(kind: Any, scope: str | None) -> type | None:
@@ -49,10 +67,14 @@ def located_argument_error(err: BaseException, model: Any, scope: str | None, ke
 
     Returns:
         ``TypeError`` with :func:`~automl_mm.engine.preflight_training.check_arguments`'s message for the first
-        such node (key, class, the arguments it takes, the closest one), or ``None``.
+        such node (key, class, the arguments it takes, the closest one); for mmengine's "type must be a str or
+        valid type" the key of the first node whose ``type`` is neither (``model.backbone.type=None``); or
+        ``None``.
     """
     from .preflight_training import check_arguments
 
+    if isinstance(err, TypeError) and _BAD_TYPE.match(str(err)):  # mmengine names no key
+        return _located_bad_type(model, key)
     found = _UNEXPECTED.search(str(err)) if isinstance(err, TypeError) else None
     if found is None or not isinstance(model, dict):
         return None

@@ -79,3 +79,18 @@ def test_the_build_check_of_a_multi_copy_run_names_the_key():
     with pytest.raises(TypeError, match=r"^model\.backbone\.chanels: SimpleConvNet takes no argument 'chanels'"):
         build_check(cfg)
 
+
+
+def test_a_type_that_is_no_name_is_located(tmp_path):
+    """``--cfg-options model.backbone.type=None`` stopped with mmengine's ``type must be a str or valid type, but got
+    <class 'NoneType'>``, naming no key; the runner and the multi-copy build check now name it."""
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg.model.backbone.type = None
+    with pytest.raises(TypeError, match=r"^model\.backbone\.type=None is not a registered name \(a str\) or a class"):
+        Runner.from_cfg(cfg)
+    cfg = Config.fromfile(OHL)
+    cfg.model.head.loss = dict(type=3)
+    with pytest.raises(TypeError, match=r"^model\.head\.loss\.type=3 is not a registered name"):
+        build_check(cfg)
+    assert located_argument_error(TypeError('type must be a str or valid type, but got x'), dict(type='A'),
+                                  'automl_mm') is None  # no such node: left alone
