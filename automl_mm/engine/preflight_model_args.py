@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .preflight_walk import ConfigCheckError, typed_nodes
+from .preflight_walk import ConfigCheckError, dict_nodes, typed_nodes
 
 # Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
@@ -23,16 +23,10 @@ _BAD_TYPE = re.compile(r'^type must be a str or valid type, but got ')
 def _located_bad_type(node: Any, key: str) -> TypeError | None:
     """``TypeError("<key>.type=None is not a registered name (a str) or a class")`` for the first dict at or below
     ``node`` (depth first) whose ``type`` is present but neither, or ``None``."""
-    stack: list[tuple[Any, str]] = [(node, key)]
-    while stack:
-        sub, where = stack.pop(0)
-        if isinstance(sub, dict):
-            if 'type' in sub and not isinstance(sub['type'], (str, type)):
-                return TypeError(f"{where}.type={sub['type']!r} is not a registered name (a str) or a class "
-                                 '(e.g. --cfg-options ...type=None): set the type this node builds')
-            stack[:0] = [(value, f'{where}.{name}') for name, value in sub.items()]
-        elif isinstance(sub, (list, tuple)):
-            stack[:0] = [(value, f'{where}.{i}') for i, value in enumerate(sub)]
+    for sub, where in dict_nodes(node, key):
+        if 'type' in sub and not isinstance(sub['type'], (str, type)):
+            return TypeError(f"{where}.type={sub['type']!r} is not a registered name (a str) or a class "
+                             '(e.g. --cfg-options ...type=None): set the type this node builds')
     return None
 
 

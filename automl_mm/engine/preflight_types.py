@@ -13,7 +13,7 @@ import difflib
 import re
 from typing import Any
 
-from .preflight_walk import typed_nodes
+from .preflight_walk import dict_nodes, typed_nodes
 
 # mmengine 0.10.7 Registry.build_func: f'{type} is not in the {scope}::{name} registry. Please check whether ...'
 _UNREGISTERED = re.compile(r'^(?P<name>\S+) is not in the (?P<scope>[\w.]+)::(?P<registry>[^:]+?) registry')
@@ -26,16 +26,10 @@ _UNTYPED = re.compile(r'^`cfg` or `default_args` must contain the key "type", bu
 def _located_untyped(got: str, node: Any, key: str) -> KeyError | None:
     """``KeyError("<key> has no 'type' (it sets: a, b)")`` for the first dict at or below ``node`` (depth first)
     without a ``type`` that mmengine printed as ``got``, or ``None``."""
-    stack: list[tuple[Any, str]] = [(node, key)]
-    while stack:
-        sub, where = stack.pop(0)
-        if isinstance(sub, dict):
-            if sub.get('type') is None and got in (str(sub), str(dict(sub)), repr(sub)):
-                return KeyError(f"{where} has no 'type' (it sets: {', '.join(map(str, sub))}); mmengine builds a "
-                                'config node from its registered type')
-            stack[:0] = [(value, f'{where}.{name}') for name, value in sub.items()]
-        elif isinstance(sub, (list, tuple)):
-            stack[:0] = [(value, f'{where}.{i}') for i, value in enumerate(sub)]
+    for sub, where in dict_nodes(node, key):
+        if sub.get('type') is None and got in (str(sub), str(dict(sub)), repr(sub)):
+            return KeyError(f"{where} has no 'type' (it sets: {', '.join(map(str, sub))}); mmengine builds a "
+                            'config node from its registered type')
     return None
 
 

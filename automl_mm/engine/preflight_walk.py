@@ -22,17 +22,21 @@ class ConfigCheckError(ValueError):
     """A config setting that cannot work, found before training; the message names the config key."""
 
 
-def typed_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
-    """``(node, config key)`` of every dict below ``node`` (itself included) whose ``type`` is a name or a class,
-    depth first; list items are keyed ``<key>.<i>`` (``model.roi_head.bbox_head.0``)."""
+def dict_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
+    """``(node, config key)`` of every dict below ``node`` (itself included), depth first; list items are keyed
+    ``<key>.<i>`` (``model.roi_head.bbox_head.0``)."""
     if isinstance(node, dict):
-        if isinstance(node.get('type'), (str, type)):
-            yield node, key
+        yield node, key
         for name, value in node.items():
-            yield from typed_nodes(value, f'{key}.{name}')
+            yield from dict_nodes(value, f'{key}.{name}')
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
-            yield from typed_nodes(value, f'{key}.{i}')
+            yield from dict_nodes(value, f'{key}.{i}')
+
+
+def typed_nodes(node: Any, key: str) -> Iterator[tuple[dict, str]]:
+    """:func:`dict_nodes` whose ``type`` is a name or a class."""
+    return ((sub, where) for sub, where in dict_nodes(node, key) if isinstance(sub.get('type'), (str, type)))
 
 
 def outside_split(key: str, test_only: bool, split: str = 'test') -> bool:
