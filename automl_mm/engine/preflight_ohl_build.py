@@ -12,7 +12,8 @@ from typing import Any
 
 from automl_mm.engine.preflight_walk import ConfigCheckError
 
-from .preflight_ohl import _hook_entry, _loop, _positive_int, _refuse
+from .preflight_ohl_hooks import _hook_entry, _refuse
+from .preflight_ohl_schedule import _loop, _positive_int
 
 
 def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None,

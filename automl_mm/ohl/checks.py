@@ -68,7 +68,7 @@ def _hook_keys(cfg: Any) -> dict:
     empty where there is none or it cannot be read."""
     if cfg is None:
         return {}
-    from automl_mm.engine.preflight_ohl import _hook_classes
+    from automl_mm.engine.preflight_ohl_hooks import _hook_classes
 
     try:
         found = _hook_classes(cfg)

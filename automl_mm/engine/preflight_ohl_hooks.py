@@ -1,0 +1,112 @@
+"""The config's ``OHLHook`` and the hooks beside it, for the OHL start checks made in the launching process
+(:func:`~automl_mm.engine.preflight_ohl.check_ohl_config`): the hook's config key and entry (:func:`_hook_entry`),
+the class of every hook the config adds (:func:`_hook_classes`), the order mmengine registers them in against the
+OHL hook's (:func:`_check_hook_order`: a ``CheckpointHook`` with several copies and an ``OHLProgressHook`` come after
+it) and an ``OHLProgressHook`` without an ``OHLHook`` (:func:`_check_progress_hooks`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from automl_mm.engine.preflight_walk import ConfigCheckError
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_ohl_schedule import _checkpoint_entries
+
+
+def _hook_entry(cfg: Any) -> tuple[str, dict] | None:
+    """``(config key, hook config)`` of the config's OHL hook, or ``None`` (none, or several: ``check_config``
+    names those)."""
+    from automl_mm.ohl.copies import find_ohl_hook
+
+    try:
+        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    except ValueError:
+        return None
+    if found is None or not isinstance(found[1], dict):
+        return None
+    return f'custom_hooks[{found[0]}]', found[1]
+
+
+def _refuse(key: str, hook: dict, err: Exception) -> ConfigCheckError:
+    return ConfigCheckError(f'{key} ({config_type_name(hook)}): {err}')
+
+
+def _hook_classes(cfg: Any) -> list[tuple[str, type | None]]:
+    """``(config key, class)`` of every hook the config adds: ``default_hooks.<name>`` and ``custom_hooks.<i>``, each
+    resolved as the runner builds it (``None`` where it cannot be)."""
+    from automl_mm.ohl.copies import _hook_class
+
+    scope = cfg.get('default_scope')
+    entries = [(f'default_hooks.{name}', hook) for name, hook in (cfg.get('default_hooks') or {}).items()]
+    entries += [(f'custom_hooks.{i}', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
+    return [(key, _hook_class(hook, scope)) for key, hook in entries if hook is not None]
+
+
+def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None:
+    """:func:`~automl_mm.ohl.checks.check_hook_order` on the config: the order mmengine's ``Runner.register_hook``
+    gives the hooks (by priority, ``default_hooks`` before ``custom_hooks``, each in config order where they tie),
+    with each hook's ``priority`` key or its class's. A priority that cannot be read is left to
+    :func:`~automl_mm.engine.preflight_runner_args.check_runner_arguments`.
+
+    Raises:
+        ValueError: a hook of :func:`~automl_mm.ohl.checks.hooks_after_ohl` (a ``CheckpointHook`` with several
+            copies, an ``OHLProgressHook``) ordered before the OHL hook, naming its key.
+    """
+    from mmengine.hooks import CheckpointHook
+    from mmengine.runner import get_priority
+
+    from automl_mm.ohl.checks import hooks_after_ohl, refuse_before_ohl
+    from automl_mm.ohl.copies import _hook_class, find_ohl_hook
+
+    ohl = _hook_class(hook, cfg.get('default_scope'))
+
+    def priority(entry: Any, cls: Any) -> int | None:
+        value = entry.get('priority') if isinstance(entry, dict) else getattr(entry, 'priority', None)
+        try:
+            return get_priority(value if value is not None else cls.priority)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None
+
+    found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    ohl_priority = priority(hook, ohl)
+    if found is None or ohl is None or ohl_priority is None:
+        return
+    ordered = hooks_after_ohl(num_copies)
+    # mmengine's default CheckpointHook where the config sets none (_checkpoint_entries), every other listed hook
+    entries = _checkpoint_entries(cfg, scope) + [
+        (key, _hook_entry_of(cfg, key)) for key, cls in _hook_classes(cfg)
+        if isinstance(cls, type) and not issubclass(cls, CheckpointHook)]
+    for key, entry in entries:
+        cls = _hook_class(entry, cfg.get('default_scope')) if isinstance(entry, dict) else type(entry)
+        rule = next(((why, default) for kind, why, default in ordered
+                     if isinstance(cls, type) and issubclass(cls, kind)), None)
+        if rule is None:
+            continue
+        value = priority(entry, cls)
+        # default hooks are registered before every custom hook, custom hooks in their list order
+        place = int(key.split('.')[1]) if key.startswith('custom_hooks.') else -1
+        if value is not None and (value, place) < (ohl_priority, found[0]):
+            refuse_before_ohl(key, getattr(cls, '__name__', 'CheckpointHook'), value, ohl.__name__, ohl_priority,
+                              *rule)
+
+
+def _hook_entry_of(cfg: Any, key: str) -> Any:
+    """The entry of ``default_hooks.<name>`` / ``custom_hooks.<i>`` in ``cfg``."""
+    where, name = key.split('.', 1)
+    return cfg.get('custom_hooks')[int(name)] if where == 'custom_hooks' else cfg.get('default_hooks')[name]
+
+
+def _check_progress_hooks(cfg: Any, has_ohl_hook: bool) -> None:
+    """An ``OHLProgressHook`` needs an ``OHLHook`` beside it (it refused in ``before_train``, after the runner was
+    built; a retraining config made from an OHL config that dropped the ``OHLHook`` kept it)."""
+    from automl_mm.ohl.copies import _hook_class
+    from automl_mm.ohl.progress import OHLProgressHook
+
+    if has_ohl_hook:
+        return
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        cls = _hook_class(hook, cfg.get('default_scope'))
+        if isinstance(cls, type) and issubclass(cls, OHLProgressHook):
+            raise ConfigCheckError(f'custom_hooks[{i}] is an {cls.__name__}, which reports the trunks of an OHLHook, '
+                                   'but custom_hooks has no OHLHook: remove it, or add the OHLHook')
