@@ -117,7 +117,7 @@ def test_a_test_split_behind_a_wrapper_or_another_spelling_of_its_path_fails_at_
     cfg.reward_dataloader.dataset.split = 'all'
     assert not reads_test_split(cfg.reward_dataloader, cfg.test_dataloader)
     with pytest.raises(ConfigCheckError, match='reads the images train_dataloader.dataset trains on'):
-        check_config(cfg)  # the training images, though (tests/test_engine/test_preflight_images.py)
+        check_config(cfg)  # the training images, though (tests/test_engine/test_preflight_images_split_sources.py)
 
     # a dataset class of one's own with nothing that names its data: only the same settings are the same data
     reward = dict(dataset=dict(type='MyDataset', path='reward.npz', pipeline=[]))
