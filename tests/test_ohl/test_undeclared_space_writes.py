@@ -16,52 +16,26 @@ from torch import nn
 
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import recording_writes, set_attribute
-from automl_mm.ohl.base import PerCopySpace
 from automl_mm.ohl.write_order import check_declared_writes, check_search_order
+from tests.test_ohl._spaces import UnreportedWrites, begin_trunk
 
 
-class _Hidden(PerCopySpace):
-    """Writes ``writes`` (every path, the drawn choice's value) but reports ``reports`` only."""
+class _Hidden(UnreportedWrites):
+    """Writes ``writes`` (every path, with ``set_attribute``) but reports ``reports`` only."""
 
     def __init__(self, name, writes, reports, in_setup=False):
-        super().__init__(dict(type='Categorical', num_choices=2), name=name)
-        self.writes, self.reports, self.in_setup, self.current = writes, reports, in_setup, None
+        super().__init__(name, reports, in_setup)
+        self.writes = writes
 
-    def setup(self, runner, layout, seed):
-        if self.in_setup:
-            for path in self.writes:
-                set_attribute(runner, path, 0.5)
-
-    def apply(self, sample, runner):
-        self.current = [0.1, 0.2][int(sample)]
+    def write(self, runner, value):
         for path in self.writes:
-            set_attribute(runner, path, self.current)
-
-    def scheduled_values(self):
-        return {path: [0.1, 0.2][int(self.distribution.mode())] for path in self.reports}
-
-    def applied_values(self):
-        return None if self.current is None else {path: self.current for path in self.reports}
-
-    def export_fragment(self):
-        return f"custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={self.scheduled_values()!r})]\n"
+            set_attribute(runner, path, value)
 
 
 def _runner():
     model = nn.Sequential(nn.LeakyReLU(0.01), nn.LeakyReLU(0.01))
     model.extra = 0.0
     return SimpleNamespace(model=model)
-
-
-def _hook_begin_trunk(hook_spaces, runner):
-    """What OHLHook._begin_trunk does per space (the hook's own code is run below as well)."""
-    from automl_mm.ohl.hook import OHLHook
-
-    hook = OHLHook.__new__(OHLHook)
-    hook.spaces, hook.seed, hook.trunk = hook_spaces, 0, 0
-    hook.layout = SimpleNamespace(copy_id=0)
-    hook._merged_warned = set()
-    OHLHook._begin_trunk(hook, runner)
 
 
 def test_a_space_writing_a_path_it_does_not_report_is_refused_at_its_first_trunk():
@@ -71,7 +45,7 @@ def test_a_space_writing_a_path_it_does_not_report_is_refused_at_its_first_trunk
     check_search_order(runner, [narrow, hidden])  # what it reports does not overlap: passed, the fault
     with pytest.raises(ValueError, match=r"OHL space 'all' \(_Hidden\) wrote attribute path "
                                          r"'model\.\*\.negative_slope' in trunk 0 but reports only \['model\.extra'\]"):
-        _hook_begin_trunk([narrow, hidden], runner)
+        begin_trunk([narrow, hidden], runner)
 
 
 def test_a_space_writing_in_setup_what_it_does_not_report_is_refused():
@@ -89,7 +63,7 @@ def test_reported_paths_and_narrower_spellings_of_them_are_kept():
     # writes one layer of what it reports (the covering path): every value written is reported
     inner = _Hidden('all', writes=['model.0.negative_slope'], reports=['model.*.negative_slope'])
     wide = AttributeSpace(dict(type='Categorical'), target='model.*.negative_slope', choices=[0.3, 0.05], name='w')
-    _hook_begin_trunk([wide, _Hidden('ok', ['model.extra'], ['model.extra']), inner], runner)
+    begin_trunk([wide, _Hidden('ok', ['model.extra'], ['model.extra']), inner], runner)
     assert runner.model.extra in (0.1, 0.2) and runner.model[0].negative_slope in (0.1, 0.2)
     assert runner.model[1].negative_slope in (0.3, 0.05)
 

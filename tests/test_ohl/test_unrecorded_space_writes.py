@@ -22,33 +22,21 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from automl_mm.ohl.attributes import recording_writes
-from automl_mm.ohl.base import PerCopySpace
 from automl_mm.ohl.state_writes import changed_paths, snapshot
+from tests.test_ohl._spaces import UnreportedWrites, begin_trunk
 
 
-class _Writes(PerCopySpace):
+class _Writes(UnreportedWrites):
     """Writes with ``write(runner, value)`` (the drawn choice's value), reporting ``reports`` only."""
 
+    setup_value = 0.25
+
     def __init__(self, write, reports, in_setup=False):
-        super().__init__(dict(type='Categorical', num_choices=2), name='raw')
-        self.write, self.reports, self.in_setup, self.current = write, reports, in_setup, None
+        super().__init__('raw', reports, in_setup)
+        self._write = write
 
-    def setup(self, runner, layout, seed):
-        if self.in_setup:
-            self.write(runner, 0.25)
-
-    def apply(self, sample, runner):
-        self.current = [0.1, 0.2][int(sample)]
-        self.write(runner, self.current)
-
-    def scheduled_values(self):
-        return {path: [0.1, 0.2][int(self.distribution.mode())] for path in self.reports}
-
-    def applied_values(self):
-        return None if self.current is None else {path: self.current for path in self.reports}
-
-    def export_fragment(self):
-        return f"custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={self.scheduled_values()!r})]\n"
+    def write(self, runner, value):
+        self._write(runner, value)
 
 
 def _runner():
@@ -59,16 +47,6 @@ def _runner():
     dataset = SimpleNamespace(pipeline=pipeline)
     return SimpleNamespace(model=model, optim_wrapper=OptimWrapper(optimizer),
                            train_dataloader=SimpleNamespace(dataset=SimpleNamespace(dataset=dataset)))
-
-
-def _hook_begin_trunk(space, runner):
-    from automl_mm.ohl.hook import OHLHook
-
-    hook = OHLHook.__new__(OHLHook)
-    hook.spaces, hook.seed, hook.trunk = [space], 0, 0
-    hook.layout = SimpleNamespace(copy_id=0)
-    hook._merged_warned = set()
-    OHLHook._begin_trunk(hook, runner)
 
 
 def _set_slope(runner, value):  # a plain setattr on a module the space reached itself
@@ -107,22 +85,22 @@ def test_a_write_not_through_set_attribute_is_refused_at_the_first_trunk(write, 
     runner = _runner()
     with pytest.raises(ValueError, match=rf"OHL space 'raw' \(_Writes\) wrote attribute path '{path}' in trunk 0 "
                                          r"but reports only \['model\.extra'\]"):
-        _hook_begin_trunk(_Writes(write, reports=['model.extra']), runner)
+        begin_trunk([_Writes(write, reports=['model.extra'])], runner)
 
 
 @pytest.mark.parametrize('write,path', ROUTES, ids=[w.__name__ for w, _ in ROUTES])
 def test_the_same_write_reported_by_the_space_passes(write, path):
     runner = _runner()
     space = _Writes(write, reports=[path])
-    _hook_begin_trunk(space, runner)
+    begin_trunk([space], runner)
     assert space.current in (0.1, 0.2)
 
 
 def test_a_covering_report_passes_a_narrower_raw_write():
     runner = _runner()
-    _hook_begin_trunk(_Writes(_set_slope, reports=['model.*.negative_slope']), runner)
-    _hook_begin_trunk(_Writes(_beta1, reports=['optim_wrapper.optimizer.param_groups.*.betas']), runner)
-    _hook_begin_trunk(_Writes(_group_lr, reports=['optim_wrapper.optimizer.lr']), runner)  # the base form
+    begin_trunk([_Writes(_set_slope, reports=['model.*.negative_slope'])], runner)
+    begin_trunk([_Writes(_beta1, reports=['optim_wrapper.optimizer.param_groups.*.betas'])], runner)
+    begin_trunk([_Writes(_group_lr, reports=['optim_wrapper.optimizer.lr'])], runner)  # the base form
 
 
 def test_a_raw_write_in_setup_is_recorded_with_its_path():
@@ -171,15 +149,15 @@ def test_a_setters_own_state_beside_a_reported_attribute_is_not_refused():
     runner.train_dataloader.dataset.dataset.pipeline.transforms.append(
         OHLAutoAugment(key='autoaug', elements=[('Posterize', 4.4), ('Invert', None)]))
     bits = 'train_dataloader.dataset.dataset.pipeline.transforms.2.elements.0.magnitude'
-    _hook_begin_trunk(AttributeSpace(dict(type='Categorical'), target=bits, choices=[6.8, 7.6], name='m'), runner)
+    begin_trunk([AttributeSpace(dict(type='Categorical'), target=bits, choices=[6.8, 7.6], name='m')], runner)
     assert runner.train_dataloader.dataset.dataset.pipeline.transforms[2].elements[0].bits in (7, 8)
-    _hook_begin_trunk(AttributeSpace(dict(type='Categorical'), target='model.loss.label_smoothing',
-                                     choices=[0.1, 0.2], name='ls'), runner)
+    begin_trunk([AttributeSpace(dict(type='Categorical'), target='model.loss.label_smoothing',
+                                choices=[0.1, 0.2], name='ls')], runner)
 
     def raw_smoothing(runner, value):
         runner.model.loss.label_smoothing = value
 
-    _hook_begin_trunk(_Writes(raw_smoothing, reports=['model.loss.label_smoothing']), runner)
+    begin_trunk([_Writes(raw_smoothing, reports=['model.loss.label_smoothing'])], runner)
     assert runner.model.loss.label_smoothing in (0.1, 0.2)
 
 
@@ -190,4 +168,4 @@ def test_another_key_of_a_reported_optimiser_group_is_refused():
         group['lr'], group['eps'] = value, value * 1e-6
 
     with pytest.raises(ValueError, match=r"wrote attribute path 'optim_wrapper\.optimizer\.param_groups\.0\.eps'"):
-        _hook_begin_trunk(_Writes(lr_and_eps, reports=['optim_wrapper.optimizer.param_groups.0.lr']), _runner())
+        begin_trunk([_Writes(lr_and_eps, reports=['optim_wrapper.optimizer.param_groups.0.lr'])], _runner())
