@@ -120,7 +120,8 @@ class Accuracy(BaseMetric):
                 where = ', '.join(f'{k}={sample[k]!r}' for k in ('sample_idx', 'img_path') if k in sample)
                 raise ValueError(f'Accuracy: gt_label {int(label)} of the data sample {where or "(unnamed)"} is no '
                                  'class (an unlabelled or ignored image: -1, torch\'s ignore_index -100?); it was '
-                                 'counted a miss. Score labelled images only (the losses here refuse such labels too)')
+                                 'counted a miss. Score labelled images only (a loss here leaves such labels out only '
+                                 'where its ignore_index names them)')
             # a copy of the row: a head's row view of its batch kept (and pickled across ranks) the whole batch
             self.results.append({'pred_score': ranking_of(sample).detach().to('cpu', copy=True), 'gt_label': label})
 

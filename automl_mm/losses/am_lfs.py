@@ -24,7 +24,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from automl_mm.models.losses import CheckedFloat, _check_inputs, _check_reduction, reduce_loss
+from automl_mm.models.losses import (
+    CheckedFloat,
+    ClassWeightAttribute,
+    IgnoreIndexAttribute,
+    _check_inputs,
+    _check_reduction,
+    check_avg_non_ignore,
+    check_ignore_index,
+    class_weight_tensor,
+    ignore_and_reduce,
+    warn_ignored_in_mean,
+)
 from automl_mm.registry import MODELS
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, Interval
 
@@ -224,12 +235,17 @@ class AMLFSLoss(nn.Module):
         loss_weight: Multiplier of the loss.
         parametrisation: ``'monotone'`` or ``'piecewise'`` (see above). A θ of the other layout's length is
             refused with an error naming this key.
+        class_weight: ``C`` weights >= 0 (list, tensor or file path) multiplying each row's loss by its label's,
+            or ``None`` (mmdet's key; :mod:`automl_mm.models.losses`).
+        ignore_index: The label whose rows give loss 0, or ``None``: none (mmdet's key).
+        avg_non_ignore: Without ``avg_factor``, average over the rows not ignored (mmdet's key).
 
     Raises:
         ValueError: ``num_intervals`` not a positive integer, an unknown ``parametrisation``, a ``theta`` of the
             wrong length or not finite, ``scale`` neither ``None`` nor a finite number > 0, ``eps`` outside
-            (0, 1), ``loss_weight`` not a finite number >= 0 (``scale``, ``eps``, ``loss_weight`` and ``theta`` are
-            checked on every write).
+            (0, 1), ``loss_weight`` not a finite number >= 0, a bad ``class_weight`` / ``ignore_index`` /
+            ``avg_non_ignore`` (``scale``, ``eps``, ``loss_weight``, ``theta``, ``class_weight`` and ``ignore_index``
+            are checked on every write).
 
     Examples:
         >>> loss = AMLFSLoss(parametrisation='piecewise')
@@ -251,14 +267,20 @@ class AMLFSLoss(nn.Module):
                          interval=Interval(0.0, INF, low_open=True))
     eps = CheckedFloat(lambda v: 0.0 < v < 1.0, 'in (0, 1)', interval=Interval(0.0, 1.0, low_open=True, high_open=True))
     loss_weight = CheckedFloat(lambda v: math.isfinite(v) and v >= 0, 'a finite number >= 0', interval=NON_NEGATIVE)
+    class_weight = ClassWeightAttribute()
+    ignore_index = IgnoreIndexAttribute()
 
     def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
                  scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0,
-                 parametrisation: str = 'monotone') -> None:
+                 parametrisation: str = 'monotone', class_weight: Sequence[float] | str | None = None,
+                 ignore_index: int | None = None, avg_non_ignore: bool = False) -> None:
         super().__init__()
         self.num_intervals = _check_num_intervals(num_intervals)
         self.parametrisation = check_parametrisation(parametrisation)
         self.scale, self.eps, self.loss_weight = scale, eps, loss_weight
+        self.class_weight, self.ignore_index = class_weight, ignore_index
+        self.avg_non_ignore = check_avg_non_ignore('AMLFSLoss', avg_non_ignore)
+        warn_ignored_in_mean('AMLFSLoss', self.ignore_index, self.avg_non_ignore, 'mean')
         self.register_buffer('_theta', self.cross_entropy_theta())
         if theta is not None:
             self.theta = theta
@@ -355,22 +377,29 @@ class AMLFSLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, weight_norm: torch.Tensor | None = None,
                 feat_norm: torch.Tensor | None = None, weight: torch.Tensor | None = None,
-                avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None) -> torch.Tensor:
+                avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None,
+                ignore_index: int | None = None) -> torch.Tensor:
         """Mean loss over the batch (mmdet's weighting and reduction where given), times ``loss_weight``.
+
+        Row ``i``'s ``-log tau(p_y)`` is multiplied by ``class_weight[y_i]``; a row labelled ``ignore_index`` gives
+        0, and counts in the mean's ``N`` unless ``avg_non_ignore`` (mmdet's ``CrossEntropyLoss``, which identity θ
+        equals for every such key; :mod:`automl_mm.models.losses`).
 
         Args:
             logits: ``(N, C)`` bias-free logits ``W x``.
-            target: ``(N,)`` class indices.
+            target: ``(N,)`` class indices in ``[0, C)`` or ``ignore_index``.
             weight_norm: ``(C,)`` norms of the class weights ``||W_j||``.
             feat_norm: ``(N,)`` norms of the features ``||x||``.
             weight: ``(N,)`` weight of each row (mmdet's ``label_weights``), by keyword.
             avg_factor: Divisor of the weighted sum instead of ``N`` (mmdet's), by keyword.
             reduction_override: ``'none'`` (``(N,)`` out), ``'mean'`` or ``'sum'``, by keyword.
+            ignore_index: Instead of the loss's ``ignore_index`` for this call (mmdet's key), by keyword.
 
         Raises:
             ValueError: norms not given (e.g. called by an mmdet bbox or dense head, which passes
-                ``(cls_score, labels, label_weights, avg_factor=..., reduction_override=...)``), or inputs of the
-                wrong shape.
+                ``(cls_score, labels, label_weights, avg_factor=..., reduction_override=...)``), inputs of the
+                wrong shape, a label outside ``[0, C)`` and not ``ignore_index``, a ``class_weight`` not of ``C``
+                values.
         """
         if weight_norm is None or feat_norm is None:
             called_by = (' (it was called with mmdet\'s loss_cls arguments: mmdet\'s bbox and dense heads pass '
@@ -380,10 +409,12 @@ class AMLFSLoss(nn.Module):
                              f'from the logits{called_by}; use it in a head that passes them, e.g. '
                              'CosineLinearClsHead')
         _check_reduction('AMLFSLoss', reduction_override, 'reduction_override')
+        ignore_index = self.ignore_index if ignore_index is None else check_ignore_index('AMLFSLoss', ignore_index)
         if logits.dim() != 2:
             raise ValueError(f'logits must be (N, C), got shape {tuple(logits.shape)}')
         num, classes = logits.shape
-        target = _check_inputs('AMLFSLoss', logits, target)  # fewer targets than rows were paired with wrong rows
+        # fewer targets than rows were paired with wrong rows; ignored rows get the placeholder class 0
+        target, keep = _check_inputs('AMLFSLoss', logits, target, ignore_index)
         if tuple(weight_norm.shape) != (classes,) or tuple(feat_norm.shape) != (num,):
             raise ValueError(f'weight_norm must be ({classes},) and feat_norm ({num},) for logits of shape '
                              f'{tuple(logits.shape)}, got {tuple(weight_norm.shape)} and {tuple(feat_norm.shape)}')
@@ -392,7 +423,6 @@ class AMLFSLoss(nn.Module):
         norms = feat_norm.to(dtype)[:, None] * weight_norm.to(dtype)[None, :]
         # 1e-12 (not finfo.tiny): its square must not underflow, or a zero feature gets a NaN gradient.
         cos = (logits / norms.clamp(min=1e-12)).clamp(-1.0, 1.0)
-        target = target.reshape(-1).long()
         if self.scale is None:
             scaled, size = logits, norms.gather(1, target[:, None])
         else:
@@ -402,7 +432,12 @@ class AMLFSLoss(nn.Module):
         margin = size * (self.t_function(cos_y) - cos_y)
         modified = scaled.scatter_add(1, target[:, None], margin)
         log_p = F.log_softmax(modified, dim=1).gather(1, target[:, None]).squeeze(1)
-        loss = reduce_loss('AMLFSLoss', -self._log_tau(log_p), weight, reduction_override or 'mean', avg_factor)
+        loss = -self._log_tau(log_p)
+        class_weight = class_weight_tensor('AMLFSLoss', self.class_weight, logits)
+        if class_weight is not None:
+            loss = loss * class_weight[target]
+        loss = ignore_and_reduce('AMLFSLoss', loss, keep, weight, reduction_override or 'mean', avg_factor,
+                                 self.avg_non_ignore)
         return loss * self.loss_weight
 
     def extra_repr(self) -> str:

@@ -6,16 +6,35 @@ and class indices ``(N,)`` and returns the mean loss over the batch (a scalar, i
 
 Each also follows mmdet's ``loss_cls`` convention, so it can be the ``loss_cls`` of an mmdet softmax head
 (``loss_cls=dict(type='automl_mm.GeneralizedCrossEntropyLoss')``; background is the last of ``C + 1`` classes):
-``forward(logits, target, weight=None, avg_factor=None, reduction_override=None)`` with one weight per row,
-reduced by mmdet's ``weight_reduce_loss`` (``sum(weight * loss) / avg_factor`` for ``'mean'`` with an
-``avg_factor``), and the keys ``reduction`` and ``use_sigmoid`` (``False`` only: these are softmax losses).
+``forward(logits, target, weight=None, avg_factor=None, reduction_override=None, ignore_index=None)`` with one
+weight per row, reduced by mmdet's ``weight_reduce_loss`` (``sum(weight * loss) / avg_factor`` for ``'mean'`` with
+an ``avg_factor``), and the keys ``reduction``, ``use_sigmoid`` (``False`` only: these are softmax losses),
+``class_weight``, ``ignore_index`` and ``avg_non_ignore``, which mean what they mean in mmdet's
+``CrossEntropyLoss`` (``mmdet/models/losses/cross_entropy_loss.py``, ``cross_entropy``):
+
+- ``class_weight``: ``C`` numbers >= 0 (``C + 1`` in an mmdet softmax head), or a file path (``.npy``; ``.json`` /
+  ``.yaml`` / ``.pkl`` read by ``mmengine.load``: mmseg's form, mmdet takes a list only). Row ``i``'s loss is
+  multiplied by ``class_weight[y_i]``; the mean still divides by ``N`` (or ``avg_factor``), not by the summed
+  weights (mmdet's ``F.cross_entropy(..., reduction='none')`` then ``weight_reduce_loss``, unlike torch's
+  ``reduction='mean'``). With label smoothing or soft targets ``q``: ``-sum_j class_weight[j] q_j log p_j``
+  (torch's, and mmpretrain's ``LabelSmoothLoss``).
+- ``ignore_index``: rows whose label equals it give loss 0 and no gradient; they still count in ``'mean'``'s ``N``
+  unless ``avg_non_ignore=True`` (then ``avg_factor`` is the number of rows not ignored, where none is given).
+  Unlike mmdet, whose ``None`` means torch's -100, ``None`` ignores nothing: a label outside ``[0, C)`` (-100 too)
+  is refused, naming ``ignore_index``.
+
+At smoothing 0 and for every such key, ``CrossEntropyLoss`` equals mmdet's (tested against mmdet itself).
 """
 from __future__ import annotations
 
 import math
+import numbers
+import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,7 +46,15 @@ from automl_mm.utils.intervals import INF, NON_NEGATIVE, Interval
 REDUCTIONS = ('none', 'mean', 'sum')
 
 
-def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor,
+                  ignore_index: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Class indices ``(N,)`` (long) for ``logits`` ``(N, C)``, and the mask ``(N,)`` of rows kept: ``None`` where no
+    label equals ``ignore_index``; else ignored rows get index 0 (a placeholder: the caller zeroes their loss).
+
+    Raises:
+        ValueError: logits not ``(N, C)``, probabilities or non-integer targets, not one target per row, or a
+            label outside ``[0, C)`` that is not ``ignore_index``.
+    """
     if logits.dim() != 2:
         raise ValueError(f'{name} needs logits of shape (N, C), got {tuple(logits.shape)}')
     if target.is_floating_point() and target.shape == logits.shape:
@@ -40,18 +67,151 @@ def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor) -> torc
     target = target.reshape(-1).long()
     if target.numel() != logits.shape[0]:
         raise ValueError(f'{name}: {target.numel()} targets for {logits.shape[0]} rows of logits')
+    keep = None
+    if ignore_index is not None:
+        ignored = target == ignore_index
+        if ignored.any():
+            keep, target = ~ignored, target.masked_fill(ignored, 0)
     bad = (target < 0) | (target >= logits.shape[1])
     if bad.any():
-        raise ValueError(f'{name}: class index {int(target[bad][0])} outside [0, {logits.shape[1]}) (cross-entropy '
-                         'dropped -100 as torch\'s ignore_index from the mean without a word)')
-    return target
+        value = int(target[bad][0])
+        hint = (f'; set ignore_index={value} to leave such rows out of the loss (mmdet\'s CrossEntropyLoss drops '
+                '-100 by default; here a label is dropped only where ignore_index names it)' if value < 0 else '')
+        raise ValueError(f'{name}: class index {value} outside [0, {logits.shape[1]}), ignore_index={ignore_index}'
+                         f'{hint}')
+    return target, keep
 
 
-def _target_log_prob(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _target_log_prob(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``log p_y``, ``(N,)``, from a log-softmax (stable for confidently wrong samples), for class indices
-    ``target`` checked first (:func:`_check_inputs`, whose errors name the loss ``name``)."""
-    target = _check_inputs(name, logits, target)
+    ``target`` ``(N,)`` already checked (:func:`_check_inputs`)."""
     return F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+
+
+def load_class_weight(name: str, value: Any) -> list[float] | None:
+    """mmdet's ``class_weight`` as a list of floats (as mmdet's ``CrossEntropyLoss`` keeps it), checked.
+
+    Args:
+        name: The loss's name, for errors.
+        value: ``None``; a list / tuple / 1-d array or tensor of ``C`` numbers >= 0 (mmdet's ``DETRHead`` passes a
+            tensor of ``num_classes + 1``); or a file path: ``.npy`` (``numpy.load``), else ``mmengine.load``
+            (``.json``, ``.yaml``, ``.pkl``), as mmseg's ``get_class_weight`` reads it (mmdet takes a list only).
+
+    Raises:
+        FileNotFoundError: a path that is no file.
+        ValueError: a single number, not a flat non-empty list of numbers, a value < 0 or not finite, or a file
+            that cannot be read; each naming ``class_weight`` (and the file).
+    """
+    if value is None:
+        return None
+    key, where = f'{name}: class_weight', ''
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'{key}: no file {path!r} (a path is read as mmseg reads it: .npy by numpy, '
+                                    '.json / .yaml / .pkl by mmengine.load)')
+        try:
+            import mmengine
+            value = np.load(path) if path.endswith('.npy') else mmengine.load(path)
+        except Exception as err:  # noqa: BLE001 - any reader's error, named with the file
+            raise ValueError(f'{key}: cannot read {path!r}: {type(err).__name__}: {err}') from err
+        where = f' (read from {path!r})'
+    if torch.is_tensor(value):
+        value = value.detach().cpu()
+    if isinstance(value, (bool, numbers.Number)) or (hasattr(value, 'ndim') and value.ndim == 0):
+        raise ValueError(f'{key} must be one weight per class (C numbers, C + 1 in an mmdet softmax head), got the '
+                         f'single number {value!r}{where} (mmdet\'s DETRHead alone turns a number into its list)')
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'{key} must be a list of numbers, one per class, or a file path, got {value!r}{where}') \
+            from err
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f'{key} must be a flat non-empty list (one weight per class), got shape {array.shape}'
+                         f'{where}')
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError(f'{key} must hold finite numbers >= 0, got {array.tolist()}{where}')
+    return array.tolist()
+
+
+def check_ignore_index(name: str, value: Any) -> int | None:
+    """``ignore_index`` as an int, or ``None`` (no label ignored).
+
+    Raises:
+        ValueError: a bool or a non-integer (e.g. ``-100.0``), naming ``ignore_index``.
+    """
+    if value is None:
+        return None
+    if torch.is_tensor(value) and value.dim() == 0 and not value.is_floating_point() and value.dtype != torch.bool:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f'{name}: ignore_index must be an int (the label whose rows are left out) or None, got '
+                         f'{value!r}')
+    return int(value)
+
+
+class ClassWeightAttribute:
+    """A loss's ``class_weight``, checked and converted (:func:`load_class_weight`) on every write: the
+    constructor's and an attribute write (mmdet's ``DETRHead``, an OHL ``SetAttributesHook``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f'_checked_{name}'
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else obj.__dict__.get(self.slot)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = load_class_weight(type(obj).__name__, value)
+
+
+class IgnoreIndexAttribute(ClassWeightAttribute):
+    """A loss's ``ignore_index``, checked (:func:`check_ignore_index`) on every write."""
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = check_ignore_index(type(obj).__name__, value)
+
+
+def check_avg_non_ignore(name: str, value: Any) -> bool:
+    """``avg_non_ignore`` (mmdet's key), which must be a bool (``'no'`` would be truthy)."""
+    if not isinstance(value, bool):
+        raise ValueError(f'{name}: avg_non_ignore must be True or False, got {value!r}')
+    return value
+
+
+def warn_ignored_in_mean(name: str, ignore_index: int | None, avg_non_ignore: bool, reduction: str) -> None:
+    """mmdet's warning: with ``ignore_index`` and ``'mean'``, ignored rows still count in the mean's ``N``."""
+    if ignore_index is not None and not avg_non_ignore and reduction == 'mean':
+        warnings.warn(f'{name}: with ignore_index={ignore_index} and avg_non_ignore=False (mmdet\'s default) the '
+                      'mean divides by every row, ignored ones too; set avg_non_ignore=True to average over the '
+                      'rows not ignored, as torch\'s cross_entropy does', stacklevel=3)
+
+
+def class_weight_tensor(name: str, class_weight: list[float] | None, logits: torch.Tensor) -> torch.Tensor | None:
+    """``class_weight`` as a ``(C,)`` tensor of the logits' dtype and device (mmdet's ``new_tensor``).
+
+    Raises:
+        ValueError: not one weight per column of ``logits`` ``(N, C)``.
+    """
+    if class_weight is None:
+        return None
+    if len(class_weight) != logits.shape[-1]:
+        raise ValueError(f'{name}: class_weight has {len(class_weight)} values, but the logits have '
+                         f'{logits.shape[-1]} classes (an mmdet softmax head scores num_classes + 1: background '
+                         'last)')
+    return logits.new_tensor(class_weight)
+
+
+def ignore_and_reduce(name: str, loss: torch.Tensor, keep: torch.Tensor | None, weight: torch.Tensor | None,
+                      reduction: str, avg_factor: float | torch.Tensor | None,
+                      avg_non_ignore: bool) -> torch.Tensor:
+    """Zero the ignored rows of ``loss`` ``(N,)`` (``keep`` False), then weight and reduce as mmdet's
+    ``cross_entropy`` does: with ``avg_non_ignore``, ``'mean'`` and no ``avg_factor``, divide by the number of rows
+    kept (mmdet's ``label.numel() - ignored``, so ``N`` where nothing is ignored)."""
+    if keep is not None:
+        loss = torch.where(keep, loss, torch.zeros_like(loss))
+    if avg_factor is None and avg_non_ignore and reduction == 'mean':
+        avg_factor = loss.numel() if keep is None else int(keep.sum())
+    return reduce_loss(name, loss, weight, reduction, avg_factor)
 
 
 class CheckedFloat:
@@ -154,11 +314,17 @@ def reduce_loss(name: str, loss: torch.Tensor, weight: torch.Tensor | None = Non
 
 
 class _ClassificationLoss(nn.Module):
-    """Shared keys and reduction of the losses below; subclasses compute ``_per_row(logits, target) -> (N,)``."""
+    """Shared keys and reduction of the losses below; subclasses compute ``_per_row(logits, target) -> (N,)`` for
+    checked class indices (``CrossEntropyLoss`` overrides ``_rows``, which applies ``class_weight``)."""
 
     loss_weight = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0', interval=NON_NEGATIVE)
+    class_weight = ClassWeightAttribute()
+    ignore_index = IgnoreIndexAttribute()
+    #: whether ``(N, C)`` float class probabilities are taken as the target (CrossEntropyLoss, LabelSmoothingLoss)
+    takes_probabilities = False
 
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', use_sigmoid: bool = False) -> None:
+    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', use_sigmoid: bool = False,
+                 class_weight: Any = None, ignore_index: int | None = None, avg_non_ignore: bool = False) -> None:
         super().__init__()
         name = type(self).__name__
         _check_reduction(name, reduction)
@@ -169,35 +335,56 @@ class _ClassificationLoss(nn.Module):
         self.use_sigmoid = False  # read by mmdet's dense heads
         self.reduction = reduction
         self.loss_weight = loss_weight
+        self.class_weight = class_weight
+        self.ignore_index = ignore_index
+        self.avg_non_ignore = check_avg_non_ignore(name, avg_non_ignore)
+        warn_ignored_in_mean(name, self.ignore_index, self.avg_non_ignore, reduction)
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def _rows(self, logits: torch.Tensor, target: torch.Tensor, class_weight: torch.Tensor | None) -> torch.Tensor:
+        """``(N,)`` loss of each row times ``class_weight[y]`` (``(C,)`` or ``None``)."""
+        loss = self._per_row(logits, target)
+        return loss if class_weight is None else loss * class_weight[target]
+
     def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
-                avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None) -> torch.Tensor:
+                avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None,
+                ignore_index: int | None = None) -> torch.Tensor:
         """The loss of ``logits`` ``(N, C)`` against class indices ``(N,)``, times ``loss_weight``.
 
         Args:
             logits: ``(N, C)`` scores.
-            target: ``(N,)`` class indices in ``[0, C)``.
+            target: ``(N,)`` class indices in ``[0, C)`` or ``ignore_index``.
             weight: ``(N,)`` weight of each row (mmdet's ``label_weights``).
             avg_factor: Divisor of the weighted sum for ``'mean'`` (mmdet's number of sampled rois or anchors).
             reduction_override: ``'none'``, ``'mean'`` or ``'sum'`` instead of ``reduction``.
+            ignore_index: Instead of the loss's ``ignore_index`` for this call (mmdet's ``forward`` key);
+                ``None``: the loss's.
 
         Returns:
-            A scalar, or ``(N,)`` for ``'none'``; float32 for float16 / bfloat16 logits, which are evaluated in
-            float32 (the gradient reaches them in their dtype).
+            A scalar, or ``(N,)`` for ``'none'`` (0 at ignored rows); float32 for float16 / bfloat16 logits, which
+            are evaluated in float32 (the gradient reaches them in their dtype).
 
         Raises:
-            ValueError: index targets that are not integers, not one per row or outside ``[0, C)``; a weight
-                not one per row; an unknown ``reduction_override``.
+            ValueError: index targets that are not integers, not one per row or outside ``[0, C)`` and not
+                ``ignore_index``; a weight not one per row; a ``class_weight`` not of ``C`` values; an unknown
+                ``reduction_override``; an ``ignore_index`` that is not an int.
         """
         name = type(self).__name__
         _check_reduction(name, reduction_override, 'reduction_override')
+        ignore_index = self.ignore_index if ignore_index is None else check_ignore_index(name, ignore_index)
         # half logits are evaluated in float32, as AMLFSLoss does: in float16 a batch's sum passed 65504 (inf)
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) if logits.is_floating_point() else logits
-        loss = self._per_row(logits, target)
-        return self.loss_weight * reduce_loss(name, loss, weight, reduction_override or self.reduction, avg_factor)
+        if logits.dim() != 2:
+            raise ValueError(f'{name} needs logits of shape (N, C), got {tuple(logits.shape)}')
+        class_weight = class_weight_tensor(name, self.class_weight, logits)
+        keep = None
+        if not (self.takes_probabilities and target.is_floating_point() and target.shape == logits.shape):
+            target, keep = _check_inputs(name, logits, target, ignore_index)
+        loss = self._rows(logits, target, class_weight)
+        return self.loss_weight * ignore_and_reduce(name, loss, keep, weight, reduction_override or self.reduction,
+                                                    avg_factor, self.avg_non_ignore)
 
 
 @MODELS.register_module()
@@ -212,10 +399,15 @@ class CrossEntropyLoss(_ClassificationLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+        class_weight: ``C`` weights >= 0 (list, tensor or file path), one per class, or ``None`` (mmdet's key;
+            see the module docstring).
+        ignore_index: The label whose rows give loss 0, or ``None`` (mmdet's key; see the module docstring).
+        avg_non_ignore: With ``'mean'`` and no ``avg_factor``, average over the rows not ignored (mmdet's key).
 
     Raises:
         ValueError: ``label_smoothing`` outside [0, 1), ``loss_weight`` not a finite number >= 0, an unknown
-            ``reduction``, ``use_sigmoid=True`` (the numbers are checked on every write too).
+            ``reduction``, ``use_sigmoid=True``, a bad
+            ``class_weight``, ``ignore_index`` or ``avg_non_ignore`` (all but the last checked on every write too).
 
     Examples:
         >>> loss = CrossEntropyLoss()
@@ -225,16 +417,20 @@ class CrossEntropyLoss(_ClassificationLoss):
 
     label_smoothing = CheckedFloat(lambda v: 0.0 <= v < 1.0, 'in [0, 1)', interval=Interval(0.0, 1.0, high_open=True))
 
+    takes_probabilities = True
+
     def __init__(self, label_smoothing: float = 0.0, loss_weight: float = 1.0, reduction: str = 'mean',
-                 use_sigmoid: bool = False) -> None:
-        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
+                 use_sigmoid: bool = False, class_weight: Any = None, ignore_index: int | None = None,
+                 avg_non_ignore: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid,
+                         class_weight=class_weight, ignore_index=ignore_index, avg_non_ignore=avg_non_ignore)
         self.label_smoothing = label_smoothing
 
-    def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        # class indices (N,), or class probabilities (N, C), which go as they are
-        if not (target.is_floating_point() and target.shape == logits.shape):
-            target = _check_inputs(type(self).__name__, logits, target)
-        return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing, reduction='none')
+    def _rows(self, logits: torch.Tensor, target: torch.Tensor, class_weight: torch.Tensor | None) -> torch.Tensor:
+        # checked class indices (N,), or class probabilities (N, C), which go as they are; mmdet's call (its
+        # ignore_index is applied by the caller, which zeroes those rows)
+        return F.cross_entropy(logits, target, weight=class_weight, label_smoothing=self.label_smoothing,
+                               reduction='none')
 
 
 @MODELS.register_module()
@@ -251,10 +447,15 @@ class LabelSmoothingLoss(CrossEntropyLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+        class_weight: ``C`` weights >= 0 (list, tensor or file path), one per class, or ``None`` (mmdet's key;
+            see the module docstring).
+        ignore_index: The label whose rows give loss 0, or ``None`` (mmdet's key; see the module docstring).
+        avg_non_ignore: With ``'mean'`` and no ``avg_factor``, average over the rows not ignored (mmdet's key).
 
     Raises:
         ValueError: ``smoothing`` outside [0, 1), ``loss_weight`` not a finite number >= 0, an unknown ``reduction``,
-            ``use_sigmoid=True`` (the numbers are checked on every write too).
+            ``use_sigmoid=True``, a bad
+            ``class_weight``, ``ignore_index`` or ``avg_non_ignore`` (all but the last checked on every write too).
 
     Examples:
         >>> loss = LabelSmoothingLoss(smoothing=0.1)
@@ -263,9 +464,11 @@ class LabelSmoothingLoss(CrossEntropyLoss):
     """
 
     def __init__(self, smoothing: float = 0.1, loss_weight: float = 1.0, reduction: str = 'mean',
-                 use_sigmoid: bool = False) -> None:
+                 use_sigmoid: bool = False, class_weight: Any = None, ignore_index: int | None = None,
+                 avg_non_ignore: bool = False) -> None:
         super().__init__(label_smoothing=smoothing, loss_weight=loss_weight, reduction=reduction,
-                         use_sigmoid=use_sigmoid)
+                         use_sigmoid=use_sigmoid, class_weight=class_weight, ignore_index=ignore_index,
+                         avg_non_ignore=avg_non_ignore)
 
     smoothing = _CheckedAlias('label_smoothing', doc=(
         '``eps``: the ``label_smoothing`` the loss computes with (one value under both names, so an OHL space or '
@@ -286,10 +489,15 @@ class GeneralizedCrossEntropyLoss(_ClassificationLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+        class_weight: ``C`` weights >= 0 (list, tensor or file path), one per class, or ``None`` (mmdet's key;
+            see the module docstring).
+        ignore_index: The label whose rows give loss 0, or ``None`` (mmdet's key; see the module docstring).
+        avg_non_ignore: With ``'mean'`` and no ``avg_factor``, average over the rows not ignored (mmdet's key).
 
     Raises:
         ValueError: ``q`` outside (0, 1], ``loss_weight`` not a finite number >= 0, an unknown ``reduction``,
-            ``use_sigmoid=True`` (the numbers are checked on every write too).
+            ``use_sigmoid=True``, a bad
+            ``class_weight``, ``ignore_index`` or ``avg_non_ignore`` (all but the last checked on every write too).
 
     Examples:
         >>> loss = GeneralizedCrossEntropyLoss(q=0.7)
@@ -300,13 +508,15 @@ class GeneralizedCrossEntropyLoss(_ClassificationLoss):
     q = CheckedFloat(lambda v: 0.0 < v <= 1.0, 'in (0, 1]', interval=Interval(0.0, 1.0, low_open=True))
 
     def __init__(self, q: float = 0.7, loss_weight: float = 1.0, reduction: str = 'mean',
-                 use_sigmoid: bool = False) -> None:
-        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
+                 use_sigmoid: bool = False, class_weight: Any = None, ignore_index: int | None = None,
+                 avg_non_ignore: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid,
+                         class_weight=class_weight, ignore_index=ignore_index, avg_non_ignore=avg_non_ignore)
         self.q = q
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # p_y^q = exp(q log p_y): no 0^q at underflow, finite gradients everywhere
-        return -torch.expm1(self.q * _target_log_prob(type(self).__name__, logits, target)) / self.q
+        return -torch.expm1(self.q * _target_log_prob(logits, target)) / self.q
 
 
 @MODELS.register_module()
@@ -325,11 +535,15 @@ class SymmetricCrossEntropyLoss(_ClassificationLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+        class_weight: ``C`` weights >= 0 (list, tensor or file path), one per class, or ``None`` (mmdet's key;
+            see the module docstring).
+        ignore_index: The label whose rows give loss 0, or ``None`` (mmdet's key; see the module docstring).
+        avg_non_ignore: With ``'mean'`` and no ``avg_factor``, average over the rows not ignored (mmdet's key).
 
     Raises:
         ValueError: ``alpha`` or ``beta`` not a finite number >= 0, ``log_zero`` not a finite number < 0,
-            ``loss_weight`` not a finite number >= 0, an unknown ``reduction``, ``use_sigmoid=True`` (the numbers are
-            checked on every write too).
+            ``loss_weight`` not a finite number >= 0, an unknown ``reduction``, ``use_sigmoid=True``, a bad
+            ``class_weight``, ``ignore_index`` or ``avg_non_ignore`` (all but the last checked on every write too).
 
     Examples:
         >>> loss = SymmetricCrossEntropyLoss()
@@ -343,12 +557,14 @@ class SymmetricCrossEntropyLoss(_ClassificationLoss):
                           interval=Interval(-INF, 0.0, high_open=True))
 
     def __init__(self, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0, loss_weight: float = 1.0,
-                 reduction: str = 'mean', use_sigmoid: bool = False) -> None:
-        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
+                 reduction: str = 'mean', use_sigmoid: bool = False, class_weight: Any = None,
+                 ignore_index: int | None = None, avg_non_ignore: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid,
+                         class_weight=class_weight, ignore_index=ignore_index, avg_non_ignore=avg_non_ignore)
         self.alpha, self.beta, self.log_zero = alpha, beta, log_zero
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        log_p = _target_log_prob(type(self).__name__, logits, target)
+        log_p = _target_log_prob(logits, target)
         rce = -self.log_zero * -torch.expm1(log_p)  # -A (1 - p_y)
         return self.alpha * -log_p + self.beta * rce
 
@@ -367,10 +583,15 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
         loss_weight: Multiplier of the loss.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (mmdet's key; see the module docstring).
         use_sigmoid: ``False`` only (mmdet's key; a softmax loss).
+        class_weight: ``C`` weights >= 0 (list, tensor or file path), one per class, or ``None`` (mmdet's key;
+            see the module docstring).
+        ignore_index: The label whose rows give loss 0, or ``None`` (mmdet's key; see the module docstring).
+        avg_non_ignore: With ``'mean'`` and no ``avg_factor``, average over the rows not ignored (mmdet's key).
 
     Raises:
         ValueError: ``epsilon`` not a finite number >= -1, ``loss_weight`` not a finite number >= 0, an unknown
-            ``reduction``, ``use_sigmoid=True`` (the numbers are checked on every write too).
+            ``reduction``, ``use_sigmoid=True``, a bad
+            ``class_weight``, ``ignore_index`` or ``avg_non_ignore`` (all but the last checked on every write too).
 
     Examples:
         >>> loss = Poly1CrossEntropyLoss(epsilon=1.0)
@@ -381,10 +602,12 @@ class Poly1CrossEntropyLoss(_ClassificationLoss):
     epsilon = CheckedFloat(_finite_at_least(-1.0), 'a finite number >= -1', interval=Interval(-1.0, INF))
 
     def __init__(self, epsilon: float = 1.0, loss_weight: float = 1.0, reduction: str = 'mean',
-                 use_sigmoid: bool = False) -> None:
-        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid)
+                 use_sigmoid: bool = False, class_weight: Any = None, ignore_index: int | None = None,
+                 avg_non_ignore: bool = False) -> None:
+        super().__init__(loss_weight=loss_weight, reduction=reduction, use_sigmoid=use_sigmoid,
+                         class_weight=class_weight, ignore_index=ignore_index, avg_non_ignore=avg_non_ignore)
         self.epsilon = epsilon
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        log_p = _target_log_prob(type(self).__name__, logits, target)
+        log_p = _target_log_prob(logits, target)
         return -log_p - self.epsilon * torch.expm1(log_p)

@@ -137,8 +137,9 @@ def test_a_score_replaced_after_the_head_is_ranked_not_the_heads_logits():
 
 @pytest.mark.parametrize('label', [-1, -100])
 def test_a_negative_label_is_refused_not_counted_a_miss(label):
-    """A label of -1 or -100 (an unlabelled / ignored image: torch's ignore_index, which the losses here refuse) is no
-    class: Accuracy counted it a miss, so a split with one such image beside one right image read 50 % top-1."""
+    """A label of -1 or -100 (an unlabelled / ignored image: torch's ignore_index, which the losses here refuse unless
+    their ignore_index names it) is no class: Accuracy counted it a miss, so a split with one such image beside one
+    right image read 50 % top-1."""
     metric = Accuracy()
     right = {'pred_score': torch.tensor([0.9, 0.1]), 'gt_label': torch.tensor([0]), 'sample_idx': 6}
     with pytest.raises(ValueError, match=rf'Accuracy: gt_label {label} of the data sample sample_idx=7 is no class'):
