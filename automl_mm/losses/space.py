@@ -5,6 +5,7 @@ import math
 import os.path as osp
 import pprint
 import re
+import warnings
 from typing import Any
 
 import torch
@@ -20,6 +21,10 @@ from automl_mm.utils.io import remove_files, savefig_atomic
 
 from .am_lfs import AMLFSLoss
 from .parametrisation import check_parametrisation
+
+#: the settings of the target AMLFSLoss that the learned loss keeps (besides θ, M and the parametrisation), with
+#: AMLFSLoss's defaults, which the exported fragment writes too
+LOSS_SETTINGS = dict(scale=None, eps=1e-6, loss_weight=1.0, class_weight=None, ignore_index=None, avg_non_ignore=False)
 
 
 def _config_text(node: dict) -> str:
@@ -87,7 +92,7 @@ class LossFunctionSpace(AttributeSpace):
             DiagGaussian(mean=[0.0], std=min(self._std) if isinstance(self._std, (list, tuple)) else self._std,
                          learn_std=True)
         self._learn_std = learn_std
-        self._loss_kwargs: dict = {}  # the target loss's scale, eps, loss_weight (resolve)
+        self._loss_kwargs: dict = {}  # the target loss's LOSS_SETTINGS (resolve)
         self.name = name  # named by _distribution's errors before the base class sets it
         super().__init__(None if num_intervals is None else self._distribution(num_intervals), target=target,
                          name=name)
@@ -123,14 +128,15 @@ class LossFunctionSpace(AttributeSpace):
         if len(counts) > 1:
             raise ValueError(f'the AMLFSLoss modules at {self.targets} have different num_intervals {counts}')
         # the learned loss (learned_loss, reported values, the exported fragment) is the one trained: with the
-        # target's scale, eps and loss_weight (the fragment used to drop them: scale=16 became scale=None)
-        settings = {(loss.scale, loss.eps, loss.loss_weight) for loss in losses}
+        # target's scale, eps and loss_weight (the fragment used to drop them: scale=16 became scale=None), and
+        # its class_weight, ignore_index and avg_non_ignore (dropped too: the retrain weighted every class 1)
+        settings = {tuple(tuple(v) if isinstance(v, list) else v for v in self._settings_of(loss).values())
+                    for loss in losses}
         if len(settings) > 1:
-            raise ValueError(f'the AMLFSLoss modules at {self.targets} differ in (scale, eps, loss_weight): '
+            raise ValueError(f'the AMLFSLoss modules at {self.targets} differ in ({", ".join(LOSS_SETTINGS)}): '
                              f'{sorted(settings, key=repr)}; one space learns one loss')
-        if settings:
-            scale, eps, loss_weight = settings.pop()
-            self._loss_kwargs = dict(scale=scale, eps=eps, loss_weight=loss_weight)
+        if losses:
+            self._loss_kwargs = self._settings_of(losses[0])
         if self.num_intervals is None:
             if not counts:
                 raise ValueError(f'LossFunctionSpace: no AMLFSLoss at {self.targets} to take num_intervals from; '
@@ -194,9 +200,16 @@ class LossFunctionSpace(AttributeSpace):
         """An ``AMLFSLoss`` holding the current mean θ (after projection)."""
         return self._loss(self.distribution.mode().tolist())
 
+    @staticmethod
+    def _settings_of(loss: AMLFSLoss) -> dict:
+        """The target loss's settings other than θ, M and the parametrisation (``LOSS_SETTINGS``)."""
+        return {key: getattr(loss, key) for key in LOSS_SETTINGS}
+
     def _loss(self, theta: Any) -> AMLFSLoss:
-        return AMLFSLoss(num_intervals=self.num_intervals, theta=theta, parametrisation=self.parametrisation,
-                         **self._loss_kwargs)
+        with warnings.catch_warnings():  # the avg_non_ignore advice, given once when the target was built
+            warnings.simplefilter('ignore', UserWarning)
+            return AMLFSLoss(num_intervals=self.num_intervals, theta=theta, parametrisation=self.parametrisation,
+                             **self._loss_kwargs)
 
     def reported(self, value: Any) -> list[float]:
         # θ as the loss ran with it (the piecewise layout's invalid samples are projected); the raw Gaussian sample
@@ -209,8 +222,9 @@ class LossFunctionSpace(AttributeSpace):
         attribute mmpretrain-style heads build from ``loss``, is set through ``loss``; another attribute, e.g.
         ``loss_cls``, through its own name). A target that does not map to config keys (list indices, ``*``) gets
         a comment naming it instead: the fragment used to set ``model.head.loss`` whatever the target was. The loss
-        config holds every setting of the trained loss (``scale``, ``eps``, ``loss_weight``, defaults too): pasted
-        over another loss, a key it left out was that loss's."""
+        config holds every setting of the trained loss (``scale``, ``eps``, ``loss_weight``, ``class_weight``,
+        ``ignore_index``, ``avg_non_ignore``, defaults too): pasted over another loss, a key it left out was that
+        loss's."""
         theta = [float(v) for v in self.learned_loss().theta.tolist()]  # repr: read back bit for bit
         # scope-prefixed, with custom_imports: the fragment loads in a config of any default scope (an mmdet
         # detector's loss_cls, an mmpretrain classifier's), as every OHL fragment does
@@ -218,7 +232,7 @@ class LossFunctionSpace(AttributeSpace):
                    theta=theta)
         # every setting, defaults too: merged over a config's own loss (mmpretrain's CrossEntropyLoss(loss_weight=0.5))
         # a setting left out was the base's (the retrain ran loss_weight=0.5 where the search trained with 1.0)
-        cfg.update(dict(scale=None, eps=1e-6, loss_weight=1.0), **self._loss_kwargs)
+        cfg.update(LOSS_SETTINGS, **self._loss_kwargs)
         text = (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
                 f'# with it as the loss at {", ".join(self.targets)}, without the OHLHook and its CopySampler\n'
                 f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)). AMLFSLoss needs the\n"

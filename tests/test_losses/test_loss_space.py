@@ -96,7 +96,7 @@ def test_the_learned_loss_is_the_trained_one_with_its_scale_eps_and_weight(tmp_p
     assert "'scale': None" in LossFunctionSpace(num_intervals=2).export_fragment()
     two = SimpleNamespace(model=SimpleNamespace(a=SimpleNamespace(loss_module=AMLFSLoss(scale=8.0)),
                                                 b=SimpleNamespace(loss_module=AMLFSLoss())))
-    with pytest.raises(ValueError, match=r'differ in \(scale, eps, loss_weight\)'):
+    with pytest.raises(ValueError, match=r'differ in \(scale, eps, loss_weight, class_weight'):
         LossFunctionSpace(target=['model.a.loss_module.theta', 'model.b.loss_module.theta']).resolve(two)
 
 
@@ -221,3 +221,26 @@ def test_the_fragment_pasted_over_another_loss_keeps_the_trained_settings(tmp_pa
     loss = MODELS.build(Config.fromfile(str(tmp_path / 'retrain.py')).model.head.loss)
     assert (type(loss), loss.scale, loss.eps, loss.loss_weight) == (AMLFSLoss, None, 1e-6, 1.0)
     assert torch.equal(loss.theta, space.learned_loss().theta)
+
+
+def test_the_learned_loss_keeps_the_trained_class_weight_and_ignore_index(tmp_path):
+    """The fragment and learned_loss dropped mmdet's class_weight, ignore_index and avg_non_ignore of the searched
+    loss: the retrain weighted every class 1 and refused the ignored label -1 the search had left out."""
+    trained = AMLFSLoss(num_intervals=2, class_weight=[0.5, 2.0, 1.0, 0.25], ignore_index=-1, avg_non_ignore=True)
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=trained)))
+    space = LossFunctionSpace()
+    space.resolve(runner)
+    rebuilt = MODELS.build(Config.fromstring(space.export_fragment(), file_format='.py').model['head']['loss'])
+    learned = space.learned_loss()
+    trained.theta = learned.theta
+    logits, target = torch.randn(6, 4, dtype=torch.float64), torch.tensor([0, -1, 2, 3, -1, 1])
+    w_norm, x_norm = torch.rand(4, dtype=torch.float64) + 0.5, torch.rand(6, dtype=torch.float64) + 0.5
+    expected = trained(logits, target, w_norm, x_norm)
+    for loss in (rebuilt, learned):
+        assert (loss.class_weight, loss.ignore_index, loss.avg_non_ignore) == ([0.5, 2.0, 1.0, 0.25], -1, True)
+        torch.testing.assert_close(loss(logits, target, w_norm, x_norm), expected)
+    assert "'class_weight': None" in LossFunctionSpace(num_intervals=2).export_fragment()
+    two = SimpleNamespace(model=SimpleNamespace(a=SimpleNamespace(loss_module=AMLFSLoss(class_weight=[1.0, 2.0])),
+                                                b=SimpleNamespace(loss_module=AMLFSLoss())))
+    with pytest.raises(ValueError, match=r'differ in \(.*class_weight, ignore_index, avg_non_ignore\)'):
+        LossFunctionSpace(target=['model.a.loss_module.theta', 'model.b.loss_module.theta']).resolve(two)
