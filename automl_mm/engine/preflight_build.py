@@ -30,7 +30,7 @@ def build_check(cfg: Any) -> None:
 
     from automl_mm.engine.preflight_losses import check_loss_holders
     from automl_mm.engine.preflight_masks import check_mask_metrics
-    from automl_mm.engine.preflight_model_args import located_argument_error
+    from automl_mm.engine.preflight_model_args import located_argument_error, located_value_error
     from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
@@ -47,6 +47,11 @@ def build_check(cfg: Any) -> None:
             raise located from err
         except KeyError as err:  # a misspelled type: mmengine names the registry, not the config key
             located = located_type_error(err, cfg.get('model'), 'model')
+            if located is None:
+                raise
+            raise located from err
+        except (ValueError, FileNotFoundError) as err:  # a refused value: the class names itself, not the node
+            located = located_value_error(err, cfg.get('model'), scope)
             if located is None:
                 raise
             raise located from err

@@ -6,6 +6,11 @@ and whose class refuses it (:func:`~automl_mm.engine.preflight_training.check_ar
 Used where the model is built: :func:`~automl_mm.engine.preflight_build.build_check` and the runners' ``__init__``
 (:mod:`~automl_mm.engine.runner_checks`), so ``tools/train.py``, ``tools/test.py``, a stock launcher and a runner built
 without ``from_cfg`` alike.
+
+:func:`located_value_error` does the same for a value a model node's class refuses with a message of the form
+``<Class>: <argument> ...`` (automl_mm's losses: ``CrossEntropyLoss: class_weight must be one weight per class``,
+``CrossEntropyLoss: ignore_index must be an int``, ``LabelSmoothingLoss: loss_weight must be ...``), which named the
+class but not which of the config's losses: ``model.roi_head.bbox_head.loss_cls.class_weight: CrossEntropyLoss: ...``.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from .preflight_walk import ConfigCheckError, dict_nodes, typed_nodes
 
 # Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
+# automl_mm's own refusals of an argument's value: "CrossEntropyLoss: class_weight must be ..."
+_CLASS_ARGUMENT = re.compile(r'^(?P<cls>[A-Za-z_]\w*): (?P<arg>[A-Za-z_]\w*)\b')
 # mmengine 0.10.7 build_from_cfg: f'type must be a str or valid type, but got {type(obj_type)}'
 _BAD_TYPE = re.compile(r'^type must be a str or valid type, but got ')
 
@@ -89,4 +96,28 @@ def located_argument_error(err: BaseException, model: Any, scope: str | None, ke
     return None
 
 
-__all__ = ['located_argument_error']
+def located_value_error(err: BaseException, model: Any, scope: str | None,
+                        key: str = 'model') -> ValueError | FileNotFoundError | None:
+    """``err`` (a ``ValueError`` or ``FileNotFoundError`` of the form ``<Class>: <argument> ...``, not already a
+    :class:`ConfigCheckError`) prefixed with the config key of the first node of ``model`` whose class is named
+    ``<Class>`` and that holds ``<argument>``; ``None`` where no node does (an error from elsewhere is not pinned on
+    the model).
+
+    Returns:
+        An error of ``err``'s type: ``model.roi_head.bbox_head.loss_cls.class_weight: CrossEntropyLoss: ...``.
+    """
+    if not isinstance(err, (ValueError, FileNotFoundError)) or isinstance(err, ConfigCheckError):
+        return None
+    found = _CLASS_ARGUMENT.match(str(err))
+    if found is None or not isinstance(model, dict):
+        return None
+    for node, where in typed_nodes(model, key):
+        if found['arg'] not in node:
+            continue
+        cls = _node_class(node['type'], scope)
+        if cls is not None and cls.__name__ == found['cls']:
+            return type(err)(f'{where}.{found["arg"]}: {err}')
+    return None
+
+
+__all__ = ['located_argument_error', 'located_value_error']

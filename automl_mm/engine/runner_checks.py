@@ -243,7 +243,9 @@ def checking_init(init: Callable) -> Callable:
     arguments, the scope the runner builds its hooks in), and re-raise a misspelled argument of a model node naming
     its config key (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`; Python names the class's
     ``__init__`` only) and a misspelled ``type`` of a model node naming its key and the closest registered name
-    (:func:`~automl_mm.engine.preflight_types.located_type_error`). Inside it, record that no check is pending
+    (:func:`~automl_mm.engine.preflight_types.located_type_error`), and a refused value of a model node
+    (``CrossEntropyLoss: class_weight must be ...``) naming its key
+    (:func:`~automl_mm.engine.preflight_model_args.located_value_error`). Inside it, record that no check is pending
     (automl_mm's tool checked the config); otherwise record nothing, so :func:`pending_checks` decides by the
     runner's config."""
     signature = inspect.signature(init)
@@ -276,6 +278,12 @@ def checking_init(init: Callable) -> Callable:
         except KeyError as err:  # a misspelled type: mmengine names the registry, not the config key
             from automl_mm.engine.preflight_types import located_type_error
             located = located_type_error(err, argument('model'), 'model')
+            if located is None:
+                raise
+            raise located from err
+        except (ValueError, FileNotFoundError) as err:  # a refused value: the class names itself, not the node
+            from automl_mm.engine.preflight_model_args import located_value_error
+            located = located_value_error(err, argument('model'), scope)
             if located is None:
                 raise
             raise located from err

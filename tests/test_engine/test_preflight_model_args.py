@@ -94,3 +94,34 @@ def test_a_type_that_is_no_name_is_located(tmp_path):
         build_check(cfg)
     assert located_argument_error(TypeError('type must be a str or valid type, but got x'), dict(type='A'),
                                   'automl_mm') is None  # no such node: left alone
+
+
+def test_a_refused_loss_value_is_located_in_a_detector():
+    """A value a loss refuses (``class_weight=1.0``, ``ignore_index='255'``, a missing ``class_weight`` file) named the
+    class only (``CrossEntropyLoss: ignore_index must be an int``), not which config node: now its key, with the
+    error's type kept."""
+    from automl_mm.engine.preflight_model_args import located_value_error
+    cfg = Config.fromfile(DETECTOR)
+    for value, kind, match in (('255', ValueError, 'ignore_index must be an int'),
+                               (1.0, ValueError, 'class_weight must be one weight per class'),
+                               ('/nowhere/w.npy', FileNotFoundError, r'class_weight: no file')):
+        arg = 'ignore_index' if value == '255' else 'class_weight'
+        cfg.model.roi_head.bbox_head.loss_cls = dict(type='automl_mm.CrossEntropyLoss', **{arg: value})
+        with pytest.raises(kind, match=rf'^model\.roi_head\.bbox_head\.loss_cls\.{arg}: CrossEntropyLoss: {match}'):
+            build_check(cfg)
+    model = dict(type='ImageClassifier', head=dict(type='LinearClsHead', loss=dict(type='CrossEntropyLoss')))
+    # an error of another class, of an argument no node holds, or already located, is left alone
+    assert located_value_error(ValueError('Accuracy: topk values must be ints'), model, 'automl_mm') is None
+    assert located_value_error(ValueError('CrossEntropyLoss: q must be'), model, 'automl_mm') is None
+    assert located_value_error(TypeError('CrossEntropyLoss: type must be'), model, 'automl_mm') is None
+
+
+def test_a_runner_names_the_key_of_a_refused_loss_value(tmp_path):
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg.model.head.loss = dict(type='CrossEntropyLoss', loss_weight=1.0, class_weight=[1.0, -1.0])
+    with pytest.raises(ValueError, match=r'^model\.head\.loss\.class_weight: CrossEntropyLoss: class_weight must hold '
+                                         r'finite numbers >= 0, got \[1\.0, -1\.0\]'):
+        Runner.from_cfg(cfg)
+    cfg.model.head.loss = dict(type='LabelSmoothingLoss', loss_weight=-1.0)  # the same kind: every checked number
+    with pytest.raises(ValueError, match=r'^model\.head\.loss\.loss_weight: LabelSmoothingLoss: loss_weight must be'):
+        Runner.from_cfg(cfg)
