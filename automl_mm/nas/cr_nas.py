@@ -3,10 +3,13 @@
 Inside an unchanged mmdet detector whose backbone is a CR supernet (``CRResNet`` / ``CRMobileNetV2`` with
 ``max_stage_blocks``), the loop runs four phases, each resumable:
 
-1. stage supernet: train with a uniformly sampled allocation (fixed total block count) per iteration;
-2. stage search: every eligible allocation (or a seeded sample of ``max_stage_candidates``) whose FLOPs lie within
-   the band reference FLOPs x (1 +- ``flops_tolerance``) is scored by the search metric (COCO AP) on the whole
-   arch-val split with inherited weights;
+1. stage supernet: train with a uniformly sampled allocation per iteration, among the allocations the stage search
+   may choose: those of the fixed total block count whose FLOPs lie within the band reference FLOPs x
+   (1 +- ``flops_tolerance``) (an allocation outside it is never scored, so training it took the supernet's
+   iterations and shared weights from the searchable ones: 185 of the 362 allocations of the CR-MobileNetV2 COCO
+   space at 224 px);
+2. stage search: every allocation within the band (or a seeded sample of ``max_stage_candidates``) is scored by the
+   search metric (COCO AP) on the whole arch-val split with inherited weights;
 3. operation supernet: with the best allocation fixed, train with a uniformly sampled dilation per block;
 4. spatial search: greedy top-K block by block, each candidate scored by S sampled completions of the undecided
    blocks, one arch-val mini-batch each.
@@ -69,7 +72,9 @@ class CRNASLoop(SearchLoopBase):
         dilation_choices: Dilations of the searched conv of each block (paper and default: 1, 2, 3); a shorthand
             for ``dilation_space``, give one of the two.
         sampler: Path sampler config of supernet training (phases 1 and 3, one sampler per space); default
-            ``UniformPathSampler``; the loop sets each sampler's ``space`` (one in the config is refused).
+            ``UniformPathSampler``; the loop sets each sampler's ``space`` (one in the config is refused). Phase 1
+            draws with ``complete((), path_rng(seed, iteration), accept)``, ``accept`` admitting the allocations
+            within the FLOPs band (``flops_tolerance``).
         completion_sampler: The ``UniformPathSampler`` config of the scored completions of the spatial search
             (``max_tries``, ``enumerate_limit``); default ``UniformPathSampler``.
         stage_pool_size: Allocations kept (and reported) by the stage search; the best one is used.
@@ -380,7 +385,11 @@ class CRNASLoop(SearchLoopBase):
         # 1-2: stage supernet and stage search
         settings = f'train_cfg.stage_iters={self.stage_iters}, train_cfg.spatial_iters={self.spatial_iters}'
         self.check_resumed_phase(self.stage_iters, self._begun(self.stage_pool), 'stage supernet', settings)
-        self.train_until(self.stage_iters, self.stage_space, self.stage_sampler)
+        if self._iter < self.stage_iters:
+            self._log_stage_supernet()
+        # the allocations the stage search may choose only (METHODS.md §5: the supernet is trained on the space
+        # that is searched); for a ResNet space, whose allocations all lie in the band, the draws are unchanged
+        self.train_until(self.stage_iters, self.stage_space, self.stage_sampler, self.within_band)
         if self.stage_pool.num_decided == 0:
             self._stage_search()
         best_allocation = self.stage_pool.pool[0]
@@ -469,6 +478,15 @@ class CRNASLoop(SearchLoopBase):
                          'holds no allocation of stage_space but the reference itself: the stage search would have '
                          f'nothing to reallocate. The nearest, {self.stage_space.values(path)}, costs '
                          f'{flops / 1e9:.4f} GFLOPs ({flops / reference - 1:+.2%}); flops_tolerance={needed} admits it')
+
+    def _log_stage_supernet(self) -> None:
+        """Log how many allocations the stage supernet trains on (those within the FLOPs band) of how many."""
+        allocations = list(self.stage_space.completions(()))
+        low, high = self.flops_band()
+        kept = sum(self.within_band(path) for path in allocations)
+        print_log(f'[stage supernet] training on the {kept} of {len(allocations)} allocations within the FLOPs band '
+                  f'{low / 1e9:.3f} to {high / 1e9:.3f} GFLOPs (the ones the stage search may choose)',
+                  logger='current')
 
     def check_chosen_allocation(self, path: tuple) -> None:
         """Refuse a stage search's choice outside the FLOPs band: a resumed stage search that ended before the band

@@ -46,11 +46,11 @@ from automl_mm.utils.metric_rule import resolve_rule
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
 from .accumulation import check_checkpoint_accumulation, check_resumed_accumulation
-from .base import BasePathSpace, drawn_path
+from .base import BasePathSampler, BasePathSpace, drawn_path
 from .beam import PartialArchitecturePool, score_step
 from .final_architecture import ARCHITECTURE_KEY
 from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
-from .samplers import UniformPathSampler
+from .samplers import UniformPathSampler, path_rng
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
 from .search_checks import (  # noqa: F401
     check_no_path_sampling_hook,
@@ -346,21 +346,34 @@ class SearchLoopBase(IterBasedTrainLoop):
                              f'trained other than configured and the next phase would be cut short; {remedy}')
 
     # --- supernet training ------------------------------------------------------------------------------------
-    def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler) -> None:
+    def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler,
+                    accept: Callable[[tuple], bool] | None = None) -> None:
         """Train the supernet up to iteration ``stop_iter``, one sampled path per iteration; the optimiser steps
         every ``optim_wrapper.accumulative_counts`` iterations (every iteration by default; a phase length that count
         does not divide is refused when the loop is built, :mod:`automl_mm.nas.accumulation`).
 
+        Args:
+            accept: Which full paths the supernet trains on (e.g. CR-NAS's FLOPs band: the allocations its search
+                may choose); ``None``: every valid path. With it the path of iteration ``it`` is
+                ``sampler.complete((), path_rng(seed, it), accept)``, uniform over the admitted paths for the
+                uniform sampler (what ``sample_at`` draws when every path is admitted).
+
         Raises:
             ValueError: for a sampler that trains several paths per optimiser update (``paths_per_update`` > 1,
                 e.g. ``FairPathSampler``): the search loops step the optimiser every iteration; train such a
-                supernet with ``PathSamplingHook`` and ``optim_wrapper.accumulative_counts`` instead.
+                supernet with ``PathSamplingHook`` and ``optim_wrapper.accumulative_counts`` instead. With
+                ``accept``, for a sampler whose ``sample_at`` is its own (draws tied across iterations, which
+                ``complete`` would bypass), and for a draw ``accept`` does not admit.
         """
         if getattr(sampler, 'paths_per_update', 1) != 1:
             raise ValueError(f'{type(self).__name__}: train_cfg sampler {type(sampler).__name__} trains '
                              f'{sampler.paths_per_update} paths per optimiser update, but the search loop steps the '
                              'optimiser after every path; train that supernet under PathSamplingHook with '
                              f'optim_wrapper.accumulative_counts={sampler.paths_per_update}')
+        if accept is not None and type(sampler).sample_at is not BasePathSampler.sample_at:
+            raise ValueError(f'{type(self).__name__}: train_cfg sampler {type(sampler).__name__} draws the path of '
+                             'an iteration its own way (sample_at), but this phase trains only the paths its search '
+                             'may choose, drawn by complete(); use UniformPathSampler')
         if self._iter >= stop_iter:
             return
         if not self._advanced and self._iter > 0:
@@ -373,8 +386,9 @@ class SearchLoopBase(IterBasedTrainLoop):
         while self._iter < stop_iter:
             model.train()
             data_batch = next(self.dataloader_iterator)
-            space.apply(drawn_path(sampler, sampler.sample_at(self.seed, self._iter), 'the single-path sampler'),
-                        model)
+            path = sampler.sample_at(self.seed, self._iter) if accept is None else \
+                sampler.complete((), path_rng(self.seed, self._iter), accept)
+            space.apply(drawn_path(sampler, path, 'the single-path sampler', accept=accept), model)
             self.run_iter(data_batch)
 
     # --- scoring ----------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 # given; ours: the 7 inverted-residual layers keep the first and last at 1 block and reallocate the other 15 of the
 # standard 17 (total_blocks counts all 17) over layers 2-6 (1-4, 1-5, 1-6, 1-5, 1-5 blocks). MobileNetV2 blocks
 # differ in FLOPs by layer, so the FLOPs band (standard +- 5 %, train_cfg.flops_tolerance of the base, mmengine's
-# counter) does the equal-FLOPs work here (at 224 px the 362 allocations span -14 % to +20 %, 177 in the band: fewer
-# than max_stage_candidates=200, so all of them are scored; the cap samples 200 of a wider band's).
+# counter) does the equal-FLOPs work here (at 224 px the 362 allocations span -14 % to +20 %, 177 in the band: the
+# stage supernet trains on those only, and fewer than max_stage_candidates=200, all of them are scored; the cap
+# samples 200 of a wider band's).
 # Pretrained weights: data/pretrained/mobilenet_v2.pth in mmdet's MobileNetV2 layout.
 _base_ = '../_base_/faster-rcnn-fpn_cr-nas_coco.py'
 model = dict(

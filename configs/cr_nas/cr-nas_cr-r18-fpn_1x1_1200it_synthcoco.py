@@ -1,8 +1,9 @@
 # CR-NAS on the generated COCO-format set (the embedded default, about 15 minutes on 2 CPU cores): Faster R-CNN FPN
 # with a CR-ResNet-18 supernet. Stage search over 1-3 blocks per stage with 8 blocks in total (19 allocations,
-# those within the FLOPs of (2, 2, 2, 2) + 5 % are scored by COCO AP on arch-val with inherited weights), then the
-# greedy top-3 dilation search over the 8 blocks (dilation 1/2/3, 2 sampled completions per candidate, one arch-val
-# mini-batch each). Iteration counts and sample sizes are our CPU-budget choices; the paper's are in the COCO configs.
+# those within the FLOPs of (2, 2, 2, 2) ± 5 %, all of them here, are trained and scored by COCO AP on arch-val
+# with inherited weights), then the greedy top-3 dilation search over the 8 blocks (dilation 1/2/3, 2 sampled
+# completions per candidate, one arch-val mini-batch each). Iteration counts and sample sizes are our CPU-budget
+# choices; the paper's are in the COCO configs.
 _base_ = [
     '../_base_/models/cr-faster-rcnn_r18_fpn_synthcoco.py', '../_base_/datasets/synthcoco_arch_search.py',
     'mmdet::_base_/default_runtime.py', '../_base_/schedules/cr-nas_r18_cpu.py'

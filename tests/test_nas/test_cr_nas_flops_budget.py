@@ -3,7 +3,9 @@ reference x (1 -+ flops_tolerance) (METHODS.md §5: a reallocation keeps the ref
 outside it on either side is never scored, hence never chosen, and one inside it, at either edge, is (an upper bound
 alone admitted a CR-MobileNetV2 allocation 11-14 % cheaper than the reference and ranked it as a reallocation of
 it; a budget of reference x (1 - tolerance) before that dropped the costlier ones inside). With
-``max_stage_candidates`` a seeded uniform sample of those is scored, never one outside the band."""
+``max_stage_candidates`` a seeded uniform sample of those is scored, never one outside the band. The stage supernet
+trains on those allocations only: it trained on every allocation of the total block count, 185 of the 362 of the
+CR-MobileNetV2 COCO space outside the band, which the search never scores."""
 from __future__ import annotations
 
 import os.path as osp
@@ -20,9 +22,9 @@ def _loop(work_dir: str, **train_cfg):
     cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
                               out_indices=(3, ), base_channels=16, norm_eval=False)
     cfg.model.head.in_channels = 128
-    cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
-                         stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), stage_pool_size=1,
-                         search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1',
+    cfg.train_cfg = dict(dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
+                              stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), stage_pool_size=1,
+                              search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1'),
                          **train_cfg)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
@@ -132,3 +134,50 @@ def test_a_resume_inside_the_stage_step_under_another_max_stage_candidates_is_re
     with pytest.raises(ValueError, match=r'train_cfg.max_stage_candidates=2, this run sets '
                                          r'train_cfg.max_stage_candidates=4'):
         loop.check_resumed_scoring(saved)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stage_supernet_draws(loop, planted: dict) -> list:
+    """The allocations ``run`` trains the stage supernet on (``stage_iters`` iterations), on the planted FLOPs: the
+    training step records the allocation the backbone runs; the stage search stops the run."""
+    loop.flops = dict(planted)
+    drawn = []
+
+    def run_iter(data_batch):
+        drawn.append(loop.stage_space.path_of(tuple(loop.backbone.active_stage_blocks)))
+        loop._iter += 1
+
+    def stop():
+        raise _Stop
+
+    loop.run_iter = run_iter
+    loop._stage_search = stop
+    try:
+        loop.run()
+    except _Stop:
+        pass
+    return drawn
+
+
+def test_the_stage_supernet_trains_only_the_allocations_within_the_flops_band(tmp_path):
+    """Planted FLOPs: 4 of the 6 allocations lie within the band 95 to 105 (89 and 110 do not). Over 40 iterations
+    the supernet trains on those 4 only, each of them (uniform among them: (2/3)^40 that no draw left the band under
+    the old uniform draw over all 6)."""
+    loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05, stage_iters=40)
+    others, planted, _ = _planted(loop)
+    drawn = _stage_supernet_draws(loop, planted)
+    assert len(drawn) == 40
+    assert set(drawn) == {loop.reference_path, others[0], others[3], others[4]}
+
+
+def test_the_stage_supernet_draws_are_the_uniform_ones_when_every_allocation_lies_in_the_band(tmp_path):
+    """A ResNet space (every allocation of one block count within 0.1 %): the band admits all, and the supernet
+    trains on exactly the paths the sampler drew before the band restricted it (the demos' draws are unchanged)."""
+    loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05, stage_iters=12)
+    planted = {path: 100.0 for path in loop.stage_space.completions(())}
+    drawn = _stage_supernet_draws(loop, planted)
+    assert drawn == [loop.stage_sampler.sample_at(loop.seed, it) for it in range(12)]
+    assert len(set(drawn)) > 1

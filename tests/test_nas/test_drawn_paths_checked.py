@@ -78,3 +78,51 @@ def test_drawn_path_checks_prefix_accept_and_form():
         drawn_path(sampler, (0, 0, 1), 'X', accept=lambda p: False)
     with pytest.raises(ValueError, match=r'X \(_AllSkips\) drew \(0, 0\), not a path of _OneSkip'):
         drawn_path(sampler, (0, 0), 'X')
+
+
+def _bare_loop():
+    from automl_mm.nas.loop import SearchLoopBase
+
+    loop = object.__new__(SearchLoopBase)
+    loop._iter, loop._advanced, loop.seed = 0, True, 0
+    loop.dataloader_iterator = iter(range(10))
+    loop._runner = SimpleNamespace(model=SimpleNamespace(path=None, train=lambda: None))
+    loop.run_iter = lambda batch: setattr(loop, '_iter', loop._iter + 1)
+    return loop
+
+
+def test_a_training_phase_restricted_by_accept_refuses_a_draw_it_does_not_admit():
+    """CR-NAS's stage supernet trains only the allocations within the FLOPs band (``accept``): a sampler of one's
+    own that ignores ``accept`` is refused at its draw, not trained on."""
+    class _LastSkip(_AllSkips):  # a valid path, whatever accept says
+        def complete(self, prefix, generator, accept=None):
+            return (0, 0, 1)
+
+    space = _OneSkip()
+    loop = _bare_loop()
+    with pytest.raises(ValueError, match=r'^the single-path sampler \(_LastSkip\) drew \(0, 0, 1\), which its '
+                                         r'accept \(the cost limit\) does not admit'):
+        loop.train_until(3, space, _LastSkip(space), accept=lambda p: p == (0, 0, 0))
+    assert loop.runner.model.path is None
+
+
+def test_a_training_phase_restricted_by_accept_refuses_a_sampler_with_its_own_sample_at():
+    class _Tied(_AllSkips):
+        def sample_at(self, seed, iteration):
+            return (0, 0, 0)
+
+    space = _OneSkip()
+    with pytest.raises(ValueError, match=r'sampler _Tied draws the path of an iteration its own way \(sample_at\)'):
+        _bare_loop().train_until(3, space, _Tied(space), accept=lambda p: True)
+
+
+def test_a_training_phase_restricted_by_accept_draws_only_admitted_paths():
+    from automl_mm.nas.samplers import UniformPathSampler
+
+    space = _OneSkip()
+    loop = _bare_loop()
+    drawn = []
+    space.apply = lambda path, model: drawn.append(tuple(path))
+    loop.train_until(10, space, UniformPathSampler(space), accept=lambda p: p[0] == 1)
+    assert len(drawn) == 10 and {p[0] for p in drawn} == {1}
+    assert set(drawn) == {(1, 0, 0)}  # the one valid path (at most one skip) starting with a skip
