@@ -20,6 +20,7 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from automl_mm.registry import AUGMENT_OPS
 
@@ -45,7 +46,8 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     The strengths follow torchvision's ``RandAugment._augmentation_space`` (Cubuk et al. 2020, "RandAugment";
     torchvision's defaults: magnitude 9 of ``num_bins`` = 31 bins): at bin ``m``, shear ``0.3 m / 30``, translate
     ``150/331 m / 30`` of the image side (to 3 decimals), rotate ``30 m / 30`` degrees, enhancement factor
-    ``1 ± 0.9 m / 30``, posterize ``8 - round(4 m / 30)`` bits (halves to even, as ``torch.round``), solarize
+    ``1 ± 0.9 m / 30`` (torchvision's float32, with which PIL blends: 0.58000004 at bin 14, see
+    :func:`_enhancement_factors`), posterize ``8 - round(4 m / 30)`` bits (halves to even, as ``torch.round``), solarize
     threshold ``255 (1 - m / 30)`` (``30`` = ``num_bins - 1``). One difference in pixels: torchvision truncates a
     translation to whole pixels (``int``), the translation elements round their share of the side half up
     (:func:`~automl_mm.augment.geometric.translate_pixels`), so at bin 9 a 28-pixel image shifts by 4 pixels, not 3;
@@ -95,16 +97,14 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     per_op: dict[str, list[float]] = {}
     for m in bins:
         level = m / (num_bins - 1)  # 0 ... 1
-        factor = round(0.9 * level, 6)
+        factors = _enhancement_factors(m, num_bins)
         strengths = [(name, round(0.3 * level, 6)) for name in ('HorizontalShear', 'VerticalShear')]
         # the translation to 3 decimals (0.136 at bin 9, 3.8 px of 28) for readable element names; at some sides
         # the shift is one pixel off the exact share's (see the docstring)
         strengths += [(name, round(150 / 331 * level, 3)) for name in ('HorizontalTranslate', 'VerticalTranslate')]
         strengths += [('Rotate', round(30.0 * level, 6))]
-        strengths += [(f'{name}-', round(1 - factor, 6)) for name in ('Brightness', 'ColorAdjust', 'Contrast',
-                                                                        'Sharpness')]
-        strengths += [(f'{name}+', round(1 + factor, 6)) for name in ('Brightness', 'ColorAdjust', 'Contrast',
-                                                                        'Sharpness')]
+        strengths += [(f'{name}{sign}', factor) for sign, factor in zip('-+', factors)
+                      for name in ('Brightness', 'ColorAdjust', 'Contrast', 'Sharpness')]
         # torchvision's bits: 8 - round(m / ((num_bins - 1) / 4)) in float32, halves to even (torch.round)
         bits = 8 - int(np.round(np.float32(m) / np.float32((num_bins - 1) / 4)))
         strengths += [('Posterize', bits), ('Solarize', round(255.0 * (1 - level), 6))]
@@ -118,6 +118,27 @@ def randaugment_elements(magnitude: float | Sequence[float] = 9,
     elements += [(key.rstrip('+-'), value) for key in order for value in per_op[key]]
     # at bin 0 both signs of an enhancement are the factor 1.0: one element
     return list(dict.fromkeys(elements + [('AutoContrast', None), ('Equalize', None)]))
+
+
+def _enhancement_factors(m: float, num_bins: int) -> tuple[float, float]:
+    """RandAugment's two enhancement factors ``1 - x`` and ``1 + x`` at bin ``m``, as PIL receives them.
+
+    torchvision takes ``x`` from its float32 table ``torch.linspace(0.0, 0.9, num_bins)[m]`` (read here from torch
+    itself), calls ``ImageEnhance.<op>(img).enhance(1.0 + (±x))``, and PIL blends with that factor as a float32;
+    each factor is the shortest decimal of that float32, so an element gives torchvision's pixels. The decimal
+    ``1 - 0.9 m / 30`` is not always it: at bin 14 torchvision's 1 - x is 0.58000004 (float32), 0.58 is another
+    float32, and ``Brightness(0.58)`` turned the grey value 50 into 28 where torchvision gives 29 (bins 10, 14, 18,
+    20 and 28 differed so). A fractional bin (no torchvision counterpart) takes ``x = 0.9 m / (num_bins - 1)``.
+
+    Examples:
+        >>> _enhancement_factors(9, 31), _enhancement_factors(14, 31)
+        ((0.73, 1.27), (0.58000004, 1.42))
+    """
+    if float(m).is_integer():
+        x = float(torch.linspace(0.0, 0.9, num_bins)[int(m)])
+    else:
+        x = round(0.9 * m / (num_bins - 1), 6)
+    return float(str(np.float32(1.0 - x))), float(str(np.float32(1.0 + x)))
 
 
 # Named element sets for ``OHLAutoAugment(elements=...)``: 'ohl' (the 36 of Table 1), 'randaugment' (RandAugment's

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from automl_mm.augment.elements import DEFAULT_ELEMENTS, build_elements, randaugment_elements
@@ -51,10 +52,10 @@ def test_randaugment_elements_follow_torchvisions_table(magnitude):
             scale = side if 'Translate' in name else 1
             assert op.magnitude == pytest.approx(value / scale, abs=5e-4 if scale > 1 else 1e-6), op.name
             continue
-        if signed:  # enhancement factor 1 + (±x)
+        if signed:  # enhancement factor 1 + (±x), torchvision's own x
             assert op.magnitude - 1 == pytest.approx(value, abs=1e-6) or \
                 1 - op.magnitude == pytest.approx(value, abs=1e-6), op.name
-            value = op.magnitude - 1
+            value = value if op.magnitude >= 1 else -value
         expected = np.asarray(_apply_op(Image.fromarray(img), name, value, InterpolationMode.NEAREST, None))
         np.testing.assert_array_equal(op.apply(dict(img=img.copy()), None)['img'], expected, err_msg=op.name)
     assert build_elements('randaugment')[0].name == 'Identity'
@@ -75,7 +76,8 @@ def test_randaugment_elements_over_several_bins_are_each_bins_elements_once_by_o
     assert randaugment_elements([9]) == singles[1] == randaugment_elements(9)
     ops = [(name, m) for name, m in elements if m is not None]
     assert [m for name, m in ops if name == 'Rotate'] == [4.0, 9.0, 14.0]
-    assert [m for name, m in ops if name == 'Brightness'] == [0.88, 0.73, 0.58, 1.12, 1.27, 1.42]
+    # bin 14's 1 - x is torchvision's float32 0.58000004 (named 0.58): see the test below
+    assert [m for name, m in ops if name == 'Brightness'] == [0.88, 0.73, 0.58000004, 1.12, 1.27, 1.42]
     assert [m for name, m in ops if name == 'Posterize'] == [7, 6]
     names = [name for name, _ in elements]  # operation-major: one run of each name, in the single-bin order
     runs = [name for index, name in enumerate(names) if index == 0 or names[index - 1] != name]
@@ -83,6 +85,35 @@ def test_randaugment_elements_over_several_bins_are_each_bins_elements_once_by_o
     assert [op.name for op in build_elements('randaugment-3bins')] == [op.name for op in build_elements(elements)]
     zero = randaugment_elements((0, 9))  # bin 0: both signs of an enhancement are the factor 1.0, kept once
     assert len(zero) == len(set(zero)) == 14 + 15 and zero.count(('Brightness', 1.0)) == 1
+
+
+def test_randaugment_enhancements_give_torchvisions_pixels_at_every_bin():
+    """Each enhancement element of every bin transforms every grey value as torchvision's own operation at its own
+    table value (float32 ``torch.linspace(0.0, 0.9, 31)[m]``, passed to PIL as 1 + (±x), which blends with a
+    float32 factor). The decimal factors ``round(1 ± 0.9 m / 30, 6)`` were other float32s at bins 10, 14, 18, 20 and
+    28: ``Brightness(0.58)`` (bin 14, also in 'randaugment-3bins') turned 50 into 28 where torchvision gives 29."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.autoaugment import _apply_op
+
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)[..., None].repeat(3, 2)
+    img = np.concatenate([grey, np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)])
+    table = torch.linspace(0.0, 0.9, 31)
+    differing = []
+    for magnitude in range(31):
+        x = float(table[magnitude])
+        for op in build_elements(randaugment_elements(magnitude), bgr=False):
+            if type(op).__name__ not in ('Brightness', 'ColorAdjust', 'Contrast', 'Sharpness'):
+                continue
+            signed = x if op.magnitude >= 1 else -x
+            theirs = np.asarray(_apply_op(Image.fromarray(img), _TORCHVISION_NAMES[type(op).__name__], signed,
+                                          InterpolationMode.NEAREST, None))
+            if (op.apply(dict(img=img.copy()), None)['img'] != theirs).any():
+                differing.append((magnitude, op.name))
+    assert differing == []
+    assert [m for name, m in randaugment_elements(14) if name == 'Brightness'] == [0.58000004, 1.42]
+    low = build_elements([('Brightness', 0.58000004)])[0]
+    assert low.name == 'Brightness(0.58)'  # named as before
+    assert low.apply(dict(img=np.full((1, 1), 50, np.uint8)), None)['img'].item() == 29  # torchvision's; 0.58 gave 28
 
 
 def test_names_and_reprs():
