@@ -184,8 +184,9 @@ def _polygon_parts(geometry) -> list:
 
 def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool = True) -> tuple:
     """Move xyxy boxes by ``matrix``: the enclosing box of the part of each moved rectangle inside the image (the
-    clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = of positive size,
-    and at least 1 px wide and high where the border cut the box; with ``drop=False`` every box is returned (keep
+    clamped corners where the matrix keeps boxes axis-aligned); returns (boxes, keep), keep = every box the
+    border does not touch (of any size, zero included), and of those it cuts the ones still of positive size and at
+    least 1 px wide and high along each side it cut; with ``drop=False`` every box is returned (keep
     still says which would stay). Integer boxes come back as floats (:func:`_coordinate_dtype`), a tensor (plain or
     in mmdet's ``BaseBoxes``) as a tensor on its device."""
     tensor = getattr(boxes, 'tensor', None)  # mmdet BaseBoxes
@@ -198,18 +199,21 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     new_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
     moved = np.stack([new_x.min(1).clip(0, width), new_y.min(1).clip(0, height),
                       new_x.max(1).clip(0, width), new_y.max(1).clip(0, height)], axis=1)
+    inside = (new_x.min(1) >= 0) & (new_x.max(1) <= width) & (new_y.min(1) >= 0) & (new_y.max(1) <= height)
     if matrix[0, 1] != 0 or matrix[1, 0] != 0:  # not axis-aligned: clamping the corners is looser than clipping
-        crossing = (new_x.min(1) < 0) | (new_x.max(1) > width) | (new_y.min(1) < 0) | (new_y.max(1) > height)
-        for k in np.flatnonzero(crossing):
+        for k in np.flatnonzero(~inside):
             pieces = clip_polygon(np.stack([new_x[k], new_y[k]], 1), width, height)
             part = np.concatenate(pieces) if pieces else np.zeros((0, 2))
             moved[k] = [*part.min(0), *part.max(0)] if len(part) else 0
     # A box vanishes when the border cuts a side below 1 px (or to nothing); a side the border left whole keeps
-    # any positive length: a box already under 1 px inside the image was dropped as if it had left.
+    # any positive length: a box already under 1 px inside the image was dropped as if it had left. A box the
+    # border does not touch is kept whatever its size, as under a photometric element (and mmdet's geometric
+    # transforms, which drop none): a zero-width box [5, 5, 5, 10] of a 20 x 20 image was dropped by a translation
+    # or a quarter turn with its label, ignore flag and mask, and kept by a shear, which gives it a width.
     width_in, height_in = moved[:, 2] - moved[:, 0], moved[:, 3] - moved[:, 1]
     whole_x = width_in >= new_x.max(1) - new_x.min(1) - 1e-6
     whole_y = height_in >= new_y.max(1) - new_y.min(1) - 1e-6
-    keep = (width_in > 0) & (height_in > 0) & ((width_in >= 1) | whole_x) & ((height_in >= 1) | whole_y)
+    keep = inside | ((width_in > 0) & (height_in > 0) & ((width_in >= 1) | whole_x) & ((height_in >= 1) | whole_y))
     moved = moved[keep] if drop else moved
     if source is None:
         return moved.astype(_coordinate_dtype(arr.dtype)), keep

@@ -42,9 +42,9 @@ class GeometricAugmentOp(BaseAugmentOp):
     transforms clamp the moved corners instead, a looser box when a rotated or sheared box crosses the border);
     boxes that the border cuts to less than 1 px wide or high (or to nothing) are dropped with their
     ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``; a box
-    already under 1 px that stays inside keeps them (as under a photometric element). Proposals (inside mmdet's
-    ``ProposalBroadcaster``, which passes them as ``gt_bboxes``) are moved and clipped, never dropped: their
-    ``proposals_scores`` stay theirs, as under mmdet's own transforms there.
+    already under 1 px (zero-width too) that stays inside keeps them (as under a photometric element). Proposals
+    (inside mmdet's ``ProposalBroadcaster``, which passes them as ``gt_bboxes``) are moved and clipped, never
+    dropped: their ``proposals_scores`` stay theirs, as under mmdet's own transforms there.
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
     a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
     255, the ignore label; background False in a bool map; an int8 map, which cannot hold 255, is refused)

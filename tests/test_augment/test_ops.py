@@ -236,6 +236,28 @@ def test_a_box_under_a_pixel_that_stays_inside_keeps_its_instance():
         np.testing.assert_allclose(moved['gt_bboxes'], [[*corners.min(0), *corners.max(0)]], atol=1e-5)
 
 
+@pytest.mark.parametrize('op', [HorizontalTranslate(0.1), VerticalTranslate(0.1), Rotate(90), Rotate(180),
+                                HorizontalShear(0.1), Rotate(10)], ids=lambda op: op.name)
+def test_a_zero_size_box_that_stays_inside_keeps_its_instance(op):
+    """A zero-width box [5, 5, 5, 10] (and a zero-height one) inside a 20 x 20 image that an element moves inside
+    it is kept with its label and ignore flag, as under a photometric element and by mmdet's TranslateX / Rotate
+    (which drop no box); translations, quarter and half turns dropped them, and a horizontal shear the zero-height
+    one. Its
+    moved box is the moved segment's; a zero-width box moved out of the image still vanishes."""
+    boxes = np.array([[5, 5, 5, 10], [6, 12, 11, 12], [4, 4, 9, 9]], np.float32)
+    results = dict(img=np.zeros((20, 20), np.uint8), gt_bboxes=HorizontalBoxes(torch.from_numpy(boxes.copy())),
+                   gt_bboxes_labels=np.array([1, 2, 3]), gt_ignore_flags=np.array([False, True, False]))
+    out = op.apply(results, PLUS)
+    assert out['gt_bboxes_labels'].tolist() == [1, 2, 3] and out['gt_ignore_flags'].tolist() == [False, True, False]
+    matrix = op.affine_matrix(20, 20, 1.0)
+    corners = boxes[:, [[0, 1], [2, 1], [2, 3], [0, 3]]] @ matrix[:, :2].T + matrix[:, 2]
+    np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(),
+                               np.concatenate([corners.min(1), corners.max(1)], 1), atol=1e-4)
+    gone = HorizontalTranslate(0.5).apply(dict(img=np.zeros((20, 20), np.uint8), gt_bboxes=boxes[:1] + [12, 0, 12, 0],
+                                               gt_bboxes_labels=np.array([1])), PLUS)  # x = 17 -> 27: outside
+    assert gone['gt_bboxes'].shape == (0, 4) and gone['gt_bboxes_labels'].tolist() == []
+
+
 def test_vertical_shear_drops_a_box_pushed_below_the_image():
     results = _det_results('numpy', 'bitmap')
     results['gt_bboxes'] = np.array([[30, 12, 39, 19], [1, 1, 3, 3]], np.float32)
