@@ -199,7 +199,11 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     new_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
     moved = np.stack([new_x.min(1).clip(0, width), new_y.min(1).clip(0, height),
                       new_x.max(1).clip(0, width), new_y.max(1).clip(0, height)], axis=1)
-    inside = (new_x.min(1) >= 0) & (new_x.max(1) <= width) & (new_y.min(1) >= 0) & (new_y.max(1) <= height)
+    # untouched by the border, up to rounding (cv2's quarter turn has cos = 6e-17: a corner on the border lands
+    # 1e-15 px outside it for one sign)
+    tol = 1e-6
+    inside = (new_x.min(1) >= -tol) & (new_x.max(1) <= width + tol) & (new_y.min(1) >= -tol) & \
+        (new_y.max(1) <= height + tol)
     if matrix[0, 1] != 0 or matrix[1, 0] != 0:  # not axis-aligned: clamping the corners is looser than clipping
         for k in np.flatnonzero(~inside):
             pieces = clip_polygon(np.stack([new_x[k], new_y[k]], 1), width, height)
@@ -211,8 +215,8 @@ def _warp_boxes(boxes, matrix: np.ndarray, height: int, width: int, drop: bool =
     # transforms, which drop none): a zero-width box [5, 5, 5, 10] of a 20 x 20 image was dropped by a translation
     # or a quarter turn with its label, ignore flag and mask, and kept by a shear, which gives it a width.
     width_in, height_in = moved[:, 2] - moved[:, 0], moved[:, 3] - moved[:, 1]
-    whole_x = width_in >= new_x.max(1) - new_x.min(1) - 1e-6
-    whole_y = height_in >= new_y.max(1) - new_y.min(1) - 1e-6
+    whole_x = width_in >= new_x.max(1) - new_x.min(1) - tol
+    whole_y = height_in >= new_y.max(1) - new_y.min(1) - tol
     keep = inside | ((width_in > 0) & (height_in > 0) & ((width_in >= 1) | whole_x) & ((height_in >= 1) | whole_y))
     moved = moved[keep] if drop else moved
     if source is None:

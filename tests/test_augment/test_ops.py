@@ -256,6 +256,13 @@ def test_a_zero_size_box_that_stays_inside_keeps_its_instance(op):
     gone = HorizontalTranslate(0.5).apply(dict(img=np.zeros((20, 20), np.uint8), gt_bboxes=boxes[:1] + [12, 0, 12, 0],
                                                gt_bboxes_labels=np.array([1])), PLUS)  # x = 17 -> 27: outside
     assert gone['gt_bboxes'].shape == (0, 4) and gone['gt_bboxes_labels'].tolist() == []
+    if op.name not in ('Rotate(90)', 'Rotate(180)'):
+        return
+    # on the border, turned onto the border: kept for both signs (cv2's cos(90) = 6e-17 put it 1e-15 px outside for one)
+    for rng in (PLUS, MINUS):
+        edge = op.apply(dict(img=np.zeros((20, 20), np.uint8), gt_bboxes=np.array([[0, 5, 0, 10]], np.float32),
+                             gt_bboxes_labels=np.array([1])), rng)
+        assert edge['gt_bboxes_labels'].tolist() == [1], rng
 
 
 def test_vertical_shear_drops_a_box_pushed_below_the_image():
