@@ -265,6 +265,24 @@ def test_a_zero_size_box_that_stays_inside_keeps_its_instance(op):
         assert edge['gt_bboxes_labels'].tolist() == [1], rng
 
 
+@pytest.mark.parametrize('magnitude', [90, 180])
+def test_a_quarter_or_half_turn_moves_points_on_the_border_exactly(magnitude):
+    """Keypoints on the border of a 20 x 20 image turned by 90 or 180 degrees land where the exact turn puts them,
+    visible by mmcv's rule (0 <= x < W, 0 <= y < H) for both signs. cv2's matrix (cos(90) = 6e-17) put (5, 0) at
+    x = -1e-15 under Rotate(90): made invisible for one sign, and (20, 20) under Rotate(180) alike; and zero-size
+    boxes there (see the test above) are kept for both signs."""
+    points = np.array([[[20, 5, 2], [5, 20, 2], [0, 5, 2], [5, 0, 2], [20, 20, 2], [0, 0, 2], [13, 7, 2]]], np.float64)
+    exact = {(90, 1.0): [[0, 1, 0], [-1, 0, 20]], (90, -1.0): [[0, -1, 20], [1, 0, 0]],
+             (180, 1.0): [[-1, 0, 20], [0, -1, 20]], (180, -1.0): [[-1, 0, 20], [0, -1, 20]]}
+    for rng, sign in ((PLUS, 1.0), (MINUS, -1.0)):
+        matrix = np.array(exact[magnitude, sign], np.float64)
+        xy = points[0, :, :2] @ matrix[:, :2].T + matrix[:, 2]
+        visible = (xy >= 0).all(1) & (xy[:, 0] < 20) & (xy[:, 1] < 20)
+        out = Rotate(magnitude).apply(dict(img=np.zeros((20, 20), np.uint8), gt_keypoints=points.copy()), rng)
+        np.testing.assert_array_equal(out['gt_keypoints'][0, :, :2], xy.clip(0, 20))
+        np.testing.assert_array_equal(out['gt_keypoints'][0, :, 2], np.where(visible, 2, 0), err_msg=str(sign))
+
+
 def test_vertical_shear_drops_a_box_pushed_below_the_image():
     results = _det_results('numpy', 'bitmap')
     results['gt_bboxes'] = np.array([[30, 12, 39, 19], [1, 1, 3, 3]], np.float32)
