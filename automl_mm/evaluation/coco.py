@@ -8,9 +8,10 @@ enumeration order. With 4 OHL copies rewarded by ``coco/bbox_mAP`` early in a de
 tie as well and the REINFORCE advantages become 0.
 
 :func:`unrounded_coco_metrics` computes a ``CocoMetric``'s results as mmdet does and then replaces each reported
-value by COCOeval's own ``stats`` entry (pycocotools, float64), so keys, logging and every other behaviour stay
-mmdet's. :func:`automl_mm.engine.evaluate.evaluate_locally`, which computes every OHL reward and NAS score, uses it
-for every ``CocoMetric``; :class:`UnroundedCocoMetric` is the same as a metric type for any evaluator.
+value by COCOeval's own ``stats`` entry (pycocotools, float64), and each per-class AP (``classwise=True``) by its
+unrounded mean, so keys, logging and every other behaviour stay mmdet's.
+:func:`automl_mm.engine.evaluate.evaluate_locally`, which computes every OHL reward and NAS score, uses it for every
+``CocoMetric``; :class:`UnroundedCocoMetric` is the same as a metric type for any evaluator.
 """
 from __future__ import annotations
 
@@ -57,8 +58,10 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
 
     Returns:
         The same keys as mmdet's ``compute_metrics`` (without the ``coco/`` prefix), e.g. ``{'bbox_mAP':
-        0.0671..., ...}``; ``proposal_fast`` and per-class values stay as mmdet computes them. Empty when mmdet's is
-        (no prediction at all).
+        0.0671..., ...}``; with ``classwise=True`` each ``<class name>_precision`` is the class's AP at full
+        precision too (:func:`class_precisions`; mmdet rounded it to 3 decimals, so two copies rewarded on one
+        class tied); ``proposal_fast`` values stay as mmdet computes them (unrounded already). Empty when mmdet's
+        is (no prediction at all).
     """
     if compute is None:
         if isinstance(metric, UnroundedCocoMetric):
@@ -93,6 +96,34 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
             key = item if kind == 'proposal' else f'{kind}_{item}'
             if key in values and key not in later_fast:
                 values[key] = float(coco_eval.stats[_STATS_INDEX[item]])
+        if kind != 'proposal' and metric.classwise:  # bbox / segm only; a later kind's values win, as in mmdet
+            for key, value in class_precisions(metric, coco_eval).items():
+                if key in values:
+                    values[key] = value
+    return values
+
+
+def class_precisions(metric: CocoMetric, coco_eval: Any) -> dict[str, float]:
+    """``{'<class name>_precision': AP}`` of an evaluated and accumulated COCOeval, as mmdet's ``CocoMetric``
+    (``classwise=True``, mmdet 3.3 ``compute_metrics``, after detectron2) computes it, without its rounding to 3
+    decimals: the mean of ``coco_eval.eval['precision'][:, :, k, 0, -1]`` (every IoU threshold and recall
+    point, all areas, the last ``maxDets``) over its entries > -1, for the k-th of ``metric.cat_ids``; NaN for a
+    class without ground truth in the images scored (all entries -1), as mmdet reports it.
+
+    Args:
+        metric: The ``CocoMetric`` whose ``compute_metrics`` ran ``coco_eval`` (its ``cat_ids`` and ``_coco_api``).
+        coco_eval: pycocotools' ``COCOeval`` after ``accumulate``; ``eval['precision']`` has the shape
+            (IoU thresholds, recall points, classes, area ranges, maxDets).
+    """
+    import numpy as np
+
+    precisions = coco_eval.eval['precision']
+    values = {}
+    for idx, cat_id in enumerate(metric.cat_ids):
+        name = metric._coco_api.loadCats(cat_id)[0]['name']
+        precision = precisions[:, :, idx, 0, -1]
+        precision = precision[precision > -1]
+        values[f'{name}_precision'] = float(np.mean(precision)) if precision.size else float('nan')
     return values
 
 

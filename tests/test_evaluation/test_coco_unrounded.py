@@ -254,3 +254,46 @@ def test_bbox_and_segm_values_are_pycocotools_own(tmp_path):
     for kind in ('bbox', 'segm'):
         for i, item in enumerate(('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')):
             assert values[f'{kind}_{item}'] == pytest.approx(expected[kind][i], abs=1e-12), (kind, item)
+
+
+def test_classwise_values_are_each_classes_own_ap_unrounded(tmp_path):
+    """classwise=True reports '<class>_precision' per class, which mmdet rounds to 3 decimals: two OHL copies rewarded
+    on one class tied. Each is now pycocotools' AP of that class alone (COCOeval with catIds=[its id]); a class
+    without ground truth in the images scored is NaN, as mmdet reports it."""
+    path = tmp_path / 'ann.json'
+    boxes = {1: [10, 10, 40, 40], 2: [60, 60, 30, 30]}  # category id: box, on each of 3 images
+    path.write_text(json.dumps({
+        'images': [dict(id=i + 1, width=160, height=160, file_name=f'{i}.png') for i in range(3)],
+        'annotations': [dict(id=3 * c + i, image_id=i + 1, category_id=c, bbox=b, area=b[2] * b[3], iscrowd=0)
+                        for c, b in boxes.items() for i in range(3)],
+        'categories': [dict(id=1, name='a'), dict(id=2, name='b'), dict(id=3, name='c')]}))
+    # a: IoU 0.86 on every image; b: IoU 1, 0.82, 0.56 on images 1, 2, 3
+    shifted = {1: ([[12, 11, 40, 40]] * 3, 0.9), 2: ([[60, 60, 30, 30], [62, 61, 30, 30], [66, 63, 30, 30]], 0.8)}
+    dets = [dict(image_id=i + 1, category_id=c, bbox=b[i], score=s) for i in range(3) for c, (b, s) in shifted.items()]
+    dets.append(dict(image_id=1, category_id=3, bbox=[100, 100, 20, 20], score=0.7))  # no ground truth of c
+    dets.append(dict(image_id=2, category_id=2, bbox=[0, 100, 30, 30], score=0.85))  # a false b above two right
+    samples = [dict(img_id=i + 1, ori_shape=(160, 160), pred_instances=dict(
+        bboxes=torch.tensor([[x, y, x + w, y + h] for d in dets if d['image_id'] == i + 1
+                             for x, y, w, h in [d['bbox']]], dtype=torch.float32),
+        scores=torch.tensor([d['score'] for d in dets if d['image_id'] == i + 1]),
+        labels=torch.tensor([d['category_id'] - 1 for d in dets if d['image_id'] == i + 1]))) for i in range(3)]
+    metric = CocoMetric(ann_file=str(path), metric='bbox', classwise=True)
+    metric.dataset_meta = dict(classes=('a', 'b', 'c'))
+    metric.process({}, samples)
+    values = unrounded_coco_metrics(metric, metric.results)
+    rounded = metric.compute_metrics(metric.results)  # mmdet's own
+    gt = COCO(str(path))
+    for cat, name in ((1, 'a'), (2, 'b')):
+        coco_eval = COCOeval(gt, gt.loadRes(dets), 'bbox')
+        coco_eval.params.catIds = [cat]
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+        assert values[f'{name}_precision'] == pytest.approx(coco_eval.stats[0], abs=1e-12), name
+        assert rounded[f'{name}_precision'] == round(coco_eval.stats[0], 3)
+    assert values['b_precision'] != round(values['b_precision'], 3)  # the example is not a 3-decimal number
+    assert np.isnan(values['c_precision']) and np.isnan(rounded['c_precision'])
+    assert set(values) == set(rounded)
+    evaluator = Evaluator(UnroundedCocoMetric(ann_file=str(path), metric='bbox', classwise=True))
+    evaluator.dataset_meta = dict(classes=('a', 'b', 'c'))
+    assert evaluate_locally(_Replay(), [samples], evaluator)['coco/b_precision'] == values['b_precision']
