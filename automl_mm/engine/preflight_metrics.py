@@ -27,7 +27,9 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
     ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; mmdet ``CocoMetric`` (and automl_mm's
     ``UnroundedCocoMetric``): ``{prefix}/{metric}_{item}``
     for bbox/segm (``metric_items`` or mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l) and ``{prefix}/{item}`` AR keys for
-    proposals (mmdet 3.3 ``CocoMetric.compute_metrics``).
+    proposals (mmdet 3.3 ``CocoMetric.compute_metrics``); unknown (``None``) with ``classwise=True`` for bbox/segm,
+    whose ``{prefix}/{class name}_precision`` keys are the dataset's class names (a reward_key or save_best on one
+    class was refused as not reported).
     """
     if not isinstance(metric_cfg, dict):
         return None
@@ -43,6 +45,8 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
         keys: set[str] = set()
         for metric in [metrics] if isinstance(metrics, str) else list(metrics):
             if metric in ('bbox', 'segm'):
+                if metric_cfg.get('classwise'):
+                    return None  # '<class name>_precision' per class of the dataset, known once it is built
                 keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or COCO_AP_ITEMS}
             elif metric == 'proposal':
                 keys |= {f'{prefix}/{item}' for item in metric_cfg.get('metric_items') or COCO_AR_ITEMS}

@@ -18,6 +18,19 @@ def test_metric_keys_of_accuracy_and_coco_metric():
     assert metric_keys(dict(type='MyOwnMetric')) is None  # unknown: not checked
 
 
+def test_a_classwise_coco_metrics_per_class_key_is_not_refused():
+    """mmdet's CocoMetric(classwise=True) also reports '{prefix}/<class name>_precision' (the class's AP,
+    tests/test_evaluation: test_classwise_values_are_each_classes_own_ap_unrounded): a reward_key on one class was
+    refused at start as not reported."""
+    from automl_mm.engine.preflight_metrics import check_metric_key
+
+    metric = dict(type='mmdet.CocoMetric', metric='bbox', classwise=True)
+    check_metric_key('coco/person_precision', 'custom_hooks[0].reward_key', metric, 'reward_evaluator')
+    check_metric_key('det/person_precision', 'save_best', [dict(metric, prefix='det')], 'val_evaluator')
+    with pytest.raises(ConfigCheckError, match=r"reward_key='coco/person_precision' is not reported"):
+        check_metric_key('coco/person_precision', 'reward_key', dict(metric, classwise=False), 'reward_evaluator')
+
+
 def test_ohl_reward_key_the_metric_does_not_produce_fails_at_start():
     cfg = Config.fromfile(OHL)
     check_config(cfg)  # the shipped config passes
