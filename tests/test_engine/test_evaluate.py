@@ -182,3 +182,41 @@ def test_cocos_minus_one_for_no_ground_truth_is_refused_naming_the_key():
     with pytest.raises(ValueError, match=r"train_cfg\.metric_key 'coco/bbox_mAP_s' is -1 .*no ground-truth object"):
         held_out.build(runner).score(_Echo())
     assert held_out.score(_Echo(), [['s', 's']]) == (-1.0, False)
+
+
+def test_a_classwise_coco_key_of_a_class_without_ground_truth_is_refused_naming_the_key(tmp_path):
+    """mmdet's CocoMetric(classwise=True) reports NaN for '<class>_precision' where the images scored hold no
+    ground-truth object of the class (pycocotools leaves its precisions at -1): OHLHook read that NaN reward as every
+    copy having diverged ('non-finite loss, weights or buffers; lower the learning rate'), and NAS as a NaN metric.
+    It is refused naming the key; a class with ground truth scores its AP (pycocotools': 1.0 for an exact box)."""
+    import json
+
+    from mmdet.evaluation import CocoMetric
+
+    ann = tmp_path / 'ann.json'
+    ann.write_text(json.dumps({
+        'images': [dict(id=1, width=64, height=64, file_name='0.png')],
+        'annotations': [dict(id=1, image_id=1, category_id=1, bbox=[8, 8, 32, 32], area=1024, iscrowd=0)],
+        'categories': [dict(id=1, name='a'), dict(id=2, name='b')]}))
+    sample = dict(img_id=1, ori_shape=(64, 64), pred_instances=dict(
+        bboxes=torch.tensor([[8., 8., 40., 40.], [0., 0., 10., 10.]]), scores=torch.tensor([0.9, 0.5]),
+        labels=torch.tensor([0, 1])))
+
+    def metric():
+        coco = CocoMetric(ann_file=str(ann), metric='bbox', classwise=True)
+        return Evaluator([coco])
+
+    runner = SimpleNamespace(cfg=dict(reward_dataloader=_loader('r'), reward_evaluator='x'),
+                             build_evaluator=lambda cfg: metric())
+    for key, expected in (('coco/a_precision', 1.0), ('coco/b_precision', None)):
+        held_out = HeldOutEvaluator('reward', key, 'OHLHook', metric_key_name='reward_key').build(runner)
+        held_out.evaluator.dataset_meta = dict(classes=('a', 'b'))
+        held_out.loader = [[sample]]
+        if expected is not None:
+            assert held_out.score(_Echo()) == (pytest.approx(expected), False)
+            continue
+        with pytest.raises(ValueError, match=r"reward_key 'coco/b_precision' is NaN on the whole reward split: .*"
+                                             r"no ground-truth object of that class"):
+            held_out.score(_Echo())
+        with pytest.raises(ValueError, match=r"'coco/b_precision' is NaN on the batches scored"):
+            held_out.score(_Echo(), [[sample]])
