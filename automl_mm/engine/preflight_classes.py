@@ -3,7 +3,7 @@
 file's categories (:func:`coco_classes_mismatch`, :func:`_check_coco_classes`), the inner datasets of a
 ``ConcatDataset`` against each other (:func:`_check_concat_classes`), and every ``num_classes`` of the model's heads
 against each dataset's class count (:func:`_check_num_classes`), and ``Accuracy`` ``topk`` values against the heads'
-count (:func:`check_accuracy_topk`)."""
+count (:func:`check_accuracy_topk`; a search's key, whichever evaluator it reads: :func:`check_searched_topk`)."""
 from __future__ import annotations
 
 import logging
@@ -414,3 +414,42 @@ def check_accuracy_topk(cfg: Any, test_only: bool, split: str = 'test') -> None:
         if 'reward_evaluator' in key or 'search_evaluator' in key:
             raise ConfigCheckError(f'{what}, which no search can follow); use k <= {classes}')
         print_log(f'{what}); it is reported as such', logger='current', level=logging.WARNING)
+
+
+def check_searched_topk(cfg: Any, metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str) -> None:
+    """A search's ``metric_key`` (an OHL ``reward_key``, a NAS ``train_cfg.metric_key``) that is an ``Accuracy``
+    top-k above the model's class count (the smallest ``num_classes`` of its heads) of the evaluator the search
+    reads, wherever that comes from: :func:`check_accuracy_topk` refuses it by the evaluator's config key, so a
+    search scoring with ``val_evaluator`` (the fallback when no reward / search evaluator is set, as in the shipped
+    OHL configs) got only the val warning, and ``reward_key='accuracy/top11'`` of 10 classes read a constant 100 %
+    for every copy. (A reward / search evaluator's top-k above the count is refused by :func:`check_accuracy_topk`
+    whatever the key.)
+
+    Args:
+        metric_key: The key the search ranks by, e.g. ``'accuracy/top5'``.
+        key_name: Its config key, named in the error (``'custom_hooks[0].reward_key'``).
+        evaluator: The evaluator config the search resolved (a metric, a list, or mmengine's ``Evaluator`` dict).
+        evaluator_key: Its config key (``'val_evaluator'``).
+
+    Raises:
+        ConfigCheckError: naming both keys, the ``topk`` and the head's ``num_classes`` key.
+    """
+    from .preflight_walk import evaluator_metrics
+
+    if 'reward_evaluator' in evaluator_key or 'search_evaluator' in evaluator_key:
+        return  # refused by check_accuracy_topk, whatever the key
+    heads = [(key, count) for key, count, _ in _num_classes_keys(cfg.get('model'), 'model')]
+    if not heads or not isinstance(metric_key, str) or not evaluator:
+        return
+    head_key, classes = min(heads, key=lambda head: head[1])
+    for metric in evaluator_metrics(evaluator):
+        if not isinstance(metric, dict) or config_type_name(metric) != 'Accuracy':
+            continue
+        topk = metric.get('topk', (1, ))
+        prefix = metric.get('prefix') or 'accuracy'
+        for k in (topk, ) if isinstance(topk, int) else topk:
+            if isinstance(k, int) and k > classes and metric_key == f'{prefix}/top{k}':
+                raise ConfigCheckError(
+                    f'{key_name}={metric_key!r} is the top-{k} accuracy of {evaluator_key} (topk={topk!r}) but '
+                    f'{head_key}={classes}: a top-{k} of {classes} classes counts every image as correct (a '
+                    f'constant 100 %, which no search can follow); use k <= {classes}')

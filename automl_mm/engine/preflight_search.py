@@ -15,6 +15,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
+from .preflight_classes import check_searched_topk
 from .preflight_eval_splits import check_held_out
 from .preflight_metrics import check_metric_key
 from .preflight_outputs import _check_folder
@@ -69,6 +70,7 @@ def _check_ohl_hook(cfg: Any) -> None:
     _check_rank_local(evaluator, where, cfg)
     if hook.get('reward_key') is not None:
         check_metric_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+        check_searched_topk(cfg, hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
         _check_rule(hook.get('reward_rule'), hook['reward_key'], f'custom_hooks[{i}].reward_rule',
                     f'custom_hooks[{i}].reward_key')
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
@@ -137,6 +139,7 @@ def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
                                         held_out_keys('search')[1])
     _check_rank_local(evaluator, where, cfg)
     check_metric_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
+    check_searched_topk(cfg, train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     _check_rule(train_cfg.get('metric_rule'), train_cfg.get('metric_key', default_key), 'train_cfg.metric_rule',
                 'train_cfg.metric_key')
     loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',

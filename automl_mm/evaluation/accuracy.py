@@ -132,7 +132,8 @@ class Accuracy(BaseMetric):
             ValueError: No result (mmengine only warns, then ``torch.stack`` failed without naming the metric), or
                 predictions with different numbers of class scores (which no single ranking can compare). A
                 ``topk`` above the number of classes reports 100 % (every image correct); a config that searches on
-                such a key is refused before training (:func:`~automl_mm.engine.preflight_classes.check_accuracy_topk`).
+                such a key is refused before training (:func:`~automl_mm.engine.preflight_classes.check_accuracy_topk`,
+                :func:`~automl_mm.engine.preflight_classes.check_searched_topk`).
         """
         if not results:
             raise ValueError('Accuracy needs at least one prediction: the evaluated split gave none (an empty '

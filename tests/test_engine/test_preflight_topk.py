@@ -44,3 +44,28 @@ def test_a_search_on_a_topk_above_the_classes_is_refused():
     with pytest.raises(ConfigCheckError, match=r'train_cfg.search_evaluator.topk=\(1, 11\) but '
                                                r'model.*num_classes=10.*which no search can follow'):
         check_config(cfg)
+
+
+def test_a_search_key_above_the_classes_is_refused_when_the_search_reads_val_evaluator():
+    """Without a reward / search evaluator a search scores with val_evaluator (the shipped OHL config does), whose
+    top-k above the class count only got the val warning: reward_key='accuracy/top11' of 10 classes read a constant
+    100 for every copy (Accuracy's top-11 of 10 classes). The search's key is refused naming both keys; the val
+    metric's own top-11 beside a top-1 key still only warns."""
+    cfg = Config.fromfile(OHL)
+    assert not cfg.custom_hooks[0].get('reward_evaluator') and not cfg.get('reward_evaluator')
+    cfg.val_evaluator = dict(type='Accuracy', topk=(1, 11))
+    check_config(cfg)  # reward_key='accuracy/top1'
+    cfg.custom_hooks[0].reward_key = 'accuracy/top11'
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='accuracy/top11' is the top-11 "
+                                               r"accuracy of val_evaluator \(topk=\(1, 11\)\) but "
+                                               r"model\.head\.num_classes=10"):
+        check_config(cfg)
+    nas = Config.fromfile(PC_NAS)
+    for key in ('search_evaluator', 'reward_evaluator'):
+        nas.pop(key, None)
+    nas.train_cfg.pop('search_evaluator', None)
+    nas.val_evaluator = dict(type='Accuracy', topk=(1, 11), prefix='val')
+    nas.train_cfg.metric_key = 'val/top11'
+    with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_key='val/top11' is the top-11 accuracy of "
+                                               r"val_evaluator"):
+        check_config(nas)
