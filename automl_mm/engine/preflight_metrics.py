@@ -24,12 +24,12 @@ COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@
 def metric_keys(metric_cfg: Any) -> set[str] | None:
     """The keys a metric config reports, when they are known without running it (else ``None``).
 
-    ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; mmdet ``CocoMetric`` (and automl_mm's
-    ``UnroundedCocoMetric``): ``{prefix}/{metric}_{item}``
-    for bbox/segm (``metric_items`` or mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l) and ``{prefix}/{item}`` AR keys for
-    proposals (mmdet 3.3 ``CocoMetric.compute_metrics``); unknown (``None``) with ``classwise=True`` for bbox/segm,
-    whose ``{prefix}/{class name}_precision`` keys are the dataset's class names (a reward_key or save_best on one
-    class was refused as not reported).
+    ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; ``LogLikelihood`` (automl_mm): ``{prefix}/mean``;
+    mmdet ``CocoMetric`` (and automl_mm's ``UnroundedCocoMetric``): ``{prefix}/{metric}_{item}`` for bbox/segm
+    (``metric_items`` or mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l) and ``{prefix}/{item}`` AR keys for proposals
+    (mmdet 3.3 ``CocoMetric.compute_metrics``); unknown (``None``) with ``classwise=True`` for bbox/segm, whose
+    ``{prefix}/{class name}_precision`` keys are the dataset's class names (a reward_key or save_best on one class
+    was refused as not reported).
     """
     if not isinstance(metric_cfg, dict):
         return None
@@ -39,6 +39,8 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
         topk = (topk, ) if isinstance(topk, int) else tuple(topk)
         prefix = metric_cfg.get('prefix') or 'accuracy'
         return {f'{prefix}/top{int(k)}' for k in topk}
+    if kind == 'LogLikelihood':  # automl_mm's: one key
+        return {f"{metric_cfg.get('prefix') or 'log_likelihood'}/mean"}
     if kind in ('CocoMetric', 'UnroundedCocoMetric'):
         prefix = metric_cfg.get('prefix') or 'coco'
         metrics = metric_cfg.get('metric', 'bbox')

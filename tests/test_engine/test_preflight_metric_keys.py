@@ -18,6 +18,25 @@ def test_metric_keys_of_accuracy_and_coco_metric():
     assert metric_keys(dict(type='MyOwnMetric')) is None  # unknown: not checked
 
 
+def test_a_log_likelihood_reward_key_the_metric_does_not_report_fails_at_start():
+    """LogLikelihood's keys were unknown to the check: reward_key='log_likelihood/top1' stopped the run with a
+    KeyError at the first trunk end, after training up to it. It reports '{prefix}/mean' only
+    (tests/test_evaluation/test_accuracy.py)."""
+    from automl_mm.evaluation import LogLikelihood
+
+    assert metric_keys(dict(type='LogLikelihood')) == {f'{LogLikelihood().prefix}/mean'} == {'log_likelihood/mean'}
+    assert metric_keys(dict(type='automl_mm.LogLikelihood', prefix='ll')) == {'ll/mean'}
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].reward_evaluator = dict(type='LogLikelihood')
+    cfg.custom_hooks[0].reward_key = 'log_likelihood/mean'
+    check_config(cfg)
+    cfg.custom_hooks[0].reward_key = 'log_likelihood/top1'
+    with pytest.raises(ConfigCheckError, match=r"reward_key='log_likelihood/top1' is not reported by "
+                                               r"custom_hooks\[0\]\.reward_evaluator, which reports "
+                                               r"\['log_likelihood/mean'\]"):
+        check_config(cfg)
+
+
 def test_a_classwise_coco_metrics_per_class_key_is_not_refused():
     """mmdet's CocoMetric(classwise=True) also reports '{prefix}/<class name>_precision' (the class's AP,
     tests/test_evaluation: test_classwise_values_are_each_classes_own_ap_unrounded): a reward_key on one class was
