@@ -15,6 +15,7 @@ unrounded mean, so keys, logging and every other behaviour stay mmdet's.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import mmdet.evaluation.metrics.coco_metric as _mmdet_coco
@@ -44,6 +45,22 @@ def _recording(base: type) -> type:
 RecordingCOCOeval = _recording(_mmdet_coco.COCOeval)
 RecordingCOCOevalMP = _recording(_mmdet_coco.COCOevalMP)
 _RECORDING = {'COCOeval': RecordingCOCOeval, 'COCOevalMP': RecordingCOCOevalMP}
+#: pycocotools' evaluators as mmdet's modules import them (``mmdet.datasets.api_wrappers``), by name.
+_BASES = {'COCOeval': _mmdet_coco.COCOeval, 'COCOevalMP': _mmdet_coco.COCOevalMP}
+
+
+def _evaluator_modules(metric: CocoMetric, compute: Any) -> list:
+    """The modules whose ``COCOeval`` / ``COCOevalMP`` names ``compute`` can run: mmdet's ``coco_metric``, the
+    module of each class of ``metric``'s MRO and ``compute``'s own (mmdet's ``OVCocoMetric`` runs the evaluator its
+    own module imported, which recording ``coco_metric``'s alone missed: its values stayed at 3 decimals)."""
+    names = ['mmdet.evaluation.metrics.coco_metric', getattr(compute, '__module__', None),
+             *(cls.__module__ for cls in type(metric).__mro__)]
+    modules = []
+    for name in dict.fromkeys(names):
+        module = sys.modules.get(name) if name else None
+        if module is not None and module not in modules:
+            modules.append(module)
+    return modules
 
 
 def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = None) -> dict[str, float]:
@@ -70,18 +87,18 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         compute = type(metric).compute_metrics  # a CocoMetric subclass's own runs as it is
     recorded: list[Any] = []
     _ACTIVE.append(recorded)
-    patched = {}
-    for name, recording in _RECORDING.items():
-        base = getattr(_mmdet_coco, name, None)
-        if base is None or issubclass(base, recording):
-            continue  # absent, or already recording (a nested call): every active call gets the summaries
-        patched[name] = base
-        setattr(_mmdet_coco, name, recording)
+    patched = []
+    for module in _evaluator_modules(metric, compute):
+        for name, recording in _RECORDING.items():
+            # absent, another evaluator, or already recording (a nested call: every active call gets the summaries)
+            if getattr(module, name, None) is _BASES[name]:
+                patched.append((module, name))
+                setattr(module, name, recording)
     try:
         values = compute(metric, results)
     finally:
-        for name, base in patched.items():
-            setattr(_mmdet_coco, name, base)
+        for module, name in patched:
+            setattr(module, name, _BASES[name])
         _ACTIVE.pop()  # calls nest, so the last recorder is this call's (remove() would compare lists by value)
     # One COCOeval per metric in metric.metrics order, except 'proposal_fast' (no COCOeval); mmdet stops at the
     # first metric without predictions, so zip stops there too.

@@ -297,3 +297,23 @@ def test_classwise_values_are_each_classes_own_ap_unrounded(tmp_path):
     evaluator = Evaluator(UnroundedCocoMetric(ann_file=str(path), metric='bbox', classwise=True))
     evaluator.dataset_meta = dict(classes=('a', 'b', 'c'))
     assert evaluate_locally(_Replay(), [samples], evaluator)['coco/b_precision'] == values['b_precision']
+
+
+def test_a_subclass_computing_with_its_own_modules_cocoeval_is_unrounded_too(tmp_path):
+    """mmdet's OVCocoMetric (a CocoMetric) runs the COCOeval its own module imported: only coco_metric's name was
+    recorded, so its values stayed at 3 decimals (0.337 for pycocotools' 0.3366...) in rewards and NAS scores."""
+    from mmdet.evaluation.metrics.ov_coco_metric import OVCocoMetric
+
+    ann = _ann_file(tmp_path)
+    stats = _pycocotools_stats(ann)
+    metric = OVCocoMetric(ann_file=ann, metric='bbox')
+    metric.dataset_meta = dict(classes=('item', ), base_classes=('item', ), novel_classes=())
+    metric.process({}, _samples())
+    values = unrounded_coco_metrics(metric, metric.results)
+    for i, item in enumerate(('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')):
+        assert values[f'bbox_{item}'] == pytest.approx(stats[i], abs=1e-12), item
+    assert values['bbox_mAP'] != round(values['bbox_mAP'], 3)
+    assert values['base_ap'] == pytest.approx(stats[0], abs=1e-12)  # its own extra key, as OVCocoMetric computes it
+    import mmdet.evaluation.metrics.ov_coco_metric as ov_module
+
+    assert ov_module.COCOeval is mmdet_coco.COCOeval  # put back
