@@ -505,7 +505,8 @@ class HeldOutEvaluator:
                 f'{self.metric_key_name} {self.metric_key!r} is NaN on the {read}: the value mmdet gives a '
                 'per-class AP (classwise=True) where the images scored hold no ground-truth object of that class '
                 '(or only crowd / ignored ones), not an AP; every model would score it alike. Choose a class the '
-                'split has objects of, or a key over every class')
+                'split has objects of, or a key over every class'
+                + ('' if batches is None else ' (or score more batches, which may hold objects of the class)'))
         if batches is None and value == -1.0 and coco:
             # COCOeval's summarize writes -1 where no ground truth is in the range, and mmdet reports it as is
             raise ValueError(
