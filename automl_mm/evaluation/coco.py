@@ -76,9 +76,10 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
     Returns:
         The same keys as mmdet's ``compute_metrics`` (without the ``coco/`` prefix), e.g. ``{'bbox_mAP':
         0.0671..., ...}``; with ``classwise=True`` each ``<class name>_precision`` is the class's AP at full
-        precision too (:func:`class_precisions`; mmdet rounded it to 3 decimals, so two copies rewarded on one
-        class tied); ``proposal_fast`` values stay as mmdet computes them (unrounded already). Empty when mmdet's
-        is (no prediction at all).
+        precision too, and of that class (:func:`class_precisions`; mmdet rounded it to 3 decimals, so two copies
+        rewarded on one class tied, and paired classes with other classes' APs where the annotation file does not
+        list its categories by id); ``proposal_fast`` values stay as mmdet computes them (unrounded already).
+        Empty when mmdet's is (no prediction at all).
     """
     if compute is None:
         if isinstance(metric, UnroundedCocoMetric):
@@ -124,21 +125,29 @@ def class_precisions(metric: CocoMetric, coco_eval: Any) -> dict[str, float]:
     """``{'<class name>_precision': AP}`` of an evaluated and accumulated COCOeval, as mmdet's ``CocoMetric``
     (``classwise=True``, mmdet 3.3 ``compute_metrics``, after detectron2) computes it, without its rounding to 3
     decimals: the mean of ``coco_eval.eval['precision'][:, :, k, 0, -1]`` (every IoU threshold and recall
-    point, all areas, the last ``maxDets``) over its entries > -1, for the k-th of ``metric.cat_ids``; NaN for a
-    class without ground truth in the images scored (all entries -1), as mmdet reports it.
+    point, all areas, the last ``maxDets``) over its entries > -1, where ``k`` is the position of the class's
+    category id in ``coco_eval.params.catIds``; NaN for a class without ground truth in the images scored (all
+    entries -1), as mmdet reports it. That is pycocotools' AP of the class alone (``COCOeval`` with
+    ``params.catIds=[its id]``).
+
+    mmdet takes ``k`` as the class's position in ``metric.cat_ids`` (the annotation file's order of its
+    categories), but ``COCOeval.evaluate`` sorts the ids: with categories listed as ``[{id: 2, 'b'}, {id: 1, 'a'}]``
+    mmdet reported a's AP as ``b_precision`` and b's as ``a_precision`` (1.0 and 0.0 swapped), and a reward on one
+    class read another's.
 
     Args:
         metric: The ``CocoMetric`` whose ``compute_metrics`` ran ``coco_eval`` (its ``cat_ids`` and ``_coco_api``).
         coco_eval: pycocotools' ``COCOeval`` after ``accumulate``; ``eval['precision']`` has the shape
-            (IoU thresholds, recall points, classes, area ranges, maxDets).
+            (IoU thresholds, recall points, classes in ``params.catIds`` order, area ranges, maxDets).
     """
     import numpy as np
 
     precisions = coco_eval.eval['precision']
+    order = [int(c) for c in coco_eval.params.catIds]  # sorted by COCOeval.evaluate
     values = {}
-    for idx, cat_id in enumerate(metric.cat_ids):
+    for cat_id in metric.cat_ids:
         name = metric._coco_api.loadCats(cat_id)[0]['name']
-        precision = precisions[:, :, idx, 0, -1]
+        precision = precisions[:, :, order.index(int(cat_id)), 0, -1] if int(cat_id) in order else np.empty(0)
         precision = precision[precision > -1]
         values[f'{name}_precision'] = float(np.mean(precision)) if precision.size else float('nan')
     return values

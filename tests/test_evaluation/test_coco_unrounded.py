@@ -317,3 +317,32 @@ def test_a_subclass_computing_with_its_own_modules_cocoeval_is_unrounded_too(tmp
     import mmdet.evaluation.metrics.ov_coco_metric as ov_module
 
     assert ov_module.COCOeval is mmdet_coco.COCOeval  # put back
+
+
+def test_classwise_values_pair_each_class_with_its_own_ap_whatever_the_category_order(tmp_path):
+    """COCOeval sorts the category ids; mmdet indexed its precisions by the annotation file's order of categories.
+    With categories [{id 2, 'b'}, {id 1, 'a'}] it reported b's AP (1.0, exact box) as a_precision and a's (0.0,
+    IoU 0.47) as b_precision; each is now pycocotools' AP of that class alone."""
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({
+        'images': [dict(id=1, width=64, height=64, file_name='0.png')],
+        'annotations': [dict(id=1, image_id=1, category_id=2, bbox=[8, 8, 32, 32], area=1024, iscrowd=0),
+                        dict(id=2, image_id=1, category_id=1, bbox=[40, 40, 20, 20], area=400, iscrowd=0)],
+        'categories': [dict(id=2, name='b'), dict(id=1, name='a')]}))
+    dets = [dict(image_id=1, category_id=2, bbox=[8, 8, 32, 32], score=0.9),
+            dict(image_id=1, category_id=1, bbox=[44, 44, 20, 20], score=0.8)]
+    metric = CocoMetric(ann_file=str(path), metric='bbox', classwise=True)
+    metric.dataset_meta = dict(classes=('b', 'a'))  # labels 0, 1 are category ids 2, 1
+    metric.process({}, [dict(img_id=1, ori_shape=(64, 64), pred_instances=dict(
+        bboxes=torch.tensor([[8., 8., 40., 40.], [44., 44., 64., 64.]]), scores=torch.tensor([0.9, 0.8]),
+        labels=torch.tensor([0, 1])))])
+    values = unrounded_coco_metrics(metric, metric.results)
+    gt = COCO(str(path))
+    for cat, name in ((2, 'b'), (1, 'a')):
+        coco_eval = COCOeval(gt, gt.loadRes(dets), 'bbox')
+        coco_eval.params.catIds = [cat]
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+        assert values[f'{name}_precision'] == pytest.approx(coco_eval.stats[0], abs=1e-12), name
+    assert values['b_precision'] == pytest.approx(1.0) and values['a_precision'] == 0.0
