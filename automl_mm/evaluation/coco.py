@@ -78,7 +78,8 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         0.0671..., ...}``; with ``classwise=True`` each ``<class name>_precision`` is the class's AP at full
         precision too, and of that class (:func:`class_precisions`; mmdet rounded it to 3 decimals, so two copies
         rewarded on one class tied, and paired classes with other classes' APs where the annotation file does not
-        list its categories by id); ``proposal_fast`` values stay as mmdet computes them (unrounded already).
+        list its categories by id); an ``OVCocoMetric``'s ``base_ap`` / ``novel_ap`` (``ap50``) average their own
+        classes (:func:`split_precisions`); ``proposal_fast`` values stay as mmdet computes them (unrounded already).
         Empty when mmdet's is (no prediction at all).
     """
     if compute is None:
@@ -118,6 +119,35 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
             for key, value in class_precisions(metric, coco_eval).items():
                 if key in values:
                     values[key] = value
+        if kind != 'proposal' and hasattr(metric, 'base_cat_ids') and hasattr(metric, 'novel_cat_ids'):
+            values.update({k: v for k, v in split_precisions(metric, coco_eval).items() if k in values})
+    return values
+
+
+def _precision_column(coco_eval: Any, cat_id: int) -> int | None:
+    """The position of category ``cat_id`` on the class axis of ``coco_eval.eval['precision']`` (the order of
+    ``params.catIds``, which ``COCOeval.evaluate`` sorts), ``None`` where it was not evaluated."""
+    order = [int(c) for c in coco_eval.params.catIds]
+    return order.index(int(cat_id)) if int(cat_id) in order else None
+
+
+def split_precisions(metric: Any, coco_eval: Any) -> dict[str, float]:
+    """mmdet's ``OVCocoMetric`` values ``base_ap``, ``novel_ap``, ``base_ap50``, ``novel_ap50`` (the mean of
+    ``eval['precision'][iou, :, classes, 0, -1]`` over its entries > -1, every IoU threshold or 0.5, of the
+    classes of ``metric.base_cat_ids`` / ``novel_cat_ids``; -1 where none is > -1), each class at its own column
+    (:func:`_precision_column`): mmdet took the classes' positions in ``metric.cat_ids`` (the annotation file's
+    order), so with categories not listed by id the base AP averaged novel classes' precisions and back."""
+    import numpy as np
+
+    precisions = coco_eval.eval['precision']
+    values = {}
+    for split in ('base', 'novel'):
+        columns = [c for c in (_precision_column(coco_eval, i) for i in getattr(metric, f'{split}_cat_ids'))
+                   if c is not None]
+        for suffix, rows in (('ap', slice(None)), ('ap50', slice(0, 1))):
+            picked = precisions[rows][:, :, columns, 0, -1]
+            picked = picked[picked > -1]
+            values[f'{split}_{suffix}'] = float(np.mean(picked)) if picked.size else -1.0
     return values
 
 
@@ -143,11 +173,11 @@ def class_precisions(metric: CocoMetric, coco_eval: Any) -> dict[str, float]:
     import numpy as np
 
     precisions = coco_eval.eval['precision']
-    order = [int(c) for c in coco_eval.params.catIds]  # sorted by COCOeval.evaluate
     values = {}
     for cat_id in metric.cat_ids:
         name = metric._coco_api.loadCats(cat_id)[0]['name']
-        precision = precisions[:, :, order.index(int(cat_id)), 0, -1] if int(cat_id) in order else np.empty(0)
+        column = _precision_column(coco_eval, cat_id)
+        precision = precisions[:, :, column, 0, -1] if column is not None else np.empty(0)
         precision = precision[precision > -1]
         values[f'{name}_precision'] = float(np.mean(precision)) if precision.size else float('nan')
     return values

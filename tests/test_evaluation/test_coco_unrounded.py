@@ -346,3 +346,25 @@ def test_classwise_values_pair_each_class_with_its_own_ap_whatever_the_category_
         coco_eval.summarize()
         assert values[f'{name}_precision'] == pytest.approx(coco_eval.stats[0], abs=1e-12), name
     assert values['b_precision'] == pytest.approx(1.0) and values['a_precision'] == 0.0
+
+
+def test_open_vocabulary_base_and_novel_aps_average_their_own_classes(tmp_path):
+    """mmdet's OVCocoMetric averaged base_ap / novel_ap over the classes' positions in the annotation file's order
+    of categories, but COCOeval sorts them by id: with [{id 2, 'b'}, {id 1, 'a'}], b the base class (AP 1.0) and a
+    the novel one (AP 0.0), it reported base_ap 0.0 and novel_ap 1.0."""
+    from mmdet.evaluation.metrics.ov_coco_metric import OVCocoMetric
+
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({
+        'images': [dict(id=1, width=64, height=64, file_name='0.png')],
+        'annotations': [dict(id=1, image_id=1, category_id=2, bbox=[8, 8, 32, 32], area=1024, iscrowd=0),
+                        dict(id=2, image_id=1, category_id=1, bbox=[40, 40, 20, 20], area=400, iscrowd=0)],
+        'categories': [dict(id=2, name='b'), dict(id=1, name='a')]}))
+    metric = OVCocoMetric(ann_file=str(path), metric='bbox')
+    metric.dataset_meta = dict(classes=('b', 'a'), base_classes=('b', ), novel_classes=('a', ))
+    metric.process({}, [dict(img_id=1, ori_shape=(64, 64), pred_instances=dict(
+        bboxes=torch.tensor([[8., 8., 40., 40.], [44., 44., 64., 64.]]), scores=torch.tensor([0.9, 0.8]),
+        labels=torch.tensor([0, 1])))])
+    values = unrounded_coco_metrics(metric, metric.results)
+    assert values['base_ap'] == pytest.approx(1.0) and values['base_ap50'] == pytest.approx(1.0)
+    assert values['novel_ap'] == 0.0 and values['novel_ap50'] == 0.0
