@@ -100,7 +100,7 @@ def check_metric_clash(evaluator: Any, key: str) -> None:
     seen: dict[str, str] = {}
     for j, metric in enumerate(metrics):
         where = f'{key}[{j}]' if len(metrics) > 1 else key
-        for name in sorted(metric_keys(metric) or ()):
+        for name in sorted(metric_keys(metric, complete=False) or ()):
             if name in seen:
                 raise ConfigCheckError(
                     f'{seen[name]} and {where} both report {name!r}: the evaluation refuses two metrics of one '

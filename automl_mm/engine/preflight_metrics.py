@@ -21,7 +21,7 @@ COCO_AP_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
 
 
-def metric_keys(metric_cfg: Any) -> set[str] | None:
+def metric_keys(metric_cfg: Any, complete: bool = True) -> set[str] | None:
     """The keys a metric config reports, when they are known without running it (else ``None``).
 
     ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; ``LogLikelihood`` (automl_mm): ``{prefix}/mean``;
@@ -29,7 +29,8 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
     (``metric_items`` or mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l) and ``{prefix}/{item}`` AR keys for proposals
     (mmdet 3.3 ``CocoMetric.compute_metrics``); unknown (``None``) with ``classwise=True`` for bbox/segm, whose
     ``{prefix}/{class name}_precision`` keys are the dataset's class names (a reward_key or save_best on one class
-    was refused as not reported).
+    was refused as not reported). With ``complete=False`` the keys known to be reported among others (a classwise
+    metric's bbox/segm keys), for a check that some key is reported twice.
     """
     if not isinstance(metric_cfg, dict):
         return None
@@ -47,7 +48,7 @@ def metric_keys(metric_cfg: Any) -> set[str] | None:
         keys: set[str] = set()
         for metric in [metrics] if isinstance(metrics, str) else list(metrics):
             if metric in ('bbox', 'segm'):
-                if metric_cfg.get('classwise'):
+                if metric_cfg.get('classwise') and complete:
                     return None  # '<class name>_precision' per class of the dataset, known once it is built
                 keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or COCO_AP_ITEMS}
             elif metric == 'proposal':

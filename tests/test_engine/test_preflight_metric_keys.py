@@ -50,6 +50,18 @@ def test_a_classwise_coco_metrics_per_class_key_is_not_refused():
         check_metric_key('coco/person_precision', 'reward_key', dict(metric, classwise=False), 'reward_evaluator')
 
 
+def test_two_classwise_coco_metrics_of_one_prefix_are_still_refused_as_a_clash():
+    """Their per-class keys are unknown before the dataset is built, but their bbox keys are known: two of one
+    prefix report 'coco/bbox_mAP' twice, which the held-out evaluation refuses only once computed."""
+    from automl_mm.engine.preflight_evaluators import check_metric_clash
+
+    metric = dict(type='mmdet.CocoMetric', metric='bbox', classwise=True)
+    with pytest.raises(ConfigCheckError, match=r"reward_evaluator\[0\] and reward_evaluator\[1\] both report "
+                                               r"'coco/bbox_mAP'"):
+        check_metric_clash([metric, dict(metric, metric_items=['mAP'])], 'reward_evaluator')
+    check_metric_clash([metric, dict(metric, prefix='other')], 'reward_evaluator')
+
+
 def test_ohl_reward_key_the_metric_does_not_produce_fails_at_start():
     cfg = Config.fromfile(OHL)
     check_config(cfg)  # the shipped config passes
