@@ -16,11 +16,45 @@ from .attributes import base_target, get_attribute, path_chains
 from .optimizer_base import BASE_KEYS, is_optimizer
 
 
-def _schedulers(runner: Any) -> list:
+def _schedulers(runner: Any) -> list[tuple[str, Any]]:
+    """``(config key, scheduler)`` of each of the runner's parameter schedulers: ``param_scheduler[i]`` of a list,
+    ``param_scheduler.<name>[i]`` of the per-optimiser dict an ``OptimWrapperDict`` is given (a list in the config
+    is built once per optimiser: its entries keep the list's key)."""
     found = getattr(runner, 'param_schedulers', None) or []
+    cfg = getattr(runner, 'cfg', None)
+    given = cfg.get('param_scheduler') if hasattr(cfg, 'get') else None
     if isinstance(found, dict):
-        return [s for group in found.values() for s in (group if isinstance(group, (list, tuple)) else [group])]
-    return list(found) if isinstance(found, (list, tuple)) else [found]
+        named = isinstance(given, dict) and 'type' not in given
+        return [(f'param_scheduler.{name}[{i}]' if named else f'param_scheduler[{i}]', s)
+                for name, group in found.items()
+                for i, s in enumerate(group if isinstance(group, (list, tuple)) else [group])]
+    found = list(found) if isinstance(found, (list, tuple)) else [found]
+    return [(f'param_scheduler[{i}]', s) for i, s in enumerate(found)]
+
+
+def _target_groups(runner: Any, path: str, parts: list[str], at: int, base: bool) -> set[int] | None:
+    """The ids of the parameter groups ``path`` writes into (every group of the optimisers it reaches), ``None``
+    where they cannot be told (then every scheduler is taken to step them)."""
+    try:
+        if base:
+            nodes = (base_target(runner, path) or ([], None))[0]
+        else:
+            nodes = [chain[-1][1] for chain in path_chains(runner, path, end=at)]
+    except ValueError:
+        return None
+    groups = [getattr(node, 'param_groups', None) for node in nodes]
+    if not groups or not all(isinstance(g, (list, tuple)) for g in groups):
+        return None
+    return {id(group) for found in groups for group in found}
+
+
+def _steps(scheduler: Any, groups: set[int] | None) -> bool:
+    """Whether ``scheduler`` steps one of ``groups`` (mmengine's schedulers step ``scheduler.optimizer``'s groups:
+    an ``OptimWrapperDict``'s schedulers each step one optimiser's)."""
+    stepped = getattr(getattr(scheduler, 'optimizer', None), 'param_groups', None)
+    if groups is None or not isinstance(stepped, (list, tuple)):
+        return True
+    return any(id(group) in groups for group in stepped)
 
 
 _UNSET = object()
@@ -43,7 +77,9 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
       ``betas.1``) that a ``param_scheduler`` schedules (its ``param_name``): mmengine's schedulers step the current
       value in chained form (a ``LinearLR`` warm-up had run its first step already), so a written value was
       multiplied by the rest of the schedule (a warm-up with ``start_factor=0.001`` turned a searched lr of 0.1 into
-      100) and every trunk start wiped the decay so far (a replayed run resumed on other learning rates).
+      100) and every trunk start wiped the decay so far (a replayed run resumed on other learning rates). Only the
+      schedulers that step the path's optimiser count (an ``OptimWrapperDict``'s ``param_scheduler.gen`` leaves the
+      discriminator's lr free); the refusal names the scheduler's config key (``param_scheduler.gen[0]``).
     * Beta1 (``betas.0`` or the whole ``betas``) under a momentum scheduler of an Adam-type optimiser
       (``use_betas``): it sets betas to (momentum, betas[1]) at every step, overwriting beta1; betas[1] is kept.
     * A ``*`` over the groups whose values differ (``paramwise_cfg`` multipliers, e.g. ``norm_decay_mult=0``): one
@@ -77,11 +113,16 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
     # stops before it writes every parameter of the groups
     name = parts[-1] if base else parts[at + 2] if len(parts) > at + 2 else None
     element = [] if base else parts[at + 3:]
-    for i, scheduler in enumerate(_schedulers(runner)):
+    # only the schedulers of the optimiser the path writes: a scheduler of an OptimWrapperDict's generator lr
+    # refused a space on its discriminator's lr
+    groups = _target_groups(runner, path, parts, at, base)
+    for key, scheduler in _schedulers(runner):
+        if not _steps(scheduler, groups):
+            continue
         scheduled = getattr(scheduler, 'param_name', None)
         if scheduled is not None and name in (None, scheduled):
             raise ValueError(
-                f'{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules '
+                f'{owner} writes {path} but {key} ({type(scheduler).__name__}) schedules '
                 f'{scheduled!r}: the scheduler steps the value it finds, so the written one would be rescaled by the '
                 f'rest of the schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the '
                 f'decay so far. Search or replay {scheduled!r} under a constant schedule (no scheduler for '
@@ -90,7 +131,7 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
         if getattr(scheduler, 'use_betas', False) and name in (None, 'betas') and \
                 (not element or _first_element(runner, '.'.join(parts[:at + 3]), element[0])):
             raise ValueError(
-                f"{owner} writes {path} but param_scheduler[{i}] ({type(scheduler).__name__}) schedules 'betas' "
+                f"{owner} writes {path} but {key} ({type(scheduler).__name__}) schedules 'betas' "
                 f'(its momentum is betas[0]): the scheduler sets betas[0] at every step, so the written value would '
                 f'be overwritten. Search or replay beta1 without a momentum scheduler (betas[1] may be written)')
     if not base and len(parts) > at + 2 and parts[at + 1] != '*':
