@@ -140,6 +140,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                         space.check_choices(runner, path)
                 elif root == 'param_schedulers' and optimisation is not None:
                     get_attribute(runner, path)
+                    check_owned_attribute(runner, path, f'OHL space {space.name!r}')  # a converted T_max
                     if callable(getattr(space, 'check_choices', None)):  # a negative eta_min or gamma
                         space.check_choices(runner, path)
                 elif pipeline:

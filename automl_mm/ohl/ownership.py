@@ -16,20 +16,81 @@ from .attributes import base_target, get_attribute, path_chains
 from .optimizer_base import BASE_KEYS, is_optimizer
 
 
-def _schedulers(runner: Any) -> list[tuple[str, Any]]:
-    """``(config key, scheduler)`` of each of the runner's parameter schedulers: ``param_scheduler[i]`` of a list,
-    ``param_scheduler.<name>[i]`` of the per-optimiser dict an ``OptimWrapperDict`` is given (a list in the config
-    is built once per optimiser: its entries keep the list's key)."""
+def _schedulers(runner: Any) -> list[tuple[str, Any, Any]]:
+    """``(config key, scheduler, its config entry or None)`` of each of the runner's parameter schedulers:
+    ``param_scheduler[i]`` of a list, ``param_scheduler.<name>[i]`` of the per-optimiser dict an
+    ``OptimWrapperDict`` is given (a list in the config is built once per optimiser: its entries keep the list's
+    key)."""
     found = getattr(runner, 'param_schedulers', None) or []
     cfg = getattr(runner, 'cfg', None)
     given = cfg.get('param_scheduler') if hasattr(cfg, 'get') else None
+
+    def listed(entries: Any) -> list:
+        return [entries] if isinstance(entries, dict) and 'type' in entries else \
+            list(entries) if isinstance(entries, (list, tuple)) else []
+
     if isinstance(found, dict):
         named = isinstance(given, dict) and 'type' not in given
-        return [(f'param_scheduler.{name}[{i}]' if named else f'param_scheduler[{i}]', s)
-                for name, group in found.items()
-                for i, s in enumerate(group if isinstance(group, (list, tuple)) else [group])]
+        out = []
+        for name, group in found.items():
+            entries = listed(given.get(name)) if named else listed(given)
+            for i, s in enumerate(group if isinstance(group, (list, tuple)) else [group]):
+                out.append((f'param_scheduler.{name}[{i}]' if named else f'param_scheduler[{i}]', s,
+                            entries[i] if i < len(entries) else None))
+        return out
     found = list(found) if isinstance(found, (list, tuple)) else [found]
-    return [(f'param_scheduler[{i}]', s) for i, s in enumerate(found)]
+    entries = listed(given)
+    return [(f'param_scheduler[{i}]', s, entries[i] if i < len(entries) else None) for i, s in enumerate(found)]
+
+
+#: A scheduler's attributes that count steps: mmengine's ``build_iter_from_epoch`` (``convert_to_iter_based``)
+#: multiplies each by the epoch length when it builds the scheduler
+STEP_KEYS = frozenset({'begin', 'end', 'T_max', 'step_size', 'milestones', 'periods', 'total_steps'})
+
+
+def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
+    """Refuse writing a scheduler's attribute that is not held in the config's terms.
+
+    * A step count (:data:`STEP_KEYS`) of a scheduler the config gave in epochs with ``convert_to_iter_based=True``:
+      mmengine built it in iterations (``T_max=12`` epochs of 4 iterations is ``T_max=48``), so a written 6 meant
+      as epochs ended the cosine after 6 iterations and it climbed back up, silently.
+    * ``MultiStepLR``'s (any ``MultiStepParamScheduler``'s) ``milestones``, a ``Counter`` of steps built from the
+      config's list: a written list was indexed by the step (``gamma ** milestones[step]``), so ``[1, 2]`` decayed
+      the lr by gamma² at step 1 and a step past the list's length stopped the run with an IndexError.
+
+    Raises:
+        ValueError: naming ``owner``, the path, the scheduler's config key and what to do instead.
+    """
+    from collections import Counter
+
+    if path.split('.', 1)[0] != 'param_schedulers':
+        return
+    parts = path.split('.')
+    try:
+        chains = path_chains(runner, path, end=-1)
+    except ValueError:
+        return  # the path's own check names the missing part
+    for key, scheduler, entry in _schedulers(runner):
+        for chain in chains:
+            at = next((j for j, (_, node) in enumerate(chain) if node is scheduler), None)
+            if at is None or at + 1 >= len(parts):
+                continue
+            name, cls = parts[at + 1], type(scheduler).__name__
+            if name == 'milestones' and isinstance(getattr(scheduler, 'milestones', None), Counter):
+                raise ValueError(
+                    f'{owner} writes {path}, but {key} ({cls}) keeps its milestones as a Counter of steps built '
+                    f'from the config\'s list at __init__: a written list is indexed by the step (gamma ** '
+                    f'milestones[step]: [1, 2] decays by gamma squared at step 1, a step past its length stops the '
+                    f'run). Compare milestone lists as separate runs, or search {key}.gamma')
+            if name in STEP_KEYS and isinstance(entry, dict) and entry.get('convert_to_iter_based') and \
+                    entry.get('by_epoch', True):
+                held = getattr(scheduler, name, None)
+                raise ValueError(
+                    f'{owner} writes {path}, but {key} ({cls}) is given in epochs with convert_to_iter_based=True, '
+                    f'so mmengine built it in iterations: its {name} is {held!r} for the config\'s '
+                    f'{entry.get(name)!r}, and a written value would count iterations, not epochs. Give {key} '
+                    f'in the unit the written values count (by_epoch=False with iterations, or without '
+                    f'convert_to_iter_based)')
 
 
 def _target_groups(runner: Any, path: str, parts: list[str], at: int, base: bool) -> set[int] | None:
@@ -103,6 +164,7 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
     from .build_time_targets import check_read_at_run_time
 
     check_read_at_run_time(runner, path, owner)
+    _check_scheduler_attribute(runner, path, owner)
     parts = path.split('.')
     base = base_target(runner, path) is not None
     if 'param_groups' not in parts and not base:
@@ -116,7 +178,7 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
     # only the schedulers of the optimiser the path writes: a scheduler of an OptimWrapperDict's generator lr
     # refused a space on its discriminator's lr
     groups = _target_groups(runner, path, parts, at, base)
-    for key, scheduler in _schedulers(runner):
+    for key, scheduler, _ in _schedulers(runner):
         if not _steps(scheduler, groups):
             continue
         scheduled = getattr(scheduler, 'param_name', None)

@@ -1,0 +1,91 @@
+"""OHL spaces on a parameter scheduler's step counts (``param_schedulers.<i>.T_max`` / ``begin`` / ``end`` /
+``milestones`` ...) are written into the built scheduler, which is not always in the config's terms:
+
+* a scheduler given in epochs with ``convert_to_iter_based=True`` is built in iterations (mmengine's
+  ``build_iter_from_epoch``: ``T_max=3`` epochs of 4 iterations is 12), so a searched ``T_max`` of 2 meant as epochs
+  ended the cosine after 2 iterations and the lr climbed back up (at iteration 4 it was back at the full lr);
+* ``MultiStepLR`` keeps its milestones as a ``Counter`` of steps, and a written list was indexed by the step
+  (``gamma ** milestones[step]``).
+
+Both are refused before training (the launching process's config check too), naming the scheduler's config key; a
+per-epoch cosine (not converted) takes a searched ``T_max`` in epochs, and trains on its cosine."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+from _equivalence import record_run
+from mmengine.config import Config
+from mmengine.optim import CosineAnnealingLR, MultiStepLR, build_optim_wrapper
+from torch import nn
+
+from automl_mm.ohl.ownership import check_owned_attribute
+
+from conftest import tiny_ohl_cfg
+
+
+def _cfg(work_dir, scheduler, target, choices):
+    cfg = tiny_ohl_cfg(work_dir, trunk_epochs=3)  # one trunk: the value is written once, before the first step
+    cfg.train_dataloader.dataset.pipeline = [dict(type='PackClsInputs')]
+    cfg.param_scheduler = [scheduler]
+    cfg.custom_hooks[0].spaces = [dict(type='AttributeSpace', name='span', target=target, choices=choices,
+                                       distribution=dict(type='Categorical'))]
+    return cfg
+
+
+def test_a_searched_t_max_of_a_converted_cosine_is_refused(tmp_path):
+    cfg = _cfg(str(tmp_path), dict(type='CosineAnnealingLR', T_max=3, by_epoch=True, convert_to_iter_based=True),
+               'param_schedulers.0.T_max', [2, 3])
+    with pytest.raises(ValueError, match=r"OHL space 'span' writes param_schedulers\.0\.T_max, but "
+                                         r"param_scheduler\[0\] \(CosineAnnealingLR\) is given in epochs with "
+                                         r"convert_to_iter_based=True, so mmengine built it in iterations: its T_max "
+                                         r"is 12 for the config's 3"):
+        record_run(cfg)
+
+
+def test_a_searched_t_max_of_a_per_epoch_cosine_counts_epochs(tmp_path):
+    cfg = _cfg(str(tmp_path), dict(type='CosineAnnealingLR', T_max=3, by_epoch=True), 'param_schedulers.0.T_max',
+               [2, 2])
+    cfg.custom_hooks[0].controller = dict(type='FrozenController')  # one value listed twice: nothing to learn
+    lrs = [row[0] for row in record_run(cfg)['lr']]
+    # mmengine's cosine at epoch e of T_max=2 (epochs), 4 iterations per epoch, from the config's lr 0.05
+    expected = [0.05 * (1 + math.cos(math.pi * (i // 4) / 2)) / 2 for i in range(12)]
+    assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) for a, b in zip(lrs, expected)), (lrs, expected)
+
+
+def _runner(scheduler_cfg, build):
+    net = nn.Linear(2, 2)
+    wrapper = build_optim_wrapper(net, dict(optimizer=dict(type='SGD', lr=0.1)))
+    return SimpleNamespace(model=net, optim_wrapper=wrapper, param_schedulers=[build(wrapper)],
+                           cfg=Config(dict(param_scheduler=[scheduler_cfg])))
+
+
+@pytest.mark.parametrize('key,held', [('T_max', 12), ('begin', 4), ('end', 16)])
+def test_every_step_count_of_a_converted_scheduler_is_refused(key, held):
+    entry = dict(type='CosineAnnealingLR', T_max=3, begin=1, end=4, by_epoch=True, convert_to_iter_based=True)
+    runner = _runner(entry, lambda w: CosineAnnealingLR.build_iter_from_epoch(w, T_max=3, begin=1, end=4,
+                                                                              by_epoch=True, epoch_length=4))
+    with pytest.raises(ValueError, match=rf"its {key} is {held} for the config's {entry[key]}"):
+        check_owned_attribute(runner, f'param_schedulers.0.{key}', 'OHL space')
+    check_owned_attribute(runner, 'param_schedulers.0.eta_min', 'OHL space')  # no unit: written as given
+
+
+@pytest.mark.parametrize('path', ['param_schedulers.0.milestones', 'param_schedulers.*.milestones'])
+def test_multistep_milestones_are_refused_and_gamma_is_not(path):
+    runner = _runner(dict(type='MultiStepLR', milestones=[1, 2]), lambda w: MultiStepLR(w, milestones=[1, 2]))
+    with pytest.raises(ValueError, match=r"param_scheduler\[0\] \(MultiStepLR\) keeps its milestones as a Counter of "
+                                         r"steps .* or search param_scheduler\[0\]\.gamma"):
+        check_owned_attribute(runner, path, 'OHL space')
+    check_owned_attribute(runner, 'param_schedulers.0.gamma', 'OHL space')
+
+
+def test_the_launching_process_refuses_it_too(tmp_path):
+    from automl_mm.engine.preflight import build_check
+
+    cfg = _cfg(str(tmp_path), dict(type='MultiStepLR', milestones=[1, 2], by_epoch=True, convert_to_iter_based=True),
+               'param_schedulers.0.gamma', [0.1, 0.5])
+    build_check(cfg)  # gamma has no unit
+    cfg.custom_hooks[0].spaces[0].update(target='param_schedulers.0.milestones', choices=[[1], [2]])
+    with pytest.raises(ValueError, match=r"param_schedulers\.0\.milestones, but param_scheduler\[0\] \(MultiStepLR\)"):
+        build_check(cfg)
