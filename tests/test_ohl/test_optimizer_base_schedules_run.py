@@ -12,7 +12,8 @@ chained form is compared to 1e-12):
 * weight decay = the base a space wrote × the group's ``decay_mult``;
 * momentum = the value a space wrote (every group), or the momentum scheduler's factor × the config's 0.9.
 
-The resumed runs start from a checkpoint inside a trunk of two epochs (epoch 1) or at a trunk start (epoch 2) and
+The resumed runs start from a checkpoint inside a trunk of two epochs (epoch 1), at a trunk start (epoch 2), or
+inside a trunk of 4 iterations of an iteration loop (iteration 6, under a per-iteration warm-up then cosine) and
 must train the remaining iterations with exactly the uninterrupted run's values. A space of one's own writing the
 base lr (no ``targets``, so the hooks' ``before_run`` does not read its rules before the checkpoint is loaded)
 reads the rules at its first write after the resume: they must keep the ``auto_scale_lr`` factor read from the built
@@ -111,6 +112,18 @@ def _lr_space_under_momentum_schedule(cfg):
     cfg.custom_hooks[0].update(trunk_epochs=1, spaces=[_space('lr', LR, [0.02, 0.08])])
 
 
+def _iteration_loop(cfg):
+    """An iteration loop of 10 in trunks of 4, a warm-up then a cosine per iteration, spaces on the base weight decay
+    and on momentum; a checkpoint every 3 iterations (iteration 6 is inside trunk 1)."""
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=10, val_interval=100)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=3, by_epoch=False)
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
+                           dict(type='CosineAnnealingLR', T_max=7, by_epoch=False, begin=3, end=10)]
+    cfg.custom_hooks[0].pop('trunk_epochs')
+    cfg.custom_hooks[0].update(trunk_iters=4, spaces=[_space('wd', WD, [2e-3, 5e-2]),
+                                                      _space('momentum', MOMENTUM, [0.8, 0.95])])
+
+
 def _own_lr_space(cfg):
     cfg.custom_hooks[0].update(trunk_epochs=1, spaces=[dict(type='OwnBaseLrSpace', choices=[0.02, 0.08])])
 
@@ -138,6 +151,8 @@ def _scheduled(setting, it, epoch):
     LinearMomentum reach end_factor at step ``end - begin - 1``)."""
     if setting is _warm_up_and_steps:
         return (0.1 + 0.9 * min(it, 2) / 2) * 0.5 ** sum(epoch >= m for m in (1, 2)), None
+    if setting is _iteration_loop:  # the cosine from iteration 3, over 7 iterations
+        return (0.1 + 0.9 * it / 2 if it < 3 else (1 + math.cos(math.pi * (it - 3) / 7)) / 2), None
     if setting is _lr_space_under_momentum_schedule:
         return 1.0, CONFIG_MOMENTUM * (0.5 + 0.5 * min(it, 7) / 7)
     return 1.0, None
@@ -152,48 +167,51 @@ def _expected(setting, row, values):
             for name, (lr_mult, decay_mult) in MULTS.items()}
 
 
-def _trunk_values(work_dir, epoch, trunk_epochs):
+def _trunk_values(work_dir, it, trunk_iters):
+    """The values the trunk holding iteration ``it`` wrote (trunks of ``trunk_iters``), from the run's history."""
     import json
     with open(osp.join(work_dir, 'ohl', 'history.json')) as f:
         history = json.load(f)
-    trunk = history[epoch // trunk_epochs]
+    trunk = history[it // trunk_iters]
     return {path: value for written in trunk['copy_values'].values() for path, value in written[0].items()}
 
 
-def _check(setting, rows, work_dir, trunk_epochs):
+def _check(setting, rows, work_dir, trunk_iters):
     assert rows and all(set(row['lr']) == set(MULTS) for row in rows)  # every parameter has its multipliers here
     for row in rows:
-        expected = _expected(setting, row, _trunk_values(work_dir, row['epoch'], trunk_epochs))
+        expected = _expected(setting, row, _trunk_values(work_dir, row['iter'], trunk_iters))
         for name, (lr, wd, momentum) in expected.items():
             got = (row['lr'][name], row['weight_decay'][name], row['momentum'][name])
             assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=0) for a, b in zip(got, (lr, wd, momentum))), \
                 (row['iter'], name, got, (lr, wd, momentum))
 
 
-@pytest.mark.parametrize('setting,trunk_epochs,resume_epoch', [
-    (_warm_up_and_steps, 2, 1), (_lr_space_under_momentum_schedule, 1, 2)])
-def test_every_group_trains_at_the_documented_value_through_a_resume(tmp_path, setting, trunk_epochs, resume_epoch):
+@pytest.mark.parametrize('setting,trunk_iters,checkpoint,resumed_at,iters', [
+    (_warm_up_and_steps, 8, 'epoch_1.pth', 4, 12), (_lr_space_under_momentum_schedule, 4, 'epoch_2.pth', 8, 12),
+    (_iteration_loop, 4, 'iter_6.pth', 6, 10)])
+def test_every_group_trains_at_the_documented_value_through_a_resume(tmp_path, setting, trunk_iters, checkpoint,
+                                                                     resumed_at, iters):
     full = str(tmp_path / 'full')
     rows = _run(_cfg(full, setting))
-    assert len(rows) == 3 * ITERS_PER_EPOCH
-    _check(setting, rows, full, trunk_epochs)
+    assert [row['iter'] for row in rows] == list(range(iters))
+    _check(setting, rows, full, trunk_iters)
     resumed_dir = str(tmp_path / 'resumed')
     cfg = _cfg(resumed_dir, setting)
-    cfg.resume, cfg.load_from = True, osp.join(full, f'epoch_{resume_epoch}.pth')
+    cfg.resume, cfg.load_from = True, osp.join(full, checkpoint)
     resumed = _run(cfg)
-    assert resumed == rows[resume_epoch * ITERS_PER_EPOCH:]  # bit for bit the uninterrupted run's
-    _check(setting, resumed, resumed_dir, trunk_epochs)
+    assert resumed == rows[resumed_at:]  # bit for bit the uninterrupted run's
+    _check(setting, resumed, resumed_dir, trunk_iters)
 
 
 def test_a_space_of_ones_own_keeps_the_auto_scale_lr_factor_after_a_resume(tmp_path, own_space):
     full = str(tmp_path / 'full')
     rows = _run(_cfg(full, _own_lr_space))
-    _check(_own_lr_space, rows, full, 1)
+    _check(_own_lr_space, rows, full, ITERS_PER_EPOCH)
     resumed_dir = str(tmp_path / 'resumed')
     cfg = _cfg(resumed_dir, _own_lr_space)
     cfg.resume, cfg.load_from = True, osp.join(full, 'epoch_2.pth')
     resumed = _run(cfg)
-    values = [_trunk_values(full, 1, 1)[LR]]  # trunk 1's write, in epoch_2.pth
+    values = [_trunk_values(full, ITERS_PER_EPOCH, ITERS_PER_EPOCH)[LR]]  # trunk 1's write, in epoch_2.pth
     assert values[0] != CONFIG_LR  # the checkpoint's groups hold another lr than the config's
     assert resumed == rows[2 * ITERS_PER_EPOCH:]
-    _check(_own_lr_space, resumed, resumed_dir, 1)
+    _check(_own_lr_space, resumed, resumed_dir, ITERS_PER_EPOCH)
