@@ -47,6 +47,17 @@ def _schedulers(runner: Any) -> list[tuple[str, Any, Any]]:
 #: multiplies each by the epoch length when it builds the scheduler
 STEP_KEYS = frozenset({'begin', 'end', 'T_max', 'step_size', 'milestones', 'periods', 'total_steps'})
 
+#: mmengine scheduler class (or a base of it) -> (attributes it turns into others when it is built, what it makes)
+DERIVED_SCHEDULER_KEYS = {
+    'ConstantParamScheduler': (frozenset({'begin', 'end'}), 'total_iters = end - begin - 1'),
+    'LinearParamScheduler': (frozenset({'begin', 'end'}), 'total_iters = end - begin - 1'),
+    'PolyParamScheduler': (frozenset({'begin', 'end'}), 'total_iters = end - begin - 1'),
+    'CosineRestartParamScheduler': (frozenset({'periods'}), 'cumulative_periods'),
+    'OneCycleParamScheduler': (frozenset({'total_steps', 'pct_start', 'anneal_strategy', 'three_phase', 'eta_max',
+                                          'div_factor', 'final_div_factor'}),
+                               "its phases and each group's initial / max / min values"),
+}
+
 
 def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
     """Refuse writing a scheduler's attribute that is not held in the config's terms.
@@ -57,6 +68,11 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
     * ``MultiStepLR``'s (any ``MultiStepParamScheduler``'s) ``milestones``, a ``Counter`` of steps built from the
       config's list: a written list was indexed by the step (``gamma ** milestones[step]``), so ``[1, 2]`` decayed
       the lr by gamma² at step 1 and a step past the list's length stopped the run with an IndexError.
+    * An attribute the scheduler turns into others when it is built (:data:`DERIVED_SCHEDULER_KEYS`): a
+      ``LinearLR`` warm-up's slope is fixed by ``total_iters = end - begin - 1``, so a written ``end`` only moved
+      where it stops stepping (``start_factor=0.1, end=5`` written ``end=9`` climbed on to 1.9 × the lr, ``end=3``
+      stopped at 0.55 × the lr); ``CosineRestartLR``'s ``periods`` (its ``cumulative_periods``), ``OneCycleLR``'s
+      phases.
 
     Raises:
         ValueError: naming ``owner``, the path, the scheduler's config key and what to do instead.
@@ -82,6 +98,14 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
                     f'from the config\'s list at __init__: a written list is indexed by the step (gamma ** '
                     f'milestones[step]: [1, 2] decays by gamma squared at step 1, a step past its length stops the '
                     f'run). Compare milestone lists as separate runs, or search {key}.gamma')
+            derived = next((DERIVED_SCHEDULER_KEYS[c.__name__] for c in type(scheduler).__mro__
+                            if c.__name__ in DERIVED_SCHEDULER_KEYS), None)
+            if derived is not None and name in derived[0]:
+                raise ValueError(
+                    f'{owner} writes {path}, but {key} ({cls}) reads {name!r} when it is built, to make '
+                    f'{derived[1]}, and steps by that: a written value would not give the schedule of that '
+                    f'{name} (a LinearLR warm-up built with end=5 and written end=9 climbed on to 1.9 × the lr). '
+                    f'Compare values of {name} as separate runs')
             if name in STEP_KEYS and isinstance(entry, dict) and entry.get('convert_to_iter_based') and \
                     entry.get('by_epoch', True):
                 held = getattr(scheduler, name, None)

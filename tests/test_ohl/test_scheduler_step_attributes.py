@@ -6,8 +6,12 @@
   ended the cosine after 2 iterations and the lr climbed back up (at iteration 4 it was back at the full lr);
 * ``MultiStepLR`` keeps its milestones as a ``Counter`` of steps, and a written list was indexed by the step
   (``gamma ** milestones[step]``).
+* ``LinearLR`` / ``ConstantLR`` / ``PolyLR`` fix ``total_iters = end - begin - 1`` when built, so a written ``end``
+  only moved where they stop stepping (a warm-up from 0.1 built with ``end=5`` and written ``end=9`` climbed on to
+  1.9 × the lr, ``end=3`` stopped it at 0.55 ×); ``CosineRestartLR`` makes ``cumulative_periods`` of ``periods``,
+  ``OneCycleLR`` its phases and each group's initial / max / min lr.
 
-Both are refused before training (the launching process's config check too), naming the scheduler's config key; a
+Each is refused before training (the launching process's config check too), naming the scheduler's config key; a
 per-epoch cosine (not converted) takes a searched ``T_max`` in epochs, and trains on its cosine."""
 from __future__ import annotations
 
@@ -89,3 +93,43 @@ def test_the_launching_process_refuses_it_too(tmp_path):
     cfg.custom_hooks[0].spaces[0].update(target='param_schedulers.0.milestones', choices=[[1], [2]])
     with pytest.raises(ValueError, match=r"param_schedulers\.0\.milestones, but param_scheduler\[0\] \(MultiStepLR\)"):
         build_check(cfg)
+
+
+RESTART = dict(periods=[4, 4], restart_weights=[1, 0.5], eta_min=0.0)
+
+
+def _built(cls_name, **kwargs):
+    from mmengine.optim.scheduler import lr_scheduler
+
+    cls = getattr(lr_scheduler, cls_name)
+    return _runner(dict(type=cls_name, **kwargs), lambda w: cls(w, by_epoch=False, **kwargs))
+
+
+@pytest.mark.parametrize('cls_name,kwargs,key,made', [
+    ('LinearLR', dict(start_factor=0.1, end=5), 'end', 'total_iters'),
+    ('LinearLR', dict(start_factor=0.1, begin=1, end=5), 'begin', 'total_iters'),
+    ('ConstantLR', dict(factor=0.5, end=5), 'end', 'total_iters'),
+    ('PolyLR', dict(power=2.0, end=5), 'end', 'total_iters'),
+    ('CosineRestartLR', RESTART, 'periods', 'cumulative_periods'),
+    ('OneCycleLR', dict(eta_max=0.5, total_steps=10), 'pct_start', 'its phases'),
+    ('OneCycleLR', dict(eta_max=0.5, total_steps=10), 'eta_max', 'its phases')])
+def test_an_attribute_a_scheduler_turns_into_others_when_built_is_refused(cls_name, kwargs, key, made):
+    runner = _built(cls_name, **kwargs)
+    with pytest.raises(ValueError, match=rf"param_scheduler\[0\] \({cls_name}\) reads '{key}' when it is built, to "
+                                         rf"make {made}"):
+        check_owned_attribute(runner, f'param_schedulers.0.{key}', 'OHL space')
+
+
+@pytest.mark.parametrize('cls_name,kwargs,key', [('LinearLR', dict(start_factor=0.1, end=5), 'start_factor'),
+                                                 ('PolyLR', dict(power=2.0, end=5), 'power'),
+                                                 ('CosineRestartLR', RESTART, 'eta_min')])
+def test_what_a_scheduler_reads_at_every_step_may_be_written(cls_name, kwargs, key):
+    check_owned_attribute(_built(cls_name, **kwargs), f'param_schedulers.0.{key}', 'OHL space')
+
+
+def test_a_warm_ups_end_is_refused_in_a_run(tmp_path):
+    cfg = _cfg(str(tmp_path), dict(type='LinearLR', start_factor=0.1, by_epoch=False, end=5),
+               'param_schedulers.0.end', [3, 9])
+    with pytest.raises(ValueError, match=r"OHL space 'span' writes param_schedulers\.0\.end, but param_scheduler\[0\] "
+                                         r"\(LinearLR\) reads 'end' when it is built, to make total_iters = end - "):
+        record_run(cfg)
