@@ -73,6 +73,7 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
       where it stops stepping (``start_factor=0.1, end=5`` written ``end=9`` climbed on to 1.9 × the lr, ``end=3``
       stopped at 0.55 × the lr); ``CosineRestartLR``'s ``periods`` (its ``cumulative_periods``), ``OneCycleLR``'s
       phases.
+    * ``eta_min`` of a cosine given ``eta_min_ratio`` (its floor is then base × ratio): the write changed nothing.
 
     Raises:
         ValueError: naming ``owner``, the path, the scheduler's config key and what to do instead.
@@ -98,6 +99,11 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
                     f'from the config\'s list at __init__: a written list is indexed by the step (gamma ** '
                     f'milestones[step]: [1, 2] decays by gamma squared at step 1, a step past its length stops the '
                     f'run). Compare milestone lists as separate runs, or search {key}.gamma')
+            if name == 'eta_min' and getattr(scheduler, 'eta_min_ratio', None) is not None:
+                raise ValueError(
+                    f'{owner} writes {path}, but {key} ({cls}) has eta_min_ratio='
+                    f'{scheduler.eta_min_ratio!r}, and its floor is then base × eta_min_ratio at every step: the '
+                    f'written eta_min would change nothing. Search {key}.eta_min_ratio instead')
             derived = next((DERIVED_SCHEDULER_KEYS[c.__name__] for c in type(scheduler).__mro__
                             if c.__name__ in DERIVED_SCHEDULER_KEYS), None)
             if derived is not None and name in derived[0]:

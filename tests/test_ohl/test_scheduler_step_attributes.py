@@ -133,3 +133,14 @@ def test_a_warm_ups_end_is_refused_in_a_run(tmp_path):
     with pytest.raises(ValueError, match=r"OHL space 'span' writes param_schedulers\.0\.end, but param_scheduler\[0\] "
                                          r"\(LinearLR\) reads 'end' when it is built, to make total_iters = end - "):
         record_run(cfg)
+
+
+@pytest.mark.parametrize('cls_name,kwargs', [('CosineAnnealingLR', dict(T_max=8, eta_min_ratio=0.1)),
+                                             ('CosineRestartLR', dict(RESTART, eta_min=None, eta_min_ratio=0.1))])
+def test_eta_min_beside_eta_min_ratio_is_refused(cls_name, kwargs):
+    runner = _built(cls_name, **kwargs)
+    with pytest.raises(ValueError, match=rf"param_scheduler\[0\] \({cls_name}\) has eta_min_ratio=0\.1, and its "
+                                         r"floor is then base × eta_min_ratio at every step: the written eta_min would "
+                                         r"change nothing\. Search param_scheduler\[0\]\.eta_min_ratio instead"):
+        check_owned_attribute(runner, 'param_schedulers.0.eta_min', 'OHL space')
+    check_owned_attribute(runner, 'param_schedulers.0.eta_min_ratio', 'OHL space')
