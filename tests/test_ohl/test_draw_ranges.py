@@ -207,6 +207,7 @@ def _scheduled_runner(**schedulers):
 
     runner = _runner('SGD', momentum=0.9)
     built = dict(cosine=lambda: CosineAnnealingLR(runner.optim_wrapper, T_max=10, eta_min=0.0),
+                 ratio=lambda: CosineAnnealingLR(runner.optim_wrapper, T_max=10, eta_min_ratio=0.01),
                  step=lambda: StepLR(runner.optim_wrapper, step_size=2, gamma=0.5),
                  linear=lambda: LinearLR(runner.optim_wrapper, start_factor=0.1, end=2))
     runner.param_schedulers = [built[name]() for name in schedulers]
@@ -217,6 +218,10 @@ def _scheduled_runner(**schedulers):
     # a Gaussian eta_min without transform drew a negative lr floor: the cosine ended in gradient ascent
     ('cosine', 'eta_min', None, None, r"leaves \[0, inf\) \(CosineAnnealingLR\.eta_min, the floor of "
                                       r"torch\.optim\.SGD's lr\)"),
+    # eta_min_ratio likewise: the floor is base × ratio (a Gaussian drew a negative one)
+    ('ratio', 'eta_min_ratio', None, None, r'leaves \[0, inf\) \(CosineAnnealingLR\.eta_min_ratio, the floor over '
+                                           r'the base value'),
+    ('ratio', 'eta_min_ratio', None, [0.01, -0.01], r'-0\.01 lies outside \[0, inf\) \(CosineAnnealingLR\.eta_min_'),
     ('step', 'gamma', None, None, r'leaves \[0, inf\) \(StepLR\.gamma'),
     ('step', 'gamma', None, [0.5, -0.5], r'-0\.5 lies outside \[0, inf\) \(StepLR\.gamma'),
     ('linear', 'start_factor', 'exp', None, r"leaves \[0, 1\] \(LinearLR\.start_factor \(mmengine's check\)\)"),
