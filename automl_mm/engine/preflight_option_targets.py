@@ -23,8 +23,16 @@ def config_key(path: str) -> str | None:
     ``optim_wrapper.optimizer.lr``) and ``loss_module``, the attribute mmpretrain-style heads build from the config's
     ``loss``, spelt ``loss`` (``model.head.loss_module.theta`` -> ``model.head.loss.theta``, as
     :func:`automl_mm.engine.learned_state.config_key`); ``None`` for one group's value (``param_groups.0.lr``: no
-    config key)."""
+    config key). The runner's ``param_schedulers`` are built from ``param_scheduler``
+    (``param_schedulers.0.eta_min`` -> ``param_scheduler.0.eta_min``), and an ``OptimWrapperDict``'s
+    ``optim_wrappers.<name>`` from ``optim_wrapper.<name>`` (``optim_wrapper.optim_wrappers.gen.optimizer.lr`` ->
+    ``optim_wrapper.gen.optimizer.lr``): the option on the config's key was let through while the space wrote over
+    it."""
     parts = ['loss' if part == 'loss_module' else part for part in path.split('.')]
+    if parts[0] == 'param_schedulers':
+        parts[0] = 'param_scheduler'
+    if parts[:2] == ['optim_wrapper', 'optim_wrappers']:
+        parts = parts[:1] + parts[2:]
     if 'param_groups' in parts:
         at = parts.index('param_groups')
         if at + 1 >= len(parts) or parts[at + 1] != '*':

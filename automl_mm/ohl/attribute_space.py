@@ -43,11 +43,13 @@ def _scheduled_base_note(values: dict[str, Any]) -> str:
     """A fragment comment for every optimiser groups' parameter it sets (``...param_groups.*.<key>``): under a
     ``param_scheduler`` of that key (mmdet's schedules scale the lr) the hook is refused at start, and the base
     key with the value is what to set instead."""
+    from automl_mm.engine.preflight_option_targets import config_key
+
     lines = ''
     for path, value in values.items():
         parts = path.split('.')
         if 'param_groups' in parts and parts.index('param_groups') == len(parts) - 3 and parts[-2] == '*':
-            base = '.'.join(parts[:-3] + parts[-1:])
+            base = config_key(path)  # optim_wrapper.optimizer.lr; optim_wrapper.gen.optimizer.lr of a dict
             lines += (f'# Where a param_scheduler schedules {parts[-1]!r} (mmdet\'s configs schedule the lr), set the '
                       f'base value {base}={value!r} instead of this hook.\n')
     return lines

@@ -156,7 +156,10 @@ def _base_advice(parts: list[str], at: int, base: bool, name: str | None, elemen
     """The base key and value a fixed write of every group's parameter becomes under a scheduler, or ''."""
     if fixed_value is _UNSET or name is None or element or not (base or parts[at + 1] == '*'):
         return ''
-    key = '.'.join(parts) if base else '.'.join(parts[:at] + [name])
+    from automl_mm.engine.preflight_option_targets import config_key
+
+    path = '.'.join(parts) if base else '.'.join(parts[:at] + [name])
+    key = config_key(path) or path  # the config's key: optim_wrapper.gen.optimizer.lr of an OptimWrapperDict
     return (f'; to train from this fixed value under the schedule, drop {owner}\'s entry for {".".join(parts)} and '
             f'set the base value instead, {key}={fixed_value!r} (the scheduler then scales it)')
 

@@ -93,3 +93,24 @@ def test_a_space_type_is_resolved_as_the_ohl_hook_builds_it(monkeypatch):
     assert cfg.default_scope == 'mmdet'
     merge_options(cfg, {'randomness.seed': 1})
     assert not [m for m in logged if 'Failed to search registry' in m]
+
+
+def test_config_keys_of_the_runners_built_schedulers_and_optimiser_dicts():
+    """The runner's ``param_schedulers`` and an ``OptimWrapperDict``'s ``optim_wrappers`` are built from the config's
+    ``param_scheduler`` and ``optim_wrapper.<name>``: their paths were taken for config keys of their own."""
+    assert config_key('param_schedulers.0.eta_min') == 'param_scheduler.0.eta_min'
+    assert config_key('param_schedulers.gen.0.gamma') == 'param_scheduler.gen.0.gamma'
+    assert config_key('optim_wrapper.optim_wrappers.gen.optimizer.lr') == 'optim_wrapper.gen.optimizer.lr'
+    assert config_key('optim_wrapper.optim_wrappers.gen.optimizer.param_groups.*.weight_decay') == \
+        'optim_wrapper.gen.optimizer.weight_decay'
+
+
+def test_an_option_on_a_searched_scheduler_value_is_refused():
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/ohl/ohl_convnet_1x4_12e_digits.py'))
+    cfg.custom_hooks[0].spaces = [dict(type='AttributeSpace', name='floor', target='param_schedulers.0.eta_min',
+                                       choices=[0.0, 1e-4], distribution=dict(type='Categorical'))]
+    with pytest.raises(ConfigCheckError, match=r'--cfg-options param_scheduler\.0\.eta_min=0\.001 changes nothing: '
+                                               r'custom_hooks\.0\.spaces\.0 writes param_schedulers\.0\.eta_min with '
+                                               r'its sample at every trunk start'):
+        merge_options(cfg, {'param_scheduler.0.eta_min': 0.001})
+    merge_options(cfg, {'param_scheduler.0.T_max': 10})

@@ -64,3 +64,17 @@ def test_a_list_built_for_every_optimiser_owns_each_and_keeps_its_key():
             check_owned_attribute(runner, path, 'OHL space')
     assert get_attribute(runner, f'{DISC}.param_groups.*.weight_decay') == [1e-4]
     check_owned_attribute(runner, f'{DISC}.weight_decay', 'OHL space')  # the lr only is scheduled
+
+
+def test_a_fixed_values_advice_names_the_config_key_of_the_optimiser_dict():
+    """A pasted ``SetAttributesHook`` under a scheduler is told the base to set in the config instead: for an
+    ``OptimWrapperDict`` that is ``optim_wrapper.gen.optimizer.lr`` (the runner's attribute path
+    ``optim_wrapper.optim_wrappers.gen.optimizer.lr`` is no config key), and so says the fragment's comment."""
+    from automl_mm.ohl.attribute_space import _scheduled_base_note
+
+    runner = _runner(dict(gen=[_warm_up]))
+    with pytest.raises(ValueError, match=r"set the base value instead, optim_wrapper\.gen\.optimizer\.lr=0\.03 \(the "
+                                         r"scheduler then scales it\)"):
+        check_owned_attribute(runner, f'{GEN}.param_groups.*.lr', 'SetAttributesHook', fixed_value=0.03)
+    assert 'set the base value optim_wrapper.gen.optimizer.lr=0.03 instead' in \
+        _scheduled_base_note({f'{GEN}.param_groups.*.lr': 0.03})
