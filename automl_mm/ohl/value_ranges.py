@@ -199,7 +199,7 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
 def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """The range of an mmengine parameter scheduler's ``eta_min`` (the scheduled key's own range: a negative lr
     floor trained by gradient ascent at the end of the cosine), ``eta_min_ratio`` (>= 0, the floor over the base),
-    ``gamma`` (>= 0: below it the value changes sign
+    ``PolyLR``'s ``power`` (>= 0: below it the value grows), ``gamma`` (>= 0: below it the value changes sign
     at every decay) and ``factor`` / ``start_factor`` / ``end_factor`` ([0, 1], mmengine's constructor check;
     ``ReduceOnPlateau``'s [0, 1)); else ``None``."""
     from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
@@ -215,6 +215,8 @@ def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
         return None if found is None else (found[0], f'{cls}.eta_min, the floor of {found[1]}')
     if name == 'gamma':
         return NON_NEGATIVE, f'{cls}.gamma, a multiplicative factor (below 0 the value changes sign)'
+    if name == 'power' and 'PolyParamScheduler' in bases:  # (1 - 1 / (T - t + 1)) ** power: below 0 it grows
+        return NON_NEGATIVE, f'{cls}.power, the decay exponent (below 0 the value grows at every step)'
     if name == 'eta_min_ratio':  # the floor is base × ratio: below 0 a negative floor, as a negative eta_min
         return NON_NEGATIVE, f'{cls}.eta_min_ratio, the floor over the base value (below 0 a negative floor)'
     if name == 'factor' and 'ReduceOnPlateauParamScheduler' in bases:

@@ -203,11 +203,12 @@ def test_an_mmdet_loss_weight_is_kept_at_or_above_zero():
 
 
 def _scheduled_runner(**schedulers):
-    from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR, StepLR
+    from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR, PolyLR, StepLR
 
     runner = _runner('SGD', momentum=0.9)
     built = dict(cosine=lambda: CosineAnnealingLR(runner.optim_wrapper, T_max=10, eta_min=0.0),
                  ratio=lambda: CosineAnnealingLR(runner.optim_wrapper, T_max=10, eta_min_ratio=0.01),
+                 poly=lambda: PolyLR(runner.optim_wrapper, power=1.0, end=10),
                  step=lambda: StepLR(runner.optim_wrapper, step_size=2, gamma=0.5),
                  linear=lambda: LinearLR(runner.optim_wrapper, start_factor=0.1, end=2))
     runner.param_schedulers = [built[name]() for name in schedulers]
@@ -222,6 +223,8 @@ def _scheduled_runner(**schedulers):
     ('ratio', 'eta_min_ratio', None, None, r'leaves \[0, inf\) \(CosineAnnealingLR\.eta_min_ratio, the floor over '
                                            r'the base value'),
     ('ratio', 'eta_min_ratio', None, [0.01, -0.01], r'-0\.01 lies outside \[0, inf\) \(CosineAnnealingLR\.eta_min_'),
+    # PolyLR's power: (1 - 1 / (T - t + 1)) ** power, so a negative one raised the lr at every step
+    ('poly', 'power', None, [1.0, -1.0], r'-1\.0 lies outside \[0, inf\) \(PolyLR\.power, the decay exponent'),
     ('step', 'gamma', None, None, r'leaves \[0, inf\) \(StepLR\.gamma'),
     ('step', 'gamma', None, [0.5, -0.5], r'-0\.5 lies outside \[0, inf\) \(StepLR\.gamma'),
     ('linear', 'start_factor', 'exp', None, r"leaves \[0, 1\] \(LinearLR\.start_factor \(mmengine's check\)\)"),
