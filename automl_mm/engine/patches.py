@@ -68,6 +68,13 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     by :func:`registering`, which registers :class:`~automl_mm.engine.learned_state.LearnedStateHook`: on
     ``load_from`` (not a resume) the buffers modules declare in ``learned_state`` keep this run's values, with one
     warning naming each that the checkpoint set otherwise and its config key.
+14. **A failed ``custom_imports`` module named where its classes are missing** (under ``allow_failed_imports=True``
+    mmengine only warned ``'my_project.x failed to import and is ignored.'``, and the run stopped later with
+    ``'MySpace is not in the automl_mm::search space registry'``, naming neither the module nor its error):
+    ``import_modules_from_strings`` in ``mmengine.config.config``, ``mmengine.utils`` and ``mmengine.utils.misc``
+    becomes :func:`automl_mm.engine.custom_imports.import_modules_recording_failures` (mmengine's semantics, a
+    warning naming the module's file and exception), and an unregistered ``type``'s error names each failed module,
+    its file and its exception (:func:`automl_mm.engine.preflight_types.type_hint`).
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -82,6 +89,7 @@ from mmengine.logging import print_log
 
 from .checkpoint import load_from_local
 from .config_format import memoised_format_code
+from .custom_imports import install as install_custom_imports
 from .data_fingerprint import DataFingerprintHook
 from .dist import init_dist_pytorch_cpu_aware, init_dist_slurm_job
 from .env_info import collect_env_reading_torchvision_version
@@ -105,7 +113,9 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            "a dataset's build error names its loader's config key",
            "a config's text is formatted (yapf) once per text",
            "the environment log reads torchvision's version without importing it",
-           "load_from keeps the config's learned hyper-parameters (an AMLFSLoss's theta), naming any it does not load")
+           "load_from keeps the config's learned hyper-parameters (an AMLFSLoss's theta), naming any it does not load",
+           'a custom_imports module skipped by allow_failed_imports is named, with its error, where its types are '
+           'missing')
 _installed = False
 
 
@@ -150,6 +160,7 @@ def install() -> bool:
         if not getattr(module.collect_env, 'reads_torchvision_version', False):
             module.collect_env = collect_env_reading_torchvision_version(module.collect_env)
     install_loader_keys((runner_module.Runner, FlexibleRunner))
+    install_custom_imports()
     for runner_class in (runner_module.Runner, FlexibleRunner):
         for hook_class in (DataFingerprintHook, ResumeConfigHook, LearnedStateHook):
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):

@@ -84,12 +84,29 @@ def other_scopes_holding(registry_name: str, name: str, scope: str) -> list[str]
 def type_hint(registry_name: str, name: str, scope: str) -> str:
     """What to write instead of an unregistered ``name`` looked up in ``scope``: the scope prefix where another scope's
     registry holds ``name`` (mmengine's message, and a close name such as mmdet's ``'Invert'`` for one's own
-    ``'MyInvert'``, pointed elsewhere), else the closest name the lookup can find (``difflib``), else nothing.
+    ``'MyInvert'``, pointed elsewhere), else the closest name the lookup can find (``difflib``), else nothing. While
+    a ``custom_imports`` module failed to import under ``allow_failed_imports=True`` (mmengine only warned of it),
+    the hint names that module, its file and its exception first
+    (:func:`automl_mm.engine.custom_imports.failed_imports_note`).
 
     Returns:
         ``" (it is registered in the automl_mm::transform registry, which scope 'mmdet' does not search: write
-        type='automl_mm.MyInvert')"``, ``" (did you mean 'SimpleConvNet'?)"`` or ``''``.
+        type='automl_mm.MyInvert')"``, ``" (did you mean 'SimpleConvNet'?)"``, ``''``, or with a failed import
+        ``" (custom_imports skipped a module that failed to import (allow_failed_imports=True), which may be what
+        registers it: 'my_project.lr_space' (/.../lr_space.py) failed while importing: ModuleNotFoundError: No
+        module named 'not_installed_pkg'; else did you mean 'LayerwiseSpace'?)"``.
     """
+    from .custom_imports import failed_imports_note
+
+    hint = _registry_hint(registry_name, name, scope)
+    note = failed_imports_note()
+    if not note:
+        return hint
+    return f' ({note}; else {hint[2:-1]})' if hint else f' ({note})'
+
+
+def _registry_hint(registry_name: str, name: str, scope: str) -> str:
+    """:func:`type_hint` without the failed imports' note."""
     if not isinstance(name, str):
         return ''
     others = other_scopes_holding(registry_name, name, scope)

@@ -1,0 +1,105 @@
+"""``custom_imports`` modules that failed under ``allow_failed_imports=True``, remembered for the errors they cause.
+
+mmengine's ``import_modules_from_strings`` (``Config.fromfile`` runs it on a config's ``custom_imports``) only warns
+``'my_project.lr_space failed to import and is ignored.'`` when ``allow_failed_imports=True`` and a module raises
+``ImportError`` (a plugin importing a package that is not installed, a misspelled module name): the run went on and
+stopped later with ``KeyError: 'MyLrSpace is not in the automl_mm::search space registry'``, which named neither the
+module nor why it failed (and, with a close registered name, suggested another class: ``did you mean
+'LayerwiseSpace'?``). :func:`import_modules_recording_failures` replaces it (:mod:`automl_mm.engine.patches`, entry
+14) with the same semantics (the same modules imported, ``None`` for a failed one, ``ImportError`` without
+``allow_failed_imports``, every other exception raised as it is) and remembers each failure, with its file and
+exception (:func:`~automl_mm.engine.tool_args.custom_import_failure`); :func:`failed_imports_note` is what an
+unregistered ``type``'s error appends (:func:`automl_mm.engine.preflight_types.type_hint`).
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+#: module name -> what went wrong (``"'my_project.x' (/path/x.py) failed while importing: ModuleNotFoundError:
+#: No module named 'y'"``), in the order of the failures; a later successful import of the module drops it.
+_FAILED: dict[str, str] = {}
+
+
+def _describe(module: str, err: ImportError) -> str:
+    """``"'m' (/path/m.py) failed while importing: E: msg"`` or ``"no module 'm' (...)"`` for ``err``."""
+    from .tool_args import custom_import_failure
+
+    wrapped = ImportError(f'Failed to import {module}')
+    wrapped.__cause__ = err
+    explained = custom_import_failure(wrapped, 'custom_imports')
+    explained = explained or f'custom_imports: {module!r} failed while importing: {type(err).__name__}: {err}'
+    return explained.removeprefix('custom_imports: ')
+
+
+def import_modules_recording_failures(original: Callable) -> Callable:
+    """Wrap mmengine's ``import_modules_from_strings(imports, allow_failed_imports=False)``.
+
+    Without ``allow_failed_imports`` (or with ``imports`` that are not a list or str) the call is ``original``'s.
+    With it, each module is imported as mmengine does; one raising ``ImportError`` gives ``None`` in its place and a
+    ``UserWarning`` naming the module, its file and the exception (mmengine's named the module only), and is
+    remembered for :func:`failed_imports_note`. Any other exception (a ``SyntaxError`` in the module) is raised, as
+    mmengine raises it.
+    """
+    @functools.wraps(original)
+    def wrapper(imports: Any, allow_failed_imports: bool = False) -> Any:
+        if not allow_failed_imports or not imports or not isinstance(imports, (list, str)) or (
+                isinstance(imports, list) and not all(isinstance(m, str) for m in imports)):
+            return original(imports, allow_failed_imports=allow_failed_imports)
+        names = [imports] if isinstance(imports, str) else imports
+        imported = []
+        for name in names:
+            try:
+                module = import_module(name)
+            except ImportError as err:
+                _FAILED[name] = _describe(name, err)
+                warnings.warn(f'custom_imports: {_FAILED[name]}; ignored (allow_failed_imports=True), so nothing it '
+                              'registers can be built', UserWarning, stacklevel=2)
+                module = None
+            else:
+                _FAILED.pop(name, None)
+            imported.append(module)
+        return imported[0] if isinstance(imports, str) else imported
+
+    wrapper.records_failures = True
+    return wrapper
+
+
+def failed_imports() -> dict[str, str]:
+    """The ``custom_imports`` modules that failed under ``allow_failed_imports=True`` in this process and have not
+    been imported since (by mmengine or otherwise): module name -> what went wrong."""
+    import sys
+
+    return {name: text for name, text in _FAILED.items() if name not in sys.modules}
+
+
+def failed_imports_note() -> str:
+    """What an error about an unregistered ``type`` adds while some ``custom_imports`` module failed to import under
+    ``allow_failed_imports=True`` (and has not been imported since): ``"custom_imports skipped a module that failed
+    to import (allow_failed_imports=True), which may be what registers it: 'my_project.lr_space'
+    (/.../lr_space.py) failed while importing: ModuleNotFoundError: No module named 'not_installed_pkg'"``, each
+    failed module's cause joined by ``'; '``; ``''`` where none failed."""
+    failed = failed_imports()
+    if not failed:
+        return ''
+    modules = 'a module' if len(failed) == 1 else f'{len(failed)} modules'
+    return (f'custom_imports skipped {modules} that failed to import (allow_failed_imports=True), which may be what '
+            f'registers it: ' + '; '.join(failed.values()))
+
+
+def install() -> None:
+    """Put :func:`import_modules_recording_failures` where ``Config.fromfile`` and ``mmengine.utils`` callers find
+    ``import_modules_from_strings`` (idempotent)."""
+    import mmengine.config.config as config_module
+    import mmengine.utils as utils_module
+    import mmengine.utils.misc as misc_module
+
+    for module in (config_module, utils_module, misc_module):
+        if not getattr(module.import_modules_from_strings, 'records_failures', False):
+            module.import_modules_from_strings = import_modules_recording_failures(module.import_modules_from_strings)
+
+
+__all__ = ['failed_imports', 'failed_imports_note', 'import_modules_recording_failures', 'install']
