@@ -66,13 +66,36 @@ def naming_build_dataloader(build: Callable) -> Callable:
     return build_dataloader
 
 
+#: The evaluator a loop builder builds (``ValLoop`` / ``TestLoop`` call ``runner.build_evaluator``).
+LOOP_EVALUATORS = {'build_val_loop': 'val_evaluator', 'build_test_loop': 'test_evaluator'}
+
+
 def naming_loop_build(build_loop: Callable, key: str) -> Callable:
     """Wrap a runner class's ``build_train_loop`` / ``build_val_loop`` / ``build_test_loop``: its loop's dataset
-    is named ``<key>.dataset`` in errors (:func:`building_loader`)."""
+    is named ``<key>.dataset`` in errors (:func:`building_loader`), and an unregistered metric ``type`` of its
+    evaluator (``val_evaluator`` / ``test_evaluator`` of the runner's config) by its key: mmengine's ``KeyError:
+    'MyMetric is not in the automl_mm::metric registry. Please check ...'`` named no key (the start-up checks of a
+    single-process run do not build the evaluators), now ``KeyError("val_evaluator.type='MyMetric' is not in the
+    automl_mm::metric registry (did you mean ...?)")`` (:func:`~automl_mm.engine.preflight_types.located_type_error`),
+    chained to mmengine's."""
+    evaluator_key = next((e for m, e in LOOP_EVALUATORS.items() if LOOP_LOADERS[m] == key), None)
+
     @functools.wraps(build_loop)
     def wrapper(self, *args, **kwargs):
         with building_loader(key):
-            return build_loop(self, *args, **kwargs)
+            try:
+                return build_loop(self, *args, **kwargs)
+            except KeyError as err:
+                cfg = getattr(self, 'cfg', None)
+                node = cfg.get(evaluator_key) if evaluator_key is not None and cfg is not None else None
+                if node is None:
+                    raise
+                from .preflight_types import located_type_error
+
+                located = located_type_error(err, node, evaluator_key)
+                if located is None:
+                    raise
+                raise located from err
 
     wrapper.names_loader = key
     return wrapper
@@ -89,5 +112,5 @@ def install(runner_classes: tuple[type, ...]) -> None:
             setattr(runner_class, method, naming_loop_build(runner_class.__dict__[method], key))
 
 
-__all__ = ['LOOP_LOADERS', 'build_named_dataset', 'building_loader', 'install', 'naming_build_dataloader',
-           'naming_loop_build']
+__all__ = ['LOOP_EVALUATORS', 'LOOP_LOADERS', 'build_named_dataset', 'building_loader', 'install',
+           'naming_build_dataloader', 'naming_loop_build']

@@ -57,3 +57,16 @@ def test_the_nas_search_split_that_fails_to_build_is_named_by_its_key(tmp_path):
     cfg.train_cfg.search_dataloader = dict(cfg.pop('reward_dataloader'), dataset=REWARD)
     with pytest.raises(FileNotFoundError, match=r'^train_cfg\.search_dataloader\.dataset: Fashion-MNIST data_root '):
         Runner.from_cfg(cfg).train()
+
+
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_an_unregistered_metric_type_is_named_by_its_evaluator_key(tmp_path, split):
+    # mmengine's KeyError: 'Acuracy is not in the automl_mm::metric registry. Please check ...' named no key
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg[f'{split}_evaluator'] = [dict(type='Accuracy'), dict(type='Acuracy', topk=1)]
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(KeyError) as raised:
+        {'val': runner.val, 'test': runner.test}[split]()
+    assert raised.value.args[0] == (f"{split}_evaluator.1.type='Acuracy' is not in the automl_mm::metric registry "
+                                    "(did you mean 'Accuracy'?)")
+    assert str(raised.value.__cause__).startswith("'Acuracy is not in the automl_mm::metric registry")
