@@ -84,29 +84,34 @@ def other_scopes_holding(registry_name: str, name: str, scope: str) -> list[str]
 def type_hint(registry_name: str, name: str, scope: str) -> str:
     """What to write instead of an unregistered ``name`` looked up in ``scope``: the scope prefix where another scope's
     registry holds ``name`` (mmengine's message, and a close name such as mmdet's ``'Invert'`` for one's own
-    ``'MyInvert'``, pointed elsewhere), else the closest name the lookup can find (``difflib``), else nothing. While
+    ``'MyInvert'``, pointed elsewhere), else the closest name the lookup can find (``difflib``, alone from a ratio of
+    :data:`TYPO_RATIO`: a typo), and for a name no registered one is that close, how a class of one's own is
+    registered and imported (:func:`own_class_hint`: a config without ``custom_imports`` naming ``'MyLrSpace'`` got
+    ``did you mean 'LayerwiseSpace'?`` alone, and mmengine's advice on custom modules was replaced). While
     a ``custom_imports`` module failed to import under ``allow_failed_imports=True`` (mmengine only warned of it),
     the hint names that module, its file and its exception first
     (:func:`automl_mm.engine.custom_imports.failed_imports_note`).
 
     Returns:
         ``" (it is registered in the automl_mm::transform registry, which scope 'mmdet' does not search: write
-        type='automl_mm.MyInvert')"``, ``" (did you mean 'SimpleConvNet'?)"``, ``''``, or with a failed import
+        type='automl_mm.MyInvert')"``, ``" (did you mean 'SimpleConvNet'?)"``, ``" (did you mean 'LayerwiseSpace'?
+        or, if it is a class of your own, register it with @SEARCH_SPACES.register_module() (automl_mm.registry) in
+        a module that the config's custom_imports lists)"``, ``''`` (``name`` not a str), or with a failed import
         ``" (custom_imports skipped a module that failed to import (allow_failed_imports=True), which may be what
         registers it: 'my_project.lr_space' (/.../lr_space.py) failed while importing: ModuleNotFoundError: No
         module named 'not_installed_pkg'; else did you mean 'LayerwiseSpace'?)"``.
     """
     from .custom_imports import failed_imports_note
 
-    hint = _registry_hint(registry_name, name, scope)
     note = failed_imports_note()
+    hint = _registry_hint(registry_name, name, scope, own=not note)
     if not note:
         return hint
     return f' ({note}; else {hint[2:-1]})' if hint else f' ({note})'
 
 
-def _registry_hint(registry_name: str, name: str, scope: str) -> str:
-    """:func:`type_hint` without the failed imports' note."""
+def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) -> str:
+    """:func:`type_hint` without the failed imports' note; without :func:`own_class_hint` unless ``own``."""
     if not isinstance(name, str):
         return ''
     others = other_scopes_holding(registry_name, name, scope)
@@ -116,7 +121,37 @@ def _registry_hint(registry_name: str, name: str, scope: str) -> str:
         return (f' (it is registered in the {where} registry, which scope {scope!r} does not search: write '
                 f'{what})')
     close = difflib.get_close_matches(name, _registered_names(registry_name, scope), n=1)
-    return f' (did you mean {close[0]!r}?)' if close else ''
+    if close and (not own or difflib.SequenceMatcher(None, name, close[0]).ratio() >= TYPO_RATIO):
+        return f' (did you mean {close[0]!r}?)'
+    if not own:
+        return ''
+    # a name no registered one is close to is more likely one's own class whose module was not imported (no
+    # custom_imports: 'MyLrSpace' got "did you mean 'LayerwiseSpace'?" alone, and mmengine's advice was gone)
+    own = own_class_hint(registry_name, scope)
+    return f' (did you mean {close[0]!r}? or, {own})' if close else f' ({own})'
+
+
+#: The :func:`difflib.SequenceMatcher` ratio from which a registered name is offered alone as the one meant (a typo:
+#: 'Acuracy' / 'Accuracy' 0.93, 'SimpleConvNett' / 'SimpleConvNet' 0.96); below it, down to difflib's 0.6
+#: ('MyLrSpace' / 'LayerwiseSpace' 0.61), the hint adds :func:`own_class_hint`.
+TYPO_RATIO = 0.8
+
+
+def own_class_hint(registry_name: str, scope: str = 'automl_mm') -> str:
+    """How a class of one's own gets into the registry called ``registry_name`` that a lookup in ``scope`` searches:
+    ``"if it is a class of your own, register it with @SEARCH_SPACES.register_module() (automl_mm.registry) in a
+    module that the config's custom_imports lists"`` (the decorator of automl_mm's registry of that name); for
+    another scope, ``"... register it in the mmdet::model registry in a module ..."``."""
+    import mmengine.registry as mmengine_registry
+
+    import automl_mm.registry as automl_mm_registry
+
+    registries = {a: getattr(automl_mm_registry, a) for a in dir(automl_mm_registry)}
+    attr = next((a for a, r in registries.items() if isinstance(r, mmengine_registry.Registry)
+                 and r.scope == 'automl_mm' and r.name == registry_name), None) if scope == 'automl_mm' else None
+    how = f'with @{attr}.register_module() (automl_mm.registry)' if attr else \
+        f'in the {scope}::{registry_name} registry'
+    return f"if it is a class of your own, register it {how} in a module that the config's custom_imports lists"
 
 
 def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | None:
@@ -152,4 +187,4 @@ def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | No
     return None
 
 
-__all__ = ['located_type_error', 'other_scopes_holding', 'type_hint']
+__all__ = ['located_type_error', 'other_scopes_holding', 'own_class_hint', 'type_hint']

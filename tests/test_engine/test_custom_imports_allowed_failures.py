@@ -110,3 +110,29 @@ def test_mmengine_semantics_are_kept(project):
     with pytest.raises(SyntaxError):  # not an ImportError: mmengine raises it whatever allow_failed_imports says
         import_modules_from_strings(['hx_allowed_project.syntax'], allow_failed_imports=True)
     assert custom_imports.failed_imports() == {'hx_allowed_project.broken': _cause(project)}
+
+
+def test_a_name_no_registered_one_is_close_to_says_how_to_register_and_import_it(monkeypatch):
+    # no custom_imports at all: "did you mean 'LayerwiseSpace'?" alone sent a new user to a class they did not mean,
+    # and mmengine's advice on custom modules was gone
+    monkeypatch.setattr(custom_imports, '_FAILED', {})
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='MyLrSpace'), 'OHLHook.spaces[0]')
+    assert info.value.args[0] == (
+        "OHLHook.spaces[0]: MyLrSpace is not in the automl_mm::search space registry (did you mean 'LayerwiseSpace'? "
+        'or, if it is a class of your own, register it with @SEARCH_SPACES.register_module() (automl_mm.registry) '
+        "in a module that the config's custom_imports lists)")
+    model = dict(type='ImageClassifier', backbone=dict(type='SimpleConvNet'), head=dict(
+        type='LinearClsHead', num_classes=10, in_channels=128, loss=dict(type='HxMySmoothCE')))
+    from automl_mm.registry import MODELS
+
+    with pytest.raises(KeyError) as raised:
+        MODELS.build(model)
+    assert located_type_error(raised.value, model, 'model').args[0] == (
+        "model.head.loss.type='HxMySmoothCE' is not in the automl_mm::model registry (if it is a class of your own, "
+        "register it with @MODELS.register_module() (automl_mm.registry) in a module that the config's "
+        'custom_imports lists)')
+    with pytest.raises(KeyError) as info:  # a typo keeps its hint alone
+        build_named(SEARCH_SPACES, dict(type='LayerwiseSpac'), 'train_cfg.space')
+    assert info.value.args[0] == ("train_cfg.space: LayerwiseSpac is not in the automl_mm::search space registry "
+                                  "(did you mean 'LayerwiseSpace'?)")
