@@ -117,17 +117,34 @@ class BasePathSpace(metaclass=ABCMeta):
 
     # --- constraints (none by default) ------------------------------------------------------------------------
     def is_valid(self, path: Sequence[int]) -> bool:
-        """Whether a full path satisfies the space's constraint."""
+        """Whether a full path satisfies the space's constraint. A subclass that overrides it (or
+        :meth:`can_complete`) is constrained: :attr:`independent` is then ``False`` and :meth:`size` enumerates."""
         return True
 
     def can_complete(self, prefix: Sequence[int]) -> bool:
-        """Whether some valid full path starts with ``prefix``."""
-        return True
+        """Whether some valid full path starts with ``prefix``: always for a space without constraints; for one
+        whose class overrides :meth:`is_valid` alone, by trying every completion of ``prefix`` with it (exact, and
+        as slow as the space is large: override it with a faster test; it used to say ``True`` for every prefix,
+        a full path that ``is_valid`` refuses included)."""
+        if type(self).is_valid is BasePathSpace.is_valid:
+            return True
+        prefix = tuple(prefix)
+        rest = (range(self.num_options(i)) for i in range(len(prefix), self.num_decisions))
+        return any(self.is_valid(prefix + tail) for tail in itertools.product(*rest))
+
+    @property
+    def constrained(self) -> bool:
+        """Whether this class overrides :meth:`is_valid` or :meth:`can_complete` (a constraint on the paths)."""
+        cls = type(self)
+        return cls.is_valid is not BasePathSpace.is_valid or cls.can_complete is not BasePathSpace.can_complete
 
     @property
     def independent(self) -> bool:
-        """True when every combination of options is valid (decisions can be sampled independently)."""
-        return True
+        """True when every combination of options is valid (decisions can be sampled independently): by default,
+        when the class overrides neither :meth:`is_valid` nor :meth:`can_complete` (a subclass of
+        ``LayerwiseSpace`` that only added ``is_valid`` was sampled independently, so the samplers drew the paths it
+        refuses and the search stopped mid-run blaming the sampler)."""
+        return not self.constrained
 
     def completions(self, prefix: Sequence[int], limit: int | None = None) -> Iterator[tuple[int, ...]]:
         """Valid full paths extending ``prefix`` in lexicographic order (pruned by :meth:`can_complete`)."""
@@ -163,7 +180,11 @@ class BasePathSpace(metaclass=ABCMeta):
         return out
 
     def size(self) -> int:
-        """Number of valid full paths (enumerated; spaces with constraints override with a count)."""
+        """Number of valid full paths: the product of the option counts for an unconstrained space, else the
+        valid paths counted by enumerating :meth:`completions` (a constrained space may override it with a count;
+        the product used to be returned for every space that did not)."""
+        if self.constrained:
+            return sum(1 for _ in self.completions(()))
         n = 1
         for opts in self.options:
             n *= len(opts)
