@@ -84,7 +84,9 @@ def other_scopes_holding(registry_name: str, name: str, scope: str) -> list[str]
 def type_hint(registry_name: str, name: str, scope: str) -> str:
     """What to write instead of an unregistered ``name`` looked up in ``scope``: the scope prefix where another scope's
     registry holds ``name`` (mmengine's message, and a close name such as mmdet's ``'Invert'`` for one's own
-    ``'MyInvert'``, pointed elsewhere), else the closest name the lookup can find (``difflib``, alone from a ratio of
+    ``'MyInvert'``, pointed elsewhere), else, where another of automl_mm's registries holds ``name`` (a
+    distribution of one's own registered with ``@SEARCH_SPACES``), that registry and the decorator to use, else the
+    closest name the lookup can find (``difflib``, alone from a ratio of
     :data:`TYPO_RATIO`: a typo), and for a name no registered one is that close, how a class of one's own is
     registered and imported (:func:`own_class_hint`: a config without ``custom_imports`` naming ``'MyLrSpace'`` got
     ``did you mean 'LayerwiseSpace'?`` alone, and mmengine's advice on custom modules was replaced). While
@@ -120,6 +122,10 @@ def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) 
         what = ' or '.join(f'type={other + "." + name!r}' for other in others)
         return (f' (it is registered in the {where} registry, which scope {scope!r} does not search: write '
                 f'{what})')
+    elsewhere = _automl_mm_registries_holding(name, registry_name) if scope == 'automl_mm' else []
+    if elsewhere:
+        return (f' (it is registered in automl_mm\'s {" and ".join(elsewhere)} registry, and a {registry_name} is '
+                f'looked up in the {registry_name} registry: {own_class_hint(registry_name, scope, own=False)})')
     close = difflib.get_close_matches(name, _registered_names(registry_name, scope), n=1)
     if close and (not own or difflib.SequenceMatcher(None, name, close[0]).ratio() >= TYPO_RATIO):
         return f' (did you mean {close[0]!r}?)'
@@ -137,11 +143,28 @@ def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) 
 TYPO_RATIO = 0.8
 
 
-def own_class_hint(registry_name: str, scope: str = 'automl_mm') -> str:
+def _automl_mm_registries_holding(name: str, registry_name: str) -> list[str]:
+    """The names of automl_mm's registries other than ``registry_name`` that register ``name`` (a distribution
+    registered with ``@SEARCH_SPACES.register_module()``: ``['search space']``)."""
+    import mmengine.registry as mmengine_registry
+
+    import automl_mm.registry as automl_mm_registry
+
+    found = []
+    for attr in sorted(dir(automl_mm_registry)):
+        registry = getattr(automl_mm_registry, attr)
+        if (isinstance(registry, mmengine_registry.Registry) and registry.scope == 'automl_mm'
+                and registry.name != registry_name and name in registry.module_dict and registry.name not in found):
+            found.append(registry.name)
+    return found
+
+
+def own_class_hint(registry_name: str, scope: str = 'automl_mm', own: bool = True) -> str:
     """How a class of one's own gets into the registry called ``registry_name`` that a lookup in ``scope`` searches:
     ``"if it is a class of your own, register it with @SEARCH_SPACES.register_module() (automl_mm.registry) in a
     module that the config's custom_imports lists"`` (the decorator of automl_mm's registry of that name); for
-    another scope, ``"... register it in the mmdet::model registry in a module ..."``."""
+    another scope, ``"... register it in the mmdet::model registry in a module ..."``; without ``own``, from
+    ``"register it"`` on."""
     import mmengine.registry as mmengine_registry
 
     import automl_mm.registry as automl_mm_registry
@@ -151,7 +174,8 @@ def own_class_hint(registry_name: str, scope: str = 'automl_mm') -> str:
                  and r.scope == 'automl_mm' and r.name == registry_name), None) if scope == 'automl_mm' else None
     how = f'with @{attr}.register_module() (automl_mm.registry)' if attr else \
         f'in the {scope}::{registry_name} registry'
-    return f"if it is a class of your own, register it {how} in a module that the config's custom_imports lists"
+    return ('if it is a class of your own, ' if own else '') + \
+        f"register it {how} in a module that the config's custom_imports lists"
 
 
 def located_type_error(err: BaseException, node: Any, key: str) -> KeyError | None:

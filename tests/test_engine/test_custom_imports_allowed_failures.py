@@ -136,3 +136,21 @@ def test_a_name_no_registered_one_is_close_to_says_how_to_register_and_import_it
         build_named(SEARCH_SPACES, dict(type='LayerwiseSpac'), 'train_cfg.space')
     assert info.value.args[0] == ("train_cfg.space: LayerwiseSpac is not in the automl_mm::search space registry "
                                   "(did you mean 'LayerwiseSpace'?)")
+
+
+def test_a_class_registered_in_another_automl_mm_registry_is_named_so(monkeypatch):
+    # a distribution of one's own registered with @SEARCH_SPACES: "did you mean 'Categorical'?" sent the user to
+    # another class, while theirs was registered, in the wrong registry
+    from automl_mm.ohl.distributions.categorical import Categorical
+    from automl_mm.registry import SAMPLERS
+
+    monkeypatch.setattr(custom_imports, '_FAILED', {})
+    monkeypatch.setitem(SEARCH_SPACES._module_dict, 'HxWrongRegCategorical', type('HxWrongRegCategorical',
+                                                                                   (Categorical, ), {}))
+    with pytest.raises(KeyError) as info:
+        build_named(SAMPLERS, dict(type='HxWrongRegCategorical', num_choices=3), 'OHLHook.spaces[0].distribution')
+    assert info.value.args[0] == (
+        'OHLHook.spaces[0].distribution: HxWrongRegCategorical is not in the automl_mm::sampler registry (it is '
+        "registered in automl_mm's search space registry, and a sampler is looked up in the sampler registry: "
+        "register it with @SAMPLERS.register_module() (automl_mm.registry) in a module that the config's "
+        'custom_imports lists)')
