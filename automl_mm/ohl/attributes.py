@@ -88,6 +88,8 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
         elif not hasattr(node, last):
             hint = _transforms_hint(node, path, len(parts) - 1) if last.lstrip('-').isdigit() else ''
             raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}{hint}')
+        elif _is_method(getattr(node, last)):  # a value written there would replace the method
+            raise ValueError(f'attribute path {path!r}: {_method_problem(node, last, path, len(parts) - 1)}')
         pairs.append((node, key))
     return pairs
 
@@ -199,8 +201,10 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
         if part in node:
             return [(part, node[part])]
         problem = f'key {part!r} not found{_momentum_hint(node, part, path, depth)}'
-    elif hasattr(node, part):
+    elif hasattr(node, part) and not _is_method(getattr(node, part)):
         return [(part, getattr(node, part))]
+    elif hasattr(node, part):
+        problem = _method_problem(node, part, path, depth)
     else:
         problem = (f'{type(node).__name__} has no attribute {part!r}{_optimisers_hint(node, path, depth)}'
                    f'{_transforms_hint(node, path, depth) if part.lstrip("-").isdigit() else ""}')
@@ -209,6 +213,32 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
     if tolerant:
         return None
     raise ValueError(f'attribute path {path!r}: {problem}')
+
+
+def _is_method(value: Any) -> bool:
+    """Whether ``value`` is a bound method (``LinearClsHead.loss``), which a path can neither pass through nor
+    write."""
+    import inspect
+
+    return inspect.ismethod(value)
+
+
+def _method_problem(node: Any, part: str, path: str, depth: int) -> str:
+    """Why ``part`` of ``node`` (at ``depth`` of ``path``) ends the path: it is a method (``model.head.loss`` is
+    ``LinearClsHead.loss``; the head's loss module is ``loss_module``), not a module or a value, with the path
+    through each child module of ``node`` that holds the rest of the path's next part (``; did you mean
+    model.head.loss_module.smoothing?``), else the child modules ``node`` has."""
+    parts = path.split('.')
+    problem = f'{part!r} of {type(node).__name__} is a method, not a module or a value'
+    if not isinstance(node, nn.Module):
+        return problem
+    children = [name for name, _ in node.named_children()]
+    rest = parts[depth + 1:]
+    meant = ['.'.join(parts[:depth] + [name] + rest) for name in children
+             if rest and hasattr(getattr(node, name), rest[0])]
+    if meant:
+        return f'{problem}; did you mean {" or ".join(meant)}?'
+    return f'{problem} (its child modules: {", ".join(children)})' if children else problem
 
 
 def _momentum_hint(settings: Any, part: str, path: str, depth: int, groups: str = '') -> str:
