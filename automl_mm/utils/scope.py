@@ -1,6 +1,7 @@
 """Build from an automl_mm registry inside automl_mm's scope, whatever the config's default scope."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mmengine.registry import DefaultScope, Registry
@@ -58,7 +59,41 @@ def build_named(registry: Registry, cfg: dict, what: str,
         message = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
         if str(message).startswith(what):
             raise
+        if isinstance(err, TypeError):
+            message = _with_argument_hint(registry, cfg, message, what)
         raise type(err)(f'{what}: {_with_type_hint(message)}') from err
+
+
+# Python's message for a keyword a constructor does not take (``MyLrSpace.__init__() got an unexpected keyword
+# argument 'choice'``), also where a subclass passed it on through **kwargs (then Python names the base)
+_UNEXPECTED = re.compile(r"^(?P<owner>[\w.]+)\.__init__\(\) got an unexpected keyword argument '(?P<name>\w+)'$")
+
+
+def _with_argument_hint(registry: Registry, cfg: dict, message: str, what: str) -> str:
+    """``message`` with the arguments the built class takes where it is Python's "unexpected keyword argument"
+    by the built class or a base it passes ``**kwargs`` on to, with the closest one as the config key meant:
+    ``"... unexpected keyword argument 'choice' (MyLrSpace takes choices, name; did you mean
+    OHLHook.spaces[0].choices?)"``; any other message (another constructor's, one the class built) as it is."""
+    import difflib
+
+    found = _UNEXPECTED.search(message)
+    kind = cfg.get('type') if isinstance(cfg, dict) else None
+    if found is None or kind is None:
+        return message
+    if isinstance(kind, type):
+        cls = kind
+    else:
+        with DefaultScope.overwrite_default_scope('automl_mm'):
+            cls = registry.get(kind)
+    if not isinstance(cls, type) or found['owner'].split('.')[-1] not in {c.__name__ for c in cls.__mro__}:
+        return message  # raised by another constructor (a distribution the space builds): its own message
+    from automl_mm.engine.preflight_training import _parameters
+
+    params, _, _ = _parameters(cls)
+    known = list(params)
+    close = difflib.get_close_matches(found['name'], known, n=1)
+    meant = f'; did you mean {what}.{close[0]}?' if close else ''
+    return f'{message} ({cls.__name__} takes {", ".join(known) or "no arguments"}{meant})'
 
 
 def _with_type_hint(message: Any) -> Any:
