@@ -14,6 +14,8 @@ unregistered ``type``'s error appends (:func:`automl_mm.engine.preflight_types.t
 from __future__ import annotations
 
 import functools
+import re
+import sys
 import warnings
 from collections.abc import Callable
 from importlib import import_module
@@ -90,9 +92,32 @@ def failed_imports_note() -> str:
             f'registers it: ' + '; '.join(failed.values()))
 
 
+# mmengine 0.10.7 import_modules_from_strings, inside its `except ImportError:`
+_MMENGINE_WARNING = re.compile(r'^(?P<module>\S+) failed to import and is ignored\.$')
+
+
+def recording_mmengine_warnings(showwarning: Callable) -> Callable:
+    """Wrap ``warnings.showwarning``: mmengine's own ``'<module> failed to import and is ignored.'`` is shown as
+    before and its module remembered with the ``ImportError`` being handled (mmengine warns inside its ``except``).
+    This covers the call that was already running when automl_mm was imported: a stock launcher's
+    ``custom_imports=dict(imports=['automl_mm', 'my_project.x'], allow_failed_imports=True)`` imports automl_mm,
+    which installs :func:`import_modules_recording_failures`, from inside mmengine's own loop."""
+    @functools.wraps(showwarning)
+    def wrapper(message: Any, category: type, *args: Any, **kwargs: Any) -> Any:
+        found = _MMENGINE_WARNING.match(str(message)) if issubclass(category, UserWarning) else None
+        handled = sys.exc_info()[1]
+        if found is not None and isinstance(handled, ImportError):
+            _FAILED[found['module']] = _describe(found['module'], handled)
+        return showwarning(message, category, *args, **kwargs)
+
+    wrapper.records_failures = True
+    return wrapper
+
+
 def install() -> None:
     """Put :func:`import_modules_recording_failures` where ``Config.fromfile`` and ``mmengine.utils`` callers find
-    ``import_modules_from_strings`` (idempotent)."""
+    ``import_modules_from_strings``, and :func:`recording_mmengine_warnings` in ``warnings.showwarning``
+    (idempotent)."""
     import mmengine.config.config as config_module
     import mmengine.utils as utils_module
     import mmengine.utils.misc as misc_module
@@ -100,6 +125,8 @@ def install() -> None:
     for module in (config_module, utils_module, misc_module):
         if not getattr(module.import_modules_from_strings, 'records_failures', False):
             module.import_modules_from_strings = import_modules_recording_failures(module.import_modules_from_strings)
+    if not getattr(warnings.showwarning, 'records_failures', False):
+        warnings.showwarning = recording_mmengine_warnings(warnings.showwarning)
 
 
 __all__ = ['failed_imports', 'failed_imports_note', 'import_modules_recording_failures', 'install']

@@ -154,3 +154,19 @@ def test_a_class_registered_in_another_automl_mm_registry_is_named_so(monkeypatc
         "registered in automl_mm's search space registry, and a sampler is looked up in the sampler registry: "
         "register it with @SAMPLERS.register_module() (automl_mm.registry) in a module that the config's "
         'custom_imports lists)')
+
+
+def test_a_failure_in_mmengines_own_loop_is_recorded_from_its_warning(project, monkeypatch):
+    # a stock launcher: custom_imports=['automl_mm', 'my_project.x'] imports automl_mm, which installs the recording
+    # import, from inside mmengine's own running loop; that loop's failures were only warned of
+    import warnings
+
+    from mmengine.utils import import_modules_from_strings
+
+    original = import_modules_from_strings.__wrapped__
+    monkeypatch.setattr(warnings, 'showwarning', warnings.showwarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter('always')
+        monkeypatch.setattr(warnings, 'showwarning', custom_imports.recording_mmengine_warnings(lambda *a, **k: None))
+        assert original(['hx_allowed_project.broken'], allow_failed_imports=True) == [None]
+    assert custom_imports.failed_imports() == {'hx_allowed_project.broken': _cause(project)}
