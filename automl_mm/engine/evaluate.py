@@ -96,11 +96,14 @@ def fixed_batches(loader: Iterable, count: int, seed: int = 0) -> list:
     dataset order: an ImageFolder training set is ordered by class, so the ImageNet PC-NAS configs re-estimated
     every path's statistics on 20 batches of 128 images of 2 of the 1,000 classes. An index whose stored item the
     pass has taken already (:func:`~automl_mm.engine.local_loader.item_identity`: a ``RepeatDataset`` /
-    ``ClassBalancedDataset`` of ``train_dataloader`` reads each image several times) is skipped, so a sample holds
+    ``ClassBalancedDataset`` of ``train_dataloader`` reads each image several times, a ``ConcatDataset`` listing one
+    split twice two dataset objects of the same images) is skipped, so a sample holds
     each image at most once until every one was taken, as of the unwrapped set (a ``ClassBalancedDataset`` still
     weighs the rare classes' images up); until the forty-fifth session the repeats were drawn as further items (5
     batches of 8 from 200 images under ``RepeatDataset(times=10)`` held one image twice), so the statistics came from
-    fewer images than the sample's and counted some twice. Any other iterable (a list of
+    fewer images than the sample's and counted some twice; until the forty-sixth the images of two dataset objects
+    were told apart by object, so one split listed twice in a ``ConcatDataset`` drew the same image twice (5 batches
+    of 8 from 200 images held 38, seed 1). Any other iterable (a list of
     batches) is read from its first batch on, wrapping around.
 
     Args:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
+import pickle
 from collections.abc import Hashable, Iterable, Iterator
 from itertools import islice
 
@@ -169,12 +171,36 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
     return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, worker_init_fn=init, **cfg)
 
 
+def _stored_item(dataset, index: int) -> Hashable | None:
+    """What ``dataset`` stores as its item ``index``: its class and a BLAKE2b (16 bytes) of the pickle of its
+    ``get_data_info(index)`` (mmengine's data info: the image path or in-memory image, its annotations and source
+    index; ``sample_idx``, the position ``get_data_info`` adds, left out), or ``None`` for a dataset without a data
+    info that pickles (a plain torch dataset)."""
+    get = getattr(dataset, 'get_data_info', None)
+    if not callable(get):
+        return None
+    try:
+        info = get(index)
+        if isinstance(info, dict):
+            info = {key: value for key, value in info.items() if key != 'sample_idx'}
+        digest = hashlib.blake2b(pickle.dumps(info, protocol=4), digest_size=16).digest()
+    except Exception:  # noqa: BLE001 - an item that is no data info, or does not pickle: told by its position
+        return None
+    return f'{type(dataset).__module__}.{type(dataset).__qualname__}', digest
+
+
 def item_identity(dataset, index: int) -> Hashable:
-    """Which stored item ``dataset[index]`` reads: ``(id(leaf dataset), index in it)``, followed through the
-    wrappers that read items more than once or from another position: mmengine's ``RepeatDataset`` and
-    ``ClassBalancedDataset`` (their ``_get_ori_dataset_idx``), torch's ``Subset`` (a ``num_batch_per_epoch`` slice,
-    :func:`build_local_loader`) and ``ConcatDataset`` (mmengine's and mmdet's too: the part holding ``index``).
-    Two indices of one identity are one image (a repeated one: the same file, annotations and pipeline).
+    """Which stored item ``dataset[index]`` reads, followed through the wrappers that read items more than once or
+    from another position: mmengine's ``RepeatDataset`` and ``ClassBalancedDataset`` (their
+    ``_get_ori_dataset_idx``), torch's ``Subset`` (a ``num_batch_per_epoch`` slice, :func:`build_local_loader`) and
+    ``ConcatDataset`` (mmengine's and mmdet's too: the part holding ``index``). The item of the dataset reached
+    is identified by its content (:func:`_stored_item`: its class and a digest of its data info, ``img_path`` /
+    ``img_id`` / ``source_idx``, annotations and in-memory image), so two dataset objects built from one config
+    (a ``ConcatDataset`` listing one split twice) or two overlapping splits of one file give the images they share
+    one identity, and two different splits of one file, none; a dataset without mmengine's ``get_data_info``
+    (a plain torch dataset) is identified by ``(id(dataset), index in it)``. Two indices of one identity are one
+    image (a repeated one: the same file or pixels and annotations; the pipelines of two parts may differ). Cost:
+    one ``get_data_info`` and one hash of its pickle (about 2.5 kB for a Fashion-MNIST item).
 
     Args:
         dataset: A dataset, wrapped or not.
@@ -193,7 +219,8 @@ def item_identity(dataset, index: int) -> Hashable:
             # mmengine's RepeatDataset / ClassBalancedDataset
             dataset, index = dataset.dataset, int(dataset._get_ori_dataset_idx(index))
         else:
-            return id(dataset), int(index)
+            stored = _stored_item(dataset, int(index))
+            return stored if stored is not None else (id(dataset), int(index))
 
 
 def _batches_of(loader: DataLoader, batches: list[list[int]]) -> DataLoader:

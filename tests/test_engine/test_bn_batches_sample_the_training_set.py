@@ -77,16 +77,55 @@ def test_bn_batches_of_a_repeated_training_set_hold_each_image_once(tmp_path):
         assert len(set(_items(fixed_batches(loader, 25, seed=seed)))) == 200
 
     # the same through a num_batch_per_epoch slice (a Subset: the repeated set's first 400 indices, every image
-    # twice) and a ConcatDataset of two repeated sets (two dataset objects: their images are told apart)
+    # twice)
     sliced = build_local_loader(dict(_repeated(tmp_path), num_batch_per_epoch=50), 'train_dataloader', 'train',
                                 reading_ranks=1)
     assert len(sliced.dataset) == 400 and len(set(_items(fixed_batches(sliced, 25, seed=3)))) == 200
-    cfg = _repeated(tmp_path, times=2)
+
+
+def test_bn_batches_of_one_split_listed_twice_hold_each_image_once(tmp_path):
+    """A ``ConcatDataset`` whose config lists one split twice builds two dataset objects of the same images: they
+    were told apart by object (``id``), so 5 batches of 8 from the 200 images of two copies of one
+    ``ImageFolderDataset`` held 38 images, 2 of them twice (seed 1; seed 0: 35 images, 5 twice). Each stored image
+    (its data info) is now taken once per pass, whichever part reads it, also under a ``RepeatDataset``."""
+    cfg = _class_folders(tmp_path)
     concat = build_local_loader(dict(cfg, dataset=dict(type='ConcatDataset', datasets=[cfg['dataset']] * 2)),
                                 'train_dataloader', 'train')
+    assert len(concat.dataset) == 400
+    items = _items(fixed_batches(concat, 5, seed=1))
+    assert len(items) == 40 and len(set(items)) == 40
+    many = _items(fixed_batches(concat, 30, seed=1))  # 240 items: the 200 images once, then a new pass
+    every = [concat.dataset.datasets[0].get_data_info(i)['img_path'] for i in range(200)]
+    assert sorted(many[:200]) == sorted(every)
+    for seed in range(5):
+        assert len(set(_items(fixed_batches(concat, 25, seed=seed)))) == 200
+
+    repeated = _repeated(tmp_path, times=2)
+    concat = build_local_loader(dict(repeated, dataset=dict(type='ConcatDataset',
+                                                            datasets=[repeated['dataset']] * 2)),
+                                'train_dataloader', 'train')
     assert len(concat.dataset) == 800
-    items = _items(fixed_batches(concat, 50, seed=1))  # 400 items: each part's 200 images once (two objects)
-    assert len(set(items)) == 200 and max(Counter(items).values()) == 2
+    items = _items(fixed_batches(concat, 50, seed=1))  # 400 items: the 200 images once, then once more
+    assert sorted(items[:200]) == sorted(every) and Counter(Counter(items).values()) == {2: 200}
+
+
+def test_bn_batches_keep_two_splits_of_one_source_apart(tmp_path):
+    """Two different splits of one source (mmengine's ``indices`` of one folder: its first and last 100 images)
+    share no image: a ``ConcatDataset`` of them is 200 images, each taken once; two overlapping ones (the first 120
+    and the last 120) share 40, counted once."""
+    cfg = _class_folders(tmp_path)
+
+    def concat_of(*indices):
+        parts = [dict(cfg['dataset'], indices=i) for i in indices]
+        return build_local_loader(dict(cfg, dataset=dict(type='ConcatDataset', datasets=parts)),
+                                  'train_dataloader', 'train')
+
+    apart = concat_of(list(range(100)), list(range(100, 200)))
+    assert len(set(_items(fixed_batches(apart, 25, seed=2)))) == 200
+    overlapping = concat_of(120, -120)  # 240 indices of 200 images
+    assert len(overlapping.dataset) == 240
+    items = _items(fixed_batches(overlapping, 30, seed=2))
+    assert len(set(items[:200])) == 200  # every image once before any twice
 
 
 def test_a_plain_training_set_keeps_its_sample(tmp_path):
@@ -121,11 +160,16 @@ def test_item_identity_follows_mmengines_wrappers_lazily_initialised():
         def get_cat_ids(self, idx):
             return [self.get_data_info(idx)['label']]
 
-    def ids(dataset):
-        return [item_identity(dataset, i)[1] for i in range(len(dataset))]
+    plain = Items()
+    item_of = {item_identity(plain, i): i for i in range(10)}  # one identity per item
 
+    def ids(dataset):
+        return [item_of[item_identity(dataset, i)] for i in range(len(dataset))]
+
+    assert len(item_of) == 10
+    # two objects of one config: the same 10 items (they were 20 identities, two per item)
     concat = ConcatDataset([Items(lazy_init=True), Items(lazy_init=True)], lazy_init=True)
-    assert ids(concat) == list(range(10)) * 2 and len({item_identity(concat, i) for i in range(20)}) == 20
+    assert ids(concat) == list(range(10)) * 2 and len({item_identity(concat, i) for i in range(20)}) == 10
     assert ids(RepeatDataset(Items(lazy_init=True), 3, lazy_init=True)) == list(range(10)) * 3
     balanced = ClassBalancedDataset(Items(), oversample_thr=0.5, lazy_init=True)
     assert len(balanced) == 12 and sorted(ids(balanced)) == [0, 0, 0] + list(range(1, 10))  # item 0 3 times
