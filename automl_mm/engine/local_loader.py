@@ -43,7 +43,8 @@ def check_local_loader(loader_cfg: dict, key: str, purpose: str = 'score') -> No
       (the in-order one; its ``seed`` / ``round_up`` change nothing on one process), any ``batch_sampler``,
       ``drop_last=True``, ``shuffle=True`` and ``num_batch_per_epoch`` (a subset of the split) are refused, and so
       is a dataset reading items more than once (a ``RepeatDataset`` / ``ClassBalancedDataset`` wrapper, one
-      split twice in a ``ConcatDataset``: :func:`~automl_mm.engine.preflight_eval_splits.repeated_items`), which
+      split twice in a ``ConcatDataset`` or two parts of it with overlapping ``indices``, ``indices`` naming a
+      position twice: :func:`~automl_mm.engine.preflight_eval_splits.repeated_items`), which
       :func:`evaluate_locally` scores twice (a COCO metric counts each repeated box a false positive).
     * ``'sample'`` (a seeded random sample of full batches): a ``sampler`` other than a shuffling
       ``DefaultSampler`` / ``InfiniteSampler`` / ``CopySampler``, any ``batch_sampler``, ``shuffle=False`` and

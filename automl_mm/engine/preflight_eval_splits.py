@@ -171,6 +171,67 @@ def images_read(indices: Any, total: int) -> int:
         return total  # not positions: mmengine names the fault when it builds the dataset
 
 
+def _positions(indices: Any, total: int | None) -> tuple[str, Any] | None:
+    """What mmengine's ``BaseDataset(indices=...)`` keeps (``_get_unserialized_subset``), as ``('all', None)``,
+    ``('first', n)``, ``('last', n)`` or ``('list', [positions])`` (negative positions counted from the end
+    resolved where ``total`` is known); ``None`` for a value that is no positions (mmengine names it)."""
+    if indices is None:
+        return 'all', None
+    if isinstance(indices, bool):
+        return None
+    if isinstance(indices, int):
+        return ('first', indices) if indices >= 0 else ('last', -indices)
+    try:
+        found = [int(i) for i in indices]
+    except (TypeError, ValueError):
+        return None
+    return 'list', [i + total if total is not None and i < 0 else i for i in found]
+
+
+def repeated_position(indices: Any, total: int | None = None) -> int | None:
+    """A position that ``indices`` (mmengine's ``BaseDataset(indices=[...])``) names more than once, or ``None``:
+    mmengine keeps one item per entry, so ``indices=[0, 1, 0]`` reads item 0 twice (and ``[0, -total]`` too where
+    ``total``, the number of items, is known)."""
+    kept = _positions(indices, total)
+    if kept is None or kept[0] != 'list':
+        return None
+    seen: set = set()
+    for i in kept[1]:
+        if i in seen:
+            return i
+        seen.add(i)
+    return None
+
+
+def positions_overlap(first: Any, second: Any, total: int | None = None) -> bool:
+    """Whether two ``indices`` of mmengine's ``BaseDataset`` over the same items keep an item in common: ``None``
+    (every item) and any non-empty selection, ``n`` and ``m`` (the first ``n`` and ``m``; ``-n`` and ``-m``: the
+    last), an ``n`` and a list with a position below ``n``, two lists sharing a position; the first ``n`` and the
+    last ``m`` (or positions of either sign) only where ``total`` (the number of items) says (``n + m > total``),
+    taken as apart without it."""
+    a, b = _positions(first, total), _positions(second, total)
+    if a is None or b is None:
+        return False
+    (kind_a, a), (kind_b, b) = sorted((a, b), key=lambda kept: ('all', 'first', 'last', 'list').index(kept[0]))
+
+    def size(kind, value):
+        return None if kind == 'all' else len(value) if kind == 'list' else value
+
+    if size(kind_a, a) == 0 or size(kind_b, b) == 0:
+        return False
+    if kind_a == 'all' or kind_a == kind_b == 'first' or kind_a == kind_b == 'last':
+        return True
+    if kind_a == 'first' and kind_b == 'last':
+        return total is not None and a + b > total
+    if kind_b == 'list':
+        if kind_a == 'first':
+            return any(0 <= i < a or (total is not None and i < 0 and total + i < a) for i in b)
+        if kind_a == 'last':
+            return any(-a <= i < 0 or (total is not None and i >= 0 and i >= total - a) for i in b)
+        return bool(set(a) & set(b))
+    return False
+
+
 def _repeating_wrapper(cfg: Any) -> str | None:
     """How a dataset wrapper config repeats the items of the dataset inside it (``'RepeatDataset, times=2'``), or
     ``None``: mmengine's ``RepeatDataset`` with ``times`` > 1, ``ClassBalancedDataset`` with ``oversample_thr`` > 0
@@ -207,9 +268,12 @@ def repeated_items(loader_cfg: Any, loader_key: str) -> str | None:
     """How a held-out loader (``loader_key``: OHL's reward loader, a NAS search loader, any dataset class) reads
     some of its items more than once, naming the config key, or ``None``: a repeating wrapper anywhere in it
     (:func:`_repeating_wrapper`: ``RepeatDataset`` with ``times`` > 1, ``ClassBalancedDataset`` with
-    ``oversample_thr`` > 0), or two leaf datasets of a ``ConcatDataset`` with the same data (:func:`_same_data`:
-    the same annotation file, or the same type, image location and split; two leaves keeping other ``indices``
-    are taken as parts of it). :func:`~automl_mm.engine.evaluate.evaluate_locally` scores each item read, so a
+    ``oversample_thr`` > 0), a leaf dataset whose ``indices`` name a position twice (:func:`repeated_position`),
+    or two leaf datasets of a ``ConcatDataset`` with the same data (:func:`_same_data`: the same annotation file,
+    or the same type, image location and split) whose ``indices`` keep an item in common
+    (:func:`positions_overlap`; two leaves keeping other ``indices`` are taken as parts of it). Until the
+    forty-sixth session only equal ``indices`` were refused: ``indices=10`` and ``indices=20`` of one split scored
+    its first 10 items twice. :func:`~automl_mm.engine.evaluate.evaluate_locally` scores each item read, so a
     repeated item counted twice: a COCO metric made every repeated box a false positive (lower AP), an accuracy
     weighed the repeated items twice."""
     dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
@@ -218,10 +282,17 @@ def repeated_items(loader_cfg: Any, loader_key: str) -> str | None:
         if how is not None:
             return f'{key} ({how})'
     leaves = _leaf_splits(loader_cfg, f'{loader_key}.dataset')
+    for leaf in leaves:
+        twice = repeated_position(leaf['cfg'].get('indices'))
+        if twice is not None:
+            return f'{leaf["key"]}.indices (position {twice} named twice)'
     for i, first in enumerate(leaves):
         for second in leaves[i + 1:]:
-            if first['cfg'].get('indices') == second['cfg'].get('indices') and _same_data(first, second):
-                return f'{first["key"]} and {second["key"]} (the same data)'
+            if positions_overlap(first['cfg'].get('indices'), second['cfg'].get('indices')) and \
+                    _same_data(first, second):
+                same = first['cfg'].get('indices') == second['cfg'].get('indices')
+                return (f'{first["key"]} and {second["key"]} (the same data'
+                        f'{"" if same else ", their indices overlapping"})')
     return None
 
 
@@ -232,8 +303,9 @@ def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 't
     file (``dataset.indices``) left the objects of the images never read counted as missed (a perfect detector on
     the first 5 of 10 images scored ``bbox_mAP`` 0.488), and a loader predicting an image twice (``RepeatDataset``,
     ``ClassBalancedDataset``, a ``ConcatDataset`` of one file twice) made every second box a false positive (0.665
-    with every image read twice), silently. Held-out loaders (reward, search) are not refused a subset:
-    :func:`~automl_mm.engine.evaluate.evaluate_locally` scores the images read.
+    with every image read twice; ``indices`` naming a position twice, ``[0, 0, 1, 2, 3]`` of 4 images, passed as
+    reading every image once until the forty-sixth session), silently. Held-out loaders (reward, search) are not
+    refused a subset: :func:`~automl_mm.engine.evaluate.evaluate_locally` scores the images read.
 
     Args:
         cfg: The config.
@@ -243,8 +315,9 @@ def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 't
         test_only, split: Check only ``{split}_dataloader`` (as :func:`automl_mm.engine.preflight.check_config`).
 
     Raises:
-        ConfigCheckError: naming the dataset's ``indices`` key, how many images it reads of how many, the file and
-            the evaluator's key; or the key of the wrapper that repeats the file's images.
+        ConfigCheckError: naming the dataset's ``indices`` key, how many images it reads of how many (or the
+            position it names twice), the file and the evaluator's key; or the key of the wrapper that repeats the
+            file's images.
     """
     from .preflight_evaluators import reports_own_keys
 
@@ -267,6 +340,13 @@ def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 't
             if summary is None or dataset.get('indices') is None:
                 continue
             total = len(summary.names)
+            twice = repeated_position(dataset['indices'], total)
+            if twice is not None:
+                raise ConfigCheckError(
+                    f'{key}.indices={dataset["indices"]!r} reads image {twice} of {path} more than once, but '
+                    f'{evaluator_key} ({config_type_name(metrics[0])}) scores each image of its ann_file once, '
+                    'against every box predicted for it: each repeated prediction would count as a false positive '
+                    'and lower every AP, silently. Name each position once')
             read = images_read(dataset['indices'], total)
             if read < total:
                 raise ConfigCheckError(

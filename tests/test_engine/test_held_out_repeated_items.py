@@ -59,3 +59,36 @@ def test_the_config_check_refuses_a_repeated_reward_and_search_split_at_start():
     with pytest.raises(ConfigCheckError, match=r'^train_cfg\.search_dataloader\.dataset\.datasets\.0 and '
                                                r'train_cfg\.search_dataloader\.dataset\.datasets\.1 \(the same data\)'):
         check_config(nas)
+
+
+@pytest.mark.parametrize('first, second, named', [
+    (5, 8, r'\(the same data, their indices overlapping\)'),  # the first 5 items read twice
+    ([0, 1, 2], [2, 3], r'\(the same data, their indices overlapping\)'),
+    (None, [9], r'\(the same data, their indices overlapping\)'),
+    (-3, -1, r'\(the same data, their indices overlapping\)'),
+])
+def test_a_scored_split_read_by_two_overlapping_indices_is_refused(first, second, named):
+    """Two leaves of one split keeping other ``indices`` were taken as parts of it whatever they kept: ``indices=5``
+    and ``indices=8`` of one reward split scored its first 5 items twice (13 items scored, 8 images)."""
+    parts = [dict(_digits(), indices=first), dict(_digits(), indices=second)]
+    with pytest.raises(ValueError, match=r'^reward_dataloader\.dataset\.datasets\.0 and reward_dataloader\.dataset'
+                                         r'\.datasets\.1 ' + named):
+        build_local_loader(dict(dataset=dict(type='ConcatDataset', datasets=parts), batch_size=4),
+                           'reward_dataloader')
+
+
+def test_indices_naming_an_item_twice_are_refused():
+    with pytest.raises(ValueError, match=r'^reward_dataloader\.dataset\.indices \(position 3 named twice\) reads '
+                                         r'items of reward_dataloader more than once'):
+        build_local_loader(dict(dataset=dict(_digits(), indices=[3, 1, 3]), batch_size=4), 'reward_dataloader')
+
+
+def test_two_disjoint_parts_of_one_split_read_each_item_once():
+    """Parts of one split that keep no item in common pass, and read each of its items once (first 4 and the next
+    6; ``indices=4`` beside ``indices=-6``: apart unless the split is shorter than 10, which the config cannot tell)."""
+    for first, second in (([0, 1, 2, 3], [4, 5, 6, 7, 8, 9]), (4, -6), (4, [4, 5, 6, 7, 8, 9])):
+        parts = [dict(_digits(), indices=first), dict(_digits(), indices=second)]
+        loader = build_local_loader(dict(dataset=dict(type='ConcatDataset', datasets=parts), batch_size=4),
+                                    'reward_dataloader')
+        sources = [loader.dataset.get_data_info(i)['source_idx'] for i in range(len(loader.dataset))]
+        assert len(sources) == 10 and len(set(sources)) == 10, (first, second)

@@ -91,3 +91,17 @@ def test_a_wrapper_that_repeats_nothing_passes(coco_root):
                     dict(type='ClassBalancedDataset', oversample_thr=0, dataset=inner)):
         cfg.val_dataloader.dataset = wrapper
         check_config(cfg)
+
+
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_indices_naming_an_image_twice_fail_at_start(coco_root, split):
+    """``indices=[0, 0, 1, 2, 3]`` names every image of the 4-image file (it passed as reading all 4), but mmengine
+    keeps one item per entry, so image 0 was predicted twice and each of its boxes scored once more as a false
+    positive, silently; so does ``[0, 1, 2, 3, -4]`` (-4: the first of 4)."""
+    cfg = _detector(coco_root)
+    for indices, twice in (([0, 0, 1, 2, 3], 0), ([0, 1, 2, 3, -4], 0), ([3, 2, 1, 0, 2], 2)):
+        cfg[f'{split}_dataloader'].dataset.indices = indices
+        with pytest.raises(ConfigCheckError, match=rf'{split}_dataloader\.dataset\.indices=\[.*\] reads image '
+                                                   rf'{twice} of .*instances_val\.json more than once, but '
+                                                   rf'{split}_evaluator \(CocoMetric\) scores each image'):
+            check_config(cfg)
