@@ -65,7 +65,8 @@ concept, and the public names stay importable from here.
     above the class count (:mod:`~automl_mm.engine.preflight_classes`);
   - a split dataset (digits, Fashion-MNIST, CIFAR-10, image folders) of another loader is carved with the training
     split's arguments and, for a held-out loader, is not the training split
-    (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`);
+    (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`); ``train_dataloader`` reads no test split
+    (:func:`~automl_mm.engine.preflight_eval_splits.check_not_trained_on_test`);
   - ``val_evaluator`` / ``test_evaluator``'s COCO metric scores the annotation file its loader reads
     (:func:`split_mismatch`) and every image of it once (a ``dataset.indices`` subset of the file, or a wrapper
     repeating its images, is refused, :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`;
@@ -109,7 +110,13 @@ from .preflight_classes import (
 from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
 from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments
-from .preflight_eval_splits import _check_split, check_scored_subsets, reads_test_split, split_mismatch
+from .preflight_eval_splits import (
+    _check_split,
+    check_not_trained_on_test,
+    check_scored_subsets,
+    reads_test_split,
+    split_mismatch,
+)
 from .preflight_evaluators import check_evaluators, check_selection_rules, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_dropped, warn_test_pipeline_unused
 from .preflight_load_from import check_load_from
@@ -206,6 +213,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         check_selection_rules(cfg)
         warn_selection_on_test(cfg)
     check_held_out_splits(cfg, scope, test_only)
+    check_not_trained_on_test(cfg, test_only)
     for scored in (split, ) if test_only else SPLITS:
         _check_split(cfg.get(f'{scored}_dataloader'), f'{scored}_dataloader', cfg.get(f'{scored}_evaluator'),
                      f'{scored}_evaluator')

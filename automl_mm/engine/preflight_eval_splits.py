@@ -136,6 +136,30 @@ def reads_test_split(loader_cfg: Any, test_loader_cfg: Any) -> bool:
     return any(_same_data(h, t) for h in held_out for t in test)
 
 
+def check_not_trained_on_test(cfg: Any, test_only: bool) -> None:
+    """Refuse a ``train_dataloader`` that reads the test split: a leaf dataset (wrappers looked through: a
+    ``ConcatDataset`` of the training and test splits) with ``split='test'`` or the same data as a leaf of
+    ``test_dataloader`` (:func:`_same_data`, as :func:`reads_test_split` judges a held-out loader). The reward and
+    search loaders were refused the test split, the training loader was not: a digits config training on
+    ``ConcatDataset([train split, test split])`` passed the config check and reported the accuracy of images it
+    trained on, silently. Not for ``test_only`` (a test run trains nothing).
+
+    Raises:
+        ConfigCheckError: naming the leaf's key (``train_dataloader.dataset.datasets.1``) and its split.
+    """
+    if test_only or not isinstance(cfg.get('train_dataloader'), dict):
+        return
+    test = _leaf_splits(cfg.get('test_dataloader'))
+    for leaf in _leaf_splits(cfg.get('train_dataloader'), 'train_dataloader.dataset'):
+        if leaf['split'] == 'test' or any(_same_data(leaf, t) for t in test):
+            what = f"split={leaf['split']!r}" if leaf['split'] is not None else \
+                f"ann_file={leaf['ann']!r}" if leaf['ann'] is not None else f"data {leaf['where']!r}"
+            raise ConfigCheckError(
+                f'{leaf["key"]} ({leaf["type"]}, {what}) reads the test split (the one test_dataloader reports): '
+                'the model would train on the images it is tested on, and the test score would be of training '
+                'images. Train on a split held out of test (remove it from train_dataloader)')
+
+
 def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
     if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
         raise ConfigCheckError(f'{loader_key} reads the test split (the one test_dataloader reports): rewards and '

@@ -73,6 +73,7 @@ def test_an_image_folder_heads_count_is_checked_against_its_class_folders(tmp_pa
     (root / 'val/dog').mkdir()
     check_config(cfg)
     cfg.train_dataloader.dataset.data_prefix = dict(img_path=str(root / 'val'))  # an absolute prefix: data_root unread
+    cfg.test_dataloader.dataset.data_prefix = dict(img_path='test')  # (training on the test split is refused)
     check_config(cfg)
     cfg.train_dataloader.dataset = dict(type='RepeatDataset', times=2, dataset=cfg.train_dataloader.dataset)
     (root / 'val/eel').mkdir()  # wrapped: the inner folder set is counted
