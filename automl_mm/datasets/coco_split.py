@@ -99,6 +99,23 @@ def _held_image_ids(path: str) -> set | None:
         return set()
 
 
+def _refuse_repeated_files(coco: dict, ann_file: str) -> None:
+    """``ValueError`` where two images of ``coco`` (of other ids) name one image file (``file_name``, normalised:
+    ``a.png`` and ``./a.png`` are one): split by id, the file could land in both parts, so arch-val scored
+    candidates on an image the supernet trained on (ids 3 and 7 of a 10-image file both ``3.png``, 3 arch-val images,
+    seed 2: ``3.png`` was in both files), silently."""
+    seen: dict = {}
+    for img in coco['images']:
+        name = img.get('file_name') if isinstance(img, dict) else None
+        if not isinstance(name, str):
+            continue
+        first = seen.setdefault(osp.normpath(name), img['id'])
+        if first != img['id']:
+            raise ValueError(f'COCO annotation file {ann_file!r} lists the image file {name!r} under two image ids, '
+                             f'{first} and {img["id"]}: split by image id, it could be in both parts (arch-val '
+                             'scoring images the supernet trains on). Give each image file one entry')
+
+
 def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_fraction: float | None = None,
                seed: int = 0, prefix: str = 'instances_arch', overwrite: bool = False) -> tuple[str, str]:
     """Split ``ann_file`` by image into ``<prefix>-train.json`` and ``<prefix>-val.json`` under ``out_dir``.
@@ -125,7 +142,8 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         ``(train_file, val_file)`` paths.
 
     Raises:
-        ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat; both
+        ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat, or two ids
+            name one image file (``file_name``: it could land in both parts); both
             ``val_images`` and ``val_fraction`` are given; the arch-val size is not in ``[1, num_images - 1]``;
             an output would be ``ann_file`` itself.
         FileExistsError: an output file exists with other images than this split gives it and ``overwrite`` is
@@ -153,6 +171,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
     ids = [img['id'] for img in coco['images']]
     if len(set(ids)) != len(ids):
         raise ValueError(f'COCO annotation file {ann_file!r} has repeated image ids')
+    _refuse_repeated_files(coco, ann_file)
     num_val = _num_val(len(ids), val_images, val_fraction)
     order = np.random.default_rng(check_seed(seed, 'seed')).permutation(len(ids))
     sorted_ids = sorted(ids)

@@ -23,7 +23,7 @@ def coco_file(tmp_path_factory) -> str:
         coco = json.load(f)
     coco['info'] = {'description': 'tiny'}
     coco['licenses'] = [{'id': 1, 'name': 'none'}]
-    coco['images'].append({'id': 1000, 'file_name': '000001.png', 'width': 32, 'height': 32})
+    coco['images'].append({'id': 1000, 'file_name': '001000.png', 'width': 32, 'height': 32})
     path = osp.join(root, 'annotations', 'instances_full.json')
     with open(path, 'w') as f:
         json.dump(coco, f)
@@ -159,3 +159,20 @@ def test_cli_main(coco_file, tmp_path, capsys):
 def test_cli_runs_as_a_script(coco_file, tmp_path):
     proc = run_tool('tools/data/split_coco.py', coco_file, str(tmp_path), '--val-images', '3', timeout=300)
     assert 'arch-val: 3 images' in proc.stdout and osp.isfile(tmp_path / 'instances_arch-train.json')
+
+
+def test_an_image_file_under_two_ids_is_refused(tmp_path):
+    """Two image entries naming one file (ids 3 and 7 both ``3.png``) were split by id: with 3 arch-val images and
+    seed 2 the file was in arch-train and arch-val, so candidates were scored on an image the supernet trained on."""
+    images = [{'id': i, 'file_name': f'{i}.png'} for i in range(1, 11)]
+    images[6]['file_name'] = './3.png'
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({'images': images, 'annotations': [], 'categories': [{'id': 1, 'name': 'a'}]}))
+    with pytest.raises(ValueError, match=r"ann\.json' lists the image file '\./3\.png' under two image ids, 3 and 7"):
+        split_coco(str(path), str(tmp_path / 'out'), val_images=3, seed=2)
+    assert not (tmp_path / 'out').exists()  # nothing written
+    images[6]['file_name'] = '7.png'
+    path.write_text(json.dumps({'images': images, 'annotations': [], 'categories': [{'id': 1, 'name': 'a'}]}))
+    train, val = split_coco(str(path), str(tmp_path / 'out'), val_images=3, seed=2)
+    names = [{img['file_name'] for img in json.loads(open(p).read())['images']} for p in (train, val)]
+    assert not names[0] & names[1] and len(names[0] | names[1]) == 10
