@@ -43,7 +43,7 @@ def _unreadable(err: OSError) -> None:
                   'left out of the data set; fix its permissions or remove it', err.filename) from err
 
 
-def _image_files(folder: str) -> list[str]:
+def _image_files(folder: str, with_real: bool = False) -> list:
     """The image files (by :data:`IMG_EXTENSIONS`, any case) under ``folder`` and its sub-folders, sorted by
     folder and then name; symlinked folders are followed (as torchvision's ``ImageFolder`` does; skipped, their
     images were lost); a folder that cannot be listed raises ``OSError`` naming it. Hidden files and folders are
@@ -54,7 +54,13 @@ def _image_files(folder: str) -> list[str]:
     leads back to a folder it is in, to any folder walked down to it, or to the class folder or above it, is not
     followed: ``cat/up -> ..`` made ``cat`` 81 images out of 2 (its own image 41 times, and the ``dog`` class's
     image 40 times labelled ``cat``), until the paths grew too long to resolve; a loop of two linked folders outside
-    the class folder did the same."""
+    the class folder did the same. An image reached through two paths of linked folders (``cat/more -> sub``
+    beside ``cat/sub``) is listed once, under the first path in this order: as two items (until the forty-sixth
+    session), the seeded split by path (:func:`~automl_mm.datasets.splits.file_keys`) dealt them apart, so the
+    reward split held images training read (20 images in ``cat/sub`` and in ``dog``, ``reward_ratio=0.2``, seed 0:
+    8 of the 12 reward images were trained on). ``with_real``: ``(path, real path)`` pairs, the real path of the
+    file's folder (links resolved; a linked file itself is not resolved: a ``stat`` per image) joined with its
+    name."""
     # the real paths of the folders walked down to each folder (the class folder first): a link is checked against
     # all of them, not only the folder it is in and the class folder (cat/x -> x1, x1/y -> x2, x2/z -> x1 went
     # cat/x/y/z/y/z/... and listed x1's and x2's images 20 times each)
@@ -66,9 +72,30 @@ def _image_files(folder: str) -> list[str]:
         # pruned in place: os.walk then skips them
         dirs[:] = [d for d, real in reals.items() if not _contains(real, *chain)]
         chains.update((osp.join(dirpath, d), chain + (reals[d], )) for d in dirs)
-        found.extend((dirpath, name) for name in files
+        found.extend((dirpath, name, osp.join(chain[-1], name)) for name in files
                      if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS))
-    return [osp.join(dirpath, name) for dirpath, name in sorted(found)]
+    found.sort()
+    # an image reached again through a linked folder (cat/more -> sub beside cat/sub) is listed once, under its
+    # first path: as two items, the split by path dealt its copies apart (reward images trained on)
+    first: set[str] = set()
+    found = [f for f in found if not (f[2] in first or first.add(f[2]))]
+    if with_real:
+        return [(osp.join(dirpath, name), real) for dirpath, name, real in found]
+    return [osp.join(dirpath, name) for dirpath, name, _ in found]
+
+
+def _refuse_two_classes(listed: list[tuple[str, str, str]], root: str) -> None:
+    """``ValueError`` naming the first image that ``listed`` (``(class, path, real path)`` of each item) holds in
+    two classes: a class folder linking into another's (``cat/dogs -> ../dog``) gave its images both labels, two
+    items of contradictory classes (and the split by path could deal one to the reward split, the other to
+    training), silently. Cost: a dict of the real paths (no file system call)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for cls, path, real in listed:
+        first = seen.setdefault(real, (cls, path))
+        if first[0] != cls:
+            raise ValueError(f'{root}: the image {real} is in two classes, {first[0]} (as {first[1]}) and {cls} (as '
+                             f'{path}), through a linked folder: it would be two items of contradictory labels. '
+                             'Remove the link')
 
 
 @DATASETS.register_module()
@@ -196,11 +223,14 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         root = self.data_prefix['img_path']
         classes = self._class_folders()
         items, empty = [], []
+        listed = []
         for label, cls in enumerate(classes):
-            paths = _image_files(osp.join(root, cls))
-            items.extend({'img_path': path, 'gt_label': label} for path in paths)
-            if not paths:
+            found = _image_files(osp.join(root, cls), with_real=True)
+            items.extend({'img_path': path, 'gt_label': label} for path, _ in found)
+            listed.extend((cls, path, real) for path, real in found)
+            if not found:
                 empty.append(cls)
+        _refuse_two_classes(listed, root)
         if not items:
             raise FileNotFoundError(f'no images with extensions {IMG_EXTENSIONS} under {root}')
         if empty and not self.allow_empty:

@@ -44,3 +44,40 @@ def test_a_symlink_loop_of_two_folders_outside_the_class_adds_no_images(tmp_path
     dataset = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))
     assert sorted(os.path.relpath(dataset.get_data_info(i)['img_path'], tmp_path / 'train')
                   for i in range(len(dataset))) == ['cat/a.png', 'cat/x/b.png', 'cat/x/y/c.png']
+
+
+def _two_classes(root, per_class: int = 20):
+    for cls in ('cat', 'dog'):
+        os.makedirs(root / 'train' / cls / 'sub')
+        for i in range(per_class):
+            (root / 'train' / cls / 'sub' / f'{i:02d}.png').touch()  # never read
+
+
+def test_an_image_reached_through_two_linked_paths_is_one_item_and_the_splits_stay_apart(tmp_path):
+    """``cat/more -> sub`` beside ``cat/sub`` listed each cat image twice, as two items: the seeded split by path
+    dealt the two copies apart, so with ``reward_ratio=0.2`` and seed 0 8 of the 12 reward images (of 60 items)
+    were also training items. Each image is now one item, under its first path."""
+    _two_classes(tmp_path)
+    (tmp_path / 'train' / 'cat' / 'more').symlink_to('sub', target_is_directory=True)
+
+    def real_images(split):
+        dataset = ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'), split=split,
+                                     reward_ratio=0.2, seed=0)
+        return [os.path.realpath(dataset.get_data_info(i)['img_path']) for i in range(len(dataset))]
+
+    every = real_images('all')
+    assert len(every) == 40 and len(set(every)) == 40
+    train, reward = real_images('train'), real_images('reward')
+    assert (len(train), len(reward)) == (32, 8) and not set(train) & set(reward)
+    assert sorted(train + reward) == sorted(every)
+
+
+def test_a_class_folder_linking_into_another_class_is_refused(tmp_path):
+    """``cat/dogs -> ../dog`` labelled each dog image both cat and dog: two items of contradictory classes."""
+    import pytest
+
+    _two_classes(tmp_path, per_class=2)
+    (tmp_path / 'train' / 'cat' / 'dogs').symlink_to('../dog', target_is_directory=True)
+    with pytest.raises(ValueError, match=r'train: the image .*dog/sub/00\.png is in two classes, cat \(as .*cat/dogs/'
+                                         r'sub/00\.png\) and dog \(as .*dog/sub/00\.png\), through a linked folder'):
+        ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))
