@@ -105,11 +105,20 @@ def _same_where(held_out: dict, test: dict) -> bool:
     return False
 
 
+def _split_picks_data(leaf: dict) -> bool:
+    """Whether the leaf's class picks its data by ``split`` and its carving arguments (``SPLIT_ARGS``: automl_mm's
+    digits, Fashion-MNIST, CIFAR-10 and image folders), not by ``test_mode`` (mmengine's flag, which they do not
+    read for data): a reward loader of an image folder (or of a digits split) beside a test loader of the same
+    data with ``test_mode=True`` was taken for other data, and passed."""
+    return isinstance(getattr(_dataset_class(leaf['cfg'], 'automl_mm'), 'SPLIT_ARGS', None), tuple)
+
+
 def _same_data(held_out: dict, test: dict) -> bool:
     """Whether two leaf datasets can hold the same images: the same annotation file (or a copy of its bytes under
     another path: :func:`~automl_mm.datasets.content.same_file_content`, which reads the two files only when their
     sizes are equal), or (without one) the same type, image location (:func:`_same_where`: a copied folder is the
-    same) and ``test_mode`` with the same ``split`` or one of them ``'all'``; datasets with none of these (a custom
+    same) and ``test_mode`` (not compared for a class that picks its data by ``split``: :func:`_split_picks_data`)
+    with the same ``split`` or one of them ``'all'``; datasets with none of these (a custom
     class) only when all their settings but the pipeline are equal."""
     from automl_mm.datasets.content import same_file_content
 
@@ -119,7 +128,8 @@ def _same_data(held_out: dict, test: dict) -> bool:
     if all(leaf['where'] is None and leaf['split'] is None for leaf in (held_out, test)):
         return held_out['rest'] == test['rest']  # nothing names the data: only the same settings are the same data
     return (held_out['type'] == test['type']
-            and held_out['test_mode'] == test['test_mode']  # mmpretrain-style datasets: test_mode picks the test set
+            and (held_out['test_mode'] == test['test_mode'] or _split_picks_data(held_out))
+            # mmpretrain-style datasets: test_mode picks the test set; automl_mm's split datasets: split does
             and (held_out['split'] == test['split'] or 'all' in (held_out['split'], test['split']))
             and _same_where(held_out, test))
 

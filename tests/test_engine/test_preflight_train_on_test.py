@@ -36,3 +36,34 @@ def test_a_detector_training_on_the_test_file_fails_at_start(coco_root):
     with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset \(CocoDataset, ann_file='.*"
                                                r"instances_val\.json'\) reads the test split"):
         check_config(cfg)
+
+
+def test_test_mode_does_not_hide_the_test_split_of_a_split_dataset(tmp_path):
+    """automl_mm's split datasets pick their data by ``split`` (and its carving arguments), never by mmengine's
+    ``test_mode``: a reward loader of an image folder beside a test loader of that folder with ``test_mode=True``
+    (mmpretrain's habit for evaluation loaders) was taken for other data and passed; so was a training loader."""
+    from automl_mm.engine.preflight_eval_splits import reads_test_split, repeated_items
+
+    folder = dict(type='automl_mm.ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path='val'),
+                  pipeline=[])
+    test = dict(dataset=dict(folder, test_mode=True))
+    assert reads_test_split(dict(dataset=folder), test)
+    assert not reads_test_split(dict(dataset=dict(folder, data_prefix=dict(img_path='train'))), test)
+    digits = dict(type='automl_mm.DigitsDataset', split='reward', pipeline=[])
+    assert reads_test_split(dict(dataset=digits), dict(dataset=dict(digits, test_mode=True)))
+    assert not reads_test_split(dict(dataset=digits), dict(dataset=dict(digits, split='test', test_mode=True)))
+    # one split twice in a ConcatDataset, once with test_mode=True: the same items
+    assert repeated_items(dict(dataset=dict(type='ConcatDataset', datasets=[digits, dict(digits, test_mode=True)])),
+                          'reward_dataloader') is not None
+
+    cfg = Config.fromfile(OHL)
+    cfg.test_dataloader.dataset.test_mode = True
+    check_config(cfg)
+    cfg.train_dataloader.dataset = dict(type='ConcatDataset', datasets=[
+        cfg.train_dataloader.dataset.to_dict(), dict(cfg.test_dataloader.dataset.to_dict(), test_mode=False)])
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.datasets\.1 .* reads the test split'):
+        check_config(cfg)
+    cfg.test_dataloader.dataset.split = 'reward'  # (a test loader of the reward split: the reward loader's data)
+    cfg.train_dataloader.dataset = cfg.train_dataloader.dataset.datasets[0]
+    with pytest.raises(ConfigCheckError, match=r'^reward_dataloader reads the test split'):
+        check_config(cfg)
