@@ -172,11 +172,18 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
     return DataLoader(dataset, shuffle=False, collate_fn=collate_fn, worker_init_fn=init, **cfg)
 
 
+#: Data-info keys that name the image an item reads (mmengine's / mmdet's ``img_path``, COCO's ``img_id``, the
+#: in-memory sets' ``source_idx`` and ``img``): an item holding one is identified by its content alone.
+_IMAGE_KEYS = ('img_path', 'img_id', 'file_name', 'source_idx', 'img')
+
+
 def _stored_item(dataset, index: int) -> Hashable | None:
     """What ``dataset`` stores as its item ``index``: its class and a BLAKE2b (16 bytes) of the pickle of its
     ``get_data_info(index)`` (mmengine's data info: the image path or in-memory image, its annotations and source
-    index; ``sample_idx``, the position ``get_data_info`` adds, left out), or ``None`` for a dataset without a data
-    info that pickles (a plain torch dataset)."""
+    index; ``sample_idx``, the position ``get_data_info`` adds, left out), followed by ``index`` where the data info
+    names no image (none of :data:`_IMAGE_KEYS`: a dataset whose items are made from their position, whose equal
+    data infos are other images); ``None`` for a dataset without a data info that pickles (a plain torch
+    dataset)."""
     get = getattr(dataset, 'get_data_info', None)
     if not callable(get):
         return None
@@ -187,7 +194,10 @@ def _stored_item(dataset, index: int) -> Hashable | None:
         digest = hashlib.blake2b(pickle.dumps(info, protocol=4), digest_size=16).digest()
     except Exception:  # noqa: BLE001 - an item that is no data info, or does not pickle: told by its position
         return None
-    return f'{type(dataset).__module__}.{type(dataset).__qualname__}', digest
+    kind = f'{type(dataset).__module__}.{type(dataset).__qualname__}'
+    if isinstance(info, dict) and any(key in info for key in _IMAGE_KEYS):
+        return kind, digest
+    return kind, digest, index
 
 
 def item_identity(dataset, index: int) -> Hashable:
@@ -196,9 +206,10 @@ def item_identity(dataset, index: int) -> Hashable:
     ``_get_ori_dataset_idx``), torch's ``Subset`` (a ``num_batch_per_epoch`` slice, :func:`build_local_loader`) and
     ``ConcatDataset`` (mmengine's and mmdet's too: the part holding ``index``). The item of the dataset reached
     is identified by its content (:func:`_stored_item`: its class and a digest of its data info, ``img_path`` /
-    ``img_id`` / ``source_idx``, annotations and in-memory image), so two dataset objects built from one config
-    (a ``ConcatDataset`` listing one split twice) or two overlapping splits of one file give the images they share
-    one identity, and two different splits of one file, none; a dataset without mmengine's ``get_data_info``
+    ``img_id`` / ``source_idx``, annotations and in-memory image; and its position where the data info names no
+    image), so two dataset objects built from one config (a ``ConcatDataset`` listing one split twice) or two
+    overlapping splits of one file give the images they share one identity, and two different splits of one file,
+    none; a dataset without mmengine's ``get_data_info``
     (a plain torch dataset) is identified by ``(id(dataset), index in it)``. Two indices of one identity are one
     image (a repeated one: the same file or pixels and annotations; the pipelines of two parts may differ). Cost:
     one ``get_data_info`` and one hash of its pickle (about 2.5 kB for a Fashion-MNIST item).

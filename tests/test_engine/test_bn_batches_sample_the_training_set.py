@@ -177,3 +177,26 @@ def test_item_identity_follows_mmengines_wrappers_lazily_initialised():
     for seed in range(5):  # 2 batches of 5: 10 distinct items, each image once
         items = [d['i'] for b in fixed_batches(loader, 2, seed) for d in b]
         assert sorted(items) == list(range(10)), (seed, items)
+
+
+def test_items_made_from_their_position_stay_apart():
+    """A dataset whose data infos name no image (equal infos, images made from the position) keeps every index its
+    own item: a sample of 10 of its 10 items holds each once, and two objects of it are one set."""
+    from mmengine.dataset import BaseDataset, ConcatDataset
+    from torch.utils.data import DataLoader
+
+    from automl_mm.engine.local_loader import item_identity
+
+    class Positional(BaseDataset):
+        def load_data_list(self):
+            return [dict(label=0) for _ in range(10)]
+
+        def prepare_data(self, idx):
+            return dict(i=idx)
+
+    plain = Positional()
+    assert len({item_identity(plain, i) for i in range(10)}) == 10
+    concat = ConcatDataset([Positional(), Positional()])
+    assert len({item_identity(concat, i) for i in range(20)}) == 10
+    loader = DataLoader(plain, batch_size=5, collate_fn=lambda b: b)
+    assert sorted(d['i'] for b in fixed_batches(loader, 2, 0) for d in b) == list(range(10))
