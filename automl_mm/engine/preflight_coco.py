@@ -227,6 +227,10 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
     (:func:`copied_images`, for folders whose copy is not found whole: a data set copied under another root was two
     paths, and its held-out loader scored trained images, silently). Images copied under other names are not found.
 
+    ``train_dataloader`` reads, the same way, no image of ``test_dataloader``'s datasets (its file itself, or a copy,
+    is :func:`~automl_mm.engine.preflight_eval_splits.check_not_trained_on_test`'s): a training file listing test
+    images (the whole file, of which the test file is a ``split_coco`` part) trained on them, silently.
+
     An OHL hook's ``bn_recalibration_dataloader`` (clean training images) reads, the same way, no image of
     ``test_dataloader``'s datasets nor of a held-out loader's (the reward split): its BN statistics re-estimated on
     them were in every reward (:func:`~automl_mm.engine.preflight_search._check_bn_loader` compares annotation files
@@ -281,6 +285,18 @@ def check_shared_folders(cfg: Any, files: dict[str, CocoSummary], test_only: boo
             raise ConfigCheckError(
                 f'{second_key} reads {shared} as {first_key} does: a held-out split scores the model on images it '
                 'trained on. Give it a split held out of training (its own annotation file and image folder)')
+    for _, train_key, train_path, train_folder in datasets:  # training on test images (another file of them)
+        if not train_key.startswith('train_dataloader'):
+            continue
+        for _, test_key, test_path, test_folder in datasets:
+            if not test_key.startswith('test_dataloader') or same_file_content(train_path, test_path):
+                continue  # the test file itself, or a copy: check_not_trained_on_test names it
+            shared = shares(test_path, test_folder, train_path, train_folder)
+            if shared is not None:
+                raise ConfigCheckError(
+                    f'{train_key} reads {shared} as {test_key} does: the model would train on the images it is '
+                    'tested on, and the test score would be of training images. Train on a file of images held '
+                    'out of test (tools/data/split_coco.py writes disjoint parts)')
     for _, bn_key, bn_path, bn_folder in bn_datasets:
         for _, key, path, folder in datasets:
             test = key.startswith('test_dataloader')

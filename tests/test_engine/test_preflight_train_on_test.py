@@ -67,3 +67,31 @@ def test_test_mode_does_not_hide_the_test_split_of_a_split_dataset(tmp_path):
     cfg.train_dataloader.dataset = cfg.train_dataloader.dataset.datasets[0]
     with pytest.raises(ConfigCheckError, match=r'^reward_dataloader reads the test split'):
         check_config(cfg)
+
+
+def test_a_detector_training_on_a_file_holding_the_test_images_fails_at_start(coco_root, tmp_path):
+    """The test loader scoring a ``split_coco`` part of the training file (same folder): the training file lists
+    every test image, so the model trained on them; only the same file (or a copy) was refused."""
+    import json
+    import os.path as osp
+
+    from automl_mm.datasets.coco_split import split_coco
+    from tests.test_engine.test_preflight_scored_subset import _detector
+
+    train_file = osp.join(coco_root, 'annotations/instances_train.json')
+    _, held = split_coco(train_file, str(tmp_path), val_images=3, seed=0)
+    cfg = _detector(coco_root)
+    check_config(cfg)
+    for key in ('test_dataloader', 'val_dataloader'):
+        cfg[key].dataset.ann_file = held
+        cfg[key].dataset.data_prefix = cfg.train_dataloader.dataset.data_prefix
+    cfg.test_evaluator.ann_file = cfg.val_evaluator.ann_file = held
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset reads 3 images of .*train \(\d+\.png, '
+                                               r'\.\.\.\) as test_dataloader\.dataset does: the model would train on '
+                                               r'the images it is tested on'):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # a test run trains nothing
+    rest, _ = split_coco(train_file, str(tmp_path / 'parts'), val_images=3, seed=0)
+    cfg.train_dataloader.dataset.ann_file = rest  # the disjoint part: passes
+    assert len(json.load(open(rest))['images']) == 5
+    check_config(cfg)
