@@ -94,7 +94,8 @@ def build_check(cfg: Any) -> None:
 
 @contextlib.contextmanager
 def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[None]:
-    """Prefix ``key: `` to a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` raised inside, keeping its type:
+    """Prefix ``key: `` to a ``TypeError``, ``ValueError``, ``FileNotFoundError`` or ``IndexError`` (an ``indices``
+    position out of range, :func:`_indices_error`) raised inside, keeping its type:
     a dataset's, metric's or hook's constructor names its class or argument, not which config entry it is (the four
     loaders of a Fashion-MNIST config share one ``data_root``). A :class:`ConfigCheckError` already names its key
     and passes unchanged unless ``also_checked`` (a hook's checks name its argument, not its ``custom_hooks``
@@ -111,6 +112,8 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
         if located is None:
             raise
         raise located from err
+    except IndexError as err:
+        raise _indices_error(err, key, node) from err
     except (TypeError, ValueError, FileNotFoundError) as err:
         if isinstance(err, ConfigCheckError) and not also_checked:
             raise
@@ -119,6 +122,21 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
         except Exception:  # noqa: BLE001 - any constructor failure: keep the original error as it was
             raise err from None
         raise named from err
+
+
+def _indices_error(err: IndexError, key: str, node: Any) -> IndexError:
+    """mmengine's bare ``IndexError: list index out of range`` for an ``indices`` position past a dataset's items
+    (``BaseDataset._get_unserialized_subset``: ``indices=[0, 12]`` of a 10-item split), named: ``key``, and the
+    ``indices`` keys of the dataset config ``node`` (wrappers looked through) that may hold the position."""
+    from .preflight_walk import _datasets
+
+    given = [f'{where}.indices={d["indices"]!r}' for d, where in _datasets(node, key)
+             if isinstance(d.get('indices'), (list, tuple))]
+    if not given:
+        return IndexError(f'{key}: {err}')
+    return IndexError(f'{key}: {err}: {" / ".join(given)} names a position past the items the dataset loads (mmengine '
+                      'keeps the item at each position of the loaded list, -n counting from its end); give positions '
+                      'in range, or an int n for the first n items')
 
 
 class _Unavailable(Exception):

@@ -92,3 +92,21 @@ def test_two_disjoint_parts_of_one_split_read_each_item_once():
                                     'reward_dataloader')
         sources = [loader.dataset.get_data_info(i)['source_idx'] for i in range(len(loader.dataset))]
         assert len(sources) == 10 and len(set(sources)) == 10, (first, second)
+
+
+def test_indices_past_the_items_are_named():
+    """``indices=[0, 12]`` of a 10-item split stopped with mmengine's bare ``IndexError: list index out of range``,
+    naming neither the loader nor the key; the local loaders and the runner's (``build_named_dataset``) name both."""
+    from automl_mm.engine.loader_keys import build_named_dataset
+
+    for indices in ([0, 12], [0, -11]):
+        dataset = dict(_digits(), type='automl_mm.DigitsDataset', indices=indices)
+        with pytest.raises(IndexError, match=rf'^reward_dataloader\.dataset: list index out of range: '
+                                             rf'reward_dataloader\.dataset\.indices=\[0, {indices[1]}\] names a '
+                                             r'position past the items the dataset loads'):
+            build_local_loader(dict(dataset=dataset, batch_size=4), 'reward_dataloader')
+        with pytest.raises(IndexError, match=r'^train_dataloader\.dataset: list index out of range: '
+                                             r'train_dataloader\.dataset\.dataset\.indices=\[0, '):
+            build_named_dataset('train_dataloader.dataset', dict(type='RepeatDataset', times=2, dataset=dataset))
+    assert len(build_local_loader(dict(dataset=dict(_digits(), indices=[0, 5, -1]), batch_size=4),
+                                  'reward_dataloader').dataset) == 3
