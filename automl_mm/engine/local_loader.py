@@ -123,7 +123,8 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
             ranks' share, ``ranks_per_copy``: :func:`~automl_mm.ohl.copies.copy_share`).
 
     Raises:
-        ValueError: ``loader_cfg`` is not a loader config; a key refused by :func:`check_local_loader`; a
+        ValueError: ``loader_cfg`` is not a loader config; a key refused by :func:`check_local_loader`; for
+            ``purpose='score'``, a dataset reading one image at two indices (:func:`check_items_once`); a
             ``collate_fn`` / ``worker_init_fn`` naming no registered function.
     """
     if not isinstance(loader_cfg, dict) or 'dataset' not in loader_cfg:
@@ -136,6 +137,8 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
 
         with _named(f'{key}.dataset', node=dataset):  # the dataset names its class or folder, not which split
             dataset = ROOT_DATASETS.build(dataset)
+    if purpose == 'score':
+        check_items_once(dataset, key)
     for name in ('sampler', 'batch_sampler', 'drop_last', 'shuffle', 'disable_subprocess_warning'):
         cfg.pop(name, None)  # refused above where they would have been applied
     per_epoch = cfg.pop('num_batch_per_epoch', None)
@@ -233,6 +236,32 @@ def item_identity(dataset, index: int) -> Hashable:
         else:
             stored = _stored_item(dataset, int(index))
             return stored if stored is not None else (id(dataset), int(index))
+
+
+def check_items_once(dataset, key: str) -> None:
+    """Refuse a held-out dataset (``key``: a reward or search loader, read whole by
+    :func:`~automl_mm.engine.evaluate.evaluate_locally`) that reads one image at two of its indices
+    (:func:`item_identity`), which the config check cannot always tell: ``indices=[0, 5, -10]`` of a 10-item split
+    (``-10`` is item 0), or ``indices=5`` beside ``indices=-8`` of one split in a ``ConcatDataset`` (the config does
+    not say how many items the split has). Each repeated item was scored again: an accuracy weighed it twice, a COCO
+    metric counted its repeated boxes as false positives. Cost: one :func:`item_identity` per item (a data info
+    read and hashed), once, when the loader is built.
+
+    Raises:
+        ValueError: naming ``key``, the two indices and the image (its ``img_path`` / ``img_id`` / ``source_idx``).
+    """
+    seen: dict = {}
+    for index in range(len(dataset)):
+        first = seen.setdefault(item_identity(dataset, index), index)
+        if first != index:
+            info = dataset.get_data_info(index) if callable(getattr(dataset, 'get_data_info', None)) else {}
+            name = next((f'{k}={info[k]!r}' for k in ('img_path', 'img_id', 'file_name', 'source_idx')
+                         if isinstance(info, dict) and k in info), 'the same data info')
+            raise ValueError(f'{key}.dataset reads one image at its indices {first} and {index} ({name}), but {key} '
+                             'is read whole, each item scored once: the image would be scored twice (a COCO metric '
+                             'counts its repeated boxes as false positives, an accuracy weighs it twice), silently. '
+                             'Read each image of the split once (check its indices / the parts of its '
+                             'ConcatDataset)')
 
 
 def _batches_of(loader: DataLoader, batches: list[list[int]]) -> DataLoader:

@@ -110,3 +110,20 @@ def test_indices_past_the_items_are_named():
             build_named_dataset('train_dataloader.dataset', dict(type='RepeatDataset', times=2, dataset=dataset))
     assert len(build_local_loader(dict(dataset=dict(_digits(), indices=[0, 5, -1]), batch_size=4),
                                   'reward_dataloader').dataset) == 3
+
+
+@pytest.mark.parametrize('dataset, first, second', [
+    (dict(_digits(), indices=[0, 5, -10]), 0, 2),  # -10: item 0 of the 10
+    (dict(type='ConcatDataset', datasets=[dict(_digits(), indices=5), dict(_digits(), indices=-8)]), 2, 5),
+])
+def test_an_image_read_twice_that_the_config_cannot_tell_is_refused_when_built(dataset, first, second):
+    """Positions of either sign name one item only given the split's length, which the config check does not know:
+    ``indices=[0, 5, -10]`` of a 10-item reward split scored item 0 twice, and ``indices=5`` beside ``indices=-8``
+    3 items twice (13 scored, 10 images). The loader is refused when built, naming the two indices."""
+    with pytest.raises(ValueError, match=rf'^reward_dataloader\.dataset reads one image at its indices {first} and '
+                                         rf'{second} \(source_idx=\d+\), but reward_dataloader is read whole'):
+        build_local_loader(dict(dataset=dataset, batch_size=4), 'reward_dataloader')
+    parts = [dict(_digits(), indices=2), dict(_digits(), indices=-8)]  # the first 2 and the last 8: apart
+    loader = build_local_loader(dict(dataset=dict(type='ConcatDataset', datasets=parts), batch_size=4),
+                                'reward_dataloader')
+    assert len(loader.dataset) == 10
