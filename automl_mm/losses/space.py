@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import os.path as osp
-import pprint
 import re
 import warnings
 from typing import Any
@@ -17,6 +16,7 @@ from automl_mm.ohl.distributions import DiagGaussian, check_std
 from automl_mm.ohl.report import CUSTOM_IMPORTS
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import SEARCH_SPACES
+from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.io import remove_files, savefig_atomic
 
 from .am_lfs import AMLFSLoss
@@ -237,7 +237,7 @@ class LossFunctionSpace(AttributeSpace):
                 f'# with it as the loss at {", ".join(self.targets)}, without the OHLHook and its CopySampler\n'
                 f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)). AMLFSLoss needs the\n"
                 f'# weight and feature norms its head passes (CosineLinearClsHead, as in the search).\n'
-                f'{CUSTOM_IMPORTS}am_lfs_loss = {pprint.pformat(cfg, width=110, compact=True)}\n')
+                f'{CUSTOM_IMPORTS}am_lfs_loss = {config_literal(cfg, width=110, compact=True)}\n')
         model: dict = {}
         for target in self.targets:
             parts = target.split('.')

@@ -26,6 +26,7 @@ from mmengine.logging import print_log
 
 from automl_mm.registry import LOOPS
 from automl_mm.utils.checks import as_count, plain_config
+from automl_mm.utils.config_text import config_literal
 
 from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
@@ -582,8 +583,8 @@ class CRNASLoop(SearchLoopBase):
         # network held every block the allocation does not run (never trained, in every checkpoint, and under DDP
         # without find_unused_parameters an error at the first step)
         plain = ', max_stage_blocks=None' if retrain_backbone.get('max_stage_blocks') is not None else ''
-        override = (f'model = dict(backbone=dict(stage_blocks={r["stage_blocks"]!r}, '
-                    f'dilations_per_block={r["dilations_per_block"]!r}{plain}))')
+        override = (f'model = dict(backbone=dict(stage_blocks={config_literal(r["stage_blocks"], width=10**6)}, '
+                    f'dilations_per_block={config_literal(r["dilations_per_block"], width=10**6)}{plain}))')
         self.write_text('cr_nas_final_config.py', retrain_config_text(
             self.retrain_config, override,
             f'CR-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: trains the searched backbone '

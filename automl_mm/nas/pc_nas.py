@@ -17,6 +17,7 @@ from mmengine.logging import print_log
 from automl_mm.engine.evaluate import kept_global_rngs
 from automl_mm.registry import LOOPS, SAMPLERS
 from automl_mm.utils.checks import as_count
+from automl_mm.utils.config_text import config_literal
 
 from .accumulation import check_phase_accumulation
 from .base import _build_named, build_path_space, check_sampler_cfg
@@ -387,7 +388,7 @@ class PCNASLoop(SearchLoopBase):
                  '(search/pc_nas_backbone.py)')
             self.remove_output('pc_nas_final_config.py')  # another search's, of another architecture
             return
-        override = f'model = dict(backbone=dict(arch={best["arch"]!r}))'
+        override = f'model = dict(backbone=dict(arch={config_literal(best["arch"], width=10**6)}))'
         self.write_text('pc_nas_final_config.py', retrain_config_text(
             self.retrain_config, override,
             f'PC-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: potential '

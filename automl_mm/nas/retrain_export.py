@@ -142,6 +142,7 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
     from automl_mm.engine.preflight_model import backbone_widths
     from automl_mm.ohl.report import custom_imports_line
     from automl_mm.registry import MODELS
+    from automl_mm.utils.config_text import config_literal
 
     backbone = dict(backbone)
     kind = backbone.get('type')
@@ -168,5 +169,5 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
             paste += '# Its map has backbone_out_channels[0] channels: the head\'s in_channels where it was another.\n'
     return (f'# {title}\n' + paste
             + custom_imports_line(classes, 'the searched backbone')
-            + f'backbone = {backbone!r}\n'
-            + (f'backbone_out_channels = {widths!r}\n' if widths else ''))
+            + f'backbone = {config_literal(backbone, width=110, compact=True, sort_dicts=False)}\n'
+            + (f'backbone_out_channels = {config_literal(widths)}\n' if widths else ''))

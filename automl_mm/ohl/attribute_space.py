@@ -8,14 +8,15 @@ Attribute paths (``set_attribute``) live in :mod:`automl_mm.ohl.attributes`, ``S
 from __future__ import annotations
 
 import math
-import pprint
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.checks import config_repr, repeated_candidates
+from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.scope import config_type_name
 
 from .attributes import check_written_value, get_attribute, set_attribute
@@ -31,11 +32,30 @@ def _plain(value: Any) -> Any:
     """A tensor (a sample: an index, or a Gaussian's vector) as plain Python values, a one-element one as its
     number; anything else unchanged. A value of the user's is never unwrapped: a choice ``[(32, 32)]`` (a resize's
     list of one scale) was reported, recorded in ``copy_values`` and exported as ``(32, 32)``, not the list the
-    copies trained with."""
+    copies trained with. NumPy scalars (choices ``list(np.linspace(0, 1e-3, 3))`` given through the Python API) are
+    Python numbers: ``np.float64(0.0005)`` was exported as such, a ``NameError`` when ``final_policy.py`` was
+    loaded, and a ``np.float32`` choice stopped the history's JSON."""
     if isinstance(value, torch.Tensor):
         value = value.tolist()
         if isinstance(value, list) and len(value) == 1:
             value = value[0]
+    return _python_numbers(value)
+
+
+def _python_numbers(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays as Python numbers and lists, inside lists, tuples and dicts too."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (np.generic, np.ndarray, list, tuple, dict))
+                                                for v in value):
+        converted = [_python_numbers(v) for v in value]
+        return converted if isinstance(value, list) else tuple(converted) if type(value) is tuple else \
+            type(value)(*converted)
+    if isinstance(value, dict) and any(isinstance(v, (np.generic, np.ndarray, list, tuple, dict))
+                                       for v in value.values()):
+        return {k: _python_numbers(v) for k, v in value.items()}
     return value
 
 
@@ -257,7 +277,7 @@ class AttributeSpace(PerCopySpace):
         return {path: value for path in self.targets}
 
     def export_fragment(self) -> str:
-        values = pprint.pformat(self.scheduled_values())
+        values = config_literal(self.scheduled_values())
         tie = ''
         if self.choices is not None and hasattr(self.distribution, 'probs'):
             probs = self.distribution.probs().detach()

@@ -6,7 +6,6 @@ draws K choices per trunk (its policy, the controller's sample) and publishes th
 """
 from __future__ import annotations
 
-import pprint
 from typing import Any
 
 import torch
@@ -24,6 +23,7 @@ from automl_mm.augment.choice import (
     recorded_draws,
 )
 from automl_mm.registry import SEARCH_SPACES
+from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.scope import config_type_name
 
 from .base import OHLSpace
@@ -405,7 +405,7 @@ class PipelineChoiceSpace(OHLSpace):
                 cfg['type'] = f'automl_mm.{cfg["type"]}'
         imports = custom_imports_line([c for t in self.transforms for c in _classes(t)],
                                       what=f'OHL space {self.name!r}')
-        body = ''.join(notes) + ''.join(f'{n} = {pprint.pformat(c, width=110, compact=True)}\n'
+        body = ''.join(notes) + ''.join(f'{n} = {config_literal(c, width=110, compact=True)}\n'
                                         for n, c in zip(names, cfgs))
         first = names[0]
         if not self._mmdet:

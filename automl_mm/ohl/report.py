@@ -5,13 +5,13 @@ import json
 import math
 import os
 import os.path as osp
-import pprint
 from collections.abc import Sequence
 from typing import Any
 
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
+from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.io import remove_files, savefig_atomic, savez_atomic, write_text_atomic
 
 from .progress import read_flags, stand_ins, valid_rewards
@@ -161,7 +161,7 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
     # in the order written, not sorted, as the search wrote them; where two paths reach one value (a '*' over the
     # groups and one group's index) TrunkScheduleHook writes the covering one first whatever this order
     # (automl_mm.ohl.write_order: a dumped config sorts it), which is the order OHLHook let the search write
-    text = pprint.pformat(dict(type='automl_mm.TrunkScheduleHook', values=values, **length), width=110,
+    text = config_literal(dict(type='automl_mm.TrunkScheduleHook', values=values, **length), width=110,
                           compact=True, sort_dicts=False)
     return (f'# Exported by automl_mm OHLHook after trunk {history[-1]["trunk"]}: per trunk, the value the final\n'
             '# model trained with (the sample of the best copy it descends from), set at the start of that trunk.\n'
@@ -231,7 +231,7 @@ def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') ->
     if len(hook_owners) > 1:
         text += (f'# the hooks of every space above ({", ".join(map(repr, hook_owners))}): each fragment sets '
                  'custom_hooks, this keeps them all\n'
-                 f'custom_hooks = {pprint.pformat(hooks, width=110, compact=True, sort_dicts=False)}\n')
+                 f'custom_hooks = {config_literal(hooks, width=110, compact=True, sort_dicts=False)}\n')
     return text
 
 
