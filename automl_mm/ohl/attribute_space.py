@@ -23,6 +23,7 @@ from .attributes import check_written_value, get_attribute, set_attribute
 from .base import PerCopySpace
 from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
+from .optimizer_base import base_giving, groups_base_factor
 from .ownership import check_owned_attribute
 from .report import CUSTOM_IMPORTS
 from .value_ranges import check_draws, shape_mismatch, value_shape
@@ -59,10 +60,14 @@ def _python_numbers(value: Any) -> Any:
     return value
 
 
-def _scheduled_base_note(values: dict[str, Any]) -> str:
+def _scheduled_base_note(values: dict[str, Any], factors: dict[str, tuple[str, float | None] | None] | None = None
+                         ) -> str:
     """A fragment comment for every optimiser groups' parameter it sets (``...param_groups.*.<key>``): under a
     ``param_scheduler`` of that key (mmdet's schedules scale the lr) the hook is refused at start, and the base
-    key with the value is what to set instead."""
+    key with the value is what to set instead: the value over the factor the search config's constructor applied to
+    the base in every group (``factors``, :func:`~automl_mm.ohl.optimizer_base.groups_base_factor` read at setup:
+    under ``auto_scale_lr`` the base ``lr=v`` trains every group with ``v`` × its factor, not the ``v`` the search
+    wrote)."""
     from automl_mm.engine.preflight_option_targets import config_key
 
     lines = ''
@@ -70,8 +75,17 @@ def _scheduled_base_note(values: dict[str, Any]) -> str:
         parts = path.split('.')
         if 'param_groups' in parts and parts.index('param_groups') == len(parts) - 3 and parts[-2] == '*':
             base = config_key(path)  # optim_wrapper.optimizer.lr; optim_wrapper.gen.optimizer.lr of a dict
+            found = (factors or {}).get(path)
+            shown, factor = value, ''
+            if found is not None and found[1] is None:
+                lines += (f'# Where a param_scheduler schedules {parts[-1]!r}, no base value {base} gives every group '
+                          f'{value!r} (the config\'s paramwise_cfg gives the groups different multipliers).\n')
+                continue
+            if found is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                shown = base_giving(float(value), found[1])
+                factor = '' if shown == value else f' (× {found[1]:g} in every group, as the search config built it)'
             lines += (f'# Where a param_scheduler schedules {parts[-1]!r} (mmdet\'s configs schedule the lr), set the '
-                      f'base value {base}={value!r} instead of this hook.\n')
+                      f'base value {base}={shown!r}{factor} instead of this hook.\n')
     return lines
 
 
@@ -152,6 +166,7 @@ class AttributeSpace(PerCopySpace):
             raise ValueError(f'{where}: a categorical distribution needs choices (the value of each index)')
         self.choices = choices
         self.transform = transform
+        self._base_factors: dict[str, tuple[str, float | None] | None] = {}  # setup: groups_base_factor per path
         self.current: Any = None
         if choices is not None and hasattr(self.distribution, 'set_choice_names'):
             # summaries, logs and plots show the value a choice sets (0.3), not its index (3); config labels win
@@ -213,6 +228,8 @@ class AttributeSpace(PerCopySpace):
             get_attribute(runner, path)  # fail early with the path in the message
             check_owned_attribute(runner, path, f'OHL space {self.name!r}')
             self.check_choices(runner, path)
+            # the factor from the config's base to every group (auto_scale_lr), for the fragment's base-value note
+            self.__dict__.setdefault('_base_factors', {})[path] = groups_base_factor(runner, path)
         watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
 
     def check_choices(self, runner: Any, path: str) -> None:
@@ -298,6 +315,6 @@ class AttributeSpace(PerCopySpace):
                 f'{tie}'
                 f'# Paste into any config (mmdet\'s too; merge custom_imports with any it already has, and list the\n'
                 f'# hooks of its base\'s custom_hooks in custom_hooks too: the list replaces the base\'s).\n'
-                f'{_scheduled_base_note(self.scheduled_values())}'
+                f'{_scheduled_base_note(self.scheduled_values(), getattr(self, "_base_factors", None))}'
                 f'{CUSTOM_IMPORTS}'
                 f'custom_hooks = [dict(type=\'automl_mm.SetAttributesHook\', values={values})]\n')

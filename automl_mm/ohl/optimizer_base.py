@@ -288,6 +288,55 @@ def _value(rule: dict, base: float) -> float:
     return value * rule['scale'] if rule['scale'] != 1 else value  # mmengine's scale_lr: (base × m) × f
 
 
+def groups_base_factor(runner: Any, groups_path: str) -> tuple[str, float | None] | None:
+    """For ``<optimizer>.param_groups.*.<key>`` (``key`` in :data:`BASE_KEYS`): the config's base key and the factor
+    the constructor applies to the base in every group (``paramwise_cfg`` multiplier × ``auto_scale_lr`` factor:
+    mmengine's ``scale_lr`` doubled every group's lr for twice the base batch, so the base ``lr=v`` trained with
+    ``2 v`` where a write of ``v`` to every group had ``v``), ``None`` as the factor where the groups' factors differ
+    (or one is set outright by ``custom_keys``, or is 0): no base value then gives every group one value.
+
+    Returns:
+        ``(base key, factor)``, e.g. ``('optim_wrapper.optimizer.lr', 2.0)``; ``None`` for another path, or where the
+        groups' rules cannot be read.
+    """
+    parts = groups_path.split('.')
+    if len(parts) < 4 or parts[-3:-1] != ['param_groups', '*'] or parts[-1] not in BASE_KEYS:
+        return None
+    from .attributes import get_attribute
+
+    key, prefix = parts[-1], '.'.join(parts[:-3])
+    initial = f'initial_{key}'  # a param_scheduler's start value: the constructor's, before its first step
+    factors: set = set()
+    try:
+        optimizers = [node for node in get_attribute(runner, prefix) if is_optimizer(node)]
+        for optimizer in optimizers:
+            stepped = [(group, group[key]) for group in optimizer.param_groups if _number(group.get(initial))]
+            try:
+                for group, _ in stepped:
+                    group[key] = group[initial]
+                factors |= {(rule['mult'] * rule['scale']) if 'mult' in rule else None
+                            for rule in group_rules(optimizer, key, f'{prefix}.{key}', runner)}
+            finally:
+                for group, value in stepped:
+                    group[key] = value
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return None
+    if not optimizers:
+        return None
+    factor = next(iter(factors)) if len(factors) == 1 else None
+    return f'{prefix}.{key}', (factor or None)
+
+
+def base_giving(value: float, factor: float) -> float:
+    """The base whose product with ``factor`` is ``value``: the shortest decimal that gives it back where one of
+    12 digits does (0.1 / 2 is 0.05; 0.3 / 3 is 0.09999999999999999, and 0.1 × 3 is 0.30000000000000004)."""
+    if factor == 1:
+        return value
+    base = value / factor
+    rounded = float(f'{base:.12g}')
+    return rounded if rounded * factor == value else base
+
+
 def establish(optimizer: Any, key: str, path: str, runner: Any = None) -> None:
     """Read and keep each group's rule now (the writers' ``before_run``: before a checkpoint replaces the groups'
     values, so that ``auto_scale_lr``'s factor is read from the built optimiser).

@@ -151,17 +151,31 @@ def _steps(scheduler: Any, groups: set[int] | None) -> bool:
 _UNSET = object()
 
 
-def _base_advice(parts: list[str], at: int, base: bool, name: str | None, element: list[str], owner: str,
-                 fixed_value: Any) -> str:
-    """The base key and value a fixed write of every group's parameter becomes under a scheduler, or ''."""
+def _base_advice(runner: Any, parts: list[str], at: int, base: bool, name: str | None, element: list[str],
+                 owner: str, fixed_value: Any) -> str:
+    """The base key and value a fixed write of every group's parameter becomes under a scheduler, or ''. The base
+    value is the written one over the factor the config's constructor applies to the base in every group
+    (:func:`~automl_mm.ohl.optimizer_base.groups_base_factor`: under ``auto_scale_lr`` the written value itself
+    trained with it times the factor)."""
+    from .optimizer_base import base_giving, groups_base_factor
+
     if fixed_value is _UNSET or name is None or element or not (base or parts[at + 1] == '*'):
         return ''
     from automl_mm.engine.preflight_option_targets import config_key
 
     path = '.'.join(parts) if base else '.'.join(parts[:at] + [name])
     key = config_key(path) or path  # the config's key: optim_wrapper.gen.optimizer.lr of an OptimWrapperDict
+    value = fixed_value
+    found = None if base else groups_base_factor(runner, '.'.join(parts))
+    if found is not None and found[1] is None:
+        return (f'; no base value {key} gives every group {fixed_value!r} (the config\'s paramwise_cfg gives the '
+                'groups different multipliers of it)')
+    if found is not None and isinstance(fixed_value, (int, float)) and not isinstance(fixed_value, bool):
+        value = base_giving(float(fixed_value), found[1])
+    factor = '' if value == fixed_value else \
+        f' (× {found[1]:g} in every group, as the config builds it: {fixed_value!r})'
     return (f'; to train from this fixed value under the schedule, drop {owner}\'s entry for {".".join(parts)} and '
-            f'set the base value instead, {key}={fixed_value!r} (the scheduler then scales it)')
+            f'set the base value instead, {key}={value!r}{factor} (the scheduler then scales it)')
 
 
 def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any = _UNSET) -> None:
@@ -221,7 +235,7 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
                 f'{scheduled!r}: the scheduler steps the value it finds, so the written one would be rescaled by the '
                 f'rest of the schedule (a warm-up multiplies it by 1 / start_factor) and each write would undo the '
                 f'decay so far. Search or replay {scheduled!r} under a constant schedule (no scheduler for '
-                f'{scheduled!r}){_base_advice(parts, at, base, name, element, owner, fixed_value)}')
+                f'{scheduled!r}){_base_advice(runner, parts, at, base, name, element, owner, fixed_value)}')
         # a momentum scheduler of an Adam-type optimiser (use_betas) sets betas to (momentum, betas[1]) at each step
         if getattr(scheduler, 'use_betas', False) and name in (None, 'betas') and \
                 (not element or _first_element(runner, '.'.join(parts[:at + 3]), element[0])):
