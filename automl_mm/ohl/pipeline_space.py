@@ -492,7 +492,9 @@ def _step_text(transform: Any) -> str:
         if value is inspect.Parameter.empty:
             return f"dict(type='{name}', ...)"
         args[p.name] = value
-    return 'dict(' + ', '.join([f'type={name!r}', *(f'{k}={v!r}' for k, v in args.items())]) + ')'
+    # one line whatever its length (the example is a comment line); inf as float('inf')
+    shown = [f'{k}={config_literal(v, width=10**6)}' for k, v in args.items()]
+    return 'dict(' + ', '.join([f'type={name!r}', *shown]) + ')'
 
 
 def _plain(value: Any) -> Any:

@@ -111,3 +111,22 @@ def test_config_literal_reads_back_bit_for_bit():
     got = namespace['v']
     assert got['lr'] == float(np.float32(0.1)) and got['scale'] == (32, 32) and type(got['scale']) is tuple
     assert got['p'][0] == 1 / 3 and got['p'][1] == -math.inf and math.isnan(got['p'][2]) and got['flag'] is True
+
+
+def test_a_step_of_the_mmdet_example_with_an_infinite_setting_is_config_text():
+    """The mmdet fragment's example lists the steps after the policy from their attributes: ``max_size=inf`` was
+    written ``max_size=inf``, a ``NameError`` when the line is pasted into a config."""
+    from automl_mm.ohl.pipeline_space import _step_text
+
+    class Step:
+        def __init__(self, max_size=None):
+            self.max_size = float('inf')
+
+    text = _step_text(Step())
+    assert text == "dict(type='Step', max_size=float('inf'))" and eval(text) == dict(type='Step', max_size=math.inf)
+
+    class Long:  # one line whatever its length: the example is a comment line
+        def __init__(self, sizes=None):
+            self.sizes = tuple(range(40))
+
+    assert '\n' not in _step_text(Long())
