@@ -23,9 +23,10 @@ from automl_mm.engine.tool_args import (
     add_launcher_arguments,
     apply_tta,
     check_out_file,
+    check_show_display,
     config_not_found,
     draw_on_every_rank,
-    enable_show_dir,
+    enable_drawing,
     parse_tool_args,
     read_config,
 )
@@ -37,7 +38,8 @@ from automl_mm.utils import register_all_modules
 from automl_mm.utils.scope import type_name
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/test.py`` (mmdet's ``tools/test.py``'s options, and ``--allow-partial``)."""
     parser = argparse.ArgumentParser(description='Test a checkpoint')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -52,24 +54,53 @@ def parse_args() -> argparse.Namespace:
                                            'relative one under work_dir/<timestamp>/, as mmdet) through the '
                                            'config\'s default_hooks.visualization; detectors without one get '
                                            'mmdet\'s DetVisualizationHook, other models are refused')
+    parser.add_argument('--show', action='store_true',
+                        help='show every test image with its predictions in a window (mmdet\'s --show: the '
+                             'visualization hook\'s show and wait_time; needs an interactive matplotlib backend, '
+                             'refused without one)')
+    parser.add_argument('--wait-time', type=float, default=None,
+                        help='seconds each --show window stays open, 0 = until a key is pressed (default: 2, as mmdet; '
+                             'only with --show)')
     parser.add_argument('--tta', action='store_true',
                         help='test with test-time augmentation: the config\'s tta_model wrapped around its model, '
                              'on its tta_pipeline (mmdet\'s keys; both must be set)')
     add_launcher_arguments(parser, 'testing')
-    return parse_tool_args(parser)
+    return parser
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line (``sys.argv[1:]`` without ``argv``)."""
+    parser = build_parser()
+    args = parse_tool_args(parser, argv)
+    if args.wait_time is not None and not args.show:
+        parser.error(f'--wait-time {args.wait_time:g} is how long --show keeps each image open; give --show too '
+                     '(mmdet ignored it without)')
+    if args.wait_time is not None and not args.wait_time >= 0:
+        parser.error(f'--wait-time must be seconds >= 0 (0: until a key is pressed), got {args.wait_time:g}')
+    if args.show and args.wait_time is None:
+        args.wait_time = 2.0  # mmdet's default
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the tool on ``argv`` (``sys.argv[1:]`` without it)."""
     install_mmengine_patches()  # before any checkpoint is read or written
-    args = parse_args()
+    args = parse_args(argv)
     check_launcher_matches_environment(args.launcher, 'tools/test.py')  # torchrun / srun, no --launcher
     check_slurm_environment(args.launcher, 'tools/test.py')  # --launcher slurm outside srun
     overridden = {'launcher': ('--launcher', args.launcher), 'load_from': ('the CHECKPOINT argument', args.checkpoint),
                   'resume': ('tools/test.py (it never resumes)', False)}
     if args.work_dir is not None:
         overridden['work_dir'] = ('--work-dir', args.work_dir)
+    drawing = ' and '.join(flag for flag, given in (('--show', args.show), ('--show-dir', args.show_dir)) if given)
+    if drawing:
+        overridden['default_hooks.visualization.draw'] = (drawing, True)
     if args.show_dir is not None:
         overridden['default_hooks.visualization.test_out_dir'] = ('--show-dir', args.show_dir)
+    if args.show:
+        check_show_display()  # before anything is built: a window needs an interactive backend
+        overridden['default_hooks.visualization.show'] = ('--show', True)
+        overridden['default_hooks.visualization.wait_time'] = ('--wait-time', args.wait_time)
     check_options_not_overridden(args.cfg_options, overridden, 'tools/test.py')
     if args.out is not None:
         check_out_file(args.out)  # before the model is built and every image predicted
@@ -96,8 +127,8 @@ def main() -> None:
     # resumed: it named that file and ignored --allow-partial. The check below is of the checkpoint tested.
     cfg.custom_hooks = [h for h in hooks if type_name(h.get('type', '') if isinstance(h, dict) else type(h)) !=
                         'StrictCheckpointHook']
-    if args.show_dir is not None:
-        enable_show_dir(cfg, args.show_dir)
+    if drawing:
+        enable_drawing(cfg, args.show_dir, show=args.show, wait_time=args.wait_time)
     if args.tta:
         apply_tta(cfg, args.show_dir)
     gloo_without_gpus(cfg)

@@ -46,7 +46,8 @@ from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/train.py`` (mmdet's ``tools/train.py``'s options)."""
     parser = argparse.ArgumentParser(description='Train a model (or run a search) from a config')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='directory for logs and checkpoints (default: ./work_dirs/<config>)')
@@ -62,7 +63,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
     add_launcher_arguments(parser, 'training')
-    return parse_tool_args(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line (``sys.argv[1:]`` without ``argv``)."""
+    return parse_tool_args(build_parser(), argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -174,10 +180,11 @@ def run(cfg: Config | str) -> None:
     leave_process_group()  # together: a rank leaving while a peer holds gloo connections could abort at shutdown
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run the tool on ``argv`` (``sys.argv[1:]`` without it)."""
     exit_with_parent_if_asked()  # AUTOML_MM_EXIT_WITH_PARENT=1 (the benchmarks): stop when the caller is gone
     install_mmengine_patches()  # before any checkpoint is read or written
-    args = parse_args()
+    args = parse_args(argv)
     check_launcher_matches_environment(args.launcher, 'tools/train.py')  # torchrun / srun, no --launcher
     check_slurm_environment(args.launcher, 'tools/train.py')  # --launcher slurm outside srun
     register_all_modules(init_default_scope=False)

@@ -1,8 +1,8 @@
 """What ``tools/train.py`` and ``tools/test.py`` share, and the options they take from mmdetection's tools.
 
-mmdet's ``tools/train.py --auto-scale-lr`` and ``tools/test.py --out / --show-dir / --tta`` behave here as there,
-except that a config which cannot honour the option is refused before anything is built, naming the option and the
-config key it needs (mmdet's asserts and ``RuntimeError`` name neither; for ``--tta`` mmdet warns and fills in a
+mmdet's ``tools/train.py --auto-scale-lr`` and ``tools/test.py --out / --show / --show-dir / --tta`` behave here as
+there, except that a config which cannot honour the option is refused before anything is built, naming the option and
+the config key it needs (mmdet's asserts and ``RuntimeError`` name neither; for ``--tta`` mmdet warns and fills in a
 detector's flip TTA, which would be wrong for a classifier: here the refusal prints that TTA to paste instead).
 """
 from __future__ import annotations
@@ -166,9 +166,10 @@ def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                              '(default: %(default)s)')
 
 
-def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """``parser.parse_args()``; ``LOCAL_RANK`` is set from ``--local_rank`` unless the launcher exported it."""
-    args = parser.parse_args()
+def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args(argv)`` (``sys.argv[1:]`` without ``argv``); ``LOCAL_RANK`` is set from ``--local_rank``
+    unless the launcher exported it."""
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -225,22 +226,55 @@ def _draws(visualizer_cls: Any) -> bool:
     return visualizer_cls is None or drawing is not Visualizer.add_datasample
 
 
-def enable_show_dir(cfg: Any, show_dir: str) -> None:
-    """``--show-dir``: the config's ``default_hooks.visualization`` draws every test image with its predictions
-    into ``show_dir`` (as mmdet: a relative ``show_dir`` is under ``work_dir/<timestamp>/``).
+def check_show_display() -> None:
+    """``--show``: refuse where no window can be shown.
+
+    mmengine's ``Visualizer.show`` draws into a matplotlib figure and waits ``wait_time`` seconds on it
+    (``mmengine.visualization.utils.wait_continue``). Under a non-interactive backend (``agg``, what matplotlib picks
+    on a machine without a display) nothing is shown: mmdet's ``tools/test.py --show`` warned "FigureCanvasAgg is
+    non-interactive" and slept ``--wait-time`` seconds per image, and with ``--wait-time 0`` ("until a key is
+    pressed") waited forever on the first image.
+
+    Raises:
+        RuntimeError: ``matplotlib.get_backend()`` is one of matplotlib's non-interactive backends, naming it.
+    """
+    import matplotlib
+    from matplotlib.backends import BackendFilter, backend_registry
+
+    backend = matplotlib.get_backend()
+    if backend.lower() in backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE):
+        raise RuntimeError(
+            f"--show shows each test image in a window, but matplotlib's backend here is {backend!r}, which shows "
+            'nothing (no display: DISPLAY / WAYLAND_DISPLAY unset, or MPLBACKEND / matplotlibrc chose it); mmdet\'s '
+            '--show waited --wait-time seconds on every image in vain. Draw the images into files with --show-dir '
+            'DIR instead, or run where a display is (e.g. MPLBACKEND=TkAgg)')
+
+
+def enable_drawing(cfg: Any, show_dir: str | None = None, show: bool = False, wait_time: float = 2.0) -> None:
+    """``--show-dir`` / ``--show`` (mmdet's ``trigger_visualization_hook``): the config's
+    ``default_hooks.visualization`` draws every test image with its predictions (``draw=True``), into ``show_dir``
+    (as mmdet: a relative ``show_dir`` is under ``work_dir/<timestamp>/``) and / or in a window for ``wait_time``
+    seconds each (``show=True``; 0: until a key is pressed).
 
     A detector config without that hook (automl_mm's OHL detection configs) gets mmdet's ``DetVisualizationHook``,
     and mmdet's ``DetLocalVisualizer`` (same ``vis_backends`` and ``name``) in place of a visualizer that cannot
     draw, with a log line saying so: mmdet's own ``tools/test.py`` refuses it.
 
+    Args:
+        cfg: The test config, changed in place.
+        show_dir: ``--show-dir`` (``None``: no files).
+        show: ``--show``.
+        wait_time: ``--wait-time`` in seconds (read with ``show`` only).
+
     Raises:
         ConfigCheckError: the config has no ``default_hooks.visualization`` and its model is not an mmdet detector
             (automl_mm's classifiers have no drawing hook), or its ``visualizer.type`` draws nothing (mmengine's
-            base ``Visualizer``: every image would be skipped silently).
+            base ``Visualizer``: every image would be skipped silently), naming the option.
     """
     from mmdet.models.detectors import BaseDetector
     from mmengine.registry import MODELS, VISUALIZERS
 
+    option = ' '.join(flag for flag, given in (('--show', show), ('--show-dir', show_dir is not None)) if given)
     scope = cfg.get('default_scope')
     model_type = (cfg.get('model') or {}).get('type')
     model_cls = _resolve(MODELS, model_type, scope)
@@ -249,26 +283,35 @@ def enable_show_dir(cfg: Any, show_dir: str) -> None:
     if hooks.get('visualization') is None:
         if not detector:
             raise ConfigCheckError(
-                '--show-dir draws the predictions through default_hooks.visualization, which this config does not '
+                f'{option} draws the predictions through default_hooks.visualization, which this config does not '
                 f"have, and its model ({model_type}) is no mmdet detector, for which tools/test.py would add mmdet's "
-                "DetVisualizationHook (automl_mm's classifiers have no drawing hook). Leave --show-dir out, or set "
-                "default_hooks.visualization to a hook that draws this model's predictions")
+                "DetVisualizationHook (automl_mm's classifiers have no drawing hook). Leave "
+                f'{option} out, or set default_hooks.visualization to a hook that draws this model\'s predictions')
         cfg.default_hooks = dict(hooks, visualization=dict(type='mmdet.DetVisualizationHook'))
-        print_log("--show-dir: the config has no default_hooks.visualization; drawing with mmdet's "
+        print_log(f"{option}: the config has no default_hooks.visualization; drawing with mmdet's "
                   'DetVisualizationHook', logger='current')
     visualizer = cfg.get('visualizer')
     kind = visualizer.get('type', 'Visualizer') if isinstance(visualizer, dict) else 'Visualizer'  # mmengine's
     if not _draws(_resolve(VISUALIZERS, kind, scope)):
         if not detector:
             raise ConfigCheckError(
-                f"--show-dir: visualizer.type {kind!r} draws nothing (it has no add_datasample of its own, as "
-                "mmengine's base Visualizer), so no image would be saved. Set visualizer.type to a visualizer of "
+                f"{option}: visualizer.type {kind!r} draws nothing (it has no add_datasample of its own, as "
+                "mmengine's base Visualizer), so no image would be drawn. Set visualizer.type to a visualizer of "
                 "this model's predictions")
         cfg.visualizer = dict(visualizer or {}, type='mmdet.DetLocalVisualizer')
-        print_log(f"--show-dir: visualizer.type {kind!r} draws nothing; drawing with mmdet's DetLocalVisualizer",
+        print_log(f"{option}: visualizer.type {kind!r} draws nothing; drawing with mmdet's DetLocalVisualizer",
                   logger='current')
     cfg.default_hooks.visualization.draw = True
-    cfg.default_hooks.visualization.test_out_dir = show_dir
+    if show_dir is not None:
+        cfg.default_hooks.visualization.test_out_dir = show_dir
+    if show:
+        cfg.default_hooks.visualization.show = True
+        cfg.default_hooks.visualization.wait_time = wait_time
+
+
+def enable_show_dir(cfg: Any, show_dir: str) -> None:
+    """``--show-dir`` alone: :func:`enable_drawing` into ``show_dir``."""
+    enable_drawing(cfg, show_dir)
 
 
 def draw_on_every_rank(runner: Any) -> None:
