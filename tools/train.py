@@ -38,6 +38,7 @@ from automl_mm.engine.tool_args import (
     CfgOptionsAction,
     add_launcher_arguments,
     config_not_found,
+    enable_amp,
     enable_auto_scale_lr,
     parse_tool_args,
     read_config,
@@ -94,10 +95,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.amp:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); none is available here')
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {cfg.optim_wrapper.type!r}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        enable_amp(cfg)
     if getattr(args, 'auto_scale_lr', False):
         enable_auto_scale_lr(cfg)
     if args.resume == 'auto' or (args.resume is None and cfg.get('resume') and not cfg.get('load_from')):

@@ -174,6 +174,31 @@ def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None = No
     return args
 
 
+def enable_amp(cfg: Any) -> None:
+    """``--amp``: train with mmengine's ``AmpOptimWrapper`` (mmdet: ``optim_wrapper.type = 'AmpOptimWrapper'``,
+    ``loss_scale = 'dynamic'``); a ``loss_scale`` the config or ``--cfg-options`` sets is kept.
+
+    Args:
+        cfg: The training config, changed in place.
+
+    Raises:
+        ValueError: ``optim_wrapper.type`` is neither mmengine's ``OptimWrapper`` nor ``AmpOptimWrapper`` (given
+            as a name, scoped or not, e.g. ``'mmengine.OptimWrapper'``, or as the class), naming the key and type.
+    """
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+    from mmengine.registry import OPTIM_WRAPPERS
+
+    wrapper = cfg.get('optim_wrapper')
+    if not isinstance(wrapper, dict):
+        raise ValueError(f'--amp needs optim_wrapper, a dict of mmengine\'s OptimWrapper, got {wrapper!r}')
+    kind = wrapper.get('type', 'OptimWrapper')
+    if _resolve(OPTIM_WRAPPERS, kind, cfg.get('default_scope')) not in (OptimWrapper, AmpOptimWrapper):
+        raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper (mmengine\'s, which it replaces by '
+                         f'AmpOptimWrapper), got {kind!r}')
+    wrapper.type = 'AmpOptimWrapper'
+    wrapper.setdefault('loss_scale', 'dynamic')
+
+
 def enable_auto_scale_lr(cfg: Any) -> None:
     """``--auto-scale-lr``: turn on mmengine's linear lr scaling, ``lr x real batch / base_batch_size``.
 
