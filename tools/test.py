@@ -15,7 +15,7 @@ from automl_mm.engine.preflight import check_config, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group, leave_process_group
-from automl_mm.engine.resume import checkpoint_not_found
+from automl_mm.engine.resume import checkpoint_not_found, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
     CfgOptionsAction,
@@ -105,11 +105,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None:
         check_out_file(args.out)  # before the model is built and every image predicted
     register_all_modules(init_default_scope=False)
+    # a URL / model-zoo name (https://download.openmmlab.com/...) is fetched by mmengine's loader, as in mmdet
+    local = read_as_local_file(args.checkpoint)
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
+        if not osp.isfile(path) and (what == 'config' or local):
             raise FileNotFoundError(checkpoint_not_found(path, 'checkpoint file') if what == 'checkpoint'
                                     else config_not_found(path))
-    problem = diagnose_checkpoint_file(args.checkpoint)
+    problem = diagnose_checkpoint_file(args.checkpoint) if local else None
     if problem is not None:
         raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')
     cfg = read_config(args.config)

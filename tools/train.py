@@ -32,7 +32,7 @@ from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group, leave_process_group
-from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed
+from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
     CfgOptionsAction,
@@ -107,6 +107,8 @@ def build_config(args: argparse.Namespace) -> Config:
         init = cfg.get('load_from') if args.resume == 'auto' else None
         found = resolve_resume(cfg.work_dir, load_from=init)
         cfg.resume, cfg.load_from = found is not None, found if found is not None else init
+    elif args.resume is not None and not read_as_local_file(args.resume):
+        cfg.resume, cfg.load_from = True, args.resume  # a URL: fetched by mmengine's loader, as in mmdet
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(checkpoint_not_found(

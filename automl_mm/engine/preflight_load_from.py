@@ -21,16 +21,14 @@ def check_load_from(cfg: Any) -> None:
         ConfigCheckError: naming ``load_from``: not a string, a directory (with the newest complete checkpoint in
             it, as ``tools/train.py --resume DIR`` says), or no file.
     """
-    from mmengine.runner.checkpoint import CheckpointLoader
-
-    from automl_mm.engine.resume import checkpoint_not_found
+    from automl_mm.engine.resume import checkpoint_not_found, read_as_local_file
 
     path = cfg.get('load_from')
     if path is None:
         return
     if not isinstance(path, str) or not path:
         raise ConfigCheckError(f'load_from must be a checkpoint file or URL, got {path!r}')
-    if CheckpointLoader._get_checkpoint_loader(path) is not CheckpointLoader._schemes.get(''):
+    if not read_as_local_file(path):
         return  # a URL / model-zoo name: resolved (downloaded) by mmengine when loaded
     local = osp.expanduser(path)
     if not osp.isfile(local):

@@ -169,6 +169,19 @@ def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
     return None, skipped
 
 
+def read_as_local_file(path: str) -> bool:
+    """Whether mmengine's ``CheckpointLoader`` reads ``path`` as a local file (its ``''`` scheme: a path); ``False``
+    for the names it sends to another loader, which fetches them itself (``https://download.openmmlab.com/...``,
+    ``s3://``, ``open-mmlab://``, ``torchvision://``, a scheme a plugin registered).
+
+    ``tools/test.py CONFIG https://.../model.pth`` (an mmdet model-zoo checkpoint, which mmdet's tool downloads) was
+    refused as "checkpoint file not found ... (there is no folder https://...)": only local names are checked as files.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    return CheckpointLoader._get_checkpoint_loader(path) is CheckpointLoader._schemes.get('')
+
+
 def checkpoint_not_found(path: str, what: str, hint: str = '') -> str:
     """The message for a checkpoint argument that is no file: ``'<what> not found: <path> (...)'``, in brackets the
     newest complete checkpoint of the folder it names (:func:`find_resumable_checkpoint`: ``epoch_9.pth`` of a run
