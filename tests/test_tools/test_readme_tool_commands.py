@@ -140,3 +140,90 @@ def test_a_command_and_the_next_read_the_same_work_dir():
                 written.add(osp.basename(args.work_dir.rstrip('/')) if args.work_dir else
                             osp.splitext(osp.basename(args.config))[0])
     assert checked >= 4
+
+
+# --- the README's other command lines: benchmarks/*.py and tools/**.py ---------------------------------------------
+OTHER = r'(?:benchmarks|tools)/[\w/]+\.py'
+
+
+class _Parser(Exception):
+    """Raised in place of parsing: carries the script's parser."""
+
+
+def script_parser(script: str, monkeypatch):
+    """The ``argparse`` parser a script's ``main()`` builds (caught at its first parse; nothing runs)."""
+    import argparse
+    import sys
+
+    def caught(self, args=None, namespace=None):
+        raise _Parser(self)
+
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    name = osp.splitext(script.replace('/', '_'))[0]
+    spec = importlib.util.spec_from_file_location(f'_readme_{name}', osp.join(REPO_ROOT, script))
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # a dataclass looks its module up there
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(argparse.ArgumentParser, 'parse_known_args', caught)
+    monkeypatch.setattr(sys, 'argv', [script])
+    try:
+        module.main()
+    except _Parser as found:
+        return found.args[0]
+    finally:
+        monkeypatch.undo()
+    pytest.fail(f'{script}: main() built no argparse parser')
+
+
+def other_commands() -> list[str]:
+    """Every README ``python benchmarks/X.py ...`` / ``python tools/.../X.py ...`` line but tools/train.py and
+    tools/test.py (code blocks with ``\\`` continuations joined, the block's ``NAME="..."`` variables expanded;
+    inline spans starting with ``python``), without comments, redirections and shell loops."""
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        parts = re.split(r'^ *```.*$', f.read(), flags=re.MULTILINE)
+    found = []
+    for block in parts[1::2]:
+        names = {}
+        for line in block.replace('\\\n', ' ').splitlines():
+            line = line.split(' #')[0].split(' > ')[0].strip()
+            if (m := re.fullmatch(r'(\w+)="([^"]*)"', line)):
+                names[m[1]] = m[2]
+                continue
+            line = re.sub(r'\$(\w+)', lambda m, names=names: names.get(m[1], m[0]), line)
+            if (m := re.search(rf'python ({OTHER}(?: .*)?)$', line.split('; done')[0])):
+                found.append(m[1])
+    for span in re.findall(r'`([^`]+)`', ''.join(parts[0::2])):
+        span = ' '.join(span.split())
+        if (m := re.match(rf'python ({OTHER}(?: .*)?)$', span)):
+            found.append(m[1])
+    return [c for c in found if not re.match(r'tools/(train|test)\.py', c)]
+
+
+OTHER_COMMANDS = other_commands()
+
+
+def test_the_other_readme_commands_are_found():
+    scripts = {c.split()[0] for c in OTHER_COMMANDS}
+    assert {'benchmarks/autoaug_fmnist.py', 'benchmarks/reward_horizon.py', 'tools/data/generate_fmnist_det.py',
+            'tools/measure_latency.py'} <= scripts
+    assert len(OTHER_COMMANDS) >= 40
+
+
+@pytest.mark.parametrize('command', OTHER_COMMANDS)
+def test_an_other_readme_command_names_options_its_script_takes(command, monkeypatch):
+    """Every ``--option`` exists; a command parses whole, its seed / epoch placeholders (``S``, ``$s``, ``$T``)
+    filled in, unless another placeholder stands for a value (``--noise N``, ``OPTIONS``, ``[WIDTHS]``)."""
+    words = shlex.split(command)
+    script, argv = words[0], words[1:]
+    assert osp.isfile(osp.join(REPO_ROOT, script)), f'README: {command!r}: no {script}'
+    parser = script_parser(script, monkeypatch)
+    unknown = [w.split('=')[0] for w in argv if w.startswith('--') and w.split('=')[0] not in
+               parser._option_string_actions]
+    assert not unknown, f'README: {command!r} names options {script} does not take: {unknown}'
+    argv = [{'S': '0', '$S': '0', '$s': '0', '$T': '100'}.get(w, w) for w in argv]  # a seed, an epoch count
+    if any(re.fullmatch(r'[A-Z_]+|\$.*|\[.*|.*\]|\{.*\}', w) for w in argv):
+        return  # a synopsis / another placeholder
+    try:
+        parser.parse_args(argv)
+    except SystemExit:
+        pytest.fail(f'README: {command!r} does not parse')
