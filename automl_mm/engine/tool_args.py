@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import copy
 import difflib
+import logging
 import os
 import os.path as osp
 from typing import Any
@@ -176,7 +177,8 @@ def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None = No
 
 def enable_amp(cfg: Any) -> None:
     """``--amp``: train with mmengine's ``AmpOptimWrapper`` (mmdet: ``optim_wrapper.type = 'AmpOptimWrapper'``,
-    ``loss_scale = 'dynamic'``); a ``loss_scale`` the config or ``--cfg-options`` sets is kept.
+    ``loss_scale = 'dynamic'``); a ``loss_scale`` the config or ``--cfg-options`` sets is kept, with a warning (mmdet
+    replaced it silently).
 
     Args:
         cfg: The training config, changed in place.
@@ -196,6 +198,10 @@ def enable_amp(cfg: Any) -> None:
         raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper (mmengine\'s, which it replaces by '
                          f'AmpOptimWrapper), got {kind!r}')
     wrapper.type = 'AmpOptimWrapper'
+    if wrapper.get('loss_scale', 'dynamic') != 'dynamic':
+        # mmdet's tool set 'dynamic' over it without a word; kept here, and said
+        print_log(f"--amp: keeping optim_wrapper.loss_scale={wrapper.loss_scale!r} (mmdet's tools/train.py --amp sets "
+                  "'dynamic' in its place)", logger='current', level=logging.WARNING)
     wrapper.setdefault('loss_scale', 'dynamic')
 
 

@@ -41,8 +41,17 @@ def test_amp_makes_the_wrapper_mmengines_amp_one(tool, tmp_path, kind):
     assert wrapper['optimizer']['type'] == 'SGD'
 
 
-def test_amp_keeps_a_loss_scale_given(tool, tmp_path):
+def test_amp_keeps_a_loss_scale_given_and_says_so(tool, tmp_path, monkeypatch):
+    from automl_mm.engine import tool_args
+
+    logged = []
+    monkeypatch.setattr(tool_args, 'print_log', lambda msg, **kw: logged.append(msg))
     assert _optim_wrapper(tool, tmp_path, '--cfg-options', 'optim_wrapper.loss_scale=512')['loss_scale'] == 512
+    assert logged == ["--amp: keeping optim_wrapper.loss_scale=512 (mmdet's tools/train.py --amp sets 'dynamic' in "
+                      'its place)']
+    logged.clear()
+    _optim_wrapper(tool, tmp_path, '--cfg-options', 'optim_wrapper.loss_scale=dynamic')
+    assert logged == []
 
 
 def test_amp_refuses_another_wrapper_naming_the_key(tool, tmp_path):
