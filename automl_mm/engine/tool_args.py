@@ -13,6 +13,7 @@ import difflib
 import logging
 import os
 import os.path as osp
+import re
 from typing import Any
 
 from mmengine.config import DictAction
@@ -130,7 +131,9 @@ class CfgOptionsAction(DictAction):
     ``ValueError: not enough values to unpack`` for an item without ``=`` (``train_cfg.max_epochs``, or
     ``train_cfg.max_epochs= 2``, where the shell splits off ``2``), and ``AssertionError: Imbalanced brackets`` for a
     value whose brackets do not close (``train_cfg.max_epochs=[1,2``). Here each is an argparse usage error (exit
-    status 2) naming the option, the item and the form expected; an item with an empty key (``=2``) too.
+    status 2) naming the option, the item and the form expected; an item with an empty key (``=2``) too, and a value
+    with a space inside a word (``"work_dir=work_dirs/my run"``), which mmengine's parser silently set without its
+    spaces (``'work_dirs/myrun'``; spaces next to ``,``, brackets or at the ends, as in ``"[1, 2]"``, are fine).
     Well-formed items are parsed exactly as mmengine parses them.
     """
 
@@ -150,6 +153,13 @@ class CfgOptionsAction(DictAction):
             if value.count('(') != value.count(')') or value.count('[') != value.count(']'):
                 parser.error(f'{option} {item!r}: the brackets of the value of {key} do not close (a list is '
                              f'{key}=[1,2], a tuple {key}="(1,2)", quoted for the shell)')
+            if ' ' in re.sub(r' *([,()\[\]]) *', r'\1', value.strip(' ')):
+                # mmengine's DictAction removes every space of a value: "work_dir=work_dirs/my run" set
+                # work_dir='work_dirs/myrun' without a word (spaces around , ( ) [ ] separate items: dropped alike)
+                parser.error(f"{option} {item!r}: mmengine's --cfg-options parser removes every space of a value, so "
+                             f"{key} would be set to {value.replace(' ', '')!r}; a value cannot hold a space there "
+                             '(set it in a config file that inherits this one' +
+                             (', or give --work-dir' if key == 'work_dir' else '') + ')')
         super().__call__(parser, namespace, values, option_string)
 
 

@@ -56,3 +56,40 @@ def test_every_tool_takes_overrides_with_the_checking_action(path, option, arms,
     parser = tool_parser(path, monkeypatch)
     (action,) = [a for a in parser._actions if option in a.option_strings]
     assert isinstance(action, CfgOptionsAction), f'{path} {option}: {type(action).__name__}'
+
+
+@pytest.mark.parametrize('item, set_to', [
+    ('work_dir=work_dirs/my run', "'work_dirs/myrun'"),
+    ("model.name='a b'", "\"'ab'\""),
+    ('a=[x y, z]', "'[xy,z]'"),
+])
+def test_a_space_inside_a_value_is_a_usage_error(item, set_to, capsys):
+    """mmengine's DictAction removes every space of a value: tools/train.py CONFIG --cfg-options "work_dir=work_dirs/my
+    run" trained into work_dirs/myrun, without a word."""
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(['--cfg-options', item])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--cfg-options {item!r}: mmengine's --cfg-options parser removes every space of a value" in err
+    assert f'would be set to {set_to}' in err
+
+
+def test_spaces_between_items_and_at_the_ends_parse_as_mmengine_parses_them():
+    args = _parser().parse_args(['--cfg-options', 'a=[1, 2, 3]', 'b=( 4 , 5 )', 'c= [(1, 2), (3, 4)] ', 'd=6 '])
+    assert args.cfg_options == {'a': [1, 2, 3], 'b': (4, 5), 'c': [(1, 2), (3, 4)], 'd': 6}
+
+
+def test_the_train_tool_refuses_a_work_dir_with_a_space(capsys, monkeypatch):
+    import importlib.util
+    import os.path as osp
+
+    from conftest import REPO_ROOT
+
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    spec = importlib.util.spec_from_file_location('_tool_train_spaces', osp.join(REPO_ROOT, 'tools', 'train.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with pytest.raises(SystemExit):
+        tool.parse_args(['cfg.py', '--cfg-options', 'work_dir=work_dirs/my run'])
+    err = capsys.readouterr().err
+    assert "work_dir would be set to 'work_dirs/myrun'" in err and 'or give --work-dir' in err
