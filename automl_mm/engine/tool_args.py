@@ -133,7 +133,8 @@ class CfgOptionsAction(DictAction):
     value whose brackets do not close (``train_cfg.max_epochs=[1,2``). Here each is an argparse usage error (exit
     status 2) naming the option, the item and the form expected; an item with an empty key (``=2``) too, and a value
     with a space inside a word (``"work_dir=work_dirs/my run"``), which mmengine's parser silently set without its
-    spaces (``'work_dirs/myrun'``; spaces next to ``,``, brackets or at the ends, as in ``"[1, 2]"``, are fine).
+    spaces (``'work_dirs/myrun'``; spaces next to ``,``, brackets or at the ends, as in ``"[1, 2]"``, are fine), and a
+    dict value (``"model.init_cfg={type:Pretrained}"``), which it set as a string.
     Well-formed items are parsed exactly as mmengine parses them.
     """
 
@@ -153,6 +154,12 @@ class CfgOptionsAction(DictAction):
             if value.count('(') != value.count(')') or value.count('[') != value.count(']'):
                 parser.error(f'{option} {item!r}: the brackets of the value of {key} do not close (a list is '
                              f'{key}=[1,2], a tuple {key}="(1,2)", quoted for the shell)')
+            if value.strip(' \'"').startswith('{'):
+                # mmengine's DictAction parses lists and tuples only: "model.init_cfg={type:Pretrained}" set the
+                # string "{type:Pretrained}", which failed (or was read as a string) far from the option
+                parser.error(f"{option} {item!r}: a dict is not parsed there (mmengine's --cfg-options parser would "
+                             f'set {key} to the string {value.replace(" ", "")!r}); set its keys one by one, e.g. '
+                             f'{key}.type=...')
             if ' ' in re.sub(r' *([,()\[\]]) *', r'\1', value.strip(' ')):
                 # mmengine's DictAction removes every space of a value: "work_dir=work_dirs/my run" set
                 # work_dir='work_dirs/myrun' without a word (spaces around , ( ) [ ] separate items: dropped alike)

@@ -93,3 +93,12 @@ def test_the_train_tool_refuses_a_work_dir_with_a_space(capsys, monkeypatch):
         tool.parse_args(['cfg.py', '--cfg-options', 'work_dir=work_dirs/my run'])
     err = capsys.readouterr().err
     assert "work_dir would be set to 'work_dirs/myrun'" in err and 'or give --work-dir' in err
+
+
+@pytest.mark.parametrize('item', ['model.init_cfg={type:Pretrained}', "model.init_cfg=\"{'type':'Pretrained'}\""])
+def test_a_dict_value_is_a_usage_error(item, capsys):
+    """mmengine's DictAction parses lists and tuples, not dicts: the string "{type:Pretrained}" was set."""
+    with pytest.raises(SystemExit):
+        _parser().parse_args(['--cfg-options', item])
+    err = capsys.readouterr().err
+    assert f"--cfg-options {item!r}: a dict is not parsed there" in err and 'e.g. model.init_cfg.type=...' in err
