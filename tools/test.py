@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     if drawing:
         enable_drawing(cfg, args.show_dir, show=args.show, wait_time=args.wait_time)
     if args.tta:
-        apply_tta(cfg, args.show_dir)
+        apply_tta(cfg, args.show_dir, args.show)
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     # every process of torchrun / srun read the config and imported the code on its own node: all test the same

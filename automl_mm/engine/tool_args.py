@@ -449,10 +449,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def apply_tta(cfg: Any, show_dir: str | None = None) -> None:
+def apply_tta(cfg: Any, show_dir: str | None = None, show: bool = False) -> None:
     """``--tta``: test ``cfg.tta_model`` wrapped around ``cfg.model`` on ``cfg.tta_pipeline`` (mmdet's keys, e.g.
     ``tta_model = dict(type='DetTTAModel', tta_cfg=...)`` and a pipeline ending in ``TestTimeAug``). With
-    ``show_dir`` (``--show-dir``), a ``tta_pipeline`` whose first view is flipped is warned of
+    ``show_dir`` (``--show-dir``) or ``show`` (``--show``), a ``tta_pipeline`` whose first view is flipped is warned of
     (:func:`~automl_mm.engine.tta_views.warn_flipped_first_view`: the ground truth would be drawn mirrored).
 
     The pipeline is set on the dataset that reads the images: the innermost ``dataset`` of wrappers (mmdet set the
@@ -484,6 +484,6 @@ def apply_tta(cfg: Any, show_dir: str | None = None) -> None:
                else ' for an mmdet detector'))
     from .tta_views import warn_flipped_first_view
 
-    warn_flipped_first_view(cfg, show_dir)
+    warn_flipped_first_view(cfg, show_dir, show)
     cfg.model = dict(copy.deepcopy(cfg.tta_model), module=cfg.model)
     dataset.pipeline = copy.deepcopy(cfg.tta_pipeline)

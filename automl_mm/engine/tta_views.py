@@ -56,12 +56,12 @@ def flipped_first_view(pipeline: Any, where: str = 'tta_pipeline') -> tuple[str,
     return None
 
 
-def warn_flipped_first_view(cfg: Any, show_dir: str | None) -> None:
-    """With ``--show-dir`` (``show_dir`` not ``None``) and a ``tta_model`` that is mmdet's ``DetTTAModel`` (or a
-    subclass; resolved in the config's scope), warn when ``cfg.tta_pipeline``'s first view flips
-    (:func:`flipped_first_view`), naming the key and the fix. Nothing is refused: the merged predictions and the
-    scores are right, only the drawn ground truth is mirrored."""
-    if show_dir is None:
+def warn_flipped_first_view(cfg: Any, show_dir: str | None, show: bool = False) -> None:
+    """With ``--show-dir`` (``show_dir`` not ``None``) or ``--show`` (``show``) and a ``tta_model`` that is mmdet's
+    ``DetTTAModel`` (or a subclass; resolved in the config's scope), warn when ``cfg.tta_pipeline``'s first view
+    flips (:func:`flipped_first_view`), naming the key and the fix. Nothing is refused: the merged predictions and
+    the scores are right, only the drawn ground truth is mirrored."""
+    if show_dir is None and not show:
         return
     found = flipped_first_view(cfg.get('tta_pipeline'))
     if found is None:
@@ -79,8 +79,10 @@ def warn_flipped_first_view(cfg: Any, show_dir: str | None) -> None:
     if not (isinstance(model, type) and issubclass(model, DetTTAModel)):
         return
     key, prob = found
+    option = ' and '.join(flag for flag, given in (('--show', show), ('--show-dir', show_dir is not None)) if given)
+    option += ' draw' if ' and ' in option else ' draws'
     print_log(f'{key} is a RandomFlip (prob={prob:g}) in the first view of the TestTimeAug: {model.__name__} keeps '
-              "the first view's data sample, so --show-dir draws every image's ground truth mirrored (the merged "
+              f"the first view's data sample, so {option} every image's ground truth mirrored (the merged "
               'predictions and the scores are right). List the unflipped view first, e.g. '
               "[dict(type='RandomFlip', prob=0.), dict(type='RandomFlip', prob=1.)], in the config's tta_pipeline",
               logger='current', level=logging.WARNING)

@@ -29,11 +29,11 @@ def _tta_cfg(flipped_first: bool) -> Config:
     return cfg
 
 
-def _warnings(caplog, cfg, show_dir) -> str:
+def _warnings(caplog, cfg, show_dir, show=False) -> str:
     logger = MMLogger.get_current_instance()
     logger.addHandler(caplog.handler)
     try:
-        apply_tta(cfg, show_dir)
+        apply_tta(cfg, show_dir, show)
     finally:
         logger.removeHandler(caplog.handler)
     return caplog.text
@@ -43,6 +43,12 @@ def test_mmdets_order_with_show_dir_is_warned_naming_the_key_and_the_fix(caplog)
     text = _warnings(caplog, _tta_cfg(flipped_first=True), 'vis')
     assert WARNING in text and "List the unflipped view first" in text, text
     assert "in the config's tta_pipeline" in text
+
+
+def test_mmdets_order_with_show_is_warned_too(caplog):
+    """tools/test.py --tta --show: the window showed the mirrored ground truth, without the warning."""
+    text = _warnings(caplog, _tta_cfg(flipped_first=True), None, show=True)
+    assert WARNING in text and "so --show draws every image's ground truth mirrored" in text, text
 
 
 @pytest.mark.parametrize('flipped_first, show_dir', [(False, 'vis'), (True, None)])
