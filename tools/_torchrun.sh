@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# What tools/dist_train.sh and tools/dist_test.sh share (sourced, with GPUS and ROOT set).
+# What tools/dist_train.sh and tools/dist_test.sh share (sourced, with GPUS, USAGE and ROOT set).
+if [[ ! "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
+  # torchrun stopped with a ValueError traceback on --nproc_per_node (tools/dist_test.sh CONFIG 8 CHECKPOINT: the
+  # checkpoint taken for the GPU count, and 8 for the checkpoint)
+  echo "$0: GPUS, the number of processes on this node, must be a positive whole number, got '$GPUS' ($USAGE)" >&2
+  exit 2
+fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-${MASTER_PORT:-}}  # mmdet's PORT; else an exported MASTER_PORT (was ignored: 29500)

@@ -4,8 +4,9 @@
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT (or MASTER_PORT) on every node. PYTHON: the interpreter.
 # One node without PORT / MASTER_PORT: torchrun --standalone, a free port (two jobs on one node do not collide).
 set -euo pipefail
+USAGE="usage: $0 CONFIG GPUS [tools/train.py options...]"
 if [[ $# -lt 2 ]]; then
-  echo "usage: $0 CONFIG GPUS [tools/train.py options...]" >&2
+  echo "$USAGE" >&2
   exit 2
 fi
 CONFIG=$1

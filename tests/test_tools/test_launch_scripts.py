@@ -152,3 +152,15 @@ def test_srun_args_with_an_unmatched_quote_are_refused(tmp_path):
     srun, _, proc = _script(tmp_path, 'slurm_train.sh', 'gpu', 'job', 'cfg.py', 'work', SRUN_ARGS='--comment="ohl')
     assert proc.returncode == 2 and srun == []
     assert 'SRUN_ARGS has an unmatched quote: --comment="ohl' in proc.stderr
+
+
+@pytest.mark.parametrize('script, args, gpus', [('dist_test.sh', ('cfg.py', '8', 'ckpt.pth'), 'ckpt.pth'),
+                                                ('dist_train.sh', ('cfg.py', '0'), '0'),
+                                                ('dist_train.sh', ('cfg.py', 'eight', '--amp'), 'eight')])
+def test_dist_scripts_refuse_a_gpu_count_that_is_not_a_number(tmp_path, script, args, gpus):
+    """tools/dist_test.sh CONFIG 8 CHECKPOINT (the arguments swapped) stopped in torchrun with a ValueError
+    traceback on --nproc_per_node, after test.py had been handed '8' as its checkpoint."""
+    _, python, proc = _script(tmp_path, script, *args)
+    assert proc.returncode == 2 and not python
+    assert f"GPUS, the number of processes on this node, must be a positive whole number, got '{gpus}'" in proc.stderr
+    assert f'usage: {osp.join(REPO_ROOT, "tools", script)} CONFIG' in proc.stderr
