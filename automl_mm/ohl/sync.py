@@ -1,8 +1,9 @@
 """Collectives of the OHL trunk end: gather rows and each copy's applied values, broadcast the best copy's training
 state, check the ranks agree.
 
-After the controller step (METHODS.md §1, step 6) every copy takes the best copy's model, optimiser, schedulers and
-EMA model (step 7; :func:`broadcast_copy_state`) and the values the best copy's spaces applied at ``model.`` paths
+After the controller step (METHODS.md §1, step 6) every copy takes the best copy's model (with its modules' plain
+training state, :func:`training_attributes`), optimiser, schedulers and EMA model (step 7;
+:func:`broadcast_copy_state`) and the values the best copy's spaces applied at ``model.`` paths
 (:func:`adopt_model_values`), and :func:`verify_copies` checks from weight fingerprints that θ is
 the same on every rank, the ranks of a copy are in step and, after a broadcast, every copy holds the best copy's
 weights.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import torch
@@ -152,6 +154,43 @@ def broadcast_state(state: Any, src: int) -> Any:
     return rebuilt
 
 
+#: Plain attributes (neither parameters nor buffers) that a module's own training updates, by the qualified name of
+#: its class (subclasses included), as dotted paths from the module. mmdet's ``DynamicRoIHead`` (Dynamic R-CNN) keeps
+#: the IoUs and regression targets of its last iterations in Python lists and every ``update_iter_interval``
+#: iterations sets its assigner's IoU thresholds and its SmoothL1 loss's ``beta`` from them.
+TRAINING_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    'mmdet.models.roi_heads.dynamic_roi_head.DynamicRoIHead': (
+        'iou_history', 'beta_history', 'bbox_assigner.pos_iou_thr', 'bbox_assigner.neg_iou_thr',
+        'bbox_assigner.min_pos_iou', 'bbox_head.loss_bbox.beta'),
+}
+
+
+def training_attributes(module: nn.Module) -> tuple[str, ...]:
+    """The dotted paths of ``module``'s plain training state: :data:`TRAINING_ATTRIBUTES` of its classes, then those
+    its class declares in ``ohl_copy_state`` (a tuple of paths: how a module of your own has such state carried)."""
+    paths = [p for cls in type(module).__mro__ for p in TRAINING_ATTRIBUTES.get(f'{cls.__module__}.{cls.__qualname__}',
+                                                                            ())]
+    return tuple(dict.fromkeys([*paths, *getattr(module, 'ohl_copy_state', ())]))
+
+
+def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
+    """Give every rank rank ``src``'s plain training state of ``model``'s modules (:func:`training_attributes`), in
+    place; nothing outside a distributed run or where no module has any. The values travel pickled (one
+    ``broadcast_object_list``); every rank holds the same modules, so all of them call it or none."""
+    state = {}
+    for name, module in model.named_modules():
+        for path in training_attributes(module):
+            state[(name, path)] = attrgetter(path)(module)
+    if not state or not is_distributed():
+        return
+    received = [state]
+    broadcast_object_list(received, src)
+    modules = dict(model.named_modules())
+    for (name, path), value in received[0].items():
+        owner, _, attr = path.rpartition('.')
+        setattr(attrgetter(owner)(modules[name]) if owner else modules[name], attr, value)
+
+
 def fingerprint(module: nn.Module) -> torch.Tensor:
     """Four float64 numbers that differ when the weights differ: two for the parameters, two for the buffers.
 
@@ -168,12 +207,17 @@ def fingerprint(module: nn.Module) -> torch.Tensor:
 
 
 def broadcast_copy_state(runner: Any, src: int) -> None:
-    """Give every rank rank ``src``'s training state, in place: the model's parameters and buffers, the optimiser
-    wrapper's state (AMP loss scaler included), every parameter scheduler and the model of each ``EMAHook``."""
+    """Give every rank rank ``src``'s training state, in place: the model's parameters and buffers and its modules'
+    plain training state (:func:`training_attributes`: mmdet's ``DynamicRoIHead`` thresholds, ``beta`` and
+    histories), the optimiser wrapper's state (AMP loss scaler included), every parameter scheduler and the model
+    of each ``EMAHook``. Deliberately each copy's own: the random streams and the data order (the hook re-derives
+    them per copy at every segment start; ``CopySampler``), and random draws a module keeps between iterations
+    (mmdet's ``BatchSyncRandomResize`` input size)."""
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     broadcast_module_(model, src)
     if not is_distributed():
         return
+    broadcast_training_attributes_(model, src)
     optim_wrapper = runner.optim_wrapper
     optim_wrapper.load_state_dict(broadcast_state(optim_wrapper.state_dict(), src))
     schedulers = runner.param_schedulers
