@@ -14,6 +14,7 @@ trunk ending inside an epoch writes the next trunk's samples.
 from __future__ import annotations
 
 import glob
+import itertools
 import os.path as osp
 
 import pytest
@@ -152,26 +153,29 @@ def _equal(a, b, where: str) -> list[str]:
     return [] if a == b else [f'{where}: {a!r} != {b!r}']
 
 
-@pytest.mark.slow  # 2 processes of a 2-copy run: about 40 s on 2 busy cores
-def test_every_copy_continues_from_the_best_copys_full_state(tmp_path):
+@pytest.mark.slow  # 2 copies of 1 rank: about 60 s on 2 busy cores; of 2 ranks (DDP in a copy): about 2 minutes
+@pytest.mark.parametrize('ranks_per_copy', [1, 2])
+def test_every_copy_continues_from_the_best_copys_full_state(tmp_path, ranks_per_copy):
+    """With 2 ranks per copy (DDP over the copy's ranks, ``broadcast_buffers=False``) the ranks of a copy hold BatchNorm
+    statistics of their own shards; after the broadcast every rank holds the best copy's lead rank's."""
     (tmp_path / 'state_plugin.py').write_text(PLUGIN)
     work = str(tmp_path / 'work')
     cfg = tiny_ohl_cfg(work, trunk_iters=2)
-    cfg.train_cfg.max_epochs = 2
+    cfg.train_cfg.max_epochs = 1 + ranks_per_copy  # epochs of 4 // ranks_per_copy iterations: at least 2 trunks
     cfg.custom_imports = dict(imports=['state_plugin'], allow_failed_imports=False)
     cfg.optim_wrapper = dict(type='OptimWrapper', accumulative_counts=2,
                              optimizer=dict(type='AdamW', lr=0.01, weight_decay=0.05),
                              paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
     cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0, end=3),
-                           dict(type='CosineAnnealingLR', T_max=2, by_epoch=True, convert_to_iter_based=True)]
-    cfg.custom_hooks[0].update(num_copies=2, seed=0, spaces=[
+                           dict(type='CosineAnnealingLR', T_max=3, by_epoch=True, convert_to_iter_based=True)]
+    cfg.custom_hooks[0].update(num_copies=2, ranks_per_copy=ranks_per_copy, seed=0, spaces=[
         cfg.custom_hooks[0].spaces[0],
         dict(type='AttributeSpace', name='wd', target='optim_wrapper.optimizer.weight_decay', choices=[0.01, 0.1, 1.0],
              distribution=dict(type='Categorical'))])
     cfg.custom_hooks += [dict(type='EMAHook', momentum=0.5), dict(type='FreezeAndScratch'), dict(type='PerturbCopies'),
                          dict(type='KeepStateBefore'), dict(type='KeepStateAfter'), dict(type='KeepNextBatch')]
     cfg.train_dataloader.dataset.pipeline[-1]['meta_keys'] = ('sample_idx',)
-    cfg.default_hooks.checkpoint.interval = 2
+    cfg.default_hooks.checkpoint.interval = 2 if ranks_per_copy == 1 else 1
     cfg.pop('launcher')
     cfg.dump(str(tmp_path / 'cfg.py'))
     run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
@@ -179,18 +183,22 @@ def test_every_copy_continues_from_the_best_copys_full_state(tmp_path):
     files = sorted(glob.glob(osp.join(work, 'state_trunk*_rank0.pth')))
     assert len(files) >= 2  # the trunks before the last (whose next batch is in the next epoch or none)
     for path in files:
-        ranks = [torch.load(path.replace('rank0', f'rank{r}'), weights_only=False) for r in (0, 1)]
+        ranks = [torch.load(path.replace('rank0', f'rank{r}'), weights_only=False) for r in range(2 * ranks_per_copy)]
         record, best = ranks[0]['record'], ranks[0]['record']['best']
         assert record['broadcast']
-        source = ranks[best]['before']
-        loser = ranks[1 - best]['before']
+        source = ranks[best * ranks_per_copy]['before']
+        loser = ranks[(1 - best) * ranks_per_copy]['before']
+        if ranks_per_copy == 2:  # the best copy's second rank: its own BN statistics, the lead's weights
+            assert _equal(source['buffers'], ranks[best * 2 + 1]['before']['buffers'], 'buffers')
+            assert _equal(source['params'], ranks[best * 2 + 1]['before']['params'], 'params') == []
         # the copies differed before it (the schedulers by the start's perturbation only: until the first broadcast)
         for key in ('params', 'buffers', 'optim', 'ema') + (('schedulers',) if record['trunk'] == 0 else ()):
             assert _equal(source[key], loser[key], key), f'{path}: {key}'
         for rank in ranks:
             assert _equal(rank['after'], source, 'state') == [], path
-        # each copy keeps its own random streams and data order
-        assert not torch.equal(ranks[0]['rng'][0], ranks[1]['rng'][0])
-        assert (ranks[0]['rng'][1] != ranks[1]['rng'][1]).any()
-        assert ranks[0]['rng'][2] != ranks[1]['rng'][2]
-        assert ranks[0]['next_batch'] != ranks[1]['next_batch']
+        # each copy (and each rank of a copy) keeps its own random streams and data
+        for a, b in itertools.combinations(ranks, 2):
+            assert not torch.equal(a['rng'][0], b['rng'][0])
+            assert (a['rng'][1] != b['rng'][1]).any()
+            assert a['rng'][2] != b['rng'][2]
+            assert a['next_batch'] != b['next_batch']
