@@ -166,11 +166,29 @@ TRAINING_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 
 
 def training_attributes(module: nn.Module) -> tuple[str, ...]:
-    """The dotted paths of ``module``'s plain training state: :data:`TRAINING_ATTRIBUTES` of its classes, then those
-    its class declares in ``ohl_copy_state`` (a tuple of paths: how a module of your own has such state carried)."""
+    """The dotted paths of ``module``'s plain training state: :data:`TRAINING_ATTRIBUTES` of its classes that the
+    module has (a ``DynamicRoIHead`` built without ``train_cfg`` has no assigner), then those its class declares in
+    ``ohl_copy_state`` (a tuple of paths: how a module of your own has such state carried).
+
+    Raises:
+        AttributeError: a declared ``ohl_copy_state`` path the module does not have, naming its class and the path.
+    """
     paths = [p for cls in type(module).__mro__ for p in TRAINING_ATTRIBUTES.get(f'{cls.__module__}.{cls.__qualname__}',
-                                                                            ())]
-    return tuple(dict.fromkeys([*paths, *getattr(module, 'ohl_copy_state', ())]))
+                                                                            ()) if _has_path(module, p)]
+    for path in getattr(module, 'ohl_copy_state', ()):
+        if not _has_path(module, path):
+            raise AttributeError(f'{type(module).__name__}.ohl_copy_state names {path!r}, which the module does not '
+                                 'have: the OHL broadcast cannot carry it')
+        paths.append(path)
+    return tuple(dict.fromkeys(paths))
+
+
+def _has_path(obj: Any, path: str) -> bool:
+    try:
+        attrgetter(path)(obj)
+    except AttributeError:
+        return False
+    return True
 
 
 def broadcast_training_attributes_(model: nn.Module, src: int) -> None:

@@ -75,3 +75,24 @@ def test_broadcast_carries_dynamic_rcnn_thresholds_and_declared_attributes(tmp_p
     assert r0['before']['thresholds'] == (0.4, 0.4, 0.4)  # the copies differed
     assert r0['after'] == r1['before']  # copy 0 now holds copy 1's (the best's)
     assert r1['after'] == r1['before']
+
+
+def test_training_attributes_skip_a_missing_library_path_and_refuse_a_declared_one():
+    """A ``DynamicRoIHead`` built without ``train_cfg`` (no assigner) carries its histories only; a path a module
+    declares in ``ohl_copy_state`` and does not have is refused by name (every rank would fail the same way at the
+    start-of-run broadcast)."""
+    from mmdet.models.roi_heads import DynamicRoIHead
+
+    from automl_mm.ohl.sync import training_attributes
+
+    head = DynamicRoIHead.__new__(DynamicRoIHead)
+    torch.nn.Module.__init__(head)
+    head.iou_history, head.beta_history = [], []
+    assert training_attributes(head) == ('iou_history', 'beta_history')
+    assert training_attributes(_Counting()) == ('seen', 'stats.total')
+
+    class Typo(torch.nn.Module):
+        ohl_copy_state = ('sen',)
+
+    with pytest.raises(AttributeError, match=r"Typo.ohl_copy_state names 'sen'"):
+        training_attributes(Typo())
