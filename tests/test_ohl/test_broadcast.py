@@ -83,8 +83,8 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from mmengine.model import ExponentialMovingAverage
     from mmengine.optim import AmpOptimWrapper, MultiStepLR
 
-    from automl_mm.ohl.copies import CopyDataParallel, CopyRunner, init_copy_layout
-    from automl_mm.ohl.sync import broadcast_copy_state
+    from automl_mm.ohl.copies import CopyDataParallel, CopyLayout, CopyRunner, init_copy_layout
+    from automl_mm.ohl.sync import broadcast_copy_state, gather_copy_values, gather_rows
 
     torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
     torch.manual_seed(rank)  # every piece of state differs between the two ranks
@@ -105,6 +105,10 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     runner = SimpleNamespace(model=model, optim_wrapper=ow, param_schedulers=[scheduler], hooks=[ema_hook])
     before = _state(runner, ema_hook)
     broadcast_copy_state(runner, src=1)
+    # the trunk end's gathers: rank r's row / copy c's applied values at index r / c on every rank
+    gathered = gather_rows(torch.tensor([10.0 * rank + 1, rank]))
+    space = SimpleNamespace(name='p', applied_values=lambda: {'model.p': 0.1 * (rank + 1)})
+    copy_values = gather_copy_values([space], CopyLayout(2, 1, rank, 2))
     # the same two processes as 2 copies of one rank: mmdet's reduce_mean of a loss's positives (rank + 1 of them)
     # in a copy's training step is the copy's own count (it was the mean over the copies, 1.5, on both)
     init_copy_layout(2, 1)
@@ -117,7 +121,8 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     x = torch.tensor(float(rank + 1))
     _BOUND_IN_STEP[0](x)  # bound inside the step, called after it: the world's again
     world['bound_in_step_after'] = float(x)
-    torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos, 'world': world},
+    torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos, 'world': world,
+                'gathered': gathered, 'copy_values': copy_values},
                osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 
@@ -170,6 +175,15 @@ def test_a_copys_step_sees_its_copy_as_the_world_however_it_reaches_it(gloo_rank
         assert world['bound_at_import'] == (own, 1)
         assert world['bound_in_step_after'] == 3.0  # after the step: the world's sum
         assert world['built'] == (0, 1)  # each copy's lead draws (copy 1's did not: rank 1)
+
+
+def test_the_trunk_end_gathers_hold_each_rank_and_copy_at_its_index(gloo_ranks):
+    """Rank r sent the row (10 r + 1, r) and, as copy r, the applied value 0.1 (r + 1): both ranks hold rank 0's row
+    first and copy 0's value first. Red when the gathered rows or the copies' values are put in another order
+    (copy 1's reward credited to copy 0's sample; every copy adopting another copy's value than the best's)."""
+    for rank in gloo_ranks:
+        torch.testing.assert_close(rank['gathered'], torch.tensor([[1.0, 0.0], [11.0, 1.0]], dtype=torch.float64))
+        assert rank['copy_values'] == {'p': [{'model.p': 0.1}, {'model.p': 0.2}]}
 
 
 def test_copies_equal_best_is_false_while_a_copy_differs_from_the_best():

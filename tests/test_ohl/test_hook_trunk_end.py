@@ -134,3 +134,28 @@ def test_the_copies_start_from_copy_0s_state_and_a_resumed_run_keeps_its_own(tru
         for patch in patches:
             patch.stop()
     assert [call.kwargs['src'] for call in broadcast.call_args_list] == sources
+
+
+def test_broadcast_interval_2_broadcasts_after_every_second_trunk():
+    """broadcast_interval 2 over trunks 0-3 of 100 iterations, no validation, copy 1 the best each time: the copies
+    train apart after trunk 0 and 2 and take copy 1's state after trunks 1 and 3 (the 2nd and the 4th). Red when the
+    interval counts from trunk 0 (broadcasts after trunks 0 and 2): only a slow run checked the schedule."""
+    hook = _hook(broadcast_interval=2, verify_sync=False)
+    hook.layout = CopyLayout(2, 1, 0, 2)
+    hook.scorer = SimpleNamespace(score=lambda model: (-2.0, False), metric_names=lambda: ['loss'], reward_key='loss',
+                                  rule='greater', sign=1.0)
+    hook._report = mock.Mock()
+    runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100,
+                             train_loop=SimpleNamespace(), val_loop=None)
+    rows = torch.tensor([[-2.0, 1, 0, 0, 1, 0], [-1.0, 1, 0, 0, 0, 1]], dtype=torch.float64)
+    sources = []
+    for trunk in range(4):
+        hook.spaces[0].record(torch.tensor([0]))
+        hook._in_trunk, hook._trunk_iters = True, 4
+        with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows), \
+                mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+            hook._end_trunk(runner, epoch=trunk + 1, iters=4 * (trunk + 1), partial=False)
+        sources.append([call.kwargs['src'] for call in broadcast.call_args_list])
+    assert sources == [[], [1], [], [1]]
+    assert [h['broadcast'] for h in hook.history] == [False, True, False, True]
+    assert [h['best'] for h in hook.history] == [1, 1, 1, 1]

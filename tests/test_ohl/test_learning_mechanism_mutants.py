@@ -144,3 +144,54 @@ def test_a_per_copy_space_counts_the_sample_it_applied():
         space.begin_trunk(runner, 0, torch.Generator().manual_seed(seed))
         stats = space.trunk_stats()
         assert stats.sum() == 1 and stats[choices.index(runner.model.p)] == 1
+
+
+def test_the_sync_check_refuses_a_rank_whose_theta_differs():
+    """Every rank steps θ from the same gathered rewards and statistics, so θ must be identical everywhere; rank 1's
+    θ differs here in one coordinate by 1e-12 (the copies' weights are equal) and the check must raise, naming
+    it. Red when ``verify_copies`` takes θ as identical without comparing (no test gave it differing θ)."""
+    from automl_mm.ohl.copies import CopyLayout
+    from automl_mm.ohl.sync import fingerprint, verify_copies
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 2)
+    theta = torch.tensor([0.5, -0.25, 0.0], dtype=torch.float64)
+    space = SimpleNamespace(distribution=SimpleNamespace(parameters=lambda: [theta]))
+    fp = fingerprint(model)
+    other = theta.clone()
+    other[2] += 1e-12
+    rows = torch.stack([torch.cat([theta, fp, fp]), torch.cat([other, fp, fp])])
+    with mock.patch('automl_mm.ohl.sync.gather_rows', return_value=rows), \
+            pytest.raises(RuntimeError, match=r'trunk 3: ranks disagree after the update \(theta identical: False, '
+                                              r'copies identical: True, copies equal the best: True'):
+        verify_copies([space], model, fp, 0, True, CopyLayout(2, 1, 0, 2), trunk=3)
+    with mock.patch('automl_mm.ohl.sync.gather_rows', return_value=rows[[0, 0]]):
+        checks = verify_copies([space], model, fp, 0, True, CopyLayout(2, 1, 0, 2), trunk=3)
+    assert checks == dict(theta_identical=True, copies_identical=True, copies_equal_best=True,
+                          ranks_in_copy_identical=True)
+
+
+def test_a_policy_of_k_pairs_is_drawn_from_theta():
+    """``policy_size=5``: the copy's 5 pairs of the trunk are drawn from p_θ. θ puts 1 - 8e-13 on pair 4 (of 9), so
+    all 5 are pair 4, the trunk's statistics count it 5 times and every image draws it (the published probabilities
+    are one-hot). Red when the policy is drawn uniformly (θ ignored): the only test of ``policy_size`` is a slow
+    run whose controller still learned from the uniform draws it was credited with."""
+    from mmengine.dataset import Compose
+
+    from automl_mm.augment.policy import OHLAutoAugment
+    from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
+
+    transform = OHLAutoAugment(key='autoaug', elements=[('Rotate', 30), ('Identity',), ('Invert',)])
+    dataset = SimpleNamespace(pipeline=Compose([transform]))
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset), logger=mock.Mock())
+    space = PipelineChoiceSpace(key='autoaug', policy_size=5)
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), 0)
+    logits = torch.zeros(9, dtype=torch.float64)
+    logits[4] = 30.0
+    space.distribution.load_state_dict({'logits': logits})
+    for seed in range(3):
+        space.reset_stats()
+        space.begin_trunk(runner, seed, torch.Generator().manual_seed(seed))
+        assert space.policy == [4] * 5
+        assert space.trunk_stats().tolist() == [0, 0, 0, 0, 5, 0, 0, 0, 0]
+        assert torch.as_tensor(space.live.probs).tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]
