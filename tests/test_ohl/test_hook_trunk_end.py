@@ -159,3 +159,28 @@ def test_broadcast_interval_2_broadcasts_after_every_second_trunk():
     assert sources == [[], [1], [], [1]]
     assert [h['broadcast'] for h in hook.history] == [False, True, False, True]
     assert [h['best'] for h in hook.history] == [1, 1, 1, 1]
+
+
+def test_a_copy_with_a_non_finite_loss_in_its_trunk_is_diverged_though_its_weights_are_finite():
+    """Copy 0 (this rank, no loss scaler) had a NaN loss at 1 of its 4 iterations, its weights stayed finite and its
+    scorer reads 0.9, above copy 1's 0.5: it is still diverged (stand-in reward 0.5 - 1e-3 = 0.499), and copy 1 is
+    the best and is broadcast. Red when the hook does not count the trunk's non-finite losses (the copy was then
+    the best; ``copy_is_valid`` alone was tested, not the hook's count)."""
+    hook = _hook(verify_sync=False)
+    hook.layout = CopyLayout(2, 1, 0, 2)
+    hook.scorer = SimpleNamespace(score=lambda model: (0.9, False), metric_names=lambda: ['acc'], reward_key='acc',
+                                  rule='greater', sign=1.0)
+    hook._report = mock.Mock()
+    hook.spaces[0].record(torch.tensor([0]))
+    hook._in_trunk, hook._trunk_iters, hook._nonfinite_losses = True, 0, 0
+    runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100, iter=0)
+    for loss in (1.0, float('nan'), 1.0, 1.0):
+        hook.after_train_iter(runner, 0, None, {'loss': torch.tensor(loss)})
+    other = torch.tensor([0.5, 1, 0, 0, 0, 1], dtype=torch.float64)  # copy 1: valid, reward 0.5, drew choice 1
+    with mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=lambda row: torch.stack([row, other])), \
+            mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+        hook._end_trunk(runner, epoch=1, iters=4, partial=False)
+    record = hook.history[-1]
+    assert record['valid'] == [False, True] and record['best'] == 1 and record['iters_in_trunk'] == 4
+    assert record['rewards'] == pytest.approx([0.499, 0.5])
+    assert [c.kwargs['src'] for c in broadcast.call_args_list] == [1]
