@@ -99,9 +99,10 @@ def located_argument_error(err: BaseException, model: Any, scope: str | None, ke
 def located_value_error(err: BaseException, model: Any, scope: str | None,
                         key: str = 'model') -> ValueError | FileNotFoundError | None:
     """``err`` (a ``ValueError`` or ``FileNotFoundError`` of the form ``<Class>: <argument> ...``, not already a
-    :class:`ConfigCheckError`) prefixed with the config key of the first node of ``model`` whose class is named
+    :class:`ConfigCheckError`) prefixed with the config key of the node of ``model`` whose class is named
     ``<Class>`` and that holds ``<argument>``; ``None`` where no node does (an error from elsewhere is not pinned on
-    the model).
+    the model). Of several such nodes, the one whose class raised ``err`` (mmdet's ``CrossEntropyLoss`` and
+    automl_mm's share the name), then the one whose value the message quotes (``got -1.0``), else the first.
 
     Returns:
         An error of ``err``'s type: ``model.roi_head.bbox_head.loss_cls.class_weight: CrossEntropyLoss: ...``.
@@ -111,13 +112,37 @@ def located_value_error(err: BaseException, model: Any, scope: str | None,
     found = _CLASS_ARGUMENT.match(str(err))
     if found is None or not isinstance(model, dict):
         return None
+    candidates = []
     for node, where in typed_nodes(model, key):
         if found['arg'] not in node:
             continue
         cls = _node_class(node['type'], scope)
         if cls is not None and cls.__name__ == found['cls']:
-            return type(err)(f'{where}.{found["arg"]}: {err}')
-    return None
+            candidates.append((where, cls, node[found['arg']]))
+    if not candidates:
+        return None
+    # Several nodes of that name (a Faster R-CNN's rpn_head.loss_cls is mmdet's CrossEntropyLoss, its bbox head's
+    # automl_mm's, both with loss_weight): the one whose class raised it (an instance of it in the traceback), then
+    # the one whose value the message quotes, else the first.
+    raising = _raising_classes(err)
+    candidates = [c for c in candidates if c[1] in raising] or candidates
+    quoted = [c for c in candidates
+              if re.search(rf'(?<![\w.+-]){re.escape(repr(c[2]))}(?![\w.])', str(err))]  # not 1.0 of -1.0
+    where = (quoted or candidates)[0][0]
+    return type(err)(f'{where}.{found["arg"]}: {err}')
+
+
+def _raising_classes(err: BaseException) -> set[type]:
+    """The classes of the objects being built or set (``self`` / a descriptor's ``obj``) in ``err``'s traceback."""
+    classes: set[type] = set()
+    frame = err.__traceback__
+    while frame is not None:
+        for name in ('self', 'obj'):
+            value = frame.tb_frame.f_locals.get(name)
+            if value is not None:
+                classes.add(type(value))
+        frame = frame.tb_next
+    return classes
 
 
 __all__ = ['located_argument_error', 'located_value_error']

@@ -125,3 +125,20 @@ def test_a_runner_names_the_key_of_a_refused_loss_value(tmp_path):
     cfg.model.head.loss = dict(type='LabelSmoothingLoss', loss_weight=-1.0)  # the same kind: every checked number
     with pytest.raises(ValueError, match=r'^model\.head\.loss\.loss_weight: LabelSmoothingLoss: loss_weight must be'):
         Runner.from_cfg(cfg)
+
+
+def test_a_refused_loss_value_is_located_at_its_own_node_among_losses_of_one_name():
+    """A Faster R-CNN's rpn_head.loss_cls is mmdet's CrossEntropyLoss (loss_weight=1.0): automl_mm's CrossEntropyLoss
+    refusing loss_weight=-1.0 in the bbox head was pinned on model.rpn_head.loss_cls.loss_weight (the first node of
+    that class name holding loss_weight); so was it where both are automl_mm's (then the value quoted decides)."""
+    cfg = Config.fromfile(DETECTOR)
+    assert cfg.model.rpn_head.loss_cls.type == 'CrossEntropyLoss' and cfg.model.rpn_head.loss_cls.loss_weight == 1.0
+    cfg.model.roi_head.bbox_head.loss_cls = dict(type='automl_mm.CrossEntropyLoss', loss_weight=-1.0)
+    with pytest.raises(ValueError, match=r'^model\.roi_head\.bbox_head\.loss_cls\.loss_weight: CrossEntropyLoss: '
+                                         r'loss_weight must be a finite number >= 0, got -1\.0'):
+        build_check(cfg)
+    from automl_mm.engine.preflight_model_args import located_value_error
+    model = dict(type='ImageClassifier', backbone=dict(type='CrossEntropyLoss', loss_weight=1.0),
+                 head=dict(type='LinearClsHead', loss=dict(type='CrossEntropyLoss', loss_weight=-1.0)))
+    err = ValueError('CrossEntropyLoss: loss_weight must be a finite number >= 0, got -1.0')
+    assert str(located_value_error(err, model, 'automl_mm')).startswith('model.head.loss.loss_weight: ')
