@@ -91,15 +91,39 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -
     metrics of ``evaluator`` (a metric config, a list of them, or mmengine's ``dict(type='Evaluator', metrics=...)``
     at config key ``evaluator_key``) report; nothing is checked when any metric's keys are known only after running
     it (:func:`metric_keys` is ``None``) or by an evaluator class of its own (``MultiDatasetsEvaluator``: keys
-    prefixed per dataset; :func:`~automl_mm.engine.preflight_evaluators.reports_own_keys`)."""
+    prefixed per dataset; :func:`~automl_mm.engine.preflight_evaluators.reports_own_keys`). A ``classwise=True``
+    CocoMetric's ``{prefix}/<class name>_precision`` is taken whatever the name (the dataset's classes); its other
+    keys are checked."""
     from .preflight_evaluators import reports_own_keys
 
     if reports_own_keys(evaluator):
         return
-    known = [metric_keys(m) for m in evaluator_metrics(evaluator) if m is not None]
+    metrics = [m for m in evaluator_metrics(evaluator) if m is not None]
+    # a classwise CocoMetric's per-class keys are the dataset's class names: any '{prefix}/<name>_precision' is
+    # taken, its other keys are checked (with every key unknown, a misspelt 'coco/bbox_mAp' passed and stopped the
+    # run at the first reading)
+    known = [metric_keys(m, complete=False) for m in metrics]
     if not known or any(k is None for k in known):
         return  # a metric whose keys are only known after running it
+    per_class = [_classwise_prefix(m) for m in metrics if _classwise_prefix(m) is not None]
+    if any(key.startswith(f'{prefix}/') and key.endswith('_precision') and len(key) > len(prefix) + 11
+           for prefix in per_class):
+        return
     available = set().union(*known)
     if key not in available:
+        classes = ''.join(f" and a '{prefix}/<class name>_precision' per class (classwise=True)"
+                          for prefix in per_class)
         raise ConfigCheckError(f'{owner}={key!r} is not reported by {evaluator_key}, which reports '
-                               f'{sorted(available)}')
+                               f'{sorted(available)}{classes}')
+
+
+def _classwise_prefix(metric_cfg: Any) -> str | None:
+    """The prefix of a ``classwise=True`` CocoMetric config with bbox / segm (its per-class keys are
+    ``{prefix}/<class name>_precision``, mmdet 3.3), else ``None``."""
+    if not isinstance(metric_cfg, dict) or not metric_cfg.get('classwise') or \
+            config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
+        return None
+    kinds = metric_cfg.get('metric', 'bbox')
+    if not {'bbox', 'segm'} & set([kinds] if isinstance(kinds, str) else list(kinds)):
+        return None
+    return metric_cfg.get('prefix') or 'coco'

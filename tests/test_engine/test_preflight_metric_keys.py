@@ -50,6 +50,22 @@ def test_a_classwise_coco_metrics_per_class_key_is_not_refused():
         check_metric_key('coco/person_precision', 'reward_key', dict(metric, classwise=False), 'reward_evaluator')
 
 
+def test_a_classwise_coco_metrics_other_keys_are_still_checked():
+    """With classwise=True every key of the metric was taken as unknown: a misspelt reward_key='coco/bbox_mAp' (or a
+    per-class key of another prefix) passed the start-of-run check and stopped the run with a KeyError at the first
+    reading, after training up to it. Only '{prefix}/<class name>_precision' is open; the bbox keys are mmdet's."""
+    from automl_mm.engine.preflight_metrics import check_metric_key
+
+    metric = dict(type='mmdet.CocoMetric', metric='bbox', classwise=True)
+    check_metric_key('coco/bbox_mAP_50', 'reward_key', metric, 'reward_evaluator')
+    for key in ('coco/bbox_mAp', 'det/person_precision', 'coco/_precision', 'coco/person_recall'):
+        with pytest.raises(ConfigCheckError, match=rf"reward_key='{key}' is not reported by reward_evaluator, which "
+                                                   r"reports \['coco/bbox_mAP', .*\] and a 'coco/<class "
+                                                   r"name>_precision' per class \(classwise=True\)"):
+            check_metric_key(key, 'reward_key', metric, 'reward_evaluator')
+    check_metric_key('coco/bbox_mAp', 'reward_key', [metric, dict(type='MyOwnMetric')], 'reward_evaluator')
+
+
 def test_two_classwise_coco_metrics_of_one_prefix_are_still_refused_as_a_clash():
     """Their per-class keys are unknown before the dataset is built, but their bbox keys are known: two of one
     prefix report 'coco/bbox_mAP' twice, which the held-out evaluation refuses only once computed."""
