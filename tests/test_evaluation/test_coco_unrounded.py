@@ -48,6 +48,35 @@ def _pycocotools_stats(ann_file: str) -> np.ndarray:
     return coco_eval.stats
 
 
+def _class_ap(gt: COCO, dets: list[dict], cat_id: int) -> float:
+    """pycocotools' bbox AP of category ``cat_id`` alone (``params.catIds=[cat_id]``)."""
+    coco_eval = COCOeval(gt, gt.loadRes(dets), 'bbox')
+    coco_eval.params.catIds = [cat_id]
+    coco_eval.evaluate()
+    coco_eval.accumulate()
+    coco_eval.summarize()
+    return float(coco_eval.stats[0])
+
+
+def _categories_not_by_id(tmp_path):
+    """One 64 x 64 image with a box of category 2 ('b') and one of category 1 ('a'), listed as [{id 2}, {id 1}]."""
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({
+        'images': [dict(id=1, width=64, height=64, file_name='0.png')],
+        'annotations': [dict(id=1, image_id=1, category_id=2, bbox=[8, 8, 32, 32], area=1024, iscrowd=0),
+                        dict(id=2, image_id=1, category_id=1, bbox=[40, 40, 20, 20], area=400, iscrowd=0)],
+        'categories': [dict(id=2, name='b'), dict(id=1, name='a')]}))
+    return path
+
+
+def _exact_b_and_missed_a() -> list[dict]:
+    """Predictions on :func:`_categories_not_by_id`'s image (labels 0, 1 = classes ('b', 'a')): b's box exactly
+    (AP 1.0), a's at IoU 0.47 (AP 0.0)."""
+    return [dict(img_id=1, ori_shape=(64, 64), pred_instances=dict(
+        bboxes=torch.tensor([[8., 8., 40., 40.], [44., 44., 64., 64.]]), scores=torch.tensor([0.9, 0.8]),
+        labels=torch.tensor([0, 1])))]
+
+
 def _metric(ann_file: str, cls=CocoMetric, **kwargs) -> CocoMetric:
     metric = cls(ann_file=ann_file, metric='bbox', **kwargs)
     metric.dataset_meta = dict(classes=('item', ))
@@ -284,13 +313,9 @@ def test_classwise_values_are_each_classes_own_ap_unrounded(tmp_path):
     rounded = metric.compute_metrics(metric.results)  # mmdet's own
     gt = COCO(str(path))
     for cat, name in ((1, 'a'), (2, 'b')):
-        coco_eval = COCOeval(gt, gt.loadRes(dets), 'bbox')
-        coco_eval.params.catIds = [cat]
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
-        assert values[f'{name}_precision'] == pytest.approx(coco_eval.stats[0], abs=1e-12), name
-        assert rounded[f'{name}_precision'] == round(coco_eval.stats[0], 3)
+        ap = _class_ap(gt, dets, cat)
+        assert values[f'{name}_precision'] == pytest.approx(ap, abs=1e-12), name
+        assert rounded[f'{name}_precision'] == round(ap, 3)
     assert values['b_precision'] != round(values['b_precision'], 3)  # the example is not a 3-decimal number
     assert np.isnan(values['c_precision']) and np.isnan(rounded['c_precision'])
     assert set(values) == set(rounded)
@@ -323,28 +348,16 @@ def test_classwise_values_pair_each_class_with_its_own_ap_whatever_the_category_
     """COCOeval sorts the category ids; mmdet indexed its precisions by the annotation file's order of categories.
     With categories [{id 2, 'b'}, {id 1, 'a'}] it reported b's AP (1.0, exact box) as a_precision and a's (0.0,
     IoU 0.47) as b_precision; each is now pycocotools' AP of that class alone."""
-    path = tmp_path / 'ann.json'
-    path.write_text(json.dumps({
-        'images': [dict(id=1, width=64, height=64, file_name='0.png')],
-        'annotations': [dict(id=1, image_id=1, category_id=2, bbox=[8, 8, 32, 32], area=1024, iscrowd=0),
-                        dict(id=2, image_id=1, category_id=1, bbox=[40, 40, 20, 20], area=400, iscrowd=0)],
-        'categories': [dict(id=2, name='b'), dict(id=1, name='a')]}))
+    path = _categories_not_by_id(tmp_path)
     dets = [dict(image_id=1, category_id=2, bbox=[8, 8, 32, 32], score=0.9),
             dict(image_id=1, category_id=1, bbox=[44, 44, 20, 20], score=0.8)]
     metric = CocoMetric(ann_file=str(path), metric='bbox', classwise=True)
     metric.dataset_meta = dict(classes=('b', 'a'))  # labels 0, 1 are category ids 2, 1
-    metric.process({}, [dict(img_id=1, ori_shape=(64, 64), pred_instances=dict(
-        bboxes=torch.tensor([[8., 8., 40., 40.], [44., 44., 64., 64.]]), scores=torch.tensor([0.9, 0.8]),
-        labels=torch.tensor([0, 1])))])
+    metric.process({}, _exact_b_and_missed_a())
     values = unrounded_coco_metrics(metric, metric.results)
     gt = COCO(str(path))
     for cat, name in ((2, 'b'), (1, 'a')):
-        coco_eval = COCOeval(gt, gt.loadRes(dets), 'bbox')
-        coco_eval.params.catIds = [cat]
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
-        assert values[f'{name}_precision'] == pytest.approx(coco_eval.stats[0], abs=1e-12), name
+        assert values[f'{name}_precision'] == pytest.approx(_class_ap(gt, dets, cat), abs=1e-12), name
     assert values['b_precision'] == pytest.approx(1.0) and values['a_precision'] == 0.0
 
 
@@ -354,17 +367,10 @@ def test_open_vocabulary_base_and_novel_aps_average_their_own_classes(tmp_path):
     the novel one (AP 0.0), it reported base_ap 0.0 and novel_ap 1.0."""
     from mmdet.evaluation.metrics.ov_coco_metric import OVCocoMetric
 
-    path = tmp_path / 'ann.json'
-    path.write_text(json.dumps({
-        'images': [dict(id=1, width=64, height=64, file_name='0.png')],
-        'annotations': [dict(id=1, image_id=1, category_id=2, bbox=[8, 8, 32, 32], area=1024, iscrowd=0),
-                        dict(id=2, image_id=1, category_id=1, bbox=[40, 40, 20, 20], area=400, iscrowd=0)],
-        'categories': [dict(id=2, name='b'), dict(id=1, name='a')]}))
+    path = _categories_not_by_id(tmp_path)
     metric = OVCocoMetric(ann_file=str(path), metric='bbox')
     metric.dataset_meta = dict(classes=('b', 'a'), base_classes=('b', ), novel_classes=('a', ))
-    metric.process({}, [dict(img_id=1, ori_shape=(64, 64), pred_instances=dict(
-        bboxes=torch.tensor([[8., 8., 40., 40.], [44., 44., 64., 64.]]), scores=torch.tensor([0.9, 0.8]),
-        labels=torch.tensor([0, 1])))])
+    metric.process({}, _exact_b_and_missed_a())
     values = unrounded_coco_metrics(metric, metric.results)
     assert values['base_ap'] == pytest.approx(1.0) and values['base_ap50'] == pytest.approx(1.0)
     assert values['novel_ap'] == 0.0 and values['novel_ap50'] == 0.0

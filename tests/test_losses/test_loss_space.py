@@ -16,6 +16,16 @@ from automl_mm.registry import MODELS
 from conftest import run_tool
 
 
+def _learned_from(trained: AMLFSLoss) -> tuple:
+    """``(space, rebuilt, learned)``: a LossFunctionSpace resolved on a model whose ``head.loss_module`` is
+    ``trained``, the loss built from its exported fragment, and its ``learned_loss()``."""
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=trained)))
+    space = LossFunctionSpace()
+    space.resolve(runner)
+    rebuilt = MODELS.build(Config.fromstring(space.export_fragment(), file_format='.py').model['head']['loss'])
+    return space, rebuilt, space.learned_loss()
+
+
 def _runner(num_intervals=6):
     head = SimpleNamespace(loss_module=AMLFSLoss(num_intervals=num_intervals))
     return SimpleNamespace(model=SimpleNamespace(head=head))
@@ -79,11 +89,7 @@ def test_the_learned_loss_is_the_trained_one_with_its_scale_eps_and_weight(tmp_p
     """The fragment and learned_loss held only num_intervals, parametrisation and theta: a loss trained with
     scale=16, loss_weight=0.5 was replayed with scale=None, loss_weight=1 (0.247 in training, 0.505 rebuilt)."""
     trained = AMLFSLoss(num_intervals=2, scale=16.0, eps=1e-4, loss_weight=0.5)
-    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=trained)))
-    space = LossFunctionSpace()
-    space.resolve(runner)
-    rebuilt = MODELS.build(Config.fromstring(space.export_fragment(), file_format='.py').model['head']['loss'])
-    learned = space.learned_loss()
+    space, rebuilt, learned = _learned_from(trained)
     trained.theta = learned.theta
     logits, target = torch.randn(6, 4, dtype=torch.float64), torch.arange(6) % 4
     w_norm, x_norm = torch.rand(4, dtype=torch.float64) + 0.5, torch.rand(6, dtype=torch.float64) + 0.5
@@ -227,11 +233,7 @@ def test_the_learned_loss_keeps_the_trained_class_weight_and_ignore_index(tmp_pa
     """The fragment and learned_loss dropped mmdet's class_weight, ignore_index and avg_non_ignore of the searched
     loss: the retrain weighted every class 1 and refused the ignored label -1 the search had left out."""
     trained = AMLFSLoss(num_intervals=2, class_weight=[0.5, 2.0, 1.0, 0.25], ignore_index=-1, avg_non_ignore=True)
-    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=trained)))
-    space = LossFunctionSpace()
-    space.resolve(runner)
-    rebuilt = MODELS.build(Config.fromstring(space.export_fragment(), file_format='.py').model['head']['loss'])
-    learned = space.learned_loss()
+    space, rebuilt, learned = _learned_from(trained)
     trained.theta = learned.theta
     logits, target = torch.randn(6, 4, dtype=torch.float64), torch.tensor([0, -1, 2, 3, -1, 1])
     w_norm, x_norm = torch.rand(4, dtype=torch.float64) + 0.5, torch.rand(6, dtype=torch.float64) + 0.5
