@@ -25,7 +25,8 @@ from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
 from .optimizer_base import base_giving, groups_base_factor
 from .ownership import check_owned_attribute
-from .report import CUSTOM_IMPORTS
+from .report import CUSTOM_IMPORTS, transform_types_note
+from .transform_types import transform_types
 from .value_ranges import check_draws, shape_mismatch, value_shape
 
 
@@ -231,6 +232,9 @@ class AttributeSpace(PerCopySpace):
             # the factor from the config's base to every group (auto_scale_lr), for the fragment's base-value note
             self.__dict__.setdefault('_base_factors', {})[path] = groups_base_factor(runner, path)
         watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
+        # the class of each pipeline transform a target indexes (transforms.<i>), for the fragment: its
+        # SetAttributesHook refuses a retrain pipeline with another transform at that index
+        self._transform_types = transform_types(runner, self.targets)
 
     def check_choices(self, runner: Any, path: str) -> None:
         """Check every value the space can draw at ``path`` without writing it, so the run stops before the first
@@ -295,6 +299,8 @@ class AttributeSpace(PerCopySpace):
 
     def export_fragment(self) -> str:
         values = config_literal(self.scheduled_values())
+        types = getattr(self, '_transform_types', None) or {}  # recorded in setup
+        types_arg = f', transform_types={config_literal(types)}' if types else ''
         tie = ''
         if self.choices is not None and hasattr(self.distribution, 'probs'):
             probs = self.distribution.probs().detach()
@@ -316,5 +322,6 @@ class AttributeSpace(PerCopySpace):
                 f'# Paste into any config (mmdet\'s too; merge custom_imports with any it already has, and list the\n'
                 f'# hooks of its base\'s custom_hooks in custom_hooks too: the list replaces the base\'s).\n'
                 f'{_scheduled_base_note(self.scheduled_values(), getattr(self, "_base_factors", None))}'
+                f'{transform_types_note(types)}'
                 f'{CUSTOM_IMPORTS}'
-                f'custom_hooks = [dict(type=\'automl_mm.SetAttributesHook\', values={values})]\n')
+                f'custom_hooks = [dict(type=\'automl_mm.SetAttributesHook\', values={values}{types_arg})]\n')

@@ -16,6 +16,7 @@ from automl_mm.registry import HOOKS
 from .attributes import check_written_value, establish_base_targets, set_attribute
 from .data_writes import is_data_path, watch_data_writes
 from .ownership import check_owned_attribute
+from .transform_types import check_transform_types, check_transform_types_arg
 from .value_ranges import check_value
 from .write_order import write_order
 
@@ -29,19 +30,26 @@ class SetAttributesHook(Hook):
 
     Args:
         values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
+        transform_types: ``{'...pipeline.transforms.<i>': 'module.Class'}``, the class of the pipeline transform
+            each path indexes in the search (the export records it; :mod:`automl_mm.ohl.transform_types`); ``None``
+            checks nothing.
 
     Raises:
-        ValueError: ``values`` not a non-empty dict; in ``before_train``, a path the runner does not have or that
+        ValueError: ``values`` not a non-empty dict, or a ``transform_types`` key no path of ``values`` indexes; in
+            ``before_train``, before any write, a pipeline transform of another class at a ``transform_types``
+            prefix (a train pipeline that differs from the search's: named with the path, both classes and the
+            index to target where one transform of the class is there), a path the runner does not have or that
             is not automl_mm's to set (named with the hook), or two paths reaching the same values with different
             values (:func:`~automl_mm.ohl.write_order.write_order`, naming both).
     """
 
     priority = 'HIGH'
 
-    def __init__(self, values: dict[str, Any]) -> None:
+    def __init__(self, values: dict[str, Any], transform_types: dict[str, str] | None = None) -> None:
         if not isinstance(values, dict) or not values:
             raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
         self.values = dict(values)
+        self.transform_types = check_transform_types_arg(transform_types, self.values, 'SetAttributesHook')
         self._training = False  # before_train ran: a validation inside training keeps what training set
 
     def before_run(self, runner) -> None:
@@ -49,6 +57,8 @@ class SetAttributesHook(Hook):
 
     def before_train(self, runner) -> None:
         self._training = True
+        # first: a transform inserted before the searched one moved it, and the checks below read the wrong one
+        check_transform_types(runner, self.transform_types, self.values, 'SetAttributesHook')
         for path in self.values:
             check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
         watch_data_writes(runner, self.values, 'SetAttributesHook')
@@ -90,9 +100,12 @@ class TrunkScheduleHook(Hook):
         values: ``{path: [value of trunk 0, value of trunk 1, ...]}`` (non-empty lists).
         trunk_epochs: Trunk length in epochs (epoch-based loops).
         trunk_iters: Trunk length in iterations; give exactly one of the two.
+        transform_types: As :class:`SetAttributesHook`'s (``schedule_policy.py`` records it).
 
     Raises:
-        ValueError: an empty ``values`` or list, or not exactly one positive trunk length; at ``before_train``,
+        ValueError: an empty ``values`` or list, not exactly one positive trunk length, or a ``transform_types``
+            key no path indexes; at ``before_train``, first, a pipeline transform of another class at a
+            ``transform_types`` prefix (as :class:`SetAttributesHook`);
             ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run), and any trunk's
             value its write would refuse or outside the target's range (:mod:`automl_mm.ohl.value_ranges`), named
             with its trunk (it stopped the run, or trained with it, when that trunk came).
@@ -101,7 +114,7 @@ class TrunkScheduleHook(Hook):
     priority = 'HIGH'
 
     def __init__(self, values: dict[str, list], trunk_epochs: int | None = None,
-                 trunk_iters: int | None = None) -> None:
+                 trunk_iters: int | None = None, transform_types: dict[str, str] | None = None) -> None:
         if not isinstance(values, dict) or not values or not all(isinstance(v, (list, tuple)) and v
                                                                  for v in values.values()):
             raise ValueError(f'TrunkScheduleHook needs {{path: non-empty list of per-trunk values}}, got {values!r}')
@@ -110,6 +123,7 @@ class TrunkScheduleHook(Hook):
             raise ValueError('TrunkScheduleHook needs exactly one positive trunk_epochs / trunk_iters, got '
                              f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
         self.values = {path: list(v) for path, v in values.items()}
+        self.transform_types = check_transform_types_arg(transform_types, self.values, 'TrunkScheduleHook')
         self.trunk_epochs, self.trunk_iters = trunk_epochs, trunk_iters
         self._loaded: tuple = (None, None)  # the loaded checkpoint's meta epoch and iter (after_load_checkpoint)
         self._order: list[str] = []  # the paths in write_order's order (before_train)
@@ -133,6 +147,7 @@ class TrunkScheduleHook(Hook):
         from .checks import check_trunk_epochs_loop
 
         self._training = True
+        check_transform_types(runner, self.transform_types, self.values, 'TrunkScheduleHook')
         # an exported epoch schedule in an iteration-based retrain config replayed its first value all run
         check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
         for path in self.values:

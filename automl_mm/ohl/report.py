@@ -131,7 +131,17 @@ def lineage(history: list[dict], last_copy: int | None = None) -> list[dict[str,
     return out[::-1]
 
 
-def schedule_fragment(history: list[dict], trunk: dict) -> str:
+def transform_types_note(types: dict) -> str:
+    """The fragment's comment on its hook's ``transform_types`` (:mod:`automl_mm.ohl.transform_types`); ``''``
+    where it has none."""
+    if not types:
+        return ''
+    return ('# transform_types: the class of the pipeline transform each path indexes (transforms.<i>) in the search;\n'
+            '# the hook refuses a train pipeline with another transform there (one inserted before it): put the\n'
+            '# transform at the same index, or change the index in values and transform_types.\n')
+
+
+def schedule_fragment(history: list[dict], trunk: dict, runner: Any = None) -> str:
     """Config text replaying the :func:`lineage` of ``history`` with a ``TrunkScheduleHook``.
 
     Args:
@@ -139,6 +149,8 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
             entries written before ``copy_values`` were recorded).
         trunk: ``dict(trunk_epochs=...)`` or ``dict(trunk_iters=...)`` (the hook's trunk length; ``None`` values
             are dropped).
+        runner: The search's runner: the class of each pipeline transform a path indexes is read from it and
+            recorded as the hook's ``transform_types`` (:mod:`automl_mm.ohl.transform_types`); ``None``: not.
 
     Returns:
         Python config text, or ``''`` when no space recorded a value.
@@ -158,6 +170,10 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
     if not values:
         return ''
     length = {k: v for k, v in trunk.items() if v is not None}
+    from .transform_types import transform_types
+    types = transform_types(runner, values) if runner is not None else {}
+    if types:
+        length['transform_types'] = types
     # in the order written, not sorted, as the search wrote them; where two paths reach one value (a '*' over the
     # groups and one group's index) TrunkScheduleHook writes the covering one first whatever this order
     # (automl_mm.ohl.write_order: a dumped config sorts it), which is the order OHLHook let the search write
@@ -169,7 +185,7 @@ def schedule_fragment(history: list[dict], trunk: dict) -> str:
             '# (the last value stays after the last trunk); mmdet\'s configs too (merge custom_imports with any it\n'
             '# already has, and list the hooks of its base\'s custom_hooks in custom_hooks too: the list replaces the\n'
             '# base\'s).\n'
-            f'{CUSTOM_IMPORTS}custom_hooks = [{text}]\n')
+            f'{transform_types_note(types)}{CUSTOM_IMPORTS}custom_hooks = [{text}]\n')
 
 
 def final_policy_text(fragments: Sequence[tuple[str, str]], header: str = '') -> str:
@@ -310,7 +326,7 @@ class OHLReport:
         policy = final_policy_text([(space.name, space.export_fragment()) for space in spaces],
                                    header=f'# Exported by automl_mm OHLHook after trunk {last["trunk"]}.\n')
         write_text_atomic(policy, osp.join(self.dir, 'final_policy.py'))
-        schedule = schedule_fragment(history, self.trunk)
+        schedule = schedule_fragment(history, self.trunk, self.runner)
         schedule_path = osp.join(self.dir, 'schedule_policy.py')
         if schedule:
             write_text_atomic(schedule, schedule_path)
