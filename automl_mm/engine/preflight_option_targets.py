@@ -16,6 +16,11 @@ from typing import Any
 
 from .preflight_walk import ConfigCheckError
 
+#: A runner's loop (attribute) -> (its config's split, {loop attribute: the config key it is built from}).
+_LOOPS = {'train_loop': ('train', {'dataloader': 'train_dataloader'}),
+          'val_loop': ('val', {'dataloader': 'val_dataloader'}),
+          'test_loop': ('test', {'dataloader': 'test_dataloader'})}
+
 
 def config_key(path: str) -> str | None:
     """The config key an attribute path sets: the path itself (``model.head.loss.loss_weight``), with
@@ -27,8 +32,21 @@ def config_key(path: str) -> str | None:
     (``param_schedulers.0.eta_min`` -> ``param_scheduler.0.eta_min``), and an ``OptimWrapperDict``'s
     ``optim_wrappers.<name>`` from ``optim_wrapper.<name>`` (``optim_wrapper.optim_wrappers.gen.optimizer.lr`` ->
     ``optim_wrapper.gen.optimizer.lr``): the option on the config's key was let through while the space wrote over
-    it."""
+    it. The runner's loops are built from ``train_cfg`` / ``val_cfg`` / ``test_cfg`` and hold the loaders built
+    from ``train_dataloader`` / ``val_dataloader`` / ``test_dataloader``
+    (``train_loop.val_interval`` -> ``train_cfg.val_interval``, ``train_loop.dataloader.batch_size`` ->
+    ``train_dataloader.batch_size``), and a built dataset's pipeline (mmengine's ``Compose``) keeps the transforms of
+    the config's ``pipeline`` list, one per entry in its order, in ``transforms``
+    (``train_dataloader.dataset.pipeline.transforms.1.prob`` -> ``train_dataloader.dataset.pipeline.1.prob``; what
+    follows the transform's index is its attribute, kept as spelt)."""
     parts = ['loss' if part == 'loss_module' else part for part in path.split('.')]
+    if parts[0] in _LOOPS:
+        split, built = _LOOPS[parts[0]]
+        owner = built.get(parts[1]) if len(parts) > 1 else None
+        parts = [owner, *parts[2:]] if owner else [f'{split}_cfg', *parts[1:]]
+    for at in range(len(parts) - 2, 0, -1):  # a built pipeline's transforms.<i>: the config list's <i>
+        if parts[at - 1] == 'pipeline' and parts[at] == 'transforms' and parts[at + 1].isdigit():
+            del parts[at]
     if parts[0] == 'param_schedulers':
         parts[0] = 'param_scheduler'
     if parts[:2] == ['optim_wrapper', 'optim_wrappers']:

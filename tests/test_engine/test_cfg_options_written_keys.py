@@ -114,3 +114,41 @@ def test_an_option_on_a_searched_scheduler_value_is_refused():
                                                r'its sample at every trunk start'):
         merge_options(cfg, {'param_scheduler.0.eta_min': 0.001})
     merge_options(cfg, {'param_scheduler.0.T_max': 10})
+
+
+def test_config_keys_of_the_runners_loops_and_built_pipelines():
+    """``train_loop.*`` (built from ``train_cfg``, its loader from ``train_dataloader``) and a built pipeline's
+    ``transforms.<i>`` (the config's ``pipeline.<i>``) were taken for config keys of their own."""
+    assert config_key('train_loop.val_interval') == 'train_cfg.val_interval'
+    assert config_key('val_loop.fp16') == 'val_cfg.fp16'
+    assert config_key('train_loop.dataloader.batch_size') == 'train_dataloader.batch_size'
+    assert config_key('test_loop.dataloader.dataset.pipeline.transforms.0.scale') == \
+        'test_dataloader.dataset.pipeline.0.scale'
+    assert config_key('train_dataloader.dataset.pipeline.transforms.1.elements.0.magnitude') == \
+        'train_dataloader.dataset.pipeline.1.elements.0.magnitude'
+    assert config_key('train_loop.dataloader.dataset.dataset.pipeline.transforms.2.prob') == \
+        'train_dataloader.dataset.dataset.pipeline.2.prob'
+    # only the pipeline's own index: what follows is the transform's attribute, as spelt
+    assert config_key('train_dataloader.dataset.pipeline.transforms.1.transforms.0.prob') == \
+        'train_dataloader.dataset.pipeline.1.transforms.0.prob'
+
+
+@pytest.mark.parametrize('root', ['train_dataloader', 'train_loop.dataloader'])
+def test_a_pasted_set_attributes_hook_on_a_pipeline_transform_refuses_the_pipeline_key(tmp_path, root):
+    """A final_policy.py searching a transform's prob: ``--cfg-options train_dataloader.dataset.pipeline.0.prob=0.9``
+    passed while the hook wrote over it before training."""
+    path = f'{root}.dataset.pipeline.transforms.0.prob'
+    cfg = _pasted_set_attributes(tmp_path, {path: 0.2})
+    cfg.train_dataloader.dataset.pipeline = [dict(type='mmcv.RandomFlip', prob=0.5), dict(type='PackClsInputs')]
+    with pytest.raises(ConfigCheckError, match=rf'train_dataloader\.dataset\.pipeline\.0\.prob=0\.9 changes nothing: '
+                                               rf'custom_hooks\.0\.values writes {path.replace(".", r"[.]")} before'):
+        merge_options(cfg, {'train_dataloader.dataset.pipeline.0.prob': 0.9})
+    merge_options(cfg, {'train_dataloader.dataset.pipeline.0.direction': 'vertical'})
+    assert cfg.train_dataloader.dataset.pipeline[0].direction == 'vertical'
+
+
+def test_a_pasted_set_attributes_hook_on_the_train_loop_refuses_the_train_cfg_key(tmp_path):
+    cfg = _pasted_set_attributes(tmp_path, {'train_loop.val_interval': 2})
+    with pytest.raises(ConfigCheckError, match=r'train_cfg\.val_interval=3 changes nothing: custom_hooks\.0\.values '
+                                               r'writes train_loop\.val_interval before training'):
+        merge_options(cfg, {'train_cfg.val_interval': 3})
