@@ -109,7 +109,7 @@ def check_transform_types(runner: Any, types: dict[str, str], paths: Iterable[st
             moved = [f'{parent}.{same[0]}{p[len(prefix):]}' for p in paths
                      if p == prefix or p.startswith(prefix + '.')] if len(same) == 1 else []
             hint = (f'; the pipeline has one {short}, at index {same[0]}: write to {", ".join(moved)} instead '
-                    f'(the keys of values and transform_types with {parent}.{same[0]})' if len(same) == 1 else
+                    f'(transform_types keyed {parent}.{same[0]})' if len(same) == 1 else
                     f'; the pipeline has {len(same)} {short}s, at indices {same}: target the one the search '
                     'used' if same else f'; the pipeline has no {short}')
             raise ValueError(

@@ -127,3 +127,29 @@ def test_an_inserted_transform_with_the_same_attribute_is_not_written_silently(r
     flip = RandomFlip(prob=0.5)
     HOOKS.build(entry).before_train(runner([Resize(scale=(8, 8)), flip]))
     assert flip.prob == 0.8
+
+
+def test_a_runner_trains_with_the_value_on_the_searched_transform_or_refuses_a_moved_one(tmp_path):
+    """The exported hook in a real Runner (the digits baseline): the flip's prob is written where the pipeline is the
+    search's; a second transform before it is refused before training."""
+    from mmengine.runner import Runner
+
+    from tests.conftest import tiny_digits_cfg
+
+    path = 'train_dataloader.dataset.pipeline.transforms.1.prob'
+    hook = dict(type='automl_mm.SetAttributesHook', values={path: 0.8},
+                transform_types={path.rsplit('.', 1)[0]: 'mmcv.transforms.processing.RandomFlip'})
+    resize, flip = dict(type='mmcv.Resize', scale=(16, 16)), dict(type='mmcv.RandomFlip', prob=0.5)
+    runs = {}
+    for name, pipeline in (('same', [resize, flip]), ('inserted', [resize, resize, flip])):
+        cfg = tiny_digits_cfg(str(tmp_path / name))
+        cfg.train_dataloader.dataset.pipeline = [*pipeline, dict(type='PackClsInputs')]
+        cfg.custom_hooks = [hook]
+        runs[name] = Runner.from_cfg(cfg)
+    runs['same'].train()
+    assert [getattr(t, 'prob', None) for t in runs['same'].train_dataloader.dataset.pipeline.transforms] == \
+        [None, 0.8, None]
+    with pytest.raises(ValueError, match=r'transforms\.1 is a Resize .* not the RandomFlip .* at index 2: write to '
+                                         r'train_dataloader\.dataset\.pipeline\.transforms\.2\.prob instead'):
+        runs['inserted'].train()
+    assert runs['inserted'].train_dataloader.dataset.pipeline.transforms[2].prob == 0.5
