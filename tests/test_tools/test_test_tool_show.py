@@ -4,7 +4,6 @@ arguments; --wait-time without --show (ignored by mmdet) and a display-less matp
 vain on every image, forever with --wait-time 0) are refused before anything is built."""
 from __future__ import annotations
 
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 
 from automl_mm.engine import tool_args
 from automl_mm.engine.preflight import ConfigCheckError
+from tests.test_tools._tool_loading import load_tool, tool_environment  # noqa: F401  (autouse)
 
 from conftest import REPO_ROOT, synthcoco_detector_cfg
 
@@ -27,18 +27,9 @@ class _Built(Exception):
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('_tool_test_show', osp.join(REPO_ROOT, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_tool('test', '_tool_test_show')
 
 
-@pytest.fixture(autouse=True)
-def _tool_environment(monkeypatch):
-    """What the tool sets in os.environ (LOCAL_RANK, the inductor cache) is undone after each test."""
-    for name in ('LOCAL_RANK', 'TORCHINDUCTOR_CACHE_DIR'):
-        monkeypatch.setenv(name, 'unset')
-        monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ files are checked as files. The tests register a scheme of their own (no network
 it routes https://."""
 from __future__ import annotations
 
-import importlib.util
 import os.path as osp
 from collections import OrderedDict
 
@@ -15,6 +14,7 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from automl_mm.engine.resume import read_as_local_file
+from tests.test_tools._tool_loading import load_tool, tool_environment  # noqa: F401  (autouse)
 
 from conftest import REPO_ROOT
 
@@ -23,17 +23,9 @@ TINY = ['test_dataloader.dataset.max_samples=16', 'test_dataloader.dataset.img_s
 
 
 def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_url_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(name, f'_tool_url_{name}')
 
 
-@pytest.fixture(autouse=True)
-def _tool_environment(monkeypatch):
-    for name in ('LOCAL_RANK', 'TORCHINDUCTOR_CACHE_DIR'):
-        monkeypatch.setenv(name, 'unset')
-        monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@ config's (a --cfg-options work_dir too), else ./work_dirs/<config name>; test.py
 resume); --launcher; LOCAL_RANK from --local_rank / --local-rank unless the launcher exported it."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import os.path as osp
 
 import pytest
 import torch
+
+from tests.test_tools._tool_loading import load_tool, tool_environment  # noqa: F401  (autouse)
 
 from conftest import REPO_ROOT
 
@@ -17,17 +18,11 @@ DEFAULT = osp.join('./work_dirs', 'baseline_convnet_1x1_30e_digits')
 
 
 def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_defaults_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(name, f'_tool_defaults_{name}')
 
 
 @pytest.fixture(autouse=True)
-def _tool_environment(monkeypatch):
-    for name in ('LOCAL_RANK', 'TORCHINDUCTOR_CACHE_DIR'):
-        monkeypatch.setenv(name, 'unset')
-        monkeypatch.delenv(name)
+def _registered():
     from automl_mm.utils import register_all_modules
     register_all_modules(init_default_scope=False)
 
