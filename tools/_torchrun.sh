@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What tools/dist_train.sh and tools/dist_test.sh share (sourced, with GPUS, USAGE and ROOT set).
-if [[ ! "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
+if [[ ! "$GPUS" =~ ^([1-9][0-9]*|auto|cpu|gpu|xpu)$ ]]; then
   # torchrun stopped with a ValueError traceback on --nproc_per_node (tools/dist_test.sh CONFIG 8 CHECKPOINT: the
-  # checkpoint taken for the GPU count, and 8 for the checkpoint)
-  echo "$0: GPUS, the number of processes on this node, must be a positive whole number, got '$GPUS' ($USAGE)" >&2
+  # checkpoint taken for the GPU count, and 8 for the checkpoint). auto / cpu / gpu / xpu are torchrun's own
+  # counts (torch.distributed.run determine_local_world_size), passed on as mmdet's scripts pass them
+  echo "$0: GPUS, the number of processes on this node, must be a positive whole number (or torchrun's auto, cpu, gpu, xpu), got '$GPUS' ($USAGE)" >&2
   exit 2
 fi
 NNODES=${NNODES:-1}

@@ -162,5 +162,15 @@ def test_dist_scripts_refuse_a_gpu_count_that_is_not_a_number(tmp_path, script, 
     traceback on --nproc_per_node, after test.py had been handed '8' as its checkpoint."""
     _, python, proc = _script(tmp_path, script, *args)
     assert proc.returncode == 2 and not python
-    assert f"GPUS, the number of processes on this node, must be a positive whole number, got '{gpus}'" in proc.stderr
+    assert ("GPUS, the number of processes on this node, must be a positive whole number (or torchrun's auto, cpu, "
+            f"gpu, xpu), got '{gpus}'") in proc.stderr
     assert f'usage: {osp.join(REPO_ROOT, "tools", script)} CONFIG' in proc.stderr
+
+
+@pytest.mark.parametrize('gpus', ['auto', 'gpu', 'cpu', 'xpu'])
+def test_dist_train_passes_torchruns_named_process_counts(tmp_path, gpus):
+    """torchrun takes --nproc_per_node auto / cpu / gpu / xpu (mmdet's dist_train.sh CONFIG auto works): the GPUS
+    check (81ea2a4) refused them as not a positive whole number."""
+    _, python, proc = _script(tmp_path, 'dist_train.sh', 'cfg.py', gpus, MASTER_PORT='29613')
+    assert proc.returncode == 0, proc.stderr
+    assert f'--nproc_per_node={gpus}' in python
