@@ -180,12 +180,20 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
 _IMAGE_KEYS = ('img_path', 'img_id', 'file_name', 'source_idx', 'img')
 
 
+#: The last element of an :func:`item_identity` told by the item's in-memory pixels and annotations alone (a data
+#: info with ``img`` and no path / id / source index: mmpretrain's MNIST / CIFAR-10 style): two such items may be
+#: two stored images of equal bytes, which real data sets hold (Fashion-MNIST's first release: test items 6334 and
+#: 8569, zalandoresearch/fashion-mnist#44), not one image read twice.
+PIXELS_ONLY = 'pixels only'
+
+
 def _stored_item(dataset, index: int) -> Hashable | None:
     """What ``dataset`` stores as its item ``index``: its class and a BLAKE2b (16 bytes) of the pickle of its
     ``get_data_info(index)`` (mmengine's data info: the image path or in-memory image, its annotations and source
     index; ``sample_idx``, the position ``get_data_info`` adds, left out), followed by ``index`` where the data info
     names no image (none of :data:`_IMAGE_KEYS`: a dataset whose items are made from their position, whose equal
-    data infos are other images); ``None`` for a dataset without a data info that pickles (a plain torch
+    data infos are other images), or by :data:`PIXELS_ONLY` where it names the image by its in-memory ``img``
+    alone; ``None`` for a dataset without a data info that pickles (a plain torch
     dataset)."""
     get = getattr(dataset, 'get_data_info', None)
     if not callable(get):
@@ -198,6 +206,8 @@ def _stored_item(dataset, index: int) -> Hashable | None:
     except Exception:  # noqa: BLE001 - an item that is no data info, or does not pickle: told by its position
         return None
     kind = f'{type(dataset).__module__}.{type(dataset).__qualname__}'
+    if isinstance(info, dict) and [key for key in _IMAGE_KEYS if key in info] == ['img']:
+        return kind, digest, PIXELS_ONLY  # told by its pixels and annotations alone (see check_items_once)
     if isinstance(info, dict) and any(key in info for key in _IMAGE_KEYS):
         return kind, digest
     return kind, digest, index
@@ -244,15 +254,19 @@ def check_items_once(dataset, key: str) -> None:
     (:func:`item_identity`), which the config check cannot always tell: ``indices=[0, 5, -10]`` of a 10-item split
     (``-10`` is item 0), or ``indices=5`` beside ``indices=-8`` of one split in a ``ConcatDataset`` (the config does
     not say how many items the split has). Each repeated item was scored again: an accuracy weighed it twice, a COCO
-    metric counted its repeated boxes as false positives. Cost: one :func:`item_identity` per item (a data info
-    read and hashed), once, when the loader is built.
+    metric counted its repeated boxes as false positives. Items told by their pixels alone (:data:`PIXELS_ONLY`)
+    are not compared: a split of an in-memory data set holding two images of equal bytes and label was refused.
+    Cost: one :func:`item_identity` per item (a data info read and hashed), once, when the loader is built.
 
     Raises:
         ValueError: naming ``key``, the two indices and the image (its ``img_path`` / ``img_id`` / ``source_idx``).
     """
     seen: dict = {}
     for index in range(len(dataset)):
-        first = seen.setdefault(item_identity(dataset, index), index)
+        identity = item_identity(dataset, index)
+        if isinstance(identity, tuple) and identity[-1] == PIXELS_ONLY:
+            continue  # equal pixels and labels at two positions: two images of equal bytes, as like as not
+        first = seen.setdefault(identity, index)
         if first != index:
             info = dataset.get_data_info(index) if callable(getattr(dataset, 'get_data_info', None)) else {}
             name = next((f'{k}={info[k]!r}' for k in ('img_path', 'img_id', 'file_name', 'source_idx')

@@ -127,3 +127,23 @@ def test_an_image_read_twice_that_the_config_cannot_tell_is_refused_when_built(d
     loader = build_local_loader(dict(dataset=dict(type='ConcatDataset', datasets=parts), batch_size=4),
                                 'reward_dataloader')
     assert len(loader.dataset) == 10
+
+
+def test_two_stored_images_of_equal_pixels_are_not_refused_as_one_image_read_twice():
+    """A data set of in-memory images without path or source index (mmpretrain's MNIST / CIFAR-10 data infos:
+    ``img`` and ``gt_label``) may hold two images of equal bytes and label (Fashion-MNIST's first release did:
+    zalandoresearch/fashion-mnist#44); its reward split was refused as 'reads one image at its indices 0 and 2',
+    which no indices could fix. The same split listed twice is still refused by the config check."""
+    import numpy as np
+    from mmengine.dataset import BaseDataset
+
+    from automl_mm.engine.local_loader import check_items_once, item_identity
+
+    class InMemory(BaseDataset):
+        def load_data_list(self):
+            images = [np.zeros((2, 2), np.uint8), np.ones((2, 2), np.uint8), np.zeros((2, 2), np.uint8)]
+            return [dict(img=img, gt_label=0) for img in images]
+
+    dataset = InMemory()
+    check_items_once(dataset, 'reward_dataloader')  # raised ValueError
+    assert item_identity(dataset, 0) == item_identity(dataset, 2) != item_identity(dataset, 1)  # BN batches: one
