@@ -182,7 +182,9 @@ class BasePathSpace(metaclass=ABCMeta):
     def size(self) -> int:
         """Number of valid full paths: the product of the option counts for an unconstrained space, else the
         valid paths counted by enumerating :meth:`completions` (a constrained space may override it with a count;
-        the product used to be returned for every space that did not)."""
+        the product used to be returned for every space that did not). The enumeration is as slow as the space is
+        large (8 operators in each of 20 layers: never done): to tell whether a space holds more than one path,
+        take two of :meth:`completions` instead."""
         if self.constrained:
             return sum(1 for _ in self.completions(()))
         n = 1

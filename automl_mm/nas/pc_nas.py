@@ -7,6 +7,7 @@ potential for a lower-is-better ``metric_key``, ``train_cfg.metric_rule='less'``
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os.path as osp
@@ -97,7 +98,9 @@ class PCNASLoop(SearchLoopBase):
                  latency_num_threads: int = DEFAULT_LATENCY_THREADS, **kwargs) -> None:
         self.space = build_path_space(space or dict(type='LayerwiseSpace'), 'train_cfg.space')
         self.supernet = self.space.bind(runner.model)
-        if self.space.size() <= 1:
+        if sum(1 for _ in itertools.islice(self.space.completions(()), 2)) <= 1:
+            # at most one valid path, told from the first two (size() enumerates a constrained space: a
+            # LayerwiseSpace subclass with its own is_valid over 20 layers of 8 operators never returned)
             # an `arch` (the retrain configs' key, e.g. `--cfg-options model.backbone.arch=[...]`) builds one
             # stand-alone network: the search trained it and exported it as found, silently -> refused. A supernet
             # given one candidate per layer on purpose (`ops=['k3e3']`) trains as the plain run of that network

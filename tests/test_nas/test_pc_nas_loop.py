@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os.path as osp
 
 import pytest
@@ -484,6 +485,27 @@ def test_a_path_sampling_hook_beside_a_search_loop_is_refused(tmp_path, loop):
     cfg.custom_hooks = [dict(type='EMAHook'), dict(type='automl_mm.PathSamplingHook', space=space)]
     with pytest.raises(ValueError, match=rf'custom_hooks\[1\] is a PathSamplingHook.*train_cfg.type={loop}'):
         _ = Runner.from_cfg(cfg).train_loop
+
+
+def test_a_constrained_space_of_ones_own_is_not_enumerated_to_start_the_search(tmp_path, monkeypatch):
+    """The one-architecture check counted the space (size()), which enumerates a space whose class overrides
+    is_valid (d299ebf): a LayerwiseSpace subclass of one's own over the ImageNet supernet (8 operators in each of 20
+    layers) never started. Here 54 paths: building the loop called is_valid 139 times; it tells 'more than one
+    path' from the first two, without listing the space."""
+    from automl_mm.nas.spaces import LayerwiseSpace
+    from automl_mm.registry import SEARCH_SPACES
+
+    calls = []
+
+    class HxCountingNoAllSkip(LayerwiseSpace):
+        def is_valid(self, path):
+            calls.append(tuple(path))
+            return super().is_valid(path) and not all(v == 'skip' for v in self.values(path))
+
+    monkeypatch.setitem(SEARCH_SPACES._module_dict, 'HxCountingNoAllSkip', HxCountingNoAllSkip)
+    loop = Runner.from_cfg(_cfg(str(tmp_path / 'own'), space=dict(type='HxCountingNoAllSkip'))).train_loop
+    paths = math.prod(len(options) for options in loop.space.options)
+    assert paths == 54 and len(calls) < paths
 
 
 def test_a_backbone_of_one_architecture_is_refused(tmp_path):
