@@ -78,6 +78,15 @@ def failed_imports() -> dict[str, str]:
     return {name: text for name, text in _FAILED.items() if name not in sys.modules}
 
 
+def forget_failures_outside(imports: list[str]) -> None:
+    """Forget the recorded failures of modules that ``imports`` (the module names of the ``custom_imports`` of the
+    config now checked: :func:`automl_mm.engine.preflight.check_config`) does not list. The record is of the
+    process: a config loaded after another whose plugin failed (a test, a benchmark building several runs) was told,
+    for each of its own unregistered types, that the other config's module 'may be what registers it'."""
+    for name in [name for name in _FAILED if name not in set(imports)]:
+        del _FAILED[name]
+
+
 def failed_imports_note() -> str:
     """What an error about an unregistered ``type`` adds while some ``custom_imports`` module failed to import under
     ``allow_failed_imports=True`` (and has not been imported since): ``"custom_imports skipped a module that failed
@@ -129,4 +138,5 @@ def install() -> None:
         warnings.showwarning = recording_mmengine_warnings(warnings.showwarning)
 
 
-__all__ = ['failed_imports', 'failed_imports_note', 'import_modules_recording_failures', 'install']
+__all__ = ['failed_imports', 'failed_imports_note', 'forget_failures_outside', 'import_modules_recording_failures',
+           'install']

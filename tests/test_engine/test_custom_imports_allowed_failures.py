@@ -170,3 +170,28 @@ def test_a_failure_in_mmengines_own_loop_is_recorded_from_its_warning(project, m
         monkeypatch.setattr(warnings, 'showwarning', custom_imports.recording_mmengine_warnings(lambda *a, **k: None))
         assert original(['hx_allowed_project.broken'], allow_failed_imports=True) == [None]
     assert custom_imports.failed_imports() == {'hx_allowed_project.broken': _cause(project)}
+
+
+def test_another_configs_failed_module_is_not_named_for_this_ones_types(project):
+    """The record is of the process: a config checked after one whose plugin failed (a test, a benchmark building
+    several runs) was told, for its own unregistered type, that the other config's module 'may be what registers
+    it'. Checking a config keeps the failures of the modules its custom_imports lists, and forgets the others."""
+    from automl_mm.engine.preflight import check_config
+
+    from conftest import REPO_ROOT
+
+    with pytest.warns(UserWarning):
+        Config.fromfile(_config(project, ['hx_allowed_project.broken']))
+    cfg = Config.fromfile(f'{REPO_ROOT}/configs/baselines/baseline_convnet_1x1_30e_digits.py')
+    cfg.custom_imports = dict(imports=['automl_mm', 'hx_allowed_project.broken'], allow_failed_imports=True)
+    check_config(cfg)
+    assert custom_imports.failed_imports() == {'hx_allowed_project.broken': _cause(project)}  # its own: kept
+    cfg.pop('custom_imports')
+    check_config(cfg)
+    assert custom_imports.failed_imports() == {}
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxAllowedSpace'), 'OHLHook.spaces[0]')
+    assert info.value.args[0] == (
+        'OHLHook.spaces[0]: HxAllowedSpace is not in the automl_mm::search space registry (if it is a class of your '
+        "own, register it with @SEARCH_SPACES.register_module() (automl_mm.registry) in a module that the config's "
+        'custom_imports lists)')
