@@ -298,6 +298,70 @@ def _repeated_coco_files(loader_cfg: Any, loader_key: str, per_dataset: bool) ->
     return None
 
 
+#: The most items (both leaves together, after their ``indices``) that :func:`_shared_item` compares by identity.
+IDENTITY_ITEMS = 20_000
+
+
+def _other_carving(first: dict, second: dict) -> str | None:
+    """How two leaves of one source (:func:`_same_data`) of a class that carves splits (``SPLIT_ARGS``) are carved
+    differently, as ``"split: 'reward' and 'all', seed: 0 and 1"``, or ``None`` where a position is the same item
+    in both: neither class carves splits, or the same ``split`` with the same ``SPLIT_ARGS`` and
+    ``samples_per_class`` (defaults filled in; ``max_samples`` keeps a prefix, so positions still compare). The
+    position ``i`` of a reward split of ``seed=0`` and of ``seed=1`` are other images (and disjoint positions may be
+    one image)."""
+    import inspect
+
+    from .preflight_splits import _plain
+
+    classes = [_dataset_class(leaf['cfg'], 'automl_mm') for leaf in (first, second)]
+    if not any(isinstance(getattr(cls, 'SPLIT_ARGS', None), tuple) for cls in classes):
+        return None
+    if classes[0] is not classes[1] or classes[0] is None:
+        return 'classes'
+    cls = classes[0]
+    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
+    names = ['split', *cls.SPLIT_ARGS, *(['samples_per_class'] if 'samples_per_class' in defaults else [])]
+    values = [{n: _plain(leaf['cfg'].get(n, defaults.get(n))) for n in names} for leaf in (first, second)]
+    differ = [f'{n}: {values[0][n]!r} and {values[1][n]!r}' for n in names if values[0][n] != values[1][n]]
+    return ', '.join(differ) or None
+
+
+def _shared_item(first: dict, second: dict) -> str | None:
+    """An image two leaf datasets both read, by :func:`~automl_mm.engine.local_loader.item_identity` (named by its
+    ``img_path`` / ``img_id`` / ``source_idx`` and its index in each), or ``None``: none, or not cheap to tell (a
+    leaf that does not build here, e.g. its files missing, or more than :data:`IDENTITY_ITEMS` items in both;
+    items told by their pixels alone, :data:`~automl_mm.engine.local_loader.PIXELS_ONLY`, are not compared). Cost:
+    building the two leaves without their pipelines (the class's load, e.g. Fashion-MNIST's idx files read) and one
+    identity per item."""
+    from .local_loader import PIXELS_ONLY, item_identity
+
+    built = []
+    for leaf in (first, second):
+        cls = _dataset_class(leaf['cfg'], 'automl_mm')
+        if cls is None:
+            return None
+        try:
+            built.append(cls(**{k: v for k, v in leaf['cfg'].items() if k not in ('type', 'pipeline', 'lazy_init')},
+                             pipeline=[]))
+        except Exception:  # noqa: BLE001 - not buildable here (files missing, a bad value): the build names it
+            return None
+    if sum(len(dataset) for dataset in built) > IDENTITY_ITEMS:
+        return None
+    seen = {}
+    for index in range(len(built[0])):
+        identity = item_identity(built[0], index)
+        if not (isinstance(identity, tuple) and identity[-1] == PIXELS_ONLY):
+            seen.setdefault(identity, index)
+    for index in range(len(built[1])):
+        first_index = seen.get(item_identity(built[1], index))
+        if first_index is not None:
+            info = built[1].get_data_info(index)
+            name = next((f'{k}={info[k]!r}' for k in ('img_path', 'img_id', 'file_name', 'source_idx')
+                         if isinstance(info, dict) and k in info), 'one data info')
+            return f'one image ({name}) at their items {first_index} and {index}'
+    return None
+
+
 def repeated_items(loader_cfg: Any, loader_key: str) -> str | None:
     """How a held-out loader (``loader_key``: OHL's reward loader, a NAS search loader, any dataset class) reads
     some of its items more than once, naming the config key, or ``None``: a repeating wrapper anywhere in it
@@ -305,7 +369,13 @@ def repeated_items(loader_cfg: Any, loader_key: str) -> str | None:
     ``oversample_thr`` > 0), a leaf dataset whose ``indices`` name a position twice (:func:`repeated_position`),
     or two leaf datasets of a ``ConcatDataset`` with the same data (:func:`_same_data`: the same annotation file,
     or the same type, image location and split) whose ``indices`` keep an item in common
-    (:func:`positions_overlap`; two leaves keeping other ``indices`` are taken as parts of it). Until the
+    (:func:`positions_overlap`; two leaves keeping other ``indices`` are taken as parts of it), positions compared
+    only within one carved split (:func:`_other_carving`): two splits of one source carved with another ``seed`` /
+    ``split_sizes`` / ``reward_size`` (or ``split='all'`` beside a part) hold other images at one position, so
+    their items are compared instead (:func:`_shared_item`, where cheap; else nothing is said, and
+    :func:`~automl_mm.engine.local_loader.check_items_once` compares them when the loader is built): by positions,
+    ``indices=[3]`` of the digits reward split of ``seed=0`` and ``indices=[8]`` of ``seed=1`` (one image,
+    ``source_idx=30``) passed, and ``indices=[1]`` of both (images 7 and 5) were refused. Until the
     forty-sixth session only equal ``indices`` were refused: ``indices=10`` and ``indices=20`` of one split scored
     its first 10 items twice. :func:`~automl_mm.engine.evaluate.evaluate_locally` scores each item read, so a
     repeated item counted twice: a COCO metric made every repeated box a false positive (lower AP), an accuracy
@@ -322,11 +392,19 @@ def repeated_items(loader_cfg: Any, loader_key: str) -> str | None:
             return f'{leaf["key"]}.indices (position {twice} named twice)'
     for i, first in enumerate(leaves):
         for second in leaves[i + 1:]:
-            if positions_overlap(first['cfg'].get('indices'), second['cfg'].get('indices')) and \
-                    _same_data(first, second):
-                same = first['cfg'].get('indices') == second['cfg'].get('indices')
-                return (f'{first["key"]} and {second["key"]} (the same data'
-                        f'{"" if same else ", their indices overlapping"})')
+            if not _same_data(first, second):
+                continue
+            differ = _other_carving(first, second)
+            if differ is None:  # one carved split: a position is the same item in both
+                if positions_overlap(first['cfg'].get('indices'), second['cfg'].get('indices')):
+                    same = first['cfg'].get('indices') == second['cfg'].get('indices')
+                    return (f'{first["key"]} and {second["key"]} (the same data'
+                            f'{"" if same else ", their indices overlapping"})')
+                continue
+            shared = _shared_item(first, second)  # positions of other carvings name other items: compare items
+            if shared is not None:
+                return (f'{first["key"]} and {second["key"]} (splits of one source carved with other {differ}, '
+                        f'both reading {shared})')
     return None
 
 
