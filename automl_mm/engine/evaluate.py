@@ -432,10 +432,12 @@ class HeldOutEvaluator:
         if not evaluator_cfg:
             raise ValueError(f'{self.owner} needs {self.evaluator_key} (or a top-level '
                              f'{" / ".join(self.evaluator_keys)}) to score the {self.purpose} split')
-        from .preflight import reads_test_split, split_mismatch
+        from .preflight import split_mismatch
+        from .preflight_eval_splits import test_split_read
 
-        if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
-            raise ValueError(f'{self.owner}: {loader_key} reads the test split (the one test_dataloader reports); '
+        test = test_split_read(loader_cfg, cfg.get('test_dataloader'), f'{loader_key}.dataset')
+        if test is not None:
+            raise ValueError(f'{self.owner}: {loader_key} reads the test split ({test}); '
                              f'the {self.purpose} split must be held out of training and never be the test split')
         from mmengine.registry import DefaultScope
 

@@ -134,46 +134,88 @@ def _same_data(held_out: dict, test: dict) -> bool:
             and _same_where(held_out, test))
 
 
+def _named(leaf: dict) -> str:
+    """A leaf dataset as a message names it: ``"train_dataloader.dataset (DigitsDataset, split='test')"``."""
+    what = f"split={leaf['split']!r}" if leaf['split'] is not None else \
+        f"ann_file={leaf['ann']!r}" if leaf['ann'] is not None else f"data {leaf['where']!r}"
+    return f"{leaf['key']} ({leaf['type']}, {what})"
+
+
+def test_split_read(loader_cfg: Any, test_loader_cfg: Any, where: str = 'dataset',
+                    test_key: str = 'test_dataloader') -> str | None:
+    """What a loader reads of the test split, as a message clause naming its leaf (``where``: its config key) and
+    why it is the test split, or ``None``: a leaf with the same data as a leaf of ``test_loader_cfg``
+    (:func:`_same_data`), ``"... reads the test split: the data test_dataloader reports (test_dataloader.dataset
+    (DigitsDataset, split='test'))"``; else a leaf with ``split='test'``, named as its class's test split that
+    ``test_key`` does not read (it reads other data, named): a split named ``'test'`` is the part its data set holds
+    out for testing. Until the forty-sixth session both were told as "the one test_dataloader reports", also where
+    ``test_dataloader`` read another data set (a digits test split trained on beside a Fashion-MNIST test loader)."""
+    found = _test_leaf_read(loader_cfg, test_loader_cfg, where, test_key)
+    if found is None:
+        return None
+    leaf, same, test = found
+    if same is not None:
+        return f'{_named(leaf)} reads the test split: the data {test_key} reports ({_named(same)})'
+    reported = '; '.join(_named(t) for t in test) or 'no dataset'
+    return (f"{_named(leaf)} reads the test split of {leaf['type']} (split='test', the part it holds out for "
+            f'testing), though {test_key} reports other data ({reported})')
+
+
+def _test_leaf_read(loader_cfg: Any, test_loader_cfg: Any, where: str,
+                    test_key: str) -> tuple[dict, dict | None, list[dict]] | None:
+    """``(leaf, the leaf of test_loader_cfg with its data or None, the test loader's leaves)`` for the first leaf
+    of the loader reading the test split (:func:`test_split_read`), or ``None``."""
+    leaves = _leaf_splits(loader_cfg, where)
+    test = _leaf_splits(test_loader_cfg, f'{test_key}.dataset')
+    for leaf in leaves:
+        same = next((t for t in test if _same_data(leaf, t)), None)
+        if same is not None:
+            return leaf, same, test
+    return next(((leaf, None, test) for leaf in leaves if leaf['split'] == 'test'), None)
+
+
 def reads_test_split(loader_cfg: Any, test_loader_cfg: Any) -> bool:
-    """Whether a held-out (reward / search) loader reads test images: a leaf dataset with ``split='test'``, or one
-    with the same data as a leaf of ``test_loader_cfg`` (:func:`_same_data`; paths compared resolved, so
-    ``data/x`` and ``data/x/`` or ``data/`` + ``x/ann.json`` are one file, and a copy of an annotation file or of
-    an ``ImageFolderDataset`` folder under another path is the same data; wrappers looked through)."""
-    held_out = _leaf_splits(loader_cfg)
-    if any(leaf['split'] == 'test' for leaf in held_out):
-        return True
-    test = _leaf_splits(test_loader_cfg)
-    return any(_same_data(h, t) for h in held_out for t in test)
+    """Whether a held-out (reward / search) loader reads test images (:func:`test_split_read`): a leaf dataset with
+    ``split='test'``, or one with the same data as a leaf of ``test_loader_cfg`` (:func:`_same_data`; paths
+    compared resolved, so ``data/x`` and ``data/x/`` or ``data/`` + ``x/ann.json`` are one file, and a copy of an
+    annotation file or of an ``ImageFolderDataset`` folder under another path is the same data; wrappers looked
+    through)."""
+    return test_split_read(loader_cfg, test_loader_cfg) is not None
 
 
 def check_not_trained_on_test(cfg: Any, test_only: bool) -> None:
     """Refuse a ``train_dataloader`` that reads the test split: a leaf dataset (wrappers looked through: a
     ``ConcatDataset`` of the training and test splits) with ``split='test'`` or the same data as a leaf of
-    ``test_dataloader`` (:func:`_same_data`, as :func:`reads_test_split` judges a held-out loader). The reward and
-    search loaders were refused the test split, the training loader was not: a digits config training on
+    ``test_dataloader`` (:func:`test_split_read`, as :func:`reads_test_split` judges a held-out loader). The reward
+    and search loaders were refused the test split, the training loader was not: a digits config training on
     ``ConcatDataset([train split, test split])`` passed the config check and reported the accuracy of images it
     trained on, silently. Not for ``test_only`` (a test run trains nothing).
 
     Raises:
-        ConfigCheckError: naming the leaf's key (``train_dataloader.dataset.datasets.1``) and its split.
+        ConfigCheckError: naming the leaf's key (``train_dataloader.dataset.datasets.1``), its split, and the leaf
+            of ``test_dataloader`` with its data, or (a ``split='test'`` of other data) what ``test_dataloader``
+            reads instead.
     """
     if test_only or not isinstance(cfg.get('train_dataloader'), dict):
         return
-    test = _leaf_splits(cfg.get('test_dataloader'))
-    for leaf in _leaf_splits(cfg.get('train_dataloader'), 'train_dataloader.dataset'):
-        if leaf['split'] == 'test' or any(_same_data(leaf, t) for t in test):
-            what = f"split={leaf['split']!r}" if leaf['split'] is not None else \
-                f"ann_file={leaf['ann']!r}" if leaf['ann'] is not None else f"data {leaf['where']!r}"
-            raise ConfigCheckError(
-                f'{leaf["key"]} ({leaf["type"]}, {what}) reads the test split (the one test_dataloader reports): '
-                'the model would train on the images it is tested on, and the test score would be of training '
-                'images. Train on a split held out of test (remove it from train_dataloader)')
+    found = test_split_read(cfg.get('train_dataloader'), cfg.get('test_dataloader'), 'train_dataloader.dataset')
+    if found is None:
+        return
+    if _test_leaf_read(cfg.get('train_dataloader'), cfg.get('test_dataloader'), 'train_dataloader.dataset',
+                       'test_dataloader')[1] is not None:
+        why = ('the model would train on the images it is tested on, and the test score would be of training '
+               'images. Train on a split held out of test (remove it from train_dataloader)')
+    else:
+        why = ('the model would train on the images held out to test it, so no test of it on that split would be '
+               "of unseen images. Train on split='train' (remove it from train_dataloader)")
+    raise ConfigCheckError(f'{found}: {why}')
 
 
 def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
-    if reads_test_split(loader_cfg, cfg.get('test_dataloader')):
-        raise ConfigCheckError(f'{loader_key} reads the test split (the one test_dataloader reports): rewards and '
-                               'search scores must come from a split held out of training, never from the test split')
+    found = test_split_read(loader_cfg, cfg.get('test_dataloader'), f'{loader_key}.dataset')
+    if found is not None:
+        raise ConfigCheckError(f'{loader_key} reads the test split ({found}): rewards and search scores must come '
+                               'from a split held out of training, never from the test split')
 
 
 def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:

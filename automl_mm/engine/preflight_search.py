@@ -111,15 +111,16 @@ def _check_bn_loader(cfg: Any, bn_loader: Any, bn_key: str, reward_loader: Any, 
     listed under another COCO annotation file are found image by image
     (:func:`~automl_mm.engine.preflight_coco.check_shared_folders`). Raises :class:`ConfigCheckError` naming
     ``bn_key``."""
-    from .preflight_eval_splits import reads_test_split
+    from .preflight_eval_splits import reads_test_split, test_split_read
 
     if not isinstance(bn_loader, dict):
         return
     fix = (f'Give {bn_key} clean training images, or leave it out (train_dataloader read with the '
            'test_pipeline)')
-    if reads_test_split(bn_loader, cfg.get('test_dataloader')):
-        raise ConfigCheckError(f'{bn_key} reads the test split (the one test_dataloader reports): BN statistics '
-                               f're-estimated on test images leak them into every reward. {fix}')
+    test = test_split_read(bn_loader, cfg.get('test_dataloader'), f'{bn_key}.dataset')
+    if test is not None:
+        raise ConfigCheckError(f'{bn_key} reads the test split ({test}): BN statistics re-estimated on test images '
+                               f'leak them into every reward. {fix}')
     if reads_test_split(bn_loader, reward_loader):
         raise ConfigCheckError(f'{bn_key} reads the reward split ({reward_key}): BN statistics re-estimated on the '
                                f'images being scored fit them, so the rewards read high. {fix}')

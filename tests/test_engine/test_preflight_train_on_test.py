@@ -95,3 +95,39 @@ def test_a_detector_training_on_a_file_holding_the_test_images_fails_at_start(co
     cfg.train_dataloader.dataset.ann_file = rest  # the disjoint part: passes
     assert len(json.load(open(rest))['images']) == 5
     check_config(cfg)
+
+
+def test_a_test_split_of_other_data_than_the_test_loader_is_named_as_such(tmp_path):
+    """A training (or reward) dataset with ``split='test'`` was refused as reading "the test split (the one
+    test_dataloader reports)" also where ``test_dataloader`` read another data set: a digits test split trained on
+    beside a Fashion-MNIST test loader. The message now names what each reads and why the split is refused."""
+    import automl_mm.datasets  # noqa: F401  (registers the datasets)
+    from automl_mm.engine.preflight_eval_splits import check_held_out, check_not_trained_on_test
+    from tests.test_datasets.test_fashion_mnist import write_fashion
+
+    digits = dict(type='DigitsDataset', img_size=8, pipeline=[])
+    fashion = dict(type='FashionMNISTDataset', split='test', data_root=write_fashion(tmp_path / 'fm'), pipeline=[])
+    cfg = Config(dict(train_dataloader=dict(batch_size=4, dataset=dict(
+        type='ConcatDataset', datasets=[dict(digits, split='train'), dict(digits, split='test')])),
+        test_dataloader=dict(batch_size=4, dataset=fashion)))
+    with pytest.raises(ConfigCheckError) as error:
+        check_not_trained_on_test(cfg, False)
+    assert str(error.value) == (
+        "train_dataloader.dataset.datasets.1 (DigitsDataset, split='test') reads the test split of DigitsDataset "
+        "(split='test', the part it holds out for testing), though test_dataloader reports other data "
+        "(test_dataloader.dataset (FashionMNISTDataset, split='test')): the model would train on the images held out "
+        "to test it, so no test of it on that split would be of unseen images. Train on split='train' (remove it "
+        'from train_dataloader)')
+    with pytest.raises(ConfigCheckError, match=r"^reward_dataloader reads the test split \(reward_dataloader\.dataset "
+                                               r"\(DigitsDataset, split='test'\) reads the test split of DigitsDataset "
+                                               r".*though test_dataloader reports other data "
+                                               r"\(test_dataloader\.dataset \(FashionMNISTDataset, split='test'\)\)\): "
+                                               r'rewards'):
+        check_held_out(cfg, dict(dataset=dict(digits, split='test')), 'reward_dataloader', None, 'reward_evaluator')
+    # the test loader's own data: named as that
+    cfg.test_dataloader.dataset = dict(digits, split='test')
+    with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset\.datasets\.1 \(DigitsDataset, "
+                                               r"split='test'\) reads the test split: the data test_dataloader "
+                                               r"reports \(test_dataloader\.dataset \(DigitsDataset, split='test'\)\): "
+                                               r'the model would train on the images it is tested on'):
+        check_not_trained_on_test(cfg, False)
