@@ -21,17 +21,28 @@ RULES = ('greater', 'less')
 LESS_NAMES = ('loss', 'error', 'err', 'mae', 'mse', 'rmse', 'nll', 'distance', 'epe', 'nme', 'fid', 'kid', 'lpips',
               'wer', 'cer')
 
+# Higher-is-better metric names, read on the metric's own name (the key's last token): mmengine's
+# ``CheckpointHook._default_greater_keys`` that are whole words (``'AR@'`` is not one), and the per-class AP /
+# recall of mmdet's classwise metrics. A key ending in one of them is ``'greater'`` whatever precedes it: mmdet's
+# ``CocoMetric`` / ``LVISMetric`` / ``OVCocoMetric(classwise=True)`` report class ``name``'s AP as
+# ``f'{prefix}/{name}_precision'``, so the class name (``'loss'``, ``'error'``, ``'mse'`` ...) is a token of the key.
+GREATER_NAMES = tuple(k.lower() for k in CheckpointHook._default_greater_keys if k.isalnum()) + ('ap', 'recall')
+
 
 def infer_rule(key: str) -> str:
     """The rule of metric ``key``, mmengine's ``CheckpointHook._init_rule`` order with :data:`LESS_NAMES` added:
 
     1. ``key`` (lower-cased) equals one of mmengine's greater keys → ``'greater'``; equals one of its less keys
        → ``'less'``;
-    2. a token of ``key`` is one of :data:`LESS_NAMES` → ``'less'`` (``'top1_error'``, ``'PCK/EPE'``,
-       ``'FID-Full-50k/fid'``);
-    3. one of mmengine's greater keys (``acc``, ``top``, ``mAP``, ...) is a substring → ``'greater'``; one of its
+    2. the metric's own name, the last token of ``key`` (split at ``/``, ``_``, ``.``, ``-``, ``@``, spaces), is
+       one of :data:`LESS_NAMES` → ``'less'`` (``'top1_error'``, ``'mAP_loss'``); one of :data:`GREATER_NAMES`
+       → ``'greater'`` (``'coco/loss_precision'``: the AP of mmdet's class ``'loss'``, ``classwise=True``; mmengine
+       reads it ``'greater'`` too, by its substring ``precision``);
+    3. another token of ``key`` is one of :data:`LESS_NAMES` → ``'less'`` (``'val/loss_cls'``, ``'PCK/EPE'``,
+       ``'error/top1'``);
+    4. one of mmengine's greater keys (``acc``, ``top``, ``mAP``, ...) is a substring → ``'greater'``; one of its
        less keys (``loss``) is a substring → ``'less'``;
-    4. otherwise ``'greater'`` (mmengine refuses such a key; here the metric is maximised as before the rule
+    5. otherwise ``'greater'`` (mmengine refuses such a key; here the metric is maximised as before the rule
        existed, e.g. ``'log_likelihood/mean'``).
     """
     if not isinstance(key, str):
@@ -43,7 +54,12 @@ def infer_rule(key: str) -> str:
         return 'greater'
     if lc in less:
         return 'less'
-    if any(t in LESS_NAMES for t in re.split(r'[/_.\-@\s]+', lc)):
+    tokens = [t for t in re.split(r'[/_.\-@\s]+', lc) if t]
+    if tokens and tokens[-1] in LESS_NAMES:
+        return 'less'
+    if tokens and tokens[-1] in GREATER_NAMES:
+        return 'greater'
+    if any(t in LESS_NAMES for t in tokens):
         return 'less'
     if any(k in lc for k in greater):
         return 'greater'

@@ -42,3 +42,26 @@ def test_the_config_check_refuses_a_bad_rule_before_the_run():
     nas.train_cfg.metric_rule = 'min'
     with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_rule must be .* got 'min'"):
         check_config(nas)
+
+
+@pytest.mark.parametrize('key', ['coco/loss_precision', 'coco/error_precision', 'lvis/mse_precision',
+                                 'coco/traffic light_precision', 'coco/loss_AP'])
+def test_a_per_class_precision_of_a_class_named_like_a_loss_is_greater(key):
+    """mmdet's ``CocoMetric(classwise=True)`` reports class ``name``'s AP as ``f'coco/{name}_precision'``; the
+    class name ('loss', 'error', 'mse') is not the metric's name: OHL picking the copy of the lowest AP would pick
+    the worst copy."""
+    from automl_mm.ohl.reward import RewardScorer
+
+    assert infer_rule(key) == 'greater'
+    scorer = RewardScorer(key)
+    assert (scorer.rule, scorer.sign) == ('greater', 1.0)
+    # the NAS loops' train_cfg.metric_rule=None resolves the same way (SearchLoopBase: resolve_rule)
+    assert resolve_rule(None, key, 'train_cfg.metric_rule', 'train_cfg.metric_key') == 'greater'
+
+
+@pytest.mark.parametrize('key', ['loss', 'val/loss_cls', 'mAP_loss', 'coco/precision_loss', 'top1_error'])
+def test_a_real_loss_key_stays_less(key):
+    from automl_mm.ohl.reward import RewardScorer
+
+    assert infer_rule(key) == 'less'
+    assert RewardScorer(key).rule == 'less'
