@@ -69,7 +69,9 @@ concept, and the public names stay importable from here.
     (:func:`~automl_mm.engine.preflight_eval_splits.check_not_trained_on_test`);
   - ``val_evaluator`` / ``test_evaluator``'s COCO metric scores the annotation file its loader reads
     (:func:`split_mismatch`) and every image of it once (a ``dataset.indices`` subset of the file, or a wrapper
-    repeating its images, is refused, :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`;
+    repeating its images, is refused, :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`; a
+    shuffling sampler is refused where the metric pairs results with images by order, ``CocoMetric``'s
+    ``proposal_fast``: :func:`~automl_mm.engine.preflight_metric_order.check_metric_order`;
     held-out loaders are checked against the test split with :func:`reads_test_split`, all in
     :mod:`~automl_mm.engine.preflight_eval_splits`); before it,
     with each loader / metric pair (these and the OHL reward / NAS search pairs above), a loader of several COCO
@@ -122,6 +124,7 @@ from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_d
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_masks import check_mask_format
+from .preflight_metric_order import check_metric_order
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_neck_widths
 from .preflight_ohl import check_ohl_config
@@ -222,6 +225,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         _check_split(cfg.get(f'{scored}_dataloader'), f'{scored}_dataloader', cfg.get(f'{scored}_evaluator'),
                      f'{scored}_evaluator')
     check_scored_subsets(cfg, files, test_only, split)
+    check_metric_order(cfg, scope, test_only, split)
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',

@@ -1,0 +1,92 @@
+"""A val / test loader that shuffles is refused where its metric pairs results with images by their order (part of
+:func:`automl_mm.engine.preflight.check_config`).
+
+mmdet's ``CocoMetric(metric='proposal_fast')`` (and its subclasses: ``LVISMetric``, automl_mm's
+``UnroundedCocoMetric``) with an ``ann_file`` computes its recall in ``fast_eval_recall`` (mmdet 3.3,
+``coco_metric.py``): ``pred_bboxes = [result['bboxes'] for result in results]`` paired position by position with
+the ground truth of ``self.img_ids[i]``, the images of the annotation file in file order
+(``COCO.get_img_ids()``). The results come in the loader's sampler order (mmengine's ``collect_results`` keeps it
+across ranks), so a ``DefaultSampler`` that shuffles (its default, ``shuffle=True``) scored each image's proposals
+against another image's boxes: perfect proposals of 3 images of one box each, read in the order [2, 0, 1],
+scored AR@100 0.0 instead of 1.0, silently (images of unequal box counts stop mmdet 3.3's ``eval_recalls`` under
+numpy >= 1.24, which refuses to stack their IoU matrices). The other COCO metrics pair by each result's ``img_id`` and
+take any order; so does ``proposal_fast`` without ``ann_file`` (mmdet builds the ground truth from the results,
+in their order). OHL's reward loader and the NAS search loaders are read in order already
+(:func:`~automl_mm.engine.local_loader.check_local_loader` refuses a shuffling sampler there).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_walk import SPLITS, ConfigCheckError, evaluator_metrics
+
+#: The ``metric`` of mmdet's ``CocoMetric`` that pairs results with the annotation file's images by position.
+ORDERED_COCO_METRICS = ('proposal_fast', )
+
+
+def _is_coco_metric(metric: dict, scope: str | None) -> bool:
+    """Whether ``metric`` builds mmdet's ``CocoMetric`` or a subclass (``LVISMetric``, ``UnroundedCocoMetric``);
+    by name (``'coco'`` / ``'lvis'`` in it) where the type cannot be resolved here."""
+    from automl_mm.registry import METRICS, registered_class
+
+    kind = metric.get('type')
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, scope)
+    except KeyError:
+        cls = None
+    try:
+        from mmdet.evaluation.metrics import CocoMetric
+    except ImportError:  # no mmdet: no CocoMetric to build either
+        return False
+    if isinstance(cls, type):
+        return issubclass(cls, CocoMetric)
+    name = config_type_name(metric).lower()
+    return 'coco' in name or 'lvis' in name
+
+
+def ordered_metric(metric: Any, scope: str | None) -> str | None:
+    """The ``metric`` of a metric config that pairs results with images by their order
+    (:data:`ORDERED_COCO_METRICS` of a ``CocoMetric`` with an ``ann_file``), or ``None``."""
+    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str):
+        return None
+    kinds = metric.get('metric', 'bbox')
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    ordered = next((k for k in kinds if k in ORDERED_COCO_METRICS), None)
+    return ordered if ordered is not None and _is_coco_metric(metric, scope) else None
+
+
+def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test') -> None:
+    """Refuse a val / test loader whose sampler shuffles (mmengine's ``DefaultSampler`` without ``shuffle=False``:
+    its default is ``True``) where its evaluator has a metric that pairs results with images by order
+    (:func:`ordered_metric`). ``test_only``, ``split``: check only ``{split}_dataloader`` (as
+    :func:`automl_mm.engine.preflight.check_config`).
+
+    Raises:
+        ConfigCheckError: naming ``{split}_dataloader.sampler.shuffle``, the metric's config key, its type and
+            ``metric``.
+    """
+    for scored in (split, ) if test_only else SPLITS:
+        loader_key, evaluator_key = f'{scored}_dataloader', f'{scored}_evaluator'
+        loader = cfg.get(loader_key)
+        sampler = loader.get('sampler') if isinstance(loader, dict) else None
+        if not isinstance(sampler, dict) or config_type_name(sampler) != 'DefaultSampler' \
+                or sampler.get('shuffle', True) is False:
+            continue
+        evaluator = cfg.get(evaluator_key)
+        metrics = evaluator_metrics(evaluator)
+        listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
+        for j, metric in enumerate(metrics):
+            ordered = ordered_metric(metric, scope)
+            if ordered is None:
+                continue
+            where = f'{evaluator_key}[{j}]' if listed else evaluator_key
+            given = (f'shuffle={sampler["shuffle"]!r}' if 'shuffle' in sampler
+                     else 'no shuffle (DefaultSampler shuffles by default)')
+            raise ConfigCheckError(
+                f'{loader_key}.sampler.shuffle: {loader_key}.sampler is DefaultSampler with {given}, but {where} '
+                f"({config_type_name(metric)}, metric={ordered!r}) pairs the i-th result with the i-th image of its "
+                f"ann_file (mmdet's fast_eval_recall): read in a shuffled order, each image's proposals would be "
+                f"scored against another image's boxes, a silently wrong recall. Set {loader_key}.sampler="
+                "dict(type='DefaultSampler', shuffle=False)")
