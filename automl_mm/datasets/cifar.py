@@ -83,13 +83,14 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images), labels.astype(np.int64)
 
 
-def _training_digests(data_root: Any) -> tuple[str, str] | None:
+def _training_digests(data_root: Any, files: tuple[str, ...] = _TRAIN_FILES) -> tuple[str, str] | None:
     """``(digest of the training images, digest of the training images and labels)`` of the batch files of
-    ``data_root`` (:func:`~automl_mm.datasets.content.array_digest`), computed once per folder and state of its
-    files (modification times and sizes); ``None`` where the batches are missing or unreadable."""
+    ``data_root`` (:func:`~automl_mm.datasets.content.array_digest`; ``files``: the training batches, or
+    ``_TEST_FILES`` for the test batch's), computed once per folder and state of its files (modification times and
+    sizes); ``None`` where the batches are missing or unreadable."""
     if not isinstance(data_root, (str, os.PathLike)):
         return None
-    paths = [osp.join(data_root, name) for name in _TRAIN_FILES]
+    paths = [osp.join(data_root, name) for name in files]
     try:
         stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
     except OSError:
@@ -178,6 +179,16 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         any two of their splits share images whatever their arguments. ``None`` as :meth:`split_source`; the
         batches are read once for both."""
         found = _training_digests(data_root)
+        return found and found[0]
+
+    def item_source(self) -> str | None:
+        """The images this split's ``source_idx`` indexes, for
+        :func:`~automl_mm.engine.local_loader.item_identity`: a digest of the images of the batches it reads (the
+        five training batches for ``'train'`` / ``'reward'``, ``test_batch`` for ``'test'``;
+        :func:`~automl_mm.datasets.content.array_digest`, so a copy of the batches is the same source), or
+        ``None`` where they are unreadable. Cost: the batches read and hashed once per folder and state of its
+        files."""
+        found = _training_digests(self.data_root, _TEST_FILES if self.split == 'test' else _TRAIN_FILES)
         return found and found[0]
 
     def load_data_list(self) -> list[dict]:

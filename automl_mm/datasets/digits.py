@@ -104,6 +104,11 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
                               'source_idx': int(i)})
         return data_list
 
+    def item_source(self) -> str:
+        """The images ``source_idx`` indexes, for :func:`~automl_mm.engine.local_loader.item_identity`:
+        scikit-learn's bundled digits (every split, seed and ``img_size`` reads the same 1,797 source images)."""
+        return 'sklearn.datasets.load_digits'
+
     def prepare_data(self, idx: int) -> dict:
         data = self.get_data_info(idx)
         # get_data_info deep-copies, so transforms may modify the image in place.

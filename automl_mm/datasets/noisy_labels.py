@@ -167,6 +167,12 @@ class NoisyLabelDataset:
             raise ValueError(f'item {idx} has gt_label={label}, outside [0, num_classes={self.num_classes})')
         return label
 
+    def item_source(self):
+        """The wrapped dataset's ``item_source()`` (the images its ``source_idx`` indexes; the labels flipped here
+        leave the image the same), or ``None`` where it has none."""
+        get = getattr(self.dataset, 'item_source', None)
+        return get() if callable(get) else None
+
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
         """The wrapped dataset's (noisy) data info of item ``idx``."""

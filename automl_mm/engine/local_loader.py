@@ -187,8 +187,27 @@ _IMAGE_KEYS = ('img_path', 'img_id', 'file_name', 'source_idx', 'img')
 PIXELS_ONLY = 'pixels only'
 
 
+#: The first element of an :func:`item_identity` told by the source image an item is made from
+#: (:func:`_source_image`).
+SOURCE_IMAGE = 'source image'
+
+
+def _source_image(dataset, info) -> Hashable | None:
+    """``(SOURCE_IMAGE, source, source_idx)`` for a data info with a ``source_idx`` of a dataset naming the images
+    it indexes (``dataset.item_source()``, not ``None``: DigitsDataset, FashionMNISTDataset, CIFAR10Dataset and
+    NoisyLabelDataset over one of them), so one source image is one item whatever pixels it is read into (another
+    ``img_size``, another in-memory transform at load) or label it is given; else ``None`` (told by its data info,
+    :func:`_stored_item`)."""
+    if not (isinstance(info, dict) and 'source_idx' in info):
+        return None
+    get = getattr(dataset, 'item_source', None)
+    source = get() if callable(get) else None
+    return None if source is None else (SOURCE_IMAGE, source, int(info['source_idx']))
+
+
 def _stored_item(dataset, index: int) -> Hashable | None:
-    """What ``dataset`` stores as its item ``index``: its class and a BLAKE2b (16 bytes) of the pickle of its
+    """What ``dataset`` stores as its item ``index``: the source image it is made from where the dataset names its
+    source (:func:`_source_image`); else its class and a BLAKE2b (16 bytes) of the pickle of its
     ``get_data_info(index)`` (mmengine's data info: the image path or in-memory image, its annotations and source
     index; ``sample_idx``, the position ``get_data_info`` adds, left out), followed by ``index`` where the data info
     names no image (none of :data:`_IMAGE_KEYS`: a dataset whose items are made from their position, whose equal
@@ -200,6 +219,9 @@ def _stored_item(dataset, index: int) -> Hashable | None:
         return None
     try:
         info = get(index)
+        source = _source_image(dataset, info)
+        if source is not None:
+            return source
         if isinstance(info, dict):
             info = {key: value for key, value in info.items() if key != 'sample_idx'}
         digest = hashlib.blake2b(pickle.dumps(info, protocol=4), digest_size=16).digest()
@@ -218,7 +240,10 @@ def item_identity(dataset, index: int) -> Hashable:
     from another position: mmengine's ``RepeatDataset`` and ``ClassBalancedDataset`` (their
     ``_get_ori_dataset_idx``), torch's ``Subset`` (a ``num_batch_per_epoch`` slice, :func:`build_local_loader`) and
     ``ConcatDataset`` (mmengine's and mmdet's too: the part holding ``index``). The item of the dataset reached
-    is identified by its content (:func:`_stored_item`: its class and a digest of its data info, ``img_path`` /
+    is identified by the source image it is made from where its dataset names the images its ``source_idx``
+    indexes (:func:`_source_image`: a digits image read at ``img_size=8`` and at ``16`` is one item; until the
+    forty-sixth session their other pixels made them two, so two parts of a reward loader sharing it passed),
+    else by its content (:func:`_stored_item`: its class and a digest of its data info, ``img_path`` /
     ``img_id`` / ``source_idx``, annotations and in-memory image; and its position where the data info names no
     image), so two dataset objects built from one config (a ``ConcatDataset`` listing one split twice) or two
     overlapping splits of one file give the images they share one identity, and two different splits of one file,
@@ -231,6 +256,13 @@ def item_identity(dataset, index: int) -> Hashable:
         dataset: A dataset, wrapped or not.
         index: An index of ``dataset`` (0 <= index < len(dataset)).
     """
+    dataset, index = _stored_at(dataset, index)
+    stored = _stored_item(dataset, index)
+    return stored if stored is not None else (id(dataset), index)
+
+
+def _stored_at(dataset, index: int) -> tuple:
+    """The dataset and index that ``dataset[index]`` reads, through the wrappers :func:`item_identity` follows."""
     while True:
         if getattr(dataset, '_fully_initialized', True) is False:  # mmengine's lazily initialised wrappers
             dataset.full_init()
@@ -244,8 +276,7 @@ def item_identity(dataset, index: int) -> Hashable:
             # mmengine's RepeatDataset / ClassBalancedDataset
             dataset, index = dataset.dataset, int(dataset._get_ori_dataset_idx(index))
         else:
-            stored = _stored_item(dataset, int(index))
-            return stored if stored is not None else (id(dataset), int(index))
+            return dataset, int(index)
 
 
 def check_items_once(dataset, key: str) -> None:
@@ -268,7 +299,8 @@ def check_items_once(dataset, key: str) -> None:
             continue  # equal pixels and labels at two positions: two images of equal bytes, as like as not
         first = seen.setdefault(identity, index)
         if first != index:
-            info = dataset.get_data_info(index) if callable(getattr(dataset, 'get_data_info', None)) else {}
+            leaf, at = _stored_at(dataset, index)  # torch's ConcatDataset has no get_data_info
+            info = leaf.get_data_info(at) if callable(getattr(leaf, 'get_data_info', None)) else {}
             name = next((f'{k}={info[k]!r}' for k in ('img_path', 'img_id', 'file_name', 'source_idx')
                          if isinstance(info, dict) and k in info), 'the same data info')
             raise ValueError(f'{key}.dataset reads one image at its indices {first} and {index} ({name}), but {key} '
