@@ -49,7 +49,7 @@ def check_loss_holders(model: Any) -> None:
 CLASSIFICATION_LOSSES = ('loss_cls', 'loss_module')
 
 
-def _scores_given(holder: Any, child_name: str) -> int | None:
+def scores_given(holder: Any, child_name: str) -> int | None:
     """How many scores per row ``holder`` gives its classification loss: an mmdet dense or DETR head's
     ``cls_out_channels``, an mmdet bbox head's ``fc_cls.out_features`` (``num_classes + 1`` for a softmax loss),
     an automl_mm / mmpretrain classification head's ``num_classes``; ``None`` where unknown."""
@@ -64,7 +64,7 @@ def _scores_given(holder: Any, child_name: str) -> int | None:
 
 def check_class_weights(model: Any) -> None:
     """Raise if a classification loss of ``model`` (``loss_cls`` / ``loss_module``) has a ``class_weight`` of
-    another length than the scores its head gives it (:func:`_scores_given`): the first training iteration
+    another length than the scores its head gives it (:func:`scores_given`): the first training iteration
     stopped in ``F.cross_entropy``, naming no key.
 
     Raises:
@@ -83,7 +83,7 @@ def check_class_weights(model: Any) -> None:
             weights = getattr(loss, 'class_weight', None) if isinstance(loss, nn.Module) else None
             if weights is None or isinstance(weights, (str, bytes, numbers.Number)) or not hasattr(weights, '__len__'):
                 continue
-            expected = _scores_given(holder, child_name)
+            expected = scores_given(holder, child_name)
             if expected is None or len(weights) == expected:
                 continue
             key = '.'.join(['model', *([name] if name else []), 'loss' if child_name == 'loss_module' else child_name,

@@ -25,12 +25,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from automl_mm.models.losses import (
+    AvgNonIgnoreAttribute,
     CheckedFloat,
     ClassWeightAttribute,
     IgnoreIndexAttribute,
     _check_inputs,
     _check_reduction,
-    check_avg_non_ignore,
     check_ignore_index,
     class_weight_tensor,
     ignore_and_reduce,
@@ -269,6 +269,7 @@ class AMLFSLoss(nn.Module):
     loss_weight = CheckedFloat(lambda v: math.isfinite(v) and v >= 0, 'a finite number >= 0', interval=NON_NEGATIVE)
     class_weight = ClassWeightAttribute()
     ignore_index = IgnoreIndexAttribute()
+    avg_non_ignore = AvgNonIgnoreAttribute()
 
     def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
                  scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0,
@@ -279,7 +280,7 @@ class AMLFSLoss(nn.Module):
         self.parametrisation = check_parametrisation(parametrisation)
         self.scale, self.eps, self.loss_weight = scale, eps, loss_weight
         self.class_weight, self.ignore_index = class_weight, ignore_index
-        self.avg_non_ignore = check_avg_non_ignore('AMLFSLoss', avg_non_ignore)
+        self.avg_non_ignore = avg_non_ignore
         warn_ignored_in_mean('AMLFSLoss', self.ignore_index, self.avg_non_ignore, 'mean')
         self.register_buffer('_theta', self.cross_entropy_theta())
         if theta is not None:

@@ -152,7 +152,14 @@ def check_ignore_index(name: str, value: Any) -> int | None:
 
 class ClassWeightAttribute:
     """A loss's ``class_weight``, checked and converted (:func:`load_class_weight`) on every write: the
-    constructor's and an attribute write (mmdet's ``DETRHead``, an OHL ``SetAttributesHook``)."""
+    constructor's and an attribute write (mmdet's ``DETRHead``, an OHL ``SetAttributesHook``).
+
+    :meth:`check` is the same check without the write: an OHL space's start-of-run checks
+    (:func:`~automl_mm.ohl.value_ranges.check_accepted`) give it each choice, and a whole list with one element
+    replaced for an element path (``...loss.class_weight.3``). ``interval``: the range of each weight (>= 0), which
+    a Gaussian's draws are compared with (:func:`~automl_mm.ohl.value_ranges.check_draws`)."""
+
+    interval = NON_NEGATIVE
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = f'_checked_{name}'
@@ -161,18 +168,42 @@ class ClassWeightAttribute:
         return self if obj is None else obj.__dict__.get(self.slot)
 
     def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.slot] = load_class_weight(type(obj).__name__, value)
+        obj.__dict__[self.slot] = self.check(obj, value)
+
+    def check(self, obj: Any, value: Any) -> Any:
+        """``value`` as a write to ``obj`` would keep it, without writing.
+
+        Raises:
+            ValueError: as :func:`load_class_weight` (``FileNotFoundError`` for a path that is no file).
+        """
+        return load_class_weight(type(obj).__name__, value)
 
 
 class IgnoreIndexAttribute(ClassWeightAttribute):
     """A loss's ``ignore_index``, checked (:func:`check_ignore_index`) on every write."""
 
-    def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.slot] = check_ignore_index(type(obj).__name__, value)
+    interval = None
+
+    def check(self, obj: Any, value: Any) -> Any:
+        return check_ignore_index(type(obj).__name__, value)
+
+
+class AvgNonIgnoreAttribute(ClassWeightAttribute):
+    """A loss's ``avg_non_ignore``, checked (:func:`check_avg_non_ignore`) on every write: an attribute write of
+    ``'no'`` (truthy) averaged over the rows not ignored, silently."""
+
+    interval = None
+
+    def check(self, obj: Any, value: Any) -> Any:
+        return check_avg_non_ignore(type(obj).__name__, value)
 
 
 def check_avg_non_ignore(name: str, value: Any) -> bool:
-    """``avg_non_ignore`` (mmdet's key), which must be a bool (``'no'`` would be truthy)."""
+    """``avg_non_ignore`` (mmdet's key), which must be a bool (``'no'`` would be truthy).
+
+    Raises:
+        ValueError: a value that is not ``True`` or ``False``, naming ``avg_non_ignore``.
+    """
     if not isinstance(value, bool):
         raise ValueError(f'{name}: avg_non_ignore must be True or False, got {value!r}')
     return value
@@ -320,6 +351,7 @@ class _ClassificationLoss(nn.Module):
     loss_weight = CheckedFloat(_finite_at_least(0.0), 'a finite number >= 0', interval=NON_NEGATIVE)
     class_weight = ClassWeightAttribute()
     ignore_index = IgnoreIndexAttribute()
+    avg_non_ignore = AvgNonIgnoreAttribute()
     #: whether ``(N, C)`` float class probabilities are taken as the target (CrossEntropyLoss, LabelSmoothingLoss)
     takes_probabilities = False
 
@@ -337,7 +369,7 @@ class _ClassificationLoss(nn.Module):
         self.loss_weight = loss_weight
         self.class_weight = class_weight
         self.ignore_index = ignore_index
-        self.avg_non_ignore = check_avg_non_ignore(name, avg_non_ignore)
+        self.avg_non_ignore = avg_non_ignore
         warn_ignored_in_mean(name, self.ignore_index, self.avg_non_ignore, reduction)
 
     def _per_row(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,10 @@ module's ``loss_weight`` (mmdet's and mmpretrain's losses keep a plain float) is
 ascends that loss, silently; an augmentation op's ``magnitude`` lies in its ``magnitude_range``; an mmengine
 parameter scheduler's ``eta_min`` in the range of the key it schedules, its ``gamma`` >= 0 and its factors in
 [0, 1] (:func:`_scheduler_range`).
+A loss's ``class_weight`` (:class:`~automl_mm.models.losses.ClassWeightAttribute`) has each weight >= 0, one
+element of it (``...class_weight.3``) too. Targets that check their own writes (a loss's ``class_weight``,
+``ignore_index``, ``avg_non_ignore``) are also given each choice, and an element path the whole list with that
+element replaced, without writing (:func:`check_accepted`).
 Other targets have no known range and are not checked.
 """
 from __future__ import annotations
@@ -296,7 +300,81 @@ def target_ranges(runner: Any, path: str) -> list[tuple[Interval, str]]:
             found.append(optimizer_key_range(node, name))
         elif isinstance(name, str):
             found.append(attribute_range(node, name))
+    for owner, name, _ in _checked_elements(runner, path):  # class_weight.3: the range of each weight
+        found.append(attribute_range(owner, name))
     return [f for f in found if f is not None]
+
+
+def _chains(runner: Any, path: str) -> list[list[tuple[str, Any]]]:
+    """The chains of ``path`` to its value (:func:`~automl_mm.ohl.attributes.path_chains`); none for an optimiser
+    group or base-form path (checked by the optimiser's rules) or one that does not resolve (named elsewhere)."""
+    from .attributes import path_chains
+
+    if group_key(path) is not None:
+        return []
+    try:
+        return path_chains(runner, path)
+    except ValueError:
+        return []
+
+
+def _checker(owner: Any, name: str) -> Any:
+    """The attribute ``name`` of ``owner``'s class where it checks its writes (a loss's ``class_weight``,
+    ``ignore_index``, ``avg_non_ignore``: a descriptor with ``check(owner, value)``), else ``None``."""
+    declared = getattr(type(owner), name, None) if isinstance(name, str) else None
+    return declared if callable(getattr(declared, 'check', None)) else None
+
+
+def _checked_elements(runner: Any, path: str) -> list[tuple[Any, str, tuple[Any, int]]]:
+    """``(owner, attribute, (sequence, index))`` for each chain of ``path`` that ends at an element of a sequence
+    held by a checked attribute (:func:`_checker`): ``...loss_cls.class_weight.3``."""
+    found = []
+    for chain in _chains(runner, path):
+        if len(chain) < 3 or not chain[-1][0].lstrip('-').isdigit():
+            continue
+        (name, sequence), owner = chain[-2], chain[-3][1]
+        if isinstance(sequence, (list, tuple)) and _checker(owner, name) is not None:
+            found.append((owner, name, (sequence, int(chain[-1][0]))))
+    return found
+
+
+def check_accepted(runner: Any, path: str, value: Any) -> None:
+    """Refuse ``value`` where the attribute that ``path`` writes would refuse it (a loss's ``class_weight``,
+    ``ignore_index`` and ``avg_non_ignore`` check their writes: :class:`~automl_mm.models.losses.ClassWeightAttribute`),
+    without writing: a negative or non-finite weight, a whole ``class_weight`` of another length than the scores
+    its head gives (:func:`~automl_mm.engine.preflight_losses.scores_given`; the loss itself sees it at the first
+    forward), an ``ignore_index`` that is not an int, an ``avg_non_ignore`` that is not a bool. An element path
+    (``...class_weight.3``) is checked as the whole list with that element replaced: the write itself goes into
+    the list, which the loss does not see, so a weight of -1 there trained silently.
+
+    Raises:
+        ValueError: ``attribute path '<path>': <the loss's message>`` (a length: naming the head and its scores).
+    """
+    from automl_mm.engine.preflight_losses import scores_given
+
+    for chain in _chains(runner, path):
+        if len(chain) < 2:
+            continue
+        (name, _), owner = chain[-1], chain[-2][1]
+        checker = _checker(owner, name)
+        if checker is None:
+            continue
+        try:
+            checked = checker.check(owner, value)
+        except (ValueError, FileNotFoundError) as err:
+            raise ValueError(f'attribute path {path!r}: {err}') from None
+        expected = scores_given(chain[-3][1], chain[-2][0]) if len(chain) >= 3 and name == 'class_weight' else None
+        if isinstance(checked, list) and expected is not None and len(checked) != expected:
+            raise ValueError(f'attribute path {path!r}: {value!r} has {len(checked)} values, but the head '
+                             f'{type(chain[-3][1]).__name__} gives {type(owner).__name__} {expected} scores per row '
+                             '(one weight per score; the first forward would stop inside the loss)')
+    for owner, name, (sequence, index) in _checked_elements(runner, path):
+        whole = list(sequence)
+        whole[index] = value
+        try:
+            _checker(owner, name).check(owner, whole)
+        except (ValueError, FileNotFoundError) as err:
+            raise ValueError(f'attribute path {path!r}: {value!r} makes {name} {whole!r}: {err}') from None
 
 
 def check_value(runner: Any, path: str, value: Any) -> None:
@@ -308,6 +386,7 @@ def check_value(runner: Any, path: str, value: Any) -> None:
             ``path`` holds (:func:`check_shape`), naming what it holds.
     """
     check_shape(runner, path, value)
+    check_accepted(runner, path, value)  # a loss's class_weight element of -1, an ignore_index of 2.0
     number = _scalar(value)
     if number is None:
         return
@@ -318,17 +397,25 @@ def check_value(runner: Any, path: str, value: Any) -> None:
 
 def check_draws(space: Any, runner: Any, path: str) -> None:
     """Refuse a space whose draws can leave the range of what ``path`` writes (:func:`target_ranges`): a Gaussian
-    (no ``choices``) whose transform's image (:data:`TRANSFORM_IMAGES`) is not inside it, or a choice outside it.
+    (no ``choices``) whose transform's image (:data:`TRANSFORM_IMAGES`) is not inside it, or a choice outside it;
+    and a choice the target would refuse when written (:func:`check_accepted`: a loss's ``class_weight`` with a
+    negative weight, or one element of it).
 
     Raises:
         ValueError: ``OHL space '<name>': attribute path '<path>': ...``, naming the transform (or the choice), the
             range and its source, and what to search instead.
     """
+    where = f'OHL space {space.name!r}: attribute path {path!r}'
+    choices = getattr(space, 'choices', None)
+    for value in choices or ():  # what the target refuses itself: a negative class_weight, ignore_index=2.0
+        try:
+            check_accepted(runner, path, value)
+        except ValueError as err:
+            raise ValueError(f'OHL space {space.name!r}: choice {value!r}: {err}; a copy that drew it would stop '
+                             'the run at its trunk') from None
     ranges = target_ranges(runner, path)
     if not ranges:
         return
-    where = f'OHL space {space.name!r}: attribute path {path!r}'
-    choices = getattr(space, 'choices', None)
     for interval, source in ranges:
         if choices is not None:
             for value in choices:
