@@ -169,10 +169,12 @@ def check_declared_writes(runner: Any, space: Any, paths: Sequence[str], when: s
 
     ``paths`` also holds the values found changed without ``set_attribute`` (``recording_writes(runner)``,
     :mod:`automl_mm.ohl.state_writes`). Another attribute of an object (not a dict, list or tuple) whose attribute a
-    reported path writes is taken as that write's own: a property setter's derived state (an augmentation op's
-    ``magnitude`` setter sets ``_magnitude``, and Posterize's ``bits``; a loss's checked ``label_smoothing`` is kept
-    in ``_checked_label_smoothing``). So a space writing, without reporting it, another attribute of an object it
-    reports one of is not seen; an optimiser group's other key is (a dict has no setter).
+    reported path writes, or a value in plain containers it holds, is taken as that write's own: a property setter's
+    derived state (an augmentation op's ``magnitude`` setter sets ``_magnitude``, and Posterize's ``bits``; a loss's
+    checked ``label_smoothing`` is kept in ``_checked_label_smoothing``, its ``class_weight`` list in
+    ``_checked_class_weight``, whose elements are seen changed: :func:`_setter_state`). So a space writing, without
+    reporting it, another attribute of an object it reports one of is not seen; an optimiser group's other key is (a
+    dict has no setter).
 
     Args:
         runner: The runner the paths resolve on.
@@ -194,7 +196,7 @@ def check_declared_writes(runner: Any, space: Any, paths: Sequence[str], when: s
             written = _written(runner, path)
         except ValueError:
             continue
-        if written and all(chain[-1][0] in owners for chain in written):
+        if written and _setter_state(runner, path, owners):
             continue  # another attribute of an object a reported path writes: that write's setter (docstring)
         if not _covers(chains, written):
             raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) wrote attribute path {path!r} in '
@@ -202,6 +204,19 @@ def check_declared_writes(runner: Any, space: Any, paths: Sequence[str], when: s
                              'the order check against the other spaces, the replay of its exports and the best '
                              "copy's values written into every copy all leave that write out. Report every path "
                              'the space writes in its scheduled_values and applied_values')
+
+
+def _setter_state(runner: Any, path: str, owners: set[int]) -> bool:
+    """Whether every value ``path`` names is another attribute of an object in ``owners`` (ids,
+    :func:`_attribute_owners`), or inside plain containers (dicts, lists, tuples) such an attribute holds: a loss's
+    checked ``class_weight`` keeps its list in ``_checked_class_weight``, whose elements the state comparison sees
+    changed (``..._checked_class_weight.0``) when the space writes the whole list."""
+    for chain in path_chains(runner, path, end=-1):
+        nodes = [node for _, node in chain]
+        at = [i for i, node in enumerate(nodes) if id(node) in owners]
+        if not at or not all(isinstance(node, (dict, list, tuple)) for node in nodes[at[-1] + 1:]):
+            return False
+    return True
 
 
 def _attribute_owners(runner: Any, paths: Sequence[str]) -> set[int]:

@@ -6,11 +6,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import torch
+from torch import nn
 
 from automl_mm.losses import AMLFSLoss
 from automl_mm.models.losses import CrossEntropyLoss
-from automl_mm.ohl.attributes import set_attribute
+from automl_mm.ohl import CopyLayout
+from automl_mm.ohl.attributes import recording_writes, set_attribute
 from automl_mm.ohl.spaces import AttributeSpace
+from automl_mm.ohl.write_order import check_declared_writes
 
 LOSS = 'model.head.loss_module'
 
@@ -76,3 +80,18 @@ def test_an_element_write_is_checked_when_written():
     with pytest.raises(ValueError, match="avg_non_ignore must be True or False, got 'no'"):
         set_attribute(runner, f'{LOSS}.avg_non_ignore', 'no')
     assert runner.model.head.loss_module.avg_non_ignore is False
+
+
+def test_a_space_over_the_whole_class_weight_reports_what_it_writes():
+    """The whole list is written through the loss's check into ``_checked_class_weight``, whose elements the state
+    comparison sees changed: that is the reported write's own, not an unreported write (OHLHook refused it)."""
+    runner = SimpleNamespace(model=nn.Sequential(nn.Linear(2, 3), CrossEntropyLoss(class_weight=[1.0, 1.0, 1.0])))
+    space = AttributeSpace(dict(type='Categorical', logits=[-9.0, 9.0]), target='model.1.class_weight',
+                           choices=[[1.0, 1.0, 1.0], [0.5, 2.0, 1.0]], name='cw')
+    space.resolve(runner)
+    space.setup(runner, CopyLayout(1, 1, 0, 1), seed=0)
+    with recording_writes(runner) as wrote:
+        space.begin_trunk(runner, 0, torch.Generator().manual_seed(0))
+    assert runner.model[1].class_weight == [0.5, 2.0, 1.0]
+    assert '_checked_class_weight.0' in ' '.join(wrote)  # seen changed beside the reported path
+    check_declared_writes(runner, space, wrote, 'trunk 0')  # raised "wrote attribute path ... but reports only"
