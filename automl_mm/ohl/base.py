@@ -205,11 +205,12 @@ class OHLSpace(metaclass=ABCMeta):
     through :func:`~automl_mm.ohl.attributes.set_attribute` and, by comparing the values before and after the call
     (:mod:`automl_mm.ohl.state_writes`), other writes where samples act: a plain ``setattr`` on a module the space
     reached itself, ``module.__dict__[name] = v``, ``optimizer.param_groups[i][key] = v``, a training transform's
-    attribute. It cannot see a write of the value already held, a tensor or array changed in place (a loss's
-    ``class_weight`` with ``mul_``), objects outside the model's modules, the optimisers' parameter groups and the
-    training pipeline (another hook's attribute, ``runner.cfg``, an optimiser's ``defaults``), values deeper than
-    :data:`~automl_mm.ohl.state_writes.MAX_DEPTH` containers or objects or in containers of more than
-    :data:`~automl_mm.ohl.state_writes.MAX_ITEMS` items, writes in :meth:`begin_segment` or
+    attribute. It cannot see a write of the value already held, a tensor or array changed in place (mmdet's
+    ``CrossEntropyLoss``'s ``class_weight`` tensor, which ``DETRHead`` gives it, with ``mul_``; automl_mm's losses
+    keep ``class_weight`` as a list, whose elements are seen), objects outside the model's modules, the optimisers'
+    parameter groups and the training pipeline (another hook's attribute, ``runner.cfg``, an optimiser's
+    ``defaults``), values deeper than :data:`~automl_mm.ohl.state_writes.MAX_DEPTH` containers or objects or in
+    containers of more than :data:`~automl_mm.ohl.state_writes.MAX_ITEMS` items, writes in :meth:`begin_segment` or
     :meth:`after_train_iter`, and another attribute of an object whose attribute a reported path writes (taken as
     that write's own: a property setter's state, Posterize's ``bits`` beside its ``magnitude``; another key of an
     optimiser group is seen): write those through ``set_attribute`` and report them. Names the space sets as

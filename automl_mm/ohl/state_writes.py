@@ -20,10 +20,11 @@ element, so ``...betas.0`` changed is that element; a length change is the conta
 lists the paths whose value differs (NaN equals NaN).
 
 What this cannot see (said in :class:`~automl_mm.ohl.base.OHLSpace`'s docstring and the README): a write that puts
-back the value already held; values in place inside a tensor or array (a loss's ``class_weight`` tensor changed with
-``mul_``, a parameter); objects outside the three roots (another hook's attribute, ``runner.cfg``, the train loop,
-the dataloader itself, an optimiser's ``defaults``); values below :data:`MAX_DEPTH` containers or objects under a
-module's or a pipeline's attribute, or in containers of more than :data:`MAX_ITEMS` items (their length only);
+back the value already held; values in place inside a tensor or array (mmdet's ``CrossEntropyLoss``'s ``class_weight``
+tensor, which ``DETRHead`` gives it, changed with ``mul_``; a parameter; automl_mm's losses keep ``class_weight`` as a
+list, compared element by element); objects outside the three roots (another hook's attribute, ``runner.cfg``, the
+train loop, the dataloader itself, an optimiser's ``defaults``); values below :data:`MAX_DEPTH` containers or objects
+under a module's or a pipeline's attribute, or in containers of more than :data:`MAX_ITEMS` items (their length only);
 writes outside ``setup`` and ``begin_trunk`` (``begin_segment``, ``after_train_iter``); and, as
 :func:`~automl_mm.ohl.write_order.check_declared_writes` takes them for a setter's own state, the other attributes of
 an object whose attribute a reported path writes.
