@@ -31,8 +31,9 @@ module's ``loss_weight`` (mmdet's and mmpretrain's losses keep a plain float) is
 ascends that loss, silently; an augmentation op's ``magnitude`` lies in its ``magnitude_range``; an mmengine
 parameter scheduler's ``eta_min`` in the range of the key it schedules, its ``gamma`` >= 0 and its factors in
 [0, 1] (:func:`_scheduler_range`).
-A loss's ``class_weight`` (:class:`~automl_mm.models.losses.ClassWeightAttribute`) has each weight >= 0, one
-element of it (``...class_weight.3``) too. Targets that check their own writes (a loss's ``class_weight``,
+A loss's ``class_weight`` (:class:`~automl_mm.models.losses.ClassWeightAttribute`, and mmdet's plain list, which
+mmdet does not check) has each weight >= 0, one element of it (``...class_weight.3``) too; a list choice is
+compared element by element. Targets that check their own writes (a loss's ``class_weight``,
 ``ignore_index``, ``avg_non_ignore``) are also given each choice, and an element path the whole list with that
 element replaced, without writing (:func:`check_accepted`).
 Other targets have no known range and are not checked.
@@ -197,6 +198,11 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     if name == 'loss_weight' and isinstance(owner, torch.nn.Module):
         # mmdet's and mmpretrain's losses keep a plain float: below 0 the training ascends that loss
         return NON_NEGATIVE, f'{type(owner).__name__}.loss_weight, a loss weight (below 0 the loss is ascended)'
+    if name == 'class_weight' and isinstance(owner, torch.nn.Module):
+        # mmdet's CrossEntropyLoss keeps the list as given and checks nothing: a weight below 0 ascends that class's
+        # loss, silently (automl_mm's losses declare it: ClassWeightAttribute.interval, above)
+        return NON_NEGATIVE, (f'{type(owner).__name__}.class_weight, each a class weight (below 0 that class\'s '
+                              'loss is ascended)')
     return None
 
 
@@ -300,7 +306,7 @@ def target_ranges(runner: Any, path: str) -> list[tuple[Interval, str]]:
             found.append(optimizer_key_range(node, name))
         elif isinstance(name, str):
             found.append(attribute_range(node, name))
-    for owner, name, _ in _checked_elements(runner, path):  # class_weight.3: the range of each weight
+    for owner, name, _ in _elements(runner, path):  # class_weight.3: the range of each weight
         found.append(attribute_range(owner, name))
     return [f for f in found if f is not None]
 
@@ -325,15 +331,17 @@ def _checker(owner: Any, name: str) -> Any:
     return declared if callable(getattr(declared, 'check', None)) else None
 
 
-def _checked_elements(runner: Any, path: str) -> list[tuple[Any, str, tuple[Any, int]]]:
-    """``(owner, attribute, (sequence, index))`` for each chain of ``path`` that ends at an element of a sequence
-    held by a checked attribute (:func:`_checker`): ``...loss_cls.class_weight.3``."""
+def _elements(runner: Any, path: str, checked: bool = False) -> list[tuple[Any, str, tuple[Any, int]]]:
+    """``(owner, attribute, (sequence, index))`` for each chain of ``path`` that ends at an element of a list or
+    tuple held by an object's attribute (``...loss_cls.class_weight.3``); ``checked``: by a checked attribute only
+    (:func:`_checker`). A range of the attribute (:func:`attribute_range`) is that of each element."""
     found = []
     for chain in _chains(runner, path):
         if len(chain) < 3 or not chain[-1][0].lstrip('-').isdigit():
             continue
         (name, sequence), owner = chain[-2], chain[-3][1]
-        if isinstance(sequence, (list, tuple)) and _checker(owner, name) is not None:
+        if isinstance(sequence, (list, tuple)) and not isinstance(owner, (dict, list, tuple)) and \
+                (not checked or _checker(owner, name) is not None):
             found.append((owner, name, (sequence, int(chain[-1][0]))))
     return found
 
@@ -368,7 +376,7 @@ def check_accepted(runner: Any, path: str, value: Any) -> None:
             raise ValueError(f'attribute path {path!r}: {value!r} has {len(checked)} values, but the head '
                              f'{type(chain[-3][1]).__name__} gives {type(owner).__name__} {expected} scores per row '
                              '(one weight per score; the first forward would stop inside the loss)')
-    for owner, name, (sequence, index) in _checked_elements(runner, path):
+    for owner, name, (sequence, index) in _elements(runner, path, checked=True):
         whole = list(sequence)
         whole[index] = value
         try:
@@ -419,7 +427,10 @@ def check_draws(space: Any, runner: Any, path: str) -> None:
     for interval, source in ranges:
         if choices is not None:
             for value in choices:
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and not interval.contains(value):
+                # a list of numbers (a whole class_weight, Adam's betas): the range is each element's
+                numbers = [_scalar(v) for v in value] if value_shape(value) and not torch.is_tensor(value) else \
+                    [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+                if any(v is not None and not interval.contains(v) for v in numbers):
                     raise ValueError(f'{where}: choice {value!r} lies outside {interval} ({source}); a copy that '
                                      f'drew it would train with it')
             continue

@@ -95,3 +95,23 @@ def test_a_space_over_the_whole_class_weight_reports_what_it_writes():
     assert runner.model[1].class_weight == [0.5, 2.0, 1.0]
     assert '_checked_class_weight.0' in ' '.join(wrote)  # seen changed beside the reported path
     check_declared_writes(runner, space, wrote, 'trunk 0')  # raised "wrote attribute path ... but reports only"
+
+
+@pytest.mark.parametrize('target, space', [
+    ('class_weight', dict(choices=[[1.0, 1.0, 1.0], [1.0, -1.0, 1.0]])),
+    ('class_weight.1', dict(choices=[1.0, -1.0])),
+    ('class_weight.1', dict(distribution=dict(type='DiagGaussian', mean=[1.0], std=[0.5]))),
+])
+def test_mmdets_unchecked_class_weight_has_the_range_of_a_weight(target, space):
+    """mmdet's CrossEntropyLoss keeps class_weight as given and trains with a negative weight, silently (that class's
+    loss ascended): each weight's range is >= 0, a list choice compared element by element."""
+    from mmdet.models.losses import CrossEntropyLoss as MMDetCrossEntropyLoss
+
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(
+        loss_cls=MMDetCrossEntropyLoss(class_weight=[1.0, 1.0, 1.0]))))
+    space.setdefault('distribution', dict(type='Categorical'))
+    with pytest.raises(ValueError, match=rf"^OHL space 'cw': attribute path 'model.head.loss_cls.{target}': .*"
+                                         r'\[0, inf\) \(CrossEntropyLoss.class_weight, each a class weight'):
+        _start_checks(runner, f'model.head.loss_cls.{target}', **space)
+    _start_checks(runner, 'model.head.loss_cls.class_weight', distribution=dict(type='Categorical'),
+                  choices=[[1.0, 1.0, 1.0], [0.5, 2.0, 0.0]])
