@@ -47,7 +47,7 @@ from .optimizer_base import (
     write_base,
     write_wrapper_base,
 )
-from .value_ranges import check_accepted, check_attribute_shape, check_attribute_value
+from .value_ranges import check_accepted, check_attribute_shape, check_attribute_value, check_elements
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -332,6 +332,7 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     _check_group_writes(runner, path, value)
     check_attribute_value(pairs, path, value)  # a transform's prob of 1.5 (automl_mm.ohl.value_ranges)
     check_accepted(runner, path, value)  # a loss's class_weight.3 of -1: the list write bypasses the loss's check
+    check_elements(runner, path, value)  # mmdet's class_weight (a plain list): [1, -1, 1], or -1 at .1
     base_groups = _wrapper_base_groups(runner, path)  # read before the groups change
     root = _root(runner, parts, path)
     new_root = _write(root, parts[1:], value)
@@ -361,6 +362,7 @@ def check_written_value(runner: Any, path: str, value: Any) -> None:
     _check_group_writes(runner, path, value)
     check_attribute_value(pairs, path, value)
     check_accepted(runner, path, value)  # what a loss's class_weight / ignore_index / avg_non_ignore refuses
+    check_elements(runner, path, value)  # mmdet's class_weight (a plain list): [1, -1, 1], or -1 at .1
 
 
 def _check_group_writes(runner: Any, path: str, value: Any) -> None:

@@ -346,6 +346,30 @@ def _elements(runner: Any, path: str, checked: bool = False) -> list[tuple[Any, 
     return found
 
 
+def check_elements(runner: Any, path: str, value: Any) -> None:
+    """Refuse a list, tuple or 1-D tensor of numbers with an element outside the range of what ``path`` writes
+    (:func:`target_ranges`: the range of each element, a loss's ``class_weight`` >= 0), or one number written to an
+    element of a list attribute (``...loss_cls.class_weight.1``) outside that attribute's range, without writing:
+    mmdet's ``CrossEntropyLoss`` keeps ``class_weight`` as given and trained with a negative weight, ascending that
+    class's loss, silently. One number at an attribute path is :func:`check_attribute_value`'s.
+
+    Raises:
+        ValueError: naming the path, the value, the range and its source.
+    """
+    if value_shape(value):
+        numbers = [_scalar(v) for v in value]
+        ranges = target_ranges(runner, path)
+    elif _scalar(value) is not None:
+        numbers = [_scalar(value)]
+        ranges = [found for owner, name, _ in _elements(runner, path)
+                  if (found := attribute_range(owner, name)) is not None]
+    else:
+        return
+    for interval, source in ranges:
+        if any(v is not None and not interval.contains(v) for v in numbers):
+            raise ValueError(f'attribute path {path!r}: {value!r} lies outside {interval} ({source})')
+
+
 def check_accepted(runner: Any, path: str, value: Any) -> None:
     """Refuse ``value`` where the attribute that ``path`` writes would refuse it (a loss's ``class_weight``,
     ``ignore_index`` and ``avg_non_ignore`` check their writes: :class:`~automl_mm.models.losses.ClassWeightAttribute`),
@@ -395,6 +419,7 @@ def check_value(runner: Any, path: str, value: Any) -> None:
     """
     check_shape(runner, path, value)
     check_accepted(runner, path, value)  # a loss's class_weight element of -1, an ignore_index of 2.0
+    check_elements(runner, path, value)  # mmdet's class_weight [1, -1, 1]
     number = _scalar(value)
     if number is None:
         return

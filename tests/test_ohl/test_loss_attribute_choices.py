@@ -3,6 +3,7 @@ refused before the first trunk where a choice is one the loss refuses (``check_a
 path and the choice; an element write is checked at run time too (it goes into the list, past the loss's check)."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -115,3 +116,22 @@ def test_mmdets_unchecked_class_weight_has_the_range_of_a_weight(target, space):
         _start_checks(runner, f'model.head.loss_cls.{target}', **space)
     _start_checks(runner, 'model.head.loss_cls.class_weight', distribution=dict(type='Categorical'),
                   choices=[[1.0, 1.0, 1.0], [0.5, 2.0, 0.0]])
+
+
+@pytest.mark.parametrize('check', ['check_written_value', 'check_value', 'set_attribute'])
+@pytest.mark.parametrize('target, value', [('class_weight', [1.0, -1.0, 1.0]), ('class_weight.1', -1.0)])
+def test_a_negative_weight_written_to_mmdets_class_weight_is_refused(check, target, value):
+    """What a replay (SetAttributesHook's check_written_value, TrunkScheduleHook's check_value) and a space's write
+    give mmdet's class_weight: refused, not trained with."""
+    from mmdet.models.losses import CrossEntropyLoss as MMDetCrossEntropyLoss
+
+    from automl_mm.ohl import attributes, value_ranges
+
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(
+        loss_cls=MMDetCrossEntropyLoss(class_weight=[1.0, 1.0, 1.0]))))
+    function = getattr(attributes, check, None) or getattr(value_ranges, check)
+    message = (rf"^attribute path 'model.head.loss_cls.{target}': {re.escape(repr(value))} lies outside "
+               r'\[0, inf\) \(CrossEntropyLoss.class_weight, each a class weight')
+    with pytest.raises(ValueError, match=message):
+        function(runner, f'model.head.loss_cls.{target}', value)
+    assert runner.model.head.loss_cls.class_weight == [1.0, 1.0, 1.0]
