@@ -134,7 +134,8 @@ class CfgOptionsAction(DictAction):
     status 2) naming the option, the item and the form expected; an item with an empty key (``=2``) too, and a value
     with a space inside a word (``"work_dir=work_dirs/my run"``), which mmengine's parser silently set without its
     spaces (``'work_dirs/myrun'``; spaces next to ``,``, brackets or at the ends, as in ``"[1, 2]"``, are fine), and a
-    dict value (``"model.init_cfg={type:Pretrained}"``), which it set as a string.
+    dict value (``"model.init_cfg={type:Pretrained}"``, ``"custom_hooks=[dict(type=EMAHook)]"``), which it set as a
+    string (a brace inside a string, ``filename_tmpl=epoch_{}.pth``, is kept).
     Well-formed items are parsed exactly as mmengine parses them.
     """
 
@@ -154,12 +155,18 @@ class CfgOptionsAction(DictAction):
             if value.count('(') != value.count(')') or value.count('[') != value.count(']'):
                 parser.error(f'{option} {item!r}: the brackets of the value of {key} do not close (a list is '
                              f'{key}=[1,2], a tuple {key}="(1,2)", quoted for the shell)')
-            if value.strip(' \'"').startswith('{'):
+            if re.search(r'(^|[\[(,])\s*(\{|dict\()', value.strip(' \'"')):
                 # mmengine's DictAction parses lists and tuples only: "model.init_cfg={type:Pretrained}" set the
-                # string "{type:Pretrained}", which failed (or was read as a string) far from the option
+                # string "{type:Pretrained}", "custom_hooks=[dict(type=EMAHook)]" the list ['dict(type=EMAHook)'],
+                # which failed (mmengine's "hook should be an instance of Hook or dict") or was read as a string far
+                # from the option; a brace inside a string (filename_tmpl=epoch_{}.pth) is no dict
+                whole = re.match(r'\s*(\{|dict\()', value.strip(' \'"')) is not None
+                keys = (f'set its keys one by one where the config has the dict, e.g. {key}.type=..., or '
+                        if whole else '')
                 parser.error(f"{option} {item!r}: a dict is not parsed there (mmengine's --cfg-options parser would "
-                             f'set {key} to the string {value.replace(" ", "")!r}); set its keys one by one, e.g. '
-                             f'{key}.type=...')
+                             f'set {key} to {"the string" if whole else "strings in"} {value.replace(" ", "")!r}); '
+                             f"{keys}write it in a config of your own that inherits this one (_base_ = ['<this "
+                             "config>'])")
             if ' ' in re.sub(r' *([,()\[\]]) *', r'\1', value.strip(' ')):
                 # mmengine's DictAction removes every space of a value: "work_dir=work_dirs/my run" set
                 # work_dir='work_dirs/myrun' without a word (spaces around , ( ) [ ] separate items: dropped alike)

@@ -95,10 +95,21 @@ def test_the_train_tool_refuses_a_work_dir_with_a_space(capsys, monkeypatch):
     assert "work_dir would be set to 'work_dirs/myrun'" in err and 'or give --work-dir' in err
 
 
-@pytest.mark.parametrize('item', ['model.init_cfg={type:Pretrained}', "model.init_cfg=\"{'type':'Pretrained'}\""])
+@pytest.mark.parametrize('item', ['model.init_cfg={type:Pretrained}', "model.init_cfg=\"{'type':'Pretrained'}\"",
+                                  'model.init_cfg=dict(type=Pretrained)', 'custom_hooks=[dict(type=EMAHook)]',
+                                  'custom_hooks=[{type:EMAHook}]', 'train_cfg.x=(1,dict(a=1))'])
 def test_a_dict_value_is_a_usage_error(item, capsys):
     """mmengine's DictAction parses lists and tuples, not dicts: the string "{type:Pretrained}" was set."""
     with pytest.raises(SystemExit):
         _parser().parse_args(['--cfg-options', item])
     err = capsys.readouterr().err
-    assert f"--cfg-options {item!r}: a dict is not parsed there" in err and 'e.g. model.init_cfg.type=...' in err
+    key, value = item.split('=', 1)
+    assert f"--cfg-options {item!r}: a dict is not parsed there" in err and 'a config of your own' in err
+    # the key-by-key form where the whole value is one dict (a list of dicts has no such form)
+    assert (f'e.g. {key}.type=...' in err) == (value.strip('"').startswith(('{', 'dict(')))
+
+
+def test_a_brace_inside_a_string_value_is_kept():
+    """CheckpointHook's filename_tmpl holds {} (a format field, no dict): parsed as mmengine parses it."""
+    args = _parser().parse_args(['--cfg-options', 'default_hooks.checkpoint.filename_tmpl=epoch_{}.pth'])
+    assert args.cfg_options == {'default_hooks.checkpoint.filename_tmpl': 'epoch_{}.pth'}
