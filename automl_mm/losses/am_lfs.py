@@ -24,18 +24,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from automl_mm.models.losses import (
+from automl_mm.models.loss_keys import (
     AvgNonIgnoreAttribute,
-    CheckedFloat,
     ClassWeightAttribute,
     IgnoreIndexAttribute,
-    _check_inputs,
     _check_reduction,
     check_ignore_index,
     class_weight_tensor,
     ignore_and_reduce,
     warn_ignored_in_mean,
 )
+from automl_mm.models.losses import CheckedFloat, _check_inputs
 from automl_mm.registry import MODELS
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, Interval
 

@@ -31,7 +31,7 @@ module's ``loss_weight`` (mmdet's and mmpretrain's losses keep a plain float) is
 ascends that loss, silently; an augmentation op's ``magnitude`` lies in its ``magnitude_range``; an mmengine
 parameter scheduler's ``eta_min`` in the range of the key it schedules, its ``gamma`` >= 0 and its factors in
 [0, 1] (:func:`_scheduler_range`).
-A loss's ``class_weight`` (:class:`~automl_mm.models.losses.ClassWeightAttribute`, and mmdet's plain list, which
+A loss's ``class_weight`` (:class:`~automl_mm.models.loss_keys.ClassWeightAttribute`, and mmdet's plain list, which
 mmdet does not check) has each weight >= 0, one element of it (``...class_weight.3``) too; a list choice is
 compared element by element. Targets that check their own writes (a loss's ``class_weight``,
 ``ignore_index``, ``avg_non_ignore``) are also given each choice, and an element path the whole list with that
@@ -372,7 +372,7 @@ def check_elements(runner: Any, path: str, value: Any) -> None:
 
 def check_accepted(runner: Any, path: str, value: Any) -> None:
     """Refuse ``value`` where the attribute that ``path`` writes would refuse it (a loss's ``class_weight``,
-    ``ignore_index`` and ``avg_non_ignore`` check their writes: :class:`~automl_mm.models.losses.ClassWeightAttribute`),
+    ``ignore_index`` and ``avg_non_ignore`` check their writes: :class:`~automl_mm.models.loss_keys.ClassWeightAttribute`),
     without writing: a negative or non-finite weight, a whole ``class_weight`` of another length than the scores
     its head gives (:func:`~automl_mm.engine.preflight_losses.scores_given`; the loss itself sees it at the first
     forward), an ``ignore_index`` that is not an int, an ``avg_non_ignore`` that is not a bool. An element path
