@@ -372,7 +372,8 @@ def check_elements(runner: Any, path: str, value: Any) -> None:
 
 def check_accepted(runner: Any, path: str, value: Any) -> None:
     """Refuse ``value`` where the attribute that ``path`` writes would refuse it (a loss's ``class_weight``,
-    ``ignore_index`` and ``avg_non_ignore`` check their writes: :class:`~automl_mm.models.loss_keys.ClassWeightAttribute`),
+    ``ignore_index`` and ``avg_non_ignore`` check their writes:
+    :class:`~automl_mm.models.loss_keys.ClassWeightAttribute`),
     without writing: a negative or non-finite weight, a whole ``class_weight`` of another length than the scores
     its head gives (:func:`~automl_mm.engine.preflight_losses.scores_given`; the loss itself sees it at the first
     forward), an ``ignore_index`` that is not an int, an ``avg_non_ignore`` that is not a bool. An element path
