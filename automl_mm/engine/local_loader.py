@@ -110,9 +110,15 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
             (every item, in order); for ``purpose='train'`` a ``num_batch_per_epoch`` keeps the dataset's first
             ``num_batch_per_epoch × batch_size × reading_ranks`` items, the part training reads.
             Without ``num_workers``, ``persistent_workers`` and ``prefetch_factor`` are dropped (torch refuses them
-            without workers; they change nothing there), and so is ``disable_subprocess_warning`` always (mmengine's
-            switch of the worker init function it adds, which this loader does not add); a ``worker_init_fn`` dict
-            is read as mmengine reads it (``type``: a registered name or a function, the other keys its arguments).
+            without workers; they change nothing there); for ``purpose='score'`` ``persistent_workers`` is dropped
+            with workers too: each reading starts its workers anew from the iterator's base seed, which
+            :func:`~automl_mm.engine.evaluate.evaluate_locally` draws from its seeded streams, so every reading of
+            the split draws the same numbers in a random transform of its pipeline (persistent workers, seeded once
+            at the first reading, drew the next numbers at every later one: a NAS step's candidates, or an OHL
+            copy's trunks, were scored on other crops of the split); and so is ``disable_subprocess_warning``
+            always (mmengine's switch of the worker init function it adds, which this loader does not add); a
+            ``worker_init_fn`` dict is read as mmengine reads it (``type``: a registered name or a function, the other
+            keys its arguments).
         key: The config key the loader came from, named in errors (a ``TypeError``, ``ValueError`` or
             ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``;
             a ``type`` no registry holds, naming its key: ``'<key>.dataset.pipeline.0.type=...'``).
@@ -151,6 +157,10 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
     if not cfg.get('num_workers'):
         cfg.pop('persistent_workers', None)  # torch refuses persistent workers without workers
         cfg.pop('prefetch_factor', None)  # and a prefetch factor
+    elif purpose == 'score':
+        # persistent workers are seeded once, at the first reading: every later reading of the split (the next
+        # trunk's reward, the next candidate's score) drew a random transform from where the last one left off
+        cfg.pop('persistent_workers', None)
     collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
     if isinstance(collate, dict):
         collate = dict(collate)

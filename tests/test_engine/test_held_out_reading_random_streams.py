@@ -99,6 +99,24 @@ def test_every_reading_of_a_randomly_transformed_split_reads_the_same_draws():
         assert scores[0] == scores[1], workers
 
 
+def test_a_scored_split_with_persistent_workers_reads_the_same_draws_at_every_reading():
+    """Persistent workers are seeded once, at the first reading: a reward_dataloader / search_dataloader with
+    persistent_workers=True read a random transform of its split on from where the last reading left off, so one
+    copy's trunks and a NAS step's candidates (read one after another in one process) were scored on other draws of
+    the images (means 11.574, 12.204, 12.098 for one model read thrice). The held-out loader starts its workers at
+    every reading, from the base seed the seeded streams give."""
+    from automl_mm.engine.evaluate import build_local_loader
+
+    def collate(items):
+        return dict(inputs=torch.stack([i['inputs'] for i in items]))
+
+    loader = build_local_loader(dict(dataset=_RandomlyTransformed(), batch_size=3, num_workers=1,
+                                     persistent_workers=True, collate_fn=dict(type=collate)), 'reward_dataloader')
+    net = _Net()
+    means = [evaluate_locally(net, loader, Evaluator([_Mean(prefix='m')]))['m/mean'] for _ in range(3)]
+    assert means[0] == means[1] == means[2]
+
+
 def test_every_bn_re_estimation_draws_the_same_dropout_masks():
     """The training-mode pass of a BN re-estimation draws dropout (and drop-path) masks: on the same fixed batches,
     two copies (or two candidates of one function) got other statistics from their own streams."""

@@ -22,8 +22,14 @@ def test_worker_only_options_are_dropped_without_workers(options):
     assert loader.num_workers == 0 and loader.prefetch_factor is None
 
 
-def test_they_are_kept_with_workers():
+def test_they_are_kept_with_workers_but_a_scored_split_starts_its_workers_at_every_reading():
+    """A scored split's persistent workers drew a random transform on from the last reading
+    (``test_held_out_reading_random_streams.py``): its workers start anew at every reading."""
     import automl_mm.datasets  # noqa: F401
 
-    loader = build_local_loader(_cfg(num_workers=1, prefetch_factor=3, persistent_workers=True))
-    assert loader.prefetch_factor == 3 and loader.persistent_workers
+    cfg = _cfg(num_workers=1, prefetch_factor=3, persistent_workers=True)
+    scored = build_local_loader(cfg, key='reward_dataloader')
+    assert scored.prefetch_factor == 3 and scored.num_workers == 1 and not scored.persistent_workers
+    cfg.update(sampler=dict(type='DefaultSampler', shuffle=True))
+    sampled = build_local_loader(cfg, key='OHLHook.bn_recalibration_dataloader', purpose='sample')
+    assert sampled.prefetch_factor == 3 and sampled.persistent_workers
