@@ -230,7 +230,12 @@ def broadcast_copy_state(runner: Any, src: int) -> None:
     histories), the optimiser wrapper's state (AMP loss scaler included), every parameter scheduler and the model
     of each ``EMAHook``. Deliberately each copy's own: the random streams and the data order (the hook re-derives
     them per copy at every segment start; ``CopySampler``), and random draws a module keeps between iterations
-    (mmdet's ``BatchSyncRandomResize`` input size)."""
+    (mmdet's ``BatchSyncRandomResize`` input size).
+
+    With several ranks per copy every rank takes rank ``src``'s state, also what plain DDP training
+    (``broadcast_buffers=False``) keeps per rank from its own shard: BatchNorm running statistics and a
+    ``DynamicRoIHead``'s thresholds. ``src`` is the best copy's lead rank, whose statistics the reward was read with
+    and whose state the checkpoints hold."""
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     broadcast_module_(model, src)
     if not is_distributed():

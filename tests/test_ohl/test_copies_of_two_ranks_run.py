@@ -1,0 +1,172 @@
+"""Two copies of two ranks each (4 processes over gloo, ``tools/train.py``), one real run shared by the checks of
+what a copy of several ranks computes:
+
+* the reward of a copy is read on exactly the reward split, each image once: an odd-length split (7 images, which
+  neither the copy's 2 ranks nor the world's 4 divide; mmengine's ``DefaultSampler`` would pad it by repeating
+  images and its ``Evaluator`` cut the padding by ``size``) read through 2 persistent dataloader workers, scored
+  by a planted metric whose value is known (3 of the 7 images count as right: 3/7, where a padded split read
+  0.5 or 4/8);
+* gradients are averaged over the copy's ranks only: DDP's process group is the copy's, and the gradient each rank
+  steps with is the mean of the copy's two ranks' own gradients (not of all four);
+* the ranks of a copy train on disjoint shards of the whole training set, with the same per-copy sample of the
+  searched weight decay, and the per-item choices of both ranks are counted once each (the copy's 64 images).
+"""
+from __future__ import annotations
+
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+from conftest import run_tool, tiny_ohl_cfg
+
+PLUGIN = '''
+import json
+import os
+import os.path as osp
+
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from automl_mm.ohl import get_copy_layout
+from automl_mm.registry import HOOKS, METRICS
+
+RIGHT = (0, 3, 6)  # the planted right answers among the reward split's 7 images
+
+
+@METRICS.register_module()
+class PlantedAccuracy(BaseMetric):
+    """'Accuracy' of a planted prediction: an image counts as right when its index is in RIGHT; every call writes
+    the indices it scored (this rank, in order) to PROBE_DIR."""
+
+    default_prefix = 'planted'
+
+    def process(self, data_batch, data_samples):
+        for sample in data_batch['data_samples']:
+            self.results.append(int(sample.metainfo['sample_idx']))
+
+    def compute_metrics(self, results):
+        rank = get_copy_layout().rank
+        with open(osp.join(os.environ['PROBE_DIR'], f'scored_rank{rank}.jsonl'), 'a') as f:
+            f.write(json.dumps(list(results)) + '\\n')
+        return dict(accuracy=sum(i in RIGHT for i in results) / len(results))
+
+
+@HOOKS.register_module()
+class CopyProbe(Hook):
+    """Keeps, per iteration, the images this rank trained on, its weight decay, its own gradient of the head's
+    weight (before DDP reduces it) and the gradient the optimiser stepped with; and DDP's process group."""
+
+    priority = 'VERY_LOW'
+
+    def before_train(self, runner):
+        self.rows, self.local = [], None
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self.param = model.head.fc.weight
+        self.param.register_hook(self._keep_local)
+        optimizer = runner.optim_wrapper.optimizer
+        step = optimizer.step
+
+        def kept_step(*args, **kwargs):
+            self.stepped = self.param.grad.detach().clone()
+            return step(*args, **kwargs)
+
+        optimizer.step = kept_step
+
+    def _keep_local(self, grad):
+        self.local = grad.detach().clone()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        group = runner.model._ddp.process_group
+        self.rows.append(dict(
+            epoch=runner.epoch, iter=runner.iter,
+            images=[int(s.metainfo['sample_idx']) for s in data_batch['data_samples']],
+            weight_decay=runner.optim_wrapper.optimizer.param_groups[0]['weight_decay'],
+            local=self.local.tolist(), stepped=self.stepped.tolist(),
+            group=torch.distributed.get_process_group_ranks(group)))
+
+    def after_train(self, runner):
+        rank = get_copy_layout().rank
+        with open(osp.join(os.environ['PROBE_DIR'], f'train_rank{rank}.json'), 'w') as f:
+            json.dump(self.rows, f)
+'''
+
+
+@pytest.fixture(scope='module')
+def two_by_two_run(tmp_path_factory):
+    """One 2-copy x 2-rank run: 64 training images in batches of 8 (4 iterations per rank and epoch), 2 one-epoch
+    trunks; the rank files and the OHL history."""
+    tmp = tmp_path_factory.mktemp('copies_2x2')
+    (tmp / 'probe_plugin.py').write_text(PLUGIN)
+    work = str(tmp / 'work')
+    cfg = tiny_ohl_cfg(work)
+    cfg.train_cfg.max_epochs = 2
+    cfg.train_dataloader.batch_size = 8
+    cfg.custom_imports = dict(imports=['probe_plugin'], allow_failed_imports=False)
+    cfg.reward_dataloader.dataset.max_samples = 7
+    cfg.reward_dataloader.update(batch_size=2, num_workers=2, persistent_workers=True)
+    cfg.reward_evaluator = dict(type='PlantedAccuracy')
+    cfg.custom_hooks[0].update(num_copies=2, ranks_per_copy=2, seed=0, reward_key='planted/accuracy', spaces=[
+        cfg.custom_hooks[0].spaces[0],
+        dict(type='AttributeSpace', name='wd', target='optim_wrapper.optimizer.weight_decay',
+             choices=[0.001, 0.01, 0.1, 1.0], distribution=dict(type='Categorical'))])
+    cfg.custom_hooks.append(dict(type='CopyProbe'))
+    cfg.pop('launcher')
+    cfg.dump(str(tmp / 'cfg.py'))
+    run_tool('tools/train.py', str(tmp / 'cfg.py'), '--work-dir', work,
+             env={'PYTHONPATH': f'{tmp}:{osp.abspath(".")}', 'PROBE_DIR': str(tmp)})
+    with open(osp.join(work, 'ohl', 'history.json')) as f:
+        history = json.load(f)
+    train = []
+    for rank in range(4):
+        with open(tmp / f'train_rank{rank}.json') as f:
+            train.append(json.load(f))
+    scored = [(tmp / f'scored_rank{rank}.jsonl') for rank in range(4)]
+    scored = [[json.loads(line) for line in p.read_text().splitlines()] if p.exists() else [] for p in scored]
+    return dict(history=history, train=train, scored=scored)
+
+
+@pytest.mark.slow  # one 4-process run (about a minute on 2 busy cores), shared by the tests of this file
+def test_a_copys_reward_reads_the_odd_length_split_once_per_image(two_by_two_run):
+    history, scored = two_by_two_run['history'], two_by_two_run['scored']
+    assert len(history) == 2
+    for h in history:
+        assert h['rewards'] == [3 / 7, 3 / 7]  # 0.42857...: 3 of the 7 images, none twice, none left out
+    # each copy's lead read the whole split in order once per trunk; its other rank read nothing
+    assert scored[0] == scored[2] == [list(range(7))] * 2
+    assert scored[1] == scored[3] == []
+
+
+@pytest.mark.slow
+def test_gradients_are_averaged_over_the_copys_ranks_only(two_by_two_run):
+    train = two_by_two_run['train']
+    for copy_id in range(2):
+        ranks = [2 * copy_id, 2 * copy_id + 1]
+        rows = [train[r] for r in ranks]
+        assert len(rows[0]) == len(rows[1]) == 8  # 4 iterations per epoch, 2 epochs
+        for a, b in zip(*rows):
+            assert a['group'] == b['group'] == ranks  # DDP over the copy's process group
+            mean = (torch.tensor(a['local']) + torch.tensor(b['local'])) / 2
+            for row in (a, b):
+                torch.testing.assert_close(torch.tensor(row['stepped']), mean, rtol=1e-5, atol=1e-7)
+            assert a['local'] != b['local']  # two shards: two local gradients
+
+
+@pytest.mark.slow
+def test_a_copys_ranks_train_on_disjoint_shards_with_one_sample_of_the_copy(two_by_two_run):
+    history, train = two_by_two_run['history'], two_by_two_run['train']
+    for copy_id in range(2):
+        first, second = train[2 * copy_id], train[2 * copy_id + 1]
+        for epoch in range(2):
+            a = [i for row in first if row['epoch'] == epoch for i in row['images']]
+            b = [i for row in second if row['epoch'] == epoch for i in row['images']]
+            assert len(a) == len(b) == 32 and not set(a) & set(b) and sorted(a + b) == list(range(64))
+            # the copy's one weight decay sample of this trunk, on both ranks
+            decays = {row['weight_decay'] for row in first + second if row['epoch'] == epoch}
+            assert len(decays) == 1
+    for h in history:
+        assert h['samples']['aug'] == [64.0, 64.0]  # each rank's 32 choices, counted once
+        assert h['samples']['wd'] == [1.0, 1.0]
