@@ -1,5 +1,5 @@
 """Two copies of two ranks each (4 processes over gloo, ``tools/train.py``), one real run shared by the checks of
-what a copy of several ranks computes:
+what a copy of several ranks computes (one test, so that pytest-xdist does not start the run once per worker):
 
 * the reward of a copy is read on exactly the reward split, each image once: an odd-length split (7 images, which
   neither the copy's 2 ranks nor the world's 4 divide; mmengine's ``DefaultSampler`` would pad it by repeating
@@ -9,7 +9,8 @@ what a copy of several ranks computes:
 * gradients are averaged over the copy's ranks only: DDP's process group is the copy's, and the gradient each rank
   steps with is the mean of the copy's two ranks' own gradients (not of all four);
 * the ranks of a copy train on disjoint shards of the whole training set, with the same per-copy sample of the
-  searched weight decay, and the per-item choices of both ranks are counted once each (the copy's 64 images).
+  searched weight decay, and the per-item choices of both ranks are counted once each (the copy's 64 images); the
+  ranks of a copy are in step and every copy equals the best one after each broadcast (``verify_sync``).
 """
 from __future__ import annotations
 
@@ -95,11 +96,9 @@ class CopyProbe(Hook):
 '''
 
 
-@pytest.fixture(scope='module')
-def two_by_two_run(tmp_path_factory):
+def _two_by_two_run(tmp):
     """One 2-copy x 2-rank run: 64 training images in batches of 8 (4 iterations per rank and epoch), 2 one-epoch
     trunks; the rank files and the OHL history."""
-    tmp = tmp_path_factory.mktemp('copies_2x2')
     (tmp / 'probe_plugin.py').write_text(PLUGIN)
     work = str(tmp / 'work')
     cfg = tiny_ohl_cfg(work)
@@ -129,8 +128,15 @@ def two_by_two_run(tmp_path_factory):
     return dict(history=history, train=train, scored=scored)
 
 
-@pytest.mark.slow  # one 4-process run (about a minute on 2 busy cores), shared by the tests of this file
-def test_a_copys_reward_reads_the_odd_length_split_once_per_image(two_by_two_run):
+@pytest.mark.slow  # one 4-process run, about 40 s on 2 busy cores (one test: xdist would start it per worker)
+def test_two_copies_of_two_ranks_score_average_and_shard_within_each_copy(tmp_path):
+    run = _two_by_two_run(tmp_path)
+    _check_reward_reads_the_odd_length_split_once_per_image(run)
+    _check_gradients_are_averaged_over_the_copys_ranks_only(run)
+    _check_ranks_train_on_disjoint_shards_with_one_sample_of_the_copy(run)
+
+
+def _check_reward_reads_the_odd_length_split_once_per_image(two_by_two_run):
     history, scored = two_by_two_run['history'], two_by_two_run['scored']
     assert len(history) == 2
     for h in history:
@@ -140,8 +146,7 @@ def test_a_copys_reward_reads_the_odd_length_split_once_per_image(two_by_two_run
     assert scored[1] == scored[3] == []
 
 
-@pytest.mark.slow
-def test_gradients_are_averaged_over_the_copys_ranks_only(two_by_two_run):
+def _check_gradients_are_averaged_over_the_copys_ranks_only(two_by_two_run):
     train = two_by_two_run['train']
     for copy_id in range(2):
         ranks = [2 * copy_id, 2 * copy_id + 1]
@@ -155,8 +160,7 @@ def test_gradients_are_averaged_over_the_copys_ranks_only(two_by_two_run):
             assert a['local'] != b['local']  # two shards: two local gradients
 
 
-@pytest.mark.slow
-def test_a_copys_ranks_train_on_disjoint_shards_with_one_sample_of_the_copy(two_by_two_run):
+def _check_ranks_train_on_disjoint_shards_with_one_sample_of_the_copy(two_by_two_run):
     history, train = two_by_two_run['history'], two_by_two_run['train']
     for copy_id in range(2):
         first, second = train[2 * copy_id], train[2 * copy_id + 1]
@@ -168,5 +172,9 @@ def test_a_copys_ranks_train_on_disjoint_shards_with_one_sample_of_the_copy(two_
             decays = {row['weight_decay'] for row in first + second if row['epoch'] == epoch}
             assert len(decays) == 1
     for h in history:
-        assert h['samples']['aug'] == [64.0, 64.0]  # each rank's 32 choices, counted once
+        # each rank applied the choices of its 32 images; the controller got the copy's 64, not the lead's 32
+        assert h['samples']['aug'] == [64.0, 64.0]
         assert h['samples']['wd'] == [1.0, 1.0]
+        # checked inside the run: the parameters of a copy's two ranks agreed before the broadcast, and every copy
+        # equals the best one after it
+        assert h['ranks_in_copy_identical'] and h['copies_identical'] and h['copies_equal_best']

@@ -69,19 +69,7 @@ def test_four_copies_gather_update_and_broadcast_the_best(tmp_path):
     assert glob.glob(osp.join(work, '*', 'vis_data', 'events.out.tfevents.*'))  # TensorBoard got them too
 
 
-@pytest.mark.slow
-def test_two_copies_of_two_ranks_train_with_ddp_inside_each_copy(tmp_path):
-    work = str(tmp_path / 'ohl2x2')
-    run_tool('tools/train.py', OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2',
-             'custom_hooks.0.num_copies=2', 'custom_hooks.0.ranks_per_copy=2', 'train_cfg.val_interval=100')
-    history = _history(work)
-    assert len(history) == 2
-    for h in history:
-        assert len(h['rewards']) == 2
-        # each rank applied the choices of its 150 images; the controller got the copy's 300, not the lead's 150
-        assert h['samples']['aug'] == [300.0, 300.0]
-        # parameters of the two ranks of each copy agreed before the broadcast: gradients were synchronised
-        assert h['ranks_in_copy_identical'] and h['copies_identical'] and h['copies_equal_best']
+# 2 copies of 2 ranks (DDP inside each copy): tests/test_ohl/test_copies_of_two_ranks_run.py
 
 
 KILLER = '''
