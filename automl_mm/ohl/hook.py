@@ -95,6 +95,24 @@ def restart_workers(loop: Any) -> None:
     loop.dataloader_iterator = type(loop.dataloader_iterator)(loader)
 
 
+class LateTrunkStart(Hook):
+    """The last ``after_train_iter`` of an epoch-based run whose ``OHLHook(trunk_iters=...)`` trunks end inside
+    epochs: begins the next trunk there (:meth:`OHLHook.start_pending_trunk`), right before the next batch is loaded
+    and after every hook of the iteration that ended the trunk, so those hooks see that trunk's values. mmengine's
+    ``ParamSchedulerHook`` (``'LOW'``, after ``OHLHook``) steps there: a searched scheduler attribute
+    (``param_schedulers.0.gamma`` of an ``ExponentialLR``) of the next trunk multiplied the lr after the last
+    iteration of the trunk before it, where the trunk boundaries at epoch ends, iteration-based loops and the
+    exported ``TrunkScheduleHook`` step with the ending trunk's. ``OHLHook.before_train`` registers it."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, ohl: OHLHook) -> None:
+        self.ohl = ohl
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
+        self.ohl.start_pending_trunk(runner)
+
+
 @HOOKS.register_module()
 class OHLHook(Hook):
     """Learn distributions over hyper-parameters online, with one model copy per rank (or group of ranks).
@@ -280,6 +298,7 @@ class OHLHook(Hook):
         self._trunk_iters = 0  # iterations trained in the running trunk (on this rank)
         self._nonfinite_losses = 0
         self._segment_pending = True
+        self._start_pending = False  # a trunk ended inside an epoch; the next begins in LateTrunkStart
         self._iteration_loop = False
         self._uses_loss_scaler = False
         self._report: OHLReport | None = None
@@ -313,6 +332,9 @@ class OHLHook(Hook):
                              'model_wrapper_cfg=dict(type="automl_mm.CopyDataParallel"): '
                              f'{type(runner.model).__name__} would synchronise gradients across copies')
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
+        if not self._iteration_loop and self.trunk_iters is not None and not any(
+                isinstance(h, LateTrunkStart) and h.ohl is self for h in runner.hooks):
+            runner.register_hook(LateTrunkStart(self), priority='LOWEST')  # after every other hook (of any priority)
         check_train_setup(runner, self.layout, self.trunk_epochs)
         check_accumulation(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         check_trunk_fits(runner, self.trunk_epochs, self.trunk_iters)
@@ -384,9 +406,19 @@ class OHLHook(Hook):
         if self._iteration_loop:
             self._segment_pending = True  # iteration loops can resume at any iteration: re-derive every one
         elif ended and done < runner.max_iters and batch_idx + 1 < len(runner.train_dataloader):
-            # a trunk boundary inside an epoch: the next batch is loaded right away. At an epoch's end the next
-            # trunk starts in before_train_epoch instead, after the epoch's validation and checkpoint (which then
-            # records a trunk end, not a trunk open since the last iteration)
+            # a trunk boundary inside an epoch: the next batch is loaded right after this iteration's hooks, so the
+            # next trunk starts in the last of them (LateTrunkStart), after mmengine's ParamSchedulerHook (LOW) has
+            # stepped for this iteration with this trunk's values, as at every other trunk boundary (it stepped
+            # with the next trunk's searched scheduler attribute, e.g. param_schedulers.0.gamma). At an epoch's end
+            # the next trunk starts in before_train_epoch instead, after the epoch's validation and checkpoint
+            # (which then records a trunk end, not a trunk open since the last iteration)
+            self._start_pending = True
+
+    def start_pending_trunk(self, runner) -> None:
+        """Begin the trunk that :meth:`after_train_iter` ended inside an epoch of an epoch-based loop, if any:
+        :class:`LateTrunkStart` calls it after every other hook's ``after_train_iter`` of that iteration."""
+        if self._start_pending:
+            self._start_pending = False
             self._start_segment(runner)
 
     def after_train_epoch(self, runner) -> None:
