@@ -93,8 +93,11 @@ class TrunkScheduleHook(Hook):
     ``[k * trunk_epochs, (k + 1) * trunk_epochs)`` or iterations ``[k * trunk_iters, (k + 1) * trunk_iters)``. A
     resumed run sets the value of the trunk it resumes in before its first iteration. A data path (module
     docstring) is set before the trunk's first batch is loaded (after the previous iteration), the others before
-    its first iteration runs. Paths that reach one value are written a covering path first, as
-    :class:`SetAttributesHook` writes them (:mod:`automl_mm.ohl.write_order`), which is the order the search wrote.
+    its first iteration runs, before every other hook of that stage (priority ``'HIGHEST'``): mmengine's
+    ``RuntimeInfoHook`` (``'VERY_HIGH'``) records there the lr that ``LoggerHook`` logs, which was the trunk before's
+    at the first iteration of each trunk under the former ``'HIGH'``. Paths that reach one value are written a
+    covering path first, as :class:`SetAttributesHook` writes them (:mod:`automl_mm.ohl.write_order`), which is the
+    order the search wrote.
 
     Args:
         values: ``{path: [value of trunk 0, value of trunk 1, ...]}`` (non-empty lists).
@@ -111,7 +114,7 @@ class TrunkScheduleHook(Hook):
             with its trunk (it stopped the run, or trained with it, when that trunk came).
     """
 
-    priority = 'HIGH'
+    priority = 'HIGHEST'  # before RuntimeInfoHook records the lr to log (before_train_iter)
 
     def __init__(self, values: dict[str, list], trunk_epochs: int | None = None,
                  trunk_iters: int | None = None, transform_types: dict[str, str] | None = None) -> None:

@@ -23,7 +23,7 @@ LR = 'optim_wrapper.optimizer.param_groups.*.lr'
 
 @HOOKS.register_module(force=True)
 class _ProbeLR(Hook):
-    """Records the learning rate every iteration trains with (after the HIGH-priority schedule hook set it)."""
+    """Records the learning rate every iteration trains with (after the schedule hook set it)."""
 
     priority = 'NORMAL'
 

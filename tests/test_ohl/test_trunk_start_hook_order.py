@@ -71,3 +71,33 @@ def test_the_scheduler_steps_each_iteration_with_its_own_trunks_searched_gamma(t
     assert lr == results['iteration']['lr']
     # the epoch loop's mid-epoch trunk starts go through the one hook OHLHook registers; an iteration loop needs none
     assert (results['epoch']['late'], results['iteration']['late']) == (1, 0)
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iteration'])
+def test_the_logged_lr_of_a_replayed_schedule_is_the_lr_each_iteration_trains_with(tmp_path, loop):
+    """The exported ``TrunkScheduleHook(trunk_iters=2)`` of a searched lr: mmengine's ``RuntimeInfoHook``
+    (``'VERY_HIGH'``) records the lr that ``LoggerHook`` logs before each iteration; the replay hook (then ``'HIGH'``)
+    set each trunk's lr after it, so the first iteration of every trunk was logged with the trunk before's lr
+    (iteration 3 trained with 0.01 and its line said 0.1)."""
+    from mmengine.runner import Runner
+
+    from tests.conftest import tiny_digits_cfg
+
+    cfg = tiny_digits_cfg(str(tmp_path / loop), max_epochs=2)
+    cfg.train_dataloader.batch_size = 16  # 4 iterations an epoch
+    cfg.param_scheduler = []
+    if loop == 'iteration':
+        cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=6, val_interval=1000)
+        cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000, by_epoch=False)
+        cfg.log_processor = dict(by_epoch=False)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.experiment_name = f'{tmp_path.name}_{loop}'  # its own MessageHub (one per name and second otherwise)
+    cfg.custom_hooks = [dict(type='TrunkScheduleHook', trunk_iters=2,
+                             values={'optim_wrapper.optimizer.param_groups.*.lr': [0.1, 0.01, 0.001]}),
+                        dict(type='_TrainedLR')]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    trained = next(h for h in runner.hooks if isinstance(h, _TrainedLR)).seen
+    logged = runner.message_hub.get_scalar('train/lr').data[0].tolist()  # what LoggerHook's lines read
+    assert trained[:6] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    assert logged == trained
