@@ -1,5 +1,7 @@
 """The blocks beyond the standard count train under a ``norm_cfg`` with ``requires_grad=False`` (mmdet's
 caffe-style detector configs): no checkpoint gives them a BN affine to keep."""
+import copy
+
 import pytest
 import torch
 import torchvision
@@ -85,3 +87,28 @@ def test_blocks_a_pretrained_file_fills_are_frozen_and_keep_bn_eval(tmp_path, cl
         assert all(p.requires_grad for p in later.parameters() if p.dim() == 4)  # its convs train
         assert not any(p.requires_grad for m in later.modules() if isinstance(m, _BatchNorm)
                        for p in m.parameters())
+
+
+@pytest.mark.parametrize('cls, kwargs', [
+    (CRResNet, dict(depth=18, stage_blocks=(1, 3, 2, 2), frozen_stages=2)),
+    (CRMobileNetV2, dict(widen_factor=0.25, stage_blocks=(1, 3, 3, 4, 3, 3, 1), frozen_stages=2)),
+])
+def test_a_copy_keeps_the_blocks_a_pretrained_file_filled_frozen(tmp_path, cls, kwargs):
+    """A copy of the network (copy.deepcopy: mmengine's ExponentialMovingAverage, a teacher / student pair) is the
+    same network: stage 2's third block, filled by the file, stays frozen with BN in eval mode at the copy's train().
+    The mark was the block's id() on the network, which named the original's blocks: the copy's train() put that
+    block's BN layers in train mode (moving the file's statistics)."""
+    from mmengine.model import ExponentialMovingAverage
+
+    path = str(tmp_path / 'own.pth')
+    torch.save(cls(**kwargs).state_dict(), path)
+    net = cls(**kwargs, norm_eval=True, init_cfg=dict(type='Pretrained', checkpoint=path))
+    net.init_weights()
+    copies = [copy.deepcopy(net), ExponentialMovingAverage(net).module]
+    for other in copies:
+        other.train()
+        block = other.layer2[2]
+        bns = [m for m in block.modules() if isinstance(m, _BatchNorm)]
+        assert bns and not any(m.training for m in bns)
+        assert not any(p.requires_grad for p in block.parameters())
+        assert other.unfilled_blocks()[0] is block and other._exempt_blocks() == other.unfilled_blocks()[1:]

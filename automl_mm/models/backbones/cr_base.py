@@ -46,6 +46,10 @@ def check_stage_values(name: str, values: Sequence[int], num_stages: int) -> tup
     return checked
 
 
+#: Attribute set on an unfilled block that a ``Pretrained`` file filled (:meth:`CRSupernetMixin._restore_as_standard`).
+RESTORED_MARK = '_cr_restored_from_file'
+
+
 def _check_allocation(name: str, values: Sequence[int], built: Sequence[int] | None, length: int) -> tuple[int, ...]:
     """Blocks per stage, each in ``[1, built[i]]`` (``built=None``: no upper bound)."""
     counts = _as_int_tuple(name, values, length)
@@ -192,8 +196,7 @@ class CRSupernetMixin:
         ``norm_cfg`` do not apply to: all of them but those a ``Pretrained`` file filled (a CR supernet's or a
         reallocated network's own checkpoint), whose weights and BN statistics are there to keep, as a standard
         block's."""
-        restored = getattr(self, '_restored_blocks', set())
-        return [block for block in self.unfilled_blocks() if id(block) not in restored]
+        return [block for block in self.unfilled_blocks() if not getattr(block, RESTORED_MARK, False)]
 
     def _keep_unfilled_trainable(self, mode: bool) -> None:
         for block in self._exempt_blocks():
@@ -287,9 +290,9 @@ class CRSupernetMixin:
         ``requires_grad`` back (the one :meth:`_cr_init` lifted)."""
         from torch.nn.modules.batchnorm import _BatchNorm
 
-        if not hasattr(self, '_restored_blocks'):
-            self._restored_blocks = set()
-        self._restored_blocks.add(id(block))
+        # on the block, not as its id() on the network: a copy (copy.deepcopy: mmengine's EMA, a teacher / student,
+        # an averaged model) keeps it, where the ids named the original's blocks and the copy's train() unfroze them
+        setattr(block, RESTORED_MARK, True)
         requires_grad = (getattr(self, 'norm_cfg', None) or {}).get('requires_grad', True)
         for m in block.modules():
             if isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
