@@ -461,3 +461,27 @@ def test_cr_resnet_stage_with_dcn_is_not_checked_without_a_dcn():
     net = CRResNet(depth=50, num_stages=3, out_indices=(0, 1, 2), strides=(1, 2, 2), dilations=(1, 1, 1),
                    stage_with_dcn=(False, True, True, True))
     assert net.out_channels == (256, 512, 1024)
+
+
+@pytest.mark.parametrize('cls, kwargs, key', [
+    (CRResNet, dict(depth=18, avg_down='False'), 'CRResNet avg_down'),
+    (CRResNet, dict(depth=18, deep_stem='False'), 'CRResNet deep_stem'),
+    (CRResNet, dict(depth=18, with_cp='False'), 'CRResNet with_cp'),
+    (CRMobileNetV2, dict(with_cp='False'), 'CRMobileNetV2 with_cp'),
+])
+def test_structural_switches_refuse_strings(cls, kwargs, key):
+    """mmdet reads these switches by truth value: ``avg_down='False'`` (a config written with quotes) built the
+    average-pool shortcuts, whose keys are the plain ones, so an ImageNet file loaded into another network without
+    a word; ``deep_stem='False'`` built the deep stem, ``with_cp='False'`` checkpointed every block."""
+    with pytest.raises(ValueError, match=f"{key} must be True or False, got 'False'"):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize('kwargs', [dict(avg_down=True, deep_stem=True, with_cp=np.bool_(True)),
+                                    dict(avg_down=False, deep_stem=False, with_cp=False)])
+def test_structural_switches_as_bools_build_mmdet_resnet(kwargs):
+    ref = _randomize(ResNet(depth=50, **kwargs))
+    net = CRResNet(depth=50, **kwargs)
+    assert net.avg_down is net.deep_stem is net.with_cp is kwargs['avg_down']
+    net.load_state_dict(ref.state_dict())
+    _assert_same_outputs(net, ref, torch.randn(2, 3, 32, 32))

@@ -53,7 +53,7 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
     Raises:
         ValueError: A malformed allocation or dilation list, ``out_indices`` that is empty, out of ``[0, 8)`` or
             not strictly increasing, ``frozen_stages`` outside ``[-1, 7]``, ``widen_factor`` not a finite
-            number > 0, or a bad mmdet argument.
+            number > 0, ``norm_eval`` / ``with_cp`` / ``zero_init_residual`` not a bool, or a bad mmdet argument.
 
     Examples:
         >>> import torch
@@ -74,8 +74,9 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
                  **kwargs) -> None:
         # 'False' (truthy) zero-initialised the unfilled blocks; mmdet's norm_eval likewise kept BN in eval mode
         self.zero_init_residual = as_flag(zero_init_residual, 'CRMobileNetV2 zero_init_residual')
-        if 'norm_eval' in kwargs:
-            kwargs['norm_eval'] = as_flag(kwargs['norm_eval'], 'CRMobileNetV2 norm_eval')
+        for key in ('norm_eval', 'with_cp'):
+            if key in kwargs:
+                kwargs[key] = as_flag(kwargs[key], f'CRMobileNetV2 {key}')
         standard = tuple(row[2] for row in self.arch_settings)
         # mmdet checks the range only: (6, 2) returned (layer 3, layer 7) and (2, 2) one map, silently
         kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (1, 2, 4, 7)), len(standard) + 1)

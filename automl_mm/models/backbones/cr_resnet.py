@@ -79,7 +79,8 @@ class CRResNet(CRSupernetMixin, ResNet):
     Raises:
         ValueError: Unknown ``depth``, ``num_stages`` not an int in [1, 4], ``in_channels``, ``base_channels`` or
             ``stem_channels`` not an int >= 1, a malformed allocation or dilation list, ``dilations_per_block`` that
-            conflicts with mmdet's ``dilations``, ``strides`` / ``dilations`` / ``stage_with_dcn`` (with a ``dcn``) / a
+            conflicts with mmdet's ``dilations``, ``norm_eval`` / ``zero_init_residual`` / ``deep_stem`` /
+            ``avg_down`` / ``with_cp`` not a bool, ``strides`` / ``dilations`` / ``stage_with_dcn`` (with a ``dcn``) / a
             plugin's ``stages`` not one entry per stage, a ``style`` other than ``'pytorch'`` / ``'caffe'``, a ``dcn``
             with BasicBlocks (depth 18 / 34), ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
             strictly increasing, or ``frozen_stages`` outside ``[-1, num_stages]``.
@@ -116,7 +117,9 @@ class CRResNet(CRSupernetMixin, ResNet):
         # the last stage, and froze by name ('no attribute layer5'): checked here, naming the key
         kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (0, 1, 2, 3)), num_stages)
         kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), num_stages)
-        for key in ('norm_eval', 'zero_init_residual'):  # mmdet's bool(): 'False' turned them on
+        # mmdet's bool(): 'False' turned them on (avg_down='False' built avg-pool shortcuts with the same keys, so
+        # an ImageNet file loaded into another network without a word)
+        for key in ('norm_eval', 'zero_init_residual', 'deep_stem', 'avg_down', 'with_cp'):
             if key in kwargs:
                 kwargs[key] = as_flag(kwargs[key], f'CRResNet {key}')
         for key, values in (('strides', kwargs.get('strides', (1, 2, 2, 2))), ('dilations', dilations)):
