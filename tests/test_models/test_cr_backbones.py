@@ -439,6 +439,9 @@ def test_stage_reallocation_keeps_flops(depth, max_blocks, choices, total, refer
 _DCN = dict(type='DCN', deform_groups=1, fallback_on_stride=False)
 
 
+_GC = dict(cfg=dict(type='ContextBlock', ratio=1 / 16), position='after_conv3')
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(depth=50, dcn=_DCN, stage_with_dcn=(False, True, True)),
      r'stage_with_dcn must have one bool per stage \(4\)'),
@@ -448,6 +451,14 @@ _DCN = dict(type='DCN', deform_groups=1, fallback_on_stride=False)
                                   position='after_conv3')]), r'plugins\[0\]\.stages must have one bool per stage'),
     (dict(depth=50, style='tf'), "CRResNet style must be 'pytorch'"),
     (dict(depth=18, dcn=_DCN, stage_with_dcn=(False, True, True, True)), 'CRResNet dcn needs Bottleneck blocks'),
+    # mmdet: 'Not implemented yet.', a bare assert, KeyError: 'position', AttributeError on a dict's key
+    (dict(depth=18, plugins=[_GC]), r'CRResNet plugins need Bottleneck blocks \(depth 50, 101 or 152\).*depth 18'),
+    (dict(depth=34, plugins=[]), r'CRResNet plugins need Bottleneck blocks .*\(plugins=None\), got \[\]'),
+    (dict(depth=50, plugins=[_GC, dict(_GC, position='after_conv4')]),
+     r"CRResNet plugins\[1\]\.position must be one of \('after_conv1', 'after_conv2', 'after_conv3'\).*'after_conv4'"),
+    (dict(depth=50, plugins=[dict(cfg=_GC['cfg'])]), r'CRResNet plugins\[0\]\.position must be one of .*got None'),
+    (dict(depth=50, plugins=_GC), 'CRResNet plugins must be a list of dicts'),
+    (dict(depth=50, plugins=[dict(_GC, cfg='ContextBlock')]), r'CRResNet plugins\[0\] must be a dict with a cfg dict'),
 ])
 def test_cr_resnet_per_stage_options_name_the_key(kwargs, match):
     """mmdet's ResNet checks these with bare asserts: an AssertionError with no message (or 'Not implemented yet.')
@@ -485,3 +496,14 @@ def test_structural_switches_as_bools_build_mmdet_resnet(kwargs):
     assert net.avg_down is net.deep_stem is net.with_cp is kwargs['avg_down']
     net.load_state_dict(ref.state_dict())
     _assert_same_outputs(net, ref, torch.randn(2, 3, 32, 32))
+
+
+def test_cr_resnet_plugins_at_every_position_build_mmdet_resnet():
+    """The plugins the check admits build mmdet's network (a ContextBlock after each of the three convs, on stages 2-4
+    for one of them)."""
+    plugins = [dict(_GC, cfg=dict(_GC['cfg'], postfix=str(i)), position=p) for i, p in
+               enumerate(('after_conv1', 'after_conv2'))] + [dict(_GC, stages=(False, True, True, True))]
+    ref = _randomize(ResNet(depth=50, plugins=plugins))
+    net = CRResNet(depth=50, plugins=plugins)
+    net.load_state_dict(ref.state_dict())
+    _assert_same_outputs(net, ref, torch.randn(1, 3, 32, 32))

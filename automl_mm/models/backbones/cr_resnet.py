@@ -22,6 +22,9 @@ from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_i
 
 from .cr_base import CRSupernetMixin, check_dilations, check_stage_values, resolve_allocation, run_prefix
 
+#: Where mmdet's Bottleneck inserts a plugin (``plugins[i].position``).
+PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
+
 
 def _check_stage_flags(name: str, values: Sequence[bool], num_stages: int) -> None:
     """One bool per stage; ValueError naming ``name`` otherwise."""
@@ -82,7 +85,8 @@ class CRResNet(CRSupernetMixin, ResNet):
             conflicts with mmdet's ``dilations``, ``norm_eval`` / ``zero_init_residual`` / ``deep_stem`` /
             ``avg_down`` / ``with_cp`` not a bool, ``strides`` / ``dilations`` / ``stage_with_dcn`` (with a ``dcn``) / a
             plugin's ``stages`` not one entry per stage, a ``style`` other than ``'pytorch'`` / ``'caffe'``, a ``dcn``
-            with BasicBlocks (depth 18 / 34), ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
+            or ``plugins`` with BasicBlocks (depth 18 / 34), ``plugins`` not a list of dicts with a ``cfg`` and a
+            ``position`` of :data:`PLUGIN_POSITIONS`, ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
             strictly increasing, or ``frozen_stages`` outside ``[-1, num_stages]``.
 
     Examples:
@@ -140,9 +144,10 @@ class CRResNet(CRSupernetMixin, ResNet):
 
     @classmethod
     def _check_stage_options(cls, depth: int, num_stages: int, kwargs: dict) -> None:
-        """``style``, ``stage_with_dcn`` (with a ``dcn``) and each plugin's ``stages``, which mmdet's ResNet checks with
-        bare asserts (``AssertionError`` with no message: ``stage_with_dcn=(False, True, True)`` for 4 stages,
-        ``style='tf'``), and ``dcn`` on a BasicBlock depth ('Not implemented yet.')."""
+        """``style``, ``stage_with_dcn`` (with a ``dcn``) and each plugin's ``position`` and ``stages``, which mmdet's
+        ResNet checks with bare asserts (``AssertionError`` with no message: ``stage_with_dcn=(False, True, True)`` for
+        4 stages, ``style='tf'``, a plugin ``position='after_conv4'``), and ``dcn`` or ``plugins`` on a BasicBlock depth
+        ('Not implemented yet.')."""
         style = kwargs.get('style', 'pytorch')
         if style not in ('pytorch', 'caffe'):
             raise ValueError(f"CRResNet style must be 'pytorch' (stride on the 3x3 conv) or 'caffe' (on the first "
@@ -152,8 +157,25 @@ class CRResNet(CRSupernetMixin, ResNet):
                 raise ValueError(f'CRResNet dcn needs Bottleneck blocks (depth 50, 101 or 152): mmdet\'s BasicBlock '
                                  f'(depth {depth}) has no deformable conv')
             _check_stage_flags('stage_with_dcn', kwargs.get('stage_with_dcn', (False, ) * 4), num_stages)
-        for i, plugin in enumerate(kwargs.get('plugins') or ()):
-            if isinstance(plugin, dict) and plugin.get('stages') is not None:
+        plugins = kwargs.get('plugins')
+        if plugins is None:
+            return
+        # mmdet: 'Not implemented yet.' (any plugins, [] too, on a BasicBlock), a bare assert (a position such as
+        # 'after_conv4'), KeyError: 'position', AttributeError: 'str' object has no attribute 'copy' (one dict)
+        if isinstance(plugins, (dict, str, bytes)) or not isinstance(plugins, Sequence):
+            raise ValueError(f'CRResNet plugins must be a list of dicts (cfg, position, optional stages), got '
+                             f'{plugins!r}')
+        if cls.arch_settings[depth][0] is not Bottleneck:
+            raise ValueError(f'CRResNet plugins need Bottleneck blocks (depth 50, 101 or 152): mmdet\'s BasicBlock '
+                             f'(depth {depth}) takes none (plugins=None), got {plugins!r}')
+        for i, plugin in enumerate(plugins):
+            if not isinstance(plugin, dict) or not isinstance(plugin.get('cfg'), dict):
+                raise ValueError(f'CRResNet plugins[{i}] must be a dict with a cfg dict (the plugin layer), got '
+                                 f'{plugin!r}')
+            if plugin.get('position') not in PLUGIN_POSITIONS:
+                raise ValueError(f'CRResNet plugins[{i}].position must be one of {PLUGIN_POSITIONS} (where mmdet\'s '
+                                 f'Bottleneck inserts it), got {plugin.get("position")!r}')
+            if plugin.get('stages') is not None:
                 _check_stage_flags(f'plugins[{i}].stages', plugin['stages'], num_stages)
 
     def make_res_layer(self, **kwargs) -> nn.Sequential:
