@@ -139,6 +139,56 @@ def test_a_checkpoint_that_holds_the_extra_blocks_keeps_them(tmp_path):
         assert torch.equal(net.state_dict()[key], value), key
 
 
+def _pretrained_log(net: torch.nn.Module, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The lines of mmengine's current logger that name the CR network's Pretrained fill, during init_weights."""
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        net.init_weights()
+    finally:
+        logger.removeHandler(caplog.handler)
+    return [r.getMessage() for r in caplog.records if 'init_cfg Pretrained' in r.getMessage()]
+
+
+@pytest.mark.parametrize('make_std,make_cr,kwargs,expected', [
+    (lambda: ResNet(depth=18), lambda **kw: CRResNet(depth=18, **kw), dict(stage_blocks=(1, 3, 2, 2)),
+     "CRResNet stage_blocks [1, 3, 2, 2], init_cfg Pretrained {path}: the stem and the standard blocks loaded; not "
+     "in the file, from mmdet's from-scratch init, each starting as the identity (zero_init_residual): layer2.2; in "
+     "the file but not built by this allocation, unused: layer1.1"),
+    (lambda: ResNet(depth=18), lambda **kw: CRResNet(depth=18, **kw),
+     dict(max_stage_blocks=(2, 2, 3, 3), stage_blocks=(1, 2, 3, 2), zero_init_residual=False),
+     "CRResNet stage_blocks [1, 2, 3, 2] (max_stage_blocks [2, 2, 3, 3]), init_cfg Pretrained {path}: the stem and "
+     "the standard blocks loaded; not in the file, from mmdet's from-scratch init: layer3.2, layer4.2"),
+    (lambda: CRResNet(depth=18, stage_blocks=(3, 1, 2, 2)), lambda **kw: CRResNet(depth=18, **kw),
+     dict(stage_blocks=(3, 1, 2, 3)),
+     "CRResNet stage_blocks [3, 1, 2, 3], init_cfg Pretrained {path}: the stem and the standard blocks loaded; not "
+     "in the file, from mmdet's from-scratch init, each starting as the identity (zero_init_residual): layer4.2; "
+     "loaded beyond the standard count (frozen_stages / norm_eval apply as to a standard block): layer1.2"),
+    (lambda: MobileNetV2(widen_factor=0.25), lambda **kw: CRMobileNetV2(widen_factor=0.25, **kw),
+     dict(stage_blocks=(1, 1, 4, 4, 3, 3, 1)),
+     "CRMobileNetV2 stage_blocks [1, 1, 4, 4, 3, 3, 1], init_cfg Pretrained {path}: the stem and the standard blocks "
+     "loaded; not in the file, from mmdet's from-scratch init, each starting as the identity (zero_init_residual): "
+     "layer3.3; in the file but not built by this allocation, unused: layer2.1"),
+])
+def test_a_pretrained_file_s_fill_of_a_reallocated_network_is_logged(tmp_path, caplog, make_std, make_cr, kwargs,
+                                                                      expected):
+    """Which blocks a Pretrained file did not fill (initialised here), filled beyond the standard count, or held
+    for blocks this allocation does not build: mmengine logged the missing and unexpected keys, and its init summary
+    said of every initialised block that its values were 'the same before and after calling init_weights'."""
+    path = str(tmp_path / 'file.pth')
+    torch.save(make_std().state_dict(), path)
+    assert _pretrained_log(make_cr(init_cfg=dict(type='Pretrained', checkpoint=path), **kwargs), caplog) == [
+        expected.format(path=path)]
+
+
+def test_a_pretrained_file_that_fills_the_standard_network_logs_no_fill(tmp_path, caplog):
+    path = str(tmp_path / 'file.pth')
+    torch.save(ResNet(depth=18).state_dict(), path)
+    assert _pretrained_log(CRResNet(depth=18, init_cfg=dict(type='Pretrained', checkpoint=path)), caplog) == []
+
+
 def test_zero_init_residual_false_starts_unfilled_blocks_from_mmdet_init(tmp_path):
     ref = _randomize(ResNet(depth=18))
     path = str(tmp_path / 'standard.pth')

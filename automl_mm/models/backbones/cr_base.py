@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from .pretrained import check_pretrained, init_cfg_over_own_inits, pretrained_cfgs
+from .pretrained import FileFill, check_pretrained, init_cfg_over_own_inits, pretrained_cfgs
 
 
 def _as_int_tuple(name: str, values: Sequence[int], length: int) -> tuple[int, ...]:
@@ -237,6 +237,8 @@ class CRSupernetMixin:
         such block then starts as the identity, so a supernet's deeper allocations and a reallocated network
         start from the checkpoint's function (with PyTorch's defaults, one extra block per ResNet-18 stage
         changed its features by 18-25 %). A file that holds a block (a CR supernet's own checkpoint) restores it.
+        Which blocks outside the standard network the file left out (initialised here), filled, or held without
+        this allocation building them (unused) is logged (:meth:`_report_fill`).
         A second call changes nothing, as mmengine's (which warns).
 
         Raises:
@@ -252,29 +254,40 @@ class CRSupernetMixin:
             # reset what they had learnt (zero_init_residual: back to the identity) and kept everything else
             return
         for cfg in pretrained_cfgs(self.init_cfg):
-            self._init_unloaded_blocks(self._check_pretrained(cfg['checkpoint'], cfg.get('prefix')))
+            fill = self._check_pretrained(cfg['checkpoint'], cfg.get('prefix'))
+            self._report_fill(cfg, self._init_unloaded_blocks(fill.missing), self._unused_blocks(fill.unexpected))
 
     def _residual_last_norm(self, block: nn.Module) -> nn.Module:
         """The norm layer that ends ``block``'s residual branch (weight 0 makes the block the identity)."""
         raise NotImplementedError
 
-    def _init_unloaded_blocks(self, missing: set[str]) -> None:
-        """mmdet's from-scratch init (zero-init residual included) for the unfilled blocks the checkpoint left out."""
+    def _init_unloaded_blocks(self, missing: set[str]) -> dict[str, list[str]]:
+        """mmdet's from-scratch init (zero-init residual included) for the unfilled blocks the checkpoint left out.
+
+        Returns:
+            The unfilled blocks' names by what the file gave them: ``'loaded'`` (all of it: a standard block from
+            now on), ``'scratch'`` (nothing: the init above) and ``'partly'`` (some tensors; the rest keeps its
+            init).
+        """
         from mmengine.model import constant_init, initialize
 
         scratch = [dict(type='Kaiming', layer='Conv2d'),
                    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
         unfilled = {id(block) for block in self.unfilled_blocks()}
         stage_of = {id(block): stage for stage in self._searchable_stages() for block in stage}
+        found: dict[str, list[str]] = {'loaded': [], 'scratch': [], 'partly': []}
         for name, block in self.named_modules():
             if id(block) not in unfilled:
                 continue
             keys = [f'{name}.{k}' for k in block.state_dict() if not k.endswith('num_batches_tracked')]
             if not any(k in missing for k in keys):
                 self._restore_as_standard(block)  # the file holds all of it: kept as a standard block's
+                found['loaded'].append(name)
                 continue
             if not all(k in missing for k in keys):
+                found['partly'].append(name)
                 continue  # the file holds part of this block
+            found['scratch'].append(name)
             initialize(block, scratch)
             if hasattr(stage_of[id(block)], 'init_weights'):
                 # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and, after
@@ -283,6 +296,45 @@ class CRSupernetMixin:
                 _own_inits_of_children(block)
             if self.zero_init_residual:
                 constant_init(self._residual_last_norm(block), 0)
+        return found
+
+    def _unused_blocks(self, unexpected: list[str]) -> list[str]:
+        """Blocks of the file this allocation does not build (``layer1.1`` of an ImageNet ResNet-18 file in a network
+        with one block in stage 1), from the file's keys the network does not have."""
+        names = {id(stage): name for name, stage in self.named_modules()}
+        stages = [names[id(stage)] for stage in self._searchable_stages()]
+        unused = []
+        for key in unexpected:
+            stage, _, rest = key.partition('.')
+            index = rest.split('.', 1)[0]
+            if stage in stages and index.isdigit() and f'{stage}.{index}' not in unused:
+                unused.append(f'{stage}.{index}')
+        return unused
+
+    def _report_fill(self, cfg: dict, found: dict[str, list[str]], unused: list[str]) -> None:
+        """Log (mmengine's current logger, INFO) what a ``Pretrained`` file gave the blocks outside the standard
+        allocation: mmengine's own log lists missing and unexpected keys only, and its init summary says of a block
+        initialised here that its values are 'the same before and after' ``init_weights`` (it ran first)."""
+        from mmengine.logging import print_log
+
+        parts = []
+        if found['scratch']:
+            start = ', each starting as the identity (zero_init_residual)' if self.zero_init_residual else ''
+            parts.append(f'not in the file, from mmdet\'s from-scratch init{start}: {", ".join(found["scratch"])}')
+        if found['partly']:
+            parts.append(f'partly in the file (the rest keeps its own init): {", ".join(found["partly"])}')
+        if found['loaded']:
+            parts.append('loaded beyond the standard count (frozen_stages / norm_eval apply as to a standard block): '
+                         + ', '.join(found['loaded']))
+        if unused:
+            parts.append(f'in the file but not built by this allocation, unused: {", ".join(unused)}')
+        if parts:
+            where = cfg['checkpoint'] + (f' (prefix {cfg["prefix"]!r})' if cfg.get('prefix') else '')
+            built = '' if self.built_stage_blocks == self.active_stage_blocks else \
+                f' (max_stage_blocks {list(self.built_stage_blocks)})'
+            print_log(f'{type(self).__name__} stage_blocks {list(self.active_stage_blocks)}{built}, init_cfg '
+                      f'Pretrained {where}: the stem and the standard blocks loaded; ' + '; '.join(parts),
+                      logger='current')
 
     def _restore_as_standard(self, block: nn.Module) -> None:
         """Treat an unfilled block a ``Pretrained`` file filled as a standard one from now on: ``frozen_stages`` and
@@ -300,8 +352,9 @@ class CRSupernetMixin:
                     p.requires_grad_(requires_grad)
         self.train(self.training)  # mmdet's freezing and norm_eval, now including it
 
-    def _check_pretrained(self, checkpoint: str, prefix: str | None) -> set[str]:
-        """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold.
+    def _check_pretrained(self, checkpoint: str, prefix: str | None) -> FileFill:
+        """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold and
+        every key of it the network does not have.
 
         Neither the unfilled blocks nor the parts mmdet adds to a standard block (:func:`added_parts`: deformable
         convs' offset convs, block plugins) need be in the file: an ImageNet checkpoint holds none of them, and mmdet's

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def pretrained_cfgs(init_cfg: Any) -> list[dict]:
@@ -54,10 +54,20 @@ def init_cfg_over_own_inits(module: Any) -> Iterator[None]:
             del conv_module.is_init
 
 
+class FileFill(NamedTuple):
+    """What a ``Pretrained`` file left out of a module and what of it the module left unused."""
+
+    #: Keys of the module the file does not fill (absent, or of another shape): not loaded.
+    missing: set[str]
+    #: Keys of the file (under the prefix, mmengine's ``module.`` stripped) the module does not have: not loaded.
+    unexpected: list[str]
+
+
 def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tuple[str, ...] = (),
-                     layout: str = '', optional: tuple[str, ...] = ()) -> set[str]:
+                     layout: str = '', optional: tuple[str, ...] = ()) -> FileFill:
     """Raise unless ``checkpoint`` (under ``prefix``) holds every weight and statistic of ``module`` outside the
-    ``skip`` key prefixes, in the module's shapes; return every key of the module it does not fill.
+    ``skip`` key prefixes, in the module's shapes; return the keys of the module it does not fill and those of
+    the file the module does not have.
 
     Args:
         module: The module the file was loaded into.
@@ -95,7 +105,8 @@ def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tup
             f'init_cfg Pretrained {where} does not fill {type(module).__name__}: {len(missing)} of {total} '
             f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
             f'{other_shape[:3]}); the file has e.g. {file_keys[:3]}.' + hint + (f' {layout}' if layout else ''))
-    return set(found['missing']) | {k.split(':')[0] for k in found['shape']}  # neither is loaded
+    # neither a missing tensor nor one of another shape is loaded
+    return FileFill(set(found['missing']) | {k.split(':')[0] for k in found['shape']}, list(found['unexpected']))
 
 
 def _prefix_hint(file_state: dict, module_state: dict, missing: list[str]) -> str:
