@@ -16,10 +16,31 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 
+def _loads_a_file(cfg: Any) -> bool:
+    """Whether the ``init_cfg`` entry builds mmengine's ``PretrainedInit``: ``type='Pretrained'``, the class itself
+    (mmengine's pure-Python configs; ``BaseModule`` accepts it), or a scoped name such as ``'mmengine.Pretrained'``."""
+    from mmengine.model import PretrainedInit
+    from mmengine.registry import WEIGHT_INITIALIZERS
+
+    kind = cfg.get('type') if isinstance(cfg, dict) else None
+    if isinstance(kind, type):
+        return issubclass(kind, PretrainedInit)
+    if not isinstance(kind, str):
+        return False
+    try:
+        built = WEIGHT_INITIALIZERS.get(kind)
+    except (KeyError, AttributeError):  # an unknown scope: mmengine's build names it
+        return False
+    return isinstance(built, type) and issubclass(built, PretrainedInit)
+
+
 def pretrained_cfgs(init_cfg: Any) -> list[dict]:
-    """The ``Pretrained`` entries of an ``init_cfg`` (a dict, a list of dicts or ``None``)."""
+    """The entries of an ``init_cfg`` (a dict, a list of dicts or ``None``) that load a checkpoint file:
+    ``type='Pretrained'``, ``type=PretrainedInit`` or a scoped name of it (``'mmengine.Pretrained'``). Matching the
+    string ``'Pretrained'`` only, the other two spellings, which mmengine loads as well, skipped every check made on
+    the file (a file that filled nothing passed) and a CR backbone's init of its unfilled blocks."""
     cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
-    return [cfg for cfg in cfgs if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained']
+    return [cfg for cfg in cfgs if _loads_a_file(cfg)]
 
 
 @contextlib.contextmanager
