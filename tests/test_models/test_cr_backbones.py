@@ -139,6 +139,27 @@ def test_a_checkpoint_that_holds_the_extra_blocks_keeps_them(tmp_path):
         assert torch.equal(net.state_dict()[key], value), key
 
 
+def test_two_pretrained_files_fill_a_block_either_holds(tmp_path, caplog):
+    """init_cfg=[ImageNet file, the reallocated network's own file]: mmengine loads both, in order, so layer2.2 holds
+    the second file's weights. Taken file by file, the first file's gap re-initialised layer2.2 over them (from
+    scratch, its last BN at 0) and the second then marked it filled: frozen with the wrong weights."""
+    imagenet, own = str(tmp_path / 'imagenet.pth'), str(tmp_path / 'own.pth')
+    torch.save(_randomize(ResNet(depth=18), seed=1).state_dict(), imagenet)
+    source = _randomize(CRResNet(depth=18, stage_blocks=(1, 3, 2, 2)), seed=2)
+    torch.save(source.state_dict(), own)
+    net = CRResNet(depth=18, stage_blocks=(1, 3, 2, 2), frozen_stages=2, norm_eval=True,
+                   init_cfg=[dict(type='Pretrained', checkpoint=imagenet), dict(type='Pretrained', checkpoint=own)])
+    logged = _pretrained_log(net, caplog)
+    for key, value in source.layer2[2].state_dict().items():
+        assert torch.equal(net.layer2[2].state_dict()[key], value), key
+    net.train()
+    assert not any(p.requires_grad for p in net.layer2[2].parameters())
+    assert logged == [
+        f'CRResNet stage_blocks [1, 3, 2, 2], init_cfg Pretrained {imagenet}, {own}: the stem and the standard blocks '
+        'loaded; loaded beyond the standard count (frozen_stages / norm_eval apply as to a standard block): '
+        'layer2.2; in the file but not built by this allocation, unused: layer1.1']
+
+
 def _pretrained_log(net: torch.nn.Module, caplog: pytest.LogCaptureFixture) -> list[str]:
     """The lines of mmengine's current logger that name the CR network's Pretrained fill, during init_weights."""
     from mmengine.logging import MMLogger

@@ -253,9 +253,16 @@ class CRSupernetMixin:
             # mmengine initialises a module once (a second call only warns); re-initialising the unfilled blocks
             # reset what they had learnt (zero_init_residual: back to the identity) and kept everything else
             return
-        for cfg in pretrained_cfgs(self.init_cfg):
-            fill = self._check_pretrained(cfg['checkpoint'], cfg.get('prefix'))
-            self._report_fill(cfg, self._init_unloaded_blocks(fill.missing), self._unused_blocks(fill.unexpected))
+        fills = [(cfg, self._check_pretrained(cfg['checkpoint'], cfg.get('prefix')))
+                 for cfg in pretrained_cfgs(self.init_cfg)]
+        if fills:
+            # mmengine loads every Pretrained entry, in order, before this: a block one file holds is loaded
+            # whatever the others hold (taken file by file, the first file's gap re-initialised a block that the
+            # second had loaded)
+            missing = set.intersection(*(fill.missing for _, fill in fills))
+            unused = [name for _, fill in fills for name in self._unused_blocks(fill.unexpected)]
+            self._report_fill([cfg for cfg, _ in fills], self._init_unloaded_blocks(missing),
+                              list(dict.fromkeys(unused)))
 
     def _residual_last_norm(self, block: nn.Module) -> nn.Module:
         """The norm layer that ends ``block``'s residual branch (weight 0 makes the block the identity)."""
@@ -311,7 +318,7 @@ class CRSupernetMixin:
                 unused.append(f'{stage}.{index}')
         return unused
 
-    def _report_fill(self, cfg: dict, found: dict[str, list[str]], unused: list[str]) -> None:
+    def _report_fill(self, cfgs: list[dict], found: dict[str, list[str]], unused: list[str]) -> None:
         """Log (mmengine's current logger, INFO) what a ``Pretrained`` file gave the blocks outside the standard
         allocation: mmengine's own log lists missing and unexpected keys only, and its init summary says of a block
         initialised here that its values are 'the same before and after' ``init_weights`` (it ran first)."""
@@ -329,7 +336,8 @@ class CRSupernetMixin:
         if unused:
             parts.append(f'in the file but not built by this allocation, unused: {", ".join(unused)}')
         if parts:
-            where = cfg['checkpoint'] + (f' (prefix {cfg["prefix"]!r})' if cfg.get('prefix') else '')
+            where = ', '.join(cfg['checkpoint'] + (f' (prefix {cfg["prefix"]!r})' if cfg.get('prefix') else '')
+                              for cfg in cfgs)
             built = '' if self.built_stage_blocks == self.active_stage_blocks else \
                 f' (max_stage_blocks {list(self.built_stage_blocks)})'
             print_log(f'{type(self).__name__} stage_blocks {list(self.active_stage_blocks)}{built}, init_cfg '
