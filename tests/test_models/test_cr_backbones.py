@@ -530,6 +530,10 @@ _GC = dict(cfg=dict(type='ContextBlock', ratio=1 / 16), position='after_conv3')
     (dict(depth=50, plugins=[dict(cfg=_GC['cfg'])]), r'CRResNet plugins\[0\]\.position must be one of .*got None'),
     (dict(depth=50, plugins=_GC), 'CRResNet plugins must be a list of dicts'),
     (dict(depth=50, plugins=[dict(_GC, cfg='ContextBlock')]), r'CRResNet plugins\[0\] must be a dict with a cfg dict'),
+    # mmdet: by truth value, 'False' put a deformable conv / a plugin in stage 1
+    (dict(depth=50, dcn=_DCN, stage_with_dcn=('False', True, True, True)),
+     r"stage_with_dcn\[0\] must be True or False \(one bool per stage\), got 'False'"),
+    (dict(depth=50, plugins=[dict(_GC, stages=(0, 1, 1, 1))]), r'plugins\[0\]\.stages\[0\] must be True or False'),
 ])
 def test_cr_resnet_per_stage_options_name_the_key(kwargs, match):
     """mmdet's ResNet checks these with bare asserts: an AssertionError with no message (or 'Not implemented yet.')
@@ -543,6 +547,9 @@ def test_cr_resnet_stage_with_dcn_is_not_checked_without_a_dcn():
     net = CRResNet(depth=50, num_stages=3, out_indices=(0, 1, 2), strides=(1, 2, 2), dilations=(1, 1, 1),
                    stage_with_dcn=(False, True, True, True))
     assert net.out_channels == (256, 512, 1024)
+    ok = CRResNet(depth=50, dcn=_DCN, stage_with_dcn=(np.bool_(False), True, True, True))
+    assert [hasattr(getattr(ok, f'layer{i}')[0].conv2, 'conv_offset') for i in (1, 2, 3, 4)] == [
+        False, True, True, True]
 
 
 @pytest.mark.parametrize('cls, kwargs, key', [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from mmdet.models.backbones import ResNet
 from mmdet.models.backbones.resnet import Bottleneck
@@ -27,9 +28,16 @@ PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
 
 
 def _check_stage_flags(name: str, values: Sequence[bool], num_stages: int) -> None:
-    """One bool per stage; ValueError naming ``name`` otherwise."""
+    """One bool per stage (numpy's ``bool_`` too); ValueError naming ``name`` otherwise.
+
+    mmdet reads each entry by truth value: ``stage_with_dcn=('False', True, True, True)`` put a deformable conv in
+    stage 1, as ``1`` / ``0`` would have done what the config meant only by chance.
+    """
     if isinstance(values, (str, bytes)) or not hasattr(values, '__len__') or len(values) != num_stages:
         raise ValueError(f'{name} must have one bool per stage ({num_stages}), got {values!r}')
+    for i, value in enumerate(values):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f'{name}[{i}] must be True or False (one bool per stage), got {value!r} in {values!r}')
 
 
 @MODELS.register_module()
@@ -82,12 +90,12 @@ class CRResNet(CRSupernetMixin, ResNet):
     Raises:
         ValueError: Unknown ``depth``, ``num_stages`` not an int in [1, 4], ``in_channels``, ``base_channels`` or
             ``stem_channels`` not an int >= 1, a malformed allocation or dilation list, ``dilations_per_block`` that
-            conflicts with mmdet's ``dilations``, ``norm_eval`` / ``zero_init_residual`` / ``deep_stem`` /
-            ``avg_down`` / ``with_cp`` not a bool, ``strides`` / ``dilations`` / ``stage_with_dcn`` (with a ``dcn``) / a
-            plugin's ``stages`` not one entry per stage, a ``style`` other than ``'pytorch'`` / ``'caffe'``, a ``dcn``
-            or ``plugins`` with BasicBlocks (depth 18 / 34), ``plugins`` not a list of dicts with a ``cfg`` and a
-            ``position`` of :data:`PLUGIN_POSITIONS`, ``out_indices`` that is empty, out of ``[0, num_stages)`` or not
-            strictly increasing, or ``frozen_stages`` outside ``[-1, num_stages]``.
+            conflicts with mmdet's ``dilations``, ``norm_eval`` / ``zero_init_residual`` / ``deep_stem`` / ``avg_down``
+            / ``with_cp`` not a bool, ``strides`` / ``dilations`` not one int >= 1 per stage, ``stage_with_dcn`` (with a
+            ``dcn``) / a plugin's ``stages`` not one bool per stage, a ``style`` other than ``'pytorch'`` / ``'caffe'``,
+            a ``dcn`` or ``plugins`` with BasicBlocks (depth 18 / 34), ``plugins`` not a list of dicts with a ``cfg``
+            and a ``position`` of :data:`PLUGIN_POSITIONS`, ``out_indices`` that is empty, out of ``[0, num_stages)`` or
+            not strictly increasing, or ``frozen_stages`` outside ``[-1, num_stages]``.
 
     Examples:
         >>> import torch
