@@ -534,6 +534,10 @@ _GC = dict(cfg=dict(type='ContextBlock', ratio=1 / 16), position='after_conv3')
     (dict(depth=50, dcn=_DCN, stage_with_dcn=('False', True, True, True)),
      r"stage_with_dcn\[0\] must be True or False \(one bool per stage\), got 'False'"),
     (dict(depth=50, plugins=[dict(_GC, stages=(0, 1, 1, 1))]), r'plugins\[0\]\.stages\[0\] must be True or False'),
+    # mmdet: 'AssertionError: duplicate plugin context_block'
+    (dict(depth=50, plugins=[dict(_GC, stages=(True, True, False, False)), dict(_GC, position='after_conv2')]),
+     r"CRResNet plugins\[0\] and plugins\[1\] both add 'context_block' to the blocks of stage 1: give one of them "
+     r"another cfg.postfix"),
 ])
 def test_cr_resnet_per_stage_options_name_the_key(kwargs, match):
     """mmdet's ResNet checks these with bare asserts: an AssertionError with no message (or 'Not implemented yet.')

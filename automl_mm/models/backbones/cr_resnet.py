@@ -40,6 +40,37 @@ def _check_stage_flags(name: str, values: Sequence[bool], num_stages: int) -> No
             raise ValueError(f'{name}[{i}] must be True or False (one bool per stage), got {value!r} in {values!r}')
 
 
+def _check_plugin_names(plugins: Sequence[dict], num_stages: int) -> None:
+    """Two plugins of one stage must have other names: mmdet names a block's plugin by its type's abbreviation and
+    ``cfg.postfix`` (mmcv's ``build_plugin_layer``) and stops at the second with ``AssertionError: duplicate plugin
+    context_block``, naming neither the two ``plugins`` entries nor the remedy. An unknown type is left to mmcv."""
+    import inspect
+
+    from mmcv.cnn.bricks.plugin import infer_abbr
+    from mmengine.registry import MODELS as MMENGINE_MODELS
+
+    def name_of(cfg: dict) -> str | None:
+        kind = cfg.get('type')
+        if inspect.isclass(kind):
+            layer = kind
+        else:
+            with MMENGINE_MODELS.switch_scope_and_registry(None) as registry:
+                layer = registry.get(kind)
+        return None if layer is None else infer_abbr(layer) + str(cfg.get('postfix', ''))
+
+    names = [name_of(plugin['cfg']) for plugin in plugins]
+    for stage in range(num_stages):
+        seen: dict[str, int] = {}
+        for i, (plugin, name) in enumerate(zip(plugins, names)):
+            if name is None or (plugin.get('stages') is not None and not plugin['stages'][stage]):
+                continue
+            if name in seen:
+                raise ValueError(f'CRResNet plugins[{seen[name]}] and plugins[{i}] both add {name!r} to the blocks of '
+                                 f'stage {stage + 1}: give one of them another cfg.postfix (mmdet names a plugin by '
+                                 'its type and postfix)')
+            seen[name] = i
+
+
 @MODELS.register_module()
 class CRResNet(CRSupernetMixin, ResNet):
     """mmdet's ResNet with a searchable number of blocks per stage and a dilation per block (CR-NAS).
@@ -185,6 +216,7 @@ class CRResNet(CRSupernetMixin, ResNet):
                                  f'Bottleneck inserts it), got {plugin.get("position")!r}')
             if plugin.get('stages') is not None:
                 _check_stage_flags(f'plugins[{i}].stages', plugin['stages'], num_stages)
+        _check_plugin_names(plugins, num_stages)
 
     def make_res_layer(self, **kwargs) -> nn.Sequential:
         """Build stage ``len(self.res_layers)`` with its allocated number of blocks."""
