@@ -204,6 +204,32 @@ def test_a_pretrained_file_s_fill_of_a_reallocated_network_is_logged(tmp_path, c
         expected.format(path=path)]
 
 
+@pytest.mark.parametrize('make_std,make_cr,kwargs,block', [
+    (lambda: ResNet(depth=18), lambda **kw: CRResNet(depth=18, **kw), dict(stage_blocks=(1, 3, 2, 2)), 'layer2.2'),
+    (lambda: MobileNetV2(widen_factor=0.5), lambda **kw: CRMobileNetV2(widen_factor=0.5, **kw),
+     dict(stage_blocks=(1, 2, 4, 4, 3, 3, 1)), 'layer3.3'),
+])
+def test_unfilled_blocks_keep_the_init_cfg_s_other_entries(tmp_path, caplog, make_std, make_cr, kwargs, block):
+    """init_cfg=[Pretrained, Normal(Conv2d, std=0.01)]: mmengine applies the Normal entry to every conv before
+    loading the file, and mmdet's ResNet keeps it where the file has nothing. The CR init of the blocks the file
+    does not hold overwrote it with Kaiming (layer2.2's convs at std 0.042 instead of 0.01); it is kept now, and the
+    block still starts as the identity (zero_init_residual)."""
+    path = str(tmp_path / 'file.pth')
+    torch.save(make_std().state_dict(), path)
+    net = make_cr(init_cfg=[dict(type='Pretrained', checkpoint=path), dict(type='Normal', layer='Conv2d', std=0.01)],
+                  **kwargs)
+    logged = _pretrained_log(net, caplog)
+    extra = net.get_submodule(block)
+    assert net.unfilled_blocks() == [extra]
+    for name, conv in extra.named_modules():
+        if isinstance(conv, torch.nn.Conv2d) and conv.weight.numel() > 500:
+            assert abs(float(conv.weight.std()) - 0.01) < 0.002, name
+    assert float(net._residual_last_norm(extra).weight.abs().sum()) == 0
+    assert len(logged) == 1
+    assert ("not in the file, from the init_cfg's other entries, each starting as the identity (zero_init_residual): "
+            f'{block}') in logged[0]
+
+
 def test_a_pretrained_file_that_fills_the_standard_network_logs_no_fill(tmp_path, caplog):
     path = str(tmp_path / 'file.pth')
     torch.save(ResNet(depth=18).state_dict(), path)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from .pretrained import FileFill, check_pretrained, init_cfg_over_own_inits, pretrained_cfgs
+from .pretrained import FileFill, check_pretrained, init_cfg_over_own_inits, other_init_cfgs, pretrained_cfgs
 
 
 def _as_int_tuple(name: str, values: Sequence[int], length: int) -> tuple[int, ...]:
@@ -228,18 +228,18 @@ class CRSupernetMixin:
         The file need not hold the parts mmdet adds to a block (:func:`added_parts`: the offset convs of ``dcn``,
         the ``plugins``), which no ImageNet checkpoint holds; they keep their own init, as in mmdet's ResNet.
 
-        The unfilled blocks the file does not hold (every block beyond the standard count, for an mmdet-layout
-        ImageNet checkpoint) then get mmdet's from-scratch init (Kaiming for convs, BN weight 1, then the own
-        ``init_weights`` of their children that mmengine's recursion reaches: a DCNv2's offset conv 0) instead of
-        PyTorch's defaults, and with ``zero_init_residual`` (mmdet's ResNet argument, default ``True``; the
-        same argument of ``CRMobileNetV2``) the last BN of their residual branch gets weight 0, as mmdet does for
-        every block of a network trained from scratch (Goyal et al. 2017, "Accurate, Large Minibatch SGD"). Each
-        such block then starts as the identity, so a supernet's deeper allocations and a reallocated network
-        start from the checkpoint's function (with PyTorch's defaults, one extra block per ResNet-18 stage
-        changed its features by 18-25 %). A file that holds a block (a CR supernet's own checkpoint) restores it.
-        Which blocks outside the standard network the file left out (initialised here), filled, or held without
-        this allocation building them (unused) is logged (:meth:`_report_fill`).
-        A second call changes nothing, as mmengine's (which warns).
+        The unfilled blocks the file does not hold (every block beyond the standard count, for an mmdet-layout ImageNet
+        checkpoint) then get mmdet's from-scratch init (Kaiming for convs, BN weight 1, then the own ``init_weights`` of
+        their children that mmengine's recursion reaches: a DCNv2's offset conv 0) instead of PyTorch's defaults (where
+        the ``init_cfg`` has other entries, e.g. ``dict(type='Normal', layer='Conv2d', std=0.01)``, they keep what those
+        gave them, as in mmdet's ResNet), and with ``zero_init_residual`` (mmdet's ResNet argument, default ``True``;
+        the same argument of ``CRMobileNetV2``) the last BN of their residual branch gets weight 0, as mmdet does for
+        every block of a network trained from scratch (Goyal et al. 2017, "Accurate, Large Minibatch SGD"). Each such
+        block then starts as the identity, so a supernet's deeper allocations and a reallocated network start from the
+        checkpoint's function (with PyTorch's defaults, one extra block per ResNet-18 stage changed its features by
+        18-25 %). A file that holds a block (a CR supernet's own checkpoint) restores it. Which blocks outside the
+        standard network the file left out (initialised here), filled, or held without this allocation building them
+        (unused) is logged (:meth:`_report_fill`). A second call changes nothing, as mmengine's (which warns).
 
         Raises:
             ValueError: a weight or BN statistic of the stem or of a standard block (not :meth:`unfilled_blocks`,
@@ -269,7 +269,9 @@ class CRSupernetMixin:
         raise NotImplementedError
 
     def _init_unloaded_blocks(self, missing: set[str]) -> dict[str, list[str]]:
-        """mmdet's from-scratch init (zero-init residual included) for the unfilled blocks the checkpoint left out.
+        """mmdet's from-scratch init (zero-init residual included) for the unfilled blocks the checkpoint left out;
+        under an ``init_cfg`` with other entries than ``Pretrained`` the init those gave (mmengine applies them to the
+        whole network before loading the file), then the zero-init residual.
 
         Returns:
             The unfilled blocks' names by what the file gave them: ``'loaded'`` (all of it: a standard block from
@@ -283,6 +285,7 @@ class CRSupernetMixin:
         unfilled = {id(block) for block in self.unfilled_blocks()}
         stage_of = {id(block): stage for stage in self._searchable_stages() for block in stage}
         found: dict[str, list[str]] = {'loaded': [], 'scratch': [], 'partly': []}
+        own_entries = other_init_cfgs(self.init_cfg)
         for name, block in self.named_modules():
             if id(block) not in unfilled:
                 continue
@@ -295,12 +298,15 @@ class CRSupernetMixin:
                 found['partly'].append(name)
                 continue  # the file holds part of this block
             found['scratch'].append(name)
-            initialize(block, scratch)
-            if hasattr(stage_of[id(block)], 'init_weights'):
-                # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and, after
-                # the Kaiming above, the own init of its children: mmcv's DCNv2 zeroes its offset conv there (the
-                # Kaiming meant for convs drew random offsets and masks), NonLocal2d its output conv
-                _own_inits_of_children(block)
+            # under other init_cfg entries mmengine gave the block their init before loading the file (and then its
+            # children's own), as mmdet's ResNet keeps it: the Kaiming here overwrote a Normal(std=0.01) entry
+            if not own_entries:
+                initialize(block, scratch)
+                if hasattr(stage_of[id(block)], 'init_weights'):
+                    # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and,
+                    # after the Kaiming above, the own init of its children: mmcv's DCNv2 zeroes its offset conv there
+                    # (the Kaiming meant for convs drew random offsets and masks), NonLocal2d its output conv
+                    _own_inits_of_children(block)
             if self.zero_init_residual:
                 constant_init(self._residual_last_norm(block), 0)
         return found
@@ -327,7 +333,8 @@ class CRSupernetMixin:
         parts = []
         if found['scratch']:
             start = ', each starting as the identity (zero_init_residual)' if self.zero_init_residual else ''
-            parts.append(f'not in the file, from mmdet\'s from-scratch init{start}: {", ".join(found["scratch"])}')
+            init = 'the init_cfg\'s other entries' if other_init_cfgs(self.init_cfg) else 'mmdet\'s from-scratch init'
+            parts.append(f'not in the file, from {init}{start}: {", ".join(found["scratch"])}')
         if found['partly']:
             parts.append(f'partly in the file (the rest keeps its own init): {", ".join(found["partly"])}')
         if found['loaded']:

@@ -43,6 +43,13 @@ def pretrained_cfgs(init_cfg: Any) -> list[dict]:
     return [cfg for cfg in cfgs if _loads_a_file(cfg)]
 
 
+def other_init_cfgs(init_cfg: Any) -> list[dict]:
+    """The entries of an ``init_cfg`` that load no file (:func:`pretrained_cfgs` are those that do): initialisers
+    such as ``dict(type='Normal', layer='Conv2d', std=0.01)``."""
+    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+    return [cfg for cfg in cfgs if isinstance(cfg, dict) and not _loads_a_file(cfg)]
+
+
 @contextlib.contextmanager
 def init_cfg_over_own_inits(module: Any) -> Iterator[None]:
     """Inside the block, mmengine's ``init_weights`` of ``module`` does not call the ``init_weights`` of the mmcv
