@@ -30,6 +30,7 @@ from automl_mm.models.loss_keys import (
     IgnoreIndexAttribute,
     _check_reduction,
     check_ignore_index,
+    check_use_sigmoid,
     class_weight_tensor,
     ignore_and_reduce,
     warn_ignored_in_mean,
@@ -201,7 +202,7 @@ class AMLFSLoss(nn.Module):
     weights and features (as :class:`CosineLinearClsHead` passes them), forms ``cos = logits / (||W_j|| ||x||)``
     and replaces the target logit by ``||W_y|| ||x|| t(cos_y)`` (or, with a fixed ``scale`` s, every logit by
     ``s cos_j`` and the target by ``s t(cos_y)``). With ``p_y`` the softmax probability of the target under the
-    modified logits, the loss is ``loss_weight * mean(-log tau(p_y))``.
+    modified logits, the loss is ``loss_weight * mean(-log tau(p_y))`` (the mean: ``reduction``'s default).
 
     **Bad θ policy.** Any finite θ gives a valid loss (a search distribution may sample anything). With
     ``'piecewise'``, setting ``theta`` clamps the slopes of ``t`` and ``tau`` to ``>= 0`` (each piece
@@ -238,13 +239,16 @@ class AMLFSLoss(nn.Module):
             or ``None`` (mmdet's key; :mod:`automl_mm.models.losses`).
         ignore_index: The label whose rows give loss 0, or ``None``: none (mmdet's key).
         avg_non_ignore: Without ``avg_factor``, average over the rows not ignored (mmdet's key).
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` (``(N,)`` out), unless ``forward``'s ``reduction_override``
+            (mmdet's key).
+        use_sigmoid: ``False`` only (mmdet's key, which its configs spell out; this is a softmax loss).
 
     Raises:
         ValueError: ``num_intervals`` not a positive integer, an unknown ``parametrisation``, a ``theta`` of the
             wrong length or not finite, ``scale`` neither ``None`` nor a finite number > 0, ``eps`` outside
             (0, 1), ``loss_weight`` not a finite number >= 0, a bad ``class_weight`` / ``ignore_index`` /
-            ``avg_non_ignore`` (``scale``, ``eps``, ``loss_weight``, ``theta``, ``class_weight`` and ``ignore_index``
-            are checked on every write).
+            ``avg_non_ignore``, an unknown ``reduction``, ``use_sigmoid`` true (``scale``, ``eps``, ``loss_weight``,
+            ``theta``, ``class_weight`` and ``ignore_index`` are checked on every write).
 
     Examples:
         >>> loss = AMLFSLoss(parametrisation='piecewise')
@@ -273,14 +277,21 @@ class AMLFSLoss(nn.Module):
     def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
                  scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0,
                  parametrisation: str = 'monotone', class_weight: Sequence[float] | str | None = None,
-                 ignore_index: int | None = None, avg_non_ignore: bool = False) -> None:
+                 ignore_index: int | None = None, avg_non_ignore: bool = False, reduction: str = 'mean',
+                 use_sigmoid: bool = False) -> None:
         super().__init__()
+        _check_reduction('AMLFSLoss', reduction)
+        check_use_sigmoid('AMLFSLoss', use_sigmoid)
+        # read from the built loss by mmdet's DETR-family heads and DIIHead (an AttributeError there before the
+        # holder check could name the key)
+        self.use_sigmoid = False
+        self.reduction = reduction
         self.num_intervals = _check_num_intervals(num_intervals)
         self.parametrisation = check_parametrisation(parametrisation)
         self.scale, self.eps, self.loss_weight = scale, eps, loss_weight
         self.class_weight, self.ignore_index = class_weight, ignore_index
         self.avg_non_ignore = avg_non_ignore
-        warn_ignored_in_mean('AMLFSLoss', self.ignore_index, self.avg_non_ignore, 'mean')
+        warn_ignored_in_mean('AMLFSLoss', self.ignore_index, self.avg_non_ignore, reduction)
         self.register_buffer('_theta', self.cross_entropy_theta())
         if theta is not None:
             self.theta = theta
@@ -379,7 +390,8 @@ class AMLFSLoss(nn.Module):
                 feat_norm: torch.Tensor | None = None, weight: torch.Tensor | None = None,
                 avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None,
                 ignore_index: int | None = None) -> torch.Tensor:
-        """Mean loss over the batch (mmdet's weighting and reduction where given), times ``loss_weight``.
+        """The loss reduced by ``reduction`` (the batch mean by default; mmdet's weighting and ``avg_factor`` where
+        given), times ``loss_weight``.
 
         Row ``i``'s ``-log tau(p_y)`` is multiplied by ``class_weight[y_i]``; a row labelled ``ignore_index`` gives
         0, and counts in the mean's ``N`` unless ``avg_non_ignore`` (mmdet's ``CrossEntropyLoss``, which identity θ
@@ -392,7 +404,8 @@ class AMLFSLoss(nn.Module):
             feat_norm: ``(N,)`` norms of the features ``||x||``.
             weight: ``(N,)`` weight of each row (mmdet's ``label_weights``), by keyword.
             avg_factor: Divisor of the weighted sum instead of ``N`` (mmdet's), by keyword.
-            reduction_override: ``'none'`` (``(N,)`` out), ``'mean'`` or ``'sum'``, by keyword.
+            reduction_override: ``'none'`` (``(N,)`` out), ``'mean'`` or ``'sum'`` instead of ``reduction``, by
+                keyword.
             ignore_index: Instead of the loss's ``ignore_index`` for this call (mmdet's key), by keyword.
 
         Raises:
@@ -436,7 +449,7 @@ class AMLFSLoss(nn.Module):
         class_weight = class_weight_tensor('AMLFSLoss', self.class_weight, logits)
         if class_weight is not None:
             loss = loss * class_weight[target]
-        loss = ignore_and_reduce('AMLFSLoss', loss, keep, weight, reduction_override or 'mean', avg_factor,
+        loss = ignore_and_reduce('AMLFSLoss', loss, keep, weight, reduction_override or self.reduction, avg_factor,
                                  self.avg_non_ignore)
         return loss * self.loss_weight
 

@@ -23,6 +23,19 @@ def _check_reduction(name: str, reduction: str | None, key: str = 'reduction') -
         raise ValueError(f'{name}: {key} must be one of {REDUCTIONS}, got {reduction!r}')
 
 
+def check_use_sigmoid(name: str, use_sigmoid: Any) -> None:
+    """Refuse mmdet's ``use_sigmoid=True`` for a softmax loss (``False`` / ``None`` are accepted: mmdet's configs
+    spell ``use_sigmoid=False`` out, and a user swapping the loss's ``type`` keeps it).
+
+    Raises:
+        ValueError: ``use_sigmoid`` true, naming the key.
+    """
+    if use_sigmoid:
+        raise ValueError(f'{name} is a softmax loss (mmdet: C + 1 scores, the last one background); '
+                         f'use_sigmoid={use_sigmoid!r} is not supported: use mmdet\'s CrossEntropyLoss or FocalLoss '
+                         'for a sigmoid head')
+
+
 def reduce_loss(name: str, loss: torch.Tensor, weight: torch.Tensor | None = None, reduction: str = 'mean',
                 avg_factor: float | torch.Tensor | None = None) -> torch.Tensor:
     """Weight and reduce a per-row loss ``(N,)`` as mmdet's losses do (``weight_reduce_loss``).

@@ -44,6 +44,7 @@ from .loss_keys import (
     IgnoreIndexAttribute,
     _check_reduction,
     check_ignore_index,
+    check_use_sigmoid,
     class_weight_tensor,
     ignore_and_reduce,
     warn_ignored_in_mean,
@@ -178,10 +179,7 @@ class _ClassificationLoss(nn.Module):
         super().__init__()
         name = type(self).__name__
         _check_reduction(name, reduction)
-        if use_sigmoid:
-            raise ValueError(f'{name} is a softmax loss (mmdet: C + 1 scores, the last one background); '
-                             'use_sigmoid=True is not supported: use mmdet\'s CrossEntropyLoss or FocalLoss for a '
-                             'sigmoid head')
+        check_use_sigmoid(name, use_sigmoid)
         self.use_sigmoid = False  # read by mmdet's dense heads
         self.reduction = reduction
         self.loss_weight = loss_weight

@@ -1,0 +1,84 @@
+"""AMLFSLoss takes mmdet's ``use_sigmoid`` (``False`` only) and ``reduction`` keys, as the robust-loss baselines do.
+
+Without them, the loss was refused with the wrong error: ``loss_cls=dict(type='CrossEntropyLoss',
+use_sigmoid=False, reduction='sum', ...)`` with only its ``type`` changed stopped at build with ``TypeError:
+AMLFSLoss.__init__() got an unexpected keyword argument 'use_sigmoid'``, and mmdet's DETR-family heads and
+``DIIHead``, which read ``loss_cls.use_sigmoid`` from the built loss, with ``AttributeError: 'AMLFSLoss' object has no
+attribute 'use_sigmoid'`` before the holder check could name the key and say why (no mmdet head passes the norms).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmdet.models.losses import CrossEntropyLoss as MMDetCrossEntropyLoss
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from automl_mm.engine.preflight import ConfigCheckError
+from automl_mm.engine.preflight_losses import check_loss_holders
+from automl_mm.losses import AMLFSLoss, LossFunctionSpace
+from automl_mm.registry import MODELS
+
+LOGITS = torch.tensor([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 0.3, 0.4], [-3.0, 4.0, 0.0, 1.0]], dtype=torch.float64)
+LABELS = torch.tensor([0, 3, 1])
+W_NORM, X_NORM = torch.ones(4, dtype=torch.float64), torch.full((3,), 6.0, dtype=torch.float64)
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_mmdets_keys_spelled_out_give_mmdets_value(reduction):
+    keys = dict(use_sigmoid=False, reduction=reduction, loss_weight=2.0)
+    loss = MODELS.build(dict(type='AMLFSLoss', **keys))
+    expected = MMDetCrossEntropyLoss(**keys)(LOGITS, LABELS)
+    torch.testing.assert_close(loss(LOGITS, LABELS, W_NORM, X_NORM), expected, rtol=1e-12, atol=0.0)
+    # forward's reduction_override wins over the key, as in mmdet
+    torch.testing.assert_close(loss(LOGITS, LABELS, W_NORM, X_NORM, reduction_override='mean'),
+                               MMDetCrossEntropyLoss(**keys)(LOGITS, LABELS, reduction_override='mean'),
+                               rtol=1e-12, atol=0.0)
+
+
+def test_a_sigmoid_or_unknown_reduction_is_refused_by_name():
+    with pytest.raises(ValueError, match=r'AMLFSLoss is a softmax loss.*use_sigmoid=True is not supported'):
+        AMLFSLoss(use_sigmoid=True)
+    with pytest.raises(ValueError, match=r"AMLFSLoss: reduction must be one of \('none', 'mean', 'sum'\), got 'avg'"):
+        AMLFSLoss(reduction='avg')
+    assert AMLFSLoss(use_sigmoid=False).use_sigmoid is False
+
+
+def _dii_head(loss_cls):
+    return dict(type='DIIHead', num_classes=3, in_channels=8, feedforward_channels=16, num_heads=2,
+                dynamic_conv_cfg=dict(type='DynamicConv', in_channels=8, feat_channels=4, out_channels=8,
+                                      input_feat_shape=7), loss_cls=loss_cls)
+
+
+@pytest.mark.parametrize('head', ['DETRHead', 'ConditionalDETRHead', 'DABDETRHead', 'DeformableDETRHead', 'DIIHead'])
+def test_heads_that_read_use_sigmoid_reach_the_holder_check(head):
+    loss_cls = dict(type='automl_mm.AMLFSLoss', use_sigmoid=False)
+    cfg = (_dii_head(loss_cls) if head == 'DIIHead' else
+           dict(type=head, num_classes=3, embed_dims=8, loss_cls=loss_cls))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        built = MMDET_MODELS.build(cfg)
+    with pytest.raises(ConfigCheckError, match=rf'model.loss_cls is AMLFSLoss, which needs .* its holder {head} does '
+                                               'not pass them'):
+        check_loss_holders(built)
+
+
+def test_the_fragment_over_an_mmdet_style_loss_keeps_the_trained_reduction(tmp_path):
+    """Pasted over a loss with mmdet's keys, the fragment writes ``reduction`` too: the base's ``'sum'`` is not
+    merged into the learned loss."""
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=AMLFSLoss(num_intervals=2))))
+    space = LossFunctionSpace()
+    space.resolve(runner)
+    (tmp_path / 'base.py').write_text(
+        "model = dict(type='ImageClassifier', head=dict(type='CosineLinearClsHead', num_classes=10, in_channels=8,\n"
+        "             loss=dict(type='CrossEntropyLoss', use_sigmoid=False, reduction='sum', loss_weight=1.0)))\n")
+    (tmp_path / 'retrain.py').write_text("_base_ = ['base.py']\n" + space.export_fragment())
+    loss = MODELS.build(Config.fromfile(str(tmp_path / 'retrain.py')).model.head.loss)
+    assert (type(loss), loss.reduction, loss.use_sigmoid) == (AMLFSLoss, 'mean', False)
+    summed = AMLFSLoss(num_intervals=2, reduction='sum')
+    runner.model.head.loss_module = summed
+    space = LossFunctionSpace()
+    space.resolve(runner)
+    assert space.learned_loss().reduction == 'sum'
