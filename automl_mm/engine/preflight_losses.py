@@ -1,7 +1,8 @@
 """The loss check of :func:`automl_mm.engine.preflight.build_check` and of ``tools/train.py``'s runner before it
 trains (the model built, no data read yet): a loss that needs the class-weight and feature norms (``AMLFSLoss``)
-is held by a head that passes them, and a classification loss's ``class_weight`` (mmdet's key, automl_mm's losses
-and mmdet's own) has one value per score its head gives it.
+is held by a head that passes them, a classification loss's ``class_weight`` (mmdet's key, automl_mm's losses
+and mmdet's own) has one value per score its head gives it, and an automl_mm softmax loss is not the ``loss_cls`` of
+an mmdet sigmoid head (:func:`check_softmax_losses_in_sigmoid_heads`).
 
 ``LossFunctionSpace`` refuses such a head when a search binds to the loss, and automl_mm's ``LinearClsHead`` when it
 is built; without a search, an mmdet head (``roi_head.bbox_head.loss_cls=dict(type='automl_mm.AMLFSLoss')``)
@@ -21,7 +22,8 @@ from .preflight_walk import ConfigCheckError
 def check_loss_holders(model: Any) -> None:
     """Raise if the built ``model`` (or the model a wrapper holds) holds a ``uses_norms`` loss in a module known
     not to pass it the norms (:func:`automl_mm.losses.space.norm_needing_losses_in_wrong_holders`), or a loss whose
-    ``class_weight`` is not one value per score its head gives it (:func:`check_class_weights`).
+    ``class_weight`` is not one value per score its head gives it (:func:`check_class_weights`), or an automl_mm
+    softmax loss in an mmdet sigmoid head (:func:`check_softmax_losses_in_sigmoid_heads`).
 
     Raises:
         ConfigCheckError: naming the loss's key (``model.roi_head.bbox_head.loss_cls``) and the holder's class.
@@ -42,6 +44,7 @@ def check_loss_holders(model: Any) -> None:
             'loss_cls(cls_score, labels, label_weights, avg_factor=...)): the first training iteration would stop '
             'inside the loss. Use it in CosineLinearClsHead (or a head of yours that passes weight_norm and '
             'feat_norm and sets passes_norms = True), or another loss there')
+    check_softmax_losses_in_sigmoid_heads(model)
     check_class_weights(model)
 
 
@@ -60,6 +63,62 @@ def scores_given(holder: Any, child_name: str) -> int | None:
         if isinstance(value, numbers.Integral) and not isinstance(value, bool):
             return int(value)
     return None
+
+
+#: mmdet heads (and their subclasses: LDHead, LADHead, RTMDetSepBNHead, RTMDetInsHead) that give a softmax loss
+#: ``num_classes + 1`` scores but predict with the sigmoid of every score (the background column read as a class),
+#: or pass QualityFocalLoss's ``(labels, scores)`` pair as the target
+SIGMOID_ONLY_HEADS = ('GFLHead', 'TOODHead', 'RTMDetHead', 'PAAHead', 'FoveaHead', 'AutoAssignHead', 'YOLOV3Head')
+
+
+def is_sigmoid_head(holder: Any) -> bool:
+    """Whether the mmdet module ``holder`` scores its classes with a sigmoid whatever its ``loss_cls`` says: its
+    ``use_sigmoid_cls`` is set (``YOLOXHead`` fixes it), it gives ``num_classes`` scores (no background column:
+    ``VFNetHead``, ``CenterNetUpdateHead``; :func:`scores_given`), or it is one of ``SIGMOID_ONLY_HEADS``."""
+    if not type(holder).__module__.startswith('mmdet.'):
+        return False
+    num_classes, scores = getattr(holder, 'num_classes', None), scores_given(holder, 'loss_cls')
+    return (getattr(holder, 'use_sigmoid_cls', False) is True or (scores is not None and scores == num_classes)
+            or any(cls.__name__ in SIGMOID_ONLY_HEADS and cls.__module__.startswith('mmdet.')
+                   for cls in type(holder).__mro__))
+
+
+def check_softmax_losses_in_sigmoid_heads(model: Any) -> None:
+    """Raise if an automl_mm softmax loss (``use_sigmoid = False``: the robust-loss baselines, ``AMLFSLoss``) is the
+    ``loss_cls`` of an mmdet head that scores its classes with a sigmoid whatever the loss says
+    (:func:`is_sigmoid_head`). ``automl_mm.CrossEntropyLoss`` in ``YOLOXHead`` trained a softmax over the 3
+    foreground scores with YOLOX's IoU-scaled one-hot targets and predicted with their sigmoid, silently; the other
+    losses stopped the first iteration there with an error about Mixup targets, and every one in ``GFLHead`` with
+    ``'tuple' object has no attribute 'is_floating_point'``. ``PAAHead``, ``FoveaHead``, ``AutoAssignHead`` and
+    ``YOLOV3Head`` predict with the sigmoid of every score whatever the loss (read in their code). mmdet's heads
+    that honour ``use_sigmoid=False`` (anchor, anchor-free, bbox, RPN and DETR heads) give ``num_classes + 1``
+    scores, the last one background, and pass.
+
+    Raises:
+        ConfigCheckError: naming ``model.<holder>.loss_cls``, the loss, the head and its scores.
+    """
+    import torch.nn as nn
+    from mmengine.model import is_model_wrapper
+
+    model = model.module if is_model_wrapper(model) else model
+    if not isinstance(model, nn.Module):
+        return
+    for name, holder in model.named_modules():
+        loss = getattr(holder, 'loss_cls', None)
+        softmax = (isinstance(loss, nn.Module) and type(loss).__module__.startswith('automl_mm.')
+                   and getattr(loss, 'use_sigmoid', None) is False)
+        if not softmax or not type(holder).__module__.startswith('mmdet.'):
+            continue
+        if is_sigmoid_head(holder):
+            key = '.'.join(['model', *([name] if name else []), 'loss_cls'])
+            scores, num_classes = scores_given(holder, 'loss_cls'), getattr(holder, 'num_classes', None)
+            raise ConfigCheckError(
+                f'{key} is {type(loss).__name__}, a softmax loss over num_classes + 1 scores (background last), but '
+                f'its holder {type(holder).__name__} is a sigmoid head (it gives {scores} scores for num_classes='
+                f'{num_classes} and predicts with their sigmoid): the loss would not train what the head predicts '
+                'with. Use a sigmoid loss there (mmdet\'s CrossEntropyLoss(use_sigmoid=True), FocalLoss, '
+                'QualityFocalLoss) or a head that honours use_sigmoid=False (RetinaHead, FCOSHead, ATSSHead, RPNHead, '
+                'an roi bbox head)')
 
 
 def check_class_weights(model: Any) -> None:

@@ -51,6 +51,24 @@ from .loss_keys import (
 )
 
 
+def _check_target_tensor(name: str, target: Any) -> None:
+    """Refuse a target that is not a tensor, naming what passes one: mmdet's sigmoid heads ``GFLHead``, ``LDHead``,
+    ``TOODHead``, ``RTMDetHead`` (and DETR / DINO heads under ``QualityFocalLoss``) call their ``loss_cls`` with
+    QualityFocalLoss's ``(labels, scores)`` pair; it stopped the first iteration with ``AttributeError: 'tuple'
+    object has no attribute 'is_floating_point'``.
+
+    Raises:
+        ValueError: ``target`` not a tensor.
+    """
+    if not torch.is_tensor(target):
+        pair = (' (the (labels, scores) pair that mmdet\'s GFLHead, LDHead, TOODHead and RTMDetHead pass to their '
+                'QualityFocalLoss: these are sigmoid heads that predict with a sigmoid; use mmdet\'s QualityFocalLoss '
+                'there, a softmax loss of automl_mm in a head that honours use_sigmoid=False)'
+                if isinstance(target, (tuple, list)) and len(target) == 2 else '')
+        raise ValueError(f'{name} needs a tensor of class indices (N,) as its target, got a {type(target).__name__}'
+                         f'{pair}')
+
+
 def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor,
                   ignore_index: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Class indices ``(N,)`` (long) for ``logits`` ``(N, C)``, and the mask ``(N,)`` of rows kept: ``None`` where no
@@ -60,6 +78,7 @@ def _check_inputs(name: str, logits: torch.Tensor, target: torch.Tensor,
         ValueError: logits not ``(N, C)``, probabilities or non-integer targets, not one target per row, or a
             label outside ``[0, C)`` that is not ``ignore_index``.
     """
+    _check_target_tensor(name, target)
     if logits.dim() != 2:
         raise ValueError(f'{name} needs logits of shape (N, C), got {tuple(logits.shape)}')
     if target.is_floating_point() and target.shape == logits.shape:
@@ -215,7 +234,8 @@ class _ClassificationLoss(nn.Module):
             are evaluated in float32 (the gradient reaches them in their dtype).
 
         Raises:
-            ValueError: index targets that are not integers, not one per row or outside ``[0, C)`` and not
+            ValueError: a target that is not a tensor (the ``(labels, scores)`` pair of mmdet's QualityFocalLoss
+                heads), index targets that are not integers, not one per row or outside ``[0, C)`` and not
                 ``ignore_index``; a weight not one per row; a ``class_weight`` not of ``C`` values; an unknown
                 ``reduction_override``; an ``ignore_index`` that is not an int.
         """
@@ -228,6 +248,7 @@ class _ClassificationLoss(nn.Module):
             raise ValueError(f'{name} needs logits of shape (N, C), got {tuple(logits.shape)}')
         class_weight = class_weight_tensor(name, self.class_weight, logits)
         keep = None
+        _check_target_tensor(name, target)
         if not (self.takes_probabilities and target.is_floating_point() and target.shape == logits.shape):
             target, keep = _check_inputs(name, logits, target, ignore_index)
         loss = self._rows(logits, target, class_weight)
