@@ -82,3 +82,18 @@ def test_the_fragment_over_an_mmdet_style_loss_keeps_the_trained_reduction(tmp_p
     space = LossFunctionSpace()
     space.resolve(runner)
     assert space.learned_loss().reduction == 'sum'
+
+
+@pytest.mark.parametrize('avg_factor', [4.0, torch.tensor(4.0), torch.tensor([4.0]), None],
+                         ids=['float', '0-d', 'detr-(1,)', 'none'])
+@pytest.mark.parametrize('reduction_override', [None, 'mean', 'none'])
+def test_mmdets_calling_conventions_give_mmdets_value(avg_factor, reduction_override):
+    """A pin (green before): label_weights (N,), avg_factor a float (anchor and bbox heads), a 0-d tensor or DETR's
+    (1,) tensor (``reduce_mean(cls_scores.new_tensor([...]))``), each reduction_override: AMLFSLoss at identity θ
+    gives mmdet's CrossEntropyLoss's value and shape."""
+    weight = torch.tensor([1.0, 0.5, 0.0], dtype=torch.float64)
+    kwargs = dict(avg_factor=avg_factor, reduction_override=reduction_override)
+    expected = MMDetCrossEntropyLoss(use_sigmoid=False, loss_weight=2.0)(LOGITS, LABELS, weight, **kwargs)
+    value = AMLFSLoss(loss_weight=2.0)(LOGITS, LABELS, W_NORM, X_NORM, weight=weight, **kwargs)
+    assert value.shape == expected.shape
+    torch.testing.assert_close(value, expected, rtol=1e-12, atol=0.0)
