@@ -28,6 +28,7 @@ from automl_mm.models.loss_keys import (
     AvgNonIgnoreAttribute,
     ClassWeightAttribute,
     IgnoreIndexAttribute,
+    ReductionAttribute,
     _check_reduction,
     check_ignore_index,
     check_use_sigmoid,
@@ -273,6 +274,7 @@ class AMLFSLoss(nn.Module):
     class_weight = ClassWeightAttribute()
     ignore_index = IgnoreIndexAttribute()
     avg_non_ignore = AvgNonIgnoreAttribute()
+    reduction = ReductionAttribute()
 
     def __init__(self, num_intervals: int = 6, theta: Sequence[float] | torch.Tensor | None = None,
                  scale: float | None = None, eps: float = 1e-6, loss_weight: float = 1.0,

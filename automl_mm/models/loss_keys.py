@@ -170,6 +170,19 @@ class AvgNonIgnoreAttribute(ClassWeightAttribute):
         return check_avg_non_ignore(type(obj).__name__, value)
 
 
+class ReductionAttribute(ClassWeightAttribute):
+    """A loss's ``reduction`` (mmdet's key), checked (:func:`_check_reduction`) on every write: an attribute write of
+    ``'avg'`` (an OHL space's choice, a ``SetAttributesHook``) was taken and stopped the first forward after it
+    inside mmdet's ``reduce_loss`` (``avg is not a valid value for reduction``), naming no key; an OHL space's
+    choices are checked before the first trunk (:func:`~automl_mm.ohl.value_ranges.check_accepted`)."""
+
+    interval = None
+
+    def check(self, obj: Any, value: Any) -> Any:
+        _check_reduction(type(obj).__name__, value)
+        return value
+
+
 def check_avg_non_ignore(name: str, value: Any) -> bool:
     """``avg_non_ignore`` (mmdet's key), which must be a bool (``'no'`` would be truthy).
 

@@ -42,6 +42,7 @@ from .loss_keys import (
     AvgNonIgnoreAttribute,
     ClassWeightAttribute,
     IgnoreIndexAttribute,
+    ReductionAttribute,
     _check_reduction,
     check_ignore_index,
     check_use_sigmoid,
@@ -190,6 +191,7 @@ class _ClassificationLoss(nn.Module):
     class_weight = ClassWeightAttribute()
     ignore_index = IgnoreIndexAttribute()
     avg_non_ignore = AvgNonIgnoreAttribute()
+    reduction = ReductionAttribute()
     #: whether ``(N, C)`` float class probabilities are taken as the target (CrossEntropyLoss, LabelSmoothingLoss)
     takes_probabilities = False
 

@@ -20,6 +20,7 @@ from mmengine.registry import DefaultScope
 from automl_mm.engine.preflight import ConfigCheckError
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.losses import AMLFSLoss, LossFunctionSpace
+from automl_mm.models import CrossEntropyLoss, GeneralizedCrossEntropyLoss
 from automl_mm.registry import MODELS
 
 LOGITS = torch.tensor([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 0.3, 0.4], [-3.0, 4.0, 0.0, 1.0]], dtype=torch.float64)
@@ -97,3 +98,19 @@ def test_mmdets_calling_conventions_give_mmdets_value(avg_factor, reduction_over
     value = AMLFSLoss(loss_weight=2.0)(LOGITS, LABELS, W_NORM, X_NORM, weight=weight, **kwargs)
     assert value.shape == expected.shape
     torch.testing.assert_close(value, expected, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize('cls', [AMLFSLoss, CrossEntropyLoss, GeneralizedCrossEntropyLoss])
+def test_a_reduction_written_by_attribute_is_checked(cls):
+    """A SetAttributesHook / OHL write of reduction='avg' was taken; the next forward stopped inside mmdet's
+    reduce_loss ('avg is not a valid value for reduction'), naming no key."""
+    loss = cls()
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: reduction must be one of .*, got 'avg'"):
+        loss.reduction = 'avg'
+    assert loss.reduction == 'mean'
+    loss.reduction = 'sum'
+    norms = (W_NORM, X_NORM) if cls is AMLFSLoss else ()
+    rows = loss(LOGITS, LABELS, *norms, reduction_override='none')
+    torch.testing.assert_close(loss(LOGITS, LABELS, *norms), rows.sum())  # the written reduction is used
+    if cls is not GeneralizedCrossEntropyLoss:
+        torch.testing.assert_close(rows.sum(), MMDetCrossEntropyLoss(reduction='sum')(LOGITS, LABELS))

@@ -1,6 +1,7 @@
-"""An OHL space over a loss's ``class_weight`` (or one element of it), ``ignore_index`` or ``avg_non_ignore`` is
-refused before the first trunk where a choice is one the loss refuses (``check_accepted``), naming the space, the
-path and the choice; an element write is checked at run time too (it goes into the list, past the loss's check)."""
+"""An OHL space over a loss's ``class_weight`` (or one element of it), ``ignore_index``, ``avg_non_ignore`` or
+``reduction`` is refused before the first trunk where a choice is one the loss refuses (``check_accepted``), naming
+the space, the path and the choice; an element write is checked at run time too (it goes into the list, past the
+loss's check)."""
 from __future__ import annotations
 
 import re
@@ -40,6 +41,8 @@ def _start_checks(runner, target, **space):
     ('class_weight.1', [1.0, float('inf')], r"choice inf: .*class_weight must hold finite numbers >= 0"),
     ('ignore_index', [None, 2.0], r"choice 2.0: .*ignore_index must be an int .* got 2.0"),
     ('avg_non_ignore', [False, 'no'], r"choice 'no': .*avg_non_ignore must be True or False, got 'no'"),
+    # taken, then the first forward stopped inside mmdet's reduce_loss ('avg is not a valid value for reduction')
+    ('reduction', ['mean', 'avg'], r"choice 'avg': .*reduction must be one of \('none', 'mean', 'sum'\), got 'avg'"),
 ])
 def test_a_choice_the_loss_refuses_stops_the_start_checks(loss_type, target, choices, message):
     runner = _runner(loss_type=loss_type)
@@ -64,6 +67,7 @@ def test_valid_choices_pass_and_a_gaussian_on_one_weight_needs_a_positive_transf
     _start_checks(runner, f'{LOSS}.class_weight.2', distribution=dict(type='Categorical'), choices=[0.5, 2.0])
     _start_checks(runner, f'{LOSS}.ignore_index', distribution=dict(type='Categorical'), choices=[None, 2])
     _start_checks(runner, f'{LOSS}.avg_non_ignore', distribution=dict(type='Categorical'), choices=[False, True])
+    _start_checks(runner, f'{LOSS}.reduction', distribution=dict(type='Categorical'), choices=['mean', 'sum'])
     _start_checks(runner, f'{LOSS}.class_weight.2', distribution=dict(type='DiagGaussian', mean=[0.0], std=[0.5]),
                   transform='exp')
     with pytest.raises(ValueError, match=r"class_weight.2': a Gaussian sample under transform=None takes any value "
