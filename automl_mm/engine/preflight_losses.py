@@ -112,10 +112,11 @@ def check_softmax_losses_in_sigmoid_heads(model: Any) -> None:
         if is_sigmoid_head(holder):
             key = '.'.join(['model', *([name] if name else []), 'loss_cls'])
             scores, num_classes = scores_given(holder, 'loss_cls'), getattr(holder, 'num_classes', None)
+            gives = f'it gives {scores} scores for num_classes={num_classes} and ' if scores is not None else ''
             raise ConfigCheckError(
                 f'{key} is {type(loss).__name__}, a softmax loss over num_classes + 1 scores (background last), but '
-                f'its holder {type(holder).__name__} is a sigmoid head (it gives {scores} scores for num_classes='
-                f'{num_classes} and predicts with their sigmoid): the loss would not train what the head predicts '
+                f'its holder {type(holder).__name__} is a sigmoid head ({gives}predicts with the sigmoid of its '
+                'scores): the loss would not train what the head predicts '
                 'with. Use a sigmoid loss there (mmdet\'s CrossEntropyLoss(use_sigmoid=True), FocalLoss, '
                 'QualityFocalLoss) or a head that honours use_sigmoid=False (RetinaHead, FCOSHead, ATSSHead, RPNHead, '
                 'an roi bbox head)')

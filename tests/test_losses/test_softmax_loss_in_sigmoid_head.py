@@ -85,6 +85,11 @@ def test_a_softmax_loss_in_a_sigmoid_head_is_refused_naming_the_key(head, loss):
     with pytest.raises(ConfigCheckError, match=rf'model.loss_cls is {loss}, a softmax loss over num_classes \+ 1 '
                                                rf'scores .*its holder {head} is a sigmoid head'):
         check_loss_holders(built)
+    with pytest.raises(ConfigCheckError) as err:
+        check_loss_holders(built)
+    scores = {'YOLOXHead': 3, 'VFNetHead': 3, 'CenterNetUpdateHead': 3, 'YOLOV3Head': None}.get(head, 4)
+    assert (f'sigmoid head (it gives {scores} scores for num_classes=3 and predicts' if scores else
+            'sigmoid head (predicts with the sigmoid of its scores)') in str(err.value)
     # mmdet's own sigmoid loss there passes
     check_loss_holders(_build(SIGMOID[head], dict(type='CrossEntropyLoss', use_sigmoid=True)))
 
