@@ -31,9 +31,10 @@ def check_use_sigmoid(name: str, use_sigmoid: Any) -> None:
         ValueError: ``use_sigmoid`` true, naming the key.
     """
     if use_sigmoid:
-        raise ValueError(f'{name} is a softmax loss (mmdet: C + 1 scores, the last one background); '
-                         f'use_sigmoid={use_sigmoid!r} is not supported: use mmdet\'s CrossEntropyLoss or FocalLoss '
-                         'for a sigmoid head')
+        # '<Class>: <key>' first: the build check names the config node from it (preflight_model_args)
+        raise ValueError(f'{name}: use_sigmoid={use_sigmoid!r} is not supported: {name} is a softmax loss (mmdet: '
+                         'C + 1 scores, the last one background); use mmdet\'s CrossEntropyLoss or FocalLoss for a '
+                         'sigmoid head')
 
 
 def reduce_loss(name: str, loss: torch.Tensor, weight: torch.Tensor | None = None, reduction: str = 'mean',

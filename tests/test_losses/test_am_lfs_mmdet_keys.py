@@ -17,11 +17,13 @@ from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from automl_mm.engine.preflight import ConfigCheckError
+from automl_mm.engine.preflight import ConfigCheckError, build_check
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.losses import AMLFSLoss, LossFunctionSpace
 from automl_mm.models import CrossEntropyLoss, GeneralizedCrossEntropyLoss
 from automl_mm.registry import MODELS
+
+from conftest import synthcoco_detector_cfg
 
 LOGITS = torch.tensor([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 0.3, 0.4], [-3.0, 4.0, 0.0, 1.0]], dtype=torch.float64)
 LABELS = torch.tensor([0, 3, 1])
@@ -41,7 +43,7 @@ def test_mmdets_keys_spelled_out_give_mmdets_value(reduction):
 
 
 def test_a_sigmoid_or_unknown_reduction_is_refused_by_name():
-    with pytest.raises(ValueError, match=r'AMLFSLoss is a softmax loss.*use_sigmoid=True is not supported'):
+    with pytest.raises(ValueError, match=r'AMLFSLoss: use_sigmoid=True is not supported: AMLFSLoss is a softmax loss'):
         AMLFSLoss(use_sigmoid=True)
     with pytest.raises(ValueError, match=r"AMLFSLoss: reduction must be one of \('none', 'mean', 'sum'\), got 'avg'"):
         AMLFSLoss(reduction='avg')
@@ -114,3 +116,14 @@ def test_a_reduction_written_by_attribute_is_checked(cls):
     torch.testing.assert_close(loss(LOGITS, LABELS, *norms), rows.sum())  # the written reduction is used
     if cls is not GeneralizedCrossEntropyLoss:
         torch.testing.assert_close(rows.sum(), MMDetCrossEntropyLoss(reduction='sum')(LOGITS, LABELS))
+
+
+@pytest.mark.parametrize('loss', ['AMLFSLoss', 'GeneralizedCrossEntropyLoss', 'CrossEntropyLoss'])
+def test_use_sigmoid_true_names_its_config_node_at_build(coco_root, loss):
+    """An RPN head's loss_cls with use_sigmoid=True (mmdet's RPN configs set it) and only its type changed: the error
+    named the loss class, not model.rpn_head.loss_cls (the build check names a node from '<Class>: <key>')."""
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.model.rpn_head.loss_cls = dict(type=f'automl_mm.{loss}', use_sigmoid=True, loss_weight=1.0)
+    with pytest.raises(ValueError, match=rf'^model.rpn_head.loss_cls.use_sigmoid: {loss}: use_sigmoid=True is not '
+                                         'supported'):
+        build_check(cfg)
