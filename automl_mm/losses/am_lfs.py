@@ -288,8 +288,12 @@ class AMLFSLoss(nn.Module):
         # holder check could name the key)
         self.use_sigmoid = False
         self.reduction = reduction
-        self.num_intervals = _check_num_intervals(num_intervals)
-        self.parametrisation = check_parametrisation(parametrisation)
+        # '<Class>: <key> ...': the build check names the config node from it (preflight_model_args)
+        try:
+            self.num_intervals = _check_num_intervals(num_intervals)
+            self.parametrisation = check_parametrisation(parametrisation)
+        except ValueError as err:
+            raise ValueError(f'AMLFSLoss: {err}') from None
         self.scale, self.eps, self.loss_weight = scale, eps, loss_weight
         self.class_weight, self.ignore_index = class_weight, ignore_index
         self.avg_non_ignore = avg_non_ignore
@@ -334,8 +338,8 @@ class AMLFSLoss(nn.Module):
             value = torch.as_tensor(np.asarray(value.detach().cpu() if torch.is_tensor(value) else value,
                                                dtype=np.float64))
         except (TypeError, ValueError) as err:
-            raise ValueError(f'theta must be a sequence of {theta_length(self.parametrisation, self.num_intervals)} '
-                             f'numbers, got {value!r}') from err
+            length = theta_length(self.parametrisation, self.num_intervals)
+            raise ValueError(f'AMLFSLoss: theta must be a sequence of {length} numbers, got {value!r}') from err
         num, length = self.num_intervals, theta_length(self.parametrisation, self.num_intervals)
         if value.dim() != 1 or value.numel() != length:
             layout = ('[s_t (M), c_t, s_tau (M), r_tau]' if self.parametrisation == 'monotone' else
@@ -343,10 +347,10 @@ class AMLFSLoss(nn.Module):
             other = 'piecewise' if self.parametrisation == 'monotone' else 'monotone'
             hint = (f"; {value.numel()} values is the layout of parametrisation='{other}', set that key to use it"
                     if value.dim() == 1 and value.numel() == theta_length(other, num) else '')
-            raise ValueError(f"theta of parametrisation='{self.parametrisation}' must have {length} values {layout} "
-                             f'for num_intervals={num}, got shape {tuple(value.shape)}{hint}')
+            raise ValueError(f"AMLFSLoss: theta of parametrisation='{self.parametrisation}' must have {length} values "
+                             f'{layout} for num_intervals={num}, got shape {tuple(value.shape)}{hint}')
         if not torch.isfinite(value).all():
-            raise ValueError(f'theta must be finite, got {value.tolist()}')
+            raise ValueError(f'AMLFSLoss: theta must be finite, got {value.tolist()}')
         value = value.clone()
         if self.parametrisation == 'piecewise':
             value[:num].clamp_(min=0.0)  # slopes of t

@@ -127,3 +127,18 @@ def test_use_sigmoid_true_names_its_config_node_at_build(coco_root, loss):
     with pytest.raises(ValueError, match=rf'^model.rpn_head.loss_cls.use_sigmoid: {loss}: use_sigmoid=True is not '
                                          'supported'):
         build_check(cfg)
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('theta', [0.0] * 13, r"AMLFSLoss: theta of parametrisation='monotone' must have 14 values"),
+    ('theta', [float('nan')] * 14, 'AMLFSLoss: theta must be finite'),
+    ('num_intervals', 0, 'AMLFSLoss: num_intervals must be a positive integer, got 0'),
+    ('parametrisation', 'linear', r"AMLFSLoss: parametrisation must be one of \('monotone', 'piecewise'\)"),
+])
+def test_a_refused_am_lfs_key_names_its_config_node_at_build(key, value, message):
+    """theta, num_intervals and parametrisation were refused without '<Class>: ' in front, so the build check could
+    not name the node (model.head.loss.theta), as it does for scale / eps / loss_weight / class_weight."""
+    cfg = Config.fromfile('configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
+    cfg.model.head.loss[key] = value
+    with pytest.raises(ValueError, match=rf'^model.head.loss.{key}: {message}'):
+        build_check(cfg)
