@@ -25,7 +25,7 @@ from .parametrisation import check_parametrisation
 #: the settings of the target AMLFSLoss that the learned loss keeps (besides θ, M and the parametrisation), with
 #: AMLFSLoss's defaults, which the exported fragment writes too
 LOSS_SETTINGS = dict(scale=None, eps=1e-6, loss_weight=1.0, class_weight=None, ignore_index=None, avg_non_ignore=False,
-                     reduction='mean')
+                     reduction='mean', use_sigmoid=False)
 
 
 def _config_text(node: dict) -> str:
@@ -224,8 +224,9 @@ class LossFunctionSpace(AttributeSpace):
         ``loss_cls``, through its own name). A target that does not map to config keys (list indices, ``*``) gets
         a comment naming it instead: the fragment used to set ``model.head.loss`` whatever the target was. The loss
         config holds every setting of the trained loss (``scale``, ``eps``, ``loss_weight``, ``class_weight``,
-        ``ignore_index``, ``avg_non_ignore``, ``reduction``, defaults too): pasted over another loss, a key it left
-        out was that loss's."""
+        ``ignore_index``, ``avg_non_ignore``, ``reduction``, ``use_sigmoid``, defaults too): pasted over another
+        loss, a key it left out was that loss's (mmpretrain's ``CrossEntropyLoss(use_sigmoid=True)`` made the learned
+        loss refuse to build)."""
         theta = [float(v) for v in self.learned_loss().theta.tolist()]  # repr: read back bit for bit
         # scope-prefixed, with custom_imports: the fragment loads in a config of any default scope (an mmdet
         # detector's loss_cls, an mmpretrain classifier's), as every OHL fragment does

@@ -80,6 +80,12 @@ def test_the_fragment_over_an_mmdet_style_loss_keeps_the_trained_reduction(tmp_p
     (tmp_path / 'retrain.py').write_text("_base_ = ['base.py']\n" + space.export_fragment())
     loss = MODELS.build(Config.fromfile(str(tmp_path / 'retrain.py')).model.head.loss)
     assert (type(loss), loss.reduction, loss.use_sigmoid) == (AMLFSLoss, 'mean', False)
+    # a multi-label base (mmpretrain's CrossEntropyLoss(use_sigmoid=True)): the fragment's use_sigmoid=False wins, the
+    # learned loss builds (it was refused, 'use_sigmoid=True is not supported', before the fragment wrote the key)
+    base = (tmp_path / 'base.py').read_text()
+    (tmp_path / 'base.py').write_text(base.replace('use_sigmoid=False', 'use_sigmoid=True'))
+    loss = MODELS.build(Config.fromfile(str(tmp_path / 'retrain.py')).model.head.loss)
+    assert (type(loss), loss.reduction, loss.use_sigmoid) == (AMLFSLoss, 'mean', False)
     summed = AMLFSLoss(num_intervals=2, reduction='sum')
     runner.model.head.loss_module = summed
     space = LossFunctionSpace()

@@ -244,5 +244,6 @@ def test_the_learned_loss_keeps_the_trained_class_weight_and_ignore_index(tmp_pa
     assert "'class_weight': None" in LossFunctionSpace(num_intervals=2).export_fragment()
     two = SimpleNamespace(model=SimpleNamespace(a=SimpleNamespace(loss_module=AMLFSLoss(class_weight=[1.0, 2.0])),
                                                 b=SimpleNamespace(loss_module=AMLFSLoss())))
-    with pytest.raises(ValueError, match=r'differ in \(.*class_weight, ignore_index, avg_non_ignore, reduction\)'):
+    with pytest.raises(ValueError, match=r"differ in \(.*class_weight, ignore_index, avg_non_ignore, reduction, "
+                                         r"use_sigmoid\)"):
         LossFunctionSpace(target=['model.a.loss_module.theta', 'model.b.loss_module.theta']).resolve(two)
