@@ -249,7 +249,8 @@ class AMLFSLoss(nn.Module):
             wrong length or not finite, ``scale`` neither ``None`` nor a finite number > 0, ``eps`` outside
             (0, 1), ``loss_weight`` not a finite number >= 0, a bad ``class_weight`` / ``ignore_index`` /
             ``avg_non_ignore``, an unknown ``reduction``, ``use_sigmoid`` true (``scale``, ``eps``, ``loss_weight``,
-            ``theta``, ``class_weight`` and ``ignore_index`` are checked on every write).
+            ``theta``, ``class_weight``, ``ignore_index``, ``avg_non_ignore`` and ``reduction`` are checked on every
+            write).
 
     Examples:
         >>> loss = AMLFSLoss(parametrisation='piecewise')
@@ -282,12 +283,11 @@ class AMLFSLoss(nn.Module):
                  ignore_index: int | None = None, avg_non_ignore: bool = False, reduction: str = 'mean',
                  use_sigmoid: bool = False) -> None:
         super().__init__()
-        _check_reduction('AMLFSLoss', reduction)
         check_use_sigmoid('AMLFSLoss', use_sigmoid)
         # read from the built loss by mmdet's DETR-family heads and DIIHead (an AttributeError there before the
         # holder check could name the key)
         self.use_sigmoid = False
-        self.reduction = reduction
+        self.reduction = reduction  # checked (ReductionAttribute)
         # '<Class>: <key> ...': the build check names the config node from it (preflight_model_args)
         try:
             self.num_intervals = _check_num_intervals(num_intervals)
@@ -417,8 +417,8 @@ class AMLFSLoss(nn.Module):
         Raises:
             ValueError: norms not given (e.g. called by an mmdet bbox or dense head, which passes
                 ``(cls_score, labels, label_weights, avg_factor=..., reduction_override=...)``), inputs of the
-                wrong shape, a label outside ``[0, C)`` and not ``ignore_index``, a ``class_weight`` not of ``C``
-                values.
+                wrong shape, a target that is not a tensor (QualityFocalLoss's ``(labels, scores)`` pair), a label
+                outside ``[0, C)`` and not ``ignore_index``, a ``class_weight`` not of ``C`` values.
         """
         if weight_norm is None or feat_norm is None:
             called_by = (' (it was called with mmdet\'s loss_cls arguments: mmdet\'s bbox and dense heads pass '
