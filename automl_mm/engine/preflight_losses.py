@@ -67,8 +67,10 @@ def scores_given(holder: Any, child_name: str) -> int | None:
 
 #: mmdet heads (and their subclasses: LDHead, LADHead, RTMDetSepBNHead, RTMDetInsHead) that give a softmax loss
 #: ``num_classes + 1`` scores but predict with the sigmoid of every score (the background column read as a class),
-#: or pass QualityFocalLoss's ``(labels, scores)`` pair as the target
-SIGMOID_ONLY_HEADS = ('GFLHead', 'TOODHead', 'RTMDetHead', 'PAAHead', 'FoveaHead', 'AutoAssignHead', 'YOLOV3Head')
+#: pass QualityFocalLoss's ``(labels, scores)`` pair as the target, compute a sigmoid loss of their own without
+#: calling ``loss_cls`` (FreeAnchorRetinaHead) or split the scores into ``num_classes`` per anchor (YOLOFHead)
+SIGMOID_ONLY_HEADS = ('GFLHead', 'TOODHead', 'RTMDetHead', 'PAAHead', 'FoveaHead', 'AutoAssignHead', 'YOLOV3Head',
+                      'FreeAnchorRetinaHead', 'YOLOFHead')
 
 
 def is_sigmoid_head(holder: Any) -> bool:
@@ -90,7 +92,9 @@ def check_softmax_losses_in_sigmoid_heads(model: Any) -> None:
     foreground scores with YOLOX's IoU-scaled one-hot targets and predicted with their sigmoid, silently; the other
     losses stopped the first iteration there with an error about Mixup targets, and every one in ``GFLHead`` with
     ``'tuple' object has no attribute 'is_floating_point'``. ``PAAHead``, ``FoveaHead``, ``AutoAssignHead`` and
-    ``YOLOV3Head`` predict with the sigmoid of every score whatever the loss (read in their code). mmdet's heads
+    ``YOLOV3Head`` predict with the sigmoid of every score whatever the loss, ``FreeAnchorRetinaHead`` never calls
+    its ``loss_cls`` (a loss there was ignored) and ``YOLOFHead`` views its scores as ``num_classes`` per anchor (read
+    in their code). mmdet's heads
     that honour ``use_sigmoid=False`` (anchor, anchor-free, bbox, RPN and DETR heads) give ``num_classes + 1``
     scores, the last one background, and pass.
 
