@@ -32,7 +32,7 @@ from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space
 from .beam import PartialArchitecturePool, seeded_subset
 from .final_architecture import architecture_calls
-from .latency import FLOPS_COUNTER, UncountedOperationError, count_flops
+from .flops import FLOPS_COUNTER, UncountedOperationError, count_flops
 from .loop import SearchLoopBase
 from .retrain_export import (
     backbone_fragment_text,
@@ -47,7 +47,7 @@ from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
 #: ``model.backbone`` keys that do not change what an allocation computes, hence its FLOPs: the weights' source and
-#: freezing, and ``out_indices`` (:func:`~automl_mm.nas.latency.count_flops` counts every stage the backbone runs),
+#: freezing, and ``out_indices`` (:func:`~automl_mm.nas.flops.count_flops` counts every stage the backbone runs),
 #: ``max_stage_blocks`` (blocks built, not run), ``stage_blocks`` (the initial allocation, which the search replaces;
 #: as the default ``reference_allocation`` it is compared as that). Any other difference makes FLOPs counted before a
 #: resume stale.
@@ -288,7 +288,7 @@ class CRNASLoop(SearchLoopBase):
           one was refused as a pre-band choice, a wider one kept a choice among fewer allocations);
         - before it, nothing was decided by them: they are counted again, with a warning naming the key.
 
-        Counts made by another counter (:data:`~automl_mm.nas.latency.FLOPS_COUNTER`: before the forty-second
+        Counts made by another counter (:data:`~automl_mm.nas.flops.FLOPS_COUNTER`: before the forty-second
         session a stage outside ``out_indices`` was left out) or without a recorded shape are counted again too, and
         a finished search's result is rebuilt from its pools with the new counts.
 
@@ -355,7 +355,7 @@ class CRNASLoop(SearchLoopBase):
     # --- FLOPs ------------------------------------------------------------------------------------------------
     def allocation_flops(self, path: tuple) -> float:
         """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none), of every stage the backbone
-        runs, also one whose map is not among its ``out_indices`` (:func:`~automl_mm.nas.latency.count_flops`). The
+        runs, also one whose map is not among its ``out_indices`` (:func:`~automl_mm.nas.flops.count_flops`). The
         backbone's allocation and dilations are restored afterwards (``set_allocation`` gives re-activated blocks
         their as-built dilation)."""
         if path not in self.flops:

@@ -1,7 +1,7 @@
 # PC-NAS-S on ImageNet, in its spirit: the 'pcnas_s' MBConv space of automl_mm/models/backbones/mbconv_supernet.py
 # (21 mixed layers of k3/k5/k7 x e3/e6 + skip, MobileNetV2-1.4 widths) under MobileNetV2-1.4's cost (the paper
 # constrains its GPU latency instead). 20 + 21 x 5 = 125 epochs. The limit is in the units of the FLOPs table it is
-# checked against (automl_mm.nas.latency.count_flops: mmengine's FlopAnalyzer, which adds batch norm to the
+# checked against (automl_mm.nas.flops.count_flops: mmengine's FlopAnalyzer, which adds batch norm to the
 # multiply-adds, over the backbone without the classifier): MobileNetV2-1.4's features count 599.55M there
 # (count_flops(torchvision.models.mobilenet_v2(width_mult=1.4).features.eval(), (1, 3, 224, 224)): 580.40M of
 # convolution multiply-adds + 19.15M of batch norm, in eval mode as the search's table), its published 585M multiply-adds include the classifier. Until the
