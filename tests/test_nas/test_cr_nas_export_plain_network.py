@@ -9,7 +9,7 @@ import os.path as osp
 
 from mmengine.config import Config
 from mmengine.runner import Runner
-from test_nas.test_cr_nas_loop import _digits_cr_cfg
+from test_nas._cr_digits import digits_cr_cfg
 from test_nas.test_pc_nas_loop import CONFIG as DIGITS_CONFIG
 
 from automl_mm.registry import MODELS
@@ -23,7 +23,7 @@ def test_the_exported_backbone_is_built_at_the_searched_allocation_only(tmp_path
                        'norm_eval=False), head=dict(in_channels=128))\n'
                        "train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=2)\n")
     work = str(tmp_path / 'run')
-    Runner.from_cfg(_digits_cr_cfg(work, dilation_choices=(1, 2), stage_pool_size=2, pool_size=2, num_samples=1,
+    Runner.from_cfg(digits_cr_cfg(work, dilation_choices=(1, 2), stage_pool_size=2, pool_size=2, num_samples=1,
                                    batches_per_sample=1, retrain_config=str(retrain))).train()
     with open(osp.join(work, 'search', 'cr_nas_result.json')) as f:
         result = json.load(f)

@@ -8,27 +8,12 @@ trains on those allocations only: it trained on every allocation of the total bl
 CR-MobileNetV2 COCO space outside the band, which the search never scores."""
 from __future__ import annotations
 
-import os.path as osp
-
-from mmengine.config import Config
 from mmengine.runner import Runner
-
-from conftest import REPO_ROOT
+from test_nas._cr_digits import digits_cr_cfg
 
 
 def _loop(work_dir: str, **train_cfg):
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py'))
-    cfg.work_dir = work_dir
-    cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
-                              out_indices=(3, ), base_channels=16, norm_eval=False)
-    cfg.model.head.in_channels = 128
-    cfg.train_cfg = dict(dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
-                              stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), stage_pool_size=1,
-                              search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1'),
-                         **train_cfg)
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
-    runner = Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(digits_cr_cfg(work_dir, **{'stage_pool_size': 1, **train_cfg}))
     return runner.build_train_loop(runner._train_loop)
 
 

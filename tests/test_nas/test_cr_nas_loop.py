@@ -7,6 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from test_nas._cr_digits import digits_cr_cfg, use_cr_resnet
 
 from automl_mm.datasets.coco_split import split_coco
 from automl_mm.nas import PathEvaluator
@@ -230,9 +231,7 @@ def test_search_on_informative_scores_picks_the_best_scored(tmp_path):
     for key in ('train_dataloader', 'reward_dataloader'):
         cfg[key].dataset.img_size = 32
         cfg[key].batch_size = 32
-    cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
-                              out_indices=(3, ), base_channels=16, norm_eval=False)
-    cfg.model.head.in_channels = 128
+    use_cr_resnet(cfg)
     cfg.train_cfg = dict(type='CRNASLoop', stage_iters=100, spatial_iters=40,
                          stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), flops_input_shape=(3, 32, 32),
                          dilation_choices=(1, 3), stage_pool_size=2, pool_size=2, num_samples=2, batches_per_sample=1,
@@ -257,27 +256,12 @@ def test_search_on_informative_scores_picks_the_best_scored(tmp_path):
     assert r['dilations_per_block'] == [(1, 3)[j] for j in r['spatial_history'][-1]['pool'][0]]
 
 
-def _digits_cr_cfg(work_dir: str, **train_cfg) -> Config:
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py'))
-    cfg.work_dir = work_dir
-    cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
-                              out_indices=(3, ), base_channels=16, norm_eval=False)
-    cfg.model.head.in_channels = 128
-    cfg.train_cfg = dict(dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
-                              stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
-                              search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1'),
-                         **train_cfg)
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
-    return cfg
-
-
 def test_spaces_and_samplers_come_from_the_config_like_pc_nas(tmp_path):
     from automl_mm.nas.samplers import UniformPathSampler
     from automl_mm.nas.spaces import DilationSpace
     from automl_mm.registry import SAMPLERS
 
-    runner = Runner.from_cfg(_digits_cr_cfg(str(tmp_path / 'default')))
+    runner = Runner.from_cfg(digits_cr_cfg(str(tmp_path / 'default')))
     loop = runner.build_train_loop(runner._train_loop)
     # the defaults are what the loop hard-wired before: uniform samplers, dilations (1, 2, 3)
     assert type(loop.stage_sampler) is type(loop.dilation_sampler) is type(loop.uniform) is UniformPathSampler
@@ -290,7 +274,7 @@ def test_spaces_and_samplers_come_from_the_config_like_pc_nas(tmp_path):
         pass
 
     try:  # a test-local sampler: unregistered afterwards, so the registry's contract check never sees it
-        runner = Runner.from_cfg(_digits_cr_cfg(
+        runner = Runner.from_cfg(digits_cr_cfg(
             str(tmp_path / 'custom'), dilation_space=dict(type='DilationSpace', choices=(1, 3)),
             sampler=dict(type='_TriesSampler', max_tries=7), completion_sampler=dict(type='UniformPathSampler',
                                                                                     max_tries=5)))
@@ -300,7 +284,7 @@ def test_spaces_and_samplers_come_from_the_config_like_pc_nas(tmp_path):
     assert type(loop.stage_sampler) is type(loop.dilation_sampler) is _TriesSampler
     assert loop.stage_sampler is not loop.dilation_sampler and loop.stage_sampler.max_tries == 7
     assert loop.uniform.max_tries == 5 and loop.dilation_space.choices == [1, 3]
-    runner = Runner.from_cfg(_digits_cr_cfg(str(tmp_path / 'pool'), completion_sampler=dict(type='PoolPathSampler')))
+    runner = Runner.from_cfg(digits_cr_cfg(str(tmp_path / 'pool'), completion_sampler=dict(type='PoolPathSampler')))
     with pytest.raises(TypeError, match='not a pool.s PoolPathSampler'):
         runner.build_train_loop(runner._train_loop)
 
@@ -319,7 +303,7 @@ def test_search_settings_the_backbone_cannot_run_are_named_before_training(tmp_p
     trained = []
     monkeypatch.setattr(CRNASLoop, 'train_until', lambda self, *a, **k: trained.append(a))
     with pytest.raises(ValueError, match=match):
-        Runner.from_cfg(_digits_cr_cfg(str(tmp_path / 'bad'), **override)).train()
+        Runner.from_cfg(digits_cr_cfg(str(tmp_path / 'bad'), **override)).train()
     assert trained == []
 
 
@@ -327,15 +311,15 @@ def test_search_settings_the_backbone_cannot_run_are_named_before_training(tmp_p
                                              ('completion_sampler', 'train_cfg.dilation_space')])
 def test_a_space_in_a_sampler_config_is_refused(tmp_path, key, space_key):
     """The loop sets its samplers' spaces: one written in a sampler's config was replaced without a word."""
-    cfg = _digits_cr_cfg(str(tmp_path), **{key: dict(type='UniformPathSampler',
-                                                     space=dict(type='DilationSpace', choices=(1, 2)))})
+    cfg = digits_cr_cfg(str(tmp_path), **{key: dict(type='UniformPathSampler',
+                                                    space=dict(type='DilationSpace', choices=(1, 2)))})
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match=rf'train_cfg\.{key}\.space=.*{space_key}'):
         runner.build_train_loop(runner._train_loop)
 
 
 def test_dilation_space_and_its_shorthand_are_exclusive(tmp_path):
-    cfg = _digits_cr_cfg(str(tmp_path), dilation_space=dict(type='DilationSpace'), dilation_choices=(1, 2))
+    cfg = digits_cr_cfg(str(tmp_path), dilation_space=dict(type='DilationSpace'), dilation_choices=(1, 2))
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match='dilation_space or its shorthand dilation_choices'):
         runner.build_train_loop(runner._train_loop)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from mmengine.runner import Runner
-from test_nas.test_cr_nas_loop import _digits_cr_cfg
+from test_nas._cr_digits import digits_cr_cfg
 
 SPACE = dict(type='StageAllocationSpace', stage_choices=[[1, 2]] * 4, total_blocks=6)
 
 
 def _runner(work_dir: str, val_path, **backbone) -> Runner:
-    cfg = _digits_cr_cfg(work_dir)
+    cfg = digits_cr_cfg(work_dir)
     cfg.model.backbone.update(backbone)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=100)
     cfg.val_cfg, cfg.val_dataloader = dict(type='ValLoop'), cfg.reward_dataloader

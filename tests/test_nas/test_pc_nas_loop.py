@@ -9,6 +9,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from test_nas._cr_digits import use_cr_resnet
 
 from automl_mm.nas import FlopsTable, LatencyTable, PathEvaluator
 from automl_mm.nas.spaces import LayerwiseSpace
@@ -473,9 +474,7 @@ def test_a_path_sampling_hook_beside_a_search_loop_is_refused(tmp_path, loop):
     fixed allocation's dilations), and its val_path replaced the searched architecture in the final validation."""
     cfg = _cfg(str(tmp_path / 'hook'))
     if loop == 'CRNASLoop':
-        cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
-                                  out_indices=(3, ), base_channels=16, norm_eval=False)
-        cfg.model.head.in_channels = 128
+        use_cr_resnet(cfg)
         cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 16, 16),
                              stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6),
                              search_evaluator=dict(type='Accuracy', topk=(1, )), metric_key='accuracy/top1')

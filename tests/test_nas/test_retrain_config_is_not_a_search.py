@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from mmengine.runner import Runner
-from test_nas.test_cr_nas_loop import _digits_cr_cfg
+from test_nas._cr_digits import digits_cr_cfg
 from test_nas.test_pc_nas_loop import CONFIG as PC_CONFIG
 from test_nas.test_pc_nas_loop import _cfg as _pc_cfg
 
@@ -33,4 +33,4 @@ def test_a_cr_nas_search_config_as_retrain_config_is_refused_at_start(tmp_path):
                       "train_cfg = dict(_delete_=True, type='automl_mm.CRNASLoop', stage_iters=2, spatial_iters=2, "
                       "stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6))\n")
     with pytest.raises(ValueError, match=r"trains with train_cfg.type='automl_mm.CRNASLoop', a search loop"):
-        _loop(_digits_cr_cfg(str(tmp_path / 'cr'), retrain_config=str(search)))
+        _loop(digits_cr_cfg(str(tmp_path / 'cr'), retrain_config=str(search)))

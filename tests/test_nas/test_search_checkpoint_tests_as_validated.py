@@ -15,6 +15,7 @@ import sys
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from test_nas._cr_digits import use_cr_resnet
 
 from automl_mm.nas import final_architecture
 from automl_mm.nas import loop as loop_module
@@ -32,9 +33,7 @@ def _cfg(work_dir: str, cr_nas: bool) -> Config:
     cfg.train_dataloader.batch_size = 8
     cfg.reward_dataloader.batch_size = 16
     if cr_nas:
-        cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
-                                  out_indices=(3, ), base_channels=16, norm_eval=False)
-        cfg.model.head.in_channels = 128
+        use_cr_resnet(cfg)
         cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 16, 16),
                              stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), dilation_choices=(1, 3),
                              stage_pool_size=2, pool_size=2, num_samples=1, batches_per_sample=1,

@@ -9,6 +9,7 @@ import os.path as osp
 
 from mmengine.config import Config
 from mmengine.runner import Runner
+from test_nas._cr_digits import use_cr_resnet
 
 from automl_mm.nas import loop as loop_module
 
@@ -60,9 +61,7 @@ def test_pc_nas_ends_on_the_first_of_its_final_pool(tmp_path, monkeypatch):
 
 def test_cr_nas_ends_on_its_best_allocation_and_dilations(tmp_path, monkeypatch):
     cfg = _common(Config.fromfile(CONFIG), str(tmp_path / 'cr'))
-    cfg.model.backbone = dict(type='CRResNet', depth=18, max_stage_blocks=(2, 2, 2, 2), stage_blocks=(2, 2, 1, 1),
-                              out_indices=(3, ), base_channels=16, norm_eval=False)
-    cfg.model.head.in_channels = 128
+    use_cr_resnet(cfg)
     cfg.train_cfg = dict(type='CRNASLoop', stage_iters=2, spatial_iters=2, flops_input_shape=(3, 32, 32),
                          stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6), dilation_choices=(1, 3),
                          stage_pool_size=2, pool_size=2, num_samples=1, batches_per_sample=1,

@@ -12,7 +12,7 @@ import os.path as osp
 
 import pytest
 from mmengine.runner import Runner
-from test_nas.test_cr_nas_loop import _digits_cr_cfg
+from test_nas._cr_digits import digits_cr_cfg
 from test_nas.test_pc_nas_loop import TINY, _cfg, kill_after_scores
 
 
@@ -70,18 +70,18 @@ def test_a_cr_nas_stage_supernet_lengthened_after_its_search_is_refused(tmp_path
     stage supernet trained again, sampling allocations, after the allocation had been chosen."""
     search = dict(dilation_choices=(1, 2), stage_pool_size=2, pool_size=2, num_samples=1, batches_per_sample=1)
     work = str(tmp_path / 'run')
-    cfg = _digits_cr_cfg(work, **search)
+    cfg = digits_cr_cfg(work, **search)
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=5)
     Runner.from_cfg(cfg).train()
     trained = _trained_iterations(monkeypatch)
-    cfg = _digits_cr_cfg(str(tmp_path / 'longer'), **search, stage_iters=4)
+    cfg = digits_cr_cfg(str(tmp_path / 'longer'), **search, stage_iters=4)
     cfg.load_from, cfg.resume = osp.join(work, 'iter_3.pth'), True
     with pytest.raises(ValueError, match=r'stopped at iteration 3 with the search step after the stage supernet '
                                          r'training begun, but this run\'s train_cfg\.stage_iters=4, '
                                          r'train_cfg\.spatial_iters=2 end that training at iteration 4'):
         Runner.from_cfg(cfg).train()
     assert trained == []
-    cfg = _digits_cr_cfg(str(tmp_path / 'same'), **search)  # the checkpoint's settings resume
+    cfg = digits_cr_cfg(str(tmp_path / 'same'), **search)  # the checkpoint's settings resume
     cfg.load_from, cfg.resume = osp.join(work, 'iter_3.pth'), True
     Runner.from_cfg(cfg).train()
     assert trained == [3]

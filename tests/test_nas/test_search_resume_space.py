@@ -11,7 +11,7 @@ import re
 
 import pytest
 from mmengine.runner import Runner
-from test_nas.test_cr_nas_loop import _digits_cr_cfg
+from test_nas._cr_digits import digits_cr_cfg
 
 from automl_mm.nas.latency import count_flops
 
@@ -20,7 +20,7 @@ SEARCH = dict(dilation_choices=(1, 2), stage_pool_size=2, pool_size=2, num_sampl
 
 
 def _cfg(work_dir: str, **override):
-    cfg = _digits_cr_cfg(work_dir, **{**SEARCH, **override})
+    cfg = digits_cr_cfg(work_dir, **{**SEARCH, **override})
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=10)
     return cfg
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mmengine.runner import Runner
-from test_nas.test_cr_nas_loop import _digits_cr_cfg
+from test_nas._cr_digits import digits_cr_cfg
 from test_nas.test_pc_nas_loop import _cfg as _pc_cfg
 
 from automl_mm.engine.preflight import check_config
@@ -29,7 +29,7 @@ def _loop(cfg):
 ])
 def test_cr_nas_settings_name_their_key(tmp_path, override, match):
     with pytest.raises((TypeError, ValueError), match=match):
-        _loop(_digits_cr_cfg(str(tmp_path), **override))
+        _loop(digits_cr_cfg(str(tmp_path), **override))
 
 
 @pytest.mark.parametrize('override, match', [
@@ -45,7 +45,7 @@ def test_pc_nas_settings_name_their_key(tmp_path, override, match):
 def test_a_stage_space_without_total_blocks_is_named_by_the_config_check(tmp_path):
     """With a reference_allocation the launching process's check builds the stage space: a bare KeyError
     'total_blocks' before."""
-    cfg = _digits_cr_cfg(str(tmp_path), reference_allocation=(2, 2, 1, 1),
+    cfg = digits_cr_cfg(str(tmp_path), reference_allocation=(2, 2, 1, 1),
                          stage_space=dict(stage_choices=[[1, 2]] * 4))
     with pytest.raises(ConfigCheckError, match=r"^train_cfg\.stage_space: .*'total_blocks'"):
         check_config(cfg)
