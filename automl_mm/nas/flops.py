@@ -108,7 +108,7 @@ def count_flops(module: nn.Module, shape: Sequence[int]) -> int:
         raise UncountedOperationError(
             f'{type(module).__name__} runs {uncounted}, which mmengine\'s FlopAnalyzer has no handle for: they would '
             'count 0 FLOPs (a cost limit or budget would treat them as free); give the counter a handle for them '
-            '(automl_mm/nas/latency.py: count_flops) or leave them out')
+            '(automl_mm/nas/flops.py: count_flops) or leave them out')
     return total
 
 
