@@ -2,7 +2,9 @@
 
 mmengine's ``Evaluator.evaluate`` gathers results from every rank, which deadlocks when ranks evaluate different
 things (different model copies, different candidate architectures). These helpers build an in-order loader over
-the *whole* split on every rank and compute metrics from the local results only.
+the *whole* split on every rank and compute metrics from the local results only; the ranks of one OHL copy, which
+hold one model, can instead read the split together, each a block of its batches, and collect the results within
+their own process group (:meth:`HeldOutEvaluator.score` with a ``group``, :func:`collect_in_group`).
 
 Which split and metrics: the owner's own argument, else the config keys of :func:`held_out_keys` in order (one
 chain for both engines, also used by the preflight checks). Both engines can also score with BatchNorm statistics
@@ -17,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+import torch.distributed
+from mmengine.dist import get_rank, get_world_size
 from mmengine.evaluator import Evaluator
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -28,6 +32,7 @@ from .local_loader import (  # noqa: F401
     LOCAL_LOADER_OWN,
     LOCAL_LOADER_PURPOSES,
     _batches_of,
+    batch_block,
     build_local_loader,
     check_local_loader,
     cycle_batches,
@@ -242,9 +247,47 @@ def _own_outfiles(metric: Any) -> contextlib.AbstractContextManager:
     return _unset(metric, 'outfile_prefix')
 
 
+def collect_in_group(evaluator: Evaluator, group: Any) -> bool:
+    """Put the results of every rank of ``group`` into ``evaluator``'s metrics on the group's first rank, in the
+    order of its ranks (each rank's results in the order it processed them), and clear them on the others.
+
+    One ``torch.distributed.gather_object`` over ``group`` only, to its first rank, which keeps its own results as
+    they are (no pickling round trip) and receives the others' (each metric's results moved to the CPU first, as
+    ``BaseMetric.evaluate`` does with mmengine's ``_to_cpu``: a result on another rank's GPU). Not mmengine's
+    ``collect_results`` (``BaseMetric`` / ``Evaluator.evaluate``): it has no group, so it takes the rank and world
+    size of the default group (every OHL copy's ranks would meet, and a result part be taken from another copy),
+    interleaves the parts as ``DefaultSampler`` deals items (one rank's block of batches would be cut into
+    another's), and cuts the padding by ``size``; the ranks here read disjoint contiguous blocks
+    (:func:`~automl_mm.engine.local_loader.batch_block`), which put end to end are the whole split in order. Nor
+    mmengine's ``gather_object``: it compares ``dst``, a global rank for torch, with the rank in ``group``, so the
+    lead of any copy but the first got no list. Collective over ``group``: each of its ranks must call it, with the
+    same metrics.
+
+    Args:
+        evaluator: The evaluator whose metrics' ``results`` this rank processed.
+        group: A torch.distributed process group.
+
+    Returns:
+        Whether this rank is the group's first (rank 0 in ``group``), which now holds every result.
+    """
+    from mmengine.evaluator.metric import _to_cpu
+
+    own = [_to_cpu(list(metric.results)) for metric in evaluator.metrics]
+    first = get_rank(group) == 0
+    parts = [None] * get_world_size(group) if first else None
+    torch.distributed.gather_object(None if first else own, parts, dst=torch.distributed.get_global_rank(group, 0),
+                                    group=group)
+    for i, metric in enumerate(evaluator.metrics):
+        metric.results.clear()
+        if first:
+            metric.results.extend(result for part in [own, *parts[1:]] for result in part[i])
+    return first
+
+
 def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator,
-                     silent: list | None = None) -> dict[str, float]:
-    """Run ``model.val_step`` on ``batches`` and compute ``evaluator``'s metrics from this rank's results only.
+                     silent: list | None = None, group: Any = None) -> dict[str, float] | None:
+    """Run ``model.val_step`` on ``batches`` and compute ``evaluator``'s metrics from this rank's results only, or,
+    with a ``group`` of several ranks, from the results of every rank of ``group`` (:func:`collect_in_group`).
 
     A metric's ``outfile_prefix`` (mmdet's ``CocoMetric``) is not used here: mmdet writes the predictions (and,
     without ``ann_file``, the ground truth) there and reads them back to score them, and the copies (or candidates)
@@ -264,10 +307,14 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     Args:
         silent: If given, each metric of ``evaluator`` that reported no value (mmdet's ``CocoMetric`` when the model
             predicted no box) is appended to it.
+        group: ``None`` (default): this rank's results alone. A process group (an OHL copy's ranks, each given its
+            own block of the split: :func:`~automl_mm.engine.local_loader.batch_block`): the results of its ranks
+            are collected on its first rank, which computes the metrics; every rank of ``group`` must call it.
 
     Returns:
         ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it, except that mmdet ``CocoMetric``
-        values are at full precision (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`).
+        values are at full precision (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`); ``None`` on the
+        ranks of ``group`` other than its first.
 
     Raises:
         ValueError: two metrics report the same key (as mmengine's ``Evaluator.evaluate``: neither is taken).
@@ -280,6 +327,9 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
         for data in batches:
             outputs = model.val_step(data)
             evaluator.process(data_samples=outputs, data_batch=data)
+    if group is not None and get_world_size(group) > 1 and not collect_in_group(evaluator, group):
+        model.train(was_training)
+        return None  # the group's first rank computes the metrics
     metrics: dict[str, float] = {}
     sources: dict[str, str] = {}
     clash = ''
@@ -473,8 +523,21 @@ class HeldOutEvaluator:
         """The evaluator's metric classes, for messages (``'Accuracy, CocoMetric'``)."""
         return ', '.join(type(m).__name__ for m in self.evaluator.metrics) if self.evaluator is not None else ''
 
-    def score(self, model: torch.nn.Module, batches: Iterable | None = None) -> tuple[float, bool]:
-        """``(metric_key's value, empty)`` of ``model`` on ``batches`` (default: the whole split), rank-locally.
+    def score(self, model: torch.nn.Module, batches: Iterable | None = None,
+              group: Any = None) -> tuple[float, bool] | None:
+        """``(metric_key's value, empty)`` of ``model`` on ``batches`` (default: the whole split), rank-locally, or
+        shared by the ranks of ``group``.
+
+        With a ``group`` of several ranks (an OHL copy's; the whole split only) the split is read sharded: rank ``i``
+        of the group reads the ``i``-th contiguous block of the split's batches
+        (:func:`~automl_mm.engine.local_loader.batch_block`: each image once, in the batches the whole reading
+        reads it in, no padding), the results are collected on the group's first rank (:func:`collect_in_group`,
+        over ``group`` only) and it alone computes the metrics and returns the score; the other ranks return
+        ``None``. Every rank of ``group`` must call it, holding the same weights and buffers. The score is the
+        unsharded reading's where the pipeline draws nothing: the same batches of the same images through the same
+        model in eval mode (BN and dropout draw or move nothing there) and the same results in the same order. A
+        random transform left in the split's pipeline draws other numbers (each rank's block starts its loader's
+        workers from the seeded streams), so that score may differ from the unsharded one by what it draws.
 
         No metrics at all (``empty``) scores 0, see :func:`metric_value`; the owner decides what to log or refuse.
         So does a ``metric_key`` missing because the metric that reports it (one whose ``prefix`` begins the key, or
@@ -495,7 +558,16 @@ class HeldOutEvaluator:
         if self.loader is None:
             raise RuntimeError(f'{self.owner}: HeldOutEvaluator.build(runner) must run before score')
         silent: list = []
-        metrics = evaluate_locally(model, self.loader if batches is None else batches, self.evaluator, silent)
+        if group is not None and get_world_size(group) > 1:
+            if batches is not None:
+                raise ValueError(f'{self.owner}: a reading shared by a group of ranks reads the whole split '
+                                 '(batches=None)')
+            metrics = evaluate_locally(model, batch_block(self.loader, get_rank(group), get_world_size(group)),
+                                       self.evaluator, silent, group)
+            if metrics is None:
+                return None
+        else:
+            metrics = evaluate_locally(model, self.loader if batches is None else batches, self.evaluator, silent)
         if self.metric_key not in metrics and any(
                 not m.prefix or self.metric_key.startswith(f'{m.prefix}/') for m in silent):
             return 0.0, True

@@ -332,6 +332,33 @@ def _batches_of(loader: DataLoader, batches: list[list[int]]) -> DataLoader:
                       pin_memory_device=loader.pin_memory_device, generator=loader.generator, **workers)
 
 
+def batch_block(loader: DataLoader, part: int, parts: int) -> DataLoader | list:
+    """Part ``part`` of ``parts`` of an in-order loader (:func:`build_local_loader`): a contiguous block of its
+    batches, ``[part * B // parts, (part + 1) * B // parts)`` of its ``B`` batches, read with its collate function,
+    workers, ``worker_init_fn`` / base-seed ``generator`` and pinning (:func:`_batches_of`). The blocks of
+    ``part = 0 ... parts - 1`` partition the split's batches: each item once, in the batches the whole loader reads
+    it in (none padded or repeated, as mmengine's ``DefaultSampler`` pads a split the ranks do not divide), and
+    the blocks' results put end to end in ``part`` order are the whole loader's in its order. An empty block (fewer
+    batches than parts) is an empty list (no workers started for nothing). The ranks of an OHL copy read the reward
+    split so (:meth:`~automl_mm.engine.evaluate.HeldOutEvaluator.score` with a ``group``).
+
+    Raises:
+        TypeError: ``loader`` is not an in-order torch ``DataLoader`` with a ``batch_size``.
+        ValueError: ``parts`` < 1 or ``part`` outside ``[0, parts)``.
+    """
+    if not (isinstance(loader, DataLoader) and loader.batch_size and isinstance(loader.sampler, SequentialSampler)):
+        raise TypeError(f'batch_block needs an in-order DataLoader with a batch_size (build_local_loader), got '
+                        f'{type(loader).__name__}')
+    if parts < 1 or not 0 <= part < parts:
+        raise ValueError(f'batch_block: part {part} of {parts} parts')
+    size, n = loader.batch_size, len(loader.dataset)  # type: ignore[arg-type]
+    count = len(loader)
+    first, stop = part * count // parts, (part + 1) * count // parts
+    if first == stop:
+        return []
+    return _batches_of(loader, [list(range(b * size, min((b + 1) * size, n))) for b in range(first, stop)])
+
+
 def cycle_batches(loader: Iterable, start: int, count: int) -> Iterator:
     """``count`` batches of ``loader`` starting at batch ``start`` (modulo its length), wrapping around.
 

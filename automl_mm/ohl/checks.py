@@ -263,8 +263,8 @@ def check_sync_bn(model: torch.nn.Module, num_copies: int, ranks_per_copy: int) 
 
 def check_bn_recalibration(model: torch.nn.Module, ranks_per_copy: int) -> None:
     """Refuse ``OHLHook(bn_recalibration_batches > 0)`` with SyncBN layers in copies of several ranks: only a copy's
-    lead rank reads the reward, so a SyncBN layer re-estimating its statistics would wait forever for the copy's
-    other ranks.
+    lead rank re-estimates the statistics (:meth:`~automl_mm.ohl.reward.RewardScorer.score`), so a SyncBN layer
+    re-estimating them would wait forever for the copy's other ranks.
 
     Raises:
         ValueError: naming the first such layer.

@@ -8,7 +8,8 @@ Per trunk (K iterations or E epochs), on every rank (METHODS.md §1):
    exactly what an uninterrupted one draws.
 2. Training runs as usual; per-item spaces count the choices they applied after every iteration (only those drawn
    from this trunk's θ).
-3. ``end_trunk``: the lead rank of each copy evaluates it on the reward split → all-gather [reward, valid,
+3. ``end_trunk``: the ranks of each copy read the reward split together (each its block of batches, with the
+   lead's buffers), the lead gets the reward (:class:`~automl_mm.ohl.reward.RewardScorer`) → all-gather [reward, valid,
    statistics] (statistics of per-item spaces summed over a copy's ranks) → the same controller step on every
    rank → the best copy's model, optimiser, schedulers, EMA and loss scaler are broadcast from its lead rank
    (every trunk by default; every ``broadcast_interval`` trunks, the last trunk and any trunk with a diverged copy
@@ -57,6 +58,7 @@ from .resume import search_settings as search_settings  # importable from here a
 from .reward import (
     RewardScorer,
     combine_copy_rows,
+    copy_all_valid,
     copy_is_valid,
     has_loss_scaler,
     settle_rewards,
@@ -204,7 +206,7 @@ class OHLHook(Hook):
             ``test_pipeline`` (the training images as the test split is read); ``bn_recalibration_batches``
             batches of a sample of its dataset seeded by the run's seed (not its first batches: a class-ordered
             set, e.g. an ImageFolder, gave a few classes; :func:`~automl_mm.engine.evaluate.fixed_batches`) are
-            kept in memory for the whole run. Given with
+            kept in memory for the whole run, on each copy's lead rank only (it alone re-estimates them). Given with
             ``bn_recalibration_batches=0`` (where it would never be read) it is refused.
 
     Raises:
@@ -346,8 +348,8 @@ class OHLHook(Hook):
         held = self.scorer.held_out
         if held.dataloader_cfg:  # errors name the hook's own loader as held_out_splits does: custom_hooks.N....
             held.dataloader_key = resume.reward_loader_key(self, runner)
-        # the clean BN batches are the same every trunk and on every rank: loaded once here
-        self.scorer.build(runner, self.layout.ranks_per_copy, self.seed)
+        # the clean BN batches are the same every trunk and on every copy's lead (which alone reads them): loaded once
+        self.scorer.build(runner, self.layout.ranks_per_copy, self.seed, self.layout.is_lead)
         self.resolve_spaces(runner)
         if self.layout.num_copies == 1 and any(getattr(c, 'baseline_type', None) == 'mean' and
                                                not getattr(c, 'entropy_weight', 0) for c in self.controllers):
@@ -529,9 +531,15 @@ class OHLHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         valid = copy_is_valid(model, self._trunk_iters, self._nonfinite_losses, self._uses_loss_scaler)
         reward, empty = float('nan'), False
-        if valid and layout.is_lead:  # the ranks of a copy hold the same weights: its lead evaluates it
-            reward, empty = self.scorer.score(runner.model)  # an empty copy is named after the gather (every rank)
-            valid = math.isfinite(reward)
+        if layout.group is not None:  # a copy of several ranks reads only when every rank of it is valid
+            valid = copy_all_valid(valid, layout.group)
+        if valid:
+            # every rank of the copy reads its block of the reward split; the lead gets the reward (the others None)
+            scored = (self.scorer.score(runner.model) if layout.group is None
+                      else self.scorer.score(runner.model, layout.group))
+            if scored is not None:  # an empty copy is named after the gather (every rank)
+                reward, empty = scored
+                valid = math.isfinite(reward)
         t_reward = time.perf_counter()
         try:
             barrier()  # separates waiting for the slowest copy from the cost of the collectives below

@@ -1,7 +1,8 @@
 """The reward of a trunk: score each copy on the reward split, combine the copies' rows, pick the best copy.
 
-At every trunk end (METHODS.md §1, step 5) each copy's lead rank scores its copy (:class:`RewardScorer`: the
-reward split's metric, optionally with BatchNorm statistics re-estimated on clean training images), every rank
+At every trunk end (METHODS.md §1, step 5) each copy is scored on the reward split (:class:`RewardScorer`: the
+reward split's metric, optionally with BatchNorm statistics re-estimated on clean training images; a copy of
+several ranks reads it sharded over them and its lead rank computes the reward), every rank
 contributes one row (:func:`trunk_row`), the all-gathered rows become per-copy rewards, validity and statistics
 (:func:`combine_copy_rows`), and :func:`settle_rewards` gives a diverged copy the worst reward, checks that there
 is something to learn from and picks the best copy. :class:`~automl_mm.ohl.hook.OHLHook` runs these in order.
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.distributed
+from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
 
 from automl_mm.augment.choice import CHOICE_META_KEY
@@ -27,7 +30,7 @@ from automl_mm.engine.evaluate import (
 from automl_mm.utils.metric_rule import resolve_rule, rule_sign
 
 from .checks import check_bn_recalibration
-from .sync import same
+from .sync import broadcast_buffers_, same
 
 
 def has_loss_scaler(optim_wrapper: Any) -> bool:
@@ -47,6 +50,18 @@ def copy_is_valid(model: torch.nn.Module, trunk_iters: int, nonfinite_losses: in
     if uses_loss_scaler:
         return not (trunk_iters > 0 and nonfinite_losses >= trunk_iters)
     return nonfinite_losses == 0
+
+
+def copy_all_valid(valid: bool, group: Any) -> bool:
+    """Whether every rank of a copy's process group ``group`` holds a valid copy (:func:`copy_is_valid`; one
+    all-reduce of the minimum over ``group``): its ranks must agree before they read the reward split together,
+    since the reading is collective. A copy is valid only if all its ranks are (:func:`combine_copy_rows`), so an
+    invalid one is not read (its lead used to read it alone, for a reward that was replaced)."""
+    from mmengine.dist import all_reduce
+
+    flag = torch.tensor([1 if valid else 0], dtype=torch.int32)
+    all_reduce(flag, op='min', group=group)
+    return bool(flag.item())
 
 
 def clean_train_loader_cfg(cfg: Any, explicit: dict | None) -> tuple[dict, str]:
@@ -110,14 +125,17 @@ class RewardScorer:
         self._bn_loader_cfg = bn_recalibration_dataloader
         self.bn_batches: list | None = None  # the clean batches, loaded by build() when bn_recalibration_batches > 0
 
-    def build(self, runner, ranks_per_copy: int, seed: int) -> RewardScorer:
+    def build(self, runner, ranks_per_copy: int, seed: int, is_lead: bool = True) -> RewardScorer:
         """Build the reward split's loader and evaluator, and load the clean batches once (kept in memory for the
         whole run), seeded with ``seed``, should the clean pipeline draw anything: pass the run's seed, the same on
         every rank (:func:`~automl_mm.engine.run_info.run_seed`; ``runner.seed`` is ``seed + rank`` under
-        ``randomness.diff_rank_seed``, and the copies recalibrated on different batches)."""
+        ``randomness.diff_rank_seed``, and the copies recalibrated on different batches). Only a copy's lead rank
+        (``is_lead``) loads the clean batches: it alone re-estimates the statistics (:meth:`score`); the copy's other
+        ranks loaded them and never used them."""
         self.held_out.build(runner)
-        if self.bn_recalibration_batches and self.bn_batches is None:
+        if self.bn_recalibration_batches:
             check_bn_recalibration(runner.model, ranks_per_copy)
+        if self.bn_recalibration_batches and self.bn_batches is None and is_lead:
             loader_cfg, key = clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg)
             loader = build_local_loader(loader_cfg, key, 'train' if self._bn_loader_cfg is None else 'sample',
                                         ranks_per_copy)  # a copy's share of a num_batch_per_epoch slice
@@ -128,13 +146,34 @@ class RewardScorer:
         """The names of the reward evaluator's metrics (for messages)."""
         return self.held_out.metric_names()
 
-    def score(self, model: torch.nn.Module) -> tuple[float, bool]:
-        """``(reward, no metrics)`` of ``model`` (see :meth:`HeldOutEvaluator.score`)."""
-        if not self.bn_recalibration_batches:
-            return self.held_out.score(model)
+    def score(self, model: torch.nn.Module, group: Any = None) -> tuple[float, bool] | None:
+        """``(reward, no metrics)`` of ``model`` (see :meth:`HeldOutEvaluator.score`), read by this rank alone, or
+        by the ranks of ``group`` (a copy's process group, ``CopyLayout.group``; its first rank is the copy's lead)
+        together, each reading its own block of the split.
+
+        With a ``group`` of several ranks every rank of it must call this, and only the lead gets the reward (the
+        others ``None``). Before reading, every rank takes the lead's buffers (one broadcast within the copy): the
+        ranks train in step under DDP, which keeps the parameters equal but, with ``broadcast_buffers=False``, the
+        BatchNorm statistics of each rank's own shard (with ``True`` it would send the lead's only at the next
+        training forward), and the whole reading must be of the lead's model, as the unsharded reading was. With
+        ``bn_recalibration_batches`` the lead alone re-estimates the statistics on the clean batches (the only rank
+        that loads them) before that broadcast: the same statistics, bit for bit, as one rank reading alone (a
+        re-estimation sharded over the copy's ranks would average other dropout / drop-path draws, in another
+        order of sums, and its pass is short beside the reward split's). Each rank's own buffers are put back after
+        the reading (:func:`kept_bn_statistics`), so training goes on as without the reading. That the parameters
+        are equal is checked after the trunk end (``verify_sync``'s ``ranks_in_copy_identical``)."""
+        if group is None or get_world_size(group) == 1:
+            if not self.bn_recalibration_batches:
+                return self.held_out.score(model)
+            with kept_bn_statistics(model):
+                recalibrate_bn(model, self.bn_batches)
+                return self.held_out.score(model)
+        root = getattr(model, 'module', model)
         with kept_bn_statistics(model):
-            recalibrate_bn(model, self.bn_batches)
-            return self.held_out.score(model)
+            if self.bn_recalibration_batches and get_rank(group) == 0:
+                recalibrate_bn(model, self.bn_batches)
+            broadcast_buffers_(root, torch.distributed.get_global_rank(group, 0), group)
+            return self.held_out.score(model, group=group)
 
 
 def trunk_row(reward: float, valid: bool, empty: bool, spaces: Sequence[Any]) -> torch.Tensor:
@@ -150,10 +189,10 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
 
     Row layout (one per rank, ``rows`` is (world_size, 3 + S + Σ stats_size), :func:`trunk_row`): reward, valid,
     empty-metrics flag, one stale-sample count per space, then each space's statistics. A copy's reward and empty
-    flag are its lead rank's (the lead evaluates it); it is valid only if every one of its ranks is; the
-    statistics of a per-item space (and the stale counts) are **summed** over the copy's ranks, since each rank
-    trains on its own shard; a per-copy space's sample is the same on every rank of the copy, so its lead's
-    statistics are used (and the ranks must agree).
+    flag are its lead rank's (the lead computes it from the results of the copy's ranks); it is valid only if every
+    one of its ranks is; the statistics of a per-item space (and the stale counts) are **summed** over the copy's
+    ranks, since each rank trains on its own shard; a per-copy space's sample is the same on every rank of the
+    copy, so its lead's statistics are used (and the ranks must agree).
 
     Raises:
         RuntimeError: the ranks of a copy recorded different per-copy samples.

@@ -65,16 +65,18 @@ def gather_copy_values(spaces: Sequence[Any], layout: Any) -> dict[str, list]:
     return {name: [copy_values[name] for copy_values in per_copy] for name in values}
 
 
-def _broadcast_tensors_(tensors: list[torch.Tensor], src: int) -> None:
-    """Broadcast tensors in place from ``src``, one flat buffer per (device, dtype) to keep collectives few."""
+def _broadcast_tensors_(tensors: list[torch.Tensor], src: int, group: Any = None) -> None:
+    """Broadcast tensors in place from global rank ``src`` over ``group`` (``None``: the world), one flat buffer per
+    (device, dtype) to keep collectives few. The flat buffer is on the group's communication device already, so
+    mmengine's ``broadcast`` copies nothing back (it compares ``src``, a global rank, with the rank in ``group``)."""
     buckets: dict[tuple, list[torch.Tensor]] = {}
     for t in tensors:
         buckets.setdefault((t.device, t.dtype), []).append(t)
-    comm_device = get_comm_device()
-    for (device, _), group in buckets.items():
-        flat = _flatten_dense_tensors([t.data for t in group]).to(comm_device)
-        broadcast(flat, src)
-        for t, synced in zip(group, _unflatten_dense_tensors(flat.to(device), group)):
+    comm_device = get_comm_device(group)
+    for (device, _), bucket in buckets.items():
+        flat = _flatten_dense_tensors([t.data for t in bucket]).to(comm_device)
+        broadcast(flat, src, group)
+        for t, synced in zip(bucket, _unflatten_dense_tensors(flat.to(device), bucket)):
             t.data.copy_(synced)
 
 
@@ -84,12 +86,14 @@ def broadcast_module_(module: nn.Module, src: int) -> None:
         _broadcast_tensors_(list(module.parameters()) + list(module.buffers()), src)
 
 
-def broadcast_buffers_(module: nn.Module, src: int) -> None:
-    """Copy every buffer of ``module`` (BatchNorm running statistics, ...) from rank ``src`` to all ranks, in place;
-    nothing outside a distributed run. mmengine's ``MMDistributedDataParallel(broadcast_buffers=False)`` keeps the
-    parameters in step but leaves each rank the statistics of its own shard of the training batches."""
+def broadcast_buffers_(module: nn.Module, src: int, group: Any = None) -> None:
+    """Copy every buffer of ``module`` (BatchNorm running statistics, ...) from global rank ``src`` to the ranks of
+    ``group`` (``None``: all ranks), in place; nothing outside a distributed run. mmengine's
+    ``MMDistributedDataParallel(broadcast_buffers=False)`` keeps the parameters in step but leaves each rank the
+    statistics of its own shard of the training batches (and with ``broadcast_buffers=True`` it would send its group's
+    first rank's only at the next training forward)."""
     if is_distributed():
-        _broadcast_tensors_(list(module.buffers()), src)
+        _broadcast_tensors_(list(module.buffers()), src, group)
 
 
 def map_containers(obj: Any, fn: Callable[[Any], Any]) -> Any:

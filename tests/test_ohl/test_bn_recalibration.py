@@ -138,6 +138,25 @@ def test_the_clean_batches_are_drawn_with_the_run_seed_not_the_ranks(monkeypatch
     assert drawn == [(2, 6)]
 
 
+def test_only_a_copys_lead_loads_the_clean_batches(monkeypatch):
+    """With several ranks per copy the lead alone re-estimates the statistics (RewardScorer.score, then broadcast
+    within the copy): its other ranks loaded the clean batches too, and never used them."""
+    from automl_mm.ohl import reward as reward_module
+
+    drawn = []
+    monkeypatch.setattr(reward_module, 'fixed_batches', lambda loader, n, seed: drawn.append((n, seed)) or ['b'])
+    monkeypatch.setattr(reward_module, 'build_local_loader', lambda *args: 'loader')
+    hook = HOOKS.build(dict(Config.fromfile(OHL).custom_hooks[0], bn_recalibration_batches=2))
+    monkeypatch.setattr(hook.scorer.held_out, 'build', lambda runner: None)
+    runner = SimpleNamespace(cfg=Config.fromfile(OHL), model=nn.Sequential(nn.BatchNorm2d(2)))
+    hook.scorer.build(runner, ranks_per_copy=2, seed=6, is_lead=False)
+    assert drawn == [] and hook.scorer.bn_batches is None
+    with pytest.raises(ValueError, match='SyncBatchNorm'):  # the layer check still runs on every rank
+        hook.scorer.build(SimpleNamespace(cfg=runner.cfg, model=nn.Sequential(nn.SyncBatchNorm(2))), 2, 6, False)
+    hook.scorer.build(runner, ranks_per_copy=2, seed=6, is_lead=True)
+    assert drawn == [(2, 6)] and hook.scorer.bn_batches == ['b']
+
+
 def test_a_clean_loader_without_recalibration_batches_is_refused():
     # bn_recalibration_dataloader is read only with bn_recalibration_batches > 0: alone it changed nothing
     hook_cfg = Config.fromfile(OHL).custom_hooks[0]

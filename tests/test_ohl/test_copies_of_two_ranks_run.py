@@ -1,11 +1,13 @@
 """Two copies of two ranks each (4 processes over gloo, ``tools/train.py``), one real run shared by the checks of
 what a copy of several ranks computes (one test, so that pytest-xdist does not start the run once per worker):
 
-* the reward of a copy is read on exactly the reward split, each image once: an odd-length split (7 images, which
-  neither the copy's 2 ranks nor the world's 4 divide; mmengine's ``DefaultSampler`` would pad it by repeating
-  images and its ``Evaluator`` cut the padding by ``size``) read through 2 persistent dataloader workers, scored
-  by a planted metric whose value is known (3 of the 7 images count as right: 3/7, where a padded split read
-  0.5 or 4/8);
+* the reward of a copy is read on exactly the reward split, each image once, sharded over the copy's ranks: an
+  odd-length split (7 images, which neither the copy's 2 ranks nor the world's 4 divide; mmengine's
+  ``DefaultSampler`` would pad it by repeating images and its ``Evaluator`` cut the padding by ``size``) read
+  through 2 persistent dataloader workers, each rank of a copy a disjoint block, the two covering images 0-6, the
+  results collected on the copy's lead, which scores all 7 with a planted metric whose value is known (3 of the 7
+  images count as right: 3/7, where a padded split read 0.5 or 4/8 and a lead scoring its own block 2/4); both
+  ranks read with the lead's BN statistics (plain DDP leaves each rank those of its own shard);
 * gradients are averaged over the copy's ranks only: DDP's process group is the copy's, and the gradient each rank
   steps with is the mean of the copy's two ranks' own gradients (not of all four);
 * the ranks of a copy train on disjoint shards of the whole training set, with the same per-copy sample of the
@@ -30,6 +32,7 @@ import os.path as osp
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
 from mmengine.model import is_model_wrapper
 
 from automl_mm.ohl import get_copy_layout
@@ -40,14 +43,18 @@ RIGHT = (0, 3, 6)  # the planted right answers among the reward split's 7 images
 
 @METRICS.register_module()
 class PlantedAccuracy(BaseMetric):
-    """'Accuracy' of a planted prediction: an image counts as right when its index is in RIGHT; every call writes
-    the indices it scored (this rank, in order) to PROBE_DIR."""
+    """'Accuracy' of a planted prediction: an image counts as right when its index is in RIGHT; every batch this
+    rank reads is written (with the epoch, the trunk's) to PROBE_DIR, and so is every call's list of the indices it
+    scored (this rank, in order)."""
 
     default_prefix = 'planted'
 
     def process(self, data_batch, data_samples):
-        for sample in data_batch['data_samples']:
-            self.results.append(int(sample.metainfo['sample_idx']))
+        images = [int(sample.metainfo['sample_idx']) for sample in data_batch['data_samples']]
+        epoch = MessageHub.get_current_instance().get_info('epoch')
+        with open(osp.join(os.environ['PROBE_DIR'], f'read_rank{get_copy_layout().rank}.jsonl'), 'a') as f:
+            f.write(json.dumps(dict(epoch=epoch, images=images)) + '\\n')
+        self.results.extend(images)
 
     def compute_metrics(self, results):
         rank = get_copy_layout().rank
@@ -64,8 +71,10 @@ class CopyProbe(Hook):
     priority = 'VERY_LOW'
 
     def before_train(self, runner):
-        self.rows, self.local = [], None
+        self.rows, self.local, self.eval_buffers = [], None, []
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self.model = model
+        model.backbone.register_forward_pre_hook(self._keep_eval_buffers)
         self.param = model.head.fc.weight
         self.param.register_hook(self._keep_local)
         optimizer = runner.optim_wrapper.optimizer
@@ -80,6 +89,14 @@ class CopyProbe(Hook):
     def _keep_local(self, grad):
         self.local = grad.detach().clone()
 
+    def _buffers(self):
+        return [float(sum((i + 1) * b.double().sum() for i, b in enumerate(self.model.buffers())))]
+
+    def _keep_eval_buffers(self, module, args):
+        if not module.training:  # the reward reading: the buffers it reads with
+            self.eval_buffers.append(dict(epoch=MessageHub.get_current_instance().get_info('epoch'),
+                                          buffers=self._buffers()))
+
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         group = runner.model._ddp.process_group
         self.rows.append(dict(
@@ -87,12 +104,14 @@ class CopyProbe(Hook):
             images=[int(s.metainfo['sample_idx']) for s in data_batch['data_samples']],
             weight_decay=runner.optim_wrapper.optimizer.param_groups[0]['weight_decay'],
             local=self.local.tolist(), stepped=self.stepped.tolist(),
-            group=torch.distributed.get_process_group_ranks(group)))
+            group=torch.distributed.get_process_group_ranks(group), buffers=self._buffers()))
 
     def after_train(self, runner):
         rank = get_copy_layout().rank
         with open(osp.join(os.environ['PROBE_DIR'], f'train_rank{rank}.json'), 'w') as f:
             json.dump(self.rows, f)
+        with open(osp.join(os.environ['PROBE_DIR'], f'eval_buffers_rank{rank}.json'), 'w') as f:
+            json.dump(self.eval_buffers, f)
 '''
 
 
@@ -123,9 +142,10 @@ def _two_by_two_run(tmp):
     for rank in range(4):
         with open(tmp / f'train_rank{rank}.json') as f:
             train.append(json.load(f))
-    scored = [(tmp / f'scored_rank{rank}.jsonl') for rank in range(4)]
-    scored = [[json.loads(line) for line in p.read_text().splitlines()] if p.exists() else [] for p in scored]
-    return dict(history=history, train=train, scored=scored)
+    scored, read = ([[json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
+                     for p in (tmp / f'{name}_rank{rank}.jsonl' for rank in range(4))] for name in ('scored', 'read'))
+    eval_buffers = [json.loads((tmp / f'eval_buffers_rank{rank}.json').read_text()) for rank in range(4)]
+    return dict(history=history, train=train, scored=scored, read=read, eval_buffers=eval_buffers)
 
 
 @pytest.mark.slow  # one 4-process run, about 40 s on 2 busy cores (one test: xdist would start it per worker)
@@ -137,13 +157,26 @@ def test_two_copies_of_two_ranks_score_average_and_shard_within_each_copy(tmp_pa
 
 
 def _check_reward_reads_the_odd_length_split_once_per_image(two_by_two_run):
-    history, scored = two_by_two_run['history'], two_by_two_run['scored']
+    history, scored, read = two_by_two_run['history'], two_by_two_run['scored'], two_by_two_run['read']
+    train, eval_buffers = two_by_two_run['train'], two_by_two_run['eval_buffers']
     assert len(history) == 2
     for h in history:
         assert h['rewards'] == [3 / 7, 3 / 7]  # 0.42857...: 3 of the 7 images, none twice, none left out
-    # each copy's lead read the whole split in order once per trunk; its other rank read nothing
-    assert scored[0] == scored[2] == [list(range(7))] * 2
-    assert scored[1] == scored[3] == []
+    for lead, other in ((0, 1), (2, 3)):
+        for epoch in range(2):  # one trunk per epoch
+            mine, its = ([i for row in read[r] if row['epoch'] == epoch for i in row['images']] for r in (lead, other))
+            # both ranks of the copy read (sharded), disjoint blocks that together are the split, each image once
+            assert mine and its and not set(mine) & set(its) and sorted(mine + its) == list(range(7))
+            # both read with the lead's BN statistics, which plain DDP left apart from the other rank's own
+            own = [[row['buffers'] for row in train[r] if row['epoch'] == epoch][-1] for r in (lead, other)]
+            assert own[0] != own[1]
+            for r in (lead, other):
+                assert [row['buffers'] for row in eval_buffers[r] if row['epoch'] == epoch] == \
+                    [own[0]] * len([row for row in read[r] if row['epoch'] == epoch])
+        # the lead scored the whole split in order once per trunk (its block and the other rank's, collected within
+        # the copy); the other rank computed nothing
+        assert scored[lead] == [list(range(7))] * 2
+        assert scored[other] == []
 
 
 def _check_gradients_are_averaged_over_the_copys_ranks_only(two_by_two_run):
