@@ -96,3 +96,26 @@ def test_the_reading_runs_in_eval_mode_without_gradients_and_puts_training_back(
     assert metrics == {'mean': 4.5}
     assert Probe.seen == [(False, False), (False, False)]
     assert model.training and model.module.training
+
+
+def test_the_blocks_of_a_sharded_reading_partition_the_splits_batches():
+    """The ranks of an OHL copy read the reward split in contiguous blocks of its batches (batch_block): the blocks
+    hold the batches one rank reading alone reads, each item once (10 items in batches of 3: 4 batches, the last
+    one short, none padded), and end to end they are the whole reading in order; a rank without a batch reads
+    nothing (an empty list: no workers started)."""
+    from automl_mm.engine.local_loader import batch_block
+
+    loader = build_local_loader(dict(dataset=_Items(), batch_size=3), 'reward_dataloader')
+    whole = [list(b) for b in loader]
+    assert whole == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    for parts in (1, 2, 3, 4, 6):
+        blocks = [[list(b) for b in batch_block(loader, part, parts)] for part in range(parts)]
+        assert [b for block in blocks for b in block] == whole, parts
+        assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
+    assert [[list(b) for b in batch_block(loader, p, 3)] for p in range(3)] == [[[0, 1, 2]], [[3, 4, 5]],
+                                                                                 [[6, 7, 8], [9]]]
+    assert [batch_block(loader, p, 6) == [] for p in range(6)] == [True, False, False, True, False, False]  # 4 batches
+    with pytest.raises(ValueError, match='part 2 of 2'):
+        batch_block(loader, 2, 2)
+    with pytest.raises(TypeError, match='in-order DataLoader'):
+        batch_block([[0, 1]], 0, 1)
