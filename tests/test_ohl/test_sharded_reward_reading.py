@@ -65,6 +65,13 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     scorer.bn_recalibration_batches = 0
     out['shared_plain'] = scorer.score(model, group)
     out['own_kept_plain'] = all(torch.equal(a, b) for a, b in zip(own, _bn_buffers(model)))
+    # a split of one batch: the lead's block is empty, the other rank reads it all
+    one_batch = dict(reward_loader, dataset=dict(reward_loader['dataset'], max_samples=10))
+    scorer.held_out = HeldOutEvaluator('reward', 'log_likelihood/mean', 'OHLHook', one_batch,
+                                       dict(type='LogLikelihood')).build(runner)
+    if rank == 0:
+        out['one_batch_alone'] = scorer.score(model)
+    out['one_batch_shared'] = scorer.score(model, group)
     torch.save(out, osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 
@@ -80,6 +87,7 @@ def test_a_copy_of_two_ranks_reads_its_reward_sharded_as_its_lead_alone_would(tm
     assert lead['shared_plain'] == lead['alone_plain']
     assert lead['shared'][0] != lead['shared_plain'][0]  # the re-estimation changed the reading
     assert other['shared'] is None and other['shared_plain'] is None  # the lead alone computes the reward
+    assert lead['one_batch_shared'] == lead['one_batch_alone'] and other['one_batch_shared'] is None
     for out in (lead, other):  # each rank trains on with its own statistics
         assert out['own_kept'] and out['own_kept_plain']
         assert out['valid'] == [False, True]
