@@ -3,7 +3,11 @@
 Every arm trains the same model (``SimpleConvNet`` + linear head of ``configs/_base_/models/convnet_digits.py``,
 built from the OHL config through automl_mm's ``MODELS`` registry) with SGD (momentum 0.9, batch 64, constant
 learning rate: no scheduler in any arm) on the same reduced Fashion-MNIST training images (``--samples-per-class``,
-crop + flip as in the dataset base), for the same number of epochs per member (``--epochs``). Every choice of a
+crop + flip as in the dataset base), for the same number of epochs per member (``--epochs``: the epochs behind each
+member's final weights). Not the same training iterations in every arm: OHL's copies and the random arm's members
+train ``4 x --epochs`` member-epochs, the grid ``20 x --epochs``, and the asynchronous PBT / PB2 fewer, because a
+trial that exploits continues from a top trial's checkpoint *and its epoch count*, never training the epochs that
+trial was ahead (measured: 65-75 of 80); each run prints its member-epochs (:func:`member_epochs`). Every choice of a
 member is made on the same ``--reward-samples`` images of the held-out reward split (top-1 %, the OHL reward); the
 test split (the official 10,000 images) is used only for the one final number of each arm. The grid is the
 config's (``configs/ohl/ohl-lr-wd_convnet_1x4_20e_fashion-mnist.py``): lr ∈ {0.003, 0.01, 0.03, 0.1, 0.3} x
@@ -276,6 +280,28 @@ def pbt_trainable(config: dict, settings: dict) -> None:
                         checkpoint=tune.Checkpoint.from_directory(folder))
 
 
+def checkpoint_folders(storage: str) -> int:
+    """The ``checkpoint_*`` folders under Ray's ``storage`` (Ray keeps every one): a trial reports once per epoch
+    it trains, each report with a checkpoint, so this is also the epochs its trials trained in all."""
+    return sum(d.startswith('checkpoint_') for _, dirs, _ in os.walk(storage) for d in dirs)
+
+
+def member_epochs(arm: str, result: dict, epochs: int) -> int:
+    """The epochs an arm's run trained, summed over its members (copies counted): the training iterations it got,
+    in epochs of the same images and batches.
+
+    OHL (``ohl`` / ``ohl_k``): every copy trains every epoch on the whole training set (``CopySampler``), so the
+    copies of ``result['copies']`` times ``epochs``; random / grid: every point of ``result['rewards']`` trains
+    ``epochs``; PBT / PB2: ``result['checkpoints']`` (:func:`checkpoint_folders`), fewer than ``4 x epochs`` where
+    an exploit jumped a trial to a donor's later epoch (Ray's asynchronous PBT).
+    """
+    if arm in OHL_ARMS:
+        return result['copies'] * epochs
+    if arm in ('pbt', 'pb2'):
+        return result['checkpoints']
+    return len(result['rewards']) * epochs
+
+
 def folder_bytes(path: str, under: str | None = None) -> int:
     """Bytes of the files below ``path`` (only inside folders whose name starts with ``under``, if given)."""
     total = 0
@@ -321,8 +347,7 @@ def run_ray(settings: dict, arm: str, tmp: str) -> dict:
         ray.shutdown()
     return dict(test=test_top1(settings, state['model']), reward=best.metrics['reward'],
                 schedule=state['schedule'], checkpoint_bytes=folder_bytes(storage, 'checkpoint_'),
-                storage_bytes=folder_bytes(storage),
-                checkpoints=sum(d.startswith('checkpoint_') for _, dirs, _ in os.walk(storage) for d in dirs))
+                storage_bytes=folder_bytes(storage), checkpoints=checkpoint_folders(storage))
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -390,6 +415,7 @@ def run_ohl(args: argparse.Namespace, arm: str, seed: int, tmp: str, cores: set[
         return [[next(iter(e[s].values())) for s in ('lr', 'weight_decay')] for e in entries]
 
     return dict(test=final_accuracy(work), reward=history[-1]['rewards'][history[-1]['best']], wall=wall, peak=peak,
+                copies=len(history[-1]['rewards']),
                 checkpoint_bytes=sum(map(osp.getsize, ckpts)), checkpoints=len(ckpts),
                 schedule=per_trunk(lineage(history)), mode_schedule=per_trunk([h['schedule'] for h in history]),
                 policy=osp.isfile(osp.join(work, 'ohl', 'schedule_policy.py')))
@@ -475,9 +501,10 @@ def main() -> None:
             for arm in seed_arm_order(args.arms, index):
                 r = (run_ohl(args, arm, seed, tmp, cores) if arm in OHL_ARMS
                      else run_other(args, arm, seed, tmp, cores))
+                r['member_epochs'] = member_epochs(arm, r, args.epochs)
                 results[arm].append(r)
                 line = (f'seed {seed} {arm:6s} test {r["test"]:.2f}  reward {r["reward"]:.2f}  wall {r["wall"]:.0f} s'
-                        f'  peak {r["peak"]:.0f} MiB')
+                        f'  peak {r["peak"]:.0f} MiB  member-epochs {r["member_epochs"]}')
                 if 'checkpoint_bytes' in r:
                     line += f'  checkpoints {r["checkpoints"]} files, {r["checkpoint_bytes"] / 2**20:.2f} MiB'
                 if 'storage_bytes' in r:
@@ -492,12 +519,13 @@ def main() -> None:
                     line += f'\n    mode of θ (lr/wd per epoch): {_schedule_text(r["mode_schedule"])}'
                 print(line, flush=True)
     print(f'\n{len(args.seeds)} seeds, {args.epochs} epochs; test top-1 % mean ± std, wall s and peak MiB means, '
-          'checkpoint MiB mean:')
+          'checkpoint MiB mean, member-epochs trained (copies / members counted) per seed:')
     for arm, rs in results.items():
         ckpt = f'{np.mean([r["checkpoint_bytes"] for r in rs]) / 2**20:8.2f}' if 'checkpoint_bytes' in rs[0] else \
             '       -'
         print(f'{arm:6s} {mean_std([r["test"] for r in rs])}  wall {np.mean([r["wall"] for r in rs]):7.0f}  '
-              f'peak {np.mean([r["peak"] for r in rs]):6.0f}  checkpoints {ckpt}')
+              f'peak {np.mean([r["peak"] for r in rs]):6.0f}  checkpoints {ckpt}  member-epochs '
+              + ' / '.join(str(r['member_epochs']) for r in rs))
     if 'ohl' in results and 'pbt' in results:
         ohl, pbt = results['ohl'], results['pbt']
         acc = np.mean([r['test'] for r in ohl]) >= np.mean([r['test'] for r in pbt])

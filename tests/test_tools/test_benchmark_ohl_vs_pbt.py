@@ -152,7 +152,8 @@ def test_ohl_vs_pbt_alternates_the_arm_order_and_pairs_the_wall_times_by_seed(ar
 
     def run(args, arm, seed, tmp, cores):
         ran.append((seed, arm))
-        return dict(test=70.0, reward=70.0, wall=walls[arm, seed], peak=1.0, checkpoints=1, checkpoint_bytes=1)
+        return dict(test=70.0, reward=70.0, wall=walls[arm, seed], peak=1.0, checkpoints=1, checkpoint_bytes=1,
+                    copies=4)
 
     monkeypatch.setattr(module, 'run_ohl', run)
     monkeypatch.setattr(module, 'run_other', run)
@@ -164,3 +165,52 @@ def test_ohl_vs_pbt_alternates_the_arm_order_and_pairs_the_wall_times_by_seed(ar
     assert 'in at most a third of its wall time: True' in out
     with pytest.raises(ValueError, match='one run per seed on each side'):
         module.paired_wall_ratios([dict(wall=1.0)], [])
+
+
+def test_each_arm_prints_the_member_epochs_it_trained_copies_and_members_counted(arms, monkeypatch, capsys,
+                                                                                 tmp_path):
+    """The docstring and README said every arm trains the same epochs per member; Ray's asynchronous PBT / PB2 let
+    an exploiting trial continue from a donor's later epoch, so the arm trained fewer member-epochs than OHL's
+    copies (73 of 80 in the README's seed 0): unsaid. Each run now prints its member-epochs: OHL 4 copies x 20, the
+    random arm 4 points x 20, PBT its reports (one checkpoint folder per trained epoch)."""
+    module = _ohl_vs_pbt_without(monkeypatch, ())
+    for trial, reports in (('trial_0', 20), ('trial_1', 18), ('trial_2', 20), ('trial_3', 15)):
+        for i in range(reports):
+            (tmp_path / trial / f'checkpoint_{i:06d}').mkdir(parents=True)
+    assert module.checkpoint_folders(str(tmp_path)) == 73
+    runs = {'ohl': dict(copies=4, checkpoints=1, checkpoint_bytes=1),
+            'pbt': dict(checkpoints=module.checkpoint_folders(str(tmp_path)), checkpoint_bytes=1),
+            'random': dict(rewards={'0.1/0': 70.0, '0.01/0': 71.0, '0.3/0': 69.0, '0.03/0.001': 70.5})}
+
+    def run(args, arm, seed, tmp, cores):
+        return dict(runs[arm], test=70.0, reward=70.0, wall=10.0, peak=1.0)
+
+    monkeypatch.setattr(module, 'run_ohl', run)
+    monkeypatch.setattr(module, 'run_other', run)
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--seeds', '0', '--arms', 'ohl', 'pbt', 'random'])
+    module.main()
+    lines = capsys.readouterr().out.splitlines()
+    for arm, epochs in (('ohl', 80), ('pbt', 73), ('random', 80)):
+        run_line = next(line for line in lines if line.startswith(f'seed 0 {arm:6s}'))
+        assert f'  member-epochs {epochs}' in run_line, run_line
+        summary_line = next(line for line in lines if line.startswith(f'{arm:6s} '))
+        assert summary_line.endswith(f'member-epochs {epochs}'), summary_line
+
+
+def test_the_readme_says_how_many_member_epochs_the_ray_arms_trained():
+    """The README's PBT / PB2 rows were measured with fewer training iterations than OHL's 4 x 20 member-epochs; the
+    note beside the table gives the counts the raw files hold (checkpoint folders: one per trained epoch)."""
+    import os.path as osp
+    import re
+
+    from conftest import REPO_ROOT
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        readme = f.read()
+    for name in ('ohl_vs_pbt_seeds012.txt', 'ohl_vs_pbt_seeded_crops.txt'):
+        with open(osp.join(REPO_ROOT, 'benchmarks', 'results', name)) as f:
+            lines = f.read().splitlines()
+        for arm in ('pbt', 'pb2'):
+            counts = [re.search(r'checkpoints (\d+) files', line).group(1) for line in lines
+                      if re.match(rf'seed \d {arm} ', line)]
+            assert len(counts) == 3
+            assert f'{arm.upper()} {" / ".join(counts)}' in readme, (name, arm, counts)
