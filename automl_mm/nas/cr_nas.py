@@ -110,7 +110,8 @@ class CRNASLoop(SearchLoopBase):
             ``dilation_space.num_blocks`` other than ``total_blocks``, or a ``sampler`` config with its own space.
     """
 
-    optional_search_state_keys = ('flops_counter', 'flops_backbone')  # saved since the 42nd / 45th session
+    # saved since the 42nd / 45th / 47th session
+    optional_search_state_keys = ('flops_counter', 'flops_backbone', 'band_allocations', 'stage_space')
 
     def __init__(self, runner, dataloader, stage_iters: int, spatial_iters: int, stage_space: dict,
                  dilation_space: dict | None = None, dilation_choices: Sequence[int] | None = None,
@@ -214,6 +215,12 @@ class CRNASLoop(SearchLoopBase):
                                                      self.metric_rule)
         self.flops: dict[tuple, float] = {}
         self.result: dict | None = None
+        self._stage_space_cfg = plain_config(stage_space)
+        # the allocations phase 1 trains on (the FLOPs band's), by value, once run() has counted them
+        self.band_allocations: list[list[int]] | None = None
+        # a resumed checkpoint's band allocations and the band settings it set otherwise than this run
+        self._saved_band: list[list[int]] | None = None
+        self._band_changes: list[tuple[str, object, object]] = []
 
     def _check_built_dilations(self) -> None:
         """Refuse a search backbone built with dilations other than 1 on the searched convs
@@ -246,7 +253,8 @@ class CRNASLoop(SearchLoopBase):
         return {'stage_pool': self.stage_pool.state_dict(), 'dilation_pool': self.dilation_pool.state_dict(),
                 'flops': [[list(k), v] for k, v in self.flops.items()],
                 'flops_input_shape': list(self.flops_input_shape[1:]), 'flops_counter': FLOPS_COUNTER,
-                'flops_backbone': self._flops_backbone(), 'result': self.result}
+                'flops_backbone': self._flops_backbone(), 'result': self.result,
+                'band_allocations': self.band_allocations, 'stage_space': self._stage_space_cfg}
 
     def _flops_backbone(self) -> dict:
         """``model.backbone`` as configured, without :data:`FLOPS_NEUTRAL_BACKBONE_KEYS`: what the FLOPs counted by
@@ -286,7 +294,10 @@ class CRNASLoop(SearchLoopBase):
           another ``reference_allocation``, the band's centre (the result reported it as the reference of
           allocations admitted around the checkpoint's), or another ``flops_tolerance``, its half-width (a narrower
           one was refused as a pre-band choice, a wider one kept a choice among fewer allocations);
-        - before it, nothing was decided by them: they are counted again, with a warning naming the key.
+        - before it, they are counted again, with a warning naming the key; but where the stage supernet has
+          trained (the checkpoint's iteration > 0), a band that now holds other allocations than the checkpoint's
+          (another ``flops_tolerance``, ``reference_allocation``, ``flops_input_shape``, backbone or
+          ``stage_space``) is refused when :meth:`run` starts (:meth:`check_resumed_band`).
 
         Counts made by another counter (:data:`~automl_mm.nas.flops.FLOPS_COUNTER`: before the forty-second
         session a stage outside ``out_indices`` was left out) or without a recorded shape are counted again too, and
@@ -303,15 +314,12 @@ class CRNASLoop(SearchLoopBase):
         self.result = state.get('result')
         changes = self._flops_context_changes(state)
         decided = self._begun(self.stage_pool) or self.result is not None
-        scoring = state.get('scoring') or {}
-        reference = scoring.get('train_cfg.reference_allocation')
-        if decided and reference is not None and list(reference) != list(self.reference_allocation):
-            # the band was centred on another allocation's FLOPs (the counts, keyed by allocation, stay valid)
-            changes.append(('train_cfg.reference_allocation', list(reference), list(self.reference_allocation)))
-        tolerance = scoring.get('train_cfg.flops_tolerance')
-        if decided and tolerance is not None and float(tolerance) != self.flops_tolerance:
-            # the band had another width: the stage search chose among other allocations than this run's band holds
-            changes.append(('train_cfg.flops_tolerance', float(tolerance), self.flops_tolerance))
+        band = self._band_setting_changes(state)
+        if decided:  # the stage space itself is checked by the stage pool (its options and paths)
+            changes += [change for change in band if change[0] != 'train_cfg.stage_space']
+        else:  # judged in run() against the allocations the checkpoint's stage supernet trained on
+            self._saved_band = state.get('band_allocations')
+            self._band_changes = changes + band
         if changes and decided:
             key, saved, now = changes[0]
             raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band under '
@@ -326,10 +334,68 @@ class CRNASLoop(SearchLoopBase):
             warn('CR-NAS resume: the checkpoint\'s FLOPs were counted with ' + ', '.join(
                 f'{key}={saved!r}' for key, saved, _ in changes) + ', this run sets ' + ', '.join(
                 f'{key}={now!r}' for key, _, now in changes) + ': they are counted again (the stage search has not '
-                'begun, so nothing was decided by them)')
+                'begun; the stage supernet trains on only if its FLOPs band holds the same allocations as before)')
         self.flops = {tuple(k): float(v) for k, v in state['flops']} if same else {}
         if not same:
             self.result = None  # rebuilt from the pools (its FLOPs are the dropped counts)
+
+    def _band_setting_changes(self, state: dict) -> list[tuple[str, object, object]]:
+        """``(config key, checkpoint's value, this run's value)`` for the FLOPs band's centre and half-width
+        (``train_cfg.reference_allocation``, ``train_cfg.flops_tolerance``) and the ``train_cfg.stage_space`` the
+        checkpoint's run set otherwise (each compared where the checkpoint saved it)."""
+        changes = []
+        scoring = state.get('scoring') or {}
+        reference = scoring.get('train_cfg.reference_allocation')
+        if reference is not None and list(reference) != list(self.reference_allocation):
+            # the band was centred on another allocation's FLOPs (the counts, keyed by allocation, stay valid)
+            changes.append(('train_cfg.reference_allocation', list(reference), list(self.reference_allocation)))
+        tolerance = scoring.get('train_cfg.flops_tolerance')
+        if tolerance is not None and float(tolerance) != self.flops_tolerance:
+            # the band had another width: it held other allocations than this run's band holds
+            changes.append(('train_cfg.flops_tolerance', float(tolerance), self.flops_tolerance))
+        space = state.get('stage_space')
+        if space is not None and plain_config(space) != self._stage_space_cfg:
+            changes.append(('train_cfg.stage_space', space, self._stage_space_cfg))
+        return changes
+
+    def check_resumed_band(self, band: list[list[int]]) -> None:
+        """Refuse a resume in or after phase 1 (the stage supernet trained, its stage search not begun) whose FLOPs
+        band holds other allocations than the checkpoint's: the supernet trained its first iterations on the
+        checkpoint's band and would train the rest (and the stage search score) on this run's, e.g. all 6 digits
+        CR-ResNet allocations up to iteration 1 and 2 of them after it, under another ``flops_tolerance``. A setting
+        that leaves the band's allocations as they were (another ``flops_input_shape`` that keeps every ResNet
+        allocation within 5 %) resumes, its FLOPs counted again. A checkpoint written before the band's allocations
+        were saved (the forty-seventh session) is refused for any change of a band setting.
+
+        Args:
+            band: This run's band: the allocations (stage blocks) within it, sorted.
+
+        Raises:
+            ValueError: naming each band setting the checkpoint's run set otherwise (config key, checkpoint's value,
+                this run's value) and the allocations gained and lost.
+        """
+        self.band_allocations = band
+        if self._iter == 0 or (self._saved_band is None and not self._band_changes):
+            return  # nothing trained yet, or a checkpoint without the band and nothing changed
+        saved = sorted(list(a) for a in self._saved_band) if self._saved_band is not None else None
+        if saved == band:
+            return
+        settings = '; '.join(f'{key}={old!r} in the checkpoint, this run sets {key}={new!r}'
+                             for key, old, new in self._band_changes) or \
+            'no band setting differs (the FLOPs counted otherwise, e.g. by another counter)'
+        if saved is None:
+            held = 'its FLOPs band (the checkpoint, written before the band\'s allocations were saved, cannot tell ' \
+                'which)'
+        else:
+            gained = [a for a in band if a not in saved]
+            lost = [a for a in saved if a not in band]
+            held = (f'the {len(saved)} allocations of its FLOPs band, this run\'s band holds {len(band)} ('
+                    + ', '.join(f'{len(v)} {what}, e.g. {v[0]}' for v, what in (
+                        (gained, 'never trained so far'), (lost, 'trained and no longer searched')) if v) + ')')
+        raise ValueError(f'the checkpoint\'s stage supernet trained iterations 0 to {self._iter} on {held}: '
+                         f'{settings}. The supernet would train on, and the stage search score, another set of '
+                         'allocations than it trained on so far. Resume with the checkpoint\'s settings, or start a '
+                         'new search from its weights with load_from')
 
     def search_pools(self) -> list[PartialArchitecturePool]:
         return [self.stage_pool, self.dilation_pool]
@@ -386,6 +452,9 @@ class CRNASLoop(SearchLoopBase):
         # 1-2: stage supernet and stage search
         settings = f'train_cfg.stage_iters={self.stage_iters}, train_cfg.spatial_iters={self.spatial_iters}'
         self.check_resumed_phase(self.stage_iters, self._begun(self.stage_pool), 'stage supernet', settings)
+        if not self._begun(self.stage_pool):  # phase 1 trains (or trained) on the band: the same as before a resume
+            self.check_resumed_band(sorted(self.stage_space.values(path) for path in self.stage_space.completions(())
+                                           if self.within_band(path)))
         if self._iter < self.stage_iters:
             self._log_stage_supernet()
         # the allocations the stage search may choose only (METHODS.md §5: the supernet is trained on the space
