@@ -30,14 +30,17 @@ class SetAttributesHook(Hook):
 
     Args:
         values: ``{path: value}``, e.g. ``{'model.head.loss_module.label_smoothing': 0.1}``.
-        transform_types: ``{'...pipeline.transforms.<i>': 'module.Class'}``, the class of the pipeline transform
-            each path indexes in the search (the export records it; :mod:`automl_mm.ohl.transform_types`); ``None``
-            checks nothing.
+        transform_types: ``{'...pipeline.transforms.<i>': {'type': 'module.Class', 'nth': k, 'count': n}}``, the
+            class of the pipeline transform each path indexes in the search and which of the n transforms of that
+            class in its list it is (the export records it; :mod:`automl_mm.ohl.transform_types`); a bare
+            ``'module.Class'`` (exports before the forty-seventh session) checks the class only; ``None`` checks
+            nothing.
 
     Raises:
         ValueError: ``values`` not a non-empty dict, or a ``transform_types`` key no path of ``values`` indexes; in
             ``before_train``, before any write, a pipeline transform of another class at a ``transform_types``
-            prefix (a train pipeline that differs from the search's: named with the path, both classes and the
+            prefix, or a list with another number of transforms of that class or the prefix at another of them
+            (a train pipeline that differs from the search's: named with the path, both classes and the
             index to target where one transform of the class is there), a path the runner does not have or that
             is not automl_mm's to set (named with the hook), or two paths reaching the same values with different
             values (:func:`~automl_mm.ohl.write_order.write_order`, naming both).
@@ -45,7 +48,7 @@ class SetAttributesHook(Hook):
 
     priority = 'HIGH'
 
-    def __init__(self, values: dict[str, Any], transform_types: dict[str, str] | None = None) -> None:
+    def __init__(self, values: dict[str, Any], transform_types: dict[str, dict | str] | None = None) -> None:
         if not isinstance(values, dict) or not values:
             raise ValueError(f'SetAttributesHook needs a non-empty dict of values, got {values!r}')
         self.values = dict(values)
@@ -117,7 +120,7 @@ class TrunkScheduleHook(Hook):
     priority = 'HIGHEST'  # before RuntimeInfoHook records the lr to log (before_train_iter)
 
     def __init__(self, values: dict[str, list], trunk_epochs: int | None = None,
-                 trunk_iters: int | None = None, transform_types: dict[str, str] | None = None) -> None:
+                 trunk_iters: int | None = None, transform_types: dict[str, dict | str] | None = None) -> None:
         if not isinstance(values, dict) or not values or not all(isinstance(v, (list, tuple)) and v
                                                                  for v in values.values()):
             raise ValueError(f'TrunkScheduleHook needs {{path: non-empty list of per-trunk values}}, got {values!r}')

@@ -136,9 +136,11 @@ def transform_types_note(types: dict) -> str:
     where it has none."""
     if not types:
         return ''
-    return ('# transform_types: the class of the pipeline transform each path indexes (transforms.<i>) in the search;\n'
-            '# the hook refuses a train pipeline with another transform there (one inserted before it): put the\n'
-            '# transform at the same index, or change the index in values and transform_types.\n')
+    return ('# transform_types: the class of the pipeline transform each path indexes (transforms.<i>) in the search,\n'
+            '# and which of the count transforms of that class in its list it is (nth, from 0); the hook refuses a\n'
+            '# train pipeline with another transform there, or another number of transforms of that class (one\n'
+            '# inserted or removed): make the pipeline the search\'s, or change the index in values and\n'
+            '# transform_types.\n')
 
 
 def schedule_fragment(history: list[dict], trunk: dict, runner: Any = None) -> str:

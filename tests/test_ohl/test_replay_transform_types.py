@@ -52,7 +52,8 @@ def _fixed():
 def test_the_fragment_records_the_searched_transform_class():
     hook = _exported_hook_cfg()
     assert hook['values'] == {PATH: 30}
-    assert hook['transform_types'] == {'train_dataloader.dataset.pipeline.transforms.1': POLICY}
+    assert hook['transform_types'] == {'train_dataloader.dataset.pipeline.transforms.1':
+                                       dict(type=POLICY, nth=0, count=1)}
 
 
 def test_a_transform_inserted_before_the_policy_is_refused_naming_path_classes_and_index():
@@ -85,6 +86,63 @@ def test_several_transforms_of_the_class_suggest_no_index():
         hook.before_train(_runner([_fixed(), RandomFlip(prob=0.5), _fixed()]))
 
 
+FLIP = 'train_dataloader.dataset.pipeline.transforms.1.prob'
+
+
+def _flip_entry(search_transforms):
+    """The hook entry of an ``AttributeSpace`` searching ``transforms.1.prob`` (a ``RandomFlip``) of a search over
+    ``search_transforms``."""
+    space = AttributeSpace(dict(type='Categorical', logits=[-5.0, 5.0]), target=FLIP, choices=[0.2, 0.8], name='p')
+    space.setup(_runner(search_transforms), SimpleNamespace(copy_id=0, rank_in_copy=0), 0)
+    (entry,) = Config.fromstring(space.export_fragment(), file_format='.py').custom_hooks
+    return entry
+
+
+def test_a_transform_of_the_same_class_inserted_before_the_searched_one_is_refused():
+    """The silent case the class check missed: a second RandomFlip (a vertical one) inserted at the searched
+    flip's index received the replayed prob, and the searched flip kept 0.5."""
+    entry = _flip_entry([Resize(scale=(8, 8)), RandomFlip(prob=0.5)])
+    assert entry['transform_types'] == {'train_dataloader.dataset.pipeline.transforms.1':
+                                        dict(type='mmcv.transforms.processing.RandomFlip', nth=0, count=1)}
+    vertical, flip = RandomFlip(prob=0.3, direction='vertical'), RandomFlip(prob=0.5)
+    with pytest.raises(ValueError) as err:
+        HOOKS.build(entry).before_train(_runner([Resize(scale=(8, 8)), vertical, flip]))
+    assert str(err.value).startswith(
+        'SetAttributesHook: the train pipeline train_dataloader.dataset.pipeline holds 2 RandomFlip transform(s), at '
+        'indices [1, 2], and train_dataloader.dataset.pipeline.transforms.1 is the one numbered 0 of them (from 0); '
+        'the search\'s pipeline held 1, and the search wrote to the one numbered 0: a RandomFlip was inserted or '
+        'removed')
+    assert (vertical.prob, flip.prob) == (0.3, 0.5)  # nothing written
+
+
+def test_the_second_of_two_transforms_of_a_class_is_told_apart_from_the_first():
+    """A search writing to the second of two flips: a pipeline where the prefix is the first of two is refused
+    (one flip removed before it and another added after), the search's pipeline gets the value on the second."""
+    entry = _flip_entry([RandomFlip(prob=0.1), RandomFlip(prob=0.5)])
+    assert entry['transform_types']['train_dataloader.dataset.pipeline.transforms.1'] == dict(
+        type='mmcv.transforms.processing.RandomFlip', nth=1, count=2)
+    with pytest.raises(ValueError, match=r'transforms\.1 is the one numbered 0 of them .* the search\'s pipeline held '
+                                         r'2, and the search wrote to the one numbered 1'):
+        HOOKS.build(entry).before_train(_runner([Resize(scale=(8, 8)), RandomFlip(prob=0.5), RandomFlip(prob=0.1)]))
+    first, second = RandomFlip(prob=0.1), RandomFlip(prob=0.5)
+    HOOKS.build(entry).before_train(_runner([first, second]))
+    assert (first.prob, second.prob) == (0.1, 0.8)
+
+
+def test_an_old_export_recording_the_class_alone_loads_and_checks_the_class():
+    """Exports written before the forty-seventh session record 'module.Class' per prefix: still accepted, checked
+    by class only (documented fallback); a malformed record is named with its key."""
+    key = 'train_dataloader.dataset.pipeline.transforms.1'
+    hook = SetAttributesHook({FLIP: 0.8}, transform_types={key: 'mmcv.transforms.processing.RandomFlip'})
+    flip = RandomFlip(prob=0.5)
+    hook.before_train(_runner([Resize(scale=(8, 8)), flip]))
+    assert flip.prob == 0.8
+    with pytest.raises(ValueError, match=r'transforms.1 is a Resize'):
+        hook.before_train(_runner([RandomFlip(prob=0.5), Resize(scale=(8, 8)), RandomFlip(prob=0.5)]))
+    with pytest.raises(ValueError, match=rf"SetAttributesHook: transform_types\['{key}'\] must be \{{'type': "):
+        SetAttributesHook({FLIP: 0.8}, transform_types={key: dict(type='mmcv.RandomFlip', nth=1, count=1)})
+
+
 def test_a_transform_types_key_no_path_indexes_is_refused():
     with pytest.raises(ValueError, match=r"transform_types key 'train_dataloader.dataset.pipeline.transforms.2'"):
         SetAttributesHook({PATH: 30}, transform_types={'train_dataloader.dataset.pipeline.transforms.2': POLICY})
@@ -95,7 +153,8 @@ def test_the_schedule_fragment_records_the_class_and_its_hook_refuses_a_moved_tr
     history = [dict(trunk=0, best=0, copy_values={'rot': [{PATH: 30}]})]
     cfg = Config.fromstring(schedule_fragment(history, dict(trunk_epochs=1), search), file_format='.py')
     (entry,) = cfg.custom_hooks
-    assert entry['transform_types'] == {'train_dataloader.dataset.pipeline.transforms.1': POLICY}
+    assert entry['transform_types'] == {'train_dataloader.dataset.pipeline.transforms.1':
+                                        dict(type=POLICY, nth=0, count=1)}
     hook = HOOKS.build(entry)
     assert isinstance(hook, TrunkScheduleHook)
     with pytest.raises(ValueError, match=r'^TrunkScheduleHook: train_dataloader.dataset.pipeline.transforms.1 is '
@@ -118,7 +177,8 @@ def test_an_inserted_transform_with_the_same_attribute_is_not_written_silently(r
     space = AttributeSpace(dict(type='Categorical', logits=[-5.0, 5.0]), target=path, choices=[0.2, 0.8], name='p')
     space.setup(search, SimpleNamespace(copy_id=0, rank_in_copy=0), 0)
     (entry,) = Config.fromstring(space.export_fragment(), file_format='.py').custom_hooks
-    assert entry['transform_types'] == {path.rsplit('.', 1)[0]: 'mmcv.transforms.processing.RandomFlip'}
+    assert entry['transform_types'] == {path.rsplit('.', 1)[0]: dict(type='mmcv.transforms.processing.RandomFlip',
+                                                                     nth=0, count=1)}
     gray, flip = RandomGrayscale(prob=0.1), RandomFlip(prob=0.5)
     with pytest.raises(ValueError, match=rf'transforms.1 is a RandomGrayscale .* write to '
                                          rf'{root}.dataset.pipeline.transforms.2.prob instead'):
