@@ -22,7 +22,7 @@ def _hook(spaces, controller=None):
     (lambda: _hook([SPACE], controller=dict(type='HxNoController')),
      r'OHLHook.controller: HxNoController is not in the automl_mm::controller registry'),
     (lambda: _hook([dict(SPACE, distribution=dict(type='HxNoDist'))]),
-     r'OHLHook.spaces\[0\]: AttributeSpace.distribution: HxNoDist is not in the automl_mm::sampler registry'),
+     r'OHLHook.spaces\[0\].distribution: HxNoDist is not in the automl_mm::sampler registry'),
     (lambda: build_ohl_space(dict(type='HxNoSpace'), 'OHLHook.spaces[0]'), r'OHLHook.spaces\[0\]: HxNoSpace'),
     (lambda: build_path_space(dict(type='HxNoSpace'), 'train_cfg.space'), r'train_cfg.space: HxNoSpace is not'),
     (lambda: build_path_sampler(dict(type='HxNoSampler'), 'PathSamplingHook.sampler'),
@@ -42,7 +42,7 @@ def test_a_misspelled_type_gets_the_closest_registered_name():
                                   "(did you mean 'AttributeSpace'?)")
     with pytest.raises(KeyError) as info:
         _hook([dict(SPACE, distribution=dict(type='Categorcal', num_choices=2))])
-    assert info.value.args[0] == ("OHLHook.spaces[0]: AttributeSpace.distribution: Categorcal is not in the "
+    assert info.value.args[0] == ("OHLHook.spaces[0].distribution: Categorcal is not in the "
                                   "automl_mm::sampler registry (did you mean 'Categorical'?)")
     with pytest.raises(KeyError) as info:
         _hook([SPACE], controller=dict(type='REINFORCEE'))

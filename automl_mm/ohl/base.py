@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from automl_mm.registry import CONTROLLERS, SAMPLERS, SEARCH_SPACES
-from automl_mm.utils.scope import build_named
+from automl_mm.utils.scope import build_named, building_key
 
 
 class BaseDistribution(metaclass=ABCMeta):
@@ -112,18 +112,25 @@ class BaseDistribution(metaclass=ABCMeta):
         return f'{type(self).__name__}({self.summary(top_k=3)})'
 
 
-def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution') -> BaseDistribution:
+def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution',
+                       errors: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError)) -> BaseDistribution:
     """A distribution from its ``SAMPLERS`` config (looked up in automl_mm's scope) or as given; ``what`` names the
-    argument in the error.
+    argument in the error: its config key, e.g. ``OHLHook.spaces[0].distribution``
+    (:func:`~automl_mm.utils.scope.nested_key`; a misspelled argument was named at the space's key,
+    ``OHLHook.spaces[0]``, with the space's arguments as the hint).
+
+    Args:
+        errors: The constructor's errors prefixed with ``what`` (an unregistered type's ``KeyError`` always is); the
+            others pass as raised (a caller naming them itself).
 
     Raises:
         KeyError: an unregistered ``type``, prefixed with ``what``.
-        TypeError: not a distribution, naming ``what``; or its constructor refused the config (as raised).
-        ValueError: its constructor refused a value (as raised).
+        TypeError: not a distribution, naming ``what``; or its constructor refused the config (an unknown argument:
+            the ones it takes and the closest as ``what.<argument>``), prefixed with ``what`` (in ``errors``).
+        ValueError: its constructor refused a value, prefixed with ``what`` (in ``errors``).
     """
     if isinstance(cfg, dict):
-        # the constructor's own errors are named by the callers (the space's key); an unregistered type named none
-        cfg = build_named(SAMPLERS, cfg, what, errors=(KeyError, ))
+        cfg = build_named(SAMPLERS, cfg, what, errors=(KeyError, *errors))
     if not isinstance(cfg, BaseDistribution):
         raise TypeError(f'{what} must be a BaseDistribution or its config, got {type(cfg).__name__}')
     return cfg
@@ -242,7 +249,12 @@ class OHLSpace(metaclass=ABCMeta):
 
         Only before the hook built this space's controller: in ``__init__`` or :meth:`resolve`.
         """
-        self.distribution = build_distribution(distribution, f'{self.name}.distribution')
+        # inside the space's config build: named at its key (OHLHook.spaces[0].distribution; a misspelled argument
+        # was named at the space's, with the space's arguments as the hint); later (resolve) the caller names it
+        outer = building_key()
+        self.distribution = build_distribution(
+            distribution, f'{outer}.distribution' if outer else f'{self.name}.distribution',
+            () if outer is None else (TypeError, ValueError))
         self._stats = torch.zeros(self.distribution.stats_size(), dtype=torch.float64)
 
     def resolve(self, runner: Any) -> None:  # noqa: B027  (optional stage)

@@ -10,7 +10,7 @@ import torch
 
 from automl_mm.registry import CONTROLLERS, OPTIMIZERS
 from automl_mm.utils.checks import same_setting
-from automl_mm.utils.scope import build_in_scope
+from automl_mm.utils.scope import build_named, nested_key
 
 from .base import BaseController, BaseDistribution, build_distribution
 
@@ -103,7 +103,8 @@ class REINFORCE(BaseController):
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
             raise ValueError(f'optimizer.lr must be a finite number > 0 (theta would never move), got {lr!r}')
         self.distribution = distribution
-        self.optimizer = build_in_scope(OPTIMIZERS, dict(optimizer, params=params))
+        # named at its config key (OHLHook.controller.optimizer: an unknown argument was named at the controller's)
+        self.optimizer = build_named(OPTIMIZERS, dict(optimizer, params=params), nested_key('optimizer', 'optimizer'))
         if self.optimizer.defaults.get('maximize'):
             # step() hands the optimiser -g and relies on it descending; maximize=True would descend the reward
             raise ValueError(f'optimizer.maximize must be False: the controller already ascends the reward '

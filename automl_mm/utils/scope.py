@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any
 
 from mmengine.registry import DefaultScope, Registry
@@ -36,6 +37,28 @@ def build_in_scope(registry: Registry, cfg: dict, default_args: dict | None = No
         return registry.build(cfg, default_args=default_args)
 
 
+#: the config key of the object :func:`build_named` is building now (``None`` outside one): the key a config nested
+#: in it (a space's ``distribution``, a controller's ``optimizer``) is named by (:func:`nested_key`)
+_BUILDING: ContextVar[str | None] = ContextVar('automl_mm_building_key', default=None)
+
+
+def building_key() -> str | None:
+    """The config key of the object :func:`build_named` is building now; ``None`` outside one."""
+    return _BUILDING.get()
+
+
+def nested_key(relative: str, fallback: str) -> str:
+    """The config key of ``relative`` (e.g. ``'distribution'``) inside the config :func:`build_named` is building
+    now: ``'OHLHook.spaces[0].distribution'`` while it builds ``OHLHook.spaces[0]``; ``fallback`` outside a
+    :func:`build_named` (an object built in Python, or a stage after its constructor).
+
+    A nested config's errors were prefixed with the outer key only (``OHLHook.spaces[0]: Categorical.__init__() got
+    an unexpected keyword argument 'logit'``), and the argument hint listed the space's arguments, not the
+    distribution's: building the nested config with :func:`build_named` under this key names it exactly."""
+    outer = _BUILDING.get()
+    return f'{outer}.{relative}' if outer else fallback
+
+
 def build_named(registry: Registry, cfg: dict, what: str,
                 errors: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError)) -> Any:
     """:func:`build_in_scope` with the errors of the lookup and the constructor prefixed by the config key ``what``
@@ -53,6 +76,7 @@ def build_named(registry: Registry, cfg: dict, what: str,
     Raises:
         KeyError / TypeError / ValueError: as raised while building, their message prefixed with ``what`` (once).
     """
+    token = _BUILDING.set(what)
     try:
         return build_in_scope(registry, cfg)
     except errors as err:
@@ -62,6 +86,8 @@ def build_named(registry: Registry, cfg: dict, what: str,
         if isinstance(err, TypeError):
             message = _with_argument_hint(registry, cfg, message, what)
         raise type(err)(f'{what}: {_with_type_hint(message)}') from err
+    finally:
+        _BUILDING.reset(token)
 
 
 # Python's message for a keyword a constructor does not take (``MyLrSpace.__init__() got an unexpected keyword

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from automl_mm.registry import SAMPLERS
+from automl_mm.utils.scope import nested_key
 
 from ..base import BaseDistribution, build_distribution
 from ._helpers import _check_generator, _check_n, _check_stats
@@ -44,7 +45,8 @@ class Product(BaseDistribution):
             raise ValueError(f'components must be a non-empty dict of name -> distribution, got {components!r}')
         self.components: dict[str, BaseDistribution] = {}
         for name in sorted(components):
-            self.components[name] = build_distribution(components[name], f'components[{name!r}]')
+            self.components[name] = build_distribution(
+                components[name], nested_key(f'components.{name}', f'components[{name!r}]'))
 
     def _split(self, sample: Any) -> dict[str, Any]:
         if isinstance(sample, Sequence) and not isinstance(sample, str):  # a list of per-sample dicts
