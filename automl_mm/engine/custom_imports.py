@@ -87,6 +87,37 @@ def forget_failures_outside(imports: list[str]) -> None:
         del _FAILED[name]
 
 
+def record_unseen_failures(custom_imports: Any) -> None:
+    """Record the modules of a config's ``custom_imports`` (under ``allow_failed_imports=True``) that are not
+    imported and were not recorded: mmengine's loop skipped them where neither :func:`import_modules_recording_failures`
+    nor :func:`recording_mmengine_warnings` saw it (a loop bound before automl_mm was imported, a warnings filter
+    that hid mmengine's warning, or automl_mm imported inside ``warnings.catch_warnings()``, whose exit put the
+    previous ``showwarning`` back). Found without running the module again (it may have registered classes before
+    it failed): a module no ``sys.path`` entry holds is named as missing; one that exists, with its file and the
+    advice to import it to see its error.
+
+    Args:
+        custom_imports: The config's ``custom_imports`` (a dict with ``imports`` and ``allow_failed_imports``).
+    """
+    import importlib.util
+
+    if not isinstance(custom_imports, dict) or not custom_imports.get('allow_failed_imports'):
+        return
+    imports = custom_imports.get('imports')
+    for name in [imports] if isinstance(imports, str) else imports or []:
+        if not isinstance(name, str) or name in sys.modules or name in _FAILED:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # a parent package missing or failing
+            spec = None
+        if spec is None:
+            _FAILED[name] = _describe(name, ModuleNotFoundError(f'No module named {name!r}', name=name))
+        else:
+            _FAILED[name] = (f'{name!r} ({spec.origin}) failed while importing (mmengine skipped it; its error was '
+                             f'not recorded: python -c "import {name}" shows it)')
+
+
 def failed_imports_note() -> str:
     """What an error about an unregistered ``type`` adds while some ``custom_imports`` module failed to import under
     ``allow_failed_imports=True`` (and has not been imported since): ``"custom_imports skipped a module that failed
@@ -123,10 +154,31 @@ def recording_mmengine_warnings(showwarning: Callable) -> Callable:
     return wrapper
 
 
+def _mmengine_loop_running() -> bool:
+    """Whether mmengine's own ``import_modules_from_strings`` (not :func:`import_modules_recording_failures`) is
+    running on this thread's stack under ``allow_failed_imports=True``: automl_mm is being imported by its loop."""
+    import mmengine.utils.misc as misc_module
+
+    function = misc_module.import_modules_from_strings
+    code = getattr(getattr(function, '__wrapped__', function), '__code__', None)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is code and frame.f_locals.get('allow_failed_imports'):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def install() -> None:
     """Put :func:`import_modules_recording_failures` where ``Config.fromfile`` and ``mmengine.utils`` callers find
-    ``import_modules_from_strings``, and :func:`recording_mmengine_warnings` in ``warnings.showwarning``
-    (idempotent)."""
+    ``import_modules_from_strings`` (idempotent), and, only where mmengine's own loop is running (automl_mm imported
+    by a stock launcher's ``custom_imports``), :func:`recording_mmengine_warnings` in ``warnings.showwarning`` for
+    the rest of that loop.
+
+    ``showwarning`` is no longer wrapped at every import: the process-wide wrapper was the only record of a later
+    loop bound before automl_mm, and it was dropped where automl_mm was first imported inside
+    ``warnings.catch_warnings()`` (its exit restores ``showwarning``) or never called where a filter hid the warning;
+    such failures are now found when the config is checked (:func:`record_unseen_failures`)."""
     import mmengine.config.config as config_module
     import mmengine.utils as utils_module
     import mmengine.utils.misc as misc_module
@@ -134,9 +186,9 @@ def install() -> None:
     for module in (config_module, utils_module, misc_module):
         if not getattr(module.import_modules_from_strings, 'records_failures', False):
             module.import_modules_from_strings = import_modules_recording_failures(module.import_modules_from_strings)
-    if not getattr(warnings.showwarning, 'records_failures', False):
+    if not getattr(warnings.showwarning, 'records_failures', False) and _mmengine_loop_running():
         warnings.showwarning = recording_mmengine_warnings(warnings.showwarning)
 
 
 __all__ = ['failed_imports', 'failed_imports_note', 'forget_failures_outside', 'import_modules_recording_failures',
-           'install']
+           'install', 'record_unseen_failures']

@@ -162,10 +162,11 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     """
     from automl_mm.datasets.coco_split import check_coco_annotation_file
 
-    from .custom_imports import forget_failures_outside
+    from .custom_imports import forget_failures_outside, record_unseen_failures
     from .preflight_options import _import_names
 
     forget_failures_outside(_import_names(cfg.get('custom_imports')))  # another config's plugin is not this one's
+    record_unseen_failures(cfg.get('custom_imports'))  # skipped by a loop automl_mm did not see
     if split not in SPLITS:
         raise ValueError(f'split={split!r}: one of {SPLITS}')
     scope = cfg.get('default_scope') or 'automl_mm'
