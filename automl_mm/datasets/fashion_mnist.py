@@ -11,6 +11,7 @@ import gzip
 import math
 import os
 import os.path as osp
+import weakref
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -159,6 +160,25 @@ def load_fashion_mnist(data_root: str | None, part: str) -> tuple[np.ndarray, np
     return _load_part(root, part, stamp)
 
 
+#: ``id(images) -> (weak reference to images, digest)``: :func:`_images_digest`'s memo
+_IMAGE_DIGESTS: dict[int, tuple[weakref.ref, str]] = {}
+
+
+def _images_digest(images: np.ndarray) -> str:
+    """:func:`~automl_mm.datasets.content.array_digest` of a part's (read-only, cached) images array, computed once
+    per array in the process: the train and reward splits of one folder (one array: :func:`load_fashion_mnist`'s
+    cache) hash it once."""
+    from .content import array_digest
+
+    held = _IMAGE_DIGESTS.get(id(images))
+    if held is not None and held[0]() is images:
+        return held[1]
+    digest = array_digest(images)
+    _IMAGE_DIGESTS[id(images)] = (weakref.ref(images, lambda _, key=id(images): _IMAGE_DIGESTS.pop(key, None)),
+                                  digest)
+    return digest
+
+
 @DATASETS.register_module()
 class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
     """Fashion-MNIST split into seeded train / reward / test parts.
@@ -266,16 +286,27 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         :func:`~automl_mm.engine.local_loader.item_identity`: a digest of the images of the official part it reads
         (training for ``'train'`` / ``'reward'``, test for ``'test'``; :func:`~automl_mm.datasets.content.array_digest`,
         so a copy of the files, plain or ``.gz``, is the same source), or ``None`` where they are unreadable. Cost:
-        one hash of the part's bytes (60,000 images: about 0.05 s), once per dataset object."""
-        from .content import array_digest
-
+        one hash of the part's bytes (60,000 images: about 0.05 s), once per images array in the process
+        (:func:`_images_digest`): the array the dataset loaded is hashed, not the files read again (they were, each
+        time the two-part cache of :func:`load_fashion_mnist` had let them go); a dataset not loaded yet reads
+        them."""
         if getattr(self, '_item_source', None) is None:
-            try:
-                images, _ = load_fashion_mnist(self.data_root, 'test' if self.split == 'test' else 'train')
-            except (FileNotFoundError, ValueError):
-                return None
-            self._item_source = array_digest(images)
+            images = getattr(self, '_part_images', None)  # the array load_data_list read (read-only, shared)
+            if images is None:
+                try:
+                    images, _ = load_fashion_mnist(self.data_root, 'test' if self.split == 'test' else 'train')
+                except (FileNotFoundError, ValueError):
+                    return None
+            self._item_source = _images_digest(images)
         return self._item_source
+
+    def __getstate__(self) -> dict:
+        """The dataset without the part's images array :meth:`load_data_list` keeps for :meth:`item_source` (a
+        dataloader worker started by spawn received the 47 MB part with every dataset); the digest, once computed,
+        travels."""
+        state = dict(self.__dict__)
+        state.pop('_part_images', None)
+        return state
 
     def split_indices(self, labels: np.ndarray) -> np.ndarray:
         """Indices (into the official part) of this split, before the per-class subset and ``max_samples``."""
@@ -294,6 +325,7 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
 
     def load_data_list(self) -> list[dict]:
         images, labels = load_fashion_mnist(self.data_root, 'test' if self.split == 'test' else 'train')
+        self._part_images = images  # item_source's images: the cache's read-only array, no copy
         indices = self.split_indices(labels)
         if self.samples_per_class is not None:
             # A seeded draw per class, independent of the train / reward split's permutation.

@@ -217,3 +217,29 @@ def test_a_data_root_that_is_no_folder_is_named_before_the_install_hint(tmp_path
     with pytest.raises(FileNotFoundError, match=r"data_root is not a folder: .*nowhere\. Give the folder holding the "
                                                 r"four idx files, or data_root=None to read "):
         find_data_root(str(tmp_path / 'nowhere'))
+
+
+def test_item_source_hashes_the_loaded_images_without_reading_the_files_again(tmp_path, monkeypatch):
+    """item_source() read the idx part again for every dataset whose part the two-part cache had let go (a third
+    part read in between): here every call after a cache eviction read the two training files again. Now the
+    array the dataset loaded is hashed, once per array in the process; the digest is the images' and survives a
+    pickle (a spawned worker), without the array."""
+    import pickle
+
+    from automl_mm.datasets.content import array_digest
+
+    reads = []
+    original = fm._read_copies
+    monkeypatch.setattr(fm, '_read_copies', lambda paths, ndim: reads.append(paths[0]) or original(paths, ndim))
+    fm._load_part.cache_clear()
+    root = write_fashion(tmp_path / 'fm')
+    train = FashionMNISTDataset(split='train', data_root=root, reward_size=20, pipeline=[])
+    reward = FashionMNISTDataset(split='reward', data_root=root, reward_size=20, pipeline=[])
+    assert len(reads) == 2  # the training images and labels, once for both splits
+    expected = array_digest(fm.load_fashion_mnist(root, 'train')[0])
+    fm._load_part.cache_clear()  # as a third and fourth part read in between do
+    del reads[:]
+    assert train.item_source() == reward.item_source() == expected
+    assert reads == []
+    copied = pickle.loads(pickle.dumps(reward))
+    assert '_part_images' not in vars(copied) and copied.item_source() == expected and reads == []
