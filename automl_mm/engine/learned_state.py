@@ -23,6 +23,22 @@ registers on every runner that trains (``Runner.train`` / ``FlexibleRunner.train
 * resume: nothing is replaced (the checkpoint's run continues); :func:`learned_config_keys` tells
   :class:`~automl_mm.engine.resume_config.ResumeConfigHook` that those config keys are restored from the checkpoint, so
   an edited ``model.head.loss.theta`` is reported as replaced by the checkpoint's value, not as taking effect.
+
+The same hook tells ``load_from`` from a resume for the blocks of a CR backbone beyond the standard count
+(``CRSupernetMixin.unfilled_blocks``; ``frozen_stages`` / ``norm_eval`` do not apply to them until a file fills
+them). A ``Pretrained`` ``init_cfg`` of the network's own checkpoint marked the blocks it fills as standard ones
+(frozen, BN in eval mode), ``load_from`` of the same file did not: a reallocated CR-ResNet-18
+(``stage_blocks=(3, 2, 2, 2)``) fine-tuned from its own ``epoch_12.pth`` with ``frozen_stages=1, norm_eval=True``
+trained ``layer1.2`` inside the frozen stage and moved its BN statistics. Now:
+
+* ``load_from``: a block the checkpoint holds whole (every tensor, in this network's shape; a checkpoint of another
+  allocation fills the blocks it has) counts as standard from then on (:func:`fill_from_checkpoint`), one INFO line
+  names those filled and those held in part (which keep training);
+* every checkpoint records the blocks that count as standard (``meta['filled_blocks']``, :func:`filled_blocks`);
+* resume: exactly the recorded blocks count as standard (:func:`set_filled_blocks`), whatever the checkpoint holds:
+  the uninterrupted run's trainable set (a run started from scratch keeps its extra blocks training, one started
+  with ``load_from`` keeps them frozen, though mmdet's ``tools/train.py --resume`` drops ``load_from``); a checkpoint
+  without the record (written before the forty-seventh session) leaves them as the ``init_cfg`` made them.
 """
 from __future__ import annotations
 
@@ -110,9 +126,45 @@ def keep_configured_learned_state(model: torch.nn.Module, checkpoint: dict,
     return lines
 
 
+def filling_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """``(name, module)`` of every module of ``model`` (unwrapped) whose blocks a checkpoint can fill
+    (``fill_from_state_dict``: CR backbones, :class:`~automl_mm.models.backbones.cr_base.CRSupernetMixin`)."""
+    return [(name, module) for name, module in inner_model(model).named_modules()
+            if callable(getattr(module, 'fill_from_state_dict', None))]
+
+
+def fill_from_checkpoint(model: torch.nn.Module, checkpoint: dict) -> dict[str, list[str]]:
+    """Mark the CR blocks beyond the standard count that a ``load_from`` checkpoint holds whole as standard ones
+    (``CRSupernetMixin.fill_from_state_dict``); return their names (``'loaded'``) and those it holds in part
+    (``'partly'``), as keys of ``model``'s ``state_dict``."""
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    found: dict[str, list[str]] = {'loaded': [], 'partly': []}
+    if not isinstance(state, dict):
+        return found
+    for name, module in filling_modules(model):
+        for kind, names in module.fill_from_state_dict(state, f'{name}.' if name else '').items():
+            found[kind] += names
+    return found
+
+
+def filled_blocks(model: torch.nn.Module) -> list[str]:
+    """Names (under ``model``, unwrapped) of the CR blocks beyond the standard count that count as standard ones."""
+    return [f'{name}.{block}' if name else block for name, module in filling_modules(model)
+            for block in module.filled_blocks()]
+
+
+def set_filled_blocks(model: torch.nn.Module, names: list[str]) -> None:
+    """Make exactly the CR blocks ``names`` lists (:func:`filled_blocks`' names) count as standard ones."""
+    for name, module in filling_modules(model):
+        prefix = f'{name}.' if name else ''
+        module.set_filled_blocks(n[len(prefix):] for n in names if n.startswith(prefix))
+
+
 class LearnedStateHook(Hook):
-    """On ``load_from``, keep the config's learned hyper-parameters over a checkpoint's, and say so (see the module
-    docstring). Registered on every runner that trains by :func:`automl_mm.engine.patches.install`. Never raises.
+    """On ``load_from``, keep the config's learned hyper-parameters over a checkpoint's, and say so, and fill the CR
+    blocks beyond the standard count the checkpoint holds; on a resume, restore the filled CR blocks the checkpoint
+    records (see the module docstring). Registered on every runner that trains by
+    :func:`automl_mm.engine.patches.install`. Never raises.
     """
 
     priority = 'VERY_HIGH'  # before EMAHook (NORMAL) copies the checkpoint's state_dict into its average
@@ -149,15 +201,35 @@ class LearnedStateHook(Hook):
                       'hyper-parameters from a checkpoint; this run\'s config keeps its own, as with load_from: '
                       + '; '.join(lines), logger='current', level=logging.WARNING)
 
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Record which CR blocks beyond the standard count count as standard ones (``meta['filled_blocks']``), for
+        a resume."""
+        model = getattr(runner, 'model', None)
+        if isinstance(model, torch.nn.Module) and filling_modules(model):
+            checkpoint.setdefault('meta', {})['filled_blocks'] = filled_blocks(model)
+
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from .data_fingerprint import _resumed_file
         from .run_info import is_resume
 
-        if is_resume(runner):  # the checkpoint's run continues; ResumeConfigHook names edited keys
-            return
         model = getattr(runner, 'model', None)
         if not isinstance(model, torch.nn.Module):
             return
+        if is_resume(runner):  # the checkpoint's run continues; ResumeConfigHook names edited keys
+            recorded = (checkpoint.get('meta') or {}).get('filled_blocks')
+            if recorded is not None:
+                set_filled_blocks(model, recorded)
+            return
+        filled = fill_from_checkpoint(model, checkpoint)
+        if filled['loaded'] or filled['partly']:
+            parts = []
+            if filled['loaded']:
+                parts.append('filled, frozen_stages / norm_eval apply as to a standard block: '
+                             + ', '.join(filled['loaded']))
+            if filled['partly']:
+                parts.append('partly held, these keep training: ' + ', '.join(filled['partly']))
+            print_log(f'load_from {_resumed_file(runner)}: blocks beyond the standard count of the CR backbone '
+                      '(unfilled_blocks()) the checkpoint holds: ' + '; '.join(parts), logger='current')
         lines = keep_configured_learned_state(model, checkpoint, self._configured)
         if lines:
             print_log(f'load_from {_resumed_file(runner)}: the checkpoint\'s learned hyper-parameters are not loaded, '
@@ -167,5 +239,6 @@ class LearnedStateHook(Hook):
                       logger='current', level=logging.WARNING)
 
 
-__all__ = ['LearnedStateHook', 'config_key', 'configured_learned_state', 'keep_configured_learned_state',
-           'learned_buffers', 'learned_config_keys']
+__all__ = ['LearnedStateHook', 'config_key', 'configured_learned_state', 'fill_from_checkpoint', 'filled_blocks',
+           'filling_modules', 'keep_configured_learned_state', 'learned_buffers', 'learned_config_keys',
+           'set_filled_blocks']

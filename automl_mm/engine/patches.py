@@ -67,7 +67,13 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     checkpoint trained with the search's last θ, silently): ``Runner.train`` and ``FlexibleRunner.train`` are wrapped
     by :func:`registering`, which registers :class:`~automl_mm.engine.learned_state.LearnedStateHook`: on
     ``load_from`` (not a resume) the buffers modules declare in ``learned_state`` keep this run's values, with one
-    warning naming each that the checkpoint set otherwise and its config key.
+    warning naming each that the checkpoint set otherwise and its config key. **load_from fills a CR backbone's
+    extra blocks** (a reallocated CR network fine-tuned from its own checkpoint with ``frozen_stages`` /
+    ``norm_eval`` trained its blocks beyond the standard count inside a frozen stage, BN in train mode, where a
+    ``Pretrained`` ``init_cfg`` of the same file froze them): the same hook marks on ``load_from`` the blocks the
+    checkpoint holds whole as standard ones (one INFO line names them), records the marked blocks in every
+    checkpoint (``meta['filled_blocks']``) and on a resume restores exactly those (a resume keeps the uninterrupted
+    run's trainable set).
 14. **A failed ``custom_imports`` module named where its classes are missing** (under ``allow_failed_imports=True``
     mmengine only warned ``'my_project.x failed to import and is ignored.'``, and the run stopped later with
     ``'MySpace is not in the automl_mm::search space registry'``, naming neither the module nor its error):
@@ -118,7 +124,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            "a dataset's build error names its loader's config key",
            "a config's text is formatted (yapf) once per text",
            "the environment log reads torchvision's version without importing it",
-           "load_from keeps the config's learned hyper-parameters (an AMLFSLoss's theta), naming any it does not load",
+           "load_from keeps the config's learned hyper-parameters (an AMLFSLoss's theta), naming any it does not load, "
+           "and fills the CR blocks beyond the standard count it holds (meta.filled_blocks, restored on a resume)",
            'a custom_imports module skipped by allow_failed_imports is named, with its error, where its types are '
            'missing')
 _installed = False

@@ -9,7 +9,7 @@ changed at runtime by a search loop without rebuilding the model. A new CR backb
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -46,7 +46,8 @@ def check_stage_values(name: str, values: Sequence[int], num_stages: int) -> tup
     return checked
 
 
-#: Attribute set on an unfilled block that a ``Pretrained`` file filled (:meth:`CRSupernetMixin._restore_as_standard`).
+#: Attribute set on an unfilled block that a ``Pretrained`` file or mmengine's ``load_from`` filled
+#: (:meth:`CRSupernetMixin._restore_as_standard`).
 RESTORED_MARK = '_cr_restored_from_file'
 
 
@@ -173,7 +174,7 @@ class CRSupernetMixin:
 
         No checkpoint in mmdet's layout (e.g. ImageNet-pretrained) has weights or BN statistics for them, so
         ``frozen_stages`` and ``norm_eval`` do not apply to them (:meth:`_keep_unfilled_trainable`), unless a
-        ``Pretrained`` file filled them (:meth:`_exempt_blocks`).
+        ``Pretrained`` file or ``load_from`` filled them (:meth:`_exempt_blocks`, :meth:`fill_from_state_dict`).
         """
         return [stage[j] for stage, n in zip(self._searchable_stages(), self.standard_stage_blocks)
                 for j in range(n, len(stage))]
@@ -193,9 +194,9 @@ class CRSupernetMixin:
 
     def _exempt_blocks(self) -> list[nn.Module]:
         """The :meth:`unfilled_blocks` that ``frozen_stages``, ``norm_eval`` and a ``requires_grad=False``
-        ``norm_cfg`` do not apply to: all of them but those a ``Pretrained`` file filled (a CR supernet's or a
-        reallocated network's own checkpoint), whose weights and BN statistics are there to keep, as a standard
-        block's."""
+        ``norm_cfg`` do not apply to: all of them but those a ``Pretrained`` file or ``load_from`` filled (a CR
+        supernet's or a reallocated network's own checkpoint), whose weights and BN statistics are there to keep,
+        as a standard block's."""
         return [block for block in self.unfilled_blocks() if not getattr(block, RESTORED_MARK, False)]
 
     def _keep_unfilled_trainable(self, mode: bool) -> None:
@@ -366,6 +367,67 @@ class CRSupernetMixin:
                 for p in m.parameters(recurse=False):
                     p.requires_grad_(requires_grad)
         self.train(self.training)  # mmdet's freezing and norm_eval, now including it
+
+    def fill_from_state_dict(self, state: Mapping[str, torch.Tensor], prefix: str = '') -> dict[str, list[str]]:
+        """Treat the unfilled blocks a loaded ``state_dict`` holds whole as standard blocks from now on, as a
+        ``Pretrained`` file's (:meth:`_restore_as_standard`): mmengine's ``load_from`` (``Runner.load_checkpoint``,
+        weights only) of the network's own trained checkpoint.
+
+        A block counts as filled when every tensor of its ``state_dict`` (``num_batches_tracked`` aside) is in
+        ``state`` under ``prefix`` + its name (or with a DDP ``module.`` before it) in this network's shape: what
+        mmengine's ``strict=False`` loader copies whole. A checkpoint of another allocation fills the blocks it
+        holds (a deeper one fills all of this network's, a shallower one those it has); a block the file holds
+        in part, or in another shape, keeps training.
+
+        Args:
+            state: The checkpoint's ``state_dict`` (before mmengine strips a ``module.`` prefix).
+            prefix: This backbone's name in the model the checkpoint belongs to, with its dot (``'backbone.'``).
+
+        Returns:
+            ``{'loaded': [...], 'partly': [...]}``: the unfilled blocks' names (under ``prefix``) the checkpoint
+            fills whole from now on (already standard ones left out) and holds in part.
+        """
+        found: dict[str, list[str]] = {'loaded': [], 'partly': []}
+        unfilled = {id(block) for block in self.unfilled_blocks()}
+        for name, block in self.named_modules():
+            if id(block) not in unfilled or getattr(block, RESTORED_MARK, False):
+                continue
+            own = {k: v for k, v in block.state_dict().items() if not k.endswith('num_batches_tracked')}
+            held = []
+            for k, v in own.items():
+                key = f'{prefix}{name}.{k}'
+                saved = state.get(key, state.get(f'module.{key}'))
+                held.append(torch.is_tensor(saved) and saved.shape == v.shape)
+            if held and all(held):
+                self._restore_as_standard(block)
+                found['loaded'].append(f'{prefix}{name}')
+            elif any(held):
+                found['partly'].append(f'{prefix}{name}')
+        return found
+
+    def filled_blocks(self) -> list[str]:
+        """Names of the unfilled blocks that count as standard ones (a ``Pretrained`` file or ``load_from``
+        filled them)."""
+        names = {id(module): name for name, module in self.named_modules()}
+        return [names[id(block)] for block in self.unfilled_blocks() if getattr(block, RESTORED_MARK, False)]
+
+    def set_filled_blocks(self, names: Iterable[str]) -> None:
+        """Make exactly the unfilled blocks named (as :meth:`filled_blocks` names them) count as standard ones, the
+        others train (frozen_stages / norm_eval exempt, all parameters trainable as :meth:`_cr_init` makes them):
+        a resume restores the trainable set the checkpoint's run had.
+        """
+        wanted = set(names)
+        unfilled = {id(block) for block in self.unfilled_blocks()}
+        for name, block in self.named_modules():
+            if id(block) not in unfilled:
+                continue
+            if name in wanted and not getattr(block, RESTORED_MARK, False):
+                self._restore_as_standard(block)
+            elif name not in wanted and getattr(block, RESTORED_MARK, False):
+                delattr(block, RESTORED_MARK)
+                for p in block.parameters():
+                    p.requires_grad_(True)
+                self.train(self.training)
 
     def _check_pretrained(self, checkpoint: str, prefix: str | None) -> FileFill:
         """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold and
