@@ -230,6 +230,41 @@ def test_unfilled_blocks_keep_the_init_cfg_s_other_entries(tmp_path, caplog, mak
             f'{block}') in logged[0]
 
 
+@pytest.mark.parametrize('make_std,backbone,block,channels', [
+    (lambda: ResNet(depth=18), dict(type='CRResNet', depth=18, stage_blocks=(1, 3, 2, 2), out_indices=(3,)),
+     'layer2.2', 512),
+    (lambda: MobileNetV2(widen_factor=0.5), dict(type='CRMobileNetV2', widen_factor=0.5,
+                                                 stage_blocks=(1, 2, 4, 4, 3, 3, 1), out_indices=(7,)),
+     'layer3.3', 1280),
+])
+def test_unfilled_blocks_keep_a_parent_s_init_cfg_entry(tmp_path, caplog, make_std, backbone, block, channels):
+    """ImageClassifier(init_cfg=Normal(Conv2d, std=0.01)) over a backbone with its own Pretrained file: mmengine
+    applies the classifier's entry to every conv before the backbone's init_weights runs, and mmdet's ResNet keeps it
+    where the file has nothing. The CR init could not see the parent's entry and drew Kaiming over it (layer2.2's
+    convs at std 0.042, CRMobileNetV2's layer3.3 at 0.145 / 0.048 / 0.36); it reads mmengine's init record
+    (_params_init_info) and keeps the Normal draw now, the block still the identity (zero_init_residual), the
+    standard blocks the file's."""
+    from automl_mm.models import ImageClassifier
+
+    path = str(tmp_path / 'file.pth')
+    std = make_std()
+    torch.save(std.state_dict(), path)
+    model = ImageClassifier(backbone=dict(backbone, init_cfg=dict(type='Pretrained', checkpoint=path)),
+                            head=dict(type='LinearClsHead', num_classes=10, in_channels=channels),
+                            init_cfg=dict(type='Normal', layer='Conv2d', std=0.01))
+    logged = _pretrained_log(model, caplog)
+    net = model.backbone
+    extra = net.get_submodule(block)
+    convs = [(n, m) for n, m in extra.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs
+    for name, conv in convs:
+        assert abs(float(conv.weight.std()) - 0.01) < 0.002, name
+    assert float(net._residual_last_norm(extra).weight.abs().sum()) == 0
+    loaded = std.state_dict()
+    assert all(torch.equal(v, loaded[k]) for k, v in net.state_dict().items() if k.startswith('layer1.0.'))
+    assert len(logged) == 1 and f"where a parent's init_cfg entry drew, its draw kept: {block}" in logged[0]
+
+
 def test_a_pretrained_file_that_fills_the_standard_network_logs_no_fill(tmp_path, caplog):
     path = str(tmp_path / 'file.pth')
     torch.save(ResNet(depth=18).state_dict(), path)

@@ -233,7 +233,8 @@ class CRSupernetMixin:
         checkpoint) then get mmdet's from-scratch init (Kaiming for convs, BN weight 1, then the own ``init_weights`` of
         their children that mmengine's recursion reaches: a DCNv2's offset conv 0) instead of PyTorch's defaults (where
         the ``init_cfg`` has other entries, e.g. ``dict(type='Normal', layer='Conv2d', std=0.01)``, they keep what those
-        gave them, as in mmdet's ResNet), and with ``zero_init_residual`` (mmdet's ResNet argument, default ``True``;
+        gave them, as in mmdet's ResNet, and so do the layers a parent's entry reached:
+        :meth:`_drawn_by_parent_entries`), and with ``zero_init_residual`` (mmdet's ResNet argument, default ``True``;
         the same argument of ``CRMobileNetV2``) the last BN of their residual branch gets weight 0, as mmdet does for
         every block of a network trained from scratch (Goyal et al. 2017, "Accurate, Large Minibatch SGD"). Each such
         block then starts as the identity, so a supernet's deeper allocations and a reallocated network start from the
@@ -277,7 +278,8 @@ class CRSupernetMixin:
         Returns:
             The unfilled blocks' names by what the file gave them: ``'loaded'`` (all of it: a standard block from
             now on), ``'scratch'`` (nothing: the init above) and ``'partly'`` (some tensors; the rest keeps its
-            init).
+            init); ``'parent'``: the ``'scratch'`` ones that keep a parent's ``init_cfg`` draw on some parameters
+            (:meth:`_drawn_by_parent_entries`).
         """
         from mmengine.model import constant_init, initialize
 
@@ -285,7 +287,7 @@ class CRSupernetMixin:
                    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
         unfilled = {id(block) for block in self.unfilled_blocks()}
         stage_of = {id(block): stage for stage in self._searchable_stages() for block in stage}
-        found: dict[str, list[str]] = {'loaded': [], 'scratch': [], 'partly': []}
+        found: dict[str, list[str]] = {'loaded': [], 'scratch': [], 'partly': [], 'parent': []}
         own_entries = other_init_cfgs(self.init_cfg)
         for name, block in self.named_modules():
             if id(block) not in unfilled:
@@ -302,15 +304,54 @@ class CRSupernetMixin:
             # under other init_cfg entries mmengine gave the block their init before loading the file (and then its
             # children's own), as mmdet's ResNet keeps it: the Kaiming here overwrote a Normal(std=0.01) entry
             if not own_entries:
+                # a parent's entry (an ImageClassifier's init_cfg) drew before this backbone's init_weights ran: kept
+                drawn = {p: p.detach().clone() for p in self._drawn_by_parent_entries(block)}
                 initialize(block, scratch)
                 if hasattr(stage_of[id(block)], 'init_weights'):
                     # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and,
                     # after the Kaiming above, the own init of its children: mmcv's DCNv2 zeroes its offset conv there
                     # (the Kaiming meant for convs drew random offsets and masks), NonLocal2d its output conv
                     _own_inits_of_children(block)
+                with torch.no_grad():
+                    for p, value in drawn.items():
+                        p.copy_(value)
+                if drawn:
+                    found['parent'].append(name)
             if self.zero_init_residual:
                 constant_init(self._residual_last_norm(block), 0)
         return found
+
+    def _drawn_by_parent_entries(self, block: nn.Module) -> list[nn.Parameter]:
+        """The parameters of ``block`` an ``init_cfg`` initialiser of a parent module (e.g.
+        ``ImageClassifier(init_cfg=dict(type='Normal', layer='Conv2d', std=0.01))``) set, read from mmengine's
+        init record.
+
+        mmengine's ``BaseModule.init_weights`` applies a module's ``init_cfg`` entries (``Pretrained`` aside) before
+        it calls its children's ``init_weights``, and records in ``_params_init_info`` (shared by every module of the
+        model being initialised) the last init that changed each parameter's mean: an initialiser's ``_get_init_info``
+        (``'NormalInit: mean=0, std=0.01, bias=0'``), ``'PretrainedInit: ...'``, ``'Initialized by user-defined
+        init_weights in ...'`` or 'The value is the same ...'. This backbone's own non-``Pretrained`` entries are
+        handled by the caller (:func:`~.pretrained.other_init_cfgs`); an initialiser of a module inside ``block``
+        (its own ``init_cfg``) counts as a parent's (it also ran before this); a child's own ``init_weights`` (a
+        DCNv2's offset conv) runs again after the from-scratch init and is not counted here.
+
+        Returns:
+            Empty outside mmengine's ``init_weights`` (no record) or where no initialiser reached ``block``.
+        """
+        from mmengine.model.weight_init import PretrainedInit
+        from mmengine.registry import WEIGHT_INITIALIZERS
+
+        record = getattr(self, '_params_init_info', None)
+        if not record:
+            return []
+        initialisers = {cls.__name__ for cls in WEIGHT_INITIALIZERS.module_dict.values()
+                        if isinstance(cls, type) and not issubclass(cls, PretrainedInit)}
+        drawn = []
+        for p in block.parameters():
+            info = str(record.get(p, {}).get('init_info', ''))
+            if info.partition(':')[0] in initialisers:
+                drawn.append(p)
+        return drawn
 
     def _unused_blocks(self, unexpected: list[str]) -> list[str]:
         """Blocks of the file this allocation does not build (``layer1.1`` of an ImageNet ResNet-18 file in a network
@@ -335,6 +376,8 @@ class CRSupernetMixin:
         if found['scratch']:
             start = ', each starting as the identity (zero_init_residual)' if self.zero_init_residual else ''
             init = 'the init_cfg\'s other entries' if other_init_cfgs(self.init_cfg) else 'mmdet\'s from-scratch init'
+            if found['parent']:
+                init += f' (where a parent\'s init_cfg entry drew, its draw kept: {", ".join(found["parent"])})'
             parts.append(f'not in the file, from {init}{start}: {", ".join(found["scratch"])}')
         if found['partly']:
             parts.append(f'partly in the file (the rest keeps its own init): {", ".join(found["partly"])}')
