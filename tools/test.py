@@ -35,6 +35,7 @@ from automl_mm.ohl import SearchedValuesHook
 from automl_mm.ohl.copies import find_ohl_hook
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
+from automl_mm.utils.frozen_heap import freeze_imported_heap
 from automl_mm.utils.scope import type_name
 
 
@@ -163,4 +164,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == '__main__':
+    freeze_imported_heap()  # imported: the collector no longer walks those objects (exit included)
     main()

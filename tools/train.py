@@ -45,6 +45,7 @@ from automl_mm.engine.tool_args import (
 )
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
+from automl_mm.utils.frozen_heap import freeze_imported_heap
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,4 +200,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == '__main__':
+    freeze_imported_heap()  # imported: the collector no longer walks those objects (exit included)
     main()

@@ -49,8 +49,9 @@ def required_world_size(cfg: Any) -> int:
 #: ``register_all_modules`` loads): about 6 s per worker that the workers no longer spend one after another. Then
 #: ``torch._dynamo``: torch imports it lazily at the first optimiser built (``Optimizer.__init__`` is wrapped by
 #: ``torch._compile._disable_dynamo``, which imports it on its first call), 0.8 s of CPU time in every worker
-#: (torch 2.14, after the modules above), paid once in the fork server instead.
-WORKER_PRELOAD = ('__main__', *REGISTERING_MODULES, 'torch._dynamo')
+#: (torch 2.14, after the modules above), paid once in the fork server instead. Last ``worker_preload_done``,
+#: which freezes the server's heap (:func:`automl_mm.utils.frozen_heap.freeze_imported_heap`).
+WORKER_PRELOAD = ('__main__', *REGISTERING_MODULES, 'torch._dynamo', 'automl_mm.engine.worker_preload_done')
 
 
 def usable_cpus() -> int:
