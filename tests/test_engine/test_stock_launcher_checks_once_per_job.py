@@ -36,9 +36,14 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
 
 def test_rank_0_checks_and_every_rank_raises_its_error(tmp_path):
+    # the 2 ranks are forked from this process, with what they use imported here once (spawned, each imported
+    # torch, mmengine and automl_mm itself: seconds of CPU per rank)
+    import automl_mm.engine.preflight  # noqa: F401
+    import automl_mm.engine.preflight_walk  # noqa: F401
+    import automl_mm.engine.runner_checks  # noqa: F401
     out = tmp_path / 'out'
     out.mkdir()
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(out)), nprocs=2, join=True, start_method='spawn')
+    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(out)), nprocs=2, join=True, start_method='fork')
     for case, outcome in (('pass', 'passed'), ('fail', 'ConfigCheckError: train_cfg.max_epochs: a bad value')):
         assert sorted(n for n in os.listdir(out) if n.startswith(f'{case}_checked')) == [f'{case}_checked_by_rank0']
         assert [(out / f'{case}_outcome_rank{r}').read_text() for r in range(2)] == [outcome] * 2

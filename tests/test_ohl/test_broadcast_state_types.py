@@ -67,8 +67,13 @@ def test_map_containers_keeps_dict_subclasses_namedtuples_and_sequences():
 def test_receiving_ranks_get_the_senders_state_in_type_and_value(tmp_path):
     """Rank 0 received a plain dict for torch's and mmengine's ``MultiStepLR`` ``milestones`` (a ``Counter``), the
     ``OrderedDict``, the ``defaultdict``; the namedtuple failed to rebuild (``Step`` from one generator)."""
+    # the 2 ranks are forked from this process, with what they use imported here once (spawned, each imported
+    # torch, mmengine and automl_mm itself: seconds of CPU per rank)
+    import mmengine.optim  # noqa: F401
+
+    import automl_mm.ohl.sync  # noqa: F401
     mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
-                       start_method='spawn')
+                       start_method='fork')
     r0, r1 = (torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
     assert r1 == _typed(_state(1))  # the sender kept its own
     assert r0 == r1
