@@ -226,8 +226,43 @@ def test_unfilled_blocks_keep_the_init_cfg_s_other_entries(tmp_path, caplog, mak
             assert abs(float(conv.weight.std()) - 0.01) < 0.002, name
     assert float(net._residual_last_norm(extra).weight.abs().sum()) == 0
     assert len(logged) == 1
-    assert ("not in the file, from the init_cfg's other entries, each starting as the identity (zero_init_residual): "
-            f'{block}') in logged[0]
+    assert ("not in the file, from mmdet's from-scratch init where the init_cfg's other entries do not reach, each "
+            f'starting as the identity (zero_init_residual): {block}') in logged[0]
+
+
+@pytest.mark.parametrize('make_std,make_cr,kwargs,block', [
+    (lambda: ResNet(depth=18), lambda **kw: CRResNet(depth=18, **kw), dict(stage_blocks=(1, 3, 2, 2)), 'layer2.2'),
+    (lambda: MobileNetV2(widen_factor=0.5), lambda **kw: CRMobileNetV2(widen_factor=0.5, **kw),
+     dict(stage_blocks=(1, 2, 4, 4, 3, 3, 1)), 'layer3.3'),
+])
+def test_unfilled_blocks_get_the_scratch_init_where_the_other_entries_do_not_reach(tmp_path, caplog, make_std,
+                                                                                      make_cr, kwargs, block):
+    """init_cfg=[Pretrained, Constant(layer='_BatchNorm', val=1)]: the other entry reaches no conv, so mmengine
+    left the convs of the blocks the file does not hold at PyTorch's default (kaiming_uniform, a=sqrt(5): std
+    1/sqrt(3 fan_in), 0.017 for layer2.2's 3x3 128-channel convs); they get mmdet's from-scratch Kaiming (fan_out,
+    normal: std sqrt(2 / fan_out), 0.042 there), as without other entries, and the BN layers the entry reaches keep
+    its value. Until the forty-seventh session's review any other entry turned the whole scratch init off.
+    (CRMobileNetV2's convs are mmcv ConvModules, which take that Kaiming when built: there only the log differed.)"""
+    path = str(tmp_path / 'file.pth')
+    torch.save(make_std().state_dict(), path)
+    net = make_cr(init_cfg=[dict(type='Pretrained', checkpoint=path), dict(type='Constant', layer='_BatchNorm', val=1)],
+                  **kwargs)
+    logged = _pretrained_log(net, caplog)
+    extra = net.get_submodule(block)
+    assert net.unfilled_blocks() == [extra]
+    convs = [(n, m) for n, m in extra.named_modules() if isinstance(m, torch.nn.Conv2d) and m.weight.numel() > 500]
+    assert convs
+    for name, conv in convs:
+        fan_out = conv.weight.shape[0] * conv.weight[0, 0].numel()
+        assert float(conv.weight.std()) == pytest.approx((2 / fan_out) ** 0.5, rel=0.15), name
+    last = net._residual_last_norm(extra)
+    assert float(last.weight.abs().sum()) == 0  # zero_init_residual: the identity
+    for m in extra.modules():
+        if isinstance(m, _BatchNorm) and m is not last:
+            assert torch.equal(m.weight, torch.ones_like(m.weight)) and torch.equal(m.bias, torch.zeros_like(m.bias))
+    assert len(logged) == 1
+    assert ("not in the file, from mmdet's from-scratch init where the init_cfg's other entries do not reach, each "
+            f'starting as the identity (zero_init_residual): {block}') in logged[0]
 
 
 @pytest.mark.parametrize('make_std,backbone,block,channels', [

@@ -14,7 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .pretrained import FileFill, check_pretrained, init_cfg_over_own_inits, other_init_cfgs, pretrained_cfgs
+from .pretrained import (
+    FileFill,
+    check_pretrained,
+    init_cfg_over_own_inits,
+    layers_reached,
+    other_init_cfgs,
+    pretrained_cfgs,
+)
 
 
 def _as_int_tuple(name: str, values: Sequence[int], length: int) -> tuple[int, ...]:
@@ -232,9 +239,10 @@ class CRSupernetMixin:
         The unfilled blocks the file does not hold (every block beyond the standard count, for an mmdet-layout ImageNet
         checkpoint) then get mmdet's from-scratch init (Kaiming for convs, BN weight 1, then the own ``init_weights`` of
         their children that mmengine's recursion reaches: a DCNv2's offset conv 0) instead of PyTorch's defaults (where
-        the ``init_cfg`` has other entries, e.g. ``dict(type='Normal', layer='Conv2d', std=0.01)``, they keep what those
-        gave them, as in mmdet's ResNet, and so do the layers a parent's entry reached:
-        :meth:`_drawn_by_parent_entries`), and with ``zero_init_residual`` (mmdet's ResNet argument, default ``True``;
+        the ``init_cfg`` has other entries, e.g. ``dict(type='Normal', layer='Conv2d', std=0.01)``, the layers those
+        reach (:func:`~.pretrained.layers_reached`) keep what those gave them, as in mmdet's ResNet, and so do the
+        layers a parent's entry reached: :meth:`_drawn_by_parent_entries`), and with ``zero_init_residual`` (mmdet's
+        ResNet argument, default ``True``;
         the same argument of ``CRMobileNetV2``) the last BN of their residual branch gets weight 0, as mmdet does for
         every block of a network trained from scratch (Goyal et al. 2017, "Accurate, Large Minibatch SGD"). Each such
         block then starts as the identity, so a supernet's deeper allocations and a reallocated network start from the
@@ -272,8 +280,8 @@ class CRSupernetMixin:
 
     def _init_unloaded_blocks(self, missing: set[str]) -> dict[str, list[str]]:
         """mmdet's from-scratch init (zero-init residual included) for the unfilled blocks the checkpoint left out;
-        under an ``init_cfg`` with other entries than ``Pretrained`` the init those gave (mmengine applies them to the
-        whole network before loading the file), then the zero-init residual.
+        under an ``init_cfg`` with other entries than ``Pretrained`` the layers those reach keep the init those gave
+        (mmengine applies them to the whole network before loading the file), then the zero-init residual.
 
         Returns:
             The unfilled blocks' names by what the file gave them: ``'loaded'`` (all of it: a standard block from
@@ -301,22 +309,26 @@ class CRSupernetMixin:
                 found['partly'].append(name)
                 continue  # the file holds part of this block
             found['scratch'].append(name)
-            # under other init_cfg entries mmengine gave the block their init before loading the file (and then its
-            # children's own), as mmdet's ResNet keeps it: the Kaiming here overwrote a Normal(std=0.01) entry
-            if not own_entries:
-                # a parent's entry (an ImageClassifier's init_cfg) drew before this backbone's init_weights ran: kept
-                drawn = {p: p.detach().clone() for p in self._drawn_by_parent_entries(block)}
-                initialize(block, scratch)
-                if hasattr(stage_of[id(block)], 'init_weights'):
-                    # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and,
-                    # after the Kaiming above, the own init of its children: mmcv's DCNv2 zeroes its offset conv there
-                    # (the Kaiming meant for convs drew random offsets and masks), NonLocal2d its output conv
-                    _own_inits_of_children(block)
-                with torch.no_grad():
-                    for p, value in drawn.items():
-                        p.copy_(value)
-                if drawn:
-                    found['parent'].append(name)
+            # under other init_cfg entries mmengine gave the layers they reach their init before loading the file
+            # (and then the children's own), as mmdet's ResNet keeps it: the Kaiming here overwrote a
+            # Normal(layer='Conv2d', std=0.01) entry. The layers no entry reaches get the scratch init: a
+            # Constant(layer='_BatchNorm') entry left the convs at PyTorch's default
+            kept = [(t, t.detach().clone()) for m in layers_reached(own_entries, self, block)
+                    for t in [*m.parameters(recurse=False), *m.buffers(recurse=False)]]
+            kept_ids = {id(t) for t, _ in kept}
+            # a parent's entry (an ImageClassifier's init_cfg) drew before this backbone's init_weights ran: kept
+            drawn = [(p, p.detach().clone()) for p in self._drawn_by_parent_entries(block) if id(p) not in kept_ids]
+            initialize(block, scratch)
+            if hasattr(stage_of[id(block)], 'init_weights'):
+                # mmengine's init recursion reaches the block (mmdet's ResLayer is an mmengine Sequential) and,
+                # after the Kaiming above, the own init of its children: mmcv's DCNv2 zeroes its offset conv there
+                # (the Kaiming meant for convs drew random offsets and masks), NonLocal2d its output conv
+                _own_inits_of_children(block)
+            with torch.no_grad():
+                for tensor, value in [*kept, *drawn]:
+                    tensor.copy_(value)
+            if drawn:
+                found['parent'].append(name)
             if self.zero_init_residual:
                 constant_init(self._residual_last_norm(block), 0)
         return found
@@ -375,7 +387,9 @@ class CRSupernetMixin:
         parts = []
         if found['scratch']:
             start = ', each starting as the identity (zero_init_residual)' if self.zero_init_residual else ''
-            init = 'the init_cfg\'s other entries' if other_init_cfgs(self.init_cfg) else 'mmdet\'s from-scratch init'
+            init = 'mmdet\'s from-scratch init'
+            if other_init_cfgs(self.init_cfg):
+                init += ' where the init_cfg\'s other entries do not reach'
             if found['parent']:
                 init += f' (where a parent\'s init_cfg entry drew, its draw kept: {", ".join(found["parent"])})'
             parts.append(f'not in the file, from {init}{start}: {", ".join(found["scratch"])}')

@@ -50,6 +50,30 @@ def other_init_cfgs(init_cfg: Any) -> list[dict]:
     return [cfg for cfg in cfgs if isinstance(cfg, dict) and not _loads_a_file(cfg)]
 
 
+def layers_reached(entries: list[dict], top: Any, block: Any) -> list[Any]:
+    """The modules of ``block`` (a submodule of ``top``, the module whose ``init_cfg`` holds ``entries``) that
+    mmengine's ``initialize(top, entries)`` initialises, matched as mmengine's initialisers match them
+    (``mmengine.model.weight_init``): a module whose class name or the name of one of its direct bases is in an
+    entry's ``layer``, or the attribute of ``top`` an entry's ``override`` names (``name``)."""
+    import torch.nn as nn
+
+    layers: set[str] = set()
+    named: list[Any] = []
+    for entry in entries:
+        layer = entry.get('layer')
+        layers.update([layer] if isinstance(layer, str) else list(layer or ()))
+        override = entry.get('override')
+        for item in [override] if isinstance(override, dict) else list(override or ()):
+            if isinstance(item, dict) and isinstance(item.get('name'), str):
+                named.append(getattr(top, item['name'], None))
+    reached = []
+    for module in block.modules():
+        names = {type(module).__name__, *(base.__name__ for base in type(module).__bases__)}
+        if names & layers or any(module is m for m in named if isinstance(m, nn.Module)):
+            reached.append(module)
+    return reached
+
+
 @contextlib.contextmanager
 def init_cfg_over_own_inits(module: Any) -> Iterator[None]:
     """Inside the block, mmengine's ``init_weights`` of ``module`` does not call the ``init_weights`` of the mmcv
