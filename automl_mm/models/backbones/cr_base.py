@@ -16,7 +16,7 @@ from torch import nn
 
 from .pretrained import (
     FileFill,
-    check_pretrained,
+    check_pretrained_files,
     init_cfg_over_own_inits,
     layers_reached,
     other_init_cfgs,
@@ -263,8 +263,8 @@ class CRSupernetMixin:
             # mmengine initialises a module once (a second call only warns); re-initialising the unfilled blocks
             # reset what they had learnt (zero_init_residual: back to the identity) and kept everything else
             return
-        fills = [(cfg, self._check_pretrained(cfg['checkpoint'], cfg.get('prefix')))
-                 for cfg in pretrained_cfgs(self.init_cfg)]
+        cfgs = pretrained_cfgs(self.init_cfg)
+        fills = list(zip(cfgs, self._check_pretrained(cfgs)))
         if fills:
             # mmengine loads every Pretrained entry, in order, before this: a block one file holds is loaded
             # whatever the others hold (taken file by file, the first file's gap re-initialised a block that the
@@ -486,9 +486,10 @@ class CRSupernetMixin:
                     p.requires_grad_(True)
                 self.train(self.training)
 
-    def _check_pretrained(self, checkpoint: str, prefix: str | None) -> FileFill:
-        """Raise if the file leaves the stem or a standard block unfilled; return every key it does not hold and
-        every key of it the network does not have.
+    def _check_pretrained(self, cfgs: list[dict]) -> list[FileFill]:
+        """Raise if the files of the ``Pretrained`` entries ``cfgs`` leave the stem or a standard block unfilled
+        (taken together: :func:`~.pretrained.check_pretrained_files`); return, per file, every key it does not hold
+        and every key of it the network does not have.
 
         Neither the unfilled blocks nor the parts mmdet adds to a standard block (:func:`added_parts`: deformable
         convs' offset convs, block plugins) need be in the file: an ImageNet checkpoint holds none of them, and mmdet's
@@ -497,10 +498,10 @@ class CRSupernetMixin:
         """
         unfilled = {id(block) for block in self.unfilled_blocks()}
         skip = tuple(f'{name}.' for name, module in self.named_modules() if id(module) in unfilled)
-        return check_pretrained(self, checkpoint, prefix, skip,
-                                layout='It must be in mmdet\'s layout for this backbone (torchvision\'s ResNet names '
-                                       'are; convert other layouts first)',
-                                optional=tuple(f'{name}.' for name in added_parts(self)))
+        layout = 'It must be in mmdet\'s layout for this backbone (torchvision\'s ResNet names are; convert other ' \
+                 'layouts first)'
+        return check_pretrained_files(self, cfgs, skip, layout=layout,
+                                      optional=tuple(f'{name}.' for name in added_parts(self)))
 
     def _apply_dilation(self, block: nn.Module, dilation: int) -> None:
         set_conv_dilation(self._searched_conv(block), dilation)

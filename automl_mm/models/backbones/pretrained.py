@@ -113,10 +113,12 @@ class FileFill(NamedTuple):
     missing: set[str]
     #: Keys of the file (under the prefix, mmengine's ``module.`` stripped) the module does not have: not loaded.
     unexpected: list[str]
+    #: Keys of ``missing`` the file holds in another shape, that it must hold (or any of them, ``optional``).
+    other_shape: tuple[str, ...] = ()
 
 
 def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tuple[str, ...] = (),
-                     layout: str = '', optional: tuple[str, ...] = ()) -> FileFill:
+                     layout: str = '', optional: tuple[str, ...] = (), check: bool = True) -> FileFill:
     """Raise unless ``checkpoint`` (under ``prefix``) holds every weight and statistic of ``module`` outside the
     ``skip`` key prefixes, in the module's shapes; return the keys of the module it does not fill and those of
     the file the module does not have.
@@ -129,6 +131,8 @@ def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tup
         layout: What the file's layout must be, appended to the error.
         optional: Key prefixes the file need not hold but, where it holds them, must hold in the module's shapes
             (the parts mmdet adds to a ResNet block: deformable convs' offset convs, plugins).
+        check: ``False``: return what the file fills without raising (:func:`check_pretrained_files` checks
+            several files together).
 
     Raises:
         ValueError: a tensor is missing or has another shape; the message names the file, the prefix, the counts
@@ -147,7 +151,7 @@ def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tup
     found = checkpoint_mismatch(module, state)  # compared as mmengine's loader copies (``module.`` stripped)
     missing = [k for k in found['missing'] if counts(k) and not k.startswith(optional)]
     other_shape = [k for k in found['shape'] if counts(k.split(':')[0])]
-    if missing or other_shape:
+    if (missing or other_shape) and check:
         where = f'{checkpoint}' + (f' (prefix {prefix!r})' if prefix else '')
         total = sum(map(counts, module.state_dict()))
         file_state = state.get('state_dict', state)
@@ -158,7 +162,41 @@ def check_pretrained(module: Any, checkpoint: str, prefix: str | None, skip: tup
             f'tensors missing (e.g. {missing[:3]}), {len(other_shape)} of another shape (e.g. '
             f'{other_shape[:3]}); the file has e.g. {file_keys[:3]}.' + hint + (f' {layout}' if layout else ''))
     # neither a missing tensor nor one of another shape is loaded
-    return FileFill(set(found['missing']) | {k.split(':')[0] for k in found['shape']}, list(found['unexpected']))
+    return FileFill(set(found['missing']) | {k.split(':')[0] for k in found['shape']}, list(found['unexpected']),
+                    tuple(k.split(':')[0] for k in other_shape))
+
+
+def check_pretrained_files(module: Any, cfgs: list[dict], skip: tuple[str, ...] = (), layout: str = '',
+                           optional: tuple[str, ...] = ()) -> list[FileFill]:
+    """:func:`check_pretrained` of the ``Pretrained`` entries ``cfgs`` of one ``init_cfg``, taken together as
+    mmengine loads them (every file, in order, ``strict=False``): a tensor one file fills is loaded whatever the
+    others hold. One file is checked alone (its message unchanged); several are refused only for the tensors none
+    of them fills (a backbone split over two files, stem and first stages in one, the rest in the other, loads in
+    mmdet's ResNet and was refused naming the first file).
+
+    Returns:
+        Each entry's :class:`FileFill`, in order.
+
+    Raises:
+        ValueError: a tensor ``check_pretrained`` requires that no file fills (missing from each, or of another
+            shape), naming every file, the counts and the first keys.
+    """
+    if len(cfgs) <= 1:
+        return [check_pretrained(module, cfg['checkpoint'], cfg.get('prefix'), skip, layout, optional)
+                for cfg in cfgs]
+    fills = [check_pretrained(module, cfg['checkpoint'], cfg.get('prefix'), skip, layout, optional, check=False)
+             for cfg in cfgs]
+    counted = [k for k in module.state_dict() if not k.endswith('num_batches_tracked') and not k.startswith(skip)]
+    shaped = {k for fill in fills for k in fill.other_shape}
+    nowhere = [k for k in counted if all(k in fill.missing for fill in fills)
+               and (not k.startswith(optional) or k in shaped)]
+    if nowhere:
+        where = ', '.join(cfg['checkpoint'] + (f' (prefix {cfg["prefix"]!r})' if cfg.get('prefix') else '')
+                          for cfg in cfgs)
+        raise ValueError(f'init_cfg Pretrained {where} do not fill {type(module).__name__} together: '
+                         f'{len(nowhere)} of {len(counted)} tensors in none of them in its shape (e.g. '
+                         f'{nowhere[:3]}).' + (f' {layout}' if layout else ''))
+    return fills
 
 
 def _prefix_hint(file_state: dict, module_state: dict, missing: list[str]) -> str:
@@ -196,5 +234,4 @@ class CheckedPretrainedMixin:
             super().init_weights()  # type: ignore[misc]
         if initialised:
             return  # mmengine initialises once (a second call only warns): nothing was loaded to check
-        for cfg in pretrained_cfgs(getattr(self, 'init_cfg', None)):
-            check_pretrained(self, cfg['checkpoint'], cfg.get('prefix'), layout=self.pretrained_layout)
+        check_pretrained_files(self, pretrained_cfgs(getattr(self, 'init_cfg', None)), layout=self.pretrained_layout)
