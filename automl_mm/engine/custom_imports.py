@@ -87,30 +87,55 @@ def forget_failures_outside(imports: list[str]) -> None:
         del _FAILED[name]
 
 
+def _find_without_running(name: str) -> Any:
+    """The ``ModuleSpec`` of module ``name`` (dotted), or ``None`` where no ``sys.path`` entry holds it, found without
+    running any module. ``importlib.util.find_spec('pkg.mod')`` imports ``pkg`` first: a package whose
+    ``__init__`` was what failed ran again (registering its classes a second time) and its ``ImportError`` was read
+    as ``'pkg.mod'`` missing. Here only the top-level name goes through ``find_spec`` (which imports nothing for
+    it); each further part is looked up in its parent's ``__path__`` (an imported parent's) or
+    ``submodule_search_locations`` (a parent not imported) with ``importlib.machinery.PathFinder``."""
+    import importlib.util
+    from importlib.machinery import PathFinder
+
+    parts = name.split('.')
+    spec = None
+    for i in range(len(parts)):
+        full = '.'.join(parts[:i + 1])
+        parent = sys.modules.get('.'.join(parts[:i])) if i else None
+        try:
+            if full in sys.modules or i == 0:
+                spec = importlib.util.find_spec(full)
+            else:
+                locations = getattr(parent, '__path__', None) if parent is not None else (
+                    spec.submodule_search_locations)
+                spec = PathFinder.find_spec(full, list(locations)) if locations else None
+        except (ImportError, ValueError):  # a module without __spec__ (__main__), a malformed name
+            spec = None
+        if spec is None:
+            return None
+    return spec
+
+
 def record_unseen_failures(custom_imports: Any) -> None:
     """Record the modules of a config's ``custom_imports`` (under ``allow_failed_imports=True``) that are not
     imported and were not recorded: mmengine's loop skipped them where neither :func:`import_modules_recording_failures`
     nor :func:`recording_mmengine_warnings` saw it (a loop bound before automl_mm was imported, a warnings filter
     that hid mmengine's warning, or automl_mm imported inside ``warnings.catch_warnings()``, whose exit put the
-    previous ``showwarning`` back). Found without running the module again (it may have registered classes before
-    it failed): a module no ``sys.path`` entry holds is named as missing; one that exists, with its file and the
+    previous ``showwarning`` back). Found without running the module or its packages again (they may have
+    registered classes before they failed: :func:`_find_without_running`): a module no ``sys.path`` entry holds is
+    named as missing; one that exists (its own code or its package's ``__init__`` failed), with its file and the
     advice to import it to see its error.
 
     Args:
         custom_imports: The config's ``custom_imports`` (a dict with ``imports`` and ``allow_failed_imports``).
     """
-    import importlib.util
-
     if not isinstance(custom_imports, dict) or not custom_imports.get('allow_failed_imports'):
         return
     imports = custom_imports.get('imports')
     for name in [imports] if isinstance(imports, str) else imports or []:
         if not isinstance(name, str) or name in sys.modules or name in _FAILED:
             continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):  # a parent package missing or failing
-            spec = None
+        spec = _find_without_running(name)
         if spec is None:
             _FAILED[name] = _describe(name, ModuleNotFoundError(f'No module named {name!r}', name=name))
         else:

@@ -79,3 +79,33 @@ def test_a_stock_launchers_loop_importing_automl_mm_inside_catch_warnings_record
     assert found == {'hx_warn_project.broken': f"'hx_warn_project.broken' ({package / 'broken.py'}) failed while "
                                                "importing: ModuleNotFoundError: No module named "
                                                "'hx_warn_not_installed'"}
+
+
+def test_a_module_whose_package_failed_is_found_without_running_the_package_again(tmp_path, monkeypatch):
+    """``custom_imports=['hx_rerun_pkg.models']`` skipped unseen because the package's ``__init__`` failed: the
+    check found it with ``importlib.util.find_spec``, which imported ``hx_rerun_pkg`` again (its ``__init__`` ran a
+    second time: a class registered there raised 'already registered') and read its ``ImportError`` as the module
+    missing ("no module 'hx_rerun_pkg.models' (... has no 'models'; did you mean hx_rerun_pkg.models?)")."""
+    import sys
+
+    from automl_mm.engine import custom_imports
+
+    package = tmp_path / 'hx_rerun_pkg'
+    package.mkdir()
+    runs = tmp_path / 'runs.txt'
+    (package / '__init__.py').write_text(f"open({str(runs)!r}, 'a').write('ran\\n')\n"
+                                         'import hx_rerun_not_installed  # noqa\n')
+    (package / 'models.py').write_text('')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(custom_imports, '_FAILED', {})
+    for name in ('hx_rerun_pkg', 'hx_rerun_pkg.models'):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    imports = ['hx_rerun_pkg.models', 'hx_rerun_pkg.absent']
+    custom_imports.record_unseen_failures(dict(imports=imports, allow_failed_imports=True))
+    assert not runs.exists()  # the package's __init__ did not run
+    assert custom_imports.failed_imports() == {
+        'hx_rerun_pkg.models': f"'hx_rerun_pkg.models' ({package / 'models.py'}) failed while importing (mmengine "
+                               "skipped it; its error was not recorded: python -c \"import hx_rerun_pkg.models\" "
+                               "shows it)",
+        'hx_rerun_pkg.absent': f"no module 'hx_rerun_pkg.absent' (package 'hx_rerun_pkg' in {package} has no "
+                               "'absent')"}
