@@ -197,8 +197,9 @@ def _mmengine_loop_running() -> bool:
 def install() -> None:
     """Put :func:`import_modules_recording_failures` where ``Config.fromfile`` and ``mmengine.utils`` callers find
     ``import_modules_from_strings`` (idempotent), and, only where mmengine's own loop is running (automl_mm imported
-    by a stock launcher's ``custom_imports``), :func:`recording_mmengine_warnings` in ``warnings.showwarning`` for
-    the rest of that loop.
+    by a stock launcher's ``custom_imports``), :func:`recording_mmengine_warnings` in ``warnings.showwarning``: for
+    the rest of that loop, and left in place after it (nothing takes it out but the exit of a
+    ``warnings.catch_warnings()`` around it; it records only mmengine's own warning, inside its ``except``).
 
     ``showwarning`` is no longer wrapped at every import: the process-wide wrapper was the only record of a later
     loop bound before automl_mm, and it was dropped where automl_mm was first imported inside

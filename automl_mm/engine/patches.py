@@ -82,10 +82,11 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     warning naming the module's file and exception), and an unregistered ``type``'s error names each failed module,
     its file and its exception (:func:`automl_mm.engine.preflight_types.type_hint`); where automl_mm is imported by
     mmengine's own running loop (a stock launcher's ``custom_imports`` that imports automl_mm first),
-    ``warnings.showwarning`` is wrapped by :func:`automl_mm.engine.custom_imports.recording_mmengine_warnings` for
-    the rest of that loop (not at every import: a process-wide wrapper was dropped where automl_mm was first
-    imported inside ``warnings.catch_warnings()``); a module skipped where neither saw it is found when the config is
-    checked (:func:`automl_mm.engine.custom_imports.record_unseen_failures`).
+    ``warnings.showwarning`` is wrapped by :func:`automl_mm.engine.custom_imports.recording_mmengine_warnings` (for
+    the rest of that loop, and left in place after it, until a ``warnings.catch_warnings()`` around it exits; not
+    at every import: a process-wide wrapper was dropped where automl_mm was first imported inside
+    ``warnings.catch_warnings()``); a module skipped where neither saw it is found when the config is checked
+    (:func:`automl_mm.engine.custom_imports.record_unseen_failures`).
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
