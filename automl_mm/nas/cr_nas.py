@@ -320,6 +320,8 @@ class CRNASLoop(SearchLoopBase):
         else:  # judged in run() against the allocations the checkpoint's stage supernet trained on
             self._saved_band = state.get('band_allocations')
             self._band_changes = changes + band
+            if self._saved_band is None:  # written before the band was saved: told from its own counts if it can
+                self._saved_band = self._band_of_counts(state)
         if changes and decided:
             key, saved, now = changes[0]
             raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band under '
@@ -358,6 +360,26 @@ class CRNASLoop(SearchLoopBase):
             changes.append(('train_cfg.stage_space', space, self._stage_space_cfg))
         return changes
 
+    def _band_of_counts(self, state: dict) -> list[list[int]] | None:
+        """The allocations (stage blocks, sorted) of the FLOPs band a checkpoint written before ``band_allocations``
+        was saved trained its stage supernet on, told from its own counts (``flops``, keyed by stage-space path:
+        the stage supernet's start counted every allocation of the space) with its ``reference_allocation`` and
+        ``flops_tolerance`` (this run's where it saved none); ``None`` where a count is missing (it cannot tell).
+        The stage space is this run's: its paths are the checkpoint's (the stage pool refuses another space)."""
+        counts = {tuple(k): float(v) for k, v in state.get('flops') or []}
+        scoring = state.get('scoring') or {}
+        try:
+            reference = self.stage_space.path_of(tuple(scoring.get('train_cfg.reference_allocation')
+                                                        or self.reference_allocation))
+        except ValueError:
+            return None
+        tolerance = float(scoring.get('train_cfg.flops_tolerance', self.flops_tolerance))
+        paths = list(self.stage_space.completions(()))
+        if reference not in counts or any(path not in counts for path in paths):
+            return None
+        low, high = counts[reference] * (1 - tolerance), counts[reference] * (1 + tolerance)
+        return sorted(list(self.stage_space.values(path)) for path in paths if low <= counts[path] <= high)
+
     def check_resumed_band(self, band: list[list[int]]) -> None:
         """Refuse a resume in or after phase 1 (the stage supernet trained, its stage search not begun) whose FLOPs
         band holds other allocations than the checkpoint's: the supernet trained its first iterations on the
@@ -365,7 +387,9 @@ class CRNASLoop(SearchLoopBase):
         CR-ResNet allocations up to iteration 1 and 2 of them after it, under another ``flops_tolerance``. A setting
         that leaves the band's allocations as they were (another ``flops_input_shape`` that keeps every ResNet
         allocation within 5 %) resumes, its FLOPs counted again. A checkpoint written before the band's allocations
-        were saved (the forty-seventh session) is refused for any change of a band setting.
+        were saved (the forty-seventh session) has its band told from its own FLOPs counts and band settings
+        (:meth:`_band_of_counts`); where it cannot be told (a count missing) it is refused for any change of a band
+        setting.
 
         Args:
             band: This run's band: the allocations (stage blocks) within it, sorted.

@@ -81,7 +81,7 @@ def test_a_cr_nas_checkpoint_of_another_flops_counter_is_counted_again():
     loop = SimpleNamespace(flops={}, backbone=backbone, stage_space=space, flops_input_shape=(1, 3, 64, 64),
                            stage_pool=pool, dilation_pool=pool, result=None, _begun=lambda pool: False,
                            _flops_backbone=dict, _band_setting_changes=lambda state: [], band_allocations=None,
-                           _stage_space_cfg={})
+                           _band_of_counts=lambda state: None, _stage_space_cfg={})
     loop._flops_context_changes = lambda state: CRNASLoop._flops_context_changes(loop, state)
     standard = space.path_of((2, 2, 2, 2))
     old = {'stage_pool': {}, 'dilation_pool': {}, 'flops': [[list(standard), 114_876_416.0]],

@@ -283,20 +283,40 @@ def test_a_resume_in_the_stage_supernet_whose_band_holds_the_same_allocations_go
     assert _result(work)['reference_allocation'] == [1, 1, 2, 2]
 
 
-def test_a_resume_of_a_checkpoint_without_its_band_under_another_band_setting_is_refused(searched, tmp_path):
-    """A checkpoint written before the band's allocations were saved: any change of a band setting is refused."""
+def _without_band(searched: str, tmp_path, drop_count: bool = False) -> str:
+    """iter_1.pth as written before the band's allocations were saved (optionally with a FLOPs count missing)."""
     import torch
 
     checkpoint = torch.load(osp.join(searched, 'iter_1.pth'), map_location='cpu', weights_only=False)
     assert checkpoint['nas_search'].pop('band_allocations') is not None
-    old = str(tmp_path / 'old.pth')
+    if drop_count:
+        checkpoint['nas_search']['flops'] = checkpoint['nas_search']['flops'][:-1]
+    old = str(tmp_path / f'old{int(drop_count)}.pth')
     torch.save(checkpoint, old)
-    runner = _resume(old, str(tmp_path / 'other'), reference_allocation=(1, 1, 2, 2))
+    return old
+
+
+def test_a_checkpoint_without_its_band_is_judged_by_the_band_of_its_own_counts(searched, tmp_path):
+    """A checkpoint written before the band's allocations were saved: its band is told from its own FLOPs counts and
+    band settings. Another reference_allocation whose 5 % band holds the same 6 allocations goes on (it was refused
+    for any change of a band setting, though the new-checkpoint resume of the same change goes on); a band of other
+    allocations (flops_tolerance 0.0005: 2 of the 6) is refused with the allocations lost, as for a new checkpoint;
+    with a count missing the band cannot be told and any change of a band setting is refused."""
+    old = _without_band(searched, tmp_path)
+    work = str(tmp_path / 'same_band')
+    _resume(old, work, reference_allocation=(1, 1, 2, 2)).train()
+    assert _result(work)['reference_allocation'] == [1, 1, 2, 2]
+    runner = _resume(old, str(tmp_path / 'narrow'), flops_tolerance=0.0005)
+    with pytest.raises(ValueError, match=r'trained iterations 0 to 1 on the 6 allocations of its FLOPs band, this '
+                                         r'run\'s band holds 2 \(4 trained and no longer searched'):
+        runner.train()
+    runner = _resume(_without_band(searched, tmp_path, drop_count=True), str(tmp_path / 'other'),
+                     reference_allocation=(1, 1, 2, 2))
     with pytest.raises(ValueError, match=r'trained iterations 0 to 1 on its FLOPs band \(the checkpoint, written '
                                          r'before the band\'s allocations were saved, cannot tell which\): '
                                          r'train_cfg\.reference_allocation=\[2, 2, 1, 1\] in the checkpoint'):
         runner.train()
-    _resume(old, str(tmp_path / 'same')).train()  # the checkpoint's settings resume
+    _resume(_without_band(searched, tmp_path, drop_count=True), str(tmp_path / 'same')).train()  # its settings
 
 
 @pytest.mark.parametrize('checkpoint', ['iter_1.pth', 'iter_3.pth'])
