@@ -259,7 +259,10 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
 
     Candidates are dealt in rounds of ``world_size``: rank r scores the r-th of the round, then all scores of the
     round are gathered and recorded on every rank (so every rank holds the same pool and a checkpoint taken after
-    any round holds every finished score).
+    any round holds every finished score). A ``score_fn`` (or ``is_empty``) that raises on one rank is gathered too,
+    so every rank stops at that round: the rank that raised re-raises its error, the others raise a
+    ``RuntimeError`` naming the candidate, the rank and the error (they used to wait in the gather for the missing
+    score).
 
     Args:
         pool: The pool whose step to score (its ``candidates`` must already be drawn).
@@ -270,6 +273,9 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
 
     Returns:
         Every score of the step.
+
+    Raises:
+        RuntimeError: on every rank but the one whose ``score_fn`` raised (which re-raises its own error).
     """
     rank, world_size = get_dist_info()
     total = len(pool.candidates())
@@ -277,12 +283,27 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
     for start in range(0, len(pending), world_size):
         chunk = pending[start:start + world_size]
         mine = chunk[rank] if rank < len(chunk) else None
-        result = (None, None, False)
+        result, failure = (None, None, False, None), None
         if mine is not None:
-            score = float(score_fn(mine))
-            result = (mine, score, bool(is_empty(mine)) if is_empty is not None else False)
+            try:
+                score = float(score_fn(mine))
+                result = (mine, score, bool(is_empty(mine)) if is_empty is not None else False, None)
+            except Exception as err:
+                if world_size == 1:
+                    raise
+                # the other ranks are (or will be) in this round's gather: a rank that raised here left them
+                # waiting for its score (NCCL: until the process group's timeout; gloo: "Connection closed by
+                # peer", naming nothing) -> the failure is gathered like a score and every rank stops on it
+                failure, result = err, (mine, None, False, f'{type(err).__name__}: {err}')
         gathered = all_gather_object(result) if world_size > 1 else [result]
-        for candidate, score, empty in gathered:
+        failed = [(r, candidate, why) for r, (candidate, _, _, why) in enumerate(gathered) if why is not None]
+        if failure is not None:
+            raise failure
+        if failed:
+            r, candidate, why = failed[0]
+            raise RuntimeError(f'scoring candidate {tuple(candidate)} failed on rank {r} ({why}); every rank stops '
+                               f'here (rank {r}\'s log has the traceback)')
+        for candidate, score, empty, _ in gathered:
             if candidate is not None:
                 pool.record(candidate, score, empty)
         if on_round is not None:

@@ -1,0 +1,59 @@
+"""``score_step`` over 2 gloo ranks: each candidate scored once, every rank holds every score, and a candidate whose
+scoring raises on one rank stops every rank with an error naming it (the other rank used to be left in the round's
+gather, waiting for a score that never came)."""
+import datetime
+import json
+
+import pytest
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
+
+SPACE = [[0, 1, 2], [0, 1]]
+
+
+def _worker(rank: int, init_file: str, out_dir: str, fail: list | None) -> None:
+    from automl_mm.nas import LayerwiseSpace, PartialArchitecturePool, score_step
+
+    # a short timeout: without a fix a rank left waiting in a gather fails after it, not never
+    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=20))
+    scored_here = []
+
+    def score(candidate):
+        scored_here.append(list(candidate))
+        if fail is not None and list(candidate) == fail:
+            raise ValueError(f'planted failure of {candidate}')
+        return 10.0 * candidate[0] + rank  # which rank scored it shows in the score
+
+    pool = PartialArchitecturePool(LayerwiseSpace(SPACE), pool_size=2)
+    pool.candidates()
+    out = {'scored_here': scored_here}
+    try:
+        out['scores'] = sorted([list(c), s] for c, s in score_step(pool, score).items())
+    except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
+        out['error'] = f'{type(err).__name__}: {err}'
+    out['scored_here'] = scored_here
+    with open(f'{out_dir}/rank{rank}.json', 'w') as f:
+        json.dump(out, f)
+    torch_dist.destroy_process_group()
+
+
+def _run(tmp_path, fail):
+    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path), fail), nprocs=2, join=True,
+                       start_method='spawn')
+    return [json.load(open(tmp_path / f'rank{r}.json')) for r in range(2)]
+
+
+@pytest.mark.parametrize('fail', [None, [2]])
+def test_two_ranks_score_each_candidate_once_and_stop_together(tmp_path, fail):
+    r0, r1 = _run(tmp_path, fail)
+    if fail is None:
+        # candidates (0,), (1,), (2,) dealt in rounds of 2: rank 0 scores (0,) and (2,), rank 1 (1,)
+        assert (r0['scored_here'], r1['scored_here']) == ([[0], [2]], [[1]])
+        assert r0['scores'] == r1['scores'] == [[[0], 0.0], [[1], 11.0], [[2], 20.0]]
+        return
+    # (2,) is rank 0's: it raises its own error, and rank 1, which scored nothing in that round, names it
+    assert r0['error'] == 'ValueError: planted failure of (2,)'
+    assert r1['error'].startswith('RuntimeError: scoring candidate (2,) failed on rank 0 (ValueError: planted '
+                                  'failure of (2,))')
+    assert 'scores' not in r0 and 'scores' not in r1
