@@ -483,6 +483,8 @@ class SearchLoopBase(IterBasedTrainLoop):
             score_step(pool, score_fn, on_round)
         else:
             score_step(pool, counted, on_round, is_empty)
+            if world_size > 1:  # what the other ranks read: an empty candidate on one, negative readings on another
+                evaluate.share_readings()
         if evaluate is not None and candidates and all(c in pool.empty for c in candidates):
             raise RuntimeError(
                 f'[{name}] every one of the {len(candidates)} candidates gave no metrics on the search split (all '

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+from mmengine.dist import all_gather_object, get_world_size
 from mmengine.logging import MMLogger, print_log
 from torch import nn
 
@@ -71,7 +72,8 @@ class PathEvaluator:
     (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.ranking`). ``empty_evaluations`` counts them, so a
     search loop can refuse a step in which every candidate scored nothing. Under ``'greater'`` a metric that also
     reads negative values (``log_likelihood/mean``, minus a loss) has no worst value to give an empty evaluation (its
-    0 would rank above those readings): that is refused with a ``RuntimeError`` when both have been seen.
+    0 would rank above those readings): that is refused with a ``RuntimeError`` when both have been seen, on any
+    rank (:meth:`share_readings`).
 
     Args:
         model: The model holding the supernet.
@@ -123,6 +125,7 @@ class PathEvaluator:
         self.evaluations = 0
         self.empty_evaluations = 0
         self._lowest = math.inf  # the lowest reading so far (an empty evaluation's 0 must not rank above one)
+        self._empty_elsewhere = False  # another rank's evaluation gave no metrics (share_readings)
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
@@ -148,15 +151,13 @@ class PathEvaluator:
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             score, empty = self.held_out.score(self.model, batches)
         self.evaluations += 1
-        negative_beside_empty = (self._lowest < 0) if empty else (score < 0 and self.empty_evaluations > 0)
+        negative_beside_empty = (self._lowest < 0) if empty else \
+            (score < 0 and (self.empty_evaluations > 0 or self._empty_elsewhere))
         if self.rule == 'greater' and negative_beside_empty:
             # 0 is the worst of an AP or an accuracy, but above every reading of a negative metric
             # (log_likelihood/mean, minus a loss): the candidate that read nothing would be ranked first
-            raise RuntimeError(
-                f'scoring path {tuple(path)} on {where}: {self.metric_key} reads negative values '
-                f'(lowest {min(self._lowest, score if not empty else 0.0):g}) and an evaluation gave no metrics, '
-                "which scores 0 under train_cfg.metric_rule='greater' (the worst of an AP or an accuracy) and would "
-                'rank above them. Search on a metric whose worst value is 0, or one that is never empty')
+            raise RuntimeError(self._negative_beside_empty(
+                f'scoring path {tuple(path)} on {where}', min(self._lowest, score if not empty else 0.0)))
         if not empty:
             self._lowest = min(self._lowest, score)
         if empty:
@@ -167,6 +168,33 @@ class PathEvaluator:
             print_log(f'scoring path {tuple(path)} on {where} gave no metrics (e.g. no detection at all): it scores '
                       f'{self.metric_key}={worst}', logger='current', level=logging.WARNING)
         return score
+
+    def _negative_beside_empty(self, where: str, lowest: float) -> str:
+        return (f'{where}: {self.metric_key} reads negative values (lowest {lowest:g}) and an evaluation gave no '
+                "metrics, which scores 0 under train_cfg.metric_rule='greater' (the worst of an AP or an accuracy) "
+                'and would rank above them. Search on a metric whose worst value is 0, or one that is never empty')
+
+    def share_readings(self) -> None:
+        """Give every rank's evaluator what all ranks have read (the lowest reading, whether an evaluation gave no
+        metrics), and refuse on every rank, as one process refuses at its evaluation, an empty evaluation beside
+        a negative reading under rule ``'greater'``. A search step deals its candidates across the ranks
+        (:func:`~automl_mm.nas.beam.score_step`): an empty candidate scored on rank 0 and negative readings on rank
+        1 were each seen by one evaluator only, so neither refused, and the empty candidate's 0 ranked first (2
+        gloo ranks kept it, one process refused). Every rank must call it (one ``all_gather_object``); nothing
+        happens in a single process. The search loops call it after every scoring step.
+
+        Raises:
+            RuntimeError: on every rank, under ``'greater'``, when some rank read a negative value and some rank an
+                evaluation without metrics.
+        """
+        if get_world_size() <= 1:
+            return
+        seen = all_gather_object((self._lowest, self.empty_evaluations > 0 or self._empty_elsewhere))
+        self._lowest = min(lowest for lowest, _ in seen)
+        self._empty_elsewhere = any(empty for _, empty in seen)
+        if self.rule == 'greater' and self._empty_elsewhere and self._lowest < 0:
+            raise RuntimeError(self._negative_beside_empty(
+                f'the search step scored across {len(seen)} ranks', self._lowest))
 
 
 def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Callable[[tuple, int], float],

@@ -3,6 +3,7 @@ scoring raises on one rank stops every rank with an error naming it (the other r
 gather, waiting for a score that never came)."""
 import datetime
 import json
+import math
 
 import pytest
 import torch.distributed as torch_dist
@@ -57,3 +58,57 @@ def test_two_ranks_score_each_candidate_once_and_stop_together(tmp_path, fail):
     assert r1['error'].startswith('RuntimeError: scoring candidate (2,) failed on rank 0 (ValueError: planted '
                                   'failure of (2,))')
     assert 'scores' not in r0 and 'scores' not in r1
+
+
+class _NegativeSplit:
+    """A built search split of a metric that reads negative values (a log-likelihood): path (0,) gets no metrics
+    (mmdet's ``CocoMetric`` returns nothing when no box is predicted), path (1,) reads -0.5."""
+    metric_key = 'log_likelihood/mean'
+    loader = [0]
+    path: tuple = ()
+
+    def score(self, model, batches):
+        return (0.0, True) if self.path == (0,) else (-0.5, False)
+
+
+def _step_worker(rank: int, init_file: str, out_dir: str, world_size: int) -> None:
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from automl_mm.nas import LayerwiseSpace, PartialArchitecturePool
+    from automl_mm.nas.loop import SearchLoopBase
+    from automl_mm.nas.scoring import PathEvaluator
+
+    if world_size > 1:
+        torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size,
+                                      timeout=datetime.timedelta(seconds=20))
+    split = _NegativeSplit()
+    space = SimpleNamespace(apply=lambda path, model: setattr(split, 'path', tuple(path)))
+    evaluate = PathEvaluator(nn.Identity(), space, split, batches_per_sample=1)
+    loop = SimpleNamespace(runner=SimpleNamespace(model=nn.Identity(), cfg={}), metric_key=split.metric_key,
+                           checkpoint_interval_s=1e9, _last_save=math.inf, save_search_checkpoint=lambda tag: None)
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=1)
+    out = {}
+    try:
+        out['kept'] = [list(c) for c in SearchLoopBase.run_step(loop, 'stage1', pool, lambda c: evaluate(c, 0), str,
+                                                                evaluate)]
+    except RuntimeError as err:
+        out['error'] = str(err)
+    with open(f'{out_dir}/step{rank}.json', 'w') as f:
+        json.dump(out, f)
+    if world_size > 1:
+        torch_dist.destroy_process_group()
+
+
+def test_an_empty_candidate_beside_negative_readings_of_another_rank_is_refused_on_every_rank(tmp_path):
+    """One process refuses the step (the empty (0,) would score 0, above (1,)'s -0.5); on 2 ranks (0,) was rank 0's
+    and (1,) rank 1's, neither evaluator saw both, and every rank kept (0,), the candidate that read nothing."""
+    _step_worker(0, '', str(tmp_path), 1)
+    assert 'log_likelihood/mean reads negative values' in json.load(open(tmp_path / 'step0.json'))['error']
+    mp.start_processes(_step_worker, args=(str(tmp_path / 'init'), str(tmp_path), 2), nprocs=2, join=True,
+                       start_method='spawn')
+    for rank in range(2):
+        out = json.load(open(tmp_path / f'step{rank}.json'))
+        assert out.get('error', '').startswith('the search step scored across 2 ranks: log_likelihood/mean reads '
+                                               'negative values (lowest -0.5) and an evaluation gave no metrics'), out
