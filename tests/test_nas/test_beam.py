@@ -351,3 +351,17 @@ def test_a_resume_mid_step_keeps_which_candidates_gave_no_metrics():
     assert resumed.empty == {first}
     resumed.record(third, 0.5)
     assert [c for c, _ in resumed.ranking()] == [third, second, first]
+
+
+def test_tied_potentials_keep_the_better_prefix_first_whatever_order_they_arrive_in():
+    """README: ties keep candidate order, the pool's entries best first, each extended by its layer's options in
+    order; scores arrive in another order on several ranks or after a resume, which must not matter."""
+    space = LayerwiseSpace([[0, 1, 2], [0, 1, 2]])
+    pool = PartialArchitecturePool(space, pool_size=2)
+    for c, s in zip(pool.candidates(), [0.5, 0.1, 0.9]):
+        pool.record(c, s)
+    assert pool.select() == [(2,), (0,)]
+    assert pool.candidates() == [(2, 0), (2, 1), (2, 2), (0, 0), (0, 1), (0, 2)]
+    for c in reversed(pool.candidates()):  # every candidate ties, recorded last first
+        pool.record(c, 0.7)
+    assert pool.select() == [(2, 0), (2, 1)]
