@@ -476,6 +476,7 @@ class CRNASLoop(SearchLoopBase):
         # 1-2: stage supernet and stage search
         settings = f'train_cfg.stage_iters={self.stage_iters}, train_cfg.spatial_iters={self.spatial_iters}'
         self.check_resumed_phase(self.stage_iters, self._begun(self.stage_pool), 'stage supernet', settings)
+        self.check_step_iterations(self.stage_pool, lambda k: self.stage_iters, lambda k: 'stage search', settings)
         if not self._begun(self.stage_pool):  # phase 1 trains (or trained) on the band: the same as before a resume
             self.check_resumed_band(sorted(self.stage_space.values(path) for path in self.stage_space.completions(())
                                            if self.within_band(path)))
@@ -497,6 +498,8 @@ class CRNASLoop(SearchLoopBase):
         # 3-4: operation supernet and greedy spatial search
         self.check_resumed_phase(self.stage_iters + self.spatial_iters, self._begun(self.dilation_pool),
                                  'operation supernet', settings)
+        self.check_step_iterations(self.dilation_pool, lambda k: self.stage_iters + self.spatial_iters,
+                                   lambda k: f'spatial_block{k + 1}', settings)
         self.train_until(self.stage_iters + self.spatial_iters, self.dilation_space, self.dilation_sampler)
         evaluate = self.path_evaluator(self.dilation_space, self.batches_per_sample)
         while not self.dilation_pool.done:

@@ -345,6 +345,42 @@ class SearchLoopBase(IterBasedTrainLoop):
                              f'run\'s {settings} end the {phase} training: its search step would score a supernet '
                              f'trained other than configured and the next phase would be cut short; {remedy}')
 
+    def check_step_iterations(self, pool: PartialArchitecturePool, end: Callable[[int], int],
+                              name: Callable[[int], str], settings: str) -> None:
+        """Refuse a resumed search whose phase lengths place the pool's finished steps (or the step it stopped in)
+        at other iterations than the checkpoint's run scored them at (recorded in ``pool.history`` as ``'iter'``;
+        entries written before have none and are not compared). :meth:`check_resumed_phase` looks at the current
+        step only: a PC-NAS search that scored stage 1 at iteration 6 (``warmup_iters=4``, ``stage_iters=2``),
+        resumed with ``stage_iters=3``, trained stage 2 for 4 iterations (6 to 10) where its config says 3, and went
+        on from a stage 1 scored 1 iteration early; one killed in stage 4's scoring at iteration 12 and resumed with
+        ``stage_iters=1`` finished the step there (its config ends that training at iteration 8).
+
+        Args:
+            pool: The pool whose steps to check.
+            end: Step index (0 for the first) -> the iteration at which this run's settings end the training
+                before that step.
+            name: Step index -> what the step is called in the error (e.g. ``'stage 2'``).
+            settings: The config keys and values ``end`` comes from.
+
+        Raises:
+            ValueError: naming the step, both iterations and ``settings``.
+        """
+        remedy = 'resume with the checkpoint\'s settings, or start a new search from its weights with load_from'
+        for index, entry in enumerate(pool.history):
+            at = entry.get('iter')
+            if at is not None and at != end(index):
+                raise ValueError(f'the checkpoint\'s search scored its {name(index)} step at iteration {at}, but this '
+                                 f'run\'s {settings} end the training before that step at iteration {end(index)}: the '
+                                 f'search would go on from a step scored on a supernet trained other than configured, '
+                                 f'and the training after it would be {abs(at - end(index))} iteration(s) '
+                                 f'{"longer" if at < end(index) else "shorter"} than configured; {remedy}')
+        begun = pool.candidate_list is not None or bool(pool.scores)
+        index = len(pool.history)
+        if begun and self._iter != end(index):
+            raise ValueError(f'the checkpoint stopped at iteration {self._iter} in the {name(index)} step, but this '
+                             f'run\'s {settings} end the training before that step at iteration {end(index)}: its '
+                             f'candidates would be ranked as scored after {end(index)} iterations; {remedy}')
+
     # --- supernet training ------------------------------------------------------------------------------------
     def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler,
                     accept: Callable[[tuple], bool] | None = None) -> None:
@@ -500,6 +536,8 @@ class SearchLoopBase(IterBasedTrainLoop):
                 f'be a tie-break (score on more batches per sample; {_empty_step_advice(self, trained_by)})')
         empty = [c for c in candidates if c in pool.empty]
         kept = pool.select()
+        # where the step was scored: a resume under other phase lengths is checked against it (check_step_iterations)
+        pool.history[-1]['iter'] = self._iter
         # at least 5 listed: the header said "top 1 of 12" over 5 lines, as if all of them were kept
         shown = ranking[:max(len(kept), 5)]
         lines = [f'[{name}] the best {len(shown)} of {len(ranking)} ({self.metric_key}, '

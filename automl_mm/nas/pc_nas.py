@@ -366,12 +366,14 @@ class PCNASLoop(SearchLoopBase):
             self.check_resumed_phase(self.warmup_iters + (stage + 1) * self.stage_iters,
                                      self.pool.candidate_list is not None or bool(self.pool.scores),
                                      f'stage {stage + 1}', settings)
+            self._check_stage_iterations(settings)
             self.sampler.set_pool(self.pool.pool)
             self.train_until(self.warmup_iters + (stage + 1) * self.stage_iters, self.space, self.sampler)
             self.pool.candidates()
             score = self.potential_scorer(self.pool, self.uniform, evaluate, self.num_samples, _SCORE_STREAM,
                                           self.admits)
             self.run_step(f'stage{stage + 1}', self.pool, score, self.describe, evaluate, settings)
+        self._check_stage_iterations(settings)  # a resume after the last stage too
         if self.results is None:
             self.results = self._final_results()
             self.save_search_checkpoint('final')
@@ -380,6 +382,12 @@ class PCNASLoop(SearchLoopBase):
         runner.call_hook('after_train_epoch')
         runner.call_hook('after_train')
         return runner.model
+
+    def _check_stage_iterations(self, settings: str) -> None:
+        """Stage k's step (k = 0 for stage 1) scored where this run's phase lengths end its training
+        (:meth:`~automl_mm.nas.loop.SearchLoopBase.check_step_iterations`)."""
+        self.check_step_iterations(self.pool, lambda k: self.warmup_iters + (k + 1) * self.stage_iters,
+                                   lambda k: f'stage {k + 1}', settings)
 
     def describe(self, path: tuple) -> str:
         names = self.supernet.arch_names(path) if len(path) == self.space.num_decisions else \

@@ -220,7 +220,7 @@ def test_the_tie_break_warning_counts_only_candidates_with_a_finite_score(monkey
     warnings = []
     monkeypatch.setattr(loop_module, 'warn', warnings.append)
     stand_in = SimpleNamespace(metric_key='accuracy/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
-                               save_search_checkpoint=lambda tag: None)
+                               save_search_checkpoint=lambda tag: None, _iter=0)
     for scores, expected in (([0.8, -math.inf, -math.inf], []), ([0.8, 0.8, -math.inf], ['all 2 candidates'])):
         pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1)
         warnings.clear()
@@ -328,7 +328,7 @@ def test_the_step_log_says_how_many_it_lists_and_how_many_it_kept(monkeypatch):
     monkeypatch.setattr(loop_module, 'print_log', lambda message, **kw: logged.append(message))
     monkeypatch.setattr(loop_module, 'warn', lambda message: None)
     stand_in = SimpleNamespace(metric_key='accuracy/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
-                               save_search_checkpoint=lambda tag: None)
+                               save_search_checkpoint=lambda tag: None, _iter=0)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1)
     loop_module.SearchLoopBase.run_step(stand_in, 'step', pool, lambda c: [0.5, 0.9, 0.7][c[0]], str)
     table = next(m for m in logged if m.startswith('[step] the best'))

@@ -116,7 +116,7 @@ def test_a_less_step_where_every_candidate_had_an_empty_evaluation_is_refused(mo
     warnings = []
     monkeypatch.setattr(loop_module, 'warn', warnings.append)
     stand_in = SimpleNamespace(metric_key='error/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
-                               save_search_checkpoint=lambda tag: None)
+                               save_search_checkpoint=lambda tag: None, _iter=0)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1, rule='less')
     with pytest.raises(RuntimeError, match=r"\[step\] every one of the 2 candidates with an admitted completion "
                                            r"had an evaluation that gave no metrics.*error/top1=\+inf"):
@@ -188,7 +188,7 @@ def test_a_step_without_metrics_names_the_training_length_and_score_threshold_ke
         'model.test_cfg.score_thr=0']
     assert loop_module.score_threshold_keys(dict(type='ImageClassifier')) == []
     stand_in = SimpleNamespace(metric_key='coco/bbox_mAP', checkpoint_interval_s=1e9, _last_save=math.inf,
-                               save_search_checkpoint=lambda tag: None, runner=SimpleNamespace(cfg=Config(
+                               save_search_checkpoint=lambda tag: None, _iter=0, runner=SimpleNamespace(cfg=Config(
                                    dict(model=model))))
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=1, rule='less')
     with pytest.raises(RuntimeError) as err:

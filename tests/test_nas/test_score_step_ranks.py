@@ -87,7 +87,8 @@ def _step_worker(rank: int, init_file: str, out_dir: str, world_size: int) -> No
     space = SimpleNamespace(apply=lambda path, model: setattr(split, 'path', tuple(path)))
     evaluate = PathEvaluator(nn.Identity(), space, split, batches_per_sample=1)
     loop = SimpleNamespace(runner=SimpleNamespace(model=nn.Identity(), cfg={}), metric_key=split.metric_key,
-                           checkpoint_interval_s=1e9, _last_save=math.inf, save_search_checkpoint=lambda tag: None)
+                           checkpoint_interval_s=1e9, _last_save=math.inf, save_search_checkpoint=lambda tag: None,
+                           _iter=0)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=1)
     out = {}
     try:

@@ -32,7 +32,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     loop = SimpleNamespace(runner=SimpleNamespace(model=model, val_loop=SimpleNamespace(
         run=lambda: validated.append(float(model[1].running_mean[0])))), metric_key='accuracy/top1',
         checkpoint_interval_s=1e9, _last_save=time.time(), bn_recalibration_batches=0,
-        save_search_checkpoint=lambda tag: None, architecture_calls=lambda: [])
+        save_search_checkpoint=lambda tag: None, architecture_calls=lambda: [], _iter=0)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=1)
     # candidate c scores c + the supernet's running mean; rank 0 scores (0,), rank 1 scores (1,)
     kept = SearchLoopBase.run_step(loop, 'stage1', pool, lambda c: c[0] + float(model[1].running_mean[0]),

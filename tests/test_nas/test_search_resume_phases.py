@@ -85,3 +85,53 @@ def test_a_cr_nas_stage_supernet_lengthened_after_its_search_is_refused(tmp_path
     cfg.load_from, cfg.resume = osp.join(work, 'iter_3.pth'), True
     Runner.from_cfg(cfg).train()
     assert trained == [3]
+
+
+def test_other_phase_lengths_that_move_a_scored_step_are_refused(tmp_path, monkeypatch):
+    """check_resumed_phase looked at the current step only. Killed in stage 1's scoring (iteration 6 = warm-up 4 +
+    stage 2), a resume with warmup_iters=3 (stage 1 ends at 5) finished the step at 6; killed after stage 1's step,
+    a resume with stage_iters=3 (stage 1 ends at 7) trained stage 2 from 6 to 10, 4 iterations for 3, on a pool
+    scored 1 iteration early. Both are refused, naming the step and both iterations."""
+    work = str(tmp_path / 'killed')
+    # killed after the first of stage 1's 3 candidates was scored (its round checkpointed)
+    kill_after_scores(monkeypatch, TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert 'search_stage1_partial_iter_6' in f.read()
+    trained = _trained_iterations(monkeypatch)
+    cfg = _cfg(work, warmup_iters=3)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'stopped at iteration 6 in the stage 1 step, but this run\'s '
+                                         r'train_cfg\.warmup_iters=3, train_cfg\.stage_iters=2 end the training '
+                                         r'before that step at iteration 5'):
+        Runner.from_cfg(cfg).train()
+    cfg = _cfg(work)  # the checkpoint's settings: killed again once stage 1's step is done
+    cfg.resume = True
+    kill_after_scores(monkeypatch, 2 * TINY['num_samples'], lambda: Runner.from_cfg(cfg).train())
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert 'search_stage1_iter_6' in f.read()
+    assert trained == [6, 7]  # stage 2's training, before the kill in its scoring
+    cfg = _cfg(work, stage_iters=3)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'scored its stage 1 step at iteration 6, but this run\'s '
+                                         r'train_cfg\.warmup_iters=4, train_cfg\.stage_iters=3 end the training before '
+                                         r'that step at iteration 7: .* 1 iteration\(s\) longer than configured'):
+        Runner.from_cfg(cfg).train()
+    assert trained == [6, 7]
+
+
+def test_a_cr_nas_stage_supernet_shortened_after_its_search_is_refused(tmp_path, monkeypatch):
+    """Resumed from iteration 3 (operation supernet training, after the stage search at 2) with stage_iters=1, the
+    operation supernet's phase ended at 3: the spatial search scored it after 1 of its spatial_iters=2 iterations."""
+    search = dict(dilation_choices=(1, 2), stage_pool_size=2, pool_size=2, num_samples=1, batches_per_sample=1)
+    work = str(tmp_path / 'run')
+    cfg = digits_cr_cfg(work, **search)
+    cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=5)
+    Runner.from_cfg(cfg).train()
+    trained = _trained_iterations(monkeypatch)
+    cfg = digits_cr_cfg(str(tmp_path / 'shorter'), **search, stage_iters=1)
+    cfg.load_from, cfg.resume = osp.join(work, 'iter_3.pth'), True
+    with pytest.raises(ValueError, match=r'scored its stage search step at iteration 2, but this run\'s '
+                                         r'train_cfg\.stage_iters=1, train_cfg\.spatial_iters=2 end the training '
+                                         r'before that step at iteration 1: .* 1 iteration\(s\) shorter'):
+        Runner.from_cfg(cfg).train()
+    assert trained == []
