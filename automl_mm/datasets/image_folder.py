@@ -108,7 +108,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
 
     Args:
         data_root: Data root, e.g. ``data/imagenet``.
-        data_prefix: ``dict(img_path='train')``: the class-folder directory under ``data_root``.
+        data_prefix: ``dict(img_path='train')``: the class-folder directory under ``data_root``; a string
+            (``'train'``, mmpretrain's ``CustomDataset`` form) is read as ``dict(img_path='train')``.
         split: ``'all'`` (every image), or ``'train'`` / ``'reward'`` to carve a held-out reward part.
         reward_ratio: Fraction of images in the reward part when ``split`` is ``'train'`` or ``'reward'``.
         allow_empty: Accept class folders without any image (a label no image has), as torchvision's
@@ -146,6 +147,13 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
                  reward_ratio: float = 0.02, seed: int = 0, allow_empty: bool = False, **kwargs) -> None:
         refuse_unread_base_keys('ImageFolderDataset', kwargs, ('ann_file', 'filter_cfg'),
                                 'lists the class folders under data_root + data_prefix.img_path')
+        if isinstance(data_prefix, (str, os.PathLike)):
+            # mmpretrain's CustomDataset form, data_prefix='train' for dict(img_path='train'): a string's letters
+            # were taken for keys ("reads only data_prefix.img_path ...: remove a, i, n, r, t")
+            data_prefix = dict(img_path=os.fspath(data_prefix))
+        elif data_prefix is not None and not isinstance(data_prefix, dict):
+            raise ValueError(f'ImageFolderDataset.data_prefix must be dict(img_path=<the class-folder directory under '
+                             f'data_root>) or that directory as a string, got {data_prefix!r}')
         if data_prefix is not None and set(data_prefix) - {'img_path'}:
             # only img_path is read: data_prefix=dict(img_path='train', img='val') read train, silently
             raise ValueError(f'ImageFolderDataset reads only data_prefix.img_path, got data_prefix={data_prefix!r}: '

@@ -48,7 +48,9 @@ def _image_folder_classes(dataset: dict, scope: str | None) -> tuple[tuple, str]
     dataset_cls = _dataset_class(dataset, scope)
     if not (isinstance(dataset_cls, type) and issubclass(dataset_cls, ImageFolderDataset)):
         return None
-    data_root, prefix = dataset.get('data_root'), (dataset.get('data_prefix') or dict(img_path='')).get('img_path')
+    data_root, prefix = dataset.get('data_root'), dataset.get('data_prefix') or dict(img_path='')
+    # a string is the dataset's img_path (mmpretrain's form); it failed here with "'str' object has no attribute 'get'"
+    prefix = prefix.get('img_path') if isinstance(prefix, dict) else prefix
     if not isinstance(prefix, str) or not isinstance(data_root, (str, type(None))):
         return None  # refused when the dataset is built
     root = join_path(data_root, prefix) if data_root and not is_abs(prefix) else prefix  # as BaseDataset joins
