@@ -197,6 +197,23 @@ _IMAGE_KEYS = ('img_path', 'img_id', 'file_name', 'source_idx', 'img')
 PIXELS_ONLY = 'pixels only'
 
 
+#: Data-info keys holding a file an item reads, compared by :func:`_stored_item` as the file they name
+#: (:func:`_real_path`), not as spelled.
+_PATH_KEYS = ('img_path', 'seg_map_path')
+
+
+def _real_path(path):
+    """A local file path with symlinks followed, made absolute (``os.path.realpath``), so that one file named
+    through another ``data_root`` spelling (``data/x`` and ``./data/x``, its absolute path, a linked folder) is one
+    item; a URI (``s3://...``, ``http://...``) or a non-string as given."""
+    import os
+    import os.path as osp
+
+    if isinstance(path, (str, os.PathLike)) and '://' not in os.fspath(path):
+        return osp.realpath(path)
+    return path
+
+
 #: The first element of an :func:`item_identity` told by the source image an item is made from
 #: (:func:`_source_image`).
 SOURCE_IMAGE = 'source image'
@@ -233,7 +250,10 @@ def _stored_item(dataset, index: int) -> Hashable | None:
         if source is not None:
             return source
         if isinstance(info, dict):
-            info = {key: value for key, value in info.items() if key != 'sample_idx'}
+            # the file as the file it is: compared as spelled, one folder read as data/x and ./data/x (two parts of
+            # a ConcatDataset, a base config's root and an absolute one) was two items at every image
+            info = {key: _real_path(value) if key in _PATH_KEYS else value
+                    for key, value in info.items() if key != 'sample_idx'}
         digest = hashlib.blake2b(pickle.dumps(info, protocol=4), digest_size=16).digest()
     except Exception:  # noqa: BLE001 - an item that is no data info, or does not pickle: told by its position
         return None
@@ -253,7 +273,8 @@ def item_identity(dataset, index: int) -> Hashable:
     is identified by the source image it is made from where its dataset names the images its ``source_idx``
     indexes (:func:`_source_image`: a digits image read at ``img_size=8`` and at ``16`` is one item; until the
     forty-sixth session their other pixels made them two, so two parts of a reward loader sharing it passed),
-    else by its content (:func:`_stored_item`: its class and a digest of its data info, ``img_path`` /
+    else by its content (:func:`_stored_item`: its class and a digest of its data info, ``img_path`` (the file it
+    names, symlinks followed: ``data/x`` and ``./data/x`` are one folder; until the forty-seventh session two) /
     ``img_id`` / ``source_idx``, annotations and in-memory image; and its position where the data info names no
     image), so two dataset objects built from one config (a ``ConcatDataset`` listing one split twice) or two
     overlapping splits of one file give the images they share one identity, and two different splits of one file,
