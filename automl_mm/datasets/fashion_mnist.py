@@ -308,6 +308,15 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         state.pop('_part_images', None)
         return state
 
+    def _copy_without_annotation(self, memo: dict | None = None):
+        """``get_subset``'s copy shares the part's read-only images array :meth:`load_data_list` keeps (it was
+        deep-copied, 47 MB of the training part per subset, and hashed again by :meth:`item_source`)."""
+        memo = {} if memo is None else memo
+        images = getattr(self, '_part_images', None)
+        if images is not None:
+            memo[id(images)] = images
+        return super()._copy_without_annotation(memo)
+
     def split_indices(self, labels: np.ndarray) -> np.ndarray:
         """Indices (into the official part) of this split, before the per-class subset and ``max_samples``."""
         if self.split == 'test':

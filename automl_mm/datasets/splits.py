@@ -170,7 +170,8 @@ def _rounding_with_totals(exact: np.ndarray, totals: np.ndarray) -> np.ndarray:
 
 
 class SingleLabelMixin:
-    """``get_cat_ids`` of a dataset with one ``gt_label`` per item, for mmengine's ``BaseDataset``.
+    """``get_cat_ids`` of a dataset with one ``gt_label`` per item, for mmengine's ``BaseDataset``, and a
+    ``get_subset`` whose subsets share nothing with each other (:meth:`_copy_without_annotation`).
 
     mmengine's ``ClassBalancedDataset`` (and mmdet's ``ClassAwareSampler``) read the classes of every item through
     ``get_cat_ids``, which ``BaseDataset`` leaves unimplemented: wrapping a dataset here in it failed with
@@ -181,6 +182,17 @@ class SingleLabelMixin:
         """The class of item ``idx`` as a one-element list ``[gt_label]`` (after ``indices`` and any label noise
         written into the data list)."""
         return [int(self.get_data_info(idx)['gt_label'])]  # type: ignore[attr-defined]
+
+    def _copy_without_annotation(self, memo: dict | None = None):
+        """The copy ``get_subset`` fills with the subset's data infos, deep-copied with a memo of its own (``memo``:
+        objects to share or reuse, as ``copy.deepcopy``'s).
+
+        mmengine's ``BaseDataset._copy_without_annotation`` (0.10) takes ``memo=dict()``, one dict for every call
+        in the process: the second ``get_subset`` of a dataset reused the first subset's copies, so two subsets
+        shared one pipeline (``a.pipeline.transforms[0].prob = 0.9`` changed ``b``'s flip too) and one
+        ``_metainfo``, and the memo held every copied attribute for the life of the process.
+        """
+        return super()._copy_without_annotation({} if memo is None else memo)  # type: ignore[misc]
 
 
 def check_counts(**counts: object) -> dict[str, int | None]:
