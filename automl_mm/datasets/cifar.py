@@ -15,9 +15,9 @@ from automl_mm.registry import DATASETS
 from .splits import (
     SingleLabelMixin,
     check_counts,
-    check_metainfo_classes,
     check_seed,
     check_split,
+    metainfo_with_classes,
     refuse_unread_base_keys,
     stratified_split,
 )
@@ -153,7 +153,8 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
             raise ValueError('split="reward" needs reward_size > 0')
         self.reward_size = int(reward_size)
         self.seed = check_seed(seed, 'CIFAR10Dataset.seed')
-        check_metainfo_classes(type(self), kwargs.get('metainfo'), f'CIFAR-10 (the batch files of {data_root})')
+        kwargs['metainfo'] = metainfo_with_classes(type(self), kwargs.get('metainfo'),
+                                                   f'CIFAR-10 (the batch files of {data_root})')
         super().__init__(data_root=data_root, **kwargs)
 
     @classmethod

@@ -15,9 +15,9 @@ from .splits import (
     SingleLabelMixin,
     check_counts,
     check_fractions,
-    check_metainfo_classes,
     check_seed,
     check_split,
+    metainfo_with_classes,
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
@@ -78,7 +78,7 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
         self.img_size = img_size
         self.seed = check_seed(seed, 'DigitsDataset.seed')
         self.max_samples = max_samples
-        check_metainfo_classes(type(self), kwargs.get('metainfo'), "scikit-learn's digits")
+        kwargs['metainfo'] = metainfo_with_classes(type(self), kwargs.get('metainfo'), "scikit-learn's digits")
         kwargs.setdefault('serialize_data', False)
         super().__init__(**kwargs)
 

@@ -21,9 +21,9 @@ from automl_mm.registry import DATASETS
 from .splits import (
     SingleLabelMixin,
     check_counts,
-    check_metainfo_classes,
     check_seed,
     check_split,
+    metainfo_with_classes,
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
@@ -238,7 +238,8 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         self.samples_per_class = counts['samples_per_class']
         self.max_samples = counts['max_samples']
         data_root = find_data_root(data_root)
-        check_metainfo_classes(type(self), kwargs.get('metainfo'), f'Fashion-MNIST (the idx files of {data_root})')
+        kwargs['metainfo'] = metainfo_with_classes(type(self), kwargs.get('metainfo'),
+                                                   f'Fashion-MNIST (the idx files of {data_root})')
         kwargs.setdefault('serialize_data', False)
         super().__init__(data_root=data_root, **kwargs)
 

@@ -194,6 +194,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
             raise ValueError(f'ImageFolderDataset: metainfo.classes gives {len(given)} class names, but {root} has '
                              f'{len(classes)} class folders{differ}: give the sorted folder names or leave '
                              'metainfo.classes out')
+        # a tuple as without the names (a config list beside a part without them: ConcatDataset refused the type)
+        self._metainfo['classes'] = given
         return classes
 
     @staticmethod

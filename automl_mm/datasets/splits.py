@@ -298,3 +298,21 @@ def check_metainfo_classes(dataset_cls: type, metainfo: Mapping | None, source: 
                          f'names in label order, or leave metainfo.classes out (the default names: '
                          f'{", ".join(expected)})')
     return classes
+
+
+def metainfo_with_classes(dataset_cls: type, metainfo: Mapping | None, source: str) -> Mapping | None:
+    """``metainfo`` checked by :func:`check_metainfo_classes`, its ``classes`` (where given) as the tuple of names,
+    the type of the class's ``METAINFO['classes']``; ``None`` and a ``metainfo`` without ``classes`` as given.
+
+    mmengine's ``ConcatDataset`` refuses parts whose ``metainfo`` values differ in type: a ``DigitsDataset`` with
+    the default names (a tuple) beside one naming the same ten as a config list (``metainfo=dict(classes=['0',
+    ..., '9'])``) stopped with "The type <class 'list'> of classes in the 2-th dataset should be the same with the
+    first dataset <class 'tuple'>".
+
+    Raises:
+        ValueError: as :func:`check_metainfo_classes`.
+    """
+    classes = check_metainfo_classes(dataset_cls, metainfo, source)
+    if metainfo is None or 'classes' not in metainfo:
+        return metainfo
+    return {**metainfo, 'classes': classes}
