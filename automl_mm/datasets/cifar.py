@@ -20,6 +20,7 @@ from .splits import (
     metainfo_with_classes,
     refuse_unread_base_keys,
     stratified_split,
+    take_mmpretrain_keys,
 )
 
 _TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
@@ -126,6 +127,8 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``metainfo``, ...); its
             ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are refused.
             ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10 names.
+            mmpretrain's ``with_label=True`` and ``download=False`` are taken (what it does anyway), other values
+            refused.
 
     Raises:
         ValueError: An argument is out of range, an unread ``BaseDataset`` key is given, or ``metainfo.classes``
@@ -141,6 +144,7 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
 
     def __init__(self, data_root: str, split: str = 'train', reward_size: int = 5000, seed: int = 0,
                  **kwargs) -> None:
+        take_mmpretrain_keys('CIFAR10Dataset', kwargs, ('with_label', 'download'))
         refuse_unread_base_keys('CIFAR10Dataset', kwargs, ('ann_file', 'data_prefix', 'filter_cfg'),
                                 'reads the python batch files of data_root')
         if not isinstance(data_root, (str, os.PathLike)):  # None failed in os.path.join, naming nothing

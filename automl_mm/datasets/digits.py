@@ -21,6 +21,7 @@ from .splits import (
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
+    take_mmpretrain_keys,
 )
 
 
@@ -41,7 +42,8 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
         **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``,
             ``metainfo``, ...); its ``ann_file``, ``data_root``, ``data_prefix`` and ``filter_cfg`` are never read
             and are refused. ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10
-            names.
+            names. mmpretrain's ``with_label=True`` and ``download=False`` are taken (what it does anyway), other
+            values refused.
 
     Raises:
         ValueError: An argument is out of range (the message names it), an unread ``BaseDataset`` key is given,
@@ -66,6 +68,7 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
                  seed: int = 0,
                  max_samples: int | None = None,
                  **kwargs) -> None:
+        take_mmpretrain_keys('DigitsDataset', kwargs, ('with_label', 'download'))
         refuse_unread_base_keys('DigitsDataset', kwargs, ('ann_file', 'data_root', 'data_prefix', 'filter_cfg'),
                                 "builds its images from scikit-learn's bundled digits")
         self.split = check_split(split)

@@ -27,6 +27,7 @@ from .splits import (
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
+    take_mmpretrain_keys,
 )
 
 #: Where ``data_root=None`` looks, in order: the repository's data folder, then the Debian package's location.
@@ -199,6 +200,8 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``,
             ``metainfo``, ...); its ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are
             refused. ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10 names.
+            mmpretrain's ``with_label=True`` and ``download=False`` are taken (what it does anyway), other values
+            refused.
 
     Raises:
         FileNotFoundError: The folder or one of its files is missing (the message names the path).
@@ -227,6 +230,7 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
                  samples_per_class: int | None = None,
                  max_samples: int | None = None,
                  **kwargs) -> None:
+        take_mmpretrain_keys('FashionMNISTDataset', kwargs, ('with_label', 'download'))
         refuse_unread_base_keys('FashionMNISTDataset', kwargs, ('ann_file', 'data_prefix', 'filter_cfg'),
                                 'reads the four idx files of data_root')
         self.split = check_split(split)

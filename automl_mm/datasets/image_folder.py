@@ -17,6 +17,7 @@ from .splits import (
     file_keys,
     refuse_unread_base_keys,
     stratified_split,
+    take_mmpretrain_keys,
 )
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -120,7 +121,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
             (:func:`~automl_mm.datasets.splits.file_keys`): adding or removing images moves at most the images
             at the cuts they shift, not the whole split.
         **kwargs: Passed to ``mmengine.dataset.BaseDataset``; its ``ann_file`` and ``filter_cfg`` are never read
-            and are refused.
+            and are refused. mmpretrain's ``with_label=True`` and ``extensions`` naming :data:`IMG_EXTENSIONS` are
+            taken (what it does anyway), other values refused.
 
     For ImageNet use ``data_prefix=dict(img_path='train')`` and ``'val'``, with ``val`` arranged in class
     folders as well (the usual ``valprep`` layout). A label is the position of its folder among the sorted
@@ -145,6 +147,7 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
 
     def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
                  reward_ratio: float = 0.02, seed: int = 0, allow_empty: bool = False, **kwargs) -> None:
+        take_mmpretrain_keys('ImageFolderDataset', kwargs, ('with_label', 'extensions'), IMG_EXTENSIONS)
         refuse_unread_base_keys('ImageFolderDataset', kwargs, ('ann_file', 'filter_cfg'),
                                 'lists the class folders under data_root + data_prefix.img_path')
         if isinstance(data_prefix, (str, os.PathLike)):

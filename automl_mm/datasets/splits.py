@@ -241,6 +241,43 @@ def refuse_unread_base_keys(dataset: str, kwargs: dict, keys: Sequence[str], rea
                          f'{"it" if len(given) == 1 else "them"}')
 
 
+def take_mmpretrain_keys(dataset: str, kwargs: dict, keys: Sequence[str], extensions: Sequence[str] = ()) -> None:
+    """Take out of ``kwargs`` the mmpretrain dataset keys among ``keys`` (``with_label``, ``download``,
+    ``extensions``) where their value is what ``dataset`` does anyway, and refuse them, naming the key, where it is
+    not: mmengine's ``BaseDataset`` does not know them, and a config carried over from mmpretrain stopped with
+    "BaseDataset.__init__() got an unexpected keyword argument 'with_label'", naming neither the dataset nor what
+    it does instead.
+
+    - ``with_label`` (mmpretrain's ``CustomDataset``): every item here has its ``gt_label``; ``True`` is taken.
+    - ``download`` (mmpretrain's ``CIFAR10`` / ``FashionMNIST``): nothing is downloaded here; ``False`` is taken.
+    - ``extensions`` (``CustomDataset``): the image extensions ``extensions`` are listed, any case; the same set is
+      taken.
+
+    Raises:
+        ValueError: naming ``dataset``, the key, its value and what to do.
+    """
+    if 'with_label' in keys and 'with_label' in kwargs:
+        if kwargs['with_label'] is not True:
+            raise ValueError(f'{dataset} gives every item its class label (gt_label); with_label='
+                             f'{kwargs["with_label"]!r} (mmpretrain\'s unlabelled CustomDataset) has no counterpart '
+                             'here: remove with_label')
+        del kwargs['with_label']
+    if 'download' in keys and 'download' in kwargs:
+        if kwargs['download'] is not False:
+            raise ValueError(f'{dataset} downloads nothing (README: "Data (nothing is downloaded)"), got download='
+                             f'{kwargs["download"]!r}: put the files under data_root and remove download')
+        del kwargs['download']
+    if 'extensions' in keys and 'extensions' in kwargs:
+        given = kwargs['extensions']
+        given = (given, ) if isinstance(given, str) else given
+        if not isinstance(given, Sequence) or not all(isinstance(e, str) for e in given) or \
+                {e.lower() for e in given} != set(extensions):
+            raise ValueError(f'{dataset} lists the image extensions {", ".join(extensions)} (any case), got '
+                             f'extensions={kwargs["extensions"]!r} (mmpretrain\'s CustomDataset key), which is not '
+                             'read here: remove extensions')
+        del kwargs['extensions']
+
+
 def class_names_problem(classes: Any) -> str | None:
     """What is wrong with ``classes`` as ``metainfo.classes`` (a phrase to follow the key), or ``None``: it must be
     a list or tuple of distinct strings (a string is what mmengine keeps when it names no file: its letters would

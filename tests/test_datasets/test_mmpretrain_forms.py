@@ -49,3 +49,40 @@ def test_the_config_check_counts_the_class_folders_of_a_string_data_prefix(tmp_p
                                                r'train_dataloader\.dataset \(ImageFolderDataset without metainfo\.'
                                                rf'classes\) reads 2 class folders in {re.escape(str(root))}/train '):
         check_config(cfg)
+
+
+def _builders(tmp_path):
+    from test_fashion_mnist import write_fashion
+
+    from automl_mm.datasets import CIFAR10Dataset, DigitsDataset, FashionMNISTDataset
+
+    from conftest import write_cifar
+
+    fm, cifar, folder = write_fashion(tmp_path / 'fm'), write_cifar(str(tmp_path / 'c')), str(_folders(tmp_path / 'f'))
+    return {'DigitsDataset': lambda **kw: DigitsDataset(split='reward', img_size=8, max_samples=3, **kw),
+            'FashionMNISTDataset': lambda **kw: FashionMNISTDataset(split='test', data_root=fm, **kw),
+            'CIFAR10Dataset': lambda **kw: CIFAR10Dataset(data_root=cifar, split='test', **kw),
+            'ImageFolderDataset': lambda **kw: ImageFolderDataset(data_root=folder, data_prefix='train', **kw)}
+
+
+def test_mmpretrains_with_label_download_and_extensions_are_taken_or_refused_naming_the_key(tmp_path):
+    """They stopped every dataset with "BaseDataset.__init__() got an unexpected keyword argument 'with_label'"."""
+    for name, build in _builders(tmp_path).items():
+        plain = build()
+        labelled = build(with_label=True)  # what the dataset does anyway
+        assert [labelled.get_data_info(i)['gt_label'] for i in range(len(labelled))] == \
+            [plain.get_data_info(i)['gt_label'] for i in range(len(plain))]
+        with pytest.raises(ValueError, match=rf"^{name} gives every item its class label \(gt_label\); "
+                                             r'with_label=False .*remove with_label'):
+            build(with_label=False)
+        if name == 'ImageFolderDataset':
+            assert len(build(extensions=('.JPG', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff',
+                                         '.webp'))) == len(plain)
+            with pytest.raises(ValueError, match=r"^ImageFolderDataset lists the image extensions .jpg, .*got "
+                                                 r"extensions=\('.jpg',\) .*remove extensions"):
+                build(extensions=('.jpg', ))
+        else:
+            assert len(build(download=False)) == len(plain)
+            with pytest.raises(ValueError, match=rf'^{name} downloads nothing .*got download=True: put the files '
+                                                 'under data_root and remove download'):
+                build(download=True)
