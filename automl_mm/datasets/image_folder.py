@@ -130,8 +130,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     ``metainfo=dict(classes=...)`` to have a folder set that differs refused when the dataset is built
     (``tools/train.py``'s config check refuses a val / test / reward folder set that differs from the training
     loader's at start: :mod:`automl_mm.engine.preflight_loader_classes`). Given
-    names are checked against the folders when the dataset is built, ``lazy_init`` or not (only the folder names
-    are listed then, not the images).
+    names are checked against the folders when the dataset is built, ``lazy_init`` or not, and ``metainfo['classes']``
+    holds the class names from then on (with ``lazy_init`` only the folder names are listed, not the images).
 
     Raises:
         FileNotFoundError: The class-folder directory is missing or has no class folders or no images, or (unless
@@ -171,9 +171,11 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         self.seed = check_seed(seed, 'ImageFolderDataset.seed')
         self.allow_empty = as_flag(allow_empty, 'ImageFolderDataset.allow_empty')
         super().__init__(data_root=data_root, data_prefix=data_prefix or dict(img_path=''), **kwargs)
-        if not self._fully_initialized and self._metainfo.get('classes') is not None \
-                and osp.isdir(self.data_prefix['img_path']):
-            self._class_folders()  # lazy_init (the preflight build): given names are checked now all the same
+        if not self._fully_initialized and osp.isdir(self.data_prefix['img_path']):
+            # lazy_init (the preflight build): given names are checked now all the same, and the folder names are
+            # the classes from the start (without them metainfo had no classes until full_init: NoisyLabelDataset
+            # refused the dataset, mmengine's ConcatDataset a part built without lazy_init beside it)
+            self._class_folders()
 
     def _class_folders(self) -> list[str]:
         """The sorted class-folder names of ``data_root + data_prefix.img_path``, checked against (or set as)
