@@ -183,6 +183,29 @@ class SingleLabelMixin:
         written into the data list)."""
         return [int(self.get_data_info(idx)['gt_label'])]  # type: ignore[attr-defined]
 
+    def __getitem__(self, idx: int) -> dict:
+        """``BaseDataset.__getitem__``, except that an item of a held-out split (``split`` ``'reward'`` or
+        ``'test'``) whose pipeline gives ``None`` (mmcv's ``LoadImageFromFile(ignore_empty=True)`` on an unreadable
+        file, a filtering transform) is refused: outside ``test_mode`` mmengine reads a random other item in its
+        place (``max_refetch`` times), so a reward / search score or a test accuracy took another image at that
+        position, one image twice, silently.
+
+        Raises:
+            ValueError: naming the dataset, split, index and image (``img_path`` or ``source_idx``).
+        """
+        if getattr(self, 'split', None) not in ('reward', 'test') or self.test_mode:  # type: ignore[attr-defined]
+            return super().__getitem__(idx)  # type: ignore[misc]
+        if not self._fully_initialized:  # type: ignore[attr-defined]
+            self.full_init()  # type: ignore[attr-defined]
+        data = self.prepare_data(idx)  # type: ignore[attr-defined]
+        if data is None:
+            info = self.get_data_info(idx)  # type: ignore[attr-defined]
+            name = next((f'{k}={info[k]!r}' for k in ('img_path', 'source_idx') if k in info), 'its data info')
+            raise ValueError(f'{type(self).__name__} (split={self.split!r}): the pipeline gave None for item {idx} '
+                             f'({name}); a held-out split is read whole, each item once, and mmengine would read a '
+                             'random other item in its place: fix the image or the transform that drops it')
+        return data
+
     def _copy_without_annotation(self, memo: dict | None = None):
         """The copy ``get_subset`` fills with the subset's data infos, deep-copied with a memo of its own (``memo``:
         objects to share or reuse, as ``copy.deepcopy``'s).
