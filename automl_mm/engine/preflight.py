@@ -126,7 +126,7 @@ from .preflight_loader_classes import check_loader_classes
 from .preflight_masks import check_mask_format
 from .preflight_metric_order import check_metric_order
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
-from .preflight_model import check_neck_widths
+from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config
 from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_orientation import check_exif_orientation
@@ -176,6 +176,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_runner_arguments(cfg, scope, test_only)
     # Runner.val reads neither the test loader nor its evaluator: they are left to test()
     check_dropped_arguments(cfg, scope, ('test_dataloader', 'test_evaluator') if test_only and split == 'val' else ())
+    check_backbone_fragment_used(cfg)
     check_neck_widths(cfg)
     check_no_augmentation_when_scored(cfg, scope, test_only, split)
     warn_test_pipeline_unused(cfg, test_only, split)

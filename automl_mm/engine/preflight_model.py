@@ -1,5 +1,6 @@
 """The model check of :func:`automl_mm.engine.preflight.check_config`: a detector's neck takes the feature maps its
-backbone returns (:func:`check_neck_widths`).
+backbone returns (:func:`check_neck_widths`), and a pasted searched backbone fragment is used by the model
+(:func:`check_backbone_fragment_used`).
 
 A neck whose ``in_channels`` do not match (an FPN written for ResNet-50 over a ResNet-18 or a CR-MobileNetV2, or
 ``out_indices`` changed without the neck) failed only at the first training step, after the datasets were loaded,
@@ -96,3 +97,38 @@ def check_neck_widths(cfg: Any) -> None:
     raise ConfigCheckError(
         f'{key}.in_channels={list(in_channels)} but the backbone ({where}) returns {len(widths)} feature maps '
         f'of {widths} channels: set {key}.in_channels={expected} (or the backbone\'s out_indices)')
+
+
+def check_backbone_fragment_used(cfg: Any) -> None:
+    """Raise where a searched backbone fragment was pasted without the line that puts it into the model.
+
+    ``cr_nas_backbone.py`` / ``pc_nas_backbone.py`` (:func:`automl_mm.nas.retrain_export.backbone_fragment_text`)
+    set the top-level names ``backbone`` and ``backbone_out_channels``, and their comment gives the line
+    ``model = dict(backbone=dict(_delete_=True, **backbone), neck=dict(in_channels=backbone_out_channels))``.
+    mmengine reads no top-level ``backbone``: pasted without that line into mmdet's
+    ``faster-rcnn_r50_fpn_1x_coco.py``, the run trained mmdet's ResNet-50, silently. The fragment counts as used
+    where ``model.backbone`` has its ``type`` (scope prefixes aside); the two names together are the fragment's
+    signature, so a config's own ``backbone`` template without ``backbone_out_channels`` is left alone.
+
+    Raises:
+        ConfigCheckError: naming ``backbone``, its type, ``model.backbone``'s type and the line to add.
+    """
+    fragment, widths = cfg.get('backbone'), cfg.get('backbone_out_channels')
+    if not isinstance(fragment, dict) or 'type' not in fragment or widths is None:
+        return
+    model = cfg.get('model')
+    model_backbone = model.get('backbone') if isinstance(model, dict) else None
+    if config_type_name(model_backbone) == config_type_name(fragment):
+        return
+    current = (f"model.backbone.type={model_backbone.get('type')!r}" if isinstance(model_backbone, dict)
+               and 'type' in model_backbone else 'model.backbone is not set')
+    if isinstance(widths, (list, tuple)) and len(widths) > 1:  # several maps: a detector's neck takes them
+        line = 'model = dict(backbone=dict(_delete_=True, **backbone), neck=dict(in_channels=backbone_out_channels))'
+    else:
+        line = ('model = dict(backbone=dict(_delete_=True, **backbone)) (and the head\'s in_channels '
+                '= backbone_out_channels[-1] where it is another)')
+    raise ConfigCheckError(
+        f"backbone: the config sets a top-level backbone (type={fragment.get('type')!r}) and "
+        f'backbone_out_channels, as a pasted cr_nas_backbone.py / pc_nas_backbone.py does, but no model key uses '
+        f'them ({current}): mmengine reads no top-level backbone, so the run would train the config\'s own '
+        f'backbone. Add the line the fragment\'s comment gives after it: {line}')
