@@ -137,6 +137,7 @@ from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_splits import check_held_out_splits
 from .preflight_training import _check_collate_fns, check_training_config
+from .preflight_unbound_choices import check_policy_fragment_used
 from .preflight_walk import (
     SPLITS,
     ConfigCheckError,
@@ -184,6 +185,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         _check_ohl_hook(cfg)
         check_ohl_config(cfg, scope)
         _check_train_pipeline_used(cfg)
+        check_policy_fragment_used(cfg, scope)
         warn_base_hooks_dropped(cfg)
         _check_checkpoint_hook(cfg)
         _check_search_loop(cfg, cfg.get('train_cfg') or {})

@@ -7,6 +7,9 @@ OHL-Auto-Aug leaf and replaces its ``custom_hooks`` to search something else (th
 loss weight) trained every copy on uniformly random augmentation pairs, which nothing learned, nothing recorded and
 neither ``final_policy.py`` nor ``schedule_policy.py`` replays (the retrained model saw other data than the search),
 without a word. Uniform draws may be meant (a RandAugment-like baseline), so this warns and names the fix.
+
+A pasted ``final_policy.py`` fixed transform (``ohl_fixed_<key>``) that no training pipeline holds is refused
+(:func:`check_policy_fragment_used`): that one is never meant.
 """
 from __future__ import annotations
 
@@ -121,3 +124,63 @@ def _choice_space_keys(hook: dict, unresolved: bool = False) -> list[str]:
         elif unresolved and cls is None and isinstance(space, dict) and 'key' in space:
             keys.append(space['key'])
     return keys
+
+
+def check_policy_fragment_used(cfg: Any, scope: str) -> None:
+    """Raise where a pasted ``final_policy.py`` pipeline fragment's transform is in no training pipeline.
+
+    A ``PipelineChoiceSpace`` exports its learned distribution as a top-level name, ``ohl_fixed_<key>`` (or
+    ``ohl_fixed_<key>_<i>``): an ``OHLRandomChoice`` / ``FixedAutoAugment`` config with ``probs``
+    (:meth:`automl_mm.ohl.pipeline_space.PipelineChoiceSpace.export_fragment`), which the user puts into
+    ``train_pipeline`` and rebinds the loader to. mmengine reads no such name: pasted into a retraining config
+    without that step (the search's ``OHLRandomChoice(key='aug')`` left in place, the hook dropped), the run trained
+    on uniformly random choices instead of the learned policy, without a word (the unbound-choice warning is for
+    runs with an ``OHLHook``). The name counts as used where a transform of a ``train_dataloader`` dataset's
+    pipeline (nested ones included) has its ``key`` and ``probs``.
+
+    Raises:
+        ConfigCheckError: naming the top-level name, the training pipeline's transform of that key (if any) and the
+            lines to add.
+    """
+    from automl_mm.augment.choice import LiveChoiceTransform
+    from automl_mm.registry import TRANSFORMS, registered_class
+
+    from .preflight_walk import ConfigCheckError
+
+    fragments = []
+    for name in cfg.keys():
+        value = cfg.get(name)
+        if not (isinstance(name, str) and name.startswith('ohl_fixed_') and isinstance(value, dict)
+                and value.get('probs') is not None):
+            continue
+        kind = value.get('type')
+        try:
+            cls = kind if isinstance(kind, type) else registered_class(TRANSFORMS, kind, scope)
+        except KeyError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, LiveChoiceTransform):
+            fragments.append((name, value, value.get('key', _key_default(cls))))
+    if not fragments:
+        return
+    loader = cfg.get('train_dataloader')
+    transforms = []
+    for dataset, where in _datasets(loader.get('dataset') if isinstance(loader, dict) else None,
+                                    'train_dataloader.dataset'):
+        transforms += list(pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'))
+    for name, value, key in fragments:
+        probs = list(value['probs'])
+        same_key = [(t, at) for t, at in transforms if t.get('key') == key]
+        if any(t.get('probs') is not None and list(t['probs']) == probs for t, _ in same_key):
+            continue
+        if same_key:
+            held, at = same_key[0]
+            how = 'with other probs' if held.get('probs') is not None else 'without probs (it draws uniformly)'
+            instead = f'; the training pipeline has {at} = {held.get("type")}(key={key!r}) {how} in its place'
+        else:
+            instead = '; no transform of the training pipeline has that key'
+        raise ConfigCheckError(
+            f'{name}: the config sets {name} (type={value.get("type")!r}, key={key!r}), as a pasted final_policy.py '
+            f'does, but no train_dataloader pipeline holds it{instead}: mmengine reads no top-level {name}, so the run '
+            f'would not train with the learned policy. Put it in train_pipeline where the search had its choice '
+            f'transform and rebind the loader: train_pipeline = [..., {name}, ...] and '
+            f'train_dataloader = dict(dataset=dict(pipeline=train_pipeline)) (the fragment\'s comment says where)')
