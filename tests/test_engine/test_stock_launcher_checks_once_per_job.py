@@ -8,7 +8,7 @@ import os
 import os.path as osp
 from types import SimpleNamespace
 
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
@@ -43,7 +43,7 @@ def test_rank_0_checks_and_every_rank_raises_its_error(tmp_path):
     import automl_mm.engine.runner_checks  # noqa: F401
     out = tmp_path / 'out'
     out.mkdir()
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(out)), nprocs=2, join=True, start_method='fork')
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(out)))
     for case, outcome in (('pass', 'passed'), ('fail', 'ConfigCheckError: train_cfg.max_epochs: a bad value')):
         assert sorted(n for n in os.listdir(out) if n.startswith(f'{case}_checked')) == [f'{case}_checked_by_rank0']
         assert [(out / f'{case}_outcome_rank{r}').read_text() for r in range(2)] == [outcome] * 2
@@ -71,8 +71,7 @@ def test_ranks_with_other_configs_stop_before_rank_0_checks_for_all(tmp_path):
     """Rank 0's verdict stood for every rank although node 1 had read another config."""
     out = tmp_path / 'out'
     out.mkdir()
-    mp.start_processes(_worker_other_config, args=(str(tmp_path / 'init'), str(out)), nprocs=2, join=True,
-                       start_method='fork')
+    fork_ranks(_worker_other_config, (str(tmp_path / 'init'), str(out)))
     assert not [n for n in os.listdir(out) if n.startswith('checked')]
     for rank in range(2):
         assert 'the config differs between ranks [0] (on' in (out / f'outcome_rank{rank}').read_text()

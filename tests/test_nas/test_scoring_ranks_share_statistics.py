@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 from torch import nn
 
 
@@ -55,8 +55,7 @@ def test_every_rank_scores_and_validates_with_rank_0s_statistics(tmp_path):
     import automl_mm.nas  # noqa: F401
     import automl_mm.nas.beam  # noqa: F401
     import automl_mm.nas.loop  # noqa: F401
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
-                       start_method='fork')
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path)))
     for rank in range(2):
         out = torch.load(str(tmp_path / f'rank{rank}.pth'), weights_only=False)
         assert out['scores'] == [[[1], 1.0], [[0], 0.0]], rank

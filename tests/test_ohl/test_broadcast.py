@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 from torch.distributed import all_reduce as bound_all_reduce  # bound at import, as a third-party module may
 from torch.distributed import get_world_size as bound_get_world_size
 
@@ -153,8 +153,7 @@ def gloo_ranks(tmp_path_factory) -> tuple[dict, dict]:
     import automl_mm.ohl.sync  # noqa: F401
 
     tmp_path = tmp_path_factory.mktemp('gloo')
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
-                       start_method='fork')
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path)))
     return tuple(torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
 
 

@@ -7,7 +7,7 @@ from collections import Counter, OrderedDict, defaultdict, namedtuple
 
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 from automl_mm.ohl.sync import map_containers
 
@@ -72,8 +72,7 @@ def test_receiving_ranks_get_the_senders_state_in_type_and_value(tmp_path):
     import mmengine.optim  # noqa: F401
 
     import automl_mm.ohl.sync  # noqa: F401
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
-                       start_method='fork')
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path)))
     r0, r1 = (torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
     assert r1 == _typed(_state(1))  # the sender kept its own
     assert r0 == r1

@@ -8,7 +8,7 @@ import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 
 def _state(rank: int) -> dict:
@@ -38,8 +38,7 @@ def test_every_tensor_kind_arrives_bit_for_bit(tmp_path):
     # the 2 ranks are forked from this process, with what they use imported here once (spawned, each imported
     # torch, mmengine and automl_mm itself: seconds of CPU per rank)
     import automl_mm.ohl.sync  # noqa: F401
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
-                       start_method='fork')
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path)))
     r0, r1 = (torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2))
     expected = _state(1)
     for key, value in expected.items():

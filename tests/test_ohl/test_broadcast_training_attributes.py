@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 
 class _Counting(torch.nn.Module):
@@ -76,8 +76,7 @@ def test_broadcast_carries_dynamic_rcnn_thresholds_and_declared_attributes(tmp_p
 
     import automl_mm.ohl.sync  # noqa: F401
 
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
-                       start_method='fork')
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path)))
     r0, r1 = (torch.load(str(tmp_path / f'rank{r}.pth'), weights_only=False) for r in range(2))
     assert r1['before'] == dict(thresholds=(0.5, 0.5, 0.5), beta=0.5, iou_history=[0.1, 0.1], beta_history=[0.2],
                                 seen=20, total=0.5)

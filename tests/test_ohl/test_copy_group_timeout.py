@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 from mmengine.config import Config
 
 from automl_mm.ohl import copies
@@ -38,7 +38,7 @@ def _worker(rank: int, tmp: str) -> None:
 def test_a_copy_group_gets_the_timeout_it_is_given(tmp_path):
     # the 2 ranks are forked from this process, with what they use imported here once (spawned, each imported
     # torch, mmengine and automl_mm itself: seconds of CPU per rank)
-    mp.start_processes(_worker, args=(str(tmp_path),), nprocs=2, join=True, start_method='fork')
+    fork_ranks(_worker, (str(tmp_path),))
     for r in range(2):
         assert torch.load(str(tmp_path / f'rank{r}.pth')) == 42.0  # torch's default: 1800.0
 

@@ -6,7 +6,7 @@ import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 
 def _worker(rank: int, tmp: str) -> None:
@@ -32,6 +32,6 @@ def test_a_layout_after_the_default_group_is_created_again_has_live_groups(tmp_p
     # the 2 ranks are forked from this process, with what they use imported here once (spawned, each imported
     # torch, mmengine and automl_mm itself: seconds of CPU per rank)
     import automl_mm.ohl.copies  # noqa: F401
-    mp.start_processes(_worker, args=(str(tmp_path),), nprocs=2, join=True, start_method='fork')
+    fork_ranks(_worker, (str(tmp_path),))
     for r in range(2):
         assert torch.load(str(tmp_path / f'rank{r}.pth')) == {'sums': [(3.0, r, 2)] * 2, 'new_group': True}

@@ -10,7 +10,7 @@ import os.path as osp
 import socket
 
 import pytest
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 from conftest import REPO_ROOT, run_tool
 
@@ -59,8 +59,7 @@ def test_two_gloo_ranks_with_one_other_cfg_option_stop_naming_the_key(tmp_path):
     cases = [(same, same),  # what tools/train.py resolves in each process agrees: nothing per rank differs
              (same, ['train_cfg.max_epochs=3'])]  # node 1's command line was not updated
     out = str(tmp_path / 'result')
-    mp.start_processes(_worker, args=(_free_port(), str(tmp_path / 'work'), cases, out), nprocs=2, join=True,
-                       start_method='fork')
+    fork_ranks(_worker, (_free_port(), str(tmp_path / 'work'), cases, out))
     for rank in range(2):
         with open(f'{out}.{rank}') as f:
             results = f.read().split('\n')

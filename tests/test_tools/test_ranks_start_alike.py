@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 from mmengine.config import Config
 
 from automl_mm.engine.resume import check_ranks_start_alike
@@ -68,7 +68,7 @@ def _worker(rank: int, init_file: str, out: str) -> None:
 
 def test_two_gloo_ranks_compare_their_starts(tmp_path):
     out = str(tmp_path / 'result')
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), out), nprocs=2, join=True, start_method='fork')
+    fork_ranks(_worker, (str(tmp_path / 'init'), out))
     for rank in range(2):
         with open(f'{out}.{rank}') as f:
             results = f.read().split('\n')
