@@ -160,23 +160,80 @@ def set_filled_blocks(model: torch.nn.Module, names: list[str]) -> None:
         module.set_filled_blocks(n[len(prefix):] for n in names if n.startswith(prefix))
 
 
+def ddp_reduced_parameters(model: Any) -> dict[str, bool] | None:
+    """``{name: requires_grad}`` of the parameters of a ``DistributedDataParallel`` wrapper (mmengine's
+    ``MMDistributedDataParallel`` included) that reduces a fixed set of them every iteration (neither
+    ``find_unused_parameters`` nor a static graph); ``None`` for any other model. DDP takes that set, the parameters
+    with ``requires_grad``, when it is built (mmengine's ``Runner.__init__``), before the weights' initialisation and
+    ``load_from``."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if not isinstance(model, DistributedDataParallel) or getattr(model, 'find_unused_parameters', False) \
+            or getattr(model, 'static_graph', False):
+        return None
+    return {name: p.requires_grad for name, p in model.module.named_parameters()}
+
+
+def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None) -> None:
+    """Refuse to train where a parameter's ``requires_grad`` changed since its DDP wrapper was built.
+
+    A CR backbone's blocks beyond the standard count that a ``Pretrained`` file or ``load_from`` fills count as
+    standard ones from then on: ``frozen_stages`` freezes them. mmengine wraps the model in DDP before it initialises
+    the weights and loads ``load_from``, and DDP without ``find_unused_parameters`` waits every iteration for a
+    gradient of each parameter that required one when it was built: the frozen block's never comes, and the second
+    iteration stopped with torch's 'Expected to have finished reduction in the prior iteration' (a reallocated
+    CR-ResNet-18 with ``frozen_stages=1`` fine-tuned from its own checkpoint on 2 GPUs). A parameter made trainable
+    since would train without its gradient being averaged over the ranks.
+
+    Args:
+        model: The runner's model (its DDP wrapper).
+        built: :func:`ddp_reduced_parameters` of ``model`` taken before the weights' initialisation, or ``None``.
+
+    Raises:
+        ValueError: a parameter's ``requires_grad`` differs from ``built``; names the first parameters, the
+            config key ``model_wrapper_cfg`` (``find_unused_parameters=True``) and why.
+    """
+    now = ddp_reduced_parameters(model)
+    if built is None or now is None:
+        return
+    frozen = [name for name, grad in built.items() if grad and now.get(name) is False]
+    thawed = [name for name, grad in now.items() if grad and built.get(name) is False]
+    if not frozen and not thawed:
+        return
+    parts = []
+    if frozen:
+        parts.append(f'{len(frozen)} parameters frozen (e.g. {frozen[:3]}): DDP would wait for their gradients and '
+                     "stop at the second iteration ('Expected to have finished reduction in the prior iteration')")
+    if thawed:
+        parts.append(f'{len(thawed)} parameters made trainable (e.g. {thawed[:3]}): DDP would not average their '
+                     'gradients over the ranks')
+    raise ValueError('the weights\' initialisation or load_from changed which parameters train after mmengine '
+                     'wrapped the model in DDP (a CR backbone\'s extra blocks a file or checkpoint filled now count '
+                     'as standard ones: frozen_stages / norm_cfg apply to them): ' + '; '.join(parts)
+                     + ". Set model_wrapper_cfg=dict(type='MMDistributedDataParallel', find_unused_parameters=True) "
+                     '(or find_unused_parameters=True) in the config.')
+
+
 class LearnedStateHook(Hook):
     """On ``load_from``, keep the config's learned hyper-parameters over a checkpoint's, and say so, and fill the CR
     blocks beyond the standard count the checkpoint holds; on a resume, restore the filled CR blocks the checkpoint
     records (see the module docstring). Registered on every runner that trains by
-    :func:`automl_mm.engine.patches.install`. Never raises.
+    :func:`automl_mm.engine.patches.install`. Raises only where that changed which parameters train after mmengine
+    wrapped the model in DDP (:func:`check_ddp_reduces_trainable`).
     """
 
     priority = 'VERY_HIGH'  # before EMAHook (NORMAL) copies the checkpoint's state_dict into its average
 
     def __init__(self) -> None:
         self._configured: dict[str, torch.Tensor] | None = None
+        self._ddp_built: dict[str, bool] | None = None
 
     def before_run(self, runner) -> None:
         # before Runner.train initialises the weights: an init_cfg=dict(type='Pretrained', checkpoint=...) loads
         # buffers too (weights only, as load_from)
         model = getattr(runner, 'model', None)
         self._configured = configured_learned_state(model) if isinstance(model, torch.nn.Module) else None
+        self._ddp_built = ddp_reduced_parameters(model)  # wrapped already, not initialised nor loaded yet
 
     def before_train(self, runner) -> None:
         """Put back a learned buffer that the weights' initialisation replaced (``init_cfg=dict(type='Pretrained')``
@@ -185,6 +242,8 @@ class LearnedStateHook(Hook):
 
         configured, self._configured = self._configured, None
         model = getattr(runner, 'model', None)
+        built, self._ddp_built = self._ddp_built, None
+        check_ddp_reduces_trainable(model, built)
         if not configured or is_resume(runner) or not isinstance(model, torch.nn.Module):
             return
         buffers = dict(inner_model(model).named_buffers())
@@ -239,6 +298,7 @@ class LearnedStateHook(Hook):
                       logger='current', level=logging.WARNING)
 
 
-__all__ = ['LearnedStateHook', 'config_key', 'configured_learned_state', 'fill_from_checkpoint', 'filled_blocks',
+__all__ = ['LearnedStateHook', 'check_ddp_reduces_trainable', 'config_key', 'configured_learned_state',
+           'ddp_reduced_parameters', 'fill_from_checkpoint', 'filled_blocks',
            'filling_modules', 'keep_configured_learned_state', 'learned_buffers', 'learned_config_keys',
            'set_filled_blocks']

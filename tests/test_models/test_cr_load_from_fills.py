@@ -9,6 +9,8 @@ frozen stage) with its BN in train mode, moving the checkpoint's statistics, whe
 Real mmengine Runners on a tiny CR model (4 random 32 px images, 2 iterations per epoch)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from mmengine.model import BaseModel
@@ -152,3 +154,62 @@ def test_set_filled_blocks_makes_exactly_the_named_blocks_standard(tmp_path):
     net.set_filled_blocks(['layer1.2', 'layer4.2'])
     net.train()
     assert not any(p.requires_grad for p in net.layer1[2].parameters()) and not net.layer1[2].bn1.training
+
+
+@pytest.fixture
+def gloo_world_of_one(tmp_path):
+    """A one-rank gloo process group in this process (DDP needs one), destroyed after the test."""
+    import torch.distributed as dist
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/gloo_init', rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def _steps(ddp, n=2) -> None:
+    optimizer = torch.optim.SGD([p for p in ddp.parameters() if p.requires_grad], lr=0.01)
+    for i in range(n):
+        ddp(torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(i)))['loss'].backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+@pytest.mark.parametrize('find_unused', [False, True])
+@pytest.mark.parametrize('how', ['load_from', 'Pretrained'])
+def test_load_from_freezing_blocks_after_the_ddp_wrap_is_refused_before_training(own, tmp_path, gloo_world_of_one,
+                                                                                  find_unused, how):
+    """mmengine wraps the model in DDP (Runner.__init__) before load_from: the block load_from fills (frozen_stages
+    freezes it) had required a gradient when DDP was built; without find_unused_parameters DDP stopped at the
+    second iteration ('Expected to have finished reduction'), now the run is refused before training, naming the
+    parameters and find_unused_parameters=True; with it, the run trains. Likewise an init_cfg Pretrained of the same
+    file (mmengine initialises the weights after the wrap too)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    cls, kwargs, block, checkpoint = own
+    init_cfg = dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.') if how == 'Pretrained' else None
+    ddp = DistributedDataParallel(_Net(cls, **kwargs, init_cfg=init_cfg), find_unused_parameters=find_unused)
+    runner = SimpleNamespace(model=ddp, _resume=False, _load_from=checkpoint)
+    hook = learned_state.LearnedStateHook()
+    hook.before_run(runner)
+    trainable = {n for n, p in ddp.module.named_parameters() if p.requires_grad}
+    if how == 'Pretrained':
+        ddp.module.init_weights()  # Runner.train: after before_run, as load_from
+    else:
+        hook.after_load_checkpoint(runner, torch.load(checkpoint, map_location='cpu', weights_only=False))
+    frozen = [n for n, p in ddp.module.named_parameters() if n.startswith(block + '.') and not p.requires_grad]
+    assert frozen  # the fill froze the block, after the wrap
+    if find_unused:
+        hook.before_train(runner)
+        _steps(ddp)
+        return
+    with pytest.raises(ValueError) as refused:
+        hook.before_train(runner)
+    message = str(refused.value)
+    # the block's, and for CRMobileNetV2 its frozen stem too: mmdet's MobileNetV2 freezes at train(), which the
+    # fill calls (the stem alone would stop DDP likewise, at the train loop's first train())
+    now_frozen = sorted(n for n in trainable if not dict(ddp.module.named_parameters())[n].requires_grad)
+    assert set(frozen) <= set(now_frozen)
+    assert f'{len(now_frozen)} parameters frozen' in message
+    assert 'find_unused_parameters=True' in message
+    with pytest.raises(RuntimeError, match='Expected to have finished reduction'):  # what training would do
+        _steps(ddp)
