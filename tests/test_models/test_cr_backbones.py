@@ -685,3 +685,24 @@ def test_cr_resnet_plugins_at_every_position_build_mmdet_resnet():
     net = CRResNet(depth=50, plugins=plugins)
     net.load_state_dict(ref.state_dict())
     _assert_same_outputs(net, ref, torch.randn(1, 3, 32, 32))
+
+
+def test_an_own_override_entry_reaches_the_whole_named_stage(tmp_path, caplog):
+    """An own init_cfg entry with override=dict(name='layer2', ...): mmengine initialises the named module whole
+    (every module inside it, wholemodule=True), so layer2.2's convs keep its Normal draw (std 0.2), as mmdet's ResNet
+    keeps it; layers_reached took the named module alone, and the CR init drew Kaiming over it (std 0.042)."""
+    from mmengine.model import BaseModule
+
+    path = str(tmp_path / 'file.pth')
+    std = ResNet(depth=18)
+    torch.save(std.state_dict(), path)
+    net = CRResNet(depth=18, stage_blocks=(1, 3, 2, 2), out_indices=(3,), init_cfg=[
+        dict(type='Pretrained', checkpoint=path),
+        dict(type='Normal', layer='Linear', std=0.01, override=dict(type='Normal', name='layer2', std=0.2))])
+    assert isinstance(net, BaseModule)
+    logged = _pretrained_log(net, caplog)
+    extra = net.get_submodule('layer2.2')
+    for name, conv in [(n, m) for n, m in extra.named_modules() if isinstance(m, torch.nn.Conv2d)]:
+        assert abs(float(conv.weight.std()) - 0.2) < 0.02, name
+    assert len(logged) == 1 and "where the init_cfg's other entries do not reach" in logged[0]
+    assert "parent's init_cfg entry" not in logged[0]

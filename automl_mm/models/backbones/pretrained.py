@@ -54,7 +54,8 @@ def layers_reached(entries: list[dict], top: Any, block: Any) -> list[Any]:
     """The modules of ``block`` (a submodule of ``top``, the module whose ``init_cfg`` holds ``entries``) that
     mmengine's ``initialize(top, entries)`` initialises, matched as mmengine's initialisers match them
     (``mmengine.model.weight_init``): a module whose class name or the name of one of its direct bases is in an
-    entry's ``layer``, or the attribute of ``top`` an entry's ``override`` names (``name``)."""
+    entry's ``layer``, or the attribute of ``top`` an entry's ``override`` names (``name``) and every module inside it
+    (mmengine initialises an override's module whole)."""
     import torch.nn as nn
 
     layers: set[str] = set()
@@ -66,10 +67,13 @@ def layers_reached(entries: list[dict], top: Any, block: Any) -> list[Any]:
         for item in [override] if isinstance(override, dict) else list(override or ()):
             if isinstance(item, dict) and isinstance(item.get('name'), str):
                 named.append(getattr(top, item['name'], None))
+    # an override initialises the module it names whole (mmengine's _initialize_override: wholemodule=True, every
+    # module inside it), whatever its layer: override=dict(name='layer2', ...) reaches layer2.2's convs and norms
+    whole = {id(sub) for m in named if isinstance(m, nn.Module) for sub in m.modules()}
     reached = []
     for module in block.modules():
         names = {type(module).__name__, *(base.__name__ for base in type(module).__bases__)}
-        if names & layers or any(module is m for m in named if isinstance(m, nn.Module)):
+        if names & layers or id(module) in whole:
             reached.append(module)
     return reached
 
