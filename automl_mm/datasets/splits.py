@@ -170,8 +170,9 @@ def _rounding_with_totals(exact: np.ndarray, totals: np.ndarray) -> np.ndarray:
 
 
 class SingleLabelMixin:
-    """``get_cat_ids`` of a dataset with one ``gt_label`` per item, for mmengine's ``BaseDataset``, and a
-    ``get_subset`` whose subsets share nothing with each other (:meth:`_copy_without_annotation`).
+    """``get_cat_ids`` of a dataset with one ``gt_label`` per item, for mmengine's ``BaseDataset`` (subsets that
+    share nothing with each other come from the mmengine patch for every ``BaseDataset``,
+    :func:`automl_mm.engine.dataset_copy.copying_with_own_memo`).
 
     mmengine's ``ClassBalancedDataset`` (and mmdet's ``ClassAwareSampler``) read the classes of every item through
     ``get_cat_ids``, which ``BaseDataset`` leaves unimplemented: wrapping a dataset here in it failed with
@@ -205,17 +206,6 @@ class SingleLabelMixin:
                              f'({name}); a held-out split is read whole, each item once, and mmengine would read a '
                              'random other item in its place: fix the image or the transform that drops it')
         return data
-
-    def _copy_without_annotation(self, memo: dict | None = None):
-        """The copy ``get_subset`` fills with the subset's data infos, deep-copied with a memo of its own (``memo``:
-        objects to share or reuse, as ``copy.deepcopy``'s).
-
-        mmengine's ``BaseDataset._copy_without_annotation`` (0.10) takes ``memo=dict()``, one dict for every call
-        in the process: the second ``get_subset`` of a dataset reused the first subset's copies, so two subsets
-        shared one pipeline (``a.pipeline.transforms[0].prob = 0.9`` changed ``b``'s flip too) and one
-        ``_metainfo``, and the memo held every copied attribute for the life of the process.
-        """
-        return super()._copy_without_annotation({} if memo is None else memo)  # type: ignore[misc]
 
 
 def check_counts(**counts: object) -> dict[str, int | None]:

@@ -87,6 +87,11 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     at every import: a process-wide wrapper was dropped where automl_mm was first imported inside
     ``warnings.catch_warnings()``); a module skipped where neither saw it is found when the config is checked
     (:func:`automl_mm.engine.custom_imports.record_unseen_failures`).
+15. **Subsets that share nothing** (``BaseDataset._copy_without_annotation`` deep-copied with one default
+    ``memo=dict()`` for every call in the process: two ``get_subset`` results of one dataset, mmdet's
+    ``CocoDataset`` included, held one pipeline, and the memo kept every copied attribute alive):
+    ``mmengine.dataset.BaseDataset._copy_without_annotation`` is wrapped by
+    :func:`automl_mm.engine.dataset_copy.copying_with_own_memo`, which gives each call without ``memo`` a new dict.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -103,6 +108,7 @@ from .checkpoint import load_from_local
 from .config_format import memoised_format_code
 from .custom_imports import install as install_custom_imports
 from .data_fingerprint import DataFingerprintHook
+from .dataset_copy import install as install_dataset_copy
 from .dist import init_dist_pytorch_cpu_aware, init_dist_slurm_job
 from .env_info import collect_env_reading_torchvision_version
 from .learned_state import LearnedStateHook
@@ -128,7 +134,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            "load_from keeps the config's learned hyper-parameters (an AMLFSLoss's theta), naming any it does not load, "
            "and fills the CR blocks beyond the standard count it holds (meta.filled_blocks, restored on a resume)",
            'a custom_imports module skipped by allow_failed_imports is named, with its error, where its types are '
-           'missing')
+           'missing',
+           'get_subset copies of a dataset share nothing (a memo per copy)')
 _installed = False
 
 
@@ -174,6 +181,7 @@ def install() -> bool:
             module.collect_env = collect_env_reading_torchvision_version(module.collect_env)
     install_loader_keys((runner_module.Runner, FlexibleRunner))
     install_custom_imports()
+    install_dataset_copy()
     for runner_class in (runner_module.Runner, FlexibleRunner):
         for hook_class in (DataFingerprintHook, ResumeConfigHook, LearnedStateHook):
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):
