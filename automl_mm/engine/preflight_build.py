@@ -24,8 +24,6 @@ from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs
 def build_check(cfg: Any) -> None:
     """Build the model, custom hooks, datasets and evaluators of ``cfg`` in this process (then drop them), so
     that errors a worker would hit while building its runner are raised here first, once."""
-    import inspect
-
     from mmengine.registry import DefaultScope
 
     from automl_mm.engine.preflight_losses import check_loss_holders
@@ -74,8 +72,7 @@ def build_check(cfg: Any) -> None:
                     from .preflight_types import type_hint
                     raise ConfigCheckError(f'{key}.dataset.type={kind!r} is not a registered dataset in scope '
                                            f'{scope!r}{type_hint(DATASETS.name, kind, scope)}')
-                if 'lazy_init' in inspect.signature(dataset_cls).parameters:
-                    dataset.setdefault('lazy_init', True)  # check the arguments, do not read the data twice
+                _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
                 with _named(f'{key}.dataset', node=dataset):
                     built = DATASETS.build(dataset)
                 if key == 'train_dataloader':
@@ -90,6 +87,51 @@ def build_check(cfg: Any) -> None:
             check_ohl_resume(cfg, hooks, model, train_dataset)
             check_loss_holders(model)
             check_mask_metrics(cfg, model)
+
+
+def _build_lazily(dataset: dict, scope: str) -> None:
+    """Set ``lazy_init=True`` (unless given) on the dataset config ``dataset`` and on every dataset config it wraps
+    (``dataset`` / ``datasets`` of ``RepeatDataset``, ``ConcatDataset``, ``ClassBalancedDataset``,
+    ``NoisyLabelDataset``, ...) whose class takes ``lazy_init``, in place.
+
+    The check builds a loader's dataset to check its arguments and hands the built training set to the OHL checks,
+    which read its pipeline and metainfo, not its data list; a ``lazy_init=True`` wrapper still built what it
+    wraps with that dataset's own default, ``lazy_init=False``: a COCO annotation file inside a ``RepeatDataset``
+    was read here and again by the runner. What needs the data list (``len``, ``get_data_info``, ``__getitem__``,
+    mmdet's ``MultiImageMixDataset``, which takes the wrapped length when built) still loads it on demand
+    (mmengine's ``force_full_init``). A type no registry holds is left to the build, which names it.
+    """
+    from automl_mm.registry import DATASETS, registered_class
+
+    from .preflight_walk import _datasets
+
+    for node, _ in _datasets(dataset, ''):
+        kind = node.get('type')
+        cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+        if cls is not None and _takes_lazy_init(cls):
+            node.setdefault('lazy_init', True)
+
+
+def _takes_lazy_init(cls: type) -> bool:
+    """Whether ``cls(...)`` takes ``lazy_init``: its own ``__init__`` names it, or passes ``**kwargs`` on to a base
+    class whose ``__init__`` does. mmdet's ``BaseDetDataset`` (``CocoDataset``) takes ``(*args, ..., **kwargs)``
+    for mmengine's ``BaseDataset``: ``inspect.signature(CocoDataset)`` has no ``lazy_init``, and the check read
+    every COCO annotation file in full before the runner read it again."""
+    import inspect
+
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):  # a builtin's __init__
+            return False
+        if 'lazy_init' in params:
+            return True
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return False
+    return False
 
 
 @contextlib.contextmanager
