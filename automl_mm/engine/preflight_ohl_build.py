@@ -62,15 +62,16 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
 
 
 def _build_clean_dataset(cfg: Any, hook: Any) -> None:
-    """Build (lazily, where the dataset supports it) the dataset of the clean training images
-    ``bn_recalibration_batches`` reads (``bn_recalibration_dataloader``, or ``train_dataloader`` with the
-    ``test_pipeline``), which the hook builds only in ``before_train``, in every worker."""
-    import inspect as _inspect
-
+    """Build lazily (:func:`~automl_mm.engine.preflight_build._build_lazily`, what it wraps included) the dataset of
+    the clean training images ``bn_recalibration_batches`` reads (``bn_recalibration_dataloader``, or
+    ``train_dataloader`` with the ``test_pipeline``), which the hook builds only in ``before_train``, in every
+    worker."""
     from mmengine.registry import DefaultScope
 
     from automl_mm.ohl.reward import clean_train_loader_cfg
     from automl_mm.registry import DATASETS, registered_class
+
+    from .preflight_build import _build_lazily
 
     loader, key = clean_train_loader_cfg(cfg, hook.scorer._bn_loader_cfg)
     dataset = copy.deepcopy(loader.get('dataset')) if isinstance(loader, dict) else None
@@ -84,8 +85,7 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
         scope = dataset.get('_scope_') or scope
         raise ValueError(f'{key}: dataset.type={kind!r} is not a registered dataset in scope {scope!r}'
                          f'{type_hint(DATASETS.name, kind, scope)}')
-    if 'lazy_init' in _inspect.signature(cls).parameters:
-        dataset.setdefault('lazy_init', True)  # the arguments, not the data
+    _build_lazily(dataset, dataset.get('_scope_') or scope)  # the arguments, not the data (wrapped ones too)
     try:
         with DefaultScope.overwrite_default_scope(scope):
             DATASETS.build(dataset)

@@ -106,3 +106,15 @@ def test_a_coco_annotation_file_is_read_once_per_run_start(tmp_path, monkeypatch
         loader = Runner.build_dataloader(cfg.train_dataloader)
     assert len(loader.dataset) == (4 if wrapped else 2)
     assert reads == [str(tmp_path / 'train.json')]
+
+
+def test_the_clean_images_dataset_of_bn_recalibration_is_built_lazily_wrapped_or_not(tmp_path):
+    """The OHL check's build of ``bn_recalibration_dataloader.dataset`` made only its top-level dataset lazy."""
+    from conftest import tiny_ohl_cfg
+    cfg = tiny_ohl_cfg(str(tmp_path / 'work'), bn_recalibration_batches=2)
+    cfg.custom_hooks[0].num_copies = 2
+    cfg.custom_hooks[0].bn_recalibration_dataloader = dict(batch_size=2, dataset=dict(
+        type='RepeatDataset', times=2, dataset=dict(_part('bn'), pipeline=[])))
+    LOADS.clear()
+    build_check(cfg)
+    assert LOADS['bn'] == 0  # was 1: read here, then again by the hook in every worker
