@@ -286,7 +286,8 @@ def _check_num_classes(cfg: Any, test_only: bool, split: str = 'test') -> None:
 
 def _built_classes(dataset: Any, where: str, scope: str | None) -> tuple[list | tuple, str] | None:
     """``(metainfo['classes'], where they come from)`` of the dataset ``dataset`` builds, as it builds them (a
-    list or a tuple, as given; a file of names: a list), or ``None`` when they are unknown here. A wrapper has its
+    list or a tuple, as given, but always a tuple for automl_mm's classification datasets; a file of names: a
+    list), or ``None`` when they are unknown here. A wrapper has its
     inner dataset's (a ``ConcatDataset``: its first's, as mmengine's keeps)."""
     if not isinstance(dataset, dict):
         return None
@@ -305,6 +306,11 @@ def _built_classes(dataset: Any, where: str, scope: str | None) -> tuple[list | 
         except (OSError, ValueError):
             return None
     if isinstance(given, (list, tuple)):
+        from automl_mm.datasets.splits import SingleLabelMixin
+
+        dataset_cls = _dataset_class(dataset, scope)
+        if isinstance(dataset_cls, type) and issubclass(dataset_cls, SingleLabelMixin):
+            given = tuple(given)  # automl_mm's classification datasets store given names as a tuple
         return given, 'its metainfo.classes'
     folders = _image_folder_classes(dataset, scope)  # (a tuple: the dataset stores them so)
     if folders is not None:
