@@ -92,6 +92,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     ``CocoDataset`` included, held one pipeline, and the memo kept every copied attribute alive):
     ``mmengine.dataset.BaseDataset._copy_without_annotation`` is wrapped by
     :func:`automl_mm.engine.dataset_copy.copying_with_own_memo`, which gives each call without ``memo`` a new dict.
+16. **One name per runner in a process** (mmengine names a run's log folder, logger, message hub and visualiser by
+    the second it started: a second runner started in the same second took the first's message hub, and its
+    ``CheckpointHook`` deleted this run's ``iter_3.pth`` under ``max_keep_ckpts`` by the first run's ids):
+    ``Runner.setup_env`` is wrapped by :func:`automl_mm.engine.run_names.naming_each_run` (``<timestamp>_1``, ...).
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -115,6 +119,7 @@ from .learned_state import LearnedStateHook
 from .loader_keys import install as install_loader_keys
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
 from .resume_config import ResumeConfigHook
+from .run_names import install as install_run_names
 from .runner_checks import install as install_runner_checks
 from .worker_seeds import reseeding_build_dataloader
 
@@ -135,7 +140,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            "and fills the CR blocks beyond the standard count it holds (meta.filled_blocks, restored on a resume)",
            'a custom_imports module skipped by allow_failed_imports is named, with its error, where its types are '
            'missing',
-           'get_subset copies of a dataset share nothing (a memo per copy)')
+           'get_subset copies of a dataset share nothing (a memo per copy)',
+           'each runner of a process has its own timestamp (log folder, logger, message hub)')
 _installed = False
 
 
@@ -182,6 +188,7 @@ def install() -> bool:
     install_loader_keys((runner_module.Runner, FlexibleRunner))
     install_custom_imports()
     install_dataset_copy()
+    install_run_names()
     for runner_class in (runner_module.Runner, FlexibleRunner):
         for hook_class in (DataFingerprintHook, ResumeConfigHook, LearnedStateHook):
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):

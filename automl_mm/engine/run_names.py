@@ -1,0 +1,50 @@
+"""One name per runner in a process.
+
+mmengine names a run by the second it started: ``Runner.setup_env`` sets ``timestamp`` to ``'%Y%m%d_%H%M%S'``
+(rank 0's, broadcast), and the runner's log folder (``work_dir/<timestamp>/``), its experiment name
+(``<config file name>_<timestamp>``) and the ``ManagerMixin`` instances named after it (``MMLogger``,
+``MessageHub``, ``Visualizer``, ``DefaultScope``) follow. ``get_instance`` hands back an existing instance of that
+name, so a second runner started in the same second in one process (a benchmark's arms, a notebook, a test after
+another) took the first one's message hub with its runtime info: mmengine's ``CheckpointHook`` read the first run's
+``keep_ckpt_ids`` from it and, under ``max_keep_ckpts``, deleted the *second* run's ``iter_3.pth`` (the first run's
+ids, this run's folder); it also logged into the first run's log file and visualiser folder.
+
+:func:`naming_each_run` wraps ``Runner.setup_env`` so that every runner of a process gets its own timestamp: the
+second one of the same second gets ``<timestamp>_1``, then ``_2`` (names still sort by start). Every rank builds
+the same runners in the same order and starts from rank 0's broadcast timestamp, so the ranks of one run agree.
+"""
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable
+
+_started: Counter = Counter()
+
+
+def unique_timestamp(timestamp: str) -> str:
+    """``timestamp`` the first time this process sees it, then ``timestamp_1``, ``timestamp_2``, ..."""
+    seen = _started[timestamp]
+    _started[timestamp] += 1
+    return timestamp if seen == 0 else f'{timestamp}_{seen}'
+
+
+def naming_each_run(setup_env: Callable) -> Callable:
+    """Wrap ``Runner.setup_env``: the runner's ``_timestamp`` made unique in the process
+    (:func:`unique_timestamp`) before the runner names its log folder, logger, message hub and visualiser."""
+    @functools.wraps(setup_env)
+    def wrapper(self, *args, **kwargs):
+        result = setup_env(self, *args, **kwargs)
+        self._timestamp = unique_timestamp(self._timestamp)
+        return result
+
+    wrapper.names_each_run = True
+    return wrapper
+
+
+def install() -> None:
+    """Wrap ``mmengine.runner.Runner.setup_env`` with :func:`naming_each_run` (once)."""
+    from mmengine.runner import Runner
+
+    if not getattr(Runner.setup_env, 'names_each_run', False):
+        Runner.setup_env = naming_each_run(Runner.setup_env)

@@ -1,0 +1,42 @@
+"""Runners started in the same second in one process get their own names (patch 16, automl_mm/engine/run_names.py).
+
+mmengine named both by the second: the second took the first's ``MessageHub`` (runtime info included), and its
+``CheckpointHook`` under ``max_keep_ckpts`` deleted this run's ``iter_3.pth`` by the first run's checkpoint ids
+(test_search_resume_phases' CR-NAS run lost its ``iter_3.pth`` when started in the second of the test before)."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import time
+
+import torch
+from mmengine.runner import Runner
+from mmengine.testing.runner_test_case import ToyDataset, ToyModel
+
+
+def _runner(work_dir: str) -> Runner:
+    return Runner(
+        model=ToyModel(), work_dir=work_dir,
+        train_dataloader=dict(dataset=ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=False),
+                              batch_size=3, num_workers=0, collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=False, max_iters=4, val_interval=100),
+        optim_wrapper=dict(optimizer=dict(type=torch.optim.SGD, lr=0.01)),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False, max_keep_ckpts=3)),
+        default_scope='mmengine')
+
+
+def test_two_runners_in_one_second_keep_their_own_names_and_checkpoints(tmp_path, monkeypatch):
+    frozen = time.time()
+    monkeypatch.setattr(time, 'time', lambda: frozen)  # mmengine's setup_env reads the start from time.time()
+    first = _runner(str(tmp_path / 'first'))
+    first.train()
+    second = _runner(str(tmp_path / 'second'))
+    assert second.timestamp.startswith(first.timestamp) and second.timestamp != first.timestamp
+    assert second.message_hub is not first.message_hub
+    assert second.experiment_name != first.experiment_name
+    second.train()
+    # max_keep_ckpts=3 of 4: each run keeps its own last three
+    for run in (first, second):
+        assert sorted(f for f in os.listdir(run.work_dir) if f.endswith('.pth')) == \
+            ['iter_2.pth', 'iter_3.pth', 'iter_4.pth'], run.work_dir
+        assert osp.isdir(run.log_dir) and osp.basename(run.log_dir) == run.timestamp
