@@ -9,7 +9,7 @@ import torch
 from mmdet.models.backbones import MobileNetV2, ResNet
 
 from automl_mm.models import CRMobileNetV2, CRResNet
-from tests.test_models.test_cr_backbones import _randomize
+from tests.test_models._cr_backbones import _randomize
 
 _DCN = dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)
 _GC = [dict(cfg=dict(type='ContextBlock', ratio=1 / 4), stages=(False, True, True, True), position='after_conv3')]
