@@ -162,37 +162,50 @@ def test_a_pretrained_file_s_fill_of_a_reallocated_network_is_logged(tmp_path, c
         expected.format(path=path)]
 
 
-@pytest.mark.parametrize('make_std,make_cr,kwargs,block', [
+# (make_std, make_cr, kwargs, block): a reallocated network whose one block beyond the standard count is ``block``
+_ONE_UNFILLED_BLOCK = [
     (lambda: ResNet(depth=18), lambda **kw: CRResNet(depth=18, **kw), dict(stage_blocks=(1, 3, 2, 2)), 'layer2.2'),
     (lambda: MobileNetV2(widen_factor=0.5), lambda **kw: CRMobileNetV2(widen_factor=0.5, **kw),
      dict(stage_blocks=(1, 2, 4, 4, 3, 3, 1)), 'layer3.3'),
-])
-def test_unfilled_blocks_keep_the_init_cfg_s_other_entries(tmp_path, caplog, make_std, make_cr, kwargs, block):
-    """init_cfg=[Pretrained, Normal(Conv2d, std=0.01)]: mmengine applies the Normal entry to every conv before
-    loading the file, and mmdet's ResNet keeps it where the file has nothing. The CR init of the blocks the file
-    does not hold overwrote it with Kaiming (layer2.2's convs at std 0.042 instead of 0.01); it is kept now, and the
-    block still starts as the identity (zero_init_residual)."""
+]
+
+
+def _filled_beside(other: dict, tmp_path, caplog, make_std, make_cr, kwargs, block):
+    """``make_cr(**kwargs)`` under init_cfg=[Pretrained(make_std()'s file), other], initialised: the network, its one
+    block the file does not fill (``block``, asserted the only one) and the fill's log lines (_pretrained_log)."""
     path = str(tmp_path / 'file.pth')
     torch.save(make_std().state_dict(), path)
-    net = make_cr(init_cfg=[dict(type='Pretrained', checkpoint=path), dict(type='Normal', layer='Conv2d', std=0.01)],
-                  **kwargs)
+    net = make_cr(init_cfg=[dict(type='Pretrained', checkpoint=path), other], **kwargs)
     logged = _pretrained_log(net, caplog)
     extra = net.get_submodule(block)
     assert net.unfilled_blocks() == [extra]
-    for name, conv in extra.named_modules():
-        if isinstance(conv, torch.nn.Conv2d) and conv.weight.numel() > 500:
-            assert abs(float(conv.weight.std()) - 0.01) < 0.002, name
+    return net, extra, logged
+
+
+def _assert_starts_as_identity_beside_other_entries(net, extra, logged, block) -> None:
+    """The unfilled block's residual branch ends in a zero BN weight (zero_init_residual: the identity), and the one
+    fill line names it as initialised where the init_cfg's other entries do not reach."""
     assert float(net._residual_last_norm(extra).weight.abs().sum()) == 0
     assert len(logged) == 1
     assert ("not in the file, from mmdet's from-scratch init where the init_cfg's other entries do not reach, each "
             f'starting as the identity (zero_init_residual): {block}') in logged[0]
 
 
-@pytest.mark.parametrize('make_std,make_cr,kwargs,block', [
-    (lambda: ResNet(depth=18), lambda **kw: CRResNet(depth=18, **kw), dict(stage_blocks=(1, 3, 2, 2)), 'layer2.2'),
-    (lambda: MobileNetV2(widen_factor=0.5), lambda **kw: CRMobileNetV2(widen_factor=0.5, **kw),
-     dict(stage_blocks=(1, 2, 4, 4, 3, 3, 1)), 'layer3.3'),
-])
+@pytest.mark.parametrize('make_std,make_cr,kwargs,block', _ONE_UNFILLED_BLOCK)
+def test_unfilled_blocks_keep_the_init_cfg_s_other_entries(tmp_path, caplog, make_std, make_cr, kwargs, block):
+    """init_cfg=[Pretrained, Normal(Conv2d, std=0.01)]: mmengine applies the Normal entry to every conv before
+    loading the file, and mmdet's ResNet keeps it where the file has nothing. The CR init of the blocks the file
+    does not hold overwrote it with Kaiming (layer2.2's convs at std 0.042 instead of 0.01); it is kept now, and the
+    block still starts as the identity (zero_init_residual)."""
+    net, extra, logged = _filled_beside(dict(type='Normal', layer='Conv2d', std=0.01), tmp_path, caplog,
+                                        make_std, make_cr, kwargs, block)
+    for name, conv in extra.named_modules():
+        if isinstance(conv, torch.nn.Conv2d) and conv.weight.numel() > 500:
+            assert abs(float(conv.weight.std()) - 0.01) < 0.002, name
+    _assert_starts_as_identity_beside_other_entries(net, extra, logged, block)
+
+
+@pytest.mark.parametrize('make_std,make_cr,kwargs,block', _ONE_UNFILLED_BLOCK)
 def test_unfilled_blocks_get_the_scratch_init_where_the_other_entries_do_not_reach(tmp_path, caplog, make_std,
                                                                                       make_cr, kwargs, block):
     """init_cfg=[Pretrained, Constant(layer='_BatchNorm', val=1)]: the other entry reaches no conv, so mmengine
@@ -201,26 +214,18 @@ def test_unfilled_blocks_get_the_scratch_init_where_the_other_entries_do_not_rea
     normal: std sqrt(2 / fan_out), 0.042 there), as without other entries, and the BN layers the entry reaches keep
     its value. Until the forty-seventh session's review any other entry turned the whole scratch init off.
     (CRMobileNetV2's convs are mmcv ConvModules, which take that Kaiming when built: there only the log differed.)"""
-    path = str(tmp_path / 'file.pth')
-    torch.save(make_std().state_dict(), path)
-    net = make_cr(init_cfg=[dict(type='Pretrained', checkpoint=path), dict(type='Constant', layer='_BatchNorm', val=1)],
-                  **kwargs)
-    logged = _pretrained_log(net, caplog)
-    extra = net.get_submodule(block)
-    assert net.unfilled_blocks() == [extra]
+    net, extra, logged = _filled_beside(dict(type='Constant', layer='_BatchNorm', val=1), tmp_path, caplog,
+                                        make_std, make_cr, kwargs, block)
     convs = [(n, m) for n, m in extra.named_modules() if isinstance(m, torch.nn.Conv2d) and m.weight.numel() > 500]
     assert convs
     for name, conv in convs:
         fan_out = conv.weight.shape[0] * conv.weight[0, 0].numel()
         assert float(conv.weight.std()) == pytest.approx((2 / fan_out) ** 0.5, rel=0.15), name
     last = net._residual_last_norm(extra)
-    assert float(last.weight.abs().sum()) == 0  # zero_init_residual: the identity
     for m in extra.modules():
         if isinstance(m, _BatchNorm) and m is not last:
             assert torch.equal(m.weight, torch.ones_like(m.weight)) and torch.equal(m.bias, torch.zeros_like(m.bias))
-    assert len(logged) == 1
-    assert ("not in the file, from mmdet's from-scratch init where the init_cfg's other entries do not reach, each "
-            f'starting as the identity (zero_init_residual): {block}') in logged[0]
+    _assert_starts_as_identity_beside_other_entries(net, extra, logged, block)
 
 
 @pytest.mark.parametrize('make_std,backbone,block,channels', [
