@@ -34,6 +34,7 @@ from .beam import PartialArchitecturePool, seeded_subset
 from .final_architecture import architecture_calls
 from .flops import FLOPS_COUNTER, UncountedOperationError, count_flops
 from .loop import SearchLoopBase
+from .resume_checks import FLOPS_NEUTRAL_BACKBONE_KEYS, CRNASResumeChecks  # noqa: F401 (its former home)
 from .retrain_export import (
     backbone_fragment_text,
     check_retrain_backbone,
@@ -46,17 +47,10 @@ from .search_log import format_table, warn
 from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
-#: ``model.backbone`` keys that do not change what an allocation computes, hence its FLOPs: the weights' source and
-#: freezing, and ``out_indices`` (:func:`~automl_mm.nas.flops.count_flops` counts every stage the backbone runs),
-#: ``max_stage_blocks`` (blocks built, not run), ``stage_blocks`` (the initial allocation, which the search replaces;
-#: as the default ``reference_allocation`` it is compared as that). Any other difference makes FLOPs counted before a
-#: resume stale.
-FLOPS_NEUTRAL_BACKBONE_KEYS = ('init_cfg', 'pretrained', 'frozen_stages', 'norm_eval', 'zero_init_residual',
-                               'with_cp', 'out_indices', 'max_stage_blocks', 'stage_blocks')
 
 
 @LOOPS.register_module()
-class CRNASLoop(SearchLoopBase):
+class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
     """Stage and spatial reallocation search as an mmengine train loop (``train_cfg=dict(type='CRNASLoop')``).
 
     Args:
@@ -256,37 +250,12 @@ class CRNASLoop(SearchLoopBase):
                 'flops_backbone': self._flops_backbone(), 'result': self.result,
                 'band_allocations': self.band_allocations, 'stage_space': self._stage_space_cfg}
 
-    def _flops_backbone(self) -> dict:
-        """``model.backbone`` as configured, without :data:`FLOPS_NEUTRAL_BACKBONE_KEYS`: what the FLOPs counted by
-        :meth:`allocation_flops` depend on, besides the allocation and ``flops_input_shape``. Its ``type`` is the
-        class the model built (``'CRResNet'``, ``'automl_mm.CRResNet'`` and the class itself are one backbone: the
-        spelling was refused as another backbone)."""
-        backbone = plain_config(self.runner.cfg.model.backbone)
-        built = type(self.backbone)
-        return {**{k: v for k, v in backbone.items() if k not in FLOPS_NEUTRAL_BACKBONE_KEYS},
-                'type': f'{built.__module__}.{built.__qualname__}'}
-
-    def _flops_context_changes(self, state: dict) -> list[tuple[str, object, object]]:
-        """``(config key, checkpoint's value, this run's value)`` for every setting the checkpoint's FLOPs were
-        counted under that this run sets otherwise: ``train_cfg.flops_input_shape`` and each ``model.backbone`` key
-        but :data:`FLOPS_NEUTRAL_BACKBONE_KEYS` (checkpoints written before the backbone was saved: the shape only)."""
-        changes = []
-        shape = list(self.flops_input_shape[1:])
-        if state.get('flops_input_shape') is not None and list(state['flops_input_shape']) != shape:
-            changes.append(('train_cfg.flops_input_shape', list(state['flops_input_shape']), shape))
-        saved = state.get('flops_backbone')
-        if saved is not None:
-            now = self._flops_backbone()
-            for key in sorted(set(saved) | set(now)):
-                if plain_config(saved.get(key, '(unset)')) != plain_config(now.get(key, '(unset)')):
-                    changes.append((f'model.backbone.{key}', saved.get(key, '(unset)'), now.get(key, '(unset)')))
-        return changes
-
     def load_search_state_dict(self, state: dict) -> None:
         """Restore :meth:`search_state_dict`'s state, checking the FLOPs it holds against this run's config.
 
         The FLOPs counted so far were counted at the checkpoint's ``flops_input_shape`` on its ``model.backbone``
-        (:meth:`_flops_context_changes`). Where this run sets either otherwise:
+        (:meth:`~automl_mm.nas.resume_checks.CRNASResumeChecks._flops_context_changes`). Where this run sets either
+        otherwise:
 
         - once the stage search has begun (or the search has a result), the checkpoint's allocations were admitted
           to the FLOPs band by those counts, and its result reports them: the resume is refused (a resume at
@@ -323,13 +292,7 @@ class CRNASLoop(SearchLoopBase):
             if self._saved_band is None:  # written before the band was saved: told from its own counts if it can
                 self._saved_band = self._band_of_counts(state)
         if changes and decided:
-            key, saved, now = changes[0]
-            raise ValueError(f'the checkpoint\'s stage search admitted its allocations to the FLOPs band under '
-                             f'{key}={saved!r}, this run sets {key}={now!r}'
-                             + (f' (and {", ".join(c[0] for c in changes[1:])})' if changes[1:] else '') +
-                             ': its allocations, choice and reported FLOPs would stand against counts or a band '
-                             'centre other than this run\'s. Resume '
-                             'with the checkpoint\'s setting, or start a new search from its weights with load_from')
+            self.refuse_flops_changes(changes)
         same = not changes and state.get('flops_input_shape') is not None \
             and state.get('flops_counter') == FLOPS_COUNTER
         if changes:
@@ -340,86 +303,6 @@ class CRNASLoop(SearchLoopBase):
         self.flops = {tuple(k): float(v) for k, v in state['flops']} if same else {}
         if not same:
             self.result = None  # rebuilt from the pools (its FLOPs are the dropped counts)
-
-    def _band_setting_changes(self, state: dict) -> list[tuple[str, object, object]]:
-        """``(config key, checkpoint's value, this run's value)`` for the FLOPs band's centre and half-width
-        (``train_cfg.reference_allocation``, ``train_cfg.flops_tolerance``) and the ``train_cfg.stage_space`` the
-        checkpoint's run set otherwise (each compared where the checkpoint saved it)."""
-        changes = []
-        scoring = state.get('scoring') or {}
-        reference = scoring.get('train_cfg.reference_allocation')
-        if reference is not None and list(reference) != list(self.reference_allocation):
-            # the band was centred on another allocation's FLOPs (the counts, keyed by allocation, stay valid)
-            changes.append(('train_cfg.reference_allocation', list(reference), list(self.reference_allocation)))
-        tolerance = scoring.get('train_cfg.flops_tolerance')
-        if tolerance is not None and float(tolerance) != self.flops_tolerance:
-            # the band had another width: it held other allocations than this run's band holds
-            changes.append(('train_cfg.flops_tolerance', float(tolerance), self.flops_tolerance))
-        space = state.get('stage_space')
-        if space is not None and plain_config(space) != self._stage_space_cfg:
-            changes.append(('train_cfg.stage_space', space, self._stage_space_cfg))
-        return changes
-
-    def _band_of_counts(self, state: dict) -> list[list[int]] | None:
-        """The allocations (stage blocks, sorted) of the FLOPs band a checkpoint written before ``band_allocations``
-        was saved trained its stage supernet on, told from its own counts (``flops``, keyed by stage-space path:
-        the stage supernet's start counted every allocation of the space) with its ``reference_allocation`` and
-        ``flops_tolerance`` (this run's where it saved none); ``None`` where a count is missing (it cannot tell).
-        The stage space is this run's: its paths are the checkpoint's (the stage pool refuses another space)."""
-        counts = {tuple(k): float(v) for k, v in state.get('flops') or []}
-        scoring = state.get('scoring') or {}
-        try:
-            reference = self.stage_space.path_of(tuple(scoring.get('train_cfg.reference_allocation')
-                                                        or self.reference_allocation))
-        except ValueError:
-            return None
-        tolerance = float(scoring.get('train_cfg.flops_tolerance', self.flops_tolerance))
-        paths = list(self.stage_space.completions(()))
-        if reference not in counts or any(path not in counts for path in paths):
-            return None
-        low, high = counts[reference] * (1 - tolerance), counts[reference] * (1 + tolerance)
-        return sorted(list(self.stage_space.values(path)) for path in paths if low <= counts[path] <= high)
-
-    def check_resumed_band(self, band: list[list[int]]) -> None:
-        """Refuse a resume in or after phase 1 (the stage supernet trained, its stage search not begun) whose FLOPs
-        band holds other allocations than the checkpoint's: the supernet trained its first iterations on the
-        checkpoint's band and would train the rest (and the stage search score) on this run's, e.g. all 6 digits
-        CR-ResNet allocations up to iteration 1 and 2 of them after it, under another ``flops_tolerance``. A setting
-        that leaves the band's allocations as they were (another ``flops_input_shape`` that keeps every ResNet
-        allocation within 5 %) resumes, its FLOPs counted again. A checkpoint written before the band's allocations
-        were saved (the forty-seventh session) has its band told from its own FLOPs counts and band settings
-        (:meth:`_band_of_counts`); where it cannot be told (a count missing) it is refused for any change of a band
-        setting.
-
-        Args:
-            band: This run's band: the allocations (stage blocks) within it, sorted.
-
-        Raises:
-            ValueError: naming each band setting the checkpoint's run set otherwise (config key, checkpoint's value,
-                this run's value) and the allocations gained and lost.
-        """
-        self.band_allocations = band
-        if self._iter == 0 or (self._saved_band is None and not self._band_changes):
-            return  # nothing trained yet, or a checkpoint without the band and nothing changed
-        saved = sorted(list(a) for a in self._saved_band) if self._saved_band is not None else None
-        if saved == band:
-            return
-        settings = '; '.join(f'{key}={old!r} in the checkpoint, this run sets {key}={new!r}'
-                             for key, old, new in self._band_changes) or \
-            'no band setting differs (the FLOPs counted otherwise, e.g. by another counter)'
-        if saved is None:
-            held = 'its FLOPs band (the checkpoint, written before the band\'s allocations were saved, cannot tell ' \
-                'which)'
-        else:
-            gained = [a for a in band if a not in saved]
-            lost = [a for a in saved if a not in band]
-            held = (f'the {len(saved)} allocations of its FLOPs band, this run\'s band holds {len(band)} ('
-                    + ', '.join(f'{len(v)} {what}, e.g. {v[0]}' for v, what in (
-                        (gained, 'never trained so far'), (lost, 'trained and no longer searched')) if v) + ')')
-        raise ValueError(f'the checkpoint\'s stage supernet trained iterations 0 to {self._iter} on {held}: '
-                         f'{settings}. The supernet would train on, and the stage search score, another set of '
-                         'allocations than it trained on so far. Resume with the checkpoint\'s settings, or start a '
-                         'new search from its weights with load_from')
 
     def search_pools(self) -> list[PartialArchitecturePool]:
         return [self.stage_pool, self.dilation_pool]
@@ -584,26 +467,6 @@ class CRNASLoop(SearchLoopBase):
         print_log(f'[stage supernet] training on the {kept} of {len(allocations)} allocations within the FLOPs band '
                   f'{low / 1e9:.3f} to {high / 1e9:.3f} GFLOPs (the ones the stage search may choose)',
                   logger='current')
-
-    def check_chosen_allocation(self, path: tuple) -> None:
-        """Refuse a stage search's choice outside the FLOPs band: a resumed stage search that ended before the band
-        (an upper bound until the forty-fifth session) may have chosen an allocation cheaper than the reference
-        by more than ``flops_tolerance``, which the spatial search and the export would carry on as a reallocation
-        of the reference's computation.
-
-        Raises:
-            ValueError: naming the allocation, its FLOPs, the band and ``train_cfg.flops_tolerance``.
-        """
-        if self.within_band(path):
-            return
-        low, high = self.flops_band()
-        flops, reference = self.allocation_flops(path), self.allocation_flops(self.reference_path)
-        raise ValueError(f'the stage search chose stage_blocks={self.stage_space.values(path)} at {flops / 1e9:.4f} '
-                         f'GFLOPs ({flops / reference - 1:+.2%} of reference_allocation {self.reference_allocation}), '
-                         f'outside the FLOPs band {low / 1e9:.4f} to {high / 1e9:.4f} GFLOPs of '
-                         f'train_cfg.flops_tolerance={self.flops_tolerance}: the checkpoint\'s stage search ran '
-                         'before the band (an upper bound then); start a new search, or from its weights with '
-                         'load_from')
 
     def _stage_search(self) -> None:
         pool = self.stage_pool

@@ -13,7 +13,9 @@ by ``--resume``: a run killed in a scoring pass resumes without re-scoring finis
 
 The loops' setting checks (:mod:`~automl_mm.nas.search_checks`), the retrain-config export
 (:mod:`~automl_mm.nas.retrain_export`) and the log helpers (:mod:`~automl_mm.nas.search_log`) are still importable
-from here, their former home.
+from here, their former home. What a resume refuses (a partly scored step under other scoring settings, phase
+lengths that do not fit the checkpoint's position or move a scored step) is checked by
+:class:`~automl_mm.nas.resume_checks.SearchResumeChecks`, a base of :class:`SearchLoopBase`.
 """
 from __future__ import annotations
 
@@ -38,8 +40,6 @@ from automl_mm.utils.checks import (
     loader_setting,
     plain_config,
     resolve_config_paths,
-    same_config,
-    without_data_paths,
 )
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.metric_rule import resolve_rule
@@ -49,6 +49,7 @@ from .accumulation import check_checkpoint_accumulation, check_resumed_accumulat
 from .base import BasePathSampler, BasePathSpace, drawn_path
 from .beam import PartialArchitecturePool, score_step
 from .final_architecture import ARCHITECTURE_KEY
+from .resume_checks import SearchResumeChecks
 from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
 from .samplers import UniformPathSampler, path_rng
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
@@ -166,7 +167,7 @@ def share_rank0_statistics(model: nn.Module) -> None:
     broadcast_buffers_(model.module if is_model_wrapper(model) else model, 0)
 
 
-class SearchLoopBase(IterBasedTrainLoop):
+class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
     """Shared machinery of ``PCNASLoop`` and ``CRNASLoop``.
 
     Args:
@@ -271,115 +272,6 @@ class SearchLoopBase(IterBasedTrainLoop):
         held = self.held_out
         _, key = first_configured(runner.cfg, held.dataloader_cfg, held.dataloader_key, held.loader_keys)
         return {key or held.dataloader_key: held}
-
-    def check_resumed_scoring(self, saved: dict, checkpoint: dict | None = None) -> None:
-        """Refuse a resume in the middle of a scoring step whose scoring settings are not the checkpoint's.
-
-        The step's finished candidates keep the scores they got under the checkpoint's settings; the rest would be
-        scored under this run's and all ranked together (e.g. potentials averaged over 10 completions against ones
-        over 2, read under another metric, or on batches of another size). Between steps every candidate of a step
-        is scored alike, so the settings may change there. Paths compare as the files they name
-        (:func:`~automl_mm.utils.checks.same_config`): ``data/x``, ``./data/x`` and its absolute path are one setting,
-        and ``data/x`` resolved from another working directory is another. The data of a loader (the search split,
-        ``train_dataloader`` for BN batches) whose fingerprint the checkpoint recorded is judged by content
-        (``checkpoint`` given: :func:`~automl_mm.engine.data_fingerprint.compared_by_content`): its paths, and a
-        metric's ``ann_file`` naming its annotation file, are not compared
-        (:func:`~automl_mm.utils.checks.without_data_paths`), so the split copied or moved under another root resumes
-        (compared by path, it was refused), and other data under the same paths is refused (by the data check; here,
-        under ``resume_data_check=False``: it passed).
-
-        Args:
-            saved: :meth:`scoring_settings` as the checkpoint saved it.
-            checkpoint: The resumed checkpoint (its ``meta['data_fingerprints']``); ``None``: paths compared.
-
-        Raises:
-            ValueError: a step is partly scored and a setting differs, naming its config key and both values.
-        """
-        from automl_mm.engine.data_fingerprint import SWITCH, compared_by_content
-
-        if not any(pool.scores for pool in self.search_pools()):
-            return
-        now = self.scoring_settings()
-        unpathed, other_data = compared_by_content(self.runner, checkpoint, {
-            key: f'{key}.dataset' for key, value in now.items()
-            if key in saved and isinstance(value, dict) and isinstance(value.get('dataset'), dict)})
-        compared_saved, compared_now = without_data_paths(saved, unpathed), without_data_paths(now, unpathed)
-        for key, value in now.items():
-            if key in other_data or (key in saved and not same_config(compared_saved[key], compared_now[key])):
-                why = (f' (its dataset holds other data than the checkpoint\'s run read there, compared by content; '
-                       f'{SWITCH}=False lets a run train on other data, not rank scores of two data sets together)'
-                       if key in other_data else '')
-                raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
-                                 f'{key}={saved[key]!r}, this run sets {key}={value!r}{why}: the step\'s finished '
-                                 'candidates would be ranked against ones scored otherwise. Resume with the '
-                                 'checkpoint\'s setting (it may change once the step is done), or start a new '
-                                 'search from its weights with load_from')
-
-    def check_resumed_phase(self, end: int, started: bool, phase: str, settings: str,
-                            cut_short: bool = True) -> None:
-        """Refuse a resumed search whose configured phase lengths do not fit the checkpoint's position: the run
-        would train the supernet again after or in the middle of a search step the checkpoint began (``started``
-        and the checkpoint's iteration before ``end``: the step's finished candidates, or the finished step,
-        scored on another supernet than the rest of the search), or, with ``cut_short``, would start a step whose
-        phase the checkpoint had trained past (its iteration after ``end``: the phase trained other than
-        configured, the next one shorter, possibly not at all). A run started from scratch, or resumed with the
-        checkpoint's settings, never is.
-
-        Args:
-            end: The iteration at which this run's settings end the phase's training.
-            started: Whether the checkpoint began (or finished) the search step after the phase.
-            phase: What trains, named in the error (e.g. ``'stage 2'``).
-            settings: The config keys and values ``end`` comes from (e.g. ``'warmup_iters=600, stage_iters=300'``).
-
-        Raises:
-            ValueError: naming the iterations and ``settings``.
-        """
-        remedy = ('resume with the checkpoint\'s settings, or start a new search from its weights with load_from')
-        if started and self._iter < end:
-            raise ValueError(f'the checkpoint stopped at iteration {self._iter} with the search step after the {phase} '
-                             f'training begun, but this run\'s {settings} end that training at iteration {end}: the '
-                             f'supernet would train again after the step had begun, and its candidates be scored on '
-                             f'two supernets; {remedy}')
-        if not started and cut_short and self._iter > end:
-            raise ValueError(f'the checkpoint trained to iteration {self._iter}, past iteration {end}, where this '
-                             f'run\'s {settings} end the {phase} training: its search step would score a supernet '
-                             f'trained other than configured and the next phase would be cut short; {remedy}')
-
-    def check_step_iterations(self, pool: PartialArchitecturePool, end: Callable[[int], int],
-                              name: Callable[[int], str], settings: str) -> None:
-        """Refuse a resumed search whose phase lengths place the pool's finished steps (or the step it stopped in)
-        at other iterations than the checkpoint's run scored them at (recorded in ``pool.history`` as ``'iter'``;
-        entries written before have none and are not compared). :meth:`check_resumed_phase` looks at the current
-        step only: a PC-NAS search that scored stage 1 at iteration 6 (``warmup_iters=4``, ``stage_iters=2``),
-        resumed with ``stage_iters=3``, trained stage 2 for 4 iterations (6 to 10) where its config says 3, and went
-        on from a stage 1 scored 1 iteration early; one killed in stage 4's scoring at iteration 12 and resumed with
-        ``stage_iters=1`` finished the step there (its config ends that training at iteration 8).
-
-        Args:
-            pool: The pool whose steps to check.
-            end: Step index (0 for the first) -> the iteration at which this run's settings end the training
-                before that step.
-            name: Step index -> what the step is called in the error (e.g. ``'stage 2'``).
-            settings: The config keys and values ``end`` comes from.
-
-        Raises:
-            ValueError: naming the step, both iterations and ``settings``.
-        """
-        remedy = 'resume with the checkpoint\'s settings, or start a new search from its weights with load_from'
-        for index, entry in enumerate(pool.history):
-            at = entry.get('iter')
-            if at is not None and at != end(index):
-                raise ValueError(f'the checkpoint\'s search scored its {name(index)} step at iteration {at}, but this '
-                                 f'run\'s {settings} end the training before that step at iteration {end(index)}: the '
-                                 f'search would go on from a step scored on a supernet trained other than configured, '
-                                 f'and the training after it would be {abs(at - end(index))} iteration(s) '
-                                 f'{"longer" if at < end(index) else "shorter"} than configured; {remedy}')
-        begun = pool.candidate_list is not None or bool(pool.scores)
-        index = len(pool.history)
-        if begun and self._iter != end(index):
-            raise ValueError(f'the checkpoint stopped at iteration {self._iter} in the {name(index)} step, but this '
-                             f'run\'s {settings} end the training before that step at iteration {end(index)}: its '
-                             f'candidates would be ranked as scored after {end(index)} iterations; {remedy}')
 
     # --- supernet training ------------------------------------------------------------------------------------
     def train_until(self, stop_iter: int, space: BasePathSpace, sampler: UniformPathSampler,

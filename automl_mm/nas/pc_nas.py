@@ -17,7 +17,7 @@ from mmengine.logging import print_log
 
 from automl_mm.engine.evaluate import kept_global_rngs
 from automl_mm.registry import LOOPS, SAMPLERS
-from automl_mm.utils.checks import as_count, plain_config
+from automl_mm.utils.checks import as_count
 from automl_mm.utils.config_text import config_literal
 
 from .accumulation import check_phase_accumulation
@@ -26,6 +26,7 @@ from .beam import PartialArchitecturePool
 from .final_architecture import architecture_calls
 from .latency import DEFAULT_LATENCY_THREADS, FlopsTable, LatencyTable, model_channels_last, model_head
 from .loop import SearchLoopBase
+from .resume_checks import PCNASResumeChecks
 from .retrain_export import (
     backbone_fragment_text,
     check_retrain_backbone,
@@ -41,7 +42,7 @@ _SCORE_STREAM = 7919  # key of PC-NAS's scoring streams (utils/seeding domain 'n
 
 
 @LOOPS.register_module()
-class PCNASLoop(SearchLoopBase):
+class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
     """The PC-NAS search as an mmengine train loop (``train_cfg=dict(type='PCNASLoop', ...)``).
 
     Args:
@@ -278,20 +279,9 @@ class PCNASLoop(SearchLoopBase):
     def search_state_dict(self) -> dict:
         return {'pool': self.pool.state_dict(), 'results': self.results}
 
-    #: the ``scoring_settings`` keys that decide which completions a potential admits (the cost constraint)
-    COST_KEYS = ('train_cfg.latency_limit', 'train_cfg.flops_limit', 'train_cfg.latency_table',
-                 'train_cfg.input_shape')
-
     def load_search_state_dict(self, state: dict) -> None:
-        """Restore :meth:`search_state_dict`'s state, checking the cost constraint it was searched under.
-
-        A finished stage kept the K partial models of highest potential over completions within the checkpoint's
-        cost limit; a resume between stages under another ``latency_limit`` / ``flops_limit`` (or another latency
-        table's costs, or FLOPs counted at another ``input_shape``) chose the later stages, and reported the final
-        pool, under the other constraint, with only mmengine's generic "config differs" warning (a resume in the
-        middle of a step was refused by :meth:`~automl_mm.nas.loop.SearchLoopBase.check_resumed_scoring`; other
-        scoring settings, e.g. ``num_samples``, may change between stages). Checkpoints written before the scoring
-        settings were saved are not compared.
+        """Restore :meth:`search_state_dict`'s state, checking the cost constraint it was searched under
+        (:meth:`~automl_mm.nas.resume_checks.PCNASResumeChecks.check_resumed_cost_limit`).
 
         Raises:
             ValueError: a stage has finished (or the search has a result) and a cost setting differs, naming its
@@ -299,18 +289,7 @@ class PCNASLoop(SearchLoopBase):
         """
         self.pool.load_state_dict(state['pool'])
         self.results = state.get('results')
-        saved = state.get('scoring')
-        if saved is None or self.pool.scores or not (self.pool.history or self.results is not None):
-            return  # an older checkpoint, a step partly scored (check_resumed_scoring names it), or nothing kept
-        now = self.scoring_settings()
-        for key in self.COST_KEYS:
-            old, new = plain_config(saved.get(key)), plain_config(now.get(key))
-            if old != new:
-                raise ValueError(f'the checkpoint\'s search kept its partial models by potentials over completions '
-                                 f'within the cost constraint {key}={old!r}, this run sets {key}={new!r}: the '
-                                 'stages after the resume would be searched, and the final pool reported, under '
-                                 'another constraint than the pool they start from. Resume with the checkpoint\'s '
-                                 'setting, or start a new search from its weights with load_from')
+        self.check_resumed_cost_limit(state)
 
     def search_pools(self) -> list[PartialArchitecturePool]:
         return [self.pool]
@@ -385,7 +364,7 @@ class PCNASLoop(SearchLoopBase):
 
     def _check_stage_iterations(self, settings: str) -> None:
         """Stage k's step (k = 0 for stage 1) scored where this run's phase lengths end its training
-        (:meth:`~automl_mm.nas.loop.SearchLoopBase.check_step_iterations`)."""
+        (:meth:`~automl_mm.nas.resume_checks.SearchResumeChecks.check_step_iterations`)."""
         self.check_step_iterations(self.pool, lambda k: self.warmup_iters + (k + 1) * self.stage_iters,
                                    lambda k: f'stage {k + 1}', settings)
 

@@ -400,7 +400,8 @@ def completion_sampler_setting(sampler: UniformPathSampler) -> dict:
     """What decides the completions a potential averages (``train_cfg.completion_sampler``, as built, so an unset
     key and its default compare equal): the sampler's type, and ``enumerate_limit`` / ``max_tries`` (exact draws by
     enumeration or by rejection: other completions for the same stream). A search loop's scoring setting
-    (:meth:`~automl_mm.nas.loop.SearchLoopBase.check_resumed_scoring`): a resume inside a scoring step under another
-    one averaged the rest of the step's candidates over other completions and ranked them together, silently."""
+    (:meth:`~automl_mm.nas.resume_checks.SearchResumeChecks.check_resumed_scoring`): a resume inside a scoring step
+    under another one averaged the rest of the step's candidates over other completions and ranked them together,
+    silently."""
     return {'type': type(sampler).__name__, 'enumerate_limit': sampler.enumerate_limit,
             'max_tries': sampler.max_tries}
