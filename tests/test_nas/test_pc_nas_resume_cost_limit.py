@@ -8,6 +8,7 @@ import os.path as osp
 
 import pytest
 from mmengine.runner import Runner
+from test_nas._resume import resuming
 from test_nas.test_pc_nas_loop import _cfg, _result
 
 
@@ -33,8 +34,7 @@ def test_a_resume_between_stages_under_another_flops_limit_is_refused(searched, 
     2.3 MFLOPs, stages 3 and 4 were searched under the other limit and the final pool reported 'cost_limit':
     2300000.0 (from the finished search: the old pool re-exported under the new limit), with mmengine's generic
     warning only."""
-    cfg = _cfg(str(tmp_path / 'other'), flops_limit=2.3e6)
-    cfg.load_from, cfg.resume = _checkpoint(searched, name), True
+    cfg = resuming(_cfg(str(tmp_path / 'other'), flops_limit=2.3e6), _checkpoint(searched, name))
     with pytest.raises(ValueError, match=r'within the cost constraint train_cfg\.flops_limit=3500000\.0, this run '
                                          r'sets train_cfg\.flops_limit=2300000\.0'):
         Runner.from_cfg(cfg).train()
@@ -43,8 +43,7 @@ def test_a_resume_between_stages_under_another_flops_limit_is_refused(searched, 
 
 def test_a_resume_between_stages_under_the_same_constraint_gives_the_same_search(searched, tmp_path):
     work = str(tmp_path / 'same')
-    cfg = _cfg(work)
-    cfg.load_from, cfg.resume = _checkpoint(searched, 'iter_9.pth'), True
+    cfg = resuming(_cfg(work), _checkpoint(searched, 'iter_9.pth'))
     Runner.from_cfg(cfg).train()
     assert _result(work)['final_pool'] == _result(searched)['final_pool']
     assert _result(work)['cost_limit'] == 3.5e6

@@ -9,6 +9,7 @@ import os.path as osp
 
 import pytest
 from mmengine.runner import Runner
+from test_nas._resume import resuming, trained_iterations
 from test_nas.test_pc_nas_loop import _cfg
 
 
@@ -21,22 +22,16 @@ def test_a_checkpoint_interval_the_accumulation_does_not_divide_is_refused(tmp_p
 
 
 def test_a_resume_between_two_optimiser_steps_is_refused(tmp_path, monkeypatch):
-    from automl_mm.nas.loop import SearchLoopBase
-
     work = str(tmp_path / 'run')
     cfg = _cfg(work)  # without accumulation, a checkpoint every 3 iterations: iter_3.pth
     cfg.default_hooks.checkpoint.max_keep_ckpts = 5
     Runner.from_cfg(cfg).train()
     checkpoint = osp.join(work, 'iter_3.pth')
     assert osp.isfile(checkpoint)
-    trained = []
-    original = SearchLoopBase.run_iter
-    monkeypatch.setattr(SearchLoopBase, 'run_iter', lambda self, batch: (trained.append(self._iter),
-                                                                         original(self, batch)))
-    cfg = _cfg(str(tmp_path / 'resumed'))
+    trained = trained_iterations(monkeypatch)
+    cfg = resuming(_cfg(str(tmp_path / 'resumed')), checkpoint)
     cfg.optim_wrapper.accumulative_counts = 2
     cfg.default_hooks.checkpoint.interval = 2
-    cfg.load_from, cfg.resume = checkpoint, True
     with pytest.raises(ValueError, match=rf'^the resumed checkpoint {checkpoint} was saved at iteration 3, which '
                                          r'optim_wrapper\.accumulative_counts=2 does not divide: the gradients of '
                                          r'its last 1 iteration\(s\) were pending'):

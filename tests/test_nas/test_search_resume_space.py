@@ -12,17 +12,15 @@ import re
 import pytest
 from mmengine.runner import Runner
 from test_nas._cr_digits import digits_cr_cfg
+from test_nas._resume import CR_SEARCH, checkpointed_every_iteration, resuming
 
 from automl_mm.nas.latency import count_flops
 
-SEARCH = dict(dilation_choices=(1, 2), stage_pool_size=2, pool_size=2, num_samples=1, batches_per_sample=1,
-              flops_input_shape=(3, 32, 32), reference_allocation=(2, 2, 1, 1))
+SEARCH = dict(CR_SEARCH, flops_input_shape=(3, 32, 32), reference_allocation=(2, 2, 1, 1))
 
 
 def _cfg(work_dir: str, **override):
-    cfg = digits_cr_cfg(work_dir, **{**SEARCH, **override})
-    cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=10)
-    return cfg
+    return checkpointed_every_iteration(digits_cr_cfg(work_dir, **{**SEARCH, **override}), keep=10)
 
 
 @pytest.fixture(scope='module')
@@ -36,8 +34,7 @@ def searched(tmp_path_factory) -> str:
 def _resume(checkpoint: str, work_dir: str, backbone: dict | None = None, **override):
     cfg = _cfg(work_dir, **override)
     cfg.model.backbone.update(backbone or {})
-    cfg.load_from, cfg.resume = checkpoint, True
-    return Runner.from_cfg(cfg)
+    return Runner.from_cfg(resuming(cfg, checkpoint))
 
 
 def _result(work_dir: str) -> dict:
