@@ -185,6 +185,11 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None) -> No
     CR-ResNet-18 with ``frozen_stages=1`` fine-tuned from its own checkpoint on 2 GPUs). A parameter made trainable
     since would train without its gradient being averaged over the ranks.
 
+    The DDP inside an OHL copy of several ranks (:class:`~automl_mm.ohl.copies.CopyDataParallel`, not a DDP itself:
+    ``ddp_reduced_parameters`` gives ``None``) is built on the first training step, after the fill and the train
+    loop's ``model.train()``: it reduces the parameters that train then, and needs no check
+    (``tests/test_ohl/test_copy_ddp_after_fill.py``, a real run of one copy of two ranks).
+
     Args:
         model: The runner's model (its DDP wrapper).
         built: :func:`ddp_reduced_parameters` of ``model`` taken before the weights' initialisation, or ``None``.

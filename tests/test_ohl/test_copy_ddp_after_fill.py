@@ -1,0 +1,116 @@
+"""The DDP inside a copy of several ranks (``CopyDataParallel``) reduces the parameters that train after ``load_from``
+filled a CR backbone's extra blocks, where mmengine's own DDP wrapper reduces those that trained before.
+
+mmengine wraps the model in DDP in ``Runner.__init__``, before the weights' initialisation and ``load_from``: a block
+the fill freezes (``frozen_stages``) had required a gradient when DDP was built, and without
+``find_unused_parameters`` the second iteration stopped ('Expected to have finished reduction');
+``LearnedStateHook`` refuses that run at ``before_train`` (:func:`automl_mm.engine.learned_state.
+check_ddp_reduces_trainable`). ``CopyDataParallel`` builds its copy's DDP on the first training step, after the fill
+and the train loop's ``model.train()`` (``frozen_stages``): the fill cannot change its reduced set, so the check has
+nothing to cover there. Real 2-rank gloo runs (one copy of two ranks; mmengine's DDP for comparison) of a
+CR-ResNet-18 fine-tuned with ``load_from`` from its own checkpoint.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from _forked_ranks import fork_ranks
+from mmengine.runner import Runner
+
+from automl_mm.models import CRResNet
+
+KWARGS = dict(depth=18, stage_blocks=(3, 2, 2, 2))
+BLOCK = 'backbone.layer1.2'
+WRAPPERS = dict(copy=dict(type='automl_mm.CopyDataParallel'),
+                mmengine=dict(type='MMDistributedDataParallel', device_ids=None))  # CPU: not LOCAL_RANK's device
+
+
+class _Images(torch.utils.data.Dataset):
+    """4 random 32 px images, another 4 on each rank (the ranks' own gradients differ)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return dict(inputs=torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(100 * self.seed + i)))
+
+
+def _net(**kwargs):
+    from mmengine.model import BaseModel
+
+    class Net(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.backbone = CRResNet(**KWARGS, **kwargs)
+
+        def forward(self, inputs, mode='loss'):
+            return dict(loss=sum(o.square().mean() for o in self.backbone(inputs)))
+
+    return Net()
+
+
+def _runner(work_dir, seed, **kwargs) -> Runner:
+    return Runner(model=_net(**kwargs.pop('net', {})), work_dir=str(work_dir),
+                  train_dataloader=torch.utils.data.DataLoader(_Images(seed), 2),
+                  train_cfg=dict(by_epoch=True, max_epochs=2),
+                  optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+                  default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)), **kwargs)
+
+
+def _rank(rank: int, tmp, checkpoint: str, wrapper: str) -> None:
+    import torch.distributed as dist
+
+    from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
+
+    os.environ['LOCAL_RANK'] = str(rank)  # mmengine's wrap_model reads it (a forked rank's own environment)
+    dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_{wrapper}', rank=rank, world_size=2)
+    try:
+        init_copy_layout(num_copies=1, ranks_per_copy=2)
+        runner = _runner(tmp / wrapper, rank, net=dict(frozen_stages=1), load_from=checkpoint, launcher='pytorch',
+                         cfg=dict(model_wrapper_cfg=WRAPPERS[wrapper]))
+        try:
+            runner.train()
+        except ValueError as err:
+            (tmp / f'{wrapper}_refused{rank}.txt').write_text(str(err))
+            return
+        model = runner.model
+        torch.save(dict(state=model.module.state_dict(), iters=runner.iter,
+                        trainable=sorted(n for n, p in model.module.named_parameters() if p.requires_grad),
+                        ddp_group=dist.get_process_group_ranks(model._ddp.process_group)),
+                   tmp / f'{wrapper}_rank{rank}.pt')
+    finally:
+        reset_copy_layout()
+        dist.destroy_process_group()
+
+
+def test_a_copys_ddp_reduces_the_parameters_left_trainable_by_load_from(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))  # the runner sets it: undone after
+    _runner(tmp_path / 'own', 0).train()  # the network's own checkpoint, layer1.2 trained
+    checkpoint = str(tmp_path / 'own' / 'epoch_2.pth')
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+
+    # mmengine's DDP (built in Runner.__init__, before load_from froze layer1.2): refused before training on both ranks
+    fork_ranks(_rank, (tmp_path, checkpoint, 'mmengine'))
+    for rank in range(2):
+        message = (tmp_path / f'mmengine_refused{rank}.txt').read_text()
+        assert f"'{BLOCK}.conv1.weight'" in message and 'find_unused_parameters=True' in message
+
+    # the copy's DDP (built at the first training step): trains its 2 epochs x 2 iterations
+    fork_ranks(_rank, (tmp_path, checkpoint, 'copy'))
+    ranks = [torch.load(tmp_path / f'copy_rank{rank}.pt', weights_only=False) for rank in range(2)]
+    assert [r['iters'] for r in ranks] == [4, 4] and [r['ddp_group'] for r in ranks] == [[0, 1], [0, 1]]
+    trainable = ranks[0]['trainable']
+    assert ranks[1]['trainable'] == trainable and not any(n.startswith(BLOCK + '.') for n in trainable)
+    assert any(n.startswith('backbone.layer2.') for n in trainable)
+    state0, state1 = ranks[0]['state'], ranks[1]['state']
+    for key, value in saved.items():
+        key = key.removeprefix('module.')
+        if key.startswith(BLOCK + '.'):  # filled and frozen (frozen_stages=1, as a standard block): not trained
+            assert torch.equal(state0[key], value) and torch.equal(state1[key], value), key
+    for key in trainable:  # trained on other images on each rank, with the copy's averaged gradients: equal
+        assert torch.allclose(state0[key], state1[key], atol=1e-6), key
+    assert not torch.equal(state0['backbone.layer2.0.conv1.weight'], saved['backbone.layer2.0.conv1.weight'])
