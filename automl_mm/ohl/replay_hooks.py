@@ -56,6 +56,7 @@ class SetAttributesHook(Hook):
         self._training = False  # before_train ran: a validation inside training keeps what training set
 
     def before_run(self, runner) -> None:
+        check_replay_hooks_apart(runner)  # two replay hooks writing one value: the later write won, silently
         establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
 
     def before_train(self, runner) -> None:
@@ -136,6 +137,7 @@ class TrunkScheduleHook(Hook):
         self._training = False  # before_train ran: a validation inside training keeps what training set
 
     def before_run(self, runner) -> None:
+        check_replay_hooks_apart(runner)  # two replay hooks writing one value: the later write won, silently
         establish_base_targets(runner, self.values)  # before a resumed checkpoint's values replace the built ones
 
     def trunk_of(self, epoch: int, iteration: int) -> int:
@@ -277,6 +279,123 @@ class SearchedValuesHook(Hook):
         checkpoint would otherwise reset an OHL space's writes to the checkpoint's at every validation."""
         if not self._training:
             _set_model_paths(runner, self.values)
+
+def _plain(value: Any) -> Any:
+    """``value`` with every mapping a ``dict`` and every sequence a ``list`` (a config's ``ConfigDict`` / tuple
+    against a hook's own copy)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _timeline(hook: Any, path: str) -> tuple:
+    """What ``hook`` writes at ``path`` over the run: ``('fixed', value)`` (a ``SetAttributesHook``, or a
+    ``TrunkScheduleHook`` whose trunks all hold one value) or ``('trunks', trunk_epochs, trunk_iters, values)`` with
+    the repeats of the last value dropped (it stays after the last recorded trunk)."""
+    values = _plain(hook.values[path])
+    if not isinstance(hook, TrunkScheduleHook):
+        return ('fixed', values)
+    while len(values) > 1 and values[-1] == values[-2]:
+        values = values[:-1]
+    return ('fixed', values[0]) if len(values) == 1 else ('trunks', hook.trunk_epochs, hook.trunk_iters, values)
+
+
+def _shown(timeline: tuple) -> str:
+    if timeline[0] == 'fixed':
+        return repr(timeline[1])
+    _, epochs, iters, values = timeline
+    return f'{values!r} per trunk of {epochs} epochs' if epochs else f'{values!r} per trunk of {iters} iterations'
+
+
+def _replay_hook_keys(runner: Any, hooks: list) -> dict[int, str]:
+    """``{id(hook): its config key}`` (``custom_hooks.<i>``, ``default_hooks.<name>``) of each replay hook of
+    ``hooks``: the config entry of its class whose ``values`` are the hook's (two entries of one class told apart),
+    else the first entry of its class not taken, else the class name."""
+    from automl_mm.engine.preflight_ohl_hooks import _hook_classes
+
+    cfg = getattr(runner, 'cfg', None)
+    entries = []
+    try:
+        for key, cls in (_hook_classes(cfg) if hasattr(cfg, 'get') else []):
+            section, name = key.split('.', 1)
+            entry = cfg.get(section)[name] if section == 'default_hooks' else cfg.get(section)[int(name)]
+            entries.append((key, cls, entry))
+    except Exception:  # noqa: BLE001 - a config of another shape: the class names the hook
+        entries = []
+    keys: dict[int, str] = {}
+    for hook in hooks:
+        free = [(key, entry) for key, cls, entry in entries if cls is type(hook) and key not in keys.values()]
+        same = [key for key, entry in free
+                if hasattr(entry, 'get') and _plain(entry.get('values')) == _plain(hook.values)]
+        keys[id(hook)] = same[0] if same else free[0][0] if free else type(hook).__name__
+    return keys
+
+
+def check_replay_hooks_apart(runner: Any) -> None:
+    """Refuse, in ``before_run`` (before any write), two replay hooks of the run (``SetAttributesHook``,
+    ``TrunkScheduleHook``) that write one value (the same path, two spellings of it, or a path and one covering it:
+    :mod:`automl_mm.ohl.write_order`) with other values.
+
+    mmengine runs the hooks of a stage by priority, so the one that wrote last set the value trained with, silently:
+    a config holding a search's ``final_policy.py`` (``SetAttributesHook``, before training) and its
+    ``schedule_policy.py`` (``TrunkScheduleHook``, at every trunk start, priority ``'HIGHEST'``) of the same lr
+    trained with the schedule's values only (it wrote again at the first epoch's start, after the fixed value), the
+    fixed value never; two ``SetAttributesHook`` entries of the same path (two searches' fragments merged) trained
+    with the one registered last. Accepted: hooks writing the same values (the same fixed value, or the same
+    per-trunk values and trunk length), and two hooks of one class (and trunk length) where the one that runs first
+    writes a path covering the other's (``param_groups.*.lr`` before ``param_groups.0.lr``: the narrower wins, the
+    order :func:`~automl_mm.ohl.write_order.write_order` gives one hook's paths and ``final_policy.py`` gives the
+    ``SetAttributesHook`` s of overlapping spaces, one per space in space order). Outside training (``Runner.test`` /
+    ``Runner.val`` alone, where the hooks set the model's paths) only the ``model.`` paths are compared (reading a
+    data path would build the training dataloader). A path that does not resolve is left to its hook, which names
+    it.
+
+    Raises:
+        ValueError: naming both hooks' config keys (``custom_hooks.<i>``) and classes, both paths and both values,
+            in the order they run.
+    """
+    from .write_order import _covers, _overlap, _written
+
+    hooks = [h for h in getattr(runner, 'hooks', []) if isinstance(h, (SetAttributesHook, TrunkScheduleHook))]
+    if len(hooks) < 2:
+        return
+    training = _trained_position(runner) is not None
+    written = []
+    for hook in hooks:
+        for path in hook.values:
+            if not training and path.split('.', 1)[0] != 'model':
+                continue
+            try:
+                written.append((hook, path, _written(runner, path)))
+            except ValueError:  # does not resolve: the hook names it
+                continue
+    keys = None
+    for i, (hook, path, locations) in enumerate(written):
+        for other, other_path, other_locations in written[i + 1:]:
+            if other is hook or not _overlap(locations, other_locations):
+                continue
+            mine, theirs = _timeline(hook, path), _timeline(other, other_path)
+            if mine == theirs:
+                continue
+            # the export's order: final_policy.py of a space over param_groups.*.lr and a later one over
+            # param_groups.0.lr holds one SetAttributesHook each, in space order, which run in that order
+            same_moments = type(hook) is type(other) and (
+                not isinstance(hook, TrunkScheduleHook)
+                or (hook.trunk_epochs, hook.trunk_iters) == (other.trunk_epochs, other.trunk_iters))
+            if same_moments and _covers(locations, other_locations) and not _covers(other_locations, locations):
+                continue  # the earlier hook's path covers the later one's: the narrower wins, as in write_order
+            keys = keys or _replay_hook_keys(runner, hooks)
+            raise ValueError(
+                f'{keys[id(hook)]} ({type(hook).__name__}) writes {path!r} = {_shown(mine)} and '
+                f'{keys[id(other)]} ({type(other).__name__}) writes {other_path!r} = {_shown(theirs)}, which '
+                'reach one value: mmengine runs the hooks by priority, so the run would train with whichever wrote '
+                'last (a TrunkScheduleHook at every trunk start, a SetAttributesHook before training), silently. Keep '
+                'one of the two entries for this path (the exported schedule_policy.py replays the values the final '
+                'model trained with, final_policy.py one value), or, of two entries of one class, list the one whose '
+                'path covers the other\'s first (the narrower then wins, as in one hook)')
+
 
 def _trained_position(runner: Any) -> tuple[int, int] | None:
     """``(epoch, iter)`` of the runner's own train loop where it was built (``Runner.train`` ran), else ``None``.
