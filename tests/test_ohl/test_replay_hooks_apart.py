@@ -26,6 +26,12 @@ SLOPE = 'model.act.negative_slope'
 FIXED = dict(type='automl_mm.SetAttributesHook', values={LR: 0.05})  # final_policy.py
 
 
+@pytest.fixture(autouse=True)
+def _inductor_cache(monkeypatch, tmp_path):
+    """The runner sets TORCHINDUCTOR_CACHE_DIR: undone after each test."""
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
+
+
 def _schedule(values):  # schedule_policy.py
     return dict(type='automl_mm.TrunkScheduleHook', values={LR: values}, trunk_epochs=1)
 
