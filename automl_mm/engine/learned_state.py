@@ -174,7 +174,7 @@ def ddp_reduced_parameters(model: Any) -> dict[str, bool] | None:
     return {name: p.requires_grad for name, p in model.module.named_parameters()}
 
 
-def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None) -> None:
+def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None, cause: str = 'fill') -> None:
     """Refuse to train where a parameter's ``requires_grad`` changed since its DDP wrapper was built.
 
     A CR backbone's blocks beyond the standard count that a ``Pretrained`` file or ``load_from`` fills count as
@@ -183,7 +183,10 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None) -> No
     gradient of each parameter that required one when it was built: the frozen block's never comes, and the second
     iteration stopped with torch's 'Expected to have finished reduction in the prior iteration' (a reallocated
     CR-ResNet-18 with ``frozen_stages=1`` fine-tuned from its own checkpoint on 2 GPUs). A parameter made trainable
-    since would train without its gradient being averaged over the ranks.
+    since would train without its gradient being averaged over the ranks. A backbone that applies ``frozen_stages``
+    only in ``train()`` (mmdet's ``MobileNetV2``, so ``CRMobileNetV2``: nothing is frozen when mmengine wraps it)
+    changes the set at the train loop's first ``model.train()``, and stopped likewise at the second iteration
+    (``cause='train'``, checked before the first iteration).
 
     The DDP inside an OHL copy of several ranks (:class:`~automl_mm.ohl.copies.CopyDataParallel`, not a DDP itself:
     ``ddp_reduced_parameters`` gives ``None``) is built on the first training step, after the fill and the train
@@ -193,6 +196,9 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None) -> No
     Args:
         model: The runner's model (its DDP wrapper).
         built: :func:`ddp_reduced_parameters` of ``model`` taken before the weights' initialisation, or ``None``.
+        cause: What changed the set since: ``'fill'`` (the weights' initialisation or ``load_from``, checked at
+            ``before_train``) or ``'train'`` (the train loop's ``model.train()``, checked before the first
+            iteration); named in the message.
 
     Raises:
         ValueError: a parameter's ``requires_grad`` differs from ``built``; names the first parameters, the
@@ -212,9 +218,13 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None) -> No
     if thawed:
         parts.append(f'{len(thawed)} parameters made trainable (e.g. {thawed[:3]}): DDP would not average their '
                      'gradients over the ranks')
-    raise ValueError('the weights\' initialisation or load_from changed which parameters train after mmengine '
-                     'wrapped the model in DDP (a CR backbone\'s extra blocks a file or checkpoint filled now count '
-                     'as standard ones: frozen_stages / norm_cfg apply to them): ' + '; '.join(parts)
+    why = ('the weights\' initialisation or load_from changed which parameters train after mmengine wrapped the '
+           'model in DDP (a CR backbone\'s extra blocks a file or checkpoint filled now count as standard ones: '
+           'frozen_stages / norm_cfg apply to them)' if cause == 'fill' else
+           'the model\'s train(), which the train loop calls before the first iteration, changed which parameters '
+           'train after mmengine wrapped the model in DDP (a backbone that applies frozen_stages in train(), as '
+           'mmdet\'s MobileNetV2 and CRMobileNetV2 do)')
+    raise ValueError(why + ': ' + '; '.join(parts)
                      + ". Set model_wrapper_cfg=dict(type='MMDistributedDataParallel', find_unused_parameters=True) "
                      '(or find_unused_parameters=True) in the config.')
 
@@ -223,8 +233,8 @@ class LearnedStateHook(Hook):
     """On ``load_from``, keep the config's learned hyper-parameters over a checkpoint's, and say so, and fill the CR
     blocks beyond the standard count the checkpoint holds; on a resume, restore the filled CR blocks the checkpoint
     records (see the module docstring). Registered on every runner that trains by
-    :func:`automl_mm.engine.patches.install`. Raises only where that changed which parameters train after mmengine
-    wrapped the model in DDP (:func:`check_ddp_reduces_trainable`).
+    :func:`automl_mm.engine.patches.install`. Raises only where that, or the train loop's first ``model.train()``,
+    changed which parameters train after mmengine wrapped the model in DDP (:func:`check_ddp_reduces_trainable`).
     """
 
     priority = 'VERY_HIGH'  # before EMAHook (NORMAL) copies the checkpoint's state_dict into its average
@@ -232,6 +242,7 @@ class LearnedStateHook(Hook):
     def __init__(self) -> None:
         self._configured: dict[str, torch.Tensor] | None = None
         self._ddp_built: dict[str, bool] | None = None
+        self._ddp_first_iter: dict[str, bool] | None = None  # checked again after the loop's model.train()
 
     def before_run(self, runner) -> None:
         # before Runner.train initialises the weights: an init_cfg=dict(type='Pretrained', checkpoint=...) loads
@@ -249,6 +260,7 @@ class LearnedStateHook(Hook):
         model = getattr(runner, 'model', None)
         built, self._ddp_built = self._ddp_built, None
         check_ddp_reduces_trainable(model, built)
+        self._ddp_first_iter = built
         if not configured or is_resume(runner) or not isinstance(model, torch.nn.Module):
             return
         buffers = dict(inner_model(model).named_buffers())
@@ -264,6 +276,13 @@ class LearnedStateHook(Hook):
             print_log('the model\'s weight initialisation (e.g. init_cfg=dict(type=\'Pretrained\')) loaded learned '
                       'hyper-parameters from a checkpoint; this run\'s config keeps its own, as with load_from: '
                       + '; '.join(lines), logger='current', level=logging.WARNING)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        """Before the first iteration (after the train loop's ``model.train()``), refuse a ``requires_grad`` that
+        ``train()`` changed since the DDP wrap (:func:`check_ddp_reduces_trainable`, ``cause='train'``)."""
+        built, self._ddp_first_iter = self._ddp_first_iter, None
+        if built is not None:
+            check_ddp_reduces_trainable(getattr(runner, 'model', None), built, cause='train')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Record which CR blocks beyond the standard count count as standard ones (``meta['filled_blocks']``), for

@@ -213,3 +213,40 @@ def test_load_from_freezing_blocks_after_the_ddp_wrap_is_refused_before_training
     assert 'find_unused_parameters=True' in message
     with pytest.raises(RuntimeError, match='Expected to have finished reduction'):  # what training would do
         _steps(ddp)
+
+
+@pytest.mark.parametrize('find_unused', [False, True])
+@pytest.mark.parametrize('cls', ['CRMobileNetV2', 'MobileNetV2'])
+def test_frozen_stages_applied_by_train_after_the_ddp_wrap_is_refused_before_the_first_iteration(
+        gloo_world_of_one, cls, find_unused):
+    """mmdet's MobileNetV2 (so CRMobileNetV2) applies frozen_stages in train() only: nothing was frozen when mmengine
+    wrapped the model in DDP, the train loop's first model.train() froze the stem and stage 1, and without
+    find_unused_parameters the second iteration stopped ('Expected to have finished reduction'), no fill involved.
+    Now refused before the first iteration (after the loop's train()), naming the 9 frozen parameters."""
+    from mmdet.models.backbones import MobileNetV2
+    from torch.nn.parallel import DistributedDataParallel
+
+    kwargs = dict(widen_factor=0.25, frozen_stages=1)
+    net = _Net(CRMobileNetV2, stage_blocks=(1, 2, 3, 4, 3, 3, 1), **kwargs) if cls == 'CRMobileNetV2' else \
+        _Net(MobileNetV2, **kwargs)
+    ddp = DistributedDataParallel(net, find_unused_parameters=find_unused)
+    runner = SimpleNamespace(model=ddp, _resume=False, _load_from=None)
+    hook = learned_state.LearnedStateHook()
+    hook.before_run(runner)
+    hook.before_train(runner)  # nothing filled, nothing frozen yet
+    ddp.train()  # the train loop, before its first iteration
+    frozen = [n for n, p in net.named_parameters() if not p.requires_grad]
+    assert frozen[:3] == ['backbone.conv1.conv.weight', 'backbone.conv1.bn.weight', 'backbone.conv1.bn.bias']
+    assert len(frozen) == 9
+    if find_unused:
+        hook.before_train_iter(runner, 0)
+        _steps(ddp)
+        return
+    with pytest.raises(ValueError) as refused:
+        hook.before_train_iter(runner, 0)
+    message = str(refused.value)
+    assert message.startswith("the model's train(), which the train loop calls before the first iteration, changed")
+    assert f'9 parameters frozen (e.g. {frozen[:3]})' in message and 'find_unused_parameters=True' in message
+    hook.before_train_iter(runner, 1)  # checked once
+    with pytest.raises(RuntimeError, match='Expected to have finished reduction'):  # what training would do
+        _steps(ddp)

@@ -39,13 +39,13 @@ class _Images(torch.utils.data.Dataset):
         return dict(inputs=torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(100 * self.seed + i)))
 
 
-def _net(**kwargs):
+def _net(cls=CRResNet, **kwargs):
     from mmengine.model import BaseModel
 
     class Net(BaseModel):
         def __init__(self):
             super().__init__()
-            self.backbone = CRResNet(**KWARGS, **kwargs)
+            self.backbone = cls(**kwargs) if kwargs.pop('own', False) else cls(**KWARGS, **kwargs)
 
         def forward(self, inputs, mode='loss'):
             return dict(loss=sum(o.square().mean() for o in self.backbone(inputs)))
@@ -61,7 +61,7 @@ def _runner(work_dir, seed, **kwargs) -> Runner:
                   default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)), **kwargs)
 
 
-def _rank(rank: int, tmp, checkpoint: str, wrapper: str) -> None:
+def _rank(rank: int, tmp, checkpoint: str | None, wrapper: str, net: dict | None = None) -> None:
     import torch.distributed as dist
 
     from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
@@ -70,12 +70,12 @@ def _rank(rank: int, tmp, checkpoint: str, wrapper: str) -> None:
     dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_{wrapper}', rank=rank, world_size=2)
     try:
         init_copy_layout(num_copies=1, ranks_per_copy=2)
-        runner = _runner(tmp / wrapper, rank, net=dict(frozen_stages=1), load_from=checkpoint, launcher='pytorch',
-                         cfg=dict(model_wrapper_cfg=WRAPPERS[wrapper]))
+        runner = _runner(tmp / wrapper, rank, net=net or dict(frozen_stages=1), load_from=checkpoint,
+                         launcher='pytorch', cfg=dict(model_wrapper_cfg=WRAPPERS[wrapper]))
         try:
             runner.train()
         except ValueError as err:
-            (tmp / f'{wrapper}_refused{rank}.txt').write_text(str(err))
+            (tmp / f'{wrapper}_refused{rank}.txt').write_text(f'{runner.iter}: {err}')
             return
         model = runner.model
         torch.save(dict(state=model.module.state_dict(), iters=runner.iter,
@@ -97,6 +97,7 @@ def test_a_copys_ddp_reduces_the_parameters_left_trainable_by_load_from(tmp_path
     fork_ranks(_rank, (tmp_path, checkpoint, 'mmengine'))
     for rank in range(2):
         message = (tmp_path / f'mmengine_refused{rank}.txt').read_text()
+        assert message.startswith("0: the weights' initialisation or load_from changed")
         assert f"'{BLOCK}.conv1.weight'" in message and 'find_unused_parameters=True' in message
 
     # the copy's DDP (built at the first training step): trains its 2 epochs x 2 iterations
@@ -114,3 +115,24 @@ def test_a_copys_ddp_reduces_the_parameters_left_trainable_by_load_from(tmp_path
     for key in trainable:  # trained on other images on each rank, with the copy's averaged gradients: equal
         assert torch.allclose(state0[key], state1[key], atol=1e-6), key
     assert not torch.equal(state0['backbone.layer2.0.conv1.weight'], saved['backbone.layer2.0.conv1.weight'])
+
+
+def test_frozen_stages_applied_in_train_are_refused_under_mmengines_ddp_and_reduced_by_a_copys(tmp_path, monkeypatch):
+    """CRMobileNetV2 applies frozen_stages in train() only (as mmdet's MobileNetV2): under mmengine's DDP, built
+    before it, the run is refused before the first iteration on both ranks (it stopped at the second, 'Expected to
+    have finished reduction'); a copy's DDP, built after the loop's train(), trains without the frozen stem."""
+    from automl_mm.models import CRMobileNetV2
+
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
+    net = dict(cls=CRMobileNetV2, own=True, widen_factor=0.25, stage_blocks=(1, 2, 3, 4, 3, 3, 1), frozen_stages=1)
+    fork_ranks(_rank, (tmp_path, None, 'mmengine', net))
+    for rank in range(2):
+        message = (tmp_path / f'mmengine_refused{rank}.txt').read_text()
+        assert message.startswith("0: the model's train(), which the train loop calls before the first iteration")
+        assert "9 parameters frozen (e.g. ['backbone.conv1.conv.weight'" in message
+    fork_ranks(_rank, (tmp_path, None, 'copy', net))
+    ranks = [torch.load(tmp_path / f'copy_rank{rank}.pt', weights_only=False) for rank in range(2)]
+    assert [r['iters'] for r in ranks] == [4, 4]
+    assert ranks[0]['trainable'] == ranks[1]['trainable'] and 'backbone.conv1.conv.weight' not in ranks[0]['trainable']
+    for key in ranks[0]['trainable']:
+        assert torch.allclose(ranks[0]['state'][key], ranks[1]['state'][key], atol=1e-6), key
