@@ -9,7 +9,8 @@ tie as well and the REINFORCE advantages become 0.
 
 :func:`unrounded_coco_metrics` computes a ``CocoMetric``'s results as mmdet does and then replaces each reported
 value by COCOeval's own ``stats`` entry (pycocotools, float64), and each per-class AP (``classwise=True``) by its
-unrounded mean, so keys, logging and every other behaviour stay mmdet's.
+unrounded mean, so keys, logging and every other behaviour stay mmdet's (the per-class table, printed by mmdet,
+takes each class's own precisions: :func:`_in_given_order`).
 :func:`automl_mm.engine.evaluate.evaluate_locally`, which computes every OHL reward and NAS score, uses it for every
 ``CocoMetric``; :class:`UnroundedCocoMetric` is the same as a metric type for any evaluator.
 """
@@ -32,14 +33,46 @@ _ACTIVE: list[list] = []
 
 def _recording(base: type) -> type:
     """A module-level subclass of pycocotools' evaluator that hands itself to the active recorders after
-    ``summarize`` (module level, so mmdet's ``use_mp_eval`` can pickle it; a local class could not be)."""
+    ``summarize`` (module level, so mmdet's ``use_mp_eval`` can pickle it; a local class could not be), and whose
+    accumulated arrays keep the categories in the order they were given (:func:`_in_given_order`)."""
+
+    def evaluate(self) -> None:
+        given = [int(c) for c in self.params.catIds] if self.params.useCats else []
+        base.evaluate(self)  # sorts params.catIds
+        self._given_cat_ids = given
+
+    def accumulate(self, p: Any = None) -> None:
+        base.accumulate(self, p)
+        _in_given_order(self, getattr(self, '_given_cat_ids', []))
 
     def summarize(self) -> None:
         base.summarize(self)
         for recorder in _ACTIVE:
             recorder.append(self)
 
-    return type(f'Recording{base.__name__}', (base, ), {'summarize': summarize, '__module__': __name__})
+    return type(f'Recording{base.__name__}', (base, ), {
+        'evaluate': evaluate, 'accumulate': accumulate, 'summarize': summarize, '__module__': __name__})
+
+
+def _in_given_order(coco_eval: Any, given: list[int]) -> None:
+    """Put the class axis of an accumulated COCOeval's ``eval['precision']`` (T, R, K, A, M), ``eval['scores']``
+    (same) and ``eval['recall']`` (T, K, A, M) and its ``params.catIds`` back in the order ``given`` (the ids as the
+    metric set them; ``COCOeval.evaluate`` sorts them).
+
+    mmdet's ``CocoMetric`` (``classwise=True``, mmdet 3.3 ``compute_metrics``) and ``OVCocoMetric`` index those
+    arrays by each class's position in ``metric.cat_ids``, the annotation file's order of its categories: with
+    categories listed as ``[{id: 2, 'b'}, {id: 1, 'a'}]`` its per-class table printed b's AP as a's and a's as b's.
+    In the given order their table, values and base / novel APs are each class's own. The summary (``stats``) is a
+    mean over every class, the same in any order. Nothing changes where the ids were given sorted, repeated or
+    not all evaluated."""
+    evaluated = [int(c) for c in coco_eval.params.catIds]
+    if not given or given == evaluated or len(set(given)) != len(given) or sorted(given) != evaluated:
+        return
+    order = [evaluated.index(c) for c in given]
+    for key, axis in (('precision', 2), ('scores', 2), ('recall', 1)):
+        if key in coco_eval.eval:
+            coco_eval.eval[key] = coco_eval.eval[key].take(order, axis=axis)
+    coco_eval.params.catIds = list(given)
 
 
 RecordingCOCOeval = _recording(_mmdet_coco.COCOeval)
@@ -188,8 +221,10 @@ class UnroundedCocoMetric(CocoMetric):
     """mmdet's ``CocoMetric`` reporting COCOeval's values at full precision instead of rounded to 3 decimals.
 
     Every argument, key and behaviour is ``CocoMetric``'s (``type='automl_mm.UnroundedCocoMetric'`` in an
-    mmdet-scoped config). OHL rewards and NAS scores need no config change: they use full precision for any
-    ``CocoMetric`` (:func:`unrounded_coco_metrics`).
+    mmdet-scoped config), except that with ``classwise=True`` its logged per-class table and ``<class>_precision``
+    values are each class's own where the annotation file does not list its categories by id (mmdet's paired them
+    with other classes: :func:`_in_given_order`). OHL rewards and NAS scores need no config change: they use full
+    precision for any ``CocoMetric`` (:func:`unrounded_coco_metrics`).
     """
 
     def compute_metrics(self, results: list) -> dict[str, float]:

@@ -48,14 +48,19 @@ def _pycocotools_stats(ann_file: str) -> np.ndarray:
     return coco_eval.stats
 
 
-def _class_ap(gt: COCO, dets: list[dict], cat_id: int) -> float:
-    """pycocotools' bbox AP of category ``cat_id`` alone (``params.catIds=[cat_id]``)."""
+def _class_stats(gt: COCO, dets: list[dict], cat_id: int) -> np.ndarray:
+    """pycocotools' bbox ``stats`` of category ``cat_id`` alone (``params.catIds=[cat_id]``)."""
     coco_eval = COCOeval(gt, gt.loadRes(dets), 'bbox')
     coco_eval.params.catIds = [cat_id]
     coco_eval.evaluate()
     coco_eval.accumulate()
     coco_eval.summarize()
-    return float(coco_eval.stats[0])
+    return coco_eval.stats
+
+
+def _class_ap(gt: COCO, dets: list[dict], cat_id: int) -> float:
+    """pycocotools' bbox AP of category ``cat_id`` alone (``params.catIds=[cat_id]``)."""
+    return float(_class_stats(gt, dets, cat_id)[0])
 
 
 def _categories_not_by_id(tmp_path):
@@ -359,6 +364,34 @@ def test_classwise_values_pair_each_class_with_its_own_ap_whatever_the_category_
     for cat, name in ((2, 'b'), (1, 'a')):
         assert values[f'{name}_precision'] == pytest.approx(_class_ap(gt, dets, cat), abs=1e-12), name
     assert values['b_precision'] == pytest.approx(1.0) and values['a_precision'] == 0.0
+
+
+def test_the_per_class_table_prints_each_class_with_its_own_ap_whatever_the_category_order(tmp_path, monkeypatch):
+    """UnroundedCocoMetric returned each class's own AP but logged mmdet's table, which indexes COCOeval's id-sorted
+    precisions by the annotation file's order of categories: with [{id 2, 'b'}, {id 1, 'a'}] it printed
+    'b | 0.0 ...' and 'a | 1.0 ...' for b's exact box (1.0) and a's miss (0.0). Each row is now pycocotools' AP of
+    that class alone (catIds=[its id]; mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l, 'nan' where it gives -1), as mmdet
+    prints it (3 decimals)."""
+    from mmengine.logging import MMLogger
+
+    path = _categories_not_by_id(tmp_path)
+    dets = [dict(image_id=1, category_id=2, bbox=[8, 8, 32, 32], score=0.9),
+            dict(image_id=1, category_id=1, bbox=[44, 44, 20, 20], score=0.8)]
+    logged = []
+    logger = MMLogger.get_current_instance()
+    monkeypatch.setattr(logger, 'info', lambda msg, *a, **k: logged.append(str(msg)))
+    metric = UnroundedCocoMetric(ann_file=str(path), metric='bbox', classwise=True)
+    metric.dataset_meta = dict(classes=('b', 'a'))
+    metric.process({}, _exact_b_and_missed_a())
+    metric.compute_metrics(metric.results)
+    table = next(m for m in logged if '| category |' in m)
+    rows = {cells[0]: cells[1:] for line in table.splitlines() if line.startswith('| ') and 'category' not in line
+            for cells in [[c.strip() for c in line.strip('|').split('|')]]}
+    gt = COCO(str(path))
+    for cat, name in ((2, 'b'), (1, 'a')):
+        expected = [f'{round(float(v), 3)}' if v > -1 else 'nan' for v in _class_stats(gt, dets, cat)[:6]]
+        assert rows[name] == expected, name
+    assert rows['b'][0] == '1.0' and rows['a'][0] == '0.0'
 
 
 def test_open_vocabulary_base_and_novel_aps_average_their_own_classes(tmp_path):
