@@ -71,7 +71,9 @@ concept, and the public names stay importable from here.
     (:func:`split_mismatch`) and every image of it once (a ``dataset.indices`` subset of the file, or a wrapper
     repeating its images, is refused, :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`; a
     shuffling sampler is refused where the metric pairs results with images by order, ``CocoMetric``'s
-    ``proposal_fast``: :func:`~automl_mm.engine.preflight_metric_order.check_metric_order`;
+    ``proposal_fast``: :func:`~automl_mm.engine.preflight_metric_order.check_metric_order`; mmdet's own
+    per-class values on a file whose categories are not listed by id are refused,
+    :func:`~automl_mm.engine.preflight_metric_order.check_category_order`;
     held-out loaders are checked against the test split with :func:`reads_test_split`, all in
     :mod:`~automl_mm.engine.preflight_eval_splits`); before it,
     with each loader / metric pair (these and the OHL reward / NAS search pairs above), a loader of several COCO
@@ -124,7 +126,7 @@ from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_d
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_masks import check_mask_format
-from .preflight_metric_order import check_metric_order
+from .preflight_metric_order import check_category_order, check_metric_order
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config
@@ -191,6 +193,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         _check_search_loop(cfg, cfg.get('train_cfg') or {})
 
     categories: dict[str, list[str]] = {}  # each dataset's file's category names, in the file's order
+    category_ids: dict[str, list[tuple]] = {}  # every file's (category id, name), in the file's order
     files: dict[str, CocoSummary] = {}  # what the image checks read of each dataset's file
     bn_files = [(path, f'{where}.ann_file') for _, where, path in bn_recalibration_coco_datasets(cfg)]
     dataset_files = {path for _, _, path in _coco_datasets(cfg)} | {path for path, _ in bn_files}
@@ -203,6 +206,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         except ValueError as err:
             hint = '' if osp.isfile(path) else generator_hint(cfg, path)
             raise ConfigCheckError(f'{key}: {err}{hint}') from None
+        category_ids.setdefault(path, [(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)])
         if path in dataset_files and path not in files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
             files[path] = CocoSummary(coco, whole=path in whole)
@@ -230,6 +234,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
                      f'{scored}_evaluator')
     check_scored_subsets(cfg, files, test_only, split)
     check_metric_order(cfg, scope, test_only, split)
+    check_category_order(cfg, scope, category_ids, test_only, split)
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',

@@ -13,6 +13,12 @@ numpy >= 1.24, which refuses to stack their IoU matrices). The other COCO metric
 take any order; so does ``proposal_fast`` without ``ann_file`` (mmdet builds the ground truth from the results,
 in their order). OHL's reward loader and the NAS search loaders are read in order already
 (:func:`~automl_mm.engine.local_loader.check_local_loader` refuses a shuffling sampler there).
+
+:func:`check_category_order`: mmdet's own ``CocoMetric(classwise=True)`` (and ``OVCocoMetric``'s ``base_ap`` /
+``novel_ap``) in a val / test evaluator read per-class APs by position: COCOeval's precisions are in ascending
+category id order (``COCOeval.evaluate`` sorts ``params.catIds``), mmdet indexes them by each class's position in
+the annotation file's order of categories. With categories listed ``[{id: 2, 'b'}, {id: 1, 'a'}]`` the logged table
+and ``coco/b_precision`` gave b a's AP and a b's (0.0 and 1.0 for b's exact box and a's miss), silently.
 """
 from __future__ import annotations
 
@@ -90,3 +96,85 @@ def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, spl
                 f"ann_file (mmdet's fast_eval_recall): read in a shuffled order, each image's proposals would be "
                 f"scored against another image's boxes, a silently wrong recall. Set {loader_key}.sampler="
                 "dict(type='DefaultSampler', shuffle=False)")
+
+
+def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
+    """What of mmdet's metric config ``metric`` reads per-class APs by the annotation file's category order:
+    ``'classwise=True'`` for mmdet's ``CocoMetric`` (or a subclass) with bbox / segm, ``'base_ap / novel_ap'`` for
+    ``OVCocoMetric`` (or a subclass), else ``None`` (automl_mm's ``UnroundedCocoMetric`` and its subclasses read
+    each class's own, :func:`automl_mm.evaluation.coco._in_given_order`)."""
+    from automl_mm.registry import METRICS, registered_class
+
+    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str):
+        return None
+    kind = metric.get('type')
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_') or scope)
+    except KeyError:
+        return None
+    try:
+        from mmdet.evaluation.metrics import CocoMetric
+        from mmdet.evaluation.metrics.ov_coco_metric import OVCocoMetric
+    except ImportError:
+        return None
+    from automl_mm.evaluation.coco import UnroundedCocoMetric
+
+    if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, UnroundedCocoMetric):
+        return None
+    kinds = metric.get('metric', 'bbox')
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    if not {'bbox', 'segm'} & set(kinds):
+        return None
+    if issubclass(cls, OVCocoMetric):
+        return 'base_ap / novel_ap' + (' and classwise=True' if metric.get('classwise') else '')
+    return 'classwise=True' if metric.get('classwise') else None
+
+
+def _loader_classes(loader: Any) -> tuple | None:
+    """``dataset.metainfo.classes`` of a loader config whose dataset gives them as a list / tuple, else ``None``."""
+    dataset = loader.get('dataset') if isinstance(loader, dict) else None
+    metainfo = dataset.get('metainfo') if isinstance(dataset, dict) else None
+    classes = metainfo.get('classes') if isinstance(metainfo, dict) else None
+    return tuple(classes) if isinstance(classes, (list, tuple)) else None
+
+
+def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list[tuple[Any, Any]]],
+                         test_only: bool = False, split: str = 'test') -> None:
+    """Refuse mmdet's own per-class COCO values (:func:`_per_class_by_position`) in ``val_evaluator`` /
+    ``test_evaluator`` where the categories of its ``ann_file`` that the loader's classes name are not listed by
+    ascending id (see the module docstring). OHL rewards and NAS scores are not refused: they read each class's own
+    AP (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`).
+
+    Args:
+        categories: ``{ann_file: [(category id, name), ...]}`` in the file's order (the files
+            :func:`~automl_mm.engine.preflight.check_config` loaded); a file not in it is not checked.
+        test_only, split: check only ``{split}_evaluator`` (as :func:`~automl_mm.engine.preflight.check_config`).
+
+    Raises:
+        ConfigCheckError: naming the evaluator's key, what it reads by position, the file, its category ids and
+            names in the file's order, and the metric to use instead.
+    """
+    for scored in (split, ) if test_only else SPLITS:
+        evaluator_key = f'{scored}_evaluator'
+        evaluator = cfg.get(evaluator_key)
+        metrics = evaluator_metrics(evaluator)
+        listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
+        classes = _loader_classes(cfg.get(f'{scored}_dataloader'))
+        for j, metric in enumerate(metrics):
+            reads = _per_class_by_position(metric, scope)
+            listing = categories.get(metric['ann_file']) if reads else None
+            if not listing:
+                continue
+            named = [(i, n) for i, n in listing if classes is None or n in classes]
+            ids = [i for i, _ in named]
+            if not all(isinstance(i, int) for i in ids) or ids == sorted(ids):
+                continue
+            where = f'{evaluator_key}[{j}]' if listed else evaluator_key
+            fix = ("list the file's categories by ascending id" if reads.startswith('base_ap') else
+                   f"set {where}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric with each class's own AP, "
+                   "at full precision), or list the file's categories by ascending id")
+            raise ConfigCheckError(
+                f"{where} ({config_type_name(metric)}, {reads}) reads per-class APs of {metric['ann_file']}, whose "
+                f"categories are not listed by ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): mmdet "
+                "indexes COCOeval's precisions, sorted by category id, by the file's order, so each class would be "
+                f"reported with another class's AP, silently. To fix it, {fix}")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from automl_mm.engine.preflight import check_config
-from automl_mm.engine.preflight_metric_order import check_metric_order
+from automl_mm.engine.preflight_metric_order import check_category_order, check_metric_order
 from automl_mm.engine.preflight_walk import ConfigCheckError
 
 from conftest import synthcoco_detector_cfg
@@ -91,3 +91,78 @@ def test_in_order_or_order_free_metrics_pass(coco_root):
     check_config(cfg)
     cfg.val_evaluator = dict(type='CocoMetric', metric='proposal_fast')  # no ann_file: mmdet's gt in results order
     check_metric_order(cfg, 'mmdet')
+
+
+def _categories_renumbered(coco_root: str, ids: dict[str, int]) -> str:
+    """The generated val file with its categories (rectangle, ellipse, triangle, in that order) given ``ids``;
+    written beside it, returned relative to the data root."""
+    import os.path as osp
+
+    with open(osp.join(coco_root, 'annotations/instances_val.json')) as f:
+        coco = json.load(f)
+    old = {c['id']: c['name'] for c in coco['categories']}
+    for c in coco['categories']:
+        c['id'] = ids[c['name']]
+    for a in coco['annotations']:
+        a['category_id'] = ids[old[a['category_id']]]
+    name = 'annotations/instances_val_' + '_'.join(str(i) for i in ids.values()) + '.json'
+    with open(osp.join(coco_root, name), 'w') as f:
+        json.dump(coco, f)
+    return name
+
+
+def _classwise_cfg(coco_root: str, ids: dict[str, int], **metric):
+    import os.path as osp
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    name = _categories_renumbered(coco_root, ids)
+    cfg.val_dataloader.dataset.ann_file = cfg.test_dataloader.dataset.ann_file = name
+    cfg.val_evaluator = dict(type='CocoMetric', ann_file=osp.join(coco_root, name), metric='bbox', classwise=True)
+    cfg.val_evaluator.update(metric)
+    cfg.test_evaluator = cfg.val_evaluator
+    return cfg
+
+
+BY_NAME = {'rectangle': 3, 'ellipse': 2, 'triangle': 1}  # listed 3, 2, 1: not by ascending id
+
+
+def test_mmdet_classwise_values_on_categories_not_listed_by_id_are_refused_naming_the_evaluator(coco_root):
+    """mmdet's CocoMetric(classwise=True) on a file listing its categories [3: rectangle, 2: ellipse, 1: triangle]:
+    its table and 'coco/<class>_precision' gave rectangle triangle's AP and back (test_coco_unrounded shows the
+    values), silently."""
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator \(CocoMetric, classwise=True\) reads per-class APs of "
+                                               r".*instances_val_3_2_1\.json, whose categories are not listed by "
+                                               r"ascending id \(3: 'rectangle', 2: 'ellipse', 1: 'triangle'\): .* "
+                                               r"set val_evaluator\.type='automl_mm\.UnroundedCocoMetric'"):
+        check_config(cfg)
+    with pytest.raises(ConfigCheckError, match=r"^test_evaluator \(CocoMetric"):
+        check_config(cfg, test_only=True)
+
+
+def test_open_vocabulary_base_and_novel_aps_on_categories_not_listed_by_id_are_refused(coco_root):
+    cfg = _classwise_cfg(coco_root, BY_NAME, type='mmdet.OVCocoMetric', classwise=False)
+    cfg.val_evaluator = [dict(type='Accuracy'), cfg.val_evaluator]
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\[1\] \(OVCocoMetric, base_ap / novel_ap\) .* To fix "
+                                               r"it, list the file's categories by ascending id$"):
+        check_category_order(cfg, 'automl_mm', {cfg.val_evaluator[1].ann_file: [(3, 'rectangle'), (1, 'ellipse')]})
+
+
+@pytest.mark.parametrize('ids, metric', [
+    (BY_NAME, dict(type='automl_mm.UnroundedCocoMetric')),  # each class's own AP
+    (BY_NAME, dict(classwise=False)),  # no per-class values
+    ({'rectangle': 4, 'ellipse': 9, 'triangle': 12}, {}),  # ascending, not 1..K: COCOeval's order
+])
+def test_unrounded_not_classwise_or_ids_in_order_pass(coco_root, ids, metric):
+    check_config(_classwise_cfg(coco_root, ids, **metric))
+
+
+def test_only_the_categories_the_loader_names_are_compared(coco_root):
+    """mmdet's cat_ids are the file's categories named by the dataset's classes, in the file's order."""
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (1, 'ellipse'), (2, 'triangle')]}
+    cfg.val_dataloader.dataset.metainfo = dict(classes=('ellipse', 'triangle'))
+    check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')  # 1, 2
+    cfg.val_dataloader.dataset.metainfo = dict(classes=('rectangle', 'ellipse'))
+    with pytest.raises(ConfigCheckError, match=r"\(3: 'rectangle', 1: 'ellipse'\)"):
+        check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
