@@ -73,7 +73,9 @@ concept, and the public names stay importable from here.
     shuffling sampler is refused where the metric pairs results with images by order, ``CocoMetric``'s
     ``proposal_fast``: :func:`~automl_mm.engine.preflight_metric_order.check_metric_order`; mmdet's own
     per-class values on a file whose categories are not listed by id are refused,
-    :func:`~automl_mm.engine.preflight_metric_order.check_category_order`;
+    :func:`~automl_mm.engine.preflight_metric_order.check_category_order`, and so is a metric running mmdet's
+    ``eval_recalls`` where it stops on unequal box counts,
+    :func:`~automl_mm.engine.preflight_metric_order.check_recall_metrics`;
     held-out loaders are checked against the test split with :func:`reads_test_split`, all in
     :mod:`~automl_mm.engine.preflight_eval_splits`); before it,
     with each loader / metric pair (these and the OHL reward / NAS search pairs above), a loader of several COCO
@@ -126,7 +128,7 @@ from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_d
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_masks import check_mask_format
-from .preflight_metric_order import check_category_order, check_metric_order
+from .preflight_metric_order import check_category_order, check_metric_order, check_recall_metrics
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config
@@ -235,6 +237,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_scored_subsets(cfg, files, test_only, split)
     check_metric_order(cfg, scope, test_only, split)
     check_category_order(cfg, scope, category_ids, test_only, split)
+    check_recall_metrics(cfg, scope, test_only, split)
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',

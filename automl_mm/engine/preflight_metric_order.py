@@ -19,6 +19,10 @@ in their order). OHL's reward loader and the NAS search loaders are read in orde
 category id order (``COCOeval.evaluate`` sorts ``params.catIds``), mmdet indexes them by each class's position in
 the annotation file's order of categories. With categories listed ``[{id: 2, 'b'}, {id: 1, 'a'}]`` the logged table
 and ``coco/b_precision`` gave b a's AP and a b's (0.0 and 1.0 for b's exact box and a's miss), silently.
+
+:func:`check_recall_metrics`: mmdet 3.3's ``eval_recalls`` (``CocoMetric`` / ``LVISMetric`` ``proposal_fast``,
+``VOCMetric`` ``recall``) stacks one IoU matrix per image with ``np.array``, which numpy >= 1.24 refuses for images
+of unequal box counts (:mod:`automl_mm.evaluation.recall`): the run stopped at its first validation.
 """
 from __future__ import annotations
 
@@ -178,3 +182,68 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
                 f"categories are not listed by ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): mmdet "
                 "indexes COCOeval's precisions, sorted by category id, by the file's order, so each class would be "
                 f"reported with another class's AP, silently. To fix it, {fix}")
+
+
+def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
+    """``(metric name, whether automl_mm's UnroundedCocoMetric computes it)`` where ``metric`` runs mmdet's own
+    ``eval_recalls``: ``proposal_fast`` of mmdet's ``CocoMetric`` or a subclass other than automl_mm's
+    ``UnroundedCocoMetric`` (``LVISMetric``), ``recall`` of mmdet's ``VOCMetric``; else ``None``."""
+    from automl_mm.registry import METRICS, registered_class
+
+    if not isinstance(metric, dict):
+        return None
+    kind = metric.get('type')
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_') or scope)
+    except KeyError:
+        return None
+    try:
+        from mmdet.evaluation.metrics import CocoMetric, VOCMetric
+    except ImportError:
+        return None
+    from automl_mm.evaluation.coco import UnroundedCocoMetric
+
+    if not isinstance(cls, type):
+        return None
+    kinds = metric.get('metric', 'bbox' if issubclass(cls, CocoMetric) else 'mAP')
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    if issubclass(cls, CocoMetric) and not issubclass(cls, UnroundedCocoMetric) and 'proposal_fast' in kinds:
+        return 'proposal_fast', cls.compute_metrics is CocoMetric.compute_metrics
+    if issubclass(cls, VOCMetric) and 'recall' in kinds:
+        return 'recall', False
+    return None
+
+
+def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test') -> None:
+    """Refuse a metric that runs mmdet's own ``eval_recalls`` (:func:`_mmdet_recall`) where that stops on images
+    of unequal box counts (:func:`automl_mm.evaluation.recall.mmdet_recalls_fail_on_unequal_counts`: mmdet 3.3
+    under numpy >= 1.24), in ``val_evaluator`` / ``test_evaluator`` (``{split}_evaluator`` alone when
+    ``test_only``), and a ``VOCMetric`` ``recall`` in an OHL reward / NAS search evaluator too (a COCO metric there
+    is read through :func:`automl_mm.evaluation.coco.unrounded_coco_metrics`, which computes the recall for any
+    counts).
+
+    Raises:
+        ConfigCheckError: naming the evaluator's key, the metric and what to use instead.
+    """
+    from automl_mm.evaluation.recall import mmdet_recalls_fail_on_unequal_counts
+
+    from .preflight_walk import _evaluator_cfgs, outside_split
+
+    found = []
+    for metric, key in _evaluator_cfgs(cfg):
+        held_out = not key.startswith(tuple(f'{s}_' for s in SPLITS))  # reward / search: read by automl_mm
+        if (test_only and outside_split(key, test_only, split)) or (held_out and test_only):
+            continue
+        recall = _mmdet_recall(metric, scope)
+        if recall is not None and not (held_out and recall[0] == 'proposal_fast'):
+            found.append((key, metric, recall))
+    if not found or not mmdet_recalls_fail_on_unequal_counts():
+        return
+    key, metric, (name, replaceable) = found[0]
+    fix = (f"set {key}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric, whose proposal_fast recall takes "
+           'any box counts)' if replaceable else
+           f"drop {name!r} from {key}.metric (automl_mm has no replacement for {config_type_name(metric)}'s)")
+    raise ConfigCheckError(
+        f"{key} ({config_type_name(metric)}, metric={name!r}) computes its recall with mmdet's eval_recalls, which "
+        'stops under this numpy wherever two images have different numbers of ground-truth boxes or proposals '
+        "(np.array of their IoU matrices: 'inhomogeneous shape'), at the first evaluation. To fix it, " + fix)

@@ -21,9 +21,12 @@ from typing import Any
 
 import mmdet.evaluation.metrics.coco_metric as _mmdet_coco
 from mmdet.evaluation import CocoMetric
+from mmdet.evaluation.functional import eval_recalls as _mmdet_eval_recalls
 
 from automl_mm.engine.preflight import COCO_AP_ITEMS, COCO_AR_ITEMS
 from automl_mm.registry import METRICS
+
+from .recall import eval_recalls
 
 _STATS_INDEX = {name: i for i, name in enumerate(COCO_AP_ITEMS + COCO_AR_ITEMS)}
 
@@ -112,7 +115,9 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         precision too, and of that class (:func:`class_precisions`; mmdet rounded it to 3 decimals, so two copies
         rewarded on one class tied, and paired classes with other classes' APs where the annotation file does not
         list its categories by id); an ``OVCocoMetric``'s ``base_ap`` / ``novel_ap`` (``ap50``) average their own
-        classes (:func:`split_precisions`); ``proposal_fast`` values stay as mmdet computes them (unrounded already).
+        classes (:func:`split_precisions`); ``proposal_fast`` values stay as mmdet computes them (unrounded already),
+        also over images of unequal box counts, where mmdet's ``eval_recalls`` stops under numpy >= 1.24
+        (:func:`automl_mm.evaluation.recall.eval_recalls` runs in its place).
         Empty when mmdet's is (no prediction at all).
     """
     if compute is None:
@@ -127,13 +132,17 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         for name, recording in _RECORDING.items():
             # absent, another evaluator, or already recording (a nested call: every active call gets the summaries)
             if getattr(module, name, None) is _BASES[name]:
-                patched.append((module, name))
+                patched.append((module, name, _BASES[name]))
                 setattr(module, name, recording)
+        # proposal_fast's recall over images of unequal box counts (mmdet's stops under numpy >= 1.24)
+        if getattr(module, 'eval_recalls', None) is _mmdet_eval_recalls:
+            patched.append((module, 'eval_recalls', _mmdet_eval_recalls))
+            module.eval_recalls = eval_recalls
     try:
         values = compute(metric, results)
     finally:
-        for module, name in patched:
-            setattr(module, name, _BASES[name])
+        for module, name, original in patched:
+            setattr(module, name, original)
         _ACTIVE.pop()  # calls nest, so the last recorder is this call's (remove() would compare lists by value)
     # One COCOeval per metric in metric.metrics order, except 'proposal_fast' (no COCOeval); mmdet stops at the
     # first metric without predictions, so zip stops there too.
