@@ -5,11 +5,15 @@ OHL's ``reward_key``, the NAS loops' ``metric_key`` and ``default_hooks.checkpoi
 metric is first computed (at a trunk's end, a search's scoring, the first validation): a key the evaluator does not
 report stopped the run after it had trained up to there. :func:`metric_keys` says which keys a metric reports where
 that is known without running it; :func:`check_metric_key` refuses a key outside them; ``CocoMetric``'s
-``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`).
+``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`). :func:`warn_rounded_search_metric` warns
+where a search ranks by a metric mmdet reports rounded (copies and candidates tie).
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
@@ -127,3 +131,68 @@ def _classwise_prefix(metric_cfg: Any) -> str | None:
     if not {'bbox', 'segm'} & set([kinds] if isinstance(kinds, str) else list(kinds)):
         return None
     return metric_cfg.get('prefix') or 'coco'
+
+
+#: mmdet 3.3 metrics that report values rounded: ``{class name: (decimals kept, the keys rounded (a regular
+#: expression of the name after the prefix; None: every key))}``, from ``round(v, 3)`` / ``'{:.3f}'`` in their
+#: ``compute_metrics`` (``SemSegMetric``: percentages to 2 decimals; ``VOCMetric`` / ``OpenImagesMetric`` round
+#: their per-IoU ``AP50``-style keys, not ``mAP``, the mean of the unrounded APs). mmdet's ``CocoMetric`` and its
+#: subclasses that score with COCOeval (``OVCocoMetric``, ``CocoOccludedSeparatedMetric``, ``CocoVideoMetric``) are
+#: read at full precision by OHL rewards and NAS scores (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`);
+#: ``LVISMetric`` scores with LVIS's own evaluator, which that does not reach.
+ROUNDED_MMDET_METRICS: dict[str, tuple[int, str | None]] = {
+    'LVISMetric': (3, None), 'DODCocoMetric': (3, None), 'VOCMetric': (3, r'AP\d+'),
+    'OpenImagesMetric': (3, r'AP\d+'), 'YouTubeVISMetric': (3, None), 'ReIDMetrics': (3, None),
+    'CrowdHumanMetric': (4, None), 'SemSegMetric': (2, None)}
+
+
+def rounded_metric(metric_cfg: Any, scope: str | None) -> tuple[type, int, str | None] | None:
+    """``(the metric's class, decimals, the keys rounded)`` where a metric config builds one of
+    :data:`ROUNDED_MMDET_METRICS` (or a subclass), else ``None`` (also where its type does not resolve here, or
+    mmdet is not installed)."""
+    from automl_mm.registry import METRICS, registered_class
+
+    if not isinstance(metric_cfg, dict):
+        return None
+    kind = metric_cfg.get('type')
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric_cfg.get('_scope_') or scope)
+        import mmdet.evaluation.metrics as mmdet_metrics
+    except (KeyError, ImportError):
+        return None
+    if not isinstance(cls, type):
+        return None
+    for name, (decimals, keys) in ROUNDED_MMDET_METRICS.items():
+        rounded = getattr(mmdet_metrics, name, None)
+        if isinstance(rounded, type) and issubclass(cls, rounded):
+            return cls, decimals, keys
+    return None
+
+
+def warn_rounded_search_metric(metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str,
+                               scope: str | None) -> bool:
+    """Warn where a search ranks by ``metric_key`` (an OHL ``reward_key``, a NAS ``train_cfg.metric_key``) of a
+    metric of ``evaluator`` that mmdet reports rounded (:func:`rounded_metric`; the key's prefix is the metric's
+    ``prefix`` or its class's ``default_prefix``): copies or candidates closer than the rounding step tie, the tie
+    goes to the first in order, and with every OHL copy tied the REINFORCE advantages are 0 (nothing learned).
+    Returns whether it warned."""
+    import re
+
+    if not isinstance(metric_key, str) or not evaluator:
+        return False
+    for metric in evaluator_metrics(evaluator):
+        found = rounded_metric(metric, scope)
+        prefix = (metric.get('prefix') or getattr(found[0], 'default_prefix', None)) if found else None
+        if found is None or (prefix and not metric_key.startswith(f'{prefix}/')):
+            continue
+        cls, decimals, keys = found
+        if keys is not None and not re.fullmatch(keys, metric_key[len(prefix) + 1:] if prefix else metric_key):
+            continue
+        step = f'{10 ** -decimals:g}' + (' percentage points' if cls.__name__ == 'SemSegMetric' else '')
+        print_log(f'{key_name}={metric_key!r} is read from {evaluator_key} ({cls.__name__}), which mmdet reports '
+                  f'rounded to {decimals} decimals: copies (OHL) or candidates (NAS) whose values differ by less '
+                  f'than {step} tie, the first in order wins, and with every OHL copy tied the rewards teach the '
+                  'controller nothing. COCO AP (mmdet\'s CocoMetric, automl_mm.UnroundedCocoMetric) is read at '
+                  'full precision; rank by such a key where the search can', logger='current', level=logging.WARNING)
+        return True
+    return False

@@ -1,0 +1,101 @@
+"""A search ranking by a metric mmdet reports rounded: copies / candidates within the rounding step tie (the first in
+order wins; every OHL copy tied: advantages 0). COCO AP is read at full precision; the others are warned about."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import check_config
+from automl_mm.engine.preflight_metrics import warn_rounded_search_metric
+
+from conftest import REPO_ROOT
+
+OHL = f'{REPO_ROOT}/configs/ohl/ohl_convnet_1x4_12e_digits.py'
+PC_NAS = f'{REPO_ROOT}/configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py'
+
+
+def test_mmdet_voc_metric_rounds_its_per_iou_ap_not_its_map():
+    """The fault: mmdet's VOCMetric reports AP50 as round(eval_map's AP, 3); its mAP is the unrounded mean."""
+    from mmdet.evaluation import VOCMetric
+    from mmdet.evaluation.functional import eval_map
+
+    gt = np.array([[0, 0, 20, 20], [30, 30, 50, 50], [60, 0, 80, 20]], dtype=np.float32)
+    pred = np.array([[0, 0, 20, 20, .9], [100, 100, 120, 120, .8], [30, 30, 50, 50, .7]], dtype=np.float32)
+    metric = VOCMetric(iou_thrs=[0.5])
+    metric.dataset_meta = dict(classes=('a', ))
+    labels, none = torch.zeros(3, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    metric.process({}, [dict(gt_instances=dict(bboxes=torch.from_numpy(gt), labels=labels),
+                             ignored_instances=dict(bboxes=torch.zeros(0, 4), labels=none),
+                             pred_instances=dict(bboxes=torch.from_numpy(pred[:, :4]),
+                                                 scores=torch.from_numpy(pred[:, 4]), labels=labels))])
+    values = metric.compute_metrics(metric.results)
+    ap, _ = eval_map([[pred]], [dict(bboxes=gt, labels=np.zeros(3, dtype=np.int64))], iou_thr=0.5, logger='silent',
+                     eval_mode='11points', use_legacy_coordinate=True)  # VOCMetric's defaults
+    assert ap != round(ap, 3)  # the example is not a 3-decimal number
+    assert values['AP50'] == round(ap, 3) and values['mAP'] == pytest.approx(ap, abs=1e-12)
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    import automl_mm.engine.preflight_metrics as module
+
+    messages = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, logger=None, level=None: messages.append(msg))
+    return messages
+
+
+def test_an_ohl_reward_of_a_rounded_mmdet_key_is_warned_about_naming_keys_metric_and_step(logged):
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].reward_evaluator = dict(type='mmdet.VOCMetric', iou_thrs=[0.5, 0.75])
+    cfg.custom_hooks[0].reward_key = 'pascal_voc/AP75'
+    check_config(cfg)
+    assert logged == [
+        "custom_hooks[0].reward_key='pascal_voc/AP75' is read from custom_hooks[0].reward_evaluator (VOCMetric), "
+        'which mmdet reports rounded to 3 decimals: copies (OHL) or candidates (NAS) whose values differ by less '
+        'than 0.001 tie, the first in order wins, and with every OHL copy tied the rewards teach the controller '
+        "nothing. COCO AP (mmdet's CocoMetric, automl_mm.UnroundedCocoMetric) is read at full precision; rank by "
+        'such a key where the search can']
+    logged.clear()
+    cfg.custom_hooks[0].reward_key = 'pascal_voc/mAP'  # the mean of the unrounded APs
+    check_config(cfg)
+    assert not logged
+
+
+def test_a_nas_score_of_a_rounded_mmdet_metric_read_through_val_evaluator_is_warned_about(logged):
+    nas = Config.fromfile(PC_NAS)
+    for key in ('search_evaluator', 'reward_evaluator'):
+        nas.pop(key, None)
+    nas.train_cfg.pop('search_evaluator', None)
+    nas.val_evaluator = dict(type='mmdet.ReIDMetrics', metric=['mAP'])
+    nas.train_cfg.metric_key = 'reid-metric/mAP'
+    check_config(nas)
+    assert len(logged) == 1 and logged[0].startswith(
+        "train_cfg.metric_key='reid-metric/mAP' is read from val_evaluator (ReIDMetrics), which mmdet reports rounded "
+        'to 3 decimals')
+
+
+@pytest.mark.parametrize('metric, key, step', [
+    (dict(type='LVISMetric'), 'lvis/bbox_AP', '0.001'),
+    (dict(type='DODCocoMetric'), 'dod/mAP', '0.001'),
+    (dict(type='CrowdHumanMetric', ann_file='x.odgt'), 'crowd_human/mAP', '0.0001'),
+    (dict(type='SemSegMetric', prefix='seg'), 'seg/mIoU', '0.01 percentage points'),
+    (dict(type='OpenImagesMetric'), 'openimages/AP50', '0.001'),
+])
+def test_every_rounded_mmdet_metric_kind(logged, metric, key, step):
+    assert warn_rounded_search_metric(key, 'train_cfg.metric_key', [dict(type='Accuracy'), metric],
+                                      'train_cfg.search_evaluator', 'mmdet')
+    assert f'differ by less than {step} tie' in logged[0]
+
+
+@pytest.mark.parametrize('metric, key', [
+    (dict(type='CocoMetric'), 'coco/bbox_mAP'),  # read at full precision
+    (dict(type='OVCocoMetric'), 'coco/base_ap'),
+    (dict(type='automl_mm.UnroundedCocoMetric'), 'coco/bbox_mAP'),
+    (dict(type='OpenImagesMetric'), 'openimages/mAP'),
+    (dict(type='VOCMetric', metric='recall'), 'pascal_voc/AR@100'),
+])
+def test_full_precision_keys_are_not_warned_about(logged, metric, key):
+    assert not warn_rounded_search_metric(key, 'train_cfg.metric_key', metric, 'train_cfg.search_evaluator', 'mmdet')
+    assert not logged
