@@ -5,7 +5,7 @@
 # GPUS: tasks in all (an OHL config needs num_copies x ranks_per_copy of them); GPUS_PER_NODE: GPUs (and tasks) per
 # node, default min(GPUS, 8); SRUN_ARGS: more srun options, split as the shell splits words (quotes group);
 # PORT (or MASTER_PORT): the rendezvous port (otherwise 15000 + the last four digits of SLURM_JOB_ID,
-# automl_mm.engine.dist.init_dist_slurm_job).
+# automl_mm.engine.dist.init_dist_slurm_job; a port another job on the node holds is named at start: set PORT).
 set -euo pipefail
 if [[ $# -lt 4 ]]; then
   echo "usage: $0 PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py options...]" >&2

@@ -5,11 +5,14 @@ automl_mm's local launcher fail on CPU-only machines with "Found no NVIDIA drive
 initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged.
 mmengine's ``_init_dist_slurm`` rendezvous on port 29500 unless told another, at the address its shell pipe
 ``scontrol show hostname {SLURM_NODELIST} | head -n1`` printed: :func:`init_dist_slurm_job` derives the port from
-the job id and runs scontrol itself (both installed by :mod:`automl_mm.engine.patches`).
+the job id and runs scontrol itself, and :func:`slurm_rendezvous_store` names a port another job or program holds
+(both installed by :mod:`automl_mm.engine.patches`).
 """
 from __future__ import annotations
 
+import datetime
 import os
+import socket
 import subprocess
 
 import torch
@@ -38,7 +41,12 @@ def slurm_job_port(job_id: str | None, step_id: str | None = None) -> int | None
     (``lightning.fabric.plugins.environments.SLURMEnvironment.resolve_port``), moved by 100 per step (modulo 10000),
     so that two steps of one job running at once on a node (``srun ... &`` twice in a batch script) differ too. The
     same in every task of the step; jobs of neighbouring ids (an array's) differ. ``None`` for a missing or
-    non-numeric job id."""
+    non-numeric job id.
+
+    No rule of a job id onto a port range is free of collisions: jobs 10000 apart (1234 and 11234: both 16234), and
+    a step ``s`` of job ``j`` and step 0 of job ``j + 100 * s``, take the same port; so can a program that listens
+    on it. Two of them on one node are named at start by :func:`slurm_rendezvous_store` (set ``PORT`` /
+    ``MASTER_PORT`` to another port then)."""
     if not job_id or not job_id.isdigit():
         return None
     step = int(step_id) if step_id and step_id.isdigit() else 0
@@ -73,6 +81,55 @@ def slurm_master_addr(node_list: str) -> str:
     return hosts[0]
 
 
+#: The key under which rank 0's rendezvous store names its slurm job step (``SLURM_JOB_ID.SLURM_STEP_ID``).
+SLURM_STEP_KEY = 'automl_mm/slurm_job_step'
+
+
+def slurm_rendezvous_store(addr: str, port: int, rank: int, world_size: int, step: str,
+                           timeout: datetime.timedelta) -> torch_dist.TCPStore:
+    """The rendezvous store of slurm job step ``step`` (``'JOB.STEP'``) at ``addr:port``, refusing one that belongs
+    to another job (passed to ``init_process_group(store=...)`` in place of its ``env://`` rendezvous, which creates
+    the same ``TCPStore``).
+
+    Rank 0 hosts it and writes ``step`` under :data:`SLURM_STEP_KEY`; every other rank connects (retrying, as
+    torch's rendezvous does, until ``timeout``) and reads it back before anything else. The port of
+    :func:`slurm_job_port` can be another job's (job ids 10000 apart) or a program's: its rank 0 then stopped with
+    torch's bare ``EADDRINUSE``, naming neither the job id the port came from nor the fix, while its tasks on that
+    node had connected to the other job's store and wrote their rendezvous keys into it (a silent hang, or a
+    corrupt one, of both jobs). Clients do not count themselves into the store (``world_size=None``), so a wrong
+    store is left as it was.
+
+    Raises:
+        RuntimeError: on rank 0, ``port`` is in use on this node; on another rank, the store at ``addr:port`` names
+            another job step, or names none within ``timeout`` (a program that is not automl_mm's rank 0). Each
+            names the port, ``SLURM_JOB_ID`` / ``SLURM_STEP_ID`` and ``PORT`` / ``MASTER_PORT``.
+    """
+    fix = (f'the port comes from MASTER_PORT, dist_cfg.port or SLURM_JOB_ID / SLURM_STEP_ID (this step: {step}, '
+           'automl_mm.engine.dist.slurm_job_port); set PORT (tools/slurm_train.sh / slurm_test.sh) or MASTER_PORT to '
+           'a port free on the first node of the step')
+    if rank == 0:
+        try:
+            store = torch_dist.TCPStore(addr, port, None, True, timeout, wait_for_workers=False, multi_tenant=True)
+        except RuntimeError as err:
+            if 'EADDRINUSE' not in str(err):
+                raise
+            raise RuntimeError(f'--launcher slurm: the rendezvous port {port} is in use on {addr} (rank 0, '
+                               f'{socket.gethostname()}): another job, or a program, listens on it; {fix}') from None
+        store.set(SLURM_STEP_KEY, step)
+        return store
+    store = torch_dist.TCPStore(addr, port, None, False, timeout)
+    try:
+        owner = store.get(SLURM_STEP_KEY).decode()
+    except RuntimeError:  # a timeout: not automl_mm's rank 0 (or rank 0 died before writing)
+        raise RuntimeError(f'--launcher slurm: the rendezvous store at {addr}:{port} named no slurm job step within '
+                           f'{timeout.total_seconds():g} s (rank {rank}): another program may listen on the port; '
+                           f'{fix}') from None
+    if owner != step:
+        raise RuntimeError(f'--launcher slurm: the rendezvous store at {addr}:{port} is slurm job step {owner}\'s, '
+                           f'not this one\'s ({step}, rank {rank}): two jobs on {addr} took the same port; {fix}')
+    return store
+
+
 def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str = 'torch', **kwargs) -> None:
     """mmengine's ``_init_dist_slurm`` with this job's port and first node.
 
@@ -83,15 +140,24 @@ def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str
     * ``MASTER_ADDR``, where not set, from :func:`slurm_master_addr` of the step's nodes (``SLURM_STEP_NODELIST``,
       else ``SLURM_NODELIST``, which can be the whole job's: a second step running on nodes 3 and 4 of a 4-node
       job sent its ranks to node 1, where the first step's rendezvous ran). mmengine keeps a set one.
+    * With ``init_backend='torch'``, the store of :func:`slurm_rendezvous_store`, which refuses a port that another
+      job holds, in place of torch's ``env://`` rendezvous at the same address and port.
 
     Raises:
-        RuntimeError: from :func:`slurm_master_addr`.
+        RuntimeError: from :func:`slurm_master_addr` or :func:`slurm_rendezvous_store`.
     """
     if port is None and not os.environ.get('MASTER_PORT'):
         port = slurm_job_port(os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID'))
     nodes = os.environ.get('SLURM_STEP_NODELIST') or os.environ.get('SLURM_NODELIST')
     if 'MASTER_ADDR' not in os.environ and nodes:
         os.environ['MASTER_ADDR'] = slurm_master_addr(nodes)
+    if init_backend == 'torch' and 'store' not in kwargs and os.environ.get('MASTER_ADDR'):
+        rank, world_size = int(os.environ['SLURM_PROCID']), int(os.environ['SLURM_NTASKS'])
+        step = f"{os.environ.get('SLURM_JOB_ID', '')}.{os.environ.get('SLURM_STEP_ID', '')}"
+        kwargs.update(store=slurm_rendezvous_store(
+            os.environ['MASTER_ADDR'], port if port is not None else int(os.environ.get('MASTER_PORT') or 29500),
+            rank, world_size, step, kwargs.get('timeout') or torch_dist.default_pg_timeout),
+            rank=rank, world_size=world_size)
     _ORIGINAL_SLURM(backend, port=port, init_backend=init_backend, **kwargs)
 
 

@@ -20,7 +20,8 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    on a node stopped with ``EADDRINUSE``; its ``MASTER_ADDR`` was a shell's output, the error message where
    scontrol is missing): ``mmengine.dist.utils._init_dist_slurm`` becomes
    :func:`automl_mm.engine.dist.init_dist_slurm_job` (15000 + the job id's last four digits where neither
-   ``dist_cfg.port`` nor ``MASTER_PORT`` names one; scontrol run without a shell, a missing one named).
+   ``dist_cfg.port`` nor ``MASTER_PORT`` names one; scontrol run without a shell, a missing one named; a port that
+   another job holds named on every rank that meets it, :func:`automl_mm.engine.dist.slurm_rendezvous_store`).
 5. **World size in every checkpoint** (a resume on another number of processes is named as such only when the
    checkpoint records its world size): ``Runner.save_checkpoint`` is wrapped by
    :func:`automl_mm.engine.resume.recording_world_size`, which adds ``meta['world_size']``, whatever hooks the

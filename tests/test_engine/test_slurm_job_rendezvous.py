@@ -6,16 +6,23 @@
 * It found ``MASTER_ADDR`` with ``sh -c 'scontrol show hostname node[01-03,07] | head -n1'``: without scontrol (a task
   in a container) the address was the shell's error message, and the unquoted node list is a glob that a file
   ``node7`` in the working directory replaced. scontrol now runs without a shell, and a missing one is named.
+* Jobs 10000 apart take the same port: on one node the second's rank 0 stopped with torch's bare EADDRINUSE while its
+  other tasks there had joined the first job's store. Rank 0's store now names its job step, and both sides are
+  refused at once, naming the port and PORT / MASTER_PORT.
 """
 from __future__ import annotations
 
+import datetime
 import os
+import socket
+import time
 
 import pytest
+import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 
-from automl_mm.engine import patches
-from automl_mm.engine.dist import slurm_job_port
+from automl_mm.engine import dist, patches
+from automl_mm.engine.dist import slurm_job_port, slurm_rendezvous_store
 
 FAKE_SCONTROL = """#!/bin/sh
 # scontrol show hostnames LIST: the hosts of node[01-03,07] or node[03,07], else LIST itself (what a glob left of it)
@@ -52,6 +59,7 @@ def slurm_task(monkeypatch, tmp_path):
     (tmp_path / 'node7').write_text('')
     monkeypatch.chdir(tmp_path)
     calls = []
+    monkeypatch.setattr(dist, 'slurm_rendezvous_store', lambda *args: ('store', *args))
     monkeypatch.setattr(dist_utils, 'is_mlu_available', lambda: False)
     monkeypatch.setattr(dist_utils.torch.cuda, 'set_device', lambda device: None)
     monkeypatch.setattr(dist_utils.torch_dist, 'init_process_group', lambda **kwargs: calls.append(kwargs))
@@ -60,7 +68,9 @@ def slurm_task(monkeypatch, tmp_path):
 
 def test_a_slurm_job_rendezvous_on_its_own_port_at_its_first_node(slurm_task):
     dist_utils._init_dist_slurm('gloo')
-    assert os.environ['MASTER_PORT'] == '16987' and slurm_task == [dict(backend='gloo')]
+    store = ('store', 'node01', 16987, 0, 2, '4321987.', datetime.timedelta(minutes=30))  # torch's default timeout
+    assert os.environ['MASTER_PORT'] == '16987'
+    assert slurm_task == [dict(backend='gloo', store=store, rank=0, world_size=2)]
     assert os.environ['MASTER_ADDR'] == 'node01'  # mmengine's shell expanded node[01-03,07] to the file node7
 
 
@@ -83,7 +93,8 @@ def test_a_task_without_scontrol_is_told_to_set_master_addr(slurm_task, monkeypa
 
 @pytest.mark.parametrize('job_id, step_id, port', [
     ('4321987', None, 16987), ('4321987', '0', 16987), ('4321988', '0', 16988), ('4321987', '1', 17087),
-    ('9999', '1', 15099), ('12', 'batch', 15012), ('', '0', None), (None, None, None), ('123_4', '0', None)])
+    ('9999', '1', 15099), ('12', 'batch', 15012), ('', '0', None), (None, None, None), ('123_4', '0', None),
+    ('1234', '0', 16234), ('11234', '0', 16234), ('1334', '0', 16334), ('1234', '1', 16334)])  # collisions
 def test_the_port_of_a_job_and_step(job_id, step_id, port):
     assert slurm_job_port(job_id, step_id) == port
 
@@ -95,3 +106,53 @@ def test_a_second_step_of_the_job_rendezvous_at_its_own_first_node_and_port(slur
     monkeypatch.setenv('SLURM_STEP_NODELIST', 'node[03,07]')
     dist_utils._init_dist_slurm('gloo')
     assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == ('node03', '17087')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+TIMEOUT = datetime.timedelta(seconds=20)
+
+
+def test_rank_0_names_a_port_that_another_job_holds():
+    """Job 11234 takes job 1234's port, 16234, on a node where job 1234's rank 0 listens (a free port here)."""
+    with socket.socket() as other_job:
+        other_job.bind(('', 0))
+        other_job.listen()
+        port = other_job.getsockname()[1]
+        with pytest.raises(RuntimeError, match=rf'rendezvous port {port} is in use on 127.0.0.1 \(rank 0, .*another '
+                                               r'job, or a program, listens on it; the port comes from MASTER_PORT, '
+                                               r'dist_cfg.port or SLURM_JOB_ID / SLURM_STEP_ID \(this step: '
+                                               r'11234.0.*set PORT .* or MASTER_PORT'):
+            slurm_rendezvous_store('127.0.0.1', port, 0, 2, '11234.0', TIMEOUT)
+
+
+def test_a_task_that_reaches_another_job_s_store_is_refused_at_once_and_writes_nothing():
+    port = _free_port()
+    first_job = slurm_rendezvous_store('127.0.0.1', port, 0, 2, '1234.0', TIMEOUT)
+    keys = first_job.num_keys()
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=rf"store at 127.0.0.1:{port} is slurm job step 1234.0's, not this one's "
+                                           r'\(11234.0, rank 1\): two jobs on 127.0.0.1 took the same port;.*PORT'):
+        slurm_rendezvous_store('127.0.0.1', port, 1, 2, '11234.0', TIMEOUT)
+    assert time.monotonic() - start < 10 and first_job.num_keys() == keys  # not the 20 s timeout; no key written
+
+
+def test_a_store_that_names_no_job_step_is_refused_after_the_timeout():
+    port = _free_port()
+    program = torch_dist.TCPStore('127.0.0.1', port, None, True, TIMEOUT, wait_for_workers=False)  # noqa: F841
+    with pytest.raises(RuntimeError, match=rf'store at 127.0.0.1:{port} named no slurm job step within 1 s '
+                                           r'\(rank 1\): another program may listen on the port'):
+        slurm_rendezvous_store('127.0.0.1', port, 1, 2, '1234.0', datetime.timedelta(seconds=1))
+
+
+def test_the_job_s_own_store_starts_its_process_group():
+    store = slurm_rendezvous_store('127.0.0.1', _free_port(), 0, 1, '1234.0', TIMEOUT)
+    torch_dist.init_process_group('gloo', store=store, rank=0, world_size=1)
+    try:
+        assert (torch_dist.get_rank(), torch_dist.get_world_size()) == (0, 1)
+    finally:
+        torch_dist.destroy_process_group()
