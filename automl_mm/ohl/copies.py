@@ -21,7 +21,6 @@ import inspect
 import logging
 import os
 import socket
-from collections import Counter
 from collections.abc import Iterator, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,19 +178,35 @@ def warn_copies_split_across_nodes(nodes: Sequence[Any], ranks_per_copy: int) ->
     """Warn (the main process logs it) where :func:`copies_split_across_nodes` finds copies; returns them.
 
     Such a copy's DDP all-reduce crosses the network at every step while the other copies' stays inside one
-    node, and every copy waits for the slowest at each trunk end (the results are unchanged). E.g. 3 copies of
-    2 ranks on 2 nodes of 3 processes: copy 1 is ranks 2 (node 0) and 3 (node 1).
+    node, and every copy waits for the slowest at each trunk end (the results are unchanged: a copy's process
+    group, sampler and devices do not depend on where its ranks run). E.g. 3 copies of 2 ranks on 2 nodes of 3
+    processes: copy 1 is ranks 2 (node 0) and 3 (node 1). Where a node holds ranks that are not consecutive (srun's
+    cyclic distribution, ``SRUN_ARGS=--distribution=cyclic``: ranks 0, 2 on node 0 and 1, 3 on node 1) the counts
+    per node may fit, and the warning names the placement and ``--distribution=block`` instead.
     """
     split = copies_split_across_nodes(nodes, ranks_per_copy)
-    if split:
-        counts = list(Counter(nodes).values())  # processes per node, in the order of the nodes' first ranks
-        where = '; '.join(f'copy {c} on nodes {ns}' for c, ns in split.items())
+    if not split:
+        return split
+    ranks_on: dict[Any, list[int]] = {}
+    for rank, node in enumerate(nodes):
+        ranks_on.setdefault(node, []).append(rank)
+    where = '; '.join(f'copy {c} (ranks {c * ranks_per_copy}-{(c + 1) * ranks_per_copy - 1}) on nodes {ns}'
+                      for c, ns in split.items())
+    cost = ('sharing a node with another copy. Such a copy\'s gradient all-reduce crosses the network at every step '
+            'while a copy inside one node does not, and every copy waits for the slowest at each trunk end (the '
+            'results are unchanged)')
+    if all(ranks == list(range(ranks[0], ranks[-1] + 1)) for ranks in ranks_on.values()):
+        counts = [len(ranks) for ranks in ranks_on.values()]  # processes per node, in the order of their first ranks
         print_log(f'OHL copy layout: ranks_per_copy={ranks_per_copy} does not fit the processes per node '
-                  f'{counts}: {where}, sharing a node with another copy. Such a copy\'s gradient all-reduce '
-                  'crosses the network at every step while a copy inside one node does not, and every copy waits '
-                  'for the slowest at each trunk end (the results are unchanged). Give every node a multiple of '
-                  'ranks_per_copy processes (or make ranks_per_copy a multiple of the processes per node)',
-                  logger='current', level=logging.WARNING)
+                  f'{counts}: {where}, {cost}. Give every node a multiple of ranks_per_copy processes (or make '
+                  'ranks_per_copy a multiple of the processes per node)', logger='current', level=logging.WARNING)
+        return split
+    held = '; '.join(f'node {i} holds ranks {ranks}' for i, ranks in enumerate(list(ranks_on.values())[:4]))
+    print_log(f'OHL copy layout: the launcher placed ranks that are not consecutive on one node ({held}'
+              f'{"; ..." if len(ranks_on) > 4 else ""}; a cyclic placement, e.g. srun --distribution=cyclic from '
+              f'SRUN_ARGS or SLURM_DISTRIBUTION), so {where}, {cost}. Place consecutive ranks on one node: srun '
+              '--distribution=block (tools/slurm_train.sh asks for it unless SRUN_ARGS names another), mpirun '
+              '--map-by slot', logger='current', level=logging.WARNING)
     return split
 
 
