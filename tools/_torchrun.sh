@@ -8,7 +8,18 @@ if [[ ! "$GPUS" =~ ^([1-9][0-9]*|auto|cpu|gpu|xpu)$ ]]; then
   exit 2
 fi
 NNODES=${NNODES:-1}
+_NODE_RANK_GIVEN=${NODE_RANK:+yes}
 NODE_RANK=${NODE_RANK:-0}
+if [[ ! "$NNODES" =~ ^[1-9][0-9]*(:[1-9][0-9]*)?$ ]]; then  # torchrun's MIN:MAX too (its static rendezvous takes MAX)
+  echo "$0: NNODES, the number of nodes, must be a positive whole number, got '$NNODES'" >&2
+  exit 2
+fi
+_MAX_NODES=$(( 10#${NNODES##*:} ))
+if [[ ! "$NODE_RANK" =~ ^[0-9]+$ ]] || (( 10#$NODE_RANK >= _MAX_NODES )); then
+  # torchrun's node 0 waited for the missing node index until its store timed out (NODE_RANK=2 with NNODES=2)
+  echo "$0: NODE_RANK, this node's index, must be a whole number from 0 to NNODES - 1 = $(( _MAX_NODES - 1 )), got '$NODE_RANK'" >&2
+  exit 2
+fi
 PORT=${PORT:-${MASTER_PORT:-}}  # mmdet's PORT; else an exported MASTER_PORT (was ignored: 29500)
 if [[ "$NNODES" != 1 && -z "${MASTER_ADDR:-}" ]]; then
   # 127.0.0.1 reaches only this node: node 1 and up waited for a rendezvous on themselves until torchrun's
@@ -20,6 +31,34 @@ if [[ "$NNODES" != 1 && ( "$MASTER_ADDR" == 127.* || "$MASTER_ADDR" == localhost
   # the same wait as without MASTER_ADDR: a loopback address (an export left from one-node runs) is every node's own
   echo "$0: NNODES=$NNODES needs MASTER_ADDR to be the address of node 0 that every node reaches, not $MASTER_ADDR" >&2
   exit 2
+fi
+# NODE_RANK=0 hosts torchrun's rendezvous (its store) on its own machine: on a node that does not hold MASTER_ADDR
+# (NODE_RANK left unset, or the same command copied to every node) it hosted a second one there, and both node 0s
+# waited for the other nodes until torchrun's timeout. Two nodes sharing another index (1 twice) hang in torchrun's
+# own rendezvous as well, before any worker starts, and cannot be told from a late node here: see the README.
+# The address is node 0's when this machine can bind it (resolved as torchrun resolves it); exit 3 where it cannot.
+_HOLDS_ADDR='import socket, sys
+try:
+    infos = socket.getaddrinfo(sys.argv[1], None, proto=socket.IPPROTO_TCP)
+except OSError:
+    sys.exit(0)  # torchrun names an address that does not resolve
+for family, _, _, _, address in infos:
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((address[0], 0))
+        sys.exit(0)
+    except OSError:
+        pass
+sys.exit(3)'
+if [[ $_MAX_NODES -gt 1 && 10#$NODE_RANK -eq 0 ]]; then
+  _held=0
+  "${PYTHON:-python}" -c "$_HOLDS_ADDR" "$MASTER_ADDR" >/dev/null 2>&1 || _held=$?
+  if [[ $_held == 3 ]]; then
+    _unset=''
+    [[ -n "$_NODE_RANK_GIVEN" ]] || _unset=' (the default: NODE_RANK is unset)'
+    echo "$0: NODE_RANK=$NODE_RANK$_unset on $(hostname), which does not hold MASTER_ADDR=$MASTER_ADDR: node 0 hosts the rendezvous at MASTER_ADDR, so this node would host a second one, and both node 0s would wait for the other nodes until torchrun's timeout. Set NODE_RANK to this node's index (1 to $(( _MAX_NODES - 1 ))) here; on node 0 itself, set MASTER_ADDR to an address this node holds (not a NAT or public one)" >&2
+    exit 2
+  fi
 fi
 if [[ "$NNODES" == 1 && -z "$PORT" ]]; then
   # one node and no port asked for: torchrun's --standalone rendezvous on a free local port. A fixed 29500 made a
