@@ -5,8 +5,9 @@ automl_mm's local launcher fail on CPU-only machines with "Found no NVIDIA drive
 initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged.
 mmengine's ``_init_dist_slurm`` rendezvous on port 29500 unless told another, at the address its shell pipe
 ``scontrol show hostname {SLURM_NODELIST} | head -n1`` printed: :func:`init_dist_slurm_job` derives the port from
-the job id and runs scontrol itself, and :func:`slurm_rendezvous_store` names a port another job or program holds
-(both installed by :mod:`automl_mm.engine.patches`).
+the job id and runs scontrol itself; mmengine's ``_init_dist_mpi`` took 29500 for every job: :func:`init_dist_mpi_job`
+derives it from the job's name. Both rendezvous through :func:`job_rendezvous_store`, which names a port another
+job or program holds (installed by :mod:`automl_mm.engine.patches`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import datetime
 import os
 import socket
 import subprocess
+import zlib
 
 import torch
 import torch.distributed as torch_dist
@@ -23,6 +25,7 @@ from automl_mm.registry import registered_class
 
 _ORIGINAL = dist_utils._init_dist_pytorch
 _ORIGINAL_SLURM = dist_utils._init_dist_slurm
+_ORIGINAL_MPI = dist_utils._init_dist_mpi
 
 
 def init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwargs) -> None:
@@ -45,7 +48,7 @@ def slurm_job_port(job_id: str | None, step_id: str | None = None) -> int | None
 
     No rule of a job id onto a port range is free of collisions: jobs 10000 apart (1234 and 11234: both 16234), and
     a step ``s`` of job ``j`` and step 0 of job ``j + 100 * s``, take the same port; so can a program that listens
-    on it. Two of them on one node are named at start by :func:`slurm_rendezvous_store` (set ``PORT`` /
+    on it. Two of them on one node are named at start by :func:`job_rendezvous_store` (set ``PORT`` /
     ``MASTER_PORT`` to another port then)."""
     if not job_id or not job_id.isdigit():
         return None
@@ -81,53 +84,64 @@ def slurm_master_addr(node_list: str) -> str:
     return hosts[0]
 
 
-#: The key under which rank 0's rendezvous store names its slurm job step (``SLURM_JOB_ID.SLURM_STEP_ID``).
-SLURM_STEP_KEY = 'automl_mm/slurm_job_step'
+#: The key under which rank 0's rendezvous store names its job (:func:`job_rendezvous_store`).
+RENDEZVOUS_JOB_KEY = 'automl_mm/rendezvous_job'
 
 
-def slurm_rendezvous_store(addr: str, port: int, rank: int, world_size: int, step: str,
-                           timeout: datetime.timedelta) -> torch_dist.TCPStore:
-    """The rendezvous store of slurm job step ``step`` (``'JOB.STEP'``) at ``addr:port``, refusing one that belongs
-    to another job (passed to ``init_process_group(store=...)`` in place of its ``env://`` rendezvous, which creates
-    the same ``TCPStore``).
+def job_rendezvous_store(addr: str, port: int, rank: int, job: str, timeout: datetime.timedelta, launcher: str,
+                         fix: str) -> torch_dist.TCPStore:
+    """The rendezvous store of the job named ``job`` (e.g. ``'slurm job step 1234.0'``, the same in every rank) at
+    ``addr:port``, refusing one that belongs to another job (passed to ``init_process_group(store=...)`` in place
+    of its ``env://`` rendezvous, which creates the same ``TCPStore``).
 
-    Rank 0 hosts it and writes ``step`` under :data:`SLURM_STEP_KEY`; every other rank connects (retrying, as
-    torch's rendezvous does, until ``timeout``) and reads it back before anything else. The port of
-    :func:`slurm_job_port` can be another job's (job ids 10000 apart) or a program's: its rank 0 then stopped with
-    torch's bare ``EADDRINUSE``, naming neither the job id the port came from nor the fix, while its tasks on that
-    node had connected to the other job's store and wrote their rendezvous keys into it (a silent hang, or a
-    corrupt one, of both jobs). Clients do not count themselves into the store (``world_size=None``), so a wrong
-    store is left as it was.
+    Rank 0 hosts it and writes ``job`` under :data:`RENDEZVOUS_JOB_KEY`; every other rank connects (retrying, as
+    torch's rendezvous does, until ``timeout``) and reads it back before anything else. A port derived from a job
+    id (:func:`slurm_job_port`, :func:`mpi_job_port`) can be another job's (slurm job ids 10000 apart) or a
+    program's: its rank 0 then stopped with torch's bare ``EADDRINUSE``, naming neither where the port came from
+    nor the fix, while its ranks on that node had connected to the other job's store and wrote their rendezvous
+    keys into it (a silent hang, or a corrupt one, of both jobs). Clients do not count themselves into the store
+    (``world_size=None``), so a wrong store is left as it was.
+
+    Args:
+        launcher: ``'slurm'`` / ``'mpi'``, for the messages.
+        fix: where the port came from and how to choose another, for the messages.
 
     Raises:
         RuntimeError: on rank 0, ``port`` is in use on this node; on another rank, the store at ``addr:port`` names
-            another job step, or names none within ``timeout`` (a program that is not automl_mm's rank 0). Each
-            names the port, ``SLURM_JOB_ID`` / ``SLURM_STEP_ID`` and ``PORT`` / ``MASTER_PORT``.
+            another job, or names none within ``timeout`` (a program that is not automl_mm's rank 0). Each names
+            the port and ``fix``.
     """
-    fix = (f'the port comes from MASTER_PORT, dist_cfg.port or SLURM_JOB_ID / SLURM_STEP_ID (this step: {step}, '
-           'automl_mm.engine.dist.slurm_job_port); set PORT (tools/slurm_train.sh / slurm_test.sh) or MASTER_PORT to '
-           'a port free on the first node of the step')
     if rank == 0:
         try:
             store = torch_dist.TCPStore(addr, port, None, True, timeout, wait_for_workers=False, multi_tenant=True)
         except RuntimeError as err:
             if 'EADDRINUSE' not in str(err):
                 raise
-            raise RuntimeError(f'--launcher slurm: the rendezvous port {port} is in use on {addr} (rank 0, '
+            raise RuntimeError(f'--launcher {launcher}: the rendezvous port {port} is in use on {addr} (rank 0, '
                                f'{socket.gethostname()}): another job, or a program, listens on it; {fix}') from None
-        store.set(SLURM_STEP_KEY, step)
+        store.set(RENDEZVOUS_JOB_KEY, job)
         return store
     store = torch_dist.TCPStore(addr, port, None, False, timeout)
     try:
-        owner = store.get(SLURM_STEP_KEY).decode()
+        owner = store.get(RENDEZVOUS_JOB_KEY).decode()
     except RuntimeError:  # a timeout: not automl_mm's rank 0 (or rank 0 died before writing)
-        raise RuntimeError(f'--launcher slurm: the rendezvous store at {addr}:{port} named no slurm job step within '
+        raise RuntimeError(f'--launcher {launcher}: the rendezvous store at {addr}:{port} named no job within '
                            f'{timeout.total_seconds():g} s (rank {rank}): another program may listen on the port; '
                            f'{fix}') from None
-    if owner != step:
-        raise RuntimeError(f'--launcher slurm: the rendezvous store at {addr}:{port} is slurm job step {owner}\'s, '
-                           f'not this one\'s ({step}, rank {rank}): two jobs on {addr} took the same port; {fix}')
+    if owner != job:
+        raise RuntimeError(f'--launcher {launcher}: the rendezvous store at {addr}:{port} is {owner}\'s, not this '
+                           f'one\'s ({job}, rank {rank}): two jobs on {addr} took the same port; {fix}')
     return store
+
+
+def slurm_rendezvous_store(addr: str, port: int, rank: int, step: str,
+                           timeout: datetime.timedelta) -> torch_dist.TCPStore:
+    """:func:`job_rendezvous_store` of slurm job step ``step`` (``'SLURM_JOB_ID.SLURM_STEP_ID'``); its messages name
+    where the port came from (``MASTER_PORT``, ``dist_cfg.port`` or :func:`slurm_job_port`) and ``PORT``."""
+    fix = (f'the port comes from MASTER_PORT, dist_cfg.port or SLURM_JOB_ID / SLURM_STEP_ID (this step: {step}, '
+           'automl_mm.engine.dist.slurm_job_port); set PORT (tools/slurm_train.sh / slurm_test.sh) or MASTER_PORT to '
+           'a port free on the first node of the step')
+    return job_rendezvous_store(addr, port, rank, f'slurm job step {step}', timeout, 'slurm', fix)
 
 
 def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str = 'torch', **kwargs) -> None:
@@ -156,9 +170,49 @@ def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str
         step = f"{os.environ.get('SLURM_JOB_ID', '')}.{os.environ.get('SLURM_STEP_ID', '')}"
         kwargs.update(store=slurm_rendezvous_store(
             os.environ['MASTER_ADDR'], port if port is not None else int(os.environ.get('MASTER_PORT') or 29500),
-            rank, world_size, step, kwargs.get('timeout') or torch_dist.default_pg_timeout),
-            rank=rank, world_size=world_size)
+            rank, step, kwargs.get('timeout') or torch_dist.default_pg_timeout), rank=rank, world_size=world_size)
     _ORIGINAL_SLURM(backend, port=port, init_backend=init_backend, **kwargs)
+
+
+def mpi_job_name() -> str | None:
+    """This mpirun job's name, the same in each of its processes: PMIx's ``PMIX_NAMESPACE`` (Open MPI 4 and 5), else
+    Open MPI 4's ``OMPI_MCA_ess_base_jobid``; ``None`` without either."""
+    return os.environ.get('PMIX_NAMESPACE') or os.environ.get('OMPI_MCA_ess_base_jobid') or None
+
+
+def mpi_job_port(name: str | None) -> int | None:
+    """The rendezvous port of mpirun job ``name`` (:func:`mpi_job_name`): 15000 + its CRC-32 modulo 10000, the range
+    of :func:`slurm_job_port`; ``None`` without a name. mmengine's mpi start-up took 29500 for every job: two
+    mpirun jobs on one node collided (the later one's ranks there joined the first's store). Two names may still
+    share a port: :func:`job_rendezvous_store` names it."""
+    return None if not name else 15000 + zlib.crc32(name.encode()) % 10000
+
+
+def init_dist_mpi_job(backend: str, **kwargs) -> None:
+    """mmengine's ``_init_dist_mpi`` with this job's port and a checked rendezvous.
+
+    * The port of :func:`mpi_job_port` where ``MASTER_PORT`` is not set (mmengine: 29500, every job's).
+    * With a ``MASTER_ADDR`` and a backend that rendezvous through a store (not ``mpi`` / ``smddp``), the store of
+      :func:`job_rendezvous_store` (rank ``OMPI_COMM_WORLD_RANK`` of ``OMPI_COMM_WORLD_SIZE``), which refuses a
+      port that another job holds. Without a job name the ranks cannot tell two unnamed jobs apart; rank 0 still
+      names a port in use.
+
+    Raises:
+        RuntimeError: from :func:`job_rendezvous_store`.
+    """
+    name = mpi_job_name()
+    if not os.environ.get('MASTER_PORT') and (port := mpi_job_port(name)) is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    if backend not in ('mpi', 'smddp') and 'store' not in kwargs and os.environ.get('MASTER_ADDR'):
+        rank, world_size = int(os.environ['OMPI_COMM_WORLD_RANK']), int(os.environ['OMPI_COMM_WORLD_SIZE'])
+        port = int(os.environ.get('MASTER_PORT') or 29500)
+        fix = (f'the port comes from MASTER_PORT or the job name (PMIX_NAMESPACE / OMPI_MCA_ess_base_jobid: {name}, '
+               'automl_mm.engine.dist.mpi_job_port); export MASTER_PORT (mpirun -x MASTER_PORT) with a port free on '
+               'the node of rank 0')
+        kwargs.update(store=job_rendezvous_store(
+            os.environ['MASTER_ADDR'], port, rank, f'mpirun job {name}', kwargs.get('timeout') or
+            torch_dist.default_pg_timeout, 'mpi', fix), rank=rank, world_size=world_size)
+    _ORIGINAL_MPI(backend, **kwargs)
 
 
 def gloo_without_gpus(cfg) -> None:

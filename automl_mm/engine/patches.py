@@ -21,7 +21,9 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    scontrol is missing): ``mmengine.dist.utils._init_dist_slurm`` becomes
    :func:`automl_mm.engine.dist.init_dist_slurm_job` (15000 + the job id's last four digits where neither
    ``dist_cfg.port`` nor ``MASTER_PORT`` names one; scontrol run without a shell, a missing one named; a port that
-   another job holds named on every rank that meets it, :func:`automl_mm.engine.dist.slurm_rendezvous_store`).
+   another job holds named on every rank that meets it, :func:`automl_mm.engine.dist.job_rendezvous_store`).
+   Likewise ``mmengine.dist.utils._init_dist_mpi`` (29500 for every mpirun job) becomes
+   :func:`automl_mm.engine.dist.init_dist_mpi_job` (a port from the job's PMIx namespace, the same check).
 5. **World size in every checkpoint** (a resume on another number of processes is named as such only when the
    checkpoint records its world size): ``Runner.save_checkpoint`` is wrapped by
    :func:`automl_mm.engine.resume.recording_world_size`, which adds ``meta['world_size']``, whatever hooks the
@@ -114,7 +116,7 @@ from .config_format import memoised_format_code
 from .custom_imports import install as install_custom_imports
 from .data_fingerprint import DataFingerprintHook
 from .dataset_copy import install as install_dataset_copy
-from .dist import init_dist_pytorch_cpu_aware, init_dist_slurm_job
+from .dist import init_dist_mpi_job, init_dist_pytorch_cpu_aware, init_dist_slurm_job
 from .env_info import collect_env_reading_torchvision_version
 from .learned_state import LearnedStateHook
 from .loader_keys import install as install_loader_keys
@@ -129,6 +131,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'auto-resume falls back to the newest complete checkpoint',
            'the pytorch launcher uses gloo without GPUs',
            'the slurm launcher takes a port per job (SLURM_JOB_ID) and runs scontrol without a shell',
+           'the mpi launcher takes a port per job (PMIX_NAMESPACE)',
+           'slurm and mpi ranks refuse a rendezvous port that another job holds',
            'checkpoints record the world size (meta.world_size)',
            'dataloader workers are seeded anew every epoch',
            "runners built from a config run automl_mm's start-of-run checks",
@@ -172,6 +176,7 @@ def install() -> bool:
         module.find_latest_checkpoint = resolve_resume
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
     dist_utils._init_dist_slurm = init_dist_slurm_job
+    dist_utils._init_dist_mpi = init_dist_mpi_job
     if not getattr(runner_module.Runner.save_checkpoint, 'records_world_size', False):
         runner_module.Runner.save_checkpoint = recording_world_size(runner_module.Runner.save_checkpoint)
     from mmengine.runner._flexible_runner import FlexibleRunner

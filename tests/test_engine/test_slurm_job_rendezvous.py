@@ -68,7 +68,7 @@ def slurm_task(monkeypatch, tmp_path):
 
 def test_a_slurm_job_rendezvous_on_its_own_port_at_its_first_node(slurm_task):
     dist_utils._init_dist_slurm('gloo')
-    store = ('store', 'node01', 16987, 0, 2, '4321987.', datetime.timedelta(minutes=30))  # torch's default timeout
+    store = ('store', 'node01', 16987, 0, '4321987.', datetime.timedelta(minutes=30))  # torch's default timeout
     assert os.environ['MASTER_PORT'] == '16987'
     assert slurm_task == [dict(backend='gloo', store=store, rank=0, world_size=2)]
     assert os.environ['MASTER_ADDR'] == 'node01'  # mmengine's shell expanded node[01-03,07] to the file node7
@@ -127,30 +127,31 @@ def test_rank_0_names_a_port_that_another_job_holds():
                                                r'job, or a program, listens on it; the port comes from MASTER_PORT, '
                                                r'dist_cfg.port or SLURM_JOB_ID / SLURM_STEP_ID \(this step: '
                                                r'11234.0.*set PORT .* or MASTER_PORT'):
-            slurm_rendezvous_store('127.0.0.1', port, 0, 2, '11234.0', TIMEOUT)
+            slurm_rendezvous_store('127.0.0.1', port, 0, '11234.0', TIMEOUT)
 
 
 def test_a_task_that_reaches_another_job_s_store_is_refused_at_once_and_writes_nothing():
     port = _free_port()
-    first_job = slurm_rendezvous_store('127.0.0.1', port, 0, 2, '1234.0', TIMEOUT)
+    first_job = slurm_rendezvous_store('127.0.0.1', port, 0, '1234.0', TIMEOUT)
     keys = first_job.num_keys()
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=rf"store at 127.0.0.1:{port} is slurm job step 1234.0's, not this one's "
-                                           r'\(11234.0, rank 1\): two jobs on 127.0.0.1 took the same port;.*PORT'):
-        slurm_rendezvous_store('127.0.0.1', port, 1, 2, '11234.0', TIMEOUT)
+                                           r'\(slurm job step 11234.0, rank 1\): two jobs on 127.0.0.1 took the same '
+                                           r'port;.*PORT'):
+        slurm_rendezvous_store('127.0.0.1', port, 1, '11234.0', TIMEOUT)
     assert time.monotonic() - start < 10 and first_job.num_keys() == keys  # not the 20 s timeout; no key written
 
 
 def test_a_store_that_names_no_job_step_is_refused_after_the_timeout():
     port = _free_port()
     program = torch_dist.TCPStore('127.0.0.1', port, None, True, TIMEOUT, wait_for_workers=False)  # noqa: F841
-    with pytest.raises(RuntimeError, match=rf'store at 127.0.0.1:{port} named no slurm job step within 1 s '
+    with pytest.raises(RuntimeError, match=rf'store at 127.0.0.1:{port} named no job within 1 s '
                                            r'\(rank 1\): another program may listen on the port'):
-        slurm_rendezvous_store('127.0.0.1', port, 1, 2, '1234.0', datetime.timedelta(seconds=1))
+        slurm_rendezvous_store('127.0.0.1', port, 1, '1234.0', datetime.timedelta(seconds=1))
 
 
 def test_the_job_s_own_store_starts_its_process_group():
-    store = slurm_rendezvous_store('127.0.0.1', _free_port(), 0, 1, '1234.0', TIMEOUT)
+    store = slurm_rendezvous_store('127.0.0.1', _free_port(), 0, '1234.0', TIMEOUT)
     torch_dist.init_process_group('gloo', store=store, rank=0, world_size=1)
     try:
         assert (torch_dist.get_rank(), torch_dist.get_world_size()) == (0, 1)
