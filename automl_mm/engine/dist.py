@@ -2,7 +2,8 @@
 
 mmengine 0.10.7's ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` unconditionally, so ``torchrun`` and
 automl_mm's local launcher fail on CPU-only machines with "Found no NVIDIA driver". Where CUDA is unavailable we
-initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged.
+initialise the process group (gloo) without touching CUDA; with GPUs mmengine's own function runs unchanged; under
+torchrun both first refuse two workers holding one ``RANK`` (:func:`check_distinct_ranks`).
 mmengine's ``_init_dist_slurm`` rendezvous on port 29500 unless told another, at the address its shell pipe
 ``scontrol show hostname {SLURM_NODELIST} | head -n1`` printed: :func:`init_dist_slurm_job` derives the port from
 the job id and runs scontrol itself; mmengine's ``_init_dist_mpi`` took 29500 for every job: :func:`init_dist_mpi_job`
@@ -28,8 +29,60 @@ _ORIGINAL_SLURM = dist_utils._init_dist_slurm
 _ORIGINAL_MPI = dist_utils._init_dist_mpi
 
 
+def check_distinct_ranks(timeout: datetime.timedelta) -> None:
+    """Under torchrun (its agent's store serves the workers: ``TORCHELASTIC_USE_AGENT_STORE=True``), refuse two
+    workers with one ``RANK`` before the process group waits for the rank that nobody holds.
+
+    Two nodes given the same ``--node_rank`` (``NODE_RANK``) start workers with the same global ranks only where
+    torchrun's agents skip their rank exchange (``TORCH_ELASTIC_WORKER_IDENTICAL=1``); by default they wait in
+    torchrun's own rendezvous, before any worker starts (``tools/dist_train.sh`` refuses what one node can see).
+    Every worker counts itself under its ``RANK`` in the agent's store (keys under ``automl_mm/ranks/RUN_ID/RESTART/``,
+    so a restarted worker group starts afresh) and waits until ``WORLD_SIZE`` workers did: 3 nodes given 0, 1, 1
+    are ``WORLD_SIZE`` workers too, and every one of them is refused at once, where the process group waited for
+    node index 2 until the timeout. A no-op outside torchrun (the local launcher, a user's own environment).
+
+    Raises:
+        RuntimeError: on every worker, naming each ``RANK`` held twice and the hosts, ``NODE_RANK`` (torchrun's
+            ``GROUP_RANK``) and ``LOCAL_RANK`` of its holders; or, where fewer than ``WORLD_SIZE`` workers count
+            themselves within ``timeout``, how many did.
+    """
+    if os.environ.get('TORCHELASTIC_USE_AGENT_STORE') != 'True':
+        return
+    env = os.environ
+    rank, world_size = int(env['RANK']), int(env['WORLD_SIZE'])
+    prefix = f"automl_mm/ranks/{env.get('TORCHELASTIC_RUN_ID', '')}/{env.get('TORCHELASTIC_RESTART_COUNT', '0')}/"
+    store = torch_dist.TCPStore(env['MASTER_ADDR'], int(env['MASTER_PORT']), None, False, timeout)
+    holders = store.add(f'{prefix}rank{rank}', 1)
+    store.set(f'{prefix}rank{rank}.{holders}', f"{socket.gethostname()} (NODE_RANK={env.get('GROUP_RANK', '?')}, "
+                                               f"LOCAL_RANK={env.get('LOCAL_RANK', '?')})")
+    if holders == 2:
+        store.set(f"{prefix}twice{store.add(f'{prefix}twice', 1)}", str(rank))
+    if store.add(f'{prefix}joined', 1) == world_size:
+        store.set(f'{prefix}all', '1')
+    try:
+        store.wait([f'{prefix}all'], timeout)
+        joined = None
+    except RuntimeError:  # a timeout
+        joined = store.add(f'{prefix}joined', 0)
+    twice = [int(store.get(f'{prefix}twice{i}')) for i in range(1, store.add(f'{prefix}twice', 0) + 1)]
+    if twice:
+        held = '; '.join(f'RANK {r} by ' + ' and '.join(
+            store.get(f'{prefix}rank{r}.{i}').decode() for i in range(1, store.add(f'{prefix}rank{r}', 0) + 1))
+            for r in sorted(twice))
+        raise RuntimeError(f'--launcher pytorch: {len(twice)} global rank(s) of {world_size} are held by several '
+                           f'workers ({held}), so the process group would wait for the ranks nobody holds until its '
+                           'timeout: two nodes were started with the same NODE_RANK (torchrun --node_rank); give '
+                           'every node its own index, 0 to NNODES - 1')
+    if joined is not None:
+        raise RuntimeError(f'--launcher pytorch: {joined} of WORLD_SIZE={world_size} workers started within '
+                           f'{timeout.total_seconds():g} s (this one RANK {rank}); start every node of the run '
+                           '(NNODES) with its own NODE_RANK')
+
+
 def init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwargs) -> None:
-    """mmengine's ``_init_dist_pytorch``, with gloo and no CUDA calls where CUDA is unavailable (nccl becomes gloo)."""
+    """mmengine's ``_init_dist_pytorch``, with gloo and no CUDA calls where CUDA is unavailable (nccl becomes gloo),
+    after :func:`check_distinct_ranks`."""
+    check_distinct_ranks(kwargs.get('timeout') or torch_dist.default_pg_timeout)
     if torch.cuda.is_available():
         _ORIGINAL(backend, init_backend=init_backend, **kwargs)
         return

@@ -15,7 +15,8 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    in ``mmengine.runner.checkpoint`` and ``mmengine.runner.runner`` becomes
    :func:`automl_mm.engine.resume.resolve_resume`.
 4. **CPU-aware pytorch launcher** (mmengine calls ``torch.cuda.set_device`` even without GPUs):
-   ``mmengine.dist.utils._init_dist_pytorch`` becomes :func:`automl_mm.engine.dist.init_dist_pytorch_cpu_aware`.
+   ``mmengine.dist.utils._init_dist_pytorch`` becomes :func:`automl_mm.engine.dist.init_dist_pytorch_cpu_aware`
+   (which first refuses two torchrun workers holding one ``RANK``, two nodes given one ``NODE_RANK``).
    **A port per slurm job, and its first node** (mmengine's slurm start-up took 29500 for every job: a second job
    on a node stopped with ``EADDRINUSE``; its ``MASTER_ADDR`` was a shell's output, the error message where
    scontrol is missing): ``mmengine.dist.utils._init_dist_slurm`` becomes
@@ -129,7 +130,7 @@ from .worker_seeds import reseeding_build_dataloader
 PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'checkpoints and last_checkpoint are saved atomically',
            'auto-resume falls back to the newest complete checkpoint',
-           'the pytorch launcher uses gloo without GPUs',
+           'the pytorch launcher uses gloo without GPUs and refuses two torchrun workers with one RANK',
            'the slurm launcher takes a port per job (SLURM_JOB_ID) and runs scontrol without a shell',
            'the mpi launcher takes a port per job (PMIX_NAMESPACE)',
            'slurm and mpi ranks refuse a rendezvous port that another job holds',

@@ -1,0 +1,79 @@
+"""Two torchrun nodes given the same NODE_RANK (3 nodes started as 0, 1, 1, under TORCH_ELASTIC_WORKER_IDENTICAL=1,
+where torchrun's agents skip their rank exchange and start the workers): two workers held each of ranks 1's global
+ranks and nobody node index 2's, and the process group waited for them until its timeout, naming nothing. Each
+worker now counts itself under its RANK in the agent's store before the process group starts
+(``automl_mm.engine.dist.check_distinct_ranks``) and every worker is refused at once, naming the duplicated ranks,
+their hosts and NODE_RANK. Here the test process hosts the agent's store and forks one worker per "node"."""
+from __future__ import annotations
+
+import datetime
+import socket
+import time
+
+import pytest
+import torch.distributed as torch_dist
+from _forked_ranks import fork_ranks
+
+from automl_mm.engine.dist import check_distinct_ranks, init_dist_pytorch_cpu_aware
+
+
+def _worker(index: int, node_ranks: list[int], port: int, out: str, restart: int) -> None:
+    import os
+
+    os.environ.update(TORCHELASTIC_USE_AGENT_STORE='True', TORCHELASTIC_RUN_ID='run',
+                      TORCHELASTIC_RESTART_COUNT=str(restart), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
+                      RANK=str(node_ranks[index]), GROUP_RANK=str(node_ranks[index]), LOCAL_RANK='0',
+                      WORLD_SIZE=str(len(node_ranks)))
+    start = time.monotonic()
+    try:
+        check_distinct_ranks(datetime.timedelta(seconds=60))
+        result = 'passed'
+    except RuntimeError as err:
+        result = str(err)
+    with open(f'{out}.{index}', 'w') as f:
+        f.write(f'{time.monotonic() - start:.1f}\n{result}')
+
+
+def _run(tmp_path, node_ranks: list[int], restarts: int = 1) -> list[tuple[float, str]]:
+    """Each worker's (seconds in the check, 'passed' or its error) of the last of ``restarts`` worker groups that
+    torchrun started on one agent store."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    agent = torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),  # noqa: F841
+                                wait_for_workers=False)
+    out = str(tmp_path / 'result')
+    for restart in range(restarts):
+        fork_ranks(_worker, (node_ranks, port, out, restart), nprocs=len(node_ranks))
+    results = []
+    for i in range(len(node_ranks)):
+        seconds, text = (tmp_path / f'result.{i}').read_text().split('\n', 1)
+        results.append((float(seconds), text))
+    return results
+
+
+def test_every_worker_is_refused_at_once_naming_the_rank_held_twice(tmp_path):
+    host = socket.gethostname()
+    results = _run(tmp_path, [0, 1, 1])
+    expected = (f'--launcher pytorch: 1 global rank(s) of 3 are held by several workers (RANK 1 by {host} '
+                f'(NODE_RANK=1, LOCAL_RANK=0) and {host} (NODE_RANK=1, LOCAL_RANK=0)), so the process group would '
+                'wait for the ranks nobody holds until its timeout: two nodes were started with the same NODE_RANK '
+                '(torchrun --node_rank); give every node its own index, 0 to NNODES - 1')
+    assert [text for _, text in results] == [expected] * 3
+    assert max(seconds for seconds, _ in results) < 30  # not the 60 s timeout
+
+
+def test_distinct_ranks_pass_and_a_restarted_group_counts_afresh(tmp_path):
+    assert [text for _, text in _run(tmp_path, [0, 1, 2], restarts=2)] == ['passed'] * 3
+
+
+def test_outside_torchrun_nothing_is_checked(monkeypatch):
+    monkeypatch.delenv('TORCHELASTIC_USE_AGENT_STORE', raising=False)
+    check_distinct_ranks(datetime.timedelta(seconds=1))  # no store, no RANK: returns at once
+
+
+def test_the_pytorch_launcher_checks_before_the_process_group(monkeypatch):
+    monkeypatch.setattr('automl_mm.engine.dist.check_distinct_ranks', lambda timeout: (_ for _ in ()).throw(
+        RuntimeError(f'checked with {timeout}')))
+    with pytest.raises(RuntimeError, match=r'checked with 0:00:07'):
+        init_dist_pytorch_cpu_aware('gloo', timeout=datetime.timedelta(seconds=7))
