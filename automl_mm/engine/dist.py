@@ -33,8 +33,11 @@ def check_distinct_ranks(timeout: datetime.timedelta) -> None:
     """Under torchrun (its agent's store serves the workers: ``TORCHELASTIC_USE_AGENT_STORE=True``), refuse two
     workers with one ``RANK`` before the process group waits for the rank that nobody holds.
 
-    Two nodes given the same ``--node_rank`` (``NODE_RANK``) start workers with the same global ranks only where
-    torchrun's agents skip their rank exchange (``TORCH_ELASTIC_WORKER_IDENTICAL=1``); by default they wait in
+    Two nodes given the same ``--node_rank`` (``NODE_RANK``) start workers with the same global ranks where
+    torchrun's agents skip their rank exchange (``TORCH_ELASTIC_WORKER_IDENTICAL=1``), or where the second arrives
+    after the run started (its agent reads the ranks assigned to the first; so does a node of a second job that
+    reached the first job's store on the same port: checked with two torchrun jobs on port 29733, the late node's
+    worker was refused at once and the first job's workers went on); when both arrive together they wait in
     torchrun's own rendezvous, before any worker starts (``tools/dist_train.sh`` refuses what one node can see).
     Every worker counts itself under its ``RANK`` in the agent's store (keys under ``automl_mm/ranks/RUN_ID/RESTART/``,
     so a restarted worker group starts afresh) and waits until ``WORLD_SIZE`` workers did: 3 nodes given 0, 1, 1
@@ -72,7 +75,9 @@ def check_distinct_ranks(timeout: datetime.timedelta) -> None:
         raise RuntimeError(f'--launcher pytorch: {len(twice)} global rank(s) of {world_size} are held by several '
                            f'workers ({held}), so the process group would wait for the ranks nobody holds until its '
                            'timeout: two nodes were started with the same NODE_RANK (torchrun --node_rank); give '
-                           'every node its own index, 0 to NNODES - 1')
+                           'every node its own index, 0 to NNODES - 1. (Or this node joined the rendezvous of '
+                           f"another torchrun job at {env['MASTER_ADDR']}:{env['MASTER_PORT']}: give each job its own "
+                           'PORT)')
     if joined is not None:
         raise RuntimeError(f'--launcher pytorch: {joined} of WORLD_SIZE={world_size} workers started within '
                            f'{timeout.total_seconds():g} s (this one RANK {rank}); start every node of the run '

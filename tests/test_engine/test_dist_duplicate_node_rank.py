@@ -34,9 +34,9 @@ def _worker(index: int, node_ranks: list[int], port: int, out: str, restart: int
         f.write(f'{time.monotonic() - start:.1f}\n{result}')
 
 
-def _run(tmp_path, node_ranks: list[int], restarts: int = 1) -> list[tuple[float, str]]:
+def _run(tmp_path, node_ranks: list[int], restarts: int = 1) -> tuple[list[tuple[float, str]], int]:
     """Each worker's (seconds in the check, 'passed' or its error) of the last of ``restarts`` worker groups that
-    torchrun started on one agent store."""
+    torchrun started on one agent store, and the store's port."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
@@ -49,22 +49,23 @@ def _run(tmp_path, node_ranks: list[int], restarts: int = 1) -> list[tuple[float
     for i in range(len(node_ranks)):
         seconds, text = (tmp_path / f'result.{i}').read_text().split('\n', 1)
         results.append((float(seconds), text))
-    return results
+    return results, port
 
 
 def test_every_worker_is_refused_at_once_naming_the_rank_held_twice(tmp_path):
     host = socket.gethostname()
-    results = _run(tmp_path, [0, 1, 1])
+    results, port = _run(tmp_path, [0, 1, 1])
     expected = (f'--launcher pytorch: 1 global rank(s) of 3 are held by several workers (RANK 1 by {host} '
                 f'(NODE_RANK=1, LOCAL_RANK=0) and {host} (NODE_RANK=1, LOCAL_RANK=0)), so the process group would '
                 'wait for the ranks nobody holds until its timeout: two nodes were started with the same NODE_RANK '
-                '(torchrun --node_rank); give every node its own index, 0 to NNODES - 1')
+                '(torchrun --node_rank); give every node its own index, 0 to NNODES - 1. (Or this node joined the '
+                f'rendezvous of another torchrun job at 127.0.0.1:{port}: give each job its own PORT)')
     assert [text for _, text in results] == [expected] * 3
     assert max(seconds for seconds, _ in results) < 30  # not the 60 s timeout
 
 
 def test_distinct_ranks_pass_and_a_restarted_group_counts_afresh(tmp_path):
-    assert [text for _, text in _run(tmp_path, [0, 1, 2], restarts=2)] == ['passed'] * 3
+    assert [text for _, text in _run(tmp_path, [0, 1, 2], restarts=2)[0]] == ['passed'] * 3
 
 
 def test_outside_torchrun_nothing_is_checked(monkeypatch):
