@@ -34,8 +34,9 @@ if [[ "$NNODES" != 1 && ( "$MASTER_ADDR" == 127.* || "$MASTER_ADDR" == localhost
 fi
 # NODE_RANK=0 hosts torchrun's rendezvous (its store) on its own machine: on a node that does not hold MASTER_ADDR
 # (NODE_RANK left unset, or the same command copied to every node) it hosted a second one there, and both node 0s
-# waited for the other nodes until torchrun's timeout. Two nodes sharing another index (1 twice) hang in torchrun's
-# own rendezvous as well, before any worker starts, and cannot be told from a late node here: see the README.
+# waited for the other nodes until torchrun's timeout. Two nodes sharing another index (1 twice), started together,
+# hang in torchrun's own rendezvous as well, before any worker starts, and cannot be told from a late node here
+# (workers that do start are refused by automl_mm.engine.dist.check_distinct_ranks): see the README.
 # The address is node 0's when this machine can bind it (resolved as torchrun resolves it); exit 3 where it cannot.
 _HOLDS_ADDR='import socket, sys
 try:

@@ -2,8 +2,9 @@
 127.0.0.1, its own address, so node 1 (NNODES=2 NODE_RANK=1) waited for a node 0 that was not there until
 torchrun's store timed out, minutes later, instead of stopping at once naming the variable.
 
-Two nodes with the same NODE_RANK hang in torchrun's own rendezvous, before any worker (or collective) runs: node 0
-hosts its store on its own machine, and the agents wait for every node index until torchrun's timeout. The scripts
+Two nodes started together with the same NODE_RANK hang in torchrun's own rendezvous, before any worker (or
+collective) runs: node 0 hosts its store on its own machine, and the agents wait for every node index until
+torchrun's timeout (workers that do start are refused by automl_mm.engine.dist.check_distinct_ranks). The scripts
 refuse what one node can see: NODE_RANK=0 (NODE_RANK left unset on node 1) on a machine that does not hold
 MASTER_ADDR, and a NODE_RANK outside 0 .. NNODES - 1."""
 from __future__ import annotations
