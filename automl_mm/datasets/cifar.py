@@ -196,6 +196,18 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         found = _training_digests(self.data_root, _TEST_FILES if self.split == 'test' else _TRAIN_FILES)
         return found and found[0]
 
+    def check_sources(self) -> None:
+        """Check, without reading them, that the batch files :meth:`load_data_list` reads exist (the start-up check
+        of a dataset built with ``lazy_init``, :func:`~automl_mm.engine.preflight_loading.check_before_loading`).
+
+        Raises:
+            FileNotFoundError: a batch file is missing, naming it (as :func:`read_cifar_batch`).
+        """
+        for name in _TEST_FILES if self.split == 'test' else _TRAIN_FILES:
+            path = osp.join(self.data_root, name)
+            if not osp.isfile(path):
+                read_cifar_batch(path)  # raises its FileNotFoundError, naming the file and the folder wanted
+
     def load_data_list(self) -> list[dict]:
         files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES
         batches = [read_cifar_batch(osp.join(self.data_root, name)) for name in files]

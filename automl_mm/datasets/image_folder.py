@@ -31,6 +31,17 @@ def class_folders(root: str) -> list[str]:
     return sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith('.'))
 
 
+def _holds_image(folder: str) -> bool:
+    """Whether :func:`_image_files` lists an image under ``folder``: the folder walked (hidden entries skipped, links
+    not followed) until its first image; where that finds none, the full listing decides (an image reached only
+    through a linked folder)."""
+    for _, dirs, files in os.walk(folder, onerror=_unreadable):
+        dirs[:] = [d for d in dirs if not d.startswith('.')]
+        if any(not f.startswith('.') and f.lower().endswith(IMG_EXTENSIONS) for f in files):
+            return True
+    return bool(_image_files(folder))
+
+
 def _contains(folder: str, *paths: str) -> bool:
     """Whether the real path ``folder`` is one of ``paths`` (real paths) or a folder above one of them."""
     return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for path in paths)
@@ -202,6 +213,29 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         # a tuple as without the names (a config list beside a part without them: ConcatDataset refused the type)
         self._metainfo['classes'] = given
         return classes
+
+    def check_sources(self) -> None:
+        """Check, without listing every image, what :meth:`load_data_list` will read (the start-up check of a
+        dataset built with ``lazy_init``, :func:`~automl_mm.engine.preflight_loading.check_before_loading`): the
+        class-folder directory exists and has class folders (named as ``metainfo.classes`` gives them), and each
+        class folder holds an image (unless ``allow_empty``). Cost: the class folders listed, and each walked until
+        its first image (a class folder without one is listed in full, as loading lists it).
+
+        Raises:
+            FileNotFoundError: as :meth:`load_data_list`: the directory is missing, has no class folders, or (unless
+                ``allow_empty``) a class folder holds no image, naming the folder.
+            ValueError: ``metainfo.classes`` other than the folder names.
+        """
+        root = self.data_prefix['img_path']
+        classes = self._class_folders()
+        empty = [cls for cls in classes if not _holds_image(osp.join(root, cls))]
+        if len(empty) == len(classes):
+            raise FileNotFoundError(f'no images with extensions {IMG_EXTENSIONS} under {root}')
+        if empty and not self.allow_empty:
+            raise FileNotFoundError(
+                f'{root}: no image in the class folder{"s" if len(empty) > 1 else ""} {", ".join(empty[:5])}'
+                f'{" ..." if len(empty) > 5 else ""} ({len(empty)} of {len(classes)}): add their images, remove the '
+                'folders, or pass allow_empty=True to keep them as labels without images')
 
     @staticmethod
     def _listing(folder: str) -> set[str]:

@@ -26,6 +26,7 @@ def build_check(cfg: Any) -> None:
     that errors a worker would hit while building its runner are raised here first, once."""
     from mmengine.registry import DefaultScope
 
+    from automl_mm.engine.preflight_loading import check_before_loading
     from automl_mm.engine.preflight_losses import check_loss_holders
     from automl_mm.engine.preflight_masks import check_mask_metrics
     from automl_mm.engine.preflight_model_args import located_argument_error, located_value_error
@@ -75,6 +76,7 @@ def build_check(cfg: Any) -> None:
                 _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
                 with _named(f'{key}.dataset', node=dataset):
                     built = DATASETS.build(dataset)
+                check_before_loading(built, f'{key}.dataset', cfg)  # what the lazy build defers to the runner
                 if key == 'train_dataloader':
                     train_dataset = built
         for metric, key in _evaluator_cfgs(cfg):
@@ -99,7 +101,9 @@ def _build_lazily(dataset: dict, scope: str) -> None:
     wraps with that dataset's own default, ``lazy_init=False``: a COCO annotation file inside a ``RepeatDataset``
     was read here and again by the runner. What needs the data list (``len``, ``get_data_info``, ``__getitem__``,
     mmdet's ``MultiImageMixDataset``, which takes the wrapped length when built) still loads it on demand
-    (mmengine's ``force_full_init``). A type no registry holds is left to the build, which names it.
+    (mmengine's ``force_full_init``). A type no registry holds is left to the build, which names it. What the
+    deferred loading will read is checked after the build, without reading it
+    (:func:`~automl_mm.engine.preflight_loading.check_before_loading`).
     """
     from automl_mm.registry import DATASETS, registered_class
 

@@ -72,6 +72,7 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
     from automl_mm.registry import DATASETS, registered_class
 
     from .preflight_build import _build_lazily
+    from .preflight_loading import check_before_loading
 
     loader, key = clean_train_loader_cfg(cfg, hook.scorer._bn_loader_cfg)
     dataset = copy.deepcopy(loader.get('dataset')) if isinstance(loader, dict) else None
@@ -88,9 +89,11 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
     _build_lazily(dataset, dataset.get('_scope_') or scope)  # the arguments, not the data (wrapped ones too)
     try:
         with DefaultScope.overwrite_default_scope(scope):
-            DATASETS.build(dataset)
+            built = DATASETS.build(dataset)
     except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f'{key}: building its dataset failed: {type(err).__name__}: {err}') from None
+    if not key.startswith('train_dataloader'):  # (the training set was checked as train_dataloader.dataset)
+        check_before_loading(built, f'{key}.dataset', cfg)  # what its lazy build defers to the hook's workers
 
 
 def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any,

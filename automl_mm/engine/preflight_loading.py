@@ -1,0 +1,135 @@
+"""The loading check of :func:`~automl_mm.engine.preflight_build.build_check`: what a dataset built lazily will read
+when its data list loads, checked without loading it.
+
+The start-up build makes every dataset it builds lazy (``lazy_init=True``, wrapped ones included:
+:func:`~automl_mm.engine.preflight_build._build_lazily`), so that the data list (a COCO annotation file, an image
+folder's listing) is read once per start, by the runner. A file the loading needs that is missing then stopped the
+run only in the runner, after the model and hooks were built, with the loader's message (``[Errno 2] No such file
+or directory: 'data/voc/ImageSets/Main/trainval.txt'``, ``image folder not found: ...``) and at best the loader's
+key (``train_dataloader.dataset``), not the wrapped dataset's. Here each lazily built dataset under a loader's
+dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalancedDataset``, mmdet's
+``MultiImageMixDataset``, automl_mm's ``NoisyLabelDataset``) is checked, naming its config key
+(``train_dataloader.dataset.datasets[1].ann_file``) and the file:
+
+* a dataset that says what its loading reads (``check_sources()``: automl_mm's ``ImageFolderDataset`` and
+  ``CIFAR10Dataset``) is asked;
+* its ``ann_file`` (``data_root`` joined, as mmengine's ``BaseDataset`` joins it) exists, and is given where the
+  loader reads it (mmengine's own ``load_data_list``, mmdet's ``CocoDataset`` and its subclasses);
+* the annotation file of an mmdet ``CocoDataset`` subclass whose type name does not say COCO (``CityscapesDataset``;
+  :func:`~automl_mm.engine.preflight.check_config` checks the files of the others) is valid JSON with images and
+  categories (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`): a check read of the JSON, as
+  ``check_config`` does for the others, not a second ``load_data_list``.
+
+Files read through a storage backend (a URI, a non-local ``backend_args``) are left to the loader.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Iterator
+from typing import Any
+
+from .preflight_walk import ConfigCheckError
+
+
+def lazy_leaves(dataset: Any, where: str) -> Iterator[tuple[Any, str]]:
+    """``(dataset, config key)`` of every dataset under the built ``dataset`` (itself included) that is not a
+    wrapper, wrappers looked through: a wrapper's ``datasets`` list (mmengine's ``ConcatDataset``) as
+    ``<where>.datasets[i]``, its ``dataset`` (``RepeatDataset``, ``ClassBalancedDataset``, mmdet's
+    ``MultiImageMixDataset``, ``NoisyLabelDataset``) as ``<where>.dataset``, in the config's order."""
+    from mmengine.dataset import BaseDataset
+
+    if not isinstance(dataset, BaseDataset):
+        parts = getattr(dataset, 'datasets', None)
+        if isinstance(parts, (list, tuple)):
+            for i, part in enumerate(parts):
+                yield from lazy_leaves(part, f'{where}.datasets[{i}]')
+            return
+        inner = getattr(dataset, 'dataset', None)
+        if inner is not None:
+            yield from lazy_leaves(inner, f'{where}.dataset')
+            return
+    yield dataset, where
+
+
+def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
+    """Check what each dataset under the built ``dataset`` (config key ``where``, e.g. ``train_dataloader.dataset``)
+    that has not loaded its data list yet will read when it does (module docstring); loaded ones raised when built.
+
+    Args:
+        dataset: The built dataset (a wrapper or not).
+        where: Its config key.
+        cfg: The config, for the command that makes a missing generated set
+            (:func:`~automl_mm.engine.preflight_data_hint.generator_hint`) and the COCO files
+            :func:`~automl_mm.engine.preflight.check_config` reads already; ``None``: neither.
+
+    Raises:
+        ConfigCheckError: a file or folder the loading reads is missing or unreadable, naming the wrapped
+            dataset's key and the path.
+    """
+    checked = _coco_files_checked(cfg)
+    for leaf, key in lazy_leaves(dataset, where):
+        if getattr(leaf, '_fully_initialized', True):
+            continue
+        check = getattr(leaf, 'check_sources', None)
+        if callable(check):
+            try:
+                check()
+            except (OSError, ValueError) as err:
+                raise ConfigCheckError(f'{key}: {err}') from None
+        _check_ann_file(leaf, key, cfg, checked)
+
+
+def _coco_files_checked(cfg: Any) -> set[str]:
+    """The COCO annotation files ``check_config`` reads (real paths)."""
+    if cfg is None:
+        return set()
+    from .preflight_walk import coco_annotation_files
+
+    return {osp.realpath(path) for path, _ in coco_annotation_files(cfg)}
+
+
+def _reads_ann_file(dataset: Any) -> bool:
+    """Whether loading ``dataset`` reads its ``ann_file``: mmengine's own ``BaseDataset.load_data_list`` (its JSON
+    format) and mmdet's ``CocoDataset`` and its subclasses do; a class's own ``load_data_list`` may not (automl_mm's
+    datasets, an image-folder dataset)."""
+    from mmengine.dataset import BaseDataset
+
+    return type(dataset).load_data_list is BaseDataset.load_data_list or _is_coco(dataset)
+
+
+def _is_coco(dataset: Any) -> bool:
+    try:
+        from mmdet.datasets import CocoDataset
+    except ImportError:  # mmdet not installed: no COCO dataset to check
+        return False
+    return isinstance(dataset, CocoDataset)
+
+
+def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None:
+    """The ``ann_file`` of the lazily built ``dataset`` (config key ``key``) exists where its loading reads it."""
+    path = getattr(dataset, 'ann_file', None)
+    if not isinstance(path, str):
+        return
+    backend = getattr(dataset, 'backend_args', None)
+    if '://' in path or (isinstance(backend, dict) and backend.get('backend', 'local') != 'local'):
+        return  # the storage backend's to find
+    name = type(dataset).__name__
+    if not path:
+        if _reads_ann_file(dataset):
+            raise ConfigCheckError(f'{key}.ann_file is not given, but {name} reads its data list from it: give the '
+                                   'annotation file (under data_root)')
+        return
+    if not osp.isfile(path):
+        from .preflight_data_hint import generator_hint
+
+        where = '' if osp.isdir(osp.dirname(path) or '.') else f' (nor does the folder {osp.dirname(path)})'
+        hint = generator_hint(cfg, path) if cfg is not None else ''
+        raise ConfigCheckError(f'{key}.ann_file: the annotation file {path} (data_root + ann_file) of {name} does '
+                               f'not exist{where}{hint}')
+    if _is_coco(dataset) and osp.realpath(path) not in checked:
+        from automl_mm.datasets.coco_split import check_coco_annotation_file
+
+        try:
+            check_coco_annotation_file(path)
+        except ValueError as err:
+            raise ConfigCheckError(f'{key}.ann_file: {err}') from None

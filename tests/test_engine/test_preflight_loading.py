@@ -1,0 +1,245 @@
+"""The start-up build (:func:`build_check`) builds every dataset lazily, so that a data list is read once per start,
+by the runner: a file the loading needs that was missing (an annotation file, an image folder, CIFAR batches) or a
+COCO file that was corrupt stopped the run only in the runner, after the model was built, and without the wrapped
+dataset's config key. Now the check names the key and the file (:mod:`automl_mm.engine.preflight_loading`), for
+every wrapper kind, and still reads no data list."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from mmengine.config import Config
+from mmengine.dataset import BaseDataset
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from PIL import Image
+
+from automl_mm.engine.preflight import build_check, check_config
+from automl_mm.engine.preflight_walk import ConfigCheckError
+from automl_mm.registry import DATASETS
+
+LOADS: Counter = Counter()
+
+
+@DATASETS.register_module(force=True)
+class JsonListDataset(BaseDataset):
+    """mmengine's own annotation format (``load_data_list`` reads ``ann_file``); loads counted by file name."""
+
+    METAINFO = dict(classes=('a', 'b'))
+
+    def load_data_list(self) -> list[dict]:
+        LOADS[self.ann_file.rsplit('/', 1)[-1]] += 1
+        return super().load_data_list()
+
+    def get_cat_ids(self, idx: int) -> list[int]:
+        return [int(self.get_data_info(idx)['gt_label'])]
+
+
+def _json_list(path) -> None:
+    path.write_text(json.dumps(dict(metainfo=dict(classes=['a', 'b']),
+                                    data_list=[dict(img_path=f'{i}.png', gt_label=i % 2) for i in range(4)])))
+
+
+def _part(root, ann: str) -> dict:
+    return dict(type='JsonListDataset', data_root=str(root), ann_file=ann, pipeline=[])
+
+
+def _cfg(dataset: dict, scope: str = 'automl_mm') -> Config:
+    return Config(dict(default_scope=scope, train_dataloader=dict(
+        batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False), dataset=dataset)))
+
+
+WRAPPED = {
+    'repeat': (lambda p: dict(type='RepeatDataset', times=2, dataset=p('missing.json')), 'dataset.dataset'),
+    'concat': (lambda p: dict(type='ConcatDataset', datasets=[p('ok.json'), p('missing.json')]),
+               'dataset.datasets[1]'),
+    'class_balanced': (lambda p: dict(type='ClassBalancedDataset', oversample_thr=0.1, dataset=p('missing.json')),
+                       'dataset.dataset'),
+    'noisy_labels': (lambda p: dict(type='NoisyLabelDataset', noise_ratio=0.5, dataset=p('missing.json')),
+                     'dataset.dataset'),
+    'repeat_of_concat': (lambda p: dict(type='RepeatDataset', times=2, dataset=dict(
+        type='ConcatDataset', datasets=[p('ok.json'), p('missing.json')])), 'dataset.dataset.datasets[1]'),
+    'top_level': (lambda p: p('missing.json'), 'dataset'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(WRAPPED))
+def test_a_missing_annotation_file_of_each_wrapper_kind_is_named_at_start(tmp_path, name):
+    _json_list(tmp_path / 'ok.json')
+    make, where = WRAPPED[name]
+    cfg = _cfg(make(lambda ann: _part(tmp_path, ann)))
+    LOADS.clear()
+    with pytest.raises(ConfigCheckError) as err:
+        build_check(cfg)
+    assert str(err.value) == (f'train_dataloader.{where}.ann_file: the annotation file {tmp_path}/missing.json '
+                              '(data_root + ann_file) of JsonListDataset does not exist')
+    assert LOADS == Counter()  # the check read no data list
+
+
+def test_each_data_list_is_still_read_once_per_start(tmp_path):
+    for name in ('a.json', 'b.json'):
+        _json_list(tmp_path / name)
+    cfg = _cfg(dict(type='RepeatDataset', times=2, dataset=dict(
+        type='ConcatDataset', datasets=[_part(tmp_path, 'a.json'), _part(tmp_path, 'b.json')])))
+    LOADS.clear()
+    check_config(cfg)
+    build_check(cfg)
+    assert LOADS == Counter()
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        loader = Runner.build_dataloader(cfg.train_dataloader)
+    assert len(loader.dataset) == 16
+    assert LOADS == Counter({'a.json': 1, 'b.json': 1})
+
+
+def _coco(tmp_path, name: str, images: int = 2) -> None:
+    for i in range(1, images + 1):
+        Image.new('RGB', (8, 8)).save(tmp_path / f'{i}.png')
+    (tmp_path / name).write_text(json.dumps(dict(
+        images=[dict(id=i, file_name=f'{i}.png', width=8, height=8) for i in range(1, images + 1)],
+        annotations=[dict(id=i, image_id=i, category_id=1, bbox=[1, 1, 4, 4], area=16, iscrowd=0)
+                     for i in range(1, images + 1)],
+        categories=[dict(id=1, name='a')])))
+
+
+def _det(tmp_path, kind: str, ann: str) -> dict:
+    return dict(type=kind, data_root=str(tmp_path), ann_file=ann, data_prefix=dict(img=''),
+                metainfo=dict(classes=('a',)), pipeline=[])
+
+
+@pytest.mark.parametrize('content, problem', [
+    (None, 'COCO annotation file not found: {path!r}'),
+    ('{"images": [', "COCO annotation file {path!r} is not valid JSON: Expecting value: line 1 column 13 (char 12)"),
+    (json.dumps(dict(images=[], annotations=[], categories=[dict(id=1, name='a')])),
+     "COCO annotation file {path!r} has no images (its 'images' list is empty)"),
+])
+def test_a_coco_subclass_file_the_coco_checks_miss_is_checked_in_a_concat(tmp_path, content, problem):
+    """``CityscapesDataset`` is mmdet's ``CocoDataset`` under another name: ``check_config``'s COCO checks (by type
+    name) passed it, and the runner stopped in pycocotools (``JSONDecodeError``, ``need at least one array``)."""
+    _coco(tmp_path, 'ok.json')
+    path = tmp_path / 'bad.json'
+    if content is not None:
+        path.write_text(content)
+    cfg = _cfg(dict(type='ConcatDataset', datasets=[_det(tmp_path, 'CityscapesDataset', 'ok.json'),
+                                                    _det(tmp_path, 'CityscapesDataset', 'bad.json')]), 'mmdet')
+    check_config(cfg)
+    with pytest.raises(ConfigCheckError) as err:
+        build_check(cfg)
+    if content is None:
+        assert str(err.value) == (f'train_dataloader.dataset.datasets[1].ann_file: the annotation file {path} '
+                                  '(data_root + ann_file) of CityscapesDataset does not exist')
+    else:
+        assert str(err.value) == 'train_dataloader.dataset.datasets[1].ann_file: ' + problem.format(path=str(path))
+
+
+@pytest.mark.parametrize('kind', ['CocoDataset', 'CityscapesDataset'])
+def test_a_coco_annotation_file_is_still_loaded_once_per_start(tmp_path, monkeypatch, kind):
+    from mmdet.datasets import CocoDataset
+
+    reads = []
+    load = CocoDataset.load_data_list
+    monkeypatch.setattr(CocoDataset, 'load_data_list', lambda self: reads.append(self.ann_file) or load(self))
+    _coco(tmp_path, 'train.json')
+    cfg = _cfg(dict(type='ClassBalancedDataset', oversample_thr=0.1, dataset=_det(tmp_path, kind, 'train.json')),
+               'mmdet')
+    check_config(cfg)
+    build_check(cfg)
+    assert reads == []
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        loader = Runner.build_dataloader(cfg.train_dataloader)
+    assert len(loader.dataset) == 2
+    assert reads == [str(tmp_path / 'train.json')]
+
+
+def test_a_coco_dataset_without_its_annotation_file_is_named(tmp_path):
+    cfg = _cfg(dict(type='RepeatDataset', times=2, dataset=_det(tmp_path, 'CocoDataset', '')), 'mmdet')
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.dataset\.ann_file is not given, but '
+                                               r'CocoDataset reads its data list from it'):
+        build_check(cfg)
+
+
+def test_a_voc_image_list_missing_is_named(tmp_path):
+    voc = dict(type='VOCDataset', data_root=str(tmp_path), ann_file='Main/trainval.txt',
+               data_prefix=dict(sub_data_root=''), pipeline=[])
+    cfg = _cfg(dict(type='ConcatDataset', datasets=[voc]), 'mmdet')
+    with pytest.raises(ConfigCheckError) as err:
+        build_check(cfg)
+    assert str(err.value) == (f'train_dataloader.dataset.datasets[0].ann_file: the annotation file '
+                              f'{tmp_path}/Main/trainval.txt (data_root + ann_file) of VOCDataset does not exist (nor '
+                              f'does the folder {tmp_path}/Main)')
+
+
+def _folder(root, classes: dict[str, int]) -> None:
+    for name, count in classes.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.new('RGB', (4, 4)).save(root / name / f'{i}.png')
+
+
+def test_an_image_folder_missing_inside_a_repeat_is_named(tmp_path):
+    cfg = _cfg(dict(type='RepeatDataset', times=2, dataset=dict(
+        type='ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path='nope'), pipeline=[])))
+    with pytest.raises(ConfigCheckError) as err:
+        build_check(cfg)
+    assert str(err.value) == (f'train_dataloader.dataset.dataset: image folder not found: {tmp_path}/nope '
+                              '(data_root + data_prefix.img_path)')
+
+
+def test_an_empty_class_folder_in_a_concat_is_named(tmp_path):
+    _folder(tmp_path / 'train', dict(a=2, b=2))
+    _folder(tmp_path / 'extra', dict(a=1, b=0))
+    (tmp_path / 'extra' / 'b' / '.hidden.png').write_bytes(b'')  # hidden: skipped, as the loading skips it
+    part = dict(type='ImageFolderDataset', data_root=str(tmp_path), pipeline=[])
+    cfg = _cfg(dict(type='ConcatDataset', datasets=[dict(part, data_prefix=dict(img_path='train')),
+                                                    dict(part, data_prefix=dict(img_path='extra'))]))
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.datasets\[1\]: .*/extra: no image in the '
+                                               r'class folder b \(1 of 2\)'):
+        build_check(cfg)
+    cfg.train_dataloader.dataset.datasets[1].allow_empty = True
+    build_check(cfg)  # kept as a label without images, as the loading keeps it
+
+
+def test_an_image_in_a_linked_folder_counts(tmp_path):
+    _folder(tmp_path / 'elsewhere', dict(x=1))
+    _folder(tmp_path / 'train', dict(a=1))
+    (tmp_path / 'train' / 'b').mkdir()
+    (tmp_path / 'train' / 'b' / 'more').symlink_to(tmp_path / 'elsewhere' / 'x')
+    cfg = _cfg(dict(type='RepeatDataset', times=2, dataset=dict(
+        type='ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path='train'), pipeline=[])))
+    build_check(cfg)
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        assert len(Runner.build_dataloader(cfg.train_dataloader).dataset) == 4
+
+
+def test_cifar_batches_missing_inside_a_class_balanced_set_are_named(tmp_path):
+    root = tmp_path / 'cifar-10-batches-py'
+    root.mkdir()
+    cfg = _cfg(dict(type='ClassBalancedDataset', oversample_thr=0.1, dataset=dict(
+        type='CIFAR10Dataset', data_root=str(root), split='train', reward_size=10, pipeline=[])))
+    with pytest.raises(ConfigCheckError, match=rf'^train_dataloader\.dataset\.dataset: CIFAR-10 batch file not found: '
+                                               rf'{root}/data_batch_1\. '):
+        build_check(cfg)
+
+
+def test_a_loaded_dataset_is_not_checked_again(tmp_path):
+    """``lazy_init=False`` in the config: the build loaded it (and raised); nothing more to check."""
+    _json_list(tmp_path / 'ok.json')
+    cfg = _cfg(dict(type='RepeatDataset', times=2, dataset=dict(_part(tmp_path, 'ok.json'), lazy_init=False)))
+    LOADS.clear()
+    build_check(cfg)
+    assert LOADS == Counter({'ok.json': 1})
+
+
+def test_a_missing_file_of_the_bn_recalibration_images_is_named(tmp_path):
+    """The OHL hook's clean training images (``bn_recalibration_dataloader``) are built lazily by the check and
+    loaded by the hook in every worker, at ``before_train``."""
+    from conftest import tiny_ohl_cfg
+    cfg = tiny_ohl_cfg(str(tmp_path / 'work'), bn_recalibration_batches=2)
+    cfg.custom_hooks[0].num_copies = 2
+    cfg.custom_hooks[0].bn_recalibration_dataloader = dict(batch_size=2, dataset=dict(
+        type='RepeatDataset', times=2, dataset=_part(tmp_path, 'missing.json')))
+    with pytest.raises(ConfigCheckError) as err:
+        build_check(cfg)
+    assert str(err.value).endswith(
+        f'OHLHook.bn_recalibration_dataloader.dataset.dataset.ann_file: the annotation file {tmp_path}/missing.json '
+        '(data_root + ann_file) of JsonListDataset does not exist')
