@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from collections.abc import Sequence
 from numbers import Real
 
 import numpy as np
@@ -32,7 +33,14 @@ class NoisyLabelDataset:
     written into the wrapped dataset's data list once, at initialisation (re-serialising it if ``serialize_data``
     is on), so its pipeline sees the noisy labels; note that a dataset passed as an instance is modified in place.
     Noise only ever goes on training data: a wrapped dataset whose ``split`` is ``'reward'`` or ``'test'``, or that
-    has ``test_mode=True`` (an evaluation set), is refused.
+    has ``test_mode=True`` (an evaluation set), is refused, and the start-of-run check refuses it under any loader but
+    ``train_dataloader`` (:func:`~automl_mm.engine.preflight_splits.check_noise_on_training_only`).
+
+    An mmengine dataset wrapper, as ``RepeatDataset`` / ``ClassBalancedDataset`` are (not a ``BaseDataset``): it
+    takes ``lazy_init`` and has ``metainfo``, ``full_init``, ``get_data_info``, ``get_cat_ids`` and
+    ``_get_ori_dataset_idx``; its positions are the wrapped dataset's, so, unlike theirs, ``get_subset`` /
+    ``get_subset_`` are defined (the wrapped dataset's subset, each item with its flip). mmengine's wrappers take it
+    as a config (``RepeatDataset(dataset=dict(type='NoisyLabelDataset', ...))``), not as a built instance.
 
     Args:
         dataset: An mmengine ``BaseDataset`` (e.g. ``DigitsDataset``, ``CIFAR10Dataset``) or its config.
@@ -172,6 +180,53 @@ class NoisyLabelDataset:
         leave the image the same), or ``None`` where it has none."""
         get = getattr(self.dataset, 'item_source', None)
         return get() if callable(get) else None
+
+    @force_full_init
+    def _get_ori_dataset_idx(self, idx: int) -> int:
+        """The wrapped dataset's index of item ``idx``: the same (the flips change labels, not positions); read, as
+        mmengine's ``RepeatDataset`` / ``ClassBalancedDataset`` are, by what follows an item to the dataset that
+        stores it (:func:`~automl_mm.engine.local_loader.item_identity`)."""
+        return int(idx)
+
+    def get_subset_(self, indices: int | Sequence[int]) -> None:
+        """Keep only the items ``indices`` selects, in place, with their flips (mmengine's ``BaseDataset.get_subset_``
+        semantics: an int ``n`` keeps the first ``n`` items, ``-n`` the last ``n``; a sequence keeps those items in
+        its order, repeats included). Unlike mmengine's ``RepeatDataset`` / ``ClassBalancedDataset``, which refuse it
+        (their positions are not the wrapped dataset's), a position here is the wrapped dataset's, so the subset is
+        the wrapped dataset's subset with the same noisy labels; ``noisy_indices`` and ``clean_labels`` follow it.
+
+        Raises:
+            IndexError: as mmengine's ``BaseDataset``: a position past the items.
+        """
+        self.full_init()
+        positions = self._positions(indices)
+        self.dataset.get_subset_(indices)
+        self._keep(positions)
+
+    def get_subset(self, indices: int | Sequence[int]) -> NoisyLabelDataset:
+        """A copy holding only the items ``indices`` selects, with their flips (:meth:`get_subset_`); this dataset is
+        unchanged and the copy shares nothing with it (the wrapped dataset's ``get_subset``)."""
+        self.full_init()
+        positions = self._positions(indices)
+        subset = copy.copy(self)
+        subset.dataset = self.dataset.get_subset(indices)
+        subset._metainfo = copy.deepcopy(self._metainfo)
+        subset._keep(positions)
+        return subset
+
+    def _positions(self, indices: int | Sequence[int]) -> np.ndarray:
+        """The positions (of this dataset) that ``get_subset(indices)`` keeps, as mmengine's ``BaseDataset`` reads
+        ``indices``."""
+        everything = np.arange(len(self.dataset), dtype=np.int64)
+        if isinstance(indices, (int, np.integer)) and not isinstance(indices, bool):
+            return everything[:int(indices)] if indices >= 0 else everything[int(indices):]
+        return everything[np.asarray(list(indices), dtype=np.int64)]
+
+    def _keep(self, positions: np.ndarray) -> None:
+        flipped = np.zeros(len(self.clean_labels), dtype=bool)
+        flipped[self.noisy_indices] = True
+        self.clean_labels = self.clean_labels[positions]
+        self.noisy_indices = np.flatnonzero(flipped[positions]).astype(np.int64)
 
     @force_full_init
     def get_data_info(self, idx: int) -> dict:

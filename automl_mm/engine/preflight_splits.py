@@ -155,3 +155,31 @@ def check_held_out_splits(cfg: Any, scope: str | None, test_only: bool) -> None:
                     + (f'{key} would re-estimate BN statistics on images of the reward and test splits. ' if bn else
                        f'{key} would score the model on images it trained on. ')
                     + f"Give both the same {', '.join(differ)}")
+
+
+def check_noise_on_training_only(cfg: Any, scope: str | None, test_only: bool, split: str = 'test') -> None:
+    """Label noise (automl_mm's ``NoisyLabelDataset``, or a subclass, at any depth of a loader's dataset) only under
+    ``train_dataloader``: every other loader (``val`` / ``test``, an OHL hook's reward split, a NAS search split) is
+    scored against its labels. ``NoisyLabelDataset`` refuses a wrapped dataset of split ``'reward'`` / ``'test'``
+    or ``test_mode=True``, but a val loader of the training split (``split='train'``, an image folder's
+    ``'all'``) under it was scored against flipped labels, silently (a model right on every image scored about
+    ``1 - noise_ratio``). An OHL hook's ``bn_recalibration_dataloader`` reads no label and is not checked.
+
+    Raises:
+        ConfigCheckError: naming the ``NoisyLabelDataset``'s key and its loader.
+    """
+    from automl_mm.datasets.noisy_labels import NoisyLabelDataset
+
+    from .preflight_walk import outside_split
+
+    for loader, key in _loader_cfgs(cfg):
+        if key == 'train_dataloader' or outside_split(key, test_only, split) or not isinstance(loader, dict):
+            continue
+        for node, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+            cls = _dataset_class(node, node.get('_scope_') or scope)
+            if isinstance(cls, type) and issubclass(cls, NoisyLabelDataset):
+                raise ConfigCheckError(
+                    f'{where} is a {cls.__name__} (noise_ratio={node.get("noise_ratio")!r}), but {key} is scored: '
+                    'its metric would count a right prediction of a flipped label as wrong (and a wrong one as '
+                    'right). Label noise goes on training data only (train_dataloader): read the clean labels here '
+                    f'(remove the {cls.__name__} from {key}, keeping the dataset it wraps)')
