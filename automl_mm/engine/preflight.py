@@ -49,7 +49,9 @@ concept, and the public names stay importable from here.
     images (the generated sets name every split's images alike, so another split's folder was read silently)
     (:mod:`~automl_mm.engine.preflight_coco`; between the image checks and the shared folders, a COCO dataset that
     loads masks as polygons (``poly2mask=False``) reads a file whose non-crowd masks are polygons,
-    :func:`~automl_mm.engine.preflight_masks.check_mask_format`: mmdet ignores every RLE-masked object then);
+    :func:`~automl_mm.engine.preflight_masks.check_mask_format`: mmdet ignores every RLE-masked object then); a
+    training COCO dataset's ``filter_cfg`` keeps an image of its file
+    (:func:`~automl_mm.engine.preflight_coco.check_images_kept`);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
     (:mod:`~automl_mm.engine.preflight_metrics`);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
@@ -114,7 +116,13 @@ from .preflight_classes import (
     check_accuracy_topk,
     coco_classes_mismatch,
 )
-from .preflight_coco import CocoSummary, _check_coco_images, check_shared_folders, shared_folder_files
+from .preflight_coco import (
+    CocoSummary,
+    _check_coco_images,
+    check_images_kept,
+    check_shared_folders,
+    shared_folder_files,
+)
 from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import (
@@ -221,6 +229,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     _check_coco_metric_items(cfg, test_only, split)
     _check_collate_fns(cfg, test_only, split)
     _check_coco_classes(cfg, categories, test_only, split)  # (before the heads: it says what is wrong with the names)
+    check_images_kept(cfg, files, test_only, split)  # (after the names: it reads the classes' annotations)
     _check_concat_classes(cfg, test_only, split)
     check_palettes(cfg, scope, test_only, split)
     _check_num_classes(cfg, test_only, split)

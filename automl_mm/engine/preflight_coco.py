@@ -74,6 +74,16 @@ class CocoSummary:
                              and isinstance(a.get('segmentation'), dict) and not a.get('iscrowd'))
         self.sample = [images[i] for i in sorted({i % len(images) for i in SIZE_SAMPLE})] if images else []
         sample_ids = {image.get('id') for image in self.sample if isinstance(image.get('id'), (int, str))}
+        #: image id -> its shorter side (``None`` where the entry does not give both sizes), and category name ->
+        #: the ids of the images with an annotation of it: the images mmdet's ``filter_cfg`` keeps
+        #: (:func:`check_images_kept`)
+        self.sides = {image['id']: min(_size(image)) if _size(image) else None for image in images
+                      if isinstance(image.get('id'), (int, str))}
+        names = {c['id']: c.get('name') for c in coco.get('categories') or [] if isinstance(c, dict) and 'id' in c}
+        self.category_images: dict[Any, set] = {}
+        for ann in coco.get('annotations') or []:
+            if isinstance(ann, dict) and ann.get('category_id') in names:
+                self.category_images.setdefault(names[ann['category_id']], set()).add(ann.get('image_id'))
         #: image id -> the [x, y, w, h] boxes of the sampled images (the EXIF orientation check reads them)
         self.sample_boxes: dict[Any, list] = {}
         for ann in coco.get('annotations') or []:
@@ -173,6 +183,48 @@ def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool,
                 f'{where}.data_prefix.img={prefix!r}: {image} is {found[0][0]}x{found[0][1]} (width x height) but '
                 f'{path} gives it {given[0]}x{given[1]}: the folder holds other images of the same names (another '
                 "split's folder?), and their boxes would be scored against these annotations")
+
+
+def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:
+    """Each COCO training dataset (not ``test_mode``) with a ``filter_cfg`` keeps an image of its annotation file
+    (``files``: those :func:`check_config` loaded), as mmdet's ``CocoDataset.filter_data`` keeps them: with
+    ``filter_empty_gt``, an image with an annotation of one of the dataset's classes (``metainfo.classes``, else the
+    class's defaults, else every category), and whose shorter side is at least ``min_size``. A file of no such
+    image (an image-info file without annotations, such as COCO's ``image_info_test-dev2017.json``, read for
+    training; a ``min_size`` above every image) passed the checks and stopped the runner's build of the loader
+    with numpy's ``need at least one array to concatenate`` (mmengine serialising the empty data list).
+
+    Raises:
+        ConfigCheckError: naming the dataset's ``filter_cfg`` key, the file and why no image is kept.
+    """
+    from .preflight_classes import _default_classes
+
+    scope = cfg.get('default_scope', 'automl_mm')
+    for dataset, where, path in _coco_datasets(cfg):
+        summary, filter_cfg = files.get(path), dataset.get('filter_cfg')
+        if outside_split(where, test_only, split) or summary is None or not isinstance(filter_cfg, dict) or \
+                dataset.get('test_mode') is True or not summary.sides:
+            continue
+        min_size = filter_cfg.get('min_size', 0)
+        min_size = min_size if isinstance(min_size, (int, float)) and not isinstance(min_size, bool) else 0
+        classes = (dataset.get('metainfo') or {}).get('classes') or _default_classes(dataset, scope)
+        names = list(summary.category_images) if classes is None or isinstance(classes, str) else list(classes)
+        annotated = set().union(*(summary.category_images.get(name, set()) for name in names))
+        empty = bool(filter_cfg.get('filter_empty_gt', False))
+        large = [i for i, side in summary.sides.items() if side is None or side >= min_size]
+        if any(i in annotated for i in large) if empty else large:
+            continue
+        if empty and not annotated:
+            why = ('it has no annotations' if not summary.category_images else
+                   f'none has an annotation of the classes of {where} ({", ".join(map(repr, names[:5]))}'
+                   f'{" ..." if len(names) > 5 else ""})')
+        elif empty:
+            why = f'those with annotations all have a side under min_size={min_size}'
+        else:
+            why = f'all have a side under min_size={min_size}'
+        raise ConfigCheckError(f'{where}.filter_cfg={filter_cfg!r} keeps none of the {len(summary.sides)} images of '
+                               f'{path}: {why}. mmdet would stop when the runner builds the loader ("need at least '
+                               'one array to concatenate"); give the training annotations, or filter less')
 
 
 def folder_groups(folders: list[str]) -> dict[str, str]:

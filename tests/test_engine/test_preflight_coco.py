@@ -89,7 +89,9 @@ def test_fmnist_det_classes_a_subset_is_said_and_another_order_refused(tmp_path,
     classes): the 'Ankle boot' boxes it drops are named. The same 9 names in another order were other labels'."""
     from automl_mm.datasets.fmnist_det import CATEGORIES
 
-    ann = {'images': [{'id': 1, 'file_name': '1.png', 'width': 160, 'height': 160}], 'annotations': [],
+    ann = {'images': [{'id': 1, 'file_name': '1.png', 'width': 160, 'height': 160}],
+           'annotations': [{'id': 1, 'image_id': 1, 'category_id': 1, 'bbox': [8, 8, 28, 28], 'area': 784,
+                            'iscrowd': 0}],  # (one, or the training filter_cfg keeps no image: check_images_kept)
            'categories': [{'id': i + 1, 'name': n} for i, n in enumerate(CATEGORIES)]}
     os.makedirs(tmp_path / 'annotations')
     for split in ('train', 'reward', 'val', 'test'):

@@ -243,3 +243,50 @@ def test_a_missing_file_of_the_bn_recalibration_images_is_named(tmp_path):
     assert str(err.value).endswith(
         f'OHLHook.bn_recalibration_dataloader.dataset.dataset.ann_file: the annotation file {tmp_path}/missing.json '
         '(data_root + ann_file) of JsonListDataset does not exist')
+
+
+def _coco_file(path, annotations: bool = True, sizes=(8, 8)) -> None:
+    images = [dict(id=i, file_name=f'{i}.png', width=sizes[0], height=sizes[1]) for i in (1, 2)]
+    for i in (1, 2):
+        Image.new('RGB', sizes).save(path.parent / f'{i}.png')
+    anns = [dict(id=1, image_id=2, category_id=1, bbox=[1, 1, 4, 4], area=16, iscrowd=0)] if annotations else []
+    path.write_text(json.dumps(dict(images=images, annotations=anns,
+                                    categories=[dict(id=1, name='a'), dict(id=2, name='b')])))
+
+
+@pytest.mark.parametrize('case, classes, filter_cfg, why', [
+    ('no annotations', ('a', 'b'), dict(filter_empty_gt=True), 'it has no annotations'),
+    ('other class', ('b', ), dict(filter_empty_gt=True), "none has an annotation of the classes of "
+                                                         "train_dataloader.dataset.datasets.1 ('b')"),
+    ('small', ('a', 'b'), dict(filter_empty_gt=False, min_size=32), 'all have a side under min_size=32'),
+    ('small annotated', ('a', 'b'), dict(filter_empty_gt=True, min_size=9),
+     'those with annotations all have a side under min_size=9'),
+])
+def test_a_coco_training_file_that_its_filter_empties_is_named_at_start(tmp_path, case, classes, filter_cfg, why):
+    """mmdet's ``filter_data`` kept no image: the runner's build of the loader stopped with numpy's ``need at least
+    one array to concatenate`` (mmengine serialising the empty list)."""
+    _coco_file(tmp_path / 'ok.json')
+    _coco_file(tmp_path / 'bad.json', annotations=case != 'no annotations')
+    parts = [dict(_det(tmp_path, 'CocoDataset', name), metainfo=dict(classes=classes), filter_cfg=filter_cfg)
+             for name in ('ok.json', 'bad.json')]
+    parts[0]['filter_cfg'] = None
+    cfg = _cfg(dict(type='ConcatDataset', datasets=parts), 'mmdet')
+    with pytest.raises(ConfigCheckError) as err:
+        check_config(cfg)
+    assert str(err.value) == (f'train_dataloader.dataset.datasets.1.filter_cfg={filter_cfg!r} keeps none of the 2 '
+                              f'images of {tmp_path}/bad.json: {why}. mmdet would stop when the runner builds the '
+                              'loader ("need at least one array to concatenate"); give the training annotations, '
+                              'or filter less')
+    with pytest.raises(ValueError, match='need at least one array to concatenate'):  # what the runner met
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            Runner.build_dataloader(cfg.train_dataloader)
+
+
+def test_a_filter_that_keeps_an_image_passes_and_test_mode_is_not_filtered(tmp_path):
+    _coco_file(tmp_path / 'train.json')
+    coco = dict(_det(tmp_path, 'CocoDataset', 'train.json'), filter_cfg=dict(filter_empty_gt=True, min_size=8))
+    check_config(_cfg(coco, 'mmdet'))  # image 2: annotated, 8 x 8
+    _coco_file(tmp_path / 'info.json', annotations=False)
+    check_config(_cfg(dict(coco, ann_file='info.json', test_mode=True), 'mmdet'))  # mmdet filters no test set
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        assert len(Runner.build_dataloader(_cfg(coco, 'mmdet').train_dataloader).dataset) == 1
