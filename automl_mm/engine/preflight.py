@@ -136,6 +136,7 @@ from .preflight_evaluators import check_evaluators, check_selection_rules, warn_
 from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_dropped, warn_test_pipeline_unused
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
+from .preflight_loading import check_data_files
 from .preflight_masks import check_mask_format
 from .preflight_metric_order import check_category_order, check_metric_order, check_recall_metrics
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
@@ -221,6 +222,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         if path in dataset_files and path not in files:
             categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
             files[path] = CocoSummary(coco, whole=path in whole)
+    check_data_files(cfg, scope, test_only, split)  # the other datasets' files (COCO ones: above)
     _check_coco_images(cfg, files, test_only, split)
     check_exif_orientation(cfg, files, test_only, split)
     check_grey_channel_swap(cfg, test_only, split)

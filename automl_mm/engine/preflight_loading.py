@@ -9,7 +9,7 @@ or directory: 'data/voc/ImageSets/Main/trainval.txt'``, ``image folder not found
 key (``train_dataloader.dataset``), not the wrapped dataset's. Here each lazily built dataset under a loader's
 dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalancedDataset``, mmdet's
 ``MultiImageMixDataset``, automl_mm's ``NoisyLabelDataset``) is checked, naming its config key
-(``train_dataloader.dataset.datasets[1].ann_file``) and the file:
+(``train_dataloader.dataset.datasets.1.ann_file``) and the file:
 
 * a dataset that says what its loading reads (``check_sources()``: automl_mm's ``ImageFolderDataset`` and
   ``CIFAR10Dataset``) is asked;
@@ -20,7 +20,10 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
   categories (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`): a check read of the JSON, as
   ``check_config`` does for the others, not a second ``load_data_list``.
 
-Files read through a storage backend (a URI, a non-local ``backend_args``) are left to the loader.
+Files read through a storage backend (a URI, a non-local ``backend_args``) are left to the loader. The start-up
+build runs only before the copies of a multi-copy run; a missing ``ann_file`` is also checked from the config by
+:func:`check_data_files`, part of
+:func:`~automl_mm.engine.preflight.check_config`, which every run makes.
 """
 from __future__ import annotations
 
@@ -34,15 +37,16 @@ from .preflight_walk import ConfigCheckError
 def lazy_leaves(dataset: Any, where: str) -> Iterator[tuple[Any, str]]:
     """``(dataset, config key)`` of every dataset under the built ``dataset`` (itself included) that is not a
     wrapper, wrappers looked through: a wrapper's ``datasets`` list (mmengine's ``ConcatDataset``) as
-    ``<where>.datasets[i]``, its ``dataset`` (``RepeatDataset``, ``ClassBalancedDataset``, mmdet's
-    ``MultiImageMixDataset``, ``NoisyLabelDataset``) as ``<where>.dataset``, in the config's order."""
+    ``<where>.datasets.<i>`` (the config walkers' keys, which ``--cfg-options`` takes), its ``dataset``
+    (``RepeatDataset``, ``ClassBalancedDataset``, mmdet's ``MultiImageMixDataset``, ``NoisyLabelDataset``) as
+    ``<where>.dataset``, in the config's order."""
     from mmengine.dataset import BaseDataset
 
     if not isinstance(dataset, BaseDataset):
         parts = getattr(dataset, 'datasets', None)
         if isinstance(parts, (list, tuple)):
             for i, part in enumerate(parts):
-                yield from lazy_leaves(part, f'{where}.datasets[{i}]')
+                yield from lazy_leaves(part, f'{where}.datasets.{i}')
             return
         inner = getattr(dataset, 'dataset', None)
         if inner is not None:
@@ -119,13 +123,12 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
             raise ConfigCheckError(f'{key}.ann_file is not given, but {name} reads its data list from it: give the '
                                    'annotation file (under data_root)')
         return
-    if not osp.isfile(path):
+    if not osp.exists(path):
         from .preflight_data_hint import generator_hint
 
-        where = '' if osp.isdir(osp.dirname(path) or '.') else f' (nor does the folder {osp.dirname(path)})'
         hint = generator_hint(cfg, path) if cfg is not None else ''
         raise ConfigCheckError(f'{key}.ann_file: the annotation file {path} (data_root + ann_file) of {name} does '
-                               f'not exist{where}{hint}')
+                               f'not exist{_no_folder(path)}{hint}')
     if _is_coco(dataset) and osp.realpath(path) not in checked:
         from automl_mm.datasets.coco_split import check_coco_annotation_file
 
@@ -133,3 +136,54 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
             check_coco_annotation_file(path)
         except ValueError as err:
             raise ConfigCheckError(f'{key}.ann_file: {err}') from None
+
+
+def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 'test') -> None:
+    """The annotation files a loader's datasets read when their data list loads, checked from the config alone (part
+    of :func:`~automl_mm.engine.preflight.check_config`, which every run makes, single-process and distributed ones
+    included, where :func:`check_before_loading` is not run): each dataset under a loader's dataset (wrappers
+    looked through) whose ``ann_file`` (``data_root`` joined, as mmengine joins it) does not exist. Without it a
+    single-process run built its model and hooks and stopped when the runner's train loop built the loader
+    (``[Errno 2] No such file or directory: '.../ImageSets/Main/trainval.txt'``), naming at best the loader. COCO
+    datasets (type name saying COCO) are left to ``check_config``'s annotation-file check, files read through a
+    storage backend to the loader, and a type no registry holds to the build. (An image folder's or CIFAR-10's
+    files are checked by the start-up build only: the config check passes configs of data not on this machine.)
+
+    Raises:
+        ConfigCheckError: naming the dataset's key (``train_dataloader.dataset.datasets.1.ann_file``) and the path.
+    """
+    from mmengine.dataset import BaseDataset
+
+    from automl_mm.utils.scope import config_type_name
+
+    from .preflight_classes import _dataset_class
+    from .preflight_walk import _datasets, _loader_cfgs, outside_split, reads_through_backend
+
+    for loader, key in _loader_cfgs(cfg):
+        if outside_split(key, test_only, split) or not isinstance(loader, dict):
+            continue
+        for node, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+            cls = _dataset_class(node, node.get('_scope_') or scope)
+            if not isinstance(cls, type) or not issubclass(cls, BaseDataset):
+                continue
+            root = node.get('data_root')
+            root = root if isinstance(root, str) else ''
+            ann = node.get('ann_file')
+            if isinstance(ann, str) and ann and 'coco' not in config_type_name(node).lower():
+                path = _joined(root, ann)
+                if not reads_through_backend(node, path) and not osp.exists(path):
+                    raise ConfigCheckError(f'{where}.ann_file={ann!r}: the annotation file {path} (data_root + '
+                                           f'ann_file) of {cls.__name__} does not exist{_no_folder(path)}')
+
+
+def _joined(root: str, path: str) -> str:
+    """``path`` joined to ``data_root`` ``root`` as mmengine's ``BaseDataset`` joins them (an absolute path alone)."""
+    from mmengine.fileio import join_path
+    from mmengine.utils import is_abs
+
+    return join_path(root, path) if root and path and not is_abs(path) else path or root
+
+
+def _no_folder(path: str) -> str:
+    folder = osp.dirname(path)
+    return '' if not folder or osp.isdir(folder) else f' (nor does the folder {folder})'

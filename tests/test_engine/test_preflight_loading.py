@@ -53,13 +53,13 @@ def _cfg(dataset: dict, scope: str = 'automl_mm') -> Config:
 WRAPPED = {
     'repeat': (lambda p: dict(type='RepeatDataset', times=2, dataset=p('missing.json')), 'dataset.dataset'),
     'concat': (lambda p: dict(type='ConcatDataset', datasets=[p('ok.json'), p('missing.json')]),
-               'dataset.datasets[1]'),
+               'dataset.datasets.1'),
     'class_balanced': (lambda p: dict(type='ClassBalancedDataset', oversample_thr=0.1, dataset=p('missing.json')),
                        'dataset.dataset'),
     'noisy_labels': (lambda p: dict(type='NoisyLabelDataset', noise_ratio=0.5, dataset=p('missing.json')),
                      'dataset.dataset'),
     'repeat_of_concat': (lambda p: dict(type='RepeatDataset', times=2, dataset=dict(
-        type='ConcatDataset', datasets=[p('ok.json'), p('missing.json')])), 'dataset.dataset.datasets[1]'),
+        type='ConcatDataset', datasets=[p('ok.json'), p('missing.json')])), 'dataset.dataset.datasets.1'),
     'top_level': (lambda p: p('missing.json'), 'dataset'),
 }
 
@@ -122,14 +122,20 @@ def test_a_coco_subclass_file_the_coco_checks_miss_is_checked_in_a_concat(tmp_pa
         path.write_text(content)
     cfg = _cfg(dict(type='ConcatDataset', datasets=[_det(tmp_path, 'CityscapesDataset', 'ok.json'),
                                                     _det(tmp_path, 'CityscapesDataset', 'bad.json')]), 'mmdet')
+    if content is None:  # the config check every run makes names it first
+        with pytest.raises(ConfigCheckError) as err:
+            check_config(cfg)
+        assert str(err.value) == (f"train_dataloader.dataset.datasets.1.ann_file='bad.json': the annotation file "
+                                  f'{path} (data_root + ann_file) of CityscapesDataset does not exist')
+        with pytest.raises(ConfigCheckError) as err:
+            build_check(cfg)
+        assert str(err.value) == (f'train_dataloader.dataset.datasets.1.ann_file: the annotation file {path} '
+                                  '(data_root + ann_file) of CityscapesDataset does not exist')
+        return
     check_config(cfg)
     with pytest.raises(ConfigCheckError) as err:
         build_check(cfg)
-    if content is None:
-        assert str(err.value) == (f'train_dataloader.dataset.datasets[1].ann_file: the annotation file {path} '
-                                  '(data_root + ann_file) of CityscapesDataset does not exist')
-    else:
-        assert str(err.value) == 'train_dataloader.dataset.datasets[1].ann_file: ' + problem.format(path=str(path))
+    assert str(err.value) == 'train_dataloader.dataset.datasets.1.ann_file: ' + problem.format(path=str(path))
 
 
 @pytest.mark.parametrize('kind', ['CocoDataset', 'CityscapesDataset'])
@@ -164,7 +170,7 @@ def test_a_voc_image_list_missing_is_named(tmp_path):
     cfg = _cfg(dict(type='ConcatDataset', datasets=[voc]), 'mmdet')
     with pytest.raises(ConfigCheckError) as err:
         build_check(cfg)
-    assert str(err.value) == (f'train_dataloader.dataset.datasets[0].ann_file: the annotation file '
+    assert str(err.value) == (f'train_dataloader.dataset.datasets.0.ann_file: the annotation file '
                               f'{tmp_path}/Main/trainval.txt (data_root + ann_file) of VOCDataset does not exist (nor '
                               f'does the folder {tmp_path}/Main)')
 
@@ -192,7 +198,7 @@ def test_an_empty_class_folder_in_a_concat_is_named(tmp_path):
     part = dict(type='ImageFolderDataset', data_root=str(tmp_path), pipeline=[])
     cfg = _cfg(dict(type='ConcatDataset', datasets=[dict(part, data_prefix=dict(img_path='train')),
                                                     dict(part, data_prefix=dict(img_path='extra'))]))
-    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.datasets\[1\]: .*/extra: no image in the '
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.datasets\.1: .*/extra: no image in the '
                                                r'class folder b \(1 of 2\)'):
         build_check(cfg)
     cfg.train_dataloader.dataset.datasets[1].allow_empty = True
@@ -290,3 +296,33 @@ def test_a_filter_that_keeps_an_image_passes_and_test_mode_is_not_filtered(tmp_p
     check_config(_cfg(dict(coco, ann_file='info.json', test_mode=True), 'mmdet'))  # mmdet filters no test set
     with DefaultScope.overwrite_default_scope('mmdet'):
         assert len(Runner.build_dataloader(_cfg(coco, 'mmdet').train_dataloader).dataset) == 1
+
+
+STATIC = {
+    'json list in a concat': (lambda t: dict(type='ConcatDataset', datasets=[_part(t, 'ok.json'),
+                                                                            _part(t, 'missing.json')]),
+                              'train_dataloader.dataset.datasets.1.ann_file=\'missing.json\': the annotation file '
+                              '{t}/missing.json (data_root + ann_file) of JsonListDataset does not exist'),
+    'voc list in a repeat': (lambda t: dict(type='RepeatDataset', times=2, dataset=dict(
+        type='VOCDataset', _scope_='mmdet', data_root=str(t), ann_file='Main/trainval.txt',
+        data_prefix=dict(sub_data_root=''), pipeline=[])),
+        'train_dataloader.dataset.dataset.ann_file=\'Main/trainval.txt\': the annotation file {t}/Main/trainval.txt '
+        '(data_root + ann_file) of VOCDataset does not exist (nor does the folder {t}/Main)'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(STATIC))
+def test_the_config_check_every_run_makes_names_a_missing_data_file(tmp_path, name):
+    """A single-process run (no start-up build) built its model and hooks first, then stopped when its train loop
+    built the loader."""
+    _json_list(tmp_path / 'ok.json')
+    make, message = STATIC[name]
+    with pytest.raises(ConfigCheckError) as err:
+        check_config(_cfg(make(tmp_path)))
+    assert str(err.value) == message.format(t=tmp_path)
+
+
+def test_the_config_check_passes_files_that_exist(tmp_path):
+    _json_list(tmp_path / 'ok.json')
+    check_config(_cfg(dict(type='ConcatDataset', datasets=[_part(tmp_path, 'ok.json'), _part(tmp_path, 'ok.json')])))
+    check_config(_cfg(dict(_part(tmp_path, 's3://bucket/ann.json'))))  # a storage backend's to find
