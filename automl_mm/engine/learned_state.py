@@ -160,18 +160,40 @@ def set_filled_blocks(model: torch.nn.Module, names: list[str]) -> None:
         module.set_filled_blocks(n[len(prefix):] for n in names if n.startswith(prefix))
 
 
+def _reduces_fixed_set(ddp: Any) -> bool:
+    """Whether the DDP ``ddp`` waits every iteration for the same parameters (neither ``find_unused_parameters`` nor
+    a static graph)."""
+    return not getattr(ddp, 'find_unused_parameters', False) and not getattr(ddp, 'static_graph', False)
+
+
 def ddp_reduced_parameters(model: Any) -> dict[str, bool] | None:
-    """``{name: requires_grad}`` of the parameters of a ``DistributedDataParallel`` wrapper (mmengine's
-    ``MMDistributedDataParallel`` included) that reduces a fixed set of them every iteration (neither
-    ``find_unused_parameters`` nor a static graph); ``None`` for any other model. DDP takes that set, the parameters
-    with ``requires_grad``, when it is built (mmengine's ``Runner.__init__``), before the weights' initialisation and
-    ``load_from``."""
+    """``{name: requires_grad}`` (names under the unwrapped model) of the parameters of a ``DistributedDataParallel``
+    wrapper (mmengine's ``MMDistributedDataParallel`` included) that reduces a fixed set of them every iteration
+    (neither ``find_unused_parameters`` nor a static graph); ``None`` for any other model. DDP takes that set, the
+    parameters with ``requires_grad``, when it is built (mmengine's ``Runner.__init__``), before the weights'
+    initialisation and ``load_from``.
+
+    mmengine's ``MMSeparateDistributedDataParallel`` is a ``DistributedDataParallel`` only in name: it wraps each
+    child module of the model in its own ``MMDistributedDataParallel`` (given its ``find_unused_parameters``) and
+    leaves a child without trainable parameters unwrapped (nothing of it reduced). Its children's DDPs are read: the
+    wrapper itself has no ``find_unused_parameters``, and with ``find_unused_parameters=True`` every run whose
+    ``requires_grad`` changed after the wrap was refused, while it trained."""
+    from mmengine.model import MMSeparateDistributedDataParallel
     from torch.nn.parallel import DistributedDataParallel
 
-    if not isinstance(model, DistributedDataParallel) or getattr(model, 'find_unused_parameters', False) \
-            or getattr(model, 'static_graph', False):
+    if not isinstance(model, DistributedDataParallel):
         return None
-    return {name: p.requires_grad for name, p in model.module.named_parameters()}
+    if not isinstance(model, MMSeparateDistributedDataParallel):
+        return {name: p.requires_grad for name, p in model.module.named_parameters()} \
+            if _reduces_fixed_set(model) else None
+    reduced: dict[str, bool] = {}
+    for child_name, child in model.module.named_children():
+        if isinstance(child, DistributedDataParallel) and not _reduces_fixed_set(child):
+            continue
+        inner = child.module if isinstance(child, DistributedDataParallel) else child
+        reduced.update({f'{child_name}.{name}': p.requires_grad for name, p in inner.named_parameters()})
+    return reduced if any(isinstance(c, DistributedDataParallel) and _reduces_fixed_set(c)
+                          for c in model.module.children()) else None
 
 
 def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None, cause: str = 'fill') -> None:
@@ -225,7 +247,7 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None, cause
            'train after mmengine wrapped the model in DDP (a backbone that applies frozen_stages in train(), as '
            'mmdet\'s MobileNetV2 and CRMobileNetV2 do)')
     raise ValueError(why + ': ' + '; '.join(parts)
-                     + ". Set model_wrapper_cfg=dict(type='MMDistributedDataParallel', find_unused_parameters=True) "
+                     + f". Set model_wrapper_cfg=dict(type='{type(model).__name__}', find_unused_parameters=True) "
                      '(or find_unused_parameters=True) in the config.')
 
 

@@ -250,3 +250,44 @@ def test_frozen_stages_applied_by_train_after_the_ddp_wrap_is_refused_before_the
     hook.before_train_iter(runner, 1)  # checked once
     with pytest.raises(RuntimeError, match='Expected to have finished reduction'):  # what training would do
         _steps(ddp)
+
+
+@pytest.mark.parametrize('find_unused', [False, True])
+def test_frozen_stages_under_mmengines_separate_ddp_are_read_from_its_children_s_ddps(gloo_world_of_one, find_unused):
+    """mmengine's MMSeparateDistributedDataParallel wraps each child (here the backbone) in its own DDP, given its
+    find_unused_parameters, and has none itself: with find_unused_parameters=True a MobileNetV2 whose train() froze
+    its stem and stage 1 after the wrap trains, and was refused (telling the user to set what was set); without it
+    the backbone's DDP stops at the second iteration, refused before the first, its parameters named as in the
+    model (no wrapper's '.module.') with the wrapper's type."""
+    from mmdet.models.backbones import MobileNetV2
+    from mmengine.model import MMSeparateDistributedDataParallel
+
+    net = _Net(MobileNetV2, widen_factor=0.25, frozen_stages=1)
+    separate = MMSeparateDistributedDataParallel(net, find_unused_parameters=find_unused)
+    runner = SimpleNamespace(model=separate, _resume=False, _load_from=None)
+    hook = learned_state.LearnedStateHook()
+    hook.before_run(runner)
+    hook.before_train(runner)
+    separate.train()  # the train loop, before its first iteration: freezes 9 parameters
+
+    def steps():
+        backbone = separate.module.backbone
+        optimizer = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.01)
+        for i in range(2):
+            inputs = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(i))
+            sum(o.square().mean() for o in backbone(inputs)).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+
+    if find_unused:
+        hook.before_train_iter(runner, 0)
+        steps()
+        return
+    with pytest.raises(ValueError) as refused:
+        hook.before_train_iter(runner, 0)
+    message = str(refused.value)
+    assert ("9 parameters frozen (e.g. ['backbone.conv1.conv.weight', 'backbone.conv1.bn.weight', "
+            "'backbone.conv1.bn.bias'])") in message
+    assert "model_wrapper_cfg=dict(type='MMSeparateDistributedDataParallel', find_unused_parameters=True)" in message
+    with pytest.raises(RuntimeError, match='Expected to have finished reduction'):  # what training would do
+        steps()
