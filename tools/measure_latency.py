@@ -20,7 +20,7 @@ from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found, read_config
+from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found, exit_on_refusal, read_config
 from automl_mm.nas.latency import (
     DEFAULT_LATENCY_THREADS,
     LatencyTable,
@@ -104,4 +104,4 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
 
 
 if __name__ == '__main__':
-    main()
+    exit_on_refusal(main, 'tools/measure_latency.py')  # a check's message without the traceback above it

@@ -27,6 +27,7 @@ from automl_mm.engine.tool_args import (
     config_not_found,
     draw_on_every_rank,
     enable_drawing,
+    exit_on_refusal,
     parse_tool_args,
     read_config,
 )
@@ -165,4 +166,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == '__main__':
     freeze_imported_heap()  # imported: the collector no longer walks those objects (exit included)
-    main()
+    exit_on_refusal(main, 'tools/test.py')  # a config check's message without the traceback above it

@@ -40,6 +40,7 @@ from automl_mm.engine.tool_args import (
     config_not_found,
     enable_amp,
     enable_auto_scale_lr,
+    exit_on_refusal,
     parse_tool_args,
     read_config,
 )
@@ -201,4 +202,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == '__main__':
     freeze_imported_heap()  # imported: the collector no longer walks those objects (exit included)
-    main()
+    exit_on_refusal(main, 'tools/train.py')  # a config check's message without the traceback above it

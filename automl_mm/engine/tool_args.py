@@ -14,6 +14,8 @@ import logging
 import os
 import os.path as osp
 import re
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from mmengine.config import DictAction
@@ -122,6 +124,77 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise ImportError(explained) from err
+
+
+#: An environment variable: set (to anything but ``''`` or ``0``), a tool prints a refusal's Python traceback too
+#: (:func:`exit_on_refusal`).
+TRACEBACK_VARIABLE = 'AUTOML_MM_TRACEBACK'
+
+
+def _own_folders() -> tuple[str, ...]:
+    """The folders of automl_mm's own code: the package, ``tools/`` and ``benchmarks/`` beside it."""
+    import automl_mm
+
+    package = osp.dirname(osp.abspath(automl_mm.__file__))
+    root = osp.dirname(package)
+    return package, osp.join(root, 'tools'), osp.join(root, 'benchmarks')
+
+
+def raised_as_refusal(err: BaseException) -> bool:
+    """Whether ``err`` is one of automl_mm's own refusals: raised by a ``raise <error>`` statement of automl_mm's
+    code (the package, ``tools/``, ``benchmarks/``), as every start-of-run check raises its message
+    (``ConfigCheckError`` of the preflight modules, and the ``ValueError`` / ``TypeError`` / ``KeyError`` /
+    ``FileNotFoundError`` / ``RuntimeError`` that name a config key, file or option, e.g. a misspelt type re-raised
+    as ``KeyError("train_dataloader.dataset.type='DigitsDatset' is not in the automl_mm::dataset registry ...")``).
+
+    An error raised elsewhere (mmengine, torch, a plugin) or by an operation of automl_mm's code that failed (an
+    ``AttributeError`` of a bug, ``{}['key']``, ``int('x')``: the innermost traceback entry is no ``raise``
+    statement) is not; nor one a bare ``raise`` passed on (its innermost entry is where it was raised first).
+    """
+    import dis
+
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    filename = osp.abspath(code.co_filename)
+    if not any(filename.startswith(folder + os.sep) for folder in _own_folders()):
+        return False
+    return any(ins.offset == tb.tb_lasti and ins.opname == 'RAISE_VARARGS' and ins.arg
+               for ins in dis.get_instructions(code))
+
+
+def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
+    """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
+    message alone, ``<tool>: error: <message>`` and a line naming the error's type and :data:`TRACEBACK_VARIABLE`,
+    on stderr, exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and
+    automl_mm frames above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own
+    error) propagates with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
+
+    Args:
+        main: The tool's ``main`` (called without arguments: it reads ``sys.argv``).
+        tool: How the tool is named in the message, e.g. ``'tools/train.py'``.
+
+    Returns:
+        What ``main()`` returned.
+
+    Raises:
+        SystemExit: 1 after a refusal.
+    """
+    if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0'):
+        return main()
+    try:
+        return main()
+    except Exception as err:  # noqa: BLE001 - anything else is raised again below, traceback and all
+        if not raised_as_refusal(err):
+            raise
+        text = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err  # KeyError quotes its str
+        sys.stdout.flush()
+        print(f'{tool}: error: {text}\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)',
+              file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 class CfgOptionsAction(DictAction):

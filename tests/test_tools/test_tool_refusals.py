@@ -1,0 +1,106 @@
+"""A start-of-run check's refusal reaches the user as its message alone (``<tool>: error: ...``, exit status 1), not
+below a Python traceback; a bug's error keeps its traceback, and ``AUTOML_MM_TRACEBACK=1`` shows a refusal's."""
+from __future__ import annotations
+
+import pytest
+
+from automl_mm.engine.preflight_walk import ConfigCheckError
+from automl_mm.engine.tool_args import TRACEBACK_VARIABLE, check_out_file, exit_on_refusal, raised_as_refusal
+
+from conftest import run_tool
+
+DIGITS = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
+
+
+def _error_lines(proc) -> list[str]:
+    lines = proc.stderr.rstrip().splitlines()
+    start = next(i for i, line in enumerate(lines) if ': error: ' in line)
+    return lines[start:]
+
+
+def test_train_prints_a_config_check_refusal_without_a_traceback(tmp_path):
+    # max_epochs at the top level: nothing reads it (preflight_options refuses it with a ConfigCheckError)
+    proc = run_tool('tools/train.py', DIGITS, '--work-dir', str(tmp_path), '--cfg-options', 'max_epochs=2',
+                    check=False, env={TRACEBACK_VARIABLE: ''})
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    lines = _error_lines(proc)
+    assert lines[0].startswith("tools/train.py: error: --cfg-options max_epochs=2") and 'train_cfg.max_epochs' in \
+        proc.stderr, proc.stderr[-3000:]
+    assert lines[-1] == f'(ConfigCheckError; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
+
+
+def test_the_traceback_variable_shows_the_refusal_s_traceback(tmp_path):
+    proc = run_tool('tools/train.py', DIGITS, '--work-dir', str(tmp_path), '--cfg-options', 'max_epochs=2',
+                    check=False, env={TRACEBACK_VARIABLE: '1'})
+    assert proc.returncode == 1
+    assert 'Traceback (most recent call last)' in proc.stderr and 'ConfigCheckError: --cfg-options max_epochs=2' \
+        in proc.stderr and ': error: ' not in proc.stderr
+
+
+def test_test_and_measure_latency_print_their_refusals_without_a_traceback(tmp_path):
+    missing = str(tmp_path / 'missing.pth')
+    proc = run_tool('tools/test.py', DIGITS, missing, check=False, env={TRACEBACK_VARIABLE: ''})
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert _error_lines(proc)[0].startswith(f'tools/test.py: error: checkpoint file not found: {missing}')
+    proc = run_tool('tools/measure_latency.py', 'configs/pc_nas/nope.py', '--out', str(tmp_path / 'x.json'),
+                    check=False, env={TRACEBACK_VARIABLE: ''})
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert _error_lines(proc)[0].startswith('tools/measure_latency.py: error: config file not found: '
+                                            'configs/pc_nas/nope.py'), proc.stderr[-3000:]
+
+
+def test_a_bug_keeps_its_traceback(tmp_path):
+    # read_config returning None: tools/train.py fails on cfg.launcher with an AttributeError no check raised
+    code = ('import runpy, sys\n'
+            'import automl_mm.engine.tool_args as tool_args\n'
+            'tool_args.read_config = lambda path: None\n'
+            "runpy.run_path('tools/train.py', run_name='__main__')\n")
+    proc = run_tool('-c', code, DIGITS, '--work-dir', str(tmp_path), check=False, env={TRACEBACK_VARIABLE: ''})
+    assert proc.returncode == 1
+    assert 'Traceback (most recent call last)' in proc.stderr and \
+        "AttributeError: 'NoneType' object has no attribute 'launcher'" in proc.stderr
+    assert ': error: ' not in proc.stderr
+
+
+def _raised(call) -> BaseException:
+    try:
+        call()
+    except Exception as err:  # noqa: BLE001
+        return err
+    raise AssertionError('nothing raised')
+
+
+def test_what_counts_as_a_refusal():
+    from automl_mm.engine import preflight_walk
+    from automl_mm.engine.preflight_options import merge_options
+
+    assert raised_as_refusal(_raised(lambda: check_out_file('preds.txt')))  # ValueError raised by automl_mm
+    from mmengine.config import Config
+    assert raised_as_refusal(_raised(lambda: merge_options(Config(dict(train_cfg=dict(max_epochs=1))),
+                                                           {'max_epochs': 2})))
+    # an operation of automl_mm's code that failed (no raise statement): a bug
+    assert not raised_as_refusal(_raised(lambda: preflight_walk.outside_split(None, True)))
+    # raised outside automl_mm (here: this test file, as a plugin or mmengine would)
+    assert not raised_as_refusal(_raised(lambda: (_ for _ in ()).throw(ConfigCheckError('x'))))
+
+    def refuse():
+        raise ConfigCheckError('x')
+
+    assert not raised_as_refusal(_raised(refuse))  # a test's (or plugin's) own raise is not automl_mm's
+
+
+def test_exit_on_refusal_exits_1_and_passes_other_errors_on(monkeypatch, capsys):
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    with pytest.raises(SystemExit) as stop:
+        exit_on_refusal(lambda: check_out_file('preds.txt'), 'tools/test.py')
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == ('tools/test.py: error: --out preds.txt: the predictions are dumped as a pickle; '
+                                       'give a file name ending in .pkl or .pickle\n'
+                                       f'(ValueError; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n')
+    with pytest.raises(ZeroDivisionError):
+        exit_on_refusal(lambda: 1 / 0, 'tools/test.py')
+    monkeypatch.setenv(TRACEBACK_VARIABLE, '1')
+    with pytest.raises(ValueError, match='pickle'):
+        exit_on_refusal(lambda: check_out_file('preds.txt'), 'tools/test.py')
+    assert exit_on_refusal(lambda: 7, 'tools/test.py') == 7
