@@ -20,7 +20,13 @@ from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import CfgOptionsAction, config_not_found, exit_on_refusal, read_config
+from automl_mm.engine.tool_args import (
+    CfgOptionsAction,
+    checked_device,
+    config_not_found,
+    exit_on_refusal,
+    read_config,
+)
 from automl_mm.nas.latency import (
     DEFAULT_LATENCY_THREADS,
     LatencyTable,
@@ -51,7 +57,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              'it, else nas_input_shape)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. model.backbone.space=pcnas_l')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # before the config is read and the supernet built (measure_latency_table refused them only then)
+    for option, value, least in (('--num-threads', args.num_threads, 1), ('--repeats', args.repeats, 1),
+                                 ('--warmup', args.warmup, 0)):
+        if value < least:
+            parser.error(f'{option} must be >= {least}, got {value}')
+    checked_device(parser, args.device)
+    return args
 
 
 def find_supernet(model: nn.Module) -> nn.Module:
@@ -64,8 +77,6 @@ def find_supernet(model: nn.Module) -> nn.Module:
 
 def main(argv: Sequence[str] | None = None) -> LatencyTable:
     args = parse_args(argv)
-    if args.num_threads < 1:
-        raise ValueError(f'--num-threads must be >= 1, got {args.num_threads}')
     if not osp.isfile(args.config):
         raise FileNotFoundError(config_not_found(args.config))
     register_all_modules(init_default_scope=True)

@@ -96,7 +96,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         if not torch.cuda.is_available():
-            raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); none is available here')
+            raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); torch sees none here: leave '
+                               '--amp out to train in float32 on the CPU')
         enable_amp(cfg)
     if getattr(args, 'auto_scale_lr', False):
         enable_auto_scale_lr(cfg)
