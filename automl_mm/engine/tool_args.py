@@ -208,7 +208,9 @@ class CfgOptionsAction(DictAction):
     with a space inside a word (``"work_dir=work_dirs/my run"``), which mmengine's parser silently set without its
     spaces (``'work_dirs/myrun'``; spaces next to ``,``, brackets or at the ends, as in ``"[1, 2]"``, are fine), and a
     dict value (``"model.init_cfg={type:Pretrained}"``, ``"custom_hooks=[dict(type=EMAHook)]"``), which it set as a
-    string (a brace inside a string, ``filename_tmpl=epoch_{}.pth``, is kept).
+    string (a brace inside a string, ``filename_tmpl=epoch_{}.pth``, is kept), and a quoted element that mmengine's
+    parser reads as no string (``"model.foo='1'"``: its quotes are dropped and the int ``1`` set; likewise ``'1.5'``,
+    ``'true'``, ``'None'``, inside lists too), for which mmengine's syntax has no string form.
     Well-formed items are parsed exactly as mmengine parses them.
     """
 
@@ -240,6 +242,18 @@ class CfgOptionsAction(DictAction):
                              f'set {key} to {"the string" if whole else "strings in"} {value.replace(" ", "")!r}); '
                              f"{keys}write it in a config of your own that inherits this one (_base_ = ['<this "
                              "config>'])")
+            quoted = _quoted_non_string(value)
+            if quoted is not None:
+                # mmengine's DictAction strips the quotes of every element, then reads int / float / bool / None:
+                # "model.foo='1'" set the int 1, "['a','true']" the list ['a', True], without a word
+                read_as = self._parse_iterable(quoted.replace(' ', ''))
+                set_to = self._parse_iterable(value.replace(' ', ''))
+                meant = quoted.strip('\'"')
+                parser.error(f"{option} {item!r}: mmengine's --cfg-options parser drops the quotes of {quoted!r} "
+                             f'and reads it as {read_as!r}, so {key} would be set to {set_to!r}, not to the string '
+                             f'{meant!r}; a string that reads as a number, true / false, None or a list (a comma) '
+                             'cannot be given there: set it in a config file that inherits this one (_base_ = '
+                             "['<this config>']); other strings need no quotes (work_dir=work_dirs/run1)")
             if ' ' in re.sub(r' *([,()\[\]]) *', r'\1', value.strip(' ')):
                 # mmengine's DictAction removes every space of a value: "work_dir=work_dirs/my run" set
                 # work_dir='work_dirs/myrun' without a word (spaces around , ( ) [ ] separate items: dropped alike)
@@ -293,6 +307,22 @@ def checked_device(parser: argparse.ArgumentParser, value: str, option: str = '-
         if callable(available) and not available():
             parser.error(f'{option} {value}: torch has no {device.type} device here{cpu_hint}')
     return device
+
+
+def _quoted_non_string(value: str) -> str | None:
+    """The value of a ``--cfg-options`` item, or else its first element (split at ``,``, brackets), written in
+    quotes whose text mmengine's ``DictAction`` reads as no string (``'1'``, ``"1.5"``, ``'true'``, ``'None'``,
+    ``'1,2'``; a quoted list or tuple, ``'[1,2]'``, is mmengine's), else ``None``."""
+    whole = value.strip(' ')
+    if len(whole) > 1 and whole[0] == whole[-1] and whole[0] in ('"', "'") and whole[1:2] not in ('[', '(') and \
+            not isinstance(DictAction._parse_iterable(whole.replace(' ', '')), str):
+        return whole
+    for element in re.split(r'[,()\[\]]', value):
+        element = element.strip(' ')
+        if element[:1] in ('"', "'") or element[-1:] in ('"', "'"):
+            if not isinstance(DictAction._parse_int_float_bool(element.strip('\'"')), str):
+                return element
+    return None
 
 
 def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:

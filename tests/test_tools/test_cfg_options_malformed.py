@@ -113,3 +113,37 @@ def test_a_brace_inside_a_string_value_is_kept():
     """CheckpointHook's filename_tmpl holds {} (a format field, no dict): parsed as mmengine parses it."""
     args = _parser().parse_args(['--cfg-options', 'default_hooks.checkpoint.filename_tmpl=epoch_{}.pth'])
     assert args.cfg_options == {'default_hooks.checkpoint.filename_tmpl': 'epoch_{}.pth'}
+
+
+@pytest.mark.parametrize('item, element, read_as, set_to, meant', [
+    ("model.foo='1'", "'1'", '1', '1', "'1'"),
+    ('model.foo="1.5"', '"1.5"', '1.5', '1.5', "'1.5'"),
+    ("model.foo='true'", "'true'", 'True', 'True', "'true'"),
+    ("model.foo='None'", "'None'", 'None', 'None', "'None'"),
+    ("model.foo=[a,'2']", "'2'", '2', "['a', 2]", "'2'"),
+    ("model.foo=('x', '0')", "'0'", '0', "('x', 0)", "'0'"),
+    ("model.foo='1,2'", "'1,2'", '[1, 2]', '[1, 2]', "'1,2'"),
+])
+def test_a_quoted_value_mmengine_reads_as_no_string_is_a_usage_error(item, element, read_as, set_to, meant, capsys):
+    """mmengine's DictAction strips the quotes of every element and then reads int / float / bool / None:
+    --cfg-options "model.foo='1'" set the int 1 (its own behaviour, mmdet's too), without a word."""
+    from mmengine.config import DictAction
+
+    plain = argparse.ArgumentParser()
+    plain.add_argument('--cfg-options', nargs='+', action=DictAction)
+    assert repr(plain.parse_args(['--cfg-options', item]).cfg_options['model.foo']) == set_to  # mmengine's
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(['--cfg-options', item])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert (f"--cfg-options {item!r}: mmengine's --cfg-options parser drops the quotes of {element!r} and reads it "
+            f'as {read_as}, so model.foo would be set to {set_to}, not to the string {meant}; a string that reads as '
+            'a number, true / false, None or a list (a comma) cannot be given there: set it in a config file that '
+            "inherits this one (_base_ = ['<this config>']); other strings need no quotes (work_dir=work_dirs/run1)"
+            ) in ' '.join(err.split())
+
+
+def test_quoted_strings_and_quoted_lists_parse_as_mmengine_parses_them():
+    items = ["a='abc'", 'b="x.pth"', "c=['a','b']", "d='[1,2]'", 'e="(4,5)"', "f=''", "g=it's", "h=['x',3]"]
+    assert _parser().parse_args(['--cfg-options', *items]).cfg_options == {
+        'a': 'abc', 'b': 'x.pth', 'c': ['a', 'b'], 'd': [1, 2], 'e': (4, 5), 'f': '', 'g': "it's", 'h': ['x', 3]}
