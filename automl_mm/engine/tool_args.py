@@ -168,10 +168,11 @@ def raised_as_refusal(err: BaseException) -> bool:
 
 def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
-    message alone, ``<tool>: error: <message>`` and a line naming the error's type and :data:`TRACEBACK_VARIABLE`,
-    on stderr, exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and
-    automl_mm frames above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own
-    error) propagates with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
+    message alone, ``<tool>: error: <message>`` and a line naming the error's type and :data:`TRACEBACK_VARIABLE`
+    (not after a message that holds a traceback already: a local worker's failure, ``launch.WorkerError``), on
+    stderr, exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and automl_mm
+    frames above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own error)
+    propagates with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
 
     Args:
         main: The tool's ``main`` (called without arguments: it reads ``sys.argv``).
@@ -190,10 +191,12 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     except Exception as err:  # noqa: BLE001 - anything else is raised again below, traceback and all
         if not raised_as_refusal(err):
             raise
-        text = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err  # KeyError quotes its str
+        text = str(err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err)  # KeyError quotes
+        # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's
+        hint = '' if 'Traceback (most recent call last)' in text else \
+            f'\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
         sys.stdout.flush()
-        print(f'{tool}: error: {text}\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)',
-              file=sys.stderr, flush=True)
+        print(f'{tool}: error: {text}{hint}', file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 
 

@@ -90,7 +90,14 @@ def test_what_counts_as_a_refusal():
     assert not raised_as_refusal(_raised(refuse))  # a test's (or plugin's) own raise is not automl_mm's
 
 
-def test_exit_on_refusal_exits_1_and_passes_other_errors_on(monkeypatch, capsys):
+def _raise_process_error(*args, **kwargs):
+    import torch.multiprocessing as mp
+
+    raise mp.ProcessRaisedException('\n\n-- Process 1 terminated with the following error:\nTraceback (most '
+                                    'recent call last):\n  ...\nKeyError: 1', 1, 1234)
+
+
+def test_exit_on_refusal_exits_1_and_passes_other_errors_on(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
     with pytest.raises(SystemExit) as stop:
         exit_on_refusal(lambda: check_out_file('preds.txt'), 'tools/test.py')
@@ -98,6 +105,20 @@ def test_exit_on_refusal_exits_1_and_passes_other_errors_on(monkeypatch, capsys)
     assert capsys.readouterr().err == ('tools/test.py: error: --out preds.txt: the predictions are dumped as a pickle; '
                                        'give a file name ending in .pkl or .pickle\n'
                                        f'(ValueError; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n')
+    from automl_mm.engine.launch import launch_local
+
+    def failing_worker():  # launch.WorkerError carries the worker's traceback: no hint line after it
+        from mmengine.config import Config
+
+        import automl_mm.engine.launch as launch
+        monkeypatch.setattr(launch.mp, 'start_processes', _raise_process_error)
+        monkeypatch.setattr(launch, 'prestart_workers', lambda: None)
+        launch_local(Config(dict(work_dir=str(tmp_path))), 2, int)
+
+    with pytest.raises(SystemExit):
+        exit_on_refusal(failing_worker, 'tools/train.py')
+    assert capsys.readouterr().err == ('tools/train.py: error: worker rank 1 of 2 failed (work_dir '
+                                       f'{tmp_path}):\nTraceback (most recent call last):\n  ...\nKeyError: 1\n')
     with pytest.raises(ZeroDivisionError):
         exit_on_refusal(lambda: 1 / 0, 'tools/test.py')
     monkeypatch.setenv(TRACEBACK_VARIABLE, '1')
