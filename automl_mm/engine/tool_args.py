@@ -166,13 +166,28 @@ def raised_as_refusal(err: BaseException) -> bool:
                for ins in dis.get_instructions(code))
 
 
+def _rank_of_several() -> int | None:
+    """This process's rank where it is one of several (torch's process group is up, else torchrun's / srun's
+    ``RANK`` under a ``WORLD_SIZE`` over 1), else ``None``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() if dist.get_world_size() > 1 else None
+    try:
+        several = int(os.environ.get('WORLD_SIZE', '1')) > 1
+        return int(os.environ['RANK']) if several and 'RANK' in os.environ else None
+    except ValueError:
+        return None
+
+
 def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
     message alone, ``<tool>: error: <message>`` and a line naming the error's type and :data:`TRACEBACK_VARIABLE`
     (not after a message that holds a traceback already: a local worker's failure, ``launch.WorkerError``), on
-    stderr, exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and automl_mm
-    frames above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own error)
-    propagates with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
+    stderr (each line after ``[rank<r>]: `` in one of several processes, as torch's own excepthook prefixes them),
+    exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames
+    above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own error) propagates
+    with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
 
     Args:
         main: The tool's ``main`` (called without arguments: it reads ``sys.argv``).
@@ -196,7 +211,11 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         hint = '' if 'Traceback (most recent call last)' in text else \
             f'\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
         sys.stdout.flush()
-        print(f'{tool}: error: {text}{hint}', file=sys.stderr, flush=True)
+        rank = _rank_of_several()
+        lines = f'{tool}: error: {text}{hint}'.split('\n')
+        if rank is not None:  # as torch's excepthook once the process group is up: which rank says it
+            lines = [f'[rank{rank}]: {line}' if line else line for line in lines]
+        print('\n'.join(lines), file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 
 

@@ -80,8 +80,9 @@ def test_torchrun_with_another_config_value_on_one_rank_stops_before_building_th
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     for rank in range(2):
-        assert (f'[rank{rank}]: RuntimeError: the processes of this run do not run the same thing (each one read the '
-                'config and imported the code on its own node): the config differs between ranks [0] (on') in out
+        assert (f'[rank{rank}]: tools/train.py: error: the processes of this run do not run the same thing (each one '
+                'read the config and imported the code on its own node): the config differs between ranks [0] (on') \
+            in out, out[-3000:]
     assert 'and ranks [1] (on' in out and 'top-level key optim_wrapper (' in out
     assert 'Sync the automl_mm checkout and the config files to every node' in out
     assert 'Epoch(train)' not in out and 'Checkpoints will be saved' not in out  # before the runner was built

@@ -125,3 +125,20 @@ def test_exit_on_refusal_exits_1_and_passes_other_errors_on(monkeypatch, capsys,
     with pytest.raises(ValueError, match='pickle'):
         exit_on_refusal(lambda: check_out_file('preds.txt'), 'tools/test.py')
     assert exit_on_refusal(lambda: 7, 'tools/test.py') == 7
+
+
+def test_one_of_several_ranks_says_which_it_is(monkeypatch, capsys):
+    """torch's excepthook prefixes a traceback's lines with [rank<r>]: once the process group is up (torchrun: two
+    ranks printed the same refusal); the refusal keeps that."""
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    monkeypatch.setenv('RANK', '1')
+    with pytest.raises(SystemExit):
+        exit_on_refusal(lambda: check_out_file('preds.txt'), 'tools/test.py')
+    assert capsys.readouterr().err == ('[rank1]: tools/test.py: error: --out preds.txt: the predictions are dumped as '
+                                       'a pickle; give a file name ending in .pkl or .pickle\n'
+                                       f'[rank1]: (ValueError; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n')
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    with pytest.raises(SystemExit):
+        exit_on_refusal(lambda: check_out_file('preds.txt'), 'tools/test.py')
+    assert capsys.readouterr().err.startswith('tools/test.py: error: --out preds.txt')

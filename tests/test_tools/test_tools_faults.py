@@ -136,8 +136,9 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(digits_checkpoint, tmp_
     proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--cfg-options',
                     *other, check=False)
     assert proc.returncode != 0
-    err = proc.stderr.strip().splitlines()[-1]
-    assert err.startswith('automl_mm.engine.checkpoint.CheckpointMismatchError: checkpoint ' + digits_checkpoint)
+    *_, err, hint = proc.stderr.strip().splitlines()  # the refusal alone, no traceback (tool_args.exit_on_refusal)
+    assert err.startswith('tools/test.py: error: checkpoint ' + digits_checkpoint) and 'Traceback' not in proc.stderr
+    assert hint == '(CheckpointMismatchError; AUTOML_MM_TRACEBACK=1 prints the Python traceback)'
     assert 'shape mismatch (checkpoint vs model): ' in err and '128' in err and '96' in err
     assert 'accuracy/top1' not in proc.stdout
     # a resumed run's config as an older tools/train.py saved it: it carried the strict check of the checkpoint it
