@@ -142,3 +142,16 @@ def test_one_of_several_ranks_says_which_it_is(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         exit_on_refusal(lambda: check_out_file('preds.txt'), 'tools/test.py')
     assert capsys.readouterr().err.startswith('tools/test.py: error: --out preds.txt')
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['tools/data/split_coco.py', '{tmp}/nope.json', '{tmp}/out', '--val-fraction', '0.25'],
+     "tools/data/split_coco.py: error: COCO annotation file not found: '{tmp}/nope.json'"),
+    (['tools/data/generate_coco.py', '{tmp}/set', '--img-size', '10'],
+     'tools/data/generate_coco.py: error: img_size must be an int >= 32, got 10'),
+])
+def test_the_data_tools_print_their_refusals_without_a_traceback(argv, message, tmp_path):
+    proc = run_tool(*(a.format(tmp=tmp_path) for a in argv), check=False, env={TRACEBACK_VARIABLE: ''})
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    assert _error_lines(proc)[0] == message.format(tmp=tmp_path)
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'set').exists()
