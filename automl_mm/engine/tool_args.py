@@ -149,12 +149,13 @@ def raised_as_refusal(err: BaseException) -> bool:
 
     An error raised elsewhere (mmengine, torch, a plugin) or by an operation of automl_mm's code that failed (an
     ``AttributeError`` of a bug, ``{}['key']``, ``int('x')``: the innermost traceback entry is no ``raise``
-    statement) is not; nor one a bare ``raise`` passed on (its innermost entry is where it was raised first).
+    statement) is not; nor one a bare ``raise`` passed on (its innermost entry is where it was raised first), nor an
+    ``AssertionError`` (an ``assert`` states an invariant of the code).
     """
     import dis
 
     tb = err.__traceback__
-    if tb is None:
+    if tb is None or isinstance(err, AssertionError):  # an assert states an invariant of the code: a bug's
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next

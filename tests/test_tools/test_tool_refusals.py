@@ -88,6 +88,13 @@ def test_what_counts_as_a_refusal():
         raise ConfigCheckError('x')
 
     assert not raised_as_refusal(_raised(refuse))  # a test's (or plugin's) own raise is not automl_mm's
+    # an assert in automl_mm's code states an invariant: a bug's (compiled as a raise statement of automl_mm's)
+    import automl_mm.engine.tool_args as tool_args
+
+    namespace = {}
+    exec(compile('def check(x):\n    assert x, "invariant"\n', tool_args.__file__, 'exec'), namespace)
+    err = _raised(lambda: namespace['check'](0))
+    assert isinstance(err, AssertionError) and not raised_as_refusal(err)
 
 
 def _raise_process_error(*args, **kwargs):
