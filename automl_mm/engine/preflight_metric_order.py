@@ -106,7 +106,9 @@ def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
     """What of mmdet's metric config ``metric`` reads per-class APs by the annotation file's category order:
     ``'classwise=True'`` for mmdet's ``CocoMetric`` (or a subclass) with bbox / segm, ``'base_ap / novel_ap'`` for
     ``OVCocoMetric`` (or a subclass), else ``None`` (automl_mm's ``UnroundedCocoMetric`` and its subclasses read
-    each class's own, :func:`automl_mm.evaluation.coco._in_given_order`)."""
+    each class's own, :func:`automl_mm.evaluation.coco._in_given_order`; so does mmdet's ``LVISMetric``: lvis-api's
+    ``LVISEval`` keeps ``params.cat_ids`` in the order mmdet gives them, unsorted, in ``evaluate`` and
+    ``accumulate``)."""
     from automl_mm.registry import METRICS, registered_class
 
     if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str):
@@ -117,13 +119,14 @@ def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
     except KeyError:
         return None
     try:
-        from mmdet.evaluation.metrics import CocoMetric
+        from mmdet.evaluation.metrics import CocoMetric, LVISMetric
         from mmdet.evaluation.metrics.ov_coco_metric import OVCocoMetric
     except ImportError:
         return None
     from automl_mm.evaluation.coco import UnroundedCocoMetric
 
-    if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, UnroundedCocoMetric):
+    if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, (UnroundedCocoMetric,
+                                                                                         LVISMetric)):
         return None
     kinds = metric.get('metric', 'bbox')
     kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []

@@ -196,3 +196,12 @@ def test_voc_recall_is_refused_in_any_evaluator_and_coco_rewards_pass():
     check_recall_metrics(cfg, 'automl_mm', test_only=True)  # tools/test.py reads the test evaluator alone
     cfg.custom_hooks[0].reward_evaluator.pop()
     check_recall_metrics(cfg, 'automl_mm')
+
+
+def test_lvis_classwise_values_are_not_refused_on_categories_not_listed_by_id(coco_root):
+    """mmdet's LVISMetric(classwise=True) reads LVISEval's precisions by each class's position in its cat_ids, and
+    LVISEval (lvis-api ``evaluate`` / ``accumulate``) keeps ``params.cat_ids`` in the order given (COCOeval sorts
+    them): each class gets its own AP in any file order, so nothing is refused."""
+    cfg = _classwise_cfg(coco_root, BY_NAME, type='LVISMetric')
+    check_category_order(cfg, 'mmdet', {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'),
+                                                                     (1, 'triangle')]})
