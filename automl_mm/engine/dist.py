@@ -39,21 +39,28 @@ def check_distinct_ranks(timeout: datetime.timedelta) -> None:
     reached the first job's store on the same port: checked with two torchrun jobs on port 29733, the late node's
     worker was refused at once and the first job's workers went on); when both arrive together they wait in
     torchrun's own rendezvous, before any worker starts (``tools/dist_train.sh`` refuses what one node can see).
-    Every worker counts itself under its ``RANK`` in the agent's store (keys under ``automl_mm/ranks/RUN_ID/RESTART/``,
-    so a restarted worker group starts afresh) and waits until ``WORLD_SIZE`` workers did: 3 nodes given 0, 1, 1
-    are ``WORLD_SIZE`` workers too, and every one of them is refused at once, where the process group waited for
-    node index 2 until the timeout. A no-op outside torchrun (the local launcher, a user's own environment).
+    Every worker counts itself under its ``RANK`` in the agent's store (keys under
+    ``automl_mm/ranks/RUN_ID/RESTART/WORLD_SIZE/``) and waits until ``WORLD_SIZE`` workers did: 3 nodes given 0, 1,
+    1 are ``WORLD_SIZE`` workers too, and every one of them is refused at once, where the process group waited for
+    node index 2 until the timeout. A no-op outside torchrun (the local launcher, a user's own environment) and
+    where torchrun may restart worker groups (``--max-restarts`` > 0, ``TORCHELASTIC_MAX_RESTARTS``): the store
+    outlives the groups and no key tells one group from the next on every node (torch counts a restart only on the
+    node whose worker failed, not on the nodes a membership change restarts, torch issue 135712; a node still at
+    restart 0 met its previous group's keys, RANK held twice, and the others waited under restart 1 until the
+    timeout). Without restarts a dynamic rendezvous starts another group only when a node joins: a larger
+    ``WORLD_SIZE``.
 
     Raises:
         RuntimeError: on every worker, naming each ``RANK`` held twice and the hosts, ``NODE_RANK`` (torchrun's
             ``GROUP_RANK``) and ``LOCAL_RANK`` of its holders; or, where fewer than ``WORLD_SIZE`` workers count
             themselves within ``timeout``, how many did.
     """
-    if os.environ.get('TORCHELASTIC_USE_AGENT_STORE') != 'True':
-        return
     env = os.environ
+    if env.get('TORCHELASTIC_USE_AGENT_STORE') != 'True' or env.get('TORCHELASTIC_MAX_RESTARTS', '0') != '0':
+        return
     rank, world_size = int(env['RANK']), int(env['WORLD_SIZE'])
-    prefix = f"automl_mm/ranks/{env.get('TORCHELASTIC_RUN_ID', '')}/{env.get('TORCHELASTIC_RESTART_COUNT', '0')}/"
+    prefix = (f"automl_mm/ranks/{env.get('TORCHELASTIC_RUN_ID', '')}/{env.get('TORCHELASTIC_RESTART_COUNT', '0')}/"
+              f'{world_size}/')
     store = torch_dist.TCPStore(env['MASTER_ADDR'], int(env['MASTER_PORT']), None, False, timeout)
     holders = store.add(f'{prefix}rank{rank}', 1)
     store.set(f'{prefix}rank{rank}.{holders}', f"{socket.gethostname()} (NODE_RANK={env.get('GROUP_RANK', '?')}, "

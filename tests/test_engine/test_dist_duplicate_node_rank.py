@@ -78,3 +78,50 @@ def test_the_pytorch_launcher_checks_before_the_process_group(monkeypatch):
         RuntimeError(f'checked with {timeout}')))
     with pytest.raises(RuntimeError, match=r'checked with 0:00:07'):
         init_dist_pytorch_cpu_aware('gloo', timeout=datetime.timedelta(seconds=7))
+
+
+def _round_worker(index: int, groups: list[tuple[int, int, int]], max_restarts: int, port: int, out: str) -> None:
+    """One worker of a round: ``groups[index]`` is its (RANK, WORLD_SIZE, TORCHELASTIC_RESTART_COUNT)."""
+    import os
+
+    rank, world_size, restart = groups[index]
+    os.environ.update(TORCHELASTIC_USE_AGENT_STORE='True', TORCHELASTIC_RUN_ID='run', MASTER_ADDR='127.0.0.1',
+                      MASTER_PORT=str(port), RANK=str(rank), GROUP_RANK=str(rank), LOCAL_RANK='0',
+                      WORLD_SIZE=str(world_size), TORCHELASTIC_RESTART_COUNT=str(restart),
+                      TORCHELASTIC_MAX_RESTARTS=str(max_restarts))
+    try:
+        check_distinct_ranks(datetime.timedelta(seconds=5))
+        result = 'passed'
+    except RuntimeError as err:
+        result = str(err)
+    with open(f'{out}.{index}', 'w') as f:
+        f.write(result)
+
+
+def _rounds(tmp_path, rounds: list[list[tuple[int, int, int]]], max_restarts: int) -> list[str]:
+    """Each worker's result in the last of ``rounds`` (worker groups that torchrun's dynamic rendezvous started one
+    after another on its one shared store: the store outlives the rounds)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    agent = torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),  # noqa: F841
+                                wait_for_workers=False)
+    out = str(tmp_path / 'round')
+    for groups in rounds:
+        fork_ranks(_round_worker, (groups, max_restarts, port, out), nprocs=len(groups))
+    return [(tmp_path / f'round.{i}').read_text() for i in range(len(rounds[-1]))]
+
+
+def test_a_dynamic_restart_whose_nodes_count_restarts_differently_passes(tmp_path):
+    """torchrun --rdzv-backend=c10d --max-restarts=3 on 2 nodes: node 0's worker fails, its agent restarts it
+    (TORCHELASTIC_RESTART_COUNT 1) and the healthy node 1 restarts its own as a membership change, which torch
+    does not count (still 0; torch issue 135712): node 1's worker met its own previous round's keys (RANK 1 held
+    twice, refused at once) and node 0's waited for a second worker under restart 1 until the timeout."""
+    assert _rounds(tmp_path, [[(0, 2, 0), (1, 2, 0)], [(0, 2, 1), (1, 2, 0)]], max_restarts=3) == ['passed'] * 2
+
+
+def test_a_dynamic_scale_up_without_restarts_passes(tmp_path):
+    """torchrun --nnodes=2:3 --max-restarts=0: a third node joins, both running nodes restart their workers as a
+    membership change (restart count 0 each time) in a world of 3."""
+    assert _rounds(tmp_path, [[(0, 2, 0), (1, 2, 0)], [(0, 3, 0), (1, 3, 0), (2, 3, 0)]], max_restarts=0) == \
+        ['passed'] * 3
