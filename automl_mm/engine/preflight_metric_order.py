@@ -137,11 +137,24 @@ def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
     return 'classwise=True' if metric.get('classwise') else None
 
 
-def _loader_classes(loader: Any) -> tuple | None:
-    """``dataset.metainfo.classes`` of a loader config whose dataset gives them as a list / tuple, else ``None``."""
+def _loader_classes(loader: Any, scope: str | None = None) -> tuple | None:
+    """The class names a loader config's dataset gives its metric (mmengine's ``dataset_meta``):
+    ``dataset.metainfo.classes`` where given as a list / tuple, else its type's ``METAINFO['classes']`` (mmdet's
+    ``CocoDataset``: COCO's 80) where its metainfo names none; ``None`` where neither is known here."""
+    from automl_mm.registry import DATASETS, registered_class
+
     dataset = loader.get('dataset') if isinstance(loader, dict) else None
-    metainfo = dataset.get('metainfo') if isinstance(dataset, dict) else None
+    if not isinstance(dataset, dict):
+        return None
+    metainfo = dataset.get('metainfo')
     classes = metainfo.get('classes') if isinstance(metainfo, dict) else None
+    if classes is None:  # mmengine merges a given metainfo into the type's METAINFO
+        try:
+            cls = registered_class(DATASETS, dataset.get('type'), dataset.get('_scope_') or scope)
+        except KeyError:
+            cls = None
+        meta = getattr(cls, 'METAINFO', None) if isinstance(cls, type) else None
+        classes = meta.get('classes') if isinstance(meta, dict) else None
     return tuple(classes) if isinstance(classes, (list, tuple)) else None
 
 
@@ -166,7 +179,7 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
         evaluator = cfg.get(evaluator_key)
         metrics = evaluator_metrics(evaluator)
         listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
-        classes = _loader_classes(cfg.get(f'{scored}_dataloader'))
+        classes = _loader_classes(cfg.get(f'{scored}_dataloader'), scope)
         for j, metric in enumerate(metrics):
             reads = _per_class_by_position(metric, scope)
             listing = categories.get(metric['ann_file']) if reads else None

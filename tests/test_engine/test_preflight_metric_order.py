@@ -205,3 +205,17 @@ def test_lvis_classwise_values_are_not_refused_on_categories_not_listed_by_id(co
     cfg = _classwise_cfg(coco_root, BY_NAME, type='LVISMetric')
     check_category_order(cfg, 'mmdet', {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'),
                                                                      (1, 'triangle')]})
+
+
+def test_without_metainfo_the_dataset_type_s_classes_are_compared(coco_root):
+    """A val dataset without metainfo takes its type's METAINFO classes (mmdet's CocoDataset: COCO's 80), and
+    mmdet's cat_ids are the file's categories of those names: a file listing person 1, bicycle 2 and then an
+    unused 'extra' 0 gives cat_ids [1, 2], in order (it was refused comparing 1, 2, 0)."""
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    cfg.val_dataloader.dataset.pop('metainfo', None)
+    cfg.val_dataloader.dataset.type = 'CocoDataset'
+    listing = {cfg.val_evaluator.ann_file: [(1, 'person'), (2, 'bicycle'), (0, 'extra')]}
+    check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    listing = {cfg.val_evaluator.ann_file: [(2, 'bicycle'), (1, 'person'), (0, 'extra')]}
+    with pytest.raises(ConfigCheckError, match=r"\(2: 'bicycle', 1: 'person'\)"):
+        check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
