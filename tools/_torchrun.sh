@@ -37,7 +37,8 @@ fi
 # waited for the other nodes until torchrun's timeout. Two nodes sharing another index (1 twice), started together,
 # hang in torchrun's own rendezvous as well, before any worker starts, and cannot be told from a late node here
 # (workers that do start are refused by automl_mm.engine.dist.check_distinct_ranks): see the README.
-# The address is node 0's when this machine can bind it (resolved as torchrun resolves it); exit 3 where it cannot.
+# The address is node 0's when this machine can bind it (resolved as torchrun resolves it); exit 3 where it cannot:
+# refused where NODE_RANK is unset, warned where NODE_RANK=0 is given (node 0 behind a NAT or a service address).
 _HOLDS_ADDR='import socket, sys
 try:
     infos = socket.getaddrinfo(sys.argv[1], None, proto=socket.IPPROTO_TCP)
@@ -54,11 +55,13 @@ sys.exit(3)'
 if [[ $_MAX_NODES -gt 1 && 10#$NODE_RANK -eq 0 ]]; then
   _held=0
   "${PYTHON:-python}" -c "$_HOLDS_ADDR" "$MASTER_ADDR" >/dev/null 2>&1 || _held=$?
-  if [[ $_held == 3 ]]; then
-    _unset=''
-    [[ -n "$_NODE_RANK_GIVEN" ]] || _unset=' (the default: NODE_RANK is unset)'
-    echo "$0: NODE_RANK=$NODE_RANK$_unset on $(hostname), which does not hold MASTER_ADDR=$MASTER_ADDR: node 0 hosts the rendezvous at MASTER_ADDR, so this node would host a second one, and both node 0s would wait for the other nodes until torchrun's timeout. Set NODE_RANK to this node's index (1 to $(( _MAX_NODES - 1 ))) here; on node 0 itself, set MASTER_ADDR to an address this node holds (not a NAT or public one)" >&2
+  if [[ $_held == 3 && -z "$_NODE_RANK_GIVEN" ]]; then
+    echo "$0: NODE_RANK is unset (so 0) on $(hostname), which does not hold MASTER_ADDR=$MASTER_ADDR: node 0 hosts the rendezvous at MASTER_ADDR, so this node would host a second one, and both node 0s would wait for the other nodes until torchrun's timeout. Set NODE_RANK to this node's index (1 to $(( _MAX_NODES - 1 ))) here; on node 0 itself, set NODE_RANK=0 (node 0 may reach MASTER_ADDR through a NAT or a service address: torchrun's store listens on every address)" >&2
     exit 2
+  elif [[ $_held == 3 ]]; then
+    # NODE_RANK=0 given: node 0 behind a NAT, a container bridge or a Kubernetes service address does not hold
+    # MASTER_ADDR and still hosts the rendezvous (torchrun's store listens on every address): warned, not refused
+    echo "$0: warning: NODE_RANK=0 on $(hostname), which does not hold MASTER_ADDR=$MASTER_ADDR: right for node 0 behind a NAT or a service address; on any other node set NODE_RANK to its index (1 to $(( _MAX_NODES - 1 ))), or every node 0 waits for the others until torchrun's timeout" >&2
   fi
 fi
 if [[ "$NNODES" == 1 && -z "$PORT" ]]; then

@@ -2,7 +2,7 @@
 # Distributed training with torchrun. Usage:
 #   tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT (or MASTER_PORT) on every node. PYTHON: the interpreter.
-# NODE_RANK=0 (the default) must run on the machine that holds MASTER_ADDR; each other node its own index.
+# NODE_RANK=0 (the default) runs on node 0, the machine MASTER_ADDR reaches; each other node its own index.
 # One node without PORT / MASTER_PORT: torchrun --standalone, a free port (two jobs on one node do not collide).
 set -euo pipefail
 USAGE="usage: $0 CONFIG GPUS [tools/train.py options...]"

@@ -5,8 +5,9 @@ torchrun's store timed out, minutes later, instead of stopping at once naming th
 Two nodes started together with the same NODE_RANK hang in torchrun's own rendezvous, before any worker (or
 collective) runs: node 0 hosts its store on its own machine, and the agents wait for every node index until
 torchrun's timeout (workers that do start are refused by automl_mm.engine.dist.check_distinct_ranks). The scripts
-refuse what one node can see: NODE_RANK=0 (NODE_RANK left unset on node 1) on a machine that does not hold
-MASTER_ADDR, and a NODE_RANK outside 0 .. NNODES - 1."""
+refuse what one node can see: NODE_RANK left unset on a machine that does not hold MASTER_ADDR (warned where
+NODE_RANK=0 is given: node 0 may reach it through a NAT or a service address), and a NODE_RANK outside
+0 .. NNODES - 1."""
 from __future__ import annotations
 
 import os
@@ -61,17 +62,27 @@ def _an_address_of_this_machine() -> str:
 
 
 @pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
-@pytest.mark.parametrize('node_rank, told', [(None, 'NODE_RANK=0 (the default: NODE_RANK is unset) on'),
-                                             ('0', 'NODE_RANK=0 on')])
-def test_node_0_on_a_machine_without_master_addr_is_refused(tmp_path, script, node_rank, told):
-    """The second node started with the first node's command (or without NODE_RANK): it hosted a second rendezvous
-    at home, and both waited for node 1 until torchrun's timeout. 198.51.100.7 (TEST-NET-2) is no machine's."""
-    proc = _run(tmp_path, script, NNODES='2', MASTER_ADDR='198.51.100.7', **({} if node_rank is None else
-                                                                           {'NODE_RANK': node_rank}))
+def test_node_rank_unset_on_a_machine_without_master_addr_is_refused(tmp_path, script):
+    """The second node started without NODE_RANK: it hosted a second rendezvous at home, and both waited for
+    node 1 until torchrun's timeout. 198.51.100.7 (TEST-NET-2) is no machine's."""
+    proc = _run(tmp_path, script, NNODES='2', MASTER_ADDR='198.51.100.7')
     assert proc.returncode == 2 and proc.stdout == ''  # torchrun did not start
-    assert (f'{told} {socket.gethostname()}, which does not hold MASTER_ADDR=198.51.100.7: node 0 hosts the '
-            'rendezvous at MASTER_ADDR, so this node would host a second one') in proc.stderr
-    assert "Set NODE_RANK to this node's index (1 to 1) here" in proc.stderr
+    assert (f'NODE_RANK is unset (so 0) on {socket.gethostname()}, which does not hold MASTER_ADDR=198.51.100.7: '
+            'node 0 hosts the rendezvous at MASTER_ADDR, so this node would host a second one') in proc.stderr
+    assert "Set NODE_RANK to this node's index (1 to 1) here; on node 0 itself, set NODE_RANK=0" in proc.stderr
+
+
+@pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
+def test_node_rank_0_given_on_a_machine_without_master_addr_is_warned_and_starts(tmp_path, script):
+    """Node 0 behind a NAT, a container bridge or a Kubernetes service address does not hold MASTER_ADDR and still
+    hosts the rendezvous (torchrun's store listens on every address): a given NODE_RANK=0 starts torchrun, with a
+    warning for the node that was given node 0's command by mistake."""
+    proc = _run(tmp_path, script, NNODES='2', NODE_RANK='0', MASTER_ADDR='198.51.100.7')
+    assert proc.returncode == 0, proc.stderr
+    assert '--nnodes=2 --node_rank=0 --master_addr=198.51.100.7 --master_port=29500' in proc.stdout
+    assert (f'warning: NODE_RANK=0 on {socket.gethostname()}, which does not hold MASTER_ADDR=198.51.100.7: right '
+            'for node 0 behind a NAT or a service address; on any other node set NODE_RANK to its index (1 to 1)'
+            ) in proc.stderr
 
 
 def test_node_0_on_the_machine_of_master_addr_starts_torchrun(tmp_path):
