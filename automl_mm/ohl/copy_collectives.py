@@ -1,14 +1,23 @@
-"""Copy-local collectives: inside an OHL copy's training step, ``torch.distributed`` calls on the world (no
+"""Collectives of an OHL copy's own ranks.
+
+Copy-local collectives: inside an OHL copy's training step, ``torch.distributed`` calls on the world (no
 ``group``, ``group.WORLD``, mmengine's ``mmengine.dist`` helpers, functions other modules bound at import) act on
 the copy's ranks only (:func:`copy_local_collectives`; :class:`~automl_mm.ohl.copies.CopyDataParallel` runs each
 step in it). Split from :mod:`automl_mm.ohl.copies`, which re-exports :func:`copy_local_collectives` and
-:data:`COPY_LOCAL_CALLS`."""
+:data:`COPY_LOCAL_CALLS`.
+
+The reward reading of a copy at a trunk end (:func:`read_copy_reward`): its ranks agree that the copy is valid
+(:func:`copy_all_valid`) and, in a copy of several ranks, read the reward split sharded with the lead's buffers
+(:func:`read_with_lead_buffers`). Split from :mod:`automl_mm.ohl.hook` and :mod:`automl_mm.ohl.reward`, which
+re-exports :func:`copy_all_valid`.
+"""
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -236,3 +245,60 @@ def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
             namespace[attr] = original
         for name, before in patched.items():
             setattr(torch_dist, name, before)
+
+
+def copy_all_valid(valid: bool, group: Any) -> bool:
+    """Whether every rank of a copy's process group ``group`` holds a valid copy
+    (:func:`~automl_mm.ohl.reward.copy_is_valid`; one all-reduce of the minimum over ``group``): its ranks must agree
+    before they read the reward split together, since the reading is collective. A copy is valid only if all its
+    ranks are (:func:`~automl_mm.ohl.reward.combine_copy_rows`), so an invalid one is not read (its lead used to read
+    it alone, for a reward that was replaced)."""
+    from mmengine.dist import all_reduce
+
+    flag = torch.tensor([1 if valid else 0], dtype=torch.int32)
+    all_reduce(flag, op='min', group=group)
+    return bool(flag.item())
+
+
+def read_with_lead_buffers(model: torch.nn.Module, group: Any, read: Callable[[], Any],
+                           recalibrate: Callable[[], Any] | None = None) -> Any:
+    """``read()`` on every rank of a copy's process group ``group`` (its first rank the copy's lead) with the lead's
+    buffers, each rank's own put back after (also after an error: training goes on with them).
+
+    The lead first runs ``recalibrate`` (a BN re-estimation on the clean batches, which it alone holds) where given,
+    then every rank takes the lead's buffers (one broadcast within ``group``): the ranks train in step under DDP,
+    which keeps the parameters equal but, with ``broadcast_buffers=False``, the BatchNorm statistics of each rank's
+    own shard. Every rank of ``group`` must call it (:meth:`~automl_mm.ohl.reward.RewardScorer.score`).
+
+    Returns:
+        What ``read`` returned on this rank.
+    """
+    from automl_mm.engine.bn_recalibration import kept_bn_statistics
+
+    from .sync import broadcast_buffers_
+
+    root = getattr(model, 'module', model)
+    with kept_bn_statistics(model):
+        if recalibrate is not None and torch_dist.get_rank(group) == 0:
+            recalibrate()
+        broadcast_buffers_(root, torch_dist.get_global_rank(group, 0), group)
+        return read()
+
+
+def read_copy_reward(scorer: Any, model: torch.nn.Module, layout: CopyLayout,
+                     valid: bool) -> tuple[float, bool, bool]:
+    """``(reward, no metrics, valid)`` of this rank's copy at a trunk end: a copy of several ranks (``layout.group``)
+    reads only when every rank of it is ``valid`` (:func:`copy_all_valid`), and then its ranks read the reward split
+    together, each its block of batches (``scorer``: a :class:`~automl_mm.ohl.reward.RewardScorer`); the lead gets
+    the reward, the other ranks ``nan`` (as does a copy that was not read). A reading that is not finite makes the
+    copy invalid. Every rank of the copy must call it."""
+    reward, empty = float('nan'), False
+    if layout.group is not None:  # a copy of several ranks reads only when every rank of it is valid
+        valid = copy_all_valid(valid, layout.group)
+    if valid:
+        # every rank of the copy reads its block of the reward split; the lead gets the reward (the others None)
+        scored = scorer.score(model) if layout.group is None else scorer.score(model, layout.group)
+        if scored is not None:  # an empty copy is named after the gather (every rank)
+            reward, empty = scored
+            valid = math.isfinite(reward)
+    return reward, empty, valid

@@ -16,7 +16,8 @@ Per trunk (K iterations or E epochs), on every rank (METHODS.md §1):
    otherwise) → history, plots and exported policy are written by rank 0. A run that ends inside a trunk ends that trunk
    (marked ``partial``) before the last checkpoint is saved, so the saved model is the best copy.
 
-The hook sequences these steps; each lives in its own module: random streams in :mod:`.segments`, the reward and
+The hook sequences these steps; each lives in its own module: when trunks begin inside epochs and which trunk
+ends broadcast in :mod:`.trunk`, random streams in :mod:`.segments`, the reward and
 the best copy in :mod:`.reward`, broadcast and agreement checks in :mod:`.sync`, schedule checks in :mod:`.checks`,
 outputs in :mod:`.report`. What a checkpoint holds of the search, and what a resume checks before loading it, is
 in :mod:`.resume`.
@@ -47,9 +48,9 @@ from .checks import (
     check_train_setup,
     check_trunk_fits,
     check_val_schedule,
-    validates_after,
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
+from .copy_collectives import read_copy_reward
 from .data_writes import mark_pipeline_changed
 from .pipeline_space import link_magnitude_writers
 from .plugin_returns import check_plugin_returns, controller_logs, logs_as_measured
@@ -58,7 +59,6 @@ from .resume import search_settings as search_settings  # importable from here a
 from .reward import (
     RewardScorer,
     combine_copy_rows,
-    copy_all_valid,
     copy_is_valid,
     has_loss_scaler,
     settle_rewards,
@@ -73,6 +73,8 @@ from .sync import (
     gather_rows,
     verify_copies,
 )
+from .trunk import LateTrunkStart as LateTrunkStart  # importable from here as before the split
+from .trunk import add_late_trunk_start, broadcasts_after
 from .write_order import check_declared_writes, check_replay_hooks, check_search_order
 
 
@@ -95,24 +97,6 @@ def restart_workers(loop: Any) -> None:
     if getattr(loader, '_iterator', None) is not None:
         loader._iterator = None
     loop.dataloader_iterator = type(loop.dataloader_iterator)(loader)
-
-
-class LateTrunkStart(Hook):
-    """The last ``after_train_iter`` of an epoch-based run whose ``OHLHook(trunk_iters=...)`` trunks end inside
-    epochs: begins the next trunk there (:meth:`OHLHook.start_pending_trunk`), right before the next batch is loaded
-    and after every hook of the iteration that ended the trunk, so those hooks see that trunk's values. mmengine's
-    ``ParamSchedulerHook`` (``'LOW'``, after ``OHLHook``) steps there: a searched scheduler attribute
-    (``param_schedulers.0.gamma`` of an ``ExponentialLR``) of the next trunk multiplied the lr after the last
-    iteration of the trunk before it, where the trunk boundaries at epoch ends, iteration-based loops and the
-    exported ``TrunkScheduleHook`` step with the ending trunk's. ``OHLHook.before_train`` registers it."""
-
-    priority = 'LOWEST'
-
-    def __init__(self, ohl: OHLHook) -> None:
-        self.ohl = ohl
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
-        self.ohl.start_pending_trunk(runner)
 
 
 @HOOKS.register_module()
@@ -334,9 +318,7 @@ class OHLHook(Hook):
                              'model_wrapper_cfg=dict(type="automl_mm.CopyDataParallel"): '
                              f'{type(runner.model).__name__} would synchronise gradients across copies')
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
-        if not self._iteration_loop and self.trunk_iters is not None and not any(
-                isinstance(h, LateTrunkStart) and h.ohl is self for h in runner.hooks):
-            runner.register_hook(LateTrunkStart(self), priority='LOWEST')  # after every other hook (of any priority)
+        add_late_trunk_start(runner, self, self._iteration_loop)  # trunk_iters ending inside epochs
         check_train_setup(runner, self.layout, self.trunk_epochs)
         check_accumulation(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         check_trunk_fits(runner, self.trunk_epochs, self.trunk_iters)
@@ -530,16 +512,8 @@ class OHLHook(Hook):
         start = time.perf_counter()
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         valid = copy_is_valid(model, self._trunk_iters, self._nonfinite_losses, self._uses_loss_scaler)
-        reward, empty = float('nan'), False
-        if layout.group is not None:  # a copy of several ranks reads only when every rank of it is valid
-            valid = copy_all_valid(valid, layout.group)
-        if valid:
-            # every rank of the copy reads its block of the reward split; the lead gets the reward (the others None)
-            scored = (self.scorer.score(runner.model) if layout.group is None
-                      else self.scorer.score(runner.model, layout.group))
-            if scored is not None:  # an empty copy is named after the gather (every rank)
-                reward, empty = scored
-                valid = math.isfinite(reward)
+        # every rank of a valid copy reads its block of the reward split; the lead gets the reward
+        reward, empty, valid = read_copy_reward(self.scorer, runner.model, layout, valid)
         t_reward = time.perf_counter()
         try:
             barrier()  # separates waiting for the slowest copy from the cost of the collectives below
@@ -574,11 +548,8 @@ class OHLHook(Hook):
             space.reset_stats()
         t_update = time.perf_counter()
 
-        # Every broadcast_interval-th trunk broadcasts; so do the run's last trunk (the final model is the best
-        # copy), a trunk that a validation follows (one model on every rank) and a trunk with a diverged copy
-        # (which must be repaired).
-        broadcast = ((self.trunk + 1) % self.broadcast_interval == 0 or partial or iters >= runner.max_iters
-                     or not all(valids) or validates_after(runner, iters))
+        # every broadcast_interval-th trunk, the run's last, one a validation follows and one with a diverged copy
+        broadcast = broadcasts_after(runner, self.trunk, self.broadcast_interval, partial, iters, valids)
         before = fingerprint(model) if self.verify_sync else None
         if broadcast:
             broadcast_copy_state(runner, src=layout.lead_rank(best))

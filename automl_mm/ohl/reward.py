@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 import torch.distributed
-from mmengine.dist import get_rank, get_world_size
+from mmengine.dist import get_world_size
 from mmengine.logging import print_log
 
 from automl_mm.augment.choice import CHOICE_META_KEY
@@ -30,7 +30,9 @@ from automl_mm.engine.evaluate import (
 from automl_mm.utils.metric_rule import resolve_rule, rule_sign
 
 from .checks import check_bn_recalibration
-from .sync import broadcast_buffers_, same
+from .copy_collectives import copy_all_valid as copy_all_valid  # importable from here as before the split
+from .copy_collectives import read_with_lead_buffers
+from .sync import same
 
 
 def has_loss_scaler(optim_wrapper: Any) -> bool:
@@ -50,18 +52,6 @@ def copy_is_valid(model: torch.nn.Module, trunk_iters: int, nonfinite_losses: in
     if uses_loss_scaler:
         return not (trunk_iters > 0 and nonfinite_losses >= trunk_iters)
     return nonfinite_losses == 0
-
-
-def copy_all_valid(valid: bool, group: Any) -> bool:
-    """Whether every rank of a copy's process group ``group`` holds a valid copy (:func:`copy_is_valid`; one
-    all-reduce of the minimum over ``group``): its ranks must agree before they read the reward split together,
-    since the reading is collective. A copy is valid only if all its ranks are (:func:`combine_copy_rows`), so an
-    invalid one is not read (its lead used to read it alone, for a reward that was replaced)."""
-    from mmengine.dist import all_reduce
-
-    flag = torch.tensor([1 if valid else 0], dtype=torch.int32)
-    all_reduce(flag, op='min', group=group)
-    return bool(flag.item())
 
 
 def clean_train_loader_cfg(cfg: Any, explicit: dict | None) -> tuple[dict, str]:
@@ -168,12 +158,8 @@ class RewardScorer:
             with kept_bn_statistics(model):
                 recalibrate_bn(model, self.bn_batches)
                 return self.held_out.score(model)
-        root = getattr(model, 'module', model)
-        with kept_bn_statistics(model):
-            if self.bn_recalibration_batches and get_rank(group) == 0:
-                recalibrate_bn(model, self.bn_batches)
-            broadcast_buffers_(root, torch.distributed.get_global_rank(group, 0), group)
-            return self.held_out.score(model, group=group)
+        recalibrate = (lambda: recalibrate_bn(model, self.bn_batches)) if self.bn_recalibration_batches else None
+        return read_with_lead_buffers(model, group, lambda: self.held_out.score(model, group=group), recalibrate)
 
 
 def trunk_row(reward: float, valid: bool, empty: bool, spaces: Sequence[Any]) -> torch.Tensor:

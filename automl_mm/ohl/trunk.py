@@ -1,0 +1,56 @@
+"""When OHL trunks begin and end within the training loop, and which trunk ends broadcast the best copy.
+
+:class:`LateTrunkStart` begins the next trunk after every hook of the iteration that ended one inside an epoch
+(:func:`add_late_trunk_start` registers it); :func:`broadcasts_after` says whether a trunk end broadcasts the best
+copy. Split from :mod:`automl_mm.ohl.hook`, which :class:`~automl_mm.ohl.hook.OHLHook` sequences them in and which
+re-exports :class:`LateTrunkStart`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mmengine.hooks import Hook
+
+from .checks import validates_after
+
+if TYPE_CHECKING:
+    from .hook import OHLHook
+
+
+class LateTrunkStart(Hook):
+    """The last ``after_train_iter`` of an epoch-based run whose ``OHLHook(trunk_iters=...)`` trunks end inside
+    epochs: begins the next trunk there (:meth:`OHLHook.start_pending_trunk`), right before the next batch is loaded
+    and after every hook of the iteration that ended the trunk, so those hooks see that trunk's values. mmengine's
+    ``ParamSchedulerHook`` (``'LOW'``, after ``OHLHook``) steps there: a searched scheduler attribute
+    (``param_schedulers.0.gamma`` of an ``ExponentialLR``) of the next trunk multiplied the lr after the last
+    iteration of the trunk before it, where the trunk boundaries at epoch ends, iteration-based loops and the
+    exported ``TrunkScheduleHook`` step with the ending trunk's. ``OHLHook.before_train`` registers it
+    (:func:`add_late_trunk_start`)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, ohl: OHLHook) -> None:
+        self.ohl = ohl
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
+        self.ohl.start_pending_trunk(runner)
+
+
+def add_late_trunk_start(runner: Any, ohl: OHLHook, iteration_loop: bool) -> None:
+    """Register a :class:`LateTrunkStart` for ``ohl`` on ``runner`` (priority ``'LOWEST'``: after every other hook of
+    any priority) where its trunks can end inside epochs: an epoch-based loop (``iteration_loop`` False) with
+    ``trunk_iters``. Once: a runner that holds one for ``ohl`` already (``before_train`` again) gets no second."""
+    if not iteration_loop and ohl.trunk_iters is not None and not any(
+            isinstance(h, LateTrunkStart) and h.ohl is ohl for h in runner.hooks):
+        runner.register_hook(LateTrunkStart(ohl), priority='LOWEST')
+
+
+def broadcasts_after(runner: Any, trunk: int, broadcast_interval: int, partial: bool, iters: int,
+                     valids: list[bool]) -> bool:
+    """Whether the end of trunk ``trunk`` (0-based; ``iters`` iterations done) broadcasts the best copy: every
+    ``broadcast_interval``-th trunk does, and so do the run's last trunk (``partial``, or ``iters`` reaching
+    ``runner.max_iters``: the final model is the best copy), a trunk that a validation follows
+    (:func:`~automl_mm.ohl.checks.validates_after`: one model on every rank) and a trunk with a diverged copy
+    (``valids`` not all true: it must be repaired)."""
+    return ((trunk + 1) % broadcast_interval == 0 or partial or iters >= runner.max_iters
+            or not all(valids) or validates_after(runner, iters))
