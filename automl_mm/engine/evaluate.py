@@ -45,6 +45,7 @@ from .local_loader import (  # noqa: F401
     item_identity,
 )
 from .random_states import HELD_OUT_SEED, kept_global_rngs, seeded_global_rngs  # noqa: F401
+from .rank_failures import stopping_together
 
 
 def _own_outfiles(metric: Any) -> contextlib.AbstractContextManager:
@@ -91,7 +92,8 @@ def collect_in_group(evaluator: Evaluator, group: Any) -> bool:
 
 
 def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator,
-                     silent: list | None = None, group: Any = None) -> dict[str, float] | None:
+                     silent: list | None = None, group: Any = None,
+                     what: str = 'the held-out reading') -> dict[str, float] | None:
     """Run ``model.val_step`` on ``batches`` and compute ``evaluator``'s metrics from this rank's results only, or,
     with a ``group`` of several ranks, from the results of every rank of ``group`` (:func:`collect_in_group`).
 
@@ -115,7 +117,12 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
             predicted no box) is appended to it.
         group: ``None`` (default): this rank's results alone. A process group (an OHL copy's ranks, each given its
             own block of the split: :func:`~automl_mm.engine.local_loader.batch_block`): the results of its ranks
-            are collected on its first rank, which computes the metrics; every rank of ``group`` must call it.
+            are collected on its first rank, which computes the metrics; every rank of ``group`` must call it. A
+            rank whose block raises (a corrupt image, a metric's ``process`` refusing a result) stops every rank of
+            ``group`` before the collection, each naming that rank and its error
+            (:func:`~automl_mm.engine.rank_failures.stopping_together`; the others used to wait in the gather until
+            the process group's timeout).
+        what: The reading, named in that error (``'OHLHook: reading the reward split'``).
 
     Returns:
         ``{'<prefix>/<name>': value}`` as mmengine's evaluator would report it, except that mmdet ``CocoMetric``
@@ -129,11 +136,12 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     model.eval()
     # the same draws in every reading (common random numbers), and the training after it draws as if nothing had
     # been read
-    with torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED):
+    shared = group is not None and get_world_size(group) > 1
+    with stopping_together(what, group, enabled=shared), torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED):
         for data in batches:
             outputs = model.val_step(data)
             evaluator.process(data_samples=outputs, data_batch=data)
-    if group is not None and get_world_size(group) > 1 and not collect_in_group(evaluator, group):
+    if shared and not collect_in_group(evaluator, group):
         model.train(was_training)
         return None  # the group's first rank computes the metrics
     metrics: dict[str, float] = {}
@@ -369,7 +377,7 @@ class HeldOutEvaluator:
                 raise ValueError(f'{self.owner}: a reading shared by a group of ranks reads the whole split '
                                  '(batches=None)')
             metrics = evaluate_locally(model, batch_block(self.loader, get_rank(group), get_world_size(group)),
-                                       self.evaluator, silent, group)
+                                       self.evaluator, silent, group, f'{self.owner}: reading the {self.purpose} split')
             if metrics is None:
                 return None
         else:

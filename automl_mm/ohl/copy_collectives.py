@@ -25,6 +25,8 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.dist import is_distributed
 
+from automl_mm.engine.rank_failures import raise_agreed_failure, stopping_together
+
 if TYPE_CHECKING:
     from .copies import CopyLayout
 
@@ -247,28 +249,38 @@ def copy_local_collectives(layout: CopyLayout | None) -> Iterator[None]:
             setattr(torch_dist, name, before)
 
 
-def copy_all_valid(valid: bool, group: Any) -> bool:
+def copy_all_valid(valid: bool, group: Any, failure: BaseException | None = None, what: str = '') -> bool:
     """Whether every rank of a copy's process group ``group`` holds a valid copy
     (:func:`~automl_mm.ohl.reward.copy_is_valid`; one all-reduce of the minimum over ``group``): its ranks must agree
     before they read the reward split together, since the reading is collective. A copy is valid only if all its
     ranks are (:func:`~automl_mm.ohl.reward.combine_copy_rows`), so an invalid one is not read (its lead used to read
-    it alone, for a reward that was replaced)."""
+    it alone, for a reward that was replaced).
+
+    The same all-reduce carries whether a rank's ``failure`` is set (its validity could not be told): then every rank
+    of ``group`` raises (:func:`~automl_mm.engine.rank_failures.raise_agreed_failure`, naming ``what``) instead of
+    the others going on into the reading without it.
+    """
     from mmengine.dist import all_reduce
 
-    flag = torch.tensor([1 if valid else 0], dtype=torch.int32)
+    flag = torch.tensor([1 if valid and failure is None else 0, 1 if failure is None else 0], dtype=torch.int32)
     all_reduce(flag, op='min', group=group)
-    return bool(flag.item())
+    if not flag[1].item():
+        raise_agreed_failure(failure, what or 'an OHL copy\'s validity', group)
+    return bool(flag[0].item())
 
 
 def read_with_lead_buffers(model: torch.nn.Module, group: Any, read: Callable[[], Any],
-                           recalibrate: Callable[[], Any] | None = None) -> Any:
+                           recalibrate: Callable[[], Any] | None = None, what: str = 'the reward reading') -> Any:
     """``read()`` on every rank of a copy's process group ``group`` (its first rank the copy's lead) with the lead's
     buffers, each rank's own put back after (also after an error: training goes on with them).
 
     The lead first runs ``recalibrate`` (a BN re-estimation on the clean batches, which it alone holds) where given,
     then every rank takes the lead's buffers (one broadcast within ``group``): the ranks train in step under DDP,
     which keeps the parameters equal but, with ``broadcast_buffers=False``, the BatchNorm statistics of each rank's
-    own shard. Every rank of ``group`` must call it (:meth:`~automl_mm.ohl.reward.RewardScorer.score`).
+    own shard. Every rank of ``group`` must call it (:meth:`~automl_mm.ohl.reward.RewardScorer.score`). A
+    ``recalibrate`` that raises on the lead stops every rank of ``group`` before the broadcast, naming the lead and
+    its error (:func:`~automl_mm.engine.rank_failures.stopping_together`; the others used to wait in the broadcast
+    until the process group's timeout).
 
     Returns:
         What ``read`` returned on this rank.
@@ -279,22 +291,32 @@ def read_with_lead_buffers(model: torch.nn.Module, group: Any, read: Callable[[]
 
     root = getattr(model, 'module', model)
     with kept_bn_statistics(model):
-        if recalibrate is not None and torch_dist.get_rank(group) == 0:
-            recalibrate()
+        with stopping_together(f'{what}: the BN re-estimation on the copy\'s lead', group,
+                               enabled=recalibrate is not None):
+            if recalibrate is not None and torch_dist.get_rank(group) == 0:
+                recalibrate()
         broadcast_buffers_(root, torch_dist.get_global_rank(group, 0), group)
         return read()
 
 
-def read_copy_reward(scorer: Any, model: torch.nn.Module, layout: CopyLayout,
-                     valid: bool) -> tuple[float, bool, bool]:
+def read_copy_reward(scorer: Any, model: torch.nn.Module, layout: CopyLayout, is_valid: Callable[[], bool],
+                     what: str = 'the reward reading') -> tuple[float, bool, bool]:
     """``(reward, no metrics, valid)`` of this rank's copy at a trunk end: a copy of several ranks (``layout.group``)
-    reads only when every rank of it is ``valid`` (:func:`copy_all_valid`), and then its ranks read the reward split
-    together, each its block of batches (``scorer``: a :class:`~automl_mm.ohl.reward.RewardScorer`); the lead gets
-    the reward, the other ranks ``nan`` (as does a copy that was not read). A reading that is not finite makes the
-    copy invalid. Every rank of the copy must call it."""
-    reward, empty = float('nan'), False
+    reads only when ``is_valid()`` is true on every rank of it (:func:`copy_all_valid`), and then its ranks read the
+    reward split together, each its block of batches (``scorer``: a :class:`~automl_mm.ohl.reward.RewardScorer`);
+    the lead gets the reward, the other ranks ``nan`` (as does a copy that was not read). A reading that is not
+    finite makes the copy invalid. Every rank of the copy must call it; one whose ``is_valid`` or reading raises
+    stops every rank of the copy at the copy's next collective, naming it (``what`` in the message); the hook agrees
+    on failures across copies after it (:func:`~automl_mm.engine.rank_failures.agree_on_failure`)."""
+    reward, empty, failure, valid = float('nan'), False, None, False
+    try:
+        valid = bool(is_valid())
+    except Exception as err:  # noqa: BLE001 (agreed on within the copy, then raised on its every rank)
+        failure = err
     if layout.group is not None:  # a copy of several ranks reads only when every rank of it is valid
-        valid = copy_all_valid(valid, layout.group)
+        valid = copy_all_valid(valid, layout.group, failure, f'{what}: checking the copy is valid')
+    elif failure is not None:
+        raise failure
     if valid:
         # every rank of the copy reads its block of the reward split; the lead gets the reward (the others None)
         scored = scorer.score(model) if layout.group is None else scorer.score(model, layout.group)

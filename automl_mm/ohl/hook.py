@@ -30,11 +30,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from mmengine.dist import barrier, is_distributed
+from mmengine.dist import is_distributed
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
+from automl_mm.engine.rank_failures import any_rank_failed, raise_agreed_failure, stopping_together
 from automl_mm.engine.run_info import naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed
@@ -331,7 +332,9 @@ class OHLHook(Hook):
         if held.dataloader_cfg:  # errors name the hook's own loader as held_out_splits does: custom_hooks.N....
             held.dataloader_key = resume.reward_loader_key(self, runner)
         # the clean BN batches are the same every trunk and on every copy's lead (which alone reads them): loaded once
-        self.scorer.build(runner, self.layout.ranks_per_copy, self.seed, self.layout.is_lead)
+        # (a copy's lead alone loads them: its error stops every rank here, not at the first broadcast below)
+        with stopping_together('OHL: building the reward split and loading the clean BN batches'):
+            self.scorer.build(runner, self.layout.ranks_per_copy, self.seed, self.layout.is_lead)
         self.resolve_spaces(runner)
         if self.layout.num_copies == 1 and any(getattr(c, 'baseline_type', None) == 'mean' and
                                                not getattr(c, 'entropy_weight', 0) for c in self.controllers):
@@ -352,8 +355,9 @@ class OHLHook(Hook):
         if self.trunk == 0 and not self._in_trunk:
             # Copies start from identical weights (METHODS.md §1, step 3): the first copy's.
             broadcast_copy_state(runner, src=0)
-        self._report = OHLReport(runner, self.out_dir, self.spaces, self.plot,
-                                  trunk=dict(trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters))
+        with stopping_together(f'OHL: creating work_dir/{self.out_dir}'):  # the main process creates it
+            self._report = OHLReport(runner, self.out_dir, self.spaces, self.plot,
+                                      trunk=dict(trunk_epochs=self.trunk_epochs, trunk_iters=self.trunk_iters))
         if self._iteration_loop:
             loop = runner.train_loop
             # mmengine's IterBasedTrainLoop made its iterator when it was built, before the spaces bound the choice
@@ -429,7 +433,8 @@ class OHLHook(Hook):
             adopt_model_values(runner, self.history[-1].get('copy_values') or {}, best)
             self.history[-1]['broadcast'] = True
         if self.history and self._report is not None:
-            self._report.write_history(self.history)  # the last trunk's report seconds and broadcast flag
+            with stopping_together(f'OHL: writing work_dir/{self.out_dir}/history.json after training'):
+                self._report.write_history(self.history)  # the last trunk's report seconds and broadcast flag
         self._in_trunk = False
 
     def resolve_spaces(self, runner) -> None:
@@ -511,17 +516,29 @@ class OHLHook(Hook):
         layout = self.layout
         start = time.perf_counter()
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        valid = copy_is_valid(model, self._trunk_iters, self._nonfinite_losses, self._uses_loss_scaler)
-        # every rank of a valid copy reads its block of the reward split; the lead gets the reward
-        reward, empty, valid = read_copy_reward(self.scorer, runner.model, layout, valid)
+        what = f'OHL trunk {self.trunk}: the reward reading'
+        reward, empty, valid, failure = float('nan'), False, False, None
+        try:
+            # every rank of a valid copy reads its block of the reward split; the lead gets the reward
+            reward, empty, valid = read_copy_reward(
+                self.scorer, runner.model, layout,
+                lambda: copy_is_valid(model, self._trunk_iters, self._nonfinite_losses, self._uses_loss_scaler), what)
+        except Exception as err:  # noqa: BLE001 (agreed on below, then raised on every rank)
+            # a corrupt image or a metric's error on one rank's shard: the other copies would wait for this rank at
+            # the next collective until the process group's timeout (30 minutes by default)
+            failure = err
         t_reward = time.perf_counter()
         try:
-            barrier()  # separates waiting for the slowest copy from the cost of the collectives below
+            # every rank meets here, as at a barrier (separating waiting for the slowest copy from the cost of the
+            # collectives below), and learns whether any rank's reading failed
+            failed = any_rank_failed(failure)
         except RuntimeError as err:  # gloo/nccl raise when a peer died or the collective timed out
             raise RuntimeError(
                 f'OHL trunk {self.trunk}: rank {layout.rank} could not meet the other copies at the trunk end: a '
                 'rank crashed or hung longer than env_cfg.dist_cfg.timeout. Continue from the last checkpoint with '
                 f'`tools/train.py CONFIG --resume`. ({err})') from err
+        if failed:
+            raise_agreed_failure(failure, what)
         t_wait = time.perf_counter()
 
         trunk = combine_copy_rows(gather_rows(trunk_row(reward, valid, empty, self.spaces)), layout, self.spaces,
@@ -573,7 +590,10 @@ class OHLHook(Hook):
                              for s in self.spaces}, **sync)
         self.history.append(record)
         t_report = time.perf_counter()
-        self._report.write(self.history, self.spaces, step=iters)
+        # the main process writes history, policy and figures; its error stops every rank here (they went on and
+        # waited for it at the next trunk end until the process group's timeout)
+        with stopping_together(f'OHL trunk {self.trunk}: writing the report (work_dir/{self.out_dir})'):
+            self._report.write(self.history, self.spaces, step=iters)
         # The main process's writing (history, policy, figures) holds every copy at the next trunk end too; the
         # record reaches history.json with the next write (after_train writes the last one).
         record['seconds']['report'] = round(time.perf_counter() - t_report, 6)

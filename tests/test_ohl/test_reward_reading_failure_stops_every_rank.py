@@ -1,0 +1,161 @@
+"""An exception on one rank at an OHL trunk end (its shard of the reward split holds a corrupt image, the lead's metric
+or BN re-estimation fails, the main process's report write fails) stops every rank at once, each naming the rank
+that failed and its error: the failing rank raises its own error, the others a ``RankFailure`` (a
+``RuntimeError``). The other ranks of the copy used to wait in the results' gather (or the lead-buffer broadcast),
+and the other copies at the trunk end's barrier, until the process group's timeout (30 minutes by default; here
+15 s, so the unfixed code fails these tests instead of hanging them).
+
+Real 2-rank gloo process groups, forked (``tests/_forked_ranks.py``), around ``OHLHook._end_trunk`` with a real
+``RewardScorer`` reading a 6-item split in batches of 2 (one copy of 2 ranks: rank 0 reads items 0-1, rank 1
+items 2-5; two copies of one rank: each reads all 6)."""
+from __future__ import annotations
+
+import datetime
+import os.path as osp
+import time
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+from _forked_ranks import fork_ranks
+from mmengine.evaluator import BaseMetric, Evaluator
+from torch.utils.data import DataLoader, Dataset
+
+from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
+from automl_mm.ohl.hook import OHLHook
+from automl_mm.ohl.reward import RewardScorer
+
+TIMEOUT_S = 15  # the process groups' timeout: the unfixed code waits this long, then fails
+PROMPT_S = 8  # a fixed run stops well within it
+
+
+class _Split(Dataset):
+    """6 items; item ``bad`` is a corrupt image (its read raises, as mmcv's LoadImageFromFile does)."""
+
+    def __init__(self, bad: int | None) -> None:
+        self.bad = bad
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, i: int) -> dict:
+        if i == self.bad:
+            raise OSError(f'cannot identify image file data/reward/{i}.png')
+        return {'x': float(i)}
+
+
+class _Hits(BaseMetric):
+    """``hits``: the mean of the items' ``x`` over 5 (the lead computes it); raises on the lead where ``fail``."""
+
+    def __init__(self, fail: bool) -> None:
+        super().__init__()
+        self.fail = fail
+
+    def process(self, data_batch, data_samples) -> None:
+        self.results.extend(data_samples)
+
+    def compute_metrics(self, results: list) -> dict:
+        if self.fail:
+            raise ValueError('planted metric error')
+        return {'hits': sum(results) / 5 / len(results)}
+
+
+class _Model(torch.nn.Module):
+    """``val_step`` gives each item's ``x``; a BatchNorm layer for the re-estimation, whose pass (``extract_feat``)
+    raises where ``fail_bn`` (the copy's lead alone runs it)."""
+
+    def __init__(self, fail_bn: bool) -> None:
+        super().__init__()
+        self.bn = torch.nn.BatchNorm1d(1)
+        self.fail_bn = fail_bn
+        self.data_preprocessor = lambda data, training: {'inputs': torch.tensor([[d['x']] for d in data])}
+
+    def val_step(self, data: list) -> list:
+        return [d['x'] for d in data]
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.fail_bn:
+            raise RuntimeError('planted out of memory in the BN re-estimation')
+        return self.bn(inputs)
+
+
+def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dict) -> None:
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    out: dict = {}
+    try:
+        layout = init_copy_layout(num_copies, ranks_per_copy, TIMEOUT_S)
+        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
+                                    distribution=dict(type='Categorical', num_choices=2))],
+                       num_copies=num_copies, ranks_per_copy=ranks_per_copy, reward_key='hits', trunk_epochs=1,
+                       seed=0, verify_sync=False)
+        hook.layout = layout
+        bn = fail.get('bn_rank') is not None
+        scorer = RewardScorer('hits', bn_recalibration_batches=1 if bn else 0)
+        scorer.held_out.loader = DataLoader(_Split(fail.get('item') if rank == fail.get('item_rank') else None),
+                                            batch_size=2, collate_fn=list)
+        scorer.held_out.evaluator = Evaluator([_Hits(rank == fail.get('metric_rank'))])
+        scorer.bn_batches = [[{'x': 1.0}, {'x': 2.0}]] if bn and layout.is_lead else None
+        hook.scorer = scorer
+        report = mock.Mock()
+        if rank == fail.get('report_rank'):
+            report.write.side_effect = OSError('[Errno 28] No space left on device: work_dirs/run/ohl/history.json')
+        hook._report = report
+        hook.spaces[0].record(torch.tensor([0]))
+        hook._in_trunk, hook._trunk_iters = True, 4
+        runner = SimpleNamespace(model=_Model(rank == fail.get('bn_rank')), logger=mock.Mock(), max_iters=100)
+        start = time.perf_counter()
+        try:
+            with mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+                hook._end_trunk(runner, epoch=1, iters=4, partial=False)
+            out['rewards'] = hook.history[-1]['rewards']
+        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
+            out['error'] = f'{type(err).__name__}: {err}'
+        out['seconds'] = time.perf_counter() - start
+    finally:
+        torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
+        reset_copy_layout()
+        torch_dist.destroy_process_group()
+
+
+def _run(tmp_path, num_copies: int, ranks_per_copy: int, **fail) -> list[dict]:
+    fork_ranks(_worker, (str(tmp_path), num_copies, ranks_per_copy, fail))
+    return [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+
+
+@pytest.mark.parametrize('layout', [(1, 2), (2, 1)], ids=['sharded', 'lead-only'])
+def test_the_harness_reads_the_reward_without_failures(tmp_path, layout):
+    """The same harness without a failure: every copy's reward is the whole split's (mean x of items 0-5 over 5)."""
+    for out in _run(tmp_path, *layout):
+        assert 'error' not in out, out
+        assert out['rewards'] == pytest.approx([0.5] * layout[0])
+
+
+CASES = {
+    # a corrupt image in rank 1's block (items 2-5) of a copy of 2 ranks: its lead waited in the results' gather
+    'sharded-image': ((1, 2), dict(item_rank=1, item=3), 1, 'OSError: cannot identify image file data/reward/3.png'),
+    # the lead's metric fails after the gather: the copy's other rank waited at the trunk end
+    'sharded-metric': ((1, 2), dict(metric_rank=0), 0, 'ValueError: planted metric error'),
+    # the lead's BN re-estimation fails: the other rank waited in the lead-buffer broadcast
+    'sharded-bn': ((1, 2), dict(bn_rank=0), 0, 'RuntimeError: planted out of memory in the BN re-estimation'),
+    # two copies of one rank, copy 1 reads a corrupt image: copy 0 waited at the trunk end
+    'lead-only-image': ((2, 1), dict(item_rank=1, item=3), 1,
+                        'OSError: cannot identify image file data/reward/3.png'),
+    # the main process's report write fails: the other copy went on and waited at the next trunk end
+    'report': ((2, 1), dict(report_rank=0), 0,
+               'OSError: [Errno 28] No space left on device: work_dirs/run/ohl/history.json'),
+}
+
+
+@pytest.mark.parametrize('case', list(CASES))
+def test_one_ranks_failure_stops_every_rank_at_once_naming_it(tmp_path, case):
+    layout, fail, failing, cause = CASES[case]
+    outs = _run(tmp_path, *layout, **fail)
+    assert outs[failing]['error'] == cause  # the failing rank raises its own error
+    other = outs[1 - failing]
+    assert other['error'].startswith('RankFailure: '), other
+    assert f'failed on rank {failing} ({cause}); every rank stops here' in other['error'], other
+    for out in outs:  # at once, not after the process group's timeout
+        assert out['seconds'] < PROMPT_S, out
