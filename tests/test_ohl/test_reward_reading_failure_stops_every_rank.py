@@ -159,3 +159,62 @@ def test_one_ranks_failure_stops_every_rank_at_once_naming_it(tmp_path, case):
     assert f'failed on rank {failing} ({cause}); every rank stops here' in other['error'], other
     for out in outs:  # at once, not after the process group's timeout
         assert out['seconds'] < PROMPT_S, out
+
+
+class _Space(SimpleNamespace):
+    def resolve(self, runner):
+        pass
+
+    def setup(self, runner, layout, seed):
+        pass
+
+
+def _start_worker(rank: int, tmp: str) -> None:
+    """``before_train`` of two copies of one rank whose copy 1's lead fails to load its clean BN batches (the only
+    asymmetric step before the copies' first broadcast)."""
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    out: dict = {}
+    checks = ('check_train_setup', 'check_accumulation', 'check_trunk_fits', 'check_checkpoint_schedule',
+              'check_val_schedule', 'check_plugin_returns', 'OHLReport', 'broadcast_copy_state')
+    patches = [mock.patch(f'automl_mm.ohl.hook.{name}') for name in checks]
+    patches.append(mock.patch('automl_mm.ohl.hook.CopyDataParallel', torch.nn.Module))
+    try:
+        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
+                                    distribution=dict(type='Categorical', num_choices=2))],
+                       num_copies=2, reward_key='hits', trunk_epochs=1, seed=0)
+        hook.spaces = [_Space(name='lr')]
+
+        def build(*args):
+            if rank == 1:
+                raise OSError('cannot identify image file data/train/17.png')
+
+        hook.scorer = SimpleNamespace(build=build, held_out=SimpleNamespace(dataloader_cfg=None))
+        runner = SimpleNamespace(copy_layout=init_copy_layout(2, 1, TIMEOUT_S), model=torch.nn.Linear(2, 2),
+                                 train_loop=object(), optim_wrapper=None, logger=mock.Mock())
+        for patch in patches:
+            patch.start()
+        start = time.perf_counter()
+        try:
+            hook.before_train(runner)
+        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
+            out['error'] = f'{type(err).__name__}: {err}'
+        out['seconds'] = time.perf_counter() - start
+    finally:
+        for patch in patches:
+            patch.stop()
+        torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
+        reset_copy_layout()
+        torch_dist.destroy_process_group()
+
+
+def test_a_leads_failure_to_load_its_clean_batches_stops_every_rank_before_the_first_broadcast(tmp_path):
+    """Copy 1's lead fails in ``RewardScorer.build``; copy 0 went on to the copies' first broadcast (mocked here:
+    it returned, where the real one waits for rank 1 until the timeout)."""
+    fork_ranks(_start_worker, (str(tmp_path),))
+    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    cause = 'OSError: cannot identify image file data/train/17.png'
+    assert outs[1]['error'] == cause
+    assert outs[0].get('error', '').startswith('RankFailure: OHL: building the reward split and loading the clean BN '
+                                               f'batches failed on rank 1 ({cause})'), outs[0]
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs
