@@ -11,6 +11,7 @@ weights.
 from __future__ import annotations
 
 import copy
+import pickle
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -29,6 +30,8 @@ from mmengine.dist import (
 from mmengine.hooks import EMAHook
 from mmengine.model import is_model_wrapper
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+from automl_mm.engine.rank_failures import stopping_together
 
 from .attributes import set_attribute
 from .write_order import write_order
@@ -118,14 +121,18 @@ def map_containers(obj: Any, fn: Callable[[Any], Any]) -> Any:
     return obj
 
 
-def broadcast_state(state: Any, src: int) -> Any:
+def broadcast_state(state: Any, src: int, what: str = 'state') -> Any:
     """Return rank ``src``'s nested state (dicts/lists/tuples of tensors and plain values) on every rank.
 
     The structure (with tensor shapes and dtypes) travels as one pickled object; the tensors travel as flat
     buffers, so large optimiser states cost one broadcast per dtype rather than a pickle round trip. Every
     container keeps its type (:func:`map_containers`): a receiving rank's state equals the sender's in type and
     value (its ``MultiStepLR`` milestones were a plain dict, without ``Counter.elements`` or a missing key's 0).
-    The containers' classes must be importable on every rank (they travel pickled).
+    The containers' classes must be importable on every rank (they travel pickled). Every rank must call it.
+
+    A state ``src`` cannot pickle, or one a receiving rank cannot unpickle or rebuild, stops every rank: that rank
+    raises its error, the others a :class:`~automl_mm.engine.rank_failures.RankFailure` naming the rank, the error
+    and ``what`` (``'optimiser state'``); they used to wait in the next broadcast until the process group's timeout.
     """
     if not is_distributed():
         return state
@@ -138,7 +145,12 @@ def broadcast_state(state: Any, src: int) -> Any:
         return map_containers(obj, strip)
 
     skeleton = [strip(state)]
-    broadcast_object_list(skeleton, src)
+    # torch pickles the skeleton on src alone, before the broadcast: a state it cannot pickle raised there and left
+    # the other ranks in the broadcast until the process group's timeout. Pickled once more here (the tensors are
+    # out of it: a small object), and a failure agreed on by every rank
+    with stopping_together(f'broadcasting rank {src}\'s {what}: pickling it on rank {src}'):
+        if get_rank() == src:
+            pickle.dumps(skeleton)
     received: list[torch.Tensor] = []
 
     def rebuild(obj: Any) -> Any:
@@ -149,11 +161,15 @@ def broadcast_state(state: Any, src: int) -> Any:
             return received[-1]
         return map_containers(obj, rebuild)
 
-    if get_rank() == src:
-        rebuilt = state
-        received = tensors
-    else:
-        rebuilt = rebuild(skeleton[0])
+    # a receiving rank that cannot unpickle or rebuild it raises after the broadcast, before the tensors' broadcast
+    # the others wait in: agreed on too (every rank has passed the broadcast inside the block)
+    with stopping_together(f'broadcasting rank {src}\'s {what}: rebuilding it'):
+        broadcast_object_list(skeleton, src)
+        if get_rank() == src:
+            rebuilt = state
+            received = tensors
+        else:
+            rebuilt = rebuild(skeleton[0])
     _broadcast_tensors_(received, src)
     return rebuilt
 
@@ -206,11 +222,16 @@ def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
     if not state or not is_distributed():
         return
     received = [state]
-    broadcast_object_list(received, src)
-    modules = dict(model.named_modules())
-    for (name, path), value in received[0].items():
-        owner, _, attr = path.rpartition('.')
-        setattr(attrgetter(owner)(modules[name]) if owner else modules[name], attr, value)
+    what = f'broadcasting rank {src}\'s training attributes ({", ".join(sorted({p for _, p in state}))})'
+    with stopping_together(f'{what}: pickling them on rank {src}'):  # as in broadcast_state
+        if get_rank() == src:
+            pickle.dumps(received)
+    with stopping_together(f'{what}: setting them'):  # every rank has passed the broadcast inside the block
+        broadcast_object_list(received, src)
+        modules = dict(model.named_modules())
+        for (name, path), value in received[0].items():
+            owner, _, attr = path.rpartition('.')
+            setattr(attrgetter(owner)(modules[name]) if owner else modules[name], attr, value)
 
 
 def fingerprint(module: nn.Module) -> torch.Tensor:
@@ -239,20 +260,26 @@ def broadcast_copy_state(runner: Any, src: int) -> None:
     With several ranks per copy every rank takes rank ``src``'s state, also what plain DDP training
     (``broadcast_buffers=False``) keeps per rank from its own shard: BatchNorm running statistics and a
     ``DynamicRoIHead``'s thresholds. ``src`` is the best copy's lead rank, whose statistics the reward was read with
-    and whose state the checkpoints hold."""
+    and whose state the checkpoints hold. Every rank must call it; a state one rank cannot pickle, unpickle or load
+    stops every rank there, naming that rank and its error (:func:`broadcast_state`)."""
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     broadcast_module_(model, src)
     if not is_distributed():
         return
     broadcast_training_attributes_(model, src)
     optim_wrapper = runner.optim_wrapper
-    optim_wrapper.load_state_dict(broadcast_state(optim_wrapper.state_dict(), src))
+    # a rank whose load refuses the state stops every rank there (the others went on into the next broadcast)
+    state = broadcast_state(optim_wrapper.state_dict(), src, 'optimiser state')
+    with stopping_together(f'loading rank {src}\'s optimiser state'):
+        optim_wrapper.load_state_dict(state)
     schedulers = runner.param_schedulers
     if schedulers:
         groups = schedulers.values() if isinstance(schedulers, dict) else [schedulers]
         for group in groups:
             for scheduler in group:
-                scheduler.load_state_dict(broadcast_state(scheduler.state_dict(), src))
+                state = broadcast_state(scheduler.state_dict(), src, f'{type(scheduler).__name__} state')
+                with stopping_together(f'loading rank {src}\'s {type(scheduler).__name__} state'):
+                    scheduler.load_state_dict(state)
     for hook in runner.hooks:
         if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
             broadcast_module_(hook.ema_model, src)

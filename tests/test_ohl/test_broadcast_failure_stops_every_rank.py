@@ -1,0 +1,107 @@
+"""The trunk-end broadcast of the best copy's state (``sync.broadcast_copy_state``) where one rank raises: the source
+cannot pickle a state it holds, a receiving rank cannot unpickle it (an optimiser's state, a module's plain
+training state), or a receiving rank's ``load_state_dict`` refuses it. Every rank stops at once, the failing rank
+with its own error and the others with a ``RankFailure`` naming it; the others used to wait in the next broadcast
+until the process group's timeout (here 15 s; gloo answered 'Connection closed by peer', naming nothing, once the
+failing rank left). Real 2-rank gloo groups, forked."""
+from __future__ import annotations
+
+import datetime
+import os.path as osp
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+from _forked_ranks import fork_ranks
+
+from automl_mm.ohl.sync import broadcast_copy_state
+
+TIMEOUT_S = 15
+PROMPT_S = 8
+
+
+class _Unreadable:
+    """Unpickles on rank 0 only (a class a receiving rank cannot rebuild)."""
+
+    def __init__(self) -> None:
+        self.value = 1  # pickle calls __setstate__ for a non-empty state only
+
+    def __setstate__(self, state: dict) -> None:
+        if torch_dist.get_rank() == 1:
+            raise ValueError('planted: this rank cannot rebuild _Unreadable')
+        self.__dict__.update(state)
+
+
+class _Wrapper:
+    """An optimiser wrapper whose state holds ``extra`` and whose ``load_state_dict`` refuses on ``refuse_rank``."""
+
+    def __init__(self, rank: int, extra, refuse_rank: int | None) -> None:
+        self.rank, self.extra, self.refuse_rank = rank, extra, refuse_rank
+
+    def state_dict(self) -> dict:
+        return {'step': torch.tensor([float(self.rank)]), 'extra': self.extra}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.rank == self.refuse_rank:
+            raise KeyError('planted: loaded state has no param_groups')
+
+
+class _Scheduler:
+    def state_dict(self) -> dict:
+        return {'last_epoch': 3}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class _WithHistory(torch.nn.Linear):
+    """A module with plain training state it declares (``ohl_copy_state``), carried pickled."""
+    ohl_copy_state = ('history', )
+
+
+def _worker(rank: int, tmp: str, case: str) -> None:
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    extra = {'pickle': (lambda: 0) if rank == 0 else None,  # a local function: pickle refuses it
+             'unpickle': _Unreadable() if rank == 0 else None}.get(case)
+    model = _WithHistory(2, 2)
+    model.history = _Unreadable() if case == 'attributes' and rank == 0 else [rank]
+    runner = SimpleNamespace(model=model, hooks=[], param_schedulers=[_Scheduler()],
+                             optim_wrapper=_Wrapper(rank, extra, 1 if case == 'load' else None))
+    out: dict = {}
+    start = time.perf_counter()
+    try:
+        broadcast_copy_state(runner, src=0)
+        out['ok'] = True
+    except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
+        out['error'] = f'{type(err).__name__}: {err}'
+    out['seconds'] = time.perf_counter() - start
+    torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
+    torch_dist.destroy_process_group()
+
+
+CASES = {
+    'pickle': (0, "AttributeError: Can't pickle local object '_worker.<locals>.<lambda>'"),
+    'unpickle': (1, 'ValueError: planted: this rank cannot rebuild _Unreadable'),
+    'load': (1, "KeyError: 'planted: loaded state has no param_groups'"),
+    'attributes': (1, 'ValueError: planted: this rank cannot rebuild _Unreadable'),  # a module's ohl_copy_state
+}
+
+
+@pytest.mark.parametrize('case', list(CASES))
+def test_one_ranks_failure_in_the_broadcast_of_the_best_copy_stops_every_rank_naming_it(tmp_path, case):
+    fork_ranks(_worker, (str(tmp_path), case))
+    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    failing, cause = CASES[case]
+    assert outs[failing]['error'] == cause, outs
+    other = outs[1 - failing]
+    assert other.get('error', '').startswith('RankFailure: '), other
+    assert f'failed on rank {failing} ({cause}); every rank stops here' in other['error'], other
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs
+
+
+def test_the_state_still_travels_without_failures(tmp_path):
+    fork_ranks(_worker, (str(tmp_path), 'none'))
+    assert [torch.load(str(tmp_path / f'rank{r}.pth')).get('ok') for r in range(2)] == [True, True]
