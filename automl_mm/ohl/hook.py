@@ -517,12 +517,14 @@ class OHLHook(Hook):
         start = time.perf_counter()
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         what = f'OHL trunk {self.trunk}: the reward reading'
-        reward, empty, valid, failure = float('nan'), False, False, None
+        row, failure = None, None
         try:
             # every rank of a valid copy reads its block of the reward split; the lead gets the reward
             reward, empty, valid = read_copy_reward(
                 self.scorer, runner.model, layout,
                 lambda: copy_is_valid(model, self._trunk_iters, self._nonfinite_losses, self._uses_loss_scaler), what)
+            # this rank's row (the spaces' statistics: plugin code) before the agreement, not before the rows' gather
+            row = trunk_row(reward, valid, empty, self.spaces)
         except Exception as err:  # noqa: BLE001 (agreed on below, then raised on every rank)
             # a corrupt image or a metric's error on one rank's shard: the other copies would wait for this rank at
             # the next collective until the process group's timeout (30 minutes by default)
@@ -541,8 +543,7 @@ class OHLHook(Hook):
             raise_agreed_failure(failure, what)
         t_wait = time.perf_counter()
 
-        trunk = combine_copy_rows(gather_rows(trunk_row(reward, valid, empty, self.spaces)), layout, self.spaces,
-                                  self.trunk)
+        trunk = combine_copy_rows(gather_rows(row), layout, self.spaces, self.trunk)
         valids = trunk['valid']
         rewards, counts, best = settle_rewards(trunk, self.spaces, self.scorer, self.worst_reward, self.trunk,
                                                self._trunk_iters, partial)

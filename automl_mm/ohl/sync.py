@@ -58,9 +58,14 @@ def gather_copy_values(spaces: Sequence[Any], layout: Any) -> dict[str, list]:
 
     Only spaces whose :meth:`~automl_mm.ohl.base.OHLSpace.applied_values` is not ``None`` (per-copy attribute
     spaces) are listed; with none, no collective runs and the result is ``{}``. Each copy's entry is its lead
-    rank's (the ranks of a copy apply the same sample). Every rank must call it (one ``all_gather_object``).
+    rank's (the ranks of a copy apply the same sample). Every rank must call it (one ``all_gather_object``). A
+    space's ``applied_values`` that raises, or values that cannot be pickled, on one rank stop every rank before the
+    gather, naming the rank and the error (the others waited in it until the process group's timeout).
     """
-    values = {s.name: v for s in spaces if (v := s.applied_values()) is not None}
+    with stopping_together('OHL: the copies\' applied values (OHLSpace.applied_values)'):
+        values = {s.name: v for s in spaces if (v := s.applied_values()) is not None}
+        if values and is_distributed():
+            pickle.dumps(values)  # torch pickles them on this rank alone, before the gather
     if not values:
         return {}
     per_rank = all_gather_object(values) if is_distributed() else [values]

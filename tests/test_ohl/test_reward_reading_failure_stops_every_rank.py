@@ -104,6 +104,11 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
             report.write.side_effect = OSError('[Errno 28] No space left on device: work_dirs/run/ohl/history.json')
         hook._report = report
         hook.spaces[0].record(torch.tensor([0]))
+        space = hook.spaces[0]
+        if rank == fail.get('stats_rank'):  # a space plugin's statistics fail on one rank
+            space.trunk_stats = mock.Mock(side_effect=ZeroDivisionError('planted: no choices counted'))
+        if rank == fail.get('values_rank'):  # a space plugin's applied values fail on one rank
+            space.applied_values = mock.Mock(side_effect=LookupError('planted: no value applied at x'))
         hook._in_trunk, hook._trunk_iters = True, 4
         runner = SimpleNamespace(model=_Model(rank == fail.get('bn_rank')), logger=mock.Mock(), max_iters=100)
         start = time.perf_counter()
@@ -143,6 +148,10 @@ CASES = {
     # two copies of one rank, copy 1 reads a corrupt image: copy 0 waited at the trunk end
     'lead-only-image': ((2, 1), dict(item_rank=1, item=3), 1,
                         'OSError: cannot identify image file data/reward/3.png'),
+    # a space's statistics (before the rows' all-gather) or applied values (before their all_gather_object) fail
+    # on one rank: the other waited in that gather
+    'stats': ((2, 1), dict(stats_rank=1), 1, 'ZeroDivisionError: planted: no choices counted'),
+    'applied-values': ((2, 1), dict(values_rank=1), 1, 'LookupError: planted: no value applied at x'),
     # the main process's report write fails: the other copy went on and waited at the next trunk end
     'report': ((2, 1), dict(report_rank=0), 0,
                'OSError: [Errno 28] No space left on device: work_dirs/run/ohl/history.json'),
