@@ -595,8 +595,9 @@ class OHLHook(Hook):
         # waited for it at the next trunk end until the process group's timeout)
         with stopping_together(f'OHL trunk {self.trunk}: writing the report (work_dir/{self.out_dir})'):
             self._report.write(self.history, self.spaces, step=iters)
-        # The main process's writing (history, policy, figures) holds every copy at the next trunk end too; the
-        # record reaches history.json with the next write (after_train writes the last one).
+        # The main process's writing (history, policy, figures) holds every copy here (the agreement above; on the
+        # other ranks 'report' is mostly that wait); the record's report seconds reach history.json with the next
+        # write (after_train writes the last one).
         record['seconds']['report'] = round(time.perf_counter() - t_report, 6)
         # a diverged copy's reward is a stand-in (worst_reward), not a reading: the line says so
         diverged = ''.join(f'copy {c} diverged (stand-in reward {round(r, 4)}, not measured), '
