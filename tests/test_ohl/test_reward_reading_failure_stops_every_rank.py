@@ -82,8 +82,8 @@ class _Model(torch.nn.Module):
 
 
 def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dict) -> None:
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank,
+                                  world_size=num_copies * ranks_per_copy, timeout=datetime.timedelta(seconds=TIMEOUT_S))
     out: dict = {}
     try:
         layout = init_copy_layout(num_copies, ranks_per_copy, TIMEOUT_S)
@@ -126,8 +126,9 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
 
 
 def _run(tmp_path, num_copies: int, ranks_per_copy: int, **fail) -> list[dict]:
-    fork_ranks(_worker, (str(tmp_path), num_copies, ranks_per_copy, fail))
-    return [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    world_size = num_copies * ranks_per_copy
+    fork_ranks(_worker, (str(tmp_path), num_copies, ranks_per_copy, fail), nprocs=world_size)
+    return [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(world_size)]
 
 
 @pytest.mark.parametrize('layout', [(1, 2), (2, 1)], ids=['sharded', 'lead-only'])
@@ -226,4 +227,18 @@ def test_a_leads_failure_to_load_its_clean_batches_stops_every_rank_before_the_f
     assert outs[1]['error'] == cause
     assert outs[0].get('error', '').startswith('RankFailure: OHL: building the reward split and loading the clean BN '
                                                f'batches failed on rank 1 ({cause})'), outs[0]
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs
+
+
+def test_a_corrupt_image_in_one_copys_shard_stops_the_other_copies_naming_its_rank(tmp_path):
+    """Two copies of two ranks; rank 3 (copy 1's second rank) reads a corrupt image: its lead (rank 2) stops in the
+    copy's agreement before the results' gather, and copy 0 (ranks 0 and 1) at the trunk end's, all naming rank 3 and
+    its error (not rank 2, which only relayed it)."""
+    outs = _run(tmp_path, 2, 2, item_rank=3, item=3)
+    cause = 'OSError: cannot identify image file data/reward/3.png'
+    assert outs[3]['error'] == cause
+    assert outs[2]['error'].startswith('RankFailure: OHLHook: reading the reward split failed on rank 3 '
+                                       f'({cause})'), outs[2]
+    for out in outs[:2]:
+        assert out['error'].startswith(f'RankFailure: OHL trunk 0: the reward reading failed on rank 3 ({cause})'), out
     assert all(out['seconds'] < PROMPT_S for out in outs), outs
