@@ -331,27 +331,29 @@ class OHLHook(Hook):
         held = self.scorer.held_out
         if held.dataloader_cfg:  # errors name the hook's own loader as held_out_splits does: custom_hooks.N....
             held.dataloader_key = resume.reward_loader_key(self, runner)
-        # the clean BN batches are the same every trunk and on every copy's lead (which alone reads them): loaded once
-        # (a copy's lead alone loads them: its error stops every rank here, not at the first broadcast below)
-        with stopping_together('OHL: building the reward split and loading the clean BN batches'):
+        # what one rank may fail in alone (a copy's lead alone loads the clean BN batches; the spaces' setup is plugin
+        # code): its error stops every rank here, not at the copies' first broadcast below, which the others waited in
+        with stopping_together('OHL: setting up the search (the reward split, the clean BN batches, the spaces)'):
+            # the clean BN batches are the same every trunk and on every copy's lead (which alone reads them): loaded
+            # once
             self.scorer.build(runner, self.layout.ranks_per_copy, self.seed, self.layout.is_lead)
-        self.resolve_spaces(runner)
-        if self.layout.num_copies == 1 and any(getattr(c, 'baseline_type', None) == 'mean' and
-                                               not getattr(c, 'entropy_weight', 0) for c in self.controllers):
-            runner.logger.warning('OHL: one copy with the controller\'s mean baseline: every advantage is 0 and '
-                                  'theta will not move. Use several copies, or baseline=\'moving_average\'')
-        for space in self.spaces:
-            # the paths it writes (through set_attribute or not), against those the checks below compare
-            with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
-                space.setup(runner, self.layout, self.seed)
-            check_declared_writes(runner, space, wrote, 'setup')
-        # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
-        check_search_order(runner, self.spaces)
-        check_replay_hooks(runner, self.spaces)  # a SetAttributesHook / TrunkScheduleHook writing a searched path
-        # an OHL-Auto-Aug element whose magnitude a space searches: labelled and exported as searched
-        link_magnitude_writers(runner, self.spaces)
-        check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies)
-        OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk
+            self.resolve_spaces(runner)
+            if self.layout.num_copies == 1 and any(getattr(c, 'baseline_type', None) == 'mean' and
+                                                   not getattr(c, 'entropy_weight', 0) for c in self.controllers):
+                runner.logger.warning('OHL: one copy with the controller\'s mean baseline: every advantage is 0 and '
+                                      'theta will not move. Use several copies, or baseline=\'moving_average\'')
+            for space in self.spaces:
+                # the paths it writes (through set_attribute or not), against those the checks below compare
+                with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
+                    space.setup(runner, self.layout, self.seed)
+                check_declared_writes(runner, space, wrote, 'setup')
+            # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
+            check_search_order(runner, self.spaces)
+            check_replay_hooks(runner, self.spaces)  # a SetAttributesHook / TrunkScheduleHook writing a searched path
+            # an OHL-Auto-Aug element whose magnitude a space searches: labelled and exported as searched
+            link_magnitude_writers(runner, self.spaces)
+            check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies)
+            OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk
         if self.trunk == 0 and not self._in_trunk:
             # Copies start from identical weights (METHODS.md §1, step 3): the first copy's.
             broadcast_copy_state(runner, src=0)

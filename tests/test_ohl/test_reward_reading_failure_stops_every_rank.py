@@ -176,12 +176,14 @@ class _Space(SimpleNamespace):
         pass
 
     def setup(self, runner, layout, seed):
-        pass
+        if self.fail:
+            raise FileNotFoundError('planted: data/policy_start.json not found')
 
 
-def _start_worker(rank: int, tmp: str) -> None:
-    """``before_train`` of two copies of one rank whose copy 1's lead fails to load its clean BN batches (the only
-    asymmetric step before the copies' first broadcast)."""
+def _start_worker(rank: int, tmp: str, step: str) -> None:
+    """``before_train`` of two copies of one rank whose copy 1's lead fails in ``step``: loading its clean BN batches
+    (``'build'``: the lead alone loads them) or a space's ``setup`` (``'setup'``: plugin code), before the copies'
+    first broadcast."""
     torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
                                   timeout=datetime.timedelta(seconds=TIMEOUT_S))
     out: dict = {}
@@ -193,10 +195,10 @@ def _start_worker(rank: int, tmp: str) -> None:
         hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
                                     distribution=dict(type='Categorical', num_choices=2))],
                        num_copies=2, reward_key='hits', trunk_epochs=1, seed=0)
-        hook.spaces = [_Space(name='lr')]
+        hook.spaces = [_Space(name='lr', fail=step == 'setup' and rank == 1)]
 
         def build(*args):
-            if rank == 1:
+            if step == 'build' and rank == 1:
                 raise OSError('cannot identify image file data/train/17.png')
 
         hook.scorer = SimpleNamespace(build=build, held_out=SimpleNamespace(dataloader_cfg=None))
@@ -218,15 +220,16 @@ def _start_worker(rank: int, tmp: str) -> None:
         torch_dist.destroy_process_group()
 
 
-def test_a_leads_failure_to_load_its_clean_batches_stops_every_rank_before_the_first_broadcast(tmp_path):
-    """Copy 1's lead fails in ``RewardScorer.build``; copy 0 went on to the copies' first broadcast (mocked here:
-    it returned, where the real one waits for rank 1 until the timeout)."""
-    fork_ranks(_start_worker, (str(tmp_path),))
+@pytest.mark.parametrize('step, cause', [('build', 'OSError: cannot identify image file data/train/17.png'),
+                                         ('setup', 'FileNotFoundError: planted: data/policy_start.json not found')])
+def test_a_leads_failure_in_the_setup_stops_every_rank_before_the_first_broadcast(tmp_path, step, cause):
+    """Copy 1's lead fails in ``RewardScorer.build`` or a space's ``setup``; copy 0 went on to the copies' first
+    broadcast (mocked here: it returned, where the real one waits for rank 1 until the timeout)."""
+    fork_ranks(_start_worker, (str(tmp_path), step))
     outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
-    cause = 'OSError: cannot identify image file data/train/17.png'
     assert outs[1]['error'] == cause
-    assert outs[0].get('error', '').startswith('RankFailure: OHL: building the reward split and loading the clean BN '
-                                               f'batches failed on rank 1 ({cause})'), outs[0]
+    assert outs[0].get('error', '').startswith('RankFailure: OHL: setting up the search (the reward split, the clean '
+                                               f'BN batches, the spaces) failed on rank 1 ({cause})'), outs[0]
     assert all(out['seconds'] < PROMPT_S for out in outs), outs
 
 
