@@ -35,7 +35,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
-from automl_mm.engine.rank_failures import any_rank_failed, raise_agreed_failure, stopping_together
+from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.engine.run_info import naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed
@@ -75,7 +75,7 @@ from .sync import (
     verify_copies,
 )
 from .trunk import LateTrunkStart as LateTrunkStart  # importable from here as before the split
-from .trunk import add_late_trunk_start, broadcasts_after
+from .trunk import add_late_trunk_start, broadcasts_after, meet_at_trunk_end
 from .write_order import check_declared_writes, check_replay_hooks, check_search_order
 
 
@@ -532,17 +532,7 @@ class OHLHook(Hook):
             # the next collective until the process group's timeout (30 minutes by default)
             failure = err
         t_reward = time.perf_counter()
-        try:
-            # every rank meets here, as at a barrier (separating waiting for the slowest copy from the cost of the
-            # collectives below), and learns whether any rank's reading failed
-            failed = any_rank_failed(failure)
-        except RuntimeError as err:  # gloo/nccl raise when a peer died or the collective timed out
-            raise RuntimeError(
-                f'OHL trunk {self.trunk}: rank {layout.rank} could not meet the other copies at the trunk end: a '
-                'rank crashed or hung longer than env_cfg.dist_cfg.timeout. Continue from the last checkpoint with '
-                f'`tools/train.py CONFIG --resume`. ({err})') from err
-        if failed:
-            raise_agreed_failure(failure, what)
+        meet_at_trunk_end(failure, self.trunk, layout.rank, what)  # the reading's error on any rank stops every rank
         t_wait = time.perf_counter()
 
         trunk = combine_copy_rows(gather_rows(row), layout, self.spaces, self.trunk)

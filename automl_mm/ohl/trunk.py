@@ -1,15 +1,18 @@
 """When OHL trunks begin and end within the training loop, and which trunk ends broadcast the best copy.
 
 :class:`LateTrunkStart` begins the next trunk after every hook of the iteration that ended one inside an epoch
-(:func:`add_late_trunk_start` registers it); :func:`broadcasts_after` says whether a trunk end broadcasts the best
-copy. Split from :mod:`automl_mm.ohl.hook`, which :class:`~automl_mm.ohl.hook.OHLHook` sequences them in and which
-re-exports :class:`LateTrunkStart`.
+(:func:`add_late_trunk_start` registers it); every rank meets at a trunk end after reading its reward and learns
+whether any rank's reading failed (:func:`meet_at_trunk_end`); :func:`broadcasts_after` says whether a trunk end
+broadcasts the best copy. Split from :mod:`automl_mm.ohl.hook`, whose :class:`~automl_mm.ohl.hook.OHLHook` sequences
+them and which re-exports :class:`LateTrunkStart`.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from mmengine.hooks import Hook
+
+from automl_mm.engine.rank_failures import any_rank_failed, raise_agreed_failure
 
 from .checks import validates_after
 
@@ -54,3 +57,28 @@ def broadcasts_after(runner: Any, trunk: int, broadcast_interval: int, partial: 
     (``valids`` not all true: it must be repaired)."""
     return ((trunk + 1) % broadcast_interval == 0 or partial or iters >= runner.max_iters
             or not all(valids) or validates_after(runner, iters))
+
+
+def meet_at_trunk_end(failure: BaseException | None, trunk: int, rank: int, what: str) -> None:
+    """Every rank meets here at a trunk end, after its reward reading (where a barrier stood: it separates waiting for
+    the slowest copy from the cost of the collectives after it), and learns whether any rank's reading failed (one
+    all-reduced flag, :func:`~automl_mm.engine.rank_failures.any_rank_failed`). Every rank must call it, with its
+    reading's exception or ``None``.
+
+    Raises:
+        BaseException: ``failure``, on the rank whose reading raised it (a corrupt image or a metric's error on its
+            shard, the lead's BN re-estimation).
+        RankFailure: on every other rank where one failed, naming ``what``, that rank and its error (they used to wait
+            for it at the next collective until the process group's timeout, 30 minutes by default).
+        RuntimeError: a rank could not meet the others (a rank crashed, or hung longer than
+            ``env_cfg.dist_cfg.timeout``), naming trunk ``trunk``, this rank (``rank``) and how to continue.
+    """
+    try:
+        failed = any_rank_failed(failure)
+    except RuntimeError as err:  # gloo/nccl raise when a peer died or the collective timed out
+        raise RuntimeError(
+            f'OHL trunk {trunk}: rank {rank} could not meet the other copies at the trunk end: a rank crashed or '
+            'hung longer than env_cfg.dist_cfg.timeout. Continue from the last checkpoint with '
+            f'`tools/train.py CONFIG --resume`. ({err})') from err
+    if failed:
+        raise_agreed_failure(failure, what)
