@@ -460,8 +460,10 @@ class OHLHook(Hook):
         checkpoint['ohl'] = resume.search_state(self, runner)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        with naming_hook_in_config(runner, self):  # a refusal says which custom_hooks entry sets the key
-            resume.load_search_state(self, runner, checkpoint)
+        # every rank loads the checkpoint; one that refuses it alone (a file its node reads otherwise) stops them all
+        # here, not with the others waiting for it at the run's first collective
+        with stopping_together('OHL: loading the checkpoint\'s search state'), naming_hook_in_config(runner, self):
+            resume.load_search_state(self, runner, checkpoint)  # a refusal says which custom_hooks entry sets the key
 
     def reward_settings(self, runner) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         """What the rewards are read as, the config key of each role and the roles a resume may change

@@ -245,3 +245,37 @@ def test_a_corrupt_image_in_one_copys_shard_stops_the_other_copies_naming_its_ra
     for out in outs[:2]:
         assert out['error'].startswith(f'RankFailure: OHL trunk 0: the reward reading failed on rank 3 ({cause})'), out
     assert all(out['seconds'] < PROMPT_S for out in outs), outs
+
+
+def _load_worker(rank: int, tmp: str) -> None:
+    """``after_load_checkpoint`` of two copies of one rank whose rank 1 refuses the checkpoint's search state (e.g. a
+    file its node reads differently); rank 0 accepted it and went on toward the first collective of the run."""
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    out: dict = {}
+    try:
+        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
+                                    distribution=dict(type='Categorical', num_choices=2))],
+                       num_copies=2, reward_key='hits', trunk_epochs=1, seed=0)
+        refusal = RuntimeError('planted: the reward split read on this node differs from the checkpoint\'s')
+        start = time.perf_counter()
+        try:
+            with mock.patch('automl_mm.ohl.resume.load_search_state',
+                            side_effect=refusal if rank == 1 else None):
+                hook.after_load_checkpoint(SimpleNamespace(), {})
+        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
+            out['error'] = f'{type(err).__name__}: {err}'
+        out['seconds'] = time.perf_counter() - start
+    finally:
+        torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
+        torch_dist.destroy_process_group()
+
+
+def test_one_ranks_refusal_of_the_checkpoints_search_state_stops_every_rank(tmp_path):
+    fork_ranks(_load_worker, (str(tmp_path),))
+    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    cause = "RuntimeError: planted: the reward split read on this node differs from the checkpoint's"
+    assert outs[1]['error'] == cause
+    assert outs[0].get('error', '').startswith("RankFailure: OHL: loading the checkpoint's search state failed on "
+                                               f'rank 1 ({cause})'), outs[0]
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs
