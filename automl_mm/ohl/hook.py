@@ -503,12 +503,16 @@ class OHLHook(Hook):
         # The spaces' samples depend only on (seed, copy, trunk, space): every rank of a copy draws the same one.
         # Space by space: where their paths overlap, a covering one first (check_search_order refused any other order
         # in before_train), the order the exports' replay and adopt_model_values write in.
-        for i, space in enumerate(self.spaces):
-            space.reset_stats()
-            with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
-                space.begin_trunk(runner, self.trunk, space_generator(self.seed, self.layout.copy_id, self.trunk, i))
-            # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
-            check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
+        # A space's draw (plugin code) that fails on one rank stops every rank here: the others trained on and waited
+        # for it at the trunk end (or in the copy's first DDP step) until the process group's timeout
+        with stopping_together(f'OHL trunk {self.trunk}: the spaces\' draws'):
+            for i, space in enumerate(self.spaces):
+                space.reset_stats()
+                with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
+                    space.begin_trunk(runner, self.trunk,
+                                      space_generator(self.seed, self.layout.copy_id, self.trunk, i))
+                # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
+                check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
         # two augmentation elements made identical by a written magnitude: one choice's mass split, said once
         warn_merged_choices(self.spaces, self.trunk, self._merged_warned, runner)
         self._in_trunk = True

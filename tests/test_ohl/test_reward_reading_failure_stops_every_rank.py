@@ -279,3 +279,42 @@ def test_one_ranks_refusal_of_the_checkpoints_search_state_stops_every_rank(tmp_
     assert outs[0].get('error', '').startswith("RankFailure: OHL: loading the checkpoint's search state failed on "
                                                f'rank 1 ({cause})'), outs[0]
     assert all(out['seconds'] < PROMPT_S for out in outs), outs
+
+
+def _begin_worker(rank: int, tmp: str) -> None:
+    """A trunk's start on two copies of one rank whose copy 1's space fails to draw (plugin code in ``begin_trunk``);
+    copy 0 began training and met it next at the trunk end."""
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    out: dict = {}
+    try:
+        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
+                                    distribution=dict(type='Categorical', num_choices=2))],
+                       num_copies=2, reward_key='hits', trunk_epochs=1, seed=0)
+        hook.layout = init_copy_layout(2, 1, TIMEOUT_S)
+        space = SimpleNamespace(reset_stats=lambda: None, begin_trunk=mock.Mock(), name='lr')
+        if rank == 1:
+            space.begin_trunk.side_effect = IndexError('planted: no choice left to draw')
+        hook.spaces = [space]
+        start = time.perf_counter()
+        try:
+            with mock.patch('automl_mm.ohl.hook.check_declared_writes'), \
+                    mock.patch('automl_mm.ohl.hook.warn_merged_choices'):
+                hook._begin_trunk(SimpleNamespace())
+        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
+            out['error'] = f'{type(err).__name__}: {err}'
+        out['seconds'] = time.perf_counter() - start
+    finally:
+        torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
+        reset_copy_layout()
+        torch_dist.destroy_process_group()
+
+
+def test_one_ranks_failure_to_begin_a_trunk_stops_every_rank(tmp_path):
+    fork_ranks(_begin_worker, (str(tmp_path),))
+    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    cause = 'IndexError: planted: no choice left to draw'
+    assert outs[1]['error'] == cause
+    assert outs[0].get('error', '').startswith(f'RankFailure: OHL trunk 0: the spaces\' draws failed on rank 1 '
+                                               f'({cause})'), outs[0]
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs
