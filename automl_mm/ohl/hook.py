@@ -52,7 +52,6 @@ from .checks import (
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .copy_collectives import read_copy_reward
-from .data_writes import mark_pipeline_changed
 from .pipeline_space import link_magnitude_writers
 from .plugin_returns import check_plugin_returns, controller_logs, logs_as_measured
 from .report import OHLReport
@@ -76,28 +75,8 @@ from .sync import (
 )
 from .trunk import LateTrunkStart as LateTrunkStart  # importable from here as before the split
 from .trunk import add_late_trunk_start, broadcasts_after, meet_at_trunk_end
+from .trunk import restart_workers as restart_workers  # importable from here as before the split
 from .write_order import check_declared_writes, check_replay_hooks, check_search_order
-
-
-def restart_workers(loop: Any) -> None:
-    """Give an iteration loop a new data iterator whose worker processes start from the pipeline as it is now.
-
-    Does nothing without worker processes (the main process runs the very pipeline objects). With persistent
-    workers the dataloader's own cached iterator (which a new ``iter`` would reuse) is shut down too. A loader
-    prepared for data paths (:func:`~automl_mm.ohl.data_writes.watch_data_writes`) restarts its workers before
-    the next batch instead.
-    """
-    loader = loop.dataloader
-    if getattr(loader, 'num_workers', 0) == 0:
-        return
-    if mark_pipeline_changed(loader):
-        return
-    for it in (getattr(loop.dataloader_iterator, '_iterator', None), getattr(loader, '_iterator', None)):
-        if hasattr(it, '_shutdown_workers'):
-            it._shutdown_workers()
-    if getattr(loader, '_iterator', None) is not None:
-        loader._iterator = None
-    loop.dataloader_iterator = type(loop.dataloader_iterator)(loader)
 
 
 @HOOKS.register_module()

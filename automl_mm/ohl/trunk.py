@@ -1,10 +1,11 @@
 """When OHL trunks begin and end within the training loop, and which trunk ends broadcast the best copy.
 
 :class:`LateTrunkStart` begins the next trunk after every hook of the iteration that ended one inside an epoch
-(:func:`add_late_trunk_start` registers it); every rank meets at a trunk end after reading its reward and learns
+(:func:`add_late_trunk_start` registers it); an iteration loop's data iterator restarts on the bound pipeline before
+the first trunk (:func:`restart_workers`); every rank meets at a trunk end after reading its reward and learns
 whether any rank's reading failed (:func:`meet_at_trunk_end`); :func:`broadcasts_after` says whether a trunk end
 broadcasts the best copy. Split from :mod:`automl_mm.ohl.hook`, whose :class:`~automl_mm.ohl.hook.OHLHook` sequences
-them and which re-exports :class:`LateTrunkStart`.
+them and which re-exports :class:`LateTrunkStart` and :func:`restart_workers`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mmengine.hooks import Hook
 from automl_mm.engine.rank_failures import any_rank_failed, raise_agreed_failure
 
 from .checks import validates_after
+from .data_writes import mark_pipeline_changed
 
 if TYPE_CHECKING:
     from .hook import OHLHook
@@ -82,3 +84,24 @@ def meet_at_trunk_end(failure: BaseException | None, trunk: int, rank: int, what
             f'`tools/train.py CONFIG --resume`. ({err})') from err
     if failed:
         raise_agreed_failure(failure, what)
+
+
+def restart_workers(loop: Any) -> None:
+    """Give an iteration loop a new data iterator whose worker processes start from the pipeline as it is now.
+
+    Does nothing without worker processes (the main process runs the very pipeline objects). With persistent
+    workers the dataloader's own cached iterator (which a new ``iter`` would reuse) is shut down too. A loader
+    prepared for data paths (:func:`~automl_mm.ohl.data_writes.watch_data_writes`) restarts its workers before
+    the next batch instead.
+    """
+    loader = loop.dataloader
+    if getattr(loader, 'num_workers', 0) == 0:
+        return
+    if mark_pipeline_changed(loader):
+        return
+    for it in (getattr(loop.dataloader_iterator, '_iterator', None), getattr(loader, '_iterator', None)):
+        if hasattr(it, '_shutdown_workers'):
+            it._shutdown_workers()
+    if getattr(loader, '_iterator', None) is not None:
+        loader._iterator = None
+    loop.dataloader_iterator = type(loop.dataloader_iterator)(loader)
