@@ -32,7 +32,7 @@ def _end_trunk_of_a_lead(copy_valid: bool):
     hook._in_trunk, hook._trunk_iters = True, 4
     reduced, own = [], []
 
-    def copy_all_valid(valid, grp):
+    def copy_all_valid(valid, grp, failure=None, what=''):
         reduced.append((valid, grp))
         return copy_valid
 
@@ -42,7 +42,7 @@ def _end_trunk_of_a_lead(copy_valid: bool):
         return torch.tensor([row.tolist(), other, [0.25, 1, 0, 0, 0, 1], [0.0, 1, 0, 0, 0, 1]], dtype=torch.float64)
 
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
-    with mock.patch('automl_mm.ohl.hook.copy_all_valid', side_effect=copy_all_valid), \
+    with mock.patch('automl_mm.ohl.copy_collectives.copy_all_valid', side_effect=copy_all_valid), \
             mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=gather_rows), \
             mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
