@@ -233,7 +233,8 @@ class CfgOptionsAction(DictAction):
     dict value (``"model.init_cfg={type:Pretrained}"``, ``"custom_hooks=[dict(type=EMAHook)]"``), which it set as a
     string (a brace inside a string, ``filename_tmpl=epoch_{}.pth``, is kept), and a quoted element that mmengine's
     parser reads as no string (``"model.foo='1'"``: its quotes are dropped and the int ``1`` set; likewise ``'1.5'``,
-    ``'true'``, ``'None'``, inside lists too), for which mmengine's syntax has no string form.
+    ``'true'``, ``'None'``, inside lists too), for which mmengine's syntax has no string form, or that holds a comma
+    (``"['a,b']"``: mmengine splits it, ``['a', 'b']``).
     Well-formed items are parsed exactly as mmengine parses them.
     """
 
@@ -335,11 +336,18 @@ def checked_device(parser: argparse.ArgumentParser, value: str, option: str = '-
 def _quoted_non_string(value: str) -> str | None:
     """The value of a ``--cfg-options`` item, or else its first element (split at ``,``, brackets), written in
     quotes whose text mmengine's ``DictAction`` reads as no string (``'1'``, ``"1.5"``, ``'true'``, ``'None'``,
-    ``'1,2'``; a quoted list or tuple, ``'[1,2]'``, is mmengine's), else ``None``."""
+    ``'1,2'``; a quoted list or tuple, ``'[1,2]'``, is mmengine's; ``'a','b'`` is two quoted strings), or a quoted
+    element holding a comma, which mmengine splits in two (``['a,b']`` is ``['a', 'b']``), else ``None``."""
     whole = value.strip(' ')
     if len(whole) > 1 and whole[0] == whole[-1] and whole[0] in ('"', "'") and whole[1:2] not in ('[', '(') and \
+            not any(quote in whole[1:-1] for quote in ('"', "'")) and \
             not isinstance(DictAction._parse_iterable(whole.replace(' ', '')), str):
         return whole
+    # an element in quotes (from "[", "(", "," or the start to "]", ")", "," or the end): mmengine splits at a comma
+    # inside the quotes as anywhere else ("['a,b']" set ['a', 'b']); a quoted list or tuple ('[1,2]') is mmengine's
+    for span in re.finditer(r"""(?:^|(?<=[,(\[]))\s*(['"])([^'"]*)\1\s*(?=$|[,)\]])""", value):
+        if ',' in span[2] and span[2].strip(' ')[:1] not in ('[', '('):
+            return span[0].strip(' ')
     for element in re.split(r'[,()\[\]]', value):
         element = element.strip(' ')
         if element[:1] in ('"', "'") or element[-1:] in ('"', "'"):

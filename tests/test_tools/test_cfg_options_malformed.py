@@ -123,6 +123,9 @@ def test_a_brace_inside_a_string_value_is_kept():
     ("model.foo=[a,'2']", "'2'", '2', "['a', 2]", "'2'"),
     ("model.foo=('x', '0')", "'0'", '0', "('x', 0)", "'0'"),
     ("model.foo='1,2'", "'1,2'", '[1, 2]', '[1, 2]', "'1,2'"),
+    # a quoted element with a comma is split as an unquoted one: ['a,b'] set ['a', 'b']
+    ("model.foo=['a,b']", "'a,b'", "['a', 'b']", "['a', 'b']", "'a,b'"),
+    ("model.foo=('x, y', 1)", "'x, y'", "['x', 'y']", "('x', 'y', 1)", "'x, y'"),
 ])
 def test_a_quoted_value_mmengine_reads_as_no_string_is_a_usage_error(item, element, read_as, set_to, meant, capsys):
     """mmengine's DictAction strips the quotes of every element and then reads int / float / bool / None:
@@ -144,6 +147,10 @@ def test_a_quoted_value_mmengine_reads_as_no_string_is_a_usage_error(item, eleme
 
 
 def test_quoted_strings_and_quoted_lists_parse_as_mmengine_parses_them():
-    items = ["a='abc'", 'b="x.pth"', "c=['a','b']", "d='[1,2]'", 'e="(4,5)"', "f=''", "g=it's", "h=['x',3]"]
+    """Also a list of quoted strings without brackets ("'cat','dog'"), whose first and last quotes are no pair:
+    refused as the quoted string 'cat','dog' before, though mmengine sets the ['cat', 'dog'] it says."""
+    items = ["a='abc'", 'b="x.pth"', "c=['a','b']", "d='[1,2]'", 'e="(4,5)"', "f=''", "g=it's", "h=['x',3]",
+             "i='cat','dog'", "j=\"x\", \"y\"", "k=it's,'b'", "m='[1,2]','c'"]
     assert _parser().parse_args(['--cfg-options', *items]).cfg_options == {
-        'a': 'abc', 'b': 'x.pth', 'c': ['a', 'b'], 'd': [1, 2], 'e': (4, 5), 'f': '', 'g': "it's", 'h': ['x', 3]}
+        'a': 'abc', 'b': 'x.pth', 'c': ['a', 'b'], 'd': [1, 2], 'e': (4, 5), 'f': '', 'g': "it's", 'h': ['x', 3],
+        'i': ['cat', 'dog'], 'j': ['x', 'y'], 'k': ["it's", 'b'], 'm': [[1, 2], 'c']}
