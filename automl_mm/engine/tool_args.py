@@ -150,12 +150,16 @@ def raised_as_refusal(err: BaseException) -> bool:
     An error raised elsewhere (mmengine, torch, a plugin) or by an operation of automl_mm's code that failed (an
     ``AttributeError`` of a bug, ``{}['key']``, ``int('x')``: the innermost traceback entry is no ``raise``
     statement) is not; nor one a bare ``raise`` passed on (its innermost entry is where it was raised first), nor an
-    ``AssertionError`` (an ``assert`` states an invariant of the code).
+    ``AssertionError`` (an ``assert`` states an invariant of the code), nor an error without a message (an abstract
+    method's bare ``raise NotImplementedError`` reached: a refusal says what to change, and this one would print
+    ``<tool>: error: `` and nothing else).
     """
     import dis
 
     tb = err.__traceback__
     if tb is None or isinstance(err, AssertionError):  # an assert states an invariant of the code: a bug's
+        return False
+    if not _message(err).strip():  # raise NotImplementedError of an abstract method: says nothing, a bug's
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
@@ -165,6 +169,11 @@ def raised_as_refusal(err: BaseException) -> bool:
         return False
     return any(ins.offset == tb.tb_lasti and ins.opname == 'RAISE_VARARGS' and ins.arg
                for ins in dis.get_instructions(code))
+
+
+def _message(err: BaseException) -> str:
+    """``str(err)``, a ``KeyError``'s one argument without the quotes ``KeyError.__str__`` adds."""
+    return str(err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err)
 
 
 def _rank_of_several() -> int | None:
@@ -207,7 +216,7 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     except Exception as err:  # noqa: BLE001 - anything else is raised again below, traceback and all
         if not raised_as_refusal(err):
             raise
-        text = str(err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err)  # KeyError quotes
+        text = _message(err)
         # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's
         hint = '' if 'Traceback (most recent call last)' in text else \
             f'\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'

@@ -95,6 +95,14 @@ def test_what_counts_as_a_refusal():
     exec(compile('def check(x):\n    assert x, "invariant"\n', tool_args.__file__, 'exec'), namespace)
     err = _raised(lambda: namespace['check'](0))
     assert isinstance(err, AssertionError) and not raised_as_refusal(err)
+    # an abstract method's bare raise reached (a subclass that does not implement it): no message, a bug's; it
+    # printed 'tools/train.py: error: ' and nothing else, without the traceback that names the method
+    exec(compile('def abstract():\n    raise NotImplementedError\n\ndef empty():\n    raise ValueError()\n'
+                 '\ndef said():\n    raise NotImplementedError("set entropy_weight=0")\n', tool_args.__file__,
+                 'exec'), namespace)
+    assert not raised_as_refusal(_raised(namespace['abstract']))
+    assert not raised_as_refusal(_raised(namespace['empty']))
+    assert raised_as_refusal(_raised(namespace['said']))  # one that says what to change is a refusal
 
 
 def _raise_process_error(*args, **kwargs):
