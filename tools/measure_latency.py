@@ -22,11 +22,11 @@ from mmengine.utils import import_modules_from_strings
 from automl_mm.engine.preflight import merge_options
 from automl_mm.engine.tool_args import (
     CfgOptionsAction,
-    checked_device,
     config_not_found,
-    exit_on_refusal,
     read_config,
 )
+from automl_mm.engine.tool_devices import checked_device
+from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.nas.latency import (
     DEFAULT_LATENCY_THREADS,
     LatencyTable,

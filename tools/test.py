@@ -27,10 +27,10 @@ from automl_mm.engine.tool_args import (
     config_not_found,
     draw_on_every_rank,
     enable_drawing,
-    exit_on_refusal,
     parse_tool_args,
     read_config,
 )
+from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.nas import SearchedArchitectureHook
 from automl_mm.ohl import SearchedValuesHook
 from automl_mm.ohl.copies import find_ohl_hook

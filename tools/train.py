@@ -40,10 +40,10 @@ from automl_mm.engine.tool_args import (
     config_not_found,
     enable_amp,
     enable_auto_scale_lr,
-    exit_on_refusal,
     parse_tool_args,
     read_config,
 )
+from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 from automl_mm.utils.frozen_heap import freeze_imported_heap

@@ -14,8 +14,6 @@ import logging
 import os
 import os.path as osp
 import re
-import sys
-from collections.abc import Callable
 from typing import Any
 
 from mmengine.config import DictAction
@@ -23,6 +21,8 @@ from mmengine.logging import print_log
 
 from .preflight_read_keys import base_batch_size_problem
 from .preflight_walk import ConfigCheckError
+from .tool_devices import checked_device  # noqa: F401  (its home before; old imports)
+from .tool_errors import TRACEBACK_VARIABLE, exit_on_refusal, raised_as_refusal  # noqa: F401  (likewise)
 
 
 def config_not_found(path: str) -> str:
@@ -126,109 +126,6 @@ def read_config(path: str) -> Any:
         raise ImportError(explained) from err
 
 
-#: An environment variable: set (to anything but ``''`` or ``0``), a tool prints a refusal's Python traceback too
-#: (:func:`exit_on_refusal`).
-TRACEBACK_VARIABLE = 'AUTOML_MM_TRACEBACK'
-
-
-def _own_folders() -> tuple[str, ...]:
-    """The folders of automl_mm's own code: the package, ``tools/`` and ``benchmarks/`` beside it."""
-    import automl_mm
-
-    package = osp.dirname(osp.abspath(automl_mm.__file__))
-    root = osp.dirname(package)
-    return package, osp.join(root, 'tools'), osp.join(root, 'benchmarks')
-
-
-def raised_as_refusal(err: BaseException) -> bool:
-    """Whether ``err`` is one of automl_mm's own refusals: raised by a ``raise <error>`` statement of automl_mm's
-    code (the package, ``tools/``, ``benchmarks/``), as every start-of-run check raises its message
-    (``ConfigCheckError`` of the preflight modules, and the ``ValueError`` / ``TypeError`` / ``KeyError`` /
-    ``FileNotFoundError`` / ``RuntimeError`` that name a config key, file or option, e.g. a misspelt type re-raised
-    as ``KeyError("train_dataloader.dataset.type='DigitsDatset' is not in the automl_mm::dataset registry ...")``).
-
-    An error raised elsewhere (mmengine, torch, a plugin) or by an operation of automl_mm's code that failed (an
-    ``AttributeError`` of a bug, ``{}['key']``, ``int('x')``: the innermost traceback entry is no ``raise``
-    statement) is not; nor one a bare ``raise`` passed on (its innermost entry is where it was raised first), nor an
-    ``AssertionError`` (an ``assert`` states an invariant of the code), nor an error without a message (an abstract
-    method's bare ``raise NotImplementedError`` reached: a refusal says what to change, and this one would print
-    ``<tool>: error: `` and nothing else).
-    """
-    import dis
-
-    tb = err.__traceback__
-    if tb is None or isinstance(err, AssertionError):  # an assert states an invariant of the code: a bug's
-        return False
-    if not _message(err).strip():  # raise NotImplementedError of an abstract method: says nothing, a bug's
-        return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    code = tb.tb_frame.f_code
-    filename = osp.abspath(code.co_filename)
-    if not any(filename.startswith(folder + os.sep) for folder in _own_folders()):
-        return False
-    return any(ins.offset == tb.tb_lasti and ins.opname == 'RAISE_VARARGS' and ins.arg
-               for ins in dis.get_instructions(code))
-
-
-def _message(err: BaseException) -> str:
-    """``str(err)``, a ``KeyError``'s one argument without the quotes ``KeyError.__str__`` adds."""
-    return str(err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err)
-
-
-def _rank_of_several() -> int | None:
-    """This process's rank where it is one of several (torch's process group is up, else torchrun's / srun's
-    ``RANK`` under a ``WORLD_SIZE`` over 1), else ``None``."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank() if dist.get_world_size() > 1 else None
-    try:
-        several = int(os.environ.get('WORLD_SIZE', '1')) > 1
-        return int(os.environ['RANK']) if several and 'RANK' in os.environ else None
-    except ValueError:
-        return None
-
-
-def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
-    """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
-    message alone, ``<tool>: error: <message>`` and a line naming the error's type and :data:`TRACEBACK_VARIABLE`
-    (not after a message that holds a traceback already: a local worker's failure, ``launch.WorkerError``), on
-    stderr (each line after ``[rank<r>]: `` in one of several processes, as torch's own excepthook prefixes them),
-    exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames
-    above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own error) propagates
-    with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
-
-    Args:
-        main: The tool's ``main`` (called without arguments: it reads ``sys.argv``).
-        tool: How the tool is named in the message, e.g. ``'tools/train.py'``.
-
-    Returns:
-        What ``main()`` returned.
-
-    Raises:
-        SystemExit: 1 after a refusal.
-    """
-    if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0'):
-        return main()
-    try:
-        return main()
-    except Exception as err:  # noqa: BLE001 - anything else is raised again below, traceback and all
-        if not raised_as_refusal(err):
-            raise
-        text = _message(err)
-        # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's
-        hint = '' if 'Traceback (most recent call last)' in text else \
-            f'\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
-        sys.stdout.flush()
-        rank = _rank_of_several()
-        lines = f'{tool}: error: {text}{hint}'.split('\n')
-        if rank is not None:  # as torch's excepthook once the process group is up: which rank says it
-            lines = [f'[rank{rank}]: {line}' if line else line for line in lines]
-        print('\n'.join(lines), file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
-
-
 class CfgOptionsAction(DictAction):
     """mmengine's ``DictAction`` (``--cfg-options KEY=VALUE ...``) that refuses a malformed item by name.
 
@@ -295,51 +192,6 @@ class CfgOptionsAction(DictAction):
                              '(set it in a config file that inherits this one' +
                              (', or give --work-dir' if key == 'work_dir' else '') + ')')
         super().__call__(parser, namespace, values, option_string)
-
-
-def checked_device(parser: argparse.ArgumentParser, value: str, option: str = '--device') -> Any:
-    """A tool's device option (``--device cuda``) as a ``torch.device``, refused as a usage error (exit status 2)
-    where this machine cannot run it, before anything is read or built.
-
-    ``tools/measure_latency.py --device cuda`` on a machine without CUDA read the config and built the supernet first,
-    then stopped with ``ValueError: device='cuda' but CUDA is not available here`` below a traceback, naming neither
-    the option nor ``--device cpu``.
-
-    Args:
-        parser: The tool's parser (its ``error`` exits).
-        value: The option's value, e.g. ``'cuda'``, ``'cuda:1'``, ``'cpu'``.
-        option: The option's name, for the message.
-
-    Returns:
-        ``torch.device(value)``.
-
-    Raises:
-        SystemExit: 2 (``parser.error``) for a name torch does not take (``gpu``), a CUDA device where torch sees
-            none (suggesting ``--device cpu``) or an index past the devices it sees (``cuda:3`` of 1), another kind
-            whose torch backend says it is not available here (``mps``, ``xpu``).
-    """
-    import torch
-
-    try:
-        device = torch.device(value)
-    except (RuntimeError, ValueError) as err:
-        parser.error(f'{option} {value!r} is not a torch device name (e.g. cpu, cuda, cuda:1): {err}')
-    cpu_hint = f'; use {option} cpu to run on the CPU'
-    if device.type == 'cuda':
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            build = f'built for CUDA {torch.version.cuda}' if torch.version.cuda else 'built without CUDA'
-            parser.error(f'{option} {value}: torch sees no CUDA device here (torch {torch.__version__}, {build})'
-                         f'{cpu_hint}, or run on a machine with a GPU')
-        if device.index is not None and device.index >= count:
-            parser.error(f'{option} {value}: torch sees {count} CUDA device{"s" if count > 1 else ""} here '
-                         f'(cuda:0{f" to cuda:{count - 1}" if count > 1 else ""}); give one of them{cpu_hint}')
-    elif device.type != 'cpu':
-        backend = torch.backends.mps if device.type == 'mps' else getattr(torch, device.type, None)
-        available = getattr(backend, 'is_available', None)
-        if callable(available) and not available():
-            parser.error(f'{option} {value}: torch has no {device.type} device here{cpu_hint}')
-    return device
 
 
 def _quoted_non_string(value: str) -> str | None:

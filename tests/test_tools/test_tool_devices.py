@@ -9,7 +9,7 @@ import os.path as osp
 import pytest
 import torch
 
-from automl_mm.engine.tool_args import checked_device
+from automl_mm.engine.tool_devices import checked_device
 from tests.test_tools._tool_loading import load_tool, tool_environment  # noqa: F401  (autouse)
 
 from conftest import REPO_ROOT
@@ -83,3 +83,12 @@ def test_train_amp_without_cuda_names_the_cpu_alternative(monkeypatch, tmp_path)
     with pytest.raises(RuntimeError, match=r'^--amp needs a CUDA device \(mmengine AmpOptimWrapper\); torch sees '
                                            r'none here: leave --amp out to train in float32 on the CPU$'):
         train.build_config(args)
+
+
+def test_the_moved_helpers_are_still_imported_from_tool_args():
+    """checked_device, exit_on_refusal, raised_as_refusal and TRACEBACK_VARIABLE lived in tool_args.py."""
+    from automl_mm.engine import tool_args, tool_errors
+
+    assert tool_args.checked_device is checked_device
+    assert (tool_args.exit_on_refusal, tool_args.raised_as_refusal, tool_args.TRACEBACK_VARIABLE) == (
+        tool_errors.exit_on_refusal, tool_errors.raised_as_refusal, tool_errors.TRACEBACK_VARIABLE)

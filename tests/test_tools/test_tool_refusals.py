@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from automl_mm.engine.preflight_walk import ConfigCheckError
-from automl_mm.engine.tool_args import TRACEBACK_VARIABLE, check_out_file, exit_on_refusal, raised_as_refusal
+from automl_mm.engine.tool_args import check_out_file
+from automl_mm.engine.tool_errors import TRACEBACK_VARIABLE, exit_on_refusal, raised_as_refusal
 
 from conftest import run_tool
 

@@ -136,7 +136,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(digits_checkpoint, tmp_
     proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--cfg-options',
                     *other, check=False)
     assert proc.returncode != 0
-    *_, err, hint = proc.stderr.strip().splitlines()  # the refusal alone, no traceback (tool_args.exit_on_refusal)
+    *_, err, hint = proc.stderr.strip().splitlines()  # the refusal alone, no traceback (tool_errors.exit_on_refusal)
     assert err.startswith('tools/test.py: error: checkpoint ' + digits_checkpoint) and 'Traceback' not in proc.stderr
     assert hint == '(CheckpointMismatchError; AUTOML_MM_TRACEBACK=1 prints the Python traceback)'
     assert 'shape mismatch (checkpoint vs model): ' in err and '128' in err and '96' in err

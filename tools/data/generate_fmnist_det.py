@@ -56,6 +56,6 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    from automl_mm.engine.tool_args import exit_on_refusal
+    from automl_mm.engine.tool_errors import exit_on_refusal
 
     exit_on_refusal(main, 'tools/data/generate_fmnist_det.py')  # a refused argument's message without the traceback above it

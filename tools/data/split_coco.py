@@ -44,6 +44,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == '__main__':
-    from automl_mm.engine.tool_args import exit_on_refusal
+    from automl_mm.engine.tool_errors import exit_on_refusal
 
     exit_on_refusal(main, 'tools/data/split_coco.py')  # a refused argument's message without the traceback above it

@@ -1,0 +1,113 @@
+"""How automl_mm's tools end on one of automl_mm's own refusals: its message alone, ``<tool>: error: <message>``,
+exit status 1, where Python printed the whole traceback above it (:func:`exit_on_refusal`); any other error (a bug,
+mmengine's, torch's or a plugin's) keeps its traceback. Re-exported by :mod:`automl_mm.engine.tool_args`.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import sys
+from collections.abc import Callable
+from typing import Any
+
+#: An environment variable: set (to anything but ``''`` or ``0``), a tool prints a refusal's Python traceback too
+#: (:func:`exit_on_refusal`).
+TRACEBACK_VARIABLE = 'AUTOML_MM_TRACEBACK'
+
+
+def _own_folders() -> tuple[str, ...]:
+    """The folders of automl_mm's own code: the package, ``tools/`` and ``benchmarks/`` beside it."""
+    import automl_mm
+
+    package = osp.dirname(osp.abspath(automl_mm.__file__))
+    root = osp.dirname(package)
+    return package, osp.join(root, 'tools'), osp.join(root, 'benchmarks')
+
+
+def raised_as_refusal(err: BaseException) -> bool:
+    """Whether ``err`` is one of automl_mm's own refusals: raised by a ``raise <error>`` statement of automl_mm's
+    code (the package, ``tools/``, ``benchmarks/``), as every start-of-run check raises its message
+    (``ConfigCheckError`` of the preflight modules, and the ``ValueError`` / ``TypeError`` / ``KeyError`` /
+    ``FileNotFoundError`` / ``RuntimeError`` that name a config key, file or option, e.g. a misspelt type re-raised
+    as ``KeyError("train_dataloader.dataset.type='DigitsDatset' is not in the automl_mm::dataset registry ...")``).
+
+    An error raised elsewhere (mmengine, torch, a plugin) or by an operation of automl_mm's code that failed (an
+    ``AttributeError`` of a bug, ``{}['key']``, ``int('x')``: the innermost traceback entry is no ``raise``
+    statement) is not; nor one a bare ``raise`` passed on (its innermost entry is where it was raised first), nor an
+    ``AssertionError`` (an ``assert`` states an invariant of the code), nor an error without a message (an abstract
+    method's bare ``raise NotImplementedError`` reached: a refusal says what to change, and this one would print
+    ``<tool>: error: `` and nothing else).
+    """
+    import dis
+
+    tb = err.__traceback__
+    if tb is None or isinstance(err, AssertionError):  # an assert states an invariant of the code: a bug's
+        return False
+    if not _message(err).strip():  # raise NotImplementedError of an abstract method: says nothing, a bug's
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    filename = osp.abspath(code.co_filename)
+    if not any(filename.startswith(folder + os.sep) for folder in _own_folders()):
+        return False
+    return any(ins.offset == tb.tb_lasti and ins.opname == 'RAISE_VARARGS' and ins.arg
+               for ins in dis.get_instructions(code))
+
+
+def _message(err: BaseException) -> str:
+    """``str(err)``, a ``KeyError``'s one argument without the quotes ``KeyError.__str__`` adds."""
+    return str(err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err)
+
+
+def _rank_of_several() -> int | None:
+    """This process's rank where it is one of several (torch's process group is up, else torchrun's / srun's
+    ``RANK`` under a ``WORLD_SIZE`` over 1), else ``None``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() if dist.get_world_size() > 1 else None
+    try:
+        several = int(os.environ.get('WORLD_SIZE', '1')) > 1
+        return int(os.environ['RANK']) if several and 'RANK' in os.environ else None
+    except ValueError:
+        return None
+
+
+def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
+    """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
+    message alone, ``<tool>: error: <message>`` and a line naming the error's type and :data:`TRACEBACK_VARIABLE`
+    (not after a message that holds a traceback already: a local worker's failure, ``launch.WorkerError``), on
+    stderr (each line after ``[rank<r>]: `` in one of several processes, as torch's own excepthook prefixes them),
+    exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames
+    above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own error) propagates
+    with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
+
+    Args:
+        main: The tool's ``main`` (called without arguments: it reads ``sys.argv``).
+        tool: How the tool is named in the message, e.g. ``'tools/train.py'``.
+
+    Returns:
+        What ``main()`` returned.
+
+    Raises:
+        SystemExit: 1 after a refusal.
+    """
+    if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0'):
+        return main()
+    try:
+        return main()
+    except Exception as err:  # noqa: BLE001 - anything else is raised again below, traceback and all
+        if not raised_as_refusal(err):
+            raise
+        text = _message(err)
+        # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's
+        hint = '' if 'Traceback (most recent call last)' in text else \
+            f'\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
+        sys.stdout.flush()
+        rank = _rank_of_several()
+        lines = f'{tool}: error: {text}{hint}'.split('\n')
+        if rank is not None:  # as torch's excepthook once the process group is up: which rank says it
+            lines = [f'[rank{rank}]: {line}' if line else line for line in lines]
+        print('\n'.join(lines), file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
