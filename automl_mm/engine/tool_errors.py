@@ -38,21 +38,46 @@ def raised_as_refusal(err: BaseException) -> bool:
     method's bare ``raise NotImplementedError`` reached: a refusal says what to change, and this one would print
     ``<tool>: error: `` and nothing else).
     """
-    import dis
-
-    tb = err.__traceback__
-    if tb is None or isinstance(err, AssertionError):  # an assert states an invariant of the code: a bug's
+    if err.__traceback__ is None or isinstance(err, AssertionError):  # an assert states an invariant: a bug's
         return False
     if not _message(err).strip():  # raise NotImplementedError of an abstract method: says nothing, a bug's
         return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    code = tb.tb_frame.f_code
-    filename = osp.abspath(code.co_filename)
+    filename = osp.abspath(_innermost(err).tb_frame.f_code.co_filename)
     if not any(filename.startswith(folder + os.sep) for folder in _own_folders()):
         return False
+    return _raised_by_statement(err)
+
+
+def _innermost(err: BaseException) -> Any:
+    """The innermost entry of ``err``'s traceback (where it was raised; ``err.__traceback__`` is not ``None``)."""
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb
+
+
+def _raised_by_statement(err: BaseException) -> bool:
+    """Whether the innermost entry of ``err``'s traceback is a ``raise <error>`` statement (of any code), not an
+    operation that failed (``x.attr``, ``{}['key']``, a call into C) nor a bare ``raise``."""
+    import dis
+
+    tb = _innermost(err)
     return any(ins.offset == tb.tb_lasti and ins.opname == 'RAISE_VARARGS' and ins.arg
-               for ins in dis.get_instructions(code))
+               for ins in dis.get_instructions(tb.tb_frame.f_code))
+
+
+def _failed_cause(err: BaseException) -> str:
+    """Where the error a refusal was raised from (``raise ... from cause``) failed, where that was an operation
+    (no ``raise`` statement: a plugin's bug, a failed call), e.g. ``'; from IndexError at /x/my_ops.py:12 in
+    transform_img'``; ``''`` where there is no such cause. A refusal that wraps any error of, say, a user's
+    augmentation op (``elements[0] Shear: apply(results, rng) failed ...: IndexError: ...``) named neither its file
+    nor its line."""
+    cause = err.__cause__
+    if cause is None or cause.__traceback__ is None or _raised_by_statement(cause):
+        return ''
+    tb = _innermost(cause)
+    return f'; from {type(cause).__name__} at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno} in ' \
+           f'{tb.tb_frame.f_code.co_name}'
 
 
 def _message(err: BaseException) -> str:
@@ -76,7 +101,8 @@ def _rank_of_several() -> int | None:
 
 def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
-    message alone, ``<tool>: error: <message>`` and a line naming the error's type and :data:`TRACEBACK_VARIABLE`
+    message alone, ``<tool>: error: <message>`` and a line naming the error's type (and, for one raised from an
+    operation that failed, where that failed: :func:`_failed_cause`) and :data:`TRACEBACK_VARIABLE`
     (not after a message that holds a traceback already: a local worker's failure, ``launch.WorkerError``), on
     stderr (each line after ``[rank<r>]: `` in one of several processes, as torch's own excepthook prefixes them),
     exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames
@@ -103,7 +129,7 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         text = _message(err)
         # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's
         hint = '' if 'Traceback (most recent call last)' in text else \
-            f'\n({type(err).__name__}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
+            f'\n({type(err).__name__}{_failed_cause(err)}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
         sys.stdout.flush()
         rank = _rank_of_several()
         lines = f'{tool}: error: {text}{hint}'.split('\n')

@@ -143,6 +143,36 @@ def test_exit_on_refusal_exits_1_and_passes_other_errors_on(monkeypatch, capsys,
     assert exit_on_refusal(lambda: 7, 'tools/test.py') == 7
 
 
+def _users_op():  # a plugin's augmentation op with a bug: an operation that fails, no raise statement
+    return [][1]
+
+
+def _refused_key():
+    raise KeyError('no such type')  # as mmengine's registry raises it: a raise statement
+
+
+def test_a_refusal_raised_from_a_failed_operation_says_where_it_failed(monkeypatch, capsys):
+    """augment/elements.py wraps any error of a user's op in a ValueError naming the element (raise ... from err):
+    printed as a refusal, the op's IndexError was named without its file or line."""
+    import automl_mm.engine.tool_args as tool_args
+
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    namespace = {'op': _users_op, 'key': _refused_key}
+    exec(compile('def check(f):\n    try:\n        f()\n    except Exception as err:\n        raise ValueError('
+                 'f"elements[0] MyOp: apply(results, rng) failed: {type(err).__name__}: {err}") from err\n',
+                 tool_args.__file__, 'exec'), namespace)
+    with pytest.raises(SystemExit):
+        exit_on_refusal(lambda: namespace['check'](_users_op), 'tools/train.py')
+    line = _users_op.__code__.co_firstlineno + 1
+    assert capsys.readouterr().err == (
+        'tools/train.py: error: elements[0] MyOp: apply(results, rng) failed: IndexError: list index out of range\n'
+        f'(ValueError; from IndexError at {__file__}:{line} in _users_op; {TRACEBACK_VARIABLE}=1 prints the Python '
+        'traceback)\n')
+    with pytest.raises(SystemExit):  # a cause raised by a raise statement (mmengine's refusal): nothing to locate
+        exit_on_refusal(lambda: namespace['check'](_refused_key), 'tools/train.py')
+    assert capsys.readouterr().err.endswith(f"\n(ValueError; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n")
+
+
 def test_one_of_several_ranks_says_which_it_is(monkeypatch, capsys):
     """torch's excepthook prefixes a traceback's lines with [rank<r>]: once the process group is up (torchrun: two
     ranks printed the same refusal); the refusal keeps that."""
