@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os.path as osp
 import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -192,12 +193,19 @@ def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, 
     class's defaults, else every category), and whose shorter side is at least ``min_size``. A file of no such
     image (an image-info file without annotations, such as COCO's ``image_info_test-dev2017.json``, read for
     training; a ``min_size`` above every image) passed the checks and stopped the runner's build of the loader
-    with numpy's ``need at least one array to concatenate`` (mmengine serialising the empty data list).
+    with numpy's ``need at least one array to concatenate`` (mmengine serialising the empty data list). The rule is
+    mmdet's own ``CocoDataset.filter_data``, run on the file's summary, and only for a dataset class that keeps it:
+    a subclass with its own rule (``CocoPanopticDataset``: images with a thing segment in ``segments_info``, which
+    a panoptic file's annotations hold instead of ``category_id``; ``CityscapesDataset``) is left to mmdet.
 
     Raises:
         ConfigCheckError: naming the dataset's ``filter_cfg`` key, the file and why no image is kept.
     """
-    from .preflight_classes import _default_classes
+    try:
+        from mmdet.datasets import CocoDataset
+    except ImportError:  # mmdet not installed: no COCO dataset is built
+        return
+    from .preflight_classes import _dataset_class, _default_classes
 
     scope = cfg.get('default_scope', 'automl_mm')
     for dataset, where, path in _coco_datasets(cfg):
@@ -205,14 +213,23 @@ def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, 
         if outside_split(where, test_only, split) or summary is None or not isinstance(filter_cfg, dict) or \
                 dataset.get('test_mode') is True or not summary.sides:
             continue
+        cls = _dataset_class(dataset, dataset.get('_scope_') or scope)
+        if getattr(cls, 'filter_data', None) is not CocoDataset.filter_data:
+            continue  # another rule (a panoptic set's), or a class not resolved here: mmdet's to apply
         min_size = filter_cfg.get('min_size', 0)
         min_size = min_size if isinstance(min_size, (int, float)) and not isinstance(min_size, bool) else 0
-        classes = (dataset.get('metainfo') or {}).get('classes') or _default_classes(dataset, scope)
+        classes = (dataset.get('metainfo') or {}).get('classes') or \
+            _default_classes(dataset, dataset.get('_scope_') or scope)
         names = list(summary.category_images) if classes is None or isinstance(classes, str) else list(classes)
         annotated = set().union(*(summary.category_images.get(name, set()) for name in names))
         empty = bool(filter_cfg.get('filter_empty_gt', False))
-        large = [i for i, side in summary.sides.items() if side is None or side >= min_size]
-        if any(i in annotated for i in large) if empty else large:
+        # mmdet's rule on what it reads of the file: the images' sizes (a side not given: kept, mmdet's to refuse)
+        # and each class's images (cat_ids: the classes' names here, cat_img_map keyed alike)
+        sides = [(i, float('inf') if side is None else side) for i, side in summary.sides.items()]
+        if CocoDataset.filter_data(SimpleNamespace(
+                test_mode=False, filter_cfg=dict(filter_cfg, min_size=min_size), cat_ids=names,
+                cat_img_map={name: summary.category_images.get(name, ()) for name in names},
+                data_list=[dict(img_id=i, width=side, height=side) for i, side in sides])):
             continue
         if empty and not annotated:
             why = ('it has no annotations' if not summary.category_images else

@@ -326,3 +326,25 @@ def test_the_config_check_passes_files_that_exist(tmp_path):
     _json_list(tmp_path / 'ok.json')
     check_config(_cfg(dict(type='ConcatDataset', datasets=[_part(tmp_path, 'ok.json'), _part(tmp_path, 'ok.json')])))
     check_config(_cfg(dict(_part(tmp_path, 's3://bucket/ann.json'))))  # a storage backend's to find
+
+
+def test_a_panoptic_file_is_filtered_by_mmdets_panoptic_rule_not_the_instance_one(tmp_path):
+    """mmdet's panoptic configs train with ``filter_cfg=dict(filter_empty_gt=True, min_size=32)``; a panoptic file's
+    annotations give ``segments_info`` instead of ``category_id``, and ``CocoPanopticDataset.filter_data`` keeps an
+    image with a thing segment: the instance rule read "no annotations" and refused mmdet's own setting."""
+    for folder in ('img', 'seg'):
+        (tmp_path / folder).mkdir()
+        for i in (1, 2):
+            Image.new('RGB', (40, 40)).save(tmp_path / folder / f'{i}.{"jpg" if folder == "img" else "png"}')
+    segments = [dict(id=1, category_id=1, area=100, bbox=[0, 0, 10, 10], iscrowd=0)]
+    (tmp_path / 'pan.json').write_text(json.dumps(dict(
+        images=[dict(id=i, file_name=f'{i}.jpg', width=40, height=40) for i in (1, 2)],
+        annotations=[dict(image_id=i, file_name=f'{i}.png', segments_info=segments) for i in (1, 2)],
+        categories=[dict(id=1, name='a', isthing=1), dict(id=2, name='b', isthing=0)])))
+    cfg = _cfg(dict(type='CocoPanopticDataset', data_root=str(tmp_path), ann_file='pan.json', pipeline=[],
+                    metainfo=dict(classes=('a', 'b'), thing_classes=('a', ), stuff_classes=('b', )),
+                    data_prefix=dict(img='img/', seg='seg/'), filter_cfg=dict(filter_empty_gt=True, min_size=32)),
+               'mmdet')
+    check_config(cfg)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        assert len(Runner.build_dataloader(cfg.train_dataloader).dataset) == 2  # mmdet keeps both
