@@ -141,9 +141,10 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
 def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 'test') -> None:
     """The annotation files a loader's datasets read when their data list loads, checked from the config alone (part
     of :func:`~automl_mm.engine.preflight.check_config`, which every run makes, single-process and distributed ones
-    included, where :func:`check_before_loading` is not run): each dataset under a loader's dataset (wrappers
-    looked through) whose ``ann_file`` (``data_root`` joined, as mmengine joins it) does not exist. Without it a
-    single-process run built its model and hooks and stopped when the runner's train loop built the loader
+    included, where :func:`check_before_loading` is not run): each dataset under a loader's dataset (an OHL hook's
+    ``bn_recalibration_dataloader`` included, which the hook builds at ``before_train``; wrappers looked through)
+    whose ``ann_file`` (``data_root`` joined, as mmengine joins it) does not exist. Without it a single-process run
+    built its model and hooks and stopped when the runner's train loop built the loader
     (``[Errno 2] No such file or directory: '.../ImageSets/Main/trainval.txt'``), naming at best the loader. COCO
     datasets (type name saying COCO) are left to ``check_config``'s annotation-file check, files read through a
     storage backend to the loader, and a type no registry holds to the build. (An image folder's or CIFAR-10's
@@ -157,9 +158,15 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     from automl_mm.utils.scope import config_type_name
 
     from .preflight_classes import _dataset_class
-    from .preflight_walk import _datasets, _loader_cfgs, outside_split, reads_through_backend
+    from .preflight_walk import (
+        _datasets,
+        _loader_cfgs,
+        bn_recalibration_loader_cfgs,
+        outside_split,
+        reads_through_backend,
+    )
 
-    for loader, key in _loader_cfgs(cfg):
+    for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
         if outside_split(key, test_only, split) or not isinstance(loader, dict):
             continue
         for node, where in _datasets(loader.get('dataset'), f'{key}.dataset'):

@@ -348,3 +348,18 @@ def test_a_panoptic_file_is_filtered_by_mmdets_panoptic_rule_not_the_instance_on
     check_config(cfg)
     with DefaultScope.overwrite_default_scope('mmdet'):
         assert len(Runner.build_dataloader(cfg.train_dataloader).dataset) == 2  # mmdet keeps both
+
+
+def test_the_config_check_names_a_missing_file_of_the_bn_recalibration_images(tmp_path):
+    """The OHL hook's ``bn_recalibration_dataloader`` is built at ``before_train``: a single-process run (no start-up
+    build) built its model and hooks first."""
+    from conftest import tiny_ohl_cfg
+    cfg = tiny_ohl_cfg(str(tmp_path / 'work'), bn_recalibration_batches=2)
+    cfg.custom_hooks[0].bn_recalibration_dataloader = dict(batch_size=2, dataset=dict(
+        type='RepeatDataset', times=2, dataset=_part(tmp_path, 'missing.json')))
+    with pytest.raises(ConfigCheckError) as err:
+        check_config(cfg)
+    assert str(err.value) == (
+        "custom_hooks[0].bn_recalibration_dataloader.dataset.dataset.ann_file='missing.json': the annotation file "
+        f'{tmp_path}/missing.json (data_root + ann_file) of JsonListDataset does not exist')
+    check_config(cfg, test_only=True)  # a test run builds no OHL hook
