@@ -27,6 +27,7 @@ build runs only before the copies of a multi-copy run; a missing ``ann_file`` is
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 from collections.abc import Iterator
 from typing import Any
@@ -174,7 +175,7 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
             if not isinstance(cls, type) or not issubclass(cls, BaseDataset):
                 continue
             root = node.get('data_root')
-            root = root if isinstance(root, str) else ''
+            root = os.fspath(root) if isinstance(root, (str, os.PathLike)) else ''  # a Path: mmengine joins it too
             ann = node.get('ann_file')
             if isinstance(ann, str) and ann and 'coco' not in config_type_name(node).lower():
                 path = _joined(root, ann)

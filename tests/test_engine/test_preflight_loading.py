@@ -328,6 +328,19 @@ def test_the_config_check_passes_files_that_exist(tmp_path):
     check_config(_cfg(dict(_part(tmp_path, 's3://bucket/ann.json'))))  # a storage backend's to find
 
 
+def test_the_config_check_joins_a_path_data_root_as_mmengine_does(tmp_path, monkeypatch):
+    """A Runner built in Python may give ``data_root`` as a ``pathlib.Path``: mmengine joins it with ``ann_file``
+    (``os.path.join``), the check read it as no root and refused ``ok.json`` (looked for in the working folder)."""
+    _json_list(tmp_path / 'ok.json')
+    monkeypatch.chdir(tmp_path.parent)
+    cfg = _cfg(dict(_part(tmp_path, 'ok.json'), data_root=tmp_path))
+    check_config(cfg)
+    assert len(DATASETS.build(cfg.train_dataloader.dataset)) == 4  # what mmengine reads
+    cfg.train_dataloader.dataset.ann_file = 'missing.json'
+    with pytest.raises(ConfigCheckError, match=f"ann_file='missing.json': the annotation file {tmp_path}/missing.json"):
+        check_config(cfg)
+
+
 def test_a_panoptic_file_is_filtered_by_mmdets_panoptic_rule_not_the_instance_one(tmp_path):
     """mmdet's panoptic configs train with ``filter_cfg=dict(filter_empty_gt=True, min_size=32)``; a panoptic file's
     annotations give ``segments_info`` instead of ``category_id``, and ``CocoPanopticDataset.filter_data`` keeps an
