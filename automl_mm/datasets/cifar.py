@@ -142,10 +142,14 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
     SPLIT_ARGS = ('reward_size', 'seed')
     FIXED_SPLITS = ('test', )
 
+    #: the mmengine ``BaseDataset`` keys this dataset never reads and refuses (``refuse_unread_base_keys``);
+    #: the config check reads it too (a missing ``ann_file`` is not looked for)
+    UNREAD_BASE_KEYS: tuple[str, ...] = ('ann_file', 'data_prefix', 'filter_cfg')
+
     def __init__(self, data_root: str, split: str = 'train', reward_size: int = 5000, seed: int = 0,
                  **kwargs) -> None:
         take_mmpretrain_keys('CIFAR10Dataset', kwargs, ('with_label', 'download'))
-        refuse_unread_base_keys('CIFAR10Dataset', kwargs, ('ann_file', 'data_prefix', 'filter_cfg'),
+        refuse_unread_base_keys('CIFAR10Dataset', kwargs, self.UNREAD_BASE_KEYS,
                                 'reads the python batch files of data_root')
         if not isinstance(data_root, (str, os.PathLike)):  # None failed in os.path.join, naming nothing
             raise ValueError(f'CIFAR10Dataset.data_root must be the extracted "cifar-10-batches-py" folder, got '

@@ -61,6 +61,10 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
     SPLIT_ARGS = ('split_sizes', 'seed')
     FIXED_SPLITS: tuple[str, ...] = ()
 
+    #: the mmengine ``BaseDataset`` keys this dataset never reads and refuses (``refuse_unread_base_keys``);
+    #: the config check reads it too (a missing ``ann_file`` is not looked for)
+    UNREAD_BASE_KEYS: tuple[str, ...] = ('ann_file', 'data_root', 'data_prefix', 'filter_cfg')
+
     def __init__(self,
                  split: str = 'train',
                  img_size: int = 32,
@@ -69,7 +73,7 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
                  max_samples: int | None = None,
                  **kwargs) -> None:
         take_mmpretrain_keys('DigitsDataset', kwargs, ('with_label', 'download'))
-        refuse_unread_base_keys('DigitsDataset', kwargs, ('ann_file', 'data_root', 'data_prefix', 'filter_cfg'),
+        refuse_unread_base_keys('DigitsDataset', kwargs, self.UNREAD_BASE_KEYS,
                                 "builds its images from scikit-learn's bundled digits")
         self.split = check_split(split)
         max_samples = check_counts(max_samples=max_samples)['max_samples']

@@ -222,6 +222,10 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
     SPLIT_ARGS = ('reward_size', 'seed')
     FIXED_SPLITS = ('test', )
 
+    #: the mmengine ``BaseDataset`` keys this dataset never reads and refuses (``refuse_unread_base_keys``);
+    #: the config check reads it too (a missing ``ann_file`` is not looked for)
+    UNREAD_BASE_KEYS: tuple[str, ...] = ('ann_file', 'data_prefix', 'filter_cfg')
+
     def __init__(self,
                  split: str = 'train',
                  data_root: str | None = None,
@@ -231,7 +235,7 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
                  max_samples: int | None = None,
                  **kwargs) -> None:
         take_mmpretrain_keys('FashionMNISTDataset', kwargs, ('with_label', 'download'))
-        refuse_unread_base_keys('FashionMNISTDataset', kwargs, ('ann_file', 'data_prefix', 'filter_cfg'),
+        refuse_unread_base_keys('FashionMNISTDataset', kwargs, self.UNREAD_BASE_KEYS,
                                 'reads the four idx files of data_root')
         self.split = check_split(split)
         counts = check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)

@@ -156,10 +156,14 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     SPLIT_ARGS = ('reward_ratio', 'seed')
     FIXED_SPLITS: tuple[str, ...] = ()
 
+    #: the mmengine ``BaseDataset`` keys this dataset never reads and refuses (``refuse_unread_base_keys``);
+    #: the config check reads it too (a missing ``ann_file`` is not looked for)
+    UNREAD_BASE_KEYS: tuple[str, ...] = ('ann_file', 'filter_cfg')
+
     def __init__(self, data_root: str, data_prefix: dict | None = None, split: str = 'all',
                  reward_ratio: float = 0.02, seed: int = 0, allow_empty: bool = False, **kwargs) -> None:
         take_mmpretrain_keys('ImageFolderDataset', kwargs, ('with_label', 'extensions'), IMG_EXTENSIONS)
-        refuse_unread_base_keys('ImageFolderDataset', kwargs, ('ann_file', 'filter_cfg'),
+        refuse_unread_base_keys('ImageFolderDataset', kwargs, self.UNREAD_BASE_KEYS,
                                 'lists the class folders under data_root + data_prefix.img_path')
         if isinstance(data_prefix, (str, os.PathLike)):
             # mmpretrain's CustomDataset form, data_prefix='train' for dict(img_path='train'): a string's letters

@@ -147,9 +147,11 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     whose ``ann_file`` (``data_root`` joined, as mmengine joins it) does not exist. Without it a single-process run
     built its model and hooks and stopped when the runner's train loop built the loader
     (``[Errno 2] No such file or directory: '.../ImageSets/Main/trainval.txt'``), naming at best the loader. COCO
-    datasets (type name saying COCO) are left to ``check_config``'s annotation-file check, files read through a
-    storage backend to the loader, and a type no registry holds to the build. (An image folder's or CIFAR-10's
-    files are checked by the start-up build only: the config check passes configs of data not on this machine.)
+    datasets (type name saying COCO) are left to ``check_config``'s annotation-file check, a dataset that never reads
+    its ``ann_file`` (``UNREAD_BASE_KEYS``: automl_mm's generated / folder / CIFAR sets) to the build's refusal of
+    it, files read through a storage backend to the loader, and a type no registry holds to the build. (An image
+    folder's or CIFAR-10's files are checked by the start-up build only: the config check passes configs of data
+    not on this machine.)
 
     Raises:
         ConfigCheckError: naming the dataset's key (``train_dataloader.dataset.datasets.1.ann_file``) and the path.
@@ -172,8 +174,9 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
             continue
         for node, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
             cls = _dataset_class(node, node.get('_scope_') or scope)
-            if not isinstance(cls, type) or not issubclass(cls, BaseDataset):
-                continue
+            if not isinstance(cls, type) or not issubclass(cls, BaseDataset) or \
+                    'ann_file' in getattr(cls, 'UNREAD_BASE_KEYS', ()):
+                continue  # (a dataset that never reads ann_file refuses it at build, saying so)
             root = node.get('data_root')
             root = os.fspath(root) if isinstance(root, (str, os.PathLike)) else ''  # a Path: mmengine joins it too
             ann = node.get('ann_file')

@@ -376,3 +376,14 @@ def test_the_config_check_names_a_missing_file_of_the_bn_recalibration_images(tm
         "custom_hooks[0].bn_recalibration_dataloader.dataset.dataset.ann_file='missing.json': the annotation file "
         f'{tmp_path}/missing.json (data_root + ann_file) of JsonListDataset does not exist')
     check_config(cfg, test_only=True)  # a test run builds no OHL hook
+
+
+@pytest.mark.parametrize('kind', ['DigitsDataset', 'ImageFolderDataset'])
+def test_a_dataset_that_never_reads_its_ann_file_is_refused_for_that_not_for_a_missing_file(tmp_path, kind):
+    """The config check told a user to create an annotation file the dataset never reads (automl_mm's datasets
+    refuse ann_file at build: \"does not read ann_file='labels.txt'\"); it now leaves that refusal to the build."""
+    dataset = dict(type=kind, ann_file='labels.txt', pipeline=[],
+                   **({'split': 'train'} if kind == 'DigitsDataset' else {'data_root': str(tmp_path)}))
+    check_config(_cfg(dataset))
+    with pytest.raises(ValueError, match=f"{kind} does not read ann_file='labels.txt'"):
+        DATASETS.build(dict(dataset, lazy_init=True))
