@@ -187,16 +187,17 @@ def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool,
 
 
 def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:
-    """Each COCO training dataset (not ``test_mode``) with a ``filter_cfg`` keeps an image of its annotation file
-    (``files``: those :func:`check_config` loaded), as mmdet's ``CocoDataset.filter_data`` keeps them: with
-    ``filter_empty_gt``, an image with an annotation of one of the dataset's classes (``metainfo.classes``, else the
-    class's defaults, else every category), and whose shorter side is at least ``min_size``. A file of no such
-    image (an image-info file without annotations, such as COCO's ``image_info_test-dev2017.json``, read for
-    training; a ``min_size`` above every image) passed the checks and stopped the runner's build of the loader
-    with numpy's ``need at least one array to concatenate`` (mmengine serialising the empty data list). The rule is
-    mmdet's own ``CocoDataset.filter_data``, run on the file's summary, and only for a dataset class that keeps it:
-    a subclass with its own rule (``CocoPanopticDataset``: images with a thing segment in ``segments_info``, which
-    a panoptic file's annotations hold instead of ``category_id``; ``CityscapesDataset``) is left to mmdet.
+    """Each COCO dataset (not ``test_mode``; an OHL hook's ``bn_recalibration_dataloader``'s included) with a
+    ``filter_cfg`` keeps an image of its annotation file (``files``: those :func:`check_config` loaded), as mmdet's
+    ``CocoDataset.filter_data`` keeps them: with ``filter_empty_gt``, an image with an annotation of one of the
+    dataset's classes (``metainfo.classes``, else the class's defaults, else every category), and whose shorter side is
+    at least ``min_size``. A file of no such image (an image-info file without annotations, such as COCO's
+    ``image_info_test-dev2017.json``, read for training; a ``min_size`` above every image) passed the checks and stopped
+    the runner's build of the loader with numpy's ``need at least one array to concatenate`` (mmengine serialising the
+    empty data list). The rule is mmdet's own ``CocoDataset.filter_data``, run on the file's summary, and only for a
+    dataset class that keeps it: a subclass with its own rule (``CocoPanopticDataset``: images with a thing segment in
+    ``segments_info``, which a panoptic file's annotations hold instead of ``category_id``; ``CityscapesDataset``) is
+    left to mmdet.
 
     Raises:
         ConfigCheckError: naming the dataset's ``filter_cfg`` key, the file and why no image is kept.
@@ -208,7 +209,8 @@ def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, 
     from .preflight_classes import _dataset_class, _default_classes
 
     scope = cfg.get('default_scope', 'automl_mm')
-    for dataset, where, path in _coco_datasets(cfg):
+    # (an OHL hook's bn_recalibration_dataloader too: the hook builds it at before_train)
+    for dataset, where, path in [*_coco_datasets(cfg), *bn_recalibration_coco_datasets(cfg)]:
         summary, filter_cfg = files.get(path), dataset.get('filter_cfg')
         if outside_split(where, test_only, split) or summary is None or not isinstance(filter_cfg, dict) or \
                 dataset.get('test_mode') is True or not summary.sides:

@@ -387,3 +387,22 @@ def test_a_dataset_that_never_reads_its_ann_file_is_refused_for_that_not_for_a_m
     check_config(_cfg(dataset))
     with pytest.raises(ValueError, match=f"{kind} does not read ann_file='labels.txt'"):
         DATASETS.build(dict(dataset, lazy_init=True))
+
+
+def test_a_bn_recalibration_coco_set_that_its_filter_empties_is_named_at_start(tmp_path):
+    """The OHL hook builds its ``bn_recalibration_dataloader`` at ``before_train``: a COCO set there that its
+    ``filter_cfg`` empties stopped the run there, after the model and hooks (check_config reads its file already)."""
+    from conftest import tiny_ohl_cfg
+    _coco_file(tmp_path / 'info.json', annotations=False)
+    cfg = tiny_ohl_cfg(str(tmp_path / 'work'), bn_recalibration_batches=2)
+    filter_cfg = dict(filter_empty_gt=True)
+    cfg.custom_hooks[0].bn_recalibration_dataloader = dict(batch_size=2, dataset=dict(
+        _det(tmp_path, 'CocoDataset', 'info.json'), _scope_='mmdet', filter_cfg=filter_cfg))
+    with pytest.raises(ConfigCheckError) as err:
+        check_config(cfg)
+    assert str(err.value) == (
+        f'custom_hooks[0].bn_recalibration_dataloader.dataset.filter_cfg={filter_cfg!r} keeps none of the 2 images '
+        f'of {tmp_path}/info.json: it has no annotations. mmdet would stop when the runner builds the loader ("need '
+        'at least one array to concatenate"); give the training annotations, or filter less')
+    with pytest.raises(ValueError, match='need at least one array to concatenate'):  # what the hook met
+        Runner.build_dataloader(cfg.custom_hooks[0].bn_recalibration_dataloader)
