@@ -25,6 +25,10 @@ from typing import Any
 #: No module named 'y'"``), in the order of the failures; a later successful import of the module drops it.
 _FAILED: dict[str, str] = {}
 
+#: the ``custom_imports`` modules imported in this process (names, in order; :func:`unregistered_definition` looks
+#: in them for a class of one's own that a config names but no decorator registered)
+_IMPORTED: dict[str, None] = {}
+
 
 def _describe(module: str, err: ImportError) -> str:
     """``"'m' (/path/m.py) failed while importing: E: msg"`` or ``"no module 'm' (...)"`` for ``err``."""
@@ -50,7 +54,11 @@ def import_modules_recording_failures(original: Callable) -> Callable:
     def wrapper(imports: Any, allow_failed_imports: bool = False) -> Any:
         if not allow_failed_imports or not imports or not isinstance(imports, (list, str)) or (
                 isinstance(imports, list) and not all(isinstance(m, str) for m in imports)):
-            return original(imports, allow_failed_imports=allow_failed_imports)
+            modules = original(imports, allow_failed_imports=allow_failed_imports)
+            if isinstance(imports, (list, str)):
+                _IMPORTED.update(dict.fromkeys(m for m in ([imports] if isinstance(imports, str) else imports)
+                                               if isinstance(m, str) and m in sys.modules))
+            return modules
         names = [imports] if isinstance(imports, str) else imports
         imported = []
         for name in names:
@@ -63,6 +71,7 @@ def import_modules_recording_failures(original: Callable) -> Callable:
                 module = None
             else:
                 _FAILED.pop(name, None)
+                _IMPORTED[name] = None
             imported.append(module)
         return imported[0] if isinstance(imports, str) else imported
 
@@ -143,6 +152,27 @@ def record_unseen_failures(custom_imports: Any) -> None:
                              f'not recorded: python -c "import {name}" shows it)')
 
 
+def unregistered_definition(name: str) -> str:
+    """Where a class called ``name`` is defined in a module that ``custom_imports`` imported in this process (or
+    reached through it: a package's ``__init__`` importing it), for the error of a ``type`` that no registry holds:
+    a class of one's own without its ``@....register_module()`` line was refused as if its module had not been
+    imported (``'MyLrSpace2 is not in the automl_mm::search space registry (if it is a class of your own, register
+    it ...)'``), naming neither the module that defines it nor that the decorator is what is missing.
+
+    Returns:
+        ``"my_project.lr_space (/path/my_project/lr_space.py)"``, the defining module and its file, for the first
+        such module (in import order); ``''`` where none of them has a class of that name.
+    """
+    for module_name in list(_IMPORTED):
+        module = sys.modules.get(module_name)
+        found = getattr(module, name, None) if module is not None and name.isidentifier() else None
+        if isinstance(found, type) and found.__name__ == name:
+            home = sys.modules.get(found.__module__)
+            where = getattr(home, '__file__', None)
+            return f'{found.__module__} ({where})' if where else found.__module__
+    return ''
+
+
 def failed_imports_note() -> str:
     """What an error about an unregistered ``type`` adds while some ``custom_imports`` module failed to import under
     ``allow_failed_imports=True`` (and has not been imported since): ``"custom_imports skipped a module that failed
@@ -217,4 +247,4 @@ def install() -> None:
 
 
 __all__ = ['failed_imports', 'failed_imports_note', 'forget_failures_outside', 'import_modules_recording_failures',
-           'install', 'record_unseen_failures']
+           'install', 'record_unseen_failures', 'unregistered_definition']

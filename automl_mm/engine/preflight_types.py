@@ -114,6 +114,8 @@ def type_hint(registry_name: str, name: str, scope: str) -> str:
 
 def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) -> str:
     """:func:`type_hint` without the failed imports' note; without :func:`own_class_hint` unless ``own``."""
+    from .custom_imports import unregistered_definition
+
     if not isinstance(name, str):
         return ''
     others = other_scopes_holding(registry_name, name, scope)
@@ -126,6 +128,12 @@ def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) 
     if elsewhere:
         return (f' (it is registered in automl_mm\'s {" and ".join(elsewhere)} registry, and a {registry_name} is '
                 f'looked up in the {registry_name} registry: {own_class_hint(registry_name, scope, own=False)})')
+    defined = unregistered_definition(name) if own else ''
+    if defined:
+        # one's own class in a module custom_imports imported, without its decorator: it was told to register the
+        # class "in a module that the config's custom_imports lists", which it was already
+        return (f' ({name} is defined in {defined}, which custom_imports imported, but not registered: register it '
+                f'{_register_how(registry_name, scope)})')
     close = difflib.get_close_matches(name, _registered_names(registry_name, scope), n=1)
     if close and (not own or difflib.SequenceMatcher(None, name, close[0]).ratio() >= TYPO_RATIO):
         return f' (did you mean {close[0]!r}?)'
@@ -159,12 +167,10 @@ def _automl_mm_registries_holding(name: str, registry_name: str) -> list[str]:
     return found
 
 
-def own_class_hint(registry_name: str, scope: str = 'automl_mm', own: bool = True) -> str:
-    """How a class of one's own gets into the registry called ``registry_name`` that a lookup in ``scope`` searches:
-    ``"if it is a class of your own, register it with @SEARCH_SPACES.register_module() (automl_mm.registry) in a
-    module that the config's custom_imports lists"`` (the decorator of automl_mm's registry of that name); for
-    another scope, ``"... register it in the mmdet::model registry in a module ..."``; without ``own``, from
-    ``"register it"`` on."""
+def _register_how(registry_name: str, scope: str) -> str:
+    """How to register a class into the registry ``registry_name`` a lookup in ``scope`` searches: ``'with
+    @SEARCH_SPACES.register_module() (automl_mm.registry)'`` (automl_mm's registry of that name), else ``'in the
+    mmdet::model registry'``."""
     import mmengine.registry as mmengine_registry
 
     import automl_mm.registry as automl_mm_registry
@@ -172,8 +178,17 @@ def own_class_hint(registry_name: str, scope: str = 'automl_mm', own: bool = Tru
     registries = {a: getattr(automl_mm_registry, a) for a in dir(automl_mm_registry)}
     attr = next((a for a, r in registries.items() if isinstance(r, mmengine_registry.Registry)
                  and r.scope == 'automl_mm' and r.name == registry_name), None) if scope == 'automl_mm' else None
-    how = f'with @{attr}.register_module() (automl_mm.registry)' if attr else \
+    return f'with @{attr}.register_module() (automl_mm.registry)' if attr else \
         f'in the {scope}::{registry_name} registry'
+
+
+def own_class_hint(registry_name: str, scope: str = 'automl_mm', own: bool = True) -> str:
+    """How a class of one's own gets into the registry called ``registry_name`` that a lookup in ``scope`` searches:
+    ``"if it is a class of your own, register it with @SEARCH_SPACES.register_module() (automl_mm.registry) in a
+    module that the config's custom_imports lists"`` (the decorator of automl_mm's registry of that name); for
+    another scope, ``"... register it in the mmdet::model registry in a module ..."``; without ``own``, from
+    ``"register it"`` on."""
+    how = _register_how(registry_name, scope)
     return ('if it is a class of your own, ' if own else '') + \
         f"register it {how} in a module that the config's custom_imports lists"
 

@@ -1,0 +1,70 @@
+"""A class of one's own, in a module the config's ``custom_imports`` imported, without its ``register_module()``
+decorator: it was refused as if the module had not been imported (``MyLrSpace2 is not in the automl_mm::search space
+registry (if it is a class of your own, register it ... in a module that the config's custom_imports lists)``),
+naming neither the module that defines it nor that the decorator is what is missing. Now the error names both."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine import custom_imports
+from automl_mm.registry import MODELS, SEARCH_SPACES
+from automl_mm.utils.scope import build_named
+
+SPACE = '''from automl_mm.ohl.base import PerCopySpace
+
+
+class HxUndecoratedSpace(PerCopySpace):
+    pass
+'''
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.setattr(custom_imports, '_FAILED', {})
+    monkeypatch.setattr(custom_imports, '_IMPORTED', {}, raising=False)
+    package = tmp_path / 'hx_undecorated_project'
+    package.mkdir()
+    (package / '__init__.py').write_text('from .spaces import HxUndecoratedSpace  # noqa: F401\n')
+    (package / 'spaces.py').write_text(SPACE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield package
+    for name in [n for n in sys.modules if n.startswith('hx_undecorated_project')]:
+        sys.modules.pop(name)
+
+
+def _load(folder, imports, allow=False):
+    path = folder.parent / 'cfg.py'
+    path.write_text(f'custom_imports = dict(imports={imports!r}, allow_failed_imports={allow})\n')
+    return Config.fromfile(str(path))
+
+
+@pytest.mark.parametrize('imports', [['hx_undecorated_project.spaces'], ['hx_undecorated_project']])
+@pytest.mark.parametrize('allow', [False, True])
+def test_an_undecorated_space_names_its_module_and_the_decorator(project, imports, allow):
+    _load(project, imports, allow)
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxUndecoratedSpace'), 'OHLHook.spaces[0]')
+    assert info.value.args[0] == (
+        'OHLHook.spaces[0]: HxUndecoratedSpace is not in the automl_mm::search space registry (HxUndecoratedSpace is '
+        f"defined in hx_undecorated_project.spaces ({project / 'spaces.py'}), which custom_imports imported, but not "
+        'registered: register it with @SEARCH_SPACES.register_module() (automl_mm.registry))')
+
+
+def test_a_model_key_names_the_registry_of_its_own(project):
+    _load(project, ['hx_undecorated_project.spaces'])
+    with pytest.raises(KeyError) as info:
+        build_named(MODELS, dict(type='HxUndecoratedSpace'), 'model.head.loss')
+    assert info.value.args[0].endswith(
+        'which custom_imports imported, but not registered: register it with @MODELS.register_module() '
+        '(automl_mm.registry))')
+
+
+def test_a_class_no_custom_imports_module_defines_keeps_the_registration_advice(project):
+    _load(project, ['hx_undecorated_project.spaces'])
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxElsewhereSpace'), 'OHLHook.spaces[0]')
+    assert 'if it is a class of your own, register it with @SEARCH_SPACES.register_module()' in info.value.args[0]
+    assert 'hx_undecorated_project' not in info.value.args[0]
