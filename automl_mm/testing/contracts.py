@@ -21,7 +21,8 @@ Families and what is checked:
   resumes exactly.
 * :func:`check_ohl_space` (``SEARCH_SPACES``, OHL): ``setup`` / ``begin_trunk`` / ``after_train_iter`` /
   ``trunk_stats`` / ``reset_stats`` / ``export_fragment`` as ``OHLHook`` calls them; per-copy samples depend on
-  the copy's generator only; the exported fragment is a valid Python config.
+  the copy's generator only; the exported fragment is a valid Python config, and a value it sets at a path
+  ``scheduled_values()`` reports (that config key, a ``SetAttributesHook``'s ``values``) is the reported one.
 * :func:`check_path_space` (``SEARCH_SPACES``, NAS): paths, validity, prefixes, ``size`` and ``extensions``
   agree with the enumerated completions; ``apply`` then ``current_path`` round-trips on a model.
 * :func:`check_path_sampler` (``SAMPLERS``, NAS): draws are valid, reproducible from the generator alone,

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from automl_mm.ohl.base import BaseDistribution, OHLSpace, build_ohl_space
+from automl_mm.utils.scope import type_name
 
 from ._assertions import _all_zero, _check, _fail, _generator
 
@@ -133,7 +134,41 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
     fragment = space.export_fragment()
     _check(isinstance(fragment, str) and fragment.strip() != '', space, 'export_fragment() must return config text')
     try:
-        Config.fromstring(fragment, file_format='.py')
+        exported = Config.fromstring(fragment, file_format='.py')
     except Exception as exc:  # noqa: BLE001  (any parse or evaluation error is the finding)
         raise _fail(space, f'export_fragment() is not a valid Python config: {exc}\n{fragment}') from exc
+    for path, value, key, written in _fragment_values(exported.to_dict(), space.scheduled_values() or {}):
+        _check(_close(written, value), space,
+               f'export_fragment() sets {key} = {written!r} but scheduled_values() reports {path} = {value!r} at '
+               f'the mode of theta: a retrain with the fragment would not train with the value the search '
+               f'learned\n{fragment}')
     return space
+
+
+def _fragment_values(exported: dict, scheduled: dict) -> list[tuple[str, Any, str, Any]]:
+    """The values an exported fragment (a config dict) sets for the paths of ``scheduled_values()``: at the same
+    config key (``optim_wrapper.optimizer.lr`` in ``optim_wrapper = dict(optimizer=dict(lr=...))``) and in the
+    ``values`` of a ``SetAttributesHook`` of ``custom_hooks`` (``values={path: ...}``); other keys and hooks are
+    not compared (a fragment that sets its values another way, as AM-LFS's whole loss, is not checked here).
+
+    Returns:
+        ``(path, scheduled value, the fragment's key, the fragment's value)`` for each path the fragment sets.
+    """
+    found = []
+    hooks = exported.get('custom_hooks')
+    hooks = hooks if isinstance(hooks, list) else []
+    for path, value in scheduled.items():
+        node: Any = exported
+        for part in path.split('.'):
+            node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+        if node is not _MISSING:
+            found.append((path, value, path, node))
+        for i, hook in enumerate(hooks):
+            # SetAttributesHook's values are the fixed values (a TrunkScheduleHook's are per trunk)
+            values = hook.get('values') if isinstance(hook, dict) else None
+            if type_name(hook.get('type', '')) == 'SetAttributesHook' and isinstance(values, dict) and path in values:
+                found.append((path, value, f'custom_hooks[{i}].values[{path!r}]', values[path]))
+    return found
+
+
+_MISSING = object()
