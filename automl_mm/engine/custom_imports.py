@@ -161,15 +161,24 @@ def unregistered_definition(name: str) -> str:
 
     Returns:
         ``"my_project.lr_space (/path/my_project/lr_space.py)"``, the defining module and its file, for the first
-        such module (in import order); ``''`` where none of them has a class of that name.
+        such module (in import order); ``''`` where none of them has a class of that name outside automl_mm and
+        the installed libraries (site-packages).
     """
+    import os
+    import sysconfig
+
+    # a library's own unregistered class (automl_mm's, or one installed in site-packages, that a fragment's
+    # custom_imports=['automl_mm'] reaches) is not one's own class missing its decorator
+    libraries = tuple(os.path.realpath(sysconfig.get_paths()[key]) + os.sep for key in ('purelib', 'platlib'))
     for module_name in list(_IMPORTED):
         module = sys.modules.get(module_name)
         found = getattr(module, name, None) if module is not None and name.isidentifier() else None
-        if isinstance(found, type) and found.__name__ == name:
-            home = sys.modules.get(found.__module__)
-            where = getattr(home, '__file__', None)
-            return f'{found.__module__} ({where})' if where else found.__module__
+        if not isinstance(found, type) or found.__name__ != name or found.__module__.split('.')[0] == 'automl_mm':
+            continue
+        where = getattr(sys.modules.get(found.__module__), '__file__', None)
+        if where and os.path.realpath(where).startswith(libraries):
+            continue
+        return f'{found.__module__} ({where})' if where else found.__module__
     return ''
 
 

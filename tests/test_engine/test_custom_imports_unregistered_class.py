@@ -68,3 +68,11 @@ def test_a_class_no_custom_imports_module_defines_keeps_the_registration_advice(
         build_named(SEARCH_SPACES, dict(type='HxElsewhereSpace'), 'OHLHook.spaces[0]')
     assert 'if it is a class of your own, register it with @SEARCH_SPACES.register_module()' in info.value.args[0]
     assert 'hx_undecorated_project' not in info.value.args[0]
+
+
+@pytest.mark.parametrize('module, name', [('automl_mm.ohl', 'OHLSpace'), ('mmengine.config', 'ConfigDict')])
+def test_a_library_s_own_unregistered_class_is_not_taken_for_one_s_own(project, module, name):
+    _load(project, [module])
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type=name), 'OHLHook.spaces[0]')
+    assert 'which custom_imports imported' not in info.value.args[0]
