@@ -151,7 +151,7 @@ from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_splits import check_held_out_splits, check_noise_on_training_only
 from .preflight_training import _check_collate_fns, check_training_config
-from .preflight_unbound_choices import check_policy_fragment_used
+from .preflight_unbound_choices import check_loss_fragment_not_searched, check_policy_fragment_used
 from .preflight_walk import (
     SPLITS,
     ConfigCheckError,
@@ -200,6 +200,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         check_ohl_config(cfg, scope)
         _check_train_pipeline_used(cfg)
         check_policy_fragment_used(cfg, scope)
+        check_loss_fragment_not_searched(cfg)
         warn_base_hooks_dropped(cfg)
         _check_checkpoint_hook(cfg)
         _check_search_loop(cfg, cfg.get('train_cfg') or {})

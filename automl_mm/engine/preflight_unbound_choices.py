@@ -9,7 +9,8 @@ neither ``final_policy.py`` nor ``schedule_policy.py`` replays (the retrained mo
 without a word. Uniform draws may be meant (a RandAugment-like baseline), so this warns and names the fix.
 
 A pasted ``final_policy.py`` fixed transform (``ohl_fixed_<key>``) that no training pipeline holds is refused
-(:func:`check_policy_fragment_used`): that one is never meant.
+(:func:`check_policy_fragment_used`): that one is never meant. So is a pasted AM-LFS ``final_policy.py`` loss
+(``am_lfs_loss``) beside the ``LossFunctionSpace`` that searches it (:func:`check_loss_fragment_not_searched`).
 """
 from __future__ import annotations
 
@@ -184,3 +185,61 @@ def check_policy_fragment_used(cfg: Any, scope: str) -> None:
             f'would not train with the learned policy. Put it in train_pipeline where the search had its choice '
             f'transform and rebind the loader: train_pipeline = [..., {name}, ...] and '
             f'train_dataloader = dict(dataset=dict(pipeline=train_pipeline)) (the fragment\'s comment says where)')
+
+
+def check_loss_fragment_not_searched(cfg: Any) -> None:
+    """Raise where a pasted AM-LFS ``final_policy.py`` (its top-level ``am_lfs_loss``, set as the loss at a config
+    key) sits beside an ``OHLHook`` whose ``LossFunctionSpace`` searches that very loss.
+
+    The space starts from μ₀ = cross-entropy whatever θ the config's loss holds, and writes one sample per copy per
+    trunk over it, so the learned loss the fragment sets is never trained with: pasted into the search config with
+    its ``custom_hooks`` kept (the README's retrain also sets ``custom_hooks = []`` and a ``DefaultSampler``), the
+    run searched again from cross-entropy, without a word.
+
+    Raises:
+        ConfigCheckError: naming ``am_lfs_loss``, the config key of the loss, the space's key and the two lines
+            that turn the config into the retrain.
+    """
+    from automl_mm.losses.space import LossFunctionSpace
+    from automl_mm.ohl.copies import find_ohl_hook
+    from automl_mm.registry import SEARCH_SPACES, registered_class
+    from automl_mm.utils.scope import config_type_name
+
+    from .preflight_walk import ConfigCheckError
+
+    fragment = cfg.get('am_lfs_loss')
+    if config_type_name(fragment) != 'AMLFSLoss' or fragment.get('theta') is None:
+        return
+    try:
+        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    except ValueError:
+        return  # _check_ohl_hook names it
+    if found is None:
+        return
+    i, hook = found
+    spaces = hook.get('spaces') if isinstance(hook, dict) else None
+    for j, space in enumerate(spaces if isinstance(spaces, (list, tuple)) else []):
+        kind = space.get('type') if isinstance(space, dict) else None
+        try:
+            cls = kind if isinstance(kind, type) else registered_class(SEARCH_SPACES, kind, 'automl_mm')
+        except KeyError:
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, LossFunctionSpace)):
+            continue
+        target = space.get('target', inspect.signature(cls).parameters['target'].default)
+        parts = target.split('.') if isinstance(target, str) else []
+        if len(parts) < 4 or parts[0] != 'model' or parts[-1] != 'theta':
+            continue
+        # the config key that builds the loss at the target (as LossFunctionSpace.export_fragment maps it)
+        keys = parts[1:-2] + ['loss' if parts[-2] == 'loss_module' else parts[-2]]
+        node: Any = cfg.get('model')
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or node.get('theta') is None or list(node['theta']) != list(fragment['theta']):
+            continue
+        raise ConfigCheckError(
+            f'am_lfs_loss: model.{".".join(keys)} is the learned loss of a pasted AM-LFS final_policy.py, but '
+            f'custom_hooks[{i}].spaces[{j}] ({cls.__name__}) searches that loss ({target}) from cross-entropy, so the '
+            'run would never train with it. To retrain with the learned loss, drop the hook and its CopySampler: '
+            "custom_hooks = [] and train_dataloader = dict(sampler=dict(_delete_=True, type='DefaultSampler', "
+            'shuffle=True))')
