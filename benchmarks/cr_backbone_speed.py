@@ -25,6 +25,7 @@ from collections.abc import Callable
 import torch
 from mmdet.models.backbones import ResNet
 
+from automl_mm.engine.tool_devices import checked_device
 from automl_mm.models.backbones.cr_resnet import CRResNet
 
 SUPERNET_MAX = (3, 3, 3, 3)
@@ -110,9 +111,7 @@ def main() -> None:
                         help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
     args = parser.parse_args()
     apply_timing_options(parser, args)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda: no CUDA device is available')
-    device = torch.device(args.device)
+    device = checked_device(parser, args.device)  # without CUDA: a usage error suggesting --device cpu
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)

@@ -70,6 +70,7 @@ from fmnist_regime import BATCH, accuracy, build_net, load_split, make_optimizer
 
 from automl_mm.augment.policy import FixedAutoAugment
 from automl_mm.engine.evaluate import kept_bn_statistics
+from automl_mm.engine.tool_devices import checked_device
 
 POLICIES = {'cropflip': None, 'ra18': 'randaugment', 'ohl36': 'ohl'}
 # The settings a run's header and summary lines record that logs summarised together must share (value: what a
@@ -436,12 +437,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not width or min(width) < 1:
         parser.error(f'--width must be positive channel counts separated by commas, e.g. 64,128,256; '
                      f'got {args.width!r}')
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as err:
-        parser.error(f'--device {args.device!r} is not a torch device name ({err})')
-    if device.type == 'cuda' and not torch.cuda.is_available():  # else it failed at the first model, data read
-        parser.error(f'--device {args.device}: torch sees no CUDA device here (torch {torch.__version__})')
+    device = checked_device(parser, args.device)  # else it failed at the first model, the data read
     horizon_max = max(args.horizons)
     branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs] \
         if args.every else []
