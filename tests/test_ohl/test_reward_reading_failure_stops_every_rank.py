@@ -10,6 +10,7 @@ Real 2-rank gloo process groups, forked (``tests/_forked_ranks.py``), around ``O
 items 2-5; two copies of one rank: each reads all 6)."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os.path as osp
 import time
@@ -113,7 +114,11 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
         runner = SimpleNamespace(model=_Model(rank == fail.get('bn_rank')), logger=mock.Mock(), max_iters=100)
         start = time.perf_counter()
         try:
-            with mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+            # a rank that cannot tell whether its copy is valid (copy_is_valid raising on it alone)
+            unreadable = mock.patch('automl_mm.ohl.hook.copy_is_valid', side_effect=RuntimeError(
+                'planted: CUDA error: an illegal memory access was encountered')) \
+                if rank == fail.get('valid_rank') else contextlib.nullcontext()
+            with mock.patch('automl_mm.ohl.hook.broadcast_copy_state'), unreadable:
                 hook._end_trunk(runner, epoch=1, iters=4, partial=False)
             out['rewards'] = hook.history[-1]['rewards']
         except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
@@ -144,6 +149,10 @@ CASES = {
     'sharded-image': ((1, 2), dict(item_rank=1, item=3), 1, 'OSError: cannot identify image file data/reward/3.png'),
     # the lead's metric fails after the gather: the copy's other rank waited at the trunk end
     'sharded-metric': ((1, 2), dict(metric_rank=0), 0, 'ValueError: planted metric error'),
+    # rank 1 of a copy of 2 ranks cannot tell whether the copy is valid (before the copy's validity all-reduce): its
+    # lead, in that all-reduce, would wait for it while it met the other copies at the trunk end
+    'sharded-validity': ((1, 2), dict(valid_rank=1), 1,
+                         'RuntimeError: planted: CUDA error: an illegal memory access was encountered'),
     # the lead's BN re-estimation fails: the other rank waited in the lead-buffer broadcast
     'sharded-bn': ((1, 2), dict(bn_rank=0), 0, 'RuntimeError: planted out of memory in the BN re-estimation'),
     # two copies of one rank, copy 1 reads a corrupt image: copy 0 waited at the trunk end
