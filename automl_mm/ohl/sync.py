@@ -57,8 +57,9 @@ def gather_copy_values(spaces: Sequence[Any], layout: Any) -> dict[str, list]:
     """Every copy's applied values of this trunk, ``{space name: [copy 0's {path: value}, copy 1's, ...]}``.
 
     Only spaces whose :meth:`~automl_mm.ohl.base.OHLSpace.applied_values` is not ``None`` (per-copy attribute
-    spaces) are listed; with none, no collective runs and the result is ``{}``. Each copy's entry is its lead
-    rank's (the ranks of a copy apply the same sample). Every rank must call it (one ``all_gather_object``). A
+    spaces) are listed; with none the result is ``{}`` and no gather runs (in a distributed run the failure
+    agreement below still does: one all-reduce of a flag). Each copy's entry is its lead rank's (the ranks of a copy
+    apply the same sample). Every rank must call it (one ``all_gather_object`` where any value is listed). A
     space's ``applied_values`` that raises, or values that cannot be pickled, on one rank stop every rank before the
     gather, naming the rank and the error (the others waited in it until the process group's timeout).
     """
