@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +20,19 @@ from ._assertions import _all_zero, _check, _fail, _generator
 
 
 def _close(a: Any, b: Any) -> bool:
-    """Equal values, or equal to float64 rounding (lists / tensors element-wise)."""
+    """Equal values (``==``: ``None`` and lists holding it too), or equal to float64 rounding (lists / tensors
+    element-wise). ``None`` became NaN in the float64 array, unequal to itself: a choice ``None`` (``choices=[None,
+    [1.0, 2.0]]`` for a ``class_weight``) was reported as not exported (``export_fragment() sets ... = None but
+    scheduled_values() reports ... = None``) and, sampled, as not applied."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # numpy's elementwise comparison of arrays of other shapes
+            if bool(a == b):
+                return True
+    except Exception:  # noqa: BLE001  (an ambiguous array truth value: compared element-wise below)
+        pass
     try:
         return bool(np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=1e-9,
                                 atol=0.0))

@@ -96,3 +96,20 @@ def test_the_shipped_attribute_space_s_fragment_is_compared_and_agrees():
     assert _fragment_values(exported, space.scheduled_values()) == [
         ('optim_wrapper.optimizer.param_groups.*.lr', 0.1,
          "custom_hooks[0].values['optim_wrapper.optimizer.param_groups.*.lr']", 0.1)]
+
+
+@pytest.mark.parametrize('choices', [[None, 0.5], [[None, 1.0], [2.0, 3.0]]])
+@pytest.mark.parametrize('seed', range(4))
+def test_a_choice_of_none_is_the_value_exported_and_applied(choices, seed):
+    """``None`` (a ``class_weight`` left unset, beside a list) compared as NaN, unequal to itself: the fragment's
+    ``values={'extra.x': None}`` for the reported ``None`` was refused, and so was a sampled ``None`` as applied."""
+    from types import SimpleNamespace
+
+    from automl_mm.testing.ohl_spaces import _close
+
+    runner = toy_runner(extra=SimpleNamespace(x=choices[1]))
+    space = check_ohl_space(dict(type='AttributeSpace', name='x', target='extra.x', choices=choices,
+                                 distribution=dict(type='Categorical', num_choices=2)), runner=runner, seed=seed)
+    assert space.scheduled_values() == {'extra.x': choices[0]}  # the first of the tied choices: the mode
+    assert _close(choices[0], choices[0]) and not _close(choices[0], choices[1])
+    assert not _close([None, 1.0], [None, 1.1]) and _close([None, 1.0], (None, 1.0))
