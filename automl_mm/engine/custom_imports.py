@@ -88,12 +88,18 @@ def failed_imports() -> dict[str, str]:
 
 
 def forget_failures_outside(imports: list[str]) -> None:
-    """Forget the recorded failures of modules that ``imports`` (the module names of the ``custom_imports`` of the
-    config now checked: :func:`automl_mm.engine.preflight.check_config`) does not list. The record is of the
-    process: a config loaded after another whose plugin failed (a test, a benchmark building several runs) was told,
-    for each of its own unregistered types, that the other config's module 'may be what registers it'."""
+    """Forget the recorded failures and imports (:func:`unregistered_definition`) of modules that ``imports`` (the
+    module names of the ``custom_imports`` of the config now checked: :func:`automl_mm.engine.preflight.check_config`)
+    does not list; record its modules already imported as its imports. The record is of the process: a config loaded
+    after another whose plugin failed (a test, a benchmark building several runs) was told, for each of its own
+    unregistered types, that the other config's module 'may be what registers it', and for a class the other's
+    plugin defines, that it is defined 'in hxp.spaces (...), which custom_imports imported'."""
     for name in [name for name in _FAILED if name not in set(imports)]:
         del _FAILED[name]
+    # and of the modules it imported: a class of the other config's plugin, named in this one, was said to be
+    # defined in a module 'which custom_imports imported'; this config's modules, imported before, are its own
+    _IMPORTED.clear()
+    _IMPORTED.update(dict.fromkeys(name for name in imports if isinstance(name, str) and name in sys.modules))
 
 
 def _find_without_running(name: str) -> Any:
@@ -164,6 +170,15 @@ def unregistered_definition(name: str) -> str:
         such module (in import order); ``''`` where none of them has a class of that name outside automl_mm and
         the installed libraries (site-packages).
     """
+    found = unregistered_class(name)
+    if found is None:
+        return ''
+    where = getattr(sys.modules.get(found.__module__), '__file__', None)
+    return f'{found.__module__} ({where})' if where else found.__module__
+
+
+def unregistered_class(name: str) -> type | None:
+    """The class of :func:`unregistered_definition` (``None`` where there is none)."""
     import os
     import sysconfig
 
@@ -178,8 +193,8 @@ def unregistered_definition(name: str) -> str:
         where = getattr(sys.modules.get(found.__module__), '__file__', None)
         if where and os.path.realpath(where).startswith(libraries):
             continue
-        return f'{found.__module__} ({where})' if where else found.__module__
-    return ''
+        return found
+    return None
 
 
 def failed_imports_note() -> str:
@@ -256,4 +271,4 @@ def install() -> None:
 
 
 __all__ = ['failed_imports', 'failed_imports_note', 'forget_failures_outside', 'import_modules_recording_failures',
-           'install', 'record_unseen_failures', 'unregistered_definition']
+           'install', 'record_unseen_failures', 'unregistered_class', 'unregistered_definition']

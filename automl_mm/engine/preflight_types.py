@@ -81,6 +81,31 @@ def other_scopes_holding(registry_name: str, name: str, scope: str) -> list[str]
     return found
 
 
+def _registrations(cls: Any) -> list[tuple[str, str]]:
+    """Where the class ``cls`` is registered, under any name: ``[('automl_mm::search space', 'my_lr'), ('mmdet::model',
+    'MyLrSpace')]`` (``'<scope>::<registry name>'``, the key), every registry of mmengine's and automl_mm's trees
+    (depth first from each root); ``[]`` for ``None`` or a class no registry holds."""
+    import mmengine.registry as mmengine_registry
+
+    import automl_mm.registry as automl_mm_registry
+
+    if cls is None:
+        return []
+    found: list[tuple[str, str]] = []
+    seen: list[Any] = []
+    stack = [r for module in (mmengine_registry, automl_mm_registry) for r in vars(module).values()
+             if isinstance(r, mmengine_registry.Registry) and r.parent is None]
+    while stack:
+        current = stack.pop(0)
+        if any(current is r for r in seen):
+            continue
+        seen.append(current)
+        found.extend((f'{current.scope}::{current.name}', key) for key, value in current.module_dict.items()
+                     if value is cls)
+        stack.extend(current.children.values())
+    return found
+
+
 def type_hint(registry_name: str, name: str, scope: str) -> str:
     """What to write instead of an unregistered ``name`` looked up in ``scope``: the scope prefix where another scope's
     registry holds ``name`` (mmengine's message, and a close name such as mmdet's ``'Invert'`` for one's own
@@ -114,7 +139,7 @@ def type_hint(registry_name: str, name: str, scope: str) -> str:
 
 def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) -> str:
     """:func:`type_hint` without the failed imports' note; without :func:`own_class_hint` unless ``own``."""
-    from .custom_imports import unregistered_definition
+    from .custom_imports import unregistered_class, unregistered_definition
 
     if not isinstance(name, str):
         return ''
@@ -132,6 +157,15 @@ def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) 
     if defined:
         # one's own class in a module custom_imports imported, without its decorator: it was told to register the
         # class "in a module that the config's custom_imports lists", which it was already
+        registered = _registrations(unregistered_class(name))
+        renamed = [key for where, key in registered if where == f'{scope}::{registry_name}']
+        if renamed:  # @SEARCH_SPACES.register_module(name='my_lr'): its type is that name
+            return (f' ({name} is defined in {defined}, which custom_imports imported, and registered in the '
+                    f'{scope}::{registry_name} registry as {renamed[0]!r}: write type={renamed[0]!r})')
+        if registered:  # registered, in a registry this lookup does not search
+            where = ' and '.join(f'the {where} registry as {key!r}' for where, key in registered)
+            return (f' ({name} is defined in {defined}, which custom_imports imported, and registered in {where}, '
+                    f'not in the {scope}::{registry_name} registry: register it {_register_how(registry_name, scope)})')
         return (f' ({name} is defined in {defined}, which custom_imports imported, but not registered: register it '
                 f'{_register_how(registry_name, scope)})')
     close = difflib.get_close_matches(name, _registered_names(registry_name, scope), n=1)

@@ -7,16 +7,30 @@ from __future__ import annotations
 import sys
 
 import pytest
+from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.config import Config
 
 from automl_mm.engine import custom_imports
 from automl_mm.registry import MODELS, SEARCH_SPACES
 from automl_mm.utils.scope import build_named
 
-SPACE = '''from automl_mm.ohl.base import PerCopySpace
+SPACE = '''from mmdet.registry import MODELS as MMDET_MODELS
+
+from automl_mm.ohl.base import PerCopySpace
+from automl_mm.registry import SEARCH_SPACES
 
 
 class HxUndecoratedSpace(PerCopySpace):
+    pass
+
+
+@SEARCH_SPACES.register_module(name='hx_renamed_space')
+class HxRenamedSpace(PerCopySpace):
+    pass
+
+
+@MMDET_MODELS.register_module()
+class HxMmdetSpace(PerCopySpace):
     pass
 '''
 
@@ -33,6 +47,8 @@ def project(tmp_path, monkeypatch):
     yield package
     for name in [n for n in sys.modules if n.startswith('hx_undecorated_project')]:
         sys.modules.pop(name)
+    SEARCH_SPACES._module_dict.pop('hx_renamed_space', None)
+    MMDET_MODELS._module_dict.pop('HxMmdetSpace', None)
 
 
 def _load(folder, imports, allow=False):
@@ -76,3 +92,43 @@ def test_a_library_s_own_unregistered_class_is_not_taken_for_one_s_own(project, 
     with pytest.raises(KeyError) as info:
         build_named(SEARCH_SPACES, dict(type=name), 'OHLHook.spaces[0]')
     assert 'which custom_imports imported' not in info.value.args[0]
+
+
+def test_a_class_registered_under_another_name_is_named_by_it(project):
+    """``@SEARCH_SPACES.register_module(name='hx_renamed_space')``: it was said to be 'not registered'."""
+    _load(project, ['hx_undecorated_project.spaces'])
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxRenamedSpace'), 'OHLHook.spaces[0]')
+    assert info.value.args[0].endswith(
+        f"(HxRenamedSpace is defined in hx_undecorated_project.spaces ({project / 'spaces.py'}), which custom_imports "
+        "imported, and registered in the automl_mm::search space registry as 'hx_renamed_space': write "
+        "type='hx_renamed_space')")
+
+
+def test_a_class_registered_in_another_registry_names_it(project):
+    """Registered in mmdet's MODELS, named as a search space: it was said to be 'not registered'."""
+    _load(project, ['hx_undecorated_project.spaces'])
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxMmdetSpace'), 'OHLHook.spaces[0]')
+    assert info.value.args[0].endswith(
+        f"(HxMmdetSpace is defined in hx_undecorated_project.spaces ({project / 'spaces.py'}), which custom_imports "
+        "imported, and registered in the mmdet::model registry as 'HxMmdetSpace', not in the automl_mm::search space "
+        "registry: register it with @SEARCH_SPACES.register_module() (automl_mm.registry))")
+
+
+def test_another_config_s_imports_are_not_this_one_s(project):
+    """Two configs in one process (tests, a benchmark building several runs): a config not listing the plugin that
+    an earlier config imported was told the class is defined in it, 'which custom_imports imported'."""
+    from automl_mm.engine.preflight import check_config
+
+    _load(project, ['hx_undecorated_project.spaces'])
+    check_config(Config(dict(x=1)))
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxUndecoratedSpace'), 'OHLHook.spaces[0]')
+    assert 'which custom_imports imported' not in info.value.args[0]
+    assert 'if it is a class of your own, register it with @SEARCH_SPACES.register_module()' in info.value.args[0]
+    # a config that lists the module, imported before, has it as its own
+    check_config(Config(dict(custom_imports=dict(imports=['hx_undecorated_project.spaces']))))
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxUndecoratedSpace'), 'OHLHook.spaces[0]')
+    assert 'hx_undecorated_project.spaces' in info.value.args[0]
