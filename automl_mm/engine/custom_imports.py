@@ -160,7 +160,8 @@ def record_unseen_failures(custom_imports: Any) -> None:
 
 def unregistered_definition(name: str) -> str:
     """Where a class called ``name`` is defined in a module that ``custom_imports`` imported in this process (or
-    reached through it: a package's ``__init__`` importing it), for the error of a ``type`` that no registry holds:
+    reached through it: a package's ``__init__`` importing it, a module of the same top-level package that one of
+    them imported), for the error of a ``type`` that no registry holds:
     a class of one's own without its ``@....register_module()`` line was refused as if its module had not been
     imported (``'MyLrSpace2 is not in the automl_mm::search space registry (if it is a class of your own, register
     it ...)'``), naming neither the module that defines it nor that the decorator is what is missing.
@@ -185,7 +186,11 @@ def unregistered_class(name: str) -> type | None:
     # a library's own unregistered class (automl_mm's, or one installed in site-packages, that a fragment's
     # custom_imports=['automl_mm'] reaches) is not one's own class missing its decorator
     libraries = tuple(os.path.realpath(sysconfig.get_paths()[key]) + os.sep for key in ('purelib', 'platlib'))
-    for module_name in list(_IMPORTED):
+    # then the modules of their packages that they imported in turn (custom_imports=['my_project.plugin'], whose
+    # 'import my_project.lr_space' defines the class without exporting it): one's own class was told to be listed
+    tops = {m.split('.')[0] for m in _IMPORTED} - {'automl_mm'}
+    reached = [m for m in list(sys.modules) if m.split('.')[0] in tops and m not in _IMPORTED]
+    for module_name in list(_IMPORTED) + reached:
         module = sys.modules.get(module_name)
         found = getattr(module, name, None) if module is not None and name.isidentifier() else None
         if not isinstance(found, type) or found.__name__ != name or found.__module__.split('.')[0] == 'automl_mm':

@@ -132,3 +132,17 @@ def test_another_config_s_imports_are_not_this_one_s(project):
     with pytest.raises(KeyError) as info:
         build_named(SEARCH_SPACES, dict(type='HxUndecoratedSpace'), 'OHLHook.spaces[0]')
     assert 'hx_undecorated_project.spaces' in info.value.args[0]
+
+
+def test_a_class_in_a_module_another_listed_module_imports_names_that_module(project):
+    """custom_imports=['hx_undecorated_project.plugin'], whose ``import hx_undecorated_project.spaces`` defines the
+    class without exporting it: it was told to list the module in custom_imports, which imported it."""
+    (project / 'plugin.py').write_text('import hx_undecorated_project.spaces  # noqa: F401\n')
+    (project / '__init__.py').write_text('')
+    _load(project, ['hx_undecorated_project.plugin'])
+    with pytest.raises(KeyError) as info:
+        build_named(SEARCH_SPACES, dict(type='HxUndecoratedSpace'), 'OHLHook.spaces[0]')
+    assert info.value.args[0].endswith(
+        f"(HxUndecoratedSpace is defined in hx_undecorated_project.spaces ({project / 'spaces.py'}), which "
+        'custom_imports imported, but not registered: register it with @SEARCH_SPACES.register_module() '
+        '(automl_mm.registry))')
