@@ -59,6 +59,7 @@ def _roots(dataset: Any) -> tuple[str, ...]:
     """The folder prefixes (ending in a separator) an item's paths are made relative to: ``data_root``'s, else
     the ``data_prefix`` folders' (so a data set moved to another mount point keeps its fingerprint)."""
     root = getattr(dataset, 'data_root', None)
+    root = os.fspath(root) if isinstance(root, os.PathLike) else root  # a pathlib.Path: mmengine joins it too
     prefix = getattr(dataset, 'data_prefix', None)
     folders = [root] if isinstance(root, str) and root else sorted(
         (v for v in (prefix.values() if isinstance(prefix, dict) else ()) if isinstance(v, str) and v),

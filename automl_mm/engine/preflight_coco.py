@@ -9,6 +9,7 @@ objects can, :func:`check_shared_folders`).
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 import warnings
 from types import SimpleNamespace
@@ -46,6 +47,7 @@ def image_folder(dataset: dict) -> str | None:
     from mmengine.utils import is_abs
 
     prefix, root = (dataset.get('data_prefix') or {}).get('img'), dataset.get('data_root')
+    root = os.fspath(root) if isinstance(root, os.PathLike) else root  # a pathlib.Path: mmengine joins it too
     if dataset.get('backend_args') is not None or not isinstance(prefix, str) or \
             not isinstance(root, (str, type(None))) or '://' in (root or '') + prefix:
         return None

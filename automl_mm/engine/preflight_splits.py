@@ -9,6 +9,7 @@ carve with the same values. A training split of ``seed=1`` beside a reward split
 from __future__ import annotations
 
 import inspect
+import os
 import os.path as osp
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +38,7 @@ def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
             continue
         defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
         root, prefix = dataset.get('data_root') or '', dataset.get('data_prefix')
+        root = os.fspath(root) if isinstance(root, os.PathLike) else root  # a pathlib.Path: mmengine joins it too
         prefix = (prefix.get('img_path') or prefix.get('img') or '') if isinstance(prefix, dict) else prefix or ''
         if not isinstance(root, str) or not isinstance(prefix, str):
             continue
