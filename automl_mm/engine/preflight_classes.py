@@ -107,10 +107,18 @@ def coco_classes_mismatch(classes: Any, categories: list[str], source: str = 'th
 def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: bool, split: str = 'test') -> None:
     """Each COCO dataset's class names against the categories of its annotation file (``{path: names}``, the files
     :func:`check_config` loaded); a dataset without ``metainfo.classes`` has its class's defaults (mmdet's
-    ``CocoDataset``: the 80 COCO names)."""
+    ``CocoDataset``: the 80 COCO names). Only for a class that keeps ``CocoDataset.load_data_list``, which picks the
+    file's categories by these names in the file's order: ``LVISV1Dataset`` reads every category whatever the names,
+    ``Objects365V1Dataset`` sorts the file's categories by id first, ``CocoPanopticDataset`` reads its own format."""
+    try:
+        from mmdet.datasets import CocoDataset
+    except ImportError:  # mmdet not installed: no COCO dataset is built
+        return
     scope = cfg.get('default_scope', 'automl_mm')
     for dataset, where, path in _coco_datasets(cfg):
-        if outside_split(where, test_only, split) or path not in categories:
+        if outside_split(where, test_only, split) or path not in categories or \
+                getattr(_dataset_class(dataset, dataset.get('_scope_') or scope), 'load_data_list', None) is not \
+                CocoDataset.load_data_list:
             continue
         metainfo = dataset.get('metainfo') or {}
         given = 'classes' in metainfo

@@ -15,10 +15,12 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
   ``CIFAR10Dataset``) is asked;
 * its ``ann_file`` (``data_root`` joined, as mmengine's ``BaseDataset`` joins it) exists, and is given where the
   loader reads it (mmengine's own ``load_data_list``, mmdet's ``CocoDataset`` and its subclasses);
-* the annotation file of an mmdet ``CocoDataset`` subclass whose type name does not say COCO (``CityscapesDataset``;
-  :func:`~automl_mm.engine.preflight.check_config` checks the files of the others) is valid JSON with images and
-  categories (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`): a check read of the JSON, as
-  ``check_config`` does for the others, not a second ``load_data_list``.
+* the annotation file of an mmdet ``CocoDataset`` (or subclass) that
+  :func:`~automl_mm.engine.preflight.check_config` did not read (``cfg`` not given, or a type it could not resolve)
+  is valid JSON with images and categories (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`): a
+  check read of the JSON, not a second ``load_data_list``. The files ``check_config`` read (every
+  :func:`~automl_mm.engine.preflight_walk.coco_dataset_class`, ``LVISV1Dataset`` and ``CityscapesDataset``
+  included) are not read again.
 
 Files read through a storage backend (a URI, a non-local ``backend_args``) are left to the loader. The start-up
 build runs only before the copies of a multi-copy run; a missing ``ann_file`` is also checked from the config by
@@ -147,7 +149,8 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     whose ``ann_file`` (``data_root`` joined, as mmengine joins it) does not exist. Without it a single-process run
     built its model and hooks and stopped when the runner's train loop built the loader
     (``[Errno 2] No such file or directory: '.../ImageSets/Main/trainval.txt'``), naming at best the loader. COCO
-    datasets (type name saying COCO) are left to ``check_config``'s annotation-file check, a dataset that never reads
+    datasets (:func:`~automl_mm.engine.preflight_walk.coco_dataset_class`) are left to ``check_config``'s
+    annotation-file check, a dataset that never reads
     its ``ann_file`` (``UNREAD_BASE_KEYS``: automl_mm's generated / folder / CIFAR sets) to the build's refusal of
     it, files read through a storage backend to the loader, and a type no registry holds to the build. (An image
     folder's or CIFAR-10's files are checked by the start-up build only: the config check passes configs of data
@@ -158,13 +161,13 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     """
     from mmengine.dataset import BaseDataset
 
-    from automl_mm.utils.scope import config_type_name
-
     from .preflight_classes import _dataset_class
     from .preflight_walk import (
         _datasets,
         _loader_cfgs,
         bn_recalibration_loader_cfgs,
+        coco_dataset_class,
+        config_scope,
         outside_split,
         reads_through_backend,
     )
@@ -180,7 +183,7 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
             root = node.get('data_root')
             root = os.fspath(root) if isinstance(root, (str, os.PathLike)) else ''  # a Path: mmengine joins it too
             ann = node.get('ann_file')
-            if isinstance(ann, str) and ann and 'coco' not in config_type_name(node).lower():
+            if isinstance(ann, str) and ann and coco_dataset_class(node, config_scope(cfg)) is None:
                 path = _joined(root, ann)
                 if not reads_through_backend(node, path) and not osp.exists(path):
                     raise ConfigCheckError(f'{where}.ann_file={ann!r}: the annotation file {path} (data_root + '

@@ -100,7 +100,7 @@ def bn_recalibration_coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
     """:func:`_coco_datasets` of the :func:`bn_recalibration_loader_cfgs` (kept apart: they read training images,
     so the checks of held-out loaders do not apply to them)."""
     for loader, key in bn_recalibration_loader_cfgs(cfg):
-        yield from _loader_coco_datasets(loader, f'{key}.dataset')
+        yield from _loader_coco_datasets(loader, f'{key}.dataset', config_scope(cfg))
 
 
 def _evaluator_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
@@ -134,31 +134,66 @@ def reads_through_backend(node: Any, path: str) -> bool:
     return '://' in path or (isinstance(backend, dict) and backend.get('backend', 'local') != 'local')
 
 
+def config_scope(cfg: Any) -> str | None:
+    """The registry scope a config's unprefixed types are resolved in: its ``default_scope``; ``None`` without one
+    (a partial config: :func:`coco_dataset_class` then tries the current default scope and mmdet's)."""
+    return (cfg.get('default_scope') if hasattr(cfg, 'get') else None) or None
+
+
+def coco_dataset_class(dataset: Any, scope: str | None = None) -> type | None:
+    """The class a dataset config builds when it is mmdet's ``CocoDataset`` or a subclass (``LVISV1Dataset``,
+    ``Objects365V2Dataset``, ``CityscapesDataset``, ``CocoPanopticDataset``, ...: their ``ann_file`` is a COCO-format
+    JSON of ``images`` and ``categories``), else ``None``: another class (``RefCocoDataset``, ``CocoCaptionDataset``,
+    ``CocoSegDataset``, whose files are no COCO instance files although their names say COCO), a type no registry
+    holds (the build names it) or no mmdet.
+
+    The type is resolved as mmengine builds it (:func:`~automl_mm.registry.registered_class`): in the node's
+    ``_scope_``, else ``scope`` (the config's ``default_scope``: :func:`config_scope`); with neither (a loader
+    config checked alone, outside a config) in the current default scope, then mmdet's. Selected by the type's name
+    (``'coco' in name``) instead, the CocoDataset subclasses of other names missed the COCO checks and the
+    ``Coco``-named datasets of other formats were parsed as instance files."""
+    try:
+        from mmdet.datasets import CocoDataset
+    except ImportError:  # mmdet not installed: no COCO dataset is built
+        return None
+    from automl_mm.registry import DATASETS, registered_class
+
+    if not isinstance(dataset, dict):
+        return None
+    kind, node_scope = dataset.get('type'), dataset.get('_scope_')
+    cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, node_scope or scope)
+    if cls is None and not (node_scope or scope) and isinstance(kind, str):
+        cls = registered_class(DATASETS, kind, 'mmdet')
+    return cls if isinstance(cls, type) and issubclass(cls, CocoDataset) else None
+
+
 def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
-    """``(dataset config, its config key, its annotation file)`` of every COCO dataset of every dataloader."""
+    """``(dataset config, its config key, its annotation file)`` of every COCO dataset (:func:`coco_dataset_class`)
+    of every dataloader."""
     for loader, key in _loader_cfgs(cfg):
-        yield from _loader_coco_datasets(loader, f'{key}.dataset')
+        yield from _loader_coco_datasets(loader, f'{key}.dataset', config_scope(cfg))
 
 
-def _loader_coco_datasets(loader: Any, where: str = 'dataset') -> Iterator[tuple[dict, str, str]]:
+def _loader_coco_datasets(loader: Any, where: str = 'dataset',
+                          scope: str | None = None) -> Iterator[tuple[dict, str, str]]:
     """``(dataset config, its config key, its annotation file joined with its data_root)`` of every COCO dataset
-    of one dataloader config (wrappers looked through) that reads it from the local disk
-    (:func:`reads_through_backend`)."""
+    (:func:`coco_dataset_class`, types resolved in ``scope``) of one dataloader config (wrappers looked through)
+    that reads it from the local disk (:func:`reads_through_backend`)."""
     dataset = loader.get('dataset') if isinstance(loader, dict) else None
     for d, key in _datasets(dataset, where):
         ann_file = d.get('ann_file')
-        if 'coco' in config_type_name(d).lower() and isinstance(ann_file, str) and ann_file:
+        if isinstance(ann_file, str) and ann_file and coco_dataset_class(d, scope) is not None:
             root = d.get('data_root') or ''
             path = ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
             if not reads_through_backend(d, path):
                 yield d, key, path
 
 
-def loader_coco_files(loader: Any) -> list[str]:
+def loader_coco_files(loader: Any, scope: str | None = None) -> list[str]:
     """The annotation files of the COCO datasets one dataloader config reads, resolved (``osp.realpath``: a file
     reached through a link, or as ``data/`` + ``x/ann.json``, is one file), in order, each once."""
     files: list[str] = []
-    for _, _, path in _loader_coco_datasets(loader):
+    for _, _, path in _loader_coco_datasets(loader, scope=scope):
         path = osp.realpath(path)
         if path not in files:
             files.append(path)
