@@ -121,6 +121,7 @@ from .preflight_coco import (
     _check_coco_images,
     check_images_kept,
     check_shared_folders,
+    read_coco_file,
     shared_folder_files,
 )
 from .preflight_data_hint import generator_hint
@@ -175,8 +176,6 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     Raises:
         ValueError: ``split`` is neither.
     """
-    from automl_mm.datasets.coco_split import check_coco_annotation_file
-
     from .custom_imports import forget_failures_outside, record_unseen_failures
     from .preflight_options import _import_names
 
@@ -211,18 +210,29 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     bn_files = [(path, f'{where}.ann_file') for _, where, path in bn_recalibration_coco_datasets(cfg)]
     dataset_files = {path for _, _, path in _coco_datasets(cfg)} | {path for path, _ in bn_files}
     whole = shared_folder_files(cfg, test_only, split)
+    from functools import partial
+
+    dataset_real, whole_real = {osp.realpath(p) for p in dataset_files}, {osp.realpath(p) for p in whole}
+    parsed: dict = {}  # each file parsed once, whatever the keys and spellings that read it (read_coco_file)
+
+    def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None]:
+        return ([(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)],
+                [c.get('name') if isinstance(c, dict) else c for c in coco['categories']],
+                CocoSummary(coco, whole=real in whole_real) if real in dataset_real else None)
+
     for path, key in coco_annotation_files(cfg) + bn_files:  # (the BN loaders' for check_shared_folders)
         if outside_split(key, test_only, split):
             continue
+        real = osp.realpath(path)
         try:
-            coco = check_coco_annotation_file(path)
+            ids, names, summary = read_coco_file(path, parsed, partial(summarise, real=real))
         except ValueError as err:
             hint = '' if osp.isfile(path) else generator_hint(cfg, path)
             raise ConfigCheckError(f'{key}: {err}{hint}') from None
-        category_ids.setdefault(path, [(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)])
-        if path in dataset_files and path not in files:
-            categories[path] = [c.get('name') if isinstance(c, dict) else c for c in coco['categories']]
-            files[path] = CocoSummary(coco, whole=path in whole)
+        category_ids.setdefault(path, ids)
+        if path in dataset_files and path not in files and summary is not None:
+            categories[path] = names
+            files[path] = summary
     check_data_files(cfg, scope, test_only, split)  # the other datasets' files (COCO ones: above)
     _check_coco_images(cfg, files, test_only, split)
     check_exif_orientation(cfg, files, test_only, split)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 import warnings
+from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
@@ -52,6 +53,53 @@ def image_folder(dataset: dict) -> str | None:
             not isinstance(root, (str, type(None))) or '://' in (root or '') + prefix:
         return None
     return join_path(root, prefix) if root and not is_abs(prefix) else prefix
+
+
+#: The annotation files :func:`read_coco_file` found valid in this process, as :func:`file_identity` (the newest
+#: :data:`MAX_CHECKED`): the start-up build's loading check (:func:`~automl_mm.engine.preflight_loading.
+#: check_before_loading`) does not read a file ``check_config`` read again, and a file changed since is read anew.
+_CHECKED: OrderedDict[tuple, None] = OrderedDict()
+MAX_CHECKED = 256
+
+
+def file_identity(path: str) -> tuple[str, int, int] | None:
+    """``(real path, mtime in ns, size in bytes)`` of a local file, ``None`` where it cannot be ``stat``-ed."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return osp.realpath(path), stat.st_mtime_ns, stat.st_size
+
+
+def was_checked(path: str) -> bool:
+    """Whether :func:`read_coco_file` found the file at ``path``, as it is now, valid in this process."""
+    identity = file_identity(path)
+    return identity is not None and identity in _CHECKED
+
+
+def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any) -> Any:
+    """``summarise(coco)`` of the annotation file at ``path``, parsed and checked
+    (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`) once per ``parsed`` (one
+    ``check_config``: ``{file_identity: summary}``): a file that several keys read (a loader's dataset and its
+    ``CocoMetric``, the val and test loaders), under any spelling or link, is parsed once, and only what
+    ``summarise`` keeps of it stays in memory (an LVIS v1 train file is 1.1 GB of JSON).
+
+    Raises:
+        ValueError: the file is missing or not a COCO annotation file (naming ``path``).
+    """
+    from automl_mm.datasets.coco_split import check_coco_annotation_file
+
+    identity = file_identity(path)
+    if identity is not None and identity in parsed:
+        return parsed[identity]
+    summary = summarise(check_coco_annotation_file(path))
+    if identity is not None:
+        parsed[identity] = summary
+        _CHECKED[identity] = None
+        _CHECKED.move_to_end(identity)
+        while len(_CHECKED) > MAX_CHECKED:
+            _CHECKED.popitem(last=False)
+    return summary
 
 
 def _size(image: dict) -> tuple[int, int] | None:

@@ -1,0 +1,68 @@
+"""Each start's checks read each COCO annotation file once: ``check_config`` parsed a file once per config key that
+reads it (the val and test loaders' datasets and their ``CocoMetric`` s: the val file 4 times in one check), and the
+start-up build's loading check parsed again the files of the ``CocoDataset`` subclasses that check_config had read.
+Now a file is parsed once per ``check_config`` (by its real path, mtime and size), the build's loading check skips a
+file ``check_config`` found valid as it is now, and the runner's ``load_data_list`` is the only other read."""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from PIL import Image
+
+import automl_mm.datasets.coco_split as coco_split
+from automl_mm.engine.preflight import build_check, check_config
+from automl_mm.engine.preflight_coco import was_checked
+
+
+def _coco(root, name: str, prefix: str, shade: int) -> None:
+    os.makedirs(root / prefix, exist_ok=True)
+    for i in (1, 2):
+        Image.new('RGB', (8, 8), (shade, i, 0)).save(root / prefix / f'{prefix}{i}.png')
+    (root / name).write_text(json.dumps(dict(
+        images=[dict(id=i, file_name=f'{prefix}{i}.png', width=8, height=8) for i in (1, 2)],
+        annotations=[dict(id=i, image_id=i, category_id=1, bbox=[1, 1, 4, 4], area=16, iscrowd=0) for i in (1, 2)],
+        categories=[dict(id=1, name='a')])))
+
+
+def _cfg(root, kind: str) -> Config:
+    def loader(ann, prefix, test_mode):
+        return dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False), dataset=dict(
+            type=kind, data_root=str(root), ann_file=ann, data_prefix=dict(img=f'{prefix}/'), test_mode=test_mode,
+            metainfo=dict(classes=('a', )), pipeline=[]))
+
+    metric = dict(type='CocoMetric', ann_file=str(root / 'val.json'))
+    return Config(dict(default_scope='mmdet', train_dataloader=loader('train.json', 't', False),
+                       val_dataloader=loader('val.json', 'v', True), test_dataloader=loader('val.json', 'v', True),
+                       val_evaluator=metric, test_evaluator=metric))
+
+
+def test_each_annotation_file_is_read_once_by_the_checks_of_a_start(tmp_path, monkeypatch):
+    _coco(tmp_path, 'train.json', 't', 10)
+    _coco(tmp_path, 'val.json', 'v', 200)
+    reads: Counter = Counter()
+    load = coco_split._load
+    monkeypatch.setattr(coco_split, '_load', lambda path: reads.update([os.path.basename(path)]) or load(path))
+    for kind in ('CocoDataset', 'CityscapesDataset'):  # (a subclass of another name: the build's check read it)
+        reads.clear()
+        cfg = _cfg(tmp_path, kind)
+        check_config(cfg)
+        build_check(cfg)
+        assert reads == Counter({'train.json': 1, 'val.json': 1}), kind
+    assert was_checked(str(tmp_path / 'train.json'))
+    with DefaultScope.overwrite_default_scope('mmdet'):  # the runner's own read is still the data's one load
+        assert len(Runner.build_dataloader(cfg.train_dataloader).dataset) == 2
+
+
+def test_a_file_changed_after_the_config_check_is_read_again(tmp_path):
+    _coco(tmp_path, 'train.json', 't', 10)
+    _coco(tmp_path, 'val.json', 'v', 200)
+    path = tmp_path / 'train.json'
+    check_config(_cfg(tmp_path, 'CocoDataset'))
+    assert was_checked(str(path))
+    path.write_text('{"images": [')  # rewritten between the check and the build (another size)
+    assert not was_checked(str(path))
