@@ -19,6 +19,8 @@ from .preflight_walk import (
     ConfigCheckError,
     _datasets,
     _loader_coco_datasets,
+    coco_metric_class,
+    config_scope,
     evaluator_metrics,
     loader_coco_files,
 )
@@ -49,7 +51,7 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool]
     if not files:
         return None
     for metric in evaluator_metrics(evaluator_cfg):
-        if not (isinstance(metric, dict) and 'coco' in config_type_name(metric).lower()
+        if not (isinstance(metric, dict) and coco_metric_class(metric) is not None
                 and isinstance(metric.get('ann_file'), str)):
             continue
         ann = _abs(metric['ann_file'])
@@ -478,7 +480,7 @@ def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 't
     for scored in (split, ) if test_only else SPLITS:
         loader_key, evaluator_key = f'{scored}_dataloader', f'{scored}_evaluator'
         metrics = [m for m in evaluator_metrics(cfg.get(evaluator_key))
-                   if isinstance(m, dict) and 'coco' in config_type_name(m).lower()
+                   if isinstance(m, dict) and coco_metric_class(m, config_scope(cfg)) is not None
                    and isinstance(m.get('ann_file'), str)]
         if not metrics:
             continue  # no metric scoring a file (ann_file=None: mmdet builds the ground truth of the images read)

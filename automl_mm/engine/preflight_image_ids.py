@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from automl_mm.utils.scope import config_type_name
-
-from .preflight_walk import ConfigCheckError, evaluator_metrics, loader_coco_files
+from .preflight_walk import ConfigCheckError, coco_metric_class, evaluator_metrics, loader_coco_files
 
 
 def _merging_metric(evaluator_cfg: Any) -> bool:
     """Whether the evaluator has a COCO metric that builds its ground truth from the scored images (no
     ``ann_file``)."""
-    return any(isinstance(m, dict) and 'coco' in config_type_name(m).lower() and m.get('ann_file') is None
+    return any(isinstance(m, dict) and coco_metric_class(m) is not None and m.get('ann_file') is None
                for m in evaluator_metrics(evaluator_cfg))
 
 

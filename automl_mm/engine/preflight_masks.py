@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from automl_mm.utils.scope import config_type_name
-
 from .preflight_coco import CocoSummary
 from .preflight_walk import ConfigCheckError, _coco_datasets, outside_split, pipeline_transforms
 
@@ -80,7 +78,7 @@ def check_mask_metrics(cfg: Any, model: Any, test_only: bool = False, split: str
     Raises:
         ConfigCheckError: naming the evaluator's key and why the model predicts no masks.
     """
-    from .preflight_walk import _evaluator_cfgs
+    from .preflight_walk import _evaluator_cfgs, coco_metric_class, config_scope
 
     why = None
     for metric, key in _evaluator_cfgs(cfg):
@@ -88,7 +86,7 @@ def check_mask_metrics(cfg: Any, model: Any, test_only: bool = False, split: str
             continue
         names = metric.get('metric', 'bbox')
         names = [names] if isinstance(names, str) else list(names) if isinstance(names, (list, tuple)) else []
-        if 'coco' not in config_type_name(metric).lower() or 'segm' not in names:
+        if coco_metric_class(metric, config_scope(cfg)) is None or 'segm' not in names:
             continue
         why = why or predicts_no_masks(model) or ''
         if why:

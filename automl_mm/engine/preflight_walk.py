@@ -7,8 +7,6 @@ import os.path as osp
 from collections.abc import Iterator
 from typing import Any
 
-from automl_mm.utils.scope import config_type_name
-
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader', 'search_dataloader')
 _EVALUATORS = ('val_evaluator', 'test_evaluator', 'reward_evaluator', 'search_evaluator')
 #: Loaders that are not held out of training (the others: OHL's reward loader, the NAS search loaders).
@@ -117,10 +115,11 @@ def _evaluator_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
 
 
 def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
-    """``(path, config key)`` of every COCO annotation file a config reads (datasets and ``CocoMetric``)."""
+    """``(path, config key)`` of every COCO annotation file a config reads (:func:`coco_dataset_class` datasets and
+    :func:`coco_metric_class` metrics)."""
     found = [(path, f'{where}.ann_file') for _, where, path in _coco_datasets(cfg)]
     for metric, key in _evaluator_cfgs(cfg):
-        if 'coco' in config_type_name(metric).lower() and isinstance(metric.get('ann_file'), str) and \
+        if isinstance(metric.get('ann_file'), str) and coco_metric_class(metric, config_scope(cfg)) is not None and \
                 not reads_through_backend(metric, metric['ann_file']):
             found.append((metric['ann_file'], f'{key}.ann_file'))
     return found
@@ -156,15 +155,37 @@ def coco_dataset_class(dataset: Any, scope: str | None = None) -> type | None:
         from mmdet.datasets import CocoDataset
     except ImportError:  # mmdet not installed: no COCO dataset is built
         return None
-    from automl_mm.registry import DATASETS, registered_class
+    from automl_mm.registry import DATASETS
 
-    if not isinstance(dataset, dict):
+    return _subclass(dataset, DATASETS, CocoDataset, scope)
+
+
+def coco_metric_class(metric: Any, scope: str | None = None) -> type | None:
+    """The class a metric config builds when it is mmdet's ``CocoMetric`` or a subclass (``LVISMetric``,
+    ``CocoOccludedSeparatedMetric``, ...: its ``ann_file`` is a COCO-format instance file and it scores the images
+    by their ids in it), else ``None`` (``COCOCaptionMetric``, ``CocoPanopticMetric``, ``gRefCOCOMetric``: other
+    files and rules; a type no registry holds). Resolved as :func:`coco_dataset_class` resolves a dataset."""
+    try:
+        from mmdet.evaluation import CocoMetric
+    except ImportError:  # mmdet not installed: no COCO metric is built
         return None
-    kind, node_scope = dataset.get('type'), dataset.get('_scope_')
-    cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, node_scope or scope)
+    from automl_mm.registry import METRICS
+
+    return _subclass(metric, METRICS, CocoMetric, scope)
+
+
+def _subclass(node: Any, registry: Any, base: type, scope: str | None) -> type | None:
+    """The class config ``node`` builds from ``registry`` (:func:`coco_dataset_class` says in which scope) if it is
+    ``base`` or a subclass, else ``None``."""
+    from automl_mm.registry import registered_class
+
+    if not isinstance(node, dict):
+        return None
+    kind, node_scope = node.get('type'), node.get('_scope_')
+    cls = kind if isinstance(kind, type) else registered_class(registry, kind, node_scope or scope)
     if cls is None and not (node_scope or scope) and isinstance(kind, str):
-        cls = registered_class(DATASETS, kind, 'mmdet')
-    return cls if isinstance(cls, type) and issubclass(cls, CocoDataset) else None
+        cls = registered_class(registry, kind, 'mmdet')
+    return cls if isinstance(cls, type) and issubclass(cls, base) else None
 
 
 def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:

@@ -90,3 +90,34 @@ def test_the_class_names_are_checked_only_where_mmdets_coco_loading_picks_catego
     assert built.cat2label == {1: 0, 2: 1}  # 'a' is label 0: the names are right
     with pytest.raises(ConfigCheckError, match=r"names them in another order than the file's categories"):
         check_config(_cfg(dict(dataset, type='CocoDataset')))
+
+
+def test_a_coco_metric_is_selected_by_class_too(tmp_path):
+    """``LVISMetric`` (a ``CocoMetric`` subclass) reading another split's file than its loader's ``LVISV1Dataset``
+    passed (its name lacks 'coco'): every prediction was scored against another image of the same id; a
+    ``COCOCaptionMetric``'s caption file was refused as a broken instance file."""
+    _images(tmp_path, annotations=True)
+    other = tmp_path / 'other.json'
+    other.write_text((tmp_path / 'train.json').read_text().replace('"area": 16', '"area": 17'))  # another file
+    val = dict(type='LVISV1Dataset', data_root=str(tmp_path), ann_file='train.json', data_prefix=dict(img=''),
+               metainfo=dict(classes=('a', 'b')), test_mode=True, pipeline=[])
+    cfg = _cfg(dict(val, test_mode=False))
+    cfg.val_dataloader = dict(cfg.train_dataloader, dataset=val)
+    cfg.val_evaluator = dict(type='LVISMetric', ann_file=str(other))
+    cfg.val_cfg = dict(type='ValLoop')
+    with pytest.raises(ConfigCheckError) as err:
+        check_config(cfg)
+    assert str(err.value).startswith(f'val_evaluator reads ground truth from {other} but val_dataloader is '
+                                     f'{tmp_path}/train.json: every prediction would be scored against another '
+                                     'image of the same id')
+
+
+def test_a_caption_metrics_file_is_not_read_as_a_coco_instance_file(tmp_path):
+    _images(tmp_path, annotations=True)
+    cfg = _cfg(dict(type='CocoDataset', data_root=str(tmp_path), ann_file='train.json', data_prefix=dict(img=''),
+                    metainfo=dict(classes=('a', 'b')), pipeline=[]))
+    captions = tmp_path / 'captions.json'
+    captions.write_text(json.dumps(dict(images=[dict(id=1, file_name='1.png')],
+                                        annotations=[dict(id=1, image_id=1, caption='a square')])))
+    cfg.val_evaluator = dict(type='COCOCaptionMetric', ann_file=str(captions))
+    check_config(cfg)
