@@ -7,6 +7,7 @@ count (:func:`check_accuracy_topk`; a search's key, whichever evaluator it reads
 from __future__ import annotations
 
 import logging
+import os
 import os.path as osp
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -49,6 +50,7 @@ def _image_folder_classes(dataset: dict, scope: str | None) -> tuple[tuple, str]
     if not (isinstance(dataset_cls, type) and issubclass(dataset_cls, ImageFolderDataset)):
         return None
     data_root, prefix = dataset.get('data_root'), dataset.get('data_prefix') or dict(img_path='')
+    data_root = os.fspath(data_root) if isinstance(data_root, os.PathLike) else data_root  # mmengine joins a Path
     # a string is the dataset's img_path (mmpretrain's form); it failed here with "'str' object has no attribute 'get'"
     prefix = prefix.get('img_path') if isinstance(prefix, dict) else prefix
     if not isinstance(prefix, str) or not isinstance(data_root, (str, type(None))):

@@ -52,3 +52,14 @@ def test_a_reward_loader_of_the_training_split_under_a_path_data_root_is_refused
 def test_the_image_folder_of_a_coco_dataset_under_a_path_data_root(tmp_path):
     dataset = dict(data_root=tmp_path, data_prefix=dict(img='train2017/'))
     assert image_folder(dataset) == osp.join(str(tmp_path), 'train2017/')
+
+
+def test_the_class_folders_of_an_image_folder_under_a_path_data_root(tmp_path):
+    """The class-name checks (every scored loader reads the training loader's names) skipped an image folder whose
+    ``data_root`` is a ``pathlib.Path``: its class folders were taken for unknown."""
+    from automl_mm.engine.preflight_classes import _image_folder_classes
+
+    for cls in ('cat', 'dog'):
+        os.makedirs(tmp_path / 'train' / cls)
+    dataset = dict(type='ImageFolderDataset', data_root=tmp_path, data_prefix=dict(img_path='train'))
+    assert _image_folder_classes(dataset, 'automl_mm') == (('cat', 'dog'), osp.join(str(tmp_path), 'train'))
