@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import numbers
 import operator
+import os
 import os.path as osp
 from collections.abc import Sequence
 from typing import Any
@@ -148,6 +149,8 @@ def resolve_config_paths(value: Any) -> Any:
         return [resolve_config_paths(v) for v in value]
     if not isinstance(value, dict):
         return value
+    value = {key: os.fspath(item) if _is_path_key(key) and isinstance(item, os.PathLike) else item
+             for key, item in value.items()}  # a pathlib data_root / ann_file (a Runner built in Python) as its str
     root = value.get('data_root')
     root = root if isinstance(root, str) and root else None
     remote = root is not None and '://' in root  # relative ann_file / data_prefix name remote files: left as written
@@ -163,7 +166,8 @@ def resolve_config_paths(value: Any) -> Any:
     for key, item in value.items():
         under_root = key in ('ann_file', 'data_prefix')  # joined to data_root by mmengine's BaseDataset
         if key == 'data_prefix' and isinstance(item, dict):
-            resolved[key] = {k: resolved_path(v, True) for k, v in item.items()}
+            resolved[key] = {k: resolved_path(os.fspath(v) if isinstance(v, os.PathLike) else v, True)
+                             for k, v in item.items()}
         elif _is_path_key(key) and isinstance(item, str):
             resolved[key] = resolved_path(item, under_root)
         else:

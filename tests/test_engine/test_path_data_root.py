@@ -63,3 +63,19 @@ def test_the_class_folders_of_an_image_folder_under_a_path_data_root(tmp_path):
         os.makedirs(tmp_path / 'train' / cls)
     dataset = dict(type='ImageFolderDataset', data_root=tmp_path, data_prefix=dict(img_path='train'))
     assert _image_folder_classes(dataset, 'automl_mm') == (('cat', 'dog'), osp.join(str(tmp_path), 'train'))
+
+
+def test_a_pathlib_data_root_is_the_same_setting_as_its_string_for_a_resume(tmp_path):
+    """A resumed search compares the reward / search loaders' settings with the checkpoint's
+    (:func:`automl_mm.utils.checks.same_config`): a ``data_root`` given as a ``pathlib.Path`` (a Runner built in
+    Python) was no root there, so its relative ``ann_file`` / ``data_prefix`` were resolved from the working
+    directory and the Path compared unequal to its own string: the same data read as another setting."""
+    from automl_mm.utils.checks import resolve_config_paths, same_config
+
+    (tmp_path / 'ann.json').write_text('{}')
+    as_str = dict(type='X', data_root=str(tmp_path), ann_file='ann.json', data_prefix=dict(img='imgs'))
+    as_path = dict(type='X', data_root=tmp_path, ann_file='ann.json', data_prefix=dict(img=Path('imgs')))
+    resolved = resolve_config_paths(as_path)
+    assert resolved['ann_file'] == str(tmp_path / 'ann.json') and resolved['data_root'] == str(tmp_path)
+    assert resolved['data_prefix'] == {'img': str(tmp_path / 'imgs')}
+    assert same_config(as_str, as_path)
