@@ -110,25 +110,63 @@ def check_backbone_fragment_used(cfg: Any) -> None:
     where ``model.backbone`` has its ``type`` (scope prefixes aside); the two names together are the fragment's
     signature, so a config's own ``backbone`` template without ``backbone_out_channels`` is left alone.
 
+    Put into the model without ``_delete_=True`` (``model = dict(backbone=backbone, ...)`` in a config inheriting
+    another), mmengine merges the fragment over the inherited backbone, which keeps every key the fragment does not
+    set: the type matched and the run retrained another network than the searched one, silently (mmdet's
+    ``style='caffe'``, a DC5 ``strides`` / ``dilations``, a supernet's ``max_stage_blocks``, a nested ``norm_cfg``
+    key). Such kept keys are refused; those of :data:`TRAINING_ONLY_BACKBONE_KEYS` (the same network, trained or
+    initialised otherwise) are left alone, whether kept or added on purpose.
+
     Raises:
-        ConfigCheckError: naming ``backbone``, its type, ``model.backbone``'s type and the line to add.
+        ConfigCheckError: naming ``backbone``, its type, ``model.backbone``'s type and the line to add; or naming
+            ``model.backbone``, the kept keys with their values and the line.
     """
     fragment, widths = cfg.get('backbone'), cfg.get('backbone_out_channels')
     if not isinstance(fragment, dict) or 'type' not in fragment or widths is None:
         return
     model = cfg.get('model')
     model_backbone = model.get('backbone') if isinstance(model, dict) else None
-    if config_type_name(model_backbone) == config_type_name(fragment):
-        return
-    current = (f"model.backbone.type={model_backbone.get('type')!r}" if isinstance(model_backbone, dict)
-               and 'type' in model_backbone else 'model.backbone is not set')
     if isinstance(widths, (list, tuple)) and len(widths) > 1:  # several maps: a detector's neck takes them
         line = 'model = dict(backbone=dict(_delete_=True, **backbone), neck=dict(in_channels=backbone_out_channels))'
     else:
         line = ('model = dict(backbone=dict(_delete_=True, **backbone)) (and the head\'s in_channels '
                 '= backbone_out_channels[-1] where it is another)')
+    if config_type_name(model_backbone) == config_type_name(fragment):
+        kept = _kept_keys(model_backbone, fragment, top=True)
+        if kept:
+            raise ConfigCheckError(
+                f"model.backbone: it holds the pasted backbone fragment's keys (type={fragment.get('type')!r}) and "
+                f"keys the fragment does not set, kept from the config's own backbone: {', '.join(kept)}. The "
+                'fragment was merged over that backbone (put into the model without _delete_=True), so the run '
+                'would retrain another network than the searched one. Put it in with the line its comment gives: '
+                f'{line}; a key meant for the searched network goes into the fragment\'s backbone dict')
+        return
+    current = (f"model.backbone.type={model_backbone.get('type')!r}" if isinstance(model_backbone, dict)
+               and 'type' in model_backbone else 'model.backbone is not set')
     raise ConfigCheckError(
         f"backbone: the config sets a top-level backbone (type={fragment.get('type')!r}) and "
         f'backbone_out_channels, as a pasted cr_nas_backbone.py / pc_nas_backbone.py does, but no model key uses '
         f'them ({current}): mmengine reads no top-level backbone, so the run would train the config\'s own '
         f'backbone. Add the line the fragment\'s comment gives after it: {line}')
+
+
+#: ``model.backbone`` keys that train or initialise the same network otherwise (the weights' source, freezing, BN
+#: mode, checkpointing): a pasted searched backbone fragment may sit beside them (:func:`check_backbone_fragment_used`).
+TRAINING_ONLY_BACKBONE_KEYS = frozenset({'init_cfg', 'pretrained', 'frozen_stages', 'norm_eval', 'zero_init_residual',
+                                         'with_cp'})
+
+
+def _kept_keys(merged: dict, fragment: dict, top: bool, prefix: str = '') -> list[str]:
+    """``key=value`` of every key of ``merged`` that ``fragment`` does not set (nested dicts key by key), sorted;
+    at the top level the keys of :data:`TRAINING_ONLY_BACKBONE_KEYS` are left out."""
+    kept = []
+    for key in sorted(merged, key=str):
+        if key == '_delete_' or (top and key in TRAINING_ONLY_BACKBONE_KEYS):
+            continue
+        value = merged[key]
+        if key not in fragment:
+            plain = value.to_dict() if hasattr(value, 'to_dict') else value
+            kept.append(f'{prefix}{key}={plain!r}')
+        elif isinstance(value, dict) and isinstance(fragment[key], dict):
+            kept += _kept_keys(value, fragment[key], False, f'{prefix}{key}.')
+    return kept
