@@ -113,6 +113,30 @@ def retrain_config_text(base: str | None, model_override: str, comment: str) -> 
     return '\n'.join(lines) + '\n'
 
 
+def registered_type_name(cls: type) -> str:
+    """``'<scope>.<name>'`` under which ``cls`` is registered in a ``MODELS`` registry of the tree automl_mm's belongs
+    to (automl_mm's, mmdet's, mmengine's, ...): the text a config names it by.
+
+    Raises:
+        ValueError: ``cls`` is registered in none of them (a config text cannot name it).
+    """
+    from automl_mm.registry import MODELS
+
+    root = MODELS
+    while root.parent is not None:
+        root = root.parent
+    todo = [root]
+    while todo:
+        registry = todo.pop(0)
+        name = next((k for k, v in registry.module_dict.items() if v is cls), None)
+        if name is not None:
+            return f'{registry.scope}.{name}'
+        todo.extend(registry.children.values())
+    raise ValueError(f'model.backbone.type is the class {cls.__module__}.{cls.__qualname__}, which no MODELS registry '
+                     'holds: a backbone fragment cannot name it; register it with @MODELS.register_module() '
+                     '(automl_mm.registry)')
+
+
 def backbone_fragment_text(title: str, backbone: dict) -> str:
     """The searched backbone as a fragment to paste into a config of one's own (``cr_nas_backbone.py``,
     ``pc_nas_backbone.py``), loadable whatever that config's ``default_scope`` is.
@@ -129,15 +153,20 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
     the fragment now also sets ``backbone_out_channels``, the widths of the maps the backbone returns (built on
     the meta device, :func:`~automl_mm.engine.preflight_model.backbone_widths`), and the comment's line sets
     ``model.neck.in_channels`` to them where the backbone returns several maps (a detector's neck); a single map
-    (a classifier's backbone) is named for the head's ``in_channels``.
+    (a classifier's backbone) is named for the head's ``in_channels``. A ``type`` given as the class object (a
+    pure-Python config) is written by its registered name (:func:`registered_type_name`): written as itself, the
+    fragment did not parse.
 
     Args:
         title: The first comment line (what was searched and its score).
-        backbone: The backbone config (``type`` and its arguments).
+        backbone: The backbone config (``type``, a name or a registered class, and its arguments).
 
     Returns:
         Python config text setting ``custom_imports``, ``backbone`` and, where the widths can be learnt on the meta
         device, ``backbone_out_channels``.
+
+    Raises:
+        ValueError: ``type`` is a class no ``MODELS`` registry holds.
     """
     from automl_mm.engine.preflight_model import backbone_widths
     from automl_mm.ohl.report import custom_imports_line
@@ -153,8 +182,10 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
         cls = MODELS.get(backbone['type'])
         classes = [cls] if isinstance(cls, type) else []
     elif isinstance(kind, type):
+        # a pure-Python config's class object: written as itself ("{'type': <class ...>}") the fragment did not parse
         classes = [kind]
-    widths = backbone_widths(backbone, 'automl_mm') if isinstance(backbone.get('type'), str) else None
+        backbone['type'] = registered_type_name(kind)
+    widths = backbone_widths(backbone, 'automl_mm')
     if widths and len(widths) > 1:
         paste = ('# Paste into a config of your own: model = dict(backbone=dict(_delete_=True, **backbone),\n'
                  '#     neck=dict(in_channels=backbone_out_channels)) replaces its backbone whole (without\n'
