@@ -43,6 +43,7 @@ trained ``layer1.2`` inside the frozen stage and moved its BN statistics. Now:
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 import torch
@@ -213,7 +214,8 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None, cause
     The DDP inside an OHL copy of several ranks (:class:`~automl_mm.ohl.copies.CopyDataParallel`, not a DDP itself:
     ``ddp_reduced_parameters`` gives ``None``) is built on the first training step, after the fill and the train
     loop's ``model.train()``: it reduces the parameters that train then, and needs no check
-    (``tests/test_ohl/test_copy_ddp_after_fill.py``, a real run of one copy of two ranks).
+    (``tests/test_ohl/test_copy_ddp_after_fill.py``, a real run of one copy of two ranks). A parameter thawed later
+    (by a hook, under any DDP, ``find_unused_parameters`` included) is refused by :func:`check_ddp_reduces_thawed`.
 
     Args:
         model: The runner's model (its DDP wrapper).
@@ -251,12 +253,104 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None, cause
                      '(or find_unused_parameters=True) in the config.')
 
 
+_REDUCED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # DDP -> ids of the parameters its reducer holds
+
+
+def _reducer_parameter_ids(ddp: Any) -> set[int] | None:
+    """The ``id`` of every parameter the reducer of the ``DistributedDataParallel`` ``ddp`` all-reduces: torch's own
+    record, its gradient buckets' parameters (``Reducer._get_zeros_like_grad_buckets``, which DDP's optimizer of
+    ``torch.compile`` reads too), the parameters that required a gradient when ``ddp`` was built. Read once per
+    wrapper (it allocates a zero copy of the buckets; the reducer's parameters never change) and kept; ``None``
+    where the reducer cannot be read (no ``reducer``, the python reducer of compiled DDP)."""
+    if ddp in _REDUCED:
+        return _REDUCED[ddp]
+    read = getattr(getattr(ddp, 'reducer', None), '_get_zeros_like_grad_buckets', None)
+    if read is None:
+        return None
+    ids = {id(p) for bucket in read() for p in bucket.parameters()}
+    _REDUCED[ddp] = ids
+    return ids
+
+
+def ddp_unreduced_trainable(model: Any) -> tuple[list[str], str] | None:
+    """The parameters (names under the unwrapped model, sorted) that require a gradient now but that no
+    ``DistributedDataParallel`` of ``model`` all-reduces, and where that DDP was built; ``None`` for a model no DDP
+    wraps (yet), or whose reducer cannot be read.
+
+    Handles mmengine's ``MMDistributedDataParallel`` (any ``DistributedDataParallel``, ``find_unused_parameters`` and
+    a static graph included: the reducer's parameter set is the same), ``MMSeparateDistributedDataParallel`` (each
+    child's own DDP; a child it left unwrapped, having no trainable parameter then, is reduced by none) and an OHL
+    copy's :class:`~automl_mm.ohl.copies.CopyDataParallel` (its DDP over the copy's ranks, once the first training
+    step built it)."""
+    from mmengine.model import MMSeparateDistributedDataParallel
+    from torch.nn.parallel import DistributedDataParallel
+
+    from ..ohl.copies import CopyDataParallel
+
+    if isinstance(model, CopyDataParallel):
+        built, model = "the OHL copy's first training step (CopyDataParallel)", model._ddp
+    else:
+        built = f'Runner.__init__ (Runner.wrap_model, {type(model).__name__})'
+    if not isinstance(model, DistributedDataParallel):
+        return None
+    if isinstance(model, MMSeparateDistributedDataParallel):
+        units = [(f'{name}.', child.module if isinstance(child, DistributedDataParallel) else child,
+                  child if isinstance(child, DistributedDataParallel) else None)
+                 for name, child in model.module.named_children()]
+    else:
+        units = [('', model.module, model)]
+    names = []
+    for prefix, module, ddp in units:
+        reduced = set() if ddp is None else _reducer_parameter_ids(ddp)
+        if reduced is None:
+            return None
+        names += [prefix + n for n, p in module.named_parameters() if p.requires_grad and id(p) not in reduced]
+    return sorted(names), built
+
+
+def check_ddp_reduces_thawed(model: Any, when: str) -> None:
+    """Refuse to train a parameter that was made trainable after its DDP wrapper was built.
+
+    torch's ``DistributedDataParallel`` all-reduces only the parameters that required a gradient when it was built
+    (its reducer's gradient buckets). One thawed later (a user's hook 'unfreeze the backbone at epoch k', a common
+    fine-tuning schedule) trains on each rank's own gradient: the ranks' weights drift apart without a word, under
+    ``find_unused_parameters=True`` too, and in an OHL copy of several ranks (a 2-rank run thawing a layer at epoch
+    1 ended with that layer different on the two ranks, the rest equal). A parameter frozen later needs no check:
+    under ``find_unused_parameters`` DDP finds it unused, without it torch stops at the next iteration ('Expected
+    to have finished reduction in the prior iteration'). Cost: the reducer's parameters are read once per wrapper
+    (:func:`ddp_unreduced_trainable`), then one pass over ``named_parameters()``; called once per epoch.
+
+    Args:
+        model: The runner's model (its DDP wrapper, or an OHL ``CopyDataParallel``).
+        when: Where the run is (e.g. ``'epoch 1'``), named in the message.
+
+    Raises:
+        ValueError: names the parameters, where the DDP was built and the ways to train them averaged.
+    """
+    found = ddp_unreduced_trainable(model)
+    if not found or not found[0]:
+        return
+    names, built = found
+    raise ValueError(
+        f'{when}: {len(names)} parameters were made trainable (requires_grad=True) after the model was wrapped in '
+        f'DistributedDataParallel, at {built}: {names[:8]}{" ..." if len(names) > 8 else ""}. DDP all-reduces only '
+        'the parameters that required a gradient when it was built (find_unused_parameters=True does not change '
+        'that), so each rank would train them on its own gradient and the ranks\' weights would drift apart. '
+        'mmengine cannot re-wrap a model during a run: make them trainable before the wrap (in the model\'s '
+        '__init__ / config, e.g. frozen_stages=-1; to hold them still for the first epochs, give them a learning '
+        "rate of 0 with optim_wrapper.paramwise_cfg=dict(custom_keys={'<prefix>': dict(lr_mult=0.)}) and raise it "
+        'in your hook), or split the schedule into two runs: the frozen epochs, then a run with load_from of the '
+        'last checkpoint and a config in which they train.')
+
+
 class LearnedStateHook(Hook):
     """On ``load_from``, keep the config's learned hyper-parameters over a checkpoint's, and say so, and fill the CR
     blocks beyond the standard count the checkpoint holds; on a resume, restore the filled CR blocks the checkpoint
     records (see the module docstring). Registered on every runner that trains by
     :func:`automl_mm.engine.patches.install`. Raises only where that, or the train loop's first ``model.train()``,
-    changed which parameters train after mmengine wrapped the model in DDP (:func:`check_ddp_reduces_trainable`).
+    changed which parameters train after mmengine wrapped the model in DDP (:func:`check_ddp_reduces_trainable`),
+    or where a parameter was made trainable after its DDP was built (checked at each epoch's first iteration,
+    :func:`check_ddp_reduces_thawed`).
     """
 
     priority = 'VERY_HIGH'  # before EMAHook (NORMAL) copies the checkpoint's state_dict into its average
@@ -265,6 +359,7 @@ class LearnedStateHook(Hook):
         self._configured: dict[str, torch.Tensor] | None = None
         self._ddp_built: dict[str, bool] | None = None
         self._ddp_first_iter: dict[str, bool] | None = None  # checked again after the loop's model.train()
+        self._thaw_check = False  # at an epoch's first iteration, after the before_train_epoch hooks
 
     def before_run(self, runner) -> None:
         # before Runner.train initialises the weights: an init_cfg=dict(type='Pretrained', checkpoint=...) loads
@@ -299,12 +394,20 @@ class LearnedStateHook(Hook):
                       'hyper-parameters from a checkpoint; this run\'s config keeps its own, as with load_from: '
                       + '; '.join(lines), logger='current', level=logging.WARNING)
 
+    def before_train_epoch(self, runner) -> None:
+        self._thaw_check = True
+
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
         """Before the first iteration (after the train loop's ``model.train()``), refuse a ``requires_grad`` that
-        ``train()`` changed since the DDP wrap (:func:`check_ddp_reduces_trainable`, ``cause='train'``)."""
+        ``train()`` changed since the DDP wrap (:func:`check_ddp_reduces_trainable`, ``cause='train'``); before each
+        epoch's first iteration (after every ``before_train_epoch`` hook), refuse a parameter thawed since its DDP
+        was built (:func:`check_ddp_reduces_thawed`)."""
         built, self._ddp_first_iter = self._ddp_first_iter, None
         if built is not None:
             check_ddp_reduces_trainable(getattr(runner, 'model', None), built, cause='train')
+        if self._thaw_check:
+            self._thaw_check = False
+            check_ddp_reduces_thawed(getattr(runner, 'model', None), f'epoch {runner.epoch}')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Record which CR blocks beyond the standard count count as standard ones (``meta['filled_blocks']``), for
@@ -344,7 +447,7 @@ class LearnedStateHook(Hook):
                       logger='current', level=logging.WARNING)
 
 
-__all__ = ['LearnedStateHook', 'check_ddp_reduces_trainable', 'config_key', 'configured_learned_state',
-           'ddp_reduced_parameters', 'fill_from_checkpoint', 'filled_blocks',
-           'filling_modules', 'keep_configured_learned_state', 'learned_buffers', 'learned_config_keys',
-           'set_filled_blocks']
+__all__ = ['LearnedStateHook', 'check_ddp_reduces_thawed', 'check_ddp_reduces_trainable', 'config_key',
+           'configured_learned_state', 'ddp_reduced_parameters', 'ddp_unreduced_trainable', 'fill_from_checkpoint',
+           'filled_blocks', 'filling_modules', 'keep_configured_learned_state', 'learned_buffers',
+           'learned_config_keys', 'set_filled_blocks']

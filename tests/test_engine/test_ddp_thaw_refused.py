@@ -1,0 +1,127 @@
+"""A parameter made trainable after its DDP wrapper was built is never all-reduced: the ranks' weights drift apart.
+
+torch's ``DistributedDataParallel`` registers its reducer's hooks on the parameters that required a gradient when it
+was built; a parameter thawed later (a user's hook 'unfreeze the backbone at epoch k') trains on each rank's own
+gradient, under ``find_unused_parameters=True`` too, and in an OHL copy of several ranks (``CopyDataParallel``, whose
+DDP is built at the first training step). Real 2-rank gloo runs of a tiny mmengine ``Runner`` whose custom hook sets
+``requires_grad=True`` on a frozen layer at epoch 1: ``LearnedStateHook`` refuses each at the first iteration of
+that epoch on every rank (:func:`automl_mm.engine.learned_state.check_ddp_reduces_trainable_now`), naming the
+parameter. A layer frozen later under ``find_unused_parameters=True`` is fine: DDP finds it unused and it keeps its
+weights, equal on the ranks.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from _forked_ranks import fork_ranks
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+
+WRAPPERS = dict(copy=dict(type='automl_mm.CopyDataParallel'),
+                copy_unused=dict(type='automl_mm.CopyDataParallel', find_unused_parameters=True),
+                mmengine=dict(type='MMDistributedDataParallel', device_ids=None),  # CPU: not LOCAL_RANK's device
+                mmengine_unused=dict(type='MMDistributedDataParallel', device_ids=None, find_unused_parameters=True))
+
+BUILT = dict(mmengine='Runner.__init__ (Runner.wrap_model, MMDistributedDataParallel)',
+             copy="the OHL copy's first training step (CopyDataParallel)")
+BUILT.update(mmengine_unused=BUILT['mmengine'], copy_unused=BUILT['copy'])
+
+
+class _Net(BaseModel):
+    def __init__(self, frozen: bool) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = torch.nn.Linear(4, 4)
+        self.head = torch.nn.Linear(4, 1)
+        self.stem.requires_grad_(not frozen)
+
+    def forward(self, inputs, mode='loss'):
+        return dict(loss=(self.head(self.stem(inputs)) - 1).square().mean())
+
+
+class _Points(torch.utils.data.Dataset):
+    """4 random points, others on each rank (the ranks' own gradients differ)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return dict(inputs=torch.rand(4, generator=torch.Generator().manual_seed(100 * self.seed + i)))
+
+
+class _SetStem(Hook):
+    """At epoch 1, the stem's ``requires_grad`` becomes ``value`` (a fine-tuning schedule's thaw, or a freeze)."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def before_train_epoch(self, runner) -> None:
+        if runner.epoch == 1:
+            model = runner.model.module
+            model.stem.requires_grad_(self.value)
+
+
+def _rank(rank: int, tmp, wrapper: str, thaw: bool) -> None:
+    import torch.distributed as dist
+
+    from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
+
+    os.environ['LOCAL_RANK'] = str(rank)  # mmengine's wrap_model reads it (a forked rank's own environment)
+    dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_{wrapper}', rank=rank, world_size=2)
+    try:
+        init_copy_layout(num_copies=1, ranks_per_copy=2)
+        runner = Runner(model=_Net(frozen=thaw), work_dir=str(tmp / wrapper), launcher='pytorch',
+                        train_dataloader=torch.utils.data.DataLoader(_Points(rank), 2),
+                        train_cfg=dict(by_epoch=True, max_epochs=3),
+                        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+                        custom_hooks=[_SetStem(thaw)], default_hooks=dict(checkpoint=None),
+                        cfg=dict(model_wrapper_cfg=WRAPPERS[wrapper]))
+        try:
+            runner.train()
+        except ValueError as err:
+            (tmp / f'{wrapper}_refused{rank}.txt').write_text(f'{runner.iter}: {err}')
+            return
+        torch.save(dict(state=runner.model.module.state_dict(), iters=runner.iter), tmp / f'{wrapper}_rank{rank}.pt')
+    finally:
+        reset_copy_layout()
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('wrapper', ['mmengine', 'mmengine_unused', 'copy', 'copy_unused'])
+def test_a_parameter_thawed_after_the_ddp_wrap_is_refused_at_that_epoch_on_every_rank(tmp_path, wrapper):
+    fork_ranks(_rank, (tmp_path, wrapper, True))
+    ranks = [tmp_path / f'{wrapper}_rank{rank}.pt' for rank in range(2)]
+    if all(p.exists() for p in ranks):  # trained through (the fix reverted): the thawed stem differs on the ranks
+        states = [torch.load(p, weights_only=False)['state'] for p in ranks]
+        equal = {key: torch.allclose(states[0][key], states[1][key], atol=1e-6) for key in states[0]}
+        pytest.fail(f'trained through; equal on the two ranks: {equal}')
+    for rank in range(2):
+        message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
+        # epoch 1's first iteration, 2 iterations trained: before any step on the thawed stem
+        assert message.startswith('2: epoch 1: 2 parameters were made trainable (requires_grad=True) after the '
+                                  "model was wrapped in DistributedDataParallel, at " + BUILT[wrapper]
+                                  + ": ['stem.bias', 'stem.weight']. DDP all-reduces only"), message
+        assert 'find_unused_parameters=True does not change that' in message and 'load_from' in message
+
+
+@pytest.mark.parametrize('wrapper', ['mmengine_unused', 'copy_unused'])
+def test_a_parameter_frozen_later_under_find_unused_parameters_trains_on_equal_on_the_ranks(tmp_path, wrapper):
+    """DDP finds the frozen stem unused: no gradient, no step; the head trains averaged. 3 epochs x 2 iterations."""
+    fork_ranks(_rank, (tmp_path, wrapper, False))
+    states = [torch.load(tmp_path / f'{wrapper}_rank{rank}.pt', weights_only=False) for rank in range(2)]
+    assert [s['iters'] for s in states] == [6, 6]
+    for key in ('stem.weight', 'stem.bias', 'head.weight', 'head.bias'):
+        assert torch.allclose(states[0]['state'][key], states[1]['state'][key], atol=1e-6), key
+
+
+@pytest.mark.parametrize('wrapper', ['mmengine', 'copy'])
+def test_a_parameter_frozen_later_under_a_fixed_reduction_stops_in_torch(tmp_path, wrapper):
+    """Without find_unused_parameters, DDP waits for the frozen stem's gradient: torch stops the next iteration."""
+    with pytest.raises(Exception, match='Expected to have finished reduction in the prior iteration'):
+        fork_ranks(_rank, (tmp_path, wrapper, False))
