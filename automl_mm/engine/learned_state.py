@@ -318,7 +318,8 @@ def check_ddp_reduces_thawed(model: Any, when: str) -> None:
     1 ended with that layer different on the two ranks, the rest equal). A parameter frozen later needs no check:
     under ``find_unused_parameters`` DDP finds it unused, without it torch stops at the next iteration ('Expected
     to have finished reduction in the prior iteration'). Cost: the reducer's parameters are read once per wrapper
-    (:func:`ddp_unreduced_trainable`), then one pass over ``named_parameters()``; called once per epoch.
+    (:func:`ddp_unreduced_trainable`), then one pass over ``named_parameters()``; called once per epoch and after
+    each validation.
 
     Args:
         model: The runner's model (its DDP wrapper, or an OHL ``CopyDataParallel``).
@@ -349,8 +350,8 @@ class LearnedStateHook(Hook):
     records (see the module docstring). Registered on every runner that trains by
     :func:`automl_mm.engine.patches.install`. Raises only where that, or the train loop's first ``model.train()``,
     changed which parameters train after mmengine wrapped the model in DDP (:func:`check_ddp_reduces_trainable`),
-    or where a parameter was made trainable after its DDP was built (checked at each epoch's first iteration,
-    :func:`check_ddp_reduces_thawed`).
+    or where a parameter was made trainable after its DDP was built (checked at each epoch's first iteration and
+    the first after each validation, :func:`check_ddp_reduces_thawed`).
     """
 
     priority = 'VERY_HIGH'  # before EMAHook (NORMAL) copies the checkpoint's state_dict into its average
@@ -397,17 +398,23 @@ class LearnedStateHook(Hook):
     def before_train_epoch(self, runner) -> None:
         self._thaw_check = True
 
+    def after_val(self, runner) -> None:
+        # an iteration loop has one epoch: its validations (every val_interval iterations) mark the checks
+        self._thaw_check = True
+
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
         """Before the first iteration (after the train loop's ``model.train()``), refuse a ``requires_grad`` that
         ``train()`` changed since the DDP wrap (:func:`check_ddp_reduces_trainable`, ``cause='train'``); before each
-        epoch's first iteration (after every ``before_train_epoch`` hook), refuse a parameter thawed since its DDP
-        was built (:func:`check_ddp_reduces_thawed`)."""
+        epoch's first iteration (after every ``before_train_epoch`` hook) and the first after each validation (an
+        iteration loop's only marks), refuse a parameter thawed since its DDP was built
+        (:func:`check_ddp_reduces_thawed`)."""
         built, self._ddp_first_iter = self._ddp_first_iter, None
         if built is not None:
             check_ddp_reduces_trainable(getattr(runner, 'model', None), built, cause='train')
         if self._thaw_check:
             self._thaw_check = False
-            check_ddp_reduces_thawed(getattr(runner, 'model', None), f'epoch {runner.epoch}')
+            check_ddp_reduces_thawed(getattr(runner, 'model', None),
+                                     f'epoch {runner.epoch}, iteration {runner.iter}')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Record which CR blocks beyond the standard count count as standard ones (``meta['filled_blocks']``), for

@@ -16,6 +16,7 @@ import os
 import pytest
 import torch
 from _forked_ranks import fork_ranks
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
@@ -39,6 +40,8 @@ class _Net(BaseModel):
         self.stem.requires_grad_(not frozen)
 
     def forward(self, inputs, mode='loss'):
+        if mode != 'loss':  # validation: one output per point
+            return list(self.head(self.stem(inputs)))
         return dict(loss=(self.head(self.stem(inputs)) - 1).square().mean())
 
 
@@ -56,18 +59,30 @@ class _Points(torch.utils.data.Dataset):
 
 
 class _SetStem(Hook):
-    """At epoch 1, the stem's ``requires_grad`` becomes ``value`` (a fine-tuning schedule's thaw, or a freeze)."""
+    """At epoch 1 (at iteration ``at_iter`` instead, where given), the stem's ``requires_grad`` becomes ``value`` (a
+    fine-tuning schedule's thaw, or a freeze)."""
 
-    def __init__(self, value: bool) -> None:
-        self.value = value
+    def __init__(self, value: bool, at_iter: int | None = None) -> None:
+        self.value, self.at_iter = value, at_iter
 
     def before_train_epoch(self, runner) -> None:
-        if runner.epoch == 1:
-            model = runner.model.module
-            model.stem.requires_grad_(self.value)
+        if runner.epoch == 1 and self.at_iter is None:
+            runner.model.module.stem.requires_grad_(self.value)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if runner.iter == self.at_iter:
+            runner.model.module.stem.requires_grad_(self.value)
 
 
-def _rank(rank: int, tmp, wrapper: str, thaw: bool) -> None:
+class _NoMetric(BaseMetric):
+    def process(self, data_batch, data_samples) -> None:
+        self.results.append(0)
+
+    def compute_metrics(self, results) -> dict:
+        return dict(none=0.)
+
+
+def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False) -> None:
     import torch.distributed as dist
 
     from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
@@ -76,12 +91,16 @@ def _rank(rank: int, tmp, wrapper: str, thaw: bool) -> None:
     dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_{wrapper}', rank=rank, world_size=2)
     try:
         init_copy_layout(num_copies=1, ranks_per_copy=2)
+        loader = torch.utils.data.DataLoader(_Points(rank), 2)
+        # by_iter: an iteration loop of 6 validating every 2, the stem thawed at iteration 1 (after the check of
+        # the first iteration)
+        loop = dict(train_cfg=dict(by_epoch=False, max_iters=6, val_interval=2), val_dataloader=loader,
+                    val_cfg=dict(), val_evaluator=[_NoMetric()]) if by_iter else dict(
+                    train_cfg=dict(by_epoch=True, max_epochs=3))
         runner = Runner(model=_Net(frozen=thaw), work_dir=str(tmp / wrapper), launcher='pytorch',
-                        train_dataloader=torch.utils.data.DataLoader(_Points(rank), 2),
-                        train_cfg=dict(by_epoch=True, max_epochs=3),
-                        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-                        custom_hooks=[_SetStem(thaw)], default_hooks=dict(checkpoint=None),
-                        cfg=dict(model_wrapper_cfg=WRAPPERS[wrapper]))
+                        train_dataloader=loader, optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+                        custom_hooks=[_SetStem(thaw, 1 if by_iter else None)], default_hooks=dict(checkpoint=None),
+                        cfg=dict(model_wrapper_cfg=WRAPPERS[wrapper]), **loop)
         try:
             runner.train()
         except ValueError as err:
@@ -104,8 +123,8 @@ def test_a_parameter_thawed_after_the_ddp_wrap_is_refused_at_that_epoch_on_every
     for rank in range(2):
         message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
         # epoch 1's first iteration, 2 iterations trained: before any step on the thawed stem
-        assert message.startswith('2: epoch 1: 2 parameters were made trainable (requires_grad=True) after the '
-                                  "model was wrapped in DistributedDataParallel, at " + BUILT[wrapper]
+        assert message.startswith('2: epoch 1, iteration 2: 2 parameters were made trainable (requires_grad=True) '
+                                  "after the model was wrapped in DistributedDataParallel, at " + BUILT[wrapper]
                                   + ": ['stem.bias', 'stem.weight']. DDP all-reduces only"), message
         assert 'find_unused_parameters=True does not change that' in message and 'load_from' in message
 
@@ -125,3 +144,50 @@ def test_a_parameter_frozen_later_under_a_fixed_reduction_stops_in_torch(tmp_pat
     """Without find_unused_parameters, DDP waits for the frozen stem's gradient: torch stops the next iteration."""
     with pytest.raises(Exception, match='Expected to have finished reduction in the prior iteration'):
         fork_ranks(_rank, (tmp_path, wrapper, False))
+
+
+def _separate(rank: int, tmp) -> None:
+    """MMSeparateDistributedDataParallel over a 1-rank gloo group: the stem child, frozen at the wrap, is left
+    unwrapped (reduced by none); the head child's DDP reduces its weight only (its bias frozen at the wrap)."""
+    import torch.distributed as dist
+    from mmengine.model import MMSeparateDistributedDataParallel
+
+    from automl_mm.engine.learned_state import check_ddp_reduces_thawed, ddp_unreduced_trainable
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_separate', rank=0, world_size=1)
+    try:
+        net = _Net(frozen=True)
+        net.head.bias.requires_grad_(False)
+        model = MMSeparateDistributedDataParallel(net, find_unused_parameters=True)
+        found = [ddp_unreduced_trainable(model)]
+        check_ddp_reduces_thawed(model, 'epoch 0')  # nothing thawed: passes
+        net.requires_grad_(True)
+        found.append(ddp_unreduced_trainable(model))
+        try:
+            check_ddp_reduces_thawed(model, 'epoch 2')
+        except ValueError as err:
+            found.append(str(err))
+        torch.save(found, tmp / 'separate.pt')
+    finally:
+        dist.destroy_process_group()
+
+
+def test_mmengines_separate_ddp_a_thawed_parameter_of_an_unwrapped_child_or_a_childs_ddp_is_named(tmp_path):
+    fork_ranks(_separate, (tmp_path,), nprocs=1)
+    before, after, message = torch.load(tmp_path / 'separate.pt', weights_only=False)
+    built = 'Runner.__init__ (Runner.wrap_model, MMSeparateDistributedDataParallel)'
+    assert before == ([], built)
+    assert after == (['head.bias', 'stem.bias', 'stem.weight'], built)
+    assert message.startswith("epoch 2: 3 parameters were made trainable (requires_grad=True) after the model was "
+                              f"wrapped in DistributedDataParallel, at {built}: ['head.bias', 'stem.bias', "
+                              "'stem.weight']. "), message
+
+
+@pytest.mark.parametrize('wrapper', ['mmengine_unused', 'copy'])
+def test_an_iteration_loop_is_refused_at_the_first_iteration_after_a_validation(tmp_path, wrapper):
+    """An iteration loop's one epoch: the stem, thawed at iteration 1, is refused after the validation at 2."""
+    fork_ranks(_rank, (tmp_path, wrapper, True, True))
+    for rank in range(2):
+        message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
+        assert message.startswith('2: epoch 0, iteration 2: 2 parameters were made trainable'), message
+        assert "['stem.bias', 'stem.weight']" in message
