@@ -281,7 +281,8 @@ def ddp_unreduced_trainable(model: Any) -> tuple[list[str], str] | None:
     a static graph included: the reducer's parameter set is the same), ``MMSeparateDistributedDataParallel`` (each
     child's own DDP; a child it left unwrapped, having no trainable parameter then, is reduced by none) and an OHL
     copy's :class:`~automl_mm.ohl.copies.CopyDataParallel` (its DDP over the copy's ranks, once the first training
-    step built it)."""
+    step built it). A parameter the model tells DDP to leave alone (``_ddp_params_and_buffers_to_ignore``, torch's
+    ``parameters_to_ignore``) is not listed."""
     from mmengine.model import MMSeparateDistributedDataParallel
     from torch.nn.parallel import DistributedDataParallel
 
@@ -304,7 +305,9 @@ def ddp_unreduced_trainable(model: Any) -> tuple[list[str], str] | None:
         reduced = set() if ddp is None else _reducer_parameter_ids(ddp)
         if reduced is None:
             return None
-        names += [prefix + n for n, p in module.named_parameters() if p.requires_grad and id(p) not in reduced]
+        ignored = set(getattr(ddp, 'parameters_to_ignore', ()))  # the model's _ddp_params_and_buffers_to_ignore
+        names += [prefix + n for n, p in module.named_parameters() if p.requires_grad and id(p) not in reduced
+                  and n not in ignored and not getattr(p, '_ddp_ignored', False)]
     return sorted(names), built
 
 

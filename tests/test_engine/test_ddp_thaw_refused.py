@@ -148,7 +148,9 @@ def test_a_parameter_frozen_later_under_a_fixed_reduction_stops_in_torch(tmp_pat
 
 def _separate(rank: int, tmp) -> None:
     """MMSeparateDistributedDataParallel over a 1-rank gloo group: the stem child, frozen at the wrap, is left
-    unwrapped (reduced by none); the head child's DDP reduces its weight only (its bias frozen at the wrap)."""
+    unwrapped (reduced by none); the head child's DDP reduces its weight only (its bias frozen at the wrap). Then a
+    plain DDP of a model that tells it to ignore the trainable head.weight (``_ddp_params_and_buffers_to_ignore``):
+    not named."""
     import torch.distributed as dist
     from mmengine.model import MMSeparateDistributedDataParallel
 
@@ -167,6 +169,10 @@ def _separate(rank: int, tmp) -> None:
             check_ddp_reduces_thawed(model, 'epoch 2')
         except ValueError as err:
             found.append(str(err))
+        from torch.nn.parallel import DistributedDataParallel
+        net = _Net(frozen=False)
+        net._ddp_params_and_buffers_to_ignore = ['head.weight']
+        found.append(ddp_unreduced_trainable(DistributedDataParallel(net)))
         torch.save(found, tmp / 'separate.pt')
     finally:
         dist.destroy_process_group()
@@ -174,7 +180,8 @@ def _separate(rank: int, tmp) -> None:
 
 def test_mmengines_separate_ddp_a_thawed_parameter_of_an_unwrapped_child_or_a_childs_ddp_is_named(tmp_path):
     fork_ranks(_separate, (tmp_path,), nprocs=1)
-    before, after, message = torch.load(tmp_path / 'separate.pt', weights_only=False)
+    before, after, message, ignored = torch.load(tmp_path / 'separate.pt', weights_only=False)
+    assert ignored == ([], 'Runner.__init__ (Runner.wrap_model, DistributedDataParallel)')
     built = 'Runner.__init__ (Runner.wrap_model, MMSeparateDistributedDataParallel)'
     assert before == ([], built)
     assert after == (['head.bias', 'stem.bias', 'stem.weight'], built)
