@@ -225,8 +225,9 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None, cause
             iteration); named in the message.
 
     Raises:
-        ValueError: a parameter's ``requires_grad`` differs from ``built``; names the first parameters, the
-            config key ``model_wrapper_cfg`` (``find_unused_parameters=True``) and why.
+        ValueError: a parameter's ``requires_grad`` differs from ``built``; names the first parameters and why,
+            and for frozen ones the config key ``model_wrapper_cfg`` (``find_unused_parameters=True``; it does not
+            help a thawed one, which must train from the wrap on).
     """
     now = ddp_reduced_parameters(model)
     if built is None or now is None:
@@ -241,16 +242,17 @@ def check_ddp_reduces_trainable(model: Any, built: dict[str, bool] | None, cause
                      "stop at the second iteration ('Expected to have finished reduction in the prior iteration')")
     if thawed:
         parts.append(f'{len(thawed)} parameters made trainable (e.g. {thawed[:3]}): DDP would not average their '
-                     'gradients over the ranks')
+                     'gradients over the ranks, find_unused_parameters=True or not (see check_ddp_reduces_thawed: '
+                     'make them trainable before the wrap)')
     why = ('the weights\' initialisation or load_from changed which parameters train after mmengine wrapped the '
            'model in DDP (a CR backbone\'s extra blocks a file or checkpoint filled now count as standard ones: '
            'frozen_stages / norm_cfg apply to them)' if cause == 'fill' else
            'the model\'s train(), which the train loop calls before the first iteration, changed which parameters '
            'train after mmengine wrapped the model in DDP (a backbone that applies frozen_stages in train(), as '
            'mmdet\'s MobileNetV2 and CRMobileNetV2 do)')
-    raise ValueError(why + ': ' + '; '.join(parts)
-                     + f". Set model_wrapper_cfg=dict(type='{type(model).__name__}', find_unused_parameters=True) "
-                     '(or find_unused_parameters=True) in the config.')
+    fix = (f". Set model_wrapper_cfg=dict(type='{type(model).__name__}', find_unused_parameters=True) "
+           '(or find_unused_parameters=True) in the config for the frozen ones.' if frozen else '.')
+    raise ValueError(why + ': ' + '; '.join(parts) + fix)
 
 
 _REDUCED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # DDP -> ids of the parameters its reducer holds

@@ -198,3 +198,32 @@ def test_an_iteration_loop_is_refused_at_the_first_iteration_after_a_validation(
         message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
         assert message.startswith('2: epoch 0, iteration 2: 2 parameters were made trainable'), message
         assert "['stem.bias', 'stem.weight']" in message
+
+
+def _fill_thawed(rank: int, tmp) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from automl_mm.engine.learned_state import check_ddp_reduces_trainable, ddp_reduced_parameters
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_fill', rank=0, world_size=1)
+    try:
+        net = _Net(frozen=True)
+        model = DistributedDataParallel(net)
+        built = ddp_reduced_parameters(model)
+        net.stem.requires_grad_(True)  # as a weights' initialisation that thawed the stem would
+        try:
+            check_ddp_reduces_trainable(model, built)
+        except ValueError as err:
+            (tmp / 'fill.txt').write_text(str(err))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_parameter_thawed_by_the_fill_is_not_told_to_set_find_unused_parameters(tmp_path):
+    """find_unused_parameters=True does not make DDP reduce a parameter thawed after the wrap: not advised for one."""
+    fork_ranks(_fill_thawed, (tmp_path,), nprocs=1)
+    message = (tmp_path / 'fill.txt').read_text()
+    assert message.endswith("2 parameters made trainable (e.g. ['stem.weight', 'stem.bias']): DDP would not average "
+                            'their gradients over the ranks, find_unused_parameters=True or not (see '
+                            'check_ddp_reduces_thawed: make them trainable before the wrap).'), message
