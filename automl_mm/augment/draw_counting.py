@@ -10,7 +10,9 @@ or count it twice; this module makes each draw count once:
 * mmcv's ``KeyMapper`` / ``TransformBroadcaster`` record each view's draws once on the sample
   (:func:`count_view_choices`);
 * a dataset's pipeline (mmengine's ``Compose`` or a subclass) keeps the draws of an image it dropped and adds them
-  to the replacement it returns next (:func:`count_dropped_draws`).
+  to the replacement it returns next (:func:`count_dropped_draws`);
+* mmdet's ``PackTrackInputs``, which reads its ``meta_keys`` per frame, packs the sample's record in the
+  ``TrackDataSample`` (:func:`pack_sample_record`).
 
 :func:`recorded_draws` reads one image's record.
 """
@@ -225,6 +227,44 @@ def count_view_choices(transform: Any) -> None:
         wrapper = _ViewChoices(transform)
         transform.transform = wrapper
         transform._apply_transforms = wrapper.apply_view
+
+
+class _SampleRecordPacked:
+    """The ``transform`` method of mmdet's ``PackTrackInputs`` in a pipeline with a choice transform, putting the
+    sample's ``ohl_choice`` (one dict of the clip's draws: a ``TransformBroadcaster`` over the frames records them
+    once on the sample, :class:`_ViewChoices`) in the packed ``TrackDataSample``'s metainfo, where the OHL hook reads
+    each training sample's draws.
+
+    ``PackTrackInputs`` reads every one of its ``meta_keys`` as a list with one entry per frame: the record, a dict,
+    was iterated as the frames' values, so frame 0's metainfo got ``ohl_choice='autoaug'`` (the key's name), frame 1's
+    ``'autoaug@version'``, and the ``TrackDataSample`` none, so no draw was counted (a 2-frame clip with a recorded
+    version and identity, three entries, stopped with an IndexError). A plain callable class, picklable to spawned
+    dataloader workers."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+
+    def __call__(self, results: dict) -> dict | None:
+        record = None
+        if isinstance(results, dict) and CHOICE_META_KEY in results:
+            results = dict(results)
+            record = results.pop(CHOICE_META_KEY)
+        out = _class_method(self.owner, 'transform')(results)
+        if record is not None and out is not None:
+            out['data_samples'].set_metainfo({CHOICE_META_KEY: record})
+        return out
+
+
+def pack_sample_record(transform: Any) -> None:
+    """Make mmdet's ``PackTrackInputs`` (a packing transform whose ``meta_keys`` are per-frame lists) put the sample's
+    draws in the packed ``TrackDataSample``'s metainfo (:class:`_SampleRecordPacked`); other transforms are left as
+    they are. Idempotent."""
+    try:
+        from mmdet.datasets.transforms import PackTrackInputs
+    except ImportError:  # mmdet not installed: no such packer
+        return
+    if isinstance(transform, PackTrackInputs) and not isinstance(vars(transform).get('transform'), _SampleRecordPacked):
+        transform.transform = _SampleRecordPacked(transform)
 
 
 class _CountsDroppedDraws:

@@ -22,6 +22,7 @@ from automl_mm.augment.choice import (
     count_view_choices,
     recorded_draws,
 )
+from automl_mm.augment.draw_counting import pack_sample_record
 from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.scope import config_type_name
@@ -196,6 +197,7 @@ class PipelineChoiceSpace(OHLSpace):
             meta_keys = getattr(t, 'meta_keys', None)
             if isinstance(meta_keys, (tuple, list)) and CHOICE_META_KEY not in meta_keys:
                 t.meta_keys = type(meta_keys)([*meta_keys, CHOICE_META_KEY])
+            pack_sample_record(t)  # mmdet's PackTrackInputs read the record as the frames' values: none counted
             if callable(getattr(t, 'get_indexes', None)) and callable(getattr(t, 'transform', None)):
                 # mmdet's Mosaic / MixUp in a MultiImageMixDataset: the mixed-in images' choices were dropped
                 count_mixed_in_choices(t)
