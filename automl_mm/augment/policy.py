@@ -27,7 +27,10 @@ class OHLAutoAugment(LiveChoiceTransform):
     goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and ``PackDetInputs``): with geometric elements,
     results that hold a data set's ``instances`` with boxes but nothing ``LoadAnnotations`` loads (``gt_bboxes``,
     ``gt_masks``, ``gt_bboxes_labels``, ``gt_seg_map``), or a ``seg_map_path`` but no ``gt_seg_map``, are refused,
-    since the annotations loaded after it would not move with the image.
+    since the annotations loaded after it would not move with the image. With geometric elements it records
+    ``homography_matrix`` whichever pair is drawn (the identity, float32 (3, 3), where neither element moves the
+    image and none was recorded before), so that the results' keys do not depend on the draw (mmcv's
+    ``TransformBroadcaster`` collates per-frame draws by key).
 
     Args:
         elements: The elements, as ``(name, magnitude)`` tuples or ``dict(type=..., magnitude=...)``, or the name
@@ -96,6 +99,12 @@ class OHLAutoAugment(LiveChoiceTransform):
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
         if self._geometric:
             self._check_annotations_loaded(results)
+            if results.get('homography_matrix') is None:
+                # recorded whichever pair is drawn (the identity where it moves nothing, as mmdet's RandomFlip
+                # records it unflipped): the results' keys must not depend on the draw, or mmcv's
+                # TransformBroadcaster (share_random_params=False) cannot collate a clip whose frames drew a moving
+                # and a still pair (KeyError 'homography_matrix')
+                results['homography_matrix'] = np.eye(3, dtype=np.float32)
         first, second = self.pair(index)
         return second.apply(first.apply(results, rng), rng)
 

@@ -24,17 +24,13 @@ def _clip(frames: int) -> dict:
                 ori_shape=[(32, 32)] * frames, img_id=list(range(frames)),
                 gt_bboxes=[np.array([[12, 12, 16, 16]], np.float32)] * frames,
                 gt_bboxes_labels=[np.array([0])] * frames,
-                gt_ignore_flags=[np.array([False])] * frames,
-                # as mmdet's Resize records it before: without it a frame whose pair moved nothing lacks the key
-                # that a moved one has, and mmcv's TransformBroadcaster cannot collate the frames
-                homography_matrix=[np.eye(3, dtype=np.float32)] * frames)
+                gt_ignore_flags=[np.array([False])] * frames)
 
 
 @pytest.mark.parametrize('share, frames', [(True, 2), (True, 3), (False, 2), (False, 3)])
+# mmdet's tracking configs broadcast over every key of the clip (no mapping)
 def test_a_clips_draws_reach_the_track_data_sample_and_count_once_each(share, frames):
-    keys = dict(img='img', gt_bboxes='gt_bboxes', gt_bboxes_labels='gt_bboxes_labels',
-                gt_ignore_flags='gt_ignore_flags', img_shape='img_shape', homography_matrix='homography_matrix')
-    runner = _pipeline_runner(dict(type='mmcv.TransformBroadcaster', share_random_params=share, mapping=keys,
+    runner = _pipeline_runner(dict(type='mmcv.TransformBroadcaster', share_random_params=share,
                                    auto_remap=True, transforms=[_AA]), dict(type='mmdet.PackTrackInputs'))
     space = PipelineChoiceSpace(key='autoaug')
     space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
@@ -55,3 +51,23 @@ def test_a_clips_draws_reach_the_track_data_sample_and_count_once_each(share, fr
         assert all(abs(s) in moved[i] for s, i in zip(shifts, applied * frames if share else applied, strict=True))
     space.after_train_iter(None, dict(data_samples=samples))
     assert space.trunk_stats().sum() == 5 * (1 if share else frames) and space.stale_count() == 0
+
+
+def test_a_pair_that_moves_nothing_records_the_identity_homography_as_a_moving_one_records_its_own():
+    """The results' keys must not depend on the pair drawn: a per-frame draw (``share_random_params=False``) gave
+    one frame a translation (``homography_matrix`` recorded) and another (Identity, Identity) (none), and mmcv's
+    TransformBroadcaster stopped collating the clip with KeyError 'homography_matrix'. Now the transform records
+    the identity where its pair moves nothing, as mmdet's RandomFlip records an unflipped image's; a transform of
+    photometric elements only records none."""
+    from automl_mm.augment.policy import OHLAutoAugment
+
+    clip = _clip(1)
+    frame = {k: v[0] for k, v in clip.items()}
+    still = OHLAutoAugment(elements=_AA['elements'], key='autoaug', probs=[1, 0, 0, 0])(dict(frame))
+    np.testing.assert_array_equal(still['homography_matrix'], np.eye(3, dtype=np.float32))
+    assert still['homography_matrix'].dtype == np.float32
+    moved = OHLAutoAugment(elements=_AA['elements'], key='autoaug', probs=[0, 1, 0, 0])(dict(frame))
+    assert abs(moved['homography_matrix'][0, 2]) == 4 and np.array_equal(moved['homography_matrix'][:, :2],
+                                                                          np.eye(3)[:, :2])
+    photometric = OHLAutoAugment(elements=[('Identity',), ('Invert',)], key='autoaug', probs=[0, 1, 0, 0])(dict(frame))
+    assert 'homography_matrix' not in photometric
