@@ -57,19 +57,32 @@ def gather_copy_values(spaces: Sequence[Any], layout: Any) -> dict[str, list]:
     """Every copy's applied values of this trunk, ``{space name: [copy 0's {path: value}, copy 1's, ...]}``.
 
     Only spaces whose :meth:`~automl_mm.ohl.base.OHLSpace.applied_values` is not ``None`` (per-copy attribute
-    spaces) are listed; with none the result is ``{}`` and no gather runs (in a distributed run the failure
-    agreement below still does: one all-reduce of a flag). Each copy's entry is its lead rank's (the ranks of a copy
-    apply the same sample). Every rank must call it (one ``all_gather_object`` where any value is listed). A
-    space's ``applied_values`` that raises, or values that cannot be pickled, on one rank stop every rank before the
-    gather, naming the rank and the error (the others waited in it until the process group's timeout).
+    spaces) are listed; with none the result is ``{}``. Each copy's entry is its lead rank's (the ranks of a copy
+    apply the same sample). Every rank must call it: in a distributed run it always runs one all-reduce of a failure
+    flag and one ``all_gather_object`` (also where this rank lists nothing: whether the gather runs must not depend
+    on one rank's answer, or a space listing values on some ranks only left the others waiting in the gather until
+    the process group's timeout). A space's ``applied_values`` that raises, or values that cannot be pickled, on one
+    rank stop every rank before the gather, naming the rank and the error.
+
+    Raises:
+        RuntimeError: on every rank, where a space's ``applied_values`` is ``None`` on some ranks and values on
+            others, naming the space and both sets of ranks (a plugin must answer alike on every rank).
     """
     with stopping_together('OHL: the copies\' applied values (OHLSpace.applied_values)'):
         values = {s.name: v for s in spaces if (v := s.applied_values()) is not None}
         if values and is_distributed():
             pickle.dumps(values)  # torch pickles them on this rank alone, before the gather
+    per_rank = all_gather_object(values) if is_distributed() else [values]
+    for space in spaces:
+        listed = [r for r, got in enumerate(per_rank) if space.name in got]
+        if listed and len(listed) != len(per_rank):
+            unlisted = [r for r in range(len(per_rank)) if r not in listed]
+            raise RuntimeError(
+                f'OHL: space {space.name!r} ({type(space).__name__}) returned applied values on ranks {listed} '
+                f'but None on ranks {unlisted}: its applied_values() must return None on every rank or values on '
+                'every rank')
     if not values:
         return {}
-    per_rank = all_gather_object(values) if is_distributed() else [values]
     per_copy = [per_rank[layout.lead_rank(c)] for c in range(layout.num_copies)]
     return {name: [copy_values[name] for copy_values in per_copy] for name in values}
 

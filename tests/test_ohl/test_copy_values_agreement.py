@@ -1,0 +1,53 @@
+"""``sync.gather_copy_values`` where a space plugin's ``applied_values`` answers ``None`` on one rank and values on
+the other: every rank refuses at once, naming the space and the ranks. The rank that listed nothing used to skip the
+``all_gather_object`` the other ran, leaving it there until the process group's timeout (here 15 s). Real 2-rank
+gloo groups, forked."""
+from __future__ import annotations
+
+import datetime
+import os.path as osp
+import time
+from types import SimpleNamespace
+
+import torch
+import torch.distributed as torch_dist
+from _forked_ranks import fork_ranks
+
+from automl_mm.ohl.copies import CopyLayout
+from automl_mm.ohl.sync import gather_copy_values
+
+TIMEOUT_S = 15
+PROMPT_S = 8
+
+
+def _worker(rank: int, tmp: str, none_on: int | None) -> None:
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    space = SimpleNamespace(name='lr', applied_values=lambda: None if rank == none_on else {'model.p': rank + 1})
+    out: dict = {}
+    start = time.perf_counter()
+    try:
+        out['values'] = gather_copy_values([space], CopyLayout(2, 1, rank, 2))
+    except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
+        out['error'] = f'{type(err).__name__}: {err}'
+    out['seconds'] = time.perf_counter() - start
+    torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
+    torch_dist.destroy_process_group()
+
+
+def _run(tmp_path, none_on: int | None) -> list[dict]:
+    fork_ranks(_worker, (str(tmp_path), none_on))
+    return [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+
+
+def test_a_space_listing_values_on_some_ranks_only_is_refused_on_every_rank_naming_it(tmp_path):
+    outs = _run(tmp_path, none_on=1)
+    for out in outs:
+        assert out.get('error') == (
+            "RuntimeError: OHL: space 'lr' (SimpleNamespace) returned applied values on ranks [0] but None on ranks "
+            '[1]: its applied_values() must return None on every rank or values on every rank'), out
+        assert out['seconds'] < PROMPT_S, out
+
+
+def test_every_copys_values_travel_when_the_ranks_agree(tmp_path):
+    assert [out.get('values') for out in _run(tmp_path, none_on=None)] == [{'lr': [{'model.p': 1}, {'model.p': 2}]}] * 2
