@@ -87,8 +87,22 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
 
 def agree_on_failure(failure: BaseException | None, what: str, group: Any = None) -> None:
     """:func:`any_rank_failed`, then :func:`raise_agreed_failure` where one did: every rank of ``group`` (``None``:
-    the world) must call it, with its own exception or ``None``."""
-    if any_rank_failed(failure, group):
+    the world) must call it, with its own exception or ``None``.
+
+    Raises:
+        RuntimeError: the flag's all-reduce failed (a peer died, or hung past the process group's timeout) on a rank
+            whose ``failure`` is set: the backend's message followed by this rank's own error (type and message,
+            chained as the cause), which the backend's alone dropped. Without a ``failure``, the backend's error.
+    """
+    try:
+        failed = any_rank_failed(failure, group)
+    except RuntimeError as err:
+        if failure is None:
+            raise
+        raise RuntimeError(
+            f'{what}: the ranks could not agree on a failure ({err}). This rank had failed first: '
+            f'{type(failure).__name__}: {failure} (its traceback is the cause of this error)') from failure
+    if failed:
         raise_agreed_failure(failure, what, group)
 
 

@@ -73,15 +73,20 @@ def meet_at_trunk_end(failure: BaseException | None, trunk: int, rank: int, what
         RankFailure: on every other rank where one failed, naming ``what``, that rank and its error (they used to wait
             for it at the next collective until the process group's timeout, 30 minutes by default).
         RuntimeError: a rank could not meet the others (a rank crashed, or hung longer than
-            ``env_cfg.dist_cfg.timeout``), naming trunk ``trunk``, this rank (``rank``) and how to continue.
+            ``env_cfg.dist_cfg.timeout``), naming trunk ``trunk``, this rank (``rank``), how to continue and, where
+            this rank's reading raised ``failure`` (a collective of the reading that timed out on a peer that hung),
+            that error's type and message (chained as the cause).
     """
     try:
         failed = any_rank_failed(failure)
     except RuntimeError as err:  # gloo/nccl raise when a peer died or the collective timed out
+        own = ('' if failure is None else
+               f' This rank had failed first, in {what}: {type(failure).__name__}: {failure} (its traceback is the '
+               'cause of this error).')
         raise RuntimeError(
             f'OHL trunk {trunk}: rank {rank} could not meet the other copies at the trunk end: a rank crashed or '
             'hung longer than env_cfg.dist_cfg.timeout. Continue from the last checkpoint with '
-            f'`tools/train.py CONFIG --resume`. ({err})') from err
+            f'`tools/train.py CONFIG --resume`. ({err}){own}') from (failure if failure is not None else err)
     if failed:
         raise_agreed_failure(failure, what)
 

@@ -24,3 +24,22 @@ def test_nothing_failed_raises_nothing():
         value = 1
     agree_on_failure(None, 'the reward reading')
     assert value == 1 and not any_rank_failed(None) and any_rank_failed(ValueError())
+
+
+def test_an_agreement_that_times_out_keeps_this_ranks_own_error():
+    """The flag's all-reduce times out (a peer hung) on a rank whose block raised: the error names both."""
+    from unittest import mock
+
+    timeout = RuntimeError('[gloo/transport/tcp/pair.cc:561] Connection closed by peer [127.0.0.1]:27028')
+    own = OSError('cannot identify image file data/reward/3.png')
+    with mock.patch('automl_mm.engine.rank_failures.any_rank_failed', side_effect=timeout), \
+            pytest.raises(RuntimeError) as caught:
+        agree_on_failure(own, 'OHL trunk 3: the reward reading')
+    assert str(caught.value) == (
+        f'OHL trunk 3: the reward reading: the ranks could not agree on a failure ({timeout}). This rank had failed '
+        'first: OSError: cannot identify image file data/reward/3.png (its traceback is the cause of this error)')
+    assert caught.value.__cause__ is own
+    with mock.patch('automl_mm.engine.rank_failures.any_rank_failed', side_effect=timeout), \
+            pytest.raises(RuntimeError) as caught:
+        agree_on_failure(None, 'OHL trunk 3: the reward reading')  # nothing of its own: the backend's error
+    assert caught.value is timeout

@@ -184,3 +184,25 @@ def test_a_copy_with_a_non_finite_loss_in_its_trunk_is_diverged_though_its_weigh
     assert record['valid'] == [False, True] and record['best'] == 1 and record['iters_in_trunk'] == 4
     assert record['rewards'] == pytest.approx([0.499, 0.5])
     assert [c.kwargs['src'] for c in broadcast.call_args_list] == [1]
+
+
+def test_a_rank_that_cannot_meet_the_others_names_its_own_reading_error():
+    """The trunk end's agreement times out (a peer hung) on a rank whose own reading had raised (the copy's gather
+    of results timed out on that peer): its message gives this rank's error too, not only the backend's."""
+    from automl_mm.ohl.trunk import meet_at_trunk_end
+
+    timeout = RuntimeError('[gloo/transport/tcp/unbound_buffer.cc:81] Timed out waiting 1800000ms for recv')
+    own = OSError('cannot identify image file data/reward/3.png')
+    with mock.patch('automl_mm.ohl.trunk.any_rank_failed', side_effect=timeout), \
+            pytest.raises(RuntimeError) as caught:
+        meet_at_trunk_end(own, 3, 1, 'OHL trunk 3: the reward reading')
+    assert str(caught.value) == (
+        'OHL trunk 3: rank 1 could not meet the other copies at the trunk end: a rank crashed or hung longer than '
+        'env_cfg.dist_cfg.timeout. Continue from the last checkpoint with `tools/train.py CONFIG --resume`. '
+        f'({timeout}) This rank had failed first, in OHL trunk 3: the reward reading: OSError: cannot identify '
+        'image file data/reward/3.png (its traceback is the cause of this error).')
+    assert caught.value.__cause__ is own
+    with mock.patch('automl_mm.ohl.trunk.any_rank_failed', side_effect=timeout), \
+            pytest.raises(RuntimeError, match=r'--resume`\. \(.*for recv\)$') as caught:
+        meet_at_trunk_end(None, 3, 1, 'OHL trunk 3: the reward reading')  # nothing of its own to add
+    assert caught.value.__cause__ is timeout
