@@ -39,21 +39,26 @@ class _Wrapper:
 
     def __init__(self, rank: int, extra, refuse_rank: int | None) -> None:
         self.rank, self.extra, self.refuse_rank = rank, extra, refuse_rank
+        self.step = torch.tensor([float(rank)])
 
     def state_dict(self) -> dict:
-        return {'step': torch.tensor([float(self.rank)]), 'extra': self.extra}
+        return {'step': self.step, 'extra': self.extra}
 
     def load_state_dict(self, state: dict) -> None:
         if self.rank == self.refuse_rank:
             raise KeyError('planted: loaded state has no param_groups')
+        self.step = state['step']
 
 
 class _Scheduler:
+    def __init__(self, last_epoch: int) -> None:
+        self.last_epoch = last_epoch
+
     def state_dict(self) -> dict:
-        return {'last_epoch': 3}
+        return {'last_epoch': self.last_epoch}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        self.last_epoch = state['last_epoch']
 
 
 class _WithHistory(torch.nn.Linear):
@@ -66,15 +71,17 @@ def _worker(rank: int, tmp: str, case: str) -> None:
                                   timeout=datetime.timedelta(seconds=TIMEOUT_S))
     extra = {'pickle': (lambda: 0) if rank == 0 else None,  # a local function: pickle refuses it
              'unpickle': _Unreadable() if rank == 0 else None}.get(case)
+    torch.manual_seed(rank)  # each rank's weights differ
     model = _WithHistory(2, 2)
     model.history = _Unreadable() if case == 'attributes' and rank == 0 else [rank]
-    runner = SimpleNamespace(model=model, hooks=[], param_schedulers=[_Scheduler()],
+    runner = SimpleNamespace(model=model, hooks=[], param_schedulers=[_Scheduler(3 + rank)],
                              optim_wrapper=_Wrapper(rank, extra, 1 if case == 'load' else None))
     out: dict = {}
     start = time.perf_counter()
     try:
         broadcast_copy_state(runner, src=0)
-        out['ok'] = True
+        out['state'] = dict(weight=model.weight.detach().clone(), history=model.history,
+                            step=runner.optim_wrapper.step, last_epoch=runner.param_schedulers[0].last_epoch)
     except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
         out['error'] = f'{type(err).__name__}: {err}'
     out['seconds'] = time.perf_counter() - start
@@ -103,5 +110,13 @@ def test_one_ranks_failure_in_the_broadcast_of_the_best_copy_stops_every_rank_na
 
 
 def test_the_state_still_travels_without_failures(tmp_path):
+    """Rank 1 holds exactly rank 0's (the source's) state after the broadcast: its weights, its module's plain
+    ``history``, its optimiser wrapper's ``step`` and its scheduler's ``last_epoch`` (3, rank 1's own was 4)."""
     fork_ranks(_worker, (str(tmp_path), 'none'))
-    assert [torch.load(str(tmp_path / f'rank{r}.pth')).get('ok') for r in range(2)] == [True, True]
+    states = [torch.load(str(tmp_path / f'rank{r}.pth'))['state'] for r in range(2)]
+    torch.manual_seed(0)
+    source_weight = _WithHistory(2, 2).weight.detach()
+    for state in states:
+        assert torch.equal(state['weight'], source_weight)
+        assert state['history'] == [0] and state['last_epoch'] == 3
+        assert torch.equal(state['step'], torch.tensor([0.0]))
