@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import pickle
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -54,13 +55,31 @@ def _own_outfiles(metric: Any) -> contextlib.AbstractContextManager:
     return _unset(metric, 'outfile_prefix')
 
 
-def collect_in_group(evaluator: Evaluator, group: Any) -> bool:
+def results_to_send(evaluator: Evaluator, group: Any) -> list | bytes:
+    """This rank's part of :func:`collect_in_group`: each metric's ``results`` moved to the CPU (mmengine's
+    ``_to_cpu``, as ``BaseMetric.evaluate`` does; a list per metric), on the ranks but the group's first pickled
+    (``bytes``), here and not inside the gather: a result that cannot be pickled (a lambda, an open file, a lock in a
+    metric's result) raised on its rank alone, inside ``gather_object``, while the first rank waited in it until the
+    process group's timeout. :func:`evaluate_locally` calls it inside the ranks' failure
+    agreement, so such a result stops every rank of ``group``, naming the rank and the ``pickle`` error.
+
+    Raises:
+        pickle.PicklingError, TypeError, AttributeError: a result that cannot be pickled (``pickle.dumps``'s error).
+    """
+    from mmengine.evaluator.metric import _to_cpu
+
+    own = [_to_cpu(list(metric.results)) for metric in evaluator.metrics]
+    return own if get_rank(group) == 0 else pickle.dumps(own)
+
+
+def collect_in_group(evaluator: Evaluator, group: Any, sent: list | bytes | None = None) -> bool:
     """Put the results of every rank of ``group`` into ``evaluator``'s metrics on the group's first rank, in the
     order of its ranks (each rank's results in the order it processed them), and clear them on the others.
 
     One ``torch.distributed.gather_object`` over ``group`` only, to its first rank, which keeps its own results as
-    they are (no pickling round trip) and receives the others' (each metric's results moved to the CPU first, as
-    ``BaseMetric.evaluate`` does with mmengine's ``_to_cpu``: a result on another rank's GPU). Not mmengine's
+    they are (no pickling round trip) and receives the others', pickled by :func:`results_to_send` (each metric's
+    results moved to the CPU first, as ``BaseMetric.evaluate`` does with mmengine's ``_to_cpu``: a result on another
+    rank's GPU). Not mmengine's
     ``collect_results`` (``BaseMetric`` / ``Evaluator.evaluate``): it has no group, so it takes the rank and world
     size of the default group (every OHL copy's ranks would meet, and a result part be taken from another copy),
     interleaves the parts as ``DefaultSampler`` deals items (one rank's block of batches would be cut into
@@ -73,25 +92,28 @@ def collect_in_group(evaluator: Evaluator, group: Any) -> bool:
     Args:
         evaluator: The evaluator whose metrics' ``results`` this rank processed.
         group: A torch.distributed process group.
+        sent: This rank's :func:`results_to_send` (``None``: computed here, where a result that cannot be pickled
+            raises on its rank alone and leaves the first rank in the gather).
 
     Returns:
         Whether this rank is the group's first (rank 0 in ``group``), which now holds every result.
     """
-    from mmengine.evaluator.metric import _to_cpu
-
-    own = [_to_cpu(list(metric.results)) for metric in evaluator.metrics]
+    if sent is None:
+        sent = results_to_send(evaluator, group)
     first = get_rank(group) == 0
     parts = [None] * get_world_size(group) if first else None
-    torch.distributed.gather_object(None if first else own, parts, dst=torch.distributed.get_global_rank(group, 0),
+    torch.distributed.gather_object(None if first else sent, parts, dst=torch.distributed.get_global_rank(group, 0),
                                     group=group)
-    for i, metric in enumerate(evaluator.metrics):
+    for metric in evaluator.metrics:
         metric.results.clear()
-        if first:
-            metric.results.extend(result for part in [own, *parts[1:]] for result in part[i])
+    if first:  # the others' parts arrive pickled once more (bytes: a copy), read back here
+        received = [sent, *(pickle.loads(part) for part in parts[1:])]
+        for i, metric in enumerate(evaluator.metrics):
+            metric.results.extend(result for part in received for result in part[i])
     return first
 
 
-def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evaluator,
+def evaluate_locally(model: torch.nn.Module, batches: Iterable | Callable[[], Iterable], evaluator: Evaluator,
                      silent: list | None = None, group: Any = None,
                      what: str = 'the held-out reading') -> dict[str, float] | None:
     """Run ``model.val_step`` on ``batches`` and compute ``evaluator``'s metrics from this rank's results only, or,
@@ -113,13 +135,18 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     that network).
 
     Args:
+        batches: The batches, or a function of no argument that returns them (called inside the ranks' failure
+            agreement where ``group`` spans several ranks: a block of the split that cannot be built,
+            :func:`~automl_mm.engine.local_loader.batch_block`, stops every rank of ``group`` as a batch that
+            cannot be read does).
         silent: If given, each metric of ``evaluator`` that reported no value (mmdet's ``CocoMetric`` when the model
             predicted no box) is appended to it.
         group: ``None`` (default): this rank's results alone. A process group (an OHL copy's ranks, each given its
             own block of the split: :func:`~automl_mm.engine.local_loader.batch_block`): the results of its ranks
             are collected on its first rank, which computes the metrics; every rank of ``group`` must call it. A
-            rank whose block raises (a corrupt image, a metric's ``process`` refusing a result) stops every rank of
-            ``group`` before the collection, each naming that rank and its error
+            rank whose block raises (a corrupt image, a metric's ``process`` refusing a result, a result that cannot
+            be pickled: :func:`results_to_send`) stops every rank of ``group`` before the collection, each naming
+            that rank and its error
             (:func:`~automl_mm.engine.rank_failures.stopping_together`; the others used to wait in the gather until
             the process group's timeout).
         what: The reading, named in that error (``'OHLHook: reading the reward split'``).
@@ -137,11 +164,15 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable, evaluator: Evalu
     # the same draws in every reading (common random numbers), and the training after it draws as if nothing had
     # been read
     shared = group is not None and get_world_size(group) > 1
-    with stopping_together(what, group, enabled=shared), torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED):
-        for data in batches:
-            outputs = model.val_step(data)
-            evaluator.process(data_samples=outputs, data_batch=data)
-    if shared and not collect_in_group(evaluator, group):
+    sent = None
+    with stopping_together(what, group, enabled=shared):
+        with torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED):
+            for data in batches() if callable(batches) else batches:
+                outputs = model.val_step(data)
+                evaluator.process(data_samples=outputs, data_batch=data)
+        if shared:
+            sent = results_to_send(evaluator, group)
+    if shared and not collect_in_group(evaluator, group, sent):
         model.train(was_training)
         return None  # the group's first rank computes the metrics
     metrics: dict[str, float] = {}
@@ -376,8 +407,9 @@ class HeldOutEvaluator:
             if batches is not None:
                 raise ValueError(f'{self.owner}: a reading shared by a group of ranks reads the whole split '
                                  '(batches=None)')
-            metrics = evaluate_locally(model, batch_block(self.loader, get_rank(group), get_world_size(group)),
-                                       self.evaluator, silent, group, f'{self.owner}: reading the {self.purpose} split')
+            loader, part, parts = self.loader, get_rank(group), get_world_size(group)
+            metrics = evaluate_locally(model, lambda: batch_block(loader, part, parts), self.evaluator, silent, group,
+                                       f'{self.owner}: reading the {self.purpose} split')
             if metrics is None:
                 return None
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os.path as osp
+import threading
 import time
 from types import SimpleNamespace
 from unittest import mock
@@ -50,12 +51,14 @@ class _Split(Dataset):
 class _Hits(BaseMetric):
     """``hits``: the mean of the items' ``x`` over 5 (the lead computes it); raises on the lead where ``fail``."""
 
-    def __init__(self, fail: bool) -> None:
+    def __init__(self, fail: bool, unpicklable: bool = False) -> None:
         super().__init__()
-        self.fail = fail
+        self.fail, self.unpicklable = fail, unpicklable
 
     def process(self, data_batch, data_samples) -> None:
         self.results.extend(data_samples)
+        if self.unpicklable:  # a result holding a lock: pickle refuses it
+            self.results.append(threading.Lock())
 
     def compute_metrics(self, results: list) -> dict:
         if self.fail:
@@ -97,7 +100,8 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
         scorer = RewardScorer('hits', bn_recalibration_batches=1 if bn else 0)
         scorer.held_out.loader = DataLoader(_Split(fail.get('item') if rank == fail.get('item_rank') else None),
                                             batch_size=2, collate_fn=list)
-        scorer.held_out.evaluator = Evaluator([_Hits(rank == fail.get('metric_rank'))])
+        scorer.held_out.evaluator = Evaluator([_Hits(rank == fail.get('metric_rank'),
+                                                     rank == fail.get('unpicklable_rank'))])
         scorer.bn_batches = [[{'x': 1.0}, {'x': 2.0}]] if bn and layout.is_lead else None
         hook.scorer = scorer
         report = mock.Mock()
@@ -118,7 +122,10 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
             unreadable = mock.patch('automl_mm.ohl.hook.copy_is_valid', side_effect=RuntimeError(
                 'planted: CUDA error: an illegal memory access was encountered')) \
                 if rank == fail.get('valid_rank') else contextlib.nullcontext()
-            with mock.patch('automl_mm.ohl.hook.broadcast_copy_state'), unreadable:
+            no_block = mock.patch('automl_mm.engine.evaluate.batch_block', side_effect=TypeError(
+                'planted: batch_block needs an in-order DataLoader')) \
+                if rank == fail.get('block_rank') else contextlib.nullcontext()
+            with mock.patch('automl_mm.ohl.hook.broadcast_copy_state'), unreadable, no_block:
                 hook._end_trunk(runner, epoch=1, iters=4, partial=False)
             out['rewards'] = hook.history[-1]['rewards']
         except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
@@ -153,6 +160,11 @@ CASES = {
     # lead, in that all-reduce, would wait for it while it met the other copies at the trunk end
     'sharded-validity': ((1, 2), dict(valid_rank=1), 1,
                          'RuntimeError: planted: CUDA error: an illegal memory access was encountered'),
+    # rank 1's metric result cannot be pickled (pickle raised inside gather_object on rank 1 alone): its lead waited
+    # in the gather
+    'sharded-unpicklable': ((1, 2), dict(unpicklable_rank=1), 1, "TypeError: cannot pickle '_thread.lock' object"),
+    # rank 1's block of the split cannot be built (batch_block ran before the reading's agreement)
+    'sharded-block': ((1, 2), dict(block_rank=1), 1, 'TypeError: planted: batch_block needs an in-order DataLoader'),
     # the lead's BN re-estimation fails: the other rank waited in the lead-buffer broadcast
     'sharded-bn': ((1, 2), dict(bn_rank=0), 0, 'RuntimeError: planted out of memory in the BN re-estimation'),
     # two copies of one rank, copy 1 reads a corrupt image: copy 0 waited at the trunk end
