@@ -232,16 +232,21 @@ def _has_path(obj: Any, path: str) -> bool:
 
 def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
     """Give every rank rank ``src``'s plain training state of ``model``'s modules (:func:`training_attributes`), in
-    place; nothing outside a distributed run or where no module has any. The values travel pickled (one
-    ``broadcast_object_list``); every rank holds the same modules, so all of them call it or none."""
+    place; nothing outside a distributed run. The values travel pickled (one ``broadcast_object_list``, also where
+    this rank's modules have none: whether it runs must not hang on one rank's answer, an attribute a module sets
+    during training being there on one rank only); a rank whose modules lack a path ``src`` sends raises. Every rank
+    must call it. A rank whose :func:`training_attributes` raises (an ``ohl_copy_state`` path its module lacks)
+    stops every rank before the broadcast, naming the rank and the error (the others waited in it)."""
     state = {}
-    for name, module in model.named_modules():
-        for path in training_attributes(module):
-            state[(name, path)] = attrgetter(path)(module)
-    if not state or not is_distributed():
+    with stopping_together(f'broadcasting rank {src}\'s training attributes: collecting them'):
+        for name, module in model.named_modules():
+            for path in training_attributes(module):
+                state[(name, path)] = attrgetter(path)(module)
+    if not is_distributed():
         return
     received = [state]
-    what = f'broadcasting rank {src}\'s training attributes ({", ".join(sorted({p for _, p in state}))})'
+    paths = sorted({p for _, p in state})
+    what = f'broadcasting rank {src}\'s training attributes' + (f' ({", ".join(paths)})' if paths else '')
     with stopping_together(f'{what}: pickling them on rank {src}'):  # as in broadcast_state
         if get_rank() == src:
             pickle.dumps(received)

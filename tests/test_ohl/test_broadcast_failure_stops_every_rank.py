@@ -74,6 +74,10 @@ def _worker(rank: int, tmp: str, case: str) -> None:
     torch.manual_seed(rank)  # each rank's weights differ
     model = _WithHistory(2, 2)
     model.history = _Unreadable() if case == 'attributes' and rank == 0 else [rank]
+    if case == 'declared-on-rank-0' and rank == 1:  # rank 1's module declares no training state (its answer: none)
+        model.ohl_copy_state = ()
+    if case == 'missing' and rank == 1:  # a declared path this rank's module lacks (set during training elsewhere)
+        del model.history
     runner = SimpleNamespace(model=model, hooks=[], param_schedulers=[_Scheduler(3 + rank)],
                              optim_wrapper=_Wrapper(rank, extra, 1 if case == 'load' else None))
     out: dict = {}
@@ -94,6 +98,9 @@ CASES = {
     'unpickle': (1, 'ValueError: planted: this rank cannot rebuild _Unreadable'),
     'load': (1, "KeyError: 'planted: loaded state has no param_groups'"),
     'attributes': (1, 'ValueError: planted: this rank cannot rebuild _Unreadable'),  # a module's ohl_copy_state
+    # rank 1's module lacks a path it declares: it raised before the broadcast the others waited in
+    'missing': (1, "AttributeError: _WithHistory.ohl_copy_state names 'history', which the module does not have: the "
+                   'OHL broadcast cannot carry it'),
 }
 
 
@@ -120,3 +127,12 @@ def test_the_state_still_travels_without_failures(tmp_path):
         assert torch.equal(state['weight'], source_weight)
         assert state['history'] == [0] and state['last_epoch'] == 3
         assert torch.equal(state['step'], torch.tensor([0.0]))
+
+
+def test_training_state_travels_to_a_rank_whose_modules_declare_none(tmp_path):
+    """Rank 1's module declares no training state, rank 0's declares ``history``: rank 1 skipped the broadcast
+    rank 0 waited in (whether it ran was each rank's own answer); now it takes rank 0's ``history``."""
+    fork_ranks(_worker, (str(tmp_path), 'declared-on-rank-0'))
+    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    assert [out.get('state', out)['history'] for out in outs] == [[0], [0]], outs
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs
