@@ -115,7 +115,8 @@ def check_backbone_fragment_used(cfg: Any) -> None:
     set: the type matched and the run retrained another network than the searched one, silently (mmdet's
     ``style='caffe'``, a DC5 ``strides`` / ``dilations``, a supernet's ``max_stage_blocks``, a nested ``norm_cfg``
     key). Such kept keys are refused; those of :data:`TRAINING_ONLY_BACKBONE_KEYS` (the same network, trained or
-    initialised otherwise) are left alone, whether kept or added on purpose.
+    initialised otherwise) are left alone, whether kept or added on purpose, and so are keys at the built class's
+    default value (mmdet ResNet's ``num_stages=4``, ``style='pytorch'``: the same network as without them).
 
     Raises:
         ConfigCheckError: naming ``backbone``, its type, ``model.backbone``'s type and the line to add; or naming
@@ -132,7 +133,7 @@ def check_backbone_fragment_used(cfg: Any) -> None:
         line = ('model = dict(backbone=dict(_delete_=True, **backbone)) (and the head\'s in_channels '
                 '= backbone_out_channels[-1] where it is another)')
     if config_type_name(model_backbone) == config_type_name(fragment):
-        kept = _kept_keys(model_backbone, fragment, top=True)
+        kept = _kept_keys(model_backbone, fragment, top=True, defaults=_init_defaults(model_backbone, cfg))
         if kept:
             raise ConfigCheckError(
                 f"model.backbone: it holds the pasted backbone fragment's keys (type={fragment.get('type')!r}) and "
@@ -156,14 +157,58 @@ TRAINING_ONLY_BACKBONE_KEYS = frozenset({'init_cfg', 'pretrained', 'frozen_stage
                                          'with_cp'})
 
 
-def _kept_keys(merged: dict, fragment: dict, top: bool, prefix: str = '') -> list[str]:
+def _init_defaults(backbone: dict, cfg: Any) -> dict[str, Any]:
+    """The default arguments of the class ``backbone`` builds (resolved in the config's ``default_scope``), its
+    ``__init__``'s and, through ``**kwargs``, its bases' (``CRResNet`` -> mmdet's ``ResNet``: ``num_stages=4``,
+    ``style='pytorch'``); ``{}`` where the type resolves to no class."""
+    import inspect
+
+    from automl_mm.registry import MODELS, registered_class
+
+    from .preflight_walk import config_scope
+
+    kind = backbone.get('type')
+    cls = kind if isinstance(kind, type) else registered_class(MODELS, kind, config_scope(cfg))
+    defaults: dict[str, Any] = {}
+    for base in cls.__mro__ if isinstance(cls, type) else ():
+        if '__init__' not in vars(base):
+            continue
+        try:
+            params = inspect.signature(vars(base)['__init__']).parameters.values()
+        except (TypeError, ValueError):
+            break
+        for param in params:
+            if param.default is not param.empty:
+                defaults.setdefault(param.name, param.default)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break  # the other keys go nowhere further
+    return defaults
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with mmengine's ConfigDict as dict and lists as tuples (a config's ``[0, 1]`` is ``(0, 1)``)."""
+    value = value.to_dict() if hasattr(value, 'to_dict') else value
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _kept_keys(merged: dict, fragment: dict, top: bool, prefix: str = '',
+               defaults: dict[str, Any] | None = None) -> list[str]:
     """``key=value`` of every key of ``merged`` that ``fragment`` does not set (nested dicts key by key), sorted;
-    at the top level the keys of :data:`TRAINING_ONLY_BACKBONE_KEYS` are left out."""
+    at the top level the keys of :data:`TRAINING_ONLY_BACKBONE_KEYS` and those at their value in ``defaults`` (the
+    built class's default arguments: the same network as without them) are left out."""
     kept = []
     for key in sorted(merged, key=str):
         if key == '_delete_' or (top and key in TRAINING_ONLY_BACKBONE_KEYS):
             continue
         value = merged[key]
+        if key not in fragment and top and key in (defaults or {}):
+            try:
+                if _plain(value) == _plain(defaults[key]):
+                    continue
+            except (TypeError, ValueError):  # a default that does not compare: named as kept
+                pass
         if key not in fragment:
             plain = value.to_dict() if hasattr(value, 'to_dict') else value
             kept.append(f'{prefix}{key}={plain!r}')

@@ -36,9 +36,10 @@ def _config(tmp_path, text):
 
 
 def test_fragment_merged_over_a_backbone_with_other_keys_is_refused(tmp_path):
-    """Merged without _delete_: model.backbone keeps num_stages, norm_cfg, style='caffe' and max_stage_blocks beside
-    the fragment's keys (the fragment's type, depth, allocation win): refused, naming the kept architecture keys with
-    their values and the line; frozen_stages / norm_eval (training only) are not named."""
+    """Merged without _delete_: model.backbone keeps norm_cfg, style='caffe' and max_stage_blocks beside the
+    fragment's keys (the fragment's type, depth, allocation win): refused, naming the kept architecture keys with
+    their values and the line; frozen_stages / norm_eval (training only) and num_stages=4 (ResNet's default) are not
+    named."""
     text = backbone_fragment_text('CR-NAS searched backbone', CR_BACKBONE) + MERGED
     cfg = _config(tmp_path, text)
     assert cfg.model.backbone.style == 'caffe' and cfg.model.backbone.depth == 18  # what mmengine merged
@@ -48,7 +49,7 @@ def test_fragment_merged_over_a_backbone_with_other_keys_is_refused(tmp_path):
     assert message.startswith("model.backbone: it holds the pasted backbone fragment's keys (type="
                               "'automl_mm.CRResNet') and keys the fragment does not set, kept from the config's own "
                               "backbone: max_stage_blocks=(4, 4, 4, 4), norm_cfg={'type': 'BN', "
-                              "'requires_grad': False}, num_stages=4, style='caffe'")
+                              "'requires_grad': False}, style='caffe'")
     assert 'frozen_stages' not in message and 'norm_eval' not in message
     assert message.endswith(f'{LINE}; a key meant for the searched network goes into the fragment\'s backbone dict')
     with pytest.raises(ConfigCheckError, match=r"^model\.backbone: it holds the pasted backbone fragment's keys"):
@@ -88,3 +89,44 @@ def test_a_nested_key_kept_from_the_config_s_own_norm_cfg_is_named():
                       model=dict(type='FasterRCNN', backbone=merged)))
     with pytest.raises(ConfigCheckError, match=r"kept from the config's own backbone: norm_cfg\.eps=0\.001\. "):
         check_backbone_fragment_used(cfg)
+
+
+#: mmdet's faster-rcnn_r50_fpn_1x_coco.py backbone (its keys; mmdet's ResNet defaults but depth and frozen_stages)
+PYTORCH_MODEL = ("model = dict(type='FasterRCNN',\n"
+                 "             backbone=dict(type='ResNet', depth=50, num_stages=4, out_indices=[0, 1, 2, 3],"
+                 " frozen_stages=1, norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True, style='pytorch',"
+                 " init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),\n"
+                 "             neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256,\n"
+                 "                       num_outs=5))\n")
+
+
+@pytest.mark.parametrize('style', ['pytorch', 'caffe'])
+def test_kept_keys_at_the_built_class_s_defaults_pass(tmp_path, style):
+    """Merged without _delete_ over mmdet's own ResNet backbone: the kept num_stages=4, out_indices, style='pytorch'
+    and norm_cfg=dict(type='BN', requires_grad=True) are CRResNet's (mmdet ResNet's) defaults, so the run builds the
+    searched network: it passes. With style='caffe' the same merge is refused, naming style alone."""
+    (tmp_path / 'base.py').write_text("default_scope = 'mmdet'\n" + PYTORCH_MODEL.replace('pytorch', style))
+    (tmp_path / 'cfg.py').write_text("_base_ = './base.py'\n" + backbone_fragment_text('CR-NAS', CR_BACKBONE)
+                                     + MERGED)
+    cfg = Config.fromfile(str(tmp_path / 'cfg.py'))
+    assert cfg.model.backbone.num_stages == 4 and cfg.model.backbone.style == style  # kept by the merge
+    if style == 'pytorch':
+        check_backbone_fragment_used(cfg)
+        return
+    with pytest.raises(ConfigCheckError, match=r"kept from the config's own backbone: style='caffe'\. "):
+        check_backbone_fragment_used(cfg)
+
+
+def test_a_cr_mobilenet_v2_fragment_over_its_defaults_passes():
+    """A CR-MobileNetV2 fragment merged over a backbone keeping mmdet MobileNetV2's default act_cfg and
+    widen_factor passes; a kept act_cfg of another activation (another network) is named."""
+    fragment = dict(type='automl_mm.CRMobileNetV2', stage_blocks=(1, 2, 3, 4, 3, 3, 1), out_indices=(1, 2, 4, 7))
+    for act, ok in ((dict(type='ReLU6'), True), (dict(type='ReLU'), False)):
+        merged = dict(fragment, act_cfg=act, widen_factor=1.0, frozen_stages=-1)
+        cfg = Config(dict(backbone=fragment, backbone_out_channels=[24, 32, 96, 1280],
+                          model=dict(type='FasterRCNN', backbone=merged)))
+        if ok:
+            check_backbone_fragment_used(cfg)
+        else:
+            with pytest.raises(ConfigCheckError, match=r"own backbone: act_cfg=\{'type': 'ReLU'\}\. "):
+                check_backbone_fragment_used(cfg)
