@@ -344,8 +344,9 @@ class HeldOutEvaluator:
                             (current.scope_name if current is not None else 'automl_mm'))
 
         # a ConcatDataset of COCO splits that share image ids, scored without ann_file: one image per id pair
-        check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key)
-        mismatch = split_mismatch(loader_cfg, evaluator_cfg)
+        scope = cfg.get('default_scope') or None  # the types resolved as the config builds them
+        check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key, scope)
+        mismatch = split_mismatch(loader_cfg, evaluator_cfg, scope)
         if mismatch is not None and mismatch[2]:  # a ConcatDataset of several COCO files
             raise ValueError(f'{self.owner} scores {loader_key} (several COCO files, {mismatch[1]}) with '
                              f'{evaluator_key}, whose COCO metric reads the ground truth of one file, {mismatch[0]}: '

@@ -159,6 +159,7 @@ from .preflight_walk import (
     _coco_datasets,
     bn_recalibration_coco_datasets,
     coco_annotation_files,
+    config_scope,
     outside_split,
 )
 
@@ -257,7 +258,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_not_trained_on_test(cfg, test_only)
     for scored in (split, ) if test_only else SPLITS:
         _check_split(cfg.get(f'{scored}_dataloader'), f'{scored}_dataloader', cfg.get(f'{scored}_evaluator'),
-                     f'{scored}_evaluator')
+                     f'{scored}_evaluator', config_scope(cfg))
     check_scored_subsets(cfg, files, test_only, split)
     check_metric_order(cfg, scope, test_only, split)
     check_category_order(cfg, scope, category_ids, test_only, split)

@@ -32,7 +32,7 @@ def _abs(path: str) -> str:
     return osp.realpath(path)
 
 
-def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool] | None:
+def split_mismatch(loader_cfg: Any, evaluator_cfg: Any, scope: str | None = None) -> tuple[str, str, bool] | None:
     """``(metric's annotation file, the loader's, several)`` when a COCO metric reads its ground truth from another
     file than the COCO dataset it scores, or the loader reads several COCO files (``several`` is then ``True``: a
     ``ConcatDataset``, its files joined by ``' + '``; one metric holds one file's ground truth), else ``None``.
@@ -47,11 +47,11 @@ def split_mismatch(loader_cfg: Any, evaluator_cfg: Any) -> tuple[str, str, bool]
     """
     from automl_mm.datasets.content import same_file_content
 
-    files = loader_coco_files(loader_cfg)
+    files = loader_coco_files(loader_cfg, scope)
     if not files:
         return None
     for metric in evaluator_metrics(evaluator_cfg):
-        if not (isinstance(metric, dict) and coco_metric_class(metric) is not None
+        if not (isinstance(metric, dict) and coco_metric_class(metric, scope) is not None
                 and isinstance(metric.get('ann_file'), str)):
             continue
         ann = _abs(metric['ann_file'])
@@ -220,9 +220,12 @@ def _check_not_test(loader_cfg: Any, loader_key: str, cfg: Any) -> None:
                                'from a split held out of training, never from the test split')
 
 
-def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
-    check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key)
-    found = split_mismatch(loader_cfg, evaluator_cfg)
+def _check_split(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str,
+                 scope: str | None = None) -> None:
+    """:func:`check_merged_image_ids` and :func:`split_mismatch`, the types resolved in ``scope`` (the config's
+    ``default_scope``: :func:`~automl_mm.engine.preflight_walk.config_scope`)."""
+    check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key, scope)
+    found = split_mismatch(loader_cfg, evaluator_cfg, scope)
     if found is not None and found[2]:
         raise ConfigCheckError(
             f'{evaluator_key} reads ground truth from {found[0]} but {loader_key} reads several COCO files, '
@@ -323,13 +326,14 @@ def _repeating_wrapper(cfg: Any) -> str | None:
     return None
 
 
-def _repeated_coco_files(loader_cfg: Any, loader_key: str, per_dataset: bool) -> tuple[str, str] | None:
+def _repeated_coco_files(loader_cfg: Any, loader_key: str, per_dataset: bool,
+                         scope: str | None = None) -> tuple[str, str] | None:
     """``(config key and how, file)`` where a loader reads the images of one COCO file more than once: a repeating
     wrapper around a COCO dataset (:func:`_repeating_wrapper`), or a ``ConcatDataset`` reading one file twice
     (unless ``per_dataset``: an evaluator scoring each inner dataset with its own metric, mmdet's
-    ``MultiDatasetsEvaluator``)."""
+    ``MultiDatasetsEvaluator``); types resolved in ``scope`` (the config's ``default_scope``)."""
     dataset = loader_cfg.get('dataset') if isinstance(loader_cfg, dict) else None
-    coco = list(_loader_coco_datasets(loader_cfg, f'{loader_key}.dataset'))
+    coco = list(_loader_coco_datasets(loader_cfg, f'{loader_key}.dataset', scope))
     for wrapper, key in _datasets(dataset, f'{loader_key}.dataset'):
         how = _repeating_wrapper(wrapper)
         inner = [path for _, inner_key, path in coco if inner_key.startswith(f'{key}.')]
@@ -484,14 +488,16 @@ def check_scored_subsets(cfg: Any, files: dict, test_only: bool, split: str = 't
                    and isinstance(m.get('ann_file'), str)]
         if not metrics:
             continue  # no metric scoring a file (ann_file=None: mmdet builds the ground truth of the images read)
-        repeated = _repeated_coco_files(cfg.get(loader_key), loader_key, reports_own_keys(cfg.get(evaluator_key)))
+        repeated = _repeated_coco_files(cfg.get(loader_key), loader_key, reports_own_keys(cfg.get(evaluator_key)),
+                                        config_scope(cfg))
         if repeated is not None:
             raise ConfigCheckError(
                 f'{repeated[0]} predicts its images more than once, but {evaluator_key} '
                 f'({config_type_name(metrics[0])}) scores each image of its ann_file once, against every box predicted '
                 f'for it: each repeated prediction would count as a false positive and lower every AP, silently. '
                 f'Read each image of {repeated[1]} once')
-        for dataset, key, path in _loader_coco_datasets(cfg.get(loader_key), f'{loader_key}.dataset'):
+        for dataset, key, path in _loader_coco_datasets(cfg.get(loader_key), f'{loader_key}.dataset',
+                                                        config_scope(cfg)):
             summary = files.get(path)
             if summary is None or dataset.get('indices') is None:
                 continue
@@ -518,4 +524,4 @@ def check_held_out(cfg: Any, loader_cfg: Any, loader_key: str, evaluator_cfg: An
     (:func:`reads_test_split`) and its COCO metric (``evaluator_key``) scores the file it reads
     (:func:`split_mismatch`). Raises :class:`ConfigCheckError` naming the keys."""
     _check_not_test(loader_cfg, loader_key, cfg)
-    _check_split(loader_cfg, loader_key, evaluator_cfg, evaluator_key)
+    _check_split(loader_cfg, loader_key, evaluator_cfg, evaluator_key, config_scope(cfg))

@@ -16,10 +16,10 @@ from typing import Any
 from .preflight_walk import ConfigCheckError, coco_metric_class, evaluator_metrics, loader_coco_files
 
 
-def _merging_metric(evaluator_cfg: Any) -> bool:
+def _merging_metric(evaluator_cfg: Any, scope: str | None = None) -> bool:
     """Whether the evaluator has a COCO metric that builds its ground truth from the scored images (no
     ``ann_file``)."""
-    return any(isinstance(m, dict) and coco_metric_class(m) is not None and m.get('ann_file') is None
+    return any(isinstance(m, dict) and coco_metric_class(m, scope) is not None and m.get('ann_file') is None
                for m in evaluator_metrics(evaluator_cfg))
 
 
@@ -32,15 +32,17 @@ def _image_ids(path: str) -> set:
     return {image.get('id') for image in images if isinstance(image, dict) and isinstance(image.get('id'), (int, str))}
 
 
-def check_merged_image_ids(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str) -> None:
+def check_merged_image_ids(loader_cfg: Any, loader_key: str, evaluator_cfg: Any, evaluator_key: str,
+                           scope: str | None = None) -> None:
     """Raise if ``loader_cfg`` reads several COCO annotation files that share image ids and ``evaluator_cfg`` has a
-    COCO metric without ``ann_file`` (the files are read only then).
+    COCO metric without ``ann_file`` (the files are read only then); types resolved in ``scope`` (the config's
+    ``default_scope``; ``None``: the current scope, then mmdet's).
 
     Raises:
         ConfigCheckError: naming both keys, the two files and how many ids they share.
     """
-    files = loader_coco_files(loader_cfg)
-    if len(files) < 2 or not _merging_metric(evaluator_cfg):
+    files = loader_coco_files(loader_cfg, scope)
+    if len(files) < 2 or not _merging_metric(evaluator_cfg, scope):
         return
     ids = {path: _image_ids(path) for path in files}
     for i, first in enumerate(files):

@@ -121,3 +121,43 @@ def test_a_caption_metrics_file_is_not_read_as_a_coco_instance_file(tmp_path):
                                         annotations=[dict(id=1, image_id=1, caption='a square')])))
     cfg.val_evaluator = dict(type='COCOCaptionMetric', ann_file=str(captions))
     check_config(cfg)
+
+
+def test_the_split_checks_resolve_the_types_in_the_configs_scope_too(tmp_path):
+    """A ``CocoDataset`` subclass registered in automl_mm's registry (a user's), in a config of
+    ``default_scope='automl_mm'`` checked while mmdet's scope is the current one (a runner of an mmdet config built
+    before in the process: a notebook, a test session), with a ``CocoMetric`` reading another file: the split check
+    resolved the dataset in the current scope (mmdet's, which does not hold it) and passed; now in the config's."""
+    from mmdet.datasets import CocoDataset
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.registry import DATASETS
+
+    class UserScopeCoco(CocoDataset):
+        pass
+
+    DATASETS.register_module(name='UserScopeCocoForSplitCheck', module=UserScopeCoco, force=True)
+    try:
+        _images(tmp_path, annotations=True)
+        other = tmp_path / 'other.json'
+        other.write_text((tmp_path / 'train.json').read_text().replace('"area": 16', '"area": 17'))
+        val = dict(type='UserScopeCocoForSplitCheck', data_root=str(tmp_path), ann_file='train.json',
+                   data_prefix=dict(img=''), metainfo=dict(classes=('a', 'b')), test_mode=True, pipeline=[])
+        cfg = _cfg(dict(val, test_mode=False))
+        cfg.default_scope = 'automl_mm'
+        cfg.val_dataloader = dict(cfg.train_dataloader, dataset=val)
+        cfg.val_evaluator = dict(type='mmdet.CocoMetric', ann_file=str(other))
+        cfg.val_cfg = dict(type='ValLoop')
+        with DefaultScope.overwrite_default_scope('mmdet'), pytest.raises(ConfigCheckError) as err:
+            check_config(cfg)
+        assert str(err.value).startswith(f'val_evaluator reads ground truth from {other} but val_dataloader is '
+                                         f'{tmp_path}/train.json: every prediction would be scored against another '
+                                         'image of the same id')
+        # the scored-subset check likewise: the file's images predicted twice (a RepeatDataset) and scored once
+        cfg.val_dataloader = dict(cfg.train_dataloader, dataset=dict(type='RepeatDataset', times=2, dataset=val))
+        cfg.val_evaluator = dict(type='mmdet.CocoMetric', ann_file=str(tmp_path / 'train.json'))
+        with DefaultScope.overwrite_default_scope('mmdet'), pytest.raises(ConfigCheckError) as err:
+            check_config(cfg)
+        assert 'predicts its images more than once, but val_evaluator (CocoMetric) scores' in str(err.value)
+    finally:
+        DATASETS._module_dict.pop('UserScopeCocoForSplitCheck', None)
