@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import os.path as osp
 import warnings
-from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
@@ -55,13 +54,6 @@ def image_folder(dataset: dict) -> str | None:
     return join_path(root, prefix) if root and not is_abs(prefix) else prefix
 
 
-#: The annotation files :func:`read_coco_file` found valid in this process, as :func:`file_identity` (the newest
-#: :data:`MAX_CHECKED`): the start-up build's loading check (:func:`~automl_mm.engine.preflight_loading.
-#: check_before_loading`) does not read a file ``check_config`` read again, and a file changed since is read anew.
-_CHECKED: OrderedDict[tuple, None] = OrderedDict()
-MAX_CHECKED = 256
-
-
 def file_identity(path: str) -> tuple[str, int, int] | None:
     """``(real path, mtime in ns, size in bytes)`` of a local file, ``None`` where it cannot be ``stat``-ed."""
     try:
@@ -69,12 +61,6 @@ def file_identity(path: str) -> tuple[str, int, int] | None:
     except OSError:
         return None
     return osp.realpath(path), stat.st_mtime_ns, stat.st_size
-
-
-def was_checked(path: str) -> bool:
-    """Whether :func:`read_coco_file` found the file at ``path``, as it is now, valid in this process."""
-    identity = file_identity(path)
-    return identity is not None and identity in _CHECKED
 
 
 def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any) -> Any:
@@ -95,10 +81,6 @@ def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any) -> Any:
     summary = summarise(check_coco_annotation_file(path))
     if identity is not None:
         parsed[identity] = summary
-        _CHECKED[identity] = None
-        _CHECKED.move_to_end(identity)
-        while len(_CHECKED) > MAX_CHECKED:
-            _CHECKED.popitem(last=False)
     return summary
 
 

@@ -133,10 +133,8 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
         raise ConfigCheckError(f'{key}.ann_file: the annotation file {path} (data_root + ann_file) of {name} does '
                                f'not exist{_no_folder(path)}{hint}')
     if _is_coco(dataset) and osp.realpath(path) not in checked:
-        from .preflight_coco import read_coco_file, was_checked
+        from .preflight_coco import read_coco_file
 
-        if was_checked(path):
-            return  # check_config read it, as it is now, in this process
         try:
             read_coco_file(path, {}, lambda coco: None)  # (nothing of it kept)
         except ValueError as err:
