@@ -5,7 +5,7 @@ was built; a parameter thawed later (a user's hook 'unfreeze the backbone at epo
 gradient, under ``find_unused_parameters=True`` too, and in an OHL copy of several ranks (``CopyDataParallel``, whose
 DDP is built at the first training step). Real 2-rank gloo runs of a tiny mmengine ``Runner`` whose custom hook sets
 ``requires_grad=True`` on a frozen layer at epoch 1: ``LearnedStateHook`` refuses each at the first iteration of
-that epoch on every rank (:func:`automl_mm.engine.learned_state.check_ddp_reduces_trainable_now`), naming the
+that epoch on every rank (:func:`automl_mm.engine.learned_state.check_ddp_reduces_thawed`), naming the
 parameter. A layer frozen later under ``find_unused_parameters=True`` is fine: DDP finds it unused and it keeps its
 weights, equal on the ranks.
 """
@@ -82,7 +82,7 @@ class _NoMetric(BaseMetric):
         return dict(none=0.)
 
 
-def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False) -> None:
+def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False, validate: bool = True) -> None:
     import torch.distributed as dist
 
     from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
@@ -94,9 +94,12 @@ def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False) -> No
         loader = torch.utils.data.DataLoader(_Points(rank), 2)
         # by_iter: an iteration loop of 6 validating every 2, the stem thawed at iteration 1 (after the check of
         # the first iteration)
+        # (validate=False: no validation, the loop's only epoch)
         loop = dict(train_cfg=dict(by_epoch=False, max_iters=6, val_interval=2), val_dataloader=loader,
                     val_cfg=dict(), val_evaluator=[_NoMetric()]) if by_iter else dict(
                     train_cfg=dict(by_epoch=True, max_epochs=3))
+        if by_iter and not validate:
+            loop = dict(train_cfg=dict(by_epoch=False, max_iters=6))
         runner = Runner(model=_Net(frozen=thaw), work_dir=str(tmp / wrapper), launcher='pytorch',
                         train_dataloader=loader, optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
                         custom_hooks=[_SetStem(thaw, 1 if by_iter else None)], default_hooks=dict(checkpoint=None),
@@ -195,6 +198,18 @@ def test_an_iteration_loop_is_refused_at_the_first_iteration_after_a_validation(
     """An iteration loop's one epoch: the stem, thawed at iteration 1, is refused after the validation at 2."""
     fork_ranks(_rank, (tmp_path, wrapper, True, True))
     for rank in range(2):
+        message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
+        assert message.startswith('2: epoch 0, iteration 2: 2 parameters were made trainable'), message
+        assert "['stem.bias', 'stem.weight']" in message
+
+
+@pytest.mark.parametrize('wrapper', ['mmengine_unused', 'copy'])
+def test_an_iteration_loop_without_validation_is_refused_at_the_iteration_after_the_thaw(tmp_path, wrapper):
+    """An iteration loop of 6 without validation (one epoch, no val): the stem, thawed by a hook at iteration 1
+    (after the check of that iteration), is refused before iteration 2 on both ranks, not trained through."""
+    fork_ranks(_rank, (tmp_path, wrapper, True, True, False))
+    for rank in range(2):
+        assert not (tmp_path / f'{wrapper}_rank{rank}.pt').exists(), 'trained through'
         message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
         assert message.startswith('2: epoch 0, iteration 2: 2 parameters were made trainable'), message
         assert "['stem.bias', 'stem.weight']" in message
