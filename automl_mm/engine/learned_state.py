@@ -276,7 +276,7 @@ def _reducer_parameter_ids(ddp: Any) -> set[int] | None:
     return ids
 
 
-def ddp_unreduced_trainable(model: Any) -> tuple[list[str], str] | None:
+def ddp_unreduced_trainable(model: Any, relist: bool = False) -> tuple[list[str], str] | None:
     """The parameters (names under the unwrapped model, sorted) that require a gradient now but that no
     ``DistributedDataParallel`` of ``model`` all-reduces, and where that DDP was built; ``None`` for a model no DDP
     wraps (yet), or whose reducer cannot be read.
@@ -287,7 +287,8 @@ def ddp_unreduced_trainable(model: Any) -> tuple[list[str], str] | None:
     copy's :class:`~automl_mm.ohl.copies.CopyDataParallel` (its DDP over the copy's ranks, once the first training
     step built it). A parameter the model tells DDP to leave alone (``_ddp_params_and_buffers_to_ignore``, torch's
     ``parameters_to_ignore``) is not listed. The parameters no reducer holds are listed once per wrapper and kept
-    (a wrapper's reducers never change); a call reads their ``requires_grad`` (a ResNet-50 with ``frozen_stages=1``:
+    (a wrapper's reducers never change; ``relist=True`` lists them again, seeing a parameter the model was given
+    since, which no reducer holds either); a call reads their ``requires_grad`` (a ResNet-50 with ``frozen_stages=1``:
     33 such tensors of 161, about 5 microseconds a call on a CPU core)."""
     from mmengine.model import MMSeparateDistributedDataParallel
     from torch.nn.parallel import DistributedDataParallel
@@ -300,7 +301,7 @@ def ddp_unreduced_trainable(model: Any) -> tuple[list[str], str] | None:
         built = f'Runner.__init__ (Runner.wrap_model, {type(model).__name__})'
     if not isinstance(model, DistributedDataParallel):
         return None
-    if model not in _UNREDUCED:
+    if relist or model not in _UNREDUCED:
         if isinstance(model, MMSeparateDistributedDataParallel):
             units = [(f'{name}.', child.module if isinstance(child, DistributedDataParallel) else child,
                       child if isinstance(child, DistributedDataParallel) else None)
@@ -320,7 +321,7 @@ def ddp_unreduced_trainable(model: Any) -> tuple[list[str], str] | None:
     return sorted(names), built
 
 
-def check_ddp_reduces_thawed(model: Any, when: str) -> None:
+def check_ddp_reduces_thawed(model: Any, when: str, relist: bool = False) -> None:
     """Refuse to train a parameter that was made trainable after its DDP wrapper was built.
 
     torch's ``DistributedDataParallel`` all-reduces only the parameters that required a gradient when it was built
@@ -335,11 +336,12 @@ def check_ddp_reduces_thawed(model: Any, when: str) -> None:
     Args:
         model: The runner's model (its DDP wrapper, or an OHL ``CopyDataParallel``).
         when: Where the run is (e.g. ``'epoch 1'``), named in the message.
+        relist: List the model's parameters again (:func:`ddp_unreduced_trainable`; at each epoch's start).
 
     Raises:
         ValueError: names the parameters, where the DDP was built and the ways to train them averaged.
     """
-    found = ddp_unreduced_trainable(model)
+    found = ddp_unreduced_trainable(model, relist)
     if not found or not found[0]:
         return
     names, built = found
@@ -371,6 +373,7 @@ class LearnedStateHook(Hook):
         self._configured: dict[str, torch.Tensor] | None = None
         self._ddp_built: dict[str, bool] | None = None
         self._ddp_first_iter: dict[str, bool] | None = None  # checked again after the loop's model.train()
+        self._relist = False  # at an epoch's first iteration: the thaw check lists the parameters again
 
     def before_run(self, runner) -> None:
         # before Runner.train initialises the weights: an init_cfg=dict(type='Pretrained', checkpoint=...) loads
@@ -405,18 +408,22 @@ class LearnedStateHook(Hook):
                       'hyper-parameters from a checkpoint; this run\'s config keeps its own, as with load_from: '
                       + '; '.join(lines), logger='current', level=logging.WARNING)
 
+    def before_train_epoch(self, runner) -> None:
+        self._relist = True
+
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
         """Before the first iteration (after the train loop's ``model.train()``), refuse a ``requires_grad`` that
         ``train()`` changed since the DDP wrap (:func:`check_ddp_reduces_trainable`, ``cause='train'``); before every
         iteration, refuse a parameter thawed since its DDP was built (:func:`check_ddp_reduces_thawed`: the
-        ``requires_grad`` of the parameters no reducer holds, listed once): a thaw by any hook
+        ``requires_grad`` of the parameters no reducer holds, listed at each epoch's start): a thaw by any hook
         (``before_train_epoch``, a ``before_train_iter`` hook at a lower priority, a mid-epoch schedule) is refused
         by the next iteration, in an iteration loop without validation too."""
         built, self._ddp_first_iter = self._ddp_first_iter, None
         if built is not None:
             check_ddp_reduces_trainable(getattr(runner, 'model', None), built, cause='train')
         epoch, iteration = getattr(runner, 'epoch', '?'), getattr(runner, 'iter', batch_idx)
-        check_ddp_reduces_thawed(getattr(runner, 'model', None), f'epoch {epoch}, iteration {iteration}')
+        relist, self._relist = self._relist, False
+        check_ddp_reduces_thawed(getattr(runner, 'model', None), f'epoch {epoch}, iteration {iteration}', relist)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Record which CR blocks beyond the standard count count as standard ones (``meta['filled_blocks']``), for

@@ -242,3 +242,36 @@ def test_a_parameter_thawed_by_the_fill_is_not_told_to_set_find_unused_parameter
     assert message.endswith("2 parameters made trainable (e.g. ['stem.weight', 'stem.bias']): DDP would not average "
                             'their gradients over the ranks, find_unused_parameters=True or not (see '
                             'check_ddp_reduces_thawed: make them trainable before the wrap).'), message
+
+
+def _new_parameter(rank: int, tmp) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from automl_mm.engine.learned_state import LearnedStateHook
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_new', rank=0, world_size=1)
+    try:
+        net = _Net(frozen=False)
+        runner = type('R', (), dict(model=DistributedDataParallel(net), epoch=0, iter=0))()
+        hook = LearnedStateHook()
+        hook.before_train_epoch(runner)
+        hook.before_train_iter(runner, 0)  # lists the parameters no reducer holds: none
+        net.head.weight = torch.nn.Parameter(torch.zeros(1, 4))  # a new, trainable parameter no reducer holds
+        runner.epoch, runner.iter = 1, 2
+        hook.before_train_epoch(runner)
+        try:
+            hook.before_train_iter(runner, 0)
+        except ValueError as err:
+            (tmp / 'new.txt').write_text(str(err))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_parameter_given_to_the_model_after_the_wrap_is_refused_at_the_next_epoch(tmp_path):
+    """The parameters no reducer holds are listed at each epoch's start: one the model was given since (a new
+    ``nn.Parameter`` assigned by a hook) is named there."""
+    fork_ranks(_new_parameter, (tmp_path,), nprocs=1)
+    message = (tmp_path / 'new.txt').read_text()
+    assert message.startswith("epoch 1, iteration 2: 1 parameters were made trainable"), message
+    assert "['head.weight']" in message
