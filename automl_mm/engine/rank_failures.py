@@ -85,6 +85,28 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
                       'the traceback)', origin, cause)
 
 
+@contextlib.contextmanager
+def keeping_own_failure(failure: BaseException | None, what: str) -> Iterator[None]:
+    """Run the block, a failure agreement's collective (an all-reduce carrying ``failure``'s flag), keeping this
+    rank's own ``failure`` where the collective itself fails (a peer died, or hung past the process group's timeout):
+    the backend's error alone dropped it.
+
+    Raises:
+        RuntimeError: the block's ``RuntimeError`` (gloo / NCCL) on a rank whose ``failure`` is set: ``'{what}: the
+            ranks could not agree on a failure ({backend error}). This rank had failed first: {type}: {message} (its
+            traceback is the cause of this error)'``, chained from ``failure``. Without a ``failure``: the backend's
+            error as it was.
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        if failure is None:
+            raise
+        raise RuntimeError(
+            f'{what}: the ranks could not agree on a failure ({err}). This rank had failed first: '
+            f'{type(failure).__name__}: {failure} (its traceback is the cause of this error)') from failure
+
+
 def agree_on_failure(failure: BaseException | None, what: str, group: Any = None) -> None:
     """:func:`any_rank_failed`, then :func:`raise_agreed_failure` where one did: every rank of ``group`` (``None``:
     the world) must call it, with its own exception or ``None``.
@@ -94,14 +116,8 @@ def agree_on_failure(failure: BaseException | None, what: str, group: Any = None
             whose ``failure`` is set: the backend's message followed by this rank's own error (type and message,
             chained as the cause), which the backend's alone dropped. Without a ``failure``, the backend's error.
     """
-    try:
+    with keeping_own_failure(failure, what):
         failed = any_rank_failed(failure, group)
-    except RuntimeError as err:
-        if failure is None:
-            raise
-        raise RuntimeError(
-            f'{what}: the ranks could not agree on a failure ({err}). This rank had failed first: '
-            f'{type(failure).__name__}: {failure} (its traceback is the cause of this error)') from failure
     if failed:
         raise_agreed_failure(failure, what, group)
 

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.dist import is_distributed
 
-from automl_mm.engine.rank_failures import raise_agreed_failure, stopping_together
+from automl_mm.engine.rank_failures import keeping_own_failure, raise_agreed_failure, stopping_together
 
 if TYPE_CHECKING:
     from .copies import CopyLayout
@@ -258,14 +258,18 @@ def copy_all_valid(valid: bool, group: Any, failure: BaseException | None = None
 
     The same all-reduce carries whether a rank's ``failure`` is set (its validity could not be told): then every rank
     of ``group`` raises (:func:`~automl_mm.engine.rank_failures.raise_agreed_failure`, naming ``what``) instead of
-    the others going on into the reading without it.
+    the others going on into the reading without it. Where the all-reduce itself fails (a rank of the copy died) on a
+    rank whose ``failure`` is set, its error keeps that failure (:func:`~automl_mm.engine.rank_failures.
+    keeping_own_failure`), not the backend's alone.
     """
     from mmengine.dist import all_reduce
 
+    what = what or 'an OHL copy\'s validity'
     flag = torch.tensor([1 if valid and failure is None else 0, 1 if failure is None else 0], dtype=torch.int32)
-    all_reduce(flag, op='min', group=group)
+    with keeping_own_failure(failure, what):  # a peer that died: this rank's own error is kept in the message
+        all_reduce(flag, op='min', group=group)
     if not flag[1].item():
-        raise_agreed_failure(failure, what or 'an OHL copy\'s validity', group)
+        raise_agreed_failure(failure, what, group)
     return bool(flag[0].item())
 
 
