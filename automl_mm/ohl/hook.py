@@ -492,6 +492,13 @@ class OHLHook(Hook):
                                       space_generator(self.seed, self.layout.copy_id, self.trunk, i))
                 # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
                 check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
+            # a parameter thawed since the copy's DDP was built (a hook or a space at a trunk start inside an epoch,
+            # trunk_iters, which LearnedStateHook's per-epoch check meets only at the next epoch) would train on each
+            # rank's own gradient: refused here, on every rank
+            from automl_mm.engine.learned_state import check_ddp_reduces_thawed
+
+            check_ddp_reduces_thawed(runner.model, f'the start of OHL trunk {self.trunk} (epoch {runner.epoch}, '
+                                     f'iteration {runner.iter})')
         # two augmentation elements made identical by a written magnitude: one choice's mass split, said once
         warn_merged_choices(self.spaces, self.trunk, self._merged_warned, runner)
         self._in_trunk = True
