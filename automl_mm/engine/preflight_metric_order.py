@@ -102,6 +102,18 @@ def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, spl
                 "dict(type='DefaultSampler', shuffle=False)")
 
 
+def _metric_class(metric: dict, scope: str | None) -> type | None:
+    """The class metric config ``metric`` builds (its ``type`` a class or a name registered in ``scope``, or in its
+    own ``_scope_``), ``None`` where no registry holds it."""
+    from automl_mm.registry import METRICS, registered_class
+
+    kind = metric.get('type')
+    try:
+        return kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_') or scope)
+    except KeyError:
+        return None
+
+
 def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
     """What of mmdet's metric config ``metric`` reads per-class APs by the annotation file's category order:
     ``'classwise=True'`` for mmdet's ``CocoMetric`` (or a subclass) with bbox / segm, ``'base_ap / novel_ap'`` for
@@ -109,15 +121,9 @@ def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
     each class's own, :func:`automl_mm.evaluation.coco._in_given_order`; so does mmdet's ``LVISMetric``: lvis-api's
     ``LVISEval`` keeps ``params.cat_ids`` in the order mmdet gives them, unsorted, in ``evaluate`` and
     ``accumulate``)."""
-    from automl_mm.registry import METRICS, registered_class
-
     if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str):
         return None
-    kind = metric.get('type')
-    try:
-        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_') or scope)
-    except KeyError:
-        return None
+    cls = _metric_class(metric, scope)
     try:
         from mmdet.evaluation.metrics import CocoMetric, LVISMetric
         from mmdet.evaluation.metrics.ov_coco_metric import OVCocoMetric
@@ -204,15 +210,9 @@ def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
     """``(metric name, whether automl_mm's UnroundedCocoMetric computes it)`` where ``metric`` runs mmdet's own
     ``eval_recalls``: ``proposal_fast`` of mmdet's ``CocoMetric`` or a subclass other than automl_mm's
     ``UnroundedCocoMetric`` (``LVISMetric``), ``recall`` of mmdet's ``VOCMetric``; else ``None``."""
-    from automl_mm.registry import METRICS, registered_class
-
     if not isinstance(metric, dict):
         return None
-    kind = metric.get('type')
-    try:
-        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_') or scope)
-    except KeyError:
-        return None
+    cls = _metric_class(metric, scope)
     try:
         from mmdet.evaluation.metrics import CocoMetric, VOCMetric
     except ImportError:
