@@ -497,8 +497,9 @@ class OHLHook(Hook):
             # rank's own gradient: refused here, on every rank
             from automl_mm.engine.learned_state import check_ddp_reduces_thawed
 
-            check_ddp_reduces_thawed(runner.model, f'the start of OHL trunk {self.trunk} (epoch {runner.epoch}, '
-                                     f'iteration {runner.iter})')
+            check_ddp_reduces_thawed(getattr(runner, 'model', None),  # (the unit tests' stand-in runners: no loop)
+                                     f'the start of OHL trunk {self.trunk} (epoch {getattr(runner, "epoch", "?")}, '
+                                     f'iteration {getattr(runner, "iter", "?")})')
         # two augmentation elements made identical by a written magnitude: one choice's mass split, said once
         warn_merged_choices(self.spaces, self.trunk, self._merged_warned, runner)
         self._in_trunk = True
