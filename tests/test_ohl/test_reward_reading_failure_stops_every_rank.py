@@ -137,10 +137,15 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
         torch_dist.destroy_process_group()
 
 
-def _run(tmp_path, num_copies: int, ranks_per_copy: int, **fail) -> list[dict]:
-    world_size = num_copies * ranks_per_copy
-    fork_ranks(_worker, (str(tmp_path), num_copies, ranks_per_copy, fail), nprocs=world_size)
+def _forked_outs(tmp_path, worker, args: tuple, world_size: int = 2) -> list[dict]:
+    """What each rank of ``worker`` (forked, ``args`` after its rank) saved as ``rank<r>.pth`` in ``tmp_path``."""
+    fork_ranks(worker, args, nprocs=world_size)
     return [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(world_size)]
+
+
+def _run(tmp_path, num_copies: int, ranks_per_copy: int, **fail) -> list[dict]:
+    return _forked_outs(tmp_path, _worker, (str(tmp_path), num_copies, ranks_per_copy, fail),
+                        num_copies * ranks_per_copy)
 
 
 @pytest.mark.parametrize('layout', [(1, 2), (2, 1)], ids=['sharded', 'lead-only'])
@@ -246,8 +251,7 @@ def _start_worker(rank: int, tmp: str, step: str) -> None:
 def test_a_leads_failure_in_the_setup_stops_every_rank_before_the_first_broadcast(tmp_path, step, cause):
     """Copy 1's lead fails in ``RewardScorer.build`` or a space's ``setup``; copy 0 went on to the copies' first
     broadcast (mocked here: it returned, where the real one waits for rank 1 until the timeout)."""
-    fork_ranks(_start_worker, (str(tmp_path), step))
-    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    outs = _forked_outs(tmp_path, _start_worker, (str(tmp_path), step))
     assert outs[1]['error'] == cause
     assert outs[0].get('error', '').startswith('RankFailure: OHL: setting up the search (the reward split, the clean '
                                                f'BN batches, the spaces) failed on rank 1 ({cause})'), outs[0]
@@ -293,8 +297,7 @@ def _load_worker(rank: int, tmp: str) -> None:
 
 
 def test_one_ranks_refusal_of_the_checkpoints_search_state_stops_every_rank(tmp_path):
-    fork_ranks(_load_worker, (str(tmp_path),))
-    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    outs = _forked_outs(tmp_path, _load_worker, (str(tmp_path),))
     cause = "RuntimeError: planted: the reward split read on this node differs from the checkpoint's"
     assert outs[1]['error'] == cause
     assert outs[0].get('error', '').startswith("RankFailure: OHL: loading the checkpoint's search state failed on "
@@ -332,8 +335,7 @@ def _begin_worker(rank: int, tmp: str) -> None:
 
 
 def test_one_ranks_failure_to_begin_a_trunk_stops_every_rank(tmp_path):
-    fork_ranks(_begin_worker, (str(tmp_path),))
-    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    outs = _forked_outs(tmp_path, _begin_worker, (str(tmp_path),))
     cause = 'IndexError: planted: no choice left to draw'
     assert outs[1]['error'] == cause
     assert outs[0].get('error', '').startswith(f'RankFailure: OHL trunk 0: the spaces\' draws failed on rank 1 '
