@@ -1,40 +1,82 @@
-"""The forked gloo ranks of the tests run after the test process used torch's OpenMP threads (tests/_forked_ranks)."""
+"""The gloo ranks of the tests run after the test process used torch's OpenMP threads and while another thread of
+it holds a lock (tests/_forked_ranks: forked from a forkserver, not from the threaded test process)."""
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+from _forked_ranks import fork_ranks
 
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r'''
 import sys
+import threading
+import time
+
 import torch
 from _forked_ranks import fork_ranks
 
-torch.set_num_threads(2)
-w = torch.randn(16, 16, 3, 3)
-for _ in range(3):
-    torch.nn.functional.conv2d(torch.randn(64, 16, 32, 32), w)  # the test process's OpenMP threads exist now
+w = torch.ones(16, 16, 3, 3)
+
 
 def rank(r, out):
     y = torch.nn.functional.conv2d(torch.randn(8, 16, 32, 32), w)
+    with HELD:  # a lock another thread of the test process holds while the ranks start: a forked copy waits forever
+        pass
     open(f'{out}/rank{r}', 'w').write(str(tuple(y.shape)))
 
-fork_ranks(rank, (sys.argv[1],))
+
+HELD = threading.Lock()
+
+if __name__ == '__main__':
+    torch.set_num_threads(2)
+    for _ in range(3):
+        torch.nn.functional.conv2d(torch.randn(64, 16, 32, 32), w)  # the test process's OpenMP threads exist now
+    started = threading.Event()
+
+    def hold():
+        with HELD:
+            started.set()
+            time.sleep(600)
+
+    threading.Thread(target=hold, daemon=True).start()
+    started.wait()
+    fork_ranks(rank, (sys.argv[1],))
 '''
 
 
-def test_forked_ranks_run_after_the_parent_used_openmp_threads(tmp_path):
-    # with the parent's thread count in the ranks, both hung in their first convolution (libgomp after fork)
+def test_forked_ranks_run_after_the_parent_used_openmp_threads_while_a_thread_holds_a_lock(tmp_path):
+    # forked from the test process, the ranks hung: in their first convolution (libgomp after a fork, before they
+    # ran with one thread) and, the module-level lock taken, on the lock (a fork copies only the forking thread)
+    script = tmp_path / 'ranks.py'  # a file, not -c: a forkserver rank imports its function's module by path
+    script.write_text(SCRIPT)
     env = {**os.environ, 'PYTHONPATH': f'{ROOT / "tests"}{os.pathsep}{ROOT}', 'OMP_NUM_THREADS': '2'}
-    proc = subprocess.Popen([sys.executable, '-c', SCRIPT, str(tmp_path)], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         output, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the hung ranks too
         proc.communicate()
-        raise AssertionError('the forked ranks hung in their first convolution') from None
+        raise AssertionError('the ranks hung (a lock or OpenMP pool copied by forking the threaded test process)') \
+            from None
     assert proc.returncode == 0, output[-2000:]
     assert [(tmp_path / f'rank{r}').read_text() for r in range(2)] == ['(8, 16, 30, 30)'] * 2
+
+
+def _sleeping_rank(rank, out):
+    Path(out, f'pid{rank}').write_text(str(os.getpid()))
+    if rank == 1:
+        time.sleep(600)  # a hung rank
+
+
+def test_ranks_still_running_at_the_timeout_are_killed_and_named(tmp_path):
+    with pytest.raises(TimeoutError, match=r'ranks \[1\] of 2 still running after 3 s'):
+        fork_ranks(_sleeping_rank, (str(tmp_path),), timeout=3)
+    pid = int((tmp_path / 'pid1').read_text())
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind the test
+        os.kill(pid, 0)
