@@ -37,6 +37,7 @@ from .loop import SearchLoopBase
 from .resume_checks import FLOPS_NEUTRAL_BACKBONE_KEYS, CRNASResumeChecks  # noqa: F401 (its former home)
 from .retrain_export import (
     backbone_fragment_text,
+    check_backbone_exportable,
     check_retrain_backbone,
     check_retrain_config,
     retrain_config_text,
@@ -189,6 +190,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         self.flops_tolerance = float(flops_tolerance)
         self.flops_input_shape = (1, *[int(v) for v in flops_input_shape])
         self.retrain_config = check_retrain_config(retrain_config)
+        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'CRNASLoop')
         reference = tuple(self.backbone.active_stage_blocks if reference_allocation is None else reference_allocation)
         try:
             self.reference_path = self.stage_space.path_of(reference)

@@ -29,6 +29,7 @@ from .loop import SearchLoopBase
 from .resume_checks import PCNASResumeChecks
 from .retrain_export import (
     backbone_fragment_text,
+    check_backbone_exportable,
     check_retrain_backbone,
     check_retrain_config,
     retrain_config_text,
@@ -133,6 +134,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         self.num_samples = int(num_samples)
         self.batches_per_sample = batches_per_sample
         self.retrain_config = check_retrain_config(retrain_config)
+        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'PCNASLoop')
         check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
                           owned=dict(pool='each stage\'s pool of partial architectures'))
         check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')

@@ -137,6 +137,55 @@ def registered_type_name(cls: type) -> str:
                      '(automl_mm.registry)')
 
 
+def fragment_type(kind: str | type) -> tuple[str, type]:
+    """The text a backbone fragment names ``model.backbone.type`` by, and the class it builds.
+
+    An unprefixed name gets the ``automl_mm.`` prefix (the fragment loads in a config of any scope); a prefixed one
+    is kept; a class object (a pure-Python config) is written by its registered name (:func:`registered_type_name`).
+
+    Raises:
+        ValueError: naming ``model.backbone.type``: a class no ``MODELS`` registry holds, or a name the fragment's
+            type does not build (e.g. ``'MyNet'`` registered in mmdet's registry only, written ``'automl_mm.MyNet'``).
+    """
+    from automl_mm.registry import MODELS
+
+    if isinstance(kind, type):
+        return registered_type_name(kind), kind
+    text = kind if '.' in kind else f'automl_mm.{kind}'
+    try:
+        cls = MODELS.get(text)
+    except KeyError:  # a scope prefix of a package not installed
+        cls = None
+    if not isinstance(cls, type):
+        raise ValueError(f'model.backbone.type={kind!r}: the backbone fragment would name it {text!r}, which no MODELS '
+                         'registry builds (a config of any scope loads the fragment, so the type needs its scope '
+                         "prefix: write type='<scope>.<name>', e.g. 'mmdet.ResNet', with the name its registry "
+                         'holds)')
+    return text, cls
+
+
+def check_backbone_exportable(backbone: dict | None, loop: str) -> None:
+    """Refuse, at the start of a search, a ``model.backbone.type`` its export cannot name in the backbone fragment
+    (:func:`fragment_type`): a class object no ``MODELS`` registry holds (a class of one's own without
+    ``@MODELS.register_module()``) was refused only by the export, after the whole search, and the search was lost.
+
+    Args:
+        backbone: The search config's ``model.backbone`` (None or a type of another kind: nothing to check).
+        loop: ``train_cfg.type``, named in the error.
+
+    Raises:
+        ValueError: :func:`fragment_type`'s error, saying that the search would be lost at its export.
+    """
+    kind = (backbone or {}).get('type') if isinstance(backbone, dict) else None
+    if not isinstance(kind, (str, type)):
+        return
+    try:
+        fragment_type(kind)
+    except ValueError as err:
+        raise ValueError(f'{err}. train_cfg.type={loop} writes the searched backbone as such a fragment at its end: '
+                         'refused before the search, which would otherwise run to the end and fail there') from None
+
+
 def backbone_fragment_text(title: str, backbone: dict) -> str:
     """The searched backbone as a fragment to paste into a config of one's own (``cr_nas_backbone.py``,
     ``pc_nas_backbone.py``), loadable whatever that config's ``default_scope`` is.
@@ -166,25 +215,18 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
         device, ``backbone_out_channels``.
 
     Raises:
-        ValueError: ``type`` is a class no ``MODELS`` registry holds.
+        ValueError: ``type`` is a class no ``MODELS`` registry holds, or a name the fragment cannot build
+            (:func:`fragment_type`; the search loops refuse both at start, :func:`check_backbone_exportable`).
     """
     from automl_mm.engine.preflight_model import backbone_widths
     from automl_mm.ohl.report import custom_imports_line
-    from automl_mm.registry import MODELS
     from automl_mm.utils.config_text import config_literal
 
     backbone = dict(backbone)
-    kind = backbone.get('type')
     classes = []
-    if isinstance(kind, str):
-        if '.' not in kind:
-            backbone['type'] = f'automl_mm.{kind}'
-        cls = MODELS.get(backbone['type'])
-        classes = [cls] if isinstance(cls, type) else []
-    elif isinstance(kind, type):
-        # a pure-Python config's class object: written as itself ("{'type': <class ...>}") the fragment did not parse
-        classes = [kind]
-        backbone['type'] = registered_type_name(kind)
+    if isinstance(backbone.get('type'), (str, type)):
+        backbone['type'], cls = fragment_type(backbone['type'])
+        classes = [cls]
     widths = backbone_widths(backbone, 'automl_mm')
     if widths and len(widths) > 1:
         paste = ('# Paste into a config of your own: model = dict(backbone=dict(_delete_=True, **backbone),\n'
