@@ -40,6 +40,7 @@ from .retrain_export import (
     check_backbone_exportable,
     check_retrain_backbone,
     check_retrain_config,
+    retrain_config_snapshot,
     retrain_config_text,
 )
 from .samplers import check_completion_sampler, completion_sampler_setting
@@ -200,11 +201,8 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             raise ValueError(f'train_cfg.{source}: {err}') from None
         self.reference_allocation = list(reference)
         self._check_built_dilations()
-        # the export writes stage_blocks / dilations_per_block over the retrain backbone: the rest must be the
-        # searched network's (both built at the reference allocation, dilation 1)
-        check_retrain_backbone(self.retrain_config, dict(runner.cfg.model.backbone),
-                               ('stage_blocks', 'dilations_per_block'), fill=dict(stage_blocks=tuple(reference)),
-                               ignored=('max_stage_blocks', ))
+        self._check_retrain()
+        self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
         self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size, 'train_cfg.stage_pool_size',
                                                   self.metric_rule)
         self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size, 'train_cfg.pool_size',
@@ -217,6 +215,17 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         # a resumed checkpoint's band allocations and the band settings it set otherwise than this run
         self._saved_band: list[list[int]] | None = None
         self._band_changes: list[tuple[str, object, object]] = []
+
+    def _check_retrain(self, again: bool = False) -> None:
+        """The start's checks of ``train_cfg.retrain_config``, run again (``again``, with the search-loop check of
+        :func:`~automl_mm.nas.retrain_export.check_retrain_config`) at the export where the file was edited during
+        the search: the export writes ``stage_blocks`` / ``dilations_per_block`` over the retrain backbone, so the
+        rest must be the searched network's (both built at the reference allocation, dilation 1)."""
+        if again:
+            check_retrain_config(self.retrain_config)
+        check_retrain_backbone(self.retrain_config, dict(self.runner.cfg.model.backbone),
+                               ('stage_blocks', 'dilations_per_block'),
+                               fill=dict(stage_blocks=tuple(self.reference_allocation)), ignored=('max_stage_blocks', ))
 
     def _check_built_dilations(self) -> None:
         """Refuse a search backbone built with dilations other than 1 on the searched convs
@@ -537,6 +546,8 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
             self.remove_output('cr_nas_final_config.py')  # another search's, of another architecture
             return
+        if not self.retrain_config_exportable('cr_nas_final_config.py', lambda: self._check_retrain(again=True)):
+            return  # edited during the search and refused now: raised by finish()
         from mmengine.config import Config
 
         retrain_backbone = (Config.fromfile(self.retrain_config).get('model') or {}).get('backbone') or {}

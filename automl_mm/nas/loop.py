@@ -50,7 +50,12 @@ from .base import BasePathSampler, BasePathSpace, drawn_path
 from .beam import PartialArchitecturePool, score_step
 from .final_architecture import ARCHITECTURE_KEY
 from .resume_checks import SearchResumeChecks
-from .retrain_export import check_retrain_backbone, check_retrain_config, retrain_config_text  # noqa: F401
+from .retrain_export import (  # noqa: F401
+    check_retrain_backbone,
+    check_retrain_config,
+    recheck_retrain_config,
+    retrain_config_text,
+)
 from .samplers import UniformPathSampler, path_rng
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
 from .search_checks import (  # noqa: F401
@@ -485,12 +490,34 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
             os.remove(path)
             warn(f'removed {path}: an earlier search\'s output in the same work_dir, which this search does not write')
 
+    def retrain_config_exportable(self, final_name: str, check: Callable[[], None]) -> bool:
+        """Whether ``out_dir/final_name`` (the config inheriting ``self.retrain_config``) may be written: the
+        retrain config is as the start checked it (``self.retrain_checked``, its
+        :func:`~automl_mm.nas.retrain_export.retrain_config_snapshot`), or edited and passing ``check`` again
+        (:func:`~automl_mm.nas.retrain_export.recheck_retrain_config`). Otherwise a final config of an earlier
+        search is removed and the refusal is kept for :meth:`finish` to raise, after the searched architecture is
+        applied, saved and validated: the result and the backbone fragment, written before, are kept, and a resume
+        from the final checkpoint exports again."""
+        failure = recheck_retrain_config(self.retrain_config, getattr(self, 'retrain_checked', None), check)
+        if failure is None:
+            return True
+        self.remove_output(final_name)
+        self._export_failure = ValueError(
+            f'{failure}. {final_name} was not written (the search\'s result and backbone fragment are, under '
+            f'{self.out_dir}): restore or fix train_cfg.retrain_config and resume the run (--resume) to export again')
+        return False
+
     def finish(self, apply_best: Callable[[], None]) -> None:
         """Apply the searched architecture (re-estimating BN if configured), save the final checkpoint
         (``search_final_iter_N.pth``, in ``last_checkpoint``: these weights and statistics, and the architecture
         under ``checkpoint['nas_search']['architecture']``, which ``tools/test.py`` applies), then validate it once
         if there is a val loop. The checkpoint used to be saved before the re-estimation, without the
-        architecture: testing it scored another network than the final validation."""
+        architecture: testing it scored another network than the final validation. Then the export's refusal of a
+        retrain config edited during the search (:meth:`retrain_config_exportable`), if any, is raised.
+
+        Raises:
+            ValueError: the export's refusal, naming ``train_cfg.retrain_config``.
+        """
         apply_best()
         if get_world_size() > 1:  # each rank validates its shard of the val split with the checkpoint's statistics
             share_rank0_statistics(self.runner.model)
@@ -500,3 +527,6 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         self.save_search_checkpoint('final')
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()
+        failure = getattr(self, '_export_failure', None)
+        if failure is not None:  # the export's refusal of an edited retrain config (retrain_config_exportable)
+            raise failure

@@ -32,6 +32,7 @@ from .retrain_export import (
     check_backbone_exportable,
     check_retrain_backbone,
     check_retrain_config,
+    retrain_config_snapshot,
     retrain_config_text,
 )
 from .retrain_input import check_retrain_input
@@ -151,6 +152,8 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
                                                                             flops_limit, input_shape)
         self._check_retrain_layout()
+        self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
+        self._search_chw: list[int] | None = None  # set by check_cost_input: the retrain input is compared with it
         self._check_cost_limit('latency_limit' if latency_limit is not None else 'flops_limit')
         self.results: list[dict] | None = None
 
@@ -275,7 +278,25 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
                              f'reported FLOPs / latency would be those of another input size; set '
                              f'train_cfg.input_shape to (1, {", ".join(map(str, runs))}) (and measure the latency '
                              'table at it)')
-        check_retrain_input(self.retrain_config, runs, key, model.data_preprocessor)
+        self._search_chw = runs
+        self._check_retrain_input()
+
+    def _check_retrain_input(self) -> None:
+        """The retrain config's images against the search split's (:meth:`check_cost_input`)."""
+        if self._search_chw is None:
+            return
+        key = None if self.input_shape is None else \
+            'train_cfg.input_shape' if self._input_shape_given else 'the input_shape of train_cfg.latency_table'
+        model = getattr(self.runner.model, 'module', self.runner.model)
+        check_retrain_input(self.retrain_config, self._search_chw, key, model.data_preprocessor)
+
+    def _recheck_retrain(self) -> None:
+        """The start's checks of ``train_cfg.retrain_config`` again, at the export where the file was edited during
+        the search (:meth:`~automl_mm.nas.loop.SearchLoopBase.retrain_config_exportable`): not a search loop, the
+        searched supernet, the image size."""
+        check_retrain_config(self.retrain_config)
+        self._check_retrain_layout()
+        self._check_retrain_input()
 
     # --- state ------------------------------------------------------------------------------------------------
     def search_state_dict(self) -> dict:
@@ -410,6 +431,8 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
                  '(search/pc_nas_backbone.py)')
             self.remove_output('pc_nas_final_config.py')  # another search's, of another architecture
             return
+        if not self.retrain_config_exportable('pc_nas_final_config.py', self._recheck_retrain):
+            return  # edited during the search and refused now: raised by finish()
         override = f'model = dict(backbone=dict(arch={config_literal(best["arch"], width=10**6)}))'
         self.write_text('pc_nas_final_config.py', retrain_config_text(
             self.retrain_config, override,

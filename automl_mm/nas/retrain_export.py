@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from .search_log import warn
 
 
 def check_retrain_config(path: str | None) -> str | None:
@@ -102,6 +104,67 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
                          f'searched one, but the export sets only {", ".join(exported)} over it (first difference, '
                          f'module line {line}: retrain {got[0]!r}, searched {got[1]!r}); give it the searched '
                          'backbone\'s settings')
+
+
+def retrain_config_snapshot(path: str | None) -> dict | None:
+    """``train_cfg.retrain_config`` as the search's start checked it: the config its ``_base_`` chain resolves to,
+    as a plain dict (None without a retrain config). :func:`recheck_retrain_config` compares it at the export.
+
+    Raises:
+        Exception: whatever mmengine's ``Config.fromfile`` raises (the start's checks read the file first).
+    """
+    if path is None:
+        return None
+    from mmengine.config import Config
+
+    return Config.fromfile(path).to_dict()
+
+
+def recheck_retrain_config(path: str | None, checked: dict | None, check: Callable[[], None]) -> ValueError | None:
+    """At a search's export: the refusal, if any, of a ``train_cfg.retrain_config`` edited, moved or deleted since
+    the search's start checked it.
+
+    The exported final config inherits the retrain config by its path (``_base_``), so it is retrained as the file
+    reads then, not as the start read it: the export writes from what the file holds at the end. The start's checks
+    (``check``: not a search loop, the searched backbone, the image size) ran on what the file held at the start,
+    and an edit during the search (a search's config pasted in, another depth) was exported unchecked. Where the
+    resolved config differs from ``checked`` (:func:`retrain_config_snapshot`), the start's checks run again: passed,
+    a warning names the changed keys (``key: old -> new``) and the export goes on with the file as it is; failed, or
+    the file can no longer be read, the refusal names the changed keys and the check's error.
+
+    Args:
+        path: Absolute path of ``train_cfg.retrain_config``, or None: nothing to check.
+        checked: Its snapshot at the start.
+        check: The loop's start checks of the retrain config, run again (raise ``ValueError``).
+
+    Returns:
+        None (unchanged, or changed and passing), else the ``ValueError`` to raise, naming
+        ``train_cfg.retrain_config`` and the file.
+    """
+    if path is None:
+        return None
+    from automl_mm.engine.resume_config import MAX_KEYS, config_differences, shown_value
+
+    try:
+        now = retrain_config_snapshot(path)
+    except Exception as err:  # noqa: BLE001  (deleted, moved, or edited into a file mmengine cannot load)
+        return ValueError(f'train_cfg.retrain_config {path} cannot be read at the export, where the search\'s start '
+                          f'read and checked it ({type(err).__name__}: {err}); the exported config inherits it by '
+                          'this path')
+    differences = config_differences(checked, now)  # ==, key by key (a value without a plain == by its repr)
+    if not differences:
+        return None
+    listed = '; '.join(f'{key}: {shown_value(old)} -> {shown_value(new)}' for key, old, new in differences[:MAX_KEYS])
+    if len(differences) > MAX_KEYS:
+        listed += f'; and {len(differences) - MAX_KEYS} more'
+    try:
+        check()
+    except ValueError as err:
+        return ValueError(f'train_cfg.retrain_config {path} was edited during the search ({listed}) and no longer '
+                          f'passes the checks its start passed: {err}')
+    warn(f'train_cfg.retrain_config {path} was edited during the search ({listed}): checked again as at the start; '
+         'the exported config inherits it as it is now')
+    return None
 
 
 def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:
