@@ -43,6 +43,7 @@ from .retrain_export import (
     retrain_config_snapshot,
     retrain_config_text,
 )
+from .retrain_input import warn_flops_shape_not_trained
 from .samplers import check_completion_sampler, completion_sampler_setting
 from .search_checks import check_schedule_span, check_scoring_counts
 from .search_log import format_table, warn
@@ -201,6 +202,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             raise ValueError(f'train_cfg.{source}: {err}') from None
         self.reference_allocation = list(reference)
         self._check_built_dilations()
+        warn_flops_shape_not_trained(runner.cfg, self.flops_input_shape[1:], 'the search config')
         self._check_retrain()
         self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
         self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size, 'train_cfg.stage_pool_size',
@@ -219,10 +221,17 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
     def _check_retrain(self, again: bool = False) -> None:
         """The start's checks of ``train_cfg.retrain_config``, run again (``again``, with the search-loop check of
         :func:`~automl_mm.nas.retrain_export.check_retrain_config`) at the export where the file was edited during
-        the search: the export writes ``stage_blocks`` / ``dilations_per_block`` over the retrain backbone, so the
-        rest must be the searched network's (both built at the reference allocation, dilation 1)."""
+        the search: its training image size against ``flops_input_shape`` (warned about:
+        :func:`~automl_mm.nas.retrain_input.warn_flops_shape_not_trained`); the export writes ``stage_blocks`` /
+        ``dilations_per_block`` over the retrain backbone, so the rest must be the searched network's (both built at
+        the reference allocation, dilation 1)."""
         if again:
             check_retrain_config(self.retrain_config)
+        if self.retrain_config is not None:
+            from mmengine.config import Config
+
+            warn_flops_shape_not_trained(Config.fromfile(self.retrain_config), self.flops_input_shape[1:],
+                                         f'train_cfg.retrain_config {self.retrain_config}')
         check_retrain_backbone(self.retrain_config, dict(self.runner.cfg.model.backbone),
                                ('stage_blocks', 'dilations_per_block'),
                                fill=dict(stage_blocks=tuple(self.reference_allocation)), ignored=('max_stage_blocks', ))

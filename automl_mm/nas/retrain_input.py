@@ -9,6 +9,10 @@ FLOPs the search reported), and the ranking it was chosen by was made at another
 :func:`check_retrain_input` compares the two before the search trains. The retrain size is that of the first image of
 the retrain config's ``test_dataloader`` (else ``val_dataloader``: the size it is scored and its costs quoted at),
 through its model's ``data_preprocessor``, the same way the search's size is read from its search split.
+
+CR-NAS (detection, images of many sizes) counts FLOPs at ``train_cfg.flops_input_shape``:
+:func:`warn_flops_shape_not_trained` compares it with the resize scales the search config and its retrain config
+train at (:func:`training_scales`), at the start and again at the export of an edited retrain config.
 """
 from __future__ import annotations
 
@@ -100,3 +104,97 @@ def check_retrain_input(retrain_config: str | None, searched_chw: Sequence[int] 
         return
     raise ValueError(msg + f', and its FLOPs / latency (counted at {costed}) and the cost limit would not hold for '
                      "it; give the retrain config the search's image size (or search at the retrain size)")
+
+
+# --- detection: the Resize scales a config trains at, against CR-NAS's flops_input_shape ----------------------------
+def _size(value: Any) -> tuple[int, int] | None:
+    """``(w, h)`` of a resize scale (an int: square), or None where it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value), int(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and \
+            all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return int(value[0]), int(value[1])
+    return None
+
+
+def training_scales(cfg: Any, loader: str = 'train_dataloader') -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    """``(config key, low (w, h), high (w, h))`` of each resize in the pipelines of ``cfg[loader]``'s datasets
+    (wrappers and nested transforms included, :func:`~automl_mm.engine.preflight_walk.pipeline_transforms`): the
+    image sizes the detector trains at, as mmcv / mmdet resize them (``scale`` is ``(w, h)``, an int a square;
+    with ``keep_ratio`` the bound the image is fitted into):
+
+    - ``Resize(scale=s)``: ``s`` (low = high); a ``scale_factor`` alone (relative) is not listed;
+    - ``FixShapeResize(width, height)``;
+    - ``RandomChoiceResize(scales=[...])``: each scale;
+    - ``RandomResize(scale=[s0, s1])``: each edge drawn between the two (mmcv ``RandomResize._random_sample``);
+      ``RandomResize(scale=s, ratio_range=(r0, r1))``: ``s`` times a ratio drawn between ``r0`` and ``r1``.
+    """
+    from automl_mm.engine.preflight_walk import _datasets, pipeline_transforms
+
+    found: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
+    loader_cfg = cfg.get(loader) if hasattr(cfg, 'get') else None
+    if not isinstance(loader_cfg, dict):
+        return found
+    for dataset, where in _datasets(loader_cfg.get('dataset'), f'{loader}.dataset'):
+        for t, key in pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'):
+            kind = str(getattr(t['type'], '__name__', t['type'])).split('.')[-1]
+            if kind == 'Resize' and _size(t.get('scale')):
+                found.append((f'{key}.scale', _size(t['scale']), _size(t['scale'])))
+            elif kind == 'FixShapeResize' and _size((t.get('width'), t.get('height'))):
+                size = _size((t['width'], t['height']))
+                found.append((f'{key}.width/height', size, size))
+            elif kind == 'RandomChoiceResize' and isinstance(t.get('scales'), (list, tuple)):
+                found += [(f'{key}.scales[{i}]', _size(s), _size(s)) for i, s in enumerate(t['scales']) if _size(s)]
+            elif kind == 'RandomResize':
+                scale, ratios = t.get('scale'), t.get('ratio_range')
+                if isinstance(ratios, (list, tuple)) and len(ratios) == 2 and _size(scale):
+                    w, h = _size(scale)
+                    low, high = min(ratios), max(ratios)
+                    found.append((f'{key}.scale', (int(w * low), int(h * low)), (int(w * high), int(h * high))))
+                elif isinstance(scale, (list, tuple)) and len(scale) == 2 and all(_size(s) for s in scale):
+                    (w0, h0), (w1, h1) = map(_size, scale)
+                    found.append((f'{key}.scale', (min(w0, w1), min(h0, h1)), (max(w0, w1), max(h0, h1))))
+    return found
+
+
+def _trains_at(scales: list[tuple[str, tuple[int, int], tuple[int, int]]], w: int, h: int) -> bool:
+    """Whether a resize of ``scales`` can train at ``(w, h)``, in either orientation (keep_ratio fits an image of
+    either orientation into the scale's long and short edges)."""
+    return any(low[0] <= a <= high[0] and low[1] <= b <= high[1]
+               for _, low, high in scales for a, b in ((w, h), (h, w)))
+
+
+def warn_flops_shape_not_trained(cfg: Any, flops_chw: Sequence[int], where: str) -> str | None:
+    """Warn where the detector of ``cfg`` trains at no image size matching CR-NAS's ``train_cfg.flops_input_shape``.
+
+    CR-NAS counts every allocation's backbone FLOPs at ``flops_input_shape`` (C, H, W): the FLOPs band and the GFLOPs
+    of ``cr_nas_result.json`` describe the backbone at that size. A search at ``(3, 800, 1333)`` (the default, COCO)
+    whose retrain config trains at ``Resize(scale=(640, 640))`` reported figures of another network than the one
+    retrained, without a word. Warned about, not refused: mmdet sets the image size as a resize bound (``keep_ratio``
+    fits each image into it, so no image need have exactly the counted size), and the band is relative (every
+    allocation's FLOPs scale alike with the image area, up to the rounding of strided maps), so the allocation the
+    search admits hardly depends on it; the absolute figures do. Nothing is said where ``cfg`` resizes nowhere
+    (e.g. images already at their size) or one of its resizes trains at ``(W, H)`` of ``flops_chw`` (either
+    orientation; a multi-scale resize: within its range).
+
+    Args:
+        cfg: A config (the search's, or its ``retrain_config``).
+        flops_chw: ``train_cfg.flops_input_shape``.
+        where: What ``cfg`` is, for the message (``'the search config'``, ``'train_cfg.retrain_config <path>'``).
+
+    Returns:
+        The warning logged, or None.
+    """
+    scales = training_scales(cfg)
+    h, w = int(flops_chw[1]), int(flops_chw[2])
+    if not scales or _trains_at(scales, w, h):
+        return None
+    listed = ', '.join(f'{key}={low}' if low == high else f'{key}: {low} to {high}' for key, low, high in scales[:4])
+    msg = (f'{where}: its train_dataloader trains the detector at (w, h) = {listed}, but train_cfg.flops_input_shape '
+           f'(C, H, W) = {tuple(int(v) for v in flops_chw)} counts the backbone FLOPs at (w, h) = ({w}, {h}): the '
+           'FLOPs band and the reported GFLOPs describe the backbone at another image size than it trains at; set '
+           'train_cfg.flops_input_shape to (3, h, w) of the training scale (mmdet writes scale=(w, h))')
+    print_log(msg, logger='current', level=logging.WARNING)
+    return msg

@@ -139,3 +139,95 @@ def test_a_pc_nas_retrain_config_edited_or_deleted_during_the_search_is_refused_
     with pytest.raises(ValueError, match=r'^train_cfg\.retrain_config .* cannot be read at the export'):
         loop.finish(lambda: applied.append('applied'))
     assert applied == ['applied', 'final']
+
+
+# --- CR-NAS: the image size a detector trains at against train_cfg.flops_input_shape ------------------------------
+def _det_cfg(*pipeline, wrapped=False):
+    from mmengine.config import Config
+
+    dataset = dict(type='CocoDataset', pipeline=list(pipeline))
+    if wrapped:
+        dataset = dict(type='RepeatDataset', times=2, dataset=dataset)
+    return Config(dict(train_dataloader=dict(dataset=dataset)))
+
+
+@pytest.mark.parametrize('pipeline, wrapped, shape, warned', [
+    # mmdet's COCO configs: scale=(w, h)=(1333, 800), the default flops_input_shape (C, H, W)=(3, 800, 1333)
+    ([dict(type='Resize', scale=(1333, 800), keep_ratio=True)], False, (3, 800, 1333), None),
+    ([dict(type='Resize', scale=(1333, 800), keep_ratio=True)], False, (3, 1333, 800), None),  # either orientation
+    ([dict(type='Resize', scale=(1333, 800), keep_ratio=True)], True, (3, 640, 640),
+     'train_dataloader.dataset.dataset.pipeline[0].scale=(1333, 800)'),
+    ([dict(type='Resize', scale=160)], False, (3, 160, 160), None),
+    ([dict(type='FixShapeResize', width=512, height=384)], False, (3, 384, 512), None),
+    # multi-scale training: a size it draws
+    ([dict(type='RandomChoiceResize', scales=[(1333, 640), (1333, 800)], keep_ratio=True)], False, (3, 800, 1333),
+     None),
+    ([dict(type='RandomChoiceResize', scales=[(1333, 640), (1333, 672)], keep_ratio=True)], False, (3, 800, 1333),
+     'train_dataloader.dataset.pipeline[0].scales[0]=(1333, 640), train_dataloader.dataset.pipeline[0].scales[1]'),
+    ([dict(type='RandomResize', scale=[(1333, 640), (1333, 800)], keep_ratio=True)], False, (3, 720, 1333), None),
+    ([dict(type='RandomResize', scale=(1024, 1024), ratio_range=(0.1, 0.5), keep_ratio=True)], False,
+     (3, 800, 1333), 'train_dataloader.dataset.pipeline[0].scale: (102, 102) to (512, 512)'),
+    ([dict(type='RandomResize', scale=(1024, 1024), ratio_range=(0.5, 2.0), keep_ratio=True)], False,
+     (3, 512, 512), None),
+    # a resize inside a wrapper transform (DETR's RandomChoice): one branch at the size is enough
+    ([dict(type='RandomChoice', transforms=[[dict(type='Resize', scale=(1333, 800))],
+                                            [dict(type='Resize', scale=(1333, 480))]])], False, (3, 800, 1333),
+     None),
+    ([dict(type='LoadImageFromFile')], False, (3, 32, 32), None),  # no resize: nothing to compare
+])
+def test_the_training_scale_against_flops_input_shape(monkeypatch, pipeline, wrapped, shape, warned):
+    from automl_mm.nas import retrain_input
+
+    logged = []
+    monkeypatch.setattr(retrain_input, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    msg = retrain_input.warn_flops_shape_not_trained(_det_cfg(*pipeline, wrapped=wrapped), shape, 'the search config')
+    if warned is None:
+        assert msg is None and logged == []
+    else:
+        assert logged == [msg] and msg.startswith(f'the search config: its train_dataloader trains the detector at '
+                                                  f'(w, h) = {warned}'), msg
+        assert f'train_cfg.flops_input_shape (C, H, W) = {shape} counts the backbone FLOPs at (w, h) = ' \
+               f'({shape[2]}, {shape[1]})' in msg
+
+
+def test_cr_nas_warns_at_start_where_its_retrain_config_trains_at_another_size(tmp_path, monkeypatch):
+    """The digits CR-NAS search counts FLOPs at (3, 32, 32); a retrain config training at Resize(scale=(64, 64)) is
+    named when the loop is built (the search config, which resizes nowhere, is not)."""
+    from test_nas.test_pc_nas_loop import CONFIG as PC_CONFIG
+
+    from automl_mm.nas import retrain_input
+
+    retrain = _retrain_file(tmp_path, f"_base_ = {PC_CONFIG!r}\ntrain_cfg = dict(_delete_=True, "
+                                      "type='EpochBasedTrainLoop', max_epochs=1)\n"
+                                      "model = dict(backbone=dict(_delete_=True, type='CRResNet', depth=18, "
+                                      "stage_blocks=(2, 2, 1, 1), out_indices=(3, ), base_channels=16, "
+                                      "norm_eval=False), head=dict(in_channels=128))\n"
+                                      "train_dataloader = dict(dataset=dict(pipeline=[dict(type='Resize', "
+                                      "scale=(64, 64)), dict(type='PackInputs')]))\n")
+    logged = []
+    monkeypatch.setattr(retrain_input, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    _loop(digits_cr_cfg(str(tmp_path / 'run'), retrain_config=str(retrain)))
+    assert logged == [f'train_cfg.retrain_config {retrain}: its train_dataloader trains the detector at (w, h) = '
+                      'train_dataloader.dataset.pipeline[0].scale=(64, 64), but train_cfg.flops_input_shape (C, H, W) '
+                      '= (3, 32, 32) counts the backbone FLOPs at (w, h) = (32, 32): the FLOPs band and the reported '
+                      'GFLOPs describe the backbone at another image size than it trains at; set '
+                      'train_cfg.flops_input_shape to (3, h, w) of the training scale (mmdet writes scale=(w, h))'], \
+        logged
+
+
+@pytest.mark.parametrize('search', ['cr-nas_cr-r18-fpn_1x1_500it_fmnist-det.py',
+                                    'cr-nas_cr-r18-fpn_1x1_1200it_synthcoco.py'])
+def test_the_shipped_cr_nas_searches_count_flops_at_their_training_size(search):
+    """The shipped small searches and their retrain configs train at their flops_input_shape (no warning)."""
+    from mmengine.config import Config
+
+    from automl_mm.nas.retrain_input import training_scales, warn_flops_shape_not_trained
+
+    from conftest import REPO_ROOT
+
+    cfg = Config.fromfile(f'{REPO_ROOT}/configs/cr_nas/{search}')
+    retrain = Config.fromfile(f'{REPO_ROOT}/{cfg.train_cfg.retrain_config}')
+    shape = cfg.train_cfg.flops_input_shape
+    assert training_scales(cfg) and training_scales(retrain)
+    assert warn_flops_shape_not_trained(cfg, shape, 's') is None
+    assert warn_flops_shape_not_trained(retrain, shape, 'r') is None
