@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 
@@ -76,10 +76,9 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     torch_dist.destroy_process_group()
 
 
-@pytest.mark.slow  # two spawned processes importing mmengine: ~20 s on 2 shared cores
+@pytest.mark.slow  # two gloo ranks forked from the preloaded forkserver
 def test_a_copy_of_two_ranks_reads_its_reward_sharded_as_its_lead_alone_would(tmp_path):
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True,
-                       start_method='spawn')
+    fork_ranks(_worker, args=(str(tmp_path / 'init'), str(tmp_path)))
     lead, other = (torch.load(str(tmp_path / f'rank{rank}.pth'), weights_only=False) for rank in range(2))
     # the lead's reward is the whole-split reading's, exactly: with the statistics it re-estimated alone, and with its
     # own statistics (the other rank read its block with the lead's, not its own)
