@@ -25,6 +25,7 @@ from automl_mm.engine.launch import (
     launch_local,
     prestart_workers,
     required_world_size,
+    stop_prestarted_workers,
 )
 from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import build_check, check_config, merge_options
@@ -195,7 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     world_size = required_world_size(cfg)
     if args.launcher == 'none' and world_size > 1:
         prestart_workers()  # the workers' imports overlap the check below
-        build_check(cfg)  # config errors surface here, once, before any worker starts
+        try:
+            build_check(cfg)  # config errors surface here, once, before any worker starts
+        except BaseException:
+            stop_prestarted_workers()  # else its imports outlive this refusal, holding our stdout / stderr open
+            raise
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
     else:
         run(cfg)

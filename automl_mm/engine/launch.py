@@ -7,6 +7,7 @@ Multi-node runs use ``torchrun``/slurm instead (``--launcher pytorch|slurm``).
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import multiprocessing.forkserver
 import os
@@ -81,6 +82,24 @@ def prestart_workers() -> None:
     if start_method() == 'forkserver':
         multiprocessing.forkserver.set_forkserver_preload(list(WORKER_PRELOAD))
         multiprocessing.forkserver.ensure_running()
+
+
+def stop_prestarted_workers() -> None:
+    """Stop the fork server :func:`prestart_workers` started, before any worker was forked from it (the config
+    check after it refused the config). The server imports :data:`WORKER_PRELOAD` before it looks at whether this
+    process still runs, so it outlived a refusing ``tools/train.py`` by its whole preload (about 8 s of CPU), holding
+    the tool's stdout and stderr open: ``tools/train.py bad.py | tee log`` and a subprocess reading the tool's output
+    waited about 15 s after the refusal was printed. No-op when no server runs. Uses CPython's ``multiprocessing
+    .forkserver._forkserver`` (its ``_forkserver_pid`` and its ``_stop``, which closes the server's alive pipe and
+    reaps it; Python 3.8-3.13).
+    """
+    server = getattr(multiprocessing.forkserver, '_forkserver', None)
+    pid = getattr(server, '_forkserver_pid', None)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)  # still importing: it would only see the closed alive pipe afterwards
+    server._stop()
 
 
 def worker_threads(world_size: int) -> int:
