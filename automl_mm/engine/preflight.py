@@ -139,7 +139,7 @@ from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
 from .preflight_masks import check_mask_format
-from .preflight_metric_order import check_category_order, check_metric_order, check_recall_metrics
+from .preflight_metric_order import check_category_order, check_metric_order, check_recall_metrics, recall_box_counts
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config
@@ -216,21 +216,25 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     dataset_real, whole_real = {osp.realpath(p) for p in dataset_files}, {osp.realpath(p) for p in whole}
     parsed: dict = {}  # each file parsed once, whatever the keys and spellings that read it (read_coco_file)
 
-    def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None]:
+    box_counts: dict[str, tuple] = {}  # every file's images of unequal box counts (recall_box_counts)
+
+    def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple]:
         return ([(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)],
                 [c.get('name') if isinstance(c, dict) else c for c in coco['categories']],
-                CocoSummary(coco, whole=real in whole_real) if real in dataset_real else None)
+                CocoSummary(coco, whole=real in whole_real) if real in dataset_real else None,
+                (recall_box_counts(coco), recall_box_counts(coco, every_box=True)))
 
     for path, key in coco_annotation_files(cfg) + bn_files:  # (the BN loaders' for check_shared_folders)
         if outside_split(key, test_only, split):
             continue
         real = osp.realpath(path)
         try:
-            ids, names, summary = read_coco_file(path, parsed, partial(summarise, real=real))
+            ids, names, summary, counts = read_coco_file(path, parsed, partial(summarise, real=real))
         except ValueError as err:
             hint = '' if osp.isfile(path) else generator_hint(cfg, path)
             raise ConfigCheckError(f'{key}: {err}{hint}') from None
         category_ids.setdefault(path, ids)
+        box_counts.setdefault(path, counts)
         if path in dataset_files and path not in files and summary is not None:
             categories[path] = names
             files[path] = summary
@@ -262,7 +266,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_scored_subsets(cfg, files, test_only, split)
     check_metric_order(cfg, scope, test_only, split)
     check_category_order(cfg, scope, category_ids, test_only, split)
-    check_recall_metrics(cfg, scope, test_only, split)
+    check_recall_metrics(cfg, scope, test_only, split, box_counts)
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',

@@ -26,7 +26,10 @@ of unequal box counts (:mod:`automl_mm.evaluation.recall`): the run stopped at i
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
@@ -230,7 +233,30 @@ def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
     return None
 
 
-def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test') -> None:
+def recall_box_counts(coco: dict, every_box: bool = False) -> tuple[tuple[Any, int], ...]:
+    """The ground-truth box counts mmdet 3.3's ``fast_eval_recall`` (``proposal_fast`` with an ``ann_file``) gives
+    ``eval_recalls`` for a loaded COCO / LVIS file ``coco``: per image, in the file's order (``get_img_ids()``), its
+    annotations neither ``ignore`` nor ``iscrowd`` (``CocoMetric``), or every one (``every_box``: ``LVISMetric``).
+
+    Returns:
+        ``((first image id, its count), (id of the first image of another count, its count))`` where two images
+        differ, ``((first image id, the count of every image), )`` where all are equal, ``()`` for no image.
+    """
+    images = [image.get('id') for image in coco.get('images') or [] if isinstance(image, dict)]
+    counts = dict.fromkeys(images, 0)
+    for ann in coco.get('annotations') or []:
+        if isinstance(ann, dict) and ann.get('image_id') in counts and \
+                (every_box or not (ann.get('ignore', False) or ann.get('iscrowd'))):
+            counts[ann['image_id']] += 1
+    if not images:
+        return ()
+    first = (images[0], counts[images[0]])
+    other = next(((i, counts[i]) for i in images if counts[i] != first[1]), None)
+    return (first, ) if other is None else (first, other)
+
+
+def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test',
+                         box_counts: dict[str, tuple] | None = None) -> None:
     """Refuse a metric that runs mmdet's own ``eval_recalls`` (:func:`_mmdet_recall`) where that stops on images
     of unequal box counts (:func:`automl_mm.evaluation.recall.mmdet_recalls_fail_on_unequal_counts`: mmdet 3.3
     under numpy >= 1.24), in ``val_evaluator`` / ``test_evaluator`` (``{split}_evaluator`` alone when
@@ -238,8 +264,17 @@ def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, s
     is read through :func:`automl_mm.evaluation.coco.unrounded_coco_metrics`, which computes the recall for any
     counts).
 
+    mmdet stacks one IoU matrix per image, (ground-truth boxes) x (proposals, at most ``max(proposal_nums)``), so
+    it stops wherever two images differ in either count. A ``CocoMetric`` ``proposal_fast`` with an ``ann_file``
+    in ``box_counts`` (``{ann_file: (recall_box_counts(file), recall_box_counts(file, every_box=True))}``, the files
+    :func:`~automl_mm.engine.preflight.check_config` loaded) is refused only where two of its images have
+    different ground-truth counts; where all are equal it is warned (the proposal counts are the model's, known
+    only at evaluation). Elsewhere the ground-truth counts are the dataset's boxes as loaded (``VOCMetric``, a
+    ``CocoMetric`` without ``ann_file``), not read at the start: refused, saying so.
+
     Raises:
-        ConfigCheckError: naming the evaluator's key, the metric and what to use instead.
+        ConfigCheckError: naming the evaluator's key, the metric, the images of unequal counts (or why the counts
+            are not known at the start) and what to use instead.
     """
     from automl_mm.evaluation.recall import mmdet_recalls_fail_on_unequal_counts
 
@@ -255,11 +290,33 @@ def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, s
             found.append((key, metric, recall))
     if not found or not mmdet_recalls_fail_on_unequal_counts():
         return
-    key, metric, (name, replaceable) = found[0]
-    fix = (f"set {key}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric, whose proposal_fast recall takes "
-           'any box counts)' if replaceable else
-           f"drop {name!r} from {key}.metric (automl_mm has no replacement for {config_type_name(metric)}'s)")
-    raise ConfigCheckError(
-        f"{key} ({config_type_name(metric)}, metric={name!r}) computes its recall with mmdet's eval_recalls, which "
-        'stops under this numpy wherever two images have different numbers of ground-truth boxes or proposals '
-        "(np.array of their IoU matrices: 'inhomogeneous shape'), at the first evaluation. To fix it, " + fix)
+    for key, metric, (name, replaceable) in found:
+        fix = (f"set {key}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric, whose proposal_fast recall "
+               'takes any box counts)' if replaceable else
+               f"drop {name!r} from {key}.metric (automl_mm has no replacement for {config_type_name(metric)}'s)")
+        ann_file = metric.get('ann_file') if name == 'proposal_fast' else None
+        counts = (box_counts or {}).get(ann_file) if isinstance(ann_file, str) else None
+        if counts is not None:
+            from mmdet.evaluation.metrics import LVISMetric
+
+            cls = _metric_class(metric, scope)
+            counts = counts[1 if isinstance(cls, type) and issubclass(cls, LVISMetric) else 0]
+        what = (f"{key} ({config_type_name(metric)}, metric={name!r}) computes its recall with mmdet's eval_recalls, "
+                'which stops under this numpy wherever two images have different numbers of ground-truth boxes or '
+                "proposals (np.array of their IoU matrices: 'inhomogeneous shape'), at the first evaluation")
+        if counts is not None and len(counts) < 2:
+            nums = metric.get('proposal_nums', (100, 300, 1000))
+            top = max(nums) if isinstance(nums, (list, tuple)) and nums else nums
+            print_log(f'{what}. Every image of {ann_file} has {counts[0][1] if counts else 0} ground-truth boxes, so '
+                      f'it stops only where the model gives two images different numbers of proposals below '
+                      f'{top} (max of proposal_nums), which is known only at evaluation. To be safe, {fix}',
+                      logger='current', level=logging.WARNING)
+            continue
+        if counts is not None:
+            (first, n), (other, m) = counts
+            why = f': in {ann_file}, image {first!r} has {n} ground-truth boxes and image {other!r} {m}'
+        else:
+            why = (" (its ground-truth boxes are the dataset's as loaded, not read at the start" if ann_file is None
+                   else f' ({ann_file} was not read at the start') + \
+                ': images of equal box counts cannot be told from unequal ones before the first evaluation)'
+        raise ConfigCheckError(f'{what}{why}. To fix it, {fix}')
