@@ -34,7 +34,9 @@ concept, and the public names stay importable from here.
     ``custom_hooks`` names the base's hooks it drops (a warning) (:mod:`~automl_mm.engine.preflight_inheritance`);
   - ``default_hooks.checkpoint``'s ``out_dir`` can be made and its ``save_best`` keys are reported by
     ``val_evaluator`` (mmengine reads both only at the first save / validation)
-    (:mod:`~automl_mm.engine.preflight_outputs`);
+    (:mod:`~automl_mm.engine.preflight_outputs`), and a ``save_best`` key reported rounded (mmdet's ``CocoMetric``
+    AP: validations tie and the first checkpoint is kept) is warned about
+    (:func:`~automl_mm.engine.preflight_metrics.warn_rounded_save_best`);
   - a NAS loop's ``metric_key`` is among the keys its evaluator reports, its search loader is held out, its
     ``train_cfg.out_dir`` can be made (its result is written there only at the search's end) and CR-NAS's
     ``reference_allocation`` lies in its ``stage_space`` (:mod:`~automl_mm.engine.preflight_search`); metric keys
@@ -140,7 +142,13 @@ from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
 from .preflight_masks import check_mask_format
 from .preflight_metric_order import check_category_order, check_metric_order, check_recall_metrics, recall_box_counts
-from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _check_coco_metric_items, metric_keys
+from .preflight_metrics import (
+    COCO_AP_ITEMS,
+    COCO_AR_ITEMS,
+    _check_coco_metric_items,
+    metric_keys,
+    warn_rounded_save_best,
+)
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config
 from .preflight_options import RUNNER_KEYS, merge_options
@@ -257,6 +265,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     if not test_only:
         check_selection_rules(cfg)
         warn_selection_on_test(cfg)
+        warn_rounded_save_best(cfg, scope)
     check_held_out_splits(cfg, scope, test_only)
     check_noise_on_training_only(cfg, scope, test_only, split)
     check_not_trained_on_test(cfg, test_only)

@@ -6,7 +6,8 @@ metric is first computed (at a trunk's end, a search's scoring, the first valida
 report stopped the run after it had trained up to there. :func:`metric_keys` says which keys a metric reports where
 that is known without running it; :func:`check_metric_key` refuses a key outside them; ``CocoMetric``'s
 ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`). :func:`warn_rounded_search_metric` warns
-where a search ranks by a metric mmdet reports rounded (copies and candidates tie).
+where a search ranks by a metric mmdet reports rounded (copies and candidates tie), :func:`warn_rounded_save_best`
+where ``save_best`` selects checkpoints by one (validations tie: the first checkpoint is kept).
 """
 from __future__ import annotations
 
@@ -169,30 +170,135 @@ def rounded_metric(metric_cfg: Any, scope: str | None) -> tuple[type, int, str |
     return None
 
 
-def warn_rounded_search_metric(metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str,
-                               scope: str | None) -> bool:
-    """Warn where a search ranks by ``metric_key`` (an OHL ``reward_key``, a NAS ``train_cfg.metric_key``) of a
-    metric of ``evaluator`` that mmdet reports rounded (:func:`rounded_metric`; the key's prefix is the metric's
-    ``prefix`` or its class's ``default_prefix``): copies or candidates closer than the rounding step tie, the tie
-    goes to the first in order, and with every OHL copy tied the REINFORCE advantages are 0 (nothing learned).
-    Returns whether it warned."""
+#: The keys mmdet 3.3's ``CocoMetric`` (and its subclasses that keep its ``compute_metrics``: ``OVCocoMetric``,
+#: ``CocoOccludedSeparatedMetric``, ``CocoVideoMetric``) reports rounded to 3 decimals, after the prefix:
+#: ``{bbox,segm}_<item>`` (``float(f'{round(val, 3)}')``), each ``<class name>_precision`` (``round(ap, 3)``) and,
+#: with ``metric='proposal'``, its COCOeval AR items (``f'{...:.3f}'``); ``proposal_fast``'s ``AR@<n>`` and
+#: ``OVCocoMetric``'s ``base_ap`` / ``novel_ap`` are not rounded.
+COCO_ROUNDED_KEYS = r'(bbox|segm)_.+|.+_precision'
+COCO_PROPOSAL_ROUNDED_KEYS = r'AR(_[sml])?@\d+'
+
+
+def _validated_coco_rounding(metric_cfg: dict, cls: type) -> str | None:
+    """The regular expression of the keys (after the prefix) that a ``CocoMetric`` config reports rounded to 3
+    decimals when validated by mmengine (:data:`COCO_ROUNDED_KEYS`), ``None`` where ``cls`` does not round (automl_mm's
+    ``UnroundedCocoMetric``, a subclass's own ``compute_metrics`` outside mmdet)."""
+    from automl_mm.evaluation.coco import UnroundedCocoMetric
+
+    if issubclass(cls, UnroundedCocoMetric) or not getattr(cls.compute_metrics, '__module__', '').startswith('mmdet.'):
+        return None
+    kinds = metric_cfg.get('metric', 'bbox')
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    # 'proposal' writes its AR@<n> rounded; a 'proposal_fast' after it writes them again unrounded
+    proposal = 'proposal' in kinds and not ('proposal_fast' in kinds and
+                                            kinds.index('proposal_fast') > kinds.index('proposal'))
+    return COCO_ROUNDED_KEYS + (f'|{COCO_PROPOSAL_ROUNDED_KEYS}' if proposal else '')
+
+
+def rounded_key(metric_key: Any, evaluator: Any, scope: str | None,
+                validated: bool = False) -> tuple[type, int] | None:
+    """``(the metric's class, decimals)`` where ``metric_key`` is reported rounded by a metric of ``evaluator``
+    (:func:`rounded_metric`; the key's prefix is the metric's ``prefix`` or its class's ``default_prefix``), else
+    ``None``. ``validated``: the key is read from mmengine's validation (``save_best``), where mmdet's
+    ``CocoMetric`` rounds too (:func:`_validated_coco_rounding`; OHL rewards and NAS scores read it unrounded,
+    :func:`automl_mm.evaluation.coco.unrounded_coco_metrics`)."""
     import re
 
+    from automl_mm.registry import METRICS, registered_class
+
     if not isinstance(metric_key, str) or not evaluator:
-        return False
+        return None
     for metric in evaluator_metrics(evaluator):
         found = rounded_metric(metric, scope)
+        if found is None and validated and isinstance(metric, dict):
+            try:
+                from mmdet.evaluation.metrics import CocoMetric
+
+                kind = metric.get('type')
+                cls = kind if isinstance(kind, type) else registered_class(METRICS, kind,
+                                                                           metric.get('_scope_') or scope)
+            except (KeyError, ImportError):
+                cls = None
+            if isinstance(cls, type) and issubclass(cls, CocoMetric):
+                keys = _validated_coco_rounding(metric, cls)
+                found = (cls, 3, keys) if keys is not None else None
         prefix = (metric.get('prefix') or getattr(found[0], 'default_prefix', None)) if found else None
         if found is None or (prefix and not metric_key.startswith(f'{prefix}/')):
             continue
         cls, decimals, keys = found
         if keys is not None and not re.fullmatch(keys, metric_key[len(prefix) + 1:] if prefix else metric_key):
             continue
-        step = f'{10 ** -decimals:g}' + (' percentage points' if cls.__name__ == 'SemSegMetric' else '')
-        print_log(f'{key_name}={metric_key!r} is read from {evaluator_key} ({cls.__name__}), which mmdet reports '
-                  f'rounded to {decimals} decimals: copies (OHL) or candidates (NAS) whose values differ by less '
-                  f'than {step} tie, the first in order wins, and with every OHL copy tied the rewards teach the '
-                  'controller nothing. COCO AP (mmdet\'s CocoMetric, automl_mm.UnroundedCocoMetric) is read at '
-                  'full precision; rank by such a key where the search can', logger='current', level=logging.WARNING)
-        return True
-    return False
+        return cls, decimals
+    return None
+
+
+def _step(cls: type, decimals: int) -> str:
+    """The rounding step of ``decimals`` in words (``SemSegMetric``: percentage points)."""
+    return f'{10 ** -decimals:g}' + (' percentage points' if cls.__name__ == 'SemSegMetric' else '')
+
+
+def warn_rounded_search_metric(metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str,
+                               scope: str | None) -> bool:
+    """Warn where a search ranks by ``metric_key`` (an OHL ``reward_key``, a NAS ``train_cfg.metric_key``) of a
+    metric of ``evaluator`` that mmdet reports rounded (:func:`rounded_key`): copies or candidates closer than the
+    rounding step tie, the tie goes to the first in order, and with every OHL copy tied the REINFORCE advantages are
+    0 (nothing learned). Returns whether it warned."""
+    found = rounded_key(metric_key, evaluator, scope)
+    if found is None:
+        return False
+    cls, decimals = found
+    print_log(f'{key_name}={metric_key!r} is read from {evaluator_key} ({cls.__name__}), which mmdet reports '
+              f'rounded to {decimals} decimals: copies (OHL) or candidates (NAS) whose values differ by less '
+              f'than {_step(cls, decimals)} tie, the first in order wins, and with every OHL copy tied the rewards '
+              "teach the controller nothing. COCO AP (mmdet's CocoMetric, automl_mm.UnroundedCocoMetric) is read at "
+              'full precision; rank by such a key where the search can', logger='current', level=logging.WARNING)
+    return True
+
+
+def warn_rounded_save_best(cfg: Any, scope: str | None) -> list[str]:
+    """Warn where ``default_hooks.checkpoint.save_best`` (mmengine's ``CheckpointHook``: a key, a list of keys, or
+    ``'auto'``, the first key of ``val_evaluator``'s first metric) is a key ``val_evaluator`` reports rounded
+    (:func:`rounded_key` with ``validated``: mmdet's ``CocoMetric`` rounds its AP to 3 decimals): validations
+    closer than the rounding step tie, and mmengine keeps the first checkpoint of a tie (``greater``: ``>``), not
+    the better one. Returns the keys warned about."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    evaluator = cfg.get('val_evaluator')
+    save_best = hook.get('save_best') if isinstance(hook, dict) else None
+    keys = [save_best] if isinstance(save_best, str) else list(save_best) if isinstance(save_best, (list, tuple)) \
+        else []
+    if not keys or not evaluator or cfg.get('val_dataloader') is None:
+        return []
+    warned = []
+    for given in keys:
+        # 'auto': mmengine takes the first key of the validation's metrics, the first metric's first key
+        key = _first_key(next(iter(evaluator_metrics(evaluator)), None)) if given == 'auto' else given
+        found = rounded_key(key, evaluator, scope, validated=True)
+        if found is None:
+            continue
+        cls, decimals = found
+        shown = f"'auto' ({key!r}, val_evaluator's first key)" if given == 'auto' else repr(key)
+        fix = ("Set val_evaluator's type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric at full precision)"
+               if cls.__name__ in ('CocoMetric', 'OVCocoMetric') else 'Select by a key reported at full precision')
+        print_log(f'default_hooks.checkpoint.save_best={shown} is read from val_evaluator ({cls.__name__}), which '
+                  f'mmdet reports rounded to {decimals} decimals: validations whose values differ by less than '
+                  f'{_step(cls, decimals)} tie, and mmengine keeps the first checkpoint of a tie, not the better '
+                  f'one. {fix}', logger='current', level=logging.WARNING)
+        warned.append(key)
+    return warned
+
+
+def _first_key(metric_cfg: Any) -> str | None:
+    """The first key a ``CocoMetric`` / ``UnroundedCocoMetric`` config reports (mmdet 3.3: its first ``metric``'s
+    first item, ``coco/bbox_mAP`` by default), the one mmengine's ``save_best='auto'`` takes; ``None`` for other
+    metrics (not known here)."""
+    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
+        return None
+    kinds = metric_cfg.get('metric', 'bbox')
+    kind = kinds if isinstance(kinds, str) else next(iter(kinds), None) if isinstance(kinds, (list, tuple)) else None
+    prefix = metric_cfg.get('prefix') or 'coco'
+    items = metric_cfg.get('metric_items')
+    if kind in ('bbox', 'segm'):
+        return f'{prefix}/{kind}_{(items or COCO_AP_ITEMS)[0]}'
+    if kind == 'proposal':
+        return f'{prefix}/{(items or COCO_AR_ITEMS)[0]}'
+    return None

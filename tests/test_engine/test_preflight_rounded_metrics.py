@@ -99,3 +99,48 @@ def test_every_rounded_mmdet_metric_kind(logged, metric, key, step):
 def test_full_precision_keys_are_not_warned_about(logged, metric, key):
     assert not warn_rounded_search_metric(key, 'train_cfg.metric_key', metric, 'train_cfg.search_evaluator', 'mmdet')
     assert not logged
+
+
+@pytest.mark.parametrize('save_best, evaluator, warned', [
+    ('coco/bbox_mAP', dict(type='CocoMetric'), ['coco/bbox_mAP']),  # round(val, 3)
+    ('auto', dict(type='CocoMetric', metric=['segm', 'bbox']), ['coco/segm_mAP']),  # mmengine: the first key
+    (['coco/car_precision', 'coco/bbox_mAP'], dict(type='CocoMetric', classwise=True),
+     ['coco/car_precision', 'coco/bbox_mAP']),
+    (['coco/AR@100', 'det/bbox_mAP_50'], [dict(type='CocoMetric', metric='proposal_fast'),
+                                          dict(type='mmdet.CocoMetric', prefix='det')], ['det/bbox_mAP_50']),
+    ('coco/AR@100', dict(type='CocoMetric', metric='proposal'), ['coco/AR@100']),  # COCOeval's, '{:.3f}'
+    ('coco/AR@100', dict(type='CocoMetric', metric=['proposal', 'proposal_fast']), []),  # written again unrounded
+    ('coco/base_ap', dict(type='OVCocoMetric'), []),  # np.mean, unrounded
+    ('coco/bbox_mAP', dict(type='OVCocoMetric'), ['coco/bbox_mAP']),
+    ('pascal_voc/AP50', dict(type='VOCMetric'), ['pascal_voc/AP50']),
+    ('pascal_voc/mAP', dict(type='VOCMetric'), []),
+    ('coco/bbox_mAP', dict(type='automl_mm.UnroundedCocoMetric'), []),
+    ('auto', dict(type='automl_mm.UnroundedCocoMetric'), []),
+])
+def test_save_best_on_a_rounded_validation_key_is_warned_naming_it(logged, save_best, evaluator, warned):
+    """mmdet's CocoMetric rounds its AP to 3 decimals (tests/test_evaluation/test_coco_unrounded.py): validations
+    within 0.001 tie and mmengine's CheckpointHook (rule 'greater': '>') keeps the first checkpoint of the tie."""
+    from automl_mm.engine.preflight_metrics import warn_rounded_save_best
+
+    cfg = Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best=save_best)),
+                      val_dataloader=dict(), val_evaluator=evaluator))
+    assert warn_rounded_save_best(cfg, 'mmdet') == warned
+    assert len(logged) == len(warned)
+    for key, message in zip(warned, logged):
+        shown = f"'auto' ({key!r}, val_evaluator's first key)" if save_best == 'auto' else repr(key)
+        assert message.startswith(f'default_hooks.checkpoint.save_best={shown} is read from val_evaluator (')
+        assert 'rounded to 3 decimals: validations whose values differ by less than 0.001 tie, and mmengine keeps ' \
+               'the first checkpoint of a tie' in message
+
+
+def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root):
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.default_hooks.checkpoint.save_best = 'coco/bbox_mAP'
+    check_config(cfg)
+    assert [m for m in logged if 'save_best' in m] == [
+        "default_hooks.checkpoint.save_best='coco/bbox_mAP' is read from val_evaluator (CocoMetric), which mmdet "
+        'reports rounded to 3 decimals: validations whose values differ by less than 0.001 tie, and mmengine keeps '
+        "the first checkpoint of a tie, not the better one. Set val_evaluator's type='automl_mm.UnroundedCocoMetric' "
+        "(mmdet's CocoMetric at full precision)"]
