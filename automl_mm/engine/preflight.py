@@ -36,7 +36,9 @@ concept, and the public names stay importable from here.
     ``val_evaluator`` (mmengine reads both only at the first save / validation)
     (:mod:`~automl_mm.engine.preflight_outputs`), and a ``save_best`` key reported rounded (mmdet's ``CocoMetric``
     AP: validations tie and the first checkpoint is kept) is warned about
-    (:func:`~automl_mm.engine.preflight_metrics.warn_rounded_save_best`);
+    (:func:`~automl_mm.engine.preflight_metrics.warn_rounded_save_best`), and so is an early-stopping / plateau
+    monitor of one that counts gains below the rounding step
+    (:func:`~automl_mm.engine.preflight_metrics.warn_rounded_monitors`);
   - a NAS loop's ``metric_key`` is among the keys its evaluator reports, its search loader is held out, its
     ``train_cfg.out_dir`` can be made (its result is written there only at the search's end) and CR-NAS's
     ``reference_allocation`` lies in its ``stage_space`` (:mod:`~automl_mm.engine.preflight_search`); metric keys
@@ -147,6 +149,7 @@ from .preflight_metrics import (
     COCO_AR_ITEMS,
     _check_coco_metric_items,
     metric_keys,
+    warn_rounded_monitors,
     warn_rounded_save_best,
 )
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
@@ -266,6 +269,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         check_selection_rules(cfg)
         warn_selection_on_test(cfg)
         warn_rounded_save_best(cfg, scope)
+        warn_rounded_monitors(cfg, scope)
     check_held_out_splits(cfg, scope, test_only)
     check_noise_on_training_only(cfg, scope, test_only, split)
     check_not_trained_on_test(cfg, test_only)

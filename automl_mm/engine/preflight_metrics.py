@@ -302,3 +302,43 @@ def _first_key(metric_cfg: Any) -> str | None:
     if kind == 'proposal':
         return f'{prefix}/{(items or COCO_AR_ITEMS)[0]}'
     return None
+
+
+def warn_rounded_monitors(cfg: Any, scope: str | None) -> list[str]:
+    """Warn where an ``EarlyStoppingHook`` (``custom_hooks``) or a ``ReduceOnPlateau*`` parameter scheduler
+    (``param_scheduler``) monitors a key ``val_evaluator`` reports rounded (:func:`rounded_key` with
+    ``validated``) and counts improvements smaller than the rounding step: mmengine's ``EarlyStoppingHook`` counts
+    an epoch as no improvement unless the value passes the best by ``min_delta`` (default 0.1), a
+    ``ReduceOnPlateau*`` by ``threshold`` (``threshold_rule='abs'``) or ``best * threshold`` (``'rel'``, the
+    default, 1e-4; taken here with the largest value of the metric, 1, or 100 for ``SemSegMetric``'s
+    percentages). Below the step, a real gain rounds to none: training stops, or the parameter is reduced, early.
+    Returns the config keys warned about."""
+    from automl_mm.utils.scope import config_type_name
+
+    from .preflight_evaluators import _plateau_schedulers
+
+    evaluator = cfg.get('val_evaluator')
+    if not evaluator or cfg.get('val_dataloader') is None:
+        return []
+    found = [(f'custom_hooks[{i}]', hook, hook.get('monitor'), abs(hook.get('min_delta', 0.1)), 'abs', 'min_delta',
+              'training stops early') for i, hook in enumerate(cfg.get('custom_hooks') or [])
+             if isinstance(hook, dict) and config_type_name(hook) == 'EarlyStoppingHook']
+    found += [(key, node, node.get('monitor', 'loss'), node.get('threshold', 1e-4), node.get('threshold_rule', 'rel'),
+               'threshold', 'the parameter is reduced early') for node, key in _plateau_schedulers(cfg)]
+    warned = []
+    for where, node, monitor, least, mode, least_key, effect in found:
+        rounded = rounded_key(monitor, evaluator, scope, validated=True)
+        if rounded is None or not isinstance(least, (int, float)):
+            continue
+        cls, decimals = rounded
+        scale = 1 if mode == 'abs' else 100 if cls.__name__ == 'SemSegMetric' else 1
+        if least * scale >= 10 ** -decimals:
+            continue
+        print_log(f'{where}.monitor={monitor!r} ({config_type_name(node)}) is read from val_evaluator '
+                  f'({cls.__name__}), which mmdet reports rounded to {decimals} decimals, and its {least_key}={least!r}'
+                  f'{" (relative)" if mode == "rel" else ""} counts gains smaller than {_step(cls, decimals)}: '
+                  f'such a gain rounds to none, so {effect}. Monitor a key reported at full precision (COCO: '
+                  "val_evaluator's type='automl_mm.UnroundedCocoMetric') or set a larger "
+                  f'{where}.{least_key}', logger='current', level=logging.WARNING)
+        warned.append(where)
+    return warned

@@ -138,9 +138,40 @@ def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root
 
     cfg = synthcoco_detector_cfg(coco_root)
     cfg.default_hooks.checkpoint.save_best = 'coco/bbox_mAP'
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', rule='greater', min_delta=0)]
     check_config(cfg)
+    assert sum(m.startswith(f"custom_hooks[{len(cfg.custom_hooks) - 1}].monitor='coco/bbox_mAP'") for m in logged) == 1
     assert [m for m in logged if 'save_best' in m] == [
         "default_hooks.checkpoint.save_best='coco/bbox_mAP' is read from val_evaluator (CocoMetric), which mmdet "
         'reports rounded to 3 decimals: validations whose values differ by less than 0.001 tie, and mmengine keeps '
         "the first checkpoint of a tie, not the better one. Set val_evaluator's type='automl_mm.UnroundedCocoMetric' "
         "(mmdet's CocoMetric at full precision)"]
+
+
+@pytest.mark.parametrize('hooks, schedulers, warned', [
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', min_delta=0)], [], ['custom_hooks[0]']),
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP')], [], []),  # mmengine's min_delta 0.1: above 0.001
+    ([dict(type='EarlyStoppingHook', monitor='coco/AR@100', min_delta=0)], [], []),  # proposal_fast: unrounded
+    ([], [dict(type='ReduceOnPlateauLR', monitor='coco/bbox_mAP', rule='greater')],  # rel 1e-4 of at most 1
+     ['param_scheduler.0']),
+    ([], [dict(type='ReduceOnPlateauLR', monitor='coco/bbox_mAP', rule='greater', threshold=0.01,
+               threshold_rule='abs')], []),
+    ([], [dict(type='ReduceOnPlateauLR', monitor='loss')], []),
+])
+def test_a_monitor_on_a_rounded_key_counting_gains_below_the_step_is_warned(logged, hooks, schedulers, warned):
+    """mmengine's EarlyStoppingHook counts an epoch without a gain above min_delta as none, ReduceOnPlateau one
+    without a gain above best * threshold: on coco/bbox_mAP (mmdet: round(val, 3)) with min_delta=0 a gain of 0.0004
+    rounds to none."""
+    from automl_mm.engine.preflight_metrics import warn_rounded_monitors
+
+    cfg = Config(dict(custom_hooks=hooks, param_scheduler=schedulers, val_dataloader=dict(),
+                      val_evaluator=dict(type='CocoMetric', metric=['bbox', 'proposal_fast']), default_scope='mmdet'))
+    assert warn_rounded_monitors(cfg, 'mmdet') == warned
+    assert len(logged) == len(warned)
+    if warned:
+        kind = 'EarlyStoppingHook' if hooks else 'ReduceOnPlateauLR'
+        least = "min_delta=0 counts" if hooks else "threshold=0.0001 (relative) counts"
+        assert logged[0].startswith(f"{warned[0]}.monitor='coco/bbox_mAP' ({kind}) is read from val_evaluator "
+                                    f'(CocoMetric), which mmdet reports rounded to 3 decimals, and its {least} gains '
+                                    'smaller than 0.001: such a gain rounds to none')
