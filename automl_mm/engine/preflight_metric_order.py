@@ -147,32 +147,83 @@ def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
 
 
 def _loader_classes(loader: Any, scope: str | None = None) -> tuple | None:
-    """The class names a loader config's dataset gives its metric (mmengine's ``dataset_meta``):
-    ``dataset.metainfo.classes`` where given as a list / tuple, else its type's ``METAINFO['classes']`` (mmdet's
-    ``CocoDataset``: COCO's 80) where its metainfo names none; ``None`` where neither is known here."""
-    from automl_mm.registry import DATASETS, registered_class
+    """The class names a loader config's dataset gives its metric (mmengine's ``dataset_meta``: the built
+    dataset's ``metainfo['classes']``), through wrappers (``RepeatDataset``, ``ClassBalancedDataset``, mmdet's
+    ``MultiImageMixDataset``: their inner dataset's; a ``ConcatDataset``: its first's, as mmengine keeps them):
+    ``metainfo.classes`` where given (a list, a tuple, a file of names), else the type's ``METAINFO['classes']``
+    (mmdet's ``CocoDataset``: COCO's 80) (:func:`~automl_mm.engine.preflight_classes._built_classes`); ``None``
+    where they are not known here."""
+    from .preflight_classes import _built_classes
 
     dataset = loader.get('dataset') if isinstance(loader, dict) else None
-    if not isinstance(dataset, dict):
+    found = _built_classes(dataset, 'dataset', scope)
+    return tuple(found[0]) if found is not None and isinstance(found[0], (list, tuple)) else None
+
+
+#: The file :func:`_probe_class_aps` evaluates a metric on: one image, categories listed [2: 'b', 1: 'a'] (not by
+#: ascending id), one box of each.
+_PROBE_COCO = dict(images=[dict(id=1, file_name='1.png', height=64, width=64)],
+                   annotations=[dict(id=1, image_id=1, category_id=1, bbox=[2, 2, 20, 20], area=400, iscrowd=0),
+                                dict(id=2, image_id=1, category_id=2, bbox=[30, 30, 20, 20], area=400, iscrowd=0)],
+                   categories=[dict(id=2, name='b'), dict(id=1, name='a')])
+
+
+def _probe_class_aps(cls: type, metric: dict) -> tuple[float, float] | None:
+    """``(a_precision, b_precision)`` the COCO metric class ``cls`` (built with ``metric``'s other arguments and
+    ``classwise=True`` on :data:`_PROBE_COCO`) reports for the exact box of 'a' alone (label 1: mmdet's
+    ``CocoDataset`` labels the file's categories in the file's order, as the metric's ``cat_ids`` do): each
+    class's own AP is (1.0, 0.0); read by position (mmdet 3.3's ``CocoMetric``) (0.0, 1.0). ``None`` where it
+    cannot be built or evaluated here, or reports no such keys (a metric of its own making)."""
+    import contextlib
+    import io
+    import json
+    import os.path as osp
+    import tempfile
+
+    import torch
+    from mmengine.logging import MMLogger
+
+    skipped = ('type', '_scope_', 'ann_file', 'metric', 'classwise', 'prefix', 'outfile_prefix', 'format_only',
+               'metric_items', 'backend_args', 'collect_device', 'collect_dir', 'file_client_args')
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    try:
+        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+            path = osp.join(folder, 'probe.json')
+            with open(path, 'w') as f:
+                json.dump(_PROBE_COCO, f)
+            logger.setLevel(logging.ERROR)  # (mmdet logs its per-class table of the probe)
+            probe = cls(ann_file=path, metric='bbox', classwise=True,
+                        **{k: v for k, v in metric.items() if k not in skipped})
+            probe.dataset_meta = dict(classes=('b', 'a'))
+            box = dict(bboxes=torch.tensor([[2., 2., 22., 22.]]), scores=torch.ones(1),
+                       labels=torch.ones(1, dtype=torch.long))  # a's exact box
+            probe.process({}, [dict(img_id=1, ori_shape=(64, 64), pred_instances=box)])
+            values = probe.compute_metrics(probe.results)
+    except Exception:  # noqa: BLE001 (a metric of its own making: not known here)
         return None
-    metainfo = dataset.get('metainfo')
-    classes = metainfo.get('classes') if isinstance(metainfo, dict) else None
-    if classes is None:  # mmengine merges a given metainfo into the type's METAINFO
-        try:
-            cls = registered_class(DATASETS, dataset.get('type'), dataset.get('_scope_') or scope)
-        except KeyError:
-            cls = None
-        meta = getattr(cls, 'METAINFO', None) if isinstance(cls, type) else None
-        classes = meta.get('classes') if isinstance(meta, dict) else None
-    return tuple(classes) if isinstance(classes, (list, tuple)) else None
+    finally:
+        logger.setLevel(level)
+    a, b = values.get('a_precision'), values.get('b_precision')
+    if not all(isinstance(v, (int, float)) for v in (a, b)):
+        return None
+    return round(float(a), 6), round(float(b), 6)  # (COCOeval's mean of 101 ones: 0.9999999999999998)
 
 
 def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list[tuple[Any, Any]]],
                          test_only: bool = False, split: str = 'test') -> None:
     """Refuse mmdet's own per-class COCO values (:func:`_per_class_by_position`) in ``val_evaluator`` /
-    ``test_evaluator`` where the categories of its ``ann_file`` that the loader's classes name are not listed by
-    ascending id (see the module docstring). OHL rewards and NAS scores are not refused: they read each class's own
-    AP (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`).
+    ``test_evaluator`` where the categories of its ``ann_file`` that the loader's classes name
+    (:func:`_loader_classes`, through dataset wrappers) are not listed by ascending id (see the module docstring).
+    OHL rewards and NAS scores are not refused: they read each class's own AP
+    (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`).
+
+    A metric class defined outside mmdet (a user's ``CocoMetric`` subclass, which may fix the order) is evaluated on
+    a 1-image file of categories listed ``[2: 'b', 1: 'a']`` with a's exact box (:func:`_probe_class_aps`) and
+    refused unless it reports a 1.0 and b 0.0; where that cannot be run, it is refused only if it keeps mmdet's
+    ``compute_metrics``. Where the
+    loader's classes are not known here (a dataset type not registered, no ``metainfo``), the file's categories
+    cannot be narrowed to the ones scored: a warning, not a refusal.
 
     Args:
         categories: ``{ann_file: [(category id, name), ...]}`` in the file's order (the files
@@ -199,6 +250,24 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
             if not all(isinstance(i, int) for i in ids) or ids == sorted(ids):
                 continue
             where = f'{evaluator_key}[{j}]' if listed else evaluator_key
+            cls = _metric_class(metric, scope)
+            probed = ''
+            if not cls.__module__.startswith('mmdet.'):  # a metric of the user's: does it give each class its own?
+                aps = _probe_class_aps(cls, metric) if reads.endswith('classwise=True') else None
+                if aps == (1, 0) or (aps is None and not cls.compute_metrics.__module__.startswith('mmdet.')):
+                    continue
+                probed = '' if aps is None else (
+                    f" ({cls.__name__}, evaluated on a file of categories listed [2: 'b', 1: 'a'] with a's exact box "
+                    f'alone, reported a_precision={aps[0]:g} and b_precision={aps[1]:g}, not 1 and 0)')
+            if classes is None:
+                print_log(f"{where} ({config_type_name(metric)}, {reads}) reads per-class APs by the position of "
+                          f"{metric['ann_file']}'s categories, which are not listed by ascending id "
+                          f"({', '.join(f'{i}: {n!r}' for i, n in named)}), and {scored}_dataloader's classes (the "
+                          'categories it scores) are not known here: if two scored classes are out of id order, each '
+                          "would be reported with another class's AP. Set "
+                          f"{where}.type='automl_mm.UnroundedCocoMetric' to be sure", logger='current',
+                          level=logging.WARNING)
+                continue
             fix = ("list the file's categories by ascending id" if reads.startswith('base_ap') else
                    f"set {where}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric with each class's own AP, "
                    "at full precision), or list the file's categories by ascending id")
@@ -206,7 +275,7 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
                 f"{where} ({config_type_name(metric)}, {reads}) reads per-class APs of {metric['ann_file']}, whose "
                 f"categories are not listed by ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): mmdet "
                 "indexes COCOeval's precisions, sorted by category id, by the file's order, so each class would be "
-                f"reported with another class's AP, silently. To fix it, {fix}")
+                f"reported with another class's AP, silently{probed}. To fix it, {fix}")
 
 
 def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:

@@ -266,3 +266,87 @@ def test_without_metainfo_the_dataset_type_s_classes_are_compared(coco_root):
     listing = {cfg.val_evaluator.ann_file: [(2, 'bicycle'), (1, 'person'), (0, 'extra')]}
     with pytest.raises(ConfigCheckError, match=r"\(2: 'bicycle', 1: 'person'\)"):
         check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+
+
+def _mmdet_coco_metric():
+    from mmdet.evaluation import CocoMetric
+
+    return CocoMetric
+
+
+class _OwnOrderCocoMetric(_mmdet_coco_metric()):
+    """A user's CocoMetric that reads each class's own AP (through automl_mm's unrounded reading)."""
+
+    def compute_metrics(self, results):
+        from automl_mm.evaluation.coco import unrounded_coco_metrics
+
+        return unrounded_coco_metrics(self, results, compute=_mmdet_coco_metric().compute_metrics)
+
+
+class _PlainCocoSubclass(_mmdet_coco_metric()):
+    """A user's CocoMetric subclass that keeps mmdet's per-class reading."""
+
+
+class _SortedCategoriesCocoMetric(_mmdet_coco_metric()):
+    """A user's 'fix' that re-lists the file's categories by id before mmdet reads them: the per-class APs are read
+    by the right position, but mmdet's cat_ids are then in id order while the dataset's labels follow the file's
+    order, so each detection is credited to another class."""
+
+    def compute_metrics(self, results):
+        self._coco_api.dataset['categories'].sort(key=lambda c: c['id'])
+        self._coco_api.createIndex()
+        return super().compute_metrics(results)
+
+
+@pytest.mark.parametrize('metric_cls, aps', [
+    (_OwnOrderCocoMetric, (1, 0)), (_PlainCocoSubclass, (0, 1)), (_SortedCategoriesCocoMetric, (0, 0))])
+def test_a_users_coco_metric_is_refused_only_where_it_gives_a_class_another_s_ap(coco_root, metric_cls, aps):
+    """Evaluated on a 1-image file of categories [2: 'b', 1: 'a'] with a's exact box: each class's own AP is
+    a 1.0, b 0.0 (a user's subclass was refused by its class alone until the forty-ninth session)."""
+    from automl_mm.engine.preflight_metric_order import _probe_class_aps
+
+    assert _probe_class_aps(metric_cls, {}) == aps
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    cfg.val_evaluator.type = metric_cls
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'), (1, 'triangle')]}
+    if aps != (1, 0):
+        with pytest.raises(ConfigCheckError, match=rf"^val_evaluator \({metric_cls.__name__}, classwise=True\) reads "
+                                                   r"per-class APs .* silently \(.*, evaluated on a file of categories "
+                                                   rf"listed \[2: 'b', 1: 'a'\] with a's exact box alone, reported "
+                                                   rf"a_precision={aps[0]} and b_precision={aps[1]}, not 1 and 0\)"):
+            check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    else:
+        check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+
+
+@pytest.mark.parametrize('wrap', [
+    lambda d: dict(type='RepeatDataset', times=2, dataset=d),
+    lambda d: dict(type='ClassBalancedDataset', oversample_thr=0.1, dataset=dict(type='RepeatDataset', times=1,
+                                                                                 dataset=d)),
+    lambda d: dict(type='ConcatDataset', datasets=[d, dict(d, metainfo=dict(classes=('rectangle', 'ellipse')))]),
+])
+def test_the_classes_of_a_wrapped_val_set_are_the_inner_dataset_s(coco_root, wrap):
+    """The scored categories of a wrapped dataset are its inner dataset's classes (a ConcatDataset: its first's):
+    ellipse 1, triangle 2 are in id order, and the file's rectangle 3, listed first, is not scored (it was compared,
+    and refused, as if the classes were not known)."""
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (1, 'ellipse'), (2, 'triangle')]}
+    inner = dict(cfg.val_dataloader.dataset, metainfo=dict(classes=('ellipse', 'triangle')))
+    cfg.val_dataloader.dataset = wrap(inner)
+    check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    inner['metainfo'] = dict(classes=('rectangle', 'ellipse'))
+    cfg.val_dataloader.dataset = wrap(inner)
+    with pytest.raises(ConfigCheckError, match=r"\(3: 'rectangle', 1: 'ellipse'\)"):
+        check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+
+
+def test_unknown_classes_are_warned_not_refused(coco_root, monkeypatch):
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    cfg.val_dataloader.dataset = dict(type='NotARegisteredDataset', ann_file='x.json')
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (1, 'ellipse'), (2, 'triangle')]}
+    logged = []
+    monkeypatch.setattr(preflight_metric_order, 'print_log', lambda msg, logger=None, level=None: logged.append(msg))
+    check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert len(logged) == 1 and logged[0].startswith(
+        "val_evaluator (CocoMetric, classwise=True) reads per-class APs by the position of ") and \
+        "and val_dataloader's classes (the categories it scores) are not known here" in logged[0]
