@@ -281,7 +281,10 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
 def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
     """``(metric name, whether automl_mm's UnroundedCocoMetric computes it)`` where ``metric`` runs mmdet's own
     ``eval_recalls``: ``proposal_fast`` of mmdet's ``CocoMetric`` or a subclass other than automl_mm's
-    ``UnroundedCocoMetric`` (``LVISMetric``), ``recall`` of mmdet's ``VOCMetric``; else ``None``."""
+    ``UnroundedCocoMetric`` (``LVISMetric``), ``recall`` of mmdet's ``VOCMetric``; else ``None``. A ``CocoMetric``
+    class of the user's (defined outside mmdet, which may compute the recall its own way) counts only where it
+    stops on two images of 1 and 2 boxes (:func:`_probe_recall_stops`; where that cannot be run, where it keeps
+    mmdet's ``fast_eval_recall``); a ``VOCMetric`` subclass of its own ``compute_metrics`` does not count."""
     if not isinstance(metric, dict):
         return None
     cls = _metric_class(metric, scope)
@@ -295,11 +298,64 @@ def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
         return None
     kinds = metric.get('metric', 'bbox' if issubclass(cls, CocoMetric) else 'mAP')
     kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    own = not cls.__module__.startswith('mmdet.')  # a metric class of the user's
     if issubclass(cls, CocoMetric) and not issubclass(cls, UnroundedCocoMetric) and 'proposal_fast' in kinds:
+        stops = _probe_recall_stops(cls, metric) if own else True
+        if stops is False or (stops is None and not cls.fast_eval_recall.__module__.startswith('mmdet.')):
+            return None
         return 'proposal_fast', cls.compute_metrics is CocoMetric.compute_metrics
-    if issubclass(cls, VOCMetric) and 'recall' in kinds:
+    if issubclass(cls, VOCMetric) and 'recall' in kinds and cls.compute_metrics.__module__.startswith('mmdet.'):
         return 'recall', False
     return None
+
+
+#: The file :func:`_probe_recall_stops` evaluates a metric on: two images of 1 and 2 boxes.
+_RECALL_PROBE_COCO = dict(
+    images=[dict(id=i, file_name=f'{i}.png', height=64, width=64) for i in (1, 2)],
+    annotations=[dict(id=i, image_id=image, category_id=1, bbox=box, area=box[2] * box[3], iscrowd=0)
+                 for i, (image, box) in enumerate([(1, [2, 2, 20, 20]), (2, [2, 2, 20, 20]), (2, [30, 30, 20, 20])])],
+    categories=[dict(id=1, name='a')])
+
+
+def _probe_recall_stops(cls: type, metric: dict) -> bool | None:
+    """Whether the COCO metric class ``cls`` (built with ``metric``'s other arguments and
+    ``metric='proposal_fast'`` on :data:`_RECALL_PROBE_COCO`) stops on its two images of 1 and 2 boxes given their
+    exact boxes as proposals (mmdet 3.3's ``eval_recalls`` under numpy >= 1.24: ``ValueError``, 'inhomogeneous
+    shape'); ``None`` where it cannot be built or fails otherwise here."""
+    import contextlib
+    import io
+    import json
+    import os.path as osp
+    import tempfile
+
+    import torch
+    from mmengine.logging import MMLogger
+
+    skipped = ('type', '_scope_', 'ann_file', 'metric', 'classwise', 'prefix', 'outfile_prefix', 'format_only',
+               'metric_items', 'backend_args', 'collect_device', 'collect_dir', 'file_client_args')
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    try:
+        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+            path = osp.join(folder, 'probe.json')
+            with open(path, 'w') as f:
+                json.dump(_RECALL_PROBE_COCO, f)
+            logger.setLevel(logging.ERROR)
+            probe = cls(ann_file=path, metric='proposal_fast', **{k: v for k, v in metric.items() if k not in skipped})
+            probe.dataset_meta = dict(classes=('a', ))
+            for image in (1, 2):
+                boxes = torch.tensor([[x, y, x + w, y + h] for a in _RECALL_PROBE_COCO['annotations']
+                                      if a['image_id'] == image for x, y, w, h in [a['bbox']]], dtype=torch.float32)
+                probe.process({}, [dict(img_id=image, ori_shape=(64, 64), pred_instances=dict(
+                    bboxes=boxes, scores=torch.ones(len(boxes)), labels=torch.zeros(len(boxes), dtype=torch.long)))])
+            probe.compute_metrics(probe.results)
+    except ValueError as err:
+        return True if 'inhomogeneous' in str(err) or 'with a sequence' in str(err) else None
+    except Exception:  # noqa: BLE001 (a metric of its own making: not known here)
+        return None
+    finally:
+        logger.setLevel(level)
+    return False
 
 
 def recall_box_counts(coco: dict, every_box: bool = False) -> tuple[tuple[Any, int], ...]:

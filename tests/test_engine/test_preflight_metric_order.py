@@ -350,3 +350,37 @@ def test_unknown_classes_are_warned_not_refused(coco_root, monkeypatch):
     assert len(logged) == 1 and logged[0].startswith(
         "val_evaluator (CocoMetric, classwise=True) reads per-class APs by the position of ") and \
         "and val_dataloader's classes (the categories it scores) are not known here" in logged[0]
+
+
+class _RaggedRecallCocoMetric(_mmdet_coco_metric()):
+    """A user's CocoMetric whose proposal_fast recall takes any box counts (automl_mm's eval_recalls in mmdet's
+    place)."""
+
+    def fast_eval_recall(self, results, proposal_nums, iou_thrs, logger=None):
+        import mmdet.evaluation.metrics.coco_metric as coco_metric
+
+        from automl_mm.evaluation.recall import eval_recalls
+
+        kept, coco_metric.eval_recalls = coco_metric.eval_recalls, eval_recalls
+        try:
+            return super().fast_eval_recall(results, proposal_nums, iou_thrs, logger)
+        finally:
+            coco_metric.eval_recalls = kept
+
+
+@pytest.mark.parametrize('metric_cls, refused', [(_RaggedRecallCocoMetric, False), (_PlainCocoSubclass, True)])
+def test_a_users_proposal_fast_is_refused_only_where_it_stops_on_unequal_counts(tmp_path, metric_cls, refused):
+    """Evaluated on two images of 1 and 2 boxes: mmdet's own eval_recalls stops, the user's replacement does not
+    (it was refused by its class alone)."""
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight_metric_order import _probe_recall_stops
+
+    assert _probe_recall_stops(metric_cls, {}) is refused
+    cfg = Config(dict(val_evaluator=dict(type=metric_cls, ann_file='ann.json', metric='proposal_fast')))
+    counts = {'ann.json': (((1, 1), (2, 2)), ((1, 1), (2, 2)))}
+    if refused:
+        with pytest.raises(ConfigCheckError, match=r"image 1 has 1 ground-truth boxes and image 2 2\. To fix it"):
+            check_recall_metrics(cfg, 'mmdet', box_counts=counts)
+    else:
+        check_recall_metrics(cfg, 'mmdet', box_counts=counts)
