@@ -61,13 +61,94 @@ def _is_coco_metric(metric: dict, scope: str | None) -> bool:
 
 def ordered_metric(metric: Any, scope: str | None) -> str | None:
     """The ``metric`` of a metric config that pairs results with images by their order
-    (:data:`ORDERED_COCO_METRICS` of a ``CocoMetric`` with an ``ann_file``), or ``None``."""
+    (:data:`ORDERED_COCO_METRICS` of a ``CocoMetric`` with an ``ann_file``), or ``None``. A metric class of the
+    user's (defined outside mmdet) counts only where it pairs by position on three images read in another order
+    (:func:`_probe_pairs_by_position`; where that cannot be run, where it keeps mmdet's ``fast_eval_recall``)."""
     if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str):
         return None
     kinds = metric.get('metric', 'bbox')
     kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
     ordered = next((k for k in kinds if k in ORDERED_COCO_METRICS), None)
-    return ordered if ordered is not None and _is_coco_metric(metric, scope) else None
+    if ordered is None or not _is_coco_metric(metric, scope):
+        return None
+    cls = _metric_class(metric, scope)
+    if isinstance(cls, type) and not cls.__module__.startswith('mmdet.'):  # a metric class of the user's
+        pairs = _probe_pairs_by_position(cls, metric)
+        if pairs is False or (pairs is None and not cls.fast_eval_recall.__module__.startswith('mmdet.')):
+            return None
+    return ordered
+
+
+#: A metric config's arguments a probe does not pass on (it sets its own file, metric and outputs).
+_PROBE_SKIPPED = ('type', '_scope_', 'ann_file', 'metric', 'classwise', 'prefix', 'outfile_prefix', 'format_only',
+                  'metric_items', 'proposal_nums', 'backend_args', 'collect_device', 'collect_dir',
+                  'file_client_args')
+
+
+def _run_probe(coco: dict, run: Any) -> tuple[Any, Exception | None]:
+    """``run(path)`` with the COCO file ``coco`` written at ``path`` (a temporary folder, removed after), mmengine's
+    current logger above WARNING and pycocotools' prints kept from stdout: ``(its value, None)``, or ``(None, the
+    exception it raised)`` (a metric class of the user's may fail in any way here)."""
+    import contextlib
+    import io
+    import json
+    import os.path as osp
+    import tempfile
+
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    try:
+        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+            path = osp.join(folder, 'probe.json')
+            with open(path, 'w') as f:
+                json.dump(coco, f)
+            logger.setLevel(logging.ERROR)  # (mmdet logs its tables of the probe)
+            return run(path), None
+    except Exception as err:  # noqa: BLE001
+        return None, err
+    finally:
+        logger.setLevel(level)
+
+
+def _process_exact_boxes(metric: Any, coco: dict, image: int, label: int = 0) -> None:
+    """``metric.process`` of one image of ``coco`` whose predictions are its ground-truth boxes (x1, y1, x2, y2),
+    score 1, class ``label``."""
+    import torch
+
+    boxes = torch.tensor([[x, y, x + w, y + h] for a in coco['annotations'] if a['image_id'] == image
+                          for x, y, w, h in [a['bbox']]], dtype=torch.float32).reshape(-1, 4)
+    metric.process({}, [dict(img_id=image, ori_shape=(64, 64), pred_instances=dict(
+        bboxes=boxes, scores=torch.ones(len(boxes)), labels=torch.full((len(boxes), ), label, dtype=torch.long)))])
+
+
+#: The file :func:`_probe_pairs_by_position` evaluates a metric on: three images of one box each, at other places.
+_ORDER_PROBE_COCO = dict(
+    images=[dict(id=i, file_name=f'{i}.png', height=64, width=64) for i in (1, 2, 3)],
+    annotations=[dict(id=i, image_id=i, category_id=1, bbox=box, area=box[2] * box[3], iscrowd=0)
+                 for i, box in zip((1, 2, 3), ([2, 2, 10, 10], [30, 30, 12, 12], [40, 5, 20, 8]))],
+    categories=[dict(id=1, name='a')])
+
+
+def _probe_pairs_by_position(cls: type, metric: dict) -> bool | None:
+    """Whether the COCO metric class ``cls`` (built with ``metric``'s other arguments and
+    ``metric='proposal_fast'`` on :data:`_ORDER_PROBE_COCO`) pairs results with images by position: given each
+    image's exact box, read in the order [3, 1, 2], its ``AR@1`` is 0.0 (mmdet 3.3's ``fast_eval_recall``), 1.0
+    where it pairs by ``img_id``; ``None`` where it cannot be built or evaluated here, or reports neither."""
+    def run(path: str) -> Any:
+        probe = cls(ann_file=path, metric='proposal_fast', proposal_nums=(1, ),
+                    **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+        probe.dataset_meta = dict(classes=('a', ))
+        for image in (3, 1, 2):
+            _process_exact_boxes(probe, _ORDER_PROBE_COCO, image)
+        return probe.compute_metrics(probe.results)
+
+    values, _ = _run_probe(_ORDER_PROBE_COCO, run)
+    recall = values.get('AR@1') if isinstance(values, dict) else None
+    if not isinstance(recall, (int, float)):
+        return None
+    return True if round(float(recall), 6) == 0 else False if round(float(recall), 6) == 1 else None
 
 
 def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test') -> None:
@@ -174,36 +255,17 @@ def _probe_class_aps(cls: type, metric: dict) -> tuple[float, float] | None:
     ``CocoDataset`` labels the file's categories in the file's order, as the metric's ``cat_ids`` do): each
     class's own AP is (1.0, 0.0); read by position (mmdet 3.3's ``CocoMetric``) (0.0, 1.0). ``None`` where it
     cannot be built or evaluated here, or reports no such keys (a metric of its own making)."""
-    import contextlib
-    import io
-    import json
-    import os.path as osp
-    import tempfile
 
-    import torch
-    from mmengine.logging import MMLogger
+    def run(path: str) -> Any:
+        probe = cls(ann_file=path, metric='bbox', classwise=True,
+                    **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+        probe.dataset_meta = dict(classes=('b', 'a'))
+        _process_exact_boxes(probe, {'annotations': [_PROBE_COCO['annotations'][0]]}, 1, label=1)  # a's box
+        return probe.compute_metrics(probe.results)
 
-    skipped = ('type', '_scope_', 'ann_file', 'metric', 'classwise', 'prefix', 'outfile_prefix', 'format_only',
-               'metric_items', 'backend_args', 'collect_device', 'collect_dir', 'file_client_args')
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    try:
-        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
-            path = osp.join(folder, 'probe.json')
-            with open(path, 'w') as f:
-                json.dump(_PROBE_COCO, f)
-            logger.setLevel(logging.ERROR)  # (mmdet logs its per-class table of the probe)
-            probe = cls(ann_file=path, metric='bbox', classwise=True,
-                        **{k: v for k, v in metric.items() if k not in skipped})
-            probe.dataset_meta = dict(classes=('b', 'a'))
-            box = dict(bboxes=torch.tensor([[2., 2., 22., 22.]]), scores=torch.ones(1),
-                       labels=torch.ones(1, dtype=torch.long))  # a's exact box
-            probe.process({}, [dict(img_id=1, ori_shape=(64, 64), pred_instances=box)])
-            values = probe.compute_metrics(probe.results)
-    except Exception:  # noqa: BLE001 (a metric of its own making: not known here)
+    values, _ = _run_probe(_PROBE_COCO, run)
+    if not isinstance(values, dict):
         return None
-    finally:
-        logger.setLevel(level)
     a, b = values.get('a_precision'), values.get('b_precision')
     if not all(isinstance(v, (int, float)) for v in (a, b)):
         return None
@@ -322,40 +384,19 @@ def _probe_recall_stops(cls: type, metric: dict) -> bool | None:
     ``metric='proposal_fast'`` on :data:`_RECALL_PROBE_COCO`) stops on its two images of 1 and 2 boxes given their
     exact boxes as proposals (mmdet 3.3's ``eval_recalls`` under numpy >= 1.24: ``ValueError``, 'inhomogeneous
     shape'); ``None`` where it cannot be built or fails otherwise here."""
-    import contextlib
-    import io
-    import json
-    import os.path as osp
-    import tempfile
 
-    import torch
-    from mmengine.logging import MMLogger
+    def run(path: str) -> Any:
+        probe = cls(ann_file=path, metric='proposal_fast',
+                    **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+        probe.dataset_meta = dict(classes=('a', ))
+        for image in (1, 2):
+            _process_exact_boxes(probe, _RECALL_PROBE_COCO, image)
+        return probe.compute_metrics(probe.results)
 
-    skipped = ('type', '_scope_', 'ann_file', 'metric', 'classwise', 'prefix', 'outfile_prefix', 'format_only',
-               'metric_items', 'backend_args', 'collect_device', 'collect_dir', 'file_client_args')
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    try:
-        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
-            path = osp.join(folder, 'probe.json')
-            with open(path, 'w') as f:
-                json.dump(_RECALL_PROBE_COCO, f)
-            logger.setLevel(logging.ERROR)
-            probe = cls(ann_file=path, metric='proposal_fast', **{k: v for k, v in metric.items() if k not in skipped})
-            probe.dataset_meta = dict(classes=('a', ))
-            for image in (1, 2):
-                boxes = torch.tensor([[x, y, x + w, y + h] for a in _RECALL_PROBE_COCO['annotations']
-                                      if a['image_id'] == image for x, y, w, h in [a['bbox']]], dtype=torch.float32)
-                probe.process({}, [dict(img_id=image, ori_shape=(64, 64), pred_instances=dict(
-                    bboxes=boxes, scores=torch.ones(len(boxes)), labels=torch.zeros(len(boxes), dtype=torch.long)))])
-            probe.compute_metrics(probe.results)
-    except ValueError as err:
-        return True if 'inhomogeneous' in str(err) or 'with a sequence' in str(err) else None
-    except Exception:  # noqa: BLE001 (a metric of its own making: not known here)
-        return None
-    finally:
-        logger.setLevel(level)
-    return False
+    values, err = _run_probe(_RECALL_PROBE_COCO, run)
+    if isinstance(err, ValueError) and ('inhomogeneous' in str(err) or 'with a sequence' in str(err)):
+        return True
+    return None if err is not None else False
 
 
 def recall_box_counts(coco: dict, every_box: bool = False) -> tuple[tuple[Any, int], ...]:

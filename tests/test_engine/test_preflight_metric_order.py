@@ -384,3 +384,30 @@ def test_a_users_proposal_fast_is_refused_only_where_it_stops_on_unequal_counts(
             check_recall_metrics(cfg, 'mmdet', box_counts=counts)
     else:
         check_recall_metrics(cfg, 'mmdet', box_counts=counts)
+
+
+class _ImageIdOrderCocoMetric(_mmdet_coco_metric()):
+    """A user's CocoMetric whose proposal_fast pairs each result with its own image (by img_id)."""
+
+    def fast_eval_recall(self, results, *args, **kwargs):
+        order = {image: i for i, image in enumerate(self.img_ids)}
+        return super().fast_eval_recall(sorted(results, key=lambda r: order[r['img_id']]), *args, **kwargs)
+
+
+@pytest.mark.parametrize('metric_cls, pairs', [(_ImageIdOrderCocoMetric, False), (_PlainCocoSubclass, True)])
+def test_a_users_proposal_fast_under_a_shuffled_loader_is_refused_only_where_it_pairs_by_position(metric_cls, pairs):
+    """Each image's exact box read in the order [3, 1, 2]: AR@1 0.0 where the metric pairs by position (refused by
+    its class alone until the forty-ninth session), 1.0 where by img_id."""
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight_metric_order import _probe_pairs_by_position
+
+    assert _probe_pairs_by_position(metric_cls, {}) is pairs
+    cfg = Config(dict(val_dataloader=dict(sampler=dict(type='DefaultSampler', shuffle=True)),
+                      val_evaluator=dict(type=metric_cls, ann_file='ann.json', metric='proposal_fast')))
+    if pairs:
+        with pytest.raises(ConfigCheckError, match=r"^val_dataloader\.sampler\.shuffle: .* but val_evaluator "
+                                                   rf"\({metric_cls.__name__}, metric='proposal_fast'\) pairs"):
+            check_metric_order(cfg, 'mmdet')
+    else:
+        check_metric_order(cfg, 'mmdet')
