@@ -315,7 +315,7 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
             cls = _metric_class(metric, scope)
             probed = ''
             if not cls.__module__.startswith('mmdet.'):  # a metric of the user's: does it give each class its own?
-                aps = _probe_class_aps(cls, metric) if reads.endswith('classwise=True') else None
+                aps = _probe_class_aps(cls, metric) if reads == 'classwise=True' else None  # (not OV's base / novel)
                 if aps == (1, 0) or (aps is None and not cls.compute_metrics.__module__.startswith('mmdet.')):
                     continue
                 probed = '' if aps is None else (
