@@ -320,7 +320,7 @@ def warn_rounded_monitors(cfg: Any, scope: str | None) -> list[str]:
     evaluator = cfg.get('val_evaluator')
     if not evaluator or cfg.get('val_dataloader') is None:
         return []
-    found = [(f'custom_hooks[{i}]', hook, hook.get('monitor'), abs(hook.get('min_delta', 0.1)), 'abs', 'min_delta',
+    found = [(f'custom_hooks[{i}]', hook, hook.get('monitor'), hook.get('min_delta', 0.1), 'abs', 'min_delta',
               'training stops early') for i, hook in enumerate(cfg.get('custom_hooks') or [])
              if isinstance(hook, dict) and config_type_name(hook) == 'EarlyStoppingHook']
     found += [(key, node, node.get('monitor', 'loss'), node.get('threshold', 1e-4), node.get('threshold_rule', 'rel'),
@@ -332,7 +332,7 @@ def warn_rounded_monitors(cfg: Any, scope: str | None) -> list[str]:
             continue
         cls, decimals = rounded
         scale = 1 if mode == 'abs' else 100 if cls.__name__ == 'SemSegMetric' else 1
-        if least * scale >= 10 ** -decimals:
+        if abs(least) * scale >= 10 ** -decimals:  # (mmengine negates min_delta for 'less')
             continue
         print_log(f'{where}.monitor={monitor!r} ({config_type_name(node)}) is read from val_evaluator '
                   f'({cls.__name__}), which mmdet reports rounded to {decimals} decimals, and its {least_key}={least!r}'

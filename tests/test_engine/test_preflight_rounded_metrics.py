@@ -153,6 +153,9 @@ def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root
     ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', min_delta=0)], [], ['custom_hooks[0]']),
     ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP')], [], []),  # mmengine's min_delta 0.1: above 0.001
     ([dict(type='EarlyStoppingHook', monitor='coco/AR@100', min_delta=0)], [], []),  # proposal_fast: unrounded
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', min_delta='0')], [], []),  # mmengine's to refuse
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', rule='less', min_delta=-0.0001)], [],
+     ['custom_hooks[0]']),
     ([], [dict(type='ReduceOnPlateauLR', monitor='coco/bbox_mAP', rule='greater')],  # rel 1e-4 of at most 1
      ['param_scheduler.0']),
     ([], [dict(type='ReduceOnPlateauLR', monitor='coco/bbox_mAP', rule='greater', threshold=0.01,
@@ -171,7 +174,7 @@ def test_a_monitor_on_a_rounded_key_counting_gains_below_the_step_is_warned(logg
     assert len(logged) == len(warned)
     if warned:
         kind = 'EarlyStoppingHook' if hooks else 'ReduceOnPlateauLR'
-        least = "min_delta=0 counts" if hooks else "threshold=0.0001 (relative) counts"
+        least = f"min_delta={hooks[0]['min_delta']!r} counts" if hooks else "threshold=0.0001 (relative) counts"
         assert logged[0].startswith(f"{warned[0]}.monitor='coco/bbox_mAP' ({kind}) is read from val_evaluator "
                                     f'(CocoMetric), which mmdet reports rounded to 3 decimals, and its {least} gains '
                                     'smaller than 0.001: such a gain rounds to none')
