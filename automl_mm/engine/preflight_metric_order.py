@@ -399,19 +399,22 @@ def _probe_recall_stops(cls: type, metric: dict) -> bool | None:
     return None if err is not None else False
 
 
-def recall_box_counts(coco: dict, every_box: bool = False) -> tuple[tuple[Any, int], ...]:
+def recall_box_counts(coco: dict, every_box: bool = False) -> tuple[tuple[Any, int], ...] | None:
     """The ground-truth box counts mmdet 3.3's ``fast_eval_recall`` (``proposal_fast`` with an ``ann_file``) gives
     ``eval_recalls`` for a loaded COCO / LVIS file ``coco``: per image, in the file's order (``get_img_ids()``), its
     annotations neither ``ignore`` nor ``iscrowd`` (``CocoMetric``), or every one (``every_box``: ``LVISMetric``).
 
     Returns:
         ``((first image id, its count), (id of the first image of another count, its count))`` where two images
-        differ, ``((first image id, the count of every image), )`` where all are equal, ``()`` for no image.
+        differ, ``((first image id, the count of every image), )`` where all are equal, ``()`` for no image,
+        ``None`` where an image id is not a number or a string (not known here).
     """
     images = [image.get('id') for image in coco.get('images') or [] if isinstance(image, dict)]
+    if not all(isinstance(i, (int, str)) for i in images):
+        return None  # ids JSON cannot key (a list): mmdet's COCO fails on them itself; nothing known here
     counts = dict.fromkeys(images, 0)
     for ann in coco.get('annotations') or []:
-        if isinstance(ann, dict) and ann.get('image_id') in counts and \
+        if isinstance(ann, dict) and isinstance(ann.get('image_id'), (int, str)) and ann['image_id'] in counts and \
                 (every_box or not (ann.get('ignore', False) or ann.get('iscrowd'))):
             counts[ann['image_id']] += 1
     if not images:

@@ -215,6 +215,8 @@ def test_mmdet_proposal_fast_on_equal_box_counts_is_warned_not_refused(tmp_path,
     coco['annotations'].append(dict(id=9, image_id=2, category_id=1, bbox=[0, 0, 4, 4], area=16, iscrowd=1))
     assert recall_box_counts(coco) == ((1, 1), )
     assert recall_box_counts(coco, every_box=True) == ((1, 1), (2, 2))
+    assert recall_box_counts(dict(coco, annotations=coco['annotations'] + [dict(image_id=[2])])) == ((1, 1), )
+    assert recall_box_counts(dict(coco, images=[dict(id=[1])])) is None  # (was TypeError: unhashable type 'list')
     counts = {ann_file: (recall_box_counts(coco), recall_box_counts(coco, every_box=True))}
     cfg.val_evaluator.type = 'LVISMetric'
     with pytest.raises(ConfigCheckError, match=r"image 1 has 1 ground-truth boxes and image 2 2\. To fix it, drop "
