@@ -119,51 +119,87 @@ def _size(value: Any) -> tuple[int, int] | None:
     return None
 
 
-def training_scales(cfg: Any, loader: str = 'train_dataloader') -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
-    """``(config key, low (w, h), high (w, h))`` of each resize in the pipelines of ``cfg[loader]``'s datasets
-    (wrappers and nested transforms included, :func:`~automl_mm.engine.preflight_walk.pipeline_transforms`): the
-    image sizes the detector trains at, as mmcv / mmdet resize them (``scale`` is ``(w, h)``, an int a square;
-    with ``keep_ratio`` the bound the image is fitted into):
+def training_scales(cfg: Any, loader: str = 'train_dataloader'
+                    ) -> list[tuple[str, tuple[int, int], tuple[int, int], bool]]:
+    """``(config key, low (w, h), high (w, h), keep_ratio)`` of each resize in the pipelines of ``cfg[loader]``'s
+    datasets (wrappers and nested transforms included, :func:`~automl_mm.engine.preflight_walk.pipeline_transforms`):
+    the image sizes the detector trains at, as mmcv / mmdet resize them (``scale`` is ``(w, h)``, an int a square;
+    with ``keep_ratio`` the bound the image is fitted into, mmcv ``rescale_size``):
 
     - ``Resize(scale=s)``: ``s`` (low = high); a ``scale_factor`` alone (relative) is not listed;
-    - ``FixShapeResize(width, height)``;
+    - ``FixShapeResize(width, height)`` (the output size, padded: never ``keep_ratio`` here);
     - ``RandomChoiceResize(scales=[...])``: each scale;
     - ``RandomResize(scale=[s0, s1])``: each edge drawn between the two (mmcv ``RandomResize._random_sample``);
       ``RandomResize(scale=s, ratio_range=(r0, r1))``: ``s`` times a ratio drawn between ``r0`` and ``r1``.
     """
     from automl_mm.engine.preflight_walk import _datasets, pipeline_transforms
 
-    found: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
+    found: list[tuple[str, tuple[int, int], tuple[int, int], bool]] = []
     loader_cfg = cfg.get(loader) if hasattr(cfg, 'get') else None
     if not isinstance(loader_cfg, dict):
         return found
     for dataset, where in _datasets(loader_cfg.get('dataset'), f'{loader}.dataset'):
         for t, key in pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'):
             kind = str(getattr(t['type'], '__name__', t['type'])).split('.')[-1]
+            keep = bool(t.get('keep_ratio', False))
             if kind == 'Resize' and _size(t.get('scale')):
-                found.append((f'{key}.scale', _size(t['scale']), _size(t['scale'])))
+                found.append((f'{key}.scale', _size(t['scale']), _size(t['scale']), keep))
             elif kind == 'FixShapeResize' and _size((t.get('width'), t.get('height'))):
                 size = _size((t['width'], t['height']))
-                found.append((f'{key}.width/height', size, size))
+                found.append((f'{key}.width/height', size, size, False))
             elif kind == 'RandomChoiceResize' and isinstance(t.get('scales'), (list, tuple)):
-                found += [(f'{key}.scales[{i}]', _size(s), _size(s)) for i, s in enumerate(t['scales']) if _size(s)]
+                found += [(f'{key}.scales[{i}]', _size(s), _size(s), keep)
+                          for i, s in enumerate(t['scales']) if _size(s)]
             elif kind == 'RandomResize':
                 scale, ratios = t.get('scale'), t.get('ratio_range')
                 if isinstance(ratios, (list, tuple)) and len(ratios) == 2 and _size(scale):
                     w, h = _size(scale)
                     low, high = min(ratios), max(ratios)
-                    found.append((f'{key}.scale', (int(w * low), int(h * low)), (int(w * high), int(h * high))))
+                    found.append((f'{key}.scale', (int(w * low), int(h * low)), (int(w * high), int(h * high)), keep))
                 elif isinstance(scale, (list, tuple)) and len(scale) == 2 and all(_size(s) for s in scale):
                     (w0, h0), (w1, h1) = map(_size, scale)
-                    found.append((f'{key}.scale', (min(w0, w1), min(h0, h1)), (max(w0, w1), max(h0, h1))))
+                    found.append((f'{key}.scale', (min(w0, w1), min(h0, h1)), (max(w0, w1), max(h0, h1)), keep))
     return found
 
 
-def _trains_at(scales: list[tuple[str, tuple[int, int], tuple[int, int]]], w: int, h: int) -> bool:
-    """Whether a resize of ``scales`` can train at ``(w, h)``, in either orientation (keep_ratio fits an image of
-    either orientation into the scale's long and short edges)."""
-    return any(low[0] <= a <= high[0] and low[1] <= b <= high[1]
-               for _, low, high in scales for a, b in ((w, h), (h, w)))
+def pad_size_divisor(cfg: Any, loader: str = 'train_dataloader') -> int:
+    """The multiple the detector's input edges are padded up to after the resize: the largest of
+    ``model.data_preprocessor.pad_size_divisor`` (mmdet's ``DetDataPreprocessor``, 32 in its detectors) and the
+    ``size_divisor`` of a ``Pad`` in ``cfg[loader]``'s pipelines; 1 without either."""
+    from automl_mm.engine.preflight_walk import _datasets, pipeline_transforms
+
+    preprocessor = (cfg.get('model') or {}).get('data_preprocessor') if hasattr(cfg, 'get') else None
+    divisors = [(preprocessor or {}).get('pad_size_divisor') if isinstance(preprocessor, dict) else None]
+    loader_cfg = cfg.get(loader) if hasattr(cfg, 'get') else None
+    if isinstance(loader_cfg, dict):
+        for dataset, where in _datasets(loader_cfg.get('dataset'), f'{loader}.dataset'):
+            divisors += [t.get('size_divisor') for t, _ in pipeline_transforms(dataset.get('pipeline'), where)
+                         if str(getattr(t['type'], '__name__', t['type'])).split('.')[-1] == 'Pad']
+    return max([int(d) for d in divisors if isinstance(d, int) and not isinstance(d, bool) and d > 0] or [1])
+
+
+def _trains_at(scales: list[tuple[str, tuple[int, int], tuple[int, int], bool]], w: int, h: int,
+               divisor: int = 1) -> bool:
+    """Whether a resize of ``scales`` can give the backbone a ``(w, h)`` input, padded up to a multiple of
+    ``divisor`` (:func:`pad_size_divisor`), in either orientation. Without ``keep_ratio`` the image is resized to
+    the scale (within a multi-scale range); with it, mmcv's ``rescale_size`` fits the image into the scale's long
+    and short edges, so its long edge is at most the long bound, its short edge at most the short bound, and one of
+    them reaches its bound (e.g. under ``scale=(1333, 800)``: ``(1067, 800)`` for a 4:3 image, ``(1344, 800)``
+    padded to 32)."""
+    def padded(edge: int) -> int:
+        return -(-edge // divisor) * divisor
+
+    for _, low, high, keep in scales:
+        if keep:
+            long_, short = max(w, h), min(w, h)
+            low_long, low_short = max(low), min(low)
+            high_long, high_short = max(high), min(high)
+            if long_ <= padded(high_long) and short <= padded(high_short) and \
+                    (long_ >= low_long or short >= low_short):
+                return True
+        elif any(low[0] <= a <= padded(high[0]) and low[1] <= b <= padded(high[1]) for a, b in ((w, h), (h, w))):
+            return True
+    return False
 
 
 def warn_flops_shape_not_trained(cfg: Any, flops_chw: Sequence[int], where: str) -> str | None:
@@ -176,8 +212,10 @@ def warn_flops_shape_not_trained(cfg: Any, flops_chw: Sequence[int], where: str)
     fits each image into it, so no image need have exactly the counted size), and the band is relative (every
     allocation's FLOPs scale alike with the image area, up to the rounding of strided maps), so the allocation the
     search admits hardly depends on it; the absolute figures do. Nothing is said where ``cfg`` resizes nowhere
-    (e.g. images already at their size) or one of its resizes trains at ``(W, H)`` of ``flops_chw`` (either
-    orientation; a multi-scale resize: within its range).
+    (e.g. images already at their size) or one of its resizes can give the backbone ``(W, H)`` of ``flops_chw``
+    (:func:`_trains_at`: either orientation; a multi-scale resize: within its range; with ``keep_ratio``, an image
+    fitted into the scale, e.g. ``(1067, 800)`` under ``(1333, 800)``; padded to ``pad_size_divisor``, e.g. the
+    ``(1344, 800)`` batches of mmdet's COCO detectors).
 
     Args:
         cfg: A config (the search's, or its ``retrain_config``).
@@ -189,9 +227,10 @@ def warn_flops_shape_not_trained(cfg: Any, flops_chw: Sequence[int], where: str)
     """
     scales = training_scales(cfg)
     h, w = int(flops_chw[1]), int(flops_chw[2])
-    if not scales or _trains_at(scales, w, h):
+    if not scales or _trains_at(scales, w, h, pad_size_divisor(cfg)):
         return None
-    listed = ', '.join(f'{key}={low}' if low == high else f'{key}: {low} to {high}' for key, low, high in scales[:4])
+    listed = ', '.join(f'{key}={low}' if low == high else f'{key}: {low} to {high}'
+                       for key, low, high, _ in scales[:4])
     msg = (f'{where}: its train_dataloader trains the detector at (w, h) = {listed}, but train_cfg.flops_input_shape '
            f'(C, H, W) = {tuple(int(v) for v in flops_chw)} counts the backbone FLOPs at (w, h) = ({w}, {h}): the '
            'FLOPs band and the reported GFLOPs describe the backbone at another image size than it trains at; set '

@@ -142,13 +142,17 @@ def test_a_pc_nas_retrain_config_edited_or_deleted_during_the_search_is_refused_
 
 
 # --- CR-NAS: the image size a detector trains at against train_cfg.flops_input_shape ------------------------------
-def _det_cfg(*pipeline, wrapped=False):
+def _det_cfg(*pipeline, wrapped=False, pad=None):
     from mmengine.config import Config
 
     dataset = dict(type='CocoDataset', pipeline=list(pipeline))
     if wrapped:
         dataset = dict(type='RepeatDataset', times=2, dataset=dataset)
-    return Config(dict(train_dataloader=dict(dataset=dataset)))
+    model = {} if pad is None else dict(data_preprocessor=dict(type='DetDataPreprocessor', pad_size_divisor=pad))
+    return Config(dict(model=model, train_dataloader=dict(dataset=dataset)))
+
+
+COCO_RESIZE = dict(type='Resize', scale=(1333, 800), keep_ratio=True)
 
 
 @pytest.mark.parametrize('pipeline, wrapped, shape, warned', [
@@ -174,13 +178,27 @@ def _det_cfg(*pipeline, wrapped=False):
                                             [dict(type='Resize', scale=(1333, 480))]])], False, (3, 800, 1333),
      None),
     ([dict(type='LoadImageFromFile')], False, (3, 32, 32), None),  # no resize: nothing to compare
+    # keep_ratio fits an image into the scale (mmcv rescale_size): a 4:3 COCO image trains at (1067, 800), a 3:2 one
+    # at (1200, 800), a tall one at (750, 1333); mmdet's DetDataPreprocessor pads them to 32: (1344, 800)
+    ([COCO_RESIZE], False, (3, 800, 1067), None),
+    ([COCO_RESIZE], False, (3, 800, 1200), None),
+    ([COCO_RESIZE], False, (3, 1333, 750), None),
+    ([COCO_RESIZE], (False, 32), (3, 800, 1344), None),
+    ([COCO_RESIZE, dict(type='Pad', size_divisor=32)], False, (3, 800, 1344), None),
+    ([COCO_RESIZE], False, (3, 800, 1344), 'train_dataloader.dataset.pipeline[0].scale=(1333, 800)'),  # no padding
+    ([COCO_RESIZE], (False, 32), (3, 800, 1376), 'train_dataloader.dataset.pipeline[0].scale=(1333, 800)'),
+    ([COCO_RESIZE], False, (3, 600, 1000), 'train_dataloader.dataset.pipeline[0].scale=(1333, 800)'),  # no edge at
+    ([dict(type='Resize', scale=(1333, 800))], False, (3, 800, 1067),  # its bound; without keep_ratio: the scale
+     'train_dataloader.dataset.pipeline[0].scale=(1333, 800)'),
 ])
 def test_the_training_scale_against_flops_input_shape(monkeypatch, pipeline, wrapped, shape, warned):
     from automl_mm.nas import retrain_input
 
     logged = []
+    wrapped, pad = wrapped if isinstance(wrapped, tuple) else (wrapped, None)
     monkeypatch.setattr(retrain_input, 'print_log', lambda msg, **kwargs: logged.append(msg))
-    msg = retrain_input.warn_flops_shape_not_trained(_det_cfg(*pipeline, wrapped=wrapped), shape, 'the search config')
+    msg = retrain_input.warn_flops_shape_not_trained(_det_cfg(*pipeline, wrapped=wrapped, pad=pad), shape,
+                                                     'the search config')
     if warned is None:
         assert msg is None and logged == []
     else:
