@@ -192,7 +192,8 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         self.flops_tolerance = float(flops_tolerance)
         self.flops_input_shape = (1, *[int(v) for v in flops_input_shape])
         self.retrain_config = check_retrain_config(retrain_config)
-        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'CRNASLoop')
+        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'CRNASLoop',
+                                  runner.cfg.get('default_scope'))
         reference = tuple(self.backbone.active_stage_blocks if reference_allocation is None else reference_allocation)
         try:
             self.reference_path = self.stage_space.path_of(reference)
@@ -550,7 +551,8 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         backbone.pop('max_stage_blocks', None)
         backbone.update(stage_blocks=r['stage_blocks'], dilations_per_block=r['dilations_per_block'])
         self.write_text('cr_nas_backbone.py', backbone_fragment_text(
-            f'CR-NAS searched backbone ({self.metric_key} on arch-val: {r["spatial_search_score"]:.4f})', backbone))
+            f'CR-NAS searched backbone ({self.metric_key} on arch-val: {r["spatial_search_score"]:.4f})', backbone,
+            self.runner.cfg.get('default_scope')))
         if self.retrain_config is None:
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
             self.remove_output('cr_nas_final_config.py')  # another search's, of another architecture

@@ -135,7 +135,8 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         self.num_samples = int(num_samples)
         self.batches_per_sample = batches_per_sample
         self.retrain_config = check_retrain_config(retrain_config)
-        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'PCNASLoop')
+        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'PCNASLoop',
+                                  runner.cfg.get('default_scope'))
         check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
                           owned=dict(pool='each stage\'s pool of partial architectures'))
         check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')
@@ -423,7 +424,8 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         # the stand-alone network as a backbone config (the search's backbone with the searched arch)
         backbone = dict(self.runner.cfg.model.backbone, arch=list(best['arch']))
         self.write_text('pc_nas_backbone.py', backbone_fragment_text(
-            f'PC-NAS searched backbone (potential {best["potential"]:.4f}, {self.metric_key})', backbone))
+            f'PC-NAS searched backbone (potential {best["potential"]:.4f}, {self.metric_key})', backbone,
+            self.runner.cfg.get('default_scope')))
         if self.retrain_config is None:
             # a pc_nas_final_config.py holding the arch override alone was written: it named no model type, data
             # or schedule, and failed when trained

@@ -200,26 +200,47 @@ def registered_type_name(cls: type) -> str:
                      '(automl_mm.registry)')
 
 
-def fragment_type(kind: str | type) -> tuple[str, type]:
+def fragment_type(kind: str | type, scope: str | None = 'automl_mm') -> tuple[str, type]:
     """The text a backbone fragment names ``model.backbone.type`` by, and the class it builds.
 
-    An unprefixed name gets the ``automl_mm.`` prefix (the fragment loads in a config of any scope); a prefixed one
-    is kept; a class object (a pure-Python config) is written by its registered name (:func:`registered_type_name`).
+    An unprefixed name is resolved as the search built it, in the search config's ``default_scope`` (``scope``,
+    :func:`~automl_mm.registry.registered_class`: that scope's ``MODELS`` and its parents), and written with that
+    scope's prefix (the fragment loads in a config of any scope): ``'CRResNet'`` under ``'automl_mm'`` is
+    ``'automl_mm.CRResNet'``, ``'ResNet'`` under ``'mmdet'`` is ``'mmdet.ResNet'`` (``'automl_mm.ResNet'``, which
+    automl_mm registers too, named another class than the search built); a name the scope does not resolve gets the
+    ``automl_mm.`` prefix. A prefixed name is kept; a class object (a pure-Python config) is written by its
+    registered name (:func:`registered_type_name`).
+
+    Args:
+        kind: ``model.backbone.type`` (a name or a class).
+        scope: The search config's ``default_scope`` (None: the current default scope).
 
     Raises:
         ValueError: naming ``model.backbone.type``: a class no ``MODELS`` registry holds, or a name the fragment's
-            type does not build (e.g. ``'MyNet'`` registered in mmdet's registry only, written ``'automl_mm.MyNet'``).
+            type does not build (e.g. ``'MyNet'`` registered in no registry of ``scope``, written
+            ``'automl_mm.MyNet'``).
     """
-    from automl_mm.registry import MODELS
+    from automl_mm.registry import MODELS, registered_class
 
     if isinstance(kind, type):
         return registered_type_name(kind), kind
+
+    def built(text: str) -> type | None:
+        try:
+            cls = MODELS.get(text)
+        except KeyError:  # a scope prefix of a package not installed
+            return None
+        return cls if isinstance(cls, type) else None
+
+    if '.' not in kind:
+        searched = registered_class(MODELS, kind, scope)  # the class the search built
+        if isinstance(searched, type):
+            text = f'{scope}.{kind}' if scope and built(f'{scope}.{kind}') is searched else \
+                registered_type_name(searched)
+            return text, searched
     text = kind if '.' in kind else f'automl_mm.{kind}'
-    try:
-        cls = MODELS.get(text)
-    except KeyError:  # a scope prefix of a package not installed
-        cls = None
-    if not isinstance(cls, type):
+    cls = built(text)
+    if cls is None:
         raise ValueError(f'model.backbone.type={kind!r}: the backbone fragment would name it {text!r}, which no MODELS '
                          'registry builds (a config of any scope loads the fragment, so the type needs its scope '
                          "prefix: write type='<scope>.<name>', e.g. 'mmdet.ResNet', with the name its registry "
@@ -227,7 +248,7 @@ def fragment_type(kind: str | type) -> tuple[str, type]:
     return text, cls
 
 
-def check_backbone_exportable(backbone: dict | None, loop: str) -> None:
+def check_backbone_exportable(backbone: dict | None, loop: str, scope: str | None = 'automl_mm') -> None:
     """Refuse, at the start of a search, a ``model.backbone.type`` its export cannot name in the backbone fragment
     (:func:`fragment_type`): a class object no ``MODELS`` registry holds (a class of one's own without
     ``@MODELS.register_module()``) was refused only by the export, after the whole search, and the search was lost.
@@ -235,6 +256,7 @@ def check_backbone_exportable(backbone: dict | None, loop: str) -> None:
     Args:
         backbone: The search config's ``model.backbone`` (None or a type of another kind: nothing to check).
         loop: ``train_cfg.type``, named in the error.
+        scope: The search config's ``default_scope``, in which an unprefixed type is resolved.
 
     Raises:
         ValueError: :func:`fragment_type`'s error, saying that the search would be lost at its export.
@@ -243,22 +265,23 @@ def check_backbone_exportable(backbone: dict | None, loop: str) -> None:
     if not isinstance(kind, (str, type)):
         return
     try:
-        fragment_type(kind)
+        fragment_type(kind, scope)
     except ValueError as err:
         raise ValueError(f'{err}. train_cfg.type={loop} writes the searched backbone as such a fragment at its end: '
                          'refused before the search, which would otherwise run to the end and fail there') from None
 
 
-def backbone_fragment_text(title: str, backbone: dict) -> str:
+def backbone_fragment_text(title: str, backbone: dict, scope: str | None = 'automl_mm') -> str:
     """The searched backbone as a fragment to paste into a config of one's own (``cr_nas_backbone.py``,
     ``pc_nas_backbone.py``), loadable whatever that config's ``default_scope`` is.
 
     The fragment named the search config's backbone type as it was written (``'MBConvSupernet'``, or
     ``'automl_mm.CRResNet'``) and imported nothing: pasted into a stock mmdet config (``default_scope='mmdet'``), an
     unprefixed type is looked up in mmdet's registry, and a prefixed one needs automl_mm imported, so mmdet's
-    ``tools/train.py`` stopped with ``KeyError``. Now the type carries the ``automl_mm.`` prefix (a type with a
-    scope of its own is kept), the fragment sets ``custom_imports`` (automl_mm and the module of a user's backbone
-    class, :func:`~automl_mm.ohl.report.custom_imports_line`) and its comment gives the line that replaces another
+    ``tools/train.py`` stopped with ``KeyError``. Now the type carries the prefix of the scope the search resolved
+    it in (:func:`fragment_type`; a type with a scope of its own is kept), the fragment sets ``custom_imports``
+    (automl_mm and the module of a user's backbone class, :func:`~automl_mm.ohl.report.custom_imports_line`) and
+    its comment gives the line that replaces another
     backbone whole (``_delete_=True``: merged over mmdet's ResNet, that backbone's keys would be kept). Pasted with
     that line alone into mmdet's ``faster-rcnn_r50_fpn_1x_coco.py``, a searched CR-ResNet-18 met an FPN written for
     ResNet-50's maps and failed at the first step (torch: "expected input[1, 64, 16, 16] to have 256 channels"):
@@ -272,6 +295,8 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
     Args:
         title: The first comment line (what was searched and its score).
         backbone: The backbone config (``type``, a name or a registered class, and its arguments).
+        scope: The search config's ``default_scope``, in which an unprefixed ``type`` is resolved
+            (:func:`fragment_type`).
 
     Returns:
         Python config text setting ``custom_imports``, ``backbone`` and, where the widths can be learnt on the meta
@@ -288,7 +313,7 @@ def backbone_fragment_text(title: str, backbone: dict) -> str:
     backbone = dict(backbone)
     classes = []
     if isinstance(backbone.get('type'), (str, type)):
-        backbone['type'], cls = fragment_type(backbone['type'])
+        backbone['type'], cls = fragment_type(backbone['type'], scope)
         classes = [cls]
     widths = backbone_widths(backbone, 'automl_mm')
     if widths and len(widths) > 1:

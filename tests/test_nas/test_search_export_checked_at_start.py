@@ -51,6 +51,30 @@ def test_the_fragment_type_of_registered_and_unregistered_backbones():
         backbone_fragment_text('t', dict(type=UnregisteredCRResNet, depth=18))
 
 
+def test_an_unprefixed_backbone_type_is_named_as_the_search_config_scope_built_it():
+    """Under default_scope='mmdet' an unprefixed type is mmdet's: 'HRNet' (mmdet's only) was refused as
+    'automl_mm.HRNet', and 'ResNet' written 'automl_mm.ResNet', automl_mm's own ResNet, another class than the
+    search built."""
+    from mmdet.models.backbones import HRNet
+    from mmdet.models.backbones import ResNet as MMDetResNet
+
+    assert fragment_type('ResNet', 'mmdet') == ('mmdet.ResNet', MMDetResNet)
+    assert fragment_type('HRNet', 'mmdet') == ('mmdet.HRNet', HRNet)
+    assert fragment_type('CRResNet', 'mmdet') == ('automl_mm.CRResNet', CRResNet)  # not mmdet's: as before
+    assert fragment_type('CRResNet', None) == ('automl_mm.CRResNet', CRResNet)
+    check_backbone_exportable(dict(type='HRNet'), 'CRNASLoop', 'mmdet')
+    assert "backbone = {'type': 'mmdet.ResNet', 'depth': 18}\nbackbone_out_channels = [64, 128, 256, 512]" in \
+        backbone_fragment_text('t', dict(type='ResNet', depth=18), 'mmdet')
+
+
+def test_a_search_resolves_its_backbone_type_in_its_default_scope(tmp_path):
+    """The loop passes the search config's default_scope: 'HRNet' under 'mmdet' is exportable (refused before)."""
+    runner = Runner.from_cfg(_pc_cfg(str(tmp_path)))
+    runner.cfg.model.backbone.type = 'HRNet'
+    runner.cfg.default_scope = 'mmdet'
+    runner.build_train_loop(dict(runner._train_loop, retrain_config=None))  # (its backbone compared with HRNet)
+
+
 def test_a_cr_nas_search_of_an_unregistered_backbone_class_is_refused_at_start(tmp_path):
     with pytest.raises(ValueError, match=r'^model\.backbone\.type is the class .*UnregisteredCRResNet.*'
                                          r'train_cfg\.type=CRNASLoop'):
