@@ -235,7 +235,8 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
                                          f'train_cfg.retrain_config {self.retrain_config}')
         check_retrain_backbone(self.retrain_config, dict(self.runner.cfg.model.backbone),
                                ('stage_blocks', 'dilations_per_block'),
-                               fill=dict(stage_blocks=tuple(self.reference_allocation)), ignored=('max_stage_blocks', ))
+                               fill=dict(stage_blocks=tuple(self.reference_allocation)), ignored=('max_stage_blocks', ),
+                               scope=self.runner.cfg.get('default_scope'))
 
     def _check_built_dilations(self) -> None:
         """Refuse a search backbone built with dilations other than 1 on the searched convs

@@ -162,7 +162,8 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         """Refuse a ``retrain_config`` whose backbone is another supernet than the searched one: the export writes
         only ``arch`` over it (a search with other widths exported a network of the retrain config's widths, one
         with ReLU a network with ReLU6; ``check_retrain_backbone``)."""
-        check_retrain_backbone(self.retrain_config, self.runner.cfg.get('model', {}).get('backbone') or {}, ('arch',))
+        check_retrain_backbone(self.retrain_config, self.runner.cfg.get('model', {}).get('backbone') or {}, ('arch',),
+                               scope=self.runner.cfg.get('default_scope'))
 
     def _build_cost(self, table_file, latency_limit, flops_limit, input_shape) -> tuple:
         """The cost table bounding the search, its limit and its name; the FLOPs table of the final pool's report.

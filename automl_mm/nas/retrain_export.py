@@ -52,16 +52,19 @@ def check_retrain_config(path: str | None) -> str | None:
 
 
 def check_retrain_backbone(retrain_config: str | None, searched: dict, exported: Sequence[str],
-                           fill: dict | None = None, ignored: Sequence[str] = ()) -> None:
+                           fill: dict | None = None, ignored: Sequence[str] = (),
+                           scope: str | None = 'automl_mm') -> None:
     """Refuse a ``retrain_config`` whose ``model.backbone`` is another network than the searched one: the export
     writes only the ``exported`` keys (the searched ``arch``, or ``stage_blocks`` / ``dilations_per_block``) over
     it, so any other difference (depth, widths, strides, stem, activation, normalisation) was retrained silently:
     a search on a CR-ResNet-18 exported a ResNet-50 with its allocation; one with ReLU retrained with ReLU6.
 
     Both configs, without the exported and ``ignored`` keys (and ``init_cfg``) and with ``fill`` set in both (e.g.
-    one allocation for two plain networks), are built in the ``automl_mm`` scope and compared module by module
-    (``repr``: types, shapes, strides, dilations, activations, norms). Nothing is built when the two configs are
-    equal (the shipped configs).
+    one allocation for two plain networks), are built each in its config's ``default_scope`` (the searched one in
+    ``scope``, the retrain one in the retrain config's; ``automl_mm`` where a config sets none: an unprefixed
+    ``type`` is built as that config's runner builds it, e.g. mmdet's ``HRNet`` under ``'mmdet'``) and compared
+    module by module (``repr``: types, shapes, strides, dilations, activations, norms). Nothing is built when the
+    two configs are equal (the shipped configs).
 
     Args:
         retrain_config: Absolute path (``check_retrain_config``), or None: nothing to check.
@@ -69,6 +72,7 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
         exported: The keys the export writes over the retrain config's backbone.
         fill: Keys set in both before building.
         ignored: Other keys left out of both (search-only keys, e.g. ``max_stage_blocks``).
+        scope: The search config's ``default_scope``.
 
     Raises:
         ValueError: naming ``train_cfg.retrain_config`` and the first module that differs, or why the retrain
@@ -81,7 +85,8 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
 
     from automl_mm.registry import MODELS
 
-    retrain = (Config.fromfile(retrain_config).get('model') or {}).get('backbone')
+    retrain_cfg = Config.fromfile(retrain_config)
+    retrain = (retrain_cfg.get('model') or {}).get('backbone')
     if not isinstance(retrain, dict):
         return  # no backbone to compare (a config that sets the backbone elsewhere)
     dropped = {*exported, *ignored, 'init_cfg'}
@@ -89,9 +94,10 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
     if configs[0] == configs[1]:
         return
     layouts = []
-    for name, cfg in zip(('retrain', 'searched'), configs):
+    scopes = (retrain_cfg.get('default_scope') or 'automl_mm', scope or 'automl_mm')
+    for name, cfg, cfg_scope in zip(('retrain', 'searched'), configs, scopes):
         try:
-            with DefaultScope.overwrite_default_scope('automl_mm'):
+            with DefaultScope.overwrite_default_scope(cfg_scope):
                 layouts.append(repr(MODELS.build({**cfg, **(fill or {})})).splitlines())
         except Exception as err:  # the retrain backbone cannot take the exported keys' values
             raise ValueError(f'train_cfg.retrain_config {retrain_config}: its model.backbone cannot be built as the '

@@ -273,3 +273,20 @@ def test_the_shipped_cr_nas_searches_count_flops_at_their_training_size(search):
     assert training_scales(cfg) and training_scales(retrain)
     assert warn_flops_shape_not_trained(cfg, shape, 's') is None
     assert warn_flops_shape_not_trained(retrain, shape, 'r') is None
+
+
+def test_the_retrain_backbone_is_built_in_each_config_default_scope(tmp_path):
+    """A search and a retrain config under default_scope='mmdet' with mmdet's ResNetV1d (automl_mm registers no
+    such name) were refused as 'cannot be built as the retrain network' (both were built in automl_mm's scope);
+    the same network passes, another depth is still refused."""
+    import mmdet.models  # noqa: F401  (registers mmdet's backbones)
+
+    from automl_mm.nas.retrain_export import check_retrain_backbone
+
+    retrain = tmp_path / 'retrain.py'
+    retrain.write_text("default_scope = 'mmdet'\nmodel = dict(backbone=dict(type='ResNetV1d', depth=18, "
+                       "out_indices=(3, )))\n")
+    searched = dict(type='ResNetV1d', depth=18, out_indices=(3, ), style='pytorch')  # mmdet's default, written out
+    check_retrain_backbone(str(retrain), searched, ('arch', ), scope='mmdet')
+    with pytest.raises(ValueError, match=r'its model\.backbone is another network than the searched one'):
+        check_retrain_backbone(str(retrain), dict(searched, depth=34), ('arch', ), scope='mmdet')
