@@ -16,10 +16,10 @@ def check_retrain_config(path: str | None) -> str | None:
     """``train_cfg.retrain_config`` as an absolute path, or an error now: the export names it as ``_base_``, and a
     path relative to another directory than the one the run starts in exported a config that could not load.
 
-    A config whose ``train_cfg`` is a search loop (``PCNASLoop``, ``CRNASLoop``: e.g. the search config itself) is
-    refused: the exported config inherits its ``train_cfg``, so "retraining" the searched architecture ran another
-    search over it (a PC-NAS space of one operator per layer, a CR-NAS supernet at the exported allocation) with
-    the search's schedule, and exported that.
+    A config whose ``train_cfg`` is a search loop (``PCNASLoop``, ``CRNASLoop`` or a subclass, its ``type`` resolved
+    in the config's ``default_scope``: e.g. the search config itself) is refused: the exported config inherits its
+    ``train_cfg``, so "retraining" the searched architecture ran another search over it (a PC-NAS space of one
+    operator per layer, a CR-NAS supernet at the exported allocation) with the search's schedule, and exported that.
 
     Raises:
         ValueError: naming ``train_cfg.retrain_config``: the file is missing, or trains with a search loop.
@@ -39,8 +39,8 @@ def check_retrain_config(path: str | None) -> str | None:
     loop = retrain.get('train_cfg')
     kind = loop.get('type') if isinstance(loop, dict) else None
     try:
-        cls = kind if isinstance(kind, type) else registered_class(LOOPS, kind, 'automl_mm') if isinstance(kind, str) \
-            else None
+        cls = kind if isinstance(kind, type) else registered_class(
+            LOOPS, kind, retrain.get('default_scope') or 'automl_mm') if isinstance(kind, str) else None
     except KeyError:  # a scope prefix of a package not installed: not a search loop of ours
         cls = None
     if isinstance(cls, type) and issubclass(cls, SearchLoopBase):

@@ -34,3 +34,20 @@ def test_a_cr_nas_search_config_as_retrain_config_is_refused_at_start(tmp_path):
                       "stage_space=dict(stage_choices=[[1, 2]] * 4, total_blocks=6))\n")
     with pytest.raises(ValueError, match=r"trains with train_cfg.type='automl_mm.CRNASLoop', a search loop"):
         _loop(digits_cr_cfg(str(tmp_path / 'cr'), retrain_config=str(search)))
+
+
+def test_a_search_loop_named_in_the_retrain_config_scope_is_refused(tmp_path):
+    """A search loop of one's own registered in mmdet's LOOPS, named unprefixed by a retrain config of
+    default_scope='mmdet' (as its runner builds it), was looked up in automl_mm's scope and passed."""
+    from mmdet.registry import LOOPS as MMDET_LOOPS
+
+    from automl_mm.nas.pc_nas import PCNASLoop
+    from automl_mm.nas.retrain_export import check_retrain_config
+
+    MMDET_LOOPS.register_module('MMDetScopedPCNASLoopOfOnesOwn', module=type('_L', (PCNASLoop, ), {}), force=True)
+    retrain = tmp_path / 'retrain.py'
+    retrain.write_text("default_scope = 'mmdet'\ntrain_cfg = dict(type='MMDetScopedPCNASLoopOfOnesOwn')\n")
+    with pytest.raises(ValueError, match=r"trains with train_cfg.type='MMDetScopedPCNASLoopOfOnesOwn', a search loop"):
+        check_retrain_config(str(retrain))
+    retrain.write_text("default_scope = 'mmdet'\ntrain_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)\n")
+    assert check_retrain_config(str(retrain)) == str(retrain)
