@@ -33,6 +33,7 @@ from mmengine.runner import IterBasedTrainLoop
 from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
+from automl_mm.engine.rank_failures import agree_on_failure
 from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
 from automl_mm.ohl.sync import broadcast_buffers_
 from automl_mm.utils.checks import (
@@ -516,7 +517,9 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         retrain config edited during the search (:meth:`retrain_config_exportable`), if any, is raised.
 
         Raises:
-            ValueError: the export's refusal, naming ``train_cfg.retrain_config``.
+            ValueError: the export's refusal, naming ``train_cfg.retrain_config``, on the ranks that refused.
+            RankFailure: on the other ranks of a distributed search, naming the lowest refusing rank and its error
+                (:func:`~automl_mm.engine.rank_failures.agree_on_failure`).
         """
         apply_best()
         if get_world_size() > 1:  # each rank validates its shard of the val split with the checkpoint's statistics
@@ -527,6 +530,10 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         self.save_search_checkpoint('final')
         if self.runner.val_loop is not None:
             self.runner.val_loop.run()
-        failure = getattr(self, '_export_failure', None)
-        if failure is not None:  # the export's refusal of an edited retrain config (retrain_config_exportable)
+        failure = getattr(self, '_export_failure', None)  # the export's refusal of an edited retrain config
+        if get_world_size() > 1:
+            # each rank re-read the file (node-local checkouts, an edit between two ranks' reads): one rank refusing
+            # while the others went on into after_train left them in its collectives; now every rank stops
+            agree_on_failure(failure, 'the export of train_cfg.retrain_config')
+        if failure is not None:
             raise failure

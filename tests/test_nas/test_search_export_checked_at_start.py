@@ -165,6 +165,27 @@ def test_a_pc_nas_retrain_config_edited_or_deleted_during_the_search_is_refused_
     assert applied == ['applied', 'final']
 
 
+def test_every_rank_of_a_distributed_search_agrees_on_the_export_refusal(tmp_path, monkeypatch):
+    """Each rank re-reads the retrain config at the export: a rank that refused and one that did not both reach the
+    failure agreement (which raises on every rank where one refused), not only the refusing rank its raise."""
+    import automl_mm.nas.loop as loop_module
+
+    loop = _loop(_pc_cfg(str(tmp_path / 'run')))
+    agreed = []
+    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(loop_module, 'share_rank0_statistics', lambda model: None)
+    monkeypatch.setattr(loop_module, 'agree_on_failure', lambda failure, what: agreed.append((failure, what)))
+    monkeypatch.setattr(type(loop), 'architecture_calls', lambda self: [])
+    monkeypatch.setattr(type(loop), 'save_search_checkpoint', lambda self, tag: None)
+    loop.finish(lambda: None)  # this rank read the file as its start did
+    refusal = ValueError('train_cfg.retrain_config was edited during the search')
+    loop._export_failure = refusal
+    with pytest.raises(ValueError, match='edited during the search'):
+        loop.finish(lambda: None)
+    assert agreed == [(None, 'the export of train_cfg.retrain_config'),
+                      (refusal, 'the export of train_cfg.retrain_config')]
+
+
 # --- CR-NAS: the image size a detector trains at against train_cfg.flops_input_shape ------------------------------
 def _det_cfg(*pipeline, wrapped=False, pad=None):
     from mmengine.config import Config
