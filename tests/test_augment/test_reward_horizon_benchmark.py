@@ -2,8 +2,10 @@
 policy of a replicate starts from the same state."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
+import io
 import json
 import os.path as osp
 import re
@@ -27,14 +29,34 @@ def bench(monkeypatch):
     return importlib.import_module('reward_horizon')
 
 
+@pytest.fixture(scope='module')
+def _runs() -> dict:
+    return {}
+
+
+@pytest.fixture
+def ran(bench, _runs):
+    """``ran(args)``: ``bench.main(args)``'s summary and printed text, one run per ``args`` in this module (the runs
+    are seeded: a second identical run prints and returns the same; tests that share one read other things of it)."""
+    def run(args: list[str]) -> tuple[dict, str]:
+        key = tuple(args)
+        if key not in _runs:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                summary = bench.main(list(args))
+            _runs[key] = (summary, out.getvalue())
+        summary, out = _runs[key]
+        return copy.deepcopy(summary), out
+
+    return run
+
+
 @pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
-def test_branches_restore_the_trajectory_and_share_the_start(bench, capsys, tmp_path):
-    plain = bench.main([*PLAIN, '--every', '0'])  # (--horizons / --reps are refused there: no branch reads them)
-    capsys.readouterr()  # (its lines are another run's: one log holds one run)
-    branched = bench.main([*TINY, '--every', '2', '--reps', '2'])
+def test_branches_restore_the_trajectory_and_share_the_start(bench, ran, capsys, tmp_path):
+    plain, _ = ran([*PLAIN, '--every', '0'])  # (--horizons / --reps are refused there: no branch reads them)
+    branched, out = ran([*TINY, '--every', '2', '--reps', '2'])  # (its lines alone: one log holds one run)
     assert plain['final'] == branched['final']  # the branches left weights, optimiser and schedule as they were
     assert branched['branches'] == [1]
-    out = capsys.readouterr().out
     readings = next(json.loads(line) for line in out.splitlines() if line.startswith('[{'))
     assert len(readings) == 2 * 3 * 2  # reps x policies x horizons
     row = branched['horizon_1']
@@ -136,11 +158,13 @@ def test_cooldown_reading_anneals_a_copy_to_zero_and_puts_nothing_back_wrong(ben
 
 
 @pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
-def test_cooldown_readings_leave_the_trajectory_as_it_was(bench, capsys):
-    plain = bench.main([*PLAIN, '--every', '0'])
-    branched = bench.main([*PLAIN, '--every', '2', '--horizons', '1', '--reps', '1', '--cooldown', '1'])
+def test_cooldown_readings_leave_the_trajectory_as_it_was(bench, ran):
+    plain, _ = ran([*PLAIN, '--every', '0'])  # test_branches_restore_the_trajectory_and_share_the_start's
+    # test_cooldown_readings_leave_the_later_horizons_of_a_branch_as_they_were's cooled run (horizons 1 and 2: each
+    # reading, of either horizon, has its cool-down readings)
+    branched, out = ran([*TINY, '--every', '2', '--reps', '1', '--cooldown', '1'])
     assert plain['final'] == branched['final'] and branched['cooldown'] == 1
-    readings = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('[{'))
+    readings = next(json.loads(line) for line in out.splitlines() if line.startswith('[{'))
     by_policy = {r['policy']: r for r in readings}
     assert by_policy['cropflip']['cooldown_same'] == by_policy['cropflip']['cooldown_cropflip']
     assert all(0 <= r['cooldown_cropflip'] <= 100 and 0 <= r['cooldown_same'] <= 100 for r in readings)
@@ -229,14 +253,13 @@ def test_width_builds_that_model(bench, monkeypatch):
 
 
 @pytest.mark.skipif(not osp.isdir(FMNIST), reason=f'Fashion-MNIST not installed in {FMNIST}')
-def test_cooldown_readings_leave_the_later_horizons_of_a_branch_as_they_were(bench, capsys):
+def test_cooldown_readings_leave_the_later_horizons_of_a_branch_as_they_were(bench, ran):
     # the cool-down of the branch's own policy drew its images from the branch's augmentation stream: the branch
     # then trained its later horizons on other draws, so --cooldown changed the plain readings it is compared with
     args = [*TINY, '--every', '2', '--reps', '1']
-    bench.main(args)
-    plain = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('[{'))
-    bench.main([*args, '--cooldown', '1'])
-    cooled = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('[{'))
+    plain = next(json.loads(line) for line in ran(args)[1].splitlines() if line.startswith('[{'))
+    cooled = next(json.loads(line) for line in ran([*args, '--cooldown', '1'])[1].splitlines()
+                  if line.startswith('[{'))
     keys = ('reward', 'log_likelihood', 'train_acc', 'train_log_likelihood', 'clean_bn')
     assert [{k: r[k] for k in ('policy', 'horizon', *keys)} for r in cooled] == \
         [{k: r[k] for k in ('policy', 'horizon', *keys)} for r in plain]
