@@ -32,36 +32,12 @@ DIGITS_TINY = ['val_dataloader.dataset.max_samples=128',
                'param_scheduler.0.T_max=3', 'param_scheduler.0.end=3']
 
 
-@pytest.mark.slow
-def test_digits_baseline_trains_validates_resumes_and_tests(tmp_path):
-    work = str(tmp_path / 'digits')
-    _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2', *DIGITS_TINY)
-    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
-    assert open(osp.join(work, 'last_checkpoint')).read().strip().endswith('epoch_2.pth')
-    out = _run('tools/train.py', DIGITS, '--work-dir', work, '--resume', '--cfg-options',
-               'train_cfg.max_epochs=3', *DIGITS_TINY)
-    assert 'resumed epoch: 2' in out.lower().replace(',', '')
-    ckpt = safe_torch_load(osp.join(work, 'epoch_3.pth'))
-    assert ckpt['meta']['epoch'] == 3
-    # epochs 1-2 ran once (first run), epoch 3 only in the resumed run: no repeated epochs
-    accs = [r for r in _scalars(work) if 'accuracy/top1' in r]
-    assert [r['step'] for r in accs] == [1, 2, 3]
-    assert accs[-1]['accuracy/top1'] > 50.0  # 10 classes: chance is 10 %
-    out = _run('tools/test.py', DIGITS, osp.join(work, 'epoch_3.pth'), '--work-dir', str(tmp_path / 'test'),
-               '--cfg-options', 'test_dataloader.dataset.max_samples=128')
-    assert "'accuracy/top1'" in out
-
-
-# DIGITS_TINY with the config's own schedule end (the one-epoch run below)
-DIGITS_OWN_END = [o for o in DIGITS_TINY if not o.startswith('param_scheduler.0.end')]
-
-
 @pytest.fixture(scope='module')
-def digits_one_epoch(tmp_path_factory) -> str:
-    """The work dir of one tools/train.py epoch on digits (DIGITS_OWN_END), which two tests resume from (each from
-    a copy of its own)."""
-    work = str(tmp_path_factory.mktemp('digits_one_epoch') / 'digits')
-    _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=1', *DIGITS_OWN_END)
+def digits_two_epochs(tmp_path_factory) -> str:
+    """The work dir of the first 2 epochs of DIGITS_TINY's 3-epoch schedule (tools/train.py), which three tests
+    resume from, each from a copy of its own (one run instead of one per test)."""
+    work = str(tmp_path_factory.mktemp('digits_two_epochs') / 'digits')
+    _run('tools/train.py', DIGITS, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2', *DIGITS_TINY)
     return work
 
 
@@ -78,13 +54,37 @@ def _copy_of(work: str, tmp_path) -> str:
 
 
 @pytest.mark.slow
-def test_resuming_under_another_schedule_is_refused(digits_one_epoch, tmp_path):
+def test_digits_baseline_trains_validates_resumes_and_tests(digits_two_epochs, tmp_path):
+    assert osp.isfile(osp.join(digits_two_epochs, 'epoch_2.pth'))
+    assert open(osp.join(digits_two_epochs, 'last_checkpoint')).read().strip().endswith('epoch_2.pth')
+    work = _copy_of(digits_two_epochs, tmp_path)
+    out = _run('tools/train.py', DIGITS, '--work-dir', work, '--resume', '--cfg-options',
+               'train_cfg.max_epochs=3', *DIGITS_TINY)
+    assert 'resumed epoch: 2' in out.lower().replace(',', '')
+    ckpt = safe_torch_load(osp.join(work, 'epoch_3.pth'))
+    assert ckpt['meta']['epoch'] == 3
+    # epochs 1-2 ran once (first run), epoch 3 only in the resumed run: no repeated epochs
+    accs = [r for r in _scalars(work) if 'accuracy/top1' in r]
+    assert [r['step'] for r in accs] == [1, 2, 3]
+    assert accs[-1]['accuracy/top1'] > 50.0  # 10 classes: chance is 10 %
+    out = _run('tools/test.py', DIGITS, osp.join(work, 'epoch_3.pth'), '--work-dir', str(tmp_path / 'test'),
+               '--cfg-options', 'test_dataloader.dataset.max_samples=128')
+    assert "'accuracy/top1'" in out
+
+
+# DIGITS_TINY with the config's own schedule end (param_scheduler.0.end = train_cfg.max_epochs)
+DIGITS_OWN_END = [o for o in DIGITS_TINY if not o.startswith('param_scheduler.0.end')]
+
+
+@pytest.mark.slow
+def test_resuming_under_another_schedule_is_refused(digits_two_epochs, tmp_path):
     """Resumed with a longer train_cfg.max_epochs, mmengine kept the saved cosine schedule's end and trained every
-    added epoch at the last learning rate (4.6970e-02 for all of epoch 3), silently."""
-    work = _copy_of(digits_one_epoch, tmp_path)
+    added epoch at the last learning rate (4.6970e-02 for all of epoch 3), silently. (Saved with end=3 epochs,
+    resumed with max_epochs=4 and the config's own end, 4.)"""
+    work = _copy_of(digits_two_epochs, tmp_path)
     tiny = DIGITS_OWN_END
     proc = run_tool('tools/train.py', DIGITS, '--work-dir', work, '--resume', '--cfg-options',
-                    'train_cfg.max_epochs=2', *tiny, check=False)
+                    'train_cfg.max_epochs=4', *tiny, check=False)
     assert proc.returncode != 0
     assert re.search(r'param_scheduler\[0\] \(CosineAnnealingLR\) was saved with end=\d+ .* the config now gives '
                      r'end=\d+ \(e.g. another train_cfg.max_epochs\)', proc.stdout + proc.stderr)
@@ -96,7 +96,9 @@ def test_resuming_on_another_number_of_processes_names_the_world_size(tmp_path):
     iterations counts one process's iterations, and each of 2 processes reads half an epoch), but the message
     blamed train_cfg.max_epochs, which had not changed. It names the world sizes now."""
     work = str(tmp_path / 'digits')
-    tiny = [o for o in DIGITS_TINY if o != 'train_cfg.val_interval=1'] + ['train_cfg.val_interval=100']
+    # 64 training images: 2 iterations an epoch on 1 process, 1 on each of 2 (the spans differ as with all 1,078)
+    tiny = ([o for o in DIGITS_TINY if o != 'train_cfg.val_interval=1'] +
+            ['train_cfg.val_interval=100', 'train_dataloader.dataset.max_samples=64'])
     run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29563', 'tools/train.py',
              DIGITS, '--launcher', 'pytorch', '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2', *tiny,
              timeout=600)
@@ -112,8 +114,8 @@ def test_resuming_on_another_number_of_processes_names_the_world_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_explicit_resume_path_and_bad_paths(digits_one_epoch, tmp_path):
-    work = _copy_of(digits_one_epoch, tmp_path)  # its last_checkpoint must not stand in for the missing path
+def test_explicit_resume_path_and_bad_paths(digits_two_epochs, tmp_path):
+    work = _copy_of(digits_two_epochs, tmp_path)  # its last_checkpoint must not stand in for the missing path
     proc = subprocess.run([sys.executable, 'tools/train.py', DIGITS, '--work-dir', work, '--resume',
                            osp.join(work, 'missing.pth')], cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode != 0 and '--resume checkpoint not found' in proc.stderr
