@@ -71,6 +71,18 @@ def test_install_twice_patches_and_logs_once(monkeypatch):
     assert len(logged) == 1 and all(p in logged[0] for p in patches.PATCHES)
 
 
+# One process runs `import automl_mm`, the check, then installs again: the entry point's case and the logged-once test
+# read its output (one interpreter starting automl_mm instead of two).
+IMPORT_THEN_INSTALL_AGAIN = ('import automl_mm\n{check}\nfrom automl_mm.utils import register_all_modules\n'
+                             'register_all_modules()\nfrom automl_mm.engine.patches import install\ninstall()')
+
+
+@pytest.fixture(scope='module')
+def import_then_install_again(tmp_path_factory) -> str:
+    """The output of IMPORT_THEN_INSTALL_AGAIN run in a fresh interpreter."""
+    return _run(IMPORT_THEN_INSTALL_AGAIN.format(check=CHECK), tmp_path_factory.mktemp('import_automl_mm'))
+
+
 @pytest.mark.parametrize('entry', [
     'import automl_mm',
     'from automl_mm.utils import register_all_modules; register_all_modules()',
@@ -81,7 +93,10 @@ def test_install_twice_patches_and_logs_once(monkeypatch):
       f"try:\n    runpy.run_path('{osp.join(REPO_ROOT, 'tools', tool)}', run_name='__main__')\n"
       'except SystemExit:\n    pass' for tool in ('train.py', 'test.py')],
 ])
-def test_every_entry_point_installs_the_patches(entry, tmp_path):
+def test_every_entry_point_installs_the_patches(entry, tmp_path, request):
+    if entry == 'import automl_mm':  # checked right after the import, before anything else runs
+        assert 'ALL PATCHED' in request.getfixturevalue('import_then_install_again')
+        return
     assert 'ALL PATCHED' in _run(f'{entry}\n{CHECK}', tmp_path)
 
 
@@ -91,9 +106,8 @@ def test_nothing_is_patched_before_an_entry_point(tmp_path):
     assert 'UNPATCHED' in _run(code, tmp_path)
 
 
-def test_the_patches_are_logged_once_per_process(tmp_path):
-    out = _run('import automl_mm\nfrom automl_mm.utils import register_all_modules\nregister_all_modules()\n'
-               'from automl_mm.engine.patches import install\ninstall()', tmp_path)
+def test_the_patches_are_logged_once_per_process(import_then_install_again):
+    out = import_then_install_again  # imported, registered, installed again
     assert out.count('automl_mm patched mmengine') == 1, out
 
 
