@@ -12,35 +12,9 @@ import time
 import pytest
 from mmengine.config import Config
 
-from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV, launch_local, start_method
+from automl_mm.engine.launch import EXIT_WITH_PARENT_ENV, start_method
 
 from conftest import REPO_ROOT
-
-
-def _report(cfg_path: str) -> None:
-    """A worker's ``main``: write what it sees next to the dumped config."""
-    import mmengine.runner.checkpoint
-
-    from automl_mm.engine.resume import save_checkpoint_atomic
-
-    rank = os.environ['RANK']
-    with open(osp.join(osp.dirname(cfg_path), f'rank{rank}.json'), 'w') as f:
-        json.dump(dict(world_size=os.environ['WORLD_SIZE'], parent=os.getppid(),
-                       patched=mmengine.runner.checkpoint.save_checkpoint is save_checkpoint_atomic,
-                       dynamo='torch._dynamo' in sys.modules), f)
-
-
-@pytest.mark.slow  # starts a fork server that imports automl_mm (about 10 s on 2 busy cores)
-def test_cpu_workers_are_forked_from_a_preloaded_server_and_keep_the_patches(tmp_path):
-    assert start_method() == 'forkserver'  # CPUs on Linux; CUDA or a platform without it: 'spawn'
-    launch_local(Config(dict(work_dir=str(tmp_path))), 2, _report)
-    reports = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in (0, 1)]
-    assert [r['world_size'] for r in reports] == ['2', '2']
-    assert all(r['patched'] for r in reports)  # the server imported automl_mm, which installs the patches
-    # and torch._dynamo, which the first optimiser built would import in every worker (0.8 s of CPU time each)
-    assert all(r['dynamo'] for r in reports)
-    assert reports[0]['parent'] == reports[1]['parent'] != os.getpid()  # the OS parent is the server, not this process
-
 
 FROZEN = '''
 import gc, multiprocessing, multiprocessing.forkserver, runpy, sys
@@ -79,17 +53,27 @@ def test_the_tools_and_the_fork_server_freeze_their_imported_heap(tmp_path):
 
 
 LAUNCHER = '''
-import os, sys, time
+import json, os, sys, time
 from mmengine.config import Config
 from automl_mm.engine.launch import launch_local
 
-def sleep(cfg_path):
-    with open(os.path.join(os.path.dirname(cfg_path), 'pid' + os.environ['RANK']), 'w') as f:
+def report_then_sleep(cfg_path):
+    """A worker's ``main``: write what it sees next to the dumped config, then its pid, then sleep."""
+    import mmengine.runner.checkpoint
+
+    from automl_mm.engine.resume import save_checkpoint_atomic
+
+    rank = os.environ['RANK']
+    with open(os.path.join(os.path.dirname(cfg_path), f'rank{rank}.json'), 'w') as f:
+        json.dump(dict(world_size=os.environ['WORLD_SIZE'], parent=os.getppid(),
+                       patched=mmengine.runner.checkpoint.save_checkpoint is save_checkpoint_atomic,
+                       dynamo='torch._dynamo' in sys.modules), f)
+    with open(os.path.join(os.path.dirname(cfg_path), 'pid' + rank), 'w') as f:
         f.write(str(os.getpid()))
     time.sleep(300)
 
 if __name__ == '__main__':
-    launch_local(Config(dict(work_dir=sys.argv[1])), 2, sleep)
+    launch_local(Config(dict(work_dir=sys.argv[1])), 2, report_then_sleep)
 '''
 
 
@@ -101,11 +85,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.slow  # a fork server and two workers (about 10 s on 2 busy cores)
-@pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc (Linux)')
-def test_workers_stop_when_the_launcher_is_killed(tmp_path):
-    """A killed ``tools/train.py`` must not leave its copies training (and writing into its work dir). SIGKILL,
-    the hardest case: the launcher runs no code at all (SIGTERM, without a handler, ends it the same way)."""
+@pytest.fixture(scope='module')
+def killed_launch(tmp_path_factory) -> dict:
+    """One launch_local of 2 CPU workers (a fork server and two workers, about 10 s on 2 busy cores) that two tests
+    read: what each worker saw (``reports``), then whether the workers outlived their launcher killed with SIGKILL,
+    the hardest case: the launcher runs no code at all (SIGTERM, without a handler, ends it the same way). Records
+    and does not assert: a worker that never started raises."""
+    tmp_path = tmp_path_factory.mktemp('killed_launch')
     sig = signal.SIGKILL
     script = tmp_path / 'launcher.py'
     script.write_text(LAUNCHER)
@@ -118,13 +104,15 @@ def test_workers_stop_when_the_launcher_is_killed(tmp_path):
             time.sleep(0.2)
         time.sleep(0.2)
         pids = [int((tmp_path / f'pid{r}').read_text()) for r in (0, 1)]
-        assert all(_alive(p) for p in pids)
+        reports = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
+        alive_before = [_alive(p) for p in pids]
         proc.send_signal(sig)
         proc.wait(30)
         deadline = time.time() + 30
         while any(_alive(p) for p in pids) and time.time() < deadline:
             time.sleep(0.2)
-        assert not any(_alive(p) for p in pids), f'workers {pids} outlived their launcher ({sig.name})'
+        return dict(launcher=proc.pid, reports=reports, pids=pids, sig=sig, alive_before=alive_before,
+                    alive_after=[_alive(p) for p in pids])
     finally:
         proc.kill()
         for r in (0, 1):
@@ -134,6 +122,28 @@ def test_workers_stop_when_the_launcher_is_killed(tmp_path):
                     os.kill(int(path.read_text()), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+@pytest.mark.slow  # shares killed_launch's fork server (about 10 s on 2 busy cores) with the test below
+@pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc (Linux)')
+def test_cpu_workers_are_forked_from_a_preloaded_server_and_keep_the_patches(killed_launch):
+    assert start_method() == 'forkserver'  # CPUs on Linux; CUDA or a platform without it: 'spawn'
+    reports = killed_launch['reports']
+    assert [r['world_size'] for r in reports] == ['2', '2']
+    assert all(r['patched'] for r in reports)  # the server imported automl_mm, which installs the patches
+    # and torch._dynamo, which the first optimiser built would import in every worker (0.8 s of CPU time each)
+    assert all(r['dynamo'] for r in reports)
+    # the OS parent is the server, not the launcher's process
+    assert reports[0]['parent'] == reports[1]['parent'] != killed_launch['launcher']
+
+
+@pytest.mark.slow  # shares killed_launch's fork server and two workers with the test above
+@pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc (Linux)')
+def test_workers_stop_when_the_launcher_is_killed(killed_launch):
+    """A killed ``tools/train.py`` must not leave its copies training (and writing into its work dir)."""
+    pids, sig = killed_launch['pids'], killed_launch['sig']
+    assert all(killed_launch['alive_before'])
+    assert not any(killed_launch['alive_after']), f'workers {pids} outlived their launcher ({sig.name})'
 
 
 def test_a_run_asked_to_exit_with_the_process_that_started_it(tmp_path):
