@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import os.path as osp
 import pickle
-import socket
 import subprocess
 import sys
 
 import pytest
-import torch
+from _dist_test_run import dist_test_run
 
 from conftest import REPO_ROOT
 
@@ -106,27 +105,11 @@ def test_dist_test_passes_the_checkpoint_and_options(tmp_path):
         osp.join(REPO_ROOT, 'tools/test.py'), 'cfg.py', 'ckpt.pth', '--launcher', 'pytorch', '--out', 'p.pkl']
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_dist_test_runs_two_gloo_processes_and_dumps_every_prediction_once(tmp_path):
-    """2 processes (gloo on CPUs) test 16 images, 8 each; --out gathers all 16 predictions into one file."""
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-
-    cfg = Config.fromfile(DIGITS)
-    cfg.work_dir = str(tmp_path / 'build')
-    checkpoint = str(tmp_path / 'digits.pth')
-    torch.save({'state_dict': Runner.from_cfg(cfg).model.state_dict()}, checkpoint)
-    out = tmp_path / 'preds.pkl'
-    _, _, proc = _script(tmp_path, 'dist_test.sh', DIGITS, checkpoint, '2', '--work-dir', str(tmp_path / 'w'),
-                         '--out', str(out), '--cfg-options', 'test_dataloader.dataset.max_samples=16',
-                         'test_dataloader.dataset.img_size=16', PYTHON=sys.executable, PORT=str(_free_port()),
-                         OMP_NUM_THREADS='1')
+def test_dist_test_runs_two_gloo_processes_and_dumps_every_prediction_once(tmp_path_factory):
+    """2 processes (gloo on CPUs) test 16 images, 8 each; --out gathers all 16 predictions into one file. (Run from
+    a folder of its own, as _script runs the scripts; shared with test_dist_test_prints_once.py.)"""
+    proc, out = dist_test_run(tmp_path_factory)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert 'accuracy/top1' in proc.stdout
     with open(out, 'rb') as f:
