@@ -186,8 +186,10 @@ def test_a_collate_fn_that_is_not_registered_fails_at_start_naming_the_key():
 
 
 def _tiny_run(cfg: Config, work_dir: str) -> Config:
-    """``cfg`` shrunk to one epoch of 2 iterations, validated after it, a checkpoint saved before that."""
+    """``cfg`` shrunk to one epoch of 1 iteration (4 training images, a batch), validated after it, a checkpoint
+    saved before that."""
     cfg.work_dir = work_dir
+    cfg.train_dataloader.dataset.indices = 4
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
