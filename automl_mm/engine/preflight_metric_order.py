@@ -204,8 +204,9 @@ def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
     ``OVCocoMetric`` (or a subclass), else ``None`` (automl_mm's ``UnroundedCocoMetric`` and its subclasses read
     each class's own, :func:`automl_mm.evaluation.coco._in_given_order`; so does mmdet's ``LVISMetric``: lvis-api's
     ``LVISEval`` keeps ``params.cat_ids`` in the order mmdet gives them, unsorted, in ``evaluate`` and
-    ``accumulate``)."""
-    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str):
+    ``accumulate``); ``None`` too with ``sort_categories=True`` (mmdet's ``CocoMetric`` sorts the file's categories
+    by id before taking its ``cat_ids``, as ``Objects365V1Dataset`` does: their positions are COCOeval's order)."""
+    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or metric.get('sort_categories'):
         return None
     cls = _metric_class(metric, scope)
     try:

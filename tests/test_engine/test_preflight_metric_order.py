@@ -176,6 +176,18 @@ def test_only_the_categories_the_loader_names_are_compared(coco_root):
         check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
 
 
+def test_sorted_categories_are_not_refused(coco_root):
+    """mmdet's CocoMetric(sort_categories=True) (objects365v1_detection.py's val_evaluator) sorts the file's
+    categories by id before taking its cat_ids: classwise=True on a file listing [3, 2, 1] gives each class its own
+    AP, not another's."""
+    cfg = _classwise_cfg(coco_root, BY_NAME, sort_categories=True)
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'), (1, 'triangle')]}
+    check_category_order(cfg, 'mmdet', listing)
+    cfg.val_evaluator.sort_categories = False
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator \(CocoMetric, classwise=True\)"):
+        check_category_order(cfg, 'mmdet', listing)
+
+
 def test_mmdet_proposal_fast_is_refused_where_its_recall_stops_naming_the_evaluator(coco_root):
     """mmdet 3.3's eval_recalls stops on images of unequal box counts under numpy >= 1.24 (the generated val set
     has 1 to 3 objects per image): proposal_fast failed at the first validation, after training."""
