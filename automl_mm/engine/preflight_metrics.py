@@ -311,8 +311,9 @@ def warn_rounded_monitors(cfg: Any, scope: str | None) -> list[str]:
     an epoch as no improvement unless the value passes the best by ``min_delta`` (default 0.1), a
     ``ReduceOnPlateau*`` by ``threshold`` (``threshold_rule='abs'``) or ``best * threshold`` (``'rel'``, the
     default, 1e-4; taken here with the largest value of the metric, 1, or 100 for ``SemSegMetric``'s
-    percentages). Below the step, a real gain rounds to none: training stops, or the parameter is reduced, early.
-    Returns the config keys warned about."""
+    percentages). Below the step (``min_delta`` above 0: mmengine counts a tie as an improvement there, and
+    rounding keeps the order of values; any ``threshold``: a tie is no improvement), a real gain rounds to none:
+    training stops, or the parameter is reduced, early. Returns the config keys warned about."""
     from automl_mm.utils.scope import config_type_name
 
     from .preflight_evaluators import _plateau_schedulers
@@ -332,7 +333,10 @@ def warn_rounded_monitors(cfg: Any, scope: str | None) -> list[str]:
             continue
         cls, decimals = rounded
         scale = 1 if mode == 'abs' else 100 if cls.__name__ == 'SemSegMetric' else 1
-        if abs(least) * scale >= 10 ** -decimals:  # (mmengine negates min_delta for 'less')
+        # EarlyStoppingHook: no improvement only where best + min_delta passes the value, strictly (mmengine negates
+        # min_delta for 'less'): with min_delta <= 0 a tie is an improvement, and rounding never turns a gain into a
+        # loss, so no gain is lost
+        if (least_key == 'min_delta' and least <= 0) or least * scale >= 10 ** -decimals:
             continue
         print_log(f'{where}.monitor={monitor!r} ({config_type_name(node)}) is read from val_evaluator '
                   f'({cls.__name__}), which mmdet reports rounded to {decimals} decimals, and its {least_key}={least!r}'

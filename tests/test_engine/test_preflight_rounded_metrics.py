@@ -139,7 +139,7 @@ def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root
     cfg = synthcoco_detector_cfg(coco_root)
     cfg.default_hooks.checkpoint.save_best = 'coco/bbox_mAP'
     cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-        dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', rule='greater', min_delta=0)]
+        dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', rule='greater', min_delta=0.0005)]
     check_config(cfg)
     assert sum(m.startswith(f"custom_hooks[{len(cfg.custom_hooks) - 1}].monitor='coco/bbox_mAP'") for m in logged) == 1
     assert [m for m in logged if 'save_best' in m] == [
@@ -150,11 +150,14 @@ def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root
 
 
 @pytest.mark.parametrize('hooks, schedulers, warned', [
-    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', min_delta=0)], [], ['custom_hooks[0]']),
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', min_delta=0.0005)], [], ['custom_hooks[0]']),
+    # min_delta 0: a tie counts as a gain (mmengine: best + 0 > value is none), and round() keeps the order of values
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', min_delta=0)], [], []),
     ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP')], [], []),  # mmengine's min_delta 0.1: above 0.001
     ([dict(type='EarlyStoppingHook', monitor='coco/AR@100', min_delta=0)], [], []),  # proposal_fast: unrounded
     ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', min_delta='0')], [], []),  # mmengine's to refuse
-    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', rule='less', min_delta=-0.0001)], [],
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', rule='less', min_delta=-0.0001)], [], []),
+    ([dict(type='EarlyStoppingHook', monitor='coco/bbox_mAP', rule='less', min_delta=0.0001)], [],
      ['custom_hooks[0]']),
     ([], [dict(type='ReduceOnPlateauLR', monitor='coco/bbox_mAP', rule='greater')],  # rel 1e-4 of at most 1
      ['param_scheduler.0']),
@@ -164,14 +167,24 @@ def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root
 ])
 def test_a_monitor_on_a_rounded_key_counting_gains_below_the_step_is_warned(logged, hooks, schedulers, warned):
     """mmengine's EarlyStoppingHook counts an epoch without a gain above min_delta as none, ReduceOnPlateau one
-    without a gain above best * threshold: on coco/bbox_mAP (mmdet: round(val, 3)) with min_delta=0 a gain of 0.0004
-    rounds to none."""
+    without a gain above best * threshold: on coco/bbox_mAP (mmdet: round(val, 3)) with min_delta=0.0005 a gain of
+    0.0007 (0.4 -> 0.4007, 0.4014) rounds to none and a patience=1 hook stops at the third validation (at full
+    precision it goes on); with min_delta=0 a tie is a gain and nothing is lost."""
     from automl_mm.engine.preflight_metrics import warn_rounded_monitors
 
     cfg = Config(dict(custom_hooks=hooks, param_scheduler=schedulers, val_dataloader=dict(),
                       val_evaluator=dict(type='CocoMetric', metric=['bbox', 'proposal_fast']), default_scope='mmdet'))
     assert warn_rounded_monitors(cfg, 'mmdet') == warned
     assert len(logged) == len(warned)
+    hook = dict(hooks[0]) if hooks else {}
+    if hook.get('monitor') == 'coco/bbox_mAP' and isinstance(hook.get('min_delta', 0.1), float | int):
+        from mmengine.hooks import EarlyStoppingHook  # the warning's premise: mmengine's own hook, rounded and not
+
+        hook.pop('type')
+        values = [0.4, 0.4007, 0.4014] if hook.get('rule', 'greater') == 'greater' else [0.4, 0.3993, 0.3986]
+        stops = [any([h._check_stop_condition(round(v, 3) if rounded else v)[0] for v in values])
+                 for rounded in (True, False) for h in [EarlyStoppingHook(patience=1, **hook)]]
+        assert (stops == [True, False]) == bool(warned)
     if warned:
         kind = 'EarlyStoppingHook' if hooks else 'ReduceOnPlateauLR'
         least = f"min_delta={hooks[0]['min_delta']!r} counts" if hooks else "threshold=0.0001 (relative) counts"
