@@ -271,12 +271,18 @@ def warn_rounded_save_best(cfg: Any, scope: str | None) -> list[str]:
     warned = []
     for given in keys:
         # 'auto': mmengine takes the first key of the validation's metrics, the first metric's first key
-        key = _first_key(next(iter(evaluator_metrics(evaluator)), None)) if given == 'auto' else given
+        first = next(iter(evaluator_metrics(evaluator)), None)
+        key = _first_key(first) if given == 'auto' else given
         found = rounded_key(key, evaluator, scope, validated=True)
         if found is None:
             continue
         cls, decimals = found
         shown = f"'auto' ({key!r}, val_evaluator's first key)" if given == 'auto' else repr(key)
+        if given == 'auto' and key.endswith('/<first class>_precision'):
+            kinds = first.get('metric', 'bbox')
+            kind = kinds if isinstance(kinds, str) else kinds[0]  # (bbox / segm: _first_key)
+            shown += (' (with classwise=True mmdet reports each class\'s AP before its mAP: one class\'s AP '
+                      f"selects the checkpoint; save_best='{key.split('/')[0]}/{kind}_mAP' selects by the mAP)")
         fix = ("Set val_evaluator's type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric at full precision)"
                if cls.__name__ in ('CocoMetric', 'OVCocoMetric') else 'Select by a key reported at full precision')
         print_log(f'default_hooks.checkpoint.save_best={shown} is read from val_evaluator ({cls.__name__}), which '
@@ -289,8 +295,9 @@ def warn_rounded_save_best(cfg: Any, scope: str | None) -> list[str]:
 
 def _first_key(metric_cfg: Any) -> str | None:
     """The first key a ``CocoMetric`` / ``UnroundedCocoMetric`` config reports (mmdet 3.3: its first ``metric``'s
-    first item, ``coco/bbox_mAP`` by default), the one mmengine's ``save_best='auto'`` takes; ``None`` for other
-    metrics (not known here)."""
+    first item, ``coco/bbox_mAP`` by default; with ``classwise=True`` and bbox / segm first, the first category's
+    ``<class>_precision``, which mmdet reports before the items, named here ``'coco/<first class>_precision'``),
+    the one mmengine's ``save_best='auto'`` takes; ``None`` for other metrics (not known here)."""
     if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
         return None
     kinds = metric_cfg.get('metric', 'bbox')
@@ -298,7 +305,8 @@ def _first_key(metric_cfg: Any) -> str | None:
     prefix = metric_cfg.get('prefix') or 'coco'
     items = metric_cfg.get('metric_items')
     if kind in ('bbox', 'segm'):
-        return f'{prefix}/{kind}_{(items or COCO_AP_ITEMS)[0]}'
+        return f'{prefix}/<first class>_precision' if metric_cfg.get('classwise') else \
+            f'{prefix}/{kind}_{(items or COCO_AP_ITEMS)[0]}'
     if kind == 'proposal':
         return f'{prefix}/{(items or COCO_AR_ITEMS)[0]}'
     return None

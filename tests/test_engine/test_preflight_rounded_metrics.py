@@ -104,6 +104,9 @@ def test_full_precision_keys_are_not_warned_about(logged, metric, key):
 @pytest.mark.parametrize('save_best, evaluator, warned', [
     ('coco/bbox_mAP', dict(type='CocoMetric'), ['coco/bbox_mAP']),  # round(val, 3)
     ('auto', dict(type='CocoMetric', metric=['segm', 'bbox']), ['coco/segm_mAP']),  # mmengine: the first key
+    # classwise: mmdet reports ['coco/b_precision', 'coco/a_precision', 'coco/bbox_mAP', ...] (file [2: b, 1: a])
+    ('auto', dict(type='CocoMetric', classwise=True), ['coco/<first class>_precision']),
+    ('auto', dict(type='CocoMetric', metric=['segm'], classwise=True), ['coco/<first class>_precision']),
     (['coco/car_precision', 'coco/bbox_mAP'], dict(type='CocoMetric', classwise=True),
      ['coco/car_precision', 'coco/bbox_mAP']),
     (['coco/AR@100', 'det/bbox_mAP_50'], [dict(type='CocoMetric', metric='proposal_fast'),
@@ -128,7 +131,12 @@ def test_save_best_on_a_rounded_validation_key_is_warned_naming_it(logged, save_
     assert len(logged) == len(warned)
     for key, message in zip(warned, logged):
         shown = f"'auto' ({key!r}, val_evaluator's first key)" if save_best == 'auto' else repr(key)
-        assert message.startswith(f'default_hooks.checkpoint.save_best={shown} is read from val_evaluator (')
+        assert message.startswith(f'default_hooks.checkpoint.save_best={shown}')
+        assert ' is read from val_evaluator (' in message
+        kind = 'segm' if 'segm' in str(evaluator) else 'bbox'
+        assert ('<first class>' in key) == (
+            "(with classwise=True mmdet reports each class's AP before its mAP: one class's AP selects the "
+            f"checkpoint; save_best='coco/{kind}_mAP' selects by the mAP) is read" in message)
         assert 'rounded to 3 decimals: validations whose values differ by less than 0.001 tie, and mmengine keeps ' \
                'the first checkpoint of a tie' in message
 
