@@ -64,7 +64,7 @@ def ordered_metric(metric: Any, scope: str | None) -> str | None:
     (:data:`ORDERED_COCO_METRICS` of a ``CocoMetric`` with an ``ann_file``), or ``None``. A metric class of the
     user's (defined outside mmdet) counts only where it pairs by position on three images read in another order
     (:func:`_probe_pairs_by_position`; where that cannot be run, where it keeps mmdet's ``fast_eval_recall``)."""
-    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str):
+    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or _format_only(metric):
         return None
     kinds = metric.get('metric', 'bbox')
     kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
@@ -77,6 +77,13 @@ def ordered_metric(metric: Any, scope: str | None) -> str | None:
         if pairs is False or (pairs is None and not cls.fast_eval_recall.__module__.startswith('mmdet.')):
             return None
     return ordered
+
+
+def _format_only(metric: dict) -> bool:
+    """Whether a ``CocoMetric`` / ``LVISMetric`` config has ``format_only=True`` (a test-dev submission): mmdet 3.3's
+    ``compute_metrics`` writes the results file (each result under its ``img_id``) and returns before any metric is
+    computed, so neither its recall nor its per-class APs are read."""
+    return bool(metric.get('format_only'))
 
 
 #: A metric config's arguments a probe does not pass on (it sets its own file, metric and outputs).
@@ -206,7 +213,8 @@ def _per_class_by_position(metric: Any, scope: str | None) -> str | None:
     ``LVISEval`` keeps ``params.cat_ids`` in the order mmdet gives them, unsorted, in ``evaluate`` and
     ``accumulate``); ``None`` too with ``sort_categories=True`` (mmdet's ``CocoMetric`` sorts the file's categories
     by id before taking its ``cat_ids``, as ``Objects365V1Dataset`` does: their positions are COCOeval's order)."""
-    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or metric.get('sort_categories'):
+    if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or metric.get('sort_categories') \
+            or _format_only(metric):
         return None
     cls = _metric_class(metric, scope)
     try:
@@ -348,7 +356,7 @@ def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
     class of the user's (defined outside mmdet, which may compute the recall its own way) counts only where it
     stops on two images of 1 and 2 boxes (:func:`_probe_recall_stops`; where that cannot be run, where it keeps
     mmdet's ``fast_eval_recall``); a ``VOCMetric`` subclass of its own ``compute_metrics`` does not count."""
-    if not isinstance(metric, dict):
+    if not isinstance(metric, dict) or _format_only(metric):
         return None
     cls = _metric_class(metric, scope)
     try:

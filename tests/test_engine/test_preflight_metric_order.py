@@ -188,6 +188,26 @@ def test_sorted_categories_are_not_refused(coco_root):
         check_category_order(cfg, 'mmdet', listing)
 
 
+def test_format_only_metrics_are_not_refused(coco_root):
+    """mmdet's CocoMetric(format_only=True) (coco_detection.py's test-dev test_evaluator) writes the results file and
+    returns before computing any metric: neither proposal_fast's recall (by position, or stopping on unequal box
+    counts) nor classwise APs are read."""
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'), (1, 'triangle')]}
+    counts = {cfg.val_evaluator.ann_file: (((1, 1), (2, 2)), ((1, 1), (2, 2)))}
+    cfg.val_dataloader.sampler = dict(type='DefaultSampler', shuffle=True)
+    cfg.test_evaluator = None
+    for metric, check in ((dict(classwise=True), lambda: check_category_order(cfg, 'mmdet', listing)),
+                          (dict(metric='proposal_fast'), lambda: check_metric_order(cfg, 'mmdet')),
+                          (dict(metric='proposal_fast'), lambda: check_recall_metrics(cfg, 'mmdet',
+                                                                                      box_counts=counts))):
+        cfg.val_evaluator.update(metric, format_only=False)
+        with pytest.raises(ConfigCheckError, match=r'val_(evaluator|dataloader)'):
+            check()
+        cfg.val_evaluator.format_only = True
+        check()
+
+
 def test_mmdet_proposal_fast_is_refused_where_its_recall_stops_naming_the_evaluator(coco_root):
     """mmdet 3.3's eval_recalls stops on images of unequal box counts under numpy >= 1.24 (the generated val set
     has 1 to 3 objects per image): proposal_fast failed at the first validation, after training."""
