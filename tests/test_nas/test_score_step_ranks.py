@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
 
 SPACE = [[0, 1, 2], [0, 1]]
 
@@ -40,8 +40,7 @@ def _worker(rank: int, init_file: str, out_dir: str, fail: list | None) -> None:
 
 
 def _run(tmp_path, fail):
-    mp.start_processes(_worker, args=(str(tmp_path / 'init'), str(tmp_path), fail), nprocs=2, join=True,
-                       start_method='spawn')
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path), fail))
     return [json.load(open(tmp_path / f'rank{r}.json')) for r in range(2)]
 
 
@@ -107,8 +106,7 @@ def test_an_empty_candidate_beside_negative_readings_of_another_rank_is_refused_
     and (1,) rank 1's, neither evaluator saw both, and every rank kept (0,), the candidate that read nothing."""
     _step_worker(0, '', str(tmp_path), 1)
     assert 'log_likelihood/mean reads negative values' in json.load(open(tmp_path / 'step0.json'))['error']
-    mp.start_processes(_step_worker, args=(str(tmp_path / 'init'), str(tmp_path), 2), nprocs=2, join=True,
-                       start_method='spawn')
+    fork_ranks(_step_worker, (str(tmp_path / 'init'), str(tmp_path), 2))
     for rank in range(2):
         out = json.load(open(tmp_path / f'step{rank}.json'))
         assert out.get('error', '').startswith('the search step scored across 2 ranks: log_likelihood/mean reads '
