@@ -57,7 +57,9 @@ def test_search_writes_final_pool_and_a_retrain_config(tmp_path):
     work = str(tmp_path / 'run')
     # trained enough for the reward accuracy to tell the operators apart, scored on 96 of the reward split's 359
     # images (the whole split, 23 batches for each of the 42 scorings, took most of the test's time)
-    runner = Runner.from_cfg(_cfg(work, warmup_iters=60, stage_iters=10, batches_per_sample=6))
+    # a checkpoint after each step only (TINY's 0 saved one after every round of candidates: nothing reads them here)
+    runner = Runner.from_cfg(_cfg(work, warmup_iters=60, stage_iters=10, batches_per_sample=6,
+                                  checkpoint_interval_s=math.inf))
     runner.train()
     result = _result(work)
     pool = result['final_pool']
@@ -165,7 +167,8 @@ def kill_after_scores(monkeypatch, scores: int, run) -> None:
 
 def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypatch):
     reference = str(tmp_path / 'reference')
-    Runner.from_cfg(_cfg(reference)).train()
+    # uninterrupted, a checkpoint after each step only (the killed run below saves one after every round, as it must)
+    Runner.from_cfg(_cfg(reference, checkpoint_interval_s=math.inf)).train()
 
     # kill the run in the middle of stage 2's scoring pass (after 3 candidates were scored and checkpointed)
     work = str(tmp_path / 'killed')
