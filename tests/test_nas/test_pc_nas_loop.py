@@ -201,7 +201,7 @@ def test_resume_in_the_middle_of_a_stage_gives_the_same_pool(tmp_path, monkeypat
                                          r"16.*this run sets reward_dataloader=.*'batch_size': 8"):
         Runner.from_cfg(cfg).train()
     monkeypatch.setattr(PathEvaluator, '__call__', counting)
-    cfg = _cfg(work)
+    cfg = _cfg(work, checkpoint_interval_s=math.inf)  # nothing reads the resumed run's checkpoints after every round
     cfg.resume = True
     Runner.from_cfg(cfg).train()
     ref, res = _result(reference), _result(work)
@@ -390,7 +390,7 @@ def test_load_from_starts_a_new_search_and_resume_keeps_the_seed(tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PathEvaluator, '__call__', spy)
         second = str(tmp_path / 'second')
-        cfg = _cfg(second, flops_limit=2.3e6)
+        cfg = _cfg(second, flops_limit=2.3e6, checkpoint_interval_s=math.inf)  # its round checkpoints: unread
         cfg.load_from = final
         Runner.from_cfg(cfg).train()
     result = _result(second)
