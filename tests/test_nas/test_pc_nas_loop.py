@@ -107,13 +107,14 @@ def test_latency_limit_filters_every_scored_completion(tmp_path, monkeypatch):
         return original(self, path, sample_index)
 
     monkeypatch.setattr(PathEvaluator, '__call__', spy)
-    cfg = _cfg(work, latency_table=table_file, latency_limit=limit, flops_limit=None)
+    # (checkpoint_interval_s=inf in this test's runs: a checkpoint after each step only, nothing reads the others)
+    cfg = _cfg(work, latency_table=table_file, latency_limit=limit, flops_limit=None, checkpoint_interval_s=math.inf)
     Runner.from_cfg(cfg).train()
     assert evaluated and all(table.latency(net, p) <= limit for p in evaluated)
     assert all(e['latency_ms'] <= limit for e in _result(work)['final_pool'])
     # a latency table beside a FLOPs bound is still reported (it was loaded, checked and dropped)
     work = str(tmp_path / 'flops_bound')
-    Runner.from_cfg(_cfg(work, latency_table=table_file)).train()
+    Runner.from_cfg(_cfg(work, latency_table=table_file, checkpoint_interval_s=math.inf)).train()
     result = _result(work)
     assert result['cost'] == 'flops' and result['cost_limit'] == 3.5e6
     assert [e['latency_ms'] for e in result['final_pool']] == [table.latency(net, e['path'])
@@ -256,7 +257,8 @@ def test_a_resume_mid_step_with_another_latency_table_is_refused(tmp_path, monke
                                          rf"train_cfg.latency_table=\{{'digest': '{other_device.digest()}', "
                                          r"'device': 'cuda: another GPU'\}"):
         Runner.from_cfg(cfg).train()
-    cfg = _cfg(work, latency_table=copied, latency_limit=limit, flops_limit=None)
+    # (nothing reads this resumed run's checkpoints after every round: one after each step)
+    cfg = _cfg(work, latency_table=copied, latency_limit=limit, flops_limit=None, checkpoint_interval_s=math.inf)
     cfg.resume = True
     Runner.from_cfg(cfg).train()
     assert all(e['latency_ms'] <= limit for e in _result(work)['final_pool'])
@@ -372,7 +374,7 @@ def test_load_from_starts_a_new_search_and_resume_keeps_the_seed(tmp_path):
     re-exported the old pool, one member over its limit. And the loop took runner.seed before the resume put the
     checkpoint's back (randomness.seed unset): a resumed search scored its candidates on other completions."""
     first = str(tmp_path / 'first')
-    cfg = _cfg(first)
+    cfg = _cfg(first, checkpoint_interval_s=math.inf)  # the final checkpoint is read, not the ones after every round
     cfg.randomness = dict(seed=None)
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -397,7 +399,7 @@ def test_load_from_starts_a_new_search_and_resume_keeps_the_seed(tmp_path):
     assert scored and [h['decided'] for h in result['history']] == [1, 2, 3, 4]
     assert all(e['flops'] <= 2.3e6 for e in result['final_pool'])
 
-    resumed = _cfg(first)
+    resumed = _cfg(first, checkpoint_interval_s=math.inf)
     resumed.randomness = dict(seed=None)
     resumed.resume, resumed.load_from = True, final
     runner = Runner.from_cfg(resumed)
