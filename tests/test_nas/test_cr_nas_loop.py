@@ -104,7 +104,7 @@ def test_a_step_whose_every_candidate_detects_nothing_is_an_error(arch_split, tm
 
     warnings = []
     monkeypatch.setattr(scoring, 'print_log', lambda msg, **kw: warnings.append(msg))
-    cfg = _cfg(arch_split, str(tmp_path / 'blind'))
+    cfg = _cfg(arch_split, str(tmp_path / 'blind'), checkpoint_interval_s=float('inf'))  # no checkpoint read
     cfg.model.test_cfg.rcnn.score_thr = 1.01
     with pytest.raises(RuntimeError, match=r'\[stage_search\] every one of the 6 candidates gave no metrics') as err:
         Runner.from_cfg(cfg).train()
