@@ -1,7 +1,8 @@
 """After a trunk-end broadcast every copy continues from exactly the best copy's full training state, in a real
-2-copy run (``tools/train.py``, 2 processes over gloo): a hook just before the OHL hook keeps each rank's state,
-one just after it keeps it again, and every rank's state after the broadcast must equal, bit for bit, the best
-copy's before it. The random streams and the data order stay each copy's own.
+2-copy run (``tools/train.py``'s ``main`` in 2 ranks over gloo, started as torchrun starts them: tests/_train_ranks.py):
+a hook just before the OHL hook keeps each rank's state, one just after it keeps it again, and every rank's state
+after the broadcast must equal, bit for bit, the best copy's before it. The random streams and the data order stay
+each copy's own.
 
 The state compared: the model's parameters (a frozen one included, which each copy perturbs by its own amount at the
 start) and buffers (BatchNorm running statistics and ``num_batches_tracked``, a non-persistent buffer), the
@@ -19,8 +20,9 @@ import os.path as osp
 
 import pytest
 import torch
+from _train_ranks import train_ranks
 
-from conftest import run_tool, tiny_ohl_cfg
+from conftest import tiny_ohl_cfg
 
 PLUGIN = '''
 import os.path as osp
@@ -178,8 +180,7 @@ def test_every_copy_continues_from_the_best_copys_full_state(tmp_path, ranks_per
     cfg.default_hooks.checkpoint.interval = 2 if ranks_per_copy == 1 else 1
     cfg.pop('launcher')
     cfg.dump(str(tmp_path / 'cfg.py'))
-    run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
-             env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    train_ranks([str(tmp_path / 'cfg.py'), '--work-dir', work], 2 * ranks_per_copy, sys_path=[str(tmp_path)])
     files = sorted(glob.glob(osp.join(work, 'state_trunk*_rank0.pth')))
     assert len(files) >= 2  # the trunks before the last (whose next batch is in the next epoch or none)
     for path in files:

@@ -1,0 +1,70 @@
+"""``tools/train.py`` run as torchrun runs it (``--launcher pytorch``, one process per rank over gloo), for tests about
+what a multi-process run does, not about how its processes start.
+
+A subprocess of ``tools/train.py`` imports everything in its launcher and again in its fork server (about 10 s of
+CPU before a worker starts). Here :func:`_forked_ranks.fork_ranks` forks one parent from the pytest worker's fork
+server (torch, mmengine and automl_mm imported there already); the parent imports ``tools/train.py`` and what the
+tool's own fork server preloads (:data:`automl_mm.engine.launch.WORKER_PRELOAD`), and forks the ranks from itself
+while it is single-threaded (checked), as that server does. Each rank runs ``tools/train.py``'s ``main`` on the
+test's command line with ``RANK`` / ``WORLD_SIZE`` / ``MASTER_*`` set as torchrun sets them, so the config is read,
+checked and run by the tool's own code (``build_config``, ``run``). The launch itself (``launch_local``'s workers,
+torchrun) is tested where it is the subject (tests/test_ohl/test_ohl_runs.py).
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import importlib.util
+import os
+import signal
+import socket
+import sys
+from types import ModuleType
+
+import torch.multiprocessing as mp
+from _forked_ranks import fork_ranks
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PR_SET_PDEATHSIG = 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[str]) -> None:
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the parent killed (fork_ranks' timeout): this too
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size), GROUP_RANK='0')
+    tool.main([*argv, '--launcher', 'pytorch'])
+
+
+def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[str]) -> None:
+    sys.path[:0] = sys_path  # a config's custom_imports (the test's plugins), as PYTHONPATH gave a subprocess
+    os.chdir(REPO_ROOT)  # where run_tool runs the tool
+    spec = importlib.util.spec_from_file_location('_tool_train_ranks', os.path.join(REPO_ROOT, 'tools/train.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    from automl_mm.engine.launch import WORKER_PRELOAD
+
+    for name in WORKER_PRELOAD:
+        if name != '__main__':
+            importlib.import_module(name)
+    threads = len(os.listdir('/proc/self/task'))
+    if threads != 1:  # a fork copies only the forking thread: a lock another one holds would stay held
+        raise RuntimeError(f'the ranks\' parent runs {threads} threads after its imports: it cannot fork them')
+    mp.start_processes(_rank, args=(tool, world_size, port, argv), nprocs=world_size, join=True,
+                       start_method='fork')
+
+
+def train_ranks(argv: list[str], world_size: int, sys_path: list[str] = (), timeout: float = 600.0) -> None:
+    """Run ``tools/train.py argv --launcher pytorch`` in ``world_size`` forked ranks with ``sys_path`` put first on
+    their ``sys.path``; join them.
+
+    Raises as :func:`_forked_ranks.fork_ranks` does: a rank's exception (``ProcessRaisedException`` naming the rank,
+    with its traceback), a rank that died (``ProcessExitedException``), ``TimeoutError`` after ``timeout`` seconds
+    (the parent killed, its ranks with it).
+    """
+    fork_ranks(_parent, (world_size, _free_port(), list(argv), list(sys_path)), nprocs=1, timeout=timeout)
