@@ -34,14 +34,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[str]) -> None:
+def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[str], launcher: str) -> None:
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the parent killed (fork_ranks' timeout): this too
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size), GROUP_RANK='0')
-    tool.main([*argv, '--launcher', 'pytorch'])
+    if launcher == 'pytorch':
+        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                          WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size), GROUP_RANK='0')
+    tool.main([*argv, '--launcher', launcher])
 
 
-def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[str]) -> None:
+def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[str], launcher: str) -> None:
     sys.path[:0] = sys_path  # a config's custom_imports (the test's plugins), as PYTHONPATH gave a subprocess
     os.chdir(REPO_ROOT)  # where run_tool runs the tool
     spec = importlib.util.spec_from_file_location('_tool_train_ranks', os.path.join(REPO_ROOT, 'tools/train.py'))
@@ -55,16 +56,20 @@ def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[
     threads = len(os.listdir('/proc/self/task'))
     if threads != 1:  # a fork copies only the forking thread: a lock another one holds would stay held
         raise RuntimeError(f'the ranks\' parent runs {threads} threads after its imports: it cannot fork them')
-    mp.start_processes(_rank, args=(tool, world_size, port, argv), nprocs=world_size, join=True,
+    mp.start_processes(_rank, args=(tool, world_size, port, argv, launcher), nprocs=world_size, join=True,
                        start_method='fork')
 
 
-def train_ranks(argv: list[str], world_size: int, sys_path: list[str] = (), timeout: float = 600.0) -> None:
+def train_ranks(argv: list[str], world_size: int, sys_path: list[str] = (), launcher: str = 'pytorch',
+                timeout: float = 600.0) -> None:
     """Run ``tools/train.py argv --launcher pytorch`` in ``world_size`` forked ranks with ``sys_path`` put first on
-    their ``sys.path``; join them.
+    their ``sys.path``; join them. ``launcher='none'`` (``world_size`` 1): the plain single-process run of
+    ``tools/train.py argv``, in one forked process.
 
     Raises as :func:`_forked_ranks.fork_ranks` does: a rank's exception (``ProcessRaisedException`` naming the rank,
     with its traceback), a rank that died (``ProcessExitedException``), ``TimeoutError`` after ``timeout`` seconds
     (the parent killed, its ranks with it).
     """
-    fork_ranks(_parent, (world_size, _free_port(), list(argv), list(sys_path)), nprocs=1, timeout=timeout)
+    if launcher not in ('pytorch', 'none') or (launcher == 'none' and world_size != 1):
+        raise ValueError(f'train_ranks: launcher {launcher!r} with world_size {world_size}: pytorch, or none with 1')
+    fork_ranks(_parent, (world_size, _free_port(), list(argv), list(sys_path), launcher), nprocs=1, timeout=timeout)

@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 from _equivalence import plain_counterpart
+from _train_ranks import train_ranks
 
-from conftest import run_tool, tiny_ohl_cfg
+from conftest import tiny_ohl_cfg
 
 
 def _configs(tmp_path):
@@ -34,12 +35,13 @@ def _configs(tmp_path):
 @pytest.mark.slow
 def test_two_tied_copies_end_with_the_plain_runs_checkpoint(tmp_path):
     ohl, plain = _configs(tmp_path)
-    paths = []
-    for name, cfg in (('ohl', ohl), ('plain', plain)):
-        paths.append(str(tmp_path / f'{name}.py'))
-        cfg.dump(paths[-1])
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda path: run_tool('tools/train.py', path), paths))
+    runs = []
+    for name, cfg, world_size, launcher in (('ohl', ohl, 2, 'pytorch'), ('plain', plain, 1, 'none')):
+        runs.append(([str(tmp_path / f'{name}.py')], world_size, (), launcher))
+        cfg.pop('launcher')  # the tool's --launcher: 2 ranks as torchrun starts them; the plain run in one process
+        cfg.dump(runs[-1][0][0])
+    with ThreadPoolExecutor(2) as pool:  # side by side, as the two subprocesses ran
+        list(pool.map(lambda run: train_ranks(*run), runs))
     saved = [torch.load(f'{cfg.work_dir}/epoch_3.pth', weights_only=False) for cfg in (ohl, plain)]
     weights = [{k.removeprefix('module.'): v for k, v in c['state_dict'].items()} for c in saved]
     assert weights[0].keys() == weights[1].keys()
