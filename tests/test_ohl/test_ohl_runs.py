@@ -1,11 +1,15 @@
-"""OHL end to end over real torch.distributed (gloo, spawned by tools/train.py) on digits."""
+"""OHL end to end over real torch.distributed (gloo) on digits: runs of tools/train.py (its local launcher's workers,
+torchrun), and, where the launch is not what a test is about, tools/train.py's main in ranks forked as torchrun starts
+them (tests/_train_ranks.py)."""
 from __future__ import annotations
 
 import glob
 import json
+import os
 import os.path as osp
 
 import pytest
+from _train_ranks import train_ranks
 from mmengine.config import Config
 
 from conftest import read_scalars, run_tool
@@ -22,17 +26,22 @@ def _free_port() -> str:
         return str(s.getsockname()[1])
 
 
-def _run_side_by_side(*calls: tuple[tuple, dict]) -> list:
-    """``run_tool(*args, **kwargs)`` for every ``(args, kwargs)`` at the same time; their processes, in order.
+def _reference_beside_killed(reference: list[str], killed: list[str], sys_path: list[str] = ()):
+    """A resume test's uninterrupted reference run, ``tools/train.py reference`` (its main in 2 ranks:
+    tests/_train_ranks.py), beside the run killed at a checkpoint, ``tools/train.py killed`` as a user starts it (a
+    subprocess; the local launcher's workers, ``sys_path`` on their PYTHONPATH); the killed run's process.
 
-    A resume test's uninterrupted reference run and the run killed at a checkpoint do not depend on each other:
-    side by side, their process start-ups and rendezvous (most of a run of these tiny configs, a process mostly
-    idle) overlap."""
+    The two do not depend on each other: side by side, their start-ups and rendezvous (most of a run of these tiny
+    configs, a process mostly idle) overlap. The resumed run is a subprocess too: what a resume is compared with
+    is the reference's history and checkpoint, which do not depend on how its ranks were started."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(len(calls)) as pool:
-        futures = [pool.submit(run_tool, *args, **kwargs) for args, kwargs in calls]
-        return [f.result() for f in futures]
+    env = {'PYTHONPATH': os.pathsep.join([*sys_path, osp.abspath('.')])}
+    with ThreadPoolExecutor(2) as pool:
+        done = pool.submit(train_ranks, reference, 2, sys_path=sys_path)
+        proc = pool.submit(run_tool, 'tools/train.py', *killed, env=env, check=False)
+        done.result()
+        return proc.result()
 
 
 def _history(work_dir: str) -> list[dict]:
@@ -46,9 +55,9 @@ def test_four_copies_gather_update_and_broadcast_the_best(tmp_path):
     # what is asserted is the gather, update and broadcast, not what is learned: 64 training images (2 batches a
     # trunk), 120 reward images and a narrow network (the config's 300 / 362 images and (32, 64, 128) channels
     # trained 4 processes on 2 cores for most of the run)
-    run_tool('tools/train.py', OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=3',
-             'train_dataloader.dataset.max_samples=64', 'reward_dataloader.dataset.max_samples=120',
-             'model.backbone.channels=(8,16)', 'model.head.in_channels=16')
+    train_ranks([OHL, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=3',
+                 'train_dataloader.dataset.max_samples=64', 'reward_dataloader.dataset.max_samples=120',
+                 'model.backbone.channels=(8,16)', 'model.head.in_channels=16'], 4)
     history = _history(work)
     assert [h['trunk'] for h in history] == [0, 1, 2]
     for h in history:
@@ -116,11 +125,9 @@ def test_a_run_killed_after_a_trunk_resumes_on_the_same_theta_trajectory(tmp_pat
     cfg.custom_imports = dict(imports=['killer_plugin'], allow_failed_imports=False)
     cfg.custom_hooks.append(dict(type='KillAfter', epoch=2))
     cfg.dump(str(tmp_path / 'two_copies_killed.py'))
-    env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    _, killed = _run_side_by_side(
-        (('tools/train.py', str(tmp_path / 'two_copies.py'), '--work-dir', full), {}),
-        (('tools/train.py', str(tmp_path / 'two_copies_killed.py'), '--work-dir', split), dict(env=env, check=False)))
+    killed = _reference_beside_killed([str(tmp_path / 'two_copies.py'), '--work-dir', full],
+                                      [str(tmp_path / 'two_copies_killed.py'), '--work-dir', split], [str(tmp_path)])
     assert killed.returncode != 0 and osp.isfile(osp.join(split, 'epoch_2.pth'))
     assert not osp.exists(osp.join(split, 'epoch_3.pth'))
     out = run_tool('tools/train.py', str(tmp_path / 'two_copies.py'), '--work-dir', split, '--resume')
@@ -178,10 +185,9 @@ def test_an_am_lfs_run_killed_after_a_trunk_resumes_to_the_same_end(tmp_path):
     cfg.custom_imports = dict(imports=['killer_plugin'], allow_failed_imports=False)
     cfg.custom_hooks.append(dict(type='KillAfter', epoch=2))
     killed_cfg = _dump(cfg, tmp_path, 'am_lfs_killed')
-    env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    _, killed = _run_side_by_side((('tools/train.py', full_cfg, '--work-dir', full), {}),
-                                  (('tools/train.py', killed_cfg, '--work-dir', split), dict(env=env, check=False)))
+    killed = _reference_beside_killed([full_cfg, '--work-dir', full], [killed_cfg, '--work-dir', split],
+                                      [str(tmp_path)])
     assert killed.returncode != 0 and osp.isfile(osp.join(split, 'epoch_2.pth'))
     assert not osp.exists(osp.join(split, 'epoch_3.pth'))
     run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume')
@@ -254,8 +260,7 @@ def test_a_diverged_copy_gets_the_worst_reward_and_is_repaired(tmp_path):
         "train_cfg = dict(max_epochs=2, val_interval=100)\n"
         "default_hooks = dict(checkpoint=dict(interval=2))\n")
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
-             env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    train_ranks([str(tmp_path / 'cfg.py'), '--work-dir', work], 2, sys_path=[str(tmp_path)])
     history = _history(work)
     assert len(history) == 4  # 2 epochs of 10 iterations, trunks of 5 iterations
     for h in history:
@@ -361,7 +366,7 @@ def test_a_learning_rate_that_diverges_is_learned_away(tmp_path):
     3 draws different rates for the two copies in trunk 0 (seeds 2 and 5 draw 1e6 for both, which stops the run:
     every copy diverged)."""
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', _known_outcome_cfg(tmp_path), '--work-dir', work)
+    train_ranks([_known_outcome_cfg(tmp_path), '--work-dir', work], 2)
     history = _history(work)
     assert len(history) == 10 and all(h['samples']['lr'] == [1.0, 1.0] for h in history)
     # lr 1e6 diverges within a trunk: when the copies drew different rates, the valid one was rewarded above it
@@ -438,7 +443,7 @@ def test_a_run_that_ends_inside_a_trunk_leaves_every_rank_and_the_checkpoint_wit
     cfg.default_hooks.checkpoint.interval = 2  # at the trunk end; epoch 3 is saved as the last
     cfg = _dump(cfg, tmp_path, 'partial')
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', cfg, '--work-dir', work, env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    train_ranks([cfg, '--work-dir', work], 2, sys_path=[str(tmp_path)])
     history = _history(work)
     assert [(h['trunk'], h['epoch'], h['partial']) for h in history] == [(0, 2, False), (1, 3, True)]
     assert history[1]['copies_identical'] and history[1]['copies_equal_best']
@@ -464,7 +469,7 @@ def test_broadcast_interval_lets_copies_train_apart_between_broadcasts(tmp_path)
     cfg.default_hooks.checkpoint.interval = 3  # at the broadcast of trunk 2; epoch 4 is saved as the last
     cfg = _dump(cfg, tmp_path, 'apart')
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', cfg, '--work-dir', work, env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    train_ranks([cfg, '--work-dir', work], 2, sys_path=[str(tmp_path)])
     history = _history(work)
     assert [h['broadcast'] for h in history] == [False, True, True, True]
     # measured by the in-run all-gather of weight fingerprints: apart after trunk 0, equal after each broadcast
@@ -497,8 +502,8 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     killed_cfg = _dump(cfg, tmp_path, 'iters_killed')
     env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    _, killed = _run_side_by_side((('tools/train.py', full_cfg, '--work-dir', full), dict(env=env)),
-                                  (('tools/train.py', killed_cfg, '--work-dir', split), dict(env=env, check=False)))
+    killed = _reference_beside_killed([full_cfg, '--work-dir', full], [killed_cfg, '--work-dir', split],
+                                      [str(tmp_path)])
     assert killed.returncode != 0 and osp.isfile(osp.join(split, 'iter_20.pth'))
     run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume', env=env)
     a, b = _history(full), _history(split)
