@@ -61,14 +61,14 @@ def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[
 
 
 def train_ranks(argv: list[str], world_size: int, sys_path: list[str] = (), launcher: str = 'pytorch',
-                timeout: float = 600.0) -> None:
+                timeout: float = 900.0) -> None:
     """Run ``tools/train.py argv --launcher pytorch`` in ``world_size`` forked ranks with ``sys_path`` put first on
     their ``sys.path``; join them. ``launcher='none'`` (``world_size`` 1): the plain single-process run of
     ``tools/train.py argv``, in one forked process.
 
     Raises as :func:`_forked_ranks.fork_ranks` does: a rank's exception (``ProcessRaisedException`` naming the rank,
     with its traceback), a rank that died (``ProcessExitedException``), ``TimeoutError`` after ``timeout`` seconds
-    (the parent killed, its ranks with it).
+    (the parent killed, its ranks with it; 900 s: ``run_tool``'s limit for a subprocess of the tool).
     """
     if launcher not in ('pytorch', 'none') or (launcher == 'none' and world_size != 1):
         raise ValueError(f'train_ranks: launcher {launcher!r} with world_size {world_size}: pytorch, or none with 1')
