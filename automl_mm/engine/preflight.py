@@ -80,7 +80,9 @@ concept, and the public names stay importable from here.
     shuffling sampler is refused where the metric pairs results with images by order, ``CocoMetric``'s
     ``proposal_fast``: :func:`~automl_mm.engine.preflight_metric_order.check_metric_order`; mmdet's own
     per-class values on a file whose categories are not listed by id are refused,
-    :func:`~automl_mm.engine.preflight_metric_order.check_category_order`, and so is a metric running mmdet's
+    :func:`~automl_mm.engine.preflight_metric_order.check_category_order`, a COCO metric whose label order is not
+    its dataset's (``CocoMetric(sort_categories=True)`` over a ``CocoDataset`` of a file not listed by id) is
+    refused, :func:`~automl_mm.engine.preflight_metric_order.check_label_order`, and so is a metric running mmdet's
     ``eval_recalls`` where it stops on unequal box counts,
     :func:`~automl_mm.engine.preflight_metric_order.check_recall_metrics`;
     held-out loaders are checked against the test split with :func:`reads_test_split`, all in
@@ -143,7 +145,13 @@ from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
 from .preflight_masks import check_mask_format
-from .preflight_metric_order import check_category_order, check_metric_order, check_recall_metrics, recall_box_counts
+from .preflight_metric_order import (
+    check_category_order,
+    check_label_order,
+    check_metric_order,
+    check_recall_metrics,
+    recall_box_counts,
+)
 from .preflight_metrics import (
     COCO_AP_ITEMS,
     COCO_AR_ITEMS,
@@ -278,6 +286,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
                      f'{scored}_evaluator', config_scope(cfg))
     check_scored_subsets(cfg, files, test_only, split)
     check_metric_order(cfg, scope, test_only, split)
+    check_label_order(cfg, scope, category_ids, test_only, split)
     check_category_order(cfg, scope, category_ids, test_only, split)
     check_recall_metrics(cfg, scope, test_only, split, box_counts)
 
