@@ -381,6 +381,29 @@ def _dataset_sorts_categories(cls: type) -> bool | None:
 _SORTS_CACHE: dict[type, bool | None] = {}  # (each dataset class probed once a process)
 
 
+#: :data:`_PROBE_COCO` with a's box alone (b, without boxes, is left out of the mean: bbox_mAP is a's AP).
+_LABEL_PROBE_COCO = dict(_PROBE_COCO, annotations=_PROBE_COCO['annotations'][:1])
+
+
+def _metric_sorts_categories(cls: type, metric: dict) -> bool | None:
+    """Whether the COCO metric class ``cls`` (a user's: built with ``metric``'s other arguments, ``sort_categories``
+    included, on :data:`_LABEL_PROBE_COCO`, categories listed [2: 'b', 1: 'a'], classes ('b', 'a')) maps label 0 to the
+    category of the lower id (``True``: ``sort_categories=True`` in mmdet 3.3) or to the file's first (``False``):
+    a's exact box scores bbox_mAP 1.0 as label 0 and 0.0 as label 1, or the reverse; ``None`` where it cannot be
+    built or evaluated here, or scores neither way."""
+    def run(label: int) -> Any:
+        def one(path: str) -> Any:
+            probe = cls(ann_file=path, metric='bbox', **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+            probe.dataset_meta = dict(classes=('b', 'a'))
+            _process_exact_boxes(probe, {'annotations': [_PROBE_COCO['annotations'][0]]}, 1, label=label)
+            return probe.compute_metrics(probe.results).get('bbox_mAP')
+        value, _ = _run_probe(_LABEL_PROBE_COCO, one)
+        return round(float(value), 6) if isinstance(value, (int, float)) else None
+
+    scores = (run(0), run(1))
+    return True if scores == (1, 0) else False if scores == (0, 1) else None
+
+
 def _scored_pairs(cfg: Any, test_only: bool, split: str) -> list[tuple[Any, str, Any, str]]:
     """``(evaluator, its key, dataloader, its key)`` of each evaluator and the loader whose results it scores:
     ``{split}_evaluator`` and ``{split}_dataloader`` of each split of :data:`SPLITS` (``test_only``: ``split``'s
@@ -420,8 +443,9 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
     does, :func:`_dataset_sorts_categories`). Where the two id lists differ (a file listing [2: 'b', 1: 'a'] under
     ``CocoMetric(sort_categories=True)`` and a ``CocoDataset``; ``Objects365V1Dataset`` under a plain
     ``CocoMetric``; metric and dataset files listing their categories in other orders) every prediction is credited
-    to another class: a box of 'a' predicted exactly scores bbox_mAP 0.0, not 1.0, silently. Checked for each
-    evaluator and the loader it scores (:func:`_scored_pairs`: val, test, OHL reward, NAS search), every COCO
+    to another class (a metric class of the user's labels as :func:`_metric_sorts_categories` finds it does, else
+    by its ``sort_categories``): a box of 'a' predicted exactly scores bbox_mAP 0.0, not 1.0, silently. Checked for
+    each evaluator and the loader it scores (:func:`_scored_pairs`: val, test, OHL reward, NAS search), every COCO
     dataset under wrappers. Not checked where the classes or the dataset's order are not known here, for
     ``LVISMetric`` (its own loading) or ``format_only`` metrics.
 
@@ -451,8 +475,12 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
             cls = _metric_class(metric, scope)
             if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, LVISMetric):
                 continue
-            metric_sorts = bool(metric.get('sort_categories'))
             metric_ids = [i for i, n in categories[metric['ann_file']] if n in classes]
+            metric_sorts = None  # (a user's class probed only where its file is out of id order: it matters there)
+            if not cls.__module__.startswith('mmdet.') and all(isinstance(i, int) for i in metric_ids) \
+                    and metric_ids != sorted(metric_ids):
+                metric_sorts = _metric_sorts_categories(cls, metric)
+            metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
             for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
                 dataset_cls = _dataset_class(dataset, scope)
                 sorts = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else None
@@ -469,8 +497,12 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
                 key = f'{evaluator_key}[{j}]' if listed else evaluator_key
                 same = osp.realpath(path) == osp.realpath(metric['ann_file'])
                 dataset_order = 'by ascending id' if sorts else "in the file's order"
-                metric_order = 'by ascending id (sort_categories=True)' if metric_sorts else "in the file's order"
-                if same and metric_sorts:
+                flag = ' (sort_categories=True)' if metric.get('sort_categories') else ''
+                metric_order = f'by ascending id{flag}' if metric_sorts else "in the file's order"
+                if same and metric_sorts and not flag:  # a user's metric class that sorts them itself
+                    fix = (f"list {path}'s categories by ascending id, or use a dataset type that sorts them as the "
+                           "metric does (mmdet's Objects365V1Dataset)")
+                elif same and metric_sorts:
                     fix = (f"list {path}'s categories by ascending id, or drop {key}.sort_categories, or use a "
                            "dataset type that sorts them as the metric does (mmdet's Objects365V1Dataset)")
                 elif same:

@@ -504,7 +504,8 @@ def test_sort_categories_over_a_dataset_that_does_not_sort_is_refused_naming_bot
     """CocoMetric(sort_categories=True) over a CocoDataset of a file listing [3, 2, 1] credited every prediction to
     another class (it passed check_config until the forty-ninth session); a dataset that sorts alike
     (Objects365V1Dataset, a user's class whose load sorts) passes, and the mirror (Objects365V1Dataset under a
-    plain CocoMetric) is refused."""
+    plain CocoMetric) is refused; a user's metric class is judged by how it labels (one that sorts the categories
+    itself is refused over a CocoDataset without any sort_categories)."""
     from automl_mm.engine.preflight_metric_order import check_label_order
 
     cfg = _classwise_cfg(coco_root, BY_NAME, sort_categories=True, classwise=False)
@@ -530,6 +531,17 @@ def test_sort_categories_over_a_dataset_that_does_not_sort_is_refused_naming_bot
                                                r"val_evaluator\.sort_categories=True"):
         check_label_order(cfg, 'mmdet', listing)
     cfg.val_evaluator.sort_categories = True
+    cfg.val_dataloader.dataset.type = 'CocoDataset'
+    for metric_cls, refused in ((_SortedCategoriesCocoMetric, True), (_OwnOrderCocoMetric, False)):
+        cfg.val_evaluator = dict(cfg.val_evaluator, type=metric_cls, sort_categories=False)  # (judged by its labels)
+        if refused:
+            with pytest.raises(ConfigCheckError, match=rf'^val_evaluator \({metric_cls.__name__}\) labels categories '
+                                                       r'by ascending id of .* but val_dataloader\.dataset '
+                                                       r'\(CocoDataset\) .* use a dataset type that sorts'):
+                check_label_order(cfg, 'mmdet', listing)
+        else:
+            check_label_order(cfg, 'mmdet', listing)
+    cfg.val_evaluator = dict(cfg.val_evaluator, type='CocoMetric', sort_categories=True)
     for dataset_type, refused in ((_SortingCocoDataset, False), (_PlainCocoDataset, True)):
         cfg.val_dataloader.dataset.type = dataset_type
         if refused:
