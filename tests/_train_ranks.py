@@ -7,8 +7,10 @@ server (torch, mmengine and automl_mm imported there already); the parent import
 tool's own fork server preloads (:data:`automl_mm.engine.launch.WORKER_PRELOAD`), and forks the ranks from itself
 while it is single-threaded (checked), as that server does. Each rank runs ``tools/train.py``'s ``main`` on the
 test's command line with ``RANK`` / ``WORLD_SIZE`` / ``MASTER_*`` set as torchrun sets them, so the config is read,
-checked and run by the tool's own code (``build_config``, ``run``). The launch itself (``launch_local``'s workers,
-torchrun) is tested where it is the subject (tests/test_ohl/test_ohl_runs.py).
+checked and run by the tool's own code (``build_config``, ``run``). Beside the ranks, one more forked process runs
+the tool's main as a user starts it (``--launcher none``) up to its local launch, so the start-up checks only that
+path makes (``build_check``) still refuse a config as they refused the subprocess. The launch itself
+(``launch_local``'s workers, torchrun) is tested where it is the subject (tests/test_ohl/test_ohl_runs.py).
 """
 from __future__ import annotations
 
@@ -34,8 +36,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _start_up_check(tool: ModuleType, world_size: int, argv: list[str]) -> None:
+    """``tools/train.py argv`` as a user starts it (``--launcher none``), up to its local launch: the tool's main
+    with ``launch_local`` replaced by a check that it would start ``world_size`` workers. What only that path checks
+    (``build_check``: the model, hooks, datasets, OHL copies and resume, once before any worker starts) still
+    refuses a config here as it refused the subprocess of the tool these runs replaced."""
+    launched = []
+    tool.prestart_workers = tool.stop_prestarted_workers = lambda: None  # no fork server: no worker starts here
+    tool.launch_local = lambda cfg, n, run: launched.append(n)
+    tool.main([*argv, '--launcher', 'none'])
+    if launched != [world_size]:
+        raise AssertionError(f'tools/train.py {" ".join(argv)} would launch {launched or "no"} local workers, '
+                             f'the test runs {world_size} ranks')
+
+
 def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[str], launcher: str) -> None:
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the parent killed (fork_ranks' timeout): this too
+    if rank == world_size:  # beside the ranks, in a process of its own (the ranks see none of its state)
+        _start_up_check(tool, world_size, argv)
+        return
     if launcher == 'pytorch':
         os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                           WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size), GROUP_RANK='0')
@@ -56,7 +75,8 @@ def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[
     threads = len(os.listdir('/proc/self/task'))
     if threads != 1:  # a fork copies only the forking thread: a lock another one holds would stay held
         raise RuntimeError(f'the ranks\' parent runs {threads} threads after its imports: it cannot fork them')
-    mp.start_processes(_rank, args=(tool, world_size, port, argv, launcher), nprocs=world_size, join=True,
+    checker = 1 if launcher == 'pytorch' else 0  # --launcher none, world_size 1: main's own path, nothing skipped
+    mp.start_processes(_rank, args=(tool, world_size, port, argv, launcher), nprocs=world_size + checker, join=True,
                        start_method='fork')
 
 
