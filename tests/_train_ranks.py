@@ -64,14 +64,25 @@ def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[st
 def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[str], launcher: str) -> None:
     sys.path[:0] = sys_path  # a config's custom_imports (the test's plugins), as PYTHONPATH gave a subprocess
     os.chdir(REPO_ROOT)  # where run_tool runs the tool
-    spec = importlib.util.spec_from_file_location('_tool_train_ranks', os.path.join(REPO_ROOT, 'tools/train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    from automl_mm.engine.launch import WORKER_PRELOAD
+    # A BLAS library these imports load (scipy's OpenBLAS) starts its thread pool at load time, OMP_NUM_THREADS (or
+    # every core, unset) threads: a plain `pytest` (no OMP_NUM_THREADS, or more than 2 cores a worker) found 2 threads
+    # here and refused every run. Loaded with one thread; the ranks then see the test's environment again.
+    blas = os.environ.get('OPENBLAS_NUM_THREADS')
+    os.environ['OPENBLAS_NUM_THREADS'] = '1'
+    try:
+        spec = importlib.util.spec_from_file_location('_tool_train_ranks', os.path.join(REPO_ROOT, 'tools/train.py'))
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+        from automl_mm.engine.launch import WORKER_PRELOAD
 
-    for name in WORKER_PRELOAD:
-        if name != '__main__':
-            importlib.import_module(name)
+        for name in WORKER_PRELOAD:
+            if name != '__main__':
+                importlib.import_module(name)
+    finally:
+        if blas is None:
+            del os.environ['OPENBLAS_NUM_THREADS']
+        else:
+            os.environ['OPENBLAS_NUM_THREADS'] = blas
     threads = len(os.listdir('/proc/self/task'))
     if threads != 1:  # a fork copies only the forking thread: a lock another one holds would stay held
         raise RuntimeError(f'the ranks\' parent runs {threads} threads after its imports: it cannot fork them')
