@@ -23,8 +23,11 @@ import socket
 import sys
 from types import ModuleType
 
+import torch
 import torch.multiprocessing as mp
 from _forked_ranks import fork_ranks
+
+from automl_mm.engine.launch import worker_threads
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PR_SET_PDEATHSIG = 1
@@ -55,6 +58,13 @@ def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[st
     if rank == world_size:  # beside the ranks, in a process of its own (the ranks see none of its state)
         _start_up_check(tool, world_size, argv)
         return
+    # the torch threads of the process these runs replaced (fork_ranks' parent runs 1): a local launch's worker
+    # (launch_local: OMP_NUM_THREADS, else the cores split between the copies), the plain run's process (one copy);
+    # the resume tests compare a run of it bit for bit with a killed and resumed run of the tool's local launch
+    threads = worker_threads(world_size)
+    torch.set_num_threads(threads)
+    for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ.setdefault(name, str(threads))
     if launcher == 'pytorch':
         os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                           WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size), GROUP_RANK='0')
