@@ -492,8 +492,8 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
                 if not all(isinstance(i, int) for i in ids + metric_ids):
                     continue
                 ids, scored_ids = sorted(ids) if sorts else ids, sorted(metric_ids) if metric_sorts else metric_ids
-                if ids == scored_ids:
-                    continue
+                if ids == scored_ids or sorted(ids) != sorted(scored_ids):
+                    continue  # the same order; or other categories (other class names: preflight_classes' checks)
                 key = f'{evaluator_key}[{j}]' if listed else evaluator_key
                 same = osp.realpath(path) == osp.realpath(metric['ann_file'])
                 dataset_order = 'by ascending id' if sorts else "in the file's order"
