@@ -82,7 +82,7 @@ concept, and the public names stay importable from here.
     per-class values on a file whose categories are not listed by id are refused,
     :func:`~automl_mm.engine.preflight_metric_order.check_category_order`, a COCO metric whose label order is not
     its dataset's (``CocoMetric(sort_categories=True)`` over a ``CocoDataset`` of a file not listed by id) is
-    refused, :func:`~automl_mm.engine.preflight_metric_order.check_label_order`, and so is a metric running mmdet's
+    refused, :func:`~automl_mm.engine.preflight_label_order.check_label_order`, and so is a metric running mmdet's
     ``eval_recalls`` where it stops on unequal box counts,
     :func:`~automl_mm.engine.preflight_metric_order.check_recall_metrics`;
     held-out loaders are checked against the test split with :func:`reads_test_split`, all in
@@ -141,13 +141,13 @@ from .preflight_eval_splits import (
 )
 from .preflight_evaluators import check_evaluators, check_selection_rules, warn_selection_on_test
 from .preflight_inheritance import _check_train_pipeline_used, warn_base_hooks_dropped, warn_test_pipeline_unused
+from .preflight_label_order import check_label_order
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
 from .preflight_masks import check_mask_format
 from .preflight_metric_order import (
     check_category_order,
-    check_label_order,
     check_metric_order,
     check_recall_metrics,
     recall_box_counts,

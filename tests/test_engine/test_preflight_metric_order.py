@@ -506,7 +506,7 @@ def test_sort_categories_over_a_dataset_that_does_not_sort_is_refused_naming_bot
     (Objects365V1Dataset, a user's class whose load sorts) passes, and the mirror (Objects365V1Dataset under a
     plain CocoMetric) is refused; a user's metric class is judged by how it labels (one that sorts the categories
     itself is refused over a CocoDataset without any sort_categories)."""
-    from automl_mm.engine.preflight_metric_order import check_label_order
+    from automl_mm.engine.preflight_label_order import check_label_order
 
     cfg = _classwise_cfg(coco_root, BY_NAME, sort_categories=True, classwise=False)
     path = cfg.val_evaluator.ann_file
@@ -555,7 +555,7 @@ def test_label_order_is_compared_for_reward_and_search_evaluators_wrappers_and_o
     """The same fault elsewhere: an OHL reward evaluator and a NAS search evaluator over their own loaders, a
     wrapped dataset (RepeatDataset), and a metric whose ann_file lists the categories in another order than the
     dataset's file (each label credited to another class without sort_categories at all)."""
-    from automl_mm.engine.preflight_metric_order import check_label_order
+    from automl_mm.engine.preflight_label_order import check_label_order
 
     cfg = _classwise_cfg(coco_root, BY_NAME, classwise=False)
     path = cfg.val_evaluator.ann_file

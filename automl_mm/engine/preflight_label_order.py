@@ -1,0 +1,189 @@
+"""The label order a dataset gives its categories against the order its metric scores them (part of
+:func:`automl_mm.engine.preflight.check_config`; split from :mod:`automl_mm.engine.preflight_metric_order`, whose
+probes it shares).
+
+:func:`check_label_order`: mmdet's ``CocoMetric`` maps label i to the i-th category of its ``ann_file`` (by
+ascending id with ``sort_categories=True``), the dataset labels them in its own file's order (``CocoDataset``) or
+by id (``Objects365V1Dataset``): where the two differ every prediction is credited to another class (an exact box of
+'a' on a file listing ``[2: 'b', 1: 'a']`` scored bbox_mAP 0.0 under ``sort_categories=True`` over a
+``CocoDataset``), silently.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Any
+
+from automl_mm.utils.scope import config_type_name
+
+from .preflight_metric_order import (
+    _PROBE_COCO,
+    _PROBE_SKIPPED,
+    _format_only,
+    _loader_classes,
+    _metric_class,
+    _process_exact_boxes,
+    _run_probe,
+)
+from .preflight_walk import SPLITS, ConfigCheckError, evaluator_metrics
+
+
+def _dataset_sorts_categories(cls: type) -> bool | None:
+    """Whether the COCO dataset class ``cls`` labels the categories of its ``ann_file`` by ascending id (mmdet's
+    ``Objects365V1Dataset`` sorts them before its ``cat_ids``, as ``CocoMetric(sort_categories=True)`` does) rather
+    than in the file's order (``CocoDataset``, ``Objects365V2Dataset``: ``COCO.get_cat_ids`` over
+    ``dataset['categories']``): its ``load_data_list`` run (``lazy_init=True``, classes ('b', 'a')) on
+    :data:`_PROBE_COCO`, categories listed [2: 'b', 1: 'a'], gives ``cat_ids`` [1, 2] (``True``) or [2, 1]
+    (``False``); ``None`` where it cannot be run here or gives neither (a user's subclass is judged by what its
+    load does, not by its name)."""
+    if cls in _SORTS_CACHE:
+        return _SORTS_CACHE[cls]
+
+    def run(path: str) -> Any:
+        dataset = cls(ann_file=path, metainfo=dict(classes=('b', 'a')), data_prefix=dict(img=''), pipeline=[],
+                      lazy_init=True, test_mode=True)
+        dataset.load_data_list()
+        return [int(i) for i in dataset.cat_ids]
+
+    ids, _ = _run_probe(_PROBE_COCO, run)
+    _SORTS_CACHE[cls] = True if ids == [1, 2] else False if ids == [2, 1] else None
+    return _SORTS_CACHE[cls]
+
+
+_SORTS_CACHE: dict[type, bool | None] = {}  # (each dataset class probed once a process)
+
+
+#: :data:`_PROBE_COCO` with a's box alone (b, without boxes, is left out of the mean: bbox_mAP is a's AP).
+_LABEL_PROBE_COCO = dict(_PROBE_COCO, annotations=_PROBE_COCO['annotations'][:1])
+
+
+def _metric_sorts_categories(cls: type, metric: dict) -> bool | None:
+    """Whether the COCO metric class ``cls`` (a user's: built with ``metric``'s other arguments, ``sort_categories``
+    included, on :data:`_LABEL_PROBE_COCO`, categories listed [2: 'b', 1: 'a'], classes ('b', 'a')) maps label 0 to the
+    category of the lower id (``True``: ``sort_categories=True`` in mmdet 3.3) or to the file's first (``False``):
+    a's exact box scores bbox_mAP 1.0 as label 0 and 0.0 as label 1, or the reverse; ``None`` where it cannot be
+    built or evaluated here, or scores neither way."""
+    def run(label: int) -> Any:
+        def one(path: str) -> Any:
+            probe = cls(ann_file=path, metric='bbox', **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+            probe.dataset_meta = dict(classes=('b', 'a'))
+            _process_exact_boxes(probe, {'annotations': [_PROBE_COCO['annotations'][0]]}, 1, label=label)
+            return probe.compute_metrics(probe.results).get('bbox_mAP')
+        value, _ = _run_probe(_LABEL_PROBE_COCO, one)
+        return round(float(value), 6) if isinstance(value, (int, float)) else None
+
+    scores = (run(0), run(1))
+    return True if scores == (1, 0) else False if scores == (0, 1) else None
+
+
+def _scored_pairs(cfg: Any, test_only: bool, split: str) -> list[tuple[Any, str, Any, str]]:
+    """``(evaluator, its key, dataloader, its key)`` of each evaluator and the loader whose results it scores:
+    ``{split}_evaluator`` and ``{split}_dataloader`` of each split of :data:`SPLITS` (``test_only``: ``split``'s
+    alone), and without ``test_only`` an OHL hook's reward evaluator and loader and a PC-NAS / CR-NAS loop's search
+    ones as :class:`~automl_mm.engine.evaluate.HeldOutEvaluator` resolves them (``first_configured``); a pair
+    already listed (a fallback to the val keys) is not repeated."""
+    from .evaluate import first_configured, held_out_keys
+
+    pairs = [(cfg.get(f'{s}_evaluator'), f'{s}_evaluator', cfg.get(f'{s}_dataloader'), f'{s}_dataloader')
+             for s in ((split, ) if test_only else SPLITS)]
+    if test_only:
+        return pairs
+    held: list[tuple[dict, str, str]] = [
+        (hook, f'custom_hooks[{i}].reward', 'reward') for i, hook in enumerate(cfg.get('custom_hooks') or [])
+        if isinstance(hook, dict) and config_type_name(hook) == 'OHLHook']
+    train_cfg = cfg.get('train_cfg') or {}
+    if isinstance(train_cfg, dict) and config_type_name(train_cfg) in ('PCNASLoop', 'CRNASLoop'):
+        held.append((train_cfg, 'train_cfg.search', 'search'))
+    for owner, prefix, purpose in held:
+        loaders, evaluators = held_out_keys(purpose)
+        name = prefix.rsplit('.', 1)[-1]
+        evaluator, evaluator_key = first_configured(cfg, owner.get(f'{name}_evaluator'), f'{prefix}_evaluator',
+                                                    evaluators)
+        loader, loader_key = first_configured(cfg, owner.get(f'{name}_dataloader'), f'{prefix}_dataloader', loaders)
+        if evaluator_key and loader_key and all((evaluator_key, loader_key) != p[1::2] for p in pairs):
+            pairs.append((evaluator, evaluator_key, loader, loader_key))
+    return pairs
+
+
+def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tuple[Any, Any]]],
+                      test_only: bool = False, split: str = 'test') -> None:
+    """Refuse a COCO metric whose label order is not its dataset's: mmdet's ``CocoMetric`` maps label ``i`` to its
+    ``cat_ids[i]``, the categories of its own ``ann_file`` named by the dataset's classes, in the file's order, or by
+    ascending id with ``sort_categories=True`` (mmdet 3.3 ``coco_metric.py``, ``__init__``); the dataset labels
+    category ``cat_ids[i]`` of its own ``ann_file`` as ``i``, in the file's order (``CocoDataset``,
+    ``Objects365V2Dataset``) or by ascending id (``Objects365V1Dataset``; a user's class as its ``load_data_list``
+    does, :func:`_dataset_sorts_categories`). Where the two id lists differ (a file listing [2: 'b', 1: 'a'] under
+    ``CocoMetric(sort_categories=True)`` and a ``CocoDataset``; ``Objects365V1Dataset`` under a plain
+    ``CocoMetric``; metric and dataset files listing their categories in other orders) every prediction is credited
+    to another class (a metric class of the user's labels as :func:`_metric_sorts_categories` finds it does, else
+    by its ``sort_categories``): a box of 'a' predicted exactly scores bbox_mAP 0.0, not 1.0, silently. Checked for
+    each evaluator and the loader it scores (:func:`_scored_pairs`: val, test, OHL reward, NAS search), every COCO
+    dataset under wrappers. Not checked where the classes or the dataset's order are not known here, for
+    ``LVISMetric`` (its own loading) or ``format_only`` metrics.
+
+    Args:
+        categories: ``{ann_file: [(category id, name), ...]}`` in the file's order, as :func:`check_category_order`.
+        test_only, split: check only ``{split}_evaluator`` / ``{split}_dataloader``.
+
+    Raises:
+        ConfigCheckError: naming the evaluator's key and type, the dataset's key and type, both files, both orders
+            of category ids, and what to change.
+    """
+    from .preflight_classes import _built_classes, _dataset_class
+    from .preflight_walk import _loader_coco_datasets
+
+    try:
+        from mmdet.evaluation.metrics import CocoMetric, LVISMetric
+    except ImportError:
+        return
+    for evaluator, evaluator_key, loader, loader_key in _scored_pairs(cfg, test_only, split):
+        metrics = evaluator_metrics(evaluator)
+        listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
+        classes = _loader_classes(loader, scope)
+        for j, metric in enumerate(metrics):
+            if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or _format_only(metric) \
+                    or classes is None or not categories.get(metric['ann_file']):
+                continue
+            cls = _metric_class(metric, scope)
+            if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, LVISMetric):
+                continue
+            metric_ids = [i for i, n in categories[metric['ann_file']] if n in classes]
+            metric_sorts = None  # (a user's class probed only where its file is out of id order: it matters there)
+            if not cls.__module__.startswith('mmdet.') and all(isinstance(i, int) for i in metric_ids) \
+                    and metric_ids != sorted(metric_ids):
+                metric_sorts = _metric_sorts_categories(cls, metric)
+            metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
+            for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
+                dataset_cls = _dataset_class(dataset, scope)
+                sorts = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else None
+                own = _built_classes(dataset, where, scope)
+                names = own[0] if own is not None and isinstance(own[0], (list, tuple)) else classes
+                if sorts is None or not categories.get(path):
+                    continue
+                ids = [i for i, n in categories[path] if n in names]
+                if not all(isinstance(i, int) for i in ids + metric_ids):
+                    continue
+                ids, scored_ids = sorted(ids) if sorts else ids, sorted(metric_ids) if metric_sorts else metric_ids
+                if ids == scored_ids or sorted(ids) != sorted(scored_ids):
+                    continue  # the same order; or other categories (other class names: preflight_classes' checks)
+                key = f'{evaluator_key}[{j}]' if listed else evaluator_key
+                same = osp.realpath(path) == osp.realpath(metric['ann_file'])
+                dataset_order = 'by ascending id' if sorts else "in the file's order"
+                flag = ' (sort_categories=True)' if metric.get('sort_categories') else ''
+                metric_order = f'by ascending id{flag}' if metric_sorts else "in the file's order"
+                if same and metric_sorts and not flag:  # a user's metric class that sorts them itself
+                    fix = (f"list {path}'s categories by ascending id, or use a dataset type that sorts them as the "
+                           "metric does (mmdet's Objects365V1Dataset)")
+                elif same and metric_sorts:
+                    fix = (f"list {path}'s categories by ascending id, or drop {key}.sort_categories, or use a "
+                           "dataset type that sorts them as the metric does (mmdet's Objects365V1Dataset)")
+                elif same:
+                    fix = (f"set {key}.sort_categories=True (as mmdet's objects365v1_detection.py does), or list "
+                           f"{path}'s categories by ascending id")
+                else:
+                    fix = (f"give {key}.ann_file and {where}.ann_file the same categories in the same order (or the "
+                           'same file)')
+                raise ConfigCheckError(
+                    f'{key} ({config_type_name(metric)}) labels categories {metric_order} of {metric["ann_file"]}: '
+                    f'{scored_ids}, but {where} ({config_type_name(dataset)}) labels them {dataset_order} of {path}: '
+                    f'{ids}; label i is scored as the metric\'s i-th category, so every prediction would be credited '
+                    f'to another class (every AP, bbox_mAP too, silently wrong). To fix it, {fix}')
