@@ -19,13 +19,13 @@ import importlib
 import importlib.util
 import os
 import signal
-import socket
 import sys
 from types import ModuleType
 
 import torch
 import torch.multiprocessing as mp
 from _forked_ranks import fork_ranks
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from automl_mm.engine.launch import worker_threads
 
@@ -33,10 +33,6 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PR_SET_PDEATHSIG = 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _start_up_check(tool: ModuleType, world_size: int, argv: list[str]) -> None:
@@ -113,4 +109,4 @@ def train_ranks(argv: list[str], world_size: int, sys_path: list[str] = (), laun
     """
     if launcher not in ('pytorch', 'none') or (launcher == 'none' and world_size != 1):
         raise ValueError(f'train_ranks: launcher {launcher!r} with world_size {world_size}: pytorch, or none with 1')
-    fork_ranks(_parent, (world_size, _free_port(), list(argv), list(sys_path), launcher), nprocs=1, timeout=timeout)
+    fork_ranks(_parent, (world_size, get_free_port(), list(argv), list(sys_path), launcher), nprocs=1, timeout=timeout)

@@ -14,7 +14,6 @@ import os
 import os.path as osp
 import select
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 
 import torch
 import torch.multiprocessing as mp
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from automl_mm.utils.setup_env import REGISTERING_MODULES
 
@@ -288,10 +288,6 @@ def _has_launcher_device(launcher: str) -> bool:
     return False
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def exit_with(pid: int, sig: int = signal.SIGTERM) -> threading.Thread:
@@ -391,7 +387,7 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     cfg.dump(cfg_path)
     prestart_workers()  # unless tools/train.py did already
     try:
-        mp.start_processes(_worker, args=(world_size, _free_port(), threads, main, cfg_path, os.getpid()),
+        mp.start_processes(_worker, args=(world_size, get_free_port(), threads, main, cfg_path, os.getpid()),
                            nprocs=world_size, join=True, start_method=start_method())
     except mp.ProcessRaisedException as err:
         # torch terminated the other workers; keep only the failing worker's traceback, without this frame's.

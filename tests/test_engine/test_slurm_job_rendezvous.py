@@ -20,6 +20,7 @@ import time
 import pytest
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from automl_mm.engine import dist, patches
 from automl_mm.engine.dist import slurm_job_port, slurm_rendezvous_store
@@ -108,10 +109,6 @@ def test_a_second_step_of_the_job_rendezvous_at_its_own_first_node_and_port(slur
     assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == ('node03', '17087')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 TIMEOUT = datetime.timedelta(seconds=20)
@@ -131,7 +128,7 @@ def test_rank_0_names_a_port_that_another_job_holds():
 
 
 def test_a_task_that_reaches_another_job_s_store_is_refused_at_once_and_writes_nothing():
-    port = _free_port()
+    port = get_free_port()
     first_job = slurm_rendezvous_store('127.0.0.1', port, 0, '1234.0', TIMEOUT)
     keys = first_job.num_keys()
     start = time.monotonic()
@@ -143,7 +140,7 @@ def test_a_task_that_reaches_another_job_s_store_is_refused_at_once_and_writes_n
 
 
 def test_a_store_that_names_no_job_step_is_refused_after_the_timeout():
-    port = _free_port()
+    port = get_free_port()
     program = torch_dist.TCPStore('127.0.0.1', port, None, True, TIMEOUT, wait_for_workers=False)  # noqa: F841
     with pytest.raises(RuntimeError, match=rf'store at 127.0.0.1:{port} named no job within 1 s '
                                            r'\(rank 1\): another program may listen on the port'):
@@ -151,7 +148,7 @@ def test_a_store_that_names_no_job_step_is_refused_after_the_timeout():
 
 
 def test_the_job_s_own_store_starts_its_process_group():
-    store = slurm_rendezvous_store('127.0.0.1', _free_port(), 0, '1234.0', TIMEOUT)
+    store = slurm_rendezvous_store('127.0.0.1', get_free_port(), 0, '1234.0', TIMEOUT)
     torch_dist.init_process_group('gloo', store=store, rank=0, world_size=1)
     try:
         assert (torch_dist.get_rank(), torch_dist.get_world_size()) == (0, 1)

@@ -11,6 +11,7 @@ import os.path as osp
 import pytest
 from _train_ranks import train_ranks
 from mmengine.config import Config
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from conftest import read_scalars, run_tool
 
@@ -18,12 +19,6 @@ OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 LR = 'optim_wrapper.optimizer.param_groups.*.lr'
 
 
-def _free_port() -> str:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def _reference_beside_killed(reference: list[str], killed: list[str], sys_path: list[str] = ()):
@@ -318,16 +313,16 @@ def test_a_hung_rank_ends_the_run_with_a_clear_error_and_a_resumable_checkpoint(
 def test_torchrun_launcher_on_cpus(tmp_path):
     """The multi-node path (torchrun, --launcher pytorch) runs on CPU-only machines too (gloo)."""
     work = str(tmp_path / 'torchrun')
-    run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', _free_port(), 'tools/train.py',
-             OHL, '--launcher', 'pytorch', '--work-dir', work, '--cfg-options', 'custom_hooks.0.num_copies=2',
-             'train_cfg.max_epochs=1', 'train_cfg.val_interval=100')
+    run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', str(get_free_port()),
+             'tools/train.py', OHL, '--launcher', 'pytorch', '--work-dir', work, '--cfg-options',
+             'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=100')
     history = _history(work)
     assert len(history) == 1 and len(history[0]['rewards']) == 2 and history[0]['copies_identical']
 
 
 @pytest.mark.slow
 def test_a_world_size_that_does_not_fit_stops_at_start(tmp_path):
-    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', _free_port(),
+    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', str(get_free_port()),
                     'tools/train.py', OHL, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'w'),
                     '--cfg-options', 'custom_hooks.0.num_copies=3', check=False, timeout=300)
     assert proc.returncode != 0

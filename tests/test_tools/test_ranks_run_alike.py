@@ -11,6 +11,7 @@ import socket
 
 import pytest
 from _forked_ranks import fork_ranks
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from conftest import REPO_ROOT, run_tool
 
@@ -48,10 +49,6 @@ def _worker(rank: int, port: int, work_dir: str, options: list[list[str]], out: 
         f.write('\n'.join(results))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_two_gloo_ranks_with_one_other_cfg_option_stop_naming_the_key(tmp_path):
@@ -59,7 +56,7 @@ def test_two_gloo_ranks_with_one_other_cfg_option_stop_naming_the_key(tmp_path):
     cases = [(same, same),  # what tools/train.py resolves in each process agrees: nothing per rank differs
              (same, ['train_cfg.max_epochs=3'])]  # node 1's command line was not updated
     out = str(tmp_path / 'result')
-    fork_ranks(_worker, (_free_port(), str(tmp_path / 'work'), cases, out))
+    fork_ranks(_worker, (get_free_port(), str(tmp_path / 'work'), cases, out))
     for rank in range(2):
         with open(f'{out}.{rank}') as f:
             results = f.read().split('\n')
@@ -74,7 +71,7 @@ def test_torchrun_with_another_config_value_on_one_rank_stops_before_building_th
     config file was edited and not synced would."""
     cfg = tmp_path / 'per_rank.py'
     cfg.write_text(f"_base_ = {DIGITS!r}\noptim_wrapper = dict(optimizer=dict(lr=0.05 * (1 + {{{{'$RANK:0'}}}})))\n")
-    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', str(_free_port()),
+    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', str(get_free_port()),
                     'tools/train.py', str(cfg), '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'work'),
                     check=False, timeout=300)
     out = proc.stdout + proc.stderr
