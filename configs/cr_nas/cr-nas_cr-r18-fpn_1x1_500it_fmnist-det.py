@@ -4,7 +4,7 @@
 # candidates are scored by COCO box mAP on the whole `reward` split (500 images: the loop's default arch-val, the
 # config's reward_dataloader / reward_evaluator); `test` is never read by the search. Stage space as in the
 # generated-shapes search: 1-3 blocks per stage, 8 in total (19 allocations), those within the FLOPs of the
-# reference (2, 2, 2, 2) + 5 % (counted at 160 px) are scored; then the greedy top-3 dilation search over the
+# reference (2, 2, 2, 2) ± 5 % (counted at 160 px) are scored; then the greedy top-3 dilation search over the
 # 8 blocks (dilation 1/2/3, 2 sampled completions per candidate, one reward mini-batch each).
 # Iteration counts are our CPU-budget choice. Measured run time: 17 minutes per search on 2 CPU cores with one torch
 # thread, two searches side by side (benchmarks/cr_nas_fmnist_det.py --jobs 2). Scoring the 19 allocations on the
