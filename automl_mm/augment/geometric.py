@@ -53,7 +53,8 @@ class GeometricAugmentOp(BaseAugmentOp):
     float32 for arrays, torch's for tensors: float32, mmdet's box dtype), a tensor as a tensor; ``gt_keypoints``
     ((N, K, 3) x, y, visibility, as mmcv loads them) move by the matrix, and one that leaves the image is made
     invisible (visibility 0) and clamped to it, as mmcv's ``CenterCrop`` does; ``homography_matrix`` records the
-    op's matrix (composed with an existing one, created when absent, as mmdet's geometric transforms do).
+    op's matrix (composed with an existing one, created when absent, as mmdet's geometric transforms do). A
+    ``gt_seg_map`` or ``gt_masks`` of another size than the image is refused (:func:`check_annotation_sizes`).
     """
 
     geometric = True
@@ -70,6 +71,7 @@ class GeometricAugmentOp(BaseAugmentOp):
     def apply(self, results: dict, rng: np.random.Generator) -> dict:
         img = _check_img(results, self)
         height, width = img.shape[:2]
+        check_annotation_sizes(results, height, width, self.name)
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
         pixel_matrix = pixel_index_matrix(matrix)
         group = warp_group(img)  # every array in the image's cv2 layout: the pixels the image takes
@@ -98,6 +100,36 @@ class GeometricAugmentOp(BaseAugmentOp):
         results['homography_matrix'] = homography if results.get('homography_matrix') is None else \
             homography @ results['homography_matrix']
         return results
+
+
+def check_annotation_sizes(results: dict, height: int, width: int, owner: str) -> None:
+    """Refuse a ``gt_seg_map`` or ``gt_masks`` whose size is not the image's (``height`` x ``width``).
+
+    A geometric element warps every map with one matrix in the image's pixel frame; a map of another size (mmdet's
+    ``SegRescale``, which scales only ``gt_seg_map``, run before the policy) was warped in its own frame by it,
+    silently: a 40 x 60 image translated by 18 px moved its 5 x 8 map by 18 of its 8 columns.
+
+    Raises:
+        ValueError: naming ``owner``, the key, its size and the image's.
+    """
+    sizes = []
+    seg = results.get('gt_seg_map')
+    if isinstance(seg, np.ndarray):
+        sizes.append(('gt_seg_map', seg.shape[:2]))
+    masks = results.get('gt_masks')
+    if masks is not None and hasattr(masks, 'height') and hasattr(masks, 'width'):
+        sizes.append(('gt_masks', (masks.height, masks.width)))
+        array = getattr(masks, 'masks', None)
+        if isinstance(array, np.ndarray) and array.ndim == 3 and len(array):
+            sizes.append(('gt_masks', array.shape[1:]))
+    for key, (map_height, map_width) in sizes:
+        if (map_height, map_width) != (height, width):
+            raise ValueError(
+                f"{owner}: results['{key}'] is {map_height} x {map_width} but the image is {height} x {width}: a "
+                "geometric element warps both with one matrix in the image's pixel frame, so the map would not move "
+                "with the image. Put the augmentation before the transform that changed one of them (mmdet's "
+                'SegRescale scales only gt_seg_map: keep it after the policy, as mmdet keeps it after its '
+                'geometric transforms)')
 
 
 def _seg_border(seg: np.ndarray, op: GeometricAugmentOp) -> int:

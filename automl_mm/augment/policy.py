@@ -16,6 +16,7 @@ from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
 from .choice import LiveChoiceTransform, check_choice_key
 from .elements import DEFAULT_ELEMENTS, ELEMENT_SETS, build_elements
+from .geometric import check_annotation_sizes
 
 
 @TRANSFORMS.register_module()
@@ -51,7 +52,8 @@ class OHLAutoAugment(LiveChoiceTransform):
     Raises:
         ValueError: an unknown element set, op or magnitude (named by the op), fewer than 2 pairs, ``probs`` that
             are not E² finite non-negative numbers with a positive sum, ``fill`` not an int in [0, 255], ``bgr``
-            not a bool; when applied with geometric elements, results whose annotations are not loaded yet.
+            not a bool; when applied with geometric elements, results whose annotations are not loaded yet, or whose
+            ``gt_seg_map`` / ``gt_masks`` is not the image's size (``geometric.check_annotation_sizes``).
 
     Examples:
         >>> import numpy as np
@@ -99,6 +101,9 @@ class OHLAutoAugment(LiveChoiceTransform):
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
         if self._geometric:
             self._check_annotations_loaded(results)
+            img = results.get('img')
+            if isinstance(img, np.ndarray) and img.ndim >= 2:  # a map of another size: on every call, as above
+                check_annotation_sizes(results, *img.shape[:2], f'{type(self).__name__}(key={self.key!r})')
             if results.get('homography_matrix') is None:
                 # recorded whichever pair is drawn (the identity where it moves nothing, as mmdet's RandomFlip
                 # records it unflipped): the results' keys must not depend on the draw, or mmcv's
