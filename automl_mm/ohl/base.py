@@ -293,6 +293,14 @@ class OHLSpace(metaclass=ABCMeta):
         """Samples this rank used in the current trunk that were drawn from an earlier θ (not counted)."""
         return 0
 
+    def fresh_count(self) -> int | None:
+        """Items (images) this rank trained with in the current trunk that carry this trunk's draw, for a space whose
+        statistics are not those items' choices (``PipelineChoiceSpace(policy_size=K)``: the K choices of the copy's
+        policy, which its images sample among); ``None`` (the default): not counted. ``OHLHook`` takes a copy whose
+        ranks count 0 as having used no sample of the trunk (its statistics count none: the trunk's images were all
+        prefetched under the trunk before, :func:`~automl_mm.ohl.reward.settle_rewards`)."""
+        return None
+
     def reset_stats(self) -> None:
         self._stats.zero_()
 

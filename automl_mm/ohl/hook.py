@@ -60,6 +60,7 @@ from .reward import (
     RewardScorer,
     combine_copy_rows,
     copy_is_valid,
+    counts_items,
     has_loss_scaler,
     settle_rewards,
     trunk_row,
@@ -538,7 +539,7 @@ class OHLHook(Hook):
         copy_values = gather_copy_values(self.spaces, layout)
         updates = {}
         for space, controller in zip(self.spaces, self.controllers):
-            if partial and space.per_item and not any(counts[space.name]):
+            if partial and counts_items(space, trunk) and not any(counts[space.name]):
                 # nothing drawn from this θ was counted (a partial trunk of prefetched batches, settle_rewards):
                 # no step, not even the optimiser's momentum of earlier trunks
                 updates[space.name] = {}

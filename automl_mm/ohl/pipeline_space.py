@@ -99,6 +99,7 @@ class PipelineChoiceSpace(OHLSpace):
         self.live: LivePolicy | None = None
         self._version: int | None = None
         self._stale = 0
+        self._fresh = 0  # images of this trunk's draw (policy_size mode: of this trunk's policy)
         self._placement = 'where it was'  # in words, for export_fragment
         self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
         self._following: list[str] = []  # the search's steps between the transform and packing, as config text
@@ -341,6 +342,7 @@ class PipelineChoiceSpace(OHLSpace):
                         'restarts those of IterBasedTrainLoop)')
                 if version == self._version:
                     indices.append(index)
+                    self._fresh += 1
                 else:
                     self._stale += 1
         if indices and self.policy_size is None:
@@ -349,9 +351,16 @@ class PipelineChoiceSpace(OHLSpace):
     def stale_count(self) -> int:
         return self._stale
 
+    def fresh_count(self) -> int | None:
+        """With ``policy_size``, the images this rank trained with in the trunk that sampled among this trunk's
+        policy (those prefetched before it began sampled among the previous one's: :meth:`stale_count`); ``None``
+        under per-image draws, whose statistics count those images' choices themselves."""
+        return None if self.per_item else self._fresh
+
     def reset_stats(self) -> None:
         super().reset_stats()
         self._stale = 0
+        self._fresh = 0
 
     def export_fragment(self) -> str:
         """The learned distribution, fixed, as config text that retrains without OHL.

@@ -162,22 +162,31 @@ class RewardScorer:
         return read_with_lead_buffers(model, group, lambda: self.held_out.score(model, group=group), recalibrate)
 
 
+def _fresh_count(space: Any) -> float:
+    """A space's :meth:`~automl_mm.ohl.base.OHLSpace.fresh_count` for the row, -1 where it counts none."""
+    count = getattr(space, 'fresh_count', lambda: None)()  # a duck-typed space: none
+    return -1.0 if count is None else float(count)
+
+
 def trunk_row(reward: float, valid: bool, empty: bool, spaces: Sequence[Any]) -> torch.Tensor:
-    """This rank's row for :func:`combine_copy_rows` (float64, length 3 + S + Σ stats_size): reward (0 when not
-    valid), valid, empty-metrics flag, each space's stale-sample count, then each space's statistics."""
+    """This rank's row for :func:`combine_copy_rows` (float64, length 3 + 2 S + Σ stats_size): reward (0 when not
+    valid), valid, empty-metrics flag, each space's stale-sample count, each space's fresh-item count
+    (:meth:`~automl_mm.ohl.base.OHLSpace.fresh_count`, -1 where it counts none), then each space's statistics."""
     return torch.cat([torch.tensor([reward if valid else 0.0, float(valid), float(empty)], dtype=torch.float64)]
                      + [torch.tensor([float(s.stale_count())], dtype=torch.float64) for s in spaces]
+                     + [torch.tensor([_fresh_count(s)], dtype=torch.float64) for s in spaces]
                      + [s.trunk_stats() for s in spaces])
 
 
 def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], trunk: int = 0) -> dict:
     """Per-copy rewards, validity and statistics from the all-gathered rows of every rank.
 
-    Row layout (one per rank, ``rows`` is (world_size, 3 + S + Σ stats_size), :func:`trunk_row`): reward, valid,
-    empty-metrics flag, one stale-sample count per space, then each space's statistics. A copy's reward and empty
-    flag are its lead rank's (the lead computes it from the results of the copy's ranks); it is valid only if every
-    one of its ranks is; the statistics of a per-item space (and the stale counts) are **summed** over the copy's
-    ranks, since each rank trains on its own shard; a per-copy space's sample is the same on every rank of the
+    Row layout (one per rank, ``rows`` is (world_size, 3 + 2 S + Σ stats_size), :func:`trunk_row`): reward, valid,
+    empty-metrics flag, one stale-sample count per space, one fresh-item count per space (-1: not counted), then
+    each space's statistics. A copy's reward and empty flag are its lead rank's (the lead computes it from the
+    results of the copy's ranks); it is valid only if every one of its ranks is; the statistics of a per-item space
+    (and the stale and fresh counts) are **summed** over the copy's ranks, since each rank trains on its own shard
+    (``fresh`` is ``None`` for a space that counts none); a per-copy space's sample is the same on every rank of the
     copy, so its lead's statistics are used (and the ranks must agree).
 
     Raises:
@@ -186,10 +195,14 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
     n, r = layout.num_copies, layout.ranks_per_copy
     rows = rows.reshape(n, r, -1)
     out = dict(rewards=rows[:, 0, 0].tolist(), valid=rows[:, :, 1].bool().all(dim=1).tolist(),
-               empty=rows[:, 0, 2].bool().tolist(), stale={}, stats={})
+               empty=rows[:, 0, 2].bool().tolist(), stale={}, fresh={}, stats={})
     offset = 3
     for space in spaces:
         out['stale'][space.name] = [int(v) for v in rows[:, :, offset].sum(dim=1).tolist()]
+        offset += 1
+    for space in spaces:
+        fresh = rows[:, :, offset]
+        out['fresh'][space.name] = None if bool((fresh < 0).any()) else [int(v) for v in fresh.sum(dim=1).tolist()]
         offset += 1
     for space in spaces:
         size = space.distribution.stats_size()
@@ -215,6 +228,13 @@ def default_worst_reward(finite: Sequence[float], sign: float = 1.0) -> float:
     return sign * (lo - max(hi - lo, 1e-3 * abs(lo), 1e-3))
 
 
+def counts_items(space: Any, trunk: dict) -> bool:
+    """Whether ``space``'s samples in :func:`combine_copy_rows`' output ``trunk`` are counted by the items (images)
+    that used them: a per-item space's, and one with fresh-item counts (``PipelineChoiceSpace(policy_size=K)``),
+    whose copies count no sample where none of their images used the trunk's draw."""
+    return bool(space.per_item) or trunk.get('fresh', {}).get(space.name) is not None
+
+
 def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, worst_reward: float | None,
                    index: int, iters_in_trunk: int, partial: bool = False) -> tuple[list[float], dict, int]:
     """``(rewards, sample counts per space and copy, best copy)`` of trunk ``index`` from
@@ -235,13 +255,16 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     all prefetched by dataloader workers before it began counts no choice of its own θ: no trunk length avoids
     that (an iteration loop of 11 iterations in trunks of 5 with 2 workers ends with a trunk of 1 prefetched batch),
     so it is logged and the copies count 0 samples there (the hook then leaves θ alone) instead of stopping the
-    run after its last iteration.
+    run after its last iteration. So does a space with fresh-item counts (``PipelineChoiceSpace(policy_size=K)``,
+    :func:`counts_items`): a copy none of whose images sampled among this trunk's policy gets statistics of 0 samples
+    (``trunk['stats']`` is updated in place; its K draws were credited with a reward its images earned under the
+    trunk before's policy).
 
     Raises:
         RuntimeError: the reward evaluator returned no metrics for any valid copy; every copy diverged; or a
-            per-item space counted no choices in a trunk that trained (``iters_in_trunk`` > 0) on some copy, unless
-            the trunk is ``partial`` and its samples were all prefetched. Each message names the trunk and what to
-            check.
+            per-item space (or one with fresh-item counts) counted no choices in a trunk that trained
+            (``iters_in_trunk`` > 0) on some copy, unless the trunk is ``partial`` and its samples were all
+            prefetched. Each message names the trunk and what to check.
     """
     rewards, valids = trunk['rewards'], trunk['valid']
     num_copies = len(rewards)
@@ -253,10 +276,17 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     if not any(valids):
         raise RuntimeError(f'OHL trunk {index}: every copy diverged (non-finite loss, weights or buffers); lower the '
                            'learning rate or narrow the search space')
+    for space in spaces:
+        # a copy whose images carried none of its trunk draw (PipelineChoiceSpace(policy_size=K): all prefetched under
+        # the trunk before's policy) used no sample of it: its statistics count none, as a per-image space's do
+        fresh = trunk.get('fresh', {}).get(space.name)
+        if fresh is not None:
+            trunk['stats'][space.name] = [torch.zeros_like(st) if n == 0 else st
+                                          for st, n in zip(trunk['stats'][space.name], fresh)]
     counts = {s.name: [s.distribution.sample_count(st) for st in trunk['stats'][s.name]] for s in spaces}
     if iters_in_trunk > 0:
         for space in spaces:
-            if space.per_item and min(counts[space.name]) == 0:
+            if counts_items(space, trunk) and min(counts[space.name]) == 0:
                 stale = trunk.get('stale', {}).get(space.name)
                 if stale and all(n > 0 for c, n in zip(counts[space.name], stale) if c == 0):
                     if partial:

@@ -38,8 +38,9 @@ def _end_trunk_of_a_lead(copy_valid: bool):
 
     def gather_rows(row):
         own.append(row.tolist())
-        other = [0.0, float(copy_valid), 0.0, 0.0, 1.0, 0.0]  # the copy's other rank (same per-copy sample)
-        return torch.tensor([row.tolist(), other, [0.25, 1, 0, 0, 0, 1], [0.0, 1, 0, 0, 0, 1]], dtype=torch.float64)
+        other = [0.0, float(copy_valid), 0.0, 0.0, -1.0, 1.0, 0.0]  # the copy's other rank (same per-copy sample)
+        return torch.tensor([row.tolist(), other, [0.25, 1, 0, 0, -1, 0, 1], [0.0, 1, 0, 0, -1, 0, 1]],
+                            dtype=torch.float64)
 
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
     with mock.patch('automl_mm.ohl.copy_collectives.copy_all_valid', side_effect=copy_all_valid), \

@@ -17,8 +17,8 @@ from automl_mm.ohl.hook import OHLHook
 
 def _end_trunk(rows: list[list[float]]):
     """End trunk 0 of copy 0 (rank 0, reward -2 read by its scorer) given every rank's gathered row
-    ``[reward, valid, empty, stale count, stats of the 2-choice space]``; returns ``(rewards the controller got,
-    broadcast sources, history record)``."""
+    ``[reward, valid, empty, stale count, fresh count (-1: none), stats of the 2-choice space]``; returns
+    ``(rewards the controller got, broadcast sources, history record)``."""
     hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
                                 distribution=dict(type='Categorical', num_choices=2))],
                    num_copies=2, reward_key='loss', trunk_epochs=1, seed=0, verify_sync=False, reward_rule='greater')
@@ -45,14 +45,14 @@ def _end_trunk(rows: list[list[float]]):
 def test_the_controller_learns_from_the_settled_rewards_not_the_gathered_ones():
     """Rewards are minus a loss: copy 1 diverged and its row carries reward 0 (trunk_row), above copy 0's -2; the
     controller must see it below -2, or it learns toward the choices that diverged."""
-    rewards, sources, record = _end_trunk([[-2.0, 1, 0, 0, 1, 0], [0.0, 0, 0, 0, 0, 1]])
+    rewards, sources, record = _end_trunk([[-2.0, 1, 0, 0, -1, 1, 0], [0.0, 0, 0, 0, -1, 0, 1]])
     assert rewards == record['rewards'] and rewards[1] < -2.0
     assert record['best'] == 0 and sources == [0]
 
 
 def test_the_best_copy_is_broadcast():
     """Copy 1 has the higher reward: every rank takes copy 1's state (its lead rank is the source)."""
-    rewards, sources, record = _end_trunk([[-2.0, 1, 0, 0, 1, 0], [-1.0, 1, 0, 0, 0, 1]])
+    rewards, sources, record = _end_trunk([[-2.0, 1, 0, 0, -1, 1, 0], [-1.0, 1, 0, 0, -1, 0, 1]])
     assert rewards == pytest.approx([-2.0, -1.0])
     assert record['best'] == 1 and record['broadcast'] and sources == [1]
 
@@ -74,7 +74,7 @@ def test_every_copy_takes_the_best_copys_searched_model_attributes_with_its_weig
     model.loss_weight = 1.0  # copy 0's sample
     runner = SimpleNamespace(model=model, x=1.0, logger=mock.Mock(), max_iters=100)
     values = {'w': [{'model.loss_weight': 1.0, 'x': 1.0}, {'model.loss_weight': 2.0, 'x': 2.0}]}
-    rows = torch.tensor([[-2.0, 1, 0, 0, 1, 0], [-1.0, 1, 0, 0, 0, 1]], dtype=torch.float64)  # copy 1 is best
+    rows = torch.tensor([[-2.0, 1, 0, 0, -1, 1, 0], [-1.0, 1, 0, 0, -1, 0, 1]], dtype=torch.float64)  # copy 1 is best
     with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows), \
             mock.patch('automl_mm.ohl.hook.gather_copy_values', return_value=values), \
             mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
@@ -147,7 +147,7 @@ def test_broadcast_interval_2_broadcasts_after_every_second_trunk():
     hook._report = mock.Mock()
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100,
                              train_loop=SimpleNamespace(), val_loop=None)
-    rows = torch.tensor([[-2.0, 1, 0, 0, 1, 0], [-1.0, 1, 0, 0, 0, 1]], dtype=torch.float64)
+    rows = torch.tensor([[-2.0, 1, 0, 0, -1, 1, 0], [-1.0, 1, 0, 0, -1, 0, 1]], dtype=torch.float64)
     sources = []
     for trunk in range(4):
         hook.spaces[0].record(torch.tensor([0]))
@@ -176,7 +176,7 @@ def test_a_copy_with_a_non_finite_loss_in_its_trunk_is_diverged_though_its_weigh
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100, iter=0)
     for loss in (1.0, float('nan'), 1.0, 1.0):
         hook.after_train_iter(runner, 0, None, {'loss': torch.tensor(loss)})
-    other = torch.tensor([0.5, 1, 0, 0, 0, 1], dtype=torch.float64)  # copy 1: valid, reward 0.5, drew choice 1
+    other = torch.tensor([0.5, 1, 0, 0, -1, 0, 1], dtype=torch.float64)  # copy 1: valid, reward 0.5, drew choice 1
     with mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=lambda row: torch.stack([row, other])), \
             mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)

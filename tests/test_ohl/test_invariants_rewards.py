@@ -48,13 +48,14 @@ def test_statistics_of_a_copys_ranks_are_summed():
     spaces = [_stats_space(True, 'aug'), _stats_space(False, 'lr')]
     layout = _layout(2, 2)
     rows = torch.tensor([
-        # reward, valid, empty, stale(aug), stale(lr), aug histogram, lr sample
-        [70., 1, 0, 2, 0, 100, 50, 0, 0, 1, 0],
-        [np.nan, 1, 0, 1, 0, 60, 90, 0, 0, 1, 0],
-        [80., 1, 0, 0, 0, 150, 0, 0, 1, 0, 0],
-        [np.nan, 0, 0, 0, 0, 0, 0, 150, 1, 0, 0],
+        # reward, valid, empty, stale(aug), stale(lr), fresh(aug), fresh(lr), aug histogram, lr sample
+        [70., 1, 0, 2, 0, -1, -1, 100, 50, 0, 0, 1, 0],
+        [np.nan, 1, 0, 1, 0, -1, -1, 60, 90, 0, 0, 1, 0],
+        [80., 1, 0, 0, 0, -1, -1, 150, 0, 0, 1, 0, 0],
+        [np.nan, 0, 0, 0, 0, -1, -1, 0, 0, 150, 1, 0, 0],
     ], dtype=torch.float64)
     out = combine_copy_rows(rows, layout, spaces)
+    assert out['fresh'] == {'aug': None, 'lr': None}  # neither counts fresh items
     assert out['rewards'] == [70.0, 80.0]  # the lead's
     assert out['valid'] == [True, False]  # a copy is valid only when all its ranks are
     assert [s.tolist() for s in out['stats']['aug']] == [[160, 140, 0], [150, 0, 150]]

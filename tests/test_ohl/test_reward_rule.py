@@ -41,7 +41,7 @@ def _trunks(hook: OHLHook, trunks: int, choices=(0, 1)) -> list[list[float]]:
     for _ in range(trunks):
         hook.spaces[0].record(torch.tensor([choices[0]]))
         hook._in_trunk, hook._trunk_iters = True, 4
-        rows = [[LOSS[ch], 1, 0, 0, *(1.0 if i == ch else 0.0 for i in range(2))] for ch in choices]
+        rows = [[LOSS[ch], 1, 0, 0, -1, *(1.0 if i == ch else 0.0 for i in range(2))] for ch in choices]
         with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
                 mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
             hook._end_trunk(runner, epoch=1, iters=4 * (hook.trunk + 1), partial=False)
@@ -84,7 +84,7 @@ def test_the_best_copy_is_the_lowest_and_the_history_keeps_the_loss_as_measured(
         hook._report = mock.Mock()
         hook.spaces[0].record(torch.tensor([0]))
         hook._in_trunk, hook._trunk_iters = True, 4
-        rows = torch.tensor([[1.0, 1, 0, 0, 1, 0], [0.1, 1, 0, 0, 0, 1]], dtype=torch.float64)
+        rows = torch.tensor([[1.0, 1, 0, 0, -1, 1, 0], [0.1, 1, 0, 0, -1, 0, 1]], dtype=torch.float64)
         runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
         with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows):
             hook._end_trunk(runner, epoch=1, iters=4, partial=False)
@@ -203,7 +203,7 @@ def _log_line(rows) -> tuple[dict, str]:
 def test_the_trunk_log_line_names_a_diverged_copy_and_its_stand_in_reward():
     """The line read ``rewards (...) [0.101, 0.1], best copy 1`` for a copy that diverged: its stand-in reward
     looked like a measured loss and nothing in the log said a copy diverged."""
-    record, line = _log_line([[float('nan'), 0, 0, 0, 1, 0], [0.1, 1, 0, 0, 0, 1]])
+    record, line = _log_line([[float('nan'), 0, 0, 0, -1, 1, 0], [0.1, 1, 0, 0, -1, 0, 1]])
     assert record['valid'] == [False, True] and record['best'] == 1
     assert f'copy 0 diverged (stand-in reward {round(record["rewards"][0], 4)}, not measured)' in line
-    assert 'diverged' not in _log_line([[1.0, 1, 0, 0, 1, 0], [0.1, 1, 0, 0, 0, 1]])[1]
+    assert 'diverged' not in _log_line([[1.0, 1, 0, 0, -1, 1, 0], [0.1, 1, 0, 0, -1, 0, 1]])[1]
