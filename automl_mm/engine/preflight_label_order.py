@@ -10,8 +10,11 @@ by id (``Objects365V1Dataset``): where the two differ every prediction is credit
 """
 from __future__ import annotations
 
+import logging
 import os.path as osp
 from typing import Any
+
+from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
@@ -27,16 +30,24 @@ from .preflight_metric_order import (
 from .preflight_walk import SPLITS, ConfigCheckError, evaluator_metrics
 
 
-def _dataset_sorts_categories(cls: type) -> bool | None:
+def _dataset_sorts_categories(cls: type) -> tuple[bool | None, str]:
     """Whether the COCO dataset class ``cls`` labels the categories of its ``ann_file`` by ascending id (mmdet's
     ``Objects365V1Dataset`` sorts them before its ``cat_ids``, as ``CocoMetric(sort_categories=True)`` does) rather
     than in the file's order (``CocoDataset``, ``Objects365V2Dataset``: ``COCO.get_cat_ids`` over
     ``dataset['categories']``): its ``load_data_list`` run (``lazy_init=True``, classes ('b', 'a')) on
     :data:`_PROBE_COCO`, categories listed [2: 'b', 1: 'a'], gives ``cat_ids`` [1, 2] (``True``) or [2, 1]
-    (``False``); ``None`` where it cannot be run here or gives neither (a user's subclass is judged by what its
-    load does, not by its name)."""
+    (``False``) (a user's subclass is judged by what its load does, not by its name). Where it cannot be run here
+    (its ``__init__`` needs more, as mmdet's ``V3DetDataset`` its label file), a class whose ``load_data_list`` and
+    ``COCOAPI`` are ``CocoDataset``'s labels them in the file's order (``False``).
+
+    Returns:
+        ``(True / False / None, why)``: ``None`` where it cannot be told, ``why`` then saying what the probe met
+        (``"TypeError: __init__() missing 1 required positional argument: 'extra'"``, ``'its load gave cat_ids
+        [7]'``); ``''`` otherwise.
+    """
     if cls in _SORTS_CACHE:
         return _SORTS_CACHE[cls]
+    from mmdet.datasets import CocoDataset
 
     def run(path: str) -> Any:
         dataset = cls(ann_file=path, metainfo=dict(classes=('b', 'a')), data_prefix=dict(img=''), pipeline=[],
@@ -44,12 +55,18 @@ def _dataset_sorts_categories(cls: type) -> bool | None:
         dataset.load_data_list()
         return [int(i) for i in dataset.cat_ids]
 
-    ids, _ = _run_probe(_PROBE_COCO, run)
-    _SORTS_CACHE[cls] = True if ids == [1, 2] else False if ids == [2, 1] else None
-    return _SORTS_CACHE[cls]
+    ids, err = _run_probe(_PROBE_COCO, run)
+    if ids in ([1, 2], [2, 1]):
+        found = ids == [1, 2], ''
+    elif cls.load_data_list is CocoDataset.load_data_list and cls.COCOAPI is CocoDataset.COCOAPI:
+        found = False, ''  # mmdet's load: COCO.get_cat_ids over dataset['categories'], the file's order
+    else:
+        found = None, f'{type(err).__name__}: {err}' if err is not None else f'its load gave cat_ids {ids}'
+    _SORTS_CACHE[cls] = found
+    return found
 
 
-_SORTS_CACHE: dict[type, bool | None] = {}  # (each dataset class probed once a process)
+_SORTS_CACHE: dict[type, tuple[bool | None, str]] = {}  # (each dataset class probed once a process)
 
 
 #: :data:`_PROBE_COCO` with a's box alone (b, without boxes, is left out of the mean: bbox_mAP is a's AP).
@@ -117,8 +134,11 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
     to another class (a metric class of the user's labels as :func:`_metric_sorts_categories` finds it does, else
     by its ``sort_categories``): a box of 'a' predicted exactly scores bbox_mAP 0.0, not 1.0, silently. Checked for
     each evaluator and the loader it scores (:func:`_scored_pairs`: val, test, OHL reward, NAS search), every COCO
-    dataset under wrappers. Not checked where the classes or the dataset's order are not known here, for
-    ``LVISMetric`` (its own loading) or ``format_only`` metrics.
+    dataset under wrappers. Not checked for ``LVISMetric`` (its own loading) or ``format_only`` metrics, nor where
+    the loader's class names or a dataset's order are not known here: then a warning (mmengine's ``print_log``,
+    once a call and dataset) names the dataset's key and type and why (its class names unknown; a user's class that
+    cannot be built and loaded on the probe's file, with the error; mmdet's own that cannot, LVIS without the lvis
+    package and the panoptic sets, are not warned of).
 
     Args:
         categories: ``{ann_file: [(category id, name), ...]}`` in the file's order, as :func:`check_category_order`.
@@ -135,16 +155,33 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
         from mmdet.evaluation.metrics import CocoMetric, LVISMetric
     except ImportError:
         return
+    warned: set[str] = set()
+
+    def unchecked(dataset: dict, where: str, key: str, metric: dict, why: str) -> None:
+        """Say once a call that ``where``'s label order was not compared with the metric's (a user's class)."""
+        if where in warned:
+            return
+        warned.add(where)
+        print_log(f'{where} ({config_type_name(dataset)}): the order in which it labels its categories was not '
+                  f'checked against {key} ({config_type_name(metric)}): {why}. Where the two order them differently '
+                  'every prediction is credited to another class, silently', logger='current', level=logging.WARNING)
+
     for evaluator, evaluator_key, loader, loader_key in _scored_pairs(cfg, test_only, split):
         metrics = evaluator_metrics(evaluator)
         listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
         classes = _loader_classes(loader, scope)
         for j, metric in enumerate(metrics):
             if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or _format_only(metric) \
-                    or classes is None or not categories.get(metric['ann_file']):
+                    or not categories.get(metric['ann_file']):
                 continue
             cls = _metric_class(metric, scope)
             if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, LVISMetric):
+                continue
+            key = f'{evaluator_key}[{j}]' if listed else evaluator_key
+            if classes is None:  # (the loader's: a wrapper's are its first inner dataset's)
+                for dataset, where, _ in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
+                    unchecked(dataset, where, key, metric, 'its class names are not known here (no metainfo.classes, '
+                              'and its type names none by default)')
                 continue
             metric_ids = [i for i, n in categories[metric['ann_file']] if n in classes]
             metric_sorts = None  # (a user's class probed only where its file is out of id order: it matters there)
@@ -154,9 +191,15 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
             metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
             for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
                 dataset_cls = _dataset_class(dataset, scope)
-                sorts = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else None
+                sorts, why = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else (None, '')
                 own = _built_classes(dataset, where, scope)
                 names = own[0] if own is not None and isinstance(own[0], (list, tuple)) else classes
+                if sorts is None and why and not dataset_cls.__module__.startswith('mmdet.'):
+                    # (mmdet's own that cannot be probed here: LVIS without the lvis package, panoptic sets, whose
+                    # usual metrics are LVISMetric and CocoPanopticMetric)
+                    unchecked(dataset, where, key, metric, f'{dataset_cls.__name__} could not be built and loaded '
+                              f'here on a two-category file to see whether it labels them in the file\'s order or by '
+                              f'ascending id ({why})')
                 if sorts is None or not categories.get(path):
                     continue
                 ids = [i for i, n in categories[path] if n in names]
@@ -165,7 +208,6 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
                 ids, scored_ids = sorted(ids) if sorts else ids, sorted(metric_ids) if metric_sorts else metric_ids
                 if ids == scored_ids or sorted(ids) != sorted(scored_ids):
                     continue  # the same order; or other categories (other class names: preflight_classes' checks)
-                key = f'{evaluator_key}[{j}]' if listed else evaluator_key
                 same = osp.realpath(path) == osp.realpath(metric['ann_file'])
                 dataset_order = 'by ascending id' if sorts else "in the file's order"
                 flag = ' (sort_categories=True)' if metric.get('sort_categories') else ''

@@ -1,0 +1,96 @@
+"""check_label_order skipped a COCO dataset whose label order it could not tell (a user's class its probe cannot
+build, or one whose class names are not known here) without a word: the check a user relied on silently did not run.
+It now warns once, naming the dataset's key and type and why; mmdet's own classes are not warned of."""
+from __future__ import annotations
+
+import pytest
+from test_preflight_metric_order import BY_NAME, _classwise_cfg, _mmdet_coco_dataset
+
+from automl_mm.engine import preflight_label_order
+from automl_mm.engine.preflight_label_order import check_label_order
+
+
+class _ExtraArgCocoDataset(_mmdet_coco_dataset()):
+    """A user's COCO dataset whose __init__ needs an argument the probe does not give, and whose load sorts."""
+
+    def __init__(self, *args, extra, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self):
+        data_list = super().load_data_list()
+        self.cat_ids = sorted(self.cat_ids)
+        return data_list
+
+
+class _NoClassesCocoDataset(_mmdet_coco_dataset()):
+    """A user's COCO dataset without default class names (its config gives none either)."""
+
+    METAINFO = dict(palette=None)
+
+
+class _InitOnlyCocoDataset(_mmdet_coco_dataset()):
+    """A user's COCO dataset whose __init__ the probe cannot call, its load mmdet's (the file's order, as
+    V3DetDataset, which reads a label file in __init__)."""
+
+    def __init__(self, *args, extra, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    messages = []
+    monkeypatch.setattr(preflight_label_order, 'print_log',
+                        lambda msg, logger=None, level=None: messages.append((msg, level)), raising=False)
+    return messages
+
+
+def _cfg(coco_root, dataset_type, **dataset):
+    cfg = _classwise_cfg(coco_root, BY_NAME, classwise=False)
+    cfg.val_dataloader.dataset.update(type=dataset_type, **dataset)
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'), (1, 'triangle')]}
+    return cfg, listing
+
+
+def test_a_dataset_class_the_probe_cannot_build_is_warned_of_once(coco_root, logged):
+    import logging
+
+    cfg, listing = _cfg(coco_root, _ExtraArgCocoDataset, extra=1)
+    check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert len(logged) == 1, logged  # (val_evaluator, and the reward pair that falls back to it: one dataset)
+    message, level = logged[0]
+    assert level == logging.WARNING
+    assert message.startswith('val_dataloader.dataset (_ExtraArgCocoDataset): the order in which it labels its '
+                              'categories was not checked against val_evaluator (CocoMetric): _ExtraArgCocoDataset '
+                              'could not be built and loaded here'), message
+    assert "TypeError" in message and "'extra'" in message
+
+
+def test_a_dataset_whose_classes_are_not_known_is_warned_of(coco_root, logged):
+    cfg, listing = _cfg(coco_root, _NoClassesCocoDataset)
+    cfg.val_dataloader.dataset.pop('metainfo', None)
+    check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert [m for m, _ in logged] == [
+        'val_dataloader.dataset (_NoClassesCocoDataset): the order in which it labels its categories was not checked '
+        'against val_evaluator (CocoMetric): its class names are not known here (no metainfo.classes, and its type '
+        'names none by default). Where the two order them differently every prediction is credited to another class, '
+        'silently']
+
+
+@pytest.mark.parametrize('dataset_type', ['CocoDataset', 'Objects365V1Dataset', 'Objects365V2Dataset',
+                                          _InitOnlyCocoDataset])
+def test_mmdets_classes_and_a_class_with_mmdets_load_are_not_warned_of(coco_root, logged, dataset_type):
+    cfg, listing = _cfg(coco_root, dataset_type, **({'extra': 1} if isinstance(dataset_type, type) else {}))
+    cfg.val_evaluator.sort_categories = dataset_type == 'Objects365V1Dataset'  # (the pairing that passes)
+    check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert logged == []
+
+
+def test_a_class_with_mmdets_load_is_still_checked(coco_root, logged):
+    """_InitOnlyCocoDataset labels in the file's order (mmdet's load): under sort_categories=True it is refused."""
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    cfg, listing = _cfg(coco_root, _InitOnlyCocoDataset, extra=1)
+    cfg.val_evaluator.sort_categories = True
+    with pytest.raises(ConfigCheckError, match=r"val_dataloader\.dataset \(_InitOnlyCocoDataset\) labels them in the "
+                                               r"file's order"):
+        check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
