@@ -260,7 +260,11 @@ def warn_rounded_save_best(cfg: Any, scope: str | None) -> list[str]:
     ``'auto'``, the first key of ``val_evaluator``'s first metric) is a key ``val_evaluator`` reports rounded
     (:func:`rounded_key` with ``validated``: mmdet's ``CocoMetric`` rounds its AP to 3 decimals): validations
     closer than the rounding step tie, and mmengine keeps the first checkpoint of a tie (``greater``: ``>``), not
-    the better one. Returns the keys warned about."""
+    the better one. Returns the keys warned about.
+
+    ``'auto'`` over a metric that reports a class's AP first (``CocoMetric`` / ``UnroundedCocoMetric`` with
+    ``classwise=True`` and bbox / segm first: :func:`_first_key`) selects by that one class's AP: said in the warning,
+    and warned of alone for ``UnroundedCocoMetric`` (full precision: not returned)."""
     hook = (cfg.get('default_hooks') or {}).get('checkpoint')
     evaluator = cfg.get('val_evaluator')
     save_best = hook.get('save_best') if isinstance(hook, dict) else None
@@ -274,15 +278,21 @@ def warn_rounded_save_best(cfg: Any, scope: str | None) -> list[str]:
         first = next(iter(evaluator_metrics(evaluator)), None)
         key = _first_key(first) if given == 'auto' else given
         found = rounded_key(key, evaluator, scope, validated=True)
+        one_class = ''
+        if given == 'auto' and key and key.endswith('/<first class>_precision'):
+            kinds = first.get('metric', 'bbox')
+            kind = kinds if isinstance(kinds, str) else kinds[0]  # (bbox / segm: _first_key)
+            one_class = ('with classwise=True mmdet reports each class\'s AP before its mAP: one class\'s AP '
+                         f"selects the checkpoint; save_best='{key.split('/')[0]}/{kind}_mAP' selects by the mAP")
         if found is None:
+            if one_class:  # UnroundedCocoMetric: full precision, the same order of keys as mmdet's CocoMetric
+                print_log(f"default_hooks.checkpoint.save_best='auto' selects by val_evaluator's first key, {key!r} "
+                          f'({config_type_name(first)}: {one_class})', logger='current', level=logging.WARNING)
             continue
         cls, decimals = found
         shown = f"'auto' ({key!r}, val_evaluator's first key)" if given == 'auto' else repr(key)
-        if given == 'auto' and key.endswith('/<first class>_precision'):
-            kinds = first.get('metric', 'bbox')
-            kind = kinds if isinstance(kinds, str) else kinds[0]  # (bbox / segm: _first_key)
-            shown += (' (with classwise=True mmdet reports each class\'s AP before its mAP: one class\'s AP '
-                      f"selects the checkpoint; save_best='{key.split('/')[0]}/{kind}_mAP' selects by the mAP)")
+        if one_class:
+            shown += f' ({one_class})'
         fix = ("Set val_evaluator's type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric at full precision)"
                if cls.__name__ in ('CocoMetric', 'OVCocoMetric') else 'Select by a key reported at full precision')
         print_log(f'default_hooks.checkpoint.save_best={shown} is read from val_evaluator ({cls.__name__}), which '
