@@ -10,7 +10,8 @@ tie as well and the REINFORCE advantages become 0.
 :func:`unrounded_coco_metrics` computes a ``CocoMetric``'s results as mmdet does and then replaces each reported
 value by COCOeval's own ``stats`` entry (pycocotools, float64), and each per-class AP (``classwise=True``) by its
 unrounded mean, so keys, logging and every other behaviour stay mmdet's (the per-class table, printed by mmdet,
-takes each class's own precisions: :func:`_in_given_order`).
+takes each class's own precisions: :func:`_in_given_order`; an ``AR@<n>`` key is the recall at ``n`` detections, which
+mmdet's is only at its default ``proposal_nums``: :func:`coco_value`).
 :func:`automl_mm.engine.evaluate.evaluate_locally`, which computes every OHL reward and NAS score, uses it for every
 ``CocoMetric``; :class:`UnroundedCocoMetric` is the same as a metric type for any evaluator.
 """
@@ -117,7 +118,9 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         list its categories by id); an ``OVCocoMetric``'s ``base_ap`` / ``novel_ap`` (``ap50``) average their own
         classes (:func:`split_precisions`); ``proposal_fast`` values stay as mmdet computes them (unrounded already),
         also over images of unequal box counts, where mmdet's ``eval_recalls`` stops under numpy >= 1.24
-        (:func:`automl_mm.evaluation.recall.eval_recalls` runs in its place).
+        (:func:`automl_mm.evaluation.recall.eval_recalls` runs in its place); each COCOeval ``AR@<n>`` /
+        ``AR_<area>@<n>`` is the recall at the ``n`` detections it names, -1 where ``proposal_nums`` does not hold
+        ``n`` (:func:`coco_value`; mmdet's took the recall at the first, second or third of the ``proposal_nums``).
         Empty when mmdet's is (no prediction at all).
     """
     if compute is None:
@@ -156,7 +159,7 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         for item in metric.metric_items or default:
             key = item if kind == 'proposal' else f'{kind}_{item}'
             if key in values and key not in later_fast:
-                values[key] = float(coco_eval.stats[_STATS_INDEX[item]])
+                values[key] = coco_value(coco_eval, item)
         if kind != 'proposal' and metric.classwise:  # bbox / segm only; a later kind's values win, as in mmdet
             for key, value in class_precisions(metric, coco_eval).items():
                 if key in values:
@@ -164,6 +167,35 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         if kind != 'proposal' and hasattr(metric, 'base_cat_ids') and hasattr(metric, 'novel_cat_ids'):
             values.update({k: v for k, v in split_precisions(metric, coco_eval).items() if k in values})
     return values
+
+
+#: pycocotools' area range labels (``COCOeval.Params.areaRngLbl``) of mmdet's AR item names.
+_AR_AREAS = {'AR': 'all', 'AR_s': 'small', 'AR_m': 'medium', 'AR_l': 'large'}
+
+
+def coco_value(coco_eval: Any, item: str) -> float:
+    """The value of mmdet's ``CocoMetric`` item ``item`` (``'mAP'``, ``'AR@100'``, ...) of a summarized COCOeval,
+    at full precision: ``coco_eval.stats`` at mmdet's index for an AP item; for an AR item ``AR[_s|_m|_l]@<n>``,
+    pycocotools' average recall (``summarize``'s ``_summarize(0, areaRng, maxDets=n)``: the mean of
+    ``eval['recall'][:, :, area, m]`` over its entries > -1, ``m`` the position of ``n`` in ``params.maxDets``),
+    -1 where ``n`` detections per image were not evaluated (pycocotools' value of what it did not compute).
+
+    mmdet's ``CocoMetric`` (3.3) reads an AR item at ``stats[6..11]``, the recall at the first, second and third of
+    the sorted ``maxDets``, which are its ``proposal_nums``: right at the default ``(100, 300, 1000)``, but with
+    ``proposal_nums=(1, 10, 100)`` (pycocotools' own) ``'AR@100'`` was the recall of one detection per image (0.05
+    where every object was found at 100: 1.0) and ``'AR@1000'`` that of 100. Here each AR item is the recall at the
+    count it names; at the default counts it is ``stats`` as it is."""
+    import numpy as np
+
+    if not item.startswith('AR'):
+        return float(coco_eval.stats[_STATS_INDEX[item]])
+    area, count = item.split('@')
+    params = coco_eval.params
+    areas = [i for i, label in enumerate(params.areaRngLbl) if label == _AR_AREAS[area]]
+    counts = [i for i, n in enumerate(params.maxDets) if int(n) == int(count)]
+    recall = coco_eval.eval['recall'][:, :, areas][..., counts]  # (IoU thresholds, classes, areas, counts)
+    recall = recall[recall > -1]
+    return float(np.mean(recall)) if recall.size else -1.0
 
 
 def _precision_column(coco_eval: Any, cat_id: int) -> int | None:
@@ -232,8 +264,10 @@ class UnroundedCocoMetric(CocoMetric):
     Every argument, key and behaviour is ``CocoMetric``'s (``type='automl_mm.UnroundedCocoMetric'`` in an
     mmdet-scoped config), except that with ``classwise=True`` its logged per-class table and ``<class>_precision``
     values are each class's own where the annotation file does not list its categories by id (mmdet's paired them
-    with other classes: :func:`_in_given_order`). OHL rewards and NAS scores need no config change: they use full
-    precision for any ``CocoMetric`` (:func:`unrounded_coco_metrics`).
+    with other classes: :func:`_in_given_order`), and that each ``AR@<n>`` item is the recall at ``n`` detections
+    (-1 where ``proposal_nums`` does not hold ``n``; mmdet's is so only at its default ``proposal_nums``:
+    :func:`coco_value`). OHL rewards and NAS scores need no config change: they use full precision for any
+    ``CocoMetric`` (:func:`unrounded_coco_metrics`).
     """
 
     def compute_metrics(self, results: list) -> dict[str, float]:

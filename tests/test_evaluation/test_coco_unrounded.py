@@ -407,3 +407,47 @@ def test_open_vocabulary_base_and_novel_aps_average_their_own_classes(tmp_path):
     values = unrounded_coco_metrics(metric, metric.results)
     assert values['base_ap'] == pytest.approx(1.0) and values['base_ap50'] == pytest.approx(1.0)
     assert values['novel_ap'] == 0.0 and values['novel_ap50'] == 0.0
+
+
+def _twenty_objects(tmp_path):
+    """One 200 x 200 image with 20 separate 20 x 20 objects, and a prediction of each box exactly (scores falling):
+    AR is 0.05 at 1 detection, 0.5 at 10, 1.0 at 100 (and at any larger count)."""
+    boxes = [[30 * (i % 5), 30 * (i // 5), 20, 20] for i in range(20)]
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({
+        'images': [dict(id=1, width=200, height=200, file_name='0.png')],
+        'annotations': [dict(id=i + 1, image_id=1, category_id=1, bbox=b, area=400, iscrowd=0)
+                        for i, b in enumerate(boxes)],
+        'categories': [dict(id=1, name='item')]}))
+    sample = dict(img_id=1, ori_shape=(200, 200), pred_instances=dict(
+        bboxes=torch.tensor([[x, y, x + w, y + h] for x, y, w, h in boxes], dtype=torch.float32),
+        scores=torch.linspace(0.99, 0.5, 20), labels=torch.zeros(20, dtype=torch.long)))
+    return str(path), sample
+
+
+@pytest.mark.parametrize('cls, options', [(CocoMetric, {}), (UnroundedCocoMetric, {}),
+                                          (CocoMetric, dict(use_mp_eval=True))])  # mmdet's COCOevalMP summarizes anew
+@pytest.mark.parametrize('kind, items', [('proposal', None), ('bbox', ['AR@100', 'AR@300', 'AR_s@1000'])])
+def test_each_ar_key_is_the_recall_at_the_detections_it_names(tmp_path, cls, options, kind, items):
+    """mmdet's keys AR@100 / AR@300 / AR@1000 / AR_<area>@1000 take COCOeval.stats[6..11], the recall at the
+    first, second and third of its sorted maxDets, which are ``proposal_nums``: with proposal_nums=(1, 10, 100)
+    (pycocotools' own maxDets) 'AR@100' read the recall of 1 detection per image (0.05 where every object was found
+    at 100: 1.0), 'AR@1000' the recall of 100. Each key is the recall at the count it names (pycocotools' summary at
+    that maxDets), -1 where that count was not evaluated, as pycocotools gives an AP or AR it did not compute."""
+    ann, sample = _twenty_objects(tmp_path)
+    metric = cls(ann_file=ann, metric=kind, proposal_nums=(1, 10, 100), metric_items=items, **options)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    values = unrounded_coco_metrics(metric, metric.results)
+    prefix = '' if kind == 'proposal' else 'bbox_'
+    assert values[f'{prefix}AR@100'] == 1.0
+    assert values[f'{prefix}AR@300'] == -1.0
+    assert values[f'{prefix}AR_s@1000'] == -1.0
+    if kind == 'proposal':
+        assert values['AR@1000'] == values['AR_m@1000'] == values['AR_l@1000'] == -1.0
+    # at mmdet's default proposal_nums (100, 300, 1000) the keys name the counts evaluated: COCOeval's stats as they are
+    metric = cls(ann_file=ann, metric=kind, metric_items=items, **options)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    values = unrounded_coco_metrics(metric, metric.results)
+    assert values[f'{prefix}AR@100'] == values[f'{prefix}AR@300'] == values[f'{prefix}AR_s@1000'] == 1.0
