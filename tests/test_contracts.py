@@ -250,23 +250,6 @@ def test_contract_checks_catch_broken_implementations():
     with pytest.raises(AssertionError, match='counted no sample'):  # batches without the choice metainfo
         check_ohl_space(cfg, runner, data_batches=lambda: [dict(data_samples=[BaseDataElement()])])
 
-    from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
-
-    class _NegativeFresh(PipelineChoiceSpace):  # OHLHook's row reads -1 as 'not counted': a count must be >= 0
-        def fresh_count(self):
-            return -1
-
-    class _FreshNotReset(PipelineChoiceSpace):  # the next trunk would credit this trunk's images
-        def fresh_count(self):
-            return 3
-
-    for broken, match in ((_NegativeFresh, 'fresh_count\\(\\) must be None'),
-                          (_FreshNotReset, 'and the fresh count')):
-        runner = make_runner()
-        with pytest.raises(AssertionError, match=match):
-            check_ohl_space(broken(**{k: v for k, v in cfg.items() if k != 'type'}), runner,
-                            data_batches=OHL_SPACES['PipelineChoiceSpace'][2](runner))
-
     from automl_mm.nas.samplers import UniformPathSampler
     from automl_mm.nas.spaces import StageAllocationSpace
     from automl_mm.ohl.spaces import AttributeSpace

@@ -140,12 +140,9 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
             space.begin_trunk(runner, 0, _generator(seed))  # the target holds this rank's sample again
     stale = space.stale_count()
     _check(isinstance(stale, int) and stale >= 0, space, f'stale_count() must be an int >= 0, got {stale!r}')
-    fresh = space.fresh_count()  # OHLHook takes 0 as 'no item used this trunk's draw' (settle_rewards)
-    _check(fresh is None or (isinstance(fresh, int) and fresh >= 0), space,
-           f'fresh_count() must be None (not counted) or an int >= 0, got {fresh!r}')
     space.reset_stats()
-    _check(_all_zero(space.trunk_stats()) and space.stale_count() == 0 and space.fresh_count() in (None, 0), space,
-           'reset_stats() must zero the statistics, the stale count and the fresh count')
+    _check(_all_zero(space.trunk_stats()) and space.stale_count() == 0, space,
+           'reset_stats() must zero the statistics and the stale count')
 
     fragment = space.export_fragment()
     _check(isinstance(fragment, str) and fragment.strip() != '', space, 'export_fragment() must return config text')
