@@ -73,7 +73,7 @@ OHL_SPACES = {
                                  key='flip'), _pipeline_runner, _pipeline_batches),
     'PipelineChoiceSpace (policy_size)': (dict(type='PipelineChoiceSpace', key='flip', policy_size=2,
                                                distribution=dict(type='Categorical', num_choices=3)),
-                                          _pipeline_runner, None),
+                                          _pipeline_runner, _pipeline_batches),
     'LossFunctionSpace': (dict(type='LossFunctionSpace', num_intervals=2), _loss_runner, None),
 }
 
@@ -333,6 +333,40 @@ def test_contract_checks_catch_broken_implementations():
                 check_ohl_space(dict(type=broken.__name__, distribution=dict(type='DiagGaussian', mean=[-9.0],
                                                                              std=1.0),
                                      target=wd, transform='exp'), toy_runner())
+        finally:
+            SEARCH_SPACES.module_dict.pop(broken.__name__)
+
+
+def test_the_space_contract_check_catches_fresh_counts_that_lie():
+    """``fresh_count()`` (``PipelineChoiceSpace(policy_size=K)``: the images of the trunk's policy; ``OHLHook`` gives
+    a copy whose ranks count 0 statistics of 0 samples): one that never counts them would zero every trunk's
+    policy, one that ``reset_stats`` does not zero credited a trunk of prefetched images with the K draws."""
+    from automl_mm.ohl.spaces import PipelineChoiceSpace
+
+    class _CountsNoFresh(PipelineChoiceSpace):
+        def after_train_iter(self, runner, data_batch):
+            super().after_train_iter(runner, data_batch)
+            self._fresh = 0
+
+    class _FreshNotReset(PipelineChoiceSpace):
+        def reset_stats(self):
+            fresh = self._fresh
+            super().reset_stats()
+            self._fresh = fresh
+
+    class _FreshNotAnInt(PipelineChoiceSpace):
+        def fresh_count(self):
+            return -1
+
+    cfg, make_runner, make_batches = OHL_SPACES['PipelineChoiceSpace (policy_size)']
+    for broken, match in ((_CountsNoFresh, r'fresh_count\(\) is 0 after the batches'),
+                          (_FreshNotReset, r'reset_stats\(\) must zero .* the fresh count'),
+                          (_FreshNotAnInt, r'fresh_count\(\) must be None or an int >= 0, got -1')):
+        SEARCH_SPACES.register_module(module=broken, force=True)
+        try:
+            runner = make_runner()
+            with pytest.raises(AssertionError, match=match):
+                check_ohl_space({**cfg, 'type': broken.__name__}, runner, data_batches=make_batches(runner))
         finally:
             SEARCH_SPACES.module_dict.pop(broken.__name__)
 

@@ -62,9 +62,11 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
         space: Its config (built in automl_mm's scope, as ``OHLHook`` builds it) or an instance.
         runner: What the space binds to (a real mmengine Runner, or :func:`toy_runner` with the attributes the
             space touches).
-        data_batches: Per-item spaces: a callable returning training batches (each a dict with ``data_samples``
-            carrying ``metainfo['ohl_choice']``), called after ``begin_trunk`` so the batches are drawn from the
-            trunk's θ; its samples must be counted.
+        data_batches: Per-item spaces, and spaces that count the items of their trunk draw
+            (:meth:`~automl_mm.ohl.base.OHLSpace.fresh_count` not ``None``: ``PipelineChoiceSpace(policy_size=K)``): a
+            callable returning training batches (each a dict with ``data_samples`` carrying
+            ``metainfo['ohl_choice']``), called after ``begin_trunk`` so the batches are drawn from the trunk's θ;
+            its samples (its fresh items) must be counted.
         seed: The hook's seed.
 
     Returns:
@@ -138,11 +140,20 @@ def check_ohl_space(space: dict | OHLSpace, runner: Any, data_batches: Callable[
             _check(torch.equal(twin.trunk_stats(), first), space,
                    'the ranks of one copy must draw the same per-copy sample (it must not depend on the rank)')
             space.begin_trunk(runner, 0, _generator(seed))  # the target holds this rank's sample again
-    stale = space.stale_count()
+        if data_batches is not None and space.fresh_count() is not None:
+            # OHLHook gives a copy whose ranks count 0 fresh items statistics of 0 samples
+            for batch in data_batches():
+                space.after_train_iter(runner, batch)
+            _check(space.fresh_count() != 0, space, 'fresh_count() is 0 after the batches drawn from the trunk\'s '
+                   'policy: OHLHook would count no sample of every copy (after_train_iter must count the items '
+                   'that carry the trunk\'s draw)')
+    stale, fresh = space.stale_count(), space.fresh_count()
     _check(isinstance(stale, int) and stale >= 0, space, f'stale_count() must be an int >= 0, got {stale!r}')
+    _check(fresh is None or (isinstance(fresh, int) and not isinstance(fresh, bool) and fresh >= 0), space,
+           f'fresh_count() must be None or an int >= 0, got {fresh!r}')
     space.reset_stats()
-    _check(_all_zero(space.trunk_stats()) and space.stale_count() == 0, space,
-           'reset_stats() must zero the statistics and the stale count')
+    _check(_all_zero(space.trunk_stats()) and space.stale_count() == 0 and space.fresh_count() in (None, 0), space,
+           'reset_stats() must zero the statistics, the stale count and the fresh count')
 
     fragment = space.export_fragment()
     _check(isinstance(fragment, str) and fragment.strip() != '', space, 'export_fragment() must return config text')
