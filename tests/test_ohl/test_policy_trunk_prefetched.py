@@ -108,3 +108,32 @@ def test_a_copy_whose_images_all_carried_the_trunk_befores_policy_counts_no_samp
     # a copy with one image of its own policy keeps its draws
     trunk, counts, drawn = _settled([(3, 4), (4,)], partial=False)
     assert counts['aug'] == [3.0, 3.0] and all(torch.equal(a, b) for a, b in zip(trunk['stats']['aug'], drawn))
+
+
+def test_a_copys_fresh_images_are_summed_over_its_ranks():
+    """A copy of 2 ranks whose lead trained only with images prefetched under trunk 3's policy and whose other rank
+    with one image of trunk 4's: the copy used its policy, and its 3 draws count (the fresh counts are summed over
+    the copy's ranks, as the stale ones; read from the lead alone, the copy counted none). A rank that counts none
+    (-1) leaves the space uncounted."""
+    from mmengine.structures import BaseDataElement
+
+    def rank(r, versions):
+        runner = _pipeline_runner(OHLRandomChoice(transforms=[[]] * 6, key='aug'))
+        space = PipelineChoiceSpace(dict(type='Categorical', num_choices=6), key='aug', policy_size=3)
+        space.resolve(runner)
+        space.setup(runner, CopyLayout(num_copies=1, ranks_per_copy=2, rank=r, world_size=2), seed=3)
+        space.begin_trunk(None, 4, torch.Generator().manual_seed(0))  # the copy's draw: the same on both ranks
+        space.after_train_iter(None, {'data_samples': [
+            BaseDataElement(metainfo={'ohl_choice': {'aug': space.policy[0], 'aug@version': v}}) for v in versions]})
+        return space
+
+    spaces = [rank(0, (3, 3)), rank(1, (3, 4))]
+    rows = torch.stack([trunk_row(0.5, True, False, [s]) for s in spaces])
+    layout = CopyLayout(num_copies=1, ranks_per_copy=2, rank=0, world_size=2)
+    trunk = combine_copy_rows(rows, layout, spaces[:1])
+    assert trunk['stale']['aug'] == [3] and trunk['fresh']['aug'] == [1]
+    scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
+    _, counts, _ = settle_rewards(trunk, spaces[:1], scorer, None, 4, 2, partial=False)
+    assert counts['aug'] == [3.0] and torch.equal(trunk['stats']['aug'][0], spaces[0].trunk_stats())
+    rows[1, 4] = -1.0  # rank 1's fresh count: none
+    assert combine_copy_rows(rows, layout, spaces[:1])['fresh']['aug'] is None
