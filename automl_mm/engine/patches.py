@@ -100,6 +100,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     the second it started: a second runner started in the same second took the first's message hub, and its
     ``CheckpointHook`` deleted this run's ``iter_3.pth`` under ``max_keep_ckpts`` by the first run's ids):
     ``Runner.setup_env`` is wrapped by :func:`automl_mm.engine.run_names.naming_each_run` (``<timestamp>_1``, ...).
+    A visualizer the config names (``name='visualizer'``, mmdet's and automl_mm's ``default_runtime``) was the
+    first runner's for every later one (its ``save_dir``: config and scalars written into the first run's
+    ``vis_data``): ``build_visualizer`` of ``Runner`` and ``FlexibleRunner`` is wrapped by
+    :func:`automl_mm.engine.run_names.own_visualizer`, which drops the instance of that name before the build.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -147,7 +151,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'a custom_imports module skipped by allow_failed_imports is named, with its error, where its types are '
            'missing',
            'get_subset copies of a dataset share nothing (a memo per copy)',
-           'each runner of a process has its own timestamp (log folder, logger, message hub)')
+           'each runner of a process has its own timestamp (log folder, logger, message hub) and its own visualizer, '
+           "one the config names ('visualizer') too")
 _installed = False
 
 

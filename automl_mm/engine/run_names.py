@@ -12,6 +12,13 @@ ids, this run's folder); it also logged into the first run's log file and visual
 :func:`naming_each_run` wraps ``Runner.setup_env`` so that every runner of a process gets its own timestamp: the
 second one of the same second gets ``<timestamp>_1``, then ``_2`` (names still sort by start). Every rank builds
 the same runners in the same order and starts from rank 0's broadcast timestamp, so the ranks of one run agree.
+
+A visualizer the config names (mmdet's and automl_mm's ``default_runtime``: ``name='visualizer'``) is not named by
+the timestamp: every later runner of the process got the first one's instance, with its ``save_dir``, and wrote
+its ``config.py`` and scalars into the first run's ``vis_data`` (where pytest had removed the first test's
+``tmp_path``: ``FileNotFoundError``). :func:`own_visualizer` wraps ``build_visualizer`` (of ``Runner`` and
+``FlexibleRunner``) so that such a runner replaces the instance of that name with its own; the earlier runner
+keeps the object it holds.
 """
 from __future__ import annotations
 
@@ -42,9 +49,35 @@ def naming_each_run(setup_env: Callable) -> Callable:
     return wrapper
 
 
+def own_visualizer(build_visualizer: Callable) -> Callable:
+    """Wrap a runner's ``build_visualizer``: a config dict that names an existing instance of the class it builds
+    (``Visualizer.get_instance`` would hand that one back, ``save_dir`` and backends of another run) drops it from
+    the class's instances first, so the runner builds its own (``get_instance`` by that name and
+    ``get_current_instance`` then give this runner's, as for a runner whose visualizer mmengine names)."""
+    @functools.wraps(build_visualizer)
+    def wrapper(self, visualizer=None):
+        if isinstance(visualizer, dict) and visualizer.get('name') is not None:
+            from mmengine.registry import VISUALIZERS
+
+            kind = visualizer.get('type', 'Visualizer')  # build_from_cfg's lookup, in the config's scope
+            with VISUALIZERS.switch_scope_and_registry(visualizer.get('_scope_')) as registry:
+                cls = registry.get(kind) if isinstance(kind, str) else kind
+            instances = getattr(cls, '_instance_dict', None)
+            if isinstance(instances, dict):
+                instances.pop(visualizer['name'], None)
+        return build_visualizer(self, visualizer)
+
+    wrapper.own_visualizer = True
+    return wrapper
+
+
 def install() -> None:
-    """Wrap ``mmengine.runner.Runner.setup_env`` with :func:`naming_each_run` (once)."""
-    from mmengine.runner import Runner
+    """Wrap ``mmengine.runner.Runner.setup_env`` with :func:`naming_each_run` and ``build_visualizer`` of
+    ``Runner`` and ``FlexibleRunner`` with :func:`own_visualizer` (once)."""
+    from mmengine.runner import FlexibleRunner, Runner
 
     if not getattr(Runner.setup_env, 'names_each_run', False):
         Runner.setup_env = naming_each_run(Runner.setup_env)
+    for runner_class in (Runner, FlexibleRunner):
+        if not getattr(runner_class.build_visualizer, 'own_visualizer', False):
+            runner_class.build_visualizer = own_visualizer(runner_class.build_visualizer)

@@ -41,3 +41,27 @@ def test_two_runners_in_one_second_keep_their_own_names_and_checkpoints(tmp_path
         assert sorted(f for f in os.listdir(run.work_dir) if f.endswith('.pth')) == \
             ['iter_2.pth', 'iter_3.pth', 'iter_4.pth'], run.work_dir
         assert osp.isdir(run.log_dir) and osp.basename(run.log_dir) == run.timestamp
+
+
+def test_a_visualizer_named_in_the_config_is_each_runners_own(tmp_path):
+    """mmdet's and automl_mm's ``default_runtime`` name the visualizer ``'visualizer'``, and mmengine's
+    ``Visualizer.get_instance`` hands back an existing instance of that name with its own ``save_dir``: a second
+    runner of the process wrote its config and scalars into the first run's ``vis_data`` (and, once pytest removed
+    the first test's ``tmp_path``, stopped with ``FileNotFoundError: .../vis_data/config.py``)."""
+    from mmengine.config import Config
+
+    runners = []
+    for name in ('first', 'second'):
+        runner = Runner(model=ToyModel(), work_dir=str(tmp_path / name), default_scope='mmengine',
+                        visualizer=dict(type='Visualizer', name='visualizer',
+                                        vis_backends=[dict(type='LocalVisBackend')]),
+                        cfg=Config(dict(work_dir=str(tmp_path / name))))
+        runners.append(runner)
+    first, second = runners
+    assert second.visualizer is not first.visualizer
+    for run in runners:
+        assert osp.isfile(osp.join(run.log_dir, 'vis_data', 'config.py')), run.log_dir
+    assert not osp.exists(osp.join(first.log_dir, 'vis_data', 'scalars.json'))
+    second.visualizer.add_scalars({'loss': 1.0})
+    assert osp.isfile(osp.join(second.log_dir, 'vis_data', 'scalars.json'))
+    assert not osp.exists(osp.join(first.log_dir, 'vis_data', 'scalars.json'))
