@@ -138,7 +138,10 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
     the loader's class names or a dataset's order are not known here: then a warning (mmengine's ``print_log``,
     once a call and dataset) names the dataset's key and type and why (its class names unknown; a user's class that
     cannot be built and loaded on the probe's file, with the error; mmdet's own that cannot, LVIS without the lvis
-    package and the panoptic sets, are not warned of).
+    package and the panoptic sets, are not warned of). Nor is a dataset whose labels are the metric's whatever
+    those: one reading the metric's file where that lists its categories by ascending id (COCO's own files: either
+    order is the file's), or orders them as the metric does (mmdet's ``V3DetDataset``, whose names come from its
+    label file, under a plain ``CocoMetric`` of its file).
 
     Args:
         categories: ``{ann_file: [(category id, name), ...]}`` in the file's order, as :func:`check_category_order`.
@@ -178,23 +181,29 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
             if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, LVISMetric):
                 continue
             key = f'{evaluator_key}[{j}]' if listed else evaluator_key
-            if classes is None:  # (the loader's: a wrapper's are its first inner dataset's)
-                for dataset, where, _ in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
-                    unchecked(dataset, where, key, metric, 'its class names are not known here (no metainfo.classes, '
-                              'and its type names none by default)')
-                continue
-            metric_ids = [i for i, n in categories[metric['ann_file']] if n in classes]
+            file_ids = [i for i, _ in categories[metric['ann_file']]]
+            # (the loader's names unknown: every category of the file, which the ones named are among)
+            metric_ids = [i for i, n in categories[metric['ann_file']] if classes is None or n in classes]
             metric_sorts = None  # (a user's class probed only where its file is out of id order: it matters there)
             if not cls.__module__.startswith('mmdet.') and all(isinstance(i, int) for i in metric_ids) \
                     and metric_ids != sorted(metric_ids):
                 metric_sorts = _metric_sorts_categories(cls, metric)
             metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
+            by_id = all(isinstance(i, int) for i in file_ids) and file_ids == sorted(file_ids)
             for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
                 dataset_cls = _dataset_class(dataset, scope)
                 sorts, why = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else (None, '')
+                # the metric's file, listed by id (both orders are the file's) or ordered as the metric orders it:
+                # the same labels whatever the class names and (listed by id) whatever the dataset's class does
+                alike = osp.realpath(path) == osp.realpath(metric['ann_file']) and (by_id or sorts == metric_sorts)
+                if classes is None:  # (the loader's: a wrapper's are its first inner dataset's)
+                    if not alike:
+                        unchecked(dataset, where, key, metric, 'its class names are not known here (no '
+                                  'metainfo.classes, and its type names none by default)')
+                    continue
                 own = _built_classes(dataset, where, scope)
                 names = own[0] if own is not None and isinstance(own[0], (list, tuple)) else classes
-                if sorts is None and why and not dataset_cls.__module__.startswith('mmdet.'):
+                if sorts is None and why and not alike and not dataset_cls.__module__.startswith('mmdet.'):
                     # (mmdet's own that cannot be probed here: LVIS without the lvis package, panoptic sets, whose
                     # usual metrics are LVISMetric and CocoPanopticMetric)
                     unchecked(dataset, where, key, metric, f'{dataset_cls.__name__} could not be built and loaded '

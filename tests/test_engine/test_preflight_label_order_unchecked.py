@@ -66,8 +66,13 @@ def test_a_dataset_class_the_probe_cannot_build_is_warned_of_once(coco_root, log
 
 
 def test_a_dataset_whose_classes_are_not_known_is_warned_of(coco_root, logged):
+    """Under sort_categories=True over a dataset that labels in the file's order (3, 2, 1): whether the two agree
+    depends on the names (those of 3 and 1 alone would not). Without it they agree whatever the names: no warning."""
     cfg, listing = _cfg(coco_root, _NoClassesCocoDataset)
     cfg.val_dataloader.dataset.pop('metainfo', None)
+    check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert logged == []
+    cfg.val_evaluator.sort_categories = True
     check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
     assert [m for m, _ in logged] == [
         'val_dataloader.dataset (_NoClassesCocoDataset): the order in which it labels its categories was not checked '
@@ -94,3 +99,36 @@ def test_a_class_with_mmdets_load_is_still_checked(coco_root, logged):
     with pytest.raises(ConfigCheckError, match=r"val_dataloader\.dataset \(_InitOnlyCocoDataset\) labels them in the "
                                                r"file's order"):
         check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+
+
+def _mmdet_config(relative: str):
+    import os.path as osp
+
+    import mmdet
+    from mmengine.config import Config
+
+    return Config.fromfile(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', relative))
+
+
+def test_mmdets_v3det_config_is_not_warned_of(logged):
+    """mmdet's configs/v3det: V3DetDataset names its classes from a label file (METAINFO classes None, no
+    metainfo.classes), labels in its file's order (CocoDataset's load), and its CocoMetric scores the same file in the
+    file's order: the two agree whatever the names, on a file not listed by id too; a correct stock config."""
+    cfg = _mmdet_config('v3det/faster_rcnn_r50_fpn_8x4_sample1e-3_mstrain_v3det_2x.py')
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'), (1, 'triangle')]}
+    for split in ('val', 'test'):
+        check_label_order(cfg, 'mmdet', listing, test_only=True, split=split)
+    check_label_order(cfg, 'mmdet', listing)
+    assert logged == []
+    cfg.val_evaluator.sort_categories = True  # by id over the file's order: the labels then depend on the names
+    check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert [m.split(':')[0] for m, _ in logged] == ['val_dataloader.dataset (V3DetDataset)'], logged
+
+
+def test_a_class_the_probe_cannot_build_on_a_file_listed_by_id_is_not_warned_of(coco_root, logged):
+    """Categories listed by ascending id (COCO's own files): the file's order is the order by id, whichever the
+    dataset's class labels by, so the metric's labels are the dataset's."""
+    cfg, _ = _cfg(coco_root, _ExtraArgCocoDataset, extra=1)
+    check_label_order(cfg, 'mmdet', {cfg.val_evaluator.ann_file: [(1, 'rectangle'), (2, 'ellipse'), (3, 'triangle')]},
+                      test_only=True, split='val')
+    assert logged == []
