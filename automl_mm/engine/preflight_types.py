@@ -168,8 +168,8 @@ def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) 
                     f'not in the {scope}::{registry_name} registry: register it {_register_how(registry_name, scope)})')
         return (f' ({name} is defined in {defined}, which custom_imports imported, but not registered: register it '
                 f'{_register_how(registry_name, scope)})')
-    close = difflib.get_close_matches(name, _registered_names(registry_name, scope), n=1)
-    if close and (not own or difflib.SequenceMatcher(None, name, close[0]).ratio() >= TYPO_RATIO):
+    close = close_names(name, _registered_names(registry_name, scope))
+    if close and (not own or difflib.SequenceMatcher(None, name.lower(), close[0].lower()).ratio() >= TYPO_RATIO):
         return f' (did you mean {close[0]!r}?)'
     if not own:
         return ''
@@ -177,6 +177,18 @@ def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) 
     # custom_imports: 'MyLrSpace' got "did you mean 'LayerwiseSpace'?" alone, and mmengine's advice was gone)
     own = own_class_hint(registry_name, scope)
     return f' (did you mean {close[0]!r}? or, {own})' if close else f' ({own})'
+
+
+def close_names(name: str, names: Any, n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The at most ``n`` of ``names`` closest to ``name``, compared without case (:func:`difflib.get_close_matches`
+    on the lower-cased names, ``cutoff`` its ratio), each returned as registered: ``'Reinforce'`` gets
+    ``['REINFORCE']`` and ``'sgd'`` ``['SGD']``, which a case-sensitive comparison found no letter in common with
+    (ratios 0.11 and 0); a name equal to ``name`` but for case comes first."""
+    spelled: dict[str, str] = {}
+    for known in names:
+        spelled.setdefault(str(known).lower(), str(known))
+    close = difflib.get_close_matches(name.lower(), list(spelled), n=n, cutoff=cutoff)
+    return [spelled[c] for c in close]
 
 
 #: The :func:`difflib.SequenceMatcher` ratio from which a registered name is offered alone as the one meant (a typo:

@@ -160,3 +160,16 @@ def test_a_node_without_type_is_named_by_its_key(tmp_path):
         Runner.from_cfg(cfg)
     assert info.value.args[0] == ("model.head.loss has no 'type' (it sets: loss_weight); mmengine builds a config "
                                   'node from its registered type')
+
+
+@pytest.mark.parametrize('registry_name, written, meant', [
+    ('controller', 'Reinforce', 'REINFORCE'),  # an all-capitals name shares no lower-case letter with its spelling
+    ('optimizer', 'sgd', 'SGD'),
+    ('model', 'simpleconvnet', 'SimpleConvNet'),
+])
+def test_a_type_in_another_case_is_offered_the_registered_spelling(registry_name, written, meant):
+    # 'Reinforce' got no hint at all (difflib compares case-sensitively: ratio 0.11 against 'REINFORCE'), only the
+    # advice to register a class of one's own
+    from automl_mm.engine.preflight_types import type_hint
+
+    assert type_hint(registry_name, written, 'automl_mm') == f' (did you mean {meant!r}?)'
