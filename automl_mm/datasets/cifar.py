@@ -41,11 +41,16 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+#: The python version of CIFAR-10, whose extracted ``cifar-10-batches-py`` folder is a ``data_root``.
+CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
+
+
 def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Read one CIFAR python batch file into (N, 32, 32, 3) uint8 RGB images and int64 labels.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file; the message names it, the folder ``data_root`` must be and where
+            CIFAR-10 comes from (:data:`CIFAR10_URL`: nothing is downloaded).
         ValueError: not a CIFAR-10 batch: not a dict (or not a pickle), no data / labels, rows other than 3,072
             values, pixels or labels that are not integers, pixels outside 0..255, not one label per image, or
             labels outside [0, 10); the message names the file.
@@ -53,7 +58,9 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'CIFAR-10 batch file not found: {path}. data_root must be the extracted "cifar-10-batches-py" '
-            f'folder holding {", ".join(_TRAIN_FILES + _TEST_FILES)}.')
+            f'folder holding {", ".join(_TRAIN_FILES + _TEST_FILES)}. Nothing is downloaded: extract '
+            f'{CIFAR10_URL} (the python version) into data/ from the repository root, which gives the configs\' '
+            f'data_root, data/cifar-10-batches-py, or set data_root to where it is.')
     with open(path, 'rb') as f:
         try:
             entry = _ArrayOnlyUnpickler(f, encoding='bytes').load()

@@ -186,3 +186,13 @@ def test_image_folder_metainfo_classes_are_checked_against_the_folders_even_lazi
         ImageFolderDataset(metainfo=dict(classes=('dog', 'cat', 'fox')), **kwargs)
     ds = ImageFolderDataset(metainfo=dict(classes=('cat', 'dog', 'fox')), **kwargs)
     assert len(ds) == 3 and [ds.get_data_info(i)['gt_label'] for i in range(3)] == [0, 1, 2]
+
+
+def test_a_missing_cifar_batch_says_where_the_batches_come_from(tmp_path):
+    # the message named the folder wanted but not where to get it (nothing is downloaded): a new user running a
+    # CIFAR-10 config had to find the archive on their own, where Fashion-MNIST's message gives its source
+    with pytest.raises(FileNotFoundError) as info:
+        read_cifar_batch(str(tmp_path / 'cifar-10-batches-py' / 'data_batch_1'))
+    message = str(info.value)
+    assert 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz' in message
+    assert 'data_root' in message and 'data/cifar-10-batches-py' in message
