@@ -114,6 +114,8 @@ def read_config(path: str) -> Any:
     Raises:
         ImportError: a ``custom_imports`` module not found, or found and failing while imported, chained to
             mmengine's error.
+        FileNotFoundError: a ``_base_`` (of ``path`` or of one of its bases) that names no file
+            (:func:`base_not_found`; not chained: mmengine's failed ``open`` would be named as where it failed).
     """
     from mmengine.config import Config
 
@@ -124,6 +126,59 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise ImportError(explained) from err
+    except FileNotFoundError as err:
+        explained = base_not_found(path, err.filename) if err.filename else None
+        if explained is None:
+            raise
+        raise FileNotFoundError(explained) from None
+
+
+def base_not_found(path: str, missing: str) -> str | None:
+    """The message for a ``_base_`` entry that names no file, found by walking the local ``_base_`` entries from the
+    config ``path`` to the one that resolves to ``missing`` (the file mmengine failed to open), or ``None`` where
+    none does (another file was missing).
+
+    mmengine reads a ``_base_`` path relative to the folder of the config that names it, and stopped with a bare
+    ``FileNotFoundError: [Errno 2] No such file or directory: '<that folder>/configs/ohl/...'`` naming neither that
+    config nor the rule: the README's ``_base_ = ['configs/...']`` for a ``my_config.py`` in the repository root,
+    written in a config elsewhere, was read from the config's own folder. The message names the config, its
+    ``_base_`` entry and where it was looked for, then the file it names from the current directory where there is
+    one (with the path to write), else the closest file name in the folder it was looked for in:
+    ``configs/model.py: _base_ './runtim.py' is no file: mmengine reads a _base_ path relative to the folder of the
+    config that names it (/work/configs), so it looked for /work/configs/runtim.py (did you mean './runtime.py'?)``.
+    """
+    from mmengine.config import Config
+
+    target = osp.abspath(missing)
+    queue, seen = [path], set()
+    while queue:
+        config = queue.pop(0)
+        if osp.abspath(config) in seen or not osp.isfile(config) or not config.endswith('.py'):
+            continue
+        seen.add(osp.abspath(config))
+        try:
+            bases = Config._get_base_files(config)
+        except Exception:  # noqa: BLE001 - a config mmengine cannot parse is reported by mmengine itself
+            continue
+        folder = osp.dirname(config)
+        for base in bases:
+            if not isinstance(base, str) or '::' in base:
+                continue
+            looked = osp.join(folder, base)
+            if osp.abspath(looked) != target:
+                queue.append(looked)
+                continue
+            message = (f'{config}: _base_ {base!r} is no file: mmengine reads a _base_ path relative to the folder of '
+                       f'the config that names it ({osp.abspath(folder)}), so it looked for {target}')
+            here = osp.abspath(base)
+            if not osp.isabs(base) and osp.isfile(here):
+                meant = osp.relpath(here, osp.abspath(folder))
+                return f'{message}; from the current directory it is {here}: write {meant!r} or that absolute path'
+            where = osp.dirname(target)
+            names = sorted(n for n in os.listdir(where) if n.endswith('.py')) if osp.isdir(where) else []
+            close = difflib.get_close_matches(osp.basename(base), names, n=1, cutoff=0.6)
+            return message + (f' (did you mean {osp.join(osp.dirname(base), close[0])!r}?)' if close else '')
+    return None
 
 
 class CfgOptionsAction(DictAction):
