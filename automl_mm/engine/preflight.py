@@ -57,7 +57,12 @@ concept, and the public names stay importable from here.
     training COCO dataset's ``filter_cfg`` keeps an image of its file
     (:func:`~automl_mm.engine.preflight_coco.check_images_kept`);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
-    (:mod:`~automl_mm.engine.preflight_metrics`);
+    (:mod:`~automl_mm.engine.preflight_metrics`), and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n``
+    is not among its ``proposal_nums`` (not computed: -1, or mmdet's recall at another count) is warned about
+    (:func:`~automl_mm.engine.preflight_metrics.warn_uncomputed_ar_items`); reading one (OHL ``reward_key``, NAS
+    ``metric_key``, ``save_best``, an early-stopping / plateau ``monitor``) is refused
+    (:func:`~automl_mm.engine.preflight_metrics.check_computed_key`, through ``check_metric_key``, and
+    :func:`~automl_mm.engine.preflight_metrics.check_uncomputed_selection_keys`);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
     (:func:`~automl_mm.engine.preflight_training._check_collate_fns`);
   - a COCO dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in
@@ -156,9 +161,11 @@ from .preflight_metrics import (
     COCO_AP_ITEMS,
     COCO_AR_ITEMS,
     _check_coco_metric_items,
+    check_uncomputed_selection_keys,
     metric_keys,
     warn_rounded_monitors,
     warn_rounded_save_best,
+    warn_uncomputed_ar_items,
 )
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config
@@ -264,6 +271,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_mask_format(cfg, files, test_only, split)
     check_shared_folders(cfg, files, test_only, split)
     _check_coco_metric_items(cfg, test_only, split)
+    warn_uncomputed_ar_items(cfg, test_only, split)
     _check_collate_fns(cfg, test_only, split)
     _check_coco_classes(cfg, categories, test_only, split)  # (before the heads: it says what is wrong with the names)
     check_images_kept(cfg, files, test_only, split)  # (after the names: it reads the classes' annotations)
@@ -276,6 +284,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     if not test_only:
         check_selection_rules(cfg)
         warn_selection_on_test(cfg)
+        check_uncomputed_selection_keys(cfg)
         warn_rounded_save_best(cfg, scope)
         warn_rounded_monitors(cfg, scope)
     check_held_out_splits(cfg, scope, test_only)

@@ -8,10 +8,14 @@ that is known without running it; :func:`check_metric_key` refuses a key outside
 ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`). :func:`warn_rounded_search_metric` warns
 where a search ranks by a metric mmdet reports rounded (copies and candidates tie), :func:`warn_rounded_save_best`
 where ``save_best`` selects checkpoints by one (validations tie: the first checkpoint is kept).
+An AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among the metric's ``proposal_nums`` is not computed
+(:func:`uncomputed_ar_keys`): reading one is refused (:func:`check_computed_key`, from :func:`check_metric_key`, and
+:func:`check_uncomputed_selection_keys`), reporting one is warned about (:func:`warn_uncomputed_ar_items`).
 """
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from mmengine.logging import print_log
@@ -103,6 +107,7 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -
 
     if reports_own_keys(evaluator):
         return
+    check_computed_key(key, owner, evaluator, evaluator_key)
     metrics = [m for m in evaluator_metrics(evaluator) if m is not None]
     # a classwise CocoMetric's per-class keys are the dataset's class names: any '{prefix}/<name>_precision' is
     # taken, its other keys are checked (with every key unknown, a misspelt 'coco/bbox_mAp' passed and stopped the
@@ -120,6 +125,154 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -
                           for prefix in per_class)
         raise ConfigCheckError(f'{owner}={key!r} is not reported by {evaluator_key}, which reports '
                                f'{sorted(available)}{classes}')
+
+
+#: mmdet 3.3 ``CocoMetric``'s default ``proposal_nums``: the detection counts per image COCOeval evaluates.
+COCO_PROPOSAL_NUMS = (100, 300, 1000)
+#: An AR item of mmdet's ``CocoMetric``: ``AR[_s|_m|_l]@<n>``, the average recall at ``n`` detections per image.
+_AR_ITEM = re.compile(r'AR(_[sml])?@(\d+)')
+
+
+def _proposal_nums(metric_cfg: dict) -> tuple[int, ...] | None:
+    """A COCO metric config's ``proposal_nums`` as ints (mmdet's default where not given), ``None`` where they are
+    not a sequence of numbers (left to mmdet)."""
+    nums = metric_cfg.get('proposal_nums', COCO_PROPOSAL_NUMS)
+    if not isinstance(nums, (list, tuple)) or not all(isinstance(n, (int, float)) and not isinstance(n, bool)
+                                                      for n in nums):
+        return None
+    return tuple(int(n) for n in nums)
+
+
+def uncomputed_ar_keys(metric_cfg: Any) -> list[str]:
+    """The keys (``{prefix}/AR@1000``, ``{prefix}/bbox_AR_s@1000``, ...) of the AR items ``AR[_s|_m|_l]@<n>`` a
+    ``CocoMetric`` / ``UnroundedCocoMetric`` config reports whose ``n`` is not among its ``proposal_nums`` (the
+    detection counts per image COCOeval evaluates, ``params.maxDets``), in the order reported; ``[]`` for other
+    metrics.
+
+    mmdet names its AR items by fixed counts (``AR@100``, ``AR@300``, ``AR@1000``, ``AR_<area>@1000``: the default
+    ``metric_items`` of ``metric='proposal'``, or ``metric_items`` of bbox / segm) whatever ``proposal_nums`` is.
+    Such a key is not computed: automl_mm reads it as -1 (:func:`automl_mm.evaluation.coco.coco_value`, every OHL
+    reward and NAS score, ``UnroundedCocoMetric``), mmdet's own ``CocoMetric`` reports under its name the recall at
+    another of the ``proposal_nums`` (``COCOeval.stats[6..11]``). ``proposal_fast``'s ``AR@<n>`` are its
+    ``proposal_nums``: none."""
+    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
+        return []
+    nums = _proposal_nums(metric_cfg)
+    kinds = metric_cfg.get('metric', 'bbox')
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    given = metric_cfg.get('metric_items')
+    if nums is None or (given is not None and not isinstance(given, (list, tuple))):
+        return []  # a string of items is refused by _check_coco_metric_items
+    prefix = metric_cfg.get('prefix') or 'coco'
+    keys = []
+    for kind in kinds:
+        if kind not in ('bbox', 'segm', 'proposal'):
+            continue
+        for item in given or (COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS):
+            found = _AR_ITEM.fullmatch(item) if isinstance(item, str) else None
+            if found and int(found[2]) not in nums:
+                keys.append(f'{prefix}/{item}' if kind == 'proposal' else f'{prefix}/{kind}_{item}')
+    return keys
+
+
+def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:
+    """``(metric config, its config key)`` of each metric of an evaluator config at ``evaluator_key`` (a metric,
+    a list of them, or mmengine's ``dict(type='Evaluator', metrics=...)``)."""
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        evaluator, evaluator_key = evaluator['metrics'], f'{evaluator_key}.metrics'
+    if isinstance(evaluator, (list, tuple)):
+        return [(metric, f'{evaluator_key}[{j}]') for j, metric in enumerate(evaluator)]
+    return [(evaluator, evaluator_key)]
+
+
+def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str, shown: str | None = None) -> None:
+    """Refuse a key that is read (set at config key ``owner``: an OHL ``reward_key``, a NAS ``metric_key``,
+    ``save_best``, a monitor) where it is an AR item a COCO metric of ``evaluator`` (at ``evaluator_key``) reports
+    but does not compute (:func:`uncomputed_ar_keys`: its count is not in ``proposal_nums``). ``shown``: how the
+    message names the setting (``owner=key`` by default).
+
+    Raises:
+        ConfigCheckError: naming ``owner``, the key, the metric's config key and its ``proposal_nums``. Read as -1
+            by every OHL reward / NAS score (and ``UnroundedCocoMetric``'s validation), every copy or candidate
+            ties and the search is flat; mmdet's ``CocoMetric`` validates it as the recall at another count.
+    """
+    if not isinstance(key, str):
+        return
+    for metric, where in _metric_paths(evaluator, evaluator_key):
+        if key not in uncomputed_ar_keys(metric):
+            continue
+        nums = _proposal_nums(metric)
+        area, count = _AR_ITEM.search(key).groups()
+        area = area or ''
+        head = key[:_AR_ITEM.search(key).start()]
+        kept = [f'{head}AR{area}@{n}' for n in COCO_PROPOSAL_NUMS if n in nums and (not area or n == 1000)]
+        alternative = f' or read {kept[0]!r}' if kept else ''
+        raise ConfigCheckError(
+            f'{shown or f"{owner}={key!r}"} is the average recall at {count} detections per image, which {where} '
+            f'({config_type_name(metric)}) does not evaluate: its proposal_nums={nums!r} (the counts COCOeval '
+            f'evaluates) do not hold {count}. automl_mm reads it as -1 (pycocotools\' value of what it did not '
+            "compute: OHL rewards, NAS scores, UnroundedCocoMetric), a constant that leaves the search or selection "
+            "flat; mmdet's CocoMetric reports under its name the recall at another of the proposal_nums (mmdet names "
+            f'its AR items by fixed counts whatever proposal_nums is). Add {count} to {where}.proposal_nums'
+            f'{alternative}')
+
+
+def check_uncomputed_selection_keys(cfg: Any) -> None:
+    """Refuse a key the validation selects by that ``val_evaluator`` does not compute (:func:`check_computed_key`):
+    ``default_hooks.checkpoint.save_best`` (a key, a list, or ``'auto'``: mmengine takes the first key of the first
+    metric, :func:`_first_key`), an ``EarlyStoppingHook``'s ``monitor`` (``custom_hooks``) and a
+    ``ReduceOnPlateau*`` scheduler's (``param_scheduler``). Nothing is selected without ``val_dataloader`` and
+    ``val_evaluator``.
+
+    Raises:
+        ConfigCheckError: naming the config key, the AR key and the metric's ``proposal_nums``.
+    """
+    from .preflight_evaluators import _plateau_schedulers
+
+    evaluator = cfg.get('val_evaluator')
+    if not evaluator or cfg.get('val_dataloader') is None:
+        return
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    save_best = hook.get('save_best') if isinstance(hook, dict) else None
+    found = []  # (config key, metric key, how the message names them)
+    for given in [save_best] if isinstance(save_best, str) else save_best if isinstance(save_best, (list, tuple)) \
+            else []:
+        if given == 'auto':
+            first = next(iter(evaluator_metrics(evaluator)), None)
+            key = _first_key(first)
+            found.append(('default_hooks.checkpoint.save_best', key,
+                          f"default_hooks.checkpoint.save_best='auto' (val_evaluator's first key, {key!r})"))
+        else:
+            found.append(('default_hooks.checkpoint.save_best', given, None))
+    found += [(f'custom_hooks[{i}].monitor', h.get('monitor'), None)
+              for i, h in enumerate(cfg.get('custom_hooks') or [])
+              if isinstance(h, dict) and config_type_name(h) == 'EarlyStoppingHook']
+    found += [(f'{key}.monitor', node.get('monitor', 'loss'), None) for node, key in _plateau_schedulers(cfg)]
+    for owner, key, shown in found:
+        check_computed_key(key, owner, evaluator, 'val_evaluator', shown)
+
+
+def warn_uncomputed_ar_items(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:
+    """Warn once per COCO metric (identical metrics of several evaluators together) that reports AR items it does
+    not compute (:func:`uncomputed_ar_keys`: ``metric_items`` given, or mmdet's default items of
+    ``metric='proposal'``, whose counts are not in ``proposal_nums``): logged and saved as -1 (automl_mm) or as the
+    recall at another count (mmdet's ``CocoMetric``) under names that say otherwise. Reading one is refused
+    (:func:`check_computed_key`). Returns the config keys of the metrics warned about."""
+    groups: dict[tuple, list[str]] = {}
+    for metric, key in _evaluator_cfgs(cfg):
+        keys = [] if outside_split(key, test_only, split) else uncomputed_ar_keys(metric)
+        if keys:
+            groups.setdefault((tuple(keys), _proposal_nums(metric), config_type_name(metric)), []).append(key)
+    for (keys, nums, kind), wheres in groups.items():
+        several = len(wheres) > 1
+        print_log(f'{" and ".join(wheres)} ({kind}) report{"" if several else "s"} {", ".join(map(repr, keys))}, '
+                  f'average recalls at detection counts {"their" if several else "its"} proposal_nums={nums!r} does '
+                  "not evaluate: automl_mm reports them as -1 (pycocotools' value of what it did not compute), mmdet's "
+                  'CocoMetric as the recall at another of the proposal_nums (mmdet names its AR items by fixed counts, '
+                  'AR@100, AR@300, AR@1000, AR_<area>@1000, whatever proposal_nums is). Give metric_items the AR '
+                  'items of the counts evaluated, or add the counts to proposal_nums', logger='current',
+                  level=logging.WARNING)
+    return [where for wheres in groups.values() for where in wheres]
 
 
 def _classwise_prefix(metric_cfg: Any) -> str | None:

@@ -1,0 +1,156 @@
+"""A COCO AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among the metric's ``proposal_nums`` is not computed:
+automl_mm reads it as -1 (pycocotools' value of what it did not compute: OHL rewards, NAS scores,
+UnroundedCocoMetric; tests/test_evaluation/test_coco_unrounded.py), mmdet's CocoMetric validates it as the recall
+at another count. A key that is read (OHL reward_key, NAS metric_key, save_best, an EarlyStoppingHook /
+ReduceOnPlateau monitor) on one is refused at start, the search or selection being flat; a metric that merely
+reports one is warned of once. mmdet's item names are fixed (AR@100, AR@300, AR@1000, AR_<area>@1000) whatever
+proposal_nums is."""
+from __future__ import annotations
+
+import logging
+import os.path as osp
+import re
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine import preflight_metrics
+from automl_mm.engine.preflight import ConfigCheckError, check_config
+from automl_mm.engine.preflight_metrics import (
+    check_metric_key,
+    check_uncomputed_selection_keys,
+    uncomputed_ar_keys,
+    warn_uncomputed_ar_items,
+)
+from tests.test_engine._preflight_configs import OHL
+
+PYCOCO = (1, 10, 100)  # pycocotools' own maxDets
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    messages = []
+    monkeypatch.setattr(preflight_metrics, 'print_log', lambda msg, logger=None, level=None: messages.append(
+        (msg, level)))
+    return messages
+
+
+def _proposal(**options):
+    return dict(dict(type='mmdet.CocoMetric', metric='proposal', proposal_nums=PYCOCO), **options)
+
+
+def test_the_ar_keys_whose_count_is_not_evaluated():
+    assert uncomputed_ar_keys(_proposal()) == ['coco/AR@300', 'coco/AR@1000', 'coco/AR_s@1000', 'coco/AR_m@1000',
+                                               'coco/AR_l@1000']
+    assert uncomputed_ar_keys(dict(type='automl_mm.UnroundedCocoMetric', metric=['bbox', 'segm'], prefix='det',
+                                   proposal_nums=[300], metric_items=['mAP', 'AR@100', 'AR@300'])) == \
+        ['det/bbox_AR@100', 'det/segm_AR@100']
+    # mmdet's defaults, AP items, proposal_fast (its AR@<n> are its proposal_nums) and other metrics: none
+    for metric in (dict(type='mmdet.CocoMetric', metric='proposal'), dict(type='CocoMetric', proposal_nums=(300, )),
+                   dict(type='CocoMetric', metric='proposal_fast', proposal_nums=PYCOCO),
+                   dict(type='Accuracy', proposal_nums=PYCOCO)):
+        assert uncomputed_ar_keys(metric) == [], metric
+
+
+@pytest.mark.parametrize('owner', ['custom_hooks[0].reward_key', 'train_cfg.metric_key',
+                                   'default_hooks.checkpoint.save_best'])
+def test_a_read_key_on_an_ar_item_not_evaluated_is_refused(owner):
+    """OHL rewards / NAS scores of 'coco/AR@1000' with proposal_nums=(1, 10, 100) were all -1: every copy or
+    candidate tied, silently."""
+    evaluator = dict(type='Evaluator', metrics=[dict(type='Accuracy'), _proposal()])
+    with pytest.raises(ConfigCheckError, match=(
+            re.escape(owner) + r"='coco/AR@1000' is the average recall at 1000 "
+            r"detections per image, which reward_evaluator\.metrics\[1\] \(CocoMetric\) does not evaluate: its "
+            r"proposal_nums=\(1, 10, 100\) .*-1 .*Add 1000 to reward_evaluator\.metrics\[1\]\.proposal_nums or "
+            r"read 'coco/AR@100'")):
+        check_metric_key('coco/AR@1000', owner, evaluator, 'reward_evaluator')
+    check_metric_key('coco/AR@100', owner, evaluator, 'reward_evaluator')  # 100 is evaluated
+
+
+def test_an_ohl_reward_key_on_an_ar_item_not_evaluated_fails_check_config():
+    cfg = Config.fromfile(OHL)
+    cfg.custom_hooks[0].reward_evaluator = _proposal(ann_file='reward.json')
+    cfg.custom_hooks[0].reward_key = 'coco/AR_s@1000'
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='coco/AR_s@1000' is the average "
+                                               r"recall at 1000 .*custom_hooks\[0\]\.reward_evaluator "):
+        check_config(cfg)
+
+
+def _selection(save_best=None, hooks=(), schedulers=(), **metric):
+    return Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best=save_best)),
+                       custom_hooks=list(hooks), param_scheduler=list(schedulers),
+                       val_dataloader=dict(), val_evaluator=_proposal(**metric)))
+
+
+@pytest.mark.parametrize('cfg, where, key', [
+    (_selection('coco/AR_m@1000'), 'default_hooks.checkpoint.save_best', 'coco/AR_m@1000'),
+    # 'auto': the first key of val_evaluator, mmdet's first item
+    (_selection('auto', proposal_nums=(1000, )), "default_hooks.checkpoint.save_best='auto'", 'coco/AR@100'),
+    (_selection(hooks=[dict(type='EarlyStoppingHook', monitor='coco/AR@300')]), 'custom_hooks[0].monitor',
+     'coco/AR@300'),
+    (_selection(schedulers=[dict(type='ReduceOnPlateauLR', monitor='coco/AR@1000', rule='greater')]),
+     'param_scheduler.0.monitor', 'coco/AR@1000')])
+def test_a_selection_on_an_ar_item_not_evaluated_is_refused(cfg, where, key):
+    """mmengine's validation of mmdet's CocoMetric reads such a key as the recall at another of proposal_nums
+    (COCOeval.stats), UnroundedCocoMetric as -1: the checkpoint kept / the epoch to stop at followed another count,
+    or nothing at all."""
+    with pytest.raises(ConfigCheckError, match=re.escape(where) + rf".*{key!r}\)? is the "
+                                               r'average recall at \d+ detections per image, which val_evaluator '):
+        check_uncomputed_selection_keys(cfg)
+
+
+def test_selections_on_evaluated_counts_pass():
+    check_uncomputed_selection_keys(_selection('auto'))  # 'coco/AR@100', evaluated
+    check_uncomputed_selection_keys(_selection(['coco/AR@100'], hooks=[dict(type='EarlyStoppingHook',
+                                                                            monitor='coco/AR@100')]))
+    check_uncomputed_selection_keys(_selection('coco/AR@1000', proposal_nums=(100, 300, 1000)))
+    cfg = _selection('coco/AR@1000')
+    cfg.val_dataloader = None  # no validation: nothing selected
+    check_uncomputed_selection_keys(cfg)
+
+
+def test_a_metric_reporting_ar_items_not_evaluated_is_warned_once(logged):
+    cfg = Config(dict(val_evaluator=_proposal(), test_evaluator=_proposal(),
+                      custom_hooks=[dict(type='OHLHook', reward_evaluator=dict(
+                          type='CocoMetric', metric='bbox', metric_items=['mAP', 'AR@100', 'AR@1000'],
+                          proposal_nums=(10, 100)))]))
+    warn_uncomputed_ar_items(cfg)
+    assert [level for _, level in logged] == [logging.WARNING] * 2
+    assert logged[0][0].startswith(
+        "val_evaluator and test_evaluator (CocoMetric) report 'coco/AR@300', 'coco/AR@1000', 'coco/AR_s@1000', "
+        "'coco/AR_m@1000', 'coco/AR_l@1000', average recalls at detection counts their proposal_nums=(1, 10, 100) "
+        'does not evaluate')
+    assert logged[1][0].startswith("custom_hooks[0].reward_evaluator (CocoMetric) reports 'coco/bbox_AR@1000', ")
+    logged.clear()
+    warn_uncomputed_ar_items(cfg, test_only=True, split='test')
+    assert len(logged) == 1 and logged[0][0].startswith('test_evaluator (CocoMetric) reports ')
+
+
+def test_mmdet_stock_configs_are_not_warned(logged):
+    """mmdet's configs that change proposal_nums (rtmdet: (100, 1, 10); v3det: [300]) report AP items only."""
+    from mmdet import __file__ as mmdet_init
+
+    configs = osp.join(osp.dirname(mmdet_init), '.mim', 'configs')
+    for name in ('rtmdet/rtmdet_l_8xb32-300e_coco.py', '_base_/datasets/v3det.py', 'rpn/rpn_r50_fpn_1x_coco.py',
+                 '_base_/datasets/coco_detection.py'):
+        cfg = Config.fromfile(osp.join(configs, name))
+        warn_uncomputed_ar_items(cfg)
+        check_uncomputed_selection_keys(cfg)
+    assert logged == []
+
+
+def test_check_config_warns_of_a_reported_item_and_refuses_a_monitored_one(logged, coco_root):
+    """Through check_config: the synthcoco detector's val_evaluator as a proposal metric at pycocotools' counts."""
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.val_evaluator.update(metric='proposal', proposal_nums=PYCOCO)
+    cfg.default_hooks.checkpoint.save_best = 'coco/AR@100'
+    check_config(cfg)
+    assert [msg for msg, _ in logged if 'proposal_nums' in msg] == [logged[0][0]] and \
+        logged[0][0].startswith("val_evaluator (CocoMetric) reports 'coco/AR@300', ")
+    cfg.custom_hooks = [dict(type='EarlyStoppingHook', monitor='coco/AR@300', rule='greater')]
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.monitor='coco/AR@300' is the average recall at "
+                                               r'300 detections per image, which val_evaluator \(CocoMetric\)'):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py selects nothing
