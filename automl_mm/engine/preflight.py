@@ -57,9 +57,11 @@ concept, and the public names stay importable from here.
     training COCO dataset's ``filter_cfg`` keeps an image of its file
     (:func:`~automl_mm.engine.preflight_coco.check_images_kept`);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
-    (:mod:`~automl_mm.engine.preflight_metrics`), and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n``
-    is not among its ``proposal_nums`` (not computed: -1, or mmdet's recall at another count) is warned about
-    (:func:`~automl_mm.engine.preflight_metrics.warn_uncomputed_ar_items`); reading one (OHL ``reward_key``, NAS
+    (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are three where pycocotools summarizes
+    (:func:`~automl_mm.engine.preflight_metrics.check_coco_proposal_nums`: mmdet stopped at the first evaluation),
+    and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
+    pycocotools' mAP without 100 (not computed: -1, or mmdet's recall at another count) is warned about
+    (:func:`~automl_mm.engine.preflight_metrics.warn_uncomputed_coco_items`); reading one (OHL ``reward_key``, NAS
     ``metric_key``, ``save_best``, an early-stopping / plateau ``monitor``) is refused
     (:func:`~automl_mm.engine.preflight_metrics.check_computed_key`, through ``check_metric_key``, and
     :func:`~automl_mm.engine.preflight_metrics.check_uncomputed_selection_keys`);
@@ -161,11 +163,12 @@ from .preflight_metrics import (
     COCO_AP_ITEMS,
     COCO_AR_ITEMS,
     _check_coco_metric_items,
+    check_coco_proposal_nums,
     check_uncomputed_selection_keys,
     metric_keys,
     warn_rounded_monitors,
     warn_rounded_save_best,
-    warn_uncomputed_ar_items,
+    warn_uncomputed_coco_items,
 )
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config
@@ -271,7 +274,8 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_mask_format(cfg, files, test_only, split)
     check_shared_folders(cfg, files, test_only, split)
     _check_coco_metric_items(cfg, test_only, split)
-    warn_uncomputed_ar_items(cfg, test_only, split)
+    check_coco_proposal_nums(cfg, test_only, split)
+    warn_uncomputed_coco_items(cfg, test_only, split)
     _check_collate_fns(cfg, test_only, split)
     _check_coco_classes(cfg, categories, test_only, split)  # (before the heads: it says what is wrong with the names)
     check_images_kept(cfg, files, test_only, split)  # (after the names: it reads the classes' annotations)

@@ -8,9 +8,11 @@ that is known without running it; :func:`check_metric_key` refuses a key outside
 ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`). :func:`warn_rounded_search_metric` warns
 where a search ranks by a metric mmdet reports rounded (copies and candidates tie), :func:`warn_rounded_save_best`
 where ``save_best`` selects checkpoints by one (validations tie: the first checkpoint is kept).
-An AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among the metric's ``proposal_nums`` is not computed
-(:func:`uncomputed_ar_keys`): reading one is refused (:func:`check_computed_key`, from :func:`check_metric_key`, and
-:func:`check_uncomputed_selection_keys`), reporting one is warned about (:func:`warn_uncomputed_ar_items`).
+An AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among the metric's ``proposal_nums`` (or pycocotools' mAP, read
+at 100) is not computed (:func:`uncomputed_coco_keys`): reading one is refused (:func:`check_computed_key`, from
+:func:`check_metric_key`, and :func:`check_uncomputed_selection_keys`), reporting one is warned about
+(:func:`warn_uncomputed_coco_items`); fewer than three ``proposal_nums`` stop pycocotools' summary
+(:func:`check_coco_proposal_nums`).
 """
 from __future__ import annotations
 
@@ -143,17 +145,29 @@ def _proposal_nums(metric_cfg: dict) -> tuple[int, ...] | None:
     return tuple(int(n) for n in nums)
 
 
-def uncomputed_ar_keys(metric_cfg: Any) -> list[str]:
-    """The keys (``{prefix}/AR@1000``, ``{prefix}/bbox_AR_s@1000``, ...) of the AR items ``AR[_s|_m|_l]@<n>`` a
-    ``CocoMetric`` / ``UnroundedCocoMetric`` config reports whose ``n`` is not among its ``proposal_nums`` (the
-    detection counts per image COCOeval evaluates, ``params.maxDets``), in the order reported; ``[]`` for other
+def _counted_at(item: Any, use_mp_eval: bool) -> int | None:
+    """The detection count per image that COCOeval reads mmdet's ``CocoMetric`` item ``item`` at, where it names
+    one: ``n`` for an AR item ``AR[_s|_m|_l]@<n>``; 100 for ``'mAP'`` (pycocotools' ``summarize`` reads
+    ``stats[0]`` at its default ``maxDets=100``, whatever ``params.maxDets`` is), except under mmdet's
+    ``COCOevalMP`` (``use_mp_eval=True``: at the largest count); else ``None``."""
+    found = _AR_ITEM.fullmatch(item) if isinstance(item, str) else None
+    if found:
+        return int(found[2])
+    return 100 if item == 'mAP' and not use_mp_eval else None
+
+
+def uncomputed_coco_keys(metric_cfg: Any) -> list[str]:
+    """The keys (``{prefix}/AR@1000``, ``{prefix}/bbox_AR_s@1000``, ``{prefix}/bbox_mAP``, ...) a ``CocoMetric`` /
+    ``UnroundedCocoMetric`` config reports at a detection count per image (:func:`_counted_at`) that is not among its
+    ``proposal_nums`` (the counts COCOeval evaluates, ``params.maxDets``), in the order reported; ``[]`` for other
     metrics.
 
     mmdet names its AR items by fixed counts (``AR@100``, ``AR@300``, ``AR@1000``, ``AR_<area>@1000``: the default
     ``metric_items`` of ``metric='proposal'``, or ``metric_items`` of bbox / segm) whatever ``proposal_nums`` is.
     Such a key is not computed: automl_mm reads it as -1 (:func:`automl_mm.evaluation.coco.coco_value`, every OHL
     reward and NAS score, ``UnroundedCocoMetric``), mmdet's own ``CocoMetric`` reports under its name the recall at
-    another of the ``proposal_nums`` (``COCOeval.stats[6..11]``). ``proposal_fast``'s ``AR@<n>`` are its
+    another of the ``proposal_nums`` (``COCOeval.stats[6..11]``). pycocotools' mAP (``stats[0]``) is read at 100
+    detections: -1 in both without them (``use_mp_eval=False``). ``proposal_fast``'s ``AR@<n>`` are its
     ``proposal_nums``: none."""
     if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
         return []
@@ -161,18 +175,51 @@ def uncomputed_ar_keys(metric_cfg: Any) -> list[str]:
     kinds = metric_cfg.get('metric', 'bbox')
     kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
     given = metric_cfg.get('metric_items')
-    if nums is None or (given is not None and not isinstance(given, (list, tuple))):
-        return []  # a string of items is refused by _check_coco_metric_items
+    if not nums or (given is not None and not isinstance(given, (list, tuple))):
+        return []  # no count (check_coco_proposal_nums) or a string of items (_check_coco_metric_items): refused
     prefix = metric_cfg.get('prefix') or 'coco'
     keys = []
     for kind in kinds:
         if kind not in ('bbox', 'segm', 'proposal'):
             continue
         for item in given or (COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS):
-            found = _AR_ITEM.fullmatch(item) if isinstance(item, str) else None
-            if found and int(found[2]) not in nums:
+            count = _counted_at(item, bool(metric_cfg.get('use_mp_eval')))
+            if count is not None and count not in nums:
                 keys.append(f'{prefix}/{item}' if kind == 'proposal' else f'{prefix}/{kind}_{item}')
     return keys
+
+
+def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> None:
+    """Every ``CocoMetric`` / ``UnroundedCocoMetric`` that evaluates with COCOeval (bbox, segm, proposal) has a
+    detection count to evaluate, and three where pycocotools summarizes (``use_mp_eval=False``, mmdet's default):
+    its ``summarize`` reads ``params.maxDets[2]``, which mmdet sets to ``proposal_nums``.
+
+    Raises:
+        ConfigCheckError: naming the metric's ``proposal_nums`` key and value. mmdet takes any when the metric is
+            built and stops (``IndexError``) only at the first evaluation, after training up to it.
+    """
+    for metric, key in _evaluator_cfgs(cfg):
+        if outside_split(key, test_only, split) or \
+                config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
+            continue
+        kinds = metric.get('metric', 'bbox')
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+        nums = _proposal_nums(metric)
+        evaluated = [kind for kind in kinds if kind in ('bbox', 'segm', 'proposal')]
+        if nums is None or not evaluated:
+            continue  # proposal_fast counts its own recalls
+        if not nums and metric.get('use_mp_eval'):
+            raise ConfigCheckError(f'{key}.proposal_nums={nums!r}: no detection count per image to evaluate; give '
+                                   f'the counts (mmdet\'s default {COCO_PROPOSAL_NUMS!r})')
+        if len(nums) < 3 and not metric.get('use_mp_eval'):
+            raise ConfigCheckError(
+                f"{key}.proposal_nums={nums!r}: pycocotools' COCOeval.summarize, which mmdet's "
+                f'{config_type_name(metric)} runs for {", ".join(map(repr, evaluated))}, reads the third count '
+                '(maxDets[2]: the AP items but the mAP, AR@1000, AR_<area>@1000), so with '
+                f'{len(nums)} count{"" if len(nums) == 1 else "s"} it stops with IndexError at the first evaluation, '
+                'after training up to it. Give three '
+                f"counts (mmdet's default {COCO_PROPOSAL_NUMS!r}), or use_mp_eval=True (mmdet's COCOevalMP "
+                'summarizes at the counts given)')
 
 
 def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:
@@ -187,28 +234,39 @@ def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:
 
 def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str, shown: str | None = None) -> None:
     """Refuse a key that is read (set at config key ``owner``: an OHL ``reward_key``, a NAS ``metric_key``,
-    ``save_best``, a monitor) where it is an AR item a COCO metric of ``evaluator`` (at ``evaluator_key``) reports
-    but does not compute (:func:`uncomputed_ar_keys`: its count is not in ``proposal_nums``). ``shown``: how the
-    message names the setting (``owner=key`` by default).
+    ``save_best``, a monitor) where a COCO metric of ``evaluator`` (at ``evaluator_key``) reports it at a detection
+    count it does not evaluate (:func:`uncomputed_coco_keys`: an AR item whose count, or pycocotools' mAP where 100,
+    is not in ``proposal_nums``). ``shown``: how the message names the setting (``owner=key`` by default).
 
     Raises:
         ConfigCheckError: naming ``owner``, the key, the metric's config key and its ``proposal_nums``. Read as -1
             by every OHL reward / NAS score (and ``UnroundedCocoMetric``'s validation), every copy or candidate
-            ties and the search is flat; mmdet's ``CocoMetric`` validates it as the recall at another count.
+            ties and the search is flat; mmdet's ``CocoMetric`` validates such an AR item as the recall at another
+            count.
     """
     if not isinstance(key, str):
         return
     for metric, where in _metric_paths(evaluator, evaluator_key):
-        if key not in uncomputed_ar_keys(metric):
+        if key not in uncomputed_coco_keys(metric):
             continue
         nums = _proposal_nums(metric)
-        area, count = _AR_ITEM.search(key).groups()
+        shown = shown or f'{owner}={key!r}'
+        found = _AR_ITEM.search(key)
+        if found is None:  # pycocotools' mAP, at 100 detections
+            raise ConfigCheckError(
+                f"{shown} is the AP at 100 detections per image (pycocotools' COCOeval.summarize reads the mAP there), "
+                f'which {where} ({config_type_name(metric)}) does not evaluate: its proposal_nums={nums!r} (the '
+                "counts COCOeval evaluates) do not hold 100, so it is -1 (pycocotools' value of what it did not "
+                'compute), a constant that leaves the search or selection flat. Add 100 to '
+                f"{where}.proposal_nums (or set use_mp_eval=True: mmdet's COCOevalMP reads the mAP at the largest "
+                'count)')
+        area, count = found.groups()
         area = area or ''
-        head = key[:_AR_ITEM.search(key).start()]
-        kept = [f'{head}AR{area}@{n}' for n in COCO_PROPOSAL_NUMS if n in nums and (not area or n == 1000)]
+        kept = [f'{key[:found.start()]}AR{area}@{n}' for n in COCO_PROPOSAL_NUMS
+                if n in nums and (not area or n == 1000)]
         alternative = f' or read {kept[0]!r}' if kept else ''
         raise ConfigCheckError(
-            f'{shown or f"{owner}={key!r}"} is the average recall at {count} detections per image, which {where} '
+            f'{shown} is the average recall at {count} detections per image, which {where} '
             f'({config_type_name(metric)}) does not evaluate: its proposal_nums={nums!r} (the counts COCOeval '
             f'evaluates) do not hold {count}. automl_mm reads it as -1 (pycocotools\' value of what it did not '
             "compute: OHL rewards, NAS scores, UnroundedCocoMetric), a constant that leaves the search or selection "
@@ -252,26 +310,33 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
         check_computed_key(key, owner, evaluator, 'val_evaluator', shown)
 
 
-def warn_uncomputed_ar_items(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:
-    """Warn once per COCO metric (identical metrics of several evaluators together) that reports AR items it does
-    not compute (:func:`uncomputed_ar_keys`: ``metric_items`` given, or mmdet's default items of
-    ``metric='proposal'``, whose counts are not in ``proposal_nums``): logged and saved as -1 (automl_mm) or as the
-    recall at another count (mmdet's ``CocoMetric``) under names that say otherwise. Reading one is refused
-    (:func:`check_computed_key`). Returns the config keys of the metrics warned about."""
+def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:
+    """Warn once per COCO metric (identical metrics of several evaluators together) that reports items at detection
+    counts it does not evaluate (:func:`uncomputed_coco_keys`: AR items of ``metric_items``, or mmdet's default items
+    of ``metric='proposal'``, whose counts are not in ``proposal_nums``; pycocotools' mAP without 100): logged and
+    saved as -1 (or, an AR item validated by mmdet's ``CocoMetric``, as the recall at another count) under names that
+    say otherwise. Reading one is refused (:func:`check_computed_key`). Returns the config keys of the metrics warned
+    about."""
     groups: dict[tuple, list[str]] = {}
     for metric, key in _evaluator_cfgs(cfg):
-        keys = [] if outside_split(key, test_only, split) else uncomputed_ar_keys(metric)
+        keys = [] if outside_split(key, test_only, split) else uncomputed_coco_keys(metric)
         if keys:
             groups.setdefault((tuple(keys), _proposal_nums(metric), config_type_name(metric)), []).append(key)
     for (keys, nums, kind), wheres in groups.items():
         several = len(wheres) > 1
+        ar = [k for k in keys if _AR_ITEM.search(k)]
+        why = []
+        if ar:
+            why.append("automl_mm reports such an AR item as -1 (pycocotools' value of what it did not compute), "
+                       "mmdet's CocoMetric as the recall at another of the proposal_nums (mmdet names its AR items by "
+                       'fixed counts, AR@100, AR@300, AR@1000, AR_<area>@1000, whatever proposal_nums is)')
+        if len(ar) < len(keys):
+            why.append("pycocotools reads the mAP at 100 detections per image and reports it as -1 without them "
+                       "(use_mp_eval=True: mmdet's COCOevalMP reads it at the largest count)")
         print_log(f'{" and ".join(wheres)} ({kind}) report{"" if several else "s"} {", ".join(map(repr, keys))}, '
-                  f'average recalls at detection counts {"their" if several else "its"} proposal_nums={nums!r} does '
-                  "not evaluate: automl_mm reports them as -1 (pycocotools' value of what it did not compute), mmdet's "
-                  'CocoMetric as the recall at another of the proposal_nums (mmdet names its AR items by fixed counts, '
-                  'AR@100, AR@300, AR@1000, AR_<area>@1000, whatever proposal_nums is). Give metric_items the AR '
-                  'items of the counts evaluated, or add the counts to proposal_nums', logger='current',
-                  level=logging.WARNING)
+                  f'read at detection counts {"their" if several else "its"} proposal_nums={nums!r} does not '
+                  f'evaluate: {"; ".join(why)}. Give metric_items the items of the counts evaluated, or add the '
+                  'counts to proposal_nums', logger='current', level=logging.WARNING)
     return [where for wheres in groups.values() for where in wheres]
 
 

@@ -17,10 +17,11 @@ from mmengine.config import Config
 from automl_mm.engine import preflight_metrics
 from automl_mm.engine.preflight import ConfigCheckError, check_config
 from automl_mm.engine.preflight_metrics import (
+    check_coco_proposal_nums,
     check_metric_key,
     check_uncomputed_selection_keys,
-    uncomputed_ar_keys,
-    warn_uncomputed_ar_items,
+    uncomputed_coco_keys,
+    warn_uncomputed_coco_items,
 )
 from tests.test_engine._preflight_configs import OHL
 
@@ -40,16 +41,18 @@ def _proposal(**options):
 
 
 def test_the_ar_keys_whose_count_is_not_evaluated():
-    assert uncomputed_ar_keys(_proposal()) == ['coco/AR@300', 'coco/AR@1000', 'coco/AR_s@1000', 'coco/AR_m@1000',
+    assert uncomputed_coco_keys(_proposal()) == ['coco/AR@300', 'coco/AR@1000', 'coco/AR_s@1000', 'coco/AR_m@1000',
                                                'coco/AR_l@1000']
-    assert uncomputed_ar_keys(dict(type='automl_mm.UnroundedCocoMetric', metric=['bbox', 'segm'], prefix='det',
-                                   proposal_nums=[300], metric_items=['mAP', 'AR@100', 'AR@300'])) == \
+    assert uncomputed_coco_keys(dict(type='automl_mm.UnroundedCocoMetric', metric=['bbox', 'segm'], prefix='det',
+                                   proposal_nums=[300], use_mp_eval=True,
+                                   metric_items=['mAP', 'AR@100', 'AR@300'])) == \
         ['det/bbox_AR@100', 'det/segm_AR@100']
     # mmdet's defaults, AP items, proposal_fast (its AR@<n> are its proposal_nums) and other metrics: none
-    for metric in (dict(type='mmdet.CocoMetric', metric='proposal'), dict(type='CocoMetric', proposal_nums=(300, )),
+    for metric in (dict(type='mmdet.CocoMetric', metric='proposal'),
+                   dict(type='CocoMetric', proposal_nums=(100, 1, 10)),  # rtmdet's
                    dict(type='CocoMetric', metric='proposal_fast', proposal_nums=PYCOCO),
                    dict(type='Accuracy', proposal_nums=PYCOCO)):
-        assert uncomputed_ar_keys(metric) == [], metric
+        assert uncomputed_coco_keys(metric) == [], metric
 
 
 @pytest.mark.parametrize('owner', ['custom_hooks[0].reward_key', 'train_cfg.metric_key',
@@ -114,28 +117,30 @@ def test_a_metric_reporting_ar_items_not_evaluated_is_warned_once(logged):
                       custom_hooks=[dict(type='OHLHook', reward_evaluator=dict(
                           type='CocoMetric', metric='bbox', metric_items=['mAP', 'AR@100', 'AR@1000'],
                           proposal_nums=(10, 100)))]))
-    warn_uncomputed_ar_items(cfg)
+    warn_uncomputed_coco_items(cfg)
     assert [level for _, level in logged] == [logging.WARNING] * 2
     assert logged[0][0].startswith(
         "val_evaluator and test_evaluator (CocoMetric) report 'coco/AR@300', 'coco/AR@1000', 'coco/AR_s@1000', "
-        "'coco/AR_m@1000', 'coco/AR_l@1000', average recalls at detection counts their proposal_nums=(1, 10, 100) "
+        "'coco/AR_m@1000', 'coco/AR_l@1000', read at detection counts their proposal_nums=(1, 10, 100) "
         'does not evaluate')
     assert logged[1][0].startswith("custom_hooks[0].reward_evaluator (CocoMetric) reports 'coco/bbox_AR@1000', ")
     logged.clear()
-    warn_uncomputed_ar_items(cfg, test_only=True, split='test')
+    warn_uncomputed_coco_items(cfg, test_only=True, split='test')
     assert len(logged) == 1 and logged[0][0].startswith('test_evaluator (CocoMetric) reports ')
 
 
 def test_mmdet_stock_configs_are_not_warned(logged):
-    """mmdet's configs that change proposal_nums (rtmdet: (100, 1, 10); v3det: [300]) report AP items only."""
+    """mmdet's configs that change proposal_nums (rtmdet: (100, 1, 10); v3det: [300], with use_mp_eval) report AP
+    items only, and at counts evaluated."""
     from mmdet import __file__ as mmdet_init
 
     configs = osp.join(osp.dirname(mmdet_init), '.mim', 'configs')
     for name in ('rtmdet/rtmdet_l_8xb32-300e_coco.py', '_base_/datasets/v3det.py', 'rpn/rpn_r50_fpn_1x_coco.py',
                  '_base_/datasets/coco_detection.py'):
         cfg = Config.fromfile(osp.join(configs, name))
-        warn_uncomputed_ar_items(cfg)
+        warn_uncomputed_coco_items(cfg)
         check_uncomputed_selection_keys(cfg)
+        check_coco_proposal_nums(cfg, test_only=False)
     assert logged == []
 
 
@@ -154,3 +159,50 @@ def test_check_config_warns_of_a_reported_item_and_refuses_a_monitored_one(logge
                                                r'300 detections per image, which val_evaluator \(CocoMetric\)'):
         check_config(cfg)
     check_config(cfg, test_only=True)  # tools/test.py selects nothing
+
+
+def test_the_map_is_not_computed_without_100_detections():
+    """pycocotools' COCOeval.summarize reads the mAP (stats[0]) at 100 detections per image, whatever maxDets is:
+    with proposal_nums=(1, 10, 300) mmdet's and automl_mm's bbox_mAP were -1 (bbox_mAP_50 the AP at 300), where
+    every object was found. mmdet's COCOevalMP (use_mp_eval=True) reads it at the largest count."""
+    metric = dict(type='CocoMetric', metric=['bbox', 'proposal'], proposal_nums=(1, 10, 300))
+    assert uncomputed_coco_keys(metric) == ['coco/bbox_mAP', 'coco/AR@100', 'coco/AR@1000', 'coco/AR_s@1000',
+                                            'coco/AR_m@1000', 'coco/AR_l@1000']
+    assert uncomputed_coco_keys(dict(metric, use_mp_eval=True)) == uncomputed_coco_keys(metric)[1:]
+    with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_key='coco/bbox_mAP' is the AP at 100 detections "
+                                               r'per image .*proposal_nums=\(1, 10, 300\).* -1.*Add 100 to '
+                                               r'train_cfg\.search_evaluator\.proposal_nums'):
+        check_metric_key('coco/bbox_mAP', 'train_cfg.metric_key', metric, 'train_cfg.search_evaluator')
+    check_metric_key('coco/bbox_mAP_50', 'train_cfg.metric_key', metric, 'train_cfg.search_evaluator')
+
+
+@pytest.mark.parametrize('nums', [(100, 300), [300], ()])
+def test_fewer_than_three_counts_are_refused_where_pycocotools_summarizes(nums):
+    """pycocotools' COCOeval.summarize reads maxDets[2] (the AP items but the mAP, AR@1000, AR_<area>@1000): mmdet's
+    CocoMetric with proposal_nums=(100, 300) stopped with IndexError at the first evaluation, after training up to
+    it (bbox and proposal alike). COCOevalMP (use_mp_eval=True, mmdet's v3det configs: [300]) and proposal_fast
+    summarize otherwise."""
+    for kind in ('bbox', 'proposal'):
+        cfg = Config(dict(val_evaluator=[dict(type='Accuracy'), dict(type='CocoMetric', metric=kind,
+                                                                     proposal_nums=nums)]))
+        with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator[1].proposal_nums={tuple(nums)!r}') +
+                           r'.* IndexError .*three counts'):
+            check_coco_proposal_nums(cfg, test_only=False)
+        check_coco_proposal_nums(cfg, test_only=True, split='test')  # val_evaluator is not read
+        cfg.val_evaluator[1].use_mp_eval = True
+        if nums:
+            check_coco_proposal_nums(cfg, test_only=False)
+        else:  # no count at all is refused there too
+            with pytest.raises(ConfigCheckError, match=r'proposal_nums=\(\): no detection count per image'):
+                check_coco_proposal_nums(cfg, test_only=False)
+    check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast',
+                                                            proposal_nums=nums))), test_only=False)
+
+
+def test_the_coco_proposal_nums_are_checked_by_check_config(coco_root):
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.test_evaluator.proposal_nums = (100, 300)
+    with pytest.raises(ConfigCheckError, match=r'test_evaluator\.proposal_nums=\(100, 300\)'):
+        check_config(cfg)
