@@ -57,14 +57,15 @@ concept, and the public names stay importable from here.
     training COCO dataset's ``filter_cfg`` keeps an image of its file
     (:func:`~automl_mm.engine.preflight_coco.check_images_kept`);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
-    (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are three where pycocotools summarizes
+    (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are at least three where pycocotools summarizes
     (:func:`~automl_mm.engine.preflight_metrics.check_coco_proposal_nums`: mmdet stopped at the first evaluation),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
     pycocotools' mAP without 100 (not computed: -1, or mmdet's recall at another count) is warned about
     (:func:`~automl_mm.engine.preflight_metrics.warn_uncomputed_coco_items`); reading one (OHL ``reward_key``, NAS
     ``metric_key``, ``save_best``, an early-stopping / plateau ``monitor``) is refused
     (:func:`~automl_mm.engine.preflight_metrics.check_computed_key`, through ``check_metric_key``, and
-    :func:`~automl_mm.engine.preflight_metrics.check_uncomputed_selection_keys`);
+    :func:`~automl_mm.engine.preflight_metrics.check_uncomputed_selection_keys`, which also refuses selecting by an
+    AR item that mmdet's ``CocoMetric`` validates at another count than it names);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
     (:func:`~automl_mm.engine.preflight_training._check_collate_fns`);
   - a COCO dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in

@@ -280,10 +280,13 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
     ``default_hooks.checkpoint.save_best`` (a key, a list, or ``'auto'``: mmengine takes the first key of the first
     metric, :func:`_first_key`), an ``EarlyStoppingHook``'s ``monitor`` (``custom_hooks``) and a
     ``ReduceOnPlateau*`` scheduler's (``param_scheduler``). Nothing is selected without ``val_dataloader`` and
-    ``val_evaluator``.
+    ``val_evaluator``. mmdet's own ``CocoMetric`` validates an AR item at a fixed place of ``COCOeval.stats``, the
+    recall at another count than the one it names where ``proposal_nums`` are not mmdet's default
+    (:func:`_validated_ar_count`: with ``(1, 10, 100)``, ``AR@100`` is the recall at 1): selecting by one is
+    refused too.
 
     Raises:
-        ConfigCheckError: naming the config key, the AR key and the metric's ``proposal_nums``.
+        ConfigCheckError: naming the config key, the AR key, the metric's config key and its ``proposal_nums``.
     """
     from .preflight_evaluators import _plateau_schedulers
 
@@ -308,6 +311,64 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
     found += [(f'{key}.monitor', node.get('monitor', 'loss'), None) for node, key in _plateau_schedulers(cfg)]
     for owner, key, shown in found:
         check_computed_key(key, owner, evaluator, 'val_evaluator', shown)
+        for metric, where in _metric_paths(evaluator, 'val_evaluator'):
+            read = _validated_ar_count(key, metric)
+            if read is None:
+                continue
+            index, area, count = read
+            value = ('past the recalls COCOevalMP computes (IndexError at the first validation)' if count < 0 else
+                     f'the recall at {count} detection{"" if count == 1 else "s"} per image'
+                     f'{"" if area == "all" else f" of {area} objects"}')
+            raise ConfigCheckError(
+                f'{shown or f"{owner}={key!r}"} is validated by {where} (mmdet\'s CocoMetric) as '
+                f'COCOeval.stats[{index}], {value}: mmdet takes its AR items at fixed places of '
+                f'stats, which hold the recalls at the sorted proposal_nums={_proposal_nums(metric)!r}, whatever '
+                f"the item names, so the selection would follow another count. Set {where}.type="
+                "'automl_mm.UnroundedCocoMetric' (each AR item at the count it names), or proposal_nums="
+                f'{COCO_PROPOSAL_NUMS!r}')
+
+
+def _validated_ar_count(key: Any, metric_cfg: Any) -> tuple[int, str, int] | None:
+    """``(stats index, area, detection count)`` that mmengine's validation of mmdet's own ``CocoMetric`` (config
+    type ``CocoMetric``) reads an AR key ``key`` it reports at, where that is not the area and count the key names;
+    else ``None`` (also for a count not evaluated: :func:`check_computed_key`).
+
+    mmdet 3.3 reads ``AR@100``, ``AR@300``, ``AR@1000``, ``AR_s|m|l@1000`` at ``COCOeval.stats[6..11]``; pycocotools
+    (``evaluate`` sorts ``maxDets``, which are ``proposal_nums``) puts there the recall at the first, second and third
+    count and at the third count by area; mmdet's ``COCOevalMP`` (``use_mp_eval=True``) the recall at each count
+    and then at the largest by area (an index past them: ``IndexError``, taken as another count)."""
+    if not isinstance(key, str) or not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) != 'CocoMetric':
+        return None
+    nums, given = _proposal_nums(metric_cfg), metric_cfg.get('metric_items')
+    kinds = metric_cfg.get('metric', 'bbox')
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    if not nums or (given is not None and not isinstance(given, (list, tuple))):
+        return None
+    counts = sorted(nums)
+    areas = [('small', 's'), ('medium', 'm'), ('large', 'l')]
+    if metric_cfg.get('use_mp_eval'):
+        layout = [('all', n) for n in counts] + [(name, counts[-1]) for name, _ in areas]
+    else:
+        layout = [('all', n) for n in counts[:3]] + [(name, counts[2]) for name, _ in areas] if len(counts) > 2 \
+            else []
+    prefix = metric_cfg.get('prefix') or 'coco'
+    for kind in kinds:
+        if kind not in ('bbox', 'segm', 'proposal'):
+            continue
+        head = f'{prefix}/' if kind == 'proposal' else f'{prefix}/{kind}_'
+        item = key[len(head):] if key.startswith(head) else None
+        if item not in (given or (COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS)) or \
+                item not in COCO_AR_ITEMS:
+            continue
+        found = _AR_ITEM.fullmatch(item)
+        named = ({letter: name for name, letter in areas}[found[1][1:]] if found[1] else 'all', int(found[2]))
+        if named[1] not in nums:
+            return None  # not evaluated at all: check_computed_key
+        index = COCO_AR_ITEMS.index(item)
+        read = layout[index] if index < len(layout) else ('all', -1)
+        if read != named:
+            return 6 + index, read[0], read[1]
+    return None
 
 
 def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:

@@ -103,13 +103,30 @@ def test_a_selection_on_an_ar_item_not_evaluated_is_refused(cfg, where, key):
 
 
 def test_selections_on_evaluated_counts_pass():
-    check_uncomputed_selection_keys(_selection('auto'))  # 'coco/AR@100', evaluated
+    unrounded = 'automl_mm.UnroundedCocoMetric'  # each AR item at the count it names (mmdet's: next test)
+    check_uncomputed_selection_keys(_selection('auto', type=unrounded))  # 'coco/AR@100', evaluated
     check_uncomputed_selection_keys(_selection(['coco/AR@100'], hooks=[dict(type='EarlyStoppingHook',
-                                                                            monitor='coco/AR@100')]))
+                                                                            monitor='coco/AR@100')], type=unrounded))
     check_uncomputed_selection_keys(_selection('coco/AR@1000', proposal_nums=(100, 300, 1000)))
     cfg = _selection('coco/AR@1000')
     cfg.val_dataloader = None  # no validation: nothing selected
     check_uncomputed_selection_keys(cfg)
+
+
+@pytest.mark.parametrize('selection, where', [
+    (dict(save_best='auto'), "default_hooks.checkpoint.save_best='auto' (val_evaluator's first key, 'coco/AR@100')"),
+    (dict(hooks=[dict(type='EarlyStoppingHook', monitor='coco/AR@100')]), "custom_hooks[0].monitor='coco/AR@100'")])
+def test_a_selection_by_mmdets_validation_of_an_ar_item_at_another_count_is_refused(selection, where):
+    """mmdet's CocoMetric validates AR@100 / AR@300 / AR@1000 as COCOeval.stats[6] / [7] / [8], the recall at the
+    first / second / third of the sorted proposal_nums: with (1, 10, 100) 'coco/AR@100' (evaluated) read the recall
+    of 1 detection per image (0.05 where every object was found at 100:
+    tests/test_evaluation/test_coco_unrounded.py), and the checkpoint kept or the epoch to stop at followed it."""
+    with pytest.raises(ConfigCheckError, match=re.escape(where) + r" is validated by val_evaluator \(mmdet's "
+                       r'CocoMetric\) as COCOeval\.stats\[6\], the recall at 1 detection per image: .*'
+                       r"type='automl_mm\.UnroundedCocoMetric'"):
+        check_uncomputed_selection_keys(_selection(**selection))
+    # at mmdet's default counts, in any order, stats hold what the keys name
+    check_uncomputed_selection_keys(_selection(**selection, proposal_nums=(1000, 100, 300)))
 
 
 def test_a_metric_reporting_ar_items_not_evaluated_is_warned_once(logged):
@@ -149,14 +166,15 @@ def test_check_config_warns_of_a_reported_item_and_refuses_a_monitored_one(logge
     from conftest import synthcoco_detector_cfg
 
     cfg = synthcoco_detector_cfg(coco_root)
-    cfg.val_evaluator.update(metric='proposal', proposal_nums=PYCOCO)
-    cfg.default_hooks.checkpoint.save_best = 'coco/AR@100'
+    cfg.val_evaluator.update(type='automl_mm.UnroundedCocoMetric', metric='proposal', proposal_nums=PYCOCO)
+    cfg.default_hooks.checkpoint.save_best = 'coco/AR@100'  # at the count it names (mmdet's CocoMetric: refused)
     check_config(cfg)
     assert [msg for msg, _ in logged if 'proposal_nums' in msg] == [logged[0][0]] and \
-        logged[0][0].startswith("val_evaluator (CocoMetric) reports 'coco/AR@300', ")
+        logged[0][0].startswith("val_evaluator (UnroundedCocoMetric) reports 'coco/AR@300', ")
     cfg.custom_hooks = [dict(type='EarlyStoppingHook', monitor='coco/AR@300', rule='greater')]
     with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.monitor='coco/AR@300' is the average recall at "
-                                               r'300 detections per image, which val_evaluator \(CocoMetric\)'):
+                                               r'300 detections per image, which val_evaluator '
+                                               r'\(UnroundedCocoMetric\)'):
         check_config(cfg)
     check_config(cfg, test_only=True)  # tools/test.py selects nothing
 
@@ -206,3 +224,35 @@ def test_the_coco_proposal_nums_are_checked_by_check_config(coco_root):
     cfg.test_evaluator.proposal_nums = (100, 300)
     with pytest.raises(ConfigCheckError, match=r'test_evaluator\.proposal_nums=\(100, 300\)'):
         check_config(cfg)
+
+
+@pytest.mark.parametrize('nums, mp', [((1, 10, 100), False), ((1000, 10, 1), False), ((1, 10, 100, 1000), True)])
+def test_the_stats_mmdet_validates_an_ar_item_at_are_the_ones_named(tmp_path, nums, mp):
+    """The check's premise, on mmdet's own compute_metrics: 20 small objects each predicted exactly (the recall at
+    n detections is min(n / 20, 1); of medium or large objects, none: -1); each AR item mmdet reports is the recall
+    at the area and count _validated_ar_count says, or, where it says None, at those the item names."""
+    import sys
+
+    from mmdet.evaluation import CocoMetric
+
+    from automl_mm.engine.preflight_metrics import COCO_AR_ITEMS, _validated_ar_count
+
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
+    try:
+        from test_coco_unrounded import _twenty_objects
+    finally:
+        sys.path.pop(0)
+    ann, sample = _twenty_objects(tmp_path)
+    metric = CocoMetric(ann_file=ann, metric='proposal', proposal_nums=nums, use_mp_eval=mp)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    values = metric.compute_metrics(metric.results)
+    cfg = dict(type='CocoMetric', metric='proposal', proposal_nums=nums, use_mp_eval=mp)
+    for item in COCO_AR_ITEMS:
+        area, count = item.split('@')
+        named = ({'AR': 'all', 'AR_s': 'small', 'AR_m': 'medium', 'AR_l': 'large'}[area], int(count))
+        if named[1] not in nums:
+            continue  # not evaluated: check_computed_key
+        read = _validated_ar_count(f'coco/{item}', cfg)
+        area, count = named if read is None else read[1:]
+        assert values[item] == pytest.approx(min(count / 20, 1) if area in ('all', 'small') else -1), (item, read)
