@@ -28,7 +28,7 @@ from automl_mm.engine.launch import (
     stop_prestarted_workers,
 )
 from automl_mm.engine.patches import install as install_mmengine_patches
-from automl_mm.engine.preflight import build_check, check_config, merge_options
+from automl_mm.engine.preflight import build_check, check_config, check_data_sources, merge_options
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
     else:
+        check_data_sources(cfg)  # what build_check asks of the data: missing data refused before the runner is built
         run(cfg)
 
 

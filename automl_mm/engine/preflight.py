@@ -112,7 +112,9 @@ concept, and the public names stay importable from here.
   (:func:`~automl_mm.engine.preflight_losses.check_loss_holders`: an mmdet head stopped the first iteration); a
   ``'segm'`` COCO metric scores a model that predicts masks
   (:func:`~automl_mm.engine.preflight_masks.check_mask_metrics`: mmdet stopped after every image was predicted).
-  ``tools/train.py`` runs it before starting local copies.
+  ``tools/train.py`` runs it before starting local copies; a run without local copies runs its data part,
+  :func:`~automl_mm.engine.preflight_build.check_data_sources` (each loader's dataset built lazily and asked whether
+  what it reads is there), before building its runner.
 """
 from __future__ import annotations
 
@@ -121,7 +123,7 @@ from typing import Any
 
 from .preflight_augment import check_no_augmentation_when_scored
 from .preflight_build import _resolve_spaces as _resolve_spaces  # (tests import it from here)
-from .preflight_build import build_check
+from .preflight_build import build_check, check_data_sources
 from .preflight_channels import check_grey_channel_swap
 from .preflight_classes import (
     _check_coco_classes,
@@ -306,5 +308,5 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',
-           'coco_annotation_files', 'coco_classes_mismatch', 'merge_options', 'metric_keys', 'reads_test_split',
-           'split_mismatch']
+           'check_data_sources', 'coco_annotation_files', 'coco_classes_mismatch', 'merge_options', 'metric_keys',
+           'reads_test_split', 'split_mismatch']

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,14 +26,13 @@ def build_check(cfg: Any) -> None:
     that errors a worker would hit while building its runner are raised here first, once."""
     from mmengine.registry import DefaultScope
 
-    from automl_mm.engine.preflight_loading import check_before_loading
     from automl_mm.engine.preflight_losses import check_loss_holders
     from automl_mm.engine.preflight_masks import check_mask_metrics
     from automl_mm.engine.preflight_model_args import located_argument_error, located_value_error
     from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
-    from automl_mm.registry import DATASETS, HOOKS, METRICS, MODELS, registered_class
+    from automl_mm.registry import HOOKS, METRICS, MODELS
 
     scope = cfg.get('default_scope', 'automl_mm')
     with DefaultScope.overwrite_default_scope(scope), _visualizer_for_hooks():
@@ -64,21 +63,9 @@ def build_check(cfg: Any) -> None:
             if isinstance(hook, dict):
                 HOOKS.build(_without_priority(hook))
         train_dataset = None
-        for loader, key in _loader_cfgs(cfg):
-            if isinstance(loader.get('dataset'), dict):
-                dataset = copy.deepcopy(loader['dataset'])
-                kind = dataset.get('type')
-                dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
-                if dataset_cls is None:
-                    from .preflight_types import type_hint
-                    raise ConfigCheckError(f'{key}.dataset.type={kind!r} is not a registered dataset in scope '
-                                           f'{scope!r}{type_hint(DATASETS.name, kind, scope)}')
-                _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
-                with _named(f'{key}.dataset', node=dataset):
-                    built = DATASETS.build(dataset)
-                check_before_loading(built, f'{key}.dataset', cfg)  # what the lazy build defers to the runner
-                if key == 'train_dataloader':
-                    train_dataset = built
+        for built, key in _checked_datasets(cfg, _loader_cfgs(cfg), scope):
+            if key == 'train_dataloader':
+                train_dataset = built
         for metric, key in _evaluator_cfgs(cfg):
             with _named(key, node=metric):
                 METRICS.build(copy.deepcopy(metric))
@@ -89,6 +76,56 @@ def build_check(cfg: Any) -> None:
             check_ohl_resume(cfg, hooks, model, train_dataset)
             check_loss_holders(model)
             check_mask_metrics(cfg, model)
+
+
+def check_data_sources(cfg: Any) -> None:
+    """Check that the data every loader of ``cfg`` reads is there, as :func:`build_check` checks it, without the
+    rest of that build (the model, hooks, evaluators): each loader's dataset (``train_dataloader``, ...,
+    ``train_cfg.search_dataloader``, a hook's ``reward_dataloader`` and ``bn_recalibration_dataloader``) is built
+    lazily, reading no data list, and asked what its loading will read
+    (:func:`~automl_mm.engine.preflight_loading.check_before_loading`: CIFAR-10's batch files, an image folder's
+    class folders, an ``ann_file``). ``tools/train.py`` runs it before a single-process (or distributed) run builds
+    its runner, which otherwise built the model and hooks and logged some 270 lines before the train loop's loader
+    found the data missing. Cost: each dataset's constructor, without its data list; the files stat-ed.
+
+    Raises:
+        ConfigCheckError: a file or folder a dataset reads is missing or unreadable, naming the dataset's config key
+            and the path (the message of :func:`build_check`), or a dataset ``type`` no registry holds.
+        FileNotFoundError, TypeError, ValueError: a dataset's constructor refused its arguments, prefixed with its
+            config key.
+    """
+    from mmengine.registry import DefaultScope
+
+    from .preflight_walk import bn_recalibration_loader_cfgs
+
+    scope = cfg.get('default_scope', 'automl_mm')
+    with DefaultScope.overwrite_default_scope(scope):
+        for _ in _checked_datasets(cfg, [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)], scope):
+            pass
+
+
+def _checked_datasets(cfg: Any, loaders: Iterable[tuple[dict, str]], scope: str) -> Iterator[tuple[Any, str]]:
+    """``(dataset, loader key)`` for each of ``loaders`` (``(loader config, config key)``) that gives a dataset
+    config: the dataset built lazily (:func:`_build_lazily`) and what its loading will read checked
+    (:func:`~automl_mm.engine.preflight_loading.check_before_loading`), in the scope the caller set."""
+    from automl_mm.engine.preflight_loading import check_before_loading
+    from automl_mm.registry import DATASETS, registered_class
+
+    for loader, key in loaders:
+        if not isinstance(loader, dict) or not isinstance(loader.get('dataset'), dict):
+            continue
+        dataset = copy.deepcopy(loader['dataset'])
+        kind = dataset.get('type')
+        dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+        if dataset_cls is None:
+            from .preflight_types import type_hint
+            raise ConfigCheckError(f'{key}.dataset.type={kind!r} is not a registered dataset in scope '
+                                   f'{scope!r}{type_hint(DATASETS.name, kind, scope)}')
+        _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
+        with _named(f'{key}.dataset', node=dataset):
+            built = DATASETS.build(dataset)
+        check_before_loading(built, f'{key}.dataset', cfg)  # what the lazy build defers to the runner
+        yield built, key
 
 
 def _build_lazily(dataset: dict, scope: str) -> None:

@@ -1,0 +1,36 @@
+"""A single-process ``tools/train.py`` run on data that is not there is refused before its runner is built, with the
+message of the multi-copy path's start-up build (``check_sources()`` of each dataset a loader reads): it built the
+model and hooks and printed some 270 log lines before the train loop's loader failed."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+
+import pytest
+
+from automl_mm.engine.preflight_walk import ConfigCheckError
+from tests.test_tools._tool_loading import load_tool, tool_environment  # noqa: F401  (autouse)
+
+from conftest import REPO_ROOT
+
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader')
+CASES = {
+    'cifar10': ('configs/baselines/baseline_resnet18_1x1_200e_cifar10.py', 'cifar-10-batches-py',
+                r'train_dataloader\.dataset: CIFAR-10 batch file not found: {root}/data_batch_1\. '),
+    'imagenet': ('configs/baselines/baseline_resnet50_8x1_120e_imagenet.py', 'imagenet',
+                 r'train_dataloader\.dataset: image folder not found: {root}/train '),
+}
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_a_single_process_run_on_missing_data_is_refused_before_its_runner_is_built(tmp_path, monkeypatch, name):
+    config, folder, message = CASES[name]
+    tool = load_tool('train', f'_tool_train_data_sources_{name}')
+    monkeypatch.setattr(tool, 'build_runner', lambda cfg: pytest.fail('the runner was built'))
+    monkeypatch.setattr(tool, 'launch_local', lambda *a: pytest.fail('local copies were started'))
+    root = tmp_path / folder
+    work = tmp_path / 'work'
+    options = [f'{key}.dataset.data_root={root}' for key in LOADERS]
+    with pytest.raises(ConfigCheckError, match=message.format(root=root)):
+        tool.main([osp.join(REPO_ROOT, config), '--work-dir', str(work), '--cfg-options', *options])
+    assert not work.exists() or not os.listdir(work)  # no run folder: no log, no dumped config
