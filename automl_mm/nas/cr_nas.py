@@ -229,9 +229,9 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         if again:
             check_retrain_config(self.retrain_config)
         if self.retrain_config is not None:
-            from mmengine.config import Config
+            from automl_mm.engine.tool_args import read_config
 
-            warn_flops_shape_not_trained(Config.fromfile(self.retrain_config), self.flops_input_shape[1:],
+            warn_flops_shape_not_trained(read_config(self.retrain_config), self.flops_input_shape[1:],
                                          f'train_cfg.retrain_config {self.retrain_config}')
         check_retrain_backbone(self.retrain_config, dict(self.runner.cfg.model.backbone),
                                ('stage_blocks', 'dilations_per_block'),
@@ -560,9 +560,9 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             return
         if not self.retrain_config_exportable('cr_nas_final_config.py', lambda: self._check_retrain(again=True)):
             return  # edited during the search and refused now: raised by finish()
-        from mmengine.config import Config
+        from automl_mm.engine.tool_args import read_config
 
-        retrain_backbone = (Config.fromfile(self.retrain_config).get('model') or {}).get('backbone') or {}
+        retrain_backbone = (read_config(self.retrain_config).get('model') or {}).get('backbone') or {}
         # a retrain config built as a supernet (max_stage_blocks) kept it under the exported allocation: the final
         # network held every block the allocation does not run (never trained, in every checkpoint, and under DDP
         # without find_unused_parameters an error at the first step)

@@ -22,20 +22,26 @@ def check_retrain_config(path: str | None) -> str | None:
     operator per layer, a CR-NAS supernet at the exported allocation) with the search's schedule, and exported that.
 
     Raises:
-        ValueError: naming ``train_cfg.retrain_config``: the file is missing, or trains with a search loop.
+        ValueError: naming ``train_cfg.retrain_config``: the file is missing, cannot be read (a ``_base_`` that
+            names no file, a failing ``custom_imports``: :func:`~automl_mm.engine.tool_args.read_config`'s message),
+            or trains with a search loop.
     """
     if path is None:
         return None
     if not osp.isfile(path):
         raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
                          f'directory, {os.getcwd()})')
-    from mmengine.config import Config
-
+    from automl_mm.engine.tool_args import read_config
     from automl_mm.registry import LOOPS, registered_class
 
     from .loop import SearchLoopBase  # the loop imports this module
 
-    retrain = Config.fromfile(path)
+    try:
+        retrain = read_config(path)
+    except FileNotFoundError as err:  # a _base_: read_config names the config, the entry and where it looked
+        raise ValueError(f'train_cfg.retrain_config {path!r}: {err}') from None
+    except ImportError as err:  # its custom_imports: the module's own error stays chained
+        raise ValueError(f'train_cfg.retrain_config {path!r}: {err}') from err
     loop = retrain.get('train_cfg')
     kind = loop.get('type') if isinstance(loop, dict) else None
     try:
@@ -77,15 +83,17 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
     Raises:
         ValueError: naming ``train_cfg.retrain_config`` and the first module that differs, or why the retrain
             backbone cannot be built.
+        FileNotFoundError, ImportError: the file cannot be read (:func:`~automl_mm.engine.tool_args.read_config`:
+            a ``_base_`` that names no file is named with where mmengine looked).
     """
     if retrain_config is None:
         return
-    from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
+    from automl_mm.engine.tool_args import read_config
     from automl_mm.registry import MODELS
 
-    retrain_cfg = Config.fromfile(retrain_config)
+    retrain_cfg = read_config(retrain_config)
     retrain = (retrain_cfg.get('model') or {}).get('backbone')
     if not isinstance(retrain, dict):
         return  # no backbone to compare (a config that sets the backbone elsewhere)
@@ -117,13 +125,14 @@ def retrain_config_snapshot(path: str | None) -> dict | None:
     as a plain dict (None without a retrain config). :func:`recheck_retrain_config` compares it at the export.
 
     Raises:
-        Exception: whatever mmengine's ``Config.fromfile`` raises (the start's checks read the file first).
+        Exception: whatever :func:`~automl_mm.engine.tool_args.read_config` raises (mmengine's ``Config.fromfile``,
+            a ``_base_`` that names no file explained; the start's checks read the file first).
     """
     if path is None:
         return None
-    from mmengine.config import Config
+    from automl_mm.engine.tool_args import read_config
 
-    return Config.fromfile(path).to_dict()
+    return read_config(path).to_dict()
 
 
 def recheck_retrain_config(path: str | None, checked: dict | None, check: Callable[[], None]) -> ValueError | None:

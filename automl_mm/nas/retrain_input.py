@@ -37,15 +37,16 @@ def retrain_input_chw(retrain_config: str, data_preprocessor: Any = None) -> tup
             model's).
 
     Raises:
-        Exception: whatever building the loader, reading a batch or building the preprocessor raises.
+        Exception: whatever reading the config (:func:`~automl_mm.engine.tool_args.read_config`: a ``_base_`` that
+            names no file explained), building the loader, reading a batch or building the preprocessor raises.
     """
-    from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
 
+    from automl_mm.engine.tool_args import read_config
     from automl_mm.registry import MODELS
 
-    cfg = Config.fromfile(retrain_config)
+    cfg = read_config(retrain_config)
     key = next((k for k in ('test_dataloader', 'val_dataloader') if isinstance(cfg.get(k), dict)), None)
     if key is None:
         return None
