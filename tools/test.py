@@ -11,7 +11,7 @@ from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagno
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import check_launcher_matches_environment, check_slurm_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
-from automl_mm.engine.preflight import check_config, merge_options
+from automl_mm.engine.preflight import check_config, check_data_sources, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group, leave_process_group
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         apply_tta(cfg, args.show_dir, args.show)
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
+    check_data_sources(cfg, test_only=True)  # the test split's data there: refused before the model is built
     # every process of torchrun / srun read the config and imported the code on its own node: all test the same
     # checkpoint with the same config (its CHECKPOINT included), checked before the runner's own collectives
     checked = join_process_group(cfg)

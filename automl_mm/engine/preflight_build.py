@@ -78,15 +78,17 @@ def build_check(cfg: Any) -> None:
             check_mask_metrics(cfg, model)
 
 
-def check_data_sources(cfg: Any) -> None:
+def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
     """Check that the data every loader of ``cfg`` reads is there, as :func:`build_check` checks it, without the
     rest of that build (the model, hooks, evaluators): each loader's dataset (``train_dataloader``, ...,
-    ``train_cfg.search_dataloader``, a hook's ``reward_dataloader`` and ``bn_recalibration_dataloader``) is built
-    lazily, reading no data list, and asked what its loading will read
+    ``train_cfg.search_dataloader``, a hook's ``reward_dataloader`` and ``bn_recalibration_dataloader``; with
+    ``test_only``, the ``{split}_dataloader`` alone, as :func:`~automl_mm.engine.preflight.check_config` limits its
+    checks) is built lazily, reading no data list, and asked what its loading will read
     (:func:`~automl_mm.engine.preflight_loading.check_before_loading`: CIFAR-10's batch files, an image folder's
-    class folders, an ``ann_file``). ``tools/train.py`` runs it before a single-process (or distributed) run builds
-    its runner, which otherwise built the model and hooks and logged some 270 lines before the train loop's loader
-    found the data missing. Cost: each dataset's constructor, without its data list; the files stat-ed.
+    class folders, an ``ann_file``). ``tools/train.py`` runs it before a run without local copies builds its runner,
+    ``tools/test.py`` (``test_only``) before its runner: either built the model and hooks and logged some 270 lines
+    before the loop's loader found the data missing. Cost: each dataset's constructor, without its data list; the
+    files stat-ed.
 
     Raises:
         ConfigCheckError: a file or folder a dataset reads is missing or unreadable, naming the dataset's config key
@@ -96,11 +98,13 @@ def check_data_sources(cfg: Any) -> None:
     """
     from mmengine.registry import DefaultScope
 
-    from .preflight_walk import bn_recalibration_loader_cfgs
+    from .preflight_walk import bn_recalibration_loader_cfgs, outside_split
 
     scope = cfg.get('default_scope', 'automl_mm')
+    loaders = [(loader, key) for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
+               if not outside_split(key, test_only, split)]
     with DefaultScope.overwrite_default_scope(scope):
-        for _ in _checked_datasets(cfg, [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)], scope):
+        for _ in _checked_datasets(cfg, loaders, scope):
             pass
 
 

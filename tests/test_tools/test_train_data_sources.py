@@ -1,6 +1,6 @@
-"""A single-process ``tools/train.py`` run on data that is not there is refused before its runner is built, with the
-message of the multi-copy path's start-up build (``check_sources()`` of each dataset a loader reads): it built the
-model and hooks and printed some 270 log lines before the train loop's loader failed."""
+"""A single-process ``tools/train.py`` run (and a ``tools/test.py`` run) on data that is not there is refused before
+its runner is built, with the message of the multi-copy path's start-up build (``check_sources()`` of each dataset a
+loader reads): it built the model and hooks and printed some 270 log lines before the loop's loader failed."""
 from __future__ import annotations
 
 import os
@@ -34,3 +34,28 @@ def test_a_single_process_run_on_missing_data_is_refused_before_its_runner_is_bu
     with pytest.raises(ConfigCheckError, match=message.format(root=root)):
         tool.main([osp.join(REPO_ROOT, config), '--work-dir', str(work), '--cfg-options', *options])
     assert not work.exists() or not os.listdir(work)  # no run folder: no log, no dumped config
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_a_test_run_on_missing_data_is_refused_before_its_runner_is_built(tmp_path, monkeypatch, name):
+    """``tools/test.py`` likewise, its test split's data alone (a missing training set does not stop a test)."""
+    import types
+
+    import torch
+
+    config, folder, message = CASES[name]
+    tool = load_tool('test', f'_tool_test_data_sources_{name}')
+    fail = types.SimpleNamespace(from_cfg=lambda cfg: pytest.fail('the runner was built'))
+    monkeypatch.setattr(tool, 'Runner', fail)
+    monkeypatch.setattr(tool, 'RUNNERS', types.SimpleNamespace(build=fail.from_cfg))
+    checkpoint = tmp_path / 'epoch_1.pth'
+    torch.save(dict(state_dict={}, meta={}), checkpoint)
+    root = tmp_path / folder
+    work = tmp_path / 'work'
+    test_message = message.replace('train_dataloader', 'test_dataloader').replace('/train ', '/val ')
+    if name == 'cifar10':
+        test_message = test_message.replace('data_batch_1', 'test_batch')
+    argv = [osp.join(REPO_ROOT, config), str(checkpoint), '--work-dir', str(work), '--cfg-options']
+    with pytest.raises(ConfigCheckError, match=test_message.format(root=root)):
+        tool.main([*argv, *[f'{key}.dataset.data_root={root}' for key in LOADERS]])
+    assert not work.exists() or not os.listdir(work)
