@@ -23,8 +23,9 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
   included) are not read again.
 
 Files read through a storage backend (a URI, a non-local ``backend_args``) are left to the loader. The start-up
-build runs only before the copies of a multi-copy run; a missing ``ann_file`` is also checked from the config by
-:func:`check_data_files`, part of
+build runs before the copies of a multi-copy run; a run without local copies (and ``tools/test.py``, for its test
+split) runs its data part alone, :func:`~automl_mm.engine.preflight_build.check_data_sources`, before building its
+runner. A missing ``ann_file`` is also checked from the config by :func:`check_data_files`, part of
 :func:`~automl_mm.engine.preflight.check_config`, which every run makes.
 """
 from __future__ import annotations
@@ -144,7 +145,7 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
 def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 'test') -> None:
     """The annotation files a loader's datasets read when their data list loads, checked from the config alone (part
     of :func:`~automl_mm.engine.preflight.check_config`, which every run makes, single-process and distributed ones
-    included, where :func:`check_before_loading` is not run): each dataset under a loader's dataset (an OHL hook's
+    included, and every check of a config alone): each dataset under a loader's dataset (an OHL hook's
     ``bn_recalibration_dataloader`` included, which the hook builds at ``before_train``; wrappers looked through)
     whose ``ann_file`` (``data_root`` joined, as mmengine joins it) does not exist. Without it a single-process run
     built its model and hooks and stopped when the runner's train loop built the loader
@@ -154,7 +155,8 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     its ``ann_file`` (``UNREAD_BASE_KEYS``: automl_mm's generated / folder / CIFAR sets) to the build's refusal of
     it, files read through a storage backend to the loader, and a type no registry holds to the build. (An image
     folder's or CIFAR-10's files are checked by the start-up build only: the config check passes configs of data
-    not on this machine.)
+    not on this machine; the tools check them before building a runner,
+    :func:`~automl_mm.engine.preflight_build.check_data_sources`.)
 
     Raises:
         ConfigCheckError: naming the dataset's key (``train_dataloader.dataset.datasets.1.ann_file``) and the path.
