@@ -33,6 +33,7 @@ def build_check(cfg: Any) -> None:
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
     from automl_mm.registry import HOOKS, METRICS, MODELS
+    from automl_mm.utils.scope import building_at
 
     scope = cfg.get('default_scope', 'automl_mm')
     with DefaultScope.overwrite_default_scope(scope), _visualizer_for_hooks():
@@ -55,7 +56,8 @@ def build_check(cfg: Any) -> None:
             raise located from err
         hooks = []
         for i, hook in enumerate(cfg.get('custom_hooks') or []):
-            with _named(f'custom_hooks[{i}]', also_checked=True, node=hook):  # mmengine names the class
+            # mmengine names the class; an OHLHook names its spaces and controller under the key (building_at)
+            with _named(f'custom_hooks[{i}]', also_checked=True, node=hook), building_at(f'custom_hooks[{i}]'):
                 hooks.append(HOOKS.build(_without_priority(hook)))
         default_hooks = cfg.get('default_hooks') or {}
         for name, hook in default_hooks.items():
@@ -195,20 +197,27 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
     try:
         yield
     except KeyError as err:
-        located = located_type_error(err, node, key) if node is not None else None
+        named = _names_key(str(err.args[0]) if len(err.args) == 1 else '', key)
+        located = located_type_error(err, node, key) if node is not None and not named else None
         if located is None:
             raise
         raise located from err
     except IndexError as err:
         raise _indices_error(err, key, node) from err
     except (TypeError, ValueError, FileNotFoundError) as err:
-        if isinstance(err, ConfigCheckError) and not also_checked:
+        if isinstance(err, ConfigCheckError) and not also_checked or _names_key(str(err), key):
             raise
         try:
             named = type(err)(f'{key}: {err}')
         except Exception:  # noqa: BLE001 - any constructor failure: keep the original error as it was
             raise err from None
         raise named from err
+
+
+def _names_key(message: str, key: str) -> bool:
+    """Whether ``message`` already begins with ``key`` or a key inside it (``custom_hooks[0].spaces[1]: ...``, as an
+    ``OHLHook`` built under :func:`~automl_mm.utils.scope.building_at` names its arguments): not prefixed again."""
+    return message.startswith(key) and message[len(key):len(key) + 1] in ('.', ':', ' ', '[')
 
 
 def _indices_error(err: IndexError, key: str, node: Any) -> IndexError:
@@ -293,4 +302,6 @@ def _resolve_spaces(hooks: list, model: Any, train_dataset: Any) -> None:
             except ConfigCheckError:
                 raise
             except ValueError as err:  # the space's message names the space and what it read, not the hook entry
+                if _names_key(str(err), f'custom_hooks[{i}]'):  # the hook's controller, named at its key
+                    raise ConfigCheckError(str(err)) from err
                 raise ConfigCheckError(f'custom_hooks[{i}] ({type(hook).__name__}): {err}') from err

@@ -351,6 +351,16 @@ class CopyRunner(Runner):
         self._dist_timeout = (env_cfg.get('dist_cfg') or {}).get('timeout')
         super().setup_env(env_cfg)
 
+    def register_custom_hooks(self, hooks: list) -> None:
+        """mmengine's ``register_custom_hooks``, each entry built at its config key
+        (:func:`~automl_mm.utils.scope.building_at` ``custom_hooks[i]``): an ``OHLHook``'s refusals name
+        ``custom_hooks[i].spaces[j]`` / ``custom_hooks[i].controller``, not ``OHLHook.spaces[j]``."""
+        from automl_mm.utils.scope import building_at
+
+        for i, hook in enumerate(hooks):
+            with building_at(f'custom_hooks[{i}]'):
+                self.register_hook(hook)
+
     def build_model(self, model: nn.Module | dict) -> nn.Module:
         """mmengine's ``build_model`` as in a plain run of one copy: with an OHL hook in a distributed run, the
         copy layout is created first (``Runner.__init__`` has started torch.distributed by now) and the model is

@@ -38,6 +38,7 @@ from mmengine.runner import IterBasedTrainLoop
 from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.engine.run_info import naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
+from automl_mm.utils.scope import building_key
 from automl_mm.utils.seeding import as_seed
 
 from . import resume
@@ -174,6 +175,12 @@ class OHLHook(Hook):
             kept in memory for the whole run, on each copy's lead rank only (it alone re-estimates them). Given with
             ``bn_recalibration_batches=0`` (where it would never be read) it is refused.
 
+    Attributes:
+        config_key: The hook's config key, ``'custom_hooks[i]'`` where it is built from a config (the preflight's
+            building check, ``CopyRunner``'s custom hooks: :func:`~automl_mm.utils.scope.building_at`), else
+            ``'OHLHook'``; errors name the hook's arguments under it (``custom_hooks[0].spaces[1]``,
+            ``custom_hooks[0].controller``).
+
     Raises:
         ValueError: at construction, ``spaces`` not a non-empty list or with repeated names; not exactly one of
             ``trunk_epochs`` / ``trunk_iters``, or one that is not a positive int; ``broadcast_interval``,
@@ -209,6 +216,9 @@ class OHLHook(Hook):
                  bn_recalibration_batches: int = 0,
                  bn_recalibration_dataloader: dict | None = None,
                  reward_rule: str | None = None) -> None:
+        # the hook's config key (custom_hooks[i], set by whoever builds it from a config), else its class: the name
+        # of its arguments in errors (custom_hooks[0].spaces[1], custom_hooks[0].controller)
+        where = self.config_key = building_key() or 'OHLHook'
         if (trunk_epochs is None) == (trunk_iters is None):
             raise ValueError('OHLHook needs exactly one of trunk_epochs / trunk_iters, got '
                              f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
@@ -218,24 +228,24 @@ class OHLHook(Hook):
                 raise ValueError(f'{name} must be a positive integer, got {value!r}')
         if isinstance(spaces, (dict, str, bytes)) or not isinstance(spaces, Sequence):
             # one space config given bare was iterated by its keys: "spaces[0]: str is not an OHL space"
-            raise ValueError(f'OHLHook.spaces must be a list of space configs (wrap a single one in a list), got a '
+            raise ValueError(f'{where}.spaces must be a list of space configs (wrap a single one in a list), got a '
                              f'{type(spaces).__name__}')
         if not spaces:
             raise ValueError('OHLHook needs at least one space in spaces')
         if not isinstance(reward_key, str) or not reward_key:
-            raise ValueError(f'OHLHook.reward_key must be a metric name, e.g. \'accuracy/top1\', got {reward_key!r}')
+            raise ValueError(f'{where}.reward_key must be a metric name, e.g. \'accuracy/top1\', got {reward_key!r}')
         if worst_reward is not None and (isinstance(worst_reward, bool) or not isinstance(worst_reward, (int, float))
                                          or not math.isfinite(worst_reward)):
-            raise ValueError(f'OHLHook.worst_reward must be None or a finite number, got {worst_reward!r}')
+            raise ValueError(f'{where}.worst_reward must be None or a finite number, got {worst_reward!r}')
         if not isinstance(out_dir, str) or not out_dir:
-            raise ValueError(f'OHLHook.out_dir must be a folder name under work_dir, e.g. \'ohl\', got {out_dir!r}')
+            raise ValueError(f'{where}.out_dir must be a folder name under work_dir, e.g. \'ohl\', got {out_dir!r}')
         for name, value in (('verify_sync', verify_sync), ('plot', plot)):
             if not isinstance(value, bool):  # 'False' in a config file is truthy
-                raise ValueError(f'OHLHook.{name} must be True or False, got {value!r}')
+                raise ValueError(f'{where}.{name} must be True or False, got {value!r}')
         check_copy_counts(num_copies, ranks_per_copy)
         self.num_copies, self.ranks_per_copy = num_copies, ranks_per_copy
         self.layout = None  # the runner's CopyLayout, taken in before_train
-        self.spaces = [build_ohl_space(s, f'OHLHook.spaces[{i}]') for i, s in enumerate(spaces)]
+        self.spaces = [build_ohl_space(s, f'{where}.spaces[{i}]') for i, s in enumerate(spaces)]
         names = [s.name for s in self.spaces]
         if len(set(names)) != len(names):
             raise ValueError(f'OHL space names must be unique, got {names}')
@@ -243,16 +253,16 @@ class OHLHook(Hook):
         self._resolved = False
         # each space's distribution state before any update (resolve_spaces; a resume carries the checkpoint's)
         self.initial_states: dict[str, dict] | None = None
-        self.controllers = [build_controller(self._controller_cfg, s.distribution, 'OHLHook.controller')
+        self.controllers = [build_controller(self._controller_cfg, s.distribution, f'{where}.controller')
                             if s.distribution is not None
                             else None for s in self.spaces]  # the others once their space is resolved
         self.scorer = RewardScorer(reward_key, reward_dataloader, reward_evaluator, bn_recalibration_batches,
-                                   bn_recalibration_dataloader, reward_rule)
+                                   bn_recalibration_dataloader, reward_rule, where)
         self.trunk_epochs = trunk_epochs
         self.trunk_iters = trunk_iters
         self.broadcast_interval = broadcast_interval
         self.worst_reward = worst_reward
-        self.seed = as_seed(seed, 'OHLHook.seed', allow_none=True)
+        self.seed = as_seed(seed, f'{where}.seed', allow_none=True)
         self._configured_seed = self.seed  # a resume must not replace it silently (after_load_checkpoint)
         self.verify_sync = verify_sync
         self.out_dir = out_dir
@@ -332,7 +342,7 @@ class OHLHook(Hook):
             check_replay_hooks(runner, self.spaces)  # a SetAttributesHook / TrunkScheduleHook writing a searched path
             # an OHL-Auto-Aug element whose magnitude a space searches: labelled and exported as searched
             link_magnitude_writers(runner, self.spaces)
-            check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies)
+            check_plugin_returns(self.spaces, self.controllers, self.layout.num_copies, self.config_key)
             OHLReport.check_spaces(self.spaces)  # the exported policy must be one config: fail before the first trunk
         if self.trunk == 0 and not self._in_trunk:
             # Copies start from identical weights (METHODS.md §1, step 3): the first copy's.
@@ -430,7 +440,8 @@ class OHLHook(Hook):
                 if space.distribution is None:
                     raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) has no distribution after '
                                      'resolve(); give it one in its config')
-                self.controllers[i] = build_controller(self._controller_cfg, space.distribution, 'OHLHook.controller')
+                self.controllers[i] = build_controller(self._controller_cfg, space.distribution,
+                                                       f'{self.config_key}.controller')
         check_repeated_choices(self.spaces, self.controllers)  # choices=[0.1, 0.1, 0.2]: 0.1's mass split
         self.initial_states = resume.distribution_states(self)  # the configured start, before any update or load
         self._resolved = True
@@ -547,7 +558,7 @@ class OHLHook(Hook):
                 # the controller ascends sign × reward (-loss under reward_rule 'less'); the history keeps the reward
                 # and the controller's scalars as measured (its mean reward as the mean loss, not minus it)
                 logs = controller.step(trunk['stats'][space.name], [self.scorer.sign * r for r in rewards])
-                where = f'OHLHook.controller ({type(controller).__name__}, of space {space.name!r})'
+                where = f'{self.config_key}.controller ({type(controller).__name__}, of space {space.name!r})'
                 updates[space.name] = logs_as_measured(controller_logs(logs, where), self.scorer.sign)
             space.reset_stats()
         t_update = time.perf_counter()

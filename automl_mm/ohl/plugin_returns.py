@@ -77,7 +77,8 @@ def logs_as_measured(logs: dict[str, float], sign: float) -> dict[str, float]:
             for key, value in logs.items()}
 
 
-def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_copies: int) -> None:
+def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_copies: int,
+                         hook_key: str = 'OHLHook') -> None:
     """Call what the trunk end will call, once, before the first trunk: each space's ``export_fragment()`` must be
     a str, its distribution's ``summary()`` JSON-serialisable, ``sufficient_stats`` a float64 vector of
     ``stats_size()`` and ``sample_count`` implemented (a number), and its controller's ``step`` (on a deep copy, fed
@@ -88,12 +89,14 @@ def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_
         spaces: ``OHLHook.spaces`` (set up).
         controllers: Their controllers, in order.
         num_copies: Statistics (and rewards) per step.
+        hook_key: The hook's config key (``'custom_hooks[0]'``; ``OHLHook.config_key``), naming its spaces and
+            controller.
 
     Raises:
-        TypeError: naming ``OHLHook.spaces[i]`` or ``OHLHook.controller``, the class and what it returned.
+        TypeError: naming ``<hook_key>.spaces[i]`` or ``<hook_key>.controller``, the class and what it returned.
     """
     for i, (space, controller) in enumerate(zip(spaces, controllers)):
-        where = f'OHLHook.spaces[{i}] ({type(space).__name__} {space.name!r})'
+        where = f'{hook_key}.spaces[{i}] ({type(space).__name__} {space.name!r})'
         fragment = space.export_fragment()
         if not isinstance(fragment, str):
             raise TypeError(f'{where}: export_fragment() must return config text (a str) for final_policy.py, got '
@@ -126,4 +129,4 @@ def check_plugin_returns(spaces: Sequence[Any], controllers: Sequence[Any], num_
         except Exception:  # noqa: BLE001  (a controller holding a lock or a process group: not probed, checked per step)
             continue
         controller_logs(probe.step([s.clone() for s in stats], [0.0] * num_copies),
-                        f'OHLHook.controller ({type(controller).__name__}, of {where})')
+                        f'{hook_key}.controller ({type(controller).__name__}, of {where})')

@@ -77,7 +77,8 @@ class RewardScorer:
     """A copy's reward: ``reward_key`` of the reward split's evaluator, read with the copy's own BatchNorm statistics
     or, with ``bn_recalibration_batches`` > 0, with statistics re-estimated on that many clean training batches
     (the same batches for every copy and trunk; the copy's own statistics are put back after). The arguments are
-    ``OHLHook``'s of the same names. ``reward_rule`` (``'greater'``, ``'less'`` or ``None``: inferred from
+    ``OHLHook``'s of the same names; ``hook_key`` (the hook's config key, ``'custom_hooks[0]'``, else ``'OHLHook'``)
+    prefixes them in errors. ``reward_rule`` (``'greater'``, ``'less'`` or ``None``: inferred from
     ``reward_key`` by :func:`~automl_mm.utils.metric_rule.infer_rule`) says whether a higher or a lower metric is
     the better copy; :attr:`rule` holds the resolved one, :attr:`sign` +1 / -1 (``sign × metric`` is what the
     controller ascends).
@@ -93,24 +94,25 @@ class RewardScorer:
 
     def __init__(self, reward_key: str, reward_dataloader: dict | None = None,
                  reward_evaluator: dict | list[dict] | None = None, bn_recalibration_batches: int = 0,
-                 bn_recalibration_dataloader: dict | None = None, reward_rule: str | None = None) -> None:
-        self.rule = resolve_rule(reward_rule, reward_key, 'OHLHook.reward_rule', 'reward_key')
+                 bn_recalibration_dataloader: dict | None = None, reward_rule: str | None = None,
+                 hook_key: str = 'OHLHook') -> None:
+        self.rule = resolve_rule(reward_rule, reward_key, f'{hook_key}.reward_rule', 'reward_key')
         self.sign = rule_sign(self.rule)
         if isinstance(bn_recalibration_batches, bool) or not isinstance(bn_recalibration_batches, int) \
                 or bn_recalibration_batches < 0:
-            raise ValueError('OHLHook.bn_recalibration_batches must be a non-negative integer (0: off), got '
+            raise ValueError(f'{hook_key}.bn_recalibration_batches must be a non-negative integer (0: off), got '
                              f'{bn_recalibration_batches!r}')
         if bn_recalibration_dataloader is not None and not bn_recalibration_batches:
             # the loader is read only to re-estimate the statistics: alone it changed nothing, silently
-            raise ValueError('OHLHook.bn_recalibration_dataloader is set but bn_recalibration_batches=0, so it '
+            raise ValueError(f'{hook_key}.bn_recalibration_dataloader is set but bn_recalibration_batches=0, so it '
                              'would never be read (the reward is read with each copy\'s own BatchNorm statistics): '
                              'set bn_recalibration_batches to the number of its batches to re-estimate them on, or '
                              'leave bn_recalibration_dataloader out')
         if bn_recalibration_dataloader is not None:  # its sampling keys, before any worker builds a runner
-            check_local_loader(bn_recalibration_dataloader, 'OHLHook.bn_recalibration_dataloader', 'sample')
+            check_local_loader(bn_recalibration_dataloader, f'{hook_key}.bn_recalibration_dataloader', 'sample')
         self.reward_key = reward_key
         self.held_out = HeldOutEvaluator('reward', reward_key, 'OHLHook', reward_dataloader, reward_evaluator,
-                                         'OHLHook.reward_dataloader', 'OHLHook.reward_evaluator', 'reward_key')
+                                         f'{hook_key}.reward_dataloader', f'{hook_key}.reward_evaluator', 'reward_key')
         self.bn_recalibration_batches = bn_recalibration_batches
         self._bn_loader_cfg = bn_recalibration_dataloader
         self.bn_batches: list | None = None  # the clean batches, loaded by build() when bn_recalibration_batches > 0

@@ -1,7 +1,9 @@
 """Build from an automl_mm registry inside automl_mm's scope, whatever the config's default scope."""
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -45,6 +47,18 @@ _BUILDING: ContextVar[str | None] = ContextVar('automl_mm_building_key', default
 def building_key() -> str | None:
     """The config key of the object :func:`build_named` is building now; ``None`` outside one."""
     return _BUILDING.get()
+
+
+@contextlib.contextmanager
+def building_at(key: str) -> Iterator[None]:
+    """Make ``key`` (e.g. ``'custom_hooks[0]'``) the :func:`building_key` inside: for an object built by a caller
+    that knows its config key but not through :func:`build_named` (mmengine's ``HOOKS.build`` of a hook entry), so
+    that what the object builds from its own arguments is named under it (``custom_hooks[0].spaces[1]``)."""
+    token = _BUILDING.set(key)
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
 
 
 def nested_key(relative: str, fallback: str) -> str:

@@ -29,7 +29,7 @@ def test_a_model_target_that_does_not_resolve_stops_the_check_naming_the_path():
 
 def test_a_space_without_its_distribution_is_named():
     cfg = _with_space(target='model.head.loss_module.label_smoothing', choices=[0.0, 0.1])
-    with pytest.raises(TypeError, match=r"OHLHook.spaces\[0\]: .*missing 1 required positional argument: "
+    with pytest.raises(TypeError, match=r"^custom_hooks\[0\]\.spaces\[0\]: .*missing 1 required positional argument: "
                                         r"'distribution'"):
         build_check(cfg)
 

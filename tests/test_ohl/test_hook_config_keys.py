@@ -1,0 +1,71 @@
+"""An OHL space's or controller's refusal named a key no config has, ``OHLHook.spaces[0]`` / ``OHLHook.controller``,
+and inconsistently: an unknown argument read ``custom_hooks[0]: OHLHook.spaces[0]: ...``, an unknown type only
+``OHLHook.spaces[0]: ...``. Built from a config (the preflight's building check, ``CopyRunner``'s custom hooks) the
+messages name the config key, ``custom_hooks[<i>].spaces[<j>]`` / ``custom_hooks[<i>].controller``; a hook built in
+Python keeps ``OHLHook.spaces[<j>]``."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import build_check
+from automl_mm.ohl.hook import OHLHook
+
+
+def _ohl_hook(space=None, controller=None, **kwargs):
+    space = space or dict(type='PipelineChoiceSpace', key='aug')
+    return dict(dict(type='OHLHook', num_copies=2, trunk_iters=5, reward_key='accuracy/top1', spaces=[space],
+                     controller=controller or dict(type='REINFORCE')), **kwargs)
+
+
+def _refusal(hook, kind):
+    """The message of ``build_check`` on a config whose ``custom_hooks[1]`` is ``hook``."""
+    cfg = Config(dict(custom_hooks=[dict(type='EmptyCacheHook'), hook]))
+    with pytest.raises(kind) as info:
+        build_check(cfg)
+    return info.value.args[0] if kind is KeyError else str(info.value)
+
+
+@pytest.mark.parametrize('hook, kind, start', [
+    (_ohl_hook(dict(type='PipelineChoiceSpace', key='aug', bogus=1)), TypeError,
+     "custom_hooks[1].spaces[0]: PipelineChoiceSpace.__init__() got an unexpected keyword argument 'bogus'"),
+    (_ohl_hook(dict(type='NoSuchSpace')), KeyError,
+     'custom_hooks[1].spaces[0]: NoSuchSpace is not in the automl_mm::search space registry'),
+    (_ohl_hook(dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Categorica', num_choices=2))),
+     KeyError, 'custom_hooks[1].spaces[0].distribution: Categorica is not in the automl_mm::sampler registry'),
+    (_ohl_hook(dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Categorical', num_choices=2)),
+               controller=dict(type='REINFORCEE')), KeyError,
+     'custom_hooks[1].controller: REINFORCEE is not in the automl_mm::controller registry'),
+    (_ohl_hook(dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Categorical', num_choices=2)),
+               controller=dict(type='REINFORCE', bogus=1)), TypeError,
+     "custom_hooks[1].controller: REINFORCE.__init__() got an unexpected keyword argument 'bogus'"),
+    (_ohl_hook(reward_key=''), ValueError, 'custom_hooks[1].reward_key must be a metric name'),
+    (_ohl_hook(reward_rule='bigger'), ValueError, 'custom_hooks[1].reward_rule'),
+    (_ohl_hook(bn_recalibration_batches=-1), ValueError, 'custom_hooks[1].bn_recalibration_batches must be'),
+])
+def test_a_refusal_of_a_configured_hook_names_its_config_key(hook, kind, start):
+    message = _refusal(hook, kind)
+    assert message.startswith(start), message
+    assert 'OHLHook.' not in message, message
+
+
+def test_a_hook_built_in_python_names_its_class():
+    with pytest.raises(TypeError) as info:
+        OHLHook(num_copies=2, trunk_iters=5, reward_key='accuracy/top1',
+                spaces=[dict(type='PipelineChoiceSpace', key='aug', bogus=1)])
+    assert str(info.value).startswith("OHLHook.spaces[0]: PipelineChoiceSpace.__init__() got an unexpected keyword "
+                                      "argument 'bogus'"), info.value
+
+
+def test_a_copy_runner_names_the_config_key_of_its_hook(tmp_path):
+    """mmengine's ``register_custom_hooks`` builds the entries without their index: ``CopyRunner`` builds each at
+    its ``custom_hooks[i]``."""
+    from automl_mm.ohl.copies import CopyRunner
+
+    cfg = Config.fromfile('configs/ohl/ohl_convnet_1x4_12e_digits.py')
+    hook = _ohl_hook(dict(type='PipelineChoiceSpace', key='aug', bogus=1), num_copies=1)
+    with pytest.raises(TypeError) as info:
+        CopyRunner(model=cfg.model, work_dir=str(tmp_path), custom_hooks=[dict(type='EmptyCacheHook'), hook],
+                   default_scope=cfg.default_scope)
+    assert str(info.value).startswith("custom_hooks[1].spaces[0]: PipelineChoiceSpace.__init__() got an unexpected "
+                                      "keyword argument 'bogus'"), info.value
