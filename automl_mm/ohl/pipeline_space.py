@@ -32,6 +32,23 @@ from .pipeline_walk import _following, _iter_transforms, _placement, _preceding
 from .report import custom_imports_line
 
 
+def _keys_there(key: Any, transforms: list) -> str:
+    """The keys of the choice transforms among ``transforms`` (each with its classes, in pipeline order) and the
+    closest to ``key``: ``"the pipeline has key='aug' (OHLRandomChoice); did you mean key='aug'?"``, or that it
+    has none."""
+    import difflib
+
+    classes: dict[Any, list[str]] = {}
+    for t in transforms:
+        if isinstance(t, LiveChoiceTransform) and type(t).__name__ not in classes.setdefault(t.key, []):
+            classes[t.key].append(type(t).__name__)
+    if not classes:
+        return 'the pipeline has no choice transform'
+    have = ', '.join(f'key={k!r} ({", ".join(names)})' for k, names in classes.items())
+    close = difflib.get_close_matches(str(key), [k for k in classes if isinstance(k, str)], n=1)
+    return f'the pipeline has {have}' + (f'; did you mean key={close[0]!r}?' if close else '')
+
+
 @SEARCH_SPACES.register_module()
 class PipelineChoiceSpace(OHLSpace):
     """Per-image choice among the choices of the pipeline transforms with the same ``key``: the sub-pipelines of an
@@ -129,7 +146,8 @@ class PipelineChoiceSpace(OHLSpace):
         self.transforms = [t for t in transforms if isinstance(t, LiveChoiceTransform) and t.key == self.key]
         if not self.transforms:
             raise ValueError(f'PipelineChoiceSpace(key={self.key!r}) found no choice transform (OHLRandomChoice, '
-                             f'OHLAutoAugment, ...) with key={self.key!r} in train_dataloader.dataset.pipeline')
+                             f'OHLAutoAugment, ...) with key={self.key!r} in train_dataloader.dataset.pipeline: '
+                             f'{_keys_there(self.key, transforms)}')
         sizes = sorted({t.num_choices for t in self.transforms})
         if len(sizes) > 1:
             raise ValueError(f'the choice transforms with key={self.key!r} have different numbers of choices {sizes}')

@@ -42,6 +42,23 @@ def test_pipeline_space_refuses_a_size_that_disagrees_with_the_transform():
                                                                 OHLRandomChoice(transforms=[[], [], []], key='aug')))
 
 
+def test_a_key_no_choice_transform_has_is_refused_with_the_keys_the_pipeline_has():
+    """It said only "found no choice transform ... with key='augs'": the keys the pipeline's choice transforms do
+    have were left to find in the config."""
+    from automl_mm.augment import OHLAutoAugment
+
+    runner = _pipeline_runner(OHLRandomChoice(transforms=[[], []], key='aug'), OHLAutoAugment(key='aa'))
+    with pytest.raises(ValueError) as info:
+        PipelineChoiceSpace(key='augs').resolve(runner)
+    assert "the pipeline has key='aug' (OHLRandomChoice), key='aa' (OHLAutoAugment); did you mean key='aug'?" \
+        in str(info.value), info.value
+    with pytest.raises(ValueError, match=r"key='zzz' .* the pipeline has key='aug' \(OHLRandomChoice\), key='aa' "
+                                         r"\(OHLAutoAugment\)$"):
+        PipelineChoiceSpace(key='zzz').resolve(runner)  # nothing close: the keys alone
+    with pytest.raises(ValueError, match=r"the pipeline has no choice transform$"):
+        PipelineChoiceSpace(key='aug').resolve(_pipeline_runner())
+
+
 def test_factorised_space_takes_first_and_second_element_factors_from_the_transform():
     """Without factor_sizes, a FactorisedCategorical space takes (E, E) from OHLAutoAugment (so switching the
     element set needs no second edit); its first factor is the first element: a histogram of pairs (i, j) with i
