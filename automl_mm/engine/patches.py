@@ -112,6 +112,7 @@ Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengin
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 
 from mmengine.logging import print_log
@@ -157,7 +158,8 @@ _installed = False
 
 
 def install() -> bool:
-    """Apply the patches listed in the module docstring, and log them once (mmengine's current logger, INFO).
+    """Apply the patches listed in the module docstring, and log them once (mmengine's current logger): one line at
+    INFO saying where they are listed, and :data:`PATCHES` at DEBUG.
 
     Idempotent: only the first call in a process patches and logs.
 
@@ -206,7 +208,11 @@ def install() -> bool:
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):
                 runner_class.train = registering(runner_class.__dict__['train'], hook_class)
     _installed = True
-    print_log('automl_mm patched mmengine (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current')
+    # one short line in every process at INFO (the list was ~1,900 characters in each), the list itself at DEBUG
+    print_log(f'automl_mm patched mmengine ({len(PATCHES)} changes): see the README\'s "mmengine patches" table or '
+              'automl_mm.engine.patches.PATCHES', logger='current')
+    print_log('automl_mm\'s mmengine patches (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current',
+              level=logging.DEBUG)
     return True
 
 

@@ -1,6 +1,7 @@
 """mmengine is patched in one place (``automl_mm.engine.patches``), once, from every entry point."""
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -55,7 +56,7 @@ def _run(code: str, tmp_path) -> str:
 
 def test_install_twice_patches_and_logs_once(monkeypatch):
     logged = []
-    monkeypatch.setattr(patches, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(patches, 'print_log', lambda msg, **kw: logged.append((msg, kw.get('level', logging.INFO))))
     monkeypatch.setattr(patches, '_installed', False)
     monkeypatch.setattr(dist_utils, '_init_dist_pytorch', 'unpatched')
     assert patches.install() is True
@@ -68,7 +69,13 @@ def test_install_twice_patches_and_logs_once(monkeypatch):
     # installed at import and again above: each resume hook is registered by one wrapper, not two
     assert [h.__name__ for h in Runner.train.registers] == ['DataFingerprintHook', 'ResumeConfigHook',
                                                             'LearnedStateHook']
-    assert len(logged) == 1 and all(p in logged[0] for p in patches.PATCHES)
+    # one short INFO line in every process saying where to read more, the ~1,900-character list at DEBUG (it was
+    # one INFO line of every patch, in every process)
+    info = [msg for msg, level in logged if level == logging.INFO]
+    debug = [msg for msg, level in logged if level == logging.DEBUG]
+    assert len(info) == 1 and len(info[0]) < 200, info
+    assert 'automl_mm.engine.patches.PATCHES' in info[0] and 'README' in info[0], info
+    assert len(debug) == 1 and all(p in debug[0] for p in patches.PATCHES), debug
 
 
 # One process runs `import automl_mm`, the check, then installs again: the entry point's case and the logged-once test
@@ -109,6 +116,8 @@ def test_nothing_is_patched_before_an_entry_point(tmp_path):
 def test_the_patches_are_logged_once_per_process(import_then_install_again):
     out = import_then_install_again  # imported, registered, installed again
     assert out.count('automl_mm patched mmengine') == 1, out
+    line, = [line for line in out.splitlines() if 'automl_mm patched mmengine' in line]
+    assert len(line) < 250 and patches.PATCHES[0] not in out, line  # the list is at DEBUG, not logged by default
 
 
 def test_gloo_without_gpus_finds_a_ddp_wrapper_in_the_configs_scope(monkeypatch):
