@@ -143,7 +143,7 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
             _check_copy_sampler_arguments(cfg, sampler, layout, scope)
         batches = hook.get('bn_recalibration_batches', 0)
         if _positive_int(batches) and hook.get('bn_recalibration_dataloader') is None:
-            clean_train_loader_cfg(cfg, None)
+            clean_train_loader_cfg(cfg, None, key)
         runner = _schedule_runner(cfg, layout, hook, scope)
         if runner is None:
             return

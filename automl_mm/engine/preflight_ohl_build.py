@@ -50,7 +50,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     try:
         check_sync_bn(model, hook.num_copies, hook.ranks_per_copy)
         if hook.scorer.bn_recalibration_batches:
-            check_bn_recalibration(model, hook.ranks_per_copy)
+            check_bn_recalibration(model, hook.ranks_per_copy, hook.config_key)
             _build_clean_dataset(cfg, hook)
         if getattr(hook, '_resolved', False):
             check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies)  # TypeError naming its key
@@ -74,7 +74,7 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
     from .preflight_build import _build_lazily
     from .preflight_loading import check_before_loading
 
-    loader, key = clean_train_loader_cfg(cfg, hook.scorer._bn_loader_cfg)
+    loader, key = clean_train_loader_cfg(cfg, hook.scorer._bn_loader_cfg, hook.config_key)
     dataset = copy.deepcopy(loader.get('dataset')) if isinstance(loader, dict) else None
     if not isinstance(dataset, dict):
         return

@@ -29,6 +29,10 @@ def _hook_entry(cfg: Any) -> tuple[str, dict] | None:
 
 
 def _refuse(key: str, hook: dict, err: Exception) -> ConfigCheckError:
+    """``err`` prefixed with the hook's ``key`` and type, unless it names a key of the hook already
+    (``custom_hooks[0].bn_recalibration_batches ...``)."""
+    if str(err).startswith(f'{key}.'):
+        return ConfigCheckError(str(err))
     return ConfigCheckError(f'{key} ({config_type_name(hook)}): {err}')
 
 

@@ -261,20 +261,20 @@ def check_sync_bn(model: torch.nn.Module, num_copies: int, ranks_per_copy: int) 
     return restrict
 
 
-def check_bn_recalibration(model: torch.nn.Module, ranks_per_copy: int) -> None:
+def check_bn_recalibration(model: torch.nn.Module, ranks_per_copy: int, hook_key: str = 'OHLHook') -> None:
     """Refuse ``OHLHook(bn_recalibration_batches > 0)`` with SyncBN layers in copies of several ranks: only a copy's
     lead rank re-estimates the statistics (:meth:`~automl_mm.ohl.reward.RewardScorer.score`), so a SyncBN layer
     re-estimating them would wait forever for the copy's other ranks.
 
     Raises:
-        ValueError: naming the first such layer.
+        ValueError: naming the first such layer and ``hook_key`` (the hook's config key, ``'custom_hooks[0]'``).
     """
     if ranks_per_copy == 1:
         return
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.SyncBatchNorm):
             raise ValueError(
-                f'OHLHook.bn_recalibration_batches > 0 with ranks_per_copy={ranks_per_copy}: model.{name} is a '
+                f'{hook_key}.bn_recalibration_batches > 0 with ranks_per_copy={ranks_per_copy}: model.{name} is a '
                 "SyncBatchNorm, whose re-estimation on the copy's lead rank alone would hang. Use BN "
                 "(norm_cfg=dict(type='BN')) or bn_recalibration_batches=0")
 

@@ -94,7 +94,7 @@ def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, s
             'bn_recalibration_batches': own + 'bn_recalibration_batches'}
     if hook.scorer.bn_recalibration_batches:
         settings['bn_recalibration_dataloader'], keys['bn_recalibration_dataloader'] = clean_train_loader_cfg(
-            cfg, hook.scorer._bn_loader_cfg)
+            cfg, hook.scorer._bn_loader_cfg, own[:-1])
         settings['bn_recalibration_dataloader'] = loader_setting(settings['bn_recalibration_dataloader'])
     return settings, keys, {'bn_recalibration_batches', 'bn_recalibration_dataloader'}
 

@@ -54,21 +54,22 @@ def copy_is_valid(model: torch.nn.Module, trunk_iters: int, nonfinite_losses: in
     return nonfinite_losses == 0
 
 
-def clean_train_loader_cfg(cfg: Any, explicit: dict | None) -> tuple[dict, str]:
+def clean_train_loader_cfg(cfg: Any, explicit: dict | None, hook_key: str = 'OHLHook') -> tuple[dict, str]:
     """``(loader config, its config key)`` of clean training images for ``OHLHook.bn_recalibration_dataloader``:
-    ``explicit`` if given, else ``train_dataloader`` whose dataset reads with the top-level ``test_pipeline``.
+    ``explicit`` if given, else ``train_dataloader`` whose dataset reads with the top-level ``test_pipeline``;
+    ``hook_key`` names the hook (its config key, ``'custom_hooks[0]'``).
 
     Raises:
         ValueError: no ``explicit`` loader and the config lacks ``train_dataloader.dataset.pipeline`` (a wrapped
             dataset) or ``test_pipeline``; the message names the keys.
     """
     if explicit is not None:
-        return explicit, 'OHLHook.bn_recalibration_dataloader'
+        return explicit, f'{hook_key}.bn_recalibration_dataloader'
     train = cfg.get('train_dataloader') or {}
     dataset, test_pipeline = train.get('dataset') or {}, cfg.get('test_pipeline')
     if 'pipeline' not in dataset or not test_pipeline:
-        raise ValueError('OHLHook.bn_recalibration_batches > 0 needs clean training images: set '
-                         'OHLHook.bn_recalibration_dataloader, or give the config a top-level test_pipeline and a '
+        raise ValueError(f'{hook_key}.bn_recalibration_batches > 0 needs clean training images: set '
+                         f'{hook_key}.bn_recalibration_dataloader, or give the config a top-level test_pipeline and a '
                          'train_dataloader.dataset with its own pipeline (not a dataset wrapper)')
     return dict(train, dataset=dict(dataset, pipeline=test_pipeline)), 'train_dataloader (with test_pipeline)'
 
@@ -111,6 +112,7 @@ class RewardScorer:
         if bn_recalibration_dataloader is not None:  # its sampling keys, before any worker builds a runner
             check_local_loader(bn_recalibration_dataloader, f'{hook_key}.bn_recalibration_dataloader', 'sample')
         self.reward_key = reward_key
+        self.hook_key = hook_key
         self.held_out = HeldOutEvaluator('reward', reward_key, 'OHLHook', reward_dataloader, reward_evaluator,
                                          f'{hook_key}.reward_dataloader', f'{hook_key}.reward_evaluator', 'reward_key')
         self.bn_recalibration_batches = bn_recalibration_batches
@@ -126,9 +128,9 @@ class RewardScorer:
         ranks loaded them and never used them."""
         self.held_out.build(runner)
         if self.bn_recalibration_batches:
-            check_bn_recalibration(runner.model, ranks_per_copy)
+            check_bn_recalibration(runner.model, ranks_per_copy, self.hook_key)
         if self.bn_recalibration_batches and self.bn_batches is None and is_lead:
-            loader_cfg, key = clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg)
+            loader_cfg, key = clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg, self.hook_key)
             loader = build_local_loader(loader_cfg, key, 'train' if self._bn_loader_cfg is None else 'sample',
                                         ranks_per_copy)  # a copy's share of a num_batch_per_epoch slice
             self.bn_batches = fixed_batches(loader, self.bn_recalibration_batches, int(seed))

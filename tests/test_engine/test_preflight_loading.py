@@ -249,8 +249,8 @@ def test_a_missing_file_of_the_bn_recalibration_images_is_named(tmp_path):
     with pytest.raises(ConfigCheckError) as err:
         build_check(cfg)
     assert str(err.value).endswith(
-        f'OHLHook.bn_recalibration_dataloader.dataset.dataset.ann_file: the annotation file {tmp_path}/missing.json '
-        '(data_root + ann_file) of JsonListDataset does not exist')
+        f'custom_hooks[0].bn_recalibration_dataloader.dataset.dataset.ann_file: the annotation file '
+        f'{tmp_path}/missing.json (data_root + ann_file) of JsonListDataset does not exist')
 
 
 def _coco_file(path, annotations: bool = True, sizes=(8, 8)) -> None:

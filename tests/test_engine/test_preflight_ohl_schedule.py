@@ -204,7 +204,7 @@ def test_a_clean_images_loader_whose_dataset_does_not_build_is_refused_at_start(
     cfg.custom_hooks[0].bn_recalibration_dataloader = dict(
         batch_size=16, dataset=dict(type='DigitsDataset', split='train', max_samples=64, img_size=16, pipeline=[],
                                     no_such_argument=1))
-    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\] \(OHLHook\): OHLHook.bn_recalibration_dataloader: '
+    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[0\]\.bn_recalibration_dataloader: '
                                                r"building its dataset failed: TypeError: .*no_such_argument"):
         build_check(cfg)
     del cfg.custom_hooks[0].bn_recalibration_dataloader.dataset['no_such_argument']

@@ -69,3 +69,17 @@ def test_a_copy_runner_names_the_config_key_of_its_hook(tmp_path):
                    default_scope=cfg.default_scope)
     assert str(info.value).startswith("custom_hooks[1].spaces[0]: PipelineChoiceSpace.__init__() got an unexpected "
                                       "keyword argument 'bogus'"), info.value
+
+
+def test_the_static_checks_name_the_hooks_keys_once():
+    """``custom_hooks[0] (OHLHook): OHLHook.bn_recalibration_batches > 0 needs clean training images: set
+    OHLHook.bn_recalibration_dataloader, ...`` named the entry and a made-up key for its argument."""
+    from automl_mm.engine.preflight import check_config
+
+    cfg = Config.fromfile('configs/ohl/ohl_convnet_1x4_12e_digits.py')
+    cfg.custom_hooks[0].bn_recalibration_batches = 2
+    cfg.pop('test_pipeline')
+    with pytest.raises(ValueError) as info:
+        check_config(cfg)
+    assert str(info.value).startswith('custom_hooks[0].bn_recalibration_batches > 0 needs clean training images: set '
+                                      'custom_hooks[0].bn_recalibration_dataloader,'), info.value
