@@ -115,9 +115,9 @@ class BaseDistribution(metaclass=ABCMeta):
 def build_distribution(cfg: dict | BaseDistribution, what: str = 'distribution',
                        errors: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError)) -> BaseDistribution:
     """A distribution from its ``SAMPLERS`` config (looked up in automl_mm's scope) or as given; ``what`` names the
-    argument in the error: its config key, e.g. ``OHLHook.spaces[0].distribution``
-    (:func:`~automl_mm.utils.scope.nested_key`; a misspelled argument was named at the space's key,
-    ``OHLHook.spaces[0]``, with the space's arguments as the hint).
+    argument in the error: its config key, e.g. ``custom_hooks[0].spaces[0].distribution`` (``OHLHook.spaces[0]...``
+    for a hook built in Python; :func:`~automl_mm.utils.scope.nested_key`; a misspelled argument was named at the
+    space's key, ``custom_hooks[0].spaces[0]``, with the space's arguments as the hint).
 
     Args:
         errors: The constructor's errors prefixed with ``what`` (an unregistered type's ``KeyError`` always is); the
@@ -187,7 +187,8 @@ def build_controller(cfg: dict | BaseController, distribution: BaseDistribution,
 
     Raises:
         KeyError / TypeError / ValueError: an unregistered ``type``, not a controller, or its constructor refused the
-            config (an abstract ``step``, an unknown key), prefixed with ``what`` (``OHLHook.controller``).
+            config (an abstract ``step``, an unknown key), prefixed with ``what`` (the hook's
+            ``custom_hooks[0].controller``; ``OHLHook.controller`` for a hook built in Python).
     """
     if isinstance(cfg, dict):
         # an unregistered type, a missing step() or an unknown key named the class only
@@ -418,7 +419,8 @@ def build_ohl_space(cfg: dict | OHLSpace, what: str = 'OHLHook.spaces') -> OHLSp
     Raises:
         KeyError / TypeError / ValueError: an unregistered ``type`` (a module missing from ``custom_imports``), or the
             space's constructor refused its arguments (a missing ``distribution``, an unknown key), prefixed with
-            ``what`` (``OHLHook.spaces[0]``): mmengine's message named the class or the name only.
+            ``what`` (the hook's ``custom_hooks[0].spaces[0]``; ``OHLHook.spaces[0]`` for a hook built in Python):
+            mmengine's message named the class or the name only.
     """
     space = build_named(SEARCH_SPACES, cfg, what) if isinstance(cfg, dict) else cfg
     if not isinstance(space, OHLSpace):
