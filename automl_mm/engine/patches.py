@@ -99,7 +99,9 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
 16. **One name per runner in a process** (mmengine names a run's log folder, logger, message hub and visualiser by
     the second it started: a second runner started in the same second took the first's message hub, and its
     ``CheckpointHook`` deleted this run's ``iter_3.pth`` under ``max_keep_ckpts`` by the first run's ids):
-    ``Runner.setup_env`` is wrapped by :func:`automl_mm.engine.run_names.naming_each_run` (``<timestamp>_1``, ...).
+    ``Runner.setup_env`` and ``BaseStrategy._setup_env`` (where a ``FlexibleRunner`` 's timestamp is made: it
+    never calls ``Runner.setup_env``) are wrapped by :func:`automl_mm.engine.run_names.naming_each_run`
+    (``<timestamp>_1``, ..., one count for both kinds of runner).
     A visualizer the config names (``name='visualizer'``, mmdet's and automl_mm's ``default_runtime``) was the
     first runner's for every later one (its ``save_dir``: config and scalars written into the first run's
     ``vis_data``): ``build_visualizer`` of ``Runner`` and ``FlexibleRunner`` is wrapped by
@@ -152,7 +154,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'a custom_imports module skipped by allow_failed_imports is named, with its error, where its types are '
            'missing',
            'get_subset copies of a dataset share nothing (a memo per copy)',
-           'each runner of a process has its own timestamp (log folder, logger, message hub) and its own visualizer, '
+           'each runner of a process (Runner and FlexibleRunner) has its own timestamp (log folder, logger, '
+           'message hub) and its own visualizer, '
            "one the config names ('visualizer') too")
 _installed = False
 

@@ -12,6 +12,11 @@ ids, this run's folder); it also logged into the first run's log file and visual
 :func:`naming_each_run` wraps ``Runner.setup_env`` so that every runner of a process gets its own timestamp: the
 second one of the same second gets ``<timestamp>_1``, then ``_2`` (names still sort by start). Every rank builds
 the same runners in the same order and starts from rank 0's broadcast timestamp, so the ranks of one run agree.
+``FlexibleRunner`` never calls ``Runner.setup_env``: its strategy makes the timestamp (``BaseStrategy._setup_env``,
+rank 0's ``time.time()`` broadcast, in ``BaseStrategy.__init__`` before the log folder, experiment name and logger
+are named from it, then the runner's ``DefaultScope``, ``MessageHub`` and ``Visualizer``), so that method is
+wrapped the same way; both kinds of runner draw from one count per process (a ``Runner`` then a
+``FlexibleRunner`` of the same second: ``<timestamp>``, ``<timestamp>_1``).
 
 A visualizer the config names (mmdet's and automl_mm's ``default_runtime``: ``name='visualizer'``) is not named by
 the timestamp: every later runner of the process got the first one's instance, with its ``save_dir``, and wrote
@@ -37,8 +42,10 @@ def unique_timestamp(timestamp: str) -> str:
 
 
 def naming_each_run(setup_env: Callable) -> Callable:
-    """Wrap ``Runner.setup_env``: the runner's ``_timestamp`` made unique in the process
-    (:func:`unique_timestamp`) before the runner names its log folder, logger, message hub and visualiser."""
+    """Wrap ``Runner.setup_env`` or ``BaseStrategy._setup_env`` (what sets ``self._timestamp``,
+    ``'%Y%m%d_%H%M%S'`` of rank 0's start): that ``_timestamp`` made unique in the process
+    (:func:`unique_timestamp`) before the runner or strategy names its log folder, logger, message hub and
+    visualiser from it."""
     @functools.wraps(setup_env)
     def wrapper(self, *args, **kwargs):
         result = setup_env(self, *args, **kwargs)
@@ -72,12 +79,16 @@ def own_visualizer(build_visualizer: Callable) -> Callable:
 
 
 def install() -> None:
-    """Wrap ``mmengine.runner.Runner.setup_env`` with :func:`naming_each_run` and ``build_visualizer`` of
-    ``Runner`` and ``FlexibleRunner`` with :func:`own_visualizer` (once)."""
+    """Wrap ``mmengine.runner.Runner.setup_env`` and ``mmengine._strategy.BaseStrategy._setup_env`` (the
+    ``FlexibleRunner`` 's timestamp) with :func:`naming_each_run` and ``build_visualizer`` of ``Runner`` and
+    ``FlexibleRunner`` with :func:`own_visualizer` (once)."""
+    from mmengine._strategy import BaseStrategy
     from mmengine.runner import FlexibleRunner, Runner
 
     if not getattr(Runner.setup_env, 'names_each_run', False):
         Runner.setup_env = naming_each_run(Runner.setup_env)
+    if not getattr(BaseStrategy._setup_env, 'names_each_run', False):
+        BaseStrategy._setup_env = naming_each_run(BaseStrategy._setup_env)
     for runner_class in (Runner, FlexibleRunner):
         if not getattr(runner_class.build_visualizer, 'own_visualizer', False):
             runner_class.build_visualizer = own_visualizer(runner_class.build_visualizer)

@@ -19,6 +19,7 @@ from conftest import REPO_ROOT
 CHECK = '''
 import mmengine.dist.utils as d, mmengine.hooks.checkpoint_hook as h, mmengine.runner as mr
 import mmengine.runner.checkpoint as c, mmengine.runner.runner as r, mmengine.config.config as cc
+from mmengine._strategy import BaseStrategy
 where = {
     'loader': c.CheckpointLoader._schemes[''].__module__,
     'save': {f.__module__ for f in (c.save_checkpoint, r.save_checkpoint, mr.save_checkpoint)},
@@ -33,6 +34,7 @@ where = {
                      for cls in (r.Runner, mr.FlexibleRunner)},
     'config_format': getattr(cc.FormatCode, 'memoised', False),
     'env_info': getattr(r.collect_env, 'reads_torchvision_version', False),
+    'run_names': [getattr(f, 'names_each_run', False) for f in (r.Runner.setup_env, BaseStrategy._setup_env)],
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
@@ -41,7 +43,7 @@ assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.en
                  'worker_seeds': True,
                  'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook', 'LearnedStateHook']
                                   for name in ('Runner', 'FlexibleRunner')},
-                 'config_format': True, 'env_info': True}, where
+                 'config_format': True, 'env_info': True, 'run_names': [True, True]}, where
 print('ALL PATCHED')
 '''
 
