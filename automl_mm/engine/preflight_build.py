@@ -65,8 +65,9 @@ def build_check(cfg: Any) -> None:
             if isinstance(hook, dict):
                 HOOKS.build(_without_priority(hook))
         train_dataset = None
-        for built, key in _checked_datasets(cfg, _loader_cfgs(cfg), scope):
-            if key == 'train_dataloader':
+        loaders = [(loader.get('dataset'), f'{key}.dataset') for loader, key in _loader_cfgs(cfg)]
+        for built, key in _checked_datasets(cfg, loaders, scope):
+            if key == 'train_dataloader.dataset':
                 train_dataset = built
         for metric, key in _evaluator_cfgs(cfg):
             with _named(key, node=metric):
@@ -89,8 +90,11 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     (:func:`~automl_mm.engine.preflight_loading.check_before_loading`: CIFAR-10's batch files, an image folder's
     class folders, an ``ann_file``). ``tools/train.py`` runs it before a run without local copies builds its runner,
     ``tools/test.py`` (``test_only``) before its runner: either built the model and hooks and logged some 270 lines
-    before the loop's loader found the data missing. Cost: each dataset's constructor, without its data list; the
-    files stat-ed.
+    before the loop's loader found the data missing. Only the datasets that read data are built, not the wrappers
+    around them (``ConcatDataset``, ``RepeatDataset``, mmdet's ``MultiImageMixDataset``, ...): ``MultiImageMixDataset``
+    takes the length of what it wraps when built, whatever ``lazy_init``, and loaded a YOLOX config's whole COCO
+    file here before the runner loaded it again. Cost: each such dataset's constructor, without its data list; the
+    files stat-ed (the COCO files :func:`~automl_mm.engine.preflight.check_config` read are not read again).
 
     Raises:
         ConfigCheckError: a file or folder a dataset reads is missing or unreadable, naming the dataset's config key
@@ -100,37 +104,46 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     """
     from mmengine.registry import DefaultScope
 
-    from .preflight_walk import bn_recalibration_loader_cfgs, outside_split
+    from .preflight_walk import _datasets, bn_recalibration_loader_cfgs, outside_split
 
     scope = cfg.get('default_scope', 'automl_mm')
-    loaders = [(loader, key) for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
-               if not outside_split(key, test_only, split)]
+    leaves = [(node, where) for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
+              if not outside_split(key, test_only, split) and isinstance(loader, dict)
+              for node, where in _datasets(loader.get('dataset'), f'{key}.dataset') if not _wraps(node)]
     with DefaultScope.overwrite_default_scope(scope):
-        for _ in _checked_datasets(cfg, loaders, scope):
+        for _ in _checked_datasets(cfg, leaves, scope):
             pass
 
 
-def _checked_datasets(cfg: Any, loaders: Iterable[tuple[dict, str]], scope: str) -> Iterator[tuple[Any, str]]:
-    """``(dataset, loader key)`` for each of ``loaders`` (``(loader config, config key)``) that gives a dataset
-    config: the dataset built lazily (:func:`_build_lazily`) and what its loading will read checked
-    (:func:`~automl_mm.engine.preflight_loading.check_before_loading`), in the scope the caller set."""
+def _wraps(dataset: dict) -> bool:
+    """Whether the dataset config ``dataset`` wraps dataset configs (its ``dataset``, or an entry of its
+    ``datasets``, is one), as the config walkers look through wrappers."""
+    return isinstance(dataset.get('dataset'), dict) or \
+        any(isinstance(inner, dict) for inner in dataset.get('datasets') or [])
+
+
+def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str) -> Iterator[tuple[Any, str]]:
+    """``(dataset, config key)`` for each of ``datasets`` (``(dataset config, its config key)``, e.g.
+    ``train_dataloader.dataset``) that is a config: the dataset built lazily (:func:`_build_lazily`) and what its
+    loading will read checked (:func:`~automl_mm.engine.preflight_loading.check_before_loading`), in the scope the
+    caller set."""
     from automl_mm.engine.preflight_loading import check_before_loading
     from automl_mm.registry import DATASETS, registered_class
 
-    for loader, key in loaders:
-        if not isinstance(loader, dict) or not isinstance(loader.get('dataset'), dict):
+    for dataset, key in datasets:
+        if not isinstance(dataset, dict):
             continue
-        dataset = copy.deepcopy(loader['dataset'])
+        dataset = copy.deepcopy(dataset)
         kind = dataset.get('type')
         dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
         if dataset_cls is None:
             from .preflight_types import type_hint
-            raise ConfigCheckError(f'{key}.dataset.type={kind!r} is not a registered dataset in scope '
+            raise ConfigCheckError(f'{key}.type={kind!r} is not a registered dataset in scope '
                                    f'{scope!r}{type_hint(DATASETS.name, kind, scope)}')
         _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
-        with _named(f'{key}.dataset', node=dataset):
+        with _named(key, node=dataset):
             built = DATASETS.build(dataset)
-        check_before_loading(built, f'{key}.dataset', cfg)  # what the lazy build defers to the runner
+        check_before_loading(built, key, cfg)  # what the lazy build defers to the runner
         yield built, key
 
 

@@ -59,3 +59,36 @@ def test_a_test_run_on_missing_data_is_refused_before_its_runner_is_built(tmp_pa
     with pytest.raises(ConfigCheckError, match=test_message.format(root=root)):
         tool.main([*argv, *[f'{key}.dataset.data_root={root}' for key in LOADERS]])
     assert not work.exists() or not os.listdir(work)
+
+
+def test_the_data_check_reads_no_annotation_file_a_wrapper_would_load_when_built(tmp_path, monkeypatch):
+    """mmdet's ``MultiImageMixDataset`` (its YOLOX configs' training set) takes the length of what it wraps when built,
+    whatever ``lazy_init``: building the wrapper loaded the whole COCO file (train2017: some 20 s and GB of memory)
+    in every single-process run, before the runner loaded it again. The check builds the datasets that read data,
+    each lazily, and asks them what they read; a missing file is named at the wrapped dataset's key."""
+    import json
+
+    from mmdet.datasets import CocoDataset
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight import check_data_sources
+
+    images = [dict(id=i, file_name=f'{i}.jpg', width=32, height=32) for i in range(2)]
+    boxes = [dict(id=i, image_id=i, category_id=1, bbox=[1, 1, 8, 8], area=64, iscrowd=0) for i in range(2)]
+    (tmp_path / 'train.json').write_text(json.dumps(dict(images=images, annotations=boxes,
+                                                         categories=[dict(id=1, name='person')])))
+    loaded = []
+    load = CocoDataset.load_data_list
+    monkeypatch.setattr(CocoDataset, 'load_data_list', lambda self: loaded.append(self.ann_file) or load(self))
+
+    def config(ann_file):
+        coco = dict(type='mmdet.CocoDataset', data_root=str(tmp_path), ann_file=ann_file, data_prefix=dict(img=''),
+                    metainfo=dict(classes=('person', )), pipeline=[])
+        return Config(dict(default_scope='mmdet', train_dataloader=dict(dataset=dict(
+            type='mmdet.MultiImageMixDataset', dataset=coco, pipeline=[]))))
+
+    check_data_sources(config('train.json'))
+    assert loaded == []
+    with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset\.ann_file: the annotation file '
+                                               r'.*/missing\.json \(data_root \+ ann_file\) of CocoDataset'):
+        check_data_sources(config('missing.json'))
