@@ -15,8 +15,8 @@ from mmengine.runner import Runner
 from mmengine.testing.runner_test_case import ToyDataset, ToyModel
 
 
-def _runner(work_dir: str, max_iters: int = 4) -> Runner:
-    return Runner(
+def _runner(work_dir: str, max_iters: int = 4, runner_class: type = Runner) -> Runner:
+    return runner_class(
         model=ToyModel(), work_dir=work_dir,
         train_dataloader=dict(dataset=ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=False),
                               batch_size=3, num_workers=0, collate_fn=dict(type='default_collate')),
@@ -77,14 +77,7 @@ def test_a_visualizer_named_in_the_config_is_each_runners_own(tmp_path):
 def _flexible_runner(work_dir: str, max_iters: int = 4):
     from mmengine.runner import FlexibleRunner
 
-    return FlexibleRunner(
-        model=ToyModel(), work_dir=work_dir,
-        train_dataloader=dict(dataset=ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=False),
-                              batch_size=3, num_workers=0, collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=100),
-        optim_wrapper=dict(optimizer=dict(type=torch.optim.SGD, lr=0.01)),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False, max_keep_ckpts=3)),
-        default_scope='mmengine')
+    return _runner(work_dir, max_iters, FlexibleRunner)
 
 
 def test_two_flexible_runners_in_one_second_keep_their_own_names_and_checkpoints(tmp_path, monkeypatch):
