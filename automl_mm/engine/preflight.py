@@ -58,7 +58,8 @@ concept, and the public names stay importable from here.
     (:func:`~automl_mm.engine.preflight_coco.check_images_kept`);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
     (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are at least three where pycocotools summarizes
-    (:func:`~automl_mm.engine.preflight_metrics.check_coco_proposal_nums`: mmdet stopped at the first evaluation),
+    (:func:`~automl_mm.engine.preflight_metrics.check_coco_proposal_nums`: mmdet stopped at the first evaluation;
+    under ``use_mp_eval=True`` as many as the AR items it reports need),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
     pycocotools' mAP without 100 (not computed: -1, or mmdet's recall at another count) is warned about
     (:func:`~automl_mm.engine.preflight_metrics.warn_uncomputed_coco_items`); reading one (OHL ``reward_key``, NAS

@@ -11,8 +11,8 @@ where ``save_best`` selects checkpoints by one (validations tie: the first check
 An AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among the metric's ``proposal_nums`` (or pycocotools' mAP, read
 at 100) is not computed (:func:`uncomputed_coco_keys`): reading one is refused (:func:`check_computed_key`, from
 :func:`check_metric_key`, and :func:`check_uncomputed_selection_keys`), reporting one is warned about
-(:func:`warn_uncomputed_coco_items`); fewer than three ``proposal_nums`` stop pycocotools' summary
-(:func:`check_coco_proposal_nums`).
+(:func:`warn_uncomputed_coco_items`); fewer than three ``proposal_nums`` stop pycocotools' summary, and mmdet's
+reading of the AR items by area under ``use_mp_eval=True`` (:func:`check_coco_proposal_nums`).
 """
 from __future__ import annotations
 
@@ -192,7 +192,10 @@ def uncomputed_coco_keys(metric_cfg: Any) -> list[str]:
 def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """Every ``CocoMetric`` / ``UnroundedCocoMetric`` that evaluates with COCOeval (bbox, segm, proposal) has a
     detection count to evaluate, and three where pycocotools summarizes (``use_mp_eval=False``, mmdet's default):
-    its ``summarize`` reads ``params.maxDets[2]``, which mmdet sets to ``proposal_nums``.
+    its ``summarize`` reads ``params.maxDets[2]``, which mmdet sets to ``proposal_nums``. Under mmdet's
+    ``COCOevalMP`` (``use_mp_eval=True``), whose ``stats`` hold ``6 + len(proposal_nums) + 3`` values, the AR items
+    it reports lie within them (mmdet reads ``AR@100`` .. ``AR_l@1000`` at ``stats[6..11]``: with one count,
+    ``AR_m@1000`` and ``AR_l@1000`` are past them, with two ``AR_l@1000``).
 
     Raises:
         ConfigCheckError: naming the metric's ``proposal_nums`` key and value. mmdet takes any when the metric is
@@ -211,15 +214,30 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
         if not nums and metric.get('use_mp_eval'):
             raise ConfigCheckError(f'{key}.proposal_nums={nums!r}: no detection count per image to evaluate; give '
                                    f'the counts (mmdet\'s default {COCO_PROPOSAL_NUMS!r})')
+        given = metric.get('metric_items')
+        if given is not None and not isinstance(given, (list, tuple)):
+            continue  # a string of items: _check_coco_metric_items
+        # the AR items mmdet reads past COCOevalMP's stats (6 AP, one AR per count, 3 AR by area)
+        past = [(kind, item) for kind in evaluated
+                for item in given or (COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS)
+                if item in COCO_AR_ITEMS and COCO_AR_ITEMS.index(item) >= 3 + len(nums)]
         if len(nums) < 3 and not metric.get('use_mp_eval'):
             raise ConfigCheckError(
                 f"{key}.proposal_nums={nums!r}: pycocotools' COCOeval.summarize, which mmdet's "
                 f'{config_type_name(metric)} runs for {", ".join(map(repr, evaluated))}, reads the third count '
                 '(maxDets[2]: the AP items but the mAP, AR@1000, AR_<area>@1000), so with '
                 f'{len(nums)} count{"" if len(nums) == 1 else "s"} it stops with IndexError at the first evaluation, '
-                'after training up to it. Give three '
-                f"counts (mmdet's default {COCO_PROPOSAL_NUMS!r}), or use_mp_eval=True (mmdet's COCOevalMP "
-                'summarizes at the counts given)')
+                f"after training up to it. Give three counts (mmdet's default {COCO_PROPOSAL_NUMS!r})" +
+                ('' if past else ", or use_mp_eval=True (mmdet's COCOevalMP summarizes at the counts given)"))
+        if past and metric.get('use_mp_eval'):
+            (kind, item), items = past[0], sorted({item for _, item in past}, key=COCO_AR_ITEMS.index)
+            raise ConfigCheckError(
+                f"{key}.proposal_nums={nums!r} with use_mp_eval=True: mmdet's COCOevalMP summarizes the recall at "
+                f'each of the {len(nums)} count{"" if len(nums) == 1 else "s"} and then by area, '
+                f'stats[6..{8 + len(nums)}], and {config_type_name(metric)} reads {kind!r} item {item!r} at '
+                f'stats[{6 + COCO_AR_ITEMS.index(item)}], past them, so it stops with IndexError at the first '
+                f"evaluation, after training up to it. Give three counts (mmdet's default {COCO_PROPOSAL_NUMS!r}), "
+                f'or metric_items without {", ".join(map(repr, items))}')
 
 
 def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:

@@ -17,6 +17,7 @@ from mmengine.config import Config
 from automl_mm.engine import preflight_metrics
 from automl_mm.engine.preflight import ConfigCheckError, check_config
 from automl_mm.engine.preflight_metrics import (
+    COCO_AR_ITEMS,
     check_coco_proposal_nums,
     check_metric_key,
     check_uncomputed_selection_keys,
@@ -199,7 +200,7 @@ def test_fewer_than_three_counts_are_refused_where_pycocotools_summarizes(nums):
     """pycocotools' COCOeval.summarize reads maxDets[2] (the AP items but the mAP, AR@1000, AR_<area>@1000): mmdet's
     CocoMetric with proposal_nums=(100, 300) stopped with IndexError at the first evaluation, after training up to
     it (bbox and proposal alike). COCOevalMP (use_mp_eval=True, mmdet's v3det configs: [300]) and proposal_fast
-    summarize otherwise."""
+    summarize otherwise (COCOevalMP's AP items; its AR items by area need three counts: the next test)."""
     for kind in ('bbox', 'proposal'):
         cfg = Config(dict(val_evaluator=[dict(type='Accuracy'), dict(type='CocoMetric', metric=kind,
                                                                      proposal_nums=nums)]))
@@ -208,14 +209,61 @@ def test_fewer_than_three_counts_are_refused_where_pycocotools_summarizes(nums):
             check_coco_proposal_nums(cfg, test_only=False)
         check_coco_proposal_nums(cfg, test_only=True, split='test')  # val_evaluator is not read
         cfg.val_evaluator[1].use_mp_eval = True
-        if nums:
+        if nums and kind == 'bbox':
             check_coco_proposal_nums(cfg, test_only=False)
+        elif nums:  # mmdet's AR items past COCOevalMP's stats: the next test
+            with pytest.raises(ConfigCheckError, match=r'use_mp_eval=True: .* IndexError'):
+                check_coco_proposal_nums(cfg, test_only=False)
         else:  # no count at all is refused there too
             with pytest.raises(ConfigCheckError, match=r'proposal_nums=\(\): no detection count per image'):
                 check_coco_proposal_nums(cfg, test_only=False)
     check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast',
                                                             proposal_nums=nums))), test_only=False)
 
+
+
+@pytest.mark.parametrize('nums, kind, items, item', [
+    ([300], 'proposal', None, 'AR_m@1000'),  # mmdet's default items of metric='proposal'
+    ((100, 300), 'proposal', None, 'AR_l@1000'),
+    ([300], 'bbox', ['mAP', 'AR_m@1000'], 'AR_m@1000'),
+    ((100, 1000), 'segm', ['AR_l@1000'], 'AR_l@1000')])
+def test_ar_items_past_the_recalls_cocoevalmp_summarizes_are_refused(nums, kind, items, item):
+    """mmdet's COCOevalMP (use_mp_eval=True) summarizes the recall at each count, then at the largest by area:
+    6 + len(proposal_nums) + 3 stats; mmdet's CocoMetric reads AR@100 .. AR_l@1000 at stats[6..11], so with one or
+    two counts it stopped with IndexError at the first evaluation (metric='proposal' with mmdet's v3det counts [300]:
+    'index 10 is out of bounds for axis 0 with size 10'), after training up to it, UnroundedCocoMetric alike (it
+    runs mmdet's compute first). The AP items (mmdet's v3det configs) and items within the stats pass."""
+    metric = dict(type='CocoMetric', metric=kind, proposal_nums=nums, use_mp_eval=True, metric_items=items)
+    cfg = Config(dict(test_evaluator=[dict(type='Accuracy'), metric]))
+    index = 6 + COCO_AR_ITEMS.index(item)
+    with pytest.raises(ConfigCheckError, match=re.escape(f'test_evaluator[1].proposal_nums={tuple(nums)!r}') +
+                       rf'.*use_mp_eval=True.*{re.escape(repr(item))} .*stats\[{index}\].*IndexError'):
+        check_coco_proposal_nums(cfg, test_only=True, split='test')
+    check_coco_proposal_nums(cfg, test_only=True, split='val')  # test_evaluator is not read
+    for fine in (dict(metric, metric_items=None, metric='bbox'),  # the AP items
+                 dict(metric, metric_items=[i for i in COCO_AR_ITEMS if COCO_AR_ITEMS.index(i) < 3 + len(nums)]),
+                 dict(metric, proposal_nums=(100, 300, 1000))):
+        check_coco_proposal_nums(Config(dict(test_evaluator=fine)), test_only=False)
+
+
+def test_the_cocoevalmp_index_error_is_mmdets(tmp_path):
+    """The premise of the test above, on mmdet's own CocoMetric: COCOevalMP with proposal_nums=[300] and
+    metric='proposal' stops with IndexError."""
+    import sys
+
+    from mmdet.evaluation import CocoMetric
+
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
+    try:
+        from test_coco_unrounded import _twenty_objects
+    finally:
+        sys.path.pop(0)
+    ann, sample = _twenty_objects(tmp_path)
+    metric = CocoMetric(ann_file=ann, metric='proposal', proposal_nums=[300], use_mp_eval=True)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    with pytest.raises(IndexError, match='index 10 is out of bounds'):
+        metric.compute_metrics(metric.results)
 
 def test_the_coco_proposal_nums_are_checked_by_check_config(coco_root):
     from conftest import synthcoco_detector_cfg
