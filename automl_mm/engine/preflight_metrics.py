@@ -333,17 +333,45 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
             read = _validated_ar_count(key, metric)
             if read is None:
                 continue
-            index, area, count = read
-            value = ('past the recalls COCOevalMP computes (IndexError at the first validation)' if count < 0 else
-                     f'the recall at {count} detection{"" if count == 1 else "s"} per image'
-                     f'{"" if area == "all" else f" of {area} objects"}')
             raise ConfigCheckError(
                 f'{shown or f"{owner}={key!r}"} is validated by {where} (mmdet\'s CocoMetric) as '
-                f'COCOeval.stats[{index}], {value}: mmdet takes its AR items at fixed places of '
+                f'{_stats_read(read)}: mmdet takes its AR items at fixed places of '
                 f'stats, which hold the recalls at the sorted proposal_nums={_proposal_nums(metric)!r}, whatever '
                 f"the item names, so the selection would follow another count. Set {where}.type="
                 "'automl_mm.UnroundedCocoMetric' (each AR item at the count it names), or proposal_nums="
                 f'{COCO_PROPOSAL_NUMS!r}')
+
+
+def _stats_read(read: tuple[int, str, int]) -> str:
+    """How a message names ``(stats index, area, detection count)`` of :func:`_validated_ar_count`."""
+    index, area, count = read
+    value = ('past the recalls COCOevalMP computes (IndexError at the first validation)' if count < 0 else
+             f'the recall at {count} detection{"" if count == 1 else "s"} per image'
+             f'{"" if area == "all" else f" of {area} objects"}')
+    return f'COCOeval.stats[{index}], {value}'
+
+
+def _misread_ar_keys(metric_cfg: Any) -> list[tuple[str, tuple[int, str, int]]]:
+    """``(key, (stats index, area, count))`` of each AR key an mmdet ``CocoMetric`` config reports, in the order
+    reported, that mmdet reads at another area or count than the key names (:func:`_validated_ar_count`)."""
+    if not isinstance(metric_cfg, dict):
+        return []
+    kinds = metric_cfg.get('metric', 'bbox')
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+    given = metric_cfg.get('metric_items')
+    if given is not None and not isinstance(given, (list, tuple)):
+        return []
+    prefix = metric_cfg.get('prefix') or 'coco'
+    found = []
+    for kind in kinds:
+        if kind not in ('bbox', 'segm', 'proposal'):
+            continue
+        for item in given or (COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS):
+            key = f'{prefix}/{item}' if kind == 'proposal' else f'{prefix}/{kind}_{item}'
+            read = _validated_ar_count(key, metric_cfg)
+            if read is not None:
+                found.append((key, read))
+    return found
 
 
 def _validated_ar_count(key: Any, metric_cfg: Any) -> tuple[int, str, int] | None:
@@ -394,21 +422,37 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
     counts it does not evaluate (:func:`uncomputed_coco_keys`: AR items of ``metric_items``, or mmdet's default items
     of ``metric='proposal'``, whose counts are not in ``proposal_nums``; pycocotools' mAP without 100): logged and
     saved as -1 (or, an AR item validated by mmdet's ``CocoMetric``, as the recall at another count) under names that
-    say otherwise. Reading one is refused (:func:`check_computed_key`). Returns the config keys of the metrics warned
+    say otherwise. Reading one is refused (:func:`check_computed_key`). An mmdet ``CocoMetric`` that reports AR items
+    it evaluates at other places of ``COCOeval.stats`` (:func:`_validated_ar_count`: with ``proposal_nums=(10, 100,
+    300, 1000)``, ``AR@100`` is the recall at 10) is warned about too. Returns the config keys of the metrics warned
     about."""
     groups: dict[tuple, list[str]] = {}
     for metric, key in _evaluator_cfgs(cfg):
         keys = [] if outside_split(key, test_only, split) else uncomputed_coco_keys(metric)
-        if keys:
-            groups.setdefault((tuple(keys), _proposal_nums(metric), config_type_name(metric)), []).append(key)
-    for (keys, nums, kind), wheres in groups.items():
+        misread = [] if outside_split(key, test_only, split) else _misread_ar_keys(metric)
+        if keys or misread:
+            groups.setdefault((tuple(keys), tuple(misread), _proposal_nums(metric), config_type_name(metric)),
+                              []).append(key)
+    for (keys, misread, nums, kind), wheres in groups.items():
         several = len(wheres) > 1
+        if not keys:  # every count evaluated, read at other places of stats by mmdet's CocoMetric
+            print_log(f'{" and ".join(wheres)} ({kind}) report{"" if several else "s"} '
+                      f'{", ".join(f"{key!r} as {_stats_read(read)}" for key, read in misread)}: mmdet takes its AR '
+                      f'items at fixed places of stats, which hold the recalls at the sorted proposal_nums={nums!r}, '
+                      "whatever the item names, so the values logged and saved are other counts'. Set type="
+                      f"'automl_mm.UnroundedCocoMetric' (each AR item at the count it names), or proposal_nums="
+                      f'{COCO_PROPOSAL_NUMS!r}', logger='current', level=logging.WARNING)
+            continue
         ar = [k for k in keys if _AR_ITEM.search(k)]
         why = []
         if ar:
             why.append("automl_mm reports such an AR item as -1 (pycocotools' value of what it did not compute), "
                        "mmdet's CocoMetric as the recall at another of the proposal_nums (mmdet names its AR items by "
                        'fixed counts, AR@100, AR@300, AR@1000, AR_<area>@1000, whatever proposal_nums is)')
+        if misread:
+            why.append(f'and mmdet\'s CocoMetric reports {", ".join(f"{k!r} as {_stats_read(r)}" for k, r in misread)} '
+                       '(its AR items at fixed places of stats, the recalls at the sorted proposal_nums; '
+                       "type='automl_mm.UnroundedCocoMetric' reports each at the count it names)")
         if len(ar) < len(keys):
             why.append("pycocotools reads the mAP at 100 detections per image and reports it as -1 without them "
                        "(use_mp_eval=True: mmdet's COCOevalMP reads it at the largest count)")

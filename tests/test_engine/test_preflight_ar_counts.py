@@ -147,6 +147,25 @@ def test_a_metric_reporting_ar_items_not_evaluated_is_warned_once(logged):
     assert len(logged) == 1 and logged[0][0].startswith('test_evaluator (CocoMetric) reports ')
 
 
+
+def test_a_metric_reporting_ar_items_at_other_counts_is_warned(logged):
+    """mmdet's CocoMetric with proposal_nums=(10, 100, 300, 1000) evaluates every count its AR items name, yet
+    reports each at COCOeval.stats[6..11], the recalls at 10, 100, 300 and at 300 by area: every logged and saved AR
+    value was another count's, with no warning (selecting by one is refused). UnroundedCocoMetric reports the count
+    named, mmdet's default counts in any order are right."""
+    cfg = Config(dict(val_evaluator=_proposal(proposal_nums=(10, 100, 300, 1000))))
+    assert warn_uncomputed_coco_items(cfg) == ['val_evaluator']
+    assert len(logged) == 1 and logged[0][1] == logging.WARNING
+    assert re.search(r"val_evaluator \(CocoMetric\) reports 'coco/AR@100' as COCOeval\.stats\[6\], the recall at 10 "
+                     r"detections per image, .*'coco/AR_l@1000' as COCOeval\.stats\[11\], the recall at 300 detections "
+                     r"per image of large objects.*type='automl_mm\.UnroundedCocoMetric'", logged[0][0]), logged[0][0]
+    logged.clear()
+    for fine in (_proposal(proposal_nums=(10, 100, 300, 1000), type='automl_mm.UnroundedCocoMetric'),
+                 _proposal(proposal_nums=(1000, 100, 300)), _proposal(proposal_nums=(10, 100, 300, 1000),
+                                                                      metric='bbox')):
+        assert warn_uncomputed_coco_items(Config(dict(val_evaluator=fine))) == []
+    assert logged == []
+
 def test_mmdet_stock_configs_are_not_warned(logged):
     """mmdet's configs that change proposal_nums (rtmdet: (100, 1, 10); v3det: [300], with use_mp_eval) report AP
     items only, and at counts evaluated."""
