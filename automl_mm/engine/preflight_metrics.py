@@ -382,7 +382,8 @@ def _validated_ar_count(key: Any, metric_cfg: Any) -> tuple[int, str, int] | Non
     mmdet 3.3 reads ``AR@100``, ``AR@300``, ``AR@1000``, ``AR_s|m|l@1000`` at ``COCOeval.stats[6..11]``; pycocotools
     (``evaluate`` sorts ``maxDets``, which are ``proposal_nums``) puts there the recall at the first, second and third
     count and at the third count by area; mmdet's ``COCOevalMP`` (``use_mp_eval=True``) the recall at each count
-    and then at the largest by area (an index past them: ``IndexError``, taken as another count)."""
+    and then at the largest by area (an index past them: ``IndexError``, taken as another count). An ``AR@<n>`` of
+    ``'proposal'`` that a later ``'proposal_fast'`` of the same metric writes over (its recall at ``n``) is not."""
     if not isinstance(key, str) or not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) != 'CocoMetric':
         return None
     nums, given = _proposal_nums(metric_cfg), metric_cfg.get('metric_items')
@@ -410,6 +411,8 @@ def _validated_ar_count(key: Any, metric_cfg: Any) -> tuple[int, str, int] | Non
         named = ({letter: name for name, letter in areas}[found[1][1:]] if found[1] else 'all', int(found[2]))
         if named[1] not in nums:
             return None  # not evaluated at all: check_computed_key
+        if kind == 'proposal' and named[0] == 'all' and 'proposal_fast' in kinds[kinds.index(kind) + 1:]:
+            continue  # a later proposal_fast writes its recall at each of the proposal_nums over this one
         index = COCO_AR_ITEMS.index(item)
         read = layout[index] if index < len(layout) else ('all', -1)
         if read != named:

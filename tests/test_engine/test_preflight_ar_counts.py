@@ -130,6 +130,18 @@ def test_a_selection_by_mmdets_validation_of_an_ar_item_at_another_count_is_refu
     check_uncomputed_selection_keys(_selection(**selection, proposal_nums=(1000, 100, 300)))
 
 
+
+def test_an_ar_key_a_later_proposal_fast_reports_is_not_refused(logged):
+    """With metric=['proposal', 'proposal_fast'] mmdet's later proposal_fast writes AR@<n> for each of the
+    proposal_nums over proposal's stats value (its recall at n, unrounded: automl_mm.evaluation.coco keeps it too),
+    so 'coco/AR@100' with (1, 10, 100) is the recall at 100; with proposal_fast first, proposal's stats[6] (the
+    recall at 1) is the one reported."""
+    check_uncomputed_selection_keys(_selection('coco/AR@100', metric=['proposal', 'proposal_fast']))
+    warn_uncomputed_coco_items(Config(dict(val_evaluator=_proposal(metric=['proposal', 'proposal_fast']))))
+    assert 'stats[6]' not in logged[0][0]
+    with pytest.raises(ConfigCheckError, match=r'as COCOeval\.stats\[6\], the recall at 1 detection'):
+        check_uncomputed_selection_keys(_selection('coco/AR@100', metric=['proposal_fast', 'proposal']))
+
 def test_a_metric_reporting_ar_items_not_evaluated_is_warned_once(logged):
     cfg = Config(dict(val_evaluator=_proposal(), test_evaluator=_proposal(),
                       custom_hooks=[dict(type='OHLHook', reward_evaluator=dict(
