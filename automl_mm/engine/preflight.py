@@ -59,7 +59,8 @@ concept, and the public names stay importable from here.
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
     (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are at least three where pycocotools summarizes
     (:func:`~automl_mm.engine.preflight_metrics.check_coco_proposal_nums`: mmdet stopped at the first evaluation;
-    under ``use_mp_eval=True`` as many as the AR items it reports need),
+    under ``use_mp_eval=True`` as many as the AR items it reports need), its ``iou_thrs`` unset or an array
+    (:func:`~automl_mm.engine.preflight_metrics.check_coco_iou_thrs`: a float or list stopped pycocotools there),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
     pycocotools' mAP without 100 (not computed: -1, or mmdet's recall at another count) is warned about
     (:func:`~automl_mm.engine.preflight_metrics.warn_uncomputed_coco_items`); reading one (OHL ``reward_key``, NAS
@@ -167,6 +168,7 @@ from .preflight_metrics import (
     COCO_AP_ITEMS,
     COCO_AR_ITEMS,
     _check_coco_metric_items,
+    check_coco_iou_thrs,
     check_coco_proposal_nums,
     check_uncomputed_selection_keys,
     metric_keys,
@@ -279,6 +281,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_shared_folders(cfg, files, test_only, split)
     _check_coco_metric_items(cfg, test_only, split)
     check_coco_proposal_nums(cfg, test_only, split)
+    check_coco_iou_thrs(cfg, test_only, split)
     warn_uncomputed_coco_items(cfg, test_only, split)
     _check_collate_fns(cfg, test_only, split)
     _check_coco_classes(cfg, categories, test_only, split)  # (before the heads: it says what is wrong with the names)

@@ -12,7 +12,8 @@ An AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among the metric's ``proposal
 at 100) is not computed (:func:`uncomputed_coco_keys`): reading one is refused (:func:`check_computed_key`, from
 :func:`check_metric_key`, and :func:`check_uncomputed_selection_keys`), reporting one is warned about
 (:func:`warn_uncomputed_coco_items`); fewer than three ``proposal_nums`` stop pycocotools' summary, and mmdet's
-reading of the AR items by area under ``use_mp_eval=True`` (:func:`check_coco_proposal_nums`).
+reading of the AR items by area under ``use_mp_eval=True`` (:func:`check_coco_proposal_nums`), and an
+``iou_thrs`` that is not an array stops pycocotools too (:func:`check_coco_iou_thrs`).
 """
 from __future__ import annotations
 
@@ -238,6 +239,36 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
                 f'stats[{6 + COCO_AR_ITEMS.index(item)}], past them, so it stops with IndexError at the first '
                 f"evaluation, after training up to it. Give three counts (mmdet's default {COCO_PROPOSAL_NUMS!r}), "
                 f'or metric_items without {", ".join(map(repr, items))}')
+
+
+def check_coco_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
+    """Every ``CocoMetric`` / ``UnroundedCocoMetric`` that evaluates with COCOeval (bbox, segm, proposal) leaves
+    ``iou_thrs`` to mmdet (``None``: the array 0.50:0.95) or gives an array: mmdet sets ``params.iouThrs`` to it as
+    given, and pycocotools takes its ``len()`` and compares it with ``==`` to 0.5 and 0.75 (``np.where``).
+
+    Raises:
+        ConfigCheckError: naming the metric's ``iou_thrs`` key and value. A float stopped the first evaluation with
+            ``TypeError`` (no ``len()``), a list or tuple with ``ValueError`` (``Calling nonzero on 0d arrays``),
+            after training up to it; ``proposal_fast`` takes either.
+    """
+    import numpy as np
+
+    for metric, key in _evaluator_cfgs(cfg):
+        if outside_split(key, test_only, split) or \
+                config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
+            continue
+        thrs = metric.get('iou_thrs')
+        kinds = metric.get('metric', 'bbox')
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+        evaluated = [kind for kind in kinds if kind in ('bbox', 'segm', 'proposal')]
+        if thrs is None or isinstance(thrs, np.ndarray) or not evaluated:
+            continue
+        error = 'TypeError' if isinstance(thrs, (int, float)) else 'ValueError'
+        raise ConfigCheckError(
+            f"{key}.iou_thrs={thrs!r}: mmdet's {config_type_name(metric)} hands it as given to pycocotools' COCOeval "
+            f'(for {", ".join(map(repr, evaluated))}), which takes its len() and compares it with == to 0.5 and 0.75, '
+            f'as a numpy array only, so it stops with {error} at the first evaluation, after training up to it. '
+            "Leave iou_thrs unset (mmdet's 0.50:0.95; the mAP_50 / mAP_75 items give the AP at one threshold)")
 
 
 def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:

@@ -18,6 +18,7 @@ from automl_mm.engine import preflight_metrics
 from automl_mm.engine.preflight import ConfigCheckError, check_config
 from automl_mm.engine.preflight_metrics import (
     COCO_AR_ITEMS,
+    check_coco_iou_thrs,
     check_coco_proposal_nums,
     check_metric_key,
     check_uncomputed_selection_keys,
@@ -303,6 +304,10 @@ def test_the_coco_proposal_nums_are_checked_by_check_config(coco_root):
     cfg.test_evaluator.proposal_nums = (100, 300)
     with pytest.raises(ConfigCheckError, match=r'test_evaluator\.proposal_nums=\(100, 300\)'):
         check_config(cfg)
+    cfg.test_evaluator.proposal_nums = (100, 300, 1000)
+    cfg.test_evaluator.iou_thrs = [0.5]
+    with pytest.raises(ConfigCheckError, match=r'test_evaluator\.iou_thrs=\[0\.5\]'):
+        check_config(cfg)
 
 
 @pytest.mark.parametrize('nums, mp', [((1, 10, 100), False), ((1000, 10, 1), False), ((1, 10, 100, 1000), True)])
@@ -335,3 +340,36 @@ def test_the_stats_mmdet_validates_an_ar_item_at_are_the_ones_named(tmp_path, nu
         read = _validated_ar_count(f'coco/{item}', cfg)
         area, count = named if read is None else read[1:]
         assert values[item] == pytest.approx(min(count / 20, 1) if area in ('all', 'small') else -1), (item, read)
+
+
+
+@pytest.mark.parametrize('thrs, error', [(0.5, TypeError), ([0.5, 0.75], ValueError)])
+def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, error):
+    """mmdet's CocoMetric hands iou_thrs to COCOeval.params.iouThrs as given, where pycocotools takes its len() and
+    compares it to 0.5 / 0.75 with == (np.where): a float (CocoMetric's docstring allows one) stopped the first
+    evaluation with TypeError, a list with ValueError ('Calling nonzero on 0d arrays'), after training up to it, for
+    bbox / segm / proposal (UnroundedCocoMetric alike); proposal_fast takes either, mmdet's default (None) is an
+    array."""
+    import sys
+
+    from mmdet.evaluation import CocoMetric
+
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
+    try:
+        from test_coco_unrounded import _twenty_objects
+    finally:
+        sys.path.pop(0)
+    ann, sample = _twenty_objects(tmp_path)
+    metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    with pytest.raises(error):  # the premise, on mmdet's own metric
+        metric.compute_metrics(metric.results)
+    cfg = Config(dict(val_evaluator=[dict(type='Accuracy'), dict(type='automl_mm.UnroundedCocoMetric',
+                                                                 metric=['proposal_fast', 'segm'], iou_thrs=thrs)]))
+    with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator[1].iou_thrs={thrs!r}') + r".*'segm'.*"
+                       + error.__name__ + r'.*first evaluation'):
+        check_coco_iou_thrs(cfg, test_only=False)
+    check_coco_iou_thrs(cfg, test_only=True, split='test')  # val_evaluator is not read
+    for fine in (dict(type='CocoMetric', metric='proposal_fast', iou_thrs=thrs), dict(type='CocoMetric')):
+        check_coco_iou_thrs(Config(dict(val_evaluator=fine)), test_only=False)
