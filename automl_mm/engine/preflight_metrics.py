@@ -200,7 +200,8 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
 
     Raises:
         ConfigCheckError: naming the metric's ``proposal_nums`` key and value. mmdet takes any when the metric is
-            built and stops (``IndexError``) only at the first evaluation, after training up to it.
+            built and stops (``IndexError``; ``TypeError`` for a count that is not an int) only at the first
+            evaluation, after training up to it.
     """
     for metric, key in _evaluator_cfgs(cfg):
         if outside_split(key, test_only, split) or \
@@ -210,6 +211,14 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
         kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
         nums = _proposal_nums(metric)
         evaluated = [kind for kind in kinds if kind in ('bbox', 'segm', 'proposal')]
+        given_nums = metric.get('proposal_nums')
+        if evaluated and isinstance(given_nums, (list, tuple)) and \
+                not all(isinstance(n, int) and not isinstance(n, bool) for n in given_nums):
+            raise ConfigCheckError(
+                f"{key}.proposal_nums={given_nums!r}: pycocotools' COCOeval (which mmdet's {config_type_name(metric)} "
+                f'runs for {", ".join(map(repr, evaluated))}) sorts them and slices each image\'s detections by the '
+                "largest, so each must be an int: otherwise it stops with TypeError at the first evaluation, after "
+                f"training up to it. Give ints (mmdet's default {COCO_PROPOSAL_NUMS!r})")
         if nums is None or not evaluated:
             continue  # proposal_fast counts its own recalls
         if not nums and metric.get('use_mp_eval'):

@@ -373,3 +373,16 @@ def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, er
     check_coco_iou_thrs(cfg, test_only=True, split='test')  # val_evaluator is not read
     for fine in (dict(type='CocoMetric', metric='proposal_fast', iou_thrs=thrs), dict(type='CocoMetric')):
         check_coco_iou_thrs(Config(dict(val_evaluator=fine)), test_only=False)
+
+
+
+@pytest.mark.parametrize('nums', [(100., 300., 1000.), [100, 300, '1000']])
+def test_proposal_nums_that_are_not_ints_are_refused(nums):
+    """pycocotools slices each image's detections by maxDets[-1] (mmdet's proposal_nums): with
+    proposal_nums=(100., 300., 1000.) mmdet's CocoMetric stopped the first evaluation with 'TypeError: slice indices
+    must be integers' (on its own compute_metrics), after training up to it. proposal_fast takes its own."""
+    cfg = Config(dict(val_evaluator=dict(type='CocoMetric', metric='bbox', proposal_nums=nums)))
+    with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator.proposal_nums={nums!r}') + r'.*int'):
+        check_coco_proposal_nums(cfg, test_only=False)
+    check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast',
+                                                            proposal_nums=(100., 300., 1000.)))), test_only=False)
