@@ -58,15 +58,15 @@ concept, and the public names stay importable from here.
     (:func:`~automl_mm.engine.preflight_coco.check_images_kept`);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
     (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are at least three where pycocotools summarizes
-    (:func:`~automl_mm.engine.preflight_metrics.check_coco_proposal_nums`: mmdet stopped at the first evaluation;
+    (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_proposal_nums`: mmdet stopped at the first evaluation;
     under ``use_mp_eval=True`` as many as the AR items it reports need), its ``iou_thrs`` unset or an array
-    (:func:`~automl_mm.engine.preflight_metrics.check_coco_iou_thrs`: a float or list stopped pycocotools there),
+    (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_iou_thrs`: a float or list stopped pycocotools there),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
     pycocotools' mAP without 100 (not computed: -1, or mmdet's recall at another count) is warned about
-    (:func:`~automl_mm.engine.preflight_metrics.warn_uncomputed_coco_items`); reading one (OHL ``reward_key``, NAS
+    (:func:`~automl_mm.engine.preflight_coco_counts.warn_uncomputed_coco_items`); reading one (OHL ``reward_key``, NAS
     ``metric_key``, ``save_best``, an early-stopping / plateau ``monitor``) is refused
-    (:func:`~automl_mm.engine.preflight_metrics.check_computed_key`, through ``check_metric_key``, and
-    :func:`~automl_mm.engine.preflight_metrics.check_uncomputed_selection_keys`, which also refuses selecting by an
+    (:func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`, through ``check_metric_key``, and
+    :func:`~automl_mm.engine.preflight_coco_counts.check_uncomputed_selection_keys`, which also refuses selecting by an
     AR item that mmdet's ``CocoMetric`` validates at another count than it names);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
     (:func:`~automl_mm.engine.preflight_training._check_collate_fns`);
@@ -142,6 +142,12 @@ from .preflight_coco import (
     read_coco_file,
     shared_folder_files,
 )
+from .preflight_coco_counts import (
+    check_coco_iou_thrs,
+    check_coco_proposal_nums,
+    check_uncomputed_selection_keys,
+    warn_uncomputed_coco_items,
+)
 from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import (
@@ -168,13 +174,9 @@ from .preflight_metrics import (
     COCO_AP_ITEMS,
     COCO_AR_ITEMS,
     _check_coco_metric_items,
-    check_coco_iou_thrs,
-    check_coco_proposal_nums,
-    check_uncomputed_selection_keys,
     metric_keys,
     warn_rounded_monitors,
     warn_rounded_save_best,
-    warn_uncomputed_coco_items,
 )
 from .preflight_model import check_backbone_fragment_used, check_neck_widths
 from .preflight_ohl import check_ohl_config

@@ -14,17 +14,16 @@ import re
 import pytest
 from mmengine.config import Config
 
-from automl_mm.engine import preflight_metrics
+from automl_mm.engine import preflight_coco_counts, preflight_metrics
 from automl_mm.engine.preflight import ConfigCheckError, check_config
-from automl_mm.engine.preflight_metrics import (
-    COCO_AR_ITEMS,
+from automl_mm.engine.preflight_coco_counts import (
     check_coco_iou_thrs,
     check_coco_proposal_nums,
-    check_metric_key,
     check_uncomputed_selection_keys,
     uncomputed_coco_keys,
     warn_uncomputed_coco_items,
 )
+from automl_mm.engine.preflight_metrics import COCO_AR_ITEMS, check_metric_key
 from tests.test_engine._preflight_configs import OHL
 
 PYCOCO = (1, 10, 100)  # pycocotools' own maxDets
@@ -33,8 +32,8 @@ PYCOCO = (1, 10, 100)  # pycocotools' own maxDets
 @pytest.fixture
 def logged(monkeypatch):
     messages = []
-    monkeypatch.setattr(preflight_metrics, 'print_log', lambda msg, logger=None, level=None: messages.append(
-        (msg, level)))
+    for module in (preflight_metrics, preflight_coco_counts):
+        monkeypatch.setattr(module, 'print_log', lambda msg, logger=None, level=None: messages.append((msg, level)))
     return messages
 
 
@@ -319,7 +318,7 @@ def test_the_stats_mmdet_validates_an_ar_item_at_are_the_ones_named(tmp_path, nu
 
     from mmdet.evaluation import CocoMetric
 
-    from automl_mm.engine.preflight_metrics import COCO_AR_ITEMS, _validated_ar_count
+    from automl_mm.engine.preflight_coco_counts import _validated_ar_count
 
     sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
     try:
