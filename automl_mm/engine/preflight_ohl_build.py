@@ -53,7 +53,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
             check_bn_recalibration(model, hook.ranks_per_copy, hook.config_key)
             _build_clean_dataset(cfg, hook)
         if getattr(hook, '_resolved', False):
-            check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies)  # TypeError naming its key
+            check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies, hook.config_key)  # TypeError, keyed
             OHLReport.check_spaces(hook.spaces)
         _check_targets(hook, model, optimisation, train_dataset, cfg)
     except ValueError as err:

@@ -83,3 +83,26 @@ def test_the_static_checks_name_the_hooks_keys_once():
         check_config(cfg)
     assert str(info.value).startswith('custom_hooks[0].bn_recalibration_batches > 0 needs clean training images: set '
                                       'custom_hooks[0].bn_recalibration_dataloader,'), info.value
+
+
+def test_the_building_check_names_a_wrong_plugin_return_at_the_hooks_key():
+    """The building check's call of ``check_plugin_returns`` (a space's ``export_fragment()`` returning ``None``)
+    named ``OHLHook.spaces[0] (...)`` where the run's own check (``before_train``) names ``custom_hooks[0].spaces[0]``:
+    the refusal a user sees first named a key no config has."""
+    from automl_mm.ohl import PipelineChoiceSpace
+    from automl_mm.registry import SEARCH_SPACES
+
+    class HxKeysNoFragment(PipelineChoiceSpace):
+        def export_fragment(self):
+            return None
+
+    SEARCH_SPACES.register_module(module=HxKeysNoFragment)
+    try:
+        cfg = Config.fromfile('configs/ohl/ohl_convnet_1x4_12e_digits.py')
+        cfg.custom_hooks[0]['spaces'][0]['type'] = 'HxKeysNoFragment'
+        with pytest.raises(TypeError) as info:
+            build_check(cfg)
+    finally:
+        SEARCH_SPACES.module_dict.pop('HxKeysNoFragment', None)
+    assert str(info.value).startswith("custom_hooks[0].spaces[0] (HxKeysNoFragment 'aug'): export_fragment() must "
+                                      'return config text'), info.value

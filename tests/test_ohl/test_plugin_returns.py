@@ -90,11 +90,12 @@ def _fork_servers_in_group(pgid: int) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize('space, controller, message', [
-    ('PipelineChoiceSpace', 'HxNoneStep', r'OHLHook.controller \(HxNoneStep, of OHLHook.spaces\[0\] '
-     r'\(PipelineChoiceSpace .aug.\)\): step\(stats, rewards\) must return a dict'),
-    ('HxNoFragment', 'REINFORCE', r'OHLHook.spaces\[0\] \(HxNoFragment .aug.\): export_fragment\(\) must return'),
-    ('HxTensorSummary', 'REINFORCE', r'OHLHook.spaces\[0\] \(HxTensorSummary .aug.\): Categorical.summary\(\) must '
-     'be JSON-serialisable'),
+    ('PipelineChoiceSpace', 'HxNoneStep', r'custom_hooks\[0\].controller \(HxNoneStep, of custom_hooks\[0\]'
+     r'.spaces\[0\] \(PipelineChoiceSpace .aug.\)\): step\(stats, rewards\) must return a dict'),
+    ('HxNoFragment', 'REINFORCE', r'custom_hooks\[0\].spaces\[0\] \(HxNoFragment .aug.\): export_fragment\(\) '
+     'must return'),
+    ('HxTensorSummary', 'REINFORCE', r'custom_hooks\[0\].spaces\[0\] \(HxTensorSummary .aug.\): '
+     r'Categorical.summary\(\) must be JSON-serialisable'),
 ])
 def test_a_wrong_return_of_ones_own_class_is_refused_before_the_first_trunk(tmp_path, space, controller, message):
     import re
