@@ -211,7 +211,7 @@ def install() -> bool:
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):
                 runner_class.train = registering(runner_class.__dict__['train'], hook_class)
     _installed = True
-    # one short line in every process at INFO (the list was ~1,900 characters in each), the list itself at DEBUG
+    # one short line in every process at INFO (the list was ~1,600 characters in each), the list itself at DEBUG
     print_log(f'automl_mm patched mmengine ({len(PATCHES)} changes): see the README\'s "mmengine patches" table or '
               'automl_mm.engine.patches.PATCHES', logger='current')
     print_log('automl_mm\'s mmengine patches (automl_mm/engine/patches.py): ' + '; '.join(PATCHES), logger='current',
