@@ -62,7 +62,8 @@ concept, and the public names stay importable from here.
     under ``use_mp_eval=True`` as many as the AR items it reports need), its ``iou_thrs`` unset or an array
     (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_iou_thrs`: a float or list stopped pycocotools there),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
-    pycocotools' mAP without 100 (not computed: -1, or mmdet's recall at another count) is warned about
+    pycocotools' mAP without 100, or ``mAP_50`` / ``mAP_75`` with an ``iou_thrs`` array without 0.5 / 0.75 (not
+    computed: -1, or mmdet's recall at another count) is warned about
     (:func:`~automl_mm.engine.preflight_coco_counts.warn_uncomputed_coco_items`); reading one (OHL ``reward_key``, NAS
     ``metric_key``, ``save_best``, an early-stopping / plateau ``monitor``) is refused
     (:func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`, through ``check_metric_key``, and

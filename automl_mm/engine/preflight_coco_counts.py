@@ -2,7 +2,8 @@
 :func:`automl_mm.engine.preflight.check_config`; split from :mod:`automl_mm.engine.preflight_metrics`).
 
 An AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among the metric's ``proposal_nums`` (or pycocotools' mAP, read
-at 100) is not computed (:func:`uncomputed_coco_keys`): reading one is refused (:func:`check_computed_key`, from
+at 100), or an AP item ``mAP_50`` / ``mAP_75`` whose IoU threshold is not in the metric's ``iou_thrs`` array, is
+not computed (:func:`uncomputed_coco_keys`): reading one is refused (:func:`check_computed_key`, from
 :func:`~automl_mm.engine.preflight_metrics.check_metric_key`, and :func:`check_uncomputed_selection_keys`),
 reporting one is warned about (:func:`warn_uncomputed_coco_items`); fewer than three ``proposal_nums`` stop
 pycocotools' summary, and mmdet's reading of the AR items by area under ``use_mp_eval=True``
@@ -26,6 +27,8 @@ from .preflight_walk import ConfigCheckError, _evaluator_cfgs, evaluator_metrics
 COCO_PROPOSAL_NUMS = (100, 300, 1000)
 #: An AR item of mmdet's ``CocoMetric``: ``AR[_s|_m|_l]@<n>``, the average recall at ``n`` detections per image.
 _AR_ITEM = re.compile(r'AR(_[sml])?@(\d+)')
+#: The AP items of mmdet's ``CocoMetric`` read at one IoU threshold (pycocotools' ``stats[1]``, ``stats[2]``).
+_IOU_ITEMS = {'mAP_50': 0.5, 'mAP_75': 0.75}
 
 
 def _proposal_nums(metric_cfg: dict) -> tuple[int, ...] | None:
@@ -49,11 +52,26 @@ def _counted_at(item: Any, use_mp_eval: bool) -> int | None:
     return 100 if item == 'mAP' and not use_mp_eval else None
 
 
+def _missing_iou_thr(item: Any, metric_cfg: dict) -> float | None:
+    """The IoU threshold mmdet's ``CocoMetric`` item ``item`` is read at (0.5 for ``'mAP_50'``, 0.75 for
+    ``'mAP_75'``: pycocotools' ``summarize`` takes ``np.where(iouThr == params.iouThrs)``, exact equality) where the
+    metric's ``iou_thrs``, a numpy array, does not hold it (pycocotools then averages nothing: -1); else ``None``
+    (also for ``iou_thrs`` unset, mmdet's 0.50:0.95, or not an array: :func:`check_coco_iou_thrs`)."""
+    import numpy as np
+
+    thr = _IOU_ITEMS.get(item) if isinstance(item, str) else None
+    thrs = metric_cfg.get('iou_thrs')
+    if thr is None or not isinstance(thrs, np.ndarray):
+        return None
+    return thr if np.where(thr == thrs)[0].size == 0 else None
+
+
 def uncomputed_coco_keys(metric_cfg: Any) -> list[str]:
     """The keys (``{prefix}/AR@1000``, ``{prefix}/bbox_AR_s@1000``, ``{prefix}/bbox_mAP``, ...) a ``CocoMetric`` /
     ``UnroundedCocoMetric`` config reports at a detection count per image (:func:`_counted_at`) that is not among its
-    ``proposal_nums`` (the counts COCOeval evaluates, ``params.maxDets``), in the order reported; ``[]`` for other
-    metrics.
+    ``proposal_nums`` (the counts COCOeval evaluates, ``params.maxDets``), or at an IoU threshold (``mAP_50``,
+    ``mAP_75``: :func:`_missing_iou_thr`) that its ``iou_thrs`` array does not hold (``params.iouThrs``), in the
+    order reported; ``[]`` for other metrics. The ``mAP`` averages over the thresholds given: computed.
 
     mmdet names its AR items by fixed counts (``AR@100``, ``AR@300``, ``AR@1000``, ``AR_<area>@1000``: the default
     ``metric_items`` of ``metric='proposal'``, or ``metric_items`` of bbox / segm) whatever ``proposal_nums`` is.
@@ -77,7 +95,7 @@ def uncomputed_coco_keys(metric_cfg: Any) -> list[str]:
             continue
         for item in given or (COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS):
             count = _counted_at(item, bool(metric_cfg.get('use_mp_eval')))
-            if count is not None and count not in nums:
+            if count is not None and count not in nums or _missing_iou_thr(item, metric_cfg) is not None:
                 keys.append(f'{prefix}/{item}' if kind == 'proposal' else f'{prefix}/{kind}_{item}')
     return keys
 
@@ -186,10 +204,13 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
     """Refuse a key that is read (set at config key ``owner``: an OHL ``reward_key``, a NAS ``metric_key``,
     ``save_best``, a monitor) where a COCO metric of ``evaluator`` (at ``evaluator_key``) reports it at a detection
     count it does not evaluate (:func:`uncomputed_coco_keys`: an AR item whose count, or pycocotools' mAP where 100,
-    is not in ``proposal_nums``). ``shown``: how the message names the setting (``owner=key`` by default).
+    is not in ``proposal_nums``), or at an IoU threshold its ``iou_thrs`` array does not hold (``mAP_50``,
+    ``mAP_75``: -1 in mmdet's ``CocoMetric`` too). ``shown``: how the message names the setting (``owner=key`` by
+    default).
 
     Raises:
-        ConfigCheckError: naming ``owner``, the key, the metric's config key and its ``proposal_nums``. Read as -1
+        ConfigCheckError: naming ``owner``, the key, the metric's config key and its ``proposal_nums`` (its
+            ``iou_thrs`` for ``mAP_50`` / ``mAP_75``). Read as -1
             by every OHL reward / NAS score (and ``UnroundedCocoMetric``'s validation), every copy or candidate
             ties and the search is flat; mmdet's ``CocoMetric`` validates such an AR item as the recall at another
             count.
@@ -202,6 +223,16 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
         nums = _proposal_nums(metric)
         shown = shown or f'{owner}={key!r}'
         found = _AR_ITEM.search(key)
+        thr = next((thr for item, thr in _IOU_ITEMS.items() if key.endswith(item)), None)
+        if thr is not None:  # pycocotools' AP at one IoU threshold, not among iou_thrs
+            raise ConfigCheckError(
+                f"{shown} is the AP at an IoU threshold of {thr} (pycocotools' COCOeval.summarize finds it with "
+                f'np.where({thr} == params.iouThrs)), which {where} ({config_type_name(metric)}) does not evaluate: '
+                f"its iou_thrs={metric['iou_thrs'].tolist()!r} (the thresholds COCOeval evaluates) do not hold {thr} "
+                "exactly, so it is -1 (pycocotools' value of what it did not compute), a constant that leaves the "
+                f'search or selection flat. Add {thr} to {where}.iou_thrs (np.arange(0.5, 0.96, 0.05) holds '
+                "0.7500000000000002, not 0.75), leave it unset (mmdet's 0.50:0.95), or read the mAP (the mean over "
+                'the thresholds given)')
         if found is None:  # pycocotools' mAP, at 100 detections
             raise ConfigCheckError(
                 f"{shown} is the AP at 100 detections per image (pycocotools' COCOeval.summarize reads the mAP there), "
@@ -379,6 +410,7 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
                       f'{COCO_PROPOSAL_NUMS!r}', logger='current', level=logging.WARNING)
             continue
         ar = [k for k in keys if _AR_ITEM.search(k)]
+        at_iou = [k for k in keys if k.endswith(tuple(_IOU_ITEMS))]
         why = []
         if ar:
             why.append("automl_mm reports such an AR item as -1 (pycocotools' value of what it did not compute), "
@@ -388,11 +420,28 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
             why.append(f'and mmdet\'s CocoMetric reports {", ".join(f"{k!r} as {_stats_read(r)}" for k, r in misread)} '
                        '(its AR items at fixed places of stats, the recalls at the sorted proposal_nums; '
                        "type='automl_mm.UnroundedCocoMetric' reports each at the count it names)")
-        if len(ar) < len(keys):
+        if len(ar) + len(at_iou) < len(keys):
             why.append("pycocotools reads the mAP at 100 detections per image and reports it as -1 without them "
                        "(use_mp_eval=True: mmdet's COCOevalMP reads it at the largest count)")
+        counted = [k for k in keys if k not in at_iou]
+        named = bool(counted and at_iou)  # name which keys are read where
+        read = []
+        if counted:
+            read.append(f'{", ".join(map(repr, counted)) + " " if named else ""}at detection counts '
+                        f'{"their" if several else "its"} proposal_nums={nums!r} does not evaluate')
+        if at_iou:
+            thrs = sorted({thr for k in at_iou for item, thr in _IOU_ITEMS.items() if k.endswith(item)})
+            read.append(f'{", ".join(map(repr, at_iou)) + " " if named else ""}at an IoU threshold '
+                        f'({", ".join(map(str, thrs))}) {"their" if several else "its"} iou_thrs array does not hold '
+                        '(pycocotools finds it with np.where(iouThr == params.iouThrs), exact equality)')
+            why.append("pycocotools reports such an AP as -1 (averaged over no threshold); the mAP is the mean over "
+                       'the thresholds given')
+        fix = [] if not counted else ['give metric_items the items of the counts evaluated, or add the counts to '
+                                      'proposal_nums']
+        fix += [] if not at_iou else ['add the thresholds to iou_thrs exactly (or leave it unset: mmdet\'s '
+                                      '0.50:0.95), or leave the items out of metric_items']
+        fix_text = '; '.join(fix)
         print_log(f'{" and ".join(wheres)} ({kind}) report{"" if several else "s"} {", ".join(map(repr, keys))}, '
-                  f'read at detection counts {"their" if several else "its"} proposal_nums={nums!r} does not '
-                  f'evaluate: {"; ".join(why)}. Give metric_items the items of the counts evaluated, or add the '
-                  'counts to proposal_nums', logger='current', level=logging.WARNING)
+                  f'read {"; and ".join(read)}: {"; ".join(why)}. {fix_text[:1].upper()}{fix_text[1:]}',
+                  logger='current', level=logging.WARNING)
     return [where for wheres in groups.values() for where in wheres]

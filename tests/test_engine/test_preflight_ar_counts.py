@@ -385,3 +385,83 @@ def test_proposal_nums_that_are_not_ints_are_refused(nums):
         check_coco_proposal_nums(cfg, test_only=False)
     check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast',
                                                             proposal_nums=(100., 300., 1000.)))), test_only=False)
+
+
+def test_the_ap_at_an_iou_threshold_not_evaluated_is_not_computed(tmp_path, logged):
+    """pycocotools' COCOeval.summarize reads mAP_50 / mAP_75 (stats[1], stats[2]) at the IoU threshold found by
+    ``np.where(iouThr == params.iouThrs)``: with mmdet's CocoMetric iou_thrs=np.linspace(0.55, 0.95, 9) (an array a
+    .py config keeps) there is no 0.5 and bbox_mAP_50 was -1, where every object was found, and with
+    np.arange(0.5, 0.96, 0.05) (0.7500000000000002, not 0.75) bbox_mAP_75 was: a reward, score or selection on one
+    is a constant. The mAP averages over the thresholds given: computed."""
+    import sys
+
+    import numpy as np
+    from mmdet.evaluation import CocoMetric
+
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
+    try:
+        from test_coco_unrounded import _twenty_objects
+    finally:
+        sys.path.pop(0)
+    (tmp_path / 'base.py').write_text('x = 1\n')
+    (tmp_path / 'cfg.py').write_text("_base_ = ['./base.py']\nimport numpy as np\nval_evaluator = dict(type="
+                                     "'CocoMetric', metric='bbox', iou_thrs=np.linspace(0.55, 0.95, 9))\n")
+    without_50 = Config.fromfile(str(tmp_path / 'cfg.py')).val_evaluator
+    assert isinstance(without_50.iou_thrs, np.ndarray)  # the array reaches the checks from a config
+    without_75 = np.arange(0.5, 0.96, 0.05)
+    ann, sample = _twenty_objects(tmp_path)
+    for thrs, missing in ((without_50.iou_thrs, 'bbox_mAP_50'), (without_75, 'bbox_mAP_75')):
+        metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
+        metric.dataset_meta = dict(classes=('item', ))
+        metric.process({}, [sample])
+        values = metric.compute_metrics(metric.results)  # the premise, on mmdet's own metric
+        assert values[missing] == -1 and values['bbox_mAP'] > 0, values
+        assert [k for k in ('bbox_mAP_50', 'bbox_mAP_75') if values[k] == -1] == [missing], values
+    assert uncomputed_coco_keys(without_50) == ['coco/bbox_mAP_50']
+    both = dict(type='automl_mm.UnroundedCocoMetric', metric=['bbox', 'proposal'], iou_thrs=np.array([0.6, 0.7]),
+                metric_items=['mAP', 'mAP_50', 'mAP_75', 'AR@100'], prefix='det')
+    assert uncomputed_coco_keys(both) == ['det/bbox_mAP_50', 'det/bbox_mAP_75', 'det/mAP_50', 'det/mAP_75']
+    assert uncomputed_coco_keys(dict(type='CocoMetric', iou_thrs=without_75)) == ['coco/bbox_mAP_75']
+    for fine in (dict(type='CocoMetric', iou_thrs=np.linspace(.5, 0.95, 10)), dict(type='CocoMetric'),
+                 dict(type='CocoMetric', iou_thrs=np.array([0.5, 0.75])),
+                 dict(type='CocoMetric', iou_thrs=[0.6]),  # not an array: check_coco_iou_thrs refuses it
+                 dict(type='CocoMetric', metric='proposal', iou_thrs=np.array([0.6]))):  # AR items only
+        assert uncomputed_coco_keys(fine) == [], fine
+    with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_key='coco/bbox_mAP_50' is the AP at an IoU "
+                                               r'threshold of 0\.5 .*, which train_cfg\.search_evaluator '
+                                               r'\(CocoMetric\) does not evaluate: its iou_thrs=\[0\.55, .* -1.*'
+                                               r'Add 0\.5 to '
+                                               r'train_cfg\.search_evaluator\.iou_thrs'):
+        check_metric_key('coco/bbox_mAP_50', 'train_cfg.metric_key', without_50, 'train_cfg.search_evaluator')
+    check_metric_key('coco/bbox_mAP_75', 'train_cfg.metric_key', without_50, 'train_cfg.search_evaluator')
+    check_metric_key('coco/bbox_mAP', 'train_cfg.metric_key', without_50, 'train_cfg.search_evaluator')
+    cfg = Config(dict(val_dataloader=dict(), val_evaluator=without_50,
+                      default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best='coco/bbox_mAP_50'))))
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.save_best='coco/bbox_mAP_50' is the AP "
+                                               r'at an IoU threshold of 0\.5'):
+        check_uncomputed_selection_keys(cfg)
+    assert warn_uncomputed_coco_items(cfg) == ['val_evaluator']
+    assert len(logged) == 1 and logged[0][1] == logging.WARNING
+    assert re.search(r"val_evaluator \(CocoMetric\) reports 'coco/bbox_mAP_50', .*IoU threshold.*0\.5.*iou_thrs",
+                     logged[0][0]), logged[0][0]
+    assert 'detection count' not in logged[0][0] and 'proposal_nums' not in logged[0][0], logged[0][0]
+
+
+def test_check_config_refuses_a_selection_on_an_ap_at_an_iou_threshold_not_evaluated(logged, coco_root):
+    """Through check_config: the synthcoco detector selecting checkpoints by bbox_mAP_75 with iou_thrs=[0.5, 0.6]
+    (an array): -1 at every validation, the first checkpoint kept as the best. Reported only: warned."""
+    import numpy as np
+
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.val_evaluator.iou_thrs = np.array([0.5, 0.6])
+    check_config(cfg)
+    assert [msg for msg, _ in logged if 'iou_thrs' in msg] == [logged[0][0]] and \
+        logged[0][0].startswith("val_evaluator (CocoMetric) reports 'coco/bbox_mAP_75', read at an IoU threshold "
+                                '(0.75)'), logged
+    cfg.default_hooks.checkpoint.save_best = 'coco/bbox_mAP_75'
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.save_best='coco/bbox_mAP_75' is the AP at "
+                                               r'an IoU threshold of 0\.75 .*iou_thrs=\[0\.5, 0\.6\]'):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py selects nothing
