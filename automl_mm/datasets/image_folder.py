@@ -23,6 +23,17 @@ from .splits import (
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
 
+def _layout_hint(root: str) -> str:
+    """Where the images of a missing or empty class-folder directory ``root`` come from, in the words of the CIFAR-10
+    message (:func:`automl_mm.datasets.cifar.read_cifar_batch`)."""
+    name = osp.basename(osp.normpath(root)) or root
+    return (f'It must hold one sub-folder per class with its images, {name}/<class>/<image> (a label is the position '
+            f'of its folder in the sorted names). Nothing is downloaded: for ImageNet, extract the ILSVRC2012 train '
+            f'and val images into data/imagenet/train/<wnid>/ and data/imagenet/val/<wnid>/ (val in class folders '
+            f'too) from the repository root, which gives the configs\' data_root, data/imagenet, or set data_root to '
+            f'where they are.')
+
+
 def class_folders(root: str) -> list[str]:
     """The sorted class-folder names of the directory ``root``, as :class:`ImageFolderDataset` labels them (a label
     is the position of its folder here): every sub-folder, a symlink to a folder and an empty folder included, but
@@ -145,7 +156,8 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     holds the class names from then on (with ``lazy_init`` only the folder names are listed, not the images).
 
     Raises:
-        FileNotFoundError: The class-folder directory is missing or has no class folders or no images, or (unless
+        FileNotFoundError: The class-folder directory is missing or has no class folders (the message says the
+            layout, ``<img_path>/<class>/<image>``, and that nothing is downloaded) or no images, or (unless
             ``allow_empty``) a class folder holds no image (the message names the folders and the extensions).
         ValueError: An argument is out of range, or ``metainfo.classes`` is not the sorted class-folder names
             (the message names the key, both counts and the names that differ).
@@ -197,10 +209,11 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         ``metainfo.classes``."""
         root = self.data_prefix['img_path']
         if not osp.isdir(root):
-            raise FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path)')
+            raise FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path). '
+                                    f'{_layout_hint(root)}')
         classes = class_folders(root)
         if not classes:
-            raise FileNotFoundError(f'{root} has no class sub-folders')
+            raise FileNotFoundError(f'{root} has no class sub-folders. {_layout_hint(root)}')
         if self._metainfo.get('classes') is None:
             self._metainfo['classes'] = tuple(classes)
             return classes

@@ -113,8 +113,22 @@ def test_image_folder_labels_and_reward_split(tmp_path):
 
 
 def test_image_folder_missing_root(tmp_path):
-    with pytest.raises(FileNotFoundError, match='image folder not found'):
+    """The message says, as CIFAR-10's does, what layout is read and that nothing is downloaded (a new user read
+    only ``image folder not found: data/imagenet/train (data_root + data_prefix.img_path)``)."""
+    with pytest.raises(FileNotFoundError) as err:
         ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))
+    message = str(err.value)
+    assert message.startswith(f'image folder not found: {tmp_path}/train (data_root + data_prefix.img_path). ')
+    assert 'train/<class>/<image>' in message and 'Nothing is downloaded' in message
+    assert 'data/imagenet' in message and 'or set data_root' in message
+
+
+def test_image_folder_without_class_folders_says_the_layout(tmp_path):
+    (tmp_path / 'train').mkdir()
+    with pytest.raises(FileNotFoundError) as err:
+        ImageFolderDataset(str(tmp_path), data_prefix=dict(img_path='train'))
+    assert str(err.value).startswith(f'{tmp_path}/train has no class sub-folders')
+    assert 'train/<class>/<image>' in str(err.value) and 'Nothing is downloaded' in str(err.value)
 
 
 def _batch_file(path, data, labels):
