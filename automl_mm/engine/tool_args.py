@@ -551,6 +551,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _refuse_tta_for_a_non_detector(cfg: Any, missing: list[str], flip: list | None, base: str) -> None:
+    """``--tta`` without ``tta_model`` / ``tta_pipeline`` on a model that is no mmdet detector (automl_mm's
+    ``ImageClassifier``): refused saying that nothing shipped fits it (mmdet's ``DetTTAModel``, the only wrapper
+    installed, merges boxes), instead of suggesting ``DetTTAModel`` "for an mmdet detector". A model whose type
+    does not resolve here counts as a detector when its test pipeline ends in ``PackDetInputs`` (``flip``)."""
+    from mmdet.models.detectors import BaseDetector
+    from mmengine.registry import MODELS
+
+    from automl_mm.models.classifier import ImageClassifier
+
+    model_type = (cfg.get('model') or {}).get('type')
+    model_cls = _resolve(MODELS, model_type, cfg.get('default_scope'))
+    if (isinstance(model_cls, type) and issubclass(model_cls, BaseDetector)) or (model_cls is None and flip):
+        return
+    which = 'an ImageClassifier' if isinstance(model_cls, type) and issubclass(model_cls, ImageClassifier) \
+        else f'this model ({model_type})'
+    raise ConfigCheckError(
+        f'--tta needs {" and ".join(missing)} in the config (the test-time augmentation wrapper and pipeline, '
+        f"mmdet's keys), and nothing shipped fits {which}: mmdet's DetTTAModel merges a detector's boxes, and "
+        'neither automl_mm nor mmdet has a test-time augmentation wrapper for a classifier. Test without --tta, or '
+        "write and register a subclass of mmengine's BaseTTAModel whose merge_preds merges the views' pred_score, "
+        f'and name it in tta_model, with a tta_pipeline ending in dict(type=\'TestTimeAug\', transforms=[...]), in '
+        f'a config that inherits this one (_base_ = {base!r})')
+
+
 def apply_tta(cfg: Any, show_dir: str | None = None, show: bool = False) -> None:
     """``--tta``: test ``cfg.tta_model`` wrapped around ``cfg.model`` on ``cfg.tta_pipeline`` (mmdet's keys, e.g.
     ``tta_model = dict(type='DetTTAModel', tta_cfg=...)`` and a pipeline ending in ``TestTimeAug``). With
@@ -566,6 +591,8 @@ def apply_tta(cfg: Any, show_dir: str | None = None, show: bool = False) -> None
             ``PackDetInputs``, with a warning only). The message gives each missing key as a line to paste into a
             config inheriting this one: for a test pipeline ending in ``PackDetInputs``, the flip TTA mmdet would
             have filled in (:func:`flip_tta_pipeline`); it said ``transforms=[...]``, leaving the pipeline to write.
+            For a model that is no mmdet detector (an ``ImageClassifier``) the message says that nothing shipped
+            fits it, and suggests no ``DetTTAModel``.
     """
     dataset = cfg.test_dataloader.dataset
     while isinstance(dataset.get('dataset'), dict):
@@ -574,6 +601,7 @@ def apply_tta(cfg: Any, show_dir: str | None = None, show: bool = False) -> None
     if missing:
         flip = flip_tta_pipeline(dataset.get('pipeline'))
         base = osp.abspath(cfg.filename) if getattr(cfg, 'filename', None) else '<this config>'
+        _refuse_tta_for_a_non_detector(cfg, missing, flip, base)
         example = {'tta_model': f'tta_model = {_DET_TTA_MODEL}',
                    'tta_pipeline': f'tta_pipeline = {flip}' if flip else
                    "tta_pipeline = [... ending in dict(type='TestTimeAug', transforms=[...])]"}
