@@ -78,3 +78,37 @@ def _difference(found: dict, asked: dict) -> str:
     keys = sorted(set(found) | set(asked), key=str)
     diff = [f'{k}: {found.get(k)!r} there, {asked.get(k)!r} asked' for k in keys if found.get(k) != asked.get(k)]
     return '; '.join(diff[:3]) + ('; ...' if len(diff) > 3 else '')
+
+
+def marker_stamp(out_dir: str) -> tuple[int, int] | None:
+    """``(inode, mtime in ns)`` of ``out_dir``'s completion marker, ``None`` without one: the same before and after
+    a generator's call means the set was there already and nothing was written (the marker is written last)."""
+    try:
+        stat = os.stat(osp.join(out_dir, MARKER))
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def coco_counts(path: str) -> tuple[int, int]:
+    """``(images, annotations)`` listed in the COCO annotation file ``path``."""
+    with open(path) as f:
+        coco = json.load(f)
+    return len(coco.get('images', [])), len(coco.get('annotations', []))
+
+
+def set_summary(tool: str, out_dir: str, files: dict[str, str], written: bool) -> str:
+    """One line saying what a generator tool wrote (as mmdet's dataset converters end), e.g. ``generate_coco.py:
+    wrote 80 images and 2 annotation files (196 annotations) under data/synthetic_coco: train 64 images / 157
+    annotations, val 16 / 39``; without ``written``, that ``out_dir`` holds this set already and nothing was
+    written. ``files``: ``{split: annotation file}`` as the generators return them."""
+    counts = {split: coco_counts(path) for split, path in files.items()}
+    images = sum(n for n, _ in counts.values())
+    annotations = sum(n for _, n in counts.values())
+    splits = ', '.join(f'{split} {n} images / {a} annotations' if i == 0 else f'{split} {n} / {a}'
+                       for i, (split, (n, a)) in enumerate(counts.items()))
+    if not written:
+        return (f'{tool}: {out_dir} holds this set already, nothing written: {images} images and {len(files)} '
+                f'annotation files ({annotations} annotations): {splits}')
+    return (f'{tool}: wrote {images} images and {len(files)} annotation files ({annotations} annotations) under '
+            f'{out_dir}: {splits}')

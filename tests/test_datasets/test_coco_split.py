@@ -148,6 +148,11 @@ def test_cli_main(coco_file, tmp_path, capsys):
     cli.main([coco_file, str(tmp_path), '--val-images', '5', '--seed', '2', '--prefix', 'arch'])
     out = capsys.readouterr().out
     assert f'arch-train: {NUM_IMAGES - 5} images' in out and 'arch-val: 5 images' in out
+    with open(coco_file) as f:
+        annotations = len(json.load(f)['annotations'])
+    # the last line sums up what was written (the per-split lines above it give the counts of each file)
+    assert out.splitlines()[-1] == (f'split_coco.py: wrote 2 files under {tmp_path} ({NUM_IMAGES} images, '
+                                    f'{annotations} annotations of {coco_file} split by image)')
     assert _image_ids(str(tmp_path / 'arch-val.json')) == _image_ids(
         split_coco(coco_file, str(tmp_path / 'lib'), val_images=5, seed=2)[1])
     cli.main([coco_file, str(tmp_path / 'frac'), '--val-fraction', '0.25'])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -293,3 +294,29 @@ def test_first_item_of_image_i_is_in_range_i_minus_1_mod_3_as_the_readme_says(de
         for image in coco['images']:
             first = min((a for a in coco['annotations'] if a['image_id'] == image['id']), key=lambda a: a['id'])
             assert area_range(first['area']) == ('small', 'medium', 'large')[(image['id'] - 1) % 3]
+
+
+def test_the_tool_ends_with_what_it_wrote(tmp_path, fake_root, monkeypatch, capsys):
+    """tools/data/generate_fmnist_det.py ended with ``generated in 0.1 s`` even when the set was there already and
+    nothing was written; its last line now says what it wrote (files, images, annotations) or that the set was
+    there."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location('_tool_generate_fmnist_det',
+                                                  osp.join(REPO_ROOT, 'tools/data/generate_fmnist_det.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = str(tmp_path / 'set')
+    args = ['--num-train', '2', '--num-reward', '1', '--num-val', '1', '--num-test', '1', '--img-size', '128']
+    monkeypatch.setattr(sys, 'argv', ['generate_fmnist_det.py', out, '--data-root', fake_root] + args)
+    tool.main()
+    counts = {split: len(_load(out, split)['annotations']) for split in SPLITS}
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(
+        rf'generate_fmnist_det\.py: wrote 5 images and 4 annotation files \({sum(counts.values())} annotations\) '
+        rf'under {re.escape(out)}: train 2 images / {counts["train"]} annotations, reward 1 / {counts["reward"]}, '
+        rf'val 1 / {counts["val"]}, test 1 / {counts["test"]} \(in [0-9.]+ s\)', last), last
+    tool.main()  # the same set: nothing written
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        f'generate_fmnist_det.py: {out} holds this set already, nothing written: 5 images')

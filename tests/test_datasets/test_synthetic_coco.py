@@ -118,3 +118,33 @@ def test_split_coco_refuses_to_write_over_its_input(tmp_path):
     with pytest.raises(ValueError, match='split_coco would write over its input'):
         split_coco(str(own), str(own.parent), val_images=2, prefix='mine')
     assert own.read_text() == open(files['train']).read()
+
+
+def test_the_tool_ends_with_what_it_wrote(tmp_path, monkeypatch, capsys):
+    """tools/data/generate_coco.py printed only ``train: <path>`` / ``val: <path>``, the same when the set was there
+    already and nothing was written; its last line now says what it wrote (files, images, annotations), as mmdet's
+    dataset converters end, or that the set was there."""
+    import importlib.util
+    import json
+    import sys
+
+    from conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location('_tool_generate_coco',
+                                                  osp.join(REPO_ROOT, 'tools/data/generate_coco.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = str(tmp_path / 'set')
+    monkeypatch.setattr(sys, 'argv', ['generate_coco.py', out, '--num-train', '3', '--num-val', '2',
+                                      '--img-size', '32'])
+    tool.main()
+    counts = []
+    for split in ('train', 'val'):
+        with open(osp.join(out, 'annotations', f'instances_{split}.json')) as f:
+            counts.append(len(json.load(f)['annotations']))
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == (f'generate_coco.py: wrote 5 images and 2 annotation files ({sum(counts)} annotations) under '
+                    f'{out}: train 3 images / {counts[0]} annotations, val 2 / {counts[1]}')
+    tool.main()  # the same set: nothing written
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f'generate_coco.py: {out} holds this set already, nothing written: 5 images')

@@ -11,6 +11,7 @@ import time
 
 from automl_mm.datasets import generate_fmnist_det
 from automl_mm.datasets.fmnist_det import area_range_counts
+from automl_mm.datasets.generated import marker_stamp, set_summary
 
 
 D = ' (default: %(default)s)'
@@ -40,6 +41,7 @@ def main() -> None:
                         help='replace another set in OUT_DIR (default: refused; the same set is left as it is)')
     args = parser.parse_args()
     start = time.perf_counter()
+    before = marker_stamp(args.out_dir)
     try:
         files = generate_fmnist_det(args.out_dir, args.num_train, args.num_reward, args.num_val, args.num_test,
                                     img_size=args.img_size, max_objects=args.max_objects, max_iou=args.max_iou,
@@ -52,7 +54,9 @@ def main() -> None:
         counts = area_range_counts(path)
         print(f'{split}: {path} ({counts["images"]} images; objects small {counts["small"]}, '
               f'medium {counts["medium"]}, large {counts["large"]})')
-    print(f'generated in {time.perf_counter() - start:.1f} s')
+    written = marker_stamp(args.out_dir) != before
+    print(set_summary('generate_fmnist_det.py', args.out_dir, files, written)
+          + (f' (in {time.perf_counter() - start:.1f} s)' if written else ''))
 
 
 if __name__ == '__main__':

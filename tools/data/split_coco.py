@@ -37,10 +37,14 @@ def main(argv: list[str] | None = None) -> None:
                            seed=args.seed, prefix=args.prefix, overwrite=args.overwrite)
     except FileExistsError as err:
         raise SystemExit(f'split_coco.py: {err}') from None
+    images = annotations = 0
     for split, path in zip(('arch-train', 'arch-val'), files):
         with open(path) as f:
             coco = json.load(f)
+        images, annotations = images + len(coco['images']), annotations + len(coco.get('annotations', []))
         print(f"{split}: {len(coco['images'])} images, {len(coco.get('annotations', []))} annotations -> {path}")
+    print(f'split_coco.py: wrote {len(files)} files under {args.out_dir} ({images} images, {annotations} annotations '
+          f'of {args.ann_file} split by image)')
 
 
 if __name__ == '__main__':
