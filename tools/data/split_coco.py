@@ -8,9 +8,9 @@ Both output files keep the original ``file_name`` entries, so they read images f
 from __future__ import annotations
 
 import argparse
-import json
 
 from automl_mm.datasets.coco_split import DEFAULT_VAL_FRACTION, split_coco
+from automl_mm.datasets.generated import coco_counts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,10 +39,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f'split_coco.py: {err}') from None
     images = annotations = 0
     for split, path in zip(('arch-train', 'arch-val'), files):
-        with open(path) as f:
-            coco = json.load(f)
-        images, annotations = images + len(coco['images']), annotations + len(coco.get('annotations', []))
-        print(f"{split}: {len(coco['images'])} images, {len(coco.get('annotations', []))} annotations -> {path}")
+        n, a = coco_counts(path)
+        images, annotations = images + n, annotations + a
+        print(f'{split}: {n} images, {a} annotations -> {path}')
     print(f'split_coco.py: wrote {len(files)} files under {args.out_dir} ({images} images, {annotations} annotations '
           f'of {args.ann_file} split by image)')
 
