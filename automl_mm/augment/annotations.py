@@ -1,5 +1,5 @@
 """How a geometric element's affine matrix moves what a detection sample carries besides its image: the image
-itself and segmentation maps (nearest-sampled warps in pixel-index coordinates), boxes (the enclosing box of the
+itself and per-pixel maps (nearest-sampled warps in pixel-index coordinates), boxes (the enclosing box of the
 moved box's part inside the image), bitmap and polygon masks (polygons clipped to the image by shapely, as mmdet's
 ``PolygonMasks.crop``) and mmcv's keypoints. Used by :class:`~automl_mm.augment.geometric.GeometricAugmentOp`; matrices
 are (2, 3) affine maps in continuous image coordinates (pixel i covers [i, i + 1)).

@@ -1,5 +1,6 @@
 """The five geometric ops of OHL-Auto-Aug (METHODS.md §2): shears, whole-pixel translations and rotation, which
-warp image, boxes, masks, segmentation maps and keypoints with one affine matrix (see :class:`GeometricAugmentOp`).
+warp image, boxes, masks, keypoints and every per-pixel map (segmentation, mmseg's ``seg_fields``, edge and depth
+maps) with one affine matrix (see :class:`GeometricAugmentOp`).
 """
 from __future__ import annotations
 
@@ -46,15 +47,21 @@ class GeometricAugmentOp(BaseAugmentOp):
     (inside mmdet's ``ProposalBroadcaster``, which passes them as ``gt_bboxes``) are moved and clipped, never
     dropped: their ``proposals_scores`` stay theirs, as under mmdet's own transforms there.
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
-    a zero-area placeholder when none of it is left, as mmdet's crop does) and ``gt_seg_map`` (nearest, border
-    255, the ignore label; background False in a bool map; an int8 map, which cannot hold 255, is refused)
-    follow, bitmaps keeping their dtype and values; integer coordinates (boxes, polygons, keypoints: mmdet loads a
-    polygon of integer COCO coordinates as int64) come back as floats, not truncated (numpy's promotion with
-    float32 for arrays, torch's for tensors: float32, mmdet's box dtype), a tensor as a tensor; ``gt_keypoints``
+    a zero-area placeholder when none of it is left, as mmdet's crop does) and every per-pixel map
+    (:func:`pixel_map_keys`: ``gt_seg_map``, each key mmseg lists in ``results['seg_fields']``, and mmseg's
+    ``gt_edge_map`` and ``gt_depth_map`` whether listed or not; nearest, as mmseg's own geometric transforms warp
+    them) follow, bitmaps and maps keeping their shape, dtype and values. What a warp uncovers is 0 in a depth map
+    (``gt_depth_map``: no measurement, left out by mmseg's ``SiLogLoss`` and ``DepthMetric``; mmseg's
+    ``RandomRotate`` fills it with its ``seg_pad_val`` 255, a depth its loss trains on) and in a bool map (no
+    ignore label: background), else 255, the ignore label of mmdet and mmseg (mmseg's ``RandomRotate`` fills
+    every ``seg_fields`` map with it); an integer label map that cannot hold 255 (int8) is refused. Integer
+    coordinates (boxes, polygons, keypoints: mmdet loads a polygon of integer COCO coordinates as int64) come back
+    as floats, not truncated (numpy's promotion with float32 for arrays, torch's for tensors: float32, mmdet's box
+    dtype), a tensor as a tensor; ``gt_keypoints``
     ((N, K, 3) x, y, visibility, as mmcv loads them) move by the matrix, and one that leaves the image is made
     invisible (visibility 0) and clamped to it, as mmcv's ``CenterCrop`` does; ``homography_matrix`` records the
-    op's matrix (composed with an existing one, created when absent, as mmdet's geometric transforms do). A
-    ``gt_seg_map`` or ``gt_masks`` of another size than the image is refused (:func:`check_annotation_sizes`).
+    op's matrix (composed with an existing one, created when absent, as mmdet's geometric transforms do). A map
+    or ``gt_masks`` of another size than the image is refused (:func:`check_annotation_sizes`).
     """
 
     geometric = True
@@ -90,9 +97,8 @@ class GeometricAugmentOp(BaseAugmentOp):
                         results[key] = results[key][keep]
         if results.get('gt_masks') is not None:
             results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width, group)
-        if results.get('gt_seg_map') is not None:
-            seg = results['gt_seg_map']
-            results['gt_seg_map'] = _warp(seg, pixel_matrix, _seg_border(seg, self), group)
+        for key in pixel_map_keys(results, self.name):  # gt_seg_map, mmseg's seg_fields, gt_edge_map, gt_depth_map
+            results[key] = _warp(results[key], pixel_matrix, _map_border(results[key], key, self.name), group)
         if results.get('gt_keypoints') is not None:
             results['gt_keypoints'] = _move_keypoints(results['gt_keypoints'], matrix, height, width)
         homography = np.vstack([matrix, [0, 0, 1]]).astype(np.float32)
@@ -102,20 +108,78 @@ class GeometricAugmentOp(BaseAugmentOp):
         return results
 
 
-def check_annotation_sizes(results: dict, height: int, width: int, owner: str) -> None:
-    """Refuse a ``gt_seg_map`` or ``gt_masks`` whose size is not the image's (``height`` x ``width``).
+#: mmseg's per-pixel maps besides ``gt_seg_map`` that its ``PackSegInputs`` packs: ``gt_edge_map`` (``GenerateEdge``,
+#: which does not list it in ``seg_fields``) and ``gt_depth_map`` (``LoadDepthAnnotation``). They are warped whether
+#: ``seg_fields`` lists them or not.
+MMSEG_MAP_KEYS = ('gt_edge_map', 'gt_depth_map')
 
-    A geometric element warps every map with one matrix in the image's pixel frame; a map of another size (mmdet's
-    ``SegRescale``, which scales only ``gt_seg_map``, run before the policy) was warped in its own frame by it,
-    silently: a 40 x 60 image translated by 18 px moved its 5 x 8 map by 18 of its 8 columns.
+#: The maps whose values are measurements, not labels: what a warp uncovers is 0, "no measurement" (mmseg's
+#: ``SiLogLoss`` trains on depths > eps only and ``DepthMetric`` scores those > ``min_depth_eval``, so 0 is left out
+#: of both, where 255 was a depth of 255 m that the loss trained on).
+DEPTH_MAP_KEYS = ('gt_depth_map', )
+
+
+def pixel_map_keys(results: dict, owner: str) -> list[str]:
+    """The keys of the per-pixel maps a geometric element warps with the image, in order, without repeats:
+    ``gt_seg_map``, every key ``results['seg_fields']`` lists (mmseg 1.x: ``LoadAnnotations`` appends
+    ``'gt_seg_map'``, ``LoadDepthAnnotation`` ``'gt_depth_map'``; mmseg's ``RandomRotate``, ``RandomFlip``,
+    ``RandomCrop`` and ``Resize`` warp each of them) and :data:`MMSEG_MAP_KEYS`; of those, the ones present and not
+    None (as mmseg's ``Resize`` and ``RandomFlip`` skip a listed key that is None). ``'img'`` is never among them.
+
+    Args:
+        results (dict): The sample.
+        owner (str): The element or transform, named in the errors.
+
+    Returns:
+        list[str]: Keys whose values are numpy arrays of at least 2 dims, (H, W[, ...]).
 
     Raises:
-        ValueError: naming ``owner``, the key, its size and the image's.
+        ValueError: ``seg_fields`` that is not a list or tuple of str (a bare string, a set); a listed or known
+            key whose value is not a numpy array of at least 2 dims (naming the key).
     """
+    fields = results.get('seg_fields', ())
+    if fields is None:
+        fields = ()
+    if not isinstance(fields, (list, tuple)) or not all(isinstance(key, str) for key in fields):
+        raise ValueError(f"{owner}: results['seg_fields'] must be a list of results keys (mmseg's LoadAnnotations "
+                         f"appends 'gt_seg_map' to it), got {fields!r}")
+    keys: list[str] = []
+    for key in ('gt_seg_map', *fields, *MMSEG_MAP_KEYS):
+        if key == 'img' or key in keys or results.get(key) is None:
+            continue
+        value = results[key]
+        if not isinstance(value, np.ndarray) or value.ndim < 2:
+            listed = " (listed in results['seg_fields'])" if key in fields else ''
+            desc = f'an array of shape {value.shape}' if isinstance(value, np.ndarray) else type(value).__name__
+            raise ValueError(f"{owner}: results['{key}']{listed} must be a numpy array of the image's height and "
+                             f'width, (H, W[, ...]), to be warped with the image, got {desc}')
+        keys.append(key)
+    return keys
+
+
+def check_annotation_sizes(results: dict, height: int, width: int, owner: str) -> None:
+    """Refuse a per-pixel map (:func:`pixel_map_keys`: ``gt_seg_map``, the keys of mmseg's ``seg_fields``,
+    ``gt_edge_map``, ``gt_depth_map``) or ``gt_masks`` whose size is not the image's (``height`` x ``width``).
+
+    A geometric element warps every map with one matrix in the image's pixel frame; a map of another size (mmdet's
+    ``SegRescale``, which scales only ``gt_seg_map``, or mmseg's, which scales every ``seg_fields`` map, run before
+    the policy) was warped in its own frame by it, silently: a 40 x 60 image translated by 18 px moved its 5 x 8
+    map by 18 of its 8 columns.
+
+    Raises:
+        ValueError: naming ``owner``, the key, its size and the image's; those of :func:`pixel_map_keys`.
+    """
+    image = f'{height} x {width}'
+    for key in pixel_map_keys(results, owner):
+        map_height, map_width = results[key].shape[:2]
+        if (map_height, map_width) != (height, width):
+            raise ValueError(
+                f"{owner}: results['{key}'] is {map_height} x {map_width} but the image is {image}: a geometric "
+                "element warps both with one matrix in the image's pixel frame, so the map would not move with the "
+                "image. Put the augmentation before the transform that changed one of them (mmdet's SegRescale "
+                "scales only gt_seg_map, mmseg's every map in seg_fields: keep it after the policy, as mmdet keeps "
+                'it after its geometric transforms)')
     sizes = []
-    seg = results.get('gt_seg_map')
-    if isinstance(seg, np.ndarray):
-        sizes.append(('gt_seg_map', seg.shape[:2]))
     masks = results.get('gt_masks')
     if masks is not None and hasattr(masks, 'height') and hasattr(masks, 'width'):
         sizes.append(('gt_masks', (masks.height, masks.width)))
@@ -125,15 +189,21 @@ def check_annotation_sizes(results: dict, height: int, width: int, owner: str) -
     for key, (map_height, map_width) in sizes:
         if (map_height, map_width) != (height, width):
             raise ValueError(
-                f"{owner}: results['{key}'] is {map_height} x {map_width} but the image is {height} x {width}: a "
-                "geometric element warps both with one matrix in the image's pixel frame, so the map would not move "
-                "with the image. Put the augmentation before the transform that changed one of them (mmdet's "
-                'SegRescale scales only gt_seg_map: keep it after the policy, as mmdet keeps it after its '
-                'geometric transforms)')
+                f"{owner}: results['{key}'] is {map_height} x {map_width} but the image is {image}: a geometric "
+                "element warps both with one matrix in the image's pixel frame, so the map would not move with the "
+                'image. Put the augmentation before the transform that changed one of them')
 
 
-def _seg_border(seg: np.ndarray, op: GeometricAugmentOp) -> int:
-    """The value of the band a warp uncovers in a segmentation map: the ignore label 255 (mmdet's and mmseg's), or
+def _map_border(arr: np.ndarray, key: str, owner: str):
+    """The value of the band a warp uncovers in the map ``results[key]``: 0 in a depth map (:data:`DEPTH_MAP_KEYS`:
+    no measurement), else the label rule of :func:`_seg_border`."""
+    return 0 if key in DEPTH_MAP_KEYS else _seg_border(arr, key, owner)
+
+
+def _seg_border(seg: np.ndarray, key: str, owner: str) -> int:
+    """The value of the band a warp uncovers in a label map (``gt_seg_map``, ``gt_edge_map``, a ``seg_fields`` map):
+    the ignore label 255 (mmdet's and mmseg's; mmseg's ``RandomRotate`` and ``RandomMosaic`` fill every
+    ``seg_fields`` map with it, and its ``BoundaryLoss`` weighs an edge label that is neither 0 nor 1 by 0), or
     background 0 in a bool map (which has no ignore label: 255 was cast to True, the foreground).
 
     Raises:
@@ -142,7 +212,7 @@ def _seg_border(seg: np.ndarray, op: GeometricAugmentOp) -> int:
     if seg.dtype == np.bool_:
         return 0
     if seg.dtype.kind in 'iu' and np.iinfo(seg.dtype).max < 255:
-        raise ValueError(f"{op.name}: results['gt_seg_map'] is {seg.dtype}, which cannot hold the ignore label 255 "
+        raise ValueError(f"{owner}: results['{key}'] is {seg.dtype}, which cannot hold the ignore label 255 "
                          'that fills the pixels a geometric element uncovers; load it as uint8 (mmdet / mmseg '
                          'LoadAnnotations do)')
     return 255

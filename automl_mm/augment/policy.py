@@ -23,12 +23,15 @@ from .geometric import check_annotation_sizes
 class OHLAutoAugment(LiveChoiceTransform):
     """Apply one ordered pair of augmentation elements per image, sampled from a learned distribution.
 
-    Works on classification results (``img``) and on mmdet results: geometric elements also move
-    ``gt_bboxes``, ``gt_masks`` and ``gt_seg_map`` and drop boxes that leave the image. In an mmdet pipeline it
-    goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and ``PackDetInputs``): with geometric elements,
-    results that hold a data set's ``instances`` with boxes but nothing ``LoadAnnotations`` loads (``gt_bboxes``,
-    ``gt_masks``, ``gt_bboxes_labels``, ``gt_seg_map``), or a ``seg_map_path`` but no ``gt_seg_map``, are refused,
-    since the annotations loaded after it would not move with the image. With geometric elements it records
+    Works on classification results (``img``) and on mmdet / mmseg results: geometric elements also move
+    ``gt_bboxes``, ``gt_masks``, ``gt_keypoints`` and every per-pixel map (``gt_seg_map``, the keys mmseg lists in
+    ``seg_fields``, ``gt_edge_map``, ``gt_depth_map``: ``geometric.pixel_map_keys``) and drop boxes that leave the
+    image. In an mmdet pipeline it goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and
+    ``PackDetInputs``), in an mmseg one after ``LoadAnnotations`` / ``LoadDepthAnnotation``: with geometric
+    elements, results that hold a data set's ``instances`` with boxes but nothing ``LoadAnnotations`` loads
+    (``gt_bboxes``, ``gt_masks``, ``gt_bboxes_labels``, ``gt_seg_map``, ...), a ``seg_map_path`` but no
+    ``gt_seg_map``, or a ``depth_map_path`` but no ``gt_depth_map``, are refused, since the annotations loaded
+    after it would not move with the image. With geometric elements it records
     ``homography_matrix`` whichever pair is drawn (the identity, float32 (3, 3), where neither element moves the
     image and none was recorded before), so that the results' keys do not depend on the draw (mmcv's
     ``TransformBroadcaster`` collates per-frame draws by key).
@@ -53,7 +56,8 @@ class OHLAutoAugment(LiveChoiceTransform):
         ValueError: an unknown element set, op or magnitude (named by the op), fewer than 2 pairs, ``probs`` that
             are not E² finite non-negative numbers with a positive sum, ``fill`` not an int in [0, 255], ``bgr``
             not a bool; when applied with geometric elements, results whose annotations are not loaded yet, or whose
-            ``gt_seg_map`` / ``gt_masks`` is not the image's size (``geometric.check_annotation_sizes``).
+            ``gt_masks`` or a per-pixel map is not the image's size, or a ``seg_fields`` that is not a list of
+            keys of (H, W[, ...]) arrays (``geometric.check_annotation_sizes``).
 
     Examples:
         >>> import numpy as np
@@ -122,12 +126,16 @@ class OHLAutoAugment(LiveChoiceTransform):
         unloaded = []
         # any of LoadAnnotations' outputs: it loads all it is asked for at once (with_bbox=False: masks, labels,
         # mmcv's keypoints or only the segmentation map)
-        loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_seg_map', 'gt_keypoints')
+        loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_seg_map', 'gt_keypoints',
+                  'gt_depth_map')
         if not any(key in results for key in loaded) and isinstance(instances, (list, tuple)) and \
                 any(isinstance(i, dict) and 'bbox' in i for i in instances):
             unloaded.append("the data set's 'instances' but no 'gt_bboxes'")
-        if 'gt_seg_map' not in results and results.get('seg_map_path') is not None:
-            unloaded.append("a 'seg_map_path' but no 'gt_seg_map'")
+        # a map's path without the map: mmdet's / mmseg's LoadAnnotations (seg_map_path), mmseg's
+        # LoadDepthAnnotation (depth_map_path) load it after the policy
+        for path, key in (('seg_map_path', 'gt_seg_map'), ('depth_map_path', 'gt_depth_map')):
+            if key not in results and results.get(path) is not None:
+                unloaded.append(f"a '{path}' but no '{key}'")
         if unloaded:
             # the elements' names now: an OHL space may have written a magnitude since __init__
             geometric = [e.name for e in self.elements if e.geometric]
