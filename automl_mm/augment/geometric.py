@@ -164,7 +164,8 @@ def check_annotation_sizes(results: dict, height: int, width: int, owner: str) -
     A geometric element warps every map with one matrix in the image's pixel frame; a map of another size (mmdet's
     ``SegRescale``, which scales only ``gt_seg_map``, or mmseg's, which scales every ``seg_fields`` map, run before
     the policy) was warped in its own frame by it, silently: a 40 x 60 image translated by 18 px moved its 5 x 8
-    map by 18 of its 8 columns.
+    map by 18 of its 8 columns. Bitmap masks alike; ``PolygonMasks`` declared for another size hold coordinates
+    in that image's frame, which the element would move and clip as if they were in this image's.
 
     Raises:
         ValueError: naming ``owner``, the key, its size and the image's; those of :func:`pixel_map_keys`.
@@ -179,19 +180,29 @@ def check_annotation_sizes(results: dict, height: int, width: int, owner: str) -
                 "image. Put the augmentation before the transform that changed one of them (mmdet's SegRescale "
                 "scales only gt_seg_map, mmseg's every map in seg_fields: keep it after the policy, as mmdet keeps "
                 'it after its geometric transforms)')
-    sizes = []
     masks = results.get('gt_masks')
-    if masks is not None and hasattr(masks, 'height') and hasattr(masks, 'width'):
-        sizes.append(('gt_masks', (masks.height, masks.width)))
-        array = getattr(masks, 'masks', None)
-        if isinstance(array, np.ndarray) and array.ndim == 3 and len(array):
-            sizes.append(('gt_masks', array.shape[1:]))
-    for key, (map_height, map_width) in sizes:
+    if masks is None or not hasattr(masks, 'height') or not hasattr(masks, 'width'):
+        return
+    array = getattr(masks, 'masks', None)
+    if isinstance(array, list):  # PolygonMasks: coordinates, no pixels
+        if (masks.height, masks.width) != (height, width):
+            raise ValueError(
+                f"{owner}: results['gt_masks'] are PolygonMasks of a {masks.height} x {masks.width} image but the "
+                f'image is {image}: their polygon coordinates are in the frame of that other image, and a '
+                "geometric element would move them with the image's matrix and clip them to the image as if they "
+                "were in its frame, so they would not outline the image's objects. Put the augmentation before the "
+                "transform that resized the image or the polygons alone (mmdet's Resize rescales both together), "
+                'or rescale the polygons to the image (PolygonMasks.rescale / resize)')
+        return
+    sizes = [(masks.height, masks.width)]
+    if isinstance(array, np.ndarray) and array.ndim == 3 and len(array):
+        sizes.append(array.shape[1:])
+    for map_height, map_width in sizes:
         if (map_height, map_width) != (height, width):
             raise ValueError(
-                f"{owner}: results['{key}'] is {map_height} x {map_width} but the image is {image}: a geometric "
-                "element warps both with one matrix in the image's pixel frame, so the map would not move with the "
-                'image. Put the augmentation before the transform that changed one of them')
+                f"{owner}: results['gt_masks'] (bitmaps) are {map_height} x {map_width} but the image is {image}: "
+                "a geometric element warps both with one matrix in the image's pixel frame, so the masks would not "
+                'move with the image. Put the augmentation before the transform that changed one of them')
 
 
 def _map_border(arr: np.ndarray, key: str, owner: str):

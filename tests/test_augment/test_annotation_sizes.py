@@ -28,13 +28,27 @@ def test_a_rescaled_segmentation_map_is_refused_by_a_geometric_element():
             op.apply(dict(results), np.random.default_rng(0))
 
 
-@pytest.mark.parametrize('masks', [BitmapMasks(np.zeros((1, 20, 30), np.uint8), 20, 30),
-                                   PolygonMasks([[np.array([1.0, 1, 5, 1, 5, 5])]], 20, 30)],
-                         ids=['bitmap', 'polygon'])
-def test_masks_of_another_size_are_refused(masks):
+def test_bitmap_masks_of_another_size_are_refused():
+    masks = BitmapMasks(np.zeros((1, 20, 30), np.uint8), 20, 30)
     results = dict(img=np.zeros((40, 60), np.uint8), gt_masks=masks, gt_bboxes=np.array([[1.0, 1, 5, 5]]))
-    with pytest.raises(ValueError, match=r"gt_masks'\] is 20 x 30 .* image is 40 x 60"):
+    with pytest.raises(ValueError, match=r"gt_masks'\] \(bitmaps\) are 20 x 30 .* image is 40 x 60.*masks would "
+                                         r'not move with the image'):
         Rotate(10).apply(results, np.random.default_rng(0))
+
+
+def test_polygon_masks_of_another_size_are_refused_as_coordinates_in_another_frame():
+    """PolygonMasks hold coordinates, not pixels: the element does move them, by the image's matrix, and clips them
+    to the image. The refusal spoke of a map that "would not move with the image", which is the bitmap case; for
+    polygons declared for a 20 x 30 image it now says their coordinates are in that image's frame."""
+    masks = PolygonMasks([[np.array([1.0, 1, 5, 1, 5, 5])]], 20, 30)
+    results = dict(img=np.zeros((40, 60), np.uint8), gt_masks=masks, gt_bboxes=np.array([[1.0, 1, 5, 5]]))
+    with pytest.raises(ValueError) as error:
+        Rotate(10).apply(results, np.random.default_rng(0))
+    message = str(error.value)
+    assert "results['gt_masks'] are PolygonMasks of a 20 x 30 image but the image is 40 x 60" in message
+    assert 'polygon coordinates are in the frame of that other image' in message
+    assert 'would not move' not in message and 'map' not in message
+    assert 'PolygonMasks.rescale' in message
 
 
 def test_the_policy_refuses_them_whichever_pair_is_drawn():
