@@ -45,15 +45,21 @@ class PackClsInputs(BaseTransform):
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'
 
 
-#: Results keys that hold positions in the image (mmdet's / mmcv's ``LoadAnnotations``), which a transform moving or
-#: resizing only the image leaves describing other pixels.
-PIXEL_ANNOTATION_KEYS = ('gt_bboxes', 'gt_masks', 'gt_seg_map', 'gt_keypoints')
+#: Results keys that hold positions in the image (mmdet's / mmcv's ``LoadAnnotations``; mmseg's ``gt_edge_map`` and
+#: ``gt_depth_map``, which its ``PackSegInputs`` packs), which a transform moving or resizing only the image leaves
+#: describing other pixels; with them, every key mmseg lists in ``results['seg_fields']``.
+PIXEL_ANNOTATION_KEYS = ('gt_bboxes', 'gt_masks', 'gt_seg_map', 'gt_keypoints', 'gt_edge_map', 'gt_depth_map')
+
+#: Paths that a later loader reads annotations from, in the image's original coordinates (mmdet's / mmseg's
+#: ``LoadAnnotations``: ``seg_map_path``; mmseg's ``LoadDepthAnnotation``: ``depth_map_path``).
+PIXEL_ANNOTATION_PATHS = ('seg_map_path', 'depth_map_path')
 
 
 def refuse_pixel_annotations(results: dict, owner: str, instead: str) -> None:
     """Refuse a sample whose annotations a classification transform would leave behind: one that holds any of
-    :data:`PIXEL_ANNOTATION_KEYS`, or annotations that a later ``LoadAnnotations`` would load in the image's
-    original coordinates (a data set's ``instances`` with a ``bbox``, a ``seg_map_path``).
+    :data:`PIXEL_ANNOTATION_KEYS` or of the keys mmseg lists in ``results['seg_fields']``, or annotations that a
+    later loader would load in the image's original coordinates (a data set's ``instances`` with a ``bbox``, one
+    of :data:`PIXEL_ANNOTATION_PATHS`).
 
     Args:
         results (dict): The sample.
@@ -63,12 +69,14 @@ def refuse_pixel_annotations(results: dict, owner: str, instead: str) -> None:
     Raises:
         ValueError: naming ``owner``, the keys and ``instead``.
     """
-    held = [key for key in PIXEL_ANNOTATION_KEYS if results.get(key) is not None]
+    fields = results.get('seg_fields')
+    fields = fields if isinstance(fields, (list, tuple)) else ()
+    listed = [key for key in fields if isinstance(key, str) and key != 'img']
+    held = [key for key in dict.fromkeys((*PIXEL_ANNOTATION_KEYS, *listed)) if results.get(key) is not None]
     instances = results.get('instances')
     if isinstance(instances, (list, tuple)) and any(isinstance(i, dict) and 'bbox' in i for i in instances):
         held.append('instances (with a bbox)')
-    if results.get('seg_map_path') is not None:
-        held.append('seg_map_path')
+    held += [path for path in PIXEL_ANNOTATION_PATHS if results.get(path) is not None]
     if held:
         raise ValueError(f'{owner} moves or resizes the image only, but the results hold {", ".join(held)}: they '
                          f'would then describe other pixels. It is a classification transform; in a detection or '

@@ -1,7 +1,8 @@
 """The classification transforms that move or resize the image (automl_mm's RandomCrop, RandomResizedCrop,
-ResizeShortEdge and TorchvisionAugment) given a detection sample: they moved the image and left its boxes, masks and
-segmentation map where they were, silently (a box [8, 8, 16, 16] stayed there while its object went to
-[1, 7, 9, 15] under RandomCrop(24, padding=4)); and TorchvisionAugment's per-channel fill on BGR images."""
+ResizeShortEdge and TorchvisionAugment) given a detection or segmentation sample: they moved the image and left its
+boxes, masks, segmentation map (and mmseg's edge, depth and other seg_fields maps) where they were, silently (a box
+[8, 8, 16, 16] stayed there while its object went to [1, 7, 9, 15] under RandomCrop(24, padding=4)); and
+TorchvisionAugment's per-channel fill on BGR images."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,10 @@ def _annotations() -> dict:
     return dict(gt_bboxes=HorizontalBoxes(torch.tensor([[8.0, 8, 16, 16]])),
                 gt_masks=BitmapMasks(np.zeros((1, 32, 32), np.uint8), 32, 32),
                 gt_seg_map=np.zeros((32, 32), np.uint8), gt_keypoints=np.zeros((1, 2, 3), np.float32),
-                instances=[dict(bbox=[8, 8, 16, 16], bbox_label=0)], seg_map_path='seg.png')
+                instances=[dict(bbox=[8, 8, 16, 16], bbox_label=0)], seg_map_path='seg.png',
+                # mmseg's other per-pixel maps (PackSegInputs packs them) and LoadDepthAnnotation's path
+                gt_edge_map=np.zeros((32, 32), np.uint8), gt_depth_map=np.ones((32, 32), np.float32),
+                depth_map_path='depth.png')
 
 
 @pytest.mark.parametrize('key', list(_annotations()))
@@ -28,6 +32,16 @@ def _annotations() -> dict:
 def test_a_sample_with_pixel_annotations_is_refused_naming_them(transform, key):
     results = dict(img=np.zeros((32, 32, 3), np.uint8), **{key: _annotations()[key]})
     with pytest.raises(ValueError, match=rf'{type(transform).__name__}.*{key}.*mmdet'):
+        transform(results)
+
+
+@pytest.mark.parametrize('transform', _TRANSFORMS, ids=lambda t: type(t).__name__)
+def test_a_map_listed_in_mmsegs_seg_fields_is_refused_naming_it(transform):
+    """mmseg lists a sample's per-pixel maps in seg_fields (its own geometric transforms warp each): a map of the
+    data set's own key there was left behind as silently as gt_seg_map was."""
+    results = dict(img=np.zeros((32, 32, 3), np.uint8), seg_fields=['gt_part_map'],
+                   gt_part_map=np.zeros((32, 32), np.uint8))
+    with pytest.raises(ValueError, match=rf'{type(transform).__name__}.*gt_part_map.*mmdet'):
         transform(results)
 
 
