@@ -19,12 +19,9 @@ import torch.nn as nn
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
+from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import (
-    CfgOptionsAction,
-    config_not_found,
-    read_config,
-)
+from automl_mm.engine.tool_args import CfgOptionsAction
 from automl_mm.engine.tool_devices import checked_device
 from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.nas.latency import (

@@ -8,6 +8,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
+from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import check_launcher_matches_environment, check_slurm_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
@@ -21,16 +22,14 @@ from automl_mm.engine.tool_args import (
     CfgOptionsAction,
     add_dump_results,
     add_launcher_arguments,
-    apply_tta,
     check_out_file,
     check_show_display,
-    config_not_found,
     draw_on_every_rank,
     enable_drawing,
     parse_tool_args,
-    read_config,
 )
 from automl_mm.engine.tool_errors import exit_on_refusal
+from automl_mm.engine.tta_views import apply_tta
 from automl_mm.nas import SearchedArchitectureHook
 from automl_mm.ohl import SearchedValuesHook
 from automl_mm.ohl.copies import find_ohl_hook

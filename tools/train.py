@@ -17,6 +17,7 @@ from automl_mm.engine import (
     find_resumable_checkpoint,
     resolve_resume,
 )
+from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import (
     check_launcher_matches_environment,
@@ -38,11 +39,9 @@ from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
     CfgOptionsAction,
     add_launcher_arguments,
-    config_not_found,
     enable_amp,
     enable_auto_scale_lr,
     parse_tool_args,
-    read_config,
 )
 from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.registry import RUNNERS

@@ -8,11 +8,15 @@ module nor why it failed (and, with a close registered name, suggested another c
 'LayerwiseSpace'?``). :func:`import_modules_recording_failures` replaces it (:mod:`automl_mm.engine.patches`, entry
 14) with the same semantics (the same modules imported, ``None`` for a failed one, ``ImportError`` without
 ``allow_failed_imports``, every other exception raised as it is) and remembers each failure, with its file and
-exception (:func:`~automl_mm.engine.tool_args.custom_import_failure`); :func:`failed_imports_note` is what an
-unregistered ``type``'s error appends (:func:`automl_mm.engine.preflight_types.type_hint`).
+exception (:func:`custom_import_failure`); :func:`failed_imports_note` is what an unregistered ``type``'s error
+appends (:func:`automl_mm.engine.preflight_types.type_hint`).
+
+:func:`custom_import_failure` says what went wrong for any ``custom_imports`` module that failed (the message of
+:func:`automl_mm.engine.config_read.read_config` and of ``--cfg-options custom_imports=...``, too).
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import sys
@@ -30,10 +34,64 @@ _FAILED: dict[str, str] = {}
 _IMPORTED: dict[str, None] = {}
 
 
+def custom_import_failure(err: BaseException, where: str = 'custom_imports') -> str | None:
+    """What went wrong where mmengine's ``import_modules_from_strings`` failed on a ``custom_imports`` module, or
+    ``None`` where ``err`` is no such failure.
+
+    mmengine ends every failure with ``Failed to import custom modules from {...}, the current sys.path is: ...
+    You should set `PYTHONPATH` ...``, also where the module was found and failed itself (a plugin importing a
+    package that is not installed, or registering a name twice): the cause was two tracebacks up, behind advice that
+    did not apply. Here a module no ``sys.path`` entry holds is named with that advice, and a module that was found
+    with its file and the error it raised.
+
+    Args:
+        err: the error raised (``Config.fromfile``'s ``ImportError``, or ``ImportError('Failed to import X')``).
+        where: what named the module, for the message (``'custom_imports'``, ``'--cfg-options custom_imports'``).
+
+    Returns:
+        ``"custom_imports: no module 'myproj.lr_space' (no folder on sys.path holds 'myproj': set PYTHONPATH to
+        the folder that holds myproj/ or myproj.py, or correct the name)"``, ``"custom_imports: no module
+        'myproj.lr_spac' (package 'myproj' in /tmp/myproj has no 'lr_spac'; did you mean myproj.lr_space?)"`` or
+        ``"custom_imports: 'myproj.broken' (/tmp/myproj/broken.py) failed while importing: ModuleNotFoundError: No
+        module named 'nonexistent_pkg'"``.
+    """
+    import importlib.util
+
+    chain: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    failed = next((m for m in (re.fullmatch(r'Failed to import (\S+)', str(e)) for e in chain) if m), None)
+    if failed is None:
+        return None
+    module, cause = failed[1], chain[-1]
+    missing = getattr(cause, 'name', None) if isinstance(cause, ModuleNotFoundError) else None
+    if missing and (module == missing or module.startswith(f'{missing}.')):
+        parent, _, leaf = missing.rpartition('.')
+        if not parent:
+            return (f'{where}: no module {module!r} (no folder on sys.path holds {missing!r}: set PYTHONPATH to '
+                    f'the folder that holds {missing}/ or {missing}.py, or correct the name)')
+        import pkgutil
+
+        try:
+            folders = list(importlib.util.find_spec(parent).submodule_search_locations or [])
+        except Exception:  # not a package
+            folders = []
+        names = sorted(info.name for info in pkgutil.iter_modules(folders))
+        close = difflib.get_close_matches(leaf, names, n=1)
+        hint = f'; did you mean {parent}.{close[0]}?' if close else ''
+        return f'{where}: no module {module!r} (package {parent!r} in {", ".join(folders)} has no {leaf!r}{hint})'
+    try:
+        spec = importlib.util.find_spec(module)
+    except Exception:  # a parent package that fails to import itself
+        spec = None
+    origin = f' ({spec.origin})' if spec is not None and spec.origin else ''
+    return f'{where}: {module!r}{origin} failed while importing: {type(cause).__name__}: {cause}'
+
+
 def _describe(module: str, err: ImportError) -> str:
     """``"'m' (/path/m.py) failed while importing: E: msg"`` or ``"no module 'm' (...)"`` for ``err``."""
-    from .tool_args import custom_import_failure
-
     wrapped = ImportError(f'Failed to import {module}')
     wrapped.__cause__ = err
     explained = custom_import_failure(wrapped, 'custom_imports')

@@ -179,7 +179,7 @@ def _import_option_modules(imports: Any, before: list[str]) -> None:
     try:
         import_modules_from_strings(**imports) if isinstance(imports, dict) else import_modules_from_strings(imports)
     except (ImportError, TypeError) as err:
-        from .tool_args import custom_import_failure
+        from .custom_imports import custom_import_failure
 
         explained = custom_import_failure(err, f'--cfg-options custom_imports={imports!r}')
         raise ConfigCheckError(explained or f'--cfg-options custom_imports={imports!r}: {type(err).__name__}: '

@@ -229,7 +229,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         if again:
             check_retrain_config(self.retrain_config)
         if self.retrain_config is not None:
-            from automl_mm.engine.tool_args import read_config
+            from automl_mm.engine.config_read import read_config
 
             warn_flops_shape_not_trained(read_config(self.retrain_config), self.flops_input_shape[1:],
                                          f'train_cfg.retrain_config {self.retrain_config}')
@@ -560,7 +560,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             return
         if not self.retrain_config_exportable('cr_nas_final_config.py', lambda: self._check_retrain(again=True)):
             return  # edited during the search and refused now: raised by finish()
-        from automl_mm.engine.tool_args import read_config
+        from automl_mm.engine.config_read import read_config
 
         retrain_backbone = (read_config(self.retrain_config).get('model') or {}).get('backbone') or {}
         # a retrain config built as a supernet (max_stage_blocks) kept it under the exported allocation: the final

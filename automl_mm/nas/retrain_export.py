@@ -23,7 +23,7 @@ def check_retrain_config(path: str | None) -> str | None:
 
     Raises:
         ValueError: naming ``train_cfg.retrain_config``: the file is missing, cannot be read (a ``_base_`` that
-            names no file, a failing ``custom_imports``: :func:`~automl_mm.engine.tool_args.read_config`'s message),
+            names no file, a failing ``custom_imports``: :func:`~automl_mm.engine.config_read.read_config`'s message),
             or trains with a search loop.
     """
     if path is None:
@@ -31,7 +31,7 @@ def check_retrain_config(path: str | None) -> str | None:
     if not osp.isfile(path):
         raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
                          f'directory, {os.getcwd()})')
-    from automl_mm.engine.tool_args import read_config
+    from automl_mm.engine.config_read import read_config
     from automl_mm.registry import LOOPS, registered_class
 
     from .loop import SearchLoopBase  # the loop imports this module
@@ -83,14 +83,14 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
     Raises:
         ValueError: naming ``train_cfg.retrain_config`` and the first module that differs, or why the retrain
             backbone cannot be built.
-        FileNotFoundError, ImportError: the file cannot be read (:func:`~automl_mm.engine.tool_args.read_config`:
+        FileNotFoundError, ImportError: the file cannot be read (:func:`~automl_mm.engine.config_read.read_config`:
             a ``_base_`` that names no file is named with where mmengine looked).
     """
     if retrain_config is None:
         return
     from mmengine.registry import DefaultScope
 
-    from automl_mm.engine.tool_args import read_config
+    from automl_mm.engine.config_read import read_config
     from automl_mm.registry import MODELS
 
     retrain_cfg = read_config(retrain_config)
@@ -125,12 +125,12 @@ def retrain_config_snapshot(path: str | None) -> dict | None:
     as a plain dict (None without a retrain config). :func:`recheck_retrain_config` compares it at the export.
 
     Raises:
-        Exception: whatever :func:`~automl_mm.engine.tool_args.read_config` raises (mmengine's ``Config.fromfile``,
+        Exception: whatever :func:`~automl_mm.engine.config_read.read_config` raises (mmengine's ``Config.fromfile``,
             a ``_base_`` that names no file explained; the start's checks read the file first).
     """
     if path is None:
         return None
-    from automl_mm.engine.tool_args import read_config
+    from automl_mm.engine.config_read import read_config
 
     return read_config(path).to_dict()
 

@@ -37,13 +37,13 @@ def retrain_input_chw(retrain_config: str, data_preprocessor: Any = None) -> tup
             model's).
 
     Raises:
-        Exception: whatever reading the config (:func:`~automl_mm.engine.tool_args.read_config`: a ``_base_`` that
+        Exception: whatever reading the config (:func:`~automl_mm.engine.config_read.read_config`: a ``_base_`` that
             names no file explained), building the loader, reading a batch or building the preprocessor raises.
     """
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
 
-    from automl_mm.engine.tool_args import read_config
+    from automl_mm.engine.config_read import read_config
     from automl_mm.registry import MODELS
 
     cfg = read_config(retrain_config)

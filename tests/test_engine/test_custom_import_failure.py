@@ -10,9 +10,9 @@ import sys
 import pytest
 from mmengine.config import Config
 
+from automl_mm.engine.config_read import read_config
 from automl_mm.engine.preflight_options import merge_options
 from automl_mm.engine.preflight_walk import ConfigCheckError
-from automl_mm.engine.tool_args import read_config
 
 
 @pytest.fixture

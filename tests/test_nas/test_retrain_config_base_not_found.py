@@ -1,8 +1,8 @@
 """A ``train_cfg.retrain_config`` whose ``_base_`` names no file stopped a NAS search with mmengine's bare
 ``FileNotFoundError: [Errno 2] No such file or directory: '<its folder>/runtim.py'``, naming neither the config that
 lists it nor why it was looked for there. Every read of the retrain config now goes through
-:func:`automl_mm.engine.tool_args.read_config`, which names the config, the entry, where mmengine looked and the fix,
-as the tools say it (:func:`~automl_mm.engine.tool_args.base_not_found`)."""
+:func:`automl_mm.engine.config_read.read_config`, which names the config, the entry, where mmengine looked and the fix,
+as the tools say it (:func:`~automl_mm.engine.config_read.base_not_found`)."""
 from __future__ import annotations
 
 import pathlib

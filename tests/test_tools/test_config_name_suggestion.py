@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from automl_mm.engine.tool_args import config_not_found
+from automl_mm.engine.config_read import config_not_found
 
 from conftest import REPO_ROOT
 
@@ -38,7 +38,7 @@ def test_a_base_read_from_the_current_directory_is_named_with_the_path_to_write(
     # a my_config.py outside the repository with the README's _base_ line for one in the repository root: the tools
     # stopped with mmengine's traceback ending in "FileNotFoundError: [Errno 2] No such file or directory:
     # '<tmp>/configs/ohl/...'", naming neither the config whose _base_ it was nor why it was looked for there
-    from automl_mm.engine.tool_args import read_config
+    from automl_mm.engine.config_read import read_config
 
     monkeypatch.chdir(REPO_ROOT)
     base = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
@@ -54,7 +54,7 @@ def test_a_base_read_from_the_current_directory_is_named_with_the_path_to_write(
 
 
 def test_a_misspelled_base_of_a_base_is_named_where_it_is_written(tmp_path, monkeypatch):
-    from automl_mm.engine.tool_args import read_config
+    from automl_mm.engine.config_read import read_config
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'configs').mkdir()

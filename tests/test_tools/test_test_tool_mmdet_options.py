@@ -15,7 +15,8 @@ import torch
 from mmengine.config import Config
 
 from automl_mm.engine.preflight import ConfigCheckError
-from automl_mm.engine.tool_args import apply_tta, enable_show_dir
+from automl_mm.engine.tool_args import enable_show_dir
+from automl_mm.engine.tta_views import apply_tta
 
 from conftest import REPO_ROOT
 

@@ -54,8 +54,8 @@ def test_test_and_measure_latency_print_their_refusals_without_a_traceback(tmp_p
 def test_a_bug_keeps_its_traceback(tmp_path):
     # read_config returning None: tools/train.py fails on cfg.launcher with an AttributeError no check raised
     code = ('import runpy, sys\n'
-            'import automl_mm.engine.tool_args as tool_args\n'
-            'tool_args.read_config = lambda path: None\n'
+            'import automl_mm.engine.config_read as config_read\n'
+            'config_read.read_config = lambda path: None\n'
             "runpy.run_path('tools/train.py', run_name='__main__')\n")
     proc = run_tool('-c', code, DIGITS, '--work-dir', str(tmp_path), check=False, env={TRACEBACK_VARIABLE: ''})
     assert proc.returncode == 1

@@ -10,8 +10,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from test_tools.test_test_tool_mmdet_options import _test_tool, detector  # noqa: F401 (a fixture)
 
-from automl_mm.engine.tool_args import apply_tta, flip_tta_pipeline
-from automl_mm.engine.tta_views import flipped_first_view
+from automl_mm.engine.tta_views import apply_tta, flip_tta_pipeline, flipped_first_view
 
 from conftest import REPO_ROOT
 

@@ -10,7 +10,7 @@ import pytest
 from mmengine.config import Config
 
 from automl_mm.engine.preflight import ConfigCheckError
-from automl_mm.engine.tool_args import apply_tta
+from automl_mm.engine.tta_views import apply_tta
 
 from conftest import REPO_ROOT
 
@@ -50,7 +50,7 @@ def test_only_the_missing_key_is_given():
 def test_a_classifier_is_told_nothing_shipped_fits_it():
     """The refusal suggested mmdet's DetTTAModel "for an mmdet detector" to a user testing an ImageClassifier, for
     which neither automl_mm nor mmdet ships a test-time augmentation wrapper: it says so, and suggests none."""
-    from automl_mm.engine.tool_args import flip_tta_pipeline
+    from automl_mm.engine.tta_views import flip_tta_pipeline
 
     cfg = Config.fromfile(DIGITS)
     with pytest.raises(ConfigCheckError) as refused:
@@ -99,6 +99,6 @@ def test_the_merged_sample_carries_the_unflipped_ground_truth(coco_root):
 
 
 def flip_pipeline(test_pipeline):
-    from automl_mm.engine.tool_args import flip_tta_pipeline
+    from automl_mm.engine.tta_views import flip_tta_pipeline
 
     return flip_tta_pipeline(list(test_pipeline))

@@ -1,0 +1,114 @@
+"""Reading the config file a tool is given, with errors that name the file and the fix.
+
+The tools (``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py``) and :mod:`automl_mm.nas` read a
+config with :func:`read_config`: mmengine's ``Config.fromfile``, with a failing ``custom_imports`` module and a
+``_base_`` entry that names no file (:func:`base_not_found`) named with their cause. A CONFIG argument that is no
+file is refused with :func:`config_not_found`'s message, which names the closest configs.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import os.path as osp
+from typing import Any
+
+from .custom_imports import custom_import_failure
+
+
+def config_not_found(path: str) -> str:
+    """The message for a CONFIG argument that is no file: ``'config file not found: <path>'``, followed by the
+    closest config names of its folder (``configs/ohl/ohl_convnet_12e_digits.py``: did you mean
+    ``configs/ohl/ohl_convnet_1x4_12e_digits.py``?) or, where the folder does not exist either, that relative paths
+    are read from the current directory; for a directory (``configs/ohl``), that it is one, naming the configs in
+    it."""
+    if not os.path.isdir(path):
+        folder = osp.dirname(path) or '.'
+        if not os.path.isdir(folder):
+            parent = osp.dirname(folder.rstrip('/'))
+            folders = sorted(n for n in os.listdir(parent or '.') if os.path.isdir(osp.join(parent, n))) \
+                if os.path.isdir(parent or '.') else []
+            close = difflib.get_close_matches(osp.basename(folder.rstrip('/')), folders, n=1, cutoff=0.6)
+            hint = f'did you mean {osp.join(parent, close[0])}/?' if close else \
+                'relative paths are read from the current directory: run from the repository root'
+            return f'config file not found: {path} (no folder {folder} in {os.getcwd()}; {hint})'
+        names = sorted(n for n in os.listdir(folder) if n.endswith('.py'))
+        close = difflib.get_close_matches(osp.basename(path), names, n=3, cutoff=0.6)
+        meant = ', '.join(osp.join(osp.dirname(path), n) for n in close)
+        return f'config file not found: {path}' + (f' (did you mean {meant}?)' if close else '')
+    found = sorted(n for n in os.listdir(path) if n.endswith('.py'))
+    there = f'it holds {", ".join(found[:5])}{", ..." if len(found) > 5 else ""}' if found else 'it holds no *.py'
+    return f'config is a directory, not a config file: {path} ({there})'
+
+
+def read_config(path: str) -> Any:
+    """``Config.fromfile(path)``, whose ``custom_imports`` failure names the module and its cause
+    (:func:`~automl_mm.engine.custom_imports.custom_import_failure`).
+
+    Raises:
+        ImportError: a ``custom_imports`` module not found, or found and failing while imported, chained to
+            mmengine's error.
+        FileNotFoundError: a ``_base_`` (of ``path`` or of one of its bases) that names no file
+            (:func:`base_not_found`; not chained: mmengine's failed ``open`` would be named as where it failed).
+    """
+    from mmengine.config import Config
+
+    try:
+        return Config.fromfile(path)
+    except ImportError as err:
+        explained = custom_import_failure(err, f'{path}: custom_imports')
+        if explained is None:
+            raise
+        raise ImportError(explained) from err
+    except FileNotFoundError as err:
+        explained = base_not_found(path, err.filename) if err.filename else None
+        if explained is None:
+            raise
+        raise FileNotFoundError(explained) from None
+
+
+def base_not_found(path: str, missing: str) -> str | None:
+    """The message for a ``_base_`` entry that names no file, found by walking the local ``_base_`` entries from the
+    config ``path`` to the one that resolves to ``missing`` (the file mmengine failed to open), or ``None`` where
+    none does (another file was missing).
+
+    mmengine reads a ``_base_`` path relative to the folder of the config that names it, and stopped with a bare
+    ``FileNotFoundError: [Errno 2] No such file or directory: '<that folder>/configs/ohl/...'`` naming neither that
+    config nor the rule: the README's ``_base_ = ['configs/...']`` for a ``my_config.py`` in the repository root,
+    written in a config elsewhere, was read from the config's own folder. The message names the config, its
+    ``_base_`` entry and where it was looked for, then the file it names from the current directory where there is
+    one (with the path to write), else the closest file name in the folder it was looked for in:
+    ``configs/model.py: _base_ './runtim.py' is no file: mmengine reads a _base_ path relative to the folder of the
+    config that names it (/work/configs), so it looked for /work/configs/runtim.py (did you mean './runtime.py'?)``.
+    """
+    from mmengine.config import Config
+
+    target = osp.abspath(missing)
+    queue, seen = [path], set()
+    while queue:
+        config = queue.pop(0)
+        if osp.abspath(config) in seen or not osp.isfile(config) or not config.endswith('.py'):
+            continue
+        seen.add(osp.abspath(config))
+        try:
+            bases = Config._get_base_files(config)
+        except Exception:  # noqa: BLE001 - a config mmengine cannot parse is reported by mmengine itself
+            continue
+        folder = osp.dirname(config)
+        for base in bases:
+            if not isinstance(base, str) or '::' in base:
+                continue
+            looked = osp.join(folder, base)
+            if osp.abspath(looked) != target:
+                queue.append(looked)
+                continue
+            message = (f'{config}: _base_ {base!r} is no file: mmengine reads a _base_ path relative to the folder of '
+                       f'the config that names it ({osp.abspath(folder)}), so it looked for {target}')
+            here = osp.abspath(base)
+            if not osp.isabs(base) and osp.isfile(here):
+                meant = osp.relpath(here, osp.abspath(folder))
+                return f'{message}; from the current directory it is {here}: write {meant!r} or that absolute path'
+            where = osp.dirname(target)
+            names = sorted(n for n in os.listdir(where) if n.endswith('.py')) if osp.isdir(where) else []
+            close = difflib.get_close_matches(osp.basename(base), names, n=1, cutoff=0.6)
+            return message + (f' (did you mean {osp.join(osp.dirname(base), close[0])!r}?)' if close else '')
+    return None
