@@ -19,6 +19,8 @@ from .generated import mark_generated, prepare_generated_dir
 from .splits import check_seed
 
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
+#: Recorded in the set's marker: 2 since each split has its own seeded stream (1, unrecorded: val followed train's).
+GENERATOR_VERSION = 2
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -68,11 +70,13 @@ def _overlaps(box: tuple[int, int, int, int], boxes: list[tuple[int, int, int, i
 
 
 def _generate_split(out_dir: str, split: str, num_images: int, img_size: int, max_objects: int,
-                    rng: np.random.Generator, first_ann_id: int) -> tuple[dict, int]:
+                    rng: np.random.Generator) -> dict:
+    """The COCO dict of ``split`` (its PNGs written under ``out_dir/split``), drawn from ``rng`` alone; image and
+    annotation ids from 1."""
     img_dir = osp.join(out_dir, split)
     os.makedirs(img_dir, exist_ok=True)
     images, annotations = [], []
-    ann_id = first_ann_id
+    ann_id = 1
     min_side, max_side = max(6, img_size // 8), max(8, img_size // 2)
     for image_id in range(1, num_images + 1):
         img = _background(rng, img_size)
@@ -103,7 +107,7 @@ def _generate_split(out_dir: str, split: str, num_images: int, img_size: int, ma
         images.append({'id': image_id, 'file_name': file_name, 'width': img_size, 'height': img_size})
     coco = {'images': images, 'annotations': annotations,
             'categories': [{'id': i + 1, 'name': n, 'supercategory': 'shape'} for i, n in enumerate(CATEGORIES)]}
-    return coco, ann_id
+    return coco
 
 
 def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size: int = 128,
@@ -111,7 +115,9 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
     """Write the data set under ``out_dir`` and return the annotation file of each split.
 
     Layout: ``out_dir/annotations/instances_{train,val}.json`` and ``out_dir/{train,val}/*.png``. The same
-    arguments always produce identical files; a folder that holds this set already is left as it is, one that
+    arguments always produce identical files. Each split is drawn from its own seeded stream, so the val files
+    depend only on ``seed``, ``num_val``, ``img_size`` and ``max_objects`` (not on ``num_train``); image and
+    annotation ids start at 1 in each file. A folder that holds this set already is left as it is, one that
     holds another is refused unless ``overwrite`` (``automl_mm.datasets.generated``: ``FileExistsError``).
     Categories: ``CATEGORIES`` (ids 1..3).
 
@@ -127,16 +133,21 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
         ('num_train', num_train), ('num_val', num_val), ('max_objects', max_objects)))
     img_size = as_count(img_size, 'img_size', 32)
     seed = check_seed(seed, 'seed')
-    settings = {'generator': 'generate_coco', 'num_train': int(num_train), 'num_val': int(num_val),
-                'img_size': int(img_size), 'max_objects': int(max_objects), 'seed': int(seed)}
+    # generator_version 2: the val split of its own stream (a marker without it is a set whose val images depend on
+    # num_train, refused unless overwrite rather than taken for this one)
+    settings = {'generator': 'generate_coco', 'generator_version': GENERATOR_VERSION, 'num_train': int(num_train),
+                'num_val': int(num_val), 'img_size': int(img_size), 'max_objects': int(max_objects),
+                'seed': int(seed)}
     files = {split: osp.join(out_dir, 'annotations', f'instances_{split}.json') for split in ('train', 'val')}
     if prepare_generated_dir(out_dir, settings, ['train', 'val', 'annotations'], overwrite):
         return files  # this set is there already
-    rng = np.random.default_rng(seed)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    ann_id = 1
-    for split, count in (('train', num_train), ('val', num_val)):
-        coco, ann_id = _generate_split(out_dir, split, count, img_size, max_objects, rng, ann_id)
+    # each split its own stream, and its own annotation ids from 1: one generator drew train then val, so a larger
+    # num_train gave another val set (seed 5, 2 val images: other images for num_train 3 and 5), and results were
+    # not comparable. [seed, 0] is numpy's stream of seed itself (SeedSequence pads the entropy with zeros), so the
+    # train split is the one earlier versions wrote.
+    for k, (split, count) in enumerate((('train', num_train), ('val', num_val))):
+        coco = _generate_split(out_dir, split, count, img_size, max_objects, np.random.default_rng([seed, k]))
         with open(files[split], 'w') as f:
             json.dump(coco, f)
     mark_generated(out_dir, settings)

@@ -148,3 +148,29 @@ def test_the_tool_ends_with_what_it_wrote(tmp_path, monkeypatch, capsys):
     tool.main()  # the same set: nothing written
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith(f'generate_coco.py: {out} holds this set already, nothing written: 5 images')
+
+
+def test_the_val_split_depends_only_on_the_seed_and_its_size(tmp_path):
+    """One seeded generator drew train then val, so ``num_train=3`` and ``num_train=5`` (seed 5, 2 val images) gave
+    different val images and annotations: enlarging the train split silently changed the val set its results are
+    compared on. Each split now has its own seeded stream (``[seed, 0]`` for train, ``[seed, 1]`` for val)."""
+    for num_train in (3, 5):
+        generate_coco(str(tmp_path / f'train{num_train}'), num_train=num_train, num_val=2, img_size=48, seed=5)
+    assert _digest(tmp_path / 'train3' / 'val') == _digest(tmp_path / 'train5' / 'val')
+    vals = [(tmp_path / f'train{n}' / 'annotations' / 'instances_val.json').read_text() for n in (3, 5)]
+    assert vals[0] == vals[1]  # annotation ids too (they continued from train's)
+    generate_coco(str(tmp_path / 'seed6'), num_train=3, num_val=2, img_size=48, seed=6)
+    assert _digest(tmp_path / 'seed6' / 'val') != _digest(tmp_path / 'train3' / 'val')
+
+
+def test_a_set_whose_val_followed_train_is_not_taken_for_this_one(tmp_path):
+    """A set written before the splits had streams of their own (its marker has no ``generator_version``) holds
+    another val set under the same arguments: refused, not kept as this one."""
+    out = tmp_path / 'set'
+    generate_coco(str(out), num_train=2, num_val=1, img_size=32, seed=0)
+    marker = out / 'annotations' / 'generator.json'
+    settings = json.loads(marker.read_text())
+    assert settings.pop('generator_version') == 2
+    marker.write_text(json.dumps(settings))
+    with pytest.raises(FileExistsError, match=r'generator_version: None there, 2 asked.*--overwrite'):
+        generate_coco(str(out), num_train=2, num_val=1, img_size=32, seed=0)
