@@ -45,7 +45,7 @@ from automl_mm.utils.checks import as_count
 
 from .content import array_digest
 from .fashion_mnist import FashionMNISTDataset, load_fashion_mnist
-from .generated import mark_generated, prepare_generated_dir
+from .generated import GeneratedSet, mark_generated, prepare_generated_dir, read_generated_set, split_counts
 from .splits import check_seed, stratified_split
 
 CATEGORIES = FashionMNISTDataset.METAINFO['classes']
@@ -262,7 +262,7 @@ def generate_fmnist_det(out_dir: str,
                         holdout_fraction: float = 1 / 12,
                         seed: int = 0,
                         data_root: str | None = None,
-                        overwrite: bool = False) -> dict[str, str]:
+                        overwrite: bool = False) -> GeneratedSet:
     """Write the Fashion-MNIST detection set under ``out_dir``; return the annotation file of each split.
 
     The rules (sources, masks, sizes, overlap) are in the module docstring. The same arguments give byte-identical
@@ -286,7 +286,10 @@ def generate_fmnist_det(out_dir: str,
             then ``/usr/share/datasets/fashion-mnist``.
 
     Returns:
-        ``{split: path of annotations/instances_<split>.json}`` for ``SPLITS``.
+        ``{split: path of annotations/instances_<split>.json}`` for ``SPLITS``, a
+        :class:`~automl_mm.datasets.generated.GeneratedSet`: ``written`` says whether this call wrote the set, and
+        ``counts[split]`` gives ``'images'``, ``'annotations'`` and the objects in each COCO area range
+        (``'small'``, ``'medium'``, ``'large'``), from what was written or read once from a set there already.
 
     Raises:
         FileNotFoundError: The Fashion-MNIST folder or one of its files is missing (the message names the path).
@@ -334,7 +337,7 @@ def generate_fmnist_det(out_dir: str,
     settings['fashion_mnist'] = source
     files = {split: osp.join(out_dir, 'annotations', f'instances_{split}.json') for split in SPLITS}
     if prepare_generated_dir(out_dir, settings, [*SPLITS, 'annotations'], overwrite, unrecorded=('fashion_mnist', )):
-        return files  # this set is there already
+        return read_generated_set(out_dir, files, _split_counts)  # this set is there already
     train_images, train_labels = load_fashion_mnist(data_root, 'train')
     test_images, test_labels = load_fashion_mnist(data_root, 'test')
     pools = dict(zip(('train', 'reward', 'val'),
@@ -350,6 +353,7 @@ def generate_fmnist_det(out_dir: str,
             'size_probs': [float(p) for p in probs / probs.sum()], 'holdout_fraction': float(holdout_fraction),
             'seed': int(seed)}
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
+    written = {}
     for k, split in enumerate(SPLITS):
         images, labels, part = ((test_images, test_labels, 'test') if split == 'test' else
                                 (train_images, train_labels, 'train'))
@@ -357,15 +361,23 @@ def generate_fmnist_det(out_dir: str,
                                np.random.default_rng([int(seed), k]), opts)
         with open(files[split], 'w') as f:
             json.dump(coco, f)
+        written[split] = _split_counts(coco)
     mark_generated(out_dir, settings)
-    return files
+    return GeneratedSet(files, True, written)
 
 
 def area_range_counts(ann_file: str) -> dict[str, int]:
     """Number of annotations of a COCO json file in each COCO area range (``area_range``), plus ``'images'``."""
     with open(ann_file) as f:
         coco = json.load(f)
-    counts = {'images': len(coco['images']), **dict.fromkeys(_RANGES, 0)}
+    counts = _split_counts(coco)
+    del counts['annotations']
+    return counts
+
+
+def _split_counts(coco: dict) -> dict[str, int]:
+    """``{'images', 'annotations', 'small', 'medium', 'large'}`` counts of a COCO dict."""
+    counts = {**split_counts(coco), **dict.fromkeys(_RANGES, 0)}
     for ann in coco['annotations']:
         counts[area_range(ann['area'])] += 1
     return counts

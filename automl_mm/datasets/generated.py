@@ -13,7 +13,7 @@ import json
 import os
 import os.path as osp
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 MARKER = osp.join('annotations', 'generator.json')
@@ -80,35 +80,74 @@ def _difference(found: dict, asked: dict) -> str:
     return '; '.join(diff[:3]) + ('; ...' if len(diff) > 3 else '')
 
 
-def marker_stamp(out_dir: str) -> tuple[int, int] | None:
-    """``(inode, mtime in ns)`` of ``out_dir``'s completion marker, ``None`` without one: the same before and after
-    a generator's call means the set was there already and nothing was written (the marker is written last)."""
-    try:
-        stat = os.stat(osp.join(out_dir, MARKER))
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns
-
-
 def coco_counts(path: str) -> tuple[int, int]:
     """``(images, annotations)`` listed in the COCO annotation file ``path``."""
     with open(path) as f:
         coco = json.load(f)
-    return len(coco.get('images', [])), len(coco.get('annotations', []))
+    return tuple(split_counts(coco).values())
 
 
-def set_summary(tool: str, out_dir: str, files: dict[str, str], written: bool) -> str:
+class GeneratedSet(dict):
+    """What a generator returns: ``{split: annotation file path}`` (the plain ``dict`` it returned before), with:
+
+    Attributes:
+        written: True when this call wrote the set; False when ``out_dir`` held it already and nothing was written.
+        counts: ``{split: {'images': n, 'annotations': m, ...}}``, per split in the files' order (a generator may
+            add its own counts, e.g. ``generate_fmnist_det``'s objects per COCO area range): taken from what the
+            call wrote, or read once from each file of a set that was there already.
+
+    The tools print these, instead of reading each annotation file back and telling from the marker file's stat
+    whether the call wrote.
+    """
+
+    def __init__(self, files: dict[str, str], written: bool, counts: dict[str, dict[str, int]]) -> None:
+        super().__init__(files)
+        if list(counts) != list(files):
+            raise ValueError(f'counts must give the splits of files, {list(files)}, got {list(counts)}')
+        self.written = bool(written)
+        self.counts = {split: dict(counts[split]) for split in files}
+
+
+def split_counts(coco: dict) -> dict[str, int]:
+    """``{'images': n, 'annotations': m}`` of a COCO dict."""
+    return {'images': len(coco.get('images', [])), 'annotations': len(coco.get('annotations', []))}
+
+
+def read_generated_set(out_dir: str, files: dict[str, str],
+                       count: Callable[[dict], dict[str, int]] = split_counts) -> GeneratedSet:
+    """The :class:`GeneratedSet` of a set ``out_dir`` holds already (``written`` False): ``count`` of each
+    annotation file of ``files`` (``{split: path}``), each read once.
+
+    Raises:
+        FileNotFoundError: An annotation file is missing or not JSON although the completion marker is there
+            (removed or changed by hand); names the file.
+    """
+    counts = {}
+    for split, path in files.items():
+        try:
+            with open(path) as f:
+                coco = json.load(f)
+        except (OSError, ValueError) as err:
+            raise FileNotFoundError(
+                f'{out_dir} holds the completion marker {MARKER} of this set, but its {split} annotation file '
+                f'{path} is missing or unreadable ({type(err).__name__}: {err}): remove {out_dir} and generate the '
+                'set again') from err
+        counts[split] = count(coco)
+    return GeneratedSet(files, False, counts)
+
+
+def set_summary(tool: str, out_dir: str, generated: GeneratedSet) -> str:
     """One line saying what a generator tool wrote (as mmdet's dataset converters end), e.g. ``generate_coco.py:
     wrote 80 images and 2 annotation files (196 annotations) under data/synthetic_coco: train 64 images / 157
-    annotations, val 16 / 39``; without ``written``, that ``out_dir`` holds this set already and nothing was
-    written. ``files``: ``{split: annotation file}`` as the generators return them."""
-    counts = {split: coco_counts(path) for split, path in files.items()}
+    annotations, val 16 / 39``; without ``generated.written``, that ``out_dir`` holds this set already and nothing
+    was written. ``generated``: a generator's :class:`GeneratedSet` (its counts; no file is read)."""
+    counts = {split: (c['images'], c['annotations']) for split, c in generated.counts.items()}
     images = sum(n for n, _ in counts.values())
     annotations = sum(n for _, n in counts.values())
     splits = ', '.join(f'{split} {n} images / {a} annotations' if i == 0 else f'{split} {n} / {a}'
                        for i, (split, (n, a)) in enumerate(counts.items()))
-    if not written:
-        return (f'{tool}: {out_dir} holds this set already, nothing written: {images} images and {len(files)} '
+    if not generated.written:
+        return (f'{tool}: {out_dir} holds this set already, nothing written: {images} images and {len(generated)} '
                 f'annotation files ({annotations} annotations): {splits}')
-    return (f'{tool}: wrote {images} images and {len(files)} annotation files ({annotations} annotations) under '
+    return (f'{tool}: wrote {images} images and {len(generated)} annotation files ({annotations} annotations) under '
             f'{out_dir}: {splits}')

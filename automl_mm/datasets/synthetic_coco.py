@@ -15,7 +15,7 @@ import numpy as np
 
 from automl_mm.utils.checks import as_count
 
-from .generated import mark_generated, prepare_generated_dir
+from .generated import GeneratedSet, mark_generated, prepare_generated_dir, read_generated_set, split_counts
 from .splits import check_seed
 
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
@@ -111,8 +111,10 @@ def _generate_split(out_dir: str, split: str, num_images: int, img_size: int, ma
 
 
 def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size: int = 128,
-                  max_objects: int = 4, seed: int = 0, overwrite: bool = False) -> dict[str, str]:
-    """Write the data set under ``out_dir`` and return the annotation file of each split.
+                  max_objects: int = 4, seed: int = 0, overwrite: bool = False) -> GeneratedSet:
+    """Write the data set under ``out_dir`` and return the annotation file of each split
+    (:class:`~automl_mm.datasets.generated.GeneratedSet`: ``{split: path}``, with ``written`` and each split's
+    ``counts`` of images and annotations).
 
     Layout: ``out_dir/annotations/instances_{train,val}.json`` and ``out_dir/{train,val}/*.png``. The same
     arguments always produce identical files. Each split is drawn from its own seeded stream, so the val files
@@ -140,15 +142,17 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
                 'seed': int(seed)}
     files = {split: osp.join(out_dir, 'annotations', f'instances_{split}.json') for split in ('train', 'val')}
     if prepare_generated_dir(out_dir, settings, ['train', 'val', 'annotations'], overwrite):
-        return files  # this set is there already
+        return read_generated_set(out_dir, files)  # this set is there already
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     # each split its own stream, and its own annotation ids from 1: one generator drew train then val, so a larger
     # num_train gave another val set (seed 5, 2 val images: other images for num_train 3 and 5), and results were
     # not comparable. [seed, 0] is numpy's stream of seed itself (SeedSequence pads the entropy with zeros), so the
     # train split is the one earlier versions wrote.
+    counts = {}
     for k, (split, count) in enumerate((('train', num_train), ('val', num_val))):
         coco = _generate_split(out_dir, split, count, img_size, max_objects, np.random.default_rng([seed, k]))
         with open(files[split], 'w') as f:
             json.dump(coco, f)
+        counts[split] = split_counts(coco)
     mark_generated(out_dir, settings)
-    return files
+    return GeneratedSet(files, True, counts)

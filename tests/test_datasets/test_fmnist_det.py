@@ -299,9 +299,13 @@ def test_first_item_of_image_i_is_in_range_i_minus_1_mod_3_as_the_readme_says(de
 def test_the_tool_ends_with_what_it_wrote(tmp_path, fake_root, monkeypatch, capsys):
     """tools/data/generate_fmnist_det.py ended with ``generated in 0.1 s`` even when the set was there already and
     nothing was written; its last line now says what it wrote (files, images, annotations) or that the set was
-    there."""
+    there. It read each annotation file twice for its lines (area_range_counts, then the summary's counts) and
+    told 'nothing written' from the marker file's stat: now the generator returns what it wrote (no file read), or
+    reads a set that was there once."""
     import importlib.util
     import sys
+
+    from test_synthetic_coco import annotation_reads
 
     spec = importlib.util.spec_from_file_location('_tool_generate_fmnist_det',
                                                   osp.join(REPO_ROOT, 'tools/data/generate_fmnist_det.py'))
@@ -310,13 +314,26 @@ def test_the_tool_ends_with_what_it_wrote(tmp_path, fake_root, monkeypatch, caps
     out = str(tmp_path / 'set')
     args = ['--num-train', '2', '--num-reward', '1', '--num-val', '1', '--num-test', '1', '--img-size', '128']
     monkeypatch.setattr(sys, 'argv', ['generate_fmnist_det.py', out, '--data-root', fake_root] + args)
+    reads = annotation_reads(monkeypatch)
     tool.main()
+    assert reads == []  # the counts are what the generator wrote
     counts = {split: len(_load(out, split)['annotations']) for split in SPLITS}
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert re.fullmatch(
-        rf'generate_fmnist_det\.py: wrote 5 images and 4 annotation files \({sum(counts.values())} annotations\) '
-        rf'under {re.escape(out)}: train 2 images / {counts["train"]} annotations, reward 1 / {counts["reward"]}, '
-        rf'val 1 / {counts["val"]}, test 1 / {counts["test"]} \(in [0-9.]+ s\)', last), last
+    lines = []
+    for split, n in zip(SPLITS, (2, 1, 1, 1)):
+        path = osp.join(out, 'annotations', f'instances_{split}.json')
+        ranges = area_range_counts(path)
+        assert sum(ranges[r] for r in ('small', 'medium', 'large')) == counts[split]
+        lines.append(f'{split}: {path} ({n} images; objects small {ranges["small"]}, medium {ranges["medium"]}, '
+                     f'large {ranges["large"]})')
+    summary = (f'5 images and 4 annotation files ({sum(counts.values())} annotations)',
+               f'train 2 images / {counts["train"]} annotations, reward 1 / {counts["reward"]}, '
+               f'val 1 / {counts["val"]}, test 1 / {counts["test"]}')
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:-1] == lines
+    assert re.fullmatch(rf'generate_fmnist_det\.py: wrote {re.escape(summary[0])} under {re.escape(out)}: '
+                        rf'{re.escape(summary[1])} \(in [0-9.]+ s\)', printed[-1]), printed[-1]
+    reads = annotation_reads(monkeypatch)
     tool.main()  # the same set: nothing written
-    assert capsys.readouterr().out.splitlines()[-1].startswith(
-        f'generate_fmnist_det.py: {out} holds this set already, nothing written: 5 images')
+    assert sorted(reads) == sorted(f'instances_{split}.json' for split in SPLITS)  # each read once
+    assert capsys.readouterr().out.splitlines() == lines + [
+        f'generate_fmnist_det.py: {out} holds this set already, nothing written: {summary[0]}: {summary[1]}']

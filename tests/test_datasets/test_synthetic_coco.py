@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 
 import pytest
 
@@ -17,6 +18,21 @@ def _digest(root):
             with open(os.path.join(dirpath, name), 'rb') as f:
                 h.update(name.encode() + f.read())
     return h.hexdigest()
+
+
+def annotation_reads(monkeypatch) -> list[str]:
+    """The annotation files (``instances_*.json``) opened for reading from now on, one entry per open."""
+    import builtins
+
+    reads, real_open = [], builtins.open
+
+    def counting_open(file, mode='r', *args, **kwargs):
+        if 'r' in mode and 'instances_' in osp.basename(str(file)):
+            reads.append(osp.basename(str(file)))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, 'open', counting_open)
+    return reads
 
 
 def test_generation_is_deterministic(tmp_path):
@@ -123,7 +139,9 @@ def test_split_coco_refuses_to_write_over_its_input(tmp_path):
 def test_the_tool_ends_with_what_it_wrote(tmp_path, monkeypatch, capsys):
     """tools/data/generate_coco.py printed only ``train: <path>`` / ``val: <path>``, the same when the set was there
     already and nothing was written; its last line now says what it wrote (files, images, annotations), as mmdet's
-    dataset converters end, or that the set was there."""
+    dataset converters end, or that the set was there. It read each annotation file back for those counts and told
+    'nothing written' from the marker file's stat: now the generator returns what it wrote (no file read), or
+    reads a set that was there once."""
     import importlib.util
     import json
     import sys
@@ -137,17 +155,24 @@ def test_the_tool_ends_with_what_it_wrote(tmp_path, monkeypatch, capsys):
     out = str(tmp_path / 'set')
     monkeypatch.setattr(sys, 'argv', ['generate_coco.py', out, '--num-train', '3', '--num-val', '2',
                                       '--img-size', '32'])
+    reads = annotation_reads(monkeypatch)
     tool.main()
+    assert reads == []  # the counts are what the generator wrote
     counts = []
     for split in ('train', 'val'):
         with open(osp.join(out, 'annotations', f'instances_{split}.json')) as f:
             counts.append(len(json.load(f)['annotations']))
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert last == (f'generate_coco.py: wrote 5 images and 2 annotation files ({sum(counts)} annotations) under '
-                    f'{out}: train 3 images / {counts[0]} annotations, val 2 / {counts[1]}')
+    files = [osp.join(out, 'annotations', f'instances_{split}.json') for split in ('train', 'val')]
+    summary = (f'5 images and 2 annotation files ({sum(counts)} annotations)', f'train 3 images / {counts[0]} '
+               f'annotations, val 2 / {counts[1]}')
+    assert capsys.readouterr().out.splitlines() == [
+        f'train: {files[0]}', f'val: {files[1]}', f'generate_coco.py: wrote {summary[0]} under {out}: {summary[1]}']
+    reads = annotation_reads(monkeypatch)
     tool.main()  # the same set: nothing written
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith(f'generate_coco.py: {out} holds this set already, nothing written: 5 images')
+    assert sorted(reads) == ['instances_train.json', 'instances_val.json']  # each read once
+    assert capsys.readouterr().out.splitlines() == [
+        f'train: {files[0]}', f'val: {files[1]}',
+        f'generate_coco.py: {out} holds this set already, nothing written: {summary[0]}: {summary[1]}']
 
 
 def test_the_val_split_depends_only_on_the_seed_and_its_size(tmp_path):
@@ -174,3 +199,17 @@ def test_a_set_whose_val_followed_train_is_not_taken_for_this_one(tmp_path):
     marker.write_text(json.dumps(settings))
     with pytest.raises(FileExistsError, match=r'generator_version: None there, 2 asked.*--overwrite'):
         generate_coco(str(out), num_train=2, num_val=1, img_size=32, seed=0)
+
+
+def test_a_set_there_already_reports_its_counts_and_a_missing_file_by_name(tmp_path):
+    """The generator's return (``GeneratedSet``) is the ``{split: path}`` dict it was, with ``written`` and each
+    split's counts; a set whose marker is there but one annotation file not is named, not read as empty."""
+    out = str(tmp_path / 'set')
+    wrote = generate_coco(out, num_train=2, num_val=1, img_size=32)
+    again = generate_coco(out, num_train=2, num_val=1, img_size=32)
+    assert wrote == again == {s: osp.join(out, 'annotations', f'instances_{s}.json') for s in ('train', 'val')}
+    assert (wrote.written, again.written) == (True, False) and wrote.counts == again.counts
+    assert [c['images'] for c in again.counts.values()] == [2, 1]
+    os.remove(again['val'])
+    with pytest.raises(FileNotFoundError, match=rf'its val annotation file {re.escape(again["val"])} is missing'):
+        generate_coco(out, num_train=2, num_val=1, img_size=32)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from automl_mm.datasets import generate_coco
-from automl_mm.datasets.generated import marker_stamp, set_summary
+from automl_mm.datasets.generated import set_summary
 
 
 D = ' (default: %(default)s)'
@@ -26,7 +26,6 @@ def main() -> None:
     parser.add_argument('--overwrite', action='store_true',
                         help='replace another set in OUT_DIR (default: refused; the same set is left as it is)')
     args = parser.parse_args()
-    before = marker_stamp(args.out_dir)
     try:
         files = generate_coco(args.out_dir, args.num_train, args.num_val, args.img_size, args.max_objects, args.seed,
                               overwrite=args.overwrite)
@@ -34,7 +33,7 @@ def main() -> None:
         parser.exit(1, f'generate_coco.py: {err}\n')
     for split, path in files.items():
         print(f'{split}: {path}')
-    print(set_summary('generate_coco.py', args.out_dir, files, written=marker_stamp(args.out_dir) != before))
+    print(set_summary('generate_coco.py', args.out_dir, files))
 
 
 if __name__ == '__main__':

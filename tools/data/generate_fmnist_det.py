@@ -10,8 +10,7 @@ import argparse
 import time
 
 from automl_mm.datasets import generate_fmnist_det
-from automl_mm.datasets.fmnist_det import area_range_counts
-from automl_mm.datasets.generated import marker_stamp, set_summary
+from automl_mm.datasets.generated import set_summary
 
 
 D = ' (default: %(default)s)'
@@ -41,7 +40,6 @@ def main() -> None:
                         help='replace another set in OUT_DIR (default: refused; the same set is left as it is)')
     args = parser.parse_args()
     start = time.perf_counter()
-    before = marker_stamp(args.out_dir)
     try:
         files = generate_fmnist_det(args.out_dir, args.num_train, args.num_reward, args.num_val, args.num_test,
                                     img_size=args.img_size, max_objects=args.max_objects, max_iou=args.max_iou,
@@ -51,12 +49,11 @@ def main() -> None:
     except FileExistsError as err:
         parser.exit(1, f'generate_fmnist_det.py: {err}\n')
     for split, path in files.items():
-        counts = area_range_counts(path)
+        counts = files.counts[split]  # what the generator wrote, or read once from the set there already
         print(f'{split}: {path} ({counts["images"]} images; objects small {counts["small"]}, '
               f'medium {counts["medium"]}, large {counts["large"]})')
-    written = marker_stamp(args.out_dir) != before
-    print(set_summary('generate_fmnist_det.py', args.out_dir, files, written)
-          + (f' (in {time.perf_counter() - start:.1f} s)' if written else ''))
+    print(set_summary('generate_fmnist_det.py', args.out_dir, files)
+          + (f' (in {time.perf_counter() - start:.1f} s)' if files.written else ''))
 
 
 if __name__ == '__main__':
