@@ -191,21 +191,24 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         self.batches_per_sample = batches_per_sample
         self.flops_tolerance = float(flops_tolerance)
         self.flops_input_shape = (1, *[int(v) for v in flops_input_shape])
-        self.retrain_config = check_retrain_config(retrain_config)
-        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'CRNASLoop',
-                                  runner.cfg.get('default_scope'))
-        reference = tuple(self.backbone.active_stage_blocks if reference_allocation is None else reference_allocation)
-        try:
-            self.reference_path = self.stage_space.path_of(reference)
-        except ValueError as err:
-            source = 'reference_allocation' if reference_allocation else "reference_allocation (default: the " \
-                'backbone\'s stage_blocks)'
-            raise ValueError(f'train_cfg.{source}: {err}') from None
-        self.reference_allocation = list(reference)
-        self._check_built_dilations()
-        warn_flops_shape_not_trained(runner.cfg, self.flops_input_shape[1:], 'the search config')
-        self._check_retrain()
-        self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
+        # the retrain config is read by each rank: a refusal on one is agreed on by all
+        with self.agreed_start_checks('the start checks of train_cfg (retrain_config, reference_allocation)'):
+            self.retrain_config = check_retrain_config(retrain_config)
+            check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'CRNASLoop',
+                                      runner.cfg.get('default_scope'))
+            reference = tuple(self.backbone.active_stage_blocks if reference_allocation is None
+                              else reference_allocation)
+            try:
+                self.reference_path = self.stage_space.path_of(reference)
+            except ValueError as err:
+                source = 'reference_allocation' if reference_allocation else "reference_allocation (default: the " \
+                    'backbone\'s stage_blocks)'
+                raise ValueError(f'train_cfg.{source}: {err}') from None
+            self.reference_allocation = list(reference)
+            self._check_built_dilations()
+            warn_flops_shape_not_trained(runner.cfg, self.flops_input_shape[1:], 'the search config')
+            self._check_retrain()
+            self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
         self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size, 'train_cfg.stage_pool_size',
                                                   self.metric_rule)
         self.dilation_pool = PartialArchitecturePool(self.dilation_space, pool_size, 'train_cfg.pool_size',
@@ -371,20 +374,22 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         runner = self.runner
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
-        self.check_search_batches(self.batches_per_sample)
-        self.stage_space.apply(self.reference_path, runner.model)
-        self.backbone.set_dilations([1] * self.backbone.num_active_blocks)
+        # the search split as this rank reads it, the resumed state as it loaded it
+        with self.agreed_start_checks('the start checks of the search split, the FLOPs band and the resumed phases'):
+            self.check_search_batches(self.batches_per_sample)
+            self.stage_space.apply(self.reference_path, runner.model)
+            self.backbone.set_dilations([1] * self.backbone.num_active_blocks)
 
-        if self.stage_pool.num_decided == 0:
-            self.check_budget()  # before any training: a band of the reference alone is a config error
+            if self.stage_pool.num_decided == 0:
+                self.check_budget()  # before any training: a band of the reference alone is a config error
 
-        # 1-2: stage supernet and stage search
-        settings = f'train_cfg.stage_iters={self.stage_iters}, train_cfg.spatial_iters={self.spatial_iters}'
-        self.check_resumed_phase(self.stage_iters, self._begun(self.stage_pool), 'stage supernet', settings)
-        self.check_step_iterations(self.stage_pool, lambda k: self.stage_iters, lambda k: 'stage search', settings)
-        if not self._begun(self.stage_pool):  # phase 1 trains (or trained) on the band: the same as before a resume
-            self.check_resumed_band(sorted(self.stage_space.values(path) for path in self.stage_space.completions(())
-                                           if self.within_band(path)))
+            # 1-2: stage supernet and stage search
+            settings = f'train_cfg.stage_iters={self.stage_iters}, train_cfg.spatial_iters={self.spatial_iters}'
+            self.check_resumed_phase(self.stage_iters, self._begun(self.stage_pool), 'stage supernet', settings)
+            self.check_step_iterations(self.stage_pool, lambda k: self.stage_iters, lambda k: 'stage search', settings)
+            if not self._begun(self.stage_pool):  # phase 1 trains (or trained) on the band: as before a resume
+                self.check_resumed_band(sorted(self.stage_space.values(path)
+                                               for path in self.stage_space.completions(()) if self.within_band(path)))
         if self._iter < self.stage_iters:
             self._log_stage_supernet()
         # the allocations the stage search may choose only (METHODS.md §5: the supernet is trained on the space
@@ -393,18 +398,19 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         if self.stage_pool.num_decided == 0:
             self._stage_search()
         best_allocation = self.stage_pool.pool[0]
-        self.check_chosen_allocation(best_allocation)
+        with self.agreed_start_checks('the check of the resumed stage search\'s choice'):
+            self.check_chosen_allocation(best_allocation)
         self.stage_space.apply(best_allocation, runner.model)
         self.dilation_space.bind(runner.model)
-        # a resumed spatial search is checked against the space bound now, also when it had finished (it was
-        # checked at its next candidates only: a finished one applied its indices to other dilations)
-        self.dilation_pool.check_space()
-
         # 3-4: operation supernet and greedy spatial search
-        self.check_resumed_phase(self.stage_iters + self.spatial_iters, self._begun(self.dilation_pool),
-                                 'operation supernet', settings)
-        self.check_step_iterations(self.dilation_pool, lambda k: self.stage_iters + self.spatial_iters,
-                                   lambda k: f'spatial_block{k + 1}', settings)
+        with self.agreed_start_checks('the resumed phase checks of the spatial search'):
+            # a resumed spatial search is checked against the space bound now, also when it had finished (it was
+            # checked at its next candidates only: a finished one applied its indices to other dilations)
+            self.dilation_pool.check_space()
+            self.check_resumed_phase(self.stage_iters + self.spatial_iters, self._begun(self.dilation_pool),
+                                     'operation supernet', settings)
+            self.check_step_iterations(self.dilation_pool, lambda k: self.stage_iters + self.spatial_iters,
+                                       lambda k: f'spatial_block{k + 1}', settings)
         self.train_until(self.stage_iters + self.spatial_iters, self.dilation_space, self.dilation_sampler)
         evaluate = self.path_evaluator(self.dilation_space, self.batches_per_sample)
         while not self.dilation_pool.done:

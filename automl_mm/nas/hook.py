@@ -15,6 +15,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim import OptimWrapperDict
 
 from automl_mm.engine.hooks import periodic_saves
+from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.engine.run_info import is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed, resumed_seed
@@ -72,9 +73,14 @@ class PathSamplingHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # every later path derives from (seed, iteration): a resume must draw them from the saved run's seed
         state = checkpoint.get('path_sampling')
-        if state is not None and state.get('seed') is not None and is_resume(runner):
-            with naming_hook_in_config(runner, self):
-                self.seed = resumed_seed(state['seed'], self._configured_seed, 'PathSamplingHook.seed')
+        if not is_resume(runner):
+            return
+        # each rank reads its own checkpoint file (node-local work_dirs): a refusal on one rank alone left the others
+        # waiting in the next collective until the process group's timeout; now every rank stops here
+        with stopping_together('PathSamplingHook: the resumed checkpoint\'s seed'):
+            if state is not None and state.get('seed') is not None:
+                with naming_hook_in_config(runner, self):
+                    self.seed = resumed_seed(state['seed'], self._configured_seed, 'PathSamplingHook.seed')
 
     def before_train(self, runner) -> None:
         self.space.bind(runner.model)

@@ -33,7 +33,7 @@ from mmengine.runner import IterBasedTrainLoop
 from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
-from automl_mm.engine.rank_failures import agree_on_failure
+from automl_mm.engine.rank_failures import agree_on_failure, stopping_together
 from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
 from automl_mm.ohl.sync import broadcast_buffers_
 from automl_mm.utils.checks import (
@@ -132,10 +132,17 @@ class _SearchStateHook(Hook):
                 warn('load_from takes the checkpoint\'s weights only; the search (pools, scores, results) starts '
                      'from scratch. Use resume to continue it')
             return
+        name = type(self.loop).__name__
+        # every rank reads its own checkpoint file and data (node-local work_dirs, another working directory): a
+        # refusal on one rank alone left the others in the data check's gather until the process group's timeout
+        with stopping_together(f'{name}: the resume checks of the checkpoint\'s search state'):
+            self._load_search_state(runner, checkpoint, name)
+        self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
+
+    def _load_search_state(self, runner, checkpoint: dict, name: str) -> None:
         # pending gradients are not saved: mmengine only warns that they are lost
         check_resumed_accumulation(runner.cfg.get('optim_wrapper'), (checkpoint.get('meta') or {}).get('iter', 0),
                                    f'the resumed checkpoint {runner.cfg.get("load_from") or ""}'.rstrip())
-        name = type(self.loop).__name__
         if 'nas_search' not in checkpoint:
             refuse_resume_without_search_state(checkpoint, 'NAS', f'a {name} (train_cfg.type)')
         else:
@@ -156,7 +163,6 @@ class _SearchStateHook(Hook):
                 self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))
             if state.get('scoring') is not None:  # checkpoints written before the settings were saved: unchecked
                 self.loop.check_resumed_scoring(state['scoring'], checkpoint)
-        self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
 
 
 def share_rank0_statistics(model: nn.Module) -> None:
@@ -236,6 +242,20 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         self._last_search_ckpt: str | None = None
         self._final_architecture: list | None = None  # set by finish()
         runner.register_hook(_SearchStateHook(self))
+
+    def agreed_start_checks(self, what: str):
+        """A context in which start checks run whose outcome can differ across ranks, agreed on when it ends
+        (:func:`~automl_mm.engine.rank_failures.stopping_together` over the world): each rank reads its own files
+        (the retrain config, the latency table, the search split, its checkpoint, relative paths from its own
+        working directory; node-local copies), so one rank could refuse alone and leave the others waiting in the
+        next collective until the process group's timeout. Now a refusal on one rank stops every rank there: that
+        rank raises its error, the others a :class:`~automl_mm.engine.rank_failures.RankFailure` naming it. Every
+        rank must enter it; the block must hold no collective. Nothing changes in a single process.
+
+        Args:
+            what: The checks, named in the other ranks' error after the loop's class name.
+        """
+        return stopping_together(f'{type(self).__name__}: {what}')
 
     # --- state ------------------------------------------------------------------------------------------------
     def search_state_dict(self) -> dict:

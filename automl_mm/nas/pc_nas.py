@@ -134,28 +134,30 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         self.warmup_iters = int(warmup_iters)
         self.num_samples = int(num_samples)
         self.batches_per_sample = batches_per_sample
-        self.retrain_config = check_retrain_config(retrain_config)
-        check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'PCNASLoop',
-                                  runner.cfg.get('default_scope'))
-        check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
-                          owned=dict(pool='each stage\'s pool of partial architectures'))
-        check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')
-        self.sampler = _build_named(SAMPLERS, sampler or dict(type='PoolPathSampler'), 'train_cfg.sampler')
-        if not isinstance(self.sampler, PoolPathSampler):
-            raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
-        self.sampler.space = self.space
-        self.uniform = check_completion_sampler(
-            _build_named(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'),
-                         'train_cfg.completion_sampler'))
-        self.uniform.space = self.space
-        self.pool = PartialArchitecturePool(self.space, pool_size, 'train_cfg.pool_size', self.metric_rule)
-        self.latency_num_threads = as_count(latency_num_threads, 'train_cfg.latency_num_threads', 1)
-        self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
-                                                                            flops_limit, input_shape)
-        self._check_retrain_layout()
-        self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
-        self._search_chw: list[int] | None = None  # set by check_cost_input: the retrain input is compared with it
-        self._check_cost_limit('latency_limit' if latency_limit is not None else 'flops_limit')
+        # the retrain config and the latency table are read by each rank: a refusal on one is agreed on by all
+        with self.agreed_start_checks('the start checks of train_cfg (retrain_config, latency_table, the cost limit)'):
+            self.retrain_config = check_retrain_config(retrain_config)
+            check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'PCNASLoop',
+                                      runner.cfg.get('default_scope'))
+            check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
+                              owned=dict(pool='each stage\'s pool of partial architectures'))
+            check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')
+            self.sampler = _build_named(SAMPLERS, sampler or dict(type='PoolPathSampler'), 'train_cfg.sampler')
+            if not isinstance(self.sampler, PoolPathSampler):
+                raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
+            self.sampler.space = self.space
+            self.uniform = check_completion_sampler(
+                _build_named(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'),
+                             'train_cfg.completion_sampler'))
+            self.uniform.space = self.space
+            self.pool = PartialArchitecturePool(self.space, pool_size, 'train_cfg.pool_size', self.metric_rule)
+            self.latency_num_threads = as_count(latency_num_threads, 'train_cfg.latency_num_threads', 1)
+            self.cost_table, self.cost_limit, self.cost_name = self._build_cost(latency_table, latency_limit,
+                                                                                flops_limit, input_shape)
+            self._check_retrain_layout()
+            self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
+            self._search_chw: list[int] | None = None  # set by check_cost_input: the retrain input is compared with it
+            self._check_cost_limit('latency_limit' if latency_limit is not None else 'flops_limit')
         self.results: list[dict] | None = None
 
     def _check_retrain_layout(self) -> None:
@@ -356,28 +358,32 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         runner = self.runner
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
-        self.check_search_batches(self.batches_per_sample)
-        self.check_cost_input()
-        settings = f'train_cfg.warmup_iters={self.warmup_iters}, train_cfg.stage_iters={self.stage_iters}'
-        begun = self.pool.candidate_list is not None or bool(self.pool.scores)  # the pending step, after a resume
-        self.check_resumed_phase(self.warmup_iters, self.pool.num_decided > 0 or begun, 'warm-up', settings,
-                                 cut_short=False)  # stage 1 trains on from the warm-up's end
+        # the search split and the retrain config as this rank reads them, the resumed state as it loaded it
+        with self.agreed_start_checks('the start checks of the search split, the cost input and the resumed phases'):
+            self.check_search_batches(self.batches_per_sample)
+            self.check_cost_input()
+            settings = f'train_cfg.warmup_iters={self.warmup_iters}, train_cfg.stage_iters={self.stage_iters}'
+            begun = self.pool.candidate_list is not None or bool(self.pool.scores)  # the pending step, after a resume
+            self.check_resumed_phase(self.warmup_iters, self.pool.num_decided > 0 or begun, 'warm-up', settings,
+                                     cut_short=False)  # stage 1 trains on from the warm-up's end
         self.train_until(self.warmup_iters, self.space, self.uniform)
         evaluate = self.path_evaluator(self.space, self.batches_per_sample)
         for stage in range(self.space.num_decisions):
             if self.pool.num_decided > stage:
                 continue  # finished before a resume
-            self.check_resumed_phase(self.warmup_iters + (stage + 1) * self.stage_iters,
-                                     self.pool.candidate_list is not None or bool(self.pool.scores),
-                                     f'stage {stage + 1}', settings)
-            self._check_stage_iterations(settings)
+            with self.agreed_start_checks(f'the resumed phase checks of stage {stage + 1}'):
+                self.check_resumed_phase(self.warmup_iters + (stage + 1) * self.stage_iters,
+                                         self.pool.candidate_list is not None or bool(self.pool.scores),
+                                         f'stage {stage + 1}', settings)
+                self._check_stage_iterations(settings)
             self.sampler.set_pool(self.pool.pool)
             self.train_until(self.warmup_iters + (stage + 1) * self.stage_iters, self.space, self.sampler)
             self.pool.candidates()
             score = self.potential_scorer(self.pool, self.uniform, evaluate, self.num_samples, _SCORE_STREAM,
                                           self.admits)
             self.run_step(f'stage{stage + 1}', self.pool, score, self.describe, evaluate, settings)
-        self._check_stage_iterations(settings)  # a resume after the last stage too
+        with self.agreed_start_checks('the resumed phase checks after the last stage'):
+            self._check_stage_iterations(settings)  # a resume after the last stage too
         if self.results is None:
             self.results = self._final_results()
             self.save_search_checkpoint('final')

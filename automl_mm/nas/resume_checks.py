@@ -33,6 +33,13 @@ the same seed) is checked as it is loaded (:mod:`automl_mm.nas.loop`'s checkpoin
 :mod:`automl_mm.nas.accumulation`). The checks here are mixins of the loops and read the loop's pools, iteration
 (``_iter``) and settings; each is still reached under its former path (``SearchLoopBase.check_resumed_phase``,
 ``CRNASLoop.check_resumed_band``, ``PCNASLoop.COST_KEYS``; ``automl_mm.nas.cr_nas.FLOPS_NEUTRAL_BACKBONE_KEYS``).
+
+In a search of several ranks each rank runs these checks on the checkpoint and data it read itself (a node-local
+work_dir, a relative path from another working directory), so their outcome can differ across ranks: they run inside
+the ranks' agreement (:meth:`~automl_mm.nas.loop.SearchLoopBase.agreed_start_checks`, and the checkpoint hook's), and a
+refusal on one rank stops every rank there, the others with a
+:class:`~automl_mm.engine.rank_failures.RankFailure` naming it (one rank refusing alone left the others waiting in
+their next collective until the process group's timeout).
 """
 from __future__ import annotations
 

@@ -2,6 +2,11 @@
 
 Used by :class:`~automl_mm.nas.loop.SearchLoopBase`, ``PCNASLoop`` and ``CRNASLoop``; still importable from
 :mod:`automl_mm.nas.loop`, their former home.
+
+These read the config and the model only, the same on every rank, so every rank refuses alike. The start checks that
+read files of their own rank (``train_cfg.retrain_config``, ``train_cfg.latency_table``, the search split, the
+resumed checkpoint) run inside the ranks' agreement instead
+(:meth:`~automl_mm.nas.loop.SearchLoopBase.agreed_start_checks`).
 """
 from __future__ import annotations
 
