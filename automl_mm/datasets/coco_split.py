@@ -116,8 +116,24 @@ def _refuse_repeated_files(coco: dict, ann_file: str) -> None:
                              'scoring images the supernet trains on). Give each image file one entry')
 
 
+class SplitFiles(tuple):
+    """What :func:`split_coco` returns: ``(train_file, val_file)`` (the plain tuple it returned before), with
+    ``counts``: ``((images, annotations) of train_file, (images, annotations) of val_file)`` as written, so that a
+    caller (``tools/data/split_coco.py``) need not read the files back for them."""
+
+    counts: tuple[tuple[int, int], tuple[int, int]]
+
+    def __new__(cls, files: tuple[str, str], counts: tuple[tuple[int, int], tuple[int, int]]) -> SplitFiles:
+        split = super().__new__(cls, files)
+        split.counts = tuple((int(n), int(a)) for n, a in counts)
+        return split
+
+    def __getnewargs__(self) -> tuple:  # pickled with its counts
+        return tuple(self), self.counts
+
+
 def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_fraction: float | None = None,
-               seed: int = 0, prefix: str = 'instances_arch', overwrite: bool = False) -> tuple[str, str]:
+               seed: int = 0, prefix: str = 'instances_arch', overwrite: bool = False) -> SplitFiles:
     """Split ``ann_file`` by image into ``<prefix>-train.json`` and ``<prefix>-val.json`` under ``out_dir``.
 
     Image ids (sorted) are shuffled with ``numpy.random.default_rng(seed)``; the first ``val_images`` of the
@@ -139,7 +155,8 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
             refused: a search resumed on a re-drawn split validated on images its supernet had trained on.
 
     Returns:
-        ``(train_file, val_file)`` paths.
+        ``(train_file, val_file)`` paths, a :class:`SplitFiles` whose ``counts`` give each file's images and
+        annotations.
 
     Raises:
         ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat, or two ids
@@ -189,6 +206,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
                     f'{len(part)}): write into another out_dir or prefix, or pass --overwrite (overwrite=True) to '
                     'replace it; nothing was written')
     os.makedirs(out_dir, exist_ok=True)
-    dump_json_atomic(_subset(coco, train_ids), train_file)
-    dump_json_atomic(_subset(coco, val_ids), val_file)
-    return train_file, val_file
+    parts = [_subset(coco, train_ids), _subset(coco, val_ids)]
+    dump_json_atomic(parts[0], train_file)
+    dump_json_atomic(parts[1], val_file)
+    return SplitFiles((train_file, val_file), [(len(p['images']), len(p.get('annotations', []))) for p in parts])

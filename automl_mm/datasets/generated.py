@@ -80,13 +80,6 @@ def _difference(found: dict, asked: dict) -> str:
     return '; '.join(diff[:3]) + ('; ...' if len(diff) > 3 else '')
 
 
-def coco_counts(path: str) -> tuple[int, int]:
-    """``(images, annotations)`` listed in the COCO annotation file ``path``."""
-    with open(path) as f:
-        coco = json.load(f)
-    return tuple(split_counts(coco).values())
-
-
 class GeneratedSet(dict):
     """What a generator returns: ``{split: annotation file path}`` (the plain ``dict`` it returned before), with:
 

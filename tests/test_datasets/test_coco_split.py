@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os.path as osp
+import pickle
 
 import pytest
 
@@ -143,9 +144,23 @@ def _load_cli():
     return module
 
 
-def test_cli_main(coco_file, tmp_path, capsys):
+def test_cli_main(coco_file, tmp_path, capsys, monkeypatch):
+    """The tool prints each part's counts and a summary line; it read both files back for them (split_coco returns
+    them now, ``SplitFiles.counts``)."""
+    import builtins
+
     cli = _load_cli()
+    reads, real_open = [], builtins.open
+
+    def counting_open(file, mode='r', *args, **kwargs):
+        if 'r' in mode and osp.basename(str(file)).startswith('arch-'):
+            reads.append(osp.basename(str(file)))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, 'open', counting_open)
     cli.main([coco_file, str(tmp_path), '--val-images', '5', '--seed', '2', '--prefix', 'arch'])
+    monkeypatch.setattr(builtins, 'open', real_open)
+    assert reads == []  # the outputs are not read back
     out = capsys.readouterr().out
     assert f'arch-train: {NUM_IMAGES - 5} images' in out and 'arch-val: 5 images' in out
     with open(coco_file) as f:
@@ -153,8 +168,13 @@ def test_cli_main(coco_file, tmp_path, capsys):
     # the last line sums up what was written (the per-split lines above it give the counts of each file)
     assert out.splitlines()[-1] == (f'split_coco.py: wrote 2 files under {tmp_path} ({NUM_IMAGES} images, '
                                     f'{annotations} annotations of {coco_file} split by image)')
-    assert _image_ids(str(tmp_path / 'arch-val.json')) == _image_ids(
-        split_coco(coco_file, str(tmp_path / 'lib'), val_images=5, seed=2)[1])
+    split = split_coco(coco_file, str(tmp_path / 'lib'), val_images=5, seed=2)
+    assert _image_ids(str(tmp_path / 'arch-val.json')) == _image_ids(split[1])
+    for path, counts in zip(split, split.counts):
+        with open(path) as f:
+            coco = json.load(f)
+        assert counts == (len(coco['images']), len(coco['annotations']))
+    assert pickle.loads(pickle.dumps(split)).counts == split.counts
     cli.main([coco_file, str(tmp_path / 'frac'), '--val-fraction', '0.25'])
     assert 'arch-val: 8 images' in capsys.readouterr().out
     with pytest.raises(SystemExit):  # argparse refuses both sizes at once
