@@ -61,6 +61,10 @@ concept, and the public names stay importable from here.
     (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_proposal_nums`: mmdet stopped at the first evaluation;
     under ``use_mp_eval=True`` as many as the AR items it reports need), its ``iou_thrs`` unset or an array
     (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_iou_thrs`: a float or list stopped pycocotools there),
+    at least six of them with ``classwise=True`` (mmdet's per-class table reads the sixth: IndexError at the first
+    evaluation, :func:`~automl_mm.engine.preflight_coco_counts.check_coco_classwise_iou_thrs`; a table whose
+    mAP_50 / mAP_75 columns are read at other thresholds is warned about,
+    :func:`~automl_mm.engine.preflight_coco_counts.warn_classwise_iou_columns`),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
     pycocotools' mAP without 100, or ``mAP_50`` / ``mAP_75`` with an ``iou_thrs`` array without 0.5 / 0.75 (not
     computed: -1, or mmdet's recall at another count) is warned about
@@ -144,9 +148,11 @@ from .preflight_coco import (
     shared_folder_files,
 )
 from .preflight_coco_counts import (
+    check_coco_classwise_iou_thrs,
     check_coco_iou_thrs,
     check_coco_proposal_nums,
     check_uncomputed_selection_keys,
+    warn_classwise_iou_columns,
     warn_uncomputed_coco_items,
 )
 from .preflight_data_hint import generator_hint
@@ -285,7 +291,9 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     _check_coco_metric_items(cfg, test_only, split)
     check_coco_proposal_nums(cfg, test_only, split)
     check_coco_iou_thrs(cfg, test_only, split)
+    check_coco_classwise_iou_thrs(cfg, test_only, split)
     warn_uncomputed_coco_items(cfg, test_only, split)
+    warn_classwise_iou_columns(cfg, test_only, split)
     _check_collate_fns(cfg, test_only, split)
     _check_coco_classes(cfg, categories, test_only, split)  # (before the heads: it says what is wrong with the names)
     check_images_kept(cfg, files, test_only, split)  # (after the names: it reads the classes' annotations)

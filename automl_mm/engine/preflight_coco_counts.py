@@ -8,12 +8,15 @@ not computed (:func:`uncomputed_coco_keys`): reading one is refused (:func:`chec
 reporting one is warned about (:func:`warn_uncomputed_coco_items`); fewer than three ``proposal_nums`` stop
 pycocotools' summary, and mmdet's reading of the AR items by area under ``use_mp_eval=True``
 (:func:`check_coco_proposal_nums`), and an ``iou_thrs`` that is not an array stops pycocotools too
-(:func:`check_coco_iou_thrs`).
+(:func:`check_coco_iou_thrs`). mmdet's per-class table (``classwise=True``) reads its ``mAP_50`` / ``mAP_75``
+columns at the first and sixth of ``iou_thrs``: fewer than six stop it (:func:`check_coco_classwise_iou_thrs`),
+others than 0.5 / 0.75 there mislabel it (:func:`warn_classwise_iou_columns`).
 """
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from mmengine.logging import print_log
@@ -188,6 +191,106 @@ def check_coco_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
             f'(for {", ".join(map(repr, evaluated))}), which takes its len() and compares it with == to 0.5 and 0.75, '
             f'as a numpy array only, so it stops with {error} at the first evaluation, after training up to it. '
             "Leave iou_thrs unset (mmdet's 0.50:0.95; the mAP_50 / mAP_75 items give the AP at one threshold)")
+
+
+#: The places of ``iou_thrs`` the per-class table of mmdet's ``CocoMetric(classwise=True)`` reads its ``mAP_50`` and
+#: ``mAP_75`` columns at (``precisions[0]``, ``precisions[5]``: 0.5 and 0.75 of mmdet's default 0.50:0.95).
+_TABLE_IOU_SLOTS = {'mAP_50': (0, 0.5), 'mAP_75': (5, 0.75)}
+
+
+def coco_compute_class(metric: Any, scope: str | None) -> type | None:
+    """The class a metric config builds where its ``compute_metrics`` is mmdet's ``CocoMetric``'s or
+    ``OVCocoMetric``'s (run as they are, through ``super()`` as ``CocoOccludedSeparatedMetric``'s, or first as
+    automl_mm's ``UnroundedCocoMetric``'s; ``CocoVideoMetric`` inherits it; ``use_mp_eval=True`` runs mmdet's
+    COCOevalMP, which accumulates as COCOeval), so what they read of its arguments at the first evaluation is
+    theirs; ``None`` for other metrics (``LVISMetric``: lvis' own evaluation) and for a class whose own
+    ``compute_metrics`` is not one of those (a user's: not judged)."""
+    from .preflight_walk import coco_metric_class
+
+    cls = coco_metric_class(metric, scope)
+    if cls is None:
+        return None
+    from mmdet.evaluation.metrics import CocoMetric, CocoOccludedSeparatedMetric, OVCocoMetric
+
+    from automl_mm.evaluation.coco import UnroundedCocoMetric
+
+    owner = next((c for c in cls.__mro__ if 'compute_metrics' in vars(c)), None)
+    return cls if owner in (CocoMetric, OVCocoMetric, CocoOccludedSeparatedMetric, UnroundedCocoMetric) else None
+
+
+def _metric_kinds(metric: dict) -> list:
+    """A COCO metric config's ``metric`` as a list (mmdet's default ``'bbox'``; ``[]`` where it is neither a string
+    nor a list: mmdet refuses it when it builds the metric)."""
+    kinds = metric.get('metric', 'bbox')
+    return [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+
+
+def _classwise_tables(cfg: Any, test_only: bool, split: str) -> Iterator[tuple[dict, str, type, Any]]:
+    """``(metric config, its key, its class, its iou_thrs array)`` of each metric that logs mmdet's per-class table
+    (:func:`coco_compute_class`; ``classwise=True``, ``bbox`` or ``segm``, not ``format_only``) with an ``iou_thrs``
+    numpy array (unset: mmdet's 0.50:0.95; not an array: :func:`check_coco_iou_thrs`)."""
+    import numpy as np
+
+    from .preflight_walk import config_scope
+
+    for metric, key in _evaluator_cfgs(cfg):
+        thrs = metric.get('iou_thrs')
+        if outside_split(key, test_only, split) or not metric.get('classwise') or metric.get('format_only') or \
+                not isinstance(thrs, np.ndarray) or not {'bbox', 'segm'} & set(_metric_kinds(metric)):
+            continue
+        cls = coco_compute_class(metric, config_scope(cfg))
+        if cls is not None:
+            yield metric, key, cls, thrs
+
+
+def check_coco_classwise_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
+    """Every metric that logs mmdet's per-class table (:func:`_classwise_tables`: ``CocoMetric``,
+    ``UnroundedCocoMetric``, ``OVCocoMetric``, ... with ``classwise=True`` for ``bbox`` / ``segm``) and gives an
+    ``iou_thrs`` array gives at least six thresholds: the table reads its ``mAP_50`` and ``mAP_75`` columns at
+    ``precisions[0]`` and ``precisions[5]`` (mmdet 3.3 ``compute_metrics``; ``precisions`` has one row per
+    threshold).
+
+    Raises:
+        ConfigCheckError: naming the metric's ``iou_thrs`` key and value. mmdet builds the metric and stops with
+            ``IndexError: index 5 is out of bounds for axis 0 with size <n>`` only at the first evaluation, after
+            training up to it.
+    """
+    for metric, key, cls, thrs in _classwise_tables(cfg, test_only, split):
+        if len(thrs) >= 6:
+            continue
+        kinds = [kind for kind in _metric_kinds(metric) if kind in ('bbox', 'segm')]
+        raise ConfigCheckError(
+            f'{key}.iou_thrs={thrs.tolist()!r} with classwise=True: {key} ({cls.__name__}) logs mmdet\'s per-class '
+            f'table (for {", ".join(map(repr, kinds))}), whose mAP_50 and mAP_75 columns it reads at precisions[0] and '
+            f'precisions[5], the first and sixth IoU thresholds, so with {len(thrs)} it stops with IndexError at the '
+            "first evaluation, after training up to it. Give six thresholds or more, 0.5 first and 0.75 sixth "
+            "(mmdet's default np.linspace(0.5, 0.95, 10): leave iou_thrs unset), or set classwise=False")
+
+
+def warn_classwise_iou_columns(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:
+    """Warn once per metric (identical metrics of several evaluators together) whose per-class table
+    (:func:`_classwise_tables`) reads its ``mAP_50`` / ``mAP_75`` column at a threshold other than 0.5 / 0.75: mmdet
+    takes the first and the sixth of ``iou_thrs`` as given (an ``iou_thrs`` of 0.55:0.95 logs the AP at 0.55 as
+    mAP_50 and at 0.8 as mAP_75), so the table is mislabelled, silently (the reported ``mAP_50`` / ``mAP_75`` keys
+    are pycocotools', at 0.5 / 0.75 exactly: :func:`uncomputed_coco_keys`). Fewer than six thresholds are refused
+    (:func:`check_coco_classwise_iou_thrs`). Returns the config keys of the metrics warned about."""
+    import numpy as np
+
+    groups: dict[tuple, list[str]] = {}
+    for _, key, cls, thrs in _classwise_tables(cfg, test_only, split):
+        off = tuple((column, float(thrs[index])) for column, (index, named) in _TABLE_IOU_SLOTS.items()
+                    if index < len(thrs) and not np.isclose(thrs[index], named))
+        if off:
+            groups.setdefault((off, cls.__name__, tuple(thrs.tolist())), []).append(key)
+    for (off, name, thrs), wheres in groups.items():
+        read = ' and '.join(f'its {column} column at {value:g} (iou_thrs[{_TABLE_IOU_SLOTS[column][0]}]), not '
+                            f'{_TABLE_IOU_SLOTS[column][1]}' for column, value in off)
+        print_log(f'{" and ".join(wheres)} ({name}, classwise=True) log{"" if len(wheres) > 1 else "s"} mmdet\'s '
+                  f'per-class table with iou_thrs={list(thrs)!r}: it reads {read}, so those columns are APs at '
+                  'other IoU thresholds than their headers say (the reported mAP_50 / mAP_75 keys are read at 0.5 / '
+                  "0.75 exactly). Put 0.5 first and 0.75 sixth in iou_thrs (mmdet's default np.linspace(0.5, 0.95, "
+                  '10): leave iou_thrs unset)', logger='current', level=logging.WARNING)
+    return [where for wheres in groups.values() for where in wheres]
 
 
 def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:
