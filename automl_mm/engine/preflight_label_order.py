@@ -73,23 +73,38 @@ _SORTS_CACHE: dict[type, tuple[bool | None, str]] = {}  # (each dataset class pr
 _LABEL_PROBE_COCO = dict(_PROBE_COCO, annotations=_PROBE_COCO['annotations'][:1])
 
 
-def _metric_sorts_categories(cls: type, metric: dict) -> bool | None:
+def _metric_sorts_categories(cls: type, metric: dict) -> tuple[bool | None, str]:
     """Whether the COCO metric class ``cls`` (a user's: built with ``metric``'s other arguments, ``sort_categories``
     included, on :data:`_LABEL_PROBE_COCO`, categories listed [2: 'b', 1: 'a'], classes ('b', 'a')) maps label 0 to the
     category of the lower id (``True``: ``sort_categories=True`` in mmdet 3.3) or to the file's first (``False``):
-    a's exact box scores bbox_mAP 1.0 as label 0 and 0.0 as label 1, or the reverse; ``None`` where it cannot be
-    built or evaluated here, or scores neither way."""
+    a's exact box scores bbox_mAP 1.0 as label 0 and 0.0 as label 1, or the reverse.
+
+    Returns:
+        ``(True / False / None, why)``: ``None`` where it cannot be built or evaluated here, or scores neither way,
+        ``why`` then saying what the probe met (``"KeyError: 'base_classes'"``, ``'its bbox_mAP of ... was 0.5 as
+        label 0 and 0.5 as label 1'``); ``''`` otherwise.
+    """
+    errors: list[Exception] = []
+
     def run(label: int) -> Any:
         def one(path: str) -> Any:
             probe = cls(ann_file=path, metric='bbox', **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
             probe.dataset_meta = dict(classes=('b', 'a'))
             _process_exact_boxes(probe, {'annotations': [_PROBE_COCO['annotations'][0]]}, 1, label=label)
             return probe.compute_metrics(probe.results).get('bbox_mAP')
-        value, _ = _run_probe(_LABEL_PROBE_COCO, one)
-        return round(float(value), 6) if isinstance(value, (int, float)) else None
+        value, err = _run_probe(_LABEL_PROBE_COCO, one)
+        errors.extend([err] if err is not None else [])
+        return round(float(value), 6) if isinstance(value, (int, float)) else value
 
     scores = (run(0), run(1))
-    return True if scores == (1, 0) else False if scores == (0, 1) else None
+    if scores == (1, 0) or scores == (0, 1):
+        return scores == (1, 0), ''
+    if errors:
+        return None, f'{type(errors[0]).__name__}: {errors[0]}'
+    if not all(isinstance(v, (int, float)) for v in scores):
+        return None, f'it reported no bbox_mAP for it (got {scores[0]!r} and {scores[1]!r})'
+    return None, (f"its bbox_mAP of 'a''s exact box was {scores[0]:g} as label 0 and {scores[1]:g} as label 1, "
+                  'neither 1 and 0 (by ascending id) nor 0 and 1 (in the file\'s order)')
 
 
 def _scored_pairs(cfg: Any, test_only: bool, split: str) -> list[tuple[Any, str, Any, str]]:
@@ -138,7 +153,10 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
     the loader's class names or a dataset's order are not known here: then a warning (mmengine's ``print_log``,
     once a call and dataset) names the dataset's key and type and why (its class names unknown; a user's class that
     cannot be built and loaded on the probe's file, with the error; mmdet's own that cannot, LVIS without the lvis
-    package and the panoptic sets, are not warned of). Nor is a dataset whose labels are the metric's whatever
+    package and the panoptic sets, are not warned of); a user's metric class whose labels its probe cannot find
+    (:func:`_metric_sorts_categories`: it cannot be built or evaluated on the probe's file, or scores neither way)
+    is taken to label as its ``sort_categories`` says, with a warning (once a call and class) naming the metric's
+    key and type and why. Nor is a dataset whose labels are the metric's whatever
     those: one reading the metric's file where that lists its categories by ascending id (COCO's own files: either
     order is the file's), or orders them as the metric does (mmdet's ``V3DetDataset``, whose names come from its
     label file, under a plain ``CocoMetric`` of its file).
@@ -158,7 +176,7 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
         from mmdet.evaluation.metrics import CocoMetric, LVISMetric
     except ImportError:
         return
-    warned: set[str] = set()
+    warned: set = set()  # (the dataset keys and metric classes warned of)
 
     def unchecked(dataset: dict, where: str, key: str, metric: dict, why: str) -> None:
         """Say once a call that ``where``'s label order was not compared with the metric's (a user's class)."""
@@ -168,6 +186,20 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
         print_log(f'{where} ({config_type_name(dataset)}): the order in which it labels its categories was not '
                   f'checked against {key} ({config_type_name(metric)}): {why}. Where the two order them differently '
                   'every prediction is credited to another class, silently', logger='current', level=logging.WARNING)
+
+    def unprobed(key: str, metric: dict, cls: type, why: str) -> None:
+        """Say once a call and metric class that its label order was not found by the probe (a user's class)."""
+        if cls in warned:
+            return
+        warned.add(cls)
+        flag = bool(metric.get('sort_categories'))
+        print_log(f'{key} ({config_type_name(metric)}): the order in which it maps labels to the categories of '
+                  f'{metric["ann_file"]} was not found here: {cls.__name__} could not be built and evaluated on a '
+                  f"two-category file listed [2: 'b', 1: 'a'] to see whether it maps label 0 to the lower id or to "
+                  f"the file's first ({why}); it is taken to label them as its sort_categories={flag} says "
+                  f"({'by ascending id' if flag else 'in the file' + chr(39) + 's order'}), as mmdet's CocoMetric "
+                  'does. Where it labels them otherwise than its datasets, every prediction is credited to another '
+                  'class, silently', logger='current', level=logging.WARNING)
 
     for evaluator, evaluator_key, loader, loader_key in _scored_pairs(cfg, test_only, split):
         metrics = evaluator_metrics(evaluator)
@@ -187,7 +219,9 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
             metric_sorts = None  # (a user's class probed only where its file is out of id order: it matters there)
             if not cls.__module__.startswith('mmdet.') and all(isinstance(i, int) for i in metric_ids) \
                     and metric_ids != sorted(metric_ids):
-                metric_sorts = _metric_sorts_categories(cls, metric)
+                metric_sorts, why = _metric_sorts_categories(cls, metric)
+                if metric_sorts is None:
+                    unprobed(key, metric, cls, why)
             metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
             by_id = all(isinstance(i, int) for i in file_ids) and file_ids == sorted(file_ids)
             for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):

@@ -132,3 +132,64 @@ def test_a_class_the_probe_cannot_build_on_a_file_listed_by_id_is_not_warned_of(
     check_label_order(cfg, 'mmdet', {cfg.val_evaluator.ann_file: [(1, 'rectangle'), (2, 'ellipse'), (3, 'triangle')]},
                       test_only=True, split='val')
     assert logged == []
+
+
+def _user_ov_metric():
+    from mmdet.evaluation.metrics import OVCocoMetric
+
+    class _UserOVCocoMetric(OVCocoMetric):
+        """A user's subclass of mmdet's open-vocabulary metric: its compute_metrics reads dataset_meta['base_classes'],
+        which the probe's metric is not given."""
+
+    return _UserOVCocoMetric
+
+
+def _user_flat_metric():
+    from mmdet.evaluation import CocoMetric
+
+    class _FlatCocoMetric(CocoMetric):
+        """A user's metric whose bbox_mAP says nothing of the labels."""
+
+        def compute_metrics(self, results):
+            return dict(bbox_mAP=0.5)
+
+    return _FlatCocoMetric
+
+
+@pytest.mark.parametrize('make, why', [
+    (_user_ov_metric, r"\(KeyError: 'base_classes'\)"),
+    (_user_flat_metric, r"\(its bbox_mAP of 'a''s exact box was 0\.5 as label 0 and 0\.5 as label 1, neither")])
+def test_a_metric_class_the_probe_cannot_judge_is_warned_of_once(coco_root, logged, make, why):
+    """A user's metric class whose labels the probe cannot find was taken, silently, to label as its
+    sort_categories says; it is still, with one warning naming the metric's key and type and why (val and test
+    evaluators are the same metric: one warning)."""
+    import logging
+    import re
+
+    cls = make()
+    cfg, listing = _cfg(coco_root, 'CocoDataset')
+    cfg.val_evaluator = dict(cfg.val_evaluator, type=cls)
+    cfg.test_evaluator = cfg.val_evaluator
+    check_label_order(cfg, 'mmdet', listing)
+    assert len(logged) == 1 and logged[0][1] == logging.WARNING, logged
+    assert re.match(rf"val_evaluator \({cls.__name__}\): the order in which it maps labels to the categories of "
+                    rf".*instances_val_3_2_1\.json was not found here: {cls.__name__} could not be built and evaluated "
+                    rf".*{why}.*; it is taken to label them as its sort_categories=False says \(in the file's order\)",
+                    logged[0][0]), logged[0][0]
+    # judged by its sort_categories, as before: over a dataset that sorts, refused
+    cfg.val_dataloader.dataset.type = 'Objects365V1Dataset'
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+    with pytest.raises(ConfigCheckError, match=rf"^val_evaluator \({cls.__name__}\) labels categories in the file's "):
+        check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+
+
+def test_a_metric_class_the_probe_judges_is_not_warned_of(coco_root, logged):
+    from mmdet.evaluation import CocoMetric
+
+    class _PlainUserCocoMetric(CocoMetric):
+        pass
+
+    cfg, listing = _cfg(coco_root, 'CocoDataset')
+    cfg.val_evaluator = dict(cfg.val_evaluator, type=_PlainUserCocoMetric)
+    check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert logged == []
