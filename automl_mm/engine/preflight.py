@@ -64,7 +64,10 @@ concept, and the public names stay importable from here.
     at least six of them with ``classwise=True`` (mmdet's per-class table reads the sixth: IndexError at the first
     evaluation, :func:`~automl_mm.engine.preflight_coco_counts.check_coco_classwise_iou_thrs`; a table whose
     mAP_50 / mAP_75 columns are read at other thresholds is warned about,
-    :func:`~automl_mm.engine.preflight_coco_counts.warn_classwise_iou_columns`),
+    :func:`~automl_mm.engine.preflight_coco_counts.warn_classwise_iou_columns`; mmdet's other metrics that run
+    ``CocoMetric``'s evaluation, ``OVCocoMetric``, ``CocoVideoMetric``, ..., alike), and a ``VOCMetric``'s mAP
+    ``iou_thrs`` a float or a list (:func:`~automl_mm.engine.preflight_coco_counts.check_voc_iou_thrs`: it asserted
+    a list at the first evaluation),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
     pycocotools' mAP without 100, or ``mAP_50`` / ``mAP_75`` with an ``iou_thrs`` array without 0.5 / 0.75 (not
     computed: -1, or mmdet's recall at another count) is warned about
@@ -152,6 +155,7 @@ from .preflight_coco_counts import (
     check_coco_iou_thrs,
     check_coco_proposal_nums,
     check_uncomputed_selection_keys,
+    check_voc_iou_thrs,
     warn_classwise_iou_columns,
     warn_uncomputed_coco_items,
 )
@@ -292,6 +296,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_coco_proposal_nums(cfg, test_only, split)
     check_coco_iou_thrs(cfg, test_only, split)
     check_coco_classwise_iou_thrs(cfg, test_only, split)
+    check_voc_iou_thrs(cfg, test_only, split)
     warn_uncomputed_coco_items(cfg, test_only, split)
     warn_classwise_iou_columns(cfg, test_only, split)
     _check_collate_fns(cfg, test_only, split)

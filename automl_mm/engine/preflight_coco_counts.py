@@ -117,8 +117,7 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
             evaluation, after training up to it.
     """
     for metric, key in _evaluator_cfgs(cfg):
-        if outside_split(key, test_only, split) or \
-                config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
+        if outside_split(key, test_only, split) or not _runs_coco_compute(metric, cfg):
             continue
         kinds = metric.get('metric', 'bbox')
         kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
@@ -176,8 +175,7 @@ def check_coco_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
     import numpy as np
 
     for metric, key in _evaluator_cfgs(cfg):
-        if outside_split(key, test_only, split) or \
-                config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
+        if outside_split(key, test_only, split) or not _runs_coco_compute(metric, cfg):
             continue
         thrs = metric.get('iou_thrs')
         kinds = metric.get('metric', 'bbox')
@@ -216,6 +214,57 @@ def coco_compute_class(metric: Any, scope: str | None) -> type | None:
 
     owner = next((c for c in cls.__mro__ if 'compute_metrics' in vars(c)), None)
     return cls if owner in (CocoMetric, OVCocoMetric, CocoOccludedSeparatedMetric, UnroundedCocoMetric) else None
+
+
+def _runs_coco_compute(metric: Any, cfg: Any) -> bool:
+    """Whether a metric config runs mmdet's ``CocoMetric`` evaluation: type ``CocoMetric`` / ``UnroundedCocoMetric``
+    by name, or a class :func:`coco_compute_class` finds (``OVCocoMetric``, ``CocoVideoMetric``,
+    ``CocoOccludedSeparatedMetric``, a user's subclass that keeps mmdet's ``compute_metrics``)."""
+    from .preflight_walk import config_scope
+
+    return config_type_name(metric) in ('CocoMetric', 'UnroundedCocoMetric') or \
+        coco_compute_class(metric, config_scope(cfg)) is not None
+
+
+def check_voc_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
+    """Every mmdet ``VOCMetric`` that computes its ``'mAP'`` (its default ``metric``; a user's subclass that keeps
+    mmdet's ``compute_metrics`` too) gives ``iou_thrs`` as a float or a list: mmdet 3.3's ``__init__`` wraps a float
+    alone in a list and ``compute_metrics`` asserts ``isinstance(self.iou_thrs, list)``. ``'recall'`` takes any
+    sequence (``eval_recalls``).
+
+    Raises:
+        ConfigCheckError: naming the metric's ``iou_thrs`` key and value. A tuple, a numpy array or an int (or
+            ``None``) stopped the first evaluation with a bare ``AssertionError``, after training up to it.
+    """
+    import numpy as np
+
+    try:
+        from mmdet.evaluation import VOCMetric
+    except ImportError:
+        return
+    from automl_mm.registry import METRICS
+
+    from .preflight_walk import _subclass, config_scope
+
+    for metric, key in _evaluator_cfgs(cfg):
+        if outside_split(key, test_only, split):
+            continue
+        cls = _subclass(metric, METRICS, VOCMetric, config_scope(cfg))
+        if cls is None or cls.compute_metrics is not VOCMetric.compute_metrics:
+            continue
+        kind = metric.get('metric', 'mAP')
+        kind = kind[0] if isinstance(kind, (list, tuple)) and len(kind) == 1 else kind
+        thrs = metric.get('iou_thrs', 0.5)
+        if kind != 'mAP' or isinstance(thrs, (float, list)):
+            continue
+        shown = thrs.tolist() if isinstance(thrs, np.ndarray) else thrs
+        given = list(shown) if isinstance(shown, (list, tuple)) else float(shown) \
+            if isinstance(shown, (int, float)) and not isinstance(shown, bool) else None
+        raise ConfigCheckError(
+            f"{key}.iou_thrs={shown!r}: mmdet's VOCMetric ({cls.__name__}) wraps a float alone in a list and asserts "
+            "that iou_thrs is a list when it computes the mAP, so it stops with AssertionError at the first "
+            'evaluation, after training up to it. Give a float or a list' +
+            (f' (iou_thrs={given!r})' if given is not None else ''))
 
 
 def _metric_kinds(metric: dict) -> list:

@@ -72,11 +72,12 @@ def _check_coco_metric_items(cfg: Any, test_only: bool, split: str = 'test') -> 
     mmdet takes any items when the metric is built and refuses an unknown one (``KeyError: metric item "mAP_51" is
     not supported``) only in ``compute_metrics``, once the model predicts a box: at a validation after training. A
     string is read letter by letter."""
+    from .preflight_coco_counts import _runs_coco_compute
+
     items = COCO_AP_ITEMS + COCO_AR_ITEMS
     for metric, key in _evaluator_cfgs(cfg):
         given = metric.get('metric_items')
-        if outside_split(key, test_only, split) or given is None or \
-                config_type_name(metric) not in ('CocoMetric', 'UnroundedCocoMetric'):
+        if outside_split(key, test_only, split) or given is None or not _runs_coco_compute(metric, cfg):
             continue
         kinds = metric.get('metric', 'bbox')
         if not {'bbox', 'segm', 'proposal'} & set([kinds] if isinstance(kinds, str) else kinds):

@@ -1,0 +1,130 @@
+"""Metric arguments mmdet takes when it builds the metric and stops on only at the first evaluation, after training up
+to it, beside CocoMetric's (test_preflight_ar_counts, test_preflight_classwise_iou_thrs):
+
+* ``VOCMetric(metric='mAP')`` asserts ``isinstance(self.iou_thrs, list)`` in ``compute_metrics`` (mmdet 3.3); its
+  ``__init__`` wraps a float alone, so a tuple, a numpy array or an int stopped there with a bare AssertionError.
+* mmdet's other metrics that run ``CocoMetric``'s ``compute_metrics`` (``OVCocoMetric``'s copy of it,
+  ``CocoVideoMetric``, ``CocoOccludedSeparatedMetric``, a user's subclass that keeps it) stop on the same
+  ``proposal_nums`` / ``iou_thrs`` / ``metric_items`` as ``CocoMetric``, which the checks judged by the type names
+  ``CocoMetric`` / ``UnroundedCocoMetric`` alone.
+"""
+from __future__ import annotations
+
+import os.path as osp
+import re
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import ConfigCheckError
+from automl_mm.engine.preflight_coco_counts import check_coco_iou_thrs, check_coco_proposal_nums, check_voc_iou_thrs
+from automl_mm.engine.preflight_metrics import _check_coco_metric_items
+
+
+def _voc_compute(iou_thrs, metric='mAP'):
+    from mmdet.evaluation import VOCMetric
+
+    voc = VOCMetric(iou_thrs=iou_thrs, metric=metric)
+    voc.dataset_meta = dict(classes=('a', ))
+    box = torch.tensor([[0., 0., 10., 10.]])
+    voc.process({}, [dict(pred_instances=dict(bboxes=box, scores=torch.tensor([1.]), labels=torch.tensor([0])),
+                          gt_instances=dict(bboxes=box, labels=torch.tensor([0])),
+                          ignored_instances=dict(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long)))])
+    return voc.compute_metrics(voc.results)
+
+
+@pytest.mark.parametrize('thrs, fix', [((0.5, 0.75), '[0.5, 0.75]'), (np.array([0.5, 0.75]), '[0.5, 0.75]'),
+                                       (1, '1.0')])
+def test_voc_iou_thrs_that_are_not_a_list_are_refused(thrs, fix):
+    with pytest.raises(AssertionError):  # the premise, on mmdet's own metric
+        _voc_compute(thrs)
+    shown = thrs.tolist() if isinstance(thrs, np.ndarray) else thrs
+    for metric, where, test_only in ((dict(type='VOCMetric', iou_thrs=thrs), 'val_evaluator', False),
+                                     ([dict(type='VOCMetric', metric=['mAP'], iou_thrs=thrs)], r'test_evaluator\[0\]',
+                                      True)):
+        key = where.split('\\')[0].split('[')[0]
+        cfg = Config(dict(default_scope='mmdet', **{key: metric}))
+        with pytest.raises(ConfigCheckError, match=where + re.escape(f'.iou_thrs={shown!r}') +
+                           r": mmdet's VOCMetric .*AssertionError at the first evaluation.*" +
+                           re.escape(f'(iou_thrs={fix})')):
+            check_voc_iou_thrs(cfg, test_only=test_only)
+    check_voc_iou_thrs(Config(dict(default_scope='mmdet', val_evaluator=dict(type='VOCMetric', iou_thrs=thrs))),
+                       test_only=True, split='test')  # val_evaluator is not read
+
+
+def test_what_voc_runs_passes():
+    assert _voc_compute([0.5, 0.75])['AP75'] == 1.0 and _voc_compute(0.5)['AP50'] == 1.0
+    _voc_compute((0.5, 0.75), metric='recall')  # eval_recalls takes any sequence
+    for metric in (dict(type='VOCMetric'), dict(type='VOCMetric', iou_thrs=0.5),
+                   dict(type='VOCMetric', iou_thrs=[0.5, 0.75]), dict(type='VOCMetric', iou_thrs=(0.5, 0.75),
+                                                                    metric='recall'),
+                   dict(type='CocoMetric', iou_thrs=np.array([0.5]))):
+        check_voc_iou_thrs(Config(dict(default_scope='mmdet', val_evaluator=metric)), test_only=False)
+
+
+def _twenty_objects(tmp_path):
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
+    try:
+        from test_coco_unrounded import _twenty_objects
+    finally:
+        sys.path.pop(0)
+    return _twenty_objects(tmp_path)
+
+
+def test_mmdets_ov_coco_metric_stops_as_coco_metric_does(tmp_path):
+    """The premise: OVCocoMetric's own copy of compute_metrics with proposal_nums=(100, 300) stops at the first
+    evaluation as CocoMetric's does (pycocotools' summarize reads maxDets[2])."""
+    from mmdet.evaluation.metrics import OVCocoMetric
+
+    ann, sample = _twenty_objects(tmp_path)
+    metric = OVCocoMetric(ann_file=ann, proposal_nums=(100, 300))
+    metric.dataset_meta = dict(classes=('item', ), base_classes=('item', ), novel_classes=())
+    metric.process({}, [sample])
+    with pytest.raises(IndexError):
+        metric.compute_metrics(metric.results)
+
+
+@pytest.mark.parametrize('kind', ['OVCocoMetric', 'CocoVideoMetric', 'CocoOccludedSeparatedMetric', 'kept'])
+def test_mmdets_other_coco_metrics_are_checked_as_coco_metric(kind):
+    from mmdet.evaluation import CocoMetric
+
+    class KeptCocoMetric(CocoMetric):
+        """A user's subclass that keeps mmdet's compute_metrics."""
+
+    kind = KeptCocoMetric if kind == 'kept' else kind
+    for check, options, match in (
+            (check_coco_proposal_nums, dict(proposal_nums=(100, 300)), r'val_evaluator\.proposal_nums=\(100, 300\)'),
+            (check_coco_iou_thrs, dict(iou_thrs=[0.5, 0.75]), r'val_evaluator\.iou_thrs=\[0\.5, 0\.75\]'),
+            (_check_coco_metric_items, dict(metric_items=['mAP_51']), r"val_evaluator\.metric_items=\['mAP_51'\]")):
+        cfg = Config(dict(default_scope='mmdet', val_evaluator=dict(type=kind, **options)))
+        with pytest.raises(ConfigCheckError, match=match):
+            check(cfg, test_only=False)
+        check(Config(dict(default_scope='mmdet', val_evaluator=dict(type=kind))), test_only=False)
+
+
+def test_a_users_own_compute_metrics_and_lvis_are_not_judged():
+    from mmdet.evaluation import CocoMetric
+
+    class OwnCocoMetric(CocoMetric):
+        def compute_metrics(self, results):
+            return {}
+
+    for kind in (OwnCocoMetric, 'LVISMetric'):
+        for check, options in ((check_coco_proposal_nums, dict(proposal_nums=(100, 300))),
+                               (check_coco_iou_thrs, dict(iou_thrs=[0.5, 0.75])),
+                               (_check_coco_metric_items, dict(metric_items=['APr']))):
+            check(Config(dict(default_scope='mmdet', val_evaluator=dict(type=kind, **options))), test_only=False)
+
+
+def test_check_config_refuses_voc_iou_thrs_that_are_not_a_list(coco_root):
+    from automl_mm.engine.preflight import check_config
+
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.test_evaluator = dict(type='VOCMetric', iou_thrs=(0.5, 0.75))
+    with pytest.raises(ConfigCheckError, match=r"test_evaluator\.iou_thrs=\(0\.5, 0\.75\): mmdet's VOCMetric"):
+        check_config(cfg, test_only=True)
