@@ -65,7 +65,10 @@ concept, and the public names stay importable from here.
     evaluation, :func:`~automl_mm.engine.preflight_coco_counts.check_coco_classwise_iou_thrs`; a table whose
     mAP_50 / mAP_75 columns are read at other thresholds is warned about,
     :func:`~automl_mm.engine.preflight_coco_counts.warn_classwise_iou_columns`; mmdet's other metrics that run
-    ``CocoMetric``'s evaluation, ``OVCocoMetric``, ``CocoVideoMetric``, ..., alike), and a ``VOCMetric``'s mAP
+    ``CocoMetric``'s evaluation, ``OVCocoMetric``, ``CocoVideoMetric``, ..., alike; an ``OVCocoMetric`` whose first
+    threshold is not 0.5 reports its ``base_ap50`` / ``novel_ap50`` there: warned,
+    :func:`~automl_mm.engine.preflight_coco_counts.warn_ov_ap50_threshold`, and reading one refused,
+    :func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`), and a ``VOCMetric``'s mAP
     ``iou_thrs`` a float or a list (:func:`~automl_mm.engine.preflight_coco_counts.check_voc_iou_thrs`: it asserted
     a list at the first evaluation),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
@@ -157,6 +160,7 @@ from .preflight_coco_counts import (
     check_uncomputed_selection_keys,
     check_voc_iou_thrs,
     warn_classwise_iou_columns,
+    warn_ov_ap50_threshold,
     warn_uncomputed_coco_items,
 )
 from .preflight_data_hint import generator_hint
@@ -299,6 +303,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_voc_iou_thrs(cfg, test_only, split)
     warn_uncomputed_coco_items(cfg, test_only, split)
     warn_classwise_iou_columns(cfg, test_only, split)
+    warn_ov_ap50_threshold(cfg, test_only, split)
     _check_collate_fns(cfg, test_only, split)
     _check_coco_classes(cfg, categories, test_only, split)  # (before the heads: it says what is wrong with the names)
     check_images_kept(cfg, files, test_only, split)  # (after the names: it reads the classes' annotations)

@@ -342,6 +342,46 @@ def warn_classwise_iou_columns(cfg: Any, test_only: bool = False, split: str = '
     return [where for wheres in groups.values() for where in wheres]
 
 
+def _ov_ap50_threshold(metric_cfg: Any) -> float | None:
+    """The IoU threshold an mmdet ``OVCocoMetric`` config reports its ``base_ap50`` / ``novel_ap50`` at, where it is
+    not 0.5: mmdet 3.3 reads them at ``precisions[0]``, the first of its ``iou_thrs`` as given (0.5 of mmdet's
+    default 0.50:0.95), for ``bbox`` / ``segm`` whatever ``classwise``; ``None`` otherwise (``iou_thrs`` unset or
+    not an array: :func:`check_coco_iou_thrs`; ``format_only``: nothing reported)."""
+    import numpy as np
+
+    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) != 'OVCocoMetric' or \
+            metric_cfg.get('format_only') or not {'bbox', 'segm'} & set(_metric_kinds(metric_cfg)):
+        return None
+    thrs = metric_cfg.get('iou_thrs')
+    if not isinstance(thrs, np.ndarray) or not thrs.size or np.isclose(thrs.flat[0], 0.5):
+        return None
+    return float(thrs.flat[0])
+
+
+def _ov_ap50_keys(metric_cfg: dict) -> tuple[str, str]:
+    """An ``OVCocoMetric`` config's ``{prefix}/base_ap50`` and ``{prefix}/novel_ap50`` keys."""
+    prefix = metric_cfg.get('prefix') or 'coco'
+    return f'{prefix}/base_ap50', f'{prefix}/novel_ap50'
+
+
+def warn_ov_ap50_threshold(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:
+    """Warn once per evaluator key of an mmdet ``OVCocoMetric`` whose ``base_ap50`` / ``novel_ap50`` are read at an
+    IoU threshold other than 0.5 (:func:`_ov_ap50_threshold`: ``iou_thrs=np.linspace(0.55, 0.95, 9)`` reports the
+    AP at 0.55 as ``base_ap50``), logged and saved under names that say otherwise; reading one is refused
+    (:func:`check_computed_key`). Returns the config keys warned about."""
+    warned = []
+    for metric, key in _evaluator_cfgs(cfg):
+        thr = None if outside_split(key, test_only, split) else _ov_ap50_threshold(metric)
+        if thr is None:
+            continue
+        warned.append(key)
+        print_log(f"{key} (OVCocoMetric) reports {', '.join(map(repr, _ov_ap50_keys(metric)))} at the first of its "
+                  f'iou_thrs (mmdet reads them at precisions[0]), {thr:g}, not 0.5: the APs at another IoU threshold '
+                  "than their names say. Put 0.5 first in iou_thrs (mmdet's default np.linspace(0.5, 0.95, 10): "
+                  'leave iou_thrs unset)', logger='current', level=logging.WARNING)
+    return warned
+
+
 def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:
     """``(metric config, its config key)`` of each metric of an evaluator config at ``evaluator_key`` (a metric,
     a list of them, or mmengine's ``dict(type='Evaluator', metrics=...)``)."""
@@ -370,6 +410,13 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
     if not isinstance(key, str):
         return
     for metric, where in _metric_paths(evaluator, evaluator_key):
+        thr = _ov_ap50_threshold(metric)
+        if thr is not None and key in _ov_ap50_keys(metric):
+            raise ConfigCheckError(
+                f"{shown or f'{owner}={key!r}'} is read by {where} (OVCocoMetric) at the first of its iou_thrs="
+                f"{metric['iou_thrs'].tolist()!r} (mmdet takes precisions[0] as the AP at 0.5), {thr:g}: the AP at "
+                'another IoU threshold than its name says. Put 0.5 first in '
+                f"{where}.iou_thrs (or leave it unset: mmdet's 0.50:0.95)")
         if key not in uncomputed_coco_keys(metric):
             continue
         nums = _proposal_nums(metric)

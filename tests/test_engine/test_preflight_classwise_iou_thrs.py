@@ -18,7 +18,11 @@ from mmengine.config import Config
 
 from automl_mm.engine import preflight_coco_counts
 from automl_mm.engine.preflight import ConfigCheckError, check_config
-from automl_mm.engine.preflight_coco_counts import check_coco_classwise_iou_thrs, warn_classwise_iou_columns
+from automl_mm.engine.preflight_coco_counts import (
+    check_coco_classwise_iou_thrs,
+    warn_classwise_iou_columns,
+    warn_ov_ap50_threshold,
+)
 
 MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 FIVE = np.array([0.5, 0.6, 0.7, 0.8, 0.9])
@@ -175,4 +179,56 @@ def test_mmdets_configs_are_not_refused(logged):
         cfg = Config.fromfile(path)
         check_coco_classwise_iou_thrs(cfg, test_only=False)
         warn_classwise_iou_columns(cfg)
+        warn_ov_ap50_threshold(cfg)
     assert logged == []
+
+
+def test_ov_coco_metric_ap50_at_another_threshold_is_warned_of_and_not_read(tmp_path, logged):
+    """mmdet's OVCocoMetric reads base_ap50 / novel_ap50 at precisions[0], the first of iou_thrs, whatever classwise:
+    with np.linspace(0.55, 0.95, 9) and every box predicted at IoU 0.54, base_ap50 was 0.0 (the AP at 0.55; 1.0 at
+    mmdet's default). Reported: warned; read (an OHL reward, NAS score, save_best): refused."""
+    import torch
+    from mmdet.evaluation.metrics import OVCocoMetric
+
+    from automl_mm.engine.preflight_coco_counts import check_uncomputed_selection_keys
+    from automl_mm.engine.preflight_metrics import check_metric_key
+
+    ann, sample = _twenty_objects(tmp_path)
+    sample['pred_instances']['bboxes'] += torch.tensor([6., 0., 6., 0.])  # IoU 280 / 520 = 0.54 with each object
+    late = np.linspace(0.55, 0.95, 9)
+    for thrs, expected in ((None, 1.0), (late, 0.0)):
+        metric = OVCocoMetric(ann_file=ann, iou_thrs=thrs)
+        metric.dataset_meta = dict(classes=('item', ), base_classes=('item', ), novel_classes=())
+        metric.process({}, [sample])
+        assert metric.compute_metrics(metric.results)['base_ap50'] == expected  # the premise, on mmdet's metric
+    ov = dict(type='OVCocoMetric', iou_thrs=late, prefix='ov')
+    cfg = Config(dict(val_dataloader=dict(), val_evaluator=ov,
+                      default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best='ov/novel_ap50'))))
+    assert warn_ov_ap50_threshold(cfg) == ['val_evaluator']
+    assert len(logged) == 1 and logged[0][0].startswith("val_evaluator (OVCocoMetric) reports 'ov/base_ap50', "
+                                                        "'ov/novel_ap50' at the first of its iou_thrs"), logged
+    assert '0.55, not 0.5' in logged[0][0]
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.save_best='ov/novel_ap50' is read by "
+                                               r'val_evaluator \(OVCocoMetric\) at the first of its iou_thrs=.*0\.55'):
+        check_uncomputed_selection_keys(cfg)
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='ov/base_ap50' is read by "
+                                               r'custom_hooks\[0\]\.reward_evaluator \(OVCocoMetric\)'):
+        check_metric_key('ov/base_ap50', 'custom_hooks[0].reward_key', ov, 'custom_hooks[0].reward_evaluator')
+    check_metric_key('ov/base_ap', 'custom_hooks[0].reward_key', ov, 'custom_hooks[0].reward_evaluator')
+    logged.clear()
+    for fine in (dict(ov, iou_thrs=None), dict(ov, iou_thrs=SIX), dict(ov, metric='proposal'),
+                 dict(ov, type='CocoMetric')):  # (CocoMetric reports no base_ap50: check_metric_key's own refusal)
+        assert warn_ov_ap50_threshold(Config(dict(val_evaluator=fine))) == [], fine
+        if fine['type'] == 'OVCocoMetric':
+            check_metric_key('ov/base_ap50', 'custom_hooks[0].reward_key', fine, 'custom_hooks[0].reward_evaluator')
+    assert logged == []
+
+
+def test_check_config_warns_of_ov_ap50_at_another_threshold(coco_root, logged):
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.test_evaluator = dict(cfg.test_evaluator, type='OVCocoMetric', iou_thrs=np.linspace(0.55, 0.95, 9))
+    check_config(cfg, test_only=True)
+    assert [msg for msg, _ in logged if 'base_ap50' in msg][0].startswith('test_evaluator (OVCocoMetric) reports'), \
+        logged
