@@ -63,11 +63,12 @@ def _is_coco_metric(metric: dict, scope: str | None) -> bool:
     return 'coco' in name or 'lvis' in name
 
 
-def ordered_metric(metric: Any, scope: str | None) -> str | None:
+def ordered_metric(metric: Any, scope: str | None, unprobed: list | None = None) -> str | None:
     """The ``metric`` of a metric config that pairs results with images by their order
     (:data:`ORDERED_COCO_METRICS` of a ``CocoMetric`` with an ``ann_file``), or ``None``. A metric class of the
     user's (defined outside mmdet) counts only where it pairs by position on three images read in another order
-    (:func:`_probe_pairs_by_position`; where that cannot be run, where it keeps mmdet's ``fast_eval_recall``)."""
+    (:func:`_probe_pairs_by_position`; where that cannot be run, where it keeps mmdet's ``fast_eval_recall``; one
+    of its own is then not judged, and ``(class, metric name, why)`` appended to ``unprobed``, where given)."""
     if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or _format_only(metric):
         return None
     kinds = metric.get('metric', 'bbox')
@@ -77,8 +78,11 @@ def ordered_metric(metric: Any, scope: str | None) -> str | None:
         return None
     cls = _metric_class(metric, scope)
     if isinstance(cls, type) and not cls.__module__.startswith('mmdet.'):  # a metric class of the user's
-        pairs = _probe_pairs_by_position(cls, metric)
+        why: list[str] = []
+        pairs = _probe_pairs_by_position(cls, metric, why)
         if pairs is False or (pairs is None and not cls.fast_eval_recall.__module__.startswith('mmdet.')):
+            if pairs is None and unprobed is not None:
+                unprobed.append((cls, ordered, why[0]))
             return None
     return ordered
 
@@ -141,11 +145,12 @@ _ORDER_PROBE_COCO = dict(
     categories=[dict(id=1, name='a')])
 
 
-def _probe_pairs_by_position(cls: type, metric: dict) -> bool | None:
+def _probe_pairs_by_position(cls: type, metric: dict, why: list | None = None) -> bool | None:
     """Whether the COCO metric class ``cls`` (built with ``metric``'s other arguments and
     ``metric='proposal_fast'`` on :data:`_ORDER_PROBE_COCO`) pairs results with images by position: given each
     image's exact box, read in the order [3, 1, 2], its ``AR@1`` is 0.0 (mmdet 3.3's ``fast_eval_recall``), 1.0
-    where it pairs by ``img_id``; ``None`` where it cannot be built or evaluated here, or reports neither."""
+    where it pairs by ``img_id``; ``None`` where it cannot be built or evaluated here, or reports neither (then
+    ``why``, a list, gets what the probe met: the error, or the ``AR@1`` it gave)."""
     def run(path: str) -> Any:
         probe = cls(ann_file=path, metric='proposal_fast', proposal_nums=(1, ),
                     **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
@@ -154,11 +159,18 @@ def _probe_pairs_by_position(cls: type, metric: dict) -> bool | None:
             _process_exact_boxes(probe, _ORDER_PROBE_COCO, image)
         return probe.compute_metrics(probe.results)
 
-    values, _ = _run_probe(_ORDER_PROBE_COCO, run)
+    values, err = _run_probe(_ORDER_PROBE_COCO, run)
     recall = values.get('AR@1') if isinstance(values, dict) else None
-    if not isinstance(recall, (int, float)):
-        return None
-    return True if round(float(recall), 6) == 0 else False if round(float(recall), 6) == 1 else None
+    found = None if not isinstance(recall, (int, float)) else True if round(float(recall), 6) == 0 else \
+        False if round(float(recall), 6) == 1 else None
+    if found is None and why is not None:
+        why.append(_probe_error(err) or f'its AR@1 was {recall!r}, neither 0 (by position) nor 1 (by img_id)')
+    return found
+
+
+def _probe_error(err: Exception | None) -> str:
+    """How a warning names the error a probe met (``"KeyError: 'palette'"``); ``''`` for none."""
+    return '' if err is None else f'{type(err).__name__}: {err}'
 
 
 def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test') -> None:
@@ -182,10 +194,19 @@ def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, spl
         metrics = evaluator_metrics(evaluator)
         listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
         for j, metric in enumerate(metrics):
-            ordered = ordered_metric(metric, scope)
+            where = f'{evaluator_key}[{j}]' if listed else evaluator_key
+            unprobed: list[tuple] = []
+            ordered = ordered_metric(metric, scope, unprobed)
+            for cls, kind, why in unprobed:
+                print_log(f'{where} ({config_type_name(metric)}, metric={kind!r}) was not checked against '
+                          f'{loader_key}.sampler, which shuffles: whether it pairs the i-th result with the i-th '
+                          "image of its ann_file (mmdet's fast_eval_recall does) could not be found here: "
+                          f'{cls.__name__} could not be evaluated on three images read in another order ({why}). '
+                          "Where it pairs by position, each image's proposals are scored against another image's "
+                          f"boxes, silently. Set {loader_key}.sampler=dict(type='DefaultSampler', shuffle=False) to "
+                          'be sure', logger='current', level=logging.WARNING)
             if ordered is None:
                 continue
-            where = f'{evaluator_key}[{j}]' if listed else evaluator_key
             given = (f'shuffle={sampler["shuffle"]!r}' if 'shuffle' in sampler
                      else 'no shuffle (DefaultSampler shuffles by default)')
             raise ConfigCheckError(
@@ -261,12 +282,13 @@ _PROBE_COCO = dict(images=[dict(id=1, file_name='1.png', height=64, width=64)],
                    categories=[dict(id=2, name='b'), dict(id=1, name='a')])
 
 
-def _probe_class_aps(cls: type, metric: dict) -> tuple[float, float] | None:
+def _probe_class_aps(cls: type, metric: dict, why: list | None = None) -> tuple[float, float] | None:
     """``(a_precision, b_precision)`` the COCO metric class ``cls`` (built with ``metric``'s other arguments and
     ``classwise=True`` on :data:`_PROBE_COCO`) reports for the exact box of 'a' alone (label 1: mmdet's
     ``CocoDataset`` labels the file's categories in the file's order, as the metric's ``cat_ids`` do): each
     class's own AP is (1.0, 0.0); read by position (mmdet 3.3's ``CocoMetric``) (0.0, 1.0). ``None`` where it
-    cannot be built or evaluated here, or reports no such keys (a metric of its own making)."""
+    cannot be built or evaluated here, or reports no such keys (a metric of its own making; then ``why``, a list,
+    gets what the probe met)."""
 
     def run(path: str) -> Any:
         probe = cls(ann_file=path, metric='bbox', classwise=True,
@@ -275,11 +297,11 @@ def _probe_class_aps(cls: type, metric: dict) -> tuple[float, float] | None:
         _process_exact_boxes(probe, {'annotations': [_PROBE_COCO['annotations'][0]]}, 1, label=1)  # a's box
         return probe.compute_metrics(probe.results)
 
-    values, _ = _run_probe(_PROBE_COCO, run)
-    if not isinstance(values, dict):
-        return None
-    a, b = values.get('a_precision'), values.get('b_precision')
+    values, err = _run_probe(_PROBE_COCO, run)
+    a, b = (values.get('a_precision'), values.get('b_precision')) if isinstance(values, dict) else (None, None)
     if not all(isinstance(v, (int, float)) for v in (a, b)):
+        if why is not None:
+            why.append(_probe_error(err) or f'it reported a_precision={a!r} and b_precision={b!r}')
         return None
     return round(float(a), 6), round(float(b), 6)  # (COCOeval's mean of 101 ones: 0.9999999999999998)
 
@@ -295,7 +317,7 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
     A metric class defined outside mmdet (a user's ``CocoMetric`` subclass, which may fix the order) is evaluated on
     a 1-image file of categories listed ``[2: 'b', 1: 'a']`` with a's exact box (:func:`_probe_class_aps`) and
     refused unless it reports a 1.0 and b 0.0; where that cannot be run, it is refused only if it keeps mmdet's
-    ``compute_metrics``. Where the
+    ``compute_metrics``, and one of its own is warned of (its key, type and the probe's error), not judged. Where the
     loader's classes are not known here (a dataset type not registered, no ``metainfo``), the file's categories
     cannot be narrowed to the ones scored: a warning, not a refusal.
 
@@ -327,7 +349,16 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
             cls = _metric_class(metric, scope)
             probed = ''
             if not cls.__module__.startswith('mmdet.'):  # a metric of the user's: does it give each class its own?
-                aps = _probe_class_aps(cls, metric) if reads == 'classwise=True' else None  # (not OV's base / novel)
+                why = [] if reads == 'classwise=True' else ['its base_ap / novel_ap are not probed here']
+                aps = _probe_class_aps(cls, metric, why) if reads == 'classwise=True' else None  # (not OV's)
+                if aps is None and not cls.compute_metrics.__module__.startswith('mmdet.'):
+                    print_log(f"{where} ({config_type_name(metric)}, {reads}) was not checked for reading per-class "
+                              f"APs by the position of {metric['ann_file']}'s categories, which are not listed by "
+                              f"ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): {cls.__name__} could "
+                              "not be evaluated on a file of categories listed [2: 'b', 1: 'a'] to see whether it "
+                              f"reports each class's own AP ({why[0]}). Where it reads them by position, as mmdet's "
+                              "CocoMetric does, each class is reported with another class's AP, silently",
+                              logger='current', level=logging.WARNING)
                 if aps == (1, 0) or (aps is None and not cls.compute_metrics.__module__.startswith('mmdet.')):
                     continue
                 probed = '' if aps is None else (
@@ -352,13 +383,14 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
                 f"reported with another class's AP, silently{probed}. To fix it, {fix}")
 
 
-def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
+def _mmdet_recall(metric: Any, scope: str | None, unprobed: list | None = None) -> tuple[str, bool] | None:
     """``(metric name, whether automl_mm's UnroundedCocoMetric computes it)`` where ``metric`` runs mmdet's own
     ``eval_recalls``: ``proposal_fast`` of mmdet's ``CocoMetric`` or a subclass other than automl_mm's
     ``UnroundedCocoMetric`` (``LVISMetric``), ``recall`` of mmdet's ``VOCMetric``; else ``None``. A ``CocoMetric``
     class of the user's (defined outside mmdet, which may compute the recall its own way) counts only where it
     stops on two images of 1 and 2 boxes (:func:`_probe_recall_stops`; where that cannot be run, where it keeps
-    mmdet's ``fast_eval_recall``); a ``VOCMetric`` subclass of its own ``compute_metrics`` does not count."""
+    mmdet's ``fast_eval_recall``; one of its own is then not judged, and ``(class, why)`` appended to ``unprobed``,
+    where given); a ``VOCMetric`` subclass of its own ``compute_metrics`` does not count."""
     if not isinstance(metric, dict) or _format_only(metric):
         return None
     cls = _metric_class(metric, scope)
@@ -374,8 +406,11 @@ def _mmdet_recall(metric: Any, scope: str | None) -> tuple[str, bool] | None:
     kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
     own = not cls.__module__.startswith('mmdet.')  # a metric class of the user's
     if issubclass(cls, CocoMetric) and not issubclass(cls, UnroundedCocoMetric) and 'proposal_fast' in kinds:
-        stops = _probe_recall_stops(cls, metric) if own else True
+        why: list[str] = []
+        stops = _probe_recall_stops(cls, metric, why) if own else True
         if stops is False or (stops is None and not cls.fast_eval_recall.__module__.startswith('mmdet.')):
+            if stops is None and unprobed is not None:
+                unprobed.append((cls, why[0]))
             return None
         return 'proposal_fast', cls.compute_metrics is CocoMetric.compute_metrics
     if issubclass(cls, VOCMetric) and 'recall' in kinds and cls.compute_metrics.__module__.startswith('mmdet.'):
@@ -391,11 +426,11 @@ _RECALL_PROBE_COCO = dict(
     categories=[dict(id=1, name='a')])
 
 
-def _probe_recall_stops(cls: type, metric: dict) -> bool | None:
+def _probe_recall_stops(cls: type, metric: dict, why: list | None = None) -> bool | None:
     """Whether the COCO metric class ``cls`` (built with ``metric``'s other arguments and
     ``metric='proposal_fast'`` on :data:`_RECALL_PROBE_COCO`) stops on its two images of 1 and 2 boxes given their
     exact boxes as proposals (mmdet 3.3's ``eval_recalls`` under numpy >= 1.24: ``ValueError``, 'inhomogeneous
-    shape'); ``None`` where it cannot be built or fails otherwise here."""
+    shape'); ``None`` where it cannot be built or fails otherwise here (then ``why``, a list, gets the error)."""
 
     def run(path: str) -> Any:
         probe = cls(ann_file=path, metric='proposal_fast',
@@ -408,6 +443,8 @@ def _probe_recall_stops(cls: type, metric: dict) -> bool | None:
     values, err = _run_probe(_RECALL_PROBE_COCO, run)
     if isinstance(err, ValueError) and ('inhomogeneous' in str(err) or 'with a sequence' in str(err)):
         return True
+    if err is not None and why is not None:
+        why.append(_probe_error(err))
     return None if err is not None else False
 
 
@@ -461,15 +498,25 @@ def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, s
 
     from .preflight_walk import _evaluator_cfgs, outside_split
 
-    found = []
+    found, unjudged = [], []
     for metric, key in _evaluator_cfgs(cfg):
         held_out = not key.startswith(tuple(f'{s}_' for s in SPLITS))  # reward / search: read by automl_mm
         if (test_only and outside_split(key, test_only, split)) or (held_out and test_only):
             continue
-        recall = _mmdet_recall(metric, scope)
+        unprobed: list[tuple] = []
+        recall = _mmdet_recall(metric, scope, unprobed)
+        unjudged += [(key, metric, cls, why) for cls, why in unprobed if not held_out]
         if recall is not None and not (held_out and recall[0] == 'proposal_fast'):
             found.append((key, metric, recall))
-    if not found or not mmdet_recalls_fail_on_unequal_counts():
+    if not mmdet_recalls_fail_on_unequal_counts():
+        return
+    for key, metric, cls, why in unjudged:
+        print_log(f"{key} ({config_type_name(metric)}, metric='proposal_fast') was not checked for images of unequal "
+                  "box counts, on which mmdet's eval_recalls stops (under numpy >= 1.24): "
+                  f'{cls.__name__} could not be evaluated here on two images of 1 and 2 boxes ({why}). Where its '
+                  'fast_eval_recall stacks them as mmdet\'s does, it stops at the first evaluation, after training up '
+                  'to it', logger='current', level=logging.WARNING)
+    if not found:
         return
     for key, metric, (name, replaceable) in found:
         fix = (f"set {key}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric, whose proposal_fast recall "

@@ -584,3 +584,53 @@ def test_label_order_is_compared_for_reward_and_search_evaluators_wrappers_and_o
                                                r".* give val_evaluator\.ann_file and val_dataloader\.dataset\.ann_file "
                                                r'the same categories in the same order'):
         check_label_order(cfg, 'mmdet', dict(listing, **{other: [(1, 'triangle'), (2, 'ellipse'), (3, 'rectangle')]}))
+
+
+class _PaletteCocoMetric(_mmdet_coco_metric()):
+    """A user's CocoMetric of its own compute_metrics and fast_eval_recall that read dataset_meta['palette'], which
+    the probes' metric is not given: none of them can judge it."""
+
+    def compute_metrics(self, results):
+        self.dataset_meta['palette']
+        return super().compute_metrics(results)
+
+    def fast_eval_recall(self, results, *args, **kwargs):
+        self.dataset_meta['palette']
+        return super().fast_eval_recall(results, *args, **kwargs)
+
+
+def test_a_users_metric_the_probes_cannot_judge_is_warned_of(coco_root, monkeypatch):
+    """The probes of check_metric_order, check_category_order and check_recall_metrics skipped a user's class of its
+    own code they could not run without a word (the check the user relied on silently did not run); each now warns,
+    naming the metric's key and type and the error, and still does not refuse it."""
+    import re
+
+    from mmengine.config import Config
+
+    logged = []
+    monkeypatch.setattr(preflight_metric_order, 'print_log', lambda msg, logger=None, level=None: logged.append(msg))
+    cfg = Config(dict(val_dataloader=dict(sampler=dict(type='DefaultSampler', shuffle=True)),
+                      val_evaluator=dict(type=_PaletteCocoMetric, ann_file='ann.json', metric='proposal_fast')))
+    check_metric_order(cfg, 'mmdet')
+    head = r"val_evaluator \(_PaletteCocoMetric, metric='proposal_fast'\) was not checked "
+    assert len(logged) == 1 and re.match(head + r'against val_dataloader\.sampler, which shuffles: .*\(KeyError: '
+                                                r"'palette'\)", logged[0]), logged
+    logged.clear()
+    check_recall_metrics(cfg, 'mmdet', box_counts={'ann.json': (((1, 1), (2, 2)), ((1, 1), (2, 2)))})
+    assert len(logged) == 1 and re.match(head + r"for images of unequal box counts.*\(KeyError: 'palette'\)",
+                                         logged[0]), logged
+    logged.clear()
+    cfg = _classwise_cfg(coco_root, BY_NAME)
+    cfg.val_evaluator.type = _PaletteCocoMetric
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'), (1, 'triangle')]}
+    check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert len(logged) == 1 and re.match(r'val_evaluator \(_PaletteCocoMetric, classwise=True\) was not checked for '
+                                         r".*\(KeyError: 'palette'\)", logged[0]), logged
+    # the ones the probes judge are not warned of
+    logged.clear()
+    check_recall_metrics(Config(dict(val_evaluator=dict(type=_RaggedRecallCocoMetric, ann_file='ann.json',
+                                                        metric='proposal_fast'))),
+                         'mmdet', box_counts={'ann.json': (((1, 1), (2, 2)), ((1, 1), (2, 2)))})
+    cfg.val_evaluator.type = _OwnOrderCocoMetric
+    check_category_order(cfg, 'mmdet', listing, test_only=True, split='val')
+    assert logged == []
