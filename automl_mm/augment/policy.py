@@ -119,11 +119,13 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def _check_annotations_loaded(self, results: dict) -> None:
         """Refuse results whose annotations are not loaded yet (the transform placed before mmdet's / mmcv's
-        ``LoadAnnotations``): a geometric element would move the image and not the boxes, masks or segmentation map
-        loaded after it, which then describe other pixels (silently: every image of the pipeline, whichever pair
-        is drawn, so this is checked on every call, not only when a geometric pair is drawn)."""
+        ``LoadAnnotations`` or mmseg's ``LoadDepthAnnotation``, which the message names): a geometric element would
+        move the image and not the boxes, masks, segmentation or depth map loaded after it, which then describe
+        other pixels (silently: every image of the pipeline, whichever pair is drawn, so this is checked on every
+        call, not only when a geometric pair is drawn)."""
         instances = results.get('instances')
         unloaded = []
+        loaders = []  # the transforms that would load them after the policy, named in the refusal
         # any of LoadAnnotations' outputs: it loads all it is asked for at once (with_bbox=False: masks, labels,
         # mmcv's keypoints or only the segmentation map)
         loaded = ('gt_bboxes', 'gt_masks', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_seg_map', 'gt_keypoints',
@@ -131,20 +133,26 @@ class OHLAutoAugment(LiveChoiceTransform):
         if not any(key in results for key in loaded) and isinstance(instances, (list, tuple)) and \
                 any(isinstance(i, dict) and 'bbox' in i for i in instances):
             unloaded.append("the data set's 'instances' but no 'gt_bboxes'")
+            loaders.append('LoadAnnotations')
         # a map's path without the map: mmdet's / mmseg's LoadAnnotations (seg_map_path), mmseg's
         # LoadDepthAnnotation (depth_map_path) load it after the policy
-        for path, key in (('seg_map_path', 'gt_seg_map'), ('depth_map_path', 'gt_depth_map')):
+        for path, key, loader in (('seg_map_path', 'gt_seg_map', 'LoadAnnotations'),
+                                  ('depth_map_path', 'gt_depth_map', "mmseg's LoadDepthAnnotation")):
             if key not in results and results.get(path) is not None:
                 unloaded.append(f"a '{path}' but no '{key}'")
+                loaders.append(loader)
         if unloaded:
             # the elements' names now: an OHL space may have written a magnitude since __init__
             geometric = [e.name for e in self.elements if e.geometric]
+            loaders = list(dict.fromkeys(loaders))
+            names = ' and '.join(loaders)
+            where = ' (mmdet: between RandomFlip and PackDetInputs)' if loaders == ['LoadAnnotations'] else ''
             raise ValueError(
                 f'{type(self).__name__}(key={self.key!r}) runs before the annotations are loaded: its results hold '
                 f'{" and ".join(unloaded)}, so its geometric elements ({", ".join(geometric[:3])}, ...) would '
-                'move the image but not the annotations LoadAnnotations loads after it. Put it after '
-                "LoadAnnotations in the pipeline (mmdet: between RandomFlip and PackDetInputs); it is a training "
-                'augmentation, so not in a val / test pipeline (whose LoadAnnotations comes after Resize)')
+                f'move the image but not the annotations {names} load{"s" if len(loaders) == 1 else ""} after it. '
+                f'Put it after {names} in the pipeline{where}; it is a training augmentation, so not in a val / '
+                'test pipeline (which loads its annotations after Resize)')
 
     def export_cfg(self, probs: Sequence[float], magnitudes: dict[int, float] | None = None) -> dict:
         """Config of a ``FixedAutoAugment`` that replays ``probs`` (E² pair probabilities) with these elements.

@@ -117,6 +117,25 @@ def test_a_depth_map_not_loaded_yet_is_refused():
     assert 'ohl_choice' in policy(dict(results, gt_depth_map=np.ones((8, 8), np.float32)))
 
 
+def test_a_depth_map_not_loaded_yet_is_refused_naming_its_loader():
+    """The refusal told a depth pipeline (mmseg's NYU: LoadImageFromFile, LoadDepthAnnotation, ..., PackSegInputs,
+    no LoadAnnotations) to "put it after LoadAnnotations", a transform it does not have and that does not load the
+    depth map: it names LoadDepthAnnotation, and LoadAnnotations only for what LoadAnnotations loads."""
+    policy = FixedAutoAugment(elements=[('Rotate', 30), ('Invert', None)])
+    depth = dict(img=np.zeros((8, 8, 3), np.uint8), depth_map_path='depth/0.png', seg_fields=[])
+    with pytest.raises(ValueError) as error:
+        policy(depth)
+    message = str(error.value)
+    assert "the annotations mmseg's LoadDepthAnnotation loads after it" in message
+    assert "Put it after mmseg's LoadDepthAnnotation in the pipeline" in message
+    assert 'LoadAnnotations' not in message and 'PackDetInputs' not in message
+    with pytest.raises(ValueError, match=r"'seg_map_path' but no 'gt_seg_map' and a 'depth_map_path' but no "
+                                         r"'gt_depth_map'.*the annotations LoadAnnotations and mmseg's "
+                                         r"LoadDepthAnnotation load after it\. Put it after LoadAnnotations and "
+                                         r"mmseg's LoadDepthAnnotation"):
+        policy(dict(depth, seg_map_path='seg/0.png'))
+
+
 @pytest.mark.parametrize('rng', [PLUS, MINUS], ids=['plus', 'minus'])
 @pytest.mark.parametrize('op', GEOMETRIC, ids=[op.name for op in GEOMETRIC])
 def test_keypoints_end_on_the_image_pixels_they_marked(op, rng):
