@@ -62,7 +62,8 @@ class TorchvisionAugment(BaseTransform):
     def transform(self, results: dict) -> dict:
         refuse_pixel_annotations(results, f'TorchvisionAugment({self.policy!r})',
                                  "mmdet's RandAugment / AutoAugment, or automl_mm.OHLAutoAugment(elements="
-                                 "'randaugment'), whose elements move them")
+                                 "'randaugment'), whose elements move them",
+                                 "automl_mm.OHLAutoAugment(elements='randaugment')")
         img = results['img']
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
             raise ValueError(f"TorchvisionAugment needs results['img'] as a uint8 (H, W) or (H, W, C) array, got "

@@ -54,8 +54,12 @@ PIXEL_ANNOTATION_KEYS = ('gt_bboxes', 'gt_masks', 'gt_seg_map', 'gt_keypoints', 
 #: ``LoadAnnotations``: ``seg_map_path``; mmseg's ``LoadDepthAnnotation``: ``depth_map_path``).
 PIXEL_ANNOTATION_PATHS = ('seg_map_path', 'depth_map_path')
 
+#: The annotations mmdet's geometric transforms move (of the per-pixel maps, ``gt_seg_map`` only); the others that
+#: :func:`refuse_pixel_annotations` names are mmseg's maps, which mmdet's transforms leave behind.
+_MMDET_MOVES = ('gt_bboxes', 'gt_masks', 'gt_seg_map', 'gt_keypoints', 'instances (with a bbox)', 'seg_map_path')
 
-def refuse_pixel_annotations(results: dict, owner: str, instead: str) -> None:
+
+def refuse_pixel_annotations(results: dict, owner: str, instead: str, seg_instead: str) -> None:
     """Refuse a sample whose annotations a classification transform would leave behind: one that holds any of
     :data:`PIXEL_ANNOTATION_KEYS` or of the keys mmseg lists in ``results['seg_fields']``, or annotations that a
     later loader would load in the image's original coordinates (a data set's ``instances`` with a ``bbox``, one
@@ -64,10 +68,12 @@ def refuse_pixel_annotations(results: dict, owner: str, instead: str) -> None:
     Args:
         results (dict): The sample.
         owner (str): The transform, named in the message.
-        instead (str): What moves the annotations too, named in the message.
+        instead (str): What moves the annotations too (mmdet's transform), named in the message.
+        seg_instead (str): What moves mmseg's maps too (every map in ``seg_fields``), named in the message when
+            the results hold any of them (mmdet's transforms move ``gt_seg_map`` only).
 
     Raises:
-        ValueError: naming ``owner``, the keys and ``instead``.
+        ValueError: naming ``owner``, the keys and ``instead`` (and ``seg_instead`` for mmseg's maps).
     """
     fields = results.get('seg_fields')
     fields = fields if isinstance(fields, (list, tuple)) else ()
@@ -78,9 +84,16 @@ def refuse_pixel_annotations(results: dict, owner: str, instead: str) -> None:
         held.append('instances (with a bbox)')
     held += [path for path in PIXEL_ANNOTATION_PATHS if results.get(path) is not None]
     if held:
+        seg_held = [key for key in held if key not in _MMDET_MOVES]
+        seg = ''
+        if seg_held:
+            seg = (f"; for mmseg's maps ({', '.join(seg_held)}) use {seg_instead} (what moves every map in "
+                   "results['seg_fields']; mmdet's transforms move gt_seg_map only)")
+            if 'gt_edge_map' in seg_held:
+                seg += ", and mmseg's GenerateEdge after that (it makes gt_edge_map from gt_seg_map)"
         raise ValueError(f'{owner} moves or resizes the image only, but the results hold {", ".join(held)}: they '
                          f'would then describe other pixels. It is a classification transform; in a detection or '
-                         f'segmentation pipeline use {instead}')
+                         f'segmentation pipeline use {instead}{seg}')
 
 
 def _check_range(values: object, key: str, high: float = math.inf) -> tuple[float, float]:
@@ -131,7 +144,7 @@ class RandomCrop(BaseTransform):
         self.pad_val = int(pad_val)
 
     def transform(self, results: dict) -> dict:
-        refuse_pixel_annotations(results, 'RandomCrop', "mmdet's RandomCrop")
+        refuse_pixel_annotations(results, 'RandomCrop', "mmdet's RandomCrop", "mmseg's RandomCrop")
         img = results['img']
         h, w = img.shape[:2]
         if self.padding:
@@ -201,7 +214,8 @@ class RandomResizedCrop(BaseTransform):
         return (h - ch) // 2, (w - cw) // 2, ch, cw
 
     def transform(self, results: dict) -> dict:
-        refuse_pixel_annotations(results, 'RandomResizedCrop', "mmdet's RandomResize and RandomCrop")
+        refuse_pixel_annotations(results, 'RandomResizedCrop', "mmdet's RandomResize and RandomCrop",
+                                 "RandomResize (of mmseg's Resize) and mmseg's RandomCrop")
         img = results['img']
         y, x, ch, cw = self._crop_box(*img.shape[:2])
         results['img'] = _resize(img[y:y + ch, x:x + cw], (self.scale, self.scale), cv2.INTER_LINEAR)
@@ -234,7 +248,8 @@ class ResizeShortEdge(BaseTransform):
         self.interpolation = interps[interpolation]
 
     def transform(self, results: dict) -> dict:
-        refuse_pixel_annotations(results, 'ResizeShortEdge', "mmdet's Resize (keep_ratio=True)")
+        refuse_pixel_annotations(results, 'ResizeShortEdge', "mmdet's Resize (keep_ratio=True)",
+                                 "mmseg's Resize (keep_ratio=True)")
         img = results['img']
         h, w = img.shape[:2]
         short, long = min(h, w), max(h, w)

@@ -45,6 +45,37 @@ def test_a_map_listed_in_mmsegs_seg_fields_is_refused_naming_it(transform):
         transform(results)
 
 
+# what moves mmseg's maps in place of each transform (mmdet's move gt_seg_map only of the per-pixel maps)
+_SEG_INSTEAD = {RandomCrop: "mmseg's RandomCrop",
+                RandomResizedCrop: "RandomResize (of mmseg's Resize) and mmseg's RandomCrop",
+                ResizeShortEdge: "mmseg's Resize (keep_ratio=True)",
+                TorchvisionAugment: "automl_mm.OHLAutoAugment(elements='randaugment')"}
+
+
+@pytest.mark.parametrize('key', ['gt_edge_map', 'gt_depth_map', 'gt_part_map', 'depth_map_path'])
+@pytest.mark.parametrize('transform', _TRANSFORMS, ids=lambda t: type(t).__name__)
+def test_mmsegs_maps_are_pointed_at_a_transform_that_moves_them(transform, key):
+    """The refusal of mmseg's maps pointed only at mmdet's transforms ("use mmdet's RandomCrop"), which move
+    gt_seg_map and none of mmseg's other maps: following it, RandomCrop's depth map was left behind all the same,
+    silently. It names mmseg's transform (which moves every map in seg_fields), and for gt_edge_map GenerateEdge,
+    which makes it from gt_seg_map and lists it in no seg_fields."""
+    results = dict(img=np.zeros((32, 32, 3), np.uint8), seg_fields=['gt_part_map'],
+                   **{key: {**_annotations(), 'gt_part_map': np.zeros((32, 32), np.uint8)}[key]})
+    with pytest.raises(ValueError) as error:
+        transform(results)
+    message = str(error.value)
+    assert f"for mmseg's maps ({key}) use {_SEG_INSTEAD[type(transform)]} (what moves every map" in message
+    assert "mmdet's transforms move gt_seg_map only" in message
+    assert ("mmseg's GenerateEdge after that" in message) == (key == 'gt_edge_map')
+
+
+@pytest.mark.parametrize('key', ['gt_seg_map', 'seg_map_path', 'gt_bboxes'])
+def test_mmdets_annotations_keep_the_mmdet_advice_alone(key):
+    results = dict(img=np.zeros((32, 32, 3), np.uint8), seg_fields=['gt_seg_map'], **{key: _annotations()[key]})
+    with pytest.raises(ValueError, match=r"use mmdet's RandomCrop$"):
+        RandomCrop(24, padding=4)(results)
+
+
 @pytest.mark.parametrize('transform', _TRANSFORMS, ids=lambda t: type(t).__name__)
 def test_a_classification_sample_still_passes(transform):
     out = transform(dict(img=np.zeros((32, 32, 3), np.uint8), gt_label=3, gt_bboxes=None))
