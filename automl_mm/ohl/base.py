@@ -160,6 +160,10 @@ class BaseController(metaclass=ABCMeta):
             rewards: One reward per copy, higher is better (``-reward`` under ``OHLHook(reward_rule='less')``: the
                 hook logs the scalars named ``reward_mean``, ``baseline``, ``reward_max`` / ``reward_min`` back in
                 the measured reward's units, :func:`~automl_mm.ohl.plugin_returns.logs_as_measured`).
+
+        A ``step`` that takes a ``measured`` argument (as :class:`~automl_mm.ohl.controllers.REINFORCE` does) is
+        also given, per copy, whether its reward is a reading: ``False`` for the stand-in of a diverged copy or of a
+        copy whose reward evaluator returned no metrics, which a baseline of what the policy earns leaves out.
         """
 
     #: Keys of :meth:`settings` a resume may change (``OHLHook`` logs the change); every other key is refused.

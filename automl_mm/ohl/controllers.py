@@ -40,7 +40,11 @@ class REINFORCE(BaseController):
 
     Baselines: ``'mean'`` uses b = mean(R) of this update. ``'moving_average'`` uses the average *before*
     this update (so b does not depend on this update's rewards), initialised to the first update's mean(R);
-    after the update b ← momentum·b + (1 − momentum)·mean(R). With a single copy, ``'mean'`` gives zero
+    after the update b ← momentum·b + (1 − momentum)·mean(R). mean(R) is over the rewards the copies read
+    (``measured``): a stand-in (``OHLHook``'s reward of a diverged copy, or of a copy that read no metrics) is
+    learned from through its own advantage but is no reading of what the policy earns, and in the baseline it
+    lowered every other copy's b (readings 80 and 81.25 beside a diverged copy's 78.75: b 80.0 instead of 80.625;
+    under ``'moving_average'`` for the trunks after it too). With a single copy, ``'mean'`` gives zero
     advantages (no learning), and so does ``normalize``: rewards that all tie (one copy, or N copies with equal
     rewards) have std 0 and give advantages 0 (no update from the rewards; the entropy bonus still applies).
 
@@ -117,20 +121,31 @@ class REINFORCE(BaseController):
         self.baseline: float | None = None
         self.num_updates = 0
 
-    def step(self, stats: Sequence[torch.Tensor], rewards: Sequence[float]) -> dict[str, float]:
+    def step(self, stats: Sequence[torch.Tensor], rewards: Sequence[float],
+             measured: Sequence[bool] | None = None) -> dict[str, float]:
         """Apply one REINFORCE update.
 
         Args:
             stats: One sufficient-statistics vector per copy (``distribution.sufficient_stats``).
             rewards: One finite reward per copy, in the same order.
+            measured: Per copy, whether its reward is a reading (``False``: a stand-in, e.g. ``OHLHook``'s reward
+                of a diverged copy); the baseline and ``reward_mean`` average the readings only. ``None``
+                (default), or none of them a reading: every reward is one.
 
         Returns:
-            ``baseline`` (the b used), ``reward_mean``, ``reward_std``, ``reward_max``, ``advantage_abs_mean``,
-            ``grad_norm`` (norm of g, the entropy bonus included) and, for discrete distributions, ``entropy``
-            after the update.
+            ``baseline`` (the b used), ``reward_mean`` (of the readings), ``reward_std`` (of every reward: what
+            ``normalize`` divides by, so a lone reading beside a stand-in still ranks them), ``reward_max``,
+            ``advantage_abs_mean``, ``grad_norm`` (norm of g, the entropy bonus included) and, for discrete
+            distributions, ``entropy`` after the update.
+
+        Raises:
+            ValueError: ``stats``, ``rewards`` (or ``measured``) of other lengths, no copy, a non-finite reward.
         """
         if len(stats) != len(rewards):
             raise ValueError(f'stats and rewards must have one entry per copy, got len(stats)={len(stats)} and '
+                             f'len(rewards)={len(rewards)}')
+        if measured is not None and len(measured) != len(rewards):
+            raise ValueError(f'measured must have one entry per copy, got len(measured)={len(measured)} and '
                              f'len(rewards)={len(rewards)}')
         if len(rewards) < 1:
             raise ValueError('rewards must hold at least one copy, got 0')
@@ -138,7 +153,8 @@ class REINFORCE(BaseController):
         if not torch.isfinite(reward).all():
             raise ValueError(f'rewards must be finite, got {list(rewards)!r}')
         num_copies = reward.numel()
-        reward_mean = float(reward.mean())
+        read = reward if measured is None or not any(measured) else reward[torch.tensor([bool(m) for m in measured])]
+        reward_mean = float(read.mean())
         reward_std = float(reward.std(correction=0))
 
         baseline = reward_mean if self.baseline_type == 'mean' or self.baseline is None else self.baseline

@@ -60,6 +60,7 @@ from .resume import search_settings as search_settings  # importable from here a
 from .reward import (
     RewardScorer,
     combine_copy_rows,
+    controller_step,
     copy_is_valid,
     counts_items,
     has_loss_scaler,
@@ -545,6 +546,8 @@ class OHLHook(Hook):
         rewards, counts, best = settle_rewards(trunk, self.spaces, self.scorer, self.worst_reward, self.trunk,
                                                self._trunk_iters, partial)
 
+        # the copies that read a reward: a diverged or metric-less copy's is a stand-in, out of the baseline
+        measured = [ok and not e for ok, e in zip(valids, trunk['empty'])]
         # θ changes only here: its mode now is the mode every copy sampled around during this trunk
         schedule = {s.name: v for s in self.spaces if (v := s.scheduled_values()) is not None}
         copy_values = gather_copy_values(self.spaces, layout)
@@ -557,7 +560,8 @@ class OHLHook(Hook):
             else:
                 # the controller ascends sign × reward (-loss under reward_rule 'less'); the history keeps the reward
                 # and the controller's scalars as measured (its mean reward as the mean loss, not minus it)
-                logs = controller.step(trunk['stats'][space.name], [self.scorer.sign * r for r in rewards])
+                logs = controller_step(controller, trunk['stats'][space.name],
+                                       [self.scorer.sign * r for r in rewards], measured)
                 where = f'{self.config_key}.controller ({type(controller).__name__}, of space {space.name!r})'
                 updates[space.name] = logs_as_measured(controller_logs(logs, where), self.scorer.sign)
             space.reset_stats()

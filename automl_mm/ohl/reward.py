@@ -9,6 +9,7 @@ is something to learn from and picks the best copy. :class:`~automl_mm.ohl.hook.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -223,13 +224,27 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
 
 
 def default_worst_reward(finite: Sequence[float], sign: float = 1.0) -> float:
-    """The reward of a diverged copy: strictly worse than every valid copy's (below them for ``sign`` +1, rule
-    ``'greater'``; above them for -1, rule ``'less'``), by the spread of the valid rewards but at least by
-    ``max(1e-3 × |worst valid|, 1e-3)`` (in the reward's units). Equal to the worst valid reward, a diverged copy
-    would tie with the only valid copy of a pair and the controller would learn nothing from the divergence."""
+    """The reward of a diverged copy: strictly worse than every reading in ``finite`` (below them for ``sign`` +1,
+    rule ``'greater'``; above them for -1, rule ``'less'``), by the spread of the readings but at least by
+    ``max(1e-3 × |worst reading|, 1e-3)`` (in the reward's units). Equal to the worst reading, a diverged copy
+    would tie with the only valid copy of a pair and the controller would learn nothing from the divergence.
+    ``finite`` holds the rewards the copies read, no stand-in (:func:`settle_rewards` leaves out a metric-less
+    copy's 0)."""
     oriented = [sign * r for r in finite]
     lo, hi = min(oriented), max(oriented)
     return sign * (lo - max(hi - lo, 1e-3 * abs(lo), 1e-3))
+
+
+def controller_step(controller: Any, stats: Sequence[torch.Tensor], rewards: Sequence[float],
+                    measured: Sequence[bool]) -> Any:
+    """``controller.step(stats, rewards)``, with ``measured`` (per copy, whether its reward is a reading, not a
+    stand-in) where the controller's ``step`` takes it (:class:`~automl_mm.ohl.controllers.REINFORCE`: its baseline
+    averages the readings only); a plugin controller's ``step(stats, rewards)`` is called as before."""
+    try:
+        takes = 'measured' in inspect.signature(controller.step).parameters
+    except (TypeError, ValueError):  # a callable without a signature (a C extension's)
+        takes = False
+    return controller.step(stats, rewards, measured=list(measured)) if takes else controller.step(stats, rewards)
 
 
 def counts_items(space: Any, trunk: dict) -> bool:
@@ -244,9 +259,14 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     """``(rewards, sample counts per space and copy, best copy)`` of trunk ``index`` from
     :func:`combine_copy_rows`' output ``trunk``. The rewards are returned as measured (a loss as the loss); under
     ``scorer.rule`` ``'less'`` the best copy is the valid one with the lowest reward, else with the highest (the
-    lowest index on a tie), and a diverged copy gets ``worst_reward`` (default: :func:`default_worst_reward`),
-    which must be worse than every valid reward (below them, or above them under ``'less'``). The controller is
-    given ``scorer.sign × rewards``.
+    lowest index on a tie), and a diverged copy gets ``worst_reward`` (default: :func:`default_worst_reward` of the
+    readings), which must be worse than every reading (below them, or above them under ``'less'``). The controller
+    is given ``scorer.sign × rewards``.
+
+    The readings are the rewards of the valid copies whose reward evaluator returned metrics: a stand-in (a
+    diverged copy's, a metric-less copy's 0 or the reward in its place) is no reading and enters neither stand-in
+    (readings 0.30 and 0.32 give a diverged copy 0.28 beside a metric-less copy's 0, not -0.32). A diverged copy's
+    stand-in may so rank above a metric-less copy's kept 0; both are worse than every reading.
 
     A valid copy whose reward evaluator returned no metrics reads 0, its reward where 0 is no better than every
     other valid copy's reading (an AP of no detection); else (a loss under ``'less'``, a negative higher-is-better
@@ -311,14 +331,16 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
                     f"'{CHOICE_META_KEY}' in the packing transform's meta_keys and the choice transform in "
                     'train_dataloader.dataset.pipeline')
     sign = getattr(scorer, 'sign', 1.0)
-    finite = [r for r, ok in zip(rewards, valids) if ok]
-    worst = default_worst_reward(finite, sign)
+    # the readings: a metric-less copy's 0 is no reading (its spread to the readings widened the diverged copies'
+    # margin: readings 0.30 and 0.32 beside an empty copy's 0 gave a diverged copy -0.32, not 0.28)
+    readings = [r for c, r in enumerate(rewards) if valids[c] and c not in empty]
+    worst = default_worst_reward(readings, sign)
     if worst_reward is not None:
-        worst_valid = sign * min(sign * r for r in finite)
-        if sign * float(worst_reward) >= sign * worst_valid and not all(valids):
+        worst_read = sign * min(sign * r for r in readings)
+        if sign * float(worst_reward) >= sign * worst_read and not all(valids):
             # a diverged copy better than a valid one would have its choices learned toward (its advantage > 0)
-            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not worse than the worst valid '
-                      f'reward {worst_valid:.6g} ({"below" if sign > 0 else "above"} it, reward_rule='
+            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not worse than the worst reading '
+                      f'{worst_read:.6g} ({"below" if sign > 0 else "above"} it, reward_rule='
                       f"{getattr(scorer, 'rule', 'greater')!r}); the diverged copies get {worst:.6g} instead",
                       'current', logging.WARNING)
         else:
@@ -328,11 +350,10 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
         # An empty copy reads 0, which stands for its reward only where 0 is no better than every copy that read one
         # (an AP of no detection). A perfect loss under 'less', and above every reading of a negative higher-is-better
         # metric (a log-likelihood, minus a loss): there it gets a reward worse than the others'
-        others = [r for c, r in enumerate(rewards) if valids[c] and c not in empty]
-        kept = 0.0 <= min(sign * r for r in others)  # sign x 0 is no better than the worst reading
+        kept = 0.0 <= min(sign * r for r in readings)  # sign x 0 is no better than the worst reading
         stand_in = '0'
         if not kept:
-            bottom = default_worst_reward(others, sign)
+            bottom = default_worst_reward(readings, sign)
             rewards = [bottom if c in empty else r for c, r in enumerate(rewards)]
             stand_in = (f'{bottom:.6g}, worse than every copy that read one '
                         f"(reward_rule={getattr(scorer, 'rule', 'greater')!r})")
