@@ -58,8 +58,9 @@ def refuse_resume_without_search_state(checkpoint: dict, search: str, writer: st
                          f'weights with load_from (resume=False: training restarts at iteration 0)')
 
 
-def hook_config_key(runner: Any, hook: Any) -> str | None:
-    """Where ``hook`` is in the run's config, as ``--cfg-options`` spells it (``'custom_hooks.1'``).
+def hook_config_key(runner: Any, hook: Any, option: bool = True) -> str | None:
+    """Where ``hook`` is in the run's config: as ``--cfg-options`` spells it (``'custom_hooks.1'``), or with
+    ``option=False`` as messages name config keys (``'custom_hooks[1]'``, e.g. ``custom_hooks[1].spaces[0]``).
 
     The entry of ``runner.cfg.custom_hooks`` whose ``type`` names the hook's class (``'OHLHook'``,
     ``'automl_mm.OHLHook'`` or the class), or that is the hook object itself; ``None`` when the runner has no
@@ -68,7 +69,9 @@ def hook_config_key(runner: Any, hook: Any) -> str | None:
     hooks = (getattr(runner, 'cfg', None) or {}).get('custom_hooks') or []
     name = type(hook).__name__
     found = [i for i, entry in enumerate(hooks) if entry is hook or config_type_name(entry) == name]
-    return f'custom_hooks.{found[0]}' if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    return f'custom_hooks.{found[0]}' if option else f'custom_hooks[{found[0]}]'
 
 
 @contextmanager
@@ -85,8 +88,8 @@ def naming_hook_in_config(runner: Any, hook: Any) -> Iterator[None]:
         key = hook_config_key(runner, hook)
         if key is None:
             raise
-        message = (f'{err} (this {type(hook).__name__} is {key} of the config: --cfg-options {key}.<key>=<value> '
-                   'sets its keys)')
+        message = (f'{err} (this {type(hook).__name__} is {hook_config_key(runner, hook, option=False)} of the '
+                   f'config: --cfg-options {key}.<key>=<value> sets its keys)')
         try:
             named = type(err)(message)
         except TypeError:  # a subclass with another constructor

@@ -36,9 +36,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.rank_failures import stopping_together
-from automl_mm.engine.run_info import naming_hook_in_config, run_seed
+from automl_mm.engine.run_info import hook_config_key, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
-from automl_mm.utils.scope import building_key
+from automl_mm.utils.scope import building_key, named_error
 from automl_mm.utils.seeding import as_seed
 
 from . import resume
@@ -88,7 +88,7 @@ class OHLHook(Hook):
 
     A resume (``resume=True``) continues the checkpoint's search: θ, the controllers' optimiser state and baseline,
     the trunk counter and the history. What they were produced under is saved with them, and a resume whose
-    config changes it is refused before anything is loaded, naming the config key (``custom_hooks.N.<key>``) and
+    config changes it is refused before anything is loaded, naming the config key (``custom_hooks[N].<key>``) and
     both values (start a new search from the weights with ``load_from`` instead):
 
     * the layout and trunks: ``num_copies``, ``ranks_per_copy``, ``trunk_epochs`` / ``trunk_iters``, a ``seed``
@@ -178,9 +178,10 @@ class OHLHook(Hook):
 
     Attributes:
         config_key: The hook's config key, ``'custom_hooks[i]'`` where it is built from a config (the preflight's
-            building check, ``CopyRunner``'s custom hooks: :func:`~automl_mm.utils.scope.building_at`), else
-            ``'OHLHook'``; errors name the hook's arguments under it (``custom_hooks[0].spaces[1]``,
-            ``custom_hooks[0].controller``).
+            building check, ``CopyRunner``'s custom hooks: :func:`~automl_mm.utils.scope.building_at`) or, from
+            ``before_run`` on, where the runner's config has it (a plain mmengine ``Runner``'s custom hooks:
+            :meth:`take_config_key`), else ``'OHLHook'``; errors name the hook's arguments under it
+            (``custom_hooks[0].spaces[1]``, ``custom_hooks[0].controller``), a space's resolve refusal included.
 
     Raises:
         ValueError: at construction, ``spaces`` not a non-empty list or with repeated names; not exactly one of
@@ -281,6 +282,12 @@ class OHLHook(Hook):
         self._uses_loss_scaler = False
         self._report: OHLReport | None = None
 
+    def _named(self) -> str:
+        """The start of a message about the hook as a whole: ``'custom_hooks[0] (OHLHook) '``, or ``'OHLHook '``
+        where its config key is unknown."""
+        name = type(self).__name__
+        return f'{name} ' if self.config_key == 'OHLHook' else f'{self.config_key} ({name}) '
+
     @property
     def reward_key(self) -> str:
         """The metric that is the reward (held by :attr:`scorer`)."""
@@ -291,9 +298,28 @@ class OHLHook(Hook):
         """``'greater'`` or ``'less'``: whether a higher or a lower ``reward_key`` is the better copy."""
         return self.scorer.rule
 
+    def take_config_key(self, runner) -> None:
+        """Name the hook at its entry of ``runner.cfg.custom_hooks`` (``custom_hooks[i]``) where it was built without
+        one (a plain mmengine ``Runner`` builds its custom hooks without their index, unlike ``CopyRunner``; a hook
+        built in Python): what it names from now on (resolve and start checks, trunk warnings) is
+        ``custom_hooks[i].spaces[j]``, ``custom_hooks[i].reward_dataloader``, not ``OHLHook.spaces[j]``."""
+        if self.config_key != 'OHLHook':
+            return
+        key = hook_config_key(runner, self, option=False)
+        if key is None:
+            return
+        self.config_key = self.scorer.hook_key = key
+        held = self.scorer.held_out
+        for attr in ('dataloader_key', 'evaluator_key'):
+            name = getattr(held, attr, None)
+            if isinstance(name, str) and name.startswith('OHLHook.'):
+                setattr(held, attr, key + name[len('OHLHook'):])
+
     # ------------------------------------------------------------------------------------------ runner stages
     def before_run(self, runner) -> None:
         from automl_mm.engine.hooks import stand_down_loss_checks
+
+        self.take_config_key(runner)
 
         stand_down_loss_checks(runner)  # mmdet's CheckInvalidLossHook: this hook repairs a diverged copy
         # the base-form optimiser targets' rules, before a resumed checkpoint's values replace the built ones
@@ -301,12 +327,13 @@ class OHLHook(Hook):
                                         or []])
 
     def before_train(self, runner) -> None:
+        self.take_config_key(runner)
         self.layout = getattr(runner, 'copy_layout', None)
         if self.layout is None:
-            raise ValueError(f'OHLHook needs {_NO_RUNNER}; the runner is a {type(runner).__name__}, which creates no '
-                             'copy layout')
+            raise ValueError(f'{self._named()}needs {_NO_RUNNER}; the runner is a {type(runner).__name__}, which '
+                             'creates no copy layout')
         if is_distributed() and not isinstance(runner.model, CopyDataParallel):
-            raise ValueError('OHLHook in a distributed run needs '
+            raise ValueError(f'{self._named()}in a distributed run needs '
                              'model_wrapper_cfg=dict(type="automl_mm.CopyDataParallel"): '
                              f'{type(runner.model).__name__} would synchronise gradients across copies')
         self._iteration_loop = isinstance(runner.train_loop, IterBasedTrainLoop)
@@ -320,7 +347,7 @@ class OHLHook(Hook):
         check_val_schedule(runner, self.layout, self.trunk_epochs, self.trunk_iters)
         self._uses_loss_scaler = has_loss_scaler(runner.optim_wrapper)
         held = self.scorer.held_out
-        if held.dataloader_cfg:  # errors name the hook's own loader as held_out_splits does: custom_hooks.N....
+        if held.dataloader_cfg:  # errors name the hook's own loader at its key: custom_hooks[N].reward_dataloader
             held.dataloader_key = resume.reward_loader_key(self, runner)
         # what one rank may fail in alone (a copy's lead alone loads the clean BN batches; the spaces' setup is plugin
         # code): its error stops every rank here, not at the copies' first broadcast below, which the others waited in
@@ -435,11 +462,21 @@ class OHLHook(Hook):
         the spaces that were built without a distribution. Once, before the first checkpoint load or trunk."""
         if self._resolved:
             return
+        self.take_config_key(runner)
         for i, space in enumerate(self.spaces):
-            space.resolve(runner)
+            where = f'{self.config_key}.spaces[{i}]'
+            try:
+                space.resolve(runner)
+            except (KeyError, TypeError, ValueError) as err:
+                # the space's own message names the space (PipelineChoiceSpace(key='aug'): ...), not where the config
+                # sets it: named at its key, once (the preflight added 'custom_hooks[0] (OHLHook): ' before it)
+                named = named_error(err, where)
+                if named is err:
+                    raise
+                raise named from err
             if self.controllers[i] is None:
                 if space.distribution is None:
-                    raise ValueError(f'OHL space {space.name!r} ({type(space).__name__}) has no distribution after '
+                    raise ValueError(f'{where} ({type(space).__name__} {space.name!r}) has no distribution after '
                                      'resolve(); give it one in its config')
                 self.controllers[i] = build_controller(self._controller_cfg, space.distribution,
                                                        f'{self.config_key}.controller')
@@ -469,9 +506,11 @@ class OHLHook(Hook):
 
     def held_out_splits(self, runner) -> dict[str, Any]:
         """The reward split (its :class:`~automl_mm.engine.evaluate.HeldOutEvaluator`) by the config key of its
-        loader (:func:`~automl_mm.ohl.resume.reward_loader_key`): its data is fingerprinted in every checkpoint and
-        compared on resume (:mod:`automl_mm.engine.data_fingerprint`)."""
-        return {resume.reward_loader_key(self, runner): self.scorer.held_out}
+        loader as ``--cfg-options`` spells it (``custom_hooks.0.reward_dataloader``,
+        :func:`~automl_mm.ohl.resume.option_key` of :func:`~automl_mm.ohl.resume.reward_loader_key`): its data is
+        fingerprinted under that key in every checkpoint and compared on resume
+        (:mod:`automl_mm.engine.data_fingerprint`)."""
+        return {resume.option_key(resume.reward_loader_key(self, runner)): self.scorer.held_out}
 
     # ------------------------------------------------------------------------------------------ trunk logic
     def _start_segment(self, runner, if_pending: bool = False) -> None:

@@ -11,6 +11,7 @@ takes a ``load_from`` as weights only.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import torch
@@ -55,15 +56,28 @@ def search_settings(space: Any, controller: Any) -> tuple[dict[str, Any], set[st
     return settings, may_change
 
 
+def own_key(hook: Any, runner: Any) -> str:
+    """The hook's config key as messages name it, ``'custom_hooks[N]'`` (:func:`hook_config_key`, else the key it
+    was built at, ``OHLHook.config_key``), else ``'OHLHook'``."""
+    return hook_config_key(runner, hook, option=False) or getattr(hook, 'config_key', None) or 'OHLHook'
+
+
 def _own_prefix(hook: Any, runner: Any) -> str:
-    """How the hook's own keys are named: ``'custom_hooks.N.'`` (:func:`hook_config_key`), else ``'OHLHook.'``."""
-    hook_key = hook_config_key(runner, hook)
-    return f'{hook_key}.' if hook_key else 'OHLHook.'
+    """How the hook's own keys are named in messages: ``'custom_hooks[N].'`` (:func:`own_key`)."""
+    return own_key(hook, runner) + '.'
+
+
+def option_key(key: str) -> str:
+    """A config key as ``--cfg-options`` and the resume's config comparison spell it: ``'custom_hooks[0].spaces[1]'``
+    → ``'custom_hooks.0.spaces.1'`` (the keys :func:`resume_checked_keys` gives and the data fingerprints of
+    held-out splits are recorded under)."""
+    return re.sub(r'\[(\d+)\]', r'.\1', key)
 
 
 def reward_loader_key(hook: Any, runner: Any) -> str:
-    """The config key the reward split's loader is read from: the hook's own ``reward_dataloader``
-    (``custom_hooks.N.reward_dataloader``), else the top-level key it falls back to (``reward_dataloader``)."""
+    """The config key the reward split's loader is read from, as messages name it: the hook's own
+    ``reward_dataloader`` (``custom_hooks[N].reward_dataloader``), else the top-level key it falls back to
+    (``reward_dataloader``)."""
     held, own = hook.scorer.held_out, _own_prefix(hook, runner)
     _, key = first_configured(getattr(runner, 'cfg', None) or {}, held.dataloader_cfg, own + 'reward_dataloader',
                               held.loader_keys)
@@ -76,7 +90,7 @@ def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, s
     :func:`~automl_mm.utils.checks.loader_setting`; not its batch size or workers, which do not change an accuracy
     or mAP read in eval mode); ``reward_evaluator``; and ``bn_recalibration_batches`` with
     ``bn_recalibration_dataloader``. Returns ``(settings, the config key each role is read from, for messages: a
-    hook argument as ``custom_hooks.N.<arg>``, a top-level fallback as its key; the roles a resume may change)``:
+    hook argument as ``custom_hooks[N].<arg>``, a top-level fallback as its key; the roles a resume may change)``:
     the BatchNorm re-estimation may (the same metric on the same images, read with other statistics)."""
     cfg, held = getattr(runner, 'cfg', None) or {}, hook.scorer.held_out  # (a runner without a config: none)
     own = _own_prefix(hook, runner)
@@ -109,9 +123,9 @@ CHECKED_ARGUMENTS = ('num_copies', 'ranks_per_copy', 'trunk_epochs', 'trunk_iter
 def resume_checked_keys(hook: Any, runner: Any) -> set[str]:
     """The config keys a resume's OHL check compares itself, so that the resume's config comparison
     (:class:`~automl_mm.engine.resume_config.ResumeConfigHook`) does not report them a second time:
-    :data:`CHECKED_ARGUMENTS` as ``custom_hooks.N.<key>`` (of ``spaces``, the entries of the spaces with a
-    :meth:`~automl_mm.ohl.base.OHLSpace.signature`, whose resume check compares what θ means, and only the
-    ``distribution`` of the others; of a distribution or ``controller`` of one's own, its ``type`` and the keys of
+    :data:`CHECKED_ARGUMENTS` as ``custom_hooks.N.<key>`` (:func:`option_key`; of ``spaces``, the entries of the
+    spaces with a :meth:`~automl_mm.ohl.base.OHLSpace.signature`, whose resume check compares what θ means, and only
+    the ``distribution`` of the others; of a distribution or ``controller`` of one's own, its ``type`` and the keys of
     its ``settings()``, and a controller's ``optimizer``), the reward evaluator's key and the reward split's
     dataset (``<loader key>.dataset``: the top-level ``reward_dataloader`` the hook falls back to, or its own; the
     loader's batch size and workers are not compared, a resume may change them)."""
@@ -125,20 +139,20 @@ def resume_checked_keys(hook: Any, runner: Any) -> set[str]:
         # claimed whole, a reordered choices list resumed with theta on other choices, silently
         signed = getattr(space, 'signature', lambda: None)() is not None
         if signed:
-            checked.add(f'{own}spaces.{i}')
+            checked.add(f'{own}spaces[{i}]')
             continue
         distribution = getattr(space, 'distribution', None)
         if distribution is None or _shipped(distribution):
-            checked.add(f'{own}spaces.{i}.distribution')
+            checked.add(f'{own}spaces[{i}].distribution')
         else:  # one's own: its settings() are compared, its other arguments are the config comparison's
-            checked |= {f'{own}spaces.{i}.{key}' for key in ['distribution.type', *_flat(distribution.settings(),
+            checked |= {f'{own}spaces[{i}].{key}' for key in ['distribution.type', *_flat(distribution.settings(),
                                                                                            'distribution.')]}
     if all(_shipped(c) for c in controllers):
         checked.add(f'{own}controller')
     else:  # one's own: its type, optimiser and settings() are compared, its other arguments are not
         checked |= {f'{own}controller.{key}' for c in controllers
                     for key in ['type', 'optimizer', *_flat(c.settings(), '')]}
-    return checked | {keys['reward_evaluator'], keys['reward_dataloader'] + '.dataset'}
+    return {option_key(key) for key in checked | {keys['reward_evaluator'], keys['reward_dataloader'] + '.dataset'}}
 
 
 def _shipped(part: Any) -> bool:
@@ -189,12 +203,11 @@ def check_initial_states(hook: Any, runner: Any, saved: dict, trunk: int) -> Non
     ``spaces`` to this check, which compared the choices and settings only). Call before θ is loaded.
     Checkpoints written before the start was saved are not compared."""
     now = distribution_states(hook)
-    hook_key = hook_config_key(runner, hook)
-    prefix = f'{hook_key}.' if hook_key else 'OHLHook.'
+    prefix = _own_prefix(hook, runner)
     for i, space in enumerate(hook.spaces):
         if space.name in saved and space.name in now and not _same_state(saved[space.name], now[space.name]):
             runner.logger.warning(
-                f'OHL: space {space.name!r}: this run\'s {prefix}spaces.{i}.distribution starts the search at '
+                f'OHL: space {space.name!r}: this run\'s {prefix}spaces[{i}].distribution starts the search at '
                 f'{_plain_state(now[space.name])}, the checkpoint\'s search started at '
                 f'{_plain_state(saved[space.name])}: the resume continues the checkpoint\'s theta (learned up to '
                 f'trunk {trunk}), so the configured start is not used. Start a new search from its weights with '
@@ -239,35 +252,37 @@ def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:
         raise ValueError(f'OHL: the checkpoint\'s OHL state has no {missing_keys} (it has {sorted(state)}): it was '
                          'written by another version of automl_mm, so this resume cannot continue its search. Start '
                          'a new search from its weights with load_from')
+    own = _own_prefix(hook, runner)  # custom_hooks[N].
     saved_copies = state.get('num_copies')
     if saved_copies is None and state.get('history') and state['history'][-1].get('rewards'):
         saved_copies = len(state['history'][-1]['rewards'])  # checkpoints written before the key was saved
     if saved_copies is not None and saved_copies != hook.num_copies:
         # the history mixed trunks of 2 and 4 rewards, and theta continued from another search
         raise ValueError(f'OHL: the checkpoint is a search of {saved_copies} copies, this run has '
-                         f'num_copies={hook.num_copies}: a resume continues the same search. Resume with '
-                         f'num_copies={saved_copies}, or start a new search from its weights with load_from')
+                         f'{own}num_copies={hook.num_copies}: a resume continues the same search. Resume with '
+                         f'{own}num_copies={saved_copies}, or start a new search from its weights with load_from')
     saved_ranks = state.get('ranks_per_copy')  # saved since the layout existed; older checkpoints: unchecked
     if saved_ranks is not None and saved_ranks != hook.ranks_per_copy:
         # each copy's batch is its ranks x the per-rank batch: the search went on with another batch and other
         # iterations per epoch (trunk_iters trunks then cover other data), silently
         raise ValueError(
             f'OHL: the checkpoint is a search of {hook.num_copies} copies of {saved_ranks} ranks each (world '
-            f'size {hook.num_copies * saved_ranks}), this run has ranks_per_copy={hook.ranks_per_copy} (world '
+            f'size {hook.num_copies * saved_ranks}), this run has {own}ranks_per_copy={hook.ranks_per_copy} (world '
             f'size {hook.num_copies * hook.ranks_per_copy}): each copy would train on batches of '
             f'{hook.ranks_per_copy} x the per-rank batch instead of {saved_ranks} x, with other iterations per '
             'epoch, so the resume would not continue the same search. Resume with '
-            f'ranks_per_copy={saved_ranks} on {hook.num_copies * saved_ranks} processes, or start a new search '
+            f'{own}ranks_per_copy={saved_ranks} on {hook.num_copies * saved_ranks} processes, or start a new search '
             'from its weights with load_from')
     saved_length = {k: state[k] for k in ('trunk_epochs', 'trunk_iters') if k in state}  # saved since 28th session
     length = dict(trunk_epochs=hook.trunk_epochs, trunk_iters=hook.trunk_iters)
     if saved_length and saved_length != length:
         # trunk k starts at k x the length: the later trunks were cut short or long, and the exported schedule
         # replayed the earlier trunks with the new length (iterations 6-7 of 4-iteration trunks got trunk 2's lr)
-        raise ValueError(f'OHL: the checkpoint\'s trunks were {saved_length}, this run has {length}: a resume '
-                         'continues the same search with the same trunk length. Resume with the checkpoint\'s, '
+        shown = lambda lengths: ', '.join(f'{own}{k}={v}' for k, v in lengths.items() if v is not None)  # noqa: E731
+        raise ValueError(f'OHL: the checkpoint\'s trunks were {shown(saved_length)}, this run has {shown(length)}: a '
+                         'resume continues the same search with the same trunk length. Resume with the checkpoint\'s, '
                          'or start a new search from its weights with load_from')
-    resumed_seed(state['seed'], hook._configured_seed, 'OHLHook.seed')  # set below with the rest
+    resumed_seed(state['seed'], hook._configured_seed, f'{own}seed')  # set below with the rest
     hook.resolve_spaces(runner)  # a resume loads into the controllers of the resolved spaces
     missing = {s.name for s in hook.spaces} - set(state['controllers'])
     if missing:
@@ -319,8 +334,7 @@ def check_search_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> No
     """Refuse a resume whose controller or distribution settings are not those the checkpoint's θ and
     controller state were produced under (:func:`search_settings`); log those that may change (see ``OHLHook``'s
     docstring). Checkpoints written before the settings were saved are not checked."""
-    hook_key = hook_config_key(runner, hook)
-    prefix = f'{hook_key}.' if hook_key else ''
+    prefix = _own_prefix(hook, runner)
     for i, (space, controller) in enumerate(zip(hook.spaces, hook.controllers)):
         if space.name not in saved:
             continue
@@ -329,7 +343,7 @@ def check_search_settings(hook: Any, runner: Any, saved: dict, trunk: int) -> No
             if key not in saved[space.name] or same_setting(saved[space.name][key], value):
                 continue
             before = saved[space.name][key]
-            name = prefix + (key if key.startswith('controller.') else f'spaces.{i}.{key}')
+            name = prefix + (key if key.startswith('controller.') else f'spaces[{i}].{key}')
             if key in may_change:
                 runner.logger.warning(f'OHL: space {space.name!r}: the checkpoint\'s search ran with '
                                       f'{name}={before!r}, this run sets {value!r}: the search continues with '
@@ -377,8 +391,8 @@ def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int, check
         saved = dict(saved, reward_rule='greater')
     # (the BN batches' key 'train_dataloader (with test_pipeline)': train_dataloader's dataset, another pipeline)
     unpathed, other_data = compared_by_content(runner, checkpoint, {
-        role: f'{keys[role].split(" ")[0]}.dataset' for role in ('reward_dataloader', 'bn_recalibration_dataloader')
-        if role in now and role in saved})
+        role: f'{option_key(keys[role].split(" ")[0])}.dataset'
+        for role in ('reward_dataloader', 'bn_recalibration_dataloader') if role in now and role in saved})
     compared_saved, compared_now = without_data_paths(saved, unpathed), without_data_paths(now, unpathed)
     for role, value in now.items():
         if role not in saved or (role not in other_data and same_config(compared_saved[role], compared_now[role])):

@@ -104,6 +104,19 @@ def build_named(registry: Registry, cfg: dict, what: str,
         _BUILDING.reset(token)
 
 
+def named_error(err: Exception, key: str) -> Exception:
+    """``err`` with its message prefixed by the config key ``key`` (``'custom_hooks[0].spaces[1]: ...'``), once: a
+    message that already starts with ``key`` is returned as it is. The same type where its constructor takes one
+    message, else a ``ValueError``; a ``KeyError``'s message is its argument, not its quoted ``repr``."""
+    message = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
+    if str(message).startswith(key):
+        return err
+    try:
+        return type(err)(f'{key}: {message}')
+    except Exception:  # noqa: BLE001 - a constructor of other arguments
+        return ValueError(f'{key}: {message}')
+
+
 # Python's message for a keyword a constructor does not take (``MyLrSpace.__init__() got an unexpected keyword
 # argument 'choice'``), also where a subclass passed it on through **kwargs (then Python names the base)
 _UNEXPECTED = re.compile(r"^(?P<owner>[\w.]+)\.__init__\(\) got an unexpected keyword argument '(?P<name>\w+)'$")

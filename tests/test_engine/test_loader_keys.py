@@ -41,7 +41,7 @@ def test_a_build_dataloader_call_outside_the_loops_is_left_as_it_was():
 def test_the_ohl_reward_split_that_fails_to_build_is_named_by_its_key(tmp_path):
     cfg = tiny_ohl_cfg(str(tmp_path / 'own'))
     cfg.custom_hooks[0].reward_dataloader = dict(cfg.pop('reward_dataloader'), dataset=REWARD)
-    with pytest.raises(FileNotFoundError, match=r'^custom_hooks\.0\.reward_dataloader\.dataset: Fashion-MNIST '
+    with pytest.raises(FileNotFoundError, match=r'^custom_hooks\[0\]\.reward_dataloader\.dataset: Fashion-MNIST '
                                                 r'data_root is not a folder: data/nowhere'):
         train_copy_runner(cfg)
     cfg = tiny_ohl_cfg(str(tmp_path / 'top'))

@@ -88,7 +88,7 @@ def test_a_path_sampling_resume_keeps_the_checkpoint_seed_and_refuses_another():
         assert resumed.seed == 7  # every path is drawn from (seed, iteration): the saved run's from here on
     in_config = SimpleNamespace(_resume=True, cfg=Config(dict(custom_hooks=[
         dict(type='OHLProgressHook'), dict(type='automl_mm.PathSamplingHook', seed=5)])))
-    with pytest.raises(ValueError, match=r'PathSamplingHook.seed=5.*\(this PathSamplingHook is custom_hooks.1 of '
+    with pytest.raises(ValueError, match=r'PathSamplingHook.seed=5.*\(this PathSamplingHook is custom_hooks\[1\] of '
                                          r'the config: --cfg-options custom_hooks.1.<key>=<value> sets its keys\)'):
         hook(5).after_load_checkpoint(in_config, checkpoint)
     fresh = hook(5)

@@ -254,7 +254,7 @@ def test_a_resume_with_another_controller_optimizer_is_refused(tmp_path):
     _ohl_run(tmp_path, epochs=2, controller_lr=0.5)
     with pytest.raises(ValueError, match=r"OHL: space 'aug': the checkpoint's controller stepped theta with "
                                          r'optimizer lr=0.5, this run sets controller.optimizer.lr=0.05.* '
-                                         r'\(this OHLHook is custom_hooks.0 of the config: --cfg-options '
+                                         r'\(this OHLHook is custom_hooks\[0\] of the config: --cfg-options '
                                          r'custom_hooks.0.<key>=<value> sets its keys\)'):
         _ohl_run(tmp_path, epochs=4, controller_lr=0.05, resume=True)
     hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True)
@@ -270,15 +270,16 @@ def _wd_space(std=0.5, learn_std=False, **distribution):
 
 @pytest.mark.parametrize('controller, spaces, message', [
     (dict(type='FrozenController'), [_wd_space()],
-     r"space 'aug': the checkpoint's search ran with custom_hooks.0.controller.type='REINFORCE', this run sets "
-     r"custom_hooks.0.controller.type='FrozenController'"),
+     r"space 'aug': the checkpoint's search ran with custom_hooks\[0\].controller.type='REINFORCE', this run sets "
+     r"custom_hooks\[0\].controller.type='FrozenController'"),
     (dict(entropy_weight=0.1), [_wd_space()],
-     r'custom_hooks.0.controller.entropy_weight=0.0, this run sets custom_hooks.0.controller.entropy_weight=0.1'),
+     r'custom_hooks\[0\].controller.entropy_weight=0.0, this run sets custom_hooks\[0\].controller.entropy_weight=0.1'),
     (dict(baseline='moving_average'), [_wd_space()],
-     r"custom_hooks.0.controller.baseline='mean', this run sets custom_hooks.0.controller.baseline='moving_average'"),
+     r"custom_hooks\[0\].controller.baseline='mean', this run sets "
+     r"custom_hooks\[0\].controller.baseline='moving_average'"),
     ({}, [_wd_space(std=0.25)],
-     r"space 'wd': the checkpoint's search ran with custom_hooks.0.spaces.1.distribution.std=\[0.5\], this run "
-     r'sets custom_hooks.0.spaces.1.distribution.std=\[0.25\]'),
+     r"space 'wd': the checkpoint's search ran with custom_hooks\[0\].spaces\[1\].distribution.std=\[0.5\], this "
+     r'run sets custom_hooks\[0\].spaces\[1\].distribution.std=\[0.25\]'),
 ], ids=['controller.type', 'entropy_weight', 'baseline', 'fixed_std'])
 def test_a_resume_under_another_controller_or_distribution_is_refused_naming_the_key(tmp_path, controller, spaces,
                                                                                      message):
@@ -304,8 +305,8 @@ def test_a_resume_may_change_what_only_steers_the_next_updates_with_a_warning(tm
                     spaces=[_wd_space(learn_std=True, min_std=0.01)])
     assert hook.trunk == 4 and hook.controllers[0].momentum == 0.5 and hook.spaces[1].distribution.min_std == 0.01
     logs = ''.join(open(p).read() for p in glob.glob(osp.join(str(tmp_path), '*', '*.log')))
-    for key, old, new in (('controller.momentum', 0.9, 0.5), ('spaces.1.distribution.min_std', 0.0001, 0.01)):
-        assert (f"the checkpoint's search ran with custom_hooks.0.{key}={old}, this run sets {new}: the search "
+    for key, old, new in (('controller.momentum', 0.9, 0.5), ('spaces[1].distribution.min_std', 0.0001, 0.01)):
+        assert (f"the checkpoint's search ran with custom_hooks[0].{key}={old}, this run sets {new}: the search "
                 'continues with') in logs
 
 
@@ -327,8 +328,8 @@ def _reward_in_other_batches(cfg):
     (_reward_on_other_images, r"rewards were read with reward_dataloader=\{.*'max_samples': 64.*this run sets "
                               r"reward_dataloader=\{.*'max_samples': 32.*\(it differs at "
                               r"reward_dataloader\.dataset\.max_samples: 64 -> 32\)"),
-    (_reward_key_top5, r"rewards were read with custom_hooks\.0\.reward_key='accuracy/top1', this run sets "
-                       r"custom_hooks\.0\.reward_key='accuracy/top5'"),
+    (_reward_key_top5, r"rewards were read with custom_hooks\[0\]\.reward_key='accuracy/top1', this run sets "
+                       r"custom_hooks\[0\]\.reward_key='accuracy/top5'"),
 ])
 def test_a_resume_reading_the_rewards_otherwise_is_refused(tmp_path, edit, message):
     """A real Runner: a search resumed with its reward read on other images (another reward split) or as another
@@ -355,7 +356,7 @@ def test_a_resume_may_turn_the_bn_re_estimation_on_with_a_warning(tmp_path):
     hook = _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, edit=recalibrate)
     assert hook.trunk == 4 and hook.scorer.bn_recalibration_batches == 1
     logs = ''.join(open(p).read() for p in glob.glob(osp.join(str(tmp_path), '*', '*.log')))
-    assert ("the checkpoint's rewards were read with custom_hooks.0.bn_recalibration_batches=0, this run sets 1: "
+    assert ("the checkpoint's rewards were read with custom_hooks[0].bn_recalibration_batches=0, this run sets 1: "
             'the rewards from trunk 2 on are read so') in logs
 
 

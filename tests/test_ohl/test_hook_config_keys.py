@@ -106,3 +106,60 @@ def test_the_building_check_names_a_wrong_plugin_return_at_the_hooks_key():
         SEARCH_SPACES.module_dict.pop('HxKeysNoFragment', None)
     assert str(info.value).startswith("custom_hooks[0].spaces[0] (HxKeysNoFragment 'aug'): export_fragment() must "
                                       'return config text'), info.value
+
+
+def test_a_spaces_resolve_refusal_names_the_space_at_its_key_once():
+    """A space's own refusal at resolve (``PipelineChoiceSpace(key='nokey') found no choice transform ...``) was
+    prefixed with the hook's entry, ``custom_hooks[1] (OHLHook): PipelineChoiceSpace(...)``: the entry named twice
+    over (its class, the space's class) and not which of its spaces; it is named at the space's key."""
+    cfg = Config.fromfile('configs/ohl/ohl_convnet_1x4_12e_digits.py')
+    cfg.custom_hooks.insert(0, dict(type='EmptyCacheHook'))
+    cfg.custom_hooks[1]['spaces'][0]['key'] = 'nokey'
+    with pytest.raises(ValueError) as info:
+        build_check(cfg)
+    message = str(info.value)
+    assert message.startswith("custom_hooks[1].spaces[0]: PipelineChoiceSpace(key='nokey') found no choice "
+                              'transform'), message
+    assert '(OHLHook)' not in message and 'OHLHook.' not in message, message
+
+
+def _plain_runner(tmp_path, **space):
+    """A plain mmengine ``Runner`` (no ``runner_type``) with the OHL hook at ``custom_hooks[1]``."""
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile('configs/ohl/ohl_convnet_1x4_12e_digits.py')
+    cfg.pop('runner_type', None)
+    cfg.work_dir, cfg.launcher = str(tmp_path), 'none'
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.custom_hooks.insert(0, dict(type='EmptyCacheHook'))
+    cfg.custom_hooks[1]['num_copies'] = 1
+    if space:
+        cfg.custom_hooks[1]['spaces'] = [space]
+    runner = Runner.from_cfg(cfg)
+    assert type(runner) is Runner
+    return runner, next(h for h in runner.hooks if isinstance(h, OHLHook))
+
+
+def test_a_plain_runners_hook_names_its_config_key_from_the_run_on(tmp_path):
+    """mmengine's ``Runner`` builds its custom hooks without their index (``CopyRunner`` builds each at
+    ``custom_hooks[i]``): the hook named itself ``OHLHook`` and its spaces ``OHLHook.spaces[j]`` though the
+    runner's config has it at ``custom_hooks[1]``. From ``before_run`` on it takes that key, and the refusal of the
+    runner names it."""
+    runner, hook = _plain_runner(tmp_path)
+    assert hook.config_key == 'OHLHook'  # built by mmengine: no key known yet
+    hook.before_run(runner)
+    assert hook.config_key == hook.scorer.hook_key == 'custom_hooks[1]'
+    with pytest.raises(ValueError) as info:
+        hook.before_train(runner)
+    assert str(info.value).startswith("custom_hooks[1] (OHLHook) needs runner_type='automl_mm.CopyRunner'"), info.value
+
+
+def test_a_plain_runners_hook_names_a_spaces_resolve_refusal_at_the_config_key(tmp_path):
+    from types import SimpleNamespace
+
+    runner, hook = _plain_runner(tmp_path, type='AttributeSpace', name='x', target='model.head.nonexist',
+                                 choices=[1, 2], distribution=dict(type='Categorical'))
+    with pytest.raises(ValueError) as info:  # the train loader needs a CopyRunner: the model is what x reads
+        hook.resolve_spaces(SimpleNamespace(cfg=runner.cfg, model=runner.model))
+    assert str(info.value).startswith("custom_hooks[1].spaces[0]: OHL space 'x': attribute path "
+                                      "'model.head.nonexist'"), info.value

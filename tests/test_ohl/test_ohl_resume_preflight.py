@@ -31,15 +31,15 @@ def _resume(work, **hook):
 
 
 @pytest.mark.parametrize('change, words', [
-    (dict(trunk_iters=2), r"the checkpoint's trunks were \{'trunk_epochs': 1, 'trunk_iters': None\}, this run has "
-                          r"\{'trunk_epochs': None, 'trunk_iters': 2\}"),
-    (dict(seed=5), r"the checkpoint's search has seed 0, this run sets OHLHook.seed=5"),
+    (dict(trunk_iters=2), r"the checkpoint's trunks were custom_hooks\[0\]\.trunk_epochs=1, this run has "
+                          r"custom_hooks\[0\]\.trunk_iters=2"),
+    (dict(seed=5), r"the checkpoint's search has seed 0, this run sets custom_hooks\[0\]\.seed=5"),
 ])
 def test_a_resume_the_hook_refuses_is_refused_before_the_copies_start(trained, change, words):
     cfg = _resume(trained, **change)
     with pytest.raises(ConfigCheckError, match=r"^resuming '.*epoch_1.pth': .*" + words) as caught:
         build_check(cfg)
-    assert 'this OHLHook is custom_hooks.0 of the config' in str(caught.value)
+    assert 'this OHLHook is custom_hooks[0] of the config' in str(caught.value)
     with pytest.raises(ValueError) as real:  # what the runner's hook says, once the checkpoint is loaded
         train_copy_runner(cfg)
     assert str(caught.value).split(': ', 1)[1] == str(real.value)

@@ -149,8 +149,8 @@ def test_a_resume_under_another_rule_is_refused(tmp_path):
         cfg.custom_hooks[0]['reward_rule'] = 'less'
 
     _ohl_run(tmp_path, epochs=2, controller_lr=0.5)
-    with pytest.raises(ValueError, match=r"rewards were read with custom_hooks\.0\.reward_rule='greater', this run "
-                                         r"sets custom_hooks\.0\.reward_rule='less'"):
+    with pytest.raises(ValueError, match=r"rewards were read with custom_hooks\[0\]\.reward_rule='greater', this run "
+                                         r"sets custom_hooks\[0\]\.reward_rule='less'"):
         _ohl_run(tmp_path, epochs=4, controller_lr=0.5, resume=True, edit=less)
 
 
