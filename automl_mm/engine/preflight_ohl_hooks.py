@@ -37,13 +37,14 @@ def _refuse(key: str, hook: dict, err: Exception) -> ConfigCheckError:
 
 
 def _hook_classes(cfg: Any) -> list[tuple[str, type | None]]:
-    """``(config key, class)`` of every hook the config adds: ``default_hooks.<name>`` and ``custom_hooks.<i>``, each
-    resolved as the runner builds it (``None`` where it cannot be)."""
+    """``(config key, class)`` of every hook the config adds: ``default_hooks.<name>`` and ``custom_hooks[<i>]`` (as
+    messages name config keys; :func:`_hook_entry_of` reads one back), each resolved as the runner builds it
+    (``None`` where it cannot be)."""
     from automl_mm.ohl.copies import _hook_class
 
     scope = cfg.get('default_scope')
     entries = [(f'default_hooks.{name}', hook) for name, hook in (cfg.get('default_hooks') or {}).items()]
-    entries += [(f'custom_hooks.{i}', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
+    entries += [(f'custom_hooks[{i}]', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
     return [(key, _hook_class(hook, scope)) for key, hook in entries if hook is not None]
 
 
@@ -89,16 +90,25 @@ def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None
             continue
         value = priority(entry, cls)
         # default hooks are registered before every custom hook, custom hooks in their list order
-        place = int(key.split('.')[1]) if key.startswith('custom_hooks.') else -1
+        place = _custom_index(key)
         if value is not None and (value, place) < (ohl_priority, found[0]):
             refuse_before_ohl(key, getattr(cls, '__name__', 'CheckpointHook'), value, ohl.__name__, ohl_priority,
                               *rule)
 
 
+def _custom_index(key: str) -> int:
+    """``i`` of a ``custom_hooks[i]`` key (also ``custom_hooks.i``), -1 for a ``default_hooks.<name>`` one."""
+    if key.startswith('custom_hooks['):
+        return int(key[len('custom_hooks['):key.index(']')])
+    if key.startswith('custom_hooks.'):
+        return int(key.split('.')[1])
+    return -1
+
+
 def _hook_entry_of(cfg: Any, key: str) -> Any:
-    """The entry of ``default_hooks.<name>`` / ``custom_hooks.<i>`` in ``cfg``."""
-    where, name = key.split('.', 1)
-    return cfg.get('custom_hooks')[int(name)] if where == 'custom_hooks' else cfg.get('default_hooks')[name]
+    """The entry of ``default_hooks.<name>`` / ``custom_hooks[<i>]`` in ``cfg``."""
+    index = _custom_index(key)
+    return cfg.get('custom_hooks')[index] if index >= 0 else cfg.get('default_hooks')[key.split('.', 1)[1]]
 
 
 def _check_progress_hooks(cfg: Any, has_ohl_hook: bool) -> None:

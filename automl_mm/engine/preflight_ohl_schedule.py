@@ -67,7 +67,7 @@ def _checkpoint_entries(cfg: Any, scope: str) -> list[tuple[str, Any]]:
 
     default_hooks = cfg.get('default_hooks') or {}
     entries = [('default_hooks.checkpoint', default_hooks.get('checkpoint', DEFAULT_CHECKPOINT))]
-    entries += [(f'custom_hooks.{i}', entry) for i, entry in enumerate(cfg.get('custom_hooks') or [])]
+    entries += [(f'custom_hooks[{i}]', entry) for i, entry in enumerate(cfg.get('custom_hooks') or [])]
     found = []
     for key, entry in entries:
         if isinstance(entry, dict):

@@ -99,7 +99,7 @@ def check_pipeline_switch(cfg: Any, hook: dict, hook_key: str, scope: str) -> No
         if isinstance(switch, int) and isinstance(max_epochs, int) and switch >= max_epochs:
             continue
         raise ConfigCheckError(
-            f'custom_hooks.{i} is a {cls.__name__} (switch_epoch={switch!r}) beside PipelineChoiceSpace(key='
+            f'custom_hooks[{i}] is a {cls.__name__} (switch_epoch={switch!r}) beside PipelineChoiceSpace(key='
             f'{spaces[0]!r}) of {hook_key}: at that epoch it rebuilds the training pipeline from switch_pipeline, '
             'whose choice transform no space binds (it draws uniformly, unlearned) and whose packing transform does '
             'not carry the choice, so the trunks from then on would train off the searched policy and count none. '

@@ -64,7 +64,7 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
 
 
 def _hook_keys(cfg: Any) -> dict:
-    """``{hook class: its config key}`` (``default_hooks.<name>``, ``custom_hooks.<i>``) of a runner's config,
+    """``{hook class: its config key}`` (``default_hooks.<name>``, ``custom_hooks[<i>]``) of a runner's config,
     empty where there is none or it cannot be read."""
     if cfg is None:
         return {}
@@ -157,7 +157,7 @@ def check_hook_order(runner: Any, layout: Any) -> None:
     follows the trunk end either way.
 
     Raises:
-        ValueError: naming the hook's key (``default_hooks.checkpoint``, ``custom_hooks.N``) and both priorities.
+        ValueError: naming the hook's key (``default_hooks.checkpoint``, ``custom_hooks[N]``) and both priorities.
     """
     from mmengine.runner import get_priority
 
@@ -327,14 +327,14 @@ def check_accumulation(runner: Any, layout: Any, trunk_epochs: int | None, trunk
 
 def _checkpoint_hook_key(runner: Any, hook: Any, count: int) -> str:
     """The config key of the ``CheckpointHook`` ``hook`` of the runner (one of ``count``): ``default_hooks.checkpoint``
-    or ``custom_hooks.N``, the one entry of the runner's config with its type and schedule (``interval``,
+    or ``custom_hooks[N]``, the one entry of the runner's config with its type and schedule (``interval``,
     ``by_epoch``, ``save_begin``); ``default_hooks.checkpoint`` when it is the runner's only one and the config does
     not say."""
     from automl_mm.utils.scope import config_type_name
 
     cfg = getattr(runner, 'cfg', None) or {}
     entries = [('default_hooks.checkpoint', (cfg.get('default_hooks') or {}).get('checkpoint'))]
-    entries += [(f'custom_hooks.{i}', h) for i, h in enumerate(cfg.get('custom_hooks') or [])]
+    entries += [(f'custom_hooks[{i}]', h) for i, h in enumerate(cfg.get('custom_hooks') or [])]
     found = [key for key, entry in entries
              if isinstance(entry, dict) and config_type_name(entry) == type(hook).__name__
              and (entry.get('interval', -1), entry.get('by_epoch', True), entry.get('save_begin', 0))
@@ -357,7 +357,7 @@ def check_checkpoint_schedule(runner: Any, layout: Any, trunk_epochs: int | None
     ``custom_hooks`` beside ``default_hooks.checkpoint`` saves too; only the first was checked).
 
     Raises:
-        ValueError: naming the hook's key (``default_hooks.checkpoint``, ``custom_hooks.N``), its ``interval`` /
+        ValueError: naming the hook's key (``default_hooks.checkpoint``, ``custom_hooks[N]``), its ``interval`` /
             ``save_begin``, the OHL trunk key (and ``broadcast_interval`` when it is above 1) and the first
             checkpoint that would fall between broadcasts.
     """

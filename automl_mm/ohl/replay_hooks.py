@@ -310,18 +310,16 @@ def _shown(timeline: tuple) -> str:
 
 
 def _replay_hook_keys(runner: Any, hooks: list) -> dict[int, str]:
-    """``{id(hook): its config key}`` (``custom_hooks.<i>``, ``default_hooks.<name>``) of each replay hook of
+    """``{id(hook): its config key}`` (``custom_hooks[<i>]``, ``default_hooks.<name>``) of each replay hook of
     ``hooks``: the config entry of its class whose ``values`` are the hook's (two entries of one class told apart),
     else the first entry of its class not taken, else the class name."""
-    from automl_mm.engine.preflight_ohl_hooks import _hook_classes
+    from automl_mm.engine.preflight_ohl_hooks import _hook_classes, _hook_entry_of
 
     cfg = getattr(runner, 'cfg', None)
     entries = []
     try:
         for key, cls in (_hook_classes(cfg) if hasattr(cfg, 'get') else []):
-            section, name = key.split('.', 1)
-            entry = cfg.get(section)[name] if section == 'default_hooks' else cfg.get(section)[int(name)]
-            entries.append((key, cls, entry))
+            entries.append((key, cls, _hook_entry_of(cfg, key)))
     except Exception:  # noqa: BLE001 - a config of another shape: the class names the hook
         entries = []
     keys: dict[int, str] = {}
@@ -353,7 +351,7 @@ def check_replay_hooks_apart(runner: Any) -> None:
     it.
 
     Raises:
-        ValueError: naming both hooks' config keys (``custom_hooks.<i>``) and classes, both paths and both values,
+        ValueError: naming both hooks' config keys (``custom_hooks[<i>]``) and classes, both paths and both values,
             in the order they run.
     """
     from .write_order import _covers, _overlap, _written

@@ -220,7 +220,7 @@ def test_a_hook_that_averages_buffers_over_the_copies_is_refused_at_start(tmp_pa
         cfg.custom_hooks.append(dict(type='SyncBuffersHook'))
     else:
         cfg.default_hooks.sync_buffers = dict(type='SyncBuffersHook')
-    key = r'custom_hooks.1' if where == 'custom_hooks' else r'default_hooks.sync_buffers'
+    key = r'custom_hooks\[1\]' if where == 'custom_hooks' else r'default_hooks.sync_buffers'
     with pytest.raises(ConfigCheckError, match=rf'custom_hooks\[0\] \(OHLHook\): {key}: a SyncBuffersHook with 2 OHL '
                                                r'copies averages the buffers'):
         check_config(cfg)
@@ -283,8 +283,8 @@ def test_mmdet_sync_norm_hook_is_refused_with_several_copies(tmp_path):
 
     cfg = _cfg(tmp_path)
     cfg.custom_hooks.append(dict(type='mmdet.SyncNormHook'))
-    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\] \(OHLHook\): custom_hooks.1: a SyncNormHook with 2 '
-                                               r'OHL copies averages'):
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\] \(OHLHook\): custom_hooks\[1\]: a SyncNormHook '
+                                               r'with 2 OHL copies averages'):
         check_config(cfg)
     cfg.custom_hooks[0].num_copies = 1
     check_config(cfg)
@@ -309,7 +309,7 @@ def test_the_hook_names_the_config_key_of_a_built_averaging_hook_or_sharded_opti
                                                                dict(type='SyncBuffersHook')]))
     runner = SimpleNamespace(train_loop=object(), train_dataloader=SimpleNamespace(sampler=CopySampler.__new__(
         CopySampler)), model=__import__('torch').nn.Linear(1, 1), hooks=[SyncBuffersHook()], cfg=cfg)
-    with pytest.raises(ValueError, match=r'^custom_hooks.1: a SyncBuffersHook with 2 OHL copies'):
+    with pytest.raises(ValueError, match=r'^custom_hooks\[1\]: a SyncBuffersHook with 2 OHL copies'):
         check_train_setup(runner, CopyLayout(2, 1, rank=0, world_size=2), trunk_epochs=1)
     sharded = SimpleNamespace(optimizer=ZeroRedundancyOptimizer.__new__(ZeroRedundancyOptimizer))
     runner.hooks, runner.optim_wrapper = [], OptimWrapperDict.__new__(OptimWrapperDict)
@@ -331,7 +331,7 @@ def test_a_checkpoint_hook_called_before_the_ohl_hook_is_refused_at_start(tmp_pa
         cfg.custom_hooks[0].priority = priority
     else:  # equal priorities: the one registered first runs first
         cfg.custom_hooks.insert(0, dict(type='CheckpointHook', interval=1, priority=priority))
-        key = 'custom_hooks.0'
+        key = r'custom_hooks\[0\]'
     with pytest.raises(ConfigCheckError, match=rf'\(OHLHook\): {key} \(CheckpointHook, priority \d+\) runs before '
                                                r'OHLHook \(priority \d+\).*holds copy 0'):
         check_config(cfg)
@@ -361,7 +361,7 @@ def test_a_progress_hook_called_before_the_ohl_hook_is_refused_at_start(tmp_path
     else:  # equal priorities, the progress hook listed first
         cfg.custom_hooks.insert(0, dict(type='OHLProgressHook', priority='BELOW_NORMAL'))
         at = 0
-    with pytest.raises(ConfigCheckError, match=rf'\(OHLHook\): custom_hooks.{at} \(OHLProgressHook, priority \d+\) '
+    with pytest.raises(ConfigCheckError, match=rf'\(OHLHook\): custom_hooks\[{at}\] \(OHLProgressHook, priority \d+\) '
                                                r'runs before OHLHook \(priority \d+\): .*one trunk late'):
         check_config(cfg)
     if where == 'progress':

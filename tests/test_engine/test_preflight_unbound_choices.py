@@ -67,6 +67,6 @@ def test_a_pipeline_switch_hook_beside_a_pipeline_choice_space_is_refused(switch
     if switch_epoch >= cfg.train_cfg.max_epochs:
         check_ohl_config(cfg, cfg.get('default_scope'))
         return
-    with pytest.raises(ConfigCheckError, match=r"custom_hooks.1 is a PipelineSwitchHook \(switch_epoch=2\).*"
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[1\] is a PipelineSwitchHook \(switch_epoch=2\).*"
                                                r"PipelineChoiceSpace\(key='autoaug'\) of custom_hooks\[0\]"):
         check_ohl_config(cfg, cfg.get('default_scope'))

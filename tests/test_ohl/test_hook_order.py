@@ -91,7 +91,7 @@ def test_a_progress_hook_called_before_the_ohl_hook_is_refused(num_copies, progr
     trunk's ETA; the run's last trunk never), silently, with one copy too."""
     runner = _progress_runner(progress_priority, ohl_priority, first)
     layout = CopyLayout(num_copies, 1, rank=0, world_size=num_copies)
-    match = (r'custom_hooks.\d \(OHLProgressHook, priority \d+\) runs before OHLHook \(priority \d+\): .*one trunk '
+    match = (r'custom_hooks\[\d\] \(OHLProgressHook, priority \d+\) runs before OHLHook \(priority \d+\): .*one trunk '
              r"late.*OHLProgressHook 'LOW'")
     with pytest.raises(ValueError, match=match):
         check_hook_order(runner, layout)

@@ -155,11 +155,11 @@ def test_every_checkpoint_hook_is_checked_not_only_the_first():
         check_checkpoint_schedule(*check)
     runner.cfg = ConfigDict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2)),
                             custom_hooks=[dict(type='OHLHook'), dict(type='mmengine.CheckpointHook', interval=1)])
-    with pytest.raises(ValueError, match=r'custom_hooks\.1 \(interval=1, save_begin=0, by_epoch=True\) would save '
-                                         r'after epoch 1, .*Make custom_hooks\.1\.interval'):
+    with pytest.raises(ValueError, match=r'custom_hooks\[1\] \(interval=1, save_begin=0, by_epoch=True\) would save '
+                                         r'after epoch 1, .*Make custom_hooks\[1\]\.interval'):
         check_checkpoint_schedule(*check)
     runner.hooks.reverse()  # a custom hook of higher priority comes first: the same
-    with pytest.raises(ValueError, match=r'custom_hooks\.1 \(interval=1'):
+    with pytest.raises(ValueError, match=r'custom_hooks\[1\] \(interval=1'):
         check_checkpoint_schedule(*check)
     runner.hooks[0].interval = runner.cfg.custom_hooks[1].interval = 4
     check_checkpoint_schedule(*check)

@@ -82,7 +82,7 @@ def test_a_fixed_value_and_a_schedule_of_one_path_are_refused_before_any_write(t
     with pytest.raises(ValueError) as refused:
         runner.train()
     assert str(refused.value).startswith(
-        f"custom_hooks.1 (TrunkScheduleHook) writes '{LR}' = [0.2, 0.3] per trunk of 1 epochs and custom_hooks.0 "
+        f"custom_hooks[1] (TrunkScheduleHook) writes '{LR}' = [0.2, 0.3] per trunk of 1 epochs and custom_hooks[0] "
         f"(SetAttributesHook) writes '{LR}' = 0.05, which reach one value: ")
     assert probe.lrs == [] and runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 0.1
 
@@ -125,8 +125,8 @@ def test_two_fixed_values_reaching_one_value(first, second, accepted):
     if accepted:
         check_replay_hooks_apart(runner)
         return
-    with pytest.raises(ValueError, match=rf"^custom_hooks.0 \(SetAttributesHook\) writes '{first}' = 0.2 and "
-                                         rf"custom_hooks.1 \(SetAttributesHook\) writes '{second}' = 0.5, which "
+    with pytest.raises(ValueError, match=rf"^custom_hooks\[0\] \(SetAttributesHook\) writes '{first}' = 0.2 and "
+                                         rf"custom_hooks\[1\] \(SetAttributesHook\) writes '{second}' = 0.5, which "
                                          'reach one value'):
         check_replay_hooks_apart(runner)
 

@@ -43,7 +43,7 @@ def test_a_schedule_writing_after_the_samples_trains_its_value_and_is_refused():
     set_attribute(runner, 'optim_wrapper.param_groups.*.lr', 0.2)
     schedule.before_train_iter(runner, 0)
     assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 0.5  # trained with, while 0.2 was credited
-    with pytest.raises(ValueError, match=r"custom_hooks.0 \(TrunkScheduleHook\) writes "
+    with pytest.raises(ValueError, match=r"custom_hooks\[0\] \(TrunkScheduleHook\) writes "
                                          r"'optim_wrapper.optimizer.param_groups.0.lr', which OHL space 'lr' searches "
                                          r"\('optim_wrapper.param_groups.\*.lr'\)"):
         check_replay_hooks(runner, [_space()])
@@ -74,7 +74,7 @@ def test_the_ohl_hook_refuses_it_before_the_first_trunk(tmp_path):
                                            choices=[0.01, 0.1], distribution=dict(type='Categorical')))
     cfg.custom_hooks.append(dict(type='SetAttributesHook', values={GROUP0: 0.05}))
     runner = RUNNERS.build(cfg)
-    with pytest.raises(ValueError, match=r"custom_hooks.\d \(SetAttributesHook\) writes "
+    with pytest.raises(ValueError, match=r"custom_hooks\[\d\] \(SetAttributesHook\) writes "
                                          r"'optim_wrapper.optimizer.param_groups.0.lr', which OHL space 'lr' searches"):
         runner.train()
     assert runner.iter == 0
