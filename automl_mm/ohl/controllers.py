@@ -10,7 +10,7 @@ import torch
 
 from automl_mm.registry import CONTROLLERS, OPTIMIZERS
 from automl_mm.utils.checks import same_setting
-from automl_mm.utils.scope import build_named, nested_key
+from automl_mm.utils.scope import build_named, building_key, nested_key
 
 from .base import BaseController, BaseDistribution, build_distribution
 
@@ -120,6 +120,8 @@ class REINFORCE(BaseController):
         self.entropy_weight = float(entropy_weight)
         self.baseline: float | None = None
         self.num_updates = 0
+        # the config key it was built at (custom_hooks[0].controller), named in the resume's refusals
+        self.config_key = building_key() or 'controller'
 
     def step(self, stats: Sequence[torch.Tensor], rewards: Sequence[float],
              measured: Sequence[bool] | None = None) -> dict[str, float]:
@@ -228,7 +230,8 @@ class REINFORCE(BaseController):
             ValueError: the saved optimiser is another type, or ran with other hyper-parameters (lr, betas, weight
                 decay, ...) than this controller's ``optimizer`` config: torch's ``load_state_dict`` puts the saved
                 ones in place, so a resumed search stepped θ with the checkpoint's lr and not the configured one,
-                without a word. The message names the ``controller.optimizer`` key and both values.
+                without a word. The message names the ``controller.optimizer`` key (under the key the controller
+                was built at, ``custom_hooks[0].controller``) and both values.
         """
         self._check_optimizer(state)
         self.distribution.load_state_dict(state['distribution'])
@@ -244,7 +247,7 @@ class REINFORCE(BaseController):
         saved_type, now_type = state.get('optimizer_type'), type(self.optimizer).__name__
         if saved_type is not None and saved_type != now_type:
             raise ValueError(f'the checkpoint\'s controller stepped theta with {saved_type}, this run sets '
-                             f'controller.optimizer.type={now_type!r}: {hint}')
+                             f'{self.config_key}.optimizer.type={now_type!r}: {hint}')
         saved_groups = (state.get('optimizer') or {}).get('param_groups') or []
         for saved, group in zip(saved_groups, self.optimizer.param_groups):
             for key, value in group.items():
@@ -252,7 +255,7 @@ class REINFORCE(BaseController):
                     continue
                 if not same_setting(saved[key], value):
                     raise ValueError(f'the checkpoint\'s controller stepped theta with optimizer {key}={saved[key]!r}, '
-                                     f'this run sets controller.optimizer.{key}={value!r} (torch would put the '
+                                     f'this run sets {self.config_key}.optimizer.{key}={value!r} (torch would put the '
                                      f'checkpoint\'s back without a word): {hint}')
 
 

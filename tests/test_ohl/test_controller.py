@@ -253,7 +253,8 @@ def test_a_resume_with_another_controller_optimizer_is_refused(tmp_path):
     refused now, naming the key, both values and where the hook is in the config. The same settings resume."""
     _ohl_run(tmp_path, epochs=2, controller_lr=0.5)
     with pytest.raises(ValueError, match=r"OHL: space 'aug': the checkpoint's controller stepped theta with "
-                                         r'optimizer lr=0.5, this run sets controller.optimizer.lr=0.05.* '
+                                         r'optimizer lr=0.5, this run sets '
+                                         r'custom_hooks\[0\]\.controller\.optimizer\.lr=0.05.* '
                                          r'\(this OHLHook is custom_hooks\[0\] of the config: --cfg-options '
                                          r'custom_hooks.0.<key>=<value> sets its keys\)'):
         _ohl_run(tmp_path, epochs=4, controller_lr=0.05, resume=True)
