@@ -55,6 +55,7 @@ from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .copy_collectives import read_copy_reward
 from .pipeline_space import link_magnitude_writers
 from .plugin_returns import check_plugin_returns, controller_logs, logs_as_measured
+from .progress import read_flags
 from .report import OHLReport
 from .resume import search_settings as search_settings  # importable from here as before the split
 from .reward import (
@@ -585,8 +586,9 @@ class OHLHook(Hook):
         rewards, counts, best = settle_rewards(trunk, self.spaces, self.scorer, self.worst_reward, self.trunk,
                                                self._trunk_iters, partial)
 
-        # the copies that read a reward: a diverged or metric-less copy's is a stand-in, out of the baseline
-        measured = [ok and not e for ok, e in zip(valids, trunk['empty'])]
+        # the copies that read a reward (a kept 0 of no detection is one): a diverged copy's or a metric-less copy's
+        # stand-in is none, and stays out of the controller's baseline
+        measured = read_flags(dict(rewards=rewards, valid=valids, empty_metrics=trunk['empty']))
         # θ changes only here: its mode now is the mode every copy sampled around during this trunk
         schedule = {s.name: v for s in self.spaces if (v := s.scheduled_values()) is not None}
         copy_values = gather_copy_values(self.spaces, layout)

@@ -28,29 +28,28 @@ def _reward_digits(rewards: list[float]) -> int:
 
 def read_flags(record: dict) -> list[bool]:
     """Per copy of one OHL history record, whether its reward is a reading: not a diverged copy's (``valid``) nor
-    that of a copy whose reward evaluator returned no metrics (``empty_metrics``: its 0, or the stand-in worse than
-    every reading that :func:`~automl_mm.ohl.reward.settle_rewards` gives it where 0 would rank it first, was read by
-    no metric). Every copy where the record has no flags."""
+    the stand-in of a copy whose reward evaluator returned no metrics (``empty_metrics`` with a reward other than
+    the 0 it read: :func:`~automl_mm.ohl.reward.settle_rewards` keeps that 0 only where it is no better than every
+    reading, and a stand-in worse than a reading is never 0). Every copy where the record has no flags."""
     rewards = record['rewards']
     valid = record.get('valid') or [True] * len(rewards)
     empty = record.get('empty_metrics') or [False] * len(rewards)
-    return [bool(ok) and not e for ok, e in zip(valid, empty)]
+    return [bool(ok) and not (e and r != 0.0) for r, ok, e in zip(rewards, valid, empty)]
 
 
 def stand_ins(record: dict) -> list[int]:
-    """The copies of one OHL history record whose reward evaluator returned no metrics (:func:`read_flags`): their
-    reward is a stand-in; diverged copies are not among them."""
+    """The copies of one OHL history record whose reward is the stand-in of a copy that read no metrics
+    (:func:`read_flags`); diverged copies are not among them."""
     valid = record.get('valid') or [True] * len(record['rewards'])
     return [c for c, (ok, read) in enumerate(zip(valid, read_flags(record))) if ok and not read]
 
 
 def valid_rewards(record: dict) -> list[float]:
     """The rewards the copies of one OHL history record read (:func:`read_flags`). A diverged copy's reward is a
-    stand-in below every reading (``OHLHook.worst_reward``), and so is a metric-less copy's (its 0, or a reward
-    worse than every reading where 0 would rank it first: a loss under ``reward_rule='less'``): the controller
-    learns from them but no copy measured them. A mean reward reported with them averaged in read 70.00 for copies
-    that read 80 and 81.25, a mean loss of 0.6 for copies that read 0.5 and 0.3, or a mean AP of 0.2667 for copies
-    that read 0.5 and 0.3 beside one that read nothing."""
+    stand-in below every valid one (``OHLHook.worst_reward``), and so is, where its 0 would rank it first (a loss
+    under ``reward_rule='less'``), a copy that read no metrics: the controller learns from them but no copy measured
+    them. A mean reward reported with them averaged in read 70.00 for copies that read 80 and 81.25, or a mean loss
+    of 0.6 for copies that read 0.5 and 0.3."""
     rewards = record['rewards']
     return [r for r, read in zip(rewards, read_flags(record)) if read] or list(rewards)
 

@@ -401,7 +401,7 @@ class OHLReport:
         def valid(h: dict, c: int) -> bool:
             return bool((h.get('valid') or [True] * num_copies)[c])
 
-        # a diverged copy (or one that read no metrics: its 0 or the stand-in worse than every reading) read no
+        # a diverged copy (or one that read no metrics, where its stand-in is worse than every reading) read no
         # reward: its curve has a gap there, and the stand-in reward the controller learnt from is marked apart (it
         # was drawn on the copy's curve as if the copy read it); a style per copy (more than 10 copies repeated the
         # colour cycle: copy 10 was drawn as copy 0)

@@ -224,12 +224,12 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
 
 
 def default_worst_reward(finite: Sequence[float], sign: float = 1.0) -> float:
-    """The reward of a diverged copy: strictly worse than every reading in ``finite`` (below them for ``sign`` +1,
-    rule ``'greater'``; above them for -1, rule ``'less'``), by the spread of the readings but at least by
-    ``max(1e-3 × |worst reading|, 1e-3)`` (in the reward's units). Equal to the worst reading, a diverged copy
+    """The reward of a diverged copy: strictly worse than every reward in ``finite`` (below them for ``sign`` +1,
+    rule ``'greater'``; above them for -1, rule ``'less'``), by their spread but at least by
+    ``max(1e-3 × |worst reward|, 1e-3)`` (in the reward's units). Equal to the worst reward, a diverged copy
     would tie with the only valid copy of a pair and the controller would learn nothing from the divergence.
-    ``finite`` holds the rewards the copies read, no stand-in (:func:`settle_rewards` leaves out a metric-less
-    copy's 0)."""
+    ``finite`` holds the valid copies' rewards as :func:`settle_rewards` settles them (a metric-less copy's 0 only
+    where it is kept as its reading)."""
     oriented = [sign * r for r in finite]
     lo, hi = min(oriented), max(oriented)
     return sign * (lo - max(hi - lo, 1e-3 * abs(lo), 1e-3))
@@ -260,13 +260,12 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     :func:`combine_copy_rows`' output ``trunk``. The rewards are returned as measured (a loss as the loss); under
     ``scorer.rule`` ``'less'`` the best copy is the valid one with the lowest reward, else with the highest (the
     lowest index on a tie), and a diverged copy gets ``worst_reward`` (default: :func:`default_worst_reward` of the
-    readings), which must be worse than every reading (below them, or above them under ``'less'``). The controller
-    is given ``scorer.sign × rewards``.
+    valid copies' rewards), which must be worse than every valid copy's (below them, or above them under
+    ``'less'``). The controller is given ``scorer.sign × rewards``.
 
-    The readings are the rewards of the valid copies whose reward evaluator returned metrics: a stand-in (a
-    diverged copy's, a metric-less copy's 0 or the reward in its place) is no reading and enters neither stand-in
-    (readings 0.30 and 0.32 give a diverged copy 0.28 beside a metric-less copy's 0, not -0.32). A diverged copy's
-    stand-in may so rank above a metric-less copy's kept 0; both are worse than every reading.
+    A diverged copy's stand-in is worse than every valid copy's reward as settled (readings 0.30 and 0.32 beside a
+    copy that detected nothing, its AP 0: -0.32, below that copy), and the controller is told which rewards are
+    readings (:func:`controller_step`): a diverged copy's and a metric-less copy's stand-in are none, a kept 0 is.
 
     A valid copy whose reward evaluator returned no metrics reads 0, its reward where 0 is no better than every
     other valid copy's reading (an AP of no detection); else (a loss under ``'less'``, a negative higher-is-better
@@ -331,25 +330,12 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
                     f"'{CHOICE_META_KEY}' in the packing transform's meta_keys and the choice transform in "
                     'train_dataloader.dataset.pipeline')
     sign = getattr(scorer, 'sign', 1.0)
-    # the readings: a metric-less copy's 0 is no reading (its spread to the readings widened the diverged copies'
-    # margin: readings 0.30 and 0.32 beside an empty copy's 0 gave a diverged copy -0.32, not 0.28)
-    readings = [r for c, r in enumerate(rewards) if valids[c] and c not in empty]
-    worst = default_worst_reward(readings, sign)
-    if worst_reward is not None:
-        worst_read = sign * min(sign * r for r in readings)
-        if sign * float(worst_reward) >= sign * worst_read and not all(valids):
-            # a diverged copy better than a valid one would have its choices learned toward (its advantage > 0)
-            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not worse than the worst reading '
-                      f'{worst_read:.6g} ({"below" if sign > 0 else "above"} it, reward_rule='
-                      f"{getattr(scorer, 'rule', 'greater')!r}); the diverged copies get {worst:.6g} instead",
-                      'current', logging.WARNING)
-        else:
-            worst = float(worst_reward)
-    rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
+    readings = [r for c, r in enumerate(rewards) if valids[c] and c not in empty]  # what the metrics read
     if empty:
         # An empty copy reads 0, which stands for its reward only where 0 is no better than every copy that read one
-        # (an AP of no detection). A perfect loss under 'less', and above every reading of a negative higher-is-better
-        # metric (a log-likelihood, minus a loss): there it gets a reward worse than the others'
+        # (an AP of no detection: then it is that copy's reading). A perfect loss under 'less', and above every
+        # reading of a negative higher-is-better metric (a log-likelihood, minus a loss): there it gets a reward
+        # worse than the readings', computed from the readings alone (the 0 nobody read stays out of its spread)
         kept = 0.0 <= min(sign * r for r in readings)  # sign x 0 is no better than the worst reading
         stand_in = '0'
         if not kept:
@@ -364,6 +350,21 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
                   'Check reward_evaluator (e.g. '
                   f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}', 'current',
                   logging.WARNING)
+    # a diverged copy's reward is worse than every valid copy's as settled above (a copy that detected nothing, or a
+    # metric-less copy's stand-in, included): the raw 0 of a metric-less copy under 'less' entered the spread before
+    settled = [r for r, ok in zip(rewards, valids) if ok]
+    worst = default_worst_reward(settled, sign)
+    if worst_reward is not None:
+        worst_valid = sign * min(sign * r for r in settled)
+        if sign * float(worst_reward) >= sign * worst_valid and not all(valids):
+            # a diverged copy better than a valid one would have its choices learned toward (its advantage > 0)
+            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not worse than the worst valid '
+                      f'reward {worst_valid:.6g} ({"below" if sign > 0 else "above"} it, reward_rule='
+                      f"{getattr(scorer, 'rule', 'greater')!r}); the diverged copies get {worst:.6g} instead",
+                      'current', logging.WARNING)
+        else:
+            worst = float(worst_reward)
+    rewards = [r if ok else worst for r, ok in zip(rewards, valids)]
     best = max((c for c in range(num_copies) if valids[c]), key=lambda c: (sign * rewards[c], -c))
     return rewards, counts, best
 

@@ -352,8 +352,7 @@ def test_a_metric_less_copys_stand_in_reward_is_no_reading_in_the_mean_curves_an
     """A copy whose reward evaluator returned no metrics gets a stand-in worse than every reading where its 0 would
     rank it first (a loss under 'less': settle_rewards), which the progress line's mean, ``ohl/reward_mean``, its
     ``ohl/reward_copy<c>`` curve and rewards.png took as the copy's reading (mean loss 0.6 for copies that read 0.5
-    and 0.3 beside one that read nothing). An empty copy's kept 0 (where it is no better than the readings, an AP)
-    is a stand-in too: no metric read it (it was averaged in, mean AP 0.2667 for copies that read 0.5 and 0.3)."""
+    and 0.3 beside one that read nothing). An empty copy's 0 (an AP of no detection) is its reading and stays."""
     from automl_mm.ohl import report as report_module
     from automl_mm.ohl.progress import progress_line
 
@@ -367,17 +366,17 @@ def test_a_metric_less_copys_stand_in_reward_is_no_reading_in_the_mean_curves_an
     monkeypatch.setattr(report_module, 'is_main_process', lambda: False)
     report.write([record], [], step=4)
     assert scalars['ohl/reward_mean'] == pytest.approx(0.4) and 'ohl/reward_copy2' not in scalars
-    ap = dict(record, trunk=2, rewards=[0.5, 0.3, 0.0], reward_rule='greater', best=0)  # the empty copy's 0 is kept
-    assert 'mean 0.4000 of the 2 copies that read a reward (copy 2 read no metrics) |' in progress_line(ap, 10, 1, 1)
+    ap = dict(record, trunk=2, rewards=[0.5, 0.3, 0.0], reward_rule='greater', best=0)  # the empty copy read an AP of 0
+    assert 'mean 0.2667 |' in progress_line(ap, 10, 1, 1)
     figures = []
     monkeypatch.setattr(report_module, 'savefig_atomic', lambda fig, path, **kw: figures.append((osp.basename(path),
                                                                                                   fig)))
     OHLReport(SimpleNamespace(work_dir=str(tmp_path), visualizer=_Visualizer()), 'ohl', [])._plot([ap, record], [],
                                                                                                  {})
     lines = {line.get_label(): line for line in dict(figures)['rewards.png'].axes[0].lines}
-    np.testing.assert_array_equal(lines['copy 2'].get_ydata(), [np.nan, np.nan])
+    np.testing.assert_array_equal(lines['copy 2'].get_ydata(), [0.0, np.nan])
     marked = lines['no metrics (stand-in reward)']
-    assert list(marked.get_xdata()) == [2, 3] and list(marked.get_ydata()) == [0.0, 1.0]
+    assert list(marked.get_xdata()) == [3] and list(marked.get_ydata()) == [1.0]
 
 
 def test_rewards_figure_draws_no_reward_for_a_diverged_copy(tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
-"""Stand-in rewards are no readings. A diverged copy's reward and a metric-less copy's (its 0, or the reward worse
-than every reading in its place) stand in for rewards nobody measured: the stand-in of a diverged copy, the
-controller's baseline and the reported means are computed from the readings alone. A metric-less copy's 0 was
-counted as a reading: beside readings 0.30 and 0.32 it gave a diverged copy -0.32 (not 0.28), and the controller's
-baseline averaged every stand-in in."""
+"""Stand-in rewards are no readings. A diverged copy's reward, and a metric-less copy's where its 0 would rank it
+first (a loss under 'less': a reward worse than every reading in its place), stand in for rewards nobody measured;
+a metric-less copy's 0 that is no better than the readings (an AP of no detection) is its reading. The controller's
+baseline and the reported means leave the stand-ins out (the baseline averaged every stand-in in); a metric-less
+copy's stand-in is computed from the readings alone, and a diverged copy's is worse than every valid copy's (the raw
+0 of a metric-less copy under 'less' widened its spread)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -24,40 +25,41 @@ def _scorer(rule: str = 'greater') -> SimpleNamespace:
                            metric_names=lambda: ['CocoMetric'])
 
 
-def test_a_diverged_copys_stand_in_is_computed_from_the_readings_only():
-    # copy 2 read no metrics (its 0 is kept: no better than the readings), copy 3 diverged
+def test_a_diverged_copy_ranks_below_a_copy_that_detected_nothing():
+    """Copy 2 read no metrics (no detection): its AP of 0 is kept as its reading, and the diverged copy 3 ranks
+    below it, by the valid rewards' spread."""
     trunk = dict(rewards=[0.30, 0.32, 0.0, 0.0], valid=[True, True, True, False], empty=[False, False, True, False],
                  stale={}, stats={})
     rewards, _, best = settle_rewards(trunk, [], _scorer(), None, 0, 4)
     assert rewards[:3] == [0.30, 0.32, 0.0] and best == 1
-    assert rewards[3] == pytest.approx(0.28)  # 0.30 less the readings' spread 0.02 (was -0.32: spread to the 0)
-    # the same readings without the metric-less copy give the diverged copy the same stand-in
-    alone, _, _ = settle_rewards(dict(trunk, rewards=[0.30, 0.32, 0.0], valid=[True, True, False],
-                                      empty=[False] * 3), [], _scorer(), None, 0, 4)
-    assert alone[2] == pytest.approx(rewards[3])
+    assert rewards[3] == pytest.approx(-0.32)
+    # a configured worst_reward above the copy that detected nothing is replaced: a diverged copy ranked above a
+    # valid one would have its choices learned toward
+    rewards, _, _ = settle_rewards(dict(trunk), [], _scorer(), 0.1, 0, 4)
+    assert rewards[3] == pytest.approx(-0.32)
+    rewards, _, _ = settle_rewards(dict(trunk), [], _scorer(), -0.5, 0, 4)
+    assert rewards[3] == -0.5
 
 
-def test_under_less_both_stand_ins_come_from_the_readings():
+def test_under_less_the_metric_less_stand_in_comes_from_the_readings_and_the_diverged_copy_ranks_below_it():
+    """Losses 0.5 and 0.3: a metric-less copy's 0 would rank it first, so it gets 0.7 (the readings' worst less
+    their spread, not counting the 0 nobody read), and the diverged copy is worse than that stand-in too."""
     trunk = dict(rewards=[0.5, 0.3, 0.0, 0.0], valid=[True, True, True, False], empty=[False, False, True, False],
                  stale={}, stats={})
     rewards, _, best = settle_rewards(trunk, [], _scorer('less'), None, 0, 4)
-    assert best == 1 and rewards[2] == pytest.approx(0.7) and rewards[3] == pytest.approx(0.7)  # was 1.0
+    assert best == 1 and rewards[2] == pytest.approx(0.7)
+    assert rewards[3] == pytest.approx(1.1)  # above every valid copy's, the stand-in 0.7 included
+    rewards, _, _ = settle_rewards(dict(trunk), [], _scorer('less'), 0.6, 0, 4)  # not worse than the stand-in
+    assert rewards[3] == pytest.approx(1.1)
 
 
-def test_a_configured_worst_reward_is_compared_with_the_worst_reading():
-    """worst_reward=0.1 is below both readings (0.30, 0.32): kept. It was replaced by the default because a
-    metric-less copy's 0 was taken for the worst valid reward."""
-    trunk = dict(rewards=[0.30, 0.32, 0.0, 0.0], valid=[True, True, True, False], empty=[False, False, True, False],
-                 stale={}, stats={})
-    rewards, _, _ = settle_rewards(trunk, [], _scorer(), 0.1, 0, 4)
-    assert rewards[3] == 0.1
-
-
-def test_a_metric_less_copys_kept_zero_is_no_reading_in_the_progress_line():
-    record = dict(trunk=2, rewards=[0.5, 0.3, 0.0], valid=[True] * 3, empty_metrics=[False, False, True], best=0,
-                  distributions={})
-    assert read_flags(record) == [True, True, False]
-    assert 'mean 0.4000 of the 2 copies that read a reward (copy 2 read no metrics) |' in progress_line(record, 9, 1, 1)
+def test_only_a_replaced_zero_is_no_reading_in_the_progress_line():
+    ap = dict(trunk=2, rewards=[0.5, 0.3, 0.0], valid=[True] * 3, empty_metrics=[False, False, True], best=0,
+              distributions={})
+    assert read_flags(ap) == [True, True, True]  # an AP of no detection is a reading
+    loss = dict(ap, rewards=[0.5, 0.3, 0.7], reward_rule='less', best=1)
+    assert read_flags(loss) == [True, True, False]
+    assert 'mean 0.4000 of the 2 copies that read a reward (copy 2 read no metrics) |' in progress_line(loss, 9, 1, 1)
 
 
 def test_reinforce_baselines_average_the_readings_only():
