@@ -33,8 +33,9 @@ class TorchvisionAugment(BaseTransform):
     Raises:
         ValueError: an unknown ``policy`` or a ``bgr`` that is not a bool (torchvision raises its own errors for
             its arguments); in ``transform``, an image that is not uint8 ``(H, W)`` or ``(H, W, C)``, or a sample
-            with boxes, masks, a segmentation map or keypoints, which torchvision's geometric ops would leave
-            behind (:func:`~automl_mm.datasets.transforms.refuse_pixel_annotations`).
+            with boxes, masks, a per-pixel map (segmentation, edge, depth, any of mmseg's seg_fields) or
+            keypoints, which torchvision's geometric ops would leave behind
+            (:func:`~automl_mm.datasets.transforms.refuse_pixel_annotations`).
 
     Examples:
         >>> t = TorchvisionAugment('RandAugment', num_ops=2, magnitude=9, fill=0)

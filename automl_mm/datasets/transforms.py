@@ -129,7 +129,8 @@ class RandomCrop(BaseTransform):
     Raises:
         ValueError: at construction, a ``crop_size``, ``padding`` or ``pad_val`` outside the ranges above; in
             ``transform``, a ``crop_size`` larger than the padded image, or a sample with boxes, masks, a
-            segmentation map or keypoints (:func:`refuse_pixel_annotations`: the crop would not move them).
+            per-pixel map (segmentation, edge, depth, any of mmseg's seg_fields) or keypoints
+            (:func:`refuse_pixel_annotations`: the crop would not move them).
     """
 
     def __init__(self, crop_size: int | Sequence[int], padding: int = 0, pad_val: int = 0) -> None:
@@ -183,8 +184,8 @@ class RandomResizedCrop(BaseTransform):
         max_attempts: Draws before the fallback, an int >= 1.
 
     Raises:
-        ValueError: a value outside the ranges above; in ``transform``, a sample with boxes, masks, a segmentation
-            map or keypoints (:func:`refuse_pixel_annotations`).
+        ValueError: a value outside the ranges above; in ``transform``, a sample with boxes, masks, a per-pixel map
+            (segmentation, edge, depth, any of mmseg's seg_fields) or keypoints (:func:`refuse_pixel_annotations`).
     """
 
     def __init__(self, scale: int, crop_ratio_range: tuple[float, float] = (0.08, 1.0),
@@ -237,7 +238,8 @@ class ResizeShortEdge(BaseTransform):
 
     Raises:
         ValueError: ``size`` not an int >= 1, or an unknown ``interpolation``; in ``transform``, a sample with
-            boxes, masks, a segmentation map or keypoints (:func:`refuse_pixel_annotations`).
+            boxes, masks, a per-pixel map (segmentation, edge, depth, any of mmseg's seg_fields) or keypoints
+            (:func:`refuse_pixel_annotations`).
     """
 
     def __init__(self, size: int, interpolation: str = 'bilinear') -> None:
