@@ -358,7 +358,9 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
         worst_valid = sign * min(sign * r for r in settled)
         if sign * float(worst_reward) >= sign * worst_valid and not all(valids):
             # a diverged copy better than a valid one would have its choices learned toward (its advantage > 0)
-            print_log(f'OHL trunk {index}: OHLHook.worst_reward={worst_reward} is not worse than the worst valid '
+            # named at the hook's config key (custom_hooks[0].worst_reward), as its other messages name its keys
+            hook_key = getattr(scorer, 'hook_key', 'OHLHook')
+            print_log(f'OHL trunk {index}: {hook_key}.worst_reward={worst_reward} is not worse than the worst valid '
                       f'reward {worst_valid:.6g} ({"below" if sign > 0 else "above"} it, reward_rule='
                       f"{getattr(scorer, 'rule', 'greater')!r}); the diverged copies get {worst:.6g} instead",
                       'current', logging.WARNING)

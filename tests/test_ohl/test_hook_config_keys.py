@@ -163,3 +163,22 @@ def test_a_plain_runners_hook_names_a_spaces_resolve_refusal_at_the_config_key(t
         hook.resolve_spaces(SimpleNamespace(cfg=runner.cfg, model=runner.model))
     assert str(info.value).startswith("custom_hooks[1].spaces[0]: OHL space 'x': attribute path "
                                       "'model.head.nonexist'"), info.value
+
+
+def test_the_replaced_worst_reward_is_named_at_the_hooks_key():
+    """A configured ``worst_reward`` not worse than a valid copy's reward is replaced with a warning that named it
+    ``OHLHook.worst_reward`` under ``custom_hooks[0]``, a key no config has."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from automl_mm.ohl.reward import settle_rewards
+
+    scorer = SimpleNamespace(rule='greater', sign=1.0, reward_key='accuracy/top1', hook_key='custom_hooks[0]',
+                             metric_names=lambda: ['Accuracy'])
+    trunk = dict(rewards=[80.0, 81.25, 0.0], valid=[True, True, False], empty=[False] * 3, stale={}, stats={})
+    with mock.patch('automl_mm.ohl.reward.print_log') as log:
+        settle_rewards(trunk, [], scorer, 90.0, 3, 4)
+    message = log.call_args.args[0]
+    assert 'custom_hooks[0].worst_reward=90.0 is not worse than the worst valid reward 80' in message, message
+    assert 'OHLHook.' not in message, message
+
