@@ -303,7 +303,8 @@ class OHLHook(Hook):
         """Name the hook at its entry of ``runner.cfg.custom_hooks`` (``custom_hooks[i]``) where it was built without
         one (a plain mmengine ``Runner`` builds its custom hooks without their index, unlike ``CopyRunner``; a hook
         built in Python): what it names from now on (resolve and start checks, trunk warnings) is
-        ``custom_hooks[i].spaces[j]``, ``custom_hooks[i].reward_dataloader``, not ``OHLHook.spaces[j]``."""
+        ``custom_hooks[i].spaces[j]``, ``custom_hooks[i].reward_dataloader``, ``custom_hooks[i].controller`` (the
+        resume's refusal of another controller optimiser), not ``OHLHook.spaces[j]``."""
         if self.config_key != 'OHLHook':
             return
         key = hook_config_key(runner, self, option=False)
@@ -315,6 +316,11 @@ class OHLHook(Hook):
             name = getattr(held, attr, None)
             if isinstance(name, str) and name.startswith('OHLHook.'):
                 setattr(held, attr, key + name[len('OHLHook'):])
+        # the controllers built with the hook (of a space with a distribution) were named OHLHook.controller
+        for controller in self.controllers:
+            name = getattr(controller, 'config_key', None)
+            if isinstance(name, str) and name.startswith('OHLHook.'):
+                controller.config_key = key + name[len('OHLHook'):]
 
     # ------------------------------------------------------------------------------------------ runner stages
     def before_run(self, runner) -> None:

@@ -182,3 +182,16 @@ def test_the_replaced_worst_reward_is_named_at_the_hooks_key():
     assert 'custom_hooks[0].worst_reward=90.0 is not worse than the worst valid reward 80' in message, message
     assert 'OHLHook.' not in message, message
 
+
+
+def test_a_plain_runners_controllers_are_named_at_the_config_key(tmp_path):
+    """A controller built with its hook (a space with a distribution) under a plain mmengine ``Runner`` kept
+    ``OHLHook.controller`` after the hook took ``custom_hooks[1]``: a resume under another controller optimiser read
+    'this run sets OHLHook.controller.optimizer.type=...' beside the hook's custom_hooks[1] keys."""
+    runner, hook = _plain_runner(tmp_path, type='AttributeSpace', name='x', target='model.head.fc.bias',
+                                 choices=[1, 2], distribution=dict(type='Categorical', num_choices=2))
+    assert hook.controllers[0] is not None  # built with the hook, under 'OHLHook'
+    hook.before_run(runner)
+    with pytest.raises(ValueError) as info:
+        hook.controllers[0]._check_optimizer({'optimizer_type': 'SGD'})
+    assert 'this run sets custom_hooks[1].controller.optimizer.type=' in str(info.value), info.value
