@@ -33,10 +33,11 @@ def _hook() -> OHLHook:
 
 def test_a_nan_reward_on_finite_weights_is_a_diverged_copy_and_theta_learns_from_the_valid_one():
     """Copy 0 (this rank, the lead) drew choice 0 and its evaluator read NaN; copy 1 drew choice 1 and read 0.5.
-    The stand-in is 0.5 - max(0, 5e-4, 1e-3) = 0.499 (``default_worst_reward``), b = 0.4995, A = ∓0.0005, so at
-    p = (0.5, 0.5) g = (-0.0005 ((1, 0) - p) + 0.0005 ((0, 1) - p)) / 2 = (-0.00025, 0.00025) and SGD (lr 1) adds
-    it to the logits: p(choice 1) rises. Red (ValueError 'rewards must be finite' from
-    the controller) when the lead takes the NaN reading as valid."""
+    The stand-in is 0.5 - max(0, 5e-4, 1e-3) = 0.499 (``default_worst_reward``); the baseline averages the readings
+    only (dd126a5), b = 0.5, A = (-0.001, 0), so at p = (0.5, 0.5) g = -0.001 ((1, 0) - p) / 2 = (-0.00025, 0.00025)
+    and SGD (lr 1) adds it to the logits: p(choice 1) rises. Red (ValueError 'rewards must be finite' from
+    the controller) when the lead takes the NaN reading as valid. (With the stand-in averaged into b, 0.4995 and
+    A = ∓0.0005, g is the same at this p: the baseline is pinned apart.)"""
     hook = _hook()
     hook.layout = CopyLayout(2, 1, 0, 2)
     hook.scorer.score = lambda model: (float('nan'), False)
@@ -52,6 +53,7 @@ def test_a_nan_reward_on_finite_weights_is_a_diverged_copy_and_theta_learns_from
     assert record['valid'] == [False, True] and record['best'] == 1
     assert [c.kwargs['src'] for c in broadcast.call_args_list] == [1]
     assert record['rewards'] == pytest.approx([0.499, 0.5])
+    assert record['controller']['c']['baseline'] == pytest.approx(0.5)  # the reading of copy 1, not 0.4995
     logits = hook.spaces[0].distribution.parameters()[0].detach()
     torch.testing.assert_close(logits, torch.tensor([-0.00025, 0.00025], dtype=torch.float64))
 
