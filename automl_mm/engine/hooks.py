@@ -29,6 +29,7 @@ from automl_mm.registry import HOOKS
 from automl_mm.utils.checks import as_count
 
 from .checkpoint import CheckpointMismatchError, checkpoint_mismatch, inner_model
+from .rank_failures import stopping_together
 
 
 def periodic_saves(hook: Any, last: int) -> range:
@@ -203,6 +204,9 @@ class StrictCheckpointHook(Hook):
             ``(pattern, replacement)`` string pairs with valid patterns.
         CheckpointMismatchError: naming the counts and the first ``max_keys`` missing keys, unexpected keys and
             shape mismatches; or other classes than the data's.
+        RankFailure: in a run of several ranks, on the others where one rank refused its checkpoint (each rank
+            reads the file itself): every rank stops there
+            (:func:`~automl_mm.engine.rank_failures.stopping_together`), naming that rank and its error.
     """
 
     priority = 'LOWEST'
@@ -214,6 +218,13 @@ class StrictCheckpointHook(Hook):
         self.revise_keys = _check_revise_keys(revise_keys)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # every rank reads the checkpoint itself (a node-local copy): one that refused it alone left the others
+        # waiting in the test's result collection or training's first collective until the process group's timeout
+        with stopping_together('StrictCheckpointHook: the checks of the loaded checkpoint (weights, classes, '
+                               'schedule)'):
+            self._check(runner, checkpoint)
+
+    def _check(self, runner, checkpoint: dict) -> None:
         mismatch = checkpoint_mismatch(inner_model(runner.model), checkpoint, self.revise_keys)
         if any(mismatch.values()):
             raise CheckpointMismatchError.from_mismatch(mismatch, self.checkpoint or 'the checkpoint',

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from mmengine.hooks import Hook
 from torch import nn
 
+from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.registry import HOOKS
 
 from .base import find_supernet
@@ -76,14 +77,24 @@ class SearchedArchitectureHook(Hook):
     A checkpoint with search state (``'nas_search'``) but no architecture was saved before the search ended: its
     supernet runs the config's path with shared BN statistics, which is not what the search reported; a warning
     says so and names the checkpoint to test.
+
+    Raises:
+        ValueError: :func:`apply_searched_architecture`'s (the model has no supernet with the checkpoint's setter,
+            or the setter refuses its value).
+        RankFailure: in a run of several ranks, on the others where one rank refused its checkpoint's architecture
+            (each rank reads the file itself): every rank stops there
+            (:func:`~automl_mm.engine.rank_failures.stopping_together`), naming that rank and its error.
     """
 
     priority = 'VERY_LOW'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if 'nas_search' not in checkpoint:
-            return
-        if apply_searched_architecture(runner.model, checkpoint) is None:
+        # every rank reads the checkpoint itself (a node-local copy): one that refused its architecture alone left
+        # the others waiting in the test's result collection until the process group's timeout. Entered on every
+        # rank, whatever its checkpoint holds.
+        with stopping_together('SearchedArchitectureHook: applying the search checkpoint\'s architecture'):
+            applied = apply_searched_architecture(runner.model, checkpoint)  # None without one
+        if 'nas_search' in checkpoint and applied is None:
             warn(f'{runner.cfg.get("load_from") or "the checkpoint"} was saved before its search ended: it holds '
                  'the supernet, tested on the path the config builds, with the supernet\'s BN statistics, not the '
                  'searched architecture the search validated last. Test the search\'s final checkpoint '
