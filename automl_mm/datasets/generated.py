@@ -131,8 +131,8 @@ def read_generated_set(out_dir: str, files: dict[str, str],
 
 def set_summary(tool: str, out_dir: str, generated: GeneratedSet) -> str:
     """One line saying what a generator tool wrote (as mmdet's dataset converters end), e.g. ``generate_coco.py:
-    wrote 80 images and 2 annotation files (196 annotations) under data/synthetic_coco: train 64 images / 157
-    annotations, val 16 / 39``; without ``generated.written``, that ``out_dir`` holds this set already and nothing
+    wrote 80 images and 2 annotation files (196 annotations) under data/synthetic_coco: train 64 images / 154
+    annotations, val 16 / 42``; without ``generated.written``, that ``out_dir`` holds this set already and nothing
     was written. ``generated``: a generator's :class:`GeneratedSet` (its counts; no file is read)."""
     counts = {split: (c['images'], c['annotations']) for split, c in generated.counts.items()}
     images = sum(n for n, _ in counts.values())
