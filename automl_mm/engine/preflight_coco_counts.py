@@ -69,12 +69,15 @@ def _missing_iou_thr(item: Any, metric_cfg: dict) -> float | None:
     return thr if np.where(thr == thrs)[0].size == 0 else None
 
 
-def uncomputed_coco_keys(metric_cfg: Any) -> list[str]:
-    """The keys (``{prefix}/AR@1000``, ``{prefix}/bbox_AR_s@1000``, ``{prefix}/bbox_mAP``, ...) a ``CocoMetric`` /
-    ``UnroundedCocoMetric`` config reports at a detection count per image (:func:`_counted_at`) that is not among its
-    ``proposal_nums`` (the counts COCOeval evaluates, ``params.maxDets``), or at an IoU threshold (``mAP_50``,
-    ``mAP_75``: :func:`_missing_iou_thr`) that its ``iou_thrs`` array does not hold (``params.iouThrs``), in the
-    order reported; ``[]`` for other metrics. The ``mAP`` averages over the thresholds given: computed.
+def uncomputed_coco_keys(metric_cfg: Any, scope: str | None = None) -> list[str]:
+    """The keys (``{prefix}/AR@1000``, ``{prefix}/bbox_AR_s@1000``, ``{prefix}/bbox_mAP``, ...) a config of a metric
+    that runs mmdet's ``CocoMetric`` evaluation (``CocoMetric``, ``UnroundedCocoMetric``, ``OVCocoMetric``,
+    ``CocoVideoMetric``, ``CocoOccludedSeparatedMetric``, a user's subclass that keeps mmdet's ``compute_metrics``:
+    :func:`coco_compute_class`, its type resolved in ``scope``) reports at a detection count per image
+    (:func:`_counted_at`) that is not among its ``proposal_nums`` (the counts COCOeval evaluates,
+    ``params.maxDets``), or at an IoU threshold (``mAP_50``, ``mAP_75``: :func:`_missing_iou_thr`) that its
+    ``iou_thrs`` array does not hold (``params.iouThrs``), in the order reported; ``[]`` for other metrics
+    (``LVISMetric``, a user's own ``compute_metrics``). The ``mAP`` averages over the thresholds given: computed.
 
     mmdet names its AR items by fixed counts (``AR@100``, ``AR@300``, ``AR@1000``, ``AR_<area>@1000``: the default
     ``metric_items`` of ``metric='proposal'``, or ``metric_items`` of bbox / segm) whatever ``proposal_nums`` is.
@@ -83,7 +86,8 @@ def uncomputed_coco_keys(metric_cfg: Any) -> list[str]:
     another of the ``proposal_nums`` (``COCOeval.stats[6..11]``). pycocotools' mAP (``stats[0]``) is read at 100
     detections: -1 in both without them (``use_mp_eval=False``). ``proposal_fast``'s ``AR@<n>`` are its
     ``proposal_nums``: none."""
-    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
+    if not isinstance(metric_cfg, dict) or (config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric')
+                                            and coco_compute_class(metric_cfg, scope) is None):
         return []
     nums = _proposal_nums(metric_cfg)
     kinds = metric_cfg.get('metric', 'bbox')
@@ -591,9 +595,11 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
     it evaluates at other places of ``COCOeval.stats`` (:func:`_validated_ar_count`: with ``proposal_nums=(10, 100,
     300, 1000)``, ``AR@100`` is the recall at 10) is warned about too. Returns the config keys of the metrics warned
     about."""
+    from .preflight_walk import config_scope
+
     groups: dict[tuple, list[str]] = {}
     for metric, key in _evaluator_cfgs(cfg):
-        keys = [] if outside_split(key, test_only, split) else uncomputed_coco_keys(metric)
+        keys = [] if outside_split(key, test_only, split) else uncomputed_coco_keys(metric, config_scope(cfg))
         misread = [] if outside_split(key, test_only, split) else _misread_ar_keys(metric)
         if keys or misread:
             groups.setdefault((tuple(keys), tuple(misread), _proposal_nums(metric), config_type_name(metric)),

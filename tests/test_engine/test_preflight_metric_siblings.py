@@ -128,3 +128,54 @@ def test_check_config_refuses_voc_iou_thrs_that_are_not_a_list(coco_root):
     cfg.test_evaluator = dict(type='VOCMetric', iou_thrs=(0.5, 0.75))
     with pytest.raises(ConfigCheckError, match=r"test_evaluator\.iou_thrs=\(0\.5, 0\.75\): mmdet's VOCMetric"):
         check_config(cfg, test_only=True)
+
+
+@pytest.mark.parametrize('kind', ['OVCocoMetric', 'CocoVideoMetric', 'CocoOccludedSeparatedMetric', 'kept'])
+def test_mmdets_other_coco_metrics_keys_not_computed_are_refused_as_coco_metrics(tmp_path, kind, monkeypatch):
+    """The keys a COCO metric reports without computing them (an ``mAP_50`` whose iou_thrs array lacks 0.5, an AR
+    item at a count not in proposal_nums: -1) were found for the type names CocoMetric / UnroundedCocoMetric alone:
+    an OVCocoMetric reward_key 'coco/bbox_mAP_50' with iou_thrs=np.linspace(0.55, 0.95, 9) passed and every copy read
+    -1 (the premise, on mmdet's own metric)."""
+    from mmdet.evaluation import CocoMetric
+    from mmdet.evaluation.metrics import OVCocoMetric
+
+    from automl_mm.engine import preflight_coco_counts
+    from automl_mm.engine.preflight_coco_counts import uncomputed_coco_keys, warn_uncomputed_coco_items
+    from automl_mm.engine.preflight_metrics import check_metric_key
+
+    late = np.linspace(0.55, 0.95, 9)
+    if kind == 'OVCocoMetric':
+        ann, sample = _twenty_objects(tmp_path)
+        metric = OVCocoMetric(ann_file=ann, iou_thrs=late)
+        metric.dataset_meta = dict(classes=('item', ), base_classes=('item', ), novel_classes=())
+        metric.process({}, [sample])
+        values = metric.compute_metrics(metric.results)
+        assert values['bbox_mAP_50'] == -1 and values['bbox_mAP'] > 0  # the premise
+
+    class KeptCocoMetric(CocoMetric):
+        """A user's subclass that keeps mmdet's compute_metrics."""
+
+    kind = KeptCocoMetric if kind == 'kept' else kind
+    ov = dict(type=kind, iou_thrs=late)
+    assert uncomputed_coco_keys(ov) == ['coco/bbox_mAP_50']
+    assert uncomputed_coco_keys(dict(type=kind, metric='proposal', metric_items=['AR@10'])) == ['coco/AR@10']
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='coco/bbox_mAP_50' is the AP at an IoU "
+                                               r'threshold of 0\.5 .* which custom_hooks\[0\]\.reward_evaluator'):
+        check_metric_key('coco/bbox_mAP_50', 'custom_hooks[0].reward_key', ov, 'custom_hooks[0].reward_evaluator')
+    logged = []
+    monkeypatch.setattr(preflight_coco_counts, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    assert warn_uncomputed_coco_items(Config(dict(default_scope='mmdet', val_evaluator=ov))) == ['val_evaluator']
+    assert "'coco/bbox_mAP_50'" in logged[0] or 'at an IoU threshold (0.5)' in logged[0], logged
+
+
+def test_a_users_own_compute_metrics_and_lvis_report_no_uncomputed_keys():
+    from mmdet.evaluation import CocoMetric
+
+    from automl_mm.engine.preflight_coco_counts import uncomputed_coco_keys
+
+    class OwnCocoMetric(CocoMetric):
+        def compute_metrics(self, results):
+            return {}
+
+    for kind in (OwnCocoMetric, 'LVISMetric', 'VOCMetric'):
+        assert uncomputed_coco_keys(dict(type=kind, iou_thrs=np.linspace(0.55, 0.95, 9))) == [], kind
