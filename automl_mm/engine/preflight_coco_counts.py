@@ -346,16 +346,26 @@ def warn_classwise_iou_columns(cfg: Any, test_only: bool = False, split: str = '
     return [where for wheres in groups.values() for where in wheres]
 
 
-def _ov_ap50_threshold(metric_cfg: Any) -> float | None:
-    """The IoU threshold an mmdet ``OVCocoMetric`` config reports its ``base_ap50`` / ``novel_ap50`` at, where it is
-    not 0.5: mmdet 3.3 reads them at ``precisions[0]``, the first of its ``iou_thrs`` as given (0.5 of mmdet's
-    default 0.50:0.95), for ``bbox`` / ``segm`` whatever ``classwise``; ``None`` otherwise (``iou_thrs`` unset or
-    not an array: :func:`check_coco_iou_thrs`; ``format_only``: nothing reported)."""
+def _ov_ap50_threshold(metric_cfg: Any, scope: str | None = None) -> float | None:
+    """The IoU threshold an mmdet ``OVCocoMetric`` config (or one of a user's subclass that keeps its
+    ``compute_metrics``: :func:`coco_compute_class`, the type resolved in ``scope``) reports its ``base_ap50`` /
+    ``novel_ap50`` at, where it is not 0.5: mmdet 3.3 reads them at ``precisions[0]``, the first of its ``iou_thrs``
+    as given (0.5 of mmdet's default 0.50:0.95), for ``bbox`` / ``segm`` whatever ``classwise``; ``None`` otherwise
+    (``iou_thrs`` unset or not an array: :func:`check_coco_iou_thrs`; ``format_only``: nothing reported; a subclass
+    of its own ``compute_metrics``: not judged)."""
     import numpy as np
 
-    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) != 'OVCocoMetric' or \
-            metric_cfg.get('format_only') or not {'bbox', 'segm'} & set(_metric_kinds(metric_cfg)):
+    if not isinstance(metric_cfg, dict) or metric_cfg.get('format_only') or \
+            not {'bbox', 'segm'} & set(_metric_kinds(metric_cfg)):
         return None
+    if config_type_name(metric_cfg) != 'OVCocoMetric':
+        cls = coco_compute_class(metric_cfg, scope)
+        if cls is None:  # (also without mmdet)
+            return None
+        from mmdet.evaluation.metrics import OVCocoMetric
+
+        if cls.compute_metrics is not OVCocoMetric.compute_metrics:
+            return None
     thrs = metric_cfg.get('iou_thrs')
     if not isinstance(thrs, np.ndarray) or not thrs.size or np.isclose(thrs.flat[0], 0.5):
         return None
@@ -373,16 +383,18 @@ def warn_ov_ap50_threshold(cfg: Any, test_only: bool = False, split: str = 'test
     IoU threshold other than 0.5 (:func:`_ov_ap50_threshold`: ``iou_thrs=np.linspace(0.55, 0.95, 9)`` reports the
     AP at 0.55 as ``base_ap50``), logged and saved under names that say otherwise; reading one is refused
     (:func:`check_computed_key`). Returns the config keys warned about."""
+    from .preflight_walk import config_scope
+
     warned = []
     for metric, key in _evaluator_cfgs(cfg):
-        thr = None if outside_split(key, test_only, split) else _ov_ap50_threshold(metric)
+        thr = None if outside_split(key, test_only, split) else _ov_ap50_threshold(metric, config_scope(cfg))
         if thr is None:
             continue
         warned.append(key)
-        print_log(f"{key} (OVCocoMetric) reports {', '.join(map(repr, _ov_ap50_keys(metric)))} at the first of its "
-                  f'iou_thrs (mmdet reads them at precisions[0]), {thr:g}, not 0.5: the APs at another IoU threshold '
-                  "than their names say. Put 0.5 first in iou_thrs (mmdet's default np.linspace(0.5, 0.95, 10): "
-                  'leave iou_thrs unset)', logger='current', level=logging.WARNING)
+        print_log(f"{key} ({config_type_name(metric)}) reports {', '.join(map(repr, _ov_ap50_keys(metric)))} at "
+                  f'the first of its iou_thrs (mmdet reads them at precisions[0]), {thr:g}, not 0.5: the APs at '
+                  "another IoU threshold than their names say. Put 0.5 first in iou_thrs (mmdet's default "
+                  'np.linspace(0.5, 0.95, 10): leave iou_thrs unset)', logger='current', level=logging.WARNING)
     return warned
 
 
@@ -417,9 +429,9 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
         thr = _ov_ap50_threshold(metric)
         if thr is not None and key in _ov_ap50_keys(metric):
             raise ConfigCheckError(
-                f"{shown or f'{owner}={key!r}'} is read by {where} (OVCocoMetric) at the first of its iou_thrs="
-                f"{metric['iou_thrs'].tolist()!r} (mmdet takes precisions[0] as the AP at 0.5), {thr:g}: the AP at "
-                'another IoU threshold than its name says. Put 0.5 first in '
+                f"{shown or f'{owner}={key!r}'} is read by {where} ({config_type_name(metric)}) at the first of "
+                f"its iou_thrs={metric['iou_thrs'].tolist()!r} (mmdet takes precisions[0] as the AP at 0.5), "
+                f'{thr:g}: the AP at another IoU threshold than its name says. Put 0.5 first in '
                 f"{where}.iou_thrs (or leave it unset: mmdet's 0.50:0.95)")
         if key not in uncomputed_coco_keys(metric):
             continue

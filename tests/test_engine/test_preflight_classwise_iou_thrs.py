@@ -232,3 +232,32 @@ def test_check_config_warns_of_ov_ap50_at_another_threshold(coco_root, logged):
     check_config(cfg, test_only=True)
     assert [msg for msg, _ in logged if 'base_ap50' in msg][0].startswith('test_evaluator (OVCocoMetric) reports'), \
         logged
+
+
+def test_a_users_ov_coco_metric_that_keeps_mmdets_compute_is_judged_as_ov_coco_metric(logged):
+    """The base_ap50 / novel_ap50 check judged the type name OVCocoMetric alone: a user's subclass that keeps mmdet's
+    compute_metrics (so reads them at precisions[0] as mmdet's does) passed with iou_thrs=np.linspace(0.55, 0.95, 9),
+    a reward_key 'coco/base_ap50' read the AP at 0.55 silently. One of its own compute_metrics is not judged."""
+    from mmdet.evaluation.metrics import OVCocoMetric
+
+    from automl_mm.engine.preflight_metrics import check_metric_key
+
+    class KeptOVCocoMetric(OVCocoMetric):
+        """A user's subclass that keeps mmdet's compute_metrics."""
+
+    class OwnOVCocoMetric(OVCocoMetric):
+        def compute_metrics(self, results):
+            return dict(base_ap50=0.0, novel_ap50=0.0)
+
+    late = np.linspace(0.55, 0.95, 9)
+    kept = dict(type=KeptOVCocoMetric, iou_thrs=late)
+    assert warn_ov_ap50_threshold(Config(dict(val_evaluator=kept))) == ['val_evaluator']
+    assert logged and logged[0][0].startswith("val_evaluator (KeptOVCocoMetric) reports 'coco/base_ap50'"), logged
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='coco/base_ap50' is read by "
+                                               r'custom_hooks\[0\]\.reward_evaluator \(KeptOVCocoMetric\)'):
+        check_metric_key('coco/base_ap50', 'custom_hooks[0].reward_key', kept, 'custom_hooks[0].reward_evaluator')
+    logged.clear()
+    own = dict(type=OwnOVCocoMetric, iou_thrs=late)
+    assert warn_ov_ap50_threshold(Config(dict(val_evaluator=own))) == [] and logged == []
+    from automl_mm.engine.preflight_coco_counts import check_computed_key
+    check_computed_key('coco/base_ap50', 'custom_hooks[0].reward_key', own, 'custom_hooks[0].reward_evaluator')
