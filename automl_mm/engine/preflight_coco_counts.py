@@ -168,13 +168,16 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
 
 def check_coco_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """Every ``CocoMetric`` / ``UnroundedCocoMetric`` that evaluates with COCOeval (bbox, segm, proposal) leaves
-    ``iou_thrs`` to mmdet (``None``: the array 0.50:0.95) or gives an array: mmdet sets ``params.iouThrs`` to it as
-    given, and pycocotools takes its ``len()`` and compares it with ``==`` to 0.5 and 0.75 (``np.where``).
+    ``iou_thrs`` to mmdet (``None``: the array 0.50:0.95) or gives a one-dimensional array of at least one threshold:
+    mmdet sets ``params.iouThrs`` to it as given, and pycocotools takes its ``len()``, loops over its entries and
+    compares it with ``==`` to 0.5 and 0.75 (``np.where``).
 
     Raises:
         ConfigCheckError: naming the metric's ``iou_thrs`` key and value. A float stopped the first evaluation with
             ``TypeError`` (no ``len()``), a list or tuple with ``ValueError`` (``Calling nonzero on 0d arrays``),
-            after training up to it; ``proposal_fast`` takes either.
+            after training up to it; ``proposal_fast`` takes either. An array that is not one-dimensional with at
+            least one threshold (pycocotools loops over it) stopped there too: 0-d ``TypeError``, 2-D
+            ``ValueError``, empty ``IndexError``.
     """
     import numpy as np
 
@@ -185,8 +188,18 @@ def check_coco_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
         kinds = metric.get('metric', 'bbox')
         kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
         evaluated = [kind for kind in kinds if kind in ('bbox', 'segm', 'proposal')]
-        if thrs is None or isinstance(thrs, np.ndarray) or not evaluated:
+        if thrs is None or not evaluated:
             continue
+        if isinstance(thrs, np.ndarray):
+            if thrs.ndim == 1 and thrs.size:
+                continue
+            error = 'TypeError' if thrs.ndim == 0 else 'ValueError' if thrs.size else 'IndexError'
+            raise ConfigCheckError(
+                f"{key}.iou_thrs={thrs.tolist()!r}: mmdet's {config_type_name(metric)} hands it as given to "
+                f'pycocotools\' COCOeval (for {", ".join(map(repr, evaluated))}), which loops over it as one IoU '
+                'threshold per entry, so it must be a one-dimensional array of at least one threshold; this one '
+                f'(shape {thrs.shape}) stops it with {error} at the first evaluation, after training up to it. Give '
+                "e.g. np.array([0.5, 0.75]), or leave iou_thrs unset (mmdet's 0.50:0.95)")
         error = 'TypeError' if isinstance(thrs, (int, float)) else 'ValueError'
         raise ConfigCheckError(
             f"{key}.iou_thrs={thrs!r}: mmdet's {config_type_name(metric)} hands it as given to pycocotools' COCOeval "
@@ -281,7 +294,8 @@ def _metric_kinds(metric: dict) -> list:
 def _classwise_tables(cfg: Any, test_only: bool, split: str) -> Iterator[tuple[dict, str, type, Any]]:
     """``(metric config, its key, its class, its iou_thrs array)`` of each metric that logs mmdet's per-class table
     (:func:`coco_compute_class`; ``classwise=True``, ``bbox`` or ``segm``, not ``format_only``) with an ``iou_thrs``
-    numpy array (unset: mmdet's 0.50:0.95; not an array: :func:`check_coco_iou_thrs`)."""
+    one-dimensional numpy array (unset: mmdet's 0.50:0.95; not an array, or not one-dimensional:
+    :func:`check_coco_iou_thrs`)."""
     import numpy as np
 
     from .preflight_walk import config_scope
@@ -289,7 +303,7 @@ def _classwise_tables(cfg: Any, test_only: bool, split: str) -> Iterator[tuple[d
     for metric, key in _evaluator_cfgs(cfg):
         thrs = metric.get('iou_thrs')
         if outside_split(key, test_only, split) or not metric.get('classwise') or metric.get('format_only') or \
-                not isinstance(thrs, np.ndarray) or not {'bbox', 'segm'} & set(_metric_kinds(metric)):
+                not isinstance(thrs, np.ndarray) or thrs.ndim != 1 or not {'bbox', 'segm'} & set(_metric_kinds(metric)):
             continue
         cls = coco_compute_class(metric, config_scope(cfg))
         if cls is not None:

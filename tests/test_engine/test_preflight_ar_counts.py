@@ -11,6 +11,7 @@ import logging
 import os.path as osp
 import re
 
+import numpy as np
 import pytest
 from mmengine.config import Config
 
@@ -373,6 +374,43 @@ def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, er
     for fine in (dict(type='CocoMetric', metric='proposal_fast', iou_thrs=thrs), dict(type='CocoMetric')):
         check_coco_iou_thrs(Config(dict(val_evaluator=fine)), test_only=False)
 
+
+
+@pytest.mark.parametrize('thrs, error', [(np.array(0.5), TypeError), (np.array([[0.5, 0.75]]), ValueError),
+                                         (np.array([]), IndexError)])
+def test_iou_thrs_arrays_pycocotools_cannot_loop_over_are_refused(tmp_path, thrs, error, monkeypatch):
+    """An iou_thrs array passed check_coco_iou_thrs whatever its shape, but pycocotools loops over it as one
+    threshold per entry: a 0-d array stopped the first evaluation with TypeError (no len()), a 2-D one with
+    ValueError (an array's truth value), an empty one with IndexError, after training up to it (the premise, on
+    mmdet's own CocoMetric); and with classwise=True the start checks stopped on the 0-d one with a bare 'TypeError:
+    len() of unsized object' naming no key (check_coco_classwise_iou_thrs, warn_classwise_iou_columns)."""
+    import sys
+
+    from mmdet.evaluation import CocoMetric
+
+    from automl_mm.engine.preflight_coco_counts import check_coco_classwise_iou_thrs, warn_classwise_iou_columns
+
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
+    try:
+        from test_coco_unrounded import _twenty_objects
+    finally:
+        sys.path.pop(0)
+    ann, sample = _twenty_objects(tmp_path)
+    metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    with pytest.raises(error):  # the premise, on mmdet's own metric
+        metric.compute_metrics(metric.results)
+    cfg = Config(dict(val_evaluator=dict(type='CocoMetric', iou_thrs=thrs, classwise=True)))
+    with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator.iou_thrs={thrs.tolist()!r}') +
+                       r': .*one-dimensional.*' + error.__name__ + r'.*first evaluation'):
+        check_coco_iou_thrs(cfg, test_only=False)
+    monkeypatch.setattr(preflight_coco_counts, 'print_log', lambda *args, **kwargs: None)
+    if thrs.ndim != 1:  # left to check_coco_iou_thrs, which check_config runs first: no bare error
+        check_coco_classwise_iou_thrs(cfg, test_only=False)
+        assert warn_classwise_iou_columns(cfg) == []
+    check_coco_iou_thrs(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast', iou_thrs=thrs))),
+                        test_only=False)  # (proposal_fast: mmdet's recall, not pycocotools)
 
 
 @pytest.mark.parametrize('nums', [(100., 300., 1000.), [100, 300, '1000']])
