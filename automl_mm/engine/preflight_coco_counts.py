@@ -499,6 +499,7 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
         ConfigCheckError: naming the config key, the AR key, the metric's config key and its ``proposal_nums``.
     """
     from .preflight_evaluators import _plateau_schedulers
+    from .preflight_walk import config_scope
 
     evaluator = cfg.get('val_evaluator')
     if not evaluator or cfg.get('val_dataloader') is None:
@@ -522,16 +523,41 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
     for owner, key, shown in found:
         check_computed_key(key, owner, evaluator, 'val_evaluator', shown)
         for metric, where in _metric_paths(evaluator, 'val_evaluator'):
-            read = _validated_ar_count(key, metric)
+            read = _validated_ar_count(key, metric, config_scope(cfg))
             if read is None:
                 continue
             raise ConfigCheckError(
-                f'{shown or f"{owner}={key!r}"} is validated by {where} (mmdet\'s CocoMetric) as '
+                f'{shown or f"{owner}={key!r}"} is validated by {where} (mmdet\'s {config_type_name(metric)}) as '
                 f'{_stats_read(read)}: mmdet takes its AR items at fixed places of '
                 f'stats, which hold the recalls at the sorted proposal_nums={_proposal_nums(metric)!r}, whatever '
-                f"the item names, so the selection would follow another count. Set {where}.type="
-                "'automl_mm.UnroundedCocoMetric' (each AR item at the count it names), or proposal_nums="
+                f'the item names, so the selection would follow another count. Set {_ar_count_fix(metric, where)}')
+
+
+def _ar_count_fix(metric_cfg: dict, where: str | None = None) -> str:
+    """What a message about an AR item mmdet validates at another count (:func:`_validated_ar_count`) says to set
+    (``where``: the metric's config key, ``None`` where the message names it already): automl_mm's
+    ``UnroundedCocoMetric`` or mmdet's default ``proposal_nums`` for a ``CocoMetric``; the counts alone for mmdet's
+    other metrics (``OVCocoMetric``, ``CocoVideoMetric``, ...: ``UnroundedCocoMetric`` is a plain ``CocoMetric``)."""
+    at = f'{where}.' if where else ''
+    if config_type_name(metric_cfg) == 'CocoMetric':
+        return (f"{at}type='automl_mm.UnroundedCocoMetric' (each AR item at the count it names), or proposal_nums="
                 f'{COCO_PROPOSAL_NUMS!r}')
+    return f'{at}proposal_nums={COCO_PROPOSAL_NUMS!r}'
+
+
+def _validated_by_mmdet(metric_cfg: Any, scope: str | None) -> bool:
+    """Whether a metric config computes its values with mmdet's own ``CocoMetric`` evaluation (rounded, its AR items
+    at fixed places of ``COCOeval.stats``): see :func:`_validated_ar_count`."""
+    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) == 'UnroundedCocoMetric':
+        return False
+    if config_type_name(metric_cfg) == 'CocoMetric':
+        return True
+    cls = coco_compute_class(metric_cfg, scope)
+    if cls is None:
+        return False
+    from automl_mm.evaluation.coco import UnroundedCocoMetric
+
+    return not issubclass(cls, UnroundedCocoMetric)
 
 
 def _stats_read(read: tuple[int, str, int]) -> str:
@@ -543,9 +569,10 @@ def _stats_read(read: tuple[int, str, int]) -> str:
     return f'COCOeval.stats[{index}], {value}'
 
 
-def _misread_ar_keys(metric_cfg: Any) -> list[tuple[str, tuple[int, str, int]]]:
-    """``(key, (stats index, area, count))`` of each AR key an mmdet ``CocoMetric`` config reports, in the order
-    reported, that mmdet reads at another area or count than the key names (:func:`_validated_ar_count`)."""
+def _misread_ar_keys(metric_cfg: Any, scope: str | None = None) -> list[tuple[str, tuple[int, str, int]]]:
+    """``(key, (stats index, area, count))`` of each AR key an mmdet ``CocoMetric`` config (or one of a metric that
+    runs its evaluation, the type resolved in ``scope``) reports, in the order reported, that mmdet reads at another
+    area or count than the key names (:func:`_validated_ar_count`)."""
     if not isinstance(metric_cfg, dict):
         return []
     kinds = metric_cfg.get('metric', 'bbox')
@@ -560,23 +587,26 @@ def _misread_ar_keys(metric_cfg: Any) -> list[tuple[str, tuple[int, str, int]]]:
             continue
         for item in given or (COCO_AR_ITEMS if kind == 'proposal' else COCO_AP_ITEMS):
             key = f'{prefix}/{item}' if kind == 'proposal' else f'{prefix}/{kind}_{item}'
-            read = _validated_ar_count(key, metric_cfg)
+            read = _validated_ar_count(key, metric_cfg, scope)
             if read is not None:
                 found.append((key, read))
     return found
 
 
-def _validated_ar_count(key: Any, metric_cfg: Any) -> tuple[int, str, int] | None:
+def _validated_ar_count(key: Any, metric_cfg: Any, scope: str | None = None) -> tuple[int, str, int] | None:
     """``(stats index, area, detection count)`` that mmengine's validation of mmdet's own ``CocoMetric`` (config
-    type ``CocoMetric``) reads an AR key ``key`` it reports at, where that is not the area and count the key names;
-    else ``None`` (also for a count not evaluated: :func:`check_computed_key`).
+    type ``CocoMetric``, or a metric that runs its evaluation as mmdet wrote it: ``OVCocoMetric``,
+    ``CocoVideoMetric``, ``CocoOccludedSeparatedMetric``, a user's subclass that keeps mmdet's ``compute_metrics``;
+    :func:`coco_compute_class`, the type resolved in ``scope``; not automl_mm's ``UnroundedCocoMetric``) reads an
+    AR key ``key`` it reports at, where that is not the area and count the key names; else ``None`` (also for a
+    count not evaluated: :func:`check_computed_key`).
 
     mmdet 3.3 reads ``AR@100``, ``AR@300``, ``AR@1000``, ``AR_s|m|l@1000`` at ``COCOeval.stats[6..11]``; pycocotools
     (``evaluate`` sorts ``maxDets``, which are ``proposal_nums``) puts there the recall at the first, second and third
     count and at the third count by area; mmdet's ``COCOevalMP`` (``use_mp_eval=True``) the recall at each count
     and then at the largest by area (an index past them: ``IndexError``, taken as another count). An ``AR@<n>`` of
     ``'proposal'`` that a later ``'proposal_fast'`` of the same metric writes over (its recall at ``n``) is not."""
-    if not isinstance(key, str) or not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) != 'CocoMetric':
+    if not isinstance(key, str) or not _validated_by_mmdet(metric_cfg, scope):
         return None
     nums, given = _proposal_nums(metric_cfg), metric_cfg.get('metric_items')
     kinds = metric_cfg.get('metric', 'bbox')
@@ -626,19 +656,18 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
     groups: dict[tuple, list[str]] = {}
     for metric, key in _evaluator_cfgs(cfg):
         keys = [] if outside_split(key, test_only, split) else uncomputed_coco_keys(metric, config_scope(cfg))
-        misread = [] if outside_split(key, test_only, split) else _misread_ar_keys(metric)
+        misread = [] if outside_split(key, test_only, split) else _misread_ar_keys(metric, config_scope(cfg))
         if keys or misread:
-            groups.setdefault((tuple(keys), tuple(misread), _proposal_nums(metric), config_type_name(metric)),
-                              []).append(key)
-    for (keys, misread, nums, kind), wheres in groups.items():
+            groups.setdefault((tuple(keys), tuple(misread), _proposal_nums(metric), config_type_name(metric),
+                               _ar_count_fix(metric)), []).append(key)
+    for (keys, misread, nums, kind, ar_fix), wheres in groups.items():
         several = len(wheres) > 1
         if not keys:  # every count evaluated, read at other places of stats by mmdet's CocoMetric
             print_log(f'{" and ".join(wheres)} ({kind}) report{"" if several else "s"} '
                       f'{", ".join(f"{key!r} as {_stats_read(read)}" for key, read in misread)}: mmdet takes its AR '
                       f'items at fixed places of stats, which hold the recalls at the sorted proposal_nums={nums!r}, '
-                      "whatever the item names, so the values logged and saved are other counts'. Set type="
-                      f"'automl_mm.UnroundedCocoMetric' (each AR item at the count it names), or proposal_nums="
-                      f'{COCO_PROPOSAL_NUMS!r}', logger='current', level=logging.WARNING)
+                      f"whatever the item names, so the values logged and saved are other counts'. Set {ar_fix}",
+                      logger='current', level=logging.WARNING)
             continue
         ar = [k for k in keys if _AR_ITEM.search(k)]
         at_iou = [k for k in keys if k.endswith(tuple(_IOU_ITEMS))]
@@ -648,9 +677,10 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
                        "mmdet's CocoMetric as the recall at another of the proposal_nums (mmdet names its AR items by "
                        'fixed counts, AR@100, AR@300, AR@1000, AR_<area>@1000, whatever proposal_nums is)')
         if misread:
-            why.append(f'and mmdet\'s CocoMetric reports {", ".join(f"{k!r} as {_stats_read(r)}" for k, r in misread)} '
+            why.append(f'and mmdet\'s {kind} reports {", ".join(f"{k!r} as {_stats_read(r)}" for k, r in misread)} '
                        '(its AR items at fixed places of stats, the recalls at the sorted proposal_nums; '
-                       "type='automl_mm.UnroundedCocoMetric' reports each at the count it names)")
+                       + ("type='automl_mm.UnroundedCocoMetric' reports each at the count it names)"
+                          if kind == 'CocoMetric' else f'{ar_fix} gives the counts the items name)'))
         if len(ar) + len(at_iou) < len(keys):
             why.append("pycocotools reads the mAP at 100 detections per image and reports it as -1 without them "
                        "(use_mp_eval=True: mmdet's COCOevalMP reads it at the largest count)")

@@ -179,3 +179,40 @@ def test_a_users_own_compute_metrics_and_lvis_report_no_uncomputed_keys():
 
     for kind in (OwnCocoMetric, 'LVISMetric', 'VOCMetric'):
         assert uncomputed_coco_keys(dict(type=kind, iou_thrs=np.linspace(0.55, 0.95, 9))) == [], kind
+
+
+@pytest.mark.parametrize('kind', ['OVCocoMetric', 'CocoVideoMetric', 'CocoOccludedSeparatedMetric'])
+def test_mmdets_other_coco_metrics_ar_items_validated_at_another_count_are_refused(tmp_path, kind, monkeypatch):
+    """mmdet's CocoMetric evaluation validates AR@100 at COCOeval.stats[6], the recall at the first of the sorted
+    proposal_nums: with (1, 10, 100) the recall of 1 detection per image (0.05 where every object is found at 100;
+    the premise, on mmdet's own OVCocoMetric). The selection / warning about it judged the type name CocoMetric
+    alone, so save_best='coco/AR@100' on mmdet's OVCocoMetric, CocoVideoMetric or CocoOccludedSeparatedMetric kept
+    the checkpoint of another count, silently; their fix is proposal_nums (UnroundedCocoMetric is none of them)."""
+    from mmdet.evaluation.metrics import OVCocoMetric
+
+    from automl_mm.engine import preflight_coco_counts
+    from automl_mm.engine.preflight_coco_counts import check_uncomputed_selection_keys, warn_uncomputed_coco_items
+
+    metric = dict(type=kind, metric='proposal', proposal_nums=(1, 10, 100))
+    if kind == 'OVCocoMetric':
+        ann, sample = _twenty_objects(tmp_path)
+        ov = OVCocoMetric(ann_file=ann, metric='proposal', proposal_nums=(1, 10, 100))
+        ov.dataset_meta = dict(classes=('item', ), base_classes=('item', ), novel_classes=())
+        ov.process({}, [sample])
+        assert ov.compute_metrics(ov.results)['AR@100'] == pytest.approx(0.05)  # the premise
+    cfg = Config(dict(default_scope='mmdet', val_dataloader=dict(), val_evaluator=metric,
+                      default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best='coco/AR@100'))))
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.save_best='coco/AR@100' is validated by "
+                                               rf"val_evaluator \(mmdet's {kind}\) as COCOeval\.stats\[6\], the recall "
+                                               r'at 1 detection per image: .*Set val_evaluator\.proposal_nums='
+                                               r'\(100, 300, 1000\)$'):
+        check_uncomputed_selection_keys(cfg)
+    logged = []
+    monkeypatch.setattr(preflight_coco_counts, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    assert warn_uncomputed_coco_items(cfg) == ['val_evaluator']
+    assert "'coco/AR@100' as COCOeval.stats[6], the recall at 1 detection per image" in logged[0], logged
+    assert 'UnroundedCocoMetric' not in logged[0], logged
+    cfg.val_evaluator.proposal_nums = (100, 300, 1000)  # mmdet's default counts: stats hold what the keys name
+    check_uncomputed_selection_keys(cfg)
+    cfg.val_evaluator = dict(type='automl_mm.UnroundedCocoMetric', metric='proposal', proposal_nums=(1, 10, 100))
+    check_uncomputed_selection_keys(cfg)  # each AR item at the count it names
