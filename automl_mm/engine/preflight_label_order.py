@@ -103,7 +103,7 @@ def _metric_sorts_categories(cls: type, metric: dict) -> tuple[bool | None, str]
         return None, f'{type(errors[0]).__name__}: {errors[0]}'
     if not all(isinstance(v, (int, float)) for v in scores):
         return None, f'it reported no bbox_mAP for it (got {scores[0]!r} and {scores[1]!r})'
-    return None, (f"its bbox_mAP of 'a''s exact box was {scores[0]:g} as label 0 and {scores[1]:g} as label 1, "
+    return None, (f"its bbox_mAP of the exact box of 'a' was {scores[0]:g} as label 0 and {scores[1]:g} as label 1, "
                   'neither 1 and 0 (by ascending id) nor 0 and 1 (in the file\'s order)')
 
 
@@ -194,9 +194,9 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
         warned.add(cls)
         flag = bool(metric.get('sort_categories'))
         print_log(f'{key} ({config_type_name(metric)}): the order in which it maps labels to the categories of '
-                  f'{metric["ann_file"]} was not found here: {cls.__name__} could not be built and evaluated on a '
-                  f"two-category file listed [2: 'b', 1: 'a'] to see whether it maps label 0 to the lower id or to "
-                  f"the file's first ({why}); it is taken to label them as its sort_categories={flag} says "
+                  f'{metric["ann_file"]} was not found here: {cls.__name__}, probed on a two-category file listed '
+                  f"[2: 'b', 1: 'a'] for whether it maps label 0 to the lower id or to the file's first, gave no "
+                  f"answer ({why}); it is taken to label them as its sort_categories={flag} says "
                   f"({'by ascending id' if flag else 'in the file' + chr(39) + 's order'}), as mmdet's CocoMetric "
                   'does. Where it labels them otherwise than its datasets, every prediction is credited to another '
                   'class, silently', logger='current', level=logging.WARNING)

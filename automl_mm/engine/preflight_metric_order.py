@@ -164,7 +164,8 @@ def _probe_pairs_by_position(cls: type, metric: dict, why: list | None = None) -
     found = None if not isinstance(recall, (int, float)) else True if round(float(recall), 6) == 0 else \
         False if round(float(recall), 6) == 1 else None
     if found is None and why is not None:
-        why.append(_probe_error(err) or f'its AR@1 was {recall!r}, neither 0 (by position) nor 1 (by img_id)')
+        shown = f'{float(recall):g}' if isinstance(recall, (int, float)) else repr(recall)  # (not np.float64(0.5))
+        why.append(_probe_error(err) or f'its AR@1 was {shown}, neither 0 (by position) nor 1 (by img_id)')
     return found
 
 
@@ -201,7 +202,7 @@ def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, spl
                 print_log(f'{where} ({config_type_name(metric)}, metric={kind!r}) was not checked against '
                           f'{loader_key}.sampler, which shuffles: whether it pairs the i-th result with the i-th '
                           "image of its ann_file (mmdet's fast_eval_recall does) could not be found here: "
-                          f'{cls.__name__} could not be evaluated on three images read in another order ({why}). '
+                          f'{cls.__name__}, probed on three images read in another order, gave no answer ({why}). '
                           "Where it pairs by position, each image's proposals are scored against another image's "
                           f"boxes, silently. Set {loader_key}.sampler=dict(type='DefaultSampler', shuffle=False) to "
                           'be sure', logger='current', level=logging.WARNING)
@@ -349,15 +350,17 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
             cls = _metric_class(metric, scope)
             probed = ''
             if not cls.__module__.startswith('mmdet.'):  # a metric of the user's: does it give each class its own?
-                why = [] if reads == 'classwise=True' else ['its base_ap / novel_ap are not probed here']
+                why: list[str] = []
                 aps = _probe_class_aps(cls, metric, why) if reads == 'classwise=True' else None  # (not OV's)
                 if aps is None and not cls.compute_metrics.__module__.startswith('mmdet.'):
+                    unjudged = (f"{cls.__name__}, probed on a file of categories listed [2: 'b', 1: 'a'] for whether "
+                                f"it reports each class's own AP, gave no answer ({why[0]})" if why else
+                                f"{cls.__name__}'s base_ap / novel_ap are not probed here")
                     print_log(f"{where} ({config_type_name(metric)}, {reads}) was not checked for reading per-class "
                               f"APs by the position of {metric['ann_file']}'s categories, which are not listed by "
-                              f"ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): {cls.__name__} could "
-                              "not be evaluated on a file of categories listed [2: 'b', 1: 'a'] to see whether it "
-                              f"reports each class's own AP ({why[0]}). Where it reads them by position, as mmdet's "
-                              "CocoMetric does, each class is reported with another class's AP, silently",
+                              f"ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): {unjudged}. Where it "
+                              "reads them by position, as mmdet's CocoMetric does, each class is reported with "
+                              "another class's AP, silently",
                               logger='current', level=logging.WARNING)
                 if aps == (1, 0) or (aps is None and not cls.compute_metrics.__module__.startswith('mmdet.')):
                     continue
