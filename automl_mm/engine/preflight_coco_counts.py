@@ -435,11 +435,15 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
             ``iou_thrs`` for ``mAP_50`` / ``mAP_75``). Read as -1
             by every OHL reward / NAS score (and ``UnroundedCocoMetric``'s validation), every copy or candidate
             ties and the search is flat; mmdet's ``CocoMetric`` validates such an AR item as the recall at another
-            count.
+            count. Also an AR key an mmdet ``LVISMetric`` does not report (lvis-api evaluates at 300 detections per
+            image whatever ``proposal_nums`` is: :func:`~automl_mm.engine.preflight_lvis.check_lvis_ar_key`).
     """
+    from .preflight_lvis import check_lvis_ar_key
+
     if not isinstance(key, str):
         return
     for metric, where in _metric_paths(evaluator, evaluator_key):
+        check_lvis_ar_key(key, shown or f'{owner}={key!r}', metric, where)
         thr = _ov_ap50_threshold(metric)
         if thr is not None and key in _ov_ap50_keys(metric):
             raise ConfigCheckError(

@@ -1,0 +1,182 @@
+"""Settings of mmdet's ``LVISMetric`` that lvis-api never receives, and the AR keys it does not report (part of
+:func:`automl_mm.engine.preflight.check_config`; a sibling of :mod:`automl_mm.engine.preflight_coco_counts`).
+
+mmdet 3.3's ``LVISMetric.compute_metrics`` scores ``'bbox'`` / ``'segm'`` / ``'proposal'`` with lvis-api's
+``LVISEval`` and hands it neither ``iou_thrs`` (lvis-api's ``Params.iou_thrs`` stays 0.50:0.95) nor
+``proposal_nums``: for ``'proposal'`` it sets ``params.maxDets``, a name lvis-api's ``Params`` does not read (its
+count is ``params.max_dets``, 300 detections per image), so lvis-api's AR is ``AR@300`` (``ARs@300``, ``ARm@300``,
+``ARl@300``) whatever the counts. Of lvis-api's results it reports those its ``metric_items`` name (lvis-api's
+names: :data:`LVIS_RESULT_ITEMS`), nothing under other names. Only ``'proposal_fast'`` (mmdet's own
+``eval_recalls``) reads ``proposal_nums`` and ``iou_thrs``, reporting ``AR@<n>`` per count. A setting so ignored
+is warned of (:func:`warn_lvis_ignored_settings`); reading an AR key such a metric does not report is refused
+(:func:`check_lvis_ar_key`, from :func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from mmengine.logging import print_log
+
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, config_scope, outside_split
+
+#: The results lvis-api's ``LVISEval.summarize`` computes, by its names (``AR*@300``: at ``params.max_dets``, 300
+#: detections per image, which mmdet's ``LVISMetric`` does not change).
+LVIS_RESULT_ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300', 'ARs@300', 'ARm@300',
+                     'ARl@300')
+#: mmdet 3.3 ``LVISMetric``'s default ``metric_items``: ``'proposal'``'s and ``'bbox'`` / ``'segm'``'s.
+LVIS_PROPOSAL_ITEMS = ('AR@300', 'ARs@300', 'ARm@300', 'ARl@300')
+LVIS_AP_ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
+#: lvis-api's detection count per image (``Params.max_dets``).
+LVIS_MAX_DETS = 300
+#: The kinds of ``metric`` lvis-api's ``LVISEval`` scores (``'proposal_fast'`` is mmdet's ``eval_recalls``).
+_LVIS_EVALUATED = ('bbox', 'segm', 'proposal')
+#: An AR key's name after the prefix (and ``bbox_`` / ``segm_``): lvis-api's ``AR[s|m|l]@<n>`` or mmdet
+#: ``CocoMetric``'s ``AR[_s|_m|_l]@<n>``.
+_AR_NAME = re.compile(r'((bbox|segm)_)?AR(_?[sml])?@\d+')
+
+
+def lvis_metric_class(metric_cfg: Any, scope: str | None = None) -> type | None:
+    """The class a metric config builds where it is mmdet's ``LVISMetric`` or a subclass that keeps its
+    ``compute_metrics`` (the type resolved in ``scope``, as mmengine builds it), else ``None`` (another metric, a
+    subclass of its own ``compute_metrics``: not judged; no mmdet)."""
+    try:
+        from mmdet.evaluation.metrics import LVISMetric
+    except ImportError:
+        return None
+    from automl_mm.registry import METRICS
+
+    from .preflight_walk import _subclass
+
+    cls = _subclass(metric_cfg, METRICS, LVISMetric, scope)
+    return cls if cls is not None and cls.compute_metrics is LVISMetric.compute_metrics else None
+
+
+def _kinds(metric_cfg: dict) -> list:
+    kinds = metric_cfg.get('metric', 'bbox')
+    return [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
+
+
+def _shown(value: Any) -> Any:
+    import numpy as np
+
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _lvis_iou_thrs():
+    """lvis-api's ``Params.iou_thrs``: 0.50:0.95, ten thresholds."""
+    import numpy as np
+
+    return np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+
+
+def lvis_ignored_settings(metric_cfg: dict) -> list[tuple[str, str]]:
+    """``(setting=value for kinds, what lvis-api does instead)`` of each setting of an ``LVISMetric`` config
+    (:func:`lvis_metric_class`) that lvis-api's ``LVISEval`` does not receive for the kinds it scores (``'bbox'``,
+    ``'segm'``, ``'proposal'``): ``proposal_nums`` other than ``(300,)`` or mmdet's default ``(100, 300, 1000)``
+    (lvis-api evaluates at 300 detections per image), ``iou_thrs`` other than lvis-api's 0.50:0.95, and
+    ``metric_items`` that name no result of lvis-api (:data:`LVIS_RESULT_ITEMS`: reported under no key). ``[]`` with
+    ``format_only`` (nothing is evaluated)."""
+    import numpy as np
+
+    kinds = [kind for kind in _kinds(metric_cfg) if kind in _LVIS_EVALUATED]
+    if not kinds or metric_cfg.get('format_only'):
+        return []
+    prefix = metric_cfg.get('prefix') or 'lvis'
+    fast = " ('proposal_fast', mmdet's own recall, reads them)"
+    named = ', '.join(map(repr, kinds))
+    found = []
+    nums = metric_cfg.get('proposal_nums')
+    if isinstance(nums, (list, tuple)) and sorted(set(nums)) not in ([LVIS_MAX_DETS], [100, 300, 1000]):
+        ar = ', '.join(f"'{prefix}/{item}'" for item in LVIS_PROPOSAL_ITEMS)
+        found.append((f'proposal_nums={_shown(nums)!r} for {named}',
+                      "mmdet's LVISMetric does not hand them to lvis-api's LVISEval ('proposal' sets params.maxDets, a "
+                      'name lvis-api does not read: its count is params.max_dets), which evaluates at '
+                      f'{LVIS_MAX_DETS} detections per image whatever they are: its recall is {ar}'
+                      f'{fast if "proposal_fast" in _kinds(metric_cfg) else ""}. Leave proposal_nums unset'))
+    thrs = metric_cfg.get('iou_thrs')
+    if thrs is not None:
+        given = np.asarray(thrs, dtype=float) if isinstance(thrs, (int, float, list, tuple, np.ndarray)) else None
+        if given is None or given.shape != (10, ) or not np.allclose(given, _lvis_iou_thrs()):
+            found.append((f'iou_thrs={_shown(thrs)!r} for {named}',
+                          "mmdet's LVISMetric does not hand them to lvis-api's LVISEval, which evaluates at its "
+                          'params.iou_thrs, 0.50:0.95 (ten thresholds), whatever they are: the AP and AR reported '
+                          'average over those' + (fast if 'proposal_fast' in _kinds(metric_cfg) else '') +
+                          ". Leave iou_thrs unset (lvis-api's AP50 / AP75 items are the AP at 0.5 / 0.75)"))
+    items = metric_cfg.get('metric_items')
+    unknown = [item for item in items if item not in LVIS_RESULT_ITEMS] if isinstance(items, (list, tuple)) else []
+    if unknown:
+        found.append((f'metric_items={list(items)!r} for {named}',
+                      f'lvis-api computes no {", ".join(map(repr, unknown))} (its results: '
+                      f'{", ".join(LVIS_RESULT_ITEMS)}), and mmdet\'s LVISMetric reports those of its results '
+                      'metric_items name, so nothing is reported under them. Name lvis-api\'s items'))
+    return found
+
+
+def warn_lvis_ignored_settings(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:
+    """Warn once per ``LVISMetric`` (:func:`lvis_metric_class`; identical metrics of several evaluators together)
+    that sets what lvis-api does not receive (:func:`lvis_ignored_settings`): its results are at other settings
+    than configured, logged and saved silently. Returns the config keys of the metrics warned about."""
+    groups: dict[tuple, list[str]] = {}
+    for metric, key in _evaluator_cfgs(cfg):
+        if outside_split(key, test_only, split):
+            continue
+        cls = lvis_metric_class(metric, config_scope(cfg))
+        found = lvis_ignored_settings(metric) if cls is not None else []
+        if found:
+            groups.setdefault((cls.__name__, tuple(found)), []).append(key)
+    for (name, found), wheres in groups.items():
+        print_log(f'{" and ".join(wheres)} ({name}) set{"" if len(wheres) > 1 else "s"} '
+                  + '; and '.join(f'{setting}: {why}' for setting, why in found),
+                  logger='current', level=logging.WARNING)
+    return [where for wheres in groups.values() for where in wheres]
+
+
+def lvis_reported_ar_keys(metric_cfg: dict, cls: type) -> list[str]:
+    """The AR keys an ``LVISMetric`` config of class ``cls`` reports, in order: ``{prefix}/<item>`` of
+    ``'proposal'``'s items (``metric_items``, or ``AR@300``, ``ARs@300``, ``ARm@300``, ``ARl@300``) and
+    ``{prefix}/{bbox|segm}_<item>`` of ``metric_items`` that are lvis-api's AR results, ``{prefix}/AR@<n>`` per count
+    of ``proposal_nums`` under ``'proposal_fast'``."""
+    prefix = metric_cfg.get('prefix') or getattr(cls, 'default_prefix', None) or 'lvis'
+    items = metric_cfg.get('metric_items')
+    items = list(items) if isinstance(items, (list, tuple)) else None
+    nums = metric_cfg.get('proposal_nums', (100, 300, 1000))
+    keys = []
+    for kind in _kinds(metric_cfg):
+        if kind == 'proposal_fast' and isinstance(nums, (list, tuple)):
+            keys += [f'{prefix}/AR@{n}' for n in nums]
+        elif kind in _LVIS_EVALUATED:
+            head = f'{prefix}/' if kind == 'proposal' else f'{prefix}/{kind}_'
+            chosen = items if items is not None else LVIS_PROPOSAL_ITEMS if kind == 'proposal' else LVIS_AP_ITEMS
+            keys += [f'{head}{item}' for item in LVIS_PROPOSAL_ITEMS if item in chosen]
+    return list(dict.fromkeys(keys))
+
+
+def check_lvis_ar_key(key: Any, shown: str, metric_cfg: Any, where: str, scope: str | None = None) -> None:
+    """Refuse an AR key ``key`` (``{prefix}/AR@<n>``, ``{prefix}/{bbox|segm}_ARs@<n>``, mmdet ``CocoMetric``'s
+    ``AR_s@<n>``, ...) under the prefix of an ``LVISMetric`` config at ``where`` (:func:`lvis_metric_class`) that it
+    does not report (:func:`lvis_reported_ar_keys`). ``shown``: how the message names the setting that reads it.
+
+    Raises:
+        ConfigCheckError: naming the setting, the key, the metric's config key and the AR keys it reports. Not
+            reported, the key stopped the run where it was first read (an OHL trunk's end, a NAS scoring, the first
+            validation), after training up to there.
+    """
+    cls = lvis_metric_class(metric_cfg, scope) if isinstance(key, str) else None
+    if cls is None or metric_cfg.get('format_only'):
+        return
+    prefix = metric_cfg.get('prefix') or getattr(cls, 'default_prefix', None) or 'lvis'
+    if not key.startswith(f'{prefix}/') or not _AR_NAME.fullmatch(key[len(prefix) + 1:]):
+        return
+    reported = lvis_reported_ar_keys(metric_cfg, cls)
+    if key in reported:
+        return
+    nums = metric_cfg.get('proposal_nums')
+    raise ConfigCheckError(
+        f'{shown} is not reported by {where} ({cls.__name__}): lvis-api\'s LVISEval computes the recall at its '
+        f'params.max_dets, {LVIS_MAX_DETS} detections per image, whatever proposal_nums'
+        f'{"" if nums is None else f"={_shown(nums)!r}"} is (mmdet\'s \'proposal\' sets params.maxDets, a name '
+        "lvis-api does not read), as AR@300, ARs@300, ARm@300, ARl@300, and mmdet's LVISMetric reports those of its "
+        f'results metric_items name ("proposal_fast" its recall at each of proposal_nums). {where} reports '
+        + (f'the AR keys {", ".join(map(repr, reported))}: read one of them' if reported else 'no AR key'))

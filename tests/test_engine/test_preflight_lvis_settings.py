@@ -1,0 +1,132 @@
+"""mmdet 3.3's LVISMetric hands lvis-api's LVISEval neither its proposal_nums (it sets ``params.maxDets``, which
+lvis-api's Params names ``max_dets``: AR stays at 300 detections per image) nor its iou_thrs (lvis-api keeps
+0.50:0.95) for 'bbox' / 'segm' / 'proposal'; it reports of lvis-api's results only those its metric_items name. A
+setting so ignored is warned of at start; reading an AR key LVIS does not report is refused. lvis is not installed
+here: the config dicts alone are checked (no LVIS evaluation)."""
+from __future__ import annotations
+
+import logging
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine import preflight_lvis
+from automl_mm.engine.preflight import ConfigCheckError
+from automl_mm.engine.preflight_coco_counts import check_uncomputed_selection_keys
+from automl_mm.engine.preflight_lvis import warn_lvis_ignored_settings
+from automl_mm.engine.preflight_metrics import check_metric_key
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    messages = []
+    monkeypatch.setattr(preflight_lvis, 'print_log', lambda msg, logger=None, level=None: messages.append((msg, level)))
+    return messages
+
+
+def _lvis(**options):
+    return dict(dict(type='mmdet.LVISMetric', ann_file='lvis_v1_val.json'), **options)
+
+
+def test_proposal_nums_lvis_does_not_evaluate_are_warned_of(logged):
+    cfg = Config(dict(val_evaluator=_lvis(metric='proposal', proposal_nums=(100, 1000)),
+                      test_evaluator=_lvis(metric='proposal', proposal_nums=(100, 1000))))
+    assert warn_lvis_ignored_settings(cfg) == ['val_evaluator', 'test_evaluator']
+    assert len(logged) == 1 and logged[0][1] == logging.WARNING
+    msg = logged[0][0]
+    assert msg.startswith("val_evaluator and test_evaluator (LVISMetric) set proposal_nums=(100, 1000) for "
+                          "'proposal'"), msg
+    assert 'params.max_dets' in msg and '300 detections per image' in msg and "'lvis/AR@300'" in msg, msg
+
+
+def test_iou_thrs_lvis_does_not_evaluate_are_warned_of(logged):
+    cfg = Config(dict(val_evaluator=_lvis(metric=['bbox', 'segm'], iou_thrs=np.array([0.5, 0.75])),
+                      test_evaluator=_lvis(metric='proposal', iou_thrs=0.5, proposal_nums=[300])))
+    assert warn_lvis_ignored_settings(cfg) == ['val_evaluator', 'test_evaluator']
+    assert len(logged) == 2, logged
+    assert logged[0][0].startswith("val_evaluator (LVISMetric) sets iou_thrs=[0.5, 0.75] for 'bbox', 'segm'"), logged
+    assert '0.50:0.95' in logged[0][0] and 'params.iou_thrs' in logged[0][0], logged
+    assert logged[1][0].startswith("test_evaluator (LVISMetric) sets iou_thrs=0.5 for 'proposal'"), logged
+
+
+def test_metric_items_lvis_does_not_report_are_warned_of(logged):
+    cfg = Config(dict(val_evaluator=_lvis(metric='proposal', metric_items=['AR@100', 'AR@300', 'AR_s@1000'])))
+    assert warn_lvis_ignored_settings(cfg) == ['val_evaluator']
+    assert re.search(r"metric_items=\['AR@100', 'AR@300', 'AR_s@1000'\].*'AR@100', 'AR_s@1000'", logged[0][0]), logged
+
+
+def test_settings_lvis_takes_are_not_warned_of(logged):
+    default = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
+    for fine in (_lvis(), _lvis(metric=['bbox', 'segm'], iou_thrs=default.copy(), classwise=True),
+                 _lvis(metric='proposal', proposal_nums=(300, )),
+                 _lvis(metric='proposal', proposal_nums=(100, 300, 1000)),  # mmdet's default, written out
+                 _lvis(metric='proposal_fast', proposal_nums=(1, 10), iou_thrs=[0.5]),  # fast_eval_recall uses both
+                 _lvis(metric='bbox', metric_items=['AP', 'APr', 'AR@300']),
+                 dict(type='mmdet.CocoMetric', metric='proposal', proposal_nums=(100, 1000, 10))):
+        assert warn_lvis_ignored_settings(Config(dict(val_evaluator=fine))) == [], fine
+    assert logged == []
+
+
+@pytest.mark.parametrize('owner', ['custom_hooks[0].reward_key', 'train_cfg.metric_key'])
+def test_reading_an_ar_key_lvis_does_not_report_is_refused(owner):
+    metric = _lvis(metric='proposal', proposal_nums=(100, 1000))
+    for key in ('lvis/AR@100', 'lvis/AR@1000', 'lvis/AR_s@1000', 'lvis/ARs@100'):
+        with pytest.raises(ConfigCheckError, match=re.escape(f'{owner}={key!r}') + r" is not reported by "
+                           r"train_cfg\.search_evaluator \(LVISMetric\).*params\.max_dets.*'lvis/AR@300'"):
+            check_metric_key(key, owner, metric, 'train_cfg.search_evaluator')
+    check_metric_key('lvis/AR@300', owner, metric, 'train_cfg.search_evaluator')
+    check_metric_key('lvis/ARl@300', owner, metric, 'train_cfg.search_evaluator')
+    # proposal_fast reports its recall at each of the proposal_nums
+    check_metric_key('lvis/AR@100', owner, dict(metric, metric=['proposal', 'proposal_fast']), 'e')
+    # bbox reports lvis-api's AR@300 only where metric_items name it
+    bbox = _lvis(metric='bbox', prefix='det', metric_items=['AP', 'AR@300'])
+    check_metric_key('det/bbox_AR@300', owner, bbox, 'e')
+    with pytest.raises(ConfigCheckError, match=r"'det/bbox_ARs@300' is not reported by e \(LVISMetric\)"):
+        check_metric_key('det/bbox_ARs@300', owner, bbox, 'e')
+
+
+def test_selecting_by_an_ar_key_lvis_does_not_report_is_refused():
+    cfg = Config(dict(val_dataloader=dict(), val_evaluator=_lvis(metric='proposal', proposal_nums=(1000, )),
+                      default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best='lvis/AR@1000'))))
+    with pytest.raises(ConfigCheckError, match=r"default_hooks\.checkpoint\.save_best='lvis/AR@1000' is not "
+                                               r'reported by val_evaluator \(LVISMetric\)'):
+        check_uncomputed_selection_keys(cfg)
+    cfg.default_hooks.checkpoint.save_best = 'lvis/AR@300'
+    check_uncomputed_selection_keys(cfg)
+
+
+def test_mmdet_stock_lvis_configs_are_not_warned(logged):
+    """A sample of mmdet 3.3's configs of LVISMetric (all 24 that load, and the 12 of LVISFixedAPMetric, were swept
+    once: none warned): none sets proposal_nums or iou_thrs."""
+    from mmdet import __file__ as mmdet_init
+
+    configs = osp.join(osp.dirname(mmdet_init), '.mim', 'configs')
+    for name in ('_base_/datasets/lvis_v0.5_instance.py', '_base_/datasets/lvis_v1_instance.py',
+                 'lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py',
+                 'seesaw_loss/cascade-mask-rcnn_r101_fpn_seesaw-loss_random-ms-2x_lvis-v1.py',
+                 'glip/lvis/glip_atss_swin-t_a_fpn_dyhead_pretrain_zeroshot_lvis.py'):
+        cfg = Config.fromfile(osp.join(configs, name))
+        assert 'glip' in name or preflight_lvis.lvis_metric_class(cfg.val_evaluator) is not None, name
+        assert warn_lvis_ignored_settings(cfg) == [], name
+        check_uncomputed_selection_keys(cfg)
+    assert logged == []
+
+
+def test_check_config_warns_of_an_ignored_setting_and_refuses_a_selected_key(logged, coco_root):
+    """Through check_config: the synthcoco detector validated by an LVISMetric at its annotation file."""
+    from automl_mm.engine.preflight import check_config
+
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.val_evaluator.update(type='mmdet.LVISMetric', metric=['bbox', 'proposal'], proposal_nums=(1, 10, 100))
+    cfg.default_hooks.checkpoint.save_best = 'lvis/bbox_AP'
+    check_config(cfg)
+    assert [msg for msg, _ in logged] == [logged[0][0]] and \
+        logged[0][0].startswith("val_evaluator (LVISMetric) sets proposal_nums=(1, 10, 100) for 'bbox', 'proposal'")
+    cfg.default_hooks.checkpoint.save_best = 'lvis/AR@100'
+    with pytest.raises(ConfigCheckError, match=r"save_best='lvis/AR@100' is not reported by val_evaluator "):
+        check_config(cfg)
