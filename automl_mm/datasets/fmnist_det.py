@@ -45,8 +45,15 @@ from automl_mm.utils.checks import as_count
 
 from .content import array_digest
 from .fashion_mnist import FashionMNISTDataset, load_fashion_mnist
-from .generated import GeneratedSet, mark_generated, prepare_generated_dir, read_generated_set, split_counts
-from .splits import check_seed, stratified_split
+from .generated import (
+    GeneratedSet,
+    check_generator_seed,
+    mark_generated,
+    prepare_generated_dir,
+    read_generated_set,
+    split_counts,
+)
+from .splits import stratified_split
 
 CATEGORIES = FashionMNISTDataset.METAINFO['classes']
 SPLITS = ('train', 'reward', 'val', 'test')
@@ -281,7 +288,8 @@ def generate_fmnist_det(out_dir: str,
         background: ``'noise'`` (seeded texture in ``[0, threshold]``) or ``'black'``.
         size_probs: Probabilities of the small / medium / large range for every object but each image's first.
         holdout_fraction: Fraction of the official training items in each of the reward and val pools.
-        seed: Seed of the pools and of every split.
+        seed: Seed of the pools and of every split, in ``[0, 2**32)`` (split ``k`` is drawn from
+            ``default_rng([seed, k])``, which is ``seed + 2**32``'s stream for ``k = 1``: larger seeds are refused).
         data_root: Fashion-MNIST folder (see ``FashionMNISTDataset``); ``None`` looks in ``data/fashion-mnist``,
             then ``/usr/share/datasets/fashion-mnist``.
 
@@ -293,7 +301,8 @@ def generate_fmnist_det(out_dir: str,
 
     Raises:
         FileNotFoundError: The Fashion-MNIST folder or one of its files is missing (the message names the path).
-        ValueError: A bad argument, or an idx file that is not readable (the message names it).
+        ValueError: A bad argument (a seed outside ``[0, 2**32)``: ``check_generator_seed``), or an idx file that
+            is not readable (the message names it).
         FileExistsError: ``out_dir`` holds another set (other arguments, one made from other Fashion-MNIST files
             than ``data_root``'s, compared by content, or files without their settings) and ``overwrite`` is False
             (``automl_mm.datasets.generated``); the same set is left as it is.
@@ -323,7 +332,7 @@ def generate_fmnist_det(out_dir: str,
     if not 0 < holdout_fraction < 0.5:
         raise ValueError(f'holdout_fraction must be in (0, 0.5), got {holdout_fraction}')
 
-    seed = check_seed(seed, 'seed')
+    seed = check_generator_seed(seed, 'seed')  # [seed, k] streams: [0, 2**32)
     settings = {'generator': 'generate_fmnist_det', **counts, 'img_size': int(img_size),
                 'max_objects': int(max_objects), 'max_iou': float(max_iou), 'min_visible': float(min_visible),
                 'threshold': int(threshold), 'background': background, 'size_probs': [float(p) for p in probs],

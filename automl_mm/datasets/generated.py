@@ -17,6 +17,52 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 MARKER = osp.join('annotations', 'generator.json')
+#: One past the largest seed a generator takes. Split ``k`` of a set is drawn from numpy's ``default_rng([seed, k])``,
+#: and numpy's ``SeedSequence`` reads that list as one integer of 32-bit words, zero-padded: ``[seed, 1]`` is
+#: ``seed + 2**32`` (and ``[seed + 2**32, 0]``), so the val split of seed s would be the train split of s + 2**32.
+SEED_LIMIT = 2 ** 32
+
+
+def check_generator_seed(seed: Any, key: str = 'seed') -> int:
+    """``seed`` as an int in ``[0, 2**32)`` (:data:`SEED_LIMIT`), the seeds whose split streams
+    ``default_rng([seed, k])`` no other seed draws.
+
+    Raises:
+        ValueError: naming ``key`` and the range, for a seed of ``2**32`` or more; ``None``, a bool, a non-integer or
+            a negative seed as :func:`~automl_mm.datasets.splits.check_seed` refuses them.
+    """
+    from .splits import check_seed
+
+    seed = check_seed(seed, key)
+    if seed >= SEED_LIMIT:
+        raise ValueError(f'{key} must be an int in [0, 2**32), got {seed}: split k of a set is drawn from numpy\'s '
+                         f'default_rng([{key}, k]), which reads the list as one integer of 32-bit words, so seed '
+                         f"{seed}'s train split would be seed {seed - SEED_LIMIT}'s val split (seed + 2**32)"
+                         if seed < 2 * SEED_LIMIT else
+                         f'{key} must be an int in [0, 2**32), got {seed}: split k of a set is drawn from numpy\'s '
+                         f'default_rng([{key}, k]), which reads the list as one integer of 32-bit words, so a seed '
+                         'of 2**32 or more draws the streams of other seeds\' splits')
+    return seed
+
+
+def seed_argument(value: str) -> int:
+    """argparse ``type`` of a generator tool's ``--seed``: an int in ``[0, 2**32)`` (:func:`check_generator_seed`).
+
+    Raises:
+        argparse.ArgumentTypeError: naming the value and the range (argparse prefixes ``argument --seed``).
+    """
+    import argparse
+
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{value!r} is not an int (a seed in [0, 2**32))') from None
+    if not 0 <= seed < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{value} is outside [0, 2**32) (0 .. {SEED_LIMIT - 1}): split k of a set is drawn from numpy's "
+            "default_rng([seed, k]), which reads the list as one integer of 32-bit words, so such a seed's splits "
+            "are other seeds' (seed + 2**32's train split is seed's val split)")
+    return seed
 
 
 def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Sequence[str],

@@ -15,8 +15,14 @@ import numpy as np
 
 from automl_mm.utils.checks import as_count
 
-from .generated import GeneratedSet, mark_generated, prepare_generated_dir, read_generated_set, split_counts
-from .splits import check_seed
+from .generated import (
+    GeneratedSet,
+    check_generator_seed,
+    mark_generated,
+    prepare_generated_dir,
+    read_generated_set,
+    split_counts,
+)
 
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
 #: Recorded in the set's marker: 2 since each split has its own seeded stream (1, unrecorded: val followed train's).
@@ -123,6 +129,11 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
     holds another is refused unless ``overwrite`` (``automl_mm.datasets.generated``: ``FileExistsError``).
     Categories: ``CATEGORIES`` (ids 1..3).
 
+    Raises:
+        ValueError: a count or size out of range, or a ``seed`` outside ``[0, 2**32)`` (split ``k`` is drawn from
+            ``default_rng([seed, k])``, which is ``seed + 2**32``'s stream for ``k = 1``:
+            :func:`~automl_mm.datasets.generated.check_generator_seed`), before anything is written.
+
     Examples:
         >>> import tempfile
         >>> files = generate_coco(tempfile.mkdtemp(), num_train=2, num_val=1, img_size=64)
@@ -134,7 +145,7 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
     num_train, num_val, max_objects = (as_count(value, name, 1) for name, value in (
         ('num_train', num_train), ('num_val', num_val), ('max_objects', max_objects)))
     img_size = as_count(img_size, 'img_size', 32)
-    seed = check_seed(seed, 'seed')
+    seed = check_generator_seed(seed, 'seed')  # [seed, k] streams: [0, 2**32)
     # generator_version 2: the val split of its own stream (a marker without it is a set whose val images depend on
     # num_train, refused unless overwrite rather than taken for this one)
     settings = {'generator': 'generate_coco', 'generator_version': GENERATOR_VERSION, 'num_train': int(num_train),

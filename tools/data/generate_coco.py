@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from automl_mm.datasets import generate_coco
-from automl_mm.datasets.generated import set_summary
+from automl_mm.datasets.generated import seed_argument, set_summary
 
 
 D = ' (default: %(default)s)'
@@ -22,7 +22,8 @@ def main() -> None:
     parser.add_argument('--num-val', type=int, default=16, help='validation images' + D)
     parser.add_argument('--img-size', type=int, default=128, help='image side in pixels, >= 32' + D)
     parser.add_argument('--max-objects', type=int, default=4, help='each image holds 1..N shapes' + D)
-    parser.add_argument('--seed', type=int, default=0, help='the same seed and arguments give the same files' + D)
+    parser.add_argument('--seed', type=seed_argument, default=0,
+                        help='the same seed and arguments give the same files; in [0, 2**32)' + D)
     parser.add_argument('--overwrite', action='store_true',
                         help='replace another set in OUT_DIR (default: refused; the same set is left as it is)')
     args = parser.parse_args()

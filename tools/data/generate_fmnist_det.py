@@ -10,7 +10,7 @@ import argparse
 import time
 
 from automl_mm.datasets import generate_fmnist_det
-from automl_mm.datasets.generated import set_summary
+from automl_mm.datasets.generated import seed_argument, set_summary
 
 
 D = ' (default: %(default)s)'
@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument('--threshold', type=int, default=16, help='mask threshold on 0..255 pixel values' + D)
     parser.add_argument('--background', choices=('noise', 'black'), default='noise',
                         help='seeded noise texture at or below the threshold, or none' + D)
-    parser.add_argument('--seed', type=int, default=0, help='the same seed and arguments give the same files' + D)
+    parser.add_argument('--seed', type=seed_argument, default=0,
+                        help='the same seed and arguments give the same files; in [0, 2**32)' + D)
     parser.add_argument('--data-root', default=None,
                         help='Fashion-MNIST idx folder (default: data/fashion-mnist, then '
                         '/usr/share/datasets/fashion-mnist)')
