@@ -71,29 +71,29 @@ def _lvis_iou_thrs():
     return np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 
 
-def lvis_ignored_settings(metric_cfg: dict) -> list[tuple[str, str]]:
+def lvis_ignored_settings(metric_cfg: dict, cls: type | None = None) -> list[tuple[str, str]]:
     """``(setting=value for kinds, what lvis-api does instead)`` of each setting of an ``LVISMetric`` config
     (:func:`lvis_metric_class`) that lvis-api's ``LVISEval`` does not receive for the kinds it scores (``'bbox'``,
     ``'segm'``, ``'proposal'``): ``proposal_nums`` other than ``(300,)`` or mmdet's default ``(100, 300, 1000)``
     (lvis-api evaluates at 300 detections per image), ``iou_thrs`` other than lvis-api's 0.50:0.95, and
     ``metric_items`` that name no result of lvis-api (:data:`LVIS_RESULT_ITEMS`: reported under no key). ``[]`` with
-    ``format_only`` (nothing is evaluated)."""
+    ``format_only`` (nothing is evaluated). ``cls``: the metric's class (its ``default_prefix`` names the keys)."""
     import numpy as np
 
     kinds = [kind for kind in _kinds(metric_cfg) if kind in _LVIS_EVALUATED]
     if not kinds or metric_cfg.get('format_only'):
         return []
-    prefix = metric_cfg.get('prefix') or 'lvis'
+    prefix = metric_cfg.get('prefix') or getattr(cls, 'default_prefix', None) or 'lvis'
     fast = " ('proposal_fast', mmdet's own recall, reads them)"
     named = ', '.join(map(repr, kinds))
     found = []
     nums = metric_cfg.get('proposal_nums')
     if isinstance(nums, (list, tuple)) and sorted(set(nums)) not in ([LVIS_MAX_DETS], [100, 300, 1000]):
-        ar = ', '.join(f"'{prefix}/{item}'" for item in LVIS_PROPOSAL_ITEMS)
+        ar = ', '.join(f"'{prefix}/{item}'" if 'proposal' in kinds else item for item in LVIS_PROPOSAL_ITEMS)
         found.append((f'proposal_nums={_shown(nums)!r} for {named}',
                       "mmdet's LVISMetric does not hand them to lvis-api's LVISEval ('proposal' sets params.maxDets, a "
                       'name lvis-api does not read: its count is params.max_dets), which evaluates at '
-                      f'{LVIS_MAX_DETS} detections per image whatever they are: its recall is {ar}'
+                      f'{LVIS_MAX_DETS} detections per image whatever they are: its AP, and its recall {ar}'
                       f'{fast if "proposal_fast" in _kinds(metric_cfg) else ""}. Leave proposal_nums unset'))
     thrs = metric_cfg.get('iou_thrs')
     if thrs is not None:
@@ -110,7 +110,7 @@ def lvis_ignored_settings(metric_cfg: dict) -> list[tuple[str, str]]:
         found.append((f'metric_items={list(items)!r} for {named}',
                       f'lvis-api computes no {", ".join(map(repr, unknown))} (its results: '
                       f'{", ".join(LVIS_RESULT_ITEMS)}), and mmdet\'s LVISMetric reports those of its results '
-                      'metric_items name, so nothing is reported under them. Name lvis-api\'s items'))
+                      f'metric_items name, so {named} report nothing under them. Name lvis-api\'s items'))
     return found
 
 
@@ -123,7 +123,7 @@ def warn_lvis_ignored_settings(cfg: Any, test_only: bool = False, split: str = '
         if outside_split(key, test_only, split):
             continue
         cls = lvis_metric_class(metric, config_scope(cfg))
-        found = lvis_ignored_settings(metric) if cls is not None else []
+        found = lvis_ignored_settings(metric, cls) if cls is not None else []
         if found:
             groups.setdefault((cls.__name__, tuple(found)), []).append(key)
     for (name, found), wheres in groups.items():
