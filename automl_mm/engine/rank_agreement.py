@@ -265,6 +265,76 @@ def check_ranks_run_alike(cfg: Any, compare_start: bool = True) -> None:
         raise RuntimeError(problem)
 
 
+def state_part_digests(state: Any, depth: int = 2) -> dict[str, str]:
+    """``{dotted key: hash}`` of a loaded state's parts, for naming what differs between ranks: a mapping's entries
+    by key, those that are mappings themselves by their own keys down to ``depth`` levels (``'pool.scores'``); a
+    state that is no mapping is one part, ``''``. The hashes are of :func:`_canonical` values (order of dict keys
+    and memory addresses left out)."""
+    if not isinstance(state, Mapping) or depth <= 0:
+        return {'': _digest(_canonical(state))}
+    parts = {}
+    for key, value in state.items():
+        for sub, digest in state_part_digests(value, depth - 1).items():
+            parts[f'{key}.{sub}' if sub else str(key)] = digest
+    return parts
+
+
+def loaded_states_differ(records: Sequence[Mapping[str, Any]], what: str) -> str | None:
+    """The refusal :func:`check_ranks_loaded_alike` raises for every rank's record (indexed by global rank:
+    ``host``, ``path``, ``summary``, ``parts`` from :func:`state_part_digests`), or ``None`` when every rank loaded
+    the same state."""
+    groups = _groups([tuple(sorted(r['parts'].items())) for r in records])
+    if len(groups) == 1:
+        return None
+    hosts = [r.get('host', '?') for r in records]
+    loaded = '; '.join(f'{_ranks_on(ranks, hosts)} loaded {records[ranks[0]]["path"]}'
+                       + (f' ({records[ranks[0]]["summary"]})' if records[ranks[0]].get('summary') else '')
+                       + ('' if len({records[r]['path'] for r in ranks}) == 1 else
+                          f' (and {", ".join(sorted({str(records[r]["path"]) for r in ranks[1:]}))})')
+                       for ranks in groups.values())
+    parts = [name or 'the whole state' for name in _differing_entries([r['parts'] for r in records])]
+    same_path = len({str(r['path']) for r in records}) == 1
+    return (f'{what}: the ranks loaded different states from their checkpoints: {loaded}; they differ in '
+            f'{_first(parts)}'
+            + (' (one path, but the nodes\' copies of the file differ)' if same_path else '') +
+            '. Each rank reads its checkpoint itself, and ranks that go on from different states take different steps '
+            '(one scoring a search stage another has finished) or run different networks: the run would give wrong '
+            'results or hang. Give every node the same checkpoint: a work_dir shared by every node (only rank 0 '
+            'writes checkpoints), or the same file copied to each node after the last save (a stale copy holds an '
+            'earlier state), then start again')
+
+
+def check_ranks_loaded_alike(what: str, state: Any, path: str, summary: str = '') -> None:
+    """Refuse, on every rank, a run whose ranks loaded different states from their checkpoints (a resume, a test).
+
+    mmengine loads the checkpoint in every process from the path that process resolved; where the nodes do not
+    share ``work_dir``, or one node holds a stale copy of the file, the ranks restore different states (a search's
+    pools, decisions, scores, seed, iteration) and then take different code paths: silently wrong results, or a
+    collective that never matches. Call it on every rank once the state is loaded (and checked), outside any
+    block that may raise on one rank alone. Collective: one ``all_gather_object`` of a few hashes; a no-op without a
+    process group.
+
+    Args:
+        what: Who loaded the state, first in the message (``'PCNASLoop'``).
+        state: What this rank loaded, as plain data (nested dicts, lists, numbers, strings); compared by the hashes
+            of :func:`state_part_digests`, so that the message names the parts that differ.
+        path: The checkpoint file this rank loaded, named in the message.
+        summary: A few words on this rank's state for the message (``'iteration 4'``); empty: none.
+
+    Raises:
+        RuntimeError: the ranks' states differ, naming each group of ranks (with their hosts), the checkpoint path
+            it loaded, its ``summary``, and the parts of the state that differ.
+    """
+    from mmengine.dist import all_gather_object, is_distributed
+
+    if not is_distributed():
+        return
+    record = dict(host=socket.gethostname(), path=str(path), summary=summary, parts=state_part_digests(state))
+    problem = loaded_states_differ(all_gather_object(record), what)
+    if problem is not None:
+        raise RuntimeError(problem)
+
+
 def leave_process_group() -> None:
     """End a distributed run's process group together: a barrier, then ``destroy_process_group`` (nothing without
     one). Ranks that exit while a peer still holds open gloo connections can abort at interpreter shutdown

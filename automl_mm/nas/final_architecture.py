@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from torch import nn
 
+from automl_mm.engine.data_fingerprint import _resumed_file
+from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
 from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.registry import HOOKS
 
@@ -84,6 +87,10 @@ class SearchedArchitectureHook(Hook):
         RankFailure: in a run of several ranks, on the others where one rank refused its checkpoint's architecture
             (each rank reads the file itself): every rank stops there
             (:func:`~automl_mm.engine.rank_failures.stopping_together`), naming that rank and its error.
+        RuntimeError: in a run of several ranks, on every rank where the ranks' checkpoints held different
+            architectures (or one none: a node's stale copy of the file), naming each rank's file and architecture
+            (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`): each would test its shard of the
+            test set on another network.
     """
 
     priority = 'VERY_LOW'
@@ -94,6 +101,14 @@ class SearchedArchitectureHook(Hook):
         # rank, whatever its checkpoint holds.
         with stopping_together('SearchedArchitectureHook: applying the search checkpoint\'s architecture'):
             applied = apply_searched_architecture(runner.model, checkpoint)  # None without one
+        if get_world_size() > 1:
+            # each rank read its own copy of the file: one whose copy held another architecture (a stale copy, a
+            # checkpoint saved before the search ended) tested its shard of the test set on another network, and
+            # the gathered metrics mixed the two without a word. Every rank passed the block above: all gather
+            check_ranks_loaded_alike('SearchedArchitectureHook', applied, _resumed_file(runner),
+                                     'no searched architecture' if applied is None else
+                                     'another network than the supernet' if not applied else
+                                     'the architecture ' + ', '.join(f'{m} {list(a)}' for m, a in applied))
         if 'nas_search' in checkpoint and applied is None:
             warn(f'{runner.cfg.get("load_from") or "the checkpoint"} was saved before its search ended: it holds '
                  'the supernet, tested on the path the config builds, with the supernet\'s BN statistics, not the '

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mmengine.dist import get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim import OptimWrapperDict
 
+from automl_mm.engine.data_fingerprint import _resumed_file
 from automl_mm.engine.hooks import periodic_saves
+from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
 from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.engine.run_info import is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
@@ -36,7 +39,9 @@ class PathSamplingHook(Hook):
             (recorded in ``before_train``, i.e. the model's as-built or as-configured path), not the last sampled.
             Either must be a valid path of the space (checked in ``before_train``; ``ValueError`` naming it).
         seed: Sampling seed; defaults to the runner's seed. Saved in checkpoints (``checkpoint['path_sampling']``):
-            a resume continues with the checkpoint's seed, and refuses a configured seed that differs from it.
+            a resume continues with the checkpoint's seed, and refuses a configured seed that differs from it. A
+            resume of several ranks whose checkpoints held other seeds or iterations (a node's stale copy) is
+            refused on every rank (``RuntimeError`` naming each rank's checkpoint file): their paths would differ.
 
     Raises:
         ValueError: a ``space`` or ``sampler`` config whose values are refused (named by its key), a ``sampler``
@@ -81,6 +86,12 @@ class PathSamplingHook(Hook):
             if state is not None and state.get('seed') is not None:
                 with naming_hook_in_config(runner, self):
                     self.seed = resumed_seed(state['seed'], self._configured_seed, 'PathSamplingHook.seed')
+        # each rank loaded its own copy of the checkpoint: one whose copy held another seed or iteration (a node's
+        # stale copy) drew other paths than the others from then on, so DDP averaged gradients of different networks
+        if get_world_size() > 1:
+            iteration = (checkpoint.get('meta') or {}).get('iter')
+            check_ranks_loaded_alike('PathSamplingHook', dict(seed=self.seed, iteration=iteration),
+                                     _resumed_file(runner), f'iteration {iteration}, seed {self.seed}')
 
     def before_train(self, runner) -> None:
         self.space.bind(runner.model)

@@ -9,7 +9,9 @@ A search loop is an mmengine ``IterBasedTrainLoop`` whose ``run`` alternates
   ``checkpoint_interval_s`` seconds.
 
 The search state (pools, finished scores, results) is saved in every checkpoint under ``'nas_search'`` and restored
-by ``--resume``: a run killed in a scoring pass resumes without re-scoring finished candidates.
+by ``--resume``: a run killed in a scoring pass resumes without re-scoring finished candidates. Each rank loads its
+own copy of the checkpoint; ranks that restored different states are refused together, naming each one's file
+(:meth:`_SearchStateHook._check_ranks_loaded_alike`).
 
 The loops' setting checks (:mod:`~automl_mm.nas.search_checks`), the retrain-config export
 (:mod:`~automl_mm.nas.retrain_export`) and the log helpers (:mod:`~automl_mm.nas.search_log`) are still importable
@@ -137,7 +139,29 @@ class _SearchStateHook(Hook):
         # refusal on one rank alone left the others in the data check's gather until the process group's timeout
         with stopping_together(f'{name}: the resume checks of the checkpoint\'s search state'):
             self._load_search_state(runner, checkpoint, name)
+        # each rank loaded its own copy of the checkpoint: a node's stale or other copy made that rank score a step
+        # the others had finished, with wrong results or a hang; every rank passed the checks above, so all gather
+        self._check_ranks_loaded_alike(runner, checkpoint, name)
         self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
+
+    def _check_ranks_loaded_alike(self, runner, checkpoint: dict, name: str) -> None:
+        """Refuse, on every rank, a resume whose ranks restored different search states
+        (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`): the loop's :meth:`search_state_dict`
+        as loaded (pools with their decisions, scores and history; results), its seed and the checkpoint's
+        iteration, which with the seed fixes every later path and completion drawn. Collective; nothing in a
+        single process."""
+        from automl_mm.engine.data_fingerprint import _resumed_file
+        from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
+
+        if get_world_size() < 2:
+            return
+        iteration = (checkpoint.get('meta') or {}).get('iter')
+        pools = self.loop.search_pools()
+        steps, scored = sum(len(p.history) for p in pools), sum(len(p.scores) for p in pools)
+        summary = (f'iteration {iteration}, {steps} search step{"s" * (steps != 1)} finished, {scored} '
+                   f'candidate{"s" * (scored != 1)} of the current one scored')
+        check_ranks_loaded_alike(name, dict(self.loop.search_state_dict(), seed=self.loop.seed, iteration=iteration),
+                                 _resumed_file(runner), summary)
 
     def _load_search_state(self, runner, checkpoint: dict, name: str) -> None:
         # pending gradients are not saved: mmengine only warns that they are lost

@@ -39,7 +39,12 @@ work_dir, a relative path from another working directory), so their outcome can 
 the ranks' agreement (:meth:`~automl_mm.nas.loop.SearchLoopBase.agreed_start_checks`, and the checkpoint hook's), and a
 refusal on one rank stops every rank there, the others with a
 :class:`~automl_mm.engine.rank_failures.RankFailure` naming it (one rank refusing alone left the others waiting in
-their next collective until the process group's timeout).
+their next collective until the process group's timeout). Once every rank has passed them, the ranks compare what
+they loaded (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`: hashes of the loop's search state as
+loaded, its seed and the checkpoint's iteration): ranks that restored different states (a node's own work_dir, a
+stale copy of the checkpoint on one node) are refused on every rank with a ``RuntimeError`` naming each group of
+ranks, the checkpoint file it loaded and the parts of the state that differ; they used to go on from different
+points of the search (one rank scoring a step another had finished), with wrong results or a hang.
 """
 from __future__ import annotations
 
