@@ -61,9 +61,28 @@ def _canonical(value: Any) -> Any:
         return ('set', sorted(repr(_canonical(v)) for v in value))
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return value
+    array = _array_bytes(value)
+    if array is not None:  # by content: numpy and torch print a large array with '...' in place of most values
+        return array
     if isinstance(value, type) or callable(value) and hasattr(value, '__qualname__'):
         return f'{getattr(value, "__module__", "")}.{value.__qualname__}'
     return _ADDRESS.sub('', f'{type(value).__module__}.{type(value).__qualname__}:{value!r}')
+
+
+def _array_bytes(value: Any) -> tuple | None:
+    """A numpy array's or torch tensor's ``(kind, dtype, shape, sha256 of its bytes)``; ``None`` for anything else."""
+    if type(value).__module__ == 'numpy' and hasattr(value, 'tobytes') and hasattr(value, 'shape'):
+        import numpy as np
+
+        data = np.ascontiguousarray(value)
+        return ('ndarray', str(data.dtype), tuple(data.shape), hashlib.sha256(data.tobytes()).hexdigest())
+    torch = sys.modules.get('torch')
+    if torch is not None and isinstance(value, torch.Tensor):
+        data = value.detach().cpu().contiguous()
+        return ('tensor', str(data.dtype), tuple(data.shape),
+                hashlib.sha256(data.reshape(-1).view(torch.uint8).numpy().tobytes()
+                               if data.numel() else b'').hexdigest())
+    return None
 
 
 def _digest(value: Any) -> str:

@@ -169,3 +169,26 @@ def test_keys_that_may_differ_between_nodes_are_left_out_when_named(monkeypatch)
     assert config_key_hashes(cfg('/scratch/n0/coco')) == config_key_hashes(cfg('/scratch/n1/coco'))
     assert config_key_hashes(cfg('/a')) != config_key_hashes(_tiny_cfg(lr=0.3, train_dataloader=dict(dataset=dict(
         data_root='/a', pipeline=[dict(type='Load', root='/a')]))))  # the rest is still compared
+
+
+def test_arrays_are_compared_by_content_not_by_their_elided_repr():
+    """numpy and torch print a large array with '...' for most of its values: two ranks' states differing inside
+    that part hashed alike (a NAS or OHL state holding a score array or a tensor)."""
+    import numpy as np
+    import torch
+
+    from automl_mm.engine.rank_agreement import _canonical, state_part_digests
+
+    a = np.zeros(5000)
+    b = a.copy()
+    b[2500] = 1
+    assert repr(a) == repr(b)  # the premise
+    assert state_part_digests({'scores': a}) != state_part_digests({'scores': b})
+    assert _canonical(a) == _canonical(a.copy())
+    t = torch.zeros(5000)
+    u = t.clone()
+    u[2500] = 1
+    assert repr(t) == repr(u)
+    assert _canonical(t) != _canonical(u) and _canonical(t) == _canonical(t.clone())
+    assert _canonical(torch.zeros(3, dtype=torch.bfloat16)) != _canonical(torch.zeros(3))
+    assert _canonical(torch.zeros(0)) == _canonical(torch.zeros(0))
