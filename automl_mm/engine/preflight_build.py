@@ -28,7 +28,11 @@ def build_check(cfg: Any) -> None:
 
     from automl_mm.engine.preflight_losses import check_loss_holders
     from automl_mm.engine.preflight_masks import check_mask_metrics
-    from automl_mm.engine.preflight_model_args import located_argument_error, located_value_error
+    from automl_mm.engine.preflight_model_args import (
+        located_argument_error,
+        located_assertion_error,
+        located_value_error,
+    )
     from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
@@ -51,6 +55,11 @@ def build_check(cfg: Any) -> None:
             raise located from err
         except (ValueError, FileNotFoundError) as err:  # a refused value: the class names itself, not the node
             located = located_value_error(err, cfg.get('model'), scope)
+            if located is None:
+                raise
+            raise located from err
+        except AssertionError as err:  # a value a node's class refused with an assert: mmengine names no key
+            located = located_assertion_error(err, cfg.get('model'))
             if located is None:
                 raise
             raise located from err

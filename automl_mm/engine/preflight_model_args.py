@@ -11,9 +11,16 @@ without ``from_cfg`` alike.
 ``<Class>: <argument> ...`` (automl_mm's losses: ``CrossEntropyLoss: class_weight must be one weight per class``,
 ``CrossEntropyLoss: ignore_index must be an int``, ``LabelSmoothingLoss: loss_weight must be ...``), which named the
 class but not which of the config's losses: ``model.roi_head.bbox_head.loss_cls.class_weight: CrossEntropyLoss: ...``.
+
+:func:`located_assertion_error` names the node whose constructor refused its arguments with an ``assert``, as
+mmengine and mmdet check theirs: ``--cfg-options model.data_preprocessor.mean=[1,2]`` stopped with a traceback
+ending in ``AssertionError: `mean` should have 1 or 3 values ...``, naming no config key; now ``model.data_preprocessor
+(ImgDataPreprocessor): `mean` should have 1 or 3 values ... (an assert in <file>:<line>, ...)``.
 """
 from __future__ import annotations
 
+import linecache
+import os.path as osp
 import re
 from typing import Any
 
@@ -132,6 +139,68 @@ def located_value_error(err: BaseException, model: Any, scope: str | None,
     return type(err)(f'{where}.{found["arg"]}: {err}')
 
 
+def _building_frame(err: BaseException) -> Any:
+    """The frame of the innermost mmengine ``build_from_cfg`` call in ``err``'s traceback (the node being built when
+    ``err`` was raised), or ``None``."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == 'build_from_cfg' and \
+                code.co_filename.endswith(osp.join('mmengine', 'registry', 'build_functions.py')):
+            found = tb.tb_frame
+        tb = tb.tb_next
+    return found
+
+
+def _same_node(node: dict, built: dict) -> bool:
+    """Whether config ``node`` is the dict ``built`` was built from: equal, or every key of ``node`` equal in
+    ``built`` (a parent may have added keys to the copy it builds: mmdet's detectors give their heads
+    ``train_cfg`` / ``test_cfg``)."""
+    try:
+        return all(name in built and built[name] == value for name, value in node.items())
+    except Exception:  # noqa: BLE001 - values that cannot be compared (arrays): not matched
+        return False
+
+
+def located_assertion_error(err: BaseException, model: Any, key: str = 'model') -> ValueError | None:
+    """A ``ValueError`` naming the config node of ``model`` whose build an ``assert`` stopped (``err``: an
+    ``AssertionError`` raised while mmengine's ``build_from_cfg`` built that node: its class checked the values it
+    was given), or ``None`` where ``err`` is no such error or no node of ``model`` is the one being built.
+
+    Args:
+        err: the error the model's build raised.
+        model: the ``model`` config node (a dict; anything else gives ``None``).
+        key: the config key of ``model``.
+
+    Returns:
+        ``ValueError('<key> (<Class>): <assert message, else its source line> (an assert in <file>:<line>,
+        <function>, refused the value this node was built with)')``, the node found by identity, else the first
+        (depth first) whose keys all equal the built dict's.
+    """
+    if not isinstance(err, AssertionError) or not isinstance(model, dict) or err.__traceback__ is None:
+        return None
+    frame = _building_frame(err)
+    built = frame.f_locals.get('cfg') if frame is not None else None
+    if not isinstance(built, dict):
+        return None
+    nodes = list(typed_nodes(model, key))
+    where = next((w for node, w in nodes if node is built), None) or \
+        next((w for node, w in nodes if node.get('type') == built.get('type') and _same_node(node, built)), None)
+    if where is None:
+        return None
+    kind = built.get('type')
+    name = getattr(frame.f_locals.get('obj_cls'), '__name__', None) or getattr(kind, '__name__', None) or kind
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    source = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+    message = str(err) or source or 'an assert failed'
+    function = getattr(code, 'co_qualname', code.co_name)
+    return ValueError(f'{where} ({name}): {message} (an assert in {code.co_filename}:{tb.tb_lineno}, {function}, '
+                      'refused the value this node was built with)')
+
+
 def _raising_classes(err: BaseException) -> set[type]:
     """The classes of the objects being built or set (``self`` / a descriptor's ``obj``) in ``err``'s traceback."""
     classes: set[type] = set()
@@ -145,4 +214,4 @@ def _raising_classes(err: BaseException) -> set[type]:
     return classes
 
 
-__all__ = ['located_argument_error', 'located_value_error']
+__all__ = ['located_argument_error', 'located_assertion_error', 'located_value_error']

@@ -287,6 +287,12 @@ def checking_init(init: Callable) -> Callable:
             if located is None:
                 raise
             raise located from err
+        except AssertionError as err:  # a value a node's class refused with an assert: mmengine names no key
+            from automl_mm.engine.preflight_model_args import located_assertion_error
+            located = located_assertion_error(err, argument('model'))
+            if located is None:
+                raise
+            raise located from err
         if own_tool:
             setattr(self, _PENDING, frozenset())
 
