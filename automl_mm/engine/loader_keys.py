@@ -77,7 +77,9 @@ def naming_loop_build(build_loop: Callable, key: str) -> Callable:
     'MyMetric is not in the automl_mm::metric registry. Please check ...'`` named no key (the start-up checks of a
     single-process run do not build the evaluators), now ``KeyError("val_evaluator.type='MyMetric' is not in the
     automl_mm::metric registry (did you mean ...?)")`` (:func:`~automl_mm.engine.preflight_types.located_type_error`),
-    chained to mmengine's."""
+    chained to mmengine's; and a metric's refusal of its arguments by its entry's key and class (mmdet's ``KeyError:
+    "metric should be one of 'bbox', ... but got bboxx."``, an ``assert``: ``val_evaluator (CocoMetric): metric
+    should be one of ...``, :func:`~automl_mm.engine.preflight_model_args.located_build_error`)."""
     evaluator_key = next((e for m, e in LOOP_EVALUATORS.items() if LOOP_LOADERS[m] == key), None)
 
     @functools.wraps(build_loop)
@@ -85,14 +87,16 @@ def naming_loop_build(build_loop: Callable, key: str) -> Callable:
         with building_loader(key):
             try:
                 return build_loop(self, *args, **kwargs)
-            except KeyError as err:
+            except (KeyError, ValueError, TypeError, AssertionError, FileNotFoundError) as err:
                 cfg = getattr(self, 'cfg', None)
                 node = cfg.get(evaluator_key) if evaluator_key is not None and cfg is not None else None
                 if node is None:
                     raise
+                from .preflight_model_args import located_build_error
                 from .preflight_types import located_type_error
 
-                located = located_type_error(err, node, evaluator_key)
+                located = located_type_error(err, node, evaluator_key) if isinstance(err, KeyError) else None
+                located = located or located_build_error(err, node, evaluator_key)
                 if located is None:
                     raise
                 raise located from err

@@ -16,6 +16,8 @@ class but not which of the config's losses: ``model.roi_head.bbox_head.loss_cls.
 mmengine and mmdet check theirs: ``--cfg-options model.data_preprocessor.mean=[1,2]`` stopped with a traceback
 ending in ``AssertionError: `mean` should have 1 or 3 values ...``, naming no config key; now ``model.data_preprocessor
 (ImgDataPreprocessor): `mean` should have 1 or 3 values ... (an assert in <file>:<line>, ...)``.
+:func:`located_build_error` does it for any error of any node being built (the evaluators': mmdet's ``KeyError:
+"metric should be one of 'bbox', ... but got bboxx."``, :mod:`~automl_mm.engine.loader_keys`).
 """
 from __future__ import annotations
 
@@ -162,43 +164,66 @@ def _same_node(node: dict, built: dict) -> bool:
         return False
 
 
-def located_assertion_error(err: BaseException, model: Any, key: str = 'model') -> ValueError | None:
-    """A ``ValueError`` naming the config node of ``model`` whose build an ``assert`` stopped (``err``: an
-    ``AssertionError`` raised while mmengine's ``build_from_cfg`` built that node: its class checked the values it
-    was given), or ``None`` where ``err`` is no such error or no node of ``model`` is the one being built.
+def located_build_error(err: BaseException, node: Any, key: str) -> Exception | None:
+    """``err``, raised while mmengine's ``build_from_cfg`` built a config node at or below ``node`` (the node whose
+    class refused the values it was given), raised again naming that node's key and class; ``None`` where no node
+    of ``node`` is the one being built (an error from elsewhere is not pinned on it) or ``err`` names the key
+    already.
 
     Args:
-        err: the error the model's build raised.
-        model: the ``model`` config node (a dict; anything else gives ``None``).
-        key: the config key of ``model``.
+        err: the error the build raised.
+        node: the config node built (a dict or a list of dicts, e.g. ``val_evaluator``; anything else gives
+            ``None``).
+        key: the config key of ``node``.
 
     Returns:
-        ``ValueError('<key> (<Class>): <assert message, else its source line> (an assert in <file>:<line>,
-        <function>, refused the value this node was built with)')``, the node found by identity, else the first
-        (depth first) whose keys all equal the built dict's.
+        ``<key> (<Class>): <message>`` of ``err``'s type (``KeyError``'s message without its quotes), or a
+        ``ValueError`` for an ``AssertionError`` (its message, else the ``assert``'s source line, then ``(an assert
+        in <file>:<line>, <function>, refused the value this node was built with)``) or an error whose type
+        cannot be made from one message. The node is found by identity, else as the one of its type whose keys
+        all equal the built dict's, the most keys first, then depth first (a parent may extend the copy it builds:
+        mmdet's detectors give their heads ``train_cfg`` / ``test_cfg``; an evaluator builds copies).
     """
-    if not isinstance(err, AssertionError) or not isinstance(model, dict) or err.__traceback__ is None:
+    if err.__traceback__ is None or not isinstance(node, (dict, list, tuple)):
         return None
     frame = _building_frame(err)
     built = frame.f_locals.get('cfg') if frame is not None else None
     if not isinstance(built, dict):
         return None
-    nodes = list(typed_nodes(model, key))
-    where = next((w for node, w in nodes if node is built), None) or \
-        next((w for node, w in nodes if node.get('type') == built.get('type') and _same_node(node, built)), None)
-    if where is None:
+    nodes = list(typed_nodes(node, key))
+    where = next((w for sub, w in nodes if sub is built), None)
+    if where is None:  # a copy: the node of its type that matches the most of its keys (all of the node's own)
+        matched = [(len(sub), w) for sub, w in nodes if sub.get('type') == built.get('type') and _same_node(sub, built)]
+        where = max(matched, key=lambda m: m[0])[1] if matched else None  # max: the first of equal counts
+    message = str(err.args[0]) if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
+    if where is None or message.startswith(where):
         return None
     kind = built.get('type')
     name = getattr(frame.f_locals.get('obj_cls'), '__name__', None) or getattr(kind, '__name__', None) or kind
+    if not isinstance(err, AssertionError):
+        try:
+            return type(err)(f'{where} ({name}): {message}')
+        except Exception:  # noqa: BLE001 - an error class that takes other arguments: a ValueError
+            return ValueError(f'{where} ({name}): {type(err).__name__}: {message}')
     tb = err.__traceback__
     while tb.tb_next is not None:
         tb = tb.tb_next
     code = tb.tb_frame.f_code
     source = linecache.getline(code.co_filename, tb.tb_lineno).strip()
-    message = str(err) or source or 'an assert failed'
     function = getattr(code, 'co_qualname', code.co_name)
-    return ValueError(f'{where} ({name}): {message} (an assert in {code.co_filename}:{tb.tb_lineno}, {function}, '
-                      'refused the value this node was built with)')
+    return ValueError(f'{where} ({name}): {message or source or "an assert failed"} (an assert in '
+                      f'{code.co_filename}:{tb.tb_lineno}, {function}, refused the value this node was built with)')
+
+
+def located_assertion_error(err: BaseException, model: Any, key: str = 'model') -> Exception | None:
+    """:func:`located_build_error` for an ``AssertionError`` of the model's build (the other errors of a model node
+    have their own locators here); ``None`` for any other error.
+
+    Returns:
+        ``ValueError('<key> (<Class>): <assert message, else its source line> (an assert in <file>:<line>,
+        <function>, refused the value this node was built with)')``.
+    """
+    return located_build_error(err, model, key) if isinstance(err, AssertionError) else None
 
 
 def _raising_classes(err: BaseException) -> set[type]:
@@ -214,4 +239,4 @@ def _raising_classes(err: BaseException) -> set[type]:
     return classes
 
 
-__all__ = ['located_argument_error', 'located_assertion_error', 'located_value_error']
+__all__ = ['located_argument_error', 'located_assertion_error', 'located_build_error', 'located_value_error']

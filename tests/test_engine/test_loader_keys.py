@@ -11,6 +11,7 @@ import pytest
 from mmengine.runner import Runner
 
 from automl_mm.engine import patches
+from automl_mm.registry import METRICS
 
 from conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
@@ -70,3 +71,35 @@ def test_an_unregistered_metric_type_is_named_by_its_evaluator_key(tmp_path, spl
     assert raised.value.args[0] == (f"{split}_evaluator.1.type='Acuracy' is not in the automl_mm::metric registry "
                                     "(did you mean 'Accuracy'?)")
     assert str(raised.value.__cause__).startswith("'Acuracy is not in the automl_mm::metric registry")
+
+
+class _AssertingMetric:
+    """Stands for a metric class that checks its arguments with an ``assert`` (as mmdet's do)."""
+
+    def __init__(self, iou=0.5, **kwargs):
+        assert 0 < iou < 1, f'iou must be in (0, 1), got {iou}'
+
+
+METRICS.register_module(name='AssertingMetricOfTestLoaderKeys', module=_AssertingMetric, force=True)
+
+
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_a_metric_that_refuses_its_arguments_is_named_by_its_evaluator_key(tmp_path, split):
+    """A metric's own refusal of a value (mmdet's ``KeyError: "metric should be one of 'bbox', ... but got bboxx."``
+    from ``--cfg-options val_evaluator.metric=bboxx``, an assert) stopped a single-process run with a traceback
+    naming no key (the start-up checks of such a run do not build the evaluators): now the evaluator entry's key and
+    class, the error's type kept (an assert's as a ValueError, with where it failed)."""
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg[f'{split}_evaluator'] = [dict(type='Accuracy'), dict(type='Accuracy', topk=(0, ))]
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError) as raised:
+        {'val': runner.val, 'test': runner.test}[split]()
+    assert str(raised.value) == f'{split}_evaluator.1 (Accuracy): Accuracy: topk values must be ints >= 1, got (0,)'
+    assert isinstance(raised.value.__cause__, ValueError)
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg[f'{split}_evaluator'] = dict(type='AssertingMetricOfTestLoaderKeys', iou=2)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError) as raised:
+        {'val': runner.val, 'test': runner.test}[split]()
+    assert str(raised.value).startswith(f'{split}_evaluator (_AssertingMetric): iou must be in (0, 1), got 2')
+    assert 'test_loader_keys.py:' in str(raised.value) and isinstance(raised.value.__cause__, AssertionError)
