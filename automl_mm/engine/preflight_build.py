@@ -213,15 +213,32 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
     entry); so does an error whose class takes other constructor arguments (``json.JSONDecodeError``). Given the
     config ``node`` built inside (at ``key``), mmengine's ``KeyError`` for a ``type`` no registry holds is raised
     again naming that type's key and the closest registered name
-    (:func:`~automl_mm.engine.preflight_types.located_type_error`: ``train_dataloader.dataset.pipeline.0.type``)."""
+    (:func:`~automl_mm.engine.preflight_types.located_type_error`: ``train_dataloader.dataset.pipeline.0.type``),
+    and an error (an ``assert`` too) raised while a node below it was built by that node's key and class
+    (:func:`~automl_mm.engine.preflight_model_args.located_build_error`: ``train_dataloader.dataset.pipeline.3
+    (RandomFlip): probs must be float or list of float ...``, which named the dataset only; an assert of a node's
+    own build names the node too)."""
+    from .preflight_model_args import located_build_error
     from .preflight_types import located_type_error
+
+    def inner(err: BaseException) -> Exception | None:  # the error of a node below key's (a pipeline transform)
+        if node is None or also_checked:  # a hook's: its spaces are named custom_hooks[i].spaces[j] by the hook
+            return None
+        located = located_build_error(err, node, key)
+        return located if located is not None and not str(located).startswith(f'{key} (') else None
 
     try:
         yield
     except KeyError as err:
         named = _names_key(str(err.args[0]) if len(err.args) == 1 else '', key)
         located = located_type_error(err, node, key) if node is not None and not named else None
+        located = located or (inner(err) if not named else None)
         if located is None:
+            raise
+        raise located from err
+    except AssertionError as err:  # a class's check of its arguments (mmcv's RandomFlip prob): named where located
+        located = located_build_error(err, node, key) if node is not None else None
+        if located is None or also_checked and not str(located).startswith(f'{key} ('):
             raise
         raise located from err
     except IndexError as err:
@@ -229,6 +246,9 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
     except (TypeError, ValueError, FileNotFoundError) as err:
         if isinstance(err, ConfigCheckError) and not also_checked or _names_key(str(err), key):
             raise
+        located = inner(err)
+        if located is not None:
+            raise located from err
         try:
             named = type(err)(f'{key}: {err}')
         except Exception:  # noqa: BLE001 - any constructor failure: keep the original error as it was

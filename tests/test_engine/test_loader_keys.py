@@ -103,3 +103,17 @@ def test_a_metric_that_refuses_its_arguments_is_named_by_its_evaluator_key(tmp_p
         {'val': runner.val, 'test': runner.test}[split]()
     assert str(raised.value).startswith(f'{split}_evaluator (_AssertingMetric): iou must be in (0, 1), got 2')
     assert 'test_loader_keys.py:' in str(raised.value) and isinstance(raised.value.__cause__, AssertionError)
+
+
+def test_a_pipeline_transform_that_refuses_its_arguments_is_named_by_its_key(tmp_path):
+    """mmcv's RandomFlip refuses prob=2 (an int) with a ValueError, which was named at the dataset
+    (``train_dataloader.dataset: probs must be float ...``), and prob=2.0 with an assert, whose traceback named
+    nothing: both now name the transform's key and class."""
+    cfg = tiny_digits_cfg(str(tmp_path))
+    for prob, kind, says in ((2, ValueError, 'probs must be float or list of float'),
+                             (2.0, ValueError, 'assert 0 <= prob <= 1 (an assert in ')):
+        cfg.train_dataloader.dataset.pipeline = [dict(type='mmcv.RandomFlip', prob=prob), dict(type='PackClsInputs')]
+        runner = Runner.from_cfg(cfg)
+        with pytest.raises(kind) as raised:
+            runner.train()
+        assert str(raised.value).startswith(f'train_dataloader.dataset.pipeline.0 (RandomFlip): {says}'), raised.value
