@@ -356,3 +356,25 @@ def _resolve(registry: Any, kind: Any, scope: str | None) -> type | None:
         return registered_class(registry, kind, scope)
     except KeyError:
         return None
+
+
+def option_named_error(err: Exception, options: list[str]) -> Exception | None:
+    """``err``, a generator's refusal of an argument (``ValueError('num_train must be an int >= 1, got 0')``: the
+    function's parameter name), with each parameter named as the command-line option that sets it
+    (``--num-train must be an int >= 1, got 0``); ``None`` where the message names none of them.
+
+    Args:
+        err: the error the tool's library call raised.
+        options: the tool's options, ``['--num-train', '--img-size', ...]``; the parameter of ``--num-train`` is
+            ``num_train``, named where it is followed by `` must``, ``=`` or `` in `` and a range.
+    """
+    message = str(err)
+    for option in options:
+        name = option.lstrip('-').replace('-', '_')
+        message = re.sub(rf'(?<![\w.\-]){re.escape(name)}(?= must|=| in [\[(\d])', option, message)
+    if message == str(err):
+        return None
+    try:
+        return type(err)(message)
+    except Exception:  # noqa: BLE001 - an error class that takes other arguments: left as it was
+        return None

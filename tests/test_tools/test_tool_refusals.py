@@ -194,10 +194,26 @@ def test_one_of_several_ranks_says_which_it_is(monkeypatch, capsys):
     (['tools/data/split_coco.py', '{tmp}/nope.json', '{tmp}/out', '--val-fraction', '0.25'],
      "tools/data/split_coco.py: error: COCO annotation file not found: '{tmp}/nope.json'"),
     (['tools/data/generate_coco.py', '{tmp}/set', '--img-size', '10'],
-     'tools/data/generate_coco.py: error: img_size must be an int >= 32, got 10'),
+     'tools/data/generate_coco.py: error: --img-size must be an int >= 32, got 10'),
 ])
 def test_the_data_tools_print_their_refusals_without_a_traceback(argv, message, tmp_path):
     proc = run_tool(*(a.format(tmp=tmp_path) for a in argv), check=False, env={TRACEBACK_VARIABLE: ''})
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
     assert _error_lines(proc)[0] == message.format(tmp=tmp_path)
     assert not (tmp_path / 'out').exists() and not (tmp_path / 'set').exists()
+
+
+def test_a_generator_s_refusal_names_the_option_that_sets_the_value():
+    """The data tools refused a value by the function's parameter (``num_train must be an int >= 1, got 0`` for
+    ``--num-train 0``); they now name the option, where the message names the parameter as refused."""
+    from automl_mm.engine.tool_args import option_named_error
+
+    options = ['--num-train', '--max-iou', '--min-visible', '--seed', '--val-images']
+    for message, named in (('num_train must be an int >= 1, got 0', '--num-train must be an int >= 1, got 0'),
+                           ('max_iou must be in [0, 1) and min_visible in [0, 1], got 1, 2',
+                            '--max-iou must be in [0, 1) and --min-visible in [0, 1], got 1, 2'),
+                           ('val_images must be in [1, 9] for a file with 10 images',
+                            '--val-images must be in [1, 9] for a file with 10 images')):
+        assert str(option_named_error(ValueError(message), options)) == named
+    # prose that mentions a word, not the parameter refused, is left alone
+    assert option_named_error(ValueError('the images are seeded; seed them in order'), options) is None

@@ -9,6 +9,7 @@ import argparse
 
 from automl_mm.datasets import generate_coco
 from automl_mm.datasets.generated import seed_argument, set_summary
+from automl_mm.engine.tool_args import option_named_error
 
 
 D = ' (default: %(default)s)'
@@ -32,6 +33,8 @@ def main() -> None:
                               overwrite=args.overwrite)
     except FileExistsError as err:
         parser.exit(1, f'generate_coco.py: {err}\n')
+    except ValueError as err:  # a refused argument, named by its option (--num-train), not the function's num_train
+        raise option_named_error(err, ['--num-train', '--num-val', '--img-size', '--max-objects', '--seed']) or err
     for split, path in files.items():
         print(f'{split}: {path}')
     print(set_summary('generate_coco.py', args.out_dir, files))

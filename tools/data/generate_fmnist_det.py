@@ -11,6 +11,7 @@ import time
 
 from automl_mm.datasets import generate_fmnist_det
 from automl_mm.datasets.generated import seed_argument, set_summary
+from automl_mm.engine.tool_args import option_named_error
 
 
 D = ' (default: %(default)s)'
@@ -49,6 +50,9 @@ def main() -> None:
                                     overwrite=args.overwrite)
     except FileExistsError as err:
         parser.exit(1, f'generate_fmnist_det.py: {err}\n')
+    except ValueError as err:  # a refused argument, named by its option (--img-size), not the function's img_size
+        raise option_named_error(err, ['--num-train', '--num-reward', '--num-val', '--num-test', '--img-size',
+                                       '--max-objects', '--max-iou', '--min-visible', '--threshold', '--seed']) or err
     for split, path in files.items():
         counts = files.counts[split]  # what the generator wrote, or read once from the set there already
         print(f'{split}: {path} ({counts["images"]} images; objects small {counts["small"]}, '

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from automl_mm.datasets.coco_split import DEFAULT_VAL_FRACTION, split_coco
+from automl_mm.engine.tool_args import option_named_error
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
                            seed=args.seed, prefix=args.prefix, overwrite=args.overwrite)
     except FileExistsError as err:
         raise SystemExit(f'split_coco.py: {err}') from None
+    except ValueError as err:  # a refused argument, named by its option (--val-fraction), not the function's
+        raise option_named_error(err, ['--val-images', '--val-fraction', '--seed', '--prefix']) or err
     images = annotations = 0
     for split, path, (n, a) in zip(('arch-train', 'arch-val'), files, files.counts):  # as written: no read back
         images, annotations = images + n, annotations + a
