@@ -30,13 +30,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from mmengine.dist import is_distributed
+from mmengine.dist import get_world_size, is_distributed
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.rank_failures import stopping_together
-from automl_mm.engine.run_info import hook_config_key, naming_hook_in_config, run_seed
+from automl_mm.engine.run_info import hook_config_key, is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.scope import building_key, named_error
 from automl_mm.utils.seeding import as_seed
@@ -111,6 +111,12 @@ class OHLHook(Hook):
     batch size) or ``reward_evaluator`` is refused (the baselines average the old rewards), another
     ``bn_recalibration_batches`` or its loader is taken with a warning. Not compared: ``broadcast_interval``, the
     outputs (``plot``, ``out_dir``) and the model's own training settings (``optim_wrapper``, mmengine's).
+
+    Each rank loads its own copy of the checkpoint (the file its ``work_dir`` holds). On several ranks, once every
+    rank has passed these checks, the ranks compare what they loaded (:func:`~automl_mm.ohl.resume.ranks_alike_state`:
+    θ and the controllers' state, trunk counter, seed, history and iteration; not the seconds each rank measured) and
+    refuse together where they differ, naming each rank's file: a node's stale copy made its θ diverge from the
+    others' from the first update on, silently. A single process compares nothing.
 
     Args:
         spaces: ``SEARCH_SPACES`` configs (``AttributeSpace``, ``PipelineChoiceSpace``, your own).
@@ -195,6 +201,8 @@ class OHLHook(Hook):
             searches (:func:`~automl_mm.ohl.write_order.check_replay_hooks`); on resume, changed search settings
             (see above).
         TypeError: a ``spaces`` entry that is not an OHL space or its config.
+        RuntimeError: on resume on several ranks, on every rank, where the ranks loaded different search states
+            (see above).
     """
 
     priority = 'BELOW_NORMAL'  # after the model's own updates, before the checkpoint hook saves
@@ -500,6 +508,30 @@ class OHLHook(Hook):
         # here, not with the others waiting for it at the run's first collective
         with stopping_together('OHL: loading the checkpoint\'s search state'), naming_hook_in_config(runner, self):
             resume.load_search_state(self, runner, checkpoint)  # a refusal says which custom_hooks entry sets the key
+        # each rank loaded its own copy of the checkpoint: a node's stale copy held another theta, controller state
+        # or trunk counter, and every rank steps its own theta from the gathered rewards, so the ranks' searches
+        # diverged silently; every rank passed the checks above, so all reach the gather
+        if is_resume(runner) and get_world_size() > 1:
+            self._check_ranks_loaded_alike(runner, checkpoint)
+
+    def _check_ranks_loaded_alike(self, runner, checkpoint: dict) -> None:
+        """Refuse, on every rank, a resume whose ranks loaded different search states
+        (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike` of
+        :func:`~automl_mm.ohl.resume.ranks_alike_state`: θ and the controllers' state, the trunk counter, seed and
+        history, the iteration), naming each rank's checkpoint file, its iteration and next trunk. Collective: call
+        on every rank of a distributed resume.
+
+        Raises:
+            RuntimeError: the ranks' states differ (the same message on every rank).
+        """
+        from automl_mm.engine.data_fingerprint import _resumed_file
+        from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
+
+        state = resume.ranks_alike_state(checkpoint)
+        summary = ('no OHL state' if state is None else
+                   f'iteration {state["iteration"]}, trunk {state["trunk"]} next'
+                   + (' (saved inside its trunk)' if state['in_trunk'] else ''))
+        check_ranks_loaded_alike(f'OHL ({resume.own_key(self, runner)})', state, _resumed_file(runner), summary)
 
     def reward_settings(self, runner) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         """What the rewards are read as, the config key of each role and the roles a resume may change

@@ -6,7 +6,8 @@ optimiser moments, baselines), the trunk counter, the seed and the history, with
 the same search (copies, ranks per copy, trunk length, seed, the spaces' choices, :func:`search_settings`,
 :func:`reward_settings`; once loaded, a partial last trunk followed by more training), warns where the configured
 start of a space's distribution is not the checkpoint's (:func:`check_initial_states`: θ is the checkpoint's), and
-takes a ``load_from`` as weights only.
+takes a ``load_from`` as weights only. On a resume on several ranks the hook then compares, across the ranks,
+what each loaded from its own copy of the file (:func:`ranks_alike_state`).
 """
 from __future__ import annotations
 
@@ -230,6 +231,35 @@ def search_state(hook: Any, runner: Any) -> dict[str, Any]:
         signatures={s.name: s.signature() for s in hook.spaces},
         settings={s.name: search_settings(s, c)[0] for s, c in zip(hook.spaces, hook.controllers)},
         reward=hook.reward_settings(runner)[0])
+
+
+#: The entries of ``checkpoint['ohl']`` that steer the search from the resume on, so every rank must have loaded
+#: them alike (:func:`ranks_alike_state`): the trunk counter, the seed the random streams derive from, whether the
+#: copies were apart, the history (its last trunk's ``broadcast`` and ``partial`` decide collectives and refusals)
+#: and the controllers' state (θ, optimiser moments, baseline, update count), which every rank steps alike from the
+#: gathered rewards. The others are compared by each rank with its own config in :func:`load_search_state` (the
+#: layout, trunk length, signatures, settings, rewards' settings) or only named in warnings (``initial``).
+RANKS_ALIKE_KEYS = ('trunk', 'seed', 'in_trunk', 'copies_apart', 'history', 'controllers')
+
+#: The entries of a history record that the rank holding it measured for itself (:meth:`OHLHook._end_trunk`'s
+#: seconds per step on that rank): every other entry is gathered or agreed (rewards, validity, samples, the copies'
+#: values, θ, the sync checks) and is the same on every rank.
+PER_RANK_RECORD_KEYS = ('seconds',)
+
+
+def ranks_alike_state(checkpoint: dict) -> dict[str, Any] | None:
+    """What every rank of a resumed search must have loaded alike from its copy of the checkpoint, as plain data for
+    :func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`: the :data:`RANKS_ALIKE_KEYS` of
+    ``checkpoint['ohl']`` (the history's records without :data:`PER_RANK_RECORD_KEYS`) and the checkpoint's
+    iteration (``meta.iter``) as ``iteration``; ``None`` for a checkpoint without OHL state. Tensors (θ, the
+    optimiser's moments) are compared by content, whatever device each rank mapped them to."""
+    state = checkpoint.get('ohl')
+    if state is None:
+        return None
+    alike = {key: state.get(key) for key in RANKS_ALIKE_KEYS}
+    alike['history'] = [{k: v for k, v in record.items() if k not in PER_RANK_RECORD_KEYS}
+                        if isinstance(record, dict) else record for record in state.get('history') or []]
+    return dict(alike, iteration=(checkpoint.get('meta') or {}).get('iter'))
 
 
 def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:

@@ -1,0 +1,101 @@
+"""An OHL search resumed on several ranks whose ranks loaded different search states is refused on every rank
+(2 gloo ranks, forked).
+
+mmengine loads the checkpoint in every process from the path that process resolved. Without a work_dir shared by
+the nodes, or with a stale copy of the file on one node, the ranks restored different θ, controller states (optimiser
+moments, baseline), trunk counters and histories: every rank steps its own θ from the gathered rewards, so the
+ranks' θ diverged silently from then on (the copies drew from different distributions, and the exported policy was
+rank 0's alone). ``OHLHook.after_load_checkpoint`` now compares what each rank loaded
+(:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike` of
+:func:`~automl_mm.ohl.resume.ranks_alike_state`) once every rank has passed its resume checks, and refuses on every
+rank with one message naming each rank's file. The normal resume (every rank reads the same file) and copies that
+differ only in what each rank records for itself (its seconds per trunk) are not refused.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+from _forked_ranks import fork_ranks
+
+
+def _outcome(call) -> str | None:
+    try:
+        call()
+    except Exception as err:  # noqa: BLE001 (recorded for the test to compare)
+        return f'{type(err).__name__}: {err}'
+    return None
+
+
+def _trained(trunk: int, theta: list[float], seconds: float):
+    """The hook of a 2-copy search over one 3-way space after ``trunk`` trunks of 5 iterations, θ at ``theta``."""
+    from tests.test_ohl.test_ohl_resume_checks import _choice_hook
+
+    hook = _choice_hook(2, trunk_iters=5)
+    with torch.no_grad():
+        hook.spaces[0].distribution.logits.copy_(torch.tensor(theta))
+    hook.trunk = trunk
+    hook.history = [dict(trunk=t, iter=5 * (t + 1), partial=False, rewards=[0.5, 0.6], broadcast=True,
+                         seconds=dict(train=seconds, reward=seconds / 10)) for t in range(trunk)]
+    return hook
+
+
+def _save(runner, hook, path: str, iteration: int) -> None:
+    checkpoint = {'meta': {'iter': iteration}}
+    hook.before_save_checkpoint(runner, checkpoint)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    torch.save(checkpoint, path)
+
+
+def _rank(rank: int, tmp: str) -> None:
+    from tests.test_ohl.test_ohl_resume_checks import _choice_hook, _resuming_runner
+
+    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
+                                  timeout=datetime.timedelta(seconds=60))  # a rank that went on alone: 60 s, not 30 min
+    runner = _resuming_runner()
+    runner.max_iters = 20
+
+    def resume(path: str) -> str | None:
+        runner._load_from = path  # what _resumed_file names
+        checkpoint = torch.load(path, weights_only=False)
+        return _outcome(lambda: _choice_hook(2, trunk_iters=5).after_load_checkpoint(runner, checkpoint))
+
+    shared = osp.join(tmp, 'work', 'iter_10.pth')
+    if rank == 0:  # only rank 0 writes checkpoints
+        _save(runner, _trained(2, [0.5, -0.2, 0.1], seconds=3.0), shared, 10)
+    own = osp.join(tmp, f'node{rank}', 'iter_10.pth')
+    if rank == 0:  # each node's own work_dir: rank 1's copy is stale, saved one trunk earlier (another theta)
+        _save(runner, _trained(2, [0.5, -0.2, 0.1], seconds=3.0), own, 10)
+    else:
+        _save(runner, _trained(1, [0.2, -0.1, 0.0], seconds=3.0), own, 10)
+    timed = osp.join(tmp, f'timed{rank}', 'iter_10.pth')  # the same search, each rank's own seconds per trunk
+    _save(runner, _trained(2, [0.5, -0.2, 0.1], seconds=3.0 + rank), timed, 10)
+    torch_dist.barrier()  # every file written before any is read
+    found = dict(same=resume(shared), timed=resume(timed), stale=resume(own))
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+    torch_dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two gloo ranks (a few seconds on 2 shared cores)
+def test_ranks_that_loaded_different_ohl_states_refuse_together(tmp_path):
+    fork_ranks(_rank, (str(tmp_path),), timeout=300)
+    found = [json.load(open(tmp_path / f'rank{rank}.json')) for rank in range(2)]
+    for rank in range(2):
+        # the normal multi-rank resume: every rank reads the one file rank 0 wrote
+        assert found[rank]['same'] is None, found[rank]['same']
+        # what each rank records for itself (its seconds per trunk in the history) is no difference
+        assert found[rank]['timed'] is None, found[rank]['timed']
+        stale = found[rank]['stale']
+        assert stale is not None and stale.startswith('RuntimeError: OHL (OHLHook): the ranks loaded different '
+                                                      'states from their checkpoints'), stale
+        for said in ('ranks [0] (on ', f'loaded {tmp_path}/node0/iter_10.pth (iteration 10, trunk 2 next)',
+                     'ranks [1] (on ', f'loaded {tmp_path}/node1/iter_10.pth (iteration 10, trunk 1 next)',
+                     'they differ in trunk, history, controllers.aug', 'a work_dir shared by every node'):
+            assert said in stale, (said, stale)
+    assert found[0]['stale'] == found[1]['stale']
