@@ -116,6 +116,9 @@ class TrunkScheduleHook(Hook):
             ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run), and any trunk's
             value its write would refuse or outside the target's range (:mod:`automl_mm.ohl.value_ranges`), named
             with its trunk (it stopped the run, or trained with it, when that trunk came).
+        RuntimeError: in a run of several ranks, on every rank, where the ranks' copies of the loaded checkpoint
+            hold another epoch or iteration (a node's stale copy: that rank would set another trunk's values), naming
+            each rank's file (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`).
     """
 
     priority = 'HIGHEST'  # before RuntimeInfoHook records the lr to log (before_train_iter)
@@ -180,6 +183,10 @@ class TrunkScheduleHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get('meta') or {}
         self._loaded = (meta.get('epoch'), meta.get('iter'))  # iterations and epochs done when it was saved
+        # each rank read its own copy of the file: one whose copy was saved earlier (a node's stale copy) set another
+        # trunk's values than the others, and its shard was tested (or trained) with them, silently
+        _check_ranks_loaded_alike(runner, 'TrunkScheduleHook', dict(epoch=self._loaded[0], iter=self._loaded[1]),
+                                  f'epoch {self._loaded[0]}, iteration {self._loaded[1]}')
 
     def before_test(self, runner) -> None:
         """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to the values of
@@ -237,6 +244,13 @@ class SearchedValuesHook(Hook):
     (``model.``...). A checkpoint saved after a trunk that did not broadcast (``broadcast_interval > 1``) holds copy
     0 (rank 0 saves it): copy 0's lineage is set. One saved inside a trunk holds copy 0 whose values of that trunk
     were not recorded yet: nothing is set and a warning says so.
+
+    Raises:
+        RankFailure: in a run of several ranks, on the others where one rank's checkpoint history could not be read
+            (:func:`~automl_mm.engine.rank_failures.stopping_together`), naming that rank and its error.
+        RuntimeError: in a run of several ranks, on every rank, where the ranks' copies of the checkpoint give other
+            values (a node's stale copy: its shard of the test set would be tested with them), naming each rank's
+            file and values (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`).
     """
 
     priority = 'VERY_LOW'
@@ -249,6 +263,20 @@ class SearchedValuesHook(Hook):
         self._training = True
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from automl_mm.engine.rank_failures import stopping_together
+
+        # every rank reads the checkpoint itself: one whose history its lineage refuses stops every rank here, not
+        # with the others waiting in the comparison below
+        with stopping_together('SearchedValuesHook: reading the search checkpoint\'s values'):
+            self._load_values(checkpoint)
+        # one whose copy held another history (a node's stale copy) tested its shard of the test set with other
+        # values of the searched attributes, and the gathered metrics mixed them without a word
+        shown = ', '.join(f'{path}={value!r}' for path, value in list(self.values.items())[:3])
+        _check_ranks_loaded_alike(runner, 'SearchedValuesHook', self.values,
+                                  f'sets {shown}{" and more" if len(self.values) > 3 else ""}' if self.values
+                                  else 'no searched values')
+
+    def _load_values(self, checkpoint: dict) -> None:
         from .report import lineage
 
         state = checkpoint.get('ohl') or {}
@@ -279,6 +307,20 @@ class SearchedValuesHook(Hook):
         checkpoint would otherwise reset an OHL space's writes to the checkpoint's at every validation."""
         if not self._training:
             _set_model_paths(runner, self.values)
+
+def _check_ranks_loaded_alike(runner: Any, what: str, state: Any, summary: str) -> None:
+    """In a run of several ranks, refuse on every rank where the ranks took different ``state`` from their copies of
+    the checkpoint (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`, naming each rank's file and
+    ``summary``); nothing in one process. Collective: every rank calls it once it has loaded the checkpoint."""
+    from mmengine.dist import get_world_size
+
+    if get_world_size() < 2:
+        return
+    from automl_mm.engine.data_fingerprint import _resumed_file
+    from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
+
+    check_ranks_loaded_alike(what, state, _resumed_file(runner), summary)
+
 
 def _plain(value: Any) -> Any:
     """``value`` with every mapping a ``dict`` and every sequence a ``list`` (a config's ``ConfigDict`` / tuple

@@ -9,7 +9,10 @@ rank 0's alone). ``OHLHook.after_load_checkpoint`` now compares what each rank l
 (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike` of
 :func:`~automl_mm.ohl.resume.ranks_alike_state`) once every rank has passed its resume checks, and refuses on every
 rank with one message naming each rank's file. The normal resume (every rank reads the same file) and copies that
-differ only in what each rank records for itself (its seconds per trunk) are not refused.
+differ only in what each rank records for itself (its seconds per trunk) are not refused. The same holds for the
+hooks that replay a search's values from a checkpoint: ``tools/test.py``'s ``SearchedValuesHook`` (the values along
+the final model's lineage in the checkpoint's history) and ``TrunkScheduleHook`` (the checkpoint's epoch and
+iteration, which pick the trunk whose values a test sets).
 """
 from __future__ import annotations
 
@@ -77,9 +80,35 @@ def _rank(rank: int, tmp: str) -> None:
     _save(runner, _trained(2, [0.5, -0.2, 0.1], seconds=3.0 + rank), timed, 10)
     torch_dist.barrier()  # every file written before any is read
     found = dict(same=resume(shared), timed=resume(timed), stale=resume(own))
+    found.update(_replay_hooks(rank, runner, tmp))
     with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
         json.dump(found, f)
     torch_dist.destroy_process_group()
+
+
+def _replay_hooks(rank: int, runner, tmp: str) -> dict:
+    """tools/test.py's SearchedValuesHook and a retrain's TrunkScheduleHook on each rank's copy of a checkpoint: the
+    same file, then rank 1's copy saved a trunk earlier (it set trunk 0's values, the others trunk 1's)."""
+    from automl_mm.ohl.replay_hooks import SearchedValuesHook, TrunkScheduleHook
+
+    path = 'model.layers.1.negative_slope'
+    history = [dict(trunk=0, best=1, broadcast=True, copy_values={'slope': [{path: 0.05}, {path: 0.2}]}),
+               dict(trunk=1, best=0, broadcast=True, copy_values={'slope': [{path: 0.3}, {path: 0.1}]})]
+
+    def searched(records: list) -> str | None:
+        checkpoint = dict(ohl=dict(history=records, copies_apart=False, in_trunk=False), meta=dict(epoch=4, iter=40))
+        return _outcome(lambda: SearchedValuesHook().after_load_checkpoint(runner, checkpoint))
+
+    def schedule(epoch: int) -> str | None:
+        hook = TrunkScheduleHook({path: [0.1, 0.2, 0.3]}, trunk_epochs=2)
+        return _outcome(lambda: hook.after_load_checkpoint(runner, dict(meta=dict(epoch=epoch, iter=10 * epoch))))
+
+    runner._load_from = osp.join(tmp, 'work', 'epoch_4.pth')
+    found = dict(values_same=searched(history), schedule_same=schedule(4))
+    runner._load_from = osp.join(tmp, f'node{rank}', 'epoch_4.pth')
+    found.update(values_stale=searched(history if rank == 0 else history[:1]),
+                 schedule_stale=schedule(4 if rank == 0 else 2))
+    return found
 
 
 @pytest.mark.slow  # two gloo ranks (a few seconds on 2 shared cores)
@@ -99,3 +128,22 @@ def test_ranks_that_loaded_different_ohl_states_refuse_together(tmp_path):
                      'they differ in trunk, history, controllers.aug', 'a work_dir shared by every node'):
             assert said in stale, (said, stale)
     assert found[0]['stale'] == found[1]['stale']
+    # the same kind at a test (tools/test.py on each node's copy) and in a retrain: each rank tested or trained its
+    # shard with other values of the searched attributes, and the gathered metrics mixed them without a word
+    for rank in range(2):
+        assert found[rank]['values_same'] is None, found[rank]['values_same']
+        assert found[rank]['schedule_same'] is None, found[rank]['schedule_same']
+        values, schedule = found[rank]['values_stale'], found[rank]['schedule_stale']
+        assert values is not None and values.startswith('RuntimeError: SearchedValuesHook: the ranks loaded '
+                                                        'different states'), values
+        for said in (f'loaded {tmp_path}/node0/epoch_4.pth (sets model.layers.1.negative_slope=0.3)',
+                     f'loaded {tmp_path}/node1/epoch_4.pth (sets model.layers.1.negative_slope=0.2)',
+                     'they differ in model.layers.1.negative_slope'):
+            assert said in values, (said, values)
+        assert schedule is not None and schedule.startswith('RuntimeError: TrunkScheduleHook: the ranks loaded '
+                                                            'different states'), schedule
+        for said in (f'loaded {tmp_path}/node0/epoch_4.pth (epoch 4, iteration 40)',
+                     f'loaded {tmp_path}/node1/epoch_4.pth (epoch 2, iteration 20)', 'they differ in epoch, iter'):
+            assert said in schedule, (said, schedule)
+    for check in ('values_stale', 'schedule_stale'):
+        assert found[0][check] == found[1][check]
