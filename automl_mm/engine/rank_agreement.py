@@ -317,7 +317,8 @@ def loaded_states_differ(records: Sequence[Mapping[str, Any]], what: str) -> str
             f'{_first(parts)}'
             + (' (one path, but the nodes\' copies of the file differ)' if same_path else '') +
             '. Each rank reads its checkpoint itself, and ranks that go on from different states take different steps '
-            '(one scoring a search stage another has finished) or run different networks: the run would give wrong '
+            '(a search stage one has finished scored again by another, another θ stepped, another network run): '
+            'the run would give wrong '
             'results or hang. Give every node the same checkpoint: a work_dir shared by every node (only rank 0 '
             'writes checkpoints), or the same file copied to each node after the last save (a stale copy holds an '
             'earlier state), then start again')
