@@ -164,11 +164,22 @@ def _same_node(node: dict, built: dict) -> bool:
         return False
 
 
+def _refusal(err: BaseException, frame: Any) -> bool:
+    """Whether ``err`` (not an ``AssertionError``) is a refusal of the values a node was built with: raised by a
+    ``raise <error>`` statement (mmdet's ``KeyError('metric should be one of ...')``), or by the call of its class in
+    ``build_from_cfg``'s ``frame`` itself (Python's "unexpected keyword argument"); not a failed operation, a bug's
+    (``None + 1``, ``{}['key']`` in a plugin's ``__init__``), which keeps its own error and traceback."""
+    from .tool_errors import _innermost, _raised_by_statement
+
+    return _innermost(err).tb_frame is frame or _raised_by_statement(err)
+
+
 def located_build_error(err: BaseException, node: Any, key: str) -> Exception | None:
     """``err``, raised while mmengine's ``build_from_cfg`` built a config node at or below ``node`` (the node whose
     class refused the values it was given), raised again naming that node's key and class; ``None`` where no node
-    of ``node`` is the one being built (an error from elsewhere is not pinned on it) or ``err`` names the key
-    already.
+    of ``node`` is the one being built (an error from elsewhere is not pinned on it), ``err`` names the key
+    already, or ``err`` is no refusal but a failed operation of the class's code (a bug's ``TypeError`` of
+    ``None + 1``: left to propagate with its traceback; an ``assert`` counts as a check of the arguments).
 
     Args:
         err: the error the build raised.
@@ -188,7 +199,7 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         return None
     frame = _building_frame(err)
     built = frame.f_locals.get('cfg') if frame is not None else None
-    if not isinstance(built, dict):
+    if not isinstance(built, dict) or not isinstance(err, AssertionError) and not _refusal(err, frame):
         return None
     nodes = list(typed_nodes(node, key))
     where = next((w for sub, w in nodes if sub is built), None)

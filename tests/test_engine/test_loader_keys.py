@@ -117,3 +117,37 @@ def test_a_pipeline_transform_that_refuses_its_arguments_is_named_by_its_key(tmp
         with pytest.raises(kind) as raised:
             runner.train()
         assert str(raised.value).startswith(f'train_dataloader.dataset.pipeline.0 (RandomFlip): {says}'), raised.value
+
+
+class _BuggyMetric:
+    """Stands for a metric class with a bug in its constructor (an operation that fails, no ``raise`` of a refusal)."""
+
+    def __init__(self, **kwargs):
+        self.weight = kwargs.get('weight') + 1
+
+
+METRICS.register_module(name='BuggyMetricOfTestLoaderKeys', module=_BuggyMetric, force=True)
+
+
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_a_metric_s_bug_keeps_its_own_error_and_traceback(tmp_path, split):
+    """A metric class's bug (``None + 1`` in its ``__init__``) is no refusal of the config's value: it propagates as
+    it was raised, traceback and all (was ``TypeError('val_evaluator (_BuggyMetric): unsupported operand ...')``,
+    which the tools print as a refusal without the traceback); an argument the class does not take is still named
+    by the evaluator entry's key."""
+    from automl_mm.engine.tool_errors import raised_as_refusal
+
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg[f'{split}_evaluator'] = dict(type='BuggyMetricOfTestLoaderKeys')
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(TypeError) as raised:
+        {'val': runner.val, 'test': runner.test}[split]()
+    assert str(raised.value) == "unsupported operand type(s) for +: 'NoneType' and 'int'"
+    assert not raised_as_refusal(raised.value)
+    cfg = tiny_digits_cfg(str(tmp_path))
+    cfg[f'{split}_evaluator'] = dict(type='Accuracy', topkk=(1, ))
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(TypeError) as raised:
+        {'val': runner.val, 'test': runner.test}[split]()
+    assert str(raised.value).startswith(f'{split}_evaluator (Accuracy): ')
+    assert 'topkk' in str(raised.value) and raised_as_refusal(raised.value)
