@@ -366,12 +366,15 @@ def option_named_error(err: Exception, options: list[str]) -> Exception | None:
     Args:
         err: the error the tool's library call raised.
         options: the tool's options, ``['--num-train', '--img-size', ...]``; the parameter of ``--num-train`` is
-            ``num_train``, named where it is followed by `` must``, ``=`` or `` in `` and a range.
+            ``num_train``, named wherever it stands as a word (``(pass val_images instead)``: an ``_`` name is no
+            word of prose; not inside a file name or path), a one-word name (``seed``) only where it is followed
+            by `` must``, ``=`` or `` in `` and a range.
     """
     message = str(err)
     for option in options:
         name = option.lstrip('-').replace('-', '_')
-        message = re.sub(rf'(?<![\w.\-]){re.escape(name)}(?= must|=| in [\[(\d])', option, message)
+        after = r'(?![\w/.\-])' if '_' in name else r'(?= must|=| in [\[(\d])'
+        message = re.sub(rf'(?<![\w./\-]){re.escape(name)}{after}', option, message)
     if message == str(err):
         return None
     try:

@@ -208,12 +208,19 @@ def test_a_generator_s_refusal_names_the_option_that_sets_the_value():
     ``--num-train 0``); they now name the option, where the message names the parameter as refused."""
     from automl_mm.engine.tool_args import option_named_error
 
-    options = ['--num-train', '--max-iou', '--min-visible', '--seed', '--val-images']
+    options = ['--num-train', '--max-iou', '--min-visible', '--seed', '--val-images', '--val-fraction']
     for message, named in (('num_train must be an int >= 1, got 0', '--num-train must be an int >= 1, got 0'),
                            ('max_iou must be in [0, 1) and min_visible in [0, 1], got 1, 2',
                             '--max-iou must be in [0, 1) and --min-visible in [0, 1], got 1, 2'),
                            ('val_images must be in [1, 9] for a file with 10 images',
-                            '--val-images must be in [1, 9] for a file with 10 images')):
+                            '--val-images must be in [1, 9] for a file with 10 images'),
+                           # split_coco.py --val-fraction 0.001 on 64 images: the option to pass instead, too
+                           ('val_fraction=0.001 of 64 images gives 0 arch-val images; it must give between 1 and 63 '
+                            '(pass val_images instead)',
+                            '--val-fraction=0.001 of 64 images gives 0 arch-val images; it must give between 1 and 63 '
+                            '(pass --val-images instead)')):
         assert str(option_named_error(ValueError(message), options)) == named
     # prose that mentions a word, not the parameter refused, is left alone
     assert option_named_error(ValueError('the images are seeded; seed them in order'), options) is None
+    assert option_named_error(ValueError("COCO annotation file '/d/val_images/a_val_images.json' is empty"),
+                              options) is None
