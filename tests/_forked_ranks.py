@@ -60,3 +60,13 @@ def fork_ranks(fn: Callable[..., Any], args: tuple = (), nprocs: int = 2, timeou
             if process.is_alive():
                 process.kill()
                 process.join()
+
+
+def outcome(call: Callable[[], Any]) -> str | None:
+    """``'<ErrorType>: <message>'`` of what ``call()`` raised in a rank, ``None`` if it returned: a rank records it
+    for the test to compare across ranks (every rank refusing alike, or none)."""
+    try:
+        call()
+    except Exception as err:  # noqa: BLE001 (recorded for the test to compare)
+        return f'{type(err).__name__}: {err}'
+    return None

@@ -19,17 +19,9 @@ import os.path as osp
 
 import pytest
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, outcome
 
 from automl_mm.engine.rank_agreement import loaded_states_differ, state_part_digests
-
-
-def _outcome(call) -> str | None:
-    try:
-        call()
-    except Exception as err:  # noqa: BLE001 (recorded for the test to compare)
-        return f'{type(err).__name__}: {err}'
-    return None
 
 
 def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
@@ -53,7 +45,7 @@ def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
     def resume(state: dict, iteration: int) -> str | None:
         checkpoint = {'nas_search': dict(state, seed=loop.seed, scoring=loop.scoring_settings(), loop=loop_type),
                       'meta': {'iter': iteration}}
-        return _outcome(lambda: _SearchStateHook(loop).after_load_checkpoint(runner, checkpoint))
+        return outcome(lambda: _SearchStateHook(loop).after_load_checkpoint(runner, checkpoint))
 
     found = {}
     state = loop.search_state_dict()
@@ -68,7 +60,7 @@ def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
     # 3. PathSamplingHook (a plain loop's path sampling; called here alone): one path, rank 1's copy is older
     runner._load_from = osp.join(tmp, 'work', 'iter_4.pth')
     hook = PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2)), seed=3)
-    found['hook'] = _outcome(lambda: hook.after_load_checkpoint(
+    found['hook'] = outcome(lambda: hook.after_load_checkpoint(
         runner, {'path_sampling': {'seed': 3}, 'meta': {'iter': 4 if rank == 0 else 2}}))
     # 4. tools/test.py's SearchedArchitectureHook on the search's final checkpoint: the same file on both ranks
     # applies the same architecture; rank 1's stale copy, saved before the search ended, holds none (its shard of the
@@ -77,9 +69,9 @@ def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
     calls = loop.architecture_calls()
     weights = inner_model(runner.model).state_dict()
     test = SearchedArchitectureHook()
-    found['arch_same'] = _outcome(lambda: test.after_load_checkpoint(
+    found['arch_same'] = outcome(lambda: test.after_load_checkpoint(
         runner, {'nas_search': {ARCHITECTURE_KEY: calls}, 'state_dict': weights}))
-    found['arch'] = _outcome(lambda: test.after_load_checkpoint(
+    found['arch'] = outcome(lambda: test.after_load_checkpoint(
         runner, {'nas_search': {ARCHITECTURE_KEY: calls} if rank == 0 else {}, 'state_dict': weights}))
     found['calls'] = calls
     with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:

@@ -17,7 +17,7 @@ import os.path as osp
 
 import pytest
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, outcome
 from mmengine.config import Config
 
 RETRAIN = {'PCNASLoop': 'configs/pc_nas/pc-nas-retrain_mbconv-digits_1x1_30e_digits.py'}
@@ -54,14 +54,6 @@ def _cfg(loop: str, repo: str, tmp: str):
     return cfg
 
 
-def _outcome(call) -> str | None:
-    try:
-        call()
-    except Exception as err:  # noqa: BLE001 (recorded for the test to compare)
-        return f'{type(err).__name__}: {err}'
-    return None
-
-
 def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
     from mmengine.runner import Runner
 
@@ -78,25 +70,25 @@ def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
     found = {}
     # 1. the loop's start: rank 1 runs from another directory, where the relative retrain_config is not
     os.chdir(node0 if rank == 0 else tmp)
-    found['loop'] = _outcome(lambda: runner.train_loop)
+    found['loop'] = outcome(lambda: runner.train_loop)
     os.chdir(node0)
     loop = runner.train_loop  # both ranks from node0: built
     # 2. a resume: rank 1's checkpoint holds another search loop's state
     runner._resume = True
     state = dict(loop.search_state_dict(), seed=loop.seed, scoring=loop.scoring_settings(),
                  loop=loop_type if rank == 0 else 'AnotherLoop')
-    found['resume'] = _outcome(lambda: _SearchStateHook(loop).after_load_checkpoint(
+    found['resume'] = outcome(lambda: _SearchStateHook(loop).after_load_checkpoint(
         runner, {'nas_search': state, 'meta': {'iter': 0}}))
     # 3. PathSamplingHook's resume (under a plain loop; called here alone): rank 1's checkpoint was written with
     # another seed than configured
     hook = PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2)), seed=3)
-    found['hook'] = _outcome(lambda: hook.after_load_checkpoint(runner, {'path_sampling': {'seed': 3 + rank}}))
+    found['hook'] = outcome(lambda: hook.after_load_checkpoint(runner, {'path_sampling': {'seed': 3 + rank}}))
     runner._resume = False
     # 4. the search's start: rank 1's search split holds fewer batches than batches_per_sample (its copy of the
     # data, as if another)
     if rank == 1:
         loop.batches_per_sample = 10**6
-    found['run'] = _outcome(runner.train)
+    found['run'] = outcome(runner.train)
     with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
         json.dump(found, f)
     torch_dist.destroy_process_group()

@@ -24,15 +24,7 @@ import os.path as osp
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
-
-
-def _outcome(call) -> str | None:
-    try:
-        call()
-    except Exception as err:  # noqa: BLE001 (recorded for the test to compare)
-        return f'{type(err).__name__}: {err}'
-    return None
+from _forked_ranks import fork_ranks, outcome
 
 
 def _trained(trunk: int, theta: list[float], seconds: float):
@@ -66,7 +58,7 @@ def _rank(rank: int, tmp: str) -> None:
     def resume(path: str) -> str | None:
         runner._load_from = path  # what _resumed_file names
         checkpoint = torch.load(path, weights_only=False)
-        return _outcome(lambda: _choice_hook(2, trunk_iters=5).after_load_checkpoint(runner, checkpoint))
+        return outcome(lambda: _choice_hook(2, trunk_iters=5).after_load_checkpoint(runner, checkpoint))
 
     shared = osp.join(tmp, 'work', 'iter_10.pth')
     if rank == 0:  # only rank 0 writes checkpoints
@@ -97,11 +89,11 @@ def _replay_hooks(rank: int, runner, tmp: str) -> dict:
 
     def searched(records: list) -> str | None:
         checkpoint = dict(ohl=dict(history=records, copies_apart=False, in_trunk=False), meta=dict(epoch=4, iter=40))
-        return _outcome(lambda: SearchedValuesHook().after_load_checkpoint(runner, checkpoint))
+        return outcome(lambda: SearchedValuesHook().after_load_checkpoint(runner, checkpoint))
 
     def schedule(epoch: int) -> str | None:
         hook = TrunkScheduleHook({path: [0.1, 0.2, 0.3]}, trunk_epochs=2)
-        return _outcome(lambda: hook.after_load_checkpoint(runner, dict(meta=dict(epoch=epoch, iter=10 * epoch))))
+        return outcome(lambda: hook.after_load_checkpoint(runner, dict(meta=dict(epoch=epoch, iter=10 * epoch))))
 
     runner._load_from = osp.join(tmp, 'work', 'epoch_4.pth')
     found = dict(values_same=searched(history), schedule_same=schedule(4))
