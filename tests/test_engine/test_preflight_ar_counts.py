@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pytest
 from mmengine.config import Config
+from test_evaluation.test_coco_unrounded import _twenty_objects
 
 from automl_mm.engine import preflight_coco_counts, preflight_metrics
 from automl_mm.engine.preflight import ConfigCheckError, check_config
@@ -281,15 +282,9 @@ def test_ar_items_past_the_recalls_cocoevalmp_summarizes_are_refused(nums, kind,
 def test_the_cocoevalmp_index_error_is_mmdets(tmp_path):
     """The premise of the test above, on mmdet's own CocoMetric: COCOevalMP with proposal_nums=[300] and
     metric='proposal' stops with IndexError."""
-    import sys
 
     from mmdet.evaluation import CocoMetric
 
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
-    try:
-        from test_coco_unrounded import _twenty_objects
-    finally:
-        sys.path.pop(0)
     ann, sample = _twenty_objects(tmp_path)
     metric = CocoMetric(ann_file=ann, metric='proposal', proposal_nums=[300], use_mp_eval=True)
     metric.dataset_meta = dict(classes=('item', ))
@@ -315,17 +310,11 @@ def test_the_stats_mmdet_validates_an_ar_item_at_are_the_ones_named(tmp_path, nu
     """The check's premise, on mmdet's own compute_metrics: 20 small objects each predicted exactly (the recall at
     n detections is min(n / 20, 1); of medium or large objects, none: -1); each AR item mmdet reports is the recall
     at the area and count _validated_ar_count says, or, where it says None, at those the item names."""
-    import sys
 
     from mmdet.evaluation import CocoMetric
 
     from automl_mm.engine.preflight_coco_counts import _validated_ar_count
 
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
-    try:
-        from test_coco_unrounded import _twenty_objects
-    finally:
-        sys.path.pop(0)
     ann, sample = _twenty_objects(tmp_path)
     metric = CocoMetric(ann_file=ann, metric='proposal', proposal_nums=nums, use_mp_eval=mp)
     metric.dataset_meta = dict(classes=('item', ))
@@ -350,15 +339,9 @@ def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, er
     evaluation with TypeError, a list with ValueError ('Calling nonzero on 0d arrays'), after training up to it, for
     bbox / segm / proposal (UnroundedCocoMetric alike); proposal_fast takes either, mmdet's default (None) is an
     array."""
-    import sys
 
     from mmdet.evaluation import CocoMetric
 
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
-    try:
-        from test_coco_unrounded import _twenty_objects
-    finally:
-        sys.path.pop(0)
     ann, sample = _twenty_objects(tmp_path)
     metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
     metric.dataset_meta = dict(classes=('item', ))
@@ -384,17 +367,11 @@ def test_iou_thrs_arrays_pycocotools_cannot_loop_over_are_refused(tmp_path, thrs
     ValueError (an array's truth value), an empty one with IndexError, after training up to it (the premise, on
     mmdet's own CocoMetric); and with classwise=True the start checks stopped on the 0-d one with a bare 'TypeError:
     len() of unsized object' naming no key (check_coco_classwise_iou_thrs, warn_classwise_iou_columns)."""
-    import sys
 
     from mmdet.evaluation import CocoMetric
 
     from automl_mm.engine.preflight_coco_counts import check_coco_classwise_iou_thrs, warn_classwise_iou_columns
 
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
-    try:
-        from test_coco_unrounded import _twenty_objects
-    finally:
-        sys.path.pop(0)
     ann, sample = _twenty_objects(tmp_path)
     metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
     metric.dataset_meta = dict(classes=('item', ))
@@ -431,16 +408,10 @@ def test_the_ap_at_an_iou_threshold_not_evaluated_is_not_computed(tmp_path, logg
     .py config keeps) there is no 0.5 and bbox_mAP_50 was -1, where every object was found, and with
     np.arange(0.5, 0.96, 0.05) (0.7500000000000002, not 0.75) bbox_mAP_75 was: a reward, score or selection on one
     is a constant. The mAP averages over the thresholds given: computed."""
-    import sys
 
     import numpy as np
     from mmdet.evaluation import CocoMetric
 
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
-    try:
-        from test_coco_unrounded import _twenty_objects
-    finally:
-        sys.path.pop(0)
     (tmp_path / 'base.py').write_text('x = 1\n')
     (tmp_path / 'cfg.py').write_text("_base_ = ['./base.py']\nimport numpy as np\nval_evaluator = dict(type="
                                      "'CocoMetric', metric='bbox', iou_thrs=np.linspace(0.55, 0.95, 9))\n")

@@ -9,12 +9,12 @@ import glob
 import logging
 import os.path as osp
 import re
-import sys
 
 import mmdet
 import numpy as np
 import pytest
 from mmengine.config import Config
+from test_evaluation.test_coco_unrounded import _twenty_objects
 
 from automl_mm.engine import preflight_coco_counts
 from automl_mm.engine.preflight import ConfigCheckError, check_config
@@ -35,15 +35,6 @@ def logged(monkeypatch):
     monkeypatch.setattr(preflight_coco_counts, 'print_log',
                         lambda msg, logger=None, level=None: messages.append((msg, level)))
     return messages
-
-
-def _twenty_objects(tmp_path):
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
-    try:
-        from test_coco_unrounded import _twenty_objects
-    finally:
-        sys.path.pop(0)
-    return _twenty_objects(tmp_path)
 
 
 def _computed(tmp_path, cls, **options):

@@ -10,14 +10,13 @@ to it, beside CocoMetric's (test_preflight_ar_counts, test_preflight_classwise_i
 """
 from __future__ import annotations
 
-import os.path as osp
 import re
-import sys
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from test_evaluation.test_coco_unrounded import _twenty_objects
 
 from automl_mm.engine.preflight import ConfigCheckError
 from automl_mm.engine.preflight_coco_counts import check_coco_iou_thrs, check_coco_proposal_nums, check_voc_iou_thrs
@@ -63,15 +62,6 @@ def test_what_voc_runs_passes():
                                                                     metric='recall'),
                    dict(type='CocoMetric', iou_thrs=np.array([0.5]))):
         check_voc_iou_thrs(Config(dict(default_scope='mmdet', val_evaluator=metric)), test_only=False)
-
-
-def _twenty_objects(tmp_path):
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_evaluation'))
-    try:
-        from test_coco_unrounded import _twenty_objects
-    finally:
-        sys.path.pop(0)
-    return _twenty_objects(tmp_path)
 
 
 def test_mmdets_ov_coco_metric_stops_as_coco_metric_does(tmp_path):
