@@ -22,5 +22,5 @@ def test_a_checkpoint_interval_that_is_not_a_whole_number_is_refused_at_start(tm
     cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='CheckpointHook', interval=1,
                                                                     save_begin=1.5)]
     index = len(cfg.custom_hooks) - 1
-    with pytest.raises(ConfigCheckError, match=rf'custom_hooks.{index}.save_begin=1.5 must be a whole number'):
+    with pytest.raises(ConfigCheckError, match=rf'custom_hooks\[{index}\]\.save_begin=1.5 must be a whole number'):
         check_config(cfg)
