@@ -254,7 +254,6 @@ def test_fewer_than_three_counts_are_refused_where_pycocotools_summarizes(nums):
                                                             proposal_nums=nums))), test_only=False)
 
 
-
 @pytest.mark.parametrize('nums, kind, items, item', [
     ([300], 'proposal', None, 'AR_m@1000'),  # mmdet's default items of metric='proposal'
     ((100, 300), 'proposal', None, 'AR_l@1000'),
@@ -331,6 +330,18 @@ def test_the_stats_mmdet_validates_an_ar_item_at_are_the_ones_named(tmp_path, nu
         assert values[item] == pytest.approx(min(count / 20, 1) if area in ('all', 'small') else -1), (item, read)
 
 
+def _mmdet_bbox_metric_raises(tmp_path, thrs, error) -> None:
+    """mmdet's own CocoMetric(metric='bbox', iou_thrs=thrs) on twenty exactly predicted objects raises ``error`` at
+    its evaluation."""
+    from mmdet.evaluation import CocoMetric
+
+    ann, sample = _twenty_objects(tmp_path)
+    metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, [sample])
+    with pytest.raises(error):
+        metric.compute_metrics(metric.results)
+
 
 @pytest.mark.parametrize('thrs, error', [(0.5, TypeError), ([0.5, 0.75], ValueError)])
 def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, error):
@@ -339,15 +350,7 @@ def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, er
     evaluation with TypeError, a list with ValueError ('Calling nonzero on 0d arrays'), after training up to it, for
     bbox / segm / proposal (UnroundedCocoMetric alike); proposal_fast takes either, mmdet's default (None) is an
     array."""
-
-    from mmdet.evaluation import CocoMetric
-
-    ann, sample = _twenty_objects(tmp_path)
-    metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
-    metric.dataset_meta = dict(classes=('item', ))
-    metric.process({}, [sample])
-    with pytest.raises(error):  # the premise, on mmdet's own metric
-        metric.compute_metrics(metric.results)
+    _mmdet_bbox_metric_raises(tmp_path, thrs, error)  # the premise, on mmdet's own metric
     cfg = Config(dict(val_evaluator=[dict(type='Accuracy'), dict(type='automl_mm.UnroundedCocoMetric',
                                                                  metric=['proposal_fast', 'segm'], iou_thrs=thrs)]))
     with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator[1].iou_thrs={thrs!r}') + r".*'segm'.*"
@@ -358,7 +361,6 @@ def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, er
         check_coco_iou_thrs(Config(dict(val_evaluator=fine)), test_only=False)
 
 
-
 @pytest.mark.parametrize('thrs, error', [(np.array(0.5), TypeError), (np.array([[0.5, 0.75]]), ValueError),
                                          (np.array([]), IndexError)])
 def test_iou_thrs_arrays_pycocotools_cannot_loop_over_are_refused(tmp_path, thrs, error, monkeypatch):
@@ -367,17 +369,9 @@ def test_iou_thrs_arrays_pycocotools_cannot_loop_over_are_refused(tmp_path, thrs
     ValueError (an array's truth value), an empty one with IndexError, after training up to it (the premise, on
     mmdet's own CocoMetric); and with classwise=True the start checks stopped on the 0-d one with a bare 'TypeError:
     len() of unsized object' naming no key (check_coco_classwise_iou_thrs, warn_classwise_iou_columns)."""
-
-    from mmdet.evaluation import CocoMetric
-
     from automl_mm.engine.preflight_coco_counts import check_coco_classwise_iou_thrs, warn_classwise_iou_columns
 
-    ann, sample = _twenty_objects(tmp_path)
-    metric = CocoMetric(ann_file=ann, metric='bbox', iou_thrs=thrs)
-    metric.dataset_meta = dict(classes=('item', ))
-    metric.process({}, [sample])
-    with pytest.raises(error):  # the premise, on mmdet's own metric
-        metric.compute_metrics(metric.results)
+    _mmdet_bbox_metric_raises(tmp_path, thrs, error)  # the premise, on mmdet's own metric
     cfg = Config(dict(val_evaluator=dict(type='CocoMetric', iou_thrs=thrs, classwise=True)))
     with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator.iou_thrs={thrs.tolist()!r}') +
                        r': .*one-dimensional.*' + error.__name__ + r'.*first evaluation'):
