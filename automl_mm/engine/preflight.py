@@ -60,16 +60,16 @@ concept, and the public names stay importable from here.
     (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are at least three where pycocotools summarizes
     (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_proposal_nums`: mmdet stopped at the first evaluation;
     under ``use_mp_eval=True`` as many as the AR items it reports need), its ``iou_thrs`` unset or an array
-    (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_iou_thrs`: a float or list stopped pycocotools there),
+    (:func:`~automl_mm.engine.preflight_coco_settings.check_coco_iou_thrs`: a float or list stopped pycocotools there),
     at least six of them with ``classwise=True`` (mmdet's per-class table reads the sixth: IndexError at the first
-    evaluation, :func:`~automl_mm.engine.preflight_coco_counts.check_coco_classwise_iou_thrs`; a table whose
+    evaluation, :func:`~automl_mm.engine.preflight_coco_settings.check_coco_classwise_iou_thrs`; a table whose
     mAP_50 / mAP_75 columns are read at other thresholds is warned about,
-    :func:`~automl_mm.engine.preflight_coco_counts.warn_classwise_iou_columns`; mmdet's other metrics that run
+    :func:`~automl_mm.engine.preflight_coco_settings.warn_classwise_iou_columns`; mmdet's other metrics that run
     ``CocoMetric``'s evaluation, ``OVCocoMetric``, ``CocoVideoMetric``, ..., alike; an ``OVCocoMetric`` whose first
     threshold is not 0.5 reports its ``base_ap50`` / ``novel_ap50`` there: warned,
-    :func:`~automl_mm.engine.preflight_coco_counts.warn_ov_ap50_threshold`, and reading one refused,
+    :func:`~automl_mm.engine.preflight_coco_settings.warn_ov_ap50_threshold`, and reading one refused,
     :func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`), and a ``VOCMetric``'s mAP
-    ``iou_thrs`` a float or a list (:func:`~automl_mm.engine.preflight_coco_counts.check_voc_iou_thrs`: it asserted
+    ``iou_thrs`` a float or a list (:func:`~automl_mm.engine.preflight_coco_settings.check_voc_iou_thrs`: it asserted
     a list at the first evaluation),
     and one that reports an AR item ``AR[_s|_m|_l]@<n>`` whose ``n`` is not among its ``proposal_nums``, or
     pycocotools' mAP without 100, or ``mAP_50`` / ``mAP_75`` with an ``iou_thrs`` array without 0.5 / 0.75 (not
@@ -157,15 +157,13 @@ from .preflight_coco import (
     read_coco_file,
     shared_folder_files,
 )
-from .preflight_coco_counts import (
+from .preflight_coco_counts import check_coco_proposal_nums, check_uncomputed_selection_keys, warn_uncomputed_coco_items
+from .preflight_coco_settings import (
     check_coco_classwise_iou_thrs,
     check_coco_iou_thrs,
-    check_coco_proposal_nums,
-    check_uncomputed_selection_keys,
     check_voc_iou_thrs,
     warn_classwise_iou_columns,
     warn_ov_ap50_threshold,
-    warn_uncomputed_coco_items,
 )
 from .preflight_data_hint import generator_hint
 from .preflight_dropped_args import check_dropped_arguments

@@ -8,7 +8,8 @@ that is known without running it; :func:`check_metric_key` refuses a key outside
 ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`). :func:`warn_rounded_search_metric` warns
 where a search ranks by a metric mmdet reports rounded (copies and candidates tie), :func:`warn_rounded_save_best`
 where ``save_best`` selects checkpoints by one (validations tie: the first checkpoint is kept).
-Keys and arguments at detection counts pycocotools does not evaluate: :mod:`automl_mm.engine.preflight_coco_counts`.
+Keys and arguments at detection counts pycocotools does not evaluate: :mod:`automl_mm.engine.preflight_coco_counts`;
+``iou_thrs`` and ``classwise`` settings: :mod:`automl_mm.engine.preflight_coco_settings`.
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def _check_coco_metric_items(cfg: Any, test_only: bool, split: str = 'test') -> 
     mmdet takes any items when the metric is built and refuses an unknown one (``KeyError: metric item "mAP_51" is
     not supported``) only in ``compute_metrics``, once the model predicts a box: at a validation after training. A
     string is read letter by letter."""
-    from .preflight_coco_counts import _runs_coco_compute
+    from .preflight_coco_settings import _runs_coco_compute
 
     items = COCO_AP_ITEMS + COCO_AR_ITEMS
     for metric, key in _evaluator_cfgs(cfg):

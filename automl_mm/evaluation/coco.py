@@ -209,7 +209,7 @@ def split_precisions(metric: Any, coco_eval: Any) -> dict[str, float]:
     """mmdet's ``OVCocoMetric`` values ``base_ap``, ``novel_ap``, ``base_ap50``, ``novel_ap50`` (the mean of
     ``eval['precision'][iou, :, classes, 0, -1]`` over its entries > -1, every IoU threshold or the first (0.5 of
     mmdet's default ``iou_thrs``; another first threshold is warned of and not read:
-    :func:`automl_mm.engine.preflight_coco_counts.warn_ov_ap50_threshold`), of the
+    :func:`automl_mm.engine.preflight_coco_settings.warn_ov_ap50_threshold`), of the
     classes of ``metric.base_cat_ids`` / ``novel_cat_ids``; -1 where none is > -1), each class at its own column
     (:func:`_precision_column`): mmdet took the classes' positions in ``metric.cat_ids`` (the annotation file's
     order), so with categories not listed by id the base AP averaged novel classes' precisions and back."""

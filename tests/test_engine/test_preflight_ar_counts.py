@@ -16,15 +16,15 @@ import pytest
 from mmengine.config import Config
 from test_evaluation.test_coco_unrounded import _twenty_objects
 
-from automl_mm.engine import preflight_coco_counts, preflight_metrics
+from automl_mm.engine import preflight_coco_counts, preflight_coco_settings, preflight_metrics
 from automl_mm.engine.preflight import ConfigCheckError, check_config
 from automl_mm.engine.preflight_coco_counts import (
-    check_coco_iou_thrs,
     check_coco_proposal_nums,
     check_uncomputed_selection_keys,
     uncomputed_coco_keys,
     warn_uncomputed_coco_items,
 )
+from automl_mm.engine.preflight_coco_settings import check_coco_iou_thrs
 from automl_mm.engine.preflight_metrics import COCO_AR_ITEMS, check_metric_key
 from tests.test_engine._preflight_configs import OHL
 
@@ -369,14 +369,14 @@ def test_iou_thrs_arrays_pycocotools_cannot_loop_over_are_refused(tmp_path, thrs
     ValueError (an array's truth value), an empty one with IndexError, after training up to it (the premise, on
     mmdet's own CocoMetric); and with classwise=True the start checks stopped on the 0-d one with a bare 'TypeError:
     len() of unsized object' naming no key (check_coco_classwise_iou_thrs, warn_classwise_iou_columns)."""
-    from automl_mm.engine.preflight_coco_counts import check_coco_classwise_iou_thrs, warn_classwise_iou_columns
+    from automl_mm.engine.preflight_coco_settings import check_coco_classwise_iou_thrs, warn_classwise_iou_columns
 
     _mmdet_bbox_metric_raises(tmp_path, thrs, error)  # the premise, on mmdet's own metric
     cfg = Config(dict(val_evaluator=dict(type='CocoMetric', iou_thrs=thrs, classwise=True)))
     with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator.iou_thrs={thrs.tolist()!r}') +
                        r': .*one-dimensional.*' + error.__name__ + r'.*first evaluation'):
         check_coco_iou_thrs(cfg, test_only=False)
-    monkeypatch.setattr(preflight_coco_counts, 'print_log', lambda *args, **kwargs: None)
+    monkeypatch.setattr(preflight_coco_settings, 'print_log', lambda *args, **kwargs: None)
     if thrs.ndim != 1:  # left to check_coco_iou_thrs, which check_config runs first: no bare error
         check_coco_classwise_iou_thrs(cfg, test_only=False)
         assert warn_classwise_iou_columns(cfg) == []

@@ -16,9 +16,9 @@ import pytest
 from mmengine.config import Config
 from test_evaluation.test_coco_unrounded import _twenty_objects
 
-from automl_mm.engine import preflight_coco_counts
+from automl_mm.engine import preflight_coco_settings
 from automl_mm.engine.preflight import ConfigCheckError, check_config
-from automl_mm.engine.preflight_coco_counts import (
+from automl_mm.engine.preflight_coco_settings import (
     check_coco_classwise_iou_thrs,
     warn_classwise_iou_columns,
     warn_ov_ap50_threshold,
@@ -32,7 +32,7 @@ SIX = np.array([0.5, 0.55, 0.6, 0.65, 0.7, 0.75])
 @pytest.fixture
 def logged(monkeypatch):
     messages = []
-    monkeypatch.setattr(preflight_coco_counts, 'print_log',
+    monkeypatch.setattr(preflight_coco_settings, 'print_log',
                         lambda msg, logger=None, level=None: messages.append((msg, level)))
     return messages
 

@@ -4,10 +4,10 @@ It now warns once, naming the dataset's key and type and why; mmdet's own classe
 from __future__ import annotations
 
 import pytest
-from test_preflight_metric_order import BY_NAME, _classwise_cfg, _mmdet_coco_dataset
 
 from automl_mm.engine import preflight_label_order
 from automl_mm.engine.preflight_label_order import check_label_order
+from tests.test_engine._metric_order_helpers import BY_NAME, _classwise_cfg, _mmdet_coco_dataset
 
 
 class _ExtraArgCocoDataset(_mmdet_coco_dataset()):

@@ -19,7 +19,8 @@ from mmengine.config import Config
 from test_evaluation.test_coco_unrounded import _twenty_objects
 
 from automl_mm.engine.preflight import ConfigCheckError
-from automl_mm.engine.preflight_coco_counts import check_coco_iou_thrs, check_coco_proposal_nums, check_voc_iou_thrs
+from automl_mm.engine.preflight_coco_counts import check_coco_proposal_nums
+from automl_mm.engine.preflight_coco_settings import check_coco_iou_thrs, check_voc_iou_thrs
 from automl_mm.engine.preflight_metrics import _check_coco_metric_items
 
 
