@@ -21,7 +21,13 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_coco_settings import _ov_ap50_keys, _ov_ap50_threshold, _runs_coco_compute, coco_compute_class
+from .preflight_coco_settings import (
+    _ov_ap50_keys,
+    _ov_ap50_threshold,
+    _runs_coco_compute,
+    coco_compute_class,
+    coco_metric_origin,
+)
 from .preflight_metrics import COCO_AP_ITEMS, COCO_AR_ITEMS, _first_key
 from .preflight_walk import ConfigCheckError, _evaluator_cfgs, evaluator_metrics, outside_split
 
@@ -121,9 +127,12 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
             built and stops (``IndexError``; ``TypeError`` for a count that is not an int) only at the first
             evaluation, after training up to it.
     """
+    from .preflight_walk import config_scope
+
     for metric, key in _evaluator_cfgs(cfg):
         if outside_split(key, test_only, split) or not _runs_coco_compute(metric, cfg):
             continue
+        origin = coco_metric_origin(metric, config_scope(cfg))
         kinds = metric.get('metric', 'bbox')
         kinds = [kinds] if isinstance(kinds, str) else list(kinds) if isinstance(kinds, (list, tuple)) else []
         nums = _proposal_nums(metric)
@@ -132,7 +141,7 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
         if evaluated and isinstance(given_nums, (list, tuple)) and \
                 not all(isinstance(n, int) and not isinstance(n, bool) for n in given_nums):
             raise ConfigCheckError(
-                f"{key}.proposal_nums={given_nums!r}: pycocotools' COCOeval (which mmdet's {config_type_name(metric)} "
+                f"{key}.proposal_nums={given_nums!r}: pycocotools' COCOeval (which {origin} "
                 f'runs for {", ".join(map(repr, evaluated))}) sorts them and slices each image\'s detections by the '
                 "largest, so each must be an int: otherwise it stops with TypeError at the first evaluation, after "
                 f"training up to it. Give ints (mmdet's default {COCO_PROPOSAL_NUMS!r})")
@@ -150,8 +159,8 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
                 if item in COCO_AR_ITEMS and COCO_AR_ITEMS.index(item) >= 3 + len(nums)]
         if len(nums) < 3 and not metric.get('use_mp_eval'):
             raise ConfigCheckError(
-                f"{key}.proposal_nums={nums!r}: pycocotools' COCOeval.summarize, which mmdet's "
-                f'{config_type_name(metric)} runs for {", ".join(map(repr, evaluated))}, reads the third count '
+                f"{key}.proposal_nums={nums!r}: pycocotools' COCOeval.summarize, which "
+                f'{origin} runs for {", ".join(map(repr, evaluated))}, reads the third count '
                 '(maxDets[2]: the AP items but the mAP, AR@1000, AR_<area>@1000), so with '
                 f'{len(nums)} count{"" if len(nums) == 1 else "s"} it stops with IndexError at the first evaluation, '
                 f"after training up to it. Give three counts (mmdet's default {COCO_PROPOSAL_NUMS!r})" +
@@ -161,7 +170,7 @@ def check_coco_proposal_nums(cfg: Any, test_only: bool, split: str = 'test') -> 
             raise ConfigCheckError(
                 f"{key}.proposal_nums={nums!r} with use_mp_eval=True: mmdet's COCOevalMP summarizes the recall at "
                 f'each of the {len(nums)} count{"" if len(nums) == 1 else "s"} and then by area, '
-                f'stats[6..{8 + len(nums)}], and {config_type_name(metric)} reads {kind!r} item {item!r} at '
+                f'stats[6..{8 + len(nums)}], and {origin} reads {kind!r} item {item!r} at '
                 f'stats[{6 + COCO_AR_ITEMS.index(item)}], past them, so it stops with IndexError at the first '
                 f"evaluation, after training up to it. Give three counts (mmdet's default {COCO_PROPOSAL_NUMS!r}), "
                 f'or metric_items without {", ".join(map(repr, items))}')
@@ -238,10 +247,21 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
             f'{shown} is the average recall at {count} detections per image, which {where} '
             f'({config_type_name(metric)}) does not evaluate: its proposal_nums={nums!r} (the counts COCOeval '
             f'evaluates) do not hold {count}. automl_mm reads it as -1 (pycocotools\' value of what it did not '
-            "compute: OHL rewards, NAS scores, UnroundedCocoMetric), a constant that leaves the search or selection "
-            "flat; mmdet's CocoMetric reports under its name the recall at another of the proposal_nums (mmdet names "
-            f'its AR items by fixed counts whatever proposal_nums is). Add {count} to {where}.proposal_nums'
-            f'{alternative}')
+            "compute: OHL rewards, NAS scores), a constant that leaves the search or selection flat; "
+            f'{_uncomputed_ar_reported(metric)}. Add {count} to {where}.proposal_nums{alternative}')
+
+
+def _uncomputed_ar_reported(metric_cfg: dict, scope: str | None = None) -> str:
+    """What a message says the metric of config ``metric_cfg`` (its type resolved in ``scope``) itself reports
+    under the name of an AR item at a count it does not evaluate, naming its class and where it comes from
+    (:func:`~automl_mm.engine.preflight_coco_settings.coco_metric_origin`): mmdet's ``CocoMetric`` evaluation
+    (``CocoMetric``, ``OVCocoMetric``, a user's subclass that keeps it: :func:`_validated_by_mmdet`) the recall at
+    another of the ``proposal_nums``; automl_mm's ``UnroundedCocoMetric`` (and its subclasses) -1."""
+    origin = coco_metric_origin(metric_cfg, scope)
+    if _validated_by_mmdet(metric_cfg, scope):
+        return (f'{origin} reports under its name the recall at another of the proposal_nums (mmdet names its AR '
+                'items by fixed counts, AR@100, AR@300, AR@1000, AR_<area>@1000, whatever proposal_nums is)')
+    return f"{origin} reports it as -1 too (each AR item at the count it names: pycocotools' -1 where not evaluated)"
 
 
 def check_uncomputed_selection_keys(cfg: Any) -> None:
@@ -286,7 +306,8 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
             if read is None:
                 continue
             raise ConfigCheckError(
-                f'{shown or f"{owner}={key!r}"} is validated by {where} (mmdet\'s {config_type_name(metric)}) as '
+                f'{shown or f"{owner}={key!r}"} is validated by {where} '
+                f'({coco_metric_origin(metric, config_scope(cfg))}) as '
                 f'{_stats_read(read)}: mmdet takes its AR items at fixed places of '
                 f'stats, which hold the recalls at the sorted proposal_nums={_proposal_nums(metric)!r}, whatever '
                 f'the item names, so the selection would follow another count. Set {_ar_count_fix(metric, where)}')
@@ -418,8 +439,9 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
         misread = [] if outside_split(key, test_only, split) else _misread_ar_keys(metric, config_scope(cfg))
         if keys or misread:
             groups.setdefault((tuple(keys), tuple(misread), _proposal_nums(metric), config_type_name(metric),
-                               _ar_count_fix(metric)), []).append(key)
-    for (keys, misread, nums, kind, ar_fix), wheres in groups.items():
+                               _ar_count_fix(metric), coco_metric_origin(metric, config_scope(cfg)),
+                               _uncomputed_ar_reported(metric, config_scope(cfg))), []).append(key)
+    for (keys, misread, nums, kind, ar_fix, origin, ar_reported), wheres in groups.items():
         several = len(wheres) > 1
         if not keys:  # every count evaluated, read at other places of stats by mmdet's CocoMetric
             print_log(f'{" and ".join(wheres)} ({kind}) report{"" if several else "s"} '
@@ -432,11 +454,11 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
         at_iou = [k for k in keys if k.endswith(tuple(_IOU_ITEMS))]
         why = []
         if ar:
-            why.append("automl_mm reports such an AR item as -1 (pycocotools' value of what it did not compute), "
-                       "mmdet's CocoMetric as the recall at another of the proposal_nums (mmdet names its AR items by "
-                       'fixed counts, AR@100, AR@300, AR@1000, AR_<area>@1000, whatever proposal_nums is)')
+            why.append("automl_mm reads such an AR item as -1 (pycocotools' value of what it did not compute: OHL "
+                       f'rewards, NAS scores), and {ar_reported}')
         if misread:
-            why.append(f'and mmdet\'s {kind} reports {", ".join(f"{k!r} as {_stats_read(r)}" for k, r in misread)} '
+            why.append(f'and {"it" if ar else origin} reports '
+                       f'{", ".join(f"{k!r} as {_stats_read(r)}" for k, r in misread)} '
                        '(its AR items at fixed places of stats, the recalls at the sorted proposal_nums; '
                        + ("type='automl_mm.UnroundedCocoMetric' reports each at the count it names)"
                           if kind == 'CocoMetric' else f'{ar_fix} gives the counts the items name)'))

@@ -41,6 +41,8 @@ def check_coco_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """
     import numpy as np
 
+    from .preflight_walk import config_scope
+
     for metric, key in _evaluator_cfgs(cfg):
         if outside_split(key, test_only, split) or not _runs_coco_compute(metric, cfg):
             continue
@@ -50,19 +52,20 @@ def check_coco_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:
         evaluated = [kind for kind in kinds if kind in ('bbox', 'segm', 'proposal')]
         if thrs is None or not evaluated:
             continue
+        origin = coco_metric_origin(metric, config_scope(cfg))
         if isinstance(thrs, np.ndarray):
             if thrs.ndim == 1 and thrs.size:
                 continue
             error = 'TypeError' if thrs.ndim == 0 else 'ValueError' if thrs.size else 'IndexError'
             raise ConfigCheckError(
-                f"{key}.iou_thrs={thrs.tolist()!r}: mmdet's {config_type_name(metric)} hands it as given to "
+                f"{key}.iou_thrs={thrs.tolist()!r}: {origin} hands it as given to "
                 f'pycocotools\' COCOeval (for {", ".join(map(repr, evaluated))}), which loops over it as one IoU '
                 'threshold per entry, so it must be a one-dimensional array of at least one threshold; this one '
                 f'(shape {thrs.shape}) stops it with {error} at the first evaluation, after training up to it. Give '
                 "e.g. np.array([0.5, 0.75]), or leave iou_thrs unset (mmdet's 0.50:0.95)")
         error = 'TypeError' if isinstance(thrs, (int, float)) else 'ValueError'
         raise ConfigCheckError(
-            f"{key}.iou_thrs={thrs!r}: mmdet's {config_type_name(metric)} hands it as given to pycocotools' COCOeval "
+            f"{key}.iou_thrs={thrs!r}: {origin} hands it as given to pycocotools' COCOeval "
             f'(for {", ".join(map(repr, evaluated))}), which takes its len() and compares it with == to 0.5 and 0.75, '
             f'as a numpy array only, so it stops with {error} at the first evaluation, after training up to it. '
             "Leave iou_thrs unset (mmdet's 0.50:0.95; the mAP_50 / mAP_75 items give the AP at one threshold)")
@@ -91,6 +94,24 @@ def coco_compute_class(metric: Any, scope: str | None) -> type | None:
 
     owner = next((c for c in cls.__mro__ if 'compute_metrics' in vars(c)), None)
     return cls if owner in (CocoMetric, OVCocoMetric, CocoOccludedSeparatedMetric, UnroundedCocoMetric) else None
+
+
+def coco_metric_origin(metric: Any, scope: str | None = None) -> str:
+    """How a message names the class a COCO metric config builds (:func:`~automl_mm.engine.preflight_walk.
+    coco_metric_class`, its type resolved in ``scope``) and where it comes from: ``"mmdet's OVCocoMetric"``,
+    ``"automl_mm's UnroundedCocoMetric"``, or a user's class by its module and the mmdet / automl_mm class it
+    subclasses (``"KeptCocoMetric (my_project.metrics, a subclass of mmdet's CocoMetric)"``); ``"mmdet's <type>"``
+    where the type does not resolve here (the config's type name as given)."""
+    from .preflight_walk import coco_metric_class
+
+    cls = coco_metric_class(metric, scope)
+    if cls is None:
+        return f"mmdet's {config_type_name(metric)}"
+    library = cls.__module__.split('.')[0]
+    if library in ('mmdet', 'automl_mm'):
+        return f"{library}'s {cls.__name__}"
+    base = next(c for c in cls.__mro__ if c.__module__.split('.')[0] in ('mmdet', 'automl_mm'))
+    return f"{cls.__name__} ({cls.__module__}, a subclass of {base.__module__.split('.')[0]}'s {base.__name__})"
 
 
 def _runs_coco_compute(metric: Any, cfg: Any) -> bool:

@@ -207,3 +207,68 @@ def test_mmdets_other_coco_metrics_ar_items_validated_at_another_count_are_refus
     check_uncomputed_selection_keys(cfg)
     cfg.val_evaluator = dict(type='automl_mm.UnroundedCocoMetric', metric='proposal', proposal_nums=(1, 10, 100))
     check_uncomputed_selection_keys(cfg)  # each AR item at the count it names
+
+
+def _users_coco_metrics():
+    """A user's subclasses of mmdet's CocoMetric and OVCocoMetric and of automl_mm's UnroundedCocoMetric, each
+    keeping its base's compute_metrics."""
+    from mmdet.evaluation import CocoMetric
+    from mmdet.evaluation.metrics import OVCocoMetric
+
+    from automl_mm.evaluation.coco import UnroundedCocoMetric
+
+    class KeptCocoMetric(CocoMetric):
+        pass
+
+    class KeptOVCocoMetric(OVCocoMetric):
+        pass
+
+    class KeptUnroundedCocoMetric(UnroundedCocoMetric):
+        pass
+
+    return KeptCocoMetric, KeptOVCocoMetric, KeptUnroundedCocoMetric
+
+
+def test_messages_name_the_metrics_own_class_and_where_it_comes_from(monkeypatch):
+    """uncomputed_coco_keys' warning said "mmdet's CocoMetric [reports such an AR item] as the recall at another of
+    the proposal_nums" whatever the metric's class (mmdet's OVCocoMetric, a user's subclass, automl_mm's
+    UnroundedCocoMetric, which reports -1), and the refusals called a user's class or UnroundedCocoMetric "mmdet's
+    <class>". Each now names the metric's own class and where it comes from, and what that class reports."""
+    from automl_mm.engine import preflight_coco_counts
+    from automl_mm.engine.preflight_coco_counts import check_uncomputed_selection_keys, warn_uncomputed_coco_items
+    from automl_mm.engine.preflight_metrics import check_metric_key
+
+    kept, kept_ov, kept_unrounded = _users_coco_metrics()
+    users = f'({__name__}, a subclass of '
+    logged = []
+    monkeypatch.setattr(preflight_coco_counts, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    for kind, origin, recall in (
+            ('OVCocoMetric', "mmdet's OVCocoMetric", True),
+            ('CocoVideoMetric', "mmdet's CocoVideoMetric", True),
+            (kept, f"KeptCocoMetric {users}mmdet's CocoMetric)", True),
+            (kept_ov, f"KeptOVCocoMetric {users}mmdet's OVCocoMetric)", True),
+            ('automl_mm.UnroundedCocoMetric', "automl_mm's UnroundedCocoMetric", False),
+            (kept_unrounded, f"KeptUnroundedCocoMetric {users}automl_mm's UnroundedCocoMetric)", False)):
+        metric = dict(type=kind, metric='proposal', proposal_nums=(1, 10, 100))  # AR@300, AR@1000: not evaluated
+        logged.clear()
+        assert warn_uncomputed_coco_items(Config(dict(default_scope='mmdet', val_evaluator=metric))) == \
+            ['val_evaluator']
+        reported = (f'{origin} reports under its name the recall at another of the proposal_nums' if recall else
+                    f'{origin} reports it as -1 too')
+        assert len(logged) == 1 and reported in logged[0] and "mmdet's CocoMetric as" not in logged[0], (kind, logged)
+        with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\]\.reward_key='coco/AR@300' is the average "
+                                                   r'recall at 300 .*; ' + re.escape(reported)):
+            check_metric_key('coco/AR@300', 'custom_hooks[0].reward_key', metric, 'custom_hooks[0].reward_evaluator')
+        with pytest.raises(ConfigCheckError, match=r'^val_evaluator\.proposal_nums=\(1, 10\): pycocotools\' '
+                                                   r'COCOeval\.summarize, which ' + re.escape(origin) + ' runs'):
+            check_coco_proposal_nums(Config(dict(default_scope='mmdet', val_evaluator=dict(
+                metric, proposal_nums=(1, 10)))), test_only=False)
+        with pytest.raises(ConfigCheckError, match=r'^val_evaluator\.iou_thrs=0\.5: ' + re.escape(origin) + ' hands'):
+            check_coco_iou_thrs(Config(dict(default_scope='mmdet', val_evaluator=dict(metric, iou_thrs=0.5))),
+                                test_only=False)
+        if recall:  # selected by an AR item mmdet validates at another count
+            cfg = Config(dict(default_scope='mmdet', val_dataloader=dict(), val_evaluator=metric,
+                              default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best='coco/AR@100'))))
+            with pytest.raises(ConfigCheckError, match=r"save_best='coco/AR@100' is validated by val_evaluator \(" +
+                                                       re.escape(origin) + r'\) as COCOeval\.stats\[6\]'):
+                check_uncomputed_selection_keys(cfg)
