@@ -275,20 +275,23 @@ def _ov_ap50_keys(metric_cfg: dict) -> tuple[str, str]:
 
 
 def warn_ov_ap50_threshold(cfg: Any, test_only: bool = False, split: str = 'test') -> list[str]:
-    """Warn once per evaluator key of an mmdet ``OVCocoMetric`` whose ``base_ap50`` / ``novel_ap50`` are read at an
-    IoU threshold other than 0.5 (:func:`_ov_ap50_threshold`: ``iou_thrs=np.linspace(0.55, 0.95, 9)`` reports the
-    AP at 0.55 as ``base_ap50``), logged and saved under names that say otherwise; reading one is refused
+    """Warn once per metric (identical metrics of several evaluators together: ``test_evaluator = val_evaluator``)
+    of an mmdet ``OVCocoMetric`` whose ``base_ap50`` / ``novel_ap50`` are read at an IoU threshold other than 0.5
+    (:func:`_ov_ap50_threshold`: ``iou_thrs=np.linspace(0.55, 0.95, 9)`` reports the AP at 0.55 as ``base_ap50``),
+    logged and saved under names that say otherwise; reading one is refused
     (:func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`). Returns the config keys warned about."""
     from .preflight_walk import config_scope
 
-    warned = []
+    groups: dict[tuple, list[str]] = {}
     for metric, key in _evaluator_cfgs(cfg):
         thr = None if outside_split(key, test_only, split) else _ov_ap50_threshold(metric, config_scope(cfg))
-        if thr is None:
-            continue
-        warned.append(key)
-        print_log(f"{key} ({config_type_name(metric)}) reports {', '.join(map(repr, _ov_ap50_keys(metric)))} at "
-                  f'the first of its iou_thrs (mmdet reads them at precisions[0]), {thr:g}, not 0.5: the APs at '
-                  "another IoU threshold than their names say. Put 0.5 first in iou_thrs (mmdet's default "
-                  'np.linspace(0.5, 0.95, 10): leave iou_thrs unset)', logger='current', level=logging.WARNING)
-    return warned
+        if thr is not None:
+            groups.setdefault((config_type_name(metric), _ov_ap50_keys(metric), thr), []).append(key)
+    for (name, keys, thr), wheres in groups.items():
+        several = len(wheres) > 1
+        print_log(f"{' and '.join(wheres)} ({name}) report{'' if several else 's'} {', '.join(map(repr, keys))} at "
+                  f"the first of {'their' if several else 'its'} iou_thrs (mmdet reads them at precisions[0]), "
+                  f'{thr:g}, not 0.5: the APs at another IoU threshold than their names say. Put 0.5 first in '
+                  "iou_thrs (mmdet's default np.linspace(0.5, 0.95, 10): leave iou_thrs unset)", logger='current',
+                  level=logging.WARNING)
+    return [where for wheres in groups.values() for where in wheres]

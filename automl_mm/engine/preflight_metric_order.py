@@ -29,8 +29,10 @@ of unequal box counts (:mod:`automl_mm.evaluation.recall`): the run stopped at i
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os.path as osp
+from collections.abc import Callable
 from typing import Any
 
 from mmengine.logging import print_log
@@ -41,6 +43,34 @@ from .preflight_walk import SPLITS, ConfigCheckError, evaluator_metrics
 
 #: The ``metric`` of mmdet's ``CocoMetric`` that pairs results with the annotation file's images by position.
 ORDERED_COCO_METRICS = ('proposal_fast', )
+
+
+#: Warnings kept to be said once a call (:func:`keep_warning`): ``{what they say apart from the config keys:
+#: (the config keys, in the order met; how the message reads for them)}``.
+Warnings = dict[tuple, tuple[list[str], Callable[[list[str]], str]]]
+
+
+def keep_warning(pending: Warnings, said: tuple, where: str, message: Callable[[list[str]], str]) -> None:
+    """Keep the warning ``message(wheres)`` about config key ``where`` in ``pending``, with the keys of the same
+    warning (``said``: what it says apart from the keys): one metric config checked for ``val_evaluator`` and for
+    ``test_evaluator`` (``test_evaluator = val_evaluator``), or in two evaluators, is one cause, said once naming
+    every key (:func:`say_warnings`)."""
+    wheres = pending.setdefault(said, ([], message))[0]
+    if where not in wheres:
+        wheres.append(where)
+
+
+def say_warnings(pending: Warnings) -> None:
+    """Log each warning of ``pending`` (:func:`keep_warning`) once, with mmengine's ``print_log`` at ``WARNING``."""
+    for wheres, message in pending.values():
+        print_log(message(wheres), logger='current', level=logging.WARNING)
+    pending.clear()
+
+
+def _keys(wheres: list[str]) -> tuple[str, str]:
+    """How a message names config keys ``wheres`` (``'val_evaluator and test_evaluator'``) and ``'s'``, the verb
+    ending for them (``''`` for several)."""
+    return ' and '.join(wheres), '' if len(wheres) > 1 else 's'
 
 
 def _is_coco_metric(metric: dict, scope: str | None) -> bool:
@@ -178,44 +208,68 @@ def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, spl
     """Refuse a val / test loader whose sampler shuffles (mmengine's ``DefaultSampler`` without ``shuffle=False``:
     its default is ``True``) where its evaluator has a metric that pairs results with images by order
     (:func:`ordered_metric`). ``test_only``, ``split``: check only ``{split}_dataloader`` (as
-    :func:`automl_mm.engine.preflight.check_config`).
+    :func:`automl_mm.engine.preflight.check_config`). A user's metric class the probe gives no answer for is warned
+    of once a call, naming every evaluator key it is in (:func:`keep_warning`).
 
     Raises:
         ConfigCheckError: naming ``{split}_dataloader.sampler.shuffle``, the metric's config key, its type and
             ``metric``.
     """
-    for scored in (split, ) if test_only else SPLITS:
-        loader_key, evaluator_key = f'{scored}_dataloader', f'{scored}_evaluator'
-        loader = cfg.get(loader_key)
-        sampler = loader.get('sampler') if isinstance(loader, dict) else None
-        if not isinstance(sampler, dict) or config_type_name(sampler) != 'DefaultSampler' \
-                or sampler.get('shuffle', True) is False:
+    pending: Warnings = {}
+    try:
+        for scored in (split, ) if test_only else SPLITS:
+            _check_split_order(cfg, scope, scored, pending)
+    finally:
+        say_warnings(pending)
+
+
+def _evaluated_loaders(wheres: list[str]) -> list[str]:
+    """The ``{split}_dataloader`` keys of evaluator keys ``wheres`` (``val_evaluator``, ``test_evaluator[1]``), in
+    their order, each once."""
+    return list(dict.fromkeys(f"{where.split('_evaluator')[0]}_dataloader" for where in wheres))
+
+
+def _unprobed_order_message(type_name: str, kind: str, cls: type, why: str, wheres: list[str]) -> str:
+    """The warning of :func:`check_metric_order` about a user's metric class its probe gave no answer for."""
+    keys, s = _keys(wheres)
+    samplers = [f'{loader}.sampler' for loader in _evaluated_loaders(wheres)]
+    return (f'{keys} ({type_name}, metric={kind!r}) {"was" if s else "were"} not checked against '
+            f'{" and ".join(samplers)}, which shuffle{"s" if len(samplers) == 1 else ""}: whether it pairs the i-th '
+            "result with the i-th image of its ann_file (mmdet's fast_eval_recall does) could not be found here: "
+            f'{cls.__name__}, probed on three images read in another order, gave no answer ({why}). '
+            "Where it pairs by position, each image's proposals are scored against another image's boxes, "
+            f'silently. Set {samplers[0] + "=" if len(samplers) == 1 else " and ".join(samplers) + " to "}'
+            "dict(type='DefaultSampler', shuffle=False) to be sure")
+
+
+def _check_split_order(cfg: Any, scope: str | None, scored: str, pending: Warnings) -> None:
+    """:func:`check_metric_order` of split ``scored``; its warnings kept in ``pending`` (:func:`keep_warning`)."""
+    loader_key, evaluator_key = f'{scored}_dataloader', f'{scored}_evaluator'
+    loader = cfg.get(loader_key)
+    sampler = loader.get('sampler') if isinstance(loader, dict) else None
+    if not isinstance(sampler, dict) or config_type_name(sampler) != 'DefaultSampler' \
+            or sampler.get('shuffle', True) is False:
+        return
+    evaluator = cfg.get(evaluator_key)
+    metrics = evaluator_metrics(evaluator)
+    listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
+    for j, metric in enumerate(metrics):
+        where = f'{evaluator_key}[{j}]' if listed else evaluator_key
+        unprobed: list[tuple] = []
+        ordered = ordered_metric(metric, scope, unprobed)
+        for cls, kind, why in unprobed:
+            said = ('order', config_type_name(metric), kind, cls, why)
+            keep_warning(pending, said, where, functools.partial(_unprobed_order_message, *said[1:]))
+        if ordered is None:
             continue
-        evaluator = cfg.get(evaluator_key)
-        metrics = evaluator_metrics(evaluator)
-        listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
-        for j, metric in enumerate(metrics):
-            where = f'{evaluator_key}[{j}]' if listed else evaluator_key
-            unprobed: list[tuple] = []
-            ordered = ordered_metric(metric, scope, unprobed)
-            for cls, kind, why in unprobed:
-                print_log(f'{where} ({config_type_name(metric)}, metric={kind!r}) was not checked against '
-                          f'{loader_key}.sampler, which shuffles: whether it pairs the i-th result with the i-th '
-                          "image of its ann_file (mmdet's fast_eval_recall does) could not be found here: "
-                          f'{cls.__name__}, probed on three images read in another order, gave no answer ({why}). '
-                          "Where it pairs by position, each image's proposals are scored against another image's "
-                          f"boxes, silently. Set {loader_key}.sampler=dict(type='DefaultSampler', shuffle=False) to "
-                          'be sure', logger='current', level=logging.WARNING)
-            if ordered is None:
-                continue
-            given = (f'shuffle={sampler["shuffle"]!r}' if 'shuffle' in sampler
-                     else 'no shuffle (DefaultSampler shuffles by default)')
-            raise ConfigCheckError(
-                f'{loader_key}.sampler.shuffle: {loader_key}.sampler is DefaultSampler with {given}, but {where} '
-                f"({config_type_name(metric)}, metric={ordered!r}) pairs the i-th result with the i-th image of its "
-                f"ann_file (mmdet's fast_eval_recall): read in a shuffled order, each image's proposals would be "
-                f"scored against another image's boxes, a silently wrong recall. Set {loader_key}.sampler="
-                "dict(type='DefaultSampler', shuffle=False)")
+        given = (f'shuffle={sampler["shuffle"]!r}' if 'shuffle' in sampler
+                 else 'no shuffle (DefaultSampler shuffles by default)')
+        raise ConfigCheckError(
+            f'{loader_key}.sampler.shuffle: {loader_key}.sampler is DefaultSampler with {given}, but {where} '
+            f"({config_type_name(metric)}, metric={ordered!r}) pairs the i-th result with the i-th image of its "
+            f"ann_file (mmdet's fast_eval_recall): read in a shuffled order, each image's proposals would be "
+            f"scored against another image's boxes, a silently wrong recall. Set {loader_key}.sampler="
+            "dict(type='DefaultSampler', shuffle=False)")
 
 
 def _metric_class(metric: dict, scope: str | None) -> type | None:
@@ -307,6 +361,35 @@ def _probe_class_aps(cls: type, metric: dict, why: list | None = None) -> tuple[
     return round(float(a), 6), round(float(b), 6)  # (COCOeval's mean of 101 ones: 0.9999999999999998)
 
 
+def _listed(named: list) -> str:
+    """How a message lists ``(category id, name)`` pairs: ``3: 'rectangle', 1: 'ellipse'``."""
+    return ', '.join(f'{i}: {n!r}' for i, n in named)
+
+
+def _unjudged_categories_message(type_name: str, reads: str, ann_file: str, listed: str, unjudged: str,
+                                 wheres: list[str]) -> str:
+    """The warning of :func:`check_category_order` about a user's metric class its probe gave no answer for."""
+    keys, s = _keys(wheres)
+    return (f"{keys} ({type_name}, {reads}) {'was' if s else 'were'} not checked for reading per-class APs by the "
+            f"position of {ann_file}'s categories, which are not listed by ascending id ({listed}): "
+            f"{unjudged}. Where it reads them by position, as mmdet's CocoMetric does, each class is reported with "
+            "another class's AP, silently")
+
+
+def _unknown_classes_message(type_name: str, reads: str, ann_file: str, listed: str, wheres: list[str]) -> str:
+    """The warning of :func:`check_category_order` about a metric whose loader's classes are not known here."""
+    keys, s = _keys(wheres)
+    loaders = _evaluated_loaders(wheres)
+    one = len(loaders) == 1
+    types = [f'{where}.type' for where in wheres]
+    owners = ' and '.join(f"{loader}'s" for loader in loaders)
+    return (f"{keys} ({type_name}, {reads}) read{s} per-class APs by the position of {ann_file}'s categories, which "
+            f"are not listed by ascending id ({listed}), and {owners} "
+            f"classes (the categories {'it scores' if one else 'they score'}) are not known here: if two scored "
+            "classes are out of id order, each would be reported with another class's AP. Set "
+            f"{' and '.join(types)}{'=' if len(types) == 1 else ' to '}'automl_mm.UnroundedCocoMetric' to be sure")
+
+
 def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list[tuple[Any, Any]]],
                          test_only: bool = False, split: str = 'test') -> None:
     """Refuse mmdet's own per-class COCO values (:func:`_per_class_by_position`) in ``val_evaluator`` /
@@ -320,7 +403,8 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
     refused unless it reports a 1.0 and b 0.0; where that cannot be run, it is refused only if it keeps mmdet's
     ``compute_metrics``, and one of its own is warned of (its key, type and the probe's error), not judged. Where the
     loader's classes are not known here (a dataset type not registered, no ``metainfo``), the file's categories
-    cannot be narrowed to the ones scored: a warning, not a refusal.
+    cannot be narrowed to the ones scored: a warning, not a refusal. Each warning is said once a call, naming every
+    key of the same cause (``test_evaluator = val_evaluator``: both; :func:`keep_warning`).
 
     Args:
         categories: ``{ann_file: [(category id, name), ...]}`` in the file's order (the files
@@ -331,59 +415,60 @@ def check_category_order(cfg: Any, scope: str | None, categories: dict[str, list
         ConfigCheckError: naming the evaluator's key, what it reads by position, the file, its category ids and
             names in the file's order, and the metric to use instead.
     """
-    for scored in (split, ) if test_only else SPLITS:
-        evaluator_key = f'{scored}_evaluator'
-        evaluator = cfg.get(evaluator_key)
-        metrics = evaluator_metrics(evaluator)
-        listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
-        classes = _loader_classes(cfg.get(f'{scored}_dataloader'), scope)
-        for j, metric in enumerate(metrics):
-            reads = _per_class_by_position(metric, scope)
-            listing = categories.get(metric['ann_file']) if reads else None
-            if not listing:
+    pending: Warnings = {}
+    try:
+        for scored in (split, ) if test_only else SPLITS:
+            _check_split_categories(cfg, scope, categories, scored, pending)
+    finally:
+        say_warnings(pending)
+
+
+def _check_split_categories(cfg: Any, scope: str | None, categories: dict[str, list[tuple[Any, Any]]], scored: str,
+                            pending: Warnings) -> None:
+    """:func:`check_category_order` of split ``scored``; its warnings kept in ``pending`` (:func:`keep_warning`)."""
+    evaluator_key = f'{scored}_evaluator'
+    evaluator = cfg.get(evaluator_key)
+    metrics = evaluator_metrics(evaluator)
+    listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
+    classes = _loader_classes(cfg.get(f'{scored}_dataloader'), scope)
+    for j, metric in enumerate(metrics):
+        reads = _per_class_by_position(metric, scope)
+        listing = categories.get(metric['ann_file']) if reads else None
+        if not listing:
+            continue
+        named = [(i, n) for i, n in listing if classes is None or n in classes]
+        ids = [i for i, _ in named]
+        if not all(isinstance(i, int) for i in ids) or ids == sorted(ids):
+            continue
+        where = f'{evaluator_key}[{j}]' if listed else evaluator_key
+        cls = _metric_class(metric, scope)
+        probed = ''
+        if not cls.__module__.startswith('mmdet.'):  # a metric of the user's: does it give each class its own?
+            why: list[str] = []
+            aps = _probe_class_aps(cls, metric, why) if reads == 'classwise=True' else None  # (not OV's)
+            if aps is None and not cls.compute_metrics.__module__.startswith('mmdet.'):
+                unjudged = (f"{cls.__name__}, probed on a file of categories listed [2: 'b', 1: 'a'] for whether "
+                            f"it reports each class's own AP, gave no answer ({why[0]})" if why else
+                            f"{cls.__name__}'s base_ap / novel_ap are not probed here")
+                said = ('categories', config_type_name(metric), reads, metric['ann_file'], _listed(named), unjudged)
+                keep_warning(pending, said, where, functools.partial(_unjudged_categories_message, *said[1:]))
+            if aps == (1, 0) or (aps is None and not cls.compute_metrics.__module__.startswith('mmdet.')):
                 continue
-            named = [(i, n) for i, n in listing if classes is None or n in classes]
-            ids = [i for i, _ in named]
-            if not all(isinstance(i, int) for i in ids) or ids == sorted(ids):
-                continue
-            where = f'{evaluator_key}[{j}]' if listed else evaluator_key
-            cls = _metric_class(metric, scope)
-            probed = ''
-            if not cls.__module__.startswith('mmdet.'):  # a metric of the user's: does it give each class its own?
-                why: list[str] = []
-                aps = _probe_class_aps(cls, metric, why) if reads == 'classwise=True' else None  # (not OV's)
-                if aps is None and not cls.compute_metrics.__module__.startswith('mmdet.'):
-                    unjudged = (f"{cls.__name__}, probed on a file of categories listed [2: 'b', 1: 'a'] for whether "
-                                f"it reports each class's own AP, gave no answer ({why[0]})" if why else
-                                f"{cls.__name__}'s base_ap / novel_ap are not probed here")
-                    print_log(f"{where} ({config_type_name(metric)}, {reads}) was not checked for reading per-class "
-                              f"APs by the position of {metric['ann_file']}'s categories, which are not listed by "
-                              f"ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): {unjudged}. Where it "
-                              "reads them by position, as mmdet's CocoMetric does, each class is reported with "
-                              "another class's AP, silently",
-                              logger='current', level=logging.WARNING)
-                if aps == (1, 0) or (aps is None and not cls.compute_metrics.__module__.startswith('mmdet.')):
-                    continue
-                probed = '' if aps is None else (
-                    f" ({cls.__name__}, evaluated on a file of categories listed [2: 'b', 1: 'a'] with a's exact box "
-                    f'alone, reported a_precision={aps[0]:g} and b_precision={aps[1]:g}, not 1 and 0)')
-            if classes is None:
-                print_log(f"{where} ({config_type_name(metric)}, {reads}) reads per-class APs by the position of "
-                          f"{metric['ann_file']}'s categories, which are not listed by ascending id "
-                          f"({', '.join(f'{i}: {n!r}' for i, n in named)}), and {scored}_dataloader's classes (the "
-                          'categories it scores) are not known here: if two scored classes are out of id order, each '
-                          "would be reported with another class's AP. Set "
-                          f"{where}.type='automl_mm.UnroundedCocoMetric' to be sure", logger='current',
-                          level=logging.WARNING)
-                continue
-            fix = ("list the file's categories by ascending id" if reads.startswith('base_ap') else
-                   f"set {where}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric with each class's own AP, "
-                   "at full precision), or list the file's categories by ascending id")
-            raise ConfigCheckError(
-                f"{where} ({config_type_name(metric)}, {reads}) reads per-class APs of {metric['ann_file']}, whose "
-                f"categories are not listed by ascending id ({', '.join(f'{i}: {n!r}' for i, n in named)}): mmdet "
-                "indexes COCOeval's precisions, sorted by category id, by the file's order, so each class would be "
-                f"reported with another class's AP, silently{probed}. To fix it, {fix}")
+            probed = '' if aps is None else (
+                f" ({cls.__name__}, evaluated on a file of categories listed [2: 'b', 1: 'a'] with a's exact box "
+                f'alone, reported a_precision={aps[0]:g} and b_precision={aps[1]:g}, not 1 and 0)')
+        if classes is None:
+            said = ('classes', config_type_name(metric), reads, metric['ann_file'], _listed(named))
+            keep_warning(pending, said, where, functools.partial(_unknown_classes_message, *said[1:]))
+            continue
+        fix = ("list the file's categories by ascending id" if reads.startswith('base_ap') else
+               f"set {where}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric with each class's own AP, "
+               "at full precision), or list the file's categories by ascending id")
+        raise ConfigCheckError(
+            f"{where} ({config_type_name(metric)}, {reads}) reads per-class APs of {metric['ann_file']}, whose "
+            f"categories are not listed by ascending id ({_listed(named)}): mmdet "
+            "indexes COCOeval's precisions, sorted by category id, by the file's order, so each class would be "
+            f"reported with another class's AP, silently{probed}. To fix it, {fix}")
 
 
 def _mmdet_recall(metric: Any, scope: str | None, unprobed: list | None = None) -> tuple[str, bool] | None:
@@ -491,7 +576,8 @@ def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, s
     :func:`~automl_mm.engine.preflight.check_config` loaded) is refused only where two of its images have
     different ground-truth counts; where all are equal it is warned (the proposal counts are the model's, known
     only at evaluation). Elsewhere the ground-truth counts are the dataset's boxes as loaded (``VOCMetric``, a
-    ``CocoMetric`` without ``ann_file``), not read at the start: refused, saying so.
+    ``CocoMetric`` without ``ann_file``), not read at the start: refused, saying so. Each warning is said once a
+    call, naming every key of the same cause (``test_evaluator = val_evaluator``: both; :func:`keep_warning`).
 
     Raises:
         ConfigCheckError: naming the evaluator's key, the metric, the images of unequal counts (or why the counts
@@ -513,18 +599,57 @@ def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, s
             found.append((key, metric, recall))
     if not mmdet_recalls_fail_on_unequal_counts():
         return
+    pending: Warnings = {}
     for key, metric, cls, why in unjudged:
-        print_log(f"{key} ({config_type_name(metric)}, metric='proposal_fast') was not checked for images of unequal "
-                  "box counts, on which mmdet's eval_recalls stops (under numpy >= 1.24): "
-                  f'{cls.__name__} could not be evaluated here on two images of 1 and 2 boxes ({why}). Where its '
-                  'fast_eval_recall stacks them as mmdet\'s does, it stops at the first evaluation, after training up '
-                  'to it', logger='current', level=logging.WARNING)
-    if not found:
-        return
+        said = ('recall', config_type_name(metric), cls, why)
+        keep_warning(pending, said, key, functools.partial(_unjudged_recall_message, *said[1:]))
+    try:
+        _check_recalls(found, scope, box_counts, pending)
+    finally:
+        say_warnings(pending)
+
+
+def _unjudged_recall_message(type_name: str, cls: type, why: str, wheres: list[str]) -> str:
+    """The warning of :func:`check_recall_metrics` about a user's metric class its probe gave no answer for."""
+    keys, s = _keys(wheres)
+    return (f"{keys} ({type_name}, metric='proposal_fast') {'was' if s else 'were'} not checked for images of "
+            "unequal box counts, on which mmdet's eval_recalls stops (under numpy >= 1.24): "
+            f'{cls.__name__} could not be evaluated here on two images of 1 and 2 boxes ({why}). Where its '
+            "fast_eval_recall stacks them as mmdet's does, it stops at the first evaluation, after training up to it")
+
+
+def _recall_fix(type_name: str, name: str, replaceable: bool, wheres: list[str]) -> str:
+    """What a message of :func:`check_recall_metrics` says to do about metric ``name`` at config keys ``wheres``."""
+    keys = ' and '.join(f'{key}.{"type" if replaceable else "metric"}' for key in wheres)
+    if replaceable:
+        return (f"set {keys}{'=' if len(wheres) == 1 else ' to '}'automl_mm.UnroundedCocoMetric' (mmdet's "
+                'CocoMetric, whose proposal_fast recall takes any box counts)')
+    return f"drop {name!r} from {keys} (automl_mm has no replacement for {type_name}'s)"
+
+
+def _recall_stops(type_name: str, name: str, wheres: list[str]) -> str:
+    """The head of a message of :func:`check_recall_metrics`: what metric ``name`` at ``wheres`` computes with."""
+    keys, s = _keys(wheres)
+    return (f"{keys} ({type_name}, metric={name!r}) compute{s} {'its' if s else 'their'} recall with mmdet's "
+            'eval_recalls, which stops under this numpy wherever two images have different numbers of ground-truth '
+            "boxes or proposals (np.array of their IoU matrices: 'inhomogeneous shape'), at the first evaluation")
+
+
+def _equal_counts_message(type_name: str, name: str, replaceable: bool, ann_file: str, boxes: int, top: str,
+                          wheres: list[str]) -> str:
+    """The warning of :func:`check_recall_metrics` about ``proposal_fast`` on a file of equal box counts."""
+    return (f'{_recall_stops(type_name, name, wheres)}. Every image of {ann_file} has {boxes} ground-truth boxes, so '
+            f'it stops only where the model gives two images different numbers of proposals below {top} (max of '
+            f'proposal_nums), which is known only at evaluation. To be safe, '
+            f'{_recall_fix(type_name, name, replaceable, wheres)}')
+
+
+def _check_recalls(found: list[tuple], scope: str | None, box_counts: dict[str, tuple] | None,
+                   pending: Warnings) -> None:
+    """The refusals of :func:`check_recall_metrics` of ``found``, ``(config key, metric config, (metric name,
+    whether UnroundedCocoMetric computes it))``; the warnings kept in ``pending`` (:func:`keep_warning`)."""
     for key, metric, (name, replaceable) in found:
-        fix = (f"set {key}.type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric, whose proposal_fast recall "
-               'takes any box counts)' if replaceable else
-               f"drop {name!r} from {key}.metric (automl_mm has no replacement for {config_type_name(metric)}'s)")
+        fix = _recall_fix(config_type_name(metric), name, replaceable, [key])
         ann_file = metric.get('ann_file') if name == 'proposal_fast' else None
         counts = (box_counts or {}).get(ann_file) if isinstance(ann_file, str) else None
         if counts is not None:
@@ -532,16 +657,12 @@ def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, s
 
             cls = _metric_class(metric, scope)
             counts = counts[1 if isinstance(cls, type) and issubclass(cls, LVISMetric) else 0]
-        what = (f"{key} ({config_type_name(metric)}, metric={name!r}) computes its recall with mmdet's eval_recalls, "
-                'which stops under this numpy wherever two images have different numbers of ground-truth boxes or '
-                "proposals (np.array of their IoU matrices: 'inhomogeneous shape'), at the first evaluation")
         if counts is not None and len(counts) < 2:
             nums = metric.get('proposal_nums', (100, 300, 1000))
             top = max(nums) if isinstance(nums, (list, tuple)) and nums else nums
-            print_log(f'{what}. Every image of {ann_file} has {counts[0][1] if counts else 0} ground-truth boxes, so '
-                      f'it stops only where the model gives two images different numbers of proposals below '
-                      f'{top} (max of proposal_nums), which is known only at evaluation. To be safe, {fix}',
-                      logger='current', level=logging.WARNING)
+            said = ('equal', config_type_name(metric), name, replaceable, ann_file, counts[0][1] if counts else 0,
+                    str(top))
+            keep_warning(pending, said, key, functools.partial(_equal_counts_message, *said[1:]))
             continue
         if counts is not None:
             (first, n), (other, m) = counts
@@ -550,4 +671,4 @@ def check_recall_metrics(cfg: Any, scope: str | None, test_only: bool = False, s
             why = (" (its ground-truth boxes are the dataset's as loaded, not read at the start" if ann_file is None
                    else f' ({ann_file} was not read at the start') + \
                 ': images of equal box counts cannot be told from unequal ones before the first evaluation)'
-        raise ConfigCheckError(f'{what}{why}. To fix it, {fix}')
+        raise ConfigCheckError(f'{_recall_stops(config_type_name(metric), name, [key])}{why}. To fix it, {fix}')

@@ -215,6 +215,17 @@ def test_ov_coco_metric_ap50_at_another_threshold_is_warned_of_and_not_read(tmp_
     assert logged == []
 
 
+def test_ov_ap50_of_one_metric_config_in_both_splits_is_warned_of_once(logged):
+    """warn_ov_ap50_threshold warned once per evaluator key: test_evaluator = val_evaluator (one metric config, one
+    cause) was warned of twice; now once, naming both keys."""
+    ov = dict(type='OVCocoMetric', iou_thrs=np.linspace(0.55, 0.95, 9))
+    assert warn_ov_ap50_threshold(Config(dict(val_evaluator=ov, test_evaluator=ov))) == ['val_evaluator',
+                                                                                         'test_evaluator']
+    assert len(logged) == 1 and logged[0][0].startswith("val_evaluator and test_evaluator (OVCocoMetric) report "
+                                                        "'coco/base_ap50', 'coco/novel_ap50' at the first of their "
+                                                        'iou_thrs (mmdet reads them at precisions[0]), 0.55, '), logged
+
+
 def test_check_config_warns_of_ov_ap50_at_another_threshold(coco_root, logged):
     from conftest import synthcoco_detector_cfg
 

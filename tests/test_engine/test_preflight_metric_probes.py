@@ -112,3 +112,46 @@ def test_the_unjudged_warnings_do_not_say_a_probe_that_ran_could_not(coco_root, 
                                           r"_OwnComputeOVCocoMetric's base_ap / novel_ap are not probed here",
                                           logged[0]), logged
     assert 'could not be evaluated' not in logged[0], logged
+
+
+def test_an_unjudged_metric_of_both_splits_is_warned_of_once_naming_both(coco_root, monkeypatch):
+    """check_config checks val_evaluator and test_evaluator; with the usual test_evaluator = val_evaluator (and
+    test_dataloader = val_dataloader) each probe warning was logged twice, once per split, for the same metric
+    config (one cause): each is now logged once, naming both keys."""
+    import re
+
+    from mmengine.config import Config
+
+    logged = []
+    monkeypatch.setattr(preflight_metric_order, 'print_log', lambda msg, logger=None, level=None: logged.append(msg))
+    cfg = _classwise_cfg(coco_root, BY_NAME, type=_PaletteCocoMetric)  # (test_evaluator = val_evaluator)
+    listing = {cfg.val_evaluator.ann_file: [(3, 'rectangle'), (2, 'ellipse'), (1, 'triangle')]}
+    check_category_order(cfg, 'mmdet', listing)
+    assert len(logged) == 1 and re.match(r'val_evaluator and test_evaluator \(_PaletteCocoMetric, classwise=True\) '
+                                         r"were not checked for .*\(KeyError: 'palette'\)", logged[0]), logged
+    logged.clear()
+    cfg.val_evaluator.type = cfg.test_evaluator.type = 'CocoMetric'
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        loader.dataset = dict(type='NotARegisteredDataset', ann_file='x.json')
+    check_category_order(cfg, 'mmdet', listing)
+    assert len(logged) == 1 and logged[0].startswith(
+        'val_evaluator and test_evaluator (CocoMetric, classwise=True) read per-class APs by the position of ') and \
+        "val_dataloader's and test_dataloader's classes (the categories they score) are not known here" in logged[0]
+    logged.clear()
+    shuffled = dict(sampler=dict(type='DefaultSampler', shuffle=True))
+    metric = dict(type=_PaletteCocoMetric, ann_file='ann.json', metric='proposal_fast')
+    cfg = Config(dict(val_dataloader=shuffled, test_dataloader=shuffled, val_evaluator=metric, test_evaluator=metric))
+    check_metric_order(cfg, 'mmdet')
+    assert len(logged) == 1 and logged[0].startswith(
+        "val_evaluator and test_evaluator (_PaletteCocoMetric, metric='proposal_fast') were not checked against "
+        'val_dataloader.sampler and test_dataloader.sampler, which shuffle: '), logged
+    logged.clear()
+    counts = {'ann.json': (((1, 1), (2, 2)), ((1, 1), (2, 2)))}
+    check_recall_metrics(cfg, 'mmdet', box_counts=counts)
+    assert len(logged) == 1 and logged[0].startswith("val_evaluator and test_evaluator (_PaletteCocoMetric, "
+                                                     "metric='proposal_fast') were not checked for images "), logged
+    logged.clear()
+    cfg.val_evaluator.type = cfg.test_evaluator.type = 'CocoMetric'
+    check_recall_metrics(cfg, 'mmdet', box_counts={'ann.json': (((1, 1), ), ((1, 1), ))})  # equal counts: warned
+    assert len(logged) == 1 and logged[0].startswith("val_evaluator and test_evaluator (CocoMetric, "
+                                                     "metric='proposal_fast') compute their recall with"), logged
