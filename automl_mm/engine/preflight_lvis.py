@@ -7,8 +7,11 @@ mmdet 3.3's ``LVISMetric.compute_metrics`` scores ``'bbox'`` / ``'segm'`` / ``'p
 count is ``params.max_dets``, 300 detections per image), so lvis-api's AR is ``AR@300`` (``ARs@300``, ``ARm@300``,
 ``ARl@300``) whatever the counts. Of lvis-api's results it reports those its ``metric_items`` name (lvis-api's
 names: :data:`LVIS_RESULT_ITEMS`), nothing under other names. Only ``'proposal_fast'`` (mmdet's own
-``eval_recalls``) reads ``proposal_nums`` and ``iou_thrs``, reporting ``AR@<n>`` per count. A setting so ignored
-is warned of (:func:`warn_lvis_ignored_settings`); reading an AR key such a metric does not report is refused
+``eval_recalls``) reads ``proposal_nums`` and ``iou_thrs``, reporting ``AR@<n>`` per count. Likewise mmdet asks
+for the class-agnostic recall of ``'proposal'`` with ``params.useCats = 0``, which lvis-api's ``Params`` does not
+read (its ``use_cats`` stays 1): the ``'proposal'`` recall is lvis-api's per category, of the labels predicted (an
+RPN's proposals, all labelled 0, match only the first category's objects). A setting so ignored is warned of
+(:func:`warn_lvis_ignored_settings`); reading an AR key such a metric does not report is refused
 (:func:`check_lvis_ar_key`, from :func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`).
 """
 from __future__ import annotations
@@ -76,8 +79,10 @@ def lvis_ignored_settings(metric_cfg: dict, cls: type | None = None) -> list[tup
     (:func:`lvis_metric_class`) that lvis-api's ``LVISEval`` does not receive for the kinds it scores (``'bbox'``,
     ``'segm'``, ``'proposal'``): ``proposal_nums`` other than ``(300,)`` or mmdet's default ``(100, 300, 1000)``
     (lvis-api evaluates at 300 detections per image), ``iou_thrs`` other than lvis-api's 0.50:0.95, and
-    ``metric_items`` that name no result of lvis-api (:data:`LVIS_RESULT_ITEMS`: reported under no key). ``[]`` with
-    ``format_only`` (nothing is evaluated). ``cls``: the metric's class (its ``default_prefix`` names the keys)."""
+    ``metric_items`` that name no result of lvis-api (:data:`LVIS_RESULT_ITEMS`: reported under no key), and
+    ``'proposal'`` itself (mmdet's ``params.useCats = 0`` is not read: its keys are the recall per category).
+    ``[]`` with ``format_only`` (nothing is evaluated). ``cls``: the metric's class (its ``default_prefix`` names
+    the keys)."""
     import numpy as np
 
     kinds = [kind for kind in _kinds(metric_cfg) if kind in _LVIS_EVALUATED]
@@ -111,6 +116,21 @@ def lvis_ignored_settings(metric_cfg: dict, cls: type | None = None) -> list[tup
                       f'lvis-api computes no {", ".join(map(repr, unknown))} (its results: '
                       f'{", ".join(LVIS_RESULT_ITEMS)}), and mmdet\'s LVISMetric reports those of its results '
                       f'metric_items name, so {named} report nothing under them. Name lvis-api\'s items'))
+    reported = [f'{prefix}/{item}' for item in (items if isinstance(items, (list, tuple)) else LVIS_PROPOSAL_ITEMS)
+                if item in LVIS_RESULT_ITEMS] if 'proposal' in kinds else []
+    if reported:
+        several = len(reported) > 1
+        found.append((f'metric={_shown(metric_cfg.get("metric"))!r}',
+                      "mmdet's LVISMetric asks lvis-api's LVISEval for the class-agnostic recall of 'proposal' with "
+                      "params.useCats = 0, a name lvis-api's Params does not read (it reads params.use_cats, which "
+                      'stays 1), so lvis-api matches each proposal only with ground truth of its label\'s category '
+                      f'and averages over the categories: {", ".join(map(repr, reported))} '
+                      f'{"are" if several else "is"} the recall per category of the labels predicted, not the '
+                      'proposal recall (an RPN labels every proposal 0, the first category: exact proposals of two '
+                      'objects of two categories score AR@300 0.5, not 1.0; a detector\'s boxes score its '
+                      "class-aware recall). mmdet's LVISMetric has no setting for it: read "
+                      f'{"them" if several else "it"} as such, or score proposals with \'proposal_fast\' (mmdet\'s '
+                      'own eval_recalls, class-agnostic)'))
     return found
 
 
