@@ -21,6 +21,9 @@ concept, and the public names stay importable from here.
     :func:`~automl_mm.engine.preflight_dropped_args.check_dropped_arguments`);
   - a detector's ``model.neck.in_channels`` are the widths of the maps its backbone returns
     (:func:`~automl_mm.engine.preflight_model.check_neck_widths`, the backbone built and run on the meta device);
+  - sizes that mmcv's / mmdet's constructors accept but the first image or forward cannot use: the anchor
+    generators' ratios, scales and strides (one per map of the neck), the resize / pad / crop transforms' scales and
+    sizes (:mod:`~automl_mm.engine.preflight_sizes`);
   - a scored loader (val, test, reward, search) has no OHL choice transform (``OHLAutoAugment``, ...) in its
     pipeline (:func:`~automl_mm.engine.preflight_augment.check_no_augmentation_when_scored`: its images were
     augmented before they were predicted and scored against the unmoved annotations, silently);
@@ -205,6 +208,7 @@ from .preflight_palette import check_palettes
 from .preflight_read_keys import check_read_keys
 from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
+from .preflight_sizes import check_anchor_generators, check_transform_sizes
 from .preflight_splits import check_held_out_splits, check_noise_on_training_only
 from .preflight_training import _check_collate_fns, check_training_config
 from .preflight_unbound_choices import check_loss_fragment_not_searched, check_policy_fragment_used
@@ -248,6 +252,8 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_dropped_arguments(cfg, scope, ('test_dataloader', 'test_evaluator') if test_only and split == 'val' else ())
     check_backbone_fragment_used(cfg)
     check_neck_widths(cfg)
+    check_anchor_generators(cfg)
+    check_transform_sizes(cfg, scope, test_only, split)
     check_no_augmentation_when_scored(cfg, scope, test_only, split)
     warn_test_pipeline_unused(cfg, test_only, split)
     if not test_only:
