@@ -7,7 +7,8 @@ loader it was (the loaders of a config share one ``data_root``). ``tools/train.p
 (:func:`~automl_mm.engine.preflight_build.build_check`) already named it. Here the loop builders say which loader
 they build (:func:`building_loader`) and :func:`naming_build_dataloader` builds that loader's dataset under
 :func:`~automl_mm.engine.preflight_build._named`: a ``TypeError``, ``ValueError`` or ``FileNotFoundError`` is
-raised again, of its type, as ``'val_dataloader.dataset: <message>'`` and chained to the original. The held-out
+raised again, of its type, as ``'val_dataloader.dataset: <message>'`` and chained to the original, unless it is no
+refusal but a failed operation of the dataset's code (a plugin's bug), which propagates as it was raised. The held-out
 splits (OHL reward, NAS search) are built by :func:`~automl_mm.engine.evaluate.build_local_loader`, which names
 its own key the same way. ``automl_mm.engine.patches`` installs both wrappers.
 """

@@ -120,7 +120,8 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
             ``worker_init_fn`` dict is read as mmengine reads it (``type``: a registered name or a function, the other
             keys its arguments).
         key: The config key the loader came from, named in errors (a ``TypeError``, ``ValueError`` or
-            ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``;
+            ``FileNotFoundError`` of the dataset's build is raised again, of its type, as ``'<key>.dataset: ...'``,
+            a plugin's bug as it was raised;
             a ``type`` no registry holds, naming its key: ``'<key>.dataset.pipeline.0.type=...'``).
         purpose: How the loader is read: ``'score'`` (a held-out split), ``'sample'`` (BN batches of a loader given
             for them) or ``'train'`` (BN batches of ``train_dataloader``), see :data:`LOCAL_LOADER_PURPOSES`.

@@ -217,8 +217,13 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
     and an error (an ``assert`` too) raised while a node below it was built by that node's key and class
     (:func:`~automl_mm.engine.preflight_model_args.located_build_error`: ``train_dataloader.dataset.pipeline.3
     (RandomFlip): probs must be float or list of float ...``, which named the dataset only; an assert of a node's
-    own build names the node too)."""
-    from .preflight_model_args import located_build_error
+    own build names the node too). An error that is no refusal but a failed operation of the code being built (a
+    plugin's bug: ``None + 1``, ``int('x')``, ``[][1]`` in a dataset's ``__init__`` or ``load_data_list``;
+    :func:`~automl_mm.engine.preflight_model_args.failed_operation`) propagates as it was raised, traceback and all,
+    as a model's and a metric's do: named ``key: ...`` by automl_mm's ``raise``, the tools printed it as a refusal,
+    without the file and line that failed. A ``FileNotFoundError`` (a missing file: ``open`` fails in mmengine's
+    loading) and mmengine's ``IndexError`` for ``indices`` given are named still."""
+    from .preflight_model_args import failed_operation, located_build_error
     from .preflight_types import located_type_error
 
     def inner(err: BaseException) -> Exception | None:  # the error of a node below key's (a pipeline transform)
@@ -242,6 +247,8 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
             raise
         raise located from err
     except IndexError as err:
+        if failed_operation(err) and not _given_indices(node, key):  # a plugin's bug, not mmengine's indices
+            raise
         raise _indices_error(err, key, node) from err
     except (TypeError, ValueError, FileNotFoundError) as err:
         if isinstance(err, ConfigCheckError) and not also_checked or _names_key(str(err), key):
@@ -249,6 +256,8 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
         located = inner(err)
         if located is not None:
             raise located from err
+        if not isinstance(err, FileNotFoundError) and failed_operation(err):  # a plugin's bug: as it was raised
+            raise
         try:
             named = type(err)(f'{key}: {err}')
         except Exception:  # noqa: BLE001 - any constructor failure: keep the original error as it was
@@ -266,15 +275,21 @@ def _indices_error(err: IndexError, key: str, node: Any) -> IndexError:
     """mmengine's bare ``IndexError: list index out of range`` for an ``indices`` position past a dataset's items
     (``BaseDataset._get_unserialized_subset``: ``indices=[0, 12]`` of a 10-item split), named: ``key``, and the
     ``indices`` keys of the dataset config ``node`` (wrappers looked through) that may hold the position."""
-    from .preflight_walk import _datasets
-
-    given = [f'{where}.indices={d["indices"]!r}' for d, where in _datasets(node, key)
-             if isinstance(d.get('indices'), (list, tuple))]
+    given = _given_indices(node, key)
     if not given:
         return IndexError(f'{key}: {err}')
     return IndexError(f'{key}: {err}: {" / ".join(given)} names a position past the items the dataset loads (mmengine '
                       'keeps the item at each position of the loaded list, -n counting from its end); give positions '
                       'in range, or an int n for the first n items')
+
+
+def _given_indices(node: Any, key: str) -> list[str]:
+    """``<key>.indices=[...]`` of each dataset config at or below ``node`` (wrappers looked through) that gives a list
+    of ``indices``."""
+    from .preflight_walk import _datasets
+
+    return [f'{where}.indices={d["indices"]!r}' for d, where in _datasets(node, key)
+            if isinstance(d.get('indices'), (list, tuple))]
 
 
 class _Unavailable(Exception):

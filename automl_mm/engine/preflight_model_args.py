@@ -30,6 +30,10 @@ from .preflight_walk import ConfigCheckError, dict_nodes, typed_nodes
 
 # Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
+# Python's refusals of a call's arguments (3.10+): the config's arguments, passed on to a constructor
+_BINDING = re.compile(r'\(\) (got an unexpected keyword argument|missing \d+ required (positional|keyword-only) '
+                      r'arguments?|takes .*positional arguments? but \d+ (were|was) given|got multiple values for '
+                      r'argument|got some positional-only arguments passed as keyword arguments)')
 # automl_mm's own refusals of an argument's value: "CrossEntropyLoss: class_weight must be ..."
 _CLASS_ARGUMENT = re.compile(r'^(?P<cls>[A-Za-z_]\w*): (?P<arg>[A-Za-z_]\w*)\b')
 # mmengine 0.10.7 build_from_cfg: f'type must be a str or valid type, but got {type(obj_type)}'
@@ -167,11 +171,25 @@ def _same_node(node: dict, built: dict) -> bool:
 def _refusal(err: BaseException, frame: Any) -> bool:
     """Whether ``err`` (not an ``AssertionError``) is a refusal of the values a node was built with: raised by a
     ``raise <error>`` statement (mmdet's ``KeyError('metric should be one of ...')``), or by the call of its class in
-    ``build_from_cfg``'s ``frame`` itself (Python's "unexpected keyword argument"); not a failed operation, a bug's
-    (``None + 1``, ``{}['key']`` in a plugin's ``__init__``), which keeps its own error and traceback."""
+    ``build_from_cfg``'s ``frame`` itself, or Python's refusal of a call's arguments anywhere (:data:`_BINDING`:
+    ``BaseDataset.__init__() got an unexpected keyword argument 'data_rot'``, where mmdet's ``CocoDataset`` passed
+    the config's arguments on to its base class); not a failed operation, a bug's (``None + 1``, ``{}['key']`` in a
+    plugin's ``__init__``), which keeps its own error and traceback."""
     from .tool_errors import _innermost, _raised_by_statement
 
-    return _innermost(err).tb_frame is frame or _raised_by_statement(err)
+    return _innermost(err).tb_frame is frame or _raised_by_statement(err) or \
+        isinstance(err, TypeError) and _BINDING.search(str(err)) is not None
+
+
+def failed_operation(err: BaseException) -> bool:
+    """Whether ``err`` is a failed operation of the code that raised it (a plugin's bug: ``None + 1``, ``64 / 0``,
+    ``[][1]``, ``int('x')``), not a refusal of the values a node was given (:func:`_refusal`: a ``raise`` statement,
+    the class call of mmengine's ``build_from_cfg`` itself, an ``assert``). Such an error keeps its own type, message
+    and traceback where a build is named by its config key (:func:`located_build_error`,
+    :func:`~automl_mm.engine.preflight_build._named`)."""
+    if err.__traceback__ is None or isinstance(err, AssertionError):
+        return False
+    return not _refusal(err, _building_frame(err))
 
 
 def located_build_error(err: BaseException, node: Any, key: str) -> Exception | None:
@@ -250,4 +268,5 @@ def _raising_classes(err: BaseException) -> set[type]:
     return classes
 
 
-__all__ = ['located_argument_error', 'located_assertion_error', 'located_build_error', 'located_value_error']
+__all__ = ['failed_operation', 'located_argument_error', 'located_assertion_error', 'located_build_error',
+           'located_value_error']
