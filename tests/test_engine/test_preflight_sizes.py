@@ -125,3 +125,19 @@ def test_the_neck_named_is_the_one_whose_count_changed_and_the_shipped_generator
     with pytest.raises(ConfigCheckError, match=r'gives 5 levels of priors, but model\.neck\.num_outs=4.*set '
                                                r'model\.neck\.num_outs=5'):
         check_anchor_generators(cfg)
+
+
+def test_the_premise_mmdet_builds_those_generators_and_fails_at_the_first_forward():
+    """An RPN head with ``ratios=[]`` builds and fails on its first feature map; a generator of 4 strides builds and
+    asserts on the 5 maps of an FPN with ``num_outs=5``."""
+    import torch
+    from mmdet.registry import MODELS, TASK_UTILS
+
+    generator = dict(type='AnchorGenerator', scales=[4], ratios=[], strides=[4, 8, 16, 32, 64])
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        head = MODELS.build(dict(type='RPNHead', in_channels=4, feat_channels=4, anchor_generator=generator))
+        with pytest.raises(RuntimeError, match='expected weight to be at least 1'):
+            head([torch.zeros(1, 4, 8, 8)])
+        four = TASK_UTILS.build(dict(generator, ratios=[1.0], strides=[4, 8, 16, 32]))
+        with pytest.raises(AssertionError):
+            four.grid_priors([(8, 8)] * 5)
