@@ -149,7 +149,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         val_images: Number of arch-val images; 5000 reproduces CR-NAS on COCO train2017.
         val_fraction: Fraction of images for arch-val, rounded to the nearest count. When neither this nor
             ``val_images`` is given, ``5000 / 118287`` (CR-NAS's 5K out of train2017's 118,287 images).
-        seed: Seed of the shuffle; the same file and seed always give the same split.
+        seed: Seed of the shuffle, an int in ``[0, 2**32)``; the same file and seed always give the same split.
         prefix: Output file name prefix.
         overwrite: Replace output files that hold another split (other images in a part). Without it they are
             refused: a search resumed on a re-drawn split validated on images its supernet had trained on.
@@ -162,7 +162,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat, or two ids
             name one image file (``file_name``: it could land in both parts); both
             ``val_images`` and ``val_fraction`` are given; the arch-val size is not in ``[1, num_images - 1]``;
-            an output would be ``ann_file`` itself.
+            an output would be ``ann_file`` itself; ``seed`` is not an int in ``[0, 2**32)`` (before the file is read).
         FileExistsError: an output file exists with other images than this split gives it and ``overwrite`` is
             False (names the file and both image counts; nothing is written).
 
@@ -177,6 +177,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         >>> [len(json.load(open(p))['images']) for p in (train, val)]
         [8, 2]
     """
+    seed = check_seed(seed, 'seed')  # before the file is read
     if not prefix or osp.basename(prefix) != prefix:
         raise ValueError(f'prefix must be a plain file name prefix, got {prefix!r}')
     outputs = [osp.join(out_dir, f'{prefix}-{part}.json') for part in ('train', 'val')]
@@ -190,7 +191,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         raise ValueError(f'COCO annotation file {ann_file!r} has repeated image ids')
     _refuse_repeated_files(coco, ann_file)
     num_val = _num_val(len(ids), val_images, val_fraction)
-    order = np.random.default_rng(check_seed(seed, 'seed')).permutation(len(ids))
+    order = np.random.default_rng(seed).permutation(len(ids))
     sorted_ids = sorted(ids)
     val_ids = {sorted_ids[i] for i in order[:num_val]}
     train_ids = set(ids) - val_ids

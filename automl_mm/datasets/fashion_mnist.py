@@ -193,7 +193,9 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         data_root: Folder holding ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``. ``None``: the first of
             ``data/fashion-mnist`` and ``/usr/share/datasets/fashion-mnist`` that holds them.
         reward_size: Number of official training images held out as the reward split.
-        seed: Seed of the train / reward split and of the per-class subset.
+        seed: Seed of the train / reward split and of the per-class subset, an int in ``[0, 2**32)`` (the subset is
+            drawn from ``default_rng([seed, 1])``, which is ``default_rng(seed + 2**32)``: a larger seed would
+            draw another seed's numbers, :func:`~automl_mm.utils.seeding.as_seed`).
         samples_per_class: Keep a seeded sample of this many images of each of the 10 classes (reduced-data
             runs); a class with fewer images in the split is refused. ``None`` keeps all.
         max_samples: Then keep only the first ``max_samples`` (tiny tests and demos); ``None`` keeps all.
@@ -206,8 +208,8 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
     Raises:
         FileNotFoundError: The folder or one of its files is missing (the message names the path).
         ValueError: A file is not an idx file of unsigned bytes or is truncated (the message names it), a
-            size argument does not fit the data, an unread ``BaseDataset`` key is given, or ``metainfo.classes``
-            does not give one name per class (before any file is read).
+            size argument does not fit the data, or (before any file is read) ``seed`` is outside ``[0, 2**32)``,
+            an unread ``BaseDataset`` key is given, or ``metainfo.classes`` does not give one name per class.
 
     Examples:
         >>> ds = FashionMNISTDataset(split='train', samples_per_class=20)  # doctest: +SKIP

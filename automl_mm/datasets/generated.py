@@ -16,37 +16,27 @@ import shutil
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from automl_mm.utils.seeding import SEED_LIMIT, seed_range_reason
+
 MARKER = osp.join('annotations', 'generator.json')
-#: One past the largest seed a generator takes. Split ``k`` of a set is drawn from numpy's ``default_rng([seed, k])``,
-#: and numpy's ``SeedSequence`` reads that list as one integer of 32-bit words, zero-padded: ``[seed, 1]`` is
-#: ``seed + 2**32`` (and ``[seed + 2**32, 0]``), so the val split of seed s would be the train split of s + 2**32.
-SEED_LIMIT = 2 ** 32
 
 
 def check_generator_seed(seed: Any, key: str = 'seed') -> int:
-    """``seed`` as an int in ``[0, 2**32)`` (:data:`SEED_LIMIT`), the seeds whose split streams
-    ``default_rng([seed, k])`` no other seed draws.
+    """``seed`` as an int in ``[0, 2**32)``: :func:`~automl_mm.datasets.splits.check_seed` (split ``k`` of a
+    generated set is drawn from ``default_rng([seed, k])``, and ``[seed, 1]`` is ``seed + 2**32``).
 
     Raises:
-        ValueError: naming ``key`` and the range, for a seed of ``2**32`` or more; ``None``, a bool, a non-integer or
-            a negative seed as :func:`~automl_mm.datasets.splits.check_seed` refuses them.
+        ValueError: naming ``key`` and the range (:func:`~automl_mm.utils.seeding.as_seed`), for ``None``, a bool, a
+            non-integer, a negative seed or one of ``2**32`` or more.
     """
     from .splits import check_seed
 
-    seed = check_seed(seed, key)
-    if seed >= SEED_LIMIT:
-        raise ValueError(f'{key} must be an int in [0, 2**32), got {seed}: split k of a set is drawn from numpy\'s '
-                         f'default_rng([{key}, k]), which reads the list as one integer of 32-bit words, so seed '
-                         f"{seed}'s train split would be seed {seed - SEED_LIMIT}'s val split (seed + 2**32)"
-                         if seed < 2 * SEED_LIMIT else
-                         f'{key} must be an int in [0, 2**32), got {seed}: split k of a set is drawn from numpy\'s '
-                         f'default_rng([{key}, k]), which reads the list as one integer of 32-bit words, so a seed '
-                         'of 2**32 or more draws the streams of other seeds\' splits')
-    return seed
+    return check_seed(seed, key)
 
 
 def seed_argument(value: str) -> int:
-    """argparse ``type`` of a generator tool's ``--seed``: an int in ``[0, 2**32)`` (:func:`check_generator_seed`).
+    """argparse ``type`` of a tool's ``--seed``: an int in ``[0, 2**32)`` (:data:`SEED_LIMIT`, the seeds
+    :func:`~automl_mm.utils.seeding.as_seed` takes).
 
     Raises:
         argparse.ArgumentTypeError: naming the value and the range (argparse prefixes ``argument --seed``).
@@ -57,11 +47,12 @@ def seed_argument(value: str) -> int:
         seed = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f'{value!r} is not an int (a seed in [0, 2**32))') from None
-    if not 0 <= seed < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(
-            f"{value} is outside [0, 2**32) (0 .. {SEED_LIMIT - 1}): split k of a set is drawn from numpy's "
-            "default_rng([seed, k]), which reads the list as one integer of 32-bit words, so such a seed's splits "
-            "are other seeds' (seed + 2**32's train split is seed's val split)")
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f'{value} is outside [0, 2**32) (0 .. {SEED_LIMIT - 1}): a seed is a '
+                                         'non-negative int')
+    if seed >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f'{value} is outside [0, 2**32) (0 .. {SEED_LIMIT - 1}): '
+                                         f'{seed_range_reason(seed)}')
     return seed
 
 

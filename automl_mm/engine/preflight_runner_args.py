@@ -193,6 +193,13 @@ def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> Non
     if isinstance(randomness, dict) and 'seed' not in randomness:
         raise ConfigCheckError(f'randomness={dict(randomness)!r} has no seed: mmengine\'s Runner.set_randomness '
                                'needs one (None: a seed drawn anew)')
+    if isinstance(randomness, dict) and randomness.get('seed') is not None:
+        from automl_mm.utils.seeding import as_seed
+
+        try:  # mmengine's np.random.seed refused it with numpy's message, naming no key
+            as_seed(randomness['seed'], 'randomness.seed')
+        except ValueError as err:
+            raise ConfigCheckError(str(err)) from None
     _check_built(cfg.get('log_processor'), 'log_processor', LOG_PROCESSORS, 'LogProcessor', scope, 'log processor')
     visualizer = cfg.get('visualizer')
     _check_built(visualizer, 'visualizer', VISUALIZERS, 'Visualizer', scope, 'visualizer')

@@ -22,26 +22,51 @@ import numpy as np
 import torch
 
 _MASK = 0xFFFFFFFF
+#: One past the largest seed a user may give (``randomness.seed``, a dataset's or hook's ``seed``, a tool's
+#: ``--seed``). numpy's ``SeedSequence`` reads a list of entropy such as ``[seed, k]`` as one integer of 32-bit words,
+#: zero-padded: ``default_rng([seed, 1])`` draws what ``default_rng(seed + 2**32)`` draws, and ``[s + 2**32, k]`` is
+#: ``[s, 1, k]``; the streams derived here keep a seed's low 32 bits. A seed of ``2**32`` or more would draw other
+#: seeds' numbers (mmengine's ``np.random.seed`` refuses it too, with numpy's message).
+SEED_LIMIT = 2 ** 32
 
 
 def as_seed(value: Any, key: str, *, allow_none: bool = False) -> int | None:
-    """``value`` as a seed, checked where the user gives it: a non-negative int (numpy's ``SeedSequence`` refuses a
-    negative one, which failed at a run's first draw with numpy's message; the masked streams here read -1 as
-    ``2**32 - 1``; 1.7 was read as 1 and ``True`` as 1).
+    """``value`` as a seed, checked where the user gives it: an int in ``[0, 2**32)`` (:data:`SEED_LIMIT`; numpy's
+    ``SeedSequence`` refuses a negative one, which failed at a run's first draw with numpy's message; the masked
+    streams here read -1 as ``2**32 - 1``; 1.7 was read as 1 and ``True`` as 1; ``FashionMNISTDataset(seed=s + 2**32,
+    samples_per_class=...)`` carved its train / reward split with the stream of seed ``s``'s per-class subset,
+    ``default_rng([s, 1])``; ``CopySampler(seed=s + 2**32)``'s copy ``c`` at epoch 0 shuffled as seed ``s``'s copy 1
+    at epoch ``c``; ``OHLHook(seed=s + 2**32)`` drew seed ``s``'s trunk samples, whose streams keep 32 bits).
 
     Args:
         value: The seed as configured.
-        key: Its config key, named in the error (e.g. ``'OHLHook.seed'``).
+        key: Its config key or option, named in the error (e.g. ``'OHLHook.seed'``, ``'--seed'``).
         allow_none: Pass ``None`` through (the caller then takes the run's seed).
 
+    Returns:
+        ``int(value)``, or ``None`` (``allow_none``).
+
     Raises:
-        ValueError: ``value`` is a bool, not an integer, negative, or ``None`` where not allowed.
+        ValueError: ``value`` is a bool, not an integer, negative, ``2**32`` or more (the message names ``key``, the
+            range and the seed whose numbers it would draw), or ``None`` where not allowed.
     """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f'{key} must be {"None or " if allow_none else ""}a non-negative int, got {value!r}')
+    if value >= SEED_LIMIT:
+        raise ValueError(f'{key} must be an int in [0, 2**32), got {value}: {seed_range_reason(int(value))}')
     return int(value)
+
+
+def seed_range_reason(seed: int) -> str:
+    """Why a seed of ``2**32`` or more is refused, for the errors of :func:`as_seed` and of the tools' ``--seed``
+    (an explanation, no key): the seeds whose numbers ``seed`` would draw."""
+    low, high = seed % SEED_LIMIT, seed // SEED_LIMIT
+    example = (f'[{seed}, k] is [{low}, {high}, k], seed {low}\'s list with other keys'
+               if high < SEED_LIMIT else f'{seed} is a list of {(seed.bit_length() + 31) // 32} words')
+    return ("numpy's SeedSequence reads a seed list such as [seed, k] (the splits, subsets and random streams are "
+            f'drawn from such lists) as one integer of 32-bit words, so {example}')
 
 
 def _domain_word(domain: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from automl_mm.datasets.coco_split import DEFAULT_VAL_FRACTION, split_coco
+from automl_mm.datasets.generated import seed_argument
 from automl_mm.engine.tool_args import option_named_error
 
 
@@ -22,8 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help='number of arch-val images (5000 for CR-NAS on COCO train2017)')
     size.add_argument('--val-fraction', type=float, default=None,
                       help=f'fraction of images for arch-val (default {DEFAULT_VAL_FRACTION:.5f} = 5000/118287)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the image shuffle; the same file and seed give the same split (default: %(default)s)')
+    parser.add_argument('--seed', type=seed_argument, default=0,
+                        help='seed of the image shuffle, in [0, 2**32); the same file and seed give the same split '
+                             '(default: %(default)s)')
     parser.add_argument('--prefix', default='instances_arch', help='output file name prefix (default: %(default)s)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace output files of another split (default: refused; the same split is rewritten)')
