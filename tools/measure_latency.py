@@ -21,7 +21,7 @@ from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import CfgOptionsAction
+from automl_mm.engine.tool_args import CfgOptionsAction, option_named_error
 from automl_mm.engine.tool_devices import checked_device
 from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.nas.latency import (
@@ -89,8 +89,16 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
     supernet = find_supernet(model)
     head = model_head(model, supernet)
     channels_last = model_channels_last(model)
-    data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup, head=head,
-                                 channels_last=channels_last, num_threads=args.num_threads)
+    try:
+        data = measure_latency_table(supernet, input_shape, args.device, args.repeats, args.warmup, head=head,
+                                     channels_last=channels_last, num_threads=args.num_threads)
+    except ValueError as err:  # input_shape named as the user gave it: the option or the config key
+        given = '--input-shape' if args.input_shape else \
+            'train_cfg.input_shape' if (cfg.get('train_cfg') or {}).get('input_shape') else 'nas_input_shape'
+        named = option_named_error(err, [], {'input_shape': given})
+        if named is None:
+            raise
+        raise named from err
     table = LatencyTable.from_dict(data)
     table.save(args.out)
 

@@ -92,19 +92,27 @@ def find_data_root(data_root: str | None = None) -> str:
     holding the training images (plain or ``.gz``).
 
     Raises:
-        FileNotFoundError: ``data_root`` is not a folder, or (``None``) no default location holds the files.
+        FileNotFoundError: ``data_root`` is not a folder, or (``None``) no default location holds the files; the
+            message names the folders searched, a relative one with the absolute path it has in this working
+            directory (``data/fashion-mnist (/home/me/automl_mm/data/fashion-mnist)``).
     """
     if data_root is not None:
         if not osp.isdir(data_root):
             # the user named a folder: say that one is wrong before where the files usually come from
             raise FileNotFoundError(f'Fashion-MNIST data_root is not a folder: {data_root}. Give the folder holding '
-                                    f'the four idx files, or data_root=None to read {" or ".join(DEFAULT_ROOTS)}. '
+                                    f'the four idx files, or data_root=None to read {_default_roots()}. '
                                     f'{_INSTALL_HINT}')
         return data_root
     for root in DEFAULT_ROOTS:
         if any(osp.isfile(osp.join(root, FILES['train'][0] + ext)) for ext in ('', '.gz')):
             return root
-    raise FileNotFoundError(f'Fashion-MNIST not found in {" or ".join(DEFAULT_ROOTS)}. {_INSTALL_HINT}')
+    raise FileNotFoundError(f'Fashion-MNIST not found in {_default_roots()}. {_INSTALL_HINT}')
+
+
+def _default_roots() -> str:
+    """``DEFAULT_ROOTS`` as the errors name them: a relative one is searched in the working directory, whichever
+    that is (a tool run from another folder), so its absolute path follows it."""
+    return ' or '.join(root if osp.isabs(root) else f'{root} ({osp.abspath(root)})' for root in DEFAULT_ROOTS)
 
 
 def _files_in(root: str, name: str) -> tuple[str, ...]:

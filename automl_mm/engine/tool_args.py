@@ -358,23 +358,33 @@ def _resolve(registry: Any, kind: Any, scope: str | None) -> type | None:
         return None
 
 
-def option_named_error(err: Exception, options: list[str]) -> Exception | None:
-    """``err``, a generator's refusal of an argument (``ValueError('num_train must be an int >= 1, got 0')``: the
+def option_named_error(err: Exception, options: list[str], names: dict[str, str] | None = None) -> Exception | None:
+    """``err``, a library call's refusal of an argument (``ValueError('num_train must be an int >= 1, got 0')``: the
     function's parameter name), with each parameter named as the command-line option that sets it
-    (``--num-train must be an int >= 1, got 0``); ``None`` where the message names none of them.
+    (``--num-train must be an int >= 1, got 0``); ``None`` where the message names none of them. Python's values
+    of an option read as the command line gives them: ``data_root=None`` as ``no --data-root`` (``or data_root=None
+    to read data/fashion-mnist``: leaving the option out), ``overwrite=True`` as ``--overwrite`` (``pass --overwrite
+    (overwrite=True)`` as ``pass --overwrite``).
 
     Args:
-        err: the error the tool's library call raised.
+        err: the error the tool's library call raised (its type is kept: ``FileNotFoundError`` too).
         options: the tool's options, ``['--num-train', '--img-size', ...]``; the parameter of ``--num-train`` is
             ``num_train``, named wherever it stands as a word (``(pass val_images instead)``: an ``_`` name is no
             word of prose; not inside a file name or path), a one-word name (``seed``) only where it is followed
             by `` must``, ``=`` or `` in `` and a range.
+        names: further parameters and where the tool's user gave them, e.g. a config key
+            (``{'input_shape': 'train_cfg.input_shape'}``), named by the same rules.
     """
     message = str(err)
-    for option in options:
-        name = option.lstrip('-').replace('-', '_')
+    pairs = [(option.lstrip('-').replace('-', '_'), option) for option in options] + list((names or {}).items())
+    for name, option in pairs:
+        word = rf'(?<![\w./\-]){re.escape(name)}'
+        if option.startswith('--'):  # an option's Python values, as the command line says them
+            message = re.sub(rf'{re.escape(option)} \({re.escape(name)}=True\)', option, message)
+            message = re.sub(rf'{word}=True(?!\w)', option, message)
+            message = re.sub(rf'{word}=None(?!\w)', f'no {option}', message)
         after = r'(?![\w/.\-])' if '_' in name else r'(?= must|=| in [\[(\d])'
-        message = re.sub(rf'(?<![\w./\-]){re.escape(name)}{after}', option, message)
+        message = re.sub(rf'{word}{after}', option, message)
     if message == str(err):
         return None
     try:

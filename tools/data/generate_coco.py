@@ -31,8 +31,8 @@ def main() -> None:
     try:
         files = generate_coco(args.out_dir, args.num_train, args.num_val, args.img_size, args.max_objects, args.seed,
                               overwrite=args.overwrite)
-    except FileExistsError as err:
-        parser.exit(1, f'generate_coco.py: {err}\n')
+    except FileExistsError as err:  # 'pass --overwrite', not the function's overwrite=True
+        parser.exit(1, f'generate_coco.py: {option_named_error(err, ["--overwrite"]) or err}\n')
     except ValueError as err:  # a refused argument, named by its option (--num-train), not the function's num_train
         raise option_named_error(err, ['--num-train', '--num-val', '--img-size', '--max-objects', '--seed']) or err
     for split, path in files.items():

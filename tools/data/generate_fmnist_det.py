@@ -48,11 +48,13 @@ def main() -> None:
                                     min_visible=args.min_visible, threshold=args.threshold,
                                     background=args.background, seed=args.seed, data_root=args.data_root,
                                     overwrite=args.overwrite)
-    except FileExistsError as err:
-        parser.exit(1, f'generate_fmnist_det.py: {err}\n')
-    except ValueError as err:  # a refused argument, named by its option (--img-size), not the function's img_size
+    except FileExistsError as err:  # 'pass --overwrite', not the function's overwrite=True
+        parser.exit(1, f'generate_fmnist_det.py: {option_named_error(err, ["--overwrite"]) or err}\n')
+    except (ValueError, FileNotFoundError) as err:  # a refused argument, named by its option (--img-size,
+        # --data-root), not the function's img_size / data_root=None
         raise option_named_error(err, ['--num-train', '--num-reward', '--num-val', '--num-test', '--img-size',
-                                       '--max-objects', '--max-iou', '--min-visible', '--threshold', '--seed']) or err
+                                       '--max-objects', '--max-iou', '--min-visible', '--threshold', '--seed',
+                                       '--data-root']) or err
     for split, path in files.items():
         counts = files.counts[split]  # what the generator wrote, or read once from the set there already
         print(f'{split}: {path} ({counts["images"]} images; objects small {counts["small"]}, '

@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         files = split_coco(args.ann_file, args.out_dir, val_images=args.val_images, val_fraction=args.val_fraction,
                            seed=args.seed, prefix=args.prefix, overwrite=args.overwrite)
-    except FileExistsError as err:
-        raise SystemExit(f'split_coco.py: {err}') from None
+    except FileExistsError as err:  # 'pass --overwrite', not the function's overwrite=True
+        raise SystemExit(f'split_coco.py: {option_named_error(err, ["--overwrite"]) or err}') from None
     except ValueError as err:  # a refused argument, named by its option (--val-fraction), not the function's
         raise option_named_error(err, ['--val-images', '--val-fraction', '--seed', '--prefix']) or err
     images = annotations = 0
