@@ -61,26 +61,16 @@ def test_an_in_range_seed_draws_what_it_drew_before(tmp_path):
                      2 ** 32 - 1: [1, 4, 5, 7, 13, 25, 28, 31, 32, 36, 38, 40, 44, 46, 49, 50, 52, 53, 57, 59]}
 
 
-def test_every_configured_seed_refuses_2_32_naming_its_key(tmp_path):
-    """Each drew from a list [seed, ...] (or a stream of the seed's low 32 bits) without a word."""
-    from automl_mm.datasets import CIFAR10Dataset, DigitsDataset, NoisyLabelDataset
-    from automl_mm.nas.hook import PathSamplingHook
-    from automl_mm.ohl import OHLHook
-    from automl_mm.ohl.copies import CopySampler
+@pytest.mark.parametrize('dataset, args', [('DigitsDataset', dict(split='train')),
+                                            ('CIFAR10Dataset', dict(data_root='/nonexist')),
+                                            ('NoisyLabelDataset', dict(dataset=dict(type='DigitsDataset'),
+                                                                       noise_ratio=0.1))])
+def test_every_dataset_refuses_a_seed_of_2_32_naming_its_key(dataset, args):
+    """As FashionMNISTDataset, before any file is read; the hooks and samplers: test_engine/test_seeds.py."""
+    from automl_mm.registry import DATASETS
 
-    builders = {
-        'OHLHook.seed': lambda: OHLHook(spaces=[dict(type='PipelineChoiceSpace', key='aug')], num_copies=1,
-                                        trunk_epochs=1, reward_key='acc', seed=TOO_LARGE),
-        'PathSamplingHook.seed': lambda: PathSamplingHook(space=dict(type='DilationSpace', choices=(1, 2)),
-                                                          seed=TOO_LARGE),
-        'CopySampler.seed': lambda: CopySampler(list(range(8)), seed=TOO_LARGE),
-        'DigitsDataset.seed': lambda: DigitsDataset(split='train', seed=TOO_LARGE),
-        'CIFAR10Dataset.seed': lambda: CIFAR10Dataset(str(tmp_path / 'none'), seed=TOO_LARGE),
-        'NoisyLabelDataset.seed': lambda: NoisyLabelDataset(dict(type='DigitsDataset'), 0.1, seed=TOO_LARGE),
-    }
-    for key, build in builders.items():
-        with pytest.raises(ValueError, match=rf'^{key} {RANGE}'):
-            build()
+    with pytest.raises(ValueError, match=rf'^{dataset}\.seed {RANGE}'):
+        DATASETS.build(dict(type=dataset, seed=TOO_LARGE, **args))
 
 
 def test_randomness_seed_of_2_32_is_refused_by_the_config_check():

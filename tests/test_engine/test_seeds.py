@@ -17,11 +17,12 @@ def test_as_seed_takes_non_negative_integers_only():
             as_seed(bad, 'k')
 
 
-@pytest.mark.parametrize('bad', [-1, 1.7, True])
+@pytest.mark.parametrize('bad', [-1, 1.7, True, 2 ** 32 + 5])
 def test_every_configured_seed_is_refused_at_construction_naming_its_key(bad, tmp_path):
     """Each was accepted: -1 failed at the first segment (OHLHook) or epoch (CopySampler) with numpy's 'expected
     non-negative integer', or drew the streams of 2**32 - 1 (PathSamplingHook, the NAS loops: the streams mask
-    the seed); 1.7 was read as 1 by all of them, and by the generated detection sets."""
+    the seed); 1.7 was read as 1 by all of them, and by the generated detection sets; 2**32 + 5 drew seed 5's
+    masked streams, or the lists [5, 1, ...] of seed 5 (test_datasets/test_seed_range.py)."""
     from automl_mm.datasets.fmnist_det import generate_fmnist_det
     from automl_mm.datasets.synthetic_coco import generate_coco
     from automl_mm.nas.hook import PathSamplingHook
@@ -36,10 +37,12 @@ def test_every_configured_seed_is_refused_at_construction_naming_its_key(bad, tm
         'CopySampler.seed': lambda: CopySampler(list(range(8)), seed=bad),
         'seed': lambda: generate_coco(str(tmp_path / 'coco'), num_train=1, num_val=1, seed=bad),
     }
+    refused = r'must be an int in \[0, 2\*\*32\), got 4294967301: ' if bad == 2 ** 32 + 5 else \
+        rf'must be (None or )?a non-negative int, got {bad!r}'
     for key, build in builders.items():
-        with pytest.raises(ValueError, match=rf'^{key} must be (None or )?a non-negative int, got {bad!r}'):
+        with pytest.raises(ValueError, match=rf'^{key} {refused}'):
             build()
-    with pytest.raises(ValueError, match=rf'^seed must be a non-negative int, got {bad!r}'):
+    with pytest.raises(ValueError, match=rf'^seed {refused}'):
         generate_fmnist_det(str(tmp_path / 'det'), 1, 1, 1, 1, seed=bad, data_root=str(tmp_path / 'none'))
     assert not (tmp_path / 'coco').exists() and not (tmp_path / 'det').exists()  # refused before writing
 
