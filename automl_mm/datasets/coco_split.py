@@ -15,6 +15,7 @@ import numpy as np
 
 from automl_mm.utils.io import dump_json_atomic
 
+from .generated import check_out_dir
 from .splits import check_seed
 
 COCO_TRAIN2017_IMAGES = 118287
@@ -165,6 +166,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
             an output would be ``ann_file`` itself; ``seed`` is not an int in ``[0, 2**32)`` (before the file is read).
         FileExistsError: an output file exists with other images than this split gives it and ``overwrite`` is
             False (names the file and both image counts; nothing is written).
+        NotADirectoryError: ``out_dir`` or a parent of it is a file (before the file is read).
 
     Examples:
         >>> import json, os, tempfile
@@ -178,6 +180,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         [8, 2]
     """
     seed = check_seed(seed, 'seed')  # before the file is read
+    check_out_dir(out_dir)
     if not prefix or osp.basename(prefix) != prefix:
         raise ValueError(f'prefix must be a plain file name prefix, got {prefix!r}')
     outputs = [osp.join(out_dir, f'{prefix}-{part}.json') for part in ('train', 'val')]

@@ -56,6 +56,20 @@ def seed_argument(value: str) -> int:
     return seed
 
 
+def check_out_dir(out_dir: str) -> None:
+    """Refuse an output folder that cannot be made because it, or the nearest of its parents that exists, is a file
+    (``os.makedirs`` failed later with a bare ``NotADirectoryError`` / ``FileExistsError`` traceback).
+
+    Raises:
+        NotADirectoryError: naming ``out_dir`` and the file in its way.
+    """
+    path = osp.abspath(out_dir)
+    while not osp.exists(path) and osp.dirname(path) != path:
+        path = osp.dirname(path)
+    if osp.exists(path) and not osp.isdir(path):
+        raise NotADirectoryError(f'the output folder {out_dir} cannot be made: {path} is a file, not a folder')
+
+
 def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Sequence[str],
                           overwrite: bool = False, unrecorded: Sequence[str] = ()) -> bool:
     """Make ``out_dir`` ready for the set ``settings`` describes.
@@ -77,7 +91,9 @@ def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Seque
     Raises:
         FileExistsError: ``out_dir`` holds another set, or files of one without a marker, and ``overwrite`` is
             False (nothing was changed).
+        NotADirectoryError: ``out_dir`` or a parent is a file (:func:`check_out_dir`).
     """
+    check_out_dir(out_dir)
     marker = osp.join(out_dir, MARKER)
     if osp.isfile(marker):
         with open(marker) as f:
