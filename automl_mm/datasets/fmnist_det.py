@@ -44,7 +44,7 @@ import numpy as np
 from automl_mm.utils.checks import as_count
 
 from .content import array_digest
-from .fashion_mnist import FashionMNISTDataset, load_fashion_mnist
+from .fashion_mnist import FashionMNISTDataset, find_data_root, load_fashion_mnist
 from .generated import (
     GeneratedSet,
     check_generator_seed,
@@ -353,10 +353,15 @@ def generate_fmnist_det(out_dir: str,
                      stratified_split(train_labels, (1 - 2 * holdout_fraction, holdout_fraction, holdout_fraction),
                                       seed)))
     pools['test'] = np.arange(len(test_labels))
-    for split, pool in pools.items():
+    for split, pool in pools.items():  # named by the folder read: the tools have no holdout_fraction option
+        if len(pool) == 0 and split == 'test':
+            raise ValueError(f'the test pool is empty: the Fashion-MNIST folder {find_data_root(data_root)} holds no '
+                             'test item (its t10k files are empty)')
         if len(pool) == 0:
-            raise ValueError(f'the {split} pool is empty: {len(train_labels)} training items are too few for '
-                             f'holdout_fraction={holdout_fraction}')
+            raise ValueError(f'the {split} pool is empty: the {len(train_labels)} training items of the Fashion-MNIST '
+                             f'folder {find_data_root(data_root)} are too few to hold out a fraction of '
+                             f'{holdout_fraction:g} (holdout_fraction) of them for each of reward and val; the full '
+                             'set has 60,000')
     opts = {'img_size': int(img_size), 'max_objects': int(max_objects), 'max_iou': float(max_iou),
             'min_visible': float(min_visible), 'threshold': int(threshold), 'background': background,
             'size_probs': [float(p) for p in probs / probs.sum()], 'holdout_fraction': float(holdout_fraction),

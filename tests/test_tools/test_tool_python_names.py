@@ -45,6 +45,19 @@ def test_generate_fmnist_det_names_data_root_as_its_option_and_the_folders_searc
     assert not (tmp_path / 'set').exists()
 
 
+def test_generate_fmnist_det_names_a_folder_of_too_few_items(tmp_path, monkeypatch):
+    """'the reward pool is empty: 10 training items are too few for holdout_fraction=0.08333333333333333' named a
+    parameter the tool has no option for, and not the folder whose files were too few."""
+    from test_datasets.test_fashion_mnist import write_fashion
+
+    root = write_fashion(tmp_path / 'tiny', n_train_per_class=1)
+    sizes = ['--num-train', '1', '--num-reward', '1', '--num-val', '1', '--num-test', '1']
+    error, _ = _run('data/generate_fmnist_det', [str(tmp_path / 'set'), *sizes, '--data-root', root], monkeypatch)
+    assert str(error).startswith(f'the reward pool is empty: the 10 training items of the Fashion-MNIST folder '
+                                 f'{root} are too few to hold out a fraction of 0.0833333 (holdout_fraction) of '
+                                 'them'), str(error)
+
+
 @pytest.mark.parametrize('tool, first, second', [
     ('data/generate_coco', ['--num-train', '1', '--num-val', '1', '--img-size', '32'],
      ['--num-train', '2', '--num-val', '1', '--img-size', '32']),
