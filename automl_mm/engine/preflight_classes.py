@@ -409,7 +409,8 @@ def check_accuracy_topk(cfg: Any, test_only: bool, split: str = 'test') -> None:
     Top-k of C < k classes counts every image as correct: an OHL reward on ``accuracy/top11`` of a 10-class head
     read a constant 100 % for every copy (every advantage 0, θ never moved), without a word. A val / test metric
     that only reports it (the shipped ``topk=(1, 5)`` over a 4-class image folder) is harmless and keeps running,
-    with a warning naming it.
+    with a warning naming it, once for the evaluator keys of the same ``topk`` (``test_evaluator = val_evaluator``:
+    both), also where a later reward / search evaluator is refused.
 
     Raises:
         ConfigCheckError: for a reward or search evaluator (``custom_hooks[i].reward_evaluator``,
@@ -420,18 +421,27 @@ def check_accuracy_topk(cfg: Any, test_only: bool, split: str = 'test') -> None:
     if not heads:
         return
     head_key, classes = min(heads, key=lambda head: head[1])
-    for metric, key in _evaluator_cfgs(cfg):
-        if config_type_name(metric) != 'Accuracy' or outside_split(key, test_only, split):
-            continue
-        topk = metric.get('topk', (1, ))
-        above = [k for k in ((topk, ) if isinstance(topk, int) else topk) if isinstance(k, int) and k > classes]
-        if not above:
-            continue
-        what = (f'{key}.topk={topk!r} but {head_key}={classes}: a top-{above[0]} of {classes} classes counts every '
-                'image as correct (a constant 100 %')
-        if 'reward_evaluator' in key or 'search_evaluator' in key:
-            raise ConfigCheckError(f'{what}, which no search can follow); use k <= {classes}')
-        print_log(f'{what}); it is reported as such', logger='current', level=logging.WARNING)
+
+    def what(keys: list[str], topk: str, k: int) -> str:  # (topk: its repr)
+        return (f'{".topk and ".join(keys)}.topk={topk} but {head_key}={classes}: a top-{k} of {classes} classes '
+                'counts every image as correct (a constant 100 %')
+
+    warned: dict[tuple, list[str]] = {}  # one metric config of several evaluators (test_evaluator = val_evaluator)
+    try:
+        for metric, key in _evaluator_cfgs(cfg):
+            if config_type_name(metric) != 'Accuracy' or outside_split(key, test_only, split):
+                continue
+            topk = metric.get('topk', (1, ))
+            above = [k for k in ((topk, ) if isinstance(topk, int) else topk) if isinstance(k, int) and k > classes]
+            if not above:
+                continue
+            if 'reward_evaluator' in key or 'search_evaluator' in key:
+                raise ConfigCheckError(f'{what([key], repr(topk), above[0])}, which no search can follow); use k <= '
+                                       f'{classes}')
+            warned.setdefault((repr(topk), above[0]), []).append(key)
+    finally:
+        for (topk, k), keys in warned.items():
+            print_log(f'{what(keys, topk, k)}); it is reported as such', logger='current', level=logging.WARNING)
 
 
 def check_searched_topk(cfg: Any, metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str) -> None:

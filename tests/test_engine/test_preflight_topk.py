@@ -69,3 +69,30 @@ def test_a_search_key_above_the_classes_is_refused_when_the_search_reads_val_eva
     with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_key='val/top11' is the top-11 accuracy of "
                                                r"val_evaluator"):
         check_config(nas)
+
+
+def test_a_val_topk_shared_with_test_evaluator_is_warned_of_once_naming_both(monkeypatch):
+    """The shipped ``test_evaluator = val_evaluator`` (topk=(1, 5)) over a 4-class head is one metric config: it
+    was warned of twice, once per split with the same words. It is said once naming both keys; a reward evaluator
+    refused after them still gets the warning said first."""
+    import automl_mm.engine.preflight_classes as module
+    from automl_mm.engine.preflight_classes import check_accuracy_topk
+
+    logged = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, logger=None, level=None: logged.append(msg))
+    cfg = Config.fromfile(BASELINE)
+    assert cfg.test_evaluator == cfg.val_evaluator == dict(type='Accuracy', topk=(1, 5))
+    cfg.model.head.num_classes = 4
+    check_accuracy_topk(cfg, test_only=False)
+    assert logged == ['val_evaluator.topk and test_evaluator.topk=(1, 5) but model.head.num_classes=4: a top-5 of 4 '
+                      'classes counts every image as correct (a constant 100 %); it is reported as such'], logged
+    logged.clear()
+    check_accuracy_topk(cfg, test_only=True)  # the test split alone: its key alone, as before
+    assert logged == ['test_evaluator.topk=(1, 5) but model.head.num_classes=4: a top-5 of 4 classes counts every '
+                      'image as correct (a constant 100 %); it is reported as such'], logged
+    logged.clear()
+    cfg.test_evaluator = dict(type='Accuracy', topk=(1, 6))  # another metric config: its own warning
+    cfg.custom_hooks = [dict(type='OHLHook', reward_evaluator=dict(type='Accuracy', topk=5))]
+    with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\]\.reward_evaluator\.topk=5 but '):
+        check_accuracy_topk(cfg, test_only=False)
+    assert [m.split(' but ')[0] for m in logged] == ['val_evaluator.topk=(1, 5)', 'test_evaluator.topk=(1, 6)'], logged
