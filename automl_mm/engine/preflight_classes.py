@@ -111,34 +111,47 @@ def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: b
     :func:`check_config` loaded); a dataset without ``metainfo.classes`` has its class's defaults (mmdet's
     ``CocoDataset``: the 80 COCO names). Only for a class that keeps ``CocoDataset.load_data_list``, which picks the
     file's categories by these names in the file's order: ``LVISV1Dataset`` reads every category whatever the names,
-    ``Objects365V1Dataset`` sorts the file's categories by id first, ``CocoPanopticDataset`` reads its own format."""
+    ``Objects365V1Dataset`` sorts the file's categories by id first, ``CocoPanopticDataset`` reads its own format.
+    A subset of the file's categories is warned of (mmdet drops the others' annotations), once for the loaders of
+    one dataset config (``test_dataloader = val_dataloader``: both keys), also where a later dataset is refused.
+
+    Raises:
+        ConfigCheckError: naming the dataset's ``metainfo.classes`` key and its file, where the names are not the
+            file's categories in its order (:func:`coco_classes_mismatch`).
+    """
     try:
         from mmdet.datasets import CocoDataset
     except ImportError:  # mmdet not installed: no COCO dataset is built
         return
     scope = cfg.get('default_scope', 'automl_mm')
-    for dataset, where, path in _coco_datasets(cfg):
-        if outside_split(where, test_only, split) or path not in categories or \
-                getattr(_dataset_class(dataset, dataset.get('_scope_') or scope), 'load_data_list', None) is not \
-                CocoDataset.load_data_list:
-            continue
-        metainfo = dataset.get('metainfo') or {}
-        given = 'classes' in metainfo
-        classes = metainfo['classes'] if given else _default_classes(dataset, scope)
-        if classes is None:
-            continue
-        if given and isinstance(classes, str):  # mmengine reads a file name as one class name a line
-            from mmengine.dataset import BaseDataset
-            classes = BaseDataset._load_metainfo(dict(classes=classes))['classes']
-        why = coco_classes_mismatch(classes, categories[path], f'{where}.ann_file {path}')
-        key = f'{where}.metainfo.classes' if given else \
-            f'{where}.metainfo.classes (not given: the default names of {config_type_name(dataset)})'
-        if why is not None:
-            raise ConfigCheckError(f'{key} {why}')
-        unnamed = [c for c in categories[path] if c not in tuple(classes)]
-        if unnamed:  # mmdet's subset of classes: meant, but say what it drops
-            print_log(f'{key} names {len(classes)} of the {len(categories[path])} categories of {path}: the '
-                      f'annotations of {", ".join(map(repr, unnamed))} are dropped (those objects are background)',
+    subsets: dict[tuple, list[str]] = {}  # one dataset config of several loaders (test_dataloader = val_dataloader)
+    try:
+        for dataset, where, path in _coco_datasets(cfg):
+            if outside_split(where, test_only, split) or path not in categories or \
+                    getattr(_dataset_class(dataset, dataset.get('_scope_') or scope), 'load_data_list', None) is not \
+                    CocoDataset.load_data_list:
+                continue
+            metainfo = dataset.get('metainfo') or {}
+            given = 'classes' in metainfo
+            classes = metainfo['classes'] if given else _default_classes(dataset, scope)
+            if classes is None:
+                continue
+            if given and isinstance(classes, str):  # mmengine reads a file name as one class name a line
+                from mmengine.dataset import BaseDataset
+                classes = BaseDataset._load_metainfo(dict(classes=classes))['classes']
+            why = coco_classes_mismatch(classes, categories[path], f'{where}.ann_file {path}')
+            key = f'{where}.metainfo.classes' if given else \
+                f'{where}.metainfo.classes (not given: the default names of {config_type_name(dataset)})'
+            if why is not None:
+                raise ConfigCheckError(f'{key} {why}')
+            unnamed = tuple(c for c in categories[path] if c not in tuple(classes))
+            if unnamed:  # mmdet's subset of classes: meant, but say what it drops
+                subsets.setdefault((path, len(classes), unnamed), []).append(key)
+    finally:
+        for (path, named, unnamed), keys in subsets.items():
+            print_log(f'{" and ".join(keys)} name{"" if len(keys) > 1 else "s"} {named} of the '
+                      f'{len(categories[path])} categories of {path}: the annotations of '
+                      f'{", ".join(map(repr, unnamed))} are dropped (those objects are background)',
                       logger='current', level=logging.WARNING)
 
 

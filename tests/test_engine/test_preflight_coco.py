@@ -121,3 +121,27 @@ def test_fmnist_det_classes_a_subset_is_said_and_another_order_refused(tmp_path,
                                                r"but val_dataloader\.dataset\.ann_file .*instances_val\.json has 10 "
                                                r"categories; it names them in another order"):
         check_config(cfg)
+
+
+def test_a_class_subset_of_one_dataset_config_of_val_and_test_is_said_once_naming_both(monkeypatch):
+    """mmdet's ``test_dataloader = val_dataloader``: one dataset config whose ``metainfo.classes`` name a subset of
+    its file's categories was said twice, once per split with the same words; it is said once naming both keys,
+    and another dataset config (another file) gets its own."""
+    import automl_mm.engine.preflight_classes as module
+    from automl_mm.engine.preflight_classes import _check_coco_classes
+
+    logged = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, logger=None, level=None: logged.append(msg))
+    loader = dict(batch_size=1, dataset=dict(type='CocoDataset', data_root='/data/', ann_file='val.json',
+                                             metainfo=dict(classes=('a', 'b'))))
+    cfg = Config(dict(default_scope='mmdet', val_dataloader=loader, test_dataloader=loader))
+    categories = {'/data/val.json': ['a', 'b', 'c'], '/data/test.json': ['a', 'b', 'c']}
+    _check_coco_classes(cfg, categories, test_only=False)
+    assert logged == ['val_dataloader.dataset.metainfo.classes and test_dataloader.dataset.metainfo.classes name 2 of '
+                      "the 3 categories of /data/val.json: the annotations of 'c' are dropped (those objects are "
+                      'background)'], logged
+    logged.clear()
+    cfg.test_dataloader.dataset.ann_file = 'test.json'
+    _check_coco_classes(cfg, categories, test_only=False)
+    assert [m.split(' names ')[0] for m in logged] == ['val_dataloader.dataset.metainfo.classes',
+                                                       'test_dataloader.dataset.metainfo.classes'], logged
