@@ -116,19 +116,28 @@ def lvis_ignored_settings(metric_cfg: dict, cls: type | None = None) -> list[tup
                       f'lvis-api computes no {", ".join(map(repr, unknown))} (its results: '
                       f'{", ".join(LVIS_RESULT_ITEMS)}), and mmdet\'s LVISMetric reports those of its results '
                       f'metric_items name, so {named} report nothing under them. Name lvis-api\'s items'))
-    reported = [f'{prefix}/{item}' for item in (items if isinstance(items, (list, tuple)) else LVIS_PROPOSAL_ITEMS)
-                if item in LVIS_RESULT_ITEMS] if 'proposal' in kinds else []
+    kinds_given = _kinds(metric_cfg)
+    later_fast = 'proposal' in kinds_given and 'proposal_fast' in kinds_given[kinds_given.index('proposal') + 1:]
+    fast_nums = nums if isinstance(nums, (list, tuple)) else (100, 300, 1000)
+    # (a later 'proposal_fast' writes its own recall at each of proposal_nums over 'proposal''s AR@<n>)
+    reported = [item for item in (items if isinstance(items, (list, tuple)) else LVIS_PROPOSAL_ITEMS)
+                if item in LVIS_RESULT_ITEMS and not (later_fast and item in (f'AR@{n}' for n in fast_nums))] \
+        if 'proposal' in kinds else []
+    recalls = [f'{prefix}/{item}' for item in reported if item in LVIS_PROPOSAL_ITEMS]
+    aps = [f'{prefix}/{item}' for item in reported if item not in LVIS_PROPOSAL_ITEMS]
     if reported:
         several = len(reported) > 1
+        read = ' and '.join(f'{", ".join(map(repr, keys))} {"are" if len(keys) > 1 else "is"} the {what} per '
+                            'category of the labels predicted' for keys, what in ((recalls, 'recall'), (aps, 'AP'))
+                            if keys)
         found.append((f'metric={_shown(metric_cfg.get("metric"))!r}',
                       "mmdet's LVISMetric asks lvis-api's LVISEval for the class-agnostic recall of 'proposal' with "
                       "params.useCats = 0, a name lvis-api's Params does not read (it reads params.use_cats, which "
                       'stays 1), so lvis-api matches each proposal only with ground truth of its label\'s category '
-                      f'and averages over the categories: {", ".join(map(repr, reported))} '
-                      f'{"are" if several else "is"} the recall per category of the labels predicted, not the '
-                      'proposal recall (an RPN labels every proposal 0, the first category: exact proposals of two '
-                      'objects of two categories score AR@300 0.5, not 1.0; a detector\'s boxes score its '
-                      "class-aware recall). mmdet's LVISMetric has no setting for it: read "
+                      f'and averages over the categories: {read}, not the class-agnostic proposal '
+                      f'{"recall" if recalls else "AP"} (an RPN labels every proposal 0, the first category: exact '
+                      'proposals of two objects of two categories score AR@300 0.5, not 1.0; a detector\'s boxes '
+                      "score its class-aware recall). mmdet's LVISMetric has no setting for it: read "
                       f'{"them" if several else "it"} as such, or score proposals with \'proposal_fast\' (mmdet\'s '
                       'own eval_recalls, class-agnostic)'))
     return found

@@ -186,3 +186,26 @@ def test_lvis_proposal_recall_per_category_is_warned_of_naming_its_keys(logged):
     assert warn_lvis_ignored_settings(cfg) == ['val_evaluator']
     assert "sets metric=['bbox', 'proposal']" in logged[0][0] and "'p/AR@300' is the recall per category" in \
         logged[0][0], logged
+
+
+def test_lvis_proposal_per_category_warning_names_only_its_recall_keys(logged):
+    """The 'proposal' warning named every reported key 'the recall per category': also 'lvis/AR@300' where a later
+    'proposal_fast' of the same metric writes its own (class-agnostic) recall at 300 over it (mmdet 3.3's
+    compute_metrics runs the kinds in order into one dict), and an AP item of metric_items ('lvis/AP'), which is
+    lvis-api's AP, not a recall. It names the recall keys 'proposal' leaves, and the AP keys as the AP."""
+    cfg = Config(dict(val_evaluator=_lvis(metric=['proposal', 'proposal_fast'])))
+    assert warn_lvis_ignored_settings(cfg) == ['val_evaluator']
+    msg = logged[0][0]
+    assert "'lvis/ARs@300', 'lvis/ARm@300', 'lvis/ARl@300' are the recall per category" in msg, msg
+    assert "'lvis/AR@300'" not in msg, msg
+    logged.clear()
+    cfg = Config(dict(val_evaluator=_lvis(metric=['proposal_fast', 'proposal'])))  # 'proposal' writes last
+    warn_lvis_ignored_settings(cfg)
+    assert "'lvis/AR@300', 'lvis/ARs@300', 'lvis/ARm@300', 'lvis/ARl@300' are the recall per category" in \
+        logged[0][0], logged
+    logged.clear()
+    cfg = Config(dict(val_evaluator=_lvis(metric='proposal', metric_items=['AP', 'AR@300'])))
+    warn_lvis_ignored_settings(cfg)
+    assert "'lvis/AR@300' is the recall per category of the labels predicted" in logged[0][0], logged
+    assert "'lvis/AP' is the AP per category of the labels predicted" in logged[0][0], logged
+    assert "'lvis/AP', " not in logged[0][0] and "'lvis/AP' is the recall" not in logged[0][0], logged
