@@ -1,0 +1,121 @@
+"""The share of an OHL-Auto-Aug pair's cost spent checking the sample again in each geometric element.
+
+``OHLAutoAugment.apply_choice`` checks a sample's per-pixel maps and masks against the image
+(``geometric.check_annotation_sizes``, which lists the maps with ``geometric.pixel_map_keys``), and every geometric
+element of the drawn pair checks them again (and lists the maps once more to warp them): dict look-ups and shape
+reads, no I/O. Is it worth computing once per image and passing down? This script times, one thread, on a
+128 x 128 detection-style sample (uint8 BGR image, 3 ``HorizontalBoxes`` with labels and ignore flags, 3
+``BitmapMasks`` of the boxes), per image:
+
+* ``as is``: the policy (the 36 elements, uniform pairs drawn by ``transform_with`` from a seeded stream);
+* ``once``: the same policy and draws with the elements' own ``check_annotation_sizes`` made a no-op (the policy
+  still checks once per image): what passing the check's result down would save at most, but for the elements'
+  second ``pixel_map_keys`` (which finds the maps to warp);
+* ``repeated``: the repeated work itself, measured apart: ``check_annotation_sizes`` plus ``pixel_map_keys`` on the
+  sample (the fastest of 10 batches), times the mean number of geometric elements per pair (2 x 15 / 36 with the
+  default elements).
+
+Each image runs both ways back to back, in alternating order from image to image (ABBA, ``_pairs.abba_order``),
+with the same pair and signs, in each of ``--repeats`` rounds over the images; an image's cost on each side is
+its fastest run (a round's sum scattered by 10-40 % between rounds of the same code on 2 cores shared with other
+jobs). The script prints the microseconds per image of each side (the mean of those costs), the ratio once / as
+is and the repeated work as a share of ``as is``.
+
+Run: python benchmarks/augment_check_cost.py [--images 300] [--repeats 10]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+
+import cv2
+import numpy as np
+from _pairs import abba_order
+from mmdet.structures.bbox import HorizontalBoxes
+from mmdet.structures.mask import BitmapMasks
+
+from automl_mm.augment import OHLAutoAugment, geometric
+
+SIZE = 128
+BOXES = np.array([[10, 10, 50, 60], [30, 40, 100, 90], [60, 5, 120, 70]], np.float32)
+
+
+def sample(rng: np.random.Generator) -> dict:
+    """A 128 x 128 detection results dict as mmdet's ``LoadAnnotations(with_mask=True)`` leaves it."""
+    masks = np.zeros((len(BOXES), SIZE, SIZE), np.uint8)
+    for mask, (x1, y1, x2, y2) in zip(masks, BOXES.astype(int)):
+        mask[y1:y2, x1:x2] = 1
+    return dict(img=rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8), img_shape=(SIZE, SIZE),
+                gt_bboxes=HorizontalBoxes(BOXES.copy()), gt_bboxes_labels=np.arange(len(BOXES)),
+                gt_ignore_flags=np.zeros(len(BOXES), bool), gt_masks=BitmapMasks(masks, SIZE, SIZE))
+
+
+@contextlib.contextmanager
+def checked_once():
+    """The elements' ``check_annotation_sizes`` a no-op (``policy`` keeps its own reference, so it still checks)."""
+    kept = geometric.check_annotation_sizes
+    geometric.check_annotation_sizes = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        geometric.check_annotation_sizes = kept
+
+
+def time_round(policy: OHLAutoAugment, samples: list[dict], seed: int) -> np.ndarray:
+    """(2, N) seconds of ``policy`` on (shallow copies of) each of the N ``samples``, as is (row 0) and checked
+    once (row 1): each image runs both ways back to back (in ABBA order from image to image, so that a change of
+    the machine's load reaches both alike), with the same pair and signs (drawn from the stream ``(seed, image)``).
+    """
+    spent = np.zeros((2, len(samples)))
+    for index, results in enumerate(samples):
+        for once in abba_order((False, True), index):
+            copy, rng = dict(results), np.random.default_rng([seed, index])
+            with checked_once() if once else contextlib.nullcontext():
+                start = time.perf_counter()
+                policy.transform_with(copy, rng)
+                spent[int(once), index] = time.perf_counter() - start
+    return spent
+
+
+def time_repeated_check(results: dict, calls: int = 400, batches: int = 10) -> float:
+    """Seconds of one element's repeated work, ``check_annotation_sizes`` and ``pixel_map_keys`` on ``results``:
+    the fastest of ``batches`` batches of ``calls`` calls, per call."""
+    best = float('inf')
+    for _ in range(batches):
+        start = time.perf_counter()
+        for _ in range(calls):
+            geometric.check_annotation_sizes(results, SIZE, SIZE, 'benchmark')
+            geometric.pixel_map_keys(results, 'benchmark')
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--images', type=int, default=300, help='samples per round')
+    parser.add_argument('--repeats', type=int, default=10, help='rounds over the images (both sides in each)')
+    args = parser.parse_args(argv)
+    if args.images < 1 or args.repeats < 1:
+        parser.error(f'--images and --repeats must be >= 1, got {args.images} and {args.repeats}')
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(0)
+    samples = [sample(rng) for _ in range(args.images)]
+    policy = OHLAutoAugment(key='autoaug')
+    geometric_share = sum(e.geometric for e in policy.elements) / len(policy.elements)
+    time_round(policy, samples[:50], 0)  # warm-up
+    # every round draws the same pairs and signs (seed 0): an image's fastest run of each side is its cost
+    # without the other jobs' preemptions, which on a loaded machine scatter a whole round's sum by 10-40 %
+    as_is, once = np.stack([time_round(policy, samples, 0) for _ in range(args.repeats)]).min(0).mean(1)
+    repeated = time_repeated_check(samples[0]) * 2 * geometric_share
+    print(f'{SIZE}x{SIZE}, 3 boxes + bitmap masks, {args.images} images x {args.repeats} rounds '
+          '(sides interleaved per image)')
+    print(f'as is     {as_is * 1e6:8.1f} us/image')
+    print(f'once      {once * 1e6:8.1f} us/image   ratio once / as is {once / as_is:.4f}')
+    print(f'repeated  {repeated * 1e6:8.2f} us/image   = {100 * repeated / as_is:.2f} % of as is '
+          f'({2 * geometric_share:.2f} geometric elements per pair)')
+    return dict(as_is=as_is, once=once, ratio=once / as_is, repeated=repeated)
+
+
+if __name__ == '__main__':
+    main()

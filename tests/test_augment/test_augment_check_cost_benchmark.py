@@ -1,0 +1,38 @@
+"""benchmarks/augment_check_cost.py: its ``once`` side skips exactly the elements' repeated check (the policy
+still refuses a map of another size), and a short run reports both sides."""
+from __future__ import annotations
+
+import importlib
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'benchmarks'))
+    return importlib.import_module('augment_check_cost')
+
+
+def test_once_skips_the_elements_check_but_not_the_policys(bench):
+    from automl_mm.augment import OHLAutoAugment
+    from automl_mm.registry import AUGMENT_OPS
+    results = bench.sample(np.random.default_rng(0))
+    results['gt_seg_map'] = np.zeros((5, 8), np.uint8)  # not the image's size: refused by every check
+    element = AUGMENT_OPS.get('Rotate')(30)
+    with bench.checked_once():
+        with pytest.raises(ValueError, match='OHLAutoAugment'):
+            OHLAutoAugment(elements=[('Rotate', 30), ('Invert', None)]).transform_with(
+                dict(results), np.random.default_rng(0))
+        element.apply(dict(results), np.random.default_rng(0))  # unchecked: warped in its own frame
+    with pytest.raises(ValueError, match=r"Rotate\(30\): results\['gt_seg_map'\] is 5 x 8"):
+        element.apply(dict(results), np.random.default_rng(0))
+
+
+def test_a_short_run_reports_both_sides(bench, capsys):
+    out = bench.main(['--images', '4', '--repeats', '2'])
+    assert out['ratio'] > 0 and out['as_is'] > 0 and out['once'] > 0 and out['repeated'] > 0
+    assert 'ratio once / as is' in capsys.readouterr().out
