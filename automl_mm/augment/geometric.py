@@ -12,7 +12,7 @@ import numpy as np
 from automl_mm.registry import AUGMENT_OPS
 
 from .annotations import _move_keypoints, _warp, _warp_boxes, _warp_masks, pixel_index_matrix, warp_group
-from .op_base import BaseAugmentOp, _check_img
+from .op_base import BaseAugmentOp, _check_img, extra_image_keys
 
 # The instance-aligned annotations that are dropped together with a box that leaves the image (the keys mmdet's
 # RandomCrop drops with its boxes; gt_instances_ids: mmdet's tracking pipelines; gt_keypoints: mmcv's
@@ -46,6 +46,9 @@ class GeometricAugmentOp(BaseAugmentOp):
     already under 1 px (zero-width too) that stays inside keeps them (as under a photometric element). Proposals
     (inside mmdet's ``ProposalBroadcaster``, which passes them as ``gt_bboxes``) are moved and clipped, never
     dropped: their ``proposals_scores`` stay theirs, as under mmdet's own transforms there.
+    A second image of the sample (:func:`~automl_mm.augment.op_base.extra_image_keys`: mmseg's change-detection
+    ``img2``, the keys of mmcv 1.x's ``img_fields``) is warped exactly as the image (same matrix, ``fill`` and
+    layout), so that the pair still lines up with its change map; one of another size or not uint8 is refused.
     ``gt_masks`` (BitmapMasks: nearest, border 0; PolygonMasks: moved points, each polygon clipped to the image,
     a zero-area placeholder when none of it is left, as mmdet's crop does) and every per-pixel map
     (:func:`pixel_map_keys`: ``gt_seg_map``, each key mmseg lists in ``results['seg_fields']``, and mmseg's
@@ -79,10 +82,12 @@ class GeometricAugmentOp(BaseAugmentOp):
         img = _check_img(results, self)
         height, width = img.shape[:2]
         check_annotation_sizes(results, height, width, self.name)
+        extra = extra_image_keys(results, img, self.name)  # mmseg's img2: the pair must still line up
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
         pixel_matrix = pixel_index_matrix(matrix)
         group = warp_group(img)  # every array in the image's cv2 layout: the pixels the image takes
-        results['img'] = _warp(img, pixel_matrix, self.fill, group)
+        for key in ('img', *extra):
+            results[key] = _warp(results[key], pixel_matrix, self.fill, group)
         if results.get('gt_bboxes') is not None:
             # mmdet's ProposalBroadcaster: a view whose gt_bboxes are its proposals (the other keys the boxes'
             # copies), of which only they come back; proposals are kept, clipped, beside their proposals_scores

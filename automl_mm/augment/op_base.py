@@ -39,6 +39,9 @@ class BaseAugmentOp:
     """
 
     geometric: bool = False
+    #: Whether an op that overrides :meth:`apply` transforms a sample's second images itself
+    #: (:func:`extra_image_keys`); the policy refuses one that does not on a sample that has them.
+    handles_extra_images: bool = False
     magnitude_range: tuple[float, float] | None = (-math.inf, math.inf)
 
     def __init__(self, magnitude: float | None = None, fill: int = 128, *, bgr: bool = True) -> None:
@@ -106,8 +109,33 @@ class BaseAugmentOp:
 
     def apply(self, results: dict, rng: np.random.Generator) -> dict:
         """Transform ``results`` (an mmcv results dict with a uint8 ``'img'``) in place and return it; ``rng``
-        draws the op's randomness (the sign of geometric ops)."""
-        results['img'] = self.transform_img(_check_img(results, self), rng)
+        draws the op's randomness (the sign of geometric ops).
+
+        A second image of the sample (:func:`extra_image_keys`: mmseg's change-detection ``img2``, the keys of
+        ``img_fields``) is transformed as ``'img'`` is, by itself (an op that reads the image's statistics reads
+        its own, as mmcv's ``TransformBroadcaster`` applies a transform to each image), with the draws ``'img'``
+        took from ``rng``.
+
+        Raises:
+            ValueError: an ``'img'`` that is not a uint8 ``(H, W)`` or ``(H, W, C)`` array; those of
+                :func:`extra_image_keys`; the op's own on a second image, naming its key.
+        """
+        img = _check_img(results, self)
+        extra = extra_image_keys(results, img, self.name)
+        state = getattr(getattr(rng, 'bit_generator', None), 'state', None) if extra else None
+        results['img'] = self.transform_img(img, rng)
+        if extra:
+            after = None if state is None else rng.bit_generator.state
+            for key in extra:
+                if state is not None:
+                    rng.bit_generator.state = state  # the draws 'img' took
+                try:
+                    results[key] = self.transform_img(results[key], rng)
+                except ValueError as err:
+                    raise ValueError(f"{self.name}: results['{key}'] (a second image of the sample, transformed as "
+                                     f"'img' is): {err}") from err
+            if state is not None:
+                rng.bit_generator.state = after
         return results
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -126,6 +154,60 @@ def _check_img(results: dict, op: BaseAugmentOp) -> np.ndarray:
                     'LoadImageFromFile(to_float32=True))')
         raise ValueError(f"{op.name}: results['img'] must be a uint8 (H, W) or (H, W, C) array, got {desc}{hint}")
     return img
+
+
+#: The keys of a sample's second images besides those ``results['img_fields']`` lists: mmseg's change-detection
+#: ``img2`` (``LoadMultipleRSImageFromFile`` loads the two co-registered images of a place as ``img`` and ``img2``;
+#: ``ConcatCDInput`` stacks them at the end of the pipeline, and the label map marks the pixels that changed).
+EXTRA_IMAGE_KEYS = ('img2', )
+
+
+def extra_image_keys(results: dict, img: np.ndarray, owner: str) -> list[str]:
+    """The keys of the sample's images besides ``'img'`` that an element transforms with it, in order, without
+    repeats: :data:`EXTRA_IMAGE_KEYS` (mmseg's ``img2``) and every key ``results['img_fields']`` lists (mmcv 1.x's
+    list of a sample's images, which mmseg 0.x, mmdet 2.x and change-detection code built on them keep); of those,
+    the ones present and not None. A geometric element warps each with the image's matrix and ``fill``, a
+    photometric one transforms each as it does the image: left as they were, the two images of a change-detection
+    pair no longer lined up (or differed in colour alone), and the change map marked pixels that had not changed.
+
+    Args:
+        results (dict): The sample.
+        img (np.ndarray): Its ``'img'``, (H, W[, C]).
+        owner (str): The element or transform, named in the errors.
+
+    Returns:
+        list[str]: Keys of uint8 (H, W) or (H, W, C) arrays of the image's height and width (any channel count).
+
+    Raises:
+        ValueError: ``img_fields`` that is not a list or tuple of str; a second image that is not a uint8 (H, W) or
+            (H, W, C) array (a list, as open-cd's ``MultiImgLoadImageFromFile`` keeps both images in ``'img'``, or
+            float, as after ``to_float32=True``) or not of the image's height and width, naming its key.
+    """
+    fields = results.get('img_fields', ())
+    if fields is None:
+        fields = ()
+    if not isinstance(fields, (list, tuple)) or not all(isinstance(key, str) for key in fields):
+        raise ValueError(f"{owner}: results['img_fields'] must be a list of results keys (mmcv 1.x's list of the "
+                         f"sample's images), got {fields!r}")
+    keys: list[str] = []
+    for key in (*EXTRA_IMAGE_KEYS, *fields):
+        if key == 'img' or key in keys or results.get(key) is None:
+            continue
+        value = results[key]
+        if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.ndim not in (2, 3):
+            desc = f'a {value.dtype} array of shape {value.shape}' if isinstance(value, np.ndarray) else \
+                type(value).__name__
+            raise ValueError(f"{owner}: results['{key}'] must be a uint8 (H, W) or (H, W, C) array like "
+                             f"results['img'], to be transformed with it (a second image of the sample), got {desc}; "
+                             'put the augmentation before the transforms that make the images float or stack them '
+                             "(mmseg's ConcatCDInput)")
+        if value.shape[:2] != img.shape[:2]:
+            raise ValueError(f"{owner}: results['{key}'] is {value.shape[0]} x {value.shape[1]} but the image is "
+                             f'{img.shape[0]} x {img.shape[1]}: a geometric element warps both with one matrix in '
+                             "the image's pixel frame, so the two images would no longer line up. Put the "
+                             'augmentation before the transform that changed one of them')
+        keys.append(key)
+    return keys
 
 
 def _require_luma_channels(op: BaseAugmentOp, img: np.ndarray) -> int:

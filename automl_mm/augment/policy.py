@@ -16,7 +16,8 @@ from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
 from .choice import LiveChoiceTransform, check_choice_key
 from .elements import DEFAULT_ELEMENTS, ELEMENT_SETS, build_elements
-from .geometric import check_annotation_sizes
+from .geometric import GeometricAugmentOp, check_annotation_sizes
+from .op_base import BaseAugmentOp, extra_image_keys
 
 
 @TRANSFORMS.register_module()
@@ -26,7 +27,10 @@ class OHLAutoAugment(LiveChoiceTransform):
     Works on classification results (``img``) and on mmdet / mmseg results: geometric elements also move
     ``gt_bboxes``, ``gt_masks``, ``gt_keypoints`` and every per-pixel map (``gt_seg_map``, the keys mmseg lists in
     ``seg_fields``, ``gt_edge_map``, ``gt_depth_map``: ``geometric.pixel_map_keys``) and drop boxes that leave the
-    image. In an mmdet pipeline it goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and
+    image. A second image (mmseg's change-detection ``img2``, the keys of ``img_fields``:
+    ``op_base.extra_image_keys``) is warped and colour-transformed as ``img`` is, so the pair keeps lining up with
+    its change map (in an mmseg change-detection pipeline: after ``LoadAnnotations``, before ``ConcatCDInput``).
+    In an mmdet pipeline it goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and
     ``PackDetInputs``), in an mmseg one after ``LoadAnnotations`` / ``LoadDepthAnnotation``: with geometric
     elements, results that hold a data set's ``instances`` with boxes but nothing ``LoadAnnotations`` loads
     (``gt_bboxes``, ``gt_masks``, ``gt_bboxes_labels``, ``gt_seg_map``, ...), a ``seg_map_path`` but no
@@ -57,7 +61,9 @@ class OHLAutoAugment(LiveChoiceTransform):
             are not E² finite non-negative numbers with a positive sum, ``fill`` not an int in [0, 255], ``bgr``
             not a bool; when applied with geometric elements, results whose annotations are not loaded yet, or whose
             ``gt_masks`` or a per-pixel map is not the image's size, or a ``seg_fields`` that is not a list of
-            keys of (H, W[, ...]) arrays (``geometric.check_annotation_sizes``).
+            keys of (H, W[, ...]) arrays (``geometric.check_annotation_sizes``); whichever pair is drawn, a second
+            image that is not a uint8 array of the image's size (``op_base.extra_image_keys``), or one beside an
+            element that overrides ``apply`` without ``handles_extra_images``.
 
     Examples:
         >>> import numpy as np
@@ -103,11 +109,15 @@ class OHLAutoAugment(LiveChoiceTransform):
         return type(self).__name__, tuple(f'{a} + {b}' for a in self._built_names for b in self._built_names)
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
+        owner = f'{type(self).__name__}(key={self.key!r})'
+        img = results.get('img')
+        if isinstance(img, np.ndarray) and img.ndim >= 2:
+            # a second image (mmseg's img2) that cannot follow: on every call, whichever pair is drawn
+            self._check_extra_images(extra_image_keys(results, img, owner))
         if self._geometric:
             self._check_annotations_loaded(results)
-            img = results.get('img')
             if isinstance(img, np.ndarray) and img.ndim >= 2:  # a map of another size: on every call, as above
-                check_annotation_sizes(results, *img.shape[:2], f'{type(self).__name__}(key={self.key!r})')
+                check_annotation_sizes(results, *img.shape[:2], owner)
             if results.get('homography_matrix') is None:
                 # recorded whichever pair is drawn (the identity where it moves nothing, as mmdet's RandomFlip
                 # records it unflipped): the results' keys must not depend on the draw, or mmcv's
@@ -116,6 +126,22 @@ class OHLAutoAugment(LiveChoiceTransform):
                 results['homography_matrix'] = np.eye(3, dtype=np.float32)
         first, second = self.pair(index)
         return second.apply(first.apply(results, rng), rng)
+
+    def _check_extra_images(self, keys: list[str]) -> None:
+        """Refuse a sample with second images (``keys``: mmseg's ``img2``, ...) when an element overrides ``apply``
+        without declaring ``handles_extra_images``: it would change ``img`` and leave the others as they were."""
+        if not keys:
+            return
+        own = [op.name for op in self.elements if not op.handles_extra_images
+               and type(op).apply not in (BaseAugmentOp.apply, GeometricAugmentOp.apply)]
+        if own:
+            listed = ', '.join(f"results['{key}']" for key in keys)
+            raise ValueError(
+                f'{type(self).__name__}(key={self.key!r}): element {own[0]} overrides apply, which transforms what '
+                f'it transforms, and the sample has a second image ({listed}) that the elements transform with '
+                "'img'. Implement transform_img (a photometric op) or affine_matrix (a GeometricAugmentOp) instead, "
+                'or transform every key of automl_mm.augment.op_base.extra_image_keys(results, img, owner) in '
+                'apply and set handles_extra_images = True on the op')
 
     def _check_annotations_loaded(self, results: dict) -> None:
         """Refuse results whose annotations are not loaded yet (the transform placed before mmdet's / mmcv's
