@@ -205,7 +205,10 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str) -> list[str]:
             raise ValueError(f"{owner}: results['{key}'] is {value.shape[0]} x {value.shape[1]} but the image is "
                              f'{img.shape[0]} x {img.shape[1]}: a geometric element warps both with one matrix in '
                              "the image's pixel frame, so the two images would no longer line up. Put the "
-                             'augmentation before the transform that changed one of them')
+                             'augmentation before the transform that changed one of them (an image that is not a '
+                             "second view of the scene, passed to the policy as 'img' by mmcv's "
+                             "TransformBroadcaster, which keeps the outer keys in each view: load it under "
+                             "another key than img2)")
         keys.append(key)
     return keys
 

@@ -158,3 +158,17 @@ def test_an_op_that_draws_from_rng_draws_the_same_for_img2():
     np.testing.assert_array_equal(out['img2'], out['img'])
     Noise().apply(dict(img=_pair()['img']), alone)
     assert rng.random() == alone.random()
+
+
+def test_inside_mmcvs_transform_broadcaster_the_views_still_agree():
+    """``TransformBroadcaster(mapping=dict(img=['img', 'img2']), share_random_params=True)`` keeps the outer
+    ``img2`` in each view, where the policy now warps it too; the remapping takes each view's ``img``, so the pair
+    comes back as before: both moved alike."""
+    from mmcv.transforms import TransformBroadcaster
+    wrapper = TransformBroadcaster(transforms=[FixedAutoAugment(elements=[('Rotate', 30), ('Invert', None)],
+                                                                key='cd')],
+                                   mapping=dict(img=['img', 'img2']), auto_remap=True, share_random_params=True)
+    for seed in range(4):
+        out = wrapper(_pair(seed=seed))
+        np.testing.assert_array_equal(out['img2'], out['img'])
+        assert (out['img'] == 128).any() or (out['img'] != _pair(seed=seed)['img']).any()
