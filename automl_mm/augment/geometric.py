@@ -57,7 +57,8 @@ class GeometricAugmentOp(BaseAugmentOp):
     (``gt_depth_map``: no measurement, left out by mmseg's ``SiLogLoss`` and ``DepthMetric``; mmseg's
     ``RandomRotate`` fills it with its ``seg_pad_val`` 255, a depth its loss trains on) and in a bool map (no
     ignore label: background), else 255, the ignore label of mmdet and mmseg (mmseg's ``RandomRotate`` fills
-    every ``seg_fields`` map with it); an integer label map that cannot hold 255 (int8) is refused. Integer
+    every ``seg_fields`` map with it, a float map of one's own too: mmseg declares no fill per map, only one
+    ``seg_pad_val`` for all); an integer label map that cannot hold 255 (int8) is refused. Integer
     coordinates (boxes, polygons, keypoints: mmdet loads a polygon of integer COCO coordinates as int64) come back
     as floats, not truncated (numpy's promotion with float32 for arrays, torch's for tensors: float32, mmdet's box
     dtype), a tensor as a tensor; ``gt_keypoints``

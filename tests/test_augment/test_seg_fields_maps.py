@@ -11,6 +11,8 @@ shows the fill).
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,24 @@ def test_bad_seg_fields_are_refused_naming_the_key(fields, value, message):
         results['gt_part_map'] = value
     with pytest.raises(ValueError, match=message):
         Rotate(30).apply(results, PLUS)
+
+
+def test_a_depth_like_key_of_ones_own_gets_the_label_border_as_under_mmsegs_random_rotate():
+    """mmseg declares no fill per map: ``RandomRotate`` fills every ``seg_fields`` map with its one ``seg_pad_val``
+    (255), mmdet's geometric transforms ``gt_seg_map`` with ``seg_ignore_label`` (255), and no ``LoadAnnotations``
+    records a map's fill. A float map of one's own listed in ``seg_fields`` ('gt_height_map', an nDSM) is
+    therefore uncovered to 255, as mmseg would; only mmseg's own ``gt_depth_map`` is uncovered to 0 (its loss
+    and metric skip 0). The policy takes no map fill of its own (``fill`` is the image's), so there is none to
+    honour."""
+    height = np.full((HEIGHT, WIDTH), 3.5, np.float32)
+    results = dict(img=np.zeros((HEIGHT, WIDTH, 3), np.uint8), gt_height_map=height,
+                   gt_depth_map=height.copy(), seg_fields=['gt_height_map'])
+    out = HorizontalTranslate(0.5).apply(results, PLUS)
+    uncovered = out['img'][..., 0] == 128
+    assert uncovered.any() and (out['img'][~uncovered] == 0).all()
+    assert (out['gt_height_map'][uncovered] == 255).all() and (out['gt_height_map'][~uncovered] == 3.5).all()
+    assert (out['gt_depth_map'][uncovered] == 0).all() and (out['gt_depth_map'][~uncovered] == 3.5).all()
+    assert 'seg_pad_val' not in inspect.signature(FixedAutoAugment).parameters
 
 
 def test_a_listed_key_that_is_absent_is_skipped():
