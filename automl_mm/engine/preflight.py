@@ -85,7 +85,10 @@ concept, and the public names stay importable from here.
     what lvis-api never receives (``proposal_nums``: lvis-api evaluates at 300 detections per image; ``iou_thrs``:
     0.50:0.95; ``metric_items`` lvis-api does not compute) is warned about
     (:func:`~automl_mm.engine.preflight_lvis.warn_lvis_ignored_settings`), reading an AR key it does not report
-    refused (:func:`~automl_mm.engine.preflight_lvis.check_lvis_ar_key`);
+    refused (:func:`~automl_mm.engine.preflight_lvis.check_lvis_ar_key`); an ``LVISMetric`` / ``LVISFixedAPMetric``
+    that the installed lvis-api cannot run (none installed, or its evaluation fails under the installed numpy: lvis
+    0.5.3's ``np.float``, found by running it on a one-image set) is refused naming the evaluator keys
+    (:func:`~automl_mm.engine.preflight_lvis.check_lvis_api`);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
     (:func:`~automl_mm.engine.preflight_training._check_collate_fns`);
   - a COCO dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in
@@ -183,7 +186,7 @@ from .preflight_label_order import check_label_order
 from .preflight_load_from import check_load_from
 from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
-from .preflight_lvis import warn_lvis_ignored_settings
+from .preflight_lvis import check_lvis_api, warn_lvis_ignored_settings
 from .preflight_masks import check_mask_format
 from .preflight_metric_order import (
     check_category_order,
@@ -311,6 +314,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_coco_classwise_iou_thrs(cfg, test_only, split)
     check_voc_iou_thrs(cfg, test_only, split)
     warn_uncomputed_coco_items(cfg, test_only, split)
+    check_lvis_api(cfg, test_only, split)
     warn_lvis_ignored_settings(cfg, test_only, split)
     warn_classwise_iou_columns(cfg, test_only, split)
     warn_ov_ap50_threshold(cfg, test_only, split)

@@ -13,11 +13,23 @@ read (its ``use_cats`` stays 1): the ``'proposal'`` recall is lvis-api's per cat
 RPN's proposals, all labelled 0, match only the first category's objects). A setting so ignored is warned of
 (:func:`warn_lvis_ignored_settings`); reading an AR key such a metric does not report is refused
 (:func:`check_lvis_ar_key`, from :func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`).
+
+The lvis-api itself is checked too (:func:`check_lvis_api`): mmdet builds an ``LVISMetric`` /
+``LVISFixedAPMetric`` only where lvis-api is importable (else ``RuntimeError: Package lvis is not installed`` when
+the evaluator is built, naming no config key), and PyPI's lvis 0.5.3 ``LVISEval.accumulate`` calls ``np.float``,
+which numpy 1.24 removed: a run trained up to its first evaluation, then stopped with ``AttributeError: module
+'numpy' has no attribute 'float'``. Whether the installed lvis-api fails so is found by running its evaluation on a
+one-image set (:func:`lvis_eval_error`), not from version strings.
 """
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import os.path as osp
 import re
+import tempfile
+import traceback
 from typing import Any
 
 from mmengine.logging import print_log
@@ -209,3 +221,140 @@ def check_lvis_ar_key(key: Any, shown: str, metric_cfg: Any, where: str, scope: 
         "lvis-api does not read), as AR@300, ARs@300, ARm@300, ARl@300, and mmdet's LVISMetric reports those of its "
         f'results metric_items name ("proposal_fast" its recall at each of proposal_nums). {where} reports '
         + (f'the AR keys {", ".join(map(repr, reported))}: read one of them' if reported else 'no AR key'))
+
+
+#: Where a working lvis-api comes from: lvis-dataset/lvis-api's main branch uses ``float`` since its PR #39 (2023);
+#: PyPI's lvis 0.5.3 (2020) still calls ``np.float``. mmdet's own message names the same source.
+LVIS_API_SOURCE = 'pip install git+https://github.com/lvis-dataset/lvis-api.git'
+
+
+def lvis_api_metric_class(metric_cfg: Any, scope: str | None = None) -> tuple[type | None, bool]:
+    """``(cls, evaluates)`` of a metric config that builds mmdet's ``LVISMetric`` or ``LVISFixedAPMetric`` or a
+    subclass (the type resolved in ``scope``, as mmengine builds it), else ``(None, False)``. ``evaluates``: whether
+    its ``compute_metrics`` runs lvis-api's ``LVISEval`` (``evaluate`` / ``accumulate`` / ``summarize``):
+    ``LVISMetric``'s (:func:`lvis_metric_class`) for ``'bbox'`` / ``'segm'`` / ``'proposal'`` without
+    ``format_only``, ``LVISFixedAPMetric``'s always (it does not read ``format_only`` there); a subclass's own
+    ``compute_metrics`` is not judged."""
+    try:
+        from mmdet.evaluation.metrics.lvis_metric import LVISFixedAPMetric, LVISMetric
+    except ImportError:
+        return None, False
+    from automl_mm.registry import METRICS
+
+    from .preflight_walk import _subclass
+
+    for base in (LVISMetric, LVISFixedAPMetric):
+        cls = _subclass(metric_cfg, METRICS, base, scope)
+        if cls is None:
+            continue
+        if cls.compute_metrics is not base.compute_metrics:
+            return cls, False
+        if base is LVISFixedAPMetric:
+            return cls, True
+        kinds = [kind for kind in _kinds(metric_cfg) if kind in _LVIS_EVALUATED]
+        return cls, bool(kinds) and not metric_cfg.get('format_only')
+    return None, False
+
+
+def _tiny_lvis_set() -> dict:
+    """One 100x100 image with an object of each of two categories (lvis-api's fields: ``frequency``,
+    ``neg_category_ids``, ``not_exhaustive_category_ids``)."""
+    return dict(images=[dict(id=1, file_name='1.png', height=100, width=100, neg_category_ids=[],
+                             not_exhaustive_category_ids=[])],
+                annotations=[dict(id=1, image_id=1, category_id=1, bbox=[10, 10, 20, 20], area=400, iscrowd=0),
+                             dict(id=2, image_id=1, category_id=2, bbox=[50, 50, 30, 30], area=900, iscrowd=0)],
+                categories=[dict(id=1, name='a', frequency='f'), dict(id=2, name='b', frequency='c')])
+
+
+@functools.cache
+def _run_lvis_eval(lvis_cls: type, results_cls: type, eval_cls: type) -> str | None:
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        path, found = osp.join(folder, 'lvis.json'), osp.join(folder, 'results.json')
+        with open(path, 'w') as f:
+            json.dump(_tiny_lvis_set(), f)
+        with open(found, 'w') as f:  # (a file, as mmdet hands it: a list is logged as "assuming ... correct format")
+            json.dump([dict(image_id=1, category_id=1, bbox=[10, 10, 20, 20], score=0.9),
+                       dict(image_id=1, category_id=2, bbox=[50, 50, 30, 30], score=0.8)], f)
+        try:
+            gt = lvis_cls(path)
+            dt = results_cls(gt, found)
+            lvis_eval = eval_cls(gt, dt, 'bbox')
+            lvis_eval.evaluate()
+            lvis_eval.accumulate()
+            lvis_eval.summarize()
+        except AttributeError as err:
+            if getattr(err, 'obj', None) is not np and not str(err).startswith("module 'numpy' has no attribute"):
+                return None  # not numpy's (the probe's own fault or another's: not judged here)
+            frames = [frame for frame in traceback.extract_tb(err.__traceback__)
+                      if osp.sep + 'numpy' + osp.sep not in frame.filename]
+            at = f' in {frames[-1].name} ({frames[-1].filename}:{frames[-1].lineno})' if frames else ''
+            return f'AttributeError{at}: {str(err).splitlines()[0].rstrip(".")}'
+        except Exception:  # noqa: BLE001 (not numpy's: not judged here)
+            return None
+    return None
+
+
+def lvis_eval_error() -> str | None:
+    """Run the lvis-api mmdet's ``LVISMetric`` evaluates with (the ``LVIS``, ``LVISResults`` and ``LVISEval`` its
+    module imported) on a one-image set, as mmdet does: ``evaluate``, ``accumulate``, ``summarize``. Returns the
+    error where it stops for want of a numpy name (``"AttributeError in accumulate (.../lvis/eval.py:361): module
+    'numpy' has no attribute 'float'."``: lvis 0.5.3 under numpy >= 1.24), else ``None`` (it runs; no mmdet or no
+    lvis-api; another error, not judged). Run once per lvis-api in a process (milliseconds)."""
+    try:
+        from mmdet.evaluation.metrics import lvis_metric
+    except ImportError:
+        return None
+    classes = [getattr(lvis_metric, name, None) for name in ('LVIS', 'LVISResults', 'LVISEval')]
+    if getattr(lvis_metric, 'lvis', None) is None or not all(isinstance(cls, type) for cls in classes):
+        return None
+    return _run_lvis_eval(*classes)
+
+
+def _lvis_api_missing() -> bool:
+    """Whether mmdet's ``LVISMetric`` module found no lvis-api (its ``lvis`` is ``None``: building an
+    ``LVISMetric`` / ``LVISFixedAPMetric`` raises)."""
+    try:
+        from mmdet.evaluation.metrics import lvis_metric
+    except ImportError:
+        return False
+    return getattr(lvis_metric, 'lvis', None) is None
+
+
+def check_lvis_api(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
+    """Refuse the LVIS metrics of a config (:func:`lvis_api_metric_class`) that the installed lvis-api cannot run:
+    none is importable (every such metric: mmdet raises when the evaluator is built, naming no config key), or its
+    evaluation stops for want of a numpy name (:func:`lvis_eval_error`; the metrics that run ``LVISEval``): found
+    only at the first evaluation, after training up to it. Every metric of the cause is named in one error.
+
+    Raises:
+        ConfigCheckError: naming the metrics' config keys and classes, the error and what to install.
+    """
+    import numpy as np
+
+    missing = _lvis_api_missing()
+    found: dict[str, list[str]] = {}  # the config keys of each class
+    for metric, key in _evaluator_cfgs(cfg):
+        if outside_split(key, test_only, split):
+            continue
+        cls, evaluates = lvis_api_metric_class(metric, config_scope(cfg))
+        if cls is not None and (evaluates or missing):
+            found.setdefault(cls.__name__, []).append(key)
+    if not found:
+        return
+    named = ' and '.join(f'{" and ".join(keys)} ({name})' for name, keys in found.items())
+    several = sum(map(len, found.values())) > 1
+    if missing:
+        raise ConfigCheckError(
+            f'{named} need{"" if several else "s"} lvis-api, which is not installed here: mmdet raises '
+            "'Package lvis is not installed' when the evaluator is built. Install it: "
+            f"{LVIS_API_SOURCE} (PyPI's lvis 0.5.3 calls np.float, which numpy >= 1.24 does not have)")
+    error = lvis_eval_error()
+    if error is None:
+        return
+    raise ConfigCheckError(
+        f"{named} evaluate{'' if several else 's'} with lvis-api's LVISEval, which fails under the installed "
+        f'numpy {np.__version__} (run here on a one-image set): {error}. The run would stop at its first evaluation, '
+        "after training up to it. Install an lvis-api that uses float (lvis-dataset/lvis-api's main branch: "
+        f"{LVIS_API_SOURCE}; PyPI's lvis 0.5.3 calls np.float, removed in numpy 1.24), or numpy < 1.24")

@@ -92,10 +92,14 @@ def test_the_class_names_are_checked_only_where_mmdets_coco_loading_picks_catego
         check_config(_cfg(dict(dataset, type='CocoDataset')))
 
 
-def test_a_coco_metric_is_selected_by_class_too(tmp_path):
+def test_a_coco_metric_is_selected_by_class_too(tmp_path, monkeypatch):
     """``LVISMetric`` (a ``CocoMetric`` subclass) reading another split's file than its loader's ``LVISV1Dataset``
     passed (its name lacks 'coco'): every prediction was scored against another image of the same id; a
     ``COCOCaptionMetric``'s caption file was refused as a broken instance file."""
+    from tests.test_engine._lvis_helpers import fake_lvis_api
+
+    (tmp_path / 'api').mkdir()
+    fake_lvis_api(monkeypatch, tmp_path / 'api', cast='float64')  # (lvis is not installed here)
     _images(tmp_path, annotations=True)
     other = tmp_path / 'other.json'
     other.write_text((tmp_path / 'train.json').read_text().replace('"area": 16', '"area": 17'))  # another file

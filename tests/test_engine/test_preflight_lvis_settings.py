@@ -115,11 +115,16 @@ def test_mmdet_stock_lvis_configs_are_not_warned(logged):
     assert logged == []
 
 
-def test_check_config_warns_of_an_ignored_setting_and_refuses_a_selected_key(logged, coco_root):
-    """Through check_config: the synthcoco detector validated by an LVISMetric at its annotation file."""
+def test_check_config_warns_of_an_ignored_setting_and_refuses_a_selected_key(logged, coco_root, tmp_path,
+                                                                            monkeypatch):
+    """Through check_config: the synthcoco detector validated by an LVISMetric at its annotation file (with a
+    stand-in lvis-api that runs: lvis is not installed here)."""
     from automl_mm.engine.preflight import check_config
+    from tests.test_engine._lvis_helpers import fake_lvis_api
 
     from conftest import synthcoco_detector_cfg
+
+    fake_lvis_api(monkeypatch, tmp_path, cast='float64')
 
     cfg = synthcoco_detector_cfg(coco_root)
     cfg.val_evaluator.update(type='mmdet.LVISMetric', metric=['bbox', 'proposal'], proposal_nums=(1, 10, 100))
@@ -209,3 +214,89 @@ def test_lvis_proposal_per_category_warning_names_only_its_recall_keys(logged):
     assert "'lvis/AR@300' is the recall per category of the labels predicted" in logged[0][0], logged
     assert "'lvis/AP' is the AP per category of the labels predicted" in logged[0][0], logged
     assert "'lvis/AP', " not in logged[0][0] and "'lvis/AP' is the recall" not in logged[0][0], logged
+
+
+def _lvis_cfg(coco_root):
+    """The synthcoco detector validated and tested by LVISMetrics at its annotation file."""
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.val_evaluator.update(type='mmdet.LVISMetric', metric=['bbox', 'proposal'])
+    cfg.test_evaluator = dict(cfg.val_evaluator, metric='segm')
+    return cfg
+
+
+def test_an_lvis_api_whose_accumulate_fails_under_numpy_is_refused_at_start(coco_root, tmp_path, monkeypatch):
+    """lvis 0.5.3's LVISEval.accumulate casts with np.float, which numpy >= 1.24 does not have: a run trained up to
+    its first evaluation, then stopped with AttributeError. Refused at start naming every evaluator key (a stand-in
+    lvis-api that casts as lvis 0.5.3 does); one that casts otherwise passes."""
+    from automl_mm.engine.preflight import check_config
+    from tests.test_engine._lvis_helpers import fake_lvis_api
+
+    if hasattr(np, 'float'):
+        pytest.skip('numpy < 1.24 still has np.float')
+    fake_lvis_api(monkeypatch, tmp_path, cast='float')
+    cfg = _lvis_cfg(coco_root)
+    with pytest.raises(ConfigCheckError) as err:
+        check_config(cfg)
+    msg = str(err.value)
+    assert msg.startswith("val_evaluator and test_evaluator (LVISMetric) evaluate with lvis-api's LVISEval, which "
+                          f'fails under the installed numpy {np.__version__}'), msg
+    assert re.search(r"AttributeError in accumulate \(.*lvis\.py:\d+\): module 'numpy' has no attribute 'float'\. ",
+                     msg), msg
+    assert 'git+https://github.com/lvis-dataset/lvis-api.git' in msg and 'numpy < 1.24' in msg, msg
+    # LVISFixedAPMetric runs LVISEval whatever its format_only; LVISMetric's 'proposal_fast' and format_only do not
+    cfg.val_evaluator = [dict(type='mmdet.LVISMetric', ann_file='x.json', metric='proposal_fast'),
+                         dict(type='mmdet.LVISFixedAPMetric', ann_file='x.json', format_only=True, outfile_prefix='o')]
+    cfg.test_evaluator = dict(cfg.test_evaluator, format_only=True, outfile_prefix='o')
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\[1\] \(LVISFixedAPMetric\) evaluates with lvis-api"):
+        preflight_lvis.check_lvis_api(cfg)
+    preflight_lvis.check_lvis_api(cfg, test_only=True)  # test_evaluator alone: format_only
+
+
+def test_an_lvis_api_that_runs_under_numpy_is_not_refused(coco_root, tmp_path, monkeypatch):
+    from tests.test_engine._lvis_helpers import fake_lvis_api
+
+    fake_lvis_api(monkeypatch, tmp_path, cast='float64')
+    assert preflight_lvis.lvis_eval_error() is None
+    preflight_lvis.check_lvis_api(_lvis_cfg(coco_root))
+
+
+def test_lvis_metrics_without_lvis_api_are_refused_naming_their_keys(coco_root, monkeypatch):
+    """Without lvis-api mmdet's LVISMetric / LVISFixedAPMetric raise when the evaluator is built (after the model
+    and the training loader, before training), naming no config key: refused at start, naming them."""
+    from mmdet.evaluation.metrics import LVISMetric, lvis_metric
+
+    from automl_mm.engine.preflight import check_config
+
+    monkeypatch.setattr(lvis_metric, 'lvis', None)
+    with pytest.raises(RuntimeError, match='Package lvis is not installed'):
+        LVISMetric(ann_file='x.json')  # (mmdet's own error: no config key)
+    cfg = _lvis_cfg(coco_root)
+    cfg.reward_evaluator = dict(type='mmdet.LVISFixedAPMetric', ann_file='x.json')
+    with pytest.raises(ConfigCheckError) as err:
+        check_config(cfg)
+    assert str(err.value).startswith('val_evaluator and test_evaluator (LVISMetric) and reward_evaluator '
+                                     '(LVISFixedAPMetric) need lvis-api, which is not installed here'), err.value
+    assert 'git+https://github.com/lvis-dataset/lvis-api.git' in str(err.value), err.value
+
+
+def test_lvis_api_0_5_3_fails_under_numpy_2(monkeypatch):
+    """The premise on the real lvis-api (skipped where it is not installed): lvis 0.5.3's evaluation stops in
+    accumulate under numpy >= 1.24, and runs with np.float given back."""
+    pytest.importorskip('lvis')
+    from mmdet.evaluation.metrics import lvis_metric
+
+    if lvis_metric.lvis is None:
+        pytest.skip('mmdet was imported without lvis-api')
+    if hasattr(np, 'float'):
+        pytest.skip('numpy < 1.24 still has np.float')
+    preflight_lvis._run_lvis_eval.cache_clear()
+    error = preflight_lvis.lvis_eval_error()
+    if '0.5.3' in getattr(lvis_metric.lvis, '__version__', '0.5.3'):
+        assert error is not None and re.match(r"AttributeError in accumulate \(.*eval\.py:\d+\): module 'numpy' has "
+                                              r"no attribute 'float'$", error), error
+    monkeypatch.setattr(np, 'float', float, raising=False)
+    preflight_lvis._run_lvis_eval.cache_clear()
+    assert preflight_lvis.lvis_eval_error() is None
+    preflight_lvis._run_lvis_eval.cache_clear()
