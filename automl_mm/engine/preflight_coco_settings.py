@@ -105,13 +105,20 @@ def coco_metric_origin(metric: Any, scope: str | None = None) -> str:
     from .preflight_walk import coco_metric_class
 
     cls = coco_metric_class(metric, scope)
-    if cls is None:
-        return f"mmdet's {config_type_name(metric)}"
+    return f"mmdet's {config_type_name(metric)}" if cls is None else class_origin(cls)
+
+
+def class_origin(cls: type) -> str:
+    """How a message names class ``cls`` and where it comes from: ``"mmdet's VOCMetric"``, ``"automl_mm's
+    UnroundedCocoMetric"``, or a user's class by its module and the nearest mmdet / automl_mm class it subclasses
+    (``"KeptVOCMetric (my_project.metrics, a subclass of mmdet's VOCMetric)"``; ``"Own (my_project.metrics)"``
+    without one)."""
     library = cls.__module__.split('.')[0]
     if library in ('mmdet', 'automl_mm'):
         return f"{library}'s {cls.__name__}"
-    base = next(c for c in cls.__mro__ if c.__module__.split('.')[0] in ('mmdet', 'automl_mm'))
-    return f"{cls.__name__} ({cls.__module__}, a subclass of {base.__module__.split('.')[0]}'s {base.__name__})"
+    base = next((c for c in cls.__mro__ if c.__module__.split('.')[0] in ('mmdet', 'automl_mm')), None)
+    return f"{cls.__name__} ({cls.__module__}" + \
+        (f", a subclass of {base.__module__.split('.')[0]}'s {base.__name__})" if base is not None else ')')
 
 
 def _runs_coco_compute(metric: Any, cfg: Any) -> bool:

@@ -168,11 +168,35 @@ def rounded_metric(metric_cfg: Any, scope: str | None) -> tuple[type, int, str |
         return None
     if not isinstance(cls, type):
         return None
+    if not _rounder(cls).startswith("mmdet's "):
+        return None  # its own compute_metrics (a user's): not known to round
     for name, (decimals, keys) in ROUNDED_MMDET_METRICS.items():
         rounded = getattr(mmdet_metrics, name, None)
         if isinstance(rounded, type) and issubclass(cls, rounded):
             return cls, decimals, keys
     return None
+
+
+def _rounder(cls: type) -> str:
+    """The ``compute_metrics`` a metric class runs, by the class that defines it and where that comes from
+    (``"mmdet's VOCMetric.compute_metrics"`` for mmdet's ``VOCMetric`` and a user's subclass that keeps it)."""
+    from .preflight_coco_settings import class_origin
+
+    owner = next((c for c in cls.__mro__ if 'compute_metrics' in vars(c)), cls)
+    return f'{class_origin(owner)}.compute_metrics'
+
+
+def _is_mmdet(cls: type, name: str) -> bool:
+    """Whether ``cls`` is mmdet's class ``name`` or a subclass of it (a user's subclass too)."""
+    return any(c.__name__ == name and c.__module__.startswith('mmdet.') for c in cls.__mro__)
+
+
+def _rounded_by(where: str, cls: type, decimals: int) -> str:
+    """``"<where> (<the class and where it comes from>), reported rounded to <n> decimals by <the compute_metrics
+    that rounds>"``: a user's class is not called mmdet's, and the rounding is said to be mmdet's."""
+    from .preflight_coco_settings import class_origin
+
+    return f'{where} ({class_origin(cls)}), reported rounded to {decimals} decimals by {_rounder(cls)}'
 
 
 #: The keys mmdet 3.3's ``CocoMetric`` (and its subclasses that keep its ``compute_metrics``: ``OVCocoMetric``,
@@ -239,7 +263,7 @@ def rounded_key(metric_key: Any, evaluator: Any, scope: str | None,
 
 def _step(cls: type, decimals: int) -> str:
     """The rounding step of ``decimals`` in words (``SemSegMetric``: percentage points)."""
-    return f'{10 ** -decimals:g}' + (' percentage points' if cls.__name__ == 'SemSegMetric' else '')
+    return f'{10 ** -decimals:g}' + (' percentage points' if _is_mmdet(cls, 'SemSegMetric') else '')
 
 
 def warn_rounded_search_metric(metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str,
@@ -252,8 +276,8 @@ def warn_rounded_search_metric(metric_key: Any, key_name: str, evaluator: Any, e
     if found is None:
         return False
     cls, decimals = found
-    print_log(f'{key_name}={metric_key!r} is read from {evaluator_key} ({cls.__name__}), which mmdet reports '
-              f'rounded to {decimals} decimals: copies (OHL) or candidates (NAS) whose values differ by less '
+    print_log(f'{key_name}={metric_key!r} is read from {_rounded_by(evaluator_key, cls, decimals)}: copies (OHL) '
+              'or candidates (NAS) whose values differ by less '
               f'than {_step(cls, decimals)} tie, the first in order wins, and with every OHL copy tied the rewards '
               "teach the controller nothing. COCO AP (mmdet's CocoMetric, automl_mm.UnroundedCocoMetric) is read at "
               'full precision; rank by such a key where the search can', logger='current', level=logging.WARNING)
@@ -298,14 +322,27 @@ def warn_rounded_save_best(cfg: Any, scope: str | None) -> list[str]:
         shown = f"'auto' ({key!r}, val_evaluator's first key)" if given == 'auto' else repr(key)
         if one_class:
             shown += f' ({one_class})'
-        fix = ("Set val_evaluator's type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric at full precision)"
-               if cls.__name__ in ('CocoMetric', 'OVCocoMetric') else 'Select by a key reported at full precision')
-        print_log(f'default_hooks.checkpoint.save_best={shown} is read from val_evaluator ({cls.__name__}), which '
-                  f'mmdet reports rounded to {decimals} decimals: validations whose values differ by less than '
+        fix = _full_precision_fix(cls)
+        print_log(f'default_hooks.checkpoint.save_best={shown} is read from '
+                  f'{_rounded_by("val_evaluator", cls, decimals)}: validations whose values differ by less than '
                   f'{_step(cls, decimals)} tie, and mmengine keeps the first checkpoint of a tie, not the better '
                   f'one. {fix}', logger='current', level=logging.WARNING)
         warned.append(key)
     return warned
+
+
+def _full_precision_fix(cls: type) -> str:
+    """What to do where ``save_best`` reads a rounded key of a metric of class ``cls``: mmdet's ``CocoMetric`` /
+    ``OVCocoMetric`` itself, automl_mm's ``UnroundedCocoMetric`` in its place; a user's class that keeps mmdet's
+    ``CocoMetric.compute_metrics``, that class derived from ``UnroundedCocoMetric``; else a key at full precision."""
+    from .preflight_coco_settings import class_origin
+
+    if cls.__module__.startswith('mmdet.') and cls.__name__ in ('CocoMetric', 'OVCocoMetric'):
+        return "Set val_evaluator's type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric at full precision)"
+    if _rounder(cls) == "mmdet's CocoMetric.compute_metrics":
+        return (f"Derive {class_origin(cls)} from automl_mm.UnroundedCocoMetric (mmdet's CocoMetric at full "
+                'precision) rather than from mmdet\'s CocoMetric, or select by a key reported at full precision')
+    return 'Select by a key reported at full precision'
 
 
 def _first_key(metric_cfg: Any) -> str | None:
@@ -355,14 +392,14 @@ def warn_rounded_monitors(cfg: Any, scope: str | None) -> list[str]:
         if rounded is None or not isinstance(least, (int, float)):
             continue
         cls, decimals = rounded
-        scale = 1 if mode == 'abs' else 100 if cls.__name__ == 'SemSegMetric' else 1
+        scale = 1 if mode == 'abs' else 100 if _is_mmdet(cls, 'SemSegMetric') else 1
         # EarlyStoppingHook: no improvement only where best + min_delta passes the value, strictly (mmengine negates
         # min_delta for 'less'): with min_delta <= 0 a tie is an improvement, and rounding never turns a gain into a
         # loss, so no gain is lost
         if (least_key == 'min_delta' and least <= 0) or least * scale >= 10 ** -decimals:
             continue
-        print_log(f'{where}.monitor={monitor!r} ({config_type_name(node)}) is read from val_evaluator '
-                  f'({cls.__name__}), which mmdet reports rounded to {decimals} decimals, and its {least_key}={least!r}'
+        print_log(f'{where}.monitor={monitor!r} ({config_type_name(node)}) is read from '
+                  f'{_rounded_by("val_evaluator", cls, decimals)}, and its {least_key}={least!r}'
                   f'{" (relative)" if mode == "rel" else ""} counts gains smaller than {_step(cls, decimals)}: '
                   f'such a gain rounds to none, so {effect}. Monitor a key reported at full precision (COCO: '
                   "val_evaluator's type='automl_mm.UnroundedCocoMetric') or set a larger "

@@ -2,6 +2,8 @@
 order wins; every OHL copy tied: advantages 0). COCO AP is read at full precision; the others are warned about."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -52,8 +54,9 @@ def test_an_ohl_reward_of_a_rounded_mmdet_key_is_warned_about_naming_keys_metric
     cfg.custom_hooks[0].reward_key = 'pascal_voc/AP75'
     check_config(cfg)
     assert logged == [
-        "custom_hooks[0].reward_key='pascal_voc/AP75' is read from custom_hooks[0].reward_evaluator (VOCMetric), "
-        'which mmdet reports rounded to 3 decimals: copies (OHL) or candidates (NAS) whose values differ by less '
+        "custom_hooks[0].reward_key='pascal_voc/AP75' is read from custom_hooks[0].reward_evaluator (mmdet's "
+        "VOCMetric), reported rounded to 3 decimals by mmdet's VOCMetric.compute_metrics: copies (OHL) or candidates "
+        '(NAS) whose values differ by less '
         'than 0.001 tie, the first in order wins, and with every OHL copy tied the rewards teach the controller '
         "nothing. COCO AP (mmdet's CocoMetric, automl_mm.UnroundedCocoMetric) is read at full precision; rank by "
         'such a key where the search can']
@@ -72,8 +75,8 @@ def test_a_nas_score_of_a_rounded_mmdet_metric_read_through_val_evaluator_is_war
     nas.train_cfg.metric_key = 'reid-metric/mAP'
     check_config(nas)
     assert len(logged) == 1 and logged[0].startswith(
-        "train_cfg.metric_key='reid-metric/mAP' is read from val_evaluator (ReIDMetrics), which mmdet reports rounded "
-        'to 3 decimals')
+        "train_cfg.metric_key='reid-metric/mAP' is read from val_evaluator (mmdet's ReIDMetrics), reported rounded "
+        "to 3 decimals by mmdet's ReIDMetrics.compute_metrics:")
 
 
 @pytest.mark.parametrize('metric, key, step', [
@@ -137,8 +140,9 @@ def test_save_best_on_a_rounded_validation_key_is_warned_naming_it(logged, save_
         assert ('<first class>' in key) == (
             "(with classwise=True mmdet reports each class's AP before its mAP: one class's AP selects the "
             f"checkpoint; save_best='coco/{kind}_mAP' selects by the mAP) is read" in message)
-        assert 'rounded to 3 decimals: validations whose values differ by less than 0.001 tie, and mmengine keeps ' \
-               'the first checkpoint of a tie' in message
+        assert re.search(r"\), reported rounded to 3 decimals by mmdet's \w+\.compute_metrics: validations whose "
+                         r'values differ by less than 0\.001 tie, and mmengine keeps the first checkpoint of a tie',
+                         message), message
 
 
 def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root):
@@ -151,8 +155,9 @@ def test_save_best_of_a_coco_key_is_warned_by_the_start_checks(logged, coco_root
     check_config(cfg)
     assert sum(m.startswith(f"custom_hooks[{len(cfg.custom_hooks) - 1}].monitor='coco/bbox_mAP'") for m in logged) == 1
     assert [m for m in logged if 'save_best' in m] == [
-        "default_hooks.checkpoint.save_best='coco/bbox_mAP' is read from val_evaluator (CocoMetric), which mmdet "
-        'reports rounded to 3 decimals: validations whose values differ by less than 0.001 tie, and mmengine keeps '
+        "default_hooks.checkpoint.save_best='coco/bbox_mAP' is read from val_evaluator (mmdet's CocoMetric), "
+        "reported rounded to 3 decimals by mmdet's CocoMetric.compute_metrics: validations whose values differ by "
+        'less than 0.001 tie, and mmengine keeps '
         "the first checkpoint of a tie, not the better one. Set val_evaluator's type='automl_mm.UnroundedCocoMetric' "
         "(mmdet's CocoMetric at full precision)"]
 
@@ -197,5 +202,73 @@ def test_a_monitor_on_a_rounded_key_counting_gains_below_the_step_is_warned(logg
         kind = 'EarlyStoppingHook' if hooks else 'ReduceOnPlateauLR'
         least = f"min_delta={hooks[0]['min_delta']!r} counts" if hooks else "threshold=0.0001 (relative) counts"
         assert logged[0].startswith(f"{warned[0]}.monitor='coco/bbox_mAP' ({kind}) is read from val_evaluator "
-                                    f'(CocoMetric), which mmdet reports rounded to 3 decimals, and its {least} gains '
+                                    "(mmdet's CocoMetric), reported rounded to 3 decimals by mmdet's "
+                                    f'CocoMetric.compute_metrics, and its {least} gains '
                                     'smaller than 0.001: such a gain rounds to none')
+
+
+def _user_classes():
+    from mmdet.evaluation.metrics import CocoMetric, SemSegMetric, VOCMetric
+
+    class KeptVOCMetric(VOCMetric):  # keeps mmdet's compute_metrics: rounds as mmdet's does
+        pass
+
+    class OwnVOCMetric(VOCMetric):  # its own compute_metrics: not known to round
+        def compute_metrics(self, results):
+            return {}
+
+    class KeptCocoMetric(CocoMetric):
+        pass
+
+    class KeptSemSegMetric(SemSegMetric):
+        pass
+
+    return KeptVOCMetric, OwnVOCMetric, KeptCocoMetric, KeptSemSegMetric
+
+
+def test_rounded_warnings_name_the_metrics_own_class_and_where_it_comes_from(logged):
+    """The warnings named cls.__name__ "which mmdet reports rounded": a user's subclass was called mmdet's, one of
+    its own compute_metrics was warned of, and a SemSegMetric subclass's step lost its percentage points. Each now
+    names the class and where it comes from, and the compute_metrics that rounds."""
+    from automl_mm.engine.preflight_metrics import warn_rounded_monitors, warn_rounded_save_best
+
+    kept_voc, own_voc, kept_coco, kept_semseg = _user_classes()
+    where = kept_voc.__module__
+
+    def search(metric, key):
+        logged.clear()
+        return warn_rounded_search_metric(key, 'train_cfg.metric_key', dict(type=metric), 'val_evaluator', 'mmdet')
+
+    assert search(kept_voc, 'pascal_voc/AP50')
+    assert logged[0].startswith(
+        f"train_cfg.metric_key='pascal_voc/AP50' is read from val_evaluator (KeptVOCMetric ({where}, a subclass of "
+        "mmdet's VOCMetric)), reported rounded to 3 decimals by mmdet's VOCMetric.compute_metrics: "), logged
+    assert not search(own_voc, 'pascal_voc/AP50') and not logged
+    assert search('mmdet.VOCMetric', 'pascal_voc/AP50') and "(mmdet's VOCMetric), reported" in logged[0], logged
+    assert search(kept_semseg, 'mIoU') and f"(KeptSemSegMetric ({where}, a subclass of mmdet's SemSegMetric)), " \
+        "reported rounded to 2 decimals by mmdet's SemSegMetric.compute_metrics: " in logged[0] and \
+        'less than 0.01 percentage points tie' in logged[0], logged
+
+    logged.clear()
+    cfg = Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', save_best='coco/bbox_mAP')),
+                      val_dataloader=dict(), val_evaluator=dict(type=kept_coco)))
+    assert warn_rounded_save_best(cfg, 'mmdet') == ['coco/bbox_mAP']
+    assert logged == [
+        f"default_hooks.checkpoint.save_best='coco/bbox_mAP' is read from val_evaluator (KeptCocoMetric ({where}, a "
+        "subclass of mmdet's CocoMetric)), reported rounded to 3 decimals by mmdet's CocoMetric.compute_metrics: "
+        'validations whose values differ by less than 0.001 tie, and mmengine keeps the first checkpoint of a tie, '
+        f"not the better one. Derive KeptCocoMetric ({where}, a subclass of mmdet's CocoMetric) from "
+        "automl_mm.UnroundedCocoMetric (mmdet's CocoMetric at full precision) rather than from mmdet's CocoMetric, "
+        'or select by a key reported at full precision'], logged
+
+    logged.clear()
+    cfg = Config(dict(custom_hooks=[dict(type='EarlyStoppingHook', monitor='mIoU', min_delta=0.001)],
+                      val_dataloader=dict(), val_evaluator=dict(type=kept_semseg)))
+    assert warn_rounded_monitors(cfg, 'mmdet') == ['custom_hooks[0]']  # 0.001 < 0.01 percentage points
+    assert f"val_evaluator (KeptSemSegMetric ({where}, a subclass of mmdet's SemSegMetric)), reported rounded to 2 " \
+        "decimals by mmdet's SemSegMetric.compute_metrics, and its min_delta=0.001 counts gains smaller than 0.01 " \
+        'percentage points' in logged[0], logged
+    logged.clear()
+    cfg.param_scheduler = [dict(type='ReduceOnPlateauLR', monitor='mIoU', rule='greater', threshold=1e-3)]
+    cfg.custom_hooks = []
+    assert warn_rounded_monitors(cfg, 'mmdet') == [] and not logged  # relative 1e-3 of 100 (percent): 0.1 > 0.01
